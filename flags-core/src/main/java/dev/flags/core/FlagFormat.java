@@ -1,0 +1,670 @@
+package dev.flags.core;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Immutable (stateless). Reads and writes flags in their JSON format, described in
+ * {@code docs/flag-format.md}.
+ *
+ * <p>Reading collects every problem of a document, each with its JSON path, and throws them together
+ * in a {@link FlagValidationException}; nothing of an invalid document is returned. Unknown fields are
+ * problems too, so a misspelt field ({@code "enabeld"}) is never silently ignored.
+ * <pre>{@code
+ * Flag flag = FlagFormat.readFlag("{\"key\": \"billing-v2\", \"enabled\": true}");
+ * String json = FlagFormat.writeFlag(flag);
+ * }</pre>
+ */
+public final class FlagFormat {
+
+    /** The format version this release reads and writes. */
+    public static final int FORMAT_VERSION = 1;
+    /** The largest single flag document read, in bytes. */
+    public static final int MAX_FLAG_BYTES = 1 << 20;
+    /** The largest flag file read, in bytes. */
+    public static final int MAX_FILE_BYTES = 16 << 20;
+    /** The most flags one file may hold. */
+    public static final int MAX_FLAGS = 10_000;
+
+    private static final ObjectMapper MAPPER = mapper();
+
+    private static final Set<String> FILE_FIELDS = Set.of("formatVersion", "flags", "roleGrants");
+    private static final Set<String> FLAG_FIELDS = Set.of("key", "description", "enabled", "salt", "variants",
+            "targets", "rules", "default", "version");
+    private static final Set<String> VARIANT_FIELDS = Set.of("key", "weight", "payload");
+    private static final Set<String> TARGET_FIELDS = Set.of("userIds", "serve", "variant");
+    private static final Set<String> RULE_FIELDS = Set.of("name", "conditions", "serve", "variant");
+    private static final List<String> CONDITION_KINDS = List.of("roles", "regions", "userIds", "percentage", "attribute");
+    private static final Set<String> ATTRIBUTE_FIELDS = Set.of("attribute", "operator", "values", "negate", "ignoreCase");
+
+    /*
+     * Where a part of a document cannot be read, a problem is reported at its path and a placeholder
+     * takes its place, so that list indexes stay right for the checks that follow. Problems holds back
+     * any later problem at or below a reported path, so a placeholder never adds a message.
+     */
+    private static final Condition UNREADABLE_CONDITION = new Condition.Percentage(Double.NaN);
+    private static final String PLACEHOLDER = "0";
+
+    private FlagFormat() {
+    }
+
+    private static ObjectMapper mapper() {
+        JsonFactory factory = JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder()
+                        .maxNestingDepth(32)
+                        .maxNumberLength(64)
+                        .maxStringLength(MAX_FILE_BYTES)
+                        .build())
+                .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .build();
+        return new ObjectMapper(factory)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .enable(SerializationFeature.INDENT_OUTPUT)
+                .configure(JsonParser.Feature.INCLUDE_SOURCE_IN_LOCATION, false);
+    }
+
+    /** The contents of a flag file: flags and role grants. */
+    public record FlagFile(List<Flag> flags, Map<String, Set<String>> roleGrants) {
+        /** Copies the collections. */
+        public FlagFile {
+            flags = List.copyOf(flags);
+            roleGrants = copyGrants(roleGrants);
+        }
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /**
+     * Reads one flag document.
+     *
+     * @param json the document
+     * @return the flag, validated
+     * @throws FlagValidationException listing every problem, if the document is not a valid flag
+     */
+    public static Flag readFlag(String json) {
+        return readFlag(json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Reads one flag document from UTF-8 bytes.
+     *
+     * @param json the document
+     * @return the flag, validated
+     * @throws FlagValidationException listing every problem, if the document is not a valid flag
+     */
+    public static Flag readFlag(byte[] json) {
+        Problems problems = new Problems();
+        JsonNode node = parse(json, MAX_FLAG_BYTES, problems);
+        Flag flag = node == null ? null : readFlag(node, "", problems);
+        problems.throwIfAny();
+        return flag;
+    }
+
+    /**
+     * Reads one flag from a parsed JSON tree (the server's API bodies).
+     *
+     * @param node the flag object
+     * @return the flag, validated
+     * @throws FlagValidationException listing every problem
+     */
+    public static Flag readFlag(JsonNode node) {
+        Problems problems = new Problems();
+        Flag flag = readFlag(node, "", problems);
+        problems.throwIfAny();
+        return flag;
+    }
+
+    /**
+     * Reads a flag file: {@code {"formatVersion": 1, "flags": [...], "roleGrants": {...}}}.
+     *
+     * @param json the file's contents
+     * @return its flags and role grants, validated
+     * @throws FlagValidationException listing every problem
+     */
+    public static FlagFile readFile(String json) {
+        return readFile(json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Reads a flag file from UTF-8 bytes.
+     *
+     * @param json the file's contents
+     * @return its flags and role grants, validated
+     * @throws FlagValidationException listing every problem
+     */
+    public static FlagFile readFile(byte[] json) {
+        Problems problems = new Problems();
+        JsonNode root = parse(json, MAX_FILE_BYTES, problems);
+        if (root == null) {
+            problems.throwIfAny();
+        }
+        if (!root.isObject()) {
+            problems.add("", "must be a JSON object with \"formatVersion\" and \"flags\", was " + describe(root));
+            problems.throwIfAny();
+        }
+        unknownFields(root, FILE_FIELDS, "", problems);
+        JsonNode version = root.get("formatVersion");
+        if (version == null) {
+            problems.add("formatVersion", "is required (this release reads version " + FORMAT_VERSION + ")");
+        } else if (!version.isIntegralNumber() || version.asInt() != FORMAT_VERSION) {
+            problems.add("formatVersion", "must be " + FORMAT_VERSION + ", the version this release reads, was " + version);
+        }
+        List<Flag> flags = new ArrayList<>();
+        JsonNode flagsNode = root.get("flags");
+        if (flagsNode == null) {
+            problems.add("flags", "is required (an array of flags, possibly empty)");
+        } else if (!flagsNode.isArray()) {
+            problems.add("flags", "must be an array of flags, was " + describe(flagsNode));
+        } else if (flagsNode.size() > MAX_FLAGS) {
+            problems.add("flags", "must hold at most " + MAX_FLAGS + " flags, holds " + flagsNode.size());
+        } else {
+            Map<String, Integer> seen = new HashMap<>();
+            for (int i = 0; i < flagsNode.size(); i++) {
+                String at = Problems.index("flags", i);
+                Flag flag = readFlag(flagsNode.get(i), at, problems);
+                if (flag != null && flag.key() != null) {
+                    Integer previous = seen.putIfAbsent(flag.key(), i);
+                    if (previous != null) {
+                        problems.flag(flag.key());
+                        problems.add(Problems.child(at, "key"), "repeats the flag key of flags[" + previous + "]; flag keys must be unique");
+                        problems.flag(null);
+                    }
+                    flags.add(flag);
+                }
+            }
+        }
+        Map<String, Set<String>> grants = readGrants(root.get("roleGrants"), problems);
+        problems.throwIfAny();
+        return new FlagFile(flags, grants);
+    }
+
+    private static Map<String, Set<String>> readGrants(JsonNode node, Problems problems) {
+        Map<String, Set<String>> grants = new TreeMap<>();
+        if (node == null) {
+            return grants;
+        }
+        if (!node.isObject()) {
+            problems.add("roleGrants", "must be an object of role name to user ids, was " + describe(node));
+            return grants;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String at = Problems.child("roleGrants", e.getKey());
+            if (!FlagValidator.NAME.matcher(e.getKey()).matches()) {
+                problems.add(at, "is not a role name (letters, digits, '.', '_', ':' or '-', starting with a letter or digit)");
+                continue;
+            }
+            List<String> ids = stringList(e.getValue(), at, problems);
+            if (ids != null) {
+                for (int i = 0; i < ids.size(); i++) {
+                    if (ids.get(i).isEmpty() || ids.get(i).length() > User.MAX_NAME_LENGTH) {
+                        problems.add(Problems.index(at, i), "must be a user id of 1 to " + User.MAX_NAME_LENGTH + " characters");
+                    }
+                }
+                grants.put(e.getKey(), new LinkedHashSet<>(ids));
+            }
+        }
+        return grants;
+    }
+
+    private static JsonNode parse(byte[] json, int limit, Problems problems) {
+        if (json.length > limit) {
+            problems.add("", "is too large: " + json.length + " bytes, the limit is " + limit);
+            return null;
+        }
+        try {
+            JsonNode node = MAPPER.readTree(json);
+            if (node == null || node.isMissingNode()) {
+                problems.add("", "is empty; expected a JSON object");
+                return null;
+            }
+            return node;
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            String where = at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
+            problems.add("", "is not valid JSON" + where + ": " + e.getOriginalMessage());
+            return null;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Flag readFlag(JsonNode node, String path, Problems problems) {
+        if (!node.isObject()) {
+            problems.add(path, "must be a flag object, was " + describe(node));
+            return null;
+        }
+        JsonNode keyNode = node.get("key");
+        String key = keyNode != null && keyNode.isTextual() ? keyNode.asText() : null;
+        problems.flag(key);
+        try {
+            int before = problems.size();
+            unknownFields(node, FLAG_FIELDS, path, problems);
+            String flagKey = string(node, "key", path, true, problems);
+            String description = string(node, "description", path, false, problems);
+            boolean enabled = bool(node, "enabled", path, false, problems);
+            String salt = string(node, "salt", path, false, problems);
+            List<Variant> variants = list(node, "variants", path, problems, FlagFormat::readVariant);
+            List<Target> targets = list(node, "targets", path, problems, FlagFormat::readTarget);
+            List<Rule> rules = list(node, "rules", path, problems, FlagFormat::readRule);
+            boolean defaultValue = bool(node, "default", path, false, problems);
+            long version = 0;
+            JsonNode v = node.get("version");
+            if (v != null && !v.isNull()) {
+                if (v.canConvertToLong() && v.isIntegralNumber()) {
+                    version = v.asLong();
+                } else {
+                    problems.add(Problems.child(path, "version"), "must be a whole number, was " + describe(v));
+                }
+            }
+            Flag flag = new Flag(flagKey, description, enabled, salt, variants, targets, rules, defaultValue, version);
+            FlagValidator.validate(flag, path, problems);
+            return problems.size() == before ? flag : null;
+        } finally {
+            problems.flag(null);
+        }
+    }
+
+    private static Variant readVariant(JsonNode node, String path, Problems problems) {
+        if (!object(node, path, "a variant object", problems)) {
+            return new Variant(null, Double.NaN, null);
+        }
+        unknownFields(node, VARIANT_FIELDS, path, problems);
+        String key = string(node, "key", path, true, problems);
+        double weight = number(node, "weight", path, problems);
+        String payload = string(node, "payload", path, false, problems);
+        return new Variant(key, weight, payload);
+    }
+
+    private static Target readTarget(JsonNode node, String path, Problems problems) {
+        if (!object(node, path, "a target object", problems)) {
+            return new Target(List.of(), true, null);
+        }
+        unknownFields(node, TARGET_FIELDS, path, problems);
+        String at = Problems.child(path, "userIds");
+        List<String> ids = node.has("userIds") ? stringList(node.get("userIds"), at, problems) : null;
+        if (!node.has("userIds")) {
+            problems.add(at, "is required");
+        }
+        boolean serve = bool(node, "serve", path, true, problems);
+        String variant = string(node, "variant", path, false, problems);
+        return new Target(ids, serve, variant);
+    }
+
+    private static Rule readRule(JsonNode node, String path, Problems problems) {
+        if (!object(node, path, "a rule object", problems)) {
+            return new Rule(null, List.of(), true, null);
+        }
+        unknownFields(node, RULE_FIELDS, path, problems);
+        String name = string(node, "name", path, false, problems);
+        List<Condition> conditions = list(node, "conditions", path, problems, FlagFormat::readCondition);
+        boolean serve = bool(node, "serve", path, true, problems);
+        String variant = string(node, "variant", path, false, problems);
+        return new Rule(name, conditions, serve, variant);
+    }
+
+    private static Condition readCondition(JsonNode node, String path, Problems problems) {
+        if (!object(node, path, "a condition object", problems)) {
+            return UNREADABLE_CONDITION;
+        }
+        List<String> kinds = new ArrayList<>();
+        for (String kind : CONDITION_KINDS) {
+            if (node.has(kind)) {
+                kinds.add(kind);
+            }
+        }
+        if (kinds.isEmpty()) {
+            problems.add(path, "must have one of " + String.join(", ", CONDITION_KINDS));
+            return UNREADABLE_CONDITION;
+        }
+        if (kinds.size() > 1) {
+            problems.add(path, "must have only one of " + String.join(", ", CONDITION_KINDS) + ", has " + String.join(" and ", kinds)
+                    + " (put them in separate conditions: conditions are ANDed)");
+            return UNREADABLE_CONDITION;
+        }
+        String kind = kinds.get(0);
+        if (!kind.equals("attribute")) {
+            unknownFields(node, Set.of(kind), path, problems);
+        }
+        String at = Problems.child(path, kind);
+        switch (kind) {
+            case "roles":
+                return new Condition.Roles(stringList(node.get(kind), at, problems));
+            case "regions":
+                return new Condition.Regions(stringList(node.get(kind), at, problems));
+            case "userIds":
+                return new Condition.UserIds(stringList(node.get(kind), at, problems));
+            case "percentage":
+                return new Condition.Percentage(number(node, kind, path, problems));
+            default:
+                return readAttribute(node, path, problems);
+        }
+    }
+
+    private static Condition readAttribute(JsonNode node, String path, Problems problems) {
+        unknownFields(node, ATTRIBUTE_FIELDS, path, problems);
+        String attribute = string(node, "attribute", path, true, problems);
+        String opName = string(node, "operator", path, true, problems);
+        Operator operator = null;
+        if (opName != null) {
+            operator = Operator.fromJsonName(opName).orElse(null);
+            if (operator == null) {
+                List<String> names = new ArrayList<>();
+                for (Operator o : Operator.values()) {
+                    names.add(o.jsonName());
+                }
+                problems.add(Problems.child(path, "operator"), "is not a known operator: " + Problems.quote(opName)
+                        + "; the operators are " + String.join(", ", names));
+            }
+        }
+        String at = Problems.child(path, "values");
+        List<String> values = null;
+        JsonNode valuesNode = node.get("values");
+        if (valuesNode == null) {
+            problems.add(at, "is required");
+        } else if (!valuesNode.isArray()) {
+            problems.add(at, "must be an array of values, was " + describe(valuesNode));
+        } else {
+            values = new ArrayList<>();
+            for (int i = 0; i < valuesNode.size(); i++) {
+                JsonNode v = valuesNode.get(i);
+                if (v.isTextual()) {
+                    values.add(v.asText());
+                } else if (v.isNumber()) {
+                    values.add(v.decimalValue().toPlainString());
+                } else {
+                    problems.add(Problems.index(at, i), "must be a string or a number, was " + describe(v));
+                    values.add(PLACEHOLDER);
+                }
+            }
+        }
+        boolean negate = bool(node, "negate", path, false, problems);
+        boolean ignoreCase = bool(node, "ignoreCase", path, false, problems);
+        // An unknown operator was reported; IN stands in so that the values are still checked.
+        return new Condition.Attribute(attribute, operator == null ? Operator.IN : operator, values, negate, ignoreCase);
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    /**
+     * Writes one flag as a JSON document (indented).
+     *
+     * @param flag the flag
+     * @return its JSON text
+     */
+    public static String writeFlag(Flag flag) {
+        return write(toJson(flag));
+    }
+
+    /**
+     * Writes a flag file.
+     *
+     * @param flags the flags, in the order to write them
+     * @param roleGrants role name to user ids; may be empty
+     * @return the file's JSON text
+     */
+    public static String writeFile(Collection<Flag> flags, Map<String, Set<String>> roleGrants) {
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        root.put("formatVersion", FORMAT_VERSION);
+        ArrayNode array = root.putArray("flags");
+        flags.forEach(f -> array.add(toJson(f)));
+        if (!roleGrants.isEmpty()) {
+            ObjectNode grants = root.putObject("roleGrants");
+            new TreeMap<>(roleGrants).forEach((role, ids) -> {
+                ArrayNode idArray = grants.putArray(role);
+                ids.forEach(idArray::add);
+            });
+        }
+        return write(root);
+    }
+
+    /**
+     * Converts one flag to its JSON tree; fields that hold their default are left out.
+     *
+     * @param flag the flag
+     * @return a new JSON object
+     */
+    public static ObjectNode toJson(Flag flag) {
+        ObjectNode n = JsonNodeFactory.instance.objectNode();
+        n.put("key", flag.key());
+        if (flag.description() != null) {
+            n.put("description", flag.description());
+        }
+        n.put("enabled", flag.enabled());
+        if (flag.salt() != null) {
+            n.put("salt", flag.salt());
+        }
+        if (!flag.variants().isEmpty()) {
+            ArrayNode variants = n.putArray("variants");
+            for (Variant v : flag.variants()) {
+                ObjectNode vn = variants.addObject().put("key", v.key()).put("weight", decimal(v.weight()));
+                if (v.payload() != null) {
+                    vn.put("payload", v.payload());
+                }
+            }
+        }
+        if (!flag.targets().isEmpty()) {
+            ArrayNode targets = n.putArray("targets");
+            for (Target t : flag.targets()) {
+                ObjectNode tn = targets.addObject();
+                t.userIds().forEach(tn.putArray("userIds")::add);
+                tn.put("serve", t.serve());
+                if (t.variant() != null) {
+                    tn.put("variant", t.variant());
+                }
+            }
+        }
+        if (!flag.rules().isEmpty()) {
+            ArrayNode rules = n.putArray("rules");
+            for (Rule r : flag.rules()) {
+                ObjectNode rn = rules.addObject();
+                if (r.name() != null) {
+                    rn.put("name", r.name());
+                }
+                ArrayNode conditions = rn.putArray("conditions");
+                r.conditions().forEach(c -> conditions.add(toJson(c)));
+                rn.put("serve", r.serve());
+                if (r.variant() != null) {
+                    rn.put("variant", r.variant());
+                }
+            }
+        }
+        n.put("default", flag.defaultValue());
+        if (flag.version() != 0) {
+            n.put("version", flag.version());
+        }
+        return n;
+    }
+
+    private static ObjectNode toJson(Condition c) {
+        ObjectNode n = JsonNodeFactory.instance.objectNode();
+        if (c instanceof Condition.Roles r) {
+            r.roles().forEach(n.putArray("roles")::add);
+        } else if (c instanceof Condition.Regions r) {
+            r.regions().forEach(n.putArray("regions")::add);
+        } else if (c instanceof Condition.UserIds u) {
+            u.userIds().forEach(n.putArray("userIds")::add);
+        } else if (c instanceof Condition.Percentage p) {
+            n.put("percentage", decimal(p.percentage()));
+        } else if (c instanceof Condition.Attribute a) {
+            n.put("attribute", a.attribute());
+            n.put("operator", a.operator().jsonName());
+            ArrayNode values = n.putArray("values");
+            for (String v : a.values()) {
+                if (a.operator().kind() == Operator.Kind.NUMBER) {
+                    values.add(new BigDecimal(v));
+                } else {
+                    values.add(v);
+                }
+            }
+            if (a.negate()) {
+                n.put("negate", true);
+            }
+            if (a.ignoreCase()) {
+                n.put("ignoreCase", true);
+            }
+        }
+        return n;
+    }
+
+    private static BigDecimal decimal(double d) {
+        BigDecimal b = BigDecimal.valueOf(d).stripTrailingZeros();
+        return b.scale() < 0 ? b.setScale(0) : b;
+    }
+
+    private static String write(JsonNode node) {
+        try {
+            return MAPPER.writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a JSON tree", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static void unknownFields(JsonNode node, Set<String> known, String path, Problems problems) {
+        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+            String name = it.next();
+            if (!known.contains(name)) {
+                problems.add(Problems.child(path, name), "is not a known field; the fields here are "
+                        + String.join(", ", new java.util.TreeSet<>(known)));
+            }
+        }
+    }
+
+    private static boolean object(JsonNode node, String path, String what, Problems problems) {
+        if (!node.isObject()) {
+            problems.add(path, "must be " + what + ", was " + describe(node));
+            return false;
+        }
+        return true;
+    }
+
+    private static String string(JsonNode node, String field, String path, boolean required, Problems problems) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            if (required) {
+                problems.add(Problems.child(path, field), "is required");
+            }
+            return null;
+        }
+        if (!v.isTextual()) {
+            problems.add(Problems.child(path, field), "must be a string, was " + describe(v));
+            return null;
+        }
+        return v.asText();
+    }
+
+    private static boolean bool(JsonNode node, String field, String path, boolean absent, Problems problems) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            return absent;
+        }
+        if (!v.isBoolean()) {
+            problems.add(Problems.child(path, field), "must be true or false, was " + describe(v));
+            return absent;
+        }
+        return v.asBoolean();
+    }
+
+    private static double number(JsonNode node, String field, String path, Problems problems) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            problems.add(Problems.child(path, field), "is required");
+            return Double.NaN;
+        }
+        if (!v.isNumber()) {
+            problems.add(Problems.child(path, field), "must be a number, was " + describe(v));
+            return Double.NaN;
+        }
+        return v.doubleValue();
+    }
+
+    private static List<String> stringList(JsonNode node, String path, Problems problems) {
+        if (node == null || !node.isArray()) {
+            problems.add(path, "must be an array of strings, was " + describe(node));
+            return null;
+        }
+        List<String> out = new ArrayList<>(node.size());
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode v = node.get(i);
+            if (v.isTextual()) {
+                out.add(v.asText());
+            } else {
+                problems.add(Problems.index(path, i), "must be a string, was " + describe(v));
+                out.add(PLACEHOLDER);
+            }
+        }
+        return out;
+    }
+
+    private static <T> List<T> list(JsonNode node, String field, String path, Problems problems,
+                                    Reader<T> reader) {
+        JsonNode v = node.get(field);
+        String at = Problems.child(path, field);
+        if (v == null || v.isNull()) {
+            return List.of();
+        }
+        if (!v.isArray()) {
+            problems.add(at, "must be an array, was " + describe(v));
+            return List.of();
+        }
+        List<T> out = new ArrayList<>(v.size());
+        for (int i = 0; i < v.size(); i++) {
+            out.add(reader.read(v.get(i), Problems.index(at, i), problems));
+        }
+        return out;
+    }
+
+    private interface Reader<T> {
+        T read(JsonNode node, String path, Problems problems);
+    }
+
+    private static String describe(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return "null";
+        }
+        if (node.isTextual()) {
+            return Problems.quote(node.asText());
+        }
+        if (node.isArray()) {
+            return "an array";
+        }
+        if (node.isObject()) {
+            return "an object";
+        }
+        return node.toString();
+    }
+
+    static Map<String, Set<String>> copyGrants(Map<String, Set<String>> grants) {
+        Map<String, Set<String>> copy = new LinkedHashMap<>();
+        grants.forEach((k, v) -> copy.put(k, Set.copyOf(v)));
+        return Map.copyOf(copy);
+    }
+
+}

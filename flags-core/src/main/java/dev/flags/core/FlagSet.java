@@ -1,0 +1,307 @@
+package dev.flags.core;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Immutable. A compiled set of flags (one environment's) with the role grants made on the server:
+ * the thing that evaluates.
+ *
+ * <p>Flags are validated and compiled once, when the set is built; evaluating is a map lookup plus a
+ * pure function, allocates nothing, and never throws.
+ * <pre>{@code
+ * FlagSet flags = FlagSet.fromJson(Files.readString(Path.of("flags.json")));
+ * if (flags.isEnabled("billing-v2", User.withId("u-42").roles("beta-tester"))) { ... }
+ * Evaluation why = flags.evaluate("billing-v2", user); // value, variant, reason, version
+ * }</pre>
+ *
+ * <p>Changes make new sets ({@link #withFlag}, {@link #withoutFlag}, {@link #withRoleGrants}); a
+ * change recompiles only the flag it touches.
+ */
+public final class FlagSet {
+
+    private static final FlagSet EMPTY = new FlagSet(Map.of(), Map.of(), Map.of(), 0);
+
+    private final Map<String, CompiledFlag> flags;
+    private final Map<String, Set<String>> grantsByRole;
+    private final Map<String, Set<String>> grantsByUser;
+    private final long version;
+
+    private FlagSet(Map<String, CompiledFlag> flags, Map<String, Set<String>> grantsByRole,
+                    Map<String, Set<String>> grantsByUser, long version) {
+        this.flags = flags;
+        this.grantsByRole = grantsByRole;
+        this.grantsByUser = grantsByUser;
+        this.version = version;
+    }
+
+    /** @return a set with no flags: every flag is unknown */
+    public static FlagSet empty() {
+        return EMPTY;
+    }
+
+    /**
+     * Validates and compiles flags.
+     *
+     * @param flags the flags; keys must be unique
+     * @param roleGrants role name to the user ids granted that role on the server
+     * @param version the version of the whole set (an environment's version), 0 if none
+     * @return the compiled set
+     * @throws FlagValidationException listing every problem of every flag
+     * @throws NullPointerException if an argument is null
+     */
+    public static FlagSet of(Collection<Flag> flags, Map<String, Set<String>> roleGrants, long version) {
+        Objects.requireNonNull(flags, "flags");
+        Objects.requireNonNull(roleGrants, "roleGrants");
+        Problems problems = new Problems();
+        Map<String, CompiledFlag> compiled = new HashMap<>();
+        int i = 0;
+        for (Flag flag : flags) {
+            Objects.requireNonNull(flag, "flag");
+            String path = Problems.index("flags", i++);
+            problems.flag(flag.key());
+            int before = problems.size();
+            FlagValidator.validate(flag, path, problems);
+            if (problems.size() == before && compiled.containsKey(flag.key())) {
+                problems.add(Problems.child(path, "key"), "repeats a flag key; flag keys must be unique");
+            }
+            problems.flag(null);
+            if (problems.isEmpty()) {
+                compiled.put(flag.key(), new CompiledFlag(flag));
+            }
+        }
+        problems.throwIfAny();
+        return new FlagSet(Map.copyOf(compiled), FlagFormat.copyGrants(roleGrants), invert(roleGrants), version);
+    }
+
+    /**
+     * Validates and compiles flags with no role grants.
+     *
+     * @param flags the flags
+     * @return the compiled set
+     * @throws FlagValidationException listing every problem
+     */
+    public static FlagSet of(Flag... flags) {
+        return of(List.of(flags), Map.of(), 0);
+    }
+
+    /**
+     * Reads and compiles a flag file (see {@code docs/flag-format.md}).
+     *
+     * @param json the file's contents
+     * @return the compiled set
+     * @throws FlagValidationException listing every problem
+     */
+    public static FlagSet fromJson(String json) {
+        FlagFormat.FlagFile file = FlagFormat.readFile(json);
+        return of(file.flags(), file.roleGrants(), 0);
+    }
+
+    /**
+     * Reads and compiles a flag file from disk.
+     *
+     * @param file the file
+     * @return the compiled set
+     * @throws IOException if the file cannot be read
+     * @throws FlagValidationException listing every problem
+     */
+    public static FlagSet read(Path file) throws IOException {
+        long size = Files.size(file);
+        if (size > FlagFormat.MAX_FILE_BYTES) {
+            throw new FlagValidationException(List.of(new Problem(null, "",
+                    "is too large: " + size + " bytes, the limit is " + FlagFormat.MAX_FILE_BYTES)));
+        }
+        FlagFormat.FlagFile parsed = FlagFormat.readFile(Files.readAllBytes(file));
+        return of(parsed.flags(), parsed.roleGrants(), 0);
+    }
+
+    // ---------------------------------------------------------------- evaluation
+
+    /**
+     * Whether the flag is on for the user. Never throws and allocates nothing.
+     *
+     * @param flagKey the flag's key
+     * @param user the user; null is treated as an error and gives false
+     * @return the flag's answer, or false if there is no such flag or the evaluation failed
+     */
+    public boolean isEnabled(String flagKey, User user) {
+        return isEnabled(flagKey, user, false);
+    }
+
+    /**
+     * Whether the flag is on for the user, with the caller's default for an unknown flag or an error.
+     * Never throws.
+     *
+     * @param flagKey the flag's key
+     * @param user the user; null gives {@code defaultValue}
+     * @param defaultValue the answer when there is no such flag or the evaluation fails
+     * @return the answer
+     */
+    public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
+        CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
+        if (flag == null || user == null) {
+            return defaultValue;
+        }
+        try {
+            return flag.evaluate(user, grantsByUser).value();
+        } catch (RuntimeException | StackOverflowError e) {
+            return defaultValue;
+        }
+    }
+
+    /**
+     * Evaluates a flag and says why. Never throws; allocates nothing unless the flag is unknown or
+     * the evaluation fails.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @return value, variant, reason and flag version; for an unknown flag or a null user, false with
+     *         a reason that says so
+     */
+    public Evaluation evaluate(String flagKey, User user) {
+        return evaluate(flagKey, user, false);
+    }
+
+    /**
+     * Evaluates a flag and says why, with the caller's default for an unknown flag or an error.
+     * Never throws.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @param defaultValue the answer when there is no such flag or the evaluation fails
+     * @return value, variant, reason and flag version
+     */
+    public Evaluation evaluate(String flagKey, User user, boolean defaultValue) {
+        String key = flagKey == null ? "" : flagKey;
+        CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
+        if (flag == null) {
+            return Evaluation.notFound(key, defaultValue);
+        }
+        if (user == null) {
+            return Evaluation.error(key, defaultValue, "user was null", flag.flag().version());
+        }
+        try {
+            return flag.evaluate(user, grantsByUser);
+        } catch (RuntimeException | StackOverflowError e) {
+            // A rule that fails on this user's data must not take the application down.
+            return Evaluation.error(key, defaultValue, "evaluation failed: " + e, flag.flag().version());
+        }
+    }
+
+    /**
+     * The variant served to the user, for A/B flags.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @return the variant's key, or null if the flag is off for the user, has no variants or is unknown
+     */
+    public String variant(String flagKey, User user) {
+        return evaluate(flagKey, user).variant();
+    }
+
+    /**
+     * Evaluates every flag for the user, for handing flags to a front end.
+     *
+     * @param user the user
+     * @return flag key to evaluation; immutable
+     */
+    public Map<String, Evaluation> evaluateAll(User user) {
+        Map<String, Evaluation> all = new HashMap<>();
+        flags.keySet().forEach(k -> all.put(k, evaluate(k, user)));
+        return Collections.unmodifiableMap(all);
+    }
+
+    // ---------------------------------------------------------------- contents and changes
+
+    /** @return the version of this set (an environment's version), 0 if none */
+    public long version() {
+        return version;
+    }
+
+    /** @return the number of flags */
+    public int size() {
+        return flags.size();
+    }
+
+    /**
+     * @param flagKey a key
+     * @return the flag of that key, if any
+     */
+    public Optional<Flag> flag(String flagKey) {
+        CompiledFlag f = flags.get(flagKey);
+        return f == null ? Optional.empty() : Optional.of(f.flag());
+    }
+
+    /** @return every flag, in no particular order; immutable */
+    public List<Flag> flags() {
+        List<Flag> list = new ArrayList<>(flags.size());
+        flags.values().forEach(f -> list.add(f.flag()));
+        return Collections.unmodifiableList(list);
+    }
+
+    /** @return role name to the user ids granted that role on the server; immutable */
+    public Map<String, Set<String>> roleGrants() {
+        return grantsByRole;
+    }
+
+    /**
+     * @param flag a flag to add or replace
+     * @param newVersion the version of the new set
+     * @return a new set with the flag; the others are not recompiled
+     * @throws FlagValidationException if the flag is not valid
+     */
+    public FlagSet withFlag(Flag flag, long newVersion) {
+        Problems problems = new Problems();
+        problems.flag(flag.key());
+        FlagValidator.validate(flag, "", problems);
+        problems.throwIfAny();
+        Map<String, CompiledFlag> copy = new HashMap<>(flags);
+        copy.put(flag.key(), new CompiledFlag(flag));
+        return new FlagSet(Map.copyOf(copy), grantsByRole, grantsByUser, newVersion);
+    }
+
+    /**
+     * @param flagKey the key of a flag to remove
+     * @param newVersion the version of the new set
+     * @return a new set without that flag
+     */
+    public FlagSet withoutFlag(String flagKey, long newVersion) {
+        Map<String, CompiledFlag> copy = new HashMap<>(flags);
+        copy.remove(flagKey);
+        return new FlagSet(Map.copyOf(copy), grantsByRole, grantsByUser, newVersion);
+    }
+
+    /**
+     * @param roleGrants the new grants: role name to user ids
+     * @param newVersion the version of the new set
+     * @return a new set with these grants in place of the old ones
+     */
+    public FlagSet withRoleGrants(Map<String, Set<String>> roleGrants, long newVersion) {
+        return new FlagSet(flags, FlagFormat.copyGrants(roleGrants), invert(roleGrants), newVersion);
+    }
+
+    private static Map<String, Set<String>> invert(Map<String, Set<String>> byRole) {
+        Map<String, Set<String>> byUser = new HashMap<>();
+        byRole.forEach((role, users) -> users.forEach(
+                user -> byUser.computeIfAbsent(user, u -> new LinkedHashSet<>()).add(role)));
+        Map<String, Set<String>> frozen = new HashMap<>();
+        byUser.forEach((user, roles) -> frozen.put(user, Set.copyOf(roles)));
+        return Map.copyOf(frozen);
+    }
+
+    @Override
+    public String toString() {
+        return "FlagSet{version=" + version + ", flags=" + flags.keySet() + "}";
+    }
+}

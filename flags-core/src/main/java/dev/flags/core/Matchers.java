@@ -1,0 +1,260 @@
+package dev.flags.core;
+
+import java.math.BigDecimal;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Immutable (stateless). Compiles conditions into matchers: sets are hashed, regular expressions
+ * compiled, numbers, versions and instants parsed, once, when a flag is loaded.
+ */
+final class Matchers {
+
+    private Matchers() {
+    }
+
+    static ConditionMatcher compile(Condition condition) {
+        if (condition instanceof Condition.Roles r) {
+            return new RolesMatcher(r.roles().toArray(new String[0]));
+        } else if (condition instanceof Condition.Regions r) {
+            Set<String> regions = Set.copyOf(r.regions());
+            return (user, grants) -> user.region() != null && regions.contains(user.region());
+        } else if (condition instanceof Condition.UserIds u) {
+            Set<String> ids = Set.copyOf(u.userIds());
+            return (user, grants) -> user.id() != null && ids.contains(user.id());
+        } else if (condition instanceof Condition.Attribute a) {
+            return attribute(a);
+        }
+        throw new IllegalArgumentException("not a matcher condition: " + condition);
+    }
+
+    /** A user has a role if the application gave it, or if the server granted it to the user's id. */
+    private record RolesMatcher(String[] roles) implements ConditionMatcher {
+        @Override
+        public boolean matches(User user, Map<String, Set<String>> grants) {
+            Set<String> own = user.roles();
+            for (String role : roles) {
+                if (own.contains(role)) {
+                    return true;
+                }
+            }
+            if (user.id() == null || grants.isEmpty()) {
+                return false;
+            }
+            Set<String> granted = grants.get(user.id());
+            if (granted == null) {
+                return false;
+            }
+            for (String role : roles) {
+                if (granted.contains(role)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    private static ConditionMatcher attribute(Condition.Attribute a) {
+        String name = a.attribute();
+        boolean negate = a.negate();
+        ValueTest test = valueTest(a);
+        return (user, grants) -> {
+            Object value = user.attribute(name);
+            if (value == null) {
+                return false; // a missing attribute never matches, negated or not
+            }
+            int result = test.test(value);
+            if (result == UNREADABLE) {
+                return false; // an attribute that cannot be read as the operator needs is treated as missing
+            }
+            return (result == MATCH) != negate;
+        };
+    }
+
+    private static final int MATCH = 1;
+    private static final int NO_MATCH = 0;
+    private static final int UNREADABLE = -1;
+
+    /** Tests one present attribute value: MATCH, NO_MATCH or UNREADABLE. */
+    private interface ValueTest {
+        int test(Object value);
+    }
+
+    private static ValueTest valueTest(Condition.Attribute a) {
+        List<String> values = a.values();
+        switch (a.operator()) {
+            case IN:
+            case NOT_IN: {
+                boolean in = a.operator() == Operator.IN;
+                if (a.ignoreCase()) {
+                    Set<String> set = new HashSet<>();
+                    values.forEach(v -> set.add(v.toLowerCase(Locale.ROOT)));
+                    return v -> set.contains(text(v).toLowerCase(Locale.ROOT)) == in ? MATCH : NO_MATCH;
+                }
+                Set<String> set = Set.copyOf(values);
+                return v -> set.contains(text(v)) == in ? MATCH : NO_MATCH;
+            }
+            case CONTAINS:
+            case STARTS_WITH:
+            case ENDS_WITH: {
+                boolean ignoreCase = a.ignoreCase();
+                String[] needles = values.stream().map(v -> ignoreCase ? v.toLowerCase(Locale.ROOT) : v).toArray(String[]::new);
+                Operator op = a.operator();
+                return v -> {
+                    String s = ignoreCase ? text(v).toLowerCase(Locale.ROOT) : text(v);
+                    for (String needle : needles) {
+                        boolean hit = op == Operator.CONTAINS ? s.contains(needle)
+                                : op == Operator.STARTS_WITH ? s.startsWith(needle) : s.endsWith(needle);
+                        if (hit) {
+                            return MATCH;
+                        }
+                    }
+                    return NO_MATCH;
+                };
+            }
+            case MATCHES: {
+                Pattern[] patterns = values.stream().map(Pattern::compile).toArray(Pattern[]::new);
+                return v -> {
+                    String s = text(v);
+                    for (Pattern p : patterns) {
+                        if (p.matcher(s).find()) {
+                            return MATCH;
+                        }
+                    }
+                    return NO_MATCH;
+                };
+            }
+            case NUM_EQ:
+            case NUM_LT:
+            case NUM_LTE:
+            case NUM_GT:
+            case NUM_GTE: {
+                double[] numbers = values.stream().mapToDouble(Double::parseDouble).toArray();
+                Operator op = a.operator();
+                return v -> {
+                    double d = number(v);
+                    if (Double.isNaN(d)) {
+                        return UNREADABLE;
+                    }
+                    for (double n : numbers) {
+                        int c = Double.compare(d, n);
+                        if (holds(op, c)) {
+                            return MATCH;
+                        }
+                    }
+                    return NO_MATCH;
+                };
+            }
+            case SEMVER_EQ:
+            case SEMVER_LT:
+            case SEMVER_LTE:
+            case SEMVER_GT:
+            case SEMVER_GTE: {
+                SemVer[] versions = values.stream().map(SemVer::parse).toArray(SemVer[]::new);
+                Operator op = a.operator();
+                return v -> {
+                    SemVer s = v instanceof String str ? SemVer.parse(str) : null;
+                    if (s == null) {
+                        return UNREADABLE;
+                    }
+                    for (SemVer version : versions) {
+                        if (holds(op, s.compareTo(version))) {
+                            return MATCH;
+                        }
+                    }
+                    return NO_MATCH;
+                };
+            }
+            case BEFORE:
+            case AFTER: {
+                Instant[] instants = values.stream().map(Instant::parse).toArray(Instant[]::new);
+                boolean before = a.operator() == Operator.BEFORE;
+                return v -> {
+                    Instant t = instant(v);
+                    if (t == null) {
+                        return UNREADABLE;
+                    }
+                    for (Instant i : instants) {
+                        if (before ? t.isBefore(i) : t.isAfter(i)) {
+                            return MATCH;
+                        }
+                    }
+                    return NO_MATCH;
+                };
+            }
+            default:
+                throw new IllegalArgumentException("unknown operator " + a.operator());
+        }
+    }
+
+    private static boolean holds(Operator op, int comparison) {
+        switch (op) {
+            case NUM_EQ:
+            case SEMVER_EQ:
+                return comparison == 0;
+            case NUM_LT:
+            case SEMVER_LT:
+                return comparison < 0;
+            case NUM_LTE:
+            case SEMVER_LTE:
+                return comparison <= 0;
+            case NUM_GT:
+            case SEMVER_GT:
+                return comparison > 0;
+            case NUM_GTE:
+            case SEMVER_GTE:
+                return comparison >= 0;
+            default:
+                throw new IllegalArgumentException("not a comparison: " + op);
+        }
+    }
+
+    /** The attribute as text for string operators: numbers without a needless ".0". */
+    static String text(Object value) {
+        if (value instanceof String s) {
+            return s;
+        }
+        if (value instanceof Double d) {
+            return BigDecimal.valueOf(d).stripTrailingZeros().toPlainString();
+        }
+        return value.toString(); // Boolean, Instant (ISO-8601)
+    }
+
+    private static double number(Object value) {
+        if (value instanceof Double d) {
+            return d;
+        }
+        if (value instanceof String s) {
+            try {
+                double d = Double.parseDouble(s.trim());
+                return Double.isFinite(d) ? d : Double.NaN;
+            } catch (NumberFormatException e) {
+                return Double.NaN;
+            }
+        }
+        return Double.NaN;
+    }
+
+    private static Instant instant(Object value) {
+        if (value instanceof Instant i) {
+            return i;
+        }
+        if (value instanceof Double d) {
+            return Instant.ofEpochMilli(d.longValue()); // a number is read as milliseconds since the epoch
+        }
+        if (value instanceof String s) {
+            try {
+                return Instant.parse(s);
+            } catch (DateTimeParseException e) {
+                return null;
+            }
+        }
+        return null;
+    }
+}

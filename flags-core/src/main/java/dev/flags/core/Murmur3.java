@@ -1,0 +1,102 @@
+package dev.flags.core;
+
+/**
+ * Immutable (stateless). MurmurHash3 x86 32-bit, seed 0, over {@code prefix ++ UTF-8(key)}, computed
+ * without allocating: the key's characters are encoded to UTF-8 as they are read.
+ *
+ * <p>Why not a library: the libraries hash a {@code byte[]}, which would cost an allocation (the
+ * encoded key) on every evaluation. The test suite checks this against commons-codec's
+ * implementation on random inputs.
+ */
+final class Murmur3 {
+
+    private static final int C1 = 0xcc9e2d51;
+    private static final int C2 = 0x1b873593;
+
+    private Murmur3() {
+    }
+
+    static int hash(byte[] prefix, String key) {
+        int h = 0;
+        int block = 0; // up to four pending bytes, little-endian
+        int pending = 0; // how many bytes are in block
+        int length = 0;
+
+        for (byte b : prefix) {
+            block |= (b & 0xff) << (pending << 3);
+            if (++pending == 4) {
+                h = mixBlock(h, block);
+                block = 0;
+                pending = 0;
+            }
+            length++;
+        }
+
+        int n = key.length();
+        for (int i = 0; i < n; i++) {
+            char c = key.charAt(i);
+            int codePoint;
+            if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(key.charAt(i + 1))) {
+                codePoint = Character.toCodePoint(c, key.charAt(++i));
+            } else if (Character.isSurrogate(c)) {
+                codePoint = '?'; // what String.getBytes(UTF_8) writes for an unpaired surrogate
+            } else {
+                codePoint = c;
+            }
+            // Encode the code point to 1..4 UTF-8 bytes, feeding each into the block.
+            int bytes;
+            int encoded; // bytes packed little-endian in the order they are emitted
+            if (codePoint < 0x80) {
+                bytes = 1;
+                encoded = codePoint;
+            } else if (codePoint < 0x800) {
+                bytes = 2;
+                encoded = (0xC0 | (codePoint >>> 6)) | ((0x80 | (codePoint & 0x3F)) << 8);
+            } else if (codePoint < 0x10000) {
+                bytes = 3;
+                encoded = (0xE0 | (codePoint >>> 12)) | ((0x80 | ((codePoint >>> 6) & 0x3F)) << 8)
+                        | ((0x80 | (codePoint & 0x3F)) << 16);
+            } else {
+                bytes = 4;
+                encoded = (0xF0 | (codePoint >>> 18)) | ((0x80 | ((codePoint >>> 12) & 0x3F)) << 8)
+                        | ((0x80 | ((codePoint >>> 6) & 0x3F)) << 16) | ((0x80 | (codePoint & 0x3F)) << 24);
+            }
+            for (int k = 0; k < bytes; k++) {
+                block |= ((encoded >>> (k << 3)) & 0xff) << (pending << 3);
+                if (++pending == 4) {
+                    h = mixBlock(h, block);
+                    block = 0;
+                    pending = 0;
+                }
+            }
+            length += bytes;
+        }
+
+        if (pending > 0) {
+            int k1 = block * C1;
+            k1 = Integer.rotateLeft(k1, 15);
+            k1 *= C2;
+            h ^= k1;
+        }
+        h ^= length;
+        return fmix(h);
+    }
+
+    private static int mixBlock(int h, int k1) {
+        k1 *= C1;
+        k1 = Integer.rotateLeft(k1, 15);
+        k1 *= C2;
+        h ^= k1;
+        h = Integer.rotateLeft(h, 13);
+        return h * 5 + 0xe6546b64;
+    }
+
+    private static int fmix(int h) {
+        h ^= h >>> 16;
+        h *= 0x85ebca6b;
+        h ^= h >>> 13;
+        h *= 0xc2b2ae35;
+        h ^= h >>> 16;
+        return h;
+    }
+}

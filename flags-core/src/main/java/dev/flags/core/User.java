@@ -1,0 +1,225 @@
+package dev.flags.core;
+
+import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Immutable. The user a flag is evaluated for: a sticky id, roles, a region and free attributes.
+ *
+ * <p>Each fluent call returns a new {@code User}; build one per request and reuse it for every flag
+ * evaluated in that request.
+ * <pre>{@code
+ * User user = User.withId("u-42")
+ *     .roles("beta-tester")
+ *     .region("eu-west")
+ *     .attribute("plan", "pro")
+ *     .attribute("seats", 12);
+ * boolean on = flags.isEnabled("billing-v2", user);
+ * }</pre>
+ *
+ * <p>The id is the sticky key of percentage rollouts and variant splits: the same id always lands in
+ * the same bucket. A user without an id ({@link #anonymous()}) is never inside a partial rollout.
+ * Attribute values are strings, numbers, booleans or instants.
+ */
+public final class User {
+
+    /** The most attributes one user may carry; more is a programming error, not data. */
+    public static final int MAX_ATTRIBUTES = 256;
+    /** The longest id, role, region or attribute name accepted, in characters. */
+    public static final int MAX_NAME_LENGTH = 1024;
+
+    private static final User ANONYMOUS = new User(null, Set.of(), null, Map.of());
+
+    private final String id;
+    private final Set<String> roles;
+    private final String region;
+    private final Map<String, Object> attributes;
+
+    private User(String id, Set<String> roles, String region, Map<String, Object> attributes) {
+        this.id = id;
+        this.roles = roles;
+        this.region = region;
+        this.attributes = attributes;
+    }
+
+    /**
+     * Starts a user with the given sticky id.
+     *
+     * @param id the user's stable key, such as an account id; not null, not empty
+     * @return a user with that id and nothing else
+     * @throws NullPointerException if {@code id} is null
+     * @throws IllegalArgumentException if {@code id} is empty or longer than {@value #MAX_NAME_LENGTH}
+     */
+    public static User withId(String id) {
+        return new User(checkName(id, "id"), Set.of(), null, Map.of());
+    }
+
+    /**
+     * A user with no id, roles, region or attributes. It matches only rules that need none of them.
+     *
+     * @return the anonymous user
+     */
+    public static User anonymous() {
+        return ANONYMOUS;
+    }
+
+    /**
+     * Returns a copy of this user with these roles added (as the application knows them).
+     *
+     * @param roles role names; none may be null or empty
+     * @return a new user
+     * @throws NullPointerException if any role is null
+     * @throws IllegalArgumentException if a role is empty or too long
+     */
+    public User roles(String... roles) {
+        Objects.requireNonNull(roles, "roles");
+        if (roles.length == 0) {
+            return this;
+        }
+        Set<String> merged = new LinkedHashSet<>(this.roles);
+        for (String role : roles) {
+            merged.add(checkName(role, "role"));
+        }
+        return new User(id, Collections.unmodifiableSet(merged), region, attributes);
+    }
+
+    /**
+     * Returns a copy of this user in the given region, replacing any region it had.
+     *
+     * @param region a region name such as {@code eu-west}
+     * @return a new user
+     * @throws NullPointerException if {@code region} is null
+     * @throws IllegalArgumentException if {@code region} is empty or too long
+     */
+    public User region(String region) {
+        return new User(id, roles, checkName(region, "region"), attributes);
+    }
+
+    /**
+     * Returns a copy of this user with a string attribute set.
+     *
+     * @param name the attribute's name
+     * @param value its value; not null
+     * @return a new user
+     * @throws NullPointerException if either argument is null
+     * @throws IllegalArgumentException if the name is empty or too long, or too many attributes are set
+     */
+    public User attribute(String name, String value) {
+        return with(name, Objects.requireNonNull(value, "value"));
+    }
+
+    /**
+     * Returns a copy of this user with a numeric attribute set.
+     *
+     * @param name the attribute's name
+     * @param value its value; must be finite
+     * @return a new user
+     * @throws IllegalArgumentException if the value is NaN or infinite, or the name is invalid
+     */
+    public User attribute(String name, double value) {
+        if (!Double.isFinite(value)) {
+            throw new IllegalArgumentException("attribute \"" + name + "\" must be a finite number, was " + value);
+        }
+        return with(name, value);
+    }
+
+    /**
+     * Returns a copy of this user with a boolean attribute set.
+     *
+     * @param name the attribute's name
+     * @param value its value
+     * @return a new user
+     * @throws IllegalArgumentException if the name is invalid
+     */
+    public User attribute(String name, boolean value) {
+        return with(name, value);
+    }
+
+    /**
+     * Returns a copy of this user with a date-time attribute set, for {@code before} / {@code after}
+     * conditions.
+     *
+     * @param name the attribute's name
+     * @param value its value; not null
+     * @return a new user
+     * @throws NullPointerException if either argument is null
+     */
+    public User attribute(String name, Instant value) {
+        return with(name, Objects.requireNonNull(value, "value"));
+    }
+
+    private User with(String name, Object value) {
+        checkName(name, "attribute name");
+        Map<String, Object> copy = new LinkedHashMap<>(attributes);
+        copy.put(name, value);
+        if (copy.size() > MAX_ATTRIBUTES) {
+            throw new IllegalArgumentException("a user may have at most " + MAX_ATTRIBUTES + " attributes");
+        }
+        return new User(id, roles, region, Collections.unmodifiableMap(copy));
+    }
+
+    private static String checkName(String value, String what) {
+        Objects.requireNonNull(value, what);
+        if (value.isEmpty()) {
+            throw new IllegalArgumentException(what + " must not be empty");
+        }
+        if (value.length() > MAX_NAME_LENGTH) {
+            throw new IllegalArgumentException(what + " must be at most " + MAX_NAME_LENGTH + " characters, was " + value.length());
+        }
+        return value;
+    }
+
+    /** @return the sticky id, or null for an anonymous user */
+    public String id() {
+        return id;
+    }
+
+    /** @return the roles the application gave this user; immutable, never null */
+    public Set<String> roles() {
+        return roles;
+    }
+
+    /** @return true if the application gave this user the role (server grants are checked by the evaluator) */
+    public boolean hasRole(String role) {
+        return roles.contains(role);
+    }
+
+    /** @return the region, or null if none was given */
+    public String region() {
+        return region;
+    }
+
+    /** @return the attributes by name; immutable, never null */
+    public Map<String, Object> attributes() {
+        return attributes;
+    }
+
+    /**
+     * @param name an attribute name
+     * @return its value (a {@code String}, {@code Double}, {@code Boolean} or {@code Instant}), or null if unset
+     */
+    public Object attribute(String name) {
+        return attributes.get(name);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof User u && Objects.equals(id, u.id) && roles.equals(u.roles)
+                && Objects.equals(region, u.region) && attributes.equals(u.attributes);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(id, roles, region, attributes);
+    }
+
+    @Override
+    public String toString() {
+        return "User{id=" + id + ", roles=" + roles + ", region=" + region + ", attributes=" + attributes.keySet() + "}";
+    }
+}

@@ -1,0 +1,208 @@
+package dev.flags.core;
+
+import static dev.flags.core.Fixtures.attribute;
+import static dev.flags.core.Fixtures.flag;
+import static dev.flags.core.Fixtures.percentage;
+import static dev.flags.core.Fixtures.regions;
+import static dev.flags.core.Fixtures.roles;
+import static dev.flags.core.Fixtures.rule;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** One test per line of the evaluation contract in DESIGN.md ("Evaluation semantics"). */
+class EvaluationContractTest {
+
+    private final User alice = User.withId("alice").region("eu-west");
+
+    @Test
+    @DisplayName("unknown flag: the default (false), the reason says so, never an exception")
+    void unknownFlag() {
+        FlagSet flags = FlagSet.of(flag("known", true, rule("all")));
+        assertThat(flags.isEnabled("nope", alice)).isFalse();
+        assertThat(flags.isEnabled("nope", alice, true)).isTrue();
+        assertThat(flags.isEnabled(null, alice)).isFalse();
+        Evaluation e = flags.evaluate("nope", alice);
+        assertThat(e.value()).isFalse();
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+        assertThat(e.flagVersion()).isEqualTo(-1);
+        assertThat(FlagSet.empty().evaluate("x", alice).reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+    }
+
+    @Test
+    @DisplayName("a disabled flag is off for everyone (kill switch), whatever its rules say")
+    void killSwitch() {
+        Flag on = new Flag("billing-v2", null, true, null, List.of(), List.of(new Target(List.of("alice"), true, null)),
+                List.of(rule("everyone")), true, 7);
+        Flag off = on.withEnabled(false);
+        assertThat(FlagSet.of(on).isEnabled("billing-v2", alice)).isTrue();
+        FlagSet killed = FlagSet.of(off);
+        assertThat(killed.isEnabled("billing-v2", alice)).isFalse();
+        assertThat(killed.isEnabled("billing-v2", User.withId("bob"), true)).isFalse();
+        Evaluation e = killed.evaluate("billing-v2", alice);
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.FLAG_OFF);
+        assertThat(e.flagVersion()).isEqualTo(7);
+    }
+
+    @Test
+    @DisplayName("rules are tried in order, the first that matches decides")
+    void firstMatchingRuleDecides() {
+        Flag flag = new Flag("f", null, true, null, List.of(), List.of(), List.of(
+                new Rule("eu off", List.of(regions("eu-west")), false, null),
+                new Rule("everyone on", List.of(), true, null)), false, 1);
+        FlagSet flags = FlagSet.of(flag);
+        Evaluation eu = flags.evaluate("f", alice);
+        assertThat(eu.value()).isFalse();
+        assertThat(eu.reason()).isEqualTo(new Reason(Reason.Kind.RULE_MATCH, 0, "eu off", null));
+        Evaluation us = flags.evaluate("f", User.withId("bob").region("us-east"));
+        assertThat(us.value()).isTrue();
+        assertThat(us.reason().ruleIndex()).isEqualTo(1);
+        assertThat(us.reason().ruleName()).isEqualTo("everyone on");
+    }
+
+    @Test
+    @DisplayName("a rule's conditions are ANDed")
+    void conditionsAreAnded() {
+        FlagSet flags = FlagSet.of(flag("f", true, rule("beta in eu", roles("beta-tester"), regions("eu-west"))));
+        assertThat(flags.isEnabled("f", alice.roles("beta-tester"))).isTrue();
+        assertThat(flags.isEnabled("f", alice)).isFalse();
+        assertThat(flags.isEnabled("f", User.withId("bob").roles("beta-tester").region("us-east"))).isFalse();
+    }
+
+    @Test
+    @DisplayName("the values inside one condition are ORed")
+    void valuesAreOred() {
+        FlagSet flags = FlagSet.of(flag("f", true, rule("nordics", regions("eu-west", "eu-north"))));
+        assertThat(flags.isEnabled("f", User.withId("a").region("eu-west"))).isTrue();
+        assertThat(flags.isEnabled("f", User.withId("b").region("eu-north"))).isTrue();
+        assertThat(flags.isEnabled("f", User.withId("c").region("us-east"))).isFalse();
+        assertThat(flags.isEnabled("f", User.withId("d"))).isFalse();
+    }
+
+    @Test
+    @DisplayName("roles: given by the application, or granted to the user's id on the server")
+    void rolesFromApplicationOrServerGrant() {
+        Flag flag = flag("billing-v2", true, rule("testers", roles("beta-tester")));
+        FlagSet withoutGrant = FlagSet.of(flag);
+        assertThat(withoutGrant.isEnabled("billing-v2", User.withId("tess"))).isFalse();
+        assertThat(withoutGrant.isEnabled("billing-v2", User.withId("tess").roles("beta-tester"))).isTrue();
+
+        FlagSet granted = withoutGrant.withRoleGrants(Map.of("beta-tester", Set.of("tess")), 2);
+        assertThat(granted.isEnabled("billing-v2", User.withId("tess"))).isTrue();
+        assertThat(granted.isEnabled("billing-v2", User.withId("other"))).isFalse();
+        assertThat(granted.version()).isEqualTo(2);
+        assertThat(granted.roleGrants()).containsEntry("beta-tester", Set.of("tess"));
+        // a grant of another role does not help
+        assertThat(withoutGrant.withRoleGrants(Map.of("admin", Set.of("tess")), 3).isEnabled("billing-v2", User.withId("tess")))
+                .isFalse();
+    }
+
+    @Test
+    @DisplayName("a user without a sticky key is never inside a partial rollout, and the reason says so")
+    void noStickyKeyNoPartialRollout() {
+        FlagSet flags = FlagSet.of(flag("f", true, rule("half", percentage(99.999))));
+        Evaluation e = flags.evaluate("f", User.anonymous());
+        assertThat(e.value()).isFalse();
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+        assertThat(e.reason().detail()).contains("no id");
+        // 100% is everyone, with or without an id; 0% is nobody
+        assertThat(FlagSet.of(flag("g", true, rule("all", percentage(100)))).isEnabled("g", User.anonymous())).isTrue();
+        assertThat(FlagSet.of(flag("h", true, rule("none", percentage(0)))).isEnabled("h", User.withId("x"))).isFalse();
+    }
+
+    @Test
+    @DisplayName("a null user gives the caller's default and a reason")
+    void nullUser() {
+        FlagSet flags = FlagSet.of(flag("f", true, rule("all")));
+        assertThat(flags.isEnabled("f", null)).isFalse();
+        assertThat(flags.isEnabled("f", null, true)).isTrue();
+        Evaluation e = flags.evaluate("f", null, true);
+        assertThat(e.value()).isTrue();
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(e.reason().detail()).contains("null");
+    }
+
+    @Test
+    @DisplayName("an evaluation that hits a broken rule returns the default with an error reason, never throws")
+    void brokenRuleGivesDefaultAndError() {
+        // A backtracking regex overflows the stack on a long enough input: the rule breaks at evaluation time.
+        Flag flag = flag("f", true, rule("regex", attribute("bio", Operator.MATCHES, "^(a|aa)+$")));
+        FlagSet flags = FlagSet.of(flag);
+        User user = User.withId("u").attribute("bio", "a".repeat(200_000) + "b");
+        assertThat(flags.isEnabled("f", user, true)).isTrue();
+        Evaluation e = flags.evaluate("f", user, true);
+        assertThat(e.value()).isTrue();
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(e.flagVersion()).isEqualTo(1);
+    }
+
+    @Test
+    @DisplayName("no rule matches: the flag's default, reason DEFAULT")
+    void defaultWhenNothingMatches() {
+        Flag flag = new Flag("f", null, true, null, List.of(), List.of(), List.of(rule("beta", roles("beta"))), true, 3);
+        Evaluation e = FlagSet.of(flag).evaluate("f", alice);
+        assertThat(e.value()).isTrue();
+        assertThat(e.reason()).isEqualTo(new Reason(Reason.Kind.DEFAULT, -1, null, null));
+        assertThat(e.flagVersion()).isEqualTo(3);
+    }
+
+    @Test
+    @DisplayName("individual targeting is tried before the rules")
+    void targetsBeforeRules() {
+        Flag flag = new Flag("f", null, true, null, List.of(),
+                List.of(new Target(List.of("bob"), true, null), new Target(List.of("alice"), false, null)),
+                List.of(rule("everyone")), false, 1);
+        FlagSet flags = FlagSet.of(flag);
+        assertThat(flags.evaluate("f", alice).value()).isFalse();
+        assertThat(flags.evaluate("f", alice).reason()).isEqualTo(new Reason(Reason.Kind.TARGET_MATCH, 1, null, null));
+        assertThat(flags.evaluate("f", User.withId("bob")).reason().ruleIndex()).isZero();
+        assertThat(flags.evaluate("f", User.withId("carol")).reason().kind()).isEqualTo(Reason.Kind.RULE_MATCH);
+    }
+
+    @Test
+    @DisplayName("a rule can serve a fixed variant; a variant is only served with true")
+    void fixedVariants() {
+        Flag flag = new Flag("exp", null, true, null,
+                List.of(new Variant("control", 50, null), new Variant("treatment", 50, "{\"colour\":\"green\"}")),
+                List.of(new Target(List.of("qa"), true, "treatment")),
+                List.of(new Rule("staff", List.of(roles("staff")), true, "control"),
+                        new Rule("blocked", List.of(regions("cn")), false, null)), true, 1);
+        FlagSet flags = FlagSet.of(flag);
+        assertThat(flags.evaluate("exp", User.withId("qa")).variant()).isEqualTo("treatment");
+        assertThat(flags.evaluate("exp", User.withId("qa")).payload()).isEqualTo("{\"colour\":\"green\"}");
+        assertThat(flags.variant("exp", User.withId("s").roles("staff"))).isEqualTo("control");
+        assertThat(flags.variant("exp", User.withId("c").region("cn"))).isNull();
+        assertThat(flags.variant("exp", User.withId("anyone"))).isIn("control", "treatment");
+        Evaluation anonymous = flags.evaluate("exp", User.anonymous());
+        assertThat(anonymous.variant()).isEqualTo("control");
+        assertThat(anonymous.reason().detail()).contains("no id");
+    }
+
+    @Test
+    @DisplayName("evaluateAll answers every flag")
+    void evaluateAll() {
+        FlagSet flags = FlagSet.of(flag("a", true, rule("all")), flag("b", false, rule("all")));
+        Map<String, Evaluation> all = flags.evaluateAll(alice);
+        assertThat(all).containsOnlyKeys("a", "b");
+        assertThat(all.get("a").value()).isTrue();
+        assertThat(all.get("b").value()).isFalse();
+    }
+
+    @Test
+    @DisplayName("changes make new sets; the old set is untouched")
+    void changesMakeNewSets() {
+        FlagSet v1 = FlagSet.of(flag("a", true, rule("all")));
+        FlagSet v2 = v1.withFlag(flag("a", false, rule("all")), 2).withFlag(flag("b", true, rule("all")), 3);
+        FlagSet v3 = v2.withoutFlag("a", 4);
+        assertThat(v1.isEnabled("a", alice)).isTrue();
+        assertThat(v2.isEnabled("a", alice)).isFalse();
+        assertThat(v2.isEnabled("b", alice)).isTrue();
+        assertThat(v3.flag("a")).isEmpty();
+        assertThat(v3.version()).isEqualTo(4);
+        assertThat(v3.size()).isEqualTo(1);
+    }
+}
