@@ -1,0 +1,142 @@
+package dev.flags.core;
+
+import static dev.flags.core.Fixtures.flag;
+import static dev.flags.core.Fixtures.rule;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Every attribute operator, with matching and non-matching values, and missing or unreadable attributes. */
+class OperatorsTest {
+
+    private static boolean eval(Condition.Attribute condition, UnaryOperator<User> user) {
+        FlagSet flags = FlagSet.of(flag("f", true, rule("r", condition)));
+        return flags.isEnabled("f", user.apply(User.withId("u")));
+    }
+
+    private static Condition.Attribute cond(String op, String... values) {
+        return new Condition.Attribute("a", Operator.fromJsonName(op).orElseThrow(), List.of(values), false, false);
+    }
+
+    @ParameterizedTest(name = "{0} {1} {2} -> {3}")
+    @CsvSource(delimiter = '|', value = {
+            "in          | pro           | free;pro       | true",
+            "in          | Pro           | free;pro       | false",
+            "in          | team          | free;pro       | false",
+            "notIn       | team          | free;pro       | true",
+            "notIn       | pro           | free;pro       | false",
+            "contains    | alice@corp.io | @corp.;@x.     | true",
+            "contains    | alice@home.io | @corp.         | false",
+            "startsWith  | de-AT         | fr;de          | true",
+            "startsWith  | en-US         | fr;de          | false",
+            "endsWith    | a@corp.io     | .com;.io       | true",
+            "endsWith    | a@corp.de     | .com;.io       | false",
+            "matches     | order-1234    | ^order-\\d+$   | true",
+            "matches     | order-12a4    | ^order-\\d+$   | false",
+            "numEq       | 12            | 11;12          | true",
+            "numEq       | 12.0          | 12             | true",
+            "numEq       | 13            | 11;12          | false",
+            "numLt       | 9.5           | 10             | true",
+            "numLt       | 10            | 10             | false",
+            "numLte      | 10            | 10             | true",
+            "numGt       | 11            | 10             | true",
+            "numGt       | 10            | 10             | false",
+            "numGte      | 10            | 10             | true",
+            "numGte      | abc           | 10             | false",
+            "semverEq    | 1.2.3         | 1.2.3          | true",
+            "semverEq    | v1.2.3+build7 | 1.2.3          | true",
+            "semverLt    | 1.2.3-beta.2  | 1.2.3          | true",
+            "semverLt    | 1.2.3-beta.2  | 1.2.3-beta.11  | true",
+            "semverLt    | 1.2.3-beta    | 1.2.3-alpha    | false",
+            "semverLt    | 1.10.0        | 1.9.0          | false",
+            "semverLte   | 1.9.0         | 1.9.0          | true",
+            "semverGt    | 2.0.0         | 1.99.99        | true",
+            "semverGt    | 1.0.0-rc.1    | 1.0.0          | false",
+            "semverGte   | 1.0.0         | 1.0.0-rc.1     | true",
+            "semverGte   | not-a-version | 1.0.0          | false",
+            "before      | 2026-01-01T00:00:00Z | 2026-06-01T00:00:00Z | true",
+            "before      | 2026-07-01T00:00:00Z | 2026-06-01T00:00:00Z | false",
+            "after       | 2026-07-01T00:00:00Z | 2026-06-01T00:00:00Z | true",
+            "after       | 2026-05-01T00:00:00Z | 2026-06-01T00:00:00Z | false",
+            "after       | yesterday     | 2026-06-01T00:00:00Z | false",
+    })
+    void operatorOnAStringAttribute(String op, String attributeValue, String values, boolean expected) {
+        assertThat(eval(cond(op, values.split(";")), u -> u.attribute("a", attributeValue))).isEqualTo(expected);
+    }
+
+    @Test
+    void numbersAndInstantsAndBooleansAreComparedAsWhatTheyAre() {
+        assertThat(eval(cond("numGte", "10"), u -> u.attribute("a", 12))).isTrue();
+        assertThat(eval(cond("numLt", "10"), u -> u.attribute("a", 12))).isFalse();
+        assertThat(eval(cond("in", "12"), u -> u.attribute("a", 12))).isTrue(); // text of 12.0 is "12"
+        assertThat(eval(cond("in", "true"), u -> u.attribute("a", true))).isTrue();
+        assertThat(eval(cond("numEq", "1"), u -> u.attribute("a", true))).isFalse();
+        Instant t = Instant.parse("2026-03-01T10:00:00Z");
+        assertThat(eval(cond("before", "2026-03-01T10:00:01Z"), u -> u.attribute("a", t))).isTrue();
+        assertThat(eval(cond("after", "2026-03-01T10:00:00Z"), u -> u.attribute("a", t))).isFalse();
+        // a number is read as milliseconds since the epoch for date operators
+        assertThat(eval(cond("after", "1970-01-01T00:00:00Z"), u -> u.attribute("a", 1000))).isTrue();
+    }
+
+    @Test
+    void aMissingAttributeNeverMatchesEvenNegated() {
+        for (Operator op : Operator.values()) {
+            String value = switch (op.kind()) {
+                case NUMBER -> "1";
+                case SEMVER -> "1.0.0";
+                case DATE -> "2026-01-01T00:00:00Z";
+                default -> "x";
+            };
+            Condition.Attribute plain = new Condition.Attribute("a", op, List.of(value), false, false);
+            Condition.Attribute negated = new Condition.Attribute("a", op, List.of(value), true, false);
+            assertThat(eval(plain, u -> u)).as(op.jsonName()).isFalse();
+            assertThat(eval(negated, u -> u)).as("negated " + op.jsonName()).isFalse();
+        }
+    }
+
+    @Test
+    void negateInvertsForAPresentAttribute() {
+        Condition.Attribute notPro = new Condition.Attribute("plan", Operator.IN, List.of("pro"), true, false);
+        assertThat(eval(notPro, u -> u.attribute("plan", "free"))).isTrue();
+        assertThat(eval(notPro, u -> u.attribute("plan", "pro"))).isFalse();
+        // unreadable as the operator needs is treated as missing: no match, negated or not
+        Condition.Attribute notOld = new Condition.Attribute("v", Operator.SEMVER_LT, List.of("2.0.0"), true, false);
+        assertThat(eval(notOld, u -> u.attribute("v", "garbage"))).isFalse();
+        assertThat(eval(notOld, u -> u.attribute("v", "2.1.0"))).isTrue();
+    }
+
+    @Test
+    void ignoreCaseAppliesToStringOperators() {
+        Condition.Attribute in = new Condition.Attribute("a", Operator.IN, List.of("Pro"), false, true);
+        assertThat(eval(in, u -> u.attribute("a", "PRO"))).isTrue();
+        Condition.Attribute ends = new Condition.Attribute("a", Operator.ENDS_WITH, List.of("@Corp.IO"), false, true);
+        assertThat(eval(ends, u -> u.attribute("a", "x@corp.io"))).isTrue();
+        Condition.Attribute notIn = new Condition.Attribute("a", Operator.NOT_IN, List.of("pro"), false, true);
+        assertThat(eval(notIn, u -> u.attribute("a", "PRO"))).isFalse();
+    }
+
+    @Test
+    void userIdsCondition() {
+        FlagSet flags = FlagSet.of(flag("f", true, rule("ids", new Condition.UserIds(List.of("a", "b")))));
+        assertThat(flags.isEnabled("f", User.withId("b"))).isTrue();
+        assertThat(flags.isEnabled("f", User.withId("c"))).isFalse();
+        assertThat(flags.isEnabled("f", User.anonymous())).isFalse();
+    }
+
+    @Test
+    void semverOrderFollowsTheSpecification() {
+        List<String> ordered = List.of("1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
+                "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "2.0.0");
+        for (int i = 0; i + 1 < ordered.size(); i++) {
+            assertThat(SemVer.parse(ordered.get(i)).compareTo(SemVer.parse(ordered.get(i + 1))))
+                    .as(ordered.get(i) + " < " + ordered.get(i + 1)).isNegative();
+        }
+        assertThat(SemVer.parse("1.2")).isNull();
+        assertThat(SemVer.parse("01.2.3")).isNull();
+    }
+}

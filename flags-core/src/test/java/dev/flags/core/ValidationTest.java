@@ -1,0 +1,181 @@
+package dev.flags.core;
+
+import static dev.flags.core.Fixtures.file;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Every validation rule, each with a bad document: rejected, with the problem at its JSON path. */
+class ValidationTest {
+
+    private static List<Problem> problemsOf(String fileJson) {
+        try {
+            FlagSet.fromJson(fileJson);
+        } catch (FlagValidationException e) {
+            return e.problems();
+        }
+        throw new AssertionError("document was accepted: " + fileJson);
+    }
+
+    /** The problems of a file holding one flag, as "path message" lines. */
+    private static List<String> problemsOfFlag(String flagJson) {
+        return problemsOf(file(flagJson)).stream().map(p -> p.path() + " " + p.message()).toList();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            // what                        | flag document                                                                   | path                         | message contains
+            "missing key                   | {}                                                                               | flags[0].key                 | is required",
+            "key syntax                    | {\"key\": \"billing v2!\"}                                                        | flags[0].key                 | must start with a letter or digit",
+            "key too long                  | {\"key\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"} | flags[0].key | at most 128",
+            "unknown field                 | {\"key\": \"f\", \"enabeld\": true}                                               | flags[0].enabeld             | is not a known field",
+            "enabled wrong type            | {\"key\": \"f\", \"enabled\": \"yes\"}                                            | flags[0].enabled             | must be true or false, was \"yes\"",
+            "rules not an array            | {\"key\": \"f\", \"rules\": {}}                                                    | flags[0].rules               | must be an array",
+            "rule not an object            | {\"key\": \"f\", \"rules\": [3]}                                                   | flags[0].rules[0]            | must be a rule object, was 3",
+            "percentage over 100           | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"percentage\": 150}]}]}          | flags[0].rules[0].conditions[0].percentage | must be between 0 and 100, was 150",
+            "percentage negative           | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"percentage\": -1}]}]}           | flags[0].rules[0].conditions[0].percentage | must be between 0 and 100, was -1",
+            "percentage four decimals      | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"percentage\": 0.0005}]}]}       | flags[0].rules[0].conditions[0].percentage | at most three decimals",
+            "percentage wrong type         | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"percentage\": \"ten\"}]}]}      | flags[0].rules[0].conditions[0].percentage | must be a number, was \"ten\"",
+            "two percentages in a rule     | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"percentage\": 5}, {\"percentage\": 6}]}]} | flags[0].rules[0].conditions[1] | second percentage",
+            "condition with two kinds      | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"roles\": [\"a\"], \"regions\": [\"b\"]}]}]} | flags[0].rules[0].conditions[0] | only one of",
+            "condition with no kind        | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"colour\": \"red\"}]}]}         | flags[0].rules[0].conditions[0] | must have one of roles, regions",
+            "empty roles                   | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"roles\": []}]}]}                | flags[0].rules[0].conditions[0].roles | at least one value",
+            "bad role name                 | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"roles\": [\"beta tester\"]}]}]} | flags[0].rules[0].conditions[0].roles[0] | must be a role name",
+            "region not a string           | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"regions\": [\"eu\", 7]}]}]}     | flags[0].rules[0].conditions[0].regions[1] | must be a string, was 7",
+            "unknown operator              | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"like\", \"values\": [\"x\"]}]}]} | flags[0].rules[0].conditions[0].operator | is not a known operator: \"like\"",
+            "invalid regex                 | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"matches\", \"values\": [\"(unclosed\"]}]}]} | flags[0].rules[0].conditions[0].values[0] | must be a valid regular expression",
+            "not a number                  | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"numGt\", \"values\": [\"ten\"]}]}]} | flags[0].rules[0].conditions[0].values[0] | must be a number, was \"ten\"",
+            "not a semver                  | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"semverLt\", \"values\": [\"1.2\"]}]}]} | flags[0].rules[0].conditions[0].values[0] | must be a semantic version",
+            "not a date                    | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"after\", \"values\": [\"tomorrow\"]}]}]} | flags[0].rules[0].conditions[0].values[0] | must be an ISO-8601 instant",
+            "attribute missing values      | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"in\"}]}]} | flags[0].rules[0].conditions[0].values | is required",
+            "attribute value wrong type    | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"in\", \"values\": [true]}]}]} | flags[0].rules[0].conditions[0].values[0] | must be a string or a number",
+            "attribute name syntax         | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"9lives\", \"operator\": \"in\", \"values\": [\"x\"]}]}]} | flags[0].rules[0].conditions[0].attribute | must be an attribute name",
+            "ignoreCase on numbers         | {\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"a\", \"operator\": \"numGt\", \"values\": [1], \"ignoreCase\": true}]}]} | flags[0].rules[0].conditions[0].ignoreCase | only applies to string operators",
+            "weights not 100               | {\"key\": \"f\", \"variants\": [{\"key\": \"a\", \"weight\": 50}, {\"key\": \"b\", \"weight\": 40}]} | flags[0].variants | weights must add up to 100, they add up to 90",
+            "weight out of range           | {\"key\": \"f\", \"variants\": [{\"key\": \"a\", \"weight\": 150}]}              | flags[0].variants[0].weight  | must be between 0 and 100, was 150",
+            "duplicate variant keys        | {\"key\": \"f\", \"variants\": [{\"key\": \"a\", \"weight\": 50}, {\"key\": \"a\", \"weight\": 50}]} | flags[0].variants[1].key | repeats the variant \"a\"",
+            "unknown variant in a rule     | {\"key\": \"f\", \"variants\": [{\"key\": \"a\", \"weight\": 100}], \"rules\": [{\"variant\": \"b\"}]} | flags[0].rules[0].variant | names the variant \"b\", which the flag does not have",
+            "variant where false is served | {\"key\": \"f\", \"variants\": [{\"key\": \"a\", \"weight\": 100}], \"rules\": [{\"serve\": false, \"variant\": \"a\"}]} | flags[0].rules[0].variant | only be given where true is served",
+            "user targeted twice           | {\"key\": \"f\", \"targets\": [{\"userIds\": [\"u1\"]}, {\"userIds\": [\"u1\"], \"serve\": false}]} | flags[0].targets[1].userIds[0] | targets the user \"u1\" again",
+            "target without users          | {\"key\": \"f\", \"targets\": [{\"serve\": true}]}                                | flags[0].targets[0].userIds  | is required",
+            "negative version              | {\"key\": \"f\", \"version\": -3}                                                  | flags[0].version             | must not be negative, was -3",
+            "flag not an object            | \"billing-v2\"                                                                    | flags[0]                     | must be a flag object",
+    })
+    void rejectsABadFlag(String what, String flagJson, String path, String message) {
+        assertThat(problemsOfFlag(flagJson)).as(what).anySatisfy(p -> {
+            assertThat(p).startsWith(path + " ");
+            assertThat(p).contains(message);
+        });
+    }
+
+    @Test
+    void listsEveryProblemAtOnceWithPathsThatStayRightAfterABadItem() {
+        String json = file("""
+                {"key": "billing-v2", "enabled": "yes",
+                 "rules": [
+                   {"conditions": [{"percentage": 150}]},
+                   7,
+                   {"conditions": [{"attribute": "a", "operator": "like", "values": ["x"]}, {"roles": ["ok", 3]}]}
+                 ],
+                 "variants": [{"key": "a", "weight": 60}, {"key": "b", "weight": 30}]}
+                """);
+        List<Problem> problems = problemsOf(json);
+        assertThat(problems).extracting(Problem::path).containsExactlyInAnyOrder(
+                "flags[0].enabled",
+                "flags[0].rules[0].conditions[0].percentage",
+                "flags[0].rules[1]",
+                "flags[0].rules[2].conditions[0].operator",
+                "flags[0].rules[2].conditions[1].roles[1]",
+                "flags[0].variants");
+        assertThat(problems).allSatisfy(p -> assertThat(p.flagKey()).isEqualTo("billing-v2"));
+        assertThat(problems.get(0).toString()).startsWith("flag \"billing-v2\": flags[0].");
+        FlagValidationException e = new FlagValidationException(problems);
+        assertThat(e.getMessage()).contains("6 problems")
+                .contains("flag \"billing-v2\": flags[0].rules[0].conditions[0].percentage must be between 0 and 100, was 150");
+    }
+
+    @Test
+    void rejectsMalformedJsonWithItsPosition() {
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [}")).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEmpty();
+            assertThat(p.message()).startsWith("is not valid JSON (line 1, column");
+        });
+        assertThat(problemsOf("")).singleElement().satisfies(p -> assertThat(p.message()).contains("empty"));
+        assertThat(problemsOf("{} {}")).singleElement().satisfies(p -> assertThat(p.message()).contains("not valid JSON"));
+    }
+
+    @Test
+    void rejectsDuplicateJsonFields() {
+        assertThat(problemsOf(file("{\"key\": \"f\", \"enabled\": true, \"enabled\": false}"))).singleElement()
+                .satisfies(p -> assertThat(p.message()).contains("not valid JSON").contains("Duplicate field 'enabled'"));
+    }
+
+    @Test
+    void rejectsDuplicateFlagKeys() {
+        assertThat(problemsOf(file("{\"key\": \"f\"}, {\"key\": \"g\"}, {\"key\": \"f\"}"))).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("flags[2].key");
+            assertThat(p.message()).contains("repeats the flag key of flags[0]");
+        });
+        assertThatThrownBy(() -> FlagSet.of(Fixtures.flag("f", true), Fixtures.flag("f", false)))
+                .isInstanceOf(FlagValidationException.class).hasMessageContaining("repeats a flag key");
+    }
+
+    @Test
+    void rejectsOversizedInput() {
+        byte[] big = new byte[FlagFormat.MAX_FLAG_BYTES + 1];
+        java.util.Arrays.fill(big, (byte) ' ');
+        assertThatThrownBy(() -> FlagFormat.readFlag(big)).isInstanceOf(FlagValidationException.class)
+                .hasMessageContaining("is too large");
+        String deep = "[".repeat(100) + "]".repeat(100);
+        assertThat(problemsOf(deep)).singleElement().satisfies(p -> assertThat(p.message()).contains("not valid JSON"));
+        StringBuilder many = new StringBuilder("{\"key\": \"f\", \"rules\": [{\"conditions\": [{\"roles\": [");
+        for (int i = 0; i <= 10_000; i++) {
+            many.append(i == 0 ? "" : ",").append("\"r").append(i).append('"');
+        }
+        many.append("]}]}]}");
+        assertThat(problemsOfFlag(many.toString())).anySatisfy(p -> assertThat(p).contains("at most 10000 values"));
+    }
+
+    @Test
+    void rejectsAMissingOrUnknownFormatVersion() {
+        assertThat(problemsOf("{\"flags\": []}")).singleElement()
+                .satisfies(p -> assertThat(p.toString()).isEqualTo("formatVersion is required (this release reads version 1)"));
+        assertThat(problemsOf("{\"formatVersion\": 2, \"flags\": []}")).singleElement()
+                .satisfies(p -> assertThat(p.message()).contains("must be 1"));
+        assertThat(problemsOf("[]")).singleElement()
+                .satisfies(p -> assertThat(p.message()).contains("must be a JSON object"));
+        assertThat(problemsOf("{\"formatVersion\": 1}")).singleElement()
+                .satisfies(p -> assertThat(p.path()).isEqualTo("flags"));
+    }
+
+    @Test
+    void rejectsBadRoleGrants() {
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"beta tester\": [\"u\"]}}"))
+                .singleElement().satisfies(p -> assertThat(p.path()).isEqualTo("roleGrants.beta tester"));
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"beta\": \"u\"}}"))
+                .singleElement().satisfies(p -> assertThat(p.message()).contains("must be an array of strings"));
+    }
+
+    @Test
+    void flagsBuiltInCodeAreValidatedToo() {
+        Flag bad = new Flag("f", null, true, null, List.of(), List.of(),
+                List.of(new Rule("r", List.of(new Condition.Percentage(101)), true, null)), false, 0);
+        assertThatThrownBy(() -> FlagSet.of(bad)).isInstanceOf(FlagValidationException.class)
+                .hasMessageContaining("flags[0].rules[0].conditions[0].percentage must be between 0 and 100, was 101");
+        assertThatThrownBy(() -> FlagSet.empty().withFlag(bad, 1)).isInstanceOf(FlagValidationException.class)
+                .hasMessageContaining("rules[0].conditions[0].percentage");
+    }
+
+    @Test
+    void userInputIsCheckedAtItsBoundary() {
+        assertThatThrownBy(() -> User.withId("")).isInstanceOf(IllegalArgumentException.class).hasMessage("id must not be empty");
+        assertThatThrownBy(() -> User.withId(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> User.withId("u").attribute("x", Double.NaN)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("finite");
+        assertThatThrownBy(() -> User.withId("u").roles("ok", null)).isInstanceOf(NullPointerException.class);
+    }
+}
