@@ -1,0 +1,160 @@
+package dev.flags.server.journal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+
+/**
+ * Not thread-safe (the static helpers are). Segment files: naming, the header of format version 1,
+ * atomic creation, and directory listing.
+ *
+ * <pre>
+ * header (24 bytes): "FLAGSJNL" | uint16 formatVersion | uint16 reserved (0)
+ *                    | int64 firstSequence | int32 crc32c(bytes 0..19)
+ * </pre>
+ *
+ * <p>A segment is named after its first sequence number, 20 digits, e.g. {@code
+ * 00000000000000000001.seg}, so names sort in sequence order.
+ */
+final class Segments {
+
+  static final byte[] MAGIC = "FLAGSJNL".getBytes(StandardCharsets.US_ASCII);
+  static final int FORMAT_VERSION = 1;
+  static final int HEADER_SIZE = 24;
+  static final String SUFFIX = ".seg";
+  static final String TEMP_SUFFIX = ".tmp";
+
+  private Segments() {}
+
+  static String fileName(long firstSequence) {
+    return String.format("%020d%s", firstSequence, SUFFIX);
+  }
+
+  /** The first sequence number a segment's name promises, or -1 if it is not a segment's name. */
+  static long firstSequenceOf(Path file) {
+    String name = file.getFileName().toString();
+    if (name.length() != 20 + SUFFIX.length() || !name.endsWith(SUFFIX)) {
+      return -1;
+    }
+    for (int i = 0; i < 20; i++) {
+      if (!Character.isDigit(name.charAt(i))) {
+        return -1;
+      }
+    }
+    return Long.parseLong(name.substring(0, 20));
+  }
+
+  /** Segment files in the directory, in sequence order. */
+  static List<Path> list(Path dir) throws IOException {
+    List<Path> files = new ArrayList<>();
+    try (Stream<Path> s = Files.list(dir)) {
+      s.filter(p -> firstSequenceOf(p) >= 0 && Files.isRegularFile(p)).forEach(files::add);
+    }
+    files.sort(null);
+    return files;
+  }
+
+  static ByteBuffer header(long firstSequence) {
+    ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
+    b.put(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) 0).putLong(firstSequence);
+    CRC32C crc = new CRC32C();
+    crc.update(b.array(), 0, HEADER_SIZE - 4);
+    b.putInt((int) crc.getValue());
+    return b.flip();
+  }
+
+  /**
+   * Reads and checks a segment's header.
+   *
+   * @return the first sequence number it holds
+   * @throws JournalCorruptedException if the header is damaged, of another format version, or does
+   *     not match the file's name
+   */
+  static long readHeader(FileChannel ch, Path file) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
+    while (b.hasRemaining()) {
+      if (ch.read(b, b.position()) < 0) {
+        throw new JournalCorruptedException(file, 0, "segment header is incomplete: the file has "
+            + ch.size() + " bytes, a header needs " + HEADER_SIZE);
+      }
+    }
+    byte[] a = b.array();
+    if (!Arrays.equals(a, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+      throw new JournalCorruptedException(file, 0,
+          "not a journal segment: magic is not \"FLAGSJNL\"");
+    }
+    int version = b.getShort(8) & 0xFFFF;
+    CRC32C crc = new CRC32C();
+    crc.update(a, 0, HEADER_SIZE - 4);
+    if ((int) crc.getValue() != b.getInt(20)) {
+      throw new JournalCorruptedException(file, 0, "segment header checksum mismatch");
+    }
+    if (version != FORMAT_VERSION) {
+      throw new JournalCorruptedException(file, 8, "unsupported journal format version " + version
+          + " (this release reads version " + FORMAT_VERSION + ")");
+    }
+    long first = b.getLong(12);
+    long named = firstSequenceOf(file);
+    if (named >= 0 && named != first) {
+      throw new JournalCorruptedException(file, 12, "header says the first sequence is " + first
+          + " but the file name says " + named);
+    }
+    return first;
+  }
+
+  /**
+   * Creates an empty segment atomically: the header goes to a temporary file that is forced and
+   * renamed, then the directory is forced, so a crash never leaves a segment with a torn header.
+   */
+  static Path create(Path dir, long firstSequence) throws IOException {
+    Path target = dir.resolve(fileName(firstSequence));
+    Path temp = dir.resolve(fileName(firstSequence) + TEMP_SUFFIX);
+    try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
+        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+      ByteBuffer h = header(firstSequence);
+      while (h.hasRemaining()) {
+        ch.write(h);
+      }
+      ch.force(true);
+    }
+    moveAtomically(temp, target);
+    forceDirectory(dir);
+    return target;
+  }
+
+  static void moveAtomically(Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      throw new IOException("the file system of " + to.getParent()
+          + " cannot rename atomically; the journal needs it", e);
+    }
+  }
+
+  /** Makes a directory's entries (created, renamed, removed files) durable. */
+  static void forceDirectory(Path dir) throws IOException {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (NoSuchFileException e) {
+      throw e;
+    } catch (IOException e) {
+      // Windows cannot open a directory as a channel; there, the rename is the best we have.
+      if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("win")) {
+        throw e;
+      }
+    }
+  }
+}
