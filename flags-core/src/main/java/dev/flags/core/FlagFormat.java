@@ -59,6 +59,7 @@ public final class FlagFormat {
     private static final Set<String> TARGET_FIELDS = Set.of("userIds", "serve", "variant");
     private static final Set<String> RULE_FIELDS = Set.of("name", "conditions", "serve", "variant");
     private static final List<String> CONDITION_KINDS = List.of("roles", "regions", "userIds", "percentage", "attribute");
+    private static final Set<String> USER_FIELDS = Set.of("id", "roles", "region", "attributes");
     private static final Set<String> ATTRIBUTE_FIELDS = Set.of("attribute", "operator", "values", "negate", "ignoreCase");
 
     /*
@@ -543,6 +544,101 @@ public final class FlagFormat {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write a JSON tree", e);
         }
+    }
+
+    // ---------------------------------------------------------------- users and evaluations
+
+    /**
+     * Reads a user from JSON: {@code {"id": "u-42", "roles": ["beta-tester"], "region": "eu-west",
+     * "attributes": {"plan": "pro", "seats": 12, "trial": false}}}; every field is optional (no id is
+     * an anonymous user). The playground, the command line and tools share this shape.
+     *
+     * @param node the user object
+     * @return the user
+     * @throws IllegalArgumentException with a message naming the bad field
+     */
+    public static User readUser(JsonNode node) {
+        if (node == null || !node.isObject()) {
+            throw new IllegalArgumentException("a user must be a JSON object such as {\"id\": \"u-42\", \"roles\": [\"beta-tester\"]}");
+        }
+        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+            String name = it.next();
+            if (!USER_FIELDS.contains(name)) {
+                throw new IllegalArgumentException("user." + name + " is not a user field; the fields are attributes, id, region, roles");
+            }
+        }
+        User user = node.hasNonNull("id") ? User.withId(textOf(node.get("id"), "user.id")) : User.anonymous();
+        JsonNode roles = node.get("roles");
+        if (roles != null && !roles.isNull()) {
+            if (!roles.isArray()) {
+                throw new IllegalArgumentException("user.roles must be an array of strings");
+            }
+            for (JsonNode r : roles) {
+                user = user.roles(textOf(r, "user.roles[]"));
+            }
+        }
+        if (node.hasNonNull("region")) {
+            user = user.region(textOf(node.get("region"), "user.region"));
+        }
+        JsonNode attributes = node.get("attributes");
+        if (attributes != null && !attributes.isNull()) {
+            if (!attributes.isObject()) {
+                throw new IllegalArgumentException("user.attributes must be an object");
+            }
+            for (Iterator<Map.Entry<String, JsonNode>> it = attributes.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> a = it.next();
+                JsonNode v = a.getValue();
+                if (v.isNumber()) {
+                    user = user.attribute(a.getKey(), v.doubleValue());
+                } else if (v.isBoolean()) {
+                    user = user.attribute(a.getKey(), v.booleanValue());
+                } else if (v.isTextual()) {
+                    user = user.attribute(a.getKey(), v.asText());
+                } else {
+                    throw new IllegalArgumentException("user.attributes." + a.getKey() + " must be a string, number or boolean");
+                }
+            }
+        }
+        return user;
+    }
+
+    private static String textOf(JsonNode node, String what) {
+        if (!node.isTextual()) {
+            throw new IllegalArgumentException(what + " must be a string, was " + node);
+        }
+        return node.asText();
+    }
+
+    /**
+     * Writes an evaluation as JSON: flag, value, variant and payload (when set), reason (kind, index,
+     * ruleName, detail, when set) and flagVersion.
+     *
+     * @param e the evaluation
+     * @return a new JSON object
+     */
+    public static ObjectNode toJson(Evaluation e) {
+        ObjectNode n = JsonNodeFactory.instance.objectNode();
+        n.put("flag", e.flagKey());
+        n.put("value", e.value());
+        if (e.variant() != null) {
+            n.put("variant", e.variant());
+        }
+        if (e.payload() != null) {
+            n.put("payload", e.payload());
+        }
+        ObjectNode reason = n.putObject("reason");
+        reason.put("kind", e.reason().kind().name());
+        if (e.reason().ruleIndex() >= 0) {
+            reason.put("index", e.reason().ruleIndex());
+        }
+        if (e.reason().ruleName() != null) {
+            reason.put("ruleName", e.reason().ruleName());
+        }
+        if (e.reason().detail() != null) {
+            reason.put("detail", e.reason().detail());
+        }
+        n.put("flagVersion", e.flagVersion());
+        return n;
     }
 
     // ---------------------------------------------------------------- helpers

@@ -88,4 +88,25 @@ class FlagFormatTest {
         assertThat(flag).isEqualTo(new Flag("billing-v2", null, false, null, List.of(), List.of(), List.of(), false, 0));
         assertThat(FlagSet.of(flag).evaluate("billing-v2", User.withId("x")).reason().kind()).isEqualTo(Reason.Kind.FLAG_OFF);
     }
+
+    @Test
+    void readsUsersAndWritesEvaluations() throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
+        User user = FlagFormat.readUser(m.readTree(
+                "{\"id\": \"u-42\", \"roles\": [\"beta-tester\"], \"region\": \"eu-west\", \"attributes\": {\"plan\": \"pro\", \"seats\": 12, \"trial\": false}}"));
+        assertThat(user).isEqualTo(User.withId("u-42").roles("beta-tester").region("eu-west")
+                .attribute("plan", "pro").attribute("seats", 12).attribute("trial", false));
+        assertThat(FlagFormat.readUser(m.readTree("{}"))).isEqualTo(User.anonymous());
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> FlagFormat.readUser(m.readTree("{\"name\": \"x\"}")))
+                .hasMessageContaining("user.name is not a user field");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> FlagFormat.readUser(m.readTree("{\"roles\": \"admin\"}")))
+                .hasMessageContaining("user.roles must be an array");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> FlagFormat.readUser(m.readTree("{\"attributes\": {\"a\": [1]}}")))
+                .hasMessageContaining("user.attributes.a must be a string, number or boolean");
+
+        FlagSet flags = FlagSet.fromJson(golden("flags-v1.json"));
+        String json = FlagFormat.toJson(flags.evaluate("billing-v2", User.withId("u-tess"))).toString();
+        assertThat(json).isEqualTo("{\"flag\":\"billing-v2\",\"value\":true,\"reason\":{\"kind\":\"RULE_MATCH\",\"index\":0,"
+                + "\"ruleName\":\"beta testers\"},\"flagVersion\":12}");
+    }
 }

@@ -1,0 +1,44 @@
+package dev.flags.server;
+
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+
+/** Immutable (stateless). Authorization checks shared by the services: 403 with a clear reason. */
+final class Access {
+
+    private Access() {
+    }
+
+    static void requireAdmin(Principal p) {
+        if (!p.isAdmin()) {
+            throw ApiException.forbidden("this needs an admin token; this token's scope is " + p.scope().apiName());
+        }
+    }
+
+    static void requireRead(Principal p, String env) {
+        if (!p.canRead(env)) {
+            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not read environment \"" + env + "\"");
+        }
+    }
+
+    static void requireWriteFlags(Principal p, String env) {
+        if (!p.canWriteFlags(env)) {
+            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not change flags in environment \"" + env + "\"");
+        }
+    }
+
+    /** The environment, or 404. Checked after authorization, so that existence does not leak to strangers. */
+    static EnvironmentState environment(Journal journal, String env) {
+        return journal.state().environment(env)
+                .orElseThrow(() -> ApiException.notFound("environment", "there is no environment \"" + env + "\""));
+    }
+
+    static EnvironmentState writableEnvironment(Journal journal, String env) {
+        EnvironmentState state = environment(journal, env);
+        if (state.archived()) {
+            throw ApiException.conflict("environment \"" + env + "\" is archived and accepts no changes");
+        }
+        return state;
+    }
+}

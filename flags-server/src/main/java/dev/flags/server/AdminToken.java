@@ -1,0 +1,56 @@
+package dev.flags.server;
+
+import dev.flags.server.auth.TokenService;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Immutable (stateless). Finds the bootstrap admin token: the configured one, else the one in
+ * {@code <dataDir>/admin-token}, else a new one written there, readable by its owner only. The log
+ * says where the file is, never what is in it.
+ */
+final class AdminToken {
+
+    static final String FILE_NAME = "admin-token";
+    private static final Logger LOG = LoggerFactory.getLogger(AdminToken.class);
+
+    private AdminToken() {
+    }
+
+    static String resolve(String configured, Path dataDir) throws IOException {
+        if (configured != null) {
+            LOG.info("admin token: taken from FLAGS_ADMIN_TOKEN");
+            return configured;
+        }
+        Path file = dataDir.resolve(FILE_NAME);
+        if (Files.exists(file)) {
+            String token = Files.readString(file, StandardCharsets.UTF_8).trim();
+            if (token.length() < 16) {
+                throw new IOException("the admin token file " + file + " holds no usable token; delete it to generate a new one");
+            }
+            LOG.info("admin token: read from {}", file.toAbsolutePath());
+            return token;
+        }
+        String token = TokenService.newSecret();
+        Set<PosixFilePermission> ownerOnly = PosixFilePermissions.fromString("rw-------");
+        try {
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(ownerOnly));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(file); // not a POSIX file system
+        } catch (FileAlreadyExistsException e) {
+            return resolve(null, dataDir);
+        }
+        Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
+        LOG.info("admin token: generated and written to {} (readable by its owner only)", file.toAbsolutePath());
+        return token;
+    }
+}

@@ -1,0 +1,110 @@
+package dev.flags.server;
+
+import dev.flags.server.journal.ChangeConflictException;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+
+/**
+ * Thread-safe. The one way the server writes: appends a change to the journal (durable before it
+ * returns), records metrics, and tells the sync fan-out which environment changed.
+ *
+ * <p>For graceful shutdown, {@link #drain(Duration)} stops new writes (they get 503) and waits for
+ * the writes in flight to finish, so that every write that was accepted is acknowledged.
+ */
+public final class ChangeWriter {
+
+    private final Journal journal;
+    private final Metrics metrics;
+    private final Consumer<String> environmentChanged;
+    private final ReadWriteLock inFlight = new ReentrantReadWriteLock();
+    private volatile boolean draining;
+
+    /**
+     * @param journal the journal
+     * @param metrics where append counts and latencies go
+     * @param environmentChanged called with the environment's key after each committed change to it
+     */
+    public ChangeWriter(Journal journal, Metrics metrics, Consumer<String> environmentChanged) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.environmentChanged = Objects.requireNonNull(environmentChanged, "environmentChanged");
+    }
+
+    /**
+     * Appends a change and returns once it is durable.
+     *
+     * @param change the change
+     * @return the committed entry
+     * @throws ApiException 503 if the server is shutting down; 409/404 if the change does not fit
+     */
+    public JournalEntry append(Change change) {
+        if (draining || !inFlight.readLock().tryLock()) {
+            throw new ApiException(503, "shutting down", "the server is shutting down and accepts no changes; retry on another instance");
+        }
+        try {
+            if (draining) {
+                throw new ApiException(503, "shutting down", "the server is shutting down and accepts no changes; retry on another instance");
+            }
+            long start = System.nanoTime();
+            JournalEntry entry;
+            try {
+                entry = journal.append(change);
+            } catch (ChangeConflictException e) {
+                throw translate(e);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest(e.getMessage());
+            }
+            metrics.journalAppended(System.nanoTime() - start);
+            if (entry.environment() != null) {
+                environmentChanged.accept(entry.environment());
+            }
+            return entry;
+        } finally {
+            inFlight.readLock().unlock();
+        }
+    }
+
+    private static ApiException translate(ChangeConflictException e) {
+        String message = e.getMessage();
+        if (message.contains("does not exist")) {
+            return new ApiException(404, "not found", message);
+        }
+        if (message.startsWith("expected ")) {
+            return new ApiException(412, "version mismatch", message
+                    + "; someone else changed it first: read it again and reapply your change");
+        }
+        return ApiException.conflict(message);
+    }
+
+    /**
+     * Stops accepting writes and waits for those in flight.
+     *
+     * @param timeout how long to wait
+     * @return true if every write in flight finished
+     */
+    public boolean drain(Duration timeout) {
+        draining = true;
+        try {
+            boolean done = inFlight.writeLock().tryLock(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (done) {
+                inFlight.writeLock().unlock();
+            }
+            return done;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** @return true once {@link #drain} was called */
+    public boolean isDraining() {
+        return draining;
+    }
+}

@@ -1,0 +1,90 @@
+package dev.flags.server;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Thread-safe. Environments: list, create (empty or as a clone of another), archive. Creating and
+ * archiving need an admin token; listing shows only what the token may read.
+ */
+public final class EnvironmentService {
+
+    private final Journal journal;
+    private final ChangeWriter writer;
+
+    /**
+     * @param journal the journal, for reads
+     * @param writer the write path
+     */
+    public EnvironmentService(Journal journal, ChangeWriter writer) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.writer = Objects.requireNonNull(writer, "writer");
+    }
+
+    /** @return the environments the token may read, sorted by key */
+    public List<EnvironmentState> list(Principal p) {
+        List<EnvironmentState> out = new ArrayList<>();
+        journal.state().environments().values().forEach(e -> {
+            if (p.canRead(e.key())) {
+                out.add(e);
+            }
+        });
+        out.sort((a, b) -> a.key().compareTo(b.key()));
+        return out;
+    }
+
+    /** @return one environment */
+    public EnvironmentState get(Principal p, String env) {
+        Access.requireRead(p, env);
+        return Access.environment(journal, env);
+    }
+
+    /**
+     * Creates an environment, empty or as a copy of another's flags and self-service roles (not its
+     * role grants: testers of staging are not testers of a new dev environment).
+     *
+     * @param cloneFrom the environment to copy, or null
+     * @return the created environment
+     */
+    public EnvironmentState create(Principal p, String key, String name, String cloneFrom, String comment) {
+        Access.requireAdmin(p);
+        Keys.environment(key);
+        if (name != null && name.length() > Keys.MAX_NAME) {
+            throw ApiException.badRequest("name must be at most " + Keys.MAX_NAME + " characters, was " + name.length());
+        }
+        ObjectNode payload = JsonNodeFactory.instance.objectNode();
+        if (name != null) {
+            payload.put("name", name);
+        }
+        EntryType type = EntryType.ENVIRONMENT_CREATED;
+        if (cloneFrom != null) {
+            Keys.environment(cloneFrom);
+            Access.environment(journal, cloneFrom);
+            payload.put("source", cloneFrom);
+            type = EntryType.ENVIRONMENT_CLONED;
+        }
+        JournalEntry entry = writer.append(Change.of(type, key, p.actor(), payload).withComment(Keys.comment(comment)));
+        return journal.state().environment(entry.environment()).orElseThrow();
+    }
+
+    /** Archives an environment: readable, but it accepts no changes. */
+    public EnvironmentState archive(Principal p, String key, String comment) {
+        Access.requireAdmin(p);
+        Access.writableEnvironment(journal, key);
+        ObjectNode payload = JsonNodeFactory.instance.objectNode();
+        if (comment != null) {
+            payload.put("reason", Keys.comment(comment));
+        }
+        writer.append(Change.of(EntryType.ENVIRONMENT_ARCHIVED, key, p.actor(), payload).withComment(comment));
+        return journal.state().environment(key).orElseThrow();
+    }
+}

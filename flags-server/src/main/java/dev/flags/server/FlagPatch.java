@@ -1,0 +1,187 @@
+package dev.flags.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.core.Condition;
+import dev.flags.core.Flag;
+import dev.flags.core.Rule;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+
+/**
+ * Immutable (stateless). Parses a PATCH body into a change of a flag. The operations a product owner
+ * needs day to day, without resending the whole document:
+ * <pre>{@code
+ * {"enabled": false}                                    switch off (the kill switch) or on
+ * {"default": true}                                     the answer when no rule matches
+ * {"description": "..."}
+ * {"percentage": {"rule": "eu canary", "value": 50}}     set (or add) a rule's rollout percentage
+ * {"addRole": {"rule": 0, "role": "beta-tester"}}       add a role to a rule (removeRole too)
+ * {"addRegion": {"rule": 1, "region": "eu-north"}}      add a region to a rule (removeRegion too)
+ * }</pre>
+ * A rule is named by its index or its name. Several operations in one body apply in the order above.
+ */
+final class FlagPatch {
+
+    private static final Set<String> OPERATIONS = Set.of("enabled", "default", "description", "percentage",
+            "addRole", "removeRole", "addRegion", "removeRegion");
+
+    private FlagPatch() {
+    }
+
+    static UnaryOperator<Flag> parse(JsonNode body) {
+        if (body == null || !body.isObject() || body.isEmpty()) {
+            throw ApiException.badRequest("the body must be a JSON object with at least one of " + new java.util.TreeSet<>(OPERATIONS));
+        }
+        for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
+            String name = it.next();
+            if (!OPERATIONS.contains(name)) {
+                throw ApiException.badRequest("\"" + name + "\" is not a patch operation; the operations are " + new java.util.TreeSet<>(OPERATIONS));
+            }
+        }
+        List<UnaryOperator<Flag>> steps = new ArrayList<>();
+        if (body.has("enabled")) {
+            boolean on = bool(body, "enabled");
+            steps.add(f -> f.withEnabled(on));
+        }
+        if (body.has("default")) {
+            boolean value = bool(body, "default");
+            steps.add(f -> new Flag(f.key(), f.description(), f.enabled(), f.salt(), f.variants(), f.targets(), f.rules(), value, f.version()));
+        }
+        if (body.has("description")) {
+            JsonNode d = body.get("description");
+            if (!d.isTextual() && !d.isNull()) {
+                throw ApiException.badRequest("description must be a string, was " + d);
+            }
+            String text = d.isNull() ? null : d.asText();
+            steps.add(f -> new Flag(f.key(), text, f.enabled(), f.salt(), f.variants(), f.targets(), f.rules(), f.defaultValue(), f.version()));
+        }
+        if (body.has("percentage")) {
+            JsonNode op = object(body, "percentage");
+            JsonNode value = op.get("value");
+            if (value == null || !value.isNumber()) {
+                throw ApiException.badRequest("percentage.value must be a number from 0 to 100, was " + value);
+            }
+            double pct = value.doubleValue();
+            JsonNode rule = op.get("rule");
+            steps.add(f -> withRule(f, rule, r -> {
+                List<Condition> conditions = new ArrayList<>();
+                boolean replaced = false;
+                for (Condition c : r.conditions()) {
+                    if (c instanceof Condition.Percentage && !replaced) {
+                        conditions.add(new Condition.Percentage(pct));
+                        replaced = true;
+                    } else {
+                        conditions.add(c);
+                    }
+                }
+                if (!replaced) {
+                    conditions.add(new Condition.Percentage(pct));
+                }
+                return new Rule(r.name(), conditions, r.serve(), r.variant());
+            }));
+        }
+        addListOperation(body, "addRole", "role", true, true, steps);
+        addListOperation(body, "removeRole", "role", true, false, steps);
+        addListOperation(body, "addRegion", "region", false, true, steps);
+        addListOperation(body, "removeRegion", "region", false, false, steps);
+        return f -> {
+            Flag result = f;
+            for (UnaryOperator<Flag> step : steps) {
+                result = step.apply(result);
+            }
+            return result;
+        };
+    }
+
+    private static void addListOperation(JsonNode body, String op, String field, boolean roles, boolean add,
+                                         List<UnaryOperator<Flag>> steps) {
+        if (!body.has(op)) {
+            return;
+        }
+        JsonNode node = object(body, op);
+        JsonNode valueNode = node.get(field);
+        if (valueNode == null || !valueNode.isTextual()) {
+            throw ApiException.badRequest(op + "." + field + " must be a string, was " + valueNode);
+        }
+        String value = roles ? Keys.role(valueNode.asText()) : Keys.region(valueNode.asText());
+        JsonNode rule = node.get("rule");
+        steps.add(f -> withRule(f, rule, r -> {
+            List<Condition> conditions = new ArrayList<>();
+            boolean done = false;
+            for (Condition c : r.conditions()) {
+                List<String> values = roles && c instanceof Condition.Roles rc ? rc.roles()
+                        : !roles && c instanceof Condition.Regions gc ? gc.regions() : null;
+                if (values == null || done) {
+                    conditions.add(c);
+                    continue;
+                }
+                List<String> changed = new ArrayList<>(values);
+                if (add && !changed.contains(value)) {
+                    changed.add(value);
+                } else if (!add) {
+                    changed.remove(value);
+                }
+                done = true;
+                if (!changed.isEmpty()) {
+                    conditions.add(roles ? new Condition.Roles(changed) : new Condition.Regions(changed));
+                }
+            }
+            if (!done) {
+                if (!add) {
+                    throw ApiException.conflict("rule " + describe(rule) + " has no " + field + " condition to remove \"" + value + "\" from");
+                }
+                conditions.add(roles ? new Condition.Roles(List.of(value)) : new Condition.Regions(List.of(value)));
+            }
+            return new Rule(r.name(), conditions, r.serve(), r.variant());
+        }));
+    }
+
+    private static Flag withRule(Flag f, JsonNode ruleRef, UnaryOperator<Rule> change) {
+        int index = ruleIndex(f, ruleRef);
+        List<Rule> rules = new ArrayList<>(f.rules());
+        rules.set(index, change.apply(rules.get(index)));
+        return new Flag(f.key(), f.description(), f.enabled(), f.salt(), f.variants(), f.targets(), rules, f.defaultValue(), f.version());
+    }
+
+    private static int ruleIndex(Flag f, JsonNode ref) {
+        if (ref != null && ref.isIntegralNumber()) {
+            int i = ref.asInt();
+            if (i < 0 || i >= f.rules().size()) {
+                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule " + i + "; it has " + f.rules().size() + " rules");
+            }
+            return i;
+        }
+        if (ref != null && ref.isTextual()) {
+            for (int i = 0; i < f.rules().size(); i++) {
+                if (ref.asText().equals(f.rules().get(i).name())) {
+                    return i;
+                }
+            }
+            throw ApiException.conflict("flag \"" + f.key() + "\" has no rule named " + ref);
+        }
+        throw ApiException.badRequest("rule must be a rule's index (from 0) or its name, was " + ref);
+    }
+
+    private static String describe(JsonNode ref) {
+        return String.valueOf(ref);
+    }
+
+    private static boolean bool(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (!v.isBoolean()) {
+            throw ApiException.badRequest(field + " must be true or false, was " + v);
+        }
+        return v.asBoolean();
+    }
+
+    private static JsonNode object(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (!v.isObject()) {
+            throw ApiException.badRequest(field + " must be an object, was " + v);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,157 @@
+package dev.flags.server;
+
+import dev.flags.server.auth.TokenService;
+import dev.flags.server.http.ApiServlet;
+import dev.flags.server.http.OpsServlet;
+import dev.flags.server.journal.FileJournal;
+import dev.flags.server.journal.Journal;
+import io.undertow.Undertow;
+import io.undertow.server.HttpHandler;
+import io.undertow.servlet.Servlets;
+import io.undertow.servlet.api.DeploymentInfo;
+import io.undertow.servlet.api.DeploymentManager;
+import io.undertow.servlet.api.ServletContainer;
+import io.undertow.servlet.util.ImmediateInstanceFactory;
+import jakarta.servlet.ServletException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.net.ssl.SSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. The flag server: the journal, the admin HTTP API and the gRPC sync service, started
+ * and stopped together.
+ * <pre>{@code
+ * try (FlagServer server = FlagServer.start(ServerConfig.defaults().withPorts(0, 0))) {
+ *     int http = server.httpPort();
+ * }
+ * }</pre>
+ * Start order: journal (recovered), sync, gRPC, HTTP; {@link #close()} stops in reverse: writes
+ * drained, streams told to reconnect elsewhere, gRPC, HTTP, then the journal (forced and closed).
+ */
+public final class FlagServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FlagServer.class);
+
+    private final ServerConfig config;
+    private final Journal journal;
+    private final Metrics metrics;
+    private final ChangeWriter writer;
+    private final Undertow http;
+    private final DeploymentManager deployment;
+    private final AtomicBoolean ready = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private FlagServer(ServerConfig config) throws IOException {
+        this.config = config;
+        Files.createDirectories(config.dataDir());
+        String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
+        this.journal = FileJournal.builder(config.dataDir().resolve("journal")).open();
+        try {
+            this.metrics = new Metrics();
+            this.writer = new ChangeWriter(journal, metrics, env -> { });
+            TokenService tokens = new TokenService(journal, adminToken);
+            ApiServlet.Services services = new ApiServlet.Services(tokens,
+                    new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer),
+                    new HistoryService(journal), new Playground(journal), metrics);
+            this.deployment = deploy(services);
+            this.http = startHttp();
+        } catch (IOException | RuntimeException e) {
+            journal.close();
+            throw e;
+        }
+        ready.set(true);
+        LOG.info("flag server ready: http {} port {}{}, data in {}", config.bindAddress(), httpPort(),
+                config.tls() ? " (TLS)" : "", config.dataDir().toAbsolutePath());
+    }
+
+    /**
+     * Starts a server: recovers the journal, opens both ports. Returns when it is ready.
+     *
+     * @param config the settings
+     * @return the running server
+     * @throws IOException if the data directory, the journal or a port cannot be used
+     */
+    public static FlagServer start(ServerConfig config) throws IOException {
+        return new FlagServer(config);
+    }
+
+    private DeploymentManager deploy(ApiServlet.Services services) {
+        OpsServlet ops = new OpsServlet(metrics, () -> ready.get() && !writer.isDraining());
+        DeploymentInfo info = Servlets.deployment()
+                .setClassLoader(FlagServer.class.getClassLoader())
+                .setContextPath("/")
+                .setDeploymentName("flags-server")
+                .addServlet(Servlets.servlet("api", ApiServlet.class, new ImmediateInstanceFactory<>(new ApiServlet(services)))
+                        .addMapping("/api/v1/*"))
+                .addServlet(Servlets.servlet("ops", OpsServlet.class, new ImmediateInstanceFactory<>(ops))
+                        .addMappings("/healthz", "/readyz", "/metrics"));
+        ServletContainer container = ServletContainer.Factory.newInstance();
+        DeploymentManager manager = container.addDeployment(info);
+        manager.deploy();
+        return manager;
+    }
+
+    private Undertow startHttp() throws IOException {
+        HttpHandler handler;
+        try {
+            handler = deployment.start();
+        } catch (ServletException e) {
+            throw new IOException("cannot start the HTTP API", e);
+        }
+        Undertow.Builder builder = Undertow.builder().setHandler(handler);
+        if (config.tls()) {
+            SSLContext tls = PemTls.serverContext(config.tlsCertificate(), config.tlsKey());
+            builder.addHttpsListener(config.httpPort(), config.bindAddress(), tls);
+        } else {
+            builder.addHttpListener(config.httpPort(), config.bindAddress());
+        }
+        Undertow server = builder.build();
+        try {
+            server.start();
+        } catch (RuntimeException e) {
+            throw new IOException("cannot listen on " + config.bindAddress() + ":" + config.httpPort() + " for HTTP: " + e.getMessage(), e);
+        }
+        return server;
+    }
+
+    /** @return the port the HTTP API listens on */
+    public int httpPort() {
+        return ((InetSocketAddress) http.getListenerInfo().get(0).getAddress()).getPort();
+    }
+
+    /** @return whether the server is serving and not shutting down */
+    public boolean isReady() {
+        return ready.get() && !writer.isDraining();
+    }
+
+    /**
+     * Stops gracefully: stops accepting writes and waits for those in flight, closes sync streams with
+     * a status that tells SDKs to reconnect, stops both ports, then forces and closes the journal.
+     * Idempotent.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.info("flag server stopping");
+        boolean drained = writer.drain(config.shutdownGrace());
+        if (!drained) {
+            LOG.warn("writes still in flight after {}; stopping anyway (they will not be acknowledged)", config.shutdownGrace());
+        }
+        ready.set(false);
+        http.stop();
+        try {
+            deployment.stop();
+            deployment.undeploy();
+        } catch (ServletException e) {
+            LOG.warn("stopping the HTTP API: {}", e.getMessage());
+        }
+        journal.close();
+        LOG.info("flag server stopped");
+    }
+}

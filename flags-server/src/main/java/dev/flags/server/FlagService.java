@@ -1,0 +1,237 @@
+package dev.flags.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.core.Flag;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.FlagValidationException;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.CanonicalJson;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.UnaryOperator;
+
+/**
+ * Thread-safe. Reads and changes flags: whole documents, partial changes, archiving and reverts.
+ *
+ * <p>A flag's version is the environment's version at the flag's last change; it is stored in the
+ * flag's document, returned as the ETag, and checked against {@code If-Match} so that two product
+ * owners never overwrite each other silently. Writes that race on other flags of the same
+ * environment are retried; writes that race on the same flag get 412 when they asked with If-Match.
+ */
+public final class FlagService {
+
+    private static final int RETRIES = 8;
+
+    private final Journal journal;
+    private final ChangeWriter writer;
+
+    /** A flag with its version, as stored. */
+    public record VersionedFlag(Flag flag, long version) {
+    }
+
+    /**
+     * @param journal the journal, for reads
+     * @param writer the write path
+     */
+    public FlagService(Journal journal, ChangeWriter writer) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.writer = Objects.requireNonNull(writer, "writer");
+    }
+
+    /** @return the served flags of an environment, sorted by key */
+    public List<VersionedFlag> list(Principal p, String env) {
+        Access.requireRead(p, env);
+        EnvironmentState state = Access.environment(journal, env);
+        List<VersionedFlag> out = new ArrayList<>();
+        state.flags().values().forEach(doc -> out.add(parse(doc)));
+        out.sort((a, b) -> a.flag().key().compareTo(b.flag().key()));
+        return out;
+    }
+
+    /** @return one flag, or 404 (also for an archived flag, with a detail that says so) */
+    public VersionedFlag get(Principal p, String env, String key) {
+        Access.requireRead(p, env);
+        return current(Access.environment(journal, env), key);
+    }
+
+    /**
+     * Creates or replaces a flag with a whole document.
+     *
+     * @param body the flag document (flags-core format); its key must match the path's, or be absent
+     * @param ifMatch the version the caller last saw, or null
+     * @return the stored flag and whether it was created
+     */
+    public Written put(Principal p, String env, String key, JsonNode body, Long ifMatch, String comment) {
+        Access.requireWriteFlags(p, env);
+        Flag flag = parseBody(key, body);
+        return write(p, env, key, ifMatch, comment, existing -> flag);
+    }
+
+    /** The result of a write. */
+    public record Written(VersionedFlag flag, boolean created, JournalEntry entry) {
+    }
+
+    /**
+     * Applies partial changes to a flag (see docs/api.md, "PATCH a flag").
+     *
+     * @param body an object of operations: enabled, default, description, percentage, addRole,
+     *             removeRole, addRegion, removeRegion
+     */
+    public Written patch(Principal p, String env, String key, JsonNode body, Long ifMatch, String comment) {
+        Access.requireWriteFlags(p, env);
+        UnaryOperator<Flag> patch = FlagPatch.parse(body);
+        return write(p, env, key, ifMatch, comment, existing -> {
+            if (existing == null) {
+                throw ApiException.notFound("flag", "there is no flag \"" + key + "\" in environment \"" + env
+                        + "\"; create it with PUT first");
+            }
+            Flag patched = patch.apply(existing);
+            try {
+                FlagFormat.readFlag(FlagFormat.toJson(patched)); // the same validation as a PUT
+            } catch (FlagValidationException e) {
+                throw invalid(e);
+            }
+            return patched;
+        });
+    }
+
+    /** Archives a flag: no longer served, its history kept. */
+    public JournalEntry archive(Principal p, String env, String key, Long ifMatch, String comment) {
+        Access.requireWriteFlags(p, env);
+        for (int attempt = 0; ; attempt++) {
+            EnvironmentState state = Access.writableEnvironment(journal, env);
+            VersionedFlag existing = current(state, key);
+            checkIfMatch(ifMatch, existing, key);
+            ObjectNode payload = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
+            try {
+                return writer.append(Change.of(EntryType.FLAG_ARCHIVED, env, p.actor(), payload)
+                        .withComment(Keys.comment(comment)).expectingVersion(state.version()));
+            } catch (ApiException e) {
+                if (e.status() != 412 || attempt >= RETRIES) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    /**
+     * Reverts a flag to an earlier version: a new version whose content equals the old one's.
+     *
+     * @param toVersion a version from the flag's history
+     */
+    public Written revert(Principal p, String env, String key, long toVersion, Long ifMatch, String comment) {
+        Access.requireWriteFlags(p, env);
+        Flag old = null;
+        for (JournalEntry e : journal.history(env, key)) {
+            if (e.version() == toVersion && (e.type() == EntryType.FLAG_CREATED || e.type() == EntryType.FLAG_UPDATED)) {
+                old = parse(e.payload()).flag();
+            }
+        }
+        if (old == null) {
+            throw ApiException.notFound("version", "flag \"" + key + "\" in environment \"" + env
+                    + "\" has no version " + toVersion + " to revert to; see its history");
+        }
+        Flag target = old;
+        String why = comment == null || comment.isBlank() ? "revert to version " + toVersion : comment;
+        return write(p, env, key, ifMatch, why, existing -> target);
+    }
+
+    private Written write(Principal p, String env, String key, Long ifMatch, String comment, UnaryOperator<Flag> change) {
+        Keys.comment(comment);
+        for (int attempt = 0; ; attempt++) {
+            EnvironmentState state = Access.writableEnvironment(journal, env);
+            CanonicalJson stored = state.flags().get(key);
+            VersionedFlag existing = stored == null ? null : parse(stored);
+            if (ifMatch != null) {
+                checkIfMatch(ifMatch, existing, key);
+            }
+            Flag next = change.apply(existing == null ? null : existing.flag());
+            long newVersion = state.version() + 1;
+            Flag versioned = next.withVersion(newVersion);
+            EntryType type = existing == null ? EntryType.FLAG_CREATED : EntryType.FLAG_UPDATED;
+            try {
+                JournalEntry entry = writer.append(Change.of(type, env, p.actor(), FlagFormat.toJson(versioned))
+                        .withComment(comment).expectingVersion(state.version()));
+                return new Written(new VersionedFlag(versioned, entry.version()), existing == null, entry);
+            } catch (ApiException e) {
+                // Another write to this environment came first: read again and reapply (If-Match is rechecked).
+                if (e.status() != 412 || attempt >= RETRIES) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static void checkIfMatch(Long ifMatch, VersionedFlag existing, String key) {
+        if (ifMatch == null) {
+            return;
+        }
+        if (existing == null) {
+            throw new ApiException(412, "version mismatch", "If-Match names version " + ifMatch + " of flag \"" + key
+                    + "\", but the flag does not exist");
+        }
+        if (existing.version() != ifMatch) {
+            throw new ApiException(412, "version mismatch", "flag \"" + key + "\" is at version " + existing.version()
+                    + ", not " + ifMatch + " as If-Match says: someone else changed it; read it again and reapply your change",
+                    Map.of("currentVersion", existing.version()));
+        }
+    }
+
+    private VersionedFlag current(EnvironmentState state, String key) {
+        CanonicalJson doc = state.flags().get(key);
+        if (doc == null) {
+            String detail = state.archivedFlags().containsKey(key)
+                    ? "flag \"" + key + "\" in environment \"" + state.key() + "\" is archived; its history remains, and a PUT restores it"
+                    : "there is no flag \"" + key + "\" in environment \"" + state.key() + "\"";
+            throw ApiException.notFound("flag", detail);
+        }
+        return parse(doc);
+    }
+
+    static VersionedFlag parse(CanonicalJson doc) {
+        Flag flag = FlagFormat.readFlag(doc.toJsonNode());
+        return new VersionedFlag(flag, flag.version());
+    }
+
+    private static Flag parseBody(String key, JsonNode body) {
+        if (body == null || !body.isObject()) {
+            throw ApiException.badRequest("the body must be a flag document: a JSON object");
+        }
+        ObjectNode doc = ((ObjectNode) body).deepCopy();
+        JsonNode bodyKey = doc.get("key");
+        if (bodyKey == null) {
+            doc.put("key", key);
+        } else if (!bodyKey.isTextual() || !bodyKey.asText().equals(key)) {
+            throw ApiException.badRequest("the body's key " + bodyKey + " differs from the key in the path, \"" + key + "\"");
+        }
+        doc.remove("version"); // the server assigns versions
+        try {
+            return FlagFormat.readFlag(doc);
+        } catch (FlagValidationException e) {
+            throw invalid(e);
+        }
+    }
+
+    static ApiException invalid(FlagValidationException e) {
+        List<Map<String, String>> problems = new ArrayList<>();
+        e.problems().forEach(pr -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("path", pr.path());
+            m.put("message", pr.message());
+            problems.add(m);
+        });
+        String detail = e.problems().size() == 1
+                ? "the flag is not valid: " + e.problems().get(0)
+                : "the flag is not valid: " + e.problems().size() + " problems, listed in \"problems\"";
+        return new ApiException(422, "invalid flag", detail, Map.of("problems", problems));
+    }
+}

@@ -1,0 +1,95 @@
+package dev.flags.server;
+
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.ServerState;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Thread-safe. The journal read as history: a flag's versions, the audit log, and an environment as
+ * it was at a past time. Everything comes from the journal; nothing is kept elsewhere.
+ */
+public final class HistoryService {
+
+    /** The most entries one audit request returns. */
+    public static final int MAX_AUDIT = 1000;
+
+    private final Journal journal;
+
+    /** @param journal the journal */
+    public HistoryService(Journal journal) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+    }
+
+    /** @return every entry of the flag, oldest first (404 if the environment is unknown) */
+    public List<JournalEntry> flagHistory(Principal p, String env, String key) {
+        Access.requireRead(p, env);
+        Access.environment(journal, env);
+        return journal.history(env, key);
+    }
+
+    /**
+     * The audit log: changes in a time range, optionally of one environment and one actor.
+     * Admins see everything; other tokens must name an environment they may read.
+     *
+     * @param env an environment, or null for all (admin only)
+     * @param actor an exact actor, or null for all
+     * @param limit at most this many, up to {@value #MAX_AUDIT}
+     */
+    public List<JournalEntry> audit(Principal p, String env, String actor, Instant from, Instant to, int limit) {
+        if (env == null) {
+            Access.requireAdmin(p);
+        } else {
+            Access.requireRead(p, env);
+        }
+        if (limit < 1 || limit > MAX_AUDIT) {
+            throw ApiException.badRequest("limit must be between 1 and " + MAX_AUDIT + ", was " + limit);
+        }
+        if (!from.isBefore(to)) {
+            throw ApiException.badRequest("from (" + from + ") must be before to (" + to + ")");
+        }
+        // Timestamps never go backwards in the journal, so after the first entry in the range the
+        // rest are read in sequence order until one falls outside it.
+        List<JournalEntry> out = new ArrayList<>();
+        List<JournalEntry> first = journal.audit(from, to, 1);
+        if (first.isEmpty()) {
+            return out;
+        }
+        long next = first.get(0).sequence();
+        while (out.size() < limit) {
+            List<JournalEntry> page = journal.read(next, 500);
+            if (page.isEmpty()) {
+                return out;
+            }
+            for (JournalEntry e : page) {
+                if (!e.timestamp().isBefore(to)) {
+                    return out;
+                }
+                boolean envMatches = env == null ? (e.environment() == null || p.canRead(e.environment())) : env.equals(e.environment());
+                if (envMatches && (actor == null || actor.equals(e.actor()))) {
+                    out.add(e);
+                    if (out.size() == limit) {
+                        return out;
+                    }
+                }
+            }
+            next = page.get(page.size() - 1).sequence() + 1;
+        }
+        return out;
+    }
+
+    /** @return the whole server state at a time (the caller picks the environment) */
+    public ServerState stateAt(Principal p, String env, Instant at) {
+        Access.requireRead(p, env);
+        Access.environment(journal, env);
+        ServerState state = journal.stateAt(at);
+        if (state.environment(env).isEmpty()) {
+            throw ApiException.notFound("environment", "environment \"" + env + "\" did not exist yet at " + at);
+        }
+        return state;
+    }
+}

@@ -1,0 +1,57 @@
+package dev.flags.server;
+
+import java.util.regex.Pattern;
+
+/** Immutable (stateless). The syntax of keys in URLs and bodies, checked before anything else. */
+final class Keys {
+
+    /** Environment keys, flag keys, token ids: as flag keys in docs/flag-format.md. */
+    static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    /** Role names: as in docs/flag-format.md. */
+    static final Pattern ROLE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
+    static final int MAX_USER_ID = 1024;
+    static final int MAX_COMMENT = 2000;
+    static final int MAX_NAME = 200;
+
+    private Keys() {
+    }
+
+    static String environment(String key) {
+        return check(key, KEY, "environment key");
+    }
+
+    static String flag(String key) {
+        return check(key, KEY, "flag key");
+    }
+
+    static String role(String role) {
+        return check(role, ROLE, "role");
+    }
+
+    static String region(String region) {
+        return check(region, ROLE, "region");
+    }
+
+    static String userId(String id) {
+        if (id == null || id.isEmpty() || id.length() > MAX_USER_ID) {
+            throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters");
+        }
+        return id;
+    }
+
+    static String comment(String comment) {
+        if (comment != null && comment.length() > MAX_COMMENT) {
+            throw ApiException.badRequest("comment must be at most " + MAX_COMMENT + " characters, was " + comment.length());
+        }
+        return comment;
+    }
+
+    private static String check(String value, Pattern syntax, String what) {
+        if (value == null || !syntax.matcher(value).matches()) {
+            String shown = value == null ? "nothing" : "\"" + (value.length() > 80 ? value.substring(0, 77) + "..." : value) + "\"";
+            throw ApiException.badRequest(what + " must start with a letter or digit and contain only letters, digits, "
+                    + (syntax == ROLE ? "'.', '_', ':' or '-'" : "'.', '_' or '-'") + " (at most 128), was " + shown);
+        }
+        return value;
+    }
+}

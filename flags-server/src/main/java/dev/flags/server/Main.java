@@ -1,0 +1,92 @@
+package dev.flags.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The server's command line: {@code java -jar flags-server/target/flags-server.jar [options]}. Every
+ * option can also be set by its {@code FLAGS_*} environment variable; see docs/server.md.
+ */
+@Command(name = "flags-server", mixinStandardHelpOptions = true, version = "flags-server 0.1.0",
+        description = "Runs the flag server: the journal, the admin HTTP API and the gRPC sync service.",
+        sortOptions = false)
+public final class Main implements Callable<Integer> {
+
+    @Option(names = "--data-dir", defaultValue = "${env:FLAGS_DATA_DIR:-data}",
+            description = "Where the journal and the generated admin token live (env FLAGS_DATA_DIR, default ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--bind", defaultValue = "${env:FLAGS_BIND:-0.0.0.0}",
+            description = "The address both ports listen on (env FLAGS_BIND, default ${DEFAULT-VALUE}).")
+    String bind;
+
+    @Option(names = "--http-port", defaultValue = "${env:FLAGS_HTTP_PORT:-8080}",
+            description = "The admin HTTP API's port (env FLAGS_HTTP_PORT, default ${DEFAULT-VALUE}).")
+    int httpPort;
+
+    @Option(names = "--grpc-port", defaultValue = "${env:FLAGS_GRPC_PORT:-9090}",
+            description = "The gRPC sync port (env FLAGS_GRPC_PORT, default ${DEFAULT-VALUE}).")
+    int grpcPort;
+
+    @Option(names = "--tls-cert", defaultValue = "${env:FLAGS_TLS_CERT}",
+            description = "PEM certificate chain; with --tls-key, both ports serve TLS (env FLAGS_TLS_CERT).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", defaultValue = "${env:FLAGS_TLS_KEY}",
+            description = "PEM PKCS#8 private key of the certificate (env FLAGS_TLS_KEY).")
+    Path tlsKey;
+
+    @Option(names = "--heartbeat", defaultValue = "${env:FLAGS_HEARTBEAT:-PT15S}",
+            description = "Heartbeat interval of idle sync streams, ISO-8601 (env FLAGS_HEARTBEAT, default ${DEFAULT-VALUE}).")
+    Duration heartbeat;
+
+    @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
+            description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
+    String logLevel;
+
+    /**
+     * Runs the server until SIGTERM or SIGINT.
+     *
+     * @param args command-line options
+     */
+    public static void main(String[] args) {
+        int code = new CommandLine(new Main()).execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        String level = logLevel.toLowerCase(Locale.ROOT);
+        if (!level.matches("error|warn|info|debug|trace")) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--log-level must be error, warn, info, debug or trace, was " + logLevel);
+        }
+        // slf4j-simple reads these when the first logger is made, so they are set before anything logs.
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
+        System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+        System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSX");
+        System.setProperty("org.slf4j.simpleLogger.log.org.xnio", "warn");
+        System.setProperty("org.jboss.logging.provider", "slf4j"); // Undertow and XNIO log through SLF4J too
+        System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
+
+        String adminToken = System.getenv("FLAGS_ADMIN_TOKEN");
+        ServerConfig config = new ServerConfig(dataDir, bind, httpPort, grpcPort,
+                adminToken == null || adminToken.isBlank() ? null : adminToken.trim(),
+                tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10));
+        FlagServer server = FlagServer.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "flags-shutdown"));
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,98 @@
+package dev.flags.server;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Thread-safe. Roles granted to user ids on the server, and which roles are self-service.
+ *
+ * <p>An admin may grant any role and mark roles self-service. A tester (or editor) token may grant
+ * and revoke, in its environments, only the self-service roles, such as {@code beta-tester}: that is
+ * how testers let themselves in without anyone changing a flag.
+ */
+public final class RoleService {
+
+    private final Journal journal;
+    private final ChangeWriter writer;
+
+    /** Roles of an environment: which are self-service, and who has each. */
+    public record Roles(Set<String> selfService, Map<String, Set<String>> members, long version) {
+    }
+
+    /**
+     * @param journal the journal, for reads
+     * @param writer the write path
+     */
+    public RoleService(Journal journal, ChangeWriter writer) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.writer = Objects.requireNonNull(writer, "writer");
+    }
+
+    /** @return the environment's roles */
+    public Roles list(Principal p, String env) {
+        Access.requireRead(p, env);
+        EnvironmentState state = Access.environment(journal, env);
+        Map<String, Set<String>> byRole = new TreeMap<>();
+        state.roleGrants().forEach((user, roles) -> roles.forEach(r -> byRole.computeIfAbsent(r, k -> new TreeSet<>()).add(user)));
+        return new Roles(new TreeSet<>(state.selfServiceRoles()), byRole, state.version());
+    }
+
+    /**
+     * Grants or revokes a role. Granting a role the user already has (or revoking one it has not)
+     * changes nothing and appends nothing.
+     *
+     * @return the entry written, or null if nothing changed
+     */
+    public JournalEntry setMember(Principal p, String env, String role, String userId, boolean grant, String comment) {
+        Keys.role(role);
+        Keys.userId(userId);
+        Keys.comment(comment);
+        if (!p.isAdmin()) {
+            if (!p.canGrantSelfServiceRoles(env)) {
+                throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not grant roles in environment \"" + env + "\"");
+            }
+        }
+        EnvironmentState state = Access.writableEnvironment(journal, env);
+        if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {
+            throw ApiException.forbidden("role \"" + role + "\" is not self-service in environment \"" + env
+                    + "\"; only an admin can grant it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
+        }
+        boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
+        if (has == grant) {
+            return null;
+        }
+        EntryType type = grant ? EntryType.ROLE_GRANTED : EntryType.ROLE_REVOKED;
+        try {
+            return writer.append(Change.of(type, env, p.actor(),
+                    JsonNodeFactory.instance.objectNode().put("user", userId).put("role", role)).withComment(comment));
+        } catch (ApiException e) {
+            if (e.status() == 409 && (e.getMessage().contains("already has role") || e.getMessage().contains("does not have role"))) {
+                return null; // a concurrent identical request won: the outcome is the one asked for
+            }
+            throw e;
+        }
+    }
+
+    /** Marks a role self-service or not (admin only); idempotent. */
+    public JournalEntry setSelfService(Principal p, String env, String role, boolean selfService, String comment) {
+        Access.requireAdmin(p);
+        Keys.role(role);
+        EnvironmentState state = Access.writableEnvironment(journal, env);
+        if (state.selfServiceRoles().contains(role) == selfService) {
+            return null;
+        }
+        EntryType type = selfService ? EntryType.ROLE_MARKED_SELF_SERVICE : EntryType.ROLE_UNMARKED_SELF_SERVICE;
+        return writer.append(Change.of(type, env, p.actor(), JsonNodeFactory.instance.objectNode().put("role", role))
+                .withComment(Keys.comment(comment)));
+    }
+}

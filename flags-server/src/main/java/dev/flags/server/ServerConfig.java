@@ -1,0 +1,88 @@
+package dev.flags.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Immutable. How a {@link FlagServer} runs. Every setting has a default that works out of the box;
+ * {@link Main} fills it from command-line options and {@code FLAGS_*} environment variables.
+ *
+ * @param dataDir where the journal and the generated admin token live
+ * @param bindAddress the address both ports listen on
+ * @param httpPort the admin API's port; 0 picks a free one
+ * @param grpcPort the sync service's port; 0 picks a free one
+ * @param adminToken the bootstrap admin token, or null to read or generate {@code dataDir/admin-token}
+ * @param tlsCertificate a PEM certificate chain for both ports, or null for plaintext
+ * @param tlsKey the PEM PKCS#8 key of that certificate, or null
+ * @param heartbeatInterval how often idle sync streams get a heartbeat
+ * @param shutdownGrace how long shutdown waits for writes in flight and streams to close
+ */
+public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
+                           Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace) {
+
+    /** Checks the settings. */
+    public ServerConfig {
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(bindAddress, "bindAddress");
+        Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
+        Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+        checkPort(httpPort, "http port");
+        checkPort(grpcPort, "grpc port");
+        if ((tlsCertificate == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("TLS needs both a certificate and a key, or neither");
+        }
+        if (adminToken != null && adminToken.length() < 16) {
+            throw new IllegalArgumentException("the admin token must be at least 16 characters");
+        }
+        if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) {
+            throw new IllegalArgumentException("heartbeat interval must be positive, was " + heartbeatInterval);
+        }
+    }
+
+    /** @return the defaults: ./data, all interfaces, ports 8080 and 9090, plaintext, 15 s heartbeats */
+    public static ServerConfig defaults() {
+        return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10));
+    }
+
+    /** @return a copy with another data directory */
+    public ServerConfig withDataDir(Path dir) {
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+    }
+
+    /** @return a copy with other ports (0 picks free ones) */
+    public ServerConfig withPorts(int http, int grpc) {
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+    }
+
+    /** @return a copy with this bootstrap admin token */
+    public ServerConfig withAdminToken(String token) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+    }
+
+    /** @return a copy bound to another address */
+    public ServerConfig withBindAddress(String address) {
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+    }
+
+    /** @return a copy serving TLS with these PEM files */
+    public ServerConfig withTls(Path certificate, Path key) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace);
+    }
+
+    /** @return a copy with another heartbeat interval */
+    public ServerConfig withHeartbeatInterval(Duration interval) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace);
+    }
+
+    /** @return true if both ports serve TLS */
+    public boolean tls() {
+        return tlsCertificate != null;
+    }
+
+    private static void checkPort(int port, String what) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException(what + " must be between 0 and 65535, was " + port);
+        }
+    }
+}

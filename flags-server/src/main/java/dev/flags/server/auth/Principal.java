@@ -1,0 +1,53 @@
+package dev.flags.server.auth;
+
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Immutable. Who is calling: the token that authenticated a request, and what it may do.
+ *
+ * @param tokenId the token's id (never the secret); used as the actor in the journal with its name
+ * @param name the token's name, such as "alice" or "billing-service"
+ * @param scope what the token may do
+ * @param environments the environments an editor, tester or sdk token is for; empty for admin
+ */
+public record Principal(String tokenId, String name, Scope scope, Set<String> environments) {
+
+    /** Copies the environments. */
+    public Principal {
+        Objects.requireNonNull(tokenId, "tokenId");
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(scope, "scope");
+        environments = environments == null ? Set.of() : Set.copyOf(environments);
+    }
+
+    /** @return true for an admin token */
+    public boolean isAdmin() {
+        return scope == Scope.ADMIN;
+    }
+
+    /** @return whether the token may read the environment's flags over HTTP */
+    public boolean canRead(String environment) {
+        return isAdmin() || (scope != Scope.SDK && environments.contains(environment));
+    }
+
+    /** @return whether the token may change flags in the environment */
+    public boolean canWriteFlags(String environment) {
+        return isAdmin() || (scope == Scope.EDITOR && environments.contains(environment));
+    }
+
+    /** @return whether the token may grant or revoke self-service roles in the environment */
+    public boolean canGrantSelfServiceRoles(String environment) {
+        return isAdmin() || ((scope == Scope.TESTER || scope == Scope.EDITOR) && environments.contains(environment));
+    }
+
+    /** @return whether the token may subscribe to the environment's sync stream */
+    public boolean canSync(String environment) {
+        return isAdmin() || (scope == Scope.SDK && environments.contains(environment));
+    }
+
+    /** @return the actor recorded in the journal: "name (tokenId)" */
+    public String actor() {
+        return name + " (" + tokenId + ")";
+    }
+}

@@ -1,0 +1,191 @@
+package dev.flags.server.auth;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.journal.CanonicalJson;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.ServerState;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Thread-safe. Creates, lists, revokes and checks bearer tokens.
+ *
+ * <p>A token is {@code flg_} followed by 32 random bytes (base64url): high-entropy, so a SHA-256 hash
+ * is a safe way to keep it at rest (a slow password hash protects guessable secrets; these are not).
+ * Only the hash reaches the journal; the secret is shown once, when the token is created, and never
+ * logged. A presented token is hashed and its hash compared in constant time.
+ *
+ * <p>The bootstrap admin token (from {@code FLAGS_ADMIN_TOKEN} or the generated admin-token file) is
+ * kept only as a hash in memory, never in the journal.
+ */
+public final class TokenService implements Authenticator {
+
+    /** The prefix of every token secret, so that secret scanners can find leaked ones. */
+    public static final String PREFIX = "flg_";
+    private static final int MAX_PRESENTED_LENGTH = 256;
+    private static final int MAX_TOKENS = 10_000;
+    private static final String BOOTSTRAP_ID = "admin";
+
+    private final Journal journal;
+    private final byte[] bootstrapHash;
+    private final SecureRandom random = new SecureRandom();
+    private volatile Index index = new Index(-1, Map.of());
+
+    /** Token hashes by hash text, rebuilt when the journal's token set changes. */
+    private record Index(long tokensVersion, Map<String, Principal> byHash) {
+    }
+
+    /** A token just created: the secret is in here and nowhere else. */
+    public record CreatedToken(String secret, Principal principal) {
+        @Override
+        public String toString() {
+            return "CreatedToken{" + principal + "}"; // never the secret
+        }
+    }
+
+    /**
+     * @param journal where tokens are recorded (as hashes)
+     * @param bootstrapAdminToken the bootstrap admin token's secret
+     */
+    public TokenService(Journal journal, String bootstrapAdminToken) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.bootstrapHash = sha256(Objects.requireNonNull(bootstrapAdminToken, "bootstrapAdminToken"));
+    }
+
+    /** @return a new random token secret, for the bootstrap admin token */
+    public static String newSecret() {
+        byte[] bytes = new byte[32];
+        new SecureRandom().nextBytes(bytes);
+        return PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    @Override
+    public Optional<Principal> authenticate(String presented) {
+        if (presented == null || presented.isEmpty() || presented.length() > MAX_PRESENTED_LENGTH) {
+            return Optional.empty();
+        }
+        byte[] hash = sha256(presented);
+        if (MessageDigest.isEqual(hash, bootstrapHash)) {
+            return Optional.of(new Principal(BOOTSTRAP_ID, "admin", Scope.ADMIN, Set.of()));
+        }
+        Principal p = index().byHash().get(hashText(hash));
+        return Optional.ofNullable(p);
+    }
+
+    /**
+     * Creates a token and records its hash in the journal.
+     *
+     * @param name a name for people ("alice", "billing-service")
+     * @param scope what it may do
+     * @param environments the environments it is for (exactly one for sdk; at least one for editor and tester; none for admin)
+     * @param actor who creates it
+     * @return the token, with its secret (shown once)
+     * @throws IllegalArgumentException if the scope and environments do not fit, or there are too many tokens
+     */
+    public CreatedToken create(String name, Scope scope, Set<String> environments, String actor) {
+        Objects.requireNonNull(scope, "scope");
+        Set<String> envs = environments == null ? Set.of() : new LinkedHashSet<>(environments);
+        if (scope == Scope.ADMIN && !envs.isEmpty()) {
+            throw new IllegalArgumentException("an admin token is for every environment; give no environments");
+        }
+        if (scope == Scope.SDK && envs.size() != 1) {
+            throw new IllegalArgumentException("an sdk token is for exactly one environment, was given " + envs.size());
+        }
+        if ((scope == Scope.EDITOR || scope == Scope.TESTER) && envs.isEmpty()) {
+            throw new IllegalArgumentException("an " + scope.apiName() + " token needs at least one environment");
+        }
+        if (journal.state().tokens().size() >= MAX_TOKENS) {
+            throw new IllegalArgumentException("there are already " + MAX_TOKENS + " tokens; revoke some first");
+        }
+        String secret = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(randomBytes());
+        String id = "tok-" + HexFormat.of().formatHex(randomBytes(), 0, 6);
+        ObjectNode payload = JsonNodeFactory.instance.objectNode()
+                .put("id", id)
+                .put("hash", hashText(sha256(secret)))
+                .put("name", name)
+                .put("scope", scope.apiName());
+        envs.forEach(payload.putArray("environments")::add);
+        journal.append(Change.of(EntryType.TOKEN_CREATED, null, actor, payload));
+        return new CreatedToken(secret, new Principal(id, name, scope, envs));
+    }
+
+    /**
+     * Revokes a token.
+     *
+     * @param id the token's id
+     * @param actor who revokes it
+     * @return false if there is no such token
+     */
+    public boolean revoke(String id, String actor) {
+        if (!journal.state().tokens().containsKey(id)) {
+            return false;
+        }
+        journal.append(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id)));
+        return true;
+    }
+
+    /** @return every live token's principal (never a secret or hash), sorted by id */
+    public List<Principal> list() {
+        List<Principal> out = new ArrayList<>();
+        journal.state().tokens().values().forEach(payload -> out.add(principal(payload.toJsonNode())));
+        out.sort((a, b) -> a.tokenId().compareTo(b.tokenId()));
+        return out;
+    }
+
+    private Index index() {
+        ServerState state = journal.state();
+        Index current = index;
+        if (current.tokensVersion() == state.tokensVersion()) {
+            return current;
+        }
+        Map<String, Principal> byHash = new HashMap<>();
+        for (CanonicalJson payload : state.tokens().values()) {
+            JsonNode node = payload.toJsonNode();
+            byHash.put(node.path("hash").asText(), principal(node));
+        }
+        Index rebuilt = new Index(state.tokensVersion(), Map.copyOf(byHash));
+        index = rebuilt;
+        return rebuilt;
+    }
+
+    private static Principal principal(JsonNode node) {
+        Set<String> envs = new LinkedHashSet<>();
+        node.path("environments").forEach(e -> envs.add(e.asText()));
+        return new Principal(node.path("id").asText(), node.path("name").asText(),
+                Scope.valueOf(node.path("scope").asText().toUpperCase(java.util.Locale.ROOT)), envs);
+    }
+
+    private byte[] randomBytes() {
+        byte[] bytes = new byte[32];
+        random.nextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] sha256(String secret) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    private static String hashText(byte[] hash) {
+        return "sha256:" + HexFormat.of().formatHex(hash);
+    }
+}

@@ -1,0 +1,606 @@
+package dev.flags.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.FlagSet;
+import dev.flags.core.User;
+import dev.flags.server.ApiException;
+import dev.flags.server.EnvironmentService;
+import dev.flags.server.FlagService;
+import dev.flags.server.HistoryService;
+import dev.flags.server.Metrics;
+import dev.flags.server.Playground;
+import dev.flags.server.RoleService;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
+import dev.flags.server.auth.TokenService;
+import dev.flags.server.journal.CanonicalJson;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.ServerState;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. The admin HTTP API under {@code /api/v1}: routes each request to a service, turns
+ * every failure into {@code application/problem+json} (RFC 9457) in one place, and never answers with
+ * a stack trace. Documented, with curl examples, in {@code docs/api.md}.
+ */
+public final class ApiServlet extends HttpServlet {
+
+    /** The largest request body accepted. */
+    public static final int MAX_BODY_BYTES = 1 << 20;
+
+    private static final Logger LOG = LoggerFactory.getLogger(ApiServlet.class);
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+    private final transient Services services;
+
+    /** Everything the API needs. */
+    public record Services(TokenService tokens, EnvironmentService environments, FlagService flags, RoleService roles,
+                           HistoryService history, Playground playground, Metrics metrics) {
+        /** Checks every part. */
+        public Services {
+            Objects.requireNonNull(tokens, "tokens");
+            Objects.requireNonNull(environments, "environments");
+            Objects.requireNonNull(flags, "flags");
+            Objects.requireNonNull(roles, "roles");
+            Objects.requireNonNull(history, "history");
+            Objects.requireNonNull(playground, "playground");
+            Objects.requireNonNull(metrics, "metrics");
+        }
+    }
+
+    /** @param services the services behind the API */
+    public ApiServlet(Services services) {
+        this.services = Objects.requireNonNull(services, "services");
+    }
+
+    @Override
+    protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        long start = System.nanoTime();
+        try {
+            Principal principal = authenticate(req);
+            route(req, resp, principal);
+        } catch (ApiException e) {
+            problem(resp, e.status(), e.title(), e.getMessage(), e.extensions());
+        } catch (JsonProcessingException e) {
+            problem(resp, 400, "malformed JSON", "the body is not valid JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")"), Map.of());
+        } catch (RuntimeException e) {
+            String id = UUID.randomUUID().toString();
+            LOG.error("request {} {} failed (error id {})", req.getMethod(), req.getRequestURI(), id, e);
+            problem(resp, 500, "internal error", "the server failed to handle this request; the error id is " + id, Map.of("errorId", id));
+        } finally {
+            services.metrics().httpRequest(req.getMethod(), resp.getStatus(), System.nanoTime() - start);
+        }
+    }
+
+    private Principal authenticate(HttpServletRequest req) {
+        String header = req.getHeader("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(401, "unauthorized", "send a token: Authorization: Bearer <token>");
+        }
+        return services.tokens().authenticate(header.substring(7).trim())
+                .orElseThrow(() -> new ApiException(401, "unauthorized", "the token is unknown or was revoked"));
+    }
+
+    private void route(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
+        String path = req.getPathInfo() == null ? "" : req.getPathInfo();
+        List<String> parts = Arrays.stream(path.split("/")).filter(s -> !s.isEmpty()).toList();
+        String method = req.getMethod();
+        int n = parts.size();
+        if (n >= 1 && parts.get(0).equals("environments")) {
+            if (n == 1) {
+                switch (method) {
+                    case "GET" -> listEnvironments(resp, p);
+                    case "POST" -> createEnvironment(req, resp, p);
+                    default -> throw notAllowed(method, "GET, POST");
+                }
+                return;
+            }
+            String env = parts.get(1);
+            if (n == 2) {
+                switch (method) {
+                    case "GET" -> write(resp, 200, environment(services.environments().get(p, env)));
+                    case "DELETE" -> write(resp, 200, environment(services.environments().archive(p, env, comment(req))));
+                    default -> throw notAllowed(method, "GET, DELETE");
+                }
+                return;
+            }
+            String section = parts.get(2);
+            if (section.equals("flags")) {
+                routeFlags(req, resp, p, env, parts.subList(3, n));
+                return;
+            }
+            if (section.equals("roles")) {
+                routeRoles(req, resp, p, env, parts.subList(3, n));
+                return;
+            }
+            if (section.equals("state") && n == 3) {
+                requireMethod(method, "GET");
+                state(req, resp, p, env);
+                return;
+            }
+            if (section.equals("evaluate") && n == 3) {
+                requireMethod(method, "POST");
+                evaluate(req, resp, p, env);
+                return;
+            }
+        }
+        if (n == 1 && parts.get(0).equals("audit")) {
+            requireMethod(method, "GET");
+            audit(req, resp, p);
+            return;
+        }
+        if (n >= 1 && parts.get(0).equals("tokens")) {
+            routeTokens(req, resp, p, parts);
+            return;
+        }
+        throw new ApiException(404, "not found", "there is no endpoint " + method + " /api/v1" + path + "; see docs/api.md");
+    }
+
+    // ---------------------------------------------------------------- environments
+
+    private void listEnvironments(HttpServletResponse resp, Principal p) throws IOException {
+        ArrayNode list = NODES.arrayNode();
+        services.environments().list(p).forEach(e -> list.add(environment(e)));
+        write(resp, 200, NODES.objectNode().set("environments", list));
+    }
+
+    private void createEnvironment(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
+        JsonNode body = body(req);
+        rejectUnknown(body, Set.of("key", "name", "cloneFrom", "comment"));
+        String key = text(body, "key", true);
+        EnvironmentState created = services.environments().create(p, key, text(body, "name", false),
+                text(body, "cloneFrom", false), firstNonNull(text(body, "comment", false), comment(req)));
+        resp.setHeader("Location", "/api/v1/environments/" + created.key());
+        write(resp, 201, environment(created));
+    }
+
+    private static ObjectNode environment(EnvironmentState e) {
+        ObjectNode n = NODES.objectNode();
+        n.put("key", e.key());
+        JsonNode meta = e.metadata().toJsonNode();
+        if (meta.hasNonNull("name")) {
+            n.put("name", meta.get("name").asText());
+        }
+        if (meta.hasNonNull("source")) {
+            n.put("clonedFrom", meta.get("source").asText());
+        }
+        n.put("version", e.version());
+        n.put("archived", e.archived());
+        n.put("flags", e.flags().size());
+        ArrayNode roles = n.putArray("selfServiceRoles");
+        e.selfServiceRoles().stream().sorted().forEach(roles::add);
+        return n;
+    }
+
+    // ---------------------------------------------------------------- flags
+
+    private void routeFlags(HttpServletRequest req, HttpServletResponse resp, Principal p, String env, List<String> rest)
+            throws IOException {
+        String method = req.getMethod();
+        if (rest.isEmpty()) {
+            requireMethod(method, "GET");
+            ArrayNode list = NODES.arrayNode();
+            services.flags().list(p, env).forEach(f -> list.add(FlagFormat.toJson(f.flag())));
+            write(resp, 200, NODES.objectNode().put("environment", env).set("flags", list));
+            return;
+        }
+        String key = rest.get(0);
+        if (rest.size() == 1) {
+            switch (method) {
+                case "GET" -> flag(resp, 200, services.flags().get(p, env, key));
+                case "PUT" -> {
+                    FlagService.Written w = services.flags().put(p, env, key, body(req), ifMatch(req), comment(req));
+                    flag(resp, w.created() ? 201 : 200, w.flag());
+                }
+                case "PATCH" -> {
+                    FlagService.Written w = services.flags().patch(p, env, key, body(req), ifMatch(req), comment(req));
+                    flag(resp, 200, w.flag());
+                }
+                case "DELETE" -> {
+                    JournalEntry e = services.flags().archive(p, env, key, ifMatch(req), comment(req));
+                    write(resp, 200, NODES.objectNode().put("key", key).put("archived", true).put("environmentVersion", e.version()));
+                }
+                default -> throw notAllowed(method, "GET, PUT, PATCH, DELETE");
+            }
+            return;
+        }
+        if (rest.size() == 2 && rest.get(1).equals("history")) {
+            requireMethod(method, "GET");
+            ArrayNode versions = NODES.arrayNode();
+            services.history().flagHistory(p, env, key).forEach(e -> versions.add(historyEntry(e)));
+            write(resp, 200, NODES.objectNode().put("environment", env).put("flag", key).set("versions", versions));
+            return;
+        }
+        if (rest.size() == 2 && rest.get(1).equals("revert")) {
+            requireMethod(method, "POST");
+            JsonNode body = body(req);
+            rejectUnknown(body, Set.of("version", "comment"));
+            JsonNode v = body.get("version");
+            if (v == null || !v.isIntegralNumber()) {
+                throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
+            }
+            FlagService.Written w = services.flags().revert(p, env, key, v.asLong(), ifMatch(req),
+                    firstNonNull(text(body, "comment", false), comment(req)));
+            flag(resp, 200, w.flag());
+            return;
+        }
+        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+    }
+
+    private static void flag(HttpServletResponse resp, int status, FlagService.VersionedFlag f) throws IOException {
+        resp.setHeader("ETag", "\"" + f.version() + "\"");
+        write(resp, status, FlagFormat.toJson(f.flag()));
+    }
+
+    private static ObjectNode historyEntry(JournalEntry e) {
+        ObjectNode n = NODES.objectNode();
+        n.put("version", e.version());
+        n.put("sequence", e.sequence());
+        n.put("change", e.type().name().toLowerCase(java.util.Locale.ROOT));
+        n.put("actor", e.actor());
+        n.put("timestamp", e.timestamp().toString());
+        n.put("comment", e.comment());
+        if (e.type() == EntryType.FLAG_CREATED || e.type() == EntryType.FLAG_UPDATED) {
+            n.set("flag", e.payload().toJsonNode());
+        }
+        return n;
+    }
+
+    // ---------------------------------------------------------------- roles
+
+    private void routeRoles(HttpServletRequest req, HttpServletResponse resp, Principal p, String env, List<String> rest)
+            throws IOException {
+        String method = req.getMethod();
+        if (rest.isEmpty()) {
+            requireMethod(method, "GET");
+            RoleService.Roles roles = services.roles().list(p, env);
+            ObjectNode n = NODES.objectNode().put("environment", env).put("version", roles.version());
+            ArrayNode self = n.putArray("selfService");
+            roles.selfService().forEach(self::add);
+            ObjectNode members = n.putObject("members");
+            roles.members().forEach((role, users) -> {
+                ArrayNode a = members.putArray(role);
+                users.forEach(a::add);
+            });
+            write(resp, 200, n);
+            return;
+        }
+        String role = rest.get(0);
+        if (rest.size() == 1) {
+            requireMethod(method, "PUT");
+            JsonNode body = body(req);
+            rejectUnknown(body, Set.of("selfService"));
+            JsonNode self = body.get("selfService");
+            if (self == null || !self.isBoolean()) {
+                throw new ApiException(400, "bad request", "the body must say whether the role is self-service: {\"selfService\": true}");
+            }
+            JournalEntry e = services.roles().setSelfService(p, env, role, self.asBoolean(), comment(req));
+            write(resp, 200, NODES.objectNode().put("role", role).put("selfService", self.asBoolean()).put("changed", e != null));
+            return;
+        }
+        if (rest.size() == 3 && rest.get(1).equals("members")) {
+            String userId = rest.get(2);
+            boolean grant = switch (method) {
+                case "PUT" -> true;
+                case "DELETE" -> false;
+                default -> throw notAllowed(method, "PUT, DELETE");
+            };
+            JournalEntry e = services.roles().setMember(p, env, role, userId, grant, comment(req));
+            write(resp, 200, NODES.objectNode().put("role", role).put("user", userId).put("member", grant).put("changed", e != null));
+            return;
+        }
+        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+    }
+
+    // ---------------------------------------------------------------- history, state, playground
+
+    private void audit(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
+        Instant from = instant(req, "from", Instant.EPOCH);
+        Instant to = instant(req, "to", Instant.now().plusSeconds(1));
+        int limit = integer(req, "limit", 100);
+        String env = req.getParameter("environment");
+        ArrayNode entries = NODES.arrayNode();
+        for (JournalEntry e : services.history().audit(p, env, req.getParameter("actor"), from, to, limit)) {
+            ObjectNode n = NODES.objectNode();
+            n.put("sequence", e.sequence());
+            n.put("timestamp", e.timestamp().toString());
+            n.put("change", e.type().name().toLowerCase(java.util.Locale.ROOT));
+            if (e.environment() != null) {
+                n.put("environment", e.environment());
+            }
+            n.put("version", e.version());
+            n.put("subject", e.subject());
+            n.put("actor", e.actor());
+            n.put("comment", e.comment());
+            ObjectNode payload = (ObjectNode) e.payload().toJsonNode();
+            payload.remove("hash"); // token hashes stay in the journal
+            n.set("payload", payload);
+            entries.add(n);
+        }
+        write(resp, 200, NODES.objectNode().set("entries", entries));
+    }
+
+    private void state(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
+        Instant at = instant(req, "at", null);
+        if (at == null) {
+            throw new ApiException(400, "bad request", "say when: ?at=2026-11-20T17:00:00Z");
+        }
+        ServerState state = services.history().stateAt(p, env, at);
+        EnvironmentState e = state.environment(env).orElseThrow();
+        ObjectNode n = NODES.objectNode().put("environment", env).put("at", at.toString()).put("version", e.version())
+                .put("sequence", state.sequence());
+        ArrayNode flags = n.putArray("flags");
+        e.flags().values().stream().map(CanonicalJson::toJsonNode)
+                .sorted((a, b) -> a.path("key").asText().compareTo(b.path("key").asText())).forEach(flags::add);
+        write(resp, 200, n);
+    }
+
+    private void evaluate(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
+        JsonNode body = body(req);
+        rejectUnknown(body, Set.of("user", "flag"));
+        User user = user(body.get("user"));
+        String flagKey = text(body, "flag", false);
+        FlagSet set = services.playground().flagSet(p, env);
+        ObjectNode n = NODES.objectNode().put("environment", env).put("version", set.version());
+        ArrayNode results = n.putArray("results");
+        if (flagKey != null) {
+            results.add(FlagFormat.toJson(set.evaluate(flagKey, user)));
+        } else {
+            set.evaluateAll(user).values().stream().sorted((a, b) -> a.flagKey().compareTo(b.flagKey()))
+                    .forEach(e -> results.add(FlagFormat.toJson(e)));
+        }
+        write(resp, 200, n);
+    }
+
+    private static User user(JsonNode node) {
+        if (node == null) {
+            throw new ApiException(400, "bad request", "the body needs a user: {\"user\": {\"id\": \"u-42\", \"roles\": [\"beta-tester\"], \"region\": \"eu-west\", \"attributes\": {\"plan\": \"pro\"}}}");
+        }
+        try {
+            return FlagFormat.readUser(node);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(400, "bad request", e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- tokens
+
+    private void routeTokens(HttpServletRequest req, HttpServletResponse resp, Principal p, List<String> parts) throws IOException {
+        if (!p.isAdmin()) {
+            throw new ApiException(403, "forbidden", "tokens are managed with an admin token; this token's scope is " + p.scope().apiName());
+        }
+        String method = req.getMethod();
+        if (parts.size() == 1) {
+            switch (method) {
+                case "GET" -> {
+                    ArrayNode list = NODES.arrayNode();
+                    services.tokens().list().forEach(t -> list.add(token(t)));
+                    write(resp, 200, NODES.objectNode().set("tokens", list));
+                }
+                case "POST" -> {
+                    JsonNode body = body(req);
+                    rejectUnknown(body, Set.of("name", "scope", "environments"));
+                    String name = text(body, "name", true);
+                    if (name.isBlank() || name.length() > 200) {
+                        throw new ApiException(400, "bad request", "name must be 1 to 200 characters");
+                    }
+                    String scopeName = text(body, "scope", true);
+                    Scope scope = Arrays.stream(Scope.values()).filter(s -> s.apiName().equals(scopeName)).findFirst()
+                            .orElseThrow(() -> new ApiException(400, "bad request", "scope must be one of admin, editor, tester, sdk, was \"" + scopeName + "\""));
+                    Set<String> envs = new LinkedHashSet<>();
+                    JsonNode envNode = body.get("environments");
+                    if (envNode != null) {
+                        if (!envNode.isArray()) {
+                            throw new ApiException(400, "bad request", "environments must be an array of environment keys");
+                        }
+                        for (JsonNode e : envNode) {
+                            envs.add(e.asText());
+                        }
+                    }
+                    for (String env : envs) {
+                        services.environments().get(p, env); // 404 for an unknown environment
+                    }
+                    TokenService.CreatedToken created;
+                    try {
+                        created = services.tokens().create(name, scope, envs, p.actor());
+                    } catch (IllegalArgumentException e) {
+                        throw new ApiException(400, "bad request", e.getMessage());
+                    }
+                    ObjectNode n = token(created.principal());
+                    n.put("token", created.secret());
+                    resp.setHeader("Location", "/api/v1/tokens/" + created.principal().tokenId());
+                    write(resp, 201, n);
+                }
+                default -> throw notAllowed(method, "GET, POST");
+            }
+            return;
+        }
+        if (parts.size() == 2) {
+            requireMethod(method, "DELETE");
+            if (!services.tokens().revoke(parts.get(1), p.actor())) {
+                throw new ApiException(404, "token not found", "there is no live token \"" + parts.get(1) + "\"");
+            }
+            write(resp, 200, NODES.objectNode().put("id", parts.get(1)).put("revoked", true));
+            return;
+        }
+        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+    }
+
+    private static ObjectNode token(Principal t) {
+        ObjectNode n = NODES.objectNode().put("id", t.tokenId()).put("name", t.name()).put("scope", t.scope().apiName());
+        ArrayNode envs = n.putArray("environments");
+        t.environments().forEach(envs::add);
+        return n;
+    }
+
+    // ---------------------------------------------------------------- request and response helpers
+
+    private static JsonNode body(HttpServletRequest req) throws IOException {
+        String type = req.getContentType();
+        if (type == null || !(type.startsWith("application/json") || type.startsWith("application/merge-patch+json"))) {
+            throw new ApiException(415, "unsupported media type", "send the body as JSON with Content-Type: application/json, was "
+                    + (type == null ? "no content type" : "\"" + type + "\""));
+        }
+        long declared = req.getContentLengthLong();
+        if (declared > MAX_BODY_BYTES) {
+            throw tooLarge(declared);
+        }
+        byte[] bytes;
+        try (InputStream in = req.getInputStream()) {
+            bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+        }
+        if (bytes.length > MAX_BODY_BYTES) {
+            throw tooLarge(-1);
+        }
+        if (bytes.length == 0) {
+            throw new ApiException(400, "bad request", "the body is empty; send a JSON object");
+        }
+        JsonNode node = Json.MAPPER.readTree(bytes);
+        if (node == null || !node.isObject()) {
+            throw new ApiException(400, "bad request", "the body must be a JSON object");
+        }
+        return node;
+    }
+
+    private static ApiException tooLarge(long size) {
+        return new ApiException(413, "body too large", "the body may be at most " + MAX_BODY_BYTES + " bytes"
+                + (size > 0 ? ", was " + size : ""));
+    }
+
+    private static void rejectUnknown(JsonNode body, Set<String> known) {
+        for (Map.Entry<String, JsonNode> f : (Iterable<Map.Entry<String, JsonNode>>) body::fields) {
+            if (!known.contains(f.getKey())) {
+                throw new ApiException(400, "bad request", "\"" + f.getKey() + "\" is not a known field here; the fields are " + known.stream().sorted().toList());
+            }
+        }
+    }
+
+    private static String text(JsonNode body, String field, boolean required) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            if (required) {
+                throw new ApiException(400, "bad request", "\"" + field + "\" is required");
+            }
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw new ApiException(400, "bad request", "\"" + field + "\" must be a string, was " + v);
+        }
+        return v.asText();
+    }
+
+    private static String comment(HttpServletRequest req) {
+        return firstNonNull(req.getParameter("comment"), req.getHeader("X-Flags-Comment"));
+    }
+
+    private static String firstNonNull(String a, String b) {
+        return a != null ? a : b;
+    }
+
+    private static Long ifMatch(HttpServletRequest req) {
+        String h = req.getHeader("If-Match");
+        if (h == null) {
+            return null;
+        }
+        String v = h.trim();
+        if (v.startsWith("W/")) {
+            v = v.substring(2);
+        }
+        if (v.length() >= 2 && v.startsWith("\"") && v.endsWith("\"")) {
+            v = v.substring(1, v.length() - 1);
+        }
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw new ApiException(400, "bad request", "If-Match must be a version from an ETag, such as \"12\", was " + h);
+        }
+    }
+
+    private static Instant instant(HttpServletRequest req, String name, Instant absent) {
+        String v = req.getParameter(name);
+        if (v == null) {
+            return absent;
+        }
+        try {
+            return Instant.parse(v);
+        } catch (DateTimeParseException e) {
+            throw new ApiException(400, "bad request", name + " must be an ISO-8601 instant such as 2026-11-20T17:00:00Z, was \"" + v + "\"");
+        }
+    }
+
+    private static int integer(HttpServletRequest req, String name, int absent) {
+        String v = req.getParameter(name);
+        if (v == null) {
+            return absent;
+        }
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new ApiException(400, "bad request", name + " must be a whole number, was \"" + v + "\"");
+        }
+    }
+
+    private static void requireMethod(String method, String allowed) {
+        if (!method.equals(allowed)) {
+            throw notAllowed(method, allowed);
+        }
+    }
+
+    private static ApiException notAllowed(String method, String allowed) {
+        return new ApiException(405, "method not allowed", method + " is not allowed here; allowed: " + allowed, Map.of("allow", allowed));
+    }
+
+    static void write(HttpServletResponse resp, int status, JsonNode body) throws IOException {
+        resp.setStatus(status);
+        resp.setContentType("application/json");
+        resp.setCharacterEncoding("UTF-8");
+        resp.getOutputStream().write(Json.MAPPER.writeValueAsBytes(body));
+    }
+
+    static void problem(HttpServletResponse resp, int status, String title, String detail, Map<String, Object> extensions)
+            throws IOException {
+        if (resp.isCommitted()) {
+            return;
+        }
+        resp.resetBuffer();
+        ObjectNode n = NODES.objectNode();
+        n.put("type", "about:blank");
+        n.put("title", title);
+        n.put("status", status);
+        n.put("detail", detail);
+        extensions.forEach((k, v) -> n.set(k, Json.MAPPER.valueToTree(v)));
+        if (status == 401) {
+            resp.setHeader("WWW-Authenticate", "Bearer");
+        }
+        if (status == 405 && extensions.get("allow") != null) {
+            resp.setHeader("Allow", extensions.get("allow").toString());
+        }
+        resp.setStatus(status);
+        resp.setContentType("application/problem+json");
+        resp.setCharacterEncoding("UTF-8");
+        resp.getOutputStream().write(Json.MAPPER.writeValueAsBytes(n));
+    }
+}

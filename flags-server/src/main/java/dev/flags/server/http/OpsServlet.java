@@ -1,0 +1,54 @@
+package dev.flags.server.http;
+
+import dev.flags.server.Metrics;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Thread-safe. The operator endpoints, without authentication (they reveal no flag or token):
+ * {@code GET /healthz} (the process is alive), {@code GET /readyz} (the journal is recovered, the
+ * ports are open, and the server is not shutting down), {@code GET /metrics} (Prometheus text).
+ */
+public final class OpsServlet extends HttpServlet {
+
+    private final transient Metrics metrics;
+    private final transient BooleanSupplier ready;
+
+    /**
+     * @param metrics the metrics to expose
+     * @param ready whether the server is ready to serve
+     */
+    public OpsServlet(Metrics metrics, BooleanSupplier ready) {
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.ready = Objects.requireNonNull(ready, "ready");
+    }
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        switch (req.getServletPath()) {
+            case "/healthz" -> text(resp, 200, "text/plain", "ok\n");
+            case "/readyz" -> {
+                if (ready.getAsBoolean()) {
+                    text(resp, 200, "text/plain", "ready\n");
+                } else {
+                    ApiServlet.problem(resp, 503, "not ready", "the server is starting or shutting down", Map.of());
+                }
+            }
+            case "/metrics" -> text(resp, 200, "text/plain; version=0.0.4", metrics.scrape());
+            default -> ApiServlet.problem(resp, 404, "not found", "no such endpoint", Map.of());
+        }
+    }
+
+    private static void text(HttpServletResponse resp, int status, String type, String body) throws IOException {
+        resp.setStatus(status);
+        resp.setContentType(type);
+        resp.setCharacterEncoding("UTF-8");
+        resp.getOutputStream().write(body.getBytes(StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,305 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The admin HTTP API over a real socket: every endpoint, and every class of error. */
+class AdminApiTest {
+
+    @TempDir
+    Path dataDir;
+    private FlagServer server;
+    private ApiClient api;
+
+    private static final String BILLING = """
+            {"key": "billing-v2", "description": "new billing", "enabled": true,
+             "rules": [{"name": "beta testers", "conditions": [{"roles": ["beta-tester"]}]},
+                       {"name": "eu canary", "conditions": [{"regions": ["eu-west"]}, {"percentage": 10}]}]}
+            """;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\", \"name\": \"Production\"}").status()).isEqualTo(201);
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    private String token(String scope, String... envs) {
+        StringBuilder e = new StringBuilder();
+        for (String env : envs) {
+            e.append(e.length() == 0 ? "" : ",").append('"').append(env).append('"');
+        }
+        ApiClient.Response r = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + scope + "-user\", \"scope\": \"" + scope
+                + "\", \"environments\": [" + e + "]}");
+        assertThat(r.status()).as(r.body()).isEqualTo(201);
+        return r.json().get("token").asText();
+    }
+
+    private static void assertProblem(ApiClient.Response r, int status, String detailContains) {
+        assertThat(r.status()).as(r.body()).isEqualTo(status);
+        assertThat(r.header("Content-Type")).startsWith("application/problem+json");
+        assertThat(r.json().get("status").asInt()).isEqualTo(status);
+        assertThat(r.json().get("title").asText()).isNotBlank();
+        assertThat(r.json().get("detail").asText()).contains(detailContains);
+        assertThat(r.body()).doesNotContain("Exception").doesNotContain("\tat ");
+    }
+
+    @Test
+    void opsEndpointsNeedNoToken() {
+        assertThat(api.get("/healthz", null).status()).isEqualTo(200);
+        assertThat(api.get("/readyz", null).status()).isEqualTo(200);
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        ApiClient.Response metrics = api.get("/metrics", null);
+        assertThat(metrics.status()).isEqualTo(200);
+        assertThat(metrics.body()).contains("flags_http_requests_total{method=\"PUT\",status=\"201\"} 1")
+                .contains("flags_journal_append_seconds_count").contains("# TYPE flags_http_request_duration_seconds histogram");
+    }
+
+    @Test
+    void environmentsCanBeCreatedListedClonedAndArchived() {
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        ApiClient.Response staging = api.post("/api/v1/environments", ADMIN, "{\"key\": \"dev-42\", \"cloneFrom\": \"production\"}");
+        assertThat(staging.status()).isEqualTo(201);
+        assertThat(staging.header("Location")).isEqualTo("/api/v1/environments/dev-42");
+        assertThat(staging.json().get("clonedFrom").asText()).isEqualTo("production");
+        assertThat(api.get("/api/v1/environments/dev-42/flags/billing-v2", ADMIN).status()).isEqualTo(200);
+
+        JsonNode list = api.get("/api/v1/environments", ADMIN).json().get("environments");
+        assertThat(list).extracting(n -> n.get("key").asText()).containsExactly("dev-42", "production");
+
+        assertThat(api.delete("/api/v1/environments/dev-42", ADMIN).json().get("archived").asBoolean()).isTrue();
+        assertProblem(api.put("/api/v1/environments/dev-42/flags/x", ADMIN, "{\"key\": \"x\"}"), 409, "archived");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}"), 409, "already exists");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"bad key!\"}"), 400, "environment key must start");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"x\", \"cloneFrom\": \"nope\"}"), 404, "nope");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"x\", \"colour\": \"red\"}"), 400, "\"colour\" is not a known field");
+    }
+
+    @Test
+    void aFlagIsCreatedReadUpdatedWithVersionsAndETags() {
+        ApiClient.Response created = api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        assertThat(created.status()).isEqualTo(201);
+        long v1 = created.json().get("version").asLong();
+        assertThat(created.header("ETag")).isEqualTo("\"" + v1 + "\"");
+
+        ApiClient.Response read = api.get("/api/v1/environments/production/flags/billing-v2", ADMIN);
+        assertThat(read.json().get("rules").size()).isEqualTo(2);
+        assertThat(read.header("ETag")).isEqualTo("\"" + v1 + "\"");
+
+        ApiClient.Response updated = api.call("PUT", "/api/v1/environments/production/flags/billing-v2", ADMIN,
+                BILLING.replace("\"enabled\": true", "\"enabled\": false"), Map.of("If-Match", "\"" + v1 + "\""));
+        assertThat(updated.status()).isEqualTo(200);
+        long v2 = updated.json().get("version").asLong();
+        assertThat(v2).isGreaterThan(v1);
+
+        // a second product owner still holding v1 does not overwrite silently
+        ApiClient.Response stale = api.call("PUT", "/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING,
+                Map.of("If-Match", "\"" + v1 + "\""));
+        assertProblem(stale, 412, "is at version " + v2);
+        assertThat(stale.json().get("currentVersion").asLong()).isEqualTo(v2);
+        assertThat(api.get("/api/v1/environments/production/flags/billing-v2", ADMIN).json().get("enabled").asBoolean()).isFalse();
+
+        JsonNode list = api.get("/api/v1/environments/production/flags", ADMIN).json().get("flags");
+        assertThat(list).hasSize(1);
+    }
+
+    @Test
+    void patchSwitchesRampsAndAddsRolesAndRegions() {
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        JsonNode off = api.patch(path, ADMIN, "{\"enabled\": false}").json();
+        assertThat(off.get("enabled").asBoolean()).isFalse();
+        JsonNode ramped = api.patch(path, ADMIN, "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 50}}").json();
+        assertThat(ramped.at("/rules/1/conditions/1/percentage").asDouble()).isEqualTo(50);
+        JsonNode roles = api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"staff\"}}").json();
+        assertThat(roles.at("/rules/0/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("beta-tester", "staff");
+        JsonNode regions = api.patch(path, ADMIN, "{\"addRegion\": {\"rule\": 1, \"region\": \"eu-north\"}}").json();
+        assertThat(regions.at("/rules/1/conditions/0/regions")).extracting(JsonNode::asText).containsExactly("eu-west", "eu-north");
+        JsonNode removed = api.patch(path, ADMIN, "{\"removeRole\": {\"rule\": 0, \"role\": \"beta-tester\"}}").json();
+        assertThat(removed.at("/rules/0/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("staff");
+
+        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 150}}"), 422, "must be between 0 and 100, was 150");
+        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 7, \"value\": 5}}"), 409, "has no rule 7");
+        assertProblem(api.patch(path, ADMIN, "{\"explode\": true}"), 400, "is not a patch operation");
+        assertProblem(api.patch("/api/v1/environments/production/flags/nope", ADMIN, "{\"enabled\": true}"), 404, "create it with PUT");
+    }
+
+    @Test
+    void deleteArchivesAndHistoryRevertAndCommentsComeFromTheJournal() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        long v1 = api.call("PUT", path, ADMIN, BILLING, Map.of("X-Flags-Comment", "dark launch")).json().get("version").asLong();
+        api.patch(path + "?comment=ramp%20to%2050%25", ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 50}}");
+        api.patch(path, ADMIN, "{\"enabled\": false}");
+
+        JsonNode versions = api.get(path + "/history", ADMIN).json().get("versions");
+        assertThat(versions).hasSize(3);
+        assertThat(versions.get(0).get("comment").asText()).isEqualTo("dark launch");
+        assertThat(versions.get(0).get("actor").asText()).isEqualTo("admin (admin)");
+        assertThat(versions.get(1).get("comment").asText()).isEqualTo("ramp to 50%");
+        assertThat(versions.get(1).at("/flag/rules/1/conditions/1/percentage").asDouble()).isEqualTo(50);
+
+        ApiClient.Response reverted = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + "}");
+        assertThat(reverted.status()).isEqualTo(200);
+        assertThat(reverted.json().get("enabled").asBoolean()).isTrue();
+        assertThat(reverted.json().at("/rules/1/conditions/1/percentage").asDouble()).isEqualTo(10);
+        assertThat(api.get(path + "/history", ADMIN).json().get("versions").get(3).get("comment").asText())
+                .isEqualTo("revert to version " + v1);
+        assertProblem(api.post(path + "/revert", ADMIN, "{\"version\": 999}"), 404, "has no version 999");
+
+        assertThat(api.delete(path, ADMIN).json().get("archived").asBoolean()).isTrue();
+        assertProblem(api.get(path, ADMIN), 404, "archived");
+        assertThat(api.get(path + "/history", ADMIN).json().get("versions")).hasSize(5);
+        assertThat(api.put(path, ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);
+    }
+
+    @Test
+    void badInputGetsAClearErrorAndWritesNothing() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        ApiClient.Response invalid = api.put(path, ADMIN, """
+                {"key": "billing-v2", "enabled": "yes", "rules": [{"conditions": [{"percentage": 150}]}]}
+                """);
+        assertProblem(invalid, 422, "2 problems");
+        assertThat(invalid.json().get("problems")).extracting(p -> p.get("path").asText())
+                .containsExactly("enabled", "rules[0].conditions[0].percentage");
+        assertProblem(api.put(path, ADMIN, "{\"key\": \"billing-v2\", "), 400, "not valid JSON");
+        assertProblem(api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Type", "text/plain")), 415, "application/json");
+        String huge = "{\"key\": \"billing-v2\", \"description\": \"" + "x".repeat(1 << 20) + "\"}";
+        assertProblem(api.put(path, ADMIN, huge), 413, "at most 1048576 bytes");
+        assertProblem(api.put("/api/v1/environments/production/flags/other", ADMIN, BILLING), 400, "differs from the key in the path");
+        assertProblem(api.put("/api/v1/environments/nope/flags/billing-v2", ADMIN, BILLING), 404, "no environment \"nope\"");
+        assertProblem(api.get("/api/v1/environments/production/flags/missing", ADMIN), 404, "no flag \"missing\"");
+        assertProblem(api.get("/api/v1/nothing-here", ADMIN), 404, "no endpoint");
+        assertProblem(api.call("POST", path, ADMIN, "{}", Map.of()), 405, "POST is not allowed");
+        assertProblem(api.call("PUT", path, ADMIN, BILLING, Map.of("If-Match", "yesterday")), 400, "If-Match");
+        // nothing of it was written
+        assertThat(api.get("/api/v1/environments/production/flags", ADMIN).json().get("flags")).isEmpty();
+        assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong()).isEqualTo(1);
+    }
+
+    @Test
+    void authenticationAndEveryScope() {
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}");
+        String editor = token("editor", "staging");
+        String tester = token("tester", "staging");
+        String sdk = token("sdk", "staging");
+
+        assertProblem(api.get("/api/v1/environments", null), 401, "Authorization: Bearer");
+        assertThat(api.get("/api/v1/environments", null).header("WWW-Authenticate")).isEqualTo("Bearer");
+        assertProblem(api.get("/api/v1/environments", "flg_not-a-real-token"), 401, "unknown or was revoked");
+
+        // editor: writes flags in its environments only, never tokens or environments
+        assertThat(api.put("/api/v1/environments/staging/flags/billing-v2", editor, BILLING).status()).isEqualTo(201);
+        assertProblem(api.put("/api/v1/environments/production/flags/billing-v2", editor, BILLING), 403, "may not change flags");
+        assertProblem(api.get("/api/v1/environments/production/flags/billing-v2", editor), 403, "may not read");
+        assertProblem(api.post("/api/v1/environments", editor, "{\"key\": \"x\"}"), 403, "admin token");
+        assertProblem(api.get("/api/v1/tokens", editor), 403, "admin token");
+        assertThat(api.get("/api/v1/environments", editor).json().get("environments")).extracting(n -> n.get("key").asText())
+                .containsExactly("staging");
+
+        // tester: reads, and grants self-service roles only
+        assertThat(api.get("/api/v1/environments/staging/flags/billing-v2", tester).status()).isEqualTo(200);
+        assertProblem(api.patch("/api/v1/environments/staging/flags/billing-v2", tester, "{\"enabled\": false}"), 403, "may not change flags");
+        assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");
+        api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": true}");
+        assertThat(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null).json().get("changed").asBoolean()).isTrue();
+        assertProblem(api.put("/api/v1/environments/staging/roles/admin/members/tess", tester, null), 403, "not self-service");
+        assertProblem(api.put("/api/v1/environments/production/roles/beta-tester/members/tess", tester, null), 403, "may not grant");
+
+        // sdk: nothing over HTTP
+        assertProblem(api.get("/api/v1/environments/staging/flags", sdk), 403, "may not read");
+
+        // a revoked token stops working at once
+        String id = api.get("/api/v1/tokens", ADMIN).json().get("tokens").findValues("id").stream()
+                .map(JsonNode::asText).filter(t -> !t.equals("admin")).findFirst().orElseThrow();
+        List<String> before = new ArrayList<>();
+        api.get("/api/v1/tokens", ADMIN).json().get("tokens").forEach(t -> before.add(t.get("id").asText()));
+        assertThat(before).hasSize(3);
+        assertThat(api.get("/api/v1/tokens", ADMIN).body()).doesNotContain("flg_").doesNotContain("sha256");
+        assertThat(api.delete("/api/v1/tokens/" + id, ADMIN).status()).isEqualTo(200);
+        assertThat(api.get("/api/v1/tokens", ADMIN).json().get("tokens")).hasSize(2);
+        assertProblem(api.delete("/api/v1/tokens/" + id, ADMIN), 404, "no live token");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"sdk\", \"environments\": []}"), 400, "exactly one environment");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"root\"}"), 400, "scope must be one of");
+    }
+
+    @Test
+    void aTesterGrantsThemselvesBetaAndThePlaygroundShowsIt() {
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        api.put("/api/v1/environments/production/roles/beta-tester", ADMIN, "{\"selfService\": true}");
+        String tester = token("tester", "production");
+        String body = "{\"user\": {\"id\": \"tess\", \"region\": \"us-east\"}, \"flag\": \"billing-v2\"}";
+
+        JsonNode before = api.post("/api/v1/environments/production/evaluate", tester, body).json().get("results").get(0);
+        assertThat(before.get("value").asBoolean()).isFalse();
+        assertThat(before.at("/reason/kind").asText()).isEqualTo("DEFAULT");
+
+        api.put("/api/v1/environments/production/roles/beta-tester/members/tess", tester, null);
+        JsonNode after = api.post("/api/v1/environments/production/evaluate", tester, body).json().get("results").get(0);
+        assertThat(after.get("value").asBoolean()).isTrue();
+        assertThat(after.at("/reason/kind").asText()).isEqualTo("RULE_MATCH");
+        assertThat(after.at("/reason/ruleName").asText()).isEqualTo("beta testers");
+
+        JsonNode roles = api.get("/api/v1/environments/production/roles", tester).json();
+        assertThat(roles.at("/members/beta-tester").get(0).asText()).isEqualTo("tess");
+        assertThat(api.delete("/api/v1/environments/production/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean()).isTrue();
+        assertThat(api.delete("/api/v1/environments/production/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean()).isFalse();
+
+        JsonNode all = api.post("/api/v1/environments/production/evaluate", tester, "{\"user\": {\"id\": \"x\"}}").json().get("results");
+        assertThat(all).hasSize(1);
+        assertProblem(api.post("/api/v1/environments/production/evaluate", tester, "{\"flag\": \"billing-v2\"}"), 400, "needs a user");
+    }
+
+    @Test
+    void auditFiltersByEnvironmentActorAndTimeAndStateAtAPastTime() throws Exception {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        api.put(path, ADMIN, BILLING);
+        String editor = token("editor", "production");
+        Thread.sleep(5); // two distinct instants on either side of "between"; the journal's clock is the wall clock
+        Instant between = Instant.now();
+        Thread.sleep(5);
+        api.patch(path, editor, "{\"enabled\": false}");
+
+        JsonNode all = api.get("/api/v1/audit", ADMIN).json().get("entries");
+        assertThat(all).extracting(e -> e.get("change").asText())
+                .containsExactly("environment_created", "flag_created", "token_created", "flag_updated");
+        assertThat(all.toString()).doesNotContain("sha256");
+        JsonNode byEditor = api.get("/api/v1/audit?actor=" + java.net.URLEncoder.encode("editor-user (" + editorId() + ")",
+                java.nio.charset.StandardCharsets.UTF_8), ADMIN).json().get("entries");
+        assertThat(byEditor).extracting(e -> e.get("change").asText()).containsExactly("flag_updated");
+        JsonNode early = api.get("/api/v1/audit?environment=production&to=" + between, editor).json().get("entries");
+        assertThat(early).extracting(e -> e.get("change").asText()).containsExactly("environment_created", "flag_created");
+        assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
+        assertProblem(api.get("/api/v1/audit?from=yesterday", ADMIN), 400, "ISO-8601");
+
+        JsonNode then = api.get("/api/v1/environments/production/state?at=" + between, ADMIN).json();
+        assertThat(then.get("flags").get(0).get("enabled").asBoolean()).isTrue();
+        assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isFalse();
+        assertProblem(api.get("/api/v1/environments/production/state?at=2000-01-01T00:00:00Z", ADMIN), 404, "did not exist yet");
+    }
+
+    private String editorId() {
+        for (JsonNode t : api.get("/api/v1/tokens", ADMIN).json().get("tokens")) {
+            if (t.get("scope").asText().equals("editor")) {
+                return t.get("id").asText();
+            }
+        }
+        throw new AssertionError("no editor token");
+    }
+}

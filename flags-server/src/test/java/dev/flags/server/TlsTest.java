@@ -1,0 +1,49 @@
+package dev.flags.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** TLS from PEM files on the HTTP port (the gRPC port's TLS is tested with the sync service). */
+class TlsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void servesTheAdminApiOverTlsWithAPemCertificateAndKey() throws Exception {
+        TestCertificates certs = TestCertificates.create(dir);
+        ServerConfig config = ServerFixture.config(dir.resolve("data")).withTls(certs.certificate, certs.key);
+        try (FlagServer server = FlagServer.start(config)) {
+            HttpClient client = HttpClient.newBuilder().sslContext(certs.clientContext()).build();
+            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + server.httpPort() + "/api/v1/environments"))
+                    .header("Authorization", "Bearer " + ServerFixture.ADMIN).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            // plaintext is not served on a TLS port
+            assertThatThrownBy(() -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + server.httpPort() + "/healthz")).build(), HttpResponse.BodyHandlers.ofString()))
+                    .isInstanceOf(java.io.IOException.class);
+        }
+    }
+
+    @Test
+    void aKeyInTheWrongFormatIsAClearError() throws Exception {
+        TestCertificates certs = TestCertificates.create(dir);
+        Path rsaKey = dir.resolve("old.pem");
+        Files.writeString(rsaKey, Files.readString(certs.key).replace("PRIVATE KEY", "RSA PRIVATE KEY"));
+        ServerConfig config = ServerFixture.config(dir.resolve("data")).withTls(certs.certificate, rsaKey);
+        assertThatThrownBy(() -> FlagServer.start(config)).hasMessageContaining("PKCS#8").hasMessageContaining("openssl pkcs8");
+        // and the journal was released: a correct start on the same directory works
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")))) {
+            assertThat(server.isReady()).isTrue();
+        }
+    }
+}
