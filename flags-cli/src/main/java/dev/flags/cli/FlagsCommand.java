@@ -1,0 +1,380 @@
+package dev.flags.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.core.Evaluation;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.FlagSet;
+import dev.flags.core.FlagValidationException;
+import dev.flags.core.Problem;
+import dev.flags.core.User;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code flags} command: the flag server's admin API for product owners and testers, and
+ * {@code validate} / {@code eval} of flag files without a server (for CI pipelines and debugging).
+ *
+ * <p>Exit codes: 0 done; 1 the server or the file said no (the message says why); 2 bad usage;
+ * 3 the server cannot be reached. Output is JSON where a script would read it.
+ */
+@Command(name = "flags", mixinStandardHelpOptions = true, version = "flags 0.1.0",
+        description = "Change and inspect feature flags on a flag server, or check flag files offline.",
+        subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.On.class, FlagsCommand.Off.class,
+                FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
+                FlagsCommand.Revoke.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
+                FlagsCommand.Validate.class, FlagsCommand.Eval.class},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
+                "3:the server cannot be reached"})
+public final class FlagsCommand implements Callable<Integer> {
+
+    static final int EXIT_OK = 0;
+    static final int EXIT_FAILED = 1;
+    static final int EXIT_USAGE = 2;
+    static final int EXIT_UNREACHABLE = 3;
+
+    @Spec
+    CommandSpec spec;
+
+    /**
+     * Runs the command.
+     *
+     * @param args the command line
+     */
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command with the given output streams; returns the exit code. */
+    static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new FlagsCommand());
+        cli.getSubcommands().values().forEach(sub -> sub.getCommandSpec().mixinStandardHelpOptions(true)); // --help everywhere
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof CliException c) {
+                err.println("flags: " + c.getMessage());
+                return c.exitCode();
+            }
+            err.println("flags: " + e);
+            return EXIT_FAILED;
+        });
+        return cli.execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+        return EXIT_USAGE;
+    }
+
+    /** Where the server is and who is asking: options, or FLAGS_* environment variables. */
+    static final class ServerOptions {
+        @Option(names = "--server", defaultValue = "${env:FLAGS_SERVER:-http://localhost:8080}",
+                description = "The flag server's HTTP address (env FLAGS_SERVER, default ${DEFAULT-VALUE}).")
+        String server;
+
+        @Option(names = "--token", defaultValue = "${env:FLAGS_TOKEN}",
+                description = "Your token (env FLAGS_TOKEN). Prefer the variable: options show in ps.")
+        String token;
+
+        @Option(names = {"-e", "--env"}, defaultValue = "${env:FLAGS_ENV:-production}",
+                description = "The environment (env FLAGS_ENV, default ${DEFAULT-VALUE}).")
+        String environment;
+
+        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the flag's history.")
+        String comment;
+
+        Api api() {
+            return new Api(server, token);
+        }
+
+        String flagPath(String key) {
+            return "/environments/" + Api.path(environment) + "/flags/" + Api.path(key);
+        }
+    }
+
+    private static void print(CommandSpec spec, JsonNode json) {
+        spec.commandLine().getOut().println(json.toPrettyString());
+    }
+
+    @Command(name = "list", description = "List the flags of an environment: key, on/off, version.")
+    static final class ListFlags implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            JsonNode flags = o.api().call("GET", "/environments/" + Api.path(o.environment) + "/flags", null, null).path("flags");
+            for (JsonNode f : flags) {
+                spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
+                        f.path("enabled").asBoolean() ? "on" : "off", f.path("version").asText());
+            }
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "show", description = "Print a flag's document.")
+    static final class Show implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+
+        @Override
+        public Integer call() {
+            print(spec, o.api().call("GET", o.flagPath(flag), null, null));
+            return EXIT_OK;
+        }
+    }
+
+    /** Sends a PATCH and prints the flag. */
+    abstract static class PatchCommand implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+
+        abstract ObjectNode patch();
+
+        @Override
+        public Integer call() {
+            print(spec, o.api().call("PATCH", o.flagPath(flag), patch(), o.comment));
+            return EXIT_OK;
+        }
+
+        static Object rule(String rule) {
+            return rule.matches("\\d+") ? Integer.valueOf(rule) : rule;
+        }
+
+        static ObjectNode ruleOperation(String rule, String field, String value) {
+            ObjectNode op = Api.JSON.createObjectNode();
+            Object r = rule(rule);
+            if (r instanceof Integer i) {
+                op.put("rule", i);
+            } else {
+                op.put("rule", (String) r);
+            }
+            op.put(field, value);
+            return op;
+        }
+    }
+
+    @Command(name = "on", description = "Switch a flag on.")
+    static final class On extends PatchCommand {
+        @Override
+        ObjectNode patch() {
+            return Api.JSON.createObjectNode().put("enabled", true);
+        }
+    }
+
+    @Command(name = "off", description = "Switch a flag off for everyone: the kill switch.")
+    static final class Off extends PatchCommand {
+        @Override
+        ObjectNode patch() {
+            return Api.JSON.createObjectNode().put("enabled", false);
+        }
+    }
+
+    @Command(name = "rollout", description = "Set a rule's rollout percentage (0 to 100, three decimals at most).")
+    static final class Rollout extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "PERCENT") double percent;
+        @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
+
+        @Override
+        ObjectNode patch() {
+            ObjectNode op = ruleOperation(rule, "value", "");
+            op.put("value", percent);
+            return Api.JSON.createObjectNode().set("percentage", op);
+        }
+    }
+
+    @Command(name = "add-role", description = "Add a role to a rule's roles condition.")
+    static final class AddRole extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "ROLE") String role;
+        @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
+
+        @Override
+        ObjectNode patch() {
+            return Api.JSON.createObjectNode().set("addRole", ruleOperation(rule, "role", role));
+        }
+    }
+
+    @Command(name = "add-region", description = "Add a region to a rule's regions condition.")
+    static final class AddRegion extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "REGION") String region;
+        @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
+
+        @Override
+        ObjectNode patch() {
+            return Api.JSON.createObjectNode().set("addRegion", ruleOperation(rule, "region", region));
+        }
+    }
+
+    /** Grants or revokes a role. */
+    abstract static class RoleCommand implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "ROLE") String role;
+        @Parameters(index = "1", paramLabel = "USER-ID") String user;
+
+        abstract String method();
+
+        @Override
+        public Integer call() {
+            print(spec, o.api().call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
+                    + "/members/" + Api.path(user), null, o.comment));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "grant", description = "Grant a role to a user id (testers: self-service roles such as beta-tester).")
+    static final class Grant extends RoleCommand {
+        @Override
+        String method() {
+            return "PUT";
+        }
+    }
+
+    @Command(name = "revoke", description = "Take a role back from a user id.")
+    static final class Revoke extends RoleCommand {
+        @Override
+        String method() {
+            return "DELETE";
+        }
+    }
+
+    @Command(name = "history", description = "Every version of a flag: who, when, why.")
+    static final class History implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+
+        @Override
+        public Integer call() {
+            for (JsonNode v : o.api().call("GET", o.flagPath(flag) + "/history", null, null).path("versions")) {
+                spec.commandLine().getOut().printf("v%-6s %s  %-14s %s  %s%n", v.path("version").asText(), v.path("timestamp").asText(),
+                        v.path("change").asText(), v.path("actor").asText(), v.path("comment").asText());
+            }
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "revert", description = "Make a new version of a flag equal to an earlier one.")
+    static final class Revert implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "1", paramLabel = "VERSION") long version;
+
+        @Override
+        public Integer call() {
+            ObjectNode body = Api.JSON.createObjectNode().put("version", version);
+            if (o.comment != null) {
+                body.put("comment", o.comment);
+            }
+            print(spec, o.api().call("POST", o.flagPath(flag) + "/revert", body, null));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "evaluate", description = "Ask the server what a flag (or every flag) gives a user, and why.")
+    static final class Evaluate implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"roles\": [\"beta-tester\"]}'.")
+        String user;
+        @Parameters(index = "1", arity = "0..1", paramLabel = "FLAG") String flag;
+
+        @Override
+        public Integer call() {
+            ObjectNode body = Api.JSON.createObjectNode();
+            body.set("user", parseJson(user, "USER-JSON"));
+            if (flag != null) {
+                body.put("flag", flag);
+            }
+            print(spec, o.api().call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "validate", description = "Check a flag file (no server): exit 0 if valid, 1 with every problem if not.")
+    static final class Validate implements Callable<Integer> {
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FILE") Path file;
+
+        @Override
+        public Integer call() {
+            try {
+                FlagSet set = FlagSet.read(file);
+                spec.commandLine().getOut().println(file + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
+                return EXIT_OK;
+            } catch (FlagValidationException e) {
+                spec.commandLine().getErr().println(file + ": " + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems"));
+                for (Problem p : e.problems()) {
+                    spec.commandLine().getErr().println("  " + p);
+                }
+                return EXIT_FAILED;
+            } catch (NoSuchFileException e) {
+                throw new CliException(EXIT_USAGE, "no such file: " + file);
+            } catch (IOException e) {
+                throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
+            }
+        }
+    }
+
+    @Command(name = "eval", description = "Evaluate a flag of a flag file for a user (no server), and say why.")
+    static final class Eval implements Callable<Integer> {
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FILE") Path file;
+        @Parameters(index = "1", paramLabel = "FLAG") String flag;
+        @Parameters(index = "2", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"region\": \"eu-west\"}'.")
+        String user;
+
+        @Override
+        public Integer call() throws IOException {
+            FlagSet set;
+            try {
+                set = FlagSet.read(file);
+            } catch (NoSuchFileException e) {
+                throw new CliException(EXIT_USAGE, "no such file: " + file);
+            } catch (FlagValidationException e) {
+                throw new CliException(EXIT_FAILED, file + " is not valid; run: flags validate " + file);
+            }
+            Evaluation e = set.evaluate(flag, user(parseJson(user, "USER-JSON")));
+            ObjectNode n = FlagFormat.toJson(e);
+            print(spec, n);
+            return EXIT_OK;
+        }
+    }
+
+    private static JsonNode parseJson(String text, String what) {
+        try {
+            JsonNode node = Api.JSON.readTree(text);
+            if (node == null || !node.isObject()) {
+                throw new CliException(EXIT_USAGE, what + " must be a JSON object, such as '{\"id\": \"u-42\"}'");
+            }
+            return node;
+        } catch (IOException e) {
+            throw new CliException(EXIT_USAGE, what + " is not valid JSON: " + e.getMessage());
+        }
+    }
+
+    /** The same user shape as the server's playground: id, roles, region, attributes. */
+    static User user(JsonNode node) {
+        try {
+            return FlagFormat.readUser(node);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(EXIT_USAGE, "USER-JSON: " + e.getMessage());
+        }
+    }
+}

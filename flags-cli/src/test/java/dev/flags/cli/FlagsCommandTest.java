@@ -1,0 +1,162 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.server.FlagServer;
+import dev.flags.server.ServerConfig;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The flags command against a real server over HTTP, and offline on flag files. */
+class FlagsCommandTest {
+
+    private static final String ADMIN = "cli-test-admin-token-0123456789";
+
+    @TempDir
+    Path dir;
+    private FlagServer server;
+
+    /** What one run printed, and how it ended. */
+    record Run(int exit, String out, String err) {
+        JsonNode json() throws Exception {
+            return Api.JSON.readTree(out);
+        }
+    }
+
+    private Run flags(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private Run remote(String... args) {
+        String[] all = new String[args.length + 3];
+        all[0] = args[0];
+        all[1] = "--server=http://127.0.0.1:" + server.httpPort();
+        all[2] = "--token=" + ADMIN;
+        all[3] = "--env=production";
+        System.arraycopy(args, 1, all, 4, args.length - 1);
+        return flags(all);
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN));
+        var http = java.net.http.HttpClient.newHttpClient();
+        var base = "http://127.0.0.1:" + server.httpPort() + "/api/v1/environments";
+        http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base)).header("Authorization", "Bearer " + ADMIN)
+                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"key\": \"production\"}")).build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding());
+        http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/production/flags/billing-v2"))
+                .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString("""
+                        {"enabled": false, "rules": [{"name": "beta testers", "conditions": [{"roles": ["beta-tester"]}]},
+                         {"name": "eu canary", "conditions": [{"regions": ["eu-west"]}, {"percentage": 10}]}]}""")).build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding());
+        http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/production/roles/beta-tester"))
+                .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString("{\"selfService\": true}")).build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding());
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    @Test
+    void productOwnerCommandsChangeTheFlagOnTheServer() throws Exception {
+        assertThat(remote("list").out()).contains("billing-v2").contains("off");
+        Run on = remote("on", "billing-v2", "-m", "dark launch done");
+        assertThat(on.exit()).as(on.err()).isZero();
+        assertThat(on.json().get("enabled").asBoolean()).isTrue();
+        assertThat(remote("rollout", "billing-v2", "50", "--rule", "eu canary").json().at("/rules/1/conditions/1/percentage").asDouble())
+                .isEqualTo(50);
+        assertThat(remote("add-role", "billing-v2", "staff", "--rule", "0").json().at("/rules/0/conditions/0/roles/1").asText())
+                .isEqualTo("staff");
+        assertThat(remote("add-region", "billing-v2", "eu-north", "--rule", "1").json().at("/rules/1/conditions/0/regions/1").asText())
+                .isEqualTo("eu-north");
+        assertThat(remote("off", "billing-v2", "-m", "incident 42").json().get("enabled").asBoolean()).isFalse();
+        Run history = remote("history", "billing-v2");
+        assertThat(history.out()).contains("dark launch done").contains("incident 42").contains("flag_updated");
+        long first = Long.parseLong(history.out().lines().findFirst().orElseThrow().substring(1, 7).trim());
+        assertThat(remote("revert", "billing-v2", String.valueOf(first)).json().get("enabled").asBoolean()).isFalse();
+        assertThat(remote("show", "billing-v2").json().get("key").asText()).isEqualTo("billing-v2");
+    }
+
+    @Test
+    void testerCommandsGrantRolesAndThePlaygroundShowsTheEffect() throws Exception {
+        remote("on", "billing-v2");
+        assertThat(remote("evaluate", "{\"id\": \"tess\"}", "billing-v2").json().at("/results/0/value").asBoolean()).isFalse();
+        assertThat(remote("grant", "beta-tester", "tess").json().get("changed").asBoolean()).isTrue();
+        JsonNode result = remote("evaluate", "{\"id\": \"tess\"}", "billing-v2").json().at("/results/0");
+        assertThat(result.get("value").asBoolean()).isTrue();
+        assertThat(result.at("/reason/ruleName").asText()).isEqualTo("beta testers");
+        assertThat(remote("revoke", "beta-tester", "tess").json().get("member").asBoolean()).isFalse();
+    }
+
+    @Test
+    void errorsHaveExitCodesAndMessagesAScriptCanRelyOn() throws Exception {
+        Run missing = remote("show", "nope");
+        assertThat(missing.exit()).isEqualTo(1);
+        assertThat(missing.err()).startsWith("flags: there is no flag \"nope\"");
+        Run invalid = remote("rollout", "billing-v2", "150", "--rule", "0");
+        assertThat(invalid.exit()).isEqualTo(1);
+        assertThat(invalid.err()).contains("must be between 0 and 100, was 150");
+
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closedPort = s.getLocalPort();
+        }
+        Run unreachable = flags("list", "--server=http://127.0.0.1:" + closedPort, "--token=x");
+        assertThat(unreachable.exit()).isEqualTo(3);
+        assertThat(unreachable.err()).contains("cannot reach the flag server");
+        assertThat(flags("list", "--server=http://127.0.0.1:" + server.httpPort(), "--token=").exit()).isEqualTo(2);
+        assertThat(flags("rollout", "billing-v2").exit()).isEqualTo(2);
+        assertThat(flags("no-such-command").exit()).isEqualTo(2);
+        Run help = flags("--help");
+        assertThat(help.exit()).isZero();
+        assertThat(help.out()).contains("validate").contains("Exit codes");
+        assertThat(flags("rollout", "--help").out()).contains("--rule");
+    }
+
+    @Test
+    void validateAndEvalWorkOnAFlagFileWithoutAServer() throws Exception {
+        Path good = dir.resolve("flags.json");
+        Files.writeString(good, """
+                {"formatVersion": 1, "flags": [{"key": "billing-v2", "enabled": true,
+                  "rules": [{"name": "eu", "conditions": [{"regions": ["eu-west"]}]}]}]}""");
+        Run valid = flags("validate", good.toString());
+        assertThat(valid.exit()).isZero();
+        assertThat(valid.out()).contains("valid, 1 flag");
+
+        Path bad = dir.resolve("bad.json");
+        Files.writeString(bad, """
+                {"formatVersion": 1, "flags": [{"key": "billing-v2", "rules": [{"conditions": [{"percentage": 150}]}]},
+                  {"key": "x", "enabled": "yes"}]}""");
+        Run invalid = flags("validate", bad.toString());
+        assertThat(invalid.exit()).isEqualTo(1);
+        assertThat(invalid.err()).contains("2 problems")
+                .contains("flag \"billing-v2\": flags[0].rules[0].conditions[0].percentage must be between 0 and 100, was 150")
+                .contains("flag \"x\": flags[1].enabled must be true or false");
+
+        JsonNode eu = flags("eval", good.toString(), "billing-v2", "{\"id\": \"u1\", \"region\": \"eu-west\"}").json();
+        assertThat(eu.get("value").asBoolean()).isTrue();
+        assertThat(eu.at("/reason/kind").asText()).isEqualTo("RULE_MATCH");
+        JsonNode us = flags("eval", good.toString(), "billing-v2", "{\"id\": \"u1\", \"region\": \"us-east\"}").json();
+        assertThat(us.at("/reason/kind").asText()).isEqualTo("DEFAULT");
+        assertThat(flags("eval", good.toString(), "billing-v2", "not json").exit()).isEqualTo(2);
+        assertThat(flags("eval", bad.toString(), "billing-v2", "{}").exit()).isEqualTo(1);
+        assertThat(flags("validate", dir.resolve("missing.json").toString()).exit()).isEqualTo(2);
+    }
+}
