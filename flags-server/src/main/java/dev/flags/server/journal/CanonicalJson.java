@@ -26,128 +26,128 @@ import java.util.Objects;
  */
 public final class CanonicalJson {
 
-  /** Shared, thread-safe mapper: sorted properties on write, duplicate names refused on read. */
-  static final JsonMapper MAPPER = JsonMapper.builder()
-      .enable(JsonNodeFeature.WRITE_PROPERTIES_SORTED)
-      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-      .build();
+    /** Shared, thread-safe mapper: sorted properties on write, duplicate names refused on read. */
+    static final JsonMapper MAPPER = JsonMapper.builder()
+            .enable(JsonNodeFeature.WRITE_PROPERTIES_SORTED)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
 
-  private static final CanonicalJson EMPTY_OBJECT = new CanonicalJson(
-      "{}".getBytes(StandardCharsets.UTF_8));
+    private static final CanonicalJson EMPTY_OBJECT = new CanonicalJson(
+            "{}".getBytes(StandardCharsets.UTF_8));
 
-  private final byte[] utf8;
+    private final byte[] utf8;
 
-  private CanonicalJson(byte[] utf8) {
-    this.utf8 = utf8;
-  }
-
-  /**
-   * Returns the canonical form of a Jackson tree.
-   *
-   * @param node the value; not changed
-   * @return its canonical form
-   * @throws NullPointerException if node is null
-   * @throws IllegalArgumentException if node is a missing node
-   */
-  public static CanonicalJson of(JsonNode node) {
-    Objects.requireNonNull(node, "node");
-    if (node.isMissingNode()) {
-      throw new IllegalArgumentException("json value must not be a missing node");
+    private CanonicalJson(byte[] utf8) {
+        this.utf8 = utf8;
     }
-    try {
-      return new CanonicalJson(MAPPER.writeValueAsBytes(node));
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("json value cannot be written: " + e.getOriginalMessage(),
-          e);
+
+    /**
+     * Returns the canonical form of a Jackson tree.
+     *
+     * @param node the value; not changed
+     * @return its canonical form
+     * @throws NullPointerException if node is null
+     * @throws IllegalArgumentException if node is a missing node
+     */
+    public static CanonicalJson of(JsonNode node) {
+        Objects.requireNonNull(node, "node");
+        if (node.isMissingNode()) {
+            throw new IllegalArgumentException("json value must not be a missing node");
+        }
+        try {
+            return new CanonicalJson(MAPPER.writeValueAsBytes(node));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("json value cannot be written: " + e.getOriginalMessage(),
+                    e);
+        }
     }
-  }
 
-  /**
-   * Parses JSON text and returns its canonical form.
-   *
-   * @param json the text
-   * @return its canonical form
-   * @throws NullPointerException if json is null
-   * @throws IllegalArgumentException if json is not one valid JSON value (for example a duplicate
-   *     property name)
-   */
-  public static CanonicalJson parse(String json) {
-    Objects.requireNonNull(json, "json");
-    JsonNode node;
-    try {
-      node = MAPPER.readTree(json);
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("json is not valid: " + e.getOriginalMessage(), e);
+    /**
+     * Parses JSON text and returns its canonical form.
+     *
+     * @param json the text
+     * @return its canonical form
+     * @throws NullPointerException if json is null
+     * @throws IllegalArgumentException if json is not one valid JSON value (for example a duplicate
+     *     property name)
+     */
+    public static CanonicalJson parse(String json) {
+        Objects.requireNonNull(json, "json");
+        JsonNode node;
+        try {
+            node = MAPPER.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("json is not valid: " + e.getOriginalMessage(), e);
+        }
+        if (node == null || node.isMissingNode()) {
+            throw new IllegalArgumentException("json is not valid: no value");
+        }
+        return of(node);
     }
-    if (node == null || node.isMissingNode()) {
-      throw new IllegalArgumentException("json is not valid: no value");
+
+    /** The canonical empty object {@code {}}. */
+    static CanonicalJson emptyObject() {
+        return EMPTY_OBJECT;
     }
-    return of(node);
-  }
 
-  /** The canonical empty object {@code {}}. */
-  static CanonicalJson emptyObject() {
-    return EMPTY_OBJECT;
-  }
-
-  /** Wraps bytes already known to be canonical (read back from a checksummed record); no copy. */
-  static CanonicalJson trusted(byte[] canonicalUtf8) {
-    return new CanonicalJson(canonicalUtf8);
-  }
-
-  /**
-   * Returns a fresh Jackson tree of this value.
-   *
-   * @return a new tree on every call; the caller may change it
-   */
-  public JsonNode toJsonNode() {
-    try {
-      return MAPPER.readTree(utf8);
-    } catch (IOException e) {
-      throw new UncheckedIOException("canonical json cannot be read back", e);
+    /** Wraps bytes already known to be canonical (read back from a checksummed record); no copy. */
+    static CanonicalJson trusted(byte[] canonicalUtf8) {
+        return new CanonicalJson(canonicalUtf8);
     }
-  }
 
-  /**
-   * Returns a copy of the canonical UTF-8 bytes.
-   *
-   * @return a new array on every call
-   */
-  public byte[] toByteArray() {
-    return utf8.clone();
-  }
+    /**
+     * Returns a fresh Jackson tree of this value.
+     *
+     * @return a new tree on every call; the caller may change it
+     */
+    public JsonNode toJsonNode() {
+        try {
+            return MAPPER.readTree(utf8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("canonical json cannot be read back", e);
+        }
+    }
 
-  /**
-   * Returns the size of the canonical form.
-   *
-   * @return the number of UTF-8 bytes
-   */
-  public int size() {
-    return utf8.length;
-  }
+    /**
+     * Returns a copy of the canonical UTF-8 bytes.
+     *
+     * @return a new array on every call
+     */
+    public byte[] toByteArray() {
+        return utf8.clone();
+    }
 
-  /** The bytes themselves; callers inside the package never change them. */
-  byte[] bytes() {
-    return utf8;
-  }
+    /**
+     * Returns the size of the canonical form.
+     *
+     * @return the number of UTF-8 bytes
+     */
+    public int size() {
+        return utf8.length;
+    }
 
-  /**
-   * Returns the canonical JSON text.
-   *
-   * @return compact JSON with sorted properties
-   */
-  @Override
-  public String toString() {
-    return new String(utf8, StandardCharsets.UTF_8);
-  }
+    /** The bytes themselves; callers inside the package never change them. */
+    byte[] bytes() {
+        return utf8;
+    }
 
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof CanonicalJson && Arrays.equals(utf8, ((CanonicalJson) o).utf8);
-  }
+    /**
+     * Returns the canonical JSON text.
+     *
+     * @return compact JSON with sorted properties
+     */
+    @Override
+    public String toString() {
+        return new String(utf8, StandardCharsets.UTF_8);
+    }
 
-  @Override
-  public int hashCode() {
-    return Arrays.hashCode(utf8);
-  }
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CanonicalJson && Arrays.equals(utf8, ((CanonicalJson) o).utf8);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(utf8);
+    }
 }

@@ -31,76 +31,76 @@ import java.util.Objects;
  *     at for the change to apply, or {@link #ANY_VERSION}
  */
 public record Change(
-    EntryType type,
-    String environment,
-    String actor,
-    String comment,
-    CanonicalJson payload,
-    long expectedVersion) {
+        EntryType type,
+        String environment,
+        String actor,
+        String comment,
+        CanonicalJson payload,
+        long expectedVersion) {
 
-  /** The {@link #expectedVersion()} that accepts any current version. */
-  public static final long ANY_VERSION = -1;
+    /** The {@link #expectedVersion()} that accepts any current version. */
+    public static final long ANY_VERSION = -1;
 
-  /**
-   * Checks the parts that do not depend on the journal's limits.
-   *
-   * @throws NullPointerException if type, actor or payload is null
-   * @throws IllegalArgumentException if expectedVersion is below {@link #ANY_VERSION}
-   */
-  public Change {
-    Objects.requireNonNull(type, "type");
-    Objects.requireNonNull(actor, "actor");
-    Objects.requireNonNull(payload, "payload");
-    comment = comment == null ? "" : comment;
-    if (expectedVersion < ANY_VERSION) {
-      throw new IllegalArgumentException(
-          "expected version must be at least 0 (or ANY_VERSION), was " + expectedVersion);
+    /**
+     * Checks the parts that do not depend on the journal's limits.
+     *
+     * @throws NullPointerException if type, actor or payload is null
+     * @throws IllegalArgumentException if expectedVersion is below {@link #ANY_VERSION}
+     */
+    public Change {
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(actor, "actor");
+        Objects.requireNonNull(payload, "payload");
+        comment = comment == null ? "" : comment;
+        if (expectedVersion < ANY_VERSION) {
+            throw new IllegalArgumentException(
+                    "expected version must be at least 0 (or ANY_VERSION), was " + expectedVersion);
+        }
     }
-  }
 
-  /**
-   * Returns a change without a comment that applies at any version.
-   *
-   * @param type what happened
-   * @param environment the environment's key, or null for global types
-   * @param actor who made the change
-   * @param payload the change itself; must be a JSON object; copied
-   * @return the change
-   * @throws NullPointerException if type, actor or payload is null
-   * @throws IllegalArgumentException if payload is not a JSON object
-   */
-  public static Change of(EntryType type, String environment, String actor, JsonNode payload) {
-    Objects.requireNonNull(payload, "payload");
-    if (!payload.isObject()) {
-      throw new IllegalArgumentException(
-          "payload must be a json object, was " + payload.getNodeType().name().toLowerCase(Locale.ROOT));
+    /**
+     * Returns a change without a comment that applies at any version.
+     *
+     * @param type what happened
+     * @param environment the environment's key, or null for global types
+     * @param actor who made the change
+     * @param payload the change itself; must be a JSON object; copied
+     * @return the change
+     * @throws NullPointerException if type, actor or payload is null
+     * @throws IllegalArgumentException if payload is not a JSON object
+     */
+    public static Change of(EntryType type, String environment, String actor, JsonNode payload) {
+        Objects.requireNonNull(payload, "payload");
+        if (!payload.isObject()) {
+            throw new IllegalArgumentException(
+                    "payload must be a json object, was " + payload.getNodeType().name().toLowerCase(Locale.ROOT));
+        }
+        return new Change(type, environment, actor, "", CanonicalJson.of(payload), ANY_VERSION);
     }
-    return new Change(type, environment, actor, "", CanonicalJson.of(payload), ANY_VERSION);
-  }
 
-  /**
-   * Returns this change with a comment that says why.
-   *
-   * @param comment the reason; null means none
-   * @return a new change
-   */
-  public Change withComment(String comment) {
-    return new Change(type, environment, actor, comment, payload, expectedVersion);
-  }
-
-  /**
-   * Returns this change, to be applied only if the environment (or the token set, for global
-   * types) is at this version; otherwise {@link Journal#append} throws
-   * {@link ChangeConflictException}.
-   *
-   * @param version the expected current version; 0 for an environment that does not exist yet
-   * @return a new change
-   * @throws IllegalArgumentException if version is negative
-   */
-  public Change expectingVersion(long version) {
-    if (version < 0) {
-      throw new IllegalArgumentException("expected version must be at least 0, was " + version);
+    /**
+     * Returns this change with a comment that says why.
+     *
+     * @param comment the reason; null means none
+     * @return a new change
+     */
+    public Change withComment(String comment) {
+        return new Change(type, environment, actor, comment, payload, expectedVersion);
     }
-    return new Change(type, environment, actor, comment, payload, version);
-  }
+
+    /**
+     * Returns this change, to be applied only if the environment (or the token set, for global
+     * types) is at this version; otherwise {@link Journal#append} throws
+     * {@link ChangeConflictException}.
+     *
+     * @param version the expected current version; 0 for an environment that does not exist yet
+     * @return a new change
+     * @throws IllegalArgumentException if version is negative
+     */
+    public Change expectingVersion(long version) {
+        if (version < 0) {
+            throw new IllegalArgumentException("expected version must be at least 0, was " + version);
+        }
+        return new Change(type, environment, actor, comment, payload, version);
+    }
 }

@@ -9,12 +9,12 @@ package dev.flags.server.journal;
  */
 public final class ChangeConflictException extends JournalException {
 
-  /**
-   * Creates the exception.
-   *
-   * @param message what conflicts, with the keys and versions involved
-   */
-  public ChangeConflictException(String message) {
-    super(message);
-  }
+    /**
+     * Creates the exception.
+     *
+     * @param message what conflicts, with the keys and versions involved
+     */
+    public ChangeConflictException(String message) {
+        super(message);
+    }
 }

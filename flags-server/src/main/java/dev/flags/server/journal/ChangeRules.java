@@ -13,157 +13,157 @@ import java.util.Objects;
  */
 final class ChangeRules {
 
-  /** Longest key (environment, flag, role, user id, token id), in characters. */
-  static final int MAX_KEY_LENGTH = 256;
-  /** Fields the journal fills into an {@code ENVIRONMENT_CLONED} payload. */
-  static final List<String> CLONE_FIELDS =
-      List.of("sourceVersion", "flags", "archivedFlags", "selfServiceRoles");
-  /** Fields a token payload must never have: they would hold the secret. */
-  static final List<String> SECRET_FIELDS = List.of("secret", "token", "plaintext");
+    /** Longest key (environment, flag, role, user id, token id), in characters. */
+    static final int MAX_KEY_LENGTH = 256;
+    /** Fields the journal fills into an {@code ENVIRONMENT_CLONED} payload. */
+    static final List<String> CLONE_FIELDS =
+            List.of("sourceVersion", "flags", "archivedFlags", "selfServiceRoles");
+    /** Fields a token payload must never have: they would hold the secret. */
+    static final List<String> SECRET_FIELDS = List.of("secret", "token", "plaintext");
 
-  private final int maxPayloadBytes;
-  private final int maxActorLength;
-  private final int maxCommentLength;
+    private final int maxPayloadBytes;
+    private final int maxActorLength;
+    private final int maxCommentLength;
 
-  ChangeRules(int maxPayloadBytes, int maxActorLength, int maxCommentLength) {
-    this.maxPayloadBytes = maxPayloadBytes;
-    this.maxActorLength = maxActorLength;
-    this.maxCommentLength = maxCommentLength;
-  }
+    ChangeRules(int maxPayloadBytes, int maxActorLength, int maxCommentLength) {
+        this.maxPayloadBytes = maxPayloadBytes;
+        this.maxActorLength = maxActorLength;
+        this.maxCommentLength = maxCommentLength;
+    }
 
-  /**
-   * What the checks learned from the payload.
-   *
-   * @param subject the entry's subject ("" for environment entries)
-   * @param role the role of a grant or revocation, else null
-   * @param tree the parsed payload (a fresh tree the caller may change)
-   */
-  record Shape(String subject, String role, ObjectNode tree) {}
+    /**
+     * What the checks learned from the payload.
+     *
+     * @param subject the entry's subject ("" for environment entries)
+     * @param role the role of a grant or revocation, else null
+     * @param tree the parsed payload (a fresh tree the caller may change)
+     */
+    record Shape(String subject, String role, ObjectNode tree) {}
 
-  Shape check(Change change) {
-    Objects.requireNonNull(change, "change");
-    EntryType type = change.type();
-    text("actor", change.actor(), maxActorLength, false);
-    if (change.comment().length() > maxCommentLength) {
-      throw new IllegalArgumentException("comment must be at most " + maxCommentLength
-          + " characters, was " + change.comment().length());
-    }
-    if (type.isGlobal()) {
-      if (change.environment() != null) {
-        throw new IllegalArgumentException(type.label()
-            + " entries are global: environment must be null, was \"" + printable(
-                change.environment()) + "\"");
-      }
-    } else {
-      if (change.environment() == null) {
-        throw new IllegalArgumentException(type.label() + " entries need an environment");
-      }
-      key("environment key", change.environment());
-    }
-    if (change.payload().size() > maxPayloadBytes) {
-      throw new IllegalArgumentException("payload of " + type.label() + " must be at most "
-          + maxPayloadBytes + " bytes, was " + change.payload().size());
-    }
-    JsonNode node = change.payload().toJsonNode();
-    if (!node.isObject()) {
-      throw new IllegalArgumentException("payload of " + type.label()
-          + " must be a json object, was " + node.getNodeType().name().toLowerCase(
-              Locale.ROOT));
-    }
-    ObjectNode tree = (ObjectNode) node;
-    String subject = "";
-    if (type.subjectField() != null) {
-      subject = key(what(type), field(type, tree, type.subjectField()));
-    }
-    String role = null;
-    switch (type) {
-      case ROLE_GRANTED:
-      case ROLE_REVOKED:
-        role = key("role", field(type, tree, "role"));
-        break;
-      case TOKEN_CREATED:
-        for (String secret : SECRET_FIELDS) {
-          if (tree.has(secret)) {
-            throw new IllegalArgumentException("payload of token_created must not contain the "
-                + "secret: remove field \"" + secret + "\" and keep only its hash");
-          }
+    Shape check(Change change) {
+        Objects.requireNonNull(change, "change");
+        EntryType type = change.type();
+        text("actor", change.actor(), maxActorLength, false);
+        if (change.comment().length() > maxCommentLength) {
+            throw new IllegalArgumentException("comment must be at most " + maxCommentLength
+                    + " characters, was " + change.comment().length());
         }
-        if (field(type, tree, "hash").isBlank()) {
-          throw new IllegalArgumentException("payload of token_created: hash must not be blank");
+        if (type.isGlobal()) {
+            if (change.environment() != null) {
+                throw new IllegalArgumentException(type.label()
+                        + " entries are global: environment must be null, was \"" + printable(
+                                change.environment()) + "\"");
+            }
+        } else {
+            if (change.environment() == null) {
+                throw new IllegalArgumentException(type.label() + " entries need an environment");
+            }
+            key("environment key", change.environment());
         }
-        break;
-      case ENVIRONMENT_CLONED:
-        key("source environment key", field(type, tree, "source"));
-        for (String filled : CLONE_FIELDS) {
-          if (tree.has(filled)) {
-            throw new IllegalArgumentException("payload of environment_cloned must not set \""
-                + filled + "\": the journal fills it in");
-          }
+        if (change.payload().size() > maxPayloadBytes) {
+            throw new IllegalArgumentException("payload of " + type.label() + " must be at most "
+                    + maxPayloadBytes + " bytes, was " + change.payload().size());
         }
-        break;
-      default:
-        break;
+        JsonNode node = change.payload().toJsonNode();
+        if (!node.isObject()) {
+            throw new IllegalArgumentException("payload of " + type.label()
+                    + " must be a json object, was " + node.getNodeType().name().toLowerCase(
+                            Locale.ROOT));
+        }
+        ObjectNode tree = (ObjectNode) node;
+        String subject = "";
+        if (type.subjectField() != null) {
+            subject = key(what(type), field(type, tree, type.subjectField()));
+        }
+        String role = null;
+        switch (type) {
+            case ROLE_GRANTED:
+            case ROLE_REVOKED:
+                role = key("role", field(type, tree, "role"));
+                break;
+            case TOKEN_CREATED:
+                for (String secret : SECRET_FIELDS) {
+                    if (tree.has(secret)) {
+                        throw new IllegalArgumentException("payload of token_created must not contain the "
+                                + "secret: remove field \"" + secret + "\" and keep only its hash");
+                    }
+                }
+                if (field(type, tree, "hash").isBlank()) {
+                    throw new IllegalArgumentException("payload of token_created: hash must not be blank");
+                }
+                break;
+            case ENVIRONMENT_CLONED:
+                key("source environment key", field(type, tree, "source"));
+                for (String filled : CLONE_FIELDS) {
+                    if (tree.has(filled)) {
+                        throw new IllegalArgumentException("payload of environment_cloned must not set \""
+                                + filled + "\": the journal fills it in");
+                    }
+                }
+                break;
+            default:
+                break;
+        }
+        return new Shape(subject, role, tree);
     }
-    return new Shape(subject, role, tree);
-  }
 
-  private static String what(EntryType type) {
-    switch (type.subjectField()) {
-      case "key":
-        return "flag key";
-      case "user":
-        return "user id";
-      case "id":
-        return "token id";
-      default:
-        return type.subjectField();
+    private static String what(EntryType type) {
+        switch (type.subjectField()) {
+            case "key":
+                return "flag key";
+            case "user":
+                return "user id";
+            case "id":
+                return "token id";
+            default:
+                return type.subjectField();
+        }
     }
-  }
 
-  private static String field(EntryType type, ObjectNode tree, String name) {
-    JsonNode value = tree.get(name);
-    if (value == null || !value.isTextual()) {
-      throw new IllegalArgumentException("payload of " + type.label()
-          + " must have a text field \"" + name + "\"");
+    private static String field(EntryType type, ObjectNode tree, String name) {
+        JsonNode value = tree.get(name);
+        if (value == null || !value.isTextual()) {
+            throw new IllegalArgumentException("payload of " + type.label()
+                    + " must have a text field \"" + name + "\"");
+        }
+        return value.textValue();
     }
-    return value.textValue();
-  }
 
-  static String key(String what, String value) {
-    return text(what, value, MAX_KEY_LENGTH, false);
-  }
+    static String key(String what, String value) {
+        return text(what, value, MAX_KEY_LENGTH, false);
+    }
 
-  private static String text(String what, String value, int max, boolean blankAllowed) {
-    Objects.requireNonNull(value, what);
-    if (!blankAllowed && value.isBlank()) {
-      throw new IllegalArgumentException(what + " must not be blank");
+    private static String text(String what, String value, int max, boolean blankAllowed) {
+        Objects.requireNonNull(value, what);
+        if (!blankAllowed && value.isBlank()) {
+            throw new IllegalArgumentException(what + " must not be blank");
+        }
+        if (value.length() > max) {
+            throw new IllegalArgumentException(what + " must be at most " + max + " characters, was "
+                    + value.length());
+        }
+        for (int i = 0; i < value.length(); i++) {
+            if (Character.isISOControl(value.charAt(i))) {
+                throw new IllegalArgumentException(what + " must not contain control characters, was \""
+                        + printable(value) + "\"");
+            }
+        }
+        return value;
     }
-    if (value.length() > max) {
-      throw new IllegalArgumentException(what + " must be at most " + max + " characters, was "
-          + value.length());
-    }
-    for (int i = 0; i < value.length(); i++) {
-      if (Character.isISOControl(value.charAt(i))) {
-        throw new IllegalArgumentException(what + " must not contain control characters, was \""
-            + printable(value) + "\"");
-      }
-    }
-    return value;
-  }
 
-  /** The value with control characters escaped and cut to a readable length, for messages. */
-  static String printable(String value) {
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < value.length() && sb.length() < 80; i++) {
-      char c = value.charAt(i);
-      if (Character.isISOControl(c)) {
-        sb.append(String.format("\\u%04x", (int) c));
-      } else if (c == '"' || c == '\\') {
-        sb.append('\\').append(c);
-      } else {
-        sb.append(c);
-      }
+    /** The value with control characters escaped and cut to a readable length, for messages. */
+    static String printable(String value) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < value.length() && sb.length() < 80; i++) {
+            char c = value.charAt(i);
+            if (Character.isISOControl(c)) {
+                sb.append(String.format("\\u%04x", (int) c));
+            } else if (c == '"' || c == '\\') {
+                sb.append('\\').append(c);
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.length() < 80 ? sb.toString() : sb + "...";
     }
-    return sb.length() < 80 ? sb.toString() : sb + "...";
-  }
 }

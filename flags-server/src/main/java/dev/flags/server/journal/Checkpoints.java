@@ -50,266 +50,266 @@ import java.util.zip.CheckedOutputStream;
  */
 final class Checkpoints {
 
-  static final byte[] MAGIC = "FLAGSCKP".getBytes(StandardCharsets.US_ASCII);
-  static final byte[] END = "FLAGSEND".getBytes(StandardCharsets.US_ASCII);
-  static final int FORMAT_VERSION = 1;
-  static final int HEADER_SIZE = 32;
-  static final String PREFIX = "checkpoint-";
-  static final String SUFFIX = ".ckpt";
+    static final byte[] MAGIC = "FLAGSCKP".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] END = "FLAGSEND".getBytes(StandardCharsets.US_ASCII);
+    static final int FORMAT_VERSION = 1;
+    static final int HEADER_SIZE = 32;
+    static final String PREFIX = "checkpoint-";
+    static final String SUFFIX = ".ckpt";
 
-  private Checkpoints() {}
+    private Checkpoints() {}
 
-  /** A checkpoint file and the sequence number its name gives. */
-  record Ref(Path file, long sequence) {}
+    /** A checkpoint file and the sequence number its name gives. */
+    record Ref(Path file, long sequence) {}
 
-  /** A loaded checkpoint. */
-  record Loaded(long sequence, Instant timestamp, MutableState state) {}
+    /** A loaded checkpoint. */
+    record Loaded(long sequence, Instant timestamp, MutableState state) {}
 
-  static String fileName(long sequence) {
-    return String.format("%s%020d%s", PREFIX, sequence, SUFFIX);
-  }
-
-  static long sequenceOf(Path file) {
-    String name = file.getFileName().toString();
-    if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX)
-        || name.length() != PREFIX.length() + 20 + SUFFIX.length()) {
-      return -1;
+    static String fileName(long sequence) {
+        return String.format("%s%020d%s", PREFIX, sequence, SUFFIX);
     }
-    String digits = name.substring(PREFIX.length(), PREFIX.length() + 20);
-    for (int i = 0; i < digits.length(); i++) {
-      if (!Character.isDigit(digits.charAt(i))) {
-        return -1;
-      }
-    }
-    return Long.parseLong(digits);
-  }
 
-  /** Checkpoints in the directory, newest first. */
-  static List<Ref> list(Path dir) throws IOException {
-    List<Ref> refs = new ArrayList<>();
-    try (Stream<Path> s = Files.list(dir)) {
-      s.forEach(p -> {
-        long seq = sequenceOf(p);
-        if (seq >= 0 && Files.isRegularFile(p)) {
-          refs.add(new Ref(p, seq));
+    static long sequenceOf(Path file) {
+        String name = file.getFileName().toString();
+        if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX)
+                || name.length() != PREFIX.length() + 20 + SUFFIX.length()) {
+            return -1;
         }
-      });
-    }
-    refs.sort((a, b) -> Long.compare(b.sequence(), a.sequence()));
-    return refs;
-  }
-
-  /** Writes a checkpoint of the state atomically and returns its path. */
-  static Path write(Path dir, ServerState state) throws IOException {
-    Path target = dir.resolve(fileName(state.sequence()));
-    Path temp = dir.resolve(fileName(state.sequence()) + Segments.TEMP_SUFFIX);
-    try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
-        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-      CRC32C crc = new CRC32C();
-      OutputStream raw = Channels.newOutputStream(ch);
-      DataOutputStream out = new DataOutputStream(
-          new CheckedOutputStream(new BufferedOutputStream(raw, 1 << 16), crc));
-      writeState(out, state);
-      out.flush();
-      DataOutputStream trailer = new DataOutputStream(new BufferedOutputStream(raw));
-      trailer.writeInt((int) crc.getValue());
-      trailer.write(END);
-      trailer.flush();
-      ch.force(true);
-    }
-    Segments.moveAtomically(temp, target);
-    Segments.forceDirectory(dir);
-    return target;
-  }
-
-  private static void writeState(DataOutputStream out, ServerState state) throws IOException {
-    out.write(MAGIC);
-    out.writeShort(FORMAT_VERSION);
-    out.writeShort(0);
-    out.writeLong(state.sequence());
-    out.writeLong(state.timestamp().getEpochSecond());
-    out.writeInt(state.timestamp().getNano());
-    out.writeLong(state.tokensVersion());
-    writeJsonMap(out, state.tokens());
-    out.writeInt(state.environments().size());
-    for (EnvironmentState env : MutableState.sorted(state)) {
-      writeString(out, env.key());
-      out.writeLong(env.version());
-      out.writeByte(env.archived() ? 1 : 0);
-      writeBytes(out, env.metadata().bytes());
-      writeJsonMap(out, env.flags());
-      writeJsonMap(out, env.archivedFlags());
-      out.writeInt(env.roleGrants().size());
-      for (Map.Entry<String, Set<String>> grant
-          : new TreeMap<>(env.roleGrants()).entrySet()) {
-        writeString(out, grant.getKey());
-        writeStrings(out, grant.getValue());
-      }
-      writeStrings(out, env.selfServiceRoles());
-    }
-  }
-
-  private static void writeJsonMap(DataOutputStream out, Map<String, CanonicalJson> map)
-      throws IOException {
-    out.writeInt(map.size());
-    for (Map.Entry<String, CanonicalJson> e : new TreeMap<>(map).entrySet()) {
-      writeString(out, e.getKey());
-      writeBytes(out, e.getValue().bytes());
-    }
-  }
-
-  private static void writeStrings(DataOutputStream out, Set<String> values)
-      throws IOException {
-    out.writeInt(values.size());
-    for (String v : new TreeSet<>(values)) {
-      writeString(out, v);
-    }
-  }
-
-  private static void writeString(DataOutputStream out, String s) throws IOException {
-    writeBytes(out, s.getBytes(StandardCharsets.UTF_8));
-  }
-
-  private static void writeBytes(DataOutputStream out, byte[] b) throws IOException {
-    out.writeInt(b.length);
-    out.write(b);
-  }
-
-  /**
-   * Reads only a checkpoint's header.
-   *
-   * @return the sequence number and timestamp (state empty)
-   * @throws JournalCorruptedException if the header is damaged or of another version
-   */
-  static Loaded readHeader(Path file) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      while (b.hasRemaining()) {
-        if (ch.read(b) < 0) {
-          throw new JournalCorruptedException(file, 0, "checkpoint header is incomplete");
+        String digits = name.substring(PREFIX.length(), PREFIX.length() + 20);
+        for (int i = 0; i < digits.length(); i++) {
+            if (!Character.isDigit(digits.charAt(i))) {
+                return -1;
+            }
         }
-      }
+        return Long.parseLong(digits);
     }
-    b.flip();
-    return header(file, b, null);
-  }
 
-  private static Loaded header(Path file, ByteBuffer b, MutableState state) {
-    byte[] magic = new byte[MAGIC.length];
-    b.get(magic);
-    if (!Arrays.equals(magic, MAGIC)) {
-      throw new JournalCorruptedException(file, 0, "not a checkpoint: magic is not \"FLAGSCKP\"");
-    }
-    int version = b.getShort() & 0xFFFF;
-    if (version != FORMAT_VERSION) {
-      throw new JournalCorruptedException(file, 8, "unsupported checkpoint format version "
-          + version + " (this release reads version " + FORMAT_VERSION + ")");
-    }
-    b.getShort();
-    long sequence = b.getLong();
-    Instant timestamp = Instant.ofEpochSecond(b.getLong(), b.getInt());
-    if (sequence != sequenceOf(file) && sequenceOf(file) >= 0) {
-      throw new JournalCorruptedException(file, 12, "header says sequence " + sequence
-          + " but the file name says " + sequenceOf(file));
-    }
-    return new Loaded(sequence, timestamp, state);
-  }
-
-  /**
-   * Reads and checks a whole checkpoint.
-   *
-   * @throws JournalCorruptedException if it is damaged or of another format version
-   */
-  static Loaded read(Path file) throws IOException {
-    byte[] all = Files.readAllBytes(file);
-    int bodyEnd = all.length - 4 - END.length;
-    if (bodyEnd < HEADER_SIZE) {
-      throw new JournalCorruptedException(file, all.length, "checkpoint is truncated ("
-          + all.length + " bytes)");
-    }
-    if (!Arrays.equals(all, bodyEnd + 4, all.length, END, 0, END.length)) {
-      throw new JournalCorruptedException(file, bodyEnd + 4,
-          "checkpoint is truncated: no end marker");
-    }
-    CRC32C crc = new CRC32C();
-    crc.update(all, 0, bodyEnd);
-    int stored = ByteBuffer.wrap(all, bodyEnd, 4).getInt();
-    ByteBuffer b = ByteBuffer.wrap(all, 0, bodyEnd);
-    if (stored != (int) crc.getValue()) {
-      // A damaged header explains itself better than a checksum does.
-      header(file, b.duplicate(), null);
-      throw new JournalCorruptedException(file, bodyEnd, String.format(
-          "checkpoint checksum mismatch (stored %08x, computed %08x)", stored,
-          (int) crc.getValue()));
-    }
-    MutableState state = new MutableState();
-    Loaded head = header(file, b, state);
-    try {
-      state.restore(head.sequence(), head.timestamp(), b.getLong());
-      int tokens = count(b);
-      for (int i = 0; i < tokens; i++) {
-        state.putToken(string(b), json(b));
-      }
-      int envs = count(b);
-      for (int i = 0; i < envs; i++) {
-        MutableState.Env env = state.addEnvironment(string(b), CanonicalJson.emptyObject());
-        env.version = b.getLong();
-        env.archived = b.get() != 0;
-        env.metadata = json(b);
-        readJsonMap(b, env.flags);
-        readJsonMap(b, env.archivedFlags);
-        int users = count(b);
-        for (int u = 0; u < users; u++) {
-          String user = string(b);
-          int roles = count(b);
-          Set<String> set = new HashSet<>();
-          for (int r = 0; r < roles; r++) {
-            set.add(string(b));
-          }
-          env.grants.put(user, set);
+    /** Checkpoints in the directory, newest first. */
+    static List<Ref> list(Path dir) throws IOException {
+        List<Ref> refs = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.forEach(p -> {
+                long seq = sequenceOf(p);
+                if (seq >= 0 && Files.isRegularFile(p)) {
+                    refs.add(new Ref(p, seq));
+                }
+            });
         }
-        int selfService = count(b);
-        for (int r = 0; r < selfService; r++) {
-          env.selfServiceRoles.add(string(b));
+        refs.sort((a, b) -> Long.compare(b.sequence(), a.sequence()));
+        return refs;
+    }
+
+    /** Writes a checkpoint of the state atomically and returns its path. */
+    static Path write(Path dir, ServerState state) throws IOException {
+        Path target = dir.resolve(fileName(state.sequence()));
+        Path temp = dir.resolve(fileName(state.sequence()) + Segments.TEMP_SUFFIX);
+        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            CRC32C crc = new CRC32C();
+            OutputStream raw = Channels.newOutputStream(ch);
+            DataOutputStream out = new DataOutputStream(
+                    new CheckedOutputStream(new BufferedOutputStream(raw, 1 << 16), crc));
+            writeState(out, state);
+            out.flush();
+            DataOutputStream trailer = new DataOutputStream(new BufferedOutputStream(raw));
+            trailer.writeInt((int) crc.getValue());
+            trailer.write(END);
+            trailer.flush();
+            ch.force(true);
         }
-      }
-    } catch (BufferUnderflowException | IllegalArgumentException e) {
-      throw new JournalCorruptedException(file, b.position(),
-          "checkpoint body is malformed: " + e);
+        Segments.moveAtomically(temp, target);
+        Segments.forceDirectory(dir);
+        return target;
     }
-    if (b.hasRemaining()) {
-      throw new JournalCorruptedException(file, b.position(), "checkpoint has "
-          + b.remaining() + " unexpected bytes after its body");
+
+    private static void writeState(DataOutputStream out, ServerState state) throws IOException {
+        out.write(MAGIC);
+        out.writeShort(FORMAT_VERSION);
+        out.writeShort(0);
+        out.writeLong(state.sequence());
+        out.writeLong(state.timestamp().getEpochSecond());
+        out.writeInt(state.timestamp().getNano());
+        out.writeLong(state.tokensVersion());
+        writeJsonMap(out, state.tokens());
+        out.writeInt(state.environments().size());
+        for (EnvironmentState env : MutableState.sorted(state)) {
+            writeString(out, env.key());
+            out.writeLong(env.version());
+            out.writeByte(env.archived() ? 1 : 0);
+            writeBytes(out, env.metadata().bytes());
+            writeJsonMap(out, env.flags());
+            writeJsonMap(out, env.archivedFlags());
+            out.writeInt(env.roleGrants().size());
+            for (Map.Entry<String, Set<String>> grant
+                    : new TreeMap<>(env.roleGrants()).entrySet()) {
+                writeString(out, grant.getKey());
+                writeStrings(out, grant.getValue());
+            }
+            writeStrings(out, env.selfServiceRoles());
+        }
     }
-    return head;
-  }
 
-  private static void readJsonMap(ByteBuffer b, Map<String, CanonicalJson> into) {
-    int n = count(b);
-    for (int i = 0; i < n; i++) {
-      into.put(string(b), json(b));
+    private static void writeJsonMap(DataOutputStream out, Map<String, CanonicalJson> map)
+            throws IOException {
+        out.writeInt(map.size());
+        for (Map.Entry<String, CanonicalJson> e : new TreeMap<>(map).entrySet()) {
+            writeString(out, e.getKey());
+            writeBytes(out, e.getValue().bytes());
+        }
     }
-  }
 
-  private static int count(ByteBuffer b) {
-    int n = b.getInt();
-    if (n < 0 || n > b.remaining()) {
-      throw new IllegalArgumentException("count " + n + " is out of range");
+    private static void writeStrings(DataOutputStream out, Set<String> values)
+            throws IOException {
+        out.writeInt(values.size());
+        for (String v : new TreeSet<>(values)) {
+            writeString(out, v);
+        }
     }
-    return n;
-  }
 
-  private static byte[] bytes(ByteBuffer b) {
-    byte[] out = new byte[count(b)];
-    b.get(out);
-    return out;
-  }
+    private static void writeString(DataOutputStream out, String s) throws IOException {
+        writeBytes(out, s.getBytes(StandardCharsets.UTF_8));
+    }
 
-  private static String string(ByteBuffer b) {
-    return new String(bytes(b), StandardCharsets.UTF_8);
-  }
+    private static void writeBytes(DataOutputStream out, byte[] b) throws IOException {
+        out.writeInt(b.length);
+        out.write(b);
+    }
 
-  private static CanonicalJson json(ByteBuffer b) {
-    return CanonicalJson.trusted(bytes(b));
-  }
+    /**
+     * Reads only a checkpoint's header.
+     *
+     * @return the sequence number and timestamp (state empty)
+     * @throws JournalCorruptedException if the header is damaged or of another version
+     */
+    static Loaded readHeader(Path file) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (b.hasRemaining()) {
+                if (ch.read(b) < 0) {
+                    throw new JournalCorruptedException(file, 0, "checkpoint header is incomplete");
+                }
+            }
+        }
+        b.flip();
+        return header(file, b, null);
+    }
+
+    private static Loaded header(Path file, ByteBuffer b, MutableState state) {
+        byte[] magic = new byte[MAGIC.length];
+        b.get(magic);
+        if (!Arrays.equals(magic, MAGIC)) {
+            throw new JournalCorruptedException(file, 0, "not a checkpoint: magic is not \"FLAGSCKP\"");
+        }
+        int version = b.getShort() & 0xFFFF;
+        if (version != FORMAT_VERSION) {
+            throw new JournalCorruptedException(file, 8, "unsupported checkpoint format version "
+                    + version + " (this release reads version " + FORMAT_VERSION + ")");
+        }
+        b.getShort();
+        long sequence = b.getLong();
+        Instant timestamp = Instant.ofEpochSecond(b.getLong(), b.getInt());
+        if (sequence != sequenceOf(file) && sequenceOf(file) >= 0) {
+            throw new JournalCorruptedException(file, 12, "header says sequence " + sequence
+                    + " but the file name says " + sequenceOf(file));
+        }
+        return new Loaded(sequence, timestamp, state);
+    }
+
+    /**
+     * Reads and checks a whole checkpoint.
+     *
+     * @throws JournalCorruptedException if it is damaged or of another format version
+     */
+    static Loaded read(Path file) throws IOException {
+        byte[] all = Files.readAllBytes(file);
+        int bodyEnd = all.length - 4 - END.length;
+        if (bodyEnd < HEADER_SIZE) {
+            throw new JournalCorruptedException(file, all.length, "checkpoint is truncated ("
+                    + all.length + " bytes)");
+        }
+        if (!Arrays.equals(all, bodyEnd + 4, all.length, END, 0, END.length)) {
+            throw new JournalCorruptedException(file, bodyEnd + 4,
+                    "checkpoint is truncated: no end marker");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(all, 0, bodyEnd);
+        int stored = ByteBuffer.wrap(all, bodyEnd, 4).getInt();
+        ByteBuffer b = ByteBuffer.wrap(all, 0, bodyEnd);
+        if (stored != (int) crc.getValue()) {
+            // A damaged header explains itself better than a checksum does.
+            header(file, b.duplicate(), null);
+            throw new JournalCorruptedException(file, bodyEnd, String.format(
+                    "checkpoint checksum mismatch (stored %08x, computed %08x)", stored,
+                    (int) crc.getValue()));
+        }
+        MutableState state = new MutableState();
+        Loaded head = header(file, b, state);
+        try {
+            state.restore(head.sequence(), head.timestamp(), b.getLong());
+            int tokens = count(b);
+            for (int i = 0; i < tokens; i++) {
+                state.putToken(string(b), json(b));
+            }
+            int envs = count(b);
+            for (int i = 0; i < envs; i++) {
+                MutableState.Env env = state.addEnvironment(string(b), CanonicalJson.emptyObject());
+                env.version = b.getLong();
+                env.archived = b.get() != 0;
+                env.metadata = json(b);
+                readJsonMap(b, env.flags);
+                readJsonMap(b, env.archivedFlags);
+                int users = count(b);
+                for (int u = 0; u < users; u++) {
+                    String user = string(b);
+                    int roles = count(b);
+                    Set<String> set = new HashSet<>();
+                    for (int r = 0; r < roles; r++) {
+                        set.add(string(b));
+                    }
+                    env.grants.put(user, set);
+                }
+                int selfService = count(b);
+                for (int r = 0; r < selfService; r++) {
+                    env.selfServiceRoles.add(string(b));
+                }
+            }
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new JournalCorruptedException(file, b.position(),
+                    "checkpoint body is malformed: " + e);
+        }
+        if (b.hasRemaining()) {
+            throw new JournalCorruptedException(file, b.position(), "checkpoint has "
+                    + b.remaining() + " unexpected bytes after its body");
+        }
+        return head;
+    }
+
+    private static void readJsonMap(ByteBuffer b, Map<String, CanonicalJson> into) {
+        int n = count(b);
+        for (int i = 0; i < n; i++) {
+            into.put(string(b), json(b));
+        }
+    }
+
+    private static int count(ByteBuffer b) {
+        int n = b.getInt();
+        if (n < 0 || n > b.remaining()) {
+            throw new IllegalArgumentException("count " + n + " is out of range");
+        }
+        return n;
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        byte[] out = new byte[count(b)];
+        b.get(out);
+        return out;
+    }
+
+    private static String string(ByteBuffer b) {
+        return new String(bytes(b), StandardCharsets.UTF_8);
+    }
+
+    private static CanonicalJson json(ByteBuffer b) {
+        return CanonicalJson.trusted(bytes(b));
+    }
 }

@@ -19,68 +19,68 @@ import java.time.Instant;
  */
 final class DirectoryLock implements AutoCloseable {
 
-  static final String FILE_NAME = "journal.lock";
+    static final String FILE_NAME = "journal.lock";
 
-  private final FileChannel channel;
-  private final FileLock lock;
+    private final FileChannel channel;
+    private final FileLock lock;
 
-  private DirectoryLock(FileChannel channel, FileLock lock) {
-    this.channel = channel;
-    this.lock = lock;
-  }
-
-  /**
-   * Takes the lock, creating the directory if needed.
-   *
-   * @throws JournalLockedException if another journal holds it
-   */
-  static DirectoryLock acquire(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    Path file = dir.resolve(FILE_NAME);
-    FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE,
-        StandardOpenOption.READ, StandardOpenOption.WRITE);
-    FileLock lock;
-    try {
-      lock = channel.tryLock();
-    } catch (OverlappingFileLockException e) {
-      channel.close();
-      throw new JournalLockedException("journal data directory " + dir.toAbsolutePath()
-          + " is already open in this process; close that journal first");
-    } catch (IOException | RuntimeException e) {
-      channel.close();
-      throw e;
+    private DirectoryLock(FileChannel channel, FileLock lock) {
+        this.channel = channel;
+        this.lock = lock;
     }
-    if (lock == null) {
-      String owner = owner(channel);
-      channel.close();
-      throw new JournalLockedException("journal data directory " + dir.toAbsolutePath()
-          + " is locked by another process" + owner + "; only one server may use a journal: stop"
-          + " the other one or point this one at another directory");
-    }
-    byte[] info = ("pid " + ProcessHandle.current().pid() + " since " + Instant.now() + "\n")
-        .getBytes(StandardCharsets.UTF_8);
-    channel.truncate(0);
-    channel.write(ByteBuffer.wrap(info), 0);
-    return new DirectoryLock(channel, lock);
-  }
 
-  private static String owner(FileChannel channel) {
-    try {
-      ByteBuffer b = ByteBuffer.allocate(200);
-      channel.read(b, 0);
-      String text = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).trim();
-      return text.isEmpty() ? "" : " (" + text + ")";
-    } catch (IOException e) {
-      return "";
+    /**
+     * Takes the lock, creating the directory if needed.
+     *
+     * @throws JournalLockedException if another journal holds it
+     */
+    static DirectoryLock acquire(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Path file = dir.resolve(FILE_NAME);
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE,
+                StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            channel.close();
+            throw new JournalLockedException("journal data directory " + dir.toAbsolutePath()
+                    + " is already open in this process; close that journal first");
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+        if (lock == null) {
+            String owner = owner(channel);
+            channel.close();
+            throw new JournalLockedException("journal data directory " + dir.toAbsolutePath()
+                    + " is locked by another process" + owner + "; only one server may use a journal: stop"
+                    + " the other one or point this one at another directory");
+        }
+        byte[] info = ("pid " + ProcessHandle.current().pid() + " since " + Instant.now() + "\n")
+                .getBytes(StandardCharsets.UTF_8);
+        channel.truncate(0);
+        channel.write(ByteBuffer.wrap(info), 0);
+        return new DirectoryLock(channel, lock);
     }
-  }
 
-  @Override
-  public void close() throws IOException {
-    try {
-      lock.release();
-    } finally {
-      channel.close();
+    private static String owner(FileChannel channel) {
+        try {
+            ByteBuffer b = ByteBuffer.allocate(200);
+            channel.read(b, 0);
+            String text = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).trim();
+            return text.isEmpty() ? "" : " (" + text + ")";
+        } catch (IOException e) {
+            return "";
+        }
     }
-  }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            lock.release();
+        } finally {
+            channel.close();
+        }
+    }
 }

@@ -13,158 +13,158 @@ import java.util.Locale;
  */
 public enum EntryType {
 
-  /**
-   * A flag was created (or an archived flag was restored) with this full definition; subject: the
-   * flag key.
-   *
-   * <pre>{@code {"key": "billing-v2", "enabled": false, "rules": []}}</pre>
-   */
-  FLAG_CREATED(1, false, "key"),
+    /**
+     * A flag was created (or an archived flag was restored) with this full definition; subject: the
+     * flag key.
+     *
+     * <pre>{@code {"key": "billing-v2", "enabled": false, "rules": []}}</pre>
+     */
+    FLAG_CREATED(1, false, "key"),
 
-  /**
-   * A flag's full new definition; subject: the flag key.
-   *
-   * <pre>{@code {"key": "billing-v2", "enabled": true, "rules": [{"percentage": 10}]}}</pre>
-   */
-  FLAG_UPDATED(2, false, "key"),
+    /**
+     * A flag's full new definition; subject: the flag key.
+     *
+     * <pre>{@code {"key": "billing-v2", "enabled": true, "rules": [{"percentage": 10}]}}</pre>
+     */
+    FLAG_UPDATED(2, false, "key"),
 
-  /**
-   * A flag (active or archived) was deleted; subject: the flag key.
-   *
-   * <pre>{@code {"key": "billing-v2"}}</pre>
-   */
-  FLAG_DELETED(3, false, "key"),
+    /**
+     * A flag (active or archived) was deleted; subject: the flag key.
+     *
+     * <pre>{@code {"key": "billing-v2"}}</pre>
+     */
+    FLAG_DELETED(3, false, "key"),
 
-  /**
-   * An active flag was archived: kept, but no longer served; subject: the flag key.
-   *
-   * <pre>{@code {"key": "billing-v2"}}</pre>
-   */
-  FLAG_ARCHIVED(4, false, "key"),
+    /**
+     * An active flag was archived: kept, but no longer served; subject: the flag key.
+     *
+     * <pre>{@code {"key": "billing-v2"}}</pre>
+     */
+    FLAG_ARCHIVED(4, false, "key"),
 
-  /**
-   * An environment was created; the payload is its metadata; no subject.
-   *
-   * <pre>{@code {"name": "Production"}}</pre>
-   */
-  ENVIRONMENT_CREATED(10, false, null),
+    /**
+     * An environment was created; the payload is its metadata; no subject.
+     *
+     * <pre>{@code {"name": "Production"}}</pre>
+     */
+    ENVIRONMENT_CREATED(10, false, null),
 
-  /**
-   * An environment was created as a copy of another one's flags, archived flags and self-service
-   * roles (not its role grants); no subject. The caller gives {@code source}; the journal adds
-   * {@code sourceVersion}, {@code flags}, {@code archivedFlags} and {@code selfServiceRoles} to the
-   * stored payload, so that the entry alone says what was copied.
-   *
-   * <pre>{@code {"source": "staging", "name": "Production"}}</pre>
-   */
-  ENVIRONMENT_CLONED(11, false, null),
+    /**
+     * An environment was created as a copy of another one's flags, archived flags and self-service
+     * roles (not its role grants); no subject. The caller gives {@code source}; the journal adds
+     * {@code sourceVersion}, {@code flags}, {@code archivedFlags} and {@code selfServiceRoles} to the
+     * stored payload, so that the entry alone says what was copied.
+     *
+     * <pre>{@code {"source": "staging", "name": "Production"}}</pre>
+     */
+    ENVIRONMENT_CLONED(11, false, null),
 
-  /**
-   * An environment was archived: it stays readable and accepts no further changes; no subject.
-   *
-   * <pre>{@code {"reason": "region closed"}}</pre>
-   */
-  ENVIRONMENT_ARCHIVED(12, false, null),
+    /**
+     * An environment was archived: it stays readable and accepts no further changes; no subject.
+     *
+     * <pre>{@code {"reason": "region closed"}}</pre>
+     */
+    ENVIRONMENT_ARCHIVED(12, false, null),
 
-  /**
-   * A role was granted to a user id in the environment; subject: the user id.
-   *
-   * <pre>{@code {"user": "u-1234", "role": "beta-tester"}}</pre>
-   */
-  ROLE_GRANTED(20, false, "user"),
+    /**
+     * A role was granted to a user id in the environment; subject: the user id.
+     *
+     * <pre>{@code {"user": "u-1234", "role": "beta-tester"}}</pre>
+     */
+    ROLE_GRANTED(20, false, "user"),
 
-  /**
-   * A role was taken back from a user id; subject: the user id.
-   *
-   * <pre>{@code {"user": "u-1234", "role": "beta-tester"}}</pre>
-   */
-  ROLE_REVOKED(21, false, "user"),
+    /**
+     * A role was taken back from a user id; subject: the user id.
+     *
+     * <pre>{@code {"user": "u-1234", "role": "beta-tester"}}</pre>
+     */
+    ROLE_REVOKED(21, false, "user"),
 
-  /**
-   * A role was marked self-service: users may grant it to themselves; subject: the role.
-   *
-   * <pre>{@code {"role": "beta-tester"}}</pre>
-   */
-  ROLE_MARKED_SELF_SERVICE(22, false, "role"),
+    /**
+     * A role was marked self-service: users may grant it to themselves; subject: the role.
+     *
+     * <pre>{@code {"role": "beta-tester"}}</pre>
+     */
+    ROLE_MARKED_SELF_SERVICE(22, false, "role"),
 
-  /**
-   * A role is no longer self-service; subject: the role.
-   *
-   * <pre>{@code {"role": "beta-tester"}}</pre>
-   */
-  ROLE_UNMARKED_SELF_SERVICE(23, false, "role"),
+    /**
+     * A role is no longer self-service; subject: the role.
+     *
+     * <pre>{@code {"role": "beta-tester"}}</pre>
+     */
+    ROLE_UNMARKED_SELF_SERVICE(23, false, "role"),
 
-  /**
-   * A token was created; global (no environment); subject: the token id. The payload holds the
-   * token's hash and metadata, never the secret: a field named {@code secret}, {@code token} or
-   * {@code plaintext} is refused.
-   *
-   * <pre>{@code {"id": "tok-7", "hash": "sha256:9f86d0...", "name": "ci", "environments": ["staging"]}}</pre>
-   */
-  TOKEN_CREATED(30, true, "id"),
+    /**
+     * A token was created; global (no environment); subject: the token id. The payload holds the
+     * token's hash and metadata, never the secret: a field named {@code secret}, {@code token} or
+     * {@code plaintext} is refused.
+     *
+     * <pre>{@code {"id": "tok-7", "hash": "sha256:9f86d0...", "name": "ci", "environments": ["staging"]}}</pre>
+     */
+    TOKEN_CREATED(30, true, "id"),
 
-  /**
-   * A token was revoked; global; subject: the token id.
-   *
-   * <pre>{@code {"id": "tok-7"}}</pre>
-   */
-  TOKEN_REVOKED(31, true, "id");
+    /**
+     * A token was revoked; global; subject: the token id.
+     *
+     * <pre>{@code {"id": "tok-7"}}</pre>
+     */
+    TOKEN_REVOKED(31, true, "id");
 
-  private static final EntryType[] BY_CODE = new EntryType[256];
+    private static final EntryType[] BY_CODE = new EntryType[256];
 
-  static {
-    for (EntryType type : values()) {
-      BY_CODE[type.code] = type;
+    static {
+        for (EntryType type : values()) {
+            BY_CODE[type.code] = type;
+        }
     }
-  }
 
-  private final int code;
-  private final boolean global;
-  private final String subjectField;
+    private final int code;
+    private final boolean global;
+    private final String subjectField;
 
-  EntryType(int code, boolean global, String subjectField) {
-    this.code = code;
-    this.global = global;
-    this.subjectField = subjectField;
-  }
+    EntryType(int code, boolean global, String subjectField) {
+        this.code = code;
+        this.global = global;
+        this.subjectField = subjectField;
+    }
 
-  /**
-   * Returns whether entries of this type are global (no environment) rather than scoped to one
-   * environment.
-   *
-   * @return true for token entries
-   */
-  public boolean isGlobal() {
-    return global;
-  }
+    /**
+     * Returns whether entries of this type are global (no environment) rather than scoped to one
+     * environment.
+     *
+     * @return true for token entries
+     */
+    public boolean isGlobal() {
+        return global;
+    }
 
-  /**
-   * Returns whether this type changes a flag.
-   *
-   * @return true for the {@code FLAG_*} types
-   */
-  public boolean isFlagChange() {
-    return this == FLAG_CREATED || this == FLAG_UPDATED || this == FLAG_DELETED
-        || this == FLAG_ARCHIVED;
-  }
+    /**
+     * Returns whether this type changes a flag.
+     *
+     * @return true for the {@code FLAG_*} types
+     */
+    public boolean isFlagChange() {
+        return this == FLAG_CREATED || this == FLAG_UPDATED || this == FLAG_DELETED
+                || this == FLAG_ARCHIVED;
+    }
 
-  /** The payload field that names the subject, or null for environment entries. */
-  String subjectField() {
-    return subjectField;
-  }
+    /** The payload field that names the subject, or null for environment entries. */
+    String subjectField() {
+        return subjectField;
+    }
 
-  /** The stable code stored in a record. */
-  int code() {
-    return code;
-  }
+    /** The stable code stored in a record. */
+    int code() {
+        return code;
+    }
 
-  /** The type with this stored code, or null if this release does not know it. */
-  static EntryType fromCode(int code) {
-    return code >= 0 && code < BY_CODE.length ? BY_CODE[code] : null;
-  }
+    /** The type with this stored code, or null if this release does not know it. */
+    static EntryType fromCode(int code) {
+        return code >= 0 && code < BY_CODE.length ? BY_CODE[code] : null;
+    }
 
-  /** The lowercase name used in messages, e.g. {@code flag_updated}. */
-  String label() {
-    return name().toLowerCase(Locale.ROOT);
-  }
+    /** The lowercase name used in messages, e.g. {@code flag_updated}. */
+    String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
 }

@@ -29,40 +29,40 @@ import java.util.Set;
  * @param selfServiceRoles the roles users may grant to themselves
  */
 public record EnvironmentState(
-    String key,
-    long version,
-    boolean archived,
-    CanonicalJson metadata,
-    Map<String, CanonicalJson> flags,
-    Map<String, CanonicalJson> archivedFlags,
-    Map<String, Set<String>> roleGrants,
-    Set<String> selfServiceRoles) {
+        String key,
+        long version,
+        boolean archived,
+        CanonicalJson metadata,
+        Map<String, CanonicalJson> flags,
+        Map<String, CanonicalJson> archivedFlags,
+        Map<String, Set<String>> roleGrants,
+        Set<String> selfServiceRoles) {
 
-  /**
-   * Copies the collections; a null collection becomes an empty one.
-   *
-   * @throws NullPointerException if key or metadata is null
-   * @throws IllegalArgumentException if version is negative
-   */
-  public EnvironmentState {
-    Objects.requireNonNull(key, "key");
-    Objects.requireNonNull(metadata, "metadata");
-    if (version < 0) {
-      throw new IllegalArgumentException("version must be at least 0, was " + version);
+    /**
+     * Copies the collections; a null collection becomes an empty one.
+     *
+     * @throws NullPointerException if key or metadata is null
+     * @throws IllegalArgumentException if version is negative
+     */
+    public EnvironmentState {
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(metadata, "metadata");
+        if (version < 0) {
+            throw new IllegalArgumentException("version must be at least 0, was " + version);
+        }
+        flags = flags == null ? Map.of() : Map.copyOf(flags);
+        archivedFlags = archivedFlags == null ? Map.of() : Map.copyOf(archivedFlags);
+        roleGrants = roleGrants == null ? Map.of() : copyGrants(roleGrants);
+        selfServiceRoles = selfServiceRoles == null ? Set.of() : Set.copyOf(selfServiceRoles);
     }
-    flags = flags == null ? Map.of() : Map.copyOf(flags);
-    archivedFlags = archivedFlags == null ? Map.of() : Map.copyOf(archivedFlags);
-    roleGrants = roleGrants == null ? Map.of() : copyGrants(roleGrants);
-    selfServiceRoles = selfServiceRoles == null ? Set.of() : Set.copyOf(selfServiceRoles);
-  }
 
-  private static Map<String, Set<String>> copyGrants(Map<String, Set<String>> grants) {
-    Map<String, Set<String>> copy = new HashMap<>(grants.size() * 2);
-    grants.forEach((user, roles) -> {
-      if (!roles.isEmpty()) {
-        copy.put(user, Set.copyOf(roles));
-      }
-    });
-    return Map.copyOf(copy);
-  }
+    private static Map<String, Set<String>> copyGrants(Map<String, Set<String>> grants) {
+        Map<String, Set<String>> copy = new HashMap<>(grants.size() * 2);
+        grants.forEach((user, roles) -> {
+            if (!roles.isEmpty()) {
+                copy.put(user, Set.copyOf(roles));
+            }
+        });
+        return Map.copyOf(copy);
+    }
 }

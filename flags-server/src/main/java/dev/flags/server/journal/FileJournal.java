@@ -43,936 +43,936 @@ import org.slf4j.LoggerFactory;
  */
 public final class FileJournal implements Journal {
 
-  private static final Logger LOG = LoggerFactory.getLogger(FileJournal.class);
-  private static final int WRITE_BUFFER = 1 << 20;
+    private static final Logger LOG = LoggerFactory.getLogger(FileJournal.class);
+    private static final int WRITE_BUFFER = 1 << 20;
 
-  /** Package-private seams for tests; the default does nothing. */
-  interface Hooks {
-    Hooks NONE = new Hooks() {};
+    /** Package-private seams for tests; the default does nothing. */
+    interface Hooks {
+        Hooks NONE = new Hooks() {};
 
-    /** Called on the appending thread once its record is queued for the next force. */
-    default void enqueued(JournalEntry entry) {}
+        /** Called on the appending thread once its record is queued for the next force. */
+        default void enqueued(JournalEntry entry) {}
 
-    /** Called on the sync thread just before it forces a batch. */
-    default void beforeForce() {}
-  }
-
-  /** The durable end: the last acknowledged entry and where its segment's sound records end. */
-  private record Mark(long sequence, Recovery.SegmentInfo segment, long offset) {}
-
-  /** An appended entry waiting for its force. */
-  private record Pending(JournalEntry entry, byte[] frame, CompletableFuture<JournalEntry> done) {}
-
-  private final Path dir;
-  private final Clock clock;
-  private final ChangeRules rules;
-  private final long segmentSize;
-  private final long checkpointInterval;
-  private final int checkpointsToKeep;
-  private final Duration retention;
-  private final Hooks hooks;
-  private final DirectoryLock directoryLock;
-  private final RecoveryReport recoveryReport;
-
-  // Appenders and the sync thread meet here; the lock is held only to check, number, encode and
-  // queue a change, and to take a batch.
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition workReady = lock.newCondition();
-  private final MutableState working;
-  private long lastAssigned;
-  private Instant lastTimestamp;
-  private ArrayList<Pending> queue = new ArrayList<>();
-  private boolean closing;
-  private JournalException failure;
-
-  private volatile ServerState committed;
-  private volatile Mark mark;
-  private volatile List<Recovery.SegmentInfo> segments;
-  private final Object segmentsUpdate = new Object();
-
-  // Owned by the sync thread.
-  private FileChannel active;
-  private Recovery.SegmentInfo activeSegment;
-  private long activeSize;
-  private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(WRITE_BUFFER);
-
-  private final AtomicLong forces = new AtomicLong();
-  private final AtomicBoolean closed = new AtomicBoolean();
-  private final ReentrantLock checkpointWrite = new ReentrantLock();
-  private final Object checkpointSignal = new Object();
-  private boolean checkpointRequested;
-  private boolean checkpointStop;
-  private volatile long lastCheckpointSequence;
-  private final Thread syncThread;
-  private final Thread checkpointThread;
-
-  private FileJournal(Builder b) throws IOException {
-    long started = System.nanoTime();
-    this.dir = b.directory;
-    this.clock = b.clock;
-    this.rules = new ChangeRules(b.maxPayloadBytes, b.maxActorLength, b.maxCommentLength);
-    this.segmentSize = b.segmentSize;
-    this.checkpointInterval = b.checkpointInterval;
-    this.checkpointsToKeep = b.checkpointsToKeep;
-    this.retention = b.retention;
-    this.hooks = b.hooks;
-    this.directoryLock = DirectoryLock.acquire(dir);
-    try {
-      Recovery.Result r = Recovery.run(dir);
-      List<Recovery.SegmentInfo> segs = new ArrayList<>(r.segments());
-      if (segs.isEmpty()) {
-        segs.add(new Recovery.SegmentInfo(Segments.create(dir, 1), 1));
-      }
-      this.segments = List.copyOf(segs);
-      this.activeSegment = segs.get(segs.size() - 1);
-      this.active = FileChannel.open(activeSegment.file, StandardOpenOption.WRITE,
-          StandardOpenOption.READ);
-      this.active.position(r.tailEnd());
-      this.activeSize = r.tailEnd();
-      this.working = r.state();
-      this.lastAssigned = r.lastSequence();
-      this.lastTimestamp = working.timestamp();
-      this.committed = working.freeze();
-      this.mark = new Mark(r.lastSequence(), activeSegment, r.tailEnd());
-      this.lastCheckpointSequence = r.checkpointSequence();
-      Duration took = Duration.ofNanos(System.nanoTime() - started);
-      this.recoveryReport = new RecoveryReport(r.checkpointSequence(), r.replayed(),
-          r.lastSequence(), segs.size(), r.discardedBytes(), r.notes(), took);
-    } catch (IOException | RuntimeException | Error e) {
-      closeQuietly();
-      throw e;
+        /** Called on the sync thread just before it forces a batch. */
+        default void beforeForce() {}
     }
-    LOG.info("journal opened: {} (last sequence {}, checkpoint at {}, {} entries replayed,"
-        + " {} segments, {} ms)", dir, recoveryReport.lastSequence(),
-        recoveryReport.checkpointSequence(), recoveryReport.replayedEntries(),
-        recoveryReport.segments(), recoveryReport.duration().toMillis());
-    syncThread = new Thread(this::syncLoop, "flags-journal-sync");
-    syncThread.setDaemon(true);
-    checkpointThread = new Thread(this::checkpointLoop, "flags-journal-checkpoint");
-    checkpointThread.setDaemon(true);
-    syncThread.start();
-    checkpointThread.start();
-    if (recoveryReport.replayedEntries() >= checkpointInterval) {
-      requestCheckpoint();
-    }
-  }
 
-  private void closeQuietly() {
-    try {
-      if (active != null) {
-        active.close();
-      }
-    } catch (IOException e) {
-      LOG.warn("journal: cannot close {}: {}", activeSegment, e.toString());
-    }
-    try {
-      directoryLock.close();
-    } catch (IOException e) {
-      LOG.warn("journal: cannot release the lock of {}: {}", dir, e.toString());
-    }
-  }
+    /** The durable end: the last acknowledged entry and where its segment's sound records end. */
+    private record Mark(long sequence, Recovery.SegmentInfo segment, long offset) {}
 
-  /**
-   * Starts building a journal kept in a directory.
-   *
-   * @param directory the data directory; created if missing; one journal per directory
-   * @return a new builder with the defaults
-   * @throws NullPointerException if directory is null
-   */
-  public static Builder builder(Path directory) {
-    return new Builder(directory);
-  }
+    /** An appended entry waiting for its force. */
+    private record Pending(JournalEntry entry, byte[] frame, CompletableFuture<JournalEntry> done) {}
 
-  // ---------------------------------------------------------------------------------------------
-  // Appending and group commit
+    private final Path dir;
+    private final Clock clock;
+    private final ChangeRules rules;
+    private final long segmentSize;
+    private final long checkpointInterval;
+    private final int checkpointsToKeep;
+    private final Duration retention;
+    private final Hooks hooks;
+    private final DirectoryLock directoryLock;
+    private final RecoveryReport recoveryReport;
 
-  @Override
-  public JournalEntry append(Change change) {
-    ChangeRules.Shape shape = rules.check(change);
-    Pending pending;
-    lock.lock();
-    try {
-      if (failure != null) {
-        throw new JournalException(failure.getMessage(), failure);
-      }
-      if (closing) {
-        throw new JournalException("journal is closed: " + dir);
-      }
-      MutableState.Prepared prepared = working.prepare(change, shape);
-      Instant now = clock.instant();
-      if (now.isBefore(lastTimestamp)) {
-        now = lastTimestamp; // the clock stepped back: timestamps stay in order
-      }
-      JournalEntry entry = new JournalEntry(lastAssigned + 1, change.type(),
-          change.environment(), prepared.version(), now, change.actor(), change.comment(),
-          shape.subject(), prepared.payload());
-      byte[] frame = RecordCodec.encode(entry);
-      working.apply(entry);
-      lastAssigned = entry.sequence();
-      lastTimestamp = now;
-      pending = new Pending(entry, frame, new CompletableFuture<>());
-      queue.add(pending);
-      workReady.signal();
-    } finally {
-      lock.unlock();
-    }
-    hooks.enqueued(pending.entry());
-    try {
-      return pending.done().join();
-    } catch (CompletionException e) {
-      if (e.getCause() instanceof JournalException) {
-        JournalException cause = (JournalException) e.getCause();
-        throw new JournalException(cause.getMessage(), cause);
-      }
-      throw new JournalException("append failed: " + e.getCause(), e.getCause());
-    }
-  }
+    // Appenders and the sync thread meet here; the lock is held only to check, number, encode and
+    // queue a change, and to take a batch.
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition workReady = lock.newCondition();
+    private final MutableState working;
+    private long lastAssigned;
+    private Instant lastTimestamp;
+    private ArrayList<Pending> queue = new ArrayList<>();
+    private boolean closing;
+    private JournalException failure;
 
-  /*
-   * Group commit. Appenders only queue encoded records; this one thread takes everything queued,
-   * writes it with one write call per segment, forces once, publishes the state and completes the
-   * appenders. Whatever arrives during a force waits for the next one, so no appender waits behind
-   * more than one force that is not its own. The state snapshot is taken together with the batch,
-   * under the lock, so it holds exactly the batch's entries.
-   */
-  private void syncLoop() {
-    while (true) {
-      List<Pending> batch;
-      ServerState snapshot;
-      lock.lock();
-      try {
-        while (queue.isEmpty() && !closing) {
-          workReady.awaitUninterruptibly();
+    private volatile ServerState committed;
+    private volatile Mark mark;
+    private volatile List<Recovery.SegmentInfo> segments;
+    private final Object segmentsUpdate = new Object();
+
+    // Owned by the sync thread.
+    private FileChannel active;
+    private Recovery.SegmentInfo activeSegment;
+    private long activeSize;
+    private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(WRITE_BUFFER);
+
+    private final AtomicLong forces = new AtomicLong();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final ReentrantLock checkpointWrite = new ReentrantLock();
+    private final Object checkpointSignal = new Object();
+    private boolean checkpointRequested;
+    private boolean checkpointStop;
+    private volatile long lastCheckpointSequence;
+    private final Thread syncThread;
+    private final Thread checkpointThread;
+
+    private FileJournal(Builder b) throws IOException {
+        long started = System.nanoTime();
+        this.dir = b.directory;
+        this.clock = b.clock;
+        this.rules = new ChangeRules(b.maxPayloadBytes, b.maxActorLength, b.maxCommentLength);
+        this.segmentSize = b.segmentSize;
+        this.checkpointInterval = b.checkpointInterval;
+        this.checkpointsToKeep = b.checkpointsToKeep;
+        this.retention = b.retention;
+        this.hooks = b.hooks;
+        this.directoryLock = DirectoryLock.acquire(dir);
+        try {
+            Recovery.Result r = Recovery.run(dir);
+            List<Recovery.SegmentInfo> segs = new ArrayList<>(r.segments());
+            if (segs.isEmpty()) {
+                segs.add(new Recovery.SegmentInfo(Segments.create(dir, 1), 1));
+            }
+            this.segments = List.copyOf(segs);
+            this.activeSegment = segs.get(segs.size() - 1);
+            this.active = FileChannel.open(activeSegment.file, StandardOpenOption.WRITE,
+                    StandardOpenOption.READ);
+            this.active.position(r.tailEnd());
+            this.activeSize = r.tailEnd();
+            this.working = r.state();
+            this.lastAssigned = r.lastSequence();
+            this.lastTimestamp = working.timestamp();
+            this.committed = working.freeze();
+            this.mark = new Mark(r.lastSequence(), activeSegment, r.tailEnd());
+            this.lastCheckpointSequence = r.checkpointSequence();
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            this.recoveryReport = new RecoveryReport(r.checkpointSequence(), r.replayed(),
+                    r.lastSequence(), segs.size(), r.discardedBytes(), r.notes(), took);
+        } catch (IOException | RuntimeException | Error e) {
+            closeQuietly();
+            throw e;
         }
-        if (queue.isEmpty()) {
-          return;
+        LOG.info("journal opened: {} (last sequence {}, checkpoint at {}, {} entries replayed,"
+                + " {} segments, {} ms)", dir, recoveryReport.lastSequence(),
+                recoveryReport.checkpointSequence(), recoveryReport.replayedEntries(),
+                recoveryReport.segments(), recoveryReport.duration().toMillis());
+        syncThread = new Thread(this::syncLoop, "flags-journal-sync");
+        syncThread.setDaemon(true);
+        checkpointThread = new Thread(this::checkpointLoop, "flags-journal-checkpoint");
+        checkpointThread.setDaemon(true);
+        syncThread.start();
+        checkpointThread.start();
+        if (recoveryReport.replayedEntries() >= checkpointInterval) {
+            requestCheckpoint();
         }
-        batch = queue;
-        queue = new ArrayList<>();
-        snapshot = working.freeze();
-      } finally {
-        lock.unlock();
-      }
-      try {
-        writeBatch(batch);
-      } catch (IOException | RuntimeException | Error e) {
-        stop(e, batch);
-        return;
-      }
-      committed = snapshot;
-      mark = new Mark(snapshot.sequence(), activeSegment, activeSize);
-      for (Pending p : batch) {
-        p.done().complete(p.entry());
-      }
-      if (snapshot.sequence() - lastCheckpointSequence >= checkpointInterval) {
-        requestCheckpoint();
-      }
     }
-  }
 
-  private void writeBatch(List<Pending> batch) throws IOException {
-    for (Pending p : batch) {
-      byte[] frame = p.frame();
-      long used = activeSize + writeBuffer.position();
-      if (used + frame.length > segmentSize && used > Segments.HEADER_SIZE) {
-        flushBuffer();
-        force();
-        roll(p.entry().sequence());
-      }
-      if (frame.length > writeBuffer.remaining()) {
-        flushBuffer();
-      }
-      if (frame.length > writeBuffer.capacity()) {
-        writeFully(ByteBuffer.wrap(frame));
-      } else {
-        writeBuffer.put(frame);
-      }
-    }
-    flushBuffer();
-    hooks.beforeForce();
-    force();
-  }
-
-  private void flushBuffer() throws IOException {
-    writeBuffer.flip();
-    writeFully(writeBuffer);
-    writeBuffer.clear();
-  }
-
-  private void writeFully(ByteBuffer b) throws IOException {
-    while (b.hasRemaining()) {
-      activeSize += active.write(b);
-    }
-  }
-
-  // force(false) is fdatasync: it also makes the file's new size durable, which is all an append
-  // needs; a new segment's directory entry is forced when the segment is created.
-  private void force() throws IOException {
-    active.force(false);
-    forces.incrementAndGet();
-  }
-
-  private void roll(long firstSequence) throws IOException {
-    Path file = Segments.create(dir, firstSequence);
-    FileChannel next = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
-    next.position(Segments.HEADER_SIZE);
-    FileChannel previous = active;
-    Recovery.SegmentInfo info = new Recovery.SegmentInfo(file, firstSequence);
-    active = next;
-    activeSegment = info;
-    activeSize = Segments.HEADER_SIZE;
-    previous.close();
-    synchronized (segmentsUpdate) {
-      List<Recovery.SegmentInfo> list = new ArrayList<>(segments);
-      list.add(info);
-      segments = List.copyOf(list);
-    }
-    LOG.debug("journal: started segment {}", file);
-  }
-
-  /** After an i/o failure nothing more is acknowledged; reopening recovers (fail-stop). */
-  private void stop(Throwable cause, List<Pending> batch) {
-    JournalException failed = new JournalException("journal stopped after an i/o failure in "
-        + activeSegment.file + ": " + cause + "; nothing after sequence " + mark.sequence()
-        + " is acknowledged; reopen the journal to recover", cause);
-    LOG.error("journal: {}", failed.getMessage(), cause);
-    List<Pending> abandoned = new ArrayList<>(batch);
-    lock.lock();
-    try {
-      failure = failed;
-      closing = true;
-      abandoned.addAll(queue);
-      queue.clear();
-    } finally {
-      lock.unlock();
-    }
-    for (Pending p : abandoned) {
-      p.done().completeExceptionally(failed);
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Checkpoints and retention
-
-  private void requestCheckpoint() {
-    synchronized (checkpointSignal) {
-      checkpointRequested = true;
-      checkpointSignal.notifyAll();
-    }
-  }
-
-  private void checkpointLoop() {
-    while (true) {
-      synchronized (checkpointSignal) {
-        while (!checkpointRequested && !checkpointStop) {
-          try {
-            checkpointSignal.wait();
-          } catch (InterruptedException e) {
-            return;
-          }
-        }
-        if (checkpointStop) {
-          return;
-        }
-        checkpointRequested = false;
-      }
-      try {
-        writeCheckpoint();
-      } catch (IOException | RuntimeException e) {
-        LOG.warn("journal: checkpoint failed in {}: {}; the journal is unaffected and the next"
-            + " checkpoint will try again", dir, e.toString());
-      }
-    }
-  }
-
-  /**
-   * Writes a checkpoint of the committed state now, so that the next open replays nothing before
-   * it. Blocks while the file is written and forced; appends go on meanwhile.
-   *
-   * @return the sequence number the newest checkpoint is at
-   * @throws JournalException if the journal is closed or the checkpoint cannot be written
-   */
-  public long checkpoint() {
-    ensureOpen();
-    try {
-      return writeCheckpoint();
-    } catch (IOException e) {
-      throw new JournalException("cannot write a checkpoint in " + dir + ": " + e, e);
-    }
-  }
-
-  private long writeCheckpoint() throws IOException {
-    checkpointWrite.lock();
-    try {
-      ServerState state = committed;
-      if (state.sequence() == 0 || state.sequence() == lastCheckpointSequence) {
-        return lastCheckpointSequence;
-      }
-      Path file = Checkpoints.write(dir, state);
-      lastCheckpointSequence = state.sequence();
-      LOG.debug("journal: wrote checkpoint {}", file);
-      List<Checkpoints.Ref> refs = Checkpoints.list(dir);
-      for (int i = checkpointsToKeep; i < refs.size(); i++) {
-        Files.deleteIfExists(refs.get(i).file());
-      }
-      long oldestKept = refs.get(Math.min(checkpointsToKeep, refs.size()) - 1).sequence();
-      applyRetention(oldestKept);
-      return state.sequence();
-    } finally {
-      checkpointWrite.unlock();
-    }
-  }
-
-  /*
-   * Removes the oldest segments whose entries are all older than the retention period and all
-   * covered by the oldest kept checkpoint, so that every kept checkpoint can still be recovered
-   * from. A segment's entries are no newer than the next segment's first entry.
-   */
-  private void applyRetention(long oldestCheckpoint) throws IOException {
-    if (retention == null) {
-      return;
-    }
-    Instant cutoff = clock.instant().minus(retention);
-    while (true) {
-      List<Recovery.SegmentInfo> segs = segments;
-      if (segs.size() < 2) {
-        return;
-      }
-      Recovery.SegmentInfo next = segs.get(1);
-      Instant nextFirst = firstTimestamp(next);
-      if (next.firstSequence - 1 > oldestCheckpoint || nextFirst == null
-          || !nextFirst.isBefore(cutoff)) {
-        return;
-      }
-      synchronized (segmentsUpdate) {
-        segments = List.copyOf(segments.subList(1, segments.size()));
-      }
-      Files.deleteIfExists(segs.get(0).file);
-      LOG.info("journal: removed segment {} (entries {}..{}), older than the retention of {}",
-          segs.get(0).file, segs.get(0).firstSequence, next.firstSequence - 1, retention);
-    }
-  }
-
-  /**
-   * Returns how many times the journal forced a segment to stable storage since it opened: one per
-   * batch of concurrent appends (plus one per segment roll). Appends divided by forces is the
-   * group-commit batch size.
-   *
-   * @return the number of forces
-   */
-  public long forceCount() {
-    return forces.get();
-  }
-
-  /**
-   * Returns what happened when this journal opened.
-   *
-   * @return the recovery report
-   */
-  public RecoveryReport recoveryReport() {
-    return recoveryReport;
-  }
-
-  /**
-   * Returns the journal's data directory.
-   *
-   * @return the directory
-   */
-  public Path directory() {
-    return dir;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Reads
-
-  @Override
-  public ServerState state() {
-    ensureOpen();
-    return committed;
-  }
-
-  @Override
-  public long lastSequence() {
-    ensureOpen();
-    return mark.sequence();
-  }
-
-  @Override
-  public List<JournalEntry> read(long fromSequence, int maxEntries) {
-    if (fromSequence < 1) {
-      throw new IllegalArgumentException("from sequence must be at least 1, was " + fromSequence);
-    }
-    if (maxEntries < 0) {
-      throw new IllegalArgumentException("max entries must be at least 0, was " + maxEntries);
-    }
-    ensureOpen();
-    long oldest = segments.get(0).firstSequence;
-    if (fromSequence < oldest) {
-      throw new IllegalArgumentException("sequence " + fromSequence + " was removed by retention;"
-          + " the oldest retained entry is " + oldest);
-    }
-    List<JournalEntry> out = new ArrayList<>();
-    if (maxEntries == 0) {
-      return out;
-    }
-    scan(fromSequence, v -> {
-      if (v.sequence() >= fromSequence) {
-        out.add(v.toEntry());
-      }
-      return out.size() < maxEntries;
-    });
-    return out;
-  }
-
-  @Override
-  public List<JournalEntry> history(String environment, String flagKey) {
-    Objects.requireNonNull(environment, "environment");
-    Objects.requireNonNull(flagKey, "flagKey");
-    ensureOpen();
-    List<JournalEntry> out = new ArrayList<>();
-    scan(1, v -> {
-      if (v.type().isFlagChange() && flagKey.equals(v.subject())
-          && environment.equals(v.environment())) {
-        out.add(v.toEntry());
-      }
-      return true;
-    });
-    return out;
-  }
-
-  @Override
-  public List<JournalEntry> audit(Instant fromInclusive, Instant toExclusive, int maxEntries) {
-    Objects.requireNonNull(fromInclusive, "fromInclusive");
-    Objects.requireNonNull(toExclusive, "toExclusive");
-    if (maxEntries < 0) {
-      throw new IllegalArgumentException("max entries must be at least 0, was " + maxEntries);
-    }
-    ensureOpen();
-    List<JournalEntry> out = new ArrayList<>();
-    if (maxEntries == 0 || !fromInclusive.isBefore(toExclusive)) {
-      return out;
-    }
-    // Timestamps never decrease, so skip segments whose successor already starts before the range.
-    List<Recovery.SegmentInfo> segs = segments;
-    long start = segs.get(0).firstSequence;
-    for (int i = 0; i + 1 < segs.size(); i++) {
-      Instant nextFirst = firstTimestamp(segs.get(i + 1));
-      if (nextFirst == null || !nextFirst.isBefore(fromInclusive)) {
-        break;
-      }
-      start = segs.get(i + 1).firstSequence;
-    }
-    scan(start, v -> {
-      Instant t = v.timestamp();
-      if (!t.isBefore(toExclusive)) {
-        return false;
-      }
-      if (!t.isBefore(fromInclusive)) {
-        out.add(v.toEntry());
-      }
-      return out.size() < maxEntries;
-    });
-    return out;
-  }
-
-  @Override
-  public ServerState stateAt(long sequence) {
-    ensureOpen();
-    ServerState now = committed;
-    if (sequence < 0 || sequence > now.sequence()) {
-      throw new IllegalArgumentException("sequence must be between 0 and the last committed"
-          + " sequence " + now.sequence() + ", was " + sequence);
-    }
-    if (sequence == now.sequence()) {
-      return now;
-    }
-    return replay(sequence, null);
-  }
-
-  @Override
-  public ServerState stateAt(Instant time) {
-    Objects.requireNonNull(time, "time");
-    ensureOpen();
-    ServerState now = committed;
-    if (!time.isBefore(now.timestamp())) {
-      return now;
-    }
-    return replay(now.sequence(), time);
-  }
-
-  /** Replays from the newest usable checkpoint up to a sequence number and (if given) a time. */
-  private ServerState replay(long toSequence, Instant toTime) {
-    MutableState state = null;
-    try {
-      for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
-        if (ref.sequence() > toSequence) {
-          continue;
+    private void closeQuietly() {
+        try {
+            if (active != null) {
+                active.close();
+            }
+        } catch (IOException e) {
+            LOG.warn("journal: cannot close {}: {}", activeSegment, e.toString());
         }
         try {
-          if (toTime != null && Checkpoints.readHeader(ref.file()).timestamp().isAfter(toTime)) {
-            continue;
-          }
-          state = Checkpoints.read(ref.file()).state();
-          break;
-        } catch (NoSuchFileException e) {
-          // removed by a newer checkpoint meanwhile: try the next older one
-        } catch (JournalCorruptedException e) {
-          LOG.warn("journal: skipped damaged checkpoint for time travel: {}", e.getMessage());
+            directoryLock.close();
+        } catch (IOException e) {
+            LOG.warn("journal: cannot release the lock of {}: {}", dir, e.toString());
         }
-      }
-    } catch (IOException e) {
-      throw new JournalException("cannot list checkpoints in " + dir + ": " + e, e);
     }
-    long oldest = segments.get(0).firstSequence;
-    if (state == null) {
-      if (oldest > 1) {
-        throw new IllegalArgumentException("the state at " + (toTime != null ? toTime : "sequence "
-            + toSequence) + " is not available: entries before sequence " + oldest
-            + " were removed by retention and no retained checkpoint is old enough");
-      }
-      state = new MutableState();
-    } else if (state.sequence() + 1 < oldest) {
-      throw new IllegalArgumentException("the state at " + (toTime != null ? toTime
-          : "sequence " + toSequence) + " is not available: entries after the checkpoint at "
-          + state.sequence() + " were removed by retention");
-    }
-    MutableState target = state;
-    long from = state.sequence() + 1;
-    if (from <= toSequence) {
-      scan(from, v -> {
-        if (v.sequence() > toSequence || (toTime != null && v.timestamp().isAfter(toTime))) {
-          return false;
-        }
-        if (v.sequence() >= from) {
-          target.apply(v.toEntry());
-        }
-        return true;
-      });
-    }
-    return target.freeze();
-  }
 
-  /** Reads one record at a time; return false to stop. */
-  private interface Visitor {
-    boolean visit(RecordCodec.View record) throws RecordCodec.BadRecordException;
-  }
-
-  /**
-   * Visits committed records from the segment holding {@code fromSequence} on (records before it in
-   * that segment are visited too: the visitor skips them). Stops at the durable mark; whatever lies
-   * beyond it is being written and is not read.
-   */
-  private void scan(long fromSequence, Visitor visitor) {
-    Mark end = mark;
-    List<Recovery.SegmentInfo> segs = segments;
-    int start = 0;
-    for (int i = 0; i < segs.size(); i++) {
-      if (segs.get(i).firstSequence <= fromSequence) {
-        start = i;
-      }
+    /**
+     * Starts building a journal kept in a directory.
+     *
+     * @param directory the data directory; created if missing; one journal per directory
+     * @return a new builder with the defaults
+     * @throws NullPointerException if directory is null
+     */
+    public static Builder builder(Path directory) {
+        return new Builder(directory);
     }
-    for (int i = start; i < segs.size(); i++) {
-      Recovery.SegmentInfo seg = segs.get(i);
-      if (seg.firstSequence > end.sequence()) {
-        return;
-      }
-      try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
-        long limit = seg == end.segment() ? end.offset() : ch.size();
-        SegmentScanner scanner = new SegmentScanner(seg.file, ch, seg.firstSequence, limit);
-        while (scanner.next()) {
-          RecordCodec.View v = scanner.view();
-          if (v.sequence() > end.sequence()) {
-            return;
-          }
-          try {
-            if (!visitor.visit(v)) {
-              return;
+
+    // ---------------------------------------------------------------------------------------------
+    // Appending and group commit
+
+    @Override
+    public JournalEntry append(Change change) {
+        ChangeRules.Shape shape = rules.check(change);
+        Pending pending;
+        lock.lock();
+        try {
+            if (failure != null) {
+                throw new JournalException(failure.getMessage(), failure);
             }
-          } catch (RecordCodec.BadRecordException e) {
-            throw new JournalCorruptedException(seg.file, scanner.recordOffset(), e.getMessage());
-          }
-          if (v.sequence() == end.sequence()) {
+            if (closing) {
+                throw new JournalException("journal is closed: " + dir);
+            }
+            MutableState.Prepared prepared = working.prepare(change, shape);
+            Instant now = clock.instant();
+            if (now.isBefore(lastTimestamp)) {
+                now = lastTimestamp; // the clock stepped back: timestamps stay in order
+            }
+            JournalEntry entry = new JournalEntry(lastAssigned + 1, change.type(),
+                    change.environment(), prepared.version(), now, change.actor(), change.comment(),
+                    shape.subject(), prepared.payload());
+            byte[] frame = RecordCodec.encode(entry);
+            working.apply(entry);
+            lastAssigned = entry.sequence();
+            lastTimestamp = now;
+            pending = new Pending(entry, frame, new CompletableFuture<>());
+            queue.add(pending);
+            workReady.signal();
+        } finally {
+            lock.unlock();
+        }
+        hooks.enqueued(pending.entry());
+        try {
+            return pending.done().join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof JournalException) {
+                JournalException cause = (JournalException) e.getCause();
+                throw new JournalException(cause.getMessage(), cause);
+            }
+            throw new JournalException("append failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /*
+     * Group commit. Appenders only queue encoded records; this one thread takes everything queued,
+     * writes it with one write call per segment, forces once, publishes the state and completes the
+     * appenders. Whatever arrives during a force waits for the next one, so no appender waits behind
+     * more than one force that is not its own. The state snapshot is taken together with the batch,
+     * under the lock, so it holds exactly the batch's entries.
+     */
+    private void syncLoop() {
+        while (true) {
+            List<Pending> batch;
+            ServerState snapshot;
+            lock.lock();
+            try {
+                while (queue.isEmpty() && !closing) {
+                    workReady.awaitUninterruptibly();
+                }
+                if (queue.isEmpty()) {
+                    return;
+                }
+                batch = queue;
+                queue = new ArrayList<>();
+                snapshot = working.freeze();
+            } finally {
+                lock.unlock();
+            }
+            try {
+                writeBatch(batch);
+            } catch (IOException | RuntimeException | Error e) {
+                stop(e, batch);
+                return;
+            }
+            committed = snapshot;
+            mark = new Mark(snapshot.sequence(), activeSegment, activeSize);
+            for (Pending p : batch) {
+                p.done().complete(p.entry());
+            }
+            if (snapshot.sequence() - lastCheckpointSequence >= checkpointInterval) {
+                requestCheckpoint();
+            }
+        }
+    }
+
+    private void writeBatch(List<Pending> batch) throws IOException {
+        for (Pending p : batch) {
+            byte[] frame = p.frame();
+            long used = activeSize + writeBuffer.position();
+            if (used + frame.length > segmentSize && used > Segments.HEADER_SIZE) {
+                flushBuffer();
+                force();
+                roll(p.entry().sequence());
+            }
+            if (frame.length > writeBuffer.remaining()) {
+                flushBuffer();
+            }
+            if (frame.length > writeBuffer.capacity()) {
+                writeFully(ByteBuffer.wrap(frame));
+            } else {
+                writeBuffer.put(frame);
+            }
+        }
+        flushBuffer();
+        hooks.beforeForce();
+        force();
+    }
+
+    private void flushBuffer() throws IOException {
+        writeBuffer.flip();
+        writeFully(writeBuffer);
+        writeBuffer.clear();
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            activeSize += active.write(b);
+        }
+    }
+
+    // force(false) is fdatasync: it also makes the file's new size durable, which is all an append
+    // needs; a new segment's directory entry is forced when the segment is created.
+    private void force() throws IOException {
+        active.force(false);
+        forces.incrementAndGet();
+    }
+
+    private void roll(long firstSequence) throws IOException {
+        Path file = Segments.create(dir, firstSequence);
+        FileChannel next = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        next.position(Segments.HEADER_SIZE);
+        FileChannel previous = active;
+        Recovery.SegmentInfo info = new Recovery.SegmentInfo(file, firstSequence);
+        active = next;
+        activeSegment = info;
+        activeSize = Segments.HEADER_SIZE;
+        previous.close();
+        synchronized (segmentsUpdate) {
+            List<Recovery.SegmentInfo> list = new ArrayList<>(segments);
+            list.add(info);
+            segments = List.copyOf(list);
+        }
+        LOG.debug("journal: started segment {}", file);
+    }
+
+    /** After an i/o failure nothing more is acknowledged; reopening recovers (fail-stop). */
+    private void stop(Throwable cause, List<Pending> batch) {
+        JournalException failed = new JournalException("journal stopped after an i/o failure in "
+                + activeSegment.file + ": " + cause + "; nothing after sequence " + mark.sequence()
+                + " is acknowledged; reopen the journal to recover", cause);
+        LOG.error("journal: {}", failed.getMessage(), cause);
+        List<Pending> abandoned = new ArrayList<>(batch);
+        lock.lock();
+        try {
+            failure = failed;
+            closing = true;
+            abandoned.addAll(queue);
+            queue.clear();
+        } finally {
+            lock.unlock();
+        }
+        for (Pending p : abandoned) {
+            p.done().completeExceptionally(failed);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Checkpoints and retention
+
+    private void requestCheckpoint() {
+        synchronized (checkpointSignal) {
+            checkpointRequested = true;
+            checkpointSignal.notifyAll();
+        }
+    }
+
+    private void checkpointLoop() {
+        while (true) {
+            synchronized (checkpointSignal) {
+                while (!checkpointRequested && !checkpointStop) {
+                    try {
+                        checkpointSignal.wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                if (checkpointStop) {
+                    return;
+                }
+                checkpointRequested = false;
+            }
+            try {
+                writeCheckpoint();
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("journal: checkpoint failed in {}: {}; the journal is unaffected and the next"
+                        + " checkpoint will try again", dir, e.toString());
+            }
+        }
+    }
+
+    /**
+     * Writes a checkpoint of the committed state now, so that the next open replays nothing before
+     * it. Blocks while the file is written and forced; appends go on meanwhile.
+     *
+     * @return the sequence number the newest checkpoint is at
+     * @throws JournalException if the journal is closed or the checkpoint cannot be written
+     */
+    public long checkpoint() {
+        ensureOpen();
+        try {
+            return writeCheckpoint();
+        } catch (IOException e) {
+            throw new JournalException("cannot write a checkpoint in " + dir + ": " + e, e);
+        }
+    }
+
+    private long writeCheckpoint() throws IOException {
+        checkpointWrite.lock();
+        try {
+            ServerState state = committed;
+            if (state.sequence() == 0 || state.sequence() == lastCheckpointSequence) {
+                return lastCheckpointSequence;
+            }
+            Path file = Checkpoints.write(dir, state);
+            lastCheckpointSequence = state.sequence();
+            LOG.debug("journal: wrote checkpoint {}", file);
+            List<Checkpoints.Ref> refs = Checkpoints.list(dir);
+            for (int i = checkpointsToKeep; i < refs.size(); i++) {
+                Files.deleteIfExists(refs.get(i).file());
+            }
+            long oldestKept = refs.get(Math.min(checkpointsToKeep, refs.size()) - 1).sequence();
+            applyRetention(oldestKept);
+            return state.sequence();
+        } finally {
+            checkpointWrite.unlock();
+        }
+    }
+
+    /*
+     * Removes the oldest segments whose entries are all older than the retention period and all
+     * covered by the oldest kept checkpoint, so that every kept checkpoint can still be recovered
+     * from. A segment's entries are no newer than the next segment's first entry.
+     */
+    private void applyRetention(long oldestCheckpoint) throws IOException {
+        if (retention == null) {
             return;
-          }
         }
-        if (scanner.problem() != null && scanner.lastSequence() < end.sequence()) {
-          throw scanner.damage();
+        Instant cutoff = clock.instant().minus(retention);
+        while (true) {
+            List<Recovery.SegmentInfo> segs = segments;
+            if (segs.size() < 2) {
+                return;
+            }
+            Recovery.SegmentInfo next = segs.get(1);
+            Instant nextFirst = firstTimestamp(next);
+            if (next.firstSequence - 1 > oldestCheckpoint || nextFirst == null
+                    || !nextFirst.isBefore(cutoff)) {
+                return;
+            }
+            synchronized (segmentsUpdate) {
+                segments = List.copyOf(segments.subList(1, segments.size()));
+            }
+            Files.deleteIfExists(segs.get(0).file);
+            LOG.info("journal: removed segment {} (entries {}..{}), older than the retention of {}",
+                    segs.get(0).file, segs.get(0).firstSequence, next.firstSequence - 1, retention);
         }
-      } catch (NoSuchFileException e) {
-        if (seg.firstSequence >= segments.get(0).firstSequence) {
-          throw new JournalException("segment " + seg.file + " disappeared: " + e, e);
+    }
+
+    /**
+     * Returns how many times the journal forced a segment to stable storage since it opened: one per
+     * batch of concurrent appends (plus one per segment roll). Appends divided by forces is the
+     * group-commit batch size.
+     *
+     * @return the number of forces
+     */
+    public long forceCount() {
+        return forces.get();
+    }
+
+    /**
+     * Returns what happened when this journal opened.
+     *
+     * @return the recovery report
+     */
+    public RecoveryReport recoveryReport() {
+        return recoveryReport;
+    }
+
+    /**
+     * Returns the journal's data directory.
+     *
+     * @return the directory
+     */
+    public Path directory() {
+        return dir;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Reads
+
+    @Override
+    public ServerState state() {
+        ensureOpen();
+        return committed;
+    }
+
+    @Override
+    public long lastSequence() {
+        ensureOpen();
+        return mark.sequence();
+    }
+
+    @Override
+    public List<JournalEntry> read(long fromSequence, int maxEntries) {
+        if (fromSequence < 1) {
+            throw new IllegalArgumentException("from sequence must be at least 1, was " + fromSequence);
         }
-        // removed by retention while we read: its entries are gone by configuration
-      } catch (IOException e) {
-        throw new JournalException("cannot read " + seg.file + ": " + e, e);
-      }
-    }
-  }
-
-  /** The first entry's timestamp of a committed segment, or null if it has none yet. */
-  private Instant firstTimestamp(Recovery.SegmentInfo seg) {
-    Instant known = seg.firstTimestamp;
-    if (known != null) {
-      return known;
-    }
-    Mark end = mark;
-    if (seg.firstSequence > end.sequence()) {
-      return null;
-    }
-    try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
-      long limit = seg == end.segment() ? end.offset() : ch.size();
-      SegmentScanner scanner = new SegmentScanner(seg.file, ch, seg.firstSequence, limit);
-      if (scanner.next()) {
-        seg.firstTimestamp = scanner.view().timestamp();
-        return seg.firstTimestamp;
-      }
-      if (scanner.problem() != null) {
-        throw scanner.damage();
-      }
-      return null;
-    } catch (NoSuchFileException e) {
-      return null;
-    } catch (IOException e) {
-      throw new JournalException("cannot read " + seg.file + ": " + e, e);
-    }
-  }
-
-  private void ensureOpen() {
-    if (closed.get()) {
-      throw new JournalException("journal is closed: " + dir);
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Closing
-
-  @Override
-  public void close() {
-    if (!closed.compareAndSet(false, true)) {
-      return;
-    }
-    lock.lock();
-    try {
-      closing = true;
-      workReady.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    boolean interrupted = joinUninterruptibly(syncThread);
-    synchronized (checkpointSignal) {
-      checkpointStop = true;
-      checkpointSignal.notifyAll();
-    }
-    interrupted |= joinUninterruptibly(checkpointThread);
-    if (failure == null) {
-      try {
-        writeCheckpoint();
-      } catch (IOException | RuntimeException e) {
-        LOG.warn("journal: final checkpoint failed in {}: {}; the next open replays more of the"
-            + " journal", dir, e.toString());
-      }
-    }
-    closeQuietly();
-    LOG.info("journal closed: {} (last sequence {})", dir, mark.sequence());
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private static boolean joinUninterruptibly(Thread t) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        t.join();
-        return interrupted;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-  }
-
-  /**
-   * Not thread-safe. Settings for a {@link FileJournal}; each setter checks its value at once.
-   *
-   * <table>
-   *   <caption>settings</caption>
-   *   <tr><th>setting</th><th>default</th></tr>
-   *   <tr><td>{@link #clock}</td><td>{@link Clock#systemUTC()}</td></tr>
-   *   <tr><td>{@link #segmentSize}</td><td>64 MiB</td></tr>
-   *   <tr><td>{@link #checkpointInterval}</td><td>10,000 entries</td></tr>
-   *   <tr><td>{@link #checkpointsToKeep}</td><td>2</td></tr>
-   *   <tr><td>{@link #retention}</td><td>keep every segment</td></tr>
-   *   <tr><td>{@link #maxPayloadBytes}</td><td>1 MiB</td></tr>
-   *   <tr><td>{@link #maxActorLength}</td><td>256 characters</td></tr>
-   *   <tr><td>{@link #maxCommentLength}</td><td>2,048 characters</td></tr>
-   * </table>
-   */
-  public static final class Builder {
-    private final Path directory;
-    private Clock clock = Clock.systemUTC();
-    private long segmentSize = 64L << 20;
-    private long checkpointInterval = 10_000;
-    private int checkpointsToKeep = 2;
-    private Duration retention;
-    private int maxPayloadBytes = 1 << 20;
-    private int maxActorLength = 256;
-    private int maxCommentLength = 2048;
-    private Hooks hooks = Hooks.NONE;
-
-    private Builder(Path directory) {
-      this.directory = Objects.requireNonNull(directory, "directory");
+        if (maxEntries < 0) {
+            throw new IllegalArgumentException("max entries must be at least 0, was " + maxEntries);
+        }
+        ensureOpen();
+        long oldest = segments.get(0).firstSequence;
+        if (fromSequence < oldest) {
+            throw new IllegalArgumentException("sequence " + fromSequence + " was removed by retention;"
+                    + " the oldest retained entry is " + oldest);
+        }
+        List<JournalEntry> out = new ArrayList<>();
+        if (maxEntries == 0) {
+            return out;
+        }
+        scan(fromSequence, v -> {
+            if (v.sequence() >= fromSequence) {
+                out.add(v.toEntry());
+            }
+            return out.size() < maxEntries;
+        });
+        return out;
     }
 
-    /**
-     * Sets the clock that timestamps entries (and decides what retention removes).
-     *
-     * @param clock the clock
-     * @return this builder
-     * @throws NullPointerException if clock is null
-     */
-    public Builder clock(Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
-      return this;
+    @Override
+    public List<JournalEntry> history(String environment, String flagKey) {
+        Objects.requireNonNull(environment, "environment");
+        Objects.requireNonNull(flagKey, "flagKey");
+        ensureOpen();
+        List<JournalEntry> out = new ArrayList<>();
+        scan(1, v -> {
+            if (v.type().isFlagChange() && flagKey.equals(v.subject())
+                    && environment.equals(v.environment())) {
+                out.add(v.toEntry());
+            }
+            return true;
+        });
+        return out;
     }
 
-    /**
-     * Sets the size at which a segment file is closed and a new one started (a single larger
-     * record gets a segment of its own).
-     *
-     * @param bytes between 4 KiB and 1 GiB
-     * @return this builder
-     * @throws IllegalArgumentException if bytes is out of range
-     */
-    public Builder segmentSize(long bytes) {
-      if (bytes < 4096 || bytes > (1L << 30)) {
-        throw new IllegalArgumentException(
-            "segment size must be between 4096 and 1073741824 bytes, was " + bytes);
-      }
-      this.segmentSize = bytes;
-      return this;
+    @Override
+    public List<JournalEntry> audit(Instant fromInclusive, Instant toExclusive, int maxEntries) {
+        Objects.requireNonNull(fromInclusive, "fromInclusive");
+        Objects.requireNonNull(toExclusive, "toExclusive");
+        if (maxEntries < 0) {
+            throw new IllegalArgumentException("max entries must be at least 0, was " + maxEntries);
+        }
+        ensureOpen();
+        List<JournalEntry> out = new ArrayList<>();
+        if (maxEntries == 0 || !fromInclusive.isBefore(toExclusive)) {
+            return out;
+        }
+        // Timestamps never decrease, so skip segments whose successor already starts before the range.
+        List<Recovery.SegmentInfo> segs = segments;
+        long start = segs.get(0).firstSequence;
+        for (int i = 0; i + 1 < segs.size(); i++) {
+            Instant nextFirst = firstTimestamp(segs.get(i + 1));
+            if (nextFirst == null || !nextFirst.isBefore(fromInclusive)) {
+                break;
+            }
+            start = segs.get(i + 1).firstSequence;
+        }
+        scan(start, v -> {
+            Instant t = v.timestamp();
+            if (!t.isBefore(toExclusive)) {
+                return false;
+            }
+            if (!t.isBefore(fromInclusive)) {
+                out.add(v.toEntry());
+            }
+            return out.size() < maxEntries;
+        });
+        return out;
     }
 
-    /**
-     * Sets how many committed entries may follow the newest checkpoint before a new one is
-     * written in the background; this bounds what an open replays.
-     *
-     * @param entries at least 1
-     * @return this builder
-     * @throws IllegalArgumentException if entries is below 1
-     */
-    public Builder checkpointInterval(long entries) {
-      if (entries < 1) {
-        throw new IllegalArgumentException("checkpoint interval must be at least 1 entry, was "
-            + entries);
-      }
-      this.checkpointInterval = entries;
-      return this;
+    @Override
+    public ServerState stateAt(long sequence) {
+        ensureOpen();
+        ServerState now = committed;
+        if (sequence < 0 || sequence > now.sequence()) {
+            throw new IllegalArgumentException("sequence must be between 0 and the last committed"
+                    + " sequence " + now.sequence() + ", was " + sequence);
+        }
+        if (sequence == now.sequence()) {
+            return now;
+        }
+        return replay(sequence, null);
+    }
+
+    @Override
+    public ServerState stateAt(Instant time) {
+        Objects.requireNonNull(time, "time");
+        ensureOpen();
+        ServerState now = committed;
+        if (!time.isBefore(now.timestamp())) {
+            return now;
+        }
+        return replay(now.sequence(), time);
+    }
+
+    /** Replays from the newest usable checkpoint up to a sequence number and (if given) a time. */
+    private ServerState replay(long toSequence, Instant toTime) {
+        MutableState state = null;
+        try {
+            for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+                if (ref.sequence() > toSequence) {
+                    continue;
+                }
+                try {
+                    if (toTime != null && Checkpoints.readHeader(ref.file()).timestamp().isAfter(toTime)) {
+                        continue;
+                    }
+                    state = Checkpoints.read(ref.file()).state();
+                    break;
+                } catch (NoSuchFileException e) {
+                    // removed by a newer checkpoint meanwhile: try the next older one
+                } catch (JournalCorruptedException e) {
+                    LOG.warn("journal: skipped damaged checkpoint for time travel: {}", e.getMessage());
+                }
+            }
+        } catch (IOException e) {
+            throw new JournalException("cannot list checkpoints in " + dir + ": " + e, e);
+        }
+        long oldest = segments.get(0).firstSequence;
+        if (state == null) {
+            if (oldest > 1) {
+                throw new IllegalArgumentException("the state at " + (toTime != null ? toTime : "sequence "
+                        + toSequence) + " is not available: entries before sequence " + oldest
+                        + " were removed by retention and no retained checkpoint is old enough");
+            }
+            state = new MutableState();
+        } else if (state.sequence() + 1 < oldest) {
+            throw new IllegalArgumentException("the state at " + (toTime != null ? toTime
+                    : "sequence " + toSequence) + " is not available: entries after the checkpoint at "
+                    + state.sequence() + " were removed by retention");
+        }
+        MutableState target = state;
+        long from = state.sequence() + 1;
+        if (from <= toSequence) {
+            scan(from, v -> {
+                if (v.sequence() > toSequence || (toTime != null && v.timestamp().isAfter(toTime))) {
+                    return false;
+                }
+                if (v.sequence() >= from) {
+                    target.apply(v.toEntry());
+                }
+                return true;
+            });
+        }
+        return target.freeze();
+    }
+
+    /** Reads one record at a time; return false to stop. */
+    private interface Visitor {
+        boolean visit(RecordCodec.View record) throws RecordCodec.BadRecordException;
     }
 
     /**
-     * Sets how many checkpoint files are kept (the newest ones); older ones are deleted. More than
-     * one lets an open fall back when the newest is damaged.
-     *
-     * @param count at least 1
-     * @return this builder
-     * @throws IllegalArgumentException if count is below 1
+     * Visits committed records from the segment holding {@code fromSequence} on (records before it in
+     * that segment are visited too: the visitor skips them). Stops at the durable mark; whatever lies
+     * beyond it is being written and is not read.
      */
-    public Builder checkpointsToKeep(int count) {
-      if (count < 1) {
-        throw new IllegalArgumentException("checkpoints to keep must be at least 1, was " + count);
-      }
-      this.checkpointsToKeep = count;
-      return this;
+    private void scan(long fromSequence, Visitor visitor) {
+        Mark end = mark;
+        List<Recovery.SegmentInfo> segs = segments;
+        int start = 0;
+        for (int i = 0; i < segs.size(); i++) {
+            if (segs.get(i).firstSequence <= fromSequence) {
+                start = i;
+            }
+        }
+        for (int i = start; i < segs.size(); i++) {
+            Recovery.SegmentInfo seg = segs.get(i);
+            if (seg.firstSequence > end.sequence()) {
+                return;
+            }
+            try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
+                long limit = seg == end.segment() ? end.offset() : ch.size();
+                SegmentScanner scanner = new SegmentScanner(seg.file, ch, seg.firstSequence, limit);
+                while (scanner.next()) {
+                    RecordCodec.View v = scanner.view();
+                    if (v.sequence() > end.sequence()) {
+                        return;
+                    }
+                    try {
+                        if (!visitor.visit(v)) {
+                            return;
+                        }
+                    } catch (RecordCodec.BadRecordException e) {
+                        throw new JournalCorruptedException(seg.file, scanner.recordOffset(), e.getMessage());
+                    }
+                    if (v.sequence() == end.sequence()) {
+                        return;
+                    }
+                }
+                if (scanner.problem() != null && scanner.lastSequence() < end.sequence()) {
+                    throw scanner.damage();
+                }
+            } catch (NoSuchFileException e) {
+                if (seg.firstSequence >= segments.get(0).firstSequence) {
+                    throw new JournalException("segment " + seg.file + " disappeared: " + e, e);
+                }
+                // removed by retention while we read: its entries are gone by configuration
+            } catch (IOException e) {
+                throw new JournalException("cannot read " + seg.file + ": " + e, e);
+            }
+        }
+    }
+
+    /** The first entry's timestamp of a committed segment, or null if it has none yet. */
+    private Instant firstTimestamp(Recovery.SegmentInfo seg) {
+        Instant known = seg.firstTimestamp;
+        if (known != null) {
+            return known;
+        }
+        Mark end = mark;
+        if (seg.firstSequence > end.sequence()) {
+            return null;
+        }
+        try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
+            long limit = seg == end.segment() ? end.offset() : ch.size();
+            SegmentScanner scanner = new SegmentScanner(seg.file, ch, seg.firstSequence, limit);
+            if (scanner.next()) {
+                seg.firstTimestamp = scanner.view().timestamp();
+                return seg.firstTimestamp;
+            }
+            if (scanner.problem() != null) {
+                throw scanner.damage();
+            }
+            return null;
+        } catch (NoSuchFileException e) {
+            return null;
+        } catch (IOException e) {
+            throw new JournalException("cannot read " + seg.file + ": " + e, e);
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new JournalException("journal is closed: " + dir);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Closing
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        lock.lock();
+        try {
+            closing = true;
+            workReady.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        boolean interrupted = joinUninterruptibly(syncThread);
+        synchronized (checkpointSignal) {
+            checkpointStop = true;
+            checkpointSignal.notifyAll();
+        }
+        interrupted |= joinUninterruptibly(checkpointThread);
+        if (failure == null) {
+            try {
+                writeCheckpoint();
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("journal: final checkpoint failed in {}: {}; the next open replays more of the"
+                        + " journal", dir, e.toString());
+            }
+        }
+        closeQuietly();
+        LOG.info("journal closed: {} (last sequence {})", dir, mark.sequence());
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static boolean joinUninterruptibly(Thread t) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                return interrupted;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
     }
 
     /**
-     * Sets how long old segments are kept for history, audit and time travel. A segment is removed
-     * only when all its entries are older than this and covered by every kept checkpoint. Without
-     * this setting every segment is kept forever.
+     * Not thread-safe. Settings for a {@link FileJournal}; each setter checks its value at once.
      *
-     * @param period a positive duration
-     * @return this builder
-     * @throws NullPointerException if period is null
-     * @throws IllegalArgumentException if period is zero or negative
+     * <table>
+     *   <caption>settings</caption>
+     *   <tr><th>setting</th><th>default</th></tr>
+     *   <tr><td>{@link #clock}</td><td>{@link Clock#systemUTC()}</td></tr>
+     *   <tr><td>{@link #segmentSize}</td><td>64 MiB</td></tr>
+     *   <tr><td>{@link #checkpointInterval}</td><td>10,000 entries</td></tr>
+     *   <tr><td>{@link #checkpointsToKeep}</td><td>2</td></tr>
+     *   <tr><td>{@link #retention}</td><td>keep every segment</td></tr>
+     *   <tr><td>{@link #maxPayloadBytes}</td><td>1 MiB</td></tr>
+     *   <tr><td>{@link #maxActorLength}</td><td>256 characters</td></tr>
+     *   <tr><td>{@link #maxCommentLength}</td><td>2,048 characters</td></tr>
+     * </table>
      */
-    public Builder retention(Duration period) {
-      Objects.requireNonNull(period, "period");
-      if (period.isZero() || period.isNegative()) {
-        throw new IllegalArgumentException("retention must be positive, was " + period);
-      }
-      this.retention = period;
-      return this;
-    }
+    public static final class Builder {
+        private final Path directory;
+        private Clock clock = Clock.systemUTC();
+        private long segmentSize = 64L << 20;
+        private long checkpointInterval = 10_000;
+        private int checkpointsToKeep = 2;
+        private Duration retention;
+        private int maxPayloadBytes = 1 << 20;
+        private int maxActorLength = 256;
+        private int maxCommentLength = 2048;
+        private Hooks hooks = Hooks.NONE;
 
-    /**
-     * Sets the largest payload (canonical JSON) an entry may carry.
-     *
-     * @param bytes between 1 KiB and 16 MiB
-     * @return this builder
-     * @throws IllegalArgumentException if bytes is out of range
-     */
-    public Builder maxPayloadBytes(int bytes) {
-      if (bytes < 1024 || bytes > RecordCodec.MAX_PAYLOAD_BYTES) {
-        throw new IllegalArgumentException("max payload must be between 1024 and "
-            + RecordCodec.MAX_PAYLOAD_BYTES + " bytes, was " + bytes);
-      }
-      this.maxPayloadBytes = bytes;
-      return this;
-    }
+        private Builder(Path directory) {
+            this.directory = Objects.requireNonNull(directory, "directory");
+        }
 
-    /**
-     * Sets the longest actor an entry may name.
-     *
-     * @param characters between 1 and 4096
-     * @return this builder
-     * @throws IllegalArgumentException if characters is out of range
-     */
-    public Builder maxActorLength(int characters) {
-      if (characters < 1 || characters > 4096) {
-        throw new IllegalArgumentException("max actor length must be between 1 and 4096"
-            + " characters, was " + characters);
-      }
-      this.maxActorLength = characters;
-      return this;
-    }
+        /**
+         * Sets the clock that timestamps entries (and decides what retention removes).
+         *
+         * @param clock the clock
+         * @return this builder
+         * @throws NullPointerException if clock is null
+         */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
 
-    /**
-     * Sets the longest comment an entry may carry.
-     *
-     * @param characters between 0 and 4096
-     * @return this builder
-     * @throws IllegalArgumentException if characters is out of range
-     */
-    public Builder maxCommentLength(int characters) {
-      if (characters < 0 || characters > 4096) {
-        throw new IllegalArgumentException("max comment length must be between 0 and 4096"
-            + " characters, was " + characters);
-      }
-      this.maxCommentLength = characters;
-      return this;
-    }
+        /**
+         * Sets the size at which a segment file is closed and a new one started (a single larger
+         * record gets a segment of its own).
+         *
+         * @param bytes between 4 KiB and 1 GiB
+         * @return this builder
+         * @throws IllegalArgumentException if bytes is out of range
+         */
+        public Builder segmentSize(long bytes) {
+            if (bytes < 4096 || bytes > (1L << 30)) {
+                throw new IllegalArgumentException(
+                        "segment size must be between 4096 and 1073741824 bytes, was " + bytes);
+            }
+            this.segmentSize = bytes;
+            return this;
+        }
 
-    Builder hooks(Hooks hooks) {
-      this.hooks = Objects.requireNonNull(hooks, "hooks");
-      return this;
-    }
+        /**
+         * Sets how many committed entries may follow the newest checkpoint before a new one is
+         * written in the background; this bounds what an open replays.
+         *
+         * @param entries at least 1
+         * @return this builder
+         * @throws IllegalArgumentException if entries is below 1
+         */
+        public Builder checkpointInterval(long entries) {
+            if (entries < 1) {
+                throw new IllegalArgumentException("checkpoint interval must be at least 1 entry, was "
+                        + entries);
+            }
+            this.checkpointInterval = entries;
+            return this;
+        }
 
-    /**
-     * Opens the journal: takes the directory's lock, recovers the state, and starts the journal's
-     * threads. Blocks while it recovers.
-     *
-     * @return the open journal
-     * @throws JournalLockedException if another journal (in any process) has the directory open
-     * @throws JournalCorruptedException if the journal is damaged before its tail, or a checkpoint
-     *     is newer than the journal; nothing on disk was changed
-     * @throws JournalException if the directory cannot be read or written
-     */
-    public FileJournal open() {
-      try {
-        return new FileJournal(this);
-      } catch (IOException e) {
-        throw new JournalException("cannot open journal in " + directory + ": " + e, e);
-      }
+        /**
+         * Sets how many checkpoint files are kept (the newest ones); older ones are deleted. More than
+         * one lets an open fall back when the newest is damaged.
+         *
+         * @param count at least 1
+         * @return this builder
+         * @throws IllegalArgumentException if count is below 1
+         */
+        public Builder checkpointsToKeep(int count) {
+            if (count < 1) {
+                throw new IllegalArgumentException("checkpoints to keep must be at least 1, was " + count);
+            }
+            this.checkpointsToKeep = count;
+            return this;
+        }
+
+        /**
+         * Sets how long old segments are kept for history, audit and time travel. A segment is removed
+         * only when all its entries are older than this and covered by every kept checkpoint. Without
+         * this setting every segment is kept forever.
+         *
+         * @param period a positive duration
+         * @return this builder
+         * @throws NullPointerException if period is null
+         * @throws IllegalArgumentException if period is zero or negative
+         */
+        public Builder retention(Duration period) {
+            Objects.requireNonNull(period, "period");
+            if (period.isZero() || period.isNegative()) {
+                throw new IllegalArgumentException("retention must be positive, was " + period);
+            }
+            this.retention = period;
+            return this;
+        }
+
+        /**
+         * Sets the largest payload (canonical JSON) an entry may carry.
+         *
+         * @param bytes between 1 KiB and 16 MiB
+         * @return this builder
+         * @throws IllegalArgumentException if bytes is out of range
+         */
+        public Builder maxPayloadBytes(int bytes) {
+            if (bytes < 1024 || bytes > RecordCodec.MAX_PAYLOAD_BYTES) {
+                throw new IllegalArgumentException("max payload must be between 1024 and "
+                        + RecordCodec.MAX_PAYLOAD_BYTES + " bytes, was " + bytes);
+            }
+            this.maxPayloadBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Sets the longest actor an entry may name.
+         *
+         * @param characters between 1 and 4096
+         * @return this builder
+         * @throws IllegalArgumentException if characters is out of range
+         */
+        public Builder maxActorLength(int characters) {
+            if (characters < 1 || characters > 4096) {
+                throw new IllegalArgumentException("max actor length must be between 1 and 4096"
+                        + " characters, was " + characters);
+            }
+            this.maxActorLength = characters;
+            return this;
+        }
+
+        /**
+         * Sets the longest comment an entry may carry.
+         *
+         * @param characters between 0 and 4096
+         * @return this builder
+         * @throws IllegalArgumentException if characters is out of range
+         */
+        public Builder maxCommentLength(int characters) {
+            if (characters < 0 || characters > 4096) {
+                throw new IllegalArgumentException("max comment length must be between 0 and 4096"
+                        + " characters, was " + characters);
+            }
+            this.maxCommentLength = characters;
+            return this;
+        }
+
+        Builder hooks(Hooks hooks) {
+            this.hooks = Objects.requireNonNull(hooks, "hooks");
+            return this;
+        }
+
+        /**
+         * Opens the journal: takes the directory's lock, recovers the state, and starts the journal's
+         * threads. Blocks while it recovers.
+         *
+         * @return the open journal
+         * @throws JournalLockedException if another journal (in any process) has the directory open
+         * @throws JournalCorruptedException if the journal is damaged before its tail, or a checkpoint
+         *     is newer than the journal; nothing on disk was changed
+         * @throws JournalException if the directory cannot be read or written
+         */
+        public FileJournal open() {
+            try {
+                return new FileJournal(this);
+            } catch (IOException e) {
+                throw new JournalException("cannot open journal in " + directory + ": " + e, e);
+            }
+        }
     }
-  }
 }

@@ -25,113 +25,114 @@ import java.util.List;
  */
 public interface Journal extends AutoCloseable {
 
-  /**
-   * Appends a change and returns it once it is durable (forced to stable storage) and applied to
-   * {@link #state()}. Concurrent callers share one force (group commit).
-   *
-   * <p>The change is checked against the journal's limits and the current state first; a rejected
-   * change appends nothing. A change that was checked and written is committed even if the calling
-   * thread is interrupted while it waits (the interrupt status is kept).
-   *
-   * @param change the change
-   * @return the committed entry, with its sequence number, new version and timestamp
-   * @throws NullPointerException if change is null
-   * @throws IllegalArgumentException if the change is malformed: a limit is exceeded, a required
-   *     payload field is missing, a global type names an environment, or a token payload contains a
-   *     secret
-   * @throws ChangeConflictException if the change does not fit the current state
-   * @throws JournalException if the journal is closed, or stopped after an i/o failure (nothing is
-   *     acknowledged after such a failure; reopen the journal to recover)
-   */
-  JournalEntry append(Change change);
+    /**
+     * Appends a change and returns it once it is durable (forced to stable storage) and applied to
+     * {@link #state()}. Concurrent callers share one force (group commit).
+     *
+     * <p>The change is checked against the journal's limits and the current state first; a rejected
+     * change appends nothing. A change that was checked and written is committed even if the calling
+     * thread is interrupted while it waits (the interrupt status is kept).
+     *
+     * @param change the change
+     * @return the committed entry, with its sequence number, new version and timestamp
+     * @throws NullPointerException if change is null
+     * @throws IllegalArgumentException if the change is malformed: a limit is exceeded, a required
+     *     payload field is missing, a global type names an environment, or a token payload contains a
+     *     secret
+     * @throws ChangeConflictException if the change does not fit the current state
+     * @throws JournalException if the journal is closed, or stopped after an i/o failure (nothing is
+     *     acknowledged after such a failure; reopen the journal to recover; a change whose append
+     *     failed this way may or may not be in the journal after the reopen)
+     */
+    JournalEntry append(Change change);
 
-  /**
-   * Returns committed entries in sequence order, starting at a sequence number.
-   *
-   * @param fromSequence the first sequence number wanted (1 for the beginning)
-   * @param maxEntries the most entries to return
-   * @return up to maxEntries entries; empty if fromSequence is past the end
-   * @throws IllegalArgumentException if fromSequence is below 1, maxEntries is negative, or
-   *     fromSequence is before the oldest retained entry
-   * @throws JournalCorruptedException if a file read is damaged
-   * @throws JournalException if the journal is closed or cannot be read
-   */
-  List<JournalEntry> read(long fromSequence, int maxEntries);
+    /**
+     * Returns committed entries in sequence order, starting at a sequence number.
+     *
+     * @param fromSequence the first sequence number wanted (1 for the beginning)
+     * @param maxEntries the most entries to return
+     * @return up to maxEntries entries; empty if fromSequence is past the end
+     * @throws IllegalArgumentException if fromSequence is below 1, maxEntries is negative, or
+     *     fromSequence is before the oldest retained entry
+     * @throws JournalCorruptedException if a file read is damaged
+     * @throws JournalException if the journal is closed or cannot be read
+     */
+    List<JournalEntry> read(long fromSequence, int maxEntries);
 
-  /**
-   * Returns every committed entry of one flag in one environment, oldest first: each version with
-   * who, when, why and the full definition. A clone that copied the flag into the environment is not
-   * listed (its entry holds the copy in {@code flags}).
-   *
-   * @param environment the environment's key
-   * @param flagKey the flag's key
-   * @return the flag's entries; empty if there are none in the retained journal
-   * @throws NullPointerException if an argument is null
-   * @throws JournalCorruptedException if a file read is damaged
-   * @throws JournalException if the journal is closed or cannot be read
-   */
-  List<JournalEntry> history(String environment, String flagKey);
+    /**
+     * Returns every committed entry of one flag in one environment, oldest first: each version with
+     * who, when, why and the full definition. A clone that copied the flag into the environment is not
+     * listed (its entry holds the copy in {@code flags}).
+     *
+     * @param environment the environment's key
+     * @param flagKey the flag's key
+     * @return the flag's entries; empty if there are none in the retained journal
+     * @throws NullPointerException if an argument is null
+     * @throws JournalCorruptedException if a file read is damaged
+     * @throws JournalException if the journal is closed or cannot be read
+     */
+    List<JournalEntry> history(String environment, String flagKey);
 
-  /**
-   * Returns the committed entries whose timestamps fall in a range, oldest first: the audit log.
-   *
-   * @param fromInclusive the start of the range
-   * @param toExclusive the end of the range
-   * @param maxEntries the most entries to return; to read on, call {@link #read} from the last
-   *     entry's sequence number plus one
-   * @return up to maxEntries entries
-   * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if maxEntries is negative
-   * @throws JournalCorruptedException if a file read is damaged
-   * @throws JournalException if the journal is closed or cannot be read
-   */
-  List<JournalEntry> audit(Instant fromInclusive, Instant toExclusive, int maxEntries);
+    /**
+     * Returns the committed entries whose timestamps fall in a range, oldest first: the audit log.
+     *
+     * @param fromInclusive the start of the range
+     * @param toExclusive the end of the range
+     * @param maxEntries the most entries to return; to read on, call {@link #read} from the last
+     *     entry's sequence number plus one
+     * @return up to maxEntries entries
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if maxEntries is negative
+     * @throws JournalCorruptedException if a file read is damaged
+     * @throws JournalException if the journal is closed or cannot be read
+     */
+    List<JournalEntry> audit(Instant fromInclusive, Instant toExclusive, int maxEntries);
 
-  /**
-   * Returns the state after the last committed entry. Never blocks.
-   *
-   * @return the current state
-   * @throws JournalException if the journal is closed
-   */
-  ServerState state();
+    /**
+     * Returns the state after the last committed entry. Never blocks.
+     *
+     * @return the current state
+     * @throws JournalException if the journal is closed
+     */
+    ServerState state();
 
-  /**
-   * Returns the state as it was right after an entry: time travel by sequence number.
-   *
-   * @param sequence the last entry to include; 0 for the empty state
-   * @return the state at that point
-   * @throws IllegalArgumentException if sequence is negative or past the last committed entry, or
-   *     the entries needed were removed by retention and no retained checkpoint is old enough
-   * @throws JournalCorruptedException if a file read is damaged
-   * @throws JournalException if the journal is closed or cannot be read
-   */
-  ServerState stateAt(long sequence);
+    /**
+     * Returns the state as it was right after an entry: time travel by sequence number.
+     *
+     * @param sequence the last entry to include; 0 for the empty state
+     * @return the state at that point
+     * @throws IllegalArgumentException if sequence is negative or past the last committed entry, or
+     *     the entries needed were removed by retention and no retained checkpoint is old enough
+     * @throws JournalCorruptedException if a file read is damaged
+     * @throws JournalException if the journal is closed or cannot be read
+     */
+    ServerState stateAt(long sequence);
 
-  /**
-   * Returns the state as it was at an instant: every entry with a timestamp at or before it.
-   *
-   * @param time the instant
-   * @return the state at that time; the empty state for a time before the first entry
-   * @throws NullPointerException if time is null
-   * @throws IllegalArgumentException if the entries needed were removed by retention and no
-   *     retained checkpoint is old enough
-   * @throws JournalCorruptedException if a file read is damaged
-   * @throws JournalException if the journal is closed or cannot be read
-   */
-  ServerState stateAt(Instant time);
+    /**
+     * Returns the state as it was at an instant: every entry with a timestamp at or before it.
+     *
+     * @param time the instant
+     * @return the state at that time; the empty state for a time before the first entry
+     * @throws NullPointerException if time is null
+     * @throws IllegalArgumentException if the entries needed were removed by retention and no
+     *     retained checkpoint is old enough
+     * @throws JournalCorruptedException if a file read is damaged
+     * @throws JournalException if the journal is closed or cannot be read
+     */
+    ServerState stateAt(Instant time);
 
-  /**
-   * Returns the sequence number of the last committed entry.
-   *
-   * @return the sequence number, or 0 if the journal is empty
-   * @throws JournalException if the journal is closed
-   */
-  long lastSequence();
+    /**
+     * Returns the sequence number of the last committed entry.
+     *
+     * @return the sequence number, or 0 if the journal is empty
+     * @throws JournalException if the journal is closed
+     */
+    long lastSequence();
 
-  /**
-   * Commits what was already accepted, then releases the journal's files. Idempotent; never throws
-   * a checked exception. Problems while closing are logged.
-   */
-  @Override
-  void close();
+    /**
+     * Commits what was already accepted, then releases the journal's files. Idempotent; never throws
+     * a checked exception. Problems while closing are logged.
+     */
+    @Override
+    void close();
 }

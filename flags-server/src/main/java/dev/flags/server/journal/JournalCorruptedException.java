@@ -14,43 +14,45 @@ import java.util.Objects;
  */
 public final class JournalCorruptedException extends JournalException {
 
-  private final transient Path file;
-  private final long offset;
+    /** The damaged file (not serialized: a path is not serializable). */
+    private final transient Path file;
+    /** The byte offset of the damage, or -1. */
+    private final long offset;
 
-  /**
-   * Creates the exception.
-   *
-   * @param file the damaged file
-   * @param offset the byte offset of the damage in that file, or -1 if it concerns the whole file
-   * @param reason what is wrong there
-   */
-  public JournalCorruptedException(Path file, long offset, String reason) {
-    super(describe(file, offset, reason));
-    this.file = Objects.requireNonNull(file, "file");
-    this.offset = offset;
-  }
+    /**
+     * Creates the exception.
+     *
+     * @param file the damaged file
+     * @param offset the byte offset of the damage in that file, or -1 if it concerns the whole file
+     * @param reason what is wrong there
+     */
+    public JournalCorruptedException(Path file, long offset, String reason) {
+        super(describe(file, offset, reason));
+        this.file = Objects.requireNonNull(file, "file");
+        this.offset = offset;
+    }
 
-  private static String describe(Path file, long offset, String reason) {
-    return offset >= 0
-        ? "journal damaged in " + file + " at byte offset " + offset + ": " + reason
-        : "journal damaged: " + file + ": " + reason;
-  }
+    private static String describe(Path file, long offset, String reason) {
+        return offset >= 0
+                ? "journal damaged in " + file + " at byte offset " + offset + ": " + reason
+                : "journal damaged: " + file + ": " + reason;
+    }
 
-  /**
-   * Returns the damaged file.
-   *
-   * @return the file's path
-   */
-  public Path file() {
-    return file;
-  }
+    /**
+     * Returns the damaged file.
+     *
+     * @return the file's path
+     */
+    public Path file() {
+        return file;
+    }
 
-  /**
-   * Returns where in the file the damage starts.
-   *
-   * @return the byte offset, or -1 if the problem concerns the whole file
-   */
-  public long offset() {
-    return offset;
-  }
+    /**
+     * Returns where in the file the damage starts.
+     *
+     * @return the byte offset, or -1 if the problem concerns the whole file
+     */
+    public long offset() {
+        return offset;
+    }
 }

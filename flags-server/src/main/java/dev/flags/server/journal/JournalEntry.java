@@ -33,45 +33,45 @@ import java.util.Objects;
  * @param payload the change itself, a JSON object
  */
 public record JournalEntry(
-    long sequence,
-    EntryType type,
-    String environment,
-    long version,
-    Instant timestamp,
-    String actor,
-    String comment,
-    String subject,
-    CanonicalJson payload) {
+        long sequence,
+        EntryType type,
+        String environment,
+        long version,
+        Instant timestamp,
+        String actor,
+        String comment,
+        String subject,
+        CanonicalJson payload) {
 
-  /**
-   * Checks the entry's shape.
-   *
-   * @throws NullPointerException if a part other than environment is null, or environment is null
-   *     for an environment type
-   * @throws IllegalArgumentException if sequence or version is below 1, or a global type names an
-   *     environment
-   */
-  public JournalEntry {
-    Objects.requireNonNull(type, "type");
-    Objects.requireNonNull(timestamp, "timestamp");
-    Objects.requireNonNull(actor, "actor");
-    Objects.requireNonNull(comment, "comment");
-    Objects.requireNonNull(subject, "subject");
-    Objects.requireNonNull(payload, "payload");
-    if (type.isGlobal()) {
-      if (environment != null) {
-        throw new IllegalArgumentException(
-            type.label() + " entries are global and have no environment, was \"" + environment
-                + "\"");
-      }
-    } else {
-      Objects.requireNonNull(environment, "environment");
+    /**
+     * Checks the entry's shape.
+     *
+     * @throws NullPointerException if a part other than environment is null, or environment is null
+     *     for an environment type
+     * @throws IllegalArgumentException if sequence or version is below 1, or a global type names an
+     *     environment
+     */
+    public JournalEntry {
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(timestamp, "timestamp");
+        Objects.requireNonNull(actor, "actor");
+        Objects.requireNonNull(comment, "comment");
+        Objects.requireNonNull(subject, "subject");
+        Objects.requireNonNull(payload, "payload");
+        if (type.isGlobal()) {
+            if (environment != null) {
+                throw new IllegalArgumentException(
+                        type.label() + " entries are global and have no environment, was \"" + environment
+                                + "\"");
+            }
+        } else {
+            Objects.requireNonNull(environment, "environment");
+        }
+        if (sequence < 1) {
+            throw new IllegalArgumentException("sequence must be at least 1, was " + sequence);
+        }
+        if (version < 1) {
+            throw new IllegalArgumentException("version must be at least 1, was " + version);
+        }
     }
-    if (sequence < 1) {
-      throw new IllegalArgumentException("sequence must be at least 1, was " + sequence);
-    }
-    if (version < 1) {
-      throw new IllegalArgumentException("version must be at least 1, was " + version);
-    }
-  }
 }

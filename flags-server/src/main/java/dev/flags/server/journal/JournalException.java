@@ -8,22 +8,22 @@ package dev.flags.server.journal;
  */
 public class JournalException extends RuntimeException {
 
-  /**
-   * Creates the exception.
-   *
-   * @param message what went wrong
-   */
-  public JournalException(String message) {
-    super(message);
-  }
+    /**
+     * Creates the exception.
+     *
+     * @param message what went wrong
+     */
+    public JournalException(String message) {
+        super(message);
+    }
 
-  /**
-   * Creates the exception with its cause.
-   *
-   * @param message what went wrong
-   * @param cause the underlying failure
-   */
-  public JournalException(String message, Throwable cause) {
-    super(message, cause);
-  }
+    /**
+     * Creates the exception with its cause.
+     *
+     * @param message what went wrong
+     * @param cause the underlying failure
+     */
+    public JournalException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -8,12 +8,12 @@ package dev.flags.server.journal;
  */
 public final class JournalLockedException extends JournalException {
 
-  /**
-   * Creates the exception.
-   *
-   * @param message which directory is held, and by whom if known
-   */
-  public JournalLockedException(String message) {
-    super(message);
-  }
+    /**
+     * Creates the exception.
+     *
+     * @param message which directory is held, and by whom if known
+     */
+    public JournalLockedException(String message) {
+        super(message);
+    }
 }

@@ -23,149 +23,149 @@ import picocli.CommandLine.Spec;
  * is in use or cannot be read. See {@code docs/journal.md} for the exact command.
  *
  * <pre>{@code
- * java -cp "$(cat flags-server/target/classpath.txt)" dev.flags.server.journal.JournalTool verify data/journal
+ * java -cp flags-server/target/flags-server.jar dev.flags.server.journal.JournalTool verify data/journal
  * }</pre>
  */
 @Command(name = "journal-tool", mixinStandardHelpOptions = true,
-    description = "Verifies or repairs a flag server journal directory.",
-    subcommands = {JournalTool.Verify.class, JournalTool.Repair.class})
+        description = "Verifies or repairs a flag server journal directory.",
+        subcommands = {JournalTool.Verify.class, JournalTool.Repair.class})
 public final class JournalTool implements Callable<Integer> {
 
-  static final int CLEAN = 0;
-  static final int DAMAGED = 1;
-  static final int USAGE = 2;
-  static final int UNAVAILABLE = 3;
-
-  @Spec
-  CommandLine.Model.CommandSpec spec;
-
-  JournalTool() {}
-
-  /**
-   * Runs the tool and exits the JVM with its exit code.
-   *
-   * @param args {@code verify DIR} or {@code repair DIR --cut-at-damage}
-   */
-  public static void main(String... args) {
-    System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
-  }
-
-  /** Runs the tool with the given output streams and returns the exit code. */
-  static int run(PrintWriter out, PrintWriter err, String... args) {
-    CommandLine cli = new CommandLine(new JournalTool());
-    cli.setOut(out);
-    cli.setErr(err);
-    cli.setExecutionExceptionHandler((e, line, parsed) -> {
-      line.getErr().println("error: " + e.getMessage());
-      return UNAVAILABLE;
-    });
-    return cli.execute(args);
-  }
-
-  @Override
-  public Integer call() {
-    spec.commandLine().usage(spec.commandLine().getErr());
-    return USAGE;
-  }
-
-  /** Not thread-safe. {@code verify DIR}. */
-  @Command(name = "verify", mixinStandardHelpOptions = true,
-      description = "Reads every record and checkpoint; reports damage with file and byte offset.")
-  static final class Verify implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "DIR", description = "the journal's data directory")
-    Path dir;
+    static final int CLEAN = 0;
+    static final int DAMAGED = 1;
+    static final int USAGE = 2;
+    static final int UNAVAILABLE = 3;
 
     @Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Override
-    @SuppressWarnings("try") // the lock is held for the block, not used in it
-    public Integer call() throws IOException {
-      PrintWriter out = spec.commandLine().getOut();
-      if (!Files.isDirectory(dir)) {
-        spec.commandLine().getErr().println("error: no such directory: " + dir);
-        return UNAVAILABLE;
-      }
-      try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
-        JournalVerifier.Report report = JournalVerifier.verify(dir);
-        report.lines().forEach(out::println);
-        return summarize(out, report);
-      } catch (JournalLockedException e) {
-        spec.commandLine().getErr().println("error: " + e.getMessage());
-        return UNAVAILABLE;
-      }
+    JournalTool() {}
+
+    /**
+     * Runs the tool and exits the JVM with its exit code.
+     *
+     * @param args {@code verify DIR} or {@code repair DIR --cut-at-damage}
+     */
+    public static void main(String... args) {
+        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
     }
-  }
 
-  /** Not thread-safe. {@code repair DIR --cut-at-damage}. */
-  @Command(name = "repair", mixinStandardHelpOptions = true,
-      description = "Cuts the journal at its first damage; moves everything after it, and any"
-          + " unusable checkpoint, to DIR/damaged-<time>/. Nothing is deleted.")
-  static final class Repair implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "DIR", description = "the journal's data directory")
-    Path dir;
-
-    @Option(names = "--cut-at-damage",
-        description = "required: agree that entries from the first damage on leave the journal")
-    boolean cutAtDamage;
-
-    @Spec
-    CommandLine.Model.CommandSpec spec;
+    /** Runs the tool with the given output streams and returns the exit code. */
+    static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cli = new CommandLine(new JournalTool());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, line, parsed) -> {
+            line.getErr().println("error: " + e.getMessage());
+            return UNAVAILABLE;
+        });
+        return cli.execute(args);
+    }
 
     @Override
-    @SuppressWarnings("try") // the lock is held for the block, not used in it
-    public Integer call() throws IOException {
-      PrintWriter out = spec.commandLine().getOut();
-      PrintWriter err = spec.commandLine().getErr();
-      if (!cutAtDamage) {
-        err.println("error: repair needs --cut-at-damage: it removes every entry from the first"
-            + " damage on from the journal (they are kept aside, not deleted)");
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
         return USAGE;
-      }
-      if (!Files.isDirectory(dir)) {
-        err.println("error: no such directory: " + dir);
-        return UNAVAILABLE;
-      }
-      try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
-        JournalVerifier.Report report = JournalVerifier.verify(dir);
-        report.lines().forEach(out::println);
-        if (report.missingStart() != null) {
-          err.println("error: cannot repair by cutting: " + report.missingStart());
-          return DAMAGED;
-        }
-        List<String> done = JournalVerifier.repair(dir, report, Clock.systemUTC());
-        if (done.isEmpty()) {
-          out.println("nothing to repair");
-        } else {
-          done.forEach(line -> out.println("repair: " + line));
-        }
-        JournalVerifier.Report after = JournalVerifier.verify(dir);
-        return summarize(out, after);
-      } catch (JournalLockedException e) {
-        err.println("error: " + e.getMessage());
-        return UNAVAILABLE;
-      }
     }
-  }
 
-  private static int summarize(PrintWriter out, JournalVerifier.Report report) {
-    if (report.clean()) {
-      out.println("ok: " + report.segments().size() + " segments, " + report.entries()
-          + " entries, last sequence " + report.lastSequence()
-          + (report.tornTail() != null ? " (a torn tail will be cut at the next open)" : ""));
-      return CLEAN;
+    /** Not thread-safe. {@code verify DIR}. */
+    @Command(name = "verify", mixinStandardHelpOptions = true,
+            description = "Reads every record and checkpoint; reports damage with file and byte offset.")
+    static final class Verify implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "DIR", description = "the journal's data directory")
+        Path dir;
+
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        @SuppressWarnings("try") // the lock is held for the block, not used in it
+        public Integer call() throws IOException {
+            PrintWriter out = spec.commandLine().getOut();
+            if (!Files.isDirectory(dir)) {
+                spec.commandLine().getErr().println("error: no such directory: " + dir);
+                return UNAVAILABLE;
+            }
+            try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
+                JournalVerifier.Report report = JournalVerifier.verify(dir);
+                report.lines().forEach(out::println);
+                return summarize(out, report);
+            } catch (JournalLockedException e) {
+                spec.commandLine().getErr().println("error: " + e.getMessage());
+                return UNAVAILABLE;
+            }
+        }
     }
-    if (report.damage() != null) {
-      out.println("damaged: " + report.damage());
+
+    /** Not thread-safe. {@code repair DIR --cut-at-damage}. */
+    @Command(name = "repair", mixinStandardHelpOptions = true,
+            description = "Cuts the journal at its first damage; moves everything after it, and any"
+                    + " unusable checkpoint, to DIR/damaged-<time>/. Nothing is deleted.")
+    static final class Repair implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "DIR", description = "the journal's data directory")
+        Path dir;
+
+        @Option(names = "--cut-at-damage",
+                description = "required: agree that entries from the first damage on leave the journal")
+        boolean cutAtDamage;
+
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        @SuppressWarnings("try") // the lock is held for the block, not used in it
+        public Integer call() throws IOException {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            if (!cutAtDamage) {
+                err.println("error: repair needs --cut-at-damage: it removes every entry from the first"
+                        + " damage on from the journal (they are kept aside, not deleted)");
+                return USAGE;
+            }
+            if (!Files.isDirectory(dir)) {
+                err.println("error: no such directory: " + dir);
+                return UNAVAILABLE;
+            }
+            try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
+                JournalVerifier.Report report = JournalVerifier.verify(dir);
+                report.lines().forEach(out::println);
+                if (report.missingStart() != null) {
+                    err.println("error: cannot repair by cutting: " + report.missingStart());
+                    return DAMAGED;
+                }
+                List<String> done = JournalVerifier.repair(dir, report, Clock.systemUTC());
+                if (done.isEmpty()) {
+                    out.println("nothing to repair");
+                } else {
+                    done.forEach(line -> out.println("repair: " + line));
+                }
+                JournalVerifier.Report after = JournalVerifier.verify(dir);
+                return summarize(out, after);
+            } catch (JournalLockedException e) {
+                err.println("error: " + e.getMessage());
+                return UNAVAILABLE;
+            }
+        }
     }
-    for (JournalVerifier.Finding f : report.badCheckpoints()) {
-      out.println("damaged: " + f);
+
+    private static int summarize(PrintWriter out, JournalVerifier.Report report) {
+        if (report.clean()) {
+            out.println("ok: " + report.segments().size() + " segments, " + report.entries()
+                    + " entries, last sequence " + report.lastSequence()
+                    + (report.tornTail() != null ? " (a torn tail will be cut at the next open)" : ""));
+            return CLEAN;
+        }
+        if (report.damage() != null) {
+            out.println("damaged: " + report.damage());
+        }
+        for (JournalVerifier.Finding f : report.badCheckpoints()) {
+            out.println("damaged: " + f);
+        }
+        if (report.missingStart() != null) {
+            out.println("damaged: " + report.missingStart());
+        }
+        out.println("problems found: 'repair DIR --cut-at-damage' cuts the journal at the first damage"
+                + " and sets unusable files aside in DIR/damaged-<time>/ (see docs/journal.md)");
+        return DAMAGED;
     }
-    if (report.missingStart() != null) {
-      out.println("damaged: " + report.missingStart());
-    }
-    out.println("problems found: 'repair DIR --cut-at-damage' cuts the journal at the first damage"
-        + " and sets unusable files aside in DIR/damaged-<time>/ (see docs/journal.md)");
-    return DAMAGED;
-  }
 }

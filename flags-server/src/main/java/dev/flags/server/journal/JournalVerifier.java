@@ -19,233 +19,234 @@ import java.util.List;
  */
 final class JournalVerifier {
 
-  private JournalVerifier() {}
+    private JournalVerifier() {}
 
-  /** A problem at a place in a file. */
-  record Finding(Path file, long offset, String reason) {
-    @Override
-    public String toString() {
-      return file + (offset >= 0 ? " at byte offset " + offset : "") + ": " + reason;
-    }
-  }
-
-  /**
-   * What verification found.
-   *
-   * @param lines a human-readable line per segment and checkpoint
-   * @param segments the segment files, in order
-   * @param entries the sound entries before any damage
-   * @param lastSequence the last sound sequence number before any damage or torn tail
-   * @param damage the first damage in the segments, or null
-   * @param damagedSegment index in {@code segments} of the damaged segment, or -1
-   * @param tornTail a torn tail of the last segment (cut automatically at the next open), or null
-   * @param badCheckpoints checkpoints that are damaged or newer than the journal
-   * @param missingStart entries at the start that are missing and not covered, or null
-   */
-  record Report(
-      List<String> lines,
-      List<Path> segments,
-      long entries,
-      long lastSequence,
-      Finding damage,
-      int damagedSegment,
-      Finding tornTail,
-      List<Finding> badCheckpoints,
-      Finding missingStart) {
-
-    boolean clean() {
-      return damage == null && badCheckpoints.isEmpty() && missingStart == null;
-    }
-  }
-
-  static Report verify(Path dir) throws IOException {
-    List<String> lines = new ArrayList<>();
-    List<Path> files = Segments.list(dir);
-    long entries = 0;
-    long last = -1;
-    long first = -1;
-    Finding damage = null;
-    int damagedSegment = -1;
-    Finding torn = null;
-    for (int i = 0; i < files.size() && damage == null; i++) {
-      Path file = files.get(i);
-      boolean isLast = i == files.size() - 1;
-      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-        long firstSequence;
-        try {
-          firstSequence = Segments.readHeader(ch, file);
-        } catch (JournalCorruptedException e) {
-          damage = new Finding(file, e.offset(), reasonOf(e));
-          damagedSegment = i;
-          break;
+    /** A problem at a place in a file. */
+    record Finding(Path file, long offset, String reason) {
+        @Override
+        public String toString() {
+            return file + (offset >= 0 ? " at byte offset " + offset : "") + ": " + reason;
         }
-        if (first < 0) {
-          first = firstSequence;
-          last = firstSequence - 1;
-        } else if (firstSequence != last + 1) {
-          damage = new Finding(file, 12, "segment starts at sequence " + firstSequence
-              + " but the previous segment ends at sequence " + last);
-          damagedSegment = i;
-          break;
-        }
-        long size = ch.size();
-        SegmentScanner scan = new SegmentScanner(file, ch, firstSequence, size);
-        long count = 0;
-        Finding bad = null;
-        while (scan.next()) {
-          try {
-            scan.view().toEntry();
-          } catch (RecordCodec.BadRecordException e) {
-            bad = new Finding(file, scan.recordOffset(), e.getMessage());
-            break;
-          }
-          count++;
-        }
-        entries += count;
-        long segmentLast = bad == null ? scan.lastSequence() : scan.lastSequence() - 1;
-        if (bad == null && scan.problem() != null) {
-          bad = new Finding(file, scan.problemOffset(), scan.problem());
-          if (isLast && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
-              scan.lastSequence())) {
-            torn = bad;
-            bad = null;
-          }
-        }
-        last = segmentLast;
-        if (bad != null) {
-          damage = bad;
-          damagedSegment = i;
-          lines.add("segment " + file.getFileName() + ": DAMAGED at byte offset " + bad.offset()
-              + ": " + bad.reason() + " (" + count + " sound entries before it)");
-        } else {
-          lines.add("segment " + file.getFileName() + ": ok, " + count + " entries"
-              + (count > 0 ? ", sequences " + firstSequence + ".." + segmentLast : "")
-              + (torn != null ? "; torn tail at byte offset " + torn.offset() + " ("
-                  + (size - torn.offset()) + " bytes, never acknowledged; cut at the next open): "
-                  + torn.reason() : ""));
-        }
-      }
-    }
-    if (last < 0) {
-      last = 0;
     }
 
-    List<Finding> badCheckpoints = new ArrayList<>();
-    long newestSound = -1;
-    for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
-      try {
-        Checkpoints.Loaded loaded = Checkpoints.read(ref.file());
-        if (loaded.sequence() > last) {
-          badCheckpoints.add(new Finding(ref.file(), -1, "checkpoint is at sequence "
-              + loaded.sequence() + " but the sound journal ends at sequence " + last));
-          lines.add("checkpoint " + ref.file().getFileName() + ": NEWER than the journal (sequence "
-              + loaded.sequence() + " > " + last + ")");
-        } else {
-          newestSound = Math.max(newestSound, loaded.sequence());
-          lines.add("checkpoint " + ref.file().getFileName() + ": ok, sequence "
-              + loaded.sequence());
-        }
-      } catch (JournalCorruptedException e) {
-        badCheckpoints.add(new Finding(ref.file(), e.offset(), reasonOf(e)));
-        lines.add("checkpoint " + ref.file().getFileName() + ": DAMAGED: " + reasonOf(e));
-      }
-    }
-    Finding missingStart = null;
-    if (first > 1 && newestSound < first - 1) {
-      missingStart = new Finding(files.get(0), 0, "the journal starts at sequence " + first
-          + " and no sound checkpoint covers sequences 1.." + (first - 1));
-    }
-    return new Report(lines, files, entries, last, damage, damagedSegment, torn,
-        badCheckpoints, missingStart);
-  }
+    /**
+     * What verification found.
+     *
+     * @param lines a human-readable line per segment and checkpoint
+     * @param segments the segment files, in order
+     * @param entries the sound entries before any damage
+     * @param lastSequence the last sound sequence number before any damage or torn tail
+     * @param damage the first damage in the segments, or null
+     * @param damagedSegment index in {@code segments} of the damaged segment, or -1
+     * @param tornTail a torn tail of the last segment (cut automatically at the next open), or null
+     * @param badCheckpoints checkpoints that are damaged or newer than the journal
+     * @param missingStart entries at the start that are missing and not covered, or null
+     */
+    record Report(
+            List<String> lines,
+            List<Path> segments,
+            long entries,
+            long lastSequence,
+            Finding damage,
+            int damagedSegment,
+            Finding tornTail,
+            List<Finding> badCheckpoints,
+            Finding missingStart) {
 
-  private static String reasonOf(JournalCorruptedException e) {
-    String m = e.getMessage();
-    int at = m.indexOf(": ", m.indexOf(e.file().toString()) + e.file().toString().length());
-    return at >= 0 ? m.substring(at + 2) : m;
-  }
-
-  /**
-   * Cuts the journal at its first damage (or torn tail) and sets aside what cannot be used: the
-   * bytes after the cut, later segments, damaged checkpoints and checkpoints newer than the cut
-   * journal. Nothing is deleted: everything set aside goes to a new {@code damaged-<time>}
-   * directory inside the data directory.
-   *
-   * @return what was done, a line per action
-   */
-  static List<String> repair(Path dir, Report report, Clock clock) throws IOException {
-    List<String> done = new ArrayList<>();
-    Path aside = dir.resolve("damaged-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
-        .withZone(ZoneOffset.UTC).format(clock.instant()));
-    Finding cut = report.damage() != null ? report.damage() : report.tornTail();
-    int firstMoved = report.segments().size();
-    if (cut != null) {
-      Files.createDirectories(aside);
-      int index = report.damage() != null ? report.damagedSegment()
-          : report.segments().size() - 1;
-      if (cut.offset() < Segments.HEADER_SIZE) {
-        firstMoved = index; // the header itself is bad: the whole file goes aside
-      } else {
-        cutFile(cut.file(), cut.offset(), aside, done);
-        firstMoved = index + 1;
-      }
-    }
-    for (int i = firstMoved; i < report.segments().size(); i++) {
-      Path file = report.segments().get(i);
-      Files.createDirectories(aside);
-      Files.move(file, aside.resolve(file.getFileName()));
-      done.add("moved segment " + file.getFileName() + " to " + aside);
-    }
-    for (Finding bad : report.badCheckpoints()) {
-      Files.createDirectories(aside);
-      Files.move(bad.file(), aside.resolve(bad.file().getFileName()));
-      done.add("moved checkpoint " + bad.file().getFileName() + " to " + aside + " ("
-          + bad.reason() + ")");
-    }
-    // Checkpoints beyond the new end of the journal cannot be used either.
-    for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
-      if (ref.sequence() > report.lastSequence()) {
-        Files.createDirectories(aside);
-        Files.move(ref.file(), aside.resolve(ref.file().getFileName()));
-        done.add("moved checkpoint " + ref.file().getFileName() + " to " + aside
-            + " (newer than the cut journal, which ends at sequence " + report.lastSequence()
-            + ")");
-      }
-    }
-    Segments.forceDirectory(dir);
-    if (Files.isDirectory(aside)) {
-      Segments.forceDirectory(aside);
-    }
-    return done;
-  }
-
-  private static void cutFile(Path file, long offset, Path aside, List<String> done)
-      throws IOException {
-    Path copy = aside.resolve(file.getFileName() + ".from-" + offset);
-    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ,
-        StandardOpenOption.WRITE);
-        FileChannel out = FileChannel.open(copy, StandardOpenOption.CREATE_NEW,
-            StandardOpenOption.WRITE)) {
-      long size = in.size();
-      long at = offset;
-      ByteBuffer b = ByteBuffer.allocate(1 << 16);
-      while (at < size) {
-        b.clear();
-        int n = in.read(b, at);
-        if (n < 0) {
-          break;
+        boolean clean() {
+            return damage == null && badCheckpoints.isEmpty() && missingStart == null;
         }
-        b.flip();
-        while (b.hasRemaining()) {
-          out.write(b);
-        }
-        at += n;
-      }
-      out.force(true);
-      in.truncate(offset);
-      in.force(true);
-      done.add("cut " + file.getFileName() + " at byte offset " + offset + "; the "
-          + (size - offset) + " bytes after it are in " + copy);
     }
-  }
+
+    static Report verify(Path dir) throws IOException {
+        List<String> lines = new ArrayList<>();
+        List<Path> files = Segments.list(dir);
+        long entries = 0;
+        long last = -1;
+        long first = -1;
+        Finding damage = null;
+        int damagedSegment = -1;
+        Finding torn = null;
+        for (int i = 0; i < files.size() && damage == null; i++) {
+            Path file = files.get(i);
+            boolean isLast = i == files.size() - 1;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                long firstSequence;
+                try {
+                    firstSequence = Segments.readHeader(ch, file);
+                } catch (JournalCorruptedException e) {
+                    damage = new Finding(file, e.offset(), reasonOf(e));
+                    damagedSegment = i;
+                    break;
+                }
+                if (first < 0) {
+                    first = firstSequence;
+                    last = firstSequence - 1;
+                } else if (firstSequence != last + 1) {
+                    damage = new Finding(file, 12, "segment starts at sequence " + firstSequence
+                            + " but the previous segment ends at sequence " + last);
+                    damagedSegment = i;
+                    break;
+                }
+                long size = ch.size();
+                SegmentScanner scan = new SegmentScanner(file, ch, firstSequence, size);
+                long count = 0;
+                Finding bad = null;
+                while (scan.next()) {
+                    try {
+                        scan.view().toEntry();
+                    } catch (RecordCodec.BadRecordException e) {
+                        bad = new Finding(file, scan.recordOffset(), e.getMessage());
+                        break;
+                    }
+                    count++;
+                }
+                entries += count;
+                long segmentLast = bad == null ? scan.lastSequence() : scan.lastSequence() - 1;
+                if (bad == null && scan.problem() != null) {
+                    bad = new Finding(file, scan.problemOffset(), scan.problem());
+                    if (isLast && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
+                            scan.lastSequence())) {
+                        torn = bad;
+                        bad = null;
+                    }
+                }
+                last = segmentLast;
+                if (bad != null) {
+                    damage = bad;
+                    damagedSegment = i;
+                    lines.add("segment " + file.getFileName() + ": DAMAGED at byte offset " + bad.offset()
+                            + ": " + bad.reason() + " (" + count + " sound entries before it)");
+                } else {
+                    lines.add("segment " + file.getFileName() + ": ok, " + count + " entries"
+                            + (count > 0 ? ", sequences " + firstSequence + ".." + segmentLast : "")
+                            + (torn != null ? "; torn tail at byte offset " + torn.offset() + " ("
+                                    + (size - torn.offset()) + " bytes, never acknowledged; cut at the next open): "
+                                    + torn.reason() : ""));
+                }
+            }
+        }
+        if (last < 0) {
+            last = 0;
+        }
+
+        List<Finding> badCheckpoints = new ArrayList<>();
+        long newestSound = -1;
+        for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+            try {
+                Checkpoints.Loaded loaded = Checkpoints.read(ref.file());
+                if (loaded.sequence() > last) {
+                    badCheckpoints.add(new Finding(ref.file(), -1, "checkpoint is at sequence "
+                            + loaded.sequence() + " but the sound journal ends at sequence " + last));
+                    lines.add("checkpoint " + ref.file().getFileName()
+                            + ": NEWER than the sound journal (sequence " + loaded.sequence() + " > " + last
+                            + ")");
+                } else {
+                    newestSound = Math.max(newestSound, loaded.sequence());
+                    lines.add("checkpoint " + ref.file().getFileName() + ": ok, sequence "
+                            + loaded.sequence());
+                }
+            } catch (JournalCorruptedException e) {
+                badCheckpoints.add(new Finding(ref.file(), e.offset(), reasonOf(e)));
+                lines.add("checkpoint " + ref.file().getFileName() + ": DAMAGED: " + reasonOf(e));
+            }
+        }
+        Finding missingStart = null;
+        if (first > 1 && newestSound < first - 1) {
+            missingStart = new Finding(files.get(0), 0, "the journal starts at sequence " + first
+                    + " and no sound checkpoint covers sequences 1.." + (first - 1));
+        }
+        return new Report(lines, files, entries, last, damage, damagedSegment, torn,
+                badCheckpoints, missingStart);
+    }
+
+    private static String reasonOf(JournalCorruptedException e) {
+        String m = e.getMessage();
+        int at = m.indexOf(": ", m.indexOf(e.file().toString()) + e.file().toString().length());
+        return at >= 0 ? m.substring(at + 2) : m;
+    }
+
+    /**
+     * Cuts the journal at its first damage (or torn tail) and sets aside what cannot be used: the
+     * bytes after the cut, later segments, damaged checkpoints and checkpoints newer than the cut
+     * journal. Nothing is deleted: everything set aside goes to a new {@code damaged-<time>}
+     * directory inside the data directory.
+     *
+     * @return what was done, a line per action
+     */
+    static List<String> repair(Path dir, Report report, Clock clock) throws IOException {
+        List<String> done = new ArrayList<>();
+        Path aside = dir.resolve("damaged-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+                .withZone(ZoneOffset.UTC).format(clock.instant()));
+        Finding cut = report.damage() != null ? report.damage() : report.tornTail();
+        int firstMoved = report.segments().size();
+        if (cut != null) {
+            Files.createDirectories(aside);
+            int index = report.damage() != null ? report.damagedSegment()
+                    : report.segments().size() - 1;
+            if (cut.offset() < Segments.HEADER_SIZE) {
+                firstMoved = index; // the header itself is bad: the whole file goes aside
+            } else {
+                cutFile(cut.file(), cut.offset(), aside, done);
+                firstMoved = index + 1;
+            }
+        }
+        for (int i = firstMoved; i < report.segments().size(); i++) {
+            Path file = report.segments().get(i);
+            Files.createDirectories(aside);
+            Files.move(file, aside.resolve(file.getFileName()));
+            done.add("moved segment " + file.getFileName() + " to " + aside);
+        }
+        for (Finding bad : report.badCheckpoints()) {
+            Files.createDirectories(aside);
+            Files.move(bad.file(), aside.resolve(bad.file().getFileName()));
+            done.add("moved checkpoint " + bad.file().getFileName() + " to " + aside + " ("
+                    + bad.reason() + ")");
+        }
+        // Checkpoints beyond the new end of the journal cannot be used either.
+        for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+            if (ref.sequence() > report.lastSequence()) {
+                Files.createDirectories(aside);
+                Files.move(ref.file(), aside.resolve(ref.file().getFileName()));
+                done.add("moved checkpoint " + ref.file().getFileName() + " to " + aside
+                        + " (newer than the cut journal, which ends at sequence " + report.lastSequence()
+                        + ")");
+            }
+        }
+        Segments.forceDirectory(dir);
+        if (Files.isDirectory(aside)) {
+            Segments.forceDirectory(aside);
+        }
+        return done;
+    }
+
+    private static void cutFile(Path file, long offset, Path aside, List<String> done)
+            throws IOException {
+        Path copy = aside.resolve(file.getFileName() + ".from-" + offset);
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+                FileChannel out = FileChannel.open(copy, StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE)) {
+            long size = in.size();
+            long at = offset;
+            ByteBuffer b = ByteBuffer.allocate(1 << 16);
+            while (at < size) {
+                b.clear();
+                int n = in.read(b, at);
+                if (n < 0) {
+                    break;
+                }
+                b.flip();
+                while (b.hasRemaining()) {
+                    out.write(b);
+                }
+                at += n;
+            }
+            out.force(true);
+            in.truncate(offset);
+            in.force(true);
+            done.add("cut " + file.getFileName() + " at byte offset " + offset + "; the "
+                    + (size - offset) + " bytes after it are in " + copy);
+        }
+    }
 }

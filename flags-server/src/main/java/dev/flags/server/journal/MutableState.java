@@ -25,338 +25,338 @@ import java.util.TreeSet;
  */
 final class MutableState {
 
-  private long sequence;
-  private Instant timestamp = Instant.EPOCH;
-  private long tokensVersion;
-  private final HashMap<String, CanonicalJson> tokens = new HashMap<>();
-  private final HashMap<String, Env> environments = new HashMap<>();
-  private Map<String, CanonicalJson> frozenTokens = Map.of();
-  private boolean tokensChanged;
-  private ServerState frozen = ServerState.EMPTY;
-  private boolean changed;
+    private long sequence;
+    private Instant timestamp = Instant.EPOCH;
+    private long tokensVersion;
+    private final HashMap<String, CanonicalJson> tokens = new HashMap<>();
+    private final HashMap<String, Env> environments = new HashMap<>();
+    private Map<String, CanonicalJson> frozenTokens = Map.of();
+    private boolean tokensChanged;
+    private ServerState frozen = ServerState.EMPTY;
+    private boolean changed;
 
-  /** Not thread-safe. One environment's mutable state and its last frozen copy. */
-  static final class Env {
-    final String key;
-    long version;
-    boolean archived;
-    CanonicalJson metadata;
-    final HashMap<String, CanonicalJson> flags = new HashMap<>();
-    final HashMap<String, CanonicalJson> archivedFlags = new HashMap<>();
-    final HashMap<String, Set<String>> grants = new HashMap<>();
-    final HashSet<String> selfServiceRoles = new HashSet<>();
-    private EnvironmentState frozen;
+    /** Not thread-safe. One environment's mutable state and its last frozen copy. */
+    static final class Env {
+        final String key;
+        long version;
+        boolean archived;
+        CanonicalJson metadata;
+        final HashMap<String, CanonicalJson> flags = new HashMap<>();
+        final HashMap<String, CanonicalJson> archivedFlags = new HashMap<>();
+        final HashMap<String, Set<String>> grants = new HashMap<>();
+        final HashSet<String> selfServiceRoles = new HashSet<>();
+        private EnvironmentState frozen;
 
-    Env(String key, CanonicalJson metadata) {
-      this.key = key;
-      this.metadata = metadata;
-    }
-
-    EnvironmentState freeze() {
-      if (frozen == null) {
-        frozen = new EnvironmentState(key, version, archived, metadata, flags, archivedFlags,
-            grants, selfServiceRoles);
-      }
-      return frozen;
-    }
-  }
-
-  /** What {@link #prepare} decided: the new version and the payload to store. */
-  record Prepared(long version, CanonicalJson payload) {}
-
-  long sequence() {
-    return sequence;
-  }
-
-  Instant timestamp() {
-    return timestamp;
-  }
-
-  /** Restores the counters from a checkpoint; environments and tokens are added by the caller. */
-  void restore(long sequence, Instant timestamp, long tokensVersion) {
-    this.sequence = sequence;
-    this.timestamp = timestamp;
-    this.tokensVersion = tokensVersion;
-    this.changed = true;
-    this.tokensChanged = true;
-  }
-
-  Env addEnvironment(String key, CanonicalJson metadata) {
-    Env env = new Env(key, metadata);
-    environments.put(key, env);
-    changed = true;
-    return env;
-  }
-
-  void putToken(String id, CanonicalJson payload) {
-    tokens.put(id, payload);
-    tokensChanged = true;
-    changed = true;
-  }
-
-  /**
-   * Checks a change against the state and decides its version and stored payload.
-   *
-   * @throws ChangeConflictException if the change does not fit
-   */
-  Prepared prepare(Change change, ChangeRules.Shape shape) {
-    EntryType type = change.type();
-    String subject = shape.subject();
-    if (type.isGlobal()) {
-      expect(change, "the token set", tokensVersion);
-      boolean exists = tokens.containsKey(subject);
-      if (type == EntryType.TOKEN_CREATED && exists) {
-        throw conflict("token \"" + subject + "\" already exists");
-      }
-      if (type == EntryType.TOKEN_REVOKED && !exists) {
-        throw conflict("token \"" + subject + "\" does not exist or was already revoked");
-      }
-      return new Prepared(tokensVersion + 1, change.payload());
-    }
-    String name = change.environment();
-    Env env = environments.get(name);
-    if (type == EntryType.ENVIRONMENT_CREATED || type == EntryType.ENVIRONMENT_CLONED) {
-      if (env != null) {
-        throw conflict("environment \"" + name + "\" already exists");
-      }
-      if (change.expectedVersion() > 0) {
-        throw conflict("expected environment \"" + name + "\" at version "
-            + change.expectedVersion() + ", but it does not exist yet");
-      }
-      if (type == EntryType.ENVIRONMENT_CLONED) {
-        return new Prepared(1, cloneOf(name, shape.tree()));
-      }
-      return new Prepared(1, change.payload());
-    }
-    if (env == null) {
-      throw conflict("environment \"" + name + "\" does not exist");
-    }
-    if (env.archived) {
-      throw conflict("environment \"" + name + "\" is archived and accepts no changes");
-    }
-    expect(change, "environment \"" + name + "\"", env.version);
-    String in = " in environment \"" + name + "\"";
-    switch (type) {
-      case FLAG_CREATED:
-        if (env.flags.containsKey(subject)) {
-          throw conflict("flag \"" + subject + "\" already exists" + in);
+        Env(String key, CanonicalJson metadata) {
+            this.key = key;
+            this.metadata = metadata;
         }
-        break;
-      case FLAG_UPDATED:
-      case FLAG_ARCHIVED:
-        if (!env.flags.containsKey(subject)) {
-          throw conflict(env.archivedFlags.containsKey(subject)
-              ? "flag \"" + subject + "\" is archived" + in
-                  + "; create it again to restore it"
-              : "flag \"" + subject + "\" does not exist" + in);
+
+        EnvironmentState freeze() {
+            if (frozen == null) {
+                frozen = new EnvironmentState(key, version, archived, metadata, flags, archivedFlags,
+                        grants, selfServiceRoles);
+            }
+            return frozen;
         }
-        break;
-      case FLAG_DELETED:
-        if (!env.flags.containsKey(subject) && !env.archivedFlags.containsKey(subject)) {
-          throw conflict("flag \"" + subject + "\" does not exist" + in);
-        }
-        break;
-      case ROLE_GRANTED:
-        if (env.grants.getOrDefault(subject, Set.of()).contains(shape.role())) {
-          throw conflict("user \"" + subject + "\" already has role \"" + shape.role() + "\""
-              + in);
-        }
-        break;
-      case ROLE_REVOKED:
-        if (!env.grants.getOrDefault(subject, Set.of()).contains(shape.role())) {
-          throw conflict("user \"" + subject + "\" does not have role \"" + shape.role() + "\""
-              + in);
-        }
-        break;
-      case ROLE_MARKED_SELF_SERVICE:
-        if (env.selfServiceRoles.contains(subject)) {
-          throw conflict("role \"" + subject + "\" is already self-service" + in);
-        }
-        break;
-      case ROLE_UNMARKED_SELF_SERVICE:
-        if (!env.selfServiceRoles.contains(subject)) {
-          throw conflict("role \"" + subject + "\" is not self-service" + in);
-        }
-        break;
-      default:
-        break;
     }
-    return new Prepared(env.version + 1, change.payload());
-  }
 
-  private static void expect(Change change, String what, long current) {
-    if (change.expectedVersion() != Change.ANY_VERSION && change.expectedVersion() != current) {
-      throw conflict("expected " + what + " at version " + change.expectedVersion()
-          + ", but it is at version " + current);
+    /** What {@link #prepare} decided: the new version and the payload to store. */
+    record Prepared(long version, CanonicalJson payload) {}
+
+    long sequence() {
+        return sequence;
     }
-  }
 
-  private static ChangeConflictException conflict(String message) {
-    return new ChangeConflictException(message);
-  }
-
-  /** The clone's stored payload: the caller's fields plus what is copied from the source. */
-  private CanonicalJson cloneOf(String name, ObjectNode tree) {
-    String sourceName = tree.get("source").textValue();
-    Env source = environments.get(sourceName);
-    if (source == null) {
-      throw conflict("cannot clone environment \"" + name + "\": source environment \""
-          + sourceName + "\" does not exist");
+    Instant timestamp() {
+        return timestamp;
     }
-    tree.put("sourceVersion", source.version);
-    tree.set("flags", definitions(tree, source.flags));
-    tree.set("archivedFlags", definitions(tree, source.archivedFlags));
-    ArrayNode roles = tree.putArray("selfServiceRoles");
-    new TreeSet<>(source.selfServiceRoles).forEach(roles::add);
-    CanonicalJson payload = CanonicalJson.of(tree);
-    if (payload.size() > RecordCodec.MAX_PAYLOAD_BYTES) {
-      throw new IllegalArgumentException("cannot clone environment \"" + sourceName
-          + "\": its flags take " + payload.size() + " bytes, more than an entry can hold ("
-          + RecordCodec.MAX_PAYLOAD_BYTES + ")");
+
+    /** Restores the counters from a checkpoint; environments and tokens are added by the caller. */
+    void restore(long sequence, Instant timestamp, long tokensVersion) {
+        this.sequence = sequence;
+        this.timestamp = timestamp;
+        this.tokensVersion = tokensVersion;
+        this.changed = true;
+        this.tokensChanged = true;
     }
-    return payload;
-  }
 
-  private static ObjectNode definitions(ObjectNode tree, Map<String, CanonicalJson> flags) {
-    ObjectNode out = tree.objectNode();
-    new TreeMap<>(flags).forEach((key, json) -> out.set(key, json.toJsonNode()));
-    return out;
-  }
+    Env addEnvironment(String key, CanonicalJson metadata) {
+        Env env = new Env(key, metadata);
+        environments.put(key, env);
+        changed = true;
+        return env;
+    }
 
-  /**
-   * Applies a committed entry. Entries were checked when they were appended, so this trusts them.
-   *
-   * @throws IllegalStateException if the entry names an environment that does not exist (the
-   *     journal is inconsistent)
-   */
-  void apply(JournalEntry e) {
-    String subject = e.subject();
-    if (e.type().isGlobal()) {
-      if (e.type() == EntryType.TOKEN_CREATED) {
-        tokens.put(subject, e.payload());
-      } else {
-        tokens.remove(subject);
-      }
-      tokensVersion = e.version();
-      tokensChanged = true;
-    } else {
-      Env env;
-      if (e.type() == EntryType.ENVIRONMENT_CREATED) {
-        env = new Env(e.environment(), e.payload());
-        environments.put(e.environment(), env);
-      } else if (e.type() == EntryType.ENVIRONMENT_CLONED) {
-        env = cloned(e);
-        environments.put(e.environment(), env);
-      } else {
-        env = environments.get(e.environment());
+    void putToken(String id, CanonicalJson payload) {
+        tokens.put(id, payload);
+        tokensChanged = true;
+        changed = true;
+    }
+
+    /**
+     * Checks a change against the state and decides its version and stored payload.
+     *
+     * @throws ChangeConflictException if the change does not fit
+     */
+    Prepared prepare(Change change, ChangeRules.Shape shape) {
+        EntryType type = change.type();
+        String subject = shape.subject();
+        if (type.isGlobal()) {
+            expect(change, "the token set", tokensVersion);
+            boolean exists = tokens.containsKey(subject);
+            if (type == EntryType.TOKEN_CREATED && exists) {
+                throw conflict("token \"" + subject + "\" already exists");
+            }
+            if (type == EntryType.TOKEN_REVOKED && !exists) {
+                throw conflict("token \"" + subject + "\" does not exist or was already revoked");
+            }
+            return new Prepared(tokensVersion + 1, change.payload());
+        }
+        String name = change.environment();
+        Env env = environments.get(name);
+        if (type == EntryType.ENVIRONMENT_CREATED || type == EntryType.ENVIRONMENT_CLONED) {
+            if (env != null) {
+                throw conflict("environment \"" + name + "\" already exists");
+            }
+            if (change.expectedVersion() > 0) {
+                throw conflict("expected environment \"" + name + "\" at version "
+                        + change.expectedVersion() + ", but it does not exist yet");
+            }
+            if (type == EntryType.ENVIRONMENT_CLONED) {
+                return new Prepared(1, cloneOf(name, shape.tree()));
+            }
+            return new Prepared(1, change.payload());
+        }
         if (env == null) {
-          throw new IllegalStateException("entry " + e.sequence() + " (" + e.type().label()
-              + ") names environment \"" + e.environment() + "\", which does not exist");
+            throw conflict("environment \"" + name + "\" does not exist");
         }
-        applyTo(env, e, subject);
-      }
-      env.version = e.version();
-      env.frozen = null;
+        if (env.archived) {
+            throw conflict("environment \"" + name + "\" is archived and accepts no changes");
+        }
+        expect(change, "environment \"" + name + "\"", env.version);
+        String in = " in environment \"" + name + "\"";
+        switch (type) {
+            case FLAG_CREATED:
+                if (env.flags.containsKey(subject)) {
+                    throw conflict("flag \"" + subject + "\" already exists" + in);
+                }
+                break;
+            case FLAG_UPDATED:
+            case FLAG_ARCHIVED:
+                if (!env.flags.containsKey(subject)) {
+                    throw conflict(env.archivedFlags.containsKey(subject)
+                            ? "flag \"" + subject + "\" is archived" + in
+                                    + "; create it again to restore it"
+                            : "flag \"" + subject + "\" does not exist" + in);
+                }
+                break;
+            case FLAG_DELETED:
+                if (!env.flags.containsKey(subject) && !env.archivedFlags.containsKey(subject)) {
+                    throw conflict("flag \"" + subject + "\" does not exist" + in);
+                }
+                break;
+            case ROLE_GRANTED:
+                if (env.grants.getOrDefault(subject, Set.of()).contains(shape.role())) {
+                    throw conflict("user \"" + subject + "\" already has role \"" + shape.role() + "\""
+                            + in);
+                }
+                break;
+            case ROLE_REVOKED:
+                if (!env.grants.getOrDefault(subject, Set.of()).contains(shape.role())) {
+                    throw conflict("user \"" + subject + "\" does not have role \"" + shape.role() + "\""
+                            + in);
+                }
+                break;
+            case ROLE_MARKED_SELF_SERVICE:
+                if (env.selfServiceRoles.contains(subject)) {
+                    throw conflict("role \"" + subject + "\" is already self-service" + in);
+                }
+                break;
+            case ROLE_UNMARKED_SELF_SERVICE:
+                if (!env.selfServiceRoles.contains(subject)) {
+                    throw conflict("role \"" + subject + "\" is not self-service" + in);
+                }
+                break;
+            default:
+                break;
+        }
+        return new Prepared(env.version + 1, change.payload());
     }
-    sequence = e.sequence();
-    timestamp = e.timestamp();
-    changed = true;
-  }
 
-  private static void applyTo(Env env, JournalEntry e, String subject) {
-    switch (e.type()) {
-      case FLAG_CREATED:
-        env.archivedFlags.remove(subject);
-        env.flags.put(subject, e.payload());
-        break;
-      case FLAG_UPDATED:
-        env.flags.put(subject, e.payload());
-        break;
-      case FLAG_DELETED:
-        env.flags.remove(subject);
-        env.archivedFlags.remove(subject);
-        break;
-      case FLAG_ARCHIVED:
-        CanonicalJson last = env.flags.remove(subject);
-        if (last != null) {
-          env.archivedFlags.put(subject, last);
+    private static void expect(Change change, String what, long current) {
+        if (change.expectedVersion() != Change.ANY_VERSION && change.expectedVersion() != current) {
+            throw conflict("expected " + what + " at version " + change.expectedVersion()
+                    + ", but it is at version " + current);
         }
-        break;
-      case ENVIRONMENT_ARCHIVED:
-        env.archived = true;
-        break;
-      case ROLE_GRANTED:
-        env.grants.computeIfAbsent(subject, u -> new HashSet<>()).add(role(e));
-        break;
-      case ROLE_REVOKED:
-        Set<String> roles = env.grants.get(subject);
+    }
+
+    private static ChangeConflictException conflict(String message) {
+        return new ChangeConflictException(message);
+    }
+
+    /** The clone's stored payload: the caller's fields plus what is copied from the source. */
+    private CanonicalJson cloneOf(String name, ObjectNode tree) {
+        String sourceName = tree.get("source").textValue();
+        Env source = environments.get(sourceName);
+        if (source == null) {
+            throw conflict("cannot clone environment \"" + name + "\": source environment \""
+                    + sourceName + "\" does not exist");
+        }
+        tree.put("sourceVersion", source.version);
+        tree.set("flags", definitions(tree, source.flags));
+        tree.set("archivedFlags", definitions(tree, source.archivedFlags));
+        ArrayNode roles = tree.putArray("selfServiceRoles");
+        new TreeSet<>(source.selfServiceRoles).forEach(roles::add);
+        CanonicalJson payload = CanonicalJson.of(tree);
+        if (payload.size() > RecordCodec.MAX_PAYLOAD_BYTES) {
+            throw new IllegalArgumentException("cannot clone environment \"" + sourceName
+                    + "\": its flags take " + payload.size() + " bytes, more than an entry can hold ("
+                    + RecordCodec.MAX_PAYLOAD_BYTES + ")");
+        }
+        return payload;
+    }
+
+    private static ObjectNode definitions(ObjectNode tree, Map<String, CanonicalJson> flags) {
+        ObjectNode out = tree.objectNode();
+        new TreeMap<>(flags).forEach((key, json) -> out.set(key, json.toJsonNode()));
+        return out;
+    }
+
+    /**
+     * Applies a committed entry. Entries were checked when they were appended, so this trusts them.
+     *
+     * @throws IllegalStateException if the entry names an environment that does not exist (the
+     *     journal is inconsistent)
+     */
+    void apply(JournalEntry e) {
+        String subject = e.subject();
+        if (e.type().isGlobal()) {
+            if (e.type() == EntryType.TOKEN_CREATED) {
+                tokens.put(subject, e.payload());
+            } else {
+                tokens.remove(subject);
+            }
+            tokensVersion = e.version();
+            tokensChanged = true;
+        } else {
+            Env env;
+            if (e.type() == EntryType.ENVIRONMENT_CREATED) {
+                env = new Env(e.environment(), e.payload());
+                environments.put(e.environment(), env);
+            } else if (e.type() == EntryType.ENVIRONMENT_CLONED) {
+                env = cloned(e);
+                environments.put(e.environment(), env);
+            } else {
+                env = environments.get(e.environment());
+                if (env == null) {
+                    throw new IllegalStateException("entry " + e.sequence() + " (" + e.type().label()
+                            + ") names environment \"" + e.environment() + "\", which does not exist");
+                }
+                applyTo(env, e, subject);
+            }
+            env.version = e.version();
+            env.frozen = null;
+        }
+        sequence = e.sequence();
+        timestamp = e.timestamp();
+        changed = true;
+    }
+
+    private static void applyTo(Env env, JournalEntry e, String subject) {
+        switch (e.type()) {
+            case FLAG_CREATED:
+                env.archivedFlags.remove(subject);
+                env.flags.put(subject, e.payload());
+                break;
+            case FLAG_UPDATED:
+                env.flags.put(subject, e.payload());
+                break;
+            case FLAG_DELETED:
+                env.flags.remove(subject);
+                env.archivedFlags.remove(subject);
+                break;
+            case FLAG_ARCHIVED:
+                CanonicalJson last = env.flags.remove(subject);
+                if (last != null) {
+                    env.archivedFlags.put(subject, last);
+                }
+                break;
+            case ENVIRONMENT_ARCHIVED:
+                env.archived = true;
+                break;
+            case ROLE_GRANTED:
+                env.grants.computeIfAbsent(subject, u -> new HashSet<>()).add(role(e));
+                break;
+            case ROLE_REVOKED:
+                Set<String> roles = env.grants.get(subject);
+                if (roles != null) {
+                    roles.remove(role(e));
+                    if (roles.isEmpty()) {
+                        env.grants.remove(subject);
+                    }
+                }
+                break;
+            case ROLE_MARKED_SELF_SERVICE:
+                env.selfServiceRoles.add(subject);
+                break;
+            case ROLE_UNMARKED_SELF_SERVICE:
+                env.selfServiceRoles.remove(subject);
+                break;
+            default:
+                throw new IllegalStateException("entry type " + e.type() + " cannot change an existing"
+                        + " environment");
+        }
+    }
+
+    private static String role(JournalEntry e) {
+        return e.payload().toJsonNode().get("role").textValue();
+    }
+
+    private static Env cloned(JournalEntry e) {
+        ObjectNode tree = (ObjectNode) e.payload().toJsonNode();
+        JsonNode flags = tree.get("flags");
+        JsonNode archived = tree.get("archivedFlags");
+        JsonNode roles = tree.get("selfServiceRoles");
+        tree.remove(ChangeRules.CLONE_FIELDS);
+        Env env = new Env(e.environment(), CanonicalJson.of(tree));
+        copyDefinitions(flags, env.flags);
+        copyDefinitions(archived, env.archivedFlags);
         if (roles != null) {
-          roles.remove(role(e));
-          if (roles.isEmpty()) {
-            env.grants.remove(subject);
-          }
+            roles.forEach(r -> env.selfServiceRoles.add(r.textValue()));
         }
-        break;
-      case ROLE_MARKED_SELF_SERVICE:
-        env.selfServiceRoles.add(subject);
-        break;
-      case ROLE_UNMARKED_SELF_SERVICE:
-        env.selfServiceRoles.remove(subject);
-        break;
-      default:
-        throw new IllegalStateException("entry type " + e.type() + " cannot change an existing"
-            + " environment");
+        return env;
     }
-  }
 
-  private static String role(JournalEntry e) {
-    return e.payload().toJsonNode().get("role").textValue();
-  }
+    private static void copyDefinitions(JsonNode from, Map<String, CanonicalJson> to) {
+        if (from == null) {
+            return;
+        }
+        for (Map.Entry<String, JsonNode> f : from.properties()) {
+            to.put(f.getKey(), CanonicalJson.of(f.getValue()));
+        }
+    }
 
-  private static Env cloned(JournalEntry e) {
-    ObjectNode tree = (ObjectNode) e.payload().toJsonNode();
-    JsonNode flags = tree.get("flags");
-    JsonNode archived = tree.get("archivedFlags");
-    JsonNode roles = tree.get("selfServiceRoles");
-    tree.remove(ChangeRules.CLONE_FIELDS);
-    Env env = new Env(e.environment(), CanonicalJson.of(tree));
-    copyDefinitions(flags, env.flags);
-    copyDefinitions(archived, env.archivedFlags);
-    if (roles != null) {
-      roles.forEach(r -> env.selfServiceRoles.add(r.textValue()));
+    /** The state as an immutable value; cheap when little changed since the last call. */
+    ServerState freeze() {
+        if (!changed) {
+            return frozen;
+        }
+        if (tokensChanged) {
+            frozenTokens = Map.copyOf(tokens);
+            tokensChanged = false;
+        }
+        Map<String, EnvironmentState> envs = new HashMap<>(environments.size() * 2);
+        environments.forEach((key, env) -> envs.put(key, env.freeze()));
+        frozen = new ServerState(sequence, timestamp, envs, tokensVersion, frozenTokens);
+        changed = false;
+        return frozen;
     }
-    return env;
-  }
 
-  private static void copyDefinitions(JsonNode from, Map<String, CanonicalJson> to) {
-    if (from == null) {
-      return;
+    /** Environments in key order, for checkpoints that must be byte-for-byte reproducible. */
+    static List<EnvironmentState> sorted(ServerState state) {
+        List<EnvironmentState> list = new ArrayList<>(state.environments().values());
+        list.sort((a, b) -> a.key().compareTo(b.key()));
+        return Collections.unmodifiableList(list);
     }
-    for (Map.Entry<String, JsonNode> f : from.properties()) {
-      to.put(f.getKey(), CanonicalJson.of(f.getValue()));
-    }
-  }
-
-  /** The state as an immutable value; cheap when little changed since the last call. */
-  ServerState freeze() {
-    if (!changed) {
-      return frozen;
-    }
-    if (tokensChanged) {
-      frozenTokens = Map.copyOf(tokens);
-      tokensChanged = false;
-    }
-    Map<String, EnvironmentState> envs = new HashMap<>(environments.size() * 2);
-    environments.forEach((key, env) -> envs.put(key, env.freeze()));
-    frozen = new ServerState(sequence, timestamp, envs, tokensVersion, frozenTokens);
-    changed = false;
-    return frozen;
-  }
-
-  /** Environments in key order, for checkpoints that must be byte-for-byte reproducible. */
-  static List<EnvironmentState> sorted(ServerState state) {
-    List<EnvironmentState> list = new ArrayList<>(state.environments().values());
-    list.sort((a, b) -> a.key().compareTo(b.key()));
-    return Collections.unmodifiableList(list);
-  }
 }

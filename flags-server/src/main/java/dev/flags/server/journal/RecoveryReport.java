@@ -21,21 +21,21 @@ import java.util.Objects;
  * @param duration how long opening took
  */
 public record RecoveryReport(
-    long checkpointSequence,
-    long replayedEntries,
-    long lastSequence,
-    int segments,
-    long discardedBytes,
-    List<String> notes,
-    Duration duration) {
+        long checkpointSequence,
+        long replayedEntries,
+        long lastSequence,
+        int segments,
+        long discardedBytes,
+        List<String> notes,
+        Duration duration) {
 
-  /**
-   * Copies the notes; null notes become an empty list.
-   *
-   * @throws NullPointerException if duration is null
-   */
-  public RecoveryReport {
-    notes = notes == null ? List.of() : List.copyOf(notes);
-    Objects.requireNonNull(duration, "duration");
-  }
+    /**
+     * Copies the notes; null notes become an empty list.
+     *
+     * @throws NullPointerException if duration is null
+     */
+    public RecoveryReport {
+        notes = notes == null ? List.of() : List.copyOf(notes);
+        Objects.requireNonNull(duration, "duration");
+    }
 }

@@ -15,185 +15,185 @@ import java.nio.file.Path;
  */
 final class SegmentScanner {
 
-  private static final int BUFFER = 1 << 20;
+    private static final int BUFFER = 1 << 20;
 
-  private final Path file;
-  private final FileChannel ch;
-  private final long end;
-  private ByteBuffer buf;
-  /** File offset of buf[0]. */
-  private long bufStart;
-  private int pos;
-  private int lim;
-  private long expectedSequence;
-  private long lastSequence;
-  private long recordOffset = -1;
-  private String problem;
-  private long problemOffset = -1;
-  private final RecordCodec.View view = new RecordCodec.View();
+    private final Path file;
+    private final FileChannel ch;
+    private final long end;
+    private ByteBuffer buf;
+    /** File offset of buf[0]. */
+    private long bufStart;
+    private int pos;
+    private int lim;
+    private long expectedSequence;
+    private long lastSequence;
+    private long recordOffset = -1;
+    private String problem;
+    private long problemOffset = -1;
+    private final RecordCodec.View view = new RecordCodec.View();
 
-  /**
-   * Starts a scan after the header.
-   *
-   * @param file the segment, for messages
-   * @param ch an open channel on it
-   * @param firstSequence the first sequence number the header promises
-   * @param end where to stop: the file size, or a smaller bound at a record boundary
-   */
-  SegmentScanner(Path file, FileChannel ch, long firstSequence, long end) {
-    this.file = file;
-    this.ch = ch;
-    this.end = end;
-    this.buf = ByteBuffer.allocate((int) Math.min(BUFFER, Math.max(64, end)));
-    this.bufStart = Segments.HEADER_SIZE;
-    this.expectedSequence = firstSequence;
-    this.lastSequence = firstSequence - 1;
-  }
-
-  /**
-   * Moves to the next record.
-   *
-   * @return true if {@link #view()} now shows a sound record; false at the end or at a problem
-   *     (see {@link #problem()})
-   */
-  boolean next() throws IOException {
-    if (problem != null) {
-      return false;
+    /**
+     * Starts a scan after the header.
+     *
+     * @param file the segment, for messages
+     * @param ch an open channel on it
+     * @param firstSequence the first sequence number the header promises
+     * @param end where to stop: the file size, or a smaller bound at a record boundary
+     */
+    SegmentScanner(Path file, FileChannel ch, long firstSequence, long end) {
+        this.file = file;
+        this.ch = ch;
+        this.end = end;
+        this.buf = ByteBuffer.allocate((int) Math.min(BUFFER, Math.max(64, end)));
+        this.bufStart = Segments.HEADER_SIZE;
+        this.expectedSequence = firstSequence;
+        this.lastSequence = firstSequence - 1;
     }
-    long offset = bufStart + pos;
-    if (offset >= end) {
-      return false;
-    }
-    if (end - offset < RecordCodec.FRAME_HEADER) {
-      return fail(offset, "incomplete record header: " + (end - offset) + " bytes left in the file");
-    }
-    fill(RecordCodec.FRAME_HEADER);
-    int length = buf.getInt(pos);
-    if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY) {
-      return fail(offset, "record length " + length + " is out of range");
-    }
-    if (offset + RecordCodec.FRAME_HEADER + length > end) {
-      return fail(offset, "record of " + length + " bytes runs past the end of the file ("
-          + (end - offset - RecordCodec.FRAME_HEADER) + " bytes left)");
-    }
-    fill(RecordCodec.FRAME_HEADER + length);
-    int stored = buf.getInt(pos + 4);
-    int computed = RecordCodec.crc(buf.array(), pos, length);
-    if (stored != computed) {
-      return fail(offset, String.format("checksum mismatch (stored %08x, computed %08x)", stored,
-          computed));
-    }
-    try {
-      view.reset(buf.array(), pos + RecordCodec.FRAME_HEADER, length);
-    } catch (RecordCodec.BadRecordException e) {
-      return fail(offset, e.getMessage());
-    }
-    long sequence = view.sequence();
-    if (sequence != expectedSequence) {
-      return fail(offset, "sequence " + sequence + " where " + expectedSequence
-          + " was expected");
-    }
-    expectedSequence++;
-    lastSequence = sequence;
-    recordOffset = offset;
-    pos += RecordCodec.FRAME_HEADER + length;
-    return true;
-  }
 
-  private boolean fail(long offset, String reason) {
-    problem = reason;
-    problemOffset = offset;
-    return false;
-  }
-
-  /** Makes at least {@code n} bytes from pos available in the buffer. */
-  private void fill(int n) throws IOException {
-    if (lim - pos >= n) {
-      return;
-    }
-    if (n > buf.capacity()) {
-      ByteBuffer bigger = ByteBuffer.allocate(n);
-      bigger.put(buf.array(), pos, lim - pos);
-      buf = bigger;
-    } else {
-      System.arraycopy(buf.array(), pos, buf.array(), 0, lim - pos);
-    }
-    bufStart += pos;
-    lim -= pos;
-    pos = 0;
-    while (lim < n) {
-      int want = (int) Math.min(buf.capacity() - lim, end - (bufStart + lim));
-      ByteBuffer target = ByteBuffer.wrap(buf.array(), lim, want);
-      int read = ch.read(target, bufStart + lim);
-      if (read < 0) {
-        throw new IOException(file + " became shorter while it was read");
-      }
-      lim += read;
-    }
-  }
-
-  /** The current record; valid until the next call to {@link #next()}. */
-  RecordCodec.View view() {
-    return view;
-  }
-
-  /** Byte offset of the current record's frame. */
-  long recordOffset() {
-    return recordOffset;
-  }
-
-  /** Byte offset just after the last sound record (or after the header if there is none). */
-  long goodEnd() {
-    return bufStart + pos;
-  }
-
-  /** Sequence number of the last sound record, or firstSequence - 1 if there is none. */
-  long lastSequence() {
-    return lastSequence;
-  }
-
-  /** Why the scan stopped early, or null. */
-  String problem() {
-    return problem;
-  }
-
-  /** Byte offset of the problem, or -1. */
-  long problemOffset() {
-    return problemOffset;
-  }
-
-  JournalCorruptedException damage() {
-    return new JournalCorruptedException(file, problemOffset, problem);
-  }
-
-  /**
-   * Decides whether a problem at the end of the last segment is a torn write or damage: it is damage
-   * if any sound record with a later sequence number follows it. Records are never rewritten, so a
-   * sound record after the problem means good data follows, which a crash cannot produce.
-   *
-   * <p>Each byte offset after the problem is tried as a frame start. Lengths out of range or past
-   * the end (zeros, text) are skipped at once; only plausible frames cost a checksum. This runs only
-   * after a problem, never on a clean start.
-   */
-  static boolean soundRecordFollows(FileChannel ch, long from, long end, long afterSequence)
-      throws IOException {
-    if (end - from < RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY) {
-      return false;
-    }
-    MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, from, end - from);
-    int size = map.capacity();
-    for (int at = 1; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
-      int length = map.getInt(at);
-      if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY
-          || (long) at + RecordCodec.FRAME_HEADER + length > size) {
-        continue;
-      }
-      ByteBuffer frame = map.duplicate().position(at);
-      if (RecordCodec.crc(frame, length) == map.getInt(at + 4)
-          && map.getLong(at + RecordCodec.FRAME_HEADER) > afterSequence) {
+    /**
+     * Moves to the next record.
+     *
+     * @return true if {@link #view()} now shows a sound record; false at the end or at a problem
+     *     (see {@link #problem()})
+     */
+    boolean next() throws IOException {
+        if (problem != null) {
+            return false;
+        }
+        long offset = bufStart + pos;
+        if (offset >= end) {
+            return false;
+        }
+        if (end - offset < RecordCodec.FRAME_HEADER) {
+            return fail(offset, "incomplete record header: " + (end - offset) + " bytes left in the file");
+        }
+        fill(RecordCodec.FRAME_HEADER);
+        int length = buf.getInt(pos);
+        if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY) {
+            return fail(offset, "record length " + length + " is out of range");
+        }
+        if (offset + RecordCodec.FRAME_HEADER + length > end) {
+            return fail(offset, "record of " + length + " bytes runs past the end of the file ("
+                    + (end - offset - RecordCodec.FRAME_HEADER) + " bytes left)");
+        }
+        fill(RecordCodec.FRAME_HEADER + length);
+        int stored = buf.getInt(pos + 4);
+        int computed = RecordCodec.crc(buf.array(), pos, length);
+        if (stored != computed) {
+            return fail(offset, String.format("checksum mismatch (stored %08x, computed %08x)", stored,
+                    computed));
+        }
+        try {
+            view.reset(buf.array(), pos + RecordCodec.FRAME_HEADER, length);
+        } catch (RecordCodec.BadRecordException e) {
+            return fail(offset, e.getMessage());
+        }
+        long sequence = view.sequence();
+        if (sequence != expectedSequence) {
+            return fail(offset, "sequence " + sequence + " where " + expectedSequence
+                    + " was expected");
+        }
+        expectedSequence++;
+        lastSequence = sequence;
+        recordOffset = offset;
+        pos += RecordCodec.FRAME_HEADER + length;
         return true;
-      }
     }
-    return false;
-  }
+
+    private boolean fail(long offset, String reason) {
+        problem = reason;
+        problemOffset = offset;
+        return false;
+    }
+
+    /** Makes at least {@code n} bytes from pos available in the buffer. */
+    private void fill(int n) throws IOException {
+        if (lim - pos >= n) {
+            return;
+        }
+        if (n > buf.capacity()) {
+            ByteBuffer bigger = ByteBuffer.allocate(n);
+            bigger.put(buf.array(), pos, lim - pos);
+            buf = bigger;
+        } else {
+            System.arraycopy(buf.array(), pos, buf.array(), 0, lim - pos);
+        }
+        bufStart += pos;
+        lim -= pos;
+        pos = 0;
+        while (lim < n) {
+            int want = (int) Math.min(buf.capacity() - lim, end - (bufStart + lim));
+            ByteBuffer target = ByteBuffer.wrap(buf.array(), lim, want);
+            int read = ch.read(target, bufStart + lim);
+            if (read < 0) {
+                throw new IOException(file + " became shorter while it was read");
+            }
+            lim += read;
+        }
+    }
+
+    /** The current record; valid until the next call to {@link #next()}. */
+    RecordCodec.View view() {
+        return view;
+    }
+
+    /** Byte offset of the current record's frame. */
+    long recordOffset() {
+        return recordOffset;
+    }
+
+    /** Byte offset just after the last sound record (or after the header if there is none). */
+    long goodEnd() {
+        return bufStart + pos;
+    }
+
+    /** Sequence number of the last sound record, or firstSequence - 1 if there is none. */
+    long lastSequence() {
+        return lastSequence;
+    }
+
+    /** Why the scan stopped early, or null. */
+    String problem() {
+        return problem;
+    }
+
+    /** Byte offset of the problem, or -1. */
+    long problemOffset() {
+        return problemOffset;
+    }
+
+    JournalCorruptedException damage() {
+        return new JournalCorruptedException(file, problemOffset, problem);
+    }
+
+    /**
+     * Decides whether a problem at the end of the last segment is a torn write or damage: it is damage
+     * if any sound record with a later sequence number follows it. Records are never rewritten, so a
+     * sound record after the problem means good data follows, which a crash cannot produce.
+     *
+     * <p>Each byte offset after the problem is tried as a frame start. Lengths out of range or past
+     * the end (zeros, text) are skipped at once; only plausible frames cost a checksum. This runs only
+     * after a problem, never on a clean start.
+     */
+    static boolean soundRecordFollows(FileChannel ch, long from, long end, long afterSequence)
+            throws IOException {
+        if (end - from < RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY) {
+            return false;
+        }
+        MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, from, end - from);
+        int size = map.capacity();
+        for (int at = 1; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
+            int length = map.getInt(at);
+            if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY
+                    || (long) at + RecordCodec.FRAME_HEADER + length > size) {
+                continue;
+            }
+            ByteBuffer frame = map.duplicate().position(at);
+            if (RecordCodec.crc(frame, length) == map.getInt(at + 4)
+                    && map.getLong(at + RecordCodec.FRAME_HEADER) > afterSequence) {
+                return true;
+            }
+        }
+        return false;
+    }
 }

@@ -31,130 +31,130 @@ import java.util.zip.CRC32C;
  */
 final class Segments {
 
-  static final byte[] MAGIC = "FLAGSJNL".getBytes(StandardCharsets.US_ASCII);
-  static final int FORMAT_VERSION = 1;
-  static final int HEADER_SIZE = 24;
-  static final String SUFFIX = ".seg";
-  static final String TEMP_SUFFIX = ".tmp";
+    static final byte[] MAGIC = "FLAGSJNL".getBytes(StandardCharsets.US_ASCII);
+    static final int FORMAT_VERSION = 1;
+    static final int HEADER_SIZE = 24;
+    static final String SUFFIX = ".seg";
+    static final String TEMP_SUFFIX = ".tmp";
 
-  private Segments() {}
+    private Segments() {}
 
-  static String fileName(long firstSequence) {
-    return String.format("%020d%s", firstSequence, SUFFIX);
-  }
+    static String fileName(long firstSequence) {
+        return String.format("%020d%s", firstSequence, SUFFIX);
+    }
 
-  /** The first sequence number a segment's name promises, or -1 if it is not a segment's name. */
-  static long firstSequenceOf(Path file) {
-    String name = file.getFileName().toString();
-    if (name.length() != 20 + SUFFIX.length() || !name.endsWith(SUFFIX)) {
-      return -1;
+    /** The first sequence number a segment's name promises, or -1 if it is not a segment's name. */
+    static long firstSequenceOf(Path file) {
+        String name = file.getFileName().toString();
+        if (name.length() != 20 + SUFFIX.length() || !name.endsWith(SUFFIX)) {
+            return -1;
+        }
+        for (int i = 0; i < 20; i++) {
+            if (!Character.isDigit(name.charAt(i))) {
+                return -1;
+            }
+        }
+        return Long.parseLong(name.substring(0, 20));
     }
-    for (int i = 0; i < 20; i++) {
-      if (!Character.isDigit(name.charAt(i))) {
-        return -1;
-      }
-    }
-    return Long.parseLong(name.substring(0, 20));
-  }
 
-  /** Segment files in the directory, in sequence order. */
-  static List<Path> list(Path dir) throws IOException {
-    List<Path> files = new ArrayList<>();
-    try (Stream<Path> s = Files.list(dir)) {
-      s.filter(p -> firstSequenceOf(p) >= 0 && Files.isRegularFile(p)).forEach(files::add);
+    /** Segment files in the directory, in sequence order. */
+    static List<Path> list(Path dir) throws IOException {
+        List<Path> files = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.filter(p -> firstSequenceOf(p) >= 0 && Files.isRegularFile(p)).forEach(files::add);
+        }
+        files.sort(null);
+        return files;
     }
-    files.sort(null);
-    return files;
-  }
 
-  static ByteBuffer header(long firstSequence) {
-    ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
-    b.put(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) 0).putLong(firstSequence);
-    CRC32C crc = new CRC32C();
-    crc.update(b.array(), 0, HEADER_SIZE - 4);
-    b.putInt((int) crc.getValue());
-    return b.flip();
-  }
+    static ByteBuffer header(long firstSequence) {
+        ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
+        b.put(MAGIC).putShort((short) FORMAT_VERSION).putShort((short) 0).putLong(firstSequence);
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 0, HEADER_SIZE - 4);
+        b.putInt((int) crc.getValue());
+        return b.flip();
+    }
 
-  /**
-   * Reads and checks a segment's header.
-   *
-   * @return the first sequence number it holds
-   * @throws JournalCorruptedException if the header is damaged, of another format version, or does
-   *     not match the file's name
-   */
-  static long readHeader(FileChannel ch, Path file) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
-    while (b.hasRemaining()) {
-      if (ch.read(b, b.position()) < 0) {
-        throw new JournalCorruptedException(file, 0, "segment header is incomplete: the file has "
-            + ch.size() + " bytes, a header needs " + HEADER_SIZE);
-      }
+    /**
+     * Reads and checks a segment's header.
+     *
+     * @return the first sequence number it holds
+     * @throws JournalCorruptedException if the header is damaged, of another format version, or does
+     *     not match the file's name
+     */
+    static long readHeader(FileChannel ch, Path file) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(HEADER_SIZE);
+        while (b.hasRemaining()) {
+            if (ch.read(b, b.position()) < 0) {
+                throw new JournalCorruptedException(file, 0, "segment header is incomplete: the file has "
+                        + ch.size() + " bytes, a header needs " + HEADER_SIZE);
+            }
+        }
+        byte[] a = b.array();
+        if (!Arrays.equals(a, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+            throw new JournalCorruptedException(file, 0,
+                    "not a journal segment: magic is not \"FLAGSJNL\"");
+        }
+        int version = b.getShort(8) & 0xFFFF;
+        CRC32C crc = new CRC32C();
+        crc.update(a, 0, HEADER_SIZE - 4);
+        if ((int) crc.getValue() != b.getInt(20)) {
+            throw new JournalCorruptedException(file, 0, "segment header checksum mismatch");
+        }
+        if (version != FORMAT_VERSION) {
+            throw new JournalCorruptedException(file, 8, "unsupported journal format version " + version
+                    + " (this release reads version " + FORMAT_VERSION + ")");
+        }
+        long first = b.getLong(12);
+        long named = firstSequenceOf(file);
+        if (named >= 0 && named != first) {
+            throw new JournalCorruptedException(file, 12, "header says the first sequence is " + first
+                    + " but the file name says " + named);
+        }
+        return first;
     }
-    byte[] a = b.array();
-    if (!Arrays.equals(a, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
-      throw new JournalCorruptedException(file, 0,
-          "not a journal segment: magic is not \"FLAGSJNL\"");
-    }
-    int version = b.getShort(8) & 0xFFFF;
-    CRC32C crc = new CRC32C();
-    crc.update(a, 0, HEADER_SIZE - 4);
-    if ((int) crc.getValue() != b.getInt(20)) {
-      throw new JournalCorruptedException(file, 0, "segment header checksum mismatch");
-    }
-    if (version != FORMAT_VERSION) {
-      throw new JournalCorruptedException(file, 8, "unsupported journal format version " + version
-          + " (this release reads version " + FORMAT_VERSION + ")");
-    }
-    long first = b.getLong(12);
-    long named = firstSequenceOf(file);
-    if (named >= 0 && named != first) {
-      throw new JournalCorruptedException(file, 12, "header says the first sequence is " + first
-          + " but the file name says " + named);
-    }
-    return first;
-  }
 
-  /**
-   * Creates an empty segment atomically: the header goes to a temporary file that is forced and
-   * renamed, then the directory is forced, so a crash never leaves a segment with a torn header.
-   */
-  static Path create(Path dir, long firstSequence) throws IOException {
-    Path target = dir.resolve(fileName(firstSequence));
-    Path temp = dir.resolve(fileName(firstSequence) + TEMP_SUFFIX);
-    try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
-        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-      ByteBuffer h = header(firstSequence);
-      while (h.hasRemaining()) {
-        ch.write(h);
-      }
-      ch.force(true);
+    /**
+     * Creates an empty segment atomically: the header goes to a temporary file that is forced and
+     * renamed, then the directory is forced, so a crash never leaves a segment with a torn header.
+     */
+    static Path create(Path dir, long firstSequence) throws IOException {
+        Path target = dir.resolve(fileName(firstSequence));
+        Path temp = dir.resolve(fileName(firstSequence) + TEMP_SUFFIX);
+        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            ByteBuffer h = header(firstSequence);
+            while (h.hasRemaining()) {
+                ch.write(h);
+            }
+            ch.force(true);
+        }
+        moveAtomically(temp, target);
+        forceDirectory(dir);
+        return target;
     }
-    moveAtomically(temp, target);
-    forceDirectory(dir);
-    return target;
-  }
 
-  static void moveAtomically(Path from, Path to) throws IOException {
-    try {
-      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-    } catch (AtomicMoveNotSupportedException e) {
-      throw new IOException("the file system of " + to.getParent()
-          + " cannot rename atomically; the journal needs it", e);
+    static void moveAtomically(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("the file system of " + to.getParent()
+                    + " cannot rename atomically; the journal needs it", e);
+        }
     }
-  }
 
-  /** Makes a directory's entries (created, renamed, removed files) durable. */
-  static void forceDirectory(Path dir) throws IOException {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
-    } catch (NoSuchFileException e) {
-      throw e;
-    } catch (IOException e) {
-      // Windows cannot open a directory as a channel; there, the rename is the best we have.
-      if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("win")) {
-        throw e;
-      }
+    /** Makes a directory's entries (created, renamed, removed files) durable. */
+    static void forceDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (NoSuchFileException e) {
+            throw e;
+        } catch (IOException e) {
+            // Windows cannot open a directory as a channel; there, the rename is the best we have.
+            if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("win")) {
+                throw e;
+            }
+        }
     }
-  }
 }

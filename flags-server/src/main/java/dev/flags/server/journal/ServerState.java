@@ -26,40 +26,40 @@ import java.util.Optional;
  * @param tokens the live tokens' payloads by token id
  */
 public record ServerState(
-    long sequence,
-    Instant timestamp,
-    Map<String, EnvironmentState> environments,
-    long tokensVersion,
-    Map<String, CanonicalJson> tokens) {
+        long sequence,
+        Instant timestamp,
+        Map<String, EnvironmentState> environments,
+        long tokensVersion,
+        Map<String, CanonicalJson> tokens) {
 
-  /** The state before the first entry. */
-  public static final ServerState EMPTY = new ServerState(0, Instant.EPOCH, Map.of(), 0, Map.of());
+    /** The state before the first entry. */
+    public static final ServerState EMPTY = new ServerState(0, Instant.EPOCH, Map.of(), 0, Map.of());
 
-  /**
-   * Copies the collections; a null collection becomes an empty one.
-   *
-   * @throws NullPointerException if timestamp is null
-   * @throws IllegalArgumentException if sequence or tokensVersion is negative
-   */
-  public ServerState {
-    Objects.requireNonNull(timestamp, "timestamp");
-    if (sequence < 0) {
-      throw new IllegalArgumentException("sequence must be at least 0, was " + sequence);
+    /**
+     * Copies the collections; a null collection becomes an empty one.
+     *
+     * @throws NullPointerException if timestamp is null
+     * @throws IllegalArgumentException if sequence or tokensVersion is negative
+     */
+    public ServerState {
+        Objects.requireNonNull(timestamp, "timestamp");
+        if (sequence < 0) {
+            throw new IllegalArgumentException("sequence must be at least 0, was " + sequence);
+        }
+        if (tokensVersion < 0) {
+            throw new IllegalArgumentException("tokens version must be at least 0, was " + tokensVersion);
+        }
+        environments = environments == null ? Map.of() : Map.copyOf(environments);
+        tokens = tokens == null ? Map.of() : Map.copyOf(tokens);
     }
-    if (tokensVersion < 0) {
-      throw new IllegalArgumentException("tokens version must be at least 0, was " + tokensVersion);
-    }
-    environments = environments == null ? Map.of() : Map.copyOf(environments);
-    tokens = tokens == null ? Map.of() : Map.copyOf(tokens);
-  }
 
-  /**
-   * Looks up one environment.
-   *
-   * @param key the environment's key
-   * @return the environment, or empty if there is none by that key
-   */
-  public Optional<EnvironmentState> environment(String key) {
-    return Optional.ofNullable(environments.get(key));
-  }
+    /**
+     * Looks up one environment.
+     *
+     * @param key the environment's key
+     * @return the environment, or empty if there is none by that key
+     */
+    public Optional<EnvironmentState> environment(String key) {
+        return Optional.ofNullable(environments.get(key));
+    }
 }

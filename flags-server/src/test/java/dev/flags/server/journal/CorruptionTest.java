@@ -24,284 +24,286 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CorruptionTest {
 
-  @TempDir
-  Path dir;
+    @TempDir
+    Path dir;
 
-  final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+    final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
 
-  /** Writes 2 + n entries in small segments and closes (which writes a final checkpoint). */
-  private ServerState write(int n) {
-    try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096)
-        .checkpointInterval(1_000_000).open()) {
-      journal.append(createEnvironment("prod"));
-      journal.append(createFlag("prod", "billing-v2"));
-      for (int i = 0; i < n; i++) {
-        journal.append(updateFlag("prod", "billing-v2", i % 2 == 0).withComment("change " + i));
-      }
-      return journal.state();
+    /** Writes 2 + n entries in small segments and closes (which writes a final checkpoint). */
+    private ServerState write(int n) {
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096)
+                .checkpointInterval(1_000_000).open()) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "billing-v2"));
+            for (int i = 0; i < n; i++) {
+                journal.append(updateFlag("prod", "billing-v2", i % 2 == 0).withComment("change " + i));
+            }
+            return journal.state();
+        }
     }
-  }
 
-  private FileJournal open() {
-    return Fixtures.builder(dir, clock).open();
-  }
-
-  private Path lastSegment() throws IOException {
-    List<Path> segments = Fixtures.segments(dir);
-    return segments.get(segments.size() - 1);
-  }
-
-  @Test
-  void flippedByteInAnOlderSegmentStopsTheOpenWithFileAndOffset() throws Exception {
-    write(100);
-    Fixtures.deleteCheckpoints(dir);
-    Path first = Fixtures.segments(dir).get(0);
-    long record = recordOffsets(first).get(5);
-    flip(first, record + 40);
-    long size = Files.size(first);
-
-    assertThatThrownBy(this::open)
-        .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
-          assertThat(e.file()).isEqualTo(first);
-          assertThat(e.offset()).isEqualTo(record);
-        })
-        .hasMessageStartingWith("journal damaged in " + first + " at byte offset " + record
-            + ": checksum mismatch");
-    assertThat(Files.size(first)).isEqualTo(size);
-  }
-
-  @Test
-  void flippedByteInTheMiddleOfTheLastSegmentIsDamageNotATornTail() throws Exception {
-    write(100);
-    Fixtures.deleteCheckpoints(dir);
-    Path last = lastSegment();
-    List<Long> offsets = recordOffsets(last);
-    assertThat(offsets).hasSizeGreaterThan(3);
-    long record = offsets.get(1);
-    flip(last, record + 50);
-    long size = Files.size(last);
-
-    assertThatThrownBy(this::open)
-        .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
-          assertThat(e.file()).isEqualTo(last);
-          assertThat(e.offset()).isEqualTo(record);
-        });
-    assertThat(Files.size(last)).isEqualTo(size);
-  }
-
-  @Test
-  void flippedLengthFieldIsDamageToo() throws Exception {
-    write(100);
-    Fixtures.deleteCheckpoints(dir);
-    Path last = lastSegment();
-    long record = recordOffsets(last).get(1);
-    flip(last, record + 1); // the length now points far past the end of the file
-
-    assertThatThrownBy(this::open)
-        .isInstanceOfSatisfying(JournalCorruptedException.class,
-            e -> assertThat(e.offset()).isEqualTo(record))
-        .hasMessageContaining("runs past the end of the file");
-  }
-
-  @Test
-  void damageBeforeTheCheckpointIsFoundByReadsThatTouchIt() throws Exception {
-    write(100);
-    Path first = Fixtures.segments(dir).get(0);
-    long record = recordOffsets(first).get(3);
-    flip(first, record + 40);
-
-    try (FileJournal journal = open()) {
-      assertThat(journal.lastSequence()).isEqualTo(102); // the state comes from the checkpoint
-      assertThatThrownBy(() -> journal.history("prod", "billing-v2"))
-          .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
-            assertThat(e.file()).isEqualTo(first);
-            assertThat(e.offset()).isEqualTo(record);
-          });
+    private FileJournal open() {
+        return Fixtures.builder(dir, clock).open();
     }
-  }
 
-  @Test
-  void tornLastRecordIsCutWithANoteAndNothingAcknowledgedIsLost() throws Exception {
-    ServerState before = write(50);
-    // A crash in the middle of writing entry 53: half of its frame reached the file.
-    JournalEntry next = new JournalEntry(53, EntryType.FLAG_UPDATED, "prod", 52, Fixtures.T0,
-        "alice", "", "billing-v2", CanonicalJson.of(Fixtures.flag("billing-v2", true)));
-    byte[] frame = RecordCodec.encode(next);
-    Path last = lastSegment();
-    long end = Files.size(last);
-    append(last, Arrays.copyOf(frame, frame.length / 2));
-
-    try (FileJournal journal = open()) {
-      RecoveryReport report = journal.recoveryReport();
-      assertThat(report.discardedBytes()).isEqualTo(frame.length / 2);
-      assertThat(report.notes()).singleElement().asString()
-          .contains("found a torn tail in " + last + " at byte offset " + end)
-          .contains("the last complete entry is sequence 52");
-      assertThat(journal.state()).isEqualTo(before);
-      assertThat(Files.size(last)).isEqualTo(end);
-      assertThat(journal.append(updateFlag("prod", "billing-v2", true)).sequence())
-          .isEqualTo(53);
+    private Path lastSegment() throws IOException {
+        List<Path> segments = Fixtures.segments(dir);
+        return segments.get(segments.size() - 1);
     }
-    try (FileJournal journal = open()) {
-      assertThat(journal.recoveryReport().notes()).isEmpty();
-      assertThat(journal.read(1, 1000)).hasSize(53);
+
+    @Test
+    void flippedByteInAnOlderSegmentStopsTheOpenWithFileAndOffset() throws Exception {
+        write(100);
+        Fixtures.deleteCheckpoints(dir);
+        Path first = Fixtures.segments(dir).get(0);
+        long record = recordOffsets(first).get(5);
+        flip(first, record + 40);
+        long size = Files.size(first);
+
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                    assertThat(e.file()).isEqualTo(first);
+                    assertThat(e.offset()).isEqualTo(record);
+                })
+                .hasMessageStartingWith("journal damaged in " + first + " at byte offset " + record
+                        + ": checksum mismatch");
+        assertThat(Files.size(first)).isEqualTo(size);
+        // The refused open released the lock: trying again gives the same answer, not "locked".
+        assertThatThrownBy(this::open).isInstanceOf(JournalCorruptedException.class);
     }
-  }
 
-  @Test
-  void truncatedTailIsCut() throws Exception {
-    write(50);
-    Fixtures.deleteCheckpoints(dir); // no checkpoint may cover what the crash cut off
-    Path last = lastSegment();
-    long lastRecord = recordOffsets(last).get(recordOffsets(last).size() - 1);
-    truncate(last, lastRecord + 20);
+    @Test
+    void flippedByteInTheMiddleOfTheLastSegmentIsDamageNotATornTail() throws Exception {
+        write(100);
+        Fixtures.deleteCheckpoints(dir);
+        Path last = lastSegment();
+        List<Long> offsets = recordOffsets(last);
+        assertThat(offsets).hasSizeGreaterThan(3);
+        long record = offsets.get(1);
+        flip(last, record + 50);
+        long size = Files.size(last);
 
-    try (FileJournal journal = open()) {
-      assertThat(journal.lastSequence()).isEqualTo(51);
-      assertThat(journal.recoveryReport().discardedBytes()).isEqualTo(20);
-      assertThat(journal.recoveryReport().notes()).singleElement().asString()
-          .contains("torn tail").contains("byte offset " + lastRecord);
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                    assertThat(e.file()).isEqualTo(last);
+                    assertThat(e.offset()).isEqualTo(record);
+                });
+        assertThat(Files.size(last)).isEqualTo(size);
     }
-  }
 
-  @Test
-  void zeroFilledTailIsCut() throws Exception {
-    ServerState before = write(50);
-    Path last = lastSegment();
-    long end = Files.size(last);
-    append(last, new byte[4096]);
+    @Test
+    void flippedLengthFieldIsDamageToo() throws Exception {
+        write(100);
+        Fixtures.deleteCheckpoints(dir);
+        Path last = lastSegment();
+        long record = recordOffsets(last).get(1);
+        flip(last, record + 1); // the length now points far past the end of the file
 
-    try (FileJournal journal = open()) {
-      assertThat(journal.state()).isEqualTo(before);
-      assertThat(journal.recoveryReport().discardedBytes()).isEqualTo(4096);
-      assertThat(journal.recoveryReport().notes()).singleElement().asString()
-          .contains("record length 0 is out of range");
-      assertThat(Files.size(last)).isEqualTo(end);
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class,
+                        e -> assertThat(e.offset()).isEqualTo(record))
+                .hasMessageContaining("runs past the end of the file");
     }
-  }
 
-  @Test
-  void missingCheckpointMeansAFullReplay() throws Exception {
-    ServerState before = write(80);
-    Fixtures.deleteCheckpoints(dir);
+    @Test
+    void damageBeforeTheCheckpointIsFoundByReadsThatTouchIt() throws Exception {
+        write(100);
+        Path first = Fixtures.segments(dir).get(0);
+        long record = recordOffsets(first).get(3);
+        flip(first, record + 40);
 
-    try (FileJournal journal = open()) {
-      assertThat(journal.state()).isEqualTo(before);
-      assertThat(journal.recoveryReport().checkpointSequence()).isZero();
-      assertThat(journal.recoveryReport().replayedEntries()).isEqualTo(82);
+        try (FileJournal journal = open()) {
+            assertThat(journal.lastSequence()).isEqualTo(102); // the state comes from the checkpoint
+            assertThatThrownBy(() -> journal.history("prod", "billing-v2"))
+                    .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                        assertThat(e.file()).isEqualTo(first);
+                        assertThat(e.offset()).isEqualTo(record);
+                    });
+        }
     }
-  }
 
-  @Test
-  void checkpointNewerThanTheJournalStopsTheOpen() throws Exception {
-    write(50);
-    Path last = lastSegment();
-    List<Long> offsets = recordOffsets(last);
-    truncate(last, offsets.get(offsets.size() - 2)); // two whole entries lost
-    long size = Files.size(last);
-    Path checkpoint = dir.resolve(Checkpoints.fileName(52));
+    @Test
+    void tornLastRecordIsCutWithANoteAndNothingAcknowledgedIsLost() throws Exception {
+        ServerState before = write(50);
+        // A crash in the middle of writing entry 53: half of its frame reached the file.
+        JournalEntry next = new JournalEntry(53, EntryType.FLAG_UPDATED, "prod", 52, Fixtures.T0,
+                "alice", "", "billing-v2", CanonicalJson.of(Fixtures.flag("billing-v2", true)));
+        byte[] frame = RecordCodec.encode(next);
+        Path last = lastSegment();
+        long end = Files.size(last);
+        append(last, Arrays.copyOf(frame, frame.length / 2));
 
-    assertThatThrownBy(this::open)
-        .isInstanceOfSatisfying(JournalCorruptedException.class,
-            e -> assertThat(e.file()).isEqualTo(checkpoint))
-        .hasMessageContaining("checkpoint is at sequence 52 but the journal ends at sequence 50:"
-            + " the journal lost acknowledged entries");
-    assertThat(Files.size(last)).isEqualTo(size);
-    assertThat(checkpoint).exists();
-  }
-
-  @Test
-  void damagedCheckpointIsSkippedWithANote() throws Exception {
-    ServerState before;
-    try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
-      journal.append(createEnvironment("prod"));
-      journal.append(createFlag("prod", "billing-v2"));
-      journal.checkpoint();
-      journal.append(updateFlag("prod", "billing-v2", true));
-      before = journal.state();
+        try (FileJournal journal = open()) {
+            RecoveryReport report = journal.recoveryReport();
+            assertThat(report.discardedBytes()).isEqualTo(frame.length / 2);
+            assertThat(report.notes()).singleElement().asString()
+                    .contains("found a torn tail in " + last + " at byte offset " + end)
+                    .contains("the last complete entry is sequence 52");
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(Files.size(last)).isEqualTo(end);
+            assertThat(journal.append(updateFlag("prod", "billing-v2", true)).sequence())
+                    .isEqualTo(53);
+        }
+        try (FileJournal journal = open()) {
+            assertThat(journal.recoveryReport().notes()).isEmpty();
+            assertThat(journal.read(1, 1000)).hasSize(53);
+        }
     }
-    Path newest = dir.resolve(Checkpoints.fileName(3));
-    flip(newest, Files.size(newest) / 2);
 
-    try (FileJournal journal = open()) {
-      assertThat(journal.state()).isEqualTo(before);
-      assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(2);
-      assertThat(journal.recoveryReport().notes()).singleElement().asString()
-          .startsWith("skipped damaged checkpoint " + newest);
+    @Test
+    void truncatedTailIsCut() throws Exception {
+        write(50);
+        Fixtures.deleteCheckpoints(dir); // no checkpoint may cover what the crash cut off
+        Path last = lastSegment();
+        long lastRecord = recordOffsets(last).get(recordOffsets(last).size() - 1);
+        truncate(last, lastRecord + 20);
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.lastSequence()).isEqualTo(51);
+            assertThat(journal.recoveryReport().discardedBytes()).isEqualTo(20);
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .contains("torn tail").contains("byte offset " + lastRecord);
+        }
     }
-  }
 
-  @Test
-  void missingSegmentInTheMiddleIsAGap() throws Exception {
-    write(100);
-    Fixtures.deleteCheckpoints(dir);
-    List<Path> segments = Fixtures.segments(dir);
-    assertThat(segments).hasSizeGreaterThan(2);
-    Files.delete(segments.get(1));
+    @Test
+    void zeroFilledTailIsCut() throws Exception {
+        ServerState before = write(50);
+        Path last = lastSegment();
+        long end = Files.size(last);
+        append(last, new byte[4096]);
 
-    assertThatThrownBy(this::open)
-        .isInstanceOfSatisfying(JournalCorruptedException.class,
-            e -> assertThat(e.file()).isEqualTo(segments.get(2)))
-        .hasMessageContaining("segment starts at sequence");
-  }
-
-  @Test
-  void missingFirstSegmentWithoutCheckpointIsRefused() throws Exception {
-    write(100);
-    Fixtures.deleteCheckpoints(dir);
-    List<Path> segments = Fixtures.segments(dir);
-    Files.delete(segments.get(0));
-
-    assertThatThrownBy(this::open)
-        .isInstanceOf(JournalCorruptedException.class)
-        .hasMessageContaining("there is no checkpoint: sequences 1..");
-  }
-
-  @Test
-  void leftoverTemporaryFilesAreRemoved() throws Exception {
-    write(3);
-    Files.write(dir.resolve(Segments.fileName(99) + Segments.TEMP_SUFFIX), new byte[10]);
-
-    try (FileJournal journal = open()) {
-      assertThat(journal.recoveryReport().notes()).singleElement().asString()
-          .contains("left by a write that a crash interrupted");
-      assertThat(Fixtures.segments(dir)).hasSize(1);
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.recoveryReport().discardedBytes()).isEqualTo(4096);
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .contains("record length 0 is out of range");
+            assertThat(Files.size(last)).isEqualTo(end);
+        }
     }
-  }
 
-  // --- helpers
+    @Test
+    void missingCheckpointMeansAFullReplay() throws Exception {
+        ServerState before = write(80);
+        Fixtures.deleteCheckpoints(dir);
 
-  /** Byte offsets of every record frame in a segment. */
-  static List<Long> recordOffsets(Path segment) throws IOException {
-    List<Long> offsets = new ArrayList<>();
-    try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.READ)) {
-      long first = Segments.readHeader(ch, segment);
-      SegmentScanner scanner = new SegmentScanner(segment, ch, first, ch.size());
-      while (scanner.next()) {
-        offsets.add(scanner.recordOffset());
-      }
-      assertThat(scanner.problem()).isNull();
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.recoveryReport().checkpointSequence()).isZero();
+            assertThat(journal.recoveryReport().replayedEntries()).isEqualTo(82);
+        }
     }
-    return offsets;
-  }
 
-  static void flip(Path file, long offset) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ,
-        StandardOpenOption.WRITE)) {
-      ByteBuffer b = ByteBuffer.allocate(1);
-      ch.read(b, offset);
-      b.put(0, (byte) (b.get(0) ^ 0x5A)).rewind();
-      ch.write(b, offset);
+    @Test
+    void checkpointNewerThanTheJournalStopsTheOpen() throws Exception {
+        write(50);
+        Path last = lastSegment();
+        List<Long> offsets = recordOffsets(last);
+        truncate(last, offsets.get(offsets.size() - 2)); // two whole entries lost
+        long size = Files.size(last);
+        Path checkpoint = dir.resolve(Checkpoints.fileName(52));
+
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class,
+                        e -> assertThat(e.file()).isEqualTo(checkpoint))
+                .hasMessageContaining("checkpoint is at sequence 52 but the journal ends at sequence 50:"
+                        + " the journal lost acknowledged entries");
+        assertThat(Files.size(last)).isEqualTo(size);
+        assertThat(checkpoint).exists();
     }
-  }
 
-  static void truncate(Path file, long size) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-      ch.truncate(size);
+    @Test
+    void damagedCheckpointIsSkippedWithANote() throws Exception {
+        ServerState before;
+        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "billing-v2"));
+            journal.checkpoint();
+            journal.append(updateFlag("prod", "billing-v2", true));
+            before = journal.state();
+        }
+        Path newest = dir.resolve(Checkpoints.fileName(3));
+        flip(newest, Files.size(newest) / 2);
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(2);
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .startsWith("skipped damaged checkpoint " + newest);
+        }
     }
-  }
 
-  static void append(Path file, byte[] bytes) throws IOException {
-    Files.write(file, bytes, StandardOpenOption.APPEND);
-  }
+    @Test
+    void missingSegmentInTheMiddleIsAGap() throws Exception {
+        write(100);
+        Fixtures.deleteCheckpoints(dir);
+        List<Path> segments = Fixtures.segments(dir);
+        assertThat(segments).hasSizeGreaterThan(2);
+        Files.delete(segments.get(1));
+
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class,
+                        e -> assertThat(e.file()).isEqualTo(segments.get(2)))
+                .hasMessageContaining("segment starts at sequence");
+    }
+
+    @Test
+    void missingFirstSegmentWithoutCheckpointIsRefused() throws Exception {
+        write(100);
+        Fixtures.deleteCheckpoints(dir);
+        List<Path> segments = Fixtures.segments(dir);
+        Files.delete(segments.get(0));
+
+        assertThatThrownBy(this::open)
+                .isInstanceOf(JournalCorruptedException.class)
+                .hasMessageContaining("there is no checkpoint: sequences 1..");
+    }
+
+    @Test
+    void leftoverTemporaryFilesAreRemoved() throws Exception {
+        write(3);
+        Files.write(dir.resolve(Segments.fileName(99) + Segments.TEMP_SUFFIX), new byte[10]);
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .contains("left by a write that a crash interrupted");
+            assertThat(Fixtures.segments(dir)).hasSize(1);
+        }
+    }
+
+    // --- helpers
+
+    /** Byte offsets of every record frame in a segment. */
+    static List<Long> recordOffsets(Path segment) throws IOException {
+        List<Long> offsets = new ArrayList<>();
+        try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.READ)) {
+            long first = Segments.readHeader(ch, segment);
+            SegmentScanner scanner = new SegmentScanner(segment, ch, first, ch.size());
+            while (scanner.next()) {
+                offsets.add(scanner.recordOffset());
+            }
+            assertThat(scanner.problem()).isNull();
+        }
+        return offsets;
+    }
+
+    static void flip(Path file, long offset) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ,
+                StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            ch.read(b, offset);
+            b.put(0, (byte) (b.get(0) ^ 0x5A)).rewind();
+            ch.write(b, offset);
+        }
+    }
+
+    static void truncate(Path file, long size) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.truncate(size);
+        }
+    }
+
+    static void append(Path file, byte[] bytes) throws IOException {
+        Files.write(file, bytes, StandardOpenOption.APPEND);
+    }
 }

@@ -23,143 +23,143 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FormatTest {
 
-  @TempDir
-  Path dir;
+    @TempDir
+    Path dir;
 
-  @TempDir
-  Path fresh;
+    @TempDir
+    Path fresh;
 
-  @Test
-  void goldenVersionOneJournalIsRead() throws Exception {
-    copyGolden(dir);
-    GoldenJournal.write(fresh);
-    ServerState expected;
-    List<JournalEntry> expectedEntries;
-    try (FileJournal now = FileJournal.builder(fresh).open()) {
-      expected = now.state();
-      expectedEntries = now.read(1, 1000);
+    @Test
+    void goldenVersionOneJournalIsRead() throws Exception {
+        copyGolden(dir);
+        GoldenJournal.write(fresh);
+        ServerState expected;
+        List<JournalEntry> expectedEntries;
+        try (FileJournal now = FileJournal.builder(fresh).open()) {
+            expected = now.state();
+            expectedEntries = now.read(1, 1000);
+        }
+
+        try (FileJournal golden = FileJournal.builder(dir).open()) {
+            assertThat(golden.lastSequence()).isEqualTo(57);
+            assertThat(golden.read(1, 1000)).isEqualTo(expectedEntries);
+            assertThat(golden.state()).isEqualTo(expected);
+            assertThat(golden.recoveryReport().checkpointSequence()).isEqualTo(57);
+            assertThat(golden.state().environment("production-2").orElseThrow().flags())
+                    .containsOnlyKeys("billing-v2");
+            assertThat(golden.stateAt(19)).isEqualTo(replayedTo(expectedEntries, 19));
+        }
+        Fixtures.deleteCheckpoints(dir);
+        try (FileJournal golden = FileJournal.builder(dir).open()) {
+            assertThat(golden.state()).isEqualTo(expected);
+        }
     }
 
-    try (FileJournal golden = FileJournal.builder(dir).open()) {
-      assertThat(golden.lastSequence()).isEqualTo(57);
-      assertThat(golden.read(1, 1000)).isEqualTo(expectedEntries);
-      assertThat(golden.state()).isEqualTo(expected);
-      assertThat(golden.recoveryReport().checkpointSequence()).isEqualTo(57);
-      assertThat(golden.state().environment("production-2").orElseThrow().flags())
-          .containsOnlyKeys("billing-v2");
-      assertThat(golden.stateAt(19)).isEqualTo(replayedTo(expectedEntries, 19));
+    @Test
+    void thisReleaseWritesTheGoldenBytes() throws Exception {
+        GoldenJournal.write(fresh);
+        Path golden = goldenDirectory();
+        List<String> names = journalFiles(golden);
+        assertThat(journalFiles(fresh)).isEqualTo(names);
+        for (String name : names) {
+            assertThat(Files.readAllBytes(fresh.resolve(name)))
+                    .as("%s differs from the golden file: the format changed; bump the format version and"
+                            + " add golden files for it instead of changing these", name)
+                    .isEqualTo(Files.readAllBytes(golden.resolve(name)));
+        }
     }
-    Fixtures.deleteCheckpoints(dir);
-    try (FileJournal golden = FileJournal.builder(dir).open()) {
-      assertThat(golden.state()).isEqualTo(expected);
+
+    @Test
+    void newerSegmentFormatVersionIsRefusedByName() throws Exception {
+        copyGolden(dir);
+        Path first = dir.resolve(Segments.fileName(1));
+        setVersion(first, 2, Segments.HEADER_SIZE - 4);
+
+        assertThatThrownBy(() -> FileJournal.builder(dir).open())
+                .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                    assertThat(e.file()).isEqualTo(first);
+                    assertThat(e.offset()).isEqualTo(8);
+                })
+                .hasMessage("journal damaged in " + first + " at byte offset 8: unsupported journal"
+                        + " format version 2 (this release reads version 1)");
     }
-  }
 
-  @Test
-  void thisReleaseWritesTheGoldenBytes() throws Exception {
-    GoldenJournal.write(fresh);
-    Path golden = goldenDirectory();
-    List<String> names = journalFiles(golden);
-    assertThat(journalFiles(fresh)).isEqualTo(names);
-    for (String name : names) {
-      assertThat(Files.readAllBytes(fresh.resolve(name)))
-          .as("%s differs from the golden file: the format changed; bump the format version and"
-              + " add golden files for it instead of changing these", name)
-          .isEqualTo(Files.readAllBytes(golden.resolve(name)));
+    @Test
+    void newerCheckpointFormatVersionIsSkippedForTheJournal() throws Exception {
+        copyGolden(dir);
+        Path newest = dir.resolve(Checkpoints.fileName(57));
+        setVersion(newest, 2, -1);
+
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.lastSequence()).isEqualTo(57);
+            assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(19);
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .contains("unsupported checkpoint format version 2 (this release reads version 1)");
+        }
     }
-  }
 
-  @Test
-  void newerSegmentFormatVersionIsRefusedByName() throws Exception {
-    copyGolden(dir);
-    Path first = dir.resolve(Segments.fileName(1));
-    setVersion(first, 2, Segments.HEADER_SIZE - 4);
+    @Test
+    void aFileThatIsNotASegmentIsRefused() throws Exception {
+        copyGolden(dir);
+        Path first = dir.resolve(Segments.fileName(1));
+        CorruptionTest.flip(first, 0);
 
-    assertThatThrownBy(() -> FileJournal.builder(dir).open())
-        .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
-          assertThat(e.file()).isEqualTo(first);
-          assertThat(e.offset()).isEqualTo(8);
-        })
-        .hasMessage("journal damaged in " + first + " at byte offset 8: unsupported journal"
-            + " format version 2 (this release reads version 1)");
-  }
-
-  @Test
-  void newerCheckpointFormatVersionIsSkippedForTheJournal() throws Exception {
-    copyGolden(dir);
-    Path newest = dir.resolve(Checkpoints.fileName(57));
-    setVersion(newest, 2, -1);
-
-    try (FileJournal journal = FileJournal.builder(dir).open()) {
-      assertThat(journal.lastSequence()).isEqualTo(57);
-      assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(19);
-      assertThat(journal.recoveryReport().notes()).singleElement().asString()
-          .contains("unsupported checkpoint format version 2 (this release reads version 1)");
+        assertThatThrownBy(() -> FileJournal.builder(dir).open())
+                .isInstanceOf(JournalCorruptedException.class)
+                .hasMessage("journal damaged in " + first + " at byte offset 0: not a journal segment:"
+                        + " magic is not \"FLAGSJNL\"");
     }
-  }
 
-  @Test
-  void aFileThatIsNotASegmentIsRefused() throws Exception {
-    copyGolden(dir);
-    Path first = dir.resolve(Segments.fileName(1));
-    CorruptionTest.flip(first, 0);
-
-    assertThatThrownBy(() -> FileJournal.builder(dir).open())
-        .isInstanceOf(JournalCorruptedException.class)
-        .hasMessage("journal damaged in " + first + " at byte offset 0: not a journal segment:"
-            + " magic is not \"FLAGSJNL\"");
-  }
-
-  @Test
-  void canonicalJsonSortsPropertiesAndIsStable() {
-    CanonicalJson a = CanonicalJson.parse("{ \"key\": \"k\", \"b\": {\"z\": 1, \"a\": [2, 1]} }");
-    assertThat(a.toString()).isEqualTo("{\"b\":{\"a\":[2,1],\"z\":1},\"key\":\"k\"}");
-    assertThat(CanonicalJson.parse(a.toString())).isEqualTo(a);
-    assertThat(CanonicalJson.of(a.toJsonNode())).isEqualTo(a);
-    assertThatThrownBy(() -> CanonicalJson.parse("{\"a\":1,\"a\":2}"))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageStartingWith("json is not valid: Duplicate field 'a'");
-  }
-
-  // --- helpers
-
-  static Path goldenDirectory() throws URISyntaxException {
-    return Path.of(FormatTest.class.getResource(GoldenJournal.RESOURCE).toURI());
-  }
-
-  static void copyGolden(Path target) throws IOException, URISyntaxException {
-    Path golden = goldenDirectory();
-    for (String name : journalFiles(golden)) {
-      Files.copy(golden.resolve(name), target.resolve(name));
+    @Test
+    void canonicalJsonSortsPropertiesAndIsStable() {
+        CanonicalJson a = CanonicalJson.parse("{ \"key\": \"k\", \"b\": {\"z\": 1, \"a\": [2, 1]} }");
+        assertThat(a.toString()).isEqualTo("{\"b\":{\"a\":[2,1],\"z\":1},\"key\":\"k\"}");
+        assertThat(CanonicalJson.parse(a.toString())).isEqualTo(a);
+        assertThat(CanonicalJson.of(a.toJsonNode())).isEqualTo(a);
+        assertThatThrownBy(() -> CanonicalJson.parse("{\"a\":1,\"a\":2}"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("json is not valid: Duplicate field 'a'");
     }
-  }
 
-  private static List<String> journalFiles(Path dir) throws IOException {
-    try (Stream<Path> s = Files.list(dir)) {
-      return s.map(p -> p.getFileName().toString())
-          .filter(n -> n.endsWith(".seg") || n.endsWith(".ckpt")).sorted()
-          .collect(Collectors.toList());
+    // --- helpers
+
+    static Path goldenDirectory() throws URISyntaxException {
+        return Path.of(FormatTest.class.getResource(GoldenJournal.RESOURCE).toURI());
     }
-  }
 
-  /** Writes a format version at byte 8; if crcAt >= 0 also fixes the header's checksum there. */
-  private static void setVersion(Path file, int version, int crcAt) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ,
-        StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.allocate(2).putShort(0, (short) version), 8);
-      if (crcAt >= 0) {
-        ByteBuffer header = ByteBuffer.allocate(crcAt);
-        ch.read(header, 0);
-        CRC32C crc = new CRC32C();
-        crc.update(header.array());
-        ch.write(ByteBuffer.allocate(4).putInt(0, (int) crc.getValue()), crcAt);
-      }
+    static void copyGolden(Path target) throws IOException, URISyntaxException {
+        Path golden = goldenDirectory();
+        for (String name : journalFiles(golden)) {
+            Files.copy(golden.resolve(name), target.resolve(name));
+        }
     }
-  }
 
-  private static ServerState replayedTo(List<JournalEntry> entries, long sequence) {
-    MutableState state = new MutableState();
-    entries.stream().filter(e -> e.sequence() <= sequence).forEach(state::apply);
-    return state.freeze();
-  }
+    private static List<String> journalFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".seg") || n.endsWith(".ckpt")).sorted()
+                    .collect(Collectors.toList());
+        }
+    }
+
+    /** Writes a format version at byte 8; if crcAt >= 0 also fixes the header's checksum there. */
+    private static void setVersion(Path file, int version, int crcAt) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ,
+                StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(2).putShort(0, (short) version), 8);
+            if (crcAt >= 0) {
+                ByteBuffer header = ByteBuffer.allocate(crcAt);
+                ch.read(header, 0);
+                CRC32C crc = new CRC32C();
+                crc.update(header.array());
+                ch.write(ByteBuffer.allocate(4).putInt(0, (int) crc.getValue()), crcAt);
+            }
+        }
+    }
+
+    private static ServerState replayedTo(List<JournalEntry> entries, long sequence) {
+        MutableState state = new MutableState();
+        entries.stream().filter(e -> e.sequence() <= sequence).forEach(state::apply);
+        return state.freeze();
+    }
 }

@@ -13,29 +13,29 @@ import java.time.Duration;
  */
 final class GoldenJournal {
 
-  static final String RESOURCE = "/journal/golden-v1";
-  static final int ROUNDS = 3;
+    static final String RESOURCE = "/journal/golden-v1";
+    static final int ROUNDS = 3;
 
-  private GoldenJournal() {}
+    private GoldenJournal() {}
 
-  static void write(Path dir) {
-    Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
-    try (FileJournal journal = FileJournal.builder(dir).clock(clock).segmentSize(4096)
-        .checkpointInterval(1_000_000).open()) {
-      for (int round = 0; round < ROUNDS; round++) {
-        for (Change change : RoundTripTest.everyType()) {
-          clock.advance(Duration.ofSeconds(1));
-          journal.append(RoundTripTest.renamed(change, round).withComment(
-              change.comment().isEmpty() ? "round " + round : change.comment()));
+    static void write(Path dir) {
+        Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+        try (FileJournal journal = FileJournal.builder(dir).clock(clock).segmentSize(4096)
+                .checkpointInterval(1_000_000).open()) {
+            for (int round = 0; round < ROUNDS; round++) {
+                for (Change change : RoundTripTest.everyType()) {
+                    clock.advance(Duration.ofSeconds(1));
+                    journal.append(RoundTripTest.renamed(change, round).withComment(
+                            change.comment().isEmpty() ? "round " + round : change.comment()));
+                }
+                if (round == 0) {
+                    journal.checkpoint();
+                }
+            }
         }
-        if (round == 0) {
-          journal.checkpoint();
-        }
-      }
     }
-  }
 
-  public static void main(String[] args) {
-    write(Path.of(args[0]));
-  }
+    public static void main(String[] args) {
+        write(Path.of(args[0]));
+    }
 }

@@ -18,115 +18,116 @@ import org.junit.jupiter.api.io.TempDir;
 /** The documented verify and repair commands. */
 class JournalToolTest {
 
-  @TempDir
-  Path dir;
+    @TempDir
+    Path dir;
 
-  String out;
-  String err;
+    String out;
+    String err;
 
-  private int run(String... args) {
-    StringWriter o = new StringWriter();
-    StringWriter e = new StringWriter();
-    int code = JournalTool.run(new PrintWriter(o, true), new PrintWriter(e, true), args);
-    out = o.toString();
-    err = e.toString();
-    return code;
-  }
-
-  private void write(int updates) {
-    try (FileJournal journal = FileJournal.builder(dir).segmentSize(4096).open()) {
-      journal.append(createEnvironment("prod"));
-      journal.append(createFlag("prod", "billing-v2"));
-      for (int i = 0; i < updates; i++) {
-        journal.append(updateFlag("prod", "billing-v2", i % 2 == 0));
-      }
+    private int run(String... args) {
+        StringWriter o = new StringWriter();
+        StringWriter e = new StringWriter();
+        int code = JournalTool.run(new PrintWriter(o, true), new PrintWriter(e, true), args);
+        out = o.toString();
+        err = e.toString();
+        return code;
     }
-  }
 
-  @Test
-  void verifyReportsACleanJournal() throws Exception {
-    FormatTest.copyGolden(dir);
-
-    assertThat(run("verify", dir.toString())).as(out + err).isZero();
-    assertThat(out).contains("segment 00000000000000000001.seg: ok, 33 entries, sequences 1..33")
-        .contains("checkpoint checkpoint-00000000000000000057.ckpt: ok, sequence 57")
-        .endsWith("ok: 2 segments, 57 entries, last sequence 57\n");
-  }
-
-  @Test
-  void verifyNamesTheDamageAndRepairCutsThere() throws Exception {
-    write(100);
-    Path first = Fixtures.segments(dir).get(0);
-    long record = CorruptionTest.recordOffsets(first).get(10);
-    CorruptionTest.flip(first, record + 30);
-    int segments = Fixtures.segments(dir).size();
-
-    assertThat(run("verify", dir.toString())).isEqualTo(1);
-    assertThat(out).contains("damaged: " + first + " at byte offset " + record
-        + ": checksum mismatch");
-
-    assertThat(run("repair", dir.toString())).isEqualTo(2);
-    assertThat(err).contains("repair needs --cut-at-damage");
-    assertThat(Fixtures.segments(dir)).hasSize(segments);
-
-    assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
-    assertThat(out).contains("repair: cut 00000000000000000001.seg at byte offset " + record)
-        .contains("repair: moved segment").contains("repair: moved checkpoint")
-        .endsWith("ok: 1 segments, 10 entries, last sequence 10\n");
-    Path aside;
-    try (Stream<Path> s = Files.list(dir)) {
-      aside = s.filter(p -> p.getFileName().toString().startsWith("damaged-")).findFirst()
-          .orElseThrow();
+    private void write(int updates) {
+        try (FileJournal journal = FileJournal.builder(dir).segmentSize(4096).open()) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "billing-v2"));
+            for (int i = 0; i < updates; i++) {
+                journal.append(updateFlag("prod", "billing-v2", i % 2 == 0));
+            }
+        }
     }
-    try (Stream<Path> s = Files.list(aside)) {
-      List<String> kept = s.map(p -> p.getFileName().toString()).collect(Collectors.toList());
-      assertThat(kept).contains("00000000000000000001.seg.from-" + record);
-      assertThat(kept).hasSize(1 + (segments - 1) + 1); // the cut bytes, later segments, checkpoint
+
+    @Test
+    void verifyReportsACleanJournal() throws Exception {
+        FormatTest.copyGolden(dir);
+
+        assertThat(run("verify", dir.toString())).as(out + err).isZero();
+        assertThat(out).contains("segment 00000000000000000001.seg: ok, 33 entries, sequences 1..33")
+                .contains("checkpoint checkpoint-00000000000000000057.ckpt: ok, sequence 57")
+                .endsWith("ok: 2 segments, 57 entries, last sequence 57\n");
     }
-    try (FileJournal journal = FileJournal.builder(dir).open()) {
-      assertThat(journal.lastSequence()).isEqualTo(10);
-      assertThat(journal.recoveryReport().notes()).isEmpty();
+
+    @Test
+    void verifyNamesTheDamageAndRepairCutsThere() throws Exception {
+        write(100);
+        Path first = Fixtures.segments(dir).get(0);
+        long record = CorruptionTest.recordOffsets(first).get(10);
+        CorruptionTest.flip(first, record + 30);
+        int segments = Fixtures.segments(dir).size();
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("damaged: " + first + " at byte offset " + record
+                + ": checksum mismatch");
+
+        assertThat(run("repair", dir.toString())).isEqualTo(2);
+        assertThat(err).contains("repair needs --cut-at-damage");
+        assertThat(Fixtures.segments(dir)).hasSize(segments);
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        assertThat(out).contains("repair: cut 00000000000000000001.seg at byte offset " + record)
+                .contains("repair: moved segment").contains("repair: moved checkpoint")
+                .endsWith("ok: 1 segments, 10 entries, last sequence 10\n");
+        Path aside;
+        try (Stream<Path> s = Files.list(dir)) {
+            aside = s.filter(p -> p.getFileName().toString().startsWith("damaged-")).findFirst()
+                    .orElseThrow();
+        }
+        try (Stream<Path> s = Files.list(aside)) {
+            List<String> kept = s.map(p -> p.getFileName().toString()).collect(Collectors.toList());
+            assertThat(kept).contains("00000000000000000001.seg.from-" + record);
+            assertThat(kept).hasSize(1 + (segments - 1) + 1); // the cut bytes, later segments, checkpoint
+        }
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.lastSequence()).isEqualTo(10);
+            assertThat(journal.recoveryReport().notes()).isEmpty();
+        }
     }
-  }
 
-  @Test
-  void repairSetsACheckpointNewerThanTheJournalAside() throws Exception {
-    write(20);
-    Path last = Fixtures.segments(dir).get(Fixtures.segments(dir).size() - 1);
-    List<Long> offsets = CorruptionTest.recordOffsets(last);
-    CorruptionTest.truncate(last, offsets.get(offsets.size() - 1));
+    @Test
+    void repairSetsACheckpointNewerThanTheJournalAside() throws Exception {
+        write(20);
+        Path last = Fixtures.segments(dir).get(Fixtures.segments(dir).size() - 1);
+        List<Long> offsets = CorruptionTest.recordOffsets(last);
+        CorruptionTest.truncate(last, offsets.get(offsets.size() - 1));
 
-    assertThat(run("verify", dir.toString())).isEqualTo(1);
-    assertThat(out).contains("NEWER than the journal (sequence 22 > 21)");
-    assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
-    assertThat(out).contains("repair: moved checkpoint checkpoint-00000000000000000022.ckpt");
-    try (FileJournal journal = FileJournal.builder(dir).open()) {
-      assertThat(journal.lastSequence()).isEqualTo(21);
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("NEWER than the sound journal (sequence 22 > 21)");
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        assertThat(out).contains("repair: moved checkpoint checkpoint-00000000000000000022.ckpt");
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.lastSequence()).isEqualTo(21);
+        }
     }
-  }
 
-  @Test
-  void verifyMentionsATornTailButCallsItClean() throws Exception {
-    write(5);
-    Fixtures.deleteCheckpoints(dir);
-    Path last = Fixtures.segments(dir).get(0);
-    CorruptionTest.append(last, new byte[100]);
+    @Test
+    void verifyMentionsATornTailButCallsItClean() throws Exception {
+        write(5);
+        Fixtures.deleteCheckpoints(dir);
+        Path last = Fixtures.segments(dir).get(0);
+        CorruptionTest.append(last, new byte[100]);
 
-    assertThat(run("verify", dir.toString())).isZero();
-    assertThat(out).contains("torn tail at byte offset").contains("cut at the next open")
-        .contains("(a torn tail will be cut at the next open)");
-  }
-
-  @Test
-  void refusesADirectoryInUseAndBadUsage() throws Exception {
-    try (FileJournal journal = FileJournal.builder(dir).open()) {
-      assertThat(run("verify", dir.toString())).isEqualTo(3);
-      assertThat(err).contains("is already open in this process");
+        assertThat(run("verify", dir.toString())).isZero();
+        assertThat(out).contains("torn tail at byte offset").contains("cut at the next open")
+                .contains("(a torn tail will be cut at the next open)");
     }
-    assertThat(run("verify", dir.resolve("missing").toString())).isEqualTo(3);
-    assertThat(err).contains("no such directory");
-    assertThat(run()).isEqualTo(2);
-    assertThat(run("verify")).isEqualTo(2);
-    assertThat(err).contains("Missing required parameter: 'DIR'");
-  }
+
+    @Test
+    void refusesADirectoryInUseAndBadUsage() throws Exception {
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.lastSequence()).isZero();
+            assertThat(run("verify", dir.toString())).isEqualTo(3);
+            assertThat(err).contains("is already open in this process");
+        }
+        assertThat(run("verify", dir.resolve("missing").toString())).isEqualTo(3);
+        assertThat(err).contains("no such directory");
+        assertThat(run()).isEqualTo(2);
+        assertThat(run("verify")).isEqualTo(2);
+        assertThat(err).contains("Missing required parameter: 'DIR'");
+    }
 }

@@ -17,173 +17,173 @@ import org.junit.jupiter.api.io.TempDir;
 /** History of a flag, the audit log in a time range, and time travel, all from the journal. */
 class ReadsTest {
 
-  @TempDir
-  Path dir;
+    @TempDir
+    Path dir;
 
-  final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+    final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
 
-  /** 1 env, 2 flags in 2 envs, one entry per minute; small segments so reads cross files. */
-  private FileJournal journalWithHistory() {
-    FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(25)
-        .open();
-    journal.append(createEnvironment("staging"));
-    journal.append(createEnvironment("production"));
-    journal.append(createFlag("staging", "billing-v2"));
-    journal.append(createFlag("production", "billing-v2"));
-    journal.append(createFlag("staging", "other"));
-    for (int i = 0; i < 40; i++) {
-      clock.advance(Duration.ofMinutes(1));
-      journal.append(updateFlag(i % 2 == 0 ? "staging" : "production", "billing-v2", i % 4 < 2)
-          .withComment("step " + i));
-      journal.append(updateFlag("staging", "other", i % 3 == 0));
+    /** 1 env, 2 flags in 2 envs, one entry per minute; small segments so reads cross files. */
+    private FileJournal journalWithHistory() {
+        FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(25)
+                .open();
+        journal.append(createEnvironment("staging"));
+        journal.append(createEnvironment("production"));
+        journal.append(createFlag("staging", "billing-v2"));
+        journal.append(createFlag("production", "billing-v2"));
+        journal.append(createFlag("staging", "other"));
+        for (int i = 0; i < 40; i++) {
+            clock.advance(Duration.ofMinutes(1));
+            journal.append(updateFlag(i % 2 == 0 ? "staging" : "production", "billing-v2", i % 4 < 2)
+                    .withComment("step " + i));
+            journal.append(updateFlag("staging", "other", i % 3 == 0));
+        }
+        return journal;
     }
-    return journal;
-  }
 
-  @Test
-  void historyListsEveryVersionOfOneFlagInOneEnvironment() throws Exception {
-    try (FileJournal journal = journalWithHistory()) {
-      assertThat(Fixtures.segments(dir)).hasSizeGreaterThan(2);
-      List<JournalEntry> history = journal.history("staging", "billing-v2");
+    @Test
+    void historyListsEveryVersionOfOneFlagInOneEnvironment() throws Exception {
+        try (FileJournal journal = journalWithHistory()) {
+            assertThat(Fixtures.segments(dir)).hasSizeGreaterThan(2);
+            List<JournalEntry> history = journal.history("staging", "billing-v2");
 
-      assertThat(history).hasSize(21);
-      assertThat(history.get(0).type()).isEqualTo(EntryType.FLAG_CREATED);
-      assertThat(history).allSatisfy(e -> {
-        assertThat(e.environment()).isEqualTo("staging");
-        assertThat(e.subject()).isEqualTo("billing-v2");
-        assertThat(e.actor()).isEqualTo("alice");
-      });
-      assertThat(history.subList(1, 21).stream().map(JournalEntry::comment)
-          .collect(Collectors.toList())).startsWith("step 0", "step 2", "step 4");
-      assertThat(history).isSortedAccordingTo((a, b) -> Long.compare(a.version(), b.version()));
-      assertThat(journal.history("staging", "missing")).isEmpty();
+            assertThat(history).hasSize(21);
+            assertThat(history.get(0).type()).isEqualTo(EntryType.FLAG_CREATED);
+            assertThat(history).allSatisfy(e -> {
+                assertThat(e.environment()).isEqualTo("staging");
+                assertThat(e.subject()).isEqualTo("billing-v2");
+                assertThat(e.actor()).isEqualTo("alice");
+            });
+            assertThat(history.subList(1, 21).stream().map(JournalEntry::comment)
+                    .collect(Collectors.toList())).startsWith("step 0", "step 2", "step 4");
+            assertThat(history).isSortedAccordingTo((a, b) -> Long.compare(a.version(), b.version()));
+            assertThat(journal.history("staging", "missing")).isEmpty();
+        }
     }
-  }
 
-  @Test
-  void auditReturnsTheEntriesOfATimeRange() {
-    try (FileJournal journal = journalWithHistory()) {
-      Instant from = Fixtures.T0.plus(Duration.ofMinutes(10));
-      Instant to = Fixtures.T0.plus(Duration.ofMinutes(13));
-      List<JournalEntry> audit = journal.audit(from, to, 100);
+    @Test
+    void auditReturnsTheEntriesOfATimeRange() {
+        try (FileJournal journal = journalWithHistory()) {
+            Instant from = Fixtures.T0.plus(Duration.ofMinutes(10));
+            Instant to = Fixtures.T0.plus(Duration.ofMinutes(13));
+            List<JournalEntry> audit = journal.audit(from, to, 100);
 
-      assertThat(audit).hasSize(6);
-      assertThat(audit).allSatisfy(e -> assertThat(e.timestamp()).isBetween(from,
-          to.minusNanos(1)));
-      assertThat(audit).extracting(JournalEntry::sequence)
-          .containsExactly(24L, 25L, 26L, 27L, 28L, 29L);
-      assertThat(journal.audit(from, to, 2)).extracting(JournalEntry::sequence)
-          .containsExactly(24L, 25L);
-      assertThat(journal.audit(to, from, 10)).isEmpty();
-      assertThat(journal.audit(Fixtures.T0, Fixtures.T0.plusSeconds(1), 100)).hasSize(5);
+            assertThat(audit).hasSize(6);
+            assertThat(audit).allSatisfy(e -> assertThat(e.timestamp()).isBetween(from,
+                    to.minusNanos(1)));
+            assertThat(audit).extracting(JournalEntry::sequence)
+                    .containsExactly(24L, 25L, 26L, 27L, 28L, 29L);
+            assertThat(journal.audit(from, to, 2)).extracting(JournalEntry::sequence)
+                    .containsExactly(24L, 25L);
+            assertThat(journal.audit(to, from, 10)).isEmpty();
+            assertThat(journal.audit(Fixtures.T0, Fixtures.T0.plusSeconds(1), 100)).hasSize(5);
+        }
     }
-  }
 
-  @Test
-  void readPagesThroughTheJournal() {
-    try (FileJournal journal = journalWithHistory()) {
-      assertThat(journal.read(1, 10)).extracting(JournalEntry::sequence)
-          .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
-      assertThat(journal.read(80, 100)).extracting(JournalEntry::sequence)
-          .containsExactly(80L, 81L, 82L, 83L, 84L, 85L);
-      assertThat(journal.read(86, 10)).isEmpty();
-      assertThatThrownBy(() -> journal.read(0, 1))
-          .hasMessage("from sequence must be at least 1, was 0");
+    @Test
+    void readPagesThroughTheJournal() {
+        try (FileJournal journal = journalWithHistory()) {
+            assertThat(journal.read(1, 10)).extracting(JournalEntry::sequence)
+                    .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
+            assertThat(journal.read(80, 100)).extracting(JournalEntry::sequence)
+                    .containsExactly(80L, 81L, 82L, 83L, 84L, 85L);
+            assertThat(journal.read(86, 10)).isEmpty();
+            assertThatThrownBy(() -> journal.read(0, 1))
+                    .hasMessage("from sequence must be at least 1, was 0");
+        }
     }
-  }
 
-  @Test
-  void stateAtASequenceNumber() {
-    try (FileJournal journal = journalWithHistory()) {
-      assertThat(journal.stateAt(0)).isEqualTo(ServerState.EMPTY);
-      ServerState early = journal.stateAt(3);
-      assertThat(early.sequence()).isEqualTo(3);
-      assertThat(early.environments()).containsOnlyKeys("staging", "production");
-      assertThat(early.environment("staging").orElseThrow().flags()).containsOnlyKeys(
-          "billing-v2");
-      assertThat(early.environment("production").orElseThrow().flags()).isEmpty();
+    @Test
+    void stateAtASequenceNumber() {
+        try (FileJournal journal = journalWithHistory()) {
+            assertThat(journal.stateAt(0)).isEqualTo(ServerState.EMPTY);
+            ServerState early = journal.stateAt(3);
+            assertThat(early.sequence()).isEqualTo(3);
+            assertThat(early.environments()).containsOnlyKeys("staging", "production");
+            assertThat(early.environment("staging").orElseThrow().flags()).containsOnlyKeys(
+                    "billing-v2");
+            assertThat(early.environment("production").orElseThrow().flags()).isEmpty();
 
-      // Every point in history equals the state the entries up to it give.
-      for (long seq = 1; seq <= journal.lastSequence(); seq += 7) {
-        assertThat(journal.stateAt(seq)).isEqualTo(replayed(journal, seq));
-      }
-      assertThat(journal.stateAt(journal.lastSequence())).isSameAs(journal.state());
-      assertThatThrownBy(() -> journal.stateAt(journal.lastSequence() + 1))
-          .isInstanceOf(IllegalArgumentException.class)
-          .hasMessage("sequence must be between 0 and the last committed sequence 85, was 86");
+            // Every point in history equals the state the entries up to it give.
+            for (long seq = 1; seq <= journal.lastSequence(); seq += 7) {
+                assertThat(journal.stateAt(seq)).isEqualTo(replayed(journal, seq));
+            }
+            assertThat(journal.stateAt(journal.lastSequence())).isSameAs(journal.state());
+            assertThatThrownBy(() -> journal.stateAt(journal.lastSequence() + 1))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("sequence must be between 0 and the last committed sequence 85, was 86");
+        }
     }
-  }
 
-  @Test
-  void stateAtATime() {
-    try (FileJournal journal = journalWithHistory()) {
-      ServerState before = journal.stateAt(Fixtures.T0.minusSeconds(1));
-      assertThat(before).isEqualTo(ServerState.EMPTY);
+    @Test
+    void stateAtATime() {
+        try (FileJournal journal = journalWithHistory()) {
+            ServerState before = journal.stateAt(Fixtures.T0.minusSeconds(1));
+            assertThat(before).isEqualTo(ServerState.EMPTY);
 
-      ServerState atTen = journal.stateAt(Fixtures.T0.plus(Duration.ofMinutes(10)));
-      assertThat(atTen.sequence()).isEqualTo(25);
-      assertThat(atTen).isEqualTo(journal.stateAt(25));
+            ServerState atTen = journal.stateAt(Fixtures.T0.plus(Duration.ofMinutes(10)));
+            assertThat(atTen.sequence()).isEqualTo(25);
+            assertThat(atTen).isEqualTo(journal.stateAt(25));
 
-      ServerState between = journal.stateAt(Fixtures.T0.plus(Duration.ofMinutes(10))
-          .plusSeconds(30));
-      assertThat(between).isEqualTo(atTen);
-      assertThat(journal.stateAt(Instant.MAX)).isSameAs(journal.state());
+            ServerState between = journal.stateAt(Fixtures.T0.plus(Duration.ofMinutes(10))
+                    .plusSeconds(30));
+            assertThat(between).isEqualTo(atTen);
+            assertThat(journal.stateAt(Instant.MAX)).isSameAs(journal.state());
+        }
     }
-  }
 
-  @Test
-  void timeTravelWorksAfterAReopen() {
-    ServerState atForty;
-    try (FileJournal journal = journalWithHistory()) {
-      atForty = journal.stateAt(40);
+    @Test
+    void timeTravelWorksAfterAReopen() {
+        ServerState atForty;
+        try (FileJournal journal = journalWithHistory()) {
+            atForty = journal.stateAt(40);
+        }
+        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
+            assertThat(journal.stateAt(40)).isEqualTo(atForty);
+        }
     }
-    try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
-      assertThat(journal.stateAt(40)).isEqualTo(atForty);
+
+    @Test
+    void retentionRemovesOldSegmentsCoveredByCheckpoints() throws Exception {
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096)
+                .checkpointInterval(1_000_000).retention(Duration.ofDays(30)).open()) {
+            journal.append(createEnvironment("staging"));
+            journal.append(createFlag("staging", "billing-v2"));
+            for (int i = 0; i < 60; i++) {
+                journal.append(updateFlag("staging", "billing-v2", i % 2 == 0));
+            }
+            int before = Fixtures.segments(dir).size();
+            assertThat(before).isGreaterThan(2);
+
+            journal.checkpoint();
+            assertThat(Fixtures.segments(dir)).hasSize(before); // nothing is old yet
+
+            clock.advance(Duration.ofDays(31));
+            journal.append(updateFlag("staging", "billing-v2", true));
+            journal.checkpoint();
+            journal.checkpoint();
+
+            List<Path> after = Fixtures.segments(dir);
+            assertThat(after.size()).isLessThan(before);
+            long oldest = Segments.firstSequenceOf(after.get(0));
+            assertThat(oldest).isGreaterThan(1);
+            assertThatThrownBy(() -> journal.read(1, 10))
+                    .hasMessage("sequence 1 was removed by retention; the oldest retained entry is "
+                            + oldest);
+            assertThat(journal.history("staging", "billing-v2").get(0).sequence()).isEqualTo(oldest);
+            assertThatThrownBy(() -> journal.stateAt(1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("is not available");
+            assertThat(journal.stateAt(journal.lastSequence() - 1).sequence())
+                    .isEqualTo(journal.lastSequence() - 1);
+        }
+        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
+            assertThat(journal.state().environment("staging").orElseThrow().version()).isEqualTo(63);
+        }
     }
-  }
 
-  @Test
-  void retentionRemovesOldSegmentsCoveredByCheckpoints() throws Exception {
-    try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096)
-        .checkpointInterval(1_000_000).retention(Duration.ofDays(30)).open()) {
-      journal.append(createEnvironment("staging"));
-      journal.append(createFlag("staging", "billing-v2"));
-      for (int i = 0; i < 60; i++) {
-        journal.append(updateFlag("staging", "billing-v2", i % 2 == 0));
-      }
-      int before = Fixtures.segments(dir).size();
-      assertThat(before).isGreaterThan(2);
-
-      journal.checkpoint();
-      assertThat(Fixtures.segments(dir)).hasSize(before); // nothing is old yet
-
-      clock.advance(Duration.ofDays(31));
-      journal.append(updateFlag("staging", "billing-v2", true));
-      journal.checkpoint();
-      journal.checkpoint();
-
-      List<Path> after = Fixtures.segments(dir);
-      assertThat(after.size()).isLessThan(before);
-      long oldest = Segments.firstSequenceOf(after.get(0));
-      assertThat(oldest).isGreaterThan(1);
-      assertThatThrownBy(() -> journal.read(1, 10))
-          .hasMessage("sequence 1 was removed by retention; the oldest retained entry is "
-              + oldest);
-      assertThat(journal.history("staging", "billing-v2").get(0).sequence()).isEqualTo(oldest);
-      assertThatThrownBy(() -> journal.stateAt(1)).isInstanceOf(IllegalArgumentException.class)
-          .hasMessageContaining("is not available");
-      assertThat(journal.stateAt(journal.lastSequence() - 1).sequence())
-          .isEqualTo(journal.lastSequence() - 1);
+    /** The reference: apply entries 1..seq to a fresh state. */
+    private static ServerState replayed(Journal journal, long seq) {
+        MutableState state = new MutableState();
+        journal.read(1, (int) seq).forEach(state::apply);
+        return state.freeze();
     }
-    try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
-      assertThat(journal.state().environment("staging").orElseThrow().version()).isEqualTo(63);
-    }
-  }
-
-  /** The reference: apply entries 1..seq to a fresh state. */
-  private static ServerState replayed(Journal journal, long seq) {
-    MutableState state = new MutableState();
-    journal.read(1, (int) seq).forEach(state::apply);
-    return state.freeze();
-  }
 }
