@@ -1,0 +1,111 @@
+package dev.flags.benchmarks.eval;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.togglz.core.manager.FeatureManager;
+import org.togglz.core.user.FeatureUser;
+
+/**
+ * Not thread-safe (one instance per benchmark thread). Togglz: bind the user to the thread, {@code manager.isActive(feature)}, release the user.
+ *
+ * <p>Each method evaluates one scenario for the next user of the pool (cycling through all 1,024)
+ * and returns the answer, so nothing is dead code. Run through {@link Latency} (average time, one
+ * thread) and {@link Throughput} (operations per second, two threads sharing one client).
+ */
+@State(Scope.Thread)
+public abstract class TogglzBenchmark {
+
+    /** Thread-safe. The implementation, started and checked once per trial, shared by the threads. */
+    @State(Scope.Benchmark)
+    public static class Sdk {
+
+        FeatureManager manager;
+        FeatureUser[] users;
+        private TogglzFixture fixture;
+
+        /** Starts the implementation and checks all its answers before anything is timed. */
+        @Setup(Level.Trial)
+        public void start() {
+            fixture = TogglzFixture.start();
+            try {
+                Checks.verify(fixture);
+            } catch (RuntimeException e) {
+                fixture.close();
+                throw e;
+            }
+            manager = fixture.manager();
+            users = fixture.users();
+        }
+
+        /** Stops the implementation. */
+        @TearDown(Level.Trial)
+        public void stop() {
+            fixture.close();
+        }
+    }
+
+    private int next;
+
+    private boolean isActive(Sdk sdk, org.togglz.core.Feature feature) {
+        return TogglzFixture.isActive(sdk.manager, sdk.users[next++ & UserPool.MASK], feature);
+    }
+
+    /** S1: a flag on for everyone. */
+    @Benchmark
+    public boolean s1Everyone(Sdk sdk) {
+        return isActive(sdk, TogglzFixture.Features.S1_EVERYONE);
+    }
+
+    /** S2: a 50% rollout over 1,024 users. */
+    @Benchmark
+    public boolean s2Rollout50(Sdk sdk) {
+        return isActive(sdk, TogglzFixture.Features.S2_HALF);
+    }
+
+    /** S3: on for role beta-tester. */
+    @Benchmark
+    public boolean s3Role(Sdk sdk) {
+        return isActive(sdk, TogglzFixture.Features.S3_BETA);
+    }
+
+    /** S4: on for region eu-west or eu-north. */
+    @Benchmark
+    public boolean s4Region(Sdk sdk) {
+        return isActive(sdk, TogglzFixture.Features.S4_EU);
+    }
+
+    /** S5: ten rules, only the last can match. */
+    @Benchmark
+    public boolean s5TenRules(Sdk sdk) {
+        return isActive(sdk, TogglzFixture.Features.S5_TEN_RULES);
+    }
+
+    /** S6: an unknown flag. */
+    @Benchmark
+    public boolean s6UnknownFlag(Sdk sdk) {
+        return isActive(sdk, TogglzFixture.Features.UNKNOWN);
+    }
+
+    /** Average time per evaluation, one thread. */
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.NANOSECONDS)
+    @Threads(1)
+    public static class Latency extends TogglzBenchmark {
+    }
+
+    /** Evaluations per second, two threads sharing one client. */
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    @Threads(2)
+    public static class Throughput extends TogglzBenchmark {
+    }
+}
