@@ -70,6 +70,11 @@ public final class Bucketing {
 
     /** Hashes prefix + UTF-8(key) and reduces it to a bucket. */
     static int bucket(byte[] prefix, String key) {
+        return bucket(Murmur3.prefix(prefix), key);
+    }
+
+    /** Hashes a precomputed prefix + UTF-8(key) and reduces it to a bucket: the evaluation path. */
+    static int bucket(Murmur3.Prefix prefix, String key) {
         return (int) (Integer.toUnsignedLong(Murmur3.hash(prefix, key)) % BUCKETS);
     }
 }

@@ -16,25 +16,81 @@ final class Murmur3 {
     private Murmur3() {
     }
 
-    static int hash(byte[] prefix, String key) {
-        int h = 0;
-        int block = 0; // up to four pending bytes, little-endian
-        int pending = 0; // how many bytes are in block
-        int length = 0;
+    /**
+     * Immutable. The hash state after a fixed prefix (a flag's {@code salt + ":"}), computed once when
+     * the flag is compiled, so that an evaluation hashes only the user's key.
+     */
+    static final class Prefix {
+        final int h;       // state after the prefix's whole 4-byte blocks
+        final int block;   // the prefix's trailing bytes, little-endian
+        final int pending; // how many trailing bytes (0 to 3)
+        final int length;  // the prefix's length in bytes
 
-        for (byte b : prefix) {
+        private Prefix(int h, int block, int pending, int length) {
+            this.h = h;
+            this.block = block;
+            this.pending = pending;
+            this.length = length;
+        }
+    }
+
+    static Prefix prefix(byte[] bytes) {
+        int h = 0;
+        int block = 0;
+        int pending = 0;
+        for (byte b : bytes) {
             block |= (b & 0xff) << (pending << 3);
             if (++pending == 4) {
                 h = mixBlock(h, block);
                 block = 0;
                 pending = 0;
             }
-            length++;
         }
+        return new Prefix(h, block, pending, bytes.length);
+    }
+
+    static int hash(byte[] prefix, String key) {
+        return hash(prefix(prefix), key);
+    }
+
+    static int hash(Prefix prefix, String key) {
+        int h = prefix.h;
+        int block = prefix.block; // up to four pending bytes, little-endian
+        int pending = prefix.pending; // how many bytes are in block
+        int length = prefix.length;
 
         int n = key.length();
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        // Ids are mostly ASCII: take four characters (four bytes) at a time while they are. With
+        // p bytes already pending, the block is those p bytes plus the first 4 - p new ones, and the
+        // last p new bytes stay pending.
+        int shift = pending << 3;
+        while (i + 4 <= n) {
+            char c0 = key.charAt(i);
+            char c1 = key.charAt(i + 1);
+            char c2 = key.charAt(i + 2);
+            char c3 = key.charAt(i + 3);
+            if ((c0 | c1 | c2 | c3) >= 0x80) {
+                break;
+            }
+            int word = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
+            h = mixBlock(h, block | (word << shift));
+            block = shift == 0 ? 0 : word >>> (32 - shift);
+            length += 4;
+            i += 4;
+        }
+        for (; i < n; i++) {
             char c = key.charAt(i);
+            if (c < 0x80) { // ASCII: one byte
+                block |= c << (pending << 3);
+                length++;
+                if (++pending == 4) {
+                    h = mixBlock(h, block);
+                    block = 0;
+                    pending = 0;
+                }
+                continue;
+            }
             int codePoint;
             if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(key.charAt(i + 1))) {
                 codePoint = Character.toCodePoint(c, key.charAt(++i));
