@@ -239,9 +239,9 @@ public final class JournalBenchmark {
             journal.close();
         }
         System.out.printf(Locale.ROOT, "  %-42s median %,8.1f ms (first open %,.1f ms; replayed %,d"
-                + " entries) %s%n", label + ":", median(millis), millis.get(0),
-                last.replayedEntries(), millis.stream().map(m -> String.format(Locale.ROOT, "%.0f", m))
-                .collect(Collectors.toList()));
+                + " entries, checked %,d more) %s%n", label + ":", median(millis), millis.get(0),
+                last.replayedEntries(), last.verifiedEntries(), millis.stream()
+                .map(m -> String.format(Locale.ROOT, "%.0f", m)).collect(Collectors.toList()));
 
         // Start-up as an operator sees it: a fresh JVM (cold JIT, classes to load) opens the journal.
         List<Double> fresh = new ArrayList<>();

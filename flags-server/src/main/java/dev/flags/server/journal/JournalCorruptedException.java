@@ -8,9 +8,9 @@ import java.util.Objects;
  * place, and the journal refuses to guess.
  *
  * <p>The message names the file and the byte offset; {@link #file()} and {@link #offset()} give them
- * to programs. A journal with damage before its tail does not open; {@code JournalTool verify} shows
- * the damage and {@code JournalTool repair --cut-at-damage} cuts the journal there (see
- * {@code docs/journal.md}).
+ * to programs. A journal with damage before its tail does not open; the message of that refusal
+ * also says what to do: {@code JournalTool verify} shows the damage and {@code JournalTool repair
+ * --cut-at-damage} cuts the journal there (see {@code docs/journal.md}).
  */
 public final class JournalCorruptedException extends JournalException {
 
@@ -18,6 +18,10 @@ public final class JournalCorruptedException extends JournalException {
     private final transient Path file;
     /** The byte offset of the damage, or -1. */
     private final long offset;
+    /** What is wrong, without the file, the offset or the advice. */
+    private final String reason;
+    /** What the operator can do about it, or null. */
+    private final String advice;
 
     /**
      * Creates the exception.
@@ -25,17 +29,36 @@ public final class JournalCorruptedException extends JournalException {
      * @param file the damaged file
      * @param offset the byte offset of the damage in that file, or -1 if it concerns the whole file
      * @param reason what is wrong there
+     * @throws NullPointerException if file is null
      */
     public JournalCorruptedException(Path file, long offset, String reason) {
-        super(describe(file, offset, reason));
-        this.file = Objects.requireNonNull(file, "file");
-        this.offset = offset;
+        this(file, offset, reason, null);
     }
 
-    private static String describe(Path file, long offset, String reason) {
-        return offset >= 0
+    /** Creates the exception with advice for the operator, appended to the message. */
+    JournalCorruptedException(Path file, long offset, String reason, String advice) {
+        super(describe(file, offset, reason, advice));
+        this.file = Objects.requireNonNull(file, "file");
+        this.offset = offset;
+        this.reason = reason;
+        this.advice = advice;
+    }
+
+    private static String describe(Path file, long offset, String reason, String advice) {
+        String where = offset >= 0
                 ? "journal damaged in " + file + " at byte offset " + offset + ": " + reason
                 : "journal damaged: " + file + ": " + reason;
+        return advice == null ? where : where + "; " + advice;
+    }
+
+    /**
+     * Returns the same finding with advice for the operator; the stack trace is the original's, so
+     * it still shows where the damage was found.
+     */
+    JournalCorruptedException withAdvice(String text) {
+        JournalCorruptedException advised = new JournalCorruptedException(file, offset, reason, text);
+        advised.setStackTrace(getStackTrace());
+        return advised;
     }
 
     /**
@@ -54,5 +77,15 @@ public final class JournalCorruptedException extends JournalException {
      */
     public long offset() {
         return offset;
+    }
+
+    /** What is wrong at that place, without the file and offset. */
+    String reason() {
+        return reason;
+    }
+
+    /** What the message advises, or null. */
+    String advice() {
+        return advice;
     }
 }

@@ -75,7 +75,7 @@ final class JournalVerifier {
                 try {
                     firstSequence = Segments.readHeader(ch, file);
                 } catch (JournalCorruptedException e) {
-                    damage = new Finding(file, e.offset(), reasonOf(e));
+                    damage = new Finding(file, e.offset(), e.reason());
                     damagedSegment = i;
                     break;
                 }
@@ -147,8 +147,8 @@ final class JournalVerifier {
                             + loaded.sequence());
                 }
             } catch (JournalCorruptedException e) {
-                badCheckpoints.add(new Finding(ref.file(), e.offset(), reasonOf(e)));
-                lines.add("checkpoint " + ref.file().getFileName() + ": DAMAGED: " + reasonOf(e));
+                badCheckpoints.add(new Finding(ref.file(), e.offset(), e.reason()));
+                lines.add("checkpoint " + ref.file().getFileName() + ": DAMAGED: " + e.reason());
             }
         }
         Finding missingStart = null;
@@ -158,12 +158,6 @@ final class JournalVerifier {
         }
         return new Report(lines, files, entries, last, damage, damagedSegment, torn,
                 badCheckpoints, missingStart);
-    }
-
-    private static String reasonOf(JournalCorruptedException e) {
-        String m = e.getMessage();
-        int at = m.indexOf(": ", m.indexOf(e.file().toString()) + e.file().toString().length());
-        return at >= 0 ? m.substring(at + 2) : m;
     }
 
     /**

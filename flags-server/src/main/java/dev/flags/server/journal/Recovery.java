@@ -1,6 +1,7 @@
 package dev.flags.server.journal;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,21 +9,33 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Not thread-safe. Rebuilds the state of a journal directory at open: the newest sound checkpoint,
- * plus every entry after it, checked record by record.
+ * plus every entry after it, checked record by record; and checks every older record too (length,
+ * checksum, layout, sequence), without applying it, so that damage anywhere stops the open.
  *
  * <p>Only the last segment may end in a torn record (the crash case); it is cut with a WARN line. Any
- * other problem (a damaged record before the tail, a gap in the sequence, a checkpoint newer than
- * the journal) throws {@link JournalCorruptedException} before anything on disk is changed.
+ * other problem (a damaged record before the tail, in any retained segment; a gap in the sequence; a
+ * checkpoint newer than the journal) throws {@link JournalCorruptedException} before anything on
+ * disk is changed, with a message that names the file, the byte offset and the command to run.
  */
 final class Recovery {
 
     private static final Logger LOG = LoggerFactory.getLogger(Recovery.class);
+    /** Most threads that check older segments at open; each reads one segment at a time. */
+    private static final int MAX_CHECK_THREADS = 4;
+    /** The documented command line of {@link JournalTool}, for messages. */
+    private static final String TOOL =
+            "java -cp flags-server/target/flags-server.jar dev.flags.server.journal.JournalTool";
 
     private Recovery() {}
 
@@ -52,10 +65,36 @@ final class Recovery {
             long tailEnd,
             long checkpointSequence,
             long replayed,
+            long verified,
             long discardedBytes,
             List<String> notes) {}
 
+    /**
+     * Recovers the journal in {@code dir}; the caller holds its lock.
+     *
+     * @throws JournalCorruptedException for damage before the tail, a gap, missing first entries or a
+     *     checkpoint newer than the journal; nothing on disk was changed (beyond removing leftover
+     *     temporary files)
+     */
     static Result run(Path dir) throws IOException {
+        try {
+            return recover(dir);
+        } catch (JournalCorruptedException e) {
+            throw e.advice() != null ? e : e.withAdvice(repairAdvice(dir));
+        }
+    }
+
+    /** What a refused open tells the operator to do about damage. */
+    private static String repairAdvice(Path dir) {
+        return "the journal was not opened and nothing on disk was changed: run '" + TOOL + " verify "
+                + dir + "' to list every problem, then restore the damaged file from a backup, or run '"
+                + TOOL + " repair " + dir + " --cut-at-damage' to cut the journal at the first damage"
+                + " (the entries from there on leave the journal and are moved to "
+                + dir.resolve("damaged-<time>") + ", not deleted); see docs/journal.md, \"Verify and"
+                + " repair\"";
+    }
+
+    private static Result recover(Path dir) throws IOException {
         List<String> notes = new ArrayList<>();
         removeTemporaryFiles(dir, notes);
         List<SegmentInfo> segments = readHeaders(dir);
@@ -79,14 +118,17 @@ final class Recovery {
             if (checkpointSequence > 0) {
                 throw newerCheckpoint(baseFile, checkpointSequence, 0);
             }
-            return new Result(state, segments, 0, Segments.HEADER_SIZE, 0, 0, 0, notes);
+            return new Result(state, segments, 0, Segments.HEADER_SIZE, 0, 0, 0, 0, notes);
         }
         long first = segments.get(0).firstSequence;
         if (checkpointSequence + 1 < first) {
             throw new JournalCorruptedException(segments.get(0).file, 0, "the journal starts at sequence "
                     + first + " but " + (base == null ? "there is no checkpoint"
                             : "the newest sound checkpoint is at sequence " + checkpointSequence)
-                    + ": sequences " + (checkpointSequence + 1) + ".." + (first - 1) + " are missing");
+                    + ": sequences " + (checkpointSequence + 1) + ".." + (first - 1) + " are missing",
+                    "the journal was not opened and nothing on disk was changed: restore the missing"
+                    + " segment files, or a checkpoint that covers them, from a backup (cutting at"
+                    + " damage cannot repair this)");
         }
         int start = 0;
         for (int i = 0; i < segments.size(); i++) {
@@ -95,70 +137,206 @@ final class Recovery {
             }
         }
 
-        long last = segments.get(start).firstSequence - 1;
-        long replayed = 0;
-        long tailEnd = Segments.HEADER_SIZE;
-        long cutAt = -1;
-        long fileSize = 0;
-        for (int i = start; i < segments.size(); i++) {
-            SegmentInfo seg = segments.get(i);
-            boolean isLast = i == segments.size() - 1;
-            if (i > start && seg.firstSequence != last + 1) {
-                throw new JournalCorruptedException(seg.file, 12, "segment starts at sequence "
-                        + seg.firstSequence + " but the previous segment ends at sequence " + last);
-            }
-            try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
-                fileSize = ch.size();
-                SegmentScanner scan = new SegmentScanner(seg.file, ch, seg.firstSequence, fileSize);
-                while (scan.next()) {
-                    RecordCodec.View v = scan.view();
-                    if (v.sequence() > checkpointSequence) {
-                        try {
-                            state.apply(v.toEntry());
-                        } catch (RecordCodec.BadRecordException | RuntimeException e) {
-                            throw new JournalCorruptedException(seg.file, scan.recordOffset(), e.getMessage());
+        // The segments before the one that holds the checkpoint's next entry are not replayed, but
+        // they are history and audit, and a repair cuts at the first damage: so their records are
+        // checked too, on their own threads while this one replays the tail, before anything is cut.
+        try (OlderSegments older = OlderSegments.check(segments.subList(0, start))) {
+            long last = segments.get(start).firstSequence - 1;
+            long replayed = 0;
+            long verified = 0;
+            long tailEnd = Segments.HEADER_SIZE;
+            long cutAt = -1;
+            long fileSize = 0;
+            String torn = null;
+            JournalCorruptedException tailDamage = null;
+            try {
+                for (int i = start; i < segments.size(); i++) {
+                    SegmentInfo seg = segments.get(i);
+                    boolean isLast = i == segments.size() - 1;
+                    if (i > start && seg.firstSequence != last + 1) {
+                        throw gap(seg, last);
+                    }
+                    try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
+                        fileSize = ch.size();
+                        SegmentScanner scan = new SegmentScanner(seg.file, ch, seg.firstSequence,
+                                fileSize);
+                        while (scan.next()) {
+                            RecordCodec.View v = scan.view();
+                            if (v.sequence() > checkpointSequence) {
+                                try {
+                                    state.apply(v.toEntry());
+                                } catch (RecordCodec.BadRecordException | RuntimeException e) {
+                                    throw new JournalCorruptedException(seg.file, scan.recordOffset(),
+                                            e.getMessage());
+                                }
+                                replayed++;
+                            } else {
+                                verified++;
+                            }
                         }
-                        replayed++;
+                        last = scan.lastSequence();
+                        tailEnd = scan.goodEnd();
+                        if (scan.problem() != null) {
+                            if (!isLast || SegmentScanner.soundRecordFollows(ch, scan.problemOffset(),
+                                    fileSize, scan.lastSequence())) {
+                                throw scan.damage();
+                            }
+                            cutAt = scan.problemOffset();
+                            torn = scan.problem();
+                        }
                     }
                 }
-                last = scan.lastSequence();
-                tailEnd = scan.goodEnd();
-                if (scan.problem() != null) {
-                    if (!isLast || SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), fileSize,
-                            scan.lastSequence())) {
-                        throw scan.damage();
-                    }
-                    cutAt = scan.problemOffset();
-                    note(notes, "found a torn tail in " + seg.file + " at byte offset " + cutAt + " ("
-                            + scan.problem() + "): cutting " + (fileSize - cutAt) + " bytes that were never"
-                            + " acknowledged; the last complete entry is sequence " + last);
+            } catch (JournalCorruptedException e) {
+                tailDamage = e;
+            }
+            // The first damage in journal order is the one to report: it is where a repair cuts.
+            verified += older.awaitSound(segments.get(start));
+            if (tailDamage != null) {
+                throw tailDamage;
+            }
+            if (checkpointSequence > last) {
+                throw newerCheckpoint(baseFile, checkpointSequence, last);
+            }
+            long discarded = 0;
+            if (cutAt >= 0) {
+                SegmentInfo tail = segments.get(segments.size() - 1);
+                note(notes, "found a torn tail in " + tail.file + " at byte offset " + cutAt + " ("
+                        + torn + "): cutting " + (fileSize - cutAt)
+                        + " bytes that were never acknowledged; the last complete entry is sequence "
+                        + last);
+                try (FileChannel ch = FileChannel.open(tail.file, StandardOpenOption.WRITE)) {
+                    ch.truncate(cutAt);
+                    ch.force(true);
                 }
+                discarded = fileSize - cutAt;
+                tailEnd = cutAt;
+            }
+            return new Result(state, segments, last, tailEnd, checkpointSequence, replayed, verified,
+                    discarded, notes);
+        }
+    }
+
+    private static JournalCorruptedException gap(SegmentInfo seg, long previousLast) {
+        return new JournalCorruptedException(seg.file, 12, "segment starts at sequence "
+                + seg.firstSequence + " but the previous segment ends at sequence " + previousLast);
+    }
+
+    /**
+     * Not thread-safe (the opening thread uses it; the checks run on their own threads). Checks the
+     * segments that recovery does not replay, those before the one that holds the checkpoint's next
+     * entry: every record's length, checksum, layout and sequence number, and that each segment
+     * ends where the next one starts. Payloads are not decoded and nothing is applied, so the cost is
+     * reading the files and checksumming them (CRC32C runs on the CPU's crc32 instruction).
+     *
+     * <p>Segments are checked in parallel, one per thread ({@code flags-journal-check-N}, up to the
+     * number of processors and at most {@value #MAX_CHECK_THREADS}); the results are examined in
+     * journal order, so the damage reported is always the first one.
+     */
+    private static final class OlderSegments implements AutoCloseable {
+
+        /** What checking one segment found. */
+        private record Checked(long lastSequence, long entries, JournalCorruptedException damage) {}
+
+        private final List<SegmentInfo> segments;
+        private final ExecutorService pool;
+        private final List<Future<Checked>> results = new ArrayList<>();
+
+        private OlderSegments(List<SegmentInfo> segments) {
+            this.segments = segments;
+            int threads = Math.min(segments.size(),
+                    Math.min(MAX_CHECK_THREADS, Runtime.getRuntime().availableProcessors()));
+            if (threads == 0) {
+                this.pool = null;
+                return;
+            }
+            AtomicInteger count = new AtomicInteger();
+            this.pool = Executors.newFixedThreadPool(threads, r -> {
+                Thread t = new Thread(r, "flags-journal-check-" + count.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            for (SegmentInfo seg : segments) {
+                results.add(pool.submit(() -> checkOne(seg)));
             }
         }
-        if (checkpointSequence > last) {
-            throw newerCheckpoint(baseFile, checkpointSequence, last);
+
+        static OlderSegments check(List<SegmentInfo> segments) {
+            return new OlderSegments(List.copyOf(segments));
         }
-        long discarded = 0;
-        if (cutAt >= 0) {
-            SegmentInfo tail = segments.get(segments.size() - 1);
-            try (FileChannel ch = FileChannel.open(tail.file, StandardOpenOption.WRITE)) {
-                ch.truncate(cutAt);
-                ch.force(true);
+
+        private static Checked checkOne(SegmentInfo seg) throws IOException {
+            try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
+                SegmentScanner scan = new SegmentScanner(seg.file, ch, seg.firstSequence, ch.size());
+                long entries = 0;
+                while (scan.next()) {
+                    entries++;
+                }
+                return new Checked(scan.lastSequence(), entries,
+                        scan.problem() == null ? null : scan.damage());
             }
-            discarded = fileSize - cutAt;
-            tailEnd = cutAt;
         }
-        return new Result(state, segments, last, tailEnd, checkpointSequence, replayed, discarded,
-                notes);
+
+        /**
+         * Waits for every check and throws the first problem in journal order: damage inside a
+         * segment, or a segment that does not end where the next one (or {@code following}, the
+         * first replayed segment) starts.
+         *
+         * @return how many entries the checked segments hold
+         */
+        long awaitSound(SegmentInfo following) throws IOException {
+            long entries = 0;
+            for (int i = 0; i < segments.size(); i++) {
+                Checked c = result(i);
+                if (c.damage() != null) {
+                    throw c.damage();
+                }
+                SegmentInfo next = i + 1 < segments.size() ? segments.get(i + 1) : following;
+                if (next.firstSequence != c.lastSequence() + 1) {
+                    throw gap(next, c.lastSequence());
+                }
+                entries += c.entries();
+            }
+            return entries;
+        }
+
+        private Checked result(int i) throws IOException {
+            try {
+                return results.get(i).get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while checking " + segments.get(i).file);
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof IOException) {
+                    throw (IOException) cause;
+                }
+                if (cause instanceof RuntimeException) {
+                    throw (RuntimeException) cause;
+                }
+                if (cause instanceof Error) {
+                    throw (Error) cause;
+                }
+                throw new IOException("cannot check " + segments.get(i).file + ": " + cause, cause);
+            }
+        }
+
+        /** Stops checks still running (after a failure elsewhere) and ends the threads. */
+        @Override
+        public void close() {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
+        }
     }
 
     private static JournalCorruptedException newerCheckpoint(Path checkpoint, long sequence,
             long last) {
         return new JournalCorruptedException(checkpoint, -1, "checkpoint is at sequence " + sequence
-                + " but the journal ends at sequence " + last + ": the journal lost acknowledged entries."
-                + " Restore the missing segment files, or set the checkpoint aside with"
-                + " 'JournalTool repair <dir> --cut-at-damage' (the state then comes from the journal"
-                + " alone)");
+                + " but the journal ends at sequence " + last + ": the journal lost acknowledged entries",
+                "the journal was not opened and nothing on disk was changed: restore the missing segment"
+                + " files from a backup, or set the checkpoint aside with '" + TOOL + " repair "
+                + checkpoint.getParent() + " --cut-at-damage' (the state then comes from the journal"
+                + " alone); see docs/journal.md, \"Verify and repair\"");
     }
 
     /** Reads every segment's header; a damaged header or a disorder throws. */

@@ -13,6 +13,9 @@ import java.util.Objects;
  * @param checkpointSequence the sequence number of the checkpoint the state was loaded from, or 0
  *     if the whole journal was replayed
  * @param replayedEntries how many entries after the checkpoint were applied
+ * @param verifiedEntries how many entries up to the checkpoint were checked (length, checksum,
+ *     layout, sequence) but not applied: every retained entry is checked at open, so that damage
+ *     anywhere before the tail stops it
  * @param lastSequence the sequence number of the last entry in the journal
  * @param segments how many segment files the journal has
  * @param discardedBytes how many bytes of a torn tail were cut off (0 if none)
@@ -23,6 +26,7 @@ import java.util.Objects;
 public record RecoveryReport(
         long checkpointSequence,
         long replayedEntries,
+        long verifiedEntries,
         long lastSequence,
         int segments,
         long discardedBytes,

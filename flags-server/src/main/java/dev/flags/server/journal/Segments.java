@@ -104,7 +104,9 @@ final class Segments {
         }
         if (version != FORMAT_VERSION) {
             throw new JournalCorruptedException(file, 8, "unsupported journal format version " + version
-                    + " (this release reads version " + FORMAT_VERSION + ")");
+                    + " (this release reads version " + FORMAT_VERSION + ")", "the journal was not opened"
+                    + " and nothing on disk was changed: it was written by a newer release; run that"
+                    + " release (do not repair: a repair would set the newer segments aside)");
         }
         long first = b.getLong(12);
         long named = firstSequenceOf(file);

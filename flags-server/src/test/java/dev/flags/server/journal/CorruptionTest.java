@@ -7,6 +7,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -15,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -106,14 +109,138 @@ class CorruptionTest {
     }
 
     @Test
-    void damageBeforeTheCheckpointIsFoundByReadsThatTouchIt() throws Exception {
+    void flippedByteInASegmentOlderThanTheCheckpointStopsTheOpen() throws Exception {
+        write(100);
+        List<Path> segments = Fixtures.segments(dir);
+        assertThat(segments).hasSizeGreaterThan(2);
+        assertThat(Fixtures.checkpoints(dir)).isNotEmpty(); // the open would not replay this segment
+        Path first = segments.get(0);
+        long record = recordOffsets(first).get(3);
+        flip(first, record + 40);
+        long size = Files.size(first);
+
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                    assertThat(e.file()).isEqualTo(first);
+                    assertThat(e.offset()).isEqualTo(record);
+                })
+                .hasMessageStartingWith("journal damaged in " + first + " at byte offset " + record
+                        + ": checksum mismatch")
+                .hasMessageContaining("the journal was not opened and nothing on disk was changed")
+                .hasMessageContaining("java -cp flags-server/target/flags-server.jar"
+                        + " dev.flags.server.journal.JournalTool verify " + dir)
+                .hasMessageContaining("JournalTool repair " + dir + " --cut-at-damage");
+        assertThat(Files.size(first)).isEqualTo(size);
+        assertThat(Fixtures.segments(dir)).isEqualTo(segments);
+    }
+
+    @Test
+    void afterARepairAtTheDamageTheJournalOpensAndWhatWasCutIsKeptAside() throws Exception {
+        write(100);
+        List<Path> segments = Fixtures.segments(dir);
+        Path first = segments.get(0);
+        List<Long> offsets = recordOffsets(first);
+        long record = offsets.get(3);
+        byte[] cutBytes = Arrays.copyOfRange(Files.readAllBytes(first), (int) record,
+                (int) Files.size(first));
+        flip(first, record + 40);
+        assertThatThrownBy(this::open).isInstanceOf(JournalCorruptedException.class);
+
+        StringWriter out = new StringWriter();
+        int code = JournalTool.run(new PrintWriter(out, true), new PrintWriter(out, true), "repair",
+                dir.toString(), "--cut-at-damage");
+        assertThat(code).as(out.toString()).isZero();
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.lastSequence()).isEqualTo(3); // sequences 1..3 precede the damage
+            assertThat(journal.recoveryReport().notes()).isEmpty();
+            assertThat(journal.read(1, 1000)).extracting(JournalEntry::sequence).containsExactly(1L, 2L,
+                    3L);
+            assertThat(journal.append(updateFlag("prod", "billing-v2", true)).sequence()).isEqualTo(4);
+        }
+        Path aside = damagedDirectory();
+        byte[] kept = Files.readAllBytes(aside.resolve(first.getFileName() + ".from-" + record));
+        assertThat(kept).hasSize(cutBytes.length);
+        kept[40] ^= 0x5A; // undo the flip: what was cut is exactly what was there
+        assertThat(kept).isEqualTo(cutBytes);
+        for (Path later : segments.subList(1, segments.size())) {
+            assertThat(aside.resolve(later.getFileName())).exists();
+        }
+        assertThat(aside.resolve(Checkpoints.fileName(102))).exists();
+    }
+
+    @Test
+    void theFirstDamageInJournalOrderIsReported() throws Exception {
+        write(200);
+        List<Path> segments = Fixtures.segments(dir);
+        assertThat(segments).hasSizeGreaterThan(4);
+        Path second = segments.get(1);
+        Path fourth = segments.get(3);
+        long inSecond = recordOffsets(second).get(2);
+        flip(fourth, recordOffsets(fourth).get(1) + 40);
+        flip(second, inSecond + 40);
+
+        for (int i = 0; i < 5; i++) { // the segments are checked in parallel; the answer must not vary
+            assertThatThrownBy(this::open)
+                    .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                        assertThat(e.file()).isEqualTo(second);
+                        assertThat(e.offset()).isEqualTo(inSecond);
+                    });
+        }
+    }
+
+    @Test
+    void olderDamageIsReportedBeforeATornTailIsCut() throws Exception {
         write(100);
         Path first = Fixtures.segments(dir).get(0);
         long record = recordOffsets(first).get(3);
         flip(first, record + 40);
+        Path last = lastSegment();
+        long end = Files.size(last);
+        append(last, new byte[100]); // a torn tail too: it must not be cut while the open fails
+
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class,
+                        e -> assertThat(e.file()).isEqualTo(first));
+        assertThat(Files.size(last)).isEqualTo(end + 100);
+    }
+
+    @Test
+    void missingSegmentBeforeTheCheckpointIsAGap() throws Exception {
+        write(100);
+        List<Path> segments = Fixtures.segments(dir);
+        assertThat(segments).hasSizeGreaterThan(3);
+        Files.delete(segments.get(1));
+
+        assertThatThrownBy(this::open)
+                .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                    assertThat(e.file()).isEqualTo(segments.get(2));
+                    assertThat(e.offset()).isEqualTo(12);
+                })
+                .hasMessageContaining("segment starts at sequence");
+    }
+
+    @Test
+    void everyRetainedEntryIsCheckedAtOpen() throws Exception {
+        write(100);
+        try (FileJournal journal = open()) {
+            RecoveryReport report = journal.recoveryReport();
+            assertThat(report.checkpointSequence()).isEqualTo(102);
+            assertThat(report.replayedEntries()).isZero();
+            assertThat(report.verifiedEntries()).isEqualTo(102);
+            assertThat(report.notes()).isEmpty();
+        }
+    }
+
+    @Test
+    void damageAppearingWhileOpenIsFoundByReadsThatTouchIt() throws Exception {
+        write(100);
+        Path first = Fixtures.segments(dir).get(0);
+        long record = recordOffsets(first).get(3);
 
         try (FileJournal journal = open()) {
-            assertThat(journal.lastSequence()).isEqualTo(102); // the state comes from the checkpoint
+            assertThat(journal.lastSequence()).isEqualTo(102);
+            flip(first, record + 40); // bit rot after the open's check
             assertThatThrownBy(() -> journal.history("prod", "billing-v2"))
                     .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
                         assertThat(e.file()).isEqualTo(first);
@@ -272,6 +399,13 @@ class CorruptionTest {
     }
 
     // --- helpers
+
+    private Path damagedDirectory() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("damaged-")).findFirst()
+                    .orElseThrow();
+        }
+    }
 
     /** Byte offsets of every record frame in a segment. */
     static List<Long> recordOffsets(Path segment) throws IOException {
