@@ -5,6 +5,11 @@ import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
+import dev.flags.server.sync.Broadcaster;
+import dev.flags.server.sync.SyncService;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.undertow.Undertow;
 import io.undertow.server.HttpHandler;
 import io.undertow.servlet.Servlets;
@@ -16,6 +21,7 @@ import jakarta.servlet.ServletException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -40,6 +46,8 @@ public final class FlagServer implements AutoCloseable {
     private final Journal journal;
     private final Metrics metrics;
     private final ChangeWriter writer;
+    private final Broadcaster broadcaster;
+    private final Server grpc;
     private final Undertow http;
     private final DeploymentManager deployment;
     private final AtomicBoolean ready = new AtomicBoolean();
@@ -50,22 +58,35 @@ public final class FlagServer implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
         this.journal = FileJournal.builder(config.dataDir().resolve("journal")).open();
+        Broadcaster sync = null;
+        Server grpcServer = null;
         try {
             this.metrics = new Metrics();
-            this.writer = new ChangeWriter(journal, metrics, env -> { });
+            sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval()).build();
+            this.broadcaster = sync;
+            this.writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
             TokenService tokens = new TokenService(journal, adminToken);
+            registerSyncMetrics();
+            grpcServer = startGrpc(tokens);
+            this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
                     new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer),
                     new HistoryService(journal), new Playground(journal), metrics);
             this.deployment = deploy(services);
             this.http = startHttp();
         } catch (IOException | RuntimeException e) {
+            if (sync != null) {
+                sync.shutdown();
+            }
+            if (grpcServer != null) {
+                grpcServer.shutdownNow();
+            }
             journal.close();
             throw e;
         }
         ready.set(true);
-        LOG.info("flag server ready: http {} port {}{}, data in {}", config.bindAddress(), httpPort(),
-                config.tls() ? " (TLS)" : "", config.dataDir().toAbsolutePath());
+        LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}", config.bindAddress(), httpPort(),
+                config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath());
     }
 
     /**
@@ -77,6 +98,29 @@ public final class FlagServer implements AutoCloseable {
      */
     public static FlagServer start(ServerConfig config) throws IOException {
         return new FlagServer(config);
+    }
+
+    private void registerSyncMetrics() {
+        metrics.register("flags_grpc_streams_connected", "Sync streams connected now.", "gauge", broadcaster::connectedStreams);
+        metrics.register("flags_sync_deltas_sent_total", "Deltas sent to SDKs.", "counter", broadcaster::deltasSent);
+        metrics.register("flags_sync_snapshots_sent_total", "Full snapshots sent to SDKs.", "counter", broadcaster::snapshotsSent);
+        metrics.register("flags_sync_heartbeats_sent_total", "Heartbeats sent on idle streams.", "counter", broadcaster::heartbeatsSent);
+    }
+
+    private Server startGrpc(TokenService tokens) throws IOException {
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()))
+                .addService(SyncService.definition(broadcaster, tokens))
+                .maxInboundMessageSize(64 * 1024) // SDKs send only small requests
+                .permitKeepAliveTime(10, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true);
+        if (config.tls()) {
+            builder.sslContext(GrpcSslContexts.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build());
+        }
+        try {
+            return builder.build().start();
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + config.bindAddress() + ":" + config.grpcPort() + " for gRPC: " + e.getMessage(), e);
+        }
     }
 
     private DeploymentManager deploy(ApiServlet.Services services) {
@@ -123,6 +167,11 @@ public final class FlagServer implements AutoCloseable {
         return ((InetSocketAddress) http.getListenerInfo().get(0).getAddress()).getPort();
     }
 
+    /** @return the port the gRPC sync service listens on */
+    public int grpcPort() {
+        return grpc.getPort();
+    }
+
     /** @return whether the server is serving and not shutting down */
     public boolean isReady() {
         return ready.get() && !writer.isDraining();
@@ -144,6 +193,16 @@ public final class FlagServer implements AutoCloseable {
             LOG.warn("writes still in flight after {}; stopping anyway (they will not be acknowledged)", config.shutdownGrace());
         }
         ready.set(false);
+        broadcaster.shutdown(); // tells every SDK to reconnect elsewhere
+        grpc.shutdown();
+        try {
+            if (!grpc.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
+                grpc.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            grpc.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
         http.stop();
         try {
             deployment.stop();

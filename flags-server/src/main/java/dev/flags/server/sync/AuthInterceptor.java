@@ -1,0 +1,94 @@
+package dev.flags.server.sync;
+
+import dev.flags.server.auth.Authenticator;
+import dev.flags.server.auth.Principal;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Thread-safe. Authenticates every gRPC call by its {@code authorization: Bearer <token>} metadata
+ * and makes the caller's {@link Principal} available to the service through the gRPC {@link
+ * Context} ({@link #principal()}).
+ *
+ * <p>A call without that metadata, with another scheme, or with a token the {@link Authenticator}
+ * does not know is closed with {@link Status#UNAUTHENTICATED} and a description that says which of
+ * these it was, before the service sees it. Authorization (may this principal sync that
+ * environment?) is the service's business. The presented token is never logged and never appears in
+ * a status.
+ *
+ * <pre>{@code
+ * ServerServiceDefinition sync =
+ *     ServerInterceptors.intercept(new SyncService(broadcaster), new AuthInterceptor(tokens));
+ * }</pre>
+ */
+public final class AuthInterceptor implements ServerInterceptor {
+
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  static final Context.Key<Principal> PRINCIPAL = Context.key("flags-principal");
+  private static final String BEARER = "bearer ";
+
+  private final Authenticator authenticator;
+
+  /**
+   * Creates an interceptor that asks an authenticator about every call.
+   *
+   * @param authenticator turns a presented token into a principal; called on gRPC's threads
+   * @throws NullPointerException if authenticator is null
+   */
+  public AuthInterceptor(Authenticator authenticator) {
+    this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+  }
+
+  /**
+   * Returns the principal of the call the current thread is serving.
+   *
+   * @return the principal, or empty outside a call that passed this interceptor
+   */
+  public static Optional<Principal> principal() {
+    return Optional.ofNullable(PRINCIPAL.get());
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    String value = headers.get(AUTHORIZATION);
+    if (value == null || value.isBlank()) {
+      return reject(call, "missing authorization metadata: send \"authorization: Bearer <token>\""
+          + " with an sdk token of the environment");
+    }
+    if (value.length() <= BEARER.length()
+        || !value.substring(0, BEARER.length()).toLowerCase(Locale.ROOT).equals(BEARER)) {
+      return reject(call, "authorization metadata must be \"Bearer <token>\"");
+    }
+    String token = value.substring(BEARER.length()).trim();
+    Optional<Principal> principal;
+    try {
+      principal = authenticator.authenticate(token);
+    } catch (RuntimeException e) {
+      // Transient (the token store is closing or unreadable): the SDK retries. Never the token,
+      // never the exception's message (it might quote what was presented).
+      call.close(Status.UNAVAILABLE.withDescription("cannot check the token now: retry later"),
+          new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    if (principal.isEmpty()) {
+      return reject(call, "unknown or revoked token");
+    }
+    Context context = Context.current().withValue(PRINCIPAL, principal.get());
+    return Contexts.interceptCall(context, call, headers, next);
+  }
+
+  private static <Q, R> ServerCall.Listener<Q> reject(ServerCall<Q, R> call, String description) {
+    call.close(Status.UNAUTHENTICATED.withDescription(description), new Metadata());
+    return new ServerCall.Listener<>() {};
+  }
+}

@@ -1,0 +1,566 @@
+package dev.flags.server.sync;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.flags.protocol.v1.Snapshot;
+import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalException;
+import dev.flags.server.journal.ServerState;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. The fan-out of committed changes to every subscribed sync stream.
+ *
+ * <p>The server's write path calls {@link #environmentChanged(String)} after every journal append
+ * that touched an environment; the call only publishes the environment's new state and returns (it
+ * never writes to a stream). Every subscriber of that environment then gets, from its own writer, the
+ * changes it is missing, in order, without gaps or duplicates, as a Delta from the last state it was
+ * sent to the newest one. A subscriber that is slow or stuck (its stream is not {@linkplain
+ * ServerCallStreamObserver#isReady() ready}) holds up no one and costs one remembered state: its
+ * pending changes are coalesced into one Delta when it is ready again. Writers run on a small pool of
+ * daemon threads named {@code flags-sync-N}; idle streams get a Heartbeat every {@linkplain
+ * Builder#heartbeatInterval heartbeat interval}.
+ *
+ * <p>A subscriber resuming from version {@code v} gets nothing but heartbeats if {@code v} is the
+ * current version (the first right away, so it knows it is up to date), one Delta from {@code v} if
+ * the state at {@code v} can be had (from memory, or rebuilt from the journal after a restart, see
+ * {@link Builder#historySearchLimit}), and otherwise (0, too old, or ahead of the server after a data
+ * loss) a Snapshot.
+ *
+ * <pre>{@code
+ * Broadcaster broadcaster = Broadcaster.builder(journal)
+ *     .heartbeatInterval(Duration.ofSeconds(15))
+ *     .build();
+ * ChangeWriter writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
+ * Server grpc = NettyServerBuilder.forPort(9090)
+ *     .addService(SyncService.definition(broadcaster, tokens))
+ *     .build().start();
+ * metrics.register("flags_grpc_streams_connected", "Connected sync streams.", "gauge",
+ *     broadcaster::connectedStreams);
+ * // on SIGTERM, after the writes in flight are done:
+ * broadcaster.shutdown();  // every stream ends with UNAVAILABLE: reconnect and resume
+ * grpc.shutdown().awaitTermination(5, TimeUnit.SECONDS);
+ * }</pre>
+ */
+public final class Broadcaster implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Broadcaster.class);
+
+  /** The status every stream is closed with on {@link #shutdown()}. */
+  static final Status SHUTTING_DOWN = Status.UNAVAILABLE.withDescription(
+      "the flag server is shutting down: reconnect (to another instance if there is one) and"
+          + " resume from the version you have");
+
+  private final Journal journal;
+  private final Clock clock;
+  private final Ticker ticker;
+  private final long heartbeatNanos;
+  private final long heartbeatMillis;
+  private final Duration shutdownTimeout;
+  private final ScheduledThreadPoolExecutor executor;
+  private final ScheduledThreadPoolExecutor loader;
+  private final StateHistory history;
+  private final ConcurrentHashMap<String, Topic> topics = new ConcurrentHashMap<>();
+  private final AtomicBoolean shutdown = new AtomicBoolean();
+  private final AtomicInteger connected = new AtomicInteger();
+  private final LongAdder deltas = new LongAdder();
+  private final LongAdder snapshots = new LongAdder();
+  private final LongAdder heartbeats = new LongAdder();
+
+  private Broadcaster(Builder b) {
+    this.journal = b.journal;
+    this.clock = b.clock;
+    this.ticker = b.ticker;
+    this.heartbeatNanos = b.heartbeatInterval.toNanos();
+    this.heartbeatMillis = Math.max(1, b.heartbeatInterval.toMillis());
+    this.shutdownTimeout = b.shutdownTimeout;
+    this.executor = new ScheduledThreadPoolExecutor(b.threads, daemonThreads("flags-sync-"));
+    this.executor.setRemoveOnCancelPolicy(true);
+    this.loader = new ScheduledThreadPoolExecutor(1, daemonThreads("flags-sync-history-"));
+    this.history = new StateHistory(journal, b.historyCacheWeight, b.historyCacheExpiry,
+        b.historySearchLimit, ticker, loader);
+    // Look for idle streams a few times per interval, so a heartbeat is at most a quarter late.
+    long tick = Math.max(TimeUnit.MILLISECONDS.toNanos(1), heartbeatNanos / 4);
+    executor.scheduleAtFixedRate(this::heartbeatTick, tick, tick, TimeUnit.NANOSECONDS);
+  }
+
+  private static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return task -> {
+      Thread t = new Thread(task, prefix + count.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /**
+   * Starts building a broadcaster over a journal.
+   *
+   * @param journal where the states come from; the broadcaster never writes to it
+   * @return a new builder with the defaults
+   * @throws NullPointerException if journal is null
+   */
+  public static Builder builder(Journal journal) {
+    return new Builder(journal);
+  }
+
+  /**
+   * Tells the subscribers of an environment that it changed. Call it after every journal append that
+   * touched the environment, once {@link Journal#state()} includes the change; calls may come from
+   * any thread, in any order, and may be coalesced: each subscriber converges to the newest state.
+   * Never blocks on a stream: it publishes the state and schedules the writers.
+   *
+   * @param environment the environment's key
+   * @throws NullPointerException if environment is null
+   */
+  public void environmentChanged(String environment) {
+    Objects.requireNonNull(environment, "environment");
+    Topic topic = topics.get(environment);
+    if (topic == null || shutdown.get()) {
+      return; // nobody subscribed yet: the first subscriber reads the state itself
+    }
+    refresh(topic);
+  }
+
+  /** Publishes the journal's current state of the topic's environment; schedules a pass if new. */
+  private void refresh(Topic topic) {
+    ServerState state;
+    try {
+      state = journal.state();
+    } catch (JournalException e) {
+      LOG.debug("sync: journal unavailable, not publishing {}: {}", topic.environment,
+          e.getMessage());
+      return;
+    }
+    EnvironmentState env = state.environments().get(topic.environment);
+    if (env != null && topic.publish(env, state.timestamp().toEpochMilli(), heartbeatMillis)) {
+      history.remember(env);
+      if (topic.claimPass()) {
+        try {
+          executor.execute(topic::pass);
+        } catch (RejectedExecutionException e) {
+          // shutting down
+        }
+      }
+    }
+  }
+
+  /**
+   * Subscribes a stream to an environment from the version its SDK has. The caller has checked the
+   * request and the principal; the environment exists.
+   */
+  void subscribe(String environment, long fromVersion,
+      ServerCallStreamObserver<SyncMessage> observer) {
+    if (shutdown.get()) {
+      observer.onError(SHUTTING_DOWN.asRuntimeException());
+      return;
+    }
+    Topic topic = topics.computeIfAbsent(environment, Topic::new);
+    Subscription subscription = new Subscription(this, topic, observer);
+    observer.setOnReadyHandler(subscription::signal);
+    observer.setOnCancelHandler(subscription::cancelled);
+    connected.incrementAndGet();
+    topic.add(subscription);
+    // Registered first, then read: a change committed meanwhile is either in this read or signals
+    // the subscription; the writer always diffs against the newest target, so neither is missed.
+    refresh(topic);
+    Topic.Target target = topic.target();
+    if (target == null) {
+      subscription.close(Status.NOT_FOUND.withDescription(
+          "environment \"" + environment + "\" does not exist"));
+      subscription.start(null, false);
+      return;
+    }
+    long current = target.version();
+    if (fromVersion == current) {
+      subscription.start(target.state, true);
+    } else if (fromVersion == 0 || fromVersion > current) {
+      subscription.start(null, false);
+    } else {
+      try {
+        history.stateAt(environment, fromVersion).whenComplete((state, error) -> {
+          if (error != null) {
+            LOG.debug("sync: cannot resume {} from version {}: {}", environment, fromVersion,
+                error.toString());
+          }
+          subscription.start(error == null ? state.orElse(null) : null, false);
+        });
+      } catch (RejectedExecutionException e) {
+        subscription.start(null, false); // shutting down: closed just below
+      }
+    }
+    if (shutdown.get()) {
+      subscription.close(SHUTTING_DOWN);
+    }
+  }
+
+  /**
+   * Returns the environment's current state as a Snapshot, or empty if there is no such environment.
+   */
+  Optional<Snapshot> snapshot(String environment) {
+    Topic topic = topics.get(environment);
+    if (topic != null) {
+      refresh(topic);
+      Topic.Target target = topic.target();
+      if (target != null) {
+        return Optional.of(target.snapshot().getSnapshot());
+      }
+    }
+    return currentState(environment).map(env -> Messages.snapshot(env, heartbeatMillis));
+  }
+
+  /** The environment's state in the journal now, or empty if there is none. */
+  Optional<EnvironmentState> currentState(String environment) {
+    return journal.state().environment(environment);
+  }
+
+  /**
+   * Closes every stream with {@link Status#UNAVAILABLE} and a description telling the SDK to
+   * reconnect and resume, refuses new subscriptions the same way, and stops the writer threads.
+   * Waits up to the {@linkplain Builder#shutdownTimeout shutdown timeout} for the streams to be
+   * closed. Idempotent. Call it before shutting the gRPC server down, so that SDKs hear why.
+   */
+  public void shutdown() {
+    if (!shutdown.compareAndSet(false, true)) {
+      return;
+    }
+    int streams = connected.get();
+    List<Subscription> all = new ArrayList<>();
+    topics.values().forEach(t -> t.subscribers().forEach(all::add));
+    all.forEach(s -> s.close(SHUTTING_DOWN));
+    executor.shutdown();
+    loader.shutdown();
+    boolean done;
+    try {
+      done = executor.awaitTermination(shutdownTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      done = false;
+    }
+    if (!done) {
+      executor.shutdownNow();
+      LOG.warn("sync: {} streams not closed within {}; the gRPC server's shutdown cancels them",
+          connected.get(), shutdownTimeout);
+    }
+    loader.shutdownNow();
+    LOG.info("sync: closed {} streams, told them to reconnect", streams);
+  }
+
+  /** Same as {@link #shutdown()}. */
+  @Override
+  public void close() {
+    shutdown();
+  }
+
+  /**
+   * Returns how many sync streams are subscribed now.
+   *
+   * @return the number of connected streams (a gauge)
+   */
+  public int connectedStreams() {
+    return connected.get();
+  }
+
+  /**
+   * Returns how many Deltas were written to streams since start.
+   *
+   * @return a counter
+   */
+  public long deltasSent() {
+    return deltas.sum();
+  }
+
+  /**
+   * Returns how many Snapshots were written to streams since start (GetSnapshot answers excluded).
+   *
+   * @return a counter
+   */
+  public long snapshotsSent() {
+    return snapshots.sum();
+  }
+
+  /**
+   * Returns how many Heartbeats were written to streams since start.
+   *
+   * @return a counter
+   */
+  public long heartbeatsSent() {
+    return heartbeats.sum();
+  }
+
+  /**
+   * Returns the interval at which idle streams get a Heartbeat.
+   *
+   * @return the interval
+   */
+  public Duration heartbeatInterval() {
+    return Duration.ofNanos(heartbeatNanos);
+  }
+
+  boolean isShutdown() {
+    return shutdown.get();
+  }
+
+  // -- for the subscriptions and tests ---------------------------------------------------------
+
+  Executor executor() {
+    return executor;
+  }
+
+  long nanoTime() {
+    return ticker.read();
+  }
+
+  long heartbeatNanos() {
+    return heartbeatNanos;
+  }
+
+  SyncMessage heartbeat(long version) {
+    return Messages.message(Messages.heartbeat(version, clock.millis(), heartbeatMillis));
+  }
+
+  void deltaSent() {
+    deltas.increment();
+  }
+
+  void snapshotSent() {
+    snapshots.increment();
+  }
+
+  void heartbeatSent() {
+    heartbeats.increment();
+  }
+
+  void unsubscribe(Subscription subscription, Topic topic) {
+    if (topic.remove(subscription)) {
+      connected.decrementAndGet();
+      synchronized (connected) {
+        connected.notifyAll();
+      }
+    }
+  }
+
+  /** For tests: waits until the number of connected streams is the expected one. */
+  boolean awaitConnectedStreams(int expected, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (connected) {
+      while (connected.get() != expected) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(connected, left);
+      }
+      return true;
+    }
+  }
+
+  void failed(Subscription subscription, RuntimeException e) {
+    LOG.debug("sync: a stream of {} failed and was unsubscribed: {}", subscription.environment(),
+        e.toString());
+  }
+
+  long historyLoads() {
+    return history.loads();
+  }
+
+  private void heartbeatTick() {
+    long now = ticker.read();
+    for (Topic topic : topics.values()) {
+      for (Subscription s : topic.subscribers()) {
+        if (s.idleNanos(now) >= heartbeatNanos) {
+          s.signal();
+        }
+      }
+    }
+  }
+
+  /**
+   * Not thread-safe. Settings for a {@link Broadcaster}; each setter checks its value at once.
+   *
+   * <table>
+   *   <caption>settings</caption>
+   *   <tr><th>setting</th><th>default</th></tr>
+   *   <tr><td>{@link #heartbeatInterval}</td><td>15 s</td></tr>
+   *   <tr><td>{@link #threads}</td><td>2</td></tr>
+   *   <tr><td>{@link #historyCacheWeight}</td><td>200,000</td></tr>
+   *   <tr><td>{@link #historyCacheExpiry}</td><td>10 minutes</td></tr>
+   *   <tr><td>{@link #historySearchLimit}</td><td>100,000 entries</td></tr>
+   *   <tr><td>{@link #shutdownTimeout}</td><td>5 s</td></tr>
+   *   <tr><td>{@link #clock}</td><td>{@link Clock#systemUTC()}</td></tr>
+   *   <tr><td>{@link #ticker}</td><td>{@link Ticker#systemTicker()}</td></tr>
+   * </table>
+   */
+  public static final class Builder {
+    private final Journal journal;
+    private Duration heartbeatInterval = Duration.ofSeconds(15);
+    private int threads = 2;
+    private long historyCacheWeight = 200_000;
+    private Duration historyCacheExpiry = Duration.ofMinutes(10);
+    private long historySearchLimit = 100_000;
+    private Duration shutdownTimeout = Duration.ofSeconds(5);
+    private Clock clock = Clock.systemUTC();
+    private Ticker ticker = Ticker.systemTicker();
+
+    private Builder(Journal journal) {
+      this.journal = Objects.requireNonNull(journal, "journal");
+    }
+
+    /**
+     * Sets how long a stream may be idle before it gets a Heartbeat; SDKs learn it from every
+     * Snapshot and Heartbeat.
+     *
+     * @param interval at least 1 ms
+     * @return this builder
+     * @throws NullPointerException if interval is null
+     * @throws IllegalArgumentException if interval is shorter than 1 ms
+     */
+    public Builder heartbeatInterval(Duration interval) {
+      Objects.requireNonNull(interval, "interval");
+      if (interval.compareTo(Duration.ofMillis(1)) < 0) {
+        throw new IllegalArgumentException("heartbeat interval must be at least 1 ms, was "
+            + interval);
+      }
+      this.heartbeatInterval = interval;
+      return this;
+    }
+
+    /**
+     * Sets how many threads write to streams ({@code flags-sync-1}, ...). One change of an
+     * environment is written to all its subscribers by one of them; the others serve other
+     * environments, streams that became ready again, and heartbeats. Writes never block, so a few
+     * threads serve many thousands of streams.
+     *
+     * @param count between 1 and 64
+     * @return this builder
+     * @throws IllegalArgumentException if count is out of range
+     */
+    public Builder threads(int count) {
+      if (count < 1 || count > 64) {
+        throw new IllegalArgumentException("threads must be between 1 and 64, was " + count);
+      }
+      this.threads = count;
+      return this;
+    }
+
+    /**
+     * Sets how many earlier states are kept for resuming subscribers, by weight: one per state plus
+     * one per flag and per user with grants in it.
+     *
+     * @param weight at least 1
+     * @return this builder
+     * @throws IllegalArgumentException if weight is below 1
+     */
+    public Builder historyCacheWeight(long weight) {
+      if (weight < 1) {
+        throw new IllegalArgumentException("history cache weight must be at least 1, was "
+            + weight);
+      }
+      this.historyCacheWeight = weight;
+      return this;
+    }
+
+    /**
+     * Sets how long an earlier state is kept after it was last used.
+     *
+     * @param expiry a positive duration
+     * @return this builder
+     * @throws NullPointerException if expiry is null
+     * @throws IllegalArgumentException if expiry is zero or negative
+     */
+    public Builder historyCacheExpiry(Duration expiry) {
+      Objects.requireNonNull(expiry, "expiry");
+      if (expiry.isZero() || expiry.isNegative()) {
+        throw new IllegalArgumentException("history cache expiry must be positive, was " + expiry);
+      }
+      this.historyCacheExpiry = expiry;
+      return this;
+    }
+
+    /**
+     * Sets how many journal entries, counted back from the end, are searched for the version a
+     * subscriber resumes from when it is not in memory. A version further back gets a Snapshot.
+     *
+     * @param entries at least 0 (0: only versions in memory give a Delta)
+     * @return this builder
+     * @throws IllegalArgumentException if entries is negative
+     */
+    public Builder historySearchLimit(long entries) {
+      if (entries < 0) {
+        throw new IllegalArgumentException("history search limit must be at least 0, was "
+            + entries);
+      }
+      this.historySearchLimit = entries;
+      return this;
+    }
+
+    /**
+     * Sets how long {@link Broadcaster#shutdown()} waits for the streams to be closed.
+     *
+     * @param timeout zero or positive
+     * @return this builder
+     * @throws NullPointerException if timeout is null
+     * @throws IllegalArgumentException if timeout is negative
+     */
+    public Builder shutdownTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("shutdown timeout must not be negative, was " + timeout);
+      }
+      this.shutdownTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets the clock of the server time in heartbeats.
+     *
+     * @param clock the clock
+     * @return this builder
+     * @throws NullPointerException if clock is null
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Sets the time source of idle times and of the history cache's expiry.
+     *
+     * @param ticker nanoseconds
+     * @return this builder
+     * @throws NullPointerException if ticker is null
+     */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /**
+     * Builds the broadcaster and starts its threads.
+     *
+     * @return a running broadcaster
+     */
+    public Broadcaster build() {
+      return new Broadcaster(this);
+    }
+  }
+}

@@ -1,0 +1,163 @@
+package dev.flags.server.sync;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.JournalException;
+import dev.flags.server.journal.ServerState;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. The states an environment had at earlier versions, for subscribers that resume from
+ * the version they have: a bounded, expiring cache in front of the journal.
+ *
+ * <p>Every state the fan-out publishes is remembered, so a subscriber that reconnects after a short
+ * break usually finds its version here. After a server restart the cache is empty: the state at
+ * (environment, version) is then rebuilt with {@link Journal#stateAt(long)} at the sequence number
+ * of the entry that produced that version, which is searched for backwards from the journal's end
+ * (see {@link #findSequence}). Many SDKs resume at the same version after a restart; the cache loads
+ * each version once and every concurrent request for it waits for that one load.
+ */
+final class StateHistory {
+
+  private static final Logger LOG = LoggerFactory.getLogger(StateHistory.class);
+  private static final int FIRST_WINDOW = 1024;
+  private static final int MAX_WINDOW = 65_536;
+
+  /** One version of one environment. */
+  record Key(String environment, long version) {}
+
+  private final Journal journal;
+  private final long searchLimit;
+  private final AsyncLoadingCache<Key, Optional<EnvironmentState>> cache;
+  private final LongAdder loads = new LongAdder();
+
+  StateHistory(Journal journal, long maximumWeight, Duration expiry, long searchLimit,
+      Ticker ticker, Executor loader) {
+    this.journal = journal;
+    this.searchLimit = searchLimit;
+    this.cache = Caffeine.newBuilder()
+        .maximumWeight(maximumWeight)
+        .weigher((Key key, Optional<EnvironmentState> state) -> weight(state))
+        .expireAfterAccess(expiry)
+        .ticker(ticker)
+        .executor(loader)
+        .buildAsync(this::load);
+  }
+
+  /** A state costs one unit plus one per flag and per user with grants. */
+  private static int weight(Optional<EnvironmentState> state) {
+    return 1 + state.map(s -> s.flags().size() + s.roleGrants().size()).orElse(0);
+  }
+
+  /**
+   * Returns the state an environment had at a version, loading it from the journal if needed.
+   *
+   * @return a future of the state, or of empty if the journal cannot give it (the version is too old
+   *     for the search limit or retention, or does not exist)
+   */
+  CompletableFuture<Optional<EnvironmentState>> stateAt(String environment, long version) {
+    return cache.get(new Key(environment, version));
+  }
+
+  /** Remembers a state that is known anyway (one the fan-out publishes). */
+  void remember(EnvironmentState state) {
+    cache.put(new Key(state.key(), state.version()),
+        CompletableFuture.completedFuture(Optional.of(state)));
+  }
+
+  /** How many times a state was loaded from the journal (not found in the cache). */
+  long loads() {
+    return loads.sum();
+  }
+
+  private Optional<EnvironmentState> load(Key key) {
+    loads.increment();
+    long started = System.nanoTime();
+    try {
+      ServerState now = journal.state();
+      EnvironmentState current = now.environments().get(key.environment());
+      if (current == null || key.version() < 1 || key.version() > current.version()) {
+        return Optional.empty();
+      }
+      if (key.version() == current.version()) {
+        return Optional.of(current);
+      }
+      long sequence = findSequence(key.environment(), key.version(), now.sequence(),
+          current.version());
+      if (sequence < 0) {
+        LOG.debug("sync: version {} of environment {} not found within {} journal entries",
+            key.version(), key.environment(), searchLimit);
+        return Optional.empty();
+      }
+      EnvironmentState then = journal.stateAt(sequence).environments().get(key.environment());
+      if (then == null || then.version() != key.version()) {
+        return Optional.empty();
+      }
+      LOG.debug("sync: rebuilt version {} of environment {} from sequence {} in {} ms",
+          key.version(), key.environment(), sequence,
+          Duration.ofNanos(System.nanoTime() - started).toMillis());
+      return Optional.of(then);
+    } catch (IllegalArgumentException | JournalException e) {
+      // Removed by retention, or the journal is closing: the subscriber gets a snapshot instead.
+      LOG.debug("sync: cannot rebuild version {} of environment {}: {}", key.version(),
+          key.environment(), e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * Finds the sequence number of the entry that took an environment to a version, or -1.
+   *
+   * <p>Per environment, versions count its entries, and sequence numbers grow with them. So when the
+   * journal ends at sequence {@code last} with the environment at {@code current}, the entry for
+   * {@code version} lies at or before {@code last - (current - version)} (the later versions' entries
+   * follow it) and at or after {@code version} (the earlier ones precede it). Windows are read
+   * backwards from that upper bound, growing, and each entry of the environment seen in a window
+   * tightens the bound the same way, so a recent version costs one small read. At most the search
+   * limit of entries is read.
+   */
+  long findSequence(String environment, long version, long last, long current) {
+    long high = last - (current - version);
+    long low = version;
+    long window = FIRST_WINDOW;
+    long scanned = 0;
+    while (high >= low && scanned < searchLimit) {
+      long from = Math.max(low, high - Math.min(window, searchLimit - scanned) + 1);
+      List<JournalEntry> entries = journal.read(from, (int) (high - from + 1));
+      scanned += entries.size();
+      long lowestVersion = Long.MAX_VALUE;
+      long lowestSequence = -1;
+      for (JournalEntry e : entries) {
+        if (environment.equals(e.environment())) {
+          if (e.version() == version) {
+            return e.sequence();
+          }
+          if (e.version() < lowestVersion) {
+            lowestVersion = e.version();
+            lowestSequence = e.sequence();
+          }
+        }
+      }
+      if (lowestVersion < version || entries.isEmpty()) {
+        return -1; // passed it without seeing it: the journal does not have it
+      }
+      high = from - 1;
+      if (lowestSequence > 0) {
+        high = Math.min(high, lowestSequence - (lowestVersion - version));
+      }
+      window = Math.min(window * 4, MAX_WINDOW);
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,161 @@
+package dev.flags.server.sync;
+
+import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.server.journal.EnvironmentState;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Thread-safe. One subscriber's stream and its writer.
+ *
+ * <p>A {@link ServerCallStreamObserver} is not thread-safe, so every write to it happens in {@link
+ * #run()}, and at most one {@code run} is active per subscriber: {@link #signal()} counts requests
+ * and submits a run only when it takes the count from zero, and the run loops until it has answered
+ * every request it saw (the usual serializing-executor pattern). A run writes only while the stream
+ * {@linkplain ServerCallStreamObserver#isReady() is ready}; when it is not, the run returns and the
+ * stream's on-ready handler signals again. The subscriber's memory is the last state it was sent:
+ * whatever it has not taken is the difference between that and the topic's target, written as one
+ * Delta when it is ready again.
+ */
+final class Subscription implements Runnable {
+
+  private final Broadcaster owner;
+  private final Topic topic;
+  private final ServerCallStreamObserver<SyncMessage> observer;
+  private final AtomicInteger requests = new AtomicInteger();
+  private final AtomicBoolean finished = new AtomicBoolean();
+
+  /** Set once by {@link #start} before {@code started}; then touched only inside {@link #run}. */
+  private EnvironmentState sent;
+  private boolean greet;
+  private volatile boolean started;
+  private volatile Status closeWith;
+  private volatile long lastWriteNanos;
+
+  Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer) {
+    this.owner = owner;
+    this.topic = topic;
+    this.observer = observer;
+    this.lastWriteNanos = owner.nanoTime();
+  }
+
+  /**
+   * Sets what the subscriber has and lets the writer start.
+   *
+   * @param has the state the subscriber holds, or null if it must get a Snapshot
+   * @param greet whether to say at once, with a Heartbeat, that it is up to date
+   */
+  void start(EnvironmentState has, boolean greet) {
+    this.sent = has;
+    this.greet = greet;
+    this.started = true;
+    signal();
+  }
+
+  /** Asks the writer to look at the stream again: a new target, ready again, a heartbeat due. */
+  void signal() {
+    if (requests.getAndIncrement() == 0) {
+      try {
+        owner.executor().execute(this);
+      } catch (RejectedExecutionException e) {
+        // The pool is shut down: this thread holds the only run now; it closes the stream.
+        run();
+      }
+    }
+  }
+
+  /**
+   * Like {@link #signal()}, but if no run is active, runs on the calling thread: the fan-out pass
+   * writes to its subscribers itself, which saves a task and a thread hand-off per subscriber.
+   */
+  void signalHere() {
+    if (requests.getAndIncrement() == 0) {
+      run();
+    }
+  }
+
+  /** Closes the stream with a status, from the writer (so never during a write). */
+  void close(Status status) {
+    closeWith = status;
+    signal();
+  }
+
+  /** Called by gRPC when the client went away or the call was cancelled. */
+  void cancelled() {
+    finish();
+  }
+
+  long idleNanos(long now) {
+    return now - lastWriteNanos;
+  }
+
+  String environment() {
+    return topic.environment;
+  }
+
+  @Override
+  public void run() {
+    int missed = 1;
+    for (;;) {
+      try {
+        drain();
+      } catch (RuntimeException e) {
+        // The call went away under us (cancelled, closed): forget the subscriber.
+        owner.failed(this, e);
+        finish();
+      }
+      missed = requests.addAndGet(-missed);
+      if (missed == 0) {
+        return;
+      }
+    }
+  }
+
+  private void drain() {
+    while (!finished.get()) {
+      Status status = closeWith;
+      if (status != null) {
+        if (finish()) {
+          observer.onError(status.asRuntimeException());
+        }
+        return;
+      }
+      if (!started || !observer.isReady()) {
+        return;
+      }
+      Topic.Target target = topic.target();
+      if (sent == null) {
+        write(target.snapshot());
+        sent = target.state;
+        owner.snapshotSent();
+      } else if (sent.version() < target.version()) {
+        write(target.deltaFrom(sent));
+        sent = target.state;
+        owner.deltaSent();
+      } else if (greet || idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
+        write(owner.heartbeat(sent.version()));
+        owner.heartbeatSent();
+      } else {
+        return;
+      }
+    }
+  }
+
+  private void write(SyncMessage message) {
+    observer.onNext(message);
+    greet = false;
+    lastWriteNanos = owner.nanoTime();
+  }
+
+  /** Marks the subscriber done and unsubscribes it; true only for the first caller. */
+  private boolean finish() {
+    if (finished.compareAndSet(false, true)) {
+      owner.unsubscribe(this, topic);
+      return true;
+    }
+    return false;
+  }
+}

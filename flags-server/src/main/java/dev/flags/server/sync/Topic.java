@@ -1,0 +1,132 @@
+package dev.flags.server.sync;
+
+import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.server.journal.EnvironmentState;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Thread-safe. One environment's fan-out: its newest published state (the {@link Target} every
+ * subscriber converges to) and its subscribers.
+ *
+ * <p>Publishing only replaces the target (never with an older version) and schedules one pass that
+ * signals every subscriber; each subscriber's writer then takes it from its last sent state to the
+ * target. Nothing is queued per change, so any number of changes between two writes of a subscriber
+ * become one Delta.
+ */
+final class Topic {
+
+  /**
+   * Immutable (its messages are built once, lazily). A state to converge to, with the messages that
+   * lead there: the Snapshot, and one Delta per version subscribers come from, shared by all
+   * subscribers at that version.
+   */
+  static final class Target {
+    final EnvironmentState state;
+    final long committedAtMillis;
+    private final long heartbeatMillis;
+    private volatile SyncMessage snapshot;
+    private final ConcurrentHashMap<Long, SyncMessage> deltas = new ConcurrentHashMap<>();
+
+    Target(EnvironmentState state, long committedAtMillis, long heartbeatMillis) {
+      this.state = state;
+      this.committedAtMillis = committedAtMillis;
+      this.heartbeatMillis = heartbeatMillis;
+    }
+
+    long version() {
+      return state.version();
+    }
+
+    SyncMessage snapshot() {
+      SyncMessage s = snapshot;
+      if (s == null) {
+        // Two threads may build it at once; both results are equal, one wins.
+        s = Messages.message(Messages.snapshot(state, heartbeatMillis));
+        snapshot = s;
+      }
+      return s;
+    }
+
+    /**
+     * The Delta from a state to this target. All subscribers at one version hold equal states (they
+     * come from one journal), so the Delta is computed once per version and shared. The map holds
+     * at most one entry per version some subscriber is at; it goes away with the target.
+     */
+    SyncMessage deltaFrom(EnvironmentState from) {
+      return deltas.computeIfAbsent(from.version(),
+          v -> Messages.message(Messages.delta(from, state, committedAtMillis)));
+    }
+  }
+
+  final String environment;
+  private final AtomicReference<Target> target = new AtomicReference<>();
+  private final Set<Subscription> subscribers = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean passScheduled = new AtomicBoolean();
+
+  Topic(String environment) {
+    this.environment = environment;
+  }
+
+  /** The newest published target; null only before the first publish. */
+  Target target() {
+    return target.get();
+  }
+
+  /**
+   * Makes a state the target unless the target is already at that version or later.
+   *
+   * @return true if the target changed (the caller then schedules a pass)
+   */
+  boolean publish(EnvironmentState state, long committedAtMillis, long heartbeatMillis) {
+    Target fresh = null;
+    for (;;) {
+      Target current = target.get();
+      if (current != null && current.version() >= state.version()) {
+        return false;
+      }
+      if (fresh == null) {
+        fresh = new Target(state, committedAtMillis, heartbeatMillis);
+      }
+      if (target.compareAndSet(current, fresh)) {
+        return true;
+      }
+    }
+  }
+
+  void add(Subscription subscription) {
+    subscribers.add(subscription);
+  }
+
+  boolean remove(Subscription subscription) {
+    return subscribers.remove(subscription);
+  }
+
+  Iterable<Subscription> subscribers() {
+    return subscribers;
+  }
+
+  int size() {
+    return subscribers.size();
+  }
+
+  /** Claims the one pending pass; false if one is already scheduled and has not started. */
+  boolean claimPass() {
+    return passScheduled.compareAndSet(false, true);
+  }
+
+  /**
+   * Brings every subscriber to the target, on the calling thread (a writer that is already active
+   * for a subscriber is signalled instead and does it). Writes never block (a stream that is not
+   * ready is skipped and picked up by its on-ready handler), so one pass over thousands of
+   * subscribers takes milliseconds. A publish during the pass schedules another one.
+   */
+  void pass() {
+    passScheduled.set(false);
+    for (Subscription s : subscribers) {
+      s.signalHere();
+    }
+  }
+}

@@ -1,0 +1,197 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.ADMIN;
+import static dev.flags.server.sync.SyncFixture.EDITOR;
+import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.SDK;
+import static dev.flags.server.sync.SyncFixture.SDK_STAGING;
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.Snapshot;
+import dev.flags.protocol.v1.SnapshotRequest;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.server.journal.FileJournal;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Who may sync what, and how a call with bad input is answered: pure call logic, so in-process.
+ */
+class AuthTest {
+
+  @TempDir
+  Path dir;
+
+  private FileJournal journal;
+  private Broadcaster broadcaster;
+  private Server server;
+  private ManagedChannel channel;
+
+  @BeforeEach
+  void start() throws Exception {
+    journal = FileJournal.builder(dir).open();
+    journal.append(createEnvironment(ENV));
+    journal.append(createFlag(ENV, "a"));
+    journal.append(createEnvironment("staging"));
+    broadcaster = Broadcaster.builder(journal).heartbeatInterval(Duration.ofHours(1)).build();
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name)
+        .addService(SyncService.definition(broadcaster, SyncFixture.TOKENS))
+        .build().start();
+    channel = InProcessChannelBuilder.forName(name).build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    broadcaster.shutdown();
+    channel.shutdownNow();
+    server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    journal.close();
+  }
+
+  private Status subscribe(Metadata headers, String env, long from) throws Exception {
+    FlagSyncGrpc.FlagSyncStub stub = FlagSyncGrpc.newStub(channel);
+    if (headers != null) {
+      stub = stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+    Recorder r = new Recorder();
+    stub.subscribe(SubscribeRequest.newBuilder().setEnvironment(env).setFromVersion(from).build(),
+        r);
+    Status status = r.awaitClose();
+    assertThat(r.poll()).as("no message before the error").isNull();
+    return status;
+  }
+
+  private Status subscribe(String token, String env, long from) throws Exception {
+    return subscribe(token == null ? null : SyncFixture.bearer(token), env, from);
+  }
+
+  private static Metadata authorization(String value) {
+    Metadata md = new Metadata();
+    md.put(AuthInterceptor.AUTHORIZATION, value);
+    return md;
+  }
+
+  @Test
+  void noTokenIsUnauthenticated() throws Exception {
+    Status s = subscribe((String) null, ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(s.getDescription()).contains("missing authorization");
+  }
+
+  @Test
+  void unknownTokenIsUnauthenticatedAndNotEchoed() throws Exception {
+    Status s = subscribe("flg_not-a-real-token", ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(s.getDescription()).contains("unknown or revoked token")
+        .doesNotContain("flg_not-a-real-token");
+  }
+
+  @Test
+  void anotherSchemeIsUnauthenticated() throws Exception {
+    Status s = subscribe(authorization("Basic " + SDK), ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(s.getDescription()).contains("Bearer").doesNotContain(SDK);
+  }
+
+  @Test
+  void bearerSchemeIsCaseInsensitive() throws Exception {
+    Recorder r = new Recorder();
+    FlagSyncGrpc.newStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(authorization("bearer " + SDK)))
+        .subscribe(SubscribeRequest.newBuilder().setEnvironment(ENV).build(), r);
+    assertThat(r.next().getSnapshot().getVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void sdkTokenOfAnotherEnvironmentIsDenied() throws Exception {
+    Status s = subscribe(SDK_STAGING, ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(s.getDescription()).contains("\"production\"").contains("sdk");
+  }
+
+  @Test
+  void tokenOfAnotherScopeIsDenied() throws Exception {
+    Status s = subscribe(EDITOR, ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(s.getDescription()).contains("scope editor");
+  }
+
+  @Test
+  void sdkAndAdminTokensMaySync() throws Exception {
+    for (String token : new String[] {SDK, ADMIN}) {
+      Recorder r = new Recorder();
+      SyncFixture.stub(channel, token).subscribe(
+          SubscribeRequest.newBuilder().setEnvironment(ENV).setFromVersion(0).build(), r);
+      assertThat(r.next().getSnapshot().getVersion()).isEqualTo(2);
+      r.cancel();
+    }
+  }
+
+  @Test
+  void unknownEnvironmentIsNotFoundForAnAdminAndDeniedForOthers() throws Exception {
+    Status admin = subscribe(ADMIN, "nowhere", 0);
+    assertThat(admin.getCode()).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(admin.getDescription()).isEqualTo("environment \"nowhere\" does not exist");
+    assertThat(subscribe(SDK, "nowhere", 0).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+  }
+
+  @Test
+  void badInputIsInvalidArgumentWithTheBadValue() throws Exception {
+    Status key = subscribe(SDK, "no spaces/allowed", 0);
+    assertThat(key.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(key.getDescription()).contains("\"no spaces/allowed\"");
+    Status empty = subscribe(SDK, "", 0);
+    assertThat(empty.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(empty.getDescription()).isEqualTo("environment must not be empty");
+    Status version = subscribe(SDK, ENV, -3);
+    assertThat(version.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(version.getDescription()).contains("was -3");
+  }
+
+  @Test
+  void getSnapshotAnswersTheCurrentStateWithTheSameChecks() {
+    Snapshot s = SyncFixture.blocking(channel, SDK)
+        .getSnapshot(SnapshotRequest.newBuilder().setEnvironment(ENV).build());
+    assertThat(s.getVersion()).isEqualTo(2);
+    assertThat(s.getFlagsCount()).isEqualTo(1);
+    assertThat(s.getHeartbeatIntervalMillis()).isEqualTo(Duration.ofHours(1).toMillis());
+
+    assertThat(snapshotError(null, ENV)).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(snapshotError(SDK_STAGING, ENV)).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(snapshotError(ADMIN, "nowhere")).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(snapshotError(ADMIN, "-bad")).isEqualTo(Status.Code.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void afterShutdownCallsAreUnavailable() throws Exception {
+    broadcaster.shutdown();
+    assertThat(subscribe(SDK, ENV, 0).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(snapshotError(SDK, ENV)).isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  private Status.Code snapshotError(String token, String env) {
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> SyncFixture.blocking(channel, token)
+            .getSnapshot(SnapshotRequest.newBuilder().setEnvironment(env).build()));
+    assertThat(e).isNotNull();
+    return e.getStatus().getCode();
+  }
+}

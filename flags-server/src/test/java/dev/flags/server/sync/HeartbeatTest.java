@@ -1,0 +1,69 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.Heartbeat;
+import dev.flags.protocol.v1.SyncMessage;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Idle streams hear a Heartbeat every interval; busy ones do not need to. */
+class HeartbeatTest {
+
+  private static final Duration INTERVAL = Duration.ofMillis(100);
+  private static final Instant NOW = Instant.parse("2026-11-23T10:00:00Z");
+
+  @TempDir
+  Path dir;
+
+  private SyncFixture f;
+
+  @AfterEach
+  void close() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  @Test
+  void idleStreamGetsHeartbeatsThatCarryTheVersionAndTheInterval() throws Exception {
+    f = SyncFixture.start(dir, b -> b.heartbeatInterval(INTERVAL)
+        .clock(Clock.fixed(NOW, ZoneOffset.UTC)));
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "a"));
+
+    Recorder r = f.subscribe(0);
+    SyncMessage first = r.next();
+    assertThat(first.getSnapshot().getHeartbeatIntervalMillis()).isEqualTo(100);
+    long previous = System.nanoTime();
+    for (int i = 0; i < 3; i++) {
+      Heartbeat h = r.next().getHeartbeat();
+      long now = System.nanoTime();
+      assertThat(h.getVersion()).isEqualTo(2);
+      assertThat(h.getHeartbeatIntervalMillis()).isEqualTo(100);
+      assertThat(h.getServerTimeMillis()).isEqualTo(NOW.toEpochMilli());
+      // Sent after 100 ms of silence; seen here with the jitter of two deliveries.
+      assertThat(Duration.ofNanos(now - previous))
+          .as("time since the previous message").isGreaterThanOrEqualTo(INTERVAL.dividedBy(2));
+      previous = now;
+    }
+
+    f.write(createFlag(ENV, "b"));
+    SyncMessage next = r.next();
+    while (next.hasHeartbeat()) { // one may have been on its way
+      next = r.next();
+    }
+    assertThat(next.getDelta().getVersion()).isEqualTo(3);
+    assertThat(r.next().getHeartbeat().getVersion()).isEqualTo(3);
+    assertThat(f.broadcaster.heartbeatsSent()).isGreaterThanOrEqualTo(4);
+  }
+}

@@ -1,0 +1,241 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static dev.flags.server.sync.SyncFixture.flagEvent;
+import static dev.flags.server.sync.SyncFixture.role;
+import static dev.flags.server.sync.SyncFixture.updateFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.Delta;
+import dev.flags.protocol.v1.FlagDocument;
+import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.Snapshot;
+import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Subscribing from a version: exactly the missing changes, or a Snapshot when that is not possible. */
+class ResumeTest {
+
+  @TempDir
+  Path dir;
+
+  private SyncFixture f;
+
+  @AfterEach
+  void close() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  /** production: flags a, b, c and user u-1 with role beta, at version 5. */
+  private void seed() {
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "a"));
+    f.write(createFlag(ENV, "b"));
+    f.write(createFlag(ENV, "c"));
+    f.write(role(EntryType.ROLE_GRANTED, ENV, "u-1", "beta"));
+  }
+
+  /** From version 5: a changes, u-2 joins beta, c is archived, d is created, u-1 leaves beta. */
+  private void changeAfterSeed() {
+    f.write(updateFlag(ENV, "a", true, 50));
+    f.write(role(EntryType.ROLE_GRANTED, ENV, "u-2", "beta"));
+    f.write(flagEvent(EntryType.FLAG_ARCHIVED, ENV, "c"));
+    f.write(createFlag(ENV, "d"));
+    f.write(role(EntryType.ROLE_REVOKED, ENV, "u-1", "beta"));
+  }
+
+  @Test
+  void upToDateSubscriberGetsAHeartbeatAtOnceThenEachChangeAsADelta() throws Exception {
+    f = SyncFixture.start(dir);
+    seed();
+    Recorder r = f.subscribe(5);
+
+    SyncMessage first = r.next();
+    assertThat(first.hasHeartbeat()).isTrue();
+    assertThat(first.getHeartbeat().getVersion()).isEqualTo(5);
+
+    f.write(updateFlag(ENV, "b", true, 10));
+    Delta d = r.next().getDelta();
+    assertThat(d.getFromVersion()).isEqualTo(5);
+    assertThat(d.getVersion()).isEqualTo(6);
+    assertThat(d.getUpsertedList()).extracting(FlagDocument::getKey).containsExactly("b");
+    assertThat(d.getUpserted(0).getJson())
+        .isEqualTo(f.env().flags().get("b").toString());
+    assertThat(d.getRemovedList()).isEmpty();
+    assertThat(d.getRoleGrantsList()).isEmpty();
+    assertThat(d.getCommittedAtMillis()).isPositive();
+    assertThat(r.poll()).isNull();
+  }
+
+  @Test
+  void olderVersionGetsOneDeltaWithOnlyWhatChanged() throws Exception {
+    f = SyncFixture.start(dir);
+    seed();
+    EnvironmentState atFive = f.env();
+    changeAfterSeed();
+
+    Recorder r = f.subscribe(5);
+    SyncMessage first = r.next();
+
+    assertThat(first.hasDelta()).as("%s", first).isTrue();
+    Delta d = first.getDelta();
+    assertThat(d.getFromVersion()).isEqualTo(5);
+    assertThat(d.getVersion()).isEqualTo(10);
+    assertThat(d.getUpsertedList()).extracting(FlagDocument::getKey).containsExactly("a", "d");
+    assertThat(d.getRemovedList()).containsExactly("c");
+    assertThat(d.getRoleGrantsList()).containsExactly(
+        RoleGrant.newBuilder().setRole("beta").addUserIds("u-2").build());
+    Replica replica = Replica.of(atFive);
+    replica.apply(first);
+    assertThat(replica.flags()).isEqualTo(Replica.flagsOf(f.env()));
+    assertThat(replica.members()).isEqualTo(Replica.membersOf(f.env()));
+    // Version 5 was never published (nobody was subscribed): it came from the journal, once.
+    assertThat(f.broadcaster.historyLoads()).isEqualTo(1);
+    assertThat(f.broadcaster.snapshotsSent()).isZero();
+  }
+
+  @Test
+  void roleThatLosesItsLastMemberIsSentWithAnEmptyList() throws Exception {
+    f = SyncFixture.start(dir);
+    seed();
+    Recorder r = f.subscribe(5);
+    assertThat(r.next().hasHeartbeat()).isTrue();
+
+    f.write(role(EntryType.ROLE_GRANTED, ENV, "u-1", "gamma"));
+    assertThat(r.next().getDelta().getRoleGrantsList()).containsExactly(
+        RoleGrant.newBuilder().setRole("gamma").addUserIds("u-1").build());
+    f.write(role(EntryType.ROLE_REVOKED, ENV, "u-1", "beta"));
+    assertThat(r.next().getDelta().getRoleGrantsList()).containsExactly(
+        RoleGrant.newBuilder().setRole("beta").build());
+  }
+
+  @Test
+  void resumingAfterARestartCostsADeltaNotASnapshot() throws Exception {
+    f = SyncFixture.start(dir);
+    seed();
+    f.write(createEnvironment("staging"));
+    for (int i = 0; i < 50; i++) {
+      f.write(createFlag("staging", "s-" + i)); // other environments' entries in between
+    }
+    Replica replica = f.subscribe(0).applyUntil(Replica.empty(), 5);
+
+    f.restart();
+    changeAfterSeed();
+    Recorder r = f.subscribe(5);
+    SyncMessage first = r.next();
+
+    assertThat(first.hasDelta()).as("%s", first).isTrue();
+    replica.apply(first);
+    assertThat(replica.version).isEqualTo(10);
+    assertThat(replica.flags()).isEqualTo(Replica.flagsOf(f.env()));
+    assertThat(replica.members()).isEqualTo(Replica.membersOf(f.env()));
+    assertThat(f.broadcaster.snapshotsSent()).isZero();
+    assertThat(f.broadcaster.deltasSent()).isEqualTo(1);
+  }
+
+  @Test
+  void manySubscribersResumingAtOneVersionShareOneJournalLoad() throws Exception {
+    f = SyncFixture.start(dir);
+    seed();
+    EnvironmentState atFive = f.env();
+    changeAfterSeed();
+    f.restart();
+
+    List<Recorder> recorders = new ArrayList<>();
+    for (int i = 0; i < 25; i++) {
+      recorders.add(f.subscribe(5));
+    }
+    SyncMessage expected = null;
+    for (Recorder r : recorders) {
+      SyncMessage m = r.next();
+      assertThat(m.hasDelta()).isTrue();
+      if (expected == null) {
+        expected = m;
+      }
+      assertThat(m).isEqualTo(expected);
+    }
+    Replica replica = Replica.of(atFive);
+    replica.apply(expected);
+    assertThat(replica.flags()).isEqualTo(Replica.flagsOf(f.env()));
+    assertThat(f.broadcaster.historyLoads()).isEqualTo(1);
+  }
+
+  @Test
+  void versionZeroGetsASnapshotOfEverything() throws Exception {
+    f = SyncFixture.start(dir, b -> b.heartbeatInterval(java.time.Duration.ofSeconds(7)));
+    seed();
+    f.write(role(EntryType.ROLE_GRANTED, ENV, "u-0", "beta"));
+
+    Snapshot s = f.subscribe(0).next().getSnapshot();
+
+    assertThat(s.getEnvironment()).isEqualTo(ENV);
+    assertThat(s.getVersion()).isEqualTo(6);
+    assertThat(s.getFlagsList()).extracting(FlagDocument::getKey).containsExactly("a", "b", "c");
+    assertThat(s.getFlags(0).getJson()).isEqualTo(f.env().flags().get("a").toString());
+    assertThat(s.getRoleGrantsList()).containsExactly(
+        RoleGrant.newBuilder().setRole("beta").addUserIds("u-0").addUserIds("u-1").build());
+    assertThat(s.getHeartbeatIntervalMillis()).isEqualTo(7000);
+    assertThat(f.broadcaster.snapshotsSent()).isEqualTo(1);
+  }
+
+  @Test
+  void versionAheadOfTheServerGetsASnapshot() throws Exception {
+    f = SyncFixture.start(dir);
+    seed();
+
+    SyncMessage first = f.subscribe(42).next();
+
+    assertThat(first.hasSnapshot()).isTrue();
+    assertThat(first.getSnapshot().getVersion()).isEqualTo(5);
+  }
+
+  @Test
+  void versionTooFarBackGetsASnapshot() throws Exception {
+    f = SyncFixture.start(dir, b -> b.historySearchLimit(20));
+    seed();
+    f.write(createEnvironment("staging"));
+    for (int i = 0; i < 100; i++) {
+      f.write(createFlag("staging", "s-" + i));
+    }
+    f.write(updateFlag(ENV, "a", true, 5));
+
+    SyncMessage first = f.subscribe(2).next();
+
+    assertThat(first.hasSnapshot()).as("%s", first).isTrue();
+    assertThat(first.getSnapshot().getVersion()).isEqualTo(6);
+    Replica replica = Replica.empty();
+    replica.apply(first);
+    assertThat(replica.flags()).isEqualTo(Replica.flagsOf(f.env()));
+  }
+
+  @Test
+  void sameDistanceWithinTheSearchLimitGetsADelta() throws Exception {
+    f = SyncFixture.start(dir);
+    seed();
+    EnvironmentState atTwo = f.journal.stateAt(2).environment(ENV).orElseThrow();
+    f.write(createEnvironment("staging"));
+    for (int i = 0; i < 100; i++) {
+      f.write(createFlag("staging", "s-" + i));
+    }
+    f.write(updateFlag(ENV, "a", true, 5));
+
+    SyncMessage first = f.subscribe(2).next();
+
+    assertThat(first.hasDelta()).as("%s", first).isTrue();
+    Replica replica = Replica.of(atTwo);
+    replica.apply(first);
+    assertThat(replica.flags()).isEqualTo(Replica.flagsOf(f.env()));
+    assertThat(replica.members()).isEqualTo(Replica.membersOf(f.env()));
+  }
+}

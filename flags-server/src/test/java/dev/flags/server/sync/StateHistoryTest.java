@@ -1,0 +1,86 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static dev.flags.server.sync.SyncFixture.updateFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.FileJournal;
+import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.ServerState;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Finding the state of an earlier version in the journal, as after a restart. */
+class StateHistoryTest {
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void findsTheEntryOfEveryVersionAmongOtherEnvironmentsEntries() {
+    try (FileJournal journal = FileJournal.builder(dir).segmentSize(64 * 1024).open()) {
+      String[] envs = {"a", "b", "c"};
+      for (String env : envs) {
+        journal.append(createEnvironment(env));
+        journal.append(createFlag(env, "f"));
+      }
+      Random random = new Random(7);
+      for (int i = 0; i < 3000; i++) {
+        String env = envs[random.nextInt(10) < 7 ? 0 : 1 + random.nextInt(2)];
+        journal.append(updateFlag(env, "f", random.nextBoolean(), random.nextInt(101)));
+      }
+      StateHistory history = new StateHistory(journal, 1000, Duration.ofMinutes(1), 1_000_000,
+          Ticker.systemTicker(), Runnable::run);
+      ServerState now = journal.state();
+      Map<String, Long> expected = new HashMap<>();
+      List<JournalEntry> all = journal.read(1, 10_000);
+      for (String env : envs) {
+        long current = now.environment(env).orElseThrow().version();
+        for (JournalEntry e : all) {
+          if (env.equals(e.environment())) {
+            assertThat(history.findSequence(env, e.version(), now.sequence(), current))
+                .as("%s v%d", env, e.version()).isEqualTo(e.sequence());
+          }
+        }
+        expected.put(env, current);
+      }
+      assertThat(expected.get("a")).isGreaterThan(1500);
+    }
+  }
+
+  @Test
+  void loadsAStateOnceAndGivesEmptyBeyondTheSearchLimit() throws Exception {
+    try (FileJournal journal = FileJournal.builder(dir).open()) {
+      journal.append(createEnvironment("a"));
+      journal.append(createFlag("a", "f"));
+      journal.append(createEnvironment("b"));
+      for (int i = 0; i < 200; i++) {
+        journal.append(createFlag("b", "f-" + i));
+      }
+      journal.append(updateFlag("a", "f", true, 50));
+      EnvironmentState atTwo = journal.stateAt(2).environment("a").orElseThrow();
+
+      StateHistory wide = new StateHistory(journal, 1000, Duration.ofMinutes(1), 1_000,
+          Ticker.systemTicker(), Runnable::run);
+      assertThat(wide.stateAt("a", 2).get(10, TimeUnit.SECONDS)).contains(atTwo);
+      assertThat(wide.stateAt("a", 2).get(10, TimeUnit.SECONDS)).contains(atTwo);
+      assertThat(wide.loads()).isEqualTo(1);
+
+      StateHistory narrow = new StateHistory(journal, 1000, Duration.ofMinutes(1), 50,
+          Ticker.systemTicker(), Runnable::run);
+      assertThat(narrow.stateAt("a", 2).get(10, TimeUnit.SECONDS)).isEqualTo(Optional.empty());
+      assertThat(narrow.stateAt("nowhere", 1).get(10, TimeUnit.SECONDS)).isEmpty();
+    }
+  }
+}
