@@ -1,0 +1,512 @@
+package dev.flags.client;
+
+import dev.flags.client.internal.ClientFlags;
+import dev.flags.client.internal.Settings;
+import dev.flags.core.User;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Executor;
+
+/**
+ * Thread-safe. The flags of one environment, evaluated locally: create one per application, at
+ * start, and ask it on every request.
+ *
+ * <pre>{@code
+ * Flags flags = Flags.builder()
+ *     .target("flags.internal:9090")
+ *     .sdkToken(System.getenv("FLAGS_SDK_TOKEN"))
+ *     .environment("production")
+ *     .cacheFile(Path.of("/var/cache/myapp/flags.cache"))
+ *     .build();                                   // returns at once
+ *
+ * User user = User.withId("u-42").roles("beta-tester").region("eu-west");
+ * if (flags.isEnabled("billing-v2", user)) { ... }
+ * }</pre>
+ *
+ * <p>Evaluation ({@link #isEnabled}, {@link #variant}, {@link #evaluate}, {@link #allFlags}) never
+ * blocks, never touches the network and never throws: it reads one immutable snapshot of the flags
+ * and runs flags-core's evaluator on it. An unknown flag, a null user or a failing rule gives the
+ * caller's default, and {@link #evaluate} says why. Until the first sync the SDK serves the snapshot
+ * of the cache file, else defaults; {@link FlagEvaluation#source()} and {@link #freshness()} say
+ * which.
+ *
+ * <p>In the background the SDK holds a gRPC stream to the flag server, applies each change to a new
+ * snapshot and swaps it in atomically; it reconnects forever with exponential backoff and resumes
+ * from the version it has. {@link #close()} stops it.
+ */
+public interface Flags extends AutoCloseable {
+
+    /**
+     * Starts a builder.
+     *
+     * @return a new builder with the defaults
+     */
+    static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Whether the flag is on for the user. Never blocks, never throws, allocates nothing.
+     *
+     * @param flagKey the flag's key
+     * @param user the user; null gives false
+     * @return the flag's answer, or false if there is no such flag (or no flags yet) or the evaluation failed
+     */
+    boolean isEnabled(String flagKey, User user);
+
+    /**
+     * Whether the flag is on for the user, with the caller's default for an unknown flag, no flags yet,
+     * or an error. Never blocks, never throws, allocates nothing.
+     *
+     * @param flagKey the flag's key
+     * @param user the user; null gives {@code defaultValue}
+     * @param defaultValue the answer when there is no such flag or the evaluation fails
+     * @return the answer
+     */
+    boolean isEnabled(String flagKey, User user, boolean defaultValue);
+
+    /**
+     * The variant served to the user, for A/B flags. Never blocks, never throws.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @return the variant's key, or null if the flag is off for the user, has no variants or is unknown
+     */
+    String variant(String flagKey, User user);
+
+    /**
+     * Evaluates a flag and says why: value, variant, reason, flag version and where the flags came
+     * from. Never blocks, never throws.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @return the answer with its reason; for an unknown flag or a null user, false with a reason that says so
+     */
+    FlagEvaluation evaluate(String flagKey, User user);
+
+    /**
+     * Evaluates a flag and says why, with the caller's default for an unknown flag, no flags yet, or an
+     * error. Never blocks, never throws.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @param defaultValue the answer when there is no such flag or the evaluation fails
+     * @return the answer with its reason
+     */
+    FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue);
+
+    /**
+     * Evaluates every flag for the user, from one snapshot, for handing flags to a front end.
+     * Never blocks, never throws.
+     *
+     * @param user the user
+     * @return flag key to answer, sorted by key; immutable; empty if there are no flags yet
+     */
+    Map<String, FlagEvaluation> allFlags(User user);
+
+    /**
+     * Registers a listener for changes of one flag.
+     *
+     * @param flagKey the flag's key
+     * @param listener called after each change of that flag, off the network thread
+     * @throws NullPointerException if an argument is null
+     */
+    void addListener(String flagKey, FlagChangeListener listener);
+
+    /**
+     * Registers a listener for changes of any flag.
+     *
+     * @param listener called after each change of each flag, off the network thread
+     * @throws NullPointerException if {@code listener} is null
+     */
+    void addListener(FlagChangeListener listener);
+
+    /**
+     * Removes every registration of a listener; a listener that is not registered is ignored.
+     *
+     * @param listener the listener
+     */
+    void removeListener(FlagChangeListener listener);
+
+    /**
+     * Waits until the first sync with the flag server (or, offline, until the flag file was read), for
+     * applications that want current flags before they take traffic. Blocks up to {@code timeout}.
+     *
+     * @param timeout how long to wait at most
+     * @return true if ready (now or earlier); false if the time ran out, the server refused the SDK (token,
+     *         environment), or this was closed before it was ready (an interrupt also gives false, with the
+     *         thread's interrupt flag set again)
+     * @throws NullPointerException if {@code timeout} is null
+     */
+    boolean awaitReady(Duration timeout);
+
+    /**
+     * How fresh the flags are: version, source, stream state, last contact with the server.
+     *
+     * @return the current report; never null
+     */
+    Freshness freshness();
+
+    /**
+     * A health check for an application's readiness probe or status page.
+     *
+     * @return up, degraded (serving a stale or cached copy) or down (no flags, or closed), with a detail
+     */
+    Health health();
+
+    /**
+     * Stops the stream and the SDK's threads. Idempotent; throws nothing. After close, evaluation still
+     * answers from the last snapshot, but nothing updates it any more.
+     */
+    @Override
+    void close();
+
+    /**
+     * Not thread-safe. Configures and builds a {@link Flags}. Setters check their argument at once;
+     * {@link #build()} checks that the settings fit together.
+     *
+     * <p>Either {@link #target(String)} (with {@link #sdkToken(String)} and
+     * {@link #environment(String)}) for a flag server, or {@link #offlineFile(Path)} to run from a flag
+     * file with no server.
+     */
+    final class Builder {
+
+        private static final Set<String> CONFIG_KEYS = Set.of("target", "sdkToken", "environment", "plaintext",
+                "trustedCertificates", "cacheFile", "offlineFile", "watchOfflineFile", "initialBackoff", "maxBackoff");
+
+        private String target;
+        private String sdkToken;
+        private String environment;
+        private boolean plaintext;
+        private Path trustedCertificates;
+        private Path cacheFile;
+        private Path offlineFile;
+        private boolean watchOfflineFile;
+        private Duration initialBackoff = Settings.DEFAULT_INITIAL_BACKOFF;
+        private Duration maxBackoff = Settings.DEFAULT_MAX_BACKOFF;
+        private Clock clock = Clock.systemUTC();
+        private Executor listenerExecutor;
+
+        Builder() {
+        }
+
+        /**
+         * Sets the flag server's gRPC address.
+         *
+         * @param target {@code host:port}, or any gRPC target such as {@code dns:///flags.internal:9090}
+         * @return this builder
+         * @throws NullPointerException if {@code target} is null
+         * @throws IllegalArgumentException if {@code target} is blank
+         */
+        public Builder target(String target) {
+            this.target = nonBlank(target, "target");
+            return this;
+        }
+
+        /**
+         * Sets the {@code sdk} token of the environment, sent as {@code authorization: Bearer <token>}.
+         * It is never logged.
+         *
+         * @param sdkToken the token
+         * @return this builder
+         * @throws NullPointerException if {@code sdkToken} is null
+         * @throws IllegalArgumentException if the token is blank or contains whitespace or control characters
+         */
+        public Builder sdkToken(String sdkToken) {
+            nonBlank(sdkToken, "sdkToken");
+            for (int i = 0; i < sdkToken.length(); i++) {
+                char c = sdkToken.charAt(i);
+                if (c <= ' ' || c >= 0x7f) {
+                    // Never echo the token; say where the bad character is.
+                    throw new IllegalArgumentException("sdkToken must be printable ASCII without spaces;"
+                            + " character " + i + " is not");
+                }
+            }
+            this.sdkToken = sdkToken;
+            return this;
+        }
+
+        /**
+         * Sets the environment whose flags to sync, such as {@code production}.
+         *
+         * @param environment the environment's key
+         * @return this builder
+         * @throws NullPointerException if {@code environment} is null
+         * @throws IllegalArgumentException if {@code environment} is blank or contains whitespace or control
+         *         characters
+         */
+        public Builder environment(String environment) {
+            nonBlank(environment, "environment");
+            if (environment.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
+                throw new IllegalArgumentException("environment must not contain whitespace, was \"" + environment + "\"");
+            }
+            this.environment = environment;
+            return this;
+        }
+
+        /**
+         * Talks to the flag server without TLS (for a server on the same host or a trusted network).
+         * The default is TLS with the JVM's trusted certificate authorities.
+         *
+         * @return this builder
+         */
+        public Builder plaintext() {
+            this.plaintext = true;
+            return this;
+        }
+
+        /**
+         * Trusts the certificate authorities of a PEM file, instead of the JVM's, for the flag server's
+         * TLS certificate (a private CA, or the server's self-signed certificate).
+         *
+         * @param pemFile a PEM file of one or more certificates
+         * @return this builder
+         * @throws NullPointerException if {@code pemFile} is null
+         */
+        public Builder trustedCertificates(Path pemFile) {
+            this.trustedCertificates = Objects.requireNonNull(pemFile, "trustedCertificates");
+            return this;
+        }
+
+        /**
+         * Sets the local cache file (fail static): the SDK writes each new snapshot to it atomically,
+         * and at start, before the server answers, serves what it holds. A corrupt file, or one written
+         * for another environment, is ignored with a warning. The directory must exist.
+         *
+         * @param cacheFile the file; it need not exist yet
+         * @return this builder
+         * @throws NullPointerException if {@code cacheFile} is null
+         */
+        public Builder cacheFile(Path cacheFile) {
+            this.cacheFile = Objects.requireNonNull(cacheFile, "cacheFile");
+            return this;
+        }
+
+        /**
+         * Runs offline, from a flag file in flags-core's JSON format ({@code docs/flag-format.md}), with
+         * no server at all: for local development and tests. Excludes {@link #target(String)}.
+         *
+         * @param flagFile the flag file
+         * @return this builder
+         * @throws NullPointerException if {@code flagFile} is null
+         */
+        public Builder offlineFile(Path flagFile) {
+            this.offlineFile = Objects.requireNonNull(flagFile, "offlineFile");
+            return this;
+        }
+
+        /**
+         * Watches the offline file and reloads it when it changes. An edit that makes it invalid keeps
+         * the last good flags and logs why. Default: false.
+         *
+         * @param watch true to watch
+         * @return this builder
+         */
+        public Builder watchOfflineFile(boolean watch) {
+            this.watchOfflineFile = watch;
+            return this;
+        }
+
+        /**
+         * Sets the first delay before reconnecting; each failed attempt doubles it up to
+         * {@link #maxBackoff(Duration)}, and each delay is jittered (between half and all of it).
+         * Default: 1 second.
+         *
+         * @param delay a positive duration
+         * @return this builder
+         * @throws IllegalArgumentException if {@code delay} is not positive
+         */
+        public Builder initialBackoff(Duration delay) {
+            this.initialBackoff = positive(delay, "initialBackoff");
+            return this;
+        }
+
+        /**
+         * Sets the longest delay between reconnection attempts; also the delay after the server
+         * refused the token. Default: 30 seconds.
+         *
+         * @param delay a positive duration
+         * @return this builder
+         * @throws IllegalArgumentException if {@code delay} is not positive
+         */
+        public Builder maxBackoff(Duration delay) {
+            this.maxBackoff = positive(delay, "maxBackoff");
+            return this;
+        }
+
+        /**
+         * Sets the clock of the timestamps in {@link Freshness} and in the cache file. Default: the
+         * system clock in UTC.
+         *
+         * @param clock the clock
+         * @return this builder
+         * @throws NullPointerException if {@code clock} is null
+         */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Sets the executor that calls change listeners. Default: one daemon thread of the SDK's,
+         * {@code flags-events-N}, started when there is something to deliver.
+         *
+         * @param executor the executor; a multi-threaded one may call listeners concurrently
+         * @return this builder
+         * @throws NullPointerException if {@code executor} is null
+         */
+        public Builder listenerExecutor(Executor executor) {
+            this.listenerExecutor = Objects.requireNonNull(executor, "listenerExecutor");
+            return this;
+        }
+
+        /**
+         * Applies settings from a configuration map, for applications that keep them in a file or the
+         * environment. Keys are the setter names: {@code target}, {@code sdkToken}, {@code environment},
+         * {@code plaintext} ({@code true}/{@code false}), {@code trustedCertificates}, {@code cacheFile},
+         * {@code offlineFile}, {@code watchOfflineFile}, {@code initialBackoff}, {@code maxBackoff}
+         * (durations such as {@code 500ms}, {@code 30s}, {@code 2m} or {@code PT30S}).
+         *
+         * @param config setting name to value
+         * @return this builder
+         * @throws NullPointerException if {@code config} or a value is null
+         * @throws IllegalArgumentException for an unknown key or a bad value
+         */
+        public Builder config(Map<String, String> config) {
+            Objects.requireNonNull(config, "config");
+            for (String key : new TreeSet<>(config.keySet())) {
+                String value = Objects.requireNonNull(config.get(key), key);
+                switch (key) {
+                    case "target" -> target(value);
+                    case "sdkToken" -> sdkToken(value);
+                    case "environment" -> environment(value);
+                    case "plaintext" -> plaintext = bool(key, value);
+                    case "trustedCertificates" -> trustedCertificates(Path.of(value));
+                    case "cacheFile" -> cacheFile(Path.of(value));
+                    case "offlineFile" -> offlineFile(Path.of(value));
+                    case "watchOfflineFile" -> watchOfflineFile(bool(key, value));
+                    case "initialBackoff" -> initialBackoff(duration(key, value));
+                    case "maxBackoff" -> maxBackoff(duration(key, value));
+                    default -> throw new IllegalArgumentException("unknown setting \"" + key + "\"; known settings are "
+                            + new TreeSet<>(CONFIG_KEYS));
+                }
+            }
+            return this;
+        }
+
+        /**
+         * Builds the SDK and returns at once: it never waits for the network. Reads the cache file or
+         * the offline file (local files only), then syncs in the background; use
+         * {@link Flags#awaitReady(Duration)} to wait for the first sync.
+         *
+         * @return a new, running {@link Flags}; close it when the application stops
+         * @throws IllegalStateException if the settings do not fit together (no target and no offline
+         *         file, both, a target without token or environment, ...)
+         * @throws IllegalArgumentException if the trusted certificates cannot be read
+         */
+        public Flags build() {
+            if (target == null && offlineFile == null) {
+                throw new IllegalStateException("set target(...) to sync with a flag server, or offlineFile(...)"
+                        + " to run from a flag file");
+            }
+            if (target != null && offlineFile != null) {
+                throw new IllegalStateException("target \"" + target + "\" and offlineFile " + offlineFile
+                        + " exclude each other: choose a flag server or a flag file");
+            }
+            if (target != null) {
+                if (sdkToken == null) {
+                    throw new IllegalStateException("sdkToken is required with target \"" + target + "\"");
+                }
+                if (environment == null) {
+                    throw new IllegalStateException("environment is required with target \"" + target + "\"");
+                }
+                if (plaintext && trustedCertificates != null) {
+                    throw new IllegalStateException("plaintext() and trustedCertificates " + trustedCertificates
+                            + " exclude each other");
+                }
+            } else {
+                if (cacheFile != null) {
+                    throw new IllegalStateException("cacheFile " + cacheFile + " is for a flag server; offline mode"
+                            + " reads offlineFile " + offlineFile);
+                }
+                if (sdkToken != null || environment != null) {
+                    throw new IllegalStateException("sdkToken and environment are for a flag server; offline mode"
+                            + " reads offlineFile " + offlineFile);
+                }
+            }
+            if (watchOfflineFile && offlineFile == null) {
+                throw new IllegalStateException("watchOfflineFile needs an offlineFile");
+            }
+            if (maxBackoff.compareTo(initialBackoff) < 0) {
+                throw new IllegalStateException("maxBackoff " + maxBackoff + " must not be shorter than initialBackoff "
+                        + initialBackoff);
+            }
+            return ClientFlags.start(new Settings(target, sdkToken, environment, plaintext, trustedCertificates,
+                    cacheFile, offlineFile, watchOfflineFile, initialBackoff, maxBackoff, clock, listenerExecutor));
+        }
+
+        @Override
+        public String toString() {
+            // Never the token.
+            return "Flags.Builder{target=" + target + ", environment=" + environment
+                    + ", sdkToken=" + (sdkToken == null ? "unset" : "set") + ", cacheFile=" + cacheFile
+                    + ", offlineFile=" + offlineFile + "}";
+        }
+
+        private static String nonBlank(String value, String what) {
+            Objects.requireNonNull(value, what);
+            if (value.isBlank()) {
+                throw new IllegalArgumentException(what + " must not be blank, was \"" + value + "\"");
+            }
+            return value;
+        }
+
+        private static Duration positive(Duration value, String what) {
+            Objects.requireNonNull(value, what);
+            if (value.isNegative() || value.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive, was " + value);
+            }
+            return value;
+        }
+
+        private static boolean bool(String key, String value) {
+            return switch (value.trim().toLowerCase(Locale.ROOT)) {
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw new IllegalArgumentException(key + " must be true or false, was \"" + value + "\"");
+            };
+        }
+
+        static Duration duration(String key, String value) {
+            String v = value.trim().toLowerCase(Locale.ROOT);
+            try {
+                if (v.startsWith("pt") || v.startsWith("p")) {
+                    return Duration.parse(value.trim());
+                }
+                if (v.endsWith("ms")) {
+                    return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2).trim()));
+                }
+                if (v.endsWith("s")) {
+                    return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+                }
+                if (v.endsWith("m")) {
+                    return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+                }
+                if (v.endsWith("h")) {
+                    return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+                }
+            } catch (NumberFormatException | DateTimeParseException e) {
+                // fall through to the message below
+            }
+            throw new IllegalArgumentException(key + " must be a duration such as 500ms, 30s, 2m or PT30S, was \""
+                    + value + "\"");
+        }
+    }
+}

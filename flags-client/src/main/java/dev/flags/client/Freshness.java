@@ -1,0 +1,87 @@
+package dev.flags.client;
+
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Immutable. How fresh the flags are: the version held, where it came from, when the SDK last heard
+ * from the flag server, and whether the stream is up. No silent staleness.
+ *
+ * <pre>{@code
+ * Freshness f = flags.freshness();
+ * metrics.gauge("flags_version", f.version());
+ * metrics.gauge("flags_stream_up", f.streamUp() ? 1 : 0);
+ * }</pre>
+ */
+public final class Freshness {
+
+    private final long version;
+    private final Source source;
+    private final boolean streamUp;
+    private final Instant lastHeardFromServer;
+    private final String problem;
+
+    /**
+     * Creates a freshness report; the SDK makes these, applications read them.
+     *
+     * @param version the version of the flags held (the environment's version), 0 if none
+     * @param source where the flags held came from
+     * @param streamUp true if the stream to the flag server is up
+     * @param lastHeardFromServer when a message last came from the server, or null if never
+     * @param problem why the stream is down or the flags are not live, or null if nothing is wrong
+     * @throws NullPointerException if {@code source} is null
+     */
+    public Freshness(long version, Source source, boolean streamUp, Instant lastHeardFromServer, String problem) {
+        this.version = version;
+        this.source = Objects.requireNonNull(source, "source");
+        this.streamUp = streamUp;
+        this.lastHeardFromServer = lastHeardFromServer;
+        this.problem = problem;
+    }
+
+    /** @return the version of the flags held (the environment's version), 0 if none */
+    public long version() {
+        return version;
+    }
+
+    /** @return where the flags held came from */
+    public Source source() {
+        return source;
+    }
+
+    /** @return true if the stream to the flag server is up (always false in offline and test mode) */
+    public boolean streamUp() {
+        return streamUp;
+    }
+
+    /** @return when a message (change or heartbeat) last came from the flag server; empty if never */
+    public Optional<Instant> lastHeardFromServer() {
+        return Optional.ofNullable(lastHeardFromServer);
+    }
+
+    /**
+     * @return why the stream is down or the flags are not live, such as {@code "UNAVAILABLE:
+     *         io exception"}; empty when nothing is wrong
+     */
+    public Optional<String> problem() {
+        return Optional.ofNullable(problem);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Freshness f && version == f.version && source == f.source && streamUp == f.streamUp
+                && Objects.equals(lastHeardFromServer, f.lastHeardFromServer) && Objects.equals(problem, f.problem);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(version, source, streamUp, lastHeardFromServer, problem);
+    }
+
+    @Override
+    public String toString() {
+        return "Freshness{version=" + version + ", source=" + source + ", streamUp=" + streamUp
+                + ", lastHeardFromServer=" + lastHeardFromServer + (problem == null ? "" : ", problem=" + problem) + "}";
+    }
+}

@@ -1,0 +1,210 @@
+package dev.flags.client.internal;
+
+import dev.flags.core.Flag;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.FlagSet;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Thread-safe (stateless but for its settings; the SDK writes from one thread). The fail-static cache
+ * file: the last snapshot from the server, written atomically after each change and read at start,
+ * before the server answers.
+ *
+ * <p>Format version 1 is a few header lines, a blank line, and a flag file of flags-core's format
+ * ({@code docs/flag-format.md}) as the body:
+ * <pre>
+ * flags-cache 1
+ * environment: production
+ * version: 42
+ * written-at: 2026-11-23T10:15:30Z
+ * flags: 3
+ * sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+ *
+ * {"formatVersion": 1, "flags": [...], "roleGrants": {...}}
+ * </pre>
+ * The checksum is the SHA-256 of the body's bytes. A file is used only if its first line, its
+ * environment and its checksum are right and its body is a valid flag file; anything else (a torn or
+ * edited file, another environment's, another format) is ignored with a warning, never trusted.
+ *
+ * <p>Writes go to a temporary file in the same directory, which is forced to disk and then moved over
+ * the cache file with an atomic rename, so a reader sees the old file or the new one, never half.
+ */
+final class CacheFile {
+
+    static final String MAGIC = "flags-cache 1";
+    private static final int MAX_HEADER_BYTES = 4096;
+
+    private final Path path;
+    private final String environment;
+    private final Clock clock;
+
+    CacheFile(Path path, String environment, Clock clock) {
+        this.path = path;
+        this.environment = environment;
+        this.clock = clock;
+    }
+
+    Path path() {
+        return path;
+    }
+
+    /**
+     * What reading found.
+     *
+     * @param flags the flags, with the environment's version; null if missing or rejected
+     * @param writtenAt when the file was written, or null
+     * @param problem why the file was rejected; null if it was used or is missing
+     */
+    record Read(FlagSet flags, Instant writtenAt, String problem) {
+        boolean missing() {
+            return flags == null && problem == null;
+        }
+    }
+
+    /** @return the flags of the file, or why not; never throws */
+    Read read() {
+        byte[] bytes;
+        try {
+            long size = Files.size(path);
+            if (size > FlagFormat.MAX_FILE_BYTES + MAX_HEADER_BYTES) {
+                return rejected("is too large: " + size + " bytes");
+            }
+            bytes = Files.readAllBytes(path);
+        } catch (NoSuchFileException e) {
+            return new Read(null, null, null);
+        } catch (IOException | RuntimeException e) {
+            return rejected("cannot be read: " + e);
+        }
+        int split = indexOf(bytes, new byte[] {'\n', '\n'});
+        if (split < 0 || split > MAX_HEADER_BYTES) {
+            return rejected("is not a flags cache file (no header)");
+        }
+        String[] lines = new String(bytes, 0, split, StandardCharsets.UTF_8).split("\n");
+        if (!lines[0].equals(MAGIC)) {
+            String first = lines[0].length() > 40 ? lines[0].substring(0, 40) + "..." : lines[0];
+            return rejected("is not a flags cache file of format 1 (first line \"" + first + "\")");
+        }
+        Map<String, String> header = new HashMap<>();
+        for (int i = 1; i < lines.length; i++) {
+            int colon = lines[i].indexOf(": ");
+            if (colon > 0) {
+                header.put(lines[i].substring(0, colon), lines[i].substring(colon + 2));
+            }
+        }
+        String env = header.get("environment");
+        if (!environment.equals(env)) {
+            return rejected("was written for environment \"" + env + "\", not \"" + environment + "\"");
+        }
+        byte[] body = Arrays.copyOfRange(bytes, split + 2, bytes.length);
+        String expected = header.get("sha256");
+        String actual = sha256(body);
+        if (!actual.equals(expected)) {
+            return rejected("has a wrong checksum (sha256 " + actual + ", header says " + expected + "): torn or edited");
+        }
+        long version;
+        Instant writtenAt;
+        try {
+            version = Long.parseLong(header.getOrDefault("version", "?"));
+            writtenAt = header.containsKey("written-at") ? Instant.parse(header.get("written-at")) : null;
+        } catch (NumberFormatException | DateTimeParseException e) {
+            return rejected("has a bad header: " + e.getMessage());
+        }
+        if (version < 0) {
+            return rejected("has a negative version: " + version);
+        }
+        try {
+            FlagFormat.FlagFile file = FlagFormat.readFile(body);
+            return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null);
+        } catch (RuntimeException e) {
+            return rejected("holds an invalid flag file: " + Updates.describe(e));
+        }
+    }
+
+    /**
+     * Writes the flags atomically: temporary file, force, atomic rename, then force the directory.
+     *
+     * @param flags the flags to keep
+     * @throws IOException if the file cannot be written; the old file, if any, is then untouched
+     */
+    void write(FlagSet flags) throws IOException {
+        List<Flag> sorted = new ArrayList<>(flags.flags());
+        sorted.sort(Comparator.comparing(Flag::key));
+        Map<String, Set<String>> grants = new TreeMap<>();
+        flags.roleGrants().forEach((role, ids) -> grants.put(role, new TreeSet<>(ids))); // same flags, same bytes
+        byte[] body = FlagFormat.writeFile(sorted, grants).getBytes(StandardCharsets.UTF_8);
+        String header = MAGIC + "\n"
+                + "environment: " + environment + "\n"
+                + "version: " + flags.version() + "\n"
+                + "written-at: " + clock.instant() + "\n"
+                + "flags: " + flags.size() + "\n"
+                + "sha256: " + sha256(body) + "\n\n";
+        Path dir = path.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, path.getFileName() + ".", ".tmp");
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer buf = ByteBuffer.allocate(header.length() * 4 + body.length);
+                buf.put(header.getBytes(StandardCharsets.UTF_8)).put(body).flip();
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+                ch.force(true);
+            }
+            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true); // the rename itself, on file systems that need it
+        } catch (IOException | UnsupportedOperationException e) {
+            // Some platforms cannot open a directory; the file's own force already happened.
+        }
+    }
+
+    private Read rejected(String why) {
+        return new Read(null, null, why);
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    private static int indexOf(byte[] bytes, byte[] what) {
+        outer:
+        for (int i = 0; i + what.length <= bytes.length && i <= MAX_HEADER_BYTES; i++) {
+            for (int j = 0; j < what.length; j++) {
+                if (bytes[i + j] != what[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,208 @@
+package dev.flags.client.internal;
+
+import dev.flags.client.FlagChangeListener;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Flags;
+import dev.flags.client.Freshness;
+import dev.flags.client.Health;
+import dev.flags.client.Source;
+import dev.flags.core.User;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. The one implementation of {@link Flags}: a {@link FlagStore} fed either by a
+ * {@link Syncer} (with an optional {@link CacheFile}) or by an {@link OfflineFile}.
+ *
+ * <p>Made only by {@code Flags.builder().build()}; applications never name this class.
+ */
+public final class ClientFlags implements Flags {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ClientFlags.class);
+
+    private final FlagStore store;
+    private final Readiness readiness;
+    private final Syncer syncer;
+    private final OfflineFile offline;
+    private final String offlineLabel;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private ClientFlags(FlagStore store, Readiness readiness, Syncer syncer, OfflineFile offline, String offlineLabel) {
+        this.store = store;
+        this.readiness = readiness;
+        this.syncer = syncer;
+        this.offline = offline;
+        this.offlineLabel = offlineLabel;
+    }
+
+    /**
+     * Starts the SDK: reads the local file (cache or offline), then syncs in the background. Never
+     * waits for the network.
+     *
+     * @param settings checked settings
+     * @return the running SDK
+     */
+    public static Flags start(Settings settings) {
+        Objects.requireNonNull(settings, "settings");
+        Readiness readiness = new Readiness();
+        if (settings.offlineFile() != null) {
+            OfflineFile file = new OfflineFile(settings.offlineFile());
+            FlagState initial = file.load();
+            FlagStore store = new FlagStore(initial, settings.listenerExecutor(), true,
+                    "offline file " + settings.offlineFile());
+            if (initial.source() == Source.OFFLINE_FILE) {
+                readiness.ready();
+            }
+            if (settings.watchOfflineFile()) {
+                try {
+                    file.watch(store, readiness);
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("flags: cannot watch offline file {}; its changes will not be seen: {}",
+                            settings.offlineFile(), e.toString());
+                }
+            }
+            return new ClientFlags(store, readiness, null, file, "offline file " + settings.offlineFile());
+        }
+
+        CacheFile cache = null;
+        FlagState initial = FlagState.none("the flag server has not answered yet, and no cache file is set");
+        if (settings.cacheFile() != null) {
+            cache = new CacheFile(settings.cacheFile(), settings.environment(), settings.clock());
+            CacheFile.Read read = cache.read();
+            if (read.flags() != null) {
+                initial = FlagState.of(read.flags(), Source.CACHE_FILE);
+                LOG.debug("flags: serving cached version {} ({} flags, written at {}) from {} until the server answers",
+                        read.flags().version(), read.flags().size(), read.writtenAt(), settings.cacheFile());
+            } else if (read.problem() != null) {
+                LOG.warn("flags: ignoring cache file {}: it {}", settings.cacheFile(), read.problem());
+                initial = FlagState.none("the flag server has not answered yet, and cache file "
+                        + settings.cacheFile() + " was ignored: it " + read.problem());
+            } else {
+                initial = FlagState.none("the flag server has not answered yet, and cache file "
+                        + settings.cacheFile() + " does not exist yet");
+            }
+        }
+        FlagStore store = new FlagStore(initial, settings.listenerExecutor(), true,
+                "environment \"" + settings.environment() + "\"");
+        Syncer syncer;
+        try {
+            syncer = new Syncer(settings, store, cache, readiness);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        syncer.start();
+        return new ClientFlags(store, readiness, syncer, null, null);
+    }
+
+    @Override
+    public boolean isEnabled(String flagKey, User user) {
+        return store.isEnabled(flagKey, user, false);
+    }
+
+    @Override
+    public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
+        return store.isEnabled(flagKey, user, defaultValue);
+    }
+
+    @Override
+    public String variant(String flagKey, User user) {
+        return store.variant(flagKey, user);
+    }
+
+    @Override
+    public FlagEvaluation evaluate(String flagKey, User user) {
+        return store.evaluate(flagKey, user, false);
+    }
+
+    @Override
+    public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
+        return store.evaluate(flagKey, user, defaultValue);
+    }
+
+    @Override
+    public Map<String, FlagEvaluation> allFlags(User user) {
+        return store.allFlags(user);
+    }
+
+    @Override
+    public void addListener(String flagKey, FlagChangeListener listener) {
+        store.addListener(Objects.requireNonNull(flagKey, "flagKey"), listener);
+    }
+
+    @Override
+    public void addListener(FlagChangeListener listener) {
+        store.addListener(null, listener);
+    }
+
+    @Override
+    public void removeListener(FlagChangeListener listener) {
+        store.removeListener(listener);
+    }
+
+    @Override
+    public boolean awaitReady(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        return readiness.await(timeout);
+    }
+
+    @Override
+    public Freshness freshness() {
+        FlagState s = store.state();
+        if (syncer == null) {
+            return new Freshness(s.version(), s.source(), false, null, s.note());
+        }
+        Syncer.SyncStatus sync = syncer.status();
+        String problem = sync.problem();
+        if (problem == null && s.source() == Source.DEFAULTS) {
+            problem = s.note();
+        }
+        return new Freshness(s.version(), s.source(), sync.streamUp(), sync.lastHeard(), problem);
+    }
+
+    @Override
+    public Health health() {
+        if (closed.get()) {
+            return new Health(Health.Status.DOWN, "closed");
+        }
+        Freshness f = freshness();
+        String why = f.problem().map(p -> " (" + p + ")").orElse("");
+        return switch (f.source()) {
+            case LIVE -> new Health(Health.Status.UP, "live: version " + f.version() + ", stream up");
+            case OFFLINE_FILE -> new Health(Health.Status.UP, offlineLabel + ": version " + f.version());
+            case IN_MEMORY -> new Health(Health.Status.UP, "in memory: version " + f.version());
+            case STALE -> new Health(Health.Status.DEGRADED, "stale: version " + f.version()
+                    + " from memory, the stream to the flag server is down" + why
+                    + f.lastHeardFromServer().map(t -> "; last heard from the server at " + t).orElse(""));
+            case CACHE_FILE -> new Health(Health.Status.DEGRADED, "cache file: version " + f.version()
+                    + ", the flag server has not been reached yet" + why);
+            case DEFAULTS -> new Health(Health.Status.DOWN, "no flags: every flag is its default" + why);
+        };
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        readiness.close();
+        if (syncer != null) {
+            syncer.close();
+        }
+        if (offline != null) {
+            offline.close();
+        }
+        store.close();
+    }
+
+    @Override
+    public String toString() {
+        FlagState s = store.state();
+        return "Flags{source=" + s.source() + ", version=" + s.version() + ", flags=" + s.flags().size() + "}";
+    }
+}

@@ -1,0 +1,299 @@
+package dev.flags.client.internal;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.flags.client.FlagChangeEvent;
+import dev.flags.client.FlagChangeListener;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Source;
+import dev.flags.core.Condition;
+import dev.flags.core.Evaluation;
+import dev.flags.core.Flag;
+import dev.flags.core.Reason;
+import dev.flags.core.Rule;
+import dev.flags.core.User;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. The one snapshot of flags that every evaluation reads, and the change listeners.
+ *
+ * <p>The snapshot is an immutable {@link FlagState} in a volatile field: an evaluation is one read of
+ * that field plus flags-core's pure evaluator, with no lock, so it can never see half an update.
+ * Writers ({@link #publish}) are serialized; they swap in a whole new state and then hand the flags
+ * that changed to the listener executor, so listeners never run on the writer's (network) thread.
+ */
+public final class FlagStore implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FlagStore.class);
+    private static final int MAX_KEY_IN_LOG = 200;
+
+    private volatile FlagState state;
+    private final CopyOnWriteArrayList<Registration> listeners = new CopyOnWriteArrayList<>();
+    private final Executor events;
+    private final ThreadPoolExecutor ownEvents;
+    private final String label;
+    /*
+     * Why Caffeine here: an application that asks for a flag nobody created (a typo, a flag deleted
+     * too early) asks for it on every request. evaluate() warns about it once per key per hour, not
+     * once per request, and the set of keys it remembers must be bounded because keys come from
+     * callers. A bounded, expiring cache is exactly that. It is never touched by isEnabled(), which
+     * stays allocation-free and lock-free; only evaluate() of an unknown flag consults it.
+     */
+    private final Cache<String, Boolean> warnedUnknown;
+
+    /**
+     * Creates a store.
+     *
+     * @param initial the first state
+     * @param listenerExecutor the executor of change listeners, or null for an own daemon thread
+     *                         ({@code flags-events-N}, started on demand)
+     * @param warnUnknownFlags true to log a warning (once per key per hour) when {@link #evaluate} is
+     *                         asked for a flag that does not exist
+     * @param label what these flags are, for log lines, such as {@code environment "production"}
+     */
+    public FlagStore(FlagState initial, Executor listenerExecutor, boolean warnUnknownFlags, String label) {
+        this.state = Objects.requireNonNull(initial, "initial");
+        this.label = Objects.requireNonNull(label, "label");
+        if (listenerExecutor == null) {
+            ownEvents = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                    Threads.daemon("flags-events"));
+            ownEvents.allowCoreThreadTimeOut(true);
+            events = ownEvents;
+        } else {
+            ownEvents = null;
+            events = listenerExecutor;
+        }
+        warnedUnknown = warnUnknownFlags
+                ? Caffeine.newBuilder().maximumSize(1_000).expireAfterWrite(Duration.ofHours(1)).build()
+                : null;
+    }
+
+    /** @return the current state */
+    public FlagState state() {
+        return state;
+    }
+
+    /**
+     * The hot path: one volatile read and flags-core's evaluator. Allocates nothing.
+     *
+     * @param flagKey the flag
+     * @param user the user
+     * @param defaultValue the answer for an unknown flag or an error
+     * @return the answer
+     */
+    public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
+        return state.flags().isEnabled(flagKey, user, defaultValue);
+    }
+
+    /**
+     * @param flagKey the flag
+     * @param user the user
+     * @return the variant served, or null
+     */
+    public String variant(String flagKey, User user) {
+        return state.flags().variant(flagKey, user);
+    }
+
+    /**
+     * Evaluates with the reason and the source; warns (rarely) about unknown flags.
+     *
+     * @param flagKey the flag
+     * @param user the user
+     * @param defaultValue the answer for an unknown flag or an error
+     * @return the answer
+     */
+    public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
+        return evaluate(state, flagKey, user, defaultValue, true);
+    }
+
+    /**
+     * Evaluates every flag from one state.
+     *
+     * @param user the user
+     * @return key to answer, sorted; immutable
+     */
+    public Map<String, FlagEvaluation> allFlags(User user) {
+        FlagState s = state;
+        if (s.source() == Source.DEFAULTS) {
+            return Map.of();
+        }
+        Map<String, FlagEvaluation> all = new TreeMap<>();
+        for (Flag flag : s.flags().flags()) {
+            all.put(flag.key(), evaluate(s, flag.key(), user, false, false));
+        }
+        for (String key : s.unreadable().keySet()) {
+            all.put(key, evaluate(s, key, user, false, false));
+        }
+        return Collections.unmodifiableMap(all);
+    }
+
+    private FlagEvaluation evaluate(FlagState s, String flagKey, User user, boolean defaultValue, boolean warn) {
+        String key = flagKey == null ? "" : flagKey;
+        if (s.source() == Source.DEFAULTS) {
+            return new FlagEvaluation(key, defaultValue, null, null,
+                    new Reason(Reason.Kind.FLAG_NOT_FOUND, -1, null, "no flags yet: " + s.note()),
+                    -1, Source.DEFAULTS, s.version());
+        }
+        String problem = flagKey == null ? null : s.unreadable().get(flagKey);
+        if (problem != null) {
+            return new FlagEvaluation(key, defaultValue, null, null,
+                    new Reason(Reason.Kind.ERROR, -1, null, "this SDK cannot read the flag's document: " + problem),
+                    -1, s.source(), s.version());
+        }
+        Evaluation e = s.flags().evaluate(flagKey, user, defaultValue);
+        if (warn && e.reason().kind() == Reason.Kind.FLAG_NOT_FOUND) {
+            warnUnknown(key, s);
+        }
+        return new FlagEvaluation(e.flagKey(), e.value(), e.variant(), e.payload(), e.reason(), e.flagVersion(),
+                s.source(), s.version());
+    }
+
+    private void warnUnknown(String key, FlagState s) {
+        if (warnedUnknown != null && warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) == null) {
+            String shown = key.length() > MAX_KEY_IN_LOG ? key.substring(0, MAX_KEY_IN_LOG) + "..." : key;
+            LOG.warn("flags: no flag \"{}\" in {} (version {}): serving the caller's default; said once an hour"
+                    + " per flag", shown, label, s.version());
+        }
+    }
+
+    // ---------------------------------------------------------------- updates and listeners
+
+    /**
+     * Swaps in a new state and tells the listeners which flags changed. Serialized with other writers.
+     *
+     * @param next the new state
+     */
+    public synchronized void publish(FlagState next) {
+        Objects.requireNonNull(next, "next");
+        FlagState old = state;
+        state = next;
+        if (listeners.isEmpty() || (old.flags() == next.flags() && old.unreadable().equals(next.unreadable()))) {
+            return;
+        }
+        List<FlagChangeEvent> changes = changes(old, next);
+        if (changes.isEmpty()) {
+            return;
+        }
+        try {
+            events.execute(() -> deliver(changes));
+        } catch (RejectedExecutionException e) {
+            LOG.debug("flags: listener executor refused {} change events (closed?)", changes.size());
+        }
+    }
+
+    /**
+     * @param flagKey the flag to listen to, or null for every flag
+     * @param listener the listener
+     */
+    public void addListener(String flagKey, FlagChangeListener listener) {
+        listeners.add(new Registration(flagKey, Objects.requireNonNull(listener, "listener")));
+    }
+
+    /** @param listener a listener to remove everywhere it is registered */
+    public void removeListener(FlagChangeListener listener) {
+        listeners.removeIf(r -> r.listener == listener);
+    }
+
+    private void deliver(List<FlagChangeEvent> changes) {
+        for (FlagChangeEvent event : changes) {
+            for (Registration r : listeners) {
+                if (r.flagKey == null || r.flagKey.equals(event.flagKey())) {
+                    try {
+                        r.listener.onChange(event);
+                    } catch (VirtualMachineError e) {
+                        throw e;
+                    } catch (Throwable e) { // a listener must not stop the others, nor the SDK
+                        LOG.warn("flags: a change listener ({}) failed on {}", r.listener.getClass().getName(), event, e);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The flags that differ between two states, in key order. */
+    static List<FlagChangeEvent> changes(FlagState old, FlagState next) {
+        Map<String, Object> before = contents(old);
+        Map<String, Object> after = contents(next);
+        Set<String> rolesChanged = changedRoles(old.flags().roleGrants(), next.flags().roleGrants());
+        Set<String> keys = new TreeSet<>(before.keySet());
+        keys.addAll(after.keySet());
+        List<FlagChangeEvent> changes = new ArrayList<>();
+        for (String key : keys) {
+            Object a = before.get(key);
+            Object b = after.get(key);
+            FlagChangeEvent.Change change = null;
+            if (a == null) {
+                change = FlagChangeEvent.Change.ADDED;
+            } else if (b == null) {
+                change = FlagChangeEvent.Change.REMOVED;
+            } else if (!a.equals(b) || (b instanceof Flag f && namesAny(f, rolesChanged))) {
+                change = FlagChangeEvent.Change.UPDATED;
+            }
+            if (change != null) {
+                changes.add(new FlagChangeEvent(key, change, next.version(), next.source()));
+            }
+        }
+        return changes;
+    }
+
+    /** Key to flag, or to the problem text of a flag that could not be read. */
+    private static Map<String, Object> contents(FlagState s) {
+        Map<String, Object> map = new HashMap<>();
+        s.flags().flags().forEach(f -> map.put(f.key(), f));
+        s.unreadable().forEach(map::put);
+        return map;
+    }
+
+    private static Set<String> changedRoles(Map<String, Set<String>> before, Map<String, Set<String>> after) {
+        if (before.equals(after)) {
+            return Set.of();
+        }
+        Set<String> roles = new HashSet<>(before.keySet());
+        roles.addAll(after.keySet());
+        roles.removeIf(role -> Objects.equals(before.get(role), after.get(role)));
+        return roles;
+    }
+
+    private static boolean namesAny(Flag flag, Set<String> roles) {
+        if (roles.isEmpty()) {
+            return false;
+        }
+        for (Rule rule : flag.rules()) {
+            for (Condition c : rule.conditions()) {
+                if (c instanceof Condition.Roles r && r.roles().stream().anyMatch(roles::contains)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Lets queued change events be delivered, then stops the own listener thread. Idempotent. */
+    @Override
+    public void close() {
+        if (ownEvents != null) {
+            ownEvents.shutdown();
+        }
+    }
+
+    private record Registration(String flagKey, FlagChangeListener listener) {
+    }
+}

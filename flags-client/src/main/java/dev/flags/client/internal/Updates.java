@@ -1,0 +1,134 @@
+package dev.flags.client.internal;
+
+import dev.flags.client.Source;
+import dev.flags.core.Flag;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.FlagSet;
+import dev.flags.core.FlagValidationException;
+import dev.flags.protocol.v1.Delta;
+import dev.flags.protocol.v1.FlagDocument;
+import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.Snapshot;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiConsumer;
+
+/**
+ * Immutable (stateless). Turns the server's messages into new snapshots: a Snapshot into a whole new
+ * state, a Delta applied to the state held.
+ *
+ * <p>A flag document this SDK cannot read (written by a newer server with a feature this release does
+ * not know, say) does not spoil the rest: the flag is left out of the compiled set and remembered as
+ * unreadable, so that it answers the caller's default with reason ERROR and a detail, and the
+ * problem is reported once, when the document arrives.
+ */
+final class Updates {
+
+    private Updates() {
+    }
+
+    /**
+     * @param snapshot a whole environment
+     * @param unreadable told (key, problem) about each document that cannot be read
+     * @return the new state, live
+     */
+    static FlagState snapshot(Snapshot snapshot, BiConsumer<String, String> unreadable) {
+        Map<String, Flag> flags = new LinkedHashMap<>();
+        Map<String, String> problems = new HashMap<>();
+        for (FlagDocument doc : snapshot.getFlagsList()) {
+            try {
+                flags.put(doc.getKey(), read(doc));
+                problems.remove(doc.getKey());
+            } catch (RuntimeException e) {
+                flags.remove(doc.getKey());
+                problems.put(doc.getKey(), describe(e));
+                unreadable.accept(doc.getKey(), describe(e));
+            }
+        }
+        Map<String, Set<String>> grants = new HashMap<>();
+        for (RoleGrant g : snapshot.getRoleGrantsList()) {
+            if (g.getUserIdsCount() > 0) {
+                grants.put(g.getRole(), Set.copyOf(g.getUserIdsList()));
+            }
+        }
+        FlagSet set;
+        try {
+            set = FlagSet.of(flags.values(), grants, snapshot.getVersion());
+        } catch (FlagValidationException e) {
+            // Each document was valid alone, so this cannot happen with the same validator; but if it
+            // does, keep every flag that compiles rather than none.
+            set = FlagSet.empty().withRoleGrants(grants, snapshot.getVersion());
+            for (Flag f : flags.values()) {
+                try {
+                    set = set.withFlag(f, snapshot.getVersion());
+                } catch (RuntimeException e2) {
+                    problems.put(f.key(), describe(e2));
+                    unreadable.accept(f.key(), describe(e2));
+                }
+            }
+        }
+        return new FlagState(set, problems, Source.LIVE, null);
+    }
+
+    /**
+     * Applies a delta; the caller has checked that {@code delta.getFromVersion()} is the held version.
+     *
+     * @param held the state held
+     * @param delta the changes from the held version to {@code delta.getVersion()}
+     * @param unreadable told (key, problem) about each document that cannot be read
+     * @return the new state, live
+     */
+    static FlagState delta(FlagState held, Delta delta, BiConsumer<String, String> unreadable) {
+        long version = delta.getVersion();
+        FlagSet set = held.flags();
+        Map<String, String> problems = new HashMap<>(held.unreadable());
+        for (FlagDocument doc : delta.getUpsertedList()) {
+            try {
+                set = set.withFlag(read(doc), version);
+                problems.remove(doc.getKey());
+            } catch (RuntimeException e) {
+                set = set.withoutFlag(doc.getKey(), version);
+                problems.put(doc.getKey(), describe(e));
+                unreadable.accept(doc.getKey(), describe(e));
+            }
+        }
+        for (String key : delta.getRemovedList()) {
+            set = set.withoutFlag(key, version);
+            problems.remove(key);
+        }
+        if (delta.getRoleGrantsCount() > 0) {
+            // Each role named carries its complete new member list; an empty list: nobody has it.
+            Map<String, Set<String>> grants = new HashMap<>(set.roleGrants());
+            for (RoleGrant g : delta.getRoleGrantsList()) {
+                if (g.getUserIdsCount() == 0) {
+                    grants.remove(g.getRole());
+                } else {
+                    grants.put(g.getRole(), Set.copyOf(g.getUserIdsList()));
+                }
+            }
+            set = set.withRoleGrants(grants, version);
+        }
+        if (set.version() != version) {
+            // A delta that changed nothing this SDK sees still moves the version on.
+            set = set.withRoleGrants(set.roleGrants(), version);
+        }
+        return new FlagState(set, problems, Source.LIVE, null);
+    }
+
+    private static Flag read(FlagDocument doc) {
+        Flag flag = FlagFormat.readFlag(doc.getJson());
+        if (!flag.key().equals(doc.getKey())) {
+            throw new IllegalArgumentException("the document's key \"" + flag.key() + "\" is not the key it was sent"
+                    + " under, \"" + doc.getKey() + "\"");
+        }
+        return flag;
+    }
+
+    static String describe(RuntimeException e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return String.join("; ", List.of(m.split("\n\\s*")));
+    }
+}

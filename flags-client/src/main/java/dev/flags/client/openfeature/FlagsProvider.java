@@ -1,0 +1,433 @@
+package dev.flags.client.openfeature;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.flags.client.FlagChangeEvent;
+import dev.flags.client.FlagChangeListener;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Flags;
+import dev.flags.client.Source;
+import dev.flags.core.User;
+import dev.openfeature.sdk.ErrorCode;
+import dev.openfeature.sdk.EvaluationContext;
+import dev.openfeature.sdk.EventProvider;
+import dev.openfeature.sdk.ImmutableMetadata;
+import dev.openfeature.sdk.ImmutableStructure;
+import dev.openfeature.sdk.Metadata;
+import dev.openfeature.sdk.ProviderEvaluation;
+import dev.openfeature.sdk.ProviderEventDetails;
+import dev.openfeature.sdk.Reason;
+import dev.openfeature.sdk.Value;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * Thread-safe. An OpenFeature provider backed by a {@link Flags}: applications written against
+ * OpenFeature evaluate our flags with one line.
+ *
+ * <pre>{@code
+ * Flags flags = Flags.builder().target("flags.internal:9090").sdkToken(token).environment("production").build();
+ * OpenFeatureAPI.getInstance().setProviderAndWait(FlagsProvider.owning(flags));
+ * Client client = OpenFeatureAPI.getInstance().getClient();
+ * boolean on = client.getBooleanValue("billing-v2", false,
+ *     new ImmutableContext("u-42", Map.of("roles", new Value(List.of(new Value("beta-tester"))),
+ *                                         "region", new Value("eu-west"))));
+ * }</pre>
+ *
+ * <p><b>Context.</b> The targeting key is the user's id (none: an anonymous user); {@code "roles"}
+ * (a list of strings, or one comma-separated string) the user's roles; {@code "region"} the region;
+ * every other string, number, boolean or instant an attribute of that name. Structures and lists
+ * under other names are ignored. A value the user model refuses (an empty role, say) gives the
+ * default with {@code INVALID_CONTEXT}.
+ *
+ * <p><b>Types.</b> Our flags are on/off, and an on flag may serve a variant with a payload.
+ * {@code boolean}: on or off. {@code string}: the served variant's payload, or its key if it has
+ * none. {@code integer} and {@code double}: the payload as a number. {@code object}: the payload as
+ * JSON. A flag that is off for the user gives the caller's default, with the reason that made it off.
+ * A flag without variants asked for a string, or a payload that is not a number, is
+ * {@code TYPE_MISMATCH}; a payload that is not JSON for an object is {@code PARSE_ERROR}.
+ *
+ * <p><b>Reasons.</b> Off for everyone: {@code DISABLED}; a target or rule matched:
+ * {@code TARGETING_MATCH}; nothing matched: {@code DEFAULT}; served from a stale copy while the
+ * server is unreachable: {@code STALE}; from the cache file before the first sync: {@code CACHED};
+ * unknown flag: {@code ERROR} with {@code FLAG_NOT_FOUND}; no flags at all yet: {@code ERROR} with
+ * {@code PROVIDER_NOT_READY}; a rule that failed: {@code ERROR} with {@code GENERAL}. Flag metadata
+ * carries {@code flagVersion}, {@code version} (of the whole set), {@code source}, and where there is
+ * one the rule's {@code ruleIndex}, {@code ruleName} and the reason's {@code detail}.
+ *
+ * <p><b>Events.</b> Each flag change is emitted as {@code PROVIDER_CONFIGURATION_CHANGED} with the
+ * flag's key. {@link #initialize} does not wait for the first sync (call
+ * {@link Flags#awaitReady} first to do that); until then answers come from the cache file or are
+ * defaults, and their reasons say so.
+ */
+public final class FlagsProvider extends EventProvider {
+
+    private static final Metadata METADATA = () -> "flags";
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private final Flags flags;
+    private final boolean owning;
+    private final FlagChangeListener listener = this::changed;
+
+    private FlagsProvider(Flags flags, boolean owning) {
+        this.flags = Objects.requireNonNull(flags, "flags");
+        this.owning = owning;
+    }
+
+    /**
+     * A provider over flags the application keeps and closes itself.
+     *
+     * @param flags the flags
+     * @return a new provider; its shutdown leaves the flags open
+     * @throws NullPointerException if {@code flags} is null
+     */
+    public static FlagsProvider of(Flags flags) {
+        return new FlagsProvider(flags, false);
+    }
+
+    /**
+     * A provider that owns its flags: OpenFeature's shutdown of the provider closes them.
+     *
+     * @param flags the flags
+     * @return a new provider
+     * @throws NullPointerException if {@code flags} is null
+     */
+    public static FlagsProvider owning(Flags flags) {
+        return new FlagsProvider(flags, true);
+    }
+
+    /** @return the provider's name, {@code "flags"} */
+    @Override
+    public Metadata getMetadata() {
+        return METADATA;
+    }
+
+    /**
+     * Starts emitting change events. Does not wait for the first sync.
+     *
+     * @param context OpenFeature's global context (not used)
+     */
+    @Override
+    public void initialize(EvaluationContext context) {
+        flags.removeListener(listener); // initialized twice: still one registration
+        flags.addListener(listener);
+    }
+
+    /** Stops emitting events, and closes the flags if this provider owns them. */
+    @Override
+    public void shutdown() {
+        flags.removeListener(listener);
+        if (owning) {
+            flags.close();
+        }
+        super.shutdown();
+    }
+
+    private void changed(FlagChangeEvent event) {
+        emitProviderConfigurationChanged(ProviderEventDetails.builder()
+                .flagsChanged(List.of(event.flagKey()))
+                .message("flag \"" + event.flagKey() + "\" " + event.change().name().toLowerCase(Locale.ROOT)
+                        + " at version " + event.version())
+                .build());
+    }
+
+    // ---------------------------------------------------------------- evaluations
+
+    /**
+     * Evaluates an on/off flag.
+     *
+     * @param key the flag's key
+     * @param defaultValue the answer for an unknown flag or an error
+     * @param ctx the evaluation context
+     * @return the answer with OpenFeature's reason and error code
+     */
+    @Override
+    public ProviderEvaluation<Boolean> getBooleanEvaluation(String key, Boolean defaultValue, EvaluationContext ctx) {
+        Boolean fallback = defaultValue != null && defaultValue;
+        return resolve(key, defaultValue, ctx, fallback, e -> new Typed<>(e.value(), null, null));
+    }
+
+    /**
+     * Evaluates an A/B flag as a string: the variant's payload, or its key.
+     *
+     * @param key the flag's key
+     * @param defaultValue the answer when the flag is off for the user, unknown, or an error
+     * @param ctx the evaluation context
+     * @return the answer with OpenFeature's reason and error code
+     */
+    @Override
+    public ProviderEvaluation<String> getStringEvaluation(String key, String defaultValue, EvaluationContext ctx) {
+        return resolve(key, defaultValue, ctx, null, e -> {
+            if (e.variant() == null) {
+                return mismatch("flag \"" + key + "\" has no variants; evaluate it as a boolean");
+            }
+            return new Typed<>(e.payload() != null ? e.payload() : e.variant(), null, null);
+        });
+    }
+
+    /**
+     * Evaluates an A/B flag as an integer: the served variant's payload.
+     *
+     * @param key the flag's key
+     * @param defaultValue the answer when the flag is off for the user, unknown, or an error
+     * @param ctx the evaluation context
+     * @return the answer with OpenFeature's reason and error code
+     */
+    @Override
+    public ProviderEvaluation<Integer> getIntegerEvaluation(String key, Integer defaultValue, EvaluationContext ctx) {
+        return resolve(key, defaultValue, ctx, null, e -> number(key, e, "an integer", p -> Integer.valueOf(p.trim())));
+    }
+
+    /**
+     * Evaluates an A/B flag as a double: the served variant's payload.
+     *
+     * @param key the flag's key
+     * @param defaultValue the answer when the flag is off for the user, unknown, or an error
+     * @param ctx the evaluation context
+     * @return the answer with OpenFeature's reason and error code
+     */
+    @Override
+    public ProviderEvaluation<Double> getDoubleEvaluation(String key, Double defaultValue, EvaluationContext ctx) {
+        return resolve(key, defaultValue, ctx, null, e -> number(key, e, "a number", p -> {
+            double d = Double.parseDouble(p.trim());
+            if (!Double.isFinite(d)) {
+                throw new NumberFormatException("not finite");
+            }
+            return d;
+        }));
+    }
+
+    /**
+     * Evaluates an A/B flag as a structure: the served variant's payload, read as JSON.
+     *
+     * @param key the flag's key
+     * @param defaultValue the answer when the flag is off for the user, unknown, or an error
+     * @param ctx the evaluation context
+     * @return the answer with OpenFeature's reason and error code
+     */
+    @Override
+    public ProviderEvaluation<Value> getObjectEvaluation(String key, Value defaultValue, EvaluationContext ctx) {
+        return resolve(key, defaultValue, ctx, null, e -> {
+            if (e.variant() == null) {
+                return mismatch("flag \"" + key + "\" has no variants; evaluate it as a boolean");
+            }
+            if (e.payload() == null) {
+                return mismatch("variant \"" + e.variant() + "\" of flag \"" + key + "\" has no payload");
+            }
+            try {
+                return new Typed<>(toValue(JSON.readTree(e.payload())), null, null);
+            } catch (JsonProcessingException ex) {
+                return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
+                        + key + "\" is not JSON: " + ex.getOriginalMessage());
+            }
+        });
+    }
+
+    /** A typed answer, or an error code with a message. */
+    private record Typed<T>(T value, ErrorCode error, String message) {
+    }
+
+    private static <T> Typed<T> mismatch(String message) {
+        return new Typed<>(null, ErrorCode.TYPE_MISMATCH, message);
+    }
+
+    private static <T> Typed<T> number(String key, FlagEvaluation e, String what, Function<String, T> parse) {
+        if (e.variant() == null) {
+            return mismatch("flag \"" + key + "\" has no variants; evaluate it as a boolean");
+        }
+        if (e.payload() == null) {
+            return mismatch("variant \"" + e.variant() + "\" of flag \"" + key + "\" has no payload; " + what
+                    + " evaluation needs a numeric payload");
+        }
+        try {
+            return new Typed<>(parse.apply(e.payload()), null, null);
+        } catch (NumberFormatException ex) {
+            return mismatch("the payload of variant \"" + e.variant() + "\" of flag \"" + key + "\" is not " + what
+                    + ", was \"" + e.payload() + "\"");
+        }
+    }
+
+    /**
+     * The common path: map the context, evaluate, turn our reason into OpenFeature's, and for non-boolean
+     * types take the value from the served variant only when the flag is on for the user.
+     */
+    private <T> ProviderEvaluation<T> resolve(String key, T defaultValue, EvaluationContext ctx, Boolean booleanDefault,
+                                              Function<FlagEvaluation, Typed<T>> typed) {
+        User user;
+        try {
+            user = toUser(ctx);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return ProviderEvaluation.<T>builder().value(defaultValue).reason(Reason.ERROR.name())
+                    .errorCode(ErrorCode.INVALID_CONTEXT).errorMessage(e.getMessage()).build();
+        }
+        FlagEvaluation e = flags.evaluate(key, user, booleanDefault != null && booleanDefault);
+        ImmutableMetadata metadata = metadata(e);
+        Supplier<ProviderEvaluation.ProviderEvaluationBuilder<T, ?, ?>> error = () -> ProviderEvaluation.<T>builder()
+                .value(defaultValue).reason(Reason.ERROR.name()).flagMetadata(metadata);
+        if (e.source() == Source.DEFAULTS) {
+            return error.get().errorCode(ErrorCode.PROVIDER_NOT_READY).errorMessage(e.reason().detail()).build();
+        }
+        switch (e.reason().kind()) {
+            case FLAG_NOT_FOUND:
+                return error.get().errorCode(ErrorCode.FLAG_NOT_FOUND)
+                        .errorMessage("no flag \"" + key + "\"").build();
+            case ERROR:
+                return error.get().errorCode(ErrorCode.GENERAL).errorMessage(e.reason().detail()).build();
+            default:
+                break;
+        }
+        String reason = reason(e);
+        if (!e.value() && booleanDefault == null) {
+            // Off for this user: the caller's default, with the reason that made it off.
+            return ProviderEvaluation.<T>builder().value(defaultValue).reason(reason).flagMetadata(metadata).build();
+        }
+        Typed<T> t = typed.apply(e);
+        if (t.error() != null) {
+            return error.get().errorCode(t.error()).errorMessage(t.message()).build();
+        }
+        return ProviderEvaluation.<T>builder().value(t.value()).variant(e.variant()).reason(reason)
+                .flagMetadata(metadata).build();
+    }
+
+    private static String reason(FlagEvaluation e) {
+        if (e.source() == Source.STALE) {
+            return "STALE"; // in the OpenFeature specification; the Java SDK's enum lacks it
+        }
+        if (e.source() == Source.CACHE_FILE) {
+            return Reason.CACHED.name();
+        }
+        return switch (e.reason().kind()) {
+            case FLAG_OFF -> Reason.DISABLED.name();
+            case TARGET_MATCH, RULE_MATCH -> Reason.TARGETING_MATCH.name();
+            case DEFAULT -> Reason.DEFAULT.name();
+            default -> Reason.UNKNOWN.name();
+        };
+    }
+
+    private static ImmutableMetadata metadata(FlagEvaluation e) {
+        ImmutableMetadata.ImmutableMetadataBuilder b = ImmutableMetadata.builder()
+                .addLong("flagVersion", e.flagVersion())
+                .addLong("version", e.version())
+                .addString("source", e.source().name())
+                .addString("flagsReason", e.reason().kind().name());
+        if (e.reason().ruleIndex() >= 0) {
+            b.addInteger("ruleIndex", e.reason().ruleIndex());
+        }
+        if (e.reason().ruleName() != null) {
+            b.addString("ruleName", e.reason().ruleName());
+        }
+        if (e.reason().detail() != null) {
+            b.addString("detail", e.reason().detail());
+        }
+        return b.build();
+    }
+
+    // ---------------------------------------------------------------- context and values
+
+    /**
+     * Maps an OpenFeature context to our user: targeting key to id, "roles", "region", the rest to
+     * attributes.
+     *
+     * @param ctx the context; null gives the anonymous user
+     * @return the user
+     * @throws IllegalArgumentException if a value is one the user model refuses
+     */
+    static User toUser(EvaluationContext ctx) {
+        if (ctx == null) {
+            return User.anonymous();
+        }
+        String id = ctx.getTargetingKey();
+        User user = id == null || id.isEmpty() ? User.anonymous() : User.withId(id);
+        for (String name : ctx.keySet()) {
+            if (EvaluationContext.TARGETING_KEY.equals(name)) {
+                continue;
+            }
+            Value v = ctx.getValue(name);
+            if (v == null || v.isNull()) {
+                continue;
+            }
+            switch (name) {
+                case "roles" -> user = user.roles(roles(v));
+                case "region" -> {
+                    if (!v.isString()) {
+                        throw new IllegalArgumentException("context \"region\" must be a string, was " + v);
+                    }
+                    user = user.region(v.asString());
+                }
+                default -> {
+                    if (v.isBoolean()) {
+                        user = user.attribute(name, v.asBoolean().booleanValue());
+                    } else if (v.isNumber()) {
+                        user = user.attribute(name, v.asDouble().doubleValue());
+                    } else if (v.isString()) {
+                        user = user.attribute(name, v.asString());
+                    } else if (v.isInstant()) {
+                        user = user.attribute(name, v.asInstant());
+                    }
+                    // Structures and lists have no place in the user model: ignored.
+                }
+            }
+        }
+        return user;
+    }
+
+    private static String[] roles(Value v) {
+        List<String> roles = new ArrayList<>();
+        if (v.isString()) {
+            for (String r : v.asString().split(",")) {
+                if (!r.isBlank()) {
+                    roles.add(r.trim());
+                }
+            }
+        } else if (v.isList()) {
+            for (Value r : v.asList()) {
+                if (r == null || !r.isString()) {
+                    throw new IllegalArgumentException("context \"roles\" must hold strings, had " + r);
+                }
+                roles.add(r.asString());
+            }
+        } else {
+            throw new IllegalArgumentException("context \"roles\" must be a list of strings or a comma-separated"
+                    + " string, was " + v);
+        }
+        return roles.toArray(String[]::new);
+    }
+
+    private static Value toValue(JsonNode node) {
+        if (node == null || node.isNull() || node.isMissingNode()) {
+            return new Value();
+        }
+        if (node.isObject()) {
+            Map<String, Value> map = new LinkedHashMap<>();
+            for (Map.Entry<String, JsonNode> f : node.properties()) {
+                map.put(f.getKey(), toValue(f.getValue()));
+            }
+            return new Value(new ImmutableStructure(map));
+        }
+        if (node.isArray()) {
+            List<Value> list = new ArrayList<>();
+            node.forEach(n -> list.add(toValue(n)));
+            return new Value(list);
+        }
+        if (node.isBoolean()) {
+            return new Value(node.booleanValue());
+        }
+        if (node.isIntegralNumber() && node.canConvertToInt()) {
+            return new Value(node.intValue());
+        }
+        if (node.isIntegralNumber() && node.canConvertToLong()) {
+            return new Value(node.longValue());
+        }
+        if (node.isNumber()) {
+            return new Value(node.doubleValue());
+        }
+        return new Value(node.asText());
+    }
+}

@@ -1,0 +1,272 @@
+package dev.flags.client.testing;
+
+import dev.flags.client.FlagChangeListener;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Flags;
+import dev.flags.client.Freshness;
+import dev.flags.client.Health;
+import dev.flags.client.Source;
+import dev.flags.client.internal.FlagState;
+import dev.flags.client.internal.FlagStore;
+import dev.flags.core.Flag;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.FlagSet;
+import dev.flags.core.Target;
+import dev.flags.core.User;
+import dev.flags.core.Variant;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Thread-safe. An in-memory {@link Flags} for the tests of an application: the test sets flags
+ * directly, with no server and no file, and the application under test uses it like the real one
+ * (same evaluator, same reasons, same listeners).
+ *
+ * <pre>{@code
+ * TestFlags flags = TestFlags.create()
+ *     .enable("billing-v2")
+ *     .enableFor("new-search", "u-1", "u-2")
+ *     .serveVariant("checkout-button", "green");
+ * BillingService service = new BillingService(flags);     // takes a Flags
+ * assertThat(service.checkout(user)).isEqualTo(...);
+ * flags.disable("billing-v2");                             // the kill switch, mid-test
+ * }</pre>
+ *
+ * <p>Each change makes a new version of the whole set. Listeners are called on the thread that made
+ * the change, before the change method returns, so a test need not wait for them. Every answer's
+ * source is {@link Source#IN_MEMORY}; {@link #awaitReady} is true at once.
+ */
+public final class TestFlags implements Flags {
+
+    private final FlagStore store;
+    private long version;
+
+    private TestFlags() {
+        store = new FlagStore(FlagState.of(FlagSet.empty(), Source.IN_MEMORY), Runnable::run, false, "test flags");
+    }
+
+    /**
+     * Creates an empty set: every flag is unknown (its default) until the test sets it.
+     *
+     * @return new test flags
+     */
+    public static TestFlags create() {
+        return new TestFlags();
+    }
+
+    /**
+     * Turns a flag on for everyone (creating it if needed).
+     *
+     * @param flagKey the flag's key
+     * @return this
+     * @throws dev.flags.core.FlagValidationException if the key is not a valid flag key
+     */
+    public TestFlags enable(String flagKey) {
+        return set(new Flag(flagKey, null, true, null, List.of(), List.of(), List.of(), true, 0));
+    }
+
+    /**
+     * Turns a flag off for everyone: the kill switch (creating it if needed).
+     *
+     * @param flagKey the flag's key
+     * @return this
+     * @throws dev.flags.core.FlagValidationException if the key is not a valid flag key
+     */
+    public TestFlags disable(String flagKey) {
+        return set(new Flag(flagKey, null, false, null, List.of(), List.of(), List.of(), false, 0));
+    }
+
+    /**
+     * Turns a flag on for the listed user ids only, off for everyone else.
+     *
+     * @param flagKey the flag's key
+     * @param userIds the ids it is on for; at least one
+     * @return this
+     * @throws dev.flags.core.FlagValidationException if the key or an id is not valid
+     */
+    public TestFlags enableFor(String flagKey, String... userIds) {
+        Objects.requireNonNull(userIds, "userIds");
+        return set(new Flag(flagKey, null, true, null, List.of(),
+                List.of(new Target(List.of(userIds), true, null)), List.of(), false, 0));
+    }
+
+    /**
+     * Turns an A/B flag on for everyone with one variant.
+     *
+     * @param flagKey the flag's key
+     * @param variant the variant everyone gets
+     * @return this
+     * @throws dev.flags.core.FlagValidationException if the key or the variant is not valid
+     */
+    public TestFlags serveVariant(String flagKey, String variant) {
+        return serveVariant(flagKey, variant, null);
+    }
+
+    /**
+     * Turns an A/B flag on for everyone with one variant that carries a payload.
+     *
+     * @param flagKey the flag's key
+     * @param variant the variant everyone gets
+     * @param payload the variant's payload (a colour, a number, a JSON text); may be null
+     * @return this
+     * @throws dev.flags.core.FlagValidationException if the key or the variant is not valid
+     */
+    public TestFlags serveVariant(String flagKey, String variant, String payload) {
+        Objects.requireNonNull(variant, "variant");
+        return set(new Flag(flagKey, null, true, null, List.of(new Variant(variant, 100, payload)), List.of(),
+                List.of(), true, 0));
+    }
+
+    /**
+     * Adds or replaces a flag of any shape: rules, rollouts, variants, exactly as the server would
+     * hold it. Its version is set to the new version of the set.
+     *
+     * @param flag the flag
+     * @return this
+     * @throws dev.flags.core.FlagValidationException listing every problem, if the flag is not valid
+     */
+    public synchronized TestFlags set(Flag flag) {
+        Objects.requireNonNull(flag, "flag");
+        long next = version + 1;
+        FlagSet set = store.state().flags().withFlag(flag.withVersion(next), next);
+        version = next;
+        store.publish(FlagState.of(set, Source.IN_MEMORY));
+        return this;
+    }
+
+    /**
+     * Adds or replaces a flag given as a flag document of flags-core's JSON format.
+     *
+     * @param flagJson one flag document, such as {@code {"key": "billing-v2", "enabled": true, ...}}
+     * @return this
+     * @throws dev.flags.core.FlagValidationException listing every problem, if the document is not valid
+     */
+    public TestFlags setJson(String flagJson) {
+        return set(FlagFormat.readFlag(Objects.requireNonNull(flagJson, "flagJson")));
+    }
+
+    /**
+     * Removes a flag: it is unknown again (its default).
+     *
+     * @param flagKey the flag's key
+     * @return this
+     */
+    public synchronized TestFlags remove(String flagKey) {
+        Objects.requireNonNull(flagKey, "flagKey");
+        version++;
+        store.publish(FlagState.of(store.state().flags().withoutFlag(flagKey, version), Source.IN_MEMORY));
+        return this;
+    }
+
+    /**
+     * Grants a role to users, as a tester granting themselves {@code beta-tester} on the server would:
+     * rules that name the role then match these users.
+     *
+     * @param role the role
+     * @param userIds the users who get it (added to those who have it)
+     * @return this
+     */
+    public synchronized TestFlags grantRole(String role, String... userIds) {
+        Objects.requireNonNull(role, "role");
+        Objects.requireNonNull(userIds, "userIds");
+        FlagSet current = store.state().flags();
+        Map<String, Set<String>> grants = new HashMap<>(current.roleGrants());
+        Set<String> members = new HashSet<>(grants.getOrDefault(role, Set.of()));
+        members.addAll(List.of(userIds));
+        grants.put(role, members);
+        version++;
+        store.publish(FlagState.of(current.withRoleGrants(grants, version), Source.IN_MEMORY));
+        return this;
+    }
+
+    /**
+     * Removes every flag and role grant.
+     *
+     * @return this
+     */
+    public synchronized TestFlags clear() {
+        version++;
+        FlagSet empty = FlagSet.empty().withRoleGrants(Map.of(), version);
+        store.publish(FlagState.of(empty, Source.IN_MEMORY));
+        return this;
+    }
+
+    @Override
+    public boolean isEnabled(String flagKey, User user) {
+        return store.isEnabled(flagKey, user, false);
+    }
+
+    @Override
+    public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
+        return store.isEnabled(flagKey, user, defaultValue);
+    }
+
+    @Override
+    public String variant(String flagKey, User user) {
+        return store.variant(flagKey, user);
+    }
+
+    @Override
+    public FlagEvaluation evaluate(String flagKey, User user) {
+        return store.evaluate(flagKey, user, false);
+    }
+
+    @Override
+    public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
+        return store.evaluate(flagKey, user, defaultValue);
+    }
+
+    @Override
+    public Map<String, FlagEvaluation> allFlags(User user) {
+        return store.allFlags(user);
+    }
+
+    @Override
+    public void addListener(String flagKey, FlagChangeListener listener) {
+        store.addListener(Objects.requireNonNull(flagKey, "flagKey"), listener);
+    }
+
+    @Override
+    public void addListener(FlagChangeListener listener) {
+        store.addListener(null, listener);
+    }
+
+    @Override
+    public void removeListener(FlagChangeListener listener) {
+        store.removeListener(listener);
+    }
+
+    /** @return true at once: test flags are always ready */
+    @Override
+    public boolean awaitReady(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        return true;
+    }
+
+    @Override
+    public Freshness freshness() {
+        return new Freshness(store.state().version(), Source.IN_MEMORY, false, null, null);
+    }
+
+    @Override
+    public Health health() {
+        return new Health(Health.Status.UP, "in memory: version " + store.state().version());
+    }
+
+    /** Does nothing that a test would notice: test flags keep answering and can still be changed. */
+    @Override
+    public void close() {
+        store.close();
+    }
+
+    @Override
+    public String toString() {
+        FlagSet s = store.state().flags();
+        return "TestFlags{version=" + s.version() + ", flags=" + s.size() + "}";
+    }
+}

@@ -1,0 +1,129 @@
+package dev.flags.client;
+
+import static dev.flags.client.Fixtures.flag;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.core.Flag;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.Reason;
+import dev.flags.core.User;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Offline mode: flags from a flag file, with no server, optionally watched. */
+class OfflineModeTest {
+
+    private static final User USER = User.withId("u-1");
+
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
+
+    @TempDir
+    Path dir;
+
+    private static String file(Flag... flags) {
+        return FlagFormat.writeFile(List.of(flags), Map.of());
+    }
+
+    @Test
+    void servesTheFlagsOfTheFile() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0), flag("b", false, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).build()) {
+            assertThat(flags.awaitReady(Duration.ZERO)).isTrue();
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            assertThat(flags.isEnabled("b", USER)).isFalse();
+            FlagEvaluation e = flags.evaluate("a", USER);
+            assertThat(e.source()).isEqualTo(Source.OFFLINE_FILE);
+            assertThat(e.version()).isEqualTo(1);
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(flags.health().detail()).contains("offline file");
+            assertThat(flags.freshness().streamUp()).isFalse();
+            assertThat(flags.freshness().lastHeardFromServer()).isEmpty();
+        }
+    }
+
+    @Test
+    void theGoldenFlagFileOfFlagsCoreIsServed() throws Exception {
+        Path golden = Path.of("../flags-core/src/test/resources/dev/flags/core/golden/flags-v1.json");
+        try (Flags flags = Flags.builder().offlineFile(golden).build()) {
+            assertThat(flags.isEnabled("billing-v2", User.withId("u-ops-1"))).isTrue();
+            assertThat(flags.isEnabled("billing-v2", User.withId("u-tess"))).isTrue(); // granted beta-tester
+            assertThat(flags.variant("checkout-button", User.withId("u-designer"))).isEqualTo("green");
+            assertThat(flags.isEnabled("legacy-export", USER, true)).isFalse();
+        }
+    }
+
+    @Test
+    void anInvalidFileAtStartServesDefaultsAndSaysWhy() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabeld\": true}]}");
+        try (Flags flags = Flags.builder().offlineFile(file).build()) {
+            FlagEvaluation e = flags.evaluate("a", USER, true);
+            assertThat(e.value()).isTrue();
+            assertThat(e.source()).isEqualTo(Source.DEFAULTS);
+            assertThat(e.reason().detail()).contains("enabeld");
+            assertThat(flags.awaitReady(Duration.ZERO)).isFalse();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+            assertThat(logs.lines("cannot be used")).hasSize(1);
+        }
+    }
+
+    @Test
+    void watchingReloadsGoodEditsAndKeepsTheLastGoodFlagsOnABadOne() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            BlockingQueue<FlagChangeEvent> events = new LinkedBlockingQueue<>();
+            flags.addListener(events::add);
+
+            Files.writeString(file, file(flag("a", false, 0)));
+            assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo(
+                    new FlagChangeEvent("a", FlagChangeEvent.Change.UPDATED, 2, Source.OFFLINE_FILE));
+            assertThat(flags.isEnabled("a", USER)).isFalse();
+
+            // A bad edit: the last good flags stay, and the log says why.
+            Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": \"yes\"}]}");
+            Await.until("the bad edit is reported", () -> !logs.lines("is invalid").isEmpty());
+            assertThat(logs.lines("is invalid").get(0)).contains("keeping the last good flags").contains("enabled");
+            assertThat(flags.isEnabled("a", USER, true)).isFalse();
+            assertThat(flags.evaluate("a", USER).version()).isEqualTo(2);
+
+            // An editor's save: a new file renamed over the old one.
+            Path tmp = dir.resolve("flags.json.swp");
+            Files.writeString(tmp, file(flag("a", false, 0), flag("b", true, 0)));
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo(
+                    new FlagChangeEvent("b", FlagChangeEvent.Change.ADDED, 3, Source.OFFLINE_FILE));
+            assertThat(flags.isEnabled("b", USER)).isTrue();
+
+            Files.delete(file);
+            Await.until("the removal is reported", () -> !logs.lines("was removed").isEmpty());
+            assertThat(flags.isEnabled("b", USER)).isTrue();
+            assertThat(logs.lines("is invalid")).hasSize(1);
+        }
+    }
+
+    @Test
+    void aFileThatAppearsLaterMakesTheSdkReady() throws Exception {
+        Path file = dir.resolve("later.json");
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.DEFAULTS);
+            assertThat(flags.awaitReady(Duration.ZERO)).isFalse();
+            Files.writeString(file, file(flag("a", true, 0)));
+            assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            assertThat(flags.evaluate("a", USER).reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+        }
+    }
+}

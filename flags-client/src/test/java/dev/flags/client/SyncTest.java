@@ -1,0 +1,458 @@
+package dev.flags.client;
+
+import static dev.flags.client.Fixtures.doc;
+import static dev.flags.client.Fixtures.flag;
+import static dev.flags.client.Fixtures.forRole;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.client.ScriptedSyncServer.Subscription;
+import dev.flags.core.Reason;
+import dev.flags.core.User;
+import dev.flags.protocol.v1.FlagDocument;
+import io.grpc.Status;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The sync path over a real loopback connection, against {@link ScriptedSyncServer} (a test double of
+ * the flag server's sync service that the tests script message by message).
+ */
+class SyncTest {
+
+    private static final String TOKEN = "flg_sdk_7f3a9c-secret-token";
+    private static final User USER = User.withId("u-1");
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
+
+    @TempDir
+    Path tmp;
+
+    @AfterEach
+    void theTokenIsNeverLogged() {
+        assertThat(logs.text()).doesNotContain(TOKEN).doesNotContain("7f3a9c");
+    }
+
+    private static Flags.Builder client(ScriptedSyncServer server) {
+        return Flags.builder()
+                .target(server.target())
+                .plaintext()
+                .sdkToken(TOKEN)
+                .environment("production")
+                .initialBackoff(Duration.ofMillis(20))
+                .maxBackoff(Duration.ofMillis(100));
+    }
+
+    @Test
+    void firstSyncSubscribesFromZeroWithTheTokenAndServesTheSnapshot() throws Exception {
+        Instant now = Instant.parse("2026-11-23T10:15:30Z");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).clock(Clock.fixed(now, ZoneOffset.UTC)).build()) {
+            Subscription sub = server.awaitSubscription();
+            assertThat(sub.request.getFromVersion()).isZero();
+            assertThat(sub.request.getEnvironment()).isEqualTo("production");
+            assertThat(sub.request.getSdk()).startsWith("flags-java/");
+            assertThat(sub.authorization).isEqualTo("Bearer " + TOKEN);
+
+            // Before the first message: the caller's default, and the reason says why.
+            FlagEvaluation before = flags.evaluate("billing-v2", USER, true);
+            assertThat(before.value()).isTrue();
+            assertThat(before.source()).isEqualTo(Source.DEFAULTS);
+            assertThat(before.reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+            assertThat(before.reason().detail()).contains("no flags yet").contains("no cache file");
+            assertThat(flags.isEnabled("billing-v2", USER)).isFalse();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+            assertThat(flags.awaitReady(Duration.ZERO)).isFalse();
+
+            sub.snapshot(5, doc("billing-v2", true, 3), doc("search-v3", false, 1));
+
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
+            assertThat(flags.isEnabled("search-v3", USER)).isFalse();
+            FlagEvaluation e = flags.evaluate("billing-v2", USER);
+            assertThat(e.value()).isTrue();
+            assertThat(e.source()).isEqualTo(Source.LIVE);
+            assertThat(e.version()).isEqualTo(5);
+            assertThat(e.flagVersion()).isEqualTo(3);
+            assertThat(e.reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+            Freshness f = flags.freshness();
+            assertThat(f.version()).isEqualTo(5);
+            assertThat(f.source()).isEqualTo(Source.LIVE);
+            assertThat(f.streamUp()).isTrue();
+            assertThat(f.lastHeardFromServer()).hasValue(now);
+            assertThat(f.problem()).isEmpty();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(flags.allFlags(USER)).containsOnlyKeys("billing-v2", "search-v3");
+            assertThat(logs.lines("flags: connected to")).hasSize(1);
+            assertThat(logs.lines("flags: connected to").get(0)).contains("version 5").contains("2 flags");
+        }
+    }
+
+    @Test
+    void liveChangesAreAppliedAndReportedToListeners() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("billing-v2", true, 3));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            BlockingQueue<FlagChangeEvent> billing = new LinkedBlockingQueue<>();
+            BlockingQueue<FlagChangeEvent> all = new LinkedBlockingQueue<>();
+            flags.addListener("billing-v2", billing::add);
+            flags.addListener(all::add);
+
+            sub.delta(5, 6, doc("billing-v2", false, 4));
+            FlagChangeEvent changed = billing.poll(10, TimeUnit.SECONDS);
+            assertThat(changed).isEqualTo(new FlagChangeEvent("billing-v2", FlagChangeEvent.Change.UPDATED, 6, Source.LIVE));
+            // The listener runs after the swap: the new answer is already served.
+            assertThat(flags.isEnabled("billing-v2", USER)).isFalse();
+            assertThat(flags.evaluate("billing-v2", USER).flagVersion()).isEqualTo(4);
+            assertThat(all.poll(10, TimeUnit.SECONDS)).isEqualTo(changed);
+
+            // A flag added for a role that the same delta grants, and a flag removed.
+            sub.delta(6, 7, List.of(doc(forRole("beta-only", "beta", 1))), List.of("billing-v2"),
+                    Map.of("beta", List.of("u-42")));
+            assertThat(all.poll(10, TimeUnit.SECONDS)).isEqualTo(
+                    new FlagChangeEvent("beta-only", FlagChangeEvent.Change.ADDED, 7, Source.LIVE));
+            assertThat(all.poll(10, TimeUnit.SECONDS)).isEqualTo(
+                    new FlagChangeEvent("billing-v2", FlagChangeEvent.Change.REMOVED, 7, Source.LIVE));
+            assertThat(billing.poll(10, TimeUnit.SECONDS).change()).isEqualTo(FlagChangeEvent.Change.REMOVED);
+            assertThat(flags.isEnabled("beta-only", User.withId("u-42"))).isTrue();
+            assertThat(flags.isEnabled("beta-only", User.withId("u-43"))).isFalse();
+            assertThat(flags.evaluate("billing-v2", USER).reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+
+            // The role's complete new member list is empty: nobody has it; the flag that names it changed.
+            sub.delta(7, 8, List.of(), List.of(), Map.of("beta", List.of()));
+            assertThat(all.poll(10, TimeUnit.SECONDS)).isEqualTo(
+                    new FlagChangeEvent("beta-only", FlagChangeEvent.Change.UPDATED, 8, Source.LIVE));
+            assertThat(flags.isEnabled("beta-only", User.withId("u-42"))).isFalse();
+            assertThat(flags.freshness().version()).isEqualTo(8);
+
+            // A delta that changes nothing an SDK sees still moves the version on, with no event.
+            sub.delta(8, 9);
+            Await.until("version 9", () -> flags.freshness().version() == 9);
+            assertThat(all).isEmpty();
+        }
+    }
+
+    @Test
+    void serverRestartKeepsServingThenResumesFromTheVersionHeldWithADelta() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription first = server.awaitSubscription();
+            first.snapshot(5, doc("a", true, 1), doc("b", false, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            BlockingQueue<FlagChangeEvent> events = new LinkedBlockingQueue<>();
+            flags.addListener(events::add);
+
+            server.stop();
+            Await.until("the stream is reported down", () -> !flags.freshness().streamUp());
+            // The SDK keeps serving what it had, and says it is stale.
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            FlagEvaluation stale = flags.evaluate("a", USER);
+            assertThat(stale.source()).isEqualTo(Source.STALE);
+            assertThat(stale.version()).isEqualTo(5);
+            assertThat(flags.freshness().problem()).isPresent(); // CANCELLED or UNAVAILABLE, as the connection broke
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DEGRADED);
+            assertThat(flags.health().detail()).contains("stale");
+
+            server.startAgain();
+            Subscription resumed = server.awaitSubscription();
+            assertThat(resumed.request.getFromVersion()).isEqualTo(5);
+            resumed.delta(5, 6, doc("b", true, 2)); // only what is missing: no snapshot
+
+            assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo(
+                    new FlagChangeEvent("b", FlagChangeEvent.Change.UPDATED, 6, Source.LIVE));
+            assertThat(flags.isEnabled("b", USER)).isTrue();
+            FlagEvaluation live = flags.evaluate("a", USER);
+            assertThat(live.source()).isEqualTo(Source.LIVE);
+            assertThat(live.version()).isEqualTo(6);
+            assertThat(live.flagVersion()).isEqualTo(1);
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(events).isEmpty(); // "a" was not reloaded
+
+            // One line on connect, one on loss, one on recovery; retries in between are quiet.
+            assertThat(logs.lines("flags: connected to")).hasSize(1);
+            assertThat(logs.lines("lost the stream")).hasSize(1);
+            assertThat(logs.lines("reconnected to")).hasSize(1);
+            assertThat(logs.lines("reconnected to").get(0)).contains("a delta from version 5");
+            assertThat(logs.lines(" WARN ")).hasSize(1);
+        }
+    }
+
+    @Test
+    void unreachableAtStartWithoutCacheServesDefaultsThenConnects() throws Exception {
+        ScriptedSyncServer server = ScriptedSyncServer.notStarted();
+        try (server; Flags flags = client(server).build()) {
+            FlagEvaluation e = flags.evaluate("a", USER, true);
+            assertThat(e.value()).isTrue();
+            assertThat(e.source()).isEqualTo(Source.DEFAULTS);
+            assertThat(flags.isEnabled("a", USER, true)).isTrue();
+            Await.until("the failure is reported", () -> flags.freshness().problem().isPresent()
+                    && flags.freshness().problem().get().contains("UNAVAILABLE"));
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+            assertThat(flags.health().detail()).contains("no flags");
+            assertThat(flags.awaitReady(Duration.ofMillis(50))).isFalse();
+
+            server.startAgain();
+            Subscription sub = server.awaitSubscription();
+            assertThat(sub.request.getFromVersion()).isZero();
+            sub.snapshot(1, doc("a", false, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.isEnabled("a", USER, true)).isFalse();
+            assertThat(logs.lines("cannot reach the flag server")).hasSize(1);
+            assertThat(logs.lines("flags: connected to")).hasSize(1);
+            assertThat(logs.lines("flags: connected to").get(0)).contains(" after ");
+        }
+    }
+
+    @Test
+    void unreachableAtStartWithCacheFileServesTheCacheThenResumesFromItsVersion() throws Exception {
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            server.awaitSubscription().snapshot(9, doc("a", true, 4), doc("b", false, 2));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+        } // close() writes a cache write still queued
+        assertThat(Files.readString(cache)).startsWith("flags-cache 1\nenvironment: production\nversion: 9\n");
+
+        ScriptedSyncServer down = ScriptedSyncServer.notStarted();
+        try (down; Flags flags = client(down).cacheFile(cache).build()) {
+            // At once, before any network: the cached snapshot, and the reason says so.
+            FlagEvaluation e = flags.evaluate("a", USER);
+            assertThat(e.value()).isTrue();
+            assertThat(e.source()).isEqualTo(Source.CACHE_FILE);
+            assertThat(e.version()).isEqualTo(9);
+            assertThat(e.flagVersion()).isEqualTo(4);
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DEGRADED);
+            BlockingQueue<FlagChangeEvent> events = new LinkedBlockingQueue<>();
+            flags.addListener(events::add);
+            Await.until("the failure is reported", () -> flags.freshness().problem()
+                    .filter(p -> p.contains("UNAVAILABLE")).isPresent());
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.CACHE_FILE);
+            assertThat(logs.lines("cannot reach the flag server").get(0)).contains("cached version 9");
+
+            down.startAgain();
+            Subscription sub = down.awaitSubscription();
+            assertThat(sub.request.getFromVersion()).isEqualTo(9);
+            sub.heartbeat(9, 15_000); // nothing is missing
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
+            assertThat(flags.freshness().version()).isEqualTo(9);
+            assertThat(events).isEmpty(); // no flag changed: no reload
+        }
+    }
+
+    @Test
+    void aCorruptCacheFileIsIgnoredWithAWarning() throws Exception {
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            server.awaitSubscription().snapshot(9, doc("a", true, 4));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+        }
+        // Torn: the end of the file is missing.
+        byte[] bytes = Files.readAllBytes(cache);
+        Files.write(cache, java.util.Arrays.copyOf(bytes, bytes.length - 20));
+
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            FlagEvaluation e = flags.evaluate("a", USER);
+            assertThat(e.source()).isEqualTo(Source.DEFAULTS);
+            assertThat(e.value()).isFalse();
+            assertThat(e.reason().detail()).contains("was ignored").contains("checksum");
+            assertThat(logs.lines("ignoring cache file")).hasSize(1);
+            assertThat(logs.lines("ignoring cache file").get(0)).contains("WARN").contains("checksum");
+            assertThat(server.awaitSubscription().request.getFromVersion()).isZero();
+        }
+    }
+
+    @Test
+    void aCacheFileOfAnotherEnvironmentIsIgnored() throws Exception {
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).environment("staging").cacheFile(cache).build()) {
+            server.awaitSubscription().snapshot(3, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+        }
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.DEFAULTS);
+            assertThat(logs.lines("ignoring cache file").get(0))
+                    .contains("was written for environment \"staging\", not \"production\"");
+            assertThat(server.awaitSubscription().request.getFromVersion()).isZero();
+        }
+    }
+
+    @Test
+    void aVersionGapMakesTheSdkSubscribeAgainFromWhatItHas() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+
+            sub.delta(7, 8, doc("a", false, 2)); // versions 6 and 7 never came
+            Subscription again = server.awaitSubscription();
+            assertThat(again.request.getFromVersion()).isEqualTo(5);
+            assertThat(sub.awaitCancelled(WAIT)).isTrue();
+            assertThat(flags.isEnabled("a", USER)).isTrue(); // the gapped delta was not applied
+
+            again.delta(5, 8, doc("a", false, 2));
+            Await.until("version 8", () -> flags.freshness().version() == 8);
+            assertThat(flags.isEnabled("a", USER)).isFalse();
+            assertThat(logs.lines("lost the stream")).isEmpty(); // a gap is not an outage
+        }
+    }
+
+    @Test
+    void aHeartbeatAtAnotherVersionAlsoMeansAGap() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            sub.heartbeat(6, 15_000);
+            assertThat(server.awaitSubscription().request.getFromVersion()).isEqualTo(5);
+        }
+    }
+
+    @Test
+    void aSilentStreamIsTreatedAsDeadAfterAFewHeartbeatIntervals() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(3, 100, List.of(doc("a", true, 1)), Map.of());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            long quietSince = System.nanoTime();
+
+            // The server says nothing more, though it promised a heartbeat every 100 ms.
+            Subscription again = server.awaitSubscription(Duration.ofSeconds(5));
+            long detectedAfterMillis = (System.nanoTime() - quietSince) / 1_000_000;
+            assertThat(detectedAfterMillis).isGreaterThanOrEqualTo(250);
+            assertThat(again.request.getFromVersion()).isEqualTo(3);
+            assertThat(sub.awaitCancelled(WAIT)).isTrue();
+            assertThat(logs.lines("lost the stream")).hasSize(1);
+            assertThat(logs.lines("lost the stream").get(0)).contains("no message for").contains("every 100 ms");
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+
+            again.heartbeat(3, 100);
+            Await.until("live again", () -> flags.evaluate("a", USER).source() == Source.LIVE);
+            assertThat(logs.lines("reconnected to")).hasSize(1);
+        }
+    }
+
+    @Test
+    void heartbeatsKeepAQuietStreamAlive() throws Exception {
+        ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(3, 100, List.of(doc("a", true, 1)), Map.of());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            beat.scheduleAtFixedRate(() -> sub.heartbeat(3, 100), 50, 50, TimeUnit.MILLISECONDS);
+
+            // Eight heartbeat intervals pass: the stream is never replaced.
+            assertThat(server.pollSubscription(Duration.ofMillis(800))).isNull();
+            assertThat(flags.freshness().streamUp()).isTrue();
+            assertThat(logs.lines("lost the stream")).isEmpty();
+        } finally {
+            beat.shutdownNow();
+        }
+    }
+
+    @Test
+    void aRefusedTokenIsLoggedOnceAndRetriedSlowly() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            server.refuse(Status.UNAUTHENTICATED.withDescription("unknown token"));
+            try (Flags flags = client(server).maxBackoff(Duration.ofMillis(150)).build()) {
+                long start = System.nanoTime();
+                assertThat(flags.awaitReady(WAIT)).isFalse(); // returns as soon as the server refuses
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+                Await.until("three attempts", () -> server.subscribeCalls() >= 4);
+
+                List<Long> times = server.subscribeTimes();
+                List<Long> gaps = new ArrayList<>();
+                for (int i = 1; i < times.size(); i++) {
+                    gaps.add((times.get(i) - times.get(i - 1)) / 1_000_000);
+                }
+                // At the longest backoff (150 ms, jittered to no less than half of it), not the 20 ms initial one.
+                assertThat(gaps).allSatisfy(g -> assertThat(g).isGreaterThanOrEqualTo(50));
+                assertThat(logs.lines("refused this SDK")).hasSize(1);
+                assertThat(logs.lines("refused this SDK").get(0)).contains("ERROR").contains("UNAUTHENTICATED")
+                        .contains("unknown token");
+                assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+                assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p).contains("UNAUTHENTICATED"));
+
+                server.refuse(null);
+                server.awaitSubscription().snapshot(2, doc("a", true, 1));
+                // While refused, awaitReady answers false at once; it is true once a sync got through.
+                Await.until("ready", () -> flags.awaitReady(Duration.ZERO));
+                assertThat(flags.isEnabled("a", USER)).isTrue();
+                assertThat(logs.lines("flags: connected to")).hasSize(1);
+            }
+        }
+    }
+
+    @Test
+    void aFlagDocumentThisSdkCannotReadServesTheDefaultWithAnError() throws Exception {
+        FlagDocument future = FlagDocument.newBuilder().setKey("future")
+                .setJson("{\"key\": \"future\", \"enabled\": true, \"quantumState\": 1}").build();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(2, doc("a", true, 1), future);
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            assertThat(flags.isEnabled("future", USER)).isFalse();
+            FlagEvaluation e = flags.evaluate("future", USER, true);
+            assertThat(e.value()).isTrue();
+            assertThat(e.reason().kind()).isEqualTo(Reason.Kind.ERROR);
+            assertThat(e.reason().detail()).contains("quantumState");
+            assertThat(flags.allFlags(USER)).containsOnlyKeys("a", "future");
+            assertThat(logs.lines("cannot read flag \"future\"")).hasSize(1);
+
+            sub.delta(2, 3, doc(flag("future", true, 2)));
+            Await.until("fixed", () -> flags.isEnabled("future", USER));
+            assertThat(flags.evaluate("future", USER).reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+        }
+    }
+
+    @Test
+    void aServerThatEndsTheStreamIsReconnected() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(4, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            sub.fail(Status.UNAVAILABLE.withDescription("the flag server is shutting down"));
+            Subscription again = server.awaitSubscription();
+            assertThat(again.request.getFromVersion()).isEqualTo(4);
+            again.heartbeat(4, 15_000);
+            Await.until("live", () -> flags.evaluate("a", USER).source() == Source.LIVE);
+            assertThat(logs.lines("lost the stream").get(0)).contains("shutting down");
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndStopsTheStream() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = client(server).build();
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(1, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            flags.close();
+            flags.close();
+            assertThat(sub.awaitCancelled(WAIT)).isTrue();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+            assertThat(flags.isEnabled("a", USER)).isTrue(); // still answers from the last snapshot
+            assertThat(flags.awaitReady(Duration.ofSeconds(1))).isTrue(); // it was ready; closing does not undo that
+            assertThat(server.pollSubscription(Duration.ofMillis(200))).isNull();
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package dev.flags.client.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.core.Flag;
+import dev.flags.core.FlagSet;
+import dev.flags.core.User;
+import dev.flags.core.Variant;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The fail-static cache file: round trip, golden file, and every way a file is refused. */
+class CacheFileTest {
+
+    private static final Instant WRITTEN = Instant.parse("2026-11-23T10:15:30Z");
+    private static final Clock CLOCK = Clock.fixed(WRITTEN, ZoneOffset.UTC);
+
+    @TempDir
+    Path dir;
+
+    /** The flags of the golden file. */
+    static FlagSet sample() {
+        Flag billing = new Flag("billing-v2", "The new billing path.", true, null, List.of(), List.of(), List.of(), false, 12);
+        Flag checkout = new Flag("checkout-button", null, true, "checkout-2026",
+                List.of(new Variant("control", 50, null), new Variant("green", 50, "#00aa00")), List.of(), List.of(), true, 3);
+        return FlagSet.of(List.of(checkout, billing), Map.of("beta-tester", Set.of("u-tess", "u-tom")), 42);
+    }
+
+    private CacheFile cache(String environment) {
+        return new CacheFile(dir.resolve("flags.cache"), environment, CLOCK);
+    }
+
+    @Test
+    void whatIsWrittenIsReadBack() throws IOException {
+        cache("production").write(sample());
+        CacheFile.Read read = cache("production").read();
+        assertThat(read.problem()).isNull();
+        assertThat(read.writtenAt()).isEqualTo(WRITTEN);
+        assertThat(read.flags().version()).isEqualTo(42);
+        assertThat(read.flags().flags()).containsExactlyInAnyOrderElementsOf(sample().flags());
+        assertThat(read.flags().roleGrants()).isEqualTo(sample().roleGrants());
+        assertThat(read.flags().isEnabled("checkout-button", User.withId("u-1"))).isTrue();
+    }
+
+    @Test
+    void theGoldenFileOfFormatOneIsRead() throws IOException {
+        Path file = dir.resolve("flags.cache");
+        try (InputStream in = CacheFileTest.class.getResourceAsStream("golden/cache-v1.cache")) {
+            Files.write(file, in.readAllBytes());
+        }
+        CacheFile.Read read = cache("production").read();
+        assertThat(read.problem()).isNull();
+        assertThat(read.flags().version()).isEqualTo(42);
+        assertThat(read.flags().flags()).containsExactlyInAnyOrderElementsOf(sample().flags());
+        assertThat(read.flags().roleGrants()).isEqualTo(sample().roleGrants());
+        // And this release still writes exactly that.
+        cache("production").write(sample());
+        assertThat(Files.readString(file)).isEqualTo(new String(
+                CacheFileTest.class.getResourceAsStream("golden/cache-v1.cache").readAllBytes(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aMissingFileIsNotAProblem() {
+        CacheFile.Read read = cache("production").read();
+        assertThat(read.missing()).isTrue();
+    }
+
+    @Test
+    void aTornOrEditedFileIsRefused() throws IOException {
+        cache("production").write(sample());
+        Path file = dir.resolve("flags.cache");
+        byte[] bytes = Files.readAllBytes(file);
+        Files.write(file, Arrays.copyOf(bytes, bytes.length - 1));
+        assertThat(cache("production").read().problem()).startsWith("has a wrong checksum");
+
+        String edited = new String(bytes, StandardCharsets.UTF_8).replace("\"enabled\" : true", "\"enabled\" : false");
+        assertThat(edited).isNotEqualTo(new String(bytes, StandardCharsets.UTF_8));
+        Files.writeString(file, edited);
+        assertThat(cache("production").read().problem()).startsWith("has a wrong checksum");
+    }
+
+    @Test
+    void anotherEnvironmentsFileIsRefused() throws IOException {
+        cache("staging").write(sample());
+        assertThat(cache("production").read().problem())
+                .isEqualTo("was written for environment \"staging\", not \"production\"");
+    }
+
+    @Test
+    void somethingElseIsRefused() throws IOException {
+        Path file = dir.resolve("flags.cache");
+        Files.writeString(file, "{\"formatVersion\": 1, \"flags\": []}");
+        assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
+        Files.writeString(file, "flags-cache 2\nenvironment: production\n\n{}");
+        assertThat(cache("production").read().problem()).contains("format 1").contains("flags-cache 2");
+        Files.write(file, new byte[] {0, 1, 2, (byte) 0xff});
+        assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
+    }
+
+    @Test
+    void aRightChecksumOverAnInvalidFlagFileIsStillRefused() throws IOException {
+        byte[] body = "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabeld\": true}]}".getBytes(StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("flags.cache"), "flags-cache 1\nenvironment: production\nversion: 3\nsha256: "
+                + CacheFile.sha256(body) + "\n\n" + new String(body, StandardCharsets.UTF_8));
+        assertThat(cache("production").read().problem()).startsWith("holds an invalid flag file").contains("enabeld");
+    }
+
+    @Test
+    void writingReplacesTheFileAndLeavesNoTemporaryFiles() throws IOException {
+        cache("production").write(sample());
+        cache("production").write(sample().withoutFlag("billing-v2", 43));
+        assertThat(cache("production").read().flags().version()).isEqualTo(43);
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files).extracting(p -> p.getFileName().toString()).containsExactly("flags.cache");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.flags.client.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.client.FlagChangeEvent;
+import dev.flags.client.FlagChangeEvent.Change;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Source;
+import dev.flags.core.Condition;
+import dev.flags.core.Flag;
+import dev.flags.core.FlagSet;
+import dev.flags.core.Reason;
+import dev.flags.core.Rule;
+import dev.flags.core.User;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The snapshot holder: evaluation with sources, and which flags a new snapshot changed. */
+class FlagStoreTest {
+
+    private static final User USER = User.withId("u-1");
+
+    private static Flag flag(String key, boolean on, long version) {
+        return new Flag(key, null, true, null, List.of(), List.of(), List.of(), on, version);
+    }
+
+    private static Flag forRole(String key, String role) {
+        return new Flag(key, null, true, null, List.of(), List.of(),
+                List.of(new Rule(null, List.of(new Condition.Roles(List.of(role))), true, null)), false, 1);
+    }
+
+    private static FlagState state(long version, Map<String, Set<String>> grants, Flag... flags) {
+        return FlagState.of(FlagSet.of(List.of(flags), grants, version), Source.LIVE);
+    }
+
+    @Test
+    void changesAreAddedUpdatedOrRemovedInKeyOrder() {
+        FlagState before = state(1, Map.of(), flag("a", true, 1), flag("b", true, 1), flag("c", true, 1));
+        FlagState after = state(2, Map.of(), flag("a", true, 1), flag("b", false, 2), flag("d", true, 1));
+        assertThat(FlagStore.changes(before, after)).containsExactly(
+                new FlagChangeEvent("b", Change.UPDATED, 2, Source.LIVE),
+                new FlagChangeEvent("c", Change.REMOVED, 2, Source.LIVE),
+                new FlagChangeEvent("d", Change.ADDED, 2, Source.LIVE));
+    }
+
+    @Test
+    void aChangedRoleGrantUpdatesOnlyTheFlagsThatNameTheRole() {
+        FlagState before = state(1, Map.of("beta", Set.of("u-1"), "staff", Set.of("u-2")),
+                forRole("beta-flag", "beta"), forRole("staff-flag", "staff"), flag("plain", true, 1));
+        FlagState after = state(2, Map.of("beta", Set.of("u-1", "u-3"), "staff", Set.of("u-2")),
+                forRole("beta-flag", "beta"), forRole("staff-flag", "staff"), flag("plain", true, 1));
+        assertThat(FlagStore.changes(before, after)).containsExactly(
+                new FlagChangeEvent("beta-flag", Change.UPDATED, 2, Source.LIVE));
+    }
+
+    @Test
+    void aSourceChangeAloneIsNoChange() {
+        FlagState live = state(1, Map.of(), flag("a", true, 1));
+        List<FlagChangeEvent> events = new ArrayList<>();
+        FlagStore store = new FlagStore(live, Runnable::run, false, "test");
+        store.addListener(null, events::add);
+        store.publish(live.withSource(Source.STALE));
+        store.publish(live);
+        assertThat(events).isEmpty();
+    }
+
+    @Test
+    void evaluationsSayWhereTheFlagsCameFrom() {
+        FlagStore store = new FlagStore(FlagState.none("nothing yet"), Runnable::run, false, "test");
+        FlagEvaluation none = store.evaluate("a", USER, true);
+        assertThat(none.value()).isTrue();
+        assertThat(none.source()).isEqualTo(Source.DEFAULTS);
+        assertThat(none.reason().detail()).isEqualTo("no flags yet: nothing yet");
+        assertThat(store.allFlags(USER)).isEmpty();
+
+        store.publish(state(4, Map.of(), flag("a", false, 2)).withSource(Source.STALE));
+        FlagEvaluation stale = store.evaluate("a", USER, true);
+        assertThat(stale.value()).isFalse();
+        assertThat(stale.source()).isEqualTo(Source.STALE);
+        assertThat(stale.version()).isEqualTo(4);
+        assertThat(stale.flagVersion()).isEqualTo(2);
+        assertThat(stale.reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+        assertThat(store.evaluate(null, USER, true).reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+        assertThat(store.evaluate("a", null, true).reason().kind()).isEqualTo(Reason.Kind.ERROR);
+    }
+}

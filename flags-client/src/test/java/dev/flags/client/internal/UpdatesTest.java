@@ -1,0 +1,89 @@
+package dev.flags.client.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.client.Source;
+import dev.flags.core.Flag;
+import dev.flags.core.FlagFormat;
+import dev.flags.core.User;
+import dev.flags.protocol.v1.Delta;
+import dev.flags.protocol.v1.FlagDocument;
+import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.Snapshot;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** Wire messages to snapshots. */
+class UpdatesTest {
+
+    private final List<String> problems = new ArrayList<>();
+
+    private static FlagDocument doc(String key, boolean on, long version) {
+        Flag f = new Flag(key, null, true, null, List.of(), List.of(), List.of(), on, version);
+        return FlagDocument.newBuilder().setKey(key).setJson(FlagFormat.writeFlag(f)).build();
+    }
+
+    private static RoleGrant grant(String role, String... ids) {
+        return RoleGrant.newBuilder().setRole(role).addAllUserIds(List.of(ids)).build();
+    }
+
+    private FlagState snapshot() {
+        return Updates.snapshot(Snapshot.newBuilder().setVersion(10).addFlags(doc("a", true, 1)).addFlags(doc("b", false, 1))
+                .addRoleGrants(grant("beta", "u-1", "u-2")).addRoleGrants(grant("empty")).build(),
+                (k, p) -> problems.add(k));
+    }
+
+    @Test
+    void aSnapshotIsAWholeLiveState() {
+        FlagState s = snapshot();
+        assertThat(s.source()).isEqualTo(Source.LIVE);
+        assertThat(s.version()).isEqualTo(10);
+        assertThat(s.flags().size()).isEqualTo(2);
+        assertThat(s.flags().roleGrants()).isEqualTo(Map.of("beta", Set.of("u-1", "u-2")));
+        assertThat(problems).isEmpty();
+    }
+
+    @Test
+    void aDeltaUpsertsRemovesAndReplacesTheMembersOfTheRolesItNames() {
+        FlagState s = Updates.delta(snapshot(), Delta.newBuilder().setFromVersion(10).setVersion(12)
+                .addUpserted(doc("a", false, 2)).addUpserted(doc("c", true, 1)).addRemoved("b").addRemoved("never-there")
+                .addRoleGrants(grant("beta", "u-3")).addRoleGrants(grant("staff", "u-9")).build(), (k, p) -> problems.add(k));
+        assertThat(s.version()).isEqualTo(12);
+        assertThat(s.flags().flag("a")).hasValueSatisfying(f -> assertThat(f.defaultValue()).isFalse());
+        assertThat(s.flags().flag("b")).isEmpty();
+        assertThat(s.flags().flag("c")).isPresent();
+        assertThat(s.flags().roleGrants()).isEqualTo(Map.of("beta", Set.of("u-3"), "staff", Set.of("u-9")));
+
+        FlagState emptied = Updates.delta(s, Delta.newBuilder().setFromVersion(12).setVersion(13)
+                .addRoleGrants(grant("beta")).build(), (k, p) -> problems.add(k));
+        assertThat(emptied.flags().roleGrants()).isEqualTo(Map.of("staff", Set.of("u-9")));
+    }
+
+    @Test
+    void aDeltaThatChangesNothingVisibleStillMovesTheVersion() {
+        FlagState s = Updates.delta(snapshot(), Delta.newBuilder().setFromVersion(10).setVersion(11).build(), (k, p) -> { });
+        assertThat(s.version()).isEqualTo(11);
+        assertThat(s.flags().size()).isEqualTo(2);
+    }
+
+    @Test
+    void anUnreadableDocumentIsSetAsideAndAFixLaterTakesItsPlace() {
+        FlagDocument bad = FlagDocument.newBuilder().setKey("a").setJson("{\"key\": \"a\", \"enabled\": 1}").build();
+        FlagDocument wrongKey = FlagDocument.newBuilder().setKey("x").setJson(doc("y", true, 1).getJson()).build();
+        FlagState s = Updates.delta(snapshot(), Delta.newBuilder().setFromVersion(10).setVersion(11)
+                .addUpserted(bad).addUpserted(wrongKey).build(), (k, p) -> problems.add(k + ": " + p));
+        assertThat(problems).hasSize(2);
+        assertThat(problems.get(1)).contains("\"y\" is not the key it was sent under, \"x\"");
+        assertThat(s.flags().flag("a")).isEmpty();
+        assertThat(s.unreadable()).containsOnlyKeys("a", "x");
+        assertThat(s.flags().isEnabled("a", User.withId("u"), true)).isTrue();
+
+        FlagState fixed = Updates.delta(s, Delta.newBuilder().setFromVersion(11).setVersion(12)
+                .addUpserted(doc("a", true, 3)).addRemoved("x").build(), (k, p) -> problems.add(k));
+        assertThat(fixed.unreadable()).isEmpty();
+        assertThat(fixed.flags().flag("a")).isPresent();
+    }
+}

@@ -1,0 +1,288 @@
+package dev.flags.client.openfeature;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.client.FlagChangeListener;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Flags;
+import dev.flags.client.Freshness;
+import dev.flags.client.Health;
+import dev.flags.client.Source;
+import dev.flags.client.testing.TestFlags;
+import dev.flags.core.Condition;
+import dev.flags.core.Flag;
+import dev.flags.core.Operator;
+import dev.flags.core.Rule;
+import dev.flags.core.User;
+import dev.openfeature.sdk.Client;
+import dev.openfeature.sdk.ErrorCode;
+import dev.openfeature.sdk.EventDetails;
+import dev.openfeature.sdk.FlagEvaluationDetails;
+import dev.openfeature.sdk.ImmutableContext;
+import dev.openfeature.sdk.MutableContext;
+import dev.openfeature.sdk.NoOpProvider;
+import dev.openfeature.sdk.OpenFeatureAPI;
+import dev.openfeature.sdk.ProviderEvaluation;
+import dev.openfeature.sdk.Reason;
+import dev.openfeature.sdk.Value;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The OpenFeature provider: types, reasons, error codes, context mapping, events. */
+class FlagsProviderTest {
+
+    private static final ImmutableContext CTX = new ImmutableContext("u-1");
+
+    @TempDir
+    Path dir;
+
+    private static Flag rule(String key, Condition condition) {
+        return new Flag(key, null, true, null, List.of(), List.of(),
+                List.of(new Rule("r", List.of(condition), true, null)), false, 0);
+    }
+
+    @Test
+    void booleanEvaluationsCarryOpenFeatureReasons() {
+        TestFlags flags = TestFlags.create().enable("on").disable("killed").enableFor("targeted", "u-1");
+        FlagsProvider p = FlagsProvider.of(flags);
+
+        ProviderEvaluation<Boolean> on = p.getBooleanEvaluation("on", false, CTX);
+        assertThat(on.getValue()).isTrue();
+        assertThat(on.getReason()).isEqualTo(Reason.DEFAULT.name());
+        assertThat(on.getErrorCode()).isNull();
+        assertThat(on.getFlagMetadata().getLong("flagVersion")).isEqualTo(1L);
+        assertThat(on.getFlagMetadata().getString("source")).isEqualTo("IN_MEMORY");
+
+        ProviderEvaluation<Boolean> killed = p.getBooleanEvaluation("killed", true, CTX);
+        assertThat(killed.getValue()).isFalse();
+        assertThat(killed.getReason()).isEqualTo(Reason.DISABLED.name());
+
+        ProviderEvaluation<Boolean> targeted = p.getBooleanEvaluation("targeted", false, CTX);
+        assertThat(targeted.getValue()).isTrue();
+        assertThat(targeted.getReason()).isEqualTo(Reason.TARGETING_MATCH.name());
+        assertThat(targeted.getFlagMetadata().getInteger("ruleIndex")).isZero();
+
+        ProviderEvaluation<Boolean> unknown = p.getBooleanEvaluation("nope", true, CTX);
+        assertThat(unknown.getValue()).isTrue();
+        assertThat(unknown.getReason()).isEqualTo(Reason.ERROR.name());
+        assertThat(unknown.getErrorCode()).isEqualTo(ErrorCode.FLAG_NOT_FOUND);
+        assertThat(unknown.getErrorMessage()).isEqualTo("no flag \"nope\"");
+    }
+
+    @Test
+    void stringsIntegersDoublesAndObjectsComeFromTheServedVariant() {
+        TestFlags flags = TestFlags.create()
+                .serveVariant("colour", "green", "#00aa00")
+                .serveVariant("plain", "treatment")
+                .serveVariant("limit", "high", "42")
+                .serveVariant("ratio", "quarter", " 0.25 ")
+                .serveVariant("layout", "wide", "{\"columns\": 3, \"sidebar\": true, \"name\": \"wide\", \"sizes\": [1, 2.5]}")
+                .enable("boolean-only")
+                .disable("off-ab");
+        FlagsProvider p = FlagsProvider.of(flags);
+
+        ProviderEvaluation<String> colour = p.getStringEvaluation("colour", "none", CTX);
+        assertThat(colour.getValue()).isEqualTo("#00aa00");
+        assertThat(colour.getVariant()).isEqualTo("green");
+        assertThat(p.getStringEvaluation("plain", "none", CTX).getValue()).isEqualTo("treatment");
+        assertThat(p.getIntegerEvaluation("limit", 0, CTX).getValue()).isEqualTo(42);
+        assertThat(p.getDoubleEvaluation("ratio", 0.0, CTX).getValue()).isEqualTo(0.25);
+
+        Value layout = p.getObjectEvaluation("layout", new Value(), CTX).getValue();
+        assertThat(layout.asStructure().getValue("columns").asInteger()).isEqualTo(3);
+        assertThat(layout.asStructure().getValue("sidebar").asBoolean()).isTrue();
+        assertThat(layout.asStructure().getValue("name").asString()).isEqualTo("wide");
+        assertThat(layout.asStructure().getValue("sizes").asList()).extracting(Value::asDouble).containsExactly(1.0, 2.5);
+
+        // Off for the user: the caller's default, with the reason that made it off.
+        ProviderEvaluation<String> off = p.getStringEvaluation("off-ab", "fallback", CTX);
+        assertThat(off.getValue()).isEqualTo("fallback");
+        assertThat(off.getReason()).isEqualTo(Reason.DISABLED.name());
+        assertThat(off.getErrorCode()).isNull();
+    }
+
+    @Test
+    void wrongTypesAreTypeMismatchesAndBadJsonIsAParseError() {
+        TestFlags flags = TestFlags.create().enable("boolean-only").serveVariant("colour", "green", "#00aa00")
+                .serveVariant("plain", "treatment");
+        FlagsProvider p = FlagsProvider.of(flags);
+
+        ProviderEvaluation<String> s = p.getStringEvaluation("boolean-only", "d", CTX);
+        assertThat(s.getValue()).isEqualTo("d");
+        assertThat(s.getErrorCode()).isEqualTo(ErrorCode.TYPE_MISMATCH);
+        assertThat(s.getErrorMessage()).contains("has no variants");
+
+        ProviderEvaluation<Integer> i = p.getIntegerEvaluation("colour", 7, CTX);
+        assertThat(i.getValue()).isEqualTo(7);
+        assertThat(i.getErrorCode()).isEqualTo(ErrorCode.TYPE_MISMATCH);
+        assertThat(i.getErrorMessage()).contains("is not an integer, was \"#00aa00\"");
+        assertThat(p.getDoubleEvaluation("plain", 1.5, CTX).getErrorCode()).isEqualTo(ErrorCode.TYPE_MISMATCH);
+
+        ProviderEvaluation<Value> o = p.getObjectEvaluation("colour", new Value("d"), CTX);
+        assertThat(o.getValue().asString()).isEqualTo("d");
+        assertThat(o.getErrorCode()).isEqualTo(ErrorCode.PARSE_ERROR);
+        assertThat(o.getReason()).isEqualTo(Reason.ERROR.name());
+    }
+
+    @Test
+    void theContextMapsToTheUser() {
+        Flag seats = rule("many-seats", new Condition.Attribute("seats", Operator.NUM_GT, List.of("5"), false, false));
+        Flag plan = rule("pro", new Condition.Attribute("plan", Operator.IN, List.of("pro"), false, false));
+        Flag late = rule("late", new Condition.Attribute("signupAt", Operator.AFTER, List.of("2026-01-01T00:00:00Z"), false, false));
+        TestFlags flags = TestFlags.create()
+                .set(rule("beta", new Condition.Roles(List.of("beta-tester"))))
+                .set(rule("eu", new Condition.Regions(List.of("eu-west"))))
+                .set(seats).set(plan).set(late);
+        FlagsProvider p = FlagsProvider.of(flags);
+
+        MutableContext ctx = new MutableContext("u-9");
+        ctx.add("roles", List.of(new Value("staff"), new Value("beta-tester")));
+        ctx.add("region", "eu-west");
+        ctx.add("seats", 12);
+        ctx.add("plan", "pro");
+        ctx.add("signupAt", Instant.parse("2026-06-01T00:00:00Z"));
+        ctx.add("nested", List.of(new Value(1))); // ignored
+
+        User user = FlagsProvider.toUser(ctx);
+        assertThat(user.id()).isEqualTo("u-9");
+        assertThat(user.roles()).containsExactly("staff", "beta-tester");
+        assertThat(user.region()).isEqualTo("eu-west");
+        assertThat(user.attributes()).containsEntry("seats", 12.0).containsEntry("plan", "pro")
+                .doesNotContainKey("nested").doesNotContainKey("targetingKey");
+        for (String key : List.of("beta", "eu", "many-seats", "pro", "late")) {
+            assertThat(p.getBooleanEvaluation(key, false, ctx).getValue()).as(key).isTrue();
+        }
+        assertThat(p.getBooleanEvaluation("beta", false, new ImmutableContext("u-9")).getValue()).isFalse();
+        assertThat(FlagsProvider.toUser(new ImmutableContext(Map.of("roles", new Value("a, b")))).roles())
+                .containsExactly("a", "b");
+        assertThat(FlagsProvider.toUser(null).id()).isNull();
+        assertThat(FlagsProvider.toUser(new ImmutableContext()).id()).isNull();
+
+        ProviderEvaluation<Boolean> bad = p.getBooleanEvaluation("beta", true,
+                new ImmutableContext("u-1", Map.of("region", new Value(3))));
+        assertThat(bad.getValue()).isTrue();
+        assertThat(bad.getErrorCode()).isEqualTo(ErrorCode.INVALID_CONTEXT);
+        assertThat(bad.getErrorMessage()).contains("region");
+    }
+
+    @Test
+    void staleCachedAndNotReadyAnswersSaySo() {
+        TestFlags test = TestFlags.create().enable("on");
+        assertThat(FlagsProvider.of(new FromSource(test, Source.STALE)).getBooleanEvaluation("on", false, CTX).getReason())
+                .isEqualTo("STALE");
+        assertThat(FlagsProvider.of(new FromSource(test, Source.CACHE_FILE)).getBooleanEvaluation("on", false, CTX)
+                .getReason()).isEqualTo(Reason.CACHED.name());
+        assertThat(FlagsProvider.of(new FromSource(test, Source.LIVE)).getBooleanEvaluation("on", false, CTX)
+                .getReason()).isEqualTo(Reason.DEFAULT.name());
+
+        try (Flags none = Flags.builder().offlineFile(dir.resolve("missing.json")).build()) {
+            ProviderEvaluation<Boolean> e = FlagsProvider.of(none).getBooleanEvaluation("on", true, CTX);
+            assertThat(e.getValue()).isTrue();
+            assertThat(e.getErrorCode()).isEqualTo(ErrorCode.PROVIDER_NOT_READY);
+            assertThat(e.getErrorMessage()).contains("does not exist");
+        }
+    }
+
+    @Test
+    void throughTheOpenFeatureApiWithChangeEvents() throws Exception {
+        TestFlags flags = TestFlags.create().enable("billing-v2");
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "flags-provider-test";
+        api.setProviderAndWait(domain, FlagsProvider.owning(flags));
+        try {
+            Client client = api.getClient(domain);
+            BlockingQueue<EventDetails> changes = new LinkedBlockingQueue<>();
+            client.onProviderConfigurationChanged(changes::add);
+
+            FlagEvaluationDetails<Boolean> d = client.getBooleanDetails("billing-v2", false, CTX);
+            assertThat(d.getValue()).isTrue();
+            assertThat(d.getReason()).isEqualTo("DEFAULT");
+            assertThat(client.getBooleanDetails("missing", true, CTX).getErrorCode()).isEqualTo(ErrorCode.FLAG_NOT_FOUND);
+
+            flags.disable("billing-v2");
+            EventDetails event = changes.poll(10, TimeUnit.SECONDS);
+            assertThat(event).isNotNull();
+            assertThat(event.getFlagsChanged()).containsExactly("billing-v2");
+            assertThat(client.getBooleanValue("billing-v2", true, CTX)).isFalse();
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+
+    /** Answers of a {@link TestFlags}, as if they came from another source. */
+    private record FromSource(TestFlags flags, Source source) implements Flags {
+        @Override
+        public boolean isEnabled(String flagKey, User user) {
+            return flags.isEnabled(flagKey, user);
+        }
+
+        @Override
+        public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
+            return flags.isEnabled(flagKey, user, defaultValue);
+        }
+
+        @Override
+        public String variant(String flagKey, User user) {
+            return flags.variant(flagKey, user);
+        }
+
+        @Override
+        public FlagEvaluation evaluate(String flagKey, User user) {
+            return evaluate(flagKey, user, false);
+        }
+
+        @Override
+        public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
+            FlagEvaluation e = flags.evaluate(flagKey, user, defaultValue);
+            return new FlagEvaluation(e.flagKey(), e.value(), e.variant(), e.payload(), e.reason(), e.flagVersion(),
+                    source, e.version());
+        }
+
+        @Override
+        public Map<String, FlagEvaluation> allFlags(User user) {
+            return flags.allFlags(user);
+        }
+
+        @Override
+        public void addListener(String flagKey, FlagChangeListener listener) {
+            flags.addListener(flagKey, listener);
+        }
+
+        @Override
+        public void addListener(FlagChangeListener listener) {
+            flags.addListener(listener);
+        }
+
+        @Override
+        public void removeListener(FlagChangeListener listener) {
+            flags.removeListener(listener);
+        }
+
+        @Override
+        public boolean awaitReady(Duration timeout) {
+            return true;
+        }
+
+        @Override
+        public Freshness freshness() {
+            return flags.freshness();
+        }
+
+        @Override
+        public Health health() {
+            return flags.health();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.flags.client.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.flags.client.FlagChangeEvent;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Flags;
+import dev.flags.client.Health;
+import dev.flags.client.Source;
+import dev.flags.core.Condition;
+import dev.flags.core.Flag;
+import dev.flags.core.FlagValidationException;
+import dev.flags.core.Reason;
+import dev.flags.core.Rule;
+import dev.flags.core.User;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The test helper behaves like the real SDK, and a test sets its flags directly. */
+class TestFlagsTest {
+
+    private static final User USER = User.withId("u-1");
+
+    @Test
+    void flagsAreUnknownUntilSet() {
+        TestFlags flags = TestFlags.create();
+        assertThat(flags.isEnabled("billing-v2", USER)).isFalse();
+        assertThat(flags.isEnabled("billing-v2", USER, true)).isTrue();
+        FlagEvaluation e = flags.evaluate("billing-v2", USER);
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+        assertThat(e.source()).isEqualTo(Source.IN_MEMORY);
+        assertThat(flags.awaitReady(Duration.ZERO)).isTrue();
+        assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+    }
+
+    @Test
+    void enableDisableAndTarget() {
+        TestFlags flags = TestFlags.create().enable("billing-v2").enableFor("new-search", "u-1", "u-2");
+        assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
+        assertThat(flags.isEnabled("new-search", USER)).isTrue();
+        assertThat(flags.isEnabled("new-search", User.withId("u-3"))).isFalse();
+        assertThat(flags.evaluate("new-search", USER).reason().kind()).isEqualTo(Reason.Kind.TARGET_MATCH);
+
+        flags.disable("billing-v2");
+        assertThat(flags.isEnabled("billing-v2", USER, true)).isFalse();
+        assertThat(flags.evaluate("billing-v2", USER).reason().kind()).isEqualTo(Reason.Kind.FLAG_OFF);
+
+        flags.remove("billing-v2");
+        assertThat(flags.evaluate("billing-v2", USER).reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+        flags.clear();
+        assertThat(flags.allFlags(USER)).isEmpty();
+    }
+
+    @Test
+    void variantsRulesAndRoleGrants() {
+        Flag beta = new Flag("beta-only", null, true, null, List.of(), List.of(),
+                List.of(new Rule("testers", List.of(new Condition.Roles(List.of("beta-tester"))), true, null)), false, 0);
+        TestFlags flags = TestFlags.create().serveVariant("checkout-button", "green", "#00aa00").set(beta);
+        assertThat(flags.variant("checkout-button", USER)).isEqualTo("green");
+        assertThat(flags.evaluate("checkout-button", USER).payload()).isEqualTo("#00aa00");
+        assertThat(flags.isEnabled("beta-only", USER)).isFalse();
+        assertThat(flags.isEnabled("beta-only", USER.roles("beta-tester"))).isTrue();
+        flags.grantRole("beta-tester", "u-1");
+        assertThat(flags.isEnabled("beta-only", USER)).isTrue();
+        assertThat(flags.evaluate("beta-only", USER).flagVersion()).isEqualTo(2);
+
+        flags.setJson("{\"key\": \"from-json\", \"enabled\": true, \"default\": true}");
+        assertThat(flags.isEnabled("from-json", USER)).isTrue();
+        assertThatThrownBy(() -> flags.setJson("{\"key\": \"bad\", \"enabeld\": true}"))
+                .isInstanceOf(FlagValidationException.class).hasMessageContaining("enabeld");
+    }
+
+    @Test
+    void listenersAreCalledBeforeTheChangeReturns() {
+        TestFlags flags = TestFlags.create();
+        List<FlagChangeEvent> events = new ArrayList<>();
+        flags.addListener("billing-v2", events::add);
+        flags.enable("billing-v2").enable("other");
+        assertThat(events).containsExactly(
+                new FlagChangeEvent("billing-v2", FlagChangeEvent.Change.ADDED, 1, Source.IN_MEMORY));
+        flags.disable("billing-v2");
+        assertThat(events).hasSize(2).last().extracting(FlagChangeEvent::change).isEqualTo(FlagChangeEvent.Change.UPDATED);
+    }
+
+    @Test
+    void aListenerThatThrowsDoesNotStopTheOthers() {
+        TestFlags flags = TestFlags.create();
+        List<String> seen = new ArrayList<>();
+        flags.addListener(e -> {
+            throw new IllegalStateException("listener bug");
+        });
+        flags.addListener(e -> seen.add(e.flagKey()));
+        flags.enable("a");
+        assertThat(seen).containsExactly("a");
+    }
+
+    @Test
+    void anApplicationTakesItAsFlags() {
+        Flags flags = TestFlags.create().enable("billing-v2");
+        assertThat(new Checkout(flags).path(USER)).isEqualTo("v2");
+        ((TestFlags) flags).disable("billing-v2");
+        assertThat(new Checkout(flags).path(USER)).isEqualTo("v1");
+    }
+
+    /** Stands for application code that knows only {@link Flags}. */
+    private record Checkout(Flags flags) {
+        String path(User user) {
+            return flags.isEnabled("billing-v2", user) ? "v2" : "v1";
+        }
+    }
+}
