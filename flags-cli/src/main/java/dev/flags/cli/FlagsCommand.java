@@ -32,7 +32,7 @@ import picocli.CommandLine.Spec;
         description = "Change and inspect feature flags on a flag server, or check flag files offline.",
         subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
-                FlagsCommand.Revoke.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
+                FlagsCommand.Revoke.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
@@ -250,6 +250,19 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         String method() {
             return "DELETE";
+        }
+    }
+
+    @Command(name = "archive", description = "Archive a flag: no longer served; its history stays. A later PUT restores it.")
+    static final class Archive implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+
+        @Override
+        public Integer call() {
+            print(spec, o.api().call("DELETE", o.flagPath(flag), null, o.comment));
+            return EXIT_OK;
         }
     }
 

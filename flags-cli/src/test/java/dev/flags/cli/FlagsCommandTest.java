@@ -92,6 +92,8 @@ class FlagsCommandTest {
         long first = Long.parseLong(history.out().lines().findFirst().orElseThrow().substring(1, 7).trim());
         assertThat(remote("revert", "billing-v2", String.valueOf(first)).json().get("enabled").asBoolean()).isFalse();
         assertThat(remote("show", "billing-v2").json().get("key").asText()).isEqualTo("billing-v2");
+        assertThat(remote("archive", "billing-v2", "-m", "clean-up").json().get("archived").asBoolean()).isTrue();
+        assertThat(remote("show", "billing-v2").err()).contains("archived");
     }
 
     @Test

@@ -1,0 +1,76 @@
+package dev.flags.examples.billing;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Flags;
+import dev.flags.core.User;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+
+/**
+ * Thread-safe. {@code GET /checkout}: picks the old or the new billing path with
+ * {@code flags.evaluate("billing-v2", user)} and says what it decided and why. The user comes from
+ * request headers, as a gateway would set them: {@code X-User-Id}, {@code X-User-Roles}
+ * (comma-separated), {@code X-User-Region}.
+ */
+final class CheckoutServlet extends HttpServlet {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final transient Flags flags;
+    private final transient LegacyBilling legacy;
+    private final transient NewBilling next;
+
+    CheckoutServlet(Flags flags, LegacyBilling legacy, NewBilling next) {
+        this.flags = flags;
+        this.legacy = legacy;
+        this.next = next;
+    }
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        User user = userOf(req);
+        FlagEvaluation why = flags.evaluate("billing-v2", user); // never throws, never blocks on the network
+        String receipt = why.value() ? next.charge(String.valueOf(user.id()), 1999) : legacy.charge(String.valueOf(user.id()), 1999);
+
+        ObjectNode body = JSON.createObjectNode();
+        body.put("billing", why.value() ? "v2" : "v1");
+        body.put("receipt", receipt);
+        body.put("user", user.id());
+        ObjectNode flag = body.putObject("billing-v2");
+        flag.put("value", why.value());
+        flag.put("reason", why.reason().kind().name());
+        if (why.reason().ruleName() != null) {
+            flag.put("rule", why.reason().ruleName());
+        }
+        if (why.reason().detail() != null) {
+            flag.put("detail", why.reason().detail());
+        }
+        flag.put("flagVersion", why.flagVersion());
+        flag.put("source", why.source().name());
+        resp.setContentType("application/json");
+        resp.setCharacterEncoding("UTF-8");
+        resp.getOutputStream().write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body));
+    }
+
+    private static User userOf(HttpServletRequest req) {
+        String id = req.getHeader("X-User-Id");
+        User user = id == null || id.isBlank() ? User.anonymous() : User.withId(id.trim());
+        String roles = req.getHeader("X-User-Roles");
+        if (roles != null) {
+            for (String role : roles.split(",")) {
+                if (!role.isBlank()) {
+                    user = user.roles(role.trim());
+                }
+            }
+        }
+        String region = req.getHeader("X-User-Region");
+        if (region != null && !region.isBlank()) {
+            user = user.region(region.trim());
+        }
+        return user;
+    }
+}

@@ -1,0 +1,115 @@
+package dev.flags.examples.demo;
+
+import dev.flags.examples.billing.BillingApp;
+import dev.flags.server.FlagServer;
+import dev.flags.server.ServerConfig;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The one-command demo: the flag server with its embedded journal and demo data, and the billing
+ * service that uses the SDK. Prints where they listen and which tokens to use, and writes the same
+ * into {@code <data-dir>/demo.env} for the walkthrough in examples/README.md.
+ */
+@Command(name = "flags-demo", mixinStandardHelpOptions = true, description = "Runs the flag server and the billing example together.")
+public final class Demo implements Callable<Integer> {
+
+    @Option(names = "--data-dir", defaultValue = "demo-data", description = "The server's data directory (default ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--http-port", defaultValue = "8080", description = "The flag server's HTTP port (default ${DEFAULT-VALUE}).")
+    int httpPort;
+
+    @Option(names = "--grpc-port", defaultValue = "9090", description = "The flag server's gRPC port (default ${DEFAULT-VALUE}).")
+    int grpcPort;
+
+    @Option(names = "--app-port", defaultValue = "8081", description = "The billing service's port (default ${DEFAULT-VALUE}).")
+    int appPort;
+
+    /** A running demo: server and app. */
+    public record Running(FlagServer server, BillingApp app, DemoData.Tokens tokens, Path envFile) implements AutoCloseable {
+        @Override
+        public void close() {
+            app.close();
+            server.close();
+        }
+    }
+
+    /**
+     * Starts the demo and returns at once; ports 0 pick free ones (the tests use that).
+     *
+     * @return the running demo
+     */
+    public static Running start(Path dataDir, int httpPort, int grpcPort, int appPort) throws IOException, InterruptedException {
+        Files.createDirectories(dataDir);
+        FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dataDir).withPorts(httpPort, grpcPort)
+                .withBindAddress("127.0.0.1").withHeartbeatInterval(Duration.ofSeconds(5)));
+        try {
+            String admin = Files.readString(dataDir.resolve("admin-token"), StandardCharsets.UTF_8).trim();
+            String httpBase = "http://127.0.0.1:" + server.httpPort();
+            DemoData.Tokens tokens = new DemoData(httpBase, admin).seed(dataDir);
+            BillingApp app = BillingApp.start(appPort, "127.0.0.1:" + server.grpcPort(), tokens.sdk(), "production",
+                    dataDir.resolve("billing-flags-cache.json"));
+            Path env = dataDir.resolve("demo.env");
+            if (!Files.exists(env)) {
+                Files.createFile(env, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            }
+            Files.writeString(env, String.join("\n",
+                    "# the demo's addresses and tokens: . " + env,
+                    "export FLAGS_SERVER=" + httpBase,
+                    "export FLAGS_ENV=production",
+                    "export BILLING=http://127.0.0.1:" + app.port(),
+                    "export ADMIN_TOKEN=" + admin,
+                    "export EDITOR_TOKEN=" + tokens.editor(),
+                    "export TESTER_TOKEN=" + tokens.tester(),
+                    "export SDK_TOKEN=" + tokens.sdk(), ""), StandardCharsets.UTF_8);
+            return new Running(server, app, tokens, env);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs the demo until Ctrl-C.
+     *
+     * @param args options; see --help
+     */
+    public static void main(String[] args) {
+        System.setProperty("org.slf4j.simpleLogger.log.org.xnio", "warn");
+        System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
+        System.setProperty("org.jboss.logging.provider", "slf4j");
+        int code = new CommandLine(new Demo()).execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Running demo = start(dataDir, httpPort, grpcPort, appPort);
+        System.out.println();
+        System.out.println("The demo is running.");
+        System.out.println("  flag server (admin API)  http://127.0.0.1:" + demo.server().httpPort());
+        System.out.println("  flag server (gRPC sync)  127.0.0.1:" + demo.server().grpcPort());
+        System.out.println("  billing service          http://127.0.0.1:" + demo.app().port() + "/checkout");
+        System.out.println("  tokens (editor, tester, sdk, admin) and addresses: " + demo.envFile());
+        System.out.println("In another terminal:  . " + demo.envFile() + "   then follow examples/README.md. Ctrl-C stops.");
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            demo.close();
+            stopped.countDown();
+        }, "demo-shutdown"));
+        stopped.await();
+        return 0;
+    }
+}

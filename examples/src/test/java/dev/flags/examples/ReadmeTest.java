@@ -1,0 +1,66 @@
+package dev.flags.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.examples.demo.Demo;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * examples/README.md works as written: with the demo running, its bash blocks run in order in one
+ * shell, with the real {@code flags} command. Between blocks the runner waits until the billing
+ * service's SDK has the server's latest version (a person reading takes longer than that).
+ */
+class ReadmeTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theWalkthroughRunsAsWritten() throws Exception {
+        Path jar = Path.of("..", "flags-cli", "target", "flags.jar").toAbsolutePath().normalize();
+        assertThat(jar).as("the flags command is built before the examples (./mvnw verify builds it)").exists();
+        String readme = Files.readString(Path.of("README.md"));
+        Matcher m = Pattern.compile("```bash\\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        List<String> blocks = new ArrayList<>();
+        while (m.find()) {
+            blocks.add(m.group(1));
+        }
+        assertThat(blocks).hasSizeGreaterThanOrEqualTo(8);
+
+        // The page runs from the repository's root: ./flags and demo-data/ are there.
+        Files.writeString(dir.resolve("flags"), "#!/bin/sh\nexec java -jar '" + jar + "' \"$@\"\n");
+        dir.resolve("flags").toFile().setExecutable(true);
+        String synced = """
+                __synced() {
+                  want=$(curl -sS -H "Authorization: Bearer $ADMIN_TOKEN" "$FLAGS_SERVER/api/v1/environments/production" | jq .version)
+                  for _ in $(seq 1 2000); do
+                    curl -sS "$BILLING/health" | grep -q "flags version $want)" && return 0
+                  done
+                  echo "the billing service never reached version $want" >&2; return 1
+                }
+                """;
+        StringBuilder script = new StringBuilder("set -euo pipefail\n").append(synced);
+        for (String block : blocks) {
+            script.append(block).append("\n__synced\necho '--- block done'\n");
+        }
+        Files.writeString(dir.resolve("walkthrough.sh"), script);
+
+        try (Demo.Running demo = Demo.start(dir.resolve("demo-data"), 0, 0, 0)) {
+            Process p = new ProcessBuilder("bash", "walkthrough.sh").directory(dir.toFile()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(out).isZero();
+            assertThat(out).contains("--- block done").contains("\"billing\":\"v2\"").contains("incident 4711")
+                    .contains("\"reason\":\"FLAG_NOT_FOUND\"");
+        }
+    }
+}

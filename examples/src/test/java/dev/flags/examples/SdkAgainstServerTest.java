@@ -1,0 +1,181 @@
+package dev.flags.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flags.client.FlagChangeEvent;
+import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Flags;
+import dev.flags.client.Source;
+import dev.flags.core.User;
+import dev.flags.server.FlagServer;
+import dev.flags.server.ServerConfig;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The SDK against the real flag server over loopback: sync, live changes, restarts, outages, caches. */
+class SdkAgainstServerTest {
+
+    private static final String ADMIN = "sdk-test-admin-token-0123456789";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @TempDir
+    Path dir;
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private FlagServer start(int httpPort, int grpcPort) throws Exception {
+        return FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(httpPort, grpcPort)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withHeartbeatInterval(Duration.ofSeconds(1)));
+    }
+
+    private JsonNode call(FlagServer server, String method, String path, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + "/api/v1" + path))
+                .header("Authorization", "Bearer " + ADMIN)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+        }
+        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isLessThan(300);
+        return r.body().isEmpty() ? null : JSON.readTree(r.body());
+    }
+
+    private String seed(FlagServer server) throws Exception {
+        call(server, "POST", "/environments", "{\"key\": \"production\"}");
+        call(server, "PUT", "/environments/production/flags/billing-v2",
+                "{\"enabled\": true, \"rules\": [{\"name\": \"testers\", \"conditions\": [{\"roles\": [\"beta-tester\"]}]}]}");
+        return call(server, "POST", "/tokens", "{\"name\": \"svc\", \"scope\": \"sdk\", \"environments\": [\"production\"]}")
+                .get("token").asText();
+    }
+
+    private static Flags sdk(int grpcPort, String token, Path cache) {
+        Flags.Builder b = Flags.builder().target("127.0.0.1:" + grpcPort).plaintext().sdkToken(token).environment("production")
+                .initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(200));
+        if (cache != null) {
+            b.cacheFile(cache);
+        }
+        return b.build();
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("waited 20 s for: " + what).isLessThan(deadline);
+            Thread.sleep(5); // polls the SDK's own state; the SDK exposes no event for "stream down"
+        }
+    }
+
+    @Test
+    void firstSyncThenALiveChangeArrivesWithoutAsking() throws Exception {
+        int httpPort = freePort();
+        int grpcPort = freePort();
+        try (FlagServer server = start(httpPort, grpcPort)) {
+            String token = seed(server);
+            try (Flags flags = sdk(grpcPort, token, null)) {
+                BlockingQueue<FlagChangeEvent> changes = new LinkedBlockingQueue<>();
+                flags.addListener("billing-v2", changes::add);
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                User tess = User.withId("tess");
+                assertThat(flags.isEnabled("billing-v2", tess)).isFalse();
+                assertThat(flags.evaluate("billing-v2", tess).source()).isEqualTo(Source.LIVE);
+
+                call(server, "PUT", "/environments/production/roles/beta-tester/members/tess", null);
+                await("the grant reaches the SDK", () -> flags.isEnabled("billing-v2", tess));
+                FlagEvaluation why = flags.evaluate("billing-v2", tess);
+                assertThat(why.reason().ruleName()).isEqualTo("testers");
+
+                call(server, "PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
+                FlagChangeEvent event = changes.poll(20, TimeUnit.SECONDS);
+                while (event != null && flags.isEnabled("billing-v2", tess)) {
+                    event = changes.poll(20, TimeUnit.SECONDS);
+                }
+                assertThat(event).isNotNull();
+                assertThat(event.flagKey()).isEqualTo("billing-v2");
+                assertThat(flags.isEnabled("billing-v2", tess)).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void aServerRestartCostsADeltaNotAFullReload() throws Exception {
+        int httpPort = freePort();
+        int grpcPort = freePort();
+        String token;
+        FlagServer server = start(httpPort, grpcPort);
+        token = seed(server);
+        try (Flags flags = sdk(grpcPort, token, null)) {
+            assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+            long version = flags.freshness().version();
+            server.close();
+
+            // the server is gone: the SDK keeps answering from what it has, and says it is stale
+            await("the SDK notices the outage", () -> !flags.freshness().streamUp());
+            assertThat(flags.isEnabled("billing-v2", User.withId("x").roles("beta-tester"))).isTrue();
+            assertThat(flags.evaluate("billing-v2", User.withId("x")).source()).isEqualTo(Source.STALE);
+
+            try (FlagServer again = start(httpPort, grpcPort)) {
+                await("the SDK reconnects", () -> flags.freshness().streamUp());
+                call(again, "PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
+                await("the change after the restart arrives", () -> !flags.isEnabled("billing-v2", User.withId("x").roles("beta-tester")));
+                assertThat(flags.freshness().version()).isGreaterThan(version);
+                String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + again.httpPort() + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                assertThat(metrics).as("the resumed SDK got no full snapshot").contains("flags_sync_snapshots_sent_total 0");
+            }
+        }
+    }
+
+    @Test
+    void unreachableAtStartServesTheCacheFileAndWithoutOneTheDefaults() throws Exception {
+        int httpPort = freePort();
+        int grpcPort = freePort();
+        Path cache = dir.resolve("flags-cache.json");
+        String token;
+        try (FlagServer server = start(httpPort, grpcPort)) {
+            token = seed(server);
+            try (Flags flags = sdk(grpcPort, token, cache)) {
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                await("the cache file is written", () -> Files.exists(cache));
+            }
+        }
+        // the server is down now
+        User tester = User.withId("t").roles("beta-tester");
+        try (Flags fromCache = sdk(grpcPort, token, cache)) {
+            await("the cache file is loaded", () -> fromCache.freshness().source() == Source.CACHE_FILE);
+            assertThat(fromCache.isEnabled("billing-v2", tester)).isTrue();
+            assertThat(fromCache.evaluate("billing-v2", tester).source()).isEqualTo(Source.CACHE_FILE);
+        }
+        try (Flags nothing = sdk(grpcPort, token, null)) {
+            assertThat(nothing.isEnabled("billing-v2", tester)).isFalse();
+            assertThat(nothing.isEnabled("billing-v2", tester, true)).isTrue();
+            assertThat(nothing.evaluate("billing-v2", tester).source()).isEqualTo(Source.DEFAULTS);
+        }
+        // a corrupt cache file is never trusted
+        byte[] bytes = Files.readAllBytes(cache);
+        bytes[bytes.length / 2] ^= 0x5A;
+        Files.write(cache, bytes);
+        try (Flags corrupt = sdk(grpcPort, token, cache)) {
+            assertThat(corrupt.isEnabled("billing-v2", tester)).isFalse();
+            assertThat(corrupt.evaluate("billing-v2", tester).source()).isEqualTo(Source.DEFAULTS);
+        }
+    }
+}
