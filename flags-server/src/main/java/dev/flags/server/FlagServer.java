@@ -21,7 +21,11 @@ import jakarta.servlet.ServletException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -48,6 +52,8 @@ public final class FlagServer implements AutoCloseable {
     private final ChangeWriter writer;
     private final Broadcaster broadcaster;
     private final Server grpc;
+    private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
+            Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
     private final Undertow http;
     private final DeploymentManager deployment;
     private final AtomicBoolean ready = new AtomicBoolean();
@@ -81,6 +87,7 @@ public final class FlagServer implements AutoCloseable {
             if (grpcServer != null) {
                 grpcServer.shutdownNow();
             }
+            grpcExecutor.shutdownNow();
             journal.close();
             throw e;
         }
@@ -110,6 +117,9 @@ public final class FlagServer implements AutoCloseable {
     private Server startGrpc(TokenService tokens) throws IOException {
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()))
                 .addService(SyncService.definition(broadcaster, tokens))
+                // Call handlers only register a subscription and return; a small bounded pool keeps a
+                // burst of reconnecting SDKs from creating a thread each (gRPC's default is unbounded).
+                .executor(grpcExecutor)
                 .maxInboundMessageSize(64 * 1024) // SDKs send only small requests
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);
@@ -167,6 +177,15 @@ public final class FlagServer implements AutoCloseable {
         return ((InetSocketAddress) http.getListenerInfo().get(0).getAddress()).getPort();
     }
 
+    private static ThreadFactory named(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
     /** @return the port the gRPC sync service listens on */
     public int grpcPort() {
         return grpc.getPort();
@@ -203,6 +222,7 @@ public final class FlagServer implements AutoCloseable {
             grpc.shutdownNow();
             Thread.currentThread().interrupt();
         }
+        grpcExecutor.shutdown();
         http.stop();
         try {
             deployment.stop();
