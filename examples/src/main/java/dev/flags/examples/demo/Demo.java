@@ -59,6 +59,9 @@ public final class Demo implements Callable<Integer> {
             DemoData.Tokens tokens = new DemoData(httpBase, admin).seed(dataDir);
             BillingApp app = BillingApp.start(appPort, "127.0.0.1:" + server.grpcPort(), tokens.sdk(), "production",
                     dataDir.resolve("billing-flags-cache.json"));
+            // Not needed for correctness (the SDK serves defaults until then), but the walkthrough
+            // reads better when the first request already sees the server's flags.
+            app.flags().awaitReady(Duration.ofSeconds(10));
             Path env = dataDir.resolve("demo.env");
             if (!Files.exists(env)) {
                 Files.createFile(env, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
