@@ -178,4 +178,106 @@ class SdkAgainstServerTest {
             assertThat(corrupt.evaluate("billing-v2", tester).source()).isEqualTo(Source.DEFAULTS);
         }
     }
+
+    @Test
+    void syncsOverTlsWithTheServersCertificateTrusted() throws Exception {
+        Path cert = dir.resolve("cert.pem");
+        Path key = dir.resolve("key.pem");
+        Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
+                "-out", cert.toString(), "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+                .redirectErrorStream(true).start();
+        openssl.getInputStream().readAllBytes();
+        assertThat(openssl.waitFor(60, TimeUnit.SECONDS) && openssl.exitValue() == 0).as("openssl made a certificate").isTrue();
+        try (FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("tls-data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withTls(cert, key))) {
+            HttpClient tlsHttp = HttpClient.newBuilder().sslContext(trusting(cert)).build();
+            String base = "https://127.0.0.1:" + server.httpPort() + "/api/v1";
+            send(tlsHttp, "POST", base + "/environments", "{\"key\": \"production\"}");
+            send(tlsHttp, "PUT", base + "/environments/production/flags/billing-v2", "{\"enabled\": true, \"default\": true}");
+            String token = JSON.readTree(send(tlsHttp, "POST", base + "/tokens",
+                    "{\"name\": \"svc\", \"scope\": \"sdk\", \"environments\": [\"production\"]}")).get("token").asText();
+            try (Flags flags = Flags.builder().target("127.0.0.1:" + server.grpcPort()).trustedCertificates(cert)
+                    .sdkToken(token).environment("production").build()) {
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                assertThat(flags.isEnabled("billing-v2", User.withId("u"))).isTrue();
+            }
+            // an SDK that does not trust the certificate never gets flags
+            try (Flags untrusting = Flags.builder().target("127.0.0.1:" + server.grpcPort())
+                    .sdkToken(token).environment("production").initialBackoff(Duration.ofMillis(20)).build()) {
+                assertThat(untrusting.awaitReady(Duration.ofMillis(500))).isFalse();
+                assertThat(untrusting.evaluate("billing-v2", User.withId("u")).source()).isEqualTo(Source.DEFAULTS);
+            }
+        }
+    }
+
+    private static javax.net.ssl.SSLContext trusting(Path cert) throws Exception {
+        java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        try (var in = Files.newInputStream(cert)) {
+            trust.setCertificateEntry("server", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+        }
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+        context.init(null, tmf.getTrustManagers(), null);
+        return context;
+    }
+
+    private static String send(HttpClient client, String method, String url, String body) throws Exception {
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + ADMIN)
+                .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isLessThan(300);
+        return r.body();
+    }
+
+    @Test
+    void threadsEvaluatingWhileChangesStreamInAlwaysSeeWholeSnapshotsInOrder() throws Exception {
+        try (FlagServer server = start(0, 0)) {
+            String token = seed(server);
+            String doc = "{\"enabled\": true, \"default\": true, \"variants\": [{\"key\": \"n\", \"weight\": 100, \"payload\": \"%d\"}]}";
+            call(server, "PUT", "/environments/production/flags/x", doc.formatted(0));
+            call(server, "PUT", "/environments/production/flags/y", doc.formatted(0));
+            try (Flags flags = sdk(server.grpcPort(), token, null)) {
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+                java.util.List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+                java.util.concurrent.atomic.AtomicLong observed = new java.util.concurrent.atomic.AtomicLong();
+                Thread[] readers = new Thread[4];
+                for (int t = 0; t < readers.length; t++) {
+                    readers[t] = new Thread(() -> {
+                        int lastX = 0;
+                        User user = User.withId("reader");
+                        try {
+                            while (writing.get()) {
+                                java.util.Map<String, FlagEvaluation> all = flags.allFlags(user);
+                                int x = Integer.parseInt(all.get("x").payload());
+                                int y = Integer.parseInt(all.get("y").payload());
+                                // x is always written before y: a whole snapshot has y == x or y == x - 1
+                                assertThat(y).isBetween(x - 1, x);
+                                assertThat(x).as("never backwards").isGreaterThanOrEqualTo(lastX);
+                                assertThat(all.get("x").version()).isEqualTo(all.get("y").version());
+                                lastX = x;
+                                observed.incrementAndGet();
+                            }
+                        } catch (Throwable e) {
+                            failures.add(e);
+                        }
+                    }, "reader-" + t);
+                    readers[t].start();
+                }
+                for (int n = 1; n <= 40; n++) {
+                    call(server, "PUT", "/environments/production/flags/x", doc.formatted(n));
+                    call(server, "PUT", "/environments/production/flags/y", doc.formatted(n));
+                }
+                await("the last change arrives", () -> "40".equals(flags.evaluate("y", User.withId("r")).payload()));
+                writing.set(false);
+                for (Thread r : readers) {
+                    r.join(10_000);
+                }
+                assertThat(failures).isEmpty();
+                assertThat(observed.get()).isPositive();
+            }
+        }
+    }
 }
