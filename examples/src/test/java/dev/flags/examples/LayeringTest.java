@@ -41,6 +41,14 @@ class LayeringTest {
     }
 
     @Test
+    void theJournalKnowsNothingOfFlagsItStoresOnlyJson() {
+        // so that another backend (a replicated database) can replace it without touching flags-core
+        noClasses().that().resideInAPackage("dev.flags.server.journal..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.flags.core..", "dev.flags.server.http..", "dev.flags.server.sync..")
+                .check(classes);
+    }
+
+    @Test
     void theCommandLineUsesOnlyCore() {
         noClasses().that().resideInAPackage("dev.flags.cli..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.flags.server..", "dev.flags.client..", "dev.flags.protocol..")
