@@ -57,9 +57,13 @@ public final class Metrics {
         }
     }
 
-    /** Records one HTTP request. */
+    private static final java.util.Set<String> METHODS = java.util.Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS");
+
+    /** Records one HTTP request. Unknown methods count as "other", so clients cannot grow the label set. */
     public void httpRequest(String method, int status, long nanos) {
-        requests.computeIfAbsent("method=\"" + method + "\",status=\"" + status + "\"", k -> new LongAdder()).increment();
+        String m = METHODS.contains(method) ? method : "other";
+        int s = status >= 100 && status <= 599 ? status : 0;
+        requests.computeIfAbsent("method=\"" + m + "\",status=\"" + s + "\"", k -> new LongAdder()).increment();
         requestSeconds.observe(nanos);
     }
 

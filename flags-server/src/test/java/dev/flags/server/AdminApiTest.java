@@ -69,6 +69,11 @@ class AdminApiTest {
         assertThat(metrics.status()).isEqualTo(200);
         assertThat(metrics.body()).contains("flags_http_requests_total{method=\"PUT\",status=\"201\"} 1")
                 .contains("flags_journal_append_seconds_count").contains("# TYPE flags_http_request_duration_seconds histogram");
+        for (int i = 0; i < 5; i++) {
+            api.call("FOO" + i, "/api/v1/environments", ADMIN, null, Map.of());
+        }
+        assertThat(api.get("/metrics", null).body()).as("made-up methods do not grow the label set")
+                .contains("flags_http_requests_total{method=\"other\",status=\"405\"} 5").doesNotContain("FOO");
     }
 
     @Test
