@@ -142,6 +142,9 @@ final class Syncer implements AutoCloseable {
         this.channel = Grpc.newChannelBuilder(target, credentials(settings))
                 .userAgent(SDK)
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                // The stream observer only hands each message to the flags-sync thread, so it can run
+                // on the transport's thread: one thread hand-off less per change.
+                .directExecutor()
                 .intercept(MetadataUtils.newAttachHeadersInterceptor(headers))
                 .build();
         this.stub = FlagSyncGrpc.newStub(channel);

@@ -1,0 +1,384 @@
+package dev.flags.benchmarks.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.flags.client.FlagChangeListener;
+import dev.flags.client.Flags;
+import dev.flags.client.Source;
+import dev.flags.core.User;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+
+/**
+ * Not thread-safe. End-to-end propagation: the time from an acknowledged admin-API write (a
+ * {@code PATCH} of a flag, {@code 2xx} received by the writer) until {@code isEnabled} returns the
+ * new answer in every one of N connected SDK instances. A plain main rather than JMH: each figure is
+ * one event across two processes.
+ *
+ * <pre>{@code
+ * ./mvnw -B -ntp -pl benchmarks -am package -DskipTests
+ * java -cp benchmarks/target/benchmarks.jar dev.flags.benchmarks.client.PropagationBenchmark
+ * }</pre>
+ *
+ * <p>It starts a real flag server ({@link PropagationServer}) in a child JVM on loopback, creates an
+ * environment, a flag {@code propagation} ({@code enabled: true, default: true}, so the answer is the
+ * switch) and an {@code sdk} token over HTTP, then for each instance count builds that many
+ * {@link Flags} in this JVM, exactly as an application does ({@code target(..).plaintext()
+ * .sdkToken(..).environment(..)}; each has its own gRPC channel, connection and sync thread), and
+ * waits until all are ready. Then it writes one at a time, alternating {@code {"enabled": false}} and
+ * {@code {"enabled": true}}: the clock starts when the HTTP response arrived and stops when the last
+ * instance answered the new value.
+ *
+ * <p>Detection ({@code --detect}): {@code listener} (the default) registers one flag listener per
+ * instance, on the SDK's default listener executor; the listener calls {@code isEnabled} on its
+ * instance and records the time if the answer is the new one. {@code poll} instead runs one
+ * dedicated thread that calls {@code isEnabled} on every instance still missing the write, in a loop
+ * (it occupies a core of its own while a write is in flight). The time from sending the request is
+ * reported too: the server sends the change to the streams before it acknowledges the write, so an
+ * instance can have it before the writer has the 2xx, and a latency can be negative.
+ *
+ * <p>Options: {@code --instances 1,1000}, {@code --warmup 50}, {@code --writes 100}, {@code --detect
+ * listener|poll}, {@code --listener-executor sdk|direct} ({@code direct}: listeners run on the SDK's
+ * sync thread after the swap, {@code Runnable::run}), {@code --server-heap 512m}.
+ */
+public final class PropagationBenchmark {
+
+    static final String ENV = "production";
+    static final String FLAG = "propagation";
+    private static final User PROBE = User.withId("probe");
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private int[] sizes = {1, 1_000};
+    private int warmup = 50;
+    private int writes = 100;
+    private boolean poll;
+    private boolean directListeners;
+    private String serverHeap = "512m";
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10)).build();
+    private String base;
+
+    private PropagationBenchmark() {
+    }
+
+    /**
+     * Runs the benchmark and prints the results.
+     *
+     * @param args options, see the class description
+     * @throws Exception if the server cannot be started or a step times out
+     */
+    public static void main(String[] args) throws Exception {
+        PropagationBenchmark b = new PropagationBenchmark();
+        for (int i = 0; i < args.length; i++) {
+            String value = i + 1 < args.length ? args[i + 1] : "";
+            switch (args[i]) {
+                case "--instances" -> b.sizes = Arrays.stream(value.split(",")).mapToInt(s -> Integer.parseInt(s.trim())).toArray();
+                case "--warmup" -> b.warmup = Integer.parseInt(value);
+                case "--writes" -> b.writes = Integer.parseInt(value);
+                case "--detect" -> b.poll = switch (value) {
+                    case "listener" -> false;
+                    case "poll" -> true;
+                    default -> throw new IllegalArgumentException("--detect must be listener or poll, was " + value);
+                };
+                case "--listener-executor" -> b.directListeners = switch (value) {
+                    case "sdk" -> false;
+                    case "direct" -> true;
+                    default -> throw new IllegalArgumentException("--listener-executor must be sdk or direct, was " + value);
+                };
+                case "--server-heap" -> b.serverHeap = value;
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+            i++;
+        }
+        System.out.printf(Locale.ROOT, "java %s, %d cpus, client max heap %d MiB, detect %s%s%n",
+                System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(),
+                Runtime.getRuntime().maxMemory() >> 20, b.poll ? "poll (one thread)" : "listener per instance",
+                b.poll ? "" : b.directListeners ? ", listeners on the sync thread" : ", listeners on the SDK's executor");
+        b.run();
+    }
+
+    private void run() throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process process = new ProcessBuilder(java.toString(), "-Xms" + serverHeap, "-Xmx" + serverHeap,
+                "-cp", System.getProperty("java.class.path"), PropagationServer.class.getName())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        ServerLink server = new ServerLink(process);
+        List<String> rows = new ArrayList<>();
+        try {
+            String[] ports = server.expect("ports").split(" ");
+            base = "http://127.0.0.1:" + ports[0] + "/api/v1";
+            int grpcPort = Integer.parseInt(ports[1]);
+            admin("POST", "/environments", "{\"key\": \"" + ENV + "\"}");
+            admin("PUT", "/environments/" + ENV + "/flags/" + FLAG, "{\"enabled\": true, \"default\": true}");
+            String token = admin("POST", "/tokens", "{\"name\": \"propagation-benchmark\", \"scope\": \"sdk\","
+                    + " \"environments\": [\"" + ENV + "\"]}").get("token").asText();
+            System.out.println("server: threads " + server.call("threads", "threads") + " before any SDK");
+            for (int size : sizes) {
+                rows.add(measure(size, grpcPort, token, server));
+            }
+        } finally {
+            server.quit();
+        }
+        System.out.println();
+        System.out.println("| instances | connect all | client threads (+ per instance) | client fds (+ per instance)"
+                + " | ack → all p50 | p99 | max | send → all p50 | p99 |");
+        System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        rows.forEach(System.out::println);
+    }
+
+    /** One instance count: build, connect, write, measure, close. */
+    private String measure(int size, int grpcPort, String token, ServerLink server) throws Exception {
+        System.out.printf(Locale.ROOT, "%n== %,d SDK instance(s) ==%n", size);
+        int threadsBefore = Thread.activeCount();
+        long fdsBefore = openFiles();
+        Flags[] instances = new Flags[size];
+        Probe probe = new Probe(instances);
+        long started = System.nanoTime();
+        try {
+            for (int i = 0; i < size; i++) {
+                Flags.Builder builder = Flags.builder().target("127.0.0.1:" + grpcPort).plaintext().sdkToken(token)
+                        .environment(ENV);
+                if (directListeners) {
+                    builder.listenerExecutor(Runnable::run);
+                }
+                instances[i] = builder.build();
+                if (!poll) {
+                    instances[i].addListener(FLAG, probe.listener(i));
+                }
+            }
+            for (Flags f : instances) {
+                if (!f.awaitReady(Duration.ofSeconds(120)) || f.freshness().source() != Source.LIVE) {
+                    throw new IllegalStateException("an instance is not live after 120 s: " + f.freshness());
+                }
+            }
+            double connectMillis = (System.nanoTime() - started) / 1e6;
+            int threadsAfter = Thread.activeCount();
+            long fdsAfter = openFiles();
+            System.out.printf(Locale.ROOT, "all %,d live in %.0f ms; client threads %d -> %d, open files %d -> %d;"
+                    + " server threads %s%n", size, connectMillis, threadsBefore, threadsAfter, fdsBefore, fdsAfter,
+                    server.call("threads", "threads"));
+            System.out.println("client thread groups: " + threadGroups());
+
+            long[] fromAck = new long[writes];
+            long[] fromSend = new long[writes];
+            boolean answer = instances[0].isEnabled(FLAG, PROBE);
+            for (int i = 0; i < warmup + writes; i++) {
+                answer = !answer;
+                Round round = probe.expect(answer);
+                if (poll) {
+                    probe.startPolling(round);
+                }
+                long sent = System.nanoTime();
+                admin("PATCH", "/environments/" + ENV + "/flags/" + FLAG, "{\"enabled\": " + answer + "}");
+                long acknowledged = System.nanoTime();
+                if (!round.done.await(60, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException(round.done.getCount() + " of " + size
+                            + " instances did not answer " + answer + " within 60 s");
+                }
+                if (i >= warmup) {
+                    fromAck[i - warmup] = round.last.get() - acknowledged;
+                    fromSend[i - warmup] = round.last.get() - sent;
+                }
+            }
+            if (!poll && instances[0].freshness().source() != Source.LIVE) {
+                throw new IllegalStateException("instance 0 is no longer live: " + instances[0].freshness());
+            }
+            Arrays.sort(fromAck);
+            Arrays.sort(fromSend);
+            System.out.printf(Locale.ROOT, "write acknowledged until every instance answers it, over %d writes (after %d"
+                            + " warm-up): p50 %.2f ms, p99 %.2f ms, max %.2f ms, min %.2f ms; from sending the"
+                            + " request: p50 %.2f ms, p99 %.2f ms%n", writes, warmup, ms(percentile(fromAck, 50)),
+                    ms(percentile(fromAck, 99)), ms(fromAck[writes - 1]), ms(fromAck[0]),
+                    ms(percentile(fromSend, 50)), ms(percentile(fromSend, 99)));
+            return String.format(Locale.ROOT, "| %,d | %.0f ms | %d (+%.1f) | %d (+%.1f) | %.2f ms | %.2f ms | %.2f ms"
+                            + " | %.2f ms | %.2f ms |", size, connectMillis, threadsAfter,
+                    (threadsAfter - threadsBefore) / (double) size, fdsAfter, (fdsAfter - fdsBefore) / (double) size,
+                    ms(percentile(fromAck, 50)), ms(percentile(fromAck, 99)), ms(fromAck[writes - 1]),
+                    ms(percentile(fromSend, 50)), ms(percentile(fromSend, 99)));
+        } finally {
+            probe.stopPolling();
+            for (Flags f : instances) {
+                if (f != null) {
+                    f.close();
+                }
+            }
+        }
+    }
+
+    private JsonNode admin(String method, String path, String body) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + path))
+                .header("Authorization", "Bearer " + PropagationServer.ADMIN_TOKEN)
+                .header("Content-Type", "application/json")
+                .method(method, HttpRequest.BodyPublishers.ofString(body))
+                .timeout(Duration.ofSeconds(30))
+                .build();
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() / 100 != 2) {
+            throw new IllegalStateException(method + " " + path + " answered " + response.statusCode() + ": "
+                    + response.body());
+        }
+        return response.body().isEmpty() ? null : JSON.readTree(response.body());
+    }
+
+    private static double ms(long nanos) {
+        return nanos / 1e6;
+    }
+
+    /** The nearest-rank percentile of sorted values. */
+    private static long percentile(long[] sorted, int p) {
+        int rank = (int) Math.ceil(p / 100.0 * sorted.length);
+        return sorted[Math.max(0, rank - 1)];
+    }
+
+    private static long openFiles() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    /** Live threads by name with the trailing numbers removed, such as {@code flags-sync=1000}. */
+    private static Map<String, Integer> threadGroups() {
+        Map<String, Integer> groups = new TreeMap<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            groups.merge(t.getName().replaceAll("[-#]?\\d+", ""), 1, Integer::sum);
+        }
+        groups.values().removeIf(n -> n < 4);
+        return groups;
+    }
+
+    /** Thread-safe. One write: which instances still miss it, and when the last one answered it. */
+    static final class Round {
+        final boolean answer;
+        final CountDownLatch done;
+        final AtomicIntegerArray seen;
+        final AtomicLong last = new AtomicLong(Long.MIN_VALUE);
+
+        Round(boolean answer, int size) {
+            this.answer = answer;
+            this.done = new CountDownLatch(size);
+            this.seen = new AtomicIntegerArray(size);
+        }
+
+        void check(int index, Flags flags) {
+            if (seen.get(index) == 0 && flags.isEnabled(FLAG, PROBE) == answer) {
+                long now = System.nanoTime();
+                if (seen.compareAndSet(index, 0, 1)) {
+                    last.accumulateAndGet(now, Math::max);
+                    done.countDown();
+                }
+            }
+        }
+    }
+
+    /** Thread-safe. Detects, per instance, that it answers the current round's value. */
+    static final class Probe {
+        private final Flags[] instances;
+        private volatile Round round;
+        private volatile Thread poller;
+
+        Probe(Flags[] instances) {
+            this.instances = instances;
+        }
+
+        Round expect(boolean answer) {
+            Round r = new Round(answer, instances.length);
+            round = r;
+            return r;
+        }
+
+        FlagChangeListener listener(int index) {
+            return event -> {
+                Round r = round;
+                if (r != null) {
+                    r.check(index, instances[index]);
+                }
+            };
+        }
+
+        /** Starts a thread that checks every instance in a loop until all answer the round's value. */
+        void startPolling(Round r) {
+            Thread t = new Thread(() -> {
+                while (r.done.getCount() > 0 && !Thread.currentThread().isInterrupted()) {
+                    for (int i = 0; i < instances.length; i++) {
+                        r.check(i, instances[i]);
+                    }
+                }
+            }, "propagation-poller");
+            t.setDaemon(true);
+            poller = t;
+            t.start();
+        }
+
+        void stopPolling() {
+            Thread t = poller;
+            if (t != null) {
+                t.interrupt();
+            }
+        }
+    }
+
+    /** Not thread-safe. The server process's stdin and stdout, one command and answer at a time. */
+    private static final class ServerLink {
+        private final Process process;
+        private final PrintWriter in;
+        private final BufferedReader out;
+
+        ServerLink(Process process) {
+            this.process = process;
+            this.in = new PrintWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8), true);
+            this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        }
+
+        String call(String command, String answer) throws IOException {
+            in.println(command);
+            return expect(answer);
+        }
+
+        String expect(String answer) throws IOException {
+            for (;;) {
+                String line = out.readLine();
+                if (line == null) {
+                    throw new IllegalStateException("the server process ended while waiting for " + answer);
+                }
+                if (line.startsWith(answer + " ")) {
+                    return line.substring(answer.length() + 1);
+                }
+                System.out.println("server: " + line);
+            }
+        }
+
+        void quit() throws InterruptedException {
+            in.println("quit");
+            try {
+                if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } finally {
+                in.close();
+            }
+        }
+    }
+}
