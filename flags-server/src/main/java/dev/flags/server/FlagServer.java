@@ -63,7 +63,11 @@ public final class FlagServer implements AutoCloseable {
         this.config = config;
         Files.createDirectories(config.dataDir());
         String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
-        this.journal = FileJournal.builder(config.dataDir().resolve("journal")).open();
+        FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal"));
+        if (config.journalRetention() != null) {
+            journalBuilder.retention(config.journalRetention());
+        }
+        this.journal = journalBuilder.open();
         Broadcaster sync = null;
         Server grpcServer = null;
         try {

@@ -46,6 +46,10 @@ public final class Main implements Callable<Integer> {
             description = "Heartbeat interval of idle sync streams, ISO-8601 (env FLAGS_HEARTBEAT, default ${DEFAULT-VALUE}).")
     Duration heartbeat;
 
+    @Option(names = "--journal-retention", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}",
+            description = "Keep journal segments this long for history and audit, ISO-8601 such as P365D (env FLAGS_JOURNAL_RETENTION; default: forever).")
+    Duration journalRetention;
+
     @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
     String logLevel;
@@ -77,9 +81,14 @@ public final class Main implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
 
         String adminToken = System.getenv("FLAGS_ADMIN_TOKEN");
-        ServerConfig config = new ServerConfig(dataDir, bind, httpPort, grpcPort,
-                adminToken == null || adminToken.isBlank() ? null : adminToken.trim(),
-                tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10));
+        ServerConfig config;
+        try {
+            config = new ServerConfig(dataDir, bind, httpPort, grpcPort,
+                    adminToken == null || adminToken.isBlank() ? null : adminToken.trim(),
+                    tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        }
         FlagServer server = FlagServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -17,9 +17,12 @@ import java.util.Objects;
  * @param tlsKey the PEM PKCS#8 key of that certificate, or null
  * @param heartbeatInterval how often idle sync streams get a heartbeat
  * @param shutdownGrace how long shutdown waits for writes in flight and streams to close
+ * @param journalRetention how long journal segments are kept for history and audit, or null to keep
+ *                         everything (the default)
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
-                           Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace) {
+                           Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
+                           Duration journalRetention) {
 
     /** Checks the settings. */
     public ServerConfig {
@@ -38,41 +41,51 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) {
             throw new IllegalArgumentException("heartbeat interval must be positive, was " + heartbeatInterval);
         }
+        if (journalRetention != null && journalRetention.compareTo(Duration.ofDays(1)) < 0) {
+            throw new IllegalArgumentException("journal retention must be at least one day (history and audit read it), was "
+                    + journalRetention);
+        }
     }
 
     /** @return the defaults: ./data, all interfaces, ports 8080 and 9090, plaintext, 15 s heartbeats */
     public static ServerConfig defaults() {
-        return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10));
+        return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null);
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention);
+    }
+
+    /** @return a copy keeping journal segments for this long (null: forever) */
+    public ServerConfig withJournalRetention(Duration retention) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+                shutdownGrace, retention);
     }
 
     /** @return true if both ports serve TLS */

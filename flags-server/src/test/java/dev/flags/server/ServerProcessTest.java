@@ -151,5 +151,12 @@ class ServerProcessTest {
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).isEqualTo(2);
         assertThat(out).contains("--http-port").contains("not-a-port");
+
+        Process retention = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "--journal-retention", "PT1H", "--data-dir", dir.resolve("y").toString()).redirectErrorStream(true).start();
+        String said = new String(retention.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(retention.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(retention.exitValue()).isEqualTo(2);
+        assertThat(said).contains("journal retention must be at least one day").contains("PT1H").doesNotContain("\tat ");
     }
 }
