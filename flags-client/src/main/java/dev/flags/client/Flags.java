@@ -136,6 +136,26 @@ public interface Flags extends AutoCloseable {
     void removeListener(FlagChangeListener listener);
 
     /**
+     * Registers a listener for changes of the SDK's state: becoming live, going stale, recovering. It is
+     * called once soon after registration with the current state, then after each change of
+     * {@link Freshness#source()}; not on every change of flags. Calls come on the listener executor,
+     * never on the network thread; one that throws is logged and ignored. Registering the same listener
+     * twice calls it twice.
+     *
+     * @param listener called with the new {@link Freshness}
+     * @throws NullPointerException if {@code listener} is null
+     */
+    void addStatusListener(StatusListener listener);
+
+    /**
+     * Removes every registration of a status listener; one that is not registered is ignored. A call
+     * already handed to the executor may still come.
+     *
+     * @param listener the listener
+     */
+    void removeStatusListener(StatusListener listener);
+
+    /**
      * Waits until the first sync with the flag server (or, offline, until the flag file was read), for
      * applications that want current flags before they take traffic. Blocks up to {@code timeout}.
      *
@@ -355,7 +375,7 @@ public interface Flags extends AutoCloseable {
         }
 
         /**
-         * Sets the executor that calls change listeners. Default: one daemon thread of the SDK's,
+         * Sets the executor that calls change and status listeners. Default: one daemon thread of the SDK's,
          * {@code flags-events-N}, started when there is something to deliver.
          *
          * @param executor the executor; a multi-threaded one may call listeners concurrently

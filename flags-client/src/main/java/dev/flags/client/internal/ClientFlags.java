@@ -6,6 +6,7 @@ import dev.flags.client.Flags;
 import dev.flags.client.Freshness;
 import dev.flags.client.Health;
 import dev.flags.client.Source;
+import dev.flags.client.StatusListener;
 import dev.flags.core.User;
 import java.io.IOException;
 import java.time.Duration;
@@ -58,6 +59,7 @@ public final class ClientFlags implements Flags {
             if (initial.source() == Source.OFFLINE_FILE) {
                 readiness.ready();
             }
+            ClientFlags flags = new ClientFlags(store, readiness, null, file, "offline file " + settings.offlineFile());
             if (settings.watchOfflineFile()) {
                 try {
                     file.watch(store, readiness);
@@ -66,7 +68,7 @@ public final class ClientFlags implements Flags {
                             settings.offlineFile(), e.toString());
                 }
             }
-            return new ClientFlags(store, readiness, null, file, "offline file " + settings.offlineFile());
+            return flags;
         }
 
         CacheFile cache = null;
@@ -96,8 +98,10 @@ public final class ClientFlags implements Flags {
             store.close();
             throw e;
         }
+        ClientFlags flags = new ClientFlags(store, readiness, syncer, null, null);
+        store.describeStatusWith(flags::freshness); // before the first message can change the source
         syncer.start();
-        return new ClientFlags(store, readiness, syncer, null, null);
+        return flags;
     }
 
     @Override
@@ -146,6 +150,16 @@ public final class ClientFlags implements Flags {
     }
 
     @Override
+    public void addStatusListener(StatusListener listener) {
+        store.addStatusListener(listener);
+    }
+
+    @Override
+    public void removeStatusListener(StatusListener listener) {
+        store.removeStatusListener(listener);
+    }
+
+    @Override
     public boolean awaitReady(Duration timeout) {
         Objects.requireNonNull(timeout, "timeout");
         return readiness.await(timeout);
@@ -153,7 +167,10 @@ public final class ClientFlags implements Flags {
 
     @Override
     public Freshness freshness() {
-        FlagState s = store.state();
+        return freshness(store.state());
+    }
+
+    private Freshness freshness(FlagState s) {
         if (syncer == null) {
             return new Freshness(s.version(), s.source(), false, null, s.note());
         }

@@ -5,7 +5,9 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.flags.client.FlagChangeEvent;
 import dev.flags.client.FlagChangeListener;
 import dev.flags.client.FlagEvaluation;
+import dev.flags.client.Freshness;
 import dev.flags.client.Source;
+import dev.flags.client.StatusListener;
 import dev.flags.core.Condition;
 import dev.flags.core.Evaluation;
 import dev.flags.core.Flag;
@@ -29,6 +31,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * that field plus flags-core's pure evaluator, with no lock, so it can never see half an update.
  * Writers ({@link #publish}) are serialized; they swap in a whole new state and then hand the flags
  * that changed to the listener executor, so listeners never run on the writer's (network) thread.
+ *
+ * <p>Status listeners are told when the source changes (live, stale, ...). The {@link Freshness} they
+ * get is made inside {@link #publish}, under its lock, so it describes the state being published, not
+ * whatever the state is by the time the executor runs; a new listener gets the current state the same
+ * way, so no listener misses a change or sees one twice.
  */
 public final class FlagStore implements AutoCloseable {
 
@@ -47,6 +55,9 @@ public final class FlagStore implements AutoCloseable {
 
     private volatile FlagState state;
     private final CopyOnWriteArrayList<Registration> listeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<StatusListener> statusListeners = new CopyOnWriteArrayList<>();
+    private volatile Function<FlagState, Freshness> describe =
+            s -> new Freshness(s.version(), s.source(), false, null, s.note());
     private final Executor events;
     private final ThreadPoolExecutor ownEvents;
     private final String label;
@@ -185,6 +196,9 @@ public final class FlagStore implements AutoCloseable {
         Objects.requireNonNull(next, "next");
         FlagState old = state;
         state = next;
+        if (old.source() != next.source() && !statusListeners.isEmpty()) {
+            tellStatus(List.copyOf(statusListeners), describe.apply(next));
+        }
         if (listeners.isEmpty() || (old.flags() == next.flags() && old.unreadable().equals(next.unreadable()))) {
             return;
         }
@@ -210,6 +224,53 @@ public final class FlagStore implements AutoCloseable {
     /** @param listener a listener to remove everywhere it is registered */
     public void removeListener(FlagChangeListener listener) {
         listeners.removeIf(r -> r.listener == listener);
+    }
+
+    /**
+     * Sets how a state becomes the {@link Freshness} that status listeners get; by default from the
+     * state alone (no stream). Set before anything is published.
+     *
+     * @param describer state to freshness, called under the publish lock
+     */
+    public void describeStatusWith(Function<FlagState, Freshness> describer) {
+        this.describe = Objects.requireNonNull(describer, "describer");
+    }
+
+    /**
+     * Registers a status listener and hands it the current state.
+     *
+     * @param listener the listener
+     */
+    public synchronized void addStatusListener(StatusListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        statusListeners.add(listener);
+        tellStatus(List.of(listener), describe.apply(state));
+    }
+
+    /** @param listener a status listener to remove everywhere it is registered */
+    public void removeStatusListener(StatusListener listener) {
+        statusListeners.removeIf(l -> l == listener);
+    }
+
+    private void tellStatus(List<StatusListener> targets, Freshness freshness) {
+        try {
+            events.execute(() -> {
+                for (StatusListener l : targets) {
+                    if (!statusListeners.contains(l)) {
+                        continue; // removed since
+                    }
+                    try {
+                        l.onStatus(freshness);
+                    } catch (VirtualMachineError e) {
+                        throw e;
+                    } catch (Throwable e) { // a listener must not stop the others, nor the SDK
+                        LOG.warn("flags: a status listener ({}) failed on {}", l.getClass().getName(), freshness, e);
+                    }
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            LOG.debug("flags: listener executor refused a status event (closed?)");
+        }
     }
 
     private void deliver(List<FlagChangeEvent> changes) {

@@ -248,6 +248,8 @@ final class Syncer implements AutoCloseable {
             }
         }
         gapsInARow = 0;
+        // The status first: status listeners are told of the new source inside publish(), from it.
+        status = new SyncStatus(true, lastHeard, null);
         if (next != null) {
             store.publish(next);
         } else if (held.source() != Source.LIVE) {
@@ -257,7 +259,6 @@ final class Syncer implements AutoCloseable {
             streamUp = true;
             connected(how);
         }
-        status = new SyncStatus(true, lastHeard, null);
         readiness.ready();
         if (next != null) {
             queueCacheWrite();
@@ -295,9 +296,6 @@ final class Syncer implements AutoCloseable {
         boolean wasUp = streamUp;
         streamUp = false;
         FlagState held = store.state();
-        if (held.source() == Source.LIVE) {
-            store.publish(held.withSource(Source.STALE));
-        }
         String problem = describe(failure);
         boolean refusal = REFUSALS.contains(failure.getCode());
         if (!outage) {
@@ -321,13 +319,19 @@ final class Syncer implements AutoCloseable {
                         + " token and the environment. Serving {}; retrying about every {}", target, environment,
                         problem, serving(held), human(maxBackoff));
             }
-            readiness.refused(true);
             delay = backoff.maxDelayMillis();
         } else {
             delay = backoff.nextDelayMillis();
         }
         LOG.debug("flags: next attempt in {} ms ({})", delay, problem);
+        // The status first: status listeners are told of the new source inside publish(), from it.
         status = new SyncStatus(false, lastHeard, problem);
+        if (held.source() == Source.LIVE) {
+            store.publish(held.withSource(Source.STALE));
+        }
+        if (refusal) {
+            readiness.refused(true);
+        }
         scheduleReconnect(delay);
     }
 

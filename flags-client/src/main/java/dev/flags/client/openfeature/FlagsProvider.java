@@ -7,7 +7,9 @@ import dev.flags.client.FlagChangeEvent;
 import dev.flags.client.FlagChangeListener;
 import dev.flags.client.FlagEvaluation;
 import dev.flags.client.Flags;
+import dev.flags.client.Freshness;
 import dev.flags.client.Source;
+import dev.flags.client.StatusListener;
 import dev.flags.core.User;
 import dev.openfeature.sdk.ErrorCode;
 import dev.openfeature.sdk.EvaluationContext;
@@ -16,6 +18,7 @@ import dev.openfeature.sdk.ImmutableMetadata;
 import dev.openfeature.sdk.ImmutableStructure;
 import dev.openfeature.sdk.Metadata;
 import dev.openfeature.sdk.ProviderEvaluation;
+import dev.openfeature.sdk.ProviderEvent;
 import dev.openfeature.sdk.ProviderEventDetails;
 import dev.openfeature.sdk.Reason;
 import dev.openfeature.sdk.Value;
@@ -63,9 +66,19 @@ import java.util.function.Supplier;
  * one the rule's {@code ruleIndex}, {@code ruleName} and the reason's {@code detail}.
  *
  * <p><b>Events.</b> Each flag change is emitted as {@code PROVIDER_CONFIGURATION_CHANGED} with the
- * flag's key. {@link #initialize} does not wait for the first sync (call
- * {@link Flags#awaitReady} first to do that); until then answers come from the cache file or are
- * defaults, and their reasons say so.
+ * flag's key. The SDK's state ({@link Flags#addStatusListener}) is emitted as provider status events,
+ * each only when the status changes: {@code PROVIDER_READY} when the flags are live (or come from an
+ * offline file or {@code TestFlags}); {@code PROVIDER_STALE} when the stream to the server is lost,
+ * and while the cache file is served before the first sync; {@code PROVIDER_ERROR} with
+ * {@code PROVIDER_NOT_READY} while there are no flags at all (evaluations still answer the caller's
+ * default). Event metadata carries {@code source} and {@code version}.
+ *
+ * <p><b>Initialization.</b> {@link #initialize} returns at once, without waiting for the first sync
+ * (call {@link Flags#awaitReady} first to do that). OpenFeature then marks the provider ready; if the
+ * SDK is not live yet, the matching {@code PROVIDER_STALE} or {@code PROVIDER_ERROR} follows at once
+ * (with {@code setProviderAndWait}, after OpenFeature's own ready), and {@code PROVIDER_READY} when
+ * the first sync happens. Until then answers come from the cache file or are defaults, and their
+ * reasons say so.
  */
 public final class FlagsProvider extends EventProvider {
 
@@ -75,6 +88,9 @@ public final class FlagsProvider extends EventProvider {
     private final Flags flags;
     private final boolean owning;
     private final FlagChangeListener listener = this::changed;
+    private final StatusListener statusListener = this::statusChanged;
+    /** The provider status OpenFeature last heard of from us (or assumes); guarded by {@code this}. */
+    private ProviderEvent status;
 
     private FlagsProvider(Flags flags, boolean owning) {
         this.flags = Objects.requireNonNull(flags, "flags");
@@ -110,20 +126,27 @@ public final class FlagsProvider extends EventProvider {
     }
 
     /**
-     * Starts emitting change events. Does not wait for the first sync.
+     * Starts emitting change and status events. Returns at once: does not wait for the first sync (see
+     * the class comment for the events that follow).
      *
      * @param context OpenFeature's global context (not used)
      */
     @Override
     public void initialize(EvaluationContext context) {
+        synchronized (this) {
+            status = ProviderEvent.PROVIDER_READY; // what OpenFeature assumes once this returns
+        }
         flags.removeListener(listener); // initialized twice: still one registration
         flags.addListener(listener);
+        flags.removeStatusListener(statusListener);
+        flags.addStatusListener(statusListener); // called with the current state, then on each change
     }
 
     /** Stops emitting events, and closes the flags if this provider owns them. */
     @Override
     public void shutdown() {
         flags.removeListener(listener);
+        flags.removeStatusListener(statusListener);
         if (owning) {
             flags.close();
         }
@@ -136,6 +159,37 @@ public final class FlagsProvider extends EventProvider {
                 .message("flag \"" + event.flagKey() + "\" " + event.change().name().toLowerCase(Locale.ROOT)
                         + " at version " + event.version())
                 .build());
+    }
+
+    /** Emits the provider status of the SDK's new state, if it differs from the one last emitted. */
+    private synchronized void statusChanged(Freshness f) {
+        ProviderEvent event = switch (f.source()) {
+            case LIVE, OFFLINE_FILE, IN_MEMORY -> ProviderEvent.PROVIDER_READY;
+            case STALE, CACHE_FILE -> ProviderEvent.PROVIDER_STALE;
+            case DEFAULTS -> ProviderEvent.PROVIDER_ERROR;
+        };
+        if (event == status) {
+            return;
+        }
+        status = event;
+        String message = switch (f.source()) {
+            case LIVE -> "live at version " + f.version();
+            case OFFLINE_FILE -> "offline file at version " + f.version();
+            case IN_MEMORY -> "in memory at version " + f.version();
+            case STALE -> "stale: version " + f.version() + " from memory, the stream to the flag server is down";
+            case CACHE_FILE -> "cache file at version " + f.version() + ", the flag server has not been reached yet";
+            case DEFAULTS -> "no flags yet";
+        } + f.problem().map(p -> " (" + p + ")").orElse("");
+        ProviderEventDetails.ProviderEventDetailsBuilder<?, ?> details = ProviderEventDetails.builder()
+                .message(message)
+                .eventMetadata(ImmutableMetadata.builder()
+                        .addString("source", f.source().name())
+                        .addLong("version", f.version())
+                        .build());
+        if (event == ProviderEvent.PROVIDER_ERROR) {
+            details.errorCode(ErrorCode.PROVIDER_NOT_READY);
+        }
+        emit(event, details.build());
     }
 
     // ---------------------------------------------------------------- evaluations

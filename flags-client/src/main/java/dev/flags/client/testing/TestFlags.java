@@ -6,6 +6,7 @@ import dev.flags.client.Flags;
 import dev.flags.client.Freshness;
 import dev.flags.client.Health;
 import dev.flags.client.Source;
+import dev.flags.client.StatusListener;
 import dev.flags.client.internal.FlagState;
 import dev.flags.client.internal.FlagStore;
 import dev.flags.core.Flag;
@@ -39,7 +40,8 @@ import java.util.Set;
  *
  * <p>Each change makes a new version of the whole set. Listeners are called on the thread that made
  * the change, before the change method returns, so a test need not wait for them. Every answer's
- * source is {@link Source#IN_MEMORY}; {@link #awaitReady} is true at once.
+ * source is {@link Source#IN_MEMORY}; {@link #awaitReady} is true at once, and a status listener is
+ * called once, on the registering thread, with source {@code IN_MEMORY} (test flags never change state).
  */
 public final class TestFlags implements Flags {
 
@@ -239,6 +241,23 @@ public final class TestFlags implements Flags {
     @Override
     public void removeListener(FlagChangeListener listener) {
         store.removeListener(listener);
+    }
+
+    /**
+     * Registers a status listener and calls it at once, on this thread, with the current state (source
+     * {@link Source#IN_MEMORY}); test flags never change state, so that is its only call.
+     *
+     * @param listener the listener
+     * @throws NullPointerException if {@code listener} is null
+     */
+    @Override
+    public void addStatusListener(StatusListener listener) {
+        store.addStatusListener(listener);
+    }
+
+    @Override
+    public void removeStatusListener(StatusListener listener) {
+        store.removeStatusListener(listener);
     }
 
     /** @return true at once: test flags are always ready */

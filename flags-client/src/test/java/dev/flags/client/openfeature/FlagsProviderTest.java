@@ -8,6 +8,7 @@ import dev.flags.client.Flags;
 import dev.flags.client.Freshness;
 import dev.flags.client.Health;
 import dev.flags.client.Source;
+import dev.flags.client.StatusListener;
 import dev.flags.client.testing.TestFlags;
 import dev.flags.core.Condition;
 import dev.flags.core.Flag;
@@ -264,6 +265,16 @@ class FlagsProviderTest {
         @Override
         public void removeListener(FlagChangeListener listener) {
             flags.removeListener(listener);
+        }
+
+        @Override
+        public void addStatusListener(StatusListener listener) {
+            flags.addStatusListener(listener);
+        }
+
+        @Override
+        public void removeStatusListener(StatusListener listener) {
+            flags.removeStatusListener(listener);
         }
 
         @Override

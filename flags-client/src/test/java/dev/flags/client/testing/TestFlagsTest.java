@@ -6,8 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.flags.client.FlagChangeEvent;
 import dev.flags.client.FlagEvaluation;
 import dev.flags.client.Flags;
+import dev.flags.client.Freshness;
 import dev.flags.client.Health;
 import dev.flags.client.Source;
+import dev.flags.client.StatusListener;
 import dev.flags.core.Condition;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagValidationException;
@@ -110,5 +112,30 @@ class TestFlagsTest {
         String path(User user) {
             return flags.isEnabled("billing-v2", user) ? "v2" : "v1";
         }
+    }
+
+    @Test
+    void aStatusListenerIsCalledOnceOnTheCallingThreadWithInMemory() {
+        TestFlags flags = TestFlags.create().enable("a");
+        List<Freshness> status = new ArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        StatusListener listener = f -> {
+            threads.add(Thread.currentThread());
+            status.add(f);
+        };
+        flags.addStatusListener(listener);
+        assertThat(status).containsExactly(new Freshness(1, Source.IN_MEMORY, false, null, null));
+        assertThat(threads).containsExactly(Thread.currentThread());
+
+        flags.disable("a").remove("a"); // changes of flags are not changes of state
+        assertThat(status).hasSize(1);
+
+        flags.addStatusListener(f -> {
+            throw new IllegalStateException("broken");
+        });
+        flags.removeStatusListener(listener);
+        flags.enable("b");
+        assertThat(flags.isEnabled("b", USER)).isTrue();
+        assertThat(status).hasSize(1);
     }
 }

@@ -1,0 +1,194 @@
+package dev.flags.client;
+
+import static dev.flags.client.Fixtures.doc;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.client.ScriptedSyncServer.Subscription;
+import dev.flags.client.openfeature.FlagsProvider;
+import dev.flags.core.User;
+import dev.openfeature.sdk.Client;
+import dev.openfeature.sdk.EventDetails;
+import dev.openfeature.sdk.NoOpProvider;
+import dev.openfeature.sdk.OpenFeatureAPI;
+import dev.openfeature.sdk.ProviderState;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Status listeners and the OpenFeature provider's status events, over a real loopback connection to
+ * {@link ScriptedSyncServer}: ready after the first sync, stale when the server goes, ready again.
+ */
+class StatusTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
+
+    @TempDir
+    Path tmp;
+
+    private static Flags.Builder client(ScriptedSyncServer server) {
+        return Flags.builder()
+                .target(server.target())
+                .plaintext()
+                .sdkToken("flg_sdk_status-test")
+                .environment("production")
+                .initialBackoff(Duration.ofMillis(20))
+                .maxBackoff(Duration.ofMillis(100));
+    }
+
+    private static <T> T next(BlockingQueue<T> queue) throws InterruptedException {
+        T t = queue.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(t).as("an event within " + WAIT).isNotNull();
+        return t;
+    }
+
+    @Test
+    void listenersHearReadyStaleAndReadyAgainButNotEveryDelta() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            BlockingQueue<Freshness> status = new LinkedBlockingQueue<>();
+            BlockingQueue<String> threads = new LinkedBlockingQueue<>();
+            BlockingQueue<FlagChangeEvent> changes = new LinkedBlockingQueue<>();
+            flags.addStatusListener(f -> {
+                throw new IllegalStateException("a broken status listener");
+            });
+            flags.addStatusListener(f -> {
+                threads.add(Thread.currentThread().getName());
+                status.add(f);
+            });
+            flags.addListener(changes::add);
+
+            // At registration: the current state.
+            Freshness first = next(status);
+            assertThat(first.source()).isEqualTo(Source.DEFAULTS);
+            assertThat(first.streamUp()).isFalse();
+
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", true, 1));
+            Freshness live = next(status);
+            assertThat(live.source()).isEqualTo(Source.LIVE);
+            assertThat(live.version()).isEqualTo(5);
+            assertThat(live.streamUp()).isTrue();
+            assertThat(live.problem()).isEmpty();
+
+            // A change of flags is a change event, not a status event.
+            sub.delta(5, 6, doc("a", false, 2));
+            assertThat(next(changes).change()).isEqualTo(FlagChangeEvent.Change.ADDED); // by the snapshot
+            assertThat(next(changes).version()).isEqualTo(6);
+            assertThat(flags.isEnabled("a", User.withId("u-1"))).isFalse();
+
+            server.stop();
+            Freshness stale = next(status);
+            assertThat(stale.source()).isEqualTo(Source.STALE);
+            assertThat(stale.version()).isEqualTo(6);
+            assertThat(stale.streamUp()).isFalse();
+            assertThat(stale.problem()).isPresent();
+
+            server.startAgain();
+            server.awaitSubscription().heartbeat(6, 15_000);
+            Freshness again = next(status);
+            assertThat(again.source()).isEqualTo(Source.LIVE);
+            assertThat(again.streamUp()).isTrue();
+            assertThat(again.version()).isEqualTo(6);
+
+            // Off the network thread; the broken listener was logged each time and broke nothing.
+            assertThat(threads).allMatch(name -> name.startsWith("flags-events-"));
+            assertThat(status).isEmpty();
+            assertThat(logs.lines("a status listener")).hasSize(4);
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+
+            // Removed: no more calls.
+            BlockingQueue<Freshness> removed = new LinkedBlockingQueue<>();
+            StatusListener l = removed::add;
+            flags.addStatusListener(l);
+            assertThat(next(removed).source()).isEqualTo(Source.LIVE);
+            flags.removeStatusListener(l);
+            server.stop();
+            assertThat(next(status).source()).isEqualTo(Source.STALE);
+            assertThat(removed).isEmpty();
+        }
+    }
+
+    @Test
+    void theProviderEmitsErrorThenReadyThenStaleThenReady() throws Exception {
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "status-test-live";
+        Client client = api.getClient(domain);
+        BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        BlockingQueue<EventDetails> errors = new LinkedBlockingQueue<>();
+        client.onProviderReady(d -> events.add("READY"));
+        client.onProviderStale(d -> events.add("STALE " + d.getEventMetadata().getString("source")));
+        client.onProviderError(d -> {
+            events.add("ERROR");
+            errors.add(d);
+        });
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            api.setProviderAndWait(domain, FlagsProvider.of(flags)); // returns before the first sync
+            assertThat(next(events)).isEqualTo("READY"); // OpenFeature's own, once initialize returned
+            // No flags at all yet: an error that says so; evaluations still answer the default.
+            assertThat(next(events)).isEqualTo("ERROR");
+            // OpenFeature 1.22 does not hand the error code on to handlers: the message and metadata say it.
+            EventDetails error = next(errors);
+            assertThat(error.getMessage()).startsWith("no flags yet");
+            assertThat(error.getEventMetadata().getString("source")).isEqualTo("DEFAULTS");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.ERROR);
+            assertThat(client.getBooleanValue("a", true)).isTrue();
+
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", false, 1));
+            assertThat(next(events)).isEqualTo("READY");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.READY);
+            assertThat(client.getBooleanValue("a", true)).isFalse();
+
+            server.stop();
+            assertThat(next(events)).isEqualTo("STALE STALE");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.STALE);
+            assertThat(client.getBooleanValue("a", true)).isFalse(); // still served, from memory
+
+            server.startAgain();
+            server.awaitSubscription().heartbeat(5, 15_000);
+            assertThat(next(events)).isEqualTo("READY");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.READY);
+            assertThat(events).isEmpty();
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+
+    @Test
+    void theProviderIsStaleWhileServingTheCacheFile() throws Exception {
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            server.awaitSubscription().snapshot(9, doc("a", true, 4));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+        } // close() writes the cache file
+
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "status-test-cache";
+        Client client = api.getClient(domain);
+        BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        client.onProviderReady(d -> events.add("READY"));
+        client.onProviderStale(d -> events.add("STALE " + d.getEventMetadata().getString("source")));
+        client.onProviderError(d -> events.add("ERROR"));
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            api.setProviderAndWait(domain, FlagsProvider.of(flags));
+            assertThat(next(events)).isEqualTo("READY");
+            assertThat(next(events)).isEqualTo("STALE CACHE_FILE");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.STALE);
+            assertThat(client.getBooleanValue("a", false)).isTrue();
+
+            server.awaitSubscription().heartbeat(9, 15_000); // already up to date
+            assertThat(next(events)).isEqualTo("READY");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.READY);
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+}
