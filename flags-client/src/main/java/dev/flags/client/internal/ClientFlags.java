@@ -1,16 +1,11 @@
 package dev.flags.client.internal;
 
-import dev.flags.client.FlagChangeListener;
-import dev.flags.client.FlagEvaluation;
 import dev.flags.client.Flags;
 import dev.flags.client.Freshness;
 import dev.flags.client.Health;
 import dev.flags.client.Source;
-import dev.flags.client.StatusListener;
-import dev.flags.core.User;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -22,11 +17,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Made only by {@code Flags.builder().build()}; applications never name this class.
  */
-public final class ClientFlags implements Flags {
+public final class ClientFlags extends StoreBackedFlags {
 
     private static final Logger LOG = LoggerFactory.getLogger(ClientFlags.class);
 
-    private final FlagStore store;
     private final Readiness readiness;
     private final Syncer syncer;
     private final OfflineFile offline;
@@ -34,7 +28,7 @@ public final class ClientFlags implements Flags {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private ClientFlags(FlagStore store, Readiness readiness, Syncer syncer, OfflineFile offline, String offlineLabel) {
-        this.store = store;
+        super(store);
         this.readiness = readiness;
         this.syncer = syncer;
         this.offline = offline;
@@ -102,61 +96,6 @@ public final class ClientFlags implements Flags {
         store.describeStatusWith(flags::freshness); // before the first message can change the source
         syncer.start();
         return flags;
-    }
-
-    @Override
-    public boolean isEnabled(String flagKey, User user) {
-        return store.isEnabled(flagKey, user, false);
-    }
-
-    @Override
-    public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
-        return store.isEnabled(flagKey, user, defaultValue);
-    }
-
-    @Override
-    public String variant(String flagKey, User user) {
-        return store.variant(flagKey, user);
-    }
-
-    @Override
-    public FlagEvaluation evaluate(String flagKey, User user) {
-        return store.evaluate(flagKey, user, false);
-    }
-
-    @Override
-    public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
-        return store.evaluate(flagKey, user, defaultValue);
-    }
-
-    @Override
-    public Map<String, FlagEvaluation> allFlags(User user) {
-        return store.allFlags(user);
-    }
-
-    @Override
-    public void addListener(String flagKey, FlagChangeListener listener) {
-        store.addListener(Objects.requireNonNull(flagKey, "flagKey"), listener);
-    }
-
-    @Override
-    public void addListener(FlagChangeListener listener) {
-        store.addListener(null, listener);
-    }
-
-    @Override
-    public void removeListener(FlagChangeListener listener) {
-        store.removeListener(listener);
-    }
-
-    @Override
-    public void addStatusListener(StatusListener listener) {
-        store.addStatusListener(listener);
-    }
-
-    @Override
-    public void removeStatusListener(StatusListener listener) {
-        store.removeStatusListener(listener);
     }
 
     @Override

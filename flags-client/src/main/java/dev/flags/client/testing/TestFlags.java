@@ -1,7 +1,5 @@
 package dev.flags.client.testing;
 
-import dev.flags.client.FlagChangeListener;
-import dev.flags.client.FlagEvaluation;
 import dev.flags.client.Flags;
 import dev.flags.client.Freshness;
 import dev.flags.client.Health;
@@ -9,11 +7,11 @@ import dev.flags.client.Source;
 import dev.flags.client.StatusListener;
 import dev.flags.client.internal.FlagState;
 import dev.flags.client.internal.FlagStore;
+import dev.flags.client.internal.StoreBackedFlags;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.Target;
-import dev.flags.core.User;
 import dev.flags.core.Variant;
 import java.time.Duration;
 import java.util.HashMap;
@@ -43,13 +41,12 @@ import java.util.Set;
  * source is {@link Source#IN_MEMORY}; {@link #awaitReady} is true at once, and a status listener is
  * called once, on the registering thread, with source {@code IN_MEMORY} (test flags never change state).
  */
-public final class TestFlags implements Flags {
+public final class TestFlags extends StoreBackedFlags {
 
-    private final FlagStore store;
     private long version;
 
     private TestFlags() {
-        store = new FlagStore(FlagState.of(FlagSet.empty(), Source.IN_MEMORY), Runnable::run, false, "test flags");
+        super(new FlagStore(FlagState.of(FlagSet.empty(), Source.IN_MEMORY), Runnable::run, false, "test flags"));
     }
 
     /**
@@ -198,51 +195,6 @@ public final class TestFlags implements Flags {
         return this;
     }
 
-    @Override
-    public boolean isEnabled(String flagKey, User user) {
-        return store.isEnabled(flagKey, user, false);
-    }
-
-    @Override
-    public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
-        return store.isEnabled(flagKey, user, defaultValue);
-    }
-
-    @Override
-    public String variant(String flagKey, User user) {
-        return store.variant(flagKey, user);
-    }
-
-    @Override
-    public FlagEvaluation evaluate(String flagKey, User user) {
-        return store.evaluate(flagKey, user, false);
-    }
-
-    @Override
-    public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
-        return store.evaluate(flagKey, user, defaultValue);
-    }
-
-    @Override
-    public Map<String, FlagEvaluation> allFlags(User user) {
-        return store.allFlags(user);
-    }
-
-    @Override
-    public void addListener(String flagKey, FlagChangeListener listener) {
-        store.addListener(Objects.requireNonNull(flagKey, "flagKey"), listener);
-    }
-
-    @Override
-    public void addListener(FlagChangeListener listener) {
-        store.addListener(null, listener);
-    }
-
-    @Override
-    public void removeListener(FlagChangeListener listener) {
-        store.removeListener(listener);
-    }
-
     /**
      * Registers a status listener and calls it at once, on this thread, with the current state (source
      * {@link Source#IN_MEMORY}); test flags never change state, so that is its only call.
@@ -252,12 +204,7 @@ public final class TestFlags implements Flags {
      */
     @Override
     public void addStatusListener(StatusListener listener) {
-        store.addStatusListener(listener);
-    }
-
-    @Override
-    public void removeStatusListener(StatusListener listener) {
-        store.removeStatusListener(listener);
+        super.addStatusListener(listener);
     }
 
     /** @return true at once: test flags are always ready */
