@@ -4,8 +4,8 @@ package dev.flags.client;
  * Thread-safe (it must be: see below). Told when a flag changed.
  *
  * <p>Listeners are called on a thread of the SDK's listener executor ({@code flags-events-N} unless
- * {@link Flags.Builder#listenerExecutor} says otherwise), never on the thread that receives updates
- * from the server, one change set at a time and in order. A listener that throws is logged and does
+ * {@link Flags.Builder#listenerExecutor} says otherwise; a direct executor runs them on the thread
+ * that applied the change), one change set at a time and in order. A listener that throws is logged and does
  * not stop the others. A listener should be quick; the new answer is already served when it runs.
  *
  * <pre>{@code

@@ -378,6 +378,11 @@ public interface Flags extends AutoCloseable {
          * Sets the executor that calls change and status listeners. Default: one daemon thread of the SDK's,
          * {@code flags-events-N}, started when there is something to deliver.
          *
+         * <p>The executor is called where changes are applied, which for a live stream is gRPC's transport
+         * thread: a direct executor ({@code Runnable::run}) runs listeners there, which is the quickest
+         * delivery but holds up the connection while they run, so keep such listeners short and never
+         * blocking.
+         *
          * @param executor the executor; a multi-threaded one may call listeners concurrently
          * @return this builder
          * @throws NullPointerException if {@code executor} is null

@@ -11,8 +11,9 @@ package dev.flags.client;
  * {@link FlagChangeListener}'s job.
  *
  * <p>Listeners are called like change listeners: on a thread of the SDK's listener executor
- * ({@code flags-events-N} unless {@link Flags.Builder#listenerExecutor} says otherwise), never on the
- * thread that receives updates from the server, in order (with a single-threaded executor), and
+ * ({@code flags-events-N} unless {@link Flags.Builder#listenerExecutor} says otherwise; a direct
+ * executor runs them on the thread that applied the change), in order (with a single-threaded
+ * executor), and
  * {@link dev.flags.client.testing.TestFlags} calls them on the calling thread. A listener that throws
  * is logged and does not stop the others nor the SDK.
  *

@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -147,6 +148,72 @@ class SyncTest {
             sub.delta(8, 9);
             Await.until("version 9", () -> flags.freshness().version() == 9);
             assertThat(all).isEmpty();
+        }
+    }
+
+    @Test
+    void deltasRightBehindASnapshotWaitForItEvenWhileTheBackgroundThreadIsBusy() throws Exception {
+        // Snapshots are applied on the SDK's shared background thread, deltas on gRPC's transport thread.
+        // Instance "busy" holds that thread (its status listener runs there and blocks) while instance
+        // "late" gets a snapshot and two deltas at once: the deltas must wait for the snapshot; applied
+        // first, they would not fit the version held and the SDK would subscribe again.
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags busy = client(server).listenerExecutor(Runnable::run).build()) {
+            busy.addStatusListener(f -> {
+                if (f.source() == Source.LIVE && holding.getCount() > 0) {
+                    holding.countDown();
+                    awaitQuietly(release);
+                }
+            });
+            server.awaitSubscription().snapshot(1, doc("other", true, 1));
+            assertThat(holding.await(10, TimeUnit.SECONDS)).isTrue();
+            try (Flags late = client(server).build()) {
+                Subscription sub = server.awaitSubscription();
+                sub.snapshot(5, doc("flag-0", true, 1), doc("flag-1", false, 1));
+                sub.delta(5, 6, doc("flag-0", false, 2));
+                sub.delta(6, 7, doc("flag-1", true, 2));
+                // Nothing may happen while the snapshot waits; a gap would show as a new subscription.
+                assertThat(server.pollSubscription(Duration.ofMillis(500))).isNull();
+                assertThat(late.freshness().version()).isZero();
+                release.countDown();
+                Await.until("version 7", () -> late.freshness().version() == 7);
+                assertThat(late.isEnabled("flag-0", USER)).isFalse();
+                assertThat(late.isEnabled("flag-1", USER)).isTrue();
+                assertThat(server.subscribeCalls()).isEqualTo(2); // one per instance: no resubscription
+            }
+        } finally {
+            release.countDown();
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void manySdkInstancesShareOneBackgroundThread() throws Exception {
+        List<Flags> instances = new ArrayList<>();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            for (int i = 0; i < 20; i++) {
+                instances.add(client(server).build());
+            }
+            for (int i = 0; i < 20; i++) {
+                server.awaitSubscription().snapshot(5, doc("billing-v2", true, 3));
+            }
+            for (Flags f : instances) {
+                assertThat(f.awaitReady(WAIT)).isTrue();
+                assertThat(f.isEnabled("billing-v2", USER)).isTrue();
+            }
+            assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> t.getName().startsWith("flags-sync-"))
+                    .hasSizeLessThanOrEqualTo(1).allSatisfy(t -> assertThat(t.isDaemon()).isTrue());
+        } finally {
+            instances.forEach(Flags::close);
         }
     }
 

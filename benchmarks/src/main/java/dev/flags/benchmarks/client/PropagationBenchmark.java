@@ -11,6 +11,8 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -61,7 +63,12 @@ import java.util.stream.Stream;
  *
  * <p>Options: {@code --instances 1,1000}, {@code --warmup 50}, {@code --writes 100}, {@code --detect
  * listener|poll}, {@code --listener-executor sdk|direct} ({@code direct}: listeners run on the SDK's
- * sync thread after the swap, {@code Runnable::run}), {@code --server-heap 512m}.
+ * sync thread after the swap, {@code Runnable::run}), {@code --server-heap 512m}, {@code --server-jvm "-XX:+UseZGC ..."} (more options for the server's JVM,
+ * space-separated: a profiler, a collector), {@code --print-each} (every measured latency, in order).
+ *
+ * <p>Besides the latencies it prints, for the measured writes only, the CPU time each JVM used per
+ * write (the client's also by thread group, and its JIT and GC time) and the TCP segments the machine
+ * sent per write: where the time goes.
  */
 public final class PropagationBenchmark {
 
@@ -76,6 +83,8 @@ public final class PropagationBenchmark {
     private boolean poll;
     private boolean directListeners;
     private String serverHeap = "512m";
+    private List<String> serverJvmOptions = List.of();
+    private boolean printEach;
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10)).build();
@@ -109,6 +118,12 @@ public final class PropagationBenchmark {
                     default -> throw new IllegalArgumentException("--listener-executor must be sdk or direct, was " + value);
                 };
                 case "--server-heap" -> b.serverHeap = value;
+                case "--print-each" -> {
+                    b.printEach = true;
+                    i--; // takes no value
+                }
+                case "--server-jvm" -> b.serverJvmOptions = Arrays.stream(value.split(" "))
+                        .filter(o -> !o.isBlank()).toList();
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
             i++;
@@ -122,9 +137,10 @@ public final class PropagationBenchmark {
 
     private void run() throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process process = new ProcessBuilder(java.toString(), "-Xms" + serverHeap, "-Xmx" + serverHeap,
-                "-cp", System.getProperty("java.class.path"), PropagationServer.class.getName())
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> command = new ArrayList<>(List.of(java.toString(), "-Xms" + serverHeap, "-Xmx" + serverHeap));
+        command.addAll(serverJvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), PropagationServer.class.getName()));
+        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         ServerLink server = new ServerLink(process);
         List<String> rows = new ArrayList<>();
         try {
@@ -185,7 +201,25 @@ public final class PropagationBenchmark {
             long[] fromAck = new long[writes];
             long[] fromSend = new long[writes];
             boolean answer = instances[0].isEnabled(FLAG, PROBE);
+            long clientCpuAtStart = 0;
+            Map<String, Long> threadCpuAtStart = Map.of();
+            long[] userSysAtStart = {0, 0};
+            long segmentsAtStart = 0;
+            Map<String, Long> serverGroupsAtStart = Map.of();
+            long jitAtStart = 0;
+            long[] gcAtStart = {0, 0};
+            long serverCpuAtStart = 0;
             for (int i = 0; i < warmup + writes; i++) {
+                if (i == warmup) {
+                    threadCpuAtStart = PropagationServer.cpuByGroup();
+                    userSysAtStart = userSysTicks();
+                    clientCpuAtStart = clientCpuNanos();
+                    segmentsAtStart = tcpSegmentsSent();
+                    jitAtStart = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+                    gcAtStart = gcMillisAndCount();
+                    serverCpuAtStart = server.cpuNanos();
+                    serverGroupsAtStart = server.cpuByGroup();
+                }
                 answer = !answer;
                 Round round = probe.expect(answer);
                 if (poll) {
@@ -203,8 +237,31 @@ public final class PropagationBenchmark {
                     fromSend[i - warmup] = round.last.get() - sent;
                 }
             }
+            double clientCpuPerWrite = (clientCpuNanos() - clientCpuAtStart) / 1e6 / writes;
+            double serverCpuPerWrite = (server.cpuNanos() - serverCpuAtStart) / 1e6 / writes;
+            long[] userSys = userSysTicks();
+            System.out.printf(Locale.ROOT, "CPU time per measured write: client JVM %.2f ms (user %.2f ms, system"
+                    + " %.2f ms), server JVM %.2f ms%n", clientCpuPerWrite,
+                    (userSys[0] - userSysAtStart[0]) * 10.0 / writes, (userSys[1] - userSysAtStart[1]) * 10.0 / writes,
+                    serverCpuPerWrite);
+            System.out.printf(Locale.ROOT, "TCP segments sent per measured write (whole machine): %.0f%n",
+                    (tcpSegmentsSent() - segmentsAtStart) / (double) writes);
+            long[] gc = gcMillisAndCount();
+            System.out.printf(Locale.ROOT, "client JIT compilation %.2f ms per measured write; %d collections, %.2f ms"
+                            + " of collection per measured write%n",
+                    (ManagementFactory.getCompilationMXBean().getTotalCompilationTime() - jitAtStart)
+                            / (double) writes, gc[1] - gcAtStart[1], (gc[0] - gcAtStart[0]) / (double) writes);
+            Map<String, Long> threadCpu = PropagationServer.cpuByGroup();
+            Map<String, String> perGroup = perWrite(threadCpuAtStart, threadCpu);
+            System.out.println("client CPU per measured write by thread group: " + perGroup);
+            System.out.println("server CPU per measured write by thread group: "
+                    + perWrite(serverGroupsAtStart, server.cpuByGroup()));
             if (!poll && instances[0].freshness().source() != Source.LIVE) {
                 throw new IllegalStateException("instance 0 is no longer live: " + instances[0].freshness());
+            }
+            if (printEach) {
+                System.out.println("ack → all, ms, each measured write in order: " + Arrays.toString(
+                        Arrays.stream(fromAck).mapToObj(n -> String.format(Locale.ROOT, "%.1f", n / 1e6)).toArray()));
             }
             Arrays.sort(fromAck);
             Arrays.sort(fromSend);
@@ -251,6 +308,49 @@ public final class PropagationBenchmark {
     private static long percentile(long[] sorted, int p) {
         int rank = (int) Math.ceil(p / 100.0 * sorted.length);
         return sorted[Math.max(0, rank - 1)];
+    }
+
+    /** CPU time of this JVM, all threads, user and system. */
+    private static long clientCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** CPU time per measured write by thread group, from two readings; groups under 0.05 ms left out. */
+    private Map<String, String> perWrite(Map<String, Long> before, Map<String, Long> after) {
+        Map<String, String> perGroup = new TreeMap<>();
+        for (Map.Entry<String, Long> e : after.entrySet()) {
+            double ms = (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / 1e6 / writes;
+            if (ms >= 0.05) {
+                perGroup.put(e.getKey(), String.format(Locale.ROOT, "%.2f ms", ms));
+            }
+        }
+        return perGroup;
+    }
+
+    /** Milliseconds spent collecting (wall time, as the collectors report it) and collections, so far. */
+    private static long[] gcMillisAndCount() {
+        long millis = 0;
+        long count = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            millis += Math.max(0, gc.getCollectionTime());
+            count += Math.max(0, gc.getCollectionCount());
+        }
+        return new long[] {millis, count};
+    }
+
+    /** TCP segments sent by the whole machine (loopback included), from /proc/net/snmp. */
+    private static long tcpSegmentsSent() throws IOException {
+        List<String> tcp = Files.readAllLines(Path.of("/proc/net/snmp")).stream().filter(l -> l.startsWith("Tcp:")).toList();
+        List<String> names = List.of(tcp.get(0).split(" "));
+        return Long.parseLong(tcp.get(1).split(" ")[names.indexOf("OutSegs")]);
+    }
+
+    /** This process's user and system CPU time in clock ticks (1/100 s), from /proc/self/stat. */
+    private static long[] userSysTicks() throws IOException {
+        String stat = Files.readString(Path.of("/proc/self/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return new long[] {Long.parseLong(fields[11]), Long.parseLong(fields[12])};
     }
 
     private static long openFiles() throws IOException {
@@ -350,6 +450,21 @@ public final class PropagationBenchmark {
             this.process = process;
             this.in = new PrintWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8), true);
             this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        }
+
+        long cpuNanos() throws IOException {
+            return Long.parseLong(call("cpu", "cpu").trim());
+        }
+
+        Map<String, Long> cpuByGroup() throws IOException {
+            Map<String, Long> groups = new TreeMap<>();
+            for (String pair : call("cpu-groups", "cpu-groups").trim().split(",")) {
+                int eq = pair.lastIndexOf('=');
+                if (eq > 0) {
+                    groups.put(pair.substring(0, eq), Long.parseLong(pair.substring(eq + 1)));
+                }
+            }
+            return groups;
         }
 
         String call(String command, String answer) throws IOException {

@@ -6,10 +6,14 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -18,7 +22,8 @@ import java.util.stream.Stream;
  * directory, in its own JVM so that its CPU, heap and GC are apart from the thousand SDK instances'.
  *
  * <p>Prints {@code ports HTTP GRPC} when ready, then answers one line per command on stdin:
- * {@code threads} (its live thread count), {@code quit} (closes the server, deletes the data, answers
+ * {@code threads} (its live thread count), {@code cpu} (its process CPU time, ns), {@code cpu-groups} (CPU time, ns, of its live threads by
+ * name without numbers, as {@code name=ns,name=ns}), {@code quit} (closes the server, deletes the data, answers
  * {@code bye}). The end of stdin is {@code quit}.
  */
 public final class PropagationServer {
@@ -47,6 +52,11 @@ public final class PropagationServer {
             while ((line = in.readLine()) != null && !line.trim().equals("quit")) {
                 if (line.trim().equals("threads")) {
                     out.println("threads " + Thread.activeCount());
+                } else if (line.trim().equals("cpu")) {
+                    out.println("cpu " + ((com.sun.management.OperatingSystemMXBean)
+                            ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime());
+                } else if (line.trim().equals("cpu-groups")) {
+                    out.println("cpu-groups " + threadCpuByGroup());
                 } else {
                     out.println("error unknown command " + line);
                 }
@@ -64,5 +74,26 @@ public final class PropagationServer {
                 Files.deleteIfExists(p);
             }
         }
+    }
+
+    /** CPU time, ns, of this JVM's live threads, summed by name with the numbers removed. */
+    static Map<String, Long> cpuByGroup() {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        Map<String, Long> groups = new TreeMap<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            long cpu = mx.getThreadCpuTime(t.getId());
+            if (cpu > 0) {
+                groups.merge(t.getName().replaceAll("[-#]?\\d+", ""), cpu, Long::sum);
+            }
+        }
+        return groups;
+    }
+
+    /** {@link #cpuByGroup()} as one line, {@code name=ns,name=ns}. */
+    static String threadCpuByGroup() {
+        StringBuilder b = new StringBuilder();
+        cpuByGroup().forEach((name, ns) -> b.append(b.length() == 0 ? "" : ",").append(name.replace(' ', '_'))
+                .append('=').append(ns));
+        return b.toString();
     }
 }

@@ -9,13 +9,19 @@ import java.util.concurrent.TimeUnit;
  */
 final class Readiness {
 
-    private boolean ready;
+    // Volatile so that ready(), called for every message of the stream, costs a read once ready.
+    private volatile boolean ready;
     private boolean refused;
     private boolean closed;
 
-    synchronized void ready() {
-        ready = true;
-        notifyAll();
+    void ready() {
+        if (ready) {
+            return;
+        }
+        synchronized (this) {
+            ready = true;
+            notifyAll();
+        }
     }
 
     /** @param isRefused true while the server refuses this SDK (token, environment): waiting is pointless */
@@ -29,7 +35,7 @@ final class Readiness {
         notifyAll();
     }
 
-    synchronized boolean isReady() {
+    boolean isReady() {
         return ready;
     }
 

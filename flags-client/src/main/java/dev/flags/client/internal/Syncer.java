@@ -22,9 +22,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
@@ -33,8 +34,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Thread-safe (all its state is confined to one thread, {@code flags-sync-N}). The stream from the
- * flag server: subscribe from the version held, apply what comes, and never give up.
+ * Thread-safe (its state is guarded by one lock, held only briefly and never while waiting). The
+ * stream from the flag server: subscribe from the version held, apply what comes, and never give up.
  *
  * <p>The resume logic. The SDK subscribes from the version it holds (the cache file's at start, 0 if
  * none). The server answers with one Delta of what is missing, or a Snapshot, or a Heartbeat if
@@ -52,9 +53,16 @@ import org.slf4j.LoggerFactory;
  * <p>Logging is quiet: one line when the stream first comes up, one when it is lost (or cannot be
  * had at start), one when it is back; retries are debug. The token is never logged.
  *
- * <p>gRPC calls the stream observer on its own threads; the observer only hands each event to the
- * sync thread, tagged with the generation of the call it belongs to, so events of a call that was
- * already replaced are dropped and no state is ever touched by two threads.
+ * <p>Threads. A change must reach {@code isEnabled} in as little time and CPU as possible, so Deltas
+ * and Heartbeats are applied where gRPC delivers them, on its transport thread: decoding a changed
+ * flag and swapping the snapshot take microseconds, and a thread hand-off per change would cost more
+ * than the work (with a thousand SDKs on a small machine, several times more: docs/BENCHMARKS-client.md).
+ * A Snapshot (the whole environment: possibly megabytes) is decoded on the SDK's background thread
+ * instead, so as not to hold up the transport's other connections. The call uses gRPC's manual flow
+ * control (one message requested at a time, the next only once this one is applied), so messages
+ * are applied in order wherever they run. The background thread ({@link Background}, shared by every
+ * {@code Flags} in the JVM) also runs the watchdog, the reconnect timer and the cache file writes.
+ * Events of a call that was already replaced or failed are dropped (each call has a generation).
  */
 final class Syncer implements AutoCloseable {
 
@@ -96,11 +104,12 @@ final class Syncer implements AutoCloseable {
     private final Duration maxBackoff;
     private final ManagedChannel channel;
     private final FlagSyncGrpc.FlagSyncStub stub;
-    private final ScheduledThreadPoolExecutor executor;
+    private final ScheduledExecutorService background;
     private volatile SyncStatus status;
-    private volatile boolean closed;
 
-    // Confined to the sync thread.
+    // Guarded by lock.
+    private final Object lock = new Object();
+    private boolean closed;
     private long generation;
     private ClientCallStreamObserver<SubscribeRequest> call;
     private boolean streamUp;
@@ -115,9 +124,12 @@ final class Syncer implements AutoCloseable {
     private long watchdogPeriodMillis;
     private ScheduledFuture<?> reconnect;
     private int gapsInARow;
-    private boolean cacheWriteQueued;
-    private long cacheWrittenVersion = -1;
-    private boolean cacheWarned;
+
+    // The cache file: a write is queued at most once at a time; writes are serialized by cacheLock.
+    private final AtomicBoolean cacheWriteQueued = new AtomicBoolean();
+    private final Object cacheLock = new Object();
+    private long cacheWrittenVersion = -1; // guarded by cacheLock
+    private boolean cacheWarned; // guarded by cacheLock
 
     Syncer(Settings settings, FlagStore store, CacheFile cache, Readiness readiness) {
         this(settings, store, cache, readiness, System::nanoTime, () -> ThreadLocalRandom.current().nextDouble());
@@ -142,16 +154,13 @@ final class Syncer implements AutoCloseable {
         this.channel = Grpc.newChannelBuilder(target, credentials(settings))
                 .userAgent(SDK)
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES)
-                // The stream observer only hands each message to the flags-sync thread, so it can run
-                // on the transport's thread: one thread hand-off less per change.
+                // The observer applies small messages itself and hands large ones to the background
+                // thread: it needs no executor of gRPC's in between.
                 .directExecutor()
                 .intercept(MetadataUtils.newAttachHeadersInterceptor(headers))
                 .build();
         this.stub = FlagSyncGrpc.newStub(channel);
-        this.executor = new ScheduledThreadPoolExecutor(1, Threads.daemon("flags-sync"));
-        executor.setRemoveOnCancelPolicy(true);
-        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-        executor.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
+        this.background = Background.executor();
     }
 
     private static ChannelCredentials credentials(Settings s) {
@@ -169,16 +178,18 @@ final class Syncer implements AutoCloseable {
         }
     }
 
-    /** Starts subscribing, in the background. */
+    /** Starts subscribing; returns at once (the call is asynchronous). */
     void start() {
-        post(this::subscribe);
+        synchronized (lock) {
+            subscribe();
+        }
     }
 
     SyncStatus status() {
         return status;
     }
 
-    // ---------------------------------------------------------------- the stream (sync thread only)
+    // ---------------------------------------------------------------- the stream (under lock)
 
     private void subscribe() {
         if (closed) {
@@ -202,16 +213,25 @@ final class Syncer implements AutoCloseable {
         scheduleWatchdog();
     }
 
-    private void onMessage(long gen, SyncMessage message) {
-        if (closed || gen != generation) {
-            return;
+    /** Applies one message of call {@code gen} and asks for the next one. */
+    private void received(long gen, SyncMessage message) {
+        synchronized (lock) {
+            if (closed || gen != generation) {
+                return;
+            }
+            if (apply(message) && call != null) {
+                call.request(1);
+            }
         }
+    }
+
+    /** @return false if the call was dropped (a gap), true to go on with it */
+    private boolean apply(SyncMessage message) {
         lastHeardNanos = nanoTime.getAsLong();
         lastHeard = clock.instant();
         FlagState held = store.state();
         long have = held.source() == Source.DEFAULTS ? 0 : held.version();
         FlagState next = null;
-        String how;
         switch (message.getKindCase()) {
             case SNAPSHOT -> {
                 Snapshot s = message.getSnapshot();
@@ -221,33 +241,35 @@ final class Syncer implements AutoCloseable {
                             + " this SDK had; following the server", s.getVersion(), environment, have);
                 }
                 next = Updates.snapshot(s, this::unreadable);
-                how = "a full snapshot";
             }
             case DELTA -> {
                 Delta d = message.getDelta();
                 if (d.getFromVersion() != have) {
                     gap("a delta from version " + d.getFromVersion() + " to " + d.getVersion(), have);
-                    return;
+                    return false;
                 }
                 next = Updates.delta(held, d, this::unreadable);
-                how = "a delta from version " + have;
             }
             case HEARTBEAT -> {
                 Heartbeat h = message.getHeartbeat();
                 heartbeatInterval(h.getHeartbeatIntervalMillis());
                 if (h.getVersion() != have) {
                     gap("a heartbeat at version " + h.getVersion(), have);
-                    return;
+                    return false;
                 }
-                how = "already up to date";
             }
             default -> {
                 // A kind of message this release does not know: it still shows that the stream is alive.
                 LOG.debug("flags: ignoring a sync message of an unknown kind");
-                return;
+                return true;
             }
         }
         gapsInARow = 0;
+        if (!streamUp) {
+            // Logged before listeners hear of the new state, so the log reads in the order things happened.
+            streamUp = true;
+            connected(message, have, next != null ? next : held);
+        }
         // The status first: status listeners are told of the new source inside publish(), from it.
         status = new SyncStatus(true, lastHeard, null);
         if (next != null) {
@@ -255,27 +277,25 @@ final class Syncer implements AutoCloseable {
         } else if (held.source() != Source.LIVE) {
             store.publish(held.withSource(Source.LIVE));
         }
-        if (!streamUp) {
-            streamUp = true;
-            connected(how);
-        }
         readiness.ready();
         if (next != null) {
             queueCacheWrite();
         }
+        return true;
     }
 
-    private void connected(String how) {
+    private void connected(SyncMessage first, long had, FlagState now) {
         backoff.reset();
-        FlagState now = store.state();
-        if (outage) {
-            Duration down = Duration.ofNanos(nanoTime.getAsLong() - outageSinceNanos);
-            LOG.info("flags: {} {} after {}: environment \"{}\" at version {} ({} flags), {}",
-                    everConnected ? "reconnected to" : "connected to", target, human(down), environment,
-                    now.version(), now.flags().size(), how);
-        } else if (!everConnected) {
-            LOG.info("flags: connected to {}: environment \"{}\" at version {} ({} flags), {}",
-                    target, environment, now.version(), now.flags().size(), how);
+        if (outage || !everConnected) {
+            String how = switch (first.getKindCase()) {
+                case SNAPSHOT -> "a full snapshot";
+                case DELTA -> "a delta from version " + had;
+                default -> "already up to date";
+            };
+            String verb = !outage ? "connected to" : everConnected ? "reconnected to" : "connected to";
+            String after = outage ? " after " + human(Duration.ofNanos(nanoTime.getAsLong() - outageSinceNanos)) : "";
+            LOG.info("flags: {} {}{}: environment \"{}\" at version {} ({} flags), {}", verb, target, after,
+                    environment, now.version(), now.flags().size(), how);
         }
         everConnected = true;
         outage = false;
@@ -283,12 +303,15 @@ final class Syncer implements AutoCloseable {
         readiness.refused(false);
     }
 
-    private void onFailure(long gen, Status failure) {
-        if (closed || gen != generation) {
-            return;
+    private void failed(long gen, Status failure) {
+        synchronized (lock) {
+            if (closed || gen != generation) {
+                return;
+            }
+            call = null;
+            generation++; // a Snapshot of this call still being decoded is dropped
+            lost(failure);
         }
-        call = null;
-        lost(failure);
     }
 
     /** The stream is gone: mark the flags stale, say so once, and schedule the next attempt. */
@@ -368,18 +391,24 @@ final class Syncer implements AutoCloseable {
             watchdog.cancel(false);
         }
         watchdogPeriodMillis = period;
-        watchdog = executor.scheduleWithFixedDelay(this::checkWatchdog, period, period, TimeUnit.MILLISECONDS);
+        try {
+            watchdog = background.scheduleWithFixedDelay(this::checkWatchdog, period, period, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            LOG.error("flags: cannot schedule the stream's watchdog; a silent stream will not be noticed", e);
+        }
     }
 
     private void checkWatchdog() {
-        if (closed || call == null) {
-            return;
-        }
-        long silentMillis = (nanoTime.getAsLong() - lastHeardNanos) / 1_000_000;
-        if (silentMillis > MISSED_HEARTBEATS * heartbeatMillis) {
-            dropCall("silent");
-            lost(Status.UNAVAILABLE.withDescription("no message for " + silentMillis + " ms; heartbeats are due every "
-                    + heartbeatMillis + " ms"));
+        synchronized (lock) {
+            if (closed || call == null) {
+                return;
+            }
+            long silentMillis = (nanoTime.getAsLong() - lastHeardNanos) / 1_000_000;
+            if (silentMillis > MISSED_HEARTBEATS * heartbeatMillis) {
+                dropCall("silent");
+                lost(Status.UNAVAILABLE.withDescription("no message for " + silentMillis + " ms; heartbeats are due"
+                        + " every " + heartbeatMillis + " ms"));
+            }
         }
     }
 
@@ -388,9 +417,15 @@ final class Syncer implements AutoCloseable {
             reconnect.cancel(false);
         }
         try {
-            reconnect = executor.schedule(this::subscribe, delayMillis, TimeUnit.MILLISECONDS);
+            reconnect = background.schedule(this::resubscribe, delayMillis, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
-            // closed
+            LOG.error("flags: cannot schedule the next attempt to reach the flag server", e);
+        }
+    }
+
+    private void resubscribe() {
+        synchronized (lock) {
+            subscribe();
         }
     }
 
@@ -398,53 +433,50 @@ final class Syncer implements AutoCloseable {
         if (call != null) {
             ClientCallStreamObserver<SubscribeRequest> c = call;
             call = null;
-            generation++; // its last callbacks are ignored
+            generation++; // its last callbacks are ignored, even those that cancel() makes at once
             c.cancel(why, null);
         }
     }
 
-    // ---------------------------------------------------------------- the cache file (sync thread only)
+    // ---------------------------------------------------------------- the cache file
 
     private void queueCacheWrite() {
-        if (cache == null || cacheWriteQueued) {
+        if (cache == null || !cacheWriteQueued.compareAndSet(false, true)) {
             return;
         }
-        // Queued behind the messages already received, so a burst of changes is written once.
-        cacheWriteQueued = true;
-        post(this::writeCache);
+        // One write at a time on the background thread: a burst of changes is written once, the newest.
+        try {
+            background.execute(this::writeCache);
+        } catch (RejectedExecutionException e) {
+            cacheWriteQueued.set(false);
+        }
     }
 
     private void writeCache() {
-        cacheWriteQueued = false;
-        FlagState s = store.state();
-        if ((s.source() != Source.LIVE && s.source() != Source.STALE) || s.version() == cacheWrittenVersion) {
-            return;
-        }
-        try {
-            cache.write(s.flags());
-            cacheWrittenVersion = s.version();
-            if (cacheWarned) {
-                cacheWarned = false;
-                LOG.info("flags: cache file {} written again", cache.path());
+        cacheWriteQueued.set(false);
+        synchronized (cacheLock) {
+            FlagState s = store.state();
+            if ((s.source() != Source.LIVE && s.source() != Source.STALE) || s.version() == cacheWrittenVersion) {
+                return;
             }
-        } catch (IOException | RuntimeException e) {
-            if (!cacheWarned) {
-                cacheWarned = true;
-                LOG.warn("flags: cannot write cache file {} (flags still work; a restart while the server is"
-                        + " unreachable would not have them): {}", cache.path(), e.toString());
+            try {
+                cache.write(s.flags());
+                cacheWrittenVersion = s.version();
+                if (cacheWarned) {
+                    cacheWarned = false;
+                    LOG.info("flags: cache file {} written again", cache.path());
+                }
+            } catch (IOException | RuntimeException e) {
+                if (!cacheWarned) {
+                    cacheWarned = true;
+                    LOG.warn("flags: cannot write cache file {} (flags still work; a restart while the server is"
+                            + " unreachable would not have them): {}", cache.path(), e.toString());
+                }
             }
         }
     }
 
     // ---------------------------------------------------------------- plumbing
-
-    private void post(Runnable task) {
-        try {
-            executor.execute(task);
-        } catch (RejectedExecutionException e) {
-            // closed
-        }
-    }
 
     private String serving(FlagState held) {
         return switch (held.source()) {
@@ -479,14 +511,14 @@ final class Syncer implements AutoCloseable {
         return d.toHours() + " h";
     }
 
-    /** Stops the stream and the sync thread; a queued cache write still happens. Idempotent. */
+    /** Stops the stream and its timers, and writes the newest state to the cache file. Idempotent. */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        post(() -> {
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
             dropCall("closed");
             if (watchdog != null) {
                 watchdog.cancel(false);
@@ -494,20 +526,15 @@ final class Syncer implements AutoCloseable {
             if (reconnect != null) {
                 reconnect.cancel(false);
             }
-            if (cache != null) {
-                writeCache(); // the last change, if its queued write lost the race with close()
-            }
-        });
-        executor.shutdown();
+        }
         channel.shutdownNow();
         try {
-            if (!executor.awaitTermination(2, TimeUnit.SECONDS)) {
-                executor.shutdownNow();
-            }
             channel.awaitTermination(2, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
-            executor.shutdownNow();
             Thread.currentThread().interrupt();
+        }
+        if (cache != null) {
+            writeCache(); // the last change, if its queued write has not happened yet
         }
     }
 
@@ -520,23 +547,33 @@ final class Syncer implements AutoCloseable {
 
         @Override
         public void beforeStart(ClientCallStreamObserver<SubscribeRequest> requestStream) {
-            // Called on the sync thread, inside stub.subscribe().
+            // Called inside stub.subscribe(), under the lock. One message at a time: the next is requested
+            // once this one is applied, so a Snapshot decoded elsewhere is never overtaken by a Delta.
+            requestStream.disableAutoRequestWithInitial(1);
             call = requestStream;
         }
 
         @Override
         public void onNext(SyncMessage value) {
-            post(() -> onMessage(gen, value));
+            if (value.hasSnapshot()) {
+                try {
+                    background.execute(() -> received(gen, value));
+                } catch (RejectedExecutionException e) {
+                    received(gen, value);
+                }
+            } else {
+                received(gen, value);
+            }
         }
 
         @Override
         public void onError(Throwable t) {
-            post(() -> onFailure(gen, Status.fromThrowable(t)));
+            failed(gen, Status.fromThrowable(t));
         }
 
         @Override
         public void onCompleted() {
-            post(() -> onFailure(gen, Status.UNAVAILABLE.withDescription("the server ended the stream")));
+            failed(gen, Status.UNAVAILABLE.withDescription("the server ended the stream"));
         }
     }
 }
