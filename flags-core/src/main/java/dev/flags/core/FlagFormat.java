@@ -216,7 +216,7 @@ public final class FlagFormat {
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             String at = Problems.child("roleGrants", e.getKey());
-            if (!FlagValidator.NAME.matcher(e.getKey()).matches()) {
+            if (!Syntax.isName(e.getKey())) {
                 problems.add(at, "is not a role name (letters, digits, '.', '_', ':' or '-', starting with a letter or digit)");
                 continue;
             }

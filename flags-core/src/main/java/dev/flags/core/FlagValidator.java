@@ -18,10 +18,6 @@ import java.util.regex.PatternSyntaxException;
  */
 final class FlagValidator {
 
-    static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
-    static final Pattern ATTRIBUTE = Pattern.compile("[A-Za-z_][A-Za-z0-9_.:-]{0,127}");
-
     static final int MAX_DESCRIPTION = 2_000;
     static final int MAX_RULE_NAME = 200;
     static final int MAX_VARIANTS = 100;
@@ -39,14 +35,14 @@ final class FlagValidator {
     static void validate(Flag flag, String path, Problems problems) {
         if (flag.key() == null) {
             problems.add(Problems.child(path, "key"), "is required");
-        } else if (!KEY.matcher(flag.key()).matches()) {
+        } else if (!Syntax.isKey(flag.key())) {
             problems.add(Problems.child(path, "key"), keySyntax(flag.key()));
         }
         if (flag.description() != null && flag.description().length() > MAX_DESCRIPTION) {
             problems.add(Problems.child(path, "description"),
                     "must be at most " + MAX_DESCRIPTION + " characters, was " + flag.description().length());
         }
-        if (flag.salt() != null && !KEY.matcher(flag.salt()).matches()) {
+        if (flag.salt() != null && !Syntax.isKey(flag.salt())) {
             problems.add(Problems.child(path, "salt"), keySyntax(flag.salt()));
         }
         if (flag.version() < 0) {
@@ -70,7 +66,7 @@ final class FlagValidator {
             Variant v = variants.get(i);
             if (v.key() == null) {
                 problems.add(Problems.child(at, "key"), "is required");
-            } else if (!KEY.matcher(v.key()).matches()) {
+            } else if (!Syntax.isKey(v.key())) {
                 problems.add(Problems.child(at, "key"), keySyntax(v.key()));
             } else if (!keys.add(v.key())) {
                 problems.add(Problems.child(at, "key"), "repeats the variant " + Problems.quote(v.key()) + "; variant keys must be unique");
@@ -195,7 +191,7 @@ final class FlagValidator {
     private static void validateAttribute(Condition.Attribute a, String path, Problems problems) {
         if (a.attribute() == null) {
             problems.add(Problems.child(path, "attribute"), "is required");
-        } else if (!ATTRIBUTE.matcher(a.attribute()).matches()) {
+        } else if (!Syntax.isAttribute(a.attribute())) {
             problems.add(Problems.child(path, "attribute"), "must be an attribute name (a letter or '_', then letters, digits, "
                     + "'_', '.', ':' or '-', at most 128), was " + Problems.quote(a.attribute()));
         }
@@ -238,7 +234,7 @@ final class FlagValidator {
         }
         for (int i = 0; i < names.size(); i++) {
             String name = names.get(i);
-            if (name == null || !NAME.matcher(name).matches()) {
+            if (name == null || !Syntax.isName(name)) {
                 problems.add(Problems.index(path, i), "must be a " + what + " name (letters, digits, '.', '_', ':' or '-', "
                         + "starting with a letter or digit, at most 128), was " + Problems.quote(name));
             }

@@ -192,7 +192,19 @@ public final class FlagStore implements AutoCloseable {
      *
      * @param next the new state
      */
-    public synchronized void publish(FlagState next) {
+    public void publish(FlagState next) {
+        publish(next, null);
+    }
+
+    /**
+     * Like {@link #publish(FlagState)}, when the caller knows which flags may have changed: only those
+     * are compared for the listeners, so a change costs the same whatever the number of flags.
+     *
+     * @param next the new state
+     * @param touched the keys of every flag that may differ between the current state and {@code next}
+     *                (more is fine, fewer is not), or null if unknown: every flag is compared
+     */
+    public synchronized void publish(FlagState next, Set<String> touched) {
         Objects.requireNonNull(next, "next");
         FlagState old = state;
         state = next;
@@ -202,7 +214,7 @@ public final class FlagStore implements AutoCloseable {
         if (listeners.isEmpty() || (old.flags() == next.flags() && old.unreadable().equals(next.unreadable()))) {
             return;
         }
-        List<FlagChangeEvent> changes = changes(old, next);
+        List<FlagChangeEvent> changes = touched == null ? changes(old, next) : changes(old, next, touched);
         if (changes.isEmpty()) {
             return;
         }
@@ -313,6 +325,33 @@ public final class FlagStore implements AutoCloseable {
             }
         }
         return changes;
+    }
+
+    /** The changes among some flags only, in key order; the role grants must be the same in both states. */
+    static List<FlagChangeEvent> changes(FlagState old, FlagState next, Set<String> touched) {
+        List<FlagChangeEvent> changes = new ArrayList<>(touched.size());
+        for (String key : touched.size() > 1 ? new TreeSet<>(touched) : touched) {
+            Object a = contentOf(old, key);
+            Object b = contentOf(next, key);
+            FlagChangeEvent.Change change = null;
+            if (a == null && b != null) {
+                change = FlagChangeEvent.Change.ADDED;
+            } else if (a != null && b == null) {
+                change = FlagChangeEvent.Change.REMOVED;
+            } else if (a != null && !a.equals(b)) {
+                change = FlagChangeEvent.Change.UPDATED;
+            }
+            if (change != null) {
+                changes.add(new FlagChangeEvent(key, change, next.version(), next.source()));
+            }
+        }
+        return changes;
+    }
+
+    /** The flag of a key, or the problem text of a flag that could not be read, or null. */
+    private static Object contentOf(FlagState s, String key) {
+        Object flag = s.flags().flag(key).orElse(null);
+        return flag != null ? flag : s.unreadable().get(key);
     }
 
     /** Key to flag, or to the problem text of a flag that could not be read. */

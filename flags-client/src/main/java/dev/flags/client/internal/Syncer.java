@@ -232,6 +232,7 @@ final class Syncer implements AutoCloseable {
         FlagState held = store.state();
         long have = held.source() == Source.DEFAULTS ? 0 : held.version();
         FlagState next = null;
+        Set<String> touched = null;
         switch (message.getKindCase()) {
             case SNAPSHOT -> {
                 Snapshot s = message.getSnapshot();
@@ -249,6 +250,7 @@ final class Syncer implements AutoCloseable {
                     return false;
                 }
                 next = Updates.delta(held, d, this::unreadable);
+                touched = Updates.touched(d);
             }
             case HEARTBEAT -> {
                 Heartbeat h = message.getHeartbeat();
@@ -273,7 +275,7 @@ final class Syncer implements AutoCloseable {
         // The status first: status listeners are told of the new source inside publish(), from it.
         status = new SyncStatus(true, lastHeard, null);
         if (next != null) {
-            store.publish(next);
+            store.publish(next, touched);
         } else if (held.source() != Source.LIVE) {
             store.publish(held.withSource(Source.LIVE));
         }

@@ -10,6 +10,7 @@ import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
 import dev.flags.protocol.v1.Snapshot;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -84,20 +85,28 @@ final class Updates {
     static FlagState delta(FlagState held, Delta delta, BiConsumer<String, String> unreadable) {
         long version = delta.getVersion();
         FlagSet set = held.flags();
-        Map<String, String> problems = new HashMap<>(held.unreadable());
+        // Copied only if a flag is or was unreadable: the usual delta has no problems to carry.
+        Map<String, String> problems = held.unreadable().isEmpty() ? null : new HashMap<>(held.unreadable());
         for (FlagDocument doc : delta.getUpsertedList()) {
             try {
                 set = set.withFlag(read(doc), version);
-                problems.remove(doc.getKey());
+                if (problems != null) {
+                    problems.remove(doc.getKey());
+                }
             } catch (RuntimeException e) {
                 set = set.withoutFlag(doc.getKey(), version);
+                if (problems == null) {
+                    problems = new HashMap<>();
+                }
                 problems.put(doc.getKey(), describe(e));
                 unreadable.accept(doc.getKey(), describe(e));
             }
         }
         for (String key : delta.getRemovedList()) {
             set = set.withoutFlag(key, version);
-            problems.remove(key);
+            if (problems != null) {
+                problems.remove(key);
+            }
         }
         if (delta.getRoleGrantsCount() > 0) {
             // Each role named carries its complete new member list; an empty list: nobody has it.
@@ -115,7 +124,25 @@ final class Updates {
             // A delta that changed nothing this SDK sees still moves the version on.
             set = set.withRoleGrants(set.roleGrants(), version);
         }
-        return new FlagState(set, problems, Source.LIVE, null);
+        return new FlagState(set, problems == null ? Map.of() : problems, Source.LIVE, null);
+    }
+
+    /**
+     * @param delta a delta
+     * @return the keys of the flags it may change, or null if it changes role grants (a flag that
+     *         names a role changes with its members, so any flag may)
+     */
+    static Set<String> touched(Delta delta) {
+        if (delta.getRoleGrantsCount() > 0) {
+            return null;
+        }
+        if (delta.getUpsertedCount() == 1 && delta.getRemovedCount() == 0) {
+            return Set.of(delta.getUpserted(0).getKey());
+        }
+        Set<String> keys = new HashSet<>();
+        delta.getUpsertedList().forEach(d -> keys.add(d.getKey()));
+        keys.addAll(delta.getRemovedList());
+        return keys;
     }
 
     private static Flag read(FlagDocument doc) {

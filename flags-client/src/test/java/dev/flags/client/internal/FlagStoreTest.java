@@ -47,6 +47,18 @@ class FlagStoreTest {
     }
 
     @Test
+    void comparingOnlyTheTouchedKeysFindsWhatTheFullComparisonFinds() {
+        FlagState before = state(1, Map.of(), flag("a", true, 1), flag("b", true, 1), flag("c", true, 1));
+        FlagState after = state(2, Map.of(), flag("a", true, 1), flag("b", false, 2), flag("d", true, 1));
+        // "a" is touched but equal (a delta may resend a flag unchanged); "e" is in neither state.
+        assertThat(FlagStore.changes(before, after, Set.of("e", "d", "c", "b", "a")))
+                .isEqualTo(FlagStore.changes(before, after))
+                .hasSize(3);
+        assertThat(FlagStore.changes(before, after, Set.of("b"))).containsExactly(
+                new FlagChangeEvent("b", Change.UPDATED, 2, Source.LIVE));
+    }
+
+    @Test
     void aChangedRoleGrantUpdatesOnlyTheFlagsThatNameTheRole() {
         FlagState before = state(1, Map.of("beta", Set.of("u-1"), "staff", Set.of("u-2")),
                 forRole("beta-flag", "beta"), forRole("staff-flag", "staff"), flag("plain", true, 1));
