@@ -376,7 +376,9 @@ public interface Flags extends AutoCloseable {
 
         /**
          * Sets the executor that calls change and status listeners. Default: one daemon thread of the SDK's,
-         * {@code flags-events-N}, started when there is something to deliver.
+         * {@code flags-events-N}, shared by every {@code Flags} of the JVM and started when there is
+         * something to deliver (in order for each {@code Flags}; a listener that blocks holds up those of
+         * the other instances).
          *
          * <p>The executor is called where changes are applied, which for a live stream is gRPC's transport
          * thread: a direct executor ({@code Runnable::run}) runs listeners there, which is the quickest

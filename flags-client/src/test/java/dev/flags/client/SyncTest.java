@@ -19,6 +19,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -197,18 +198,33 @@ class SyncTest {
     }
 
     @Test
-    void manySdkInstancesShareOneBackgroundThread() throws Exception {
+    void manySdkInstancesShareOneBackgroundThreadAndOneListenerThread() throws Exception {
         List<Flags> instances = new ArrayList<>();
+        BlockingQueue<String> heardOn = new LinkedBlockingQueue<>();
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            List<Subscription> subs = new ArrayList<>();
             for (int i = 0; i < 20; i++) {
-                instances.add(client(server).build());
-            }
-            for (int i = 0; i < 20; i++) {
-                server.awaitSubscription().snapshot(5, doc("billing-v2", true, 3));
+                Flags f = client(server).build();
+                instances.add(f);
+                f.addListener("billing-v2", event -> {
+                    if (event.change() == FlagChangeEvent.Change.UPDATED) {
+                        heardOn.add(Thread.currentThread().getName());
+                    }
+                });
+                subs.add(server.awaitSubscription().snapshot(5, doc("billing-v2", true, 3)));
             }
             for (Flags f : instances) {
                 assertThat(f.awaitReady(WAIT)).isTrue();
-                assertThat(f.isEnabled("billing-v2", USER)).isTrue();
+            }
+            subs.forEach(sub -> sub.delta(5, 6, doc("billing-v2", false, 4)));
+            List<String> threads = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                threads.add(heardOn.poll(10, TimeUnit.SECONDS));
+            }
+            assertThat(threads).doesNotContainNull().allMatch(name -> name.startsWith("flags-events-"));
+            assertThat(Set.copyOf(threads)).hasSize(1);
+            for (Flags f : instances) {
+                assertThat(f.isEnabled("billing-v2", USER)).isFalse();
             }
             assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> t.getName().startsWith("flags-sync-"))
                     .hasSizeLessThanOrEqualTo(1).allSatisfy(t -> assertThat(t.isDaemon()).isTrue());

@@ -47,6 +47,12 @@ import org.slf4j.LoggerFactory;
  * get is made inside {@link #publish}, under its lock, so it describes the state being published, not
  * whatever the state is by the time the executor runs; a new listener gets the current state the same
  * way, so no listener misses a change or sees one twice.
+ *
+ * <p>Stores given no listener executor share one daemon thread for the JVM, {@code flags-events-N}
+ * (started on demand, gone after 30 s idle): in order per store, and one thread wake-up per change
+ * however many {@code Flags} a process holds. A thread per store cost a thousand wake-ups per change
+ * for a thousand SDK instances in one JVM (docs/BENCHMARKS-client.md); the price is that a listener
+ * that blocks holds up the listeners of the process's other {@code Flags} too.
  */
 public final class FlagStore implements AutoCloseable {
 
@@ -58,8 +64,10 @@ public final class FlagStore implements AutoCloseable {
     private final CopyOnWriteArrayList<StatusListener> statusListeners = new CopyOnWriteArrayList<>();
     private volatile Function<FlagState, Freshness> describe =
             s -> new Freshness(s.version(), s.source(), false, null, s.note());
+    private static final ThreadPoolExecutor SHARED_EVENTS = sharedEvents();
+
     private final Executor events;
-    private final ThreadPoolExecutor ownEvents;
+    private volatile boolean closed;
     private final String label;
     /*
      * Why Caffeine here: an application that asks for a flag nobody created (a typo, a flag deleted
@@ -74,8 +82,8 @@ public final class FlagStore implements AutoCloseable {
      * Creates a store.
      *
      * @param initial the first state
-     * @param listenerExecutor the executor of change listeners, or null for an own daemon thread
-     *                         ({@code flags-events-N}, started on demand)
+     * @param listenerExecutor the executor of change listeners, or null for the SDK's shared daemon
+     *                         thread ({@code flags-events-N}, started on demand)
      * @param warnUnknownFlags true to log a warning (once per key per hour) when {@link #evaluate} is
      *                         asked for a flag that does not exist
      * @param label what these flags are, for log lines, such as {@code environment "production"}
@@ -83,18 +91,30 @@ public final class FlagStore implements AutoCloseable {
     public FlagStore(FlagState initial, Executor listenerExecutor, boolean warnUnknownFlags, String label) {
         this.state = Objects.requireNonNull(initial, "initial");
         this.label = Objects.requireNonNull(label, "label");
-        if (listenerExecutor == null) {
-            ownEvents = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                    Threads.daemon("flags-events"));
-            ownEvents.allowCoreThreadTimeOut(true);
-            events = ownEvents;
-        } else {
-            ownEvents = null;
-            events = listenerExecutor;
-        }
+        this.events = listenerExecutor != null ? listenerExecutor : SHARED_EVENTS;
         warnedUnknown = warnUnknownFlags
                 ? Caffeine.newBuilder().maximumSize(1_000).expireAfterWrite(Duration.ofHours(1)).build()
                 : null;
+    }
+
+    private static ThreadPoolExecutor sharedEvents() {
+        ThreadPoolExecutor e = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                Threads.daemon("flags-events"));
+        e.allowCoreThreadTimeOut(true);
+        return e;
+    }
+
+    /** Hands listener work to the executor, unless the store is closed. */
+    private void dispatch(Runnable delivery, String what) {
+        if (closed) {
+            LOG.debug("flags: store closed, {} not delivered", what);
+            return;
+        }
+        try {
+            events.execute(delivery);
+        } catch (RejectedExecutionException e) {
+            LOG.debug("flags: listener executor refused {} (closed?)", what);
+        }
     }
 
     /** @return the current state */
@@ -218,11 +238,7 @@ public final class FlagStore implements AutoCloseable {
         if (changes.isEmpty()) {
             return;
         }
-        try {
-            events.execute(() -> deliver(changes));
-        } catch (RejectedExecutionException e) {
-            LOG.debug("flags: listener executor refused {} change events (closed?)", changes.size());
-        }
+        dispatch(() -> deliver(changes), "change events");
     }
 
     /**
@@ -265,24 +281,20 @@ public final class FlagStore implements AutoCloseable {
     }
 
     private void tellStatus(List<StatusListener> targets, Freshness freshness) {
-        try {
-            events.execute(() -> {
-                for (StatusListener l : targets) {
-                    if (!statusListeners.contains(l)) {
-                        continue; // removed since
-                    }
-                    try {
-                        l.onStatus(freshness);
-                    } catch (VirtualMachineError e) {
-                        throw e;
-                    } catch (Throwable e) { // a listener must not stop the others, nor the SDK
-                        LOG.warn("flags: a status listener ({}) failed on {}", l.getClass().getName(), freshness, e);
-                    }
+        dispatch(() -> {
+            for (StatusListener l : targets) {
+                if (!statusListeners.contains(l)) {
+                    continue; // removed since
                 }
-            });
-        } catch (RejectedExecutionException e) {
-            LOG.debug("flags: listener executor refused a status event (closed?)");
-        }
+                try {
+                    l.onStatus(freshness);
+                } catch (VirtualMachineError e) {
+                    throw e;
+                } catch (Throwable e) { // a listener must not stop the others, nor the SDK
+                    LOG.warn("flags: a status listener ({}) failed on {}", l.getClass().getName(), freshness, e);
+                }
+            }
+        }, "a status event");
     }
 
     private void deliver(List<FlagChangeEvent> changes) {
@@ -386,12 +398,10 @@ public final class FlagStore implements AutoCloseable {
         return false;
     }
 
-    /** Lets queued change events be delivered, then stops the own listener thread. Idempotent. */
+    /** Stops handing events to the listeners; those already queued are still delivered. Idempotent. */
     @Override
     public void close() {
-        if (ownEvents != null) {
-            ownEvents.shutdown();
-        }
+        closed = true;
     }
 
     private record Registration(String flagKey, FlagChangeListener listener) {

@@ -5,7 +5,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Thread-safe. Named daemon threads: {@code flags-sync-1} (shared, {@link Background}), {@code flags-events-1}, {@code flags-watch-1}. */
+/**
+ * Thread-safe. Named daemon threads: {@code flags-sync-1} ({@link Background}) and {@code flags-events-1}
+ * ({@link FlagStore}), each shared by the JVM, and {@code flags-watch-1}, one per watched offline file.
+ */
 final class Threads {
 
     // Numbers only make names unique within the process, for thread dumps; nothing else is shared.

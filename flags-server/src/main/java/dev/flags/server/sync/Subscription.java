@@ -126,18 +126,19 @@ final class Subscription implements Runnable {
       if (!started || !observer.isReady()) {
         return;
       }
+      // Counted before the write: once written, the SDK may see the message before the count would.
       Topic.Target target = topic.target();
       if (sent == null) {
+        owner.snapshotSent();
         write(target.snapshot());
         sent = target.state;
-        owner.snapshotSent();
       } else if (sent.version() < target.version()) {
+        owner.deltaSent();
         write(target.deltaFrom(sent));
         sent = target.state;
-        owner.deltaSent();
       } else if (greet || idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
-        write(owner.heartbeat(sent.version()));
         owner.heartbeatSent();
+        write(owner.heartbeat(sent.version()));
       } else {
         return;
       }
