@@ -26,7 +26,7 @@ import java.util.Optional;
  *
  * <pre>{@code
  * ServerServiceDefinition sync =
- *     ServerInterceptors.intercept(new SyncService(broadcaster), new AuthInterceptor(tokens));
+ *     SyncService.definition(broadcaster, tokens); // the service with this interceptor
  * }</pre>
  */
 public final class AuthInterceptor implements ServerInterceptor {

@@ -80,6 +80,7 @@ public final class Broadcaster implements AutoCloseable {
   private final ScheduledThreadPoolExecutor loader;
   private final StateHistory history;
   private final ConcurrentHashMap<String, Topic> topics = new ConcurrentHashMap<>();
+  private final SharedEncoding encoding = new SharedEncoding();
   private final AtomicBoolean shutdown = new AtomicBoolean();
   private final AtomicInteger connected = new AtomicInteger();
   private final LongAdder deltas = new LongAdder();
@@ -164,6 +165,11 @@ public final class Broadcaster implements AutoCloseable {
     }
   }
 
+  /** The marshaller of the Subscribe method's responses: see {@link SharedEncoding}. */
+  SharedEncoding encoding() {
+    return encoding;
+  }
+
   /**
    * Subscribes a stream to an environment from the version its SDK has. The caller has checked the
    * request and the principal; the environment exists.
@@ -174,7 +180,7 @@ public final class Broadcaster implements AutoCloseable {
       observer.onError(SHUTTING_DOWN.asRuntimeException());
       return;
     }
-    Topic topic = topics.computeIfAbsent(environment, Topic::new);
+    Topic topic = topics.computeIfAbsent(environment, e -> new Topic(e, encoding));
     Subscription subscription = new Subscription(this, topic, observer);
     observer.setOnReadyHandler(subscription::signal);
     observer.setOnCancelHandler(subscription::cancelled);

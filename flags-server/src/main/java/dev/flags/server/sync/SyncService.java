@@ -67,8 +67,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
    */
   public static ServerServiceDefinition definition(Broadcaster broadcaster,
       Authenticator authenticator) {
-    return ServerInterceptors.intercept(new SyncService(broadcaster),
-        new AuthInterceptor(authenticator));
+    // Subscribe responses are encoded by the broadcaster's SharedEncoding: once per change, not
+    // once per stream.
+    ServerServiceDefinition service = broadcaster.encoding().bind(new SyncService(broadcaster).bindService());
+    return ServerInterceptors.intercept(service, new AuthInterceptor(authenticator));
   }
 
   @Override

@@ -27,13 +27,15 @@ final class Topic {
     final EnvironmentState state;
     final long committedAtMillis;
     private final long heartbeatMillis;
+    private final SharedEncoding encoding;
     private volatile SyncMessage snapshot;
     private final ConcurrentHashMap<Long, SyncMessage> deltas = new ConcurrentHashMap<>();
 
-    Target(EnvironmentState state, long committedAtMillis, long heartbeatMillis) {
+    Target(EnvironmentState state, long committedAtMillis, long heartbeatMillis, SharedEncoding encoding) {
       this.state = state;
       this.committedAtMillis = committedAtMillis;
       this.heartbeatMillis = heartbeatMillis;
+      this.encoding = encoding;
     }
 
     long version() {
@@ -44,7 +46,7 @@ final class Topic {
       SyncMessage s = snapshot;
       if (s == null) {
         // Two threads may build it at once; both results are equal, one wins.
-        s = Messages.message(Messages.snapshot(state, heartbeatMillis));
+        s = encoding.encodeOnce(Messages.message(Messages.snapshot(state, heartbeatMillis)));
         snapshot = s;
       }
       return s;
@@ -57,17 +59,19 @@ final class Topic {
      */
     SyncMessage deltaFrom(EnvironmentState from) {
       return deltas.computeIfAbsent(from.version(),
-          v -> Messages.message(Messages.delta(from, state, committedAtMillis)));
+          v -> encoding.encodeOnce(Messages.message(Messages.delta(from, state, committedAtMillis))));
     }
   }
 
   final String environment;
+  private final SharedEncoding encoding;
   private final AtomicReference<Target> target = new AtomicReference<>();
   private final Set<Subscription> subscribers = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean passScheduled = new AtomicBoolean();
 
-  Topic(String environment) {
+  Topic(String environment, SharedEncoding encoding) {
     this.environment = environment;
+    this.encoding = encoding;
   }
 
   /** The newest published target; null only before the first publish. */
@@ -88,7 +92,7 @@ final class Topic {
         return false;
       }
       if (fresh == null) {
-        fresh = new Target(state, committedAtMillis, heartbeatMillis);
+        fresh = new Target(state, committedAtMillis, heartbeatMillis, encoding);
       }
       if (target.compareAndSet(current, fresh)) {
         return true;
