@@ -21,9 +21,10 @@ public final class Freshness {
     private final boolean streamUp;
     private final Instant lastHeardFromServer;
     private final String problem;
+    private final boolean refused;
 
     /**
-     * Creates a freshness report; the SDK makes these, applications read them.
+     * Creates a freshness report of an SDK that the flag server does not refuse.
      *
      * @param version the version of the flags held (the environment's version), 0 if none
      * @param source where the flags held came from
@@ -33,11 +34,28 @@ public final class Freshness {
      * @throws NullPointerException if {@code source} is null
      */
     public Freshness(long version, Source source, boolean streamUp, Instant lastHeardFromServer, String problem) {
+        this(version, source, streamUp, lastHeardFromServer, problem, false);
+    }
+
+    /**
+     * Creates a freshness report; the SDK makes these, applications read them.
+     *
+     * @param version the version of the flags held (the environment's version), 0 if none
+     * @param source where the flags held came from
+     * @param streamUp true if the stream to the flag server is up
+     * @param lastHeardFromServer when a message last came from the server, or null if never
+     * @param problem why the stream is down or the flags are not live, or null if nothing is wrong
+     * @param refused true while the flag server refuses this SDK (its token or environment)
+     * @throws NullPointerException if {@code source} is null
+     */
+    public Freshness(long version, Source source, boolean streamUp, Instant lastHeardFromServer, String problem,
+                     boolean refused) {
         this.version = version;
         this.source = Objects.requireNonNull(source, "source");
         this.streamUp = streamUp;
         this.lastHeardFromServer = lastHeardFromServer;
         this.problem = problem;
+        this.refused = refused;
     }
 
     /** @return the version of the flags held (the environment's version), 0 if none */
@@ -68,20 +86,32 @@ public final class Freshness {
         return Optional.ofNullable(problem);
     }
 
+    /**
+     * @return true while the flag server refuses this SDK ({@code UNAUTHENTICATED}, {@code
+     *         PERMISSION_DENIED}, {@code NOT_FOUND}, ...): a wrong or revoked sdk token, or an
+     *         environment that does not exist. The SDK keeps retrying slowly and serving what it has;
+     *         {@link #problem()} says what the server answered. Always false in offline and test mode.
+     */
+    public boolean refused() {
+        return refused;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof Freshness f && version == f.version && source == f.source && streamUp == f.streamUp
-                && Objects.equals(lastHeardFromServer, f.lastHeardFromServer) && Objects.equals(problem, f.problem);
+                && Objects.equals(lastHeardFromServer, f.lastHeardFromServer) && Objects.equals(problem, f.problem)
+                && refused == f.refused;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(version, source, streamUp, lastHeardFromServer, problem);
+        return Objects.hash(version, source, streamUp, lastHeardFromServer, problem, refused);
     }
 
     @Override
     public String toString() {
         return "Freshness{version=" + version + ", source=" + source + ", streamUp=" + streamUp
-                + ", lastHeardFromServer=" + lastHeardFromServer + (problem == null ? "" : ", problem=" + problem) + "}";
+                + ", lastHeardFromServer=" + lastHeardFromServer + (problem == null ? "" : ", problem=" + problem)
+                + (refused ? ", refused" : "") + "}";
     }
 }

@@ -11,6 +11,7 @@ import dev.openfeature.sdk.EventDetails;
 import dev.openfeature.sdk.NoOpProvider;
 import dev.openfeature.sdk.OpenFeatureAPI;
 import dev.openfeature.sdk.ProviderState;
+import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
@@ -164,11 +165,7 @@ class StatusTest {
 
     @Test
     void theProviderIsStaleWhileServingTheCacheFile() throws Exception {
-        Path cache = tmp.resolve("flags.cache");
-        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
-            server.awaitSubscription().snapshot(9, doc("a", true, 4));
-            assertThat(flags.awaitReady(WAIT)).isTrue();
-        } // close() writes the cache file
+        Path cache = cacheFileAtVersion9();
 
         OpenFeatureAPI api = OpenFeatureAPI.getInstance();
         String domain = "status-test-cache";
@@ -190,5 +187,71 @@ class StatusTest {
         } finally {
             api.setProviderAndWait(domain, new NoOpProvider());
         }
+    }
+
+    private static <T> T nextMatching(BlockingQueue<T> queue, java.util.function.Predicate<T> wanted)
+            throws InterruptedException {
+        for (;;) {
+            T t = next(queue);
+            if (wanted.test(t)) {
+                return t;
+            }
+        }
+    }
+
+    @Test
+    void aRefusalIsToldToStatusListenersAndTheProviderThoughTheSourceStaysTheCacheFile() throws Exception {
+        Path cache = cacheFileAtVersion9();
+
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "status-test-refused";
+        Client client = api.getClient(domain);
+        BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        client.onProviderReady(d -> events.add("READY"));
+        client.onProviderStale(d -> events.add("STALE"));
+        client.onProviderError(d -> events.add("ERROR " + d.getMessage()));
+        // Not listening at first, so that the listeners and the provider are in place before the refusal.
+        try (ScriptedSyncServer server = ScriptedSyncServer.notStarted()) {
+            server.refuse(Status.UNAUTHENTICATED.withDescription("unknown token"));
+            try (Flags flags = client(server).cacheFile(cache).build()) {
+                BlockingQueue<Freshness> status = new LinkedBlockingQueue<>();
+                flags.addStatusListener(status::add);
+                api.setProviderAndWait(domain, FlagsProvider.of(flags));
+                Freshness before = next(status);
+                assertThat(before.source()).isEqualTo(Source.CACHE_FILE);
+                assertThat(before.refused()).isFalse();
+                assertThat(next(events)).isEqualTo("READY"); // OpenFeature's own
+                assertThat(next(events)).isEqualTo("STALE"); // the cache file
+                server.startAgain();
+
+                Freshness refused = nextMatching(status, Freshness::refused);
+                assertThat(refused.source()).isEqualTo(Source.CACHE_FILE);
+                assertThat(refused.problem()).hasValueSatisfying(p -> assertThat(p).contains("UNAUTHENTICATED"));
+                assertThat(flags.freshness().refused()).isTrue();
+                assertThat(nextMatching(events, e -> e.startsWith("ERROR"))).contains("refuses this SDK")
+                        .contains("unknown token");
+                assertThat(client.getProviderState()).isEqualTo(ProviderState.ERROR);
+                assertThat(client.getBooleanValue("a", false)).isTrue(); // the cache file is still served
+
+                server.refuse(null);
+                server.awaitSubscription().heartbeat(9, 15_000);
+                Freshness live = nextMatching(status, f -> f.source() == Source.LIVE);
+                assertThat(live.refused()).isFalse();
+                assertThat(nextMatching(events, e -> e.equals("READY"))).isEqualTo("READY");
+                assertThat(client.getProviderState()).isEqualTo(ProviderState.READY);
+            }
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+
+    /** A cache file written by an SDK that synced version 9 with flag "a" on. */
+    private Path cacheFileAtVersion9() throws Exception {
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            server.awaitSubscription().snapshot(9, doc("a", true, 4));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+        } // close() writes the cache file
+        return cache;
     }
 }

@@ -275,6 +275,16 @@ public final class FlagStore implements AutoCloseable {
         tellStatus(List.of(listener), describe.apply(state));
     }
 
+    /**
+     * Tells the status listeners the current state again, for news that is not a change of source
+     * (the flag server refusing the SDK, say).
+     */
+    public synchronized void statusChanged() {
+        if (!statusListeners.isEmpty()) {
+            tellStatus(List.copyOf(statusListeners), describe.apply(state));
+        }
+    }
+
     /** @param listener a status listener to remove everywhere it is registered */
     public void removeStatusListener(StatusListener listener) {
         statusListeners.removeIf(l -> l == listener);

@@ -89,8 +89,9 @@ final class Syncer implements AutoCloseable {
      * @param streamUp true if the current stream has delivered a message and not failed since
      * @param lastHeard when a message last came, or null
      * @param problem why the stream is down, or null
+     * @param refused true if the server refused the last attempt (token, environment)
      */
-    record SyncStatus(boolean streamUp, Instant lastHeard, String problem) {
+    record SyncStatus(boolean streamUp, Instant lastHeard, String problem, boolean refused) {
     }
 
     private final String target;
@@ -147,7 +148,7 @@ final class Syncer implements AutoCloseable {
         this.backoff = new Backoff(settings.initialBackoff(), settings.maxBackoff(), random);
         this.maxBackoff = settings.maxBackoff();
         this.status = new SyncStatus(false, null, store.state().source() == Source.CACHE_FILE
-                ? "the flag server has not answered yet" : null);
+                ? "the flag server has not answered yet" : null, false);
 
         Metadata headers = new Metadata();
         headers.put(AUTHORIZATION, "Bearer " + settings.sdkToken());
@@ -273,7 +274,7 @@ final class Syncer implements AutoCloseable {
             connected(message, have, next != null ? next : held);
         }
         // The status first: status listeners are told of the new source inside publish(), from it.
-        status = new SyncStatus(true, lastHeard, null);
+        status = new SyncStatus(true, lastHeard, null, false);
         if (next != null) {
             store.publish(next, touched);
         } else if (held.source() != Source.LIVE) {
@@ -350,9 +351,14 @@ final class Syncer implements AutoCloseable {
         }
         LOG.debug("flags: next attempt in {} ms ({})", delay, problem);
         // The status first: status listeners are told of the new source inside publish(), from it.
-        status = new SyncStatus(false, lastHeard, problem);
+        boolean wasRefused = status.refused();
+        status = new SyncStatus(false, lastHeard, problem, refusal);
         if (held.source() == Source.LIVE) {
             store.publish(held.withSource(Source.STALE));
+        } else if (refusal != wasRefused) {
+            // The source stays what it was (defaults, cache file, stale), but being refused or no
+            // longer refused is news for status listeners all the same.
+            store.statusChanged();
         }
         if (refusal) {
             readiness.refused(true);

@@ -71,7 +71,8 @@ import java.util.function.Supplier;
  * offline file or {@code TestFlags}); {@code PROVIDER_STALE} when the stream to the server is lost,
  * and while the cache file is served before the first sync; {@code PROVIDER_ERROR} with
  * {@code PROVIDER_NOT_READY} while there are no flags at all (evaluations still answer the caller's
- * default). Event metadata carries {@code source} and {@code version}.
+ * default), and with {@code GENERAL} while the flag server refuses the SDK's token or environment
+ * (whatever is served meanwhile). Event metadata carries {@code source} and {@code version}.
  *
  * <p><b>Initialization.</b> {@link #initialize} returns at once, without waiting for the first sync
  * (call {@link Flags#awaitReady} first to do that). OpenFeature then marks the provider ready; if the
@@ -91,6 +92,8 @@ public final class FlagsProvider extends EventProvider {
     private final StatusListener statusListener = this::statusChanged;
     /** The provider status OpenFeature last heard of from us (or assumes); guarded by {@code this}. */
     private ProviderEvent status;
+    /** Whether that status said the server refuses the SDK; guarded by {@code this}. */
+    private boolean statusRefused;
 
     private FlagsProvider(Flags flags, boolean owning) {
         this.flags = Objects.requireNonNull(flags, "flags");
@@ -163,15 +166,16 @@ public final class FlagsProvider extends EventProvider {
 
     /** Emits the provider status of the SDK's new state, if it differs from the one last emitted. */
     private synchronized void statusChanged(Freshness f) {
-        ProviderEvent event = switch (f.source()) {
+        ProviderEvent event = f.refused() ? ProviderEvent.PROVIDER_ERROR : switch (f.source()) {
             case LIVE, OFFLINE_FILE, IN_MEMORY -> ProviderEvent.PROVIDER_READY;
             case STALE, CACHE_FILE -> ProviderEvent.PROVIDER_STALE;
             case DEFAULTS -> ProviderEvent.PROVIDER_ERROR;
         };
-        if (event == status) {
+        if (event == status && f.refused() == statusRefused) {
             return;
         }
         status = event;
+        statusRefused = f.refused();
         String message = switch (f.source()) {
             case LIVE -> "live at version " + f.version();
             case OFFLINE_FILE -> "offline file at version " + f.version();
@@ -179,7 +183,8 @@ public final class FlagsProvider extends EventProvider {
             case STALE -> "stale: version " + f.version() + " from memory, the stream to the flag server is down";
             case CACHE_FILE -> "cache file at version " + f.version() + ", the flag server has not been reached yet";
             case DEFAULTS -> "no flags yet";
-        } + f.problem().map(p -> " (" + p + ")").orElse("");
+        } + (f.refused() ? "; the flag server refuses this SDK: check the sdk token and the environment" : "")
+                + f.problem().map(p -> " (" + p + ")").orElse("");
         ProviderEventDetails.ProviderEventDetailsBuilder<?, ?> details = ProviderEventDetails.builder()
                 .message(message)
                 .eventMetadata(ImmutableMetadata.builder()
@@ -187,7 +192,8 @@ public final class FlagsProvider extends EventProvider {
                         .addLong("version", f.version())
                         .build());
         if (event == ProviderEvent.PROVIDER_ERROR) {
-            details.errorCode(ErrorCode.PROVIDER_NOT_READY);
+            // Refused: a configuration error the SDK keeps retrying (not fatal: a token can be fixed).
+            details.errorCode(f.refused() ? ErrorCode.GENERAL : ErrorCode.PROVIDER_NOT_READY);
         }
         emit(event, details.build());
     }
