@@ -189,6 +189,28 @@ class SyncTest {
         }
     }
 
+    @Test
+    void aLargeDeltaAndASmallOneRightBehindItAreAppliedInOrder() throws Exception {
+        // A delta of many flags is decoded on the background thread, the small one on the transport's.
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("flag-0", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            FlagDocument[] many = new FlagDocument[200];
+            for (int i = 0; i < many.length; i++) {
+                many[i] = doc("flag-" + i, i % 2 == 1, 2);
+            }
+            sub.delta(5, 6, many);
+            sub.delta(6, 7, doc("flag-1", false, 3));
+            Await.until("version 7", () -> flags.freshness().version() == 7);
+            assertThat(flags.isEnabled("flag-0", USER)).isFalse();
+            assertThat(flags.isEnabled("flag-1", USER)).isFalse();
+            assertThat(flags.isEnabled("flag-3", USER)).isTrue();
+            assertThat(flags.allFlags(USER)).hasSize(200);
+            assertThat(server.subscribeCalls()).isEqualTo(1);
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             latch.await(30, TimeUnit.SECONDS);

@@ -7,6 +7,7 @@ import static dev.flags.core.Fixtures.regions;
 import static dev.flags.core.Fixtures.roles;
 import static dev.flags.core.Fixtures.rule;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.Map;
@@ -204,5 +205,23 @@ class EvaluationContractTest {
         assertThat(v3.flag("a")).isEmpty();
         assertThat(v3.version()).isEqualTo(4);
         assertThat(v3.size()).isEqualTo(1);
+    }
+
+    @Test
+    @DisplayName("several changes at once answer as the same changes one by one")
+    void changesAtOnce() {
+        FlagSet v1 = FlagSet.of(flag("a", true, rule("all")), flag("b", true, rule("all")), flag("c", true, rule("all")));
+        FlagSet batch = v1.withChanges(List.of(flag("a", false, rule("all")), flag("d", true, rule("all"))),
+                List.of("b", "unknown"), 7);
+        FlagSet oneByOne = v1.withFlag(flag("a", false, rule("all")), 5).withFlag(flag("d", true, rule("all")), 6)
+                .withoutFlag("b", 7);
+        assertThat(batch.version()).isEqualTo(7);
+        assertThat(batch.flags()).containsExactlyInAnyOrderElementsOf(oneByOne.flags());
+        assertThat(batch.evaluateAll(alice)).isEqualTo(oneByOne.evaluateAll(alice));
+        assertThat(v1.size()).isEqualTo(3); // untouched
+        Flag bad = new Flag("e", null, true, null, List.of(), List.of(),
+                List.of(new Rule("r", List.of(new Condition.Percentage(101)), true, null)), false, 0);
+        assertThatThrownBy(() -> v1.withChanges(List.of(flag("a", false, rule("all")), bad), List.of(), 8))
+                .isInstanceOf(FlagValidationException.class).hasMessageContaining("percentage");
     }
 }

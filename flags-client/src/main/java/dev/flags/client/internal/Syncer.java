@@ -57,8 +57,9 @@ import org.slf4j.LoggerFactory;
  * and Heartbeats are applied where gRPC delivers them, on its transport thread: decoding a changed
  * flag and swapping the snapshot take microseconds, and a thread hand-off per change would cost more
  * than the work (with a thousand SDKs on a small machine, several times more: docs/BENCHMARKS-client.md).
- * A Snapshot (the whole environment: possibly megabytes) is decoded on the SDK's background thread
- * instead, so as not to hold up the transport's other connections. The call uses gRPC's manual flow
+ * A Snapshot (the whole environment: possibly megabytes), or a Delta of more than {@value
+ * #LARGE_DELTA_FLAGS} flags, is decoded on the SDK's background thread instead, so as not to hold up
+ * the transport's other connections. The call uses gRPC's manual flow
  * control (one message requested at a time, the next only once this one is applied), so messages
  * are applied in order wherever they run. The background thread ({@link Background}, shared by every
  * {@code Flags} in the JVM) also runs the watchdog, the reconnect timer and the cache file writes.
@@ -76,6 +77,8 @@ final class Syncer implements AutoCloseable {
     static final int MISSED_HEARTBEATS = 3;
     private static final long MIN_HEARTBEAT_MILLIS = 10;
     private static final int MAX_MESSAGE_BYTES = 64 << 20;
+    /** A delta with more changed flags than this is decoded on the background thread, like a snapshot. */
+    static final int LARGE_DELTA_FLAGS = 64;
     private static final Metadata.Key<String> AUTHORIZATION =
             Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     /** Codes that a quick retry cannot fix: retried at the longest backoff, logged as errors, once. */
@@ -563,7 +566,7 @@ final class Syncer implements AutoCloseable {
 
         @Override
         public void onNext(SyncMessage value) {
-            if (value.hasSnapshot()) {
+            if (value.hasSnapshot() || value.getDelta().getUpsertedCount() > LARGE_DELTA_FLAGS) {
                 try {
                     background.execute(() -> received(gen, value));
                 } catch (RejectedExecutionException e) {

@@ -9,6 +9,7 @@ import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
 import dev.flags.protocol.v1.Snapshot;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -87,14 +88,16 @@ final class Updates {
         FlagSet set = held.flags();
         // Copied only if a flag is or was unreadable: the usual delta has no problems to carry.
         Map<String, String> problems = held.unreadable().isEmpty() ? null : new HashMap<>(held.unreadable());
+        List<Flag> upserted = new ArrayList<>(delta.getUpsertedCount());
+        List<String> removed = new ArrayList<>(delta.getRemovedList());
         for (FlagDocument doc : delta.getUpsertedList()) {
             try {
-                set = set.withFlag(read(doc), version);
+                upserted.add(read(doc));
                 if (problems != null) {
                     problems.remove(doc.getKey());
                 }
             } catch (RuntimeException e) {
-                set = set.withoutFlag(doc.getKey(), version);
+                removed.add(doc.getKey()); // an unreadable flag is not served from an older document
                 if (problems == null) {
                     problems = new HashMap<>();
                 }
@@ -102,11 +105,28 @@ final class Updates {
                 unreadable.accept(doc.getKey(), describe(e));
             }
         }
-        for (String key : delta.getRemovedList()) {
-            set = set.withoutFlag(key, version);
-            if (problems != null) {
-                problems.remove(key);
+        if (problems != null) {
+            delta.getRemovedList().forEach(problems::remove);
+        }
+        // One copy of the set for the whole delta (a delta after a long outage may change many flags).
+        try {
+            set = set.withChanges(upserted, removed, version);
+        } catch (FlagValidationException e) {
+            // Each document was valid alone, so this cannot happen with the same validator; but if it
+            // does, apply the flags one by one and leave out only those that fail.
+            for (Flag f : upserted) {
+                try {
+                    set = set.withFlag(f, version);
+                } catch (RuntimeException e2) {
+                    set = set.withoutFlag(f.key(), version);
+                    if (problems == null) {
+                        problems = new HashMap<>();
+                    }
+                    problems.put(f.key(), describe(e2));
+                    unreadable.accept(f.key(), describe(e2));
+                }
             }
+            set = set.withChanges(List.of(), removed, version);
         }
         if (delta.getRoleGrantsCount() > 0) {
             // Each role named carries its complete new member list; an empty list: nobody has it.

@@ -86,4 +86,36 @@ class UpdatesTest {
         assertThat(fixed.unreadable()).isEmpty();
         assertThat(fixed.flags().flag("a")).isPresent();
     }
+
+    @Test
+    void aLargeDeltaIsAppliedInOneGoAsTheSameChangesOneByOne() {
+        Snapshot.Builder snapshot = Snapshot.newBuilder().setVersion(10);
+        for (int i = 0; i < 1_000; i++) {
+            snapshot.addFlags(doc("f" + i, true, 1));
+        }
+        FlagState held = Updates.snapshot(snapshot.build(), (k, p) -> problems.add(k));
+        Delta.Builder delta = Delta.newBuilder().setFromVersion(10).setVersion(11);
+        for (int i = 0; i < 300; i++) {
+            delta.addUpserted(doc("f" + (i * 3), false, 2)); // every third flag turned off
+        }
+        for (int i = 0; i < 50; i++) {
+            delta.addUpserted(doc("new" + i, true, 1));
+            delta.addRemoved("f" + (i * 3 + 1));
+        }
+        FlagState s = Updates.delta(held, delta.build(), (k, p) -> problems.add(k));
+        assertThat(problems).isEmpty();
+        assertThat(s.version()).isEqualTo(11);
+        assertThat(s.flags().size()).isEqualTo(1_000 + 50 - 50);
+        User u = User.withId("u");
+        for (int i = 0; i < 1_000; i++) {
+            String key = "f" + i;
+            if (i % 3 == 1 && i < 150) {
+                assertThat(s.flags().flag(key)).as(key).isEmpty();
+            } else {
+                assertThat(s.flags().isEnabled(key, u, true)).as(key).isEqualTo(!(i % 3 == 0 && i < 900));
+            }
+        }
+        assertThat(s.flags().flag("new49")).isPresent();
+        assertThat(held.flags().size()).isEqualTo(1_000); // untouched
+    }
 }
