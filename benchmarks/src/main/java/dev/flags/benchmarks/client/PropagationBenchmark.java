@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
-import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -162,8 +161,8 @@ public final class PropagationBenchmark {
         }
         System.out.println();
         System.out.println("| instances | connect all | client threads (+ per instance) | client fds (+ per instance)"
-                + " | ack → all p50 | p99 | max | send → all p50 | p99 |");
-        System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+                + " | ack → all p50 | p99 | max | send → all p50 | p99 | ack → each p50 | p99 |");
+        System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         rows.forEach(System.out::println);
     }
 
@@ -202,6 +201,7 @@ public final class PropagationBenchmark {
 
             long[] fromAck = new long[writes];
             long[] fromSend = new long[writes];
+            long[] eachFromAck = new long[writes * size];
             boolean answer = instances[0].isEnabled(FLAG, PROBE);
             long clientCpuAtStart = 0;
             Map<String, Long> threadCpuAtStart = Map.of();
@@ -211,6 +211,10 @@ public final class PropagationBenchmark {
             long jitAtStart = 0;
             long[] gcAtStart = {0, 0};
             long serverCpuAtStart = 0;
+            long clientAllocAtStart = 0;
+            long[] serverGcAtStart = {0, 0, 0};
+            String[] gcMarks = new String[writes];
+            String uptimesAtStart = "";
             for (int i = 0; i < warmup + writes; i++) {
                 if (i == warmup) {
                     threadCpuAtStart = PropagationServer.cpuByGroup();
@@ -218,10 +222,15 @@ public final class PropagationBenchmark {
                     clientCpuAtStart = clientCpuNanos();
                     segmentsAtStart = tcpSegmentsSent();
                     jitAtStart = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
-                    gcAtStart = gcMillisAndCount();
+                    gcAtStart = PropagationServer.gcMillisAndCount();
                     serverCpuAtStart = server.cpuNanos();
                     serverGroupsAtStart = server.cpuByGroup();
+                    clientAllocAtStart = PropagationServer.allocatedBytes();
+                    serverGcAtStart = server.gc();
+                    uptimesAtStart = uptimes(server);
                 }
+                long clientGcBefore = printEach ? PropagationServer.gcMillisAndCount()[1] : 0;
+                long serverGcBefore = printEach ? server.gc()[1] : 0;
                 answer = !answer;
                 Round round = probe.expect(answer);
                 if (poll) {
@@ -237,6 +246,14 @@ public final class PropagationBenchmark {
                 if (i >= warmup) {
                     fromAck[i - warmup] = round.last.get() - acknowledged;
                     fromSend[i - warmup] = round.last.get() - sent;
+                    for (int k = 0; k < size; k++) {
+                        eachFromAck[(i - warmup) * size + k] = round.at[k] - acknowledged;
+                    }
+                    if (printEach) {
+                        // Which JVM collected while this write was in flight (between the two queries).
+                        gcMarks[i - warmup] = (PropagationServer.gcMillisAndCount()[1] > clientGcBefore ? "c" : "")
+                                + (server.gc()[1] > serverGcBefore ? "s" : "");
+                    }
                 }
             }
             double clientCpuPerWrite = (clientCpuNanos() - clientCpuAtStart) / 1e6 / writes;
@@ -248,7 +265,15 @@ public final class PropagationBenchmark {
                     serverCpuPerWrite);
             System.out.printf(Locale.ROOT, "TCP segments sent per measured write (whole machine): %.0f%n",
                     (tcpSegmentsSent() - segmentsAtStart) / (double) writes);
-            long[] gc = gcMillisAndCount();
+            long[] gc = PropagationServer.gcMillisAndCount();
+            // For matching this phase with the JVMs' own logs (-Xlog with uptime decorations).
+            System.out.println("measured writes from JVM uptime " + uptimesAtStart + " to " + uptimes(server));
+            long[] serverGc = server.gc();
+            System.out.printf(Locale.ROOT, "allocated per measured write: client JVM %.2f MB, server JVM %.2f MB;"
+                            + " server: %d collections, %.2f ms of collection per measured write%n",
+                    (PropagationServer.allocatedBytes() - clientAllocAtStart) / 1e6 / writes,
+                    (serverGc[2] - serverGcAtStart[2]) / 1e6 / writes, serverGc[1] - serverGcAtStart[1],
+                    (serverGc[0] - serverGcAtStart[0]) / (double) writes);
             System.out.printf(Locale.ROOT, "client JIT compilation %.2f ms per measured write; %d collections, %.2f ms"
                             + " of collection per measured write%n",
                     (ManagementFactory.getCompilationMXBean().getTotalCompilationTime() - jitAtStart)
@@ -262,21 +287,32 @@ public final class PropagationBenchmark {
                 throw new IllegalStateException("instance 0 is no longer live: " + instances[0].freshness());
             }
             if (printEach) {
-                System.out.println("ack → all, ms, each measured write in order: " + Arrays.toString(
-                        Arrays.stream(fromAck).mapToObj(n -> String.format(Locale.ROOT, "%.1f", n / 1e6)).toArray()));
+                // A write marked c or s had a collection in the client or server JVM while it was in flight.
+                StringBuilder each = new StringBuilder();
+                for (int w = 0; w < writes; w++) {
+                    each.append(w == 0 ? "" : " ").append(String.format(Locale.ROOT, "%.1f", fromAck[w] / 1e6))
+                            .append(gcMarks[w]);
+                }
+                System.out.println("ack → all, ms, each measured write in order (c/s: a collection in the client/"
+                        + "server JVM during it): " + each);
             }
             Arrays.sort(fromAck);
             Arrays.sort(fromSend);
+            Arrays.sort(eachFromAck);
+            System.out.printf(Locale.ROOT, "each instance, write acknowledged until it answers, over %,d answers: p50"
+                    + " %.2f ms, p99 %.2f ms, p99.9 %.2f ms%n", eachFromAck.length, ms(percentile(eachFromAck, 50)),
+                    ms(percentile(eachFromAck, 99)), ms(percentile(eachFromAck, 99.9)));
             System.out.printf(Locale.ROOT, "write acknowledged until every instance answers it, over %d writes (after %d"
                             + " warm-up): p50 %.2f ms, p99 %.2f ms, max %.2f ms, min %.2f ms; from sending the"
                             + " request: p50 %.2f ms, p99 %.2f ms%n", writes, warmup, ms(percentile(fromAck, 50)),
                     ms(percentile(fromAck, 99)), ms(fromAck[writes - 1]), ms(fromAck[0]),
                     ms(percentile(fromSend, 50)), ms(percentile(fromSend, 99)));
             return String.format(Locale.ROOT, "| %,d | %.0f ms | %d (+%.1f) | %d (+%.1f) | %.2f ms | %.2f ms | %.2f ms"
-                            + " | %.2f ms | %.2f ms |", size, connectMillis, threadsAfter,
+                            + " | %.2f ms | %.2f ms | %.2f ms | %.2f ms |", size, connectMillis, threadsAfter,
                     (threadsAfter - threadsBefore) / (double) size, fdsAfter, (fdsAfter - fdsBefore) / (double) size,
                     ms(percentile(fromAck, 50)), ms(percentile(fromAck, 99)), ms(fromAck[writes - 1]),
-                    ms(percentile(fromSend, 50)), ms(percentile(fromSend, 99)));
+                    ms(percentile(fromSend, 50)), ms(percentile(fromSend, 99)), ms(percentile(eachFromAck, 50)),
+                    ms(percentile(eachFromAck, 99)));
         } finally {
             probe.stopPolling();
             for (Flags f : instances) {
@@ -307,7 +343,7 @@ public final class PropagationBenchmark {
     }
 
     /** The nearest-rank percentile of sorted values. */
-    private static long percentile(long[] sorted, int p) {
+    private static long percentile(long[] sorted, double p) {
         int rank = (int) Math.ceil(p / 100.0 * sorted.length);
         return sorted[Math.max(0, rank - 1)];
     }
@@ -331,14 +367,10 @@ public final class PropagationBenchmark {
     }
 
     /** Milliseconds spent collecting (wall time, as the collectors report it) and collections, so far. */
-    private static long[] gcMillisAndCount() {
-        long millis = 0;
-        long count = 0;
-        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-            millis += Math.max(0, gc.getCollectionTime());
-            count += Math.max(0, gc.getCollectionCount());
-        }
-        return new long[] {millis, count};
+    private static String uptimes(ServerLink server) throws IOException {
+        return String.format(Locale.ROOT, "client %.3f s, server %.3f s",
+                ManagementFactory.getRuntimeMXBean().getUptime() / 1e3, Long.parseLong(server.call("uptime", "uptime")
+                        .trim()) / 1e3);
     }
 
     /** TCP segments sent by the whole machine (loopback included), from /proc/net/snmp. */
@@ -377,17 +409,21 @@ public final class PropagationBenchmark {
         final CountDownLatch done;
         final AtomicIntegerArray seen;
         final AtomicLong last = new AtomicLong(Long.MIN_VALUE);
+        /** When each instance answered; written by the one thread that marks it seen, read after {@code done}. */
+        final long[] at;
 
         Round(boolean answer, int size) {
             this.answer = answer;
             this.done = new CountDownLatch(size);
             this.seen = new AtomicIntegerArray(size);
+            this.at = new long[size];
         }
 
         void check(int index, Flags flags) {
             if (seen.get(index) == 0 && flags.isEnabled(FLAG, PROBE) == answer) {
                 long now = System.nanoTime();
                 if (seen.compareAndSet(index, 0, 1)) {
+                    at[index] = now;
                     last.accumulateAndGet(now, Math::max);
                     done.countDown();
                 }
@@ -456,6 +492,12 @@ public final class PropagationBenchmark {
 
         long cpuNanos() throws IOException {
             return Long.parseLong(call("cpu", "cpu").trim());
+        }
+
+        /** The server JVM's collection milliseconds, collection count and allocated bytes so far. */
+        long[] gc() throws IOException {
+            String[] parts = call("gc", "gc").trim().split(" ");
+            return new long[] {Long.parseLong(parts[0]), Long.parseLong(parts[1]), Long.parseLong(parts[2])};
         }
 
         Map<String, Long> cpuByGroup() throws IOException {

@@ -55,6 +55,11 @@ public final class PropagationServer {
                 } else if (line.trim().equals("cpu")) {
                     out.println("cpu " + ((com.sun.management.OperatingSystemMXBean)
                             ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime());
+                } else if (line.trim().equals("uptime")) {
+                    out.println("uptime " + ManagementFactory.getRuntimeMXBean().getUptime());
+                } else if (line.trim().equals("gc")) {
+                    long[] gc = gcMillisAndCount();
+                    out.println("gc " + gc[0] + " " + gc[1] + " " + allocatedBytes());
                 } else if (line.trim().equals("cpu-groups")) {
                     out.println("cpu-groups " + threadCpuByGroup());
                 } else {
@@ -76,6 +81,28 @@ public final class PropagationServer {
         }
     }
 
+    /** Milliseconds spent in collections and the number of collections of this JVM so far. */
+    static long[] gcMillisAndCount() {
+        long millis = 0;
+        long count = 0;
+        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            millis += Math.max(0, gc.getCollectionTime());
+            count += Math.max(0, gc.getCollectionCount());
+        }
+        return new long[] {millis, count};
+    }
+
+    /** Bytes allocated so far by this JVM's live threads (threads that ended are not counted). */
+    static long allocatedBytes() {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long[] ids = mx.getAllThreadIds();
+        long total = 0;
+        for (long bytes : mx.getThreadAllocatedBytes(ids)) {
+            total += Math.max(0, bytes);
+        }
+        return total;
+    }
+
     /** CPU time, ns, of this JVM's live threads, summed by name with the numbers removed. */
     static Map<String, Long> cpuByGroup() {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
@@ -85,6 +112,36 @@ public final class PropagationServer {
             if (cpu > 0) {
                 groups.merge(t.getName().replaceAll("[-#]?\\d+", ""), cpu, Long::sum);
             }
+        }
+        groups.putAll(jvmThreadCpu());
+        return groups;
+    }
+
+    /**
+     * CPU time, ns, of the JVM's own threads (collector, compiler, VM thread), which are not Java
+     * threads, from /proc (so in steps of a clock tick, 10 ms), by name with the numbers removed and
+     * marked {@code jvm:}; empty where /proc is not there.
+     */
+    static Map<String, Long> jvmThreadCpu() {
+        Map<String, Long> groups = new TreeMap<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path task : tasks.toList()) {
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (IOException e) {
+                    continue; // the thread ended
+                }
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                if (!name.matches("(G1|GC|C1|C2|VM) .*")) {
+                    continue;
+                }
+                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+                groups.merge("jvm:" + name.replaceAll("[-#]?\\d+", "").trim(), ticks * 10_000_000L, Long::sum);
+            }
+        } catch (IOException e) {
+            return Map.of();
         }
         return groups;
     }

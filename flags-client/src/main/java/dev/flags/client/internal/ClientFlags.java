@@ -118,7 +118,7 @@ public final class ClientFlags extends StoreBackedFlags {
         if (problem == null && s.source() == Source.DEFAULTS) {
             problem = s.note();
         }
-        return new Freshness(s.version(), s.source(), sync.streamUp(), sync.lastHeard(), problem, sync.refused());
+        return new Freshness(s.version(), s.source(), sync.streamUp(), syncer.lastHeard(), problem, sync.refused());
     }
 
     @Override

@@ -90,12 +90,15 @@ final class Syncer implements AutoCloseable {
      * Immutable. What the stream is doing, for {@code freshness()} and {@code health()}.
      *
      * @param streamUp true if the current stream has delivered a message and not failed since
-     * @param lastHeard when a message last came, or null
      * @param problem why the stream is down, or null
      * @param refused true if the server refused the last attempt (token, environment)
      */
-    record SyncStatus(boolean streamUp, Instant lastHeard, String problem, boolean refused) {
+    record SyncStatus(boolean streamUp, String problem, boolean refused) {
     }
+
+    /** The status while a stream delivers: one instance, so a message does not replace it. */
+    private static final SyncStatus UP = new SyncStatus(true, null, false);
+    private static final long NEVER = Long.MIN_VALUE;
 
     private final String target;
     private final String environment;
@@ -110,6 +113,12 @@ final class Syncer implements AutoCloseable {
     private final FlagSyncGrpc.FlagSyncStub stub;
     private final ScheduledExecutorService background;
     private volatile SyncStatus status;
+    /**
+     * When a message last came, epoch milliseconds, or {@link #NEVER}. A long rather than an
+     * {@link Instant}: it is written for every message of every instance, and a new object stored in
+     * a long-lived one costs the collector's write barrier work on top of the allocation.
+     */
+    private volatile long lastHeardMillis = NEVER;
 
     // Guarded by lock.
     private final Object lock = new Object();
@@ -122,7 +131,6 @@ final class Syncer implements AutoCloseable {
     private boolean refusalLogged;
     private long outageSinceNanos;
     private long lastHeardNanos;
-    private Instant lastHeard;
     private long heartbeatMillis = DEFAULT_HEARTBEAT_MILLIS;
     private ScheduledFuture<?> watchdog;
     private long watchdogPeriodMillis;
@@ -150,7 +158,7 @@ final class Syncer implements AutoCloseable {
         this.nanoTime = nanoTime;
         this.backoff = new Backoff(settings.initialBackoff(), settings.maxBackoff(), random);
         this.maxBackoff = settings.maxBackoff();
-        this.status = new SyncStatus(false, null, store.state().source() == Source.CACHE_FILE
+        this.status = new SyncStatus(false, store.state().source() == Source.CACHE_FILE
                 ? "the flag server has not answered yet" : null, false);
 
         Metadata headers = new Metadata();
@@ -161,6 +169,9 @@ final class Syncer implements AutoCloseable {
                 // The observer applies small messages itself and hands large ones to the background
                 // thread: it needs no executor of gRPC's in between.
                 .directExecutor()
+                // The SDK resubscribes itself, with its own backoff and from the version it has; gRPC's
+                // retry layer would only buffer and forward every message through one more stream.
+                .disableRetry()
                 .intercept(MetadataUtils.newAttachHeadersInterceptor(headers))
                 .build();
         this.stub = FlagSyncGrpc.newStub(channel);
@@ -191,6 +202,12 @@ final class Syncer implements AutoCloseable {
 
     SyncStatus status() {
         return status;
+    }
+
+    /** When a message last came from the server, or null if none has. */
+    Instant lastHeard() {
+        long millis = lastHeardMillis;
+        return millis == NEVER ? null : Instant.ofEpochMilli(millis);
     }
 
     // ---------------------------------------------------------------- the stream (under lock)
@@ -232,7 +249,7 @@ final class Syncer implements AutoCloseable {
     /** @return false if the call was dropped (a gap), true to go on with it */
     private boolean apply(SyncMessage message) {
         lastHeardNanos = nanoTime.getAsLong();
-        lastHeard = clock.instant();
+        lastHeardMillis = clock.millis();
         FlagState held = store.state();
         long have = held.source() == Source.DEFAULTS ? 0 : held.version();
         FlagState next = null;
@@ -277,7 +294,9 @@ final class Syncer implements AutoCloseable {
             connected(message, have, next != null ? next : held);
         }
         // The status first: status listeners are told of the new source inside publish(), from it.
-        status = new SyncStatus(true, lastHeard, null, false);
+        if (status != UP) {
+            status = UP; // a store only on a change: the common case, a live stream, writes nothing
+        }
         if (next != null) {
             store.publish(next, touched);
         } else if (held.source() != Source.LIVE) {
@@ -355,7 +374,7 @@ final class Syncer implements AutoCloseable {
         LOG.debug("flags: next attempt in {} ms ({})", delay, problem);
         // The status first: status listeners are told of the new source inside publish(), from it.
         boolean wasRefused = status.refused();
-        status = new SyncStatus(false, lastHeard, problem, refusal);
+        status = new SyncStatus(false, problem, refusal);
         if (held.source() == Source.LIVE) {
             store.publish(held.withSource(Source.STALE));
         } else if (refusal != wasRefused) {
