@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -186,6 +188,64 @@ class SyncTest {
             }
         } finally {
             release.countDown();
+        }
+    }
+
+    @Test
+    void aListenerExecutorThatThrowsDoesNotStopTheStream() throws Exception {
+        // The application's executor fails (shut down, say): listeners miss the news, the SDK does not.
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).listenerExecutor(r -> {
+                 throw new IllegalStateException("executor shut down");
+             }).build()) {
+            flags.addListener("billing-v2", e -> { });
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("billing-v2", true, 1)); // applied on the background thread
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            sub.delta(5, 6, doc("billing-v2", false, 2)); // applied on the transport thread
+            Await.until("version 6", () -> flags.freshness().version() == 6);
+            sub.delta(6, 7, doc("billing-v2", true, 3));
+            Await.until("version 7", () -> flags.freshness().version() == 7);
+            assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
+            assertThat(server.subscribeCalls()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aMessageTheSdkFailsToApplyStartsANewStreamAtOnce() throws Exception {
+        // A bug while applying (here: the clock fails once) must not leave the stream waiting for a
+        // request that never comes, until the watchdog gives up on it (heartbeats are 15 s apart).
+        AtomicBoolean armed = new AtomicBoolean();
+        Clock failingOnce = new Clock() {
+            @Override
+            public ZoneId getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public Instant instant() {
+                if (armed.compareAndSet(true, false)) {
+                    throw new IllegalStateException("the clock failed");
+                }
+                return Instant.now();
+            }
+        };
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).clock(failingOnce).build()) {
+            Subscription first = server.awaitSubscription();
+            armed.set(true);
+            first.snapshot(5, doc("billing-v2", true, 1));
+            Subscription second = server.awaitSubscription();
+            assertThat(second.request.getFromVersion()).isZero(); // the snapshot was not applied
+            second.snapshot(5, doc("billing-v2", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
+            assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);
         }
     }
 

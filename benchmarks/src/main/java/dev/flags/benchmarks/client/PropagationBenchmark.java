@@ -207,6 +207,7 @@ public final class PropagationBenchmark {
             Map<String, Long> threadCpuAtStart = Map.of();
             long[] userSysAtStart = {0, 0};
             long segmentsAtStart = 0;
+            long switchesAtStart = 0;
             Map<String, Long> serverGroupsAtStart = Map.of();
             long jitAtStart = 0;
             long[] gcAtStart = {0, 0};
@@ -221,6 +222,7 @@ public final class PropagationBenchmark {
                     userSysAtStart = userSysTicks();
                     clientCpuAtStart = clientCpuNanos();
                     segmentsAtStart = tcpSegmentsSent();
+                    switchesAtStart = contextSwitches();
                     jitAtStart = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
                     gcAtStart = PropagationServer.gcMillisAndCount();
                     serverCpuAtStart = server.cpuNanos();
@@ -265,6 +267,8 @@ public final class PropagationBenchmark {
                     serverCpuPerWrite);
             System.out.printf(Locale.ROOT, "TCP segments sent per measured write (whole machine): %.0f%n",
                     (tcpSegmentsSent() - segmentsAtStart) / (double) writes);
+            System.out.printf(Locale.ROOT, "context switches per measured write (whole machine): %.0f%n",
+                    (contextSwitches() - switchesAtStart) / (double) writes);
             long[] gc = PropagationServer.gcMillisAndCount();
             // For matching this phase with the JVMs' own logs (-Xlog with uptime decorations).
             System.out.println("measured writes from JVM uptime " + uptimesAtStart + " to " + uptimes(server));
@@ -378,6 +382,12 @@ public final class PropagationBenchmark {
         List<String> tcp = Files.readAllLines(Path.of("/proc/net/snmp")).stream().filter(l -> l.startsWith("Tcp:")).toList();
         List<String> names = List.of(tcp.get(0).split(" "));
         return Long.parseLong(tcp.get(1).split(" ")[names.indexOf("OutSegs")]);
+    }
+
+    /** Context switches of the whole machine so far, from /proc/stat. */
+    private static long contextSwitches() throws IOException {
+        return Files.readAllLines(Path.of("/proc/stat")).stream().filter(l -> l.startsWith("ctxt "))
+                .mapToLong(l -> Long.parseLong(l.substring(5).trim())).findFirst().orElse(0);
     }
 
     /** This process's user and system CPU time in clock ticks (1/100 s), from /proc/self/stat. */

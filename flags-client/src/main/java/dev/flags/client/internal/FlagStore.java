@@ -114,6 +114,10 @@ public final class FlagStore implements AutoCloseable {
             events.execute(delivery);
         } catch (RejectedExecutionException e) {
             LOG.debug("flags: listener executor refused {} (closed?)", what);
+        } catch (RuntimeException e) {
+            // The application's executor failed: its listeners miss this news, but the new state is
+            // in place and the stream that brought it must go on.
+            LOG.warn("flags: the listener executor failed to take {}; listeners miss it", what, e);
         }
     }
 

@@ -240,7 +240,18 @@ final class Syncer implements AutoCloseable {
             if (closed || gen != generation) {
                 return;
             }
-            if (apply(message) && call != null) {
+            boolean goOn;
+            try {
+                goOn = apply(message);
+            } catch (RuntimeException e) {
+                // A bug (bad documents are reported by Updates and do not get here). Start over with a
+                // new stream rather than leave this one waiting for a request that would never come.
+                LOG.error("flags: cannot apply a message from the flag server; subscribing again", e);
+                dropCall("the SDK could not apply a message");
+                lost(Status.INTERNAL.withDescription("the SDK could not apply a message: " + e).withCause(e));
+                return;
+            }
+            if (goOn && call != null) {
                 call.request(1);
             }
         }
