@@ -216,6 +216,21 @@ public final class PropagationBenchmark {
             long[] serverGcAtStart = {0, 0, 0};
             String[] gcMarks = new String[writes];
             String uptimesAtStart = "";
+            // Every reading once before the warm-up: the classes they load can invalidate code the JIT
+            // compiled on the assumption that they did not exist (the event loops' among it), and the
+            // recompilation must happen in the warm-up, not in the measured writes.
+            PropagationServer.cpuByGroup();
+            userSysTicks();
+            clientCpuNanos();
+            tcpSegmentsSent();
+            contextSwitches();
+            ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+            PropagationServer.gcMillisAndCount();
+            PropagationServer.allocatedBytes();
+            server.cpuNanos();
+            server.cpuByGroup();
+            server.gc();
+            uptimes(server);
             for (int i = 0; i < warmup + writes; i++) {
                 if (i == warmup) {
                     threadCpuAtStart = PropagationServer.cpuByGroup();
