@@ -72,7 +72,8 @@ class SyncTest {
             Subscription sub = server.awaitSubscription();
             assertThat(sub.request.getFromVersion()).isZero();
             assertThat(sub.request.getEnvironment()).isEqualTo("production");
-            assertThat(sub.request.getSdk()).startsWith("flags-java/");
+            // The version is the build's (surefire passes the project's version in).
+            assertThat(sub.request.getSdk()).isEqualTo("flags-java/" + System.getProperty("flags.projectVersion"));
             assertThat(sub.authorization).isEqualTo("Bearer " + TOKEN);
 
             // Before the first message: the caller's default, and the reason says why.

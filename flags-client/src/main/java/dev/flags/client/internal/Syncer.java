@@ -18,9 +18,11 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
+import java.io.InputStream;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.RejectedExecutionException;
@@ -70,7 +72,8 @@ final class Syncer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Syncer.class);
 
     /** Who is asking, for the server's metrics and logs. */
-    static final String SDK = "flags-java/0.1.0";
+    /** This SDK's name and version, as the server's logs and metrics see it: {@code flags-java/0.1.0}. */
+    static final String SDK = "flags-java/" + version();
     /** The heartbeat interval assumed until the server announces its own. */
     static final long DEFAULT_HEARTBEAT_MILLIS = 30_000;
     /** How many heartbeat intervals of silence make a stream dead. */
@@ -176,6 +179,20 @@ final class Syncer implements AutoCloseable {
                 .build();
         this.stub = FlagSyncGrpc.newStub(channel);
         this.background = Background.executor();
+    }
+
+    /** The version the build wrote into {@code sdk.properties}, or "unknown" if it is not there. */
+    private static String version() {
+        Properties p = new Properties();
+        try (InputStream in = Syncer.class.getResourceAsStream("/dev/flags/client/sdk.properties")) {
+            if (in != null) {
+                p.load(in);
+            }
+        } catch (IOException e) {
+            return "unknown";
+        }
+        String v = p.getProperty("version", "");
+        return v.isBlank() || v.startsWith("${") ? "unknown" : v;
     }
 
     private static ChannelCredentials credentials(Settings s) {

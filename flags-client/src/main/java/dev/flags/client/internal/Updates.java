@@ -4,7 +4,6 @@ import dev.flags.client.Source;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
-import dev.flags.core.FlagValidationException;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
@@ -56,22 +55,9 @@ final class Updates {
                 grants.put(g.getRole(), Set.copyOf(g.getUserIdsList()));
             }
         }
-        FlagSet set;
-        try {
-            set = FlagSet.of(flags.values(), grants, snapshot.getVersion());
-        } catch (FlagValidationException e) {
-            // Each document was valid alone, so this cannot happen with the same validator; but if it
-            // does, keep every flag that compiles rather than none.
-            set = FlagSet.empty().withRoleGrants(grants, snapshot.getVersion());
-            for (Flag f : flags.values()) {
-                try {
-                    set = set.withFlag(f, snapshot.getVersion());
-                } catch (RuntimeException e2) {
-                    problems.put(f.key(), describe(e2));
-                    unreadable.accept(f.key(), describe(e2));
-                }
-            }
-        }
+        // Each flag passed FlagFormat's validation, the same FlagSet applies, and the map holds one flag
+        // per key: this does not throw (if a bug made it, the Syncer would log it and subscribe again).
+        FlagSet set = FlagSet.of(flags.values(), grants, snapshot.getVersion());
         return new FlagState(set, problems, Source.LIVE, null);
     }
 
@@ -109,25 +95,8 @@ final class Updates {
             delta.getRemovedList().forEach(problems::remove);
         }
         // One copy of the set for the whole delta (a delta after a long outage may change many flags).
-        try {
-            set = set.withChanges(upserted, removed, version);
-        } catch (FlagValidationException e) {
-            // Each document was valid alone, so this cannot happen with the same validator; but if it
-            // does, apply the flags one by one and leave out only those that fail.
-            for (Flag f : upserted) {
-                try {
-                    set = set.withFlag(f, version);
-                } catch (RuntimeException e2) {
-                    set = set.withoutFlag(f.key(), version);
-                    if (problems == null) {
-                        problems = new HashMap<>();
-                    }
-                    problems.put(f.key(), describe(e2));
-                    unreadable.accept(f.key(), describe(e2));
-                }
-            }
-            set = set.withChanges(List.of(), removed, version);
-        }
+        // Every flag in it passed the same validation in FlagFormat, so this does not throw.
+        set = set.withChanges(upserted, removed, version);
         if (delta.getRoleGrantsCount() > 0) {
             // Each role named carries its complete new member list; an empty list: nobody has it.
             Map<String, Set<String>> grants = new HashMap<>(set.roleGrants());
