@@ -209,6 +209,8 @@ class SyncTest {
             Await.until("version 7", () -> flags.freshness().version() == 7);
             assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
             assertThat(server.subscribeCalls()).isEqualTo(1);
+            assertThat(logs.lines("the listener executor failed")).isNotEmpty()
+                    .allSatisfy(l -> assertThat(l).contains("WARN"));
         }
     }
 
@@ -247,6 +249,9 @@ class SyncTest {
             assertThat(flags.awaitReady(WAIT)).isTrue();
             assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
             assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);
+            assertThat(logs.lines("cannot apply a message from the flag server")).hasSize(1)
+                    .allSatisfy(l -> assertThat(l).contains("ERROR"));
+            assertThat(logs.text()).contains("the clock failed");
         }
     }
 

@@ -71,8 +71,7 @@ final class Syncer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Syncer.class);
 
-    /** Who is asking, for the server's metrics and logs. */
-    /** This SDK's name and version, as the server's logs and metrics see it: {@code flags-java/0.1.0}. */
+    /** Who is asking, for the server's metrics and logs: {@code flags-java/} and the build's version. */
     static final String SDK = "flags-java/" + version();
     /** The heartbeat interval assumed until the server announces its own. */
     static final long DEFAULT_HEARTBEAT_MILLIS = 30_000;
