@@ -45,7 +45,10 @@ import java.util.stream.Stream;
  *
  * <p>It starts a real flag server ({@link PropagationServer}) in a child JVM on loopback, creates an
  * environment, a flag {@code propagation} ({@code enabled: true, default: true}, so the answer is the
- * switch) and an {@code sdk} token over HTTP, then for each instance count builds that many
+ * switch) and an {@code sdk} token over HTTP, and writes that flag in a second environment that no SDK
+ * subscribes to, 3,000 times ({@code --quiet-writes}): these writes run the write path (this JVM's HTTP
+ * client, the server's HTTP, JSON and journal code) without a fan-out, so that it is compiled before the
+ * measurement instead of during it. Then for each instance count it builds that many
  * {@link Flags} in this JVM, exactly as an application does ({@code target(..).plaintext()
  * .sdkToken(..).environment(..)}; each has its own gRPC channel and connection), and
  * waits until all are ready. Then it writes one at a time, alternating {@code {"enabled": false}} and
@@ -60,7 +63,7 @@ import java.util.stream.Stream;
  * reported too: the server sends the change to the streams before it acknowledges the write, so an
  * instance can have it before the writer has the 2xx, and a latency can be negative.
  *
- * <p>Options: {@code --instances 1,1000}, {@code --warmup 400}, {@code --writes 300}, {@code --detect
+ * <p>Options: {@code --instances 1,1000}, {@code --quiet-writes 3000}, {@code --warmup 400}, {@code --writes 300}, {@code --detect
  * listener|poll}, {@code --listener-executor sdk|direct} ({@code direct}: listeners run on the SDK's
  * thread that applied the change, right after the swap, {@code Runnable::run}), {@code --server-heap 512m},
  * {@code --server-jvm "-XX:+UseZGC ..."} (more options for the server's JVM,
@@ -74,12 +77,17 @@ public final class PropagationBenchmark {
 
     static final String ENV = "production";
     static final String FLAG = "propagation";
+    /** An environment no SDK subscribes to: writes there run the write path without a fan-out. */
+    static final String QUIET_ENV = "warm-up";
     private static final User PROBE = User.withId("probe");
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private int[] sizes = {1, 1_000};
     // Short warm-ups measure the JIT more than the SDK: with 50, compilation took 33 ms per write.
     private int warmup = 400;
+    // The write path (this JVM's HTTP client, the server's HTTP, JSON and journal code) runs once per
+    // write, so 400 fan-out writes leave it compiling during the measured ones; these writes warm it.
+    private int quietWrites = 3000;
     private int writes = 300;
     private boolean poll;
     private boolean directListeners;
@@ -108,6 +116,7 @@ public final class PropagationBenchmark {
                 case "--instances" -> b.sizes = Arrays.stream(value.split(",")).mapToInt(s -> Integer.parseInt(s.trim())).toArray();
                 case "--warmup" -> b.warmup = Integer.parseInt(value);
                 case "--writes" -> b.writes = Integer.parseInt(value);
+                case "--quiet-writes" -> b.quietWrites = Integer.parseInt(value);
                 case "--detect" -> b.poll = switch (value) {
                     case "listener" -> false;
                     case "poll" -> true;
@@ -152,6 +161,14 @@ public final class PropagationBenchmark {
             admin("PUT", "/environments/" + ENV + "/flags/" + FLAG, "{\"enabled\": true, \"default\": true}");
             String token = admin("POST", "/tokens", "{\"name\": \"propagation-benchmark\", \"scope\": \"sdk\","
                     + " \"environments\": [\"" + ENV + "\"]}").get("token").asText();
+            admin("POST", "/environments", "{\"key\": \"" + QUIET_ENV + "\"}");
+            admin("PUT", "/environments/" + QUIET_ENV + "/flags/" + FLAG, "{\"enabled\": true, \"default\": true}");
+            long quietStarted = System.nanoTime();
+            for (int i = 0; i < quietWrites; i++) {
+                write(QUIET_ENV, i % 2 == 0);
+            }
+            System.out.printf(Locale.ROOT, "%,d writes to environment %s (no subscriber) in %.1f s%n", quietWrites,
+                    QUIET_ENV, (System.nanoTime() - quietStarted) / 1e9);
             System.out.println("server: threads " + server.call("threads", "threads") + " before any SDK");
             for (int size : sizes) {
                 rows.add(measure(size, grpcPort, token, server));
@@ -199,23 +216,7 @@ public final class PropagationBenchmark {
                     server.call("threads", "threads"));
             System.out.println("client thread groups: " + threadGroups());
 
-            long[] fromAck = new long[writes];
-            long[] fromSend = new long[writes];
-            long[] eachFromAck = new long[writes * size];
             boolean answer = instances[0].isEnabled(FLAG, PROBE);
-            long clientCpuAtStart = 0;
-            Map<String, Long> threadCpuAtStart = Map.of();
-            long[] userSysAtStart = {0, 0};
-            long segmentsAtStart = 0;
-            long switchesAtStart = 0;
-            Map<String, Long> serverGroupsAtStart = Map.of();
-            long jitAtStart = 0;
-            long[] gcAtStart = {0, 0};
-            long serverCpuAtStart = 0;
-            long clientAllocAtStart = 0;
-            long[] serverGcAtStart = {0, 0, 0};
-            String[] gcMarks = new String[writes];
-            String uptimesAtStart = "";
             // Every reading once before the warm-up: the classes they load can invalidate code the JIT
             // compiled on the assumption that they did not exist (the event loops' among it), and the
             // recompilation must happen in the warm-up, not in the measured writes.
@@ -231,46 +232,36 @@ public final class PropagationBenchmark {
             server.cpuByGroup();
             server.gc();
             uptimes(server);
-            for (int i = 0; i < warmup + writes; i++) {
-                if (i == warmup) {
-                    threadCpuAtStart = PropagationServer.cpuByGroup();
-                    userSysAtStart = userSysTicks();
-                    clientCpuAtStart = clientCpuNanos();
-                    segmentsAtStart = tcpSegmentsSent();
-                    switchesAtStart = contextSwitches();
-                    jitAtStart = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
-                    gcAtStart = PropagationServer.gcMillisAndCount();
-                    serverCpuAtStart = server.cpuNanos();
-                    serverGroupsAtStart = server.cpuByGroup();
-                    clientAllocAtStart = PropagationServer.allocatedBytes();
-                    serverGcAtStart = server.gc();
-                    uptimesAtStart = uptimes(server);
-                }
+            // Warm-up and measured writes run the same small method; the measured loop only stores
+            // what it needs, and everything else is worked out after the last write, so that no code
+            // of the rig's own runs for the first time (and compiles) in the middle of the measurement.
+            for (int i = 0; i < warmup; i++) {
+                answer = !answer;
+                writeAndAwait(probe, answer);
+            }
+            Map<String, Long> threadCpuAtStart = PropagationServer.cpuByGroup();
+            long[] userSysAtStart = userSysTicks();
+            long clientCpuAtStart = clientCpuNanos();
+            long segmentsAtStart = tcpSegmentsSent();
+            long switchesAtStart = contextSwitches();
+            long jitAtStart = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+            long[] gcAtStart = PropagationServer.gcMillisAndCount();
+            long serverCpuAtStart = server.cpuNanos();
+            Map<String, Long> serverGroupsAtStart = server.cpuByGroup();
+            long clientAllocAtStart = PropagationServer.allocatedBytes();
+            long[] serverGcAtStart = server.gc();
+            String uptimesAtStart = uptimes(server);
+            Written[] measured = new Written[writes];
+            String[] gcMarks = new String[writes];
+            for (int w = 0; w < writes; w++) {
                 long clientGcBefore = printEach ? PropagationServer.gcMillisAndCount()[1] : 0;
                 long serverGcBefore = printEach ? server.gc()[1] : 0;
                 answer = !answer;
-                Round round = probe.expect(answer);
-                if (poll) {
-                    probe.startPolling(round);
-                }
-                long sent = System.nanoTime();
-                admin("PATCH", "/environments/" + ENV + "/flags/" + FLAG, "{\"enabled\": " + answer + "}");
-                long acknowledged = System.nanoTime();
-                if (!round.done.await(60, TimeUnit.SECONDS)) {
-                    throw new IllegalStateException(round.done.getCount() + " of " + size
-                            + " instances did not answer " + answer + " within 60 s");
-                }
-                if (i >= warmup) {
-                    fromAck[i - warmup] = round.last.get() - acknowledged;
-                    fromSend[i - warmup] = round.last.get() - sent;
-                    for (int k = 0; k < size; k++) {
-                        eachFromAck[(i - warmup) * size + k] = round.at[k] - acknowledged;
-                    }
-                    if (printEach) {
-                        // Which JVM collected while this write was in flight (between the two queries).
-                        gcMarks[i - warmup] = (PropagationServer.gcMillisAndCount()[1] > clientGcBefore ? "c" : "")
-                                + (server.gc()[1] > serverGcBefore ? "s" : "");
-                    }
+                measured[w] = writeAndAwait(probe, answer);
+                if (printEach) {
+                    // Which JVM collected while this write was in flight (between the two queries).
+                    gcMarks[w] = (PropagationServer.gcMillisAndCount()[1] > clientGcBefore ? "c" : "")
+                            + (server.gc()[1] > serverGcBefore ? "s" : "");
                 }
             }
             double clientCpuPerWrite = (clientCpuNanos() - clientCpuAtStart) / 1e6 / writes;
@@ -304,6 +295,17 @@ public final class PropagationBenchmark {
                     + perWrite(serverGroupsAtStart, server.cpuByGroup()));
             if (!poll && instances[0].freshness().source() != Source.LIVE) {
                 throw new IllegalStateException("instance 0 is no longer live: " + instances[0].freshness());
+            }
+            long[] fromAck = new long[writes];
+            long[] fromSend = new long[writes];
+            long[] eachFromAck = new long[writes * size];
+            for (int w = 0; w < writes; w++) {
+                Written m = measured[w];
+                fromAck[w] = m.round.last.get() - m.acknowledged;
+                fromSend[w] = m.round.last.get() - m.sent;
+                for (int k = 0; k < size; k++) {
+                    eachFromAck[w * size + k] = m.round.at[k] - m.acknowledged;
+                }
             }
             if (printEach) {
                 // A write marked c or s had a collection in the client or server JVM while it was in flight.
@@ -342,7 +344,37 @@ public final class PropagationBenchmark {
         }
     }
 
+    /** One write and the wait until every instance answers it; the same code warms up and measures. */
+    private Written writeAndAwait(Probe probe, boolean answer) throws IOException, InterruptedException {
+        Round round = probe.expect(answer);
+        if (poll) {
+            probe.startPolling(round);
+        }
+        long sent = System.nanoTime();
+        write(ENV, answer);
+        long acknowledged = System.nanoTime();
+        if (!round.done.await(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException(round.done.getCount() + " of " + round.at.length
+                    + " instances did not answer " + answer + " within 60 s");
+        }
+        return new Written(round, sent, acknowledged);
+    }
+
+    /** One measured write: when it was sent and acknowledged, and when each instance answered it. */
+    private record Written(Round round, long sent, long acknowledged) {
+    }
+
+    /** The measured write: a PATCH whose answer is only checked, not parsed, so it costs little CPU. */
+    private void write(String environment, boolean enabled) throws IOException, InterruptedException {
+        send("PATCH", "/environments/" + environment + "/flags/" + FLAG, "{\"enabled\": " + enabled + "}");
+    }
+
     private JsonNode admin(String method, String path, String body) throws IOException, InterruptedException {
+        String response = send(method, path, body);
+        return response.isEmpty() ? null : JSON.readTree(response);
+    }
+
+    private String send(String method, String path, String body) throws IOException, InterruptedException {
         HttpRequest request = HttpRequest.newBuilder(URI.create(base + path))
                 .header("Authorization", "Bearer " + PropagationServer.ADMIN_TOKEN)
                 .header("Content-Type", "application/json")
@@ -354,7 +386,7 @@ public final class PropagationBenchmark {
             throw new IllegalStateException(method + " " + path + " answered " + response.statusCode() + ": "
                     + response.body());
         }
-        return response.body().isEmpty() ? null : JSON.readTree(response.body());
+        return response.body();
     }
 
     private static double ms(long nanos) {
