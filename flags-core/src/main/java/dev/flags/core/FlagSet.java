@@ -31,14 +31,20 @@ import java.util.Set;
  */
 public final class FlagSet {
 
-    private static final FlagSet EMPTY = new FlagSet(Map.of(), Map.of(), Map.of(), 0);
+    private static final FlagSet EMPTY = new FlagSet(new HashMap<>(), Map.of(), Map.of(), 0);
 
-    private final Map<String, CompiledFlag> flags;
+    /*
+     * Never changed after construction, and never handed out. A HashMap rather than Map.copyOf: a
+     * change copies it once (HashMap's copy constructor walks the source's own nodes), where an
+     * immutable map would take a second copy; a delta is applied a thousand times per change in an
+     * SDK fleet, and each copy is garbage in every application.
+     */
+    private final HashMap<String, CompiledFlag> flags;
     private final Map<String, Set<String>> grantsByRole;
     private final Map<String, Set<String>> grantsByUser;
     private final long version;
 
-    private FlagSet(Map<String, CompiledFlag> flags, Map<String, Set<String>> grantsByRole,
+    private FlagSet(HashMap<String, CompiledFlag> flags, Map<String, Set<String>> grantsByRole,
                     Map<String, Set<String>> grantsByUser, long version) {
         this.flags = flags;
         this.grantsByRole = grantsByRole;
@@ -65,7 +71,7 @@ public final class FlagSet {
         Objects.requireNonNull(flags, "flags");
         Objects.requireNonNull(roleGrants, "roleGrants");
         Problems problems = new Problems();
-        Map<String, CompiledFlag> compiled = new HashMap<>();
+        HashMap<String, CompiledFlag> compiled = new HashMap<>();
         int i = 0;
         for (Flag flag : flags) {
             Objects.requireNonNull(flag, "flag");
@@ -82,7 +88,7 @@ public final class FlagSet {
             }
         }
         problems.throwIfAny();
-        return new FlagSet(Map.copyOf(compiled), FlagFormat.copyGrants(roleGrants), invert(roleGrants), version);
+        return new FlagSet(compiled, FlagFormat.copyGrants(roleGrants), invert(roleGrants), version);
     }
 
     /**
@@ -266,9 +272,9 @@ public final class FlagSet {
         problems.flag(flag.key());
         FlagValidator.validate(flag, "", problems);
         problems.throwIfAny();
-        Map<String, CompiledFlag> copy = new HashMap<>(flags);
+        HashMap<String, CompiledFlag> copy = new HashMap<>(flags);
         copy.put(flag.key(), new CompiledFlag(flag));
-        return new FlagSet(Map.copyOf(copy), grantsByRole, grantsByUser, newVersion);
+        return new FlagSet(copy, grantsByRole, grantsByUser, newVersion);
     }
 
     /**
@@ -288,12 +294,12 @@ public final class FlagSet {
             FlagValidator.validate(flag, "", problems);
         }
         problems.throwIfAny();
-        Map<String, CompiledFlag> copy = new HashMap<>(flags);
+        HashMap<String, CompiledFlag> copy = new HashMap<>(flags);
         for (Flag flag : upserted) {
             copy.put(flag.key(), new CompiledFlag(flag));
         }
         removed.forEach(copy::remove);
-        return new FlagSet(Map.copyOf(copy), grantsByRole, grantsByUser, newVersion);
+        return new FlagSet(copy, grantsByRole, grantsByUser, newVersion);
     }
 
     /**
@@ -302,9 +308,9 @@ public final class FlagSet {
      * @return a new set without that flag
      */
     public FlagSet withoutFlag(String flagKey, long newVersion) {
-        Map<String, CompiledFlag> copy = new HashMap<>(flags);
+        HashMap<String, CompiledFlag> copy = new HashMap<>(flags);
         copy.remove(flagKey);
-        return new FlagSet(Map.copyOf(copy), grantsByRole, grantsByUser, newVersion);
+        return new FlagSet(copy, grantsByRole, grantsByUser, newVersion);
     }
 
     /**
