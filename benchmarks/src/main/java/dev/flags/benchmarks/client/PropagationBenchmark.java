@@ -217,6 +217,12 @@ public final class PropagationBenchmark {
             System.out.println("client thread groups: " + threadGroups());
 
             boolean answer = instances[0].isEnabled(FLAG, PROBE);
+            // Allocated before the warm-up, so that they are old before the measured writes: a young
+            // collection does not copy them (each write's own objects are garbage once it is done).
+            long[] fromAck = new long[writes];
+            long[] fromSend = new long[writes];
+            long[] eachFromAck = new long[writes * size];
+            String[] gcMarks = new String[writes];
             // Every reading once before the warm-up: the classes they load can invalidate code the JIT
             // compiled on the assumption that they did not exist (the event loops' among it), and the
             // recompilation must happen in the warm-up, not in the measured writes.
@@ -232,12 +238,11 @@ public final class PropagationBenchmark {
             server.cpuByGroup();
             server.gc();
             uptimes(server);
-            // Warm-up and measured writes run the same small method; the measured loop only stores
-            // what it needs, and everything else is worked out after the last write, so that no code
-            // of the rig's own runs for the first time (and compiles) in the middle of the measurement.
+            // Warm-up and measured writes run the same method, so that no code of the rig's own runs for
+            // the first time (and compiles) in the middle of the measurement.
             for (int i = 0; i < warmup; i++) {
                 answer = !answer;
-                writeAndAwait(probe, answer);
+                writeAndAwait(probe, answer, eachFromAck, 0); // the measured writes overwrite it
             }
             Map<String, Long> threadCpuAtStart = PropagationServer.cpuByGroup();
             long[] userSysAtStart = userSysTicks();
@@ -251,13 +256,13 @@ public final class PropagationBenchmark {
             long clientAllocAtStart = PropagationServer.allocatedBytes();
             long[] serverGcAtStart = server.gc();
             String uptimesAtStart = uptimes(server);
-            Written[] measured = new Written[writes];
-            String[] gcMarks = new String[writes];
             for (int w = 0; w < writes; w++) {
                 long clientGcBefore = printEach ? PropagationServer.gcMillisAndCount()[1] : 0;
                 long serverGcBefore = printEach ? server.gc()[1] : 0;
                 answer = !answer;
-                measured[w] = writeAndAwait(probe, answer);
+                Written written = writeAndAwait(probe, answer, eachFromAck, w * size);
+                fromAck[w] = written.last - written.acknowledged;
+                fromSend[w] = written.last - written.sent;
                 if (printEach) {
                     // Which JVM collected while this write was in flight (between the two queries).
                     gcMarks[w] = (PropagationServer.gcMillisAndCount()[1] > clientGcBefore ? "c" : "")
@@ -296,17 +301,6 @@ public final class PropagationBenchmark {
             if (!poll && instances[0].freshness().source() != Source.LIVE) {
                 throw new IllegalStateException("instance 0 is no longer live: " + instances[0].freshness());
             }
-            long[] fromAck = new long[writes];
-            long[] fromSend = new long[writes];
-            long[] eachFromAck = new long[writes * size];
-            for (int w = 0; w < writes; w++) {
-                Written m = measured[w];
-                fromAck[w] = m.round.last.get() - m.acknowledged;
-                fromSend[w] = m.round.last.get() - m.sent;
-                for (int k = 0; k < size; k++) {
-                    eachFromAck[w * size + k] = m.round.at[k] - m.acknowledged;
-                }
-            }
             if (printEach) {
                 // A write marked c or s had a collection in the client or server JVM while it was in flight.
                 StringBuilder each = new StringBuilder();
@@ -344,8 +338,12 @@ public final class PropagationBenchmark {
         }
     }
 
-    /** One write and the wait until every instance answers it; the same code warms up and measures. */
-    private Written writeAndAwait(Probe probe, boolean answer) throws IOException, InterruptedException {
+    /**
+     * One write and the wait until every instance answers it; the same code warms up and measures.
+     * Each instance's time from the acknowledgement goes to {@code each}, from {@code offset} on.
+     */
+    private Written writeAndAwait(Probe probe, boolean answer, long[] each, int offset)
+            throws IOException, InterruptedException {
         Round round = probe.expect(answer);
         if (poll) {
             probe.startPolling(round);
@@ -357,11 +355,14 @@ public final class PropagationBenchmark {
             throw new IllegalStateException(round.done.getCount() + " of " + round.at.length
                     + " instances did not answer " + answer + " within 60 s");
         }
-        return new Written(round, sent, acknowledged);
+        for (int k = 0; k < round.at.length; k++) {
+            each[offset + k] = round.at[k] - acknowledged;
+        }
+        return new Written(sent, acknowledged, round.last.get());
     }
 
-    /** One measured write: when it was sent and acknowledged, and when each instance answered it. */
-    private record Written(Round round, long sent, long acknowledged) {
+    /** One write: when it was sent, when it was acknowledged, when the last instance answered it. */
+    private record Written(long sent, long acknowledged, long last) {
     }
 
     /** The measured write: a PATCH whose answer is only checked, not parsed, so it costs little CPU. */
