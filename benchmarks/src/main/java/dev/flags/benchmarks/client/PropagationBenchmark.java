@@ -241,8 +241,17 @@ public final class PropagationBenchmark {
             // Warm-up and measured writes run the same method, so that no code of the rig's own runs for
             // the first time (and compiles) in the middle of the measurement.
             for (int i = 0; i < warmup; i++) {
+                if (printEach) {
+                    // The same queries as in the measured writes, so that they are compiled by then.
+                    PropagationServer.gcMillisAndCount();
+                    server.gc();
+                }
                 answer = !answer;
                 writeAndAwait(probe, answer, eachFromAck, 0); // the measured writes overwrite it
+                if (printEach) {
+                    PropagationServer.gcMillisAndCount();
+                    server.gc();
+                }
             }
             Map<String, Long> threadCpuAtStart = PropagationServer.cpuByGroup();
             long[] userSysAtStart = userSysTicks();
