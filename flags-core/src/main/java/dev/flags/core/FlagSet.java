@@ -15,8 +15,8 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Immutable. A compiled set of flags (one environment's) with the role grants made on the server:
- * the thing that evaluates.
+ * Immutable, so thread-safe: share one set between any number of threads. A compiled set of flags
+ * (one environment's) with the role grants made on the server: the thing that evaluates.
  *
  * <p>Flags are validated and compiled once, when the set is built; evaluating is a map lookup plus a
  * pure function, allocates nothing, and never throws.
@@ -34,10 +34,10 @@ public final class FlagSet {
     private static final FlagSet EMPTY = new FlagSet(new HashMap<>(), Map.of(), Map.of(), 0);
 
     /*
-     * Never changed after construction, and never handed out. A HashMap rather than Map.copyOf: a
-     * change copies it once (HashMap's copy constructor walks the source's own nodes), where an
-     * immutable map would take a second copy; a delta is applied a thousand times per change in an
-     * SDK fleet, and each copy is garbage in every application.
+     * Never written after construction (a final field, so safely published) and never handed out. A
+     * HashMap rather than Map.copyOf: a change copies it once, where an immutable map would take a
+     * second copy (every SDK of a fleet applies every change, so each copy is garbage in every
+     * application), and a lookup finds the bucket with a mask, where the immutable map divides.
      */
     private final HashMap<String, CompiledFlag> flags;
     private final Map<String, Set<String>> grantsByRole;
