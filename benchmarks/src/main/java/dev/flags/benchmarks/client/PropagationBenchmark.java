@@ -63,8 +63,9 @@ import java.util.stream.Stream;
  * reported too: the server sends the change to the streams before it acknowledges the write, so an
  * instance can have it before the writer has the 2xx, and a latency can be negative.
  *
- * <p>Options: {@code --instances 1,1000}, {@code --quiet-writes 3000}, {@code --warmup 400}, {@code --writes 300}, {@code --detect
- * listener|poll}, {@code --listener-executor sdk|direct} ({@code direct}: listeners run on the SDK's
+ * <p>Options: {@code --instances 1,1000}, {@code --quiet-writes 3000}, {@code --warmup 400},
+ * {@code --writes 300}, {@code --detect listener|poll}, {@code --listener-executor sdk|direct}
+ * ({@code direct}: listeners run on the SDK's
  * thread that applied the change, right after the swap, {@code Runnable::run}), {@code --server-heap 512m},
  * {@code --server-jvm "-XX:+UseZGC ..."} (more options for the server's JVM,
  * space-separated: a profiler, a collector), {@code --print-each} (every measured latency, in order).
