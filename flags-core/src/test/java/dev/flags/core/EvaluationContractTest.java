@@ -205,6 +205,10 @@ class EvaluationContractTest {
         assertThat(v3.flag("a")).isEmpty();
         assertThat(v3.version()).isEqualTo(4);
         assertThat(v3.size()).isEqualTo(1);
+        // The shared empty set is a starting point too, and stays empty.
+        assertThat(FlagSet.empty().withFlag(flag("a", true, rule("all")), 1).size()).isEqualTo(1);
+        assertThat(FlagSet.empty().size()).isZero();
+        assertThat(FlagSet.empty().flag("a")).isEmpty();
     }
 
     @Test
@@ -219,6 +223,9 @@ class EvaluationContractTest {
         assertThat(batch.flags()).containsExactlyInAnyOrderElementsOf(oneByOne.flags());
         assertThat(batch.evaluateAll(alice)).isEqualTo(oneByOne.evaluateAll(alice));
         assertThat(v1.size()).isEqualTo(3); // untouched
+        assertThat(v1.isEnabled("a", alice)).isTrue();
+        assertThat(v1.flag("b")).isPresent();
+        assertThat(v1.flag("d")).isEmpty();
         Flag bad = new Flag("e", null, true, null, List.of(), List.of(),
                 List.of(new Rule("r", List.of(new Condition.Percentage(101)), true, null)), false, 0);
         assertThatThrownBy(() -> v1.withChanges(List.of(flag("a", false, rule("all")), bad), List.of(), 8))
