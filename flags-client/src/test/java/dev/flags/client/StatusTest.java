@@ -14,6 +14,7 @@ import dev.openfeature.sdk.ProviderState;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -122,24 +123,20 @@ class StatusTest {
         OpenFeatureAPI api = OpenFeatureAPI.getInstance();
         String domain = "status-test-live";
         Client client = api.getClient(domain);
-        BlockingQueue<String> events = new LinkedBlockingQueue<>();
         BlockingQueue<EventDetails> errors = new LinkedBlockingQueue<>();
-        client.onProviderReady(d -> events.add("READY"));
-        client.onProviderStale(d -> events.add("STALE " + d.getEventMetadata().getString("source")));
-        client.onProviderError(d -> {
-            events.add("ERROR");
-            errors.add(d);
-        });
+        BlockingQueue<String> events = events(client, errors);
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
             api.setProviderAndWait(domain, FlagsProvider.of(flags)); // returns before the first sync
-            assertThat(next(events)).isEqualTo("READY"); // OpenFeature's own, once initialize returned
-            // No flags at all yet: an error that says so; evaluations still answer the default.
-            assertThat(next(events)).isEqualTo("ERROR");
+            // OpenFeature's own READY, once initialize returned, and the provider's ERROR: no flags at all
+            // yet, an error that says so; evaluations still answer the default.
+            assertThat(nextTwo(events)).anySatisfy(e -> assertThat(e).isEqualTo("READY"))
+                    .anySatisfy(e -> assertThat(e).startsWith("ERROR no flags yet"));
             // OpenFeature 1.22 does not hand the error code on to handlers: the message and metadata say it.
             EventDetails error = next(errors);
             assertThat(error.getMessage()).startsWith("no flags yet");
             assertThat(error.getEventMetadata().getString("source")).isEqualTo("DEFAULTS");
-            assertThat(client.getProviderState()).isEqualTo(ProviderState.ERROR);
+            // Not asserted here: OpenFeature's state, READY or ERROR, depending on which of the two events
+            // came first (docs/client.md, "Initialization"). The changes below set it reliably.
             assertThat(client.getBooleanValue("a", true)).isTrue();
 
             Subscription sub = server.awaitSubscription();
@@ -170,15 +167,11 @@ class StatusTest {
         OpenFeatureAPI api = OpenFeatureAPI.getInstance();
         String domain = "status-test-cache";
         Client client = api.getClient(domain);
-        BlockingQueue<String> events = new LinkedBlockingQueue<>();
-        client.onProviderReady(d -> events.add("READY"));
-        client.onProviderStale(d -> events.add("STALE " + d.getEventMetadata().getString("source")));
-        client.onProviderError(d -> events.add("ERROR"));
+        BlockingQueue<String> events = events(client, new LinkedBlockingQueue<>());
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
             api.setProviderAndWait(domain, FlagsProvider.of(flags));
-            assertThat(next(events)).isEqualTo("READY");
-            assertThat(next(events)).isEqualTo("STALE CACHE_FILE");
-            assertThat(client.getProviderState()).isEqualTo(ProviderState.STALE);
+            // OpenFeature's READY and the provider's STALE, in either order (docs/client.md, "Initialization").
+            assertThat(nextTwo(events)).containsExactlyInAnyOrder("READY", "STALE CACHE_FILE");
             assertThat(client.getBooleanValue("a", false)).isTrue();
 
             server.awaitSubscription().heartbeat(9, 15_000); // already up to date
@@ -187,6 +180,26 @@ class StatusTest {
         } finally {
             api.setProviderAndWait(domain, new NoOpProvider());
         }
+    }
+
+    /**
+     * Collects a client's provider events as "READY", "STALE source" and "ERROR message"; the details
+     * of each error also go to {@code errors}.
+     */
+    private static BlockingQueue<String> events(Client client, BlockingQueue<EventDetails> errors) {
+        BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        client.onProviderReady(d -> events.add("READY"));
+        client.onProviderStale(d -> events.add("STALE " + d.getEventMetadata().getString("source")));
+        client.onProviderError(d -> {
+            events.add("ERROR " + d.getMessage());
+            errors.add(d);
+        });
+        return events;
+    }
+
+    /** The next two events, in the order they came. */
+    private static List<String> nextTwo(BlockingQueue<String> events) throws InterruptedException {
+        return List.of(next(events), next(events));
     }
 
     private static <T> T nextMatching(BlockingQueue<T> queue, java.util.function.Predicate<T> wanted)
@@ -206,10 +219,7 @@ class StatusTest {
         OpenFeatureAPI api = OpenFeatureAPI.getInstance();
         String domain = "status-test-refused";
         Client client = api.getClient(domain);
-        BlockingQueue<String> events = new LinkedBlockingQueue<>();
-        client.onProviderReady(d -> events.add("READY"));
-        client.onProviderStale(d -> events.add("STALE"));
-        client.onProviderError(d -> events.add("ERROR " + d.getMessage()));
+        BlockingQueue<String> events = events(client, new LinkedBlockingQueue<>());
         // Not listening at first, so that the listeners and the provider are in place before the refusal.
         try (ScriptedSyncServer server = ScriptedSyncServer.notStarted()) {
             server.refuse(Status.UNAUTHENTICATED.withDescription("unknown token"));
@@ -220,8 +230,7 @@ class StatusTest {
                 Freshness before = next(status);
                 assertThat(before.source()).isEqualTo(Source.CACHE_FILE);
                 assertThat(before.refused()).isFalse();
-                assertThat(next(events)).isEqualTo("READY"); // OpenFeature's own
-                assertThat(next(events)).isEqualTo("STALE"); // the cache file
+                assertThat(nextTwo(events)).containsExactlyInAnyOrder("READY", "STALE CACHE_FILE");
                 server.startAgain();
 
                 Freshness refused = nextMatching(status, Freshness::refused);
