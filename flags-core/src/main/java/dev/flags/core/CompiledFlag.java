@@ -15,8 +15,8 @@ final class CompiledFlag {
     private static final int NO_ROLLOUT = -1;
 
     private final Flag flag;
-    private final Murmur3.Prefix rolloutPrefix;
-    private final Murmur3.Prefix variantPrefix;
+    private final Murmur3.Prefix rolloutPrefix; // null when no rule has a partial rollout
+    private final Murmur3.Prefix variantPrefix; // null when the flag has no variants
     private final Evaluation off;
     private final Map<String, Outcome> targetedUsers;
     private final CompiledRule[] rules;
@@ -35,26 +35,34 @@ final class CompiledFlag {
 
     private static final int MIN_LADDER = 3;
 
+    private static final CompiledRule[] NO_RULES = new CompiledRule[0];
+
     /** A rule: matchers ANDed, then an optional partial rollout. */
     private record CompiledRule(ConditionMatcher[] matchers, int rolloutThreshold, boolean neverMatches, Outcome outcome) {
     }
 
+    /*
+     * Every SDK compiles each changed flag as the change arrives, so what a plain switch does not need
+     * (bucketing prefixes, maps and lists for targets and rules it lacks) is not built: it was most of
+     * the garbage of compiling one.
+     */
     CompiledFlag(Flag flag) {
         this.flag = flag;
-        String salt = flag.effectiveSalt();
-        this.rolloutPrefix = Murmur3.prefix(Bucketing.prefix(salt));
-        this.variantPrefix = Murmur3.prefix(Bucketing.variantPrefix(salt));
         this.off = new Evaluation(flag.key(), false, null, null, Reason.of(Reason.Kind.FLAG_OFF), flag.version());
 
-        Map<String, Outcome> targeted = new HashMap<>();
-        for (int i = 0; i < flag.targets().size(); i++) {
-            Target t = flag.targets().get(i);
-            Outcome outcome = outcome(t.serve(), t.variant(), new Reason(Reason.Kind.TARGET_MATCH, i, null, null));
-            t.userIds().forEach(id -> targeted.putIfAbsent(id, outcome));
+        if (flag.targets().isEmpty()) {
+            this.targetedUsers = Map.of();
+        } else {
+            Map<String, Outcome> targeted = new HashMap<>();
+            for (int i = 0; i < flag.targets().size(); i++) {
+                Target t = flag.targets().get(i);
+                Outcome outcome = outcome(t.serve(), t.variant(), new Reason(Reason.Kind.TARGET_MATCH, i, null, null));
+                t.userIds().forEach(id -> targeted.putIfAbsent(id, outcome));
+            }
+            this.targetedUsers = Map.copyOf(targeted);
         }
-        this.targetedUsers = Map.copyOf(targeted);
 
-        List<CompiledRule> compiled = new ArrayList<>();
+        List<CompiledRule> compiled = new ArrayList<>(flag.rules().size());
         boolean anyPartialRollout = false;
         for (int i = 0; i < flag.rules().size(); i++) {
             Rule r = flag.rules().get(i);
@@ -77,8 +85,11 @@ final class CompiledFlag {
             Outcome outcome = outcome(r.serve(), r.variant(), new Reason(Reason.Kind.RULE_MATCH, i, r.name(), null));
             compiled.add(new CompiledRule(matchers.toArray(new ConditionMatcher[0]), threshold, never, outcome));
         }
-        this.rules = compiled.toArray(new CompiledRule[0]);
-        this.laddersByStart = ladders(flag.rules());
+        this.rules = compiled.isEmpty() ? NO_RULES : compiled.toArray(new CompiledRule[0]);
+        this.laddersByStart = flag.rules().size() < MIN_LADDER ? null : ladders(flag.rules());
+        String salt = flag.effectiveSalt();
+        this.rolloutPrefix = anyPartialRollout ? Murmur3.prefix(Bucketing.prefix(salt)) : null;
+        this.variantPrefix = flag.variants().isEmpty() ? null : Murmur3.prefix(Bucketing.variantPrefix(salt));
 
         this.fallthrough = outcome(flag.defaultValue(), null, Reason.of(Reason.Kind.DEFAULT));
         this.fallthroughWithoutKey = anyPartialRollout

@@ -54,6 +54,9 @@ final class FlagValidator {
     }
 
     private static Set<String> validateVariants(List<Variant> variants, String path, Problems problems) {
+        if (variants.isEmpty()) {
+            return Set.of(); // most flags are switches, and every SDK validates every changed flag
+        }
         Set<String> keys = new HashSet<>();
         if (variants.size() > MAX_VARIANTS) {
             problems.add(path, "must have at most " + MAX_VARIANTS + " variants, has " + variants.size());
@@ -91,6 +94,9 @@ final class FlagValidator {
     }
 
     private static void validateTargets(List<Target> targets, Set<String> variantKeys, String path, Problems problems) {
+        if (targets.isEmpty()) {
+            return;
+        }
         Map<String, Integer> seen = new HashMap<>();
         int users = 0;
         for (int i = 0; i < targets.size(); i++) {

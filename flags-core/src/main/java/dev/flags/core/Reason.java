@@ -33,8 +33,19 @@ public record Reason(Kind kind, int ruleIndex, String ruleName, String detail) {
         Objects.requireNonNull(kind, "kind");
     }
 
+    /** One reason without details per kind, shared: reasons are values, and flags are compiled often. */
+    private static final Reason[] PLAIN = plainReasons();
+
+    private static Reason[] plainReasons() {
+        Reason[] plain = new Reason[Kind.values().length];
+        for (Kind kind : Kind.values()) {
+            plain[kind.ordinal()] = new Reason(kind, -1, null, null);
+        }
+        return plain;
+    }
+
     static Reason of(Kind kind) {
-        return new Reason(kind, -1, null, null);
+        return PLAIN[kind.ordinal()];
     }
 
     static Reason of(Kind kind, String detail) {

@@ -111,7 +111,12 @@ class ValidationTest {
     @Test
     void rejectsDuplicateJsonFields() {
         assertThat(problemsOf(file("{\"key\": \"f\", \"enabled\": true, \"enabled\": false}"))).singleElement()
-                .satisfies(p -> assertThat(p.message()).contains("not valid JSON").contains("Duplicate field 'enabled'"));
+                .satisfies(p -> assertThat(p.message()).startsWith("is not valid JSON (line 1, column")
+                        .endsWith(": Duplicate field 'enabled'"));
+        assertThat(problemsOf(file("{\"key\": \"f\", \"rules\": [{\"conditions\": [{\"roles\": [\"a\"], \"roles\": []}]}]}")))
+                .singleElement().satisfies(p -> assertThat(p.message()).endsWith(": Duplicate field 'roles'"));
+        assertThatThrownBy(() -> FlagFormat.readFlag("{\"key\": \"f\", \"key\": \"g\"}"))
+                .isInstanceOf(FlagValidationException.class).hasMessageContaining("Duplicate field 'key'");
     }
 
     @Test
