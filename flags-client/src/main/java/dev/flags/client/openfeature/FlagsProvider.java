@@ -78,10 +78,11 @@ import java.util.function.Supplier;
  * (call {@link Flags#awaitReady} first to do that). OpenFeature then marks the provider ready; if the
  * SDK is not live yet, the matching {@code PROVIDER_STALE} or {@code PROVIDER_ERROR} follows at once,
  * and {@code PROVIDER_READY} when the first sync happens. Until then answers come from the cache file
- * or are defaults, and their reasons say so. OpenFeature's ready and the provider's first event can
- * come in either order (OpenFeature sets the state after {@code initialize} returned, on its own
- * thread; the event comes from the SDK's listener thread), so OpenFeature may report {@code READY}
- * until the SDK's next status change: docs/client.md, "Initialization".
+ * or are defaults, and their reasons say so. With {@code setProviderAndWait} OpenFeature's state ends
+ * as the SDK's (the provider's first event waits for the lock that call holds while it marks the
+ * provider ready), though handlers may hear the two events in either order; with the asynchronous
+ * {@code setProvider} OpenFeature may report {@code READY} until the SDK's next status change:
+ * docs/client.md, "Initialization".
  */
 public final class FlagsProvider extends EventProvider {
 
