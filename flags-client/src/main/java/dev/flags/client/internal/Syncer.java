@@ -30,6 +30,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -141,6 +142,8 @@ final class Syncer implements AutoCloseable {
 
     // The cache file: a write is queued at most once at a time; writes are serialized by cacheLock.
     private final AtomicBoolean cacheWriteQueued = new AtomicBoolean();
+    /** Made once: a method reference written at the call would be a new object per message. */
+    private final BiConsumer<String, String> unreadable = this::unreadable;
     private final Object cacheLock = new Object();
     private long cacheWrittenVersion = -1; // guarded by cacheLock
     private boolean cacheWarned; // guarded by cacheLock
@@ -289,7 +292,7 @@ final class Syncer implements AutoCloseable {
                     LOG.warn("flags: the flag server sent version {} of environment \"{}\", older than the version {}"
                             + " this SDK had; following the server", s.getVersion(), environment, have);
                 }
-                next = Updates.snapshot(s, this::unreadable);
+                next = Updates.snapshot(s, unreadable);
             }
             case DELTA -> {
                 Delta d = message.getDelta();
@@ -297,7 +300,7 @@ final class Syncer implements AutoCloseable {
                     gap("a delta from version " + d.getFromVersion() + " to " + d.getVersion(), have);
                     return false;
                 }
-                next = Updates.delta(held, d, this::unreadable);
+                next = Updates.delta(held, d, unreadable);
                 touched = Updates.touched(d);
             }
             case HEARTBEAT -> {

@@ -75,15 +75,20 @@ final class Updates {
         // Copied only if a flag is or was unreadable: the usual delta has no problems to carry.
         Map<String, String> problems = held.unreadable().isEmpty() ? null : new HashMap<>(held.unreadable());
         List<Flag> upserted = new ArrayList<>(delta.getUpsertedCount());
-        List<String> removed = new ArrayList<>(delta.getRemovedList());
-        for (FlagDocument doc : delta.getUpsertedList()) {
+        List<String> setAside = null; // keys of unreadable documents, removed with the deleted flags
+        // By index: every SDK runs this for every change, and an iterator is one more object each time.
+        for (int i = 0; i < delta.getUpsertedCount(); i++) {
+            FlagDocument doc = delta.getUpserted(i);
             try {
                 upserted.add(read(doc));
                 if (problems != null) {
                     problems.remove(doc.getKey());
                 }
             } catch (RuntimeException e) {
-                removed.add(doc.getKey()); // an unreadable flag is not served from an older document
+                if (setAside == null) {
+                    setAside = new ArrayList<>();
+                }
+                setAside.add(doc.getKey()); // an unreadable flag is not served from an older document
                 if (problems == null) {
                     problems = new HashMap<>();
                 }
@@ -93,6 +98,11 @@ final class Updates {
         }
         if (problems != null) {
             delta.getRemovedList().forEach(problems::remove);
+        }
+        List<String> removed = delta.getRemovedList();
+        if (setAside != null) {
+            setAside.addAll(removed);
+            removed = setAside;
         }
         // One copy of the set for the whole delta (a delta after a long outage may change many flags).
         // Every flag in it passed the same validation in FlagFormat, so this does not throw.
