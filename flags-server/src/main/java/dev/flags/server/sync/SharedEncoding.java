@@ -42,6 +42,16 @@ final class SharedEncoding implements MethodDescriptor.Marshaller<SyncMessage> {
 
   private final Cache<SyncMessage, byte[]> encoded =
       Caffeine.newBuilder().weakKeys().maximumSize(MAX_MESSAGES).build();
+  /**
+   * The message encoded last, with its bytes: a change is fanned out to every stream right after it is
+   * encoded, so nearly every lookup is for it, and this answers it with one read instead of a cache
+   * lookup (which makes a lookup key and records the read) per stream. Keeps that one message alive
+   * until the next is encoded.
+   */
+  private volatile Encoded last = new Encoded(null, null);
+
+  private record Encoded(SyncMessage message, byte[] bytes) {
+  }
 
   /**
    * Encodes a message that will be sent to several streams, so that it is not encoded again for each.
@@ -50,13 +60,14 @@ final class SharedEncoding implements MethodDescriptor.Marshaller<SyncMessage> {
    * @return the message
    */
   SyncMessage encodeOnce(SyncMessage message) {
-    encoded.get(message, SyncMessage::toByteArray);
+    last = new Encoded(message, encoded.get(message, SyncMessage::toByteArray));
     return message;
   }
 
   @Override
   public InputStream stream(SyncMessage message) {
-    byte[] bytes = encoded.getIfPresent(message);
+    Encoded recent = last;
+    byte[] bytes = recent.message() == message ? recent.bytes() : encoded.getIfPresent(message);
     return bytes == null ? PROTO.stream(message) : new EncodedStream(bytes);
   }
 

@@ -42,6 +42,20 @@ class SharedEncodingTest {
   }
 
   @Test
+  void aMessageEncodedBeforeTheLastOneIsStillStreamedFromItsBytes() throws IOException {
+    SharedEncoding encoding = new SharedEncoding();
+    SyncMessage later = SyncMessage.newBuilder()
+        .setDelta(Delta.newBuilder().setFromVersion(5).setVersion(6).addRemoved("billing-v2")).build();
+    encoding.encodeOnce(DELTA);
+    encoding.encodeOnce(later); // a slow stream may still be sent DELTA after this
+    for (SyncMessage m : new SyncMessage[] {DELTA, later, DELTA}) {
+      InputStream in = encoding.stream(m);
+      assertThat(in).isInstanceOf(SharedEncoding.EncodedStream.class);
+      assertThat(in.readAllBytes()).isEqualTo(m.toByteArray());
+    }
+  }
+
+  @Test
   void anyOtherMessageIsEncodedAsUsual() throws IOException {
     SharedEncoding encoding = new SharedEncoding();
     SyncMessage heartbeat = SyncMessage.newBuilder()
