@@ -61,6 +61,10 @@ public final class RoleService {
             if (!p.canGrantSelfServiceRoles(env)) {
                 throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not grant roles in environment \"" + env + "\"");
             }
+            if (!p.mayChangeRolesOf(userId)) {
+                throw ApiException.forbidden("this tester token is for user \"" + p.userId() + "\": it may grant and revoke"
+                        + " roles of that user only, not of \"" + userId + "\"");
+            }
         }
         EnvironmentState state = Access.writableEnvironment(journal, env);
         if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {

@@ -45,8 +45,9 @@ class AdminApiTest {
         for (String env : envs) {
             e.append(e.length() == 0 ? "" : ",").append('"').append(env).append('"');
         }
+        String user = scope.equals("tester") ? ", \"userId\": \"tess\"" : "";
         ApiClient.Response r = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + scope + "-user\", \"scope\": \"" + scope
-                + "\", \"environments\": [" + e + "]}");
+                + "\", \"environments\": [" + e + "]" + user + "}");
         assertThat(r.status()).as(r.body()).isEqualTo(201);
         return r.json().get("token").asText();
     }
@@ -204,6 +205,7 @@ class AdminApiTest {
         String editor = token("editor", "staging");
         String tester = token("tester", "staging");
         String sdk = token("sdk", "staging");
+        assertThat(api.get("/api/v1/tokens", ADMIN).json().get("tokens").findValuesAsText("userId")).containsExactly("tess");
 
         assertProblem(api.get("/api/v1/environments", null), 401, "Authorization: Bearer");
         assertThat(api.get("/api/v1/environments", null).header("WWW-Authenticate")).isEqualTo("Bearer");
@@ -226,6 +228,15 @@ class AdminApiTest {
         assertThat(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null).json().get("changed").asBoolean()).isTrue();
         assertProblem(api.put("/api/v1/environments/staging/roles/admin/members/tess", tester, null), 403, "not self-service");
         assertProblem(api.put("/api/v1/environments/production/roles/beta-tester/members/tess", tester, null), 403, "may not grant");
+        // a tester grants and revokes its own user's roles, nobody else's
+        assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/customer-42", tester, null), 403,
+                "for user \"tess\"");
+        assertProblem(api.delete("/api/v1/environments/staging/roles/beta-tester/members/customer-42", tester), 403,
+                "for user \"tess\"");
+        assertThat(api.put("/api/v1/environments/staging/roles/beta-tester/members/customer-42", editor, null).json().get("changed")
+                .asBoolean()).isTrue(); // an editor may, for anyone
+        assertThat(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean())
+                .isTrue();
 
         // sdk: nothing over HTTP
         assertProblem(api.get("/api/v1/environments/staging/flags", sdk), 403, "may not read");
@@ -242,6 +253,10 @@ class AdminApiTest {
         assertProblem(api.delete("/api/v1/tokens/" + id, ADMIN), 404, "no live token");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"sdk\", \"environments\": []}"), 400, "exactly one environment");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"root\"}"), 400, "scope must be one of");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"tester\", \"environments\": [\"staging\"]}"),
+                400, "a tester token is for one user");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"editor\", \"environments\": [\"staging\"],"
+                + " \"userId\": \"tess\"}"), 400, "takes no \"userId\"");
     }
 
     @Test

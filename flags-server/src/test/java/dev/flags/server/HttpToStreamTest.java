@@ -111,7 +111,7 @@ class HttpToStreamTest {
             String sdk = sdkToken(api);
             String editor = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"e\", \"scope\": \"editor\", \"environments\": [\"production\"]}")
                     .json().get("token").asText();
-            String tester = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"t\", \"scope\": \"tester\", \"environments\": [\"production\"]}")
+            String tester = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"t\", \"scope\": \"tester\", \"environments\": [\"production\"], \"userId\": \"tess\"}")
                     .json().get("token").asText();
             ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
             try {

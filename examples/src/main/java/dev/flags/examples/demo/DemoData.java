@@ -18,7 +18,7 @@ import java.util.Properties;
 /**
  * Not thread-safe. Seeds a fresh flag server with the demo's data, through the public admin API only:
  * environments production and staging, the flag {@code billing-v2} (off, shipped dark) in both, the
- * self-service role {@code beta-tester}, and tokens for an editor, a tester and the SDK. The tokens
+ * self-service role {@code beta-tester}, and tokens for an editor, a tester (for user {@code tess}) and the SDK. The tokens
  * are kept in {@code <dataDir>/demo-tokens.properties} (owner-only), so a restarted demo shows them again.
  */
 public final class DemoData {
@@ -89,8 +89,9 @@ public final class DemoData {
     }
 
     private String token(String name, String scope) throws IOException, InterruptedException {
-        return call("POST", "/tokens", "{\"name\": \"" + name + "\", \"scope\": \"" + scope + "\", \"environments\": [\"production\"]}")
-                .get("token").asText();
+        String user = scope.equals("tester") ? ", \"userId\": \"tess\"" : ""; // a tester token is for one user
+        return call("POST", "/tokens", "{\"name\": \"" + name + "\", \"scope\": \"" + scope + "\", \"environments\": [\"production\"]"
+                + user + "}").get("token").asText();
     }
 
     private JsonNode call(String method, String path, String body) throws IOException, InterruptedException {

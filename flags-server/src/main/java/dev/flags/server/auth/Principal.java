@@ -10,8 +10,10 @@ import java.util.Set;
  * @param name the token's name, such as "alice" or "billing-service"
  * @param scope what the token may do
  * @param environments the environments an editor, tester or sdk token is for; empty for admin
+ * @param userId the one user whose roles a tester token may grant and revoke; null for other scopes,
+ *               and for tester tokens created before tokens had a user (those may grant to anyone)
  */
-public record Principal(String tokenId, String name, Scope scope, Set<String> environments) {
+public record Principal(String tokenId, String name, Scope scope, Set<String> environments, String userId) {
 
     /** Copies the environments. */
     public Principal {
@@ -19,6 +21,11 @@ public record Principal(String tokenId, String name, Scope scope, Set<String> en
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(scope, "scope");
         environments = environments == null ? Set.of() : Set.copyOf(environments);
+    }
+
+    /** A principal that is not a tester's: no user of its own. */
+    public Principal(String tokenId, String name, Scope scope, Set<String> environments) {
+        this(tokenId, name, scope, environments, null);
     }
 
     /** @return true for an admin token */
@@ -39,6 +46,15 @@ public record Principal(String tokenId, String name, Scope scope, Set<String> en
     /** @return whether the token may grant or revoke self-service roles in the environment */
     public boolean canGrantSelfServiceRoles(String environment) {
         return isAdmin() || ((scope == Scope.TESTER || scope == Scope.EDITOR) && environments.contains(environment));
+    }
+
+    /**
+     * @param grantee the user whose roles are to change
+     * @return whether the token may change that user's roles: a tester token only its own user's
+     *         (testers grant themselves beta roles, not anyone else)
+     */
+    public boolean mayChangeRolesOf(String grantee) {
+        return scope != Scope.TESTER || userId == null || userId.equals(grantee);
     }
 
     /** @return whether the token may subscribe to the environment's sync stream */

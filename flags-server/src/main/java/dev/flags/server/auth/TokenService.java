@@ -40,6 +40,8 @@ public final class TokenService implements Authenticator {
     public static final String PREFIX = "flg_";
     private static final int MAX_PRESENTED_LENGTH = 256;
     private static final int MAX_TOKENS = 10_000;
+    /** The longest user id, as for role grants. */
+    private static final int MAX_USER_ID = 1024;
     private static final String BOOTSTRAP_ID = "admin";
 
     private final Journal journal;
@@ -94,12 +96,23 @@ public final class TokenService implements Authenticator {
      * @param name a name for people ("alice", "billing-service")
      * @param scope what it may do
      * @param environments the environments it is for (exactly one for sdk; at least one for editor and tester; none for admin)
+     * @param userId for a tester token (required), the one user whose roles it may grant and revoke;
+     *               null for every other scope
      * @param actor who creates it
      * @return the token, with its secret (shown once)
-     * @throws IllegalArgumentException if the scope and environments do not fit, or there are too many tokens
+     * @throws IllegalArgumentException if the scope, environments and user do not fit, or there are too
+     *         many tokens
      */
-    public CreatedToken create(String name, Scope scope, Set<String> environments, String actor) {
+    public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor) {
         Objects.requireNonNull(scope, "scope");
+        if (scope == Scope.TESTER && (userId == null || userId.isEmpty() || userId.length() > MAX_USER_ID)) {
+            throw new IllegalArgumentException("a tester token is for one user, the one whose roles it may grant and"
+                    + " revoke: give \"userId\", 1 to " + MAX_USER_ID + " characters");
+        }
+        if (scope != Scope.TESTER && userId != null) {
+            throw new IllegalArgumentException("only a tester token is for one user; an " + scope.apiName()
+                    + " token takes no \"userId\"");
+        }
         Set<String> envs = environments == null ? Set.of() : new LinkedHashSet<>(environments);
         if (scope == Scope.ADMIN && !envs.isEmpty()) {
             throw new IllegalArgumentException("an admin token is for every environment; give no environments");
@@ -121,8 +134,11 @@ public final class TokenService implements Authenticator {
                 .put("name", name)
                 .put("scope", scope.apiName());
         envs.forEach(payload.putArray("environments")::add);
+        if (userId != null) {
+            payload.put("userId", userId);
+        }
         journal.append(Change.of(EntryType.TOKEN_CREATED, null, actor, payload));
-        return new CreatedToken(secret, new Principal(id, name, scope, envs));
+        return new CreatedToken(secret, new Principal(id, name, scope, envs, userId));
     }
 
     /**
@@ -167,8 +183,10 @@ public final class TokenService implements Authenticator {
     private static Principal principal(JsonNode node) {
         Set<String> envs = new LinkedHashSet<>();
         node.path("environments").forEach(e -> envs.add(e.asText()));
+        // Tokens recorded before tokens had a user have no "userId": null, as they were made.
+        String userId = node.hasNonNull("userId") ? node.get("userId").asText() : null;
         return new Principal(node.path("id").asText(), node.path("name").asText(),
-                Scope.valueOf(node.path("scope").asText().toUpperCase(java.util.Locale.ROOT)), envs);
+                Scope.valueOf(node.path("scope").asText().toUpperCase(java.util.Locale.ROOT)), envs, userId);
     }
 
     private byte[] randomBytes() {

@@ -402,7 +402,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "POST" -> {
                     JsonNode body = body(req);
-                    rejectUnknown(body, Set.of("name", "scope", "environments"));
+                    rejectUnknown(body, Set.of("name", "scope", "environments", "userId"));
                     String name = text(body, "name", true);
                     if (name.isBlank() || name.length() > 200) {
                         throw new ApiException(400, "bad request", "name must be 1 to 200 characters");
@@ -425,7 +425,7 @@ public final class ApiServlet extends HttpServlet {
                     }
                     TokenService.CreatedToken created;
                     try {
-                        created = services.tokens().create(name, scope, envs, p.actor());
+                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), p.actor());
                     } catch (IllegalArgumentException e) {
                         throw new ApiException(400, "bad request", e.getMessage());
                     }
@@ -453,6 +453,9 @@ public final class ApiServlet extends HttpServlet {
         ObjectNode n = NODES.objectNode().put("id", t.tokenId()).put("name", t.name()).put("scope", t.scope().apiName());
         ArrayNode envs = n.putArray("environments");
         t.environments().forEach(envs::add);
+        if (t.userId() != null) {
+            n.put("userId", t.userId());
+        }
         return n;
     }
 

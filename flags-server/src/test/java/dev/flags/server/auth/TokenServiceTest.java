@@ -1,0 +1,81 @@
+package dev.flags.server.auth;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Tester tokens are for one user, that user survives a restart, and tokens recorded without one keep their power. */
+class TokenServiceTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aTesterTokenChangesTheRolesOfItsOwnUserOnlyAndKeepsItsUserAcrossARestart() {
+        String secret;
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            journal.append(environment("production"));
+            TokenService tokens = new TokenService(journal, TokenService.newSecret());
+            TokenService.CreatedToken created = tokens.create("tess", Scope.TESTER, Set.of("production"), "tess", "admin");
+            secret = created.secret();
+            assertThat(created.principal().userId()).isEqualTo("tess");
+            assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), null, "admin"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a tester token is for one user");
+            assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "u".repeat(1025), "admin"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1 to 1024 characters");
+            assertThatThrownBy(() -> tokens.create("x", Scope.SDK, Set.of("production"), "tess", "admin"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("an sdk token takes no \"userId\"");
+        }
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            Principal tess = new TokenService(journal, TokenService.newSecret()).authenticate(secret).orElseThrow();
+            assertThat(tess.userId()).isEqualTo("tess");
+            assertThat(tess.mayChangeRolesOf("tess")).isTrue();
+            assertThat(tess.mayChangeRolesOf("customer-42")).isFalse();
+        }
+    }
+
+    @Test
+    void aTesterTokenRecordedWithoutAUserMayStillChangeAnyonesRoles() throws Exception {
+        String secret = TokenService.newSecret();
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            journal.append(environment("production"));
+            // As a server before tokens had a user recorded it.
+            ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", "tok-old").put("hash", hash(secret))
+                    .put("name", "tess").put("scope", "tester");
+            payload.putArray("environments").add("production");
+            journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", payload));
+
+            Principal old = new TokenService(journal, TokenService.newSecret()).authenticate(secret).orElseThrow();
+            assertThat(old.scope()).isEqualTo(Scope.TESTER);
+            assertThat(old.userId()).isNull();
+            assertThat(old.mayChangeRolesOf("customer-42")).isTrue();
+        }
+    }
+
+    @Test
+    void onlyTesterTokensAreLimitedToAUser() {
+        assertThat(new Principal("t", "alice", Scope.EDITOR, Set.of("production")).mayChangeRolesOf("anyone")).isTrue();
+        assertThat(new Principal("t", "admin", Scope.ADMIN, Set.of()).mayChangeRolesOf("anyone")).isTrue();
+    }
+
+    private static Change environment(String key) {
+        return Change.of(EntryType.ENVIRONMENT_CREATED, key, "admin", JsonNodeFactory.instance.objectNode().put("name", key));
+    }
+
+    private static String hash(String secret) throws Exception {
+        byte[] digest = MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
+        return "sha256:" + HexFormat.of().formatHex(digest);
+    }
+}
