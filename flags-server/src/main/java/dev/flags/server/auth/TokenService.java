@@ -40,8 +40,8 @@ public final class TokenService implements Authenticator {
     public static final String PREFIX = "flg_";
     private static final int MAX_PRESENTED_LENGTH = 256;
     private static final int MAX_TOKENS = 10_000;
-    /** The longest user id, as for role grants. */
-    private static final int MAX_USER_ID = 1024;
+    /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
+    private static final int MAX_USER_ID = 256;
     private static final String BOOTSTRAP_ID = "admin";
 
     private final Journal journal;
@@ -105,9 +105,10 @@ public final class TokenService implements Authenticator {
      */
     public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor) {
         Objects.requireNonNull(scope, "scope");
-        if (scope == Scope.TESTER && (userId == null || userId.isEmpty() || userId.length() > MAX_USER_ID)) {
+        if (scope == Scope.TESTER && (userId == null || userId.isBlank() || userId.length() > MAX_USER_ID
+                || userId.chars().anyMatch(Character::isISOControl))) {
             throw new IllegalArgumentException("a tester token is for one user, the one whose roles it may grant and"
-                    + " revoke: give \"userId\", 1 to " + MAX_USER_ID + " characters");
+                    + " revoke: give \"userId\", 1 to " + MAX_USER_ID + " characters, not blank, no control characters");
         }
         if (scope != Scope.TESTER && userId != null) {
             throw new IllegalArgumentException("only a tester token is for one user; an " + scope.apiName()
