@@ -9,7 +9,8 @@ final class Keys {
     static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     /** Role names: as in docs/flag-format.md. */
     static final Pattern ROLE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
-    static final int MAX_USER_ID = 1024;
+    /** The journal's limit on a user key (a role grant's user): checked here, so the answer is a clear 400. */
+    static final int MAX_USER_ID = 256;
     static final int MAX_COMMENT = 2000;
     static final int MAX_NAME = 200;
 
@@ -33,8 +34,9 @@ final class Keys {
     }
 
     static String userId(String id) {
-        if (id == null || id.isEmpty() || id.length() > MAX_USER_ID) {
-            throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters");
+        if (id == null || id.isBlank() || id.length() > MAX_USER_ID || id.chars().anyMatch(Character::isISOControl)) {
+            throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"
+                    + " characters");
         }
         return id;
     }
