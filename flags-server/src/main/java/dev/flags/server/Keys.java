@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.server.journal.Change;
 import java.util.regex.Pattern;
 
 /** Immutable (stateless). The syntax of keys in URLs and bodies, checked before anything else. */
@@ -10,7 +11,7 @@ final class Keys {
     /** Role names: as in docs/flag-format.md. */
     static final Pattern ROLE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
     /** The journal's limit on a user key (a role grant's user): checked here, so the answer is a clear 400. */
-    static final int MAX_USER_ID = 256;
+    static final int MAX_USER_ID = Change.MAX_KEY_LENGTH;
     static final int MAX_COMMENT = 2000;
     static final int MAX_NAME = 200;
 

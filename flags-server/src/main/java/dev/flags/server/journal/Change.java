@@ -42,6 +42,12 @@ public record Change(
     public static final long ANY_VERSION = -1;
 
     /**
+     * The longest key the journal takes (environment, flag, user, role, token id), in characters; keys
+     * are also not blank and have no control characters.
+     */
+    public static final int MAX_KEY_LENGTH = 256;
+
+    /**
      * Checks the parts that do not depend on the journal's limits.
      *
      * @throws NullPointerException if type, actor or payload is null

@@ -14,7 +14,7 @@ import java.util.Objects;
 final class ChangeRules {
 
     /** Longest key (environment, flag, role, user id, token id), in characters. */
-    static final int MAX_KEY_LENGTH = 256;
+    static final int MAX_KEY_LENGTH = Change.MAX_KEY_LENGTH;
     /** Fields the journal fills into an {@code ENVIRONMENT_CLONED} payload. */
     static final List<String> CLONE_FIELDS =
             List.of("sourceVersion", "flags", "archivedFlags", "selfServiceRoles");
