@@ -63,7 +63,7 @@ import java.util.stream.Stream;
  * reported too: the server sends the change to the streams before it acknowledges the write, so an
  * instance can have it before the writer has the 2xx, and a latency can be negative.
  *
- * <p>Options: {@code --instances 1,1000}, {@code --quiet-writes 3000}, {@code --warmup 400},
+ * <p>Options: {@code --instances 1,1000}, {@code --quiet-writes 3000}, {@code --warmup 1500},
  * {@code --writes 300}, {@code --detect listener|poll}, {@code --listener-executor sdk|direct}
  * ({@code direct}: listeners run on the SDK's
  * thread that applied the change, right after the swap, {@code Runnable::run}), {@code --server-heap 512m},
@@ -84,10 +84,14 @@ public final class PropagationBenchmark {
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private int[] sizes = {1, 1_000};
-    // Short warm-ups measure the JIT more than the SDK: with 50, compilation took 33 ms per write.
-    private int warmup = 400;
+    // The target is a steady-state figure, so the warm-up runs until both JVMs have settled. With 50
+    // writes, compilation took 33 ms per write; with 400 the JVMs were still settling (client JIT
+    // 1.9-2.4 ms and G1 refinement 1.0-1.7 ms of CPU per measured write, the client's CPU per write
+    // 11-16 ms); from 1,500 on, CPU per write stops falling (9-10 ms at 1,500 and at 3,000) and
+    // refinement is gone: docs/BENCHMARKS-client.md, "Steady state".
+    private int warmup = 1500;
     // The write path (this JVM's HTTP client, the server's HTTP, JSON and journal code) runs once per
-    // write, so 400 fan-out writes leave it compiling during the measured ones; these writes warm it.
+    // write, so a few hundred fan-out writes would leave it compiling during the measured ones; these writes warm it.
     private int quietWrites = 3000;
     private int writes = 300;
     private boolean poll;
