@@ -91,7 +91,8 @@ public final class PropagationBenchmark {
     // refinement is gone: docs/BENCHMARKS-client.md, "Steady state".
     private int warmup = 1500;
     // The write path (this JVM's HTTP client, the server's HTTP, JSON and journal code) runs once per
-    // write, so a few hundred fan-out writes would leave it compiling during the measured ones; these writes warm it.
+    // write, so a few hundred fan-out writes would leave it compiling during the measured ones; these
+    // writes warm it.
     private int quietWrites = 3000;
     private int writes = 300;
     private boolean poll;
