@@ -10,8 +10,8 @@ final class Keys {
     static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     /** Role names: as in docs/flag-format.md. */
     static final Pattern ROLE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
-    /** The journal's limit on a user key (a role grant's user): checked here, so the answer is a clear 400. */
-    static final int MAX_USER_ID = Change.MAX_KEY_LENGTH;
+    /** The journal's limit on a role grant's user id (an SDK user's): checked here, so the answer is a clear 400. */
+    static final int MAX_USER_ID = Change.MAX_USER_ID_LENGTH;
     static final int MAX_COMMENT = 2000;
     static final int MAX_NAME = 200;
 

@@ -41,7 +41,7 @@ public final class TokenService implements Authenticator {
     private static final int MAX_PRESENTED_LENGTH = 256;
     private static final int MAX_TOKENS = 10_000;
     /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
-    private static final int MAX_USER_ID = Change.MAX_KEY_LENGTH;
+    private static final int MAX_USER_ID = Change.MAX_USER_ID_LENGTH;
     private static final String BOOTSTRAP_ID = "admin";
 
     private final Journal journal;

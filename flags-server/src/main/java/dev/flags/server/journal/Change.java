@@ -42,10 +42,18 @@ public record Change(
     public static final long ANY_VERSION = -1;
 
     /**
-     * The longest key the journal takes (environment, flag, user, role, token id), in characters; keys
-     * are also not blank and have no control characters.
+     * The longest key the journal takes (environment, flag, role, token id), in characters; keys are
+     * also not blank and have no control characters. User ids have their own limit,
+     * {@link #MAX_USER_ID_LENGTH}.
      */
     public static final int MAX_KEY_LENGTH = 256;
+
+    /**
+     * The longest user id the journal takes (the user of a role grant), in characters: the same as the
+     * longest id an SDK's {@code User} takes, so that every user an application evaluates can be
+     * granted a role. Also not blank, no control characters.
+     */
+    public static final int MAX_USER_ID_LENGTH = 1_024;
 
     /**
      * Checks the parts that do not depend on the journal's limits.

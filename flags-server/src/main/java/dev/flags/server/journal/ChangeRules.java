@@ -13,8 +13,10 @@ import java.util.Objects;
  */
 final class ChangeRules {
 
-    /** Longest key (environment, flag, role, user id, token id), in characters. */
+    /** Longest key (environment, flag, role, token id), in characters. */
     static final int MAX_KEY_LENGTH = Change.MAX_KEY_LENGTH;
+    /** Longest user id (a role grant's user), in characters. */
+    static final int MAX_USER_ID_LENGTH = Change.MAX_USER_ID_LENGTH;
     /** Fields the journal fills into an {@code ENVIRONMENT_CLONED} payload. */
     static final List<String> CLONE_FIELDS =
             List.of("sourceVersion", "flags", "archivedFlags", "selfServiceRoles");
@@ -73,7 +75,10 @@ final class ChangeRules {
         ObjectNode tree = (ObjectNode) node;
         String subject = "";
         if (type.subjectField() != null) {
-            subject = key(what(type), field(type, tree, type.subjectField()));
+            String value = field(type, tree, type.subjectField());
+            subject = "user".equals(type.subjectField())
+                    ? text(what(type), value, MAX_USER_ID_LENGTH, false)
+                    : key(what(type), value);
         }
         String role = null;
         switch (type) {

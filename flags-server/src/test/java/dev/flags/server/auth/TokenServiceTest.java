@@ -33,8 +33,8 @@ class TokenServiceTest {
             assertThat(created.principal().userId()).isEqualTo("tess");
             assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), null, "admin"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a tester token is for one user");
-            assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "u".repeat(257), "admin"))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1 to 256 characters");
+            assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "u".repeat(1025), "admin"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1 to 1024 characters");
             assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "tess\n", "admin"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no control characters");
             assertThatThrownBy(() -> tokens.create("x", Scope.SDK, Set.of("production"), "tess", "admin"))

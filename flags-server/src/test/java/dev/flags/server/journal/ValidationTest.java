@@ -8,8 +8,10 @@ import static dev.flags.server.journal.Fixtures.updateFlag;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.flags.core.User;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -85,6 +87,25 @@ class ValidationTest {
         assertRejected(createFlag(" ", "x"), "environment key must not be blank");
         assertRejected(Change.of(EntryType.FLAG_CREATED, null, "alice", Fixtures.flag("x", true)),
                 "flag_created entries need an environment");
+    }
+
+    @Test
+    void aGrantTakesEveryUserIdAnSdkUserCanHaveAndKeepsItThroughACheckpointAndARestart() {
+        assertThat(Change.MAX_USER_ID_LENGTH).as("an SDK user's longest id").isEqualTo(User.MAX_NAME_LENGTH);
+        journal.close();
+        journal = Fixtures.builder(dir, clock).open(); // default limits: this setup's payloads are small
+        String longest = "\u00e9".repeat(Change.MAX_USER_ID_LENGTH); // 2 bytes each in UTF-8
+        assertRejected(role(EntryType.ROLE_GRANTED, "prod", longest + "x", "beta"),
+                "user id must be at most 1024 characters, was 1025");
+        journal.append(role(EntryType.ROLE_GRANTED, "prod", longest, "beta"));
+        journal.checkpoint();
+        journal.append(role(EntryType.ROLE_GRANTED, "prod", longest, "staff"));
+        journal.close();
+        journal = Fixtures.builder(dir, clock).open();
+        assertThat(journal.state().environments().get("prod").roleGrants())
+                .containsEntry(longest, Set.of("beta", "staff"));
+        assertThat(journal.stateAt(3).environments().get("prod").roleGrants())
+                .containsEntry(longest, Set.of("beta"));
     }
 
     @Test
