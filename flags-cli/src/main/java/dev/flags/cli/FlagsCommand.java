@@ -96,8 +96,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Option(names = {"-m", "--comment"}, description = "Why: recorded in the flag's history.")
         String comment;
 
-        Api api() {
-            return new Api(server, token);
+        Api api(CommandSpec command) {
+            return new Api(server, token, command.commandLine().getErr());
         }
 
         String flagPath(String key) {
@@ -116,7 +116,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            JsonNode flags = o.api().call("GET", "/environments/" + Api.path(o.environment) + "/flags", null, null).path("flags");
+            JsonNode flags = o.api(spec).call("GET", "/environments/" + Api.path(o.environment) + "/flags", null, null).path("flags");
             for (JsonNode f : flags) {
                 spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
                         f.path("enabled").asBoolean() ? "on" : "off", f.path("version").asText());
@@ -133,7 +133,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            print(spec, o.api().call("GET", o.flagPath(flag), null, null));
+            print(spec, o.api(spec).call("GET", o.flagPath(flag), null, null));
             return EXIT_OK;
         }
     }
@@ -148,7 +148,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            print(spec, o.api().call("PATCH", o.flagPath(flag), patch(), o.comment));
+            print(spec, o.api(spec).call("PATCH", o.flagPath(flag), patch(), o.comment));
             return EXIT_OK;
         }
 
@@ -231,7 +231,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            print(spec, o.api().call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
+            print(spec, o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
                     + "/members/" + Api.path(user), null, o.comment));
             return EXIT_OK;
         }
@@ -261,7 +261,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            print(spec, o.api().call("DELETE", o.flagPath(flag), null, o.comment));
+            print(spec, o.api(spec).call("DELETE", o.flagPath(flag), null, o.comment));
             return EXIT_OK;
         }
     }
@@ -274,7 +274,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            for (JsonNode v : o.api().call("GET", o.flagPath(flag) + "/history", null, null).path("versions")) {
+            for (JsonNode v : o.api(spec).call("GET", o.flagPath(flag) + "/history", null, null).path("versions")) {
                 spec.commandLine().getOut().printf("v%-6s %s  %-14s %s  %s%n", v.path("version").asText(), v.path("timestamp").asText(),
                         v.path("change").asText(), v.path("actor").asText(), v.path("comment").asText());
             }
@@ -295,7 +295,7 @@ public final class FlagsCommand implements Callable<Integer> {
             if (o.comment != null) {
                 body.put("comment", o.comment);
             }
-            print(spec, o.api().call("POST", o.flagPath(flag) + "/revert", body, null));
+            print(spec, o.api(spec).call("POST", o.flagPath(flag) + "/revert", body, null));
             return EXIT_OK;
         }
     }
@@ -315,7 +315,7 @@ public final class FlagsCommand implements Callable<Integer> {
             if (flag != null) {
                 body.put("flag", flag);
             }
-            print(spec, o.api().call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null));
+            print(spec, o.api(spec).call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null));
             return EXIT_OK;
         }
     }

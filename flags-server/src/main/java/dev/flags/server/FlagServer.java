@@ -3,6 +3,7 @@ package dev.flags.server;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
+import dev.flags.server.http.RequestLimits;
 import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.sync.Broadcaster;
@@ -81,7 +82,7 @@ public final class FlagServer implements AutoCloseable {
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
                     new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer),
-                    new HistoryService(journal), new Playground(journal), metrics);
+                    new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()));
             this.deployment = deploy(services);
             this.http = startHttp();
         } catch (IOException | RuntimeException e) {

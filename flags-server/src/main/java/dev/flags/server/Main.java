@@ -50,6 +50,14 @@ public final class Main implements Callable<Integer> {
             description = "Keep journal segments this long for history and audit, ISO-8601 such as P365D (env FLAGS_JOURNAL_RETENTION; default: forever).")
     Duration journalRetention;
 
+    @Option(names = "--api-changes-per-minute", defaultValue = "${env:FLAGS_API_CHANGES_PER_MINUTE:-600}",
+            description = "Admin API changes one token may make per minute, all at once if it likes; 0: no limit (env FLAGS_API_CHANGES_PER_MINUTE, default ${DEFAULT-VALUE}).")
+    int apiChangesPerMinute;
+
+    @Option(names = "--api-reads-per-minute", defaultValue = "${env:FLAGS_API_READS_PER_MINUTE:-3000}",
+            description = "Admin API reads one token may make per minute; 0: no limit (env FLAGS_API_READS_PER_MINUTE, default ${DEFAULT-VALUE}).")
+    int apiReadsPerMinute;
+
     @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
     String logLevel;
@@ -85,7 +93,8 @@ public final class Main implements Callable<Integer> {
         try {
             config = new ServerConfig(dataDir, bind, httpPort, grpcPort,
                     adminToken == null || adminToken.isBlank() ? null : adminToken.trim(),
-                    tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention);
+                    tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
+                    new ApiLimits(apiChangesPerMinute, apiReadsPerMinute));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }

@@ -175,6 +175,34 @@ class AdminApiTest {
     }
 
     @Test
+    void aTokenOverItsBudgetGets429WithRetryAfterAndChangesNothingWhileOtherTokensAndItsReadsGoOn() throws Exception {
+        server.close();
+        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 3)));
+        api = new ApiClient(server.httpPort());
+        String script = token("editor", "production"); // 1 of the admin token's 3 changes
+        String alice = token("editor", "production"); // 2
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertThat(api.put(path, script, BILLING).status()).isEqualTo(201);
+        assertThat(api.patch(path, script, "{\"enabled\": false}").status()).isEqualTo(200);
+        assertThat(api.patch(path, script, "{\"enabled\": true}").status()).isEqualTo(200);
+
+        ApiClient.Response refused = api.patch(path, script, "{\"enabled\": false}");
+        assertProblem(refused, 429, "more than 3 changes in a minute");
+        long retryAfter = Long.parseLong(refused.header("Retry-After"));
+        assertThat(retryAfter).isBetween(1L, 20L);
+        assertThat(refused.json().get("retryAfterSeconds").asLong()).isEqualTo(retryAfter);
+        assertThat(api.get(path, script).json().get("enabled").asBoolean()).as("the refused change was not made").isTrue();
+
+        assertThat(api.patch(path, alice, "{\"enabled\": false}").status()).as("another token's budget").isEqualTo(200);
+        assertThat(api.get(path + "/history", script).json().get("versions")).as("reads have their own budget").hasSize(4);
+        assertThat(api.get(path, script).status()).isEqualTo(200);
+        assertProblem(api.get(path, script), 429, "more than 3 reads in a minute");
+        assertThat(api.get("/metrics", null).body()).contains("flags_http_requests_total{method=\"PATCH\",status=\"429\"} 1");
+        assertThat(api.put("/api/v1/environments/production/roles/beta-tester", ADMIN, "{\"selfService\": true}").status())
+                .as("the admin token has one change left").isEqualTo(200);
+    }
+
+    @Test
     void aRoleGrantsUserIdHasTheJournalsLimits() {
         String members = "/api/v1/environments/production/roles/beta-tester/members/";
         assertProblem(api.put(members + "u".repeat(1025), ADMIN, null), 400, "user id must be 1 to 1024 characters");

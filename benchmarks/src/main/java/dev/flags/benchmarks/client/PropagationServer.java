@@ -1,5 +1,6 @@
 package dev.flags.benchmarks.client;
 
+import dev.flags.server.ApiLimits;
 import dev.flags.server.FlagServer;
 import dev.flags.server.ServerConfig;
 import java.io.BufferedReader;
@@ -44,7 +45,10 @@ public final class PropagationServer {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         Path dir = Files.createTempDirectory("flags-propagation-bench");
         FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dir).withPorts(0, 0)
-                .withBindAddress("127.0.0.1").withAdminToken(ADMIN_TOKEN));
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN_TOKEN)
+                // thousands of writes as fast as the server takes them: this rig measures propagation,
+                // not the per-token budget of the admin API
+                .withApiLimits(ApiLimits.none()));
         out.println("ports " + server.httpPort() + " " + server.grpcPort());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         try {

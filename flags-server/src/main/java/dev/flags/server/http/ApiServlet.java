@@ -57,9 +57,10 @@ public final class ApiServlet extends HttpServlet {
 
     /** Everything the API needs. */
     public record Services(TokenService tokens, EnvironmentService environments, FlagService flags, RoleService roles,
-                           HistoryService history, Playground playground, Metrics metrics) {
+                           HistoryService history, Playground playground, Metrics metrics, RequestLimits limits) {
         /** Checks every part. */
         public Services {
+            Objects.requireNonNull(limits, "limits");
             Objects.requireNonNull(tokens, "tokens");
             Objects.requireNonNull(environments, "environments");
             Objects.requireNonNull(flags, "flags");
@@ -80,6 +81,7 @@ public final class ApiServlet extends HttpServlet {
         long start = System.nanoTime();
         try {
             Principal principal = authenticate(req);
+            services.limits().admit(principal, req.getMethod(), req.getPathInfo());
             route(req, resp, principal);
         } catch (ApiException e) {
             problem(resp, e.status(), e.title(), e.getMessage(), e.extensions());
@@ -597,6 +599,9 @@ public final class ApiServlet extends HttpServlet {
         extensions.forEach((k, v) -> n.set(k, Json.MAPPER.valueToTree(v)));
         if (status == 401) {
             resp.setHeader("WWW-Authenticate", "Bearer");
+        }
+        if (status == 429 && extensions.get("retryAfterSeconds") != null) {
+            resp.setHeader("Retry-After", extensions.get("retryAfterSeconds").toString());
         }
         if (status == 405 && extensions.get("allow") != null) {
             resp.setHeader("Allow", extensions.get("allow").toString());

@@ -1,0 +1,104 @@
+package dev.flags.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.flags.server.ApiException;
+import dev.flags.server.ApiLimits;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** Token buckets per token, on a clock the test moves. */
+class RequestLimitsTest {
+
+    private final AtomicLong now = new AtomicLong(1_000);
+    private final Ticker ticker = now::get;
+    private static final Principal SCRIPT = new Principal("tok-script", "ci", Scope.EDITOR, Set.of("production"));
+    private static final Principal ALICE = new Principal("tok-alice", "alice", Scope.EDITOR, Set.of("production"));
+
+    private void advance(Duration d) {
+        now.addAndGet(d.toNanos());
+    }
+
+    @Test
+    void aBudgetCanBeSpentAtOnceAndRefillsEvenlyOverAMinuteUpToItsSize() {
+        RequestBudget budget = new RequestBudget(5, ticker);
+        for (int i = 0; i < 5; i++) {
+            assertThat(budget.take("k").admitted()).as("request %d", i + 1).isTrue();
+        }
+        RequestBudget.Admission refused = budget.take("k");
+        assertThat(refused.admitted()).isFalse();
+        assertThat(refused.firstRefusal()).isTrue();
+        assertThat(refused.waitNanos()).isEqualTo(Duration.ofSeconds(12).toNanos());
+        assertThat(budget.take("k").firstRefusal()).as("one log line per episode").isFalse();
+
+        advance(Duration.ofSeconds(11));
+        RequestBudget.Admission stillRefused = budget.take("k");
+        assertThat(stillRefused.admitted()).isFalse();
+        assertThat(stillRefused.waitNanos()).isEqualTo(Duration.ofSeconds(1).toNanos());
+        advance(Duration.ofSeconds(1));
+        assertThat(budget.take("k").admitted()).as("one request refills every 12 s").isTrue();
+        assertThat(budget.take("k").admitted()).isFalse();
+
+        advance(Duration.ofHours(1));
+        for (int i = 0; i < 5; i++) {
+            assertThat(budget.take("k").admitted()).isTrue();
+        }
+        RequestBudget.Admission again = budget.take("k");
+        assertThat(again.admitted()).as("an idle hour does not save up more than the budget").isFalse();
+        assertThat(again.firstRefusal()).isTrue();
+    }
+
+    @Test
+    void everyKeyHasItsOwnBucketAndZeroMeansNoLimit() {
+        RequestBudget budget = new RequestBudget(1, ticker);
+        assertThat(budget.take("a").admitted()).isTrue();
+        assertThat(budget.take("a").admitted()).isFalse();
+        assertThat(budget.take("b").admitted()).isTrue();
+
+        RequestBudget unlimited = new RequestBudget(0, ticker);
+        for (int i = 0; i < 100_000; i++) {
+            assertThat(unlimited.take("a").admitted()).isTrue();
+        }
+    }
+
+    @Test
+    void changesAndReadsHaveSeparateBudgetsAndTheRefusalSaysWhenToRetry() {
+        RequestLimits limits = new RequestLimits(new ApiLimits(2, 3), ticker);
+        limits.admit(SCRIPT, "PATCH", "/environments/production/flags/billing-v2");
+        limits.admit(SCRIPT, "DELETE", "/environments/production/flags/old");
+        assertThatThrownBy(() -> limits.admit(SCRIPT, "PUT", "/environments/production/flags/billing-v2"))
+                .isInstanceOfSatisfying(ApiException.class, e -> {
+                    assertThat(e.status()).isEqualTo(429);
+                    assertThat(e.title()).isEqualTo("too many requests");
+                    assertThat(e.getMessage()).contains("more than 2 changes in a minute").contains("accepted in 30 s");
+                    assertThat(e.extensions()).containsEntry("retryAfterSeconds", 30L);
+                });
+        limits.admit(ALICE, "PATCH", "/environments/production/flags/billing-v2"); // another token's budget
+
+        limits.admit(SCRIPT, "GET", "/environments/production/flags");
+        limits.admit(SCRIPT, "POST", "/environments/production/evaluate"); // the playground only reads
+        limits.admit(SCRIPT, "GET", "/environments/production/flags/billing-v2/history");
+        assertThatThrownBy(() -> limits.admit(SCRIPT, "GET", "/environments/production/flags"))
+                .isInstanceOfSatisfying(ApiException.class, e -> {
+                    assertThat(e.status()).isEqualTo(429);
+                    assertThat(e.getMessage()).contains("more than 3 reads in a minute").contains("accepted in 20 s");
+                });
+    }
+
+    @Test
+    void whatCountsAsAChange() {
+        assertThat(RequestLimits.isChange("POST", "/environments")).isTrue();
+        assertThat(RequestLimits.isChange("POST", "/tokens")).isTrue();
+        assertThat(RequestLimits.isChange("POST", "/environments/production/flags/x/revert")).isTrue();
+        assertThat(RequestLimits.isChange("PUT", "/environments/production/roles/beta/members/tess")).isTrue();
+        assertThat(RequestLimits.isChange("POST", "/environments/production/evaluate")).isFalse();
+        assertThat(RequestLimits.isChange("GET", "/environments/production/state")).isFalse();
+        assertThat(RequestLimits.isChange("FOO", null)).isFalse();
+    }
+}
