@@ -254,19 +254,26 @@ public final class JournalBenchmark {
                 .collect(Collectors.toList()));
     }
 
-    /** The history of one flag: a scan of the whole journal. */
+    /**
+     * The history of one flag. The first read after an open indexes every flag change the journal
+     * holds (one scan); the reads after it read only that flag's records.
+     */
     private void history(Path dir) {
         try (FileJournal journal = FileJournal.builder(dir).open()) {
+            long t0 = System.nanoTime();
+            int found = journal.history("env-3", "flag-17").size();
+            double first = (System.nanoTime() - t0) / 1e6;
             List<Double> millis = new ArrayList<>();
-            int found = 0;
             for (int i = 0; i < opens; i++) {
-                long t0 = System.nanoTime();
-                found = journal.history("env-3", "flag-17").size();
+                t0 = System.nanoTime();
+                found = journal.history("env-" + (i % ENVIRONMENTS), "flag-" + (17 + i)).size();
                 millis.add((System.nanoTime() - t0) / 1e6);
             }
-            System.out.printf(Locale.ROOT, "  %-42s median %,8.1f ms (%,d versions) %s%n",
-                    "history of one flag (whole-journal scan):", median(millis), found, millis.stream()
-                    .map(m -> String.format(Locale.ROOT, "%.0f", m)).collect(Collectors.toList()));
+            System.out.printf(Locale.ROOT, "  %-42s %,8.1f ms (indexes the journal)%n",
+                    "history of one flag, first after the open:", first);
+            System.out.printf(Locale.ROOT, "  %-42s median %,8.1f ms (%,d versions in the last) %s%n",
+                    "history of one flag, later reads:", median(millis), found, millis.stream()
+                    .map(m -> String.format(Locale.ROOT, "%.1f", m)).collect(Collectors.toList()));
         }
     }
 

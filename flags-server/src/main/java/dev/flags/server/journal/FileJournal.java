@@ -90,6 +90,12 @@ public final class FileJournal implements Journal {
     private volatile Mark mark;
     private volatile List<Recovery.SegmentInfo> segments;
     private final Object segmentsUpdate = new Object();
+    /** Flag changes after {@link #indexedAfter} from the open on; the older ones once history is first read. */
+    private final FlagHistoryIndex historyIndex = new FlagHistoryIndex();
+    /** The last sequence at open: the writer indexes what follows, {@link #indexOlderChanges} the rest. */
+    private final long indexedAfter;
+    private final Object olderIndexing = new Object();
+    private volatile boolean olderIndexed;
 
     // Owned by the sync thread.
     private FileChannel active;
@@ -136,6 +142,7 @@ public final class FileJournal implements Journal {
             this.committed = working.freeze();
             this.mark = new Mark(r.lastSequence(), activeSegment, r.tailEnd());
             this.lastCheckpointSequence = r.checkpointSequence();
+            this.indexedAfter = r.lastSequence();
             Duration took = Duration.ofNanos(System.nanoTime() - started);
             this.recoveryReport = new RecoveryReport(r.checkpointSequence(), r.replayed(),
                     r.verified(), r.lastSequence(), segs.size(), r.discardedBytes(), r.notes(), took);
@@ -283,6 +290,11 @@ public final class FileJournal implements Journal {
             }
             if (frame.length > writeBuffer.remaining()) {
                 flushBuffer();
+            }
+            JournalEntry entry = p.entry();
+            if (entry.type().isFlagChange()) {
+                historyIndex.add(entry.environment(), entry.subject(), entry.sequence(),
+                        activeSize + writeBuffer.position());
             }
             if (frame.length > writeBuffer.capacity()) {
                 writeFully(ByteBuffer.wrap(frame));
@@ -449,6 +461,7 @@ public final class FileJournal implements Journal {
             synchronized (segmentsUpdate) {
                 segments = List.copyOf(segments.subList(1, segments.size()));
             }
+            historyIndex.removeBefore(next.firstSequence);
             Files.deleteIfExists(segs.get(0).file);
             LOG.info("journal: removed segment {} (entries {}..{}), older than the retention of {}",
                     segs.get(0).file, segs.get(0).firstSequence, next.firstSequence - 1, retention);
@@ -517,7 +530,7 @@ public final class FileJournal implements Journal {
         if (maxEntries == 0) {
             return out;
         }
-        scan(fromSequence, v -> {
+        scan(fromSequence, (v, at) -> {
             if (v.sequence() >= fromSequence) {
                 out.add(v.toEntry());
             }
@@ -531,8 +544,113 @@ public final class FileJournal implements Journal {
         Objects.requireNonNull(environment, "environment");
         Objects.requireNonNull(flagKey, "flagKey");
         ensureOpen();
+        indexOlderChanges();
+        Mark end = mark;
+        List<Recovery.SegmentInfo> segs = segments;
+        long[] positions = historyIndex.positions(environment, flagKey);
+        List<JournalEntry> out = new ArrayList<>(positions.length / 2);
+        int i = 0;
+        while (i < positions.length && positions[i] <= end.sequence()) {
+            int s = segmentHolding(segs, positions[i]);
+            if (s < 0) {
+                i += 2; // removed by retention
+                continue;
+            }
+            Recovery.SegmentInfo seg = segs.get(s);
+            long nextFirst = s + 1 < segs.size() ? segs.get(s + 1).firstSequence : Long.MAX_VALUE;
+            try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
+                long limit = seg == end.segment() ? end.offset() : ch.size();
+                SegmentScanner scanner = SegmentScanner.forRecordsAt(seg.file, ch, limit);
+                for (; i < positions.length && positions[i] < nextFirst && positions[i] <= end.sequence(); i += 2) {
+                    out.add(readIndexed(scanner, seg, positions[i], positions[i + 1], environment, flagKey));
+                }
+            } catch (NoSuchFileException e) {
+                if (seg.firstSequence >= segments.get(0).firstSequence) {
+                    throw new JournalException("segment " + seg.file + " disappeared: " + e, e);
+                }
+                while (i < positions.length && positions[i] < nextFirst) {
+                    i += 2; // removed by retention while we read: its entries are gone by configuration
+                }
+            } catch (IOException e) {
+                throw new JournalException("cannot read " + seg.file + ": " + e, e);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Indexes the flag changes the journal held when it opened, once: the first history read after an
+     * open scans the journal (as every history read did before there was an index), and the ones after
+     * it read only their flag's records. Done on demand rather than during the open, because decoding
+     * every record's keys there doubled the open's time in a fresh JVM (docs/BENCHMARKS-journal.md).
+     */
+    private void indexOlderChanges() {
+        if (olderIndexed) {
+            return;
+        }
+        synchronized (olderIndexing) {
+            if (olderIndexed) {
+                return;
+            }
+            FlagHistoryIndex.Collector older = new FlagHistoryIndex.Collector();
+            if (indexedAfter > 0) {
+                scan(segments.get(0).firstSequence, (v, at) -> {
+                    if (v.sequence() > indexedAfter) {
+                        return false;
+                    }
+                    older.add(v, at);
+                    return v.sequence() < indexedAfter;
+                });
+            }
+            historyIndex.addAllBefore(older.index());
+            olderIndexed = true;
+        }
+    }
+
+    /** The index in {@code segs} of the segment that holds a sequence number, or -1 if none does. */
+    private static int segmentHolding(List<Recovery.SegmentInfo> segs, long sequence) {
+        int lo = 0;
+        int hi = segs.size() - 1;
+        int found = -1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            if (segs.get(mid).firstSequence <= sequence) {
+                found = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return found;
+    }
+
+    /** Reads the flag change the history index points at, checking it is the one it should be. */
+    private static JournalEntry readIndexed(SegmentScanner scanner, Recovery.SegmentInfo seg, long sequence,
+            long offset, String environment, String flagKey) throws IOException {
+        if (!scanner.readAt(offset, sequence)) {
+            throw scanner.damage();
+        }
+        RecordCodec.View v = scanner.view();
+        if (!v.type().isFlagChange() || !flagKey.equals(v.subject()) || !environment.equals(v.environment())) {
+            throw new JournalCorruptedException(seg.file, offset, "the history index points at sequence "
+                    + sequence + " for flag \"" + flagKey + "\" in \"" + environment + "\", but that entry is "
+                    + v.type().label() + " of \"" + v.subject() + "\"");
+        }
+        try {
+            return v.toEntry();
+        } catch (RecordCodec.BadRecordException e) {
+            throw new JournalCorruptedException(seg.file, offset, e.getMessage());
+        }
+    }
+
+    /**
+     * Scans the whole journal for a flag's changes: what {@link #history} answers from its index. For
+     * tests, which hold the index to it.
+     */
+    List<JournalEntry> historyByScan(String environment, String flagKey) {
+        ensureOpen();
         List<JournalEntry> out = new ArrayList<>();
-        scan(1, v -> {
+        scan(1, (v, at) -> {
             if (v.type().isFlagChange() && flagKey.equals(v.subject())
                     && environment.equals(v.environment())) {
                 out.add(v.toEntry());
@@ -540,6 +658,12 @@ public final class FileJournal implements Journal {
             return true;
         });
         return out;
+    }
+
+    /** @return how many flag changes the history index holds, once it holds them all (for tests) */
+    long indexedFlagChanges() {
+        indexOlderChanges();
+        return historyIndex.changes();
     }
 
     @Override
@@ -564,7 +688,7 @@ public final class FileJournal implements Journal {
             }
             start = segs.get(i + 1).firstSequence;
         }
-        scan(start, v -> {
+        scan(start, (v, at) -> {
             Instant t = v.timestamp();
             if (!t.isBefore(toExclusive)) {
                 return false;
@@ -641,7 +765,7 @@ public final class FileJournal implements Journal {
         MutableState target = state;
         long from = state.sequence() + 1;
         if (from <= toSequence) {
-            scan(from, v -> {
+            scan(from, (v, at) -> {
                 if (v.sequence() > toSequence || (toTime != null && v.timestamp().isAfter(toTime))) {
                     return false;
                 }
@@ -656,7 +780,7 @@ public final class FileJournal implements Journal {
 
     /** Reads one record at a time; return false to stop. */
     private interface Visitor {
-        boolean visit(RecordCodec.View record) throws RecordCodec.BadRecordException;
+        boolean visit(RecordCodec.View record, long offset) throws RecordCodec.BadRecordException;
     }
 
     /**
@@ -687,7 +811,7 @@ public final class FileJournal implements Journal {
                         return;
                     }
                     try {
-                        if (!visitor.visit(v)) {
+                        if (!visitor.visit(v, scanner.recordOffset())) {
                             return;
                         }
                     } catch (RecordCodec.BadRecordException e) {

@@ -62,7 +62,8 @@ public interface Journal extends AutoCloseable {
     /**
      * Returns every committed entry of one flag in one environment, oldest first: each version with
      * who, when, why and the full definition. A clone that copied the flag into the environment is not
-     * listed (its entry holds the copy in {@code flags}).
+     * listed (its entry holds the copy in {@code flags}). {@link FileJournal} reads only the flag's
+     * records, through an index; its first call after an open builds that index with one scan.
      *
      * @param environment the environment's key
      * @param flagKey the flag's key

@@ -185,6 +185,21 @@ final class RecordCodec {
             return EntryType.fromCode(typeCode());
         }
 
+        /** The buffer the view reads; for {@link #keyFrom()} and {@link #keyTo()}. */
+        byte[] array() {
+            return a;
+        }
+
+        /** Where the environment field starts in {@link #array()}: the subject follows it. */
+        int keyFrom() {
+            return envAt;
+        }
+
+        /** Where the subject field ends in {@link #array()} (the actor field starts). */
+        int keyTo() {
+            return actorAt;
+        }
+
         String environment() {
             if (!environmentDecoded) {
                 environment = string(envAt);

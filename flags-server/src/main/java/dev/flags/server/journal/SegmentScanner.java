@@ -16,6 +16,7 @@ import java.nio.file.Path;
 final class SegmentScanner {
 
     private static final int BUFFER = 1 << 20;
+    private static final int POINT_READ_BUFFER = 16 << 10;
 
     private final Path file;
     private final FileChannel ch;
@@ -41,10 +42,27 @@ final class SegmentScanner {
      * @param end where to stop: the file size, or a smaller bound at a record boundary
      */
     SegmentScanner(Path file, FileChannel ch, long firstSequence, long end) {
+        this(file, ch, firstSequence, end, BUFFER);
+    }
+
+    /**
+     * A scanner for reading single records with {@link #readAt}: its buffer is small, since each read
+     * fills it from the record on.
+     *
+     * @param file the segment, for messages
+     * @param ch an open channel on it
+     * @param end where records end: the file size, or a smaller bound at a record boundary
+     * @return the scanner
+     */
+    static SegmentScanner forRecordsAt(Path file, FileChannel ch, long end) {
+        return new SegmentScanner(file, ch, 1, end, POINT_READ_BUFFER);
+    }
+
+    private SegmentScanner(Path file, FileChannel ch, long firstSequence, long end, int buffer) {
         this.file = file;
         this.ch = ch;
         this.end = end;
-        this.buf = ByteBuffer.allocate((int) Math.min(BUFFER, Math.max(64, end)));
+        this.buf = ByteBuffer.allocate((int) Math.min(buffer, Math.max(64, end)));
         this.bufStart = Segments.HEADER_SIZE;
         this.expectedSequence = firstSequence;
         this.lastSequence = firstSequence - 1;
@@ -98,6 +116,38 @@ final class SegmentScanner {
         recordOffset = offset;
         pos += RecordCodec.FRAME_HEADER + length;
         return true;
+    }
+
+    /**
+     * Reads the one record whose frame starts at a byte offset, with all the checks of {@link #next()};
+     * it must have the given sequence number. Reuses what the buffer holds when the record is in it.
+     *
+     * @param offset the frame's byte offset
+     * @param sequence the sequence number the record must have
+     * @return true if {@link #view()} now shows that record; false at a problem (see {@link #problem()})
+     */
+    boolean readAt(long offset, long sequence) throws IOException {
+        if (offset < Segments.HEADER_SIZE) {
+            return fail(offset, "no record can start at byte offset " + offset);
+        }
+        if (offset >= bufStart && offset <= bufStart + lim) {
+            pos = (int) (offset - bufStart);
+        } else {
+            bufStart = offset;
+            pos = 0;
+            lim = 0;
+        }
+        problem = null;
+        problemOffset = -1;
+        expectedSequence = sequence;
+        lastSequence = sequence - 1;
+        if (next()) {
+            return true;
+        }
+        if (problem == null) {
+            fail(offset, "no record at byte offset " + offset + ": the segment ends there");
+        }
+        return false;
     }
 
     private boolean fail(long offset, String reason) {

@@ -170,6 +170,9 @@ class ReadsTest {
                     .hasMessage("sequence 1 was removed by retention; the oldest retained entry is "
                             + oldest);
             assertThat(journal.history("staging", "billing-v2").get(0).sequence()).isEqualTo(oldest);
+            assertThat(journal.history("staging", "billing-v2")).isEqualTo(journal.historyByScan("staging", "billing-v2"));
+            assertThat(journal.indexedFlagChanges()).as("retention drops the deleted changes from the history index")
+                    .isEqualTo(journal.lastSequence() - oldest + 1);
             assertThatThrownBy(() -> journal.stateAt(1)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("is not available");
             assertThat(journal.stateAt(journal.lastSequence() - 1).sequence())
@@ -177,6 +180,91 @@ class ReadsTest {
         }
         try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
             assertThat(journal.state().environment("staging").orElseThrow().version()).isEqualTo(63);
+        }
+    }
+
+    @Test
+    void historyFromTheIndexIsExactlyWhatAScanOfTheWholeJournalFindsThroughRollsCheckpointsAndReopens()
+            throws Exception {
+        List<String> envs = List.of("staging", "production");
+        List<String> keys = List.of("billing-v2", "checkout", "search", "billing-v3");
+        java.util.Random random = new java.util.Random(20261203);
+        java.util.Set<String> live = new java.util.HashSet<>();
+        long flagChanges = 0;
+        for (int round = 0; round < 4; round++) {
+            // Each open indexes what the journal held when history is first read: before this round's
+            // writes in even rounds, after them (so in front of what the writer indexed) in odd ones.
+            try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(25)
+                    .open()) {
+                if (round % 2 == 0) {
+                    assertThat(journal.indexedFlagChanges()).isEqualTo(flagChanges);
+                }
+                if (round == 0) {
+                    envs.forEach(env -> journal.append(createEnvironment(env)));
+                }
+                for (int i = 0; i < 150; i++) {
+                    String env = envs.get(random.nextInt(envs.size()));
+                    String key = keys.get(random.nextInt(keys.size()));
+                    int pick = random.nextInt(10);
+                    if (pick == 0) {
+                        journal.append(Fixtures.role(EntryType.ROLE_GRANTED, env, "u-" + round + "-" + i, "beta"));
+                        continue;
+                    }
+                    Change change;
+                    if (!live.contains(env + "/" + key)) {
+                        change = createFlag(env, key);
+                        live.add(env + "/" + key);
+                    } else if (pick == 1) {
+                        change = Change.of(EntryType.FLAG_ARCHIVED, env, "alice",
+                                Fixtures.json("{\"key\":\"" + key + "\"}"));
+                        live.remove(env + "/" + key);
+                    } else {
+                        change = updateFlag(env, key, random.nextBoolean()).withComment("round " + round + " step " + i);
+                    }
+                    journal.append(change);
+                    flagChanges++;
+                }
+                for (String env : envs) {
+                    for (String key : keys) {
+                        assertThat(journal.history(env, key)).as(env + "/" + key)
+                                .isEqualTo(journal.historyByScan(env, key));
+                    }
+                }
+                assertThat(journal.indexedFlagChanges()).isEqualTo(flagChanges);
+            }
+        }
+        assertThat(Fixtures.segments(dir)).hasSizeGreaterThan(10);
+        assertThat(Fixtures.checkpoints(dir)).isNotEmpty();
+    }
+
+    @Test
+    void historyReadWhileChangesAreWrittenIsAlwaysEveryVersionSoFarWithNoGapOrRepeat() throws Exception {
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).open()) {
+            journal.append(createEnvironment("staging"));
+            journal.append(createFlag("staging", "billing-v2"));
+            for (int i = 0; i < 50; i++) {
+                journal.append(updateFlag("staging", "billing-v2", i % 2 == 0));
+            }
+        }
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).open()) {
+            java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+            java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                for (int i = 0; i < 300; i++) {
+                    journal.append(updateFlag("staging", "billing-v2", i % 2 == 0));
+                }
+                writing.set(false);
+            });
+            int reads = 0;
+            while (writing.get() || reads == 0) {
+                List<JournalEntry> history = journal.history("staging", "billing-v2");
+                for (int v = 0; v < history.size(); v++) {
+                    assertThat(history.get(v).version()).as("read %d", reads).isEqualTo(v + 2);
+                }
+                reads++;
+            }
+            writer.get();
+            assertThat(journal.history("staging", "billing-v2")).hasSize(351)
+                    .isEqualTo(journal.historyByScan("staging", "billing-v2"));
         }
     }
 

@@ -1,0 +1,238 @@
+package dev.flags.server.journal;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * Thread-safe (every method is synchronized). Where each flag's changes lie in the journal: for every
+ * environment and flag key, the sequence number and byte offset (in its segment) of each flag-change
+ * record, in journal order. With it a flag's history reads that flag's records and nothing else,
+ * instead of scanning the whole journal; a revert, which looks its version up in the history, too.
+ *
+ * <p>The writer adds each record as it writes it; the changes a journal held when it opened are added
+ * in front, by one scan (a {@link Collector}), when history is first read; retention drops what it
+ * deletes. It costs 16 bytes per flag change (up to twice that while a flag's array grows) plus one
+ * entry per flag: a journal of a million flag changes holds 16 to 32 MB here. Positions of records
+ * not yet durable may be present; readers stop at the journal's durable mark.
+ */
+final class FlagHistoryIndex {
+
+    private static final long[] NONE = new long[0];
+
+    private record Key(String environment, String flag) {}
+
+    /** Not thread-safe: guarded by the index. Pairs of (sequence, offset), ascending by sequence. */
+    private static final class Positions {
+        long[] pairs;
+        int length;
+
+        Positions() {
+            this(2);
+        }
+
+        Positions(int changes) {
+            pairs = new long[Math.max(2, changes) * 2];
+        }
+
+        /** Both lists' pairs in sequence order. */
+        Positions mergedWith(Positions other) {
+            Positions merged = new Positions((length + other.length) / 2);
+            int a = 0;
+            int b = 0;
+            while (a < length || b < other.length) {
+                if (b >= other.length || (a < length && pairs[a] < other.pairs[b])) {
+                    merged.add(pairs[a], pairs[a + 1]);
+                    a += 2;
+                } else {
+                    merged.add(other.pairs[b], other.pairs[b + 1]);
+                    b += 2;
+                }
+            }
+            return merged;
+        }
+
+        void add(long sequence, long offset) {
+            if (length + 2 > pairs.length) {
+                pairs = Arrays.copyOf(pairs, pairs.length * 2);
+            }
+            pairs[length++] = sequence;
+            pairs[length++] = offset;
+        }
+
+        /** Appends another's pairs, all later in the journal than these. */
+        void addAll(Positions later) {
+            if (length + later.length > pairs.length) {
+                pairs = Arrays.copyOf(pairs, Math.max(pairs.length * 2, length + later.length));
+            }
+            System.arraycopy(later.pairs, 0, pairs, length, later.length);
+            length += later.length;
+        }
+    }
+
+    /**
+     * Not thread-safe (one per scan). Collects the flag changes of records as a scan passes them,
+     * without decoding a string or allocating per record: a record's environment and subject are
+     * adjacent in its body, so those raw bytes are the key, looked up with one reusable probe; strings
+     * are made once per flag.
+     */
+    static final class Collector {
+        private final Map<RawKey, Positions> byRaw = new HashMap<>();
+        private final RawKey probe = new RawKey();
+        private long changes;
+
+        /**
+         * Adds the record if it is a flag change. Records must come in journal order.
+         *
+         * @param v the record
+         * @param offset the byte offset of its frame
+         */
+        void add(RecordCodec.View v, long offset) {
+            if (!v.type().isFlagChange()) {
+                return;
+            }
+            probe.point(v.array(), v.keyFrom(), v.keyTo());
+            Positions p = byRaw.get(probe);
+            if (p == null) {
+                p = new Positions();
+                byRaw.put(probe.copy(v.environment(), v.subject()), p);
+            }
+            p.add(v.sequence(), offset);
+            changes++;
+        }
+
+        /** @return an index of what was collected */
+        FlagHistoryIndex index() {
+            FlagHistoryIndex index = new FlagHistoryIndex();
+            // Two byte strings decode to one text only if one is not well-formed UTF-8, which the
+            // journal never writes; should it happen, their changes are merged in order.
+            byRaw.forEach((raw, positions) -> index.byFlag.merge(raw.key, positions, Positions::mergedWith));
+            index.changes = changes;
+            return index;
+        }
+    }
+
+    /**
+     * The raw bytes of a record's environment and subject (with their length prefixes), as a map key.
+     * The probe points into a record's buffer; stored keys own a copy and the decoded strings.
+     */
+    private static final class RawKey {
+        private byte[] bytes;
+        private int from;
+        private int to;
+        private int hash;
+        private Key key;
+
+        void point(byte[] array, int start, int end) {
+            this.bytes = array;
+            this.from = start;
+            this.to = end;
+            int h = 1;
+            for (int i = start; i < end; i++) {
+                h = 31 * h + array[i];
+            }
+            this.hash = h;
+        }
+
+        RawKey copy(String environment, String flag) {
+            RawKey stored = new RawKey();
+            stored.bytes = Arrays.copyOfRange(bytes, from, to);
+            stored.from = 0;
+            stored.to = to - from;
+            stored.hash = hash;
+            stored.key = new Key(environment, flag);
+            return stored;
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof RawKey other && Arrays.equals(bytes, from, to, other.bytes, other.from, other.to);
+        }
+    }
+
+    private final Map<Key, Positions> byFlag = new HashMap<>();
+    private long changes;
+
+    /**
+     * Records one flag-change record. Records must be added in journal order.
+     *
+     * @param environment its environment
+     * @param flag its subject, the flag key
+     * @param sequence its sequence number
+     * @param offset the byte offset of its frame in its segment
+     */
+    synchronized void add(String environment, String flag, long sequence, long offset) {
+        byFlag.computeIfAbsent(new Key(environment, flag), k -> new Positions()).add(sequence, offset);
+        changes++;
+    }
+
+    /**
+     * Puts everything another index holds in front of what this one holds: all of it earlier in the
+     * journal (the changes a journal held when it opened, indexed after the ones written since).
+     *
+     * @param earlier the index of the records before
+     */
+    synchronized void addAllBefore(FlagHistoryIndex earlier) {
+        synchronized (earlier) {
+            earlier.byFlag.forEach((key, theirs) -> {
+                Positions mine = byFlag.get(key);
+                Positions all = new Positions((theirs.length + (mine == null ? 0 : mine.length)) / 2);
+                all.addAll(theirs);
+                if (mine != null) {
+                    all.addAll(mine);
+                }
+                byFlag.put(key, all);
+            });
+            changes += earlier.changes;
+        }
+    }
+
+    /**
+     * Where a flag's changes are.
+     *
+     * @param environment the environment
+     * @param flag the flag key
+     * @return a copy: (sequence, offset) pairs in journal order; empty if the flag has none
+     */
+    synchronized long[] positions(String environment, String flag) {
+        Positions p = byFlag.get(new Key(environment, flag));
+        return p == null ? NONE : Arrays.copyOf(p.pairs, p.length);
+    }
+
+    /**
+     * Forgets every record before a sequence number (retention deleted their segments).
+     *
+     * @param sequence the first sequence number still in the journal
+     */
+    synchronized void removeBefore(long sequence) {
+        Iterator<Positions> it = byFlag.values().iterator();
+        while (it.hasNext()) {
+            Positions p = it.next();
+            int keep = 0;
+            while (keep < p.length && p.pairs[keep] < sequence) {
+                keep += 2;
+            }
+            if (keep == 0) {
+                continue;
+            }
+            changes -= keep / 2;
+            if (keep == p.length) {
+                it.remove();
+            } else {
+                p.pairs = Arrays.copyOfRange(p.pairs, keep, Math.max(p.length, keep + 4));
+                p.length -= keep;
+            }
+        }
+    }
+
+    /** @return how many flag changes the index holds */
+    synchronized long changes() {
+        return changes;
+    }
+}
