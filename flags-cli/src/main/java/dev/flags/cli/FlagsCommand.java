@@ -12,6 +12,11 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -266,15 +271,37 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "history", description = "Every version of a flag: who, when, why.")
+    @Command(name = "history", description = "Every version of a flag, oldest first: who, when, why.")
     static final class History implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Option(names = "--last", paramLabel = "N", description = "Only the newest N versions.")
+        Integer last;
 
         @Override
         public Integer call() {
-            for (JsonNode v : o.api(spec).call("GET", o.flagPath(flag) + "/history", null, null).path("versions")) {
+            if (last != null && last < 1) {
+                throw new CliException(EXIT_USAGE, "--last must be 1 or more, was " + last);
+            }
+            // The server answers a page of the newest versions, and where the earlier ones start.
+            Api api = o.api(spec);
+            Deque<JsonNode> newestFirst = new ArrayDeque<>();
+            String query = "";
+            while (true) {
+                JsonNode page = api.call("GET", o.flagPath(flag) + "/history" + query, null, null);
+                List<JsonNode> versions = new ArrayList<>();
+                page.path("versions").forEach(versions::add);
+                for (int i = versions.size() - 1; i >= 0 && (last == null || newestFirst.size() < last); i--) {
+                    newestFirst.addLast(versions.get(i));
+                }
+                if (!page.hasNonNull("earlier") || (last != null && newestFirst.size() >= last)) {
+                    break;
+                }
+                query = "?before=" + page.get("earlier").asLong();
+            }
+            for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
+                JsonNode v = it.next();
                 spec.commandLine().getOut().printf("v%-6s %s  %-14s %s  %s%n", v.path("version").asText(), v.path("timestamp").asText(),
                         v.path("change").asText(), v.path("actor").asText(), v.path("comment").asText());
             }

@@ -131,9 +131,12 @@ public final class FlagService {
     public Written revert(Principal p, String env, String key, long toVersion, Long ifMatch, String comment) {
         Access.requireWriteFlags(p, env);
         Flag old = null;
-        for (JournalEntry e : journal.history(env, key)) {
-            if (e.version() == toVersion && (e.type() == EntryType.FLAG_CREATED || e.type() == EntryType.FLAG_UPDATED)) {
-                old = parse(e.payload()).flag();
+        if (toVersion >= 1 && toVersion < Long.MAX_VALUE) {
+            // The flag's last change at or before that version: one record, found through the history index.
+            for (JournalEntry e : journal.history(env, key, toVersion + 1, 1)) {
+                if (e.version() == toVersion && (e.type() == EntryType.FLAG_CREATED || e.type() == EntryType.FLAG_UPDATED)) {
+                    old = parse(e.payload()).flag();
+                }
             }
         }
         if (old == null) {

@@ -17,6 +17,8 @@ public final class HistoryService {
 
     /** The most entries one audit request returns. */
     public static final int MAX_AUDIT = 1000;
+    /** The most versions one history request returns; older ones come page by page. */
+    public static final int MAX_HISTORY = 1000;
 
     private final Journal journal;
 
@@ -25,11 +27,42 @@ public final class HistoryService {
         this.journal = Objects.requireNonNull(journal, "journal");
     }
 
-    /** @return every entry of the flag, oldest first (404 if the environment is unknown) */
-    public List<JournalEntry> flagHistory(Principal p, String env, String key) {
+    /**
+     * One page of a flag's history.
+     *
+     * @param versions the entries, oldest first
+     * @param earlier the version to ask for next ({@code before}) if older entries exist, else null
+     */
+    public record HistoryPage(List<JournalEntry> versions, Long earlier) {
+        /** Copies the entries. */
+        public HistoryPage {
+            versions = List.copyOf(versions);
+        }
+    }
+
+    /**
+     * A page of a flag's history: its newest {@code limit} versions below {@code before}.
+     *
+     * @param before only versions below this one; null for the newest
+     * @param limit at most this many, 1 to {@value #MAX_HISTORY}
+     * @return the page (404 if the environment is unknown; an empty page for a flag without history)
+     */
+    public HistoryPage flagHistory(Principal p, String env, String key, Long before, int limit) {
         Access.requireRead(p, env);
         Access.environment(journal, env);
-        return journal.history(env, key);
+        if (limit < 1 || limit > MAX_HISTORY) {
+            throw ApiException.badRequest("limit must be between 1 and " + MAX_HISTORY + ", was " + limit);
+        }
+        if (before != null && before < 1) {
+            throw ApiException.badRequest("before must be a version, 1 or more, was " + before);
+        }
+        // One more than asked for tells whether there is an earlier page.
+        List<JournalEntry> read = journal.history(env, key, before == null ? Long.MAX_VALUE : before, limit + 1);
+        if (read.size() <= limit) {
+            return new HistoryPage(read, null);
+        }
+        List<JournalEntry> page = read.subList(1, read.size());
+        return new HistoryPage(page, page.get(0).version());
     }
 
     /**

@@ -203,6 +203,43 @@ class AdminApiTest {
     }
 
     @Test
+    void historyComesInPagesOfTheNewestVersionsWithWhereTheEarlierOnesStart() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        api.put(path, ADMIN, BILLING);
+        for (int i = 0; i < 6; i++) {
+            api.patch(path, ADMIN, "{\"enabled\": " + (i % 2 == 0 ? "false" : "true") + "}");
+        }
+        JsonNode all = api.get(path + "/history", ADMIN).json();
+        assertThat(all.get("versions")).hasSize(7);
+        assertThat(all.has("earlier")).as("nothing earlier").isFalse();
+
+        List<Long> paged = new ArrayList<>();
+        String query = "?limit=3";
+        List<Integer> pageSizes = new ArrayList<>();
+        while (query != null) {
+            JsonNode page = api.get(path + "/history" + query, ADMIN).json();
+            List<Long> versions = new ArrayList<>();
+            page.get("versions").forEach(v -> versions.add(v.get("version").asLong()));
+            assertThat(versions).as("oldest first within a page").isSorted();
+            paged.addAll(0, versions);
+            pageSizes.add(versions.size());
+            query = page.has("earlier") ? "?limit=3&before=" + page.get("earlier").asLong() : null;
+            if (page.has("earlier")) {
+                assertThat(page.get("earlier").asLong()).isEqualTo(versions.get(0));
+            }
+        }
+        assertThat(pageSizes).containsExactly(3, 3, 1);
+        List<Long> everything = new ArrayList<>();
+        all.get("versions").forEach(v -> everything.add(v.get("version").asLong()));
+        assertThat(paged).isEqualTo(everything);
+
+        assertProblem(api.get(path + "/history?limit=0", ADMIN), 400, "limit must be between 1 and 1000, was 0");
+        assertProblem(api.get(path + "/history?limit=1001", ADMIN), 400, "limit must be between 1 and 1000, was 1001");
+        assertProblem(api.get(path + "/history?before=0", ADMIN), 400, "before must be a version, 1 or more, was 0");
+        assertProblem(api.get(path + "/history?before=v3", ADMIN), 400, "before must be a whole number");
+    }
+
+    @Test
     void aRoleGrantsUserIdHasTheJournalsLimits() {
         String members = "/api/v1/environments/production/roles/beta-tester/members/";
         assertProblem(api.put(members + "u".repeat(1025), ADMIN, null), 400, "user id must be 1 to 1024 characters");

@@ -231,9 +231,16 @@ public final class ApiServlet extends HttpServlet {
         }
         if (rest.size() == 2 && rest.get(1).equals("history")) {
             requireMethod(method, "GET");
+            HistoryService.HistoryPage page = services.history().flagHistory(p, env, key, longParameter(req, "before"),
+                    integer(req, "limit", HistoryService.MAX_HISTORY));
             ArrayNode versions = NODES.arrayNode();
-            services.history().flagHistory(p, env, key).forEach(e -> versions.add(historyEntry(e)));
-            write(resp, 200, NODES.objectNode().put("environment", env).put("flag", key).set("versions", versions));
+            page.versions().forEach(e -> versions.add(historyEntry(e)));
+            ObjectNode answer = NODES.objectNode().put("environment", env).put("flag", key);
+            answer.set("versions", versions);
+            if (page.earlier() != null) {
+                answer.put("earlier", page.earlier());
+            }
+            write(resp, 200, answer);
             return;
         }
         if (rest.size() == 2 && rest.get(1).equals("revert")) {
@@ -556,16 +563,27 @@ public final class ApiServlet extends HttpServlet {
         }
     }
 
-    private static int integer(HttpServletRequest req, String name, int absent) {
+    private static Long longParameter(HttpServletRequest req, String name) {
         String v = req.getParameter(name);
         if (v == null) {
-            return absent;
+            return null;
         }
         try {
-            return Integer.parseInt(v);
+            return Long.parseLong(v);
         } catch (NumberFormatException e) {
             throw new ApiException(400, "bad request", name + " must be a whole number, was \"" + v + "\"");
         }
+    }
+
+    private static int integer(HttpServletRequest req, String name, int absent) {
+        Long v = longParameter(req, name);
+        if (v == null) {
+            return absent;
+        }
+        if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+            throw new ApiException(400, "bad request", name + " is out of range, was " + v);
+        }
+        return v.intValue();
     }
 
     private static void requireMethod(String method, String allowed) {

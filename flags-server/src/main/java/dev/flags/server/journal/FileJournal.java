@@ -540,42 +540,114 @@ public final class FileJournal implements Journal {
     }
 
     @Override
-    public List<JournalEntry> history(String environment, String flagKey) {
+    public List<JournalEntry> history(String environment, String flagKey, long beforeVersion, int maxEntries) {
         Objects.requireNonNull(environment, "environment");
         Objects.requireNonNull(flagKey, "flagKey");
+        if (beforeVersion < 1) {
+            throw new IllegalArgumentException("before version must be at least 1, was " + beforeVersion);
+        }
+        if (maxEntries < 0) {
+            throw new IllegalArgumentException("max entries must be at least 0, was " + maxEntries);
+        }
         ensureOpen();
         indexOlderChanges();
         Mark end = mark;
         List<Recovery.SegmentInfo> segs = segments;
         long[] positions = historyIndex.positions(environment, flagKey);
-        List<JournalEntry> out = new ArrayList<>(positions.length / 2);
-        int i = 0;
-        while (i < positions.length && positions[i] <= end.sequence()) {
-            int s = segmentHolding(segs, positions[i]);
-            if (s < 0) {
-                i += 2; // removed by retention
-                continue;
+        // Change i of the flag is at (positions[2i], positions[2i + 1]). Those from first (retention may
+        // have removed older ones) to last (exclusive: the index may hold records still being written).
+        int first = 0;
+        while (2 * first < positions.length && positions[2 * first] < segs.get(0).firstSequence) {
+            first++;
+        }
+        int last = positions.length / 2;
+        while (last > first && positions[2 * (last - 1)] > end.sequence()) {
+            last--;
+        }
+        List<JournalEntry> out = new ArrayList<>();
+        try (IndexedReads reads = new IndexedReads(end, segs, environment, flagKey)) {
+            // Versions grow with sequence numbers, so the page ends at the first change whose version is
+            // at or above beforeVersion: a binary search that reads one record per step.
+            int stop = last;
+            if (beforeVersion != Long.MAX_VALUE) {
+                int lo = first;
+                int hi = last;
+                while (lo < hi) {
+                    int mid = (lo + hi) >>> 1;
+                    JournalEntry e = reads.read(positions[2 * mid], positions[2 * mid + 1]);
+                    if (e == null || e.version() < beforeVersion) {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                stop = lo;
             }
-            Recovery.SegmentInfo seg = segs.get(s);
-            long nextFirst = s + 1 < segs.size() ? segs.get(s + 1).firstSequence : Long.MAX_VALUE;
-            try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
-                long limit = seg == end.segment() ? end.offset() : ch.size();
-                SegmentScanner scanner = SegmentScanner.forRecordsAt(seg.file, ch, limit);
-                for (; i < positions.length && positions[i] < nextFirst && positions[i] <= end.sequence(); i += 2) {
-                    out.add(readIndexed(scanner, seg, positions[i], positions[i + 1], environment, flagKey));
+            for (int i = Math.max(first, stop - maxEntries); i < stop; i++) {
+                JournalEntry e = reads.read(positions[2 * i], positions[2 * i + 1]);
+                if (e != null) {
+                    out.add(e);
                 }
-            } catch (NoSuchFileException e) {
-                if (seg.firstSequence >= segments.get(0).firstSequence) {
-                    throw new JournalException("segment " + seg.file + " disappeared: " + e, e);
-                }
-                while (i < positions.length && positions[i] < nextFirst) {
-                    i += 2; // removed by retention while we read: its entries are gone by configuration
-                }
-            } catch (IOException e) {
-                throw new JournalException("cannot read " + seg.file + ": " + e, e);
             }
+        } catch (IOException e) {
+            throw new JournalException("cannot read the history of \"" + flagKey + "\" in \"" + environment
+                    + "\": " + e, e);
         }
         return out;
+    }
+
+    /**
+     * Not thread-safe (one per history read). Reads the records the history index points at, keeping
+     * the file of the segment last read open, and checks each is a change of the flag asked for.
+     */
+    private final class IndexedReads implements AutoCloseable {
+        private final Mark end;
+        private final List<Recovery.SegmentInfo> segs;
+        private final String environment;
+        private final String flagKey;
+        private int openSegment = -1;
+        private FileChannel channel;
+        private SegmentScanner scanner;
+
+        IndexedReads(Mark end, List<Recovery.SegmentInfo> segs, String environment, String flagKey) {
+            this.end = end;
+            this.segs = segs;
+            this.environment = environment;
+            this.flagKey = flagKey;
+        }
+
+        /** The entry at a position, or null if retention removed its segment meanwhile. */
+        JournalEntry read(long sequence, long offset) throws IOException {
+            int s = segmentHolding(segs, sequence);
+            if (s < 0) {
+                return null;
+            }
+            Recovery.SegmentInfo seg = segs.get(s);
+            if (s != openSegment) {
+                close();
+                try {
+                    channel = FileChannel.open(seg.file, StandardOpenOption.READ);
+                } catch (NoSuchFileException e) {
+                    if (seg.firstSequence >= segments.get(0).firstSequence) {
+                        throw new JournalException("segment " + seg.file + " disappeared: " + e, e);
+                    }
+                    return null; // removed by retention while we read: its entries are gone by configuration
+                }
+                long limit = seg == end.segment() ? end.offset() : channel.size();
+                scanner = SegmentScanner.forRecordsAt(seg.file, channel, limit);
+                openSegment = s;
+            }
+            return readIndexed(scanner, seg, sequence, offset, environment, flagKey);
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (channel != null) {
+                channel.close();
+                channel = null;
+                openSegment = -1;
+            }
+        }
     }
 
     /**

@@ -72,7 +72,26 @@ public interface Journal extends AutoCloseable {
      * @throws JournalCorruptedException if a file read is damaged
      * @throws JournalException if the journal is closed or cannot be read
      */
-    List<JournalEntry> history(String environment, String flagKey);
+    default List<JournalEntry> history(String environment, String flagKey) {
+        return history(environment, flagKey, Long.MAX_VALUE, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Returns one page of a flag's history: the newest {@code maxEntries} of its committed entries
+     * whose environment version is below {@code beforeVersion}, oldest first. Pass the first returned
+     * entry's version as the next page's {@code beforeVersion} to go further back.
+     *
+     * @param environment the environment's key
+     * @param flagKey the flag's key
+     * @param beforeVersion only entries with a lower environment version; {@code Long.MAX_VALUE} for the newest
+     * @param maxEntries at most this many
+     * @return the entries, oldest first; empty if there are none
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if beforeVersion is below 1 or maxEntries is negative
+     * @throws JournalCorruptedException if a file read is damaged
+     * @throws JournalException if the journal is closed or cannot be read
+     */
+    List<JournalEntry> history(String environment, String flagKey, long beforeVersion, int maxEntries);
 
     /**
      * Returns the committed entries whose timestamps fall in a range, oldest first: the audit log.

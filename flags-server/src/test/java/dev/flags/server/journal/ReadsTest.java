@@ -268,6 +268,32 @@ class ReadsTest {
         }
     }
 
+    @Test
+    void aPageOfHistoryIsTheNewestVersionsBelowBeforeOldestFirst() throws Exception {
+        try (FileJournal journal = journalWithHistory()) {
+            List<JournalEntry> all = journal.historyByScan("staging", "billing-v2");
+            assertThat(all).hasSize(21);
+            java.util.Set<Long> befores = new java.util.TreeSet<>(List.of(1L, 2L, Long.MAX_VALUE, journal.lastSequence() + 5));
+            all.forEach(e -> {
+                befores.add(e.version());
+                befores.add(e.version() + 1); // a version of the environment that is not this flag's
+            });
+            for (long before : befores) {
+                for (int limit : new int[] {0, 1, 3, 20, 21, 1000}) {
+                    List<JournalEntry> below = all.stream().filter(e -> e.version() < before).collect(Collectors.toList());
+                    List<JournalEntry> expected = below.subList(Math.max(0, below.size() - limit), below.size());
+                    assertThat(journal.history("staging", "billing-v2", before, limit)).as("before %d, limit %d", before, limit)
+                            .isEqualTo(expected);
+                }
+            }
+            assertThat(journal.history("staging", "missing", Long.MAX_VALUE, 10)).isEmpty();
+            assertThatThrownBy(() -> journal.history("staging", "billing-v2", 0, 10))
+                    .hasMessage("before version must be at least 1, was 0");
+            assertThatThrownBy(() -> journal.history("staging", "billing-v2", 5, -1))
+                    .hasMessage("max entries must be at least 0, was -1");
+        }
+    }
+
     /** The reference: apply entries 1..seq to a fresh state. */
     private static ServerState replayed(Journal journal, long seq) {
         MutableState state = new MutableState();

@@ -1,0 +1,64 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** {@code flags history} follows the server's pages back to the first version, or stops at --last. */
+class HistoryPagesTest {
+
+    @RegisterExtension
+    final ScriptedHttpServer server = new ScriptedHttpServer();
+
+    /** A page of versions from..to (inclusive), with where the earlier ones start if there are any. */
+    private static String page(int from, int to) {
+        String versions = IntStream.rangeClosed(from, to).mapToObj(v -> "{\"version\": " + v
+                + ", \"timestamp\": \"2026-12-03T10:00:00Z\", \"change\": \"flag_updated\", \"actor\": \"alice\", \"comment\": \"step "
+                + v + "\"}").collect(Collectors.joining(", "));
+        return "{\"versions\": [" + versions + "]" + (from > 1 ? ", \"earlier\": " + from : "") + "}";
+    }
+
+    private FlagsCommandTest.Run history(String... options) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] args = new String[3 + options.length];
+        args[0] = "history";
+        args[1] = server.serverOption();
+        args[2] = "--token=t0ken";
+        System.arraycopy(options, 0, args, 3, options.length);
+        int exit = FlagsCommand.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new FlagsCommandTest.Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void everyPageIsFetchedAndTheVersionsPrintedOldestFirst() {
+        server.answer(200, null, page(6, 8));
+        server.answer(200, null, page(3, 5));
+        server.answer(200, null, page(1, 2));
+        FlagsCommandTest.Run run = history("billing-v2");
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out().lines().map(l -> l.split("\\s+")[0]).collect(Collectors.toList()))
+                .containsExactly("v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8");
+        assertThat(server.requests()).containsExactly("GET /api/v1/environments/production/flags/billing-v2/history",
+                "GET /api/v1/environments/production/flags/billing-v2/history?before=6",
+                "GET /api/v1/environments/production/flags/billing-v2/history?before=3");
+    }
+
+    @Test
+    void lastStopsAsSoonAsItHasEnough() {
+        server.answer(200, null, page(6, 8));
+        server.answer(200, null, page(3, 5));
+        FlagsCommandTest.Run run = history("billing-v2", "--last", "4");
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out().lines().map(l -> l.split("\\s+")[0]).collect(Collectors.toList()))
+                .containsExactly("v5", "v6", "v7", "v8");
+        assertThat(server.requests()).hasSize(2);
+
+        assertThat(history("billing-v2", "--last", "0").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+    }
+}

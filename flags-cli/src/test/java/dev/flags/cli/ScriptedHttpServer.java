@@ -1,0 +1,72 @@
+package dev.flags.cli;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Thread-safe. An HTTP server on a loopback port that answers from a script, for tests that must choose
+ * what the flag server says and when (a real one's rate-limit refusals depend on how fast a test runs,
+ * and a thousand versions of a flag take seconds to write). Unscripted requests get 500.
+ */
+final class ScriptedHttpServer implements AfterEachCallback {
+
+    /** One answer: status, a Retry-After header (or null), and a JSON body. */
+    record Answer(int status, String retryAfter, String body) {}
+
+    private final HttpServer server;
+    private final List<Answer> script = new CopyOnWriteArrayList<>();
+    private final List<String> requests = new CopyOnWriteArrayList<>();
+
+    /** Starts on a free port; register it with {@code @RegisterExtension} and it stops after each test. */
+    ScriptedHttpServer() {
+        try {
+            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        server.createContext("/", exchange -> {
+            String query = exchange.getRequestURI().getRawQuery();
+            requests.add(exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath() + (query == null ? "" : "?" + query));
+            Answer answer = script.isEmpty() ? new Answer(500, null, "{\"detail\": \"unscripted\"}") : script.remove(0);
+            byte[] body = answer.body().getBytes(StandardCharsets.UTF_8);
+            if (answer.retryAfter() != null) {
+                exchange.getResponseHeaders().set("Retry-After", answer.retryAfter());
+            }
+            exchange.getResponseHeaders().set("Content-Type", answer.status() >= 400 ? "application/problem+json" : "application/json");
+            exchange.sendResponseHeaders(answer.status(), body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.start();
+    }
+
+    /** Queues the next answer. */
+    void answer(int status, String retryAfter, String body) {
+        script.add(new Answer(status, retryAfter, body));
+    }
+
+    /** @return every request so far: method, path and query */
+    List<String> requests() {
+        return List.copyOf(requests);
+    }
+
+    /** @return the {@code --server} option that points the command here */
+    String serverOption() {
+        return "--server=http://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        server.stop(0);
+    }
+}
