@@ -77,6 +77,7 @@ public final class FlagServer implements AutoCloseable {
             this.broadcaster = sync;
             this.writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
             TokenService tokens = new TokenService(journal, adminToken);
+            tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
             grpcServer = startGrpc(tokens);
             this.grpc = grpcServer;

@@ -22,6 +22,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Thread-safe. Creates, lists, revokes and checks bearer tokens.
@@ -38,6 +40,7 @@ public final class TokenService implements Authenticator {
 
     /** The prefix of every token secret, so that secret scanners can find leaked ones. */
     public static final String PREFIX = "flg_";
+    private static final Logger LOG = LoggerFactory.getLogger(TokenService.class);
     private static final int MAX_PRESENTED_LENGTH = 256;
     private static final int MAX_TOKENS = 10_000;
     /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
@@ -155,6 +158,25 @@ public final class TokenService implements Authenticator {
         }
         journal.append(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id)));
         return true;
+    }
+
+    /**
+     * The tester tokens made before tokens had a user: they may grant self-service roles to any user id,
+     * more than a tester token should. The server logs each at start; operators revoke and replace them.
+     *
+     * @return those tokens' principals, sorted by id
+     */
+    public List<Principal> unboundTesterTokens() {
+        return list().stream().filter(p -> p.scope() == Scope.TESTER && p.userId() == null).toList();
+    }
+
+    /** Logs one WARN line per {@linkplain #unboundTesterTokens() unbound tester token}, with what to do. */
+    public void warnAboutUnboundTesterTokens() {
+        for (Principal p : unboundTesterTokens()) {
+            LOG.warn("token {} ({}) is a tester token made before tokens had a user: it may grant self-service roles"
+                    + " to any user id. Revoke it (DELETE /api/v1/tokens/{}) and make a new one with \"userId\"",
+                    p.tokenId(), p.name(), p.tokenId());
+        }
     }
 
     /** @return every live token's principal (never a secret or hash), sorted by id */

@@ -59,10 +59,16 @@ class TokenServiceTest {
             payload.putArray("environments").add("production");
             journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", payload));
 
-            Principal old = new TokenService(journal, TokenService.newSecret()).authenticate(secret).orElseThrow();
+            TokenService tokens = new TokenService(journal, TokenService.newSecret());
+            Principal old = tokens.authenticate(secret).orElseThrow();
             assertThat(old.scope()).isEqualTo(Scope.TESTER);
             assertThat(old.userId()).isNull();
             assertThat(old.mayChangeRolesOf("customer-42")).isTrue();
+
+            tokens.create("tess", Scope.TESTER, Set.of("production"), "tess", "admin");
+            tokens.create("ed", Scope.EDITOR, Set.of("production"), null, "admin");
+            assertThat(tokens.unboundTesterTokens()).as("the ones the server warns about at start")
+                    .extracting(Principal::tokenId).containsExactly("tok-old");
         }
     }
 
