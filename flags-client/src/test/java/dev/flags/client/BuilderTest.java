@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flags.core.User;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -22,14 +26,42 @@ class BuilderTest {
     Path dir;
 
     @Test
-    void buildReturnsAtOnceEvenWhenTheServerCannotBeReached() {
-        long start = System.nanoTime();
-        // A non-routable address: connecting would hang, not fail.
-        try (Flags flags = Flags.builder().target("10.255.255.1:9090").plaintext().sdkToken("t")
-                .environment("production").build()) {
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
-            assertThat(flags.isEnabled("a", User.withId("u"), true)).isTrue();
-            assertThat(flags.evaluate("a", User.withId("u")).source()).isEqualTo(Source.DEFAULTS);
+    void buildReturnsAtOnceEvenWhenTheServerCannotBeReached() throws Exception {
+        // A loopback port whose listener never accepts: the TCP connection is made, the HTTP/2
+        // handshake never answered, so the SDK's connection hangs rather than fails.
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            long start = System.nanoTime();
+            try (Flags flags = Flags.builder().target("127.0.0.1:" + silent.getLocalPort()).plaintext().sdkToken("t")
+                    .environment("production").build()) {
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
+                assertThat(flags.isEnabled("a", User.withId("u"), true)).isTrue();
+                assertThat(flags.evaluate("a", User.withId("u")).source()).isEqualTo(Source.DEFAULTS);
+            }
+        }
+    }
+
+    @Test
+    void manyOpenInstancesForOneServerAndEnvironmentGetOneWarning() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            String target = "127.0.0.1:" + silent.getLocalPort();
+            List<Flags> open = new ArrayList<>();
+            try {
+                for (int i = 0; i < 9; i++) {
+                    open.add(Flags.builder().target(target).plaintext().sdkToken("t").environment("production").build());
+                }
+                try (Flags other = Flags.builder().target(target).plaintext().sdkToken("t").environment("staging").build()) {
+                    assertThat(other.isEnabled("a", User.withId("u"))).isFalse();
+                }
+                assertThat(logs.lines("Flags for " + target)).as("9 instances of production, 1 of staging").isEmpty();
+                for (int i = 0; i < 3; i++) {
+                    open.add(Flags.builder().target(target).plaintext().sdkToken("t").environment("production").build());
+                }
+            } finally {
+                open.forEach(Flags::close);
+            }
+            assertThat(logs.lines("Flags for " + target)).as(logs.text()).hasSize(1);
+            assertThat(logs.lines("Flags for " + target).get(0)).contains("WARN").contains("10 Flags for " + target
+                    + " environment \"production\" are open in this JVM; create one Flags when the application starts and share it");
         }
     }
 

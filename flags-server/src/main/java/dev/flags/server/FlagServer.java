@@ -73,7 +73,8 @@ public final class FlagServer implements AutoCloseable {
         Server grpcServer = null;
         try {
             this.metrics = new Metrics();
-            sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval()).build();
+            sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval())
+                    .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
             this.broadcaster = sync;
             this.writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
             TokenService tokens = new TokenService(journal, adminToken);

@@ -58,6 +58,10 @@ public final class Main implements Callable<Integer> {
             description = "Admin API reads one token may make per minute; 0: no limit (env FLAGS_API_READS_PER_MINUTE, default ${DEFAULT-VALUE}).")
     int apiReadsPerMinute;
 
+    @Option(names = "--max-sync-streams-per-token", defaultValue = "${env:FLAGS_MAX_SYNC_STREAMS_PER_TOKEN:-10000}",
+            description = "Sync streams one token may have open at once; more get RESOURCE_EXHAUSTED (env FLAGS_MAX_SYNC_STREAMS_PER_TOKEN, default ${DEFAULT-VALUE}).")
+    int maxSyncStreamsPerToken;
+
     @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
     String logLevel;
@@ -94,7 +98,7 @@ public final class Main implements Callable<Integer> {
             config = new ServerConfig(dataDir, bind, httpPort, grpcPort,
                     adminToken == null || adminToken.isBlank() ? null : adminToken.trim(),
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
-                    new ApiLimits(apiChangesPerMinute, apiReadsPerMinute));
+                    new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }

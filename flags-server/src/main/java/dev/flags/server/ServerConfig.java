@@ -20,10 +20,11 @@ import java.util.Objects;
  * @param journalRetention how long journal segments are kept for history and audit, or null to keep
  *                         everything (the default)
  * @param apiLimits how many admin API requests each token may make
+ * @param maxSyncStreamsPerToken how many sync streams one token may have open at once
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
-                           Duration journalRetention, ApiLimits apiLimits) {
+                           Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken) {
 
     /** Checks the settings. */
     public ServerConfig {
@@ -32,6 +33,10 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
         Objects.requireNonNull(shutdownGrace, "shutdownGrace");
         Objects.requireNonNull(apiLimits, "apiLimits");
+        if (maxSyncStreamsPerToken < 1 || maxSyncStreamsPerToken > 1_000_000) {
+            throw new IllegalArgumentException("max sync streams per token must be between 1 and 1000000, was "
+                    + maxSyncStreamsPerToken);
+        }
         checkPort(httpPort, "http port");
         checkPort(grpcPort, "grpc port");
         if ((tlsCertificate == null) != (tlsKey == null)) {
@@ -51,53 +56,59 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
 
     /**
      * @return the defaults: ./data, all interfaces, ports 8080 and 9090, plaintext, 15 s heartbeats,
-     *     {@link ApiLimits#defaults()}
+     *     {@link ApiLimits#defaults()}, 10,000 sync streams per token
      */
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
-                ApiLimits.defaults());
+                ApiLimits.defaults(), 10_000);
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, retention, apiLimits);
+                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, limits);
+                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken);
+    }
+
+    /** @return a copy allowing this many sync streams per token */
+    public ServerConfig withMaxSyncStreamsPerToken(int streams) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+                shutdownGrace, journalRetention, apiLimits, streams);
     }
 
     /** @return true if both ports serve TLS */

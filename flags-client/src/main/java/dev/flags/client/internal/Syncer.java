@@ -126,6 +126,8 @@ final class Syncer implements AutoCloseable {
     // Guarded by lock.
     private final Object lock = new Object();
     private boolean closed;
+    /** Whether {@link Census} counts this instance (from start to close). */
+    private boolean counted;
     private long generation;
     private ClientCallStreamObserver<SubscribeRequest> call;
     private boolean streamUp;
@@ -215,6 +217,8 @@ final class Syncer implements AutoCloseable {
     /** Starts subscribing; returns at once (the call is asynchronous). */
     void start() {
         synchronized (lock) {
+            Census.opened(target, environment);
+            counted = true;
             subscribe();
         }
     }
@@ -579,6 +583,9 @@ final class Syncer implements AutoCloseable {
                 return;
             }
             closed = true;
+            if (counted) {
+                Census.closed(target, environment);
+            }
             dropCall("closed");
             if (watchdog != null) {
                 watchdog.cancel(false);

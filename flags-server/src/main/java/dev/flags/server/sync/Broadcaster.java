@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -83,6 +84,11 @@ public final class Broadcaster implements AutoCloseable {
   private final SharedEncoding encoding = new SharedEncoding();
   private final AtomicBoolean shutdown = new AtomicBoolean();
   private final AtomicInteger connected = new AtomicInteger();
+  private final int maxStreamsPerToken;
+  /** Open streams by token id; a token with none has no entry. */
+  private final ConcurrentHashMap<String, Integer> streamsByToken = new ConcurrentHashMap<>();
+  /** Tokens refused since they last had room: one WARN per episode, not one per refused stream. */
+  private final Set<String> refusedTokens = ConcurrentHashMap.newKeySet();
   private final LongAdder deltas = new LongAdder();
   private final LongAdder snapshots = new LongAdder();
   private final LongAdder heartbeats = new LongAdder();
@@ -94,6 +100,7 @@ public final class Broadcaster implements AutoCloseable {
     this.heartbeatNanos = b.heartbeatInterval.toNanos();
     this.heartbeatMillis = Math.max(1, b.heartbeatInterval.toMillis());
     this.shutdownTimeout = b.shutdownTimeout;
+    this.maxStreamsPerToken = b.maxStreamsPerToken;
     this.executor = new ScheduledThreadPoolExecutor(b.threads, daemonThreads("flags-sync-"));
     this.executor.setRemoveOnCancelPolicy(true);
     this.loader = new ScheduledThreadPoolExecutor(1, daemonThreads("flags-sync-history-"));
@@ -175,13 +182,25 @@ public final class Broadcaster implements AutoCloseable {
    * request and the principal; the environment exists.
    */
   void subscribe(String environment, long fromVersion,
-      ServerCallStreamObserver<SyncMessage> observer) {
+      ServerCallStreamObserver<SyncMessage> observer, String tokenId) {
     if (shutdown.get()) {
       observer.onError(SHUTTING_DOWN.asRuntimeException());
       return;
     }
+    if (streamsByToken.merge(tokenId, 1, Integer::sum) > maxStreamsPerToken) {
+      release(tokenId);
+      if (refusedTokens.add(tokenId)) {
+        LOG.warn("sync: token {} has {} streams open, the most one token may have; its new streams get"
+            + " RESOURCE_EXHAUSTED (is an application creating a Flags per request?)", tokenId,
+            maxStreamsPerToken);
+      }
+      observer.onError(Status.RESOURCE_EXHAUSTED.withDescription("this token has " + maxStreamsPerToken
+          + " sync streams open, the most one token may have: an application creates one Flags and"
+          + " shares it (each Flags holds one stream)").asRuntimeException());
+      return;
+    }
     Topic topic = topics.computeIfAbsent(environment, e -> new Topic(e, encoding));
-    Subscription subscription = new Subscription(this, topic, observer);
+    Subscription subscription = new Subscription(this, topic, observer, tokenId);
     observer.setOnReadyHandler(subscription::signal);
     observer.setOnCancelHandler(subscription::cancelled);
     connected.incrementAndGet();
@@ -358,11 +377,28 @@ public final class Broadcaster implements AutoCloseable {
 
   void unsubscribe(Subscription subscription, Topic topic) {
     if (topic.remove(subscription)) {
+      release(subscription.tokenId());
       connected.decrementAndGet();
       synchronized (connected) {
         connected.notifyAll();
       }
     }
+  }
+
+  /** One stream of the token has ended (or was refused). */
+  private void release(String tokenId) {
+    Integer left = streamsByToken.computeIfPresent(tokenId, (k, n) -> n == 1 ? null : n - 1);
+    if (left == null || left < maxStreamsPerToken) {
+      refusedTokens.remove(tokenId);
+    }
+  }
+
+  /**
+   * @param tokenId a token's id
+   * @return how many sync streams the token has open
+   */
+  public int streamsOf(String tokenId) {
+    return streamsByToken.getOrDefault(tokenId, 0);
   }
 
   /** For tests: waits until the number of connected streams is the expected one. */
@@ -424,6 +460,7 @@ public final class Broadcaster implements AutoCloseable {
     private Duration historyCacheExpiry = Duration.ofMinutes(10);
     private long historySearchLimit = 100_000;
     private Duration shutdownTimeout = Duration.ofSeconds(5);
+    private int maxStreamsPerToken = 10_000;
     private Clock clock = Clock.systemUTC();
     private Ticker ticker = Ticker.systemTicker();
 
@@ -533,6 +570,24 @@ public final class Broadcaster implements AutoCloseable {
         throw new IllegalArgumentException("shutdown timeout must not be negative, was " + timeout);
       }
       this.shutdownTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets how many sync streams one token may have open at once; more get {@code
+     * RESOURCE_EXHAUSTED}. Each stream holds a connection's worth of server memory, and an
+     * application that creates a {@code Flags} per request instead of one would otherwise open
+     * streams until the server runs out.
+     *
+     * @param streams between 1 and 1,000,000
+     * @return this builder
+     * @throws IllegalArgumentException if streams is out of range
+     */
+    public Builder maxStreamsPerToken(int streams) {
+      if (streams < 1 || streams > 1_000_000) {
+        throw new IllegalArgumentException("max streams per token must be between 1 and 1000000, was " + streams);
+      }
+      this.maxStreamsPerToken = streams;
       return this;
     }
 

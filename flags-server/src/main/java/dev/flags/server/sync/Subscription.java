@@ -25,6 +25,7 @@ final class Subscription implements Runnable {
   private final Broadcaster owner;
   private final Topic topic;
   private final ServerCallStreamObserver<SyncMessage> observer;
+  private final String tokenId;
   private final AtomicInteger requests = new AtomicInteger();
   private final AtomicBoolean finished = new AtomicBoolean();
 
@@ -35,10 +36,11 @@ final class Subscription implements Runnable {
   private volatile Status closeWith;
   private volatile long lastWriteNanos;
 
-  Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer) {
+  Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer, String tokenId) {
     this.owner = owner;
     this.topic = topic;
     this.observer = observer;
+    this.tokenId = tokenId;
     this.lastWriteNanos = owner.nanoTime();
   }
 
@@ -94,6 +96,11 @@ final class Subscription implements Runnable {
 
   String environment() {
     return topic.environment;
+  }
+
+  /** The id of the token the stream was opened with. */
+  String tokenId() {
+    return tokenId;
   }
 
   @Override

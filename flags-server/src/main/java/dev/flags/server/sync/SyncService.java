@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * the admin API's syntax, a version of at least 0); the principal may sync the environment ({@code
  * PERMISSION_DENIED}: an sdk token of that environment, or an admin token); the environment exists
  * ({@code NOT_FOUND}). Authorization comes before existence, so a token cannot probe for other
- * environments. After {@link Broadcaster#shutdown()} calls get {@code UNAVAILABLE}.
+ * environments. A token with as many streams open as the broadcaster allows gets {@code
+ * RESOURCE_EXHAUSTED}. After {@link Broadcaster#shutdown()} calls get {@code UNAVAILABLE}.
  *
  * <pre>{@code
  * Server grpc = NettyServerBuilder.forPort(9090)
@@ -90,7 +91,8 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
           shorten(request.getSdk(), MAX_SDK_LENGTH));
     }
     broadcaster.subscribe(request.getEnvironment(), request.getFromVersion(),
-        (ServerCallStreamObserver<SyncMessage>) responseObserver);
+        (ServerCallStreamObserver<SyncMessage>) responseObserver,
+        AuthInterceptor.principal().orElseThrow().tokenId());
   }
 
   @Override

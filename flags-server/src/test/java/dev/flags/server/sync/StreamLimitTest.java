@@ -1,0 +1,67 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.ADMIN;
+import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.SDK;
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A token may hold only so many sync streams: the next one is refused until one of them ends. */
+class StreamLimitTest {
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void aTokenAtItsStreamLimitIsRefusedUntilOneOfItsStreamsEnds() throws Exception {
+    try (SyncFixture f = SyncFixture.start(dir, b -> b.maxStreamsPerToken(2))) {
+      refusedUntilAStreamEnds(f);
+    }
+  }
+
+  private static void refusedUntilAStreamEnds(SyncFixture f) throws Exception {
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "a"));
+
+    Recorder first = f.subscribe(0);
+    Recorder second = f.subscribe(0);
+    assertThat(first.next().hasSnapshot()).isTrue();
+    assertThat(second.next().hasSnapshot()).isTrue();
+
+    Recorder third = f.subscribe(0);
+    Status refused = third.awaitClose();
+    assertThat(refused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    assertThat(refused.getDescription()).isEqualTo("this token has 2 sync streams open, the most one token may have:"
+        + " an application creates one Flags and shares it (each Flags holds one stream)");
+    assertThat(f.broadcaster.streamsOf("tok-sdk")).isEqualTo(2);
+    assertThat(f.broadcaster.connectedStreams()).isEqualTo(2);
+
+    Recorder admin = f.subscribe(ADMIN, ENV, 0);
+    assertThat(admin.next().hasSnapshot()).as("another token's streams").isTrue();
+
+    first.cancel();
+    assertThat(f.broadcaster.awaitConnectedStreams(2, Duration.ofSeconds(20))).isTrue();
+    assertThat(f.broadcaster.streamsOf("tok-sdk")).isEqualTo(1);
+    Recorder again = f.subscribe(SDK, ENV, 0);
+    assertThat(again.next().hasSnapshot()).as("room again after a stream ended").isTrue();
+    assertThat(f.broadcaster.streamsOf("tok-sdk")).isEqualTo(2);
+  }
+
+  @Test
+  void theLimitIsBetweenOneAndAMillion() {
+    try (SyncFixture f = SyncFixture.start(dir)) {
+      assertThatThrownBy(() -> Broadcaster.builder(f.journal).maxStreamsPerToken(0))
+          .hasMessage("max streams per token must be between 1 and 1000000, was 0");
+      assertThatThrownBy(() -> Broadcaster.builder(f.journal).maxStreamsPerToken(1_000_001))
+          .hasMessage("max streams per token must be between 1 and 1000000, was 1000001");
+    }
+  }
+}
