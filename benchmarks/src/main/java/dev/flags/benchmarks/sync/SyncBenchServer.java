@@ -69,7 +69,8 @@ public final class SyncBenchServer {
     Authenticator tokens = presented -> TOKEN.equals(presented)
         ? Optional.of(new Principal("tok-bench", "benchmark", Scope.SDK, Set.of(ENV)))
         : Optional.empty();
-    Broadcaster broadcaster = Broadcaster.builder(journal).build();
+    // Every subscription of the benchmark uses one token: the per-token cap is not what it measures.
+    Broadcaster broadcaster = Broadcaster.builder(journal).maxStreamsPerToken(1_000_000).build();
     Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(SyncService.definition(broadcaster, tokens))
         .build()
