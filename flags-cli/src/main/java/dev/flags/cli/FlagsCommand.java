@@ -288,6 +288,7 @@ public final class FlagsCommand implements Callable<Integer> {
             Api api = o.api(spec);
             Deque<JsonNode> newestFirst = new ArrayDeque<>();
             String query = "";
+            long before = Long.MAX_VALUE;
             while (true) {
                 JsonNode page = api.call("GET", o.flagPath(flag) + "/history" + query, null, null);
                 List<JsonNode> versions = new ArrayList<>();
@@ -298,7 +299,13 @@ public final class FlagsCommand implements Callable<Integer> {
                 if (!page.hasNonNull("earlier") || (last != null && newestFirst.size() >= last)) {
                     break;
                 }
-                query = "?before=" + page.get("earlier").asLong();
+                long earlier = page.get("earlier").asLong();
+                if (earlier >= before) {
+                    throw new CliException(EXIT_FAILED, "the server's history pages do not go back (earlier " + earlier
+                            + " after before " + before + ")");
+                }
+                before = earlier;
+                query = "?before=" + before;
             }
             for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
                 JsonNode v = it.next();

@@ -61,4 +61,14 @@ class HistoryPagesTest {
 
         assertThat(history("billing-v2", "--last", "0").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
     }
+
+    @Test
+    void pagesThatDoNotGoBackAreAnErrorNotALoop() {
+        server.answer(200, null, page(6, 8));
+        server.answer(200, null, page(6, 8));
+        FlagsCommandTest.Run run = history("billing-v2");
+        assertThat(run.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(run.err()).contains("the server's history pages do not go back (earlier 6 after before 6)");
+        assertThat(server.requests()).hasSize(2);
+    }
 }
