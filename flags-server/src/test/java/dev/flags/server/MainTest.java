@@ -12,10 +12,11 @@ import picocli.CommandLine;
 class MainTest {
 
     @Test
-    void theRequestBudgetDefaultsAreApiLimitsDefaultsAndCanBeSwitchedOff() {
+    void theLimitsDefaultsAreTheConfigsAndTheRequestBudgetsCanBeSwitchedOff() {
         Main main = new Main();
         new CommandLine(main).parseArgs();
         assertThat(new ApiLimits(main.apiChangesPerMinute, main.apiReadsPerMinute)).isEqualTo(ApiLimits.defaults());
+        assertThat(main.maxSyncStreamsPerToken).isEqualTo(ServerConfig.defaults().maxSyncStreamsPerToken());
 
         Main off = new Main();
         new CommandLine(off).parseArgs("--api-changes-per-minute", "0", "--api-reads-per-minute", "0");
@@ -33,11 +34,13 @@ class MainTest {
     }
 
     @Test
-    void aBudgetOutOfRangeIsRefusedWithItsName() {
+    void aLimitOutOfRangeIsRefusedWithItsName() {
         assertThatThrownBy(() -> new ApiLimits(-1, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("changes per minute must be between 0 (no limit) and 1000000, was -1");
         assertThatThrownBy(() -> new ApiLimits(0, 1_000_001))
                 .hasMessage("reads per minute must be between 0 (no limit) and 1000000, was 1000001");
+        assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncStreamsPerToken(0))
+                .hasMessage("max sync streams per token must be between 1 and 1000000, was 0");
     }
 }

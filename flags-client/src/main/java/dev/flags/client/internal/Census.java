@@ -24,13 +24,12 @@ final class Census {
     }
 
     /**
-     * Counts one more open instance.
+     * Counts one more open instance, and warns the first time there are {@value #WARN_AT}.
      *
      * @param target the server's address
      * @param environment the environment it syncs
-     * @return how many are open now, this one included
      */
-    static int opened(String target, String environment) {
+    static void opened(String target, String environment) {
         String key = key(target, environment);
         int open = OPEN.merge(key, 1, Integer::sum);
         if (open >= WARN_AT && WARNED.add(key)) {
@@ -38,21 +37,11 @@ final class Census {
                     + " application starts and share it (it is thread-safe): each one holds a connection, a copy of"
                     + " the flags and a stream on the flag server", open, target, environment);
         }
-        return open;
     }
 
     /** Counts one instance less. */
     static void closed(String target, String environment) {
         OPEN.computeIfPresent(key(target, environment), (k, n) -> n == 1 ? null : n - 1);
-    }
-
-    /**
-     * @param target the server's address
-     * @param environment the environment
-     * @return how many instances of them are open
-     */
-    static int open(String target, String environment) {
-        return OPEN.getOrDefault(key(target, environment), 0);
     }
 
     private static String key(String target, String environment) {
