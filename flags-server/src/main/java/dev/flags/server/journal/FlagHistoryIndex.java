@@ -36,23 +36,6 @@ final class FlagHistoryIndex {
             pairs = new long[Math.max(2, changes) * 2];
         }
 
-        /** Both lists' pairs in sequence order. */
-        Positions mergedWith(Positions other) {
-            Positions merged = new Positions((length + other.length) / 2);
-            int a = 0;
-            int b = 0;
-            while (a < length || b < other.length) {
-                if (b >= other.length || (a < length && pairs[a] < other.pairs[b])) {
-                    merged.add(pairs[a], pairs[a + 1]);
-                    a += 2;
-                } else {
-                    merged.add(other.pairs[b], other.pairs[b + 1]);
-                    b += 2;
-                }
-            }
-            return merged;
-        }
-
         void add(long sequence, long offset) {
             if (length + 2 > pairs.length) {
                 pairs = Arrays.copyOf(pairs, pairs.length * 2);
@@ -79,6 +62,7 @@ final class FlagHistoryIndex {
      */
     static final class Collector {
         private final Map<RawKey, Positions> byRaw = new HashMap<>();
+        private final Map<Key, Positions> byFlag = new HashMap<>();
         private final RawKey probe = new RawKey();
         private long changes;
 
@@ -95,8 +79,12 @@ final class FlagHistoryIndex {
             probe.point(v.array(), v.keyFrom(), v.keyTo());
             Positions p = byRaw.get(probe);
             if (p == null) {
-                p = new Positions();
-                byRaw.put(probe.copy(v.environment(), v.subject()), p);
+                // Keyed by the decoded text too: should two byte strings ever decode to one text (only
+                // bytes that are not well-formed UTF-8 can, and the journal writes none), their changes
+                // still go to one list, in journal order.
+                Key key = new Key(v.environment(), v.subject());
+                p = byFlag.computeIfAbsent(key, k -> new Positions());
+                byRaw.put(probe.copy(), p);
             }
             p.add(v.sequence(), offset);
             changes++;
@@ -105,9 +93,7 @@ final class FlagHistoryIndex {
         /** @return an index of what was collected */
         FlagHistoryIndex index() {
             FlagHistoryIndex index = new FlagHistoryIndex();
-            // Two byte strings decode to one text only if one is not well-formed UTF-8, which the
-            // journal never writes; should it happen, their changes are merged in order.
-            byRaw.forEach((raw, positions) -> index.byFlag.merge(raw.key, positions, Positions::mergedWith));
+            index.byFlag.putAll(byFlag);
             index.changes = changes;
             return index;
         }
@@ -115,14 +101,13 @@ final class FlagHistoryIndex {
 
     /**
      * The raw bytes of a record's environment and subject (with their length prefixes), as a map key.
-     * The probe points into a record's buffer; stored keys own a copy and the decoded strings.
+     * The probe points into a record's buffer; stored keys own a copy.
      */
     private static final class RawKey {
         private byte[] bytes;
         private int from;
         private int to;
         private int hash;
-        private Key key;
 
         void point(byte[] array, int start, int end) {
             this.bytes = array;
@@ -135,13 +120,12 @@ final class FlagHistoryIndex {
             this.hash = h;
         }
 
-        RawKey copy(String environment, String flag) {
+        RawKey copy() {
             RawKey stored = new RawKey();
             stored.bytes = Arrays.copyOfRange(bytes, from, to);
             stored.from = 0;
             stored.to = to - from;
             stored.hash = hash;
-            stored.key = new Key(environment, flag);
             return stored;
         }
 
