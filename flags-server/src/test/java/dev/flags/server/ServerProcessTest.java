@@ -2,6 +2,12 @@ package dev.flags.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.auth.TokenService;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -10,6 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -127,6 +135,33 @@ class ServerProcessTest {
             assertThat(new ApiClient(http).get("/api/v1/environments", token).status()).isEqualTo(200);
             assertThat(String.join("\n", child.log())).doesNotContain(token);
         }
+    }
+
+    @Test
+    void startWarnsAboutEachTesterTokenMadeBeforeTokensHadAUserAndNeverLogsItsSecret() throws Exception {
+        Path data = dir.resolve("legacy");
+        String secret = TokenService.newSecret();
+        try (FileJournal journal = FileJournal.builder(data.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "production", "admin",
+                    JsonNodeFactory.instance.objectNode().put("name", "production")));
+            // As a server before tokens had a user recorded a tester token: no "userId".
+            ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", "tok-legacy").put("hash", sha256(secret))
+                    .put("name", "tess").put("scope", "tester");
+            payload.putArray("environments").add("production");
+            journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", payload));
+        }
+        try (Child child = start(data, freePort(), freePort(), ServerFixture.ADMIN)) {
+            String warning = child.awaitLine("tok-legacy");
+            child.awaitLine("flag server ready");
+            assertThat(warning).contains("WARN").contains("tess").contains("any user id")
+                    .contains("DELETE /api/v1/tokens/tok-legacy").contains("\"userId\"");
+            assertThat(String.join("\n", child.log())).doesNotContain(secret);
+        }
+    }
+
+    private static String sha256(String secret) throws Exception {
+        byte[] digest = MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
+        return "sha256:" + HexFormat.of().formatHex(digest);
     }
 
     @Test

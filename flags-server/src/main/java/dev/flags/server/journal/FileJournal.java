@@ -732,10 +732,10 @@ public final class FileJournal implements Journal {
         return out;
     }
 
-    /** @return how many flag changes the history index holds, once it holds them all (for tests) */
-    long indexedFlagChanges() {
+    /** @return the history index, once it holds every flag change (for tests) */
+    FlagHistoryIndex completeHistoryIndex() {
         indexOlderChanges();
-        return historyIndex.changes();
+        return historyIndex;
     }
 
     @Override

@@ -171,7 +171,7 @@ class ReadsTest {
                             + oldest);
             assertThat(journal.history("staging", "billing-v2").get(0).sequence()).isEqualTo(oldest);
             assertThat(journal.history("staging", "billing-v2")).isEqualTo(journal.historyByScan("staging", "billing-v2"));
-            assertThat(journal.indexedFlagChanges()).as("retention drops the deleted changes from the history index")
+            assertThat(journal.completeHistoryIndex().changes()).as("retention drops the deleted changes from the history index")
                     .isEqualTo(journal.lastSequence() - oldest + 1);
             assertThatThrownBy(() -> journal.stateAt(1)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("is not available");
@@ -197,7 +197,7 @@ class ReadsTest {
             try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(25)
                     .open()) {
                 if (round % 2 == 0) {
-                    assertThat(journal.indexedFlagChanges()).isEqualTo(flagChanges);
+                    assertThat(journal.completeHistoryIndex().changes()).isEqualTo(flagChanges);
                 }
                 if (round == 0) {
                     envs.forEach(env -> journal.append(createEnvironment(env)));
@@ -230,7 +230,7 @@ class ReadsTest {
                                 .isEqualTo(journal.historyByScan(env, key));
                     }
                 }
-                assertThat(journal.indexedFlagChanges()).isEqualTo(flagChanges);
+                assertThat(journal.completeHistoryIndex().changes()).isEqualTo(flagChanges);
             }
         }
         assertThat(Fixtures.segments(dir)).hasSizeGreaterThan(10);
@@ -291,6 +291,23 @@ class ReadsTest {
                     .hasMessage("before version must be at least 1, was 0");
             assertThatThrownBy(() -> journal.history("staging", "billing-v2", 5, -1))
                     .hasMessage("max entries must be at least 0, was -1");
+        }
+    }
+
+    @Test
+    void anIndexedPositionThatIsAnotherFlagsChangeIsReportedAsDamageNeverAnsweredAsThisFlagsHistory() throws Exception {
+        try (FileJournal journal = journalWithHistory()) {
+            FlagHistoryIndex index = journal.completeHistoryIndex();
+            long[] other = index.positions("staging", "other");
+            // a bug in the index would look like this: a position of "other" filed under "billing-v2"
+            index.add("staging", "billing-v2", other[other.length - 2], other[other.length - 1]);
+
+            assertThatThrownBy(() -> journal.history("staging", "billing-v2"))
+                    .isInstanceOf(JournalCorruptedException.class)
+                    .hasMessageContaining("the history index points at sequence " + other[other.length - 2])
+                    .hasMessageContaining("\"billing-v2\" in \"staging\"")
+                    .hasMessageContaining("of \"other\"");
+            assertThat(journal.history("staging", "other")).isEqualTo(journal.historyByScan("staging", "other"));
         }
     }
 
