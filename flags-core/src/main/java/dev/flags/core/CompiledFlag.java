@@ -23,6 +23,7 @@ final class CompiledFlag {
     private final AttributeLadder[] laddersByStart; // null when the flag has no ladder
     private final Outcome fallthrough;
     private final Outcome fallthroughWithoutKey;
+    private final Evaluation sameForEveryone; // off, or on with no target, rule or variant; else null
 
     /*
      * A ladder: three or more consecutive rules whose only condition is "attribute X in [values]" on
@@ -96,6 +97,15 @@ final class CompiledFlag {
                 ? outcome(flag.defaultValue(), null, Reason.of(Reason.Kind.DEFAULT,
                         "user has no id, so no partial rollout can include it"))
                 : fallthrough;
+        // Switched off, or on for everyone with nothing to choose between: the answer needs no user,
+        // so evaluating it reads one field (a kill switch and a full release are the commonest flags).
+        if (!flag.enabled()) {
+            this.sameForEveryone = off;
+        } else if (targetedUsers.isEmpty() && rules.length == 0 && !fallthrough.needsVariantBucket()) {
+            this.sameForEveryone = fallthrough.fixedAnswer();
+        } else {
+            this.sameForEveryone = null;
+        }
     }
 
     private static AttributeLadder[] ladders(List<Rule> rules) {
@@ -157,8 +167,8 @@ final class CompiledFlag {
      * otherwise matches has a partial rollout; the variant bucket at most once, at the end.
      */
     Evaluation evaluate(User user, Map<String, Set<String>> grants) {
-        if (!flag.enabled()) {
-            return off;
+        if (sameForEveryone != null) {
+            return sameForEveryone;
         }
         String key = user.id();
         if (key != null && !targetedUsers.isEmpty()) {

@@ -38,6 +38,8 @@ public final class FlagSet {
      * HashMap rather than Map.copyOf: a change copies it once, where an immutable map would take a
      * second copy (every SDK of a fleet applies every change, so each copy is garbage in every
      * application), and a lookup finds the bucket with a mask, where the immutable map divides.
+     * Its keys are interned: applications ask with string literals, which are interned, so a lookup
+     * matches the key by identity instead of comparing its characters.
      */
     private final HashMap<String, CompiledFlag> flags;
     private final Map<String, Set<String>> grantsByRole;
@@ -84,7 +86,7 @@ public final class FlagSet {
             }
             problems.flag(null);
             if (problems.isEmpty()) {
-                compiled.put(flag.key(), new CompiledFlag(flag));
+                compiled.put(flag.key().intern(), new CompiledFlag(flag));
             }
         }
         problems.throwIfAny();
@@ -273,7 +275,7 @@ public final class FlagSet {
         FlagValidator.validate(flag, "", problems);
         problems.throwIfAny();
         HashMap<String, CompiledFlag> copy = new HashMap<>(flags);
-        copy.put(flag.key(), new CompiledFlag(flag));
+        copy.put(flag.key().intern(), new CompiledFlag(flag));
         return new FlagSet(copy, grantsByRole, grantsByUser, newVersion);
     }
 
@@ -296,7 +298,7 @@ public final class FlagSet {
         problems.throwIfAny();
         HashMap<String, CompiledFlag> copy = new HashMap<>(flags);
         for (Flag flag : upserted) {
-            copy.put(flag.key(), new CompiledFlag(flag));
+            copy.put(flag.key().intern(), new CompiledFlag(flag));
         }
         removed.forEach(copy::remove);
         return new FlagSet(copy, grantsByRole, grantsByUser, newVersion);

@@ -20,10 +20,12 @@ final class Matchers {
     }
 
     static ConditionMatcher compile(Condition condition) {
+        // Role and region names are interned: applications often pass them as string literals
+        // (interned), and then a comparison matches by identity instead of comparing characters.
         if (condition instanceof Condition.Roles r) {
-            return new RolesMatcher(r.roles().toArray(new String[0]));
+            return new RolesMatcher(r.roles().stream().map(String::intern).toArray(String[]::new));
         } else if (condition instanceof Condition.Regions r) {
-            Set<String> regions = Set.copyOf(r.regions());
+            Set<String> regions = Set.copyOf(r.regions().stream().map(String::intern).toList());
             return (user, grants) -> user.region() != null && regions.contains(user.region());
         } else if (condition instanceof Condition.UserIds u) {
             Set<String> ids = Set.copyOf(u.userIds());
@@ -38,9 +40,8 @@ final class Matchers {
     private record RolesMatcher(String[] roles) implements ConditionMatcher {
         @Override
         public boolean matches(User user, Map<String, Set<String>> grants) {
-            Set<String> own = user.roles();
             for (String role : roles) {
-                if (own.contains(role)) {
+                if (user.hasRole(role)) {
                     return true;
                 }
             }

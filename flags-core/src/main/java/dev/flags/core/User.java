@@ -33,16 +33,25 @@ public final class User {
     /** The longest id, role, region or attribute name accepted, in characters. */
     public static final int MAX_NAME_LENGTH = 1024;
 
-    private static final User ANONYMOUS = new User(null, Set.of(), null, Map.of());
+    /*
+     * Up to this many roles, hasRole scans an array: most users have none or a few, and comparing a
+     * few strings (identical ones by reference first) is cheaper than hashing into a set.
+     */
+    private static final int MAX_SCANNED_ROLES = 8;
+    private static final String[] NO_ROLES = new String[0];
+
+    private static final User ANONYMOUS = new User(null, Set.of(), NO_ROLES, null, Map.of());
 
     private final String id;
     private final Set<String> roles;
+    private final String[] scannedRoles; // the roles in order when there are few of them, else null
     private final String region;
     private final Map<String, Object> attributes;
 
-    private User(String id, Set<String> roles, String region, Map<String, Object> attributes) {
+    private User(String id, Set<String> roles, String[] scannedRoles, String region, Map<String, Object> attributes) {
         this.id = id;
         this.roles = roles;
+        this.scannedRoles = scannedRoles;
         this.region = region;
         this.attributes = attributes;
     }
@@ -56,7 +65,7 @@ public final class User {
      * @throws IllegalArgumentException if {@code id} is empty or longer than {@value #MAX_NAME_LENGTH}
      */
     public static User withId(String id) {
-        return new User(checkName(id, "id"), Set.of(), null, Map.of());
+        return new User(checkName(id, "id"), Set.of(), NO_ROLES, null, Map.of());
     }
 
     /**
@@ -85,7 +94,8 @@ public final class User {
         for (String role : roles) {
             merged.add(checkName(role, "role"));
         }
-        return new User(id, Collections.unmodifiableSet(merged), region, attributes);
+        return new User(id, Collections.unmodifiableSet(merged),
+                merged.size() <= MAX_SCANNED_ROLES ? merged.toArray(NO_ROLES) : null, region, attributes);
     }
 
     /**
@@ -97,7 +107,7 @@ public final class User {
      * @throws IllegalArgumentException if {@code region} is empty or too long
      */
     public User region(String region) {
-        return new User(id, roles, checkName(region, "region"), attributes);
+        return new User(id, roles, scannedRoles, checkName(region, "region"), attributes);
     }
 
     /**
@@ -160,7 +170,7 @@ public final class User {
         if (copy.size() > MAX_ATTRIBUTES) {
             throw new IllegalArgumentException("a user may have at most " + MAX_ATTRIBUTES + " attributes");
         }
-        return new User(id, roles, region, Collections.unmodifiableMap(copy));
+        return new User(id, roles, scannedRoles, region, Collections.unmodifiableMap(copy));
     }
 
     private static String checkName(String value, String what) {
@@ -186,7 +196,16 @@ public final class User {
 
     /** @return true if the application gave this user the role (server grants are checked by the evaluator) */
     public boolean hasRole(String role) {
-        return roles.contains(role);
+        String[] few = scannedRoles;
+        if (few == null) {
+            return roles.contains(role);
+        }
+        for (String own : few) {
+            if (own.equals(role)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** @return the region, or null if none was given */

@@ -103,6 +103,33 @@ class EvaluationContractTest {
     }
 
     @Test
+    @DisplayName("names and keys match by value: strings built at run time, few roles or many")
+    void namesMatchByValueNotByIdentity() {
+        FlagSet flags = FlagSet.of(flag("billing-v2", true, rule("testers", roles("beta-tester"))),
+                flag("eu", true, rule("eu", regions("eu-west"))));
+        String builtRole = new StringBuilder("beta-").append("tester").toString();
+        String builtKey = new String("billing-v2".toCharArray());
+        assertThat(flags.isEnabled(builtKey, User.withId("a").roles(builtRole))).isTrue();
+        assertThat(flags.isEnabled("eu", User.withId("a").region(new StringBuilder("eu-").append("west").toString())))
+                .isTrue();
+
+        // more roles than the user keeps in its short list: the set answers instead
+        String[] many = new String[20];
+        for (int i = 0; i < many.length; i++) {
+            many[i] = "role-" + i;
+        }
+        User crowded = User.withId("a").roles(many);
+        assertThat(flags.isEnabled("billing-v2", crowded)).isFalse();
+        assertThat(flags.isEnabled("billing-v2", crowded.roles(builtRole))).isTrue();
+        assertThat(crowded.roles(builtRole).hasRole("beta-tester")).isTrue();
+        assertThat(crowded.hasRole("role-19")).isTrue();
+        assertThat(crowded.roles()).hasSize(20).startsWith("role-0", "role-1");
+        assertThat(User.withId("a").roles("x", "y").hasRole("y")).isTrue();
+        assertThat(User.withId("a").roles("x", "y").hasRole("z")).isFalse();
+        assertThat(User.anonymous().hasRole("x")).isFalse();
+    }
+
+    @Test
     @DisplayName("a user without a sticky key is never inside a partial rollout, and the reason says so")
     void noStickyKeyNoPartialRollout() {
         FlagSet flags = FlagSet.of(flag("f", true, rule("half", percentage(99.999))));
