@@ -22,6 +22,7 @@ import java.util.function.UnaryOperator;
  * {"addRegion": {"rule": 1, "region": "eu-north"}}      add a region to a rule (removeRegion too)
  * }</pre>
  * A rule is named by its index or its name. Several operations in one body apply in the order above.
+ * Removing a rule's last role or region is refused: the rule would then match every user.
  */
 final class FlagPatch {
 
@@ -59,7 +60,7 @@ final class FlagPatch {
             steps.add(f -> new Flag(f.key(), text, f.enabled(), f.salt(), f.variants(), f.targets(), f.rules(), f.defaultValue(), f.version()));
         }
         if (body.has("percentage")) {
-            JsonNode op = object(body, "percentage");
+            JsonNode op = object(body, "percentage", "value");
             JsonNode value = op.get("value");
             if (value == null || !value.isNumber()) {
                 throw ApiException.badRequest("percentage.value must be a number from 0 to 100, was " + value);
@@ -101,7 +102,7 @@ final class FlagPatch {
         if (!body.has(op)) {
             return;
         }
-        JsonNode node = object(body, op);
+        JsonNode node = object(body, op, field);
         JsonNode valueNode = node.get(field);
         if (valueNode == null || !valueNode.isTextual()) {
             throw ApiException.badRequest(op + "." + field + " must be a string, was " + valueNode);
@@ -121,13 +122,19 @@ final class FlagPatch {
                 List<String> changed = new ArrayList<>(values);
                 if (add && !changed.contains(value)) {
                     changed.add(value);
-                } else if (!add) {
-                    changed.remove(value);
+                } else if (!add && !changed.remove(value)) {
+                    throw ApiException.conflict("rule " + describe(rule) + " has no " + field + " \"" + value
+                            + "\" to remove; its " + field + "s are " + values);
+                }
+                if (changed.isEmpty()) {
+                    // Dropping the condition would widen the rule to every user (a rule without
+                    // conditions matches everyone): a release by accident, so it takes a deliberate PUT.
+                    throw ApiException.conflict("\"" + value + "\" is the last " + field + " of rule " + describe(rule)
+                            + ": without it the rule would match every user. Add another " + field
+                            + " first, or change the rule with a PUT of the whole flag");
                 }
                 done = true;
-                if (!changed.isEmpty()) {
-                    conditions.add(roles ? new Condition.Roles(changed) : new Condition.Regions(changed));
-                }
+                conditions.add(roles ? new Condition.Roles(changed) : new Condition.Regions(changed));
             }
             if (!done) {
                 if (!add) {
@@ -177,10 +184,18 @@ final class FlagPatch {
         return v.asBoolean();
     }
 
-    private static JsonNode object(JsonNode body, String field) {
+    /** The operation's object, which may hold "rule" and the one value field, nothing else. */
+    private static JsonNode object(JsonNode body, String field, String valueField) {
         JsonNode v = body.get(field);
         if (!v.isObject()) {
             throw ApiException.badRequest(field + " must be an object, was " + v);
+        }
+        for (Iterator<String> it = v.fieldNames(); it.hasNext(); ) {
+            String name = it.next();
+            if (!name.equals("rule") && !name.equals(valueField)) {
+                throw ApiException.badRequest(field + " has an unknown field \"" + name + "\"; it takes \"rule\" and \""
+                        + valueField + "\"");
+            }
         }
         return v;
     }

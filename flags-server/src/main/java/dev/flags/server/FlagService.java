@@ -76,8 +76,18 @@ public final class FlagService {
         return write(p, env, key, ifMatch, comment, existing -> flag);
     }
 
-    /** The result of a write. */
+    /**
+     * The result of a write.
+     *
+     * @param flag the flag as stored
+     * @param created true if the write created the flag
+     * @param entry the journal entry written, or null if the write changed nothing and was not recorded
+     */
     public record Written(VersionedFlag flag, boolean created, JournalEntry entry) {
+        /** @return false if the flag already was what the write asked for */
+        public boolean changed() {
+            return entry != null;
+        }
     }
 
     /**
@@ -158,6 +168,10 @@ public final class FlagService {
                 checkIfMatch(ifMatch, existing, key);
             }
             Flag next = change.apply(existing == null ? null : existing.flag());
+            if (existing != null && next.withVersion(existing.version()).equals(existing.flag())) {
+                // Nothing would change: no version, no journal entry, no fan-out to every SDK.
+                return new Written(existing, false, null);
+            }
             long newVersion = state.version() + 1;
             Flag versioned = next.withVersion(newVersion);
             EntryType type = existing == null ? EntryType.FLAG_CREATED : EntryType.FLAG_UPDATED;

@@ -4,6 +4,7 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -143,7 +144,51 @@ class AdminApiTest {
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 150}}"), 422, "must be between 0 and 100, was 150");
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 7, \"value\": 5}}"), 409, "has no rule 7");
         assertProblem(api.patch(path, ADMIN, "{\"explode\": true}"), 400, "is not a patch operation");
+        assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"qa\", \"typo\": 1}}"), 400,
+                "addRole has an unknown field \"typo\"");
+        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 20, \"x\": 1}}"), 400,
+                "percentage has an unknown field \"x\"");
+        assertProblem(api.patch(path, ADMIN, "{\"removeRole\": {\"rule\": 0, \"role\": \"nobody\"}}"), 409,
+                "rule 0 has no role \"nobody\" to remove; its roles are [staff]");
+        long before = api.get(path, ADMIN).json().get("version").asLong();
+        // the last role of "beta testers" and the last region of "eu canary": either would release to everyone
+        assertProblem(api.patch(path, ADMIN, "{\"removeRole\": {\"rule\": 0, \"role\": \"staff\"}}"), 409,
+                "\"staff\" is the last role of rule 0: without it the rule would match every user");
+        api.patch(path, ADMIN, "{\"removeRegion\": {\"rule\": 1, \"region\": \"eu-north\"}}");
+        assertProblem(api.patch(path, ADMIN, "{\"removeRegion\": {\"rule\": \"eu canary\", \"region\": \"eu-west\"}}"), 409,
+                "\"eu-west\" is the last region of rule \"eu canary\"");
+        JsonNode kept = api.get(path, ADMIN).json();
+        assertThat(kept.get("version").asLong()).isEqualTo(before + 1);
+        assertThat(kept.at("/rules/0/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("staff");
+        assertThat(kept.at("/rules/1/conditions/0/regions")).extracting(JsonNode::asText).containsExactly("eu-west");
         assertProblem(api.patch("/api/v1/environments/production/flags/nope", ADMIN, "{\"enabled\": true}"), 404, "create it with PUT");
+    }
+
+    @Test
+    void aWriteThatChangesNothingIsNotRecordedAndSaysSo() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        ApiClient.Response created = api.put(path, ADMIN, BILLING);
+        assertThat(created.header("X-Flags-Changed")).isEqualTo("true");
+        long v1 = created.json().get("version").asLong();
+        long envVersion = api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong();
+
+        for (ApiClient.Response same : List.of(api.put(path, ADMIN, BILLING), api.patch(path, ADMIN, "{\"enabled\": true}"),
+                api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"beta-tester\"}}"),
+                api.call("PATCH", path, ADMIN, "{\"default\": false}", Map.of("If-Match", "\"" + v1 + "\"")),
+                api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + "}"))) {
+            assertThat(same.status()).isEqualTo(200);
+            assertThat(same.header("X-Flags-Changed")).isEqualTo("false");
+            assertThat(same.header("ETag")).isEqualTo("\"" + v1 + "\"");
+            assertThat(same.json().get("version").asLong()).isEqualTo(v1);
+        }
+        assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong()).isEqualTo(envVersion);
+        assertThat(api.get(path + "/history", ADMIN).json().get("versions")).hasSize(1);
+
+        ApiClient.Response off = api.patch(path, ADMIN, "{\"enabled\": false}");
+        assertThat(off.header("X-Flags-Changed")).isEqualTo("true");
+        assertThat(off.json().get("version").asLong()).isEqualTo(envVersion + 1);
+        assertProblem(api.call("PATCH", path, ADMIN, "{\"enabled\": false}", Map.of("If-Match", "\"" + v1 + "\"")), 412,
+                "is at version " + (envVersion + 1));
     }
 
     @Test
@@ -172,6 +217,22 @@ class AdminApiTest {
         assertProblem(api.get(path, ADMIN), 404, "archived");
         assertThat(api.get(path + "/history", ADMIN).json().get("versions")).hasSize(5);
         assertThat(api.put(path, ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);
+    }
+
+    @Test
+    void aCommentHeaderIsReadAsUtf8AndOneThatIsNotUtf8IsRefused() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        String comment = "Grüße 山田 ✓";
+        assertThat(api.raw("PUT", path, ADMIN, BILLING, "X-Flags-Comment", comment.getBytes(StandardCharsets.UTF_8)).status())
+                .isEqualTo(201);
+        assertThat(api.get(path + "/history", ADMIN).json().at("/versions/0/comment").asText()).isEqualTo(comment);
+
+        // "café" in ISO-8859-1: the é is one byte 0xE9, which is not UTF-8
+        ApiClient.RawResponse latin1 = api.raw("PATCH", path, ADMIN, "{\"enabled\": false}", "X-Flags-Comment",
+                "café".getBytes(StandardCharsets.ISO_8859_1));
+        assertThat(latin1.status()).isEqualTo(400);
+        assertThat(latin1.json().get("detail").asText()).contains("X-Flags-Comment is not UTF-8");
+        assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isTrue();
     }
 
     @Test
@@ -246,6 +307,25 @@ class AdminApiTest {
         assertProblem(api.put(members + "tess%09", ADMIN, null), 400, "without control characters");
         assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong()).isEqualTo(1);
         assertThat(api.put(members + "u".repeat(1024), ADMIN, null).json().get("changed").asBoolean()).isTrue();
+    }
+
+    @Test
+    void aUserIdIsDecodedSegmentBySegmentSoSlashesSemicolonsAndPlusesStayInTheId() {
+        String members = "/api/v1/environments/production/roles/beta-tester/members/";
+        for (String encoded : List.of("org%2F42", "a%5Cb", "x;y", "a+b", "caf%C3%A9", "50%25", "q%3Fr")) {
+            assertThat(api.put(members + encoded, ADMIN, null).status()).as(encoded).isEqualTo(200);
+        }
+        List<String> granted = new ArrayList<>();
+        api.get("/api/v1/environments/production/roles", ADMIN).json().get("members").get("beta-tester")
+                .forEach(m -> granted.add(m.asText()));
+        assertThat(granted).containsExactlyInAnyOrder("org/42", "a\\b", "x;y", "a+b", "café", "50%", "q?r");
+        assertThat(api.delete(members + "org%2F42", ADMIN).json().get("changed").asBoolean()).isTrue();
+
+        // Undertow refuses a malformed escape itself, with an empty 400 (PathSegmentsTest holds our own check)
+        assertThat(api.raw("PUT", members + "bad%zz", ADMIN, null, null, null).status()).isEqualTo(400);
+        assertProblem(api.put(members + "bad%C3", ADMIN, null), 400, "does not decode as UTF-8");
+        assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong())
+                .as("7 grants and 1 revoke, nothing from the bad requests").isEqualTo(9);
     }
 
     @Test

@@ -54,6 +54,43 @@ final class ApiClient {
         }
     }
 
+    /** A response read off a raw socket. */
+    record RawResponse(int status, JsonNode json) {
+    }
+
+    /**
+     * Sends a request byte for byte, for what java.net.http will not send: a path with a malformed
+     * escape, or a header value with bytes that are not ASCII.
+     *
+     * @param extraHeader a header line's name and value bytes, or null
+     */
+    RawResponse raw(String method, String rawPath, String token, String body, String headerName, byte[] headerValue) {
+        URI uri = URI.create(base);
+        try (java.net.Socket socket = new java.net.Socket(uri.getHost(), uri.getPort())) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            byte[] content = body == null ? new byte[0] : body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            String head = method + " " + rawPath + " HTTP/1.1\r\nHost: " + uri.getHost() + "\r\nConnection: close\r\n"
+                    + "Authorization: Bearer " + token + "\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + content.length + "\r\n";
+            out.write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            if (headerName != null) {
+                out.write((headerName + ": ").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                out.write(headerValue);
+                out.write("\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+            out.write("\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.write(content);
+            socket.getOutputStream().write(out.toByteArray());
+            String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            int status = Integer.parseInt(answer.substring(9, 12));
+            int bodyStart = answer.indexOf("\r\n\r\n") + 4;
+            String text = answer.substring(bodyStart);
+            return new RawResponse(status, text.startsWith("{") ? MAPPER.readTree(text) : null);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     Response get(String path, String token) {
         return call("GET", path, token, null, Map.of());
     }

@@ -28,6 +28,10 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
@@ -107,8 +111,7 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private void route(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
-        String path = req.getPathInfo() == null ? "" : req.getPathInfo();
-        List<String> parts = Arrays.stream(path.split("/")).filter(s -> !s.isEmpty()).toList();
+        List<String> parts = PathSegments.of(req);
         String method = req.getMethod();
         int n = parts.size();
         if (n >= 1 && parts.get(0).equals("environments")) {
@@ -158,7 +161,7 @@ public final class ApiServlet extends HttpServlet {
             routeTokens(req, resp, p, parts);
             return;
         }
-        throw new ApiException(404, "not found", "there is no endpoint " + method + " /api/v1" + path + "; see docs/api.md");
+        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
     }
 
     // ---------------------------------------------------------------- environments
@@ -214,12 +217,10 @@ public final class ApiServlet extends HttpServlet {
             switch (method) {
                 case "GET" -> flag(resp, 200, services.flags().get(p, env, key));
                 case "PUT" -> {
-                    FlagService.Written w = services.flags().put(p, env, key, body(req), ifMatch(req), comment(req));
-                    flag(resp, w.created() ? 201 : 200, w.flag());
+                    written(resp, services.flags().put(p, env, key, body(req), ifMatch(req), comment(req)));
                 }
                 case "PATCH" -> {
-                    FlagService.Written w = services.flags().patch(p, env, key, body(req), ifMatch(req), comment(req));
-                    flag(resp, 200, w.flag());
+                    written(resp, services.flags().patch(p, env, key, body(req), ifMatch(req), comment(req)));
                 }
                 case "DELETE" -> {
                     JournalEntry e = services.flags().archive(p, env, key, ifMatch(req), comment(req));
@@ -251,9 +252,8 @@ public final class ApiServlet extends HttpServlet {
             if (v == null || !v.isIntegralNumber()) {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
             }
-            FlagService.Written w = services.flags().revert(p, env, key, v.asLong(), ifMatch(req),
-                    firstNonNull(text(body, "comment", false), comment(req)));
-            flag(resp, 200, w.flag());
+            written(resp, services.flags().revert(p, env, key, v.asLong(), ifMatch(req),
+                    firstNonNull(text(body, "comment", false), comment(req))));
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
@@ -262,6 +262,12 @@ public final class ApiServlet extends HttpServlet {
     private static void flag(HttpServletResponse resp, int status, FlagService.VersionedFlag f) throws IOException {
         resp.setHeader("ETag", "\"" + f.version() + "\"");
         write(resp, status, FlagFormat.toJson(f.flag()));
+    }
+
+    /** A write's answer: the flag as stored, and {@code X-Flags-Changed: false} if it already was that. */
+    private static void written(HttpServletResponse resp, FlagService.Written w) throws IOException {
+        resp.setHeader("X-Flags-Changed", String.valueOf(w.changed()));
+        flag(resp, w.created() ? 201 : 200, w.flag());
     }
 
     private static ObjectNode historyEntry(JournalEntry e) {
@@ -525,7 +531,29 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private static String comment(HttpServletRequest req) {
-        return firstNonNull(req.getParameter("comment"), req.getHeader("X-Flags-Comment"));
+        return firstNonNull(req.getParameter("comment"), utf8Header(req, "X-Flags-Comment"));
+    }
+
+    /**
+     * A header's value read as UTF-8. The container hands header bytes over one char per byte (HTTP's
+     * old ISO-8859-1 rule); clients send comments as UTF-8, and the journal keeps them forever, so the
+     * bytes are decoded as UTF-8, and bytes that are not UTF-8 are refused rather than stored garbled.
+     */
+    private static String utf8Header(HttpServletRequest req, String name) {
+        String value = req.getHeader(name);
+        if (value == null || value.chars().allMatch(c -> c < 0x80)) {
+            return value;
+        }
+        if (value.chars().anyMatch(c -> c > 0xFF)) {
+            return value; // already decoded beyond one byte per char
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(value.getBytes(StandardCharsets.ISO_8859_1))).toString();
+        } catch (CharacterCodingException e) {
+            throw new ApiException(400, "bad request", name + " is not UTF-8; send the text as UTF-8, or as ?comment=... in the URL");
+        }
     }
 
     private static String firstNonNull(String a, String b) {
