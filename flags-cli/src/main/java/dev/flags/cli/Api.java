@@ -6,13 +6,17 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.ConnectException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLEncoder;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Locale;
 
 /**
  * Not thread-safe (one per command run). Calls the server's admin API and turns failures into {@link CliException}s.
@@ -34,12 +38,33 @@ final class Api {
     private final PrintWriter notices;
 
     Api(String server, String token, PrintWriter notices) {
+        checkServer(server);
         if (token == null || token.isBlank()) {
             throw new CliException(FlagsCommand.EXIT_USAGE, "no token: pass --token or set FLAGS_TOKEN");
         }
         this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
         this.token = token;
         this.notices = notices;
+    }
+
+    /**
+     * Fails with a usage error unless the address is an absolute http or https URL with a host: anything else would
+     * otherwise surface as an IllegalArgumentException of the HTTP client, deep inside the first request.
+     */
+    private static void checkServer(String server) {
+        URI uri = null;
+        try {
+            uri = server == null ? null : new URI(server);
+        } catch (URISyntaxException e) {
+            // reported below, with the expected form
+        }
+        String scheme = uri == null || uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        // The API's paths are appended to the address, so a query or fragment would end up in the wrong place.
+        if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null || uri.getRawQuery() != null
+                || uri.getRawFragment() != null) {
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server
+                    + "\" is not an http or https URL; expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)");
+        }
     }
 
     static String path(String segment) {
@@ -75,14 +100,56 @@ final class Api {
         try {
             return http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (ConnectException | HttpTimeoutException e) {
-            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "cannot reach the flag server at " + server + ": " + e.getMessage()
+            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "cannot reach the flag server at " + server + ": " + describe(e)
                     + " (set --server or FLAGS_SERVER)");
         } catch (IOException e) {
-            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "talking to " + server + " failed: " + e.getMessage());
+            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "talking to " + server + " failed: " + describe(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "interrupted");
         }
+    }
+
+    /**
+     * What went wrong, in words: the HTTP client often throws exceptions without a message (a refused connection
+     * is a ConnectException with none, caused by another without one), which would print as "null".
+     */
+    static String describe(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
+                return "unknown host"; // the exceptions say nothing more than the host name, which the caller prints
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String message = t.getMessage();
+            // A wrapper made from its cause alone has the cause's class name as its message: not words.
+            boolean wrapperDefault = t.getCause() != null && t.getCause().toString().equals(message);
+            if (message != null && !message.isBlank() && !wrapperDefault) {
+                return message;
+            }
+        }
+        if (failure instanceof ConnectException) {
+            return "connection refused";
+        }
+        Throwable root = failure;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        return inWords(root.getClass().getSimpleName());
+    }
+
+    /** A class name in plain words: ClosedChannelException is "closed channel", EOFException is "EOF". */
+    static String inWords(String className) {
+        String name = className.endsWith("Exception") && !className.equals("Exception")
+                ? className.substring(0, className.length() - "Exception".length()) : className;
+        StringBuilder words = new StringBuilder();
+        for (String word : name.split("(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")) {
+            if (!words.isEmpty()) {
+                words.append(' ');
+            }
+            words.append(word.equals(word.toUpperCase(Locale.ROOT)) ? word : word.toLowerCase(Locale.ROOT)); // acronyms stay
+        }
+        return words.toString();
     }
 
     /** The Retry-After header in seconds, or -1 if there is none the command understands. */
@@ -111,8 +178,15 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with something that is not JSON");
         }
         if (r.statusCode() >= 400) {
-            StringBuilder message = new StringBuilder(json.path("detail").asText("the server answered " + r.statusCode()));
-            json.path("problems").forEach(p -> message.append("\n  ").append(p.path("path").asText()).append(' ').append(p.path("message").asText()));
+            String detail = json.path("detail").asText("the server answered " + r.statusCode());
+            StringBuilder message = new StringBuilder(detail);
+            for (JsonNode p : json.path("problems")) {
+                String problem = p.path("path").asText() + " " + p.path("message").asText();
+                // The server's detail spells out a single problem itself; listing it again would say it twice.
+                if (!detail.contains(problem)) {
+                    message.append("\n  ").append(problem);
+                }
+            }
             throw new CliException(FlagsCommand.EXIT_FAILED, message.toString());
         }
         return json;

@@ -67,6 +67,13 @@ public final class FlagsCommand implements Callable<Integer> {
         cli.getSubcommands().values().forEach(sub -> sub.getCommandSpec().mixinStandardHelpOptions(true)); // --help everywhere
         cli.setOut(out);
         cli.setErr(err);
+        // Bad usage (an unknown option, a missing parameter) gets the same "flags: " line as every other error and a
+        // pointer to the help, not the whole usage text: in a script's log the message would drown in it.
+        cli.setParameterExceptionHandler((e, arguments) -> {
+            err.println("flags: " + e.getMessage());
+            err.println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+            return EXIT_USAGE;
+        });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof CliException c) {
                 err.println("flags: " + c.getMessage());
@@ -98,9 +105,6 @@ public final class FlagsCommand implements Callable<Integer> {
                 description = "The environment (env FLAGS_ENV, default ${DEFAULT-VALUE}).")
         String environment;
 
-        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the flag's history.")
-        String comment;
-
         Api api(CommandSpec command) {
             return new Api(server, token, command.commandLine().getErr());
         }
@@ -108,6 +112,12 @@ public final class FlagsCommand implements Callable<Integer> {
         String flagPath(String key) {
             return "/environments/" + Api.path(environment) + "/flags/" + Api.path(key);
         }
+    }
+
+    /** The "why" of a change; only commands that change something take it (a read has no history to record it in). */
+    static final class CommentOption {
+        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the flag's history.")
+        String comment;
     }
 
     private static void print(CommandSpec spec, JsonNode json) {
@@ -146,6 +156,7 @@ public final class FlagsCommand implements Callable<Integer> {
     /** Sends a PATCH and prints the flag. */
     abstract static class PatchCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
+        @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
 
@@ -153,7 +164,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            print(spec, o.api(spec).call("PATCH", o.flagPath(flag), patch(), o.comment));
+            print(spec, o.api(spec).call("PATCH", o.flagPath(flag), patch(), why.comment));
             return EXIT_OK;
         }
 
@@ -228,6 +239,7 @@ public final class FlagsCommand implements Callable<Integer> {
     /** Grants or revokes a role. */
     abstract static class RoleCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
+        @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "ROLE") String role;
         @Parameters(index = "1", paramLabel = "USER-ID") String user;
@@ -237,7 +249,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             print(spec, o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
-                    + "/members/" + Api.path(user), null, o.comment));
+                    + "/members/" + Api.path(user), null, why.comment));
             return EXIT_OK;
         }
     }
@@ -261,12 +273,13 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "archive", description = "Archive a flag: no longer served; its history stays. A later PUT restores it.")
     static final class Archive implements Callable<Integer> {
         @Mixin ServerOptions o;
+        @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
 
         @Override
         public Integer call() {
-            print(spec, o.api(spec).call("DELETE", o.flagPath(flag), null, o.comment));
+            print(spec, o.api(spec).call("DELETE", o.flagPath(flag), null, why.comment));
             return EXIT_OK;
         }
     }
@@ -309,16 +322,46 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
                 JsonNode v = it.next();
-                spec.commandLine().getOut().printf("v%-6s %s  %-14s %s  %s%n", v.path("version").asText(), v.path("timestamp").asText(),
-                        v.path("change").asText(), v.path("actor").asText(), v.path("comment").asText());
+                spec.commandLine().getOut().printf("v%-6s %s  %-14s %s  %s%n", oneLine(v, "version"), oneLine(v, "timestamp"),
+                        oneLine(v, "change"), oneLine(v, "actor"), oneLine(v, "comment"));
             }
             return EXIT_OK;
         }
     }
 
+    /**
+     * A field of a history entry as text on one line: a missing or null field is empty (not "null"), and line breaks
+     * and other control characters are escaped (a backslash too, so that the escapes are unambiguous), so that a
+     * comment of several lines cannot break the one line per version that scripts read.
+     */
+    static String oneLine(JsonNode entry, String field) {
+        JsonNode value = entry.path(field);
+        String text = value.isValueNode() && !value.isNull() ? value.asText() : "";
+        StringBuilder out = new StringBuilder(text.length());
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            switch (c) {
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> {
+                    // C0 and C1 controls, DEL, and the Unicode line and paragraph separators some terminals break at.
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        return out.toString();
+    }
+
     @Command(name = "revert", description = "Make a new version of a flag equal to an earlier one.")
     static final class Revert implements Callable<Integer> {
         @Mixin ServerOptions o;
+        @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
         @Parameters(index = "1", paramLabel = "VERSION") long version;
@@ -326,8 +369,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             ObjectNode body = Api.JSON.createObjectNode().put("version", version);
-            if (o.comment != null) {
-                body.put("comment", o.comment);
+            if (why.comment != null) {
+                body.put("comment", why.comment);
             }
             print(spec, o.api(spec).call("POST", o.flagPath(flag) + "/revert", body, null));
             return EXIT_OK;
@@ -397,7 +440,13 @@ public final class FlagsCommand implements Callable<Integer> {
             } catch (FlagValidationException e) {
                 throw new CliException(EXIT_FAILED, file + " is not valid; run: flags validate " + file);
             }
-            Evaluation e = set.evaluate(flag, user(parseJson(user, "USER-JSON")));
+            User u = user(parseJson(user, "USER-JSON"));
+            // The evaluator answers an unknown flag with false and flagVersion -1, as an application needs; here it is
+            // a typo or the wrong file, and a script checking the exit code must not take it for an answer.
+            if (set.flag(flag).isEmpty()) {
+                throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in " + file);
+            }
+            Evaluation e = set.evaluate(flag, u);
             ObjectNode n = FlagFormat.toJson(e);
             print(spec, n);
             return EXIT_OK;

@@ -115,6 +115,8 @@ class FlagsCommandTest {
         Run invalid = remote("rollout", "billing-v2", "150", "--rule", "0");
         assertThat(invalid.exit()).isEqualTo(1);
         assertThat(invalid.err()).contains("must be between 0 and 100, was 150");
+        // The server's detail states a single problem; the command does not print it a second time from the list.
+        assertThat(invalid.err().split("must be between 0 and 100, was 150", -1)).hasSize(2);
 
         int closedPort;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -122,7 +124,8 @@ class FlagsCommandTest {
         }
         Run unreachable = flags("list", "--server=http://127.0.0.1:" + closedPort, "--token=x");
         assertThat(unreachable.exit()).isEqualTo(3);
-        assertThat(unreachable.err()).contains("cannot reach the flag server");
+        assertThat(unreachable.err()).contains("cannot reach the flag server at http://127.0.0.1:" + closedPort + ": ")
+                .containsIgnoringCase("connection refused").doesNotContain("null");
         assertThat(flags("list", "--server=http://127.0.0.1:" + server.httpPort(), "--token=").exit()).isEqualTo(2);
         assertThat(flags("rollout", "billing-v2").exit()).isEqualTo(2);
         assertThat(flags("no-such-command").exit()).isEqualTo(2);
@@ -130,6 +133,60 @@ class FlagsCommandTest {
         assertThat(help.exit()).isZero();
         assertThat(help.out()).contains("validate").contains("Exit codes");
         assertThat(flags("rollout", "--help").out()).contains("--rule");
+    }
+
+    @Test
+    void aServerAddressThatIsNotAnHttpUrlIsBadUsage() {
+        for (String bad : new String[] {"notaurl", "localhost:8080", "ftp://127.0.0.1:" + server.httpPort(), "http://",
+                "http://127.0.0.1:" + server.httpPort() + "?x=1"}) {
+            Run run = flags("list", "--server=" + bad, "--token=" + ADMIN);
+            assertThat(run.exit()).as(bad).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(run.err()).as(bad).isEqualTo("flags: the server address \"" + bad + "\" is not an http or https URL;"
+                    + " expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)\n");
+        }
+        Run upperCase = flags("list", "--server=HTTP://127.0.0.1:" + server.httpPort() + "/", "--token=" + ADMIN);
+        assertThat(upperCase.exit()).as(upperCase.err()).isZero();
+    }
+
+    @Test
+    void usageErrorsSayWhatIsWrongOnOneLineAndPointToTheHelp() {
+        Run unknownOption = flags("list", "--bogus");
+        assertThat(unknownOption.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(unknownOption.err()).isEqualTo("flags: Unknown option: '--bogus'\nTry 'flags list --help'.\n");
+        assertThat(unknownOption.out()).isEmpty();
+
+        Run missing = flags("show");
+        assertThat(missing.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(missing.err()).isEqualTo("flags: Missing required parameter: 'FLAG'\nTry 'flags show --help'.\n");
+
+        Run unknownCommand = flags("no-such-command");
+        assertThat(unknownCommand.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(unknownCommand.err()).startsWith("flags: ").endsWith("\nTry 'flags --help'.\n").contains("no-such-command");
+        assertThat(unknownCommand.err().lines()).hasSize(2);
+    }
+
+    @Test
+    void onlyCommandsThatChangeSomethingTakeAComment() {
+        for (String[] read : new String[][] {{"show", "billing-v2"}, {"list"}, {"history", "billing-v2"}, {"evaluate", "{}"}}) {
+            String[] args = new String[read.length + 2];
+            System.arraycopy(read, 0, args, 0, read.length);
+            args[read.length] = "-m";
+            args[read.length + 1] = "why";
+            Run run = remote(args);
+            assertThat(run.exit()).as(read[0]).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(run.err()).as(read[0]).startsWith("flags: Unknown option").contains("'-m'");
+            assertThat(flags(read[0], "--help").out()).as(read[0]).doesNotContain("--comment");
+        }
+        for (String change : new String[] {"on", "off", "rollout", "add-role", "add-region", "grant", "revoke", "archive", "revert"}) {
+            assertThat(flags(change, "--help").out()).as(change).contains("-m, --comment");
+        }
+        Run grant = remote("grant", "beta-tester", "tess", "-m", "joins the beta");
+        assertThat(grant.exit()).as(grant.err()).isZero();
+        assertThat(remote("on", "billing-v2", "--comment", "dark launch done").exit()).isZero();
+        String first = remote("history", "billing-v2").out().lines().findFirst().orElseThrow().substring(1, 7).trim();
+        Run revert = remote("revert", "billing-v2", first, "--comment", "back to the start");
+        assertThat(revert.exit()).as(revert.err()).isZero();
+        assertThat(remote("history", "billing-v2").out().lines().reduce((a, b) -> b).orElseThrow()).endsWith("back to the start");
     }
 
     @Test
@@ -159,6 +216,12 @@ class FlagsCommandTest {
         assertThat(us.at("/reason/kind").asText()).isEqualTo("DEFAULT");
         assertThat(flags("eval", good.toString(), "billing-v2", "not json").exit()).isEqualTo(2);
         assertThat(flags("eval", bad.toString(), "billing-v2", "{}").exit()).isEqualTo(1);
+
+        // A flag the file does not have is a "no", not an answer of false with flagVersion -1.
+        Run unknown = flags("eval", good.toString(), "nosuch-flag", "{\"id\": \"u1\"}");
+        assertThat(unknown.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(unknown.err()).isEqualTo("flags: there is no flag \"nosuch-flag\" in " + good + "\n");
+        assertThat(unknown.out()).isEmpty();
         assertThat(flags("validate", dir.resolve("missing.json").toString()).exit()).isEqualTo(2);
     }
 }

@@ -63,6 +63,20 @@ class HistoryPagesTest {
     }
 
     @Test
+    void eachVersionIsOneLineWithWhenWhatWhoAndWhyEvenForACommentOfSeveralLines() {
+        server.answer(200, null, """
+                {"versions": [
+                  {"version": 2, "timestamp": "2026-12-03T10:00:00Z", "change": "flag_created", "actor": "alice", "comment": null},
+                  {"version": 3, "timestamp": "2026-12-03T11:00:00Z", "change": "flag_updated", "actor": "bob (editor)",
+                   "comment": "incident 42\\nrolled back\\r\\tsee C:\\\\runbook \\u0007\\u2028done"}]}""");
+        FlagsCommandTest.Run run = history("billing-v2");
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out().lines()).containsExactly(
+                "v2      2026-12-03T10:00:00Z  flag_created   alice  ",
+                "v3      2026-12-03T11:00:00Z  flag_updated   bob (editor)  incident 42\\nrolled back\\r\\tsee C:\\\\runbook \\u0007\\u2028done");
+    }
+
+    @Test
     void pagesThatDoNotGoBackAreAnErrorNotALoop() {
         server.answer(200, null, page(6, 8));
         server.answer(200, null, page(6, 8));

@@ -1,0 +1,74 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ConnectException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.UnresolvedAddressException;
+import javax.net.ssl.SSLException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** What the command says when the server refuses a change or cannot be talked to. */
+class FailureMessagesTest {
+
+    @RegisterExtension
+    final ScriptedHttpServer server = new ScriptedHttpServer();
+
+    private FlagsCommandTest.Run rollout() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(new String[] {"rollout", server.serverOption(), "--token=t0ken", "billing-v2", "50", "--rule", "0"},
+                new PrintWriter(out, true), new PrintWriter(err, true));
+        return new FlagsCommandTest.Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void anInvalidFlagsProblemsArePrintedOnceEach() {
+        server.answer(422, null, """
+                {"status": 422, "title": "invalid flag", "detail": "the flag is not valid: 2 problems, listed in \\"problems\\"",
+                 "problems": [{"path": "enabled", "message": "must be true or false, was \\"yes\\""},
+                              {"path": "rules[0].conditions[0].percentage", "message": "must be between 0 and 100, was 150"}]}""");
+        FlagsCommandTest.Run many = rollout();
+        assertThat(many.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(many.err()).isEqualTo("""
+                flags: the flag is not valid: 2 problems, listed in "problems"
+                  enabled must be true or false, was "yes"
+                  rules[0].conditions[0].percentage must be between 0 and 100, was 150
+                """);
+
+        server.answer(422, null, """
+                {"status": 422, "title": "invalid flag",
+                 "detail": "the flag is not valid: flag \\"billing-v2\\": rules[0].conditions[0].percentage must be between 0 and 100, was 150",
+                 "problems": [{"path": "rules[0].conditions[0].percentage", "message": "must be between 0 and 100, was 150"}]}""");
+        FlagsCommandTest.Run one = rollout();
+        assertThat(one.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(one.err()).isEqualTo("flags: the flag is not valid: flag \"billing-v2\": rules[0].conditions[0].percentage"
+                + " must be between 0 and 100, was 150\n");
+    }
+
+    @Test
+    void failuresWithoutAMessageAreDescribedInWordsNeverAsNull() {
+        // What Java 17's HTTP client throws for a refused connection, and for a host name that does not resolve.
+        ConnectException refused = new ConnectException();
+        refused.initCause(new ConnectException().initCause(new ClosedChannelException()));
+        assertThat(Api.describe(refused)).isEqualTo("connection refused");
+        ConnectException unresolved = new ConnectException();
+        unresolved.initCause(new ConnectException().initCause(new UnresolvedAddressException()));
+        assertThat(Api.describe(unresolved)).isEqualTo("unknown host");
+
+        assertThat(Api.describe(new SSLException("Unrecognized SSL message, plaintext connection?")))
+                .isEqualTo("Unrecognized SSL message, plaintext connection?");
+        assertThat(Api.describe(new IOException("outer", new EOFException("inner")))).isEqualTo("outer");
+        assertThat(Api.describe(new IOException(null, new EOFException("inner")))).isEqualTo("inner");
+        // new IOException(cause) takes the cause's class name as its message: not words for a person.
+        assertThat(Api.describe(new IOException(new EOFException()))).isEqualTo("EOF");
+        assertThat(Api.describe(new IOException(new ClosedChannelException()))).isEqualTo("closed channel");
+        assertThat(Api.inWords("HttpConnectTimeoutException")).isEqualTo("http connect timeout");
+        assertThat(Api.inWords("SSLHandshakeException")).isEqualTo("SSL handshake");
+    }
+}
