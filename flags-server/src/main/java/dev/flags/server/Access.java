@@ -22,6 +22,17 @@ final class Access {
         }
     }
 
+    /**
+     * History and audit name who changed what and who holds which role: for the people who change
+     * flags (editors and admins), not for testers, who may read the flags themselves.
+     */
+    static void requireHistory(Principal p, String env) {
+        if (!p.canWriteFlags(env)) {
+            throw ApiException.forbidden("history and audit of environment \"" + env + "\" need an editor or admin token;"
+                    + " this token's scope is " + p.scope().apiName());
+        }
+    }
+
     static void requireWriteFlags(Principal p, String env) {
         if (!p.canWriteFlags(env)) {
             throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not change flags in environment \"" + env + "\"");

@@ -1,6 +1,7 @@
 package dev.flags.server;
 
 import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.ServerState;
@@ -45,11 +46,11 @@ public final class HistoryService {
      *
      * @param before only versions below this one; null for the newest
      * @param limit at most this many, 1 to {@value #MAX_HISTORY}
-     * @return the page (404 if the environment is unknown; an empty page for a flag without history)
+     * @return the page (404 if the environment is unknown, or the flag never existed in it)
      */
     public HistoryPage flagHistory(Principal p, String env, String key, Long before, int limit) {
-        Access.requireRead(p, env);
-        Access.environment(journal, env);
+        Access.requireHistory(p, env);
+        EnvironmentState state = Access.environment(journal, env);
         if (limit < 1 || limit > MAX_HISTORY) {
             throw ApiException.badRequest("limit must be between 1 and " + MAX_HISTORY + ", was " + limit);
         }
@@ -58,6 +59,10 @@ public final class HistoryService {
         }
         // One more than asked for tells whether there is an earlier page.
         List<JournalEntry> read = journal.history(env, key, before == null ? Long.MAX_VALUE : before, limit + 1);
+        if (read.isEmpty() && !state.flags().containsKey(key) && !state.archivedFlags().containsKey(key)
+                && journal.history(env, key, Long.MAX_VALUE, 1).isEmpty()) {
+            throw ApiException.notFound("flag", "flag \"" + key + "\" never existed in environment \"" + env + "\"");
+        }
         if (read.size() <= limit) {
             return new HistoryPage(read, null);
         }
@@ -71,13 +76,16 @@ public final class HistoryService {
      *
      * @param env an environment, or null for all (admin only)
      * @param actor an exact actor, or null for all
+     * @param afterSequence only entries after this sequence number (0 for all): where the previous page ended
      * @param limit at most this many, up to {@value #MAX_AUDIT}
+     * @return up to {@code limit} entries, oldest first; one more if there are more (the caller pages on)
      */
-    public List<JournalEntry> audit(Principal p, String env, String actor, Instant from, Instant to, int limit) {
+    public List<JournalEntry> audit(Principal p, String env, String actor, Instant from, Instant to, long afterSequence,
+                                    int limit) {
         if (env == null) {
             Access.requireAdmin(p);
         } else {
-            Access.requireRead(p, env);
+            Access.requireHistory(p, env);
         }
         if (limit < 1 || limit > MAX_AUDIT) {
             throw ApiException.badRequest("limit must be between 1 and " + MAX_AUDIT + ", was " + limit);
@@ -85,6 +93,10 @@ public final class HistoryService {
         if (!from.isBefore(to)) {
             throw ApiException.badRequest("from (" + from + ") must be before to (" + to + ")");
         }
+        if (afterSequence < 0) {
+            throw ApiException.badRequest("after must be a sequence number, 0 or more, was " + afterSequence);
+        }
+        int wanted = limit + 1; // one more tells the caller that there is another page
         // Timestamps never go backwards in the journal, so after the first entry in the range the
         // rest are read in sequence order until one falls outside it.
         List<JournalEntry> out = new ArrayList<>();
@@ -92,8 +104,8 @@ public final class HistoryService {
         if (first.isEmpty()) {
             return out;
         }
-        long next = first.get(0).sequence();
-        while (out.size() < limit) {
+        long next = Math.max(first.get(0).sequence(), afterSequence + 1);
+        while (out.size() < wanted) {
             List<JournalEntry> page = journal.read(next, 500);
             if (page.isEmpty()) {
                 return out;
@@ -105,7 +117,7 @@ public final class HistoryService {
                 boolean envMatches = env == null ? (e.environment() == null || p.canRead(e.environment())) : env.equals(e.environment());
                 if (envMatches && (actor == null || actor.equals(e.actor()))) {
                     out.add(e);
-                    if (out.size() == limit) {
+                    if (out.size() == wanted) {
                         return out;
                     }
                 }

@@ -298,6 +298,8 @@ class AdminApiTest {
         assertProblem(api.get(path + "/history?limit=1001", ADMIN), 400, "limit must be between 1 and 1000, was 1001");
         assertProblem(api.get(path + "/history?before=0", ADMIN), 400, "before must be a version, 1 or more, was 0");
         assertProblem(api.get(path + "/history?before=v3", ADMIN), 400, "before must be a whole number");
+        assertProblem(api.get("/api/v1/environments/production/flags/never-was/history", ADMIN), 404,
+                "flag \"never-was\" never existed in environment \"production\"");
     }
 
     @Test
@@ -392,8 +394,16 @@ class AdminApiTest {
         assertThat(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean())
                 .isTrue();
 
-        // sdk: nothing over HTTP
-        assertProblem(api.get("/api/v1/environments/staging/flags", sdk), 403, "may not read");
+        // tester: no history or audit (they name who changed what and who holds which role)
+        assertProblem(api.get("/api/v1/environments/staging/flags/billing-v2/history", tester), 403,
+                "need an editor or admin token; this token's scope is tester");
+        assertProblem(api.get("/api/v1/audit?environment=staging", tester), 403, "need an editor or admin token");
+        assertThat(api.get("/api/v1/environments/staging/flags/billing-v2/history", editor).status()).isEqualTo(200);
+        assertThat(api.get("/api/v1/audit?environment=staging", editor).status()).isEqualTo(200);
+
+        // sdk: nothing over HTTP, not even the list of environments
+        assertProblem(api.get("/api/v1/environments/staging/flags", sdk), 403, "may only subscribe to its environment over gRPC");
+        assertProblem(api.get("/api/v1/environments", sdk), 403, "may only subscribe");
 
         // a revoked token stops working at once
         String id = api.get("/api/v1/tokens", ADMIN).json().get("tokens").findValues("id").stream()
@@ -461,6 +471,25 @@ class AdminApiTest {
         assertThat(early).extracting(e -> e.get("change").asText()).containsExactly("environment_created", "flag_created");
         assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
         assertProblem(api.get("/api/v1/audit?from=yesterday", ADMIN), 400, "ISO-8601");
+        assertThat(api.get("/api/v1/audit?from=2999-01-01T00:00:00Z", ADMIN).json().get("entries"))
+                .as("from in the future, no to: nothing yet").isEmpty();
+        assertThat(api.get("/api/v1/audit", ADMIN).json().has("after")).as("all of it fits in one page").isFalse();
+
+        // pages: "after" is where the next page starts, and the pages together are everything, once
+        List<String> paged = new ArrayList<>();
+        String next = "";
+        for (int pages = 1; ; pages++) {
+            JsonNode page = api.get("/api/v1/audit?limit=3" + next, ADMIN).json();
+            page.get("entries").forEach(e -> paged.add(e.get("sequence").asText()));
+            if (!page.has("after")) {
+                assertThat(pages).isEqualTo(2);
+                break;
+            }
+            assertThat(page.get("entries")).hasSize(3);
+            next = "&after=" + page.get("after").asText();
+        }
+        assertThat(paged).isEqualTo(all.findValuesAsText("sequence"));
+        assertProblem(api.get("/api/v1/audit?after=-1", ADMIN), 400, "after must be a sequence number");
 
         JsonNode then = api.get("/api/v1/environments/production/state?at=" + between, ADMIN).json();
         assertThat(then.get("flags").get(0).get("enabled").asBoolean()).isTrue();

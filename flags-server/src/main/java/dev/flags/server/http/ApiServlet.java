@@ -56,6 +56,8 @@ public final class ApiServlet extends HttpServlet {
 
     private static final Logger LOG = LoggerFactory.getLogger(ApiServlet.class);
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    /** Audit entries per answer unless the request says {@code limit}. */
+    private static final int DEFAULT_AUDIT_PAGE = 100;
 
     private final transient Services services;
 
@@ -106,8 +108,15 @@ public final class ApiServlet extends HttpServlet {
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw new ApiException(401, "unauthorized", "send a token: Authorization: Bearer <token>");
         }
-        return services.tokens().authenticate(header.substring(7).trim())
+        Principal p = services.tokens().authenticate(header.substring(7).trim())
                 .orElseThrow(() -> new ApiException(401, "unauthorized", "the token is unknown or was revoked"));
+        if (p.scope() == Scope.SDK) {
+            // An SDK's token is built into applications, the most exposed place a token lives: it may
+            // read its environment's stream and nothing else, not even the list of environments.
+            throw new ApiException(403, "forbidden", "an sdk token may only subscribe to its environment over gRPC; the HTTP API"
+                    + " needs an admin, editor or tester token");
+        }
+        return p;
     }
 
     private void route(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
@@ -334,11 +343,16 @@ public final class ApiServlet extends HttpServlet {
 
     private void audit(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
         Instant from = instant(req, "from", Instant.EPOCH);
-        Instant to = instant(req, "to", Instant.now().plusSeconds(1));
-        int limit = integer(req, "limit", 100);
+        // Without "to", everything from "from" on: nothing in the journal is later than now.
+        Instant to = instant(req, "to", later(Instant.now(), from).plusSeconds(1));
+        int limit = integer(req, "limit", DEFAULT_AUDIT_PAGE);
+        Long after = longParameter(req, "after");
         String env = req.getParameter("environment");
         ArrayNode entries = NODES.arrayNode();
-        for (JournalEntry e : services.history().audit(p, env, req.getParameter("actor"), from, to, limit)) {
+        List<JournalEntry> found = services.history().audit(p, env, req.getParameter("actor"), from, to,
+                after == null ? 0 : after, limit);
+        boolean more = found.size() > limit;
+        for (JournalEntry e : more ? found.subList(0, limit) : found) {
             ObjectNode n = NODES.objectNode();
             n.put("sequence", e.sequence());
             n.put("timestamp", e.timestamp().toString());
@@ -355,7 +369,17 @@ public final class ApiServlet extends HttpServlet {
             n.set("payload", payload);
             entries.add(n);
         }
-        write(resp, 200, NODES.objectNode().set("entries", entries));
+        ObjectNode answer = NODES.objectNode();
+        answer.set("entries", entries);
+        if (more) {
+            // The page is full and the range holds more: ask again with after=<this>.
+            answer.put("after", found.get(limit - 1).sequence());
+        }
+        write(resp, 200, answer);
+    }
+
+    private static Instant later(Instant a, Instant b) {
+        return a.isAfter(b) ? a : b;
     }
 
     private void state(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
