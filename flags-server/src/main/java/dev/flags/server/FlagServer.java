@@ -131,7 +131,12 @@ public final class FlagServer implements AutoCloseable {
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);
         if (config.tls()) {
-            builder.sslContext(GrpcSslContexts.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build());
+            try {
+                builder.sslContext(GrpcSslContexts.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build());
+            } catch (IllegalArgumentException e) { // how Netty reports a file that holds no usable certificate or key
+                throw new IOException("the TLS certificate " + config.tlsCertificate() + " or key " + config.tlsKey()
+                        + " cannot be used: " + e.getMessage(), e);
+            }
         }
         try {
             return builder.build().start();

@@ -18,6 +18,9 @@ import picocli.CommandLine.Option;
         sortOptions = false)
 public final class Main implements Callable<Integer> {
 
+    /** The exit code when the server cannot start (a port in use, a journal held by another server, ...). */
+    static final int EXIT_CANNOT_START = 1;
+
     @Option(names = "--data-dir", defaultValue = "${env:FLAGS_DATA_DIR:-data}",
             description = "Where the journal and the generated admin token live (env FLAGS_DATA_DIR, default ${DEFAULT-VALUE}).")
     Path dataDir;
@@ -72,7 +75,15 @@ public final class Main implements Callable<Integer> {
      * @param args command-line options
      */
     public static void main(String[] args) {
-        int code = new CommandLine(new Main()).execute(args);
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("flags-server: cannot start: " + StartFailure.describe(e));
+            if (!StartFailure.isEnvironmental(e)) {
+                e.printStackTrace(commandLine.getErr()); // not the environment's doing: a bug, and the trace finds it
+            }
+            return EXIT_CANNOT_START;
+        });
+        int code = cli.execute(args);
         if (code != 0) {
             System.exit(code);
         }

@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -42,6 +43,8 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if ((tlsCertificate == null) != (tlsKey == null)) {
             throw new IllegalArgumentException("TLS needs both a certificate and a key, or neither");
         }
+        checkReadable(tlsCertificate, "TLS certificate");
+        checkReadable(tlsKey, "TLS key");
         if (adminToken != null && adminToken.length() < 16) {
             throw new IllegalArgumentException("the admin token must be at least 16 characters");
         }
@@ -114,6 +117,13 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     /** @return true if both ports serve TLS */
     public boolean tls() {
         return tlsCertificate != null;
+    }
+
+    private static void checkReadable(Path file, String what) {
+        if (file != null && !Files.isReadable(file)) {
+            throw new IllegalArgumentException(what + " file " + file + (Files.exists(file)
+                    ? " cannot be read (check its permissions)" : " does not exist"));
+        }
     }
 
     private static void checkPort(int port, String what) {

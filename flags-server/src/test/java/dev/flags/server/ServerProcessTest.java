@@ -170,10 +170,34 @@ class ServerProcessTest {
         try (FlagServer first = ServerFixture.start(data)) {
             try (Child second = start(data, freePort(), freePort(), ServerFixture.ADMIN)) {
                 assertThat(second.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
-                assertThat(second.process().exitValue()).isNotZero();
-                assertThat(String.join("\n", second.log())).containsIgnoringCase("lock");
+                assertThat(second.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
+                assertThat(String.join("\n", second.log())).containsIgnoringCase("lock")
+                        .contains("flags-server: cannot start: ").doesNotContain("\tat ");
             }
             assertThat(first.isReady()).isTrue();
+        }
+    }
+
+    @Test
+    void aPortInUseOrADataDirectoryThatCannotBeMadeIsOneLineNotAStackTrace() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            try (Child child = start(dir.resolve("busy"), port, freePort(), ServerFixture.ADMIN)) {
+                assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+                child.reader().join(10_000);
+                assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
+                assertThat(String.join("\n", child.log()))
+                        .contains("flags-server: cannot start: cannot listen on 127.0.0.1:" + port + " for HTTP")
+                        .doesNotContain("\tat ");
+            }
+        }
+        Path inTheWay = Files.writeString(dir.resolve("a-file"), "not a directory");
+        try (Child child = start(inTheWay.resolve("data"), freePort(), freePort(), ServerFixture.ADMIN)) {
+            assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+            child.reader().join(10_000);
+            assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
+            assertThat(String.join("\n", child.log())).contains("flags-server: cannot start: " + inTheWay)
+                    .doesNotContain("\tat ");
         }
     }
 
@@ -193,5 +217,14 @@ class ServerProcessTest {
         assertThat(retention.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(retention.exitValue()).isEqualTo(2);
         assertThat(said).contains("journal retention must be at least one day").contains("PT1H").doesNotContain("\tat ");
+
+        Process tls = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "--tls-cert", dir.resolve("missing.pem").toString(), "--tls-key", dir.resolve("missing.key").toString(),
+                "--data-dir", dir.resolve("z").toString()).redirectErrorStream(true).start();
+        String tlsSaid = new String(tls.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(tls.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(tls.exitValue()).isEqualTo(2);
+        assertThat(tlsSaid).contains("TLS certificate file " + dir.resolve("missing.pem") + " does not exist")
+                .doesNotContain("\tat ");
     }
 }

@@ -1,0 +1,64 @@
+package dev.flags.server;
+
+import dev.flags.server.journal.JournalException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.security.GeneralSecurityException;
+
+/**
+ * Immutable (stateless). Why the server could not start, in one line an operator can act on: a port
+ * in use, a data directory it may not write, a journal another server holds. Those are the
+ * environment's doing, not bugs, so a stack trace would only bury the line that matters.
+ */
+final class StartFailure {
+
+    private StartFailure() {
+    }
+
+    /**
+     * @param failure what {@link FlagServer#start} threw
+     * @return true if the failure is the environment's (ports, files, journal, certificates), so its
+     *     message says everything; false for anything else, which is a bug worth its stack trace
+     */
+    static boolean isEnvironmental(Throwable failure) {
+        return failure instanceof IOException || failure instanceof UncheckedIOException
+                || failure instanceof JournalException || failure instanceof GeneralSecurityException;
+    }
+
+    /**
+     * @param failure what {@link FlagServer#start} threw
+     * @return its reason on one line, with the file or address it concerns
+     */
+    static String describe(Throwable failure) {
+        StringBuilder line = new StringBuilder();
+        String previous = null;
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String part = t instanceof FileSystemException fs ? fileProblem(fs) : t.getMessage();
+            // Wrappers repeat their cause's message, or name its class: say each thing once.
+            if (part == null || part.isBlank() || (previous != null && previous.contains(part))
+                    || (t.getCause() != null && part.equals(t.getCause().toString()))) {
+                continue;
+            }
+            if (line.length() > 0) {
+                line.append(": ");
+            }
+            line.append(part);
+            previous = part;
+        }
+        return line.length() == 0 ? failure.getClass().getSimpleName() : line.toString();
+    }
+
+    private static String fileProblem(FileSystemException e) {
+        String reason = e.getReason() != null ? e.getReason()
+                : e instanceof AccessDeniedException ? "permission denied"
+                : e instanceof NoSuchFileException ? "no such file or directory"
+                : e instanceof NotDirectoryException ? "not a directory"
+                : "cannot be used";
+        String other = e.getOtherFile() == null ? "" : " (and " + e.getOtherFile() + ")";
+        return e.getFile() + other + ": " + reason;
+    }
+}
