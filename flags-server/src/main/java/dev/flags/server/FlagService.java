@@ -67,13 +67,13 @@ public final class FlagService {
      * Creates or replaces a flag with a whole document.
      *
      * @param body the flag document (flags-core format); its key must match the path's, or be absent
-     * @param ifMatch the version the caller last saw, or null
+     * @param precondition what the flag must be before the write (If-Match, If-None-Match)
      * @return the stored flag and whether it was created
      */
-    public Written put(Principal p, String env, String key, JsonNode body, Long ifMatch, String comment) {
+    public Written put(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
         Flag flag = parseBody(key, body);
-        return write(p, env, key, ifMatch, comment, existing -> flag);
+        return write(p, env, key, precondition, comment, existing -> flag);
     }
 
     /**
@@ -96,10 +96,10 @@ public final class FlagService {
      * @param body an object of operations: enabled, default, description, percentage, addRole,
      *             removeRole, addRegion, removeRegion
      */
-    public Written patch(Principal p, String env, String key, JsonNode body, Long ifMatch, String comment) {
+    public Written patch(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
-        return write(p, env, key, ifMatch, comment, existing -> {
+        return write(p, env, key, precondition, comment, existing -> {
             if (existing == null) {
                 throw ApiException.notFound("flag", "there is no flag \"" + key + "\" in environment \"" + env
                         + "\"; create it with PUT first");
@@ -115,12 +115,12 @@ public final class FlagService {
     }
 
     /** Archives a flag: no longer served, its history kept. */
-    public JournalEntry archive(Principal p, String env, String key, Long ifMatch, String comment) {
+    public JournalEntry archive(Principal p, String env, String key, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
         for (int attempt = 0; ; attempt++) {
             EnvironmentState state = Access.writableEnvironment(journal, env);
             VersionedFlag existing = current(state, key);
-            checkIfMatch(ifMatch, existing, key);
+            precondition.check(existing.version(), key);
             ObjectNode payload = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
             try {
                 return writer.append(Change.of(EntryType.FLAG_ARCHIVED, env, p.actor(), payload)
@@ -138,7 +138,7 @@ public final class FlagService {
      *
      * @param toVersion a version from the flag's history
      */
-    public Written revert(Principal p, String env, String key, long toVersion, Long ifMatch, String comment) {
+    public Written revert(Principal p, String env, String key, long toVersion, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
         Flag old = null;
         if (toVersion >= 1 && toVersion < Long.MAX_VALUE) {
@@ -155,18 +155,16 @@ public final class FlagService {
         }
         Flag target = old;
         String why = comment == null || comment.isBlank() ? "revert to version " + toVersion : comment;
-        return write(p, env, key, ifMatch, why, existing -> target);
+        return write(p, env, key, precondition, why, existing -> target);
     }
 
-    private Written write(Principal p, String env, String key, Long ifMatch, String comment, UnaryOperator<Flag> change) {
+    private Written write(Principal p, String env, String key, Precondition precondition, String comment, UnaryOperator<Flag> change) {
         Keys.comment(comment);
         for (int attempt = 0; ; attempt++) {
             EnvironmentState state = Access.writableEnvironment(journal, env);
             CanonicalJson stored = state.flags().get(key);
             VersionedFlag existing = stored == null ? null : parse(stored);
-            if (ifMatch != null) {
-                checkIfMatch(ifMatch, existing, key);
-            }
+            precondition.check(existing == null ? null : existing.version(), key);
             Flag next = change.apply(existing == null ? null : existing.flag());
             if (existing != null && next.withVersion(existing.version()).equals(existing.flag())) {
                 // Nothing would change: no version, no journal entry, no fan-out to every SDK.
@@ -185,21 +183,6 @@ public final class FlagService {
                     throw e;
                 }
             }
-        }
-    }
-
-    private static void checkIfMatch(Long ifMatch, VersionedFlag existing, String key) {
-        if (ifMatch == null) {
-            return;
-        }
-        if (existing == null) {
-            throw new ApiException(412, "version mismatch", "If-Match names version " + ifMatch + " of flag \"" + key
-                    + "\", but the flag does not exist");
-        }
-        if (existing.version() != ifMatch) {
-            throw new ApiException(412, "version mismatch", "flag \"" + key + "\" is at version " + existing.version()
-                    + ", not " + ifMatch + " as If-Match says: someone else changed it; read it again and reapply your change",
-                    Map.of("currentVersion", existing.version()));
         }
     }
 

@@ -192,6 +192,45 @@ class AdminApiTest {
     }
 
     @Test
+    void ifNoneMatchStarCreatesOnlyAndIfMatchStarWritesOnlyOverAnExistingFlag() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertProblem(api.call("PATCH", "/api/v1/environments/production/flags/nope", ADMIN, "{\"enabled\": false}",
+                Map.of("If-Match", "*")), 412, "If-Match: * asks for an existing flag, but the flag does not exist");
+        assertProblem(api.call("PUT", path, ADMIN, BILLING, Map.of("If-Match", "*")), 412, "If-Match: * asks for an existing flag");
+        ApiClient.Response created = api.call("PUT", path, ADMIN, BILLING, Map.of("If-None-Match", "*"));
+        assertThat(created.status()).isEqualTo(201);
+        long v1 = created.json().get("version").asLong();
+
+        ApiClient.Response again = api.call("PUT", path, ADMIN, BILLING.replace("new billing", "overwritten"),
+                Map.of("If-None-Match", "*"));
+        assertThat(again.status()).isEqualTo(412);
+        assertThat(again.json().get("detail").asText()).contains("already exists (at version " + v1 + ")");
+        assertThat(again.json().get("currentVersion").asLong()).isEqualTo(v1);
+        assertThat(api.get(path, ADMIN).json().get("description").asText()).isEqualTo("new billing");
+
+        assertThat(api.call("PATCH", path, ADMIN, "{\"enabled\": false}", Map.of("If-Match", "*")).status()).isEqualTo(200);
+        assertThat(api.call("PATCH", path, ADMIN, "{\"enabled\": true}", Map.of("If-None-Match", "\"3\"")).status())
+                .isEqualTo(400);
+        assertThat(api.call("PATCH", path, ADMIN, "{\"enabled\": true}", Map.of("If-None-Match", "*", "If-Match", "*")).status())
+                .isEqualTo(400);
+    }
+
+    @Test
+    void aJsonMediaTypeMatchesInAnyCaseAndOnlyUtf8IsAccepted() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertThat(api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Type", "APPLICATION/JSON; Charset=\"UTF-8\"")).status())
+                .isEqualTo(201);
+        ApiClient.Response latin1 = api.call("PATCH", path, ADMIN, "{\"enabled\": false}",
+                Map.of("Content-Type", "application/json; charset=iso-8859-1"));
+        assertThat(latin1.status()).isEqualTo(415);
+        assertThat(latin1.json().get("detail").asText()).contains("JSON bodies are UTF-8; the charset was charset=iso-8859-1"
+                .replace("charset=", ""));
+        assertThat(api.call("PATCH", path, ADMIN, "{\"enabled\": false}", Map.of("Content-Type", "application/jsonp")).status())
+                .isEqualTo(415);
+        assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isTrue();
+    }
+
+    @Test
     void deleteArchivesAndHistoryRevertAndCommentsComeFromTheJournal() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         long v1 = api.call("PUT", path, ADMIN, BILLING, Map.of("X-Flags-Comment", "dark launch")).json().get("version").asLong();

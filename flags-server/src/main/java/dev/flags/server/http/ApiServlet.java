@@ -14,6 +14,7 @@ import dev.flags.server.FlagService;
 import dev.flags.server.HistoryService;
 import dev.flags.server.Metrics;
 import dev.flags.server.Playground;
+import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
@@ -226,13 +227,13 @@ public final class ApiServlet extends HttpServlet {
             switch (method) {
                 case "GET" -> flag(resp, 200, services.flags().get(p, env, key));
                 case "PUT" -> {
-                    written(resp, services.flags().put(p, env, key, body(req), ifMatch(req), comment(req)));
+                    written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)));
                 }
                 case "PATCH" -> {
-                    written(resp, services.flags().patch(p, env, key, body(req), ifMatch(req), comment(req)));
+                    written(resp, services.flags().patch(p, env, key, body(req), precondition(req), comment(req)));
                 }
                 case "DELETE" -> {
-                    JournalEntry e = services.flags().archive(p, env, key, ifMatch(req), comment(req));
+                    JournalEntry e = services.flags().archive(p, env, key, precondition(req), comment(req));
                     write(resp, 200, NODES.objectNode().put("key", key).put("archived", true).put("environmentVersion", e.version()));
                 }
                 default -> throw notAllowed(method, "GET, PUT, PATCH, DELETE");
@@ -261,7 +262,7 @@ public final class ApiServlet extends HttpServlet {
             if (v == null || !v.isIntegralNumber()) {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
             }
-            written(resp, services.flags().revert(p, env, key, v.asLong(), ifMatch(req),
+            written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req),
                     firstNonNull(text(body, "comment", false), comment(req))));
             return;
         }
@@ -501,11 +502,7 @@ public final class ApiServlet extends HttpServlet {
     // ---------------------------------------------------------------- request and response helpers
 
     private static JsonNode body(HttpServletRequest req) throws IOException {
-        String type = req.getContentType();
-        if (type == null || !(type.startsWith("application/json") || type.startsWith("application/merge-patch+json"))) {
-            throw new ApiException(415, "unsupported media type", "send the body as JSON with Content-Type: application/json, was "
-                    + (type == null ? "no content type" : "\"" + type + "\""));
-        }
+        checkJsonContentType(req.getContentType());
         long declared = req.getContentLengthLong();
         if (declared > MAX_BODY_BYTES) {
             throw tooLarge(declared);
@@ -525,6 +522,26 @@ public final class ApiServlet extends HttpServlet {
             throw new ApiException(400, "bad request", "the body must be a JSON object");
         }
         return node;
+    }
+
+    /**
+     * The body must be JSON, and JSON is UTF-8 (RFC 8259): a media type is matched without regard to
+     * case, and a charset other than UTF-8 is refused rather than read wrongly.
+     */
+    static void checkJsonContentType(String type) {
+        String[] parts = type == null ? new String[] {""} : type.split(";");
+        String media = parts[0].trim().toLowerCase(java.util.Locale.ROOT);
+        if (!media.equals("application/json") && !media.equals("application/merge-patch+json")) {
+            throw new ApiException(415, "unsupported media type", "send the body as JSON with Content-Type: application/json, was "
+                    + (type == null ? "no content type" : "\"" + type + "\""));
+        }
+        for (int i = 1; i < parts.length; i++) {
+            String[] param = parts[i].split("=", 2);
+            if (param[0].trim().equalsIgnoreCase("charset") && param.length == 2
+                    && !param[1].trim().replace("\"", "").equalsIgnoreCase("utf-8")) {
+                throw new ApiException(415, "unsupported media type", "JSON bodies are UTF-8; the charset was " + param[1].trim());
+            }
+        }
     }
 
     private static ApiException tooLarge(long size) {
@@ -584,12 +601,27 @@ public final class ApiServlet extends HttpServlet {
         return a != null ? a : b;
     }
 
-    private static Long ifMatch(HttpServletRequest req) {
-        String h = req.getHeader("If-Match");
-        if (h == null) {
-            return null;
+    /** If-Match ("12", W/"12" or *) and If-None-Match (* only: "create, never overwrite"). */
+    private static Precondition precondition(HttpServletRequest req) {
+        String match = req.getHeader("If-Match");
+        String noneMatch = req.getHeader("If-None-Match");
+        if (match != null && noneMatch != null) {
+            throw new ApiException(400, "bad request", "send If-Match or If-None-Match, not both");
         }
-        String v = h.trim();
+        if (noneMatch != null) {
+            if (!noneMatch.trim().equals("*")) {
+                throw new ApiException(400, "bad request", "If-None-Match takes only *, to create a flag that does not"
+                        + " exist yet; to write only over a version, use If-Match: \"12\"; was " + noneMatch);
+            }
+            return Precondition.absent();
+        }
+        if (match == null) {
+            return Precondition.none();
+        }
+        String v = match.trim();
+        if (v.equals("*")) {
+            return Precondition.exists();
+        }
         if (v.startsWith("W/")) {
             v = v.substring(2);
         }
@@ -597,9 +629,9 @@ public final class ApiServlet extends HttpServlet {
             v = v.substring(1, v.length() - 1);
         }
         try {
-            return Long.parseLong(v);
+            return Precondition.atVersion(Long.parseLong(v));
         } catch (NumberFormatException e) {
-            throw new ApiException(400, "bad request", "If-Match must be a version from an ETag, such as \"12\", was " + h);
+            throw new ApiException(400, "bad request", "If-Match must be a version from an ETag, such as \"12\", or *; was " + match);
         }
     }
 
