@@ -1,5 +1,6 @@
 package dev.flags.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.core.Evaluation;
@@ -460,6 +461,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new CliException(EXIT_USAGE, what + " must be a JSON object, such as '{\"id\": \"u-42\"}'");
             }
             return node;
+        } catch (JsonProcessingException e) {
+            throw new CliException(EXIT_USAGE, what + " is not valid JSON" + FlagFormat.jsonErrorLocation(e) + ": "
+                    + FlagFormat.jsonErrorMessage(e));
         } catch (IOException e) {
             throw new CliException(EXIT_USAGE, what + " is not valid JSON: " + e.getMessage());
         }

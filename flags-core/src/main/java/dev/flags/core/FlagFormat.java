@@ -249,20 +249,37 @@ public final class FlagFormat {
             }
             return node;
         } catch (JsonProcessingException e) {
-            JsonLocation at = e.getLocation();
-            String where = at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
-            problems.add("", "is not valid JSON" + where + ": " + plainMessage(e));
+            problems.add("", "is not valid JSON" + jsonErrorLocation(e) + ": " + jsonErrorMessage(e));
             return null;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    /** Jackson's message, without the tree builder's note on how it was configured. */
-    private static String plainMessage(JsonProcessingException e) {
-        String message = e.getOriginalMessage();
-        int note = message.startsWith("Duplicate field ") ? message.indexOf(" for `ObjectNode`") : -1;
-        return note < 0 ? message : message.substring(0, note);
+    /**
+     * What is wrong with a JSON text, in words for the person who wrote it: Jackson's message without its
+     * notes on how the parser is configured (the classes it binds to, the features that would allow
+     * the input), which mean nothing to them.
+     *
+     * @param e the parser's exception
+     * @return its message, such as {@code Unexpected character ('}' (code 125)): was expecting double-quote to start field name}
+     */
+    public static String jsonErrorMessage(JsonProcessingException e) {
+        String message = e.getOriginalMessage() == null ? e.getClass().getSimpleName() : e.getOriginalMessage();
+        message = message.replaceAll(" for `ObjectNode`.*$", "")
+                .replaceAll("\\(([0-9,]+), from `[^`]*`\\)", "($1)")
+                .replaceAll(":? *(not allowed as per|enable) `[^`]*`( to allow)?", "")
+                .replaceAll(" *\\([^()]*`[^()]*\\)", "");
+        return message.trim();
+    }
+
+    /**
+     * @param e the parser's exception
+     * @return where in the text it happened, as {@code " (line 3, column 7)"}, or "" when the parser does not say
+     */
+    public static String jsonErrorLocation(JsonProcessingException e) {
+        JsonLocation at = e.getLocation();
+        return at == null || at.getLineNr() < 1 ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
     }
 
     private static Flag readFlag(JsonNode node, String path, Problems problems) {

@@ -109,6 +109,19 @@ class ValidationTest {
     }
 
     @Test
+    void jsonErrorsSayWhatIsWrongWithoutTheParsersConfiguration() {
+        assertThat(problemsOf("{} {}")).singleElement().satisfies(p -> assertThat(p.message())
+                .startsWith("is not valid JSON (line 1, column").contains("Trailing token").doesNotContain("`")
+                .doesNotContain("DeserializationFeature").doesNotContain("bound as"));
+        String deep = "[".repeat(40) + "]".repeat(40);
+        assertThat(problemsOf(deep)).singleElement().satisfies(p -> assertThat(p.message())
+                .contains("nesting depth").contains("(32)").doesNotContain("`").doesNotContain("StreamReadConstraints"));
+        assertThat(problemsOf(file("{\"key\": \"f\", \"x\": NaN}"))).singleElement().satisfies(p -> assertThat(p.message())
+                .startsWith("is not valid JSON (line 1, column").contains("NaN").doesNotContain("`")
+                .doesNotContain("JsonReadFeature"));
+    }
+
+    @Test
     void rejectsDuplicateJsonFields() {
         assertThat(problemsOf(file("{\"key\": \"f\", \"enabled\": true, \"enabled\": false}"))).singleElement()
                 .satisfies(p -> assertThat(p.message()).startsWith("is not valid JSON (line 1, column")

@@ -154,7 +154,7 @@ public final class FlagServer implements AutoCloseable {
                 .addServlet(Servlets.servlet("api", ApiServlet.class, new ImmediateInstanceFactory<>(new ApiServlet(services)))
                         .addMapping("/api/v1/*"))
                 .addServlet(Servlets.servlet("ops", OpsServlet.class, new ImmediateInstanceFactory<>(ops))
-                        .addMappings("/healthz", "/readyz", "/metrics"));
+                        .addMappings("/healthz", "/readyz", "/metrics", "/"));
         ServletContainer container = ServletContainer.Factory.newInstance();
         DeploymentManager manager = container.addDeployment(info);
         manager.deploy();

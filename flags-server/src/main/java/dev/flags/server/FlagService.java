@@ -213,7 +213,8 @@ public final class FlagService {
         } else if (!bodyKey.isTextual() || !bodyKey.asText().equals(key)) {
             throw ApiException.badRequest("the body's key " + bodyKey + " differs from the key in the path, \"" + key + "\"");
         }
-        doc.remove("version"); // the server assigns versions
+        // A document read from GET carries its version: it is checked like the rest of the document,
+        // then ignored, since the server assigns versions (If-Match is how a writer names the one it saw).
         try {
             return FlagFormat.readFlag(doc);
         } catch (FlagValidationException e) {

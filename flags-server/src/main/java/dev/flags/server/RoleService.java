@@ -59,7 +59,8 @@ public final class RoleService {
         Keys.comment(comment);
         if (!p.isAdmin()) {
             if (!p.canGrantSelfServiceRoles(env)) {
-                throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not grant roles in environment \"" + env + "\"");
+                throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not " + (grant ? "grant" : "revoke")
+                        + " roles in environment \"" + env + "\"");
             }
             if (!p.mayChangeRolesOf(userId)) {
                 throw ApiException.forbidden("this tester token is for user \"" + p.userId() + "\": it may grant and revoke"
@@ -69,7 +70,7 @@ public final class RoleService {
         EnvironmentState state = Access.writableEnvironment(journal, env);
         if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {
             throw ApiException.forbidden("role \"" + role + "\" is not self-service in environment \"" + env
-                    + "\"; only an admin can grant it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
+                    + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
         }
         boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
         if (has == grant) {

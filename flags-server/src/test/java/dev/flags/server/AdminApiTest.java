@@ -79,6 +79,21 @@ class AdminApiTest {
     }
 
     @Test
+    void everyErrorOutsideTheApiIsProblemJsonToo() {
+        for (String path : List.of("/", "/metricsx", "/api/v2/environments", "/api", "/healthz/x")) {
+            ApiClient.Response r = api.get(path, ADMIN);
+            assertThat(r.status()).as(path).isEqualTo(404);
+            assertThat(r.header("Content-Type")).as(path).startsWith("application/problem+json");
+            assertThat(r.json().get("detail").asText()).contains("the admin API is under /api/v1");
+        }
+        ApiClient.Response post = api.post("/healthz", null, "{}");
+        assertThat(post.status()).isEqualTo(405);
+        assertThat(post.header("Allow")).isEqualTo("GET, HEAD");
+        assertThat(post.header("Content-Type")).startsWith("application/problem+json");
+        assertThat(api.call("HEAD", "/healthz", null, null, Map.of()).status()).isEqualTo(200);
+    }
+
+    @Test
     void environmentsCanBeCreatedListedClonedAndArchived() {
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         ApiClient.Response staging = api.post("/api/v1/environments", ADMIN, "{\"key\": \"dev-42\", \"cloneFrom\": \"production\"}");
@@ -379,6 +394,12 @@ class AdminApiTest {
         assertThat(invalid.json().get("problems")).extracting(p -> p.get("path").asText())
                 .containsExactly("enabled", "rules[0].conditions[0].percentage");
         assertProblem(api.put(path, ADMIN, "{\"key\": \"billing-v2\", "), 400, "not valid JSON");
+        assertProblem(api.put(path, ADMIN, "{\"key\": \"billing-v2\", \"version\": \"3\"}"), 422, "version must be a whole number");
+        assertProblem(api.put(path, ADMIN, "{\"key\": \"billing-v2\", \"version\": -1}"), 422, "version");
+        ApiClient.Response trailing = api.put(path, ADMIN, "{\"key\": \"billing-v2\"} {}");
+        assertProblem(trailing, 400, "Trailing token");
+        assertThat(trailing.json().get("detail").asText()).contains("(line 1, column").doesNotContain("`")
+                .doesNotContain("DeserializationFeature");
         assertProblem(api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Type", "text/plain")), 415, "application/json");
         String huge = "{\"key\": \"billing-v2\", \"description\": \"" + "x".repeat(1 << 20) + "\"}";
         assertProblem(api.put(path, ADMIN, huge), 413, "at most 1048576 bytes");
@@ -421,7 +442,8 @@ class AdminApiTest {
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");
         api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": true}");
         assertThat(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null).json().get("changed").asBoolean()).isTrue();
-        assertProblem(api.put("/api/v1/environments/staging/roles/admin/members/tess", tester, null), 403, "not self-service");
+        assertProblem(api.put("/api/v1/environments/staging/roles/admin/members/tess", tester, null), 403, "only an admin can grant it");
+        assertProblem(api.delete("/api/v1/environments/staging/roles/admin/members/tess", tester), 403, "only an admin can revoke it");
         assertProblem(api.put("/api/v1/environments/production/roles/beta-tester/members/tess", tester, null), 403, "may not grant");
         // a tester grants and revokes its own user's roles, nobody else's
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/customer-42", tester, null), 403,

@@ -93,8 +93,8 @@ public final class ApiServlet extends HttpServlet {
         } catch (ApiException e) {
             problem(resp, e.status(), e.title(), e.getMessage(), e.extensions());
         } catch (JsonProcessingException e) {
-            problem(resp, 400, "malformed JSON", "the body is not valid JSON: " + e.getOriginalMessage()
-                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")"), Map.of());
+            problem(resp, 400, "malformed JSON", "the body is not valid JSON: " + FlagFormat.jsonErrorMessage(e)
+                    + FlagFormat.jsonErrorLocation(e), Map.of());
         } catch (RuntimeException e) {
             String id = UUID.randomUUID().toString();
             LOG.error("request {} {} failed (error id {})", req.getMethod(), req.getRequestURI(), id, e);

@@ -1,11 +1,13 @@
 package dev.flags.server.http;
 
 import dev.flags.server.Metrics;
+import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
@@ -13,9 +15,13 @@ import java.util.function.BooleanSupplier;
 /**
  * Thread-safe. The operator endpoints, without authentication (they reveal no flag or token):
  * {@code GET /healthz} (the process is alive), {@code GET /readyz} (the journal is recovered, the
- * ports are open, and the server is not shutting down), {@code GET /metrics} (Prometheus text).
+ * ports are open, and the server is not shutting down), {@code GET /metrics} (Prometheus text); and a
+ * problem+json 404 for any other path outside the admin API.
  */
 public final class OpsServlet extends HttpServlet {
+
+    /** The operator endpoints, each answering GET. */
+    static final List<String> ENDPOINTS = List.of("/healthz", "/readyz", "/metrics");
 
     private final transient Metrics metrics;
     private final transient BooleanSupplier ready;
@@ -27,6 +33,27 @@ public final class OpsServlet extends HttpServlet {
     public OpsServlet(Metrics metrics, BooleanSupplier ready) {
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.ready = Objects.requireNonNull(ready, "ready");
+    }
+
+    /**
+     * Answers everything outside {@code /api/v1} too (it is also the default servlet), so that every
+     * error of the server is problem+json, never the container's HTML page.
+     */
+    @Override
+    protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException, ServletException {
+        String path = req.getServletPath();
+        if (!ENDPOINTS.contains(path)) {
+            ApiServlet.problem(resp, 404, "not found", "there is no endpoint " + path + "; the admin API is under /api/v1"
+                    + " (docs/api.md); the operator endpoints are " + String.join(", ", ENDPOINTS), Map.of());
+            return;
+        }
+        if (!req.getMethod().equals("GET") && !req.getMethod().equals("HEAD")) {
+            resp.setHeader("Allow", "GET, HEAD");
+            ApiServlet.problem(resp, 405, "method not allowed", req.getMethod() + " is not allowed on " + path
+                    + "; use GET", Map.of());
+            return;
+        }
+        super.service(req, resp); // GET, and HEAD as GET without the body
     }
 
     @Override
