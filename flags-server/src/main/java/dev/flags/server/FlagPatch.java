@@ -162,12 +162,21 @@ final class FlagPatch {
             return i;
         }
         if (ref != null && ref.isTextual()) {
+            List<Integer> named = new ArrayList<>();
             for (int i = 0; i < f.rules().size(); i++) {
                 if (ref.asText().equals(f.rules().get(i).name())) {
-                    return i;
+                    named.add(i);
                 }
             }
-            throw ApiException.conflict("flag \"" + f.key() + "\" has no rule named " + ref);
+            if (named.size() > 1) {
+                // Changing the first of them could be changing the wrong rule: say so instead of guessing.
+                throw ApiException.conflict("flag \"" + f.key() + "\" has " + named.size() + " rules named " + ref
+                        + " (rules " + named + "); name the rule by its index instead");
+            }
+            if (named.isEmpty()) {
+                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule named " + ref);
+            }
+            return named.get(0);
         }
         throw ApiException.badRequest("rule must be a rule's index (from 0) or its name, was " + ref);
     }

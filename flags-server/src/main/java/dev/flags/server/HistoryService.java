@@ -86,6 +86,7 @@ public final class HistoryService {
             Access.requireAdmin(p);
         } else {
             Access.requireHistory(p, env);
+            Access.environment(journal, env);
         }
         if (limit < 1 || limit > MAX_AUDIT) {
             throw ApiException.badRequest("limit must be between 1 and " + MAX_AUDIT + ", was " + limit);

@@ -180,6 +180,20 @@ class AdminApiTest {
     }
 
     @Test
+    void aRuleNameThatTwoRulesShareIsAmbiguousForPatch() {
+        String path = "/api/v1/environments/production/flags/twins";
+        api.put(path, ADMIN, """
+                {"enabled": true, "rules": [{"name": "x", "conditions": [{"roles": ["a"]}]},
+                                            {"name": "x", "conditions": [{"roles": ["b"]}]}]}
+                """);
+        ApiClient.Response ambiguous = api.patch(path, ADMIN, "{\"addRole\": {\"rule\": \"x\", \"role\": \"c\"}}");
+        assertThat(ambiguous.status()).isEqualTo(409);
+        assertThat(ambiguous.json().get("detail").asText()).contains("has 2 rules named \"x\" (rules [0, 1]); name the rule by its index");
+        assertThat(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 1, \"role\": \"c\"}}").json()
+                .at("/rules/1/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("b", "c");
+    }
+
+    @Test
     void aWriteThatChangesNothingIsNotRecordedAndSaysSo() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         ApiClient.Response created = api.put(path, ADMIN, BILLING);
@@ -551,6 +565,7 @@ class AdminApiTest {
         }
         assertThat(paged).isEqualTo(all.findValuesAsText("sequence"));
         assertProblem(api.get("/api/v1/audit?after=-1", ADMIN), 400, "after must be a sequence number");
+        assertProblem(api.get("/api/v1/audit?environment=nope", ADMIN), 404, "no environment \"nope\"");
 
         JsonNode then = api.get("/api/v1/environments/production/state?at=" + between, ADMIN).json();
         assertThat(then.get("flags").get(0).get("enabled").asBoolean()).isTrue();

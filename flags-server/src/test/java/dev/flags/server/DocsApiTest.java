@@ -42,6 +42,13 @@ class DocsApiTest {
             assertThat(out).contains("\"title\" : \"invalid flag\"").contains("\"status\" : 412")
                     .contains("\"ruleName\" : \"beta testers\"").contains("back to the 10% canary").contains("flags_http_requests_total");
             assertThat(out).doesNotContain("flg_"); // no secret is ever printed by these examples
+            // the playground's answer shown in the document is the one the examples get
+            Matcher shown = Pattern.compile("# \\{\"environment\": \"production\", \"version\": (\\d+),.*?\"flagVersion\": (\\d+)\\}",
+                    Pattern.DOTALL).matcher(doc);
+            assertThat(shown.find()).as("the playground example's output in api.md").isTrue();
+            assertThat(out).as("the playground's answer, as api.md shows it")
+                    .containsPattern("\"version\" : " + shown.group(1) + ",\\s+\"results\"")
+                    .contains("\"flagVersion\" : " + shown.group(2));
         }
     }
 }
