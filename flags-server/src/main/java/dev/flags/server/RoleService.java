@@ -38,12 +38,20 @@ public final class RoleService {
         this.writer = Objects.requireNonNull(writer, "writer");
     }
 
-    /** @return the environment's roles */
+    /**
+     * @return the environment's roles, with the members the token may change: a tester token sees its
+     *     own user's roles only (who else is a beta tester is not a tester's business), editors and
+     *     admins see everyone
+     */
     public Roles list(Principal p, String env) {
         Access.requireRead(p, env);
         EnvironmentState state = Access.environment(journal, env);
         Map<String, Set<String>> byRole = new TreeMap<>();
-        state.roleGrants().forEach((user, roles) -> roles.forEach(r -> byRole.computeIfAbsent(r, k -> new TreeSet<>()).add(user)));
+        state.roleGrants().forEach((user, roles) -> {
+            if (p.mayChangeRolesOf(user)) {
+                roles.forEach(r -> byRole.computeIfAbsent(r, k -> new TreeSet<>()).add(user));
+            }
+        });
         return new Roles(new TreeSet<>(state.selfServiceRoles()), byRole, state.version());
     }
 

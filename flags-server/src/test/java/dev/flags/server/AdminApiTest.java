@@ -515,8 +515,12 @@ class AdminApiTest {
         assertThat(after.at("/reason/kind").asText()).isEqualTo("RULE_MATCH");
         assertThat(after.at("/reason/ruleName").asText()).isEqualTo("beta testers");
 
+        api.put("/api/v1/environments/production/roles/beta-tester/members/customer-7", ADMIN, null);
         JsonNode roles = api.get("/api/v1/environments/production/roles", tester).json();
-        assertThat(roles.at("/members/beta-tester").get(0).asText()).isEqualTo("tess");
+        assertThat(roles.at("/members/beta-tester")).as("a tester sees its own user only")
+                .extracting(JsonNode::asText).containsExactly("tess");
+        assertThat(api.get("/api/v1/environments/production/roles", ADMIN).json().at("/members/beta-tester"))
+                .extracting(JsonNode::asText).containsExactly("customer-7", "tess");
         assertThat(api.delete("/api/v1/environments/production/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean()).isTrue();
         assertThat(api.delete("/api/v1/environments/production/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean()).isFalse();
 
