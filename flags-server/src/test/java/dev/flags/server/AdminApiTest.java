@@ -94,6 +94,18 @@ class AdminApiTest {
     }
 
     @Test
+    void headIsGetWithoutTheBody() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        long version = api.put(path, ADMIN, BILLING).json().get("version").asLong();
+        ApiClient.Response head = api.call("HEAD", path, ADMIN, null, Map.of());
+        assertThat(head.status()).isEqualTo(200);
+        assertThat(head.header("ETag")).isEqualTo("\"" + version + "\"");
+        assertThat(head.body()).isEmpty();
+        assertThat(api.call("HEAD", "/api/v1/environments/production/flags/nope", ADMIN, null, Map.of()).status()).isEqualTo(404);
+        assertThat(api.call("TRACE", path, ADMIN, null, Map.of()).header("Allow")).isEqualTo("GET, HEAD, PUT, PATCH, DELETE");
+    }
+
+    @Test
     void environmentsCanBeCreatedListedClonedAndArchived() {
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         ApiClient.Response staging = api.post("/api/v1/environments", ADMIN, "{\"key\": \"dev-42\", \"cloneFrom\": \"production\"}");

@@ -26,6 +26,7 @@ import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.ServerState;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
@@ -89,7 +90,7 @@ public final class ApiServlet extends HttpServlet {
         try {
             Principal principal = authenticate(req);
             services.limits().admit(principal, req.getMethod(), req.getPathInfo());
-            route(req, resp, principal);
+            route(headAsGet(req), resp, principal);
         } catch (ApiException e) {
             problem(resp, e.status(), e.title(), e.getMessage(), e.extensions());
         } catch (JsonProcessingException e) {
@@ -677,7 +678,21 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private static ApiException notAllowed(String method, String allowed) {
-        return new ApiException(405, "method not allowed", method + " is not allowed here; allowed: " + allowed, Map.of("allow", allowed));
+        String all = allowed.replace("GET", "GET, HEAD");
+        return new ApiException(405, "method not allowed", method + " is not allowed here; allowed: " + all, Map.of("allow", all));
+    }
+
+    /** HEAD is GET without the body: routed as GET; the container sends the headers only. */
+    private static HttpServletRequest headAsGet(HttpServletRequest req) {
+        if (!req.getMethod().equals("HEAD")) {
+            return req;
+        }
+        return new HttpServletRequestWrapper(req) {
+            @Override
+            public String getMethod() {
+                return "GET";
+            }
+        };
     }
 
     static void write(HttpServletResponse resp, int status, JsonNode body) throws IOException {
