@@ -77,7 +77,7 @@ public final class FlagServer implements AutoCloseable {
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
             this.broadcaster = sync;
             this.writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
-            TokenService tokens = new TokenService(journal, adminToken);
+            TokenService tokens = new TokenService(journal, adminToken, broadcaster::tokenRevoked);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
             grpcServer = startGrpc(tokens);

@@ -4,6 +4,7 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.protocol.v1.FlagSyncGrpc;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** End to end through the real server: an HTTP write arrives as a delta on an SDK's gRPC stream. */
@@ -74,6 +76,51 @@ class HttpToStreamTest {
                     }
                 }).isInstanceOfSatisfying(StatusRuntimeException.class,
                         e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    @Timeout(60) // without the revocation closing it, the stream would run on, heartbeat after heartbeat
+    void revokingAnSdkTokenClosesItsOpenStreamsAtOnceAndRefusesItsReconnects() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            JsonNode created = api.post("/api/v1/tokens", ADMIN,
+                    "{\"name\": \"leaked\", \"scope\": \"sdk\", \"environments\": [\"production\"]}").json();
+            String revoked = created.get("token").asText();
+            String revokedId = created.get("id").asText();
+            String kept = sdkToken(api);
+            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            try {
+                SubscribeRequest request = SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build();
+                Iterator<SyncMessage> doomed = stub(channel, revoked).subscribe(request);
+                Iterator<SyncMessage> alive = stub(channel, kept).subscribe(request);
+                doomed.next();
+                alive.next();
+
+                assertThat(api.delete("/api/v1/tokens/" + revokedId, ADMIN).status()).isEqualTo(200);
+                assertThatThrownBy(() -> {
+                    while (doomed.hasNext()) {
+                        doomed.next();
+                    }
+                }).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+                    assertThat(e.getStatus().getDescription()).contains("revoked");
+                });
+                assertThatThrownBy(() -> stub(channel, revoked).subscribe(request).next())
+                        .isInstanceOfSatisfying(StatusRuntimeException.class,
+                                e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+
+                // the other token's stream still gets changes
+                api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": true}");
+                SyncMessage next = alive.next();
+                while (next.hasHeartbeat()) {
+                    next = alive.next();
+                }
+                assertThat(next.hasDelta()).isTrue();
             } finally {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +50,7 @@ public final class TokenService implements Authenticator {
 
     private final Journal journal;
     private final byte[] bootstrapHash;
+    private final Consumer<String> onRevoked;
     private final SecureRandom random = new SecureRandom();
     private volatile Index index = new Index(-1, Map.of());
 
@@ -69,8 +71,19 @@ public final class TokenService implements Authenticator {
      * @param bootstrapAdminToken the bootstrap admin token's secret
      */
     public TokenService(Journal journal, String bootstrapAdminToken) {
+        this(journal, bootstrapAdminToken, tokenId -> { });
+    }
+
+    /**
+     * @param journal where tokens are recorded (as hashes)
+     * @param bootstrapAdminToken the bootstrap admin token's secret
+     * @param onRevoked told the id of each token revoked, once the revocation is in the journal (the
+     *     server closes the token's open sync streams)
+     */
+    public TokenService(Journal journal, String bootstrapAdminToken, Consumer<String> onRevoked) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.bootstrapHash = sha256(Objects.requireNonNull(bootstrapAdminToken, "bootstrapAdminToken"));
+        this.onRevoked = Objects.requireNonNull(onRevoked, "onRevoked");
     }
 
     /** @return a new random token secret, for the bootstrap admin token */
@@ -157,6 +170,7 @@ public final class TokenService implements Authenticator {
             return false;
         }
         journal.append(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id)));
+        onRevoked.accept(id);
         return true;
     }
 

@@ -67,6 +67,9 @@ public final class Broadcaster implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Broadcaster.class);
 
   /** The status every stream is closed with on {@link #shutdown()}. */
+  static final Status REVOKED = Status.UNAUTHENTICATED.withDescription(
+      "the sdk token was revoked: give the application a new one");
+
   static final Status SHUTTING_DOWN = Status.UNAVAILABLE.withDescription(
       "the flag server is shutting down: reconnect (to another instance if there is one) and"
           + " resume from the version you have");
@@ -89,6 +92,8 @@ public final class Broadcaster implements AutoCloseable {
   private final ConcurrentHashMap<String, Integer> streamsByToken = new ConcurrentHashMap<>();
   /** Tokens refused since they last had room: one WARN per episode, not one per refused stream. */
   private final Set<String> refusedTokens = ConcurrentHashMap.newKeySet();
+  /** Tokens revoked while this server ran: checked again after a subscription registers (see subscribe). */
+  private final Set<String> revokedTokens = ConcurrentHashMap.newKeySet();
   private final LongAdder deltas = new LongAdder();
   private final LongAdder snapshots = new LongAdder();
   private final LongAdder heartbeats = new LongAdder();
@@ -149,6 +154,32 @@ public final class Broadcaster implements AutoCloseable {
     refresh(topic);
   }
 
+  /**
+   * Closes every stream of a revoked token with {@code UNAUTHENTICATED}: a revocation takes effect at
+   * once, not at the stream's next reconnect (which might be days away). Call it after the revocation
+   * is in the journal, so that the token's reconnects are refused too.
+   *
+   * @param tokenId the revoked token's id
+   * @return how many streams were closed
+   */
+  public int tokenRevoked(String tokenId) {
+    Objects.requireNonNull(tokenId, "tokenId");
+    revokedTokens.add(tokenId);
+    int closed = 0;
+    for (Topic topic : topics.values()) {
+      for (Subscription s : topic.subscribers()) {
+        if (s.tokenId().equals(tokenId)) {
+          s.close(REVOKED);
+          closed++;
+        }
+      }
+    }
+    if (closed > 0) {
+      LOG.info("sync: token {} was revoked; closed its {} streams", tokenId, closed);
+    }
+    return closed;
+  }
+
   /** Publishes the journal's current state of the topic's environment; schedules a pass if new. */
   private void refresh(Topic topic) {
     ServerState state;
@@ -205,6 +236,13 @@ public final class Broadcaster implements AutoCloseable {
     observer.setOnCancelHandler(subscription::cancelled);
     connected.incrementAndGet();
     topic.add(subscription);
+    if (revokedTokens.contains(tokenId)) {
+      // Authenticated just before a revocation that did not see this subscription yet: the
+      // revocation adds the token before it looks, this looks after adding, so one of them closes it.
+      subscription.close(REVOKED);
+      subscription.start(null, false);
+      return;
+    }
     // Registered first, then read: a change committed meanwhile is either in this read or signals
     // the subscription; the writer always diffs against the newest target, so neither is missed.
     refresh(topic);
