@@ -98,6 +98,10 @@ class OfflineModeTest {
             assertThat(logs.lines("is invalid").get(0)).contains("keeping the last good flags").contains("enabled");
             assertThat(flags.isEnabled("a", USER, true)).isFalse();
             assertThat(flags.evaluate("a", USER).version()).isEqualTo(2);
+            // ... and so do freshness and health, for a status page
+            assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p)
+                    .contains("is invalid").contains("enabled").contains("serving the last good flags (version 2)"));
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DEGRADED);
 
             // An editor's save: a new file renamed over the old one.
             Path tmp = dir.resolve("flags.json.swp");
@@ -106,10 +110,13 @@ class OfflineModeTest {
             assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo(
                     new FlagChangeEvent("b", FlagChangeEvent.Change.ADDED, 3, Source.OFFLINE_FILE));
             assertThat(flags.isEnabled("b", USER)).isTrue();
+            assertThat(flags.freshness().problem()).as("a good file again").isEmpty();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
 
             Files.delete(file);
             Await.until("the removal is reported", () -> !logs.lines("was removed").isEmpty());
             assertThat(flags.isEnabled("b", USER)).isTrue();
+            assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p).contains("was removed"));
             assertThat(logs.lines("is invalid")).hasSize(1);
         }
     }

@@ -111,7 +111,11 @@ public final class ClientFlags extends StoreBackedFlags {
 
     private Freshness freshness(FlagState s) {
         if (syncer == null) {
-            return new Freshness(s.version(), s.source(), false, null, s.note());
+            String fileProblem = offline == null ? null : offline.problem();
+            return new Freshness(s.version(), s.source(), false, null, fileProblem != null ? fileProblem : s.note());
+        }
+        if (closed.get()) {
+            return new Freshness(s.version(), s.source(), false, syncer.lastHeard(), "closed", false);
         }
         Syncer.SyncStatus sync = syncer.status();
         String problem = sync.problem();
@@ -130,7 +134,8 @@ public final class ClientFlags extends StoreBackedFlags {
         String why = f.problem().map(p -> " (" + p + ")").orElse("");
         return switch (f.source()) {
             case LIVE -> new Health(Health.Status.UP, "live: version " + f.version() + ", stream up");
-            case OFFLINE_FILE -> new Health(Health.Status.UP, offlineLabel + ": version " + f.version());
+            case OFFLINE_FILE -> new Health(f.problem().isPresent() ? Health.Status.DEGRADED : Health.Status.UP,
+                    offlineLabel + ": version " + f.version() + why);
             case IN_MEMORY -> new Health(Health.Status.UP, "in memory: version " + f.version());
             case STALE -> new Health(Health.Status.DEGRADED, "stale: version " + f.version()
                     + " from memory, the stream to the flag server is down" + why
@@ -149,6 +154,11 @@ public final class ClientFlags extends StoreBackedFlags {
         readiness.close();
         if (syncer != null) {
             syncer.close();
+            FlagState last = store.state();
+            if (last.source() == Source.LIVE) {
+                // Nothing updates this copy any more: answers from now on say so.
+                store.publish(last.withSource(Source.STALE));
+            }
         }
         if (offline != null) {
             offline.close();

@@ -68,6 +68,8 @@ public final class FlagStore implements AutoCloseable {
 
     private final Executor events;
     private volatile boolean closed;
+    /** The listener executor refused the last work handed to it: warned once until it takes work again. */
+    private volatile boolean refusing;
     private final String label;
     /*
      * Why Caffeine here: an application that asks for a flag nobody created (a typo, a flag deleted
@@ -112,8 +114,17 @@ public final class FlagStore implements AutoCloseable {
         }
         try {
             events.execute(delivery);
+            refusing = false;
         } catch (RejectedExecutionException e) {
-            LOG.debug("flags: listener executor refused {} (closed?)", what);
+            // Usually the application shut its executor down before closing this Flags: its listeners
+            // miss every change from now on, which it should hear of, once, not once per change.
+            if (!refusing) {
+                refusing = true;
+                LOG.warn("flags: the listener executor refused {}; listeners miss changes until it takes work again"
+                        + " (was it shut down before this Flags was closed?)", what);
+            } else {
+                LOG.debug("flags: listener executor refused {}", what);
+            }
         } catch (RuntimeException e) {
             // The application's executor failed: its listeners miss this news, but the new state is
             // in place and the stream that brought it must go on.

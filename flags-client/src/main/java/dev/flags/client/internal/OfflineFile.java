@@ -39,6 +39,8 @@ final class OfflineFile implements AutoCloseable {
     private WatchService watchService;
     private Thread thread;
     private volatile boolean closed;
+    /** Why the file on disk is not what is served (invalid, unreadable, removed), or null if it is. */
+    private volatile String problem;
 
     OfflineFile(Path file) {
         this.file = file;
@@ -127,11 +129,13 @@ final class OfflineFile implements AutoCloseable {
         } catch (NoSuchFileException e) {
             if (!"missing".equals(lastSeen)) {
                 lastSeen = "missing";
+                rejected("offline file " + file + " was removed");
                 LOG.warn("flags: offline file {} was removed; keeping the last good flags (version {})", file,
                         store.state().version());
             }
             return;
         } catch (IOException e) {
+            rejected("cannot read offline file " + file + ": " + e);
             LOG.warn("flags: cannot read offline file {}; keeping the last good flags: {}", file, e.toString());
             return;
         }
@@ -144,14 +148,28 @@ final class OfflineFile implements AutoCloseable {
         try {
             next = parse(bytes);
         } catch (RuntimeException e) {
+            // Said to status readers before the log, so that whoever reads the log line finds it there too.
+            rejected("offline file " + file + " is invalid: " + Updates.describe(e));
             LOG.warn("flags: offline file {} is invalid; keeping the last good flags (version {}): {}", file,
                     store.state().version(), Updates.describe(e));
             return;
         }
         version = next.version();
+        problem = null; // before publishing: status listeners read it from the new state's description
         store.publish(next);
         readiness.ready();
         LOG.info("flags: reloaded offline file {}: {} flags", file, next.flags().size());
+    }
+
+    /** The file on disk is not being served: say so to status readers, not only in the log. */
+    private void rejected(String why) {
+        problem = why + "; serving the last good flags (version " + store.state().version() + ")";
+        store.statusChanged();
+    }
+
+    /** @return why the file on disk is not what is served (it is invalid, unreadable or gone), or null */
+    String problem() {
+        return problem;
     }
 
     @Override

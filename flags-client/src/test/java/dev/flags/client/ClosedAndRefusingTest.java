@@ -1,0 +1,73 @@
+package dev.flags.client;
+
+import static dev.flags.client.Fixtures.doc;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.client.ScriptedSyncServer.Subscription;
+import dev.flags.core.User;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** What a closed Flags says about itself, and a listener executor that stops taking work. */
+class ClosedAndRefusingTest {
+
+    private static final User USER = User.withId("u-1");
+
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
+
+    private static Flags.Builder client(ScriptedSyncServer server) {
+        return Flags.builder().target(server.target()).plaintext().sdkToken("flg_sdk_closed-test").environment("production");
+    }
+
+    @Test
+    void aClosedFlagsKeepsAnsweringButNoLongerSaysItIsLive() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = client(server).build();
+            server.awaitSubscription().snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
+            assertThat(flags.freshness().streamUp()).isTrue();
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
+
+            flags.close();
+            Freshness closed = flags.freshness();
+            assertThat(closed.streamUp()).isFalse();
+            assertThat(closed.problem()).contains("closed");
+            assertThat(closed.source()).isEqualTo(Source.STALE);
+            assertThat(closed.version()).isEqualTo(5);
+            FlagEvaluation after = flags.evaluate("a", USER);
+            assertThat(after.value()).isTrue();
+            assertThat(after.source()).isEqualTo(Source.STALE);
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+        }
+    }
+
+    @Test
+    void anExecutorThatRefusesListenerWorkIsWarnedAboutOnceNotOncePerChange() throws Exception {
+        ExecutorService executor = Executors.newSingleThreadExecutor();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).listenerExecutor(executor).build()) {
+            BlockingQueue<FlagChangeEvent> heard = new LinkedBlockingQueue<>();
+            flags.addListener(heard::add);
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", true, 1));
+            assertThat(heard.poll(10, TimeUnit.SECONDS)).isNotNull();
+
+            executor.shutdown(); // the application's executor goes first, by mistake
+            sub.delta(5, 6, doc("a", false, 2));
+            sub.delta(6, 7, doc("a", true, 3));
+            sub.delta(7, 8, doc("a", false, 4));
+            Await.until("the SDK has version 8", () -> flags.freshness().version() == 8);
+            assertThat(flags.isEnabled("a", USER)).isFalse();
+            assertThat(heard).isEmpty();
+            assertThat(logs.lines("the listener executor refused")).hasSize(1);
+            assertThat(logs.lines("the listener executor refused").get(0)).contains("WARN");
+        }
+    }
+}
