@@ -293,7 +293,9 @@ class AdminApiTest {
                 .isEqualTo("revert to version " + v1);
         assertProblem(api.post(path + "/revert", ADMIN, "{\"version\": 999}"), 404, "has no version 999");
 
-        assertThat(api.delete(path, ADMIN).json().get("archived").asBoolean()).isTrue();
+        ApiClient.Response archived = api.delete(path, ADMIN);
+        assertThat(archived.json().get("archived").asBoolean()).isTrue();
+        assertThat(archived.header("X-Flags-Changed")).isEqualTo("true");
         assertProblem(api.get(path, ADMIN), 404, "archived");
         assertThat(api.get(path + "/history", ADMIN).json().get("versions")).hasSize(5);
         assertThat(api.put(path, ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);

@@ -235,6 +235,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "DELETE" -> {
                     JournalEntry e = services.flags().archive(p, env, key, precondition(req), comment(req));
+                    resp.setHeader("X-Flags-Changed", "true");
                     write(resp, 200, NODES.objectNode().put("key", key).put("archived", true).put("environmentVersion", e.version()));
                 }
                 default -> throw notAllowed(method, "GET, PUT, PATCH, DELETE");
