@@ -114,7 +114,9 @@ public final class FlagStore implements AutoCloseable {
         }
         try {
             events.execute(delivery);
-            refusing = false;
+            if (refusing) {
+                refusing = false; // read first: a write per change would be a store to shared memory for nothing
+            }
         } catch (RejectedExecutionException e) {
             // Usually the application shut its executor down before closing this Flags: its listeners
             // miss every change from now on, which it should hear of, once, not once per change.
