@@ -3,10 +3,13 @@ package dev.flags.client;
 import dev.flags.client.internal.ClientFlags;
 import dev.flags.client.internal.Settings;
 import dev.flags.core.User;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -209,8 +212,9 @@ public interface Flags extends AutoCloseable {
         private Path cacheFile;
         private Path offlineFile;
         private boolean watchOfflineFile;
-        private Duration initialBackoff = Settings.DEFAULT_INITIAL_BACKOFF;
-        private Duration maxBackoff = Settings.DEFAULT_MAX_BACKOFF;
+        // Null until set: offline mode refuses them, so build() must tell a setting from a default.
+        private Duration initialBackoff;
+        private Duration maxBackoff;
         private Clock clock = Clock.systemUTC();
         private Executor listenerExecutor;
 
@@ -220,13 +224,15 @@ public interface Flags extends AutoCloseable {
         /**
          * Sets the flag server's gRPC address.
          *
-         * @param target {@code host:port}, or any gRPC target such as {@code dns:///flags.internal:9090}
+         * @param target {@code host:port} (an IPv6 address in brackets: {@code [::1]:9090}), or any gRPC
+         *        target with a scheme, such as {@code dns:///flags.internal:9090}, which gRPC checks
          * @return this builder
          * @throws NullPointerException if {@code target} is null
-         * @throws IllegalArgumentException if {@code target} is blank
+         * @throws IllegalArgumentException if {@code target} is blank, or a {@code host:port} without a
+         *         port from 1 to 65535
          */
         public Builder target(String target) {
-            this.target = nonBlank(target, "target");
+            this.target = Settings.checkTarget(nonBlank(target, "target"));
             return this;
         }
 
@@ -273,7 +279,8 @@ public interface Flags extends AutoCloseable {
 
         /**
          * Talks to the flag server without TLS (for a server on the same host or a trusted network).
-         * The default is TLS with the JVM's trusted certificate authorities.
+         * The default is TLS with the JVM's trusted certificate authorities. Only with
+         * {@link #target(String)}.
          *
          * @return this builder
          */
@@ -284,7 +291,8 @@ public interface Flags extends AutoCloseable {
 
         /**
          * Trusts the certificate authorities of a PEM file, instead of the JVM's, for the flag server's
-         * TLS certificate (a private CA, or the server's self-signed certificate).
+         * TLS certificate (a private CA, or the server's self-signed certificate). Only with
+         * {@link #target(String)}; {@link #build()} reads the file.
          *
          * @param pemFile a PEM file of one or more certificates
          * @return this builder
@@ -298,7 +306,8 @@ public interface Flags extends AutoCloseable {
         /**
          * Sets the local cache file (fail static): the SDK writes each new snapshot to it atomically,
          * and at start, before the server answers, serves what it holds. A corrupt file, or one written
-         * for another environment, is ignored with a warning. The directory must exist.
+         * for another environment, is ignored with a warning. The directory must exist ({@link #build()}
+         * checks).
          *
          * @param cacheFile the file; it need not exist yet
          * @return this builder
@@ -337,7 +346,7 @@ public interface Flags extends AutoCloseable {
         /**
          * Sets the first delay before reconnecting; each failed attempt doubles it up to
          * {@link #maxBackoff(Duration)}, and each delay is jittered (between half and all of it).
-         * Default: 1 second.
+         * Default: 1 second. Only with {@link #target(String)}.
          *
          * @param delay a positive duration
          * @return this builder
@@ -350,7 +359,7 @@ public interface Flags extends AutoCloseable {
 
         /**
          * Sets the longest delay between reconnection attempts; also the delay after the server
-         * refused the token. Default: 30 seconds.
+         * refused the token. Default: 30 seconds. Only with {@link #target(String)}.
          *
          * @param delay a positive duration
          * @return this builder
@@ -435,8 +444,10 @@ public interface Flags extends AutoCloseable {
          *
          * @return a new, running {@link Flags}; close it when the application stops
          * @throws IllegalStateException if the settings do not fit together (no target and no offline
-         *         file, both, a target without token or environment, ...)
-         * @throws IllegalArgumentException if the trusted certificates cannot be read
+         *         file, both, a target without token or environment, a setting of the server's connection
+         *         in offline mode, ...)
+         * @throws IllegalArgumentException if the trusted certificates cannot be read or hold no
+         *         certificate, or the cache file's directory does not exist
          */
         public Flags build() {
             if (target == null && offlineFile == null) {
@@ -467,16 +478,46 @@ public interface Flags extends AutoCloseable {
                     throw new IllegalStateException("sdkToken and environment are for a flag server; offline mode"
                             + " reads offlineFile " + offlineFile);
                 }
+                List<String> serverOnly = new ArrayList<>();
+                if (plaintext) {
+                    serverOnly.add("plaintext()");
+                }
+                if (trustedCertificates != null) {
+                    serverOnly.add("trustedCertificates " + trustedCertificates);
+                }
+                if (initialBackoff != null) {
+                    serverOnly.add("initialBackoff " + initialBackoff);
+                }
+                if (maxBackoff != null) {
+                    serverOnly.add("maxBackoff " + maxBackoff);
+                }
+                if (!serverOnly.isEmpty()) {
+                    throw new IllegalStateException(String.join(", ", serverOnly)
+                            + (serverOnly.size() == 1 ? " only applies" : " only apply")
+                            + " with target(...), to reach a flag server; offline mode reads offlineFile " + offlineFile);
+                }
             }
             if (watchOfflineFile && offlineFile == null) {
                 throw new IllegalStateException("watchOfflineFile needs an offlineFile");
             }
-            if (maxBackoff.compareTo(initialBackoff) < 0) {
-                throw new IllegalStateException("maxBackoff " + maxBackoff + " must not be shorter than initialBackoff "
-                        + initialBackoff);
+            Duration initial = initialBackoff != null ? initialBackoff : Settings.DEFAULT_INITIAL_BACKOFF;
+            Duration max = maxBackoff != null ? maxBackoff : Settings.DEFAULT_MAX_BACKOFF;
+            if (max.compareTo(initial) < 0) {
+                throw new IllegalStateException("maxBackoff " + max + " must not be shorter than initialBackoff "
+                        + initial);
+            }
+            if (cacheFile != null) {
+                // Checked now rather than at the first write, after the first sync, where a missing
+                // directory would only be a warning and the fail-static copy would silently never exist.
+                Path directory = cacheFile.toAbsolutePath().getParent();
+                if (directory != null && !Files.isDirectory(directory)) {
+                    throw new IllegalArgumentException("cacheFile " + cacheFile + " cannot be written: directory "
+                            + directory + (Files.exists(directory) ? " is not a directory" : " does not exist")
+                            + "; the SDK creates the file, not its directory");
+                }
             }
             return ClientFlags.start(new Settings(target, sdkToken, environment, plaintext, trustedCertificates,
-                    cacheFile, offlineFile, watchOfflineFile, initialBackoff, maxBackoff, clock, listenerExecutor));
+                    cacheFile, offlineFile, watchOfflineFile, initial, max, clock, listenerExecutor));
         }
 
         @Override

@@ -116,15 +116,116 @@ class BuilderTest {
     }
 
     @Test
+    void aPlainTargetNeedsAPortFrom1To65535() {
+        String form = ": write host:port, such as flags.internal:9090 or [::1]:9090, or a gRPC target such as"
+                + " dns:///flags.internal:9090";
+        Map<String, String> bad = Map.ofEntries(
+                Map.entry("127.0.0.1:99999", "has port 99999, outside 1..65535"),
+                Map.entry("h:0", "has port 0, outside 1..65535"),
+                Map.entry("h:123456789012", "has port 123456789012, outside 1..65535"),
+                Map.entry("127.0.0.1", "has no port"),
+                Map.entry("flags.internal:", "has no port"),
+                Map.entry("flags.internal:http", "has port \"http\", which is not a number"),
+                Map.entry("h:+80", "has port \"+80\", which is not a number"),
+                Map.entry(":9090", "has no host"),
+                Map.entry("::1:9090", "looks like an IPv6 address without brackets"),
+                Map.entry("[::1]", "has no port"),
+                Map.entry("[::1]:", "has no port"),
+                Map.entry("[::1]:70000", "has port 70000, outside 1..65535"),
+                Map.entry("[::1]:x", "has port \"x\", which is not a number"),
+                Map.entry("[::1]9090", "has \"9090\" after the address, where \":port\" belongs"),
+                Map.entry("[::1:9090", "has no ']' after the IPv6 address"),
+                Map.entry("[flags.internal]:9090", "has \"flags.internal\" in brackets, which is not an IPv6 address"));
+        bad.forEach((target, problem) -> assertThatThrownBy(() -> Flags.builder().target(target))
+                .as(target).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("target \"" + target + "\" " + problem + form));
+        assertThatThrownBy(() -> Flags.builder().config(Map.of("target", "127.0.0.1:99999")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("outside 1..65535");
+
+        for (String good : List.of("h:1", "localhost:65535", "flags.internal:9090", "[::1]:9090", "[fe80::1%eth0]:9090",
+                "[::ffff:127.0.0.1]:9090",
+                // Targets with a scheme are gRPC's to read and check, even where the port is wrong.
+                "dns:///flags.internal:9090", "dns:///127.0.0.1:99999", "unix:///tmp/flags.sock", "unix:flags.sock")) {
+            assertThat(Flags.builder().target(good).toString()).as(good).contains("target=" + good);
+        }
+    }
+
+    @Test
+    void aTargetWithASchemeStillConnects() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = Flags.builder().target("dns:///127.0.0.1:" + server.port()).plaintext().sdkToken("t")
+                     .environment("e").build()) {
+            server.awaitSubscription().snapshot(3);
+            assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+
+    @Test
+    void trustedCertificatesWithoutACertificateFailAtBuildNamingTheFileAndWhy() throws Exception {
+        Path empty = Files.writeString(dir.resolve("empty.pem"), "");
+        Path text = Files.writeString(dir.resolve("notes.pem"), "the CA is on the wiki\n");
+        Path key = Files.writeString(dir.resolve("key.pem"),
+                "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n");
+        Map<Path, String> why = Map.of(empty, "it is empty", text, "it holds no certificate that can be read",
+                key, "it holds a private key");
+        why.forEach((file, problem) -> assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t")
+                .environment("e").trustedCertificates(file).build())
+                .as(file.toString()).isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("cannot read trusted certificates from " + file + ": " + problem)
+                .hasMessageContaining("-----BEGIN CERTIFICATE-----"));
+    }
+
+    @Test
+    void settingsOfTheServerConnectionAreRefusedInOfflineMode() throws Exception {
+        Path file = Files.writeString(dir.resolve("flags.json"), "{\"formatVersion\": 1, \"flags\": []}");
+        String offline = " with target(...), to reach a flag server; offline mode reads offlineFile " + file;
+        assertThatThrownBy(() -> Flags.builder().offlineFile(file).plaintext().build())
+                .isInstanceOf(IllegalStateException.class).hasMessage("plaintext() only applies" + offline);
+        assertThatThrownBy(() -> Flags.builder().offlineFile(file).trustedCertificates(dir.resolve("ca.pem")).build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("trustedCertificates " + dir.resolve("ca.pem") + " only applies" + offline);
+        // Set to their defaults, too: the caller asked for something that would not happen.
+        assertThatThrownBy(() -> Flags.builder().offlineFile(file).initialBackoff(Duration.ofSeconds(1)).build())
+                .isInstanceOf(IllegalStateException.class).hasMessage("initialBackoff PT1S only applies" + offline);
+        assertThatThrownBy(() -> Flags.builder().offlineFile(file).maxBackoff(Duration.ofSeconds(30)).build())
+                .isInstanceOf(IllegalStateException.class).hasMessage("maxBackoff PT30S only applies" + offline);
+        assertThatThrownBy(() -> Flags.builder().config(Map.of("offlineFile", file.toString(), "plaintext", "true",
+                "maxBackoff", "2m")).build())
+                .isInstanceOf(IllegalStateException.class).hasMessage("plaintext(), maxBackoff PT2M only apply" + offline);
+        try (Flags flags = Flags.builder().offlineFile(file).build()) {
+            assertThat(flags.awaitReady(Duration.ZERO)).isTrue();
+        }
+    }
+
+    @Test
+    void aCacheFileNeedsAnExistingDirectoryButNotToExistItself() throws Exception {
+        Path missing = dir.resolve("no-such-dir").resolve("flags.cache");
+        assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t").environment("e").cacheFile(missing).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("cacheFile " + missing + " cannot be written:"
+                        + " directory " + dir.resolve("no-such-dir") + " does not exist; the SDK creates the file, not its"
+                        + " directory");
+        Path notADirectory = Files.writeString(dir.resolve("a-file"), "x");
+        assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t").environment("e")
+                .cacheFile(notADirectory.resolve("flags.cache")).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("directory " + notADirectory + " is not a directory");
+        assertThat(dir.resolve("no-such-dir")).doesNotExist();
+
+        Path fresh = dir.resolve("flags.cache");
+        Flags.builder().target("h:1").sdkToken("t").environment("e").cacheFile(fresh).build().close();
+        assertThat(fresh).doesNotExist();
+    }
+
+    @Test
     void settingsCanComeFromAConfigurationMap() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true, \"default\": true}]}");
         try (Flags flags = Flags.builder().config(Map.of("offlineFile", file.toString(), "watchOfflineFile", "false",
-                "initialBackoff", "250ms", "maxBackoff", "PT1M")).build()) {
+                "plaintext", "false")).build()) {
             assertThat(flags.isEnabled("a", User.withId("u"))).isTrue();
         }
         Flags.builder().config(Map.of("target", "h:1", "sdkToken", "t", "environment", "e", "plaintext", "true",
-                "maxBackoff", "2m", "cacheFile", dir.resolve("c").toString())).build().close();
+                "initialBackoff", "250ms", "maxBackoff", "PT2M", "cacheFile", dir.resolve("c").toString())).build().close();
         assertThatThrownBy(() -> Flags.builder().config(Map.of("tagret", "h:1")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("unknown setting \"tagret\"")
                 .hasMessageContaining("target");

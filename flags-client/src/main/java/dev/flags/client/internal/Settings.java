@@ -1,9 +1,13 @@
 package dev.flags.client.internal;
 
+import io.grpc.NameResolverRegistry;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Executor;
+import java.util.regex.Pattern;
 
 /**
  * Immutable. The checked settings of one {@link ClientFlags}, made by {@code Flags.Builder}.
@@ -29,6 +33,80 @@ public record Settings(String target, String sdkToken, String environment, boole
     public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofSeconds(1);
     /** The longest reconnection delay unless set. */
     public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(30);
+
+    /** A target that gRPC always reads as a URI ({@code dns:///host:port}): its own pattern for that. */
+    private static final Pattern URI_TARGET = Pattern.compile("[a-zA-Z][a-zA-Z0-9+.-]*:/.*");
+    /** What may stand between the brackets of an IPv6 literal: hex, colons, an embedded IPv4, a zone. */
+    private static final Pattern IPV6 = Pattern.compile("[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(%[\\w.-]+)?");
+    private static final String FORM = "write host:port, such as flags.internal:9090 or [::1]:9090, or a gRPC target"
+            + " such as dns:///flags.internal:9090";
+
+    /**
+     * Checks the form of a flag server target. A plain {@code host:port} (or {@code [ipv6]:port}) must
+     * have a port from 1 to 65535: gRPC would take a missing port for its default one (80 or 443), and
+     * fail on a bad one only on its resolver thread, where the SDK never hears of it. A target with a
+     * scheme ({@code dns:///host:port}, {@code unix:path}) is left to gRPC. Which is which follows gRPC's
+     * own reading: a URI if it looks like one ({@code scheme:/...}) or its scheme has a name resolver,
+     * else a {@code host:port} for DNS.
+     *
+     * @param target a non-blank target
+     * @return {@code target}
+     * @throws IllegalArgumentException if it is a plain address without a valid port
+     */
+    public static String checkTarget(String target) {
+        if (URI_TARGET.matcher(target).matches() || hasKnownScheme(target)) {
+            return target;
+        }
+        String port;
+        if (target.startsWith("[")) {
+            int close = target.indexOf(']');
+            if (close < 0) {
+                throw badTarget(target, "has no ']' after the IPv6 address");
+            }
+            String address = target.substring(1, close);
+            if (!IPV6.matcher(address).matches()) {
+                throw badTarget(target, "has \"" + address + "\" in brackets, which is not an IPv6 address");
+            }
+            String rest = target.substring(close + 1);
+            if (!rest.isEmpty() && !rest.startsWith(":")) {
+                throw badTarget(target, "has \"" + rest + "\" after the address, where \":port\" belongs");
+            }
+            port = rest.isEmpty() ? "" : rest.substring(1);
+        } else {
+            int colon = target.lastIndexOf(':');
+            String host = colon < 0 ? target : target.substring(0, colon);
+            if (host.indexOf(':') >= 0) {
+                throw badTarget(target, "looks like an IPv6 address without brackets");
+            }
+            if (host.isEmpty()) {
+                throw badTarget(target, "has no host");
+            }
+            port = colon < 0 ? "" : target.substring(colon + 1);
+        }
+        if (port.isEmpty()) {
+            throw badTarget(target, "has no port");
+        }
+        if (!port.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw badTarget(target, "has port \"" + port + "\", which is not a number");
+        }
+        if (port.length() > 5 || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65_535) {
+            throw badTarget(target, "has port " + port + ", outside 1..65535");
+        }
+        return target;
+    }
+
+    private static boolean hasKnownScheme(String target) {
+        try {
+            String scheme = new URI(target).getScheme();
+            return scheme != null && NameResolverRegistry.getDefaultRegistry().getProviderForScheme(scheme) != null;
+        } catch (URISyntaxException e) {
+            return false; // not a URI at all ("127.0.0.1:9090"): gRPC reads it as an address too
+        }
+    }
+
+    private static IllegalArgumentException badTarget(String target, String problem) {
+        return new IllegalArgumentException("target \"" + target + "\" " + problem + ": " + FORM);
+    }
 
     /** @return the settings without the token */
     @Override

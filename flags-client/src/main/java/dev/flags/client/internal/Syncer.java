@@ -17,8 +17,15 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
+import java.io.ByteArrayInputStream;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,6 +40,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
+import java.util.regex.Pattern;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -88,6 +97,10 @@ final class Syncer implements AutoCloseable {
     private static final Set<Status.Code> REFUSALS = Set.of(Status.Code.UNAUTHENTICATED,
             Status.Code.PERMISSION_DENIED, Status.Code.NOT_FOUND, Status.Code.INVALID_ARGUMENT,
             Status.Code.UNIMPLEMENTED);
+    /** gRPC's words for a connection closed before HTTP/2 began: what a TLS-only server does to plaintext. */
+    private static final String NETWORK_CLOSED = "Network closed for unknown reason";
+    /** A hex dump of bytes received, as gRPC and Netty put into their messages. */
+    private static final Pattern HEX_DUMP = Pattern.compile("\\p{XDigit}{32,}");
 
     /**
      * Immutable. What the stream is doing, for {@code freshness()} and {@code health()}.
@@ -105,6 +118,7 @@ final class Syncer implements AutoCloseable {
 
     private final String target;
     private final String environment;
+    private final boolean plaintext;
     private final FlagStore store;
     private final CacheFile cache;
     private final Readiness readiness;
@@ -158,6 +172,7 @@ final class Syncer implements AutoCloseable {
            DoubleSupplier random) {
         this.target = settings.target();
         this.environment = settings.environment();
+        this.plaintext = settings.plaintext();
         this.store = store;
         this.cache = cache;
         this.readiness = readiness;
@@ -203,15 +218,45 @@ final class Syncer implements AutoCloseable {
         if (s.plaintext()) {
             return InsecureChannelCredentials.create();
         }
-        if (s.trustedCertificates() == null) {
+        Path file = s.trustedCertificates();
+        if (file == null) {
             return TlsChannelCredentials.create();
         }
-        try {
-            return TlsChannelCredentials.newBuilder().trustManager(s.trustedCertificates().toFile()).build();
+        byte[] pem;
+        try (InputStream in = new FileInputStream(file.toFile())) {
+            pem = in.readAllBytes();
         } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException("cannot read trusted certificates from " + s.trustedCertificates()
-                    + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException("cannot read trusted certificates from " + file + ": " + e.getMessage(), e);
         }
+        checkCertificates(file, pem);
+        try {
+            return TlsChannelCredentials.newBuilder().trustManager(new ByteArrayInputStream(pem)).build();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // reading an array in memory: does not happen
+        }
+    }
+
+    /**
+     * Parses the trusted certificates now, as gRPC's transport will (the same JDK parser): otherwise a
+     * file without a certificate fails in the transport's provider lookup with an error about providers,
+     * and an empty file is taken as trusting nothing, so that every handshake fails later.
+     */
+    private static void checkCertificates(Path file, byte[] pem) {
+        String problem;
+        try {
+            if (!CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem)).isEmpty()) {
+                return;
+            }
+            problem = pem.length == 0 ? "it is empty" : "it holds no certificate";
+        } catch (CertificateException e) {
+            problem = "it holds no certificate that can be read (" + e.getMessage() + ")";
+        }
+        if (new String(pem, StandardCharsets.ISO_8859_1).contains("PRIVATE KEY-----")) {
+            problem = "it holds a private key; this file is only for certificates to trust";
+        }
+        throw new IllegalArgumentException("cannot read trusted certificates from " + file + ": " + problem
+                + "; expected the PEM certificate (-----BEGIN CERTIFICATE-----) of the CA that signed the server's"
+                + " certificate, or of the server itself if it is self-signed");
     }
 
     /** Starts subscribing; returns at once (the call is asynchronous). */
@@ -378,7 +423,7 @@ final class Syncer implements AutoCloseable {
         boolean wasUp = streamUp;
         streamUp = false;
         FlagState held = store.state();
-        String problem = describe(failure);
+        String problem = describe(failure, plaintext, wasUp);
         boolean refusal = REFUSALS.contains(failure.getCode());
         if (!outage) {
             outage = true;
@@ -550,16 +595,82 @@ final class Syncer implements AutoCloseable {
         };
     }
 
-    static String describe(Status s) {
-        StringBuilder b = new StringBuilder(s.getCode().name());
-        if (s.getDescription() != null) {
-            b.append(": ").append(s.getDescription());
-        }
+    /**
+     * Why a stream failed, in one line, for the log, {@code freshness().problem()} and {@code health()}.
+     * gRPC's own text can span lines (a listing of Netty's pipeline) and carry a hex dump of what the
+     * server sent; neither tells the reader what to do, so they are left out. A TLS mistake, the usual
+     * reason why a first connection fails, gets a hint of the setting to change.
+     *
+     * @param s the failure
+     * @param plaintext whether the SDK talks without TLS
+     * @param wasUp whether this call had delivered messages: then the connection's TLS setup was right
+     */
+    static String describe(Status s, boolean plaintext, boolean wasUp) {
         Throwable cause = s.getCause();
-        if (cause != null && cause.getMessage() != null && !cause.getMessage().equals(s.getDescription())) {
-            b.append(" (").append(cause.getMessage()).append(')');
+        SSLException tls = wasUp ? null : sslFailure(cause);
+        if (tls != null) {
+            return s.getCode().name() + ": " + tlsProblem(tls);
+        }
+        StringBuilder b = new StringBuilder(s.getCode().name());
+        String description = oneLine(s.getDescription());
+        if (description != null) {
+            b.append(": ").append(description);
+        }
+        String because = cause == null ? null : oneLine(cause.getMessage());
+        if (because != null && !because.equals(description)) {
+            b.append(" (").append(because).append(')');
+        }
+        if (plaintext && !wasUp && NETWORK_CLOSED.equals(s.getDescription())) {
+            b.append("; the server may require TLS: drop plaintext()");
         }
         return b.toString();
+    }
+
+    private static SSLException sslFailure(Throwable t) {
+        for (int depth = 0; t != null && depth < 10; t = t.getCause(), depth++) {
+            if (t instanceof SSLException ssl) {
+                return ssl;
+            }
+        }
+        return null;
+    }
+
+    private static String tlsProblem(SSLException failure) {
+        boolean notTls = false;
+        boolean certificate = false;
+        String innermost = null;
+        Throwable t = failure;
+        for (int depth = 0; t != null && depth < 10; t = t.getCause(), depth++) {
+            // Netty's NotSslRecordException, named not imported: the SDK does not name its transport.
+            notTls |= t.getClass().getSimpleName().equals("NotSslRecordException");
+            certificate |= t instanceof CertificateException;
+            String message = oneLine(t.getMessage());
+            innermost = message != null ? message : innermost;
+        }
+        if (notTls) {
+            return "TLS handshake failed: the server does not speak TLS (what it sent is not a TLS record); if it"
+                    + " serves plaintext, set plaintext()";
+        }
+        if (certificate && innermost != null
+                && (innermost.startsWith("No subject alternative") || innermost.startsWith("No name matching"))) {
+            return "TLS handshake failed: the server's certificate is not for this address (" + innermost
+                    + "); use a target with a name or address that the certificate lists";
+        }
+        if (certificate) {
+            return "TLS handshake failed: the server's certificate is not trusted (" + innermost + "); pass the"
+                    + " certificate of its CA (or its own, if self-signed) with trustedCertificates(...)";
+        }
+        return "TLS handshake failed (" + innermost + "): the server's certificate may not be trusted (pass its CA"
+                + " with trustedCertificates(...)), or the server may not speak TLS (plaintext())";
+    }
+
+    /** The first line of a message, without hex dumps; null if nothing is left. */
+    private static String oneLine(String message) {
+        if (message == null) {
+            return null;
+        }
+        String line = HEX_DUMP.matcher(message.lines().findFirst().orElse("")).replaceAll("(bytes omitted)").strip();
+        return line.isEmpty() ? null : line;
     }
 
     static String human(Duration d) {

@@ -1,0 +1,184 @@
+package dev.flags.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.Snapshot;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.protocol.v1.SyncMessage;
+import io.grpc.Attributes;
+import io.grpc.Server;
+import io.grpc.ServerTransportFilter;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * TLS mistakes against real loopback servers: the SDK's one log line, {@code freshness().problem()}
+ * and {@code health()} say in one line what went wrong and which setting fixes it.
+ */
+class TlsTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @TempDir
+    static Path certificates;
+    /** A self-signed certificate for 127.0.0.1 and localhost. */
+    private static Path cert;
+    private static Path key;
+    /** A self-signed certificate for the name "other" only. */
+    private static Path otherCert;
+    private static Path otherKey;
+
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
+
+    @BeforeAll
+    static void makeCertificates() throws Exception {
+        cert = certificates.resolve("cert.pem");
+        key = certificates.resolve("key.pem");
+        openssl(cert, key, "localhost", "IP:127.0.0.1,DNS:localhost");
+        otherCert = certificates.resolve("other-cert.pem");
+        otherKey = certificates.resolve("other-key.pem");
+        openssl(otherCert, otherKey, "other", "DNS:other");
+    }
+
+    /** Made by the real openssl command, as the server module's tests make theirs. */
+    private static void openssl(Path certificate, Path privateKey, String name, String subjectAltName) throws Exception {
+        Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                privateKey.toString(), "-out", certificate.toString(), "-days", "2", "-subj", "/CN=" + name,
+                "-addext", "subjectAltName=" + subjectAltName).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException("openssl failed: " + out);
+        }
+    }
+
+    private static Flags.Builder client(SyncServer server) {
+        return Flags.builder().target(server.target()).sdkToken("t").environment("production")
+                .initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100));
+    }
+
+    /**
+     * Waits until the server has closed {@code connections} connections of the SDK, so that the SDK has
+     * failed (and retried) more than once, then returns the problem it reports.
+     */
+    private String problemAfterFailedConnections(Flags flags, SyncServer server, int connections) throws Exception {
+        assertThat(server.closedConnections.tryAcquire(connections, WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                .as(connections + " failed connections").isTrue();
+        Await.until("the SDK reports a problem", () -> flags.freshness().problem().isPresent());
+        String problem = flags.freshness().problem().orElseThrow();
+        assertThat(problem).doesNotContain("\n").doesNotContain("\r").doesNotContain("Channel Pipeline")
+                .doesNotContainPattern("\\p{XDigit}{32}");
+        assertThat(flags.health().detail()).contains(problem);
+        assertThat(flags.freshness().source()).isEqualTo(Source.DEFAULTS);
+        // One line for the whole outage, whatever the number of attempts; it carries the problem.
+        assertThat(logs.lines("cannot reach the flag server")).as(logs.text()).hasSize(1);
+        assertThat(logs.lines("cannot reach the flag server").get(0)).contains("WARN").contains(problem);
+        return problem;
+    }
+
+    @Test
+    void plaintextAgainstATlsServerSaysTheServerMayRequireTls() throws Exception {
+        try (SyncServer server = SyncServer.start(cert, key); Flags flags = client(server).plaintext().build()) {
+            assertThat(problemAfterFailedConnections(flags, server, 3))
+                    .isEqualTo("UNAVAILABLE: Network closed for unknown reason; the server may require TLS: drop plaintext()");
+        }
+    }
+
+    @Test
+    void tlsAgainstAPlaintextServerSaysTheServerDoesNotSpeakTls() throws Exception {
+        try (SyncServer server = SyncServer.start(null, null); Flags flags = client(server).build()) {
+            assertThat(problemAfterFailedConnections(flags, server, 3))
+                    .isEqualTo("UNAVAILABLE: TLS handshake failed: the server does not speak TLS (what it sent is not a"
+                            + " TLS record); if it serves plaintext, set plaintext()");
+        }
+    }
+
+    @Test
+    void aSelfSignedCertificateThatIsNotTrustedSaysToPassIt() throws Exception {
+        try (SyncServer server = SyncServer.start(cert, key); Flags flags = client(server).build()) {
+            assertThat(problemAfterFailedConnections(flags, server, 3))
+                    .startsWith("UNAVAILABLE: TLS handshake failed: the server's certificate is not trusted (")
+                    .contains("unable to find valid certification path")
+                    .endsWith("); pass the certificate of its CA (or its own, if self-signed) with trustedCertificates(...)");
+        }
+    }
+
+    @Test
+    void aTrustedCertificateForAnotherNameSaysSo() throws Exception {
+        try (SyncServer server = SyncServer.start(otherCert, otherKey);
+             Flags flags = client(server).trustedCertificates(otherCert).build()) {
+            assertThat(problemAfterFailedConnections(flags, server, 2))
+                    .startsWith("UNAVAILABLE: TLS handshake failed: the server's certificate is not for this address (")
+                    .contains("127.0.0.1")
+                    .endsWith("); use a target with a name or address that the certificate lists");
+        }
+    }
+
+    @Test
+    void theServersOwnCertificateTrustedSyncs() throws Exception {
+        try (SyncServer server = SyncServer.start(cert, key); Flags flags = client(server).trustedCertificates(cert).build()) {
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);
+            assertThat(flags.freshness().problem()).isEmpty();
+        }
+    }
+
+    /**
+     * A TEST DOUBLE of the flag server's sync service on a loopback port, with TLS or without: it answers
+     * every Subscribe call with an empty snapshot, and counts the connections that ended (a failed TLS
+     * or HTTP/2 handshake ends one too).
+     */
+    private static final class SyncServer implements AutoCloseable {
+        final Semaphore closedConnections = new Semaphore(0);
+        private final Server server;
+
+        private SyncServer(Path certificate, Path privateKey) throws IOException {
+            NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+                    .addService(new FlagSyncGrpc.FlagSyncImplBase() {
+                        @Override
+                        public void subscribe(SubscribeRequest request, StreamObserver<SyncMessage> observer) {
+                            observer.onNext(SyncMessage.newBuilder().setSnapshot(Snapshot.newBuilder()
+                                    .setEnvironment(request.getEnvironment()).setVersion(3)
+                                    .setHeartbeatIntervalMillis(15_000)).build());
+                        }
+                    })
+                    .addTransportFilter(new ServerTransportFilter() {
+                        @Override
+                        public void transportTerminated(Attributes transportAttrs) {
+                            closedConnections.release();
+                        }
+                    });
+            if (certificate != null) {
+                b.useTransportSecurity(certificate.toFile(), privateKey.toFile());
+            }
+            server = b.build().start();
+        }
+
+        /** @param certificate null for plaintext */
+        static SyncServer start(Path certificate, Path privateKey) throws IOException {
+            return new SyncServer(certificate, privateKey);
+        }
+
+        String target() {
+            return "127.0.0.1:" + server.getPort();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            server.shutdownNow();
+            server.awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package dev.flags.client.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.Status;
+import java.security.cert.CertificateException;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How {@link Syncer} words a failed stream, for the failures that TlsTest cannot make against a real
+ * server: a TLS failure of no known kind, gRPC's multi-line texts, and when a hint would mislead.
+ */
+class SyncerDescribeTest {
+
+    /** gRPC's description of a transport failure on a TLS channel: two lines, the second Netty's pipeline. */
+    private static final String IO_EXCEPTION = "io exception\nChannel Pipeline: [SslHandler#0,"
+            + " ProtocolNegotiators$ClientTlsHandler#0, WriteBufferingAndExceptionHandler#0, DefaultChannelPipeline$TailContext#0]";
+
+    @Test
+    void aTlsFailureOfNoKnownKindNamesBothLikelyMistakes() {
+        Status s = Status.UNAVAILABLE.withDescription(IO_EXCEPTION)
+                .withCause(new SSLHandshakeException("Received fatal alert: handshake_failure"));
+        assertThat(Syncer.describe(s, false, false)).isEqualTo("UNAVAILABLE: TLS handshake failed (Received fatal"
+                + " alert: handshake_failure): the server's certificate may not be trusted (pass its CA with"
+                + " trustedCertificates(...)), or the server may not speak TLS (plaintext())");
+    }
+
+    @Test
+    void aCertificateFailureQuotesTheInnermostReason() {
+        SSLHandshakeException e = new SSLHandshakeException("General OpenSslEngine problem");
+        e.initCause(new CertificateException("PKIX path validation failed: validity check failed",
+                new CertificateException("NotAfter: Sun Jan 01 00:00:00 UTC 2023")));
+        assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription(IO_EXCEPTION).withCause(e), false, false))
+                .isEqualTo("UNAVAILABLE: TLS handshake failed: the server's certificate is not trusted (NotAfter: Sun"
+                        + " Jan 01 00:00:00 UTC 2023); pass the certificate of its CA (or its own, if self-signed) with"
+                        + " trustedCertificates(...)");
+    }
+
+    @Test
+    void otherFailuresKeepTheirWordsOnOneLineWithoutHexDumps() {
+        Status s = Status.UNAVAILABLE.withDescription(IO_EXCEPTION).withCause(new IllegalStateException(
+                "HTTP/2 client preface string missing or corrupt. Hex dump for received bytes: "
+                        + "16030105a4010005a00303a8a8369fab01109cf59a7f1768\nsecond line"));
+        assertThat(Syncer.describe(s, false, false)).isEqualTo("UNAVAILABLE: io exception (HTTP/2 client preface string"
+                + " missing or corrupt. Hex dump for received bytes: (bytes omitted))");
+        // Unchanged where there was nothing to shorten.
+        assertThat(Syncer.describe(Status.UNAUTHENTICATED.withDescription("unknown token"), false, false))
+                .isEqualTo("UNAUTHENTICATED: unknown token");
+        assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription("io exception")
+                .withCause(new java.net.ConnectException("Connection refused")), false, false))
+                .isEqualTo("UNAVAILABLE: io exception (Connection refused)");
+    }
+
+    @Test
+    void noTlsHintWhereItWouldMislead() {
+        Status closed = Status.UNAVAILABLE.withDescription("Network closed for unknown reason");
+        assertThat(Syncer.describe(closed, true, false))
+                .isEqualTo("UNAVAILABLE: Network closed for unknown reason; the server may require TLS: drop plaintext()");
+        // With TLS, or on a stream that had delivered messages (so the connection's setup was right).
+        assertThat(Syncer.describe(closed, false, false)).isEqualTo("UNAVAILABLE: Network closed for unknown reason");
+        assertThat(Syncer.describe(closed, true, true)).isEqualTo("UNAVAILABLE: Network closed for unknown reason");
+        assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription("io exception")
+                .withCause(new SSLException("closing inbound before receiving peer's close_notify")), false, true))
+                .isEqualTo("UNAVAILABLE: io exception (closing inbound before receiving peer's close_notify)");
+    }
+}
