@@ -29,7 +29,10 @@ class ClosedAndRefusingTest {
     @Test
     void aClosedFlagsKeepsAnsweringButNoLongerSaysItIsLive() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
-            Flags flags = client(server).build();
+            // listeners run on the thread that publishes: what they hear is decided by the time close() returns
+            Flags flags = client(server).listenerExecutor(Runnable::run).build();
+            java.util.List<Freshness> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+            flags.addStatusListener(heard::add);
             server.awaitSubscription().snapshot(5, doc("a", true, 1));
             assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
             assertThat(flags.freshness().streamUp()).isTrue();
@@ -45,6 +48,8 @@ class ClosedAndRefusingTest {
             assertThat(after.value()).isTrue();
             assertThat(after.source()).isEqualTo(Source.STALE);
             assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+            assertThat(heard).as("no listener hears from a Flags after it was closed")
+                    .extracting(Freshness::source).last().isEqualTo(Source.LIVE);
         }
     }
 

@@ -154,16 +154,17 @@ public final class ClientFlags extends StoreBackedFlags {
         readiness.close();
         if (syncer != null) {
             syncer.close();
-            FlagState last = store.state();
-            if (last.source() == Source.LIVE) {
-                // Nothing updates this copy any more: answers from now on say so.
-                store.publish(last.withSource(Source.STALE));
-            }
         }
         if (offline != null) {
             offline.close();
         }
         store.close();
+        FlagState last = store.state();
+        if (syncer != null && last.source() == Source.LIVE) {
+            // Nothing updates this copy any more: answers from now on say so. Published after the
+            // store closed, so that no listener hears of a Flags it was told is gone.
+            store.publish(last.withSource(Source.STALE));
+        }
     }
 
     @Override
