@@ -36,9 +36,11 @@ class ReadmeTest {
         }
         assertThat(blocks).hasSizeGreaterThanOrEqualTo(8);
 
-        // The page runs from the repository's root: ./flags and demo-data/ are there.
-        Files.writeString(dir.resolve("flags"), "#!/bin/sh\nexec java -jar '" + jar + "' \"$@\"\n");
-        dir.resolve("flags").toFile().setExecutable(true);
+        // The page runs from the repository's root: ./flags and demo-data/ are there. The
+        // repository's own ./flags script, linked (it finds its jar through the link).
+        Path flagsScript = Path.of("..", "flags").toAbsolutePath().normalize();
+        assertThat(Files.isExecutable(flagsScript) && Files.size(flagsScript) > 0).as("%s is an executable script", flagsScript).isTrue();
+        Files.createSymbolicLink(dir.resolve("flags"), flagsScript);
         String synced = """
                 __synced() {
                   want=$(curl -sS -H "Authorization: Bearer $ADMIN_TOKEN" "$FLAGS_SERVER/api/v1/environments/production" | jq .version)
