@@ -88,7 +88,8 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+        // No command is a usage error (exit 2): the usage goes where errors go, not into a pipe.
+        spec.commandLine().usage(spec.commandLine().getErr());
         return EXIT_USAGE;
     }
 

@@ -163,6 +163,12 @@ class FlagsCommandTest {
         assertThat(unknownCommand.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(unknownCommand.err()).startsWith("flags: ").endsWith("\nTry 'flags --help'.\n").contains("no-such-command");
         assertThat(unknownCommand.err().lines()).hasSize(2);
+
+        Run noCommand = flags();
+        assertThat(noCommand.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noCommand.err()).startsWith("Usage: flags").contains("Commands:");
+        assertThat(noCommand.out()).isEmpty();
+        assertThat(flags("--help").out()).startsWith("Usage: flags");
     }
 
     @Test
