@@ -121,6 +121,21 @@ class AuthTest {
   }
 
   @Test
+  void aStreamAuthenticatedJustBeforeItsTokenWasRevokedIsClosedWhenItRegisters() throws Exception {
+    // The test authenticator still knows the token: the state of a subscribe call that passed
+    // authentication while the revocation was being written, and registers after it looked for streams.
+    assertThat(broadcaster.tokenRevoked("tok-sdk")).as("no stream open yet").isZero();
+    Status s = subscribe(SDK, ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(s.getDescription()).contains("revoked");
+
+    Recorder other = new Recorder();
+    FlagSyncGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(SyncFixture.bearer(ADMIN)))
+        .subscribe(SubscribeRequest.newBuilder().setEnvironment(ENV).build(), other);
+    assertThat(other.next().getSnapshot().getVersion()).as("other tokens' streams are not affected").isEqualTo(2);
+  }
+
+  @Test
   void sdkTokenOfAnotherEnvironmentIsDenied() throws Exception {
     Status s = subscribe(SDK_STAGING, ENV, 0);
     assertThat(s.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
