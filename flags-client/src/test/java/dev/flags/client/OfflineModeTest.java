@@ -86,6 +86,9 @@ class OfflineModeTest {
         try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
             BlockingQueue<FlagChangeEvent> events = new LinkedBlockingQueue<>();
             flags.addListener(events::add);
+            BlockingQueue<Freshness> statuses = new LinkedBlockingQueue<>();
+            flags.addStatusListener(statuses::add);
+            assertThat(statuses.poll(10, TimeUnit.SECONDS).problem()).as("the current status, at once").isEmpty();
 
             Files.writeString(file, file(flag("a", false, 0)));
             assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo(
@@ -102,6 +105,9 @@ class OfflineModeTest {
             assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p)
                     .contains("is invalid").contains("enabled").contains("serving the last good flags (version 2)"));
             assertThat(flags.health().status()).isEqualTo(Health.Status.DEGRADED);
+            // ... and status listeners, which hear the same problem
+            assertThat(statuses.poll(10, TimeUnit.SECONDS).problem()).hasValueSatisfying(p -> assertThat(p)
+                    .contains("is invalid").contains("serving the last good flags (version 2)"));
 
             // An editor's save: a new file renamed over the old one.
             Path tmp = dir.resolve("flags.json.swp");
@@ -112,11 +118,17 @@ class OfflineModeTest {
             assertThat(flags.isEnabled("b", USER)).isTrue();
             assertThat(flags.freshness().problem()).as("a good file again").isEmpty();
             assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            Freshness recovered = statuses.poll(10, TimeUnit.SECONDS);
+            assertThat(recovered).as("status listeners hear that the file is good again").isNotNull();
+            assertThat(recovered.problem()).isEmpty();
+            assertThat(recovered.version()).isEqualTo(3);
 
             Files.delete(file);
             Await.until("the removal is reported", () -> !logs.lines("was removed").isEmpty());
             assertThat(flags.isEnabled("b", USER)).isTrue();
             assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p).contains("was removed"));
+            assertThat(statuses.poll(10, TimeUnit.SECONDS).problem()).hasValueSatisfying(p -> assertThat(p).contains("was removed"));
+            assertThat(statuses).as("one status event per news").isEmpty();
             assertThat(logs.lines("is invalid")).hasSize(1);
         }
     }

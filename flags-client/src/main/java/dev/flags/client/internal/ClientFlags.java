@@ -54,6 +54,7 @@ public final class ClientFlags extends StoreBackedFlags {
                 readiness.ready();
             }
             ClientFlags flags = new ClientFlags(store, readiness, null, file, "offline file " + settings.offlineFile());
+            store.describeStatusWith(flags::freshness); // status listeners hear the file's problem, as freshness() says it
             if (settings.watchOfflineFile()) {
                 try {
                     file.watch(store, readiness);

@@ -155,8 +155,12 @@ final class OfflineFile implements AutoCloseable {
             return;
         }
         version = next.version();
+        boolean recovered = problem != null && store.state().source() == next.source();
         problem = null; // before publishing: status listeners read it from the new state's description
         store.publish(next);
+        if (recovered) {
+            store.statusChanged(); // the source stays the same, so publish alone would not tell status listeners
+        }
         readiness.ready();
         LOG.info("flags: reloaded offline file {}: {} flags", file, next.flags().size());
     }
