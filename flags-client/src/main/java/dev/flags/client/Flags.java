@@ -529,7 +529,8 @@ public interface Flags extends AutoCloseable {
         }
 
         private static String nonBlank(String value, String what) {
-            Objects.requireNonNull(value, what);
+            // Often read from an environment variable that is not set: say so, not just the name.
+            Objects.requireNonNull(value, () -> what + " is null (read from an environment variable or setting that is not set?)");
             if (value.isBlank()) {
                 throw new IllegalArgumentException(what + " must not be blank, was \"" + value + "\"");
             }

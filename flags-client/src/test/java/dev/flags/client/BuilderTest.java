@@ -97,6 +97,9 @@ class BuilderTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("\"prod uction\"");
         assertThatThrownBy(() -> Flags.builder().cacheFile(null)).isInstanceOf(NullPointerException.class)
                 .hasMessage("cacheFile");
+        assertThatThrownBy(() -> Flags.builder().sdkToken(System.getenv("FLAGS_NO_SUCH_VARIABLE")))
+                .isInstanceOf(NullPointerException.class)
+                .hasMessage("sdkToken is null (read from an environment variable or setting that is not set?)");
     }
 
     @Test
@@ -139,6 +142,13 @@ class BuilderTest {
         bad.forEach((target, problem) -> assertThatThrownBy(() -> Flags.builder().target(target))
                 .as(target).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("target \"" + target + "\" " + problem + form));
+        for (String url : List.of("http://127.0.0.1:8080", "HTTPS://flags.example.com")) {
+            assertThatThrownBy(() -> Flags.builder().target(url)).as(url).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("is an HTTP URL, like the flag server's admin API")
+                    .hasMessageContaining("write the server's gRPC address, host:port");
+        }
+        assertThatThrownBy(() -> Flags.builder().target("grpc://flags.internal:9090")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("target \"grpc://flags.internal:9090\" has the scheme \"grpc\", which gRPC has no name resolver for" + form);
         assertThatThrownBy(() -> Flags.builder().config(Map.of("target", "127.0.0.1:99999")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("outside 1..65535");
 

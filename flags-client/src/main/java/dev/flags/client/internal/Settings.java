@@ -6,6 +6,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.Executor;
 import java.util.regex.Pattern;
 
@@ -51,11 +52,23 @@ public record Settings(String target, String sdkToken, String environment, boole
      *
      * @param target a non-blank target
      * @return {@code target}
-     * @throws IllegalArgumentException if it is a plain address without a valid port
+     * @throws IllegalArgumentException if it is a plain address without a valid port, an HTTP URL, or a
+     *         URI whose scheme has no gRPC name resolver
      */
     public static String checkTarget(String target) {
-        if (URI_TARGET.matcher(target).matches() || hasKnownScheme(target)) {
+        String lower = target.toLowerCase(Locale.ROOT);
+        if (lower.startsWith("http://") || lower.startsWith("https://")) {
+            // The likeliest mix-up: the server's admin API URL (FLAGS_SERVER) instead of its gRPC address.
+            throw new IllegalArgumentException("target \"" + target + "\" is an HTTP URL, like the flag server's admin"
+                    + " API; the SDK syncs over gRPC: write the server's gRPC address, host:port, such as"
+                    + " flags.internal:9090 (the server's --grpc-port, 9090 unless set)");
+        }
+        if (hasKnownScheme(target)) {
             return target;
+        }
+        if (URI_TARGET.matcher(target).matches()) {
+            String scheme = target.substring(0, target.indexOf(':'));
+            throw badTarget(target, "has the scheme \"" + scheme + "\", which gRPC has no name resolver for");
         }
         String port;
         if (target.startsWith("[")) {

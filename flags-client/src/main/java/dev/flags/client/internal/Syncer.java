@@ -100,6 +100,8 @@ final class Syncer implements AutoCloseable {
     /** gRPC's words for a connection closed before HTTP/2 began: what a TLS-only server does to plaintext. */
     private static final String NETWORK_CLOSED = "Network closed for unknown reason";
     /** A hex dump of bytes received, as gRPC and Netty put into their messages. */
+    /** "HTTP/" in hex, as Netty dumps the first bytes of a peer that is not an HTTP/2 server. */
+    private static final String HTTP1_BYTES = "485454502f";
     private static final Pattern HEX_DUMP = Pattern.compile("\\p{XDigit}{32,}");
 
     /**
@@ -623,7 +625,22 @@ final class Syncer implements AutoCloseable {
         if (plaintext && !wasUp && NETWORK_CLOSED.equals(s.getDescription())) {
             b.append("; the server may require TLS: drop plaintext()");
         }
+        if (!wasUp && answeredHttp1(s)) {
+            b.append("; the target answers HTTP/1.x, not gRPC: is it the flag server's admin HTTP port? The SDK"
+                    + " needs its gRPC port (the server's --grpc-port, 9090 unless set)");
+        }
         return b.toString();
+    }
+
+    /** Whether Netty's hex dump of the first bytes the server sent reads "HTTP/": an HTTP/1 server. */
+    private static boolean answeredHttp1(Status s) {
+        for (Throwable t = s.getCause(); t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && m.contains(HTTP1_BYTES)) {
+                return true;
+            }
+        }
+        return s.getDescription() != null && s.getDescription().contains(HTTP1_BYTES);
     }
 
     private static SSLException sslFailure(Throwable t) {

@@ -54,6 +54,19 @@ class SyncerDescribeTest {
     }
 
     @Test
+    void aServerThatAnswersHttp1IsProbablyTheAdminPort() {
+        // What grpc-java 1.x reports when a plaintext channel reaches an HTTP/1.1 server.
+        Status s = Status.INTERNAL.withDescription("http2 exception").withCause(new IllegalStateException(
+                "First received frame was not SETTINGS. Hex dump for first 5 bytes: 485454502f"));
+        assertThat(Syncer.describe(s, true, false)).isEqualTo("INTERNAL: http2 exception (First received frame was not"
+                + " SETTINGS. Hex dump for first 5 bytes: 485454502f); the target answers HTTP/1.x, not gRPC: is it the"
+                + " flag server's admin HTTP port? The SDK needs its gRPC port (the server's --grpc-port, 9090 unless set)");
+        assertThat(Syncer.describe(Status.INTERNAL.withDescription("http2 exception").withCause(new IllegalStateException(
+                "First received frame was not SETTINGS. Hex dump for first 5 bytes: 0000000000")), true, false))
+                .doesNotContain("HTTP/1.x");
+    }
+
+    @Test
     void noTlsHintWhereItWouldMislead() {
         Status closed = Status.UNAVAILABLE.withDescription("Network closed for unknown reason");
         assertThat(Syncer.describe(closed, true, false))

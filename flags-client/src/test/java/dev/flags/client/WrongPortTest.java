@@ -1,0 +1,49 @@
+package dev.flags.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An SDK pointed at the flag server's admin HTTP port instead of its gRPC port, over a real loopback
+ * socket that answers as an HTTP/1.1 server does: the problem it reports names the likely mistake.
+ */
+class WrongPortTest {
+
+    @Test
+    void anHttp1ServerIsReportedAsProbablyTheAdminPort() throws Exception {
+        try (ServerSocket http1 = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread answering = new Thread(() -> {
+                while (!http1.isClosed()) {
+                    try (Socket s = http1.accept(); OutputStream out = s.getOutputStream()) {
+                        out.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                .getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                        s.getInputStream().transferTo(OutputStream.nullOutputStream()); // until the SDK hangs up
+                    } catch (IOException e) {
+                        return; // closed at the end of the test
+                    }
+                }
+            }, "http1-server");
+            answering.setDaemon(true);
+            answering.start();
+            try (Flags flags = Flags.builder().target("127.0.0.1:" + http1.getLocalPort()).plaintext().sdkToken("t")
+                    .environment("production").initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100))
+                    .build()) {
+                Await.until("the SDK reports the failed connection", () -> flags.freshness().problem()
+                        .filter(p -> !p.startsWith("the flag server has not answered yet")).isPresent());
+                assertThat(flags.freshness().problem().orElseThrow())
+                        .contains("the target answers HTTP/1.x, not gRPC: is it the flag server's admin HTTP port?")
+                        .doesNotContain("\n");
+                assertThat(flags.health().detail()).contains("admin HTTP port");
+            }
+        }
+    }
+}
