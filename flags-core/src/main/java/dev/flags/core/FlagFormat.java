@@ -171,6 +171,12 @@ public final class FlagFormat {
             problems.add("", "must be a JSON object with \"formatVersion\" and \"flags\", was " + describe(root));
             problems.throwIfAny();
         }
+        if (root.has("key") && !root.has("flags") && !root.has("formatVersion")) {
+            // The likeliest mix-up: one flag's document (as the server's API and `flags show` give it).
+            problems.add("", "is one flag's document, not a flag file; a flag file is {\"formatVersion\": "
+                    + FORMAT_VERSION + ", \"flags\": [ ...flag documents... ]}");
+            problems.throwIfAny();
+        }
         unknownFields(root, FILE_FIELDS, "", problems);
         JsonNode version = root.get("formatVersion");
         if (version == null) {
@@ -191,13 +197,17 @@ public final class FlagFormat {
             for (int i = 0; i < flagsNode.size(); i++) {
                 String at = Problems.index("flags", i);
                 Flag flag = readFlag(flagsNode.get(i), at, problems);
-                if (flag != null && flag.key() != null) {
-                    Integer previous = seen.putIfAbsent(flag.key(), i);
+                // By the key as written, so that a repeated key is reported even where a copy has other problems.
+                JsonNode keyNode = flagsNode.get(i).get("key");
+                if (keyNode != null && keyNode.isTextual()) {
+                    Integer previous = seen.putIfAbsent(keyNode.asText(), i);
                     if (previous != null) {
-                        problems.flag(flag.key());
+                        problems.flag(keyNode.asText());
                         problems.add(Problems.child(at, "key"), "repeats the flag key of flags[" + previous + "]; flag keys must be unique");
                         problems.flag(null);
                     }
+                }
+                if (flag != null && flag.key() != null) {
                     flags.add(flag);
                 }
             }
@@ -269,7 +279,10 @@ public final class FlagFormat {
         message = message.replaceAll(" for `ObjectNode`.*$", "")
                 .replaceAll("\\(([0-9,]+), from `[^`]*`\\)", "($1)")
                 .replaceAll(":? *(not allowed as per|enable) `[^`]*`( to allow)?", "")
-                .replaceAll(" *\\([^()]*`[^()]*\\)", "");
+                .replaceAll(" *\\([^()]*`[^()]*\\)", "")
+                .replaceAll("\\(start marker at \\[Source: [^\\]]*; line: (\\d+), column: (\\d+)\\]\\)",
+                        "(opened at line $1, column $2)")
+                .replaceAll(" *\\[Source: [^\\]]*\\]", "");
         return message.trim();
     }
 

@@ -122,6 +122,30 @@ class ValidationTest {
     }
 
     @Test
+    void anUnclosedObjectSaysWhereItWasOpenedWithoutTheParsersSourceNote() {
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\"}")).singleElement()
+                .satisfies(p -> assertThat(p.message()).contains("expected close marker for Array (opened at line 1, column 31)")
+                        .doesNotContain("Source").doesNotContain("REDACTED"));
+    }
+
+    @Test
+    void aSingleFlagDocumentIsToldApartFromAFlagFile() {
+        assertThat(problemsOf("{\"key\": \"billing-v2\", \"enabled\": true, \"version\": 3}")).singleElement()
+                .satisfies(p -> assertThat(p.message()).startsWith("is one flag's document, not a flag file")
+                        .contains("{\"formatVersion\": 1, \"flags\": ["));
+    }
+
+    @Test
+    void aRepeatedFlagKeyIsReportedEvenWhenACopyHasOtherProblems() {
+        List<Problem> problems = problemsOf(
+                "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"rules\": [{\"conditions\": [{\"percentage\": 150}]}]},"
+                        + " {\"key\": \"a\"}]}");
+        assertThat(problems).extracting(Problem::message).anySatisfy(m -> assertThat(m).startsWith("must be between 0 and 100"))
+                .anySatisfy(m -> assertThat(m).startsWith("repeats the flag key of flags[0]"));
+        assertThat(problems).hasSize(2);
+    }
+
+    @Test
     void rejectsDuplicateJsonFields() {
         assertThat(problemsOf(file("{\"key\": \"f\", \"enabled\": true, \"enabled\": false}"))).singleElement()
                 .satisfies(p -> assertThat(p.message()).startsWith("is not valid JSON (line 1, column")
