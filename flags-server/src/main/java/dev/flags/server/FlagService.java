@@ -101,8 +101,10 @@ public final class FlagService {
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
         return write(p, env, key, precondition, comment, existing -> {
             if (existing == null) {
-                throw ApiException.notFound("flag", "there is no flag \"" + key + "\" in environment \"" + env
-                        + "\"; create it with PUT first");
+                EnvironmentState now = journal.state().environments().get(env);
+                throw ApiException.notFound("flag", now != null && now.archivedFlags().containsKey(key)
+                        ? archived(env, key) + "; restore it before changing it"
+                        : "there is no flag \"" + key + "\" in environment \"" + env + "\"; create it with PUT first");
             }
             Flag patched = patch.apply(existing);
             try {
@@ -186,11 +188,16 @@ public final class FlagService {
         }
     }
 
+    private static String archived(String env, String key) {
+        return "flag \"" + key + "\" in environment \"" + env + "\" is archived; its history remains, and a PUT of its"
+                + " document or a revert to a version in its history restores it";
+    }
+
     private VersionedFlag current(EnvironmentState state, String key) {
         CanonicalJson doc = state.flags().get(key);
         if (doc == null) {
             String detail = state.archivedFlags().containsKey(key)
-                    ? "flag \"" + key + "\" in environment \"" + state.key() + "\" is archived; its history remains, and a PUT restores it"
+                    ? archived(state.key(), key)
                     : "there is no flag \"" + key + "\" in environment \"" + state.key() + "\"";
             throw ApiException.notFound("flag", detail);
         }

@@ -1,6 +1,7 @@
 package dev.flags.server;
 
 import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
@@ -83,7 +84,14 @@ public final class HistoryService {
     public List<JournalEntry> audit(Principal p, String env, String actor, Instant from, Instant to, long afterSequence,
                                     int limit) {
         if (env == null) {
-            Access.requireAdmin(p);
+            if (p.scope() != Scope.ADMIN) {
+                // An editor may read its own environments' audit: say how, rather than only "no".
+                String hint = p.scope() == Scope.EDITOR
+                        ? "; an editor reads one environment's with ?environment=" + p.environments().stream().sorted().findFirst().orElse("...")
+                        : "";
+                throw ApiException.forbidden("the audit log of every environment needs an admin token; this token's scope is "
+                        + p.scope().apiName() + hint);
+            }
         } else {
             Access.requireHistory(p, env);
             Access.environment(journal, env);

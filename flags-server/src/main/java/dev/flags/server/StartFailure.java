@@ -12,9 +12,10 @@ import java.security.GeneralSecurityException;
 /**
  * Immutable (stateless). Why the server could not start, in one line an operator can act on: a port
  * in use, a data directory it may not write, a journal another server holds. Those are the
- * environment's doing, not bugs, so a stack trace would only bury the line that matters.
+ * environment's doing, not bugs, so a stack trace would only bury the line that matters. Public for
+ * launchers that embed the server (the demo), so that they word a failed start the same way.
  */
-final class StartFailure {
+public final class StartFailure {
 
     private StartFailure() {
     }
@@ -24,7 +25,7 @@ final class StartFailure {
      * @return true if the failure is the environment's (ports, files, journal, certificates), so its
      *     message says everything; false for anything else, which is a bug worth its stack trace
      */
-    static boolean isEnvironmental(Throwable failure) {
+    public static boolean isEnvironmental(Throwable failure) {
         return failure instanceof IOException || failure instanceof UncheckedIOException
                 || failure instanceof JournalException || failure instanceof GeneralSecurityException;
     }
@@ -33,7 +34,7 @@ final class StartFailure {
      * @param failure what {@link FlagServer#start} threw
      * @return its reason on one line, with the file or address it concerns
      */
-    static String describe(Throwable failure) {
+    public static String describe(Throwable failure) {
         StringBuilder line = new StringBuilder();
         String previous = null;
         for (Throwable t = failure; t != null; t = t.getCause()) {

@@ -297,6 +297,8 @@ class AdminApiTest {
         assertThat(archived.json().get("archived").asBoolean()).isTrue();
         assertThat(archived.header("X-Flags-Changed")).isEqualTo("true");
         assertProblem(api.get(path, ADMIN), 404, "archived");
+        assertProblem(api.patch(path, ADMIN, "{\"enabled\": true}"), 404,
+                "is archived; its history remains, and a PUT of its document or a revert to a version in its history restores it; restore it before changing it");
         assertThat(api.get(path + "/history", ADMIN).json().get("versions")).hasSize(5);
         assertThat(api.put(path, ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);
     }
@@ -563,6 +565,7 @@ class AdminApiTest {
         JsonNode early = api.get("/api/v1/audit?environment=production&to=" + between, editor).json().get("entries");
         assertThat(early).extracting(e -> e.get("change").asText()).containsExactly("environment_created", "flag_created");
         assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
+        assertProblem(api.get("/api/v1/audit", editor), 403, "an editor reads one environment's with ?environment=");
         assertProblem(api.get("/api/v1/audit?from=yesterday", ADMIN), 400, "ISO-8601");
         assertThat(api.get("/api/v1/audit?from=2999-01-01T00:00:00Z", ADMIN).json().get("entries"))
                 .as("from in the future, no to: nothing yet").isEmpty();
