@@ -93,7 +93,13 @@ final class Api {
             pause(wait);
             r = send(request);
         }
-        return answer(r);
+        JsonNode answer = answer(r);
+        if ("false".equals(r.headers().firstValue("X-Flags-Changed").orElse(null))) {
+            // A 200 either way; without this line "flags on" of a flag that is on looks like a change that was made.
+            notices.println("flags: nothing changed (it already was so): no new version"
+                    + (comment != null ? ", and the comment was not recorded" : ""));
+        }
+        return answer;
     }
 
     private HttpResponse<String> send(HttpRequest request) {

@@ -11,6 +11,7 @@ import dev.flags.core.Problem;
 import dev.flags.core.User;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -205,13 +206,14 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "rollout", description = "Set a rule's rollout percentage (0 to 100, three decimals at most).")
     static final class Rollout extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "PERCENT") double percent;
+        @Parameters(index = "1", paramLabel = "PERCENT", description = "0 to 100, such as 10, 2.5 or 50%%.") String percent;
         @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
 
         @Override
         ObjectNode patch() {
             ObjectNode op = ruleOperation(rule, "value", "");
-            op.put("value", percent);
+            op.put("value", number(percent.endsWith("%") ? percent.substring(0, percent.length() - 1) : percent, "PERCENT",
+                    "such as 10, 2.5 or 50%"));
             return Api.JSON.createObjectNode().set("percentage", op);
         }
     }
@@ -272,7 +274,7 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "archive", description = "Archive a flag: no longer served; its history stays. A later PUT restores it.")
+    @Command(name = "archive", description = "Archive a flag: no longer served; its history stays. `flags revert FLAG VERSION` (or a PUT) restores it.")
     static final class Archive implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
@@ -366,11 +368,16 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
-        @Parameters(index = "1", paramLabel = "VERSION") long version;
+        @Parameters(index = "1", paramLabel = "VERSION", description = "A version from the flag's history: 4 or v4.") String version;
 
         @Override
         public Integer call() {
-            ObjectNode body = Api.JSON.createObjectNode().put("version", version);
+            String digits = version.startsWith("v") || version.startsWith("V") ? version.substring(1) : version;
+            if (!digits.matches("[0-9]{1,18}")) {
+                throw new CliException(EXIT_USAGE, "VERSION must be a version number from the flag's history, such as 4 or v4"
+                        + " (as `flags history` prints it), was '" + version + "'");
+            }
+            ObjectNode body = Api.JSON.createObjectNode().put("version", Long.parseLong(digits));
             if (why.comment != null) {
                 body.put("comment", why.comment);
             }
@@ -407,7 +414,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             try {
-                FlagSet set = FlagSet.read(file);
+                FlagSet set = readFlagFile(file);
                 spec.commandLine().getOut().println(file + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
                 return EXIT_OK;
             } catch (FlagValidationException e) {
@@ -416,11 +423,21 @@ public final class FlagsCommand implements Callable<Integer> {
                     spec.commandLine().getErr().println("  " + p);
                 }
                 return EXIT_FAILED;
-            } catch (NoSuchFileException e) {
-                throw new CliException(EXIT_USAGE, "no such file: " + file);
-            } catch (IOException e) {
-                throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
             }
+        }
+    }
+
+    /** Reads a flag file; a missing file or a directory is a usage error (2), an unreadable one a failure (1). */
+    static FlagSet readFlagFile(Path file) {
+        try {
+            return FlagSet.read(file);
+        } catch (NoSuchFileException e) {
+            throw new CliException(EXIT_USAGE, "no such file: " + file);
+        } catch (IOException e) {
+            if (Files.isDirectory(file)) {
+                throw new CliException(EXIT_USAGE, file + " is a directory; give a flag file");
+            }
+            throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
         }
     }
 
@@ -433,12 +450,10 @@ public final class FlagsCommand implements Callable<Integer> {
         String user;
 
         @Override
-        public Integer call() throws IOException {
+        public Integer call() {
             FlagSet set;
             try {
-                set = FlagSet.read(file);
-            } catch (NoSuchFileException e) {
-                throw new CliException(EXIT_USAGE, "no such file: " + file);
+                set = readFlagFile(file);
             } catch (FlagValidationException e) {
                 throw new CliException(EXIT_FAILED, file + " is not valid; run: flags validate " + file);
             }
@@ -453,6 +468,19 @@ public final class FlagsCommand implements Callable<Integer> {
             print(spec, n);
             return EXIT_OK;
         }
+    }
+
+    /** A decimal number argument, or a usage error that names it and shows the expected form. */
+    static double number(String text, String what, String example) {
+        try {
+            double value = Double.parseDouble(text.strip());
+            if (Double.isFinite(value) && text.strip().matches("[-+]?[0-9.eE+-]+")) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new CliException(EXIT_USAGE, what + " must be a number, " + example + ", was '" + text + "'");
     }
 
     private static JsonNode parseJson(String text, String what) {

@@ -82,6 +82,17 @@ class FlagsCommandTest {
         assertThat(on.json().get("enabled").asBoolean()).isTrue();
         assertThat(remote("rollout", "billing-v2", "50", "--rule", "eu canary").json().at("/rules/1/conditions/1/percentage").asDouble())
                 .isEqualTo(50);
+        assertThat(remote("rollout", "billing-v2", "12.5%", "--rule", "eu canary").json().at("/rules/1/conditions/1/percentage").asDouble())
+                .as("a percent sign is allowed").isEqualTo(12.5);
+        Run notANumber = remote("rollout", "billing-v2", "half", "--rule", "eu canary");
+        assertThat(notANumber.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(notANumber.err()).isEqualTo("flags: PERCENT must be a number, such as 10, 2.5 or 50%, was 'half'\n");
+
+        // Asking for what already is: said on stderr, no new version.
+        Run again = remote("on", "billing-v2", "-m", "once more");
+        assertThat(again.exit()).isZero();
+        assertThat(again.err()).isEqualTo("flags: nothing changed (it already was so): no new version, and the comment was not recorded\n");
+        assertThat(again.json().get("enabled").asBoolean()).isTrue();
         assertThat(remote("add-role", "billing-v2", "staff", "--rule", "0").json().at("/rules/0/conditions/0/roles/1").asText())
                 .isEqualTo("staff");
         assertThat(remote("add-region", "billing-v2", "eu-north", "--rule", "1").json().at("/rules/1/conditions/0/regions/1").asText())
@@ -90,10 +101,15 @@ class FlagsCommandTest {
         Run history = remote("history", "billing-v2");
         assertThat(history.out()).contains("dark launch done").contains("incident 42").contains("flag_updated");
         long first = Long.parseLong(history.out().lines().findFirst().orElseThrow().substring(1, 7).trim());
-        assertThat(remote("revert", "billing-v2", String.valueOf(first)).json().get("enabled").asBoolean()).isFalse();
+        assertThat(remote("revert", "billing-v2", "v" + first).json().get("enabled").asBoolean())
+                .as("the version as history prints it").isFalse();
+        Run badVersion = remote("revert", "billing-v2", "latest");
+        assertThat(badVersion.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(badVersion.err()).contains("VERSION must be a version number from the flag's history, such as 4 or v4");
         assertThat(remote("show", "billing-v2").json().get("key").asText()).isEqualTo("billing-v2");
         assertThat(remote("archive", "billing-v2", "-m", "clean-up").json().get("archived").asBoolean()).isTrue();
         assertThat(remote("show", "billing-v2").err()).contains("archived");
+        assertThat(remote("on", "billing-v2").err()).contains("is archived").contains("a revert to a version in its history restores it");
     }
 
     @Test
@@ -229,5 +245,9 @@ class FlagsCommandTest {
         assertThat(unknown.err()).isEqualTo("flags: there is no flag \"nosuch-flag\" in " + good + "\n");
         assertThat(unknown.out()).isEmpty();
         assertThat(flags("validate", dir.resolve("missing.json").toString()).exit()).isEqualTo(2);
+        Run directory = flags("validate", dir.toString());
+        assertThat(directory.exit()).isEqualTo(2);
+        assertThat(directory.err()).isEqualTo("flags: " + dir + " is a directory; give a flag file\n");
+        assertThat(flags("eval", dir.toString(), "billing-v2", "{}").exit()).isEqualTo(2);
     }
 }
