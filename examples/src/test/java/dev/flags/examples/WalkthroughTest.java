@@ -104,6 +104,12 @@ class WalkthroughTest {
             String editor = demo.tokens().editor();
             String tester = demo.tokens().tester();
 
+            // a checkout needs a user to charge
+            HttpResponse<String> nobody = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + demo.app().port()
+                    + "/checkout")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(nobody.statusCode()).isEqualTo(400);
+            assertThat(nobody.body()).contains("X-User-Id");
+
             // 0. shipped dark: off for everyone
             JsonNode tess = checkout("tess", "us-east", null);
             assertThat(tess.get("billing").asText()).isEqualTo("v1");

@@ -32,9 +32,20 @@ final class CheckoutServlet extends HttpServlet {
 
     @Override
     protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-        User user = userOf(req);
+        String id = req.getHeader("X-User-Id");
+        if (id == null || id.isBlank()) {
+            // Flags can be evaluated for anonymous users, but a charge needs somebody to charge.
+            resp.setStatus(400);
+            resp.setContentType("application/problem+json");
+            resp.setCharacterEncoding("UTF-8");
+            ObjectNode problem = JSON.createObjectNode().put("status", 400).put("title", "bad request")
+                    .put("detail", "a checkout needs a signed-in user: the X-User-Id header (a gateway sets it)");
+            resp.getOutputStream().write(JSON.writeValueAsBytes(problem));
+            return;
+        }
+        User user = userOf(id.trim(), req);
         FlagEvaluation why = flags.evaluate("billing-v2", user); // never throws, never blocks on the network
-        String receipt = why.value() ? next.charge(String.valueOf(user.id()), 1999) : legacy.charge(String.valueOf(user.id()), 1999);
+        String receipt = why.value() ? next.charge(user.id(), 1999) : legacy.charge(user.id(), 1999);
 
         ObjectNode body = JSON.createObjectNode();
         body.put("billing", why.value() ? "v2" : "v1");
@@ -56,9 +67,8 @@ final class CheckoutServlet extends HttpServlet {
         resp.getOutputStream().write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body));
     }
 
-    private static User userOf(HttpServletRequest req) {
-        String id = req.getHeader("X-User-Id");
-        User user = id == null || id.isBlank() ? User.anonymous() : User.withId(id.trim());
+    private static User userOf(String id, HttpServletRequest req) {
+        User user = User.withId(id);
         String roles = req.getHeader("X-User-Roles");
         if (roles != null) {
             for (String role : roles.split(",")) {

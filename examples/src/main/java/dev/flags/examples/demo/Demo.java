@@ -3,6 +3,7 @@ package dev.flags.examples.demo;
 import dev.flags.examples.billing.BillingApp;
 import dev.flags.server.FlagServer;
 import dev.flags.server.ServerConfig;
+import dev.flags.server.StartFailure;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -74,7 +75,10 @@ public final class Demo implements Callable<Integer> {
                     "export ADMIN_TOKEN=" + admin,
                     "export EDITOR_TOKEN=" + tokens.editor(),
                     "export TESTER_TOKEN=" + tokens.tester(),
-                    "export SDK_TOKEN=" + tokens.sdk(), ""), StandardCharsets.UTF_8);
+                    "export SDK_TOKEN=" + tokens.sdk(),
+                    "# for an application of your own (README.md's example reads these two)",
+                    "export FLAGS_TARGET=127.0.0.1:" + server.grpcPort(),
+                    "export FLAGS_SDK_TOKEN=" + tokens.sdk(), ""), StandardCharsets.UTF_8);
             return new Running(server, app, tokens, env);
         } catch (IOException | InterruptedException | RuntimeException e) {
             server.close();
@@ -91,7 +95,16 @@ public final class Demo implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.org.xnio", "warn");
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
         System.setProperty("org.jboss.logging.provider", "slf4j");
-        int code = new CommandLine(new Demo()).execute(args);
+        CommandLine cli = new CommandLine(new Demo());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            // A port in use or a demo already running on the data directory: one line, as the server says it.
+            commandLine.getErr().println("flags-demo: cannot start: " + StartFailure.describe(e));
+            if (!StartFailure.isEnvironmental(e)) {
+                e.printStackTrace(commandLine.getErr());
+            }
+            return 1;
+        });
+        int code = cli.execute(args);
         if (code != 0) {
             System.exit(code);
         }
@@ -99,8 +112,14 @@ public final class Demo implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        boolean reused = Files.isDirectory(dataDir.resolve("journal"));
         Running demo = start(dataDir, httpPort, grpcPort, appPort);
         System.out.println();
+        if (reused) {
+            // The journal is durable, which is its point; but examples/README.md expects a fresh start.
+            System.out.println("Reusing " + dataDir + ": its journal keeps every change of earlier runs. To start the"
+                    + " walkthrough over, stop the demo and delete " + dataDir + ".");
+        }
         System.out.println("The demo is running.");
         System.out.println("  flag server (admin API)  http://127.0.0.1:" + demo.server().httpPort());
         System.out.println("  flag server (gRPC sync)  127.0.0.1:" + demo.server().grpcPort());
