@@ -73,6 +73,15 @@ public final class FlagsCommand implements Callable<Integer> {
         // pointer to the help, not the whole usage text: in a script's log the message would drown in it.
         cli.setParameterExceptionHandler((e, arguments) -> {
             err.println("flags: " + e.getMessage());
+            if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !unmatched.getUnmatched().isEmpty()) {
+                // A near miss of a command name is worth a line (picocli's own suggestions are looser, or none).
+                String typed = unmatched.getUnmatched().get(0);
+                List<String> near = e.getCommandLine().getSubcommands().keySet().stream()
+                        .filter(c -> typoDistance(typed, c) <= 2).toList();
+                if (!near.isEmpty()) {
+                    err.println("Did you mean: " + String.join(", ", near) + "?");
+                }
+            }
             err.println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
             return EXIT_USAGE;
         });
@@ -85,6 +94,25 @@ public final class FlagsCommand implements Callable<Integer> {
             return EXIT_FAILED;
         });
         return cli.execute(args);
+    }
+
+    /** Edits (insert, delete, replace, swap of neighbours) from one word to another: "lsit" is 1 from "list". */
+    static int typoDistance(String a, String b) {
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) {
+            for (int j = 0; j <= b.length(); j++) {
+                if (i == 0 || j == 0) {
+                    d[i][j] = i + j;
+                    continue;
+                }
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        return d[a.length()][b.length()];
     }
 
     @Override

@@ -180,6 +180,10 @@ class FlagsCommandTest {
         assertThat(unknownCommand.err()).startsWith("flags: ").endsWith("\nTry 'flags --help'.\n").contains("no-such-command");
         assertThat(unknownCommand.err().lines()).hasSize(2);
 
+        Run typo = flags("lsit");
+        assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(typo.err()).contains("Did you mean: list").endsWith("\nTry 'flags --help'.\n");
+
         Run noCommand = flags();
         assertThat(noCommand.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noCommand.err()).startsWith("Usage: flags").contains("Commands:");
