@@ -12,7 +12,9 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.undertow.Undertow;
+import io.undertow.UndertowOptions;
 import io.undertow.server.HttpHandler;
+import io.undertow.server.handlers.RequestBufferingHandler;
 import io.undertow.servlet.Servlets;
 import io.undertow.servlet.api.DeploymentInfo;
 import io.undertow.servlet.api.DeploymentManager;
@@ -22,6 +24,7 @@ import jakarta.servlet.ServletException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -31,6 +34,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xnio.Options;
 
 /**
  * Thread-safe. The flag server: the journal, the admin HTTP API and the gRPC sync service, started
@@ -46,6 +50,14 @@ import org.slf4j.LoggerFactory;
 public final class FlagServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(FlagServer.class);
+    /** The HTTP I/O buffer; a request body is read into at most MAX_BODY_BYTES / this of them. */
+    private static final int HTTP_BUFFER_BYTES = 16 * 1024;
+    /** How long a client may take to send a request's headers. */
+    static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(10);
+    /** How long a keep-alive connection may wait for its next request. */
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a connection may go without sending a byte while a request is being read. */
+    static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
     private final ServerConfig config;
     private final Journal journal;
@@ -168,7 +180,17 @@ public final class FlagServer implements AutoCloseable {
         } catch (ServletException e) {
             throw new IOException("cannot start the HTTP API", e);
         }
-        Undertow.Builder builder = Undertow.builder().setHandler(handler);
+        // A client that sends its headers or body slowly must not hold a worker thread: the body is read
+        // into buffers on the I/O threads first (up to the API's limit), and only a whole request is
+        // handed to a worker. Without this, 16 connections that never finish a body (2 cores x 8
+        // workers) stopped the API, the health checks and shutdown.
+        int bodyBuffers = ApiServlet.MAX_BODY_BYTES / HTTP_BUFFER_BYTES + 2;
+        Undertow.Builder builder = Undertow.builder()
+                .setBufferSize(HTTP_BUFFER_BYTES)
+                .setHandler(new RequestBufferingHandler(handler, bodyBuffers))
+                .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
+                .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
+                .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis());
         if (config.tls()) {
             SSLContext tls = PemTls.serverContext(config.tlsCertificate(), config.tlsKey());
             builder.addHttpsListener(config.httpPort(), config.bindAddress(), tls);

@@ -1,0 +1,63 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Clients that start a request and never finish it, over real sockets: they must not take the admin
+ * API (and the health checks an orchestrator relies on) down with them.
+ */
+class SlowClientsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void connectionsThatNeverFinishTheirBodyDoNotStopTheApi() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            List<Socket> stalled = new ArrayList<>();
+            try {
+                // More than the HTTP worker threads (8 per core): each used to hold one, waiting for its body.
+                for (int i = 0; i < 64; i++) {
+                    Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort());
+                    OutputStream out = s.getOutputStream();
+                    String token = i % 2 == 0 ? "Authorization: Bearer " + ADMIN + "\r\n" : "";
+                    out.write(("PUT /api/v1/environments/production/flags/f" + i + " HTTP/1.1\r\nHost: x\r\n" + token
+                            + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    stalled.add(s);
+                }
+                // A bounded wait, so that a stopped API fails this test instead of hanging it.
+                HttpClient http = HttpClient.newHttpClient();
+                HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                        + "/healthz")).timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(health.statusCode()).isEqualTo(200);
+                HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                                + "/api/v1/environments")).timeout(Duration.ofSeconds(20))
+                        .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"key\": \"production\"}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+            } finally {
+                for (Socket s : stalled) {
+                    s.close();
+                }
+            }
+        }
+    }
+}
