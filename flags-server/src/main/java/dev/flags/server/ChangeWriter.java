@@ -5,11 +5,15 @@ import dev.flags.server.journal.Change;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Thread-safe. The one way the server writes: appends a change to the journal (durable before it
@@ -24,6 +28,8 @@ public final class ChangeWriter {
     private final Metrics metrics;
     private final Consumer<String> environmentChanged;
     private final ReadWriteLock inFlight = new ReentrantReadWriteLock();
+    /** One per environment ever written; environments are few (keys of the journal's state). */
+    private final Map<String, ReentrantLock> environmentLocks = new ConcurrentHashMap<>();
     private volatile boolean draining;
 
     /**
@@ -68,6 +74,26 @@ public final class ChangeWriter {
             return entry;
         } finally {
             inFlight.readLock().unlock();
+        }
+    }
+
+    /**
+     * Runs a read-modify-write of one environment (read its state, compute a change, append it
+     * expecting that state's version) while no other such write of the environment runs. Without
+     * this, two product owners changing different flags at the same moment made one of them fail with
+     * 412 for a version it never asked about; writes of other environments still run in parallel.
+     *
+     * @param environment the environment's key
+     * @param work the read-modify-write
+     * @return what {@code work} returns
+     */
+    public <T> T serialized(String environment, Supplier<T> work) {
+        ReentrantLock lock = environmentLocks.computeIfAbsent(environment, e -> new ReentrantLock());
+        lock.lock();
+        try {
+            return work.get();
+        } finally {
+            lock.unlock();
         }
     }
 

@@ -119,6 +119,11 @@ public final class FlagService {
     /** Archives a flag: no longer served, its history kept. */
     public JournalEntry archive(Principal p, String env, String key, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
+        return writer.serialized(env, () -> archiveAlone(p, env, key, precondition, comment));
+    }
+
+    private JournalEntry archiveAlone(Principal p, String env, String key, Precondition precondition, String comment) {
+        // Retried only for writes that do not read first (role grants), which may still move the version.
         for (int attempt = 0; ; attempt++) {
             EnvironmentState state = Access.writableEnvironment(journal, env);
             VersionedFlag existing = current(state, key);
@@ -162,6 +167,12 @@ public final class FlagService {
 
     private Written write(Principal p, String env, String key, Precondition precondition, String comment, UnaryOperator<Flag> change) {
         Keys.comment(comment);
+        return writer.serialized(env, () -> writeAlone(p, env, key, precondition, comment, change));
+    }
+
+    private Written writeAlone(Principal p, String env, String key, Precondition precondition, String comment,
+                               UnaryOperator<Flag> change) {
+        // Retried only for writes that do not read first (role grants), which may still move the version.
         for (int attempt = 0; ; attempt++) {
             EnvironmentState state = Access.writableEnvironment(journal, env);
             CanonicalJson stored = state.flags().get(key);
