@@ -140,7 +140,13 @@ public final class HistoryService {
     public ServerState stateAt(Principal p, String env, Instant at) {
         Access.requireRead(p, env);
         Access.environment(journal, env);
-        ServerState state = journal.stateAt(at);
+        ServerState state;
+        try {
+            state = journal.stateAt(at);
+        } catch (IllegalArgumentException e) {
+            // The journal's own words: which entries retention removed. A 410, not a 500: it was there once.
+            throw new ApiException(410, "gone", e.getMessage() + " (--journal-retention)");
+        }
         if (state.environment(env).isEmpty()) {
             throw ApiException.notFound("environment", "environment \"" + env + "\" did not exist yet at " + at);
         }

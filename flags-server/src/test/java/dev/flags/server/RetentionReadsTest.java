@@ -1,0 +1,81 @@
+package dev.flags.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Time travel to before what the journal retains: a clear 410, not a 500. */
+class RetentionReadsTest {
+
+    @TempDir
+    Path dir;
+
+    /** A clock the test moves: retention is about days, and a test must not take days. */
+    private static final class MovableClock extends Clock {
+        private final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now.get();
+        }
+    }
+
+    private static Change flag(EntryType type, boolean enabled) {
+        ObjectNode flag = JsonNodeFactory.instance.objectNode().put("key", "billing-v2").put("enabled", enabled);
+        return Change.of(type, "staging", "alice", flag);
+    }
+
+    @Test
+    void theStateAtATimeWhoseEntriesRetentionRemovedIsGone() {
+        MovableClock clock = new MovableClock();
+        try (FileJournal journal = FileJournal.builder(dir).clock(clock).segmentSize(4096).checkpointInterval(1_000_000)
+                .retention(Duration.ofDays(30)).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "staging", "admin",
+                    JsonNodeFactory.instance.objectNode().put("name", "Staging")));
+            journal.append(flag(EntryType.FLAG_CREATED, false));
+            Instant early = clock.instant();
+            for (int i = 0; i < 60; i++) {
+                journal.append(flag(EntryType.FLAG_UPDATED, i % 2 == 0));
+            }
+            clock.now.set(early.plus(Duration.ofDays(31)));
+            journal.append(flag(EntryType.FLAG_UPDATED, true));
+            journal.checkpoint();
+            journal.checkpoint();
+
+            HistoryService history = new HistoryService(journal);
+            Principal admin = new Principal("tok-admin", "admin", Scope.ADMIN, Set.of());
+            ApiException gone = catchThrowableOfType(() -> history.stateAt(admin, "staging", early), ApiException.class);
+            assertThat(gone).as("an answer, not an internal error").isNotNull();
+            assertThat(gone.status()).isEqualTo(410);
+            assertThat(gone.getMessage()).contains("is not available").contains("removed by retention")
+                    .contains("--journal-retention");
+            assertThat(history.stateAt(admin, "staging", clock.instant()).environment("staging")).isPresent();
+        }
+    }
+}
