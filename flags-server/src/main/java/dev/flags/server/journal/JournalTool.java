@@ -72,7 +72,7 @@ public final class JournalTool implements Callable<Integer> {
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = "Reads every record and checkpoint; reports damage with file and byte offset.")
     static final class Verify implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "DIR", description = "the journal's data directory")
+        @Parameters(index = "0", paramLabel = "DIR", description = "the journal's directory: the server's <data-dir>/journal")
         Path dir;
 
         @Spec
@@ -85,6 +85,11 @@ public final class JournalTool implements Callable<Integer> {
             if (!Files.isDirectory(dir)) {
                 spec.commandLine().getErr().println("error: no such directory: " + dir);
                 return UNAVAILABLE;
+            }
+            String notAJournal = notAJournal(dir);
+            if (notAJournal != null) {
+                spec.commandLine().getErr().println("error: " + notAJournal);
+                return USAGE;
             }
             try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
@@ -102,7 +107,7 @@ public final class JournalTool implements Callable<Integer> {
             description = "Cuts the journal at its first damage; moves everything after it, and any"
                     + " unusable checkpoint, to DIR/damaged-<time>/. Nothing is deleted.")
     static final class Repair implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "DIR", description = "the journal's data directory")
+        @Parameters(index = "0", paramLabel = "DIR", description = "the journal's directory: the server's <data-dir>/journal")
         Path dir;
 
         @Option(names = "--cut-at-damage",
@@ -126,6 +131,11 @@ public final class JournalTool implements Callable<Integer> {
                 err.println("error: no such directory: " + dir);
                 return UNAVAILABLE;
             }
+            String notAJournal = notAJournal(dir);
+            if (notAJournal != null) {
+                err.println("error: " + notAJournal);
+                return USAGE;
+            }
             try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 report.lines().forEach(out::println);
@@ -146,6 +156,21 @@ public final class JournalTool implements Callable<Integer> {
                 return UNAVAILABLE;
             }
         }
+    }
+
+    /**
+     * Why a directory is not a journal (it holds neither segments nor checkpoints), or null. Checked
+     * before the lock is taken, so that a mistyped directory gets no lock file and no "ok".
+     */
+    static String notAJournal(Path dir) throws IOException {
+        if (!Segments.list(dir).isEmpty() || !Checkpoints.list(dir).isEmpty()) {
+            return null;
+        }
+        if (Files.isDirectory(dir.resolve("journal"))) {
+            return dir + " holds no journal; a server's journal is in its data directory's journal/: "
+                    + dir.resolve("journal");
+        }
+        return dir + " holds no journal (no segment or checkpoint files)";
     }
 
     private static int summarize(PrintWriter out, JournalVerifier.Report report) {

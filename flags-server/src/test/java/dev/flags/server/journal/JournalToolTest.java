@@ -124,6 +124,13 @@ class JournalToolTest {
             assertThat(run("verify", dir.toString())).isEqualTo(3);
             assertThat(err).contains("is already open in this process");
         }
+        Path dataDir = dir.resolve("a-data-directory");
+        Files.createDirectories(dataDir.resolve("journal"));
+        assertThat(run("verify", dataDir.toString())).as("the data directory, not its journal/").isEqualTo(2);
+        assertThat(err).contains("holds no journal; a server's journal is in its data directory's journal/: "
+                + dataDir.resolve("journal"));
+        assertThat(run("repair", dataDir.toString(), "--cut-at-damage")).isEqualTo(2);
+        assertThat(dataDir.resolve("journal.lock")).as("no lock file left in the wrong directory").doesNotExist();
         assertThat(run("verify", dir.resolve("missing").toString())).isEqualTo(3);
         assertThat(err).contains("no such directory");
         assertThat(run()).isEqualTo(2);
