@@ -191,6 +191,31 @@ public final class JournalTool implements Callable<Integer> {
         }
         out.println("problems found: 'repair DIR --cut-at-damage' cuts the journal at the first damage"
                 + " and sets unusable files aside in DIR/damaged-<time>/ (see docs/journal.md)");
+        if (report.damage() != null) {
+            // What a cut costs, before anyone agrees to it: restoring the damaged file may cost nothing.
+            out.println("a cut keeps sequences 1.." + report.lastSequence() + reachedBeyond(report)
+                    + "; restoring the damaged file from a backup may keep them all");
+        }
         return DAMAGED;
+    }
+
+    /** How far the journal is known to have reached past the cut: its newest checkpoint's sequence. */
+    private static String reachedBeyond(JournalVerifier.Report report) {
+        long newest = report.lastSequence();
+        for (Path segment : report.segments()) {
+            newest = Math.max(newest, Segments.firstSequenceOf(segment) - 1);
+        }
+        try {
+            for (Checkpoints.Ref ref : Checkpoints.list(report.segments().isEmpty() ? Path.of(".")
+                    : report.segments().get(0).getParent())) {
+                newest = Math.max(newest, ref.sequence());
+            }
+        } catch (IOException e) {
+            // the count below is then a lower bound from the segment names alone, which is still true
+        }
+        return newest > report.lastSequence()
+                ? "; the journal had reached at least sequence " + newest + ", so at least "
+                        + (newest - report.lastSequence()) + " entries leave it"
+                : "";
     }
 }

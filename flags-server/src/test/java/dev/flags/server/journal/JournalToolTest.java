@@ -64,6 +64,9 @@ class JournalToolTest {
         assertThat(run("verify", dir.toString())).isEqualTo(1);
         assertThat(out).contains("damaged: " + first + " at byte offset " + record
                 + ": checksum mismatch");
+        assertThat(out).as("what a cut would cost, said before it is made")
+                .containsPattern("a cut keeps sequences 1\\.\\.10; the journal had reached at least sequence \\d+, so at least"
+                        + " \\d+ entries leave it; restoring the damaged file from a backup may keep them all");
 
         assertThat(run("repair", dir.toString())).isEqualTo(2);
         assertThat(err).contains("repair needs --cut-at-damage");
