@@ -1,10 +1,17 @@
 package dev.flags.server;
 
+import java.io.PrintWriter;
+import java.lang.reflect.Field;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,6 +27,9 @@ public final class Main implements Callable<Integer> {
 
     /** The exit code when the server cannot start (a port in use, a journal held by another server, ...). */
     static final int EXIT_CANNOT_START = 1;
+
+    /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
+    private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
 
     @Option(names = "--data-dir", defaultValue = "${env:FLAGS_DATA_DIR:-data}",
             description = "Where the journal and the generated admin token live (env FLAGS_DATA_DIR, default ${DEFAULT-VALUE}).")
@@ -76,6 +86,14 @@ public final class Main implements Callable<Integer> {
      */
     public static void main(String[] args) {
         CommandLine cli = new CommandLine(new Main());
+        // A bad setting is one line saying which and a pointer to the help, not the whole usage text: in a
+        // service's log the message would drown in it.
+        cli.setParameterExceptionHandler((e, arguments) -> {
+            PrintWriter err = e.getCommandLine().getErr();
+            err.println("flags-server: " + e.getMessage() + fromEnvironment(e, arguments));
+            err.println("Try 'flags-server --help'.");
+            return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
+        });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("flags-server: cannot start: " + StartFailure.describe(e));
             if (!StartFailure.isEnvironmental(e)) {
@@ -89,11 +107,40 @@ public final class Main implements Callable<Integer> {
         }
     }
 
+    /**
+     * Names the environment variable a bad value came from: an option missing from the command line takes
+     * its value from the {@code ${env:...}} of its default. Empty if the value was typed on the command line
+     * or the exception is not about one option.
+     */
+    static String fromEnvironment(CommandLine.ParameterException e, String[] arguments) {
+        if (!(e.getArgSpec() instanceof CommandLine.Model.OptionSpec option)) {
+            return "";
+        }
+        for (String argument : arguments) {
+            for (String name : option.names()) {
+                if (argument.equals(name) || argument.startsWith(name + "=")) {
+                    return "";
+                }
+            }
+        }
+        // picocli hands out the default only after interpolation; the annotation still holds the ${env:...}
+        if (!(option.userObject() instanceof Field field) || field.getAnnotation(Option.class) == null) {
+            return "";
+        }
+        Matcher env = ENV_DEFAULT.matcher(field.getAnnotation(Option.class).defaultValue());
+        if (!env.find() || System.getenv(env.group(1)) == null) {
+            return "";
+        }
+        return " (from the environment variable " + env.group(1) + ")";
+    }
+
     @Override
     public Integer call() throws Exception {
         String level = logLevel.toLowerCase(Locale.ROOT);
         if (!level.matches("error|warn|info|debug|trace")) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--log-level must be error, warn, info, debug or trace, was " + logLevel);
+            CommandLine cli = new CommandLine(this);
+            throw new CommandLine.ParameterException(cli, "--log-level must be error, warn, info, debug or trace, was " + logLevel,
+                    cli.getCommandSpec().findOption("--log-level"), logLevel);
         }
         // slf4j-simple reads these when the first logger is made, so they are set before anything logs.
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
@@ -102,6 +149,7 @@ public final class Main implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.org.xnio", "warn");
         System.setProperty("org.jboss.logging.provider", "slf4j"); // Undertow and XNIO log through SLF4J too
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
+        routeJavaUtilLogging(level);
 
         String adminToken = System.getenv("FLAGS_ADMIN_TOKEN");
         ServerConfig config;
@@ -121,5 +169,37 @@ public final class Main implements Callable<Integer> {
         }, "flags-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /**
+     * gRPC logs every client connection that fails (a port scanner, a plain HTTP/1 request) at INFO
+     * with its stack trace: the client's doing, not the server's, so it is demoted to DEBUG. Held
+     * here because java.util.logging keeps its loggers only weakly: a collected one would come back
+     * without the filter.
+     */
+    private static final Logger GRPC_CONNECTIONS = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerTransport.connections");
+
+    /**
+     * Sends java.util.logging, where gRPC logs, through SLF4J, so that --log-level and the log's format
+     * apply to it too; else it writes its own lines to stderr, INFO included.
+     */
+    private static void routeJavaUtilLogging(String level) {
+        SLF4JBridgeHandler.removeHandlersForRootLogger();
+        SLF4JBridgeHandler.install();
+        // java.util.logging builds a record for anything at its loggers' level, shown or not: at SLF4J's
+        // level none is built in vain. (The bridge makes FINE and FINER debug, FINEST trace.)
+        Logger.getLogger("").setLevel(switch (level) {
+            case "error" -> Level.SEVERE;
+            case "warn" -> Level.WARNING;
+            case "info" -> Level.INFO;
+            case "debug" -> Level.FINER;
+            default -> Level.FINEST;
+        });
+        GRPC_CONNECTIONS.setFilter(record -> {
+            if (record.getLevel().intValue() < Level.WARNING.intValue()) {
+                record.setLevel(Level.FINE);
+            }
+            return true;
+        });
     }
 }

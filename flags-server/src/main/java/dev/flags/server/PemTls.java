@@ -2,43 +2,82 @@ package dev.flags.server;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.InvalidKeyException;
 import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.Signature;
+import java.security.SignatureException;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Collection;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 
 /**
- * Immutable (stateless). Builds a server {@link SSLContext} from PEM files: a certificate chain and a
- * PKCS#8 private key ("BEGIN PRIVATE KEY"), RSA or EC, as {@code openssl} writes them.
+ * Immutable (stateless). Reads the server's TLS files: a PEM certificate chain and a PEM PKCS#8
+ * private key ("BEGIN PRIVATE KEY"), RSA or EC, as {@code openssl} writes them. {@link #check} is
+ * what {@link ServerConfig} runs on them; {@link #serverContext} builds the HTTP port's
+ * {@link SSLContext}. (The gRPC port reads the same files through Netty, which takes these forms too.)
  */
 final class PemTls {
 
     private static final Pattern KEY = Pattern.compile("-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END PRIVATE KEY-----");
+    private static final Pattern CERTIFICATE = Pattern.compile("-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\\s]+)-----END CERTIFICATE-----");
+    /** Any other PEM private key, to say what a file holds instead of PKCS#8: "RSA PRIVATE KEY", ... */
+    private static final Pattern OTHER_KEY = Pattern.compile("-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----");
+    /** The bytes signed to see whether a key is its certificate's. */
+    private static final byte[] PROBE = "flags-server: is this key the certificate's?".getBytes(StandardCharsets.US_ASCII);
 
     private PemTls() {
     }
 
+    /**
+     * Checks that the files can serve TLS on both ports: the chain holds a PEM certificate, the key
+     * file an unencrypted PKCS#8 RSA or EC key, and that key is the first certificate's (it signs
+     * what the certificate's public key verifies). A key of another certificate would otherwise be
+     * taken, and every handshake would fail with nothing in the server's log.
+     *
+     * @param certificateChain the PEM certificate chain, the server's own certificate first
+     * @param privateKey the PEM private key
+     * @throws IllegalArgumentException if a file holds something else, or the key is another
+     *     certificate's: one line naming the file and, where {@code openssl} can, how to convert it
+     * @throws IOException if a file cannot be read
+     */
+    static void check(Path certificateChain, Path privateKey) throws IOException {
+        Certificate certificate = readChain(certificateChain).get(0);
+        PrivateKey key = readKey(privateKey);
+        PublicKey certified = certificate.getPublicKey();
+        if (!certified.getAlgorithm().equals(key.getAlgorithm())) {
+            throw new IllegalArgumentException("the TLS key " + privateKey + " does not belong to the certificate " + certificateChain
+                    + " (its public key is " + certified.getAlgorithm() + ", the key " + key.getAlgorithm() + ")");
+        }
+        if (!signs(key, certified)) {
+            throw new IllegalArgumentException("the TLS key " + privateKey + " does not belong to the certificate " + certificateChain
+                    + " (its public key differs)");
+        }
+    }
+
+    /**
+     * @param certificateChain the PEM certificate chain, checked by {@link #check}
+     * @param privateKey its PEM PKCS#8 key, checked by {@link #check}
+     * @return a server context serving that certificate
+     * @throws IOException if a file cannot be read or no longer holds what {@link #check} found
+     */
     static SSLContext serverContext(Path certificateChain, Path privateKey) throws IOException {
         try {
-            CertificateFactory certificates = CertificateFactory.getInstance("X.509");
-            Collection<? extends Certificate> chain;
-            try (var in = new ByteArrayInputStream(Files.readAllBytes(certificateChain))) {
-                chain = certificates.generateCertificates(in);
-            }
-            if (chain.isEmpty()) {
-                throw new IOException("no certificate in " + certificateChain);
-            }
+            List<Certificate> chain = readChain(certificateChain);
             PrivateKey key = readKey(privateKey);
             KeyStore store = KeyStore.getInstance("PKCS12");
             store.load(null, null);
@@ -49,26 +88,110 @@ final class PemTls {
             SSLContext context = SSLContext.getInstance("TLS");
             context.init(managers.getKeyManagers(), null, null);
             return context;
+        } catch (IllegalArgumentException e) { // a file replaced since the settings were checked: a start failure
+            throw new IOException(e.getMessage(), e);
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot use the TLS certificate " + certificateChain + " and key " + privateKey + ": " + e.getMessage(), e);
         }
     }
 
-    private static PrivateKey readKey(Path file) throws IOException, GeneralSecurityException {
-        Matcher m = KEY.matcher(Files.readString(file));
-        if (!m.find()) {
-            throw new IOException("the TLS key " + file + " must be a PEM PKCS#8 key (\"BEGIN PRIVATE KEY\"); "
-                    + "convert it with: openssl pkcs8 -topk8 -nocrypt -in old.pem -out key.pem");
+    private static List<Certificate> readChain(Path file) throws IOException {
+        String pem = read(file);
+        List<Certificate> chain = new ArrayList<>();
+        try {
+            CertificateFactory certificates = CertificateFactory.getInstance("X.509");
+            // Only the CERTIFICATE blocks, as Netty reads them for the gRPC port: a file that also
+            // holds the key serves both ports alike.
+            for (Matcher m = CERTIFICATE.matcher(pem); m.find(); ) {
+                chain.add(certificates.generateCertificate(new ByteArrayInputStream(Base64.getMimeDecoder().decode(m.group(1)))));
+            }
+        } catch (CertificateException | IllegalArgumentException e) { // IllegalArgumentException: bad base64
+            throw new IllegalArgumentException("the TLS certificate " + file + " holds a PEM certificate that cannot be read: " + e.getMessage(), e);
         }
-        byte[] der = Base64.getMimeDecoder().decode(m.group(1));
+        if (chain.isEmpty()) {
+            throw new IllegalArgumentException("the TLS certificate " + file + " holds no PEM certificate (\"BEGIN CERTIFICATE\")"
+                    + (OTHER_KEY.matcher(pem).find() ? " but a private key: are the certificate and the key swapped?" : ""));
+        }
+        return chain;
+    }
+
+    private static PrivateKey readKey(Path file) throws IOException {
+        String pem = read(file);
+        Matcher m = KEY.matcher(pem);
+        if (!m.find()) {
+            throw new IllegalArgumentException(notPkcs8(file, pem));
+        }
+        byte[] der;
+        try {
+            der = Base64.getMimeDecoder().decode(m.group(1));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("the TLS key " + file + " is not valid PEM: " + e.getMessage(), e);
+        }
         PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
-        for (String algorithm : new String[] {"RSA", "EC", "Ed25519"}) {
+        // RSA and EC only: Netty, which reads the key for the gRPC port, takes no other (not Ed25519).
+        for (String algorithm : new String[] {"RSA", "EC"}) {
             try {
                 return KeyFactory.getInstance(algorithm).generatePrivate(spec);
             } catch (GeneralSecurityException e) {
                 // try the next algorithm
             }
         }
-        throw new IOException("the TLS key " + file + " is neither an RSA, EC nor Ed25519 key");
+        throw new IllegalArgumentException("the TLS key " + file + " is neither an RSA nor an EC key, the kinds the server serves TLS with");
+    }
+
+    /** What a key file holds instead of a PKCS#8 key, and, where openssl can convert it, the command. */
+    private static String notPkcs8(Path file, String pem) {
+        Matcher other = OTHER_KEY.matcher(pem);
+        if (!other.find()) {
+            return "the TLS key " + file + " holds no PEM private key (\"BEGIN PRIVATE KEY\")"
+                    + (CERTIFICATE.matcher(pem).find() ? " but a certificate: are the certificate and the key swapped?" : "");
+        }
+        String label = other.group(1);
+        String convert = "openssl pkcs8 -topk8 -nocrypt -in " + file + " -out " + pkcs8Name(file);
+        if (label.equals("ENCRYPTED PRIVATE KEY")) {
+            return "the TLS key " + file + " is encrypted; the server reads an unencrypted PKCS#8 key: " + convert + " (asks for the passphrase)";
+        }
+        String kind = switch (label) {
+            case "RSA PRIVATE KEY" -> "a PKCS#1 RSA key";
+            case "EC PRIVATE KEY" -> "an SEC1 EC key";
+            default -> null; // DSA, OpenSSH, ...: no conversion makes them a key the server takes
+        };
+        if (kind == null) {
+            return "the TLS key " + file + " is a \"BEGIN " + label + "\" key; the server reads an RSA or EC key in PKCS#8 (\"BEGIN PRIVATE KEY\")";
+        }
+        // An old-style encrypted key says so in a header; openssl then asks for its passphrase.
+        String passphrase = pem.contains("Proc-Type: 4,ENCRYPTED") ? " (it is encrypted: asks for the passphrase)" : "";
+        return "the TLS key " + file + " is " + kind + " (\"BEGIN " + label + "\"); the server reads PKCS#8: " + convert + passphrase;
+    }
+
+    /** key.pem: key-pkcs8.pem, beside it. */
+    private static Path pkcs8Name(Path file) {
+        String name = file.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        return file.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + "-pkcs8.pem");
+    }
+
+    /** Whether the certificate's public key verifies what the key signs: only then is it its key. */
+    private static boolean signs(PrivateKey key, PublicKey certified) {
+        String algorithm = key.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
+        try {
+            Signature signer = Signature.getInstance(algorithm);
+            signer.initSign(key);
+            signer.update(PROBE);
+            byte[] signature = signer.sign();
+            Signature verifier = Signature.getInstance(algorithm);
+            verifier.initVerify(certified);
+            verifier.update(PROBE);
+            return verifier.verify(signature);
+        } catch (InvalidKeyException | SignatureException e) { // e.g. an EC key of another curve than the certificate's
+            return false;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("the JDK cannot " + algorithm + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** PEM is ASCII; ISO-8859-1 reads any bytes, so a binary (DER) file is "no PEM", not a decoding error. */
+    private static String read(Path file) throws IOException {
+        return new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
     }
 }

@@ -1,5 +1,7 @@
 package dev.flags.server;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +17,7 @@ import java.util.Objects;
  * @param grpcPort the sync service's port; 0 picks a free one
  * @param adminToken the bootstrap admin token, or null to read or generate {@code dataDir/admin-token}
  * @param tlsCertificate a PEM certificate chain for both ports, or null for plaintext
- * @param tlsKey the PEM PKCS#8 key of that certificate, or null
+ * @param tlsKey the PEM PKCS#8 key of that certificate (RSA or EC, unencrypted), or null
  * @param heartbeatInterval how often idle sync streams get a heartbeat
  * @param shutdownGrace how long shutdown waits for writes in flight and streams to close
  * @param journalRetention how long journal segments are kept for history and audit, or null to keep
@@ -27,7 +29,13 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
                            Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken) {
 
-    /** Checks the settings. */
+    /**
+     * Checks the settings. With TLS, reads both files: the key must be an unencrypted PKCS#8 RSA or EC
+     * key, and the certificate's.
+     *
+     * @throws IllegalArgumentException naming the setting that is wrong and why
+     * @throws java.io.UncheckedIOException if a TLS file that is readable cannot be read after all
+     */
     public ServerConfig {
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(bindAddress, "bindAddress");
@@ -45,6 +53,9 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         }
         checkReadable(tlsCertificate, "TLS certificate");
         checkReadable(tlsKey, "TLS key");
+        if (tlsCertificate != null) {
+            checkTls(tlsCertificate, tlsKey);
+        }
         if (adminToken != null && adminToken.length() < 16) {
             throw new IllegalArgumentException("the admin token must be at least 16 characters");
         }
@@ -123,6 +134,22 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (file != null && !Files.isReadable(file)) {
             throw new IllegalArgumentException(what + " file " + file + (Files.exists(file)
                     ? " cannot be read (check its permissions)" : " does not exist"));
+        }
+        if (file != null && Files.isDirectory(file)) {
+            throw new IllegalArgumentException(what + " file " + file + " is a directory");
+        }
+    }
+
+    /**
+     * Reads both TLS files now, so that a key in a form the server cannot read, or a key that is not
+     * the certificate's, is a bad setting that stops the server before either port opens: the gRPC
+     * port would take another certificate's key and fail every handshake, logging nothing.
+     */
+    private static void checkTls(Path certificate, Path key) {
+        try {
+            PemTls.check(certificate, key);
+        } catch (IOException e) { // readable a moment ago: the surroundings', not a setting's
+            throw new UncheckedIOException("cannot read the TLS files " + certificate + " and " + key, e);
         }
     }
 

@@ -39,9 +39,15 @@ class TlsTest {
         TestCertificates certs = TestCertificates.create(dir);
         Path rsaKey = dir.resolve("old.pem");
         Files.writeString(rsaKey, Files.readString(certs.key).replace("PRIVATE KEY", "RSA PRIVATE KEY"));
-        ServerConfig config = ServerFixture.config(dir.resolve("data")).withTls(certs.certificate, rsaKey);
-        assertThatThrownBy(() -> FlagServer.start(config)).hasMessageContaining("PKCS#8").hasMessageContaining("openssl pkcs8");
-        // and the journal was released: a correct start on the same directory works
+        assertThatThrownBy(() -> ServerFixture.config(dir.resolve("data")).withTls(certs.certificate, rsaKey))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PKCS#8").hasMessageContaining("openssl pkcs8");
+
+        // A key replaced after the settings were checked fails the start, in one line too ...
+        ServerConfig config = ServerFixture.config(dir.resolve("data")).withTls(certs.certificate, certs.key);
+        Files.writeString(certs.key, Files.readString(rsaKey));
+        assertThatThrownBy(() -> FlagServer.start(config)).isInstanceOf(java.io.IOException.class)
+                .hasMessageContaining("PKCS#8").hasMessageContaining("openssl pkcs8");
+        // ... and the journal was released: a correct start on the same directory works
         try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")))) {
             assertThat(server.isReady()).isTrue();
         }
