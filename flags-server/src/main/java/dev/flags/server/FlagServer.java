@@ -75,7 +75,8 @@ public final class FlagServer implements AutoCloseable {
     private FlagServer(ServerConfig config) throws IOException {
         this.config = config;
         Files.createDirectories(config.dataDir());
-        String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
+        // The journal (and its directory lock) first: a server refused the lock must leave the data
+        // directory as it found it, not generate an admin-token file the running server does not use.
         FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal"));
         if (config.journalRetention() != null) {
             journalBuilder.retention(config.journalRetention());
@@ -84,6 +85,7 @@ public final class FlagServer implements AutoCloseable {
         Broadcaster sync = null;
         Server grpcServer = null;
         try {
+            String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
             this.metrics = new Metrics();
             sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval())
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
@@ -92,6 +94,8 @@ public final class FlagServer implements AutoCloseable {
             TokenService tokens = new TokenService(journal, adminToken, broadcaster::tokenRevoked);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
+            metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"
+                    + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
             grpcServer = startGrpc(tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
@@ -158,7 +162,7 @@ public final class FlagServer implements AutoCloseable {
     }
 
     private DeploymentManager deploy(ApiServlet.Services services) {
-        OpsServlet ops = new OpsServlet(metrics, () -> ready.get() && !writer.isDraining());
+        OpsServlet ops = new OpsServlet(metrics, () -> ready.get() && !writer.isDraining(), journal::failure);
         DeploymentInfo info = Servlets.deployment()
                 .setClassLoader(FlagServer.class.getClassLoader())
                 .setContextPath("/")
@@ -225,9 +229,9 @@ public final class FlagServer implements AutoCloseable {
         return grpc.getPort();
     }
 
-    /** @return whether the server is serving and not shutting down */
+    /** @return whether the server is serving, not shutting down, and its journal has not stopped after an i/o failure */
     public boolean isReady() {
-        return ready.get() && !writer.isDraining();
+        return ready.get() && !writer.isDraining() && journal.failure().isEmpty();
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.flags.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -17,12 +18,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,9 +69,20 @@ class ServerProcessTest {
     }
 
     private Child start(Path dataDir, int httpPort, int grpcPort, String adminToken) throws IOException {
+        return start(List.of(), Map.of(), dataDir, httpPort, grpcPort, adminToken);
+    }
+
+    /**
+     * @param wrapper a command that runs the server's command (its arguments follow), or empty
+     * @param env more environment variables
+     */
+    private Child start(List<String> wrapper, Map<String, String> env, Path dataDir, int httpPort, int grpcPort,
+            String adminToken) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName())
-                .redirectErrorStream(true);
+        List<String> command = new ArrayList<>(wrapper);
+        command.addAll(List.of(java, "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().putAll(env);
         pb.environment().put("FLAGS_DATA_DIR", dataDir.toString());
         pb.environment().put("FLAGS_HTTP_PORT", String.valueOf(httpPort));
         pb.environment().put("FLAGS_GRPC_PORT", String.valueOf(grpcPort));
@@ -179,6 +195,89 @@ class ServerProcessTest {
     }
 
     @Test
+    void aSecondServerRefusedTheJournalLockChangesNothingInTheDataDirectory() throws Exception {
+        Path data = dir.resolve("locked-token");
+        try (FlagServer first = ServerFixture.start(data)) { // its admin token is configured: no admin-token file
+            Map<String, String> before = contents(data);
+            assertThat(before).doesNotContainKey(AdminToken.FILE_NAME);
+            // no token configured: a second server that got past the lock would generate the file
+            try (Child second = start(data, freePort(), freePort(), null)) {
+                assertThat(second.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+                second.reader().join(10_000);
+                assertThat(second.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
+                assertThat(String.join("\n", second.log())).contains("locked by another process");
+            }
+            assertThat(contents(data)).isEqualTo(before);
+            assertThat(first.isReady()).isTrue();
+        }
+    }
+
+    /**
+     * Every file and directory under a directory, each with a digest of its content; the lock file only by its
+     * size and time, because closing any descriptor of it in this process would drop the running server's lock.
+     */
+    private static Map<String, String> contents(Path root) throws Exception {
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) paths::iterator) {
+                String what;
+                if (Files.isDirectory(p)) {
+                    what = "directory";
+                } else if (p.getFileName().toString().equals("journal.lock")) {
+                    what = Files.size(p) + " bytes, modified " + Files.getLastModifiedTime(p);
+                } else {
+                    what = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p)));
+                }
+                out.put(root.relativize(p).toString(), what);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aJournalStoppedByAnIoFailureFailsHealthAndReadinessAndSaysWhy() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/bin/sh")), "needs /bin/sh for ulimit");
+        // A real write failure, as on a full disk: with a file size limit (RLIMIT_FSIZE) a write past it fails
+        // with EFBIG, "File too large" (the JVM ignores the SIGXFSZ that comes with it). 512 blocks are 256 KiB
+        // (512 KiB in bash's own units): the server starts, and about 200 flags later the journal is full.
+        List<String> fileSizeLimit = List.of("/bin/sh", "-c", "ulimit -f 512 && exec \"$@\"", "sh");
+        Path data = dir.resolve("full");
+        int http = freePort();
+        try (Child child = start(fileSizeLimit, Map.of("FLAGS_API_CHANGES_PER_MINUTE", "0"), data, http, freePort(),
+                ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            ApiClient api = new ApiClient(http);
+            assertThat(api.get("/readyz", null).status()).isEqualTo(200);
+            assertThat(api.get("/healthz", null).status()).isEqualTo(200);
+            assertThat(api.get("/metrics", null).body()).contains("\nflags_journal_failed 0\n");
+
+            assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status())
+                    .isEqualTo(201);
+            String description = "x".repeat(2000); // the longest a flag may have, so the limit comes soon
+            int status = 201;
+            for (int i = 1; status == 201; i++) {
+                assertThat(i).as("flags written before the journal filled up").isLessThan(5000);
+                status = api.put("/api/v1/environments/production/flags/f" + i, ServerFixture.ADMIN,
+                        "{\"key\": \"f" + i + "\", \"description\": \"" + description + "\"}").status();
+            }
+            assertThat(status).isEqualTo(500);
+
+            for (String endpoint : List.of("/readyz", "/healthz")) {
+                ApiClient.Response r = api.get(endpoint, null);
+                assertThat(r.status()).as(endpoint).isEqualTo(503);
+                assertThat(r.json().get("detail").asText()).as(endpoint)
+                        .startsWith("journal stopped after an i/o failure: java.io.IOException: File too large")
+                        .contains("is acknowledged")
+                        .endsWith("; restart the server");
+            }
+            assertThat(api.get("/metrics", null).body())
+                    .contains("# HELP flags_journal_failed ")
+                    .contains("# TYPE flags_journal_failed gauge\n")
+                    .contains("\nflags_journal_failed 1\n");
+        }
+    }
+
+    @Test
     void aPortInUseOrADataDirectoryThatCannotBeMadeIsOneLineNotAStackTrace() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             int port = taken.getLocalPort();
@@ -203,28 +302,68 @@ class ServerProcessTest {
 
     @Test
     void badSettingsAreRejectedWithAClearMessage() throws Exception {
+        Run port = runMain(Map.of(), "--http-port", "not-a-port", "--data-dir", dir.resolve("x").toString());
+        assertThat(port.exitCode()).isEqualTo(2);
+        assertThat(port.output()).contains("--http-port").contains("not-a-port").doesNotContain("FLAGS_HTTP_PORT");
+        assertOneLineAndTheHelp(port);
+
+        Run retention = runMain(Map.of(), "--journal-retention", "PT1H", "--data-dir", dir.resolve("y").toString());
+        assertThat(retention.exitCode()).isEqualTo(2);
+        assertThat(retention.output()).contains("journal retention must be at least one day").contains("PT1H")
+                .doesNotContain("\tat ");
+        assertOneLineAndTheHelp(retention);
+
+        Run tls = runMain(Map.of(), "--tls-cert", dir.resolve("missing.pem").toString(), "--tls-key",
+                dir.resolve("missing.key").toString(), "--data-dir", dir.resolve("z").toString());
+        assertThat(tls.exitCode()).isEqualTo(2);
+        assertThat(tls.output()).contains("TLS certificate file " + dir.resolve("missing.pem") + " does not exist")
+                .doesNotContain("\tat ");
+        assertOneLineAndTheHelp(tls);
+    }
+
+    @Test
+    void aBadSettingFromAnEnvironmentVariableNamesTheVariable() throws Exception {
+        Run port = runMain(Map.of("FLAGS_HTTP_PORT", "abc"), "--data-dir", dir.resolve("x").toString());
+        assertThat(port.exitCode()).isEqualTo(2);
+        assertThat(port.output()).contains("--http-port").contains("'abc'")
+                .contains("from the environment variable FLAGS_HTTP_PORT");
+        assertOneLineAndTheHelp(port);
+
+        Run level = runMain(Map.of("FLAGS_LOG_LEVEL", "loud"), "--data-dir", dir.resolve("y").toString());
+        assertThat(level.exitCode()).isEqualTo(2);
+        assertThat(level.output()).contains("--log-level must be").contains("was loud")
+                .contains("from the environment variable FLAGS_LOG_LEVEL");
+        assertOneLineAndTheHelp(level);
+
+        // the command line wins over the environment, and then the variable is not what was wrong
+        Run both = runMain(Map.of("FLAGS_HTTP_PORT", "8080"), "--http-port=abc", "--data-dir", dir.resolve("z").toString());
+        assertThat(both.exitCode()).isEqualTo(2);
+        assertThat(both.output()).contains("'abc'").doesNotContain("FLAGS_HTTP_PORT");
+        assertOneLineAndTheHelp(both);
+    }
+
+    /** What a run of the command line printed (stdout and stderr together) and its exit code. */
+    private record Run(int exitCode, String output) {
+    }
+
+    private static Run runMain(Map<String, String> env, String... args) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "--http-port", "not-a-port", "--data-dir", dir.resolve("x").toString()).redirectErrorStream(true).start();
+        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
+                Main.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().keySet().removeIf(name -> name.startsWith("FLAGS_"));
+        pb.environment().putAll(env);
+        Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).isEqualTo(2);
-        assertThat(out).contains("--http-port").contains("not-a-port");
+        return new Run(p.exitValue(), out);
+    }
 
-        Process retention = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "--journal-retention", "PT1H", "--data-dir", dir.resolve("y").toString()).redirectErrorStream(true).start();
-        String said = new String(retention.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(retention.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(retention.exitValue()).isEqualTo(2);
-        assertThat(said).contains("journal retention must be at least one day").contains("PT1H").doesNotContain("\tat ");
-
-        Process tls = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "--tls-cert", dir.resolve("missing.pem").toString(), "--tls-key", dir.resolve("missing.key").toString(),
-                "--data-dir", dir.resolve("z").toString()).redirectErrorStream(true).start();
-        String tlsSaid = new String(tls.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(tls.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(tls.exitValue()).isEqualTo(2);
-        assertThat(tlsSaid).contains("TLS certificate file " + dir.resolve("missing.pem") + " does not exist")
-                .doesNotContain("\tat ");
+    /** The message and a pointer to the help, not the whole usage text (docs/server.md). */
+    private static void assertOneLineAndTheHelp(Run run) {
+        assertThat(run.output().lines().toList()).as(run.output()).hasSizeLessThanOrEqualTo(2)
+                .first().asString().startsWith("flags-server: ");
+        assertThat(run.output()).contains("Try 'flags-server --help'.");
     }
 }

@@ -10,13 +10,16 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Thread-safe. The operator endpoints, without authentication (they reveal no flag or token):
  * {@code GET /healthz} (the process is alive), {@code GET /readyz} (the journal is recovered, the
  * ports are open, and the server is not shutting down), {@code GET /metrics} (Prometheus text); and a
- * problem+json 404 for any other path outside the admin API.
+ * problem+json 404 for any other path outside the admin API. Once the journal has stopped after an
+ * i/o failure, both {@code /healthz} and {@code /readyz} answer 503 and say why.
  */
 public final class OpsServlet extends HttpServlet {
 
@@ -25,14 +28,18 @@ public final class OpsServlet extends HttpServlet {
 
     private final transient Metrics metrics;
     private final transient BooleanSupplier ready;
+    private final transient Supplier<Optional<String>> journalFailure;
 
     /**
      * @param metrics the metrics to expose
      * @param ready whether the server is ready to serve
+     * @param journalFailure why the journal stopped after an i/o failure, if it did (such as {@code
+     *     Journal::failure}); called on every health check, so it must not block
      */
-    public OpsServlet(Metrics metrics, BooleanSupplier ready) {
+    public OpsServlet(Metrics metrics, BooleanSupplier ready, Supplier<Optional<String>> journalFailure) {
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.ready = Objects.requireNonNull(ready, "ready");
+        this.journalFailure = Objects.requireNonNull(journalFailure, "journalFailure");
     }
 
     /**
@@ -58,6 +65,16 @@ public final class OpsServlet extends HttpServlet {
 
     @Override
     protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        if (req.getServletPath().equals("/healthz") || req.getServletPath().equals("/readyz")) {
+            // A stopped journal fails every write until the process restarts, so the server is neither ready
+            // (take it out of the load balancer) nor alive in any useful sense (let the orchestrator restart it).
+            Optional<String> failure = journalFailure.get();
+            if (failure.isPresent()) {
+                ApiServlet.problem(resp, 503, "journal stopped", "journal stopped after an i/o failure: " + failure.get()
+                        + "; restart the server", Map.of());
+                return;
+            }
+        }
         switch (req.getServletPath()) {
             case "/healthz" -> text(resp, 200, "text/plain", "ok\n");
             case "/readyz" -> {

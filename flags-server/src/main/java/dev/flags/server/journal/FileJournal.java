@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -85,6 +86,8 @@ public final class FileJournal implements Journal {
     private ArrayList<Pending> queue = new ArrayList<>();
     private boolean closing;
     private JournalException failure;
+    /** Why {@link #failure} was set (set with it); volatile so that health checks read it without the lock. */
+    private volatile String failureReason;
 
     private volatile ServerState committed;
     private volatile Mark mark;
@@ -346,14 +349,15 @@ public final class FileJournal implements Journal {
 
     /** After an i/o failure nothing more is acknowledged; reopening recovers (fail-stop). */
     private void stop(Throwable cause, List<Pending> batch) {
+        String reason = cause + "; nothing after sequence " + mark.sequence() + " is acknowledged";
         JournalException failed = new JournalException("journal stopped after an i/o failure in "
-                + activeSegment.file + ": " + cause + "; nothing after sequence " + mark.sequence()
-                + " is acknowledged; reopen the journal to recover", cause);
+                + activeSegment.file + ": " + reason + "; reopen the journal to recover", cause);
         LOG.error("journal: {}", failed.getMessage(), cause);
         List<Pending> abandoned = new ArrayList<>(batch);
         lock.lock();
         try {
             failure = failed;
+            failureReason = reason;
             closing = true;
             abandoned.addAll(queue);
             queue.clear();
@@ -510,6 +514,11 @@ public final class FileJournal implements Journal {
     public long lastSequence() {
         ensureOpen();
         return mark.sequence();
+    }
+
+    @Override
+    public Optional<String> failure() {
+        return Optional.ofNullable(failureReason);
     }
 
     @Override

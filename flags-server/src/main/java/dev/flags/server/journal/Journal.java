@@ -2,6 +2,7 @@ package dev.flags.server.journal;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Thread-safe. The flag server's source of truth: an append-only, durable log of every change, and
@@ -148,6 +149,16 @@ public interface Journal extends AutoCloseable {
      * @throws JournalException if the journal is closed
      */
     long lastSequence();
+
+    /**
+     * Returns why the journal stopped, if an i/o failure stopped it: from then on every {@link #append}
+     * fails until the journal is reopened (for the server: until it is restarted). Never blocks, never
+     * throws, and may be called after {@link #close()}; health checks call it.
+     *
+     * @return the failure, such as {@code java.io.IOException: No space left on device; nothing after
+     *     sequence 41 is acknowledged}; empty while the journal works (or was closed without one)
+     */
+    Optional<String> failure();
 
     /**
      * Commits what was already accepted, then releases the journal's files. Idempotent; never throws

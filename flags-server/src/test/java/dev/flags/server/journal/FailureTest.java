@@ -1,0 +1,45 @@
+package dev.flags.server.journal;
+
+import static dev.flags.server.journal.Fixtures.createEnvironment;
+import static dev.flags.server.journal.Fixtures.createFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A journal stopped by an i/o failure says why, so that the server's health checks can say it too. */
+class FailureTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void failureIsEmptyWhileTheJournalWorksAndSaysWhyOnceAnIoFailureStoppedIt() {
+        AtomicBoolean failForces = new AtomicBoolean();
+        FileJournal.Hooks hooks = new FileJournal.Hooks() {
+            @Override
+            public void beforeForce() {
+                if (failForces.get()) {
+                    throw new UncheckedIOException(new IOException("simulated no space left on device"));
+                }
+            }
+        };
+        FileJournal journal = FileJournal.builder(dir).hooks(hooks).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            assertThat(journal.failure()).isEmpty();
+
+            failForces.set(true);
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "a"))).isInstanceOf(JournalException.class);
+            assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
+                    .contains("simulated no space left on device")
+                    .contains("nothing after sequence 1 is acknowledged"));
+        }
+        assertThat(journal.failure()).as("still answered after close").isPresent();
+    }
+}
