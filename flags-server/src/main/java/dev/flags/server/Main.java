@@ -4,6 +4,8 @@ import java.io.PrintWriter;
 import java.lang.reflect.Field;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Period;
+import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -59,9 +61,30 @@ public final class Main implements Callable<Integer> {
             description = "Heartbeat interval of idle sync streams, ISO-8601 (env FLAGS_HEARTBEAT, default ${DEFAULT-VALUE}).")
     Duration heartbeat;
 
-    @Option(names = "--journal-retention", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}",
-            description = "Keep journal segments this long for history and audit, ISO-8601 such as P365D (env FLAGS_JOURNAL_RETENTION; default: forever).")
+    @Option(names = "--journal-retention", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,
+            description = "Keep journal segments this long for history and audit, ISO-8601 such as P365D or P52W (env FLAGS_JOURNAL_RETENTION; default: forever).")
     Duration journalRetention;
+
+    /** Reads a retention as days or weeks (P30D, P4W, PT720H); months and years have no fixed length, so they are refused. */
+    static final class RetentionPeriod implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String value) {
+            String text = value.trim().toUpperCase(Locale.ROOT);
+            try {
+                if (text.contains("T")) {
+                    return Duration.parse(text); // PT720H, P1DT12H
+                }
+                Period period = Period.parse(text); // P30D, P4W (weeks are read as days)
+                if (period.toTotalMonths() != 0) {
+                    throw new CommandLine.TypeConversionException("'" + value + "' counts months or years, which have no"
+                            + " fixed length; write days or weeks, such as P365D or P52W");
+                }
+                return Duration.ofDays(period.getDays());
+            } catch (DateTimeParseException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a period such as P365D, P52W or PT720H");
+            }
+        }
+    }
 
     @Option(names = "--api-changes-per-minute", defaultValue = "${env:FLAGS_API_CHANGES_PER_MINUTE:-600}",
             description = "Admin API changes one token may make per minute, all at once if it likes; 0: no limit (env FLAGS_API_CHANGES_PER_MINUTE, default ${DEFAULT-VALUE}).")

@@ -2,6 +2,8 @@ package dev.flags.server;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,6 +50,10 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         }
         checkPort(httpPort, "http port");
         checkPort(grpcPort, "grpc port");
+        if (httpPort != 0 && httpPort == grpcPort) {
+            throw new IllegalArgumentException("the HTTP and gRPC ports must differ, both were " + httpPort);
+        }
+        checkBindAddress(bindAddress);
         if ((tlsCertificate == null) != (tlsKey == null)) {
             throw new IllegalArgumentException("TLS needs both a certificate and a key, or neither");
         }
@@ -65,6 +71,16 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (journalRetention != null && journalRetention.compareTo(Duration.ofDays(1)) < 0) {
             throw new IllegalArgumentException("journal retention must be at least one day (history and audit read it), was "
                     + journalRetention);
+        }
+    }
+
+    /** Refuses an address that is neither an IP address nor a name that resolves, before anything is written. */
+    private static void checkBindAddress(String address) {
+        try {
+            InetAddress.getByName(address.startsWith("[") && address.endsWith("]") ? address.substring(1, address.length() - 1) : address);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("bind address \"" + address + "\" is neither an IP address nor a name that"
+                    + " resolves; use an address of this machine, such as 0.0.0.0 (every interface) or 127.0.0.1");
         }
     }
 

@@ -43,4 +43,27 @@ class MainTest {
         assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncStreamsPerToken(0))
                 .hasMessage("max sync streams per token must be between 1 and 1000000, was 0");
     }
+
+    @Test
+    void aBindAddressThatIsNoAddressAndOnePortForBothAreBadSettings() {
+        assertThatThrownBy(() -> ServerConfig.defaults().withBindAddress("999.1.1.1"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("bind address \"999.1.1.1\" is neither an IP address nor a name that resolves");
+        assertThat(ServerConfig.defaults().withBindAddress("::1").bindAddress()).isEqualTo("::1");
+        assertThat(ServerConfig.defaults().withBindAddress("[::1]").bindAddress()).isEqualTo("[::1]");
+        assertThatThrownBy(() -> ServerConfig.defaults().withPorts(9090, 9090))
+                .hasMessage("the HTTP and gRPC ports must differ, both were 9090");
+        assertThat(ServerConfig.defaults().withPorts(0, 0).httpPort()).as("0 picks a free port for each").isZero();
+    }
+
+    @Test
+    void journalRetentionIsReadInDaysOrWeeksNotMonths() {
+        Main.RetentionPeriod read = new Main.RetentionPeriod();
+        assertThat(read.convert("P365D")).isEqualTo(java.time.Duration.ofDays(365));
+        assertThat(read.convert("p52w")).isEqualTo(java.time.Duration.ofDays(364));
+        assertThat(read.convert("PT720H")).isEqualTo(java.time.Duration.ofDays(30));
+        assertThatThrownBy(() -> read.convert("P1Y")).isInstanceOf(CommandLine.TypeConversionException.class)
+                .hasMessageContaining("counts months or years").hasMessageContaining("P365D");
+        assertThatThrownBy(() -> read.convert("a year")).hasMessageContaining("is not a period such as P365D");
+    }
 }
