@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import static dev.flags.server.ServerChild.freePort;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -9,9 +10,7 @@ import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.FileJournal;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,9 +22,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -40,80 +36,20 @@ class ServerProcessTest {
     @TempDir
     Path dir;
 
-    /** A running child server and everything it logged. */
-    private record Child(Process process, List<String> log, BlockingQueue<String> lines, Thread reader) implements AutoCloseable {
-        String awaitLine(String contains) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (System.nanoTime() < deadline) {
-                String line = lines.poll(1, TimeUnit.SECONDS);
-                if (line != null && line.contains(contains)) {
-                    return line;
-                }
-                if (line == null && !reader.isAlive() && lines.isEmpty()) {
-                    break; // the process ended and everything it wrote was read
-                }
-            }
-            throw new AssertionError("the server never logged \"" + contains + "\"; it logged:\n" + String.join("\n", log));
-        }
-
-        @Override
-        public void close() {
-            process.destroyForcibly();
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private Child start(Path dataDir, int httpPort, int grpcPort, String adminToken) throws IOException {
+    private ServerChild start(Path dataDir, int httpPort, int grpcPort, String adminToken) throws IOException {
         return start(List.of(), Map.of(), dataDir, httpPort, grpcPort, adminToken);
     }
 
-    /**
-     * @param wrapper a command that runs the server's command (its arguments follow), or empty
-     * @param env more environment variables
-     */
-    private Child start(List<String> wrapper, Map<String, String> env, Path dataDir, int httpPort, int grpcPort,
+    private ServerChild start(List<String> wrapper, Map<String, String> env, Path dataDir, int httpPort, int grpcPort,
             String adminToken) throws IOException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(wrapper);
-        command.addAll(List.of(java, "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-        pb.environment().putAll(env);
-        pb.environment().put("FLAGS_DATA_DIR", dataDir.toString());
-        pb.environment().put("FLAGS_HTTP_PORT", String.valueOf(httpPort));
-        pb.environment().put("FLAGS_GRPC_PORT", String.valueOf(grpcPort));
-        pb.environment().put("FLAGS_BIND", "127.0.0.1");
-        pb.environment().remove("FLAGS_ADMIN_TOKEN");
-        if (adminToken != null) {
-            pb.environment().put("FLAGS_ADMIN_TOKEN", adminToken);
-        }
-        Process p = pb.start();
-        List<String> log = new CopyOnWriteArrayList<>();
-        BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    log.add(line);
-                    lines.add(line);
-                }
-            } catch (IOException e) {
-                // the process ended
-            }
-        }, "child-log");
-        reader.setDaemon(true);
-        reader.start();
-        return new Child(p, log, lines, reader);
+        return ServerChild.start(wrapper, env, dataDir, httpPort, grpcPort, adminToken);
     }
 
     @Test
     void firstStartGeneratesAnOwnerOnlyAdminTokenAndNeverLogsIt() throws Exception {
         Path data = dir.resolve("data");
         int http = freePort();
-        try (Child child = start(data, http, freePort(), null)) {
+        try (ServerChild child = start(data, http, freePort(), null)) {
             child.awaitLine("flag server ready");
             Path tokenFile = data.resolve("admin-token");
             assertThat(tokenFile).exists();
@@ -133,7 +69,7 @@ class ServerProcessTest {
         }
         // the same data directory, the same token, and the change is still there
         int http2 = freePort();
-        try (Child again = start(data, http2, freePort(), null)) {
+        try (ServerChild again = start(data, http2, freePort(), null)) {
             again.awaitLine("flag server ready");
             String token = Files.readString(data.resolve("admin-token")).trim();
             assertThat(new ApiClient(http2).get("/api/v1/environments/production", token).status()).isEqualTo(200);
@@ -145,7 +81,7 @@ class ServerProcessTest {
         Path data = dir.resolve("env-token");
         int http = freePort();
         String token = "operator-chosen-token-0123456789";
-        try (Child child = start(data, http, freePort(), token)) {
+        try (ServerChild child = start(data, http, freePort(), token)) {
             child.awaitLine("flag server ready");
             assertThat(data.resolve("admin-token")).doesNotExist();
             assertThat(new ApiClient(http).get("/api/v1/environments", token).status()).isEqualTo(200);
@@ -166,7 +102,7 @@ class ServerProcessTest {
             payload.putArray("environments").add("production");
             journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", payload));
         }
-        try (Child child = start(data, freePort(), freePort(), ServerFixture.ADMIN)) {
+        try (ServerChild child = start(data, freePort(), freePort(), ServerFixture.ADMIN)) {
             String warning = child.awaitLine("tok-legacy");
             child.awaitLine("flag server ready");
             assertThat(warning).contains("WARN").contains("tess").contains("any user id")
@@ -184,7 +120,7 @@ class ServerProcessTest {
     void aSecondServerOnTheSameDataDirectoryRefusesToStart() throws Exception {
         Path data = dir.resolve("locked");
         try (FlagServer first = ServerFixture.start(data)) {
-            try (Child second = start(data, freePort(), freePort(), ServerFixture.ADMIN)) {
+            try (ServerChild second = start(data, freePort(), freePort(), ServerFixture.ADMIN)) {
                 assertThat(second.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
                 assertThat(second.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
                 assertThat(String.join("\n", second.log())).containsIgnoringCase("lock")
@@ -201,7 +137,7 @@ class ServerProcessTest {
             Map<String, String> before = contents(data);
             assertThat(before).doesNotContainKey(AdminToken.FILE_NAME);
             // no token configured: a second server that got past the lock would generate the file
-            try (Child second = start(data, freePort(), freePort(), null)) {
+            try (ServerChild second = start(data, freePort(), freePort(), null)) {
                 assertThat(second.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
                 second.reader().join(10_000);
                 assertThat(second.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
@@ -243,7 +179,7 @@ class ServerProcessTest {
         List<String> fileSizeLimit = List.of("/bin/sh", "-c", "ulimit -f 512 && exec \"$@\"", "sh");
         Path data = dir.resolve("full");
         int http = freePort();
-        try (Child child = start(fileSizeLimit, Map.of("FLAGS_API_CHANGES_PER_MINUTE", "0"), data, http, freePort(),
+        try (ServerChild child = start(fileSizeLimit, Map.of("FLAGS_API_CHANGES_PER_MINUTE", "0"), data, http, freePort(),
                 ServerFixture.ADMIN)) {
             child.awaitLine("flag server ready");
             ApiClient api = new ApiClient(http);
@@ -281,7 +217,7 @@ class ServerProcessTest {
     void aPortInUseOrADataDirectoryThatCannotBeMadeIsOneLineNotAStackTrace() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             int port = taken.getLocalPort();
-            try (Child child = start(dir.resolve("busy"), port, freePort(), ServerFixture.ADMIN)) {
+            try (ServerChild child = start(dir.resolve("busy"), port, freePort(), ServerFixture.ADMIN)) {
                 assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
                 child.reader().join(10_000);
                 assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
@@ -291,7 +227,7 @@ class ServerProcessTest {
             }
         }
         Path inTheWay = Files.writeString(dir.resolve("a-file"), "not a directory");
-        try (Child child = start(inTheWay.resolve("data"), freePort(), freePort(), ServerFixture.ADMIN)) {
+        try (ServerChild child = start(inTheWay.resolve("data"), freePort(), freePort(), ServerFixture.ADMIN)) {
             assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
             child.reader().join(10_000);
             assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
