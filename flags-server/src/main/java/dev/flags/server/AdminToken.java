@@ -38,6 +38,7 @@ final class AdminToken {
                 throw new IOException("the admin token file " + file + " holds no usable token; delete it to generate a new one");
             }
             LOG.info("admin token: read from {}", file.toAbsolutePath());
+            warnIfOthersCanRead(file);
             return token;
         }
         String token = TokenService.newSecret();
@@ -52,5 +53,18 @@ final class AdminToken {
         Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
         LOG.info("admin token: generated and written to {} (readable by its owner only)", file.toAbsolutePath());
         return token;
+    }
+
+    /** The token gives everything: a file others may read (a copy, a restore, a umask) is worth a line. */
+    private static void warnIfOthersCanRead(Path file) {
+        try {
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
+            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
+                LOG.warn("admin token: {} can be read by users other than its owner ({}): chmod 600 {}", file.toAbsolutePath(),
+                        PosixFilePermissions.toString(perms), file.toAbsolutePath());
+            }
+        } catch (UnsupportedOperationException | IOException e) {
+            // not a POSIX file system: nothing to check
+        }
     }
 }

@@ -73,6 +73,14 @@ class ServerProcessTest {
             again.awaitLine("flag server ready");
             String token = Files.readString(data.resolve("admin-token")).trim();
             assertThat(new ApiClient(http2).get("/api/v1/environments/production", token).status()).isEqualTo(200);
+            assertThat(String.join("\n", again.log())).doesNotContain("can be read by users other than its owner");
+        }
+        // a token file others may read (restored from a backup with the wrong mode, say) is said at start
+        Files.setPosixFilePermissions(data.resolve("admin-token"), PosixFilePermissions.fromString("rw-r--r--"));
+        try (ServerChild loose = start(data, freePort(), freePort(), null)) {
+            String warning = loose.awaitLine("can be read by users other than its owner");
+            assertThat(warning).contains("WARN").contains("rw-r--r--").contains("chmod 600");
+            loose.awaitLine("flag server ready");
         }
     }
 
