@@ -189,9 +189,17 @@ public final class FlagServer implements AutoCloseable {
         // handed to a worker. Without this, 16 connections that never finish a body (2 cores x 8
         // workers) stopped the API, the health checks and shutdown.
         int bodyBuffers = ApiServlet.MAX_BODY_BYTES / HTTP_BUFFER_BYTES + 2;
+        HttpHandler buffered = new RequestBufferingHandler(handler, bodyBuffers);
+        // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
+        // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
+        // bare 413.
+        HttpHandler front = exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
+                .handleRequest(exchange);
         Undertow.Builder builder = Undertow.builder()
                 .setBufferSize(HTTP_BUFFER_BYTES)
-                .setHandler(new RequestBufferingHandler(handler, bodyBuffers))
+                .setHandler(front)
+                // The API enforces its own body limit (ApiServlet.MAX_BODY_BYTES) with a problem answer.
+                .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, -1L)
                 .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
                 .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis());

@@ -60,4 +60,18 @@ class SlowClientsTest {
             }
         }
     }
+
+    @Test
+    void aBodyDeclaredFarOverTheLimitIsRefusedAtOnceWithAProblem() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"));
+             Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(("PUT /api/v1/environments/production/flags/f HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    + ADMIN + "\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
+                    .getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            String answer = new String(s.getInputStream().readNBytes(4096), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 413").contains("application/problem+json").contains("at most 1048576 bytes");
+        }
+    }
 }

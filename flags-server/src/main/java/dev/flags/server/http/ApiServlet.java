@@ -92,6 +92,9 @@ public final class ApiServlet extends HttpServlet {
             services.limits().admit(principal, req.getMethod(), req.getPathInfo());
             route(headAsGet(req), resp, principal);
         } catch (ApiException e) {
+            if (e.status() == 413) {
+                resp.setHeader("Connection", "close"); // rather than read the rest of a body nobody wants
+            }
             problem(resp, e.status(), e.title(), e.getMessage(), e.extensions());
         } catch (JsonProcessingException e) {
             problem(resp, 400, "malformed JSON", "the body is not valid JSON: " + FlagFormat.jsonErrorMessage(e)
