@@ -146,9 +146,20 @@ public final class FileJournal implements Journal {
             this.mark = new Mark(r.lastSequence(), activeSegment, r.tailEnd());
             this.lastCheckpointSequence = r.checkpointSequence();
             this.indexedAfter = r.lastSequence();
+            List<String> notes = new ArrayList<>(r.notes());
+            if (retention == null && segs.get(0).firstSequence > 1) {
+                // Only retention removes segments; without it, missing first entries mean files went
+                // missing (a partial restore, a deletion), and history and audit silently start later.
+                String note = "the journal starts at sequence " + segs.get(0).firstSequence + " although no retention is"
+                        + " set: entries 1.." + (segs.get(0).firstSequence - 1) + " are missing from " + dir
+                        + " (history, audit and time travel start after them); restore the segments from a backup if"
+                        + " they were not removed on purpose";
+                LOG.warn("journal: {}", note);
+                notes.add(note);
+            }
             Duration took = Duration.ofNanos(System.nanoTime() - started);
             this.recoveryReport = new RecoveryReport(r.checkpointSequence(), r.replayed(),
-                    r.verified(), r.lastSequence(), segs.size(), r.discardedBytes(), r.notes(), took);
+                    r.verified(), r.lastSequence(), segs.size(), r.discardedBytes(), notes, took);
         } catch (IOException | RuntimeException | Error e) {
             closeQuietly();
             throw e;

@@ -178,8 +178,15 @@ class ReadsTest {
             assertThat(journal.stateAt(journal.lastSequence() - 1).sequence())
                     .isEqualTo(journal.lastSequence() - 1);
         }
+        try (FileJournal journal = Fixtures.builder(dir, clock).retention(Duration.ofDays(30)).open()) {
+            assertThat(journal.recoveryReport().notes()).as("with retention set, a later start is expected").isEmpty();
+        }
         try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
             assertThat(journal.state().environment("staging").orElseThrow().version()).isEqualTo(63);
+            // without it, nothing explains the missing first entries: said, not silently accepted
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .startsWith("the journal starts at sequence ").contains("although no retention is set")
+                    .contains("restore the segments from a backup");
         }
     }
 
