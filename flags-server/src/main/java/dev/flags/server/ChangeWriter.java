@@ -28,7 +28,7 @@ public final class ChangeWriter {
     private final Metrics metrics;
     private final Consumer<String> environmentChanged;
     private final ReadWriteLock inFlight = new ReentrantReadWriteLock();
-    /** One per environment ever written; environments are few (keys of the journal's state). */
+    /** One per existing environment written to: bounded by the environments, not by the names callers send. */
     private final Map<String, ReentrantLock> environmentLocks = new ConcurrentHashMap<>();
     private volatile boolean draining;
 
@@ -88,6 +88,9 @@ public final class ChangeWriter {
      * @return what {@code work} returns
      */
     public <T> T serialized(String environment, Supplier<T> work) {
+        if (!journal.state().environments().containsKey(environment)) {
+            return work.get(); // it will refuse the unknown environment; no lock is kept for a name nobody made
+        }
         ReentrantLock lock = environmentLocks.computeIfAbsent(environment, e -> new ReentrantLock());
         lock.lock();
         try {
