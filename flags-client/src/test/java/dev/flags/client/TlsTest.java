@@ -91,8 +91,9 @@ class TlsTest {
     @Test
     void plaintextAgainstATlsServerSaysTheServerMayRequireTls() throws Exception {
         try (SyncServer server = SyncServer.start(cert, key); Flags flags = client(server).plaintext().build()) {
-            assertThat(problemAfterFailedConnections(flags, server, 3))
-                    .isEqualTo("UNAVAILABLE: Network closed for unknown reason; the server may require TLS: drop plaintext()");
+            // Closed or reset: the TLS server's answer to plaintext, depending on timing; the hint is the same.
+            assertThat(problemAfterFailedConnections(flags, server, 3)).startsWith("UNAVAILABLE: ")
+                    .endsWith("; the server may require TLS: drop plaintext()");
         }
     }
 

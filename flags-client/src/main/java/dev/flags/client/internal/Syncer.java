@@ -622,7 +622,8 @@ final class Syncer implements AutoCloseable {
         if (because != null && !because.equals(description)) {
             b.append(" (").append(because).append(')');
         }
-        if (plaintext && !wasUp && NETWORK_CLOSED.equals(s.getDescription())) {
+        // A TLS server that gets plaintext closes the connection, or resets it: which one the SDK sees is timing.
+        if (plaintext && !wasUp && (NETWORK_CLOSED.equals(s.getDescription()) || wasReset(s))) {
             b.append("; the server may require TLS: drop plaintext()");
         }
         if (!wasUp && answeredHttp1(s)) {
@@ -630,6 +631,16 @@ final class Syncer implements AutoCloseable {
                     + " needs its gRPC port (the server's --grpc-port, 9090 unless set)");
         }
         return b.toString();
+    }
+
+    /** Whether the peer reset the connection (ECONNRESET), as Netty's native transport words it. */
+    private static boolean wasReset(Status s) {
+        for (Throwable t = s.getCause(); t != null; t = t.getCause()) {
+            if (t.getMessage() != null && t.getMessage().contains("Connection reset by peer")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether Netty's hex dump of the first bytes the server sent reads "HTTP/": an HTTP/1 server. */

@@ -71,6 +71,12 @@ class SyncerDescribeTest {
         Status closed = Status.UNAVAILABLE.withDescription("Network closed for unknown reason");
         assertThat(Syncer.describe(closed, true, false))
                 .isEqualTo("UNAVAILABLE: Network closed for unknown reason; the server may require TLS: drop plaintext()");
+        // The same server may reset the connection instead of closing it, depending on timing.
+        Status reset = Status.UNAVAILABLE.withDescription("io exception").withCause(new java.io.IOException(
+                "recvAddress(..) failed with error(-104): Connection reset by peer"));
+        assertThat(Syncer.describe(reset, true, false)).isEqualTo("UNAVAILABLE: io exception (recvAddress(..) failed with"
+                + " error(-104): Connection reset by peer); the server may require TLS: drop plaintext()");
+        assertThat(Syncer.describe(reset, false, false)).doesNotContain("plaintext()");
         // With TLS, or on a stream that had delivered messages (so the connection's setup was right).
         assertThat(Syncer.describe(closed, false, false)).isEqualTo("UNAVAILABLE: Network closed for unknown reason");
         assertThat(Syncer.describe(closed, true, true)).isEqualTo("UNAVAILABLE: Network closed for unknown reason");
