@@ -1,0 +1,42 @@
+package dev.flags.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.examples.demo.Demo;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** ./run-demo when it cannot start, in a real process: one line saying why, as the server says it. */
+class DemoStartTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aPortInUseIsOneLineAndExit1() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             ServerSocket free1 = new ServerSocket(0); ServerSocket free2 = new ServerSocket(0)) {
+            int grpc = free1.getLocalPort();
+            int app = free2.getLocalPort();
+            free1.close();
+            free2.close();
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Path output = dir.resolve("output.txt");
+            Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Demo.class.getName(),
+                    "--data-dir", dir.resolve("demo-data").toString(), "--http-port", String.valueOf(taken.getLocalPort()),
+                    "--grpc-port", String.valueOf(grpc), "--app-port", String.valueOf(app))
+                    .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the demo gives up at once").isTrue();
+            String said = Files.readString(output, StandardCharsets.UTF_8);
+            assertThat(p.exitValue()).as(said).isEqualTo(1);
+            assertThat(said).contains("flags-demo: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " for HTTP")
+                    .doesNotContain("\tat ");
+        }
+    }
+}
