@@ -167,6 +167,10 @@ public final class FlagsCommand implements Callable<Integer> {
                 spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
                         f.path("enabled").asBoolean() ? "on" : "off", f.path("version").asText());
             }
+            if (flags.isEmpty()) {
+                // stdout stays empty for scripts; a person learns it is not a wrong environment or a hang
+                spec.commandLine().getErr().println("flags: environment \"" + o.environment + "\" has no flags");
+            }
             return EXIT_OK;
         }
     }

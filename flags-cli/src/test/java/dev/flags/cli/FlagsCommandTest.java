@@ -76,7 +76,9 @@ class FlagsCommandTest {
 
     @Test
     void productOwnerCommandsChangeTheFlagOnTheServer() throws Exception {
-        assertThat(remote("list").out()).contains("billing-v2").contains("off");
+        Run list = remote("list");
+        assertThat(list.out()).contains("billing-v2").contains("off");
+        assertThat(list.err()).isEmpty();
         Run on = remote("on", "billing-v2", "-m", "dark launch done");
         assertThat(on.exit()).as(on.err()).isZero();
         assertThat(on.json().get("enabled").asBoolean()).isTrue();
@@ -110,6 +112,10 @@ class FlagsCommandTest {
         assertThat(remote("archive", "billing-v2", "-m", "clean-up").json().get("archived").asBoolean()).isTrue();
         assertThat(remote("show", "billing-v2").err()).contains("archived");
         assertThat(remote("on", "billing-v2").err()).contains("is archived").contains("a revert to a version in its history restores it");
+        Run empty = remote("list");
+        assertThat(empty.exit()).isZero();
+        assertThat(empty.out()).as("nothing for a script to read").isEmpty();
+        assertThat(empty.err()).isEqualTo("flags: environment \"production\" has no flags\n");
     }
 
     @Test

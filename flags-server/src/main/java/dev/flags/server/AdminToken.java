@@ -27,11 +27,16 @@ final class AdminToken {
     }
 
     static String resolve(String configured, Path dataDir) throws IOException {
+        Path file = dataDir.resolve(FILE_NAME);
         if (configured != null) {
             LOG.info("admin token: taken from FLAGS_ADMIN_TOKEN");
+            if (Files.exists(file)) {
+                // Whoever reads the file would hold a token that no longer works, and wonder why.
+                LOG.warn("admin token: {} is not used while FLAGS_ADMIN_TOKEN is set; its token does not work: delete the file",
+                        file.toAbsolutePath());
+            }
             return configured;
         }
-        Path file = dataDir.resolve(FILE_NAME);
         if (Files.exists(file)) {
             String token = Files.readString(file, StandardCharsets.UTF_8).trim();
             if (token.length() < 16) {

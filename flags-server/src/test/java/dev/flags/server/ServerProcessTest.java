@@ -93,7 +93,14 @@ class ServerProcessTest {
             child.awaitLine("flag server ready");
             assertThat(data.resolve("admin-token")).doesNotExist();
             assertThat(new ApiClient(http).get("/api/v1/environments", token).status()).isEqualTo(200);
-            assertThat(String.join("\n", child.log())).doesNotContain(token);
+            assertThat(String.join("\n", child.log())).doesNotContain(token).doesNotContain("is not used while FLAGS_ADMIN_TOKEN");
+        }
+        // a generated token's file left behind is said to be unused, not silently ignored
+        Files.writeString(data.resolve("admin-token"), "flg_an-older-generated-token-0123456789\n");
+        try (ServerChild child = start(data, freePort(), freePort(), token)) {
+            assertThat(child.awaitLine("is not used while FLAGS_ADMIN_TOKEN is set")).contains("WARN").contains("delete the file")
+                    .doesNotContain("flg_an-older");
+            child.awaitLine("flag server ready");
         }
     }
 
