@@ -39,8 +39,7 @@ class PemTlsTest {
     void anEcKeyMustBeItsCertificatesToo() throws Exception {
         Path cert = dir.resolve("ec-cert.pem");
         Path key = dir.resolve("ec-key.pem");
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key.toString(),
-                "-out", cert.toString(), "-days", "2", "-subj", "/CN=localhost");
+        ecCertificate(cert, key);
         Path otherKey = dir.resolve("other-ec-key.pem");
         openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", otherKey.toString());
         assertThatCode(() -> ServerConfig.defaults().withTls(cert, key)).doesNotThrowAnyException();
@@ -74,8 +73,7 @@ class PemTlsTest {
     void anSec1EcKeySaysHowToConvertIt() throws Exception {
         Path cert = dir.resolve("cert.pem");
         Path pkcs8 = dir.resolve("key.pem");
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", pkcs8.toString(),
-                "-out", cert.toString(), "-days", "2", "-subj", "/CN=localhost");
+        ecCertificate(cert, pkcs8);
         Path sec1 = dir.resolve("ec.key");
         openssl("ec", "-in", pkcs8.toString(), "-out", sec1.toString());
         assertThat(Files.readString(sec1)).startsWith("-----BEGIN EC PRIVATE KEY-----");
@@ -167,6 +165,12 @@ class PemTlsTest {
         } catch (IOException e) {
             return e.toString();
         }
+    }
+
+    /** A self-signed P-256 certificate for localhost and its PKCS#8 key, as openssl writes them. */
+    private static void ecCertificate(Path cert, Path key) throws IOException, InterruptedException {
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key.toString(),
+                "-out", cert.toString(), "-days", "2", "-subj", "/CN=localhost");
     }
 
     private static void openssl(String... args) throws IOException, InterruptedException {
