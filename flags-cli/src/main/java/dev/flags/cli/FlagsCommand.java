@@ -327,12 +327,16 @@ public final class FlagsCommand implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
         @Option(names = "--last", paramLabel = "N", description = "Only the newest N versions.")
         Integer last;
+        @Option(names = "--changes", description = "Under each version, what it changed: one indented line per changed value.")
+        boolean changes;
 
         @Override
         public Integer call() {
             if (last != null && last < 1) {
                 throw new CliException(EXIT_USAGE, "--last must be 1 or more, was " + last);
             }
+            // With --changes the oldest version shown is compared with the one before it: read one more.
+            Integer wanted = last == null ? null : changes ? last + 1 : last;
             // The server answers a page of the newest versions, and where the earlier ones start.
             Api api = o.api(spec);
             Deque<JsonNode> newestFirst = new ArrayDeque<>();
@@ -342,10 +346,10 @@ public final class FlagsCommand implements Callable<Integer> {
                 JsonNode page = api.call("GET", o.flagPath(flag) + "/history" + query, null, null);
                 List<JsonNode> versions = new ArrayList<>();
                 page.path("versions").forEach(versions::add);
-                for (int i = versions.size() - 1; i >= 0 && (last == null || newestFirst.size() < last); i--) {
+                for (int i = versions.size() - 1; i >= 0 && (wanted == null || newestFirst.size() < wanted); i--) {
                     newestFirst.addLast(versions.get(i));
                 }
-                if (!page.hasNonNull("earlier") || (last != null && newestFirst.size() >= last)) {
+                if (!page.hasNonNull("earlier") || (wanted != null && newestFirst.size() >= wanted)) {
                     break;
                 }
                 long earlier = page.get("earlier").asLong();
@@ -356,10 +360,25 @@ public final class FlagsCommand implements Callable<Integer> {
                 before = earlier;
                 query = "?before=" + before;
             }
+            PrintWriter out = spec.commandLine().getOut();
+            JsonNode previous = null; // the newest document before the version being printed
+            boolean baselineOnly = last != null && newestFirst.size() > last;
             for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
                 JsonNode v = it.next();
-                spec.commandLine().getOut().printf("v%-6s %s  %-14s %s  %s%n", oneLine(v, "version"), oneLine(v, "timestamp"),
+                JsonNode document = v.get("flag");
+                if (baselineOnly) {
+                    baselineOnly = false;
+                    previous = document;
+                    continue;
+                }
+                out.printf("v%-6s %s  %-14s %s  %s%n", oneLine(v, "version"), oneLine(v, "timestamp"),
                         oneLine(v, "change"), oneLine(v, "actor"), oneLine(v, "comment"));
+                if (changes && document != null && previous != null) {
+                    FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));
+                }
+                if (document != null) {
+                    previous = document;
+                }
             }
             return EXIT_OK;
         }

@@ -10,6 +10,7 @@ import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -116,6 +117,29 @@ class FlagsCommandTest {
         assertThat(empty.exit()).isZero();
         assertThat(empty.out()).as("nothing for a script to read").isEmpty();
         assertThat(empty.err()).isEqualTo("flags: environment \"production\" has no flags\n");
+    }
+
+    @Test
+    void historyWithChangesSaysWhatEachVersionChanged() {
+        remote("on", "billing-v2", "-m", "dark launch done");
+        remote("rollout", "billing-v2", "50", "--rule", "eu canary", "-m", "half of the canary");
+        remote("add-role", "billing-v2", "staff", "--rule", "beta testers");
+
+        Run all = remote("history", "billing-v2", "--changes");
+        assertThat(all.exit()).as(all.err()).isZero();
+        List<String> lines = all.out().lines().toList();
+        assertThat(lines).hasSize(7);
+        assertThat(lines.get(0)).contains("flag_created");
+        assertThat(lines.get(1)).contains("flag_updated").endsWith("dark launch done");
+        assertThat(lines.get(2)).isEqualTo("         enabled: false → true");
+        assertThat(lines.get(3)).endsWith("half of the canary");
+        assertThat(lines.get(4)).isEqualTo("         rules[\"eu canary\"].conditions[1].percentage: 10 → 50");
+        assertThat(lines.get(6)).isEqualTo("         rules[\"beta testers\"].conditions[0].roles: [\"beta-tester\"] → [\"beta-tester\",\"staff\"]");
+
+        Run newest = remote("history", "billing-v2", "--changes", "--last", "1");
+        assertThat(newest.out().lines().toList()).as("the oldest version shown is compared with the one before it")
+                .containsExactly(lines.get(5), lines.get(6));
+        assertThat(remote("history", "billing-v2").out().lines()).as("without --changes: one line per version").hasSize(4);
     }
 
     @Test

@@ -1,0 +1,173 @@
+package dev.flags.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Immutable (static functions only). What changed between two versions of a flag's document, as one
+ * line per changed value, for {@code flags history --changes}: a product owner asking "what did v7 do?"
+ * reads {@code rules["eu canary"].conditions[1].percentage: 10 → 50} rather than two documents.
+ *
+ * <p>Objects are compared field by field. Rules are matched by name when every rule on both sides has
+ * a distinct one (so that inserting a rule in front does not show every later rule as changed), else by
+ * index, like every other array of objects. Arrays of plain values (roles, regions, user ids) are short
+ * lists a reader takes in at once, so a change shows the whole list before and after.
+ */
+final class FlagChanges {
+
+    /** Values longer than this are cut: a line per change, not a document per line. */
+    static final int MAX_VALUE = 80;
+    /** Changed values listed per version before the rest is only counted. */
+    static final int MAX_LINES = 20;
+
+    private FlagChanges() {}
+
+    /**
+     * The changes from one version's document to the next one's.
+     *
+     * @param before the earlier document
+     * @param after the later document
+     * @return one line per changed value, in document order; at most {@value #MAX_LINES} and a count of the rest
+     */
+    static List<String> between(JsonNode before, JsonNode after) {
+        List<String> lines = new ArrayList<>();
+        // The document's version is the history line's own version: a change of it is no news.
+        compare("", withoutVersion(before), withoutVersion(after), lines);
+        if (lines.size() > MAX_LINES) {
+            int rest = lines.size() - MAX_LINES;
+            lines = new ArrayList<>(lines.subList(0, MAX_LINES));
+            lines.add("... and " + rest + " more (the API's history has every version's whole document)");
+        }
+        return lines;
+    }
+
+    private static void compare(String path, JsonNode before, JsonNode after, List<String> lines) {
+        if (before.equals(after)) {
+            return;
+        }
+        if (before.isObject() && after.isObject()) {
+            Set<String> fields = new LinkedHashSet<>();
+            before.fieldNames().forEachRemaining(fields::add);
+            after.fieldNames().forEachRemaining(fields::add);
+            for (String field : fields) {
+                String at = path.isEmpty() ? field : path + "." + field;
+                JsonNode was = before.get(field);
+                JsonNode is = after.get(field);
+                if (was == null) {
+                    lines.add(at + ": added " + show(is));
+                } else if (is == null) {
+                    lines.add(at + ": removed (was " + show(was) + ")");
+                } else {
+                    compare(at, was, is, lines);
+                }
+            }
+        } else if (before.isArray() && after.isArray() && (hasObjects(before) || hasObjects(after))) {
+            if (distinctNames(before) && distinctNames(after)) {
+                compareByName(path, before, after, lines);
+            } else {
+                compareByIndex(path, before, after, lines);
+            }
+        } else {
+            lines.add(path + ": " + show(before) + " → " + show(after));
+        }
+    }
+
+    private static void compareByIndex(String path, JsonNode before, JsonNode after, List<String> lines) {
+        int common = Math.min(before.size(), after.size());
+        for (int i = 0; i < common; i++) {
+            compare(path + "[" + i + "]", before.get(i), after.get(i), lines);
+        }
+        for (int i = common; i < after.size(); i++) {
+            lines.add(path + "[" + i + "]: added " + show(after.get(i)));
+        }
+        for (int i = common; i < before.size(); i++) {
+            lines.add(path + "[" + i + "]: removed (was " + show(before.get(i)) + ")");
+        }
+    }
+
+    private static void compareByName(String path, JsonNode before, JsonNode after, List<String> lines) {
+        List<String> namesBefore = names(before);
+        List<String> namesAfter = names(after);
+        for (int i = 0; i < after.size(); i++) {
+            String name = namesAfter.get(i);
+            String at = path + "[" + show(after.get(i).get("name")) + "]";
+            int was = namesBefore.indexOf(name);
+            if (was < 0) {
+                lines.add(at + ": added at " + i + " " + show(withoutName(after.get(i))));
+            } else {
+                compare(at, before.get(was), after.get(i), lines);
+            }
+        }
+        for (int i = 0; i < before.size(); i++) {
+            if (!namesAfter.contains(namesBefore.get(i))) {
+                lines.add(path + "[" + show(before.get(i).get("name")) + "]: removed (was " + show(withoutName(before.get(i))) + ")");
+            }
+        }
+        List<String> keptBefore = new ArrayList<>(namesBefore);
+        keptBefore.retainAll(namesAfter);
+        List<String> keptAfter = new ArrayList<>(namesAfter);
+        keptAfter.retainAll(namesBefore);
+        if (!keptBefore.equals(keptAfter)) {
+            // The order decides which rule matches first: a move is a change even if no rule's content changed.
+            lines.add(path + ": order " + quoted(keptBefore) + " → " + quoted(keptAfter));
+        }
+    }
+
+    private static boolean hasObjects(JsonNode array) {
+        for (JsonNode element : array) {
+            if (element.isObject()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean distinctNames(JsonNode array) {
+        Set<String> seen = new HashSet<>();
+        for (JsonNode element : array) {
+            JsonNode name = element.get("name");
+            if (name == null || !name.isTextual() || !seen.add(name.asText())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static List<String> names(JsonNode array) {
+        List<String> names = new ArrayList<>();
+        array.forEach(element -> names.add(element.get("name").asText()));
+        return names;
+    }
+
+    private static JsonNode withoutVersion(JsonNode document) {
+        return document.isObject() ? ((ObjectNode) document.deepCopy()).without("version") : document;
+    }
+
+    private static JsonNode withoutName(JsonNode rule) {
+        return ((ObjectNode) rule.deepCopy()).without("name");
+    }
+
+    private static String quoted(List<String> names) {
+        List<String> out = new ArrayList<>();
+        for (String name : names) {
+            out.add('"' + name + '"');
+        }
+        return String.join(", ", out);
+    }
+
+    /** A value as compact JSON on one line, cut at {@value #MAX_VALUE} characters. */
+    static String show(JsonNode value) {
+        // JSON escapes line breaks in strings, but not the Unicode line separators some terminals break at.
+        String text = value.toString().replace("\u2028", "\\u2028").replace("\u2029", "\\u2029");
+        if (text.length() <= MAX_VALUE) {
+            return text;
+        }
+        int cut = Character.isHighSurrogate(text.charAt(MAX_VALUE - 1)) ? MAX_VALUE - 1 : MAX_VALUE;
+        return text.substring(0, cut) + "…";
+    }
+}

@@ -1,0 +1,75 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+
+/** What {@code flags history --changes} prints between two versions of a flag's document. */
+class FlagChangesTest {
+
+    private static JsonNode json(String text) throws Exception {
+        return Api.JSON.readTree(text);
+    }
+
+    @Test
+    void fieldsAddedRemovedAndChangedAreOneLineEach() throws Exception {
+        assertThat(FlagChanges.between(json("{\"enabled\": false, \"default\": true, \"description\": \"old\"}"),
+                json("{\"enabled\": true, \"description\": \"new\", \"tags\": [\"billing\"]}")))
+                .containsExactly("enabled: false → true", "default: removed (was true)", "description: \"old\" → \"new\"",
+                        "tags: added [\"billing\"]");
+        assertThat(FlagChanges.between(json("{\"enabled\": true}"), json("{\"enabled\": true}"))).isEmpty();
+    }
+
+    @Test
+    void namedRulesAreMatchedByNameSoAnInsertedRuleIsOneChange() throws Exception {
+        JsonNode before = json("""
+                {"rules": [{"name": "beta", "conditions": [{"roles": ["beta-tester"]}]},
+                           {"name": "canary", "conditions": [{"percentage": 10}]}]}""");
+        JsonNode after = json("""
+                {"rules": [{"name": "staff", "conditions": [{"roles": ["staff"]}]},
+                           {"name": "beta", "conditions": [{"roles": ["beta-tester"]}]},
+                           {"name": "canary", "conditions": [{"percentage": 25}]}]}""");
+        assertThat(FlagChanges.between(before, after)).containsExactly(
+                "rules[\"staff\"]: added at 0 {\"conditions\":[{\"roles\":[\"staff\"]}]}",
+                "rules[\"canary\"].conditions[0].percentage: 10 → 25");
+    }
+
+    @Test
+    void aMovedRuleIsAChangeBecauseTheFirstMatchDecides() throws Exception {
+        assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}"),
+                json("{\"rules\": [{\"name\": \"b\"}, {\"name\": \"a\"}]}")))
+                .containsExactly("rules: order \"a\", \"b\" → \"b\", \"a\"");
+        assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}"), json("{\"rules\": [{\"name\": \"b\"}]}")))
+                .as("a removal alone is not a move").containsExactly("rules[\"a\"]: removed (was {})");
+    }
+
+    @Test
+    void rulesWithoutDistinctNamesAreMatchedByIndex() throws Exception {
+        assertThat(FlagChanges.between(json("{\"rules\": [{\"conditions\": [{\"percentage\": 5}]}]}"),
+                json("{\"rules\": [{\"conditions\": [{\"percentage\": 6}]}, {\"name\": \"x\"}]}")))
+                .containsExactly("rules[0].conditions[0].percentage: 5 → 6", "rules[1]: added {\"name\":\"x\"}");
+    }
+
+    @Test
+    void longValuesAreCutAndManyChangesCounted() throws Exception {
+        String longText = "x".repeat(200);
+        assertThat(FlagChanges.between(json("{\"description\": \"a\"}"), json("{\"description\": \"" + longText + "\"}")).get(0))
+                .isEqualTo("description: \"a\" → \"" + "x".repeat(FlagChanges.MAX_VALUE - 1) + "…");
+        StringBuilder before = new StringBuilder("{");
+        StringBuilder after = new StringBuilder("{");
+        for (int i = 0; i < 30; i++) {
+            before.append(i == 0 ? "" : ",").append("\"f").append(i).append("\": 1");
+            after.append(i == 0 ? "" : ",").append("\"f").append(i).append("\": 2");
+        }
+        var lines = FlagChanges.between(json(before + "}"), json(after + "}"));
+        assertThat(lines).hasSize(FlagChanges.MAX_LINES + 1);
+        assertThat(lines.get(FlagChanges.MAX_LINES)).startsWith("... and 10 more");
+    }
+
+    @Test
+    void unicodeLineSeparatorsAreEscapedSoOneChangeStaysOneLine() throws Exception {
+        assertThat(FlagChanges.between(json("{\"description\": \"a\"}"), json("{\"description\": \"b\\u2028c\\nd\"}")))
+                .containsExactly("description: \"a\" → \"b\\u2028c\\nd\"");
+    }
+}
