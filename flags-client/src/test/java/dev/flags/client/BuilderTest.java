@@ -138,7 +138,13 @@ class BuilderTest {
                 Map.entry("[::1]:x", "has port \"x\", which is not a number"),
                 Map.entry("[::1]9090", "has \"9090\" after the address, where \":port\" belongs"),
                 Map.entry("[::1:9090", "has no ']' after the IPv6 address"),
-                Map.entry("[flags.internal]:9090", "has \"flags.internal\" in brackets, which is not an IPv6 address"));
+                Map.entry("[flags.internal]:9090", "has \"flags.internal\" in brackets, which is not an IPv6 address"),
+                // gRPC would fail on these on its resolver thread, where the SDK never hears of it.
+                Map.entry("dns:///127.0.0.1:99999", "has port 99999, outside 1..65535"),
+                Map.entry("dns://8.8.8.8/flags.internal:x", "has port \"x\", which is not a number"),
+                Map.entry("dns:///flags.internal:", "has no port"),
+                Map.entry("dns:///:9090", "has no host"),
+                Map.entry("dns:///[::1]:9090", "is not a valid URI (Illegal character in path at index 7)"));
         bad.forEach((target, problem) -> assertThatThrownBy(() -> Flags.builder().target(target))
                 .as(target).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("target \"" + target + "\" " + problem + form));
@@ -154,8 +160,9 @@ class BuilderTest {
 
         for (String good : List.of("h:1", "localhost:65535", "flags.internal:9090", "[::1]:9090", "[fe80::1%eth0]:9090",
                 "[::ffff:127.0.0.1]:9090",
-                // Targets with a scheme are gRPC's to read and check, even where the port is wrong.
-                "dns:///flags.internal:9090", "dns:///127.0.0.1:99999", "unix:///tmp/flags.sock", "unix:flags.sock")) {
+                // Other targets with a scheme are gRPC's to read and check; a dns: one's port is optional.
+                "dns:///flags.internal:9090", "dns:///flags.internal", "unix:///tmp/flags.sock",
+                "unix:flags.sock")) {
             assertThat(Flags.builder().target(good).toString()).as(good).contains("target=" + good);
         }
     }

@@ -46,7 +46,8 @@ public record Settings(String target, String sdkToken, String environment, boole
      * Checks the form of a flag server target. A plain {@code host:port} (or {@code [ipv6]:port}) must
      * have a port from 1 to 65535: gRPC would take a missing port for its default one (80 or 443), and
      * fail on a bad one only on its resolver thread, where the SDK never hears of it. A target with a
-     * scheme ({@code dns:///host:port}, {@code unix:path}) is left to gRPC. Which is which follows gRPC's
+     * scheme ({@code dns:///host:port}, {@code unix:path}) is left to gRPC, but for the port of a {@code dns:}
+     * one (optional there). Which is which follows gRPC's
      * own reading: a URI if it looks like one ({@code scheme:/...}) or its scheme has a name resolver,
      * else a {@code host:port} for DNS.
      *
@@ -64,40 +65,61 @@ public record Settings(String target, String sdkToken, String environment, boole
                     + " flags.internal:9090 (the server's --grpc-port, 9090 unless set)");
         }
         if (hasKnownScheme(target)) {
+            URI uri = URI.create(target);
+            if ("dns".equalsIgnoreCase(uri.getScheme()) && uri.getPath() != null && uri.getPath().startsWith("/")) {
+                // gRPC's DNS resolver fails on a bad port on its own thread, where the SDK never hears of it.
+                // Its default port (443, or 80 in plaintext) makes a missing one valid here.
+                checkAddress(target, uri.getPath().substring(1), false);
+            }
             return target;
         }
         if (URI_TARGET.matcher(target).matches()) {
+            try {
+                new URI(target);
+            } catch (URISyntaxException e) {
+                // gRPC cannot read it either (brackets or spaces in a path): say so, not "no name resolver".
+                throw badTarget(target, "is not a valid URI (" + e.getReason() + " at index " + e.getIndex() + ")");
+            }
             String scheme = target.substring(0, target.indexOf(':'));
             throw badTarget(target, "has the scheme \"" + scheme + "\", which gRPC has no name resolver for");
         }
+        checkAddress(target, target, true);
+        return target;
+    }
+
+    /** Checks a {@code host:port} or {@code [ipv6]:port} address, the whole target or a {@code dns:} URI's path. */
+    private static void checkAddress(String target, String address, boolean portRequired) {
         String port;
-        if (target.startsWith("[")) {
-            int close = target.indexOf(']');
+        if (address.startsWith("[")) {
+            int close = address.indexOf(']');
             if (close < 0) {
                 throw badTarget(target, "has no ']' after the IPv6 address");
             }
-            String address = target.substring(1, close);
-            if (!IPV6.matcher(address).matches()) {
-                throw badTarget(target, "has \"" + address + "\" in brackets, which is not an IPv6 address");
+            String ip = address.substring(1, close);
+            if (!IPV6.matcher(ip).matches()) {
+                throw badTarget(target, "has \"" + ip + "\" in brackets, which is not an IPv6 address");
             }
-            String rest = target.substring(close + 1);
+            String rest = address.substring(close + 1);
             if (!rest.isEmpty() && !rest.startsWith(":")) {
                 throw badTarget(target, "has \"" + rest + "\" after the address, where \":port\" belongs");
             }
             port = rest.isEmpty() ? "" : rest.substring(1);
         } else {
-            int colon = target.lastIndexOf(':');
-            String host = colon < 0 ? target : target.substring(0, colon);
+            int colon = address.lastIndexOf(':');
+            String host = colon < 0 ? address : address.substring(0, colon);
             if (host.indexOf(':') >= 0) {
                 throw badTarget(target, "looks like an IPv6 address without brackets");
             }
             if (host.isEmpty()) {
                 throw badTarget(target, "has no host");
             }
-            port = colon < 0 ? "" : target.substring(colon + 1);
+            port = colon < 0 ? "" : address.substring(colon + 1);
         }
         if (port.isEmpty()) {
-            throw badTarget(target, "has no port");
+            if (portRequired || address.endsWith(":")) {
+                throw badTarget(target, "has no port");
+            }
+            return;
         }
         if (!port.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw badTarget(target, "has port \"" + port + "\", which is not a number");
@@ -105,7 +127,6 @@ public record Settings(String target, String sdkToken, String environment, boole
         if (port.length() > 5 || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65_535) {
             throw badTarget(target, "has port " + port + ", outside 1..65535");
         }
-        return target;
     }
 
     private static boolean hasKnownScheme(String target) {
