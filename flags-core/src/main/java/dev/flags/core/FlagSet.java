@@ -191,8 +191,12 @@ public final class FlagSet {
      * @return value, variant, reason and flag version
      */
     public Evaluation evaluate(String flagKey, User user, boolean defaultValue) {
-        String key = flagKey == null ? "" : flagKey;
-        CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
+        if (flagKey == null) {
+            // A bug in the caller, not a flag someone forgot to create: say so, not "no flag \"\"".
+            return Evaluation.error("", defaultValue, "the flag key was null", -1);
+        }
+        String key = flagKey;
+        CompiledFlag flag = flags.get(flagKey);
         if (flag == null) {
             return Evaluation.notFound(key, defaultValue);
         }

@@ -32,6 +32,10 @@ class EvaluationContractTest {
         assertThat(e.reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
         assertThat(e.flagVersion()).isEqualTo(-1);
         assertThat(FlagSet.empty().evaluate("x", alice).reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+        Evaluation nullKey = flags.evaluate(null, alice, true);
+        assertThat(nullKey.reason().kind()).as("a null key is the caller's bug, not a missing flag").isEqualTo(Reason.Kind.ERROR);
+        assertThat(nullKey.reason().detail()).isEqualTo("the flag key was null");
+        assertThat(nullKey.value()).isTrue();
     }
 
     @Test

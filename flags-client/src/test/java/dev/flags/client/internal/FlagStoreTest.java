@@ -95,7 +95,10 @@ class FlagStoreTest {
         assertThat(stale.version()).isEqualTo(4);
         assertThat(stale.flagVersion()).isEqualTo(2);
         assertThat(stale.reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
-        assertThat(store.evaluate(null, USER, true).reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+        FlagEvaluation nullKey = store.evaluate(null, USER, true);
+        assertThat(nullKey.reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(nullKey.reason().detail()).isEqualTo("the flag key was null");
+        assertThat(nullKey.value()).as("the caller's default").isTrue();
         assertThat(store.evaluate("a", null, true).reason().kind()).isEqualTo(Reason.Kind.ERROR);
     }
 }
