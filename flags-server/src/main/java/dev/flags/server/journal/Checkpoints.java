@@ -202,8 +202,8 @@ final class Checkpoints {
         }
         int version = b.getShort() & 0xFFFF;
         if (version != FORMAT_VERSION) {
-            throw new JournalCorruptedException(file, 8, "unsupported checkpoint format version "
-                    + version + " (this release reads version " + FORMAT_VERSION + ")");
+            throw JournalCorruptedException.newerFormat(file, 8, "unsupported checkpoint format version "
+                    + version + " (this release reads version " + FORMAT_VERSION + ")", null);
         }
         b.getShort();
         long sequence = b.getLong();

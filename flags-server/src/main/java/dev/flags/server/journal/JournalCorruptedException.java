@@ -22,6 +22,8 @@ public final class JournalCorruptedException extends JournalException {
     private final String reason;
     /** What the operator can do about it, or null. */
     private final String advice;
+    /** Whether the file is of a format version this release does not read: not damage, a newer release's. */
+    private final boolean newerFormat;
 
     /**
      * Creates the exception.
@@ -37,11 +39,21 @@ public final class JournalCorruptedException extends JournalException {
 
     /** Creates the exception with advice for the operator, appended to the message. */
     JournalCorruptedException(Path file, long offset, String reason, String advice) {
+        this(file, offset, reason, advice, false);
+    }
+
+    private JournalCorruptedException(Path file, long offset, String reason, String advice, boolean newerFormat) {
         super(describe(file, offset, reason, advice));
         this.file = Objects.requireNonNull(file, "file");
         this.offset = offset;
         this.reason = reason;
         this.advice = advice;
+        this.newerFormat = newerFormat;
+    }
+
+    /** A file of a format version this release does not read: written by a newer release, not damaged. */
+    static JournalCorruptedException newerFormat(Path file, long offset, String reason, String advice) {
+        return new JournalCorruptedException(file, offset, reason, advice, true);
     }
 
     private static String describe(Path file, long offset, String reason, String advice) {
@@ -56,9 +68,19 @@ public final class JournalCorruptedException extends JournalException {
      * it still shows where the damage was found.
      */
     JournalCorruptedException withAdvice(String text) {
-        JournalCorruptedException advised = new JournalCorruptedException(file, offset, reason, text);
+        JournalCorruptedException advised = new JournalCorruptedException(file, offset, reason, text, newerFormat);
         advised.setStackTrace(getStackTrace());
         return advised;
+    }
+
+    /**
+     * Whether the file is of a format version this release does not read: most likely written by a
+     * newer release, which reads it; a repair would set sound data aside.
+     *
+     * @return true for a newer format version
+     */
+    public boolean newerFormat() {
+        return newerFormat;
     }
 
     /**

@@ -102,6 +102,10 @@ public final class JournalTool implements Callable<Integer> {
         }
     }
 
+    /** What to do with a journal of a newer format: the same words from verify and from a refused repair. */
+    static final String NEWER_RELEASE = "verify and run it with that release (this one cannot read it, and a repair"
+            + " would set its sound entries aside)";
+
     /** Not thread-safe. {@code repair DIR --cut-at-damage}. */
     @Command(name = "repair", mixinStandardHelpOptions = true,
             description = "Cuts the journal at its first damage; moves everything after it, and any"
@@ -143,6 +147,12 @@ public final class JournalTool implements Callable<Integer> {
                     err.println("error: cannot repair by cutting: " + report.missingStart());
                     return DAMAGED;
                 }
+                if (!report.newerFormat().isEmpty()) {
+                    // A cut would set a newer release's sound entries aside, and this release cannot merge them back.
+                    err.println("error: not repaired, nothing changed: " + report.newerFormat().get(0).file().getFileName()
+                            + " is of a format a newer release writes; " + NEWER_RELEASE);
+                    return DAMAGED;
+                }
                 List<String> done = JournalVerifier.repair(dir, report, Clock.systemUTC());
                 if (done.isEmpty()) {
                     out.println("nothing to repair");
@@ -181,13 +191,17 @@ public final class JournalTool implements Callable<Integer> {
             return CLEAN;
         }
         if (report.damage() != null) {
-            out.println("damaged: " + report.damage());
+            out.println(label(report.damage()) + report.damage());
         }
         for (JournalVerifier.Finding f : report.badCheckpoints()) {
-            out.println("damaged: " + f);
+            out.println(label(f) + f);
         }
         if (report.missingStart() != null) {
             out.println("damaged: " + report.missingStart());
+        }
+        if (!report.newerFormat().isEmpty()) {
+            out.println("written by a newer release: " + NEWER_RELEASE);
+            return DAMAGED;
         }
         out.println("problems found: 'repair DIR --cut-at-damage' cuts the journal at the first damage"
                 + " and sets unusable files aside in DIR/damaged-<time>/ (see docs/journal.md)");
@@ -197,6 +211,10 @@ public final class JournalTool implements Callable<Integer> {
                     + "; restoring the damaged file from a backup may keep them all");
         }
         return DAMAGED;
+    }
+
+    private static String label(JournalVerifier.Finding f) {
+        return f.newerFormat() ? "newer format: " : "damaged: ";
     }
 
     /** How far the journal is known to have reached past the cut: its newest checkpoint's sequence. */

@@ -21,8 +21,20 @@ final class JournalVerifier {
 
     private JournalVerifier() {}
 
-    /** A problem at a place in a file. */
-    record Finding(Path file, long offset, String reason) {
+    /**
+     * A problem at a place in a file.
+     *
+     * @param newerFormat the file is of a format version a newer release writes, not damaged
+     */
+    record Finding(Path file, long offset, String reason, boolean newerFormat) {
+        Finding(Path file, long offset, String reason) {
+            this(file, offset, reason, false);
+        }
+
+        static Finding of(JournalCorruptedException e) {
+            return new Finding(e.file(), e.offset(), e.reason(), e.newerFormat());
+        }
+
         @Override
         public String toString() {
             return file + (offset >= 0 ? " at byte offset " + offset : "") + ": " + reason;
@@ -56,6 +68,16 @@ final class JournalVerifier {
         boolean clean() {
             return damage == null && badCheckpoints.isEmpty() && missingStart == null;
         }
+
+        /** The files of a format version a newer release writes: no repair may touch them. */
+        List<Finding> newerFormat() {
+            List<Finding> newer = new ArrayList<>();
+            if (damage != null && damage.newerFormat()) {
+                newer.add(damage);
+            }
+            badCheckpoints.stream().filter(Finding::newerFormat).forEach(newer::add);
+            return newer;
+        }
     }
 
     static Report verify(Path dir) throws IOException {
@@ -75,8 +97,10 @@ final class JournalVerifier {
                 try {
                     firstSequence = Segments.readHeader(ch, file);
                 } catch (JournalCorruptedException e) {
-                    damage = new Finding(file, e.offset(), e.reason());
+                    damage = Finding.of(e);
                     damagedSegment = i;
+                    lines.add("segment " + file.getFileName() + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ")
+                            + e.reason());
                     break;
                 }
                 if (first < 0) {
@@ -147,8 +171,9 @@ final class JournalVerifier {
                             + loaded.sequence());
                 }
             } catch (JournalCorruptedException e) {
-                badCheckpoints.add(new Finding(ref.file(), e.offset(), e.reason()));
-                lines.add("checkpoint " + ref.file().getFileName() + ": DAMAGED: " + e.reason());
+                badCheckpoints.add(Finding.of(e));
+                lines.add("checkpoint " + ref.file().getFileName() + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ")
+                        + e.reason());
             }
         }
         Finding missingStart = null;

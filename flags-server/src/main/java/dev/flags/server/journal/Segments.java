@@ -103,7 +103,7 @@ final class Segments {
             throw new JournalCorruptedException(file, 0, "segment header checksum mismatch");
         }
         if (version != FORMAT_VERSION) {
-            throw new JournalCorruptedException(file, 8, "unsupported journal format version " + version
+            throw JournalCorruptedException.newerFormat(file, 8, "unsupported journal format version " + version
                     + " (this release reads version " + FORMAT_VERSION + ")", "the journal was not opened"
                     + " and nothing on disk was changed: it was written by a newer release; run that"
                     + " release (do not repair: a repair would set the newer segments aside)");

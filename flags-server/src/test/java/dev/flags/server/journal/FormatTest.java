@@ -144,7 +144,7 @@ class FormatTest {
     }
 
     /** Writes a format version at byte 8; if crcAt >= 0 also fixes the header's checksum there. */
-    private static void setVersion(Path file, int version, int crcAt) throws IOException {
+    static void setVersion(Path file, int version, int crcAt) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.allocate(2).putShort(0, (short) version), 8);

@@ -109,6 +109,34 @@ class JournalToolTest {
     }
 
     @Test
+    void aNewerReleasesJournalIsNotCalledDamagedAndRepairLeavesItAlone() throws Exception {
+        FormatTest.copyGolden(dir);
+        Path second = Fixtures.segments(dir).get(1);
+        FormatTest.setVersion(second, 2, Segments.HEADER_SIZE - 4);
+        Path checkpoint = dir.resolve(Checkpoints.fileName(57));
+        FormatTest.setVersion(checkpoint, 2, -1);
+        List<String> before = listing();
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("segment " + second.getFileName() + ": of a NEWER format: unsupported journal format version 2")
+                .contains("newer format: " + second + " at byte offset 8")
+                .contains("checkpoint checkpoint-00000000000000000057.ckpt: of a NEWER format")
+                .endsWith("written by a newer release: " + JournalTool.NEWER_RELEASE + "\n")
+                .doesNotContain("damaged:").doesNotContain("--cut-at-damage").doesNotContain("a cut keeps");
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).isEqualTo(1);
+        assertThat(err).isEqualTo("error: not repaired, nothing changed: " + second.getFileName()
+                + " is of a format a newer release writes; " + JournalTool.NEWER_RELEASE + "\n");
+        assertThat(listing()).as("nothing set aside").isEqualTo(before);
+    }
+
+    private List<String> listing() throws Exception {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(f -> f.getFileName().toString()).filter(n -> !n.equals("journal.lock")).sorted().toList();
+        }
+    }
+
+    @Test
     void verifyMentionsATornTailButCallsItClean() throws Exception {
         write(5);
         Fixtures.deleteCheckpoints(dir);
