@@ -349,7 +349,15 @@ public final class FlagsCommand implements Callable<Integer> {
                 for (int i = versions.size() - 1; i >= 0 && (wanted == null || newestFirst.size() < wanted); i--) {
                     newestFirst.addLast(versions.get(i));
                 }
-                if (!page.hasNonNull("earlier") || (wanted != null && newestFirst.size() >= wanted)) {
+                if (wanted != null && newestFirst.size() >= wanted) {
+                    break;
+                }
+                if (!page.hasNonNull("earlier")) {
+                    // The oldest retained version: say if retention removed older ones, or the history looks complete.
+                    String retention = page.path("retention").path("detail").asText("");
+                    if (!retention.isEmpty()) {
+                        spec.commandLine().getErr().println("flags: " + oneLine(page.path("retention"), "detail"));
+                    }
                     break;
                 }
                 long earlier = page.get("earlier").asLong();

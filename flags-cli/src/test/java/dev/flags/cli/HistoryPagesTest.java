@@ -77,6 +77,20 @@ class HistoryPagesTest {
     }
 
     @Test
+    void historyThatRetentionCutSaysSoOnStderr() {
+        String cut = page(40, 41).replace(", \"earlier\": 40}", ", \"retention\": {\"oldestRetainedSequence\": 90,"
+                + " \"detail\": \"the journal's entries before sequence 90 were removed by retention\"}}");
+        server.answer(200, null, cut);
+        FlagsCommandTest.Run run = history("billing-v2");
+        assertThat(run.exit()).isZero();
+        assertThat(run.out().lines()).hasSize(2);
+        assertThat(run.err()).isEqualTo("flags: the journal's entries before sequence 90 were removed by retention\n");
+
+        server.answer(200, null, cut);
+        assertThat(history("billing-v2", "--last", "2").err()).as("the newest two are all that was asked for").isEmpty();
+    }
+
+    @Test
     void pagesThatDoNotGoBackAreAnErrorNotALoop() {
         server.answer(200, null, page(6, 8));
         server.answer(200, null, page(6, 8));

@@ -34,8 +34,10 @@ public final class HistoryService {
      *
      * @param versions the entries, oldest first
      * @param earlier the version to ask for next ({@code before}) if older entries exist, else null
+     * @param oldestRetainedSequence on the last page, if retention removed the journal's first entries:
+     *     the oldest sequence number it still holds (the flag may have had versions before it); else null
      */
-    public record HistoryPage(List<JournalEntry> versions, Long earlier) {
+    public record HistoryPage(List<JournalEntry> versions, Long earlier, Long oldestRetainedSequence) {
         /** Copies the entries. */
         public HistoryPage {
             versions = List.copyOf(versions);
@@ -65,10 +67,12 @@ public final class HistoryService {
             throw ApiException.notFound("flag", "flag \"" + key + "\" never existed in environment \"" + env + "\"");
         }
         if (read.size() <= limit) {
-            return new HistoryPage(read, null);
+            // The last page: say if retention cut the journal here, or history looks complete when it is not.
+            long oldest = journal.oldestRetainedSequence();
+            return new HistoryPage(read, null, oldest > 1 ? oldest : null);
         }
         List<JournalEntry> page = read.subList(1, read.size());
-        return new HistoryPage(page, page.get(0).version());
+        return new HistoryPage(page, page.get(0).version(), null);
     }
 
     /**

@@ -76,6 +76,69 @@ class RetentionReadsTest {
             assertThat(gone.getMessage()).contains("is not available").contains("removed by retention")
                     .contains("--journal-retention");
             assertThat(history.stateAt(admin, "staging", clock.instant()).environment("staging")).isPresent();
+
+            // A flag's history then starts later, and says so rather than look complete.
+            long oldest = journal.oldestRetainedSequence();
+            assertThat(oldest).isGreaterThan(2);
+            HistoryService.HistoryPage all = history.flagHistory(admin, "staging", "billing-v2", null, 1000);
+            assertThat(all.versions().get(0).sequence()).isEqualTo(oldest);
+            assertThat(all.oldestRetainedSequence()).isEqualTo(oldest);
+            HistoryService.HistoryPage below = history.flagHistory(admin, "staging", "billing-v2", 5L, 1000);
+            assertThat(below.versions()).isEmpty();
+            assertThat(below.oldestRetainedSequence()).as("an empty page below the retained range says why").isEqualTo(oldest);
+            HistoryService.HistoryPage newest = history.flagHistory(admin, "staging", "billing-v2", null, 1);
+            assertThat(newest.oldestRetainedSequence()).as("only the last page").isNull();
+        }
+    }
+
+    @Test
+    void theHistoryApiSaysWhereRetentionCutTheJournal() throws Exception {
+        Path data = dir.resolve("data");
+        MovableClock clock = new MovableClock();
+        long oldest;
+        try (FileJournal journal = FileJournal.builder(data.resolve("journal")).clock(clock).segmentSize(4096)
+                .retention(Duration.ofDays(30)).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "staging", "admin",
+                    JsonNodeFactory.instance.objectNode().put("name", "Staging")));
+            journal.append(flag(EntryType.FLAG_CREATED, false));
+            for (int i = 0; i < 60; i++) {
+                journal.append(flag(EntryType.FLAG_UPDATED, i % 2 == 0));
+            }
+            clock.now.set(clock.instant().plus(Duration.ofDays(31)));
+            journal.append(flag(EntryType.FLAG_UPDATED, true));
+            journal.checkpoint();
+            journal.checkpoint();
+            oldest = journal.oldestRetainedSequence();
+        }
+        assertThat(oldest).isGreaterThan(2);
+        String admin = "retention-test-admin-token-0123456789";
+        try (FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(data).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(admin).withJournalRetention(Duration.ofDays(30)))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            ApiClient.Response page = api.call("GET", "/api/v1/environments/staging/flags/billing-v2/history", admin, null,
+                    java.util.Map.of());
+            assertThat(page.status()).as(page.body()).isEqualTo(200);
+            assertThat(page.json().at("/versions/0/sequence").asLong()).isEqualTo(oldest);
+            assertThat(page.json().at("/retention/oldestRetainedSequence").asLong()).isEqualTo(oldest);
+            assertThat(page.json().at("/retention/detail").asText())
+                    .isEqualTo("the journal's entries before sequence " + oldest + " were removed by retention"
+                            + " (--journal-retention): this flag may have older versions");
+            ApiClient.Response first = api.call("GET", "/api/v1/environments/staging/flags/billing-v2/history?limit=1", admin,
+                    null, java.util.Map.of());
+            assertThat(first.json().has("retention")).as("not before the last page").isFalse();
+        }
+    }
+
+    @Test
+    void historyWithoutRetentionSaysNothingAboutIt() {
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "staging", "admin",
+                    JsonNodeFactory.instance.objectNode().put("name", "Staging")));
+            journal.append(flag(EntryType.FLAG_CREATED, false));
+            Principal admin = new Principal("tok-admin", "admin", Scope.ADMIN, Set.of());
+            assertThat(journal.oldestRetainedSequence()).isEqualTo(1);
+            assertThat(new HistoryService(journal).flagHistory(admin, "staging", "billing-v2", null, 1000)
+                    .oldestRetainedSequence()).isNull();
         }
     }
 }

@@ -256,6 +256,11 @@ public final class ApiServlet extends HttpServlet {
             if (page.earlier() != null) {
                 answer.put("earlier", page.earlier());
             }
+            if (page.oldestRetainedSequence() != null) {
+                answer.putObject("retention").put("oldestRetainedSequence", page.oldestRetainedSequence())
+                        .put("detail", "the journal's entries before sequence " + page.oldestRetainedSequence()
+                                + " were removed by retention (--journal-retention): this flag may have older versions");
+            }
             write(resp, 200, answer);
             return;
         }

@@ -528,6 +528,12 @@ public final class FileJournal implements Journal {
     }
 
     @Override
+    public long oldestRetainedSequence() {
+        ensureOpen();
+        return segments.get(0).firstSequence;
+    }
+
+    @Override
     public Optional<String> failure() {
         return Optional.ofNullable(failureReason);
     }

@@ -151,6 +151,15 @@ public interface Journal extends AutoCloseable {
     long lastSequence();
 
     /**
+     * Returns the sequence number of the oldest entry the journal still holds: 1 unless retention
+     * removed older ones (history, audit and time travel then start there).
+     *
+     * @return the sequence number, 1 or more (one past {@link #lastSequence()} if no entry is held)
+     * @throws JournalException if the journal is closed
+     */
+    long oldestRetainedSequence();
+
+    /**
      * Returns why the journal stopped, if an i/o failure stopped it: from then on every {@link #append}
      * fails until the journal is reopened (for the server: until it is restarted). Never blocks, never
      * throws, and may be called after {@link #close()}; health checks call it.
