@@ -51,6 +51,7 @@ public final class FlagFormat {
     public static final int MAX_FLAGS = 10_000;
 
     private static final ObjectMapper MAPPER = mapper();
+    private static final String TOO_LARGE = "is too large a number: beyond what a double holds (about 1.8e308)";
 
     private static final Set<String> FILE_FIELDS = Set.of("formatVersion", "flags", "roleGrants");
     private static final Set<String> FLAG_FIELDS = Set.of("key", "description", "enabled", "salt", "variants",
@@ -437,7 +438,12 @@ public final class FlagFormat {
                 if (v.isTextual()) {
                     values.add(v.asText());
                 } else if (v.isNumber()) {
-                    values.add(v.decimalValue().toPlainString());
+                    if (!finite(v)) {
+                        problems.add(Problems.index(at, i), TOO_LARGE);
+                        values.add(PLACEHOLDER);
+                    } else {
+                        values.add(v.decimalValue().toPlainString());
+                    }
                 } else {
                     problems.add(Problems.index(at, i), "must be a string or a number, was " + describe(v));
                     values.add(PLACEHOLDER);
@@ -629,6 +635,9 @@ public final class FlagFormat {
                 Map.Entry<String, JsonNode> a = it.next();
                 JsonNode v = a.getValue();
                 if (v.isNumber()) {
+                    if (!Double.isFinite(v.doubleValue())) {
+                        throw new IllegalArgumentException("user.attributes." + a.getKey() + " is too large a number");
+                    }
                     user = user.attribute(a.getKey(), v.doubleValue());
                 } else if (v.isBoolean()) {
                     user = user.attribute(a.getKey(), v.booleanValue());
@@ -738,7 +747,19 @@ public final class FlagFormat {
             problems.add(Problems.child(path, field), "must be a number, was " + describe(v));
             return Double.NaN;
         }
+        if (!finite(v)) {
+            problems.add(Problems.child(path, field), TOO_LARGE);
+            return Double.NaN;
+        }
         return v.doubleValue();
+    }
+
+    /**
+     * Whether a number node holds a finite number. A reader that parses floats as doubles (the
+     * server's, unlike this class's) turns 1e400 into Infinity, which no flag may hold.
+     */
+    private static boolean finite(JsonNode number) {
+        return !(number.isDouble() || number.isFloat()) || Double.isFinite(number.doubleValue());
     }
 
     private static List<String> stringList(JsonNode node, String path, Problems problems) {

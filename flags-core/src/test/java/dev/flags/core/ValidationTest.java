@@ -99,6 +99,20 @@ class ValidationTest {
     }
 
     @Test
+    void aNumberBeyondADoubleIsAProblemEvenFromAReaderThatMadeItInfinity() throws Exception {
+        // The server reads request bodies with its own mapper, which parses floats as doubles: 1e400 is Infinity there.
+        var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree("""
+                {"key": "f", "rules": [{"conditions": [{"attribute": "n", "operator": "numLt", "values": [1e400, 2]},
+                 {"percentage": -1e400}]}]}""");
+        assertThatThrownBy(() -> FlagFormat.readFlag(node)).isInstanceOfSatisfying(FlagValidationException.class, e ->
+                assertThat(e.problems()).extracting(Problem::path).containsExactly("rules[0].conditions[0].values[0]",
+                        "rules[0].conditions[1].percentage"));
+        assertThatThrownBy(() -> FlagFormat.readUser(new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree("{\"attributes\": {\"n\": 1e400}}")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("user.attributes.n is too large a number");
+    }
+
+    @Test
     void rejectsMalformedJsonWithItsPosition() {
         assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [}")).singleElement().satisfies(p -> {
             assertThat(p.path()).isEmpty();

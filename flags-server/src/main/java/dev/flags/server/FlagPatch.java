@@ -65,6 +65,10 @@ final class FlagPatch {
             if (value == null || !value.isNumber()) {
                 throw ApiException.badRequest("percentage.value must be a number from 0 to 100, was " + value);
             }
+            if (!Double.isFinite(value.doubleValue())) {
+                // 1e400 reads as Infinity, which cannot even be written into the document that validation checks.
+                throw ApiException.badRequest("percentage.value must be a number from 0 to 100, was too large a number");
+            }
             double pct = value.doubleValue();
             JsonNode rule = op.get("rule");
             steps.add(f -> withRule(f, rule, r -> {

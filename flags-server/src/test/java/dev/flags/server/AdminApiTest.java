@@ -169,6 +169,8 @@ class AdminApiTest {
         assertThat(removed.at("/rules/0/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("staff");
 
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 150}}"), 422, "must be between 0 and 100, was 150");
+        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 1e400}}"), 400,
+                "percentage.value must be a number from 0 to 100, was too large a number");
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 7, \"value\": 5}}"), 409, "has no rule 7");
         assertProblem(api.patch(path, ADMIN, "{\"explode\": true}"), 400, "is not a patch operation");
         assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"qa\", \"typo\": 1}}"), 400,
@@ -439,6 +441,15 @@ class AdminApiTest {
         assertProblem(api.get("/api/v1/nothing-here", ADMIN), 404, "no endpoint");
         assertProblem(api.call("POST", path, ADMIN, "{}", Map.of()), 405, "POST is not allowed");
         assertProblem(api.call("PUT", path, ADMIN, BILLING, Map.of("If-Match", "yesterday")), 400, "If-Match");
+        // A number beyond a double's range (a typo such as 1e400) is the document's problem, not a server fault.
+        ApiClient.Response tooLarge = api.put(path, ADMIN, """
+                {"key": "billing-v2", "rules": [{"conditions": [{"attribute": "n", "operator": "numGt", "values": [1e400]},
+                 {"attribute": "n", "operator": "in", "values": [1, -1e400]}, {"percentage": 1e400}]}]}""");
+        assertProblem(tooLarge, 422, "3 problems");
+        assertThat(tooLarge.json().get("problems")).extracting(p -> p.get("path").asText() + " " + p.get("message").asText())
+                .containsExactly("rules[0].conditions[0].values[0] is too large a number: beyond what a double holds (about 1.8e308)",
+                        "rules[0].conditions[1].values[1] is too large a number: beyond what a double holds (about 1.8e308)",
+                        "rules[0].conditions[2].percentage is too large a number: beyond what a double holds (about 1.8e308)");
         // nothing of it was written
         assertThat(api.get("/api/v1/environments/production/flags", ADMIN).json().get("flags")).isEmpty();
         assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong()).isEqualTo(1);
