@@ -48,7 +48,8 @@ final class Access {
     static EnvironmentState writableEnvironment(Journal journal, String env) {
         EnvironmentState state = environment(journal, env);
         if (state.archived()) {
-            throw ApiException.conflict("environment \"" + env + "\" is archived and accepts no changes");
+            throw ApiException.conflict("environment \"" + env + "\" is archived and accepts no changes; an admin restores it"
+                    + " with POST /api/v1/environments/" + env + "/restore");
         }
         return state;
     }

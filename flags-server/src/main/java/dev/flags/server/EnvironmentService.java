@@ -87,4 +87,21 @@ public final class EnvironmentService {
         writer.append(Change.of(EntryType.ENVIRONMENT_ARCHIVED, key, p.actor(), payload).withComment(comment));
         return journal.state().environment(key).orElseThrow();
     }
+
+    /**
+     * Restores an archived environment: it accepts changes again, with the flags, grants and roles it
+     * had. An archive by mistake must not freeze an environment's flags, kill switches included, for good.
+     */
+    public EnvironmentState restore(Principal p, String key, String comment) {
+        Access.requireAdmin(p);
+        if (!Access.environment(journal, key).archived()) {
+            throw ApiException.conflict("environment \"" + key + "\" is not archived");
+        }
+        ObjectNode payload = JsonNodeFactory.instance.objectNode();
+        if (comment != null) {
+            payload.put("reason", Keys.comment(comment));
+        }
+        writer.append(Change.of(EntryType.ENVIRONMENT_RESTORED, key, p.actor(), payload).withComment(comment));
+        return journal.state().environment(key).orElseThrow();
+    }
 }

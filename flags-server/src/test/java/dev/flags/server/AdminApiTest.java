@@ -119,6 +119,20 @@ class AdminApiTest {
 
         assertThat(api.delete("/api/v1/environments/dev-42", ADMIN).json().get("archived").asBoolean()).isTrue();
         assertProblem(api.put("/api/v1/environments/dev-42/flags/x", ADMIN, "{\"key\": \"x\"}"), 409, "archived");
+        // An archive by mistake must not freeze the environment's flags, kill switches included, for good.
+        assertProblem(api.patch("/api/v1/environments/dev-42/flags/billing-v2", ADMIN, "{\"enabled\": false}"), 409,
+                "is archived and accepts no changes; an admin restores it with POST /api/v1/environments/dev-42/restore");
+        ApiClient.Response restored = api.call("POST", "/api/v1/environments/dev-42/restore?comment=archived%20by%20mistake",
+                ADMIN, null, Map.of());
+        assertThat(restored.status()).as(restored.body()).isEqualTo(200);
+        assertThat(restored.json().get("archived").asBoolean()).isFalse();
+        assertThat(restored.json().get("flags").asInt()).as("its flags are back").isEqualTo(1);
+        assertThat(api.patch("/api/v1/environments/dev-42/flags/billing-v2", ADMIN, "{\"enabled\": false}").status()).isEqualTo(200);
+        assertProblem(api.call("POST", "/api/v1/environments/dev-42/restore", ADMIN, null, Map.of()), 409, "is not archived");
+        assertProblem(api.call("GET", "/api/v1/environments/dev-42/restore", ADMIN, null, Map.of()), 405, "GET is not allowed");
+        assertProblem(api.call("POST", "/api/v1/environments/nope/restore", ADMIN, null, Map.of()), 404, "nope");
+        JsonNode audit = api.get("/api/v1/audit?environment=dev-42", ADMIN).json();
+        assertThat(audit.toString()).contains("environment_restored").contains("archived by mistake");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}"), 409, "already exists");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"bad key!\"}"), 400, "environment key must start");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"x\", \"cloneFrom\": \"nope\"}"), 404, "nope");
@@ -473,6 +487,7 @@ class AdminApiTest {
         assertProblem(api.put("/api/v1/environments/production/flags/billing-v2", editor, BILLING), 403, "may not change flags");
         assertProblem(api.get("/api/v1/environments/production/flags/billing-v2", editor), 403, "may not read");
         assertProblem(api.post("/api/v1/environments", editor, "{\"key\": \"x\"}"), 403, "admin token");
+        assertProblem(api.call("POST", "/api/v1/environments/staging/restore", editor, null, Map.of()), 403, "admin token");
         assertProblem(api.get("/api/v1/tokens", editor), 403, "admin token");
         assertThat(api.get("/api/v1/environments", editor).json().get("environments")).extracting(n -> n.get("key").asText())
                 .containsExactly("staging");

@@ -160,6 +160,12 @@ public final class ApiServlet extends HttpServlet {
                 state(req, resp, p, env);
                 return;
             }
+            if (section.equals("restore") && n == 3) {
+                requireMethod(method, "POST");
+                // Like the archive (DELETE) it undoes: the comment comes as ?comment= or X-Flags-Comment.
+                write(resp, 200, environment(services.environments().restore(p, env, comment(req))));
+                return;
+            }
             if (section.equals("evaluate") && n == 3) {
                 requireMethod(method, "POST");
                 evaluate(req, resp, p, env);

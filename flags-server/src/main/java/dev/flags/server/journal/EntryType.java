@@ -67,6 +67,14 @@ public enum EntryType {
     ENVIRONMENT_ARCHIVED(12, false, null),
 
     /**
+     * An archived environment was restored: it accepts changes again, with the flags, grants and
+     * roles it had; no subject. A journal holding this entry is not readable by releases before it.
+     *
+     * <pre>{@code {"reason": "archived by mistake"}}</pre>
+     */
+    ENVIRONMENT_RESTORED(13, false, null),
+
+    /**
      * A role was granted to a user id in the environment; subject: the user id.
      *
      * <pre>{@code {"user": "u-1234", "role": "beta-tester"}}</pre>

@@ -131,7 +131,11 @@ final class MutableState {
         if (env == null) {
             throw conflict("environment \"" + name + "\" does not exist");
         }
-        if (env.archived) {
+        if (type == EntryType.ENVIRONMENT_RESTORED) {
+            if (!env.archived) {
+                throw conflict("environment \"" + name + "\" is not archived");
+            }
+        } else if (env.archived) {
             throw conflict("environment \"" + name + "\" is archived and accepts no changes");
         }
         expect(change, "environment \"" + name + "\"", env.version);
@@ -284,6 +288,9 @@ final class MutableState {
                 break;
             case ENVIRONMENT_ARCHIVED:
                 env.archived = true;
+                break;
+            case ENVIRONMENT_RESTORED:
+                env.archived = false;
                 break;
             case ROLE_GRANTED:
                 env.grants.computeIfAbsent(subject, u -> new HashSet<>()).add(role(e));

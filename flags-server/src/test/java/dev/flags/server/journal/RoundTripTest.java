@@ -53,7 +53,11 @@ class RoundTripTest {
                 Change.of(EntryType.TOKEN_REVOKED, null, "admin", json("{\"id\":\"tok-2\"}")),
                 createEnvironment("eu-old"),
                 Change.of(EntryType.ENVIRONMENT_ARCHIVED, "eu-old", "admin",
-                        json("{\"reason\":\"region closed\"}")));
+                        json("{\"reason\":\"region closed\"}")),
+                createEnvironment("eu-back"),
+                Change.of(EntryType.ENVIRONMENT_ARCHIVED, "eu-back", "admin", json("{}")),
+                Change.of(EntryType.ENVIRONMENT_RESTORED, "eu-back", "admin",
+                        json("{\"reason\":\"archived by mistake\"}")));
     }
 
     @Test
@@ -73,6 +77,8 @@ class RoundTripTest {
         try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
             assertThat(journal.read(1, 1000)).containsExactlyElementsOf(appended);
             assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.state().environment("eu-old").orElseThrow().archived()).isTrue();
+            assertThat(journal.state().environment("eu-back").orElseThrow().archived()).isFalse();
             assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(appended.size());
             assertThat(journal.recoveryReport().notes()).isEmpty();
         }
