@@ -495,6 +495,8 @@ class AdminApiTest {
         // tester: reads, and grants self-service roles only
         assertThat(api.get("/api/v1/environments/staging/flags/billing-v2", tester).status()).isEqualTo(200);
         assertProblem(api.patch("/api/v1/environments/staging/flags/billing-v2", tester, "{\"enabled\": false}"), 403, "may not change flags");
+        assertProblem(api.get("/api/v1/environments/staging/state?at=2026-01-01T00:00:00Z", tester), 403,
+                "history and audit of environment \"staging\" need an editor or admin token");
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");
         api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": true}");
         assertThat(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null).json().get("changed").asBoolean()).isTrue();
