@@ -284,6 +284,10 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
+            if (role.isBlank() || user.isBlank()) {
+                // An empty id would make the path end in "/members/", which the server knows as no endpoint at all.
+                throw new CliException(EXIT_USAGE, (role.isBlank() ? "ROLE" : "USER-ID") + " must not be empty");
+            }
             print(spec, o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
                     + "/members/" + Api.path(user), null, why.comment));
             return EXIT_OK;
@@ -460,7 +464,12 @@ public final class FlagsCommand implements Callable<Integer> {
             if (flag != null) {
                 body.put("flag", flag);
             }
-            print(spec, o.api(spec).call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null));
+            JsonNode answer = o.api(spec).call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null);
+            if (flag != null && "FLAG_NOT_FOUND".equals(answer.at("/results/0/reason/kind").asText())) {
+                // As `eval` of a file: a mistyped flag name must not read as "false" for this user.
+                throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in environment \"" + o.environment + "\"");
+            }
+            print(spec, answer);
             return EXIT_OK;
         }
     }

@@ -150,7 +150,19 @@ class FlagsCommandTest {
         JsonNode result = remote("evaluate", "{\"id\": \"tess\"}", "billing-v2").json().at("/results/0");
         assertThat(result.get("value").asBoolean()).isTrue();
         assertThat(result.at("/reason/ruleName").asText()).isEqualTo("beta testers");
+        Run again = remote("grant", "beta-tester", "tess");
+        assertThat(again.json().get("changed").asBoolean()).isFalse();
+        assertThat(again.err()).as("as for flags").isEqualTo("flags: nothing changed (it already was so): no new version\n");
         assertThat(remote("revoke", "beta-tester", "tess").json().get("member").asBoolean()).isFalse();
+        assertThat(remote("revoke", "beta-tester", "tess").err()).startsWith("flags: nothing changed");
+
+        Run noUser = remote("grant", "beta-tester", "");
+        assertThat(noUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noUser.err()).isEqualTo("flags: USER-ID must not be empty\n");
+        Run typo = remote("evaluate", "{\"id\": \"tess\"}", "biling-v2");
+        assertThat(typo.exit()).as("a mistyped flag is not \"false for this user\"").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(typo.err()).isEqualTo("flags: there is no flag \"biling-v2\" in environment \"production\"\n");
+        assertThat(typo.out()).isEmpty();
     }
 
     @Test

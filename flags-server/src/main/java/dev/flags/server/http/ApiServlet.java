@@ -339,6 +339,7 @@ public final class ApiServlet extends HttpServlet {
                 throw new ApiException(400, "bad request", "the body must say whether the role is self-service: {\"selfService\": true}");
             }
             JournalEntry e = services.roles().setSelfService(p, env, role, self.asBoolean(), comment(req));
+            resp.setHeader("X-Flags-Changed", String.valueOf(e != null));
             write(resp, 200, NODES.objectNode().put("role", role).put("selfService", self.asBoolean()).put("changed", e != null));
             return;
         }
@@ -350,6 +351,7 @@ public final class ApiServlet extends HttpServlet {
                 default -> throw notAllowed(method, "PUT, DELETE");
             };
             JournalEntry e = services.roles().setMember(p, env, role, userId, grant, comment(req));
+            resp.setHeader("X-Flags-Changed", String.valueOf(e != null));
             write(resp, 200, NODES.objectNode().put("role", role).put("user", userId).put("member", grant).put("changed", e != null));
             return;
         }
