@@ -531,7 +531,13 @@ class AdminApiTest {
         api.get("/api/v1/tokens", ADMIN).json().get("tokens").forEach(t -> before.add(t.get("id").asText()));
         assertThat(before).hasSize(3);
         assertThat(api.get("/api/v1/tokens", ADMIN).body()).doesNotContain("flg_").doesNotContain("sha256");
+        ApiClient.Response one = api.get("/api/v1/tokens/" + id, ADMIN);
+        assertThat(one.status()).as("what a 201's Location names").isEqualTo(200);
+        assertThat(one.json().get("id").asText()).isEqualTo(id);
+        assertThat(one.body()).doesNotContain("flg_").doesNotContain("sha256");
+        assertProblem(api.get("/api/v1/tokens/" + id, editor), 403, "admin token");
         assertThat(api.delete("/api/v1/tokens/" + id, ADMIN).status()).isEqualTo(200);
+        assertProblem(api.get("/api/v1/tokens/" + id, ADMIN), 404, "no live token");
         assertThat(api.get("/api/v1/tokens", ADMIN).json().get("tokens")).hasSize(2);
         assertProblem(api.delete("/api/v1/tokens/" + id, ADMIN), 404, "no live token");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"sdk\", \"environments\": []}"), 400, "exactly one environment");

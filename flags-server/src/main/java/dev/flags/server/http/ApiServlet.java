@@ -497,11 +497,22 @@ public final class ApiServlet extends HttpServlet {
             return;
         }
         if (parts.size() == 2) {
-            requireMethod(method, "DELETE");
-            if (!services.tokens().revoke(parts.get(1), p.actor())) {
-                throw new ApiException(404, "token not found", "there is no live token \"" + parts.get(1) + "\"");
+            String id = parts.get(1);
+            switch (method) {
+                case "GET" -> {
+                    // What the 201's Location names: the token's metadata, never its secret.
+                    Principal token = services.tokens().list().stream().filter(t -> t.tokenId().equals(id)).findFirst()
+                            .orElseThrow(() -> new ApiException(404, "token not found", "there is no live token \"" + id + "\""));
+                    write(resp, 200, token(token));
+                }
+                case "DELETE" -> {
+                    if (!services.tokens().revoke(id, p.actor())) {
+                        throw new ApiException(404, "token not found", "there is no live token \"" + id + "\"");
+                    }
+                    write(resp, 200, NODES.objectNode().put("id", id).put("revoked", true));
+                }
+                default -> throw notAllowed(method, "GET, DELETE");
             }
-            write(resp, 200, NODES.objectNode().put("id", parts.get(1)).put("revoked", true));
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
