@@ -320,6 +320,22 @@ class AdminApiTest {
     }
 
     @Test
+    void aCommentGivenTwiceDifferentlyIsRefusedAndNothingIsWritten() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        api.put(path, ADMIN, BILLING);
+        long version = api.get(path, ADMIN).json().get("version").asLong();
+        assertProblem(api.call("PATCH", path + "?comment=q", ADMIN, "{\"enabled\": false}", Map.of("X-Flags-Comment", "h")), 400,
+                "the comment was given twice, differently");
+        ApiClient.Response revert = api.call("POST", path + "/revert?comment=q", ADMIN,
+                "{\"version\": " + version + ", \"comment\": \"b\"}", Map.of());
+        assertProblem(revert, 400, "give it once");
+        assertThat(api.get(path, ADMIN).json().get("version").asLong()).isEqualTo(version);
+        // The same text twice is one comment.
+        assertThat(api.call("PATCH", path + "?comment=same", ADMIN, "{\"enabled\": false}", Map.of("X-Flags-Comment", "same"))
+                .status()).isEqualTo(200);
+    }
+
+    @Test
     void aCommentHeaderIsReadAsUtf8AndOneThatIsNotUtf8IsRefused() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         String comment = "Grüße 山田 ✓";

@@ -197,7 +197,7 @@ public final class ApiServlet extends HttpServlet {
         rejectUnknown(body, Set.of("key", "name", "cloneFrom", "comment"));
         String key = text(body, "key", true);
         EnvironmentState created = services.environments().create(p, key, text(body, "name", false),
-                text(body, "cloneFrom", false), firstNonNull(text(body, "comment", false), comment(req)));
+                text(body, "cloneFrom", false), comment(req, text(body, "comment", false)));
         resp.setHeader("Location", "/api/v1/environments/" + created.key());
         write(resp, 201, environment(created));
     }
@@ -279,7 +279,7 @@ public final class ApiServlet extends HttpServlet {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
             }
             written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req),
-                    firstNonNull(text(body, "comment", false), comment(req))));
+                    comment(req, text(body, "comment", false))));
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
@@ -601,7 +601,27 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private static String comment(HttpServletRequest req) {
-        return firstNonNull(req.getParameter("comment"), utf8Header(req, "X-Flags-Comment"));
+        return comment(req, null);
+    }
+
+    /**
+     * The write's comment, from wherever the client put it: {@code ?comment=}, {@code X-Flags-Comment}, or
+     * the body's {@code comment} where a body takes one. Two different ones are refused rather than one
+     * silently kept: the journal keeps the comment forever.
+     */
+    private static String comment(HttpServletRequest req, String inBody) {
+        String found = null;
+        for (String given : new String[] {inBody, req.getParameter("comment"), utf8Header(req, "X-Flags-Comment")}) {
+            if (given == null) {
+                continue;
+            }
+            if (found != null && !found.equals(given)) {
+                throw new ApiException(400, "bad request", "the comment was given twice, differently (in the body, as"
+                        + " ?comment= or as X-Flags-Comment): give it once");
+            }
+            found = given;
+        }
+        return found;
     }
 
     /**
@@ -624,10 +644,6 @@ public final class ApiServlet extends HttpServlet {
         } catch (CharacterCodingException e) {
             throw new ApiException(400, "bad request", name + " is not UTF-8; send the text as UTF-8, or as ?comment=... in the URL");
         }
-    }
-
-    private static String firstNonNull(String a, String b) {
-        return a != null ? a : b;
     }
 
     /** If-Match ("12", W/"12" or *) and If-None-Match (* only: "create, never overwrite"). */
