@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagValidationException;
+import dev.flags.core.Problem;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.Change;
@@ -179,6 +180,10 @@ public final class FlagService {
             VersionedFlag existing = stored == null ? null : parse(stored);
             precondition.check(existing == null ? null : existing.version(), key);
             Flag next = change.apply(existing == null ? null : existing.flag());
+            List<Problem> names = RuleNames.added(existing == null ? null : existing.flag(), next);
+            if (!names.isEmpty()) {
+                throw invalid(new FlagValidationException(names));
+            }
             if (existing != null && next.withVersion(existing.version()).equals(existing.flag())) {
                 // Nothing would change: no version, no journal entry, no fan-out to every SDK.
                 return new Written(existing, false, null);

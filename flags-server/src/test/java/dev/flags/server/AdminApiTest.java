@@ -4,6 +4,9 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -208,17 +211,40 @@ class AdminApiTest {
     }
 
     @Test
-    void aRuleNameThatTwoRulesShareIsAmbiguousForPatch() {
+    void aWriteMayNotNameTwoRulesAlikeOrARuleWithDigitsButAFlagThatHasSuchNamesCanStillBeChanged() throws Exception {
         String path = "/api/v1/environments/production/flags/twins";
-        api.put(path, ADMIN, """
-                {"enabled": true, "rules": [{"name": "x", "conditions": [{"roles": ["a"]}]},
-                                            {"name": "x", "conditions": [{"roles": ["b"]}]}]}
-                """);
+        String twins = """
+                {"key": "twins", "enabled": true, "rules": [{"name": "x", "conditions": [{"roles": ["a"]}]},
+                                                            {"name": "x", "conditions": [{"roles": ["b"]}]},
+                                                            {"name": "1", "conditions": [{"roles": ["d"]}]}]}
+                """;
+        ApiClient.Response refused = api.put(path, ADMIN, twins);
+        assertProblem(refused, 422, "2 problems");
+        assertThat(refused.json().get("problems")).extracting(pr -> pr.get("path").asText() + " " + pr.get("message").asText())
+                .containsExactly("rules[1].name repeats the name of rules[0], \"x\": a rule's name finds it (flags ... --rule NAME,"
+                                + " PATCH \"rule\": NAME), so names must differ",
+                        "rules[2].name must not be digits only: a number names a rule by its index (flags ... --rule 1,"
+                                + " PATCH \"rule\": 1), so \"1\" would be ambiguous");
+
+        // Earlier releases accepted such names, and the journal keeps them: such a flag is still changed,
+        // switched off above all, and a PATCH by the shared name is refused as ambiguous.
+        server.close();
+        try (FileJournal journal = FileJournal.builder(dataDir.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.FLAG_CREATED, "production", "admin", new com.fasterxml.jackson.databind.ObjectMapper().readTree(twins)));
+        }
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        assertThat(api.patch(path, ADMIN, "{\"enabled\": false}").status()).as("the kill switch").isEqualTo(200);
         ApiClient.Response ambiguous = api.patch(path, ADMIN, "{\"addRole\": {\"rule\": \"x\", \"role\": \"c\"}}");
         assertThat(ambiguous.status()).isEqualTo(409);
         assertThat(ambiguous.json().get("detail").asText()).contains("has 2 rules named \"x\" (rules [0, 1]); name the rule by its index");
         assertThat(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 1, \"role\": \"c\"}}").json()
                 .at("/rules/1/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("b", "c");
+        // A write that keeps those names but adds another such name is refused for the new one only.
+        ApiClient.Response more = api.put(path, ADMIN, twins.replace("\"roles\": [\"d\"]}]}", "\"roles\": [\"d\"]}]},"
+                + " {\"name\": \"22\", \"conditions\": [{\"roles\": [\"e\"]}]}"));
+        assertProblem(more, 422, "rules[3].name must not be digits only");
+        assertThat(more.json().get("problems")).hasSize(1);
     }
 
     @Test
