@@ -17,6 +17,7 @@ import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Not thread-safe (one per command run). Calls the server's admin API and turns failures into {@link CliException}s.
@@ -72,6 +73,11 @@ final class Api {
     }
 
     JsonNode call(String method, String path, JsonNode body, String comment) {
+        return call(method, path, body, comment, Map.of());
+    }
+
+    /** A call with extra request headers, such as {@code If-Match}. */
+    JsonNode call(String method, String path, JsonNode body, String comment, Map<String, String> headers) {
         String uri = server + "/api/v1" + path;
         if (comment != null) {
             uri += (path.contains("?") ? "&" : "?") + "comment=" + path(comment);
@@ -82,6 +88,7 @@ final class Api {
         if (body != null) {
             b.header("Content-Type", "application/json");
         }
+        headers.forEach(b::header);
         HttpRequest request = b.build();
         HttpResponse<String> r = send(request);
         for (int retry = 1; retry <= MAX_RETRIES && r.statusCode() == 429; retry++) {

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -37,7 +38,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "flags", mixinStandardHelpOptions = true, version = "flags 0.1.0",
         description = "Change and inspect feature flags on a flag server, or check flag files offline.",
-        subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.On.class, FlagsCommand.Off.class,
+        subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.Create.class, FlagsCommand.Put.class,
+                FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class},
@@ -184,6 +186,65 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             print(spec, o.api(spec).call("GET", o.flagPath(flag), null, null));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "create", description = "Create a flag: off, no rules; refused if the flag exists. Then `flags put` or the"
+            + " rule commands shape it.")
+    static final class Create implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+
+        @Override
+        public Integer call() {
+            ObjectNode off = Api.JSON.createObjectNode().put("key", flag).put("enabled", false);
+            // If-None-Match: * makes "create" never overwrite a flag of the same key.
+            print(spec, o.api(spec).call("PUT", o.flagPath(flag), off, why.comment, Map.of("If-None-Match", "*")));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "put", description = "Write a flag's whole document from a file (as `flags show` prints it): creates the"
+            + " flag or replaces it. A document with a version is written only if the flag is still at that version.")
+    static final class Put implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "1", paramLabel = "FILE", description = "The flag's JSON document; - for standard input.") String file;
+
+        @Override
+        public Integer call() {
+            String text;
+            try {
+                text = file.equals("-") ? new String(System.in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+                        : Files.readString(Path.of(file));
+            } catch (NoSuchFileException e) {
+                throw new CliException(EXIT_USAGE, "no such file: " + file);
+            } catch (IOException e) {
+                if (Files.isDirectory(Path.of(file))) {
+                    throw new CliException(EXIT_USAGE, file + " is a directory; give a flag's JSON document");
+                }
+                throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
+            }
+            JsonNode document;
+            try {
+                document = Api.JSON.readTree(text);
+            } catch (JsonProcessingException e) {
+                throw new CliException(EXIT_FAILED, file + " is not valid JSON" + FlagFormat.jsonErrorLocation(e) + ": "
+                        + FlagFormat.jsonErrorMessage(e));
+            }
+            if (document == null || !document.isObject()) {
+                throw new CliException(EXIT_FAILED, file + " is not a flag's document (a JSON object, as `flags show` prints it)");
+            }
+            // The version `flags show` printed: whoever edits that copy must not undo a change made meanwhile.
+            JsonNode version = document.get("version");
+            Map<String, String> precondition = version != null && version.isIntegralNumber()
+                    ? Map.of("If-Match", "\"" + version.asLong() + "\"") : Map.of();
+            print(spec, o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition));
             return EXIT_OK;
         }
     }

@@ -120,6 +120,38 @@ class FlagsCommandTest {
     }
 
     @Test
+    void aProductOwnerCreatesAFlagAndWritesItsDocumentFromAFile() throws Exception {
+        Run created = remote("create", "checkout-v3", "-m", "ship dark");
+        assertThat(created.exit()).as(created.err()).isZero();
+        assertThat(created.json().get("enabled").asBoolean()).isFalse();
+        Run twice = remote("create", "checkout-v3");
+        assertThat(twice.exit()).as("create never overwrites").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(twice.err()).startsWith("flags: ").contains("exists");
+
+        // Show, edit, put back: the version in the file guards against a change made meanwhile.
+        Path file = dir.resolve("checkout-v3.json");
+        Files.writeString(file, remote("show", "checkout-v3").out().replace("\"enabled\" : false", "\"enabled\" : true"));
+        assertThat(Files.readString(file)).contains("\"enabled\" : true").contains("\"version\"");
+        Path stale = dir.resolve("stale.json");
+        Files.copy(file, stale);
+        Run put = remote("put", "checkout-v3", file.toString(), "-m", "on");
+        assertThat(put.exit()).as(put.err()).isZero();
+        assertThat(put.json().get("enabled").asBoolean()).isTrue();
+        Run lost = remote("put", "checkout-v3", stale.toString());
+        assertThat(lost.exit()).as("the copy was of an older version").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(lost.err()).contains("someone else changed it; read it again");
+
+        Path invalid = Files.writeString(dir.resolve("invalid.json"), "{\"key\": \"checkout-v3\", \"enabled\": \"yes\"}");
+        Run refused = remote("put", "checkout-v3", invalid.toString());
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.err()).contains("enabled");
+        Path notJson = Files.writeString(dir.resolve("notes.json"), "enabled: yes");
+        assertThat(remote("put", "checkout-v3", notJson.toString()).err()).startsWith("flags: " + notJson + " is not valid JSON");
+        assertThat(remote("put", "checkout-v3", dir.resolve("missing.json").toString()).exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(remote("show", "checkout-v3").json().get("enabled").asBoolean()).as("nothing of the refused writes").isTrue();
+    }
+
+    @Test
     void historyWithChangesSaysWhatEachVersionChanged() {
         remote("on", "billing-v2", "-m", "dark launch done");
         remote("rollout", "billing-v2", "50", "--rule", "eu canary", "-m", "half of the canary");

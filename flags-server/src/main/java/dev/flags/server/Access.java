@@ -18,8 +18,21 @@ final class Access {
 
     static void requireRead(Principal p, String env) {
         if (!p.canRead(env)) {
-            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not read environment \"" + env + "\"");
+            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not read environment \"" + env + "\""
+                    + itsEnvironments(p, env));
         }
+    }
+
+    /**
+     * The environments the token is for, when the one asked for is not among them: a mistyped name then
+     * reads as one, not as a missing permission. Only the token's own environments are named.
+     */
+    private static String itsEnvironments(Principal p, String env) {
+        if (p.isAdmin() || p.environments().contains(env) || p.environments().isEmpty()) {
+            return "";
+        }
+        return "; it is for " + (p.environments().size() == 1 ? "environment " : "environments ")
+                + p.environments().stream().sorted().map(e -> "\"" + e + "\"").collect(java.util.stream.Collectors.joining(", "));
     }
 
     /**
@@ -35,7 +48,8 @@ final class Access {
 
     static void requireWriteFlags(Principal p, String env) {
         if (!p.canWriteFlags(env)) {
-            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not change flags in environment \"" + env + "\"");
+            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not change flags in environment \"" + env + "\""
+                    + itsEnvironments(p, env));
         }
     }
 

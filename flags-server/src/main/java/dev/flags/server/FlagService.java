@@ -105,7 +105,7 @@ public final class FlagService {
                 EnvironmentState now = journal.state().environments().get(env);
                 throw ApiException.notFound("flag", now != null && now.archivedFlags().containsKey(key)
                         ? archived(env, key) + "; restore it before changing it"
-                        : "there is no flag \"" + key + "\" in environment \"" + env + "\"; create it with PUT first");
+                        : "there is no flag \"" + key + "\" in environment \"" + env + "\"; create it first with a PUT of its document (flags create or flags put)");
             }
             Flag patched = patch.apply(existing);
             try {

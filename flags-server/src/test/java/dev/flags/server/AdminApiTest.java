@@ -207,7 +207,7 @@ class AdminApiTest {
         assertThat(kept.get("version").asLong()).isEqualTo(before + 1);
         assertThat(kept.at("/rules/0/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("staff");
         assertThat(kept.at("/rules/1/conditions/0/regions")).extracting(JsonNode::asText).containsExactly("eu-west");
-        assertProblem(api.patch("/api/v1/environments/production/flags/nope", ADMIN, "{\"enabled\": true}"), 404, "create it with PUT");
+        assertProblem(api.patch("/api/v1/environments/production/flags/nope", ADMIN, "{\"enabled\": true}"), 404, "create it first with a PUT of its document (flags create or flags put)");
     }
 
     @Test
@@ -528,6 +528,8 @@ class AdminApiTest {
         assertThat(api.put("/api/v1/environments/staging/flags/billing-v2", editor, BILLING).status()).isEqualTo(201);
         assertProblem(api.put("/api/v1/environments/production/flags/billing-v2", editor, BILLING), 403, "may not change flags");
         assertProblem(api.get("/api/v1/environments/production/flags/billing-v2", editor), 403, "may not read");
+        assertProblem(api.put("/api/v1/environments/stagin/flags/billing-v2", editor, BILLING), 403,
+                "may not change flags in environment \"stagin\"; it is for environment \"staging\"");
         assertProblem(api.post("/api/v1/environments", editor, "{\"key\": \"x\"}"), 403, "admin token");
         assertProblem(api.call("POST", "/api/v1/environments/staging/restore", editor, null, Map.of()), 403, "admin token");
         assertProblem(api.get("/api/v1/tokens", editor), 403, "admin token");
