@@ -43,7 +43,11 @@ class SdkAgainstServerTest {
     }
 
     private FlagServer start(int httpPort, int grpcPort) throws Exception {
-        return FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(httpPort, grpcPort)
+        return start(dir.resolve("data"), httpPort, grpcPort);
+    }
+
+    private FlagServer start(Path data, int httpPort, int grpcPort) throws Exception {
+        return FlagServer.start(ServerConfig.defaults().withDataDir(data).withPorts(httpPort, grpcPort)
                 .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withHeartbeatInterval(Duration.ofSeconds(1)));
     }
 
@@ -176,6 +180,101 @@ class SdkAgainstServerTest {
         try (Flags corrupt = sdk(grpcPort, token, cache)) {
             assertThat(corrupt.isEnabled("billing-v2", tester)).isFalse();
             assertThat(corrupt.evaluate("billing-v2", tester).source()).isEqualTo(Source.DEFAULTS);
+        }
+    }
+
+    /** Creates the flag with a PUT, then changes it until the environment is past a version. */
+    private void writeUntilPast(FlagServer server, String flag, long version) throws Exception {
+        call(server, "PUT", "/environments/production/flags/" + flag, "{\"enabled\": true, \"default\": true}");
+        boolean on = true;
+        while (call(server, "GET", "/environments/production", null).get("version").asLong() <= version) {
+            on = !on;
+            call(server, "PATCH", "/environments/production/flags/" + flag, "{\"enabled\": " + on + "}");
+        }
+    }
+
+    private String metrics(FlagServer server) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    @Test
+    void aCacheFileOfAnotherServerIsReplacedByThisServersSnapshotNotPatchedWithADelta() throws Exception {
+        Path cache = dir.resolve("flags.cache");
+        String tokenA;
+        long versionA;
+        try (FlagServer a = start(dir.resolve("a"), 0, 0)) {
+            tokenA = seed(a);
+            call(a, "PUT", "/environments/production/flags/only-on-a", "{\"enabled\": true, \"default\": true}");
+            try (Flags flags = sdk(a.grpcPort(), tokenA, cache)) {
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                versionA = flags.freshness().version();
+            }
+        }
+        assertThat(Files.readString(cache)).contains("only-on-a").contains("state-tag: ");
+        // Another server, its own "production", already past the cached version: the version number alone
+        // would name a state there, and a Delta from it would keep A's flag.
+        try (FlagServer b = start(dir.resolve("b"), 0, 0)) {
+            String tokenB = seed(b);
+            writeUntilPast(b, "only-on-b", versionA);
+            try (Flags flags = sdk(b.grpcPort(), tokenB, cache)) {
+                await("B's flags arrive", () -> flags.freshness().source() == Source.LIVE);
+                assertThat(flags.allFlags(User.withId("u")).keySet()).containsExactlyInAnyOrder("billing-v2", "only-on-b");
+                assertThat(metrics(b)).contains("flags_sync_snapshots_sent_total 1");
+            }
+        }
+    }
+
+    @Test
+    void aVersionFromBeforeARestoreOfTheJournalGetsASnapshotOnceTheServerIsPastIt() throws Exception {
+        Path data = dir.resolve("data");
+        Path cache = dir.resolve("flags.cache");
+        Path backup = dir.resolve("backup");
+        String token;
+        long had;
+        try (FlagServer server = start(data, 0, 0)) {
+            token = seed(server);
+        }
+        copyTree(data, backup); // a backup of the stopped server
+        try (FlagServer server = start(data, 0, 0)) {
+            call(server, "PUT", "/environments/production/flags/after-the-backup", "{\"enabled\": true, \"default\": true}");
+            try (Flags flags = sdk(server.grpcPort(), token, cache)) {
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                assertThat(flags.isEnabled("after-the-backup", User.withId("u"))).isTrue();
+                had = flags.freshness().version();
+            }
+        }
+        // Restored from the backup: the change after it is gone, and new changes reuse its version numbers.
+        deleteTree(data);
+        copyTree(backup, data);
+        try (FlagServer server = start(data, 0, 0)) {
+            writeUntilPast(server, "since-the-restore", had);
+            try (Flags flags = sdk(server.grpcPort(), token, cache)) {
+                await("the restored server's flags arrive", () -> flags.freshness().source() == Source.LIVE);
+                assertThat(flags.allFlags(User.withId("u")).keySet()).containsExactlyInAnyOrder("billing-v2", "since-the-restore");
+                assertThat(flags.isEnabled("after-the-backup", User.withId("u"))).isFalse();
+            }
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws Exception {
+        try (var paths = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) paths::iterator) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else if (!p.getFileName().toString().equals("journal.lock")) {
+                    Files.copy(p, target);
+                }
+            }
+        }
+    }
+
+    private static void deleteTree(Path root) throws Exception {
+        try (var paths = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) paths.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                Files.delete(p);
+            }
         }
     }
 

@@ -8,7 +8,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.flags.client.ScriptedSyncServer.Subscription;
 import dev.flags.core.Reason;
 import dev.flags.core.User;
+import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
+import dev.flags.protocol.v1.Snapshot;
+import dev.flags.protocol.v1.SyncMessage;
 import io.grpc.Status;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -362,6 +365,41 @@ class SyncTest {
             assertThat(logs.lines("reconnected to")).hasSize(1);
             assertThat(logs.lines("reconnected to").get(0)).contains("a delta from version 5");
             assertThat(logs.lines(" WARN ")).hasSize(1);
+        }
+    }
+
+    @Test
+    void theServersStateTagIsSentBackWhenResubscribingAndKeptInTheCacheFile() throws Exception {
+        Path cache = tmp.resolve("tagged.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            Subscription first = server.awaitSubscription();
+            assertThat(first.request.getFromStateTag()).as("nothing held yet").isZero();
+            first.send(SyncMessage.newBuilder().setSnapshot(Snapshot.newBuilder().setEnvironment("production").setVersion(5)
+                    .setStateTag(0xAAAAL).addFlags(doc("a", true, 1))).build());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            first.send(SyncMessage.newBuilder().setDelta(Delta.newBuilder().setFromVersion(5).setVersion(6)
+                    .setStateTag(0xBBBBL).addUpserted(doc("b", true, 6))).build());
+            Await.until("the delta is applied", () -> flags.freshness().version() == 6);
+            first.fail(Status.UNAVAILABLE);
+            Subscription second = server.awaitSubscription();
+            assertThat(second.request.getFromVersion()).isEqualTo(6);
+            assertThat(second.request.getFromStateTag()).as("the tag of the version held").isEqualTo(0xBBBBL);
+            Await.until("the cache file has version 6", () -> cacheHas(cache, "version: 6"));
+        }
+        assertThat(Files.readString(cache)).contains("state-tag: 000000000000bbbb");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            Subscription fromCache = server.awaitSubscription();
+            assertThat(fromCache.request.getFromVersion()).isEqualTo(6);
+            assertThat(fromCache.request.getFromStateTag()).as("the cache file's tag").isEqualTo(0xBBBBL);
+            assertThat(flags.isEnabled("b", USER)).isTrue();
+        }
+    }
+
+    private static boolean cacheHas(Path cache, String text) {
+        try {
+            return Files.exists(cache) && Files.readString(cache).contains(text);
+        } catch (java.io.IOException e) {
+            return false; // between the rename and the read: look again
         }
     }
 

@@ -41,10 +41,13 @@ import java.util.TreeSet;
  * version: 42
  * written-at: 2026-11-23T10:15:30Z
  * flags: 3
+ * state-tag: 5c1e0b9a2d4f7e31
  * sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
  *
  * {"formatVersion": 1, "flags": [...], "roleGrants": {...}}
  * </pre>
+ * {@code state-tag} is the server's tag of that state (absent if the server sent none, as from files
+ * written before it existed), sent back when subscribing from the file's version.
  * The checksum is the SHA-256 of the body's bytes. A file is used only if its first line, its
  * environment and its checksum are right and its body is a valid flag file; anything else (a torn or
  * edited file, another environment's, another format) is ignored with a warning, never trusted.
@@ -77,8 +80,9 @@ final class CacheFile {
      * @param flags the flags, with the environment's version; null if missing or rejected
      * @param writtenAt when the file was written, or null
      * @param problem why the file was rejected; null if it was used or is missing
+     * @param stateTag the server's tag of the state, or 0 if the file has none
      */
-    record Read(FlagSet flags, Instant writtenAt, String problem) {
+    record Read(FlagSet flags, Instant writtenAt, String problem, long stateTag) {
         boolean missing() {
             return flags == null && problem == null;
         }
@@ -94,7 +98,7 @@ final class CacheFile {
             }
             bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
-            return new Read(null, null, null);
+            return new Read(null, null, null, 0);
         } catch (IOException | RuntimeException e) {
             return rejected("cannot be read: " + e);
         }
@@ -126,9 +130,11 @@ final class CacheFile {
         }
         long version;
         Instant writtenAt;
+        long stateTag;
         try {
             version = Long.parseLong(header.getOrDefault("version", "?"));
             writtenAt = header.containsKey("written-at") ? Instant.parse(header.get("written-at")) : null;
+            stateTag = header.containsKey("state-tag") ? Long.parseUnsignedLong(header.get("state-tag"), 16) : 0;
         } catch (NumberFormatException | DateTimeParseException e) {
             return rejected("has a bad header: " + e.getMessage());
         }
@@ -137,7 +143,7 @@ final class CacheFile {
         }
         try {
             FlagFormat.FlagFile file = FlagFormat.readFile(body);
-            return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null);
+            return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null, stateTag);
         } catch (RuntimeException e) {
             return rejected("holds an invalid flag file: " + Updates.describe(e));
         }
@@ -147,9 +153,10 @@ final class CacheFile {
      * Writes the flags atomically: temporary file, force, atomic rename, then force the directory.
      *
      * @param flags the flags to keep
+     * @param stateTag the server's tag of that state, or 0 if none
      * @throws IOException if the file cannot be written; the old file, if any, is then untouched
      */
-    void write(FlagSet flags) throws IOException {
+    void write(FlagSet flags, long stateTag) throws IOException {
         List<Flag> sorted = new ArrayList<>(flags.flags());
         sorted.sort(Comparator.comparing(Flag::key));
         Map<String, Set<String>> grants = new TreeMap<>();
@@ -160,6 +167,7 @@ final class CacheFile {
                 + "version: " + flags.version() + "\n"
                 + "written-at: " + clock.instant() + "\n"
                 + "flags: " + flags.size() + "\n"
+                + (stateTag != 0 ? "state-tag: " + String.format("%016x", stateTag) + "\n" : "")
                 + "sha256: " + sha256(body) + "\n\n";
         Path dir = path.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, path.getFileName() + ".", ".tmp");
@@ -184,7 +192,7 @@ final class CacheFile {
     }
 
     private Read rejected(String why) {
-        return new Read(null, null, why);
+        return new Read(null, null, why, 0);
     }
 
     static String sha256(byte[] bytes) {

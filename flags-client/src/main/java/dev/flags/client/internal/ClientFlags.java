@@ -72,7 +72,7 @@ public final class ClientFlags extends StoreBackedFlags {
             cache = new CacheFile(settings.cacheFile(), settings.environment(), settings.clock());
             CacheFile.Read read = cache.read();
             if (read.flags() != null) {
-                initial = FlagState.of(read.flags(), Source.CACHE_FILE);
+                initial = new FlagState(read.flags(), java.util.Map.of(), Source.CACHE_FILE, null, read.stateTag());
                 LOG.debug("flags: serving cached version {} ({} flags, written at {}) from {} until the server answers",
                         read.flags().version(), read.flags().size(), read.writtenAt(), settings.cacheFile());
             } else if (read.problem() != null) {

@@ -14,8 +14,10 @@ import java.util.Objects;
  *                   caller's default with reason ERROR); immutable
  * @param source where the flags came from
  * @param note for {@link Source#DEFAULTS}, why there are no flags; otherwise null
+ * @param stateTag the server's tag of this state (sent back when resubscribing from this version, so a
+ *                 server whose state at the version differs sends a whole snapshot); 0 if unknown
  */
-public record FlagState(FlagSet flags, Map<String, String> unreadable, Source source, String note) {
+public record FlagState(FlagSet flags, Map<String, String> unreadable, Source source, String note, long stateTag) {
 
     /** Copies the map; checks the rest. */
     public FlagState {
@@ -30,7 +32,7 @@ public record FlagState(FlagSet flags, Map<String, String> unreadable, Source so
      * @return a state of these flags
      */
     public static FlagState of(FlagSet flags, Source source) {
-        return new FlagState(flags, Map.of(), source, null);
+        return new FlagState(flags, Map.of(), source, null, 0);
     }
 
     /**
@@ -38,7 +40,7 @@ public record FlagState(FlagSet flags, Map<String, String> unreadable, Source so
      * @return a state with no flags, whose every answer is the caller's default
      */
     public static FlagState none(String why) {
-        return new FlagState(FlagSet.empty(), Map.of(), Source.DEFAULTS, why);
+        return new FlagState(FlagSet.empty(), Map.of(), Source.DEFAULTS, why, 0);
     }
 
     /**
@@ -46,7 +48,7 @@ public record FlagState(FlagSet flags, Map<String, String> unreadable, Source so
      * @return this state from another source (same flags)
      */
     public FlagState withSource(Source newSource) {
-        return newSource == source ? this : new FlagState(flags, unreadable, newSource, null);
+        return newSource == source ? this : new FlagState(flags, unreadable, newSource, null, stateTag);
     }
 
     /** @return the environment's version of these flags */

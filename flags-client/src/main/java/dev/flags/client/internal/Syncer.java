@@ -291,10 +291,11 @@ final class Syncer implements AutoCloseable {
         long gen = ++generation;
         FlagState held = store.state();
         long from = held.source() == Source.DEFAULTS ? 0 : held.version();
+        long fromTag = held.source() == Source.DEFAULTS ? 0 : held.stateTag();
         lastHeardNanos = nanoTime.getAsLong();
         channel.resetConnectBackoff(); // our backoff decides when to try, not the channel's
         SubscribeRequest request = SubscribeRequest.newBuilder()
-                .setEnvironment(environment).setFromVersion(from).setSdk(SDK).build();
+                .setEnvironment(environment).setFromVersion(from).setFromStateTag(fromTag).setSdk(SDK).build();
         try {
             stub.subscribe(request, new Observer(gen));
         } catch (RuntimeException e) {
@@ -571,7 +572,7 @@ final class Syncer implements AutoCloseable {
                 return;
             }
             try {
-                cache.write(s.flags());
+                cache.write(s.flags(), s.stateTag());
                 cacheWrittenVersion = s.version();
                 if (cacheWarned) {
                     cacheWarned = false;

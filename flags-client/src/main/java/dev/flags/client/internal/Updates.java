@@ -58,7 +58,7 @@ final class Updates {
         // Each flag passed FlagFormat's validation, the same FlagSet applies, and the map holds one flag
         // per key: this does not throw (if a bug made it, the Syncer would log it and subscribe again).
         FlagSet set = FlagSet.of(flags.values(), grants, snapshot.getVersion());
-        return new FlagState(set, problems, Source.LIVE, null);
+        return new FlagState(set, problems, Source.LIVE, null, snapshot.getStateTag());
     }
 
     /**
@@ -123,7 +123,7 @@ final class Updates {
             // A delta that changed nothing this SDK sees still moves the version on.
             set = set.withRoleGrants(set.roleGrants(), version);
         }
-        return new FlagState(set, problems == null ? Map.of() : problems, Source.LIVE, null);
+        return new FlagState(set, problems == null ? Map.of() : problems, Source.LIVE, null, delta.getStateTag());
     }
 
     /**

@@ -45,7 +45,7 @@ class CacheFileTest {
 
     @Test
     void whatIsWrittenIsReadBack() throws IOException {
-        cache("production").write(sample());
+        cache("production").write(sample(), 0);
         CacheFile.Read read = cache("production").read();
         assertThat(read.problem()).isNull();
         assertThat(read.writtenAt()).isEqualTo(WRITTEN);
@@ -53,6 +53,16 @@ class CacheFileTest {
         assertThat(read.flags().flags()).containsExactlyInAnyOrderElementsOf(sample().flags());
         assertThat(read.flags().roleGrants()).isEqualTo(sample().roleGrants());
         assertThat(read.flags().isEnabled("checkout-button", User.withId("u-1"))).isTrue();
+        assertThat(read.stateTag()).as("none was written").isZero();
+        assertThat(Files.readString(dir.resolve("flags.cache"))).doesNotContain("state-tag");
+    }
+
+    @Test
+    void theServersTagOfTheStateIsKeptWithIt() throws IOException {
+        long tag = 0xfedcba9876543210L; // negative as a long: written and read back unsigned
+        cache("production").write(sample(), tag);
+        assertThat(Files.readString(dir.resolve("flags.cache"))).contains("\nstate-tag: fedcba9876543210\n");
+        assertThat(cache("production").read().stateTag()).isEqualTo(tag);
     }
 
     @Test
@@ -67,7 +77,7 @@ class CacheFileTest {
         assertThat(read.flags().flags()).containsExactlyInAnyOrderElementsOf(sample().flags());
         assertThat(read.flags().roleGrants()).isEqualTo(sample().roleGrants());
         // And this release still writes exactly that.
-        cache("production").write(sample());
+        cache("production").write(sample(), 0);
         assertThat(Files.readString(file)).isEqualTo(new String(
                 CacheFileTest.class.getResourceAsStream("golden/cache-v1.cache").readAllBytes(), StandardCharsets.UTF_8));
     }
@@ -80,7 +90,7 @@ class CacheFileTest {
 
     @Test
     void aTornOrEditedFileIsRefused() throws IOException {
-        cache("production").write(sample());
+        cache("production").write(sample(), 0);
         Path file = dir.resolve("flags.cache");
         byte[] bytes = Files.readAllBytes(file);
         Files.write(file, Arrays.copyOf(bytes, bytes.length - 1));
@@ -94,7 +104,7 @@ class CacheFileTest {
 
     @Test
     void anotherEnvironmentsFileIsRefused() throws IOException {
-        cache("staging").write(sample());
+        cache("staging").write(sample(), 0);
         assertThat(cache("production").read().problem())
                 .isEqualTo("was written for environment \"staging\", not \"production\"");
     }
@@ -120,8 +130,8 @@ class CacheFileTest {
 
     @Test
     void writingReplacesTheFileAndLeavesNoTemporaryFiles() throws IOException {
-        cache("production").write(sample());
-        cache("production").write(sample().withoutFlag("billing-v2", 43));
+        cache("production").write(sample(), 0);
+        cache("production").write(sample().withoutFlag("billing-v2", 43), 0);
         assertThat(cache("production").read().flags().version()).isEqualTo(43);
         try (Stream<Path> files = Files.list(dir)) {
             assertThat(files).extracting(p -> p.getFileName().toString()).containsExactly("flags.cache");

@@ -36,6 +36,8 @@ public final class CanonicalJson {
             "{}".getBytes(StandardCharsets.UTF_8));
 
     private final byte[] utf8;
+    /** {@link #digest()}, once computed; 0 before (volatile: a long may tear otherwise). */
+    private volatile long digest;
 
     private CanonicalJson(byte[] utf8) {
         this.utf8 = utf8;
@@ -124,6 +126,26 @@ public final class CanonicalJson {
      */
     public int size() {
         return utf8.length;
+    }
+
+    /**
+     * Returns a 64-bit digest of the canonical bytes (the first 8 bytes of their SHA-256), computed once
+     * per instance: equal documents have equal digests, and a state's digest sums its documents'.
+     *
+     * @return the digest; never 0
+     */
+    public long digest() {
+        long d = digest;
+        if (d == 0) {
+            try {
+                d = java.nio.ByteBuffer.wrap(java.security.MessageDigest.getInstance("SHA-256").digest(utf8)).getLong();
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JVM has SHA-256", e);
+            }
+            d = d == 0 ? 1 : d;
+            digest = d;
+        }
+        return d;
     }
 
     /** The bytes themselves; callers inside the package never change them. */

@@ -212,7 +212,7 @@ public final class Broadcaster implements AutoCloseable {
    * Subscribes a stream to an environment from the version its SDK has. The caller has checked the
    * request and the principal; the environment exists.
    */
-  void subscribe(String environment, long fromVersion,
+  void subscribe(String environment, long fromVersion, long fromStateTag,
       ServerCallStreamObserver<SyncMessage> observer, String tokenId) {
     if (shutdown.get()) {
       observer.onError(SHUTTING_DOWN.asRuntimeException());
@@ -255,7 +255,8 @@ public final class Broadcaster implements AutoCloseable {
     }
     long current = target.version();
     if (fromVersion == current) {
-      subscription.start(target.state, true);
+      boolean same = sameState(target.state, fromStateTag);
+      subscription.start(same ? target.state : null, same);
     } else if (fromVersion == 0 || fromVersion > current) {
       subscription.start(null, false);
     } else {
@@ -265,7 +266,8 @@ public final class Broadcaster implements AutoCloseable {
             LOG.debug("sync: cannot resume {} from version {}: {}", environment, fromVersion,
                 error.toString());
           }
-          subscription.start(error == null ? state.orElse(null) : null, false);
+          EnvironmentState from = error == null ? state.orElse(null) : null;
+          subscription.start(from != null && sameState(from, fromStateTag) ? from : null, false);
         });
       } catch (RejectedExecutionException e) {
         subscription.start(null, false); // shutting down: closed just below
@@ -274,6 +276,19 @@ public final class Broadcaster implements AutoCloseable {
     if (shutdown.get()) {
       subscription.close(SHUTTING_DOWN);
     }
+  }
+
+  /**
+   * Whether the SDK's state at a version is this server's state at that version: its tag matches,
+   * or it has none (an SDK or cache file from before tags, trusted as before).
+   */
+  private static boolean sameState(EnvironmentState ours, long theirTag) {
+    if (theirTag == 0 || StateTag.of(ours) == theirTag) {
+      return true;
+    }
+    LOG.debug("sync: an SDK's version {} of environment {} is not this server's (another server's, or"
+        + " from before a restore of the journal): sending a snapshot", ours.version(), ours.key());
+    return false;
   }
 
   /**

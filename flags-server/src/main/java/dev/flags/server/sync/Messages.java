@@ -33,7 +33,8 @@ final class Messages {
     Snapshot.Builder b = Snapshot.newBuilder()
         .setEnvironment(state.key())
         .setVersion(state.version())
-        .setHeartbeatIntervalMillis(heartbeatIntervalMillis);
+        .setHeartbeatIntervalMillis(heartbeatIntervalMillis)
+        .setStateTag(StateTag.of(state));
     new TreeMap<>(state.flags()).forEach((key, json) -> b.addFlags(document(key, json)));
     membersByRole(state.roleGrants()).forEach((role, users) -> b.addRoleGrants(
         RoleGrant.newBuilder().setRole(role).addAllUserIds(users)));
@@ -49,7 +50,8 @@ final class Messages {
     Delta.Builder b = Delta.newBuilder()
         .setFromVersion(from.version())
         .setVersion(to.version())
-        .setCommittedAtMillis(committedAtMillis);
+        .setCommittedAtMillis(committedAtMillis)
+        .setStateTag(StateTag.of(to)); // once per version an SDK comes from: the Delta is shared
     Map<String, CanonicalJson> before = from.flags();
     Map<String, CanonicalJson> after = to.flags();
     if (before != after) {

@@ -90,7 +90,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
           request.getFromVersion(), AuthInterceptor.principal().map(Principal::tokenId).orElse("?"),
           shorten(request.getSdk(), MAX_SDK_LENGTH));
     }
-    broadcaster.subscribe(request.getEnvironment(), request.getFromVersion(),
+    broadcaster.subscribe(request.getEnvironment(), request.getFromVersion(), request.getFromStateTag(),
         (ServerCallStreamObserver<SyncMessage>) responseObserver,
         AuthInterceptor.principal().orElseThrow().tokenId());
   }
