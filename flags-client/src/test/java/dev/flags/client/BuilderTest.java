@@ -144,7 +144,13 @@ class BuilderTest {
                 Map.entry("dns://8.8.8.8/flags.internal:x", "has port \"x\", which is not a number"),
                 Map.entry("dns:///flags.internal:", "has no port"),
                 Map.entry("dns:///:9090", "has no host"),
-                Map.entry("dns:///[::1]:9090", "is not a valid URI (Illegal character in path at index 7)"));
+                Map.entry("dns:///[::1]:9090", "is not a valid URI (Illegal character in path at index 7)"),
+                // gRPC's resolver threw these out of build(), or failed on its own thread.
+                Map.entry(" 127.0.0.1:19090", "has white space in its host (from an environment variable?)"),
+                Map.entry("my host:19090", "has white space in its host (from an environment variable?)"),
+                Map.entry("host%:19090", "has \"host%\" as its host, which is not a host name or address (Malformed escape pair)"),
+                Map.entry("hoést:1", "has \"hoést\" as its host, which is not a host name or address"),
+                Map.entry("dns://8.8.8.8/", "has no host"));
         bad.forEach((target, problem) -> assertThatThrownBy(() -> Flags.builder().target(target))
                 .as(target).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("target \"" + target + "\" " + problem + form));

@@ -598,6 +598,11 @@ class SyncTest {
                         .contains("unknown token");
                 assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
                 assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p).contains("UNAUTHENTICATED"));
+                // Every answer's reason says why there are no flags: the refusal, not "not answered yet".
+                FlagEvaluation none = flags.evaluate("a", USER);
+                assertThat(none.source()).isEqualTo(Source.DEFAULTS);
+                assertThat(none.reason().detail()).startsWith("no flags yet: the flag server refused this SDK (")
+                        .contains("UNAUTHENTICATED").endsWith("), and no cache file is set");
 
                 server.refuse(null);
                 server.awaitSubscription().snapshot(2, doc("a", true, 1));

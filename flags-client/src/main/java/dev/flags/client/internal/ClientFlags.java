@@ -67,7 +67,7 @@ public final class ClientFlags extends StoreBackedFlags {
         }
 
         CacheFile cache = null;
-        FlagState initial = FlagState.none("the flag server has not answered yet, and no cache file is set");
+        FlagState initial = FlagState.none(Syncer.NOT_ANSWERED_YET + ", and no cache file is set");
         if (settings.cacheFile() != null) {
             cache = new CacheFile(settings.cacheFile(), settings.environment(), settings.clock());
             CacheFile.Read read = cache.read();
@@ -77,10 +77,10 @@ public final class ClientFlags extends StoreBackedFlags {
                         read.flags().version(), read.flags().size(), read.writtenAt(), settings.cacheFile());
             } else if (read.problem() != null) {
                 LOG.warn("flags: ignoring cache file {}: it {}", settings.cacheFile(), read.problem());
-                initial = FlagState.none("the flag server has not answered yet, and cache file "
+                initial = FlagState.none(Syncer.NOT_ANSWERED_YET + ", and cache file "
                         + settings.cacheFile() + " was ignored: it " + read.problem());
             } else {
-                initial = FlagState.none("the flag server has not answered yet, and cache file "
+                initial = FlagState.none(Syncer.NOT_ANSWERED_YET + ", and cache file "
                         + settings.cacheFile() + " does not exist yet");
             }
         }

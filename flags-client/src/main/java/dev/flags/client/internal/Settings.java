@@ -113,6 +113,18 @@ public record Settings(String target, String sdkToken, String environment, boole
             if (host.isEmpty()) {
                 throw badTarget(target, "has no host");
             }
+            if (host.chars().anyMatch(Character::isWhitespace)) {
+                throw badTarget(target, "has white space in its host (from an environment variable?)");
+            }
+            try {
+                // What gRPC's DNS resolver does with it, on its own thread: fail here instead, where the caller hears.
+                if (new URI("//" + host).getHost() == null) {
+                    throw badTarget(target, "has \"" + host + "\" as its host, which is not a host name or address");
+                }
+            } catch (URISyntaxException e) {
+                throw badTarget(target, "has \"" + host + "\" as its host, which is not a host name or address ("
+                        + e.getReason() + ")");
+            }
             port = colon < 0 ? "" : address.substring(colon + 1);
         }
         if (port.isEmpty()) {

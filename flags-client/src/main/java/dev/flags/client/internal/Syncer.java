@@ -166,6 +166,11 @@ final class Syncer implements AutoCloseable {
     private long cacheWrittenVersion = -1; // guarded by cacheLock
     private boolean cacheWarned; // guarded by cacheLock
 
+    /** How the note of a state without flags starts until the server answers (ClientFlags writes it). */
+    static final String NOT_ANSWERED_YET = "the flag server has not answered yet";
+    /** What the start-up note said after {@link #NOT_ANSWERED_YET}: about the cache file, kept in later notes. */
+    private final String defaultsClause;
+
     Syncer(Settings settings, FlagStore store, CacheFile cache, Readiness readiness) {
         this(settings, store, cache, readiness, System::nanoTime, () -> ThreadLocalRandom.current().nextDouble());
     }
@@ -183,7 +188,9 @@ final class Syncer implements AutoCloseable {
         this.backoff = new Backoff(settings.initialBackoff(), settings.maxBackoff(), random);
         this.maxBackoff = settings.maxBackoff();
         this.status = new SyncStatus(false, store.state().source() == Source.CACHE_FILE
-                ? "the flag server has not answered yet" : null, false);
+                ? NOT_ANSWERED_YET : null, false);
+        String note = store.state().note();
+        this.defaultsClause = note != null && note.startsWith(NOT_ANSWERED_YET) ? note.substring(NOT_ANSWERED_YET.length()) : "";
 
         Metadata headers = new Metadata();
         headers.put(AUTHORIZATION, "Bearer " + settings.sdkToken());
@@ -459,6 +466,15 @@ final class Syncer implements AutoCloseable {
         status = new SyncStatus(false, problem, refusal);
         if (held.source() == Source.LIVE) {
             store.publish(held.withSource(Source.STALE));
+        } else if (held.source() == Source.DEFAULTS) {
+            // Without flags, every answer's reason carries the note: it must say why now, not "not answered yet".
+            String note = (refusal ? "the flag server refused this SDK (" : "the flag server cannot be reached (") + problem + ")"
+                    + defaultsClause;
+            if (!note.equals(held.note())) {
+                store.publish(FlagState.none(note));
+            } else if (refusal != wasRefused) {
+                store.statusChanged();
+            }
         } else if (refusal != wasRefused) {
             // The source stays what it was (defaults, cache file, stale), but being refused or no
             // longer refused is news for status listeners all the same.
