@@ -118,7 +118,9 @@ public interface Flags extends AutoCloseable {
      * Registers a listener for changes of one flag.
      *
      * @param flagKey the flag's key
-     * @param listener called after each change of that flag, off the network thread
+     * @param listener called after each change of that flag, on the SDK's listener thread (or the
+     *                 {@code listenerExecutor} set on the builder: with {@code Runnable::run}, on the thread
+     *                 that applied the change, which the listener must then never block)
      * @throws NullPointerException if an argument is null
      */
     void addListener(String flagKey, FlagChangeListener listener);
@@ -126,7 +128,8 @@ public interface Flags extends AutoCloseable {
     /**
      * Registers a listener for changes of any flag.
      *
-     * @param listener called after each change of each flag, off the network thread
+     * @param listener called after each change of each flag, on the SDK's listener thread (or the
+     *                 {@code listenerExecutor} set on the builder, as for {@link #addListener(String, FlagChangeListener)})
      * @throws NullPointerException if {@code listener} is null
      */
     void addListener(FlagChangeListener listener);
@@ -141,8 +144,10 @@ public interface Flags extends AutoCloseable {
     /**
      * Registers a listener for changes of the SDK's state: becoming live, going stale, recovering. It is
      * called once soon after registration with the current state, then after each change of
-     * {@link Freshness#source()}; not on every change of flags. Calls come on the listener executor,
-     * never on the network thread; one that throws is logged and ignored. Registering the same listener
+     * {@link Freshness#source()}; not on every change of flags. Calls come on the SDK's listener thread,
+     * or on the builder's {@code listenerExecutor} (with {@code Runnable::run}, on the thread that changed
+     * the state: such a listener must not block, nor call {@code awaitReady} or {@code close()}); one
+     * that throws is logged and ignored. Registering the same listener
      * twice calls it twice.
      *
      * @param listener called with the new {@link Freshness}

@@ -68,6 +68,8 @@ public final class FlagStore implements AutoCloseable {
 
     private final Executor events;
     private volatile boolean closed;
+    private final boolean rethrowListenerFailures;
+
     /** The listener executor refused the last work handed to it: warned once until it takes work again. */
     private volatile boolean refusing;
     private final String label;
@@ -91,6 +93,17 @@ public final class FlagStore implements AutoCloseable {
      * @param label what these flags are, for log lines, such as {@code environment "production"}
      */
     public FlagStore(FlagState initial, Executor listenerExecutor, boolean warnUnknownFlags, String label) {
+        this(initial, listenerExecutor, warnUnknownFlags, label, false);
+    }
+
+    /**
+     * @param rethrowListenerFailures true to throw a listener's failure to the caller of {@link #publish}
+     *     (after every listener had its call) instead of logging it: for test flags, whose listeners run on
+     *     the test's thread, where an assertion that fails in a listener must fail the test
+     */
+    public FlagStore(FlagState initial, Executor listenerExecutor, boolean warnUnknownFlags, String label,
+                     boolean rethrowListenerFailures) {
+        this.rethrowListenerFailures = rethrowListenerFailures;
         this.state = Objects.requireNonNull(initial, "initial");
         this.label = Objects.requireNonNull(label, "label");
         this.events = listenerExecutor != null ? listenerExecutor : SHARED_EVENTS;
@@ -130,6 +143,9 @@ public final class FlagStore implements AutoCloseable {
         } catch (RuntimeException e) {
             // The application's executor failed: its listeners miss this news, but the new state is
             // in place and the stream that brought it must go on.
+            if (rethrowListenerFailures) {
+                throw e; // test flags: the listener's own failure, from the test's thread
+            }
             LOG.warn("flags: the listener executor failed to take {}; listeners miss it", what, e);
         }
     }
@@ -214,9 +230,32 @@ public final class FlagStore implements AutoCloseable {
                 s.source(), s.version());
     }
 
+    /**
+     * The key with control characters escaped: keys can come from requests (a front end asking for a
+     * flag by name), and a line break in one must not forge a log line.
+     */
+    static String printable(String key) {
+        StringBuilder out = null;
+        for (int i = 0; i < key.length(); i++) {
+            char c = key.charAt(i);
+            boolean control = Character.isISOControl(c) || c == '\u2028' || c == '\u2029';
+            if (control && out == null) {
+                out = new StringBuilder(key.length() + 16).append(key, 0, i);
+            }
+            if (out != null) {
+                if (control) {
+                    out.append(String.format("\\u%04x", (int) c));
+                } else {
+                    out.append(c);
+                }
+            }
+        }
+        return out == null ? key : out.toString();
+    }
+
     private void warnUnknown(String key, FlagState s) {
         if (warnedUnknown != null && warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) == null) {
-            String shown = key.length() > MAX_KEY_IN_LOG ? key.substring(0, MAX_KEY_IN_LOG) + "..." : key;
+            String shown = printable(key.length() > MAX_KEY_IN_LOG ? key.substring(0, MAX_KEY_IN_LOG) + "..." : key);
             LOG.warn("flags: no flag \"{}\" in {} (version {}): serving the caller's default; said once an hour"
                     + " per flag", shown, label, s.version());
         }
@@ -309,6 +348,7 @@ public final class FlagStore implements AutoCloseable {
 
     private void tellStatus(List<StatusListener> targets, Freshness freshness) {
         dispatch(() -> {
+            Throwable failed = null;
             for (StatusListener l : targets) {
                 if (!statusListeners.contains(l)) {
                     continue; // removed since
@@ -318,13 +358,15 @@ public final class FlagStore implements AutoCloseable {
                 } catch (VirtualMachineError e) {
                     throw e;
                 } catch (Throwable e) { // a listener must not stop the others, nor the SDK
-                    LOG.warn("flags: a status listener ({}) failed on {}", l.getClass().getName(), freshness, e);
+                    failed = failed(failed, e, "a status listener (" + l.getClass().getName() + ") failed on " + freshness);
                 }
             }
+            rethrow(failed);
         }, "a status event");
     }
 
     private void deliver(List<FlagChangeEvent> changes) {
+        Throwable failed = null;
         for (FlagChangeEvent event : changes) {
             for (Registration r : listeners) {
                 if (r.flagKey == null || r.flagKey.equals(event.flagKey())) {
@@ -333,10 +375,36 @@ public final class FlagStore implements AutoCloseable {
                     } catch (VirtualMachineError e) {
                         throw e;
                     } catch (Throwable e) { // a listener must not stop the others, nor the SDK
-                        LOG.warn("flags: a change listener ({}) failed on {}", r.listener.getClass().getName(), event, e);
+                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event);
                     }
                 }
             }
+        }
+        rethrow(failed);
+    }
+
+    /** Logs a listener's failure, or keeps it for {@link #rethrow} (the first, with the later ones suppressed). */
+    private Throwable failed(Throwable first, Throwable e, String what) {
+        if (!rethrowListenerFailures) {
+            LOG.warn("flags: {}", what, e);
+            return null;
+        }
+        if (first == null) {
+            return e;
+        }
+        first.addSuppressed(e);
+        return first;
+    }
+
+    private static void rethrow(Throwable failed) {
+        if (failed instanceof RuntimeException runtime) {
+            throw runtime;
+        }
+        if (failed instanceof Error error) {
+            throw error; // an AssertionError of a test's listener, as it was thrown
+        }
+        if (failed != null) {
+            throw new IllegalStateException("a listener failed", failed);
         }
     }
 

@@ -388,6 +388,13 @@ final class Syncer implements AutoCloseable {
         }
         if (next != null) {
             store.publish(next, touched);
+            if (LOG.isDebugEnabled()) { // checked first: the arguments would be boxed on every change otherwise
+                LOG.debug("flags: applied {} of environment \"{}\": version {} -> {}", message.hasSnapshot()
+                        ? "a snapshot (" + next.flags().size() + " flags)"
+                        : "a delta (" + message.getDelta().getUpsertedCount() + " flags changed, " + message.getDelta().getRemovedCount()
+                                + " removed, " + message.getDelta().getRoleGrantsCount() + " roles' members changed)",
+                        environment, have, next.version());
+            }
         } else if (held.source() != Source.LIVE) {
             store.publish(held.withSource(Source.LIVE));
         }

@@ -36,8 +36,11 @@ import java.util.Set;
  * flags.disable("billing-v2");                             // the kill switch, mid-test
  * }</pre>
  *
- * <p>Each change makes a new version of the whole set. Listeners are called on the thread that made
- * the change, before the change method returns, so a test need not wait for them. Every answer's
+ * <p>Each change makes a new version of the whole set; as on the server, a change that changes nothing
+ * (enabling a flag that is on, granting a role the users have, removing a flag there is not) makes no
+ * version and no event. Listeners are called on the thread that made the change, before the change
+ * method returns, so a test need not wait for them; a listener that throws (a failed assertion) makes
+ * the change method throw it, after every listener had its call, so that the test fails. Every answer's
  * source is {@link Source#IN_MEMORY}; {@link #awaitReady} is true at once, and a status listener is
  * called once, on the registering thread, with source {@code IN_MEMORY} (test flags never change state).
  */
@@ -46,7 +49,7 @@ public final class TestFlags extends StoreBackedFlags {
     private long version;
 
     private TestFlags() {
-        super(new FlagStore(FlagState.of(FlagSet.empty(), Source.IN_MEMORY), Runnable::run, false, "test flags"));
+        super(new FlagStore(FlagState.of(FlagSet.empty(), Source.IN_MEMORY), Runnable::run, false, "test flags", true));
     }
 
     /**
@@ -131,6 +134,10 @@ public final class TestFlags extends StoreBackedFlags {
      */
     public synchronized TestFlags set(Flag flag) {
         Objects.requireNonNull(flag, "flag");
+        java.util.Optional<Flag> existing = store.state().flags().flag(flag.key());
+        if (existing.isPresent() && existing.get().equals(flag.withVersion(existing.get().version()))) {
+            return this; // as the server: a change that changes nothing makes no version and no event
+        }
         long next = version + 1;
         FlagSet set = store.state().flags().withFlag(flag.withVersion(next), next);
         version = next;
@@ -157,6 +164,9 @@ public final class TestFlags extends StoreBackedFlags {
      */
     public synchronized TestFlags remove(String flagKey) {
         Objects.requireNonNull(flagKey, "flagKey");
+        if (store.state().flags().flag(flagKey).isEmpty()) {
+            return this;
+        }
         version++;
         store.publish(FlagState.of(store.state().flags().withoutFlag(flagKey, version), Source.IN_MEMORY));
         return this;
@@ -176,7 +186,9 @@ public final class TestFlags extends StoreBackedFlags {
         FlagSet current = store.state().flags();
         Map<String, Set<String>> grants = new HashMap<>(current.roleGrants());
         Set<String> members = new HashSet<>(grants.getOrDefault(role, Set.of()));
-        members.addAll(List.of(userIds));
+        if (!members.addAll(List.of(userIds))) {
+            return this;
+        }
         grants.put(role, members);
         version++;
         store.publish(FlagState.of(current.withRoleGrants(grants, version), Source.IN_MEMORY));
@@ -189,6 +201,9 @@ public final class TestFlags extends StoreBackedFlags {
      * @return this
      */
     public synchronized TestFlags clear() {
+        if (store.state().flags().size() == 0 && store.state().flags().roleGrants().isEmpty()) {
+            return this;
+        }
         version++;
         FlagSet empty = FlagSet.empty().withRoleGrants(Map.of(), version);
         store.publish(FlagState.of(empty, Source.IN_MEMORY));
@@ -224,7 +239,7 @@ public final class TestFlags extends StoreBackedFlags {
         return new Health(Health.Status.UP, "in memory: version " + store.state().version());
     }
 
-    /** Does nothing that a test would notice: test flags keep answering and can still be changed. */
+    /** Stops calling listeners; test flags keep answering and can still be changed. */
     @Override
     public void close() {
         store.close();

@@ -101,4 +101,11 @@ class FlagStoreTest {
         assertThat(nullKey.value()).as("the caller's default").isTrue();
         assertThat(store.evaluate("a", null, true).reason().kind()).isEqualTo(Reason.Kind.ERROR);
     }
+
+    @Test
+    void aKeyInTheLogCannotForgeALine() {
+        assertThat(FlagStore.printable("../../etc passwd\n\u0000x\u2028")).isEqualTo("../../etc passwd\\u000a\\u0000x\\u2028");
+        String plain = "billing-v2";
+        assertThat(FlagStore.printable(plain)).isSameAs(plain);
+    }
 }

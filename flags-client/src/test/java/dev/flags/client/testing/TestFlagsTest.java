@@ -88,15 +88,30 @@ class TestFlagsTest {
     }
 
     @Test
-    void aListenerThatThrowsDoesNotStopTheOthers() {
+    void aListenerThatThrowsFailsTheChangeCallAfterTheOthersHadTheirs() {
         TestFlags flags = TestFlags.create();
         List<String> seen = new ArrayList<>();
         flags.addListener(e -> {
-            throw new IllegalStateException("listener bug");
+            throw new AssertionError("expected billing-v2, got " + e.flagKey());
         });
         flags.addListener(e -> seen.add(e.flagKey()));
-        flags.enable("a");
+        assertThatThrownBy(() -> flags.enable("a")).as("a failed assertion in a listener fails the test")
+                .isInstanceOf(AssertionError.class).hasMessage("expected billing-v2, got a");
         assertThat(seen).containsExactly("a");
+        assertThat(flags.isEnabled("a", User.withId("u"))).as("the change itself happened").isTrue();
+    }
+
+    @Test
+    void aChangeThatChangesNothingMakesNoVersionAndNoEvent() {
+        TestFlags flags = TestFlags.create().enable("a").grantRole("beta", "u-1");
+        List<FlagChangeEvent> events = new ArrayList<>();
+        flags.addListener(events::add);
+        long version = flags.freshness().version();
+        flags.enable("a").grantRole("beta", "u-1").remove("never-there");
+        assertThat(events).isEmpty();
+        assertThat(flags.freshness().version()).isEqualTo(version);
+        flags.clear().clear();
+        assertThat(flags.freshness().version()).isEqualTo(version + 1);
     }
 
     @Test
@@ -130,9 +145,9 @@ class TestFlagsTest {
         flags.disable("a").remove("a"); // changes of flags are not changes of state
         assertThat(status).hasSize(1);
 
-        flags.addStatusListener(f -> {
+        assertThatThrownBy(() -> flags.addStatusListener(f -> {
             throw new IllegalStateException("broken");
-        });
+        })).as("its one call, on the test's thread, fails the test").hasMessage("broken");
         flags.removeStatusListener(listener);
         flags.enable("b");
         assertThat(flags.isEnabled("b", USER)).isTrue();
