@@ -127,10 +127,19 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     }
     Principal p = principal.get();
     if (!p.canSync(environment)) {
+      // A mistyped environment is the likelier mistake than a wrong token: say which one it is. The
+      // token is authenticated, and whether an environment exists is no secret from it.
+      boolean exists;
+      try {
+        exists = broadcaster.currentState(environment).isPresent();
+      } catch (JournalException e) {
+        exists = true;
+      }
       return Status.PERMISSION_DENIED.withDescription("a token of scope " + p.scope().apiName()
           + " for " + (p.environments().isEmpty() ? "no environment" : p.environments())
-          + " may not sync environment \"" + environment + "\": use an sdk token of that"
-          + " environment");
+          + " may not sync environment \"" + environment + "\": "
+          + (exists ? "use an sdk token of that environment"
+              : "there is no such environment; is the SDK's environment() mistyped?"));
     }
     if (broadcaster.isShutdown()) {
       return Broadcaster.SHUTTING_DOWN;

@@ -165,7 +165,11 @@ class AuthTest {
     Status admin = subscribe(ADMIN, "nowhere", 0);
     assertThat(admin.getCode()).isEqualTo(Status.Code.NOT_FOUND);
     assertThat(admin.getDescription()).isEqualTo("environment \"nowhere\" does not exist");
-    assertThat(subscribe(SDK, "nowhere", 0).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    Status sdk = subscribe(SDK, "nowhere", 0);
+    assertThat(sdk.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(sdk.getDescription()).as("a mistyped environment, not a wrong token")
+        .endsWith("may not sync environment \"nowhere\": there is no such environment; is the SDK's environment() mistyped?");
+    assertThat(subscribe(SDK_STAGING, ENV, 0).getDescription()).endsWith("use an sdk token of that environment");
   }
 
   @Test
