@@ -115,7 +115,14 @@ class AdminApiTest {
         assertThat(staging.status()).isEqualTo(201);
         assertThat(staging.header("Location")).isEqualTo("/api/v1/environments/dev-42");
         assertThat(staging.json().get("clonedFrom").asText()).isEqualTo("production");
-        assertThat(api.get("/api/v1/environments/dev-42/flags/billing-v2", ADMIN).status()).isEqualTo(200);
+        ApiClient.Response cloned = api.get("/api/v1/environments/dev-42/flags/billing-v2", ADMIN);
+        assertThat(cloned.status()).isEqualTo(200);
+        // Versions only go up in the clone: its copy is version 1 (the clone), the next change 2.
+        api.patch("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"description\": \"moves production on\"}");
+        assertThat(cloned.json().get("version").asLong()).isEqualTo(1);
+        assertThat(cloned.header("ETag")).isEqualTo("\"1\"");
+        assertThat(api.patch("/api/v1/environments/dev-42/flags/billing-v2", ADMIN, "{\"enabled\": false}").json()
+                .get("version").asLong()).isEqualTo(2);
 
         JsonNode list = api.get("/api/v1/environments", ADMIN).json().get("environments");
         assertThat(list).extracting(n -> n.get("key").asText()).containsExactly("dev-42", "production");

@@ -221,9 +221,21 @@ final class MutableState {
         return payload;
     }
 
+    /**
+     * The source's definitions, each with its {@code "version"} (if it has one) set to 1, the clone's
+     * version: a copied flag's last change in the new environment is the clone. Kept at the source's
+     * version (as clones made before this rule are), it would go backwards at the clone's next change
+     * (41, then 2), and an old {@code If-Match} could match a later, different document.
+     */
     private static ObjectNode definitions(ObjectNode tree, Map<String, CanonicalJson> flags) {
         ObjectNode out = tree.objectNode();
-        new TreeMap<>(flags).forEach((key, json) -> out.set(key, json.toJsonNode()));
+        new TreeMap<>(flags).forEach((key, json) -> {
+            JsonNode definition = json.toJsonNode();
+            if (definition instanceof ObjectNode object && object.has("version")) {
+                object.put("version", 1);
+            }
+            out.set(key, definition);
+        });
         return out;
     }
 

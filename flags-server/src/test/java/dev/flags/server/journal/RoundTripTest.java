@@ -28,7 +28,20 @@ class RoundTripTest {
     final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
 
     /** One change of every type, in an order that makes each valid. */
+    /**
+     * One change of every entry type: those of the golden journal of format version 1, then the types
+     * added since (a new type is a new code in the same format; the golden files stay as written).
+     */
     static List<Change> everyType() {
+        List<Change> all = new ArrayList<>(goldenTypes());
+        all.add(createEnvironment("eu-back"));
+        all.add(Change.of(EntryType.ENVIRONMENT_ARCHIVED, "eu-back", "admin", json("{}")));
+        all.add(Change.of(EntryType.ENVIRONMENT_RESTORED, "eu-back", "admin", json("{\"reason\":\"archived by mistake\"}")));
+        return all;
+    }
+
+    /** The changes the golden journal of format version 1 was written from: never to change. */
+    static List<Change> goldenTypes() {
         return List.of(
                 createEnvironment("staging"),
                 createFlag("staging", "billing-v2"),
@@ -53,11 +66,7 @@ class RoundTripTest {
                 Change.of(EntryType.TOKEN_REVOKED, null, "admin", json("{\"id\":\"tok-2\"}")),
                 createEnvironment("eu-old"),
                 Change.of(EntryType.ENVIRONMENT_ARCHIVED, "eu-old", "admin",
-                        json("{\"reason\":\"region closed\"}")),
-                createEnvironment("eu-back"),
-                Change.of(EntryType.ENVIRONMENT_ARCHIVED, "eu-back", "admin", json("{}")),
-                Change.of(EntryType.ENVIRONMENT_RESTORED, "eu-back", "admin",
-                        json("{\"reason\":\"archived by mistake\"}")));
+                        json("{\"reason\":\"region closed\"}")));
     }
 
     @Test
