@@ -161,17 +161,21 @@ public final class FlagsCommand implements Callable<Integer> {
     static final class ListFlags implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
+        @Option(names = "--archived", description = "The archived flags instead: their last versions, which `flags revert FLAG VERSION` restores.")
+        boolean archived;
 
         @Override
         public Integer call() {
-            JsonNode flags = o.api(spec).call("GET", "/environments/" + Api.path(o.environment) + "/flags", null, null).path("flags");
+            JsonNode flags = o.api(spec).call("GET", "/environments/" + Api.path(o.environment) + "/flags"
+                    + (archived ? "?archived=true" : ""), null, null).path("flags");
             for (JsonNode f : flags) {
                 spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
                         f.path("enabled").asBoolean() ? "on" : "off", f.path("version").asText());
             }
             if (flags.isEmpty()) {
                 // stdout stays empty for scripts; a person learns it is not a wrong environment or a hang
-                spec.commandLine().getErr().println("flags: environment \"" + o.environment + "\" has no flags");
+                spec.commandLine().getErr().println("flags: environment \"" + o.environment + "\" has no "
+                        + (archived ? "archived " : "") + "flags");
             }
             return EXIT_OK;
         }

@@ -110,7 +110,10 @@ class FlagsCommandTest {
         assertThat(badVersion.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(badVersion.err()).contains("VERSION must be a version number from the flag's history, such as 4 or v4");
         assertThat(remote("show", "billing-v2").json().get("key").asText()).isEqualTo("billing-v2");
+        assertThat(remote("list", "--archived").err()).isEqualTo("flags: environment \"production\" has no archived flags\n");
         assertThat(remote("archive", "billing-v2", "-m", "clean-up").json().get("archived").asBoolean()).isTrue();
+        Run archived = remote("list", "--archived");
+        assertThat(archived.out()).as("where a revert finds it").startsWith("billing-v2").contains(" v");
         assertThat(remote("show", "billing-v2").err()).contains("archived");
         assertThat(remote("on", "billing-v2").err()).contains("is archived").contains("a revert to a version in its history restores it");
         Run empty = remote("list");

@@ -50,10 +50,19 @@ public final class FlagService {
 
     /** @return the served flags of an environment, sorted by key */
     public List<VersionedFlag> list(Principal p, String env) {
+        return list(p, env, false);
+    }
+
+    /**
+     * @param archived true for the archived flags (their last documents, which a revert or a PUT
+     *                 restores), false for the served ones
+     * @return the flags, by key
+     */
+    public List<VersionedFlag> list(Principal p, String env, boolean archived) {
         Access.requireRead(p, env);
         EnvironmentState state = Access.environment(journal, env);
         List<VersionedFlag> out = new ArrayList<>();
-        state.flags().values().forEach(doc -> out.add(parse(doc)));
+        (archived ? state.archivedFlags() : state.flags()).values().forEach(doc -> out.add(parse(doc)));
         out.sort((a, b) -> a.flag().key().compareTo(b.flag().key()));
         return out;
     }

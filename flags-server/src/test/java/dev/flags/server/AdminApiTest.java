@@ -345,6 +345,10 @@ class AdminApiTest {
         ApiClient.Response archived = api.delete(path, ADMIN);
         assertThat(archived.json().get("archived").asBoolean()).isTrue();
         assertThat(archived.header("X-Flags-Changed")).isEqualTo("true");
+        assertThat(api.get("/api/v1/environments/production/flags", ADMIN).json().get("flags")).isEmpty();
+        JsonNode archivedList = api.get("/api/v1/environments/production/flags?archived=true", ADMIN).json().get("flags");
+        assertThat(archivedList).extracting(f -> f.get("key").asText()).containsExactly("billing-v2");
+        assertProblem(api.get("/api/v1/environments/production/flags?archived=yes", ADMIN), 400, "archived must be true or false");
         assertProblem(api.get(path, ADMIN), 404, "archived");
         assertProblem(api.patch(path, ADMIN, "{\"enabled\": true}"), 404,
                 "is archived; its history remains, and a PUT of its document or a revert to a version in its history restores it; restore it before changing it");

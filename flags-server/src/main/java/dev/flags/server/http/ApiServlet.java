@@ -227,8 +227,12 @@ public final class ApiServlet extends HttpServlet {
         String method = req.getMethod();
         if (rest.isEmpty()) {
             requireMethod(method, "GET");
+            String archived = req.getParameter("archived");
+            if (archived != null && !archived.equals("true") && !archived.equals("false")) {
+                throw new ApiException(400, "bad request", "archived must be true or false, was \"" + archived + "\"");
+            }
             ArrayNode list = NODES.arrayNode();
-            services.flags().list(p, env).forEach(f -> list.add(FlagFormat.toJson(f.flag())));
+            services.flags().list(p, env, "true".equals(archived)).forEach(f -> list.add(FlagFormat.toJson(f.flag())));
             write(resp, 200, NODES.objectNode().put("environment", env).set("flags", list));
             return;
         }
