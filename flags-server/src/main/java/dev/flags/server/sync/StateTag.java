@@ -1,5 +1,7 @@
 package dev.flags.server.sync;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import java.nio.charset.StandardCharsets;
@@ -17,11 +19,17 @@ import java.util.Set;
  * the Delta from this server's version 26 and apply it to flags this server never had, and report
  * them as live. With the tag, a state that differs gets a Snapshot.
  *
- * <p>The digest is a sum of per-element digests, so it does not depend on order and costs, per
- * version, one addition per flag (each document's SHA-256 is computed once) and one short hash per
+ * <p>The digest is a sum of per-element digests, so it does not depend on order and costs, once per
+ * state, one addition per flag (each document's SHA-256 is computed once) and one short hash per
  * role grant. It detects accidents, not attacks: whoever can feed an SDK states is trusted anyway.
  */
 final class StateTag {
+
+    /**
+     * Tags of recent states, by identity (weak keys): a reconnect storm compares a thousand SDKs' tags
+     * with the same few states, and a state's tag costs a pass over its role grants.
+     */
+    private static final Cache<EnvironmentState, Long> RECENT = Caffeine.newBuilder().weakKeys().maximumSize(256).build();
 
     private StateTag() {}
 
@@ -30,6 +38,10 @@ final class StateTag {
      * @return its tag; never 0 (0 means "unknown" on the wire)
      */
     static long of(EnvironmentState state) {
+        return RECENT.get(state, StateTag::compute);
+    }
+
+    private static long compute(EnvironmentState state) {
         long sum = 0;
         for (CanonicalJson document : state.flags().values()) {
             sum += mix(document.digest()); // a document holds its own key
