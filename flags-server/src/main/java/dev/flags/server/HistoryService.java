@@ -128,7 +128,7 @@ public final class HistoryService {
                     return out;
                 }
                 boolean envMatches = env == null ? (e.environment() == null || p.canRead(e.environment())) : env.equals(e.environment());
-                if (envMatches && (actor == null || actor.equals(e.actor()))) {
+                if (envMatches && (actor == null || actorMatches(actor, e.actor()))) {
                     out.add(e);
                     if (out.size() == wanted) {
                         return out;
@@ -138,6 +138,14 @@ public final class HistoryService {
             next = page.get(page.size() - 1).sequence() + 1;
         }
         return out;
+    }
+
+    /**
+     * An actor is recorded as the token's name and id, {@code alice (tok-1a2b3c4d)}: asking for
+     * {@code alice} finds every token named so, and the full form finds one token's changes.
+     */
+    static boolean actorMatches(String asked, String recorded) {
+        return asked.equals(recorded) || (recorded != null && recorded.startsWith(asked + " (tok-"));
     }
 
     /** @return the whole server state at a time (the caller picks the environment) */

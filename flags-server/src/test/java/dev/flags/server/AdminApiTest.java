@@ -651,6 +651,9 @@ class AdminApiTest {
         JsonNode byEditor = api.get("/api/v1/audit?actor=" + java.net.URLEncoder.encode("editor-user (" + editorId() + ")",
                 java.nio.charset.StandardCharsets.UTF_8), ADMIN).json().get("entries");
         assertThat(byEditor).extracting(e -> e.get("change").asText()).containsExactly("flag_updated");
+        assertThat(api.get("/api/v1/audit?actor=editor-user", ADMIN).json().get("entries"))
+                .as("the token's name alone finds its changes").extracting(e -> e.get("change").asText()).containsExactly("flag_updated");
+        assertThat(api.get("/api/v1/audit?actor=editor", ADMIN).json().get("entries")).as("a name, not a prefix of one").isEmpty();
         JsonNode early = api.get("/api/v1/audit?environment=production&to=" + between, editor).json().get("entries");
         assertThat(early).extracting(e -> e.get("change").asText()).containsExactly("environment_created", "flag_created");
         assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
