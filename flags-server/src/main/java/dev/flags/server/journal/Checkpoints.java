@@ -201,6 +201,10 @@ final class Checkpoints {
             throw new JournalCorruptedException(file, 0, "not a checkpoint: magic is not \"FLAGSCKP\"");
         }
         int version = b.getShort() & 0xFFFF;
+        if (version < FORMAT_VERSION) {
+            throw new JournalCorruptedException(file, 8, "checkpoint format version " + version
+                    + " does not exist (this release reads version " + FORMAT_VERSION + ")");
+        }
         if (version != FORMAT_VERSION) {
             throw JournalCorruptedException.newerFormat(file, 8, "unsupported checkpoint format version "
                     + version + " (this release reads version " + FORMAT_VERSION + ")", null);

@@ -43,7 +43,7 @@ public final class JournalCorruptedException extends JournalException {
     }
 
     private JournalCorruptedException(Path file, long offset, String reason, String advice, boolean newerFormat) {
-        super(describe(file, offset, reason, advice));
+        super(describe(file, offset, reason, advice, newerFormat));
         this.file = Objects.requireNonNull(file, "file");
         this.offset = offset;
         this.reason = reason;
@@ -56,10 +56,11 @@ public final class JournalCorruptedException extends JournalException {
         return new JournalCorruptedException(file, offset, reason, advice, true);
     }
 
-    private static String describe(Path file, long offset, String reason, String advice) {
+    private static String describe(Path file, long offset, String reason, String advice, boolean newerFormat) {
+        String what = newerFormat ? "journal of a newer format" : "journal damaged";
         String where = offset >= 0
-                ? "journal damaged in " + file + " at byte offset " + offset + ": " + reason
-                : "journal damaged: " + file + ": " + reason;
+                ? what + " in " + file + " at byte offset " + offset + ": " + reason
+                : what + ": " + file + ": " + reason;
         return advice == null ? where : where + "; " + advice;
     }
 

@@ -128,8 +128,8 @@ final class JournalVerifier {
                 entries += count;
                 long segmentLast = bad == null ? scan.lastSequence() : scan.lastSequence() - 1;
                 if (bad == null && scan.problem() != null) {
-                    bad = new Finding(file, scan.problemOffset(), scan.problem());
-                    if (isLast && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
+                    bad = new Finding(file, scan.problemOffset(), scan.problem(), scan.problemIsNewerFormat());
+                    if (isLast && !scan.problemIsNewerFormat() && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
                             scan.lastSequence())) {
                         torn = bad;
                         bad = null;
@@ -139,8 +139,8 @@ final class JournalVerifier {
                 if (bad != null) {
                     damage = bad;
                     damagedSegment = i;
-                    lines.add("segment " + file.getFileName() + ": DAMAGED at byte offset " + bad.offset()
-                            + ": " + bad.reason() + " (" + count + " sound entries before it)");
+                    lines.add("segment " + file.getFileName() + (bad.newerFormat() ? ": an entry of a NEWER format" : ": DAMAGED")
+                            + " at byte offset " + bad.offset() + ": " + bad.reason() + " (" + count + " sound entries before it)");
                 } else {
                     lines.add("segment " + file.getFileName() + ": ok, " + count + " entries"
                             + (count > 0 ? ", sequences " + firstSequence + ".." + segmentLast : "")
@@ -159,7 +159,11 @@ final class JournalVerifier {
         for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
             try {
                 Checkpoints.Loaded loaded = Checkpoints.read(ref.file());
-                if (loaded.sequence() > last) {
+                if (loaded.sequence() > last && damage != null && damage.newerFormat()) {
+                    // The journal goes on past what this release can read: the checkpoint may well match it.
+                    lines.add("checkpoint " + ref.file().getFileName() + ": sequence " + loaded.sequence()
+                            + ", beyond what this release can read of the journal: not checked");
+                } else if (loaded.sequence() > last) {
                     badCheckpoints.add(new Finding(ref.file(), -1, "checkpoint is at sequence "
                             + loaded.sequence() + " but the sound journal ends at sequence " + last));
                     lines.add("checkpoint " + ref.file().getFileName()

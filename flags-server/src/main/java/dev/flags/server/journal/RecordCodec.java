@@ -98,8 +98,16 @@ final class RecordCodec {
 
     /** A record that passed its checksum but cannot be decoded. */
     static final class BadRecordException extends Exception {
+        /** A sound record of an entry type this release does not know: a newer release's, not damage. */
+        final boolean newerFormat;
+
         BadRecordException(String message) {
+            this(message, false);
+        }
+
+        BadRecordException(String message, boolean newerFormat) {
             super(message);
+            this.newerFormat = newerFormat;
         }
     }
 
@@ -148,8 +156,9 @@ final class RecordCodec {
                         + " does not match the record length");
             }
             if (EntryType.fromCode(typeCode()) == null) {
+                // The checksum held (this is checked after it): a sound record of a type added since.
                 throw new BadRecordException("unknown entry type code " + typeCode()
-                        + " (written by a newer release?)");
+                        + " (written by a newer release?)", true);
             }
         }
 

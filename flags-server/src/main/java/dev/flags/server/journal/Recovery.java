@@ -177,8 +177,9 @@ final class Recovery {
                         last = scan.lastSequence();
                         tailEnd = scan.goodEnd();
                         if (scan.problem() != null) {
-                            if (!isLast || SegmentScanner.soundRecordFollows(ch, scan.problemOffset(),
-                                    fileSize, scan.lastSequence())) {
+                            // A newer release's entry is never a torn tail to cut, even as the last record.
+                            if (!isLast || scan.problemIsNewerFormat() || SegmentScanner.soundRecordFollows(ch,
+                                    scan.problemOffset(), fileSize, scan.lastSequence())) {
                                 throw scan.damage();
                             }
                             cutAt = scan.problemOffset();

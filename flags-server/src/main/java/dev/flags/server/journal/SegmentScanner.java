@@ -31,6 +31,7 @@ final class SegmentScanner {
     private long recordOffset = -1;
     private String problem;
     private long problemOffset = -1;
+    private boolean problemNewerFormat;
     private final RecordCodec.View view = new RecordCodec.View();
 
     /**
@@ -104,6 +105,7 @@ final class SegmentScanner {
         try {
             view.reset(buf.array(), pos + RecordCodec.FRAME_HEADER, length);
         } catch (RecordCodec.BadRecordException e) {
+            problemNewerFormat = e.newerFormat;
             return fail(offset, e.getMessage());
         }
         long sequence = view.sequence();
@@ -212,8 +214,20 @@ final class SegmentScanner {
         return problemOffset;
     }
 
+    /**
+     * Whether the problem is a sound record of an entry type this release does not know: a newer
+     * release's entry, which is neither a torn write to cut nor damage to repair.
+     */
+    boolean problemIsNewerFormat() {
+        return problemNewerFormat;
+    }
+
     JournalCorruptedException damage() {
-        return new JournalCorruptedException(file, problemOffset, problem);
+        return problemNewerFormat
+                ? JournalCorruptedException.newerFormat(file, problemOffset, problem, "the journal was not opened and"
+                        + " nothing on disk was changed: a newer release wrote this entry; run that release (do not"
+                        + " repair: a repair would cut the journal here)")
+                : new JournalCorruptedException(file, problemOffset, problem);
     }
 
     /**

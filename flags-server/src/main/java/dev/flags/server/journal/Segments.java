@@ -102,6 +102,10 @@ final class Segments {
         if ((int) crc.getValue() != b.getInt(20)) {
             throw new JournalCorruptedException(file, 0, "segment header checksum mismatch");
         }
+        if (version < FORMAT_VERSION) {
+            throw new JournalCorruptedException(file, 8, "journal format version " + version
+                    + " does not exist (this release reads version " + FORMAT_VERSION + ")");
+        }
         if (version != FORMAT_VERSION) {
             throw JournalCorruptedException.newerFormat(file, 8, "unsupported journal format version " + version
                     + " (this release reads version " + FORMAT_VERSION + ")", "the journal was not opened"

@@ -80,7 +80,7 @@ class FormatTest {
                     assertThat(e.file()).isEqualTo(first);
                     assertThat(e.offset()).isEqualTo(8);
                 })
-                .hasMessageStartingWith("journal damaged in " + first + " at byte offset 8: unsupported"
+                .hasMessageStartingWith("journal of a newer format in " + first + " at byte offset 8: unsupported"
                         + " journal format version 2 (this release reads version 1); the journal was not"
                         + " opened and nothing on disk was changed: it was written by a newer release");
     }

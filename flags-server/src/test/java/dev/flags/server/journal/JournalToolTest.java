@@ -4,6 +4,7 @@ import static dev.flags.server.journal.Fixtures.createEnvironment;
 import static dev.flags.server.journal.Fixtures.createFlag;
 import static dev.flags.server.journal.Fixtures.updateFlag;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -128,6 +129,58 @@ class JournalToolTest {
         assertThat(err).isEqualTo("error: not repaired, nothing changed: " + second.getFileName()
                 + " is of a format a newer release writes; " + JournalTool.NEWER_RELEASE + "\n");
         assertThat(listing()).as("nothing set aside").isEqualTo(before);
+    }
+
+    /** Gives the record at an offset another type code and a checksum that holds: a newer release's entry. */
+    private static void retype(Path segment, long offset, int code) throws Exception {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(segment,
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer length = java.nio.ByteBuffer.allocate(4);
+            ch.read(length, offset);
+            int bodyLength = length.getInt(0);
+            java.nio.ByteBuffer frame = java.nio.ByteBuffer.allocate(RecordCodec.FRAME_HEADER + bodyLength);
+            ch.read(frame, offset);
+            byte[] a = frame.array();
+            a[RecordCodec.FRAME_HEADER + 28] = (byte) code;
+            java.nio.ByteBuffer.wrap(a).putInt(4, RecordCodec.crc(a, 0, bodyLength));
+            ch.write(java.nio.ByteBuffer.wrap(a), offset);
+        }
+    }
+
+    @Test
+    void anEntryOfATypeThisReleaseDoesNotKnowIsANewerReleasesNeverCutNeitherAsDamageNorAsATornTail() throws Exception {
+        write(20);
+        Path last = Fixtures.segments(dir).get(Fixtures.segments(dir).size() - 1);
+        List<Long> offsets = CorruptionTest.recordOffsets(last);
+        retype(last, offsets.get(offsets.size() - 1), 99); // the very last record: where a torn write would be
+        Fixtures.deleteCheckpoints(dir);
+        List<String> before = listing();
+        long size = Files.size(last);
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains(": an entry of a NEWER format at byte offset " + offsets.get(offsets.size() - 1))
+                .contains("unknown entry type code 99").endsWith("written by a newer release: " + JournalTool.NEWER_RELEASE + "\n")
+                .doesNotContain("torn tail").doesNotContain("--cut-at-damage");
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).isEqualTo(1);
+        assertThat(err).startsWith("error: not repaired, nothing changed");
+        assertThatThrownBy(() -> FileJournal.builder(dir).open()).as("an older server must not cut it as a torn tail")
+                .isInstanceOfSatisfying(JournalCorruptedException.class, e -> assertThat(e.newerFormat()).isTrue())
+                .hasMessageContaining("journal of a newer format in").hasMessageContaining("do not repair");
+        assertThat(listing()).isEqualTo(before);
+        assertThat(Files.size(last)).isEqualTo(size);
+    }
+
+    @Test
+    void aSegmentOfANewerFormatLeavesTheCheckpointsUnjudgedAndVersionZeroIsDamage() throws Exception {
+        FormatTest.copyGolden(dir);
+        Path first = Fixtures.segments(dir).get(0);
+        FormatTest.setVersion(first, 2, Segments.HEADER_SIZE - 4);
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("beyond what this release can read of the journal: not checked").doesNotContain("damaged:");
+
+        FormatTest.setVersion(first, 0, Segments.HEADER_SIZE - 4);
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("DAMAGED: journal format version 0 does not exist").doesNotContain("NEWER format");
     }
 
     private List<String> listing() throws Exception {
