@@ -32,7 +32,9 @@ final class FlagChanges {
      *
      * @param before the earlier document
      * @param after the later document
-     * @return one line per changed value, in document order; at most {@value #MAX_LINES} and a count of the rest
+     * @return one line per changed value, in the stored document's field order (fields added by the later
+     *     version last), a changed order of rules before the rules' own changes; at most {@value #MAX_LINES}
+     *     and a count of the rest
      */
     static List<String> between(JsonNode before, JsonNode after) {
         List<String> lines = new ArrayList<>();
@@ -93,6 +95,15 @@ final class FlagChanges {
     private static void compareByName(String path, JsonNode before, JsonNode after, List<String> lines) {
         List<String> namesBefore = names(before);
         List<String> namesAfter = names(after);
+        List<String> keptBefore = new ArrayList<>(namesBefore);
+        keptBefore.retainAll(namesAfter);
+        List<String> keptAfter = new ArrayList<>(namesAfter);
+        keptAfter.retainAll(namesBefore);
+        if (!keptBefore.equals(keptAfter)) {
+            // First: the order decides which rule matches, so a move matters even if no rule's content changed,
+            // and it must not fall into the count of lines left out.
+            lines.add(path + ": order " + quoted(keptBefore) + " → " + quoted(keptAfter));
+        }
         for (int i = 0; i < after.size(); i++) {
             String name = namesAfter.get(i);
             String at = path + "[" + show(after.get(i).get("name")) + "]";
@@ -107,14 +118,6 @@ final class FlagChanges {
             if (!namesAfter.contains(namesBefore.get(i))) {
                 lines.add(path + "[" + show(before.get(i).get("name")) + "]: removed (was " + show(withoutName(before.get(i))) + ")");
             }
-        }
-        List<String> keptBefore = new ArrayList<>(namesBefore);
-        keptBefore.retainAll(namesAfter);
-        List<String> keptAfter = new ArrayList<>(namesAfter);
-        keptAfter.retainAll(namesBefore);
-        if (!keptBefore.equals(keptAfter)) {
-            // The order decides which rule matches first: a move is a change even if no rule's content changed.
-            lines.add(path + ": order " + quoted(keptBefore) + " → " + quoted(keptAfter));
         }
     }
 
@@ -152,20 +155,31 @@ final class FlagChanges {
         return ((ObjectNode) rule.deepCopy()).without("name");
     }
 
+    /** Names as JSON strings (escaped like every value), joined, cut like one value. */
     private static String quoted(List<String> names) {
-        List<String> out = new ArrayList<>();
-        for (String name : names) {
-            out.add('"' + name + '"');
-        }
-        return String.join(", ", out);
+        com.fasterxml.jackson.databind.node.ArrayNode list = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+        names.forEach(list::add);
+        String shown = show(list);
+        return shown.substring(1, shown.endsWith("…") ? shown.length() : shown.length() - 1);
     }
 
     /** A value as compact JSON on one line, cut at {@value #MAX_VALUE} characters. */
     static String show(JsonNode value) {
-        // JSON escapes line breaks in strings, but not the Unicode line separators some terminals break at.
-        String text = value.toString().replace("\u2028", "\\u2028").replace("\u2029", "\\u2029");
+        // JSON escapes C0 controls in strings; not C1 controls (U+009B starts a terminal escape), the Unicode
+        // line separators some terminals break at, or the bidirectional controls that reorder what is shown.
+        String json = value.toString();
+        StringBuilder text = new StringBuilder(json.length());
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
+                    || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F') {
+                text.append(String.format("\\u%04x", (int) c));
+            } else {
+                text.append(c);
+            }
+        }
         if (text.length() <= MAX_VALUE) {
-            return text;
+            return text.toString();
         }
         int cut = Character.isHighSurrogate(text.charAt(MAX_VALUE - 1)) ? MAX_VALUE - 1 : MAX_VALUE;
         return text.substring(0, cut) + "…";

@@ -206,7 +206,17 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             ObjectNode off = Api.JSON.createObjectNode().put("key", flag).put("enabled", false);
             // If-None-Match: * makes "create" never overwrite a flag of the same key.
-            print(spec, o.api(spec).call("PUT", o.flagPath(flag), off, why.comment, Map.of("If-None-Match", "*")));
+            JsonNode created;
+            try {
+                created = o.api(spec).call("PUT", o.flagPath(flag), off, why.comment, Map.of("If-None-Match", "*"));
+            } catch (CliException e) {
+                if (e.getMessage().contains("If-None-Match")) {
+                    throw new CliException(EXIT_FAILED, "flag \"" + flag + "\" already exists in environment \"" + o.environment
+                            + "\"; flags put replaces a flag's document");
+                }
+                throw e;
+            }
+            print(spec, created);
             return EXIT_OK;
         }
     }
@@ -236,7 +246,10 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             JsonNode document;
             try {
-                document = Api.JSON.readTree(text);
+                // Strict as the server is: a second document after the first (a merge left half-done) is refused,
+                // not dropped; a byte-order mark, which some editors write, is not JSON but not a mistake either.
+                document = Api.JSON.readerFor(JsonNode.class).with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                        .readValue(text.startsWith("\uFEFF") ? text.substring(1) : text);
             } catch (JsonProcessingException e) {
                 throw new CliException(EXIT_FAILED, file + " is not valid JSON" + FlagFormat.jsonErrorLocation(e) + ": "
                         + FlagFormat.jsonErrorMessage(e));
@@ -404,8 +417,9 @@ public final class FlagsCommand implements Callable<Integer> {
             if (last != null && last < 1) {
                 throw new CliException(EXIT_USAGE, "--last must be 1 or more, was " + last);
             }
-            // With --changes the oldest version shown is compared with the one before it: read one more.
-            Integer wanted = last == null ? null : changes ? last + 1 : last;
+            // With --changes the oldest version shown is compared with the newest document before it: read on
+            // until one (an archive in between has none) or the start of the history.
+            Integer wanted = last;
             // The server answers a page of the newest versions, and where the earlier ones start.
             Api api = o.api(spec);
             Deque<JsonNode> newestFirst = new ArrayDeque<>();
@@ -415,10 +429,11 @@ public final class FlagsCommand implements Callable<Integer> {
                 JsonNode page = api.call("GET", o.flagPath(flag) + "/history" + query, null, null);
                 List<JsonNode> versions = new ArrayList<>();
                 page.path("versions").forEach(versions::add);
-                for (int i = versions.size() - 1; i >= 0 && (wanted == null || newestFirst.size() < wanted); i--) {
+                for (int i = versions.size() - 1; i >= 0
+                        && (wanted == null || newestFirst.size() < wanted || (changes && !hasBaseline(newestFirst, wanted))); i--) {
                     newestFirst.addLast(versions.get(i));
                 }
-                if (wanted != null && newestFirst.size() >= wanted) {
+                if (wanted != null && newestFirst.size() >= wanted && (!changes || hasBaseline(newestFirst, wanted))) {
                     break;
                 }
                 if (!page.hasNonNull("earlier")) {
@@ -439,13 +454,15 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             PrintWriter out = spec.commandLine().getOut();
             JsonNode previous = null; // the newest document before the version being printed
-            boolean baselineOnly = last != null && newestFirst.size() > last;
+            int baselineOnly = last == null ? 0 : Math.max(0, newestFirst.size() - last); // read for --changes only
             for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
                 JsonNode v = it.next();
                 JsonNode document = v.get("flag");
-                if (baselineOnly) {
-                    baselineOnly = false;
-                    previous = document;
+                if (baselineOnly > 0) {
+                    baselineOnly--;
+                    if (document != null) {
+                        previous = document;
+                    }
                     continue;
                 }
                 out.printf("v%-6s %s  %-14s %s  %s%n", oneLine(v, "version"), oneLine(v, "timestamp"),
@@ -459,6 +476,17 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             return EXIT_OK;
         }
+    }
+
+    /** Whether, past the newest {@code shown} entries, one with a document was read: the baseline of --changes. */
+    private static boolean hasBaseline(Deque<JsonNode> newestFirst, int shown) {
+        int i = 0;
+        for (JsonNode v : newestFirst) {
+            if (i++ >= shown && v.hasNonNull("flag")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

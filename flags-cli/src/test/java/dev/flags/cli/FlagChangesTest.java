@@ -3,6 +3,7 @@ package dev.flags.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** What {@code flags history --changes} prints between two versions of a flag's document. */
@@ -39,7 +40,7 @@ class FlagChangesTest {
     void aMovedRuleIsAChangeBecauseTheFirstMatchDecides() throws Exception {
         assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}"),
                 json("{\"rules\": [{\"name\": \"b\"}, {\"name\": \"a\"}]}")))
-                .containsExactly("rules: order \"a\", \"b\" → \"b\", \"a\"");
+                .containsExactly("rules: order \"a\",\"b\" → \"b\",\"a\"");
         assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}"), json("{\"rules\": [{\"name\": \"b\"}]}")))
                 .as("a removal alone is not a move").containsExactly("rules[\"a\"]: removed (was {})");
     }
@@ -71,5 +72,24 @@ class FlagChangesTest {
     void unicodeLineSeparatorsAreEscapedSoOneChangeStaysOneLine() throws Exception {
         assertThat(FlagChanges.between(json("{\"description\": \"a\"}"), json("{\"description\": \"b\\u2028c\\nd\"}")))
                 .containsExactly("description: \"a\" → \"b\\u2028c\\nd\"");
+    }
+
+    @Test
+    void controlsThatATerminalActsOnAreEscapedInValuesAndRuleNamesAndTheOrderLineComesFirstAndIsCut() throws Exception {
+        assertThat(FlagChanges.between(json("{\"description\": \"a\"}"), json("{\"description\": \"x\\u009b2J\\u202eevil\"}")))
+                .containsExactly("description: \"a\" → \"x\\u009b2J\\u202eevil\"");
+        StringBuilder many = new StringBuilder();
+        StringBuilder reversed = new StringBuilder();
+        for (int i = 0; i < 30; i++) {
+            many.append(i == 0 ? "" : ",").append("{\"name\": \"rule ").append(i).append("\", \"serve\": true}");
+            reversed.insert(0, (i == 29 ? "" : ",") + "{\"name\": \"rule " + i + "\", \"serve\": false}");
+        }
+        List<String> lines = FlagChanges.between(json("{\"rules\": [" + many + "]}"), json("{\"rules\": [" + reversed + "]}"));
+        assertThat(lines.get(0)).as("the order first: it decides which rule matches").startsWith("rules: order \"rule 0\",\"rule 1\"");
+        assertThat(lines.get(0).length()).as("cut like a value, on both sides").isLessThan(200);
+        assertThat(lines).hasSize(FlagChanges.MAX_LINES + 1);
+        assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\\u001b[2J\"}, {\"name\": \"b\"}]}"),
+                json("{\"rules\": [{\"name\": \"b\"}, {\"name\": \"a\\u001b[2J\"}]}")).get(0))
+                .isEqualTo("rules: order \"a\\u001B[2J\",\"b\" → \"b\",\"a\\u001B[2J\"");
     }
 }

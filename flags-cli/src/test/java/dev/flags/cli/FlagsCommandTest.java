@@ -129,7 +129,8 @@ class FlagsCommandTest {
         assertThat(created.json().get("enabled").asBoolean()).isFalse();
         Run twice = remote("create", "checkout-v3");
         assertThat(twice.exit()).as("create never overwrites").isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(twice.err()).startsWith("flags: ").contains("exists");
+        assertThat(twice.err()).isEqualTo("flags: flag \"checkout-v3\" already exists in environment \"production\"; flags put"
+                + " replaces a flag's document\n");
 
         // Show, edit, put back: the version in the file guards against a change made meanwhile.
         Path file = dir.resolve("checkout-v3.json");
@@ -148,6 +149,13 @@ class FlagsCommandTest {
         Run refused = remote("put", "checkout-v3", invalid.toString());
         assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(refused.err()).contains("enabled");
+        Path twoDocuments = Files.writeString(dir.resolve("merged.json"), "{\"key\": \"checkout-v3\", \"enabled\": false} {}");
+        Run merged = remote("put", "checkout-v3", twoDocuments.toString());
+        assertThat(merged.exit()).as("a second document is refused, not dropped").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(merged.err()).contains("is not valid JSON");
+        Path withBom = Files.writeString(dir.resolve("bom.json"), "\uFEFF{\"key\": \"checkout-v3\", \"enabled\": true, \"description\": \"bom\"}");
+        assertThat(remote("put", "checkout-v3", withBom.toString()).json().get("description").asText())
+                .as("a byte-order mark some editors write").isEqualTo("bom");
         Path notJson = Files.writeString(dir.resolve("notes.json"), "enabled: yes");
         assertThat(remote("put", "checkout-v3", notJson.toString()).err()).startsWith("flags: " + notJson + " is not valid JSON");
         assertThat(remote("put", "checkout-v3", dir.resolve("missing.json").toString()).exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
@@ -175,6 +183,15 @@ class FlagsCommandTest {
         assertThat(newest.out().lines().toList()).as("the oldest version shown is compared with the one before it")
                 .containsExactly(lines.get(5), lines.get(6));
         assertThat(remote("history", "billing-v2").out().lines()).as("without --changes: one line per version").hasSize(4);
+
+        // An archive has no document: a revert after it is compared with the last one before it.
+        remote("archive", "billing-v2");
+        String lastVersion = lines.get(5).substring(1, 7).trim();
+        remote("revert", "billing-v2", "v2");
+        List<String> revert = remote("history", "billing-v2", "--changes", "--last", "1").out().lines().toList();
+        assertThat(revert.get(0)).contains("flag_created").endsWith("revert to version 2");
+        assertThat(revert.subList(1, revert.size())).as("what the revert undid, against v" + lastVersion)
+                .contains("         enabled: true → false", "         rules[\"eu canary\"].conditions[1].percentage: 50 → 10");
     }
 
     @Test
