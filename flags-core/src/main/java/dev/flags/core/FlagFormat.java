@@ -806,6 +806,9 @@ public final class FlagFormat {
         if (node == null || node.isNull()) {
             return "null";
         }
+        if (!finite(node)) {
+            return "a number too large for a double"; // not "Infinity": that is not what was written
+        }
         if (node.isTextual()) {
             return Problems.quote(node.asText());
         }

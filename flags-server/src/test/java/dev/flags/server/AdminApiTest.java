@@ -7,6 +7,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.FileJournal;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -132,8 +136,8 @@ class AdminApiTest {
         // An archive by mistake must not freeze the environment's flags, kill switches included, for good.
         assertProblem(api.patch("/api/v1/environments/dev-42/flags/billing-v2", ADMIN, "{\"enabled\": false}"), 409,
                 "is archived and accepts no changes; an admin restores it with POST /api/v1/environments/dev-42/restore");
-        ApiClient.Response restored = api.call("POST", "/api/v1/environments/dev-42/restore?comment=archived%20by%20mistake",
-                ADMIN, null, Map.of());
+        ApiClient.Response restored = api.call("POST", "/api/v1/environments/dev-42/restore", ADMIN,
+                "{\"comment\": \"archived by mistake\"}", Map.of());
         assertThat(restored.status()).as(restored.body()).isEqualTo(200);
         assertThat(restored.json().get("archived").asBoolean()).isFalse();
         assertThat(restored.json().get("flags").asInt()).as("its flags are back").isEqualTo(1);
@@ -357,7 +361,7 @@ class AdminApiTest {
     }
 
     @Test
-    void aCommentGivenTwiceDifferentlyIsRefusedAndNothingIsWritten() {
+    void aCommentGivenTwiceDifferentlyIsRefusedAndNothingIsWritten() throws Exception {
         String path = "/api/v1/environments/production/flags/billing-v2";
         api.put(path, ADMIN, BILLING);
         long version = api.get(path, ADMIN).json().get("version").asLong();
@@ -366,6 +370,14 @@ class AdminApiTest {
         ApiClient.Response revert = api.call("POST", path + "/revert?comment=q", ADMIN,
                 "{\"version\": " + version + ", \"comment\": \"b\"}", Map.of());
         assertProblem(revert, 400, "give it once");
+        assertThat(api.get(path, ADMIN).json().get("version").asLong()).isEqualTo(version);
+        assertProblem(api.call("PATCH", path + "?comment=a&comment=b", ADMIN, "{\"enabled\": false}", Map.of()), 400,
+                "given 2 times as ?comment=");
+        HttpRequest twoHeaders = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + path))
+                .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                .header("X-Flags-Comment", "x").header("X-Flags-Comment", "y")
+                .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"enabled\": false}")).build();
+        assertThat(HttpClient.newHttpClient().send(twoHeaders, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(400);
         assertThat(api.get(path, ADMIN).json().get("version").asLong()).isEqualTo(version);
         // The same text twice is one comment.
         assertThat(api.call("PATCH", path + "?comment=same", ADMIN, "{\"enabled\": false}", Map.of("X-Flags-Comment", "same"))
@@ -551,7 +563,7 @@ class AdminApiTest {
         assertThat(api.get("/api/v1/environments/staging/flags/billing-v2", tester).status()).isEqualTo(200);
         assertProblem(api.patch("/api/v1/environments/staging/flags/billing-v2", tester, "{\"enabled\": false}"), 403, "may not change flags");
         assertProblem(api.get("/api/v1/environments/staging/state?at=2026-01-01T00:00:00Z", tester), 403,
-                "history and audit of environment \"staging\" need an editor or admin token");
+                "history, audit and past states of environment \"staging\" need an editor or admin token");
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");
         api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": true}");
         assertThat(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null).json().get("changed").asBoolean()).isTrue();

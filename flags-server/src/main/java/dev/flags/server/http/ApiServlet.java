@@ -162,8 +162,14 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("restore") && n == 3) {
                 requireMethod(method, "POST");
-                // Like the archive (DELETE) it undoes: the comment comes as ?comment= or X-Flags-Comment.
-                write(resp, 200, environment(services.environments().restore(p, env, comment(req))));
+                // The comment comes as for the archive (DELETE) it undoes, or in a body as other POSTs take it.
+                String inBody = null;
+                if (req.getContentLengthLong() > 0 || req.getContentType() != null) {
+                    JsonNode body = body(req);
+                    rejectUnknown(body, Set.of("comment"));
+                    inBody = text(body, "comment", false);
+                }
+                write(resp, 200, environment(services.environments().restore(p, env, comment(req, inBody))));
                 return;
             }
             if (section.equals("evaluate") && n == 3) {
@@ -614,6 +620,13 @@ public final class ApiServlet extends HttpServlet {
      * silently kept: the journal keeps the comment forever.
      */
     private static String comment(HttpServletRequest req, String inBody) {
+        String[] inQuery = req.getParameterValues("comment");
+        if (inQuery != null && inQuery.length > 1) {
+            throw new ApiException(400, "bad request", "the comment was given " + inQuery.length + " times as ?comment=: give it once");
+        }
+        if (java.util.Collections.list(req.getHeaders("X-Flags-Comment")).size() > 1) {
+            throw new ApiException(400, "bad request", "X-Flags-Comment was given more than once: give it once");
+        }
         String found = null;
         for (String given : new String[] {inBody, req.getParameter("comment"), utf8Header(req, "X-Flags-Comment")}) {
             if (given == null) {
