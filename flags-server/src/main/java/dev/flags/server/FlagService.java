@@ -161,8 +161,9 @@ public final class FlagService {
         if (toVersion >= 1 && toVersion < Long.MAX_VALUE) {
             // The flag's last change at or before that version: one record, found through the history index.
             for (JournalEntry e : journal.history(env, key, toVersion + 1, 1)) {
-                if (e.version() == toVersion && (e.type() == EntryType.FLAG_CREATED || e.type() == EntryType.FLAG_UPDATED)) {
-                    old = parse(e.payload()).flag();
+                if (e.version() == toVersion) { // a creation, an update, or the clone that copied the flag here
+                    JsonNode definition = e.flagDefinition(key).orElse(null);
+                    old = definition == null ? null : parse(CanonicalJson.of(definition)).flag();
                 }
             }
         }

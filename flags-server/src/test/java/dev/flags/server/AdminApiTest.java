@@ -127,6 +127,17 @@ class AdminApiTest {
         assertThat(cloned.header("ETag")).isEqualTo("\"1\"");
         assertThat(api.patch("/api/v1/environments/dev-42/flags/billing-v2", ADMIN, "{\"enabled\": false}").json()
                 .get("version").asLong()).isEqualTo(2);
+        // The clone is the copy's first version: in its history, and a revert goes back to it.
+        JsonNode history = api.get("/api/v1/environments/dev-42/flags/billing-v2/history", ADMIN).json().get("versions");
+        assertThat(history).extracting(v -> v.get("version").asLong() + " " + v.get("change").asText())
+                .containsExactly("1 environment_cloned", "2 flag_updated");
+        assertThat(history.get(0).at("/flag/enabled").asBoolean()).isTrue();
+        assertThat(history.get(0).at("/flag/key").asText()).isEqualTo("billing-v2");
+        ApiClient.Response back = api.post("/api/v1/environments/dev-42/flags/billing-v2/revert", ADMIN, "{\"version\": 1}");
+        assertThat(back.status()).as(back.body()).isEqualTo(200);
+        assertThat(back.json().get("enabled").asBoolean()).isTrue();
+        assertThat(api.get("/api/v1/environments/production/flags/billing-v2/history", ADMIN).json().get("versions"))
+                .as("the source's history is its own").extracting(v -> v.get("change").asText()).doesNotContain("environment_cloned");
 
         JsonNode list = api.get("/api/v1/environments", ADMIN).json().get("environments");
         assertThat(list).extracting(n -> n.get("key").asText()).containsExactly("dev-42", "production");

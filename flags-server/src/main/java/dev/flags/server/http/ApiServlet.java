@@ -20,7 +20,6 @@ import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.CanonicalJson;
-import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.ServerState;
@@ -266,7 +265,7 @@ public final class ApiServlet extends HttpServlet {
             HistoryService.HistoryPage page = services.history().flagHistory(p, env, key, longParameter(req, "before"),
                     integer(req, "limit", HistoryService.MAX_HISTORY));
             ArrayNode versions = NODES.arrayNode();
-            page.versions().forEach(e -> versions.add(historyEntry(e)));
+            page.versions().forEach(e -> versions.add(historyEntry(e, key)));
             ObjectNode answer = NODES.objectNode().put("environment", env).put("flag", key);
             answer.set("versions", versions);
             if (page.earlier() != null) {
@@ -306,7 +305,7 @@ public final class ApiServlet extends HttpServlet {
         flag(resp, w.created() ? 201 : 200, w.flag());
     }
 
-    private static ObjectNode historyEntry(JournalEntry e) {
+    private static ObjectNode historyEntry(JournalEntry e, String flagKey) {
         ObjectNode n = NODES.objectNode();
         n.put("version", e.version());
         n.put("sequence", e.sequence());
@@ -314,9 +313,7 @@ public final class ApiServlet extends HttpServlet {
         n.put("actor", e.actor());
         n.put("timestamp", e.timestamp().toString());
         n.put("comment", e.comment());
-        if (e.type() == EntryType.FLAG_CREATED || e.type() == EntryType.FLAG_UPDATED) {
-            n.set("flag", e.payload().toJsonNode());
-        }
+        e.flagDefinition(flagKey).ifPresent(definition -> n.set("flag", definition));
         return n;
     }
 

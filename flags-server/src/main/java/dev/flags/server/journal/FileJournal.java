@@ -310,6 +310,11 @@ public final class FileJournal implements Journal {
                 historyIndex.add(entry.environment(), entry.subject(), entry.sequence(),
                         activeSize + writeBuffer.position());
             }
+            if (entry.type() == EntryType.ENVIRONMENT_CLONED) { // the first entry of each flag it copied
+                for (String copied : FlagHistoryIndex.copiedFlags(entry)) {
+                    historyIndex.add(entry.environment(), copied, entry.sequence(), activeSize + writeBuffer.position());
+                }
+            }
             if (frame.length > writeBuffer.capacity()) {
                 writeFully(ByteBuffer.wrap(frame));
             } else {
@@ -729,7 +734,8 @@ public final class FileJournal implements Journal {
             throw scanner.damage();
         }
         RecordCodec.View v = scanner.view();
-        if (!v.type().isFlagChange() || !flagKey.equals(v.subject()) || !environment.equals(v.environment())) {
+        boolean clone = v.type() == EntryType.ENVIRONMENT_CLONED && environment.equals(v.environment());
+        if (!clone && (!v.type().isFlagChange() || !flagKey.equals(v.subject()) || !environment.equals(v.environment()))) {
             throw new JournalCorruptedException(seg.file, offset, "the history index points at sequence "
                     + sequence + " for flag \"" + flagKey + "\" in \"" + environment + "\", but that entry is "
                     + v.type().label() + " of \"" + v.subject() + "\"");
@@ -752,6 +758,11 @@ public final class FileJournal implements Journal {
             if (v.type().isFlagChange() && flagKey.equals(v.subject())
                     && environment.equals(v.environment())) {
                 out.add(v.toEntry());
+            } else if (v.type() == EntryType.ENVIRONMENT_CLONED && environment.equals(v.environment())) {
+                JournalEntry clone = v.toEntry();
+                if (FlagHistoryIndex.copiedFlags(clone).contains(flagKey)) {
+                    out.add(clone);
+                }
             }
             return true;
         });

@@ -1,8 +1,11 @@
 package dev.flags.server.journal;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -72,7 +75,16 @@ final class FlagHistoryIndex {
          * @param v the record
          * @param offset the byte offset of its frame
          */
-        void add(RecordCodec.View v, long offset) {
+        void add(RecordCodec.View v, long offset) throws RecordCodec.BadRecordException {
+            if (v.type() == EntryType.ENVIRONMENT_CLONED) {
+                // Rare: decoded in full. The clone is the first entry of each flag it copied.
+                JournalEntry clone = v.toEntry();
+                for (String flag : copiedFlags(clone)) {
+                    byFlag.computeIfAbsent(new Key(clone.environment(), flag), k -> new Positions()).add(v.sequence(), offset);
+                    changes++;
+                }
+                return;
+            }
             if (!v.type().isFlagChange()) {
                 return;
             }
@@ -142,6 +154,33 @@ final class FlagHistoryIndex {
 
     private final Map<Key, Positions> byFlag = new HashMap<>();
     private long changes;
+
+    /**
+     * The keys of the flags an {@code ENVIRONMENT_CLONED} entry copied, served and archived.
+     *
+     * @param clone the entry
+     * @return the keys; empty for another type
+     */
+    static List<String> copiedFlags(JournalEntry clone) {
+        List<String> keys = new ArrayList<>();
+        if (clone.type() == EntryType.ENVIRONMENT_CLONED) {
+            JsonNode payload = clone.payload().toJsonNode();
+            payload.path("flags").fieldNames().forEachRemaining(keys::add);
+            payload.path("archivedFlags").fieldNames().forEachRemaining(keys::add);
+        }
+        return keys;
+    }
+
+    /**
+     * The copy of a flag an {@code ENVIRONMENT_CLONED} entry holds.
+     *
+     * @return its definition, or null if the entry did not copy that flag
+     */
+    static JsonNode copiedDefinition(JournalEntry clone, String flag) {
+        JsonNode payload = clone.payload().toJsonNode();
+        JsonNode served = payload.path("flags").get(flag);
+        return served != null ? served : payload.path("archivedFlags").get(flag);
+    }
 
     /**
      * Records one flag-change record. Records must be added in journal order.

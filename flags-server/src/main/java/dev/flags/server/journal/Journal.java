@@ -62,8 +62,9 @@ public interface Journal extends AutoCloseable {
 
     /**
      * Returns every committed entry of one flag in one environment, oldest first: each version with
-     * who, when, why and the full definition. A clone that copied the flag into the environment is not
-     * listed (its entry holds the copy in {@code flags}). {@link FileJournal} reads only the flag's
+     * who, when, why and the full definition. A clone that copied the flag into the environment is its
+     * first entry there: an {@code ENVIRONMENT_CLONED} entry, whose payload holds the copy under
+     * {@code flags} (or {@code archivedFlags}) and the flag's key. {@link FileJournal} reads only the flag's
      * records, through an index; its first call after an open builds that index with one scan.
      *
      * @param environment the environment's key

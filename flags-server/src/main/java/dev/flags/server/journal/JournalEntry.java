@@ -74,4 +74,21 @@ public record JournalEntry(
             throw new IllegalArgumentException("version must be at least 1, was " + version);
         }
     }
+
+    /**
+     * The definition of a flag this entry gave it, as history shows it: the payload of a flag's
+     * creation or update, or the copy an environment's clone made of it.
+     *
+     * @param flagKey the flag
+     * @return the definition (a fresh tree), or empty for other entries and flags
+     */
+    public java.util.Optional<com.fasterxml.jackson.databind.JsonNode> flagDefinition(String flagKey) {
+        if (type == EntryType.FLAG_CREATED || type == EntryType.FLAG_UPDATED) {
+            return java.util.Optional.of(payload.toJsonNode());
+        }
+        if (type == EntryType.ENVIRONMENT_CLONED) {
+            return java.util.Optional.ofNullable(FlagHistoryIndex.copiedDefinition(this, flagKey));
+        }
+        return java.util.Optional.empty();
+    }
 }

@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -198,6 +199,7 @@ class ReadsTest {
         java.util.Random random = new java.util.Random(20261203);
         java.util.Set<String> live = new java.util.HashSet<>();
         long flagChanges = 0;
+        List<String> clones = new ArrayList<>();
         for (int round = 0; round < 4; round++) {
             // Each open indexes what the journal held when history is first read: before this round's
             // writes in even rounds, after them (so in front of what the writer indexed) in odd ones.
@@ -231,12 +233,22 @@ class ReadsTest {
                     journal.append(change);
                     flagChanges++;
                 }
-                for (String env : envs) {
+                // A clone is the first entry of every flag it copies (served and archived).
+                String clone = "clone-" + round;
+                JournalEntry cloned = journal.append(Change.of(EntryType.ENVIRONMENT_CLONED, clone, "admin",
+                        Fixtures.json("{\"source\":\"" + envs.get(round % envs.size()) + "\"}")));
+                flagChanges += FlagHistoryIndex.copiedFlags(cloned).size();
+                clones.add(clone);
+                List<String> all = new ArrayList<>(envs);
+                all.addAll(clones);
+                for (String env : all) {
                     for (String key : keys) {
                         assertThat(journal.history(env, key)).as(env + "/" + key)
                                 .isEqualTo(journal.historyByScan(env, key));
                     }
                 }
+                assertThat(journal.history(clone, keys.get(0))).as("the clone, if it copied the flag")
+                        .allSatisfy(e -> assertThat(e.type()).isEqualTo(EntryType.ENVIRONMENT_CLONED));
                 assertThat(journal.completeHistoryIndex().changes()).isEqualTo(flagChanges);
             }
         }
