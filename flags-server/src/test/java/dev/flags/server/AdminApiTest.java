@@ -644,6 +644,12 @@ class AdminApiTest {
         assertThat(after.at("/reason/ruleName").asText()).isEqualTo("beta testers");
 
         api.put("/api/v1/environments/production/roles/beta-tester/members/customer-7", ADMIN, null);
+        String customer = "{\"user\": {\"id\": \"customer-7\", \"region\": \"us-east\"}, \"flag\": \"billing-v2\"}";
+        JsonNode asTester = api.post("/api/v1/environments/production/evaluate", tester, customer).json();
+        assertThat(asTester.at("/results/0/value").asBoolean()).as("another user's grant is not revealed to a tester").isFalse();
+        assertThat(asTester.get("note").asText()).contains("without their role grants");
+        assertThat(api.post("/api/v1/environments/production/evaluate", ADMIN, customer).json().at("/results/0/value").asBoolean())
+                .as("an admin sees the real answer").isTrue();
         JsonNode roles = api.get("/api/v1/environments/production/roles", tester).json();
         assertThat(roles.at("/members/beta-tester")).as("a tester sees its own user only")
                 .extracting(JsonNode::asText).containsExactly("tess");

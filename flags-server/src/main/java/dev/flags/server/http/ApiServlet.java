@@ -430,6 +430,13 @@ public final class ApiServlet extends HttpServlet {
         String flagKey = text(body, "flag", false);
         FlagSet set = services.playground().flagSet(p, env);
         ObjectNode n = NODES.objectNode().put("environment", env).put("version", set.version());
+        if (p.scope() == Scope.TESTER && p.userId() != null && !p.userId().equals(user.id())) {
+            // As GET .../roles shows a tester only its own user's grants, the playground must not reveal
+            // another user's ("bob" matching "beta testers" would say that bob has the role).
+            set = set.withRoleGrants(Map.of(), set.version());
+            n.put("note", "a tester token evaluates users other than its own (\"" + p.userId()
+                    + "\") without their role grants on the server");
+        }
         ArrayNode results = n.putArray("results");
         if (flagKey != null) {
             results.add(FlagFormat.toJson(set.evaluate(flagKey, user)));
