@@ -614,9 +614,14 @@ class AdminApiTest {
         assertThat(one.json().get("id").asText()).isEqualTo(id);
         assertThat(one.body()).doesNotContain("flg_").doesNotContain("sha256");
         assertProblem(api.get("/api/v1/tokens/" + id, editor), 403, "admin token");
-        assertThat(api.delete("/api/v1/tokens/" + id, ADMIN).status()).isEqualTo(200);
+        assertThat(api.delete("/api/v1/tokens/" + id + "?comment=left%20the%20team", ADMIN).status()).isEqualTo(200);
         assertProblem(api.get("/api/v1/tokens/" + id, ADMIN), 404, "no live token");
         assertThat(api.get("/api/v1/tokens", ADMIN).json().get("tokens")).hasSize(2);
+        ApiClient.Response commented = api.post("/api/v1/tokens", ADMIN,
+                "{\"name\": \"ci\", \"scope\": \"sdk\", \"environments\": [\"staging\"], \"comment\": \"for the pipeline\"}");
+        assertThat(commented.status()).as(commented.body()).isEqualTo(201);
+        JsonNode tokenAudit = api.get("/api/v1/audit", ADMIN).json().get("entries");
+        assertThat(tokenAudit.toString()).as("a token's why is in the audit log").contains("for the pipeline").contains("left the team");
         assertProblem(api.delete("/api/v1/tokens/" + id, ADMIN), 404, "no live token");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"sdk\", \"environments\": []}"), 400, "exactly one environment");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"root\"}"), 400, "scope must be one of");

@@ -120,6 +120,16 @@ public final class TokenService implements Authenticator {
      *         many tokens
      */
     public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor) {
+        return create(name, scope, environments, userId, actor, null);
+    }
+
+    /**
+     * Creates a token, as {@link #create(String, Scope, Set, String, String)}, with why.
+     *
+     * @param comment why, recorded in the journal and the audit log; null for none
+     */
+    public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor,
+                               String comment) {
         Objects.requireNonNull(scope, "scope");
         if (scope == Scope.TESTER && (userId == null || userId.isBlank() || userId.length() > MAX_USER_ID
                 || userId.chars().anyMatch(Character::isISOControl))) {
@@ -154,7 +164,7 @@ public final class TokenService implements Authenticator {
         if (userId != null) {
             payload.put("userId", userId);
         }
-        journal.append(Change.of(EntryType.TOKEN_CREATED, null, actor, payload));
+        journal.append(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment));
         return new CreatedToken(secret, new Principal(id, name, scope, envs, userId));
     }
 
@@ -166,10 +176,21 @@ public final class TokenService implements Authenticator {
      * @return false if there is no such token
      */
     public boolean revoke(String id, String actor) {
+        return revoke(id, actor, null);
+    }
+
+    /**
+     * Revokes a token, with why.
+     *
+     * @param comment why, recorded in the journal and the audit log; null for none
+     * @return false if there is no such token
+     */
+    public boolean revoke(String id, String actor, String comment) {
         if (!journal.state().tokens().containsKey(id)) {
             return false;
         }
-        journal.append(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id)));
+        journal.append(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
+                .withComment(comment));
         onRevoked.accept(id);
         return true;
     }

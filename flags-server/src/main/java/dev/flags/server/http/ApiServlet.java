@@ -474,7 +474,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "POST" -> {
                     JsonNode body = body(req);
-                    rejectUnknown(body, Set.of("name", "scope", "environments", "userId"));
+                    rejectUnknown(body, Set.of("name", "scope", "environments", "userId", "comment"));
                     String name = text(body, "name", true);
                     if (name.isBlank() || name.length() > 200) {
                         throw new ApiException(400, "bad request", "name must be 1 to 200 characters");
@@ -497,7 +497,8 @@ public final class ApiServlet extends HttpServlet {
                     }
                     TokenService.CreatedToken created;
                     try {
-                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), p.actor());
+                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), p.actor(),
+                                comment(req, text(body, "comment", false)));
                     } catch (IllegalArgumentException e) {
                         throw new ApiException(400, "bad request", e.getMessage());
                     }
@@ -520,7 +521,13 @@ public final class ApiServlet extends HttpServlet {
                     write(resp, 200, token(token));
                 }
                 case "DELETE" -> {
-                    if (!services.tokens().revoke(id, p.actor())) {
+                    boolean revoked;
+                    try {
+                        revoked = services.tokens().revoke(id, p.actor(), comment(req));
+                    } catch (IllegalArgumentException e) {
+                        throw new ApiException(400, "bad request", e.getMessage()); // a comment over the journal's limit
+                    }
+                    if (!revoked) {
                         throw new ApiException(404, "token not found", "there is no live token \"" + id + "\"");
                     }
                     write(resp, 200, NODES.objectNode().put("id", id).put("revoked", true));
