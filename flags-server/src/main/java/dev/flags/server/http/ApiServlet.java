@@ -163,7 +163,8 @@ public final class ApiServlet extends HttpServlet {
                 requireMethod(method, "POST");
                 // The comment comes as for the archive (DELETE) it undoes, or in a body as other POSTs take it.
                 String inBody = null;
-                if (req.getContentLengthLong() > 0 || req.getContentType() != null) {
+                long length = req.getContentLengthLong(); // -1: chunked, so a body may come
+                if (length > 0 || (length < 0 && req.getContentType() != null)) {
                     JsonNode body = body(req);
                     rejectUnknown(body, Set.of("comment"));
                     inBody = text(body, "comment", false);
