@@ -146,8 +146,8 @@ public interface Flags extends AutoCloseable {
      * called once soon after registration with the current state, then after each change of
      * {@link Freshness#source()}; not on every change of flags. Calls come on the SDK's listener thread,
      * or on the builder's {@code listenerExecutor} (with {@code Runnable::run}, on the thread that changed
-     * the state: such a listener must not block, nor call {@code awaitReady} or {@code close()}); one
-     * that throws is logged and ignored. Registering the same listener
+     * the state: such a listener must not block, nor call {@code close()}; told the flags are live, it
+     * finds {@code awaitReady} true); one that throws is logged and ignored. Registering the same listener
      * twice calls it twice.
      *
      * @param listener called with the new {@link Freshness}

@@ -404,6 +404,22 @@ class SyncTest {
     }
 
     @Test
+    void aDirectStatusListenerToldLiveFindsTheSdkReady() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).listenerExecutor(Runnable::run).build()) {
+            List<Boolean> readyWhenLive = new java.util.concurrent.CopyOnWriteArrayList<>();
+            flags.addStatusListener(f -> {
+                if (f.source() == Source.LIVE) {
+                    readyWhenLive.add(flags.awaitReady(Duration.ZERO)); // the QA pass's listener waited 3 s here
+                }
+            });
+            server.awaitSubscription().snapshot(3, doc("a", true, 1));
+            Await.until("the listener heard LIVE", () -> !readyWhenLive.isEmpty());
+            assertThat(readyWhenLive).containsExactly(true);
+        }
+    }
+
+    @Test
     void unreachableAtStartWithoutCacheServesDefaultsThenConnects() throws Exception {
         ScriptedSyncServer server = ScriptedSyncServer.notStarted();
         try (server; Flags flags = client(server).build()) {

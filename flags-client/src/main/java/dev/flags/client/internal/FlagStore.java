@@ -280,10 +280,24 @@ public final class FlagStore implements AutoCloseable {
      * @param touched the keys of every flag that may differ between the current state and {@code next}
      *                (more is fine, fewer is not), or null if unknown: every flag is compared
      */
-    public synchronized void publish(FlagState next, Set<String> touched) {
+    public void publish(FlagState next, Set<String> touched) {
+        publish(next, touched, null);
+    }
+
+    /**
+     * Like {@link #publish(FlagState, Set)}, running {@code afterSwap} once the new state is in place and
+     * before any listener hears of it: a listener that runs on the publishing thread and is told the
+     * flags are live must find the SDK ready.
+     *
+     * @param afterSwap run after the swap, or null
+     */
+    public synchronized void publish(FlagState next, Set<String> touched, Runnable afterSwap) {
         Objects.requireNonNull(next, "next");
         FlagState old = state;
         state = next;
+        if (afterSwap != null) {
+            afterSwap.run();
+        }
         if (old.source() != next.source() && !statusListeners.isEmpty()) {
             tellStatus(List.copyOf(statusListeners), describe.apply(next));
         }

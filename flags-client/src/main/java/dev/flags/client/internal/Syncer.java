@@ -166,6 +166,8 @@ final class Syncer implements AutoCloseable {
     private long cacheWrittenVersion = -1; // guarded by cacheLock
     private boolean cacheWarned; // guarded by cacheLock
 
+    /** {@link Readiness#ready}, made once: it runs on every change, which should allocate nothing for it. */
+    private final Runnable markReady;
     /** How the note of a state without flags starts until the server answers (ClientFlags writes it). */
     static final String NOT_ANSWERED_YET = "the flag server has not answered yet";
     /** What the start-up note said after {@link #NOT_ANSWERED_YET}: about the cache file, kept in later notes. */
@@ -183,6 +185,7 @@ final class Syncer implements AutoCloseable {
         this.store = store;
         this.cache = cache;
         this.readiness = readiness;
+        this.markReady = readiness::ready;
         this.clock = settings.clock();
         this.nanoTime = nanoTime;
         this.backoff = new Backoff(settings.initialBackoff(), settings.maxBackoff(), random);
@@ -387,7 +390,7 @@ final class Syncer implements AutoCloseable {
             status = UP; // a store only on a change: the common case, a live stream, writes nothing
         }
         if (next != null) {
-            store.publish(next, touched);
+            store.publish(next, touched, markReady); // ready before a direct listener hears "live"
             if (LOG.isDebugEnabled()) { // checked first: the arguments would be boxed on every change otherwise
                 LOG.debug("flags: applied {} of environment \"{}\": version {} -> {}", message.hasSnapshot()
                         ? "a snapshot (" + next.flags().size() + " flags)"
@@ -396,7 +399,7 @@ final class Syncer implements AutoCloseable {
                         environment, have, next.version());
             }
         } else if (held.source() != Source.LIVE) {
-            store.publish(held.withSource(Source.LIVE));
+            store.publish(held.withSource(Source.LIVE), null, markReady);
         }
         readiness.ready();
         if (next != null) {
