@@ -110,6 +110,11 @@ class ValidationTest {
         assertThatThrownBy(() -> FlagFormat.readUser(new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree("{\"attributes\": {\"n\": 1e400}}")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("user.attributes.n is too large a number");
+        // Where a number is the wrong type anyway, it is not shown as the "Infinity" nobody wrote.
+        var description = new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"key\": \"f\", \"description\": 1e400}");
+        assertThatThrownBy(() -> FlagFormat.readFlag(description)).isInstanceOfSatisfying(FlagValidationException.class, e ->
+                assertThat(e.problems()).singleElement().extracting(Problem::message).asString()
+                        .endsWith("was a number too large for a double").doesNotContain("Infinity"));
     }
 
     @Test

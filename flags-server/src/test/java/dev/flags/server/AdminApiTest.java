@@ -154,6 +154,9 @@ class AdminApiTest {
         assertThat(restored.json().get("flags").asInt()).as("its flags are back").isEqualTo(1);
         assertThat(api.patch("/api/v1/environments/dev-42/flags/billing-v2", ADMIN, "{\"enabled\": false}").status()).isEqualTo(200);
         assertProblem(api.call("POST", "/api/v1/environments/dev-42/restore", ADMIN, null, Map.of()), 409, "is not archived");
+        api.delete("/api/v1/environments/dev-42", ADMIN);
+        assertThat(api.call("POST", "/api/v1/environments/dev-42/restore", ADMIN, null, Map.of("Content-Type", "application/json"))
+                .status()).as("a JSON content type without a body is no body").isEqualTo(200);
         assertProblem(api.call("GET", "/api/v1/environments/dev-42/restore", ADMIN, null, Map.of()), 405, "GET is not allowed");
         assertProblem(api.call("POST", "/api/v1/environments/nope/restore", ADMIN, null, Map.of()), 404, "nope");
         JsonNode audit = api.get("/api/v1/audit?environment=dev-42", ADMIN).json();
