@@ -115,18 +115,21 @@ public interface Flags extends AutoCloseable {
     Map<String, FlagEvaluation> allFlags(User user);
 
     /**
-     * Registers a listener for changes of one flag.
+     * Registers a listener for changes of one flag: each change applied after this method returned
+     * (not one applied before, even if its listeners had not all been called yet).
      *
-     * @param flagKey the flag's key
+     * @param flagKey the flag's key; it need not exist yet (the listener then hears of it being added)
      * @param listener called after each change of that flag, on the SDK's listener thread (or the
      *                 {@code listenerExecutor} set on the builder: with {@code Runnable::run}, on the thread
      *                 that applied the change, which the listener must then never block)
      * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if no flag can have the key (docs/flag-format.md: letters,
+     *         digits, '.', '_' and '-', at most 128): a listener for it would never be called
      */
     void addListener(String flagKey, FlagChangeListener listener);
 
     /**
-     * Registers a listener for changes of any flag.
+     * Registers a listener for changes of any flag: each change applied after this method returned.
      *
      * @param listener called after each change of each flag, on the SDK's listener thread (or the
      *                 {@code listenerExecutor} set on the builder, as for {@link #addListener(String, FlagChangeListener)})

@@ -30,6 +30,21 @@ public record Flag(String key, String description, boolean enabled, String salt,
         rules = rules == null ? List.of() : List.copyOf(rules);
     }
 
+    /** The syntax of a flag key, in words for error messages. */
+    public static final String KEY_SYNTAX =
+            "a flag key starts with a letter or digit and holds only letters, digits, '.', '_' and '-', at most 128";
+
+    /**
+     * Whether a text is a valid flag key (docs/flag-format.md): it starts with a letter or digit and
+     * holds only letters, digits, '.', '_' and '-', at most 128 characters. No flag has any other key.
+     *
+     * @param key a text, possibly null
+     * @return true if a flag could have this key
+     */
+    public static boolean isValidKey(String key) {
+        return Syntax.isKey(key);
+    }
+
     /** @return the salt used for bucketing: {@link #salt()} if set, else the key */
     public String effectiveSalt() {
         return salt == null ? key : salt;

@@ -157,6 +157,21 @@ public final class FlagSet {
      * @return the answer
      */
     public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
+        return isEnabled(flagKey, user, defaultValue, EvaluationFailureHandler.IGNORE);
+    }
+
+    /**
+     * Whether the flag is on for the user, telling {@code onFailure} when the flag's rules failed on
+     * the user (the answer is then {@code defaultValue}). Never throws; allocates nothing unless the
+     * rules fail.
+     *
+     * @param flagKey the flag's key
+     * @param user the user; null gives {@code defaultValue} (not a failure of the flag)
+     * @param defaultValue the answer when there is no such flag or the evaluation fails
+     * @param onFailure told of a failure of the flag's rules
+     * @return the answer
+     */
+    public boolean isEnabled(String flagKey, User user, boolean defaultValue, EvaluationFailureHandler onFailure) {
         CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
         if (flag == null || user == null) {
             return defaultValue;
@@ -164,7 +179,16 @@ public final class FlagSet {
         try {
             return flag.evaluate(user, grantsByUser).value();
         } catch (RuntimeException | StackOverflowError e) {
+            tell(onFailure, flag, e);
             return defaultValue;
+        }
+    }
+
+    private static void tell(EvaluationFailureHandler onFailure, CompiledFlag flag, Throwable failure) {
+        try {
+            onFailure.failed(flag.flag().key(), flag.flag().version(), failure);
+        } catch (RuntimeException | StackOverflowError ignored) {
+            // The handler is a log line or a metric; its own failure must not reach the caller either.
         }
     }
 
@@ -191,6 +215,21 @@ public final class FlagSet {
      * @return value, variant, reason and flag version
      */
     public Evaluation evaluate(String flagKey, User user, boolean defaultValue) {
+        return evaluate(flagKey, user, defaultValue, EvaluationFailureHandler.IGNORE);
+    }
+
+    /**
+     * Evaluates a flag and says why, telling {@code onFailure} when the flag's rules failed on the
+     * user (the answer is then {@code defaultValue} with an {@link Reason.Kind#ERROR} reason). A null
+     * key or user is an error of the caller, not a failure of the flag: it is not told. Never throws.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @param defaultValue the answer when there is no such flag or the evaluation fails
+     * @param onFailure told of a failure of the flag's rules
+     * @return value, variant, reason and flag version
+     */
+    public Evaluation evaluate(String flagKey, User user, boolean defaultValue, EvaluationFailureHandler onFailure) {
         if (flagKey == null) {
             // A bug in the caller, not a flag someone forgot to create: say so, not "no flag \"\"".
             return Evaluation.error("", defaultValue, "the flag key was null", -1);
@@ -207,6 +246,7 @@ public final class FlagSet {
             return flag.evaluate(user, grantsByUser);
         } catch (RuntimeException | StackOverflowError e) {
             // A rule that fails on this user's data must not take the application down.
+            tell(onFailure, flag, e);
             return Evaluation.error(key, defaultValue, "evaluation failed: " + e, flag.flag().version());
         }
     }

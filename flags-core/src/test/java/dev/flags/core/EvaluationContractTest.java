@@ -9,6 +9,7 @@ import static dev.flags.core.Fixtures.rule;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -170,6 +171,34 @@ class EvaluationContractTest {
         assertThat(e.value()).isTrue();
         assertThat(e.reason().kind()).isEqualTo(Reason.Kind.ERROR);
         assertThat(e.flagVersion()).isEqualTo(1);
+    }
+
+    @Test
+    @DisplayName("a broken rule is not silent: the failure handler hears of it (not of a null user), and its own failure is ignored")
+    void brokenRuleTellsTheFailureHandler() {
+        Flag flag = new Flag("f", null, true, null, List.of(), List.of(),
+                List.of(rule("regex", attribute("bio", Operator.MATCHES, "^(a|aa)+$"))), false, 4);
+        FlagSet flags = FlagSet.of(flag);
+        User user = User.withId("u").attribute("bio", "a".repeat(200_000) + "b");
+        List<String> heard = new ArrayList<>();
+        EvaluationFailureHandler handler = (key, version, failure) ->
+                heard.add(key + " v" + version + " " + failure.getClass().getSimpleName());
+
+        assertThat(flags.isEnabled("f", user, true, handler)).isTrue();
+        assertThat(flags.evaluate("f", user, true, handler).reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(heard).containsExactly("f v4 StackOverflowError", "f v4 StackOverflowError");
+
+        heard.clear();
+        assertThat(flags.isEnabled("f", null, true, handler)).isTrue();
+        assertThat(flags.evaluate("f", null, true, handler).reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(flags.isEnabled("f", User.withId("short").attribute("bio", "aa"), false, handler)).isTrue();
+        assertThat(heard).as("a null user is the caller's error, and a rule that works is no failure").isEmpty();
+
+        EvaluationFailureHandler throwing = (key, version, failure) -> {
+            throw new IllegalStateException("the handler's own bug");
+        };
+        assertThat(flags.isEnabled("f", user, true, throwing)).isTrue();
+        assertThat(flags.evaluate("f", user, false, throwing).value()).isFalse();
     }
 
     @Test

@@ -10,6 +10,7 @@ import dev.flags.client.Source;
 import dev.flags.client.StatusListener;
 import dev.flags.core.Condition;
 import dev.flags.core.Evaluation;
+import dev.flags.core.EvaluationFailureHandler;
 import dev.flags.core.Flag;
 import dev.flags.core.Reason;
 import dev.flags.core.Rule;
@@ -60,7 +61,12 @@ public final class FlagStore implements AutoCloseable {
     private static final int MAX_KEY_IN_LOG = 200;
 
     private volatile FlagState state;
-    private final CopyOnWriteArrayList<Registration> listeners = new CopyOnWriteArrayList<>();
+    /*
+     * Replaced, never changed, and only under this store's lock, as publish() runs: so publish() reads
+     * the registrations of its change once, for free, and a listener registered after a change was
+     * published (after awaitReady() returned, say) never hears of that change.
+     */
+    private volatile List<Registration> listeners = List.of();
     private final CopyOnWriteArrayList<StatusListener> statusListeners = new CopyOnWriteArrayList<>();
     private volatile Function<FlagState, Freshness> describe =
             s -> new Freshness(s.version(), s.source(), false, null, s.note());
@@ -81,6 +87,14 @@ public final class FlagStore implements AutoCloseable {
      * stays allocation-free and lock-free; only evaluate() of an unknown flag consults it.
      */
     private final Cache<String, Boolean> warnedUnknown;
+    /*
+     * Flags whose rules failed on a user's data (key and version): warned once per hour each, for the
+     * same reason and with the same bound. A failing rule fails on every request of the users it
+     * fails on, and isEnabled() answers the default then: without this line nobody would know.
+     */
+    private final Cache<String, Boolean> warnedFailures =
+            Caffeine.newBuilder().maximumSize(1_000).expireAfterWrite(Duration.ofHours(1)).build();
+    private final EvaluationFailureHandler failures = this::warnFailure;
 
     /**
      * Creates a store.
@@ -164,7 +178,7 @@ public final class FlagStore implements AutoCloseable {
      * @return the answer
      */
     public boolean isEnabled(String flagKey, User user, boolean defaultValue) {
-        return state.flags().isEnabled(flagKey, user, defaultValue);
+        return state.flags().isEnabled(flagKey, user, defaultValue, failures);
     }
 
     /**
@@ -173,7 +187,7 @@ public final class FlagStore implements AutoCloseable {
      * @return the variant served, or null
      */
     public String variant(String flagKey, User user) {
-        return state.flags().variant(flagKey, user);
+        return state.flags().evaluate(flagKey, user, false, failures).variant();
     }
 
     /**
@@ -222,7 +236,7 @@ public final class FlagStore implements AutoCloseable {
                     new Reason(Reason.Kind.ERROR, -1, null, "this SDK cannot read the flag's document: " + problem),
                     -1, s.source(), s.version());
         }
-        Evaluation e = s.flags().evaluate(flagKey, user, defaultValue);
+        Evaluation e = s.flags().evaluate(flagKey, user, defaultValue, failures);
         if (warn && e.reason().kind() == Reason.Kind.FLAG_NOT_FOUND) {
             warnUnknown(key, s);
         }
@@ -253,11 +267,26 @@ public final class FlagStore implements AutoCloseable {
         return out == null ? key : out.toString();
     }
 
+    /** A key from a caller as a log line or message shows it: escaped, and cut if very long. */
+    static String shown(String key) {
+        return printable(key.length() > MAX_KEY_IN_LOG ? key.substring(0, MAX_KEY_IN_LOG) + "..." : key);
+    }
+
     private void warnUnknown(String key, FlagState s) {
         if (warnedUnknown != null && warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) == null) {
-            String shown = printable(key.length() > MAX_KEY_IN_LOG ? key.substring(0, MAX_KEY_IN_LOG) + "..." : key);
+            String shown = shown(key);
             LOG.warn("flags: no flag \"{}\" in {} (version {}): serving the caller's default; said once an hour"
                     + " per flag", shown, label, s.version());
+        }
+    }
+
+    private void warnFailure(String flagKey, long flagVersion, Throwable failure) {
+        if (warnedFailures.asMap().putIfAbsent(flagKey + '@' + flagVersion, Boolean.TRUE) == null) {
+            LOG.warn("flags: flag \"{}\" (version {}) in {} failed on a user's data and answered the caller's"
+                    + " default: {}; said once an hour per flag version", printable(flagKey), flagVersion, label,
+                    failure instanceof StackOverflowError
+                            ? failure + " (a regular expression of a \"matches\" condition on a long value?)"
+                            : failure.toString());
         }
     }
 
@@ -294,6 +323,7 @@ public final class FlagStore implements AutoCloseable {
     public synchronized void publish(FlagState next, Set<String> touched, Runnable afterSwap) {
         Objects.requireNonNull(next, "next");
         FlagState old = state;
+        List<Registration> targets = listeners;
         state = next;
         if (afterSwap != null) {
             afterSwap.run();
@@ -301,27 +331,29 @@ public final class FlagStore implements AutoCloseable {
         if (old.source() != next.source() && !statusListeners.isEmpty()) {
             tellStatus(List.copyOf(statusListeners), describe.apply(next));
         }
-        if (listeners.isEmpty() || (old.flags() == next.flags() && old.unreadable().equals(next.unreadable()))) {
+        if (targets.isEmpty() || (old.flags() == next.flags() && old.unreadable().equals(next.unreadable()))) {
             return;
         }
         List<FlagChangeEvent> changes = touched == null ? changes(old, next) : changes(old, next, touched);
         if (changes.isEmpty()) {
             return;
         }
-        dispatch(() -> deliver(changes), "change events");
+        dispatch(() -> deliver(changes, targets), "change events");
     }
 
     /**
      * @param flagKey the flag to listen to, or null for every flag
      * @param listener the listener
      */
-    public void addListener(String flagKey, FlagChangeListener listener) {
-        listeners.add(new Registration(flagKey, Objects.requireNonNull(listener, "listener")));
+    public synchronized void addListener(String flagKey, FlagChangeListener listener) {
+        List<Registration> more = new ArrayList<>(listeners);
+        more.add(new Registration(flagKey, Objects.requireNonNull(listener, "listener")));
+        listeners = List.copyOf(more);
     }
 
     /** @param listener a listener to remove everywhere it is registered */
-    public void removeListener(FlagChangeListener listener) {
-        listeners.removeIf(r -> r.listener == listener);
+    public synchronized void removeListener(FlagChangeListener listener) {
+        listeners = listeners.stream().filter(r -> r.listener != listener).toList();
     }
 
     /**
@@ -379,11 +411,11 @@ public final class FlagStore implements AutoCloseable {
         }, "a status event");
     }
 
-    private void deliver(List<FlagChangeEvent> changes) {
+    private void deliver(List<FlagChangeEvent> changes, List<Registration> targets) {
         Throwable failed = null;
         for (FlagChangeEvent event : changes) {
-            for (Registration r : listeners) {
-                if (r.flagKey == null || r.flagKey.equals(event.flagKey())) {
+            for (Registration r : targets) {
+                if ((r.flagKey == null || r.flagKey.equals(event.flagKey())) && isRegistered(r)) {
                     try {
                         r.listener.onChange(event);
                     } catch (VirtualMachineError e) {
@@ -511,6 +543,16 @@ public final class FlagStore implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+    }
+
+    /** Whether a registration is still in place: one removed since the change was published is not called. */
+    private boolean isRegistered(Registration r) {
+        for (Registration current : listeners) {
+            if (current == r) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private record Registration(String flagKey, FlagChangeListener listener) {

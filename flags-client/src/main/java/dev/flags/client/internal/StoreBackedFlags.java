@@ -4,6 +4,7 @@ import dev.flags.client.FlagChangeListener;
 import dev.flags.client.FlagEvaluation;
 import dev.flags.client.Flags;
 import dev.flags.client.StatusListener;
+import dev.flags.core.Flag;
 import dev.flags.core.User;
 import java.util.Map;
 import java.util.Objects;
@@ -55,7 +56,13 @@ public abstract class StoreBackedFlags implements Flags {
 
     @Override
     public final void addListener(String flagKey, FlagChangeListener listener) {
-        store.addListener(Objects.requireNonNull(flagKey, "flagKey"), listener);
+        Objects.requireNonNull(flagKey, "flagKey");
+        if (!Flag.isValidKey(flagKey)) {
+            // A listener for a key no flag can have would wait forever: a typo to hear of now.
+            throw new IllegalArgumentException("no flag can have the key \"" + FlagStore.shown(flagKey)
+                    + "\" (" + Flag.KEY_SYNTAX + "): a listener for it would never be called");
+        }
+        store.addListener(flagKey, listener);
     }
 
     @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flags.client.FlagChangeEvent;
 import dev.flags.client.FlagChangeEvent.Change;
+import dev.flags.client.FlagChangeListener;
 import dev.flags.client.FlagEvaluation;
 import dev.flags.client.Source;
 import dev.flags.core.Condition;
@@ -66,6 +67,36 @@ class FlagStoreTest {
                 forRole("beta-flag", "beta"), forRole("staff-flag", "staff"), flag("plain", true, 1));
         assertThat(FlagStore.changes(before, after)).containsExactly(
                 new FlagChangeEvent("beta-flag", Change.UPDATED, 2, Source.LIVE));
+    }
+
+    @Test
+    void aListenerHearsOnlyChangesPublishedAfterItWasRegisteredAndNoneAfterItWasRemoved() {
+        FlagState v1 = state(1, Map.of(), flag("a", true, 1));
+        FlagState v2 = state(2, Map.of(), flag("a", false, 2));
+        FlagState v3 = state(3, Map.of(), flag("a", true, 3));
+        List<Runnable> queued = new ArrayList<>(); // the listener executor, run by hand
+        FlagStore store = new FlagStore(v1, queued::add, false, "test");
+        List<FlagChangeEvent> early = new ArrayList<>();
+        List<FlagChangeEvent> late = new ArrayList<>();
+        List<FlagChangeEvent> removed = new ArrayList<>();
+        FlagChangeListener removedListener = removed::add;
+        store.addListener("a", early::add);
+        store.addListener(null, removedListener);
+
+        // Registered once the new state is in place (as after awaitReady() returned), before delivery.
+        store.publish(v2, null, () -> store.addListener(null, late::add));
+        store.removeListener(removedListener);
+        queued.forEach(Runnable::run);
+        queued.clear();
+        assertThat(early).containsExactly(new FlagChangeEvent("a", Change.UPDATED, 2, Source.LIVE));
+        assertThat(late).as("published before it was registered").isEmpty();
+        assertThat(removed).as("removed before the delivery").isEmpty();
+
+        store.publish(v3);
+        queued.forEach(Runnable::run);
+        assertThat(late).containsExactly(new FlagChangeEvent("a", Change.UPDATED, 3, Source.LIVE));
+        assertThat(early).hasSize(2);
+        assertThat(removed).isEmpty();
     }
 
     @Test

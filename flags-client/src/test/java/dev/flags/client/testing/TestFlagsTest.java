@@ -39,6 +39,23 @@ class TestFlagsTest {
     }
 
     @Test
+    void aListenerForAKeyNoFlagCanHaveIsRefusedAtOnce() {
+        TestFlags flags = TestFlags.create();
+        assertThatThrownBy(() -> flags.addListener("Billing V2!", event -> { }))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("no flag can have the key \"Billing V2!\" (a flag key starts with a letter or digit and"
+                        + " holds only letters, digits, '.', '_' and '-', at most 128): a listener for it would never be called");
+        assertThatThrownBy(() -> flags.addListener("", event -> { })).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> flags.addListener("line\nbreak", event -> { }))
+                .hasMessageContaining("\"line\\u000abreak\"");
+
+        List<FlagChangeEvent> events = new ArrayList<>();
+        flags.addListener("not-yet-created", events::add); // a valid key of a flag that does not exist yet
+        flags.enable("not-yet-created");
+        assertThat(events).extracting(FlagChangeEvent::change).containsExactly(FlagChangeEvent.Change.ADDED);
+    }
+
+    @Test
     void enableDisableAndTarget() {
         TestFlags flags = TestFlags.create().enable("billing-v2").enableFor("new-search", "u-1", "u-2");
         assertThat(flags.isEnabled("billing-v2", USER)).isTrue();

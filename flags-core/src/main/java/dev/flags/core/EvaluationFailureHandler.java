@@ -1,0 +1,32 @@
+package dev.flags.core;
+
+/**
+ * Told when a flag's rules failed on a user, so that the failure is not silent. The evaluator still
+ * answers (the caller's default, with an {@link Reason.Kind#ERROR} reason from
+ * {@link FlagSet#evaluate}); this is for a log line or a metric.
+ *
+ * <p>A rule fails on a user's data only in rare cases: a {@code matches} condition whose regular
+ * expression overflows the stack on a very long attribute value, for example. Implementations are
+ * called on the evaluating thread, so they must be thread-safe, cheap, and must not throw (what one
+ * throws is ignored).
+ *
+ * <pre>{@code
+ * boolean on = flags.isEnabled("billing-v2", user, false,
+ *         (key, version, failure) -> log.warn("flag {} v{} failed: {}", key, version, failure.toString()));
+ * }</pre>
+ */
+@FunctionalInterface
+public interface EvaluationFailureHandler {
+
+    /** A handler that does nothing. */
+    EvaluationFailureHandler IGNORE = (flagKey, flagVersion, failure) -> { };
+
+    /**
+     * Called after a flag's rules failed on a user.
+     *
+     * @param flagKey the flag's key
+     * @param flagVersion the flag's version
+     * @param failure what the rules threw ({@link RuntimeException} or {@link StackOverflowError})
+     */
+    void failed(String flagKey, long flagVersion, Throwable failure);
+}
