@@ -22,6 +22,7 @@ public final class Freshness {
     private final Instant lastHeardFromServer;
     private final String problem;
     private final boolean refused;
+    private final String cacheFileProblem;
 
     /**
      * Creates a freshness report of an SDK that the flag server does not refuse.
@@ -50,6 +51,24 @@ public final class Freshness {
      */
     public Freshness(long version, Source source, boolean streamUp, Instant lastHeardFromServer, String problem,
                      boolean refused) {
+        this(version, source, streamUp, lastHeardFromServer, problem, refused, null);
+    }
+
+    /**
+     * Creates a freshness report; the SDK makes these, applications read them.
+     *
+     * @param version the version of the flags held (the environment's version), 0 if none
+     * @param source where the flags held came from
+     * @param streamUp true if the stream to the flag server is up
+     * @param lastHeardFromServer when a message last came from the server, or null if never
+     * @param problem why the stream is down or the flags are not live, or null if nothing is wrong
+     * @param refused true while the flag server refuses this SDK (its token or environment)
+     * @param cacheFileProblem why the cache file could not be written the last time, or null
+     * @throws NullPointerException if {@code source} is null
+     */
+    public Freshness(long version, Source source, boolean streamUp, Instant lastHeardFromServer, String problem,
+                     boolean refused, String cacheFileProblem) {
+        this.cacheFileProblem = cacheFileProblem;
         this.version = version;
         this.source = Objects.requireNonNull(source, "source");
         this.streamUp = streamUp;
@@ -96,22 +115,34 @@ public final class Freshness {
         return refused;
     }
 
+    /**
+     * @return why the SDK could not write its cache file the last time it tried (a missing directory,
+     *         a full disk, no permission), such as {@code "cannot write the cache file
+     *         /var/cache/app/flags.cache: java.nio.file.NoSuchFileException: ..."}; empty when it was
+     *         written, or there is none. The flags still work, but a restart while the flag server is
+     *         unreachable would start without them. The SDK tries again at each change.
+     */
+    public Optional<String> cacheFileProblem() {
+        return Optional.ofNullable(cacheFileProblem);
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof Freshness f && version == f.version && source == f.source && streamUp == f.streamUp
                 && Objects.equals(lastHeardFromServer, f.lastHeardFromServer) && Objects.equals(problem, f.problem)
-                && refused == f.refused;
+                && refused == f.refused && Objects.equals(cacheFileProblem, f.cacheFileProblem);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(version, source, streamUp, lastHeardFromServer, problem, refused);
+        return Objects.hash(version, source, streamUp, lastHeardFromServer, problem, refused, cacheFileProblem);
     }
 
     @Override
     public String toString() {
         return "Freshness{version=" + version + ", source=" + source + ", streamUp=" + streamUp
                 + ", lastHeardFromServer=" + lastHeardFromServer + (problem == null ? "" : ", problem=" + problem)
-                + (refused ? ", refused" : "") + "}";
+                + (refused ? ", refused" : "") + (cacheFileProblem == null ? "" : ", cacheFileProblem=" + cacheFileProblem)
+                + "}";
     }
 }

@@ -8,7 +8,9 @@ import java.util.Objects;
  * <ul>
  *   <li>{@link Status#UP}: the flags are live (or come from an offline file or a test).</li>
  *   <li>{@link Status#DEGRADED}: flags are served, but from a stale copy or the cache file, because
- *       the flag server cannot be reached or refused the token; {@link #detail()} says which.</li>
+ *       the flag server cannot be reached or refused the token; or they are live, but the SDK cannot
+ *       write its cache file, so a restart while the server is unreachable would start without flags
+ *       ({@link Freshness#cacheFileProblem()}); {@link #detail()} says which.</li>
  *   <li>{@link Status#DOWN}: no flags at all (every answer is the caller's default), or closed.</li>
  * </ul>
  *
@@ -29,7 +31,7 @@ public record Health(Status status, String detail) {
     public enum Status {
         /** Flags are current. */
         UP,
-        /** Flags are served, but may be out of date. */
+        /** Flags are served, but may be out of date, or the cache file cannot be written. */
         DEGRADED,
         /** No flags are served: every answer is the caller's default. */
         DOWN

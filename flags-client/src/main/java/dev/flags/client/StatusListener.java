@@ -7,7 +7,9 @@ package dev.flags.client;
  * <p>A listener is called once soon after it is registered, with the state at that moment, and then
  * after each change of source: the first sync ({@code DEFAULTS} or {@code CACHE_FILE} to
  * {@code LIVE}), a lost stream ({@code LIVE} to {@code STALE}), a recovery ({@code STALE} to
- * {@code LIVE}), the first good read of an offline file. Not on every change of flags: that is
+ * {@code LIVE}), the first good read of an offline file; and when the flag server starts or stops
+ * refusing the SDK ({@link Freshness#refused()}) or the cache file starts or stops failing to be
+ * written ({@link Freshness#cacheFileProblem()}). Not on every change of flags: that is
  * {@link FlagChangeListener}'s job.
  *
  * <p>Listeners are called like change listeners: on a thread of the SDK's listener executor

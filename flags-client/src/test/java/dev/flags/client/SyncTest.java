@@ -446,6 +446,39 @@ class SyncTest {
     }
 
     @Test
+    void aCacheFileThatCannotBeWrittenIsInHealthFreshnessAndStatusUntilItIsWrittenAgain() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("cache-dir"));
+        Path cache = dir.resolve("flags.cache");
+        BlockingQueue<Freshness> statuses = new LinkedBlockingQueue<>();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            Files.delete(dir); // checked by build(), gone since (a cleaned-up temporary directory, say)
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(3, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            Await.until("the failed cache write is reported", () -> flags.freshness().cacheFileProblem().isPresent());
+            assertThat(flags.freshness().cacheFileProblem().get())
+                    .startsWith("cannot write the cache file " + cache).contains("NoSuchFileException");
+            assertThat(flags.freshness().problem()).as("the stream is fine").isEmpty();
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
+            Health degraded = flags.health();
+            assertThat(degraded.status()).isEqualTo(Health.Status.DEGRADED);
+            assertThat(degraded.detail()).startsWith("live: version 3, stream up; cannot write the cache file")
+                    .endsWith("(a restart while the flag server is unreachable would start without flags)");
+            flags.addStatusListener(statuses::add);
+            assertThat(statuses.poll(10, TimeUnit.SECONDS).cacheFileProblem()).isPresent();
+
+            Files.createDirectories(dir);
+            sub.delta(3, 4, doc("a", false, 2)); // the next change tries again
+            assertThat(statuses.poll(10, TimeUnit.SECONDS).cacheFileProblem()).as("told when it is written again").isEmpty();
+            assertThat(flags.freshness().cacheFileProblem()).isEmpty();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(Files.readString(cache)).contains("version: 4\n");
+            assertThat(logs.lines("cannot write cache file")).singleElement().asString().contains("WARN");
+            assertThat(logs.lines("written again")).hasSize(1);
+        }
+    }
+
+    @Test
     void unreachableAtStartWithCacheFileServesTheCacheThenResumesFromItsVersion() throws Exception {
         Path cache = tmp.resolve("flags.cache");
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {

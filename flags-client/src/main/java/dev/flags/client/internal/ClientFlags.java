@@ -123,7 +123,8 @@ public final class ClientFlags extends StoreBackedFlags {
         if (problem == null && s.source() == Source.DEFAULTS) {
             problem = s.note();
         }
-        return new Freshness(s.version(), s.source(), sync.streamUp(), syncer.lastHeard(), problem, sync.refused());
+        return new Freshness(s.version(), s.source(), sync.streamUp(), syncer.lastHeard(), problem, sync.refused(),
+                syncer.cacheProblem());
     }
 
     @Override
@@ -133,6 +134,13 @@ public final class ClientFlags extends StoreBackedFlags {
         }
         Freshness f = freshness();
         String why = f.problem().map(p -> " (" + p + ")").orElse("");
+        if (f.cacheFileProblem().isPresent() && (f.source() == Source.LIVE || f.source() == Source.STALE)) {
+            // Served, and current if live, but without the fail-static copy a restart during an outage needs.
+            String served = f.source() == Source.LIVE ? "live: version " + f.version() + ", stream up"
+                    : "stale: version " + f.version() + " from memory, the stream to the flag server is down" + why;
+            return new Health(Health.Status.DEGRADED, served + "; " + f.cacheFileProblem().get()
+                    + " (a restart while the flag server is unreachable would start without flags)");
+        }
         return switch (f.source()) {
             case LIVE -> new Health(Health.Status.UP, "live: version " + f.version() + ", stream up");
             case OFFLINE_FILE -> new Health(f.problem().isPresent() ? Health.Status.DEGRADED : Health.Status.UP,

@@ -164,7 +164,8 @@ final class Syncer implements AutoCloseable {
     private final BiConsumer<String, String> unreadable = this::unreadable;
     private final Object cacheLock = new Object();
     private long cacheWrittenVersion = -1; // guarded by cacheLock
-    private boolean cacheWarned; // guarded by cacheLock
+    /** Why the cache file could not be written the last time, or null: for freshness() and health(). */
+    private volatile String cacheProblem;
 
     /** {@link Readiness#ready}, made once: it runs on every change, which should allocate nothing for it. */
     private final Runnable markReady;
@@ -278,6 +279,11 @@ final class Syncer implements AutoCloseable {
             counted = true;
             subscribe();
         }
+    }
+
+    /** @return why the cache file could not be written the last time it was tried, or null */
+    String cacheProblem() {
+        return cacheProblem;
     }
 
     SyncStatus status() {
@@ -600,15 +606,18 @@ final class Syncer implements AutoCloseable {
             try {
                 cache.write(s.flags(), s.stateTag());
                 cacheWrittenVersion = s.version();
-                if (cacheWarned) {
-                    cacheWarned = false;
+                if (cacheProblem != null) {
+                    cacheProblem = null;
                     LOG.info("flags: cache file {} written again", cache.path());
+                    store.statusChanged();
                 }
             } catch (IOException | RuntimeException e) {
-                if (!cacheWarned) {
-                    cacheWarned = true;
+                boolean first = cacheProblem == null;
+                cacheProblem = "cannot write the cache file " + cache.path() + ": " + e;
+                if (first) {
                     LOG.warn("flags: cannot write cache file {} (flags still work; a restart while the server is"
-                            + " unreachable would not have them): {}", cache.path(), e.toString());
+                            + " unreachable would not have them; tried again at each change): {}", cache.path(), e.toString());
+                    store.statusChanged();
                 }
             }
         }
