@@ -549,6 +549,9 @@ public final class FlagsCommand implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"roles\": [\"beta-tester\"]}'.")
         String user;
         @Parameters(index = "1", arity = "0..1", paramLabel = "FLAG") String flag;
+        @Option(names = "--explain", description = "Say step by step why: each rule tried, the first condition that did"
+                + " not hold and the user's own value (region, roles, rollout bucket), as text.")
+        boolean explain;
 
         @Override
         public Integer call() {
@@ -557,13 +560,57 @@ public final class FlagsCommand implements Callable<Integer> {
             if (flag != null) {
                 body.put("flag", flag);
             }
+            if (explain) {
+                body.put("explain", true);
+            }
             JsonNode answer = o.api(spec).call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null);
             if (flag != null && "FLAG_NOT_FOUND".equals(answer.at("/results/0/reason/kind").asText())) {
                 // As `eval` of a file: a mistyped flag name must not read as "false" for this user.
                 throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in environment \"" + o.environment + "\"");
             }
-            print(spec, answer);
+            if (explain) {
+                if (answer.has("note")) {
+                    spec.commandLine().getOut().println("note: " + answer.get("note").asText());
+                }
+                answer.path("results").forEach(r -> printExplanation(spec, r));
+            } else {
+                print(spec, answer);
+            }
             return EXIT_OK;
+        }
+    }
+
+    /**
+     * An explained evaluation as lines for people: the answer, then each step the evaluator took,
+     * the one that decided last.
+     * <pre>
+     * billing-v2 = false (DEFAULT, flag version 3)
+     *   - switch: the flag is on
+     *   - rule 1 "eu canary": not matched: conditions[1]: percentage 10%: the user's bucket is 70201 of ...
+     *   - default: decided: no target or rule matched: the flag's default, false
+     * </pre>
+     */
+    static void printExplanation(CommandSpec spec, JsonNode result) {
+        PrintWriter out = spec.commandLine().getOut();
+        JsonNode reason = result.path("reason");
+        out.println(result.path("flag").asText() + " = " + result.path("value").asBoolean()
+                + (result.has("variant") ? ", variant \"" + result.get("variant").asText() + "\"" : "")
+                + " (" + reason.path("kind").asText()
+                + (reason.has("detail") ? ": " + reason.get("detail").asText() : "")
+                + (result.path("flagVersion").asLong() >= 0 ? ", flag version " + result.get("flagVersion").asLong() : "") + ")");
+        JsonNode steps = result.path("explanation");
+        for (int i = 0; i < steps.size(); i++) {
+            JsonNode step = steps.get(i);
+            String kind = step.path("step").asText();
+            String subject = switch (kind) {
+                case "rule" -> "rule " + step.path("index").asInt()
+                        + (step.hasNonNull("ruleName") ? " \"" + step.get("ruleName").asText() + "\"" : "");
+                case "targets" -> step.has("index") ? "targets[" + step.get("index").asInt() + "]" : "targets";
+                default -> kind;
+            };
+            boolean last = i == steps.size() - 1;
+            String verdict = last ? "decided: " : kind.equals("switch") ? "" : "not matched: ";
+            out.println("  - " + subject + ": " + verdict + step.path("detail").asText());
         }
     }
 
@@ -609,6 +656,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Parameters(index = "1", paramLabel = "FLAG") String flag;
         @Parameters(index = "2", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"region\": \"eu-west\"}'.")
         String user;
+        @Option(names = "--explain", description = "Say step by step why, as text (as `flags evaluate --explain`).")
+        boolean explain;
 
         @Override
         public Integer call() {
@@ -623,6 +672,10 @@ public final class FlagsCommand implements Callable<Integer> {
             // a typo or the wrong file, and a script checking the exit code must not take it for an answer.
             if (set.flag(flag).isEmpty()) {
                 throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in " + file);
+            }
+            if (explain) {
+                printExplanation(spec, FlagFormat.toJson(set.explain(flag, u)));
+                return EXIT_OK;
             }
             Evaluation e = set.evaluate(flag, u);
             ObjectNode n = FlagFormat.toJson(e);

@@ -202,6 +202,21 @@ class FlagsCommandTest {
         JsonNode result = remote("evaluate", "{\"id\": \"tess\"}", "billing-v2").json().at("/results/0");
         assertThat(result.get("value").asBoolean()).isTrue();
         assertThat(result.at("/reason/ruleName").asText()).isEqualTo("beta testers");
+        Run why = remote("evaluate", "{\"id\": \"tess\", \"region\": \"us-east\"}", "billing-v2", "--explain");
+        assertThat(why.exit()).as(why.err()).isZero();
+        assertThat(why.out().lines()).containsExactly(
+                "billing-v2 = true (RULE_MATCH, flag version " + result.get("flagVersion").asLong() + ")",
+                "  - switch: the flag is on",
+                "  - rule 0 \"beta testers\": decided: every condition holds: conditions[0]: roles [\"beta-tester\"]: the"
+                        + " application gave the user [] and the server granted [\"beta-tester\"]; it serves true");
+        Run whyNot = remote("evaluate", "{\"id\": \"bob\", \"region\": \"us-east\"}", "billing-v2", "--explain");
+        assertThat(whyNot.out().lines()).containsExactly(
+                "billing-v2 = false (DEFAULT, flag version " + result.get("flagVersion").asLong() + ")",
+                "  - switch: the flag is on",
+                "  - rule 0 \"beta testers\": not matched: conditions[0]: roles [\"beta-tester\"]: the application gave the"
+                        + " user [] and the server granted []",
+                "  - rule 1 \"eu canary\": not matched: conditions[0]: regions [\"eu-west\"]: the user's region is \"us-east\"",
+                "  - default: decided: no target or rule matched: the flag's default, false");
         Run again = remote("grant", "beta-tester", "tess");
         assertThat(again.json().get("changed").asBoolean()).isFalse();
         assertThat(again.err()).as("as for flags").isEqualTo("flags: nothing changed (it already was so): no new version\n");
@@ -334,6 +349,11 @@ class FlagsCommandTest {
         assertThat(eu.at("/reason/kind").asText()).isEqualTo("RULE_MATCH");
         JsonNode us = flags("eval", good.toString(), "billing-v2", "{\"id\": \"u1\", \"region\": \"us-east\"}").json();
         assertThat(us.at("/reason/kind").asText()).isEqualTo("DEFAULT");
+        assertThat(flags("eval", good.toString(), "billing-v2", "{\"id\": \"u1\"}", "--explain").out().lines()).containsExactly(
+                "billing-v2 = false (DEFAULT, flag version 0)",
+                "  - switch: the flag is on",
+                "  - rule 0 \"eu\": not matched: conditions[0]: regions [\"eu-west\"]: the user has no region",
+                "  - default: decided: no target or rule matched: the flag's default, false");
         assertThat(flags("eval", good.toString(), "billing-v2", "not json").exit()).isEqualTo(2);
         assertThat(flags("eval", bad.toString(), "billing-v2", "{}").exit()).isEqualTo(1);
 

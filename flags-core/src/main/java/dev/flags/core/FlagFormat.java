@@ -690,6 +690,33 @@ public final class FlagFormat {
         return n;
     }
 
+    /**
+     * Writes an explained evaluation as JSON: the evaluation as {@link #toJson(Evaluation)} writes it,
+     * plus {@code "explanation"}, its steps in order, each {@code {"step": "switch" | "targets" |
+     * "rule" | "default", "index": n (a target's or rule's), "ruleName": "..." (when set), "matched":
+     * true|false, "detail": "..."}}.
+     *
+     * @param e the explanation
+     * @return a new JSON object
+     */
+    public static ObjectNode toJson(Explanation e) {
+        ObjectNode n = toJson(e.evaluation());
+        ArrayNode steps = n.putArray("explanation");
+        for (Explanation.Step step : e.steps()) {
+            ObjectNode s = steps.addObject();
+            s.put("step", step.kind().name().toLowerCase(java.util.Locale.ROOT));
+            if (step.index() >= 0) {
+                s.put("index", step.index());
+            }
+            if (step.ruleName() != null) {
+                s.put("ruleName", step.ruleName());
+            }
+            s.put("matched", step.matched());
+            s.put("detail", step.detail());
+        }
+        return n;
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private static void unknownFields(JsonNode node, Set<String> known, String path, Problems problems) {

@@ -252,6 +252,29 @@ public final class FlagSet {
     }
 
     /**
+     * Evaluates a flag and explains the answer step by step: the switch, the targets, each rule tried
+     * with the first condition that did not hold (the user's region, roles, attribute or rollout
+     * bucket), the default. For people (a playground, a CLI); allocates freely, so not for the
+     * request path. Never throws.
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @return the evaluation (the same as {@link #evaluate(String, User)}'s) and its steps; no steps for
+     *         an unknown flag, a null key or user, or an evaluation that failed (the reason says why)
+     */
+    public Explanation explain(String flagKey, User user) {
+        CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
+        if (flag == null || user == null) {
+            return new Explanation(evaluate(flagKey, user), List.of());
+        }
+        try {
+            return Explainer.explain(flag, user, grantsByUser);
+        } catch (RuntimeException | StackOverflowError e) {
+            return new Explanation(evaluate(flagKey, user), List.of());
+        }
+    }
+
+    /**
      * The variant served to the user, for A/B flags.
      *
      * @param flagKey the flag's key

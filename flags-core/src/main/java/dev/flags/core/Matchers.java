@@ -61,6 +61,30 @@ final class Matchers {
         }
     }
 
+    /** What an attribute condition made of a user, for explanations (never on the evaluation path). */
+    enum AttributeResult {
+        /** The user has no such attribute: never matches, negated or not. */
+        MISSING,
+        /** The value cannot be read as the operator needs (a number that is not one): treated as missing. */
+        UNREADABLE,
+        /** The condition holds (after negation). */
+        HOLDS,
+        /** The condition does not hold (after negation). */
+        DOES_NOT_HOLD
+    }
+
+    static AttributeResult explain(Condition.Attribute a, User user) {
+        Object value = user.attribute(a.attribute());
+        if (value == null) {
+            return AttributeResult.MISSING;
+        }
+        int result = valueTest(a).test(value);
+        if (result == UNREADABLE) {
+            return AttributeResult.UNREADABLE;
+        }
+        return (result == MATCH) != a.negate() ? AttributeResult.HOLDS : AttributeResult.DOES_NOT_HOLD;
+    }
+
     private static ConditionMatcher attribute(Condition.Attribute a) {
         String name = a.attribute();
         boolean negate = a.negate();

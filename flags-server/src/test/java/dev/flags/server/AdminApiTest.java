@@ -4,6 +4,7 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.core.Bucketing;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.FileJournal;
@@ -17,6 +18,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -669,6 +671,48 @@ class AdminApiTest {
         JsonNode all = api.post("/api/v1/environments/production/evaluate", tester, "{\"user\": {\"id\": \"x\"}}").json().get("results");
         assertThat(all).hasSize(1);
         assertProblem(api.post("/api/v1/environments/production/evaluate", tester, "{\"flag\": \"billing-v2\"}"), 400, "needs a user");
+    }
+
+    @Test
+    void thePlaygroundExplainsWhyAUserIsOutsideTheCanaryStepByStep() {
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        api.put("/api/v1/environments/production/flags/kill-switch", ADMIN, "{\"enabled\": false}");
+        String tester = token("tester", "production");
+        String id = IntStream.range(0, 1_000).mapToObj(i -> "user-" + i)
+                .filter(u -> Bucketing.rolloutBucket("billing-v2", u) >= 10_000).findFirst().orElseThrow();
+        int bucket = Bucketing.rolloutBucket("billing-v2", id);
+        String body = "{\"user\": {\"id\": \"" + id + "\", \"region\": \"eu-west\"}, \"flag\": \"billing-v2\", \"explain\": true}";
+
+        ApiClient.Response answer = api.post("/api/v1/environments/production/evaluate", tester, body);
+        assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+        JsonNode result = answer.json().at("/results/0");
+        assertThat(result.get("value").asBoolean()).isFalse();
+        assertThat(result.at("/reason/kind").asText()).isEqualTo("DEFAULT");
+        JsonNode steps = result.get("explanation");
+        assertThat(steps).hasSize(4);
+        assertThat(steps.get(0).toString()).isEqualTo("{\"step\":\"switch\",\"matched\":true,\"detail\":\"the flag is on\"}");
+        assertThat(steps.get(1).get("ruleName").asText()).isEqualTo("beta testers");
+        assertThat(steps.get(1).get("detail").asText()).isEqualTo("conditions[0]: roles [\"beta-tester\"]: the application"
+                + " gave the user [] and the server granted []");
+        assertThat(steps.get(2).toString()).isEqualTo("{\"step\":\"rule\",\"index\":1,\"ruleName\":\"eu canary\","
+                + "\"matched\":false,\"detail\":\"conditions[1]: percentage 10%: the user's bucket is " + bucket
+                + " of 100000, and the rollout includes buckets 0 to 9999\"}");
+        assertThat(steps.get(3).get("step").asText()).isEqualTo("default");
+        assertThat(steps.get(3).get("matched").asBoolean()).isTrue();
+
+        JsonNode all = api.post("/api/v1/environments/production/evaluate", tester,
+                "{\"user\": {\"id\": \"" + id + "\"}, \"explain\": true}").json().get("results");
+        assertThat(all).extracting(r -> r.get("flag").asText()).containsExactly("billing-v2", "kill-switch");
+        assertThat(all.get(1).at("/explanation/0/detail").asText()).startsWith("the flag is switched off");
+        assertThat(api.post("/api/v1/environments/production/evaluate", tester,
+                "{\"user\": {\"id\": \"u\"}, \"flag\": \"billing-v2\"}").json().at("/results/0").has("explanation"))
+                .as("only when asked").isFalse();
+        assertProblem(api.post("/api/v1/environments/production/evaluate", tester,
+                "{\"user\": {\"id\": \"u\"}, \"explain\": \"yes\"}"), 400, "explain must be true or false");
+        JsonNode missing = api.post("/api/v1/environments/production/evaluate", tester,
+                "{\"user\": {\"id\": \"u\"}, \"flag\": \"nope\", \"explain\": true}").json().at("/results/0");
+        assertThat(missing.at("/reason/kind").asText()).isEqualTo("FLAG_NOT_FOUND");
+        assertThat(missing.get("explanation")).isEmpty();
     }
 
     @Test

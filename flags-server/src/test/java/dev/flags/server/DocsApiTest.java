@@ -40,7 +40,10 @@ class DocsApiTest {
             assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).contains("\"title\" : \"invalid flag\"").contains("\"status\" : 412")
-                    .contains("\"ruleName\" : \"beta testers\"").contains("back to the 10% canary").contains("flags_http_requests_total");
+                    .contains("\"ruleName\" : \"beta testers\"").contains("back to the 10% canary").contains("flags_http_requests_total")
+                    .as("the explanation api.md shows")
+                    .contains("\"detail\" : \"conditions[1]: percentage 50%: the user's bucket is 90854 of 100000, and the"
+                            + " rollout includes buckets 0 to 49999\"");
             assertThat(out).doesNotContain("flg_"); // no secret is ever printed by these examples
             // the playground's answer shown in the document is the one the examples get
             Matcher shown = Pattern.compile("# \\{\"environment\": \"production\", \"version\": (\\d+),.*?\"flagVersion\": (\\d+)\\}",

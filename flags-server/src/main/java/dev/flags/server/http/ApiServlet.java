@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.User;
@@ -426,9 +427,14 @@ public final class ApiServlet extends HttpServlet {
 
     private void evaluate(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
         JsonNode body = body(req);
-        rejectUnknown(body, Set.of("user", "flag"));
+        rejectUnknown(body, Set.of("user", "flag", "explain"));
         User user = user(body.get("user"));
         String flagKey = text(body, "flag", false);
+        JsonNode explainNode = body.get("explain");
+        if (explainNode != null && !explainNode.isBoolean()) {
+            throw new ApiException(400, "bad request", "explain must be true or false, was " + explainNode);
+        }
+        boolean explain = explainNode != null && explainNode.booleanValue();
         FlagSet set = services.playground().flagSet(p, env);
         ObjectNode n = NODES.objectNode().put("environment", env).put("version", set.version());
         if (p.scope() == Scope.TESTER && p.userId() != null && !p.userId().equals(user.id())) {
@@ -439,7 +445,13 @@ public final class ApiServlet extends HttpServlet {
                     + "\") without their role grants on the server");
         }
         ArrayNode results = n.putArray("results");
-        if (flagKey != null) {
+        if (explain) {
+            // Step by step, for "why isn't this on for me?": off the SDK's path, so it may build sentences.
+            FlagSet explaining = set;
+            List<String> keys = flagKey != null ? List.of(flagKey)
+                    : set.flags().stream().map(Flag::key).sorted().toList();
+            keys.forEach(k -> results.add(FlagFormat.toJson(explaining.explain(k, user))));
+        } else if (flagKey != null) {
             results.add(FlagFormat.toJson(set.evaluate(flagKey, user)));
         } else {
             set.evaluateAll(user).values().stream().sorted((a, b) -> a.flagKey().compareTo(b.flagKey()))
