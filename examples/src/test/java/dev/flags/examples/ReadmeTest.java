@@ -62,7 +62,9 @@ class ReadmeTest {
             assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).contains("--- block done").contains("\"billing\":\"v2\"").contains("incident 4711").contains("enabled: true → false")
-                    .contains("\"reason\":\"FLAG_NOT_FOUND\"");
+                    .contains("\"reason\":\"FLAG_NOT_FOUND\"")
+                    .contains("  - rule 1 \"eu canary\": not matched: conditions[1]: percentage 10%: the user's bucket is 90854 of"
+                            + " 100000, and the rollout includes buckets 0 to 9999");
         }
     }
 }
