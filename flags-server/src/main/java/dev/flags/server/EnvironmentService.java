@@ -58,9 +58,7 @@ public final class EnvironmentService {
     public EnvironmentState create(Principal p, String key, String name, String cloneFrom, String comment) {
         Access.requireAdmin(p);
         Keys.environment(key);
-        if (name != null && name.length() > Keys.MAX_NAME) {
-            throw ApiException.badRequest("name must be at most " + Keys.MAX_NAME + " characters, was " + name.length());
-        }
+        Keys.name(name);
         ObjectNode payload = JsonNodeFactory.instance.objectNode();
         if (name != null) {
             payload.put("name", name);

@@ -42,6 +42,18 @@ final class Keys {
         return id;
     }
 
+    /**
+     * A name for people (an environment's): shown in lists and logs, so without control characters, as
+     * a user id and a token's name.
+     */
+    static String name(String name) {
+        if (name != null && (name.isBlank() || name.length() > MAX_NAME || name.chars().anyMatch(Character::isISOControl))) {
+            throw ApiException.badRequest("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
+                    + " characters, was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\"");
+        }
+        return name;
+    }
+
     static String comment(String comment) {
         if (comment != null && comment.length() > MAX_COMMENT) {
             throw ApiException.badRequest("comment must be at most " + MAX_COMMENT + " characters, was " + comment.length());

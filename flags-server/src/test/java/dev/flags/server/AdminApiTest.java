@@ -551,6 +551,27 @@ class AdminApiTest {
     }
 
     @Test
+    void aTokenOrEnvironmentNameWithControlCharactersIsRefusedAndNothingIsWritten() {
+        // A name with a line break would forge lines in the server's log, and the token could make no change.
+        String forged = "evil\\n2026-12-03T00:00:00.000Z [main] ERROR fake - injected";
+        ApiClient.Response token = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + forged
+                + "\", \"scope\": \"editor\", \"environments\": [\"production\"]}");
+        assertProblem(token, 400, "name must be 1 to 200 characters, not blank, without control characters");
+        assertThat(token.json().get("detail").asText()).contains("evil\\u000a2026").doesNotContain("\n");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"tab\\there\", \"scope\": \"admin\"}"), 400,
+                "without control characters");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"   \", \"scope\": \"admin\"}"), 400, "not blank");
+        assertThat(api.get("/api/v1/tokens", ADMIN).json().get("tokens")).isEmpty();
+
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\", \"name\": \"Staging\\r\\n\"}"), 400,
+                "name must be 1 to 200 characters, not blank, without control characters");
+        assertProblem(api.get("/api/v1/environments/staging", ADMIN), 404, "staging");
+        // an ordinary name, with any other character, is fine
+        assertThat(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"Zoë's CI (nightly) / \\\"prod\\\"\", \"scope\": \"admin\"}")
+                .status()).isEqualTo(201);
+    }
+
+    @Test
     void authenticationAndEveryScope() {
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}");

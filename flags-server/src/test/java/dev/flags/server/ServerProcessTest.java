@@ -126,6 +126,42 @@ class ServerProcessTest {
         }
     }
 
+    @Test
+    void aTokenNameWithALineBreakFromAnEarlierReleaseForgesNoLogLineAndTheTokenStillWrites() throws Exception {
+        Path data = dir.resolve("forged");
+        String forgedLine = "2026-12-03T00:00:00.000Z [main] ERROR fake - injected";
+        String name = "evil\n" + forgedLine;
+        String editor = TokenService.newSecret();
+        try (FileJournal journal = FileJournal.builder(data.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "production", "admin",
+                    JsonNodeFactory.instance.objectNode().put("name", "production")));
+            // As an earlier release recorded tokens whose names it did not check: an editor, and a tester
+            // without a user (which the server warns about at start, with its name)
+            for (String[] token : List.of(new String[] {"tok-evil", "editor", editor},
+                    new String[] {"tok-eviltester", "tester", TokenService.newSecret()})) {
+                ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", token[0]).put("hash", sha256(token[2]))
+                        .put("name", name).put("scope", token[1]);
+                payload.putArray("environments").add("production");
+                journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", payload));
+            }
+        }
+        int http = freePort();
+        try (ServerChild child = start(List.of(), Map.of("FLAGS_API_CHANGES_PER_MINUTE", "1"), data, http, freePort(),
+                ServerFixture.ADMIN)) {
+            assertThat(child.awaitLine("tok-eviltester")).contains("evil\\u000a" + forgedLine);
+            child.awaitLine("flag server ready");
+            ApiClient api = new ApiClient(http);
+            ApiClient.Response write = api.put("/api/v1/environments/production/flags/f1", editor, "{\"enabled\": true}");
+            assertThat(write.status()).as(write.body()).isEqualTo(201);
+            assertThat(api.put("/api/v1/environments/production/flags/f2", editor, "{\"enabled\": true}").status())
+                    .isEqualTo(429);
+            assertThat(child.awaitLine("used its budget")).contains("tok-evil (evil\\u000a" + forgedLine + ")");
+            assertThat(api.get("/api/v1/environments/production/flags/f1/history", ServerFixture.ADMIN).json()
+                    .get("versions").get(0).get("actor").asText()).isEqualTo("evil\\u000a" + forgedLine + " (tok-evil)");
+            assertThat(child.stop().lines()).as("no line of the log is the name's").noneMatch(l -> l.startsWith(forgedLine));
+        }
+    }
+
     private static String sha256(String secret) throws Exception {
         byte[] digest = MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
         return "sha256:" + HexFormat.of().formatHex(digest);

@@ -62,8 +62,31 @@ public record Principal(String tokenId, String name, Scope scope, Set<String> en
         return isAdmin() || (scope == Scope.SDK && environments.contains(environment));
     }
 
-    /** @return the actor recorded in the journal: "name (tokenId)" */
+    /**
+     * The most characters of the name an actor holds: with the id it stays within the journal's 256
+     * characters of an actor even when a name's control characters are written out.
+     */
+    private static final int MAX_ACTOR_NAME = 200;
+
+    /**
+     * @return the actor recorded in the journal: "name (tokenId)". Tokens made before names were
+     *     checked may have control characters in their names, which the journal refuses in an actor:
+     *     they are written as {@code \\uXXXX}, so that such a token can still make changes.
+     */
     public String actor() {
-        return name + " (" + tokenId + ")";
+        StringBuilder shown = new StringBuilder(name.length());
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (Character.isISOControl(c)) {
+                shown.append(String.format("\\u%04x", (int) c));
+            } else {
+                shown.append(c);
+            }
+        }
+        if (shown.length() > MAX_ACTOR_NAME) { // only names with many control characters grow this long
+            shown.setLength(MAX_ACTOR_NAME - 3);
+            shown.append("...");
+        }
+        return shown + " (" + tokenId + ")";
     }
 }

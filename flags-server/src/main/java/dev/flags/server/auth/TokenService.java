@@ -3,6 +3,7 @@ package dev.flags.server.auth;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.LogText;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
@@ -44,6 +45,8 @@ public final class TokenService implements Authenticator {
     private static final Logger LOG = LoggerFactory.getLogger(TokenService.class);
     private static final int MAX_PRESENTED_LENGTH = 256;
     private static final int MAX_TOKENS = 10_000;
+    /** The longest token name, in characters. */
+    public static final int MAX_NAME = 200;
     /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
     private static final int MAX_USER_ID = Change.MAX_USER_ID_LENGTH;
     private static final String BOOTSTRAP_ID = "admin";
@@ -109,7 +112,8 @@ public final class TokenService implements Authenticator {
     /**
      * Creates a token and records its hash in the journal.
      *
-     * @param name a name for people ("alice", "billing-service")
+     * @param name a name for people ("alice", "billing-service"): 1 to {@link #MAX_NAME} characters, not
+     *             blank, without control characters (as a user id)
      * @param scope what it may do
      * @param environments the environments it is for (exactly one for sdk; at least one for editor and tester; none for admin)
      * @param userId for a tester token (required), the one user whose roles it may grant and revoke;
@@ -131,6 +135,7 @@ public final class TokenService implements Authenticator {
     public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor,
                                String comment) {
         Objects.requireNonNull(scope, "scope");
+        checkName(name);
         if (scope == Scope.TESTER && (userId == null || userId.isBlank() || userId.length() > MAX_USER_ID
                 || userId.chars().anyMatch(Character::isISOControl))) {
             throw new IllegalArgumentException("a tester token is for one user, the one whose roles it may grant and"
@@ -166,6 +171,18 @@ public final class TokenService implements Authenticator {
         }
         journal.append(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment));
         return new CreatedToken(secret, new Principal(id, name, scope, envs, userId));
+    }
+
+    /**
+     * A name is shown in lists, the audit log's actors and the server's log: a line break in it would
+     * forge log lines, and the journal refuses control characters in an actor. The same rule as for
+     * user ids.
+     */
+    private static void checkName(String name) {
+        if (name == null || name.isBlank() || name.length() > MAX_NAME || name.chars().anyMatch(Character::isISOControl)) {
+            throw new IllegalArgumentException("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
+                    + " characters" + (name == null ? "" : ", was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\""));
+        }
     }
 
     /**
@@ -210,7 +227,7 @@ public final class TokenService implements Authenticator {
         for (Principal p : unboundTesterTokens()) {
             LOG.warn("token {} ({}) is a tester token made before tokens had a user: it may grant self-service roles"
                     + " to any user id. Revoke it (DELETE /api/v1/tokens/{}) and make a new one with \"userId\"",
-                    p.tokenId(), p.name(), p.tokenId());
+                    p.tokenId(), LogText.escape(p.name()), p.tokenId());
         }
     }
 

@@ -3,6 +3,7 @@ package dev.flags.server.http;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.ApiException;
 import dev.flags.server.ApiLimits;
+import dev.flags.server.LogText;
 import dev.flags.server.auth.Principal;
 import java.util.Map;
 import java.util.Objects;
@@ -55,7 +56,7 @@ public final class RequestLimits {
         String kind = change ? "changes" : "reads";
         if (a.firstRefusal()) {
             LOG.warn("api: token {} ({}) used its budget of {} {} per minute; its {} get 429 until the budget refills",
-                    principal.tokenId(), principal.name(), budget.perMinute(), kind, kind);
+                    principal.tokenId(), LogText.escape(principal.name()), budget.perMinute(), kind, kind);
         }
         throw new ApiException(429, "too many requests", "this token made more than " + budget.perMinute() + " " + kind
                 + " in a minute; the next one is accepted in " + seconds + " s (budgets are per token: give each script"

@@ -1,5 +1,6 @@
 package dev.flags.server.sync;
 
+import dev.flags.server.LogText;
 import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SnapshotRequest;
@@ -158,9 +159,8 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     return Status.NOT_FOUND.withDescription("environment \"" + environment + "\" does not exist");
   }
 
-  /** At most max characters, control characters replaced: safe to put in a log line. */
+  /** At most max characters, control characters escaped: safe to put in a log line. */
   private static String shorten(String value, int max) {
-    String shown = value.length() > max ? value.substring(0, max - 3) + "..." : value;
-    return shown.replaceAll("\\p{Cntrl}", "?");
+    return LogText.escape(value.length() > max ? value.substring(0, max - 3) + "..." : value);
   }
 }
