@@ -91,7 +91,7 @@ public final class FlagServer implements AutoCloseable {
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
             this.broadcaster = sync;
             this.writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
-            TokenService tokens = new TokenService(journal, adminToken, broadcaster::tokenRevoked);
+            TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
             metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"

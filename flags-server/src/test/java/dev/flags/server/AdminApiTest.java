@@ -88,6 +88,16 @@ class AdminApiTest {
     }
 
     @Test
+    void makingAndRevokingATokenAreDurableAppendsInTheMetrics() {
+        // docs/server.md: flags_journal_append_seconds counts every durable append; the environment is one
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_journal_append_seconds_count 1\n");
+        ApiClient.Response made = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ci\", \"scope\": \"admin\"}");
+        assertThat(made.status()).isEqualTo(201);
+        assertThat(api.delete("/api/v1/tokens/" + made.json().get("id").asText(), ADMIN).status()).isEqualTo(200);
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_journal_append_seconds_count 3\n");
+    }
+
+    @Test
     void everyErrorOutsideTheApiIsProblemJsonToo() {
         for (String path : List.of("/", "/metricsx", "/api/v2/environments", "/api", "/healthz/x")) {
             ApiClient.Response r = api.get(path, ADMIN);

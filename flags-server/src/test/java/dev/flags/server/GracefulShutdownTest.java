@@ -2,9 +2,17 @@ package dev.flags.server;
 
 import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.flags.server.auth.Scope;
+import dev.flags.server.auth.TokenService;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
@@ -66,6 +74,33 @@ class GracefulShutdownTest {
             flags.forEach(f -> stored.add(f.get("key").asText()));
             assertThat(stored).containsAll(acknowledged);
             assertThat(List.copyOf(acknowledged)).isNotEmpty();
+        }
+    }
+
+    @Test
+    void tokensAreMadeAndRevokedThroughTheWritePathSoAStoppingServerRefusesThemAndTheMetricCountsThem() {
+        // Wired as the server wires them: a token written past the write path raced the journal's close
+        // at shutdown, was accepted after "flag server stopping", and was missing from the append metric.
+        try (FileJournal journal = FileJournal.builder(dir.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "production", "admin",
+                    JsonNodeFactory.instance.objectNode()));
+            Metrics metrics = new Metrics();
+            ChangeWriter writer = new ChangeWriter(journal, metrics, env -> { });
+            TokenService tokens = new TokenService(journal, writer::append, TokenService.newSecret(), id -> { });
+
+            TokenService.CreatedToken alice = tokens.create("alice", Scope.EDITOR, Set.of("production"), null, "admin");
+            assertThat(tokens.revoke(alice.principal().tokenId(), "admin")).isTrue();
+            assertThat(metrics.scrape()).contains("\nflags_journal_append_seconds_count 2\n");
+
+            long before = journal.lastSequence();
+            TokenService.CreatedToken bob = tokens.create("bob", Scope.EDITOR, Set.of("production"), null, "admin");
+            assertThat(writer.drain(Duration.ofSeconds(1))).isTrue(); // what FlagServer.close() does first
+            assertThatThrownBy(() -> tokens.create("carol", Scope.ADMIN, Set.of(), null, "admin"))
+                    .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.status()).isEqualTo(503));
+            assertThatThrownBy(() -> tokens.revoke(bob.principal().tokenId(), "admin"))
+                    .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.status()).isEqualTo(503));
+            assertThat(journal.lastSequence()).as("only bob, before the stop").isEqualTo(before + 1);
+            assertThat(tokens.authenticate(bob.secret())).isPresent();
         }
     }
 }

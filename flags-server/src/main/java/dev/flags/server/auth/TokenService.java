@@ -8,6 +8,7 @@ import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.ServerState;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -24,6 +25,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +54,8 @@ public final class TokenService implements Authenticator {
     private static final String BOOTSTRAP_ID = "admin";
 
     private final Journal journal;
+    /** How a token's creation or revocation is written: the server's write path, or the journal itself. */
+    private final Function<Change, JournalEntry> write;
     private final byte[] bootstrapHash;
     private final Consumer<String> onRevoked;
     private final SecureRandom random = new SecureRandom();
@@ -70,21 +74,30 @@ public final class TokenService implements Authenticator {
     }
 
     /**
+     * A token service that appends straight to the journal: for tools and tests without a server. A
+     * server writes through its write path instead, see
+     * {@link #TokenService(Journal, Function, String, Consumer)}.
+     *
      * @param journal where tokens are recorded (as hashes)
      * @param bootstrapAdminToken the bootstrap admin token's secret
      */
     public TokenService(Journal journal, String bootstrapAdminToken) {
-        this(journal, bootstrapAdminToken, tokenId -> { });
+        this(journal, journal::append, bootstrapAdminToken, tokenId -> { });
     }
 
     /**
-     * @param journal where tokens are recorded (as hashes)
+     * @param journal where tokens are read from
+     * @param write how a token's creation or revocation is appended: the server's
+     *     {@link dev.flags.server.ChangeWriter#append}, so that it is refused once the server is stopping,
+     *     waited for by its shutdown and counted in its metrics like every other write
      * @param bootstrapAdminToken the bootstrap admin token's secret
      * @param onRevoked told the id of each token revoked, once the revocation is in the journal (the
      *     server closes the token's open sync streams)
      */
-    public TokenService(Journal journal, String bootstrapAdminToken, Consumer<String> onRevoked) {
+    public TokenService(Journal journal, Function<Change, JournalEntry> write, String bootstrapAdminToken,
+                        Consumer<String> onRevoked) {
         this.journal = Objects.requireNonNull(journal, "journal");
+        this.write = Objects.requireNonNull(write, "write");
         this.bootstrapHash = sha256(Objects.requireNonNull(bootstrapAdminToken, "bootstrapAdminToken"));
         this.onRevoked = Objects.requireNonNull(onRevoked, "onRevoked");
     }
@@ -122,6 +135,7 @@ public final class TokenService implements Authenticator {
      * @return the token, with its secret (shown once)
      * @throws IllegalArgumentException if the scope, environments and user do not fit, or there are too
      *         many tokens
+     * @throws RuntimeException whatever the write path throws, such as the server's 503 once it is stopping
      */
     public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor) {
         return create(name, scope, environments, userId, actor, null);
@@ -169,7 +183,7 @@ public final class TokenService implements Authenticator {
         if (userId != null) {
             payload.put("userId", userId);
         }
-        journal.append(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment));
+        write.apply(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment));
         return new CreatedToken(secret, new Principal(id, name, scope, envs, userId));
     }
 
@@ -201,12 +215,13 @@ public final class TokenService implements Authenticator {
      *
      * @param comment why, recorded in the journal and the audit log; null for none
      * @return false if there is no such token
+     * @throws RuntimeException whatever the write path throws, such as the server's 503 once it is stopping
      */
     public boolean revoke(String id, String actor, String comment) {
         if (!journal.state().tokens().containsKey(id)) {
             return false;
         }
-        journal.append(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
+        write.apply(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
                 .withComment(comment));
         onRevoked.accept(id);
         return true;
