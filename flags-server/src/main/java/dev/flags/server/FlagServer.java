@@ -23,7 +23,9 @@ import io.undertow.servlet.util.ImmediateInstanceFactory;
 import jakarta.servlet.ServletException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -74,6 +76,7 @@ public final class FlagServer implements AutoCloseable {
 
     private FlagServer(ServerConfig config) throws IOException {
         this.config = config;
+        checkNotAJournalDirectory(config.dataDir());
         Files.createDirectories(config.dataDir());
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
@@ -117,6 +120,27 @@ public final class FlagServer implements AutoCloseable {
         ready.set(true);
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}", config.bindAddress(), httpPort(),
                 config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath());
+    }
+
+    /**
+     * Refuses a data directory that is a journal directory itself (it holds segments, checkpoints or the
+     * journal's lock): an easy slip, since the data directory holds little else. Started there, the
+     * server would make an empty journal/ inside it and serve no flags, as if they were lost.
+     */
+    private static void checkNotAJournalDirectory(Path dataDir) throws IOException {
+        if (!Files.isDirectory(dataDir)) {
+            return;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dataDir)) {
+            for (Path file : files) {
+                String name = file.getFileName().toString();
+                if (name.endsWith(".seg") || name.endsWith(".ckpt") || name.equals("journal.lock")) {
+                    Path parent = dataDir.toAbsolutePath().normalize().getParent();
+                    throw new IOException(dataDir + " holds journal segments itself: give its parent, the data directory ("
+                            + (parent == null ? dataDir + "/.." : parent) + ")");
+                }
+            }
+        }
     }
 
     /**

@@ -159,6 +159,7 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        refuseEmptyValues();
         String level = logLevel.toLowerCase(Locale.ROOT);
         if (!level.matches("error|warn|info|debug|trace")) {
             CommandLine cli = new CommandLine(this);
@@ -192,6 +193,22 @@ public final class Main implements Callable<Integer> {
         }, "flags-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /**
+     * An option set to nothing, most often an environment variable set but empty ({@code FLAGS_DATA_DIR=}),
+     * is a mistake: read as it is, an empty data directory is the current directory and an empty bind
+     * address is the loopback interface, and the server would start there without a word.
+     */
+    private void refuseEmptyValues() {
+        CommandLine cli = new CommandLine(this);
+        for (CommandLine.Model.OptionSpec option : cli.getCommandSpec().options()) {
+            Object value = option.getValue();
+            if ((value instanceof String || value instanceof Path) && value.toString().isBlank()) {
+                throw new CommandLine.ParameterException(cli, option.longestName() + " must not be empty: give a value,"
+                        + " or leave it out for the default", option, value.toString());
+            }
+        }
     }
 
     /**

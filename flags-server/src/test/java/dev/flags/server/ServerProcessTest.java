@@ -329,21 +329,71 @@ class ServerProcessTest {
         assertOneLineAndTheHelp(both);
     }
 
+    @Test
+    void aDataDirectoryThatIsTheJournalDirectoryIsRefusedAndLeftAsItWas() throws Exception {
+        Path data = dir.resolve("dd");
+        try (FileJournal journal = FileJournal.builder(data.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "production", "admin",
+                    JsonNodeFactory.instance.objectNode()));
+        }
+        Path journalDir = data.resolve("journal");
+        Map<String, String> before = contents(journalDir);
+        try (ServerChild child = start(journalDir, freePort(), freePort(), null)) {
+            assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+            child.reader().join(10_000);
+            assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
+            assertThat(child.log()).as("one line").hasSize(1).first().asString()
+                    .isEqualTo("flags-server: cannot start: " + journalDir + " holds journal segments itself: give its parent,"
+                            + " the data directory (" + data.toAbsolutePath() + ")");
+        }
+        assertThat(contents(journalDir)).as("no journal/ or admin-token made in it").isEqualTo(before);
+    }
+
+    @Test
+    void anEmptyEnvironmentVariableIsABadSettingNotTheCurrentDirectory() throws Exception {
+        Run data = runMain(Map.of("FLAGS_DATA_DIR", "", "FLAGS_HTTP_PORT", "0", "FLAGS_GRPC_PORT", "0"));
+        assertThat(data.exitCode()).isEqualTo(2);
+        assertThat(data.output()).startsWith("flags-server: --data-dir must not be empty: give a value, or leave it out for the"
+                + " default (from the environment variable FLAGS_DATA_DIR)");
+        assertOneLineAndTheHelp(data);
+
+        Run bind = runMain(Map.of("FLAGS_BIND", " ", "FLAGS_HTTP_PORT", "0", "FLAGS_GRPC_PORT", "0"));
+        assertThat(bind.exitCode()).isEqualTo(2);
+        assertThat(bind.output()).contains("--bind must not be empty").contains("FLAGS_BIND");
+        assertOneLineAndTheHelp(bind);
+
+        Run typed = runMain(Map.of(), "--data-dir=", "--http-port=0", "--grpc-port=0");
+        assertThat(typed.exitCode()).isEqualTo(2);
+        assertThat(typed.output()).contains("--data-dir must not be empty").doesNotContain("FLAGS_DATA_DIR");
+        assertOneLineAndTheHelp(typed);
+    }
+
     /** What a run of the command line printed (stdout and stderr together) and its exit code. */
     private record Run(int exitCode, String output) {
     }
 
-    private static Run runMain(Map<String, String> env, String... args) throws Exception {
+    /**
+     * Runs the command line to its end, in a working directory of its own (a setting that went unnoticed
+     * would otherwise start a server in the module's directory); one that does not end is stopped.
+     */
+    private Run runMain(Map<String, String> env, String... args) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
                 Main.class.getName()));
         command.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        Path workDir = Files.createTempDirectory(dir, "cwd");
+        Path output = dir.resolve(workDir.getFileName() + ".out");
+        ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
+                .redirectOutput(output.toFile());
         pb.environment().keySet().removeIf(name -> name.startsWith("FLAGS_"));
         pb.environment().putAll(env);
         Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        boolean ended = p.waitFor(30, TimeUnit.SECONDS);
+        if (!ended) {
+            p.destroyForcibly().waitFor();
+        }
+        String out = Files.readString(output, StandardCharsets.UTF_8);
+        assertThat(ended).as("the command line ended; it printed:\n" + out).isTrue();
         return new Run(p.exitValue(), out);
     }
 
