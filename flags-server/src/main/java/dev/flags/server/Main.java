@@ -58,7 +58,7 @@ public final class Main implements Callable<Integer> {
     Path tlsKey;
 
     @Option(names = "--heartbeat", defaultValue = "${env:FLAGS_HEARTBEAT:-PT15S}",
-            description = "Heartbeat interval of idle sync streams, ISO-8601 (env FLAGS_HEARTBEAT, default ${DEFAULT-VALUE}).")
+            description = "Heartbeat interval of idle sync streams, ISO-8601, PT0.1S to PT1H (env FLAGS_HEARTBEAT, default ${DEFAULT-VALUE}).")
     Duration heartbeat;
 
     @Option(names = "--journal-retention", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,

@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param adminToken the bootstrap admin token, or null to read or generate {@code dataDir/admin-token}
  * @param tlsCertificate a PEM certificate chain for both ports, or null for plaintext
  * @param tlsKey the PEM PKCS#8 key of that certificate (RSA or EC, unencrypted), or null
- * @param heartbeatInterval how often idle sync streams get a heartbeat
+ * @param heartbeatInterval how often idle sync streams get a heartbeat, {@link #MIN_HEARTBEAT} to {@link #MAX_HEARTBEAT}
  * @param shutdownGrace how long shutdown waits for writes in flight and streams to close
  * @param journalRetention how long journal segments are kept for history and audit, or null to keep
  *                         everything (the default)
@@ -30,6 +30,18 @@ import java.util.Objects;
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken) {
+
+    /**
+     * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
+     * second and more, for nothing.
+     */
+    public static final Duration MIN_HEARTBEAT = Duration.ofMillis(100);
+    /**
+     * The longest heartbeat interval: an SDK takes a stream silent for three intervals for dead, and
+     * proxies and load balancers cut connections idle for minutes, so longer ones only let dead streams
+     * go unnoticed.
+     */
+    public static final Duration MAX_HEARTBEAT = Duration.ofHours(1);
 
     /**
      * Checks the settings. With TLS, reads both files: the key must be an unencrypted PKCS#8 RSA or EC
@@ -65,8 +77,9 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (adminToken != null && adminToken.length() < 16) {
             throw new IllegalArgumentException("the admin token must be at least 16 characters");
         }
-        if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) {
-            throw new IllegalArgumentException("heartbeat interval must be positive, was " + heartbeatInterval);
+        if (heartbeatInterval.compareTo(MIN_HEARTBEAT) < 0 || heartbeatInterval.compareTo(MAX_HEARTBEAT) > 0) {
+            throw new IllegalArgumentException("heartbeat interval must be between " + MIN_HEARTBEAT + " and " + MAX_HEARTBEAT
+                    + ", was " + heartbeatInterval);
         }
         if (journalRetention != null && journalRetention.compareTo(Duration.ofDays(1)) < 0) {
             throw new IllegalArgumentException("journal retention must be at least one day (history and audit read it), was "

@@ -330,6 +330,25 @@ class ServerProcessTest {
     }
 
     @Test
+    void aHeartbeatTooShortOrTooLongIsABadSettingBeforeAnythingIsTouched() throws Exception {
+        // Both crashed with a stack trace once the journal was opened and an admin token generated.
+        for (String heartbeat : List.of("PT0.000000001S", "PT0.05S", "PT99999999999H", "PT1H0.001S")) {
+            Path data = dir.resolve("hb");
+            Run run = runMain(Map.of(), "--heartbeat", heartbeat, "--data-dir", data.toString(), "--http-port", "0",
+                    "--grpc-port", "0");
+            assertThat(run.exitCode()).as(run.output()).isEqualTo(2);
+            assertThat(run.output()).startsWith("flags-server: heartbeat interval must be between PT0.1S and PT1H, was ")
+                    .doesNotContain("\tat ");
+            assertOneLineAndTheHelp(run);
+            assertThat(data).doesNotExist();
+        }
+        Run fromEnv = runMain(Map.of("FLAGS_HEARTBEAT", "PT2H"), "--data-dir", dir.resolve("hb").toString());
+        assertThat(fromEnv.exitCode()).isEqualTo(2);
+        assertThat(fromEnv.output()).contains("heartbeat interval must be between PT0.1S and PT1H, was PT2H");
+        assertOneLineAndTheHelp(fromEnv);
+    }
+
+    @Test
     void aDataDirectoryThatIsTheJournalDirectoryIsRefusedAndLeftAsItWas() throws Exception {
         Path data = dir.resolve("dd");
         try (FileJournal journal = FileJournal.builder(data.resolve("journal")).open()) {
