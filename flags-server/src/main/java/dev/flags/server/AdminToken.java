@@ -21,6 +21,32 @@ import org.slf4j.LoggerFactory;
 final class AdminToken {
 
     static final String FILE_NAME = "admin-token";
+    static final int MIN_LENGTH = 16;
+
+    /**
+     * What is wrong with a token an operator chose, without showing it (it is a secret), or null if it
+     * can authenticate: a request carries it in an {@code Authorization} header, which holds visible
+     * ASCII only (gRPC metadata too), and the server reads at most {@link TokenService#MAX_PRESENTED_LENGTH}
+     * characters of it. Any other token would be accepted at start and never work.
+     */
+    static String problem(String token) {
+        if (token.length() < MIN_LENGTH || token.length() > TokenService.MAX_PRESENTED_LENGTH) {
+            return "must be " + MIN_LENGTH + " to " + TokenService.MAX_PRESENTED_LENGTH + " characters, was " + token.length();
+        }
+        for (int i = 0; i < token.length(); i++) {
+            char c = token.charAt(i);
+            if (c < 0x21 || c > 0x7e) {
+                return "may hold only ASCII letters, digits and punctuation, no spaces (an Authorization header carries"
+                        + " nothing else); character " + (i + 1) + " of " + token.length() + " is " + describe(c);
+            }
+        }
+        return null;
+    }
+
+    private static String describe(char c) {
+        return c == ' ' ? "a space" : c == '\t' ? "a tab" : c == '\n' || c == '\r' ? "a line break"
+                : Character.isISOControl(c) ? "a control character" : "not ASCII";
+    }
     private static final Logger LOG = LoggerFactory.getLogger(AdminToken.class);
 
     private AdminToken() {
@@ -39,8 +65,10 @@ final class AdminToken {
         }
         if (Files.exists(file)) {
             String token = Files.readString(file, StandardCharsets.UTF_8).trim();
-            if (token.length() < 16) {
-                throw new IOException("the admin token file " + file + " holds no usable token; delete it to generate a new one");
+            String problem = problem(token);
+            if (problem != null) {
+                throw new IOException("the admin token file " + file + " holds no usable token (a token " + problem
+                        + "); delete it to generate a new one");
             }
             LOG.info("admin token: read from {}", file.toAbsolutePath());
             warnIfOthersCanRead(file);

@@ -175,11 +175,20 @@ public final class Main implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
         routeJavaUtilLogging(level);
 
+        // Surrounding white space (a line break from a file) is dropped; set, the variable must hold a
+        // token that can work: a blank one is a mistake, not a request for a generated token.
         String adminToken = System.getenv("FLAGS_ADMIN_TOKEN");
+        if (adminToken != null) {
+            adminToken = adminToken.trim();
+            String problem = AdminToken.problem(adminToken);
+            if (problem != null) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "FLAGS_ADMIN_TOKEN " + problem
+                        + "; unset it to have a token generated into " + dataDir.resolve(AdminToken.FILE_NAME));
+            }
+        }
         ServerConfig config;
         try {
-            config = new ServerConfig(dataDir, bind, httpPort, grpcPort,
-                    adminToken == null || adminToken.isBlank() ? null : adminToken.trim(),
+            config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken,
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken);
         } catch (IllegalArgumentException e) {

@@ -17,7 +17,8 @@ import java.util.Objects;
  * @param bindAddress the address both ports listen on
  * @param httpPort the admin API's port; 0 picks a free one
  * @param grpcPort the sync service's port; 0 picks a free one
- * @param adminToken the bootstrap admin token, or null to read or generate {@code dataDir/admin-token}
+ * @param adminToken the bootstrap admin token (16 to 256 visible ASCII characters), or null to read or
+ *                   generate {@code dataDir/admin-token}
  * @param tlsCertificate a PEM certificate chain for both ports, or null for plaintext
  * @param tlsKey the PEM PKCS#8 key of that certificate (RSA or EC, unencrypted), or null
  * @param heartbeatInterval how often idle sync streams get a heartbeat, {@link #MIN_HEARTBEAT} to {@link #MAX_HEARTBEAT}
@@ -74,8 +75,8 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (tlsCertificate != null) {
             checkTls(tlsCertificate, tlsKey);
         }
-        if (adminToken != null && adminToken.length() < 16) {
-            throw new IllegalArgumentException("the admin token must be at least 16 characters");
+        if (adminToken != null && AdminToken.problem(adminToken) != null) {
+            throw new IllegalArgumentException("the admin token " + AdminToken.problem(adminToken));
         }
         if (heartbeatInterval.compareTo(MIN_HEARTBEAT) < 0 || heartbeatInterval.compareTo(MAX_HEARTBEAT) > 0) {
             throw new IllegalArgumentException("heartbeat interval must be between " + MIN_HEARTBEAT + " and " + MAX_HEARTBEAT

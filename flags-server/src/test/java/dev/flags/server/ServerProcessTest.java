@@ -349,6 +349,39 @@ class ServerProcessTest {
     }
 
     @Test
+    void anAdminTokenFromTheEnvironmentThatCouldNeverBePresentedIsABadSetting() throws Exception {
+        // Each was accepted ("taken from FLAGS_ADMIN_TOKEN") and then got 401 on every request, or (blank)
+        // was ignored for a generated token.
+        Map<String, String> tokens = Map.of(
+                "ünïcödé-admin-token-0123456789", "character 1 of 30 is not ASCII",
+                "first-half-0123456789\nsecond-half-0123456789", "is a line break",
+                "with a space-0123456789", "is a space",
+                " ".repeat(16), "must be 16 to 256 characters, was 0",
+                "", "must be 16 to 256 characters, was 0",
+                "short", "must be 16 to 256 characters, was 5",
+                "x".repeat(257), "must be 16 to 256 characters, was 257");
+        for (Map.Entry<String, String> token : tokens.entrySet()) {
+            Path data = dir.resolve("admin");
+            Run run = runMain(Map.of("FLAGS_ADMIN_TOKEN", token.getKey()), "--data-dir", data.toString(), "--http-port", "0",
+                    "--grpc-port", "0");
+            assertThat(run.exitCode()).as(run.output()).isEqualTo(2);
+            assertThat(run.output()).startsWith("flags-server: FLAGS_ADMIN_TOKEN ").contains(token.getValue())
+                    .contains("unset it to have a token generated into " + data.resolve("admin-token"));
+            if (token.getKey().strip().length() >= 16) {
+                assertThat(run.output()).as("never the token").doesNotContain(token.getKey().strip());
+            }
+            assertOneLineAndTheHelp(run);
+            assertThat(data).doesNotExist();
+        }
+        // surrounding white space, such as the line break a file ends with, is dropped
+        int http = freePort();
+        try (ServerChild child = start(dir.resolve("trimmed"), http, freePort(), "  operator-chosen-token-0123456789\n")) {
+            child.awaitLine("flag server ready");
+            assertThat(new ApiClient(http).get("/api/v1/environments", "operator-chosen-token-0123456789").status()).isEqualTo(200);
+        }
+    }
+
+    @Test
     void aDataDirectoryThatIsTheJournalDirectoryIsRefusedAndLeftAsItWas() throws Exception {
         Path data = dir.resolve("dd");
         try (FileJournal journal = FileJournal.builder(data.resolve("journal")).open()) {

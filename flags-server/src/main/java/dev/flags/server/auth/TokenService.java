@@ -45,7 +45,8 @@ public final class TokenService implements Authenticator {
     /** The prefix of every token secret, so that secret scanners can find leaked ones. */
     public static final String PREFIX = "flg_";
     private static final Logger LOG = LoggerFactory.getLogger(TokenService.class);
-    private static final int MAX_PRESENTED_LENGTH = 256;
+    /** The longest token a request may present: anything longer is refused unread. */
+    public static final int MAX_PRESENTED_LENGTH = 256;
     private static final int MAX_TOKENS = 10_000;
     /** The longest token name, in characters. */
     public static final int MAX_NAME = 200;
