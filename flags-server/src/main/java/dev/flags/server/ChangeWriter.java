@@ -3,10 +3,12 @@ package dev.flags.server;
 import dev.flags.server.journal.ChangeConflictException;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalException;
 import dev.flags.server.journal.JournalEntry;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReadWriteLock;
@@ -48,7 +50,8 @@ public final class ChangeWriter {
      *
      * @param change the change
      * @return the committed entry
-     * @throws ApiException 503 if the server is shutting down; 409/404 if the change does not fit
+     * @throws ApiException 503 if the server is shutting down; 409/404 if the change does not fit; 500
+     *     (without a trace to log) if the journal has stopped after an i/o failure
      */
     public JournalEntry append(Change change) {
         if (draining || !inFlight.readLock().tryLock()) {
@@ -66,6 +69,15 @@ public final class ChangeWriter {
                 throw translate(e);
             } catch (IllegalArgumentException e) {
                 throw ApiException.badRequest(e.getMessage());
+            } catch (JournalException e) {
+                Optional<String> failure = journal.failure();
+                if (failure.isPresent()) {
+                    // The journal logged its stop once, with the trace; every later write fails the same way and
+                    // is a line of the log, not another trace (on a full disk, a client retrying flooded the log).
+                    throw new ApiException(500, "journal stopped", "journal stopped after an i/o failure: " + failure.get()
+                            + "; nothing is written until the server is restarted");
+                }
+                throw e;
             }
             metrics.journalAppended(System.nanoTime() - start);
             if (entry.environment() != null) {

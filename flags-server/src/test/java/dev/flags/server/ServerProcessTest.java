@@ -261,6 +261,29 @@ class ServerProcessTest {
                     .contains("# HELP flags_journal_failed ")
                     .contains("# TYPE flags_journal_failed gauge\n")
                     .contains("\nflags_journal_failed 1\n");
+
+            // Every later write is refused the same way; the log has the stop once, with its trace, and then one
+            // line per refused request (each was an ERROR with a 60-line trace).
+            List<ApiClient.Response> refused = List.of(
+                    api.put("/api/v1/environments/production/flags/after", ServerFixture.ADMIN, "{\"enabled\": true}"),
+                    api.call("PATCH", "/api/v1/environments/production/flags/f1", ServerFixture.ADMIN,
+                            "{\"enabled\": true}", Map.of()),
+                    api.post("/api/v1/tokens", ServerFixture.ADMIN, "{\"name\": \"ci\", \"scope\": \"admin\"}"),
+                    api.delete("/api/v1/environments/production", ServerFixture.ADMIN));
+            for (ApiClient.Response r : refused) {
+                assertThat(r.status()).as(r.body()).isEqualTo(500);
+                assertThat(r.header("Content-Type")).startsWith("application/problem+json");
+                assertThat(r.json().get("detail").asText())
+                        .startsWith("journal stopped after an i/o failure: java.io.IOException: File too large")
+                        .endsWith("nothing is written until the server is restarted");
+            }
+            List<String> log = List.of(child.stop().split("\n"));
+            assertThat(log.stream().filter(l -> l.contains(" ERROR ")).toList()).as(String.join("\n", log))
+                    .singleElement().asString().contains("journal: journal stopped after an i/o failure");
+            assertThat(log.stream().filter(l -> l.startsWith("Caused by") || l.startsWith("\tat ")).count())
+                    .as("one trace, the stop's").isLessThan(40);
+            assertThat(log.stream().filter(l -> l.contains("WARN") && l.contains("failed: journal stopped")).count())
+                    .as("a line for each refused write, the one that filled the disk included").isEqualTo(5);
         }
     }
 

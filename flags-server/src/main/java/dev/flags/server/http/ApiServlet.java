@@ -93,6 +93,10 @@ public final class ApiServlet extends HttpServlet {
             services.limits().admit(principal, req.getMethod(), req.getPathInfo());
             route(headAsGet(req), resp, principal);
         } catch (ApiException e) {
+            if (e.status() == 500) { // a fault already logged where it happened (a stopped journal): one line per request
+                LOG.warn("request {} {} failed: {}", LogText.escape(req.getMethod()), LogText.escape(req.getRequestURI()),
+                        e.getMessage());
+            }
             if (e.status() == 413) {
                 resp.setHeader("Connection", "close"); // rather than read the rest of a body nobody wants
             }
