@@ -4,6 +4,7 @@ import dev.flags.server.auth.TokenService;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -63,8 +64,12 @@ final class AdminToken {
             }
             return configured;
         }
+        if (Files.isDirectory(file)) {
+            throw new IOException(file + " is a directory, not the admin token file: remove it, and the server generates"
+                    + " a token into a file of that name");
+        }
         if (Files.exists(file)) {
-            String token = Files.readString(file, StandardCharsets.UTF_8).trim();
+            String token = read(file);
             String problem = problem(token);
             if (problem != null) {
                 throw new IOException("the admin token file " + file + " holds no usable token (a token " + problem
@@ -86,6 +91,17 @@ final class AdminToken {
         Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
         LOG.info("admin token: generated and written to {} (readable by its owner only)", file.toAbsolutePath());
         return token;
+    }
+
+    /** Reads the file; a failure names it (some, such as a read error, come without the path). */
+    private static String read(Path file) throws IOException {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8).trim();
+        } catch (FileSystemException e) {
+            throw e; // names the file
+        } catch (IOException e) {
+            throw new IOException("cannot read the admin token file " + file + ": " + e.getMessage(), e);
+        }
     }
 
     /** The token gives everything: a file others may read (a copy, a restore, a umask) is worth a line. */

@@ -22,8 +22,8 @@ public record ApiLimits(int changesPerMinute, int readsPerMinute) {
 
     /** Checks both budgets. */
     public ApiLimits {
-        check(changesPerMinute, "changes per minute");
-        check(readsPerMinute, "reads per minute");
+        check(changesPerMinute, "changes per minute", "changesPerMinute");
+        check(readsPerMinute, "reads per minute", "readsPerMinute");
     }
 
     /** @return the defaults: 600 changes (10 a second, sustained) and 3,000 reads a minute per token */
@@ -36,9 +36,9 @@ public record ApiLimits(int changesPerMinute, int readsPerMinute) {
         return new ApiLimits(0, 0);
     }
 
-    private static void check(int perMinute, String what) {
+    private static void check(int perMinute, String what, String setting) {
         if (perMinute < 0 || perMinute > MAX_PER_MINUTE) {
-            throw new IllegalArgumentException(what + " must be between 0 (no limit) and " + MAX_PER_MINUTE
+            throw new BadSettingException(setting, what + " must be between 0 (no limit) and " + MAX_PER_MINUTE
                     + ", was " + perMinute);
         }
     }

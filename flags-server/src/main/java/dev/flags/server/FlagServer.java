@@ -76,7 +76,7 @@ public final class FlagServer implements AutoCloseable {
 
     private FlagServer(ServerConfig config) throws IOException {
         this.config = config;
-        checkNotAJournalDirectory(config.dataDir());
+        checkDataDirectory(config.dataDir());
         Files.createDirectories(config.dataDir());
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
@@ -123,11 +123,22 @@ public final class FlagServer implements AutoCloseable {
     }
 
     /**
-     * Refuses a data directory that is a journal directory itself (it holds segments, checkpoints or the
-     * journal's lock): an easy slip, since the data directory holds little else. Started there, the
-     * server would make an empty journal/ inside it and serve no flags, as if they were lost.
+     * Refuses, each in a line that says what to do, a data directory that is a file, or whose journal
+     * directory is, and a data directory that is a journal directory itself (it holds segments,
+     * checkpoints or the journal's lock): an easy slip, since the data directory holds little else.
+     * Started there, the server would make an empty journal/ inside it and serve no flags, as if they
+     * were lost.
      */
-    private static void checkNotAJournalDirectory(Path dataDir) throws IOException {
+    private static void checkDataDirectory(Path dataDir) throws IOException {
+        if (Files.exists(dataDir) && !Files.isDirectory(dataDir)) {
+            throw new IOException("the data directory " + dataDir + " is a file, not a directory: give a directory (it is"
+                    + " made if missing)");
+        }
+        Path journalDir = dataDir.resolve("journal");
+        if (Files.exists(journalDir) && !Files.isDirectory(journalDir)) {
+            throw new IOException(journalDir + " is a file, not a directory: the journal is kept in a directory of that"
+                    + " name; move the file away");
+        }
         if (!Files.isDirectory(dataDir)) {
             return;
         }

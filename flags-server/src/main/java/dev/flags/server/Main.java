@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.Period;
 import java.time.format.DateTimeParseException;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
@@ -29,6 +30,14 @@ public final class Main implements Callable<Integer> {
 
     /** The exit code when the server cannot start (a port in use, a journal held by another server, ...). */
     static final int EXIT_CANNOT_START = 1;
+
+    /** The option of each {@link BadSettingException#setting()}. */
+    private static final Map<String, String> OPTIONS_BY_SETTING = Map.ofEntries(
+            Map.entry("dataDir", "--data-dir"), Map.entry("bindAddress", "--bind"), Map.entry("httpPort", "--http-port"),
+            Map.entry("grpcPort", "--grpc-port"), Map.entry("tlsCertificate", "--tls-cert"), Map.entry("tlsKey", "--tls-key"),
+            Map.entry("heartbeatInterval", "--heartbeat"), Map.entry("journalRetention", "--journal-retention"),
+            Map.entry("changesPerMinute", "--api-changes-per-minute"), Map.entry("readsPerMinute", "--api-reads-per-minute"),
+            Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"));
 
     /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
     private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
@@ -191,6 +200,12 @@ public final class Main implements Callable<Integer> {
             config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken,
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken);
+        } catch (BadSettingException e) {
+            // Tied to its option, so that the message names the environment variable the value came from.
+            CommandLine cli = new CommandLine(this);
+            String option = OPTIONS_BY_SETTING.get(e.setting());
+            throw new CommandLine.ParameterException(cli, e.getMessage(),
+                    option == null ? null : cli.getCommandSpec().findOption(option), null);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }

@@ -48,7 +48,8 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
      * Checks the settings. With TLS, reads both files: the key must be an unencrypted PKCS#8 RSA or EC
      * key, and the certificate's.
      *
-     * @throws IllegalArgumentException naming the setting that is wrong and why
+     * @throws BadSettingException naming the setting that is wrong and why
+     * @throws IllegalArgumentException if a TLS file's content cannot be used (the message names the file)
      * @throws java.io.UncheckedIOException if a TLS file that is readable cannot be read after all
      */
     public ServerConfig {
@@ -58,32 +59,34 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         Objects.requireNonNull(shutdownGrace, "shutdownGrace");
         Objects.requireNonNull(apiLimits, "apiLimits");
         if (maxSyncStreamsPerToken < 1 || maxSyncStreamsPerToken > 1_000_000) {
-            throw new IllegalArgumentException("max sync streams per token must be between 1 and 1000000, was "
+            throw new BadSettingException("maxSyncStreamsPerToken", "max sync streams per token must be between 1 and 1000000, was "
                     + maxSyncStreamsPerToken);
         }
-        checkPort(httpPort, "http port");
-        checkPort(grpcPort, "grpc port");
+        checkPort(httpPort, "http port", "httpPort");
+        checkPort(grpcPort, "grpc port", "grpcPort");
         if (httpPort != 0 && httpPort == grpcPort) {
-            throw new IllegalArgumentException("the HTTP and gRPC ports must differ, both were " + httpPort);
+            throw new BadSettingException("grpcPort", "the HTTP and gRPC ports must differ, both were " + httpPort);
         }
         checkBindAddress(bindAddress);
         if ((tlsCertificate == null) != (tlsKey == null)) {
-            throw new IllegalArgumentException("TLS needs both a certificate and a key, or neither");
+            // named after the one that is set: that is where the other was expected
+            throw new BadSettingException(tlsCertificate != null ? "tlsCertificate" : "tlsKey", "TLS needs both a certificate"
+                    + " and a key, or neither; only the " + (tlsCertificate != null ? "certificate" : "key") + " is set");
         }
-        checkReadable(tlsCertificate, "TLS certificate");
-        checkReadable(tlsKey, "TLS key");
+        checkReadable(tlsCertificate, "TLS certificate", "tlsCertificate");
+        checkReadable(tlsKey, "TLS key", "tlsKey");
         if (tlsCertificate != null) {
             checkTls(tlsCertificate, tlsKey);
         }
         if (adminToken != null && AdminToken.problem(adminToken) != null) {
-            throw new IllegalArgumentException("the admin token " + AdminToken.problem(adminToken));
+            throw new BadSettingException("adminToken", "the admin token " + AdminToken.problem(adminToken));
         }
         if (heartbeatInterval.compareTo(MIN_HEARTBEAT) < 0 || heartbeatInterval.compareTo(MAX_HEARTBEAT) > 0) {
-            throw new IllegalArgumentException("heartbeat interval must be between " + MIN_HEARTBEAT + " and " + MAX_HEARTBEAT
+            throw new BadSettingException("heartbeatInterval", "heartbeat interval must be between " + MIN_HEARTBEAT + " and " + MAX_HEARTBEAT
                     + ", was " + heartbeatInterval);
         }
         if (journalRetention != null && journalRetention.compareTo(Duration.ofDays(1)) < 0) {
-            throw new IllegalArgumentException("journal retention must be at least one day (history and audit read it), was "
+            throw new BadSettingException("journalRetention", "journal retention must be at least one day (history and audit read it), was "
                     + journalRetention);
         }
     }
@@ -93,7 +96,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         try {
             InetAddress.getByName(address.startsWith("[") && address.endsWith("]") ? address.substring(1, address.length() - 1) : address);
         } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("bind address \"" + address + "\" is neither an IP address nor a name that"
+            throw new BadSettingException("bindAddress", "bind address \"" + address + "\" is neither an IP address nor a name that"
                     + " resolves; use an address of this machine, such as 0.0.0.0 (every interface) or 127.0.0.1");
         }
     }
@@ -160,13 +163,13 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         return tlsCertificate != null;
     }
 
-    private static void checkReadable(Path file, String what) {
+    private static void checkReadable(Path file, String what, String setting) {
         if (file != null && !Files.isReadable(file)) {
-            throw new IllegalArgumentException(what + " file " + file + (Files.exists(file)
+            throw new BadSettingException(setting, what + " file " + file + (Files.exists(file)
                     ? " cannot be read (check its permissions)" : " does not exist"));
         }
         if (file != null && Files.isDirectory(file)) {
-            throw new IllegalArgumentException(what + " file " + file + " is a directory");
+            throw new BadSettingException(setting, what + " file " + file + " is a directory");
         }
     }
 
@@ -183,9 +186,9 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         }
     }
 
-    private static void checkPort(int port, String what) {
+    private static void checkPort(int port, String what, String setting) {
         if (port < 0 || port > 65535) {
-            throw new IllegalArgumentException(what + " must be between 0 and 65535, was " + port);
+            throw new BadSettingException(setting, what + " must be between 0 and 65535, was " + port);
         }
     }
 }

@@ -4,6 +4,7 @@ import dev.flags.server.journal.JournalException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
@@ -38,7 +39,14 @@ public final class StartFailure {
         StringBuilder line = new StringBuilder();
         String previous = null;
         for (Throwable t = failure; t != null; t = t.getCause()) {
-            String part = t instanceof FileSystemException fs ? fileProblem(fs) : t.getMessage();
+            String part = own(t);
+            // A wrapper that put its cause in its message as "java.nio.file.AccessDeniedException: <file>" (the
+            // journal's "cannot open journal in ...") says it in the cause's own words instead, and once.
+            Throwable cause = t.getCause();
+            if (part != null && cause != null && part.contains(cause.toString()) && own(cause) != null) {
+                part = part.replace(cause.toString(), own(cause));
+                t = cause;
+            }
             // Wrappers repeat their cause's message, or name its class: say each thing once.
             if (part == null || part.isBlank() || (previous != null && previous.contains(part))
                     || (t.getCause() != null && part.equals(t.getCause().toString()))) {
@@ -53,11 +61,17 @@ public final class StartFailure {
         return line.length() == 0 ? failure.getClass().getSimpleName() : line.toString();
     }
 
+    /** What the throwable itself says: a file problem with its file, else its message. */
+    private static String own(Throwable t) {
+        return t instanceof FileSystemException fs ? fileProblem(fs) : t.getMessage();
+    }
+
     private static String fileProblem(FileSystemException e) {
         String reason = e.getReason() != null ? e.getReason()
                 : e instanceof AccessDeniedException ? "permission denied"
                 : e instanceof NoSuchFileException ? "no such file or directory"
                 : e instanceof NotDirectoryException ? "not a directory"
+                : e instanceof FileAlreadyExistsException ? "already exists, and is not a directory"
                 : "cannot be used";
         String other = e.getOtherFile() == null ? "" : " (and " + e.getOtherFile() + ")";
         return e.getFile() + other + ": " + reason;

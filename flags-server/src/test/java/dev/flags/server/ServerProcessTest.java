@@ -345,6 +345,24 @@ class ServerProcessTest {
                 .contains("from the environment variable FLAGS_LOG_LEVEL");
         assertOneLineAndTheHelp(level);
 
+        // a value out of range, or refused by the checks of all settings, names its variable too
+        Map<String, String> outOfRange = Map.of(
+                "FLAGS_HTTP_PORT", "-3", "FLAGS_GRPC_PORT", "70000", "FLAGS_BIND", "nope.invalid", "FLAGS_HEARTBEAT", "PT2H",
+                "FLAGS_JOURNAL_RETENTION", "PT2H", "FLAGS_API_CHANGES_PER_MINUTE", "-1", "FLAGS_API_READS_PER_MINUTE", "2000000",
+                "FLAGS_MAX_SYNC_STREAMS_PER_TOKEN", "0", "FLAGS_TLS_CERT", Files.writeString(dir.resolve("cert.pem"), "x").toString());
+        for (Map.Entry<String, String> variable : outOfRange.entrySet()) {
+            Run run = runMain(Map.of(variable.getKey(), variable.getValue()), "--data-dir", dir.resolve("r").toString());
+            assertThat(run.exitCode()).as(run.output()).isEqualTo(2);
+            assertThat(run.output().lines().findFirst().orElseThrow()).as(variable.getKey())
+                    .endsWith(" (from the environment variable " + variable.getKey() + ")");
+            assertOneLineAndTheHelp(run);
+        }
+        Run tls = runMain(Map.of("FLAGS_TLS_KEY", dir.resolve("cert.pem").toString()), "--data-dir", dir.resolve("r").toString());
+        assertThat(tls.output()).contains("TLS needs both a certificate and a key, or neither; only the key is set"
+                + " (from the environment variable FLAGS_TLS_KEY)");
+        Run typed = runMain(Map.of(), "--http-port", "-3", "--data-dir", dir.resolve("r").toString());
+        assertThat(typed.output()).contains("http port must be between 0 and 65535, was -3").doesNotContain("FLAGS_HTTP_PORT");
+
         // the command line wins over the environment, and then the variable is not what was wrong
         Run both = runMain(Map.of("FLAGS_HTTP_PORT", "8080"), "--http-port=abc", "--data-dir", dir.resolve("z").toString());
         assertThat(both.exitCode()).isEqualTo(2);
@@ -402,6 +420,28 @@ class ServerProcessTest {
             child.awaitLine("flag server ready");
             assertThat(new ApiClient(http).get("/api/v1/environments", "operator-chosen-token-0123456789").status()).isEqualTo(200);
         }
+    }
+
+    @Test
+    void aFileWhereADirectoryShouldBeOrADirectoryWhereTheTokenFileShouldBeIsOneLineNamingIt() throws Exception {
+        Path file = Files.writeString(dir.resolve("afile"), "not a directory");
+        Run data = runMain(Map.of(), "--data-dir", file.toString(), "--http-port", "0", "--grpc-port", "0");
+        assertThat(data.exitCode()).isEqualTo(Main.EXIT_CANNOT_START);
+        assertThat(data.output()).isEqualTo("flags-server: cannot start: the data directory " + file + " is a file, not a"
+                + " directory: give a directory (it is made if missing)\n");
+
+        Path dd = Files.createDirectories(dir.resolve("dd1"));
+        Files.writeString(dd.resolve("journal"), "not a directory");
+        Run journal = runMain(Map.of(), "--data-dir", dd.toString(), "--http-port", "0", "--grpc-port", "0");
+        assertThat(journal.exitCode()).isEqualTo(Main.EXIT_CANNOT_START);
+        assertThat(journal.output()).isEqualTo("flags-server: cannot start: " + dd.resolve("journal") + " is a file, not a"
+                + " directory: the journal is kept in a directory of that name; move the file away\n");
+
+        Path tokenDir = Files.createDirectories(dir.resolve("dd2").resolve("admin-token"));
+        Run token = runMain(Map.of(), "--data-dir", dir.resolve("dd2").toString(), "--http-port", "0", "--grpc-port", "0");
+        assertThat(token.exitCode()).isEqualTo(Main.EXIT_CANNOT_START);
+        assertThat(token.output()).contains("flags-server: cannot start: " + tokenDir + " is a directory, not the admin"
+                + " token file: remove it, and the server generates a token into a file of that name\n").doesNotContain("\tat ");
     }
 
     @Test

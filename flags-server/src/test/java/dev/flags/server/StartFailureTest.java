@@ -1,0 +1,26 @@
+package dev.flags.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.server.journal.JournalException;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import org.junit.jupiter.api.Test;
+
+/** A failed start is one line that names each file once (the tests run as root, where no permission is denied). */
+class StartFailureTest {
+
+    @Test
+    void aFileProblemThatAWrapperPutInItsMessageIsSaidOnceInItsOwnWords() {
+        AccessDeniedException denied = new AccessDeniedException("dd/journal/journal.lock");
+        assertThat(StartFailure.describe(new JournalException("cannot open journal in dd/journal: " + denied, denied)))
+                .isEqualTo("cannot open journal in dd/journal: dd/journal/journal.lock: permission denied");
+        FileAlreadyExistsException exists = new FileAlreadyExistsException("dd/journal");
+        assertThat(StartFailure.describe(new JournalException("cannot open journal in dd/journal: " + exists, exists)))
+                .isEqualTo("cannot open journal in dd/journal: dd/journal: already exists, and is not a directory");
+        // as before: a wrapper with a message of its own, and its cause's
+        assertThat(StartFailure.describe(new IOException("cannot listen on 0.0.0.0:80 for HTTP", new IOException("Permission denied"))))
+                .isEqualTo("cannot listen on 0.0.0.0:80 for HTTP: Permission denied");
+    }
+}
