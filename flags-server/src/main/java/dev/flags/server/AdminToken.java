@@ -76,7 +76,7 @@ final class AdminToken {
                         + "); delete it to generate a new one");
             }
             LOG.info("admin token: read from {}", file.toAbsolutePath());
-            warnIfOthersCanRead(file);
+            warnIfOthersCanReadOrChange(file);
             return token;
         }
         String token = TokenService.newSecret();
@@ -104,13 +104,20 @@ final class AdminToken {
         }
     }
 
-    /** The token gives everything: a file others may read (a copy, a restore, a umask) is worth a line. */
-    private static void warnIfOthersCanRead(Path file) {
+    /**
+     * The token gives everything: a file others may read (a copy, a restore, a umask) is worth a line,
+     * and so is one they may write: they could put a token of their own in it, which the server would
+     * take as the admin token at its next start.
+     */
+    private static void warnIfOthersCanReadOrChange(Path file) {
         try {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                LOG.warn("admin token: {} can be read by users other than its owner ({}): chmod 600 {}", file.toAbsolutePath(),
-                        PosixFilePermissions.toString(perms), file.toAbsolutePath());
+            boolean read = perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ);
+            boolean write = perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE);
+            if (read || write) {
+                LOG.warn("admin token: {} can be {} by users other than its owner ({}){}: chmod 600 {}", file.toAbsolutePath(),
+                        read && write ? "read and changed" : read ? "read" : "changed", PosixFilePermissions.toString(perms),
+                        write ? " (they could put in a token of their own)" : "", file.toAbsolutePath());
             }
         } catch (UnsupportedOperationException | IOException e) {
             // not a POSIX file system: nothing to check

@@ -26,6 +26,9 @@ import java.net.InetSocketAddress;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -77,7 +80,11 @@ public final class FlagServer implements AutoCloseable {
     private FlagServer(ServerConfig config) throws IOException {
         this.config = config;
         checkDataDirectory(config.dataDir());
-        Files.createDirectories(config.dataDir());
+        // The journal holds user ids, token hashes and who changed what: directories the server makes are
+        // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
+        createOwnerOnly(config.dataDir());
+        warnIfOthersCanRead(config.dataDir());
+        createOwnerOnly(config.dataDir().resolve("journal"));
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
         FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal"));
@@ -151,6 +158,32 @@ public final class FlagServer implements AutoCloseable {
                             + (parent == null ? dataDir + "/.." : parent) + ")");
                 }
             }
+        }
+    }
+
+    /** Makes a directory (and missing parents) readable by its owner only, where the file system has POSIX modes. */
+    private static void createOwnerOnly(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        try {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createDirectories(dir); // not a POSIX file system
+        }
+    }
+
+    private static void warnIfOthersCanRead(Path dataDir) {
+        try {
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dataDir);
+            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.GROUP_EXECUTE)
+                    || perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                LOG.warn("the data directory {} can be read by users other than its owner ({}): the journal in it holds user"
+                        + " ids, token hashes and the audit trail; chmod 700 {}", dataDir.toAbsolutePath(),
+                        PosixFilePermissions.toString(perms), dataDir.toAbsolutePath());
+            }
+        } catch (UnsupportedOperationException | IOException e) {
+            // not a POSIX file system: nothing to check
         }
     }
 

@@ -54,6 +54,11 @@ class ServerProcessTest {
             Path tokenFile = data.resolve("admin-token");
             assertThat(tokenFile).exists();
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile))).isEqualTo("rw-------");
+            // the audit trail (user ids, token hashes) is its owner's only too, in directories the server made
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(data))).isEqualTo("rwx------");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(data.resolve("journal"))))
+                    .isEqualTo("rwx------");
+            assertThat(String.join("\n", child.log())).doesNotContain("can be read by users other than its owner");
             String token = Files.readString(tokenFile).trim();
             assertThat(token).startsWith("flg_");
             assertThat(String.join("\n", child.log())).contains(tokenFile.toAbsolutePath().toString()).doesNotContain(token);
@@ -82,6 +87,23 @@ class ServerProcessTest {
             assertThat(warning).contains("WARN").contains("rw-r--r--").contains("chmod 600");
             loose.awaitLine("flag server ready");
         }
+    }
+
+    @Test
+    void aTokenFileOthersMayChangeAndADataDirectoryOthersMayReadAreSaidAtStartAndLeftAsTheyWere() throws Exception {
+        Path data = Files.createDirectories(dir.resolve("open"));
+        Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwxr-xr-x")); // as a umask of 022 makes it
+        Path tokenFile = Files.writeString(data.resolve("admin-token"), TokenService.newSecret() + "\n");
+        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw--w--w-"));
+        try (ServerChild child = start(data, freePort(), freePort(), null)) {
+            assertThat(child.awaitLine("can be changed by users other than its owner")).contains("WARN").contains("rw--w--w-")
+                    .contains("they could put in a token of their own").contains("chmod 600 " + tokenFile.toAbsolutePath());
+            child.awaitLine("flag server ready");
+            assertThat(String.join("\n", child.log())).contains("the data directory " + data.toAbsolutePath()
+                    + " can be read by users other than its owner (rwxr-xr-x)").contains("chmod 700 " + data.toAbsolutePath());
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(data))).isEqualTo("rwxr-xr-x");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile))).isEqualTo("rw--w--w-");
     }
 
     @Test
