@@ -57,6 +57,16 @@ public final class FlagServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FlagServer.class);
     /** The HTTP I/O buffer; a request body is read into at most MAX_BODY_BYTES / this of them. */
     private static final int HTTP_BUFFER_BYTES = 16 * 1024;
+    /**
+     * The most bytes of a request's headers, all together (Undertow's default, set here so that
+     * docs/api.md can say it); more, or more than {@link #MAX_HEADERS} headers or {@link #MAX_PARAMETERS}
+     * query parameters, are a bare 400 from the HTTP layer, before any token is looked at.
+     */
+    static final int MAX_HEADER_BYTES = 1 << 20;
+    /** The most headers a request may have. */
+    static final int MAX_HEADERS = 200;
+    /** The most query parameters a request may have. */
+    static final int MAX_PARAMETERS = 1_000;
     /** How long a client may take to send a request's headers. */
     static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(10);
     /** How long a keep-alive connection may wait for its next request. */
@@ -268,6 +278,9 @@ public final class FlagServer implements AutoCloseable {
                 .setHandler(front)
                 // The API enforces its own body limit (ApiServlet.MAX_BODY_BYTES) with a problem answer.
                 .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, -1L)
+                .setServerOption(UndertowOptions.MAX_HEADER_SIZE, MAX_HEADER_BYTES)
+                .setServerOption(UndertowOptions.MAX_HEADERS, MAX_HEADERS)
+                .setServerOption(UndertowOptions.MAX_PARAMETERS, MAX_PARAMETERS)
                 .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
                 .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis());

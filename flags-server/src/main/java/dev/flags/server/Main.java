@@ -25,7 +25,13 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "flags-server", mixinStandardHelpOptions = true, version = "flags-server 0.1.0",
         description = "Runs the flag server: the journal, the admin HTTP API and the gRPC sync service.",
-        sortOptions = false)
+        sortOptions = false,
+        // Not an option, so that the token never shows in ps; listed here so that --help names every setting.
+        footer = {"", "Environment only:",
+                "      FLAGS_ADMIN_TOKEN      The bootstrap admin token: 16 to 256 ASCII letters,",
+                "                               digits and punctuation, no spaces (default:",
+                "                               generated into DATA_DIR/admin-token).",
+                "", "See docs/server.md."})
 public final class Main implements Callable<Integer> {
 
     /** The exit code when the server cannot start (a port in use, a journal held by another server, ...). */
@@ -71,7 +77,7 @@ public final class Main implements Callable<Integer> {
     Duration heartbeat;
 
     @Option(names = "--journal-retention", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,
-            description = "Keep journal segments this long for history and audit, ISO-8601 such as P365D or P52W (env FLAGS_JOURNAL_RETENTION; default: forever).")
+            description = "Keep journal segments this long for history and audit, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H (env FLAGS_JOURNAL_RETENTION; default: forever).")
     Duration journalRetention;
 
     /** Reads a retention as days or weeks (P30D, P4W, PT720H); months and years have no fixed length, so they are refused. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.flags.core.Bucketing;
+import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.FileJournal;
@@ -95,6 +96,35 @@ class AdminApiTest {
         assertThat(made.status()).isEqualTo(201);
         assertThat(api.delete("/api/v1/tokens/" + made.json().get("id").asText(), ADMIN).status()).isEqualTo(200);
         assertThat(api.get("/metrics", null).body()).contains("\nflags_journal_append_seconds_count 3\n");
+    }
+
+    @Test
+    void theLimitsApiMdStatesAreTheOnesEnforced() throws Exception {
+        String doc = java.nio.file.Files.readString(Path.of("..", "docs", "api.md"));
+        assertThat(doc).contains("at most " + String.format(java.util.Locale.ROOT, "%,d", TokenService.MAX_TOKENS) + " live tokens")
+                .contains("(a token is at most " + TokenService.MAX_PRESENTED_LENGTH + " characters")
+                .contains("headers are over 1 MiB in all, or that has more than " + FlagServer.MAX_HEADERS + " headers or "
+                        + String.format(java.util.Locale.ROOT, "%,d", FlagServer.MAX_PARAMETERS) + " query parameters");
+        assertThat(FlagServer.MAX_HEADER_BYTES).isEqualTo(1 << 20);
+
+        String path = "/api/v1/environments";
+        assertThat(api.raw("GET", path, ADMIN, null, "X-Pad", "a".repeat(64 * 1024).getBytes(StandardCharsets.US_ASCII))
+                .status()).as("large, within the limit").isEqualTo(200);
+        assertThat(api.raw("GET", path, ADMIN, null, "X-Pad", "a".repeat((1 << 20) + 1024).getBytes(StandardCharsets.US_ASCII))
+                .status()).isEqualTo(400);
+        StringBuilder many = new StringBuilder("a");
+        for (int i = 1; i <= FlagServer.MAX_HEADERS; i++) {
+            many.append("\r\nX-Header-").append(i).append(": a");
+        }
+        assertThat(api.raw("GET", path, ADMIN, null, "X-Header-0", many.toString().getBytes(StandardCharsets.US_ASCII))
+                .status()).isEqualTo(400);
+        StringBuilder query = new StringBuilder(path + "?p0=1");
+        for (int i = 1; i <= FlagServer.MAX_PARAMETERS; i++) {
+            query.append("&p").append(i).append("=1");
+        }
+        assertThat(api.raw("GET", query.toString(), ADMIN, null, null, null).status()).isEqualTo(400);
+        String longToken = "flg_" + "a".repeat(TokenService.MAX_PRESENTED_LENGTH);
+        assertThat(api.get(path, longToken).status()).isEqualTo(401);
     }
 
     @Test

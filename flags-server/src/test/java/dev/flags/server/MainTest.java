@@ -34,6 +34,23 @@ class MainTest {
     }
 
     @Test
+    void theHelpNamesEverySettingOfTheDocsTableAndItsLimits() throws Exception {
+        // docs/server.md says --help "prints the same list": every variable of its table, the token's included
+        String doc = Files.readString(Path.of("..", "docs", "server.md"));
+        java.io.StringWriter help = new java.io.StringWriter();
+        new CommandLine(new Main()).setOut(new java.io.PrintWriter(help)).execute("--help");
+        java.util.regex.Matcher row = java.util.regex.Pattern.compile("(?m)^\\| [^|]+ \\| `(FLAGS_[A-Z_]+)` \\|").matcher(doc);
+        int rows = 0;
+        for (; row.find(); rows++) {
+            assertThat(help.toString()).as(row.group(1)).contains(row.group(1));
+        }
+        assertThat(rows).isGreaterThanOrEqualTo(13);
+        assertThat(help.toString()).contains("at least P1D").contains("PT0.1S to PT1H")
+                .contains("16 to 256 ASCII letters,");
+        assertThat(help.toString().lines()).as("fits a terminal").allMatch(l -> l.length() <= 80);
+    }
+
+    @Test
     void aLimitOutOfRangeIsRefusedWithItsName() {
         assertThatThrownBy(() -> new ApiLimits(-1, 0))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -47,7 +47,8 @@ public final class TokenService implements Authenticator {
     private static final Logger LOG = LoggerFactory.getLogger(TokenService.class);
     /** The longest token a request may present: anything longer is refused unread. */
     public static final int MAX_PRESENTED_LENGTH = 256;
-    private static final int MAX_TOKENS = 10_000;
+    /** The most live tokens a server holds (revoked ones do not count); one more is refused. */
+    public static final int MAX_TOKENS = 10_000;
     /** The longest token name, in characters. */
     public static final int MAX_NAME = 200;
     /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
