@@ -15,9 +15,12 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Not thread-safe (one per command run). Calls the server's admin API and turns failures into {@link CliException}s.
@@ -116,11 +119,29 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "cannot reach the flag server at " + server + ": " + describe(e)
                     + " (set --server or FLAGS_SERVER)");
         } catch (IOException e) {
+            if (untrustedCertificate(e)) {
+                // Java's own words ("PKIX path building failed: ...") do not say what to do.
+                throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "the flag server at " + server + " presented a"
+                        + " certificate this machine does not trust. If it is signed by your own CA, trust that CA: make a"
+                        + " trust store of it and run with JAVA_TOOL_OPTIONS=\"-Djavax.net.ssl.trustStore=ca.p12"
+                        + " -Djavax.net.ssl.trustStorePassword=changeit\" (docs/cli.md, \"A server with its own CA\")");
+            }
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "talking to " + server + " failed: " + describe(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "interrupted");
         }
+    }
+
+    /** Whether the TLS handshake failed because no trusted CA vouches for the server's certificate. */
+    static boolean untrustedCertificate(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof CertPathBuilderException || t instanceof CertPathValidatorException
+                    || (t instanceof SSLHandshakeException && t.getMessage() != null && t.getMessage().startsWith("PKIX path"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

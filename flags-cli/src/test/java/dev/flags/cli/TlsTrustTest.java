@@ -1,0 +1,73 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A server whose certificate this machine does not trust (a private CA's, a self-signed one): the message says what to do. */
+class TlsTrustTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aCertificateNoTrustedCaVouchesForSaysHowToTrustTheCa() throws Exception {
+        // A self-signed certificate, made by the JDK's own keytool, as a private CA's would be to this machine.
+        Path keyStore = dir.resolve("server.p12");
+        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+        Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1",
+                "-dname", "CN=localhost", "-ext", "SAN=ip:127.0.0.1", "-validity", "2", "-keystore", keyStore.toString(),
+                "-storetype", "PKCS12", "-storepass", "changeit").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        try (InputStream in = java.nio.file.Files.newInputStream(keyStore)) {
+            keys.load(in, "changeit".toCharArray());
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(keys, "changeit".toCharArray());
+        SSLContext tls = SSLContext.getInstance("TLS");
+        tls.init(kmf.getKeyManagers(), null, null);
+        HttpsServer https = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        https.setHttpsConfigurator(new HttpsConfigurator(tls));
+        https.createContext("/", exchange -> {
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+        });
+        https.start();
+        try {
+            StringWriter stdout = new StringWriter();
+            StringWriter stderr = new StringWriter();
+            int exit = FlagsCommand.run(new String[] {"list", "--server=https://127.0.0.1:" + https.getAddress().getPort(),
+                    "--token=t0ken"}, new PrintWriter(stdout, true), new PrintWriter(stderr, true));
+            assertThat(exit).isEqualTo(FlagsCommand.EXIT_UNREACHABLE);
+            assertThat(stderr.toString()).startsWith("flags: the flag server at https://127.0.0.1:")
+                    .contains("presented a certificate this machine does not trust")
+                    .contains("JAVA_TOOL_OPTIONS=\"-Djavax.net.ssl.trustStore=").contains("docs/cli.md")
+                    .doesNotContain("PKIX");
+        } finally {
+            https.stop(0);
+        }
+        // other TLS failures keep their own words
+        for (Throwable other : List.of(new SSLException("Unrecognized SSL message, plaintext connection?"))) {
+            assertThat(Api.untrustedCertificate(other)).isFalse();
+        }
+    }
+}
