@@ -143,14 +143,21 @@ public final class JournalTool implements Callable<Integer> {
             try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 report.lines().forEach(out::println);
-                if (report.missingStart() != null) {
-                    err.println("error: cannot repair by cutting: " + report.missingStart());
-                    return DAMAGED;
-                }
                 if (!report.newerFormat().isEmpty()) {
                     // A cut would set a newer release's sound entries aside, and this release cannot merge them back.
                     err.println("error: not repaired, nothing changed: " + report.newerFormat().get(0).file().getFileName()
                             + " is of a format a newer release writes; " + NEWER_RELEASE);
+                    return DAMAGED;
+                }
+                if (report.missingStart() != null) {
+                    err.println("error: cannot repair by cutting, nothing changed: " + report.missingStart()
+                            + "; " + report.restoreAdvice());
+                    return DAMAGED;
+                }
+                String refusal = report.cutRefusal();
+                if (refusal != null) {
+                    err.println("error: cannot repair by cutting, nothing changed: " + refusal + "; "
+                            + report.restoreAdvice());
                     return DAMAGED;
                 }
                 List<String> done = JournalVerifier.repair(dir, report, Clock.systemUTC());
@@ -203,11 +210,18 @@ public final class JournalTool implements Callable<Integer> {
             out.println("written by a newer release: " + NEWER_RELEASE);
             return DAMAGED;
         }
+        String refusal = report.missingStart() != null ? report.missingStart().reason() : report.cutRefusal();
+        if (refusal != null) {
+            // Never recommend a repair that would refuse: say why it cannot help and what can.
+            out.println("problems found: 'repair DIR --cut-at-damage' cannot repair this journal: " + refusal
+                    + "; " + report.restoreAdvice() + " (see docs/journal.md)");
+            return DAMAGED;
+        }
         out.println("problems found: 'repair DIR --cut-at-damage' cuts the journal at the first damage"
                 + " and sets unusable files aside in DIR/damaged-<time>/ (see docs/journal.md)");
         if (report.damage() != null) {
             // What a cut costs, before anyone agrees to it: restoring the damaged file may cost nothing.
-            out.println("a cut keeps sequences 1.." + report.lastSequence() + reachedBeyond(report)
+            out.println("a cut keeps " + report.cutKeeps() + reachedBeyond(report)
                     + "; restoring the damaged file from a backup may keep them all");
         }
         return DAMAGED;

@@ -52,7 +52,10 @@ final class JournalVerifier {
      * @param damagedSegment index in {@code segments} of the damaged segment, or -1
      * @param tornTail a torn tail of the last segment (cut automatically at the next open), or null
      * @param badCheckpoints checkpoints that are damaged or newer than the journal
-     * @param missingStart entries at the start that are missing and not covered, or null
+     * @param missingStart entries at the start that are missing and that no sound checkpoint covers, or null
+     * @param firstSequence the first sequence the journal holds (its first segment's), 1 if it has no segment
+     * @param soundCheckpoints the sequences of the checkpoints that read soundly, newest first, whether or
+     *     not they are beyond the damage
      */
     record Report(
             List<String> lines,
@@ -63,7 +66,9 @@ final class JournalVerifier {
             int damagedSegment,
             Finding tornTail,
             List<Finding> badCheckpoints,
-            Finding missingStart) {
+            Finding missingStart,
+            long firstSequence,
+            List<Long> soundCheckpoints) {
 
         boolean clean() {
             return damage == null && badCheckpoints.isEmpty() && missingStart == null;
@@ -78,6 +83,66 @@ final class JournalVerifier {
             badCheckpoints.stream().filter(Finding::newerFormat).forEach(newer::add);
             return newer;
         }
+
+        /**
+         * What a cut at the first damage keeps, as words: "sequences 86..119" or "no entries". The range
+         * starts at the journal's first retained sequence, not at 1: retention may have removed the older
+         * segments.
+         */
+        String cutKeeps() {
+            return lastSequence >= firstSequence
+                    ? "sequences " + firstSequence + ".." + lastSequence
+                    : "no entries";
+        }
+
+        /**
+         * Why a cut at the first damage would be refused, or null if it would be accepted. A cut keeps
+         * the entries up to the damage; when the journal starts after sequence 1 (retention removed the
+         * older segments, or they are missing), their state must come from a sound checkpoint at or
+         * before the cut, the rule retention itself relies on. A checkpoint after the cut cannot serve:
+         * the cut sets it aside, since the journal no longer reaches it.
+         */
+        String cutRefusal() {
+            if (firstSequence <= 1) {
+                return null;
+            }
+            for (long sequence : soundCheckpoints) {
+                if (sequence >= firstSequence - 1 && sequence <= lastSequence) {
+                    return null;
+                }
+            }
+            List<Long> after = soundCheckpoints.stream().filter(s -> s > lastSequence).sorted().toList();
+            return "a cut would keep " + cutKeeps() + ", but entries 1.." + (firstSequence - 1)
+                    + " are no longer in the journal and no sound checkpoint at or before sequence " + lastSequence
+                    + " holds their state"
+                    + (after.isEmpty() ? "" : " (the sound " + (after.size() == 1 ? "checkpoint is at sequence "
+                            : "checkpoints are at sequences ") + join(after) + ", after the cut: a cut sets "
+                            + (after.size() == 1 ? "it" : "them") + " aside)");
+        }
+
+        /** What to restore from a backup to mend the journal without losing anything. */
+        String restoreAdvice() {
+            if (damage != null) {
+                return "restore " + damage.file().getFileName() + " from a backup";
+            }
+            if (missingStart != null) {
+                return "restore the missing segment files, or a checkpoint that covers them, from a backup";
+            }
+            long newest = soundCheckpoints.stream().mapToLong(Long::longValue).max().orElse(0);
+            if (newest > lastSequence) {
+                return "restore the segment files that hold sequences " + (lastSequence + 1) + ".." + newest
+                        + " from a backup";
+            }
+            return "restore the journal's files from a backup";
+        }
+    }
+
+    private static String join(List<Long> sequences) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < sequences.size(); i++) {
+            b.append(i == 0 ? "" : i == sequences.size() - 1 ? " and " : ", ").append(sequences.get(i));
+        }
+        return b.toString();
     }
 
     static Report verify(Path dir) throws IOException {
@@ -150,15 +215,21 @@ final class JournalVerifier {
                 }
             }
         }
+        // The first sequence the journal holds: the first segment's header's, or its name's when the header
+        // itself is damaged (a cut then keeps nothing, and the entries before it still need a checkpoint).
+        long firstSequence = first > 0 ? first : files.isEmpty() ? 1 : Math.max(1, Segments.firstSequenceOf(files.get(0)));
         if (last < 0) {
-            last = 0;
+            last = firstSequence - 1;
         }
 
         List<Finding> badCheckpoints = new ArrayList<>();
+        List<Long> soundCheckpoints = new ArrayList<>();
         long newestSound = -1;
         for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
             try {
                 Checkpoints.Loaded loaded = Checkpoints.read(ref.file());
+                soundCheckpoints.add(loaded.sequence());
+                newestSound = Math.max(newestSound, loaded.sequence());
                 if (loaded.sequence() > last && damage != null && damage.newerFormat()) {
                     // The journal goes on past what this release can read: the checkpoint may well match it.
                     lines.add("checkpoint " + ref.file().getFileName() + ": sequence " + loaded.sequence()
@@ -170,7 +241,6 @@ final class JournalVerifier {
                             + ": NEWER than the sound journal (sequence " + loaded.sequence() + " > " + last
                             + ")");
                 } else {
-                    newestSound = Math.max(newestSound, loaded.sequence());
                     lines.add("checkpoint " + ref.file().getFileName() + ": ok, sequence "
                             + loaded.sequence());
                 }
@@ -180,13 +250,15 @@ final class JournalVerifier {
                         + e.reason());
             }
         }
+        // The journal as it is: a sound checkpoint anywhere at or after the gap covers it (one beyond the
+        // damage too: whether a cut could use it is the cut's question, see Report.cutRefusal).
         Finding missingStart = null;
         if (first > 1 && newestSound < first - 1) {
             missingStart = new Finding(files.get(0), 0, "the journal starts at sequence " + first
                     + " and no sound checkpoint covers sequences 1.." + (first - 1));
         }
         return new Report(lines, files, entries, last, damage, damagedSegment, torn,
-                badCheckpoints, missingStart);
+                badCheckpoints, missingStart, firstSequence, List.copyOf(soundCheckpoints));
     }
 
     /**

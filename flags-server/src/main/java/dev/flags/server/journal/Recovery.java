@@ -80,12 +80,35 @@ final class Recovery {
         try {
             return recover(dir);
         } catch (JournalCorruptedException e) {
-            throw e.advice() != null ? e : e.withAdvice(repairAdvice(dir));
+            throw e.advice() != null ? e : e.withAdvice(repairAdvice(dir, Checkpoints.sequenceOf(e.file()) >= 0));
         }
     }
 
-    /** What a refused open tells the operator to do about damage. */
-    private static String repairAdvice(Path dir) {
+    /**
+     * What a refused open tells the operator to do about damage. The journal is verified the way {@code
+     * JournalTool verify} does it, so that the message never recommends a cut the repair would refuse.
+     */
+    private static String repairAdvice(Path dir, boolean newerCheckpoint) {
+        JournalVerifier.Report report;
+        try {
+            report = JournalVerifier.verify(dir);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("journal: cannot verify {} to advise on its damage: {}", dir, e.toString());
+            report = null;
+        }
+        String refusal = report == null ? null
+                : report.missingStart() != null ? report.missingStart().reason() : report.cutRefusal();
+        if (refusal != null) {
+            return "the journal was not opened and nothing on disk was changed: " + report.restoreAdvice()
+                    + "; a cut at the damage cannot repair this journal: " + refusal + "; run '" + TOOL + " verify " + dir
+                    + "' to list every problem; see docs/journal.md, \"Verify and repair\"";
+        }
+        if (newerCheckpoint) {
+            return "the journal was not opened and nothing on disk was changed: restore the missing segment"
+                    + " files from a backup, or set the checkpoint aside with '" + TOOL + " repair " + dir
+                    + " --cut-at-damage' (the state then comes from the journal alone); see docs/journal.md, \"Verify"
+                    + " and repair\"";
+        }
         return "the journal was not opened and nothing on disk was changed: run '" + TOOL + " verify "
                 + dir + "' to list every problem, then restore the damaged file from a backup, or run '"
                 + TOOL + " repair " + dir + " --cut-at-damage' to cut the journal at the first damage"
@@ -332,12 +355,9 @@ final class Recovery {
 
     private static JournalCorruptedException newerCheckpoint(Path checkpoint, long sequence,
             long last) {
+        // No advice here: run() words it from a verification, which knows whether a cut can help.
         return new JournalCorruptedException(checkpoint, -1, "checkpoint is at sequence " + sequence
-                + " but the journal ends at sequence " + last + ": the journal lost acknowledged entries",
-                "the journal was not opened and nothing on disk was changed: restore the missing segment"
-                + " files from a backup, or set the checkpoint aside with '" + TOOL + " repair "
-                + checkpoint.getParent() + " --cut-at-damage' (the state then comes from the journal"
-                + " alone); see docs/journal.md, \"Verify and repair\"");
+                + " but the journal ends at sequence " + last + ": the journal lost acknowledged entries");
     }
 
     /** Reads every segment's header; a damaged header or a disorder throws. */

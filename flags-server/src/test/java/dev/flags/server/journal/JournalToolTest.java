@@ -93,6 +93,101 @@ class JournalToolTest {
         }
     }
 
+    /**
+     * A journal that retention has trimmed, as a server with a retention writes it: entries 1..62 at the
+     * start, older than the retention, then 40 more a month later; a checkpoint after entry 62 and, if asked,
+     * none until the end. Retention removes the segments before the one that holds entry 61.
+     *
+     * @param checkpointBeforeTheEnd whether a checkpoint is kept at sequence 62, inside the retained segments
+     * @return the first sequence the journal still holds
+     */
+    private long writeTrimmedByRetention(boolean checkpointBeforeTheEnd) throws Exception {
+        Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(1_000_000)
+                .checkpointsToKeep(3).retention(java.time.Duration.ofDays(30)).open()) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "billing-v2"));
+            for (int i = 0; i < 60; i++) {
+                journal.append(updateFlag("prod", "billing-v2", i % 2 == 0));
+            }
+            clock.advance(java.time.Duration.ofDays(31));
+            if (checkpointBeforeTheEnd) {
+                journal.checkpoint();
+            }
+            for (int i = 0; i < 40; i++) {
+                journal.append(updateFlag("prod", "billing-v2", i % 2 == 0));
+            }
+            journal.checkpoint();
+            journal.append(updateFlag("prod", "billing-v2", true));
+            journal.checkpoint();
+        }
+        long first = Segments.firstSequenceOf(Fixtures.segments(dir).get(0));
+        assertThat(first).as("retention removed the first segments").isGreaterThan(1);
+        return first;
+    }
+
+    private Path segmentHolding(long sequence) throws Exception {
+        Path holding = null;
+        for (Path segment : Fixtures.segments(dir)) {
+            if (Segments.firstSequenceOf(segment) <= sequence) {
+                holding = segment;
+            }
+        }
+        return holding;
+    }
+
+    private long offsetOf(long sequence) throws Exception {
+        Path segment = segmentHolding(sequence);
+        return CorruptionTest.recordOffsets(segment).get((int) (sequence - Segments.firstSequenceOf(segment)));
+    }
+
+    @Test
+    void aCutThatWouldLeaveTheStateIncompleteIsNeitherRecommendedNorMade() throws Exception {
+        long first = writeTrimmedByRetention(false);
+        Path segment = Fixtures.segments(dir).get(0);
+        long record = CorruptionTest.recordOffsets(segment).get(3);
+        CorruptionTest.flip(segment, record + 30);
+        List<String> before = listing();
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("damaged: " + segment + " at byte offset " + record)
+                .contains("problems found: 'repair DIR --cut-at-damage' cannot repair this journal: a cut would keep"
+                        + " sequences " + first + ".." + (first + 2) + ", but entries 1.." + (first - 1)
+                        + " are no longer in the journal and no sound checkpoint at or before sequence " + (first + 2)
+                        + " holds their state (the sound checkpoints are at sequences 102 and 103, after the cut")
+                .contains("restore " + segment.getFileName() + " from a backup")
+                .as("the journal as it is starts soundly: its checkpoints cover the entries before it")
+                .doesNotContain("no sound checkpoint covers").doesNotContain("sequences 1..").doesNotContain("a cut keeps");
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).isEqualTo(1);
+        assertThat(err).startsWith("error: cannot repair by cutting, nothing changed: a cut would keep sequences " + first)
+                .contains("restore " + segment.getFileName() + " from a backup");
+        assertThat(listing()).as("nothing set aside").isEqualTo(before);
+
+        assertThatThrownBy(() -> FileJournal.builder(dir).open())
+                .isInstanceOf(JournalCorruptedException.class)
+                .hasMessageContaining("nothing on disk was changed: restore " + segment.getFileName() + " from a backup;"
+                        + " a cut at the damage cannot repair this journal: a cut would keep sequences " + first)
+                .hasMessageNotContaining("--cut-at-damage");
+    }
+
+    @Test
+    void aCutOfAJournalTrimmedByRetentionKeepsFromItsFirstRetainedSequence() throws Exception {
+        long first = writeTrimmedByRetention(true);
+        long last = 69; // the checkpoint at 62 is before the cut: it holds the state of the entries before the journal's start
+        CorruptionTest.flip(segmentHolding(last + 1), offsetOf(last + 1) + 30);
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("a cut keeps sequences " + first + ".." + last + "; the journal had reached at least"
+                + " sequence 103, so at least " + (103 - last) + " entries leave it");
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        try (FileJournal journal = FileJournal.builder(dir).retention(java.time.Duration.ofDays(30)).open()) {
+            assertThat(journal.lastSequence()).isEqualTo(last);
+            assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(62);
+        }
+    }
+
     @Test
     void repairSetsACheckpointNewerThanTheJournalAside() throws Exception {
         write(20);
