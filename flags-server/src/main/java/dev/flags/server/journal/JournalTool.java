@@ -118,6 +118,11 @@ public final class JournalTool implements Callable<Integer> {
                 description = "required: agree that entries from the first damage on leave the journal")
         boolean cutAtDamage;
 
+        @Option(names = "--discard-checkpoint-state",
+                description = "also agree that a cut sets aside sound checkpoints after it, and with them acknowledged"
+                        + " state (verify says which and what the state goes back to)")
+        boolean discardCheckpointState;
+
         @Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -158,6 +163,17 @@ public final class JournalTool implements Callable<Integer> {
                 if (refusal != null) {
                     err.println("error: cannot repair by cutting, nothing changed: " + refusal + "; "
                             + report.restoreAdvice());
+                    return DAMAGED;
+                }
+                List<Long> lost = report.checkpointsACutSetsAside();
+                if (!lost.isEmpty() && !discardCheckpointState) {
+                    // A checkpoint may be the only copy of acknowledged state (its segments gone): never set
+                    // it aside on the strength of --cut-at-damage alone.
+                    err.println("error: not repaired, nothing changed: the cut would set aside " + checkpointNames(lost)
+                            + ", which " + (lost.size() == 1 ? "holds" : "hold") + " acknowledged state up to sequence "
+                            + lost.get(0) + " (" + report.cutCost() + "); " + report.restoreAdvice() + " to keep it, or"
+                            + " add --discard-checkpoint-state to cut anyway (what is set aside is moved to"
+                            + " DIR/damaged-<time>/, not deleted)");
                     return DAMAGED;
                 }
                 List<String> done = JournalVerifier.repair(dir, report, Clock.systemUTC());
@@ -217,12 +233,19 @@ public final class JournalTool implements Callable<Integer> {
                     + "; " + report.restoreAdvice() + " (see docs/journal.md)");
             return DAMAGED;
         }
-        out.println("problems found: 'repair DIR --cut-at-damage' cuts the journal at the first damage"
-                + " and sets unusable files aside in DIR/damaged-<time>/ (see docs/journal.md)");
-        if (report.damage() != null) {
+        List<Long> lost = report.checkpointsACutSetsAside();
+        out.println("problems found: 'repair DIR --cut-at-damage" + (lost.isEmpty() ? "" : " --discard-checkpoint-state")
+                + "' cuts the journal at the first damage and sets unusable files aside in DIR/damaged-<time>/"
+                + " (see docs/journal.md)");
+        if (report.cutLosesEntries()) {
             // What a cut costs, before anyone agrees to it: restoring the damaged file may cost nothing.
-            out.println("a cut keeps " + report.cutKeeps() + reachedBeyond(report)
-                    + "; restoring the damaged file from a backup may keep them all");
+            out.println(report.cutCost() + "; " + (report.damage() != null ? "restoring the damaged file"
+                    : "restoring the missing segment files") + " from a backup may keep them all");
+        }
+        if (!lost.isEmpty()) {
+            out.println("a cut also sets aside " + checkpointNames(lost) + ", which " + (lost.size() == 1 ? "holds" : "hold")
+                    + " acknowledged state up to sequence " + lost.get(0) + ": repair does that only with"
+                    + " --discard-checkpoint-state");
         }
         return DAMAGED;
     }
@@ -231,23 +254,12 @@ public final class JournalTool implements Callable<Integer> {
         return f.newerFormat() ? "newer format: " : "damaged: ";
     }
 
-    /** How far the journal is known to have reached past the cut: its newest checkpoint's sequence. */
-    private static String reachedBeyond(JournalVerifier.Report report) {
-        long newest = report.lastSequence();
-        for (Path segment : report.segments()) {
-            newest = Math.max(newest, Segments.firstSequenceOf(segment) - 1);
+    /** The checkpoint files of these sequences, for messages. */
+    static String checkpointNames(List<Long> sequences) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < sequences.size(); i++) {
+            b.append(i == 0 ? "" : i == sequences.size() - 1 ? " and " : ", ").append(Checkpoints.fileName(sequences.get(i)));
         }
-        try {
-            for (Checkpoints.Ref ref : Checkpoints.list(report.segments().isEmpty() ? Path.of(".")
-                    : report.segments().get(0).getParent())) {
-                newest = Math.max(newest, ref.sequence());
-            }
-        } catch (IOException e) {
-            // the count below is then a lower bound from the segment names alone, which is still true
-        }
-        return newest > report.lastSequence()
-                ? "; the journal had reached at least sequence " + newest + ", so at least "
-                        + (newest - report.lastSequence()) + " entries leave it"
-                : "";
+        return b.toString();
     }
 }

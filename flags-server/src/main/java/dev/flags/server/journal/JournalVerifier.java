@@ -56,6 +56,8 @@ final class JournalVerifier {
      * @param firstSequence the first sequence the journal holds (its first segment's), 1 if it has no segment
      * @param soundCheckpoints the sequences of the checkpoints that read soundly, newest first, whether or
      *     not they are beyond the damage
+     * @param reached the furthest sequence the journal is known to have reached: its last sound entry, or
+     *     beyond, as a later segment's name or a checkpoint shows
      */
     record Report(
             List<String> lines,
@@ -68,7 +70,8 @@ final class JournalVerifier {
             List<Finding> badCheckpoints,
             Finding missingStart,
             long firstSequence,
-            List<Long> soundCheckpoints) {
+            List<Long> soundCheckpoints,
+            long reached) {
 
         boolean clean() {
             return damage == null && badCheckpoints.isEmpty() && missingStart == null;
@@ -120,6 +123,39 @@ final class JournalVerifier {
                             + (after.size() == 1 ? "it" : "them") + " aside)");
         }
 
+        /**
+         * The sound checkpoints a cut sets aside, newest first: they are after the cut, so the cut journal
+         * no longer reaches them. Each holds acknowledged state (a checkpoint is written only from
+         * acknowledged entries) that the cut takes out of the journal, so a repair needs the operator's
+         * explicit word for it.
+         */
+        List<Long> checkpointsACutSetsAside() {
+            if (!newerFormat().isEmpty()) {
+                return List.of(); // not judged: a newer release may read the journal up to them
+            }
+            return soundCheckpoints.stream().filter(sequence -> sequence > lastSequence).toList();
+        }
+
+        /** Whether a cut takes acknowledged state out of the journal: entries after the cut, or checkpoints. */
+        boolean cutLosesEntries() {
+            return damage != null || !checkpointsACutSetsAside().isEmpty();
+        }
+
+        /**
+         * What a cut costs, in one line: the entries it keeps, those that leave the journal, and the state
+         * the journal then has.
+         */
+        String cutCost() {
+            String state = "the state goes back to " + (lastSequence >= 1 ? "sequence " + lastSequence : "empty");
+            if (lastSequence < 1) {
+                return "a cut keeps no entries: all of the journal's entries, at least " + reached + ", leave it, and "
+                        + state;
+            }
+            long leave = reached - lastSequence;
+            return "a cut keeps " + cutKeeps() + (leave > 0 ? "; the journal had reached at least sequence " + reached
+                    + ", so at least " + leave + (leave == 1 ? " entry leaves" : " entries leave") + " it and " + state : "");
+        }
+
         /** What to restore from a backup to mend the journal without losing anything. */
         String restoreAdvice() {
             if (damage != null) {
@@ -145,9 +181,28 @@ final class JournalVerifier {
         return b.toString();
     }
 
+    /** A checkpoint as read: its state's header, or why it cannot be used. */
+    private record CheckedCheckpoint(Checkpoints.Ref ref, Checkpoints.Loaded loaded, JournalCorruptedException problem) {}
+
     static Report verify(Path dir) throws IOException {
         List<String> lines = new ArrayList<>();
         List<Path> files = Segments.list(dir);
+        // Checkpoints are read first: a sound one tells whether the journal's last record was acknowledged.
+        List<CheckedCheckpoint> checkpoints = new ArrayList<>();
+        long newestSound = -1;
+        Path newestSoundFile = null;
+        for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+            try {
+                Checkpoints.Loaded loaded = Checkpoints.read(ref.file());
+                checkpoints.add(new CheckedCheckpoint(ref, loaded, null));
+                if (loaded.sequence() > newestSound) {
+                    newestSound = loaded.sequence();
+                    newestSoundFile = ref.file();
+                }
+            } catch (JournalCorruptedException e) {
+                checkpoints.add(new CheckedCheckpoint(ref, null, e));
+            }
+        }
         long entries = 0;
         long last = -1;
         long first = -1;
@@ -196,8 +251,16 @@ final class JournalVerifier {
                     bad = new Finding(file, scan.problemOffset(), scan.problem(), scan.problemIsNewerFormat());
                     if (isLast && !scan.problemIsNewerFormat() && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
                             scan.lastSequence())) {
-                        torn = bad;
-                        bad = null;
+                        if (newestSound > scan.lastSequence()) {
+                            // A crash cuts short only a write that was never acknowledged; a checkpoint holds this one.
+                            bad = new Finding(file, scan.problemOffset(), scan.problem() + "; sequence "
+                                    + (scan.lastSequence() + 1) + " was acknowledged (" + newestSoundFile.getFileName()
+                                    + " holds the state after sequence " + newestSound + "), so this is damage, not a"
+                                    + " write that a crash cut short");
+                        } else {
+                            torn = bad;
+                            bad = null;
+                        }
                     }
                 }
                 last = segmentLast;
@@ -224,12 +287,16 @@ final class JournalVerifier {
 
         List<Finding> badCheckpoints = new ArrayList<>();
         List<Long> soundCheckpoints = new ArrayList<>();
-        long newestSound = -1;
-        for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
-            try {
-                Checkpoints.Loaded loaded = Checkpoints.read(ref.file());
+        for (CheckedCheckpoint checked : checkpoints) {
+            Checkpoints.Ref ref = checked.ref();
+            if (checked.problem() != null) {
+                JournalCorruptedException e = checked.problem();
+                badCheckpoints.add(Finding.of(e));
+                lines.add("checkpoint " + ref.file().getFileName() + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ")
+                        + e.reason());
+            } else {
+                Checkpoints.Loaded loaded = checked.loaded();
                 soundCheckpoints.add(loaded.sequence());
-                newestSound = Math.max(newestSound, loaded.sequence());
                 if (loaded.sequence() > last && damage != null && damage.newerFormat()) {
                     // The journal goes on past what this release can read: the checkpoint may well match it.
                     lines.add("checkpoint " + ref.file().getFileName() + ": sequence " + loaded.sequence()
@@ -244,11 +311,16 @@ final class JournalVerifier {
                     lines.add("checkpoint " + ref.file().getFileName() + ": ok, sequence "
                             + loaded.sequence());
                 }
-            } catch (JournalCorruptedException e) {
-                badCheckpoints.add(Finding.of(e));
-                lines.add("checkpoint " + ref.file().getFileName() + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ")
-                        + e.reason());
             }
+        }
+        // How far the journal is known to have reached past its sound part: a later segment's name and every
+        // checkpoint's (a damaged one's name still tells), so that a cut's cost is a lower bound, never a guess.
+        long reached = last;
+        for (Path segment : files) {
+            reached = Math.max(reached, Segments.firstSequenceOf(segment) - 1);
+        }
+        for (CheckedCheckpoint checked : checkpoints) {
+            reached = Math.max(reached, checked.ref().sequence());
         }
         // The journal as it is: a sound checkpoint anywhere at or after the gap covers it (one beyond the
         // damage too: whether a cut could use it is the cut's question, see Report.cutRefusal).
@@ -258,7 +330,7 @@ final class JournalVerifier {
                     + " and no sound checkpoint covers sequences 1.." + (first - 1));
         }
         return new Report(lines, files, entries, last, damage, damagedSegment, torn,
-                badCheckpoints, missingStart, firstSequence, List.copyOf(soundCheckpoints));
+                badCheckpoints, missingStart, firstSequence, List.copyOf(soundCheckpoints), reached);
     }
 
     /**

@@ -86,7 +86,8 @@ final class Recovery {
 
     /**
      * What a refused open tells the operator to do about damage. The journal is verified the way {@code
-     * JournalTool verify} does it, so that the message never recommends a cut the repair would refuse.
+     * JournalTool verify} does it, so that the message never recommends a repair that would refuse, and
+     * says when a cut would set aside acknowledged state that a checkpoint holds.
      */
     private static String repairAdvice(Path dir, boolean newerCheckpoint) {
         JournalVerifier.Report report;
@@ -96,25 +97,27 @@ final class Recovery {
             LOG.warn("journal: cannot verify {} to advise on its damage: {}", dir, e.toString());
             report = null;
         }
-        String refusal = report == null ? null
-                : report.missingStart() != null ? report.missingStart().reason() : report.cutRefusal();
+        String notOpened = "the journal was not opened and nothing on disk was changed: ";
+        String verify = "run '" + TOOL + " verify " + dir + "' to list every problem";
+        String docs = "; see docs/journal.md, \"Verify and repair\"";
+        if (report == null) {
+            return notOpened + verify + ", then restore the damaged file from a backup" + docs;
+        }
+        String refusal = report.missingStart() != null ? report.missingStart().reason() : report.cutRefusal();
         if (refusal != null) {
-            return "the journal was not opened and nothing on disk was changed: " + report.restoreAdvice()
-                    + "; a cut at the damage cannot repair this journal: " + refusal + "; run '" + TOOL + " verify " + dir
-                    + "' to list every problem; see docs/journal.md, \"Verify and repair\"";
+            return notOpened + report.restoreAdvice() + "; a cut at the damage cannot repair this journal: " + refusal
+                    + "; " + verify + docs;
         }
-        if (newerCheckpoint) {
-            return "the journal was not opened and nothing on disk was changed: restore the missing segment"
-                    + " files from a backup, or set the checkpoint aside with '" + TOOL + " repair " + dir
-                    + " --cut-at-damage' (the state then comes from the journal alone); see docs/journal.md, \"Verify"
-                    + " and repair\"";
-        }
-        return "the journal was not opened and nothing on disk was changed: run '" + TOOL + " verify "
-                + dir + "' to list every problem, then restore the damaged file from a backup, or run '"
-                + TOOL + " repair " + dir + " --cut-at-damage' to cut the journal at the first damage"
-                + " (the entries from there on leave the journal and are moved to "
-                + dir.resolve("damaged-<time>") + ", not deleted); see docs/journal.md, \"Verify and"
-                + " repair\"";
+        List<Long> lost = report.checkpointsACutSetsAside();
+        String cut = "'" + TOOL + " repair " + dir + " --cut-at-damage" + (lost.isEmpty() ? "" : " --discard-checkpoint-state")
+                + "'";
+        String what = newerCheckpoint && report.damage() == null
+                ? " to set the checkpoints newer than the journal aside"
+                : " to cut the journal at the first damage";
+        return notOpened + verify + " and what a cut costs, then " + report.restoreAdvice() + ", or run " + cut + what
+                + " (" + report.cutCost() + (lost.isEmpty() ? "" : "; the cut also sets aside " + JournalTool.checkpointNames(lost)
+                        + ", which hold" + (lost.size() == 1 ? "s" : "") + " acknowledged state")
+                + "; what leaves the journal is moved to " + dir.resolve("damaged-<time>") + ", not deleted)" + docs;
     }
 
     private static Result recover(Path dir) throws IOException {

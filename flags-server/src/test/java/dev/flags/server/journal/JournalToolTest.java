@@ -66,14 +66,23 @@ class JournalToolTest {
         assertThat(out).contains("damaged: " + first + " at byte offset " + record
                 + ": checksum mismatch");
         assertThat(out).as("what a cut would cost, said before it is made")
-                .containsPattern("a cut keeps sequences 1\\.\\.10; the journal had reached at least sequence \\d+, so at least"
-                        + " \\d+ entries leave it; restoring the damaged file from a backup may keep them all");
+                .contains("a cut keeps sequences 1..10; the journal had reached at least sequence 102, so at least"
+                        + " 92 entries leave it and the state goes back to sequence 10; restoring the damaged file from a"
+                        + " backup may keep them all")
+                .contains("a cut also sets aside checkpoint-00000000000000000102.ckpt, which holds acknowledged state up"
+                        + " to sequence 102: repair does that only with --discard-checkpoint-state");
 
         assertThat(run("repair", dir.toString())).isEqualTo(2);
         assertThat(err).contains("repair needs --cut-at-damage");
         assertThat(Fixtures.segments(dir)).hasSize(segments);
+        List<String> before = listing();
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).isEqualTo(1);
+        assertThat(err).startsWith("error: not repaired, nothing changed: the cut would set aside"
+                + " checkpoint-00000000000000000102.ckpt, which holds acknowledged state up to sequence 102")
+                .contains("add --discard-checkpoint-state to cut anyway");
+        assertThat(listing()).isEqualTo(before);
 
-        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
         assertThat(out).contains("repair: cut 00000000000000000001.seg at byte offset " + record)
                 .contains("repair: moved segment").contains("repair: moved checkpoint")
                 .endsWith("ok: 1 segments, 10 entries, last sequence 10\n");
@@ -179,9 +188,9 @@ class JournalToolTest {
 
         assertThat(run("verify", dir.toString())).isEqualTo(1);
         assertThat(out).contains("a cut keeps sequences " + first + ".." + last + "; the journal had reached at least"
-                + " sequence 103, so at least " + (103 - last) + " entries leave it");
+                + " sequence 103, so at least " + (103 - last) + " entries leave it and the state goes back to sequence " + last);
 
-        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
         try (FileJournal journal = FileJournal.builder(dir).retention(java.time.Duration.ofDays(30)).open()) {
             assertThat(journal.lastSequence()).isEqualTo(last);
             assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(62);
@@ -197,11 +206,64 @@ class JournalToolTest {
 
         assertThat(run("verify", dir.toString())).isEqualTo(1);
         assertThat(out).contains("NEWER than the sound journal (sequence 22 > 21)");
-        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
         assertThat(out).contains("repair: moved checkpoint checkpoint-00000000000000000022.ckpt");
         try (FileJournal journal = FileJournal.builder(dir).open()) {
             assertThat(journal.lastSequence()).isEqualTo(21);
         }
+    }
+
+    @Test
+    void checkpointsThatHoldTheOnlyCopyOfTheStateAreNotSetAsideWithoutAnExplicitWord() throws Exception {
+        write(100);
+        for (Path segment : Fixtures.segments(dir)) {
+            Files.delete(segment); // an operator's mistake: only the checkpoint holds the state now
+        }
+        List<String> before = listing();
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("a cut keeps no entries: all of the journal's entries, at least 102, leave it, and the"
+                        + " state goes back to empty; restoring the missing segment files from a backup may keep them all")
+                .contains("a cut also sets aside checkpoint-00000000000000000102.ckpt, which holds acknowledged state up"
+                        + " to sequence 102: repair does that only with --discard-checkpoint-state")
+                .contains("problems found: 'repair DIR --cut-at-damage --discard-checkpoint-state'");
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).isEqualTo(1);
+        assertThat(err).startsWith("error: not repaired, nothing changed: the cut would set aside"
+                + " checkpoint-00000000000000000102.ckpt, which holds acknowledged state up to sequence 102 (a cut keeps"
+                + " no entries: all of the journal's entries, at least 102, leave it, and the state goes back to empty);"
+                + " restore the segment files that hold sequences 1..102 from a backup to keep it");
+        assertThat(out).doesNotContain("ok:");
+        assertThat(listing()).as("nothing set aside").isEqualTo(before);
+        assertThatThrownBy(() -> FileJournal.builder(dir).open())
+                .isInstanceOf(JournalCorruptedException.class)
+                .hasMessageContaining("restore the segment files that hold sequences 1..102 from a backup, or run '")
+                .hasMessageContaining(" repair " + dir + " --cut-at-damage --discard-checkpoint-state' to set the checkpoints"
+                        + " newer than the journal aside (a cut keeps no entries: all of the journal's entries, at least"
+                        + " 102, leave it, and the state goes back to empty");
+
+        // Said in so many words, the operator may still start over.
+        assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.lastSequence()).isZero();
+        }
+    }
+
+    @Test
+    void aLastRecordThatACheckpointHoldsIsDamageNotATornTailAndItsCutIsCosted() throws Exception {
+        write(20);
+        Path last = Fixtures.segments(dir).get(Fixtures.segments(dir).size() - 1);
+        List<Long> offsets = CorruptionTest.recordOffsets(last);
+        long lastRecord = offsets.get(offsets.size() - 1);
+        CorruptionTest.truncate(last, Files.size(last) - 10); // the record the checkpoint at 22 holds is cut short
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("segment " + last.getFileName() + ": DAMAGED at byte offset " + lastRecord)
+                .contains("sequence 22 was acknowledged (checkpoint-00000000000000000022.ckpt holds the state after"
+                        + " sequence 22), so this is damage, not a write that a crash cut short")
+                .contains("a cut keeps sequences 1..21; the journal had reached at least sequence 22, so at least 1 entry"
+                        + " leaves it and the state goes back to sequence 21")
+                .doesNotContain("torn tail").doesNotContain("never acknowledged");
     }
 
     @Test
