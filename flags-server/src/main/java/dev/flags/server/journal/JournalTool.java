@@ -213,11 +213,11 @@ public final class JournalTool implements Callable<Integer> {
                     + (report.tornTail() != null ? " (a torn tail will be cut at the next open)" : ""));
             return CLEAN;
         }
-        if (report.damage() != null) {
-            out.println(label(report.damage()) + report.damage());
+        for (JournalVerifier.Finding f : report.damages()) {
+            out.println(f.kind().label + f);
         }
         for (JournalVerifier.Finding f : report.badCheckpoints()) {
-            out.println(label(f) + f);
+            out.println(f.kind().label + f);
         }
         if (report.missingStart() != null) {
             out.println("damaged: " + report.missingStart());
@@ -239,8 +239,7 @@ public final class JournalTool implements Callable<Integer> {
                 + " (see docs/journal.md)");
         if (report.cutLosesEntries()) {
             // What a cut costs, before anyone agrees to it: restoring the damaged file may cost nothing.
-            out.println(report.cutCost() + "; " + (report.damage() != null ? "restoring the damaged file"
-                    : "restoring the missing segment files") + " from a backup may keep them all");
+            out.println(report.cutCost() + "; restoring " + report.toRestore() + " from a backup may keep them all");
         }
         if (!lost.isEmpty()) {
             out.println("a cut also sets aside " + checkpointNames(lost) + ", which " + (lost.size() == 1 ? "holds" : "hold")
@@ -248,10 +247,6 @@ public final class JournalTool implements Callable<Integer> {
                     + " --discard-checkpoint-state");
         }
         return DAMAGED;
-    }
-
-    private static String label(JournalVerifier.Finding f) {
-        return f.newerFormat() ? "newer format: " : "damaged: ";
     }
 
     /** The checkpoint files of these sequences, for messages. */

@@ -21,18 +21,35 @@ final class JournalVerifier {
 
     private JournalVerifier() {}
 
-    /**
-     * A problem at a place in a file.
-     *
-     * @param newerFormat the file is of a format version a newer release writes, not damaged
-     */
-    record Finding(Path file, long offset, String reason, boolean newerFormat) {
+    /** What kind of problem a finding is: the summary labels each kind differently. */
+    enum Kind {
+        /** A file's bytes are wrong. */
+        DAMAGED("damaged: "),
+        /** A file is of a format version a newer release writes: not damaged, and no repair may touch it. */
+        NEWER_FORMAT("newer format: "),
+        /** A sound checkpoint is after the journal's last sound entry: the segments lost acknowledged entries. */
+        AHEAD("ahead of the journal: ");
+
+        final String label;
+
+        Kind(String label) {
+            this.label = label;
+        }
+    }
+
+    /** A problem at a place in a file. */
+    record Finding(Path file, long offset, String reason, Kind kind) {
         Finding(Path file, long offset, String reason) {
-            this(file, offset, reason, false);
+            this(file, offset, reason, Kind.DAMAGED);
         }
 
         static Finding of(JournalCorruptedException e) {
-            return new Finding(e.file(), e.offset(), e.reason(), e.newerFormat());
+            return new Finding(e.file(), e.offset(), e.reason(), e.newerFormat() ? Kind.NEWER_FORMAT : Kind.DAMAGED);
+        }
+
+        /** Whether the file is of a format version a newer release writes, not damaged. */
+        boolean newerFormat() {
+            return kind == Kind.NEWER_FORMAT;
         }
 
         @Override
@@ -46,12 +63,14 @@ final class JournalVerifier {
      *
      * @param lines a human-readable line per segment and checkpoint
      * @param segments the segment files, in order
-     * @param entries the sound entries before any damage
-     * @param lastSequence the last sound sequence number before any damage or torn tail
-     * @param damage the first damage in the segments, or null
-     * @param damagedSegment index in {@code segments} of the damaged segment, or -1
+     * @param entries the sound entries before the first damage
+     * @param lastSequence the last sound sequence number before the first damage or a torn tail
+     * @param damage the first damage in the segments, in journal order (where a cut goes), or null
+     * @param damagedSegment index in {@code segments} of the first damaged segment (for a gap, of the
+     *     segment after it), or -1
+     * @param damages every damage in the segments, in journal order; the first is {@code damage}
      * @param tornTail a torn tail of the last segment (cut automatically at the next open), or null
-     * @param badCheckpoints checkpoints that are damaged or newer than the journal
+     * @param badCheckpoints checkpoints that are damaged, of a newer format, or ahead of the journal
      * @param missingStart entries at the start that are missing and that no sound checkpoint covers, or null
      * @param firstSequence the first sequence the journal holds (its first segment's), 1 if it has no segment
      * @param soundCheckpoints the sequences of the checkpoints that read soundly, newest first, whether or
@@ -66,6 +85,7 @@ final class JournalVerifier {
             long lastSequence,
             Finding damage,
             int damagedSegment,
+            List<Finding> damages,
             Finding tornTail,
             List<Finding> badCheckpoints,
             Finding missingStart,
@@ -80,9 +100,7 @@ final class JournalVerifier {
         /** The files of a format version a newer release writes: no repair may touch them. */
         List<Finding> newerFormat() {
             List<Finding> newer = new ArrayList<>();
-            if (damage != null && damage.newerFormat()) {
-                newer.add(damage);
-            }
+            damages.stream().filter(Finding::newerFormat).forEach(newer::add);
             badCheckpoints.stream().filter(Finding::newerFormat).forEach(newer::add);
             return newer;
         }
@@ -156,20 +174,25 @@ final class JournalVerifier {
                     + ", so at least " + leave + (leave == 1 ? " entry leaves" : " entries leave") + " it and " + state : "");
         }
 
-        /** What to restore from a backup to mend the journal without losing anything. */
+        /** What to restore from a backup to mend the journal without losing anything: "restore X from a backup". */
         String restoreAdvice() {
+            return "restore " + toRestore() + " from a backup";
+        }
+
+        /** The files to restore from a backup to mend the journal without losing anything, as words. */
+        String toRestore() {
             if (damage != null) {
-                return "restore " + damage.file().getFileName() + " from a backup";
+                List<String> files = damages.stream().map(f -> f.file().getFileName().toString()).distinct().toList();
+                return String.join(files.size() == 2 ? " and " : ", ", files);
             }
             if (missingStart != null) {
-                return "restore the missing segment files, or a checkpoint that covers them, from a backup";
+                return "the missing segment files, or a checkpoint that covers them,";
             }
             long newest = soundCheckpoints.stream().mapToLong(Long::longValue).max().orElse(0);
             if (newest > lastSequence) {
-                return "restore the segment files that hold sequences " + (lastSequence + 1) + ".." + newest
-                        + " from a backup";
+                return "the segment files that hold sequences " + (lastSequence + 1) + ".." + newest;
             }
-            return "restore the journal's files from a backup";
+            return "the journal's files";
         }
     }
 
@@ -184,6 +207,25 @@ final class JournalVerifier {
     /** A checkpoint as read: its state's header, or why it cannot be used. */
     private record CheckedCheckpoint(Checkpoints.Ref ref, Checkpoints.Loaded loaded, JournalCorruptedException problem) {}
 
+    /**
+     * What checking one segment found.
+     *
+     * @param firstSequence the first sequence its header gives (its name's if the header is unreadable)
+     * @param headerRead whether the header was read soundly
+     * @param entries how many sound entries it holds before any problem
+     * @param lastSound the sequence of its last sound entry (firstSequence - 1 if none)
+     * @param problem damage in it, or its torn tail, or null
+     * @param torn whether the problem is a torn tail, which the next open cuts
+     * @param line its line in the report
+     */
+    private record CheckedSegment(long firstSequence, boolean headerRead, long entries, long lastSound, Finding problem,
+            boolean torn, String line) {}
+
+    /**
+     * Reads every record of every segment and every checkpoint. A damaged segment does not stop the
+     * check: every segment gets its line and every damage is listed, the first (in journal order) being
+     * where a cut goes.
+     */
     static Report verify(Path dir) throws IOException {
         List<String> lines = new ArrayList<>();
         List<Path> files = Segments.list(dir);
@@ -203,80 +245,50 @@ final class JournalVerifier {
                 checkpoints.add(new CheckedCheckpoint(ref, null, e));
             }
         }
+
         long entries = 0;
         long last = -1;
         long first = -1;
         Finding damage = null;
         int damagedSegment = -1;
+        List<Finding> damages = new ArrayList<>();
         Finding torn = null;
-        for (int i = 0; i < files.size() && damage == null; i++) {
+        long previousEnd = -1; // the previous segment's last sound sequence; -1 if its end is unknown (damaged)
+        long end = 0; // the last segment's last sound sequence: where the journal ends
+        long reached = 0;
+        for (int i = 0; i < files.size(); i++) {
             Path file = files.get(i);
-            boolean isLast = i == files.size() - 1;
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-                long firstSequence;
-                try {
-                    firstSequence = Segments.readHeader(ch, file);
-                } catch (JournalCorruptedException e) {
-                    damage = Finding.of(e);
+            CheckedSegment checked = checkSegment(file, i == files.size() - 1, newestSound, newestSoundFile);
+            if (i == 0 && checked.headerRead()) {
+                first = checked.firstSequence();
+            }
+            if (checked.headerRead() && previousEnd >= 0 && checked.firstSequence() != previousEnd + 1) {
+                Finding gap = new Finding(file, 12, "segment starts at sequence " + checked.firstSequence()
+                        + " but the previous segment ends at sequence " + previousEnd);
+                damages.add(gap);
+                lines.add("gap before segment " + file.getFileName() + ": " + gap.reason());
+                if (damage == null) {
+                    damage = gap;
                     damagedSegment = i;
-                    lines.add("segment " + file.getFileName() + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ")
-                            + e.reason());
-                    break;
-                }
-                if (first < 0) {
-                    first = firstSequence;
-                    last = firstSequence - 1;
-                } else if (firstSequence != last + 1) {
-                    damage = new Finding(file, 12, "segment starts at sequence " + firstSequence
-                            + " but the previous segment ends at sequence " + last);
-                    damagedSegment = i;
-                    break;
-                }
-                long size = ch.size();
-                SegmentScanner scan = new SegmentScanner(file, ch, firstSequence, size);
-                long count = 0;
-                Finding bad = null;
-                while (scan.next()) {
-                    try {
-                        scan.view().toEntry();
-                    } catch (RecordCodec.BadRecordException e) {
-                        bad = new Finding(file, scan.recordOffset(), e.getMessage());
-                        break;
-                    }
-                    count++;
-                }
-                entries += count;
-                long segmentLast = bad == null ? scan.lastSequence() : scan.lastSequence() - 1;
-                if (bad == null && scan.problem() != null) {
-                    bad = new Finding(file, scan.problemOffset(), scan.problem(), scan.problemIsNewerFormat());
-                    if (isLast && !scan.problemIsNewerFormat() && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
-                            scan.lastSequence())) {
-                        if (newestSound > scan.lastSequence()) {
-                            // A crash cuts short only a write that was never acknowledged; a checkpoint holds this one.
-                            bad = new Finding(file, scan.problemOffset(), scan.problem() + "; sequence "
-                                    + (scan.lastSequence() + 1) + " was acknowledged (" + newestSoundFile.getFileName()
-                                    + " holds the state after sequence " + newestSound + "), so this is damage, not a"
-                                    + " write that a crash cut short");
-                        } else {
-                            torn = bad;
-                            bad = null;
-                        }
-                    }
-                }
-                last = segmentLast;
-                if (bad != null) {
-                    damage = bad;
-                    damagedSegment = i;
-                    lines.add("segment " + file.getFileName() + (bad.newerFormat() ? ": an entry of a NEWER format" : ": DAMAGED")
-                            + " at byte offset " + bad.offset() + ": " + bad.reason() + " (" + count + " sound entries before it)");
-                } else {
-                    lines.add("segment " + file.getFileName() + ": ok, " + count + " entries"
-                            + (count > 0 ? ", sequences " + firstSequence + ".." + segmentLast : "")
-                            + (torn != null ? "; torn tail at byte offset " + torn.offset() + " ("
-                                    + (size - torn.offset()) + " bytes, never acknowledged; cut at the next open): "
-                                    + torn.reason() : ""));
                 }
             }
+            if (damage == null && checked.headerRead()) {
+                entries += checked.entries();
+                last = checked.lastSound();
+            }
+            if (checked.problem() != null && checked.torn()) {
+                torn = checked.problem();
+            } else if (checked.problem() != null) {
+                damages.add(checked.problem());
+                if (damage == null) {
+                    damage = checked.problem();
+                    damagedSegment = i;
+                }
+            }
+            lines.add(checked.line());
+            previousEnd = checked.headerRead() && (checked.problem() == null || checked.torn()) ? checked.lastSound() : -1;
+            end = checked.lastSound();
+            reached = Math.max(reached, Math.max(checked.lastSound(), Segments.firstSequenceOf(file) - 1));
         }
         // The first sequence the journal holds: the first segment's header's, or its name's when the header
         // itself is damaged (a cut then keeps nothing, and the entries before it still need a checkpoint).
@@ -284,41 +296,36 @@ final class JournalVerifier {
         if (last < 0) {
             last = firstSequence - 1;
         }
+        boolean newerFormatSeen = damages.stream().anyMatch(Finding::newerFormat);
 
         List<Finding> badCheckpoints = new ArrayList<>();
         List<Long> soundCheckpoints = new ArrayList<>();
         for (CheckedCheckpoint checked : checkpoints) {
             Checkpoints.Ref ref = checked.ref();
+            String name = "checkpoint " + ref.file().getFileName();
             if (checked.problem() != null) {
                 JournalCorruptedException e = checked.problem();
                 badCheckpoints.add(Finding.of(e));
-                lines.add("checkpoint " + ref.file().getFileName() + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ")
-                        + e.reason());
+                lines.add(name + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ") + e.reason());
+                continue;
+            }
+            long sequence = checked.loaded().sequence();
+            soundCheckpoints.add(sequence);
+            if (sequence > last && newerFormatSeen) {
+                // The journal goes on past what this release can read: the checkpoint may well match it.
+                lines.add(name + ": sequence " + sequence + ", beyond what this release can read of the journal: not checked");
+            } else if (sequence > end) {
+                // Sound, but the segments end before it: they lost entries it holds (the open refuses this).
+                badCheckpoints.add(new Finding(ref.file(), -1, "checkpoint is at sequence " + sequence
+                        + " but the sound journal ends at sequence " + end, Kind.AHEAD));
+                lines.add(name + ": NEWER than the sound journal (sequence " + sequence + " > " + end + ")");
             } else {
-                Checkpoints.Loaded loaded = checked.loaded();
-                soundCheckpoints.add(loaded.sequence());
-                if (loaded.sequence() > last && damage != null && damage.newerFormat()) {
-                    // The journal goes on past what this release can read: the checkpoint may well match it.
-                    lines.add("checkpoint " + ref.file().getFileName() + ": sequence " + loaded.sequence()
-                            + ", beyond what this release can read of the journal: not checked");
-                } else if (loaded.sequence() > last) {
-                    badCheckpoints.add(new Finding(ref.file(), -1, "checkpoint is at sequence "
-                            + loaded.sequence() + " but the sound journal ends at sequence " + last));
-                    lines.add("checkpoint " + ref.file().getFileName()
-                            + ": NEWER than the sound journal (sequence " + loaded.sequence() + " > " + last
-                            + ")");
-                } else {
-                    lines.add("checkpoint " + ref.file().getFileName() + ": ok, sequence "
-                            + loaded.sequence());
-                }
+                lines.add(name + ": ok, sequence " + sequence);
             }
         }
-        // How far the journal is known to have reached past its sound part: a later segment's name and every
-        // checkpoint's (a damaged one's name still tells), so that a cut's cost is a lower bound, never a guess.
-        long reached = last;
-        for (Path segment : files) {
-            reached = Math.max(reached, Segments.firstSequenceOf(segment) - 1);
-        }
+        // How far the journal is known to have reached past its sound part: every segment's sound end and name,
+        // and every checkpoint's (a damaged one's name still tells), so that a cut's cost is a lower bound.
+        reached = Math.max(reached, last);
         for (CheckedCheckpoint checked : checkpoints) {
             reached = Math.max(reached, checked.ref().sequence());
         }
@@ -329,8 +336,72 @@ final class JournalVerifier {
             missingStart = new Finding(files.get(0), 0, "the journal starts at sequence " + first
                     + " and no sound checkpoint covers sequences 1.." + (first - 1));
         }
-        return new Report(lines, files, entries, last, damage, damagedSegment, torn,
+        return new Report(lines, files, entries, last, damage, damagedSegment, List.copyOf(damages), torn,
                 badCheckpoints, missingStart, firstSequence, List.copyOf(soundCheckpoints), reached);
+    }
+
+    /**
+     * Checks one segment: its header and every record, up to the first problem.
+     *
+     * @param isLast whether it is the journal's last segment, where a problem may be a torn tail
+     * @param newestSound the newest sound checkpoint's sequence (-1 if none): a record it holds was
+     *     acknowledged, so a problem there is damage, never a torn tail
+     */
+    private static CheckedSegment checkSegment(Path file, boolean isLast, long newestSound, Path newestSoundFile)
+            throws IOException {
+        String name = "segment " + file.getFileName();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long firstSequence;
+            try {
+                firstSequence = Segments.readHeader(ch, file);
+            } catch (JournalCorruptedException e) {
+                long named = Math.max(1, Segments.firstSequenceOf(file));
+                return new CheckedSegment(named, false, 0, named - 1, Finding.of(e), false,
+                        name + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ") + e.reason());
+            }
+            long size = ch.size();
+            SegmentScanner scan = new SegmentScanner(file, ch, firstSequence, size);
+            long count = 0;
+            Finding bad = null;
+            while (scan.next()) {
+                try {
+                    scan.view().toEntry();
+                } catch (RecordCodec.BadRecordException e) {
+                    bad = new Finding(file, scan.recordOffset(), e.getMessage());
+                    break;
+                }
+                count++;
+            }
+            long lastSound = bad == null ? scan.lastSequence() : scan.lastSequence() - 1;
+            boolean torn = false;
+            if (bad == null && scan.problem() != null) {
+                bad = new Finding(file, scan.problemOffset(), scan.problem(),
+                        scan.problemIsNewerFormat() ? Kind.NEWER_FORMAT : Kind.DAMAGED);
+                if (isLast && !scan.problemIsNewerFormat() && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
+                        scan.lastSequence())) {
+                    if (newestSound > scan.lastSequence()) {
+                        // A crash cuts short only a write that was never acknowledged; a checkpoint holds this one.
+                        bad = new Finding(file, scan.problemOffset(), scan.problem() + "; sequence "
+                                + (scan.lastSequence() + 1) + " was acknowledged (" + newestSoundFile.getFileName()
+                                + " holds the state after sequence " + newestSound + "), so this is damage, not a"
+                                + " write that a crash cut short");
+                    } else {
+                        torn = true;
+                    }
+                }
+            }
+            String line;
+            if (bad != null && !torn) {
+                line = name + (bad.newerFormat() ? ": an entry of a NEWER format" : ": DAMAGED") + " at byte offset "
+                        + bad.offset() + ": " + bad.reason() + " (" + count + " sound entries before it)";
+            } else {
+                line = name + ": ok, " + count + " entries"
+                        + (count > 0 ? ", sequences " + firstSequence + ".." + lastSound : "")
+                        + (torn ? "; torn tail at byte offset " + bad.offset() + " (" + (size - bad.offset())
+                                + " bytes, never acknowledged; cut at the next open): " + bad.reason() : "");
+            }
+            return new CheckedSegment(firstSequence, true, count, lastSound, bad, torn, line);
+        }
     }
 
     /**

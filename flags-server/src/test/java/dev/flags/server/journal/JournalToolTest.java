@@ -67,8 +67,8 @@ class JournalToolTest {
                 + ": checksum mismatch");
         assertThat(out).as("what a cut would cost, said before it is made")
                 .contains("a cut keeps sequences 1..10; the journal had reached at least sequence 102, so at least"
-                        + " 92 entries leave it and the state goes back to sequence 10; restoring the damaged file from a"
-                        + " backup may keep them all")
+                        + " 92 entries leave it and the state goes back to sequence 10; restoring " + first.getFileName()
+                        + " from a backup may keep them all")
                 .contains("a cut also sets aside checkpoint-00000000000000000102.ckpt, which holds acknowledged state up"
                         + " to sequence 102: repair does that only with --discard-checkpoint-state");
 
@@ -198,6 +198,37 @@ class JournalToolTest {
     }
 
     @Test
+    void verifyReportsEverySegmentAndEveryDamageNotOnlyTheFirst() throws Exception {
+        write(200);
+        List<Path> segments = Fixtures.segments(dir);
+        assertThat(segments).hasSizeGreaterThan(4);
+        Path second = segments.get(1);
+        Path fourth = segments.get(3);
+        long inSecond = CorruptionTest.recordOffsets(second).get(2);
+        long inFourth = CorruptionTest.recordOffsets(fourth).get(4);
+        CorruptionTest.flip(second, inSecond + 30);
+        CorruptionTest.flip(fourth, inFourth + 30);
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        for (Path segment : segments) {
+            assertThat(out).as("a line for every segment").contains("segment " + segment.getFileName() + ": ");
+        }
+        assertThat(out).contains("segment " + second.getFileName() + ": DAMAGED at byte offset " + inSecond)
+                .contains("segment " + fourth.getFileName() + ": DAMAGED at byte offset " + inFourth)
+                .contains("segment " + segments.get(2).getFileName() + ": ok, ")
+                .contains("segment " + segments.get(4).getFileName() + ": ok, ")
+                .contains("damaged: " + second + " at byte offset " + inSecond)
+                .contains("damaged: " + fourth + " at byte offset " + inFourth)
+                .as("a sound checkpoint after the damage is sound, not damaged")
+                .contains("checkpoint checkpoint-00000000000000000202.ckpt: ok, sequence 202")
+                .doesNotContain("damaged: " + dir.resolve(Checkpoints.fileName(202)))
+                .doesNotContain("NEWER")
+                .contains("restoring " + second.getFileName() + " and " + fourth.getFileName() + " from a backup");
+        assertThat(out.indexOf("damaged: " + second)).as("journal order: the first is where a cut goes")
+                .isLessThan(out.indexOf("damaged: " + fourth));
+    }
+
+    @Test
     void repairSetsACheckpointNewerThanTheJournalAside() throws Exception {
         write(20);
         Path last = Fixtures.segments(dir).get(Fixtures.segments(dir).size() - 1);
@@ -223,7 +254,8 @@ class JournalToolTest {
 
         assertThat(run("verify", dir.toString())).isEqualTo(1);
         assertThat(out).contains("a cut keeps no entries: all of the journal's entries, at least 102, leave it, and the"
-                        + " state goes back to empty; restoring the missing segment files from a backup may keep them all")
+                        + " state goes back to empty; restoring the segment files that hold sequences 1..102 from a backup"
+                        + " may keep them all")
                 .contains("a cut also sets aside checkpoint-00000000000000000102.ckpt, which holds acknowledged state up"
                         + " to sequence 102: repair does that only with --discard-checkpoint-state")
                 .contains("problems found: 'repair DIR --cut-at-damage --discard-checkpoint-state'");
