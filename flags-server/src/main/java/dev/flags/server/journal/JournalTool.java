@@ -15,8 +15,11 @@ import picocli.CommandLine.Spec;
 
 /**
  * Not thread-safe. The operator's command line for a journal directory: {@code verify} reads every
- * record and checkpoint and reports damage with file and byte offset; {@code repair
- * --cut-at-damage} cuts the journal at the first damage and sets everything after it aside.
+ * record and checkpoint, reports damage with file and byte offset, and says what each repair would
+ * keep and cost; {@code repair --cut-at-damage} cuts the journal at the first damage and sets
+ * everything after it aside ({@code --discard-checkpoint-state} too when that sets aside a sound
+ * checkpoint); {@code repair --from-checkpoint} keeps the newest sound checkpoint's state and sets
+ * aside the segments that cannot follow it.
  *
  * <p>Both commands take the directory's lock, so they refuse to run while a server has the journal
  * open. Exit codes: 0 clean (or repaired), 1 damage found (or left), 2 usage error, 3 the directory
@@ -44,7 +47,8 @@ public final class JournalTool implements Callable<Integer> {
     /**
      * Runs the tool and exits the JVM with its exit code.
      *
-     * @param args {@code verify DIR} or {@code repair DIR --cut-at-damage}
+     * @param args {@code verify DIR}, {@code repair DIR --cut-at-damage [--discard-checkpoint-state]} or {@code
+     *     repair DIR --from-checkpoint}
      */
     public static void main(String... args) {
         System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
@@ -106,10 +110,12 @@ public final class JournalTool implements Callable<Integer> {
     static final String NEWER_RELEASE = "verify and run it with that release (this one cannot read it, and a repair"
             + " would set its sound entries aside)";
 
-    /** Not thread-safe. {@code repair DIR --cut-at-damage}. */
+    /** Not thread-safe. {@code repair DIR --cut-at-damage} or {@code repair DIR --from-checkpoint}. */
     @Command(name = "repair", mixinStandardHelpOptions = true,
-            description = "Cuts the journal at its first damage; moves everything after it, and any"
-                    + " unusable checkpoint, to DIR/damaged-<time>/. Nothing is deleted.")
+            description = "With --cut-at-damage: cuts the journal at its first damage. With --from-checkpoint: keeps"
+                    + " the newest sound checkpoint's state and sets aside the segments that cannot follow it. What"
+                    + " leaves the journal is moved to DIR/damaged-<time>/; nothing is deleted. 'verify DIR' says what"
+                    + " each costs.")
     static final class Repair implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "DIR", description = "the journal's directory: the server's <data-dir>/journal")
         Path dir;
@@ -123,6 +129,11 @@ public final class JournalTool implements Callable<Integer> {
                         + " state (verify says which and what the state goes back to)")
         boolean discardCheckpointState;
 
+        @Option(names = "--from-checkpoint",
+                description = "instead of a cut: keep the newest sound checkpoint's state, and agree that the history"
+                        + " before the segments that can follow it leaves the journal")
+        boolean fromCheckpoint;
+
         @Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -131,9 +142,15 @@ public final class JournalTool implements Callable<Integer> {
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
-            if (!cutAtDamage) {
-                err.println("error: repair needs --cut-at-damage: it removes every entry from the first"
-                        + " damage on from the journal (they are kept aside, not deleted)");
+            if (cutAtDamage == fromCheckpoint) {
+                err.println("error: repair needs " + (cutAtDamage ? "only one of " : "") + "--cut-at-damage (it removes"
+                        + " every entry from the first damage on from the journal) or --from-checkpoint (it keeps the"
+                        + " newest sound checkpoint's state and removes the history it cannot keep); what leaves the"
+                        + " journal is kept aside, not deleted, and 'verify DIR' says what each costs");
+                return USAGE;
+            }
+            if (discardCheckpointState && !cutAtDamage) {
+                err.println("error: --discard-checkpoint-state goes with --cut-at-damage only");
                 return USAGE;
             }
             if (!Files.isDirectory(dir)) {
@@ -154,6 +171,9 @@ public final class JournalTool implements Callable<Integer> {
                             + " is of a format a newer release writes; " + NEWER_RELEASE);
                     return DAMAGED;
                 }
+                if (fromCheckpoint) {
+                    return repairFromCheckpoint(report, out, err);
+                }
                 if (report.missingStart() != null) {
                     err.println("error: cannot repair by cutting, nothing changed: " + report.missingStart()
                             + "; " + report.restoreAdvice());
@@ -171,8 +191,10 @@ public final class JournalTool implements Callable<Integer> {
                     // it aside on the strength of --cut-at-damage alone.
                     err.println("error: not repaired, nothing changed: the cut would set aside " + checkpointNames(lost)
                             + ", which " + (lost.size() == 1 ? "holds" : "hold") + " acknowledged state up to sequence "
-                            + lost.get(0) + " (" + report.cutCost() + "); " + report.restoreAdvice() + " to keep it, or"
-                            + " add --discard-checkpoint-state to cut anyway (what is set aside is moved to"
+                            + lost.get(0) + " (" + report.cutCost() + "); " + report.restoreAdvice() + " to keep it"
+                            + (report.offersFromCheckpoint() ? ", or run 'repair DIR --from-checkpoint' to keep the state ("
+                                    + report.fromCheckpointCost() + ")" : "")
+                            + ", or add --discard-checkpoint-state to cut anyway (what is set aside is moved to"
                             + " DIR/damaged-<time>/, not deleted)");
                     return DAMAGED;
                 }
@@ -188,6 +210,21 @@ public final class JournalTool implements Callable<Integer> {
                 err.println("error: " + e.getMessage());
                 return UNAVAILABLE;
             }
+        }
+
+        private int repairFromCheckpoint(JournalVerifier.Report report, PrintWriter out, PrintWriter err) throws IOException {
+            if (report.clean() && report.tornTail() == null) {
+                out.println("nothing to repair");
+                return summarize(out, report);
+            }
+            String refusal = report.fromCheckpoint().refusal();
+            if (refusal != null) {
+                err.println("error: cannot repair from a checkpoint, nothing changed: " + refusal);
+                return DAMAGED;
+            }
+            out.println("keeping the checkpoint's state: " + report.fromCheckpointCost());
+            JournalVerifier.repairFromCheckpoint(dir, report, Clock.systemUTC()).forEach(line -> out.println("repair: " + line));
+            return summarize(out, JournalVerifier.verify(dir));
         }
     }
 
@@ -231,6 +268,7 @@ public final class JournalTool implements Callable<Integer> {
             // Never recommend a repair that would refuse: say why it cannot help and what can.
             out.println("problems found: 'repair DIR --cut-at-damage' cannot repair this journal: " + refusal
                     + "; " + report.restoreAdvice() + " (see docs/journal.md)");
+            summarizeFromCheckpoint(out, report);
             return DAMAGED;
         }
         List<Long> lost = report.checkpointsACutSetsAside();
@@ -246,7 +284,18 @@ public final class JournalTool implements Callable<Integer> {
                     + " acknowledged state up to sequence " + lost.get(0) + ": repair does that only with"
                     + " --discard-checkpoint-state");
         }
+        summarizeFromCheckpoint(out, report);
         return DAMAGED;
+    }
+
+    /** When a cut would lose the newest checkpoint's state: whether, and at what cost, a repair can keep it. */
+    private static void summarizeFromCheckpoint(PrintWriter out, JournalVerifier.Report report) {
+        if (report.offersFromCheckpoint()) {
+            out.println("'repair DIR --from-checkpoint' keeps the state instead: " + report.fromCheckpointCost());
+        } else if (report.fromCheckpoint().checkpoint() < 0 && !report.soundCheckpoints().isEmpty()
+                && report.soundCheckpoints().get(0) > report.lastSequence()) {
+            out.println("'repair DIR --from-checkpoint' cannot keep the state either: " + report.fromCheckpoint().refusal());
+        }
     }
 
     /** The checkpoint files of these sequences, for messages. */

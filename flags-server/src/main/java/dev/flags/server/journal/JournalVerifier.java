@@ -59,6 +59,25 @@ final class JournalVerifier {
     }
 
     /**
+     * What {@code repair --from-checkpoint} would do: keep the newest sound checkpoint's state, and with it
+     * the segments from the first one that can follow it (all sound, no gap, starting at or before the
+     * checkpoint's next entry); the segments before are set aside, as retention would remove them. When
+     * no segment can follow it, every segment is set aside and a new one starts after the checkpoint.
+     *
+     * @param checkpoint the sequence of the checkpoint whose state is kept, or -1 if there is none
+     * @param keepFrom the index of the first segment kept; the number of segments if none is
+     * @param keptFirst the first sequence the repaired journal holds
+     * @param keptEnd the last sequence the repaired journal holds, or the checkpoint's if it holds none
+     * @param refusal why it cannot be done (or is not needed), or null
+     */
+    record CheckpointPlan(long checkpoint, int keepFrom, long keptFirst, long keptEnd, String refusal) {
+
+        static CheckpointPlan refused(String why) {
+            return new CheckpointPlan(-1, -1, -1, -1, why);
+        }
+    }
+
+    /**
      * What verification found.
      *
      * @param lines a human-readable line per segment and checkpoint
@@ -76,7 +95,8 @@ final class JournalVerifier {
      * @param soundCheckpoints the sequences of the checkpoints that read soundly, newest first, whether or
      *     not they are beyond the damage
      * @param reached the furthest sequence the journal is known to have reached: its last sound entry, or
-     *     beyond, as a later segment's name or a checkpoint shows
+     *     beyond, as a sound record past damage, a later segment's name or a checkpoint shows
+     * @param fromCheckpoint what {@code repair --from-checkpoint} would do
      */
     record Report(
             List<String> lines,
@@ -91,7 +111,8 @@ final class JournalVerifier {
             Finding missingStart,
             long firstSequence,
             List<Long> soundCheckpoints,
-            long reached) {
+            long reached,
+            CheckpointPlan fromCheckpoint) {
 
         boolean clean() {
             return damage == null && badCheckpoints.isEmpty() && missingStart == null;
@@ -174,6 +195,34 @@ final class JournalVerifier {
                     + ", so at least " + leave + (leave == 1 ? " entry leaves" : " entries leave") + " it and " + state : "");
         }
 
+        /**
+         * Whether {@code repair --from-checkpoint} is worth offering: it can be done, and a cut would lose the
+         * newest checkpoint's state.
+         */
+        boolean offersFromCheckpoint() {
+            return fromCheckpoint.refusal() == null && fromCheckpoint.checkpoint() > lastSequence;
+        }
+
+        /** What {@code repair --from-checkpoint} keeps and costs, in one line. */
+        String fromCheckpointCost() {
+            CheckpointPlan plan = fromCheckpoint;
+            String kept = "it keeps the state at sequence " + plan.checkpoint() + " (" + Checkpoints.fileName(plan.checkpoint())
+                    + ")" + (plan.keptEnd() > plan.checkpoint() ? " and the entries after it, up to sequence " + plan.keptEnd() : "");
+            String history = plan.keepFrom() == 0
+                    ? "; history, audit and time travel start at sequence " + plan.keptFirst() + " (no segment holds the"
+                            + " entries before it)"
+                    : plan.keptFirst() > firstSequence
+                    ? "; the history of sequences " + firstSequence + ".." + (plan.keptFirst() - 1) + " leaves the journal"
+                            + " (history, audit and time travel start at sequence " + plan.keptFirst() + "; its segments are"
+                            + " set aside, not deleted)"
+                    : "";
+            String goesOn = plan.keepFrom() < segments.size() ? "" : "; the journal goes on at sequence " + (plan.checkpoint() + 1);
+            long leave = reached - plan.keptEnd();
+            String lost = leave > 0 ? "; the journal had reached at least sequence " + reached + ", so at least " + leave
+                    + (leave == 1 ? " entry leaves" : " entries leave") + " it" : "";
+            return kept + history + goesOn + lost;
+        }
+
         /** What to restore from a backup to mend the journal without losing anything: "restore X from a backup". */
         String restoreAdvice() {
             return "restore " + toRestore() + " from a backup";
@@ -216,10 +265,17 @@ final class JournalVerifier {
      * @param lastSound the sequence of its last sound entry (firstSequence - 1 if none)
      * @param problem damage in it, or its torn tail, or null
      * @param torn whether the problem is a torn tail, which the next open cuts
+     * @param reach the highest sequence of any sound record in it, past damage too
      * @param line its line in the report
      */
     private record CheckedSegment(long firstSequence, boolean headerRead, long entries, long lastSound, Finding problem,
-            boolean torn, String line) {}
+            boolean torn, long reach, String line) {
+
+        /** Whether all of it can be kept as it is: a sound header and no damage (a torn tail the next open cuts). */
+        boolean sound() {
+            return headerRead && (problem == null || torn);
+        }
+    }
 
     /**
      * Reads every record of every segment and every checkpoint. A damaged segment does not stop the
@@ -256,9 +312,12 @@ final class JournalVerifier {
         long previousEnd = -1; // the previous segment's last sound sequence; -1 if its end is unknown (damaged)
         long end = 0; // the last segment's last sound sequence: where the journal ends
         long reached = 0;
+        List<CheckedSegment> segments = new ArrayList<>();
+        boolean[] gapBefore = new boolean[files.size()];
         for (int i = 0; i < files.size(); i++) {
             Path file = files.get(i);
             CheckedSegment checked = checkSegment(file, i == files.size() - 1, newestSound, newestSoundFile);
+            segments.add(checked);
             if (i == 0 && checked.headerRead()) {
                 first = checked.firstSequence();
             }
@@ -266,6 +325,7 @@ final class JournalVerifier {
                 Finding gap = new Finding(file, 12, "segment starts at sequence " + checked.firstSequence()
                         + " but the previous segment ends at sequence " + previousEnd);
                 damages.add(gap);
+                gapBefore[i] = true;
                 lines.add("gap before segment " + file.getFileName() + ": " + gap.reason());
                 if (damage == null) {
                     damage = gap;
@@ -288,7 +348,7 @@ final class JournalVerifier {
             lines.add(checked.line());
             previousEnd = checked.headerRead() && (checked.problem() == null || checked.torn()) ? checked.lastSound() : -1;
             end = checked.lastSound();
-            reached = Math.max(reached, Math.max(checked.lastSound(), Segments.firstSequenceOf(file) - 1));
+            reached = Math.max(reached, Math.max(checked.reach(), Segments.firstSequenceOf(file) - 1));
         }
         // The first sequence the journal holds: the first segment's header's, or its name's when the header
         // itself is damaged (a cut then keeps nothing, and the entries before it still need a checkpoint).
@@ -336,8 +396,47 @@ final class JournalVerifier {
             missingStart = new Finding(files.get(0), 0, "the journal starts at sequence " + first
                     + " and no sound checkpoint covers sequences 1.." + (first - 1));
         }
+        CheckpointPlan plan = newerFormatSeen || badCheckpoints.stream().anyMatch(Finding::newerFormat)
+                ? CheckpointPlan.refused("the journal holds files of a newer format")
+                : planFromCheckpoint(segments, gapBefore, newestSound, last, end);
         return new Report(lines, files, entries, last, damage, damagedSegment, List.copyOf(damages), torn,
-                badCheckpoints, missingStart, firstSequence, List.copyOf(soundCheckpoints), reached);
+                badCheckpoints, missingStart, firstSequence, List.copyOf(soundCheckpoints), reached, plan);
+    }
+
+    /**
+     * Plans {@code repair --from-checkpoint} (see {@link CheckpointPlan}). It never sets aside a sound
+     * entry that the checkpoint does not hold: when the segments that could follow the checkpoint are
+     * damaged but hold sound records after it, it refuses.
+     *
+     * @param newestSound the newest sound checkpoint's sequence, or -1
+     * @param cut the last sound sequence before the first damage: a cut keeps the state up to it
+     * @param end the last sound sequence of the last segment
+     */
+    private static CheckpointPlan planFromCheckpoint(List<CheckedSegment> segments, boolean[] gapBefore, long newestSound,
+            long cut, long end) {
+        if (newestSound < 0) {
+            return CheckpointPlan.refused("there is no sound checkpoint whose state it could keep");
+        }
+        if (newestSound <= cut) {
+            return CheckpointPlan.refused("not needed: a cut at the first damage keeps the newest checkpoint (sequence "
+                    + newestSound + ") and the entries up to sequence " + cut);
+        }
+        // The longest run of sound segments at the end, each starting where the one before it ends.
+        int run = segments.size();
+        while (run > 0 && segments.get(run - 1).sound() && (run == segments.size() || !gapBefore[run])) {
+            run--;
+        }
+        if (run < segments.size() && segments.get(run).firstSequence() <= newestSound + 1 && end >= newestSound) {
+            return new CheckpointPlan(newestSound, run, segments.get(run).firstSequence(), end, null);
+        }
+        // No segment can follow the checkpoint: all are set aside, which must not take a sound entry it lacks.
+        long beyond = segments.stream().mapToLong(CheckedSegment::reach).max().orElse(0);
+        if (beyond > newestSound) {
+            return CheckpointPlan.refused("sound entries up to sequence " + beyond + " are in segments that cannot follow"
+                    + " the checkpoint at sequence " + newestSound + " (damage or a gap lies between them), so keeping its"
+                    + " state would set entries it does not hold aside");
+        }
+        return new CheckpointPlan(newestSound, segments.size(), newestSound + 1, newestSound, null);
     }
 
     /**
@@ -356,7 +455,9 @@ final class JournalVerifier {
                 firstSequence = Segments.readHeader(ch, file);
             } catch (JournalCorruptedException e) {
                 long named = Math.max(1, Segments.firstSequenceOf(file));
-                return new CheckedSegment(named, false, 0, named - 1, Finding.of(e), false,
+                long reach = e.newerFormat() ? named - 1
+                        : Math.max(named - 1, SegmentScanner.highestSoundSequenceFrom(ch, Segments.HEADER_SIZE, ch.size()));
+                return new CheckedSegment(named, false, 0, named - 1, Finding.of(e), false, reach,
                         name + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ") + e.reason());
             }
             long size = ch.size();
@@ -400,7 +501,11 @@ final class JournalVerifier {
                         + (torn ? "; torn tail at byte offset " + bad.offset() + " (" + (size - bad.offset())
                                 + " bytes, never acknowledged; cut at the next open): " + bad.reason() : "");
             }
-            return new CheckedSegment(firstSequence, true, count, lastSound, bad, torn, line);
+            // Past damage, sound records may still hold entries: a repair must know how far they go.
+            long reach = bad != null && !torn && !bad.newerFormat()
+                    ? Math.max(lastSound, SegmentScanner.highestSoundSequenceFrom(ch, bad.offset(), size))
+                    : lastSound;
+            return new CheckedSegment(firstSequence, true, count, lastSound, bad, torn, reach, line);
         }
     }
 
@@ -414,8 +519,7 @@ final class JournalVerifier {
      */
     static List<String> repair(Path dir, Report report, Clock clock) throws IOException {
         List<String> done = new ArrayList<>();
-        Path aside = dir.resolve("damaged-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
-                .withZone(ZoneOffset.UTC).format(clock.instant()));
+        Path aside = asideDirectory(dir, clock);
         Finding cut = report.damage() != null ? report.damage() : report.tornTail();
         int firstMoved = report.segments().size();
         if (cut != null) {
@@ -451,11 +555,91 @@ final class JournalVerifier {
                         + ")");
             }
         }
+        startAfterCheckpointIfNoSegmentIsLeft(dir, done);
         Segments.forceDirectory(dir);
         if (Files.isDirectory(aside)) {
             Segments.forceDirectory(aside);
         }
         return done;
+    }
+
+    /**
+     * Keeps the newest sound checkpoint's state: sets aside the segments before the first one that can
+     * follow it (as retention removes old segments), damaged checkpoints, and sound ones older than the
+     * repaired journal's start (nothing could follow them any more); when no segment is left, starts an
+     * empty one after the checkpoint. Nothing is deleted. The caller has checked that the plan is not
+     * refused.
+     *
+     * @return what was done, a line per action
+     */
+    static List<String> repairFromCheckpoint(Path dir, Report report, Clock clock) throws IOException {
+        CheckpointPlan plan = report.fromCheckpoint();
+        if (plan.refusal() != null) {
+            throw new IllegalStateException("refused plan: " + plan.refusal());
+        }
+        Path kept = dir.resolve(Checkpoints.fileName(plan.checkpoint()));
+        if (!Files.isRegularFile(kept)) {
+            throw new IOException("the checkpoint to keep, " + kept + ", is gone; nothing was changed: run verify again");
+        }
+        List<String> done = new ArrayList<>();
+        Path aside = asideDirectory(dir, clock);
+        for (int i = 0; i < plan.keepFrom(); i++) {
+            Path file = report.segments().get(i);
+            Files.createDirectories(aside);
+            Files.move(file, aside.resolve(file.getFileName()));
+            done.add("moved segment " + file.getFileName() + " to " + aside + " (history before the kept state)");
+        }
+        // Only damaged checkpoints are "bad" here: one ahead of the old segments is sound, and the newest is
+        // the state this repair keeps.
+        for (Finding bad : report.badCheckpoints()) {
+            if (bad.kind() == Kind.DAMAGED) {
+                Files.createDirectories(aside);
+                Files.move(bad.file(), aside.resolve(bad.file().getFileName()));
+                done.add("moved checkpoint " + bad.file().getFileName() + " to " + aside + " (" + bad.reason() + ")");
+            }
+        }
+        for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+            if (ref.sequence() < plan.keptFirst() - 1) {
+                Files.createDirectories(aside);
+                Files.move(ref.file(), aside.resolve(ref.file().getFileName()));
+                done.add("moved checkpoint " + ref.file().getFileName() + " to " + aside + " (older than the repaired"
+                        + " journal, which starts at sequence " + plan.keptFirst() + ")");
+            }
+        }
+        startAfterCheckpointIfNoSegmentIsLeft(dir, done);
+        Segments.forceDirectory(dir);
+        if (Files.isDirectory(aside)) {
+            Segments.forceDirectory(aside);
+        }
+        return done;
+    }
+
+    /**
+     * A journal whose segments were all set aside but whose state a kept checkpoint holds goes on after
+     * that checkpoint, in a new empty segment: as after retention, the checkpoint covers every entry
+     * before it. (An open refuses a checkpoint with no segment at all: the segments may have gone
+     * missing, so only a repair, on the operator's word, starts one.)
+     */
+    private static void startAfterCheckpointIfNoSegmentIsLeft(Path dir, List<String> done) throws IOException {
+        if (!Segments.list(dir).isEmpty()) {
+            return;
+        }
+        for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+            try {
+                long sequence = Checkpoints.read(ref.file()).sequence();
+                Path segment = Segments.create(dir, sequence + 1);
+                done.add("started segment " + segment.getFileName() + ": the journal goes on from the state of "
+                        + ref.file().getFileName());
+                return;
+            } catch (JournalCorruptedException e) {
+                // only sound checkpoints are left after a repair; an unreadable one is no state to go on from
+            }
+        }
+    }
+
+    private static Path asideDirectory(Path dir, Clock clock) {
+        return dir.resolve("damaged-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+                .withZone(ZoneOffset.UTC).format(clock.instant()));
     }
 
     private static void cutFile(Path file, long offset, Path aside, List<String> done)

@@ -103,10 +103,14 @@ final class Recovery {
         if (report == null) {
             return notOpened + verify + ", then restore the damaged file from a backup" + docs;
         }
+        String fromCheckpoint = report.offersFromCheckpoint()
+                ? ", or run '" + TOOL + " repair " + dir + " --from-checkpoint' to keep the state from the newest checkpoint ("
+                        + report.fromCheckpointCost() + ")"
+                : "";
         String refusal = report.missingStart() != null ? report.missingStart().reason() : report.cutRefusal();
         if (refusal != null) {
-            return notOpened + report.restoreAdvice() + "; a cut at the damage cannot repair this journal: " + refusal
-                    + "; " + verify + docs;
+            return notOpened + report.restoreAdvice() + fromCheckpoint + "; a cut at the damage cannot repair this journal: "
+                    + refusal + "; " + verify + docs;
         }
         List<Long> lost = report.checkpointsACutSetsAside();
         String cut = "'" + TOOL + " repair " + dir + " --cut-at-damage" + (lost.isEmpty() ? "" : " --discard-checkpoint-state")
@@ -114,7 +118,8 @@ final class Recovery {
         String what = newerCheckpoint && report.damage() == null
                 ? " to set the checkpoints newer than the journal aside"
                 : " to cut the journal at the first damage";
-        return notOpened + verify + " and what a cut costs, then " + report.restoreAdvice() + ", or run " + cut + what
+        return notOpened + verify + " and what each repair costs, then " + report.restoreAdvice() + fromCheckpoint
+                + ", or run " + cut + what
                 + " (" + report.cutCost() + (lost.isEmpty() ? "" : "; the cut also sets aside " + JournalTool.checkpointNames(lost)
                         + ", which hold" + (lost.size() == 1 ? "s" : "") + " acknowledged state")
                 + "; what leaves the journal is moved to " + dir.resolve("damaged-<time>") + ", not deleted)" + docs;

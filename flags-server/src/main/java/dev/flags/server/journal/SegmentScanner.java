@@ -231,6 +231,35 @@ final class SegmentScanner {
     }
 
     /**
+     * Finds the highest sequence number of any sound record from a byte offset on: what a segment still
+     * holds past damage, which a scan cannot reach. Each byte offset is tried as a frame start, as in
+     * {@link #soundRecordFollows}; a frame counts when its checksum holds. Runs only for damage, never
+     * on a clean journal.
+     *
+     * @return the highest sequence number found, or -1 if no sound record follows
+     */
+    static long highestSoundSequenceFrom(FileChannel ch, long from, long end) throws IOException {
+        if (end - from < RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY) {
+            return -1;
+        }
+        MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, from, end - from);
+        int size = map.capacity();
+        long highest = -1;
+        for (int at = 0; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
+            int length = map.getInt(at);
+            if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY
+                    || (long) at + RecordCodec.FRAME_HEADER + length > size) {
+                continue;
+            }
+            ByteBuffer frame = map.duplicate().position(at);
+            if (RecordCodec.crc(frame, length) == map.getInt(at + 4)) {
+                highest = Math.max(highest, map.getLong(at + RecordCodec.FRAME_HEADER));
+            }
+        }
+        return highest;
+    }
+
+    /**
      * Decides whether a problem at the end of the last segment is a torn write or damage: it is damage
      * if any sound record with a later sequence number follows it. Records are never rewritten, so a
      * sound record after the problem means good data follows, which a crash cannot produce.

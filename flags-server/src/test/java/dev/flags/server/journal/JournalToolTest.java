@@ -175,8 +175,8 @@ class JournalToolTest {
 
         assertThatThrownBy(() -> FileJournal.builder(dir).open())
                 .isInstanceOf(JournalCorruptedException.class)
-                .hasMessageContaining("nothing on disk was changed: restore " + segment.getFileName() + " from a backup;"
-                        + " a cut at the damage cannot repair this journal: a cut would keep sequences " + first)
+                .hasMessageContaining("nothing on disk was changed: restore " + segment.getFileName() + " from a backup")
+                .hasMessageContaining("; a cut at the damage cannot repair this journal: a cut would keep sequences " + first)
                 .hasMessageNotContaining("--cut-at-damage");
     }
 
@@ -296,6 +296,119 @@ class JournalToolTest {
                 .contains("a cut keeps sequences 1..21; the journal had reached at least sequence 22, so at least 1 entry"
                         + " leaves it and the state goes back to sequence 21")
                 .doesNotContain("torn tail").doesNotContain("never acknowledged");
+    }
+
+    private ServerState stateNow() {
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            return journal.state();
+        }
+    }
+
+    private Path asideDirectory() throws Exception {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("damaged-")).findFirst().orElseThrow();
+        }
+    }
+
+    @Test
+    void fromCheckpointKeepsTheStateWhenRetentionLeftNoCheckpointACutCouldUse() throws Exception {
+        long first = writeTrimmedByRetention(false);
+        ServerState before = stateNow();
+        List<Path> segments = Fixtures.segments(dir);
+        Path last = segments.get(segments.size() - 1);
+        long record = CorruptionTest.recordOffsets(last).get(2); // before the checkpoints at 102 and 103, as in the QA case
+        CorruptionTest.flip(last, record + 30);
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("'repair DIR --cut-at-damage' cannot repair this journal")
+                .contains("'repair DIR --from-checkpoint' keeps the state instead: it keeps the state at sequence 103"
+                        + " (checkpoint-00000000000000000103.ckpt); the history of sequences " + first + "..103 leaves the"
+                        + " journal (history, audit and time travel start at sequence 104; its segments are set aside, not"
+                        + " deleted); the journal goes on at sequence 104");
+        assertThatThrownBy(() -> FileJournal.builder(dir).open())
+                .hasMessageContaining("restore " + last.getFileName() + " from a backup, or run '")
+                .hasMessageContaining(" repair " + dir + " --from-checkpoint' to keep the state from the newest checkpoint");
+
+        assertThat(run("repair", dir.toString(), "--from-checkpoint")).as(out + err).isZero();
+        assertThat(out).contains("repair: started segment 00000000000000000104.seg: the journal goes on from the state of"
+                        + " checkpoint-00000000000000000103.ckpt")
+                .endsWith("ok: 1 segments, 0 entries, last sequence 103\n");
+        Path aside = asideDirectory();
+        for (Path segment : segments) {
+            assertThat(aside.resolve(segment.getFileName())).as("set aside, not deleted").exists();
+        }
+        try (FileJournal journal = FileJournal.builder(dir).retention(java.time.Duration.ofDays(30)).open()) {
+            assertThat(journal.state()).as("every acknowledged change is still there").isEqualTo(before);
+            assertThat(journal.append(updateFlag("prod", "billing-v2", false)).sequence()).isEqualTo(104);
+        }
+    }
+
+    @Test
+    void fromCheckpointKeepsTheStateWhenOnlyTheCheckpointIsLeft() throws Exception {
+        write(100);
+        ServerState before = stateNow();
+        for (Path segment : Fixtures.segments(dir)) {
+            Files.delete(segment);
+        }
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("'repair DIR --from-checkpoint' keeps the state instead: it keeps the state at sequence 102"
+                + " (checkpoint-00000000000000000102.ckpt); history, audit and time travel start at sequence 103 (no segment"
+                + " holds the entries before it); the journal goes on at sequence 103");
+
+        assertThat(run("repair", dir.toString(), "--from-checkpoint")).as(out + err).isZero();
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.lastSequence()).isEqualTo(102);
+        }
+    }
+
+    @Test
+    void fromCheckpointSetsAsideOnlyTheHistoryBeforeTheSegmentsThatCanFollowIt() throws Exception {
+        write(100);
+        ServerState before = stateNow();
+        List<Path> segments = Fixtures.segments(dir);
+        Path firstSegment = segments.get(0);
+        CorruptionTest.flip(firstSegment, CorruptionTest.recordOffsets(firstSegment).get(10) + 30);
+        long kept = Segments.firstSequenceOf(segments.get(1));
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage", "--from-checkpoint")).isEqualTo(2);
+        assertThat(err).contains("repair needs only one of --cut-at-damage").contains("or --from-checkpoint");
+
+        assertThat(run("repair", dir.toString(), "--from-checkpoint")).as(out + err).isZero();
+        assertThat(out).contains("keeping the checkpoint's state: it keeps the state at sequence 102"
+                        + " (checkpoint-00000000000000000102.ckpt); the history of sequences 1.." + (kept - 1) + " leaves the"
+                        + " journal")
+                .contains("repair: moved segment " + firstSegment.getFileName())
+                .doesNotContain("repair: moved segment " + segments.get(1).getFileName())
+                .endsWith("ok: " + (segments.size() - 1) + " segments, " + (102 - kept + 1) + " entries, last sequence 102\n");
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.read(kept, 1000)).hasSize((int) (102 - kept + 1)); // the history it could keep, kept
+        }
+    }
+
+    @Test
+    void fromCheckpointRefusesToSetAsideSoundEntriesTheCheckpointDoesNotHold() throws Exception {
+        write(100); // a checkpoint at 102
+        try (FileJournal journal = FileJournal.builder(dir).segmentSize(4096).open()) {
+            for (int i = 0; i < 40; i++) {
+                journal.append(updateFlag("prod", "billing-v2", i % 2 == 0));
+            }
+        }
+        Files.delete(dir.resolve(Checkpoints.fileName(142))); // the final checkpoint: 102 is again the newest
+        Path holding = segmentHolding(100);
+        assertThat(Segments.firstSequenceOf(Fixtures.segments(dir).get(Fixtures.segments(dir).indexOf(holding) + 1)))
+                .as("no segment after the damage starts at or before 103").isGreaterThan(103);
+        CorruptionTest.flip(holding, offsetOf(100) + 30);
+        List<String> before = listing();
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("'repair DIR --from-checkpoint' cannot keep the state either: sound entries up to sequence"
+                + " 142 are in segments that cannot follow the checkpoint at sequence 102");
+        assertThat(run("repair", dir.toString(), "--from-checkpoint")).isEqualTo(1);
+        assertThat(err).startsWith("error: cannot repair from a checkpoint, nothing changed: sound entries up to sequence 142");
+        assertThat(listing()).isEqualTo(before);
     }
 
     @Test
