@@ -85,7 +85,8 @@ public final class JournalCorruptedException extends JournalException {
     }
 
     /**
-     * Returns the damaged file.
+     * Returns the damaged file; for entries that no segment holds, the segment file that should hold
+     * them (named after the first missing sequence), which does not exist.
      *
      * @return the file's path
      */

@@ -28,7 +28,9 @@ final class JournalVerifier {
         /** A file is of a format version a newer release writes: not damaged, and no repair may touch it. */
         NEWER_FORMAT("newer format: "),
         /** A sound checkpoint is after the journal's last sound entry: the segments lost acknowledged entries. */
-        AHEAD("ahead of the journal: ");
+        AHEAD("ahead of the journal: "),
+        /** Entries no segment holds, between two segments: the file is the one that should hold them. */
+        MISSING("missing: ");
 
         final String label;
 
@@ -37,10 +39,23 @@ final class JournalVerifier {
         }
     }
 
-    /** A problem at a place in a file. */
-    record Finding(Path file, long offset, String reason, Kind kind) {
+    /**
+     * A problem at a place in a file.
+     *
+     * @param restore what to restore from a backup to mend it, as words: the file's name if null
+     */
+    record Finding(Path file, long offset, String reason, Kind kind, String restore) {
         Finding(Path file, long offset, String reason) {
             this(file, offset, reason, Kind.DAMAGED);
+        }
+
+        Finding(Path file, long offset, String reason, Kind kind) {
+            this(file, offset, reason, kind, null);
+        }
+
+        /** What to restore from a backup to mend it. */
+        String toRestore() {
+            return restore != null ? restore : file.getFileName().toString();
         }
 
         static Finding of(JournalCorruptedException e) {
@@ -231,7 +246,7 @@ final class JournalVerifier {
         /** The files to restore from a backup to mend the journal without losing anything, as words. */
         String toRestore() {
             if (damage != null) {
-                List<String> files = damages.stream().map(f -> f.file().getFileName().toString()).distinct().toList();
+                List<String> files = damages.stream().map(Finding::toRestore).distinct().toList();
                 return String.join(files.size() == 2 ? " and " : ", ", files);
             }
             if (missingStart != null) {
@@ -322,11 +337,19 @@ final class JournalVerifier {
                 first = checked.firstSequence();
             }
             if (checked.headerRead() && previousEnd >= 0 && checked.firstSequence() != previousEnd + 1) {
-                Finding gap = new Finding(file, 12, "segment starts at sequence " + checked.firstSequence()
-                        + " but the previous segment ends at sequence " + previousEnd);
+                // Entries no file holds: named as missing, with the file that should hold them. (A cut still
+                // goes before the segment after the gap, which is sound.)
+                Finding gap = checked.firstSequence() > previousEnd + 1
+                        ? new Finding(dir.resolve(Segments.fileName(previousEnd + 1)), -1,
+                                Segments.gap(files.get(i - 1), previousEnd, file, checked.firstSequence()), Kind.MISSING,
+                                Segments.fileName(previousEnd + 1) + " (sequences " + (previousEnd + 1) + ".."
+                                        + (checked.firstSequence() - 1) + ")")
+                        : new Finding(file, 12, "segment starts at sequence " + checked.firstSequence()
+                                + " but the previous segment ends at sequence " + previousEnd);
                 damages.add(gap);
                 gapBefore[i] = true;
-                lines.add("gap before segment " + file.getFileName() + ": " + gap.reason());
+                lines.add((gap.kind() == Kind.MISSING ? "missing before segment " : "gap before segment ")
+                        + file.getFileName() + ": " + gap.reason());
                 if (damage == null) {
                     damage = gap;
                     damagedSegment = i;
@@ -527,7 +550,7 @@ final class JournalVerifier {
             int index = report.damage() != null ? report.damagedSegment()
                     : report.segments().size() - 1;
             if (cut.offset() < Segments.HEADER_SIZE) {
-                firstMoved = index; // the header itself is bad: the whole file goes aside
+                firstMoved = index; // the header is bad, or entries before this file are missing: it goes aside whole
             } else {
                 cutFile(cut.file(), cut.offset(), aside, done);
                 firstMoved = index + 1;

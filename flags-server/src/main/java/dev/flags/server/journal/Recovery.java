@@ -185,7 +185,7 @@ final class Recovery {
                     SegmentInfo seg = segments.get(i);
                     boolean isLast = i == segments.size() - 1;
                     if (i > start && seg.firstSequence != last + 1) {
-                        throw gap(seg, last);
+                        throw gap(segments.get(i - 1), last, seg);
                     }
                     try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
                         fileSize = ch.size();
@@ -248,9 +248,18 @@ final class Recovery {
         }
     }
 
-    private static JournalCorruptedException gap(SegmentInfo seg, long previousLast) {
-        return new JournalCorruptedException(seg.file, 12, "segment starts at sequence "
-                + seg.firstSequence + " but the previous segment ends at sequence " + previousLast);
+    /**
+     * A segment that does not start where the one before it ends. Entries missing between them are named
+     * as missing, with the file that should hold them (not as damage in the next one, which is sound);
+     * a segment that starts before the previous one ends is damage at its first-sequence field.
+     */
+    private static JournalCorruptedException gap(SegmentInfo previous, long previousLast, SegmentInfo next) {
+        if (next.firstSequence > previousLast + 1) {
+            return new JournalCorruptedException(next.file.resolveSibling(Segments.fileName(previousLast + 1)), -1,
+                    Segments.gap(previous.file, previousLast, next.file, next.firstSequence));
+        }
+        return new JournalCorruptedException(next.file, 12, "segment starts at sequence "
+                + next.firstSequence + " but the previous segment ends at sequence " + previousLast);
     }
 
     /**
@@ -324,7 +333,7 @@ final class Recovery {
                 }
                 SegmentInfo next = i + 1 < segments.size() ? segments.get(i + 1) : following;
                 if (next.firstSequence != c.lastSequence() + 1) {
-                    throw gap(next, c.lastSequence());
+                    throw gap(segments.get(i), c.lastSequence(), next);
                 }
                 entries += c.entries();
             }

@@ -57,6 +57,22 @@ final class Segments {
         return Long.parseLong(name.substring(0, 20));
     }
 
+    /**
+     * Why no segment holds the entries between two segments: the words for a gap, from a verify and from
+     * a refused open alike. The file that should hold them is named after the first missing sequence.
+     *
+     * @param previous the segment before the gap
+     * @param previousLast the last sequence it holds
+     * @param next the segment after the gap
+     * @param nextFirst the first sequence it holds, after previousLast + 1
+     */
+    static String gap(Path previous, long previousLast, Path next, long nextFirst) {
+        return "no segment holds sequences " + (previousLast + 1) + ".." + (nextFirst - 1) + " ("
+                + previous.getFileName() + " ends at sequence " + previousLast + ", " + next.getFileName()
+                + " starts at sequence " + nextFirst + "): the segment file " + fileName(previousLast + 1)
+                + " is missing, or " + previous.getFileName() + " was cut short";
+    }
+
     /** Segment files in the directory, in sequence order. */
     static List<Path> list(Path dir) throws IOException {
         List<Path> files = new ArrayList<>();

@@ -211,13 +211,21 @@ class CorruptionTest {
         List<Path> segments = Fixtures.segments(dir);
         assertThat(segments).hasSizeGreaterThan(3);
         Files.delete(segments.get(1));
+        long from = Segments.firstSequenceOf(segments.get(1));
+        long to = Segments.firstSequenceOf(segments.get(2)) - 1;
 
         assertThatThrownBy(this::open)
                 .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
-                    assertThat(e.file()).isEqualTo(segments.get(2));
-                    assertThat(e.offset()).isEqualTo(12);
+                    assertThat(e.file()).as("the missing file, not the sound one after it").isEqualTo(segments.get(1));
+                    assertThat(e.offset()).isEqualTo(-1);
                 })
-                .hasMessageContaining("segment starts at sequence");
+                .hasMessageStartingWith("journal damaged: " + segments.get(1) + ": no segment holds sequences " + from + ".."
+                        + to + " (" + segments.get(0).getFileName() + " ends at sequence " + (from - 1) + ", "
+                        + segments.get(2).getFileName() + " starts at sequence " + (to + 1) + "): the segment file "
+                        + segments.get(1).getFileName() + " is missing")
+                .hasMessageContaining("restore " + segments.get(1).getFileName() + " (sequences " + from + ".." + to
+                        + ") from a backup")
+                .hasMessageNotContaining("restore " + segments.get(2).getFileName());
     }
 
     @Test
@@ -370,8 +378,8 @@ class CorruptionTest {
 
         assertThatThrownBy(this::open)
                 .isInstanceOfSatisfying(JournalCorruptedException.class,
-                        e -> assertThat(e.file()).isEqualTo(segments.get(2)))
-                .hasMessageContaining("segment starts at sequence");
+                        e -> assertThat(e.file()).isEqualTo(segments.get(1)))
+                .hasMessageContaining("no segment holds sequences " + Segments.firstSequenceOf(segments.get(1)) + "..");
     }
 
     @Test

@@ -229,6 +229,26 @@ class JournalToolTest {
     }
 
     @Test
+    void aMissingSegmentIsNamedWithTheSequencesItHeldAndACutGoesBeforeIt() throws Exception {
+        write(100);
+        List<Path> segments = Fixtures.segments(dir);
+        Path missing = segments.get(1);
+        long from = Segments.firstSequenceOf(missing);
+        long to = Segments.firstSequenceOf(segments.get(2)) - 1;
+        Files.delete(missing);
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("missing: " + missing + ": no segment holds sequences " + from + ".." + to)
+                .contains("restoring " + missing.getFileName() + " (sequences " + from + ".." + to + ") from a backup")
+                .contains("segment " + segments.get(2).getFileName() + ": ok, ")
+                .doesNotContain("damaged: ");
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
+        assertThat(out).contains("repair: moved segment " + segments.get(2).getFileName())
+                .endsWith("ok: 1 segments, " + (from - 1) + " entries, last sequence " + (from - 1) + "\n");
+    }
+
+    @Test
     void repairSetsACheckpointNewerThanTheJournalAside() throws Exception {
         write(20);
         Path last = Fixtures.segments(dir).get(Fixtures.segments(dir).size() - 1);
