@@ -6,10 +6,14 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.function.Function;
 
 /**
  * Not thread-safe. The exclusive lock on a journal's data directory: an OS file lock on {@code
@@ -37,8 +41,15 @@ final class DirectoryLock implements AutoCloseable {
     static DirectoryLock acquire(Path dir) throws IOException {
         Files.createDirectories(dir);
         Path file = dir.resolve(FILE_NAME);
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE,
-                StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        } catch (AccessDeniedException e) {
+            AccessDeniedException explained = new AccessDeniedException(file.toString(), null,
+                    accessDenied(dir, file, System.getProperty("user.name", "?"), DirectoryLock::ownerOf, DirectoryLock::modeOf));
+            explained.initCause(e);
+            throw explained;
+        }
         FileLock lock;
         try {
             lock = channel.tryLock();
@@ -62,6 +73,58 @@ final class DirectoryLock implements AutoCloseable {
         channel.truncate(0);
         channel.write(ByteBuffer.wrap(info), 0);
         return new DirectoryLock(channel, lock);
+    }
+
+    /**
+     * Why the lock file cannot be opened, and what to do: the usual cause is a journal tool run as another
+     * user (root, say), which left a lock file the service user may not write; the fix is to give it back,
+     * not to delete it (the lock is the OS lock on that file: a second file would let two processes in).
+     *
+     * @param user the user this process runs as
+     * @param owner a file's owner, or null if it cannot be told
+     * @param mode a file's permissions such as {@code rw-r--r--}, or null
+     */
+    static String accessDenied(Path dir, Path file, String user, Function<Path, String> owner, Function<Path, String> mode) {
+        String dirOwner = owner.apply(dir);
+        String fileOwner = Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? owner.apply(file) : null;
+        String serviceUser = dirOwner != null ? dirOwner : "the service user";
+        if (fileOwner == null) {
+            return "permission denied: cannot create it in " + dir + ", which belongs to " + (dirOwner != null ? dirOwner : "?")
+                    + modeIn(mode.apply(dir)) + ", and this process runs as " + user + "; run the server and the journal"
+                    + " tools as " + serviceUser + ", the user that owns the journal";
+        }
+        String facts = "permission denied: it belongs to " + fileOwner + modeIn(mode.apply(file)) + ", and this process runs as "
+                + user;
+        if (dirOwner != null && !fileOwner.equals(dirOwner)) {
+            return facts + "; a journal tool run as " + fileOwner + " probably left it: give it back with 'chown " + dirOwner
+                    + " " + ToolCommand.quote(file.toString()) + "' (do not delete it while anything may have the journal"
+                    + " open), and run the server and the journal tools as " + dirOwner + ", the service user";
+        }
+        if (fileOwner.equals(user)) {
+            return facts + ", but its permissions do not let its owner read and write it: 'chmod u+rw "
+                    + ToolCommand.quote(file.toString()) + "'";
+        }
+        return facts + "; run the server and the journal tools as " + fileOwner + ", the service user that owns the journal";
+    }
+
+    private static String modeIn(String mode) {
+        return mode == null ? "" : " (" + mode + ")";
+    }
+
+    private static String ownerOf(Path path) {
+        try {
+            return Files.getOwner(path, LinkOption.NOFOLLOW_LINKS).getName();
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return null;
+        }
+    }
+
+    private static String modeOf(Path path) {
+        try {
+            return PosixFilePermissions.toString(Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS));
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return null;
+        }
     }
 
     private static String owner(FileChannel channel) {

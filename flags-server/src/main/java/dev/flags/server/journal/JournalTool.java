@@ -2,7 +2,10 @@ package dev.flags.server.journal;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
@@ -29,10 +32,13 @@ import picocli.CommandLine.Spec;
  * java -cp flags-server/target/flags-server.jar dev.flags.server.journal.JournalTool verify data/journal
  * }</pre>
  */
-@Command(name = "journal-tool", mixinStandardHelpOptions = true,
+@Command(name = "journal-tool", mixinStandardHelpOptions = true, version = JournalTool.VERSION,
         description = "Verifies or repairs a flag server journal directory.",
         subcommands = {JournalTool.Verify.class, JournalTool.Repair.class})
 public final class JournalTool implements Callable<Integer> {
+
+    /** What {@code -V} prints: the release of the server the tool comes with (the same as {@code flags-server -V}). */
+    static final String VERSION = "journal-tool (flags-server 0.1.0)";
 
     static final int CLEAN = 0;
     static final int DAMAGED = 1;
@@ -60,7 +66,7 @@ public final class JournalTool implements Callable<Integer> {
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
-            line.getErr().println("error: " + e.getMessage());
+            line.getErr().println("error: " + describe(e));
             return UNAVAILABLE;
         });
         return cli.execute(args);
@@ -72,8 +78,41 @@ public final class JournalTool implements Callable<Integer> {
         return USAGE;
     }
 
+    /**
+     * Says why a file could not be used: a file system exception's message is often only the path.
+     */
+    static String describe(Throwable e) {
+        if (e instanceof FileSystemException fs && fs.getReason() == null) {
+            String why = fs instanceof AccessDeniedException
+                    ? "permission denied: run the tool as the service user, the one the server runs as, which owns the journal"
+                    : fs instanceof NoSuchFileException ? "no such file or directory"
+                    : fs.getClass().getSimpleName();
+            return fs.getFile() + (fs.getOtherFile() == null ? "" : " (and " + fs.getOtherFile() + ")") + ": " + why;
+        }
+        return e.getMessage() != null ? e.getMessage() : e.toString();
+    }
+
+    /**
+     * Why a path cannot be the journal's directory before anything else is looked at (it is a file, or
+     * is not there), with the exit code to give, or null if it is a directory.
+     */
+    private static int notADirectory(Path dir, PrintWriter err) {
+        if (Files.isRegularFile(dir)) {
+            Path parent = dir.toAbsolutePath().getParent();
+            boolean journalFile = Segments.firstSequenceOf(dir) >= 0 || Checkpoints.sequenceOf(dir) >= 0;
+            err.println("error: " + dir + " is a file, not a directory: give the journal's directory, the server's"
+                    + " <data-dir>/journal" + (journalFile && parent != null ? " (this file's is " + parent + ")" : ""));
+            return USAGE;
+        }
+        if (!Files.isDirectory(dir)) {
+            err.println("error: no such directory: " + dir);
+            return UNAVAILABLE;
+        }
+        return CLEAN;
+    }
+
     /** Not thread-safe. {@code verify DIR}. */
-    @Command(name = "verify", mixinStandardHelpOptions = true,
+    @Command(name = "verify", mixinStandardHelpOptions = true, version = JournalTool.VERSION,
             description = "Reads every record and checkpoint; reports damage with file and byte offset.")
     static final class Verify implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "DIR", description = "the journal's directory: the server's <data-dir>/journal")
@@ -86,9 +125,9 @@ public final class JournalTool implements Callable<Integer> {
         @SuppressWarnings("try") // the lock is held for the block, not used in it
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
-            if (!Files.isDirectory(dir)) {
-                spec.commandLine().getErr().println("error: no such directory: " + dir);
-                return UNAVAILABLE;
+            int notADirectory = notADirectory(dir, spec.commandLine().getErr());
+            if (notADirectory != CLEAN) {
+                return notADirectory;
             }
             String notAJournal = notAJournal(dir);
             if (notAJournal != null) {
@@ -111,7 +150,7 @@ public final class JournalTool implements Callable<Integer> {
             + " would set its sound entries aside)";
 
     /** Not thread-safe. {@code repair DIR --cut-at-damage} or {@code repair DIR --from-checkpoint}. */
-    @Command(name = "repair", mixinStandardHelpOptions = true,
+    @Command(name = "repair", mixinStandardHelpOptions = true, version = JournalTool.VERSION,
             description = "With --cut-at-damage: cuts the journal at its first damage. With --from-checkpoint: keeps"
                     + " the newest sound checkpoint's state and sets aside the segments that cannot follow it. What"
                     + " leaves the journal is moved to DIR/damaged-<time>/; nothing is deleted. 'verify DIR' says what"
@@ -153,9 +192,9 @@ public final class JournalTool implements Callable<Integer> {
                 err.println("error: --discard-checkpoint-state goes with --cut-at-damage only");
                 return USAGE;
             }
-            if (!Files.isDirectory(dir)) {
-                err.println("error: no such directory: " + dir);
-                return UNAVAILABLE;
+            int notADirectory = notADirectory(dir, err);
+            if (notADirectory != CLEAN) {
+                return notADirectory;
             }
             String notAJournal = notAJournal(dir);
             if (notAJournal != null) {

@@ -33,9 +33,6 @@ final class Recovery {
     private static final Logger LOG = LoggerFactory.getLogger(Recovery.class);
     /** Most threads that check older segments at open; each reads one segment at a time. */
     private static final int MAX_CHECK_THREADS = 4;
-    /** The documented command line of {@link JournalTool}, for messages. */
-    private static final String TOOL =
-            "java -cp flags-server/target/flags-server.jar dev.flags.server.journal.JournalTool";
 
     private Recovery() {}
 
@@ -98,13 +95,14 @@ final class Recovery {
             report = null;
         }
         String notOpened = "the journal was not opened and nothing on disk was changed: ";
-        String verify = "run '" + TOOL + " verify " + dir + "' to list every problem";
+        // The commands name the jar this server runs from, so that they can be pasted on its host.
+        String verify = "run '" + ToolCommand.journalTool("verify", dir) + "' to list every problem";
         String docs = "; see docs/journal.md, \"Verify and repair\"";
         if (report == null) {
             return notOpened + verify + ", then restore the damaged file from a backup" + docs;
         }
         String fromCheckpoint = report.offersFromCheckpoint()
-                ? ", or run '" + TOOL + " repair " + dir + " --from-checkpoint' to keep the state from the newest checkpoint ("
+                ? ", or run '" + ToolCommand.journalTool("repair", dir, "--from-checkpoint") + "' to keep the state from the newest checkpoint ("
                         + report.fromCheckpointCost() + ")"
                 : "";
         String refusal = report.missingStart() != null ? report.missingStart().reason() : report.cutRefusal();
@@ -113,8 +111,8 @@ final class Recovery {
                     + refusal + "; " + verify + docs;
         }
         List<Long> lost = report.checkpointsACutSetsAside();
-        String cut = "'" + TOOL + " repair " + dir + " --cut-at-damage" + (lost.isEmpty() ? "" : " --discard-checkpoint-state")
-                + "'";
+        String cut = "'" + (lost.isEmpty() ? ToolCommand.journalTool("repair", dir, "--cut-at-damage")
+                : ToolCommand.journalTool("repair", dir, "--cut-at-damage", "--discard-checkpoint-state")) + "'";
         String what = newerCheckpoint && report.damage() == null
                 ? " to set the checkpoints newer than the journal aside"
                 : " to cut the journal at the first damage";

@@ -524,6 +524,60 @@ class JournalToolTest {
     }
 
     @Test
+    void theVersionIsTheServers() {
+        assertThat(run("-V")).isZero();
+        assertThat(out).isEqualTo(JournalTool.VERSION + "\n");
+        String server = dev.flags.server.Main.class.getAnnotation(picocli.CommandLine.Command.class).version()[0];
+        assertThat(JournalTool.VERSION).as("the same release as flags-server -V").isEqualTo("journal-tool (" + server + ")");
+        assertThat(run("verify", "-V")).isZero();
+        assertThat(out).isEqualTo(JournalTool.VERSION + "\n");
+    }
+
+    @Test
+    void aFileGivenForTheDirectoryIsSaidToBeAFile() throws Exception {
+        write(5);
+        Path segment = Fixtures.segments(dir).get(0);
+        assertThat(run("verify", segment.toString())).isEqualTo(2);
+        assertThat(err).isEqualTo("error: " + segment + " is a file, not a directory: give the journal's directory, the"
+                + " server's <data-dir>/journal (this file's is " + dir.toAbsolutePath() + ")\n");
+        assertThat(run("repair", segment.toString(), "--cut-at-damage")).isEqualTo(2);
+        assertThat(err).contains("is a file, not a directory");
+    }
+
+    @Test
+    void aFileTheToolMayNotReadIsSaidToBeSo() {
+        assertThat(JournalTool.describe(new java.nio.file.AccessDeniedException("/data/journal/journal.lock")))
+                .isEqualTo("/data/journal/journal.lock: permission denied: run the tool as the service user, the one the"
+                        + " server runs as, which owns the journal");
+        assertThat(JournalTool.describe(new java.nio.file.AccessDeniedException("/x", null, "already explained")))
+                .isEqualTo("/x: already explained");
+    }
+
+    @Test
+    void theCommandsInMessagesNameTheJarTheyRunFrom() throws Exception {
+        assertThat(ToolCommand.MAIN_CLASS).isEqualTo(JournalTool.class.getName());
+        // Run from classes (as in this test), the build's path is the advice.
+        assertThat(ToolCommand.journalTool("verify", Path.of("data/journal")))
+                .isEqualTo("java -cp flags-server/target/flags-server.jar dev.flags.server.journal.JournalTool verify data/journal");
+        // Run from a jar, wherever it was deployed, that jar's path, quoted for a shell when it needs it.
+        Path jar = Files.createDirectories(dir.resolve("opt flags")).resolve("flags-server.jar");
+        try (java.util.jar.JarOutputStream out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar));
+                java.io.InputStream in = ToolCommand.class.getResourceAsStream("ToolCommand.class")) {
+            out.putNextEntry(new java.util.jar.JarEntry("dev/flags/server/journal/ToolCommand.class"));
+            in.transferTo(out);
+        }
+        try (java.net.URLClassLoader loader = new java.net.URLClassLoader(new java.net.URL[] {jar.toUri().toURL()},
+                ClassLoader.getPlatformClassLoader())) {
+            Class<?> deployed = loader.loadClass(ToolCommand.class.getName());
+            java.lang.reflect.Method command = deployed.getDeclaredMethod("journalTool", String.class, Path.class, String[].class);
+            command.setAccessible(true);
+            assertThat(command.invoke(null, "repair", Path.of("/var/lib/flags/journal"), new String[] {"--cut-at-damage"}))
+                    .isEqualTo("java -cp '" + jar.toAbsolutePath() + "' dev.flags.server.journal.JournalTool repair"
+                            + " /var/lib/flags/journal --cut-at-damage");
+        }
+    }
+
+    @Test
     void refusesADirectoryInUseAndBadUsage() throws Exception {
         try (FileJournal journal = FileJournal.builder(dir).open()) {
             assertThat(journal.lastSequence()).isZero();

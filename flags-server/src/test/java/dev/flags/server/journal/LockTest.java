@@ -2,9 +2,14 @@ package dev.flags.server.journal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,5 +54,42 @@ class LockTest {
         assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8))
                 .isEqualTo("opened at sequence 1\n");
+    }
+
+    @Test
+    void aLockFileThisUserMayNotWriteIsExplainedWithItsOwnerAndWhatToDo() throws Exception {
+        Path lock = Files.createFile(dir.resolve(DirectoryLock.FILE_NAME));
+        // As QA found it: 'verify' run as root left the lock; the service user 'flags' owns the journal.
+        Map<Path, String> owners = Map.of(dir, "flags", lock, "root");
+        assertThat(DirectoryLock.accessDenied(dir, lock, "flags", owners::get, p -> "rw-r--r--"))
+                .isEqualTo("permission denied: it belongs to root (rw-r--r--), and this process runs as flags; a journal"
+                        + " tool run as root probably left it: give it back with 'chown flags " + lock + "' (do not delete"
+                        + " it while anything may have the journal open), and run the server and the journal tools as"
+                        + " flags, the service user");
+        // The tool run as someone else on the service user's journal.
+        assertThat(DirectoryLock.accessDenied(dir, lock, "alice", p -> "flags", p -> "rw-r--r--"))
+                .endsWith("and this process runs as alice; run the server and the journal tools as flags, the service"
+                        + " user that owns the journal");
+        // The owner itself, with the permissions taken away.
+        assertThat(DirectoryLock.accessDenied(dir, lock, "flags", p -> "flags", p -> "r--r--r--"))
+                .endsWith("but its permissions do not let its owner read and write it: 'chmod u+rw " + lock + "'");
+        // No lock file yet, in a directory this user may not write.
+        Files.delete(lock);
+        assertThat(DirectoryLock.accessDenied(dir, lock, "alice", p -> "flags", p -> "rwxr-xr-x"))
+                .isEqualTo("permission denied: cannot create it in " + dir + ", which belongs to flags (rwxr-xr-x), and"
+                        + " this process runs as alice; run the server and the journal tools as flags, the user that"
+                        + " owns the journal");
+    }
+
+    @Test
+    void aLockFileThisUserMayNotOpenGivesTheExplanation() throws Exception {
+        // Root may open any file, so only another user sees the refusal (see the test above for the words).
+        assumeFalse("root".equals(System.getProperty("user.name")), "root may write any file");
+        Path lock = Files.createFile(dir.resolve(DirectoryLock.FILE_NAME));
+        Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("r--r--r--"));
+        assertThatThrownBy(() -> DirectoryLock.acquire(dir))
+                .isInstanceOf(AccessDeniedException.class)
+                .hasMessageContaining(lock + ": permission denied: it belongs to " + System.getProperty("user.name"))
+                .hasMessageContaining("'chmod u+rw " + lock + "'");
     }
 }
