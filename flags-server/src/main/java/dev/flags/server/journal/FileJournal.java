@@ -3,6 +3,8 @@ package dev.flags.server.journal;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -1210,8 +1212,24 @@ public final class FileJournal implements Journal {
             try {
                 return new FileJournal(this);
             } catch (IOException e) {
-                throw new JournalException("cannot open journal in " + directory + ": " + e, e);
+                throw new JournalException("cannot open journal in " + directory + ": " + describe(e), e);
             }
+        }
+
+        /**
+         * A file problem as an operator reads it: the file and why, without the exception's class (a
+         * refused lock file says whose it is and what to do, see {@link DirectoryLock}).
+         */
+        private static String describe(IOException e) {
+            if (e instanceof FileSystemException fs) {
+                String reason = fs.getReason() != null ? fs.getReason()
+                        : fs instanceof AccessDeniedException ? "permission denied: the server must run as the user that"
+                                + " owns the journal, the service user"
+                        : fs instanceof NoSuchFileException ? "no such file or directory"
+                        : fs.getClass().getSimpleName();
+                return fs.getFile() + (fs.getOtherFile() == null ? "" : " (and " + fs.getOtherFile() + ")") + ": " + reason;
+            }
+            return e.toString();
         }
     }
 }

@@ -92,6 +92,36 @@ public final class JournalTool implements Callable<Integer> {
         return e.getMessage() != null ? e.getMessage() : e.toString();
     }
 
+    private static void warnIfNotTheOwner(Path dir, PrintWriter err) {
+        String owner;
+        try {
+            owner = Files.getOwner(dir).getName();
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return; // nothing to compare with
+        }
+        String warning = ownerWarning(dir, owner, System.getProperty("user.name", "?"));
+        if (warning != null) {
+            err.println(warning);
+        }
+    }
+
+    /**
+     * A warning when the tool runs as another user than the journal's owner (root, say): the files it
+     * creates ({@code journal.lock}, a repair's) are then that user's, and a server running as the owner
+     * cannot start until they are given back.
+     *
+     * @return the warning, or null when the tool runs as the owner
+     */
+    static String ownerWarning(Path dir, String owner, String user) {
+        if (owner.equals(user)) {
+            return null;
+        }
+        return "warning: " + dir + " belongs to " + owner + ", but this tool runs as " + user + ": the files it creates"
+                + " (journal.lock, and what a repair writes) will belong to " + user + ", and a server running as " + owner
+                + " will not start until they are given back ('chown -R " + owner + " " + ToolCommand.quote(dir.toString())
+                + "'); run the tool as " + owner + ", the service user";
+    }
+
     /**
      * Why a path cannot be the journal's directory before anything else is looked at (it is a file, or
      * is not there), with the exit code to give, or null if it is a directory.
@@ -134,6 +164,7 @@ public final class JournalTool implements Callable<Integer> {
                 spec.commandLine().getErr().println("error: " + notAJournal);
                 return USAGE;
             }
+            warnIfNotTheOwner(dir, spec.commandLine().getErr());
             try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 report.lines().forEach(out::println);
@@ -201,6 +232,7 @@ public final class JournalTool implements Callable<Integer> {
                 err.println("error: " + notAJournal);
                 return USAGE;
             }
+            warnIfNotTheOwner(dir, err);
             try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 report.lines().forEach(out::println);

@@ -554,6 +554,19 @@ class JournalToolTest {
     }
 
     @Test
+    void runAsAnotherUserThanTheJournalsOwnerTheToolWarnsThatItsFilesWillStopTheServer() throws Exception {
+        assertThat(JournalTool.ownerWarning(Path.of("/var/lib/flags/journal"), "flags", "root"))
+                .isEqualTo("warning: /var/lib/flags/journal belongs to flags, but this tool runs as root: the files it"
+                        + " creates (journal.lock, and what a repair writes) will belong to root, and a server running as"
+                        + " flags will not start until they are given back ('chown -R flags /var/lib/flags/journal'); run"
+                        + " the tool as flags, the service user");
+        assertThat(JournalTool.ownerWarning(dir, "flags", "flags")).isNull();
+        write(3);
+        assertThat(run("verify", dir.toString())).isZero();
+        assertThat(err).as("run as the owner, as tests are: no warning").isEmpty();
+    }
+
+    @Test
     void theCommandsInMessagesNameTheJarTheyRunFrom() throws Exception {
         assertThat(ToolCommand.MAIN_CLASS).isEqualTo(JournalTool.class.getName());
         // Run from classes (as in this test), the build's path is the advice.
