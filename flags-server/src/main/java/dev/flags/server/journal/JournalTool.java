@@ -191,7 +191,7 @@ public final class JournalTool implements Callable<Integer> {
         Path dir;
 
         @Option(names = "--cut-at-damage",
-                description = "required: agree that entries from the first damage on leave the journal")
+                description = "cut at the first damage: agree that entries from there on leave the journal")
         boolean cutAtDamage;
 
         @Option(names = "--discard-checkpoint-state",
@@ -253,7 +253,8 @@ public final class JournalTool implements Callable<Integer> {
                 String refusal = report.cutRefusal();
                 if (refusal != null) {
                     err.println("error: cannot repair by cutting, nothing changed: " + refusal + "; "
-                            + report.restoreAdvice());
+                            + report.restoreAdvice() + (report.offersFromCheckpoint() ? ", or run 'repair DIR"
+                                    + " --from-checkpoint' to keep the state (" + report.fromCheckpointCost() + ")" : ""));
                     return DAMAGED;
                 }
                 List<Long> lost = report.checkpointsACutSetsAside();

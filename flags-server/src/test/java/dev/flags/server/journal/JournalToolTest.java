@@ -170,7 +170,8 @@ class JournalToolTest {
 
         assertThat(run("repair", dir.toString(), "--cut-at-damage")).isEqualTo(1);
         assertThat(err).startsWith("error: cannot repair by cutting, nothing changed: a cut would keep sequences " + first)
-                .contains("restore " + segment.getFileName() + " from a backup");
+                .contains("restore " + segment.getFileName() + " from a backup, or run 'repair DIR --from-checkpoint' to keep"
+                        + " the state (it keeps the state at sequence 103");
         assertThat(listing()).as("nothing set aside").isEqualTo(before);
 
         assertThatThrownBy(() -> FileJournal.builder(dir).open())
