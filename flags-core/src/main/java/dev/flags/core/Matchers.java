@@ -148,7 +148,8 @@ final class Matchers {
                 return v -> {
                     String s = text(v);
                     for (Pattern p : patterns) {
-                        if (p.matcher(s).find()) {
+                        // Bounded: a pattern that backtracks without end fails the match instead of hanging.
+                        if (p.matcher(new BoundedText(s, p.pattern())).find()) {
                             return MATCH;
                         }
                     }

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** One test per line of the evaluation contract in DESIGN.md ("Evaluation semantics"). */
 class EvaluationContractTest {
@@ -199,6 +200,32 @@ class EvaluationContractTest {
         };
         assertThat(flags.isEnabled("f", user, true, throwing)).isTrue();
         assertThat(flags.evaluate("f", user, false, throwing).value()).isFalse();
+    }
+
+    @Test
+    @Timeout(60) // without the bound, the first evaluation below runs for hours: a guard, not a measurement
+    @DisplayName("a regular expression that backtracks without end fails the rule for that user instead of hanging")
+    void catastrophicBacktrackingIsBounded() {
+        Flag flag = new Flag("f", null, true, null, List.of(), List.of(),
+                List.of(rule("evil", attribute("email", Operator.MATCHES, "(.*a){20}$"))), false, 2);
+        FlagSet flags = FlagSet.of(flag);
+        User attacker = User.withId("u").attribute("email", "a".repeat(60) + "!");
+        List<String> heard = new ArrayList<>();
+        assertThat(flags.isEnabled("f", attacker, true, (k, v, e) -> heard.add(e.getMessage()))).isTrue();
+        Evaluation e = flags.evaluate("f", attacker, false);
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(e.reason().detail()).contains("backtracks too much");
+        assertThat(heard).singleElement().asString().startsWith("the regular expression \"(.*a){20}$\" read more than");
+
+        // Patterns that do not backtrack stay far below the bound, even scanning a long value from every position.
+        Flag scans = new Flag("g", null, true, null, List.of(), List.of(), List.of(
+                rule("contains foo", attribute("agent", Operator.MATCHES, ".*foo")),
+                rule("country", attribute("country", Operator.MATCHES, "^(DE|AT|CH)$"))), false, 1);
+        FlagSet ok = FlagSet.of(scans);
+        String longValue = "x".repeat(User.MAX_NAME_LENGTH * 2);
+        assertThat(ok.evaluate("g", User.withId("u").attribute("agent", longValue)).reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+        assertThat(ok.evaluate("g", User.withId("u").attribute("agent", longValue + "foo")).reason().kind()).isEqualTo(Reason.Kind.RULE_MATCH);
+        assertThat(ok.isEnabled("g", User.withId("u").attribute("country", "AT"))).isTrue();
     }
 
     @Test
