@@ -188,6 +188,9 @@ public final class Main implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.org.xnio", "warn");
         System.setProperty("org.jboss.logging.provider", "slf4j"); // Undertow and XNIO log through SLF4J too
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
+        // gRPC's HTTP/2 frame logger writes every frame's headers at debug, the SDKs' bearer tokens
+        // among them: never below info, whatever --log-level says (tokens are never logged).
+        System.setProperty("org.slf4j.simpleLogger.log." + GRPC_FRAMES, level.equals("error") || level.equals("warn") ? level : "info");
         routeJavaUtilLogging(level);
 
         // Surrounding white space (a line break from a file) is dropped; set, the variable must hold a
@@ -247,6 +250,8 @@ public final class Main implements Callable<Integer> {
      * here because java.util.logging keeps its loggers only weakly: a collected one would come back
      * without the filter.
      */
+    /** The logger of gRPC's HTTP/2 frame logger on the server (Netty, through SLF4J). */
+    static final String GRPC_FRAMES = "io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler";
     private static final Logger GRPC_CONNECTIONS = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerTransport.connections");
 
     /**

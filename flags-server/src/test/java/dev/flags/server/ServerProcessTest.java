@@ -6,7 +6,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.Snapshot;
+import dev.flags.protocol.v1.SnapshotRequest;
 import dev.flags.server.auth.TokenService;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.FileJournal;
@@ -43,6 +50,34 @@ class ServerProcessTest {
     private ServerChild start(List<String> wrapper, Map<String, String> env, Path dataDir, int httpPort, int grpcPort,
             String adminToken) throws IOException {
         return ServerChild.start(wrapper, env, dataDir, httpPort, grpcPort, adminToken);
+    }
+
+    @Test
+    void atTraceLevelAnSdkTokenSentOverGrpcIsStillNeverLogged() throws Exception {
+        int http = freePort();
+        int grpc = freePort();
+        try (ServerChild child = start(List.of(), Map.of("FLAGS_LOG_LEVEL", "trace"), dir.resolve("trace"), http, grpc,
+                ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            ApiClient api = new ApiClient(http);
+            assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+            String sdk = api.post("/api/v1/tokens", ServerFixture.ADMIN,
+                    "{\"name\": \"app\", \"scope\": \"sdk\", \"environments\": [\"production\"]}").json().get("token").asText();
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
+            try {
+                Metadata headers = new Metadata();
+                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
+                Snapshot snapshot = FlagSyncGrpc.newBlockingStub(channel)
+                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                        .getSnapshot(SnapshotRequest.newBuilder().setEnvironment("production").build());
+                assertThat(snapshot.getVersion()).isPositive();
+            } finally {
+                channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+            }
+            String log = child.stop();
+            assertThat(log).as("the server did log at trace").contains(" DEBUG ").contains(" TRACE ");
+            assertThat(log).doesNotContain(sdk).doesNotContain(ServerFixture.ADMIN).doesNotContain("flg_");
+        }
     }
 
     @Test
