@@ -485,7 +485,7 @@ class SyncTest {
             server.awaitSubscription().snapshot(9, doc("a", true, 4), doc("b", false, 2));
             assertThat(flags.awaitReady(WAIT)).isTrue();
         } // close() writes a cache write still queued
-        assertThat(Files.readString(cache)).startsWith("flags-cache 1\nenvironment: production\nversion: 9\n");
+        assertThat(Files.readString(cache)).startsWith("flags-cache 2\nenvironment: production\nversion: 9\n");
 
         ScriptedSyncServer down = ScriptedSyncServer.notStarted();
         try (down; Flags flags = client(down).cacheFile(cache).build()) {
@@ -529,9 +529,9 @@ class SyncTest {
             FlagEvaluation e = flags.evaluate("a", USER);
             assertThat(e.source()).isEqualTo(Source.DEFAULTS);
             assertThat(e.value()).isFalse();
-            assertThat(e.reason().detail()).contains("was ignored").contains("checksum");
+            assertThat(e.reason().detail()).contains("was ignored").contains("MAC");
             assertThat(logs.lines("ignoring cache file")).hasSize(1);
-            assertThat(logs.lines("ignoring cache file").get(0)).contains("WARN").contains("checksum");
+            assertThat(logs.lines("ignoring cache file").get(0)).contains("WARN").contains("torn, edited, or written with another sdk token");
             assertThat(server.awaitSubscription().request.getFromVersion()).isZero();
         }
     }

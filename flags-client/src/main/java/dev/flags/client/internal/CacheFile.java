@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.InvalidKeyException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
@@ -27,47 +28,62 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Thread-safe (stateless but for its settings; the SDK writes from one thread). The fail-static cache
  * file: the last snapshot from the server, written atomically after each change and read at start,
  * before the server answers.
  *
- * <p>Format version 1 is a few header lines, a blank line, and a flag file of flags-core's format
+ * <p>Format version 2 is a few header lines, a blank line, and a flag file of flags-core's format
  * ({@code docs/flag-format.md}) as the body:
  * <pre>
- * flags-cache 1
+ * flags-cache 2
  * environment: production
  * version: 42
  * written-at: 2026-11-23T10:15:30Z
  * flags: 3
  * state-tag: 5c1e0b9a2d4f7e31
- * sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+ * hmac-sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
  *
  * {"formatVersion": 1, "flags": [...], "roleGrants": {...}}
  * </pre>
- * {@code state-tag} is the server's tag of that state (absent if the server sent none, as from files
- * written before it existed), sent back when subscribing from the file's version.
- * The checksum is the SHA-256 of the body's bytes. A file is used only if its first line, its
- * environment and its checksum are right and its body is a valid flag file; anything else (a torn or
- * edited file, another environment's, another format) is ignored with a warning, never trusted.
+ * {@code state-tag} is the server's tag of that state (absent if the server sent none), sent back when
+ * subscribing from the file's version. {@code hmac-sha256} authenticates everything before it and the
+ * body, keyed with the SDK's token: a file is used only if its first line, its environment and its MAC
+ * are right and its body is a valid flag file. Why a MAC and not a checksum: a checksum catches a torn
+ * file, but whoever can write the file could recompute it, and then choose the flags the application
+ * serves, even as live ones (the SDK would resume from the file's version and tag, and the server
+ * would find nothing to send). Without the token, which the file does not hold, no one can make a
+ * file this SDK accepts. A file written with another token (a rotated one), of format 1 (no MAC), of
+ * another environment or format, torn or edited, is ignored with a warning, never trusted.
  *
  * <p>Writes go to a temporary file in the same directory, which is forced to disk and then moved over
  * the cache file with an atomic rename, so a reader sees the old file or the new one, never half.
  */
 final class CacheFile {
 
-    static final String MAGIC = "flags-cache 1";
+    static final String MAGIC = "flags-cache 2";
+    private static final String MAC_FIELD = "hmac-sha256";
     private static final int MAX_HEADER_BYTES = 4096;
 
     private final Path path;
     private final String environment;
     private final Clock clock;
+    private final SecretKeySpec key;
 
-    CacheFile(Path path, String environment, Clock clock) {
+    /**
+     * @param path the file
+     * @param environment the environment whose flags it holds
+     * @param clock for {@code written-at}
+     * @param sdkToken the SDK's token: the key of the file's MAC (never written to the file)
+     */
+    CacheFile(Path path, String environment, Clock clock, String sdkToken) {
         this.path = path;
         this.environment = environment;
         this.clock = clock;
+        this.key = new SecretKeySpec(sdkToken.getBytes(StandardCharsets.UTF_8), "HmacSHA256");
     }
 
     Path path() {
@@ -107,26 +123,36 @@ final class CacheFile {
             return rejected("is not a flags cache file (no header)");
         }
         String[] lines = new String(bytes, 0, split, StandardCharsets.UTF_8).split("\n");
+        if (lines[0].equals("flags-cache 1")) {
+            return rejected("is of format 1, which has no MAC (written by an earlier release of the SDK); the next"
+                    + " change from the server replaces it");
+        }
         if (!lines[0].equals(MAGIC)) {
             String first = lines[0].length() > 40 ? lines[0].substring(0, 40) + "..." : lines[0];
-            return rejected("is not a flags cache file of format 1 (first line \"" + first + "\")");
+            return rejected("is not a flags cache file of format 2 (first line \"" + first + "\")");
         }
         Map<String, String> header = new HashMap<>();
-        for (int i = 1; i < lines.length; i++) {
-            int colon = lines[i].indexOf(": ");
-            if (colon > 0) {
-                header.put(lines[i].substring(0, colon), lines[i].substring(colon + 2));
+        StringBuilder authenticated = new StringBuilder();
+        for (String line : lines) {
+            int colon = line.indexOf(": ");
+            if (colon > 0 && line.substring(0, colon).equals(MAC_FIELD)) {
+                header.put(MAC_FIELD, line.substring(colon + 2));
+                continue;
             }
+            authenticated.append(line).append('\n');
+            if (colon > 0) {
+                header.putIfAbsent(line.substring(0, colon), line.substring(colon + 2));
+            }
+        }
+        byte[] body = Arrays.copyOfRange(bytes, split + 2, bytes.length);
+        String claimed = header.get(MAC_FIELD);
+        byte[] actual = mac(authenticated.toString(), body);
+        if (claimed == null || !MessageDigest.isEqual(actual, parseHex(claimed))) {
+            return rejected("does not carry this SDK's MAC: torn, edited, or written with another sdk token");
         }
         String env = header.get("environment");
         if (!environment.equals(env)) {
             return rejected("was written for environment \"" + env + "\", not \"" + environment + "\"");
-        }
-        byte[] body = Arrays.copyOfRange(bytes, split + 2, bytes.length);
-        String expected = header.get("sha256");
-        String actual = sha256(body);
-        if (!actual.equals(expected)) {
-            return rejected("has a wrong checksum (sha256 " + actual + ", header says " + expected + "): torn or edited");
         }
         long version;
         Instant writtenAt;
@@ -162,13 +188,13 @@ final class CacheFile {
         Map<String, Set<String>> grants = new TreeMap<>();
         flags.roleGrants().forEach((role, ids) -> grants.put(role, new TreeSet<>(ids))); // same flags, same bytes
         byte[] body = FlagFormat.writeFile(sorted, grants).getBytes(StandardCharsets.UTF_8);
-        String header = MAGIC + "\n"
+        String authenticated = MAGIC + "\n"
                 + "environment: " + environment + "\n"
                 + "version: " + flags.version() + "\n"
                 + "written-at: " + clock.instant() + "\n"
                 + "flags: " + flags.size() + "\n"
-                + (stateTag != 0 ? "state-tag: " + String.format("%016x", stateTag) + "\n" : "")
-                + "sha256: " + sha256(body) + "\n\n";
+                + (stateTag != 0 ? "state-tag: " + String.format("%016x", stateTag) + "\n" : "");
+        String header = authenticated + MAC_FIELD + ": " + HexFormat.of().formatHex(mac(authenticated, body)) + "\n\n";
         Path dir = path.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, path.getFileName() + ".", ".tmp");
         try {
@@ -195,11 +221,32 @@ final class CacheFile {
         return new Read(null, null, why, 0);
     }
 
+    /** HMAC-SHA256, keyed with the SDK's token, of the header lines before the MAC and the body. */
+    private byte[] mac(String authenticatedHeader, byte[] body) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(key);
+            mac.update(authenticatedHeader.getBytes(StandardCharsets.UTF_8));
+            return mac.doFinal(body);
+        } catch (NoSuchAlgorithmException | InvalidKeyException e) {
+            throw new IllegalStateException("every JVM has HmacSHA256", e);
+        }
+    }
+
+    /** The hex SHA-256 of bytes (the offline file's watcher tells content changes by it). */
     static String sha256(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    private static byte[] parseHex(String hex) {
+        try {
+            return HexFormat.of().parseHex(hex);
+        } catch (IllegalArgumentException e) {
+            return new byte[0];
         }
     }
 

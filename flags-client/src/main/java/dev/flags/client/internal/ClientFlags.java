@@ -69,7 +69,7 @@ public final class ClientFlags extends StoreBackedFlags {
         CacheFile cache = null;
         FlagState initial = FlagState.none(Syncer.NOT_ANSWERED_YET + ", and no cache file is set");
         if (settings.cacheFile() != null) {
-            cache = new CacheFile(settings.cacheFile(), settings.environment(), settings.clock());
+            cache = new CacheFile(settings.cacheFile(), settings.environment(), settings.clock(), settings.sdkToken());
             CacheFile.Read read = cache.read();
             if (read.flags() != null) {
                 initial = new FlagState(read.flags(), java.util.Map.of(), Source.CACHE_FILE, null, read.stateTag());

@@ -11,14 +11,18 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,8 +43,15 @@ class CacheFileTest {
         return FlagSet.of(List.of(checkout, billing), Map.of("beta-tester", Set.of("u-tess", "u-tom")), 42);
     }
 
+    /** The sdk token the golden file's MAC was made with. */
+    private static final String TOKEN = "golden-sdk-token";
+
     private CacheFile cache(String environment) {
-        return new CacheFile(dir.resolve("flags.cache"), environment, CLOCK);
+        return cache(environment, TOKEN);
+    }
+
+    private CacheFile cache(String environment, String token) {
+        return new CacheFile(dir.resolve("flags.cache"), environment, CLOCK, token);
     }
 
     @Test
@@ -66,9 +77,9 @@ class CacheFileTest {
     }
 
     @Test
-    void theGoldenFileOfFormatOneIsRead() throws IOException {
+    void theGoldenFileOfFormatTwoIsRead() throws IOException {
         Path file = dir.resolve("flags.cache");
-        try (InputStream in = CacheFileTest.class.getResourceAsStream("golden/cache-v1.cache")) {
+        try (InputStream in = CacheFileTest.class.getResourceAsStream("golden/cache-v2.cache")) {
             Files.write(file, in.readAllBytes());
         }
         CacheFile.Read read = cache("production").read();
@@ -79,7 +90,38 @@ class CacheFileTest {
         // And this release still writes exactly that.
         cache("production").write(sample(), 0);
         assertThat(Files.readString(file)).isEqualTo(new String(
-                CacheFileTest.class.getResourceAsStream("golden/cache-v1.cache").readAllBytes(), StandardCharsets.UTF_8));
+                CacheFileTest.class.getResourceAsStream("golden/cache-v2.cache").readAllBytes(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aFileOfFormatOneHasNoMacAndIsRefused() throws IOException {
+        Path file = dir.resolve("flags.cache");
+        try (InputStream in = CacheFileTest.class.getResourceAsStream("golden/cache-v1.cache")) {
+            Files.write(file, in.readAllBytes());
+        }
+        assertThat(cache("production").read().problem()).startsWith("is of format 1, which has no MAC");
+    }
+
+    @Test
+    void aFileEditedWithItsChecksumRecomputedOrWrittenWithAnotherTokenIsRefused() throws Exception {
+        cache("production").write(sample(), 0x1234L);
+        Path file = dir.resolve("flags.cache");
+        String text = Files.readString(file);
+        // What an attacker who can write the file but does not hold the token can do: edit the body
+        // and put a correct SHA-256 of it where a checksum would be. The MAC does not follow.
+        String header = text.substring(0, text.indexOf("\n\n") + 2);
+        String body = text.substring(text.indexOf("\n\n") + 2).replace("\"default\" : false", "\"default\" : true");
+        assertThat(body).as("the edit changes the body").doesNotContain("\"default\" : false");
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body.getBytes(StandardCharsets.UTF_8)));
+        Files.writeString(file, header.replaceAll("hmac-sha256: [0-9a-f]+", "hmac-sha256: " + sha) + body);
+        assertThat(cache("production").read().problem())
+                .isEqualTo("does not carry this SDK's MAC: torn, edited, or written with another sdk token");
+        Files.writeString(file, header.replace("version: 42", "version: 99") + text.substring(header.length()));
+        assertThat(cache("production").read().problem()).as("the header is authenticated too").startsWith("does not carry");
+
+        cache("production").write(sample(), 0);
+        assertThat(cache("production", "a-rotated-token").read().problem()).startsWith("does not carry this SDK's MAC");
+        assertThat(cache("production").read().problem()).isNull();
     }
 
     @Test
@@ -94,12 +136,12 @@ class CacheFileTest {
         Path file = dir.resolve("flags.cache");
         byte[] bytes = Files.readAllBytes(file);
         Files.write(file, Arrays.copyOf(bytes, bytes.length - 1));
-        assertThat(cache("production").read().problem()).startsWith("has a wrong checksum");
+        assertThat(cache("production").read().problem()).startsWith("does not carry this SDK's MAC");
 
         String edited = new String(bytes, StandardCharsets.UTF_8).replace("\"enabled\" : true", "\"enabled\" : false");
         assertThat(edited).isNotEqualTo(new String(bytes, StandardCharsets.UTF_8));
         Files.writeString(file, edited);
-        assertThat(cache("production").read().problem()).startsWith("has a wrong checksum");
+        assertThat(cache("production").read().problem()).startsWith("does not carry this SDK's MAC");
     }
 
     @Test
@@ -114,17 +156,21 @@ class CacheFileTest {
         Path file = dir.resolve("flags.cache");
         Files.writeString(file, "{\"formatVersion\": 1, \"flags\": []}");
         assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
-        Files.writeString(file, "flags-cache 2\nenvironment: production\n\n{}");
-        assertThat(cache("production").read().problem()).contains("format 1").contains("flags-cache 2");
+        Files.writeString(file, "flags-cache 3\nenvironment: production\n\n{}");
+        assertThat(cache("production").read().problem()).contains("format 2").contains("flags-cache 3");
         Files.write(file, new byte[] {0, 1, 2, (byte) 0xff});
         assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
     }
 
     @Test
-    void aRightChecksumOverAnInvalidFlagFileIsStillRefused() throws IOException {
+    void aRightMacOverAnInvalidFlagFileIsStillRefused() throws Exception {
         byte[] body = "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabeld\": true}]}".getBytes(StandardCharsets.UTF_8);
-        Files.writeString(dir.resolve("flags.cache"), "flags-cache 1\nenvironment: production\nversion: 3\nsha256: "
-                + CacheFile.sha256(body) + "\n\n" + new String(body, StandardCharsets.UTF_8));
+        String header = "flags-cache 2\nenvironment: production\nversion: 3\n";
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(TOKEN.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+        mac.update(header.getBytes(StandardCharsets.UTF_8));
+        Files.writeString(dir.resolve("flags.cache"), header + "hmac-sha256: " + HexFormat.of().formatHex(mac.doFinal(body))
+                + "\n\n" + new String(body, StandardCharsets.UTF_8));
         assertThat(cache("production").read().problem()).startsWith("holds an invalid flag file").contains("enabeld");
     }
 
