@@ -496,18 +496,33 @@ public final class FlagsCommand implements Callable<Integer> {
      */
     static String oneLine(JsonNode entry, String field) {
         JsonNode value = entry.path(field);
-        String text = value.isValueNode() && !value.isNull() ? value.asText() : "";
+        return oneLine(value.isValueNode() && !value.isNull() ? value.asText() : "");
+    }
+
+    /** Text as one line that cannot drive the terminal: line breaks and other control characters escaped. */
+    static String oneLine(String text) {
+        return escaped(text, true);
+    }
+
+    /** Text that cannot drive the terminal, for people: as {@link #oneLine(String)}, backslashes left as they are. */
+    static String shown(String text) {
+        return escaped(text, false);
+    }
+
+    private static String escaped(String text, boolean backslashes) {
         StringBuilder out = new StringBuilder(text.length());
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
             switch (c) {
-                case '\\' -> out.append("\\\\");
+                case '\\' -> out.append(backslashes ? "\\\\" : "\\");
                 case '\n' -> out.append("\\n");
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
                 default -> {
-                    // C0 and C1 controls, DEL, and the Unicode line and paragraph separators some terminals break at.
-                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                    // C0 and C1 controls, DEL, the Unicode line and paragraph separators some terminals break at,
+                    // and the bidirectional controls that reorder what is shown.
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
+                            || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F') {
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);
@@ -570,7 +585,7 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             if (explain) {
                 if (answer.has("note")) {
-                    spec.commandLine().getOut().println("note: " + answer.get("note").asText());
+                    spec.commandLine().getOut().println("note: " + shown(answer.get("note").asText()));
                 }
                 answer.path("results").forEach(r -> printExplanation(spec, r));
             } else {
@@ -593,10 +608,11 @@ public final class FlagsCommand implements Callable<Integer> {
     static void printExplanation(CommandSpec spec, JsonNode result) {
         PrintWriter out = spec.commandLine().getOut();
         JsonNode reason = result.path("reason");
-        out.println(result.path("flag").asText() + " = " + result.path("value").asBoolean()
-                + (result.has("variant") ? ", variant \"" + result.get("variant").asText() + "\"" : "")
+        // Rule names and details hold what an editor typed: escaped, so that none can drive the terminal.
+        out.println(shown(result.path("flag").asText()) + " = " + result.path("value").asBoolean()
+                + (result.has("variant") ? ", variant \"" + shown(result.get("variant").asText()) + "\"" : "")
                 + " (" + reason.path("kind").asText()
-                + (reason.has("detail") ? ": " + reason.get("detail").asText() : "")
+                + (reason.has("detail") ? ": " + shown(reason.get("detail").asText()) : "")
                 + (result.path("flagVersion").asLong() >= 0 ? ", flag version " + result.get("flagVersion").asLong() : "") + ")");
         JsonNode steps = result.path("explanation");
         for (int i = 0; i < steps.size(); i++) {
@@ -604,13 +620,13 @@ public final class FlagsCommand implements Callable<Integer> {
             String kind = step.path("step").asText();
             String subject = switch (kind) {
                 case "rule" -> "rule " + step.path("index").asInt()
-                        + (step.hasNonNull("ruleName") ? " \"" + step.get("ruleName").asText() + "\"" : "");
+                        + (step.hasNonNull("ruleName") ? " \"" + shown(step.get("ruleName").asText()) + "\"" : "");
                 case "targets" -> step.has("index") ? "targets[" + step.get("index").asInt() + "]" : "targets";
                 default -> kind;
             };
             boolean last = i == steps.size() - 1;
             String verdict = last ? "decided: " : kind.equals("switch") ? "" : "not matched: ";
-            out.println("  - " + subject + ": " + verdict + step.path("detail").asText());
+            out.println("  - " + subject + ": " + verdict + shown(step.path("detail").asText()));
         }
     }
 

@@ -354,6 +354,14 @@ class FlagsCommandTest {
                 "  - switch: the flag is on",
                 "  - rule 0 \"eu\": not matched: conditions[0]: regions [\"eu-west\"]: the user has no region",
                 "  - default: decided: no target or rule matched: the flag's default, false");
+        // What an editor typed cannot drive a tester's terminal (ESC [2J clears the screen).
+        Path evil = dir.resolve("evil.json");
+        Files.writeString(evil, """
+                {"formatVersion": 1, "flags": [{"key": "f", "enabled": true,
+                  "rules": [{"name": "x\\u001b[2J\\u202e", "conditions": [{"attribute": "p", "operator": "matches", "values": ["^a\\\\d$"]}]}]}]}""");
+        String shown = flags("eval", evil.toString(), "f", "{\"id\": \"u1\", \"attributes\": {\"p\": \"b\"}}", "--explain").out();
+        assertThat(shown).doesNotContain("\u001b").doesNotContain("\u202e")
+                .contains("  - rule 0 \"x\\u001b[2J\\u202e\": not matched: conditions[0]: \"p\" matches [\"^a\\d$\"]: the user's value \"b\" does not hold");
         assertThat(flags("eval", good.toString(), "billing-v2", "not json").exit()).isEqualTo(2);
         assertThat(flags("eval", bad.toString(), "billing-v2", "{}").exit()).isEqualTo(1);
 

@@ -675,6 +675,12 @@ class AdminApiTest {
         api.get("/api/v1/tokens", ADMIN).json().get("tokens").forEach(t -> before.add(t.get("id").asText()));
         assertThat(before).hasSize(3);
         assertThat(api.get("/api/v1/tokens", ADMIN).body()).doesNotContain("flg_").doesNotContain("sha256");
+        ApiClient.Response made = api.post("/api/v1/tokens", ADMIN,
+                "{\"name\": \"cached?\", \"scope\": \"sdk\", \"environments\": [\"production\"]}");
+        assertThat(made.body()).contains("flg_");
+        assertThat(made.raw().headers().firstValue("Cache-Control")).as("a new token's answer is kept by no cache").hasValue("no-store");
+        assertThat(made.raw().headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
+        assertThat(api.delete("/api/v1/tokens/" + made.json().get("id").asText(), ADMIN).status()).isEqualTo(200);
         ApiClient.Response one = api.get("/api/v1/tokens/" + id, ADMIN);
         assertThat(one.status()).as("what a 201's Location names").isEqualTo(200);
         assertThat(one.json().get("id").asText()).isEqualTo(id);
@@ -801,6 +807,8 @@ class AdminApiTest {
         assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
         assertProblem(api.get("/api/v1/audit", editor), 403, "an editor reads one environment's with ?environment=");
         assertProblem(api.get("/api/v1/audit?from=yesterday", ADMIN), 400, "ISO-8601");
+        assertProblem(api.get("/api/v1/audit?from=%2B1000000000-12-31T23:59:59.999999999Z", ADMIN), 400,
+                "must be before to"); // the latest instant there is: nothing can be after it (it was a 500)
         assertThat(api.get("/api/v1/audit?from=2999-01-01T00:00:00Z", ADMIN).json().get("entries"))
                 .as("from in the future, no to: nothing yet").isEmpty();
         assertThat(api.get("/api/v1/audit", ADMIN).json().has("after")).as("all of it fits in one page").isFalse();

@@ -88,6 +88,10 @@ public final class ApiServlet extends HttpServlet {
     @Override
     protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         long start = System.nanoTime();
+        // Answers carry tokens (a new one), flags and audit trails: no cache keeps them, and no browser
+        // guesses a type other than the one sent.
+        resp.setHeader("Cache-Control", "no-store");
+        resp.setHeader("X-Content-Type-Options", "nosniff");
         try {
             Principal principal = authenticate(req);
             services.limits().admit(principal, req.getMethod(), req.getPathInfo());
@@ -377,7 +381,8 @@ public final class ApiServlet extends HttpServlet {
     private void audit(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
         Instant from = instant(req, "from", Instant.EPOCH);
         // Without "to", everything from "from" on: nothing in the journal is later than now.
-        Instant to = instant(req, "to", later(Instant.now(), from).plusSeconds(1));
+        Instant latest = later(Instant.now(), from);
+        Instant to = instant(req, "to", latest.isAfter(Instant.MAX.minusSeconds(1)) ? Instant.MAX : latest.plusSeconds(1));
         int limit = integer(req, "limit", DEFAULT_AUDIT_PAGE);
         Long after = longParameter(req, "after");
         String env = req.getParameter("environment");
