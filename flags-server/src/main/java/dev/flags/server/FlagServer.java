@@ -137,6 +137,32 @@ public final class FlagServer implements AutoCloseable {
         ready.set(true);
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}", config.bindAddress(), httpPort(),
                 config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath());
+        String plaintext = plaintextWarning(config);
+        if (plaintext != null) {
+            LOG.warn(plaintext);
+        }
+    }
+
+    /**
+     * The warning for a server that others can reach without TLS: every token crosses the network in
+     * the clear. Loopback is fine (a TLS proxy on the same host, a laptop).
+     *
+     * @return the warning, or null if there is nothing to warn about
+     */
+    static String plaintextWarning(ServerConfig config) {
+        if (config.tls()) {
+            return null;
+        }
+        try {
+            if (java.net.InetAddress.getByName(config.bindAddress()).isLoopbackAddress()) {
+                return null;
+            }
+        } catch (java.net.UnknownHostException e) {
+            // cannot happen once both ports listen on it; warn, to be safe
+        }
+        return "no TLS, and both ports listen on " + config.bindAddress() + ", not only on loopback: every token (admin,"
+                + " editor, sdk) crosses the network in the clear. Give --tls-cert and --tls-key, or bind to 127.0.0.1"
+                + " behind a TLS-terminating proxy (docs/server.md)";
     }
 
     /**
