@@ -465,21 +465,27 @@ class AdminApiTest {
         String alice = token("editor", "production"); // 2
         String path = "/api/v1/environments/production/flags/billing-v2";
         assertThat(api.put(path, script, BILLING).status()).isEqualTo(201);
-        assertThat(api.patch(path, script, "{\"enabled\": false}").status()).isEqualTo(200);
-        assertThat(api.patch(path, script, "{\"enabled\": true}").status()).isEqualTo(200);
+        assertThat(api.patch(path, script, "{\"description\": \"one\"}").status()).isEqualTo(200);
+        assertThat(api.patch(path, script, "{\"description\": \"two\"}").status()).isEqualTo(200);
 
-        ApiClient.Response refused = api.patch(path, script, "{\"enabled\": false}");
+        ApiClient.Response refused = api.patch(path, script, "{\"default\": true}");
         assertProblem(refused, 429, "more than 3 changes in a minute");
         long retryAfter = Long.parseLong(refused.header("Retry-After"));
         assertThat(retryAfter).isBetween(1L, 20L);
         assertThat(refused.json().get("retryAfterSeconds").asLong()).isEqualTo(retryAfter);
-        assertThat(api.get(path, script).json().get("enabled").asBoolean()).as("the refused change was not made").isTrue();
+        assertThat(api.get(path, script).json().get("default").asBoolean()).as("the refused change was not made").isFalse(); // read 1
 
-        assertThat(api.patch(path, alice, "{\"enabled\": false}").status()).as("another token's budget").isEqualTo(200);
-        assertThat(api.get(path + "/history", script).json().get("versions")).as("reads have their own budget").hasSize(4);
-        assertThat(api.get(path, script).status()).isEqualTo(200);
+        // The kill switch still works with the change budget spent: a switch-off is charged to the reads.
+        ApiClient.Response killed = api.patch(path, script, "{\"enabled\": false}"); // read 2
+        assertThat(killed.status()).as(killed.body()).isEqualTo(200);
+        assertThat(killed.json().get("enabled").asBoolean()).isFalse();
+        assertProblem(api.patch(path, script, "{\"enabled\": true}"), 429, "more than 3 changes in a minute");
+
+        assertThat(api.patch(path, alice, "{\"enabled\": true}").status()).as("another token's budget").isEqualTo(200);
+        assertThat(api.get(path + "/history", script).json().get("versions")).as("reads have their own budget").hasSize(5); // read 3
         assertProblem(api.get(path, script), 429, "more than 3 reads in a minute");
-        assertThat(api.get("/metrics", null).body()).contains("flags_http_requests_total{method=\"PATCH\",status=\"429\"} 1");
+        assertProblem(api.patch(path, script, "{\"enabled\": false}"), 429, "more than 3 reads in a minute");
+        assertThat(api.get("/metrics", null).body()).contains("flags_http_requests_total{method=\"PATCH\",status=\"429\"} 3");
         assertThat(api.put("/api/v1/environments/production/roles/beta-tester", ADMIN, "{\"selfService\": true}").status())
                 .as("the admin token has one change left").isEqualTo(200);
     }

@@ -94,7 +94,9 @@ public final class ApiServlet extends HttpServlet {
         resp.setHeader("X-Content-Type-Options", "nosniff");
         try {
             Principal principal = authenticate(req);
-            services.limits().admit(principal, req.getMethod(), req.getPathInfo());
+            if (!RequestLimits.isFlagPatch(req.getMethod(), req.getPathInfo())) { // charged once its body is read
+                services.limits().admit(principal, req.getMethod(), req.getPathInfo());
+            }
             route(headAsGet(req), resp, principal);
         } catch (ApiException e) {
             if (e.status() == 500) { // a fault already logged where it happened (a stopped journal): one line per request
@@ -260,7 +262,9 @@ public final class ApiServlet extends HttpServlet {
                     written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)));
                 }
                 case "PATCH" -> {
-                    written(resp, services.flags().patch(p, env, key, body(req), precondition(req), comment(req)));
+                    JsonNode body = body(req);
+                    services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
+                    written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)));
                 }
                 case "DELETE" -> {
                     JournalEntry e = services.flags().archive(p, env, key, precondition(req), comment(req));

@@ -1,5 +1,6 @@
 package dev.flags.server.http;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.ApiException;
 import dev.flags.server.ApiLimits;
@@ -46,7 +47,41 @@ public final class RequestLimits {
      * @throws ApiException 429, with {@code retryAfterSeconds}, if the token has no budget left
      */
     void admit(Principal principal, String method, String path) {
-        boolean change = isChange(method, path);
+        admit(principal, isChange(method, path));
+    }
+
+    /**
+     * Takes a flag's PATCH from the token's budget once its body is known: a switch-off ({@code
+     * {"enabled": false}} and nothing else) from the read budget, anything else from the change budget.
+     * Why: the kill switch is the one change that must work in an incident, and an incident is when a
+     * token's change budget is most likely spent (a runaway script, a flurry of fixes). Charged to the
+     * read budget it is still bounded, and a repeated switch-off changes nothing after the first.
+     *
+     * @param principal who asks
+     * @param body the PATCH body, as parsed
+     * @throws ApiException 429 if the budget it is charged to is spent
+     */
+    void admitFlagPatch(Principal principal, JsonNode body) {
+        admit(principal, !onlySwitchesOff(body));
+    }
+
+    /** Whether a PATCH body only switches the flag off. */
+    static boolean onlySwitchesOff(JsonNode body) {
+        return body != null && body.isObject() && body.size() == 1 && body.path("enabled").isBoolean()
+                && !body.get("enabled").booleanValue();
+    }
+
+    /** Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}). */
+    static boolean isFlagPatch(String method, String path) {
+        if (!"PATCH".equals(method) || path == null) {
+            return false;
+        }
+        String[] parts = path.split("/", -1);
+        return parts.length == 5 && parts[0].isEmpty() && parts[1].equals("environments") && parts[3].equals("flags")
+                && !parts[2].isEmpty() && !parts[4].isEmpty();
+    }
+
+    private void admit(Principal principal, boolean change) {
         RequestBudget budget = change ? changes : reads;
         RequestBudget.Admission a = budget.take(principal.tokenId());
         if (a.admitted()) {

@@ -3,6 +3,9 @@ package dev.flags.server.http;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.ApiException;
 import dev.flags.server.ApiLimits;
@@ -89,6 +92,29 @@ class RequestLimitsTest {
                     assertThat(e.status()).isEqualTo(429);
                     assertThat(e.getMessage()).contains("more than 3 reads in a minute").contains("accepted in 20 s");
                 });
+    }
+
+    @Test
+    void aSwitchOffIsChargedToTheReadsSoTheKillSwitchWorksWithTheChangeBudgetSpent() {
+        RequestLimits limits = new RequestLimits(new ApiLimits(1, 2), ticker);
+        ObjectNode off = JsonNodeFactory.instance.objectNode().put("enabled", false);
+        ObjectNode on = JsonNodeFactory.instance.objectNode().put("enabled", true);
+        limits.admitFlagPatch(SCRIPT, on); // the one change
+        assertThatThrownBy(() -> limits.admitFlagPatch(SCRIPT, on)).hasMessageContaining("more than 1 changes");
+        limits.admitFlagPatch(SCRIPT, off);
+        limits.admitFlagPatch(SCRIPT, off);
+        assertThatThrownBy(() -> limits.admitFlagPatch(SCRIPT, off)).hasMessageContaining("more than 2 reads");
+
+        assertThat(RequestLimits.onlySwitchesOff(off)).isTrue();
+        assertThat(RequestLimits.onlySwitchesOff(on)).isFalse();
+        assertThat(RequestLimits.onlySwitchesOff(off.deepCopy().put("default", true))).as("and something else").isFalse();
+        assertThat(RequestLimits.onlySwitchesOff(JsonNodeFactory.instance.objectNode().put("enabled", "false"))).isFalse();
+        assertThat(RequestLimits.onlySwitchesOff(null)).isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/billing-v2")).isTrue();
+        assertThat(RequestLimits.isFlagPatch("PUT", "/environments/production/flags/billing-v2")).isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/billing-v2/revert")).isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/")).isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", null)).isFalse();
     }
 
     @Test
