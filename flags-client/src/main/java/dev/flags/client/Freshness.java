@@ -120,7 +120,7 @@ public final class Freshness {
      *         a full disk, no permission), such as {@code "cannot write the cache file
      *         /var/cache/app/flags.cache: java.nio.file.NoSuchFileException: ..."}; empty when it was
      *         written, or there is none. The flags still work, but a restart while the flag server is
-     *         unreachable would start without them. The SDK tries again at each change.
+     *         unreachable would start without them. The SDK tries again at each change and each heartbeat.
      */
     public Optional<String> cacheFileProblem() {
         return Optional.ofNullable(cacheFileProblem);

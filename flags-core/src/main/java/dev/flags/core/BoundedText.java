@@ -2,41 +2,50 @@ package dev.flags.core;
 
 /**
  * Not thread-safe: one per regular-expression match. The text a {@code matches} condition's regular
- * expression reads, with a budget of character reads.
+ * expression reads, charging every character read to the evaluating thread's budget.
  *
  * <p>Why: {@code java.util.regex} backtracks, and some patterns take time exponential in the length
  * of the value ({@code (.*a){20}$} on 40 characters runs for minutes). Every SDK evaluates every
  * flag's patterns on the application's request threads, with values that may come from end users (an
  * e-mail address, a user agent): a bad pattern, by mistake or by a stolen editor token, would hang
- * them all. A budget bounds every match instead: a match that reads more than {@link #MAX_READS}
- * characters fails ({@link TooMuchBacktrackingException}), and the evaluator answers that user with
- * the caller's default and reason {@code ERROR}, as for any rule that fails on a user. A pattern that
- * does not backtrack reads each character a few times per starting position: within the budget for
- * values of thousands of characters (see {@link #MAX_READS}).
+ * them all. So one evaluation of a flag may read at most {@link #MAX_READS} characters in all its
+ * patterns together (the budget is per evaluation, not per pattern: a flag may hold thousands of
+ * patterns); past that the match fails ({@link TooMuchBacktrackingException}), and the evaluator
+ * answers that user with the caller's default and reason {@code ERROR}, as for any rule that fails on
+ * a user. The evaluator starts each evaluation of a flag with patterns with {@link #resetBudget()}.
  */
 final class BoundedText implements CharSequence {
 
     /**
-     * Character reads one match may make: some tens of milliseconds at most. A pattern that scans from
-     * every starting position ({@code find()} with {@code .*foo}) reads about n² characters of an
-     * n-character value: about a million for 1,024 characters, four million for 2,048, so values of
-     * several thousand characters stay within the budget; an exponential pattern exceeds it on a few
-     * dozen.
+     * Character reads one evaluation of a flag may make, in all its patterns: some tens of
+     * milliseconds at most. An anchored pattern ({@code ^.*@corp\.com$}) reads each character of the
+     * value about twice; an unanchored one that starts with {@code .*} is tried from every position and
+     * reads about n²/2 characters of an n-character value, so such a pattern fails on values of more
+     * than about 3,000 characters (docs/flag-format.md: anchor patterns).
      */
     static final int MAX_READS = 10_000_000;
 
+    /** The budget left to the evaluation running on this thread (one int, so no allocation per read). */
+    private static final ThreadLocal<int[]> BUDGET = ThreadLocal.withInitial(() -> new int[] {MAX_READS});
+
     private final CharSequence text;
     private final String pattern;
-    private int readsLeft = MAX_READS;
+    private final int[] readsLeft;
+
+    /** Gives the evaluation about to run on this thread its whole budget. */
+    static void resetBudget() {
+        BUDGET.get()[0] = MAX_READS;
+    }
 
     BoundedText(CharSequence text, String pattern) {
         this.text = text;
         this.pattern = pattern;
+        this.readsLeft = BUDGET.get();
     }
 
     @Override
     public char charAt(int index) {
-        if (--readsLeft < 0) {
+        if (--readsLeft[0] < 0) {
             throw new TooMuchBacktrackingException(pattern, text.length());
         }
         return text.charAt(index);
@@ -63,9 +72,9 @@ final class BoundedText implements CharSequence {
 
         TooMuchBacktrackingException(String pattern, int length) {
             // No stack trace: it says all there is, and it may be thrown on many requests.
-            super("the regular expression " + Problems.quote(pattern) + " read more than " + MAX_READS
-                    + " characters of a value of " + length + " (it backtracks too much: simplify it, such as"
-                    + " without nested or repeated groups around .*)", null, false, false);
+            super("the flag's regular expressions read more than " + MAX_READS + " characters in one evaluation,"
+                    + " the last " + Problems.quote(pattern) + " on a value of " + length + " characters (anchor"
+                    + " patterns with ^, and avoid nested or repeated groups around .*)", null, false, false);
         }
     }
 }

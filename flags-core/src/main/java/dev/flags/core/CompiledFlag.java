@@ -24,6 +24,7 @@ final class CompiledFlag {
     private final Outcome fallthrough;
     private final Outcome fallthroughWithoutKey;
     private final Evaluation sameForEveryone; // off, or on with no target, rule or variant; else null
+    private final boolean usesPatterns; // a "matches" condition: evaluations get a budget of reads (BoundedText)
 
     /*
      * A ladder: three or more consecutive rules whose only condition is "attribute X in [values]" on
@@ -87,6 +88,8 @@ final class CompiledFlag {
             compiled.add(new CompiledRule(matchers.toArray(new ConditionMatcher[0]), threshold, never, outcome));
         }
         this.rules = compiled.isEmpty() ? NO_RULES : compiled.toArray(new CompiledRule[0]);
+        this.usesPatterns = flag.rules().stream().flatMap(r -> r.conditions().stream())
+                .anyMatch(c -> c instanceof Condition.Attribute a && a.operator() == Operator.MATCHES);
         this.laddersByStart = flag.rules().size() < MIN_LADDER ? null : ladders(flag.rules());
         String salt = flag.effectiveSalt();
         this.rolloutPrefix = anyPartialRollout ? Murmur3.prefix(Bucketing.prefix(salt)) : null;
@@ -169,6 +172,9 @@ final class CompiledFlag {
     Evaluation evaluate(User user, Map<String, Set<String>> grants) {
         if (sameForEveryone != null) {
             return sameForEveryone;
+        }
+        if (usesPatterns) {
+            BoundedText.resetBudget(); // one budget for all of this evaluation's patterns
         }
         String key = user.id();
         if (key != null && !targetedUsers.isEmpty()) {

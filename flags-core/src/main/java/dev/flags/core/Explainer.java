@@ -23,8 +23,14 @@ final class Explainer {
     private Explainer() {
     }
 
-    static Explanation explain(CompiledFlag compiled, User user, Map<String, Set<String>> grants) {
-        Evaluation answer = compiled.evaluate(user, grants);
+    /**
+     * @param answer the evaluator's answer for this user (an ERROR one if the rules failed on the user)
+     * @param grantsShown false when the caller may not see the server's role grants to this user (a
+     *                    tester explaining another user): then the steps do not claim it has none
+     */
+    static Explanation explain(CompiledFlag compiled, User user, Map<String, Set<String>> grants, Evaluation answer,
+                               boolean grantsShown) {
+        BoundedText.resetBudget(); // the walk reads the patterns again, with a budget of its own
         Flag flag = compiled.flag();
         List<Step> steps = new ArrayList<>();
         if (!flag.enabled()) {
@@ -42,7 +48,7 @@ final class Explainer {
                     Target t = flag.targets().get(i);
                     if (t.userIds().contains(id)) {
                         steps.add(new Step(Kind.TARGETS, i, null, true, "user id " + quote(id) + " is in targets[" + i
-                                + "], which serves " + served(t.serve(), t.variant(), answer)));
+                                + "], which serves " + served(t.serve(), t.variant(), answer, user)));
                         return new Explanation(answer, steps);
                     }
                 }
@@ -52,7 +58,11 @@ final class Explainer {
         boolean skippedForMissingId = false;
         for (int i = 0; i < flag.rules().size(); i++) {
             Rule rule = flag.rules().get(i);
-            RuleWalk walk = walk(rule, flag, user, grants);
+            RuleWalk walk = walk(rule, flag, user, grants, grantsShown);
+            if (walk.error) { // the evaluator failed here too: its answer is the ERROR one
+                steps.add(new Step(Kind.RULE, i, rule.name(), false, walk.failed));
+                return new Explanation(answer, steps);
+            }
             if (walk.failed != null) {
                 steps.add(new Step(Kind.RULE, i, rule.name(), false, walk.failed));
                 skippedForMissingId |= walk.missingId;
@@ -61,21 +71,24 @@ final class Explainer {
             String held = walk.held.isEmpty() ? "it has no conditions: it matches everyone"
                     : "every condition holds: " + String.join("; ", walk.held);
             steps.add(new Step(Kind.RULE, i, rule.name(), true, held + "; it serves "
-                    + served(rule.serve(), rule.variant(), answer)));
+                    + served(rule.serve(), rule.variant(), answer, user)));
             return new Explanation(answer, steps);
         }
         String none = flag.targets().isEmpty() && flag.rules().isEmpty() ? "the flag has no targets or rules"
                 : "no target or rule matched";
-        steps.add(new Step(Kind.DEFAULT, -1, null, true, none + ": the flag's default, " + served(flag.defaultValue(), null, answer)
+        steps.add(new Step(Kind.DEFAULT, -1, null, true, none + ": the flag's default, " + served(flag.defaultValue(), null, answer, user)
                 + (skippedForMissingId ? " (a rule with a partial rollout matched otherwise, but the user has no id)" : "")));
         return new Explanation(answer, steps);
     }
 
     /** What a rule made of the user: the first condition that failed, or every condition, held. */
-    private record RuleWalk(String failed, boolean missingId, List<String> held) {
+    private record RuleWalk(String failed, boolean missingId, List<String> held, boolean error) {
+        RuleWalk(String failed, boolean missingId, List<String> held) {
+            this(failed, missingId, held, false);
+        }
     }
 
-    private static RuleWalk walk(Rule rule, Flag flag, User user, Map<String, Set<String>> grants) {
+    private static RuleWalk walk(Rule rule, Flag flag, User user, Map<String, Set<String>> grants, boolean grantsShown) {
         List<String> held = new ArrayList<>();
         int percentageAt = -1;
         for (int j = 0; j < rule.conditions().size(); j++) {
@@ -87,11 +100,16 @@ final class Explainer {
                 }
                 continue;
             }
-            String sentence = describe(c, user, grants);
-            if (!Matchers.compile(c).matches(user, grants)) {
-                return new RuleWalk(at(j) + sentence, false, held);
+            Described d;
+            try {
+                d = describe(c, user, grants, grantsShown);
+            } catch (RuntimeException | StackOverflowError e) {
+                return new RuleWalk(at(j) + "failed on this user: " + FlagSet.failure(e), false, held, true);
             }
-            held.add(at(j) + sentence);
+            if (!d.holds) {
+                return new RuleWalk(at(j) + d.sentence, false, held);
+            }
+            held.add(at(j) + d.sentence);
         }
         if (percentageAt >= 0) {
             double percentage = ((Condition.Percentage) rule.conditions().get(percentageAt)).percentage();
@@ -114,44 +132,56 @@ final class Explainer {
         return new RuleWalk(null, false, held);
     }
 
-    /** A condition and what the user has, whether it holds or not (the caller knows which). */
-    private static String describe(Condition c, User user, Map<String, Set<String>> grants) {
-        if (c instanceof Condition.Roles r) {
-            Set<String> granted = user.id() == null ? Set.of() : grants.getOrDefault(user.id(), Set.of());
-            return "roles " + list(r.roles()) + ": the application gave the user " + list(user.roles())
-                    + (user.id() == null ? " (no id, so no roles granted on the server)"
-                            : " and the server granted " + list(granted));
-        } else if (c instanceof Condition.Regions r) {
-            return "regions " + list(r.regions()) + ": "
-                    + (user.region() == null ? "the user has no region" : "the user's region is " + quote(user.region()));
-        } else if (c instanceof Condition.UserIds u) {
-            return "user ids (" + u.userIds().size() + "): "
-                    + (user.id() == null ? "the user has no id"
-                            : "user id " + quote(user.id()) + (u.userIds().contains(user.id()) ? " is" : " is not") + " in the list");
-        } else if (c instanceof Condition.Attribute a) {
+    /** A condition and what the user has, and whether it holds. */
+    private record Described(String sentence, boolean holds) {
+    }
+
+    private static Described describe(Condition c, User user, Map<String, Set<String>> grants, boolean grantsShown) {
+        if (c instanceof Condition.Attribute a) {
+            // Matched once, here: a pattern's reads count against the budget (BoundedText).
+            Matchers.AttributeResult result = Matchers.explain(a, user);
             String condition = quote(a.attribute()) + (a.negate() ? " not " : " ") + a.operator().jsonName() + " "
                     + list(a.values()) + (a.ignoreCase() ? " ignoring case" : "");
             Object value = user.attribute(a.attribute());
-            return condition + ": " + switch (Matchers.explain(a, user)) {
+            String what = switch (result) {
                 case MISSING -> "the user has no attribute " + quote(a.attribute()) + ", which never matches";
                 case UNREADABLE -> "the user's value " + quote(Matchers.text(value)) + " cannot be read as "
                         + a.operator().kind().name().toLowerCase(Locale.ROOT) + ", which never matches";
                 case HOLDS -> "the user's value " + quote(Matchers.text(value)) + " holds";
                 case DOES_NOT_HOLD -> "the user's value " + quote(Matchers.text(value)) + " does not hold";
             };
+            return new Described(condition + ": " + what, result == Matchers.AttributeResult.HOLDS);
+        }
+        boolean holds = Matchers.compile(c).matches(user, grants);
+        if (c instanceof Condition.Roles r) {
+            String granted = user.id() == null ? " (no id, so no roles granted on the server)"
+                    : grantsShown ? " and the server granted " + list(grants.getOrDefault(user.id(), Set.of()))
+                    : " (the server's grants to this user are not shown to this token)";
+            return new Described("roles " + list(r.roles()) + ": the application gave the user " + list(user.roles())
+                    + granted, holds);
+        } else if (c instanceof Condition.Regions r) {
+            return new Described("regions " + list(r.regions()) + ": "
+                    + (user.region() == null ? "the user has no region" : "the user's region is " + quote(user.region())), holds);
+        } else if (c instanceof Condition.UserIds u) {
+            return new Described("user ids (" + u.userIds().size() + "): "
+                    + (user.id() == null ? "the user has no id"
+                            : "user id " + quote(user.id()) + (holds ? " is" : " is not") + " in the list"), holds);
         }
         throw new IllegalArgumentException("not a matcher condition: " + c);
     }
 
-    private static String served(boolean serve, String variant, Evaluation answer) {
+    private static String served(boolean serve, String variant, Evaluation answer, User user) {
         if (!serve) {
             return "false";
         }
         if (variant != null) {
             return "true, variant " + quote(variant);
         }
-        return answer.variant() != null ? "true, variant " + quote(answer.variant()) + " by the user's variant bucket"
-                : "true";
+        if (answer.variant() == null) {
+            return "true";
+        }
+        return "true, variant " + quote(answer.variant()) + (user.id() != null ? " by the user's variant bucket"
+                : " (the user has no id, so no variant bucket: the first variant)");
     }
 
     private static String at(int index) {
@@ -162,8 +192,12 @@ final class Explainer {
         return Matchers.text(percentage) + "%";
     }
 
+    /** At most this many items of a list are shown: a user may hold thousands of roles. */
+    private static final int MAX_LISTED = 10;
+
     private static String list(List<String> values) {
-        return values.stream().map(Explainer::quote).collect(Collectors.joining(", ", "[", "]"));
+        String shown = values.stream().limit(MAX_LISTED).map(Explainer::quote).collect(Collectors.joining(", "));
+        return "[" + shown + (values.size() > MAX_LISTED ? ", ... " + (values.size() - MAX_LISTED) + " more" : "") + "]";
     }
 
     /** A set of the user's (roles), sorted so that the sentence is the same every time. */

@@ -247,7 +247,7 @@ public final class FlagSet {
         } catch (RuntimeException | StackOverflowError e) {
             // A rule that fails on this user's data must not take the application down.
             tell(onFailure, flag, e);
-            return Evaluation.error(key, defaultValue, "evaluation failed: " + e, flag.flag().version());
+            return Evaluation.error(key, defaultValue, "evaluation failed: " + failure(e), flag.flag().version());
         }
     }
 
@@ -263,15 +263,35 @@ public final class FlagSet {
      *         an unknown flag, a null key or user, or an evaluation that failed (the reason says why)
      */
     public Explanation explain(String flagKey, User user) {
+        return explain(flagKey, user, true);
+    }
+
+    /**
+     * Like {@link #explain(String, User)}, for a caller who may not see the server's role grants to
+     * this user (a tester explaining another user, with a set whose grants were left out): the steps
+     * then say the grants are not shown instead of "the server granted []".
+     *
+     * @param flagKey the flag's key
+     * @param user the user
+     * @param grantsShown whether this set's role grants are the server's, shown to the caller
+     * @return the evaluation and its steps
+     */
+    public Explanation explain(String flagKey, User user, boolean grantsShown) {
+        Evaluation answer = evaluate(flagKey, user);
         CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
         if (flag == null || user == null) {
-            return new Explanation(evaluate(flagKey, user), List.of());
+            return new Explanation(answer, List.of());
         }
         try {
-            return Explainer.explain(flag, user, grantsByUser);
+            return Explainer.explain(flag, user, grantsByUser, answer, grantsShown);
         } catch (RuntimeException | StackOverflowError e) {
-            return new Explanation(evaluate(flagKey, user), List.of());
+            return new Explanation(answer, List.of()); // the answer stands; only its story failed
         }
+    }
+
+    /** A failure of a flag's rules in words: our own (a pattern's budget) by its message, others by class too. */
+    static String failure(Throwable e) {
+        return e instanceof BoundedText.TooMuchBacktrackingException ? e.getMessage() : e.toString();
     }
 
     /**

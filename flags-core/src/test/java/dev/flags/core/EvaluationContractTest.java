@@ -214,8 +214,23 @@ class EvaluationContractTest {
         assertThat(flags.isEnabled("f", attacker, true, (k, v, e) -> heard.add(e.getMessage()))).isTrue();
         Evaluation e = flags.evaluate("f", attacker, false);
         assertThat(e.reason().kind()).isEqualTo(Reason.Kind.ERROR);
-        assertThat(e.reason().detail()).contains("backtracks too much");
-        assertThat(heard).singleElement().asString().startsWith("the regular expression \"(.*a){20}$\" read more than");
+        assertThat(e.reason().detail()).contains("read more than 10000000 characters in one evaluation");
+        assertThat(heard).singleElement().asString().startsWith("the flag's regular expressions read more than 10000000"
+                + " characters in one evaluation, the last \"(.*a){20}$\"");
+        assertThat(e.reason().detail()).as("no class name for people").doesNotContain("Exception");
+
+        // The budget is the evaluation's, not each pattern's: a flag may hold thousands of patterns that
+        // each stay under it (300 unanchored ones on 2,400 characters read about 900 million in all).
+        List<String> many = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            many.add(".*zz" + i);
+        }
+        FlagSet manyPatterns = FlagSet.of(new Flag("many", null, true, null, List.of(), List.of(), List.of(new Rule("r",
+                List.of(new Condition.Attribute("ua", Operator.MATCHES, many, false, false)), true, null)), false, 1));
+        User agent = User.withId("u").attribute("ua", "b".repeat(2_400));
+        assertThat(manyPatterns.evaluate("many", agent).reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(manyPatterns.evaluate("many", User.withId("u").attribute("ua", "bzz7")).reason().kind())
+                .as("each evaluation has the whole budget again").isEqualTo(Reason.Kind.RULE_MATCH);
 
         // Patterns that do not backtrack stay far below the bound, even scanning a long value from every position.
         Flag scans = new Flag("g", null, true, null, List.of(), List.of(), List.of(

@@ -102,13 +102,43 @@ class ExplanationTest {
     }
 
     @Test
-    void aRuleThatFailsOnTheUserGivesTheEvaluatorsErrorAndNoSteps() {
-        FlagSet set = FlagSet.of(new Flag("f", null, true, null, List.of(), List.of(), List.of(new Rule("regex",
-                List.of(new Condition.Attribute("bio", Operator.MATCHES, List.of("^(a|aa)+$"), false, false)), true, null)),
-                false, 1));
-        Explanation e = set.explain("f", User.withId("u").attribute("bio", "a".repeat(200_000) + "b"));
-        assertThat(e.steps()).isEmpty();
+    void aRuleThatFailsOnTheUserEndsTheStepsWhereTheEvaluatorFailed() {
+        FlagSet set = FlagSet.of(new Flag("f", null, true, null, List.of(), List.of(), List.of(
+                new Rule("eu", List.of(new Condition.Regions(List.of("eu-west"))), true, null),
+                new Rule("regex", List.of(new Condition.Attribute("bio", Operator.MATCHES, List.of("(.*a){20}$"), false, false)),
+                        true, null)), false, 1));
+        Explanation e = set.explain("f", User.withId("u").attribute("bio", "a".repeat(60) + "!"));
         assertThat(e.evaluation().reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(e.steps()).hasSize(3);
+        Step last = e.steps().get(2);
+        assertThat(List.of(last.kind(), last.index(), last.matched())).containsExactly(Kind.RULE, 1, false);
+        assertThat(last.detail()).startsWith("conditions[0]: failed on this user: the flag's regular expressions read more than");
+    }
+
+    @Test
+    void longListsAreCutAndHiddenGrantsAreNotClaimedToBeNone() {
+        String[] roles = new String[5_000];
+        for (int i = 0; i < roles.length; i++) {
+            roles[i] = "r" + i;
+        }
+        Explanation e = SET.explain("billing-v2", User.withId("granted-1").roles(roles), false);
+        String beta = e.steps().stream().filter(s -> s.index() == 0 && s.kind() == Kind.RULE).findFirst().orElseThrow().detail();
+        assertThat(beta).contains(", \"r1005\", ... 4990 more] (the server's grants to this user are not shown to this token);")
+                .hasSizeLessThan(400);
+        assertThat(SET.explain("billing-v2", User.withId("granted-1"), true).steps().get(2).detail())
+                .contains("the server granted [\"beta-tester\"]");
+    }
+
+    @Test
+    void aUserWithoutAnIdGetsTheFirstVariantAndIsToldWhy() {
+        FlagSet set = FlagSet.fromJson("""
+                {"formatVersion": 1, "flags": [{"key": "v", "enabled": true,
+                  "variants": [{"key": "a", "weight": 0}, {"key": "b", "weight": 100}],
+                  "rules": [{"name": "all", "conditions": []}]}]}""");
+        Explanation e = set.explain("v", User.anonymous());
+        assertThat(e.evaluation().variant()).isEqualTo("a");
+        assertThat(e.steps()).last().extracting(Step::detail).isEqualTo("it has no conditions: it matches everyone; it serves"
+                + " true, variant \"a\" (the user has no id, so no variant bucket: the first variant)");
     }
 
     /**

@@ -47,9 +47,9 @@ final class Keys {
      * a user id and a token's name.
      */
     static String name(String name) {
-        if (name != null && (name.isBlank() || name.length() > MAX_NAME || name.chars().anyMatch(Character::isISOControl))) {
+        if (name != null && (name.isBlank() || name.length() > MAX_NAME || LogText.hasUnsafe(name))) {
             throw ApiException.badRequest("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
-                    + " characters, was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\"");
+                    + " characters (nor line separators or bidirectional controls), was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\"");
         }
         return name;
     }

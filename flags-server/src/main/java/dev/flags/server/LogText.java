@@ -12,8 +12,8 @@ public final class LogText {
 
     /**
      * @param text client-chosen text, or null
-     * @return the text with control characters and Unicode line and paragraph separators written as
-     *     {@code \\uXXXX}; everything else as it was ("null" for null)
+     * @return the text with the characters {@link #unsafe(char)} names written as {@code \\uXXXX};
+     *     everything else as it was ("null" for null)
      */
     public static String escape(String text) {
         if (text == null) {
@@ -22,7 +22,7 @@ public final class LogText {
         StringBuilder out = null;
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+            if (unsafe(c)) {
                 if (out == null) {
                     out = new StringBuilder(text.length() + 16).append(text, 0, i);
                 }
@@ -32,5 +32,24 @@ public final class LogText {
             }
         }
         return out == null ? text : out.toString();
+    }
+
+    /**
+     * Whether a character has no place in a name people read in a list, an audit trail or a log:
+     * control characters, the Unicode line and paragraph separators (some terminals and viewers break
+     * lines at them), and the bidirectional controls (which reorder what is shown: "mallory\u202e"
+     * reads as something else).
+     *
+     * @param c a character
+     * @return true for such a character
+     */
+    public static boolean unsafe(char c) {
+        return Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
+                || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F';
+    }
+
+    /** @return whether the text holds a character {@link #unsafe(char)} names */
+    public static boolean hasUnsafe(String text) {
+        return text.chars().anyMatch(c -> unsafe((char) c));
     }
 }

@@ -611,6 +611,11 @@ class AdminApiTest {
 
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\", \"name\": \"Staging\\r\\n\"}"), 400,
                 "name must be 1 to 200 characters, not blank, without control characters");
+        // Nor a line separator or a bidirectional control, which reorder or break what an audit trail shows.
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ed\\u2028v99 fake_change\", \"scope\": \"admin\"}"), 400,
+                "nor line separators or bidirectional controls");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\", \"name\": \"mallory\\u202e\"}"), 400,
+                "nor line separators or bidirectional controls");
         assertProblem(api.get("/api/v1/environments/staging", ADMIN), 404, "staging");
         // an ordinary name, with any other character, is fine
         assertThat(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"Zoë's CI (nightly) / \\\"prod\\\"\", \"scope\": \"admin\"}")
@@ -765,8 +770,9 @@ class AdminApiTest {
         assertThat(steps).hasSize(4);
         assertThat(steps.get(0).toString()).isEqualTo("{\"step\":\"switch\",\"matched\":true,\"detail\":\"the flag is on\"}");
         assertThat(steps.get(1).get("ruleName").asText()).isEqualTo("beta testers");
-        assertThat(steps.get(1).get("detail").asText()).isEqualTo("conditions[0]: roles [\"beta-tester\"]: the application"
-                + " gave the user [] and the server granted []");
+        assertThat(steps.get(1).get("detail").asText()).as("a tester explaining another user").isEqualTo("conditions[0]:"
+                + " roles [\"beta-tester\"]: the application gave the user [] (the server's grants to this user are not shown"
+                + " to this token)");
         assertThat(steps.get(2).toString()).isEqualTo("{\"step\":\"rule\",\"index\":1,\"ruleName\":\"eu canary\","
                 + "\"matched\":false,\"detail\":\"conditions[1]: percentage 10%: the user's bucket is " + bucket
                 + " of 100000, and the rollout includes buckets 0 to 9999\"}");

@@ -124,8 +124,8 @@ final class CacheFile {
         }
         String[] lines = new String(bytes, 0, split, StandardCharsets.UTF_8).split("\n");
         if (lines[0].equals("flags-cache 1")) {
-            return rejected("is of format 1, which has no MAC (written by an earlier release of the SDK); the next"
-                    + " change from the server replaces it");
+            return rejected("is of format 1, which has no MAC (written by an earlier release of the SDK); the first"
+                    + " sync with the server replaces it");
         }
         if (!lines[0].equals(MAGIC)) {
             String first = lines[0].length() > 40 ? lines[0].substring(0, 40) + "..." : lines[0];

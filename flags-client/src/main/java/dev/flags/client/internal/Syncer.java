@@ -378,6 +378,9 @@ final class Syncer implements AutoCloseable {
                     gap("a heartbeat at version " + h.getVersion(), have);
                     return false;
                 }
+                if (cacheProblem != null) {
+                    queueCacheWrite(); // a quiet environment has no change to try again with: each heartbeat does
+                }
             }
             default -> {
                 // A kind of message this release does not know: it still shows that the stream is alive.

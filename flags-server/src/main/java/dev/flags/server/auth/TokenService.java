@@ -195,9 +195,9 @@ public final class TokenService implements Authenticator {
      * user ids.
      */
     private static void checkName(String name) {
-        if (name == null || name.isBlank() || name.length() > MAX_NAME || name.chars().anyMatch(Character::isISOControl)) {
+        if (name == null || name.isBlank() || name.length() > MAX_NAME || LogText.hasUnsafe(name)) {
             throw new IllegalArgumentException("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
-                    + " characters" + (name == null ? "" : ", was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\""));
+                    + " characters (nor line separators or bidirectional controls)" + (name == null ? "" : ", was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\""));
         }
     }
 

@@ -451,7 +451,9 @@ public final class ApiServlet extends HttpServlet {
         boolean explain = explainNode != null && explainNode.booleanValue();
         FlagSet set = services.playground().flagSet(p, env);
         ObjectNode n = NODES.objectNode().put("environment", env).put("version", set.version());
+        boolean grantsShown = true;
         if (p.scope() == Scope.TESTER && p.userId() != null && !p.userId().equals(user.id())) {
+            grantsShown = false;
             // As GET .../roles shows a tester only its own user's grants, the playground must not reveal
             // another user's ("bob" matching "beta testers" would say that bob has the role).
             set = set.withRoleGrants(Map.of(), set.version());
@@ -464,7 +466,8 @@ public final class ApiServlet extends HttpServlet {
             FlagSet explaining = set;
             List<String> keys = flagKey != null ? List.of(flagKey)
                     : set.flags().stream().map(Flag::key).sorted().toList();
-            keys.forEach(k -> results.add(FlagFormat.toJson(explaining.explain(k, user))));
+            boolean shown = grantsShown;
+            keys.forEach(k -> results.add(FlagFormat.toJson(explaining.explain(k, user, shown))));
         } else if (flagKey != null) {
             results.add(FlagFormat.toJson(set.evaluate(flagKey, user)));
         } else {
