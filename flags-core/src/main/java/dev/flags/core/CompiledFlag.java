@@ -66,6 +66,7 @@ final class CompiledFlag {
 
         List<CompiledRule> compiled = new ArrayList<>(flag.rules().size());
         boolean anyPartialRollout = false;
+        boolean anyPattern = false;
         for (int i = 0; i < flag.rules().size(); i++) {
             Rule r = flag.rules().get(i);
             List<ConditionMatcher> matchers = new ArrayList<>();
@@ -82,14 +83,14 @@ final class CompiledFlag {
                     } // 100% includes everybody, with or without an id
                 } else {
                     matchers.add(Matchers.compile(c));
+                    anyPattern |= c instanceof Condition.Attribute a && a.operator() == Operator.MATCHES;
                 }
             }
             Outcome outcome = outcome(r.serve(), r.variant(), new Reason(Reason.Kind.RULE_MATCH, i, r.name(), null));
             compiled.add(new CompiledRule(matchers.toArray(new ConditionMatcher[0]), threshold, never, outcome));
         }
         this.rules = compiled.isEmpty() ? NO_RULES : compiled.toArray(new CompiledRule[0]);
-        this.usesPatterns = flag.rules().stream().flatMap(r -> r.conditions().stream())
-                .anyMatch(c -> c instanceof Condition.Attribute a && a.operator() == Operator.MATCHES);
+        this.usesPatterns = anyPattern; // found in the loop above: every SDK compiles each changed flag
         this.laddersByStart = flag.rules().size() < MIN_LADDER ? null : ladders(flag.rules());
         String salt = flag.effectiveSalt();
         this.rolloutPrefix = anyPartialRollout ? Murmur3.prefix(Bucketing.prefix(salt)) : null;
