@@ -75,6 +75,11 @@ class AdminApiTest {
     @Test
     void opsEndpointsNeedNoToken() {
         assertThat(api.get("/healthz", null).status()).isEqualTo(200);
+        for (String path : List.of("/healthz", "/readyz", "/metrics", "/nope")) {
+            ApiClient.Response r = api.get(path, null);
+            assertThat(r.raw().headers().firstValue("Cache-Control")).as(path).hasValue("no-store");
+            assertThat(r.raw().headers().firstValue("X-Content-Type-Options")).as(path).hasValue("nosniff");
+        }
         assertThat(api.get("/readyz", null).status()).isEqualTo(200);
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         ApiClient.Response metrics = api.get("/metrics", null);

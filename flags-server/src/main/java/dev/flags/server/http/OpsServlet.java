@@ -48,6 +48,9 @@ public final class OpsServlet extends HttpServlet {
      */
     @Override
     protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException, ServletException {
+        // As the API's answers: a probe or a scrape must see the server's state now, never a cached one.
+        resp.setHeader("Cache-Control", "no-store");
+        resp.setHeader("X-Content-Type-Options", "nosniff");
         String path = req.getServletPath();
         if (!ENDPOINTS.contains(path)) {
             ApiServlet.problem(resp, 404, "not found", "there is no endpoint " + path + "; the admin API is under /api/v1"
