@@ -171,8 +171,7 @@ final class FlagChanges {
         StringBuilder text = new StringBuilder(json.length());
         for (int i = 0; i < json.length(); i++) {
             char c = json.charAt(i);
-            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
-                    || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F') {
+            if (FlagsCommand.unsafe(c)) {
                 text.append(String.format("\\u%04x", (int) c));
             } else {
                 text.append(c);

@@ -499,6 +499,16 @@ public final class FlagsCommand implements Callable<Integer> {
         return oneLine(value.isValueNode() && !value.isNull() ? value.asText() : "");
     }
 
+    /**
+     * Whether a character must not reach the terminal as it is: C0 and C1 controls, DEL, the Unicode line
+     * and paragraph separators some terminals break at, and the bidirectional controls that reorder
+     * what is shown.
+     */
+    static boolean unsafe(char c) {
+        return Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
+                || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F';
+    }
+
     /** Text as one line that cannot drive the terminal: line breaks and other control characters escaped. */
     static String oneLine(String text) {
         return escaped(text, true);
@@ -519,10 +529,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
                 default -> {
-                    // C0 and C1 controls, DEL, the Unicode line and paragraph separators some terminals break at,
-                    // and the bidirectional controls that reorder what is shown.
-                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
-                            || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F') {
+                    if (unsafe(c)) {
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);

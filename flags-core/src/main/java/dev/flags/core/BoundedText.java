@@ -20,8 +20,8 @@ final class BoundedText implements CharSequence {
      * Character reads one evaluation of a flag may make, in all its patterns: some tens of
      * milliseconds at most. An anchored pattern ({@code ^.*@corp\.com$}) reads each character of the
      * value about twice; an unanchored one that starts with {@code .*} is tried from every position and
-     * reads about n²/2 characters of an n-character value, so such a pattern fails on values of more
-     * than about 3,000 characters (docs/flag-format.md: anchor patterns).
+     * reads a number of characters that grows with the square of the value's length, so such a pattern
+     * fails on values of about 2,600 characters or more (measured; docs/flag-format.md: anchor patterns).
      */
     static final int MAX_READS = 10_000_000;
 

@@ -463,11 +463,11 @@ public final class ApiServlet extends HttpServlet {
         ArrayNode results = n.putArray("results");
         if (explain) {
             // Step by step, for "why isn't this on for me?": off the SDK's path, so it may build sentences.
-            FlagSet explaining = set;
             List<String> keys = flagKey != null ? List.of(flagKey)
                     : set.flags().stream().map(Flag::key).sorted().toList();
-            boolean shown = grantsShown;
-            keys.forEach(k -> results.add(FlagFormat.toJson(explaining.explain(k, user, shown))));
+            for (String key : keys) {
+                results.add(FlagFormat.toJson(set.explain(key, user, grantsShown)));
+            }
         } else if (flagKey != null) {
             results.add(FlagFormat.toJson(set.evaluate(flagKey, user)));
         } else {
