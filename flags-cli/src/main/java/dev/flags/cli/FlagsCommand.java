@@ -360,6 +360,11 @@ public final class FlagsCommand implements Callable<Integer> {
 
         abstract String method();
 
+        /** @return the request's body, or null for none */
+        ObjectNode body() {
+            return null;
+        }
+
         @Override
         public Integer call() {
             if (role.isBlank() || user.isBlank()) {
@@ -367,16 +372,45 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new CliException(EXIT_USAGE, (role.isBlank() ? "ROLE" : "USER-ID") + " must not be empty");
             }
             print(spec, o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
-                    + "/members/" + Api.path(user), null, why.comment));
+                    + "/members/" + Api.path(user), body(), why.comment));
             return EXIT_OK;
         }
     }
 
-    @Command(name = "grant", description = "Grant a role to a user id (testers: self-service roles such as beta-tester).")
+    @Command(name = "grant", description = "Grant a role to a user id (testers: self-service roles such as beta-tester)."
+            + " Granting a role the user has again sets its expiry (or, without --for and --until, makes it permanent).")
     static final class Grant extends RoleCommand {
+        @Option(names = "--for", paramLabel = "DURATION", description = "The grant expires after this long: 90m, 8h, 30d, or an"
+                + " ISO-8601 duration such as PT8H. The server revokes it then.")
+        String duration;
+        @Option(names = "--until", paramLabel = "INSTANT", description = "The grant expires at this ISO-8601 instant, such as"
+                + " 2026-12-31T18:00:00Z.")
+        String until;
+
         @Override
         String method() {
             return "PUT";
+        }
+
+        @Override
+        ObjectNode body() {
+            if (duration != null && until != null) {
+                throw new CliException(EXIT_USAGE, "give --for or --until, not both");
+            }
+            if (duration != null) {
+                return Api.JSON.createObjectNode().put("expiresIn", isoDuration(duration));
+            }
+            return until == null ? null : Api.JSON.createObjectNode().put("expiresAt", until);
+        }
+
+        /** 90m, 8h, 30d as ISO-8601 (the server's form); anything else is passed on for the server to judge. */
+        static String isoDuration(String text) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})([smhd])").matcher(text.trim());
+            if (!m.matches()) {
+                return text;
+            }
+            String unit = m.group(2).toUpperCase(java.util.Locale.ROOT);
+            return unit.equals("D") ? "P" + m.group(1) + "D" : "PT" + m.group(1) + unit;
         }
     }
 

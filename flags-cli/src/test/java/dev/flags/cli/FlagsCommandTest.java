@@ -195,6 +195,32 @@ class FlagsCommandTest {
     }
 
     @Test
+    void grantTakesAnExpiryForAWhileOrUntilAnInstant() throws Exception {
+        java.time.Instant before = java.time.Instant.now();
+        Run forAWhile = remote("grant", "beta-tester", "tess", "--for", "8h");
+        assertThat(forAWhile.exit()).as(forAWhile.err()).isZero();
+        assertThat(java.time.Instant.parse(forAWhile.json().get("expiresAt").asText()))
+                .isBetween(before.plusSeconds(8 * 3600).minusMillis(1), java.time.Instant.now().plusSeconds(8 * 3600));
+        Run until = remote("grant", "beta-tester", "tess", "--until", "2030-01-31T18:00:00Z");
+        assertThat(until.json().get("expiresAt").asText()).isEqualTo("2030-01-31T18:00:00Z");
+        assertThat(until.json().get("changed").asBoolean()).as("a new expiry is a change").isTrue();
+        Run iso = remote("grant", "beta-tester", "tess", "--for", "P30D");
+        assertThat(iso.exit()).as(iso.err()).isZero();
+        assertThat(remote("grant", "beta-tester", "tess").json().get("expiresAt").isNull()).as("granted for good").isTrue();
+
+        Run both = remote("grant", "beta-tester", "tess", "--for", "8h", "--until", "2030-01-31T18:00:00Z");
+        assertThat(both.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(both.err()).isEqualTo("flags: give --for or --until, not both\n");
+        Run bad = remote("grant", "beta-tester", "tess", "--for", "8 hours");
+        assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(bad.err()).contains("\"expiresIn\" must be an ISO-8601 duration such as \"PT8H\"").contains("was \"8 hours\"");
+        assertThat(FlagsCommand.Grant.isoDuration("90m")).isEqualTo("PT90M");
+        assertThat(FlagsCommand.Grant.isoDuration("30d")).isEqualTo("P30D");
+        assertThat(FlagsCommand.Grant.isoDuration("15s")).isEqualTo("PT15S");
+        assertThat(FlagsCommand.Grant.isoDuration("PT8H")).isEqualTo("PT8H");
+    }
+
+    @Test
     void testerCommandsGrantRolesAndThePlaygroundShowsTheEffect() throws Exception {
         remote("on", "billing-v2");
         assertThat(remote("evaluate", "{\"id\": \"tess\"}", "billing-v2").json().at("/results/0/value").asBoolean()).isFalse();

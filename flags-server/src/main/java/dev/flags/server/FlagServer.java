@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -78,6 +79,7 @@ public final class FlagServer implements AutoCloseable {
     private final Journal journal;
     private final Metrics metrics;
     private final ChangeWriter writer;
+    private final GrantExpiry grantExpiry;
     private final Broadcaster broadcaster;
     private final Server grpc;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
@@ -110,7 +112,14 @@ public final class FlagServer implements AutoCloseable {
             sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval())
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
             this.broadcaster = sync;
-            this.writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
+            GrantExpiry expiry = new GrantExpiry(journal, Clock.systemUTC());
+            this.grantExpiry = expiry;
+            this.writer = new ChangeWriter(journal, metrics, env -> {
+                broadcaster.environmentChanged(env);
+                expiry.environmentChanged(env);
+            });
+            metrics.register("flags_grants_expired_total", "Role grants this server revoked because they expired, since it started.",
+                    "counter", grantExpiry::revokedCount);
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
@@ -119,7 +128,7 @@ public final class FlagServer implements AutoCloseable {
             grpcServer = startGrpc(tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
-                    new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer),
+                    new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer, Clock.systemUTC()),
                     new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()));
             this.deployment = deploy(services);
             this.http = startHttp();
@@ -135,6 +144,7 @@ public final class FlagServer implements AutoCloseable {
             throw e;
         }
         ready.set(true);
+        grantExpiry.start(writer); // grants that expired while the server was stopped go first
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}", config.bindAddress(), httpPort(),
                 config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath());
         String plaintext = plaintextWarning(config);
@@ -360,6 +370,7 @@ public final class FlagServer implements AutoCloseable {
             return;
         }
         LOG.info("flag server stopping");
+        grantExpiry.close(); // before the drain: a revocation in flight is a write to wait for
         boolean drained = writer.drain(config.shutdownGrace());
         if (!drained) {
             LOG.warn("writes still in flight after {}; stopping anyway (they will not be acknowledged)", config.shutdownGrace());

@@ -1,12 +1,16 @@
 package dev.flags.server;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Grant;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -18,24 +22,43 @@ import java.util.TreeSet;
  *
  * <p>An admin may grant any role and mark roles self-service. A tester (or editor) token may grant
  * and revoke, in its environments, only the self-service roles, such as {@code beta-tester}: that is
- * how testers let themselves in without anyone changing a flag.
+ * how testers let themselves in without anyone changing a flag. A grant may expire: {@link GrantExpiry}
+ * revokes it at its time.
  */
 public final class RoleService {
 
     private final Journal journal;
     private final ChangeWriter writer;
+    private final Clock clock;
 
-    /** Roles of an environment: which are self-service, and who has each. */
-    public record Roles(Set<String> selfService, Map<String, Set<String>> members, long version) {
+    /**
+     * Roles of an environment: which are self-service, who has each, and when the grants that expire
+     * do.
+     *
+     * @param expiries by role, the users whose grant of it expires, and when; only expiring grants
+     */
+    public record Roles(Set<String> selfService, Map<String, Set<String>> members,
+                        Map<String, Map<String, Instant>> expiries, long version) {
     }
 
     /**
      * @param journal the journal, for reads
      * @param writer the write path
+     * @param clock the time an {@code expiresIn} counts from
      */
-    public RoleService(Journal journal, ChangeWriter writer) {
+    public RoleService(Journal journal, ChangeWriter writer, Clock clock) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.writer = Objects.requireNonNull(writer, "writer");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /**
+     * @param body a grant request's body, or null
+     * @return when the grant the body asks for expires ({@code expiresAt} or {@code expiresIn}), or null
+     * @throws ApiException 400 if that is not a sane future instant
+     */
+    public Instant expiryOf(com.fasterxml.jackson.databind.JsonNode body) {
+        return Expiry.from(body, clock);
     }
 
     /**
@@ -52,16 +75,25 @@ public final class RoleService {
                 roles.forEach(r -> byRole.computeIfAbsent(r, k -> new TreeSet<>()).add(user));
             }
         });
-        return new Roles(new TreeSet<>(state.selfServiceRoles()), byRole, state.version());
+        Map<String, Map<String, Instant>> expiries = new TreeMap<>();
+        state.grantExpiries().forEach((grant, at) -> {
+            if (p.mayChangeRolesOf(grant.userId())) {
+                expiries.computeIfAbsent(grant.role(), k -> new TreeMap<>()).put(grant.userId(), at);
+            }
+        });
+        return new Roles(new TreeSet<>(state.selfServiceRoles()), byRole, expiries, state.version());
     }
 
     /**
-     * Grants or revokes a role. Granting a role the user already has (or revoking one it has not)
-     * changes nothing and appends nothing.
+     * Grants or revokes a role. Granting a role the user already has with the same expiry (or revoking
+     * one it has not) changes nothing and appends nothing; granting it with another expiry (or none)
+     * changes the grant's expiry.
      *
+     * @param expiresAt when a grant expires, or null for never; ignored for a revocation
      * @return the entry written, or null if nothing changed
      */
-    public JournalEntry setMember(Principal p, String env, String role, String userId, boolean grant, String comment) {
+    public JournalEntry setMember(Principal p, String env, String role, String userId, boolean grant, Instant expiresAt,
+                                  String comment) {
         Keys.role(role);
         Keys.userId(userId);
         Keys.comment(comment);
@@ -81,13 +113,17 @@ public final class RoleService {
                     + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
         }
         boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
-        if (has == grant) {
+        Instant expiry = grant ? expiresAt : null;
+        if (has == grant && Objects.equals(expiry, state.grantExpiries().get(new Grant(userId, role)))) {
             return null;
         }
         EntryType type = grant ? EntryType.ROLE_GRANTED : EntryType.ROLE_REVOKED;
+        ObjectNode payload = JsonNodeFactory.instance.objectNode().put("user", userId).put("role", role);
+        if (expiry != null) {
+            payload.put("expiresAt", expiry.toString());
+        }
         try {
-            return writer.append(Change.of(type, env, p.actor(),
-                    JsonNodeFactory.instance.objectNode().put("user", userId).put("role", role)).withComment(comment));
+            return writer.append(Change.of(type, env, p.actor(), payload).withComment(comment));
         } catch (ApiException e) {
             if (e.status() == 409 && (e.getMessage().contains("already has role") || e.getMessage().contains("does not have role"))) {
                 return null; // a concurrent identical request won: the outcome is the one asked for

@@ -348,6 +348,11 @@ public final class ApiServlet extends HttpServlet {
                 ArrayNode a = members.putArray(role);
                 users.forEach(a::add);
             });
+            ObjectNode expiries = n.putObject("expiresAt");
+            roles.expiries().forEach((role, users) -> {
+                ObjectNode byUser = expiries.putObject(role);
+                users.forEach((user, at) -> byUser.put(user, at.toString()));
+            });
             write(resp, 200, n);
             return;
         }
@@ -372,9 +377,21 @@ public final class ApiServlet extends HttpServlet {
                 case "DELETE" -> false;
                 default -> throw notAllowed(method, "PUT, DELETE");
             };
-            JournalEntry e = services.roles().setMember(p, env, role, userId, grant, comment(req));
+            Instant expiresAt = null;
+            if (grant) {
+                JsonNode body = optionalBody(req);
+                if (body != null) {
+                    rejectUnknown(body, Set.of("expiresAt", "expiresIn"));
+                }
+                expiresAt = services.roles().expiryOf(body);
+            }
+            JournalEntry e = services.roles().setMember(p, env, role, userId, grant, expiresAt, comment(req));
             resp.setHeader("X-Flags-Changed", String.valueOf(e != null));
-            write(resp, 200, NODES.objectNode().put("role", role).put("user", userId).put("member", grant).put("changed", e != null));
+            ObjectNode n = NODES.objectNode().put("role", role).put("user", userId).put("member", grant);
+            if (grant) {
+                n.put("expiresAt", expiresAt == null ? null : expiresAt.toString());
+            }
+            write(resp, 200, n.put("changed", e != null));
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
@@ -580,6 +597,24 @@ public final class ApiServlet extends HttpServlet {
 
     private static JsonNode body(HttpServletRequest req) throws IOException {
         checkJsonContentType(req.getContentType());
+        byte[] bytes = bodyBytes(req);
+        if (bytes.length == 0) {
+            throw new ApiException(400, "bad request", "the body is empty; send a JSON object");
+        }
+        return parsed(bytes);
+    }
+
+    /** The body of a request whose body is optional: null when there is none, else as {@link #body}. */
+    private static JsonNode optionalBody(HttpServletRequest req) throws IOException {
+        byte[] bytes = bodyBytes(req);
+        if (bytes.length == 0) {
+            return null;
+        }
+        checkJsonContentType(req.getContentType());
+        return parsed(bytes);
+    }
+
+    private static byte[] bodyBytes(HttpServletRequest req) throws IOException {
         long declared = req.getContentLengthLong();
         if (declared > MAX_BODY_BYTES) {
             throw tooLarge(declared);
@@ -591,9 +626,10 @@ public final class ApiServlet extends HttpServlet {
         if (bytes.length > MAX_BODY_BYTES) {
             throw tooLarge(-1);
         }
-        if (bytes.length == 0) {
-            throw new ApiException(400, "bad request", "the body is empty; send a JSON object");
-        }
+        return bytes;
+    }
+
+    private static JsonNode parsed(byte[] bytes) throws IOException {
         JsonNode node = Json.MAPPER.readTree(bytes);
         if (node == null || !node.isObject()) {
             throw new ApiException(400, "bad request", "the body must be a JSON object");

@@ -2,6 +2,8 @@ package dev.flags.server.journal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -38,9 +40,10 @@ final class ChangeRules {
      *
      * @param subject the entry's subject ("" for environment entries)
      * @param role the role of a grant or revocation, else null
+     * @param expiresAt when a grant expires, or null (never, or not a grant)
      * @param tree the parsed payload (a fresh tree the caller may change)
      */
-    record Shape(String subject, String role, ObjectNode tree) {}
+    record Shape(String subject, String role, Instant expiresAt, ObjectNode tree) {}
 
     Shape check(Change change) {
         Objects.requireNonNull(change, "change");
@@ -81,8 +84,22 @@ final class ChangeRules {
                     : key(what(type), value);
         }
         String role = null;
+        Instant expiresAt = null;
         switch (type) {
             case ROLE_GRANTED:
+                role = key("role", field(type, tree, "role"));
+                JsonNode expiry = tree.get("expiresAt");
+                if (expiry != null && !expiry.isTextual()) {
+                    throw new IllegalArgumentException("payload of role_granted: expiresAt must be an ISO-8601"
+                            + " instant such as \"2026-12-31T18:00:00Z\", was " + expiry);
+                }
+                try {
+                    expiresAt = expiresAt(tree);
+                } catch (DateTimeParseException e) {
+                    throw new IllegalArgumentException("payload of role_granted: expiresAt must be an ISO-8601"
+                            + " instant such as \"2026-12-31T18:00:00Z\", was \"" + printable(expiry.textValue()) + "\"");
+                }
+                break;
             case ROLE_REVOKED:
                 role = key("role", field(type, tree, "role"));
                 break;
@@ -109,7 +126,18 @@ final class ChangeRules {
             default:
                 break;
         }
-        return new Shape(subject, role, tree);
+        return new Shape(subject, role, expiresAt, tree);
+    }
+
+    /**
+     * When a {@code role_granted} payload says the grant expires.
+     *
+     * @return the instant, or null if the grant does not expire
+     * @throws DateTimeParseException if {@code expiresAt} is not an ISO-8601 instant
+     */
+    static Instant expiresAt(JsonNode grantPayload) {
+        JsonNode expiry = grantPayload.get("expiresAt");
+        return expiry == null || !expiry.isTextual() ? null : Instant.parse(expiry.textValue());
     }
 
     private static String what(EntryType type) {

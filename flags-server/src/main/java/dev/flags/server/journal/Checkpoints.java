@@ -27,7 +27,7 @@ import java.util.zip.CheckedOutputStream;
 
 /**
  * Not thread-safe (the static helpers are). Checkpoint files: the materialized state at one sequence
- * number, so that opening a journal replays only the entries after it. Format version 1,
+ * number, so that opening a journal replays only the entries after it. Format versions 1 and 2,
  * big-endian:
  *
  * <pre>
@@ -40,11 +40,15 @@ import java.util.zip.CheckedOutputStream;
  *          | int32 n | n x (str flagKey, bytes json)            (archived flags)
  *          | int32 n | n x (str userId, int32 k, k x str role)  (role grants)
  *          | int32 n | n x str role                             (self-service roles)
+ *          | version 2 only: int32 n | n x (str userId, str role, int64 epochSecond, int32 nano)
+ *                                                               (grant expiries)
  * trailer: int32 crc32c(header + body) | "FLAGSEND"
  * str, bytes: int32 length | bytes (UTF-8 for str, canonical JSON for bytes)
  * </pre>
  *
- * <p>Every collection is written in key order, so the same state gives the same bytes. Files are
+ * <p>Version 2 differs only by the grant expiries; a checkpoint is written in version 1 when no grant
+ * expires, so a journal that does not use expiring grants stays readable by releases before them.
+ * Every collection is written in key order, so the same state gives the same bytes. Files are
  * named {@code checkpoint-<20-digit sequence>.ckpt} and written atomically: a temporary file is
  * written and forced, renamed into place, and the directory is forced.
  */
@@ -52,7 +56,10 @@ final class Checkpoints {
 
     static final byte[] MAGIC = "FLAGSCKP".getBytes(StandardCharsets.US_ASCII);
     static final byte[] END = "FLAGSEND".getBytes(StandardCharsets.US_ASCII);
-    static final int FORMAT_VERSION = 1;
+    /** The newest format this release writes and reads; it still reads {@link #OLDEST_FORMAT_VERSION}. */
+    static final int FORMAT_VERSION = 2;
+    /** The format of checkpoints without grant expiries. */
+    static final int OLDEST_FORMAT_VERSION = 1;
     static final int HEADER_SIZE = 32;
     static final String PREFIX = "checkpoint-";
     static final String SUFFIX = ".ckpt";
@@ -63,7 +70,7 @@ final class Checkpoints {
     record Ref(Path file, long sequence) {}
 
     /** A loaded checkpoint. */
-    record Loaded(long sequence, Instant timestamp, MutableState state) {}
+    record Loaded(long sequence, Instant timestamp, MutableState state, int formatVersion) {}
 
     static String fileName(long sequence) {
         return String.format("%s%020d%s", PREFIX, sequence, SUFFIX);
@@ -123,8 +130,9 @@ final class Checkpoints {
     }
 
     private static void writeState(DataOutputStream out, ServerState state) throws IOException {
+        boolean expiries = state.environments().values().stream().anyMatch(e -> !e.grantExpiries().isEmpty());
         out.write(MAGIC);
-        out.writeShort(FORMAT_VERSION);
+        out.writeShort(expiries ? FORMAT_VERSION : OLDEST_FORMAT_VERSION);
         out.writeShort(0);
         out.writeLong(state.sequence());
         out.writeLong(state.timestamp().getEpochSecond());
@@ -146,6 +154,15 @@ final class Checkpoints {
                 writeStrings(out, grant.getValue());
             }
             writeStrings(out, env.selfServiceRoles());
+            if (expiries) {
+                out.writeInt(env.grantExpiries().size());
+                for (Map.Entry<Grant, Instant> expiry : new TreeMap<>(env.grantExpiries()).entrySet()) {
+                    writeString(out, expiry.getKey().userId());
+                    writeString(out, expiry.getKey().role());
+                    out.writeLong(expiry.getValue().getEpochSecond());
+                    out.writeInt(expiry.getValue().getNano());
+                }
+            }
         }
     }
 
@@ -201,13 +218,13 @@ final class Checkpoints {
             throw new JournalCorruptedException(file, 0, "not a checkpoint: magic is not \"FLAGSCKP\"");
         }
         int version = b.getShort() & 0xFFFF;
-        if (version < FORMAT_VERSION) {
+        if (version < OLDEST_FORMAT_VERSION) {
             throw new JournalCorruptedException(file, 8, "checkpoint format version " + version
-                    + " does not exist (this release reads version " + FORMAT_VERSION + ")");
+                    + " does not exist (this release reads versions " + OLDEST_FORMAT_VERSION + " to " + FORMAT_VERSION + ")");
         }
-        if (version != FORMAT_VERSION) {
+        if (version > FORMAT_VERSION) {
             throw JournalCorruptedException.newerFormat(file, 8, "unsupported checkpoint format version "
-                    + version + " (this release reads version " + FORMAT_VERSION + ")", null);
+                    + version + " (this release reads versions " + OLDEST_FORMAT_VERSION + " to " + FORMAT_VERSION + ")", null);
         }
         b.getShort();
         long sequence = b.getLong();
@@ -216,7 +233,7 @@ final class Checkpoints {
             throw new JournalCorruptedException(file, 12, "header says sequence " + sequence
                     + " but the file name says " + sequenceOf(file));
         }
-        return new Loaded(sequence, timestamp, state);
+        return new Loaded(sequence, timestamp, state, version);
     }
 
     /**
@@ -275,6 +292,17 @@ final class Checkpoints {
                 int selfService = count(b);
                 for (int r = 0; r < selfService; r++) {
                     env.selfServiceRoles.add(string(b));
+                }
+                if (head.formatVersion() >= 2) {
+                    int expiring = count(b);
+                    for (int g = 0; g < expiring; g++) {
+                        Grant grant = new Grant(string(b), string(b));
+                        if (!env.grants.getOrDefault(grant.userId(), Set.of()).contains(grant.role())) {
+                            throw new IllegalArgumentException("an expiry for a grant it does not hold: "
+                                    + grant.role() + " of " + grant.userId());
+                        }
+                        env.grantExpiries.put(grant, Instant.ofEpochSecond(b.getLong(), b.getInt()));
+                    }
                 }
             }
         } catch (BufferUnderflowException | IllegalArgumentException e) {

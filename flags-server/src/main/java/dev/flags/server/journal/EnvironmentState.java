@@ -1,5 +1,6 @@
 package dev.flags.server.journal;
 
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -27,6 +28,8 @@ import java.util.Set;
  * @param archivedFlags the archived flags' last definitions by flag key
  * @param roleGrants the roles granted to each user id on the server; never an empty set
  * @param selfServiceRoles the roles users may grant to themselves
+ * @param grantExpiries when each grant that expires does: only grants that are in {@code roleGrants}
+ *     and were made with an expiry; the server revokes each one at its time
  */
 public record EnvironmentState(
         String key,
@@ -36,7 +39,8 @@ public record EnvironmentState(
         Map<String, CanonicalJson> flags,
         Map<String, CanonicalJson> archivedFlags,
         Map<String, Set<String>> roleGrants,
-        Set<String> selfServiceRoles) {
+        Set<String> selfServiceRoles,
+        Map<Grant, Instant> grantExpiries) {
 
     /**
      * Copies the collections; a null collection becomes an empty one.
@@ -54,6 +58,18 @@ public record EnvironmentState(
         archivedFlags = archivedFlags == null ? Map.of() : Map.copyOf(archivedFlags);
         roleGrants = roleGrants == null ? Map.of() : copyGrants(roleGrants);
         selfServiceRoles = selfServiceRoles == null ? Set.of() : Set.copyOf(selfServiceRoles);
+        grantExpiries = grantExpiries == null ? Map.of() : Map.copyOf(grantExpiries);
+    }
+
+    /**
+     * Makes a state without expiring grants (as every environment was before grants could expire).
+     *
+     * @see #EnvironmentState(String, long, boolean, CanonicalJson, Map, Map, Map, Set, Map)
+     */
+    public EnvironmentState(String key, long version, boolean archived, CanonicalJson metadata,
+            Map<String, CanonicalJson> flags, Map<String, CanonicalJson> archivedFlags,
+            Map<String, Set<String>> roleGrants, Set<String> selfServiceRoles) {
+        this(key, version, archived, metadata, flags, archivedFlags, roleGrants, selfServiceRoles, null);
     }
 
     private static Map<String, Set<String>> copyGrants(Map<String, Set<String>> grants) {

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -45,6 +46,7 @@ final class MutableState {
         final HashMap<String, CanonicalJson> archivedFlags = new HashMap<>();
         final HashMap<String, Set<String>> grants = new HashMap<>();
         final HashSet<String> selfServiceRoles = new HashSet<>();
+        final HashMap<Grant, Instant> grantExpiries = new HashMap<>();
         private EnvironmentState frozen;
 
         Env(String key, CanonicalJson metadata) {
@@ -55,7 +57,7 @@ final class MutableState {
         EnvironmentState freeze() {
             if (frozen == null) {
                 frozen = new EnvironmentState(key, version, archived, metadata, flags, archivedFlags,
-                        grants, selfServiceRoles);
+                        grants, selfServiceRoles, grantExpiries);
             }
             return frozen;
         }
@@ -161,9 +163,12 @@ final class MutableState {
                 }
                 break;
             case ROLE_GRANTED:
-                if (env.grants.getOrDefault(subject, Set.of()).contains(shape.role())) {
+                // Granting again is how a grant's expiry is changed (or removed); the same grant twice is not.
+                if (env.grants.getOrDefault(subject, Set.of()).contains(shape.role())
+                        && Objects.equals(env.grantExpiries.get(new Grant(subject, shape.role())),
+                                shape.expiresAt())) {
                     throw conflict("user \"" + subject + "\" already has role \"" + shape.role() + "\""
-                            + in);
+                            + (shape.expiresAt() == null ? "" : " until " + shape.expiresAt()) + in);
                 }
                 break;
             case ROLE_REVOKED:
@@ -305,7 +310,15 @@ final class MutableState {
                 env.archived = false;
                 break;
             case ROLE_GRANTED:
-                env.grants.computeIfAbsent(subject, u -> new HashSet<>()).add(role(e));
+                JsonNode granted = e.payload().toJsonNode();
+                Grant grant = new Grant(subject, granted.get("role").textValue());
+                env.grants.computeIfAbsent(subject, u -> new HashSet<>()).add(grant.role());
+                Instant expiresAt = ChangeRules.expiresAt(granted);
+                if (expiresAt == null) {
+                    env.grantExpiries.remove(grant);
+                } else {
+                    env.grantExpiries.put(grant, expiresAt);
+                }
                 break;
             case ROLE_REVOKED:
                 Set<String> roles = env.grants.get(subject);
@@ -315,6 +328,7 @@ final class MutableState {
                         env.grants.remove(subject);
                     }
                 }
+                env.grantExpiries.remove(new Grant(subject, role(e)));
                 break;
             case ROLE_MARKED_SELF_SERVICE:
                 env.selfServiceRoles.add(subject);

@@ -30,7 +30,7 @@ class CorruptionTest {
     @TempDir
     Path dir;
 
-    final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+    final MutableClock clock = new MutableClock(Fixtures.T0);
 
     /** Writes 2 + n entries in small segments and closes (which writes a final checkpoint). */
     private ServerState write(int n) {

@@ -19,7 +19,7 @@ final class GoldenJournal {
     private GoldenJournal() {}
 
     static void write(Path dir) {
-        Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+        MutableClock clock = new MutableClock(Fixtures.T0);
         try (FileJournal journal = FileJournal.builder(dir).clock(clock).segmentSize(4096)
                 .checkpointInterval(1_000_000).open()) {
             for (int round = 0; round < ROUNDS; round++) {

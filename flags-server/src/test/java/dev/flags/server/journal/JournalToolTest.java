@@ -111,7 +111,7 @@ class JournalToolTest {
      * @return the first sequence the journal still holds
      */
     private long writeTrimmedByRetention(boolean checkpointBeforeTheEnd) throws Exception {
-        Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+        MutableClock clock = new MutableClock(Fixtures.T0);
         try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(1_000_000)
                 .checkpointsToKeep(3).retention(java.time.Duration.ofDays(30)).open()) {
             journal.append(createEnvironment("prod"));
@@ -438,7 +438,7 @@ class JournalToolTest {
         Path second = Fixtures.segments(dir).get(1);
         FormatTest.setVersion(second, 2, Segments.HEADER_SIZE - 4);
         Path checkpoint = dir.resolve(Checkpoints.fileName(57));
-        FormatTest.setVersion(checkpoint, 2, -1);
+        FormatTest.setVersion(checkpoint, Checkpoints.FORMAT_VERSION + 1, -1);
         List<String> before = listing();
 
         assertThat(run("verify", dir.toString())).isEqualTo(1);

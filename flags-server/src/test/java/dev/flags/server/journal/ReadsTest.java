@@ -21,7 +21,7 @@ class ReadsTest {
     @TempDir
     Path dir;
 
-    final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+    final MutableClock clock = new MutableClock(Fixtures.T0);
 
     /** 1 env, 2 flags in 2 envs, one entry per minute; small segments so reads cross files. */
     private FileJournal journalWithHistory() {

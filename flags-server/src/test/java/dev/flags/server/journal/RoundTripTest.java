@@ -25,7 +25,7 @@ class RoundTripTest {
     @TempDir
     Path dir;
 
-    final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+    final MutableClock clock = new MutableClock(Fixtures.T0);
 
     /** One change of every type, in an order that makes each valid. */
     /**

@@ -23,7 +23,7 @@ class ValidationTest {
     @TempDir
     Path dir;
 
-    final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.T0);
+    final MutableClock clock = new MutableClock(Fixtures.T0);
     FileJournal journal;
 
     @BeforeEach

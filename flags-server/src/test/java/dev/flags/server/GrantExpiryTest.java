@@ -1,0 +1,275 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
+import dev.flags.server.journal.Grant;
+import dev.flags.server.journal.MutableClock;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Role grants that expire: how they are asked for over HTTP, and how the server revokes them. */
+class GrantExpiryTest {
+
+    private static final String MEMBERS = "/api/v1/environments/production/roles/beta-tester/members/";
+
+    @TempDir
+    Path dir;
+
+    private static void assertBadRequest(ApiClient.Response r, String detail) {
+        assertThat(r.status()).as(r.body()).isEqualTo(400);
+        assertThat(r.json().get("detail").asText()).isEqualTo(detail);
+    }
+
+    @Test
+    void aGrantTakesAnExpiryAsAnInstantOrADurationAndTheRolesListShowsIt() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            api.put("/api/v1/environments/production/roles/beta-tester", ADMIN, "{\"selfService\": true}");
+            String tester = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"tess\", \"scope\": \"tester\","
+                    + " \"environments\": [\"production\"], \"userId\": \"tess\"}").json().get("token").asText();
+
+            Instant before = Instant.now();
+            JsonNode granted = api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"PT8H\"}").json();
+            Instant until = Instant.parse(granted.get("expiresAt").asText());
+            assertThat(until).isBetween(before.plus(Duration.ofHours(8)).minusMillis(1), Instant.now().plus(Duration.ofHours(8)));
+            assertThat(granted.get("changed").asBoolean()).isTrue();
+            JsonNode roles = api.get("/api/v1/environments/production/roles", tester).json();
+            assertThat(roles.at("/members/beta-tester/0").asText()).isEqualTo("tess");
+            assertThat(roles.at("/expiresAt/beta-tester/tess").asText()).isEqualTo(until.toString());
+
+            // The same expiry again changes nothing; another one (or none) is a change.
+            String sameInstant = "{\"expiresAt\": \"" + until + "\"}";
+            assertThat(api.put(MEMBERS + "tess", tester, sameInstant).json().get("changed").asBoolean()).isFalse();
+            JsonNode renewed = api.put(MEMBERS + "tess", tester, "{\"expiresAt\": \"2027-01-31T18:00:00+01:00\"}").json();
+            assertThat(renewed.get("changed").asBoolean()).isTrue();
+            assertThat(renewed.get("expiresAt").asText()).isEqualTo("2027-01-31T17:00:00Z");
+            JsonNode forGood = api.put(MEMBERS + "tess", tester, null).json();
+            assertThat(forGood.get("changed").asBoolean()).isTrue();
+            assertThat(forGood.get("expiresAt").isNull()).isTrue();
+            assertThat(api.get("/api/v1/environments/production/roles", tester).json().get("expiresAt").isEmpty()).isTrue();
+
+            // Editors see everyone's expiries; a tester only its own user's.
+            api.put(MEMBERS + "ann", ADMIN, "{\"expiresIn\": \"P30D\"}");
+            assertThat(api.get("/api/v1/environments/production/roles", ADMIN).json().at("/expiresAt/beta-tester").has("ann")).isTrue();
+            assertThat(api.get("/api/v1/environments/production/roles", tester).json().get("expiresAt").isEmpty()).isTrue();
+
+            long version = api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong();
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"8 hours\"}"), "\"expiresIn\" must be an"
+                    + " ISO-8601 duration such as \"PT8H\" (8 hours) or \"P30D\" (30 days; months and years are not durations),"
+                    + " was \"8 hours\"");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": 3600}"), "\"expiresIn\" must be an ISO-8601"
+                    + " duration such as \"PT8H\" (8 hours) or \"P30D\" (30 days; months and years are not durations), was 3600");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"expiresAt\": \"next friday\"}"), "\"expiresAt\" must be an"
+                    + " ISO-8601 instant such as \"2026-12-31T18:00:00Z\", was \"next friday\"");
+            assertThat(api.put(MEMBERS + "tess", tester, "{\"expiresAt\": \"2020-01-01T00:00:00Z\"}").json().get("detail").asText())
+                    .startsWith("\"expiresAt\" 2020-01-01T00:00:00Z is not in the future (the server's time is ");
+            assertThat(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"-PT1H\"}").json().get("detail").asText())
+                    .startsWith("\"expiresIn\" -PT1H is not in the future");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"P4000D\"}"),
+                    "an expiry may be at most 3653 days ahead (about 10 years), was \"expiresIn\" P4000D");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"PT999999999999999H\"}"),
+                    "an expiry may be at most 3653 days ahead (about 10 years), was \"expiresIn\" PT999999999999999H");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"PT99999999999999999999H\"}"), "\"expiresIn\" must"
+                    + " be an ISO-8601 duration such as \"PT8H\" (8 hours) or \"P30D\" (30 days; months and years are not durations),"
+                    + " was \"PT99999999999999999999H\"");
+            assertThat(api.put(MEMBERS + "tess", tester, "{\"expiresAt\": \"9999-01-01T00:00:00Z\"}").json().get("detail").asText())
+                    .startsWith("an expiry may be at most 3653 days ahead");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"PT1H\", \"expiresAt\": \"2027-01-01T00:00:00Z\"}"),
+                    "give \"expiresAt\" or \"expiresIn\", not both");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "{\"until\": \"2027-01-01T00:00:00Z\"}"),
+                    "\"until\" is not a known field here; the fields are [expiresAt, expiresIn]");
+            assertBadRequest(api.put(MEMBERS + "tess", tester, "[]"), "the body must be a JSON object");
+            assertThat(api.call("PUT", MEMBERS + "tess", tester, "{\"expiresIn\": \"PT1H\"}", Map.of("Content-Type", "text/plain"))
+                    .status()).isEqualTo(415);
+            assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong())
+                    .as("nothing written by a bad request").isEqualTo(version);
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void theServerRevokesAGrantWhenItExpiresTheStreamCarriesItAndTheAuditSaysWhy() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            String sdk = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"svc\", \"scope\": \"sdk\", \"environments\": [\"production\"]}")
+                    .json().get("token").asText();
+            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            try {
+                Metadata headers = new Metadata();
+                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
+                Iterator<SyncMessage> stream = FlagSyncGrpc.newBlockingStub(channel)
+                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                        .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
+                assertThat(stream.next().hasSnapshot()).isTrue();
+
+                api.put(MEMBERS + "keep", ADMIN, null);
+                assertThat(nextGrants(stream)).containsExactly(RoleGrant.newBuilder().setRole("beta-tester").addUserIds("keep").build());
+                api.put(MEMBERS + "tess", ADMIN, "{\"expiresIn\": \"PT1S\"}");
+                assertThat(nextGrants(stream).get(0).getUserIdsList()).containsExactlyInAnyOrder("keep", "tess");
+
+                // No request: the server itself revokes the grant a second later, and every SDK hears of it.
+                assertThat(nextGrants(stream)).containsExactly(RoleGrant.newBuilder().setRole("beta-tester").addUserIds("keep").build());
+                JsonNode roles = api.get("/api/v1/environments/production/roles", ADMIN).json();
+                assertThat(roles.at("/members/beta-tester").toString()).isEqualTo("[\"keep\"]");
+                assertThat(roles.get("expiresAt").isEmpty()).isTrue();
+                JsonNode audit = api.get("/api/v1/audit?environment=production", ADMIN).json().get("entries");
+                JsonNode last = audit.get(audit.size() - 1);
+                assertThat(last.get("change").asText()).isEqualTo("role_revoked");
+                assertThat(last.get("subject").asText()).isEqualTo("tess");
+                assertThat(last.get("actor").asText()).isEqualTo("flags-server (grant expiry)");
+                assertThat(last.get("comment").asText()).startsWith("the grant expired at ");
+                assertThat(api.get("/metrics", null).body()).contains("# TYPE flags_grants_expired_total counter");
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** The role grants of the next delta that changes some, skipping heartbeats. */
+    private static List<RoleGrant> nextGrants(Iterator<SyncMessage> stream) {
+        while (true) {
+            SyncMessage m = stream.next();
+            if (m.hasDelta() && m.getDelta().getRoleGrantsCount() > 0) {
+                return m.getDelta().getRoleGrantsList();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the timer, on a clock the test moves
+
+    private static final Instant T0 = Instant.parse("2026-12-04T09:00:00Z");
+
+    private static Change change(EntryType type, String env, String json) {
+        try {
+            return Change.of(type, env, "admin", new com.fasterxml.jackson.databind.ObjectMapper().readTree(json));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Change grant(String user, Instant until) {
+        return change(EntryType.ROLE_GRANTED, "production",
+                "{\"user\": \"" + user + "\", \"role\": \"beta\"" + (until == null ? "" : ", \"expiresAt\": \"" + until + "\"") + "}");
+    }
+
+    /** A journal, its write path and the timer, wired as the server wires them. */
+    private static final class Rig implements AutoCloseable {
+        final MutableClock clock = new MutableClock(T0);
+        final FileJournal journal;
+        final GrantExpiry expiry;
+        final ChangeWriter writer;
+        /** The environment of every committed change, as the write path tells the timer. */
+        final BlockingQueue<String> changed = new LinkedBlockingQueue<>();
+
+        Rig(Path dir) {
+            journal = FileJournal.builder(dir).clock(clock).open();
+            expiry = new GrantExpiry(journal, clock);
+            writer = new ChangeWriter(journal, new Metrics(), env -> {
+                changed.add(env);
+                expiry.environmentChanged(env);
+            });
+        }
+
+        Set<String> granted() {
+            return journal.state().environment("production").orElseThrow().roleGrants().keySet();
+        }
+
+        /** Waits for the timer's next committed change. */
+        void awaitChange() throws InterruptedException {
+            assertThat(changed.poll(10, TimeUnit.SECONDS)).as("a change by the timer").isEqualTo("production");
+        }
+
+        @Override
+        public void close() {
+            expiry.close();
+            journal.close();
+        }
+    }
+
+    @Test
+    void grantsThatExpiredWhileTheServerWasStoppedAreRevokedWhenItStartsAndTheOthersAtTheirTime() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(change(EntryType.ENVIRONMENT_CREATED, "production", "{}"));
+            rig.writer.append(grant("tess", T0.plusSeconds(60)));
+            rig.writer.append(grant("ann", T0.plusSeconds(3600)));
+            rig.writer.append(grant("bob", null));
+            rig.changed.clear();
+            rig.clock.set(T0.plusSeconds(120));
+
+            rig.expiry.start(rig.writer);
+            rig.awaitChange();
+            assertThat(rig.granted()).containsExactlyInAnyOrder("ann", "bob");
+            assertThat(rig.journal.state().environment("production").orElseThrow().grantExpiries())
+                    .isEqualTo(Map.of(new Grant("ann", "beta"), T0.plusSeconds(3600)));
+
+            rig.clock.set(T0.plusSeconds(3600));
+            rig.expiry.expireDue(); // what the timer does at that time
+            assertThat(rig.granted()).containsExactly("bob");
+            rig.expiry.close(); // joins the timer's thread, whose count is then seen
+            assertThat(rig.expiry.revokedCount()).isEqualTo(2);
+            assertThat(rig.journal.read(1, 100)).filteredOn(e -> e.type() == EntryType.ROLE_REVOKED)
+                    .extracting(e -> e.subject() + " by " + e.actor() + ": " + e.comment())
+                    .containsExactly("tess by flags-server (grant expiry): the grant expired at 2026-12-04T09:01:00Z",
+                            "ann by flags-server (grant expiry): the grant expired at 2026-12-04T10:00:00Z");
+        }
+    }
+
+    @Test
+    void aGrantInAnArchivedEnvironmentIsRevokedOnceTheEnvironmentIsRestored() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(change(EntryType.ENVIRONMENT_CREATED, "production", "{}"));
+            rig.writer.append(grant("tess", T0.plusSeconds(60)));
+            rig.writer.append(change(EntryType.ENVIRONMENT_ARCHIVED, "production", "{}"));
+            rig.clock.set(T0.plusSeconds(120));
+            rig.expiry.start(rig.writer);
+            rig.expiry.expireDue();
+            assertThat(rig.granted()).as("an archived environment accepts no changes").containsExactly("tess");
+            rig.changed.clear();
+
+            rig.writer.append(change(EntryType.ENVIRONMENT_RESTORED, "production", "{}"));
+            assertThat(rig.changed.poll()).isEqualTo("production"); // the restore
+            rig.awaitChange(); // and, at once, the revocation
+            assertThat(rig.granted()).isEmpty();
+        }
+    }
+
+    @Test
+    void aGrantRenewedBeforeItsTimeIsNotRevokedByItsOldExpiry() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(change(EntryType.ENVIRONMENT_CREATED, "production", "{}"));
+            rig.writer.append(grant("tess", T0.plusSeconds(60)));
+            rig.expiry.start(rig.writer);
+            rig.writer.append(grant("tess", T0.plusSeconds(7200)));
+            rig.clock.set(T0.plusSeconds(120));
+            rig.expiry.expireDue();
+            assertThat(rig.granted()).containsExactly("tess");
+            assertThat(rig.expiry.revokedCount()).isZero();
+        }
+    }
+}
