@@ -55,6 +55,29 @@ public final class Expiry {
         return expiry.truncatedTo(ChronoUnit.MILLIS);
     }
 
+    /**
+     * @param value a self-service role's {@code "maxGrantDuration"}, or null
+     * @return the duration, or null for none
+     * @throws ApiException 400 if it is not a positive ISO-8601 duration of at most {@link #MAX_AHEAD}
+     */
+    public static Duration maxGrantDuration(JsonNode value) {
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (value.isTextual()) {
+            try {
+                Duration d = Duration.parse(value.textValue());
+                if (!d.isNegative() && !d.isZero() && d.compareTo(MAX_AHEAD) <= 0) {
+                    return d;
+                }
+            } catch (DateTimeException | ArithmeticException e) {
+                // the message below says what is expected
+            }
+        }
+        throw ApiException.badRequest("\"maxGrantDuration\" must be a positive ISO-8601 duration of at most " + MAX_AHEAD.toDays()
+                + " days, such as \"PT8H\" or \"P7D\" (months and years are not durations), was " + shown(value));
+    }
+
     private static Instant instant(JsonNode at) {
         if (at.isTextual()) {
             try {

@@ -10,7 +10,9 @@ import dev.flags.server.journal.Grant;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -36,9 +38,19 @@ public final class RoleService {
      * do.
      *
      * @param expiries by role, the users whose grant of it expires, and when; only expiring grants
+     * @param maxGrantDurations the self-service roles whose grants (but an admin's) last at most so long
      */
     public record Roles(Set<String> selfService, Map<String, Set<String>> members,
-                        Map<String, Map<String, Instant>> expiries, long version) {
+                        Map<String, Map<String, Instant>> expiries, Map<String, Duration> maxGrantDurations, long version) {
+    }
+
+    /**
+     * What a grant or revocation did.
+     *
+     * @param entry the entry written, or null if nothing changed
+     * @param expiresAt when the grant expires, or null (never, or a revocation)
+     */
+    public record Membership(JournalEntry entry, Instant expiresAt) {
     }
 
     /**
@@ -81,7 +93,8 @@ public final class RoleService {
                 expiries.computeIfAbsent(grant.role(), k -> new TreeMap<>()).put(grant.userId(), at);
             }
         });
-        return new Roles(new TreeSet<>(state.selfServiceRoles()), byRole, expiries, state.version());
+        return new Roles(new TreeSet<>(state.selfServiceRoles()), byRole, expiries, new TreeMap<>(state.maxGrantDurations()),
+                state.version());
     }
 
     /**
@@ -89,10 +102,11 @@ public final class RoleService {
      * one it has not) changes nothing and appends nothing; granting it with another expiry (or none)
      * changes the grant's expiry.
      *
-     * @param expiresAt when a grant expires, or null for never; ignored for a revocation
-     * @return the entry written, or null if nothing changed
+     * @param expiresAt when a grant expires, or null for never (or, for a role with a longest grant and a
+     *     token that is not an admin's, for that long from now); ignored for a revocation
+     * @return what was written, and when the grant expires
      */
-    public JournalEntry setMember(Principal p, String env, String role, String userId, boolean grant, Instant expiresAt,
+    public Membership setMember(Principal p, String env, String role, String userId, boolean grant, Instant expiresAt,
                                   String comment) {
         Keys.role(role);
         Keys.userId(userId);
@@ -114,8 +128,19 @@ public final class RoleService {
         }
         boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
         Instant expiry = grant ? expiresAt : null;
+        Duration max = state.maxGrantDurations().get(role);
+        if (grant && max != null && !p.isAdmin()) {
+            Instant latest = clock.instant().plus(max).truncatedTo(ChronoUnit.MILLIS);
+            if (expiry == null) {
+                expiry = latest; // the role's longest grant, from now: granting again renews it
+            } else if (expiry.isAfter(latest)) {
+                throw ApiException.forbidden("role \"" + role + "\" in environment \"" + env + "\" may be granted for at most " + max
+                        + " by this token (scope " + p.scope().apiName() + "), until " + latest + "; asked until " + expiry
+                        + ": ask for less (or no expiry, which is the longest), or ask an admin");
+            }
+        }
         if (has == grant && Objects.equals(expiry, state.grantExpiries().get(new Grant(userId, role)))) {
-            return null;
+            return new Membership(null, expiry);
         }
         EntryType type = grant ? EntryType.ROLE_GRANTED : EntryType.ROLE_REVOKED;
         ObjectNode payload = JsonNodeFactory.instance.objectNode().put("user", userId).put("role", role);
@@ -123,25 +148,40 @@ public final class RoleService {
             payload.put("expiresAt", expiry.toString());
         }
         try {
-            return writer.append(Change.of(type, env, p.actor(), payload).withComment(comment));
+            return new Membership(writer.append(Change.of(type, env, p.actor(), payload).withComment(comment)), expiry);
         } catch (ApiException e) {
             if (e.status() == 409 && (e.getMessage().contains("already has role") || e.getMessage().contains("does not have role"))) {
-                return null; // a concurrent identical request won: the outcome is the one asked for
+                return new Membership(null, expiry); // a concurrent identical request won: the outcome is the one asked for
             }
             throw e;
         }
     }
 
-    /** Marks a role self-service or not (admin only); idempotent. */
-    public JournalEntry setSelfService(Principal p, String env, String role, boolean selfService, String comment) {
+    /**
+     * Marks a role self-service or not (admin only); idempotent.
+     *
+     * @param maxGrantDuration for a self-service role, the longest a grant of it made by anyone but an
+     *     admin lasts (a grant asked for without an expiry gets it), or null for no limit
+     * @return the entry written, or null if nothing changed
+     */
+    public JournalEntry setSelfService(Principal p, String env, String role, boolean selfService, Duration maxGrantDuration,
+                                       String comment) {
         Access.requireAdmin(p);
         Keys.role(role);
+        if (!selfService && maxGrantDuration != null) {
+            throw ApiException.badRequest("\"maxGrantDuration\" limits the grants of a self-service role; a role that is not"
+                    + " self-service has none (only admins grant it)");
+        }
         EnvironmentState state = Access.writableEnvironment(journal, env);
-        if (state.selfServiceRoles().contains(role) == selfService) {
+        if (state.selfServiceRoles().contains(role) == selfService
+                && Objects.equals(state.maxGrantDurations().get(role), maxGrantDuration)) {
             return null;
         }
         EntryType type = selfService ? EntryType.ROLE_MARKED_SELF_SERVICE : EntryType.ROLE_UNMARKED_SELF_SERVICE;
-        return writer.append(Change.of(type, env, p.actor(), JsonNodeFactory.instance.objectNode().put("role", role))
-                .withComment(Keys.comment(comment)));
+        ObjectNode payload = JsonNodeFactory.instance.objectNode().put("role", role);
+        if (maxGrantDuration != null) {
+            payload.put("maxGrantDuration", maxGrantDuration.toString());
+        }
+        return writer.append(Change.of(type, env, p.actor(), payload).withComment(Keys.comment(comment)));
     }
 }

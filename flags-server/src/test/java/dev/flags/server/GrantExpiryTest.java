@@ -112,6 +112,55 @@ class GrantExpiryTest {
     }
 
     @Test
+    void aSelfServiceRoleCanLimitHowLongAnyoneButAnAdminGrantsIt() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            String role = "/api/v1/environments/production/roles/beta-tester";
+            JsonNode marked = api.put(role, ADMIN, "{\"selfService\": true, \"maxGrantDuration\": \"P7D\"}").json();
+            assertThat(marked.get("maxGrantDuration").asText()).isEqualTo("PT168H");
+            assertThat(marked.get("changed").asBoolean()).isTrue();
+            assertThat(api.put(role, ADMIN, "{\"selfService\": true, \"maxGrantDuration\": \"PT168H\"}").json().get("changed")
+                    .asBoolean()).as("the same limit").isFalse();
+            assertThat(api.get("/api/v1/environments/production/roles", ADMIN).json().at("/maxGrantDuration/beta-tester").asText())
+                    .isEqualTo("PT168H");
+            String tester = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"tess\", \"scope\": \"tester\","
+                    + " \"environments\": [\"production\"], \"userId\": \"tess\"}").json().get("token").asText();
+
+            // A tester's grant without an expiry lasts the longest the role allows; granting again renews it.
+            Instant before = Instant.now();
+            JsonNode granted = api.put(MEMBERS + "tess", tester, null).json();
+            assertThat(Instant.parse(granted.get("expiresAt").asText()))
+                    .isBetween(before.plus(Duration.ofDays(7)).minusMillis(1), Instant.now().plus(Duration.ofDays(7)));
+            assertThat(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"PT8H\"}").json().get("changed").asBoolean()).isTrue();
+            ApiClient.Response tooLong = api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"P8D\"}");
+            assertThat(tooLong.status()).isEqualTo(403);
+            assertThat(tooLong.json().get("detail").asText()).startsWith("role \"beta-tester\" in environment \"production\" may be"
+                    + " granted for at most PT168H by this token (scope tester), until ").endsWith(": ask for less (or no expiry,"
+                    + " which is the longest), or ask an admin");
+            JsonNode renewed = api.put(MEMBERS + "tess", tester, null).json();
+            assertThat(renewed.get("changed").asBoolean()).isTrue();
+            assertThat(Instant.parse(renewed.get("expiresAt").asText())).isAfter(Instant.parse(granted.get("expiresAt").asText()));
+
+            // An admin is not limited: for good, or for longer.
+            assertThat(api.put(MEMBERS + "ann", ADMIN, null).json().get("expiresAt").isNull()).isTrue();
+            assertThat(api.put(MEMBERS + "bob", ADMIN, "{\"expiresIn\": \"P30D\"}").status()).isEqualTo(200);
+
+            // Marking it again without a limit lifts it; a role that is not self-service has none.
+            assertThat(api.put(role, ADMIN, "{\"selfService\": true}").json().get("changed").asBoolean()).isTrue();
+            assertThat(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"P30D\"}").status()).isEqualTo(200);
+            assertThat(api.get("/api/v1/environments/production/roles", ADMIN).json().get("maxGrantDuration").isEmpty()).isTrue();
+            assertBadRequest(api.put(role, ADMIN, "{\"selfService\": false, \"maxGrantDuration\": \"P7D\"}"),
+                    "\"maxGrantDuration\" limits the grants of a self-service role; a role that is not self-service has none (only"
+                            + " admins grant it)");
+            for (String bad : List.of("\"PT0S\"", "\"-P1D\"", "\"P1M\"", "\"P4000D\"", "7")) {
+                assertThat(api.put(role, ADMIN, "{\"selfService\": true, \"maxGrantDuration\": " + bad + "}").json().get("detail")
+                        .asText()).as(bad).startsWith("\"maxGrantDuration\" must be a positive ISO-8601 duration of at most 3653 days");
+            }
+        }
+    }
+
+    @Test
     @Timeout(60)
     void theServerRevokesAGrantWhenItExpiresTheStreamCarriesItAndTheAuditSaysWhy() throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {

@@ -11,6 +11,7 @@ import dev.flags.core.FlagSet;
 import dev.flags.core.User;
 import dev.flags.server.ApiException;
 import dev.flags.server.EnvironmentService;
+import dev.flags.server.Expiry;
 import dev.flags.server.FlagService;
 import dev.flags.server.HistoryService;
 import dev.flags.server.LogText;
@@ -35,6 +36,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
@@ -348,6 +350,8 @@ public final class ApiServlet extends HttpServlet {
                 ArrayNode a = members.putArray(role);
                 users.forEach(a::add);
             });
+            ObjectNode limits = n.putObject("maxGrantDuration");
+            roles.maxGrantDurations().forEach((role, max) -> limits.put(role, max.toString()));
             ObjectNode expiries = n.putObject("expiresAt");
             roles.expiries().forEach((role, users) -> {
                 ObjectNode byUser = expiries.putObject(role);
@@ -360,14 +364,19 @@ public final class ApiServlet extends HttpServlet {
         if (rest.size() == 1) {
             requireMethod(method, "PUT");
             JsonNode body = body(req);
-            rejectUnknown(body, Set.of("selfService"));
+            rejectUnknown(body, Set.of("selfService", "maxGrantDuration"));
             JsonNode self = body.get("selfService");
             if (self == null || !self.isBoolean()) {
                 throw new ApiException(400, "bad request", "the body must say whether the role is self-service: {\"selfService\": true}");
             }
-            JournalEntry e = services.roles().setSelfService(p, env, role, self.asBoolean(), comment(req));
+            Duration max = Expiry.maxGrantDuration(body.get("maxGrantDuration"));
+            JournalEntry e = services.roles().setSelfService(p, env, role, self.asBoolean(), max, comment(req));
             resp.setHeader("X-Flags-Changed", String.valueOf(e != null));
-            write(resp, 200, NODES.objectNode().put("role", role).put("selfService", self.asBoolean()).put("changed", e != null));
+            ObjectNode n = NODES.objectNode().put("role", role).put("selfService", self.asBoolean());
+            if (self.asBoolean()) {
+                n.put("maxGrantDuration", max == null ? null : max.toString());
+            }
+            write(resp, 200, n.put("changed", e != null));
             return;
         }
         if (rest.size() == 3 && rest.get(1).equals("members")) {
@@ -385,13 +394,13 @@ public final class ApiServlet extends HttpServlet {
                 }
                 expiresAt = services.roles().expiryOf(body);
             }
-            JournalEntry e = services.roles().setMember(p, env, role, userId, grant, expiresAt, comment(req));
-            resp.setHeader("X-Flags-Changed", String.valueOf(e != null));
+            RoleService.Membership m = services.roles().setMember(p, env, role, userId, grant, expiresAt, comment(req));
+            resp.setHeader("X-Flags-Changed", String.valueOf(m.entry() != null));
             ObjectNode n = NODES.objectNode().put("role", role).put("user", userId).put("member", grant);
             if (grant) {
-                n.put("expiresAt", expiresAt == null ? null : expiresAt.toString());
+                n.put("expiresAt", m.expiresAt() == null ? null : m.expiresAt().toString());
             }
-            write(resp, 200, n.put("changed", e != null));
+            write(resp, 200, n.put("changed", m.entry() != null));
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");

@@ -2,6 +2,7 @@ package dev.flags.server.journal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.List;
@@ -21,7 +22,7 @@ final class ChangeRules {
     static final int MAX_USER_ID_LENGTH = Change.MAX_USER_ID_LENGTH;
     /** Fields the journal fills into an {@code ENVIRONMENT_CLONED} payload. */
     static final List<String> CLONE_FIELDS =
-            List.of("sourceVersion", "flags", "archivedFlags", "selfServiceRoles");
+            List.of("sourceVersion", "flags", "archivedFlags", "selfServiceRoles", "maxGrantDurations");
     /** Fields a token payload must never have: they would hold the secret. */
     static final List<String> SECRET_FIELDS = List.of("secret", "token", "plaintext");
 
@@ -41,9 +42,11 @@ final class ChangeRules {
      * @param subject the entry's subject ("" for environment entries)
      * @param role the role of a grant or revocation, else null
      * @param expiresAt when a grant expires, or null (never, or not a grant)
+     * @param maxGrantDuration the longest grant of a role marked self-service, or null (no limit, or
+     *     not such a mark)
      * @param tree the parsed payload (a fresh tree the caller may change)
      */
-    record Shape(String subject, String role, Instant expiresAt, ObjectNode tree) {}
+    record Shape(String subject, String role, Instant expiresAt, Duration maxGrantDuration, ObjectNode tree) {}
 
     Shape check(Change change) {
         Objects.requireNonNull(change, "change");
@@ -85,6 +88,7 @@ final class ChangeRules {
         }
         String role = null;
         Instant expiresAt = null;
+        Duration maxGrantDuration = null;
         switch (type) {
             case ROLE_GRANTED:
                 role = key("role", field(type, tree, "role"));
@@ -102,6 +106,19 @@ final class ChangeRules {
                 break;
             case ROLE_REVOKED:
                 role = key("role", field(type, tree, "role"));
+                break;
+            case ROLE_MARKED_SELF_SERVICE:
+                JsonNode max = tree.get("maxGrantDuration");
+                try {
+                    maxGrantDuration = max == null ? null : maxGrantDuration(tree);
+                } catch (DateTimeParseException e) {
+                    maxGrantDuration = null;
+                }
+                if (max != null && (maxGrantDuration == null || maxGrantDuration.isNegative() || maxGrantDuration.isZero())) {
+                    throw new IllegalArgumentException("payload of role_marked_self_service: maxGrantDuration must be a positive"
+                            + " ISO-8601 duration such as \"P7D\", was "
+                            + (max.isTextual() ? "\"" + printable(max.textValue()) + "\"" : printable(max.toString())));
+                }
                 break;
             case TOKEN_CREATED:
                 for (String secret : SECRET_FIELDS) {
@@ -126,7 +143,7 @@ final class ChangeRules {
             default:
                 break;
         }
-        return new Shape(subject, role, expiresAt, tree);
+        return new Shape(subject, role, expiresAt, maxGrantDuration, tree);
     }
 
     /**
@@ -138,6 +155,17 @@ final class ChangeRules {
     static Instant expiresAt(JsonNode grantPayload) {
         JsonNode expiry = grantPayload.get("expiresAt");
         return expiry == null || !expiry.isTextual() ? null : Instant.parse(expiry.textValue());
+    }
+
+    /**
+     * The longest grant a {@code role_marked_self_service} payload allows.
+     *
+     * @return the duration, or null if there is no limit (or the field is not text)
+     * @throws DateTimeParseException if {@code maxGrantDuration} is not an ISO-8601 duration
+     */
+    static Duration maxGrantDuration(JsonNode markPayload) {
+        JsonNode max = markPayload.get("maxGrantDuration");
+        return max == null || !max.isTextual() ? null : Duration.parse(max.textValue());
     }
 
     private static String what(EntryType type) {

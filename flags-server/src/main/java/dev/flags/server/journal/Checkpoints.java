@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,12 +43,14 @@ import java.util.zip.CheckedOutputStream;
  *          | int32 n | n x str role                             (self-service roles)
  *          | version 2 only: int32 n | n x (str userId, str role, int64 epochSecond, int32 nano)
  *                                                               (grant expiries)
+ *          |   and int32 n | n x (str role, int64 seconds, int32 nano)  (longest grants of roles)
  * trailer: int32 crc32c(header + body) | "FLAGSEND"
  * str, bytes: int32 length | bytes (UTF-8 for str, canonical JSON for bytes)
  * </pre>
  *
- * <p>Version 2 differs only by the grant expiries; a checkpoint is written in version 1 when no grant
- * expires, so a journal that does not use expiring grants stays readable by releases before them.
+ * <p>Version 2 differs only by the grant expiries and the longest grants of self-service roles; a
+ * checkpoint is written in version 1 when there are neither, so a journal that does not use them
+ * stays readable by releases before them.
  * Every collection is written in key order, so the same state gives the same bytes. Files are
  * named {@code checkpoint-<20-digit sequence>.ckpt} and written atomically: a temporary file is
  * written and forced, renamed into place, and the directory is forced.
@@ -130,7 +133,8 @@ final class Checkpoints {
     }
 
     private static void writeState(DataOutputStream out, ServerState state) throws IOException {
-        boolean expiries = state.environments().values().stream().anyMatch(e -> !e.grantExpiries().isEmpty());
+        boolean expiries = state.environments().values().stream()
+                .anyMatch(e -> !e.grantExpiries().isEmpty() || !e.maxGrantDurations().isEmpty());
         out.write(MAGIC);
         out.writeShort(expiries ? FORMAT_VERSION : OLDEST_FORMAT_VERSION);
         out.writeShort(0);
@@ -161,6 +165,12 @@ final class Checkpoints {
                     writeString(out, expiry.getKey().role());
                     out.writeLong(expiry.getValue().getEpochSecond());
                     out.writeInt(expiry.getValue().getNano());
+                }
+                out.writeInt(env.maxGrantDurations().size());
+                for (Map.Entry<String, Duration> max : new TreeMap<>(env.maxGrantDurations()).entrySet()) {
+                    writeString(out, max.getKey());
+                    out.writeLong(max.getValue().getSeconds());
+                    out.writeInt(max.getValue().getNano());
                 }
             }
         }
@@ -302,6 +312,14 @@ final class Checkpoints {
                                     + grant.role() + " of " + grant.userId());
                         }
                         env.grantExpiries.put(grant, Instant.ofEpochSecond(b.getLong(), b.getInt()));
+                    }
+                    int limited = count(b);
+                    for (int r = 0; r < limited; r++) {
+                        String role = string(b);
+                        if (!env.selfServiceRoles.contains(role)) {
+                            throw new IllegalArgumentException("a longest grant for a role that is not self-service: " + role);
+                        }
+                        env.maxGrantDurations.put(role, Duration.ofSeconds(b.getLong(), b.getInt()));
                     }
                 }
             }

@@ -1,5 +1,6 @@
 package dev.flags.server.journal;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -30,6 +31,8 @@ import java.util.Set;
  * @param selfServiceRoles the roles users may grant to themselves
  * @param grantExpiries when each grant that expires does: only grants that are in {@code roleGrants}
  *     and were made with an expiry; the server revokes each one at its time
+ * @param maxGrantDurations for self-service roles that have one, the longest a grant of the role made
+ *     by anyone but an admin may last (the server enforces it when it grants)
  */
 public record EnvironmentState(
         String key,
@@ -40,7 +43,8 @@ public record EnvironmentState(
         Map<String, CanonicalJson> archivedFlags,
         Map<String, Set<String>> roleGrants,
         Set<String> selfServiceRoles,
-        Map<Grant, Instant> grantExpiries) {
+        Map<Grant, Instant> grantExpiries,
+        Map<String, Duration> maxGrantDurations) {
 
     /**
      * Copies the collections; a null collection becomes an empty one.
@@ -59,17 +63,18 @@ public record EnvironmentState(
         roleGrants = roleGrants == null ? Map.of() : copyGrants(roleGrants);
         selfServiceRoles = selfServiceRoles == null ? Set.of() : Set.copyOf(selfServiceRoles);
         grantExpiries = grantExpiries == null ? Map.of() : Map.copyOf(grantExpiries);
+        maxGrantDurations = maxGrantDurations == null ? Map.of() : Map.copyOf(maxGrantDurations);
     }
 
     /**
      * Makes a state without expiring grants (as every environment was before grants could expire).
      *
-     * @see #EnvironmentState(String, long, boolean, CanonicalJson, Map, Map, Map, Set, Map)
+     * @see #EnvironmentState(String, long, boolean, CanonicalJson, Map, Map, Map, Set, Map, Map)
      */
     public EnvironmentState(String key, long version, boolean archived, CanonicalJson metadata,
             Map<String, CanonicalJson> flags, Map<String, CanonicalJson> archivedFlags,
             Map<String, Set<String>> roleGrants, Set<String> selfServiceRoles) {
-        this(key, version, archived, metadata, flags, archivedFlags, roleGrants, selfServiceRoles, null);
+        this(key, version, archived, metadata, flags, archivedFlags, roleGrants, selfServiceRoles, null, null);
     }
 
     private static Map<String, Set<String>> copyGrants(Map<String, Set<String>> grants) {

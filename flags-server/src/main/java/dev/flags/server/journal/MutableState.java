@@ -3,6 +3,7 @@ package dev.flags.server.journal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -47,6 +48,7 @@ final class MutableState {
         final HashMap<String, Set<String>> grants = new HashMap<>();
         final HashSet<String> selfServiceRoles = new HashSet<>();
         final HashMap<Grant, Instant> grantExpiries = new HashMap<>();
+        final HashMap<String, Duration> maxGrantDurations = new HashMap<>();
         private EnvironmentState frozen;
 
         Env(String key, CanonicalJson metadata) {
@@ -57,7 +59,7 @@ final class MutableState {
         EnvironmentState freeze() {
             if (frozen == null) {
                 frozen = new EnvironmentState(key, version, archived, metadata, flags, archivedFlags,
-                        grants, selfServiceRoles, grantExpiries);
+                        grants, selfServiceRoles, grantExpiries, maxGrantDurations);
             }
             return frozen;
         }
@@ -178,8 +180,11 @@ final class MutableState {
                 }
                 break;
             case ROLE_MARKED_SELF_SERVICE:
-                if (env.selfServiceRoles.contains(subject)) {
-                    throw conflict("role \"" + subject + "\" is already self-service" + in);
+                // Marking again is how the longest grant of a self-service role is changed (or removed).
+                if (env.selfServiceRoles.contains(subject)
+                        && Objects.equals(env.maxGrantDurations.get(subject), shape.maxGrantDuration())) {
+                    throw conflict("role \"" + subject + "\" is already self-service"
+                            + (shape.maxGrantDuration() == null ? "" : " for at most " + shape.maxGrantDuration()) + in);
                 }
                 break;
             case ROLE_UNMARKED_SELF_SERVICE:
@@ -217,6 +222,10 @@ final class MutableState {
         tree.set("archivedFlags", definitions(tree, source.archivedFlags));
         ArrayNode roles = tree.putArray("selfServiceRoles");
         new TreeSet<>(source.selfServiceRoles).forEach(roles::add);
+        if (!source.maxGrantDurations.isEmpty()) {
+            ObjectNode max = tree.putObject("maxGrantDurations");
+            new TreeMap<>(source.maxGrantDurations).forEach((role, d) -> max.put(role, d.toString()));
+        }
         CanonicalJson payload = CanonicalJson.of(tree);
         if (payload.size() > RecordCodec.MAX_PAYLOAD_BYTES) {
             throw new IllegalArgumentException("cannot clone environment \"" + sourceName
@@ -332,9 +341,16 @@ final class MutableState {
                 break;
             case ROLE_MARKED_SELF_SERVICE:
                 env.selfServiceRoles.add(subject);
+                Duration max = ChangeRules.maxGrantDuration(e.payload().toJsonNode());
+                if (max == null) {
+                    env.maxGrantDurations.remove(subject);
+                } else {
+                    env.maxGrantDurations.put(subject, max);
+                }
                 break;
             case ROLE_UNMARKED_SELF_SERVICE:
                 env.selfServiceRoles.remove(subject);
+                env.maxGrantDurations.remove(subject);
                 break;
             default:
                 throw new IllegalStateException("entry type " + e.type() + " cannot change an existing"
@@ -351,12 +367,16 @@ final class MutableState {
         JsonNode flags = tree.get("flags");
         JsonNode archived = tree.get("archivedFlags");
         JsonNode roles = tree.get("selfServiceRoles");
+        JsonNode max = tree.get("maxGrantDurations");
         tree.remove(ChangeRules.CLONE_FIELDS);
         Env env = new Env(e.environment(), CanonicalJson.of(tree));
         copyDefinitions(flags, env.flags);
         copyDefinitions(archived, env.archivedFlags);
         if (roles != null) {
             roles.forEach(r -> env.selfServiceRoles.add(r.textValue()));
+        }
+        if (max != null) {
+            max.properties().forEach(m -> env.maxGrantDurations.put(m.getKey(), Duration.parse(m.getValue().textValue())));
         }
         return env;
     }

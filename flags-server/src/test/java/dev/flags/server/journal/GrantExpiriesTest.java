@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Set;
@@ -81,6 +82,40 @@ class GrantExpiriesTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was 1764849600");
             assertThat(journal.lastSequence()).isEqualTo(1);
         }
+    }
+
+    @Test
+    void aSelfServiceRolesLongestGrantIsSetByMarkingItAgainCopiedByACloneAndKeptByACheckpoint() throws Exception {
+        EnvironmentState cloned;
+        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
+            journal.append(createEnvironment("staging"));
+            journal.append(mark("beta", "P7D"));
+            assertThat(staging(journal).maxGrantDurations()).isEqualTo(Map.of("beta", Duration.ofDays(7)));
+            assertThatThrownBy(() -> journal.append(mark("beta", "PT168H"))).isInstanceOf(ChangeConflictException.class)
+                    .hasMessage("role \"beta\" is already self-service for at most PT168H in environment \"staging\"");
+            journal.append(mark("beta", "PT8H"));
+            journal.append(mark("qa", null));
+            journal.append(Change.of(EntryType.ENVIRONMENT_CLONED, "production", "admin", json("{\"source\":\"staging\"}")));
+            cloned = journal.state().environment("production").orElseThrow();
+            assertThat(cloned.maxGrantDurations()).isEqualTo(Map.of("beta", Duration.ofHours(8)));
+            assertThat(cloned.selfServiceRoles()).containsExactlyInAnyOrder("beta", "qa");
+            assertThat(cloned.metadata().toJsonNode().has("maxGrantDurations")).as("what was copied is not metadata").isFalse();
+            assertThatThrownBy(() -> journal.append(mark("qa", "P0D"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("payload of role_marked_self_service: maxGrantDuration must be a positive ISO-8601 duration such as"
+                            + " \"P7D\", was \"P0D\"");
+        }
+        assertThat(checkpointFormat(Fixtures.checkpoints(dir).get(0))).isEqualTo(2);
+        try (FileJournal reopened = Fixtures.builder(dir, clock).open()) {
+            assertThat(reopened.recoveryReport().checkpointSequence()).isEqualTo(5);
+            assertThat(reopened.state().environment("production").orElseThrow()).isEqualTo(cloned);
+            reopened.append(Change.of(EntryType.ROLE_UNMARKED_SELF_SERVICE, "staging", "bob", json("{\"role\":\"beta\"}")));
+            assertThat(staging(reopened).maxGrantDurations()).isEmpty();
+        }
+    }
+
+    private static Change mark(String role, String max) {
+        return Change.of(EntryType.ROLE_MARKED_SELF_SERVICE, "staging", "bob",
+                json("{\"role\":\"" + role + "\"" + (max == null ? "" : ",\"maxGrantDuration\":\"" + max + "\"") + "}"));
     }
 
     @Test
