@@ -96,6 +96,25 @@ final class ChangeRules {
                 if (field(type, tree, "hash").isBlank()) {
                     throw new IllegalArgumentException("payload of token_created: hash must not be blank");
                 }
+                // Optional (tokens made before expiries have none and never expire); when present, every
+                // reader must be able to parse it, or the token could not be checked after a restart.
+                if (tree.has("expiresAt")) {
+                    JsonNode expiresAt = tree.get("expiresAt");
+                    boolean instant = expiresAt.isTextual();
+                    if (instant) {
+                        try {
+                            java.time.Instant.parse(expiresAt.textValue());
+                        } catch (java.time.format.DateTimeParseException e) {
+                            instant = false;
+                        }
+                    }
+                    if (!instant) {
+                        throw new IllegalArgumentException("payload of token_created: expiresAt must be an ISO-8601 instant"
+                                + " in UTC, such as \"2027-01-31T00:00:00Z\", was " + (expiresAt.isTextual()
+                                        ? "\"" + printable(expiresAt.textValue()) + "\""
+                                        : expiresAt.getNodeType().name().toLowerCase(Locale.ROOT)));
+                    }
+                }
                 break;
             case ENVIRONMENT_CLONED:
                 key("source environment key", field(type, tree, "source"));
