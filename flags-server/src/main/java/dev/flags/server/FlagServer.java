@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.server.auth.TokenExpiry;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
@@ -28,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -79,6 +81,8 @@ public final class FlagServer implements AutoCloseable {
     private final Metrics metrics;
     private final ChangeWriter writer;
     private final Broadcaster broadcaster;
+    /** Closes each token's sync streams when it expires; stopped after the streams are. */
+    private final TokenExpiry tokenExpiry;
     private final Server grpc;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
@@ -87,7 +91,7 @@ public final class FlagServer implements AutoCloseable {
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private FlagServer(ServerConfig config) throws IOException {
+    private FlagServer(ServerConfig config, Clock clock) throws IOException {
         this.config = config;
         checkDataDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
@@ -97,12 +101,13 @@ public final class FlagServer implements AutoCloseable {
         createOwnerOnly(config.dataDir().resolve("journal"));
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
-        FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal"));
+        FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal")).clock(clock);
         if (config.journalRetention() != null) {
             journalBuilder.retention(config.journalRetention());
         }
         this.journal = journalBuilder.open();
         Broadcaster sync = null;
+        TokenExpiry expiry = null;
         Server grpcServer = null;
         try {
             String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
@@ -111,7 +116,9 @@ public final class FlagServer implements AutoCloseable {
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
             this.broadcaster = sync;
             this.writer = new ChangeWriter(journal, metrics, broadcaster::environmentChanged);
-            TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked);
+            expiry = new TokenExpiry(clock, broadcaster::tokenExpired);
+            this.tokenExpiry = expiry;
+            TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
             metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"
@@ -126,6 +133,9 @@ public final class FlagServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
                 sync.shutdown();
+            }
+            if (expiry != null) {
+                expiry.close();
             }
             if (grpcServer != null) {
                 grpcServer.shutdownNow();
@@ -231,7 +241,15 @@ public final class FlagServer implements AutoCloseable {
      * @throws IOException if the data directory, the journal or a port cannot be used
      */
     public static FlagServer start(ServerConfig config) throws IOException {
-        return new FlagServer(config);
+        return new FlagServer(config, Clock.systemUTC());
+    }
+
+    /**
+     * Starts a server whose journal timestamps, token expiries and token last uses read a given clock:
+     * for tests that move time on instead of waiting for it.
+     */
+    static FlagServer start(ServerConfig config, Clock clock) throws IOException {
+        return new FlagServer(config, clock);
     }
 
     private void registerSyncMetrics() {
@@ -366,6 +384,7 @@ public final class FlagServer implements AutoCloseable {
         }
         ready.set(false);
         broadcaster.shutdown(); // tells every SDK to reconnect elsewhere
+        tokenExpiry.close(); // no stream is left to close at an expiry
         grpc.shutdown();
         try {
             if (!grpc.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {

@@ -18,8 +18,10 @@ import dev.flags.server.Metrics;
 import dev.flags.server.Playground;
 import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
+import dev.flags.server.auth.Authentication;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
+import dev.flags.server.auth.TokenInfo;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
@@ -35,8 +37,12 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.Period;
 import java.time.format.DateTimeParseException;
+import java.time.temporal.TemporalAmount;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -124,7 +130,13 @@ public final class ApiServlet extends HttpServlet {
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw new ApiException(401, "unauthorized", "send a token: Authorization: Bearer <token>");
         }
-        Principal p = services.tokens().authenticate(header.substring(7).trim())
+        Authentication checked = services.tokens().check(header.substring(7).trim());
+        if (checked.isExpired()) {
+            // Refused as an unknown token is; the words differ so that its holder asks for a new one.
+            throw new ApiException(401, "unauthorized", "the token expired at " + checked.expiredToken().expiresAt()
+                    + ": ask an admin for a new one");
+        }
+        Principal p = checked.principal()
                 .orElseThrow(() -> new ApiException(401, "unauthorized", "the token is unknown or was revoked"));
         if (p.scope() == Scope.SDK) {
             // An SDK's token is built into applications, the most exposed place a token lives: it may
@@ -499,12 +511,12 @@ public final class ApiServlet extends HttpServlet {
             switch (method) {
                 case "GET" -> {
                     ArrayNode list = NODES.arrayNode();
-                    services.tokens().list().forEach(t -> list.add(token(t)));
+                    services.tokens().tokens().forEach(t -> list.add(token(t)));
                     write(resp, 200, NODES.objectNode().set("tokens", list));
                 }
                 case "POST" -> {
                     JsonNode body = body(req);
-                    rejectUnknown(body, Set.of("name", "scope", "environments", "userId", "comment"));
+                    rejectUnknown(body, Set.of("name", "scope", "environments", "userId", "expiresAt", "expiresIn", "comment"));
                     String name = text(body, "name", true); // its syntax is the token service's (a 400 below)
                     String scopeName = text(body, "scope", true);
                     Scope scope = Arrays.stream(Scope.values()).filter(s -> s.apiName().equals(scopeName)).findFirst()
@@ -524,12 +536,12 @@ public final class ApiServlet extends HttpServlet {
                     }
                     TokenService.CreatedToken created;
                     try {
-                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), p.actor(),
-                                comment(req, text(body, "comment", false)));
+                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), expiry(body),
+                                p.actor(), comment(req, text(body, "comment", false)));
                     } catch (IllegalArgumentException e) {
                         throw new ApiException(400, "bad request", e.getMessage());
                     }
-                    ObjectNode n = token(created.principal());
+                    ObjectNode n = token(created.info());
                     n.put("token", created.secret());
                     resp.setHeader("Location", "/api/v1/tokens/" + created.principal().tokenId());
                     write(resp, 201, n);
@@ -543,7 +555,7 @@ public final class ApiServlet extends HttpServlet {
             switch (method) {
                 case "GET" -> {
                     // What the 201's Location names: the token's metadata, never its secret.
-                    Principal token = services.tokens().list().stream().filter(t -> t.tokenId().equals(id)).findFirst()
+                    TokenInfo token = services.tokens().token(id)
                             .orElseThrow(() -> new ApiException(404, "token not found", "there is no live token \"" + id + "\""));
                     write(resp, 200, token(token));
                 }
@@ -566,14 +578,81 @@ public final class ApiServlet extends HttpServlet {
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
     }
 
-    private static ObjectNode token(Principal t) {
+    private static ObjectNode token(TokenInfo info) {
+        Principal t = info.principal();
         ObjectNode n = NODES.objectNode().put("id", t.tokenId()).put("name", t.name()).put("scope", t.scope().apiName());
         ArrayNode envs = n.putArray("environments");
         t.environments().forEach(envs::add);
         if (t.userId() != null) {
             n.put("userId", t.userId());
         }
+        // Always present (null when unknown or none), so that a script reads one shape.
+        n.put("createdAt", instant(info.createdAt()));
+        n.put("createdBy", info.createdBy());
+        n.put("expiresAt", instant(t.expiresAt()));
+        n.put("expired", info.expired());
+        n.put("lastUsedAt", instant(info.lastUsedAt()));
         return n;
+    }
+
+    private static String instant(Instant at) {
+        return at == null ? null : at.toString();
+    }
+
+    /**
+     * A new token's expiry: {@code "expiresAt"} (an ISO-8601 instant with its offset) or {@code "expiresIn"}
+     * (an ISO-8601 duration from now), not both; null for neither (the token never expires). Whether it is
+     * in the future and not too far is the token service's to say.
+     */
+    private Instant expiry(JsonNode body) {
+        JsonNode at = body.get("expiresAt");
+        JsonNode in = body.get("expiresIn");
+        boolean hasAt = at != null && !at.isNull();
+        boolean hasIn = in != null && !in.isNull();
+        if (hasAt && hasIn) {
+            throw new ApiException(400, "bad request", "give \"expiresAt\" or \"expiresIn\", not both");
+        }
+        if (hasAt) {
+            if (!at.isTextual()) {
+                throw new ApiException(400, "bad request", "\"expiresAt\" must be an ISO-8601 instant as a string, such as"
+                        + " \"2027-01-31T00:00:00Z\", was " + shown(at));
+            }
+            try {
+                return OffsetDateTime.parse(at.textValue()).toInstant();
+            } catch (DateTimeParseException e) {
+                throw new ApiException(400, "bad request", "\"expiresAt\" must be an ISO-8601 instant with its offset, such as"
+                        + " \"2027-01-31T00:00:00Z\" or \"2027-01-31T09:00:00+01:00\", was " + shown(at));
+            }
+        }
+        if (hasIn) {
+            String example = "such as \"PT8H\", \"P90D\" or \"P1Y\"";
+            if (!in.isTextual()) {
+                throw new ApiException(400, "bad request", "\"expiresIn\" must be an ISO-8601 duration as a string, " + example
+                        + ", was " + shown(in));
+            }
+            return services.tokens().expiryIn(lifetime(in.textValue(), example, shown(in)));
+        }
+        return null;
+    }
+
+    /** A lifetime: a Duration (PT8H, P90D) or, for calendar units (P1Y, P6M, P2W), a Period. */
+    private static TemporalAmount lifetime(String text, String example, String shown) {
+        try {
+            return Duration.parse(text);
+        } catch (DateTimeParseException notADuration) {
+            try {
+                return Period.parse(text);
+            } catch (DateTimeParseException notAPeriod) {
+                throw new ApiException(400, "bad request", "\"expiresIn\" must be an ISO-8601 duration, " + example
+                        + " (not years or months together with hours), was " + shown);
+            }
+        }
+    }
+
+    /** A JSON value from the request, for a message: escaped and cut. */
+    private static String shown(JsonNode value) {
+        String text = value.toString();
+        return LogText.escape(text.length() > 80 ? text.substring(0, 77) + "..." : text);
     }
 
     // ---------------------------------------------------------------- request and response helpers
