@@ -42,7 +42,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
-                FlagsCommand.Validate.class, FlagsCommand.Eval.class},
+                FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
                 "3:the server cannot be reached"})
@@ -125,7 +125,7 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     /** Where the server is and who is asking: options, or FLAGS_* environment variables. */
-    static final class ServerOptions {
+    static class ConnectionOptions {
         @Option(names = "--server", defaultValue = "${env:FLAGS_SERVER:-http://localhost:8080}",
                 description = "The flag server's HTTP address (env FLAGS_SERVER, default ${DEFAULT-VALUE}).")
         String server;
@@ -134,13 +134,16 @@ public final class FlagsCommand implements Callable<Integer> {
                 description = "Your token (env FLAGS_TOKEN). Prefer the variable: options show in ps.")
         String token;
 
-        @Option(names = {"-e", "--env"}, defaultValue = "${env:FLAGS_ENV:-production}",
-                description = "The environment (env FLAGS_ENV, default ${DEFAULT-VALUE}).")
-        String environment;
-
         Api api(CommandSpec command) {
             return new Api(server, token, command.commandLine().getErr());
         }
+    }
+
+    /** The connection, and the one environment a command works in. */
+    static final class ServerOptions extends ConnectionOptions {
+        @Option(names = {"-e", "--env"}, defaultValue = "${env:FLAGS_ENV:-production}",
+                description = "The environment (env FLAGS_ENV, default ${DEFAULT-VALUE}).")
+        String environment;
 
         String flagPath(String key) {
             return "/environments/" + Api.path(environment) + "/flags/" + Api.path(key);
@@ -149,7 +152,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
     /** The "why" of a change; only commands that change something take it (a read has no history to record it in). */
     static final class CommentOption {
-        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the flag's history.")
+        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the journal (the flag's history, the audit log).")
         String comment;
     }
 
@@ -634,6 +637,120 @@ public final class FlagsCommand implements Callable<Integer> {
             boolean last = i == steps.size() - 1;
             String verdict = last ? "decided: " : kind.equals("switch") ? "" : "not matched: ";
             out.println("  - " + subject + ": " + verdict + shown(step.path("detail").asText()));
+        }
+    }
+
+    @Command(name = "tokens", mixinStandardHelpOptions = true, description = "Make, list and revoke API tokens (an admin token's work).",
+            subcommands = {TokensList.class, TokensShow.class, TokensCreate.class, TokensRevoke.class})
+    static final class Tokens implements Callable<Integer> {
+        @Spec CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            spec.commandLine().usage(spec.commandLine().getErr());
+            return EXIT_USAGE;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the live tokens, one line each: id, name,"
+            + " scope, environments, when and by whom made, expiry (EXPIRED once past), last use since the server started.")
+    static final class TokensList implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Spec CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            JsonNode tokens = o.api(spec).call("GET", "/tokens", null, null).path("tokens");
+            for (JsonNode t : tokens) {
+                spec.commandLine().getOut().println(tokenLine(t));
+            }
+            if (tokens.isEmpty()) {
+                spec.commandLine().getErr().println("flags: the server has no tokens (but the bootstrap admin token)");
+            }
+            return EXIT_OK;
+        }
+    }
+
+    /**
+     * A token as one line: {@code tok-1a2b3c4d5e6f  alice  editor  [production]  made 2026-12-01T09:00:00Z by admin
+     * (admin)  expires 2027-03-01T09:00:00Z  last used 2026-12-01T09:05:00Z}; "never" for no expiry, "EXPIRED" after it
+     * passed, "not since the server started" for no use. Names and actors are escaped: they cannot drive the terminal.
+     */
+    static String tokenLine(JsonNode t) {
+        List<String> envs = new ArrayList<>();
+        t.path("environments").forEach(e -> envs.add(oneLine(e.asText())));
+        String user = t.hasNonNull("userId") ? " user " + oneLine(t, "userId") : "";
+        String made = t.hasNonNull("createdAt") ? oneLine(t, "createdAt") + " by " + oneLine(t, "createdBy") : "(no longer in the journal)";
+        String expires = !t.hasNonNull("expiresAt") ? "never"
+                : oneLine(t, "expiresAt") + (t.path("expired").asBoolean() ? " EXPIRED" : "");
+        String used = t.hasNonNull("lastUsedAt") ? oneLine(t, "lastUsedAt") : "not since the server started";
+        return String.format("%-17s %-20s %-6s %s%s  made %s  expires %s  last used %s", oneLine(t, "id"), oneLine(t, "name"),
+                oneLine(t, "scope"), envs, user, made, expires, used);
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Print a live token's metadata (never its secret).")
+    static final class TokensShow implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "TOKEN-ID", description = "The token's id, such as tok-1a2b3c4d5e6f.") String id;
+
+        @Override
+        public Integer call() {
+            print(spec, o.api(spec).call("GET", "/tokens/" + Api.path(id), null, null));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Make a token; prints it with its secret, shown"
+            + " this once.")
+    static final class TokensCreate implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME", description = "Who or what it is for, such as alice or billing-service.") String name;
+        @Option(names = "--scope", required = true, paramLabel = "SCOPE", description = "admin, editor, tester or sdk.") String scope;
+        @Option(names = {"-e", "--env"}, paramLabel = "ENV", description = "An environment it is for; repeat for more (sdk: exactly one;"
+                + " admin: none).") List<String> environments = new ArrayList<>();
+        @Option(names = "--user-id", paramLabel = "USER-ID", description = "For a tester token: the one user whose roles it may grant.")
+        String userId;
+        @Option(names = "--expires-in", paramLabel = "DURATION", description = "It stops working after this long: an ISO-8601 duration,"
+                + " such as PT8H, P90D or P1Y (at most P10Y).") String expiresIn;
+        @Option(names = "--expires-at", paramLabel = "INSTANT", description = "It stops working at this time: an ISO-8601 instant with"
+                + " its offset, such as 2027-01-31T00:00:00Z.") String expiresAt;
+
+        @Override
+        public Integer call() {
+            if (expiresIn != null && expiresAt != null) {
+                throw new CliException(EXIT_USAGE, "give --expires-in or --expires-at, not both");
+            }
+            ObjectNode body = Api.JSON.createObjectNode().put("name", name).put("scope", scope);
+            environments.forEach(body.putArray("environments")::add);
+            if (userId != null) {
+                body.put("userId", userId);
+            }
+            if (expiresIn != null) {
+                body.put("expiresIn", expiresIn);
+            }
+            if (expiresAt != null) {
+                body.put("expiresAt", expiresAt);
+            }
+            print(spec, o.api(spec).call("POST", "/tokens", body, why.comment));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a token at once: its next request gets 401, and"
+            + " an sdk token's open sync streams are closed.")
+    static final class TokensRevoke implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "TOKEN-ID") String id;
+
+        @Override
+        public Integer call() {
+            print(spec, o.api(spec).call("DELETE", "/tokens/" + Api.path(id), null, why.comment));
+            return EXIT_OK;
         }
     }
 

@@ -10,6 +10,9 @@ import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,6 +76,54 @@ class FlagsCommandTest {
     @AfterEach
     void stop() {
         server.close();
+    }
+
+    @Test
+    void tokensAreMadeWithAnExpiryAndListedWithWhenTheyWereMadeWhenTheyExpireAndWhenTheyWereLastUsed() throws Exception {
+        String at = "--server=http://127.0.0.1:" + server.httpPort();
+        String admin = "--token=" + ADMIN;
+        Instant before = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+        Run made = flags("tokens", "create", "alice", at, admin, "--scope", "editor", "-e", "production", "--expires-in", "P90D",
+                "-m", "for the migration");
+        assertThat(made.exit()).as(made.err()).isZero();
+        JsonNode token = made.json();
+        String id = token.get("id").asText();
+        String secret = token.get("token").asText();
+        Instant expiresAt = Instant.parse(token.get("expiresAt").asText());
+        assertThat(expiresAt).isBetween(before.plus(Duration.ofDays(90)), Instant.now().plus(Duration.ofDays(90)));
+        assertThat(token.get("expired").asBoolean()).isFalse();
+        assertThat(token.get("createdBy").asText()).isEqualTo("admin (admin)");
+        Run forever = flags("tokens", "create", "ci", at, admin, "--scope", "admin");
+        assertThat(forever.exit()).as(forever.err()).isZero();
+
+        assertThat(flags("list", at, "--token=" + secret, "--env=production").exit()).as("alice uses her token").isZero();
+        Run list = flags("tokens", "list", at, admin);
+        assertThat(list.exit()).as(list.err()).isZero();
+        String alice = list.out().lines().filter(l -> l.startsWith(id)).findFirst().orElseThrow();
+        assertThat(alice).contains(" alice ").contains(" editor ").contains("[production]").contains(" by admin (admin) ")
+                .contains("expires " + expiresAt + "  ").doesNotContain("EXPIRED").doesNotContain(secret)
+                .containsPattern("last used 20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$");
+        String ci = forever.json().get("id").asText();
+        assertThat(list.out().lines().filter(l -> l.startsWith(ci)).findFirst().orElseThrow())
+                .contains("expires never").endsWith("last used not since the server started");
+        assertThat(flags("tokens", "show", id, at, admin).json().get("lastUsedAt").asText()).startsWith("20");
+
+        Run both = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-in", "P1D", "--expires-at",
+                "2030-01-01T00:00:00Z");
+        assertThat(both.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(both.err()).isEqualTo("flags: give --expires-in or --expires-at, not both\n");
+        Run bad = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-in", "90 days");
+        assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(bad.err()).contains("\"expiresIn\" must be an ISO-8601 duration");
+        Run past = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-at", "2020-01-01T00:00:00Z");
+        assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(past.err()).contains("expiresAt must be in the future");
+
+        Run revoked = flags("tokens", "revoke", id, at, admin, "-m", "migration done");
+        assertThat(revoked.exit()).as(revoked.err()).isZero();
+        assertThat(revoked.json().get("revoked").asBoolean()).isTrue();
+        assertThat(flags("tokens", "list", at, admin).out()).doesNotContain(id);
+        assertThat(flags("tokens").exit()).as("no subcommand").isEqualTo(FlagsCommand.EXIT_USAGE);
     }
 
     @Test
