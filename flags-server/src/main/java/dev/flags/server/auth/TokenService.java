@@ -316,7 +316,7 @@ public final class TokenService implements Authenticator {
      *
      * @param lifetime how long the token is to work: a {@link java.time.Duration} ({@code PT8H}, {@code P90D})
      *     or a {@link java.time.Period} ({@code P1Y}, {@code P6M}, {@code P2W}: calendar units, counted in UTC)
-     * @return now plus the lifetime, to the millisecond
+     * @return now plus the lifetime, to the second (rounded down)
      * @throws IllegalArgumentException if the lifetime is not positive or reaches past {@link #MAX_LIFETIME}
      */
     public Instant expiryIn(TemporalAmount lifetime) {
@@ -329,15 +329,15 @@ public final class TokenService implements Authenticator {
         Instant now = clock.instant();
         Instant at;
         try {
-            at = now.atOffset(ZoneOffset.UTC).plus(lifetime).toInstant().truncatedTo(ChronoUnit.MILLIS);
+            at = now.atOffset(ZoneOffset.UTC).plus(lifetime).toInstant().truncatedTo(ChronoUnit.SECONDS);
         } catch (DateTimeException | ArithmeticException e) {
             throw new IllegalArgumentException("expiresIn must be at most " + MAX_LIFETIME + " (10 years), was " + lifetime);
         }
         if (at.isAfter(latestExpiry(now))) {
             throw new IllegalArgumentException("expiresIn must be at most " + MAX_LIFETIME + " (10 years), was " + lifetime);
         }
-        if (!at.isAfter(now)) { // under a millisecond
-            throw new IllegalArgumentException("expiresIn must be at least a millisecond, was " + lifetime);
+        if (!at.isAfter(now)) { // under a second: the expiry is kept to the second
+            throw new IllegalArgumentException("expiresIn must be at least a second, was " + lifetime);
         }
         return at;
     }
