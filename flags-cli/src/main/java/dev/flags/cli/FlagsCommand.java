@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -42,7 +43,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
-                FlagsCommand.Validate.class, FlagsCommand.Eval.class},
+                FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
                 "3:the server cannot be reached"})
@@ -125,7 +126,7 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     /** Where the server is and who is asking: options, or FLAGS_* environment variables. */
-    static final class ServerOptions {
+    static class ConnectionOptions {
         @Option(names = "--server", defaultValue = "${env:FLAGS_SERVER:-http://localhost:8080}",
                 description = "The flag server's HTTP address (env FLAGS_SERVER, default ${DEFAULT-VALUE}).")
         String server;
@@ -134,13 +135,16 @@ public final class FlagsCommand implements Callable<Integer> {
                 description = "Your token (env FLAGS_TOKEN). Prefer the variable: options show in ps.")
         String token;
 
-        @Option(names = {"-e", "--env"}, defaultValue = "${env:FLAGS_ENV:-production}",
-                description = "The environment (env FLAGS_ENV, default ${DEFAULT-VALUE}).")
-        String environment;
-
         Api api(CommandSpec command) {
             return new Api(server, token, command.commandLine().getErr());
         }
+    }
+
+    /** The connection, and the one environment a command works in. */
+    static final class ServerOptions extends ConnectionOptions {
+        @Option(names = {"-e", "--env"}, defaultValue = "${env:FLAGS_ENV:-production}",
+                description = "The environment (env FLAGS_ENV, default ${DEFAULT-VALUE}).")
+        String environment;
 
         String flagPath(String key) {
             return "/environments/" + Api.path(environment) + "/flags/" + Api.path(key);
@@ -149,7 +153,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
     /** The "why" of a change; only commands that change something take it (a read has no history to record it in). */
     static final class CommentOption {
-        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the flag's history.")
+        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the journal (the flag's history, the audit log).")
         String comment;
     }
 
@@ -380,7 +384,7 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "grant", description = "Grant a role to a user id (testers: self-service roles such as beta-tester)."
             + " Granting a role the user has again sets its expiry (or, without --for and --until, makes it permanent).")
     static final class Grant extends RoleCommand {
-        @Option(names = "--for", paramLabel = "DURATION", description = "The grant expires after this long: 90m, 8h, 30d, or an"
+        @Option(names = "--for", paramLabel = "DURATION", description = "The grant expires after this long: 90m, 8h, 30d, 2w, or an"
                 + " ISO-8601 duration such as PT8H. The server revokes it then.")
         String duration;
         @Option(names = "--until", paramLabel = "INSTANT", description = "The grant expires at this ISO-8601 instant, such as"
@@ -395,23 +399,42 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         ObjectNode body() {
             if (duration != null && until != null) {
-                throw new CliException(EXIT_USAGE, "give --for or --until, not both");
+                throw new ParameterException(spec.commandLine(), "give --for or --until, not both");
             }
             if (duration != null) {
-                return Api.JSON.createObjectNode().put("expiresIn", isoDuration(duration));
+                return Api.JSON.createObjectNode().put("expiresIn", isoDuration(spec, "--for", duration));
             }
             return until == null ? null : Api.JSON.createObjectNode().put("expiresAt", until);
         }
+    }
 
-        /** 90m, 8h, 30d as ISO-8601 (the server's form); anything else is passed on for the server to judge. */
-        static String isoDuration(String text) {
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})([smhd])").matcher(text.trim());
-            if (!m.matches()) {
-                return text;
-            }
+    private static final java.util.regex.Pattern SHORT_DURATION =
+            java.util.regex.Pattern.compile("(\\d{1,9})\\s*([smhdwy])", java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /**
+     * 15s, 90m, 8h, 30d, 2w, 1y as ISO-8601 (the server's form: PT15S, PT90M, PT8H, P30D, P2W, P1Y); an ISO-8601
+     * duration as it is, for the server to judge.
+     *
+     * @return the ISO-8601 form, or null if the text is neither
+     */
+    static String isoDuration(String text) {
+        String t = text.trim();
+        java.util.regex.Matcher m = SHORT_DURATION.matcher(t);
+        if (m.matches()) {
             String unit = m.group(2).toUpperCase(java.util.Locale.ROOT);
-            return unit.equals("D") ? "P" + m.group(1) + "D" : "PT" + m.group(1) + unit;
+            return "DWY".contains(unit) ? "P" + m.group(1) + unit : "PT" + m.group(1) + unit;
         }
+        return t.startsWith("P") || t.startsWith("p") || t.startsWith("-P") || t.startsWith("-p") ? t : null;
+    }
+
+    /** {@link #isoDuration(String)}, or a usage error that names the option. */
+    static String isoDuration(CommandSpec spec, String option, String text) {
+        String iso = isoDuration(text);
+        if (iso == null) {
+            throw new ParameterException(spec.commandLine(), option + " must be a duration such as 90m, 8h, 30d, 2w or 1y, or"
+                    + " ISO-8601 such as PT8H; was '" + text + "'");
+        }
+        return iso;
     }
 
     @Command(name = "revoke", description = "Take a role back from a user id.")
@@ -668,6 +691,120 @@ public final class FlagsCommand implements Callable<Integer> {
             boolean last = i == steps.size() - 1;
             String verdict = last ? "decided: " : kind.equals("switch") ? "" : "not matched: ";
             out.println("  - " + subject + ": " + verdict + shown(step.path("detail").asText()));
+        }
+    }
+
+    @Command(name = "tokens", mixinStandardHelpOptions = true, description = "Make, list and revoke API tokens (an admin token's work).",
+            subcommands = {TokensList.class, TokensShow.class, TokensCreate.class, TokensRevoke.class})
+    static final class Tokens implements Callable<Integer> {
+        @Spec CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            spec.commandLine().usage(spec.commandLine().getErr());
+            return EXIT_USAGE;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the live tokens, one line each: id, name,"
+            + " scope, environments, when and by whom made, expiry (EXPIRED once past), last use since the server started.")
+    static final class TokensList implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Spec CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            JsonNode tokens = o.api(spec).call("GET", "/tokens", null, null).path("tokens");
+            for (JsonNode t : tokens) {
+                spec.commandLine().getOut().println(tokenLine(t));
+            }
+            if (tokens.isEmpty()) {
+                spec.commandLine().getErr().println("flags: the server has no tokens (but the bootstrap admin token)");
+            }
+            return EXIT_OK;
+        }
+    }
+
+    /**
+     * A token as one line: {@code tok-1a2b3c4d5e6f  alice  editor  [production]  made 2026-12-01T09:00:00Z by admin
+     * (admin)  expires 2027-03-01T09:00:00Z  last used 2026-12-01T09:05:00Z}; "never" for no expiry, "EXPIRED" after it
+     * passed, "not since the server started" for no use. Names and actors are escaped: they cannot drive the terminal.
+     */
+    static String tokenLine(JsonNode t) {
+        List<String> envs = new ArrayList<>();
+        t.path("environments").forEach(e -> envs.add(oneLine(e.asText())));
+        String user = t.hasNonNull("userId") ? " user " + oneLine(t, "userId") : "";
+        String made = t.hasNonNull("createdAt") ? oneLine(t, "createdAt") + " by " + oneLine(t, "createdBy") : "(no longer in the journal)";
+        String expires = !t.hasNonNull("expiresAt") ? "never"
+                : oneLine(t, "expiresAt") + (t.path("expired").asBoolean() ? " EXPIRED" : "");
+        String used = t.hasNonNull("lastUsedAt") ? oneLine(t, "lastUsedAt") : "not since the server started";
+        return String.format("%-17s %-20s %-6s %s%s  made %s  expires %s  last used %s", oneLine(t, "id"), oneLine(t, "name"),
+                oneLine(t, "scope"), envs, user, made, expires, used);
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Print a live token's metadata (never its secret).")
+    static final class TokensShow implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "TOKEN-ID", description = "The token's id, such as tok-1a2b3c4d5e6f.") String id;
+
+        @Override
+        public Integer call() {
+            print(spec, o.api(spec).call("GET", "/tokens/" + Api.path(id), null, null));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Make a token; prints it with its secret, shown"
+            + " this once.")
+    static final class TokensCreate implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME", description = "Who or what it is for, such as alice or billing-service.") String name;
+        @Option(names = "--scope", required = true, paramLabel = "SCOPE", description = "admin, editor, tester or sdk.") String scope;
+        @Option(names = {"-e", "--env"}, paramLabel = "ENV", description = "An environment it is for; repeat for more (sdk: exactly one;"
+                + " admin: none).") List<String> environments = new ArrayList<>();
+        @Option(names = "--user-id", paramLabel = "USER-ID", description = "For a tester token: the one user whose roles it may grant.")
+        String userId;
+        @Option(names = "--expires-in", paramLabel = "DURATION", description = "It stops working after this long: 8h, 90d, 1y, or an"
+                + " ISO-8601 duration such as PT8H, P90D or P1Y (at most P10Y).") String expiresIn;
+        @Option(names = "--expires-at", paramLabel = "INSTANT", description = "It stops working at this time: an ISO-8601 instant with"
+                + " its offset, such as 2027-01-31T00:00:00Z.") String expiresAt;
+
+        @Override
+        public Integer call() {
+            if (expiresIn != null && expiresAt != null) {
+                throw new ParameterException(spec.commandLine(), "give --expires-in or --expires-at, not both");
+            }
+            ObjectNode body = Api.JSON.createObjectNode().put("name", name).put("scope", scope);
+            environments.forEach(body.putArray("environments")::add);
+            if (userId != null) {
+                body.put("userId", userId);
+            }
+            if (expiresIn != null) {
+                body.put("expiresIn", isoDuration(spec, "--expires-in", expiresIn));
+            }
+            if (expiresAt != null) {
+                body.put("expiresAt", expiresAt);
+            }
+            print(spec, o.api(spec).call("POST", "/tokens", body, why.comment));
+            return EXIT_OK;
+        }
+    }
+
+    @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a token at once: its next request gets 401, and"
+            + " an sdk token's open sync streams are closed.")
+    static final class TokensRevoke implements Callable<Integer> {
+        @Mixin ConnectionOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "TOKEN-ID") String id;
+
+        @Override
+        public Integer call() {
+            print(spec, o.api(spec).call("DELETE", "/tokens/" + Api.path(id), null, why.comment));
+            return EXIT_OK;
         }
     }
 

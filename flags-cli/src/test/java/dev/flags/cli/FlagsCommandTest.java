@@ -10,6 +10,9 @@ import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,6 +76,57 @@ class FlagsCommandTest {
     @AfterEach
     void stop() {
         server.close();
+    }
+
+    @Test
+    void tokensAreMadeWithAnExpiryAndListedWithWhenTheyWereMadeWhenTheyExpireAndWhenTheyWereLastUsed() throws Exception {
+        String at = "--server=http://127.0.0.1:" + server.httpPort();
+        String admin = "--token=" + ADMIN;
+        Instant before = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+        Run made = flags("tokens", "create", "alice", at, admin, "--scope", "editor", "-e", "production", "--expires-in", "P90D",
+                "-m", "for the migration");
+        assertThat(made.exit()).as(made.err()).isZero();
+        JsonNode token = made.json();
+        String id = token.get("id").asText();
+        String secret = token.get("token").asText();
+        Instant expiresAt = Instant.parse(token.get("expiresAt").asText());
+        assertThat(expiresAt).isBetween(before.plus(Duration.ofDays(90)), Instant.now().plus(Duration.ofDays(90)));
+        assertThat(token.get("expired").asBoolean()).isFalse();
+        assertThat(token.get("createdBy").asText()).isEqualTo("admin (admin)");
+        Run forever = flags("tokens", "create", "ci", at, admin, "--scope", "admin");
+        assertThat(forever.exit()).as(forever.err()).isZero();
+
+        assertThat(flags("list", at, "--token=" + secret, "--env=production").exit()).as("alice uses her token").isZero();
+        Run list = flags("tokens", "list", at, admin);
+        assertThat(list.exit()).as(list.err()).isZero();
+        String alice = list.out().lines().filter(l -> l.startsWith(id)).findFirst().orElseThrow();
+        assertThat(alice).contains(" alice ").contains(" editor ").contains("[production]").contains(" by admin (admin) ")
+                .contains("expires " + expiresAt + "  ").doesNotContain("EXPIRED").doesNotContain(secret)
+                .containsPattern("last used 20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$");
+        String ci = forever.json().get("id").asText();
+        assertThat(list.out().lines().filter(l -> l.startsWith(ci)).findFirst().orElseThrow())
+                .contains("expires never").endsWith("last used not since the server started");
+        assertThat(flags("tokens", "show", id, at, admin).json().get("lastUsedAt").asText()).startsWith("20");
+
+        Run both = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-in", "P1D", "--expires-at",
+                "2030-01-01T00:00:00Z");
+        assertThat(both.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(both.err()).isEqualTo("flags: give --expires-in or --expires-at, not both\nTry 'flags tokens create --help'.\n");
+        Run bad = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-in", "90 days");
+        assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(bad.err()).startsWith("flags: --expires-in must be a duration such as 90m, 8h, 30d, 2w or 1y");
+        Run negative = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-in", "-P1D");
+        assertThat(negative.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(negative.err()).contains("expiresIn must be a positive duration");
+        Run past = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-at", "2020-01-01T00:00:00Z");
+        assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(past.err()).contains("expiresAt must be in the future");
+
+        Run revoked = flags("tokens", "revoke", id, at, admin, "-m", "migration done");
+        assertThat(revoked.exit()).as(revoked.err()).isZero();
+        assertThat(revoked.json().get("revoked").asBoolean()).isTrue();
+        assertThat(flags("tokens", "list", at, admin).out()).doesNotContain(id);
+        assertThat(flags("tokens").exit()).as("no subcommand").isEqualTo(FlagsCommand.EXIT_USAGE);
     }
 
     @Test
@@ -200,7 +254,7 @@ class FlagsCommandTest {
         Run forAWhile = remote("grant", "beta-tester", "tess", "--for", "8h");
         assertThat(forAWhile.exit()).as(forAWhile.err()).isZero();
         assertThat(java.time.Instant.parse(forAWhile.json().get("expiresAt").asText()))
-                .isBetween(before.plusSeconds(8 * 3600).minusMillis(1), java.time.Instant.now().plusSeconds(8 * 3600));
+                .isBetween(before.plusSeconds(8 * 3600).minusSeconds(1), java.time.Instant.now().plusSeconds(8 * 3600));
         Run until = remote("grant", "beta-tester", "tess", "--until", "2030-01-31T18:00:00Z");
         assertThat(until.json().get("expiresAt").asText()).isEqualTo("2030-01-31T18:00:00Z");
         assertThat(until.json().get("changed").asBoolean()).as("a new expiry is a change").isTrue();
@@ -210,14 +264,22 @@ class FlagsCommandTest {
 
         Run both = remote("grant", "beta-tester", "tess", "--for", "8h", "--until", "2030-01-31T18:00:00Z");
         assertThat(both.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(both.err()).isEqualTo("flags: give --for or --until, not both\n");
-        Run bad = remote("grant", "beta-tester", "tess", "--for", "8 hours");
-        assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(bad.err()).contains("\"expiresIn\" must be an ISO-8601 duration such as \"PT8H\"").contains("was \"8 hours\"");
-        assertThat(FlagsCommand.Grant.isoDuration("90m")).isEqualTo("PT90M");
-        assertThat(FlagsCommand.Grant.isoDuration("30d")).isEqualTo("P30D");
-        assertThat(FlagsCommand.Grant.isoDuration("15s")).isEqualTo("PT15S");
-        assertThat(FlagsCommand.Grant.isoDuration("PT8H")).isEqualTo("PT8H");
+        assertThat(both.err()).isEqualTo("flags: give --for or --until, not both\nTry 'flags grant --help'.\n");
+        Run bad = remote("grant", "beta-tester", "tess", "--for", "1.5h");
+        assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(bad.err()).isEqualTo("flags: --for must be a duration such as 90m, 8h, 30d, 2w or 1y, or ISO-8601 such as"
+                + " PT8H; was '1.5h'\nTry 'flags grant --help'.\n");
+        Run negative = remote("grant", "beta-tester", "tess", "--for", "-PT1H");
+        assertThat(negative.exit()).as("the server judges an ISO-8601 duration").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(negative.err()).contains("expiresIn must be a positive duration");
+        assertThat(FlagsCommand.isoDuration("90m")).isEqualTo("PT90M");
+        assertThat(FlagsCommand.isoDuration("8H")).isEqualTo("PT8H");
+        assertThat(FlagsCommand.isoDuration("30d")).isEqualTo("P30D");
+        assertThat(FlagsCommand.isoDuration("15s")).isEqualTo("PT15S");
+        assertThat(FlagsCommand.isoDuration("2w")).isEqualTo("P2W");
+        assertThat(FlagsCommand.isoDuration("1y")).isEqualTo("P1Y");
+        assertThat(FlagsCommand.isoDuration("PT8H")).isEqualTo("PT8H");
+        assertThat(FlagsCommand.isoDuration("eight hours")).isNull();
     }
 
     @Test

@@ -5,26 +5,36 @@ import java.time.Clock;
 import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.Period;
+import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
+import java.time.temporal.TemporalAmount;
 
 /**
- * Stateless. When something a request makes should end, from the request's {@code "expiresAt"} (an
- * ISO-8601 instant) or {@code "expiresIn"} (an ISO-8601 duration from now), with a clear 400 for every
- * bad value: not text, unparseable, both given, not in the future, or further than
- * {@link #MAX_AHEAD}.
+ * Stateless. When something a request makes should end (a token, a role grant), from the request's
+ * {@code "expiresAt"} (an ISO-8601 instant with its offset) or {@code "expiresIn"} (an ISO-8601
+ * duration from now: {@code PT8H}, {@code P90D}, or calendar units {@code P2W}, {@code P6M},
+ * {@code P1Y}, counted in UTC), with a 400 that says what is wrong for every bad value: not text,
+ * unparseable, both given, not in the future, or more than {@link #MAX_AHEAD} ahead. Expiries are
+ * kept to the second.
  */
 public final class Expiry {
 
     /** The furthest ahead an expiry may be: further is a typo (or an overflow), not a plan. */
-    public static final Duration MAX_AHEAD = Duration.ofDays(3_653);
+    public static final Period MAX_AHEAD = Period.ofYears(10);
+    /** The longest {@code maxGrantDuration} of a role: {@link #MAX_AHEAD} as a duration. */
+    public static final Duration MAX_DURATION = Duration.ofDays(3_653);
+
+    private static final String DURATIONS = "such as \"PT8H\", \"P90D\" or \"P1Y\"";
 
     private Expiry() {}
 
     /**
      * @param body the request's JSON object, or null for no body
      * @param clock the server's clock
-     * @return the instant (to the millisecond), or null if the body asks for none
+     * @return the instant (to the second), or null if the body asks for none (no field, or null)
      * @throws ApiException 400 if the body's fields say something that is not a sane future instant
      */
     public static Instant from(JsonNode body, Clock clock) {
@@ -36,29 +46,34 @@ public final class Expiry {
             throw ApiException.badRequest("give \"expiresAt\" or \"expiresIn\", not both");
         }
         Instant now = clock.instant();
-        Instant expiry;
         if (hasAt) {
-            expiry = instant(at);
-        } else if (hasIn) {
-            expiry = now.plus(duration(in));
-        } else {
-            return null;
+            Instant expiresAt = instant(at);
+            check(expiresAt, now);
+            return expiresAt;
         }
-        if (!expiry.isAfter(now)) {
-            throw ApiException.badRequest((hasAt ? "\"expiresAt\" " + expiry : "\"expiresIn\" " + in.textValue())
-                    + " is not in the future (the server's time is " + now.truncatedTo(ChronoUnit.SECONDS) + ")");
+        return hasIn ? in(lifetime(in), now) : null;
+    }
+
+    /**
+     * Checks an expiry given as an instant.
+     *
+     * @throws ApiException 400 if it is not after {@code now} or is more than {@link #MAX_AHEAD} ahead
+     */
+    public static void check(Instant expiresAt, Instant now) {
+        if (!expiresAt.isAfter(now)) {
+            throw ApiException.badRequest("expiresAt must be in the future, was " + expiresAt + " (the server's time is "
+                    + now.truncatedTo(ChronoUnit.SECONDS) + ")");
         }
-        if (expiry.isAfter(now.plus(MAX_AHEAD))) {
-            throw ApiException.badRequest("an expiry may be at most " + MAX_AHEAD.toDays() + " days ahead (about 10 years), was "
-                    + (hasAt ? "\"expiresAt\" " + expiry : "\"expiresIn\" " + in.textValue()));
+        if (expiresAt.isAfter(latest(now))) {
+            throw ApiException.badRequest("expiresAt must be at most 10 years ahead (" + latest(now).truncatedTo(ChronoUnit.SECONDS)
+                    + "), was " + expiresAt);
         }
-        return expiry.truncatedTo(ChronoUnit.MILLIS);
     }
 
     /**
      * @param value a self-service role's {@code "maxGrantDuration"}, or null
      * @return the duration, or null for none
-     * @throws ApiException 400 if it is not a positive ISO-8601 duration of at most {@link #MAX_AHEAD}
+     * @throws ApiException 400 if it is not a positive ISO-8601 duration of at most {@link #MAX_DURATION}
      */
     public static Duration maxGrantDuration(JsonNode value) {
         if (value == null || value.isNull()) {
@@ -67,48 +82,75 @@ public final class Expiry {
         if (value.isTextual()) {
             try {
                 Duration d = Duration.parse(value.textValue());
-                if (!d.isNegative() && !d.isZero() && d.compareTo(MAX_AHEAD) <= 0) {
+                if (!d.isNegative() && !d.isZero() && d.compareTo(MAX_DURATION) <= 0) {
                     return d;
                 }
             } catch (DateTimeException | ArithmeticException e) {
                 // the message below says what is expected
             }
         }
-        throw ApiException.badRequest("\"maxGrantDuration\" must be a positive ISO-8601 duration of at most " + MAX_AHEAD.toDays()
+        throw ApiException.badRequest("\"maxGrantDuration\" must be a positive ISO-8601 duration of at most " + MAX_DURATION.toDays()
                 + " days, such as \"PT8H\" or \"P7D\" (months and years are not durations), was " + shown(value));
     }
 
+    private static Instant latest(Instant now) {
+        return now.atOffset(ZoneOffset.UTC).plus(MAX_AHEAD).toInstant();
+    }
+
     private static Instant instant(JsonNode at) {
-        if (at.isTextual()) {
-            try {
-                return Instant.parse(at.textValue());
-            } catch (DateTimeParseException e) {
-                // the message below says what is expected
-            }
+        if (!at.isTextual()) {
+            throw ApiException.badRequest("\"expiresAt\" must be an ISO-8601 instant as a string, such as"
+                    + " \"2027-01-31T00:00:00Z\", was " + shown(at));
         }
-        throw ApiException.badRequest("\"expiresAt\" must be an ISO-8601 instant such as \"2026-12-31T18:00:00Z\", was "
-                + shown(at));
+        try {
+            return OffsetDateTime.parse(at.textValue()).toInstant();
+        } catch (DateTimeParseException e) {
+            throw ApiException.badRequest("\"expiresAt\" must be an ISO-8601 instant with its offset, such as"
+                    + " \"2027-01-31T00:00:00Z\" or \"2027-01-31T09:00:00+01:00\", was " + shown(at));
+        }
     }
 
-    private static Duration duration(JsonNode in) {
-        if (in.isTextual()) {
+    /** A lifetime: a Duration (PT8H, P90D) or, for calendar units (P1Y, P6M, P2W), a Period. */
+    private static TemporalAmount lifetime(JsonNode in) {
+        if (!in.isTextual()) {
+            throw ApiException.badRequest("\"expiresIn\" must be an ISO-8601 duration as a string, " + DURATIONS + ", was " + shown(in));
+        }
+        try {
+            return Duration.parse(in.textValue());
+        } catch (DateTimeParseException notADuration) {
             try {
-                Duration d = Duration.parse(in.textValue());
-                if (d.compareTo(MAX_AHEAD) <= 0) {
-                    return d;
-                }
-                throw ApiException.badRequest("an expiry may be at most " + MAX_AHEAD.toDays() + " days ahead (about 10 years),"
-                        + " was \"expiresIn\" " + in.textValue());
-            } catch (DateTimeException | ArithmeticException e) {
-                // the message below says what is expected
+                return Period.parse(in.textValue());
+            } catch (DateTimeParseException notAPeriod) {
+                throw ApiException.badRequest("\"expiresIn\" must be an ISO-8601 duration, " + DURATIONS
+                        + " (not years or months together with hours), was " + shown(in));
             }
         }
-        throw ApiException.badRequest("\"expiresIn\" must be an ISO-8601 duration such as \"PT8H\" (8 hours) or \"P30D\""
-                + " (30 days; months and years are not durations), was " + shown(in));
     }
 
+    private static Instant in(TemporalAmount lifetime, Instant now) {
+        boolean positive = lifetime instanceof Duration d ? !d.isNegative() && !d.isZero()
+                : lifetime instanceof Period p && !p.isNegative() && !p.isZero();
+        if (!positive) {
+            throw ApiException.badRequest("expiresIn must be a positive duration, such as PT8H, P90D or P1Y, was " + lifetime);
+        }
+        Instant at;
+        try {
+            at = now.atOffset(ZoneOffset.UTC).plus(lifetime).toInstant().truncatedTo(ChronoUnit.SECONDS);
+        } catch (DateTimeException | ArithmeticException e) {
+            throw ApiException.badRequest("expiresIn must be at most " + MAX_AHEAD + " (10 years), was " + lifetime);
+        }
+        if (at.isAfter(latest(now))) {
+            throw ApiException.badRequest("expiresIn must be at most " + MAX_AHEAD + " (10 years), was " + lifetime);
+        }
+        if (!at.isAfter(now)) { // under a second: the expiry is kept to the second
+            throw ApiException.badRequest("expiresIn must be at least a second, was " + lifetime);
+        }
+        return at;
+    }
+
+    /** A JSON value from the request, for a message: escaped and cut. */
     private static String shown(JsonNode value) {
-        String text = value.isTextual() ? "\"" + value.textValue() + "\"" : value.toString();
-        return LogText.escape(text.length() > 80 ? text.substring(0, 80) + "..." : text);
+        String text = value.toString();
+        return LogText.escape(text.length() > 80 ? text.substring(0, 77) + "..." : text);
     }
 }

@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.server.auth.TokenExpiry;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
@@ -81,6 +82,8 @@ public final class FlagServer implements AutoCloseable {
     private final ChangeWriter writer;
     private final GrantExpiry grantExpiry;
     private final Broadcaster broadcaster;
+    /** Closes each token's sync streams when it expires; stopped after the streams are. */
+    private final TokenExpiry tokenExpiry;
     private final Server grpc;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
@@ -89,7 +92,7 @@ public final class FlagServer implements AutoCloseable {
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private FlagServer(ServerConfig config) throws IOException {
+    private FlagServer(ServerConfig config, Clock clock) throws IOException {
         this.config = config;
         checkDataDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
@@ -99,12 +102,13 @@ public final class FlagServer implements AutoCloseable {
         createOwnerOnly(config.dataDir().resolve("journal"));
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
-        FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal"));
+        FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal")).clock(clock);
         if (config.journalRetention() != null) {
             journalBuilder.retention(config.journalRetention());
         }
         this.journal = journalBuilder.open();
         Broadcaster sync = null;
+        TokenExpiry expiry = null;
         Server grpcServer = null;
         try {
             String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
@@ -112,29 +116,36 @@ public final class FlagServer implements AutoCloseable {
             sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval())
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
             this.broadcaster = sync;
-            GrantExpiry expiry = new GrantExpiry(journal, Clock.systemUTC());
-            this.grantExpiry = expiry;
+            GrantExpiry grants = new GrantExpiry(journal, clock);
+            this.grantExpiry = grants;
             this.writer = new ChangeWriter(journal, metrics, env -> {
                 broadcaster.environmentChanged(env);
-                expiry.environmentChanged(env);
+                grants.environmentChanged(env);
             });
             metrics.register("flags_grants_expired_total", "Role grants this server revoked because they expired, since it started.",
-                    "counter", grantExpiry::revokedCount);
-            TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked);
+                    "counter", grants::revokedCount);
+            expiry = new TokenExpiry(clock, broadcaster::tokenExpired);
+            this.tokenExpiry = expiry;
+            TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
             metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"
                     + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
+            // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
+            grants.start(writer);
             grpcServer = startGrpc(tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
-                    new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer, Clock.systemUTC()),
+                    new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer, clock),
                     new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()));
             this.deployment = deploy(services);
             this.http = startHttp();
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
                 sync.shutdown();
+            }
+            if (expiry != null) {
+                expiry.close();
             }
             if (grpcServer != null) {
                 grpcServer.shutdownNow();
@@ -144,7 +155,6 @@ public final class FlagServer implements AutoCloseable {
             throw e;
         }
         ready.set(true);
-        grantExpiry.start(writer); // grants that expired while the server was stopped go first
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}", config.bindAddress(), httpPort(),
                 config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath());
         String plaintext = plaintextWarning(config);
@@ -241,7 +251,15 @@ public final class FlagServer implements AutoCloseable {
      * @throws IOException if the data directory, the journal or a port cannot be used
      */
     public static FlagServer start(ServerConfig config) throws IOException {
-        return new FlagServer(config);
+        return new FlagServer(config, Clock.systemUTC());
+    }
+
+    /**
+     * Starts a server whose journal timestamps, token expiries and token last uses read a given clock:
+     * for tests that move time on instead of waiting for it.
+     */
+    static FlagServer start(ServerConfig config, Clock clock) throws IOException {
+        return new FlagServer(config, clock);
     }
 
     private void registerSyncMetrics() {
@@ -377,6 +395,7 @@ public final class FlagServer implements AutoCloseable {
         }
         ready.set(false);
         broadcaster.shutdown(); // tells every SDK to reconnect elsewhere
+        tokenExpiry.close(); // no stream is left to close at an expiry
         grpc.shutdown();
         try {
             if (!grpc.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {

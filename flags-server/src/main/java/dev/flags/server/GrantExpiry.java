@@ -35,6 +35,8 @@ public final class GrantExpiry implements AutoCloseable {
     public static final String ACTOR = "flags-server (grant expiry)";
     /** How soon a round that could not finish (the journal stopped, say) is tried again. */
     static final Duration RETRY = Duration.ofSeconds(30);
+    /** The longest the timer sleeps before it looks at the clock again. */
+    static final Duration MAX_SLEEP = Duration.ofMinutes(1);
     private static final int ATTEMPTS_PER_ENVIRONMENT = 5;
     private static final Logger LOG = LoggerFactory.getLogger(GrantExpiry.class);
 
@@ -42,6 +44,8 @@ public final class GrantExpiry implements AutoCloseable {
     private final Clock clock;
     private final ScheduledExecutorService timer;
     private final AtomicLong revoked = new AtomicLong();
+    /** Held for a whole round, so that rounds never overlap (a round's own revocations set the timer). */
+    private final Object round = new Object();
     /** The write path, once started; guarded by this. */
     private ChangeWriter writer;
     /** The timer set and when it fires; guarded by this. */
@@ -71,13 +75,17 @@ public final class GrantExpiry implements AutoCloseable {
     }
 
     /**
-     * Revokes the grants that expired while the server was stopped, and sets the timer for the next.
+     * Revokes the grants that expired while the server was stopped, on the caller's thread (the server
+     * calls this before its ports open, so that no SDK is sent a grant that has expired), and sets the
+     * timer for the next.
      *
      * @param writer the write path the revocations take
      */
-    public synchronized void start(ChangeWriter writer) {
-        this.writer = Objects.requireNonNull(writer, "writer");
-        schedule(Instant.MIN);
+    public void start(ChangeWriter writer) {
+        synchronized (this) {
+            this.writer = Objects.requireNonNull(writer, "writer");
+        }
+        expireDue();
     }
 
     /**
@@ -93,7 +101,8 @@ public final class GrantExpiry implements AutoCloseable {
         }
         Instant earliest = earliest(env);
         synchronized (this) {
-            if (nextAt == null || earliest.isBefore(nextAt)) {
+            // nextAt is null during a round too: the round's end reads the state again and sets the timer anyway
+            if (writer != null && (nextAt == null || earliest.isBefore(nextAt))) {
                 schedule(earliest);
             }
         }
@@ -124,7 +133,11 @@ public final class GrantExpiry implements AutoCloseable {
         }
     }
 
-    /** Sets the timer for {@code at} (at once if it has passed), replacing the one set. Holds this. */
+    /**
+     * Sets the timer for {@code at} (at once if it has passed), replacing the one set; it sleeps at most
+     * {@link #MAX_SLEEP} and then looks again, so that a wall clock stepped forward, or a host that was
+     * suspended, delays a revocation by no more than that. Holds this.
+     */
     private void schedule(Instant at) {
         if (closed || writer == null) {
             return;
@@ -132,45 +145,70 @@ public final class GrantExpiry implements AutoCloseable {
         if (next != null) {
             next.cancel(false);
         }
-        long delayMillis = at == Instant.MIN ? 0 : Math.max(0, Duration.between(clock.instant(), at).toMillis());
+        long delayMillis = Math.min(MAX_SLEEP.toMillis(), Math.max(0, Duration.between(clock.instant(), at).toMillis()));
         nextAt = at;
         next = timer.schedule(this::expireDue, delayMillis, TimeUnit.MILLISECONDS);
     }
 
-    /** The timer's work: revokes every grant whose time has come, then sets the timer for the next one. */
+    /**
+     * The timer's work: revokes every grant whose time has come, then sets the timer for the next one,
+     * or, after a round that could not finish, for {@link #RETRY} later (what failed would fail again at
+     * once). One round at a time.
+     */
     void expireDue() {
-        Instant retryAt = null;
-        try {
-            for (EnvironmentState env : journal.state().environments().values()) {
-                if (!env.archived() && !env.grantExpiries().isEmpty() && !revokeExpired(env.key())) {
-                    retryAt = clock.instant().plus(RETRY);
+        synchronized (round) {
+            synchronized (this) {
+                if (next != null) {
+                    next.cancel(false);
+                }
+                next = null;
+                nextAt = null;
+            }
+            Instant retryAt = null;
+            try {
+                for (EnvironmentState env : journal.state().environments().values()) {
+                    if (!env.archived() && !env.grantExpiries().isEmpty() && !revokeExpired(env.key())) {
+                        retryAt = clock.instant().plus(RETRY);
+                    }
+                }
+            } catch (ApiException e) {
+                // The journal stopped, or the server is shutting down: nothing more can be written now.
+                LOG.warn("could not revoke expired role grants ({}); trying again in {} s", e.getMessage(), RETRY.toSeconds());
+                retryAt = clock.instant().plus(RETRY);
+            } catch (RuntimeException e) {
+                LOG.error("could not revoke expired role grants; trying again in {} s", RETRY.toSeconds(), e);
+                retryAt = clock.instant().plus(RETRY);
+            }
+            synchronized (this) {
+                // Read under the lock: a grant committed after this read finds nextAt set, and moves it if it is earlier.
+                Instant now = clock.instant();
+                Instant earliest = null;
+                Instant earliestNotDue = null; // after a failed round, what is due waits for the retry
+                for (EnvironmentState env : journal.state().environments().values()) {
+                    if (env.archived()) {
+                        continue;
+                    }
+                    for (Instant e : env.grantExpiries().values()) {
+                        earliest = earliest == null || e.isBefore(earliest) ? e : earliest;
+                        if (e.isAfter(now) && (earliestNotDue == null || e.isBefore(earliestNotDue))) {
+                            earliestNotDue = e;
+                        }
+                    }
+                }
+                Instant at = earliest;
+                if (retryAt != null) {
+                    at = earliestNotDue == null || retryAt.isBefore(earliestNotDue) ? retryAt : earliestNotDue;
+                }
+                if (at != null) {
+                    schedule(at);
                 }
             }
-        } catch (ApiException e) {
-            // The journal stopped, or the server is shutting down: nothing more can be written now.
-            LOG.warn("could not revoke expired role grants ({}); trying again in {} s", e.getMessage(), RETRY.toSeconds());
-            retryAt = clock.instant().plus(RETRY);
-        } catch (RuntimeException e) {
-            LOG.error("could not revoke expired role grants; trying again in {} s", RETRY.toSeconds(), e);
-            retryAt = clock.instant().plus(RETRY);
         }
-        Instant earliest = null;
-        for (EnvironmentState env : journal.state().environments().values()) {
-            if (!env.archived() && !env.grantExpiries().isEmpty()) {
-                Instant e = earliest(env);
-                earliest = earliest == null || e.isBefore(earliest) ? e : earliest;
-            }
-        }
-        if (retryAt != null && (earliest == null || retryAt.isBefore(earliest))) {
-            earliest = retryAt;
-        }
-        synchronized (this) {
-            nextAt = null;
-            next = null;
-            if (earliest != null) {
-                schedule(earliest);
-            }
-        }
+    }
+
+    /** @return when the timer is set for, or null if it is not set (no grant expires) */
+    synchronized Instant nextAt() {
+        return nextAt;
     }
 
     /**
@@ -203,8 +241,8 @@ public final class GrantExpiry implements AutoCloseable {
                         .expectingVersion(env.version()));
                 revoked.incrementAndGet();
                 attempt = -1; // one revoked: the next expired grant gets attempts of its own
-                LOG.info("role \"{}\" of user \"{}\" in environment \"{}\" expired at {}: revoked", grant.role(),
-                        LogText.escape(grant.userId()), environment, due.getValue());
+                LOG.info("role {} of user {} in environment {} expired at {}: revoked", LogText.quoted(grant.role()),
+                        LogText.quoted(grant.userId()), LogText.quoted(environment), due.getValue());
             } catch (ApiException e) {
                 if (e.status() != 412 && e.status() != 409 && e.status() != 404) {
                     throw e;

@@ -141,11 +141,21 @@ public final class HistoryService {
     }
 
     /**
-     * An actor is recorded as the token's name and id, {@code alice (tok-1a2b3c4d)}: asking for
-     * {@code alice} finds every token named so, and the full form finds one token's changes.
+     * An actor is recorded as a name and, in parentheses, which token (or part of the server) it was:
+     * {@code alice (tok-1a2b3c4d)}, {@code admin (admin)} (the bootstrap token), {@code flags-server
+     * (grant expiry)}. Asking for the name alone, {@code alice}, finds every token named so; the full
+     * form finds one token's changes. The part in parentheses holds no parenthesis, so asking for
+     * {@code alice} does not find a token named {@code alice (ops)}.
      */
     static boolean actorMatches(String asked, String recorded) {
-        return asked.equals(recorded) || (recorded != null && recorded.startsWith(asked + " (tok-"));
+        if (asked.equals(recorded)) {
+            return true;
+        }
+        if (recorded == null || !recorded.startsWith(asked + " (") || !recorded.endsWith(")")) {
+            return false;
+        }
+        String which = recorded.substring(asked.length() + 2, recorded.length() - 1);
+        return which.indexOf('(') < 0 && which.indexOf(')') < 0;
     }
 
     /** @return the whole server state at a time (the caller picks the environment) */

@@ -48,6 +48,15 @@ public final class LogText {
                 || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F';
     }
 
+    /**
+     * @param text client-chosen text, or null
+     * @return the text in double quotes, {@linkplain #escape escaped}, with its own quotes and
+     *     backslashes escaped too, so that where it ends is never in doubt ({@code "a\"b"})
+     */
+    public static String quoted(String text) {
+        return text == null ? "null" : "\"" + escape(text.replace("\\", "\\\\").replace("\"", "\\\"")) + "\"";
+    }
+
     /** @return whether the text holds a character {@link #unsafe(char)} names */
     public static boolean hasUnsafe(String text) {
         return text.chars().anyMatch(c -> unsafe((char) c));

@@ -65,15 +65,6 @@ public final class RoleService {
     }
 
     /**
-     * @param body a grant request's body, or null
-     * @return when the grant the body asks for expires ({@code expiresAt} or {@code expiresIn}), or null
-     * @throws ApiException 400 if that is not a sane future instant
-     */
-    public Instant expiryOf(com.fasterxml.jackson.databind.JsonNode body) {
-        return Expiry.from(body, clock);
-    }
-
-    /**
      * @return the environment's roles, with the members the token may change: a tester token sees its
      *     own user's roles only (who else is a beta tester is not a tester's business), editors and
      *     admins see everyone
@@ -102,12 +93,13 @@ public final class RoleService {
      * one it has not) changes nothing and appends nothing; granting it with another expiry (or none)
      * changes the grant's expiry.
      *
-     * @param expiresAt when a grant expires, or null for never (or, for a role with a longest grant and a
-     *     token that is not an admin's, for that long from now); ignored for a revocation
+     * @param request a grant's request body, or null: its {@code expiresAt} or {@code expiresIn} say when the
+     *     grant expires; none, never (or, for a role with a longest grant and a token that is not an
+     *     admin's, that long from now); read only once the token may make the grant
      * @return what was written, and when the grant expires
      */
-    public Membership setMember(Principal p, String env, String role, String userId, boolean grant, Instant expiresAt,
-                                  String comment) {
+    public Membership setMember(Principal p, String env, String role, String userId, boolean grant,
+                                com.fasterxml.jackson.databind.JsonNode request, String comment) {
         Keys.role(role);
         Keys.userId(userId);
         Keys.comment(comment);
@@ -127,10 +119,10 @@ public final class RoleService {
                     + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
         }
         boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
-        Instant expiry = grant ? expiresAt : null;
+        Instant expiry = grant ? Expiry.from(request, clock) : null;
         Duration max = state.maxGrantDurations().get(role);
         if (grant && max != null && !p.isAdmin()) {
-            Instant latest = clock.instant().plus(max).truncatedTo(ChronoUnit.MILLIS);
+            Instant latest = clock.instant().plus(max).truncatedTo(ChronoUnit.SECONDS);
             if (expiry == null) {
                 expiry = latest; // the role's longest grant, from now: granting again renews it
             } else if (expiry.isAfter(latest)) {

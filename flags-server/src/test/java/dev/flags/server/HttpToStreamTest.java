@@ -4,6 +4,7 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.flags.server.journal.MutableClock;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
@@ -18,6 +19,9 @@ import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -113,6 +117,59 @@ class HttpToStreamTest {
                 assertThatThrownBy(() -> stub(channel, revoked).subscribe(request).next())
                         .isInstanceOfSatisfying(StatusRuntimeException.class,
                                 e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+
+                // the other token's stream still gets changes
+                api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": true}");
+                SyncMessage next = alive.next();
+                while (next.hasHeartbeat()) {
+                    next = alive.next();
+                }
+                assertThat(next.hasDelta()).isTrue();
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    @Timeout(60) // without the expiry closing it, the stream would run on, heartbeat after heartbeat
+    void anSdkTokensOpenStreamsAreClosedWhenItExpiresAndItsReconnectsAreRefused() throws Exception {
+        // The server's clock stands still while the streams open, so that none of them can race the expiry;
+        // the expiry thread waits the two seconds for real, and closes the stream once the clock has passed it.
+        MutableClock clock = new MutableClock(Instant.now().truncatedTo(ChronoUnit.SECONDS));
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            JsonNode created = api.post("/api/v1/tokens", ADMIN,
+                    "{\"name\": \"short-lived\", \"scope\": \"sdk\", \"environments\": [\"production\"], \"expiresIn\": \"PT2S\"}").json();
+            String expiring = created.get("token").asText();
+            Instant expiresAt = Instant.parse(created.get("expiresAt").asText());
+            String kept = sdkToken(api);
+            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            try {
+                SubscribeRequest request = SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build();
+                Iterator<SyncMessage> doomed = stub(channel, expiring).subscribe(request);
+                Iterator<SyncMessage> alive = stub(channel, kept).subscribe(request);
+                assertThat(doomed.next().hasSnapshot()).isTrue();
+                alive.next();
+
+                clock.advance(Duration.ofSeconds(2));
+                assertThatThrownBy(() -> {
+                    while (doomed.hasNext()) {
+                        doomed.next();
+                    }
+                }).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+                    assertThat(e.getStatus().getDescription()).isEqualTo("the sdk token expired: give the application a new one");
+                });
+                assertThat(clock.instant()).isAfterOrEqualTo(expiresAt);
+                assertThatThrownBy(() -> stub(channel, expiring).subscribe(request).next())
+                        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+                            assertThat(e.getStatus().getDescription())
+                                    .isEqualTo("the sdk token expired at " + expiresAt + ": give the application a new one")
+                                    .doesNotContain(expiring);
+                        });
 
                 // the other token's stream still gets changes
                 api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": true}");

@@ -3,6 +3,7 @@ package dev.flags.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import dev.flags.server.journal.MutableClock;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.server.auth.Principal;
@@ -26,26 +27,6 @@ class RetentionReadsTest {
     @TempDir
     Path dir;
 
-    /** A clock the test moves: retention is about days, and a test must not take days. */
-    private static final class MovableClock extends Clock {
-        private final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now.get();
-        }
-    }
-
     private static Change flag(EntryType type, boolean enabled) {
         ObjectNode flag = JsonNodeFactory.instance.objectNode().put("key", "billing-v2").put("enabled", enabled);
         return Change.of(type, "staging", "alice", flag);
@@ -53,7 +34,7 @@ class RetentionReadsTest {
 
     @Test
     void theStateAtATimeWhoseEntriesRetentionRemovedIsGone() {
-        MovableClock clock = new MovableClock();
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
         try (FileJournal journal = FileJournal.builder(dir).clock(clock).segmentSize(4096).checkpointInterval(1_000_000)
                 .retention(Duration.ofDays(30)).open()) {
             journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "staging", "admin",
@@ -63,7 +44,7 @@ class RetentionReadsTest {
             for (int i = 0; i < 60; i++) {
                 journal.append(flag(EntryType.FLAG_UPDATED, i % 2 == 0));
             }
-            clock.now.set(early.plus(Duration.ofDays(31)));
+            clock.set(early.plus(Duration.ofDays(31)));
             journal.append(flag(EntryType.FLAG_UPDATED, true));
             journal.checkpoint();
             journal.checkpoint();
@@ -94,7 +75,7 @@ class RetentionReadsTest {
     @Test
     void theHistoryApiSaysWhereRetentionCutTheJournal() throws Exception {
         Path data = dir.resolve("data");
-        MovableClock clock = new MovableClock();
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
         long oldest;
         try (FileJournal journal = FileJournal.builder(data.resolve("journal")).clock(clock).segmentSize(4096)
                 .retention(Duration.ofDays(30)).open()) {
@@ -104,7 +85,7 @@ class RetentionReadsTest {
             for (int i = 0; i < 60; i++) {
                 journal.append(flag(EntryType.FLAG_UPDATED, i % 2 == 0));
             }
-            clock.now.set(clock.instant().plus(Duration.ofDays(31)));
+            clock.set(clock.instant().plus(Duration.ofDays(31)));
             journal.append(flag(EntryType.FLAG_UPDATED, true));
             journal.checkpoint();
             journal.checkpoint();

@@ -1,5 +1,6 @@
 package dev.flags.server.auth;
 
+import java.time.Instant;
 import java.util.Objects;
 import java.util.Set;
 
@@ -12,8 +13,11 @@ import java.util.Set;
  * @param environments the environments an editor, tester or sdk token is for; empty for admin
  * @param userId the one user whose roles a tester token may grant and revoke; null for other scopes,
  *               and for tester tokens created before tokens had a user (those may grant to anyone)
+ * @param expiresAt the instant from which the token is refused; null for a token that never expires
+ *                  (the bootstrap admin token, and every token made without an expiry)
  */
-public record Principal(String tokenId, String name, Scope scope, Set<String> environments, String userId) {
+public record Principal(String tokenId, String name, Scope scope, Set<String> environments, String userId,
+                        Instant expiresAt) {
 
     /** Copies the environments. */
     public Principal {
@@ -23,9 +27,22 @@ public record Principal(String tokenId, String name, Scope scope, Set<String> en
         environments = environments == null ? Set.of() : Set.copyOf(environments);
     }
 
-    /** A principal that is not a tester's: no user of its own. */
+    /** A principal that never expires. */
+    public Principal(String tokenId, String name, Scope scope, Set<String> environments, String userId) {
+        this(tokenId, name, scope, environments, userId, null);
+    }
+
+    /** A principal that is not a tester's (no user of its own) and never expires. */
     public Principal(String tokenId, String name, Scope scope, Set<String> environments) {
-        this(tokenId, name, scope, environments, null);
+        this(tokenId, name, scope, environments, null, null);
+    }
+
+    /**
+     * @param now the time to judge by
+     * @return whether the token has expired at that time: its expiry is at or before {@code now}
+     */
+    public boolean isExpiredAt(Instant now) {
+        return expiresAt != null && !now.isBefore(expiresAt);
     }
 
     /** @return true for an admin token */

@@ -3,6 +3,7 @@ package dev.flags.server.auth;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.Expiry;
 import dev.flags.server.LogText;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.Change;
@@ -14,6 +15,12 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.DateTimeException;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.time.temporal.TemporalAmount;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
@@ -24,6 +31,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -39,6 +48,18 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The bootstrap admin token (from {@code FLAGS_ADMIN_TOKEN} or the generated admin-token file) is
  * kept only as a hash in memory, never in the journal.
+ *
+ * <p>A token may expire: its expiry is part of its {@code TOKEN_CREATED} entry, and from that instant
+ * on {@link #check} refuses it as {@linkplain Authentication#isExpired() expired} (the token stays in
+ * the list, marked expired, until it is revoked). A {@link TokenExpiry} is told each expiry, so that
+ * the server closes the token's open sync streams at that moment.
+ *
+ * <p>What {@link #tokens()} shows besides: when and by whom each token was made, read from its
+ * {@code TOKEN_CREATED} entry (the journal's state holds the payload only, so the service reads the
+ * journal's token entries once, on the first listing, and keeps what it found); and when it was last
+ * used, kept in memory only: recording every request in the journal would make each read a durable
+ * write. That time is kept to the second and written at most once a second per token, so the check
+ * costs a clock read and a comparison on the hot path.
  */
 public final class TokenService implements Authenticator {
 
@@ -54,24 +75,58 @@ public final class TokenService implements Authenticator {
     /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
     private static final int MAX_USER_ID = Change.MAX_USER_ID_LENGTH;
     private static final String BOOTSTRAP_ID = "admin";
+    /** How many journal entries one read takes when looking for tokens' creations. */
+    private static final int SCAN_PAGE = 1_000;
 
     private final Journal journal;
     /** How a token's creation or revocation is written: the server's write path, or the journal itself. */
     private final Function<Change, JournalEntry> write;
     private final byte[] bootstrapHash;
     private final Consumer<String> onRevoked;
+    private final Clock clock;
+    /** Told each token's expiry; null for a service without a server (tools and tests): nothing to close. */
+    private final TokenExpiry expiry;
     private final SecureRandom random = new SecureRandom();
     private volatile Index index = new Index(-1, Map.of());
+    /** Each live token's last use, in epoch seconds (0: not since start), by token id; survives index rebuilds. */
+    private final ConcurrentHashMap<String, AtomicLong> lastUsed = new ConcurrentHashMap<>();
+    /** When and by whom each token was made, by token id, from its TOKEN_CREATED entry. */
+    private final ConcurrentHashMap<String, Origin> origins = new ConcurrentHashMap<>();
+    private final Object originsLock = new Object();
+    /** The last journal sequence read for origins; guarded by originsLock. */
+    private long originsReadTo;
 
     /** Token hashes by hash text, rebuilt when the journal's token set changes. */
-    private record Index(long tokensVersion, Map<String, Principal> byHash) {
+    private record Index(long tokensVersion, Map<String, Live> byHash) {
     }
 
-    /** A token just created: the secret is in here and nowhere else. */
-    public record CreatedToken(String secret, Principal principal) {
+    /**
+     * A live token as the hot path needs it: its expiry in epoch milliseconds (rounded up; {@code
+     * Long.MAX_VALUE} for none), so that the check is one clock read and a comparison, and its
+     * last-use cell.
+     */
+    private record Live(Principal principal, long expiresAtMillis, AtomicLong lastUsedSecond) {
+    }
+
+    /** The TOKEN_CREATED entry's timestamp and actor. */
+    private record Origin(Instant at, String actor) {
+    }
+
+    /**
+     * A token just created: the secret is in here and nowhere else.
+     *
+     * @param secret the token, shown once
+     * @param info its metadata, as {@link #tokens()} will list it
+     */
+    public record CreatedToken(String secret, TokenInfo info) {
+        /** @return the token's principal */
+        public Principal principal() {
+            return info.principal();
+        }
+
         @Override
         public String toString() {
-            return "CreatedToken{" + principal + "}"; // never the secret
+            return "CreatedToken{" + info + "}"; // never the secret
         }
     }
 
@@ -88,6 +143,15 @@ public final class TokenService implements Authenticator {
     }
 
     /**
+     * A token service on the system clock whose tokens' expiries close nothing (no server, no streams):
+     * see {@link #TokenService(Journal, Function, String, Consumer, Clock, TokenExpiry)}.
+     */
+    public TokenService(Journal journal, Function<Change, JournalEntry> write, String bootstrapAdminToken,
+                        Consumer<String> onRevoked) {
+        this(journal, write, bootstrapAdminToken, onRevoked, Clock.systemUTC(), null);
+    }
+
+    /**
      * @param journal where tokens are read from
      * @param write how a token's creation or revocation is appended: the server's
      *     {@link dev.flags.server.ChangeWriter#append}, so that it is refused once the server is stopping,
@@ -95,13 +159,22 @@ public final class TokenService implements Authenticator {
      * @param bootstrapAdminToken the bootstrap admin token's secret
      * @param onRevoked told the id of each token revoked, once the revocation is in the journal (the
      *     server closes the token's open sync streams)
+     * @param clock what "now" is for expiries and last uses
+     * @param expiry told the expiry of every live token that has one (those in the journal now, and each
+     *     one made later), and forgets revoked ones; null for none
      */
     public TokenService(Journal journal, Function<Change, JournalEntry> write, String bootstrapAdminToken,
-                        Consumer<String> onRevoked) {
+                        Consumer<String> onRevoked, Clock clock, TokenExpiry expiry) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.write = Objects.requireNonNull(write, "write");
         this.bootstrapHash = sha256(Objects.requireNonNull(bootstrapAdminToken, "bootstrapAdminToken"));
         this.onRevoked = Objects.requireNonNull(onRevoked, "onRevoked");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.expiry = expiry;
+        if (expiry != null) {
+            // Those already expired are told at once: their streams are refused at subscribe anyway.
+            list().stream().filter(p -> p.expiresAt() != null).forEach(p -> expiry.schedule(p.tokenId(), p.expiresAt()));
+        }
     }
 
     /** @return a new random token secret, for the bootstrap admin token */
@@ -113,15 +186,39 @@ public final class TokenService implements Authenticator {
 
     @Override
     public Optional<Principal> authenticate(String presented) {
+        return check(presented).principal();
+    }
+
+    /**
+     * Checks a presented token: unknown, expired, or accepted; an accepted token's last use is now.
+     *
+     * @param presented the secret after "Bearer "; may be null or malformed
+     * @return what the check found
+     */
+    @Override
+    public Authentication check(String presented) {
         if (presented == null || presented.isEmpty() || presented.length() > MAX_PRESENTED_LENGTH) {
-            return Optional.empty();
+            return Authentication.unknown();
         }
         byte[] hash = sha256(presented);
         if (MessageDigest.isEqual(hash, bootstrapHash)) {
-            return Optional.of(new Principal(BOOTSTRAP_ID, "admin", Scope.ADMIN, Set.of()));
+            return Authentication.accepted(new Principal(BOOTSTRAP_ID, "admin", Scope.ADMIN, Set.of()));
         }
-        Principal p = index().byHash().get(hashText(hash));
-        return Optional.ofNullable(p);
+        Live live = index().byHash().get(hashText(hash));
+        if (live == null) {
+            return Authentication.unknown();
+        }
+        long now = clock.millis();
+        if (now >= live.expiresAtMillis()) {
+            return Authentication.expired(live.principal());
+        }
+        // At most one write a second per token: a busy token's requests mostly only read the cell.
+        long second = now / 1000;
+        AtomicLong cell = live.lastUsedSecond();
+        if (cell.get() < second) {
+            cell.accumulateAndGet(second, Math::max);
+        }
+        return Authentication.accepted(live.principal());
     }
 
     /**
@@ -140,7 +237,7 @@ public final class TokenService implements Authenticator {
      * @throws RuntimeException whatever the write path throws, such as the server's 503 once it is stopping
      */
     public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor) {
-        return create(name, scope, environments, userId, actor, null);
+        return create(name, scope, environments, userId, null, actor, null);
     }
 
     /**
@@ -150,8 +247,24 @@ public final class TokenService implements Authenticator {
      */
     public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, String actor,
                                String comment) {
+        return create(name, scope, environments, userId, null, actor, comment);
+    }
+
+    /**
+     * Creates a token that expires, as {@link #create(String, Scope, Set, String, String, String)}.
+     *
+     * @param expiresAt when the token stops working: after now and at most {@link Expiry#MAX_AHEAD} ahead;
+     *     null for a token that never expires
+     * @throws IllegalArgumentException as the other {@code create}s, and if expiresAt is not after now or
+     *     is more than {@link Expiry#MAX_AHEAD} ahead
+     */
+    public CreatedToken create(String name, Scope scope, Set<String> environments, String userId, Instant expiresAt,
+                               String actor, String comment) {
         Objects.requireNonNull(scope, "scope");
         checkName(name);
+        if (expiresAt != null) {
+            Expiry.check(expiresAt, clock.instant());
+        }
         if (scope == Scope.TESTER && (userId == null || userId.isBlank() || userId.length() > MAX_USER_ID
                 || userId.chars().anyMatch(Character::isISOControl))) {
             throw new IllegalArgumentException("a tester token is for one user, the one whose roles it may grant and"
@@ -185,8 +298,25 @@ public final class TokenService implements Authenticator {
         if (userId != null) {
             payload.put("userId", userId);
         }
-        write.apply(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment));
-        return new CreatedToken(secret, new Principal(id, name, scope, envs, userId));
+        if (expiresAt != null) {
+            payload.put("expiresAt", expiresAt.toString());
+        }
+        JournalEntry entry = write.apply(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment));
+        Principal principal = new Principal(id, name, scope, envs, userId, expiresAt);
+        origins.put(id, new Origin(entry.timestamp(), entry.actor()));
+        if (expiry != null && expiresAt != null) {
+            expiry.schedule(id, expiresAt);
+        }
+        return new CreatedToken(secret, new TokenInfo(principal, entry.timestamp(), entry.actor(), false, null));
+    }
+
+    /**
+     * @param body a token request's body
+     * @return when the token the body asks for expires ({@code expiresAt} or {@code expiresIn}), or null
+     * @throws dev.flags.server.ApiException 400 if that is not a sane future instant
+     */
+    public Instant expiryOf(com.fasterxml.jackson.databind.JsonNode body) {
+        return Expiry.from(body, clock);
     }
 
     /**
@@ -225,6 +355,9 @@ public final class TokenService implements Authenticator {
         }
         write.apply(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
                 .withComment(comment));
+        if (expiry != null) {
+            expiry.cancel(id);
+        }
         onRevoked.accept(id);
         return true;
     }
@@ -248,12 +381,95 @@ public final class TokenService implements Authenticator {
         }
     }
 
-    /** @return every live token's principal (never a secret or hash), sorted by id */
+    /** @return every live token's principal (never a secret or hash), expired ones included, sorted by id */
     public List<Principal> list() {
         List<Principal> out = new ArrayList<>();
         journal.state().tokens().values().forEach(payload -> out.add(principal(payload.toJsonNode())));
         out.sort((a, b) -> a.tokenId().compareTo(b.tokenId()));
         return out;
+    }
+
+    /**
+     * Every live token's metadata, expired ones included: what the API lists. The first call after a
+     * start reads the journal's entries once, for when and by whom the tokens were made.
+     *
+     * @return the tokens, sorted by id
+     * @throws dev.flags.server.journal.JournalException if the journal cannot be read
+     */
+    public List<TokenInfo> tokens() {
+        List<Principal> principals = list();
+        readOrigins();
+        Instant now = clock.instant();
+        List<TokenInfo> out = new ArrayList<>(principals.size());
+        for (Principal p : principals) {
+            out.add(info(p, now));
+        }
+        return out;
+    }
+
+    /**
+     * One live token's metadata, as {@link #tokens()} lists it.
+     *
+     * @param id the token's id
+     * @return the token, or empty if there is no live token of that id (never made, or revoked)
+     */
+    public Optional<TokenInfo> token(String id) {
+        Optional<Principal> principal = list().stream().filter(p -> p.tokenId().equals(id)).findFirst();
+        if (principal.isEmpty()) {
+            return Optional.empty();
+        }
+        readOrigins();
+        return Optional.of(info(principal.get(), clock.instant()));
+    }
+
+    private TokenInfo info(Principal p, Instant now) {
+        Origin origin = origins.get(p.tokenId());
+        AtomicLong cell = lastUsed.get(p.tokenId());
+        long second = cell == null ? 0 : cell.get();
+        return new TokenInfo(p, origin == null ? null : origin.at(), origin == null ? null : origin.actor(),
+                p.isExpiredAt(now), second == 0 ? null : Instant.ofEpochSecond(second));
+    }
+
+    /**
+     * Reads the journal's entries not read yet for the creations of tokens whose origin is not known:
+     * once after a start (every retained entry), then only what was appended since, and only while some
+     * live token lacks one. A token whose creation retention removed keeps none.
+     */
+    private void readOrigins() {
+        synchronized (originsLock) {
+            Set<String> live = journal.state().tokens().keySet();
+            if (origins.keySet().containsAll(live)) {
+                return;
+            }
+            long last = journal.lastSequence();
+            long from = Math.max(originsReadTo + 1, journal.oldestRetainedSequence());
+            while (from <= last) {
+                List<JournalEntry> page;
+                try {
+                    page = journal.read(from, SCAN_PAGE);
+                } catch (IllegalArgumentException e) {
+                    // retention removed entries since oldestRetainedSequence() was asked: go on from the new oldest
+                    long oldest = journal.oldestRetainedSequence();
+                    if (oldest <= from) {
+                        throw e;
+                    }
+                    from = oldest;
+                    continue;
+                }
+                if (page.isEmpty()) {
+                    break;
+                }
+                for (JournalEntry e : page) {
+                    if (e.type() == EntryType.TOKEN_CREATED) {
+                        origins.put(e.subject(), new Origin(e.timestamp(), e.actor()));
+                    }
+                }
+                from = page.get(page.size() - 1).sequence() + 1;
+            }
+            originsReadTo = from - 1;
+            // Revoked tokens' origins go: a token made after the state above was read is in the newer state.
+            origins.keySet().retainAll(journal.state().tokens().keySet());
+        }
     }
 
     private Index index() {
@@ -262,23 +478,40 @@ public final class TokenService implements Authenticator {
         if (current.tokensVersion() == state.tokensVersion()) {
             return current;
         }
-        Map<String, Principal> byHash = new HashMap<>();
+        Map<String, Live> byHash = new HashMap<>();
         for (CanonicalJson payload : state.tokens().values()) {
             JsonNode node = payload.toJsonNode();
-            byHash.put(node.path("hash").asText(), principal(node));
+            Principal p = principal(node);
+            AtomicLong cell = lastUsed.computeIfAbsent(p.tokenId(), id -> new AtomicLong());
+            byHash.put(node.path("hash").asText(), new Live(p, epochMillisRoundedUp(p.expiresAt()), cell));
         }
+        lastUsed.keySet().retainAll(state.tokens().keySet()); // revoked tokens' cells go
         Index rebuilt = new Index(state.tokensVersion(), Map.copyOf(byHash));
         index = rebuilt;
         return rebuilt;
     }
 
+    /** An expiry as epoch milliseconds, rounded up so that a token is never refused early; MAX_VALUE for none. */
+    private static long epochMillisRoundedUp(Instant at) {
+        if (at == null) {
+            return Long.MAX_VALUE;
+        }
+        try {
+            return at.toEpochMilli() + (at.getNano() % 1_000_000 == 0 ? 0 : 1);
+        } catch (ArithmeticException e) {
+            return at.isBefore(Instant.EPOCH) ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+    }
+
     private static Principal principal(JsonNode node) {
         Set<String> envs = new LinkedHashSet<>();
         node.path("environments").forEach(e -> envs.add(e.asText()));
-        // Tokens recorded before tokens had a user have no "userId": null, as they were made.
+        // Tokens recorded before tokens had a user have no "userId": null, as they were made; and tokens
+        // recorded before tokens could expire have no "expiresAt": they never expire.
         String userId = node.hasNonNull("userId") ? node.get("userId").asText() : null;
+        Instant expiresAt = node.hasNonNull("expiresAt") ? Instant.parse(node.get("expiresAt").asText()) : null;
         return new Principal(node.path("id").asText(), node.path("name").asText(),
-                Scope.valueOf(node.path("scope").asText().toUpperCase(java.util.Locale.ROOT)), envs, userId);
+                Scope.valueOf(node.path("scope").asText().toUpperCase(java.util.Locale.ROOT)), envs, userId, expiresAt);
     }
 
     private byte[] randomBytes() {

@@ -19,8 +19,10 @@ import dev.flags.server.Metrics;
 import dev.flags.server.Playground;
 import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
+import dev.flags.server.auth.Authentication;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
+import dev.flags.server.auth.TokenInfo;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
@@ -126,7 +128,13 @@ public final class ApiServlet extends HttpServlet {
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw new ApiException(401, "unauthorized", "send a token: Authorization: Bearer <token>");
         }
-        Principal p = services.tokens().authenticate(header.substring(7).trim())
+        Authentication checked = services.tokens().check(header.substring(7).trim());
+        if (checked.isExpired()) {
+            // Refused as an unknown token is; the words differ so that its holder asks for a new one.
+            throw new ApiException(401, "unauthorized", "the token expired at " + checked.expiredToken().expiresAt()
+                    + ": ask an admin for a new one");
+        }
+        Principal p = checked.principal()
                 .orElseThrow(() -> new ApiException(401, "unauthorized", "the token is unknown or was revoked"));
         if (p.scope() == Scope.SDK) {
             // An SDK's token is built into applications, the most exposed place a token lives: it may
@@ -386,15 +394,15 @@ public final class ApiServlet extends HttpServlet {
                 case "DELETE" -> false;
                 default -> throw notAllowed(method, "PUT, DELETE");
             };
-            Instant expiresAt = null;
-            if (grant) {
-                JsonNode body = optionalBody(req);
-                if (body != null) {
-                    rejectUnknown(body, Set.of("expiresAt", "expiresIn"));
-                }
-                expiresAt = services.roles().expiryOf(body);
+            JsonNode body = optionalBody(req);
+            if (body != null && !grant) {
+                throw new ApiException(400, "bad request", "a revocation takes no body: it revokes at once (to revoke later, grant"
+                        + " again with {\"expiresIn\": ...})");
             }
-            RoleService.Membership m = services.roles().setMember(p, env, role, userId, grant, expiresAt, comment(req));
+            if (body != null) {
+                rejectUnknown(body, Set.of("expiresAt", "expiresIn"));
+            }
+            RoleService.Membership m = services.roles().setMember(p, env, role, userId, grant, body, comment(req));
             resp.setHeader("X-Flags-Changed", String.valueOf(m.entry() != null));
             ObjectNode n = NODES.objectNode().put("role", role).put("user", userId).put("member", grant);
             if (grant) {
@@ -525,12 +533,12 @@ public final class ApiServlet extends HttpServlet {
             switch (method) {
                 case "GET" -> {
                     ArrayNode list = NODES.arrayNode();
-                    services.tokens().list().forEach(t -> list.add(token(t)));
+                    services.tokens().tokens().forEach(t -> list.add(token(t)));
                     write(resp, 200, NODES.objectNode().set("tokens", list));
                 }
                 case "POST" -> {
                     JsonNode body = body(req);
-                    rejectUnknown(body, Set.of("name", "scope", "environments", "userId", "comment"));
+                    rejectUnknown(body, Set.of("name", "scope", "environments", "userId", "expiresAt", "expiresIn", "comment"));
                     String name = text(body, "name", true); // its syntax is the token service's (a 400 below)
                     String scopeName = text(body, "scope", true);
                     Scope scope = Arrays.stream(Scope.values()).filter(s -> s.apiName().equals(scopeName)).findFirst()
@@ -550,12 +558,12 @@ public final class ApiServlet extends HttpServlet {
                     }
                     TokenService.CreatedToken created;
                     try {
-                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), p.actor(),
-                                comment(req, text(body, "comment", false)));
+                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), services.tokens().expiryOf(body),
+                                p.actor(), comment(req, text(body, "comment", false)));
                     } catch (IllegalArgumentException e) {
                         throw new ApiException(400, "bad request", e.getMessage());
                     }
-                    ObjectNode n = token(created.principal());
+                    ObjectNode n = token(created.info());
                     n.put("token", created.secret());
                     resp.setHeader("Location", "/api/v1/tokens/" + created.principal().tokenId());
                     write(resp, 201, n);
@@ -569,7 +577,7 @@ public final class ApiServlet extends HttpServlet {
             switch (method) {
                 case "GET" -> {
                     // What the 201's Location names: the token's metadata, never its secret.
-                    Principal token = services.tokens().list().stream().filter(t -> t.tokenId().equals(id)).findFirst()
+                    TokenInfo token = services.tokens().token(id)
                             .orElseThrow(() -> new ApiException(404, "token not found", "there is no live token \"" + id + "\""));
                     write(resp, 200, token(token));
                 }
@@ -592,14 +600,25 @@ public final class ApiServlet extends HttpServlet {
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
     }
 
-    private static ObjectNode token(Principal t) {
+    private static ObjectNode token(TokenInfo info) {
+        Principal t = info.principal();
         ObjectNode n = NODES.objectNode().put("id", t.tokenId()).put("name", t.name()).put("scope", t.scope().apiName());
         ArrayNode envs = n.putArray("environments");
         t.environments().forEach(envs::add);
         if (t.userId() != null) {
             n.put("userId", t.userId());
         }
+        // Always present (null when unknown or none), so that a script reads one shape.
+        n.put("createdAt", instant(info.createdAt()));
+        n.put("createdBy", info.createdBy());
+        n.put("expiresAt", instant(t.expiresAt()));
+        n.put("expired", info.expired());
+        n.put("lastUsedAt", instant(info.lastUsedAt()));
         return n;
+    }
+
+    private static String instant(Instant at) {
+        return at == null ? null : at.toString();
     }
 
     // ---------------------------------------------------------------- request and response helpers

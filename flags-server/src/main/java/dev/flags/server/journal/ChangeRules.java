@@ -92,17 +92,7 @@ final class ChangeRules {
         switch (type) {
             case ROLE_GRANTED:
                 role = key("role", field(type, tree, "role"));
-                JsonNode expiry = tree.get("expiresAt");
-                if (expiry != null && !expiry.isTextual()) {
-                    throw new IllegalArgumentException("payload of role_granted: expiresAt must be an ISO-8601"
-                            + " instant such as \"2026-12-31T18:00:00Z\", was " + expiry);
-                }
-                try {
-                    expiresAt = expiresAt(tree);
-                } catch (DateTimeParseException e) {
-                    throw new IllegalArgumentException("payload of role_granted: expiresAt must be an ISO-8601"
-                            + " instant such as \"2026-12-31T18:00:00Z\", was \"" + printable(expiry.textValue()) + "\"");
-                }
+                expiresAt = expiresAtField(type, tree);
                 break;
             case ROLE_REVOKED:
                 role = key("role", field(type, tree, "role"));
@@ -130,6 +120,9 @@ final class ChangeRules {
                 if (field(type, tree, "hash").isBlank()) {
                     throw new IllegalArgumentException("payload of token_created: hash must not be blank");
                 }
+                // Optional (tokens made before expiries have none and never expire); when present, every
+                // reader must be able to parse it, or the token could not be checked after a restart.
+                expiresAtField(type, tree);
                 break;
             case ENVIRONMENT_CLONED:
                 key("source environment key", field(type, tree, "source"));
@@ -144,6 +137,24 @@ final class ChangeRules {
                 break;
         }
         return new Shape(subject, role, expiresAt, maxGrantDuration, tree);
+    }
+
+    /** The payload's optional {@code expiresAt}: null if absent, else it must be an ISO-8601 instant in UTC. */
+    private static Instant expiresAtField(EntryType type, ObjectNode tree) {
+        JsonNode expiry = tree.get("expiresAt");
+        if (expiry == null) {
+            return null;
+        }
+        if (expiry.isTextual()) {
+            try {
+                return Instant.parse(expiry.textValue());
+            } catch (DateTimeParseException e) {
+                // the message below says what is expected
+            }
+        }
+        throw new IllegalArgumentException("payload of " + type.label() + ": expiresAt must be an ISO-8601 instant in UTC,"
+                + " such as \"2027-01-31T00:00:00Z\", was " + (expiry.isTextual() ? "\"" + printable(expiry.textValue()) + "\""
+                        : expiry.getNodeType().name().toLowerCase(Locale.ROOT)));
     }
 
     /**

@@ -105,9 +105,12 @@ public enum EntryType {
     /**
      * A token was created; global (no environment); subject: the token id. The payload holds the
      * token's hash and metadata, never the secret: a field named {@code secret}, {@code token} or
-     * {@code plaintext} is refused.
+     * {@code plaintext} is refused. An optional {@code expiresAt}, an ISO-8601 instant in UTC, is when
+     * the token stops working (entries without one, such as those of earlier releases, never expire).
+     * When and by whom the token was made are the entry's own timestamp and actor.
      *
-     * <pre>{@code {"id": "tok-7", "hash": "sha256:9f86d0...", "name": "ci", "environments": ["staging"]}}</pre>
+     * <pre>{@code {"id": "tok-7", "hash": "sha256:9f86d0...", "name": "ci", "environments": ["staging"],
+     *  "expiresAt": "2027-01-31T00:00:00Z"}}</pre>
      */
     TOKEN_CREATED(30, true, "id"),
 

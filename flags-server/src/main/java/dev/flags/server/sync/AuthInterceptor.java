@@ -1,5 +1,6 @@
 package dev.flags.server.sync;
 
+import dev.flags.server.auth.Authentication;
 import dev.flags.server.auth.Authenticator;
 import dev.flags.server.auth.Principal;
 import io.grpc.Context;
@@ -18,9 +19,9 @@ import java.util.Optional;
  * and makes the caller's {@link Principal} available to the service through the gRPC {@link
  * Context} ({@link #principal()}).
  *
- * <p>A call without that metadata, with another scheme, or with a token the {@link Authenticator}
- * does not know is closed with {@link Status#UNAUTHENTICATED} and a description that says which of
- * these it was, before the service sees it. Authorization (may this principal sync that
+ * <p>A call without that metadata, with another scheme, with a token the {@link Authenticator}
+ * does not know, or with one that has expired is closed with {@link Status#UNAUTHENTICATED} and a
+ * description that says which of these it was, before the service sees it. Authorization (may this principal sync that
  * environment?) is the service's business. The presented token is never logged and never appears in
  * a status.
  *
@@ -70,9 +71,9 @@ public final class AuthInterceptor implements ServerInterceptor {
       return reject(call, "authorization metadata must be \"Bearer <token>\"");
     }
     String token = value.substring(BEARER.length()).trim();
-    Optional<Principal> principal;
+    Authentication checked;
     try {
-      principal = authenticator.authenticate(token);
+      checked = authenticator.check(token);
     } catch (RuntimeException e) {
       // Transient (the token store is closing or unreadable): the SDK retries. Never the token,
       // never the exception's message (it might quote what was presented).
@@ -80,6 +81,12 @@ public final class AuthInterceptor implements ServerInterceptor {
           new Metadata());
       return new ServerCall.Listener<>() {};
     }
+    if (checked.isExpired()) {
+      Principal expired = checked.expiredToken();
+      return reject(call, "the " + expired.scope().apiName() + " token expired at " + expired.expiresAt()
+          + ": give the application a new one");
+    }
+    Optional<Principal> principal = checked.principal();
     if (principal.isEmpty()) {
       return reject(call, "unknown or revoked token");
     }

@@ -70,6 +70,10 @@ public final class Broadcaster implements AutoCloseable {
   static final Status REVOKED = Status.UNAUTHENTICATED.withDescription(
       "the sdk token was revoked: give the application a new one");
 
+  /** The status a token's streams are closed with when it expires. */
+  static final Status EXPIRED = Status.UNAUTHENTICATED.withDescription(
+      "the sdk token expired: give the application a new one");
+
   static final Status SHUTTING_DOWN = Status.UNAVAILABLE.withDescription(
       "the flag server is shutting down: reconnect (to another instance if there is one) and"
           + " resume from the version you have");
@@ -94,6 +98,8 @@ public final class Broadcaster implements AutoCloseable {
   private final Set<String> refusedTokens = ConcurrentHashMap.newKeySet();
   /** Tokens revoked while this server ran: checked again after a subscription registers (see subscribe). */
   private final Set<String> revokedTokens = ConcurrentHashMap.newKeySet();
+  /** Tokens that expired while this server ran: checked as revoked ones are. */
+  private final Set<String> expiredTokens = ConcurrentHashMap.newKeySet();
   private final LongAdder deltas = new LongAdder();
   private final LongAdder snapshots = new LongAdder();
   private final LongAdder heartbeats = new LongAdder();
@@ -165,17 +171,40 @@ public final class Broadcaster implements AutoCloseable {
   public int tokenRevoked(String tokenId) {
     Objects.requireNonNull(tokenId, "tokenId");
     revokedTokens.add(tokenId);
+    int closed = closeStreamsOf(tokenId, REVOKED);
+    if (closed > 0) {
+      LOG.info("sync: token {} was revoked; closed its {} streams", tokenId, closed);
+    }
+    return closed;
+  }
+
+  /**
+   * Closes every stream of an expired token with {@code UNAUTHENTICATED} ("the sdk token expired"):
+   * the expiry takes effect on the streams opened before it, not at their next reconnect. Call it once
+   * the token's expiry has passed, so that its reconnects are refused too (see {@code TokenExpiry}).
+   *
+   * @param tokenId the expired token's id
+   * @return how many streams were closed
+   */
+  public int tokenExpired(String tokenId) {
+    Objects.requireNonNull(tokenId, "tokenId");
+    expiredTokens.add(tokenId);
+    int closed = closeStreamsOf(tokenId, EXPIRED);
+    if (closed > 0) {
+      LOG.info("sync: token {} expired; closed its {} streams", tokenId, closed);
+    }
+    return closed;
+  }
+
+  private int closeStreamsOf(String tokenId, Status status) {
     int closed = 0;
     for (Topic topic : topics.values()) {
       for (Subscription s : topic.subscribers()) {
         if (s.tokenId().equals(tokenId)) {
-          s.close(REVOKED);
+          s.close(status);
           closed++;
         }
       }
-    }
-    if (closed > 0) {
-      LOG.info("sync: token {} was revoked; closed its {} streams", tokenId, closed);
     }
     return closed;
   }
@@ -236,10 +265,10 @@ public final class Broadcaster implements AutoCloseable {
     observer.setOnCancelHandler(subscription::cancelled);
     connected.incrementAndGet();
     topic.add(subscription);
-    if (revokedTokens.contains(tokenId)) {
-      // Authenticated just before a revocation that did not see this subscription yet: the
-      // revocation adds the token before it looks, this looks after adding, so one of them closes it.
-      subscription.close(REVOKED);
+    if (revokedTokens.contains(tokenId) || expiredTokens.contains(tokenId)) {
+      // Authenticated just before a revocation (or expiry) that did not see this subscription yet:
+      // the revocation adds the token before it looks, this looks after adding, so one of them closes it.
+      subscription.close(revokedTokens.contains(tokenId) ? REVOKED : EXPIRED);
       subscription.start(null, false);
       return;
     }

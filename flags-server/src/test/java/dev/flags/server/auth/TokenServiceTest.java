@@ -3,6 +3,7 @@ package dev.flags.server.auth;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.flags.server.journal.MutableClock;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.server.journal.Change;
@@ -11,8 +12,14 @@ import dev.flags.server.journal.FileJournal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.HexFormat;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -73,6 +80,51 @@ class TokenServiceTest {
     }
 
     @Test
+    void aTokensLastUseIsKeptToTheSecondAndWrittenAtMostOnceASecond() {
+        MutableClock clock = new MutableClock(Instant.parse("2026-12-01T09:00:00.250Z"));
+        try (FileJournal journal = FileJournal.builder(dir).clock(clock).open()) {
+            journal.append(environment("production"));
+            TokenService tokens = new TokenService(journal, journal::append, TokenService.newSecret(), id -> { }, clock, null);
+            TokenService.CreatedToken made = tokens.create("ed", Scope.EDITOR, Set.of("production"), null, "admin");
+            String id = made.principal().tokenId();
+            assertThat(tokens.token(id).orElseThrow().lastUsedAt()).isNull();
+
+            assertThat(tokens.check(made.secret()).principal()).isPresent();
+            assertThat(tokens.token(id).orElseThrow().lastUsedAt()).isEqualTo(Instant.parse("2026-12-01T09:00:00Z"));
+            clock.advance(Duration.ofMillis(700)); // 09:00:00.950: the same second, nothing to write
+            tokens.check(made.secret());
+            assertThat(tokens.token(id).orElseThrow().lastUsedAt()).isEqualTo(Instant.parse("2026-12-01T09:00:00Z"));
+            clock.advance(Duration.ofMillis(100)); // 09:00:01.050
+            tokens.authenticate(made.secret());
+            assertThat(tokens.token(id).orElseThrow().lastUsedAt()).isEqualTo(Instant.parse("2026-12-01T09:00:01Z"));
+
+            tokens.check("flg_wrong");
+            tokens.revoke(id, "admin");
+            assertThat(tokens.token(id)).isEmpty();
+        }
+    }
+
+    @Test
+    void aTokenRecordedWithoutAnExpiryNeverExpiresAndItsCreationIsReadFromTheJournal() throws Exception {
+        String secret = TokenService.newSecret();
+        MutableClock clock = new MutableClock(Instant.parse("2026-12-01T09:00:00Z"));
+        try (FileJournal journal = FileJournal.builder(dir).clock(clock).open()) {
+            // As a server before tokens could expire recorded it, and without this service.
+            ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", "tok-old").put("hash", hash(secret))
+                    .put("name", "ci").put("scope", "admin");
+            journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", payload));
+            clock.advance(Duration.ofDays(365 * 50));
+            TokenService tokens = new TokenService(journal, journal::append, TokenService.newSecret(), id -> { }, clock, null);
+            assertThat(tokens.check(secret).principal()).isPresent();
+            TokenInfo old = tokens.token("tok-old").orElseThrow();
+            assertThat(old.principal().expiresAt()).isNull();
+            assertThat(old.expired()).isFalse();
+            assertThat(old.createdAt()).isEqualTo(Instant.parse("2026-12-01T09:00:00Z"));
+            assertThat(old.createdBy()).isEqualTo("admin");
+        }
+    }
+
+    @Test
     void onlyTesterTokensAreLimitedToAUser() {
         assertThat(new Principal("t", "alice", Scope.EDITOR, Set.of("production")).mayChangeRolesOf("anyone")).isTrue();
         assertThat(new Principal("t", "admin", Scope.ADMIN, Set.of()).mayChangeRolesOf("anyone")).isTrue();
@@ -86,4 +138,5 @@ class TokenServiceTest {
         byte[] digest = MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
         return "sha256:" + HexFormat.of().formatHex(digest);
     }
+
 }

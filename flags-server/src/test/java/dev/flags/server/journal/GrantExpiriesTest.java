@@ -75,11 +75,11 @@ class GrantExpiriesTest {
             assertThatThrownBy(() -> journal.append(Change.of(EntryType.ROLE_GRANTED, "staging", "bob",
                     json("{\"user\":\"tess\",\"role\":\"beta\",\"expiresAt\":\"tomorrow\"}"))))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("payload of role_granted: expiresAt must be an ISO-8601 instant such as"
-                            + " \"2026-12-31T18:00:00Z\", was \"tomorrow\"");
+                    .hasMessage("payload of role_granted: expiresAt must be an ISO-8601 instant in UTC, such as"
+                            + " \"2027-01-31T00:00:00Z\", was \"tomorrow\"");
             assertThatThrownBy(() -> journal.append(Change.of(EntryType.ROLE_GRANTED, "staging", "bob",
                     json("{\"user\":\"tess\",\"role\":\"beta\",\"expiresAt\":1764849600}"))))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was 1764849600");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageEndingWith("was number");
             assertThat(journal.lastSequence()).isEqualTo(1);
         }
     }

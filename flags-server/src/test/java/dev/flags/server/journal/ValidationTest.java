@@ -125,6 +125,24 @@ class ValidationTest {
     }
 
     @Test
+    void aTokensExpiryIsAnInstantOrAbsent() {
+        assertRejected(Change.of(EntryType.TOKEN_CREATED, null, "admin",
+                        json("{\"id\":\"t\",\"hash\":\"h\",\"expiresAt\":\"next week\"}")),
+                "payload of token_created: expiresAt must be an ISO-8601 instant in UTC, such as \"2027-01-31T00:00:00Z\","
+                        + " was \"next week\"");
+        assertRejected(Change.of(EntryType.TOKEN_CREATED, null, "admin",
+                        json("{\"id\":\"t\",\"hash\":\"h\",\"expiresAt\":1767225600}")),
+                "payload of token_created: expiresAt must be an ISO-8601 instant in UTC, such as \"2027-01-31T00:00:00Z\","
+                        + " was number");
+        assertRejected(Change.of(EntryType.TOKEN_CREATED, null, "admin",
+                        json("{\"id\":\"t\",\"hash\":\"h\",\"expiresAt\":null}")),
+                "payload of token_created: expiresAt must be an ISO-8601 instant in UTC, such as \"2027-01-31T00:00:00Z\","
+                        + " was null");
+        journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin",
+                json("{\"id\":\"t\",\"hash\":\"h\",\"expiresAt\":\"2027-01-31T00:00:00Z\"}")));
+    }
+
+    @Test
     void changesThatDoNotFitTheStateConflict() {
         assertConflict(createFlag("test", "x"), "environment \"test\" does not exist");
         assertConflict(createEnvironment("prod"), "environment \"prod\" already exists");

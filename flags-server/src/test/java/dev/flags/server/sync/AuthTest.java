@@ -14,6 +14,10 @@ import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SnapshotRequest;
 import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.server.auth.Authentication;
+import dev.flags.server.auth.Authenticator;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
 import dev.flags.server.journal.FileJournal;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -25,6 +29,9 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -133,6 +140,46 @@ class AuthTest {
     FlagSyncGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(SyncFixture.bearer(ADMIN)))
         .subscribe(SubscribeRequest.newBuilder().setEnvironment(ENV).build(), other);
     assertThat(other.next().getSnapshot().getVersion()).as("other tokens' streams are not affected").isEqualTo(2);
+  }
+
+  @Test
+  void aStreamAuthenticatedJustBeforeItsTokenExpiredIsClosedWhenItRegisters() throws Exception {
+    // As for a revocation: the expiry looked for the token's streams before this one registered.
+    assertThat(broadcaster.tokenExpired("tok-sdk")).as("no stream open yet").isZero();
+    Status s = subscribe(SDK, ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(s.getDescription()).isEqualTo("the sdk token expired: give the application a new one");
+  }
+
+  @Test
+  void anExpiredTokenIsUnauthenticatedWithWordsThatSayItExpired() throws Exception {
+    Principal expired = new Principal("tok-old", "billing-service", Scope.SDK, Set.of(ENV), null,
+        Instant.parse("2026-11-01T00:00:00Z"));
+    Authenticator tokens = new Authenticator() {
+      @Override
+      public Optional<Principal> authenticate(String presented) {
+        return Optional.empty();
+      }
+
+      @Override
+      public Authentication check(String presented) {
+        return "flg_expired".equals(presented) ? Authentication.expired(expired) : Authentication.unknown();
+      }
+    };
+    String name = InProcessServerBuilder.generateName();
+    Server other = InProcessServerBuilder.forName(name).addService(SyncService.definition(broadcaster, tokens)).build().start();
+    ManagedChannel toOther = InProcessChannelBuilder.forName(name).build();
+    try {
+      Recorder r = new Recorder();
+      FlagSyncGrpc.newStub(toOther).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(SyncFixture.bearer("flg_expired")))
+          .subscribe(SubscribeRequest.newBuilder().setEnvironment(ENV).build(), r);
+      Status s = r.awaitClose();
+      assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+      assertThat(s.getDescription()).isEqualTo("the sdk token expired at 2026-11-01T00:00:00Z: give the application a new one");
+    } finally {
+      toOther.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      other.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 
   @Test
