@@ -563,6 +563,14 @@ class AdminApiTest {
     }
 
     @Test
+    void aFieldOfTheWrongTypeIsNamedButNotEchoedWhole() {
+        String huge = "[" + "1,".repeat(100_000) + "1]";
+        ApiClient.Response r = api.post("/api/v1/tokens", ADMIN, "{\"name\": " + huge + ", \"scope\": \"sdk\"}");
+        assertProblem(r, 400, "\"name\" must be a string, was [1,1,1,");
+        assertThat(r.json().get("detail").asText()).hasSizeLessThan(150).endsWith("...");
+    }
+
+    @Test
     void badInputGetsAClearErrorAndWritesNothing() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         ApiClient.Response invalid = api.put(path, ADMIN, """

@@ -707,7 +707,9 @@ public final class ApiServlet extends HttpServlet {
             return null;
         }
         if (!v.isTextual()) {
-            throw new ApiException(400, "bad request", "\"" + field + "\" must be a string, was " + v);
+            String shown = v.toString(); // the caller's value, up to 1 MiB of it: cut, and escaped for the log
+            throw new ApiException(400, "bad request", "\"" + field + "\" must be a string, was "
+                    + LogText.escape(shown.length() > 80 ? shown.substring(0, 77) + "..." : shown));
         }
         return v.asText();
     }

@@ -27,7 +27,6 @@ class RoundTripTest {
 
     final MutableClock clock = new MutableClock(Fixtures.T0);
 
-    /** One change of every type, in an order that makes each valid. */
     /**
      * One change of every entry type: those of the golden journal of format version 1, then the types
      * added since (a new type is a new code in the same format; the golden files stay as written).
