@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * <p>One daemon thread, {@code flags-token-expiry}, owned by this object and stopped by {@link
  * #close()}. Each token with an expiry has one pending task. The delay is taken from the clock when the
  * task is armed, but the scheduler counts elapsed time, not the clock: a task wakes at least once a
- * day and again at the expiry, and only tells the listener once the clock says the expiry has passed.
- * So a clock that was stepped, or a token that expires in ten years, is still told on time.
+ * minute and again at the expiry, and only tells the listener once the clock says the expiry has
+ * passed. So a clock stepped forward (or a host resumed from suspension) delays the close by a minute
+ * at most, and a token that expires in ten years is still told on time.
  *
  * <pre>{@code
  * TokenExpiry expiry = new TokenExpiry(Clock.systemUTC(), broadcaster::tokenExpired);
@@ -36,7 +37,7 @@ public final class TokenExpiry implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TokenExpiry.class);
     /** The longest a task sleeps before it looks at the clock again. */
-    static final Duration MAX_SLEEP = Duration.ofDays(1);
+    static final Duration MAX_SLEEP = Duration.ofMinutes(1);
 
     private final Clock clock;
     private final Consumer<String> onExpired;
@@ -129,7 +130,7 @@ public final class TokenExpiry implements AutoCloseable {
                 return; // cancelled or replaced meanwhile
             }
             if (clock.instant().isBefore(expiresAt)) {
-                arm(tokenId, expiresAt, generation); // a daily look, or the clock was set back: not yet
+                arm(tokenId, expiresAt, generation); // a look each minute, or the clock was set back: not yet
                 return;
             }
             armed.remove(tokenId);
