@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -121,8 +122,10 @@ class WalkthroughTest {
             assertThat(checkout("tess", "us-east", null).at("/billing-v2/reason").asText()).isEqualTo("DEFAULT");
             assertThat(usersOnV2("eu-west")).isEmpty();
 
-            // 2. a tester grants themselves beta-tester: only they get the new path
+            // 2. a tester grants themselves beta-tester, for the week the role allows: only they get the new path
             change(tester, "PUT", "/roles/beta-tester/members/tess", null);
+            Instant tessUntil = Instant.parse(call("GET", api("/roles"), tester, null).at("/expiresAt/beta-tester/tess").asText());
+            assertThat(tessUntil).isBetween(Instant.now().plus(Duration.ofDays(7)).minusSeconds(60), Instant.now().plus(Duration.ofDays(7)));
             JsonNode tessNow = checkout("tess", "us-east", null);
             assertThat(tessNow.get("billing").asText()).isEqualTo("v2");
             assertThat(tessNow.at("/billing-v2/rule").asText()).isEqualTo("beta testers");

@@ -73,7 +73,8 @@ public final class DemoData {
                        {"name": "eu canary", "conditions": [{"regions": ["eu-west"]}, {"percentage": 0}]},
                        {"name": "everyone", "conditions": [{"percentage": 0}]}
                      ]}""");
-            call("PUT", "/environments/" + env + "/roles/beta-tester", "{\"selfService\": true}");
+            // Testers let themselves in, for a week at a time: access nobody remembers to take back ends by itself.
+            call("PUT", "/environments/" + env + "/roles/beta-tester", "{\"selfService\": true, \"maxGrantDuration\": \"P7D\"}");
         }
         Map<String, String> tokens = new LinkedHashMap<>();
         tokens.put("editor", token("pat (product owner)", "editor"));
