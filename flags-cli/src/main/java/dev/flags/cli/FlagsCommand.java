@@ -408,8 +408,8 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    private static final java.util.regex.Pattern SHORT_DURATION =
-            java.util.regex.Pattern.compile("(\\d{1,9})\\s*([smhdwy])", java.util.regex.Pattern.CASE_INSENSITIVE);
+    /** Units in either case but M: 1M could be a minute or a month (ISO-8601's P1M), so only m (minutes) is taken. */
+    private static final java.util.regex.Pattern SHORT_DURATION = java.util.regex.Pattern.compile("(\\d{1,9})\\s*([smhdwySHDWY])");
 
     /**
      * 15s, 90m, 8h, 30d, 2w, 1y as ISO-8601 (the server's form: PT15S, PT90M, PT8H, P30D, P2W, P1Y); an ISO-8601
@@ -430,6 +430,11 @@ public final class FlagsCommand implements Callable<Integer> {
     /** {@link #isoDuration(String)}, or a usage error that names the option. */
     static String isoDuration(CommandSpec spec, String option, String text) {
         String iso = isoDuration(text);
+        if (iso == null && text.trim().matches("\\d{1,9}\\s*M")) {
+            throw new ParameterException(spec.commandLine(), option + " '" + text + "' could be minutes or months: write "
+                    + text.trim().replaceAll("\\s*M$", "m") + " for minutes, or P" + text.trim().replaceAll("\\s*M$", "M")
+                    + " for months");
+        }
         if (iso == null) {
             throw new ParameterException(spec.commandLine(), option + " must be a duration such as 90m, 8h, 30d, 2w or 1y, or"
                     + " ISO-8601 such as PT8H; was '" + text + "'");

@@ -18,7 +18,8 @@ import java.time.temporal.TemporalAmount;
  * duration from now: {@code PT8H}, {@code P90D}, or calendar units {@code P2W}, {@code P6M},
  * {@code P1Y}, counted in UTC), with a 400 that says what is wrong for every bad value: not text,
  * unparseable, both given, not in the future, or more than {@link #MAX_AHEAD} ahead. Expiries are
- * kept to the second.
+ * kept to the second: an instant is rounded down (early rather than late), a lifetime of at least a
+ * second up (it is had in full).
  */
 public final class Expiry {
 
@@ -47,11 +48,11 @@ public final class Expiry {
         }
         Instant now = clock.instant();
         if (hasAt) {
-            Instant expiresAt = instant(at);
+            Instant expiresAt = instant(at).truncatedTo(ChronoUnit.SECONDS); // early rather than late
             check(expiresAt, now);
             return expiresAt;
         }
-        return hasIn ? in(lifetime(in), now) : null;
+        return hasIn ? in(lifetime(in), in.textValue(), now) : null;
     }
 
     /**
@@ -115,37 +116,48 @@ public final class Expiry {
         if (!in.isTextual()) {
             throw ApiException.badRequest("\"expiresIn\" must be an ISO-8601 duration as a string, " + DURATIONS + ", was " + shown(in));
         }
+        String text = in.textValue();
         try {
-            return Duration.parse(in.textValue());
+            return Duration.parse(text);
         } catch (DateTimeParseException notADuration) {
             try {
-                return Period.parse(in.textValue());
+                return Period.parse(text);
             } catch (DateTimeParseException notAPeriod) {
+                boolean mixed = text.matches("(?i)-?P\\d+[YMW].*T.*"); // P1YT1H: neither a Duration nor a Period
                 throw ApiException.badRequest("\"expiresIn\" must be an ISO-8601 duration, " + DURATIONS
-                        + " (not years or months together with hours), was " + shown(in));
+                        + (mixed ? " (not years, months or weeks together with hours)" : "") + ", was " + shown(in));
             }
         }
     }
 
-    private static Instant in(TemporalAmount lifetime, Instant now) {
+    /** Now plus the lifetime, rounded up to the second; {@code asked} is the lifetime as the request wrote it. */
+    private static Instant in(TemporalAmount lifetime, String asked, Instant now) {
+        String was = LogText.escape(asked.length() > 80 ? asked.substring(0, 77) + "..." : asked);
         boolean positive = lifetime instanceof Duration d ? !d.isNegative() && !d.isZero()
                 : lifetime instanceof Period p && !p.isNegative() && !p.isZero();
         if (!positive) {
-            throw ApiException.badRequest("expiresIn must be a positive duration, such as PT8H, P90D or P1Y, was " + lifetime);
+            throw ApiException.badRequest("expiresIn must be a positive duration, such as PT8H, P90D or P1Y, was " + was);
         }
-        Instant at;
+        Instant exact;
         try {
-            at = now.atOffset(ZoneOffset.UTC).plus(lifetime).toInstant().truncatedTo(ChronoUnit.SECONDS);
+            exact = now.atOffset(ZoneOffset.UTC).plus(lifetime).toInstant();
         } catch (DateTimeException | ArithmeticException e) {
-            throw ApiException.badRequest("expiresIn must be at most " + MAX_AHEAD + " (10 years), was " + lifetime);
+            throw ApiException.badRequest("expiresIn must be at most " + MAX_AHEAD + " (10 years), was " + was);
         }
-        if (at.isAfter(latest(now))) {
-            throw ApiException.badRequest("expiresIn must be at most " + MAX_AHEAD + " (10 years), was " + lifetime);
+        if (exact.isAfter(latest(now))) {
+            throw ApiException.badRequest("expiresIn must be at most " + MAX_AHEAD + " (10 years), was " + was);
         }
-        if (!at.isAfter(now)) { // under a second: the expiry is kept to the second
-            throw ApiException.badRequest("expiresIn must be at least a second, was " + lifetime);
+        if (exact.isBefore(now.plusSeconds(1))) {
+            throw ApiException.badRequest("expiresIn must be at least a second, was " + was);
         }
-        return at;
+        // Up, so that what was asked for is had in full (and a check a moment later still finds it in the future).
+        return roundedUp(exact);
+    }
+
+    /** @return the instant rounded up to the second: a lifetime from now, had in full */
+    public static Instant roundedUp(Instant exact) {
+        Instant at = exact.truncatedTo(ChronoUnit.SECONDS);
+        return at.isBefore(exact) ? at.plusSeconds(1) : at;
     }
 
     /** A JSON value from the request, for a message: escaped and cut. */

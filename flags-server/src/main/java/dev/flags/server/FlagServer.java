@@ -276,6 +276,8 @@ public final class FlagServer implements AutoCloseable {
                 // burst of reconnecting SDKs from creating a thread each (gRPC's default is unbounded).
                 .executor(grpcExecutor)
                 .maxInboundMessageSize(64 * 1024) // SDKs send only small requests
+                // An SDK instance holds one stream per connection; without a bound, one connection held thousands.
+                .maxConcurrentCallsPerConnection(config.maxSyncStreamsPerConnection())
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);
         if (config.tls()) {

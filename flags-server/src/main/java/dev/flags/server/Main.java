@@ -43,7 +43,8 @@ public final class Main implements Callable<Integer> {
             Map.entry("grpcPort", "--grpc-port"), Map.entry("tlsCertificate", "--tls-cert"), Map.entry("tlsKey", "--tls-key"),
             Map.entry("heartbeatInterval", "--heartbeat"), Map.entry("journalRetention", "--journal-retention"),
             Map.entry("changesPerMinute", "--api-changes-per-minute"), Map.entry("readsPerMinute", "--api-reads-per-minute"),
-            Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"));
+            Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"),
+            Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"));
 
     /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
     private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
@@ -112,6 +113,11 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--max-sync-streams-per-token", defaultValue = "${env:FLAGS_MAX_SYNC_STREAMS_PER_TOKEN:-10000}",
             description = "Sync streams one token may have open at once; more get RESOURCE_EXHAUSTED (env FLAGS_MAX_SYNC_STREAMS_PER_TOKEN, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerToken;
+
+    @Option(names = "--max-sync-streams-per-connection", defaultValue = "${env:FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION:-1000}",
+            description = "Sync streams one gRPC connection may carry at once (HTTP/2 MAX_CONCURRENT_STREAMS); more wait for one"
+                    + " to end (env FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
+    int maxSyncStreamsPerConnection;
 
     @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
@@ -208,7 +214,7 @@ public final class Main implements Callable<Integer> {
         try {
             config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken,
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
-                    new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken);
+                    new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

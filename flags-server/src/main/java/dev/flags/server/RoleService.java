@@ -12,7 +12,6 @@ import dev.flags.server.journal.JournalEntry;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -122,7 +121,7 @@ public final class RoleService {
         Instant expiry = grant ? Expiry.from(request, clock) : null;
         Duration max = state.maxGrantDurations().get(role);
         if (grant && max != null && !p.isAdmin()) {
-            Instant latest = clock.instant().plus(max).truncatedTo(ChronoUnit.SECONDS);
+            Instant latest = Expiry.roundedUp(clock.instant().plus(max)); // as an expiresIn of the same length is
             if (expiry == null) {
                 expiry = latest; // the role's longest grant, from now: granting again renews it
             } else if (expiry.isAfter(latest)) {

@@ -27,10 +27,13 @@ import java.util.Objects;
  *                         everything (the default)
  * @param apiLimits how many admin API requests each token may make
  * @param maxSyncStreamsPerToken how many sync streams one token may have open at once
+ * @param maxSyncStreamsPerConnection how many sync streams one gRPC connection may carry at once (an SDK
+ *                                    instance needs one; a proxy that pools SDKs' streams needs more)
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
-                           Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken) {
+                           Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
+                           int maxSyncStreamsPerConnection) {
 
     /**
      * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
@@ -61,6 +64,10 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (maxSyncStreamsPerToken < 1 || maxSyncStreamsPerToken > 1_000_000) {
             throw new BadSettingException("maxSyncStreamsPerToken", "max sync streams per token must be between 1 and 1000000, was "
                     + maxSyncStreamsPerToken);
+        }
+        if (maxSyncStreamsPerConnection < 1 || maxSyncStreamsPerConnection > 100_000) {
+            throw new BadSettingException("maxSyncStreamsPerConnection", "max sync streams per connection must be between 1 and"
+                    + " 100000, was " + maxSyncStreamsPerConnection);
         }
         checkPort(httpPort, "http port", "httpPort");
         checkPort(grpcPort, "grpc port", "grpcPort");
@@ -107,55 +114,61 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
      */
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
-                ApiLimits.defaults(), 10_000);
+                ApiLimits.defaults(), 10_000, 1_000);
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken);
+                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken);
+                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+    }
+
+    /** @return a copy allowing this many sync streams on one connection */
+    public ServerConfig withMaxSyncStreamsPerConnection(int streams) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams);
     }
 
     /** @return a copy allowing this many sync streams per token */
     public ServerConfig withMaxSyncStreamsPerToken(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, streams);
+                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection);
     }
 
     /** @return true if both ports serve TLS */

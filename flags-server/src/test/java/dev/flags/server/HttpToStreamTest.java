@@ -160,7 +160,7 @@ class HttpToStreamTest {
                     }
                 }).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
-                    assertThat(e.getStatus().getDescription()).isEqualTo("the sdk token expired: give the application a new one");
+                    assertThat(e.getStatus().getDescription()).isEqualTo("the token expired: give the application (or whoever uses it) a new one");
                 });
                 assertThat(clock.instant()).isAfterOrEqualTo(expiresAt);
                 assertThatThrownBy(() -> stub(channel, expiring).subscribe(request).next())

@@ -406,7 +406,8 @@ class ServerProcessTest {
         Map<String, String> outOfRange = Map.of(
                 "FLAGS_HTTP_PORT", "-3", "FLAGS_GRPC_PORT", "70000", "FLAGS_BIND", "nope.invalid", "FLAGS_HEARTBEAT", "PT2H",
                 "FLAGS_JOURNAL_RETENTION", "PT2H", "FLAGS_API_CHANGES_PER_MINUTE", "-1", "FLAGS_API_READS_PER_MINUTE", "2000000",
-                "FLAGS_MAX_SYNC_STREAMS_PER_TOKEN", "0", "FLAGS_TLS_CERT", Files.writeString(dir.resolve("cert.pem"), "x").toString());
+                "FLAGS_MAX_SYNC_STREAMS_PER_TOKEN", "0", "FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION", "0",
+                "FLAGS_TLS_CERT", Files.writeString(dir.resolve("cert.pem"), "x").toString());
         for (Map.Entry<String, String> variable : outOfRange.entrySet()) {
             Run run = runMain(Map.of(variable.getKey(), variable.getValue()), "--data-dir", dir.resolve("r").toString());
             assertThat(run.exitCode()).as(run.output()).isEqualTo(2);

@@ -139,8 +139,10 @@ class TokenExpiryApiTest {
                 + " 2036-12-01T09:00:01Z");
         assertBad("\"expiresIn\": 3600", "\"expiresIn\" must be an ISO-8601 duration as a string, such as \"PT8H\", \"P90D\" or \"P1Y\", was 3600");
         assertBad("\"expiresIn\": \"8 hours\"", "\"expiresIn\" must be an ISO-8601 duration, such as \"PT8H\", \"P90D\" or \"P1Y\"");
-        assertBad("\"expiresIn\": \"P1YT1H\"", "not years or months together with hours");
-        assertBad("\"expiresIn\": \"-PT8H\"", "expiresIn must be a positive duration, such as PT8H, P90D or P1Y, was PT-8H");
+        assertBad("\"expiresIn\": \"P1YT1H\"", "not years, months or weeks together with hours");
+        assertBad("\"expiresIn\": \"-PT8H\"", "expiresIn must be a positive duration, such as PT8H, P90D or P1Y, was -PT8H");
+        assertBad("\"expiresIn\": \"PT0.5S\"", "expiresIn must be at least a second, was PT0.5S");
+        assertBad("\"expiresIn\": \"P3654D\"", "expiresIn must be at most P10Y (10 years), was P3654D");
         assertBad("\"expiresIn\": \"PT0S\"", "expiresIn must be a positive duration");
         assertBad("\"expiresIn\": \"P0D\"", "expiresIn must be a positive duration");
         assertBad("\"expiresIn\": \"P10Y1D\"", "expiresIn must be at most P10Y (10 years), was P10Y1D");
@@ -153,6 +155,27 @@ class TokenExpiryApiTest {
         assertThat(create("\"expiresIn\": \"P2W\"").json().get("expiresAt").asText()).isEqualTo("2026-12-15T09:00:00Z");
         assertThat(create("\"expiresIn\": \"P90D\"").json().get("expiresAt").asText()).isEqualTo("2027-03-01T09:00:00Z");
         assertThat(create("\"expiresIn\": null").json().get("expiresAt").isNull()).as("null is none").isTrue();
+        assertThat(create("\"expiresIn\": \"PT1.2S\"").json().get("expiresAt").asText()).as("a lifetime is had in full")
+                .isEqualTo("2026-12-01T09:00:02Z");
+        assertThat(create("\"expiresAt\": \"2027-01-31T00:00:00.987Z\"").json().get("expiresAt").asText())
+                .as("an instant is kept to the second, early rather than late").isEqualTo("2027-01-31T00:00:00Z");
+    }
+
+    @Test
+    void aTokenMadeByAnExpiringTokenDoesNotOutliveIt() {
+        String contractor = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"contractor\", \"scope\": \"admin\", \"expiresIn\": \"PT1H\"}")
+                .json().get("token").asText();
+        JsonNode left = api.post("/api/v1/tokens", contractor, "{\"name\": \"forever\", \"scope\": \"admin\"}").json();
+        assertThat(left.get("expiresAt").asText()).as("the maker's end").isEqualTo("2026-12-01T10:00:00Z");
+        ApiClient.Response longer = api.post("/api/v1/tokens", contractor, "{\"name\": \"longer\", \"scope\": \"admin\","
+                + " \"expiresIn\": \"P1D\"}");
+        assertThat(longer.status()).isEqualTo(403);
+        assertThat(longer.json().get("detail").asText()).isEqualTo("this token expires at 2026-12-01T10:00:00Z: a token it makes may"
+                + " not outlive it (asked until 2026-12-02T09:00:00Z)");
+        assertThat(api.post("/api/v1/tokens", contractor, "{\"name\": \"shorter\", \"scope\": \"admin\", \"expiresIn\": \"PT5M\"}")
+                .json().get("expiresAt").asText()).isEqualTo("2026-12-01T09:05:00Z");
+        assertThat(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"by-bootstrap\", \"scope\": \"admin\"}").json()
+                .get("expiresAt").isNull()).as("a maker that never expires sets no end").isTrue();
     }
 
     private void assertBad(String expiry, String detail) {

@@ -478,6 +478,19 @@ public final class TokenService implements Authenticator {
         if (current.tokensVersion() == state.tokensVersion()) {
             return current;
         }
+        return rebuild();
+    }
+
+    /**
+     * One rebuild at a time, from the newest state: two at once, one from an older state, dropped the
+     * last-use cell of a token the other had just added.
+     */
+    private synchronized Index rebuild() {
+        ServerState state = journal.state();
+        Index current = index;
+        if (current.tokensVersion() == state.tokensVersion()) {
+            return current;
+        }
         Map<String, Live> byHash = new HashMap<>();
         for (CanonicalJson payload : state.tokens().values()) {
             JsonNode node = payload.toJsonNode();

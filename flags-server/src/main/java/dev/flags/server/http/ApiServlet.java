@@ -41,6 +41,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -556,9 +557,17 @@ public final class ApiServlet extends HttpServlet {
                     for (String env : envs) {
                         services.environments().get(p, env); // 404 for an unknown environment
                     }
+                    Instant expiresAt = services.tokens().expiryOf(body);
+                    Instant makerEnds = p.expiresAt();
+                    if (makerEnds != null && expiresAt == null) {
+                        expiresAt = makerEnds; // a temporary admin leaves no token behind that outlives it
+                    } else if (makerEnds != null && expiresAt.isAfter(makerEnds)) {
+                        throw new ApiException(403, "forbidden", "this token expires at " + makerEnds + ": a token it makes may not outlive it"
+                                + " (asked until " + expiresAt + ")");
+                    }
                     TokenService.CreatedToken created;
                     try {
-                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), services.tokens().expiryOf(body),
+                        created = services.tokens().create(name, scope, envs, text(body, "userId", false), expiresAt,
                                 p.actor(), comment(req, text(body, "comment", false)));
                     } catch (IllegalArgumentException e) {
                         throw new ApiException(400, "bad request", e.getMessage());
@@ -609,7 +618,7 @@ public final class ApiServlet extends HttpServlet {
             n.put("userId", t.userId());
         }
         // Always present (null when unknown or none), so that a script reads one shape.
-        n.put("createdAt", instant(info.createdAt()));
+        n.put("createdAt", instant(info.createdAt() == null ? null : info.createdAt().truncatedTo(ChronoUnit.SECONDS)));
         n.put("createdBy", info.createdBy());
         n.put("expiresAt", instant(t.expiresAt()));
         n.put("expired", info.expired());

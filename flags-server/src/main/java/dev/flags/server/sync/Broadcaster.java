@@ -72,7 +72,7 @@ public final class Broadcaster implements AutoCloseable {
 
   /** The status a token's streams are closed with when it expires. */
   static final Status EXPIRED = Status.UNAUTHENTICATED.withDescription(
-      "the sdk token expired: give the application a new one");
+      "the token expired: give the application (or whoever uses it) a new one");
 
   static final Status SHUTTING_DOWN = Status.UNAVAILABLE.withDescription(
       "the flag server is shutting down: reconnect (to another instance if there is one) and"
@@ -173,7 +173,7 @@ public final class Broadcaster implements AutoCloseable {
     revokedTokens.add(tokenId);
     int closed = closeStreamsOf(tokenId, REVOKED);
     if (closed > 0) {
-      LOG.info("sync: token {} was revoked; closed its {} streams", tokenId, closed);
+      LOG.info("sync: token {} was revoked; streams closed: {}", tokenId, closed);
     }
     return closed;
   }
@@ -191,7 +191,7 @@ public final class Broadcaster implements AutoCloseable {
     expiredTokens.add(tokenId);
     int closed = closeStreamsOf(tokenId, EXPIRED);
     if (closed > 0) {
-      LOG.info("sync: token {} expired; closed its {} streams", tokenId, closed);
+      LOG.info("sync: token {} expired; streams closed: {}", tokenId, closed);
     }
     return closed;
   }

@@ -148,7 +148,7 @@ class AuthTest {
     assertThat(broadcaster.tokenExpired("tok-sdk")).as("no stream open yet").isZero();
     Status s = subscribe(SDK, ENV, 0);
     assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
-    assertThat(s.getDescription()).isEqualTo("the sdk token expired: give the application a new one");
+    assertThat(s.getDescription()).isEqualTo("the token expired: give the application (or whoever uses it) a new one");
   }
 
   @Test
