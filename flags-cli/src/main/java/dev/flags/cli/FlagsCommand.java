@@ -42,7 +42,8 @@ import picocli.CommandLine.Spec;
         subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.Create.class, FlagsCommand.Put.class,
                 FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
-                FlagsCommand.Revoke.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
+                FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
+                FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
@@ -351,6 +352,116 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         ObjectNode patch() {
             return Api.JSON.createObjectNode().set("addRegion", ruleOperation(rule, "region", region));
+        }
+    }
+
+    @Command(name = "schedule", description = "Schedule a change of a flag: the server applies it at --at, as the command of"
+            + " that name would now (on, off, rollout PERCENT --rule R, add-role ROLE --rule R, add-region REGION --rule R).")
+    static final class ScheduleChange implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "1", paramLabel = "CHANGE", description = "on, off, rollout, add-role or add-region.") String change;
+        @Parameters(index = "2", arity = "0..1", paramLabel = "VALUE", description = "rollout: the PERCENT; add-role: the ROLE;"
+                + " add-region: the REGION.") String value;
+        @Option(names = "--at", required = true, paramLabel = "INSTANT", description = "When: an ISO-8601 instant with its offset,"
+                + " such as 2026-12-07T09:00:00+01:00 (in the future, at most a year ahead).") String at;
+        @Option(names = "--rule", description = "For rollout, add-role, add-region: the rule, by its index (from 0) or its name.")
+        String rule;
+
+        @Override
+        public Integer call() {
+            ObjectNode body = Api.JSON.createObjectNode().put("at", at);
+            body.set("patch", patch());
+            print(spec, o.api(spec).call("POST", o.flagPath(flag) + "/schedules", body, why.comment));
+            return EXIT_OK;
+        }
+
+        /** The PATCH body the change's own command sends: built by that command, so that the two never differ. */
+        private ObjectNode patch() {
+            if (!List.of("on", "off", "rollout", "add-role", "add-region").contains(change)) {
+                throw new ParameterException(spec.commandLine(), "CHANGE must be on, off, rollout, add-role or add-region, was '"
+                        + oneLine(change) + "'");
+            }
+            boolean takesValue = !change.equals("on") && !change.equals("off");
+            if (takesValue && (value == null || rule == null)) {
+                throw new ParameterException(spec.commandLine(), change + " takes a value and --rule, as 'flags " + change + "' does");
+            }
+            if (!takesValue && (value != null || rule != null)) {
+                throw new ParameterException(spec.commandLine(), change + " takes no value and no --rule");
+            }
+            PatchCommand command = switch (change) {
+                case "on" -> new On();
+                case "off" -> new Off();
+                case "rollout" -> {
+                    Rollout r = new Rollout();
+                    r.percent = value;
+                    r.rule = rule;
+                    yield r;
+                }
+                case "add-role" -> {
+                    AddRole r = new AddRole();
+                    r.role = value;
+                    r.rule = rule;
+                    yield r;
+                }
+                case "add-region" -> {
+                    AddRegion r = new AddRegion();
+                    r.region = value;
+                    r.rule = rule;
+                    yield r;
+                }
+                default -> throw new IllegalStateException(change); // checked above
+            };
+            return command.patch();
+        }
+    }
+
+    @Command(name = "schedules", description = "List the pending scheduled changes, soonest first, one line each: id, when, flag,"
+            + " change, who made it, why.")
+    static final class Schedules implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", arity = "0..1", paramLabel = "FLAG", description = "Only this flag's.") String flag;
+
+        @Override
+        public Integer call() {
+            String path = "/environments/" + Api.path(o.environment) + "/schedules"
+                    + (flag == null ? "" : "?flag=" + java.net.URLEncoder.encode(flag, java.nio.charset.StandardCharsets.UTF_8));
+            JsonNode schedules = o.api(spec).call("GET", path, null, null).path("schedules");
+            for (JsonNode s : schedules) {
+                spec.commandLine().getOut().println(scheduleLine(s));
+            }
+            if (schedules.isEmpty()) {
+                spec.commandLine().getErr().println("flags: no scheduled changes" + (flag == null ? "" : " of flag \"" + oneLine(flag)
+                        + "\"") + " in environment \"" + oneLine(o.environment) + "\"");
+            }
+            return EXIT_OK;
+        }
+    }
+
+    /**
+     * A schedule as one line: {@code sch-4f2a9c01d3e7  2026-12-07T08:00:00Z  billing-v2  {"enabled":false}  by alice
+     * (tok-1a2b3c4d)  ramp on Monday}. Names, actors and comments are escaped: they cannot drive the terminal.
+     */
+    static String scheduleLine(JsonNode s) {
+        return String.format("%-16s  %s  %s  %s  by %s  %s", oneLine(s, "id"), oneLine(s, "at"), oneLine(s, "flag"),
+                oneLine(s.path("patch").toString()), oneLine(s, "createdBy"), oneLine(s, "comment")).stripTrailing();
+    }
+
+    @Command(name = "unschedule", description = "Cancel a pending scheduled change (its id as `flags schedules` prints it).")
+    static final class Unschedule implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "SCHEDULE-ID", description = "Such as sch-4f2a9c01d3e7.") String id;
+
+        @Override
+        public Integer call() {
+            print(spec, o.api(spec).call("DELETE", "/environments/" + Api.path(o.environment) + "/schedules/" + Api.path(id), null,
+                    why.comment));
+            return EXIT_OK;
         }
     }
 

@@ -177,6 +177,63 @@ class FlagsCommandTest {
     }
 
     @Test
+    void aChangeIsScheduledAsItsOwnCommandWouldMakeItListedAndCancelled() throws Exception {
+        String at = Instant.now().plus(Duration.ofDays(1)).truncatedTo(ChronoUnit.SECONDS).toString();
+        String later = Instant.now().plus(Duration.ofDays(2)).truncatedTo(ChronoUnit.SECONDS).toString();
+        Run ramp = remote("schedule", "billing-v2", "rollout", "50%", "--rule", "eu canary", "--at", at, "-m", "ramp tomorrow");
+        assertThat(ramp.exit()).as(ramp.err()).isZero();
+        JsonNode made = ramp.json();
+        assertThat(made.get("status").asText()).isEqualTo("pending");
+        assertThat(made.get("at").asText()).isEqualTo(at);
+        assertThat(made.get("comment").asText()).isEqualTo("ramp tomorrow");
+        assertThat(made.get("patch").toString()).as("the body 'flags rollout' sends")
+                .isEqualTo("{\"percentage\":{\"rule\":\"eu canary\",\"value\":50.0}}");
+        Run off = remote("schedule", "billing-v2", "off", "--at", later);
+        assertThat(off.json().get("patch").toString()).isEqualTo("{\"enabled\":false}");
+        assertThat(remote("schedule", "billing-v2", "add-role", "staff", "--rule", "0", "--at", later).json().get("patch").toString())
+                .isEqualTo("{\"addRole\":{\"role\":\"staff\",\"rule\":0}}"); // kept in canonical JSON, keys sorted
+        assertThat(remote("show", "billing-v2").json().at("/rules/1/conditions/1/percentage").asInt())
+                .as("nothing changes before its time").isEqualTo(10);
+
+        Run list = remote("schedules", "billing-v2");
+        assertThat(list.exit()).isZero();
+        List<String> lines = list.out().lines().toList();
+        assertThat(lines).hasSize(3);
+        assertThat(lines.get(0)).startsWith(made.get("id").asText()).contains(at).contains("billing-v2")
+                .contains("{\"percentage\":{\"rule\":\"eu canary\",\"value\":50.0}}").contains("by admin (admin)")
+                .endsWith("ramp tomorrow");
+        assertThat(remote("schedules", "other").err()).isEqualTo("flags: no scheduled changes of flag \"other\" in environment"
+                + " \"production\"\n");
+
+        Run cancelled = remote("unschedule", made.get("id").asText(), "-m", "not yet");
+        assertThat(cancelled.exit()).as(cancelled.err()).isZero();
+        assertThat(cancelled.json().get("status").asText()).isEqualTo("cancelled");
+        assertThat(remote("schedules").out().lines()).hasSize(2);
+        Run again = remote("unschedule", made.get("id").asText());
+        assertThat(again.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(again.err()).startsWith("flags: ").contains("already ended: it was cancelled");
+
+        // Bad usage is exit 2 before anything is sent; a change the flag cannot take is the server's no (exit 1), now.
+        Run noRule = remote("schedule", "billing-v2", "rollout", "50", "--at", at);
+        assertThat(noRule.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noRule.err()).isEqualTo("flags: rollout takes a value and --rule, as 'flags rollout' does\n"
+                + "Try 'flags schedule --help'.\n");
+        Run unknown = remote("schedule", "billing-v2", "toggle", "--at", at);
+        assertThat(unknown.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(unknown.err()).startsWith("flags: CHANGE must be on, off, rollout, add-role or add-region, was 'toggle'");
+        assertThat(remote("schedule", "billing-v2", "on", "--rule", "0", "--at", at).exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(remote("schedule", "billing-v2", "on").err()).contains("Missing required option: '--at=INSTANT'");
+        Run noSuchRule = remote("schedule", "billing-v2", "rollout", "50", "--rule", "us canary", "--at", at);
+        assertThat(noSuchRule.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(noSuchRule.err()).contains("has no rule named \"us canary\"");
+        Run past = remote("schedule", "billing-v2", "on", "--at", "2020-01-01T00:00:00Z");
+        assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(past.err()).contains("\"at\" must be in the future");
+        assertThat(flags("schedule", "--help").out()).contains("-m, --comment").contains("--at=INSTANT");
+        assertThat(flags("schedules", "--help").out()).doesNotContain("--comment");
+    }
+
+    @Test
     void aProductOwnerCreatesAFlagAndWritesItsDocumentFromAFile() throws Exception {
         Run created = remote("create", "checkout-v3", "-m", "ship dark");
         assertThat(created.exit()).as(created.err()).isZero();

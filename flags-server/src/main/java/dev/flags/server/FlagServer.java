@@ -81,6 +81,8 @@ public final class FlagServer implements AutoCloseable {
     private final Metrics metrics;
     private final ChangeWriter writer;
     private final GrantExpiry grantExpiry;
+    /** Applies scheduled flag changes at their time; stopped before the writes are drained. */
+    private final ScheduleRunner scheduleRunner;
     private final Broadcaster broadcaster;
     /** Closes each token's sync streams when it expires; stopped after the streams are. */
     private final TokenExpiry tokenExpiry;
@@ -110,6 +112,7 @@ public final class FlagServer implements AutoCloseable {
         Broadcaster sync = null;
         TokenExpiry expiry = null;
         Server grpcServer = null;
+        ScheduleRunner runner = null;
         try {
             String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
             this.metrics = new Metrics();
@@ -118,12 +121,20 @@ public final class FlagServer implements AutoCloseable {
             this.broadcaster = sync;
             GrantExpiry grants = new GrantExpiry(journal, clock);
             this.grantExpiry = grants;
+            ScheduleRunner schedules = new ScheduleRunner(journal, clock);
+            runner = schedules;
+            this.scheduleRunner = schedules;
             this.writer = new ChangeWriter(journal, metrics, env -> {
                 broadcaster.environmentChanged(env);
                 grants.environmentChanged(env);
+                schedules.environmentChanged(env);
             });
             metrics.register("flags_grants_expired_total", "Role grants this server revoked because they expired, since it started.",
                     "counter", grants::revokedCount);
+            metrics.register("flags_schedules_applied_total", "Scheduled flag changes this server applied, since it started.",
+                    "counter", schedules::appliedCount);
+            metrics.register("flags_schedules_failed_total", "Scheduled flag changes this server could not apply (each ended as"
+                    + " failed), since it started.", "counter", schedules::failedCount);
             expiry = new TokenExpiry(clock, broadcaster::tokenExpired);
             this.tokenExpiry = expiry;
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
@@ -133,10 +144,14 @@ public final class FlagServer implements AutoCloseable {
                     + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
             // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
             grants.start(writer);
+            FlagService flagService = new FlagService(journal, writer);
+            // Before the ports open too: what fell due while the server was stopped is applied first.
+            schedules.start(writer, flagService);
             grpcServer = startGrpc(tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
-                    new EnvironmentService(journal, writer), new FlagService(journal, writer), new RoleService(journal, writer, clock),
+                    new EnvironmentService(journal, writer), flagService, new RoleService(journal, writer, clock),
+                    new ScheduleService(journal, writer, flagService, clock),
                     new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()));
             this.deployment = deploy(services);
             this.http = startHttp();
@@ -146,6 +161,9 @@ public final class FlagServer implements AutoCloseable {
             }
             if (expiry != null) {
                 expiry.close();
+            }
+            if (runner != null) {
+                runner.close();
             }
             if (grpcServer != null) {
                 grpcServer.shutdownNow();
@@ -391,6 +409,7 @@ public final class FlagServer implements AutoCloseable {
         }
         LOG.info("flag server stopping");
         grantExpiry.close(); // before the drain: a revocation in flight is a write to wait for
+        scheduleRunner.close(); // likewise a scheduled change being applied
         boolean drained = writer.drain(config.shutdownGrace());
         if (!drained) {
             LOG.warn("writes still in flight after {}; stopping anyway (they will not be acknowledged)", config.shutdownGrace());

@@ -109,21 +109,61 @@ public final class FlagService {
     public Written patch(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
-        return write(p, env, key, precondition, comment, existing -> {
-            if (existing == null) {
-                EnvironmentState now = journal.state().environments().get(env);
-                throw ApiException.notFound("flag", now != null && now.archivedFlags().containsKey(key)
-                        ? archived(env, key) + "; restore it before changing it"
-                        : "there is no flag \"" + key + "\" in environment \"" + env + "\"; create it first with a PUT of its document (flags create or flags put)");
-            }
-            Flag patched = patch.apply(existing);
-            try {
-                FlagFormat.readFlag(FlagFormat.toJson(patched)); // the same validation as a PUT
-            } catch (FlagValidationException e) {
-                throw invalid(e);
-            }
-            return patched;
-        });
+        return write(p, env, key, precondition, comment, existing -> patched(env, key, existing, patch));
+    }
+
+    /**
+     * The flag as a PATCH body would make it now, checked as a PATCH is, without writing anything: what
+     * a schedule is checked with when it is made, so that a change that could never apply is refused
+     * then, not at its time.
+     *
+     * @param body a PATCH body
+     * @return the flag as it would be (its version the current one)
+     * @throws ApiException 400 for a body that is not a patch, 404 for a flag that is not served, 409
+     *     for a change that does not fit the flag, 422 for a result that is not a valid flag
+     */
+    public Flag preview(String env, String key, JsonNode body) {
+        UnaryOperator<Flag> patch = FlagPatch.parse(body);
+        EnvironmentState state = Access.environment(journal, env);
+        CanonicalJson stored = state.flags().get(key);
+        Flag existing = stored == null ? null : parse(stored).flag();
+        Flag next = patched(env, key, existing, patch);
+        List<Problem> names = RuleNames.added(existing, next);
+        if (!names.isEmpty()) {
+            throw invalid(new FlagValidationException(names));
+        }
+        return next;
+    }
+
+    /**
+     * Applies a schedule's PATCH body to the flag as it is now, through the same write path as a PATCH,
+     * as one {@code SCHEDULE_APPLIED} entry: the flag's new version and the end of the schedule
+     * together. The journal refuses it (409) if the schedule is no longer pending.
+     *
+     * @param actor who the change is recorded as
+     * @return what was written; {@link Written#changed()} false if the flag already was as the patch makes it
+     * @throws ApiException as {@link #patch} does; 409 if the schedule is not pending
+     */
+    Written applySchedule(String env, String scheduleId, String key, JsonNode body, String actor, String comment) {
+        UnaryOperator<Flag> patch = FlagPatch.parse(body);
+        return writer.serialized(env, () -> writeAlone(actor, env, key, Precondition.none(), comment,
+                existing -> patched(env, key, existing, patch), scheduleId));
+    }
+
+    private Flag patched(String env, String key, Flag existing, UnaryOperator<Flag> patch) {
+        if (existing == null) {
+            EnvironmentState now = journal.state().environments().get(env);
+            throw ApiException.notFound("flag", now != null && now.archivedFlags().containsKey(key)
+                    ? archived(env, key) + "; restore it before changing it"
+                    : "there is no flag \"" + key + "\" in environment \"" + env + "\"; create it first with a PUT of its document (flags create or flags put)");
+        }
+        Flag patched = patch.apply(existing);
+        try {
+            FlagFormat.readFlag(FlagFormat.toJson(patched)); // the same validation as a PUT
+        } catch (FlagValidationException e) {
+            throw invalid(e);
+        }
+        return patched;
     }
 
     /** Archives a flag: no longer served, its history kept. */
@@ -178,11 +218,12 @@ public final class FlagService {
 
     private Written write(Principal p, String env, String key, Precondition precondition, String comment, UnaryOperator<Flag> change) {
         Keys.comment(comment);
-        return writer.serialized(env, () -> writeAlone(p, env, key, precondition, comment, change));
+        return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, comment, change, null));
     }
 
-    private Written writeAlone(Principal p, String env, String key, Precondition precondition, String comment,
-                               UnaryOperator<Flag> change) {
+    /** @param schedule the schedule this write applies (a {@code SCHEDULE_APPLIED} entry), or null */
+    private Written writeAlone(String actor, String env, String key, Precondition precondition, String comment,
+                               UnaryOperator<Flag> change, String schedule) {
         // Retried only for writes that do not read first (role grants), which may still move the version.
         for (int attempt = 0; ; attempt++) {
             EnvironmentState state = Access.writableEnvironment(journal, env);
@@ -201,8 +242,16 @@ public final class FlagService {
             long newVersion = state.version() + 1;
             Flag versioned = next.withVersion(newVersion);
             EntryType type = existing == null ? EntryType.FLAG_CREATED : EntryType.FLAG_UPDATED;
+            JsonNode payload = FlagFormat.toJson(versioned);
+            if (schedule != null) {
+                type = EntryType.SCHEDULE_APPLIED;
+                ObjectNode applied = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
+                        .put("key", key).put("schedule", schedule);
+                applied.set("flag", payload);
+                payload = applied;
+            }
             try {
-                JournalEntry entry = writer.append(Change.of(type, env, p.actor(), FlagFormat.toJson(versioned))
+                JournalEntry entry = writer.append(Change.of(type, env, actor, payload)
                         .withComment(comment).expectingVersion(state.version()));
                 return new Written(new VersionedFlag(versioned, entry.version()), existing == null, entry);
             } catch (ApiException e) {

@@ -19,6 +19,7 @@ import dev.flags.server.Metrics;
 import dev.flags.server.Playground;
 import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
+import dev.flags.server.ScheduleService;
 import dev.flags.server.auth.Authentication;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
@@ -27,6 +28,7 @@ import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.Schedule;
 import dev.flags.server.journal.ServerState;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -71,7 +73,8 @@ public final class ApiServlet extends HttpServlet {
 
     /** Everything the API needs. */
     public record Services(TokenService tokens, EnvironmentService environments, FlagService flags, RoleService roles,
-                           HistoryService history, Playground playground, Metrics metrics, RequestLimits limits) {
+                           ScheduleService schedules, HistoryService history, Playground playground, Metrics metrics,
+                           RequestLimits limits) {
         /** Checks every part. */
         public Services {
             Objects.requireNonNull(limits, "limits");
@@ -79,6 +82,7 @@ public final class ApiServlet extends HttpServlet {
             Objects.requireNonNull(environments, "environments");
             Objects.requireNonNull(flags, "flags");
             Objects.requireNonNull(roles, "roles");
+            Objects.requireNonNull(schedules, "schedules");
             Objects.requireNonNull(history, "history");
             Objects.requireNonNull(playground, "playground");
             Objects.requireNonNull(metrics, "metrics");
@@ -175,6 +179,10 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("roles")) {
                 routeRoles(req, resp, p, env, parts.subList(3, n));
+                return;
+            }
+            if (section.equals("schedules")) {
+                routeSchedules(req, resp, p, env, parts.subList(3, n));
                 return;
             }
             if (section.equals("state") && n == 3) {
@@ -305,6 +313,17 @@ public final class ApiServlet extends HttpServlet {
             write(resp, 200, answer);
             return;
         }
+        if (rest.size() == 2 && rest.get(1).equals("schedules")) {
+            requireMethod(method, "POST");
+            JsonNode body = body(req);
+            rejectUnknown(body, Set.of("at", "patch", "comment"));
+            Schedule s = services.schedules().create(p, env, key, body.get("at"), body.get("patch"),
+                    comment(req, text(body, "comment", false)));
+            resp.setHeader("Location", "/api/v1/environments/" + env + "/schedules/" + s.id());
+            resp.setHeader("X-Flags-Changed", "true");
+            write(resp, 201, schedule(env, s));
+            return;
+        }
         if (rest.size() == 2 && rest.get(1).equals("revert")) {
             requireMethod(method, "POST");
             JsonNode body = body(req);
@@ -340,6 +359,49 @@ public final class ApiServlet extends HttpServlet {
         n.put("timestamp", e.timestamp().toString());
         n.put("comment", e.comment());
         e.flagDefinition(flagKey).ifPresent(definition -> n.set("flag", definition));
+        return n;
+    }
+
+    // ---------------------------------------------------------------- schedules
+
+    private void routeSchedules(HttpServletRequest req, HttpServletResponse resp, Principal p, String env, List<String> rest)
+            throws IOException {
+        String method = req.getMethod();
+        if (rest.isEmpty()) {
+            requireMethod(method, "GET");
+            ArrayNode list = NODES.arrayNode();
+            services.schedules().pending(p, env, req.getParameter("flag")).forEach(s -> list.add(schedule(env, s)));
+            write(resp, 200, NODES.objectNode().put("environment", env).set("schedules", list));
+            return;
+        }
+        if (rest.size() == 1) {
+            String id = rest.get(0);
+            switch (method) {
+                case "GET" -> write(resp, 200, schedule(env, services.schedules().get(p, env, id)));
+                case "DELETE" -> {
+                    resp.setHeader("X-Flags-Changed", "true");
+                    write(resp, 200, schedule(env, services.schedules().cancel(p, env, id, comment(req))));
+                }
+                default -> throw notAllowed(method, "GET, DELETE");
+            }
+            return;
+        }
+        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+    }
+
+    /** A schedule as the API shows it: every field always present (null when it does not apply), one shape to read. */
+    private static ObjectNode schedule(String env, Schedule s) {
+        ObjectNode n = NODES.objectNode().put("id", s.id()).put("environment", env).put("flag", s.flag())
+                .put("at", s.at().toString());
+        n.set("patch", s.patch().toJsonNode());
+        n.put("createdBy", s.createdBy()).put("createdAt", s.createdAt().toString()).put("comment", s.comment())
+                .put("status", s.status().apiName()).put("endedAt", instant(s.endedAt())).put("endedBy", s.endedBy())
+                .put("reason", s.reason());
+        if (s.flagVersion() > 0) {
+            n.put("flagVersion", s.flagVersion());
+        } else {
+            n.putNull("flagVersion");
+        }
         return n;
     }
 

@@ -44,9 +44,10 @@ final class ChangeRules {
      * @param expiresAt when a grant expires, or null (never, or not a grant)
      * @param maxGrantDuration the longest grant of a role marked self-service, or null (no limit, or
      *     not such a mark)
+     * @param schedule the schedule a {@code SCHEDULE_*} entry is about, else null
      * @param tree the parsed payload (a fresh tree the caller may change)
      */
-    record Shape(String subject, String role, Instant expiresAt, Duration maxGrantDuration, ObjectNode tree) {}
+    record Shape(String subject, String role, Instant expiresAt, Duration maxGrantDuration, String schedule, ObjectNode tree) {}
 
     Shape check(Change change) {
         Objects.requireNonNull(change, "change");
@@ -89,7 +90,37 @@ final class ChangeRules {
         String role = null;
         Instant expiresAt = null;
         Duration maxGrantDuration = null;
+        String schedule = null;
         switch (type) {
+            case SCHEDULE_CREATED:
+                schedule = subject;
+                key("flag key", field(type, tree, "flag"));
+                instantField(type, tree, "at", true);
+                JsonNode patch = tree.get("patch");
+                if (patch == null || !patch.isObject() || patch.isEmpty()) {
+                    throw new IllegalArgumentException("payload of schedule_created must have a non-empty object \"patch\"");
+                }
+                break;
+            case SCHEDULE_CANCELLED:
+                schedule = subject;
+                break;
+            case SCHEDULE_APPLIED:
+                schedule = key("schedule id", field(type, tree, "schedule"));
+                JsonNode flag = tree.get("flag");
+                if (flag == null || !flag.isObject() || flag.get("key") == null || !subject.equals(flag.get("key").asText())) {
+                    throw new IllegalArgumentException("payload of schedule_applied must have an object \"flag\", the flag's"
+                            + " definition, whose key is \"" + printable(subject) + "\"");
+                }
+                break;
+            case SCHEDULE_ENDED:
+                schedule = subject;
+                String outcome = field(type, tree, "outcome");
+                if (!outcome.equals(OUTCOME_FAILED) && !outcome.equals(OUTCOME_UNCHANGED)) {
+                    throw new IllegalArgumentException("payload of schedule_ended: outcome must be \"failed\" or \"unchanged\", was \""
+                            + printable(outcome) + "\"");
+                }
+                field(type, tree, "reason");
+                break;
             case ROLE_GRANTED:
                 role = key("role", field(type, tree, "role"));
                 expiresAt = expiresAtField(type, tree);
@@ -136,7 +167,30 @@ final class ChangeRules {
             default:
                 break;
         }
-        return new Shape(subject, role, expiresAt, maxGrantDuration, tree);
+        return new Shape(subject, role, expiresAt, maxGrantDuration, schedule, tree);
+    }
+
+    /** A {@code schedule_ended} outcome: the server could not apply the change. */
+    static final String OUTCOME_FAILED = "failed";
+    /** A {@code schedule_ended} outcome: the flag already was as the change makes it. */
+    static final String OUTCOME_UNCHANGED = "unchanged";
+
+    /** A payload's ISO-8601 instant in UTC; null if absent and not required. */
+    private static Instant instantField(EntryType type, ObjectNode tree, String name, boolean required) {
+        JsonNode value = tree.get(name);
+        if (value == null && !required) {
+            return null;
+        }
+        if (value != null && value.isTextual()) {
+            try {
+                return Instant.parse(value.textValue());
+            } catch (DateTimeParseException e) {
+                // the message below says what is expected
+            }
+        }
+        throw new IllegalArgumentException("payload of " + type.label() + ": " + name + " must be an ISO-8601 instant in UTC,"
+                + " such as \"2027-01-31T00:00:00Z\", was " + (value == null ? "missing" : value.isTextual()
+                        ? "\"" + printable(value.textValue()) + "\"" : value.getNodeType().name().toLowerCase(Locale.ROOT)));
     }
 
     /** The payload's optional {@code expiresAt}: null if absent, else it must be an ISO-8601 instant in UTC. */

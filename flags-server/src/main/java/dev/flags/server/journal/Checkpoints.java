@@ -44,12 +44,18 @@ import java.util.zip.CheckedOutputStream;
  *          | version 2 only: int32 n | n x (str userId, str role, int64 epochSecond, int32 nano)
  *                                                               (grant expiries)
  *          |   and int32 n | n x (str role, int64 seconds, int32 nano)  (longest grants of roles)
+ *          |   and int32 n | n x schedule                           (schedules, by id)
+ * schedule: str id | str flag | int64 atSecond | int32 atNano | bytes patch | str createdBy
+ *          | int64 createdSecond | int32 createdNano | str comment | uint8 status (0 pending, 1 applied,
+ *          2 failed, 3 cancelled) | for an ended one: int64 endedSecond | int32 endedNano | str endedBy
+ *          | nstr reason | int64 flagVersion
+ * nstr:    str, or int32 -1 for none
  * trailer: int32 crc32c(header + body) | "FLAGSEND"
  * str, bytes: int32 length | bytes (UTF-8 for str, canonical JSON for bytes)
  * </pre>
  *
- * <p>Version 2 differs only by the grant expiries and the longest grants of self-service roles; a
- * checkpoint is written in version 1 when there are neither, so a journal that does not use them
+ * <p>Version 2 differs only by the grant expiries, the longest grants of self-service roles and the
+ * schedules; a checkpoint is written in version 1 when there are none of them, so a journal that does not use them
  * stays readable by releases before them.
  * Every collection is written in key order, so the same state gives the same bytes. Files are
  * named {@code checkpoint-<20-digit sequence>.ckpt} and written atomically: a temporary file is
@@ -134,7 +140,7 @@ final class Checkpoints {
 
     private static void writeState(DataOutputStream out, ServerState state) throws IOException {
         boolean expiries = state.environments().values().stream()
-                .anyMatch(e -> !e.grantExpiries().isEmpty() || !e.maxGrantDurations().isEmpty());
+                .anyMatch(e -> !e.grantExpiries().isEmpty() || !e.maxGrantDurations().isEmpty() || !e.schedules().isEmpty());
         out.write(MAGIC);
         out.writeShort(expiries ? FORMAT_VERSION : OLDEST_FORMAT_VERSION);
         out.writeShort(0);
@@ -172,8 +178,68 @@ final class Checkpoints {
                     out.writeLong(max.getValue().getSeconds());
                     out.writeInt(max.getValue().getNano());
                 }
+                out.writeInt(env.schedules().size());
+                for (Schedule schedule : new TreeMap<>(env.schedules()).values()) {
+                    writeSchedule(out, schedule);
+                }
             }
         }
+    }
+
+    private static void writeSchedule(DataOutputStream out, Schedule s) throws IOException {
+        writeString(out, s.id());
+        writeString(out, s.flag());
+        writeInstant(out, s.at());
+        writeBytes(out, s.patch().bytes());
+        writeString(out, s.createdBy());
+        writeInstant(out, s.createdAt());
+        writeString(out, s.comment());
+        out.writeByte(s.status().ordinal());
+        if (!s.pending()) {
+            writeInstant(out, s.endedAt());
+            writeString(out, s.endedBy());
+            if (s.reason() == null) {
+                out.writeInt(-1);
+            } else {
+                writeString(out, s.reason());
+            }
+            out.writeLong(s.flagVersion());
+        }
+    }
+
+    private static void writeInstant(DataOutputStream out, Instant at) throws IOException {
+        out.writeLong(at.getEpochSecond());
+        out.writeInt(at.getNano());
+    }
+
+    private static Schedule readSchedule(ByteBuffer b) {
+        String id = string(b);
+        String flag = string(b);
+        Instant at = instant(b);
+        CanonicalJson patch = json(b);
+        String createdBy = string(b);
+        Instant createdAt = instant(b);
+        String comment = string(b);
+        int status = b.get() & 0xFF;
+        if (status >= Schedule.Status.values().length) {
+            throw new IllegalArgumentException("schedule " + id + " has an unknown status " + status);
+        }
+        Schedule s = new Schedule(id, flag, at, patch, createdBy, createdAt, comment, Schedule.Status.PENDING, null, null,
+                null, 0);
+        if (status == Schedule.Status.PENDING.ordinal()) {
+            return s;
+        }
+        Instant endedAt = instant(b);
+        String endedBy = string(b);
+        String reason = b.getInt(b.position()) == -1 ? null : string(b);
+        if (reason == null) {
+            b.getInt();
+        }
+        return s.ended(Schedule.Status.values()[status], endedAt, endedBy, reason, b.getLong());
+    }
+
+    private static Instant instant(ByteBuffer b) {
+        return Instant.ofEpochSecond(b.getLong(), b.getInt());
     }
 
     private static void writeJsonMap(DataOutputStream out, Map<String, CanonicalJson> map)
@@ -320,6 +386,11 @@ final class Checkpoints {
                             throw new IllegalArgumentException("a longest grant for a role that is not self-service: " + role);
                         }
                         env.maxGrantDurations.put(role, Duration.ofSeconds(b.getLong(), b.getInt()));
+                    }
+                    int schedules = count(b);
+                    for (int k = 0; k < schedules; k++) {
+                        Schedule schedule = readSchedule(b);
+                        env.schedules.put(schedule.id(), schedule);
                     }
                 }
             }

@@ -103,6 +103,46 @@ public enum EntryType {
     ROLE_UNMARKED_SELF_SERVICE(23, false, "role"),
 
     /**
+     * A change of a flag was scheduled; subject: the schedule's id. {@code at} is when it is due (an
+     * ISO-8601 instant in UTC), {@code patch} the PATCH body to apply then; who asked and why are the
+     * entry's actor and comment. The schedule stays pending until one of {@link #SCHEDULE_APPLIED},
+     * {@link #SCHEDULE_ENDED} or {@link #SCHEDULE_CANCELLED} ends it.
+     *
+     * <pre>{@code {"id": "sch-4f2a9c01d3e7", "flag": "billing-v2", "at": "2026-12-07T08:00:00Z",
+     *  "patch": {"percentage": {"rule": "eu canary", "value": 50}}}}</pre>
+     */
+    SCHEDULE_CREATED(40, false, "id"),
+
+    /**
+     * A pending schedule was cancelled; subject: the schedule's id.
+     *
+     * <pre>{@code {"id": "sch-4f2a9c01d3e7"}}</pre>
+     */
+    SCHEDULE_CANCELLED(41, false, "id"),
+
+    /**
+     * A pending schedule was applied: the flag's full new definition, and the end of the schedule, in
+     * one entry, so that a crash can never leave the flag changed with the schedule still pending (it
+     * would be applied twice) or the schedule ended without the change. A flag change like
+     * {@link #FLAG_UPDATED} (history shows it); subject: the flag key.
+     *
+     * <pre>{@code {"key": "billing-v2", "schedule": "sch-4f2a9c01d3e7",
+     *  "flag": {"key": "billing-v2", "enabled": true, "version": 12, "rules": [{"percentage": 50}]}}}</pre>
+     */
+    SCHEDULE_APPLIED(42, false, "key"),
+
+    /**
+     * The server ended a pending schedule at its time without changing the flag; subject: the
+     * schedule's id. {@code outcome} is {@code failed} (the flag was gone, or the change no longer
+     * fits it) or {@code unchanged} (the flag already was as the change makes it); {@code reason} says
+     * which and why.
+     *
+     * <pre>{@code {"id": "sch-4f2a9c01d3e7", "outcome": "failed",
+     *  "reason": "flag \"promo\" in environment \"production\" is archived"}}</pre>
+     */
+    SCHEDULE_ENDED(43, false, "id"),
+
+    /**
      * A token was created; global (no environment); subject: the token id. The payload holds the
      * token's hash and metadata, never the secret: a field named {@code secret}, {@code token} or
      * {@code plaintext} is refused. An optional {@code expiresAt}, an ISO-8601 instant in UTC, is when
@@ -152,11 +192,11 @@ public enum EntryType {
     /**
      * Returns whether this type changes a flag.
      *
-     * @return true for the {@code FLAG_*} types
+     * @return true for the {@code FLAG_*} types and {@code SCHEDULE_APPLIED}
      */
     public boolean isFlagChange() {
         return this == FLAG_CREATED || this == FLAG_UPDATED || this == FLAG_DELETED
-                || this == FLAG_ARCHIVED;
+                || this == FLAG_ARCHIVED || this == SCHEDULE_APPLIED;
     }
 
     /** The payload field that names the subject, or null for environment entries. */

@@ -2,7 +2,10 @@ package dev.flags.server.journal;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -33,6 +36,8 @@ import java.util.Set;
  *     and were made with an expiry; the server revokes each one at its time
  * @param maxGrantDurations for self-service roles that have one, the longest a grant of the role made
  *     by anyone but an admin may last (the server enforces it when it grants)
+ * @param schedules the environment's scheduled flag changes by id: every pending one, and the newest
+ *     {@value Schedule#KEPT_ENDED} that ended
  */
 public record EnvironmentState(
         String key,
@@ -44,7 +49,8 @@ public record EnvironmentState(
         Map<String, Set<String>> roleGrants,
         Set<String> selfServiceRoles,
         Map<Grant, Instant> grantExpiries,
-        Map<String, Duration> maxGrantDurations) {
+        Map<String, Duration> maxGrantDurations,
+        Map<String, Schedule> schedules) {
 
     /**
      * Copies the collections; a null collection becomes an empty one.
@@ -64,6 +70,34 @@ public record EnvironmentState(
         selfServiceRoles = selfServiceRoles == null ? Set.of() : Set.copyOf(selfServiceRoles);
         grantExpiries = grantExpiries == null ? Map.of() : Map.copyOf(grantExpiries);
         maxGrantDurations = maxGrantDurations == null ? Map.of() : Map.copyOf(maxGrantDurations);
+        schedules = schedules == null ? Map.of() : Map.copyOf(schedules);
+    }
+
+    /**
+     * Makes a state without schedules (as every environment was before flag changes could be scheduled).
+     *
+     * @see #EnvironmentState(String, long, boolean, CanonicalJson, Map, Map, Map, Set, Map, Map, Map)
+     */
+    public EnvironmentState(String key, long version, boolean archived, CanonicalJson metadata,
+            Map<String, CanonicalJson> flags, Map<String, CanonicalJson> archivedFlags,
+            Map<String, Set<String>> roleGrants, Set<String> selfServiceRoles, Map<Grant, Instant> grantExpiries,
+            Map<String, Duration> maxGrantDurations) {
+        this(key, version, archived, metadata, flags, archivedFlags, roleGrants, selfServiceRoles, grantExpiries,
+                maxGrantDurations, null);
+    }
+
+    /**
+     * @return the pending schedules, soonest first (then by id); computed on each call
+     */
+    public List<Schedule> pendingSchedules() {
+        List<Schedule> pending = new ArrayList<>();
+        for (Schedule s : schedules.values()) {
+            if (s.pending()) {
+                pending.add(s);
+            }
+        }
+        pending.sort(Comparator.comparing(Schedule::at).thenComparing(Schedule::id));
+        return pending;
     }
 
     /**
@@ -74,7 +108,7 @@ public record EnvironmentState(
     public EnvironmentState(String key, long version, boolean archived, CanonicalJson metadata,
             Map<String, CanonicalJson> flags, Map<String, CanonicalJson> archivedFlags,
             Map<String, Set<String>> roleGrants, Set<String> selfServiceRoles) {
-        this(key, version, archived, metadata, flags, archivedFlags, roleGrants, selfServiceRoles, null, null);
+        this(key, version, archived, metadata, flags, archivedFlags, roleGrants, selfServiceRoles, null, null, null);
     }
 
     private static Map<String, Set<String>> copyGrants(Map<String, Set<String>> grants) {

@@ -77,7 +77,7 @@ public record JournalEntry(
 
     /**
      * The definition of a flag this entry gave it, as history shows it: the payload of a flag's
-     * creation or update, or the copy an environment's clone made of it.
+     * creation or update (a scheduled one included), or the copy an environment's clone made of it.
      *
      * @param flagKey the flag
      * @return the definition (a fresh tree), or empty for other entries and flags
@@ -85,6 +85,9 @@ public record JournalEntry(
     public java.util.Optional<com.fasterxml.jackson.databind.JsonNode> flagDefinition(String flagKey) {
         if (type == EntryType.FLAG_CREATED || type == EntryType.FLAG_UPDATED) {
             return java.util.Optional.of(payload.toJsonNode());
+        }
+        if (type == EntryType.SCHEDULE_APPLIED) {
+            return java.util.Optional.ofNullable(payload.toJsonNode().get("flag"));
         }
         if (type == EntryType.ENVIRONMENT_CLONED) {
             return java.util.Optional.ofNullable(FlagHistoryIndex.copiedDefinition(this, flagKey));

@@ -49,6 +49,8 @@ final class MutableState {
         final HashSet<String> selfServiceRoles = new HashSet<>();
         final HashMap<Grant, Instant> grantExpiries = new HashMap<>();
         final HashMap<String, Duration> maxGrantDurations = new HashMap<>();
+        /** Pending schedules and the newest ended ones (see {@link #endSchedule}). */
+        final HashMap<String, Schedule> schedules = new HashMap<>();
         private EnvironmentState frozen;
 
         Env(String key, CanonicalJson metadata) {
@@ -59,7 +61,7 @@ final class MutableState {
         EnvironmentState freeze() {
             if (frozen == null) {
                 frozen = new EnvironmentState(key, version, archived, metadata, flags, archivedFlags,
-                        grants, selfServiceRoles, grantExpiries, maxGrantDurations);
+                        grants, selfServiceRoles, grantExpiries, maxGrantDurations, schedules);
             }
             return frozen;
         }
@@ -192,10 +194,43 @@ final class MutableState {
                     throw conflict("role \"" + subject + "\" is not self-service" + in);
                 }
                 break;
+            case SCHEDULE_CREATED:
+                if (env.schedules.containsKey(subject)) {
+                    throw conflict("schedule \"" + subject + "\" already exists" + in);
+                }
+                break;
+            case SCHEDULE_APPLIED:
+                requirePending(env, shape.schedule(), in);
+                if (!env.schedules.get(shape.schedule()).flag().equals(subject)) {
+                    throw conflict("schedule \"" + shape.schedule() + "\" changes flag \""
+                            + env.schedules.get(shape.schedule()).flag() + "\", not \"" + subject + "\"" + in);
+                }
+                if (!env.flags.containsKey(subject)) {
+                    throw conflict("flag \"" + subject + "\" is not served" + in + "; the schedule cannot apply to it");
+                }
+                break;
+            case SCHEDULE_CANCELLED:
+            case SCHEDULE_ENDED:
+                requirePending(env, subject, in);
+                break;
             default:
                 break;
         }
         return new Prepared(env.version + 1, change.payload());
+    }
+
+    /**
+     * A schedule ends once: whatever ends it (applied, ended by the server, cancelled) is refused for a
+     * schedule that is not pending. This is what makes a scheduled change apply at most once.
+     */
+    private static void requirePending(Env env, String id, String in) {
+        Schedule s = env.schedules.get(id);
+        if (s == null) {
+            throw conflict("schedule \"" + id + "\" does not exist" + in);
+        }
+        if (!s.pending()) {
+            throw conflict("schedule \"" + id + "\" is not pending" + in + ": it was " + s.status().apiName());
+        }
     }
 
     private static void expect(Change change, String what, long current) {
@@ -352,11 +387,63 @@ final class MutableState {
                 env.selfServiceRoles.remove(subject);
                 env.maxGrantDurations.remove(subject);
                 break;
+            case SCHEDULE_CREATED:
+                JsonNode created = e.payload().toJsonNode();
+                env.schedules.put(subject, new Schedule(subject, created.get("flag").textValue(),
+                        Instant.parse(created.get("at").textValue()), CanonicalJson.of(created.get("patch")), e.actor(),
+                        e.timestamp(), e.comment(), Schedule.Status.PENDING, null, null, null, 0));
+                break;
+            case SCHEDULE_CANCELLED:
+                endSchedule(env, subject, Schedule.Status.CANCELLED, e, e.comment().isEmpty() ? null : e.comment(), 0);
+                break;
+            case SCHEDULE_APPLIED:
+                JsonNode applied = e.payload().toJsonNode();
+                env.flags.put(subject, CanonicalJson.of(applied.get("flag")));
+                endSchedule(env, applied.get("schedule").textValue(), Schedule.Status.APPLIED, e, null, e.version());
+                break;
+            case SCHEDULE_ENDED:
+                JsonNode ended = e.payload().toJsonNode();
+                boolean failed = ChangeRules.OUTCOME_FAILED.equals(ended.get("outcome").textValue());
+                endSchedule(env, subject, failed ? Schedule.Status.FAILED : Schedule.Status.APPLIED, e,
+                        ended.get("reason").textValue(), 0);
+                break;
             default:
                 throw new IllegalStateException("entry type " + e.type() + " cannot change an existing"
                         + " environment");
         }
     }
+
+    /**
+     * Ends a schedule, and keeps only the newest {@link Schedule#KEPT_ENDED} ended ones: the oldest by
+     * (end, id) leaves the state, an order a checkpoint keeps, so that a checkpoint and a replay agree.
+     */
+    private static void endSchedule(Env env, String id, Schedule.Status how, JournalEntry e, String reason, long version) {
+        Schedule s = env.schedules.get(id);
+        if (s == null) {
+            return; // replay trusts the entry; nothing to end
+        }
+        env.schedules.put(id, s.ended(how, e.timestamp(), e.actor(), reason, version));
+        trimEnded(env);
+    }
+
+    static void trimEnded(Env env) {
+        int ended = 0;
+        Schedule oldest = null;
+        for (Schedule s : env.schedules.values()) {
+            if (!s.pending()) {
+                ended++;
+                if (oldest == null || ENDED_ORDER.compare(s, oldest) < 0) {
+                    oldest = s;
+                }
+            }
+        }
+        if (ended > Schedule.KEPT_ENDED) {
+            env.schedules.remove(oldest.id());
+        }
+    }
+
+    private static final java.util.Comparator<Schedule> ENDED_ORDER =
+            java.util.Comparator.comparing(Schedule::endedAt).thenComparing(Schedule::id);
 
     private static String role(JournalEntry e) {
         return e.payload().toJsonNode().get("role").textValue();

@@ -36,7 +36,29 @@ class RoundTripTest {
         all.add(createEnvironment("eu-back"));
         all.add(Change.of(EntryType.ENVIRONMENT_ARCHIVED, "eu-back", "admin", json("{}")));
         all.add(Change.of(EntryType.ENVIRONMENT_RESTORED, "eu-back", "admin", json("{\"reason\":\"archived by mistake\"}")));
+        all.addAll(scheduleTypes("eu-back"));
         return all;
+    }
+
+    /** Schedules of a flag "promo" in the environment: made, cancelled, applied, ended without a change. */
+    static List<Change> scheduleTypes(String env) {
+        return List.of(
+                createFlag(env, "promo"),
+                schedule(env, "sch-000000000001", "promo", "{\"enabled\":true}").withComment("launch at nine"),
+                schedule(env, "sch-000000000002", "promo", "{\"enabled\":false}"),
+                schedule(env, "sch-000000000003", "promo", "{\"default\":true}"),
+                Change.of(EntryType.SCHEDULE_CANCELLED, env, "alice", json("{\"id\":\"sch-000000000002\"}"))
+                        .withComment("not yet"),
+                Change.of(EntryType.SCHEDULE_APPLIED, env, "flags-server (schedule sch-000000000001 by alice)",
+                        json("{\"key\":\"promo\",\"schedule\":\"sch-000000000001\",\"flag\":{\"key\":\"promo\","
+                                + "\"enabled\":true,\"rules\":[{\"percentage\":0}]}}")).withComment("launch at nine"),
+                Change.of(EntryType.SCHEDULE_ENDED, env, "flags-server (schedule sch-000000000003 by alice)",
+                        json("{\"id\":\"sch-000000000003\",\"outcome\":\"failed\",\"reason\":\"gone\"}")));
+    }
+
+    static Change schedule(String env, String id, String flag, String patch) {
+        return Change.of(EntryType.SCHEDULE_CREATED, env, "alice", json("{\"id\":\"" + id + "\",\"flag\":\"" + flag
+                + "\",\"at\":\"2026-12-07T08:00:00Z\",\"patch\":" + patch + "}"));
     }
 
     /** The changes the golden journal of format version 1 was written from: never to change. */
@@ -196,6 +218,9 @@ class RoundTripTest {
         }
         if (payload.has("id")) {
             payload.put("id", payload.get("id").asText() + "-" + round);
+        }
+        if (payload.has("schedule")) {
+            payload.put("schedule", payload.get("schedule").asText() + "-" + round);
         }
         return Change.of(c.type(), env, c.actor(), payload).withComment(c.comment());
     }

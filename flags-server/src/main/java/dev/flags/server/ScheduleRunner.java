@@ -1,0 +1,348 @@
+package dev.flags.server;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.Schedule;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. Applies scheduled flag changes at their time: one timer for the earliest pending
+ * schedule, on one daemon thread ({@code flags-schedules}), as {@link GrantExpiry} does for grants.
+ *
+ * <p>A due schedule's patch is applied by {@link FlagService}'s write path as actor
+ * {@code flags-server (schedule sch-... by <who made it>)} with the schedule's comment, so it is
+ * durable, streamed to every SDK and shown in history and audit like any change. If it no longer
+ * applies (the flag was archived or deleted, the rule it names is gone, the result is not valid), the
+ * schedule ends as failed, with the reason, in a {@code SCHEDULE_ENDED} entry, and a WARN is logged:
+ * a failed change is never retried. One that would change nothing ends as applied, unchanged.
+ *
+ * <p>Applied exactly once: the flag's change and the end of the schedule are one journal entry
+ * ({@code SCHEDULE_APPLIED}), and the journal refuses to end a schedule that is not pending. Two
+ * entries (the flag change, then "schedule done") would leave a window in which a crash keeps the
+ * change and the pending schedule both, and the next start would apply it again; the opposite order
+ * would lose the change. With one entry there is no such window, and a round that races a cancel (or
+ * a second round) gets a 409 instead of a second change.
+ *
+ * <p>Schedules due while the server was stopped are applied when it starts, before its ports open; those
+ * of an archived environment wait until it is restored; when the journal refuses a write (it stopped,
+ * the server is shutting down) the round is tried again after {@link #RETRY}; the timer looks at the
+ * clock at least every {@link #MAX_SLEEP}.
+ */
+public final class ScheduleRunner implements AutoCloseable {
+
+    /** The actor's prefix: the server's name, as in the audit log's {@code actor=flags-server}. */
+    public static final String ACTOR_PREFIX = "flags-server (schedule ";
+    /** How soon a round that could not finish is tried again. */
+    static final Duration RETRY = Duration.ofSeconds(30);
+    /** The longest the timer sleeps before it looks at the clock again. */
+    static final Duration MAX_SLEEP = Duration.ofMinutes(1);
+    private static final int ATTEMPTS_PER_SCHEDULE = 5;
+    private static final int MAX_ACTOR = 256;
+    private static final int MAX_REASON = 1_000;
+    private static final Logger LOG = LoggerFactory.getLogger(ScheduleRunner.class);
+
+    private final Journal journal;
+    private final Clock clock;
+    private final ScheduledExecutorService timer;
+    private final AtomicLong applied = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
+    /** Held for a whole round, so that rounds never overlap. */
+    private final Object round = new Object();
+    /** Guarded by this. */
+    private ChangeWriter writer;
+    private FlagService flags;
+    private ScheduledFuture<?> next;
+    private Instant nextAt;
+    private boolean closed;
+
+    /**
+     * Applies nothing until {@link #start}ed.
+     *
+     * @param journal the journal, for the state
+     * @param clock the time schedules fall due by
+     */
+    public ScheduleRunner(Journal journal, Clock clock) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "flags-schedules");
+            t.setDaemon(true);
+            return t;
+        });
+        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        executor.setRemoveOnCancelPolicy(true);
+        this.timer = executor;
+    }
+
+    /**
+     * Applies the schedules that fell due while the server was stopped, on the caller's thread (before
+     * the ports open), and sets the timer for the next.
+     *
+     * @param writer the write path, for the failures it records
+     * @param flags the flags' write path, which applies the changes
+     */
+    public void start(ChangeWriter writer, FlagService flags) {
+        synchronized (this) {
+            this.writer = Objects.requireNonNull(writer, "writer");
+            this.flags = Objects.requireNonNull(flags, "flags");
+        }
+        runDue();
+    }
+
+    /**
+     * Called after every committed change to an environment: a schedule made for earlier than the
+     * timer, or an environment restored with schedules past due, moves the timer.
+     *
+     * @param environment the environment's key
+     */
+    public void environmentChanged(String environment) {
+        EnvironmentState env = journal.state().environment(environment).orElse(null);
+        if (env == null || env.archived() || env.schedules().isEmpty()) {
+            return; // every write of an environment without schedules stops here
+        }
+        List<Schedule> pending = env.pendingSchedules();
+        if (pending.isEmpty()) {
+            return;
+        }
+        Instant earliest = pending.get(0).at();
+        synchronized (this) {
+            if (writer != null && (nextAt == null || earliest.isBefore(nextAt))) {
+                schedule(earliest);
+            }
+        }
+    }
+
+    /** @return how many scheduled changes this server applied since it started */
+    public long appliedCount() {
+        return applied.get();
+    }
+
+    /** @return how many scheduled changes this server could not apply since it started */
+    public long failedCount() {
+        return failed.get();
+    }
+
+    /** @return when the timer is set for, or null if no schedule is pending */
+    synchronized Instant nextAt() {
+        return nextAt;
+    }
+
+    /** Stops the timer; a change being applied finishes first (for at most a few seconds). */
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+            if (next != null) {
+                next.cancel(false);
+            }
+        }
+        timer.shutdown();
+        try {
+            if (!timer.awaitTermination(5, TimeUnit.SECONDS)) {
+                timer.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            timer.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Sets the timer for {@code at}, sleeping at most {@link #MAX_SLEEP}. Holds this. */
+    private void schedule(Instant at) {
+        if (closed || writer == null) {
+            return;
+        }
+        if (next != null) {
+            next.cancel(false);
+        }
+        long delayMillis = Math.min(MAX_SLEEP.toMillis(), Math.max(0, Duration.between(clock.instant(), at).toMillis()));
+        nextAt = at;
+        next = timer.schedule(this::runDue, delayMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The timer's work: applies every due schedule, soonest first, then sets the timer for the next one,
+     * or, after a round that could not finish, for {@link #RETRY} later. One round at a time.
+     */
+    void runDue() {
+        synchronized (round) {
+            synchronized (this) {
+                if (next != null) {
+                    next.cancel(false);
+                }
+                next = null;
+                nextAt = null;
+            }
+            Instant retryAt = null;
+            try {
+                for (EnvironmentState env : journal.state().environments().values()) {
+                    if (!env.archived() && !env.schedules().isEmpty() && !runDueIn(env.key())) {
+                        retryAt = clock.instant().plus(RETRY);
+                    }
+                }
+            } catch (ApiException e) {
+                LOG.warn("could not apply scheduled changes ({}); trying again in {} s", e.getMessage(), RETRY.toSeconds());
+                retryAt = clock.instant().plus(RETRY);
+            } catch (RuntimeException e) {
+                LOG.error("could not apply scheduled changes; trying again in {} s", RETRY.toSeconds(), e);
+                retryAt = clock.instant().plus(RETRY);
+            }
+            synchronized (this) {
+                // Read under the lock: a schedule committed after this read finds nextAt set, and moves it if earlier.
+                Instant now = clock.instant();
+                Instant earliest = null;
+                Instant earliestNotDue = null;
+                for (EnvironmentState env : journal.state().environments().values()) {
+                    if (env.archived()) {
+                        continue;
+                    }
+                    for (Schedule s : env.schedules().values()) {
+                        if (!s.pending()) {
+                            continue;
+                        }
+                        earliest = earliest == null || s.at().isBefore(earliest) ? s.at() : earliest;
+                        if (s.at().isAfter(now) && (earliestNotDue == null || s.at().isBefore(earliestNotDue))) {
+                            earliestNotDue = s.at();
+                        }
+                    }
+                }
+                Instant at = earliest;
+                if (retryAt != null) {
+                    at = earliestNotDue == null || retryAt.isBefore(earliestNotDue) ? retryAt : earliestNotDue;
+                }
+                if (at != null) {
+                    schedule(at);
+                }
+            }
+        }
+    }
+
+    /**
+     * Applies the environment's due schedules, soonest first.
+     *
+     * @return false if some due schedule is left for the next round (the environment kept changing)
+     */
+    private boolean runDueIn(String environment) {
+        ChangeWriter writer;
+        FlagService flags;
+        synchronized (this) {
+            writer = this.writer;
+            flags = this.flags;
+        }
+        for (int attempt = 0; attempt < ATTEMPTS_PER_SCHEDULE; attempt++) {
+            EnvironmentState env = journal.state().environment(environment).orElse(null);
+            if (env == null || env.archived()) {
+                return true; // an archived environment's schedules wait for its restore
+            }
+            List<Schedule> pending = env.pendingSchedules();
+            if (pending.isEmpty() || pending.get(0).at().isAfter(clock.instant())) {
+                return true;
+            }
+            if (run(writer, flags, env, pending.get(0))) {
+                attempt = -1; // one ended: the next due schedule gets attempts of its own
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Applies one due schedule, or records why it cannot be.
+     *
+     * @return true if the schedule ended; false if the environment changed meanwhile (read it again)
+     * @throws ApiException for a write the journal refuses (500, 503): the round is tried again later
+     */
+    private boolean run(ChangeWriter writer, FlagService flags, EnvironmentState env, Schedule s) {
+        String actor = actor(s);
+        String comment = s.comment().isEmpty() ? "scheduled for " + s.at() + " by " + s.createdBy() : s.comment();
+        try {
+            FlagService.Written w = flags.applySchedule(env.key(), s.id(), s.flag(), s.patch().toJsonNode(), actor, comment);
+            if (w.changed()) {
+                applied.incrementAndGet();
+                LOG.info("schedule {} applied to flag {} in environment {} (due at {}): version {}", s.id(),
+                        LogText.quoted(s.flag()), LogText.quoted(env.key()), s.at(), w.flag().version());
+                return true;
+            }
+            return end(writer, env, s, actor, "unchanged", "the flag already was as the change makes it");
+        } catch (ApiException e) {
+            if (e.status() >= 500 || e.status() == 412) {
+                if (e.status() == 412) {
+                    return false;
+                }
+                throw e;
+            }
+            // 400, 404, 409, 422: the change no longer applies, unless the environment was archived or the
+            // schedule ended (a cancel, say) since it was read: read again before calling it a failure.
+            EnvironmentState now = journal.state().environment(env.key()).orElse(null);
+            if (now == null || now.archived() || !now.schedules().containsKey(s.id()) || !now.schedules().get(s.id()).pending()) {
+                return false;
+            }
+            return end(writer, now, s, actor, "failed", reason(e));
+        }
+    }
+
+    /** Ends a schedule without a flag change, if the environment is still as it was read. */
+    private boolean end(ChangeWriter writer, EnvironmentState env, Schedule s, String actor, String outcome, String reason) {
+        try {
+            writer.append(Change.of(EntryType.SCHEDULE_ENDED, env.key(), actor, JsonNodeFactory.instance.objectNode()
+                            .put("id", s.id()).put("outcome", outcome).put("reason", reason))
+                    .withComment(s.comment()).expectingVersion(env.version()));
+        } catch (ApiException e) {
+            if (e.status() == 412 || e.status() == 409 || e.status() == 404) {
+                return false; // changed meanwhile: read it again
+            }
+            throw e;
+        }
+        if (outcome.equals("failed")) {
+            failed.incrementAndGet();
+            LOG.warn("schedule {} of flag {} in environment {} (due at {}, made by {}) failed and will not be retried: {}", s.id(),
+                    LogText.quoted(s.flag()), LogText.quoted(env.key()), s.at(), LogText.quoted(s.createdBy()), LogText.escape(reason));
+        } else {
+            LOG.info("schedule {} of flag {} in environment {} (due at {}): nothing to change", s.id(), LogText.quoted(s.flag()),
+                    LogText.quoted(env.key()), s.at());
+        }
+        return true;
+    }
+
+    /** Why a change did not apply: the API's detail, with each problem of an invalid flag. */
+    private static String reason(ApiException e) {
+        StringBuilder why = new StringBuilder(e.getMessage());
+        Object problems = e.extensions().get("problems");
+        if (problems instanceof List<?> list && list.size() > 1) {
+            why.append(':');
+            for (Object problem : list) {
+                if (problem instanceof Map<?, ?> m) {
+                    why.append(' ').append(m.get("path")).append(' ').append(m.get("message")).append(';');
+                }
+            }
+        }
+        return why.length() > MAX_REASON ? why.substring(0, MAX_REASON - 3) + "..." : why.toString();
+    }
+
+    /**
+     * The actor of a schedule's change: the server, naming the schedule and who made it, cut to the
+     * journal's longest actor (a long token name) while keeping the closing parenthesis.
+     */
+    static String actor(Schedule s) {
+        String head = ACTOR_PREFIX + s.id() + " by ";
+        String by = s.createdBy();
+        if (head.length() + by.length() + 1 > MAX_ACTOR) {
+            by = by.substring(0, MAX_ACTOR - head.length() - 4) + "...";
+        }
+        return head + by + ")";
+    }
+}

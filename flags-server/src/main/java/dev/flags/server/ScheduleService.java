@@ -1,0 +1,186 @@
+package dev.flags.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.Schedule;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.Period;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Thread-safe. Scheduled flag changes: a flag PATCH body to apply at a time ("at 09:00 Monday, ramp
+ * billing-v2 to 50%"), made, listed and cancelled by the editors and admins of the environment.
+ * {@link ScheduleRunner} applies each at its time.
+ *
+ * <p>A schedule's patch is checked when it is made, against the flag as it is then, with the code a
+ * PATCH uses ({@link FlagService#preview}): a change that could never apply is refused now, not found
+ * out at its time. It can still fail at its time (the flag archived meanwhile, say); that is recorded.
+ */
+public final class ScheduleService {
+
+    /** The furthest ahead a change may be scheduled: further is a typo, not a plan. */
+    public static final Period MAX_AHEAD = Period.ofYears(1);
+    /** The most pending schedules an environment holds. */
+    public static final int MAX_PENDING = 1_000;
+    private static final int RETRIES = 8;
+    private static final SecureRandom IDS = new SecureRandom();
+
+    private final Journal journal;
+    private final ChangeWriter writer;
+    private final FlagService flags;
+    private final Clock clock;
+
+    /**
+     * @param journal the journal, for reads
+     * @param writer the write path
+     * @param flags the flags, whose PATCH checks a schedule's change
+     * @param clock the time "in the future" is judged by
+     */
+    public ScheduleService(Journal journal, ChangeWriter writer, FlagService flags, Clock clock) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.writer = Objects.requireNonNull(writer, "writer");
+        this.flags = Objects.requireNonNull(flags, "flags");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /**
+     * Schedules a change of a flag.
+     *
+     * @param at when, an ISO-8601 instant with its offset, in the future and at most {@link #MAX_AHEAD} ahead
+     * @param patch the change, a body {@code PATCH .../flags/{key}} takes
+     * @return the schedule as recorded
+     * @throws ApiException 403 for a token that may not change the flags; 400 for a bad {@code at} or
+     *     patch, or too many pending schedules; 404, 409, 422 for a change that does not apply to the
+     *     flag as it is now (as a PATCH would answer); 409 for an archived environment
+     */
+    public Schedule create(Principal p, String env, String key, JsonNode at, JsonNode patch, String comment) {
+        Access.requireWriteFlags(p, env);
+        Keys.comment(comment);
+        Instant when = at(at);
+        if (patch == null || patch.isNull()) {
+            throw ApiException.badRequest("\"patch\" is required: the change, as PATCH .../flags/" + key + " takes it, such as"
+                    + " {\"enabled\": false}");
+        }
+        String id = "sch-" + HexFormat.of().formatHex(randomBytes());
+        ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", id).put("flag", key).put("at", when.toString());
+        payload.set("patch", patch);
+        return writer.serialized(env, () -> {
+            for (int attempt = 0; ; attempt++) {
+                EnvironmentState state = Access.writableEnvironment(journal, env);
+                flags.preview(env, key, patch); // 400, 404, 409 or 422 now, rather than a failure at its time
+                long pending = state.schedules().values().stream().filter(Schedule::pending).count();
+                if (pending >= MAX_PENDING) {
+                    throw ApiException.badRequest("environment \"" + env + "\" has " + pending + " pending schedules, the most it"
+                            + " may have (" + MAX_PENDING + "); cancel some first");
+                }
+                try {
+                    writer.append(Change.of(EntryType.SCHEDULE_CREATED, env, p.actor(), payload).withComment(comment)
+                            .expectingVersion(state.version()));
+                    return journal.state().environment(env).orElseThrow().schedules().get(id);
+                } catch (ApiException e) {
+                    if (e.status() != 412 || attempt >= RETRIES) {
+                        throw e;
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * @param flag only this flag's schedules, or null for all
+     * @return the environment's pending schedules, soonest first
+     */
+    public List<Schedule> pending(Principal p, String env, String flag) {
+        Access.requireWriteFlags(p, env);
+        return Access.environment(journal, env).pendingSchedules().stream()
+                .filter(s -> flag == null || s.flag().equals(flag)).toList();
+    }
+
+    /** @return one schedule, pending or ended (the newest ended ones are kept), or 404 */
+    public Schedule get(Principal p, String env, String id) {
+        Access.requireWriteFlags(p, env);
+        Schedule s = Access.environment(journal, env).schedules().get(id);
+        if (s == null) {
+            throw notFound(env, id);
+        }
+        return s;
+    }
+
+    /**
+     * Cancels a pending schedule.
+     *
+     * @return the schedule, cancelled
+     * @throws ApiException 404 for an unknown id; 409 for a schedule that already ended, or an archived environment
+     */
+    public Schedule cancel(Principal p, String env, String id, String comment) {
+        Access.requireWriteFlags(p, env);
+        Keys.comment(comment);
+        EnvironmentState state = Access.environment(journal, env);
+        Schedule s = state.schedules().get(id);
+        if (s == null) {
+            throw notFound(env, id);
+        }
+        if (!s.pending()) {
+            throw ApiException.conflict("schedule \"" + id + "\" in environment \"" + env + "\" already ended: it was "
+                    + s.status().apiName() + " at " + s.endedAt());
+        }
+        Access.writableEnvironment(journal, env);
+        writer.append(Change.of(EntryType.SCHEDULE_CANCELLED, env, p.actor(), JsonNodeFactory.instance.objectNode().put("id", id))
+                .withComment(comment));
+        return journal.state().environment(env).orElseThrow().schedules().get(id);
+    }
+
+    private static ApiException notFound(String env, String id) {
+        return ApiException.notFound("schedule", "there is no schedule \"" + id + "\" in environment \"" + env + "\""
+                + " (ended schedules are kept for a while only; the audit log keeps every one)");
+    }
+
+    private Instant at(JsonNode at) {
+        if (at == null || at.isNull()) {
+            throw ApiException.badRequest("\"at\" is required: when to apply the change, an ISO-8601 instant with its offset,"
+                    + " such as \"2027-01-31T09:00:00+01:00\"");
+        }
+        if (!at.isTextual()) {
+            throw ApiException.badRequest("\"at\" must be an ISO-8601 instant as a string, such as \"2027-01-31T09:00:00Z\"");
+        }
+        Instant when;
+        try {
+            when = OffsetDateTime.parse(at.textValue()).toInstant();
+        } catch (DateTimeParseException e) {
+            String shown = at.textValue().length() > 80 ? at.textValue().substring(0, 77) + "..." : at.textValue();
+            throw ApiException.badRequest("\"at\" must be an ISO-8601 instant with its offset, such as \"2027-01-31T09:00:00Z\""
+                    + " or \"2027-01-31T09:00:00+01:00\", was \"" + LogText.escape(shown) + "\"");
+        }
+        Instant now = clock.instant();
+        if (!when.isAfter(now)) {
+            throw ApiException.badRequest("\"at\" must be in the future, was " + when + " (the server's time is "
+                    + now.truncatedTo(ChronoUnit.SECONDS) + ")");
+        }
+        Instant latest = now.atOffset(ZoneOffset.UTC).plus(MAX_AHEAD).toInstant();
+        if (when.isAfter(latest)) {
+            throw ApiException.badRequest("\"at\" must be at most a year ahead (" + latest.truncatedTo(ChronoUnit.SECONDS)
+                    + "), was " + when);
+        }
+        return when;
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[6];
+        IDS.nextBytes(b);
+        return b;
+    }
+}

@@ -1,0 +1,249 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.server.journal.MutableClock;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Scheduled flag changes over HTTP, on a real server: made, listed, cancelled, applied at their time. */
+class ScheduleApiTest {
+
+    private static final Instant T0 = Instant.parse("2026-12-04T09:00:00Z");
+    private static final String FLAG = "/api/v1/environments/production/flags/billing-v2";
+    private static final String SCHEDULES = "/api/v1/environments/production/schedules";
+    /** The server's own changes; "to" because the audit's default end is the real time, and the test's clock is ahead. */
+    private static final String SERVER_AUDIT = "/api/v1/audit?environment=production&actor=flags-server&to=2100-01-01T00:00:00Z";
+
+    @TempDir
+    Path dir;
+
+    private static String token(ApiClient api, String name, String scope) {
+        return api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + name + "\", \"scope\": \"" + scope + "\","
+                + " \"environments\": [\"production\"]" + (scope.equals("tester") ? ", \"userId\": \"tess\"" : "") + "}")
+                .json().get("token").asText();
+    }
+
+    private static void setUp(ApiClient api) {
+        api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+        assertThat(api.put(FLAG, ADMIN, "{\"enabled\": true, \"rules\": [{\"name\": \"eu canary\", \"conditions\":"
+                + " [{\"regions\": [\"eu-west\"]}, {\"percentage\": 10}]}]}").status()).isEqualTo(201);
+    }
+
+    private static String schedule(String at, String patch) {
+        return "{\"at\": \"" + at + "\", \"patch\": " + patch + "}";
+    }
+
+    private static void assertProblem(ApiClient.Response r, int status, String detail) {
+        assertThat(r.status()).as(r.body()).isEqualTo(status);
+        assertThat(r.header("Content-Type")).startsWith("application/problem+json");
+        assertThat(r.json().get("detail").asText()).isEqualTo(detail);
+    }
+
+    @Test
+    void aScheduleIsMadeListedReadAndCancelledByEditorsWithClearErrors() throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            String editor = token(api, "alice", "editor");
+            String tester = token(api, "tess", "tester");
+
+            ApiClient.Response made = api.call("POST", FLAG + "/schedules", editor,
+                    schedule("2026-12-07T09:00:00+01:00", "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 50}}"),
+                    Map.of("X-Flags-Comment", "ramp on Monday"));
+            assertThat(made.status()).as(made.body()).isEqualTo(201);
+            JsonNode s = made.json();
+            String id = s.get("id").asText();
+            assertThat(id).matches("sch-[0-9a-f]{12}");
+            assertThat(made.header("Location")).isEqualTo(SCHEDULES + "/" + id);
+            assertThat(s.get("environment").asText()).isEqualTo("production");
+            assertThat(s.get("flag").asText()).isEqualTo("billing-v2");
+            assertThat(s.get("at").asText()).as("converted to UTC").isEqualTo("2026-12-07T08:00:00Z");
+            assertThat(s.get("patch").toString()).isEqualTo("{\"percentage\":{\"rule\":\"eu canary\",\"value\":50}}");
+            assertThat(s.get("createdBy").asText()).startsWith("alice (tok-");
+            assertThat(s.get("createdAt").asText()).isEqualTo(T0.toString());
+            assertThat(s.get("comment").asText()).isEqualTo("ramp on Monday");
+            assertThat(s.get("status").asText()).isEqualTo("pending");
+            assertThat(s.get("reason").isNull()).isTrue();
+            assertThat(api.get(FLAG, editor).json().at("/rules/0/conditions/1/percentage").asInt())
+                    .as("nothing changes before its time").isEqualTo(10);
+
+            String off = api.post(FLAG + "/schedules?comment=promo%20ends", ADMIN, schedule("2026-12-05T00:00:00Z",
+                    "{\"enabled\": false}")).json().get("id").asText();
+            assertThat(api.put("/api/v1/environments/production/flags/other", ADMIN, "{\"enabled\": true}").status()).isEqualTo(201);
+            api.post("/api/v1/environments/production/flags/other/schedules", editor, schedule("2026-12-06T00:00:00Z",
+                    "{\"enabled\": false}"));
+
+            JsonNode list = api.get(SCHEDULES, editor).json().get("schedules");
+            assertThat(list).extracting(n -> n.get("at").asText())
+                    .as("soonest first").containsExactly("2026-12-05T00:00:00Z", "2026-12-06T00:00:00Z", "2026-12-07T08:00:00Z");
+            assertThat(api.get(SCHEDULES + "?flag=billing-v2", editor).json().get("schedules"))
+                    .extracting(n -> n.get("id").asText()).containsExactly(off, id);
+            assertThat(api.get(SCHEDULES + "/" + id, editor).json()).isEqualTo(s);
+
+            // Cancelled, with a comment; then it is no longer pending, and a second cancel is a 409.
+            JsonNode cancelled = api.call("DELETE", SCHEDULES + "/" + off, editor, null, Map.of("X-Flags-Comment", "keep it on"))
+                    .json();
+            assertThat(cancelled.get("status").asText()).isEqualTo("cancelled");
+            assertThat(cancelled.get("reason").asText()).isEqualTo("keep it on");
+            assertThat(cancelled.get("endedBy").asText()).startsWith("alice (tok-");
+            assertThat(api.get(SCHEDULES + "?flag=billing-v2", editor).json().get("schedules")).hasSize(1);
+            assertThat(api.get(SCHEDULES + "/" + off, editor).json().get("status").asText()).isEqualTo("cancelled");
+            assertThat(api.delete(SCHEDULES + "/" + off, editor).status()).isEqualTo(409);
+            assertProblem(api.get(SCHEDULES + "/sch-000000000000", editor), 404, "there is no schedule \"sch-000000000000\" in"
+                    + " environment \"production\" (ended schedules are kept for a while only; the audit log keeps every one)");
+            assertThat(api.delete(SCHEDULES + "/sch-000000000000", editor).status()).isEqualTo(404);
+            JsonNode audit = api.get("/api/v1/audit?environment=production&to=2100-01-01T00:00:00Z", ADMIN).json().get("entries");
+            assertThat(audit.get(audit.size() - 1).get("change").asText()).isEqualTo("schedule_cancelled");
+
+            long version = api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong();
+            // Testers may not schedule, list or cancel; the patch is checked now, as a PATCH would be.
+            assertThat(api.post(FLAG + "/schedules", tester, schedule("2026-12-07T08:00:00Z", "{\"enabled\": false}")).status())
+                    .isEqualTo(403);
+            assertThat(api.get(SCHEDULES, tester).status()).isEqualTo(403);
+            assertThat(api.delete(SCHEDULES + "/" + id, tester).status()).isEqualTo(403);
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"enabled\": \"yes\"}")),
+                    400, "enabled must be true or false, was \"yes\"");
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"turnOn\": true}")), 400,
+                    "\"turnOn\" is not a patch operation; the operations are [addRegion, addRole, default, description, enabled,"
+                            + " percentage, removeRegion, removeRole]");
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
+                    "{\"percentage\": {\"rule\": \"us canary\", \"value\": 50}}")), 409, "flag \"billing-v2\" has no rule named \"us canary\"");
+            ApiClient.Response invalid = api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
+                    "{\"percentage\": {\"rule\": 0, \"value\": 150}}"));
+            assertThat(invalid.status()).as(invalid.body()).isEqualTo(422);
+            assertThat(invalid.json().get("problems").get(0).get("path").asText()).isEqualTo("rules[0].conditions[1].percentage");
+            assertProblem(api.post("/api/v1/environments/production/flags/nope/schedules", editor,
+                    schedule("2026-12-07T08:00:00Z", "{\"enabled\": false}")), 404, "there is no flag \"nope\" in environment"
+                    + " \"production\"; create it first with a PUT of its document (flags create or flags put)");
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-04T08:59:59Z", "{\"enabled\": false}")), 400,
+                    "\"at\" must be in the future, was 2026-12-04T08:59:59Z (the server's time is 2026-12-04T09:00:00Z)");
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2027-12-04T09:00:01Z", "{\"enabled\": false}")), 400,
+                    "\"at\" must be at most a year ahead (2027-12-04T09:00:00Z), was 2027-12-04T09:00:01Z");
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T09:00:00", "{\"enabled\": false}")), 400,
+                    "\"at\" must be an ISO-8601 instant with its offset, such as \"2027-01-31T09:00:00Z\" or"
+                            + " \"2027-01-31T09:00:00+01:00\", was \"2026-12-07T09:00:00\"");
+            assertProblem(api.post(FLAG + "/schedules", editor, "{\"patch\": {\"enabled\": false}}"), 400,
+                    "\"at\" is required: when to apply the change, an ISO-8601 instant with its offset, such as"
+                            + " \"2027-01-31T09:00:00+01:00\"");
+            assertProblem(api.post(FLAG + "/schedules", editor, "{\"at\": \"2026-12-07T08:00:00Z\"}"), 400,
+                    "\"patch\" is required: the change, as PATCH .../flags/billing-v2 takes it, such as {\"enabled\": false}");
+            assertProblem(api.post(FLAG + "/schedules", editor, "{\"at\": \"2026-12-07T08:00:00Z\", \"patch\": {\"enabled\": false},"
+                    + " \"when\": 1}"), 400, "\"when\" is not a known field here; the fields are [at, comment, patch]");
+            assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong())
+                    .as("nothing written by a refused request").isEqualTo(version);
+            assertThat(api.put(SCHEDULES + "/" + id, editor, "{}").status()).isEqualTo(405);
+        }
+    }
+
+    @Test
+    void dueSchedulesAreAppliedAtStartBeforeThePortsOpenAndOnesThatNoLongerFitEndAsFailed() throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        ServerConfig config = ServerFixture.config(dir.resolve("data"));
+        String ramp;
+        String promo;
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            api.put("/api/v1/environments/production/flags/promo", ADMIN, "{\"enabled\": true}");
+            String editor = token(api, "alice", "editor");
+            ramp = api.call("POST", FLAG + "/schedules", editor,
+                    schedule("2026-12-04T10:00:00Z", "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 50}}"),
+                    Map.of("X-Flags-Comment", "ramp at ten")).json().get("id").asText();
+            promo = api.post("/api/v1/environments/production/flags/promo/schedules", editor,
+                    schedule("2026-12-04T10:30:00Z", "{\"enabled\": false}")).json().get("id").asText();
+            api.post("/api/v1/environments/production/flags/promo/schedules", editor, schedule("2026-12-05T00:00:00Z",
+                    "{\"enabled\": false}"));
+            api.delete("/api/v1/environments/production/flags/promo", editor); // archived before its time
+        }
+        clock.set(Instant.parse("2026-12-04T11:00:00Z"));
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            // No waiting: what the first request sees once start() returns.
+            ApiClient api = new ApiClient(server.httpPort());
+            JsonNode flag = api.get(FLAG, ADMIN).json();
+            assertThat(flag.at("/rules/0/conditions/1/percentage").asInt()).isEqualTo(50);
+            JsonNode applied = api.get(SCHEDULES + "/" + ramp, ADMIN).json();
+            assertThat(applied.get("status").asText()).isEqualTo("applied");
+            assertThat(applied.get("flagVersion").asLong()).isEqualTo(flag.get("version").asLong());
+            String actor = "flags-server (schedule " + ramp + " by " + applied.get("createdBy").asText() + ")";
+            assertThat(applied.get("endedBy").asText()).isEqualTo(actor);
+            JsonNode last = api.get(FLAG + "/history", ADMIN).json().get("versions");
+            last = last.get(last.size() - 1);
+            assertThat(last.get("change").asText()).isEqualTo("schedule_applied");
+            assertThat(last.get("actor").asText()).isEqualTo(actor);
+            assertThat(last.get("comment").asText()).isEqualTo("ramp at ten");
+            assertThat(last.at("/flag/rules/0/conditions/1/percentage").asInt()).isEqualTo(50);
+
+            JsonNode failed = api.get(SCHEDULES + "/" + promo, ADMIN).json();
+            assertThat(failed.get("status").asText()).isEqualTo("failed");
+            assertThat(failed.get("reason").asText()).isEqualTo("flag \"promo\" in environment \"production\" is archived; its"
+                    + " history remains, and a PUT of its document or a revert to a version in its history restores it; restore it"
+                    + " before changing it");
+            JsonNode audit = api.get(SERVER_AUDIT, ADMIN).json().get("entries");
+            assertThat(audit).extracting(e -> e.get("change").asText()).containsExactly("schedule_applied", "schedule_ended");
+            assertThat(api.get(SCHEDULES, ADMIN).json().get("schedules")).extracting(n -> n.get("at").asText())
+                    .as("the one not due yet waits").containsExactly("2026-12-05T00:00:00Z");
+            assertThat(api.get("/metrics", null).body()).contains("flags_schedules_applied_total 1")
+                    .contains("flags_schedules_failed_total 1");
+        }
+        clock.set(Instant.parse("2026-12-05T01:00:00Z"));
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.get(SCHEDULES, ADMIN).json().get("schedules")).isEmpty();
+            assertThat(api.get(SERVER_AUDIT, ADMIN).json().get("entries"))
+                    .as("a failed schedule is never tried again: one entry each").hasSize(3);
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void aChangeTheServerAppliesAtItsTimeReachesAnSdksStream() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            String sdk = token(api, "svc", "sdk");
+            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            try {
+                Metadata headers = new Metadata();
+                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
+                Iterator<SyncMessage> stream = FlagSyncGrpc.newBlockingStub(channel)
+                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                        .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
+                assertThat(stream.next().hasSnapshot()).isTrue();
+
+                Instant at = Instant.now().plus(Duration.ofMillis(500)).truncatedTo(ChronoUnit.MILLIS);
+                ApiClient.Response made = api.post(FLAG + "/schedules", ADMIN, schedule(at.toString(), "{\"enabled\": false}"));
+                assertThat(made.status()).as(made.body()).isEqualTo(201);
+                // No request: the server applies it at its time, and the SDK hears of it as of any change.
+                SyncMessage delta;
+                do {
+                    delta = stream.next();
+                } while (!delta.hasDelta() || delta.getDelta().getUpsertedCount() == 0);
+                assertThat(Instant.now()).isAfterOrEqualTo(at);
+                assertThat(delta.getDelta().getUpserted(0).getKey()).isEqualTo("billing-v2");
+                assertThat(delta.getDelta().getUpserted(0).getJson()).contains("\"enabled\":false");
+                assertThat(api.get(FLAG, ADMIN).json().get("enabled").asBoolean()).isFalse();
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+package dev.flags.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.FileJournal;
+import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.MutableClock;
+import dev.flags.server.journal.Schedule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The timer that applies scheduled changes, on a journal and a clock the test moves (as GrantExpiryTest's rig). */
+class ScheduleRunnerTest {
+
+    private static final Instant T0 = Instant.parse("2026-12-04T09:00:00Z");
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private static Change change(EntryType type, String json) {
+        try {
+            return Change.of(type, "production", "alice (tok-1)", MAPPER.readTree(json));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Change schedule(String id, Instant at, String patch) {
+        return change(EntryType.SCHEDULE_CREATED, "{\"id\": \"" + id + "\", \"flag\": \"promo\", \"at\": \"" + at
+                + "\", \"patch\": " + patch + "}").withComment("why " + id);
+    }
+
+    /** A journal, its write path, the flags and the timer, wired as the server wires them. */
+    private static final class Rig implements AutoCloseable {
+        final MutableClock clock = new MutableClock(T0);
+        final FileJournal journal;
+        final ScheduleRunner runner;
+        final ChangeWriter writer;
+        final FlagService flags;
+        final BlockingQueue<String> changed = new LinkedBlockingQueue<>();
+
+        Rig(Path dir) {
+            journal = FileJournal.builder(dir).clock(clock).open();
+            runner = new ScheduleRunner(journal, clock);
+            writer = new ChangeWriter(journal, new Metrics(), env -> {
+                changed.add(env);
+                runner.environmentChanged(env);
+            });
+            flags = new FlagService(journal, writer);
+            writer.append(change(EntryType.ENVIRONMENT_CREATED, "{}"));
+            writer.append(change(EntryType.FLAG_CREATED, "{\"key\": \"promo\", \"enabled\": false, \"rules\": []}"));
+        }
+
+        EnvironmentState env() {
+            return journal.state().environment("production").orElseThrow();
+        }
+
+        Schedule.Status status(String id) {
+            return env().schedules().get(id).status();
+        }
+
+        boolean enabled() {
+            return FlagService.parse(env().flags().get("promo")).flag().enabled();
+        }
+
+        long entries(EntryType type) {
+            return journal.read(1, 1000).stream().filter(e -> e.type() == type).count();
+        }
+
+        /** What the timer does at that time, twice: a second round finds nothing left to do. */
+        void runDueTwice(Instant at) {
+            clock.set(at);
+            runner.runDue();
+            runner.runDue();
+        }
+
+        void awaitChange() throws InterruptedException {
+            assertThat(changed.poll(10, TimeUnit.SECONDS)).as("a change by the timer").isEqualTo("production");
+        }
+
+        @Override
+        public void close() {
+            runner.close();
+            journal.close();
+        }
+    }
+
+    @Test
+    void schedulesDueWhileStoppedAreAppliedAtStartAndTheOthersAtTheirTimeEachOnce() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
+            rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"description\": \"later\"}"));
+            rig.clock.set(T0.plusSeconds(120));
+
+            rig.runner.start(rig.writer, rig.flags); // on this thread, as the server does before its ports open
+            assertThat(rig.enabled()).isTrue();
+            assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
+            assertThat(rig.status("sch-000000000002")).isEqualTo(Schedule.Status.PENDING);
+            assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(3600));
+            JournalEntry applied = rig.journal.read(1, 100).stream().filter(e -> e.type() == EntryType.SCHEDULE_APPLIED)
+                    .findFirst().orElseThrow();
+            assertThat(applied.actor()).isEqualTo("flags-server (schedule sch-000000000001 by alice (tok-1))");
+            assertThat(applied.comment()).isEqualTo("why sch-000000000001");
+
+            rig.runDueTwice(T0.plusSeconds(3600));
+            assertThat(FlagService.parse(rig.env().flags().get("promo")).flag().description()).isEqualTo("later");
+            assertThat(rig.entries(EntryType.SCHEDULE_APPLIED)).as("each applied once, however often the timer runs").isEqualTo(2);
+            assertThat(rig.runner.nextAt()).as("nothing pending").isNull();
+            rig.runner.close();
+            assertThat(rig.runner.appliedCount()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aChangeThatNoLongerAppliesEndsAsFailedOnceAndOneThatChangesNothingEndsUnchanged() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": false}"));
+            rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(120),
+                    "{\"percentage\": {\"rule\": 0, \"value\": 50}}"));
+            rig.writer.append(schedule("sch-000000000003", T0.plusSeconds(180), "{\"enabled\": true}"));
+            rig.runner.start(rig.writer, rig.flags);
+            rig.clock.set(T0.plusSeconds(150));
+            rig.runDueTwice(T0.plusSeconds(150));
+            assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
+            assertThat(rig.env().schedules().get("sch-000000000001").reason())
+                    .isEqualTo("the flag already was as the change makes it");
+            Schedule failed = rig.env().schedules().get("sch-000000000002");
+            assertThat(failed.status()).isEqualTo(Schedule.Status.FAILED);
+            assertThat(failed.reason()).isEqualTo("flag \"promo\" has no rule 0; it has 0 rules");
+            assertThat(rig.entries(EntryType.SCHEDULE_ENDED)).as("never retried").isEqualTo(2);
+
+            rig.writer.append(change(EntryType.FLAG_DELETED, "{\"key\": \"promo\"}"));
+            rig.runDueTwice(T0.plusSeconds(180));
+            assertThat(rig.status("sch-000000000003")).isEqualTo(Schedule.Status.FAILED);
+            assertThat(rig.env().schedules().get("sch-000000000003").reason())
+                    .isEqualTo("there is no flag \"promo\" in environment \"production\"; create it first with a PUT of its document"
+                            + " (flags create or flags put)");
+            assertThat(rig.entries(EntryType.SCHEDULE_ENDED)).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void aScheduleInAnArchivedEnvironmentWaitsUntilItIsRestored() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
+            rig.writer.append(change(EntryType.ENVIRONMENT_ARCHIVED, "{}"));
+            rig.clock.set(T0.plusSeconds(120));
+            rig.runner.start(rig.writer, rig.flags);
+            rig.runner.runDue();
+            assertThat(rig.status("sch-000000000001")).as("an archived environment accepts no changes")
+                    .isEqualTo(Schedule.Status.PENDING);
+            rig.changed.clear();
+
+            rig.writer.append(change(EntryType.ENVIRONMENT_RESTORED, "{}"));
+            assertThat(rig.changed.poll()).isEqualTo("production"); // the restore
+            rig.awaitChange(); // and, at once, the scheduled change
+            assertThat(rig.enabled()).isTrue();
+        }
+    }
+
+    @Test
+    void aRoundThatCannotWriteTriesAgainInThirtySecondsNotAtOnce() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
+            rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"enabled\": false}"));
+            rig.clock.set(T0.plusSeconds(120));
+            rig.writer.drain(Duration.ZERO); // every write now fails, as when the journal has stopped
+            rig.runner.start(rig.writer, rig.flags);
+            assertThat(rig.status("sch-000000000001")).as("not failed: the journal refused, the change did fit")
+                    .isEqualTo(Schedule.Status.PENDING);
+            assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(120).plus(ScheduleRunner.RETRY));
+            rig.clock.set(T0.plusSeconds(3590));
+            rig.runner.runDue();
+            assertThat(rig.runner.nextAt()).as("a schedule not due yet comes before the retry").isEqualTo(T0.plusSeconds(3600));
+        }
+    }
+
+    @Test
+    void theTimerIsSetForTheEarliestScheduleAsTheyAreMadeAndACancelledOneIsNotApplied() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.runner.start(rig.writer, rig.flags);
+            assertThat(rig.runner.nextAt()).as("nothing scheduled").isNull();
+            rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
+            assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(60));
+            rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(30), "{\"description\": \"soon\"}"));
+            assertThat(rig.runner.nextAt()).as("an earlier one moves the timer").isEqualTo(T0.plusSeconds(30));
+            rig.writer.append(schedule("sch-000000000003", T0.plusSeconds(90), "{\"default\": true}"));
+            assertThat(rig.runner.nextAt()).as("a later one does not").isEqualTo(T0.plusSeconds(30));
+
+            rig.writer.append(change(EntryType.SCHEDULE_CANCELLED, "{\"id\": \"sch-000000000001\"}"));
+            rig.runDueTwice(T0.plusSeconds(120));
+            assertThat(rig.enabled()).as("cancelled before its time").isFalse();
+            assertThat(rig.entries(EntryType.SCHEDULE_APPLIED)).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void theActorNamesTheScheduleAndWhoMadeItWithinTheJournalsLimit() {
+        Schedule s = new Schedule("sch-000000000001", "promo", T0, dev.flags.server.journal.CanonicalJson.parse("{}"),
+                "x".repeat(200) + " (tok-0a0b0c0d0e0f)", T0, "", Schedule.Status.PENDING, null, null, null, 0);
+        String actor = ScheduleRunner.actor(s);
+        assertThat(actor).hasSize(256).startsWith("flags-server (schedule sch-000000000001 by xxx").endsWith("...)");
+    }
+}
