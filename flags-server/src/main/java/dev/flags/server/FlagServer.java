@@ -113,6 +113,7 @@ public final class FlagServer implements AutoCloseable {
         TokenExpiry expiry = null;
         Server grpcServer = null;
         ScheduleRunner runner = null;
+        GrantExpiry grantTimer = null;
         try {
             String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
             this.metrics = new Metrics();
@@ -120,6 +121,7 @@ public final class FlagServer implements AutoCloseable {
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
             this.broadcaster = sync;
             GrantExpiry grants = new GrantExpiry(journal, clock);
+            grantTimer = grants;
             this.grantExpiry = grants;
             ScheduleRunner schedules = new ScheduleRunner(journal, clock);
             runner = schedules;
@@ -164,6 +166,9 @@ public final class FlagServer implements AutoCloseable {
             }
             if (runner != null) {
                 runner.close();
+            }
+            if (grantTimer != null) {
+                grantTimer.close();
             }
             if (grpcServer != null) {
                 grpcServer.shutdownNow();

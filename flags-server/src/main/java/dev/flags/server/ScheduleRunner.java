@@ -9,20 +9,18 @@ import dev.flags.server.journal.Schedule;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Thread-safe. Applies scheduled flag changes at their time: one timer for the earliest pending
- * schedule, on one daemon thread ({@code flags-schedules}), as {@link GrantExpiry} does for grants.
+ * Thread-safe. Applies scheduled flag changes at their time: one {@link DueTimer} for the earliest
+ * pending schedule, on one daemon thread ({@code flags-schedules}), as {@link GrantExpiry} has for
+ * grants.
  *
  * <p>A due schedule's patch is applied by {@link FlagService}'s write path as actor
  * {@code flags-server (schedule sch-... by <who made it>)} with the schedule's comment, so it is
@@ -48,9 +46,9 @@ public final class ScheduleRunner implements AutoCloseable {
     /** The actor's prefix: the server's name, as in the audit log's {@code actor=flags-server}. */
     public static final String ACTOR_PREFIX = "flags-server (schedule ";
     /** How soon a round that could not finish is tried again. */
-    static final Duration RETRY = Duration.ofSeconds(30);
+    static final Duration RETRY = DueTimer.RETRY;
     /** The longest the timer sleeps before it looks at the clock again. */
-    static final Duration MAX_SLEEP = Duration.ofMinutes(1);
+    static final Duration MAX_SLEEP = DueTimer.MAX_SLEEP;
     private static final int ATTEMPTS_PER_SCHEDULE = 5;
     private static final int MAX_ACTOR = 256;
     private static final int MAX_REASON = 1_000;
@@ -58,17 +56,12 @@ public final class ScheduleRunner implements AutoCloseable {
 
     private final Journal journal;
     private final Clock clock;
-    private final ScheduledExecutorService timer;
+    private final DueTimer timer;
     private final AtomicLong applied = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
-    /** Held for a whole round, so that rounds never overlap. */
-    private final Object round = new Object();
-    /** Guarded by this. */
-    private ChangeWriter writer;
-    private FlagService flags;
-    private ScheduledFuture<?> next;
-    private Instant nextAt;
-    private boolean closed;
+    /** The write paths, set once by {@link #start} before the timer runs anything. */
+    private volatile ChangeWriter writer;
+    private volatile FlagService flags;
 
     /**
      * Applies nothing until {@link #start}ed.
@@ -79,14 +72,17 @@ public final class ScheduleRunner implements AutoCloseable {
     public ScheduleRunner(Journal journal, Clock clock) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.clock = Objects.requireNonNull(clock, "clock");
-        ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "flags-schedules");
-            t.setDaemon(true);
-            return t;
+        this.timer = new DueTimer("flags-schedules", "apply scheduled changes", journal, clock, new DueTimer.Work() {
+            @Override
+            public Collection<Instant> dueTimes(EnvironmentState env) {
+                return env.schedules().isEmpty() ? List.of() : env.pendingSchedules().stream().map(Schedule::at).toList();
+            }
+
+            @Override
+            public boolean runDue(String environment) {
+                return runDueIn(environment);
+            }
         });
-        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-        executor.setRemoveOnCancelPolicy(true);
-        this.timer = executor;
     }
 
     /**
@@ -97,11 +93,9 @@ public final class ScheduleRunner implements AutoCloseable {
      * @param flags the flags' write path, which applies the changes
      */
     public void start(ChangeWriter writer, FlagService flags) {
-        synchronized (this) {
-            this.writer = Objects.requireNonNull(writer, "writer");
-            this.flags = Objects.requireNonNull(flags, "flags");
-        }
-        runDue();
+        this.writer = Objects.requireNonNull(writer, "writer");
+        this.flags = Objects.requireNonNull(flags, "flags");
+        timer.start();
     }
 
     /**
@@ -111,20 +105,7 @@ public final class ScheduleRunner implements AutoCloseable {
      * @param environment the environment's key
      */
     public void environmentChanged(String environment) {
-        EnvironmentState env = journal.state().environment(environment).orElse(null);
-        if (env == null || env.archived() || env.schedules().isEmpty()) {
-            return; // every write of an environment without schedules stops here
-        }
-        List<Schedule> pending = env.pendingSchedules();
-        if (pending.isEmpty()) {
-            return;
-        }
-        Instant earliest = pending.get(0).at();
-        synchronized (this) {
-            if (writer != null && (nextAt == null || earliest.isBefore(nextAt))) {
-                schedule(earliest);
-            }
-        }
+        timer.environmentChanged(environment);
     }
 
     /** @return how many scheduled changes this server applied since it started */
@@ -138,98 +119,19 @@ public final class ScheduleRunner implements AutoCloseable {
     }
 
     /** @return when the timer is set for, or null if no schedule is pending */
-    synchronized Instant nextAt() {
-        return nextAt;
+    Instant nextAt() {
+        return timer.nextAt();
     }
 
     /** Stops the timer; a change being applied finishes first (for at most a few seconds). */
     @Override
     public void close() {
-        synchronized (this) {
-            closed = true;
-            if (next != null) {
-                next.cancel(false);
-            }
-        }
-        timer.shutdown();
-        try {
-            if (!timer.awaitTermination(5, TimeUnit.SECONDS)) {
-                timer.shutdownNow();
-            }
-        } catch (InterruptedException e) {
-            timer.shutdownNow();
-            Thread.currentThread().interrupt();
-        }
+        timer.close();
     }
 
-    /** Sets the timer for {@code at}, sleeping at most {@link #MAX_SLEEP}. Holds this. */
-    private void schedule(Instant at) {
-        if (closed || writer == null) {
-            return;
-        }
-        if (next != null) {
-            next.cancel(false);
-        }
-        long delayMillis = Math.min(MAX_SLEEP.toMillis(), Math.max(0, Duration.between(clock.instant(), at).toMillis()));
-        nextAt = at;
-        next = timer.schedule(this::runDue, delayMillis, TimeUnit.MILLISECONDS);
-    }
-
-    /**
-     * The timer's work: applies every due schedule, soonest first, then sets the timer for the next one,
-     * or, after a round that could not finish, for {@link #RETRY} later. One round at a time.
-     */
+    /** What the timer does when it fires: applies every due schedule, soonest first, then sets itself again. */
     void runDue() {
-        synchronized (round) {
-            synchronized (this) {
-                if (next != null) {
-                    next.cancel(false);
-                }
-                next = null;
-                nextAt = null;
-            }
-            Instant retryAt = null;
-            try {
-                for (EnvironmentState env : journal.state().environments().values()) {
-                    if (!env.archived() && !env.schedules().isEmpty() && !runDueIn(env.key())) {
-                        retryAt = clock.instant().plus(RETRY);
-                    }
-                }
-            } catch (ApiException e) {
-                LOG.warn("could not apply scheduled changes ({}); trying again in {} s", e.getMessage(), RETRY.toSeconds());
-                retryAt = clock.instant().plus(RETRY);
-            } catch (RuntimeException e) {
-                LOG.error("could not apply scheduled changes; trying again in {} s", RETRY.toSeconds(), e);
-                retryAt = clock.instant().plus(RETRY);
-            }
-            synchronized (this) {
-                // Read under the lock: a schedule committed after this read finds nextAt set, and moves it if earlier.
-                Instant now = clock.instant();
-                Instant earliest = null;
-                Instant earliestNotDue = null;
-                for (EnvironmentState env : journal.state().environments().values()) {
-                    if (env.archived()) {
-                        continue;
-                    }
-                    for (Schedule s : env.schedules().values()) {
-                        if (!s.pending()) {
-                            continue;
-                        }
-                        earliest = earliest == null || s.at().isBefore(earliest) ? s.at() : earliest;
-                        if (s.at().isAfter(now) && (earliestNotDue == null || s.at().isBefore(earliestNotDue))) {
-                            earliestNotDue = s.at();
-                        }
-                    }
-                }
-                Instant at = earliest;
-                if (retryAt != null) {
-                    at = earliestNotDue == null || retryAt.isBefore(earliestNotDue) ? retryAt : earliestNotDue;
-                }
-                if (at != null) {
-                    schedule(at);
-                }
-            }
-        }
+        timer.runRound();
     }
 
     /**
@@ -238,12 +140,8 @@ public final class ScheduleRunner implements AutoCloseable {
      * @return false if some due schedule is left for the next round (the environment kept changing)
      */
     private boolean runDueIn(String environment) {
-        ChangeWriter writer;
-        FlagService flags;
-        synchronized (this) {
-            writer = this.writer;
-            flags = this.flags;
-        }
+        ChangeWriter writer = this.writer;
+        FlagService flags = this.flags;
         for (int attempt = 0; attempt < ATTEMPTS_PER_SCHEDULE; attempt++) {
             EnvironmentState env = journal.state().environment(environment).orElse(null);
             if (env == null || env.archived()) {

@@ -394,7 +394,7 @@ final class Checkpoints {
                     }
                 }
             }
-        } catch (BufferUnderflowException | IllegalArgumentException e) {
+        } catch (BufferUnderflowException | IllegalArgumentException | java.time.DateTimeException | ArithmeticException e) {
             throw new JournalCorruptedException(file, b.position(),
                     "checkpoint body is malformed: " + e);
         }
