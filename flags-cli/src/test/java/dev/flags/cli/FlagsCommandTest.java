@@ -191,7 +191,8 @@ class FlagsCommandTest {
         Run off = remote("schedule", "billing-v2", "off", "--at", later);
         assertThat(off.json().get("patch").toString()).isEqualTo("{\"enabled\":false}");
         assertThat(remote("schedule", "billing-v2", "add-role", "staff", "--rule", "0", "--at", later).json().get("patch").toString())
-                .isEqualTo("{\"addRole\":{\"role\":\"staff\",\"rule\":0}}"); // kept in canonical JSON, keys sorted
+                .as("rule 0 kept by its name, so a reorder cannot point it at another rule")
+                .isEqualTo("{\"addRole\":{\"role\":\"staff\",\"rule\":\"beta testers\"}}"); // canonical JSON, keys sorted
         assertThat(remote("show", "billing-v2").json().at("/rules/1/conditions/1/percentage").asInt())
                 .as("nothing changes before its time").isEqualTo(10);
 

@@ -148,7 +148,7 @@ public final class FlagServer implements AutoCloseable {
             grants.start(writer);
             FlagService flagService = new FlagService(journal, writer);
             // Before the ports open too: what fell due while the server was stopped is applied first.
-            schedules.start(writer, flagService);
+            schedules.start(writer, flagService, tokens::isLive);
             grpcServer = startGrpc(tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,9 +60,10 @@ public final class ScheduleRunner implements AutoCloseable {
     private final DueTimer timer;
     private final AtomicLong applied = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
-    /** The write paths, set once by {@link #start} before the timer runs anything. */
+    /** The write paths, and what tells a live token, set once by {@link #start} before the timer runs anything. */
     private volatile ChangeWriter writer;
     private volatile FlagService flags;
+    private volatile Predicate<String> liveToken;
 
     /**
      * Applies nothing until {@link #start}ed.
@@ -91,10 +93,13 @@ public final class ScheduleRunner implements AutoCloseable {
      *
      * @param writer the write path, for the failures it records
      * @param flags the flags' write path, which applies the changes
+     * @param liveToken whether a token (by id) may still act: a schedule whose maker's token was revoked
+     *     or has expired ends as failed instead of applying (someone who left must not change flags later)
      */
-    public void start(ChangeWriter writer, FlagService flags) {
+    public void start(ChangeWriter writer, FlagService flags, Predicate<String> liveToken) {
         this.writer = Objects.requireNonNull(writer, "writer");
         this.flags = Objects.requireNonNull(flags, "flags");
+        this.liveToken = Objects.requireNonNull(liveToken, "liveToken");
         timer.start();
     }
 
@@ -166,9 +171,13 @@ public final class ScheduleRunner implements AutoCloseable {
      */
     private boolean run(ChangeWriter writer, FlagService flags, EnvironmentState env, Schedule s) {
         String actor = actor(s);
-        String comment = s.comment().isEmpty() ? "scheduled for " + s.at() + " by " + s.createdBy() : s.comment();
+        String maker = tokenOf(s.createdBy());
+        if (maker != null && !liveToken.test(maker)) {
+            return end(writer, env, s, actor, "failed", "the token that made it (" + maker + ") was revoked or has expired:"
+                    + " a scheduled change runs only while its maker's token may act");
+        }
         try {
-            FlagService.Written w = flags.applySchedule(env.key(), s.id(), s.flag(), s.patch().toJsonNode(), actor, comment);
+            FlagService.Written w = flags.applySchedule(env.key(), s.id(), s.flag(), s.patch().toJsonNode(), actor, comment(s));
             if (w.changed()) {
                 applied.incrementAndGet();
                 LOG.info("schedule {} applied to flag {} in environment {} (due at {}): version {}", s.id(),
@@ -193,12 +202,26 @@ public final class ScheduleRunner implements AutoCloseable {
         }
     }
 
+    /** The comment of what a schedule does at its time: its own, or one that says where the change came from. */
+    private static String comment(Schedule s) {
+        return s.comment().isEmpty() ? "scheduled for " + s.at() + " by " + s.createdBy() : s.comment();
+    }
+
+    /**
+     * The token id in an actor, {@code alice (tok-1a2b3c4d)}: what is in its last parentheses (a name may
+     * hold parentheses of its own); null for an actor without them.
+     */
+    static String tokenOf(String actor) {
+        int open = actor.lastIndexOf(" (");
+        return open < 0 || !actor.endsWith(")") ? null : actor.substring(open + 2, actor.length() - 1);
+    }
+
     /** Ends a schedule without a flag change, if the environment is still as it was read. */
     private boolean end(ChangeWriter writer, EnvironmentState env, Schedule s, String actor, String outcome, String reason) {
         try {
             writer.append(Change.of(EntryType.SCHEDULE_ENDED, env.key(), actor, JsonNodeFactory.instance.objectNode()
                             .put("id", s.id()).put("outcome", outcome).put("reason", reason))
-                    .withComment(s.comment()).expectingVersion(env.version()));
+                    .withComment(comment(s)).expectingVersion(env.version()));
         } catch (ApiException e) {
             if (e.status() == 412 || e.status() == 409 || e.status() == 404) {
                 return false; // changed meanwhile: read it again

@@ -76,12 +76,19 @@ public final class ScheduleService {
                     + " {\"enabled\": false}");
         }
         String id = "sch-" + HexFormat.of().formatHex(randomBytes());
-        ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", id).put("flag", key).put("at", when.toString());
-        payload.set("patch", patch);
         return writer.serialized(env, () -> {
             for (int attempt = 0; ; attempt++) {
                 EnvironmentState state = Access.writableEnvironment(journal, env);
-                flags.preview(env, key, patch); // 400, 404, 409 or 422 now, rather than a failure at its time
+                try {
+                    flags.preview(env, key, patch); // 400, 404, 409 or 422 now, rather than a failure at its time
+                } catch (ApiException e) {
+                    if (e.status() == 400) { // PATCH's own words, which speak of "the body"
+                        throw ApiException.badRequest("in \"patch\": " + e.getMessage());
+                    }
+                    throw e;
+                }
+                ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", id).put("flag", key).put("at", when.toString());
+                payload.set("patch", withRuleNames(patch, state.flags().get(key)));
                 long pending = state.schedules().values().stream().filter(Schedule::pending).count();
                 if (pending >= MAX_PENDING) {
                     throw ApiException.badRequest("environment \"" + env + "\" has " + pending + " pending schedules, the most it"
@@ -106,6 +113,9 @@ public final class ScheduleService {
      */
     public List<Schedule> pending(Principal p, String env, String flag) {
         Access.requireWriteFlags(p, env);
+        if (flag != null && flag.isEmpty()) {
+            throw ApiException.badRequest("\"flag\" must name a flag; leave it out for every flag's schedules");
+        }
         return Access.environment(journal, env).pendingSchedules().stream()
                 .filter(s -> flag == null || s.flag().equals(flag)).toList();
     }
@@ -138,10 +148,37 @@ public final class ScheduleService {
             throw ApiException.conflict("schedule \"" + id + "\" in environment \"" + env + "\" already ended: it was "
                     + s.status().apiName() + " at " + s.endedAt());
         }
-        Access.writableEnvironment(journal, env);
+        // Also in an archived environment: its due schedules apply at its restore, unless cancelled first.
         writer.append(Change.of(EntryType.SCHEDULE_CANCELLED, env, p.actor(), JsonNodeFactory.instance.objectNode().put("id", id))
                 .withComment(comment));
         return journal.state().environment(env).orElseThrow().schedules().get(id);
+    }
+
+    /**
+     * The patch with each rule it names by index named by the rule's name instead, where the rule has a
+     * name no other rule has: by its time the rules may have been reordered, and "rule 0" would then be
+     * another rule.
+     */
+    static JsonNode withRuleNames(JsonNode patch, dev.flags.server.journal.CanonicalJson flag) {
+        if (flag == null || !patch.isObject()) {
+            return patch;
+        }
+        JsonNode rules = flag.toJsonNode().path("rules");
+        ObjectNode named = patch.deepCopy();
+        for (java.util.Map.Entry<String, JsonNode> op : named.properties()) {
+            JsonNode rule = op.getValue().path("rule");
+            if (op.getValue().isObject() && rule.canConvertToInt() && rule.isIntegralNumber()) {
+                JsonNode name = rules.path(rule.asInt()).path("name");
+                long sameName = 0;
+                for (JsonNode r : rules) {
+                    sameName += name.isTextual() && name.equals(r.path("name")) ? 1 : 0;
+                }
+                if (name.isTextual() && !name.textValue().isEmpty() && sameName == 1) { // a shared name would be ambiguous
+                    ((ObjectNode) op.getValue()).put("rule", name.textValue());
+                }
+            }
+        }
+        return named;
     }
 
     private static ApiException notFound(String env, String id) {
@@ -165,6 +202,7 @@ public final class ScheduleService {
             throw ApiException.badRequest("\"at\" must be an ISO-8601 instant with its offset, such as \"2027-01-31T09:00:00Z\""
                     + " or \"2027-01-31T09:00:00+01:00\", was \"" + LogText.escape(shown) + "\"");
         }
+        when = when.truncatedTo(ChronoUnit.SECONDS); // kept to the second, as expiries are
         Instant now = clock.instant();
         if (!when.isAfter(now)) {
             throw ApiException.badRequest("\"at\" must be in the future, was " + when + " (the server's time is "

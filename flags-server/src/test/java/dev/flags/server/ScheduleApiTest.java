@@ -58,6 +58,35 @@ class ScheduleApiTest {
     }
 
     @Test
+    void aRuleNamedByIndexIsKeptByNameTheSameInstantGoesInTheOrderMadeAndAnArchivedEnvironmentsScheduleCanBeCancelled()
+            throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            // rule 0 is "eu canary" now: the schedule keeps the name, so a reorder cannot point it at another rule
+            JsonNode byIndex = api.post(FLAG + "/schedules", ADMIN,
+                    schedule("2026-12-04T10:00:00.750Z", "{\"addRole\": {\"rule\": 0, \"role\": \"staff\"}}")).json();
+            assertThat(byIndex.get("patch").toString()).isEqualTo("{\"addRole\":{\"role\":\"staff\",\"rule\":\"eu canary\"}}");
+            assertThat(byIndex.get("at").asText()).as("kept to the second").isEqualTo("2026-12-04T10:00:00Z");
+            api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T11:00:00Z", "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 70}}"));
+            clock.advance(Duration.ofMillis(1));
+            api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T11:00:00Z", "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 30}}"));
+            JsonNode pending = api.get(SCHEDULES, ADMIN).json().get("schedules");
+            assertThat(pending.get(1).at("/patch/percentage/value").asInt()).as("made first, applied first").isEqualTo(70);
+            assertThat(pending.get(2).at("/patch/percentage/value").asInt()).as("made last, the last word").isEqualTo(30);
+            assertProblem(api.get(SCHEDULES + "?flag=", ADMIN), 400, "\"flag\" must name a flag; leave it out for every flag's schedules");
+            assertProblem(api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-05T09:00:00Z", "{\"enabled\": \"yes\"}")), 400,
+                    "in \"patch\": enabled must be true or false, was \"yes\"");
+
+            // archived: its schedules wait, and can be cancelled before a restore would apply them
+            String id = byIndex.get("id").asText();
+            assertThat(api.call("DELETE", "/api/v1/environments/production", ADMIN, null, Map.of()).status()).isEqualTo(200);
+            assertThat(api.delete(SCHEDULES + "/" + id + "?comment=stale", ADMIN).json().get("status").asText()).isEqualTo("cancelled");
+        }
+    }
+
+    @Test
     void aScheduleIsMadeListedReadAndCancelledByEditorsWithClearErrors() throws Exception {
         MutableClock clock = new MutableClock(T0);
         try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
@@ -121,9 +150,9 @@ class ScheduleApiTest {
             assertThat(api.get(SCHEDULES, tester).status()).isEqualTo(403);
             assertThat(api.delete(SCHEDULES + "/" + id, tester).status()).isEqualTo(403);
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"enabled\": \"yes\"}")),
-                    400, "enabled must be true or false, was \"yes\"");
+                    400, "in \"patch\": enabled must be true or false, was \"yes\"");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"turnOn\": true}")), 400,
-                    "\"turnOn\" is not a patch operation; the operations are [addRegion, addRole, default, description, enabled,"
+                    "in \"patch\": \"turnOn\" is not a patch operation; the operations are [addRegion, addRole, default, description, enabled,"
                             + " percentage, removeRegion, removeRole]");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": \"us canary\", \"value\": 50}}")), 409, "flag \"billing-v2\" has no rule named \"us canary\"");
@@ -229,7 +258,7 @@ class ScheduleApiTest {
                         .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
                 assertThat(stream.next().hasSnapshot()).isTrue();
 
-                Instant at = Instant.now().plus(Duration.ofMillis(500)).truncatedTo(ChronoUnit.MILLIS);
+                Instant at = Instant.now().plusSeconds(2).truncatedTo(ChronoUnit.SECONDS); // an "at" is kept to the second
                 ApiClient.Response made = api.post(FLAG + "/schedules", ADMIN, schedule(at.toString(), "{\"enabled\": false}"));
                 assertThat(made.status()).as(made.body()).isEqualTo(201);
                 // No request: the server applies it at its time, and the SDK hears of it as of any change.

@@ -99,13 +99,34 @@ class ScheduleRunnerTest {
     }
 
     @Test
+    void aScheduleWhoseMakersTokenWasRevokedOrExpiredFailsInsteadOfApplying() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            Change byMallory = schedule("sch-000000000009", T0.plusSeconds(60), "{\"enabled\": true}");
+            rig.writer.append(new Change(byMallory.type(), byMallory.environment(), "mallory (ops) (tok-0bad0bad0bad)",
+                    byMallory.comment(), byMallory.payload(), Change.ANY_VERSION));
+            rig.writer.append(schedule("sch-000000000010", T0.plusSeconds(60), "{\"description\": \"by admin\"}"));
+            rig.runner.start(rig.writer, rig.flags, token -> !token.equals("tok-0bad0bad0bad"));
+            rig.runDueTwice(T0.plusSeconds(120));
+            assertThat(rig.enabled()).as("mallory left: her change does not happen").isFalse();
+            Schedule failed = rig.env().schedules().get("sch-000000000009");
+            assertThat(failed.status()).isEqualTo(Schedule.Status.FAILED);
+            assertThat(failed.reason()).isEqualTo("the token that made it (tok-0bad0bad0bad) was revoked or has expired: a"
+                    + " scheduled change runs only while its maker's token may act");
+            assertThat(rig.status("sch-000000000010")).as("a schedule by a live token").isEqualTo(Schedule.Status.APPLIED);
+            assertThat(ScheduleRunner.tokenOf("alice (tok-1a2b3c4d)")).isEqualTo("tok-1a2b3c4d");
+            assertThat(ScheduleRunner.tokenOf("admin (admin)")).isEqualTo("admin");
+            assertThat(ScheduleRunner.tokenOf("admin")).isNull();
+        }
+    }
+
+    @Test
     void schedulesDueWhileStoppedAreAppliedAtStartAndTheOthersAtTheirTimeEachOnce() throws Exception {
         try (Rig rig = new Rig(dir)) {
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"description\": \"later\"}"));
             rig.clock.set(T0.plusSeconds(120));
 
-            rig.runner.start(rig.writer, rig.flags); // on this thread, as the server does before its ports open
+            rig.runner.start(rig.writer, rig.flags, token -> true); // on this thread, as the server does before its ports open
             assertThat(rig.enabled()).isTrue();
             assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
             assertThat(rig.status("sch-000000000002")).isEqualTo(Schedule.Status.PENDING);
@@ -131,7 +152,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(120),
                     "{\"percentage\": {\"rule\": 0, \"value\": 50}}"));
             rig.writer.append(schedule("sch-000000000003", T0.plusSeconds(180), "{\"enabled\": true}"));
-            rig.runner.start(rig.writer, rig.flags);
+            rig.runner.start(rig.writer, rig.flags, token -> true);
             rig.clock.set(T0.plusSeconds(150));
             rig.runDueTwice(T0.plusSeconds(150));
             assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
@@ -158,7 +179,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             rig.writer.append(change(EntryType.ENVIRONMENT_ARCHIVED, "{}"));
             rig.clock.set(T0.plusSeconds(120));
-            rig.runner.start(rig.writer, rig.flags);
+            rig.runner.start(rig.writer, rig.flags, token -> true);
             rig.runner.runDue();
             assertThat(rig.status("sch-000000000001")).as("an archived environment accepts no changes")
                     .isEqualTo(Schedule.Status.PENDING);
@@ -178,7 +199,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"enabled\": false}"));
             rig.clock.set(T0.plusSeconds(120));
             rig.writer.drain(Duration.ZERO); // every write now fails, as when the journal has stopped
-            rig.runner.start(rig.writer, rig.flags);
+            rig.runner.start(rig.writer, rig.flags, token -> true);
             assertThat(rig.status("sch-000000000001")).as("not failed: the journal refused, the change did fit")
                     .isEqualTo(Schedule.Status.PENDING);
             assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(120).plus(ScheduleRunner.RETRY));
@@ -191,7 +212,7 @@ class ScheduleRunnerTest {
     @Test
     void theTimerIsSetForTheEarliestScheduleAsTheyAreMadeAndACancelledOneIsNotApplied() throws Exception {
         try (Rig rig = new Rig(dir)) {
-            rig.runner.start(rig.writer, rig.flags);
+            rig.runner.start(rig.writer, rig.flags, token -> true);
             assertThat(rig.runner.nextAt()).as("nothing scheduled").isNull();
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(60));

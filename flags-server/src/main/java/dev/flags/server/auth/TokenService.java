@@ -422,6 +422,21 @@ public final class TokenService implements Authenticator {
         return Optional.of(info(principal.get(), clock.instant()));
     }
 
+    /**
+     * Whether a token may still act: the bootstrap admin token, or a token that is neither revoked nor
+     * expired. What a token arranged to happen later (a scheduled change) happens only while it may.
+     *
+     * @param id the token's id, as in an actor's parentheses
+     * @return true if the token is live
+     */
+    public boolean isLive(String id) {
+        if (BOOTSTRAP_ID.equals(id)) {
+            return true;
+        }
+        Instant now = clock.instant();
+        return list().stream().anyMatch(p -> p.tokenId().equals(id) && !p.isExpiredAt(now));
+    }
+
     private TokenInfo info(Principal p, Instant now) {
         Origin origin = origins.get(p.tokenId());
         AtomicLong cell = lastUsed.get(p.tokenId());

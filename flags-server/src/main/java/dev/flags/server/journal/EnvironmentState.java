@@ -87,7 +87,7 @@ public record EnvironmentState(
     }
 
     /**
-     * @return the pending schedules, soonest first (then by id); computed on each call
+     * @return the pending schedules, soonest first (those due together in the order they were made); computed on each call
      */
     public List<Schedule> pendingSchedules() {
         List<Schedule> pending = new ArrayList<>();
@@ -96,7 +96,8 @@ public record EnvironmentState(
                 pending.add(s);
             }
         }
-        pending.sort(Comparator.comparing(Schedule::at).thenComparing(Schedule::id));
+        // Those due at the same instant in the order they were made: the later one's change is the last word.
+        pending.sort(Comparator.comparing(Schedule::at).thenComparing(Schedule::createdAt).thenComparing(Schedule::id));
         return pending;
     }
 

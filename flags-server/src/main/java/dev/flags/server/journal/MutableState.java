@@ -141,7 +141,8 @@ final class MutableState {
             if (!env.archived) {
                 throw conflict("environment \"" + name + "\" is not archived");
             }
-        } else if (env.archived) {
+        } else if (env.archived && type != EntryType.SCHEDULE_CANCELLED) {
+            // A cancel changes nothing served, and lets an admin drop a change gone stale before a restore applies it.
             throw conflict("environment \"" + name + "\" is archived and accepts no changes");
         }
         expect(change, "environment \"" + name + "\"", env.version);
