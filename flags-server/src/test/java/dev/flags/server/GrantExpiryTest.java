@@ -4,19 +4,13 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.RoleGrant;
-import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Grant;
 import dev.flags.server.journal.MutableClock;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -165,13 +159,8 @@ class GrantExpiryTest {
             api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
             String sdk = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"svc\", \"scope\": \"sdk\", \"environments\": [\"production\"]}")
                     .json().get("token").asText();
-            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
-            try {
-                Metadata headers = new Metadata();
-                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
-                Iterator<SyncMessage> stream = FlagSyncGrpc.newBlockingStub(channel)
-                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
-                        .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
+            try (TestStream sync = TestStream.open(server.grpcPort(), sdk, "production")) {
+                Iterator<SyncMessage> stream = sync.messages;
                 assertThat(stream.next().hasSnapshot()).isTrue();
 
                 api.put(MEMBERS + "keep", ADMIN, null);
@@ -193,8 +182,6 @@ class GrantExpiryTest {
                 assertThat(api.get("/api/v1/audit?environment=production&actor=flags-server", ADMIN).json().get("entries"))
                         .as("the name alone finds it, as a token's name does").hasSize(1);
                 assertThat(api.get("/metrics", null).body()).contains("# TYPE flags_grants_expired_total counter");
-            } finally {
-                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
         }
     }

@@ -4,21 +4,14 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.flags.protocol.v1.FlagSyncGrpc;
-import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.MutableClock;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Iterator;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -249,13 +242,8 @@ class ScheduleApiTest {
             ApiClient api = new ApiClient(server.httpPort());
             setUp(api);
             String sdk = token(api, "svc", "sdk");
-            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
-            try {
-                Metadata headers = new Metadata();
-                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
-                Iterator<SyncMessage> stream = FlagSyncGrpc.newBlockingStub(channel)
-                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
-                        .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
+            try (TestStream sync = TestStream.open(server.grpcPort(), sdk, "production")) {
+                Iterator<SyncMessage> stream = sync.messages;
                 assertThat(stream.next().hasSnapshot()).isTrue();
 
                 Instant at = Instant.now().plusSeconds(2).truncatedTo(ChronoUnit.SECONDS); // an "at" is kept to the second
@@ -270,8 +258,6 @@ class ScheduleApiTest {
                 assertThat(delta.getDelta().getUpserted(0).getKey()).isEqualTo("billing-v2");
                 assertThat(delta.getDelta().getUpserted(0).getJson()).contains("\"enabled\":false");
                 assertThat(api.get(FLAG, ADMIN).json().get("enabled").asBoolean()).isFalse();
-            } finally {
-                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
         }
     }
