@@ -113,7 +113,7 @@ public final class ApiServlet extends HttpServlet {
                         e.getMessage());
             }
             if (e.status() == 413) {
-                resp.setHeader("Connection", "close"); // rather than read the rest of a body nobody wants
+                resp.setHeader("Connection", "close"); // a body up to 4 MiB was read (see drain); a larger one is not
             }
             problem(resp, e.status(), e.title(), e.getMessage(), e.extensions());
         } catch (JsonProcessingException e) {
@@ -481,9 +481,8 @@ public final class ApiServlet extends HttpServlet {
 
     private void audit(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
         Instant from = instant(req, "from", Instant.EPOCH);
-        // Without "to", everything from "from" on: nothing in the journal is later than now.
-        Instant latest = later(Instant.now(), from);
-        Instant to = instant(req, "to", latest.isAfter(Instant.MAX.minusSeconds(1)) ? Instant.MAX : latest.plusSeconds(1));
+        // Without "to", everything from "from" on (not "until now" by this JVM's clock: the journal's is the server's).
+        Instant to = instant(req, "to", Instant.MAX);
         int limit = integer(req, "limit", DEFAULT_AUDIT_PAGE);
         Long after = longParameter(req, "after");
         String env = req.getParameter("environment");
@@ -515,10 +514,6 @@ public final class ApiServlet extends HttpServlet {
             answer.put("after", found.get(limit - 1).sequence());
         }
         write(resp, 200, answer);
-    }
-
-    private static Instant later(Instant a, Instant b) {
-        return a.isAfter(b) ? a : b;
     }
 
     private void state(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
@@ -715,17 +710,35 @@ public final class ApiServlet extends HttpServlet {
 
     private static byte[] bodyBytes(HttpServletRequest req) throws IOException {
         long declared = req.getContentLengthLong();
-        if (declared > MAX_BODY_BYTES) {
-            throw tooLarge(declared);
+        if (declared > MAX_DRAINED_BYTES) {
+            throw tooLarge(declared); // not even opened: closing the stream would read all of it
         }
-        byte[] bytes;
         try (InputStream in = req.getInputStream()) {
-            bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+            if (declared > MAX_BODY_BYTES) {
+                drain(in);
+                throw tooLarge(declared);
+            }
+            byte[] bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+            if (bytes.length > MAX_BODY_BYTES) {
+                drain(in);
+                throw tooLarge(-1);
+            }
+            return bytes;
         }
-        if (bytes.length > MAX_BODY_BYTES) {
-            throw tooLarge(-1);
+    }
+
+    /**
+     * Reads and drops the rest of a body that is too large, up to {@link #MAX_DRAINED_BYTES}: answered
+     * while it was still being sent, its sender got a reset connection instead of the 413. A far larger
+     * one is not read (the connection is closed with the answer).
+     */
+    private static void drain(InputStream in) throws IOException {
+        byte[] buffer = new byte[16 * 1024];
+        long left = MAX_DRAINED_BYTES;
+        int n;
+        while (left > 0 && (n = in.read(buffer, 0, (int) Math.min(buffer.length, left))) >= 0) {
+            left -= n;
         }
-        return bytes;
     }
 
     private static JsonNode parsed(byte[] bytes) throws IOException {
@@ -755,6 +768,9 @@ public final class ApiServlet extends HttpServlet {
             }
         }
     }
+
+    /** The most of a too-large body read (and dropped) so that its sender still gets its 413: four times the limit. */
+    private static final long MAX_DRAINED_BYTES = 4L * MAX_BODY_BYTES;
 
     private static ApiException tooLarge(long size) {
         return new ApiException(413, "body too large", "the body may be at most " + MAX_BODY_BYTES + " bytes"
