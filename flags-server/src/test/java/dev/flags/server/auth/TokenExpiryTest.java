@@ -2,6 +2,7 @@ package dev.flags.server.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.flags.server.journal.MutableClock;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,9 +26,9 @@ class TokenExpiryTest {
             told.add(id);
             second.countDown();
         })) {
+            expiry.schedule("tok-past", Instant.parse("2020-01-01T00:00:00Z"));
             Instant soon = Instant.now().plusMillis(200);
             expiry.schedule("tok-soon", soon);
-            expiry.schedule("tok-past", Instant.parse("2020-01-01T00:00:00Z"));
             assertThat(second.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(told).containsExactly("tok-past", "tok-soon");
             assertThat(Instant.now()).as("not before its expiry").isAfterOrEqualTo(soon);
@@ -38,19 +39,23 @@ class TokenExpiryTest {
     @Test
     void aCancelledTokenIsNotToldAndARescheduledOneOnlyOnce() throws Exception {
         CountDownLatch last = new CountDownLatch(1);
-        try (TokenExpiry expiry = new TokenExpiry(Clock.systemUTC(), id -> {
+        Instant t0 = Instant.parse("2026-12-01T09:00:00Z");
+        MutableClock clock = new MutableClock(t0);
+        try (TokenExpiry expiry = new TokenExpiry(clock, id -> {
             told.add(id);
             if (id.equals("tok-last")) {
                 last.countDown();
             }
         })) {
-            Instant now = Instant.now();
-            expiry.schedule("tok-revoked", now);
+            // Armed to wake in 1 s (by the clock), and cancelled before its time (when due at once, it raced the cancel).
+            expiry.schedule("tok-revoked", t0.plusSeconds(1));
             expiry.cancel("tok-revoked");
-            expiry.schedule("tok-moved", now.plus(Duration.ofDays(3650)));
-            expiry.schedule("tok-moved", now);
-            expiry.schedule("tok-last", now.plusMillis(100));
-            // One thread, tasks in expiry order: had the cancelled one been kept, it would have been told first.
+            clock.set(t0.plusSeconds(3));
+            expiry.schedule("tok-moved", t0.plus(Duration.ofDays(3650)));
+            expiry.schedule("tok-moved", t0.plusSeconds(1)); // due: told at once
+            expiry.schedule("tok-last", t0.plusMillis(4_500)); // wakes 1.5 s from now, after the cancelled one would have
+            clock.set(t0.plusSeconds(10));
+            // One thread, tasks in the order they wake: had the cancelled one been kept, it would come before tok-last.
             assertThat(last.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(told).containsExactly("tok-moved", "tok-last");
         }
