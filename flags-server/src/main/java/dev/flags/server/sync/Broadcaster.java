@@ -169,13 +169,7 @@ public final class Broadcaster implements AutoCloseable {
    * @return how many streams were closed
    */
   public int tokenRevoked(String tokenId) {
-    Objects.requireNonNull(tokenId, "tokenId");
-    revokedTokens.add(tokenId);
-    int closed = closeStreamsOf(tokenId, REVOKED);
-    if (closed > 0) {
-      LOG.info("sync: token {} was revoked; streams closed: {}", tokenId, closed);
-    }
-    return closed;
+    return tokenEnded(tokenId, revokedTokens, REVOKED, "was revoked");
   }
 
   /**
@@ -187,11 +181,16 @@ public final class Broadcaster implements AutoCloseable {
    * @return how many streams were closed
    */
   public int tokenExpired(String tokenId) {
+    return tokenEnded(tokenId, expiredTokens, EXPIRED, "expired");
+  }
+
+  /** Remembers a token that may no longer sync (its late registrations are closed too) and closes its streams. */
+  private int tokenEnded(String tokenId, Set<String> ended, Status status, String how) {
     Objects.requireNonNull(tokenId, "tokenId");
-    expiredTokens.add(tokenId);
-    int closed = closeStreamsOf(tokenId, EXPIRED);
+    ended.add(tokenId);
+    int closed = closeStreamsOf(tokenId, status);
     if (closed > 0) {
-      LOG.info("sync: token {} expired; streams closed: {}", tokenId, closed);
+      LOG.info("sync: token {} {}; streams closed: {}", tokenId, how, closed);
     }
     return closed;
   }
