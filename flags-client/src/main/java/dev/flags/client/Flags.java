@@ -210,7 +210,10 @@ public interface Flags extends AutoCloseable {
     final class Builder {
 
         private static final Set<String> CONFIG_KEYS = Set.of("target", "sdkToken", "environment", "plaintext",
-                "trustedCertificates", "cacheFile", "offlineFile", "watchOfflineFile", "initialBackoff", "maxBackoff");
+                "trustedCertificates", "cacheFile", "offlineFile", "watchOfflineFile", "initialBackoff", "maxBackoff",
+                "application", "usageReporting");
+        /** The longest application name, as the flag server takes it. */
+        public static final int MAX_APPLICATION_LENGTH = 100;
 
         private String target;
         private String sdkToken;
@@ -225,6 +228,8 @@ public interface Flags extends AutoCloseable {
         private Duration maxBackoff;
         private Clock clock = Clock.systemUTC();
         private Executor listenerExecutor;
+        private String application;
+        private Boolean usageReporting; // null: not set (on with a target)
 
         Builder() {
         }
@@ -379,6 +384,43 @@ public interface Flags extends AutoCloseable {
         }
 
         /**
+         * Names the application, for the flag server's usage view ({@code flags usage}: which applications
+         * still evaluate a flag). Optional; only with {@link #target(String)}.
+         *
+         * @param name up to {@value #MAX_APPLICATION_LENGTH} characters, no control characters, such as
+         *             {@code "checkout"}
+         * @return this builder
+         * @throws NullPointerException if {@code name} is null
+         * @throws IllegalArgumentException if it is blank, too long or has control characters
+         */
+        public Builder application(String name) {
+            nonBlank(name, "application");
+            if (name.length() > MAX_APPLICATION_LENGTH) {
+                throw new IllegalArgumentException("application must be at most " + MAX_APPLICATION_LENGTH
+                        + " characters, was " + name.length());
+            }
+            if (name.chars().anyMatch(Character::isISOControl)) {
+                throw new IllegalArgumentException("application must not have control characters");
+            }
+            this.application = name;
+            return this;
+        }
+
+        /**
+         * Whether to tell the flag server, once a minute, which flags this application evaluated and
+         * whether each answered true or false (no users, no counts: a mark per flag and answer). That is
+         * how product owners see that the code no longer asks for a flag before they archive it
+         * (client.md, "Usage reports"). Default: on. Only with {@link #target(String)}.
+         *
+         * @param report false to send no usage reports
+         * @return this builder
+         */
+        public Builder usageReporting(boolean report) {
+            this.usageReporting = report;
+            return this;
+        }
+
+        /**
          * Sets the clock of the timestamps in {@link Freshness} and in the cache file. Default: the
          * system clock in UTC.
          *
@@ -416,7 +458,8 @@ public interface Flags extends AutoCloseable {
          * environment. Keys are the setter names: {@code target}, {@code sdkToken}, {@code environment},
          * {@code plaintext} ({@code true}/{@code false}), {@code trustedCertificates}, {@code cacheFile},
          * {@code offlineFile}, {@code watchOfflineFile}, {@code initialBackoff}, {@code maxBackoff}
-         * (durations such as {@code 500ms}, {@code 30s}, {@code 2m} or {@code PT30S}).
+         * (durations such as {@code 500ms}, {@code 30s}, {@code 2m} or {@code PT30S}), {@code application},
+         * {@code usageReporting} ({@code true}/{@code false}).
          *
          * @param config setting name to value
          * @return this builder
@@ -438,6 +481,8 @@ public interface Flags extends AutoCloseable {
                     case "watchOfflineFile" -> watchOfflineFile(bool(key, value));
                     case "initialBackoff" -> initialBackoff(duration(key, value));
                     case "maxBackoff" -> maxBackoff(duration(key, value));
+                    case "application" -> application(value);
+                    case "usageReporting" -> usageReporting(bool(key, value));
                     default -> throw new IllegalArgumentException("unknown setting \"" + key + "\"; known settings are "
                             + new TreeSet<>(CONFIG_KEYS));
                 }
@@ -499,6 +544,12 @@ public interface Flags extends AutoCloseable {
                 if (maxBackoff != null) {
                     serverOnly.add("maxBackoff " + maxBackoff);
                 }
+                if (application != null) {
+                    serverOnly.add("application \"" + application + "\"");
+                }
+                if (usageReporting != null) {
+                    serverOnly.add("usageReporting(" + usageReporting + ")");
+                }
                 if (!serverOnly.isEmpty()) {
                     throw new IllegalStateException(String.join(", ", serverOnly)
                             + (serverOnly.size() == 1 ? " only applies" : " only apply")
@@ -525,7 +576,8 @@ public interface Flags extends AutoCloseable {
                 }
             }
             return ClientFlags.start(new Settings(target, sdkToken, environment, plaintext, trustedCertificates,
-                    cacheFile, offlineFile, watchOfflineFile, initial, max, clock, listenerExecutor));
+                    cacheFile, offlineFile, watchOfflineFile, initial, max, clock, listenerExecutor, application,
+                    target != null && (usageReporting == null || usageReporting)));
         }
 
         @Override

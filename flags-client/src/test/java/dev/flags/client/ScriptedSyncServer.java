@@ -9,6 +9,8 @@ import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SnapshotRequest;
 import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.protocol.v1.UsageReceipt;
+import dev.flags.protocol.v1.UsageReport;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -49,6 +51,8 @@ final class ScriptedSyncServer implements AutoCloseable {
     private final AtomicInteger subscribeCalls = new AtomicInteger();
     private final List<Long> subscribeNanos = new CopyOnWriteArrayList<>();
     private volatile Status refuseWith;
+    private final BlockingQueue<Report> reports = new LinkedBlockingQueue<>();
+    private volatile Status refuseReportsWith;
     private Server server;
     private int port;
 
@@ -128,6 +132,25 @@ final class ScriptedSyncServer implements AutoCloseable {
         return subscriptions.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Every ReportUsage call from now on fails with this status (null: acknowledge again). */
+    void refuseReports(Status status) {
+        this.refuseReportsWith = status;
+    }
+
+    /** @return the next ReportUsage call; fails the test if none comes in time */
+    Report awaitReport() throws InterruptedException {
+        Report r = reports.poll(10, TimeUnit.SECONDS);
+        if (r == null) {
+            throw new AssertionError("no ReportUsage call within 10 s");
+        }
+        return r;
+    }
+
+    /** @return the ReportUsage calls received and not yet taken by {@link #awaitReport()} */
+    List<Report> reportsReceived() {
+        return List.copyOf(reports);
+    }
+
     /** Stops listening and breaks every open stream, as a crash would. */
     void stop() {
         server.shutdownNow();
@@ -165,9 +188,25 @@ final class ScriptedSyncServer implements AutoCloseable {
         }
 
         @Override
+        public void reportUsage(UsageReport request, StreamObserver<UsageReceipt> observer) {
+            reports.add(new Report(request, AUTH.get()));
+            Status refusal = refuseReportsWith;
+            if (refusal != null) {
+                observer.onError(refusal.asRuntimeException());
+                return;
+            }
+            observer.onNext(UsageReceipt.newBuilder().setReportIntervalMillis(60_000).build());
+            observer.onCompleted();
+        }
+
+        @Override
         public void getSnapshot(SnapshotRequest request, StreamObserver<Snapshot> observer) {
             observer.onError(Status.UNIMPLEMENTED.asRuntimeException());
         }
+    }
+
+    /** One ReportUsage call, with the authorization it came with. */
+    record Report(UsageReport report, String authorization) {
     }
 
     /** One Subscribe call, whose stream the test writes. */

@@ -7,8 +7,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Immutable. A validated flag compiled for evaluation: matchers built, bucketing prefixes encoded and
- * every answer built in advance. Evaluating allocates nothing.
+ * Immutable but for its {@link UsageMarks}, which are thread-safe. A validated flag compiled for
+ * evaluation: matchers built, bucketing prefixes encoded and every answer built in advance. Evaluating
+ * allocates nothing.
  */
 final class CompiledFlag {
 
@@ -25,6 +26,7 @@ final class CompiledFlag {
     private final Outcome fallthroughWithoutKey;
     private final Evaluation sameForEveryone; // off, or on with no target, rule or variant; else null
     private final boolean usesPatterns; // a "matches" condition: evaluations get a budget of reads (BoundedText)
+    private final UsageMarks usage;
 
     /*
      * A ladder: three or more consecutive rules whose only condition is "attribute X in [values]" on
@@ -49,7 +51,16 @@ final class CompiledFlag {
      * the garbage of compiling one.
      */
     CompiledFlag(Flag flag) {
+        this(flag, new UsageMarks());
+    }
+
+    /**
+     * @param flag the flag
+     * @param usage the marks of an earlier version of the flag (they carry on), or new ones
+     */
+    CompiledFlag(Flag flag, UsageMarks usage) {
         this.flag = flag;
+        this.usage = usage;
         this.off = new Evaluation(flag.key(), false, null, null, Reason.of(Reason.Kind.FLAG_OFF), flag.version());
 
         if (flag.targets().isEmpty()) {
@@ -164,6 +175,11 @@ final class CompiledFlag {
 
     Flag flag() {
         return flag;
+    }
+
+    /** @return this flag's usage marks, shared with the compiled versions before and after it */
+    UsageMarks usage() {
+        return usage;
     }
 
     /**

@@ -15,8 +15,10 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Immutable, so thread-safe: share one set between any number of threads. A compiled set of flags
- * (one environment's) with the role grants made on the server: the thing that evaluates.
+ * Thread-safe: share one set between any number of threads. A compiled set of flags (one
+ * environment's) with the role grants made on the server: the thing that evaluates. Its flags and
+ * grants are immutable; what changes is only the usage marks each evaluation sets (which flags gave
+ * which answers, see {@link #takeUsage()}), which never change an answer.
  *
  * <p>Flags are validated and compiled once, when the set is built; evaluating is a map lookup plus a
  * pure function, allocates nothing, and never throws.
@@ -70,8 +72,27 @@ public final class FlagSet {
      * @throws NullPointerException if an argument is null
      */
     public static FlagSet of(Collection<Flag> flags, Map<String, Set<String>> roleGrants, long version) {
+        return of(flags, roleGrants, version, EMPTY);
+    }
+
+    /**
+     * Validates and compiles flags that replace another set's, keeping that set's usage marks of the
+     * flags both have (an SDK replacing its flags with a full snapshot: marks not yet taken are not
+     * lost).
+     *
+     * @param flags the flags; keys must be unique
+     * @param roleGrants role name to the user ids granted that role on the server
+     * @param version the version of the whole set (an environment's version), 0 if none
+     * @param usageFrom the set replaced
+     * @return the compiled set
+     * @throws FlagValidationException listing every problem of every flag
+     * @throws NullPointerException if an argument is null
+     */
+    public static FlagSet of(Collection<Flag> flags, Map<String, Set<String>> roleGrants, long version,
+                             FlagSet usageFrom) {
         Objects.requireNonNull(flags, "flags");
         Objects.requireNonNull(roleGrants, "roleGrants");
+        Objects.requireNonNull(usageFrom, "usageFrom");
         Problems problems = new Problems();
         HashMap<String, CompiledFlag> compiled = new HashMap<>();
         int i = 0;
@@ -86,7 +107,7 @@ public final class FlagSet {
             }
             problems.flag(null);
             if (problems.isEmpty()) {
-                compiled.put(flag.key().intern(), new CompiledFlag(flag));
+                compiled.put(flag.key().intern(), new CompiledFlag(flag, usageFrom.marksFor(flag.key())));
             }
         }
         problems.throwIfAny();
@@ -173,15 +194,19 @@ public final class FlagSet {
      */
     public boolean isEnabled(String flagKey, User user, boolean defaultValue, EvaluationFailureHandler onFailure) {
         CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
-        if (flag == null || user == null) {
+        if (flag == null) {
             return defaultValue;
         }
-        try {
-            return flag.evaluate(user, grantsByUser).value();
-        } catch (RuntimeException | StackOverflowError e) {
-            tell(onFailure, flag, e);
-            return defaultValue;
+        boolean value = defaultValue;
+        if (user != null) {
+            try {
+                value = flag.evaluate(user, grantsByUser).value();
+            } catch (RuntimeException | StackOverflowError e) {
+                tell(onFailure, flag, e);
+            }
         }
+        flag.usage().mark(value); // the code asked for the flag and got this answer, whatever the cause
+        return value;
     }
 
     private static void tell(EvaluationFailureHandler onFailure, CompiledFlag flag, Throwable failure) {
@@ -239,16 +264,20 @@ public final class FlagSet {
         if (flag == null) {
             return Evaluation.notFound(key, defaultValue);
         }
+        Evaluation answer;
         if (user == null) {
-            return Evaluation.error(key, defaultValue, "user was null", flag.flag().version());
+            answer = Evaluation.error(key, defaultValue, "user was null", flag.flag().version());
+        } else {
+            try {
+                answer = flag.evaluate(user, grantsByUser);
+            } catch (RuntimeException | StackOverflowError e) {
+                // A rule that fails on this user's data must not take the application down.
+                tell(onFailure, flag, e);
+                answer = Evaluation.error(key, defaultValue, "evaluation failed: " + failure(e), flag.flag().version());
+            }
         }
-        try {
-            return flag.evaluate(user, grantsByUser);
-        } catch (RuntimeException | StackOverflowError e) {
-            // A rule that fails on this user's data must not take the application down.
-            tell(onFailure, flag, e);
-            return Evaluation.error(key, defaultValue, "evaluation failed: " + failure(e), flag.flag().version());
-        }
+        flag.usage().mark(answer.value());
+        return answer;
     }
 
     /**
@@ -306,7 +335,9 @@ public final class FlagSet {
     }
 
     /**
-     * Evaluates every flag for the user, for handing flags to a front end.
+     * Evaluates every flag for the user, for handing flags to a front end. Marks every flag as used
+     * (see {@link #takeUsage()}): what the front end does with them is not seen here, and a flag it
+     * still reads must not look unused.
      *
      * @param user the user
      * @return flag key to evaluation; immutable
@@ -362,7 +393,7 @@ public final class FlagSet {
         FlagValidator.validate(flag, "", problems);
         problems.throwIfAny();
         HashMap<String, CompiledFlag> copy = new HashMap<>(flags);
-        copy.put(keyFor(copy, flag.key()), new CompiledFlag(flag));
+        copy.put(keyFor(copy, flag.key()), new CompiledFlag(flag, marksFor(flag.key())));
         return new FlagSet(copy, grantsByRole, grantsByUser, newVersion);
     }
 
@@ -385,10 +416,36 @@ public final class FlagSet {
         problems.throwIfAny();
         HashMap<String, CompiledFlag> copy = new HashMap<>(flags);
         for (Flag flag : upserted) {
-            copy.put(keyFor(copy, flag.key()), new CompiledFlag(flag));
+            copy.put(keyFor(copy, flag.key()), new CompiledFlag(flag, marksFor(flag.key())));
         }
         removed.forEach(copy::remove);
         return new FlagSet(copy, grantsByRole, grantsByUser, newVersion);
+    }
+
+    /** The usage marks of this set's flag of that key, which its next version keeps; new ones for a new key. */
+    private UsageMarks marksFor(String key) {
+        CompiledFlag current = flags.get(key);
+        return current == null ? new UsageMarks() : current.usage();
+    }
+
+    /**
+     * Takes the usage marks of every flag of this set and clears them: which flags were evaluated
+     * (by {@link #isEnabled}, {@link #evaluate}, {@link #variant} or {@link #evaluateAll}) since the
+     * last take, and whether each answered true, false or both. A set made from this one by a change
+     * shares the marks of the flags it keeps, so take them from the newest set. An evaluation that runs
+     * while this does is either in this take or the next, never in neither. Allocates the list.
+     *
+     * @return one entry per flag evaluated, in no particular order; empty if none was
+     */
+    public List<FlagUsage> takeUsage() {
+        List<FlagUsage> used = new ArrayList<>();
+        flags.forEach((key, flag) -> {
+            int bits = flag.usage().take();
+            if (bits != 0) {
+                used.add(new FlagUsage(key, (bits & UsageMarks.TRUE) != 0, (bits & UsageMarks.FALSE) != 0));
+            }
+        });
+        return used;
     }
 
     /**

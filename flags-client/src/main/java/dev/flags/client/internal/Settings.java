@@ -25,10 +25,13 @@ import java.util.regex.Pattern;
  * @param maxBackoff the longest reconnection delay
  * @param clock the clock of timestamps
  * @param listenerExecutor the executor of change listeners, or null for the SDK's own thread
+ * @param application the application's name for the server's usage view, or null
+ * @param usageReporting whether to tell the server which flags were evaluated
  */
 public record Settings(String target, String sdkToken, String environment, boolean plaintext, Path trustedCertificates,
                        Path cacheFile, Path offlineFile, boolean watchOfflineFile, Duration initialBackoff,
-                       Duration maxBackoff, Clock clock, Executor listenerExecutor) {
+                       Duration maxBackoff, Clock clock, Executor listenerExecutor, String application,
+                       boolean usageReporting) {
 
     /** The first reconnection delay unless set. */
     public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofSeconds(1);
@@ -159,6 +162,7 @@ public record Settings(String target, String sdkToken, String environment, boole
     public String toString() {
         return "Settings{target=" + target + ", environment=" + environment + ", sdkToken="
                 + (sdkToken == null ? "unset" : "set") + ", plaintext=" + plaintext + ", cacheFile=" + cacheFile
-                + ", offlineFile=" + offlineFile + ", watchOfflineFile=" + watchOfflineFile + "}";
+                + ", offlineFile=" + offlineFile + ", watchOfflineFile=" + watchOfflineFile + ", application="
+                + application + ", usageReporting=" + usageReporting + "}";
     }
 }

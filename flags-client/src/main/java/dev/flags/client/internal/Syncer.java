@@ -131,6 +131,7 @@ final class Syncer implements AutoCloseable {
     private final ManagedChannel channel;
     private final FlagSyncGrpc.FlagSyncStub stub;
     private final ScheduledExecutorService background;
+    private final UsageReporter usage; // null if the application turned usage reports off
     private volatile SyncStatus status;
     /**
      * When a message last came, epoch milliseconds, or {@link #NEVER}. A long rather than an
@@ -211,6 +212,10 @@ final class Syncer implements AutoCloseable {
                 .build();
         this.stub = FlagSyncGrpc.newStub(channel);
         this.background = Background.executor();
+        this.usage = settings.usageReporting()
+                ? new UsageReporter(channel, store, environment, settings.application(), clock, background,
+                        UsageReporter.DEFAULT_INTERVAL)
+                : null;
     }
 
     /** The version the build wrote into {@code sdk.properties}, or "unknown" if it is not there. */
@@ -278,6 +283,9 @@ final class Syncer implements AutoCloseable {
             Census.opened(target, environment);
             counted = true;
             subscribe();
+        }
+        if (usage != null) {
+            usage.start();
         }
     }
 
@@ -360,7 +368,7 @@ final class Syncer implements AutoCloseable {
                     LOG.warn("flags: the flag server sent version {} of environment \"{}\", older than the version {}"
                             + " this SDK had; following the server", s.getVersion(), environment, have);
                 }
-                next = Updates.snapshot(s, unreadable);
+                next = Updates.snapshot(s, unreadable, held.flags());
             }
             case DELTA -> {
                 Delta d = message.getDelta();
@@ -753,14 +761,19 @@ final class Syncer implements AutoCloseable {
         return d.toHours() + " h";
     }
 
-    /** Stops the stream and its timers, and writes the newest state to the cache file. Idempotent. */
+    /**
+     * Stops the stream and its timers, sends the last usage report (if the server is reachable; at most
+     * a second), and writes the newest state to the cache file. Idempotent.
+     */
     @Override
     public void close() {
+        boolean reachable;
         synchronized (lock) {
             if (closed) {
                 return;
             }
             closed = true;
+            reachable = streamUp;
             if (counted) {
                 Census.closed(target, environment);
             }
@@ -771,6 +784,9 @@ final class Syncer implements AutoCloseable {
             if (reconnect != null) {
                 reconnect.cancel(false);
             }
+        }
+        if (usage != null) {
+            usage.close(reachable); // before the channel goes: it carries the last report
         }
         channel.shutdownNow();
         try {

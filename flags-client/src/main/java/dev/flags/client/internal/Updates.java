@@ -34,9 +34,10 @@ final class Updates {
     /**
      * @param snapshot a whole environment
      * @param unreadable told (key, problem) about each document that cannot be read
+     * @param replaced the flags the snapshot replaces: their usage marks not yet reported carry over
      * @return the new state, live
      */
-    static FlagState snapshot(Snapshot snapshot, BiConsumer<String, String> unreadable) {
+    static FlagState snapshot(Snapshot snapshot, BiConsumer<String, String> unreadable, FlagSet replaced) {
         Map<String, Flag> flags = new LinkedHashMap<>();
         Map<String, String> problems = new HashMap<>();
         for (FlagDocument doc : snapshot.getFlagsList()) {
@@ -57,7 +58,7 @@ final class Updates {
         }
         // Each flag passed FlagFormat's validation, the same FlagSet applies, and the map holds one flag
         // per key: this does not throw (if a bug made it, the Syncer would log it and subscribe again).
-        FlagSet set = FlagSet.of(flags.values(), grants, snapshot.getVersion());
+        FlagSet set = FlagSet.of(flags.values(), grants, snapshot.getVersion(), replaced);
         return new FlagState(set, problems, Source.LIVE, null, snapshot.getStateTag());
     }
 

@@ -6,6 +6,7 @@ import dev.flags.client.Source;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.User;
+import dev.flags.core.FlagSet;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
@@ -33,7 +34,7 @@ class UpdatesTest {
     private FlagState snapshot() {
         return Updates.snapshot(Snapshot.newBuilder().setVersion(10).addFlags(doc("a", true, 1)).addFlags(doc("b", false, 1))
                 .addRoleGrants(grant("beta", "u-1", "u-2")).addRoleGrants(grant("empty")).build(),
-                (k, p) -> problems.add(k));
+                (k, p) -> problems.add(k), FlagSet.empty());
     }
 
     @Test
@@ -93,7 +94,7 @@ class UpdatesTest {
         for (int i = 0; i < 1_000; i++) {
             snapshot.addFlags(doc("f" + i, true, 1));
         }
-        FlagState held = Updates.snapshot(snapshot.build(), (k, p) -> problems.add(k));
+        FlagState held = Updates.snapshot(snapshot.build(), (k, p) -> problems.add(k), FlagSet.empty());
         Delta.Builder delta = Delta.newBuilder().setFromVersion(10).setVersion(11);
         for (int i = 0; i < 300; i++) {
             delta.addUpserted(doc("f" + (i * 3), false, 2)); // every third flag turned off

@@ -1,0 +1,281 @@
+package dev.flags.client.internal;
+
+import dev.flags.core.FlagUsage;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.UsageReceipt;
+import dev.flags.protocol.v1.UsageReport;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. Tells the flag server, once a period, which flags this SDK evaluated and which answers
+ * they gave ({@code ReportUsage}), so that people can see which flags the code still asks for before
+ * they archive one. The marks are set by flags-core's evaluator (a read of one field per call, see
+ * {@code FlagSet.takeUsage}); this class only takes them and sends them.
+ *
+ * <p>One report at a time, on the SDK's background thread; the next period starts when the report
+ * ends. Nothing is lost to a failure: marks the server has not acknowledged stay pending and go with
+ * the next report (a server that is down for an hour gets one report when it is back, with everything
+ * evaluated in that hour). Quiet: no log line per report; one INFO line if the server is an older
+ * release without usage reports (then this SDK stops reporting), one WARN line if the server refuses a
+ * report as invalid (a bug on one side or the other).
+ */
+final class UsageReporter {
+
+    private static final Logger LOG = LoggerFactory.getLogger(UsageReporter.class);
+
+    /** The period until the server says otherwise (its receipt carries its own). */
+    static final Duration DEFAULT_INTERVAL = Duration.ofMinutes(1);
+    /** The bounds put on a server's interval: a bad or hostile value must not make the SDK spin or go mute. */
+    static final Duration MIN_INTERVAL = Duration.ofSeconds(5);
+    static final Duration MAX_INTERVAL = Duration.ofHours(1);
+    /** The server's limit of flags per report; more wait for the next period. */
+    static final int MAX_FLAGS_PER_REPORT = 10_000;
+    private static final long DEADLINE_SECONDS = 10;
+    /** The bits of {@link #pending}. */
+    private static final int SERVED_TRUE = 1;
+    private static final int SERVED_FALSE = 2;
+    /** How long close() waits for the last report: an application's shutdown must not hang on it. */
+    static final Duration CLOSE_DEADLINE = Duration.ofSeconds(1);
+
+    private final FlagSyncGrpc.FlagSyncStub stub;
+    private final FlagSyncGrpc.FlagSyncBlockingStub blockingStub;
+    private final FlagStore store;
+    private final String environment;
+    private final String application;
+    private final Clock clock;
+    private final ScheduledExecutorService background;
+
+    private final Object lock = new Object();
+    // Guarded by lock.
+    /** Marks taken but not yet acknowledged by the server: flag key to SERVED_TRUE and/or SERVED_FALSE. */
+    private final Map<String, Integer> pending = new LinkedHashMap<>();
+    private long intervalMillis;
+    private long periodStartMillis;
+    private ScheduledFuture<?> next;
+    private boolean inFlight;
+    private boolean closed;
+    private boolean stopped; // the server takes no usage reports
+    private boolean refusalLogged;
+
+    /**
+     * @param channel the SDK's channel to the flag server (with its token)
+     * @param store whose flags' marks are reported
+     * @param environment the environment's key
+     * @param application the application's name, or null
+     * @param clock for the period's bounds in the report
+     * @param background the SDK's background executor
+     * @param interval the first period
+     */
+    UsageReporter(Channel channel, FlagStore store, String environment, String application, Clock clock,
+                  ScheduledExecutorService background, Duration interval) {
+        this.stub = FlagSyncGrpc.newStub(channel);
+        this.blockingStub = FlagSyncGrpc.newBlockingStub(channel);
+        this.store = store;
+        this.environment = environment;
+        this.application = application == null ? "" : application;
+        this.clock = clock;
+        this.background = background;
+        this.intervalMillis = interval.toMillis();
+        this.periodStartMillis = clock.millis();
+    }
+
+    /** Starts the first period. */
+    void start() {
+        synchronized (lock) {
+            schedule();
+        }
+    }
+
+    /** @return the period in force, for tests */
+    Duration interval() {
+        synchronized (lock) {
+            return Duration.ofMillis(intervalMillis);
+        }
+    }
+
+    private void schedule() {
+        if (closed || stopped) {
+            return;
+        }
+        try {
+            next = background.schedule(this::report, intervalMillis, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            next = null; // the JVM is going down
+        }
+    }
+
+    /** Sends this period's marks, with any the server has not acknowledged yet. */
+    void report() {
+        UsageReport report;
+        synchronized (lock) {
+            if (closed || stopped || inFlight) {
+                return;
+            }
+            report = takeReport();
+            if (report == null) {
+                schedule();
+                return;
+            }
+            inFlight = true;
+        }
+        try {
+            stub.withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS).reportUsage(report, new Observer(report));
+        } catch (RuntimeException e) {
+            ended(report, null, Status.fromThrowable(e));
+        }
+    }
+
+    /** Takes the marks into {@link #pending} and builds a report of them, or null if there is nothing to say. */
+    private UsageReport takeReport() {
+        for (FlagUsage u : store.state().flags().takeUsage()) {
+            int bits = (u.servedTrue() ? SERVED_TRUE : 0) | (u.servedFalse() ? SERVED_FALSE : 0);
+            pending.merge(u.flagKey(), bits, (a, b) -> a | b);
+        }
+        if (pending.isEmpty()) {
+            return null;
+        }
+        long now = clock.millis();
+        UsageReport.Builder b = UsageReport.newBuilder().setEnvironment(environment).setSdk(Syncer.SDK)
+                .setApplication(application).setPeriodStartMillis(periodStartMillis).setPeriodEndMillis(now);
+        int n = 0;
+        for (Map.Entry<String, Integer> e : pending.entrySet()) {
+            if (n++ == MAX_FLAGS_PER_REPORT) {
+                break; // the rest go in the next report
+            }
+            b.addFlagsBuilder().setKey(e.getKey()).setServedTrue((e.getValue() & SERVED_TRUE) != 0)
+                    .setServedFalse((e.getValue() & SERVED_FALSE) != 0);
+        }
+        return b.build();
+    }
+
+    /** A report ended: acknowledged (status null) or not. */
+    private void ended(UsageReport report, UsageReceipt receipt, Status failure) {
+        synchronized (lock) {
+            inFlight = false;
+            if (failure == null) {
+                acknowledged(report, receipt);
+            } else {
+                failed(failure);
+            }
+            schedule();
+        }
+    }
+
+    private void acknowledged(UsageReport report, UsageReceipt receipt) {
+        // Only what was sent, as it was sent: marks merged in since belong to the next report.
+        for (int i = 0; i < report.getFlagsCount(); i++) {
+            pending.remove(report.getFlags(i).getKey());
+        }
+        periodStartMillis = report.getPeriodEndMillis();
+        refusalLogged = false;
+        if (receipt != null && receipt.getReportIntervalMillis() > 0) {
+            intervalMillis = Math.max(MIN_INTERVAL.toMillis(),
+                    Math.min(MAX_INTERVAL.toMillis(), receipt.getReportIntervalMillis()));
+        }
+    }
+
+    private void failed(Status failure) {
+        switch (failure.getCode()) {
+            case UNIMPLEMENTED -> {
+                stopped = true;
+                pending.clear();
+                LOG.info("flags: the flag server does not take usage reports (a release before them); this SDK"
+                        + " will not send any");
+            }
+            case INVALID_ARGUMENT -> {
+                // Sending the same again would be refused again: drop it, say so once.
+                pending.clear();
+                if (!refusalLogged) {
+                    refusalLogged = true;
+                    LOG.warn("flags: the flag server refused a usage report of environment \"{}\": {}",
+                            environment, failure.getDescription());
+                }
+            }
+            // Down, overloaded, a token being replaced: the marks wait for the next period. The sync
+            // stream already tells of an outage or a refused token; no second line for it here.
+            default -> LOG.debug("flags: usage report not delivered, kept for the next one: {}", failure);
+        }
+    }
+
+    /**
+     * Stops reporting. If the stream is up, sends what is left, waiting at most {@link #CLOSE_DEADLINE}:
+     * an application that runs for less than a period (a job, a test) is seen too.
+     *
+     * @param sendTheRest whether to try the last report (the server was reachable a moment ago)
+     */
+    void close(boolean sendTheRest) {
+        UsageReport last = null;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (next != null) {
+                next.cancel(false);
+            }
+            if (sendTheRest && !stopped && !inFlight) {
+                last = takeReport();
+            }
+        }
+        if (last != null) {
+            try {
+                blockingStub.withDeadlineAfter(CLOSE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS).reportUsage(last);
+            } catch (StatusRuntimeException e) {
+                LOG.debug("flags: the last usage report was not delivered: {}", e.getStatus());
+            }
+        }
+    }
+
+    /** @return true if no report is on its way, for tests */
+    boolean idle() {
+        synchronized (lock) {
+            return !inFlight;
+        }
+    }
+
+    /** @return the keys of the marks not yet acknowledged, for tests */
+    List<String> pendingKeys() {
+        synchronized (lock) {
+            return new ArrayList<>(pending.keySet());
+        }
+    }
+
+    private final class Observer implements StreamObserver<UsageReceipt> {
+        private final UsageReport report;
+        private UsageReceipt receipt;
+
+        Observer(UsageReport report) {
+            this.report = report;
+        }
+
+        @Override
+        public void onNext(UsageReceipt value) {
+            receipt = value;
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            ended(report, null, Status.fromThrowable(t));
+        }
+
+        @Override
+        public void onCompleted() {
+            ended(report, receipt, null);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package dev.flags.client;
+
+import static dev.flags.client.Fixtures.doc;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.flags.core.User;
+import dev.flags.protocol.v1.FlagUsage;
+import dev.flags.protocol.v1.UsageReport;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Usage reports through the public API, against {@link ScriptedSyncServer} on a real loopback port:
+ * what an application that runs for less than a period (a job, a test) sends when it closes. The
+ * periodic reports, failures and limits are {@code UsageReporterTest}'s.
+ */
+class UsageReportTest {
+
+    private static final String TOKEN = "flg_sdk_usage-secret-token";
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
+
+    @TempDir
+    Path tmp;
+
+    private static Flags.Builder client(ScriptedSyncServer server) {
+        return Flags.builder().target(server.target()).plaintext().sdkToken(TOKEN).environment("production");
+    }
+
+    private static Flags live(ScriptedSyncServer server, Flags.Builder builder) throws Exception {
+        Flags flags = builder.build();
+        server.awaitSubscription().snapshot(3, doc("billing-v2", true, 1), doc("dark", false, 1), doc("untouched", true, 1));
+        assertThat(flags.awaitReady(WAIT)).isTrue();
+        return flags;
+    }
+
+    @Test
+    void closingSendsWhatWasEvaluatedWithTheAnswersTheApplicationNameAndTheToken() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = live(server, client(server).application("checkout"));
+            User user = User.withId("u-1");
+            flags.isEnabled("billing-v2", user);
+            flags.isEnabled("dark", user);
+            flags.evaluate("dark", user);
+            flags.isEnabled("nobody-made-this", user);
+            flags.close();
+
+            ScriptedSyncServer.Report received = server.awaitReport();
+            UsageReport report = received.report();
+            assertThat(received.authorization()).isEqualTo("Bearer " + TOKEN);
+            assertThat(report.getEnvironment()).isEqualTo("production");
+            assertThat(report.getApplication()).isEqualTo("checkout");
+            assertThat(report.getSdk()).isEqualTo("flags-java/" + System.getProperty("flags.projectVersion"));
+            assertThat(report.getPeriodEndMillis()).isGreaterThanOrEqualTo(report.getPeriodStartMillis());
+            assertThat(report.getFlagsList()).containsExactlyInAnyOrder(
+                    FlagUsage.newBuilder().setKey("billing-v2").setServedTrue(true).build(),
+                    FlagUsage.newBuilder().setKey("dark").setServedFalse(true).build());
+            assertThat(server.reportsReceived()).as("one report").isEmpty();
+        }
+        assertThat(logs.text()).doesNotContain(TOKEN).doesNotContain("usage");
+    }
+
+    @Test
+    void nothingEvaluatedNothingSent() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            live(server, client(server)).close(); // close() sends synchronously: a report would be in by now
+            assertThat(server.reportsReceived()).isEmpty();
+        }
+    }
+
+    @Test
+    void usageReportingOffSendsNothing() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = live(server, client(server).config(Map.of("usageReporting", "false")));
+            flags.isEnabled("billing-v2", User.withId("u-1"));
+            flags.close();
+            assertThat(server.reportsReceived()).isEmpty();
+        }
+    }
+
+    @Test
+    void aServerWithoutUsageReportsCostsOneQuietLineAndNothingElse() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            server.refuseReports(io.grpc.Status.UNIMPLEMENTED);
+            Flags flags = live(server, client(server));
+            flags.isEnabled("billing-v2", User.withId("u-1"));
+            flags.close();
+            assertThat(server.awaitReport().report().getFlagsCount()).isEqualTo(1);
+            assertThat(flags.isEnabled("billing-v2", User.withId("u-1"))).as("a closed Flags still answers").isTrue();
+        }
+        assertThat(logs.lines("ERROR")).isEmpty();
+        assertThat(logs.lines("WARN")).isEmpty();
+    }
+
+    @Test
+    void anApplicationNameIsCheckedAndOnlyForAServer() throws Exception {
+        assertThatThrownBy(() -> Flags.builder().application(" "))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("application must not be blank");
+        assertThatThrownBy(() -> Flags.builder().application("x".repeat(101)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most 100 characters, was 101");
+        assertThatThrownBy(() -> Flags.builder().application("check\nout"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("control characters");
+        Path file = Files.writeString(tmp.resolve("flags.json"), "{\"formatVersion\": 1, \"flags\": []}");
+        assertThatThrownBy(() -> Flags.builder().offlineFile(file).application("checkout").usageReporting(false).build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("application \"checkout\", usageReporting(false) only apply with target(...)");
+        assertThatThrownBy(() -> Flags.builder().config(Map.of("usageReporting", "maybe")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("usageReporting must be true or false");
+    }
+}
