@@ -52,6 +52,7 @@ public final class BillingApp implements AutoCloseable {
                 .sdkToken(sdkToken)
                 .environment(environment)
                 .cacheFile(cacheFile)
+                .application("billing")   // how `flags usage` names this service
                 .build();
         return start(port, flags);
     }
