@@ -108,8 +108,10 @@ public final class UsageStore {
             e.evaluated = use.lastEvaluatedAt();
             e.servedTrue = use.lastServedTrueAt();
             e.servedFalse = use.lastServedFalseAt();
-            use.applications().stream().sorted(Comparator.comparing(ApplicationUse::lastReportAt))
-                    .forEach(a -> e.reportedBy(new Application(a.name(), a.sdk()), a.lastReportAt()));
+            List<ApplicationUse> apps = use.applications(); // most recent first: put back oldest first, ties in their order
+            for (int i = apps.size() - 1; i >= 0; i--) {
+                e.reportedBy(new Application(apps.get(i).name(), apps.get(i).sdk()), apps.get(i).lastReportAt());
+            }
             env.flags.put(flag, e);
         });
         environments.put(key, env);
