@@ -44,6 +44,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
+                FlagsCommand.Usage.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
@@ -448,6 +449,66 @@ public final class FlagsCommand implements Callable<Integer> {
     static String scheduleLine(JsonNode s) {
         return String.format("%-16s  %s  %s  %s  by %s  %s", oneLine(s, "id"), oneLine(s, "at"), oneLine(s, "flag"),
                 oneLine(s.path("patch").toString()), oneLine(s, "createdBy"), oneLine(s, "comment")).stripTrailing();
+    }
+
+    @Command(name = "usage", description = "Which flags the applications still evaluate: when each was last evaluated, last"
+            + " served true and false, and by which applications, as their SDKs report it.")
+    static final class Usage implements Callable<Integer> {
+        /** The most application names shown in a row; the API lists them all (up to 20). */
+        static final int SHOWN_APPLICATIONS = 5;
+
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", arity = "0..1", paramLabel = "FLAG", description = "Only this flag's.") String flag;
+
+        @Override
+        public Integer call() {
+            String path = "/environments/" + Api.path(o.environment) + "/usage" + (flag == null ? "" : "?flag=" + Api.path(flag));
+            JsonNode usage = o.api(spec).call("GET", path, null, null);
+            JsonNode flags = usage.path("flags");
+            if (flags.isEmpty()) {
+                spec.commandLine().getErr().println("flags: environment \"" + oneLine(o.environment) + "\" has no flags");
+                return EXIT_OK;
+            }
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"FLAG", "LAST EVALUATED", "SERVED TRUE", "SERVED FALSE", "APPLICATIONS"});
+            for (JsonNode f : flags) {
+                rows.add(new String[] {oneLine(f, "flag"), time(f, "lastEvaluatedAt"), time(f, "lastServedTrueAt"),
+                        time(f, "lastServedFalseAt"), applications(f.path("applications"))});
+            }
+            int width = rows.stream().mapToInt(r -> r[0].length()).max().orElse(4);
+            for (String[] r : rows) {
+                spec.commandLine().getOut().println(String.format("%-" + width + "s  %-20s  %-20s  %-20s  %s", (Object[]) r)
+                        .stripTrailing());
+            }
+            // On stderr, as other remarks: stdout stays the table for scripts.
+            spec.commandLine().getErr().println(usage.hasNonNull("since")
+                    ? "flags: usage recorded since " + oneLine(usage, "since") + " (SDKs report every "
+                            + oneLine(usage, "reportInterval") + "); \"never\": not since then"
+                    : "flags: no usage recorded in environment \"" + oneLine(o.environment) + "\" yet: no SDK has reported"
+                            + " (SDKs report every " + oneLine(usage, "reportInterval") + ")");
+            return EXIT_OK;
+        }
+
+        /** A time as the API gives it (UTC, to the second), or "never". */
+        private static String time(JsonNode f, String field) {
+            return f.hasNonNull(field) ? oneLine(f, field) : "never";
+        }
+
+        /** The applications' names, most recent first, each once: {@code checkout, billing-worker, +3 more}. */
+        static String applications(JsonNode apps) {
+            List<String> names = new ArrayList<>();
+            apps.forEach(a -> {
+                String name = oneLine(a, "name");
+                if (!names.contains(name)) {
+                    names.add(name);
+                }
+            });
+            if (names.size() <= SHOWN_APPLICATIONS) {
+                return String.join(", ", names);
+            }
+            return String.join(", ", names.subList(0, SHOWN_APPLICATIONS)) + ", +" + (names.size() - SHOWN_APPLICATIONS) + " more";
+        }
     }
 
     @Command(name = "unschedule", description = "Cancel a pending scheduled change (its id as `flags schedules` prints it).")

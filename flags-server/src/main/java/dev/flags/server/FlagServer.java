@@ -9,6 +9,10 @@ import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.sync.Broadcaster;
 import dev.flags.server.sync.SyncService;
+import dev.flags.server.usage.ReportRateLimit;
+import dev.flags.server.usage.UsageFile;
+import dev.flags.server.usage.UsageSaver;
+import dev.flags.server.usage.UsageStore;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -51,8 +55,9 @@ import org.xnio.Options;
  *     int http = server.httpPort();
  * }
  * }</pre>
- * Start order: journal (recovered), sync, gRPC, HTTP; {@link #close()} stops in reverse: writes
- * drained, streams told to reconnect elsewhere, gRPC, HTTP, then the journal (forced and closed).
+ * Start order: journal (recovered), usage (read from usage.json), sync, gRPC, HTTP; {@link #close()}
+ * stops in reverse: writes drained, streams told to reconnect elsewhere, gRPC, HTTP, usage (written),
+ * then the journal (forced and closed).
  */
 public final class FlagServer implements AutoCloseable {
 
@@ -76,6 +81,9 @@ public final class FlagServer implements AutoCloseable {
     /** How long a connection may go without sending a byte while a request is being read. */
     static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
+    /** The largest gRPC message taken: room for the largest usage report within its limits. */
+    static final int MAX_INBOUND_MESSAGE_BYTES = 2 << 20;
+
     private final ServerConfig config;
     private final Journal journal;
     private final Metrics metrics;
@@ -86,6 +94,8 @@ public final class FlagServer implements AutoCloseable {
     private final Broadcaster broadcaster;
     /** Closes each token's sync streams when it expires; stopped after the streams are. */
     private final TokenExpiry tokenExpiry;
+    /** Writes usage.json once per report interval; at close, after the gRPC port (no report comes after it). */
+    private final UsageSaver usageSaver;
     private final Server grpc;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
@@ -114,6 +124,7 @@ public final class FlagServer implements AutoCloseable {
         Server grpcServer = null;
         ScheduleRunner runner = null;
         GrantExpiry grantTimer = null;
+        UsageSaver saver = null;
         try {
             String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
             this.metrics = new Metrics();
@@ -142,6 +153,17 @@ public final class FlagServer implements AutoCloseable {
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
+            UsageStore usage = new UsageStore(clock, new UsageFile(config.dataDir(), clock).read());
+            saver = new UsageSaver(usage, new UsageFile(config.dataDir(), clock), env -> journal.state().environment(env)
+                    .filter(e -> !e.archived()).map(e -> e.flags().keySet()).orElse(null), config.usage().reportInterval());
+            this.usageSaver = saver;
+            SyncService syncService = new SyncService(broadcaster, usage,
+                    new ReportRateLimit(config.usage().reportsPerSecond(), clock), config.usage().reportInterval());
+            metrics.register("flags_usage_reports_total", "Flag usage reports this server took from SDKs, since it started.",
+                    "counter", syncService::usageReportsTaken);
+            metrics.register("flags_usage_reports_refused_total", "Flag usage reports this server refused (a token that may"
+                    + " not report, a report over the limits, or over --usage-reports-per-second), since it started.",
+                    "counter", syncService::usageReportsRefused);
             metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"
                     + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
             // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
@@ -149,12 +171,14 @@ public final class FlagServer implements AutoCloseable {
             FlagService flagService = new FlagService(journal, writer);
             // Before the ports open too: what fell due while the server was stopped is applied first.
             schedules.start(writer, flagService, tokens::isLive);
-            grpcServer = startGrpc(tokens);
+            saver.start();
+            grpcServer = startGrpc(syncService, tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
                     new EnvironmentService(journal, writer), flagService, new RoleService(journal, writer, clock),
                     new ScheduleService(journal, writer, flagService, clock),
-                    new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()));
+                    new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()),
+                    new UsageService(journal, flagService, usage, config.usage().reportInterval()));
             this.deployment = deploy(services);
             this.http = startHttp();
         } catch (IOException | RuntimeException e) {
@@ -169,6 +193,9 @@ public final class FlagServer implements AutoCloseable {
             }
             if (grantTimer != null) {
                 grantTimer.close();
+            }
+            if (saver != null) {
+                saver.abandon();
             }
             if (grpcServer != null) {
                 grpcServer.shutdownNow();
@@ -292,13 +319,15 @@ public final class FlagServer implements AutoCloseable {
         metrics.register("flags_sync_heartbeats_sent_total", "Heartbeats sent on idle streams.", "counter", broadcaster::heartbeatsSent);
     }
 
-    private Server startGrpc(TokenService tokens) throws IOException {
+    private Server startGrpc(SyncService syncService, TokenService tokens) throws IOException {
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()))
-                .addService(SyncService.definition(broadcaster, tokens))
+                .addService(SyncService.definition(syncService, tokens))
                 // Call handlers only register a subscription and return; a small bounded pool keeps a
                 // burst of reconnecting SDKs from creating a thread each (gRPC's default is unbounded).
                 .executor(grpcExecutor)
-                .maxInboundMessageSize(64 * 1024) // SDKs send only small requests
+                // SDKs send small requests, but for a usage report: 10,000 flags of up to 128 characters each
+                // come to about 1.4 MB at most (docs/server.md, "Flag usage").
+                .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
                 // An SDK instance holds one stream per connection; without a bound, one connection held thousands.
                 .maxConcurrentCallsPerConnection(config.maxSyncStreamsPerConnection())
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
@@ -439,6 +468,7 @@ public final class FlagServer implements AutoCloseable {
         } catch (ServletException e) {
             LOG.warn("stopping the HTTP API: {}", e.getMessage());
         }
+        usageSaver.close(); // no report can come now; before the journal, which says which flags are current
         journal.close();
         LOG.info("flag server stopped");
     }

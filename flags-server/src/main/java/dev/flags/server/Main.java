@@ -44,7 +44,9 @@ public final class Main implements Callable<Integer> {
             Map.entry("heartbeatInterval", "--heartbeat"), Map.entry("journalRetention", "--journal-retention"),
             Map.entry("changesPerMinute", "--api-changes-per-minute"), Map.entry("readsPerMinute", "--api-reads-per-minute"),
             Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"),
-            Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"));
+            Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"),
+            Map.entry("usageReportInterval", "--usage-report-interval"),
+            Map.entry("usageReportsPerSecond", "--usage-reports-per-second"));
 
     /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
     private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
@@ -118,6 +120,16 @@ public final class Main implements Callable<Integer> {
             description = "Sync streams one gRPC connection may carry at once (HTTP/2 MAX_CONCURRENT_STREAMS); more wait for one"
                     + " to end (env FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerConnection;
+
+    @Option(names = "--usage-report-interval", defaultValue = "${env:FLAGS_USAGE_REPORT_INTERVAL:-PT1M}",
+            description = "How often SDKs report which flags they evaluated, and how often at most usage.json is written;"
+                    + " ISO-8601, PT5S to PT1H (env FLAGS_USAGE_REPORT_INTERVAL, default ${DEFAULT-VALUE}).")
+    Duration usageReportInterval;
+
+    @Option(names = "--usage-reports-per-second", defaultValue = "${env:FLAGS_USAGE_REPORTS_PER_SECOND:-1000}",
+            description = "Flag usage reports the whole server takes per second; more get RESOURCE_EXHAUSTED and the SDK"
+                    + " reports again next period (env FLAGS_USAGE_REPORTS_PER_SECOND, default ${DEFAULT-VALUE}).")
+    int usageReportsPerSecond;
 
     @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
@@ -214,7 +226,8 @@ public final class Main implements Callable<Integer> {
         try {
             config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken,
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
-                    new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+                    new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
+                    new UsageSettings(usageReportInterval, usageReportsPerSecond));
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

@@ -29,11 +29,12 @@ import java.util.Objects;
  * @param maxSyncStreamsPerToken how many sync streams one token may have open at once
  * @param maxSyncStreamsPerConnection how many sync streams one gRPC connection may carry at once (an SDK
  *                                    instance needs one; a proxy that pools SDKs' streams needs more)
+ * @param usage how the SDKs' flag usage reports are taken: their interval and the server's rate limit
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
-                           int maxSyncStreamsPerConnection) {
+                           int maxSyncStreamsPerConnection, UsageSettings usage) {
 
     /**
      * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
@@ -61,6 +62,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
         Objects.requireNonNull(shutdownGrace, "shutdownGrace");
         Objects.requireNonNull(apiLimits, "apiLimits");
+        Objects.requireNonNull(usage, "usage");
         if (maxSyncStreamsPerToken < 1 || maxSyncStreamsPerToken > 1_000_000) {
             throw new BadSettingException("maxSyncStreamsPerToken", "max sync streams per token must be between 1 and 1000000, was "
                     + maxSyncStreamsPerToken);
@@ -110,65 +112,71 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
 
     /**
      * @return the defaults: ./data, all interfaces, ports 8080 and 9090, plaintext, 15 s heartbeats,
-     *     {@link ApiLimits#defaults()}, 10,000 sync streams per token
+     *     {@link ApiLimits#defaults()}, 10,000 sync streams per token, {@link UsageSettings#defaults()}
      */
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
-                ApiLimits.defaults(), 10_000, 1_000);
+                ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults());
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection);
+                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy allowing this many sync streams on one connection */
     public ServerConfig withMaxSyncStreamsPerConnection(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams);
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams, usage);
+    }
+
+    /** @return a copy taking flag usage reports with these settings */
+    public ServerConfig withUsage(UsageSettings settings) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, settings);
     }
 
     /** @return a copy allowing this many sync streams per token */
     public ServerConfig withMaxSyncStreamsPerToken(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection);
+                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return true if both ports serve TLS */

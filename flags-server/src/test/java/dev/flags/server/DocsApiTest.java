@@ -41,6 +41,8 @@ class DocsApiTest {
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).contains("\"title\" : \"invalid flag\"").contains("\"status\" : 412")
                     .contains("\"ruleName\" : \"beta testers\"").contains("back to the 10% canary").contains("flags_http_requests_total")
+                    .as("the usage of every flag, none reported").contains("\"reportInterval\" : \"PT1M\"")
+                    .contains("\"lastEvaluatedAt\" : null")
                     .as("the explanation api.md shows")
                     .contains("\"detail\" : \"conditions[1]: percentage 50%: the user's bucket is 90854 of 100000, and the"
                             + " rollout includes buckets 0 to 49999\"");

@@ -17,6 +17,8 @@ class MainTest {
         new CommandLine(main).parseArgs();
         assertThat(new ApiLimits(main.apiChangesPerMinute, main.apiReadsPerMinute)).isEqualTo(ApiLimits.defaults());
         assertThat(main.maxSyncStreamsPerToken).isEqualTo(ServerConfig.defaults().maxSyncStreamsPerToken());
+        assertThat(new UsageSettings(main.usageReportInterval, main.usageReportsPerSecond)).isEqualTo(UsageSettings.defaults())
+                .isEqualTo(ServerConfig.defaults().usage());
 
         Main off = new Main();
         new CommandLine(off).parseArgs("--api-changes-per-minute", "0", "--api-reads-per-minute", "0");
@@ -59,6 +61,14 @@ class MainTest {
                 .hasMessage("reads per minute must be between 0 (no limit) and 1000000, was 1000001");
         assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncStreamsPerToken(0))
                 .hasMessage("max sync streams per token must be between 1 and 1000000, was 0");
+        assertThatThrownBy(() -> new UsageSettings(java.time.Duration.ofMillis(4_999), 1))
+                .hasMessage("usage report interval must be between PT5S and PT1H, was PT4.999S");
+        assertThatThrownBy(() -> new UsageSettings(java.time.Duration.ofHours(2), 1))
+                .hasMessage("usage report interval must be between PT5S and PT1H, was PT2H");
+        assertThatThrownBy(() -> new UsageSettings(java.time.Duration.ofMinutes(1), 0))
+                .hasMessage("usage reports per second must be between 1 and 1000000, was 0");
+        assertThat(new UsageSettings(java.time.Duration.ofSeconds(5), 1_000_000).reportsPerSecond()).as("both ends are allowed")
+                .isEqualTo(1_000_000);
     }
 
     @Test

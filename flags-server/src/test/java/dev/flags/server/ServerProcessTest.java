@@ -429,6 +429,21 @@ class ServerProcessTest {
     }
 
     @Test
+    void aUsageSettingOutOfRangeIsABadSettingNamedWithItsVariable() throws Exception {
+        Path data = dir.resolve("usage");
+        Run interval = runMain(Map.of("FLAGS_USAGE_REPORT_INTERVAL", "PT1S"), "--data-dir", data.toString());
+        assertThat(interval.exitCode()).as(interval.output()).isEqualTo(2);
+        assertThat(interval.output()).startsWith("flags-server: usage report interval must be between PT5S and PT1H, was PT1S"
+                + " (from the environment variable FLAGS_USAGE_REPORT_INTERVAL)");
+        assertOneLineAndTheHelp(interval);
+        Run rate = runMain(Map.of(), "--usage-reports-per-second", "0", "--data-dir", data.toString());
+        assertThat(rate.exitCode()).as(rate.output()).isEqualTo(2);
+        assertThat(rate.output()).startsWith("flags-server: usage reports per second must be between 1 and 1000000, was 0\n");
+        assertOneLineAndTheHelp(rate);
+        assertThat(data).as("nothing touched").doesNotExist();
+    }
+
+    @Test
     void aHeartbeatTooShortOrTooLongIsABadSettingBeforeAnythingIsTouched() throws Exception {
         // Both crashed with a stack trace once the journal was opened and an admin token generated.
         for (String heartbeat : List.of("PT0.000000001S", "PT0.05S", "PT99999999999H", "PT1H0.001S")) {

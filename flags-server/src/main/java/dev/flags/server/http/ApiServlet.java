@@ -20,6 +20,7 @@ import dev.flags.server.Playground;
 import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
 import dev.flags.server.ScheduleService;
+import dev.flags.server.UsageService;
 import dev.flags.server.auth.Authentication;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
@@ -74,9 +75,10 @@ public final class ApiServlet extends HttpServlet {
     /** Everything the API needs. */
     public record Services(TokenService tokens, EnvironmentService environments, FlagService flags, RoleService roles,
                            ScheduleService schedules, HistoryService history, Playground playground, Metrics metrics,
-                           RequestLimits limits) {
+                           RequestLimits limits, UsageService usage) {
         /** Checks every part. */
         public Services {
+            Objects.requireNonNull(usage, "usage");
             Objects.requireNonNull(limits, "limits");
             Objects.requireNonNull(tokens, "tokens");
             Objects.requireNonNull(environments, "environments");
@@ -183,6 +185,11 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("schedules")) {
                 routeSchedules(req, resp, p, env, parts.subList(3, n));
+                return;
+            }
+            if (section.equals("usage") && n == 3) {
+                requireMethod(method, "GET");
+                usage(resp, services.usage().usage(p, env, req.getParameter("flag")));
                 return;
             }
             if (section.equals("state") && n == 3) {
@@ -403,6 +410,25 @@ public final class ApiServlet extends HttpServlet {
             n.putNull("flagVersion");
         }
         return n;
+    }
+
+    // ---------------------------------------------------------------- usage
+
+    /** Every field always present (null for never), one shape to read. */
+    private static void usage(HttpServletResponse resp, UsageService.Usage u) throws IOException {
+        ObjectNode n = NODES.objectNode().put("environment", u.environment()).put("since", instant(u.since()))
+                .put("reportInterval", u.reportInterval().toString());
+        ArrayNode flags = n.putArray("flags");
+        for (UsageService.FlagUsage f : u.flags()) {
+            ObjectNode flag = flags.addObject().put("flag", f.flag())
+                    .put("lastEvaluatedAt", instant(f.use().lastEvaluatedAt()))
+                    .put("lastServedTrueAt", instant(f.use().lastServedTrueAt()))
+                    .put("lastServedFalseAt", instant(f.use().lastServedFalseAt()));
+            ArrayNode apps = flag.putArray("applications");
+            f.use().applications().forEach(a -> apps.addObject().put("name", a.name()).put("sdk", a.sdk())
+                    .put("lastReportAt", a.lastReportAt().toString()));
+        }
+        write(resp, 200, n);
     }
 
     // ---------------------------------------------------------------- roles

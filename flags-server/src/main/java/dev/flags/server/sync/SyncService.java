@@ -6,16 +6,28 @@ import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SnapshotRequest;
 import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.protocol.v1.FlagUsage;
+import dev.flags.protocol.v1.UsageReceipt;
+import dev.flags.protocol.v1.UsageReport;
 import dev.flags.server.auth.Authenticator;
 import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.JournalException;
+import dev.flags.server.usage.ReportRateLimit;
+import dev.flags.server.usage.UsageStore;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +44,12 @@ import org.slf4j.LoggerFactory;
  * environments. A token with as many streams open as the broadcaster allows gets {@code
  * RESOURCE_EXHAUSTED}. After {@link Broadcaster#shutdown()} calls get {@code UNAVAILABLE}.
  *
+ * <p>{@code ReportUsage} is checked as a subscription is (the same token rule and codes), then against
+ * the server-wide {@link ReportRateLimit} ({@code RESOURCE_EXHAUSTED}) and the report's limits ({@code
+ * INVALID_ARGUMENT}, {@link UsageReportCheck}); its marks of keys that are flags of the environment go to
+ * the {@link UsageStore}, the others are ignored (a flag archived a moment ago is no error). An archived
+ * environment records no usage. The receipt carries the report interval.
+ *
  * <pre>{@code
  * Server grpc = NettyServerBuilder.forPort(9090)
  *     .addService(SyncService.definition(broadcaster, tokens))
@@ -47,16 +65,54 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   private static final int MAX_SDK_LENGTH = 128;
 
   private final Broadcaster broadcaster;
+  private final UsageStore usage;
+  private final ReportRateLimit reportRate;
+  private final UsageReceipt receipt;
+  private final LongAdder reportsTaken = new LongAdder();
+  private final LongAdder reportsRefused = new LongAdder();
 
   /**
-   * Creates the service. It expects its calls to pass an {@link AuthInterceptor}; see {@link
-   * #definition}.
+   * Creates the service with usage reports kept in a store of its own, on the system clock, taken at
+   * most 1,000 a second and asked for once a minute: for tests and benchmarks of the sync stream.
    *
    * @param broadcaster the fan-out that serves the subscriptions
    * @throws NullPointerException if broadcaster is null
    */
   public SyncService(Broadcaster broadcaster) {
+    this(broadcaster, new UsageStore(Clock.systemUTC(), Map.of()), new ReportRateLimit(1_000, Clock.systemUTC()),
+        Duration.ofMinutes(1));
+  }
+
+  /**
+   * Creates the service. It expects its calls to pass an {@link AuthInterceptor}; see {@link
+   * #definition(SyncService, Authenticator)}.
+   *
+   * @param broadcaster the fan-out that serves the subscriptions
+   * @param usage where usage reports are recorded
+   * @param reportRate the server-wide limit on usage reports
+   * @param reportInterval how often SDKs are asked to report, sent in every receipt
+   * @throws NullPointerException if an argument is null
+   */
+  public SyncService(Broadcaster broadcaster, UsageStore usage, ReportRateLimit reportRate, Duration reportInterval) {
     this.broadcaster = Objects.requireNonNull(broadcaster, "broadcaster");
+    this.usage = Objects.requireNonNull(usage, "usage");
+    this.reportRate = Objects.requireNonNull(reportRate, "reportRate");
+    this.receipt = UsageReceipt.newBuilder().setReportIntervalMillis(reportInterval.toMillis()).build();
+  }
+
+  /**
+   * Returns the service with its authentication, ready for {@code ServerBuilder.addService}.
+   *
+   * @param service the service
+   * @param authenticator checks each call's bearer token
+   * @return the intercepted service definition
+   * @throws NullPointerException if an argument is null
+   */
+  public static ServerServiceDefinition definition(SyncService service, Authenticator authenticator) {
+    // Subscribe responses are encoded by the broadcaster's SharedEncoding: once per change, not
+    // once per stream.
+    ServerServiceDefinition bound = service.broadcaster.encoding().bind(service.bindService());
+    return ServerInterceptors.intercept(bound, new AuthInterceptor(authenticator));
   }
 
   /**
@@ -69,15 +125,12 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
    */
   public static ServerServiceDefinition definition(Broadcaster broadcaster,
       Authenticator authenticator) {
-    // Subscribe responses are encoded by the broadcaster's SharedEncoding: once per change, not
-    // once per stream.
-    ServerServiceDefinition service = broadcaster.encoding().bind(new SyncService(broadcaster).bindService());
-    return ServerInterceptors.intercept(service, new AuthInterceptor(authenticator));
+    return definition(new SyncService(broadcaster), authenticator);
   }
 
   @Override
   public void subscribe(SubscribeRequest request, StreamObserver<SyncMessage> responseObserver) {
-    Status problem = check(request.getEnvironment());
+    Status problem = check(request.getEnvironment(), "sync");
     if (problem == null && request.getFromVersion() < 0) {
       problem = Status.INVALID_ARGUMENT.withDescription(
           "from_version must be at least 0 (0 for none), was " + request.getFromVersion());
@@ -98,7 +151,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   @Override
   public void getSnapshot(SnapshotRequest request, StreamObserver<Snapshot> responseObserver) {
-    Status problem = check(request.getEnvironment());
+    Status problem = check(request.getEnvironment(), "sync");
     if (problem != null) {
       responseObserver.onError(problem.asRuntimeException());
       return;
@@ -112,8 +165,77 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     responseObserver.onCompleted();
   }
 
-  /** The first problem with a call for an environment, or null. */
-  private Status check(String environment) {
+  @Override
+  public void reportUsage(UsageReport report, StreamObserver<UsageReceipt> responseObserver) {
+    Status problem = check(report.getEnvironment(), "report usage of");
+    if (problem == null) {
+      ReportRateLimit.Admission admission = reportRate.take();
+      if (admission == ReportRateLimit.Admission.FIRST_REFUSED) {
+        // One line per episode, not one per report: a fleet over the limit would fill the log.
+        LOG.warn("usage: more than {} reports a second (--usage-reports-per-second); refusing some until they slow"
+            + " down (their SDKs report again next period)", reportRate.perSecond());
+      }
+      if (admission != ReportRateLimit.Admission.ADMITTED) {
+        problem = Status.RESOURCE_EXHAUSTED.withDescription("the server takes at most " + reportRate.perSecond()
+            + " usage reports a second and is over it: report again next period");
+      }
+    }
+    if (problem == null) {
+      String invalid = UsageReportCheck.problem(report);
+      if (invalid != null) {
+        problem = Status.INVALID_ARGUMENT.withDescription(invalid);
+      }
+    }
+    if (problem != null) {
+      reportsRefused.increment();
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("usage: report for {} by {} refused: {} {}", shorten(report.getEnvironment(), 80),
+            AuthInterceptor.principal().map(Principal::tokenId).orElse("?"), problem.getCode(),
+            LogText.escape(problem.getDescription()));
+      }
+      responseObserver.onError(problem.asRuntimeException());
+      return;
+    }
+    Optional<EnvironmentState> env;
+    try {
+      env = broadcaster.currentState(report.getEnvironment());
+    } catch (JournalException e) {
+      responseObserver.onError(Status.UNAVAILABLE.withDescription("the journal is not available: report later")
+          .asRuntimeException());
+      return;
+    }
+    // Archived a moment ago (checked above): nothing to record, and nothing the SDK could do better.
+    if (env.isPresent() && !env.get().archived()) {
+      Map<String, ?> flags = env.get().flags();
+      List<UsageStore.Mark> marks = new ArrayList<>(report.getFlagsCount());
+      for (FlagUsage f : report.getFlagsList()) {
+        if (flags.containsKey(f.getKey())) { // others are no flag of it (any longer): ignored
+          marks.add(new UsageStore.Mark(f.getKey(), f.getServedTrue(), f.getServedFalse()));
+        }
+      }
+      usage.record(report.getEnvironment(), report.getSdk(), report.getApplication(), marks);
+    }
+    reportsTaken.increment();
+    responseObserver.onNext(receipt);
+    responseObserver.onCompleted();
+  }
+
+  /** @return usage reports taken since the server started */
+  public long usageReportsTaken() {
+    return reportsTaken.sum();
+  }
+
+  /** @return usage reports refused since the server started, for any reason (token, limits, rate) */
+  public long usageReportsRefused() {
+    return reportsRefused.sum();
+  }
+
+  /**
+   * The first problem with a call for an environment, or null.
+   *
+   * @param action what the call does to the environment, for the message: "sync", "report usage of"
+   */
+  private Status check(String environment, String action) {
     Optional<Principal> principal = AuthInterceptor.principal();
     if (principal.isEmpty()) {
       return Status.UNAUTHENTICATED.withDescription("the call was not authenticated");
@@ -138,7 +260,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       }
       return Status.PERMISSION_DENIED.withDescription("a token of scope " + p.scope().apiName()
           + " for " + (p.environments().isEmpty() ? "no environment" : p.environments())
-          + " may not sync environment \"" + environment + "\": "
+          + " may not " + action + " environment \"" + environment + "\": "
           + (exists ? "use an sdk token of that environment"
               : "there is no such environment; is the SDK's environment() mistyped?"));
     }

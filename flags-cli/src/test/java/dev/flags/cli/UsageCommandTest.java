@@ -1,0 +1,131 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.FlagUsage;
+import dev.flags.protocol.v1.UsageReport;
+import dev.flags.server.FlagServer;
+import dev.flags.server.ServerConfig;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code flags usage} against a real server, with usage reported over its real gRPC port as an SDK reports it. */
+class UsageCommandTest {
+
+    private static final String ADMIN = "cli-test-admin-token-0123456789";
+    private static final String TIME = "20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ";
+
+    @TempDir
+    Path dir;
+    private FlagServer server;
+    private ManagedChannel channel;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    private Run flags(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] all = new String[args.length + 3];
+        all[0] = args[0];
+        all[1] = "--server=http://127.0.0.1:" + server.httpPort();
+        all[2] = "--token=" + ADMIN;
+        all[3] = "--env=production";
+        System.arraycopy(args, 1, all, 4, args.length - 1);
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private void send(String method, String path, String body) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + server.httpPort() + "/api/v1" + path)).header("Authorization", "Bearer " + ADMIN)
+                .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isBetween(200, 201);
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN));
+        send("POST", "/environments", "{\"key\": \"production\"}");
+        for (String flag : List.of("billing-v2", "old-checkout-flow", "promo")) {
+            send("PUT", "/environments/production/flags/" + flag, "{\"enabled\": true}");
+        }
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        server.close();
+    }
+
+    private void report(String application, FlagUsage... flags) {
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
+        FlagSyncGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .reportUsage(UsageReport.newBuilder().setEnvironment("production").setSdk("flags-java/0.1.0")
+                        .setApplication(application).addAllFlags(List.of(flags)).build());
+    }
+
+    private static FlagUsage mark(String key, boolean servedTrue, boolean servedFalse) {
+        return FlagUsage.newBuilder().setKey(key).setServedTrue(servedTrue).setServedFalse(servedFalse).build();
+    }
+
+    @Test
+    void usageIsATableOfEveryFlagWithNeverForWhatWasNotSeenAndALineSayingSinceWhen() {
+        Run none = flags("usage");
+        assertThat(none.exit()).as(none.err()).isZero();
+        assertThat(none.out().lines()).hasSize(4).allMatch(l -> l.equals(l.stripTrailing()));
+        assertThat(none.out().lines().skip(1)).allMatch(l -> l.matches("\\S+ +never +never +never"));
+        assertThat(none.err()).isEqualTo("flags: no usage recorded in environment \"production\" yet: no SDK has reported (SDKs"
+                + " report every PT1M)\n");
+
+        report("checkout", mark("billing-v2", true, false), mark("promo", false, true));
+        report("", mark("billing-v2", true, true));
+        report("billing-worker", mark("billing-v2", true, false));
+        Run seen = flags("usage");
+        assertThat(seen.exit()).as(seen.err()).isZero();
+        List<String> lines = seen.out().lines().toList();
+        assertThat(lines.get(0)).isEqualTo("FLAG               LAST EVALUATED        SERVED TRUE           SERVED FALSE          APPLICATIONS");
+        assertThat(lines.get(1)).as("the applications most recent first").matches("billing-v2         " + TIME + "  " + TIME
+                + "  " + TIME + "  billing-worker, \\(unnamed\\), checkout");
+        assertThat(lines.get(2)).isEqualTo("old-checkout-flow  never                 never                 never");
+        assertThat(lines.get(3)).matches("promo              " + TIME + "  never                 " + TIME + "  checkout");
+        assertThat(seen.err()).matches("flags: usage recorded since " + TIME + " \\(SDKs report every PT1M\\); \"never\": not since"
+                + " then\n");
+
+        Run one = flags("usage", "promo");
+        assertThat(one.out().lines().toList()).hasSize(2).element(1).asString().startsWith("promo  ");
+        Run missing = flags("usage", "nope");
+        assertThat(missing.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(missing.err()).contains("there is no flag \"nope\" in environment \"production\"");
+    }
+
+    @Test
+    void aRowShowsFiveApplicationsAndHowManyMore() throws Exception {
+        for (int i = 1; i <= 7; i++) {
+            report("app-" + i, mark("promo", true, false));
+        }
+        String row = flags("usage", "promo").out().lines().toList().get(1);
+        assertThat(row).endsWith("  app-7, app-6, app-5, app-4, app-3, +2 more");
+    }
+}

@@ -1,0 +1,92 @@
+package dev.flags.server;
+
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.usage.EnvironmentUsage;
+import dev.flags.server.usage.FlagUse;
+import dev.flags.server.usage.UsageStore;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Thread-safe. Reads flag usage for the admin API: every current flag of an environment (or one), with
+ * what the SDKs reported of it, so that a flag never seen shows as such rather than being left out.
+ * Whoever may read the environment's flags may read their usage.
+ */
+public final class UsageService {
+
+    /**
+     * Immutable. One flag's usage.
+     *
+     * @param flag the flag's key
+     * @param use what was reported of it ({@link FlagUse#NEVER} if nothing)
+     */
+    public record FlagUsage(String flag, FlagUse use) {
+        /** Checks both are there. */
+        public FlagUsage {
+            Objects.requireNonNull(flag, "flag");
+            Objects.requireNonNull(use, "use");
+        }
+    }
+
+    /**
+     * Immutable. An environment's usage, as the API shows it.
+     *
+     * @param environment the environment's key
+     * @param since when the server started recording usage for it, or null if it never did
+     * @param reportInterval how often SDKs report
+     * @param flags the flags asked for, by key
+     */
+    public record Usage(String environment, Instant since, Duration reportInterval, List<FlagUsage> flags) {
+        /** Copies the list. */
+        public Usage {
+            flags = List.copyOf(flags);
+        }
+    }
+
+    private final Journal journal;
+    private final FlagService flags;
+    private final UsageStore store;
+    private final Duration reportInterval;
+
+    /**
+     * @param journal the journal: which flags an environment has
+     * @param flags the flags, for a single flag's 404
+     * @param store the usage reported
+     * @param reportInterval how often SDKs report
+     */
+    public UsageService(Journal journal, FlagService flags, UsageStore store, Duration reportInterval) {
+        this.journal = Objects.requireNonNull(journal, "journal");
+        this.flags = Objects.requireNonNull(flags, "flags");
+        this.store = Objects.requireNonNull(store, "store");
+        this.reportInterval = Objects.requireNonNull(reportInterval, "reportInterval");
+    }
+
+    /**
+     * @param flag one flag's key, or null for every current flag of the environment
+     * @return the usage, flags sorted by key
+     * @throws ApiException 403 for a token that may not read the environment, 404 for an environment or
+     *     (with {@code flag}) a flag that is not there, as {@code GET .../flags/{key}} answers
+     */
+    public Usage usage(Principal p, String env, String flag) {
+        Access.requireRead(p, env);
+        EnvironmentState state = Access.environment(journal, env);
+        if (flag != null) {
+            flags.get(p, env, flag); // its 404, word for word
+        }
+        // An archived environment records nothing, and what it had is dropped at the next write of usage.json.
+        Optional<EnvironmentUsage> recorded = state.archived() ? Optional.empty() : store.environment(env);
+        List<String> keys = flag != null ? List.of(flag) : state.flags().keySet().stream().sorted().toList();
+        List<FlagUsage> out = new ArrayList<>(keys.size());
+        for (String key : keys) {
+            // Optional.map of a flag never reported is empty: NEVER
+            out.add(new FlagUsage(key, recorded.map(u -> u.flags().get(key)).orElse(FlagUse.NEVER)));
+        }
+        return new Usage(env, recorded.map(EnvironmentUsage::since).orElse(null), reportInterval, out);
+    }
+}

@@ -1,0 +1,77 @@
+package dev.flags.server.sync;
+
+import dev.flags.core.Flag;
+import dev.flags.protocol.v1.FlagUsage;
+import dev.flags.protocol.v1.UsageReport;
+import dev.flags.server.LogText;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Immutable (stateless). The limits of a usage report (docs/server.md, "Flag usage"), and the first one a
+ * report breaks, in words that say what and which. Text from the report is quoted and cut short: a
+ * message never carries an unbounded input whole.
+ */
+final class UsageReportCheck {
+
+    /** The most flags one report may list. */
+    static final int MAX_FLAGS = 10_000;
+    /** The most characters of {@code sdk} and of {@code application}. */
+    static final int MAX_NAME_LENGTH = 100;
+    /** The most characters of a client's text shown in a message. */
+    private static final int SHOWN = 60;
+
+    private UsageReportCheck() {
+    }
+
+    /**
+     * @param report a report whose environment was already checked
+     * @return what is wrong with it, or null if nothing is
+     */
+    static String problem(UsageReport report) {
+        if (report.getFlagsCount() > MAX_FLAGS) {
+            return "a report lists at most " + MAX_FLAGS + " flags, this one " + report.getFlagsCount()
+                    + ": report more often, or fewer flags";
+        }
+        String name = nameProblem("sdk", report.getSdk());
+        if (name != null) {
+            return name;
+        }
+        name = nameProblem("application", report.getApplication());
+        if (name != null) {
+            return name;
+        }
+        Map<String, Integer> seen = new HashMap<>();
+        for (int i = 0; i < report.getFlagsCount(); i++) {
+            FlagUsage f = report.getFlags(i);
+            if (!Flag.isValidKey(f.getKey())) {
+                return "flags[" + i + "].key " + shown(f.getKey()) + " is not a flag key: " + Flag.KEY_SYNTAX;
+            }
+            Integer first = seen.putIfAbsent(f.getKey(), i);
+            if (first != null) {
+                return "flags[" + i + "].key " + shown(f.getKey()) + " is listed twice (flags[" + first + "] too): list each"
+                        + " flag once per report";
+            }
+            if (!f.getServedTrue() && !f.getServedFalse()) {
+                return "flags[" + i + "] (" + shown(f.getKey()) + ") has neither served_true nor served_false: set the"
+                        + " answers the flag gave";
+            }
+        }
+        return null;
+    }
+
+    private static String nameProblem(String field, String value) {
+        if (value.length() > MAX_NAME_LENGTH) {
+            return field + " is at most " + MAX_NAME_LENGTH + " characters, was " + value.length() + ": " + shown(value);
+        }
+        if (LogText.hasUnsafe(value)) {
+            return field + " must be printable text (no control or bidirectional characters), was " + shown(value);
+        }
+        return null;
+    }
+
+    /** Quoted, escaped, and at most {@link #SHOWN} characters of it. */
+    private static String shown(String text) {
+        return LogText.quoted(text.length() > SHOWN ? text.substring(0, SHOWN - 3) + "..." : text);
+    }
+}

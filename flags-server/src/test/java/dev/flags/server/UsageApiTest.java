@@ -1,0 +1,341 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.FlagUsage;
+import dev.flags.protocol.v1.UsageReceipt;
+import dev.flags.protocol.v1.UsageReport;
+import dev.flags.server.journal.MutableClock;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Flag usage end to end: SDK reports over a real gRPC port, read back over the real HTTP API, on a
+ * server whose clock the test moves.
+ */
+class UsageApiTest {
+
+    private static final Instant T0 = Instant.parse("2026-12-01T10:00:00Z");
+
+    @TempDir
+    Path dataDir;
+    private final MutableClock clock = new MutableClock(T0.plusMillis(400)); // reports are kept to the second
+    private FlagServer server;
+    private ApiClient api;
+    private final List<ManagedChannel> channels = new ArrayList<>();
+
+    private void start(ServerConfig config) throws Exception {
+        server = FlagServer.start(config, clock);
+        api = new ApiClient(server.httpPort());
+    }
+
+    /** A server with environments production (flags billing-v2, old-checkout, promo) and staging. */
+    private void startWithFlags(ServerConfig config) throws Exception {
+        start(config);
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}").status()).isEqualTo(201);
+        for (String flag : List.of("promo", "billing-v2", "old-checkout")) {
+            assertThat(api.put("/api/v1/environments/production/flags/" + flag, ADMIN, "{\"enabled\": true}").status())
+                    .isEqualTo(201);
+        }
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (ManagedChannel c : channels) {
+            c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private String token(String scope, String environment) {
+        ApiClient.Response made = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + scope + "-" + environment + "\", \"scope\": \""
+                + scope + "\", \"environments\": [\"" + environment + "\"]" + (scope.equals("tester") ? ", \"userId\": \"tess\"" : "")
+                + "}");
+        assertThat(made.status()).as(made.body()).isEqualTo(201);
+        return made.json().get("token").asText();
+    }
+
+    private FlagSyncGrpc.FlagSyncBlockingStub stub(String token) {
+        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+        channels.add(channel);
+        FlagSyncGrpc.FlagSyncBlockingStub stub = FlagSyncGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+        if (token == null) {
+            return stub;
+        }
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        return stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+
+    static FlagUsage mark(String key, boolean servedTrue, boolean servedFalse) {
+        return FlagUsage.newBuilder().setKey(key).setServedTrue(servedTrue).setServedFalse(servedFalse).build();
+    }
+
+    static UsageReport report(String environment, String application, FlagUsage... flags) {
+        return UsageReport.newBuilder().setEnvironment(environment).setSdk("flags-java/0.1.0").setApplication(application)
+                .setPeriodStartMillis(T0.toEpochMilli()).setPeriodEndMillis(T0.toEpochMilli() + 60_000)
+                .addAllFlags(List.of(flags)).build();
+    }
+
+    private JsonNode usage(String query) {
+        ApiClient.Response r = api.get("/api/v1/environments/production/usage" + query, ADMIN);
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        return r.json();
+    }
+
+    private static JsonNode flag(JsonNode usage, String key) {
+        for (JsonNode f : usage.get("flags")) {
+            if (f.get("flag").asText().equals(key)) {
+                return f;
+            }
+        }
+        throw new AssertionError("flag " + key + " is not listed in " + usage);
+    }
+
+    private static Status refusal(Runnable call) {
+        try {
+            call.run();
+        } catch (StatusRuntimeException e) {
+            return e.getStatus();
+        }
+        throw new AssertionError("the call was not refused");
+    }
+
+    @Test
+    void aReportShowsInTheUsageWithTrueAndFalseKeptApartAndEachApplicationListed() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        String sdk = token("sdk", "production");
+        JsonNode before = usage("");
+        assertThat(before.get("since").isNull()).as("nothing recorded yet").isTrue();
+        assertThat(before.get("flags")).hasSize(3).allMatch(f -> f.get("lastEvaluatedAt").isNull() && f.get("applications").isEmpty());
+
+        UsageReceipt receipt = stub(sdk).reportUsage(report("production", "checkout", mark("billing-v2", true, false),
+                mark("promo", false, true), mark("not-a-flag", true, true)));
+        assertThat(receipt.getReportIntervalMillis()).as("the configured interval").isEqualTo(60_000);
+
+        JsonNode first = usage("");
+        assertThat(first.get("environment").asText()).isEqualTo("production");
+        assertThat(first.get("since").asText()).isEqualTo("2026-12-01T10:00:00Z");
+        assertThat(first.get("reportInterval").asText()).isEqualTo("PT1M");
+        assertThat(first.get("flags").findValuesAsText("flag")).as("every current flag, by key; an unknown key ignored")
+                .containsExactly("billing-v2", "old-checkout", "promo");
+        JsonNode billing = flag(first, "billing-v2");
+        assertThat(billing.get("lastEvaluatedAt").asText()).isEqualTo("2026-12-01T10:00:00Z");
+        assertThat(billing.get("lastServedTrueAt").asText()).isEqualTo("2026-12-01T10:00:00Z");
+        assertThat(billing.get("lastServedFalseAt").isNull()).isTrue();
+        assertThat(billing.get("applications").toString())
+                .isEqualTo("[{\"name\":\"checkout\",\"sdk\":\"flags-java/0.1.0\",\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]");
+        JsonNode promo = flag(first, "promo");
+        assertThat(promo.get("lastServedTrueAt").isNull()).isTrue();
+        assertThat(promo.get("lastServedFalseAt").asText()).isEqualTo("2026-12-01T10:00:00Z");
+        JsonNode old = flag(first, "old-checkout");
+        assertThat(old.get("lastEvaluatedAt").isNull()).as("never seen").isTrue();
+        assertThat(old.get("lastServedTrueAt").isNull()).isTrue();
+        assertThat(old.get("lastServedFalseAt").isNull()).isTrue();
+
+        clock.advance(Duration.ofHours(1));
+        UsageReport unnamed = report("production", "", mark("billing-v2", false, true)).toBuilder().setSdk("flags-go/1.2.0").build();
+        stub(sdk).reportUsage(unnamed);
+        JsonNode later = usage("?flag=billing-v2");
+        assertThat(later.get("flags")).hasSize(1);
+        billing = later.get("flags").get(0);
+        assertThat(billing.get("lastEvaluatedAt").asText()).isEqualTo("2026-12-01T11:00:00Z");
+        assertThat(billing.get("lastServedTrueAt").asText()).as("true was not served in the second report")
+                .isEqualTo("2026-12-01T10:00:00Z");
+        assertThat(billing.get("lastServedFalseAt").asText()).isEqualTo("2026-12-01T11:00:00Z");
+        assertThat(billing.get("applications").toString()).as("most recent first; an application without a name shown as such")
+                .isEqualTo("[{\"name\":\"(unnamed)\",\"sdk\":\"flags-go/1.2.0\",\"lastReportAt\":\"2026-12-01T11:00:00Z\"},"
+                        + "{\"name\":\"checkout\",\"sdk\":\"flags-java/0.1.0\",\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]");
+        assertThat(later.get("since").asText()).as("since the first report").isEqualTo("2026-12-01T10:00:00Z");
+
+        String metrics = api.get("/metrics", null).body();
+        assertThat(metrics).contains("\nflags_usage_reports_total 2\n").contains("\nflags_usage_reports_refused_total 0\n");
+    }
+
+    @Test
+    void theUsageIsReadWithEveryScopeThatMayReadTheFlagsAndOneFlagIsFoundAsTheFlagGetFindsIt() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        String tester = token("tester", "production");
+        String editor = token("editor", "production");
+        String stagingEditor = token("editor", "staging");
+        String sdk = token("sdk", "production");
+        for (String reader : List.of(ADMIN, tester, editor)) {
+            assertThat(api.get("/api/v1/environments/production/usage", reader).status()).isEqualTo(200);
+        }
+        ApiClient.Response other = api.get("/api/v1/environments/production/usage", stagingEditor);
+        assertThat(other.status()).isEqualTo(403);
+        assertThat(other.json().get("detail").asText()).isEqualTo(api.get("/api/v1/environments/production/flags", stagingEditor)
+                .json().get("detail").asText());
+        assertThat(api.get("/api/v1/environments/production/usage", sdk).status()).isEqualTo(403);
+        assertThat(api.get("/api/v1/environments/nowhere/usage", ADMIN).status()).isEqualTo(404);
+        assertThat(api.post("/api/v1/environments/production/usage", ADMIN, "{}").status()).isEqualTo(405);
+
+        ApiClient.Response missing = api.get("/api/v1/environments/production/usage?flag=nope", ADMIN);
+        assertThat(missing.status()).isEqualTo(404);
+        assertThat(missing.json().get("detail").asText()).isEqualTo("there is no flag \"nope\" in environment \"production\"");
+        assertThat(api.delete("/api/v1/environments/production/flags/promo", ADMIN).status()).isEqualTo(200);
+        ApiClient.Response archived = api.get("/api/v1/environments/production/usage?flag=promo", ADMIN);
+        assertThat(archived.status()).isEqualTo(404);
+        assertThat(archived.json().get("detail").asText())
+                .isEqualTo(api.get("/api/v1/environments/production/flags/promo", ADMIN).json().get("detail").asText());
+        assertThat(usage("").get("flags").findValuesAsText("flag")).as("an archived flag is not listed")
+                .containsExactly("billing-v2", "old-checkout");
+    }
+
+    @Test
+    void aReportIsRefusedForTheTokensAndEnvironmentsThatMayNotSubscribe() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        String stagingSdk = token("sdk", "staging");
+        String editor = token("editor", "production");
+        Status wrongEnvironment = refusal(() -> stub(stagingSdk).reportUsage(report("production", "checkout")));
+        assertThat(wrongEnvironment.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(wrongEnvironment.getDescription()).isEqualTo("a token of scope sdk for [staging] may not report usage of"
+                + " environment \"production\": use an sdk token of that environment");
+        Status notSdk = refusal(() -> stub(editor).reportUsage(report("production", "checkout")));
+        assertThat(notSdk.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        Status unknown = refusal(() -> stub(ADMIN).reportUsage(report("nowhere", "checkout")));
+        assertThat(unknown.getCode()).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(unknown.getDescription()).isEqualTo("environment \"nowhere\" does not exist");
+        assertThat(refusal(() -> stub(null).reportUsage(report("production", ""))).getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+        assertThat(refusal(() -> stub(ADMIN).reportUsage(report("", ""))).getDescription()).isEqualTo("environment must not be empty");
+        assertThat(stub(ADMIN).reportUsage(report("production", "ops")).getReportIntervalMillis()).as("an admin token may")
+                .isEqualTo(60_000);
+        assertThat(usage("").get("since").isNull()).as("nothing refused was recorded, the admin's empty report was").isFalse();
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_usage_reports_refused_total 4\n")
+                .contains("\nflags_usage_reports_total 1\n");
+    }
+
+    @Test
+    void aReportOverTheLimitsIsRefusedWithAMessageThatSaysWhatAndWhich() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(token("sdk", "production"));
+        List<String> problems = new ArrayList<>();
+        List<UsageReport> bad = new ArrayList<>();
+        UsageReport.Builder many = report("production", "checkout").toBuilder();
+        for (int i = 0; i <= 10_000; i++) {
+            many.addFlags(mark("flag-" + i, true, false));
+        }
+        bad.add(many.build());
+        problems.add("a report lists at most 10000 flags, this one 10001: report more often, or fewer flags");
+        bad.add(report("production", "checkout").toBuilder().setSdk("s".repeat(101)).build());
+        problems.add("sdk is at most 100 characters, was 101: \"" + "s".repeat(57) + "...\"");
+        bad.add(report("production", "check\nout"));
+        problems.add("application must be printable text (no control or bidirectional characters), was \"check\\u000aout\"");
+        bad.add(report("production", "a".repeat(5_000)));
+        problems.add("application is at most 100 characters, was 5000: \"" + "a".repeat(57) + "...\"");
+        bad.add(report("production", "checkout", mark("billing-v2", true, false), mark("Bad Key!", true, false)));
+        problems.add("flags[1].key \"Bad Key!\" is not a flag key: a flag key starts with a letter or digit and holds only letters,"
+                + " digits, '.', '_' and '-', at most 128");
+        bad.add(report("production", "checkout", mark("x".repeat(300), true, false)));
+        problems.add("flags[0].key \"" + "x".repeat(57) + "...\" is not a flag key: a flag key starts with a letter or digit and"
+                + " holds only letters, digits, '.', '_' and '-', at most 128");
+        bad.add(report("production", "checkout", mark("promo", true, false), mark("billing-v2", true, false),
+                mark("promo", false, true)));
+        problems.add("flags[2].key \"promo\" is listed twice (flags[0] too): list each flag once per report");
+        bad.add(report("production", "checkout", mark("promo", false, false)));
+        problems.add("flags[0] (\"promo\") has neither served_true nor served_false: set the answers the flag gave");
+        for (int i = 0; i < bad.size(); i++) {
+            UsageReport r = bad.get(i);
+            Status refused = refusal(() -> sdk.reportUsage(r));
+            assertThat(refused.getCode()).as(problems.get(i)).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(refused.getDescription()).isEqualTo(problems.get(i));
+        }
+        assertThat(usage("").get("since").isNull()).as("no bad report recorded anything").isTrue();
+
+        UsageReport largest = report("production", "a".repeat(100)).toBuilder().setSdk("s".repeat(100)).clearFlags()
+                .addAllFlags(many.getFlagsList().subList(0, 10_000).stream()
+                        .map(f -> f.toBuilder().setKey(f.getKey() + "-" + "k".repeat(110)).build()).toList())
+                .build();
+        assertThat(largest.getFlags(0).getKey()).hasSizeGreaterThan(110);
+        assertThat(sdk.reportUsage(largest).getReportIntervalMillis()).as("the largest report within the limits is taken")
+                .isEqualTo(60_000);
+    }
+
+    @Test
+    void reportsOverTheServersRateAreRefusedUntilTimeRefillsIt() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir).withUsage(new UsageSettings(Duration.ofSeconds(30), 2)));
+        FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(token("sdk", "production"));
+        assertThat(sdk.reportUsage(report("production", "a")).getReportIntervalMillis()).isEqualTo(30_000);
+        sdk.reportUsage(report("production", "b"));
+        Status refused = refusal(() -> sdk.reportUsage(report("production", "c", mark("promo", true, false))));
+        assertThat(refused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(refused.getDescription()).isEqualTo("the server takes at most 2 usage reports a second and is over it: report"
+                + " again next period");
+        assertThat(flag(usage(""), "promo").get("lastEvaluatedAt").isNull()).as("the refused report was not recorded").isTrue();
+        clock.advance(Duration.ofMillis(500));
+        sdk.reportUsage(report("production", "c", mark("promo", true, false)));
+        assertThat(refusal(() -> sdk.reportUsage(report("production", "d"))).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(flag(usage(""), "promo").get("applications").findValuesAsText("name")).containsExactly("c");
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_usage_reports_total 3\n")
+                .contains("\nflags_usage_reports_refused_total 2\n");
+    }
+
+    @Test
+    void usageOutlivesARestartAndWhatIsGoneIsDroppedFromTheFile() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        String sdk = token("sdk", "production");
+        String stagingSdk = token("sdk", "staging");
+        api.put("/api/v1/environments/staging/flags/promo", ADMIN, "{\"enabled\": true}");
+        stub(sdk).reportUsage(report("production", "checkout", mark("billing-v2", true, true), mark("old-checkout", true, false)));
+        stub(stagingSdk).reportUsage(report("staging", "checkout", mark("promo", true, false)));
+        JsonNode before = usage("");
+        assertThat(api.delete("/api/v1/environments/production/flags/old-checkout", ADMIN).status()).isEqualTo(200);
+        assertThat(api.delete("/api/v1/environments/staging", ADMIN).status()).isEqualTo(200);
+        server.close();
+
+        Path file = dataDir.resolve("usage.json");
+        assertThat(file).exists();
+        String written = java.nio.file.Files.readString(file);
+        assertThat(written).contains("\"billing-v2\"").as("an archived flag's usage is dropped").doesNotContain("old-checkout")
+                .as("an archived environment's too").doesNotContain("staging");
+
+        clock.advance(Duration.ofDays(1));
+        start(ServerFixture.config(dataDir));
+        assertThat(api.put("/api/v1/environments/production/flags/old-checkout", ADMIN, "{\"enabled\": true}").status())
+                .as("restored").isEqualTo(201);
+        JsonNode after = usage("");
+        assertThat(flag(after, "billing-v2")).isEqualTo(flag(before, "billing-v2"));
+        assertThat(after.get("since")).isEqualTo(before.get("since"));
+        assertThat(flag(after, "old-checkout").get("lastEvaluatedAt").isNull()).as("dropped when it was archived").isTrue();
+        assertThat(file).as("nothing changed since the start: nothing written").hasContent(written);
+    }
+
+    @Test
+    void anUnreadableUsageFileIsMovedAsideAndTheServerStartsWithoutUsage() throws Exception {
+        Path file = dataDir.resolve("usage.json");
+        java.nio.file.Files.createDirectories(dataDir);
+        for (String content : List.of("{\"environments\": ", "{\"hello\": \"world\"}",
+                "{\"format\": \"flags-server usage\", \"version\": 99, \"environments\": {}}")) {
+            java.nio.file.Files.writeString(file, content);
+            start(ServerFixture.config(dataDir));
+            ApiClient.Response listed = api.get("/api/v1/environments", ADMIN);
+            assertThat(listed.status()).as("the server started").isEqualTo(200);
+            assertThat(file).as(content).doesNotExist();
+            Path aside = dataDir.resolve("usage.json.unreadable-20261201T100000Z");
+            assertThat(aside).as("moved aside, never deleted").hasContent(content);
+            java.nio.file.Files.delete(aside);
+            server.close();
+            server = null;
+        }
+    }
+}

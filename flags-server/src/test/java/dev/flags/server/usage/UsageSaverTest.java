@@ -1,0 +1,63 @@
+package dev.flags.server.usage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.server.journal.MutableClock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** usage.json: written only when something changed, read back as it was, and set aside when it cannot be used. */
+class UsageSaverTest {
+
+    private static final Instant T0 = Instant.parse("2026-12-01T10:00:00Z");
+
+    @TempDir
+    Path dir;
+    private final MutableClock clock = new MutableClock(T0);
+
+    @Test
+    void theFileIsWrittenOnlyWhenAReportWasRecordedSinceTheLastWriteAndReadsBackTheSame() throws Exception {
+        UsageStore store = new UsageStore(clock, Map.of());
+        UsageFile file = new UsageFile(dir, clock);
+        UsageSaver saver = new UsageSaver(store, file, env -> Set.of("promo", "billing-v2"), Duration.ofMinutes(1));
+        assertThat(saver.saveIfChanged()).as("nothing recorded").isFalse();
+        assertThat(file.path()).doesNotExist();
+
+        store.record("production", "flags-java/0.1.0", "checkout", List.of(new UsageStore.Mark("promo", true, true),
+                new UsageStore.Mark("gone", true, false)));
+        assertThat(saver.saveIfChanged()).isTrue();
+        String first = Files.readString(file.path());
+        assertThat(first).startsWith("{\"format\":\"flags-server usage\",\"version\":1,").doesNotContain("gone");
+        assertThat(saver.saveIfChanged()).as("nothing new").isFalse();
+        assertThat(dir.resolve("usage.json.tmp")).as("the temporary file was renamed").doesNotExist();
+
+        clock.advance(Duration.ofMinutes(1));
+        store.record("production", "", "", List.of(new UsageStore.Mark("billing-v2", false, true)));
+        saver.close();
+        assertThat(Files.readString(file.path())).as("close writes what changed").isNotEqualTo(first).contains("(unnamed)");
+        assertThat(new UsageFile(dir, clock).read()).isEqualTo(store.snapshot());
+    }
+
+    @Test
+    void aFileThatIsNotAUsageFileIsMovedAsideNotDeletedNorOverwritten() throws Exception {
+        UsageFile file = new UsageFile(dir, clock);
+        String[] unusable = {"", "[1, 2]", "{\"format\": \"flags-server usage\", \"version\": 1, \"environments\": {\"p\":"
+                + " {\"since\": \"yesterday\", \"flags\": {}}}}"};
+        for (int i = 0; i < unusable.length; i++) {
+            Files.writeString(file.path(), unusable[i]);
+            assertThat(file.read()).isEmpty();
+            assertThat(file.path()).doesNotExist();
+        }
+        assertThat(dir.resolve("usage.json.unreadable-20261201T100000Z")).hasContent(unusable[0]);
+        assertThat(dir.resolve("usage.json.unreadable-20261201T100000Z-2")).hasContent(unusable[1]);
+        assertThat(dir.resolve("usage.json.unreadable-20261201T100000Z-3")).hasContent(unusable[2]);
+        assertThat(new UsageFile(dir.resolve("nothing-here"), clock).read()).as("no file: no usage, nothing logged").isEmpty();
+    }
+}
