@@ -120,6 +120,39 @@ class SdkAgainstServerTest {
     }
 
     @Test
+    void usageReportsShowWhichFlagsTheApplicationEvaluatedAndWhatTheyAnsweredAcrossARestartOfTheServer() throws Exception {
+        int httpPort = freePort();
+        int grpcPort = freePort();
+        try (FlagServer server = start(httpPort, grpcPort)) {
+            String token = seed(server);
+            call(server, "PUT", "/environments/production/flags/never-asked", "{\"enabled\": true}");
+            JsonNode before = call(server, "GET", "/environments/production/usage?flag=billing-v2", null);
+            assertThat(before.get("flags").get(0).get("lastEvaluatedAt").isNull()).isTrue();
+
+            Flags flags = Flags.builder().target("127.0.0.1:" + grpcPort).plaintext().sdkToken(token)
+                    .environment("production").application("checkout").build();
+            assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+            assertThat(flags.isEnabled("billing-v2", User.withId("tess").roles("beta-tester"))).isTrue();
+            assertThat(flags.isEnabled("billing-v2", User.withId("erik"))).isFalse();
+            flags.close(); // an application that stops before its first period still reports: close sends the rest
+        }
+        try (FlagServer again = start(httpPort, grpcPort)) {
+            JsonNode usage = call(again, "GET", "/environments/production/usage", null);
+            assertThat(usage.get("since").isNull()).isFalse();
+            JsonNode billing = usage.get("flags").get(0);
+            assertThat(billing.get("flag").asText()).isEqualTo("billing-v2");
+            assertThat(billing.get("lastEvaluatedAt").isNull()).as("kept across the restart (usage.json)").isFalse();
+            assertThat(billing.get("lastServedTrueAt").isNull()).isFalse();
+            assertThat(billing.get("lastServedFalseAt").isNull()).isFalse();
+            assertThat(billing.get("applications").get(0).get("name").asText()).isEqualTo("checkout");
+            assertThat(billing.get("applications").get(0).get("sdk").asText()).startsWith("flags-java/");
+            JsonNode neverAsked = usage.get("flags").get(1);
+            assertThat(neverAsked.get("flag").asText()).isEqualTo("never-asked");
+            assertThat(neverAsked.get("lastEvaluatedAt").isNull()).as("the flag the code does not ask for").isTrue();
+        }
+    }
+
+    @Test
     void aServerRestartCostsADeltaNotAFullReload() throws Exception {
         int httpPort = freePort();
         int grpcPort = freePort();
