@@ -35,6 +35,17 @@ class OfflineModeTest {
         return FlagFormat.writeFile(List.of(flags), Map.of());
     }
 
+    /**
+     * Replaces a watched file whole, as an editor's save does (a new file renamed over it). Files.writeString
+     * truncates and then writes: a test thread held up between the two for the watcher's 50 ms debounce let
+     * the SDK read an empty file, which it rightly reported as invalid (one more "is invalid", one more status).
+     */
+    private static void save(Path file, String content) throws java.io.IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".swp");
+        Files.writeString(tmp, content);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
     @Test
     void servesTheFlagsOfTheFile() throws Exception {
         Path file = dir.resolve("flags.json");
@@ -90,13 +101,13 @@ class OfflineModeTest {
             flags.addStatusListener(statuses::add);
             assertThat(statuses.poll(10, TimeUnit.SECONDS).problem()).as("the current status, at once").isEmpty();
 
-            Files.writeString(file, file(flag("a", false, 0)));
+            save(file, file(flag("a", false, 0)));
             assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo(
                     new FlagChangeEvent("a", FlagChangeEvent.Change.UPDATED, 2, Source.OFFLINE_FILE));
             assertThat(flags.isEnabled("a", USER)).isFalse();
 
             // A bad edit: the last good flags stay, and the log says why.
-            Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": \"yes\"}]}");
+            save(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": \"yes\"}]}");
             Await.until("the bad edit is reported", () -> !logs.lines("is invalid").isEmpty());
             assertThat(logs.lines("is invalid").get(0)).contains("keeping the last good flags").contains("enabled");
             assertThat(flags.isEnabled("a", USER, true)).isFalse();

@@ -602,9 +602,12 @@ class SyncTest {
     void aSilentStreamIsTreatedAsDeadAfterAFewHeartbeatIntervals() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
             Subscription sub = server.awaitSubscription();
+            // Taken before the snapshot is sent, so that the SDK heard its last message after it: taken once
+            // awaitReady returned, it was late by however long this thread took to wake, and the silence seen
+            // from here could be shorter than the SDK's.
+            long quietSince = System.nanoTime();
             sub.snapshot(3, 100, List.of(doc("a", true, 1)), Map.of());
             assertThat(flags.awaitReady(WAIT)).isTrue();
-            long quietSince = System.nanoTime();
 
             // The server says nothing more, though it promised a heartbeat every 100 ms.
             Subscription again = server.awaitSubscription(Duration.ofSeconds(5));
