@@ -14,6 +14,11 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.Period;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -622,17 +627,91 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "archive", description = "Archive a flag: no longer served; its history stays. `flags revert FLAG VERSION` (or a PUT) restores it.")
+    @Command(name = "archive", description = "Archive a flag: no longer served; its history stays. `flags revert FLAG VERSION`"
+            + " (or a PUT) restores it. Refused while the flag's usage shows code still evaluating it (see `flags usage`),"
+            + " unless --force.")
     static final class Archive implements Callable<Integer> {
+        /** The quiet time a flag needs before it is archived, unless --unused-for says otherwise. */
+        static final String DEFAULT_UNUSED_FOR = "7d";
+
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Option(names = "--unused-for", paramLabel = "DURATION", description = "How long no SDK may have evaluated the"
+                + " flag (15s, 90m, 8h, 30d, 2w, 1y or ISO-8601). Default: " + DEFAULT_UNUSED_FOR + ".")
+        String unusedFor = DEFAULT_UNUSED_FOR;
+        @Option(names = "--force", description = "Archive even if code evaluated the flag lately: that code then gets its default.")
+        boolean force;
 
         @Override
         public Integer call() {
-            print(spec, o.api(spec).call("DELETE", o.flagPath(flag), null, why.comment));
+            Api api = o.api(spec);
+            if (!force) {
+                checkUnused(api);
+            }
+            print(spec, api.call("DELETE", o.flagPath(flag), null, why.comment));
             return EXIT_OK;
+        }
+
+        /**
+         * Refuses if an SDK reported the flag within --unused-for: an archived flag is unknown to the SDK, which
+         * then answers the code's default, so archiving a flag the code still asks for changes what users get.
+         */
+        private void checkUnused(Api api) {
+            Instant cutoff = cutoff(isoDuration(spec, "--unused-for", unusedFor));
+            JsonNode usage;
+            try {
+                usage = api.call("GET", "/environments/" + Api.path(o.environment) + "/usage?flag=" + Api.path(flag), null, null);
+            } catch (CliException e) {
+                if (e.exitCode() == EXIT_UNREACHABLE) {
+                    throw e;
+                }
+                // A flag that is not there, a token that may not read, a server from before usage reports: the
+                // archive itself answers the first two with the server's own words, and the last has nothing to check.
+                return;
+            }
+            JsonNode use = usage.path("flags").path(0);
+            if (use.hasNonNull("lastEvaluatedAt")) {
+                Instant last = Instant.parse(use.get("lastEvaluatedAt").asText());
+                if (last.isAfter(cutoff)) {
+                    String apps = Usage.applications(use.path("applications"));
+                    throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" was evaluated at " + last
+                            + (apps.isEmpty() ? "" : " (by " + apps + ")") + ": code still asks for it, and archived it"
+                            + " would get its default there. Archive it once `flags usage " + oneLine(flag) + "` shows no"
+                            + " evaluation for " + unusedFor.trim() + ", or now with --force");
+                }
+            }
+            if (usage.hasNonNull("since") && Instant.parse(usage.get("since").asText()).isAfter(cutoff)) {
+                spec.commandLine().getErr().println("flags: usage is recorded only since " + oneLine(usage, "since")
+                        + ", less than " + unusedFor.trim() + " ago: an application that evaluates the flag rarely may not have"
+                        + " reported it yet");
+            } else if (!usage.hasNonNull("since")) {
+                spec.commandLine().getErr().println("flags: no usage recorded in environment \"" + oneLine(o.environment)
+                        + "\": no SDK has reported, so whether code still asks for the flag is not known");
+            }
+        }
+
+        /** Now minus an ISO-8601 duration (PT8H, P30D) or period (P2W, P1Y, counted in UTC). */
+        private Instant cutoff(String iso) {
+            Instant now = Instant.now();
+            try {
+                Duration d = Duration.parse(iso);
+                if (!d.isNegative() && !d.isZero()) {
+                    return now.minus(d);
+                }
+            } catch (DateTimeParseException notADuration) {
+                try {
+                    Period p = Period.parse(iso);
+                    if (!p.isNegative() && !p.isZero()) {
+                        return now.atZone(ZoneOffset.UTC).minus(p).toInstant();
+                    }
+                } catch (DateTimeParseException notAPeriodEither) {
+                    // said below
+                }
+            }
+            throw new ParameterException(spec.commandLine(), "--unused-for must be a positive duration such as 30d, 2w"
+                    + " or PT8H; was '" + unusedFor + "'");
         }
     }
 

@@ -128,4 +128,48 @@ class UsageCommandTest {
         String row = flags("usage", "promo").out().lines().toList().get(1);
         assertThat(row).endsWith("  app-7, app-6, app-5, app-4, app-3, +2 more");
     }
+
+    private boolean flagExists(String key) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                        + "/api/v1/environments/production/flags/" + key)).header("Authorization", "Bearer " + ADMIN).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode() == 200;
+    }
+
+    @Test
+    void archiveIsRefusedWhileCodeStillEvaluatesTheFlagUnlessForced() throws Exception {
+        Run unknown = flags("archive", "old-checkout-flow", "-m", "gone");
+        assertThat(unknown.exit()).as("no SDK has reported: nothing to go by, said, and archived").as(unknown.err()).isZero();
+        assertThat(unknown.err()).contains("flags: no usage recorded in environment \"production\": no SDK has reported, so"
+                + " whether code still asks for the flag is not known");
+        assertThat(flagExists("old-checkout-flow")).isFalse();
+
+        report("checkout", mark("billing-v2", true, false));
+        Run refused = flags("archive", "billing-v2", "-m", "v1 removed");
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.err()).matches("flags: flag \"billing-v2\" was evaluated at " + TIME + " \\(by checkout\\): code still"
+                + " asks for it, and archived it would get its default there. Archive it once `flags usage billing-v2` shows no"
+                + " evaluation for 7d, or now with --force\n");
+        assertThat(flagExists("billing-v2")).as("not archived").isTrue();
+        assertThat(flags("archive", "billing-v2", "--unused-for", "2w").err()).contains("no evaluation for 2w, or now with --force");
+
+        Run quiet = flags("archive", "promo");
+        assertThat(quiet.exit()).as(quiet.err()).isZero();
+        assertThat(quiet.err()).as("never evaluated, but usage is young").matches("flags: usage is recorded only since " + TIME
+                + ", less than 7d ago: an application that evaluates the flag rarely may not have reported it yet\n");
+
+        Run forced = flags("archive", "billing-v2", "--force", "-m", "v1 removed");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        assertThat(flagExists("billing-v2")).isFalse();
+    }
+
+    @Test
+    void archiveTakesOnlyAPositiveQuietTime() {
+        for (String bad : List.of("0s", "-P1D", "soon", "1M")) {
+            Run r = flags("archive", "promo", "--unused-for", bad);
+            assertThat(r.exit()).as(bad).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(r.err()).as(bad).contains("--unused-for");
+        }
+        assertThat(flags("archive", "nope").err()).as("a missing flag: the archive's own answer")
+                .contains("there is no flag \"nope\" in environment \"production\"");
+    }
 }
