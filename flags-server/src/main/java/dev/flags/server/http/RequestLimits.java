@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.ApiException;
 import dev.flags.server.ApiLimits;
 import dev.flags.server.LogText;
+import dev.flags.server.TokenBucket;
 import dev.flags.server.auth.Principal;
 import java.util.Map;
 import java.util.Objects;
@@ -83,7 +84,7 @@ public final class RequestLimits {
 
     private void admit(Principal principal, boolean change) {
         RequestBudget budget = change ? changes : reads;
-        RequestBudget.Admission a = budget.take(principal.tokenId());
+        TokenBucket.Admission a = budget.take(principal.tokenId());
         if (a.admitted()) {
             return;
         }

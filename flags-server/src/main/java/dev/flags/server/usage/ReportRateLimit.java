@@ -1,19 +1,20 @@
 package dev.flags.server.usage;
 
+import dev.flags.server.TokenBucket;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
 
 /**
- * Thread-safe (its method is synchronized). The server-wide limit on usage reports: a token bucket that
+ * Thread-safe (its bucket is). The server-wide limit on usage reports: a {@link TokenBucket} that
  * holds a second's worth of reports and refills evenly, so {@code perSecond} reports may come at once
  * and then {@code perSecond} a second.
  *
  * <p>Server-wide, not per token: the SDKs of a fleet share one {@code sdk} token, and what the limit
  * guards is the server's CPU. A refused report costs its SDK nothing but that period's marks, which it
- * sends with the next. In whole numbers, so that a refill is exact: a report costs a second's
- * nanoseconds, and every nanosecond earns {@code perSecond} of credit. Time is the server's clock; a
- * clock stepped back refills nothing until it catches up, one stepped forward refills the bucket.
+ * sends with the next. Time is the server's clock; a clock stepped back refills nothing until it
+ * catches up, one stepped forward refills the bucket.
  */
 public final class ReportRateLimit {
 
@@ -27,15 +28,11 @@ public final class ReportRateLimit {
         FIRST_REFUSED
     }
 
-    private static final long COST = 1_000_000_000L; // a second, in nanoseconds
+    private static final long NANOS_PER_SECOND = 1_000_000_000L;
 
     private final Clock clock;
-    private final long perSecond;
-    private final long capacity;
-    /** Guarded by this. */
-    private long credit;
-    private long refilledAt;
-    private boolean refusing;
+    private final int perSecond;
+    private final TokenBucket bucket;
 
     /**
      * @param perSecond the reports taken per second, at least 1
@@ -48,33 +45,22 @@ public final class ReportRateLimit {
         }
         this.clock = Objects.requireNonNull(clock, "clock");
         this.perSecond = perSecond;
-        this.capacity = perSecond * COST;
-        this.credit = capacity;
-        this.refilledAt = nanos(clock.instant());
+        this.bucket = new TokenBucket(perSecond, Duration.ofSeconds(1), nanos(clock.instant()));
     }
 
     /** @return whether a report is taken now, and if not, whether it is the first refused */
-    public synchronized Admission take() {
-        long now = nanos(clock.instant());
-        long elapsed = Math.min(Math.max(0, now - refilledAt), COST); // a second refills everything
-        credit = Math.min(capacity, credit + elapsed * perSecond);
-        refilledAt = Math.max(refilledAt, now);
-        if (credit >= COST) {
-            credit -= COST;
-            refusing = false;
-            return Admission.ADMITTED;
-        }
-        boolean first = !refusing;
-        refusing = true;
-        return first ? Admission.FIRST_REFUSED : Admission.REFUSED;
+    public Admission take() {
+        TokenBucket.Admission a = bucket.take(nanos(clock.instant()));
+        return a.admitted() ? Admission.ADMITTED : a.firstRefusal() ? Admission.FIRST_REFUSED : Admission.REFUSED;
     }
 
     /** @return the reports taken per second */
     public int perSecond() {
-        return (int) perSecond;
+        return perSecond;
     }
 
+    /** The clock's time in nanoseconds since the epoch: enough until the year 2262. */
     private static long nanos(Instant at) {
-        return at.getEpochSecond() * COST + at.getNano();
+        return at.getEpochSecond() * NANOS_PER_SECOND + at.getNano();
     }
 }

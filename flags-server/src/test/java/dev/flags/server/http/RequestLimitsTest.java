@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.ApiException;
 import dev.flags.server.ApiLimits;
+import dev.flags.server.TokenBucket;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
 import java.time.Duration;
@@ -34,14 +35,14 @@ class RequestLimitsTest {
         for (int i = 0; i < 5; i++) {
             assertThat(budget.take("k").admitted()).as("request %d", i + 1).isTrue();
         }
-        RequestBudget.Admission refused = budget.take("k");
+        TokenBucket.Admission refused = budget.take("k");
         assertThat(refused.admitted()).isFalse();
         assertThat(refused.firstRefusal()).isTrue();
         assertThat(refused.waitNanos()).isEqualTo(Duration.ofSeconds(12).toNanos());
         assertThat(budget.take("k").firstRefusal()).as("one log line per episode").isFalse();
 
         advance(Duration.ofSeconds(11));
-        RequestBudget.Admission stillRefused = budget.take("k");
+        TokenBucket.Admission stillRefused = budget.take("k");
         assertThat(stillRefused.admitted()).isFalse();
         assertThat(stillRefused.waitNanos()).isEqualTo(Duration.ofSeconds(1).toNanos());
         advance(Duration.ofSeconds(1));
@@ -52,7 +53,7 @@ class RequestLimitsTest {
         for (int i = 0; i < 5; i++) {
             assertThat(budget.take("k").admitted()).isTrue();
         }
-        RequestBudget.Admission again = budget.take("k");
+        TokenBucket.Admission again = budget.take("k");
         assertThat(again.admitted()).as("an idle hour does not save up more than the budget").isFalse();
         assertThat(again.firstRefusal()).isTrue();
     }
