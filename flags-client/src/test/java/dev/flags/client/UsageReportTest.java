@@ -51,6 +51,8 @@ class UsageReportTest {
             flags.isEnabled("dark", user);
             flags.evaluate("dark", user);
             flags.isEnabled("nobody-made-this", user);
+            flags.variant("nobody-made-this", user);
+            flags.isEnabled("Not a key!", user); // no flag can have it: not reported
             flags.close();
 
             ScriptedSyncServer.Report received = server.awaitReport();
@@ -63,6 +65,8 @@ class UsageReportTest {
             assertThat(report.getFlagsList()).containsExactlyInAnyOrder(
                     FlagUsage.newBuilder().setKey("billing-v2").setServedTrue(true).build(),
                     FlagUsage.newBuilder().setKey("dark").setServedFalse(true).build());
+            assertThat(report.getUnknownFlagsList()).as("a key the SDK does not have: a typo, or a flag archived too soon")
+                    .containsExactly("nobody-made-this");
             assertThat(server.reportsReceived()).as("one report").isEmpty();
         }
         assertThat(logs.text()).doesNotContain(TOKEN).doesNotContain("usage");

@@ -1,7 +1,8 @@
 package dev.flags.core;
 
 /**
- * Told when a flag's rules failed on a user, so that the failure is not silent. The evaluator still
+ * Told when a flag's rules failed on a user, or when the caller asked for a flag that is not there, so
+ * that the failure is not silent. The evaluator still
  * answers (the caller's default, with an {@link Reason.Kind#ERROR} reason from
  * {@link FlagSet#evaluate}); this is for a log line or a metric.
  *
@@ -29,4 +30,15 @@ public interface EvaluationFailureHandler {
      * @param failure what the rules threw ({@link RuntimeException} or {@link StackOverflowError})
      */
     void failed(String flagKey, long flagVersion, Throwable failure);
+
+    /**
+     * Called when the caller asked for a flag the set does not have (the answer is the caller's default,
+     * with a {@link Reason.Kind#FLAG_NOT_FOUND} reason from {@link FlagSet#evaluate}): a typo in the code,
+     * or a flag archived while code still asks for it. Not called for a null key. Does nothing unless
+     * overridden; the same rules as {@link #failed}: thread-safe, cheap, must not throw.
+     *
+     * @param flagKey the key asked for; any string the caller passed
+     */
+    default void unknownFlag(String flagKey) {
+    }
 }

@@ -183,8 +183,8 @@ public final class FlagSet {
 
     /**
      * Whether the flag is on for the user, telling {@code onFailure} when the flag's rules failed on
-     * the user (the answer is then {@code defaultValue}). Never throws; allocates nothing unless the
-     * rules fail.
+     * the user (the answer is then {@code defaultValue}) or when there is no such flag. Never throws;
+     * allocates nothing unless the rules fail.
      *
      * @param flagKey the flag's key
      * @param user the user; null gives {@code defaultValue} (not a failure of the flag)
@@ -193,8 +193,12 @@ public final class FlagSet {
      * @return the answer
      */
     public boolean isEnabled(String flagKey, User user, boolean defaultValue, EvaluationFailureHandler onFailure) {
-        CompiledFlag flag = flagKey == null ? null : flags.get(flagKey);
+        if (flagKey == null) {
+            return defaultValue;
+        }
+        CompiledFlag flag = flags.get(flagKey);
         if (flag == null) {
+            tellUnknown(onFailure, flagKey);
             return defaultValue;
         }
         boolean value = defaultValue;
@@ -214,6 +218,14 @@ public final class FlagSet {
             onFailure.failed(flag.flag().key(), flag.flag().version(), failure);
         } catch (RuntimeException | StackOverflowError ignored) {
             // The handler is a log line or a metric; its own failure must not reach the caller either.
+        }
+    }
+
+    private static void tellUnknown(EvaluationFailureHandler onFailure, String flagKey) {
+        try {
+            onFailure.unknownFlag(flagKey);
+        } catch (RuntimeException | StackOverflowError ignored) {
+            // As in tell(): the handler's own failure must not reach the caller.
         }
     }
 
@@ -245,8 +257,9 @@ public final class FlagSet {
 
     /**
      * Evaluates a flag and says why, telling {@code onFailure} when the flag's rules failed on the
-     * user (the answer is then {@code defaultValue} with an {@link Reason.Kind#ERROR} reason). A null
-     * key or user is an error of the caller, not a failure of the flag: it is not told. Never throws.
+     * user (the answer is then {@code defaultValue} with an {@link Reason.Kind#ERROR} reason), or when
+     * there is no such flag ({@link EvaluationFailureHandler#unknownFlag}). A null key or user is an
+     * error of the caller, not a failure of the flag: it is not told. Never throws.
      *
      * @param flagKey the flag's key
      * @param user the user
@@ -262,6 +275,7 @@ public final class FlagSet {
         String key = flagKey;
         CompiledFlag flag = flags.get(flagKey);
         if (flag == null) {
+            tellUnknown(onFailure, flagKey);
             return Evaluation.notFound(key, defaultValue);
         }
         Evaluation answer;

@@ -175,6 +175,45 @@ class EvaluationContractTest {
     }
 
     @Test
+    @DisplayName("a flag that is not there is told to the handler's unknownFlag (not a null key), and its own failure is ignored")
+    void unknownFlagsAreToldToTheHandler() {
+        FlagSet flags = FlagSet.of(flag("known", true));
+        List<String> heard = new ArrayList<>();
+        EvaluationFailureHandler handler = new EvaluationFailureHandler() {
+            @Override
+            public void failed(String flagKey, long flagVersion, Throwable failure) {
+                heard.add("failed " + flagKey);
+            }
+
+            @Override
+            public void unknownFlag(String flagKey) {
+                heard.add("unknown " + flagKey);
+            }
+        };
+        User user = User.withId("u");
+        assertThat(flags.isEnabled("typo", user, true, handler)).isTrue();
+        assertThat(flags.evaluate("gone", null, false, handler).reason().kind()).isEqualTo(Reason.Kind.FLAG_NOT_FOUND);
+        flags.isEnabled("known", user, false, handler);
+        flags.isEnabled(null, user, false, handler);
+        flags.evaluate(null, user, false, handler);
+        assertThat(heard).containsExactly("unknown typo", "unknown gone");
+
+        EvaluationFailureHandler throwing = new EvaluationFailureHandler() {
+            @Override
+            public void failed(String flagKey, long flagVersion, Throwable failure) {
+            }
+
+            @Override
+            public void unknownFlag(String flagKey) {
+                throw new IllegalStateException("the handler's own bug");
+            }
+        };
+        assertThat(flags.isEnabled("typo", user, true, throwing)).isTrue();
+        assertThat(flags.evaluate("typo", user, true, throwing).value()).isTrue();
+        assertThat(flags.isEnabled("typo", user, true, (k, v, f) -> { })).as("a lambda handler ignores unknown flags").isTrue();
+    }
+
+    @Test
     @DisplayName("a broken rule is not silent: the failure handler hears of it (not of a null user), and its own failure is ignored")
     void brokenRuleTellsTheFailureHandler() {
         Flag flag = new Flag("f", null, true, null, List.of(), List.of(),

@@ -94,7 +94,22 @@ public final class FlagStore implements AutoCloseable {
      */
     private final Cache<String, Boolean> warnedFailures =
             Caffeine.newBuilder().maximumSize(1_000).expireAfterWrite(Duration.ofHours(1)).build();
-    private final EvaluationFailureHandler failures = this::warnFailure;
+    /** The keys asked for that the store does not have, for usage reports; null if nobody reports them. */
+    private volatile UnknownKeys unknownKeys;
+    private final EvaluationFailureHandler failures = new EvaluationFailureHandler() {
+        @Override
+        public void failed(String flagKey, long flagVersion, Throwable failure) {
+            warnFailure(flagKey, flagVersion, failure);
+        }
+
+        @Override
+        public void unknownFlag(String flagKey) {
+            UnknownKeys sink = unknownKeys;
+            if (sink != null) {
+                sink.asked(flagKey);
+            }
+        }
+    };
 
     /**
      * Creates a store.
@@ -124,6 +139,15 @@ public final class FlagStore implements AutoCloseable {
         warnedUnknown = warnUnknownFlags
                 ? Caffeine.newBuilder().maximumSize(1_000).expireAfterWrite(Duration.ofHours(1)).build()
                 : null;
+    }
+
+    /**
+     * Records from now on the keys callers ask for that the store does not have (for usage reports).
+     *
+     * @param sink where they go
+     */
+    void recordUnknownKeys(UnknownKeys sink) {
+        this.unknownKeys = Objects.requireNonNull(sink, "sink");
     }
 
     private static ThreadPoolExecutor sharedEvents() {

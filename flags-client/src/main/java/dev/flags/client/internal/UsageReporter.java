@@ -12,8 +12,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -24,7 +26,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Thread-safe. Tells the flag server, once a period, which flags this SDK evaluated and which answers
  * they gave ({@code ReportUsage}), so that people can see which flags the code still asks for before
- * they archive one. The marks are set by flags-core's evaluator (a read of one field per call, see
+ * they archive one; and which keys the code asked for that the SDK does not have ({@link UnknownKeys}:
+ * a typo, or a flag archived while code still asks for it). The marks are set by flags-core's evaluator (a read of one field per call, see
  * {@code FlagSet.takeUsage}); this class only takes them and sends them.
  *
  * <p>One report at a time, on the SDK's background thread; the next period starts when the report
@@ -59,11 +62,14 @@ final class UsageReporter {
     private final String application;
     private final Clock clock;
     private final ScheduledExecutorService background;
+    private final UnknownKeys unknown = new UnknownKeys();
 
     private final Object lock = new Object();
     // Guarded by lock.
     /** Marks taken but not yet acknowledged by the server: flag key to SERVED_TRUE and/or SERVED_FALSE. */
     private final Map<String, Integer> pending = new LinkedHashMap<>();
+    /** Keys asked for that the SDK did not have, taken but not yet acknowledged. */
+    private final Set<String> pendingUnknown = new LinkedHashSet<>();
     private long intervalMillis;
     private long periodStartMillis;
     private ScheduledFuture<?> next;
@@ -92,6 +98,7 @@ final class UsageReporter {
         this.background = background;
         this.intervalMillis = interval.toMillis();
         this.periodStartMillis = clock.millis();
+        store.recordUnknownKeys(unknown);
     }
 
     /** Starts the first period. */
@@ -146,7 +153,8 @@ final class UsageReporter {
             int bits = (u.servedTrue() ? SERVED_TRUE : 0) | (u.servedFalse() ? SERVED_FALSE : 0);
             pending.merge(u.flagKey(), bits, (a, b) -> a | b);
         }
-        if (pending.isEmpty()) {
+        pendingUnknown.addAll(unknown.take());
+        if (pending.isEmpty() && pendingUnknown.isEmpty()) {
             return null;
         }
         long now = clock.millis();
@@ -159,6 +167,12 @@ final class UsageReporter {
             }
             b.addFlagsBuilder().setKey(e.getKey()).setServedTrue((e.getValue() & SERVED_TRUE) != 0)
                     .setServedFalse((e.getValue() & SERVED_FALSE) != 0);
+        }
+        for (String key : pendingUnknown) {
+            if (b.getUnknownFlagsCount() == UnknownKeys.MAX) {
+                break;
+            }
+            b.addUnknownFlags(key);
         }
         return b.build();
     }
@@ -181,6 +195,7 @@ final class UsageReporter {
         for (int i = 0; i < report.getFlagsCount(); i++) {
             pending.remove(report.getFlags(i).getKey());
         }
+        report.getUnknownFlagsList().forEach(pendingUnknown::remove);
         periodStartMillis = report.getPeriodEndMillis();
         refusalLogged = false;
         if (receipt != null && receipt.getReportIntervalMillis() > 0) {
@@ -194,12 +209,14 @@ final class UsageReporter {
             case UNIMPLEMENTED -> {
                 stopped = true;
                 pending.clear();
+                pendingUnknown.clear();
                 LOG.info("flags: the flag server does not take usage reports (a release before them); this SDK"
                         + " will not send any");
             }
             case INVALID_ARGUMENT -> {
                 // Sending the same again would be refused again: drop it, say so once.
                 pending.clear();
+                pendingUnknown.clear();
                 if (!refusalLogged) {
                     refusalLogged = true;
                     LOG.warn("flags: the flag server refused a usage report of environment \"{}\": {}",

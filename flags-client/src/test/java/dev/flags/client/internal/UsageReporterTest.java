@@ -218,4 +218,32 @@ class UsageReporterTest {
         reachable.close(true);
         assertThat(keys(received.poll())).as("sent before close returned").containsExactly("a");
     }
+
+    @Test
+    void keysAskedForThatTheSdkDoesNotHaveAreReportedBoundedAndKeptUntilAcknowledged() throws Exception {
+        FlagStore store = store("a");
+        UsageReporter reporter = reporter(store, Duration.ofHours(1));
+        answers.add(Status.UNAVAILABLE);
+        store.isEnabled("biling-v2", USER, false);
+        store.evaluate("archived-too-soon", USER, false);
+        store.isEnabled("not a key", USER, false);
+        reporter.report();
+        UsageReport failed = next();
+        assertThat(failed.getFlagsCount()).isZero();
+        assertThat(failed.getUnknownFlagsList()).containsExactlyInAnyOrder("biling-v2", "archived-too-soon");
+        until("the failure is handled", reporter::idle);
+
+        for (int i = 0; i < UnknownKeys.MAX + 10; i++) {
+            store.isEnabled("typo-" + i, USER, false);
+        }
+        reporter.report();
+        UsageReport next = next();
+        assertThat(next.getUnknownFlagsList()).as("the last report's, kept, and new ones up to the bound")
+                .hasSize(UnknownKeys.MAX).contains("biling-v2", "archived-too-soon");
+        until("acknowledged", reporter::idle);
+        store.isEnabled("a", USER, false);
+        reporter.report();
+        assertThat(next().getUnknownFlagsList()).as("what the bound left out waits for the next report").hasSize(2);
+        reporter.close(false);
+    }
 }
