@@ -387,22 +387,15 @@ public interface Flags extends AutoCloseable {
          * Names the application, for the flag server's usage view ({@code flags usage}: which applications
          * still evaluate a flag). Optional; only with {@link #target(String)}.
          *
-         * @param name up to {@value #MAX_APPLICATION_LENGTH} characters, no control characters, such as
-         *             {@code "checkout"}
+         * @param name up to {@value #MAX_APPLICATION_LENGTH} characters of printable text (no control,
+         *             bidirectional or invisible characters), not {@code "(unnamed)"}, such as {@code "checkout"}
          * @return this builder
          * @throws NullPointerException if {@code name} is null
-         * @throws IllegalArgumentException if it is blank, too long or has control characters
+         * @throws IllegalArgumentException if it is blank, too long, or not such text
          */
         public Builder application(String name) {
             nonBlank(name, "application");
-            if (name.length() > MAX_APPLICATION_LENGTH) {
-                throw new IllegalArgumentException("application must be at most " + MAX_APPLICATION_LENGTH
-                        + " characters, was " + name.length());
-            }
-            if (name.chars().anyMatch(Character::isISOControl)) {
-                throw new IllegalArgumentException("application must not have control characters");
-            }
-            this.application = name;
+            this.application = Settings.checkApplication(name);
             return this;
         }
 

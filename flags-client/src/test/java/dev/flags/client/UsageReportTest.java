@@ -73,6 +73,19 @@ class UsageReportTest {
     }
 
     @Test
+    void theFirstReportComesWithinSecondsOfTheStartNotAfterAWholeMinute() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            try (Flags flags = live(server, client(server))) {
+                flags.isEnabled("billing-v2", User.withId("u-1"));
+                long start = System.nanoTime();
+                ScriptedSyncServer.Report first = server.awaitReport(); // fails after 10 s
+                assertThat(first.report().getFlagsList()).extracting(FlagUsage::getKey).containsExactly("billing-v2");
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            }
+        }
+    }
+
+    @Test
     void nothingEvaluatedNothingSent() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
             live(server, client(server)).close(); // close() sends synchronously: a report would be in by now
@@ -106,12 +119,17 @@ class UsageReportTest {
 
     @Test
     void anApplicationNameIsCheckedAndOnlyForAServer() throws Exception {
+        assertThat(Flags.Builder.MAX_APPLICATION_LENGTH).isEqualTo(dev.flags.protocol.ReportedName.MAX_LENGTH);
         assertThatThrownBy(() -> Flags.builder().application(" "))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("application must not be blank");
         assertThatThrownBy(() -> Flags.builder().application("x".repeat(101)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most 100 characters, was 101");
         assertThatThrownBy(() -> Flags.builder().application("check\nout"))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("control characters");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("application must be printable text");
+        assertThatThrownBy(() -> Flags.builder().application("shop\u202eppa")).as("what the server refuses, refused here")
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("has U+202E at index 4");
+        assertThatThrownBy(() -> Flags.builder().application("(unnamed)"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stands for applications without a name");
         Path file = Files.writeString(tmp.resolve("flags.json"), "{\"formatVersion\": 1, \"flags\": []}");
         assertThatThrownBy(() -> Flags.builder().offlineFile(file).application("checkout").usageReporting(false).build())
                 .isInstanceOf(IllegalStateException.class)

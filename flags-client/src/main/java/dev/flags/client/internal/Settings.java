@@ -1,5 +1,6 @@
 package dev.flags.client.internal;
 
+import dev.flags.protocol.ReportedName;
 import io.grpc.NameResolverRegistry;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -44,6 +45,22 @@ public record Settings(String target, String sdkToken, String environment, boole
     private static final Pattern IPV6 = Pattern.compile("[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(%[\\w.-]+)?");
     private static final String FORM = "write host:port, such as flags.internal:9090 or [::1]:9090, or a gRPC target"
             + " such as dns:///flags.internal:9090";
+
+    /**
+     * Checks an application's name against the server's own rule for names in usage reports: a name the
+     * server would refuse would lose the application's usage, report after report.
+     *
+     * @param name a non-blank name
+     * @return {@code name}
+     * @throws IllegalArgumentException if the server would refuse it
+     */
+    public static String checkApplication(String name) {
+        String problem = ReportedName.problem(name, true);
+        if (problem != null) {
+            throw new IllegalArgumentException("application " + problem);
+        }
+        return name;
+    }
 
     /**
      * Checks the form of a flag server target. A plain {@code host:port} (or {@code [ipv6]:port}) must

@@ -101,10 +101,14 @@ final class UsageReporter {
         store.recordUnknownKeys(unknown);
     }
 
-    /** Starts the first period. */
+    /**
+     * Starts the first period, a short one ({@link #MIN_INTERVAL} at most): a new instance, such as one of
+     * a deployment that just started, shows in the usage view within seconds, and a server whose interval
+     * is short gets the first report within it (the SDK learns the interval from the first receipt).
+     */
     void start() {
         synchronized (lock) {
-            schedule();
+            schedule(Math.min(intervalMillis, MIN_INTERVAL.toMillis()));
         }
     }
 
@@ -116,11 +120,15 @@ final class UsageReporter {
     }
 
     private void schedule() {
+        schedule(intervalMillis);
+    }
+
+    private void schedule(long delayMillis) {
         if (closed || stopped) {
             return;
         }
         try {
-            next = background.schedule(this::report, intervalMillis, TimeUnit.MILLISECONDS);
+            next = background.schedule(this::report, delayMillis, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             next = null; // the JVM is going down
         }
@@ -181,6 +189,7 @@ final class UsageReporter {
     private void ended(UsageReport report, UsageReceipt receipt, Status failure) {
         synchronized (lock) {
             inFlight = false;
+            lock.notifyAll(); // close() may be waiting for this report to end
             if (failure == null) {
                 acknowledged(report, receipt);
             } else {
@@ -230,13 +239,15 @@ final class UsageReporter {
     }
 
     /**
-     * Stops reporting. If the stream is up, sends what is left, waiting at most {@link #CLOSE_DEADLINE}:
-     * an application that runs for less than a period (a job, a test) is seen too.
+     * Stops reporting. If the stream is up, sends what is left (after the report on its way, if there is
+     * one), waiting at most {@link #CLOSE_DEADLINE} in all: an application that runs for less than a
+     * period (a job, a test) is seen too.
      *
      * @param sendTheRest whether to try the last report (the server was reachable a moment ago)
      */
     void close(boolean sendTheRest) {
         UsageReport last = null;
+        long deadline = System.nanoTime() + CLOSE_DEADLINE.toNanos();
         synchronized (lock) {
             if (closed) {
                 return;
@@ -245,13 +256,29 @@ final class UsageReporter {
             if (next != null) {
                 next.cancel(false);
             }
-            if (sendTheRest && !stopped && !inFlight) {
+            // A report on its way: wait for it (within the deadline), so that what it carries is not
+            // cut off with the channel and the marks set since go in the last report.
+            boolean interrupted = false;
+            while (sendTheRest && inFlight && !interrupted) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                try {
+                    lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (sendTheRest && !stopped && !inFlight && !interrupted) {
                 last = takeReport();
             }
         }
-        if (last != null) {
+        long left = deadline - System.nanoTime();
+        if (last != null && left > 0) {
             try {
-                blockingStub.withDeadlineAfter(CLOSE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS).reportUsage(last);
+                blockingStub.withDeadlineAfter(left, TimeUnit.NANOSECONDS).reportUsage(last);
             } catch (StatusRuntimeException e) {
                 LOG.debug("flags: the last usage report was not delivered: {}", e.getStatus());
             }

@@ -25,6 +25,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -59,6 +61,14 @@ class UsageReporterTest {
                     public void reportUsage(UsageReport request, StreamObserver<UsageReceipt> observer) {
                         received.add(request);
                         Object answer = answers.poll();
+                        if (answer instanceof CountDownLatch release) { // held until the test releases it
+                            try {
+                                release.await(10, TimeUnit.SECONDS);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                            answer = null;
+                        }
                         if (answer instanceof Status s) {
                             observer.onError(s.asRuntimeException());
                         } else {
@@ -245,5 +255,21 @@ class UsageReporterTest {
         reporter.report();
         assertThat(next().getUnknownFlagsList()).as("what the bound left out waits for the next report").hasSize(2);
         reporter.close(false);
+    }
+
+    @Test
+    void closeWaitsForTheReportOnItsWayThenSendsWhatCameSince() throws Exception {
+        FlagStore store = store("a", "b");
+        UsageReporter reporter = reporter(store, Duration.ofHours(1));
+        CountDownLatch release = new CountDownLatch(1);
+        answers.add(release);
+        store.isEnabled("a", USER, false);
+        reporter.report();
+        assertThat(keys(next())).containsExactly("a");
+        store.isEnabled("b", USER, false);
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(() -> reporter.close(true));
+        release.countDown(); // the report on its way ends; close() then sends the rest
+        closing.get(10, TimeUnit.SECONDS);
+        assertThat(keys(received.poll())).as("sent before close returned").containsExactly("b");
     }
 }

@@ -1,0 +1,31 @@
+package dev.flags.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class ReportedNameTest {
+
+    @Test
+    void printableNamesUpToTheLimitAreTaken() {
+        assertThat(ReportedName.problem("checkout", true)).isNull();
+        assertThat(ReportedName.problem("", true)).as("no name").isNull();
+        assertThat(ReportedName.problem("Kasse ünd Café 🛒", true)).isNull();
+        assertThat(ReportedName.problem("x".repeat(100), true)).isNull();
+        assertThat(ReportedName.problem("flags-java/0.1.0", false)).isNull();
+    }
+
+    @Test
+    void namesPeopleCouldNotReadOrTellApartAreRefusedWithWhereTheyGoWrong() {
+        assertThat(ReportedName.problem("x".repeat(101), true)).isEqualTo("is at most 100 characters, was 101");
+        assertThat(ReportedName.problem("shop\u202eppa", true)).isEqualTo(
+                "must be printable text (no control, bidirectional or invisible characters), has U+202E at index 4");
+        for (char c : new char[] {'\n', '\u0000', '\u007f', '\u2028', '\u2029', '\u200e', '\u200f', '\u061c', '\u2066',
+                '\u2069', '\u200b', '\u200d', '\ufeff', '\u2060'}) {
+            assertThat(ReportedName.problem("a" + c, true)).as("U+%04X", (int) c).startsWith("must be printable text");
+        }
+        assertThat(ReportedName.problem("   ", true)).isEqualTo("must not be blank");
+        assertThat(ReportedName.problem("   ", false)).as("blank is only an application's problem").isNull();
+        assertThat(ReportedName.problem("(unnamed)", true)).startsWith("must not be \"(unnamed)\"");
+    }
+}
