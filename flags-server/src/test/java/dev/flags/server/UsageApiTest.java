@@ -264,9 +264,14 @@ class UsageApiTest {
 
         UsageReport largest = report("production", "a".repeat(100)).toBuilder().setSdk("s".repeat(100)).clearFlags()
                 .addAllFlags(many.getFlagsList().subList(0, 10_000).stream()
-                        .map(f -> f.toBuilder().setKey(f.getKey() + "-" + "k".repeat(110)).build()).toList())
+                        .map(f -> f.toBuilder().setKey((f.getKey() + "-" + "k".repeat(128)).substring(0, 128)).build()).toList())
+                .addAllUnknownFlags(java.util.stream.IntStream.range(0, 1_000).mapToObj(i -> String.format("%04d", i) + "u".repeat(124))
+                        .toList())
                 .build();
-        assertThat(largest.getFlags(0).getKey()).hasSizeGreaterThan(110);
+        assertThat(largest.getFlags(0).getKey()).hasSize(128);
+        assertThat(largest.getUnknownFlags(0)).hasSize(128);
+        assertThat(largest.getSerializedSize()).as("docs/server.md: about 1.5 MB, under the port's 2 MiB")
+                .isBetween(1_450_000, 1_600_000);
         assertThat(sdk.reportUsage(largest).getReportIntervalMillis()).as("the largest report within the limits is taken")
                 .isEqualTo(60_000);
     }
