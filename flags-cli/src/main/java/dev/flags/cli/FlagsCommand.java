@@ -457,7 +457,8 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     @Command(name = "usage", description = "Which flags the applications still evaluate: when each was last evaluated, last"
-            + " served true and false, and by which applications, as their SDKs report it.")
+            + " served true and false, and by which applications, as their SDKs report it; then the keys code asked for that"
+            + " are not flags (they get their default).")
     static final class Usage implements Callable<Integer> {
         /** The most application names shown in a row; the API lists them all (up to 20). */
         static final int SHOWN_APPLICATIONS = 5;
@@ -468,11 +469,27 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
+            Api api = o.api(spec);
             String path = "/environments/" + Api.path(o.environment) + "/usage" + (flag == null ? "" : "?flag=" + Api.path(flag));
-            JsonNode usage = o.api(spec).call("GET", path, null, null);
+            JsonNode usage;
+            try {
+                usage = api.call("GET", path, null, null);
+            } catch (CliException e) {
+                JsonNode asked = flag != null && e.exitCode() == EXIT_FAILED ? askedFor(api) : null;
+                if (asked == null) {
+                    throw e;
+                }
+                // Not a flag, but code asks for it: that is what someone typing its key wants to know.
+                spec.commandLine().getErr().println("flags: " + e.getMessage());
+                String apps = applications(asked.path("applications"));
+                spec.commandLine().getErr().println("flags: code last asked for \"" + oneLine(flag) + "\" at "
+                        + oneLine(asked, "lastAskedAt") + (apps.isEmpty() ? "" : " (by " + apps + ")") + ", and got its default");
+                return EXIT_FAILED;
+            }
             JsonNode flags = usage.path("flags");
             if (flags.isEmpty()) {
                 spec.commandLine().getErr().println("flags: environment \"" + oneLine(o.environment) + "\" has no flags");
+                printUnknown(usage.path("unknownFlags"), false);
                 return EXIT_OK;
             }
             List<String[]> rows = new ArrayList<>();
@@ -486,6 +503,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 spec.commandLine().getOut().println(String.format("%-" + width + "s  %-20s  %-20s  %-20s  %s", (Object[]) r)
                         .stripTrailing());
             }
+            printUnknown(usage.path("unknownFlags"), true);
             // On stderr, as other remarks: stdout stays the table for scripts.
             spec.commandLine().getErr().println(usage.hasNonNull("since")
                     ? "flags: usage recorded since " + oneLine(usage, "since") + " (SDKs report every "
@@ -493,6 +511,49 @@ public final class FlagsCommand implements Callable<Integer> {
                     : "flags: no usage recorded in environment \"" + oneLine(o.environment) + "\" yet: no SDK has reported"
                             + " (SDKs report every " + oneLine(usage, "reportInterval") + ")");
             return EXIT_OK;
+        }
+
+        /**
+         * The keys code asked for that are not flags, one line each, columns as the table's; nothing if there are
+         * none (or the server is from before it listed them).
+         */
+        private void printUnknown(JsonNode unknown, boolean afterTable) {
+            if (unknown.isEmpty()) {
+                return;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            if (afterTable) {
+                out.println();
+            }
+            out.println("asked for, but not flags of environment \"" + oneLine(o.environment) + "\" (a typo in the code, or archived"
+                    + " while code still asks for it: it gets its default):");
+            int width = 0;
+            for (JsonNode u : unknown) {
+                width = Math.max(width, oneLine(u, "flag").length());
+            }
+            for (JsonNode u : unknown) {
+                out.println(String.format("  %-" + width + "s  %-20s  %s", oneLine(u, "flag"), time(u, "lastAskedAt"),
+                        applications(u.path("applications"))).stripTrailing());
+            }
+        }
+
+        /**
+         * The environment's unknownFlags entry of the flag, or null if it has none (or the environment's usage
+         * cannot be read either: the first answer's error is the one to show).
+         */
+        private JsonNode askedFor(Api api) {
+            JsonNode usage;
+            try {
+                usage = api.call("GET", "/environments/" + Api.path(o.environment) + "/usage", null, null);
+            } catch (CliException e) {
+                return null;
+            }
+            for (JsonNode u : usage.path("unknownFlags")) {
+                if (flag.equals(u.path("flag").asText())) {
+                    return u;
+                }
+            }
+            return null;
         }
 
         /** A time as the API gives it (UTC, to the second), or "never". */

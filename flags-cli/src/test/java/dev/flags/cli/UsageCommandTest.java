@@ -86,6 +86,15 @@ class UsageCommandTest {
                         .setApplication(application).addAllFlags(List.of(flags)).build());
     }
 
+    private void reportAsking(String application, String... unknownFlags) {
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
+        FlagSyncGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .reportUsage(UsageReport.newBuilder().setEnvironment("production").setSdk("flags-java/0.1.0")
+                        .setApplication(application).addAllUnknownFlags(List.of(unknownFlags)).build());
+    }
+
     private static FlagUsage mark(String key, boolean servedTrue, boolean servedFalse) {
         return FlagUsage.newBuilder().setKey(key).setServedTrue(servedTrue).setServedFalse(servedFalse).build();
     }
@@ -171,5 +180,40 @@ class UsageCommandTest {
         }
         assertThat(flags("archive", "nope").err()).as("a missing flag: the archive's own answer")
                 .contains("there is no flag \"nope\" in environment \"production\"");
+    }
+
+    @Test
+    void keysAskedForThatAreNotFlagsFollowTheTableAndUsageOfOneSaysWhoAskedForIt() throws Exception {
+        report("checkout", mark("promo", true, false));
+        Run without = flags("usage");
+        assertThat(without.out().lines()).as("no unknown keys: the table alone").hasSize(4);
+
+        reportAsking("checkout", "biling-v2", "old-checkout-flow-v0");
+        reportAsking("billing-worker", "biling-v2");
+        Run seen = flags("usage");
+        assertThat(seen.exit()).as(seen.err()).isZero();
+        List<String> lines = seen.out().lines().toList();
+        assertThat(lines).hasSize(8);
+        assertThat(lines.get(3)).startsWith("promo  ");
+        assertThat(lines.get(4)).isEmpty();
+        assertThat(lines.get(5)).isEqualTo("asked for, but not flags of environment \"production\" (a typo in the code, or archived"
+                + " while code still asks for it: it gets its default):");
+        assertThat(lines.get(6)).as("by key, most recent application first").matches("  biling-v2             " + TIME
+                + "  billing-worker, checkout");
+        assertThat(lines.get(7)).matches("  old-checkout-flow-v0  " + TIME + "  checkout");
+        assertThat(seen.err()).as("the since line stays on stderr").startsWith("flags: usage recorded since ");
+
+        Run one = flags("usage", "biling-v2");
+        assertThat(one.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(one.out()).isEmpty();
+        assertThat(one.err()).matches("flags: there is no flag \"biling-v2\" in environment \"production\"\n"
+                + "flags: code last asked for \"biling-v2\" at " + TIME + " \\(by billing-worker, checkout\\), and got its default\n");
+        Run neverAsked = flags("usage", "nope");
+        assertThat(neverAsked.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(neverAsked.err()).isEqualTo("flags: there is no flag \"nope\" in environment \"production\"\n");
+
+        send("PUT", "/environments/production/flags/biling-v2", "{\"enabled\": true}");
+        assertThat(flags("usage").out().lines().toList()).as("a flag now: in the table, no longer asked for as unknown")
+                .hasSize(8).anyMatch(l -> l.startsWith("biling-v2  ")).noneMatch(l -> l.startsWith("  biling-v2"));
     }
 }

@@ -5,18 +5,23 @@ import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.usage.EnvironmentUsage;
 import dev.flags.server.usage.FlagUse;
+import dev.flags.server.usage.UnknownFlagUse;
 import dev.flags.server.usage.UsageStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Thread-safe. Reads flag usage for the admin API: every current flag of an environment (or one), with
- * what the SDKs reported of it, so that a flag never seen shows as such rather than being left out.
- * Whoever may read the environment's flags may read their usage.
+ * what the SDKs reported of it, so that a flag never seen shows as such rather than being left out; and
+ * the keys code asked for that are not flags of the environment. Whoever may read the environment's flags
+ * may read their usage.
  */
 public final class UsageService {
 
@@ -35,17 +40,35 @@ public final class UsageService {
     }
 
     /**
+     * Immutable. A key code asked for that is not a flag of the environment.
+     *
+     * @param flag the key
+     * @param use when it was last asked for, and by whom
+     */
+    public record UnknownFlagUsage(String flag, UnknownFlagUse use) {
+        /** Checks both are there. */
+        public UnknownFlagUsage {
+            Objects.requireNonNull(flag, "flag");
+            Objects.requireNonNull(use, "use");
+        }
+    }
+
+    /**
      * Immutable. An environment's usage, as the API shows it.
      *
      * @param environment the environment's key
      * @param since when the server started recording usage for it, or null if it never did
      * @param reportInterval how often SDKs report
      * @param flags the flags asked for, by key
+     * @param unknownFlags the keys asked for that are not flags of the environment, by key; empty when one
+     *                     flag was asked for
      */
-    public record Usage(String environment, Instant since, Duration reportInterval, List<FlagUsage> flags) {
-        /** Copies the list. */
+    public record Usage(String environment, Instant since, Duration reportInterval, List<FlagUsage> flags,
+                        List<UnknownFlagUsage> unknownFlags) {
+        /** Copies the lists. */
         public Usage {
             flags = List.copyOf(flags);
+            unknownFlags = List.copyOf(unknownFlags);
         }
     }
 
@@ -68,8 +91,8 @@ public final class UsageService {
     }
 
     /**
-     * @param flag one flag's key, or null for every current flag of the environment
-     * @return the usage, flags sorted by key
+     * @param flag one flag's key, or null for every current flag of the environment and the unknown keys
+     * @return the usage, flags and unknown keys sorted by key
      * @throws ApiException 403 for a token that may not read the environment, 404 for an environment or
      *     (with {@code flag}) a flag that is not there, as {@code GET .../flags/{key}} answers
      */
@@ -87,6 +110,22 @@ public final class UsageService {
             // Optional.map of a flag never reported is empty: NEVER
             out.add(new FlagUsage(key, recorded.map(u -> u.flags().get(key)).orElse(FlagUse.NEVER)));
         }
-        return new Usage(env, recorded.map(EnvironmentUsage::since).orElse(null), reportInterval, out);
+        List<UnknownFlagUsage> unknown = flag != null ? List.of()
+                : unknownFlags(recorded.map(EnvironmentUsage::unknownFlags).orElse(Map.of()), state.flags().keySet());
+        return new Usage(env, recorded.map(EnvironmentUsage::since).orElse(null), reportInterval, out, unknown);
+    }
+
+    /**
+     * The unknown keys that are not flags now: one created (or restored) since it was asked for is dropped
+     * at the next write of usage.json, and is no longer a key that gets its default meanwhile either.
+     */
+    private static List<UnknownFlagUsage> unknownFlags(Map<String, UnknownFlagUse> recorded, Set<String> current) {
+        List<UnknownFlagUsage> out = new ArrayList<>();
+        new TreeMap<>(recorded).forEach((key, use) -> {
+            if (!current.contains(key)) {
+                out.add(new UnknownFlagUsage(key, use));
+            }
+        });
+        return out;
     }
 }

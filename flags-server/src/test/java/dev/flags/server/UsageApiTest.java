@@ -264,9 +264,14 @@ class UsageApiTest {
 
         UsageReport largest = report("production", "a".repeat(100)).toBuilder().setSdk("s".repeat(100)).clearFlags()
                 .addAllFlags(many.getFlagsList().subList(0, 10_000).stream()
-                        .map(f -> f.toBuilder().setKey(f.getKey() + "-" + "k".repeat(110)).build()).toList())
+                        .map(f -> f.toBuilder().setKey((f.getKey() + "-" + "k".repeat(128)).substring(0, 128)).build()).toList())
+                .addAllUnknownFlags(java.util.stream.IntStream.range(0, 1_000).mapToObj(i -> String.format("%04d", i) + "u".repeat(124))
+                        .toList())
                 .build();
-        assertThat(largest.getFlags(0).getKey()).hasSizeGreaterThan(110);
+        assertThat(largest.getFlags(0).getKey()).hasSize(128);
+        assertThat(largest.getUnknownFlags(0)).hasSize(128);
+        assertThat(largest.getSerializedSize()).as("docs/server.md: about 1.5 MB, under the port's 2 MiB")
+                .isBetween(1_450_000, 1_600_000);
         assertThat(sdk.reportUsage(largest).getReportIntervalMillis()).as("the largest report within the limits is taken")
                 .isEqualTo(60_000);
     }
@@ -337,5 +342,112 @@ class UsageApiTest {
             server.close();
             server = null;
         }
+    }
+
+    static UsageReport asking(UsageReport report, String... unknownFlags) {
+        return report.toBuilder().addAllUnknownFlags(List.of(unknownFlags)).build();
+    }
+
+    private static List<String> unknownKeys(JsonNode usage) {
+        return usage.get("unknownFlags").findValuesAsText("flag");
+    }
+
+    @Test
+    void keysAskedForThatAreNotFlagsAreListedWithTheirApplicationsAndThoseThatAreFlagsAreIgnored() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        String sdk = token("sdk", "production");
+        assertThat(usage("").get("unknownFlags").toString()).as("none yet: an empty list").isEqualTo("[]");
+
+        stub(sdk).reportUsage(asking(report("production", "checkout", mark("billing-v2", true, false)), "biling-v2", "promo",
+                "not-yet"));
+        clock.advance(Duration.ofHours(1));
+        stub(sdk).reportUsage(asking(report("production", "").toBuilder().setSdk("flags-go/1.2.0").build(), "biling-v2"));
+
+        JsonNode usage = usage("");
+        assertThat(usage.get("unknownFlags").toString()).as("by key; promo is a flag (the SDK was behind): not listed")
+                .isEqualTo("[{\"flag\":\"biling-v2\",\"lastAskedAt\":\"2026-12-01T11:00:00Z\",\"applications\":["
+                        + "{\"name\":\"(unnamed)\",\"sdk\":\"flags-go/1.2.0\",\"lastReportAt\":\"2026-12-01T11:00:00Z\"},"
+                        + "{\"name\":\"checkout\",\"sdk\":\"flags-java/0.1.0\",\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]},"
+                        + "{\"flag\":\"not-yet\",\"lastAskedAt\":\"2026-12-01T10:00:00Z\",\"applications\":["
+                        + "{\"name\":\"checkout\",\"sdk\":\"flags-java/0.1.0\",\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]}]");
+        assertThat(flag(usage, "promo").get("lastEvaluatedAt").isNull()).as("asked for as unknown is not evaluated").isTrue();
+        assertThat(flag(usage, "billing-v2").get("applications").findValuesAsText("name")).as("the unnamed report listed no flag")
+                .containsExactly("checkout");
+        assertThat(usage("?flag=billing-v2").has("unknownFlags")).as("only in the environment's answer").isFalse();
+        ApiClient.Response tester = api.get("/api/v1/environments/production/usage", token("tester", "production"));
+        assertThat(tester.json().get("unknownFlags")).as("read as the rest of the answer is").isEqualTo(usage.get("unknownFlags"));
+        assertThat(api.delete("/api/v1/environments/production/flags/promo", ADMIN).status()).isEqualTo(200);
+        assertThat(unknownKeys(usage(""))).as("promo was a flag when it was reported: not recorded, so not listed once archived")
+                .containsExactly("biling-v2", "not-yet");
+    }
+
+    @Test
+    void anArchivedFlagStillAskedForIsListedUntilItIsAFlagAgainAndUnknownKeysOutliveARestartForThirtyDays() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        String sdk = token("sdk", "production");
+        assertThat(api.delete("/api/v1/environments/production/flags/old-checkout", ADMIN).status()).isEqualTo(200);
+        // The SDK evaluated old-checkout early in the period and heard of its archiving later: both lists, no error.
+        stub(sdk).reportUsage(asking(report("production", "checkout", mark("old-checkout", true, false)), "old-checkout",
+                "biling-v2", "not-yet"));
+        assertThat(unknownKeys(usage(""))).containsExactly("biling-v2", "not-yet", "old-checkout");
+
+        assertThat(api.put("/api/v1/environments/production/flags/old-checkout", ADMIN, "{\"enabled\": true}").status())
+                .as("restored").isEqualTo(201);
+        assertThat(api.put("/api/v1/environments/production/flags/not-yet", ADMIN, "{\"enabled\": true}").status())
+                .as("created").isEqualTo(201);
+        JsonNode before = usage("");
+        assertThat(unknownKeys(before)).as("a flag now: hidden at once").containsExactly("biling-v2");
+        server.close();
+
+        Path file = dataDir.resolve("usage.json");
+        JsonNode written = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        assertThat(written.path("environments").path("production").path("unknownFlags").fieldNames())
+                .as("a flag now: dropped when the file is written").toIterable().containsExactly("biling-v2");
+
+        clock.advance(Duration.ofDays(1));
+        start(ServerFixture.config(dataDir));
+        assertThat(usage("").get("unknownFlags")).as("read back after a restart").isEqualTo(before.get("unknownFlags"));
+
+        clock.advance(Duration.ofDays(29).plusSeconds(1)); // biling-v2 last asked for 30 days and a second ago
+        stub(token("sdk", "production")).reportUsage(report("production", "checkout"));
+        server.close();
+        written = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        assertThat(written.path("environments").path("production").path("unknownFlags").size())
+                .as("not asked for in 30 days: dropped when the file is written").isZero();
+        start(ServerFixture.config(dataDir));
+        assertThat(usage("").get("unknownFlags")).isEmpty();
+    }
+
+    @Test
+    void unknownKeysOverTheLimitsAreRefusedWithAMessageThatSaysWhatAndWhich() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(token("sdk", "production"));
+        String[] many = new String[1_001];
+        for (int i = 0; i < many.length; i++) {
+            many[i] = "typo-" + i;
+        }
+        List<UsageReport> bad = List.of(asking(report("production", "checkout"), many),
+                asking(report("production", "checkout"), "biling-v2", "Bad Key!"),
+                asking(report("production", "checkout"), "y".repeat(129)),
+                asking(report("production", "checkout"), "biling-v2", "promo", "biling-v2"));
+        List<String> problems = List.of(
+                "a report lists at most 1000 unknown_flags, this one 1001: report more often, or fewer unknown keys",
+                "unknown_flags[1] \"Bad Key!\" is not a flag key: a flag key starts with a letter or digit and holds only letters,"
+                        + " digits, '.', '_' and '-', at most 128",
+                "unknown_flags[0] \"" + "y".repeat(57) + "...\" is not a flag key: a flag key starts with a letter or digit and"
+                        + " holds only letters, digits, '.', '_' and '-', at most 128",
+                "unknown_flags[2] \"biling-v2\" is listed twice (unknown_flags[0] too): list each unknown key once per report");
+        for (int i = 0; i < bad.size(); i++) {
+            UsageReport r = bad.get(i);
+            Status refused = refusal(() -> sdk.reportUsage(r));
+            assertThat(refused.getCode()).as(problems.get(i)).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(refused.getDescription()).isEqualTo(problems.get(i));
+        }
+        assertThat(usage("").get("since").isNull()).as("no bad report recorded anything").isTrue();
+
+        String[] most = java.util.Arrays.copyOf(many, 1_000);
+        assertThat(sdk.reportUsage(asking(report("production", "checkout", mark("promo", true, false)), most))
+                .getReportIntervalMillis()).as("1,000 unknown keys are taken").isEqualTo(60_000);
+        assertThat(usage("").get("unknownFlags")).hasSize(1_000);
     }
 }

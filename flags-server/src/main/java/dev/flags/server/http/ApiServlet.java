@@ -31,6 +31,7 @@ import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.Schedule;
 import dev.flags.server.journal.ServerState;
+import dev.flags.server.usage.ApplicationUse;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
@@ -189,7 +190,8 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("usage") && n == 3) {
                 requireMethod(method, "GET");
-                usage(resp, services.usage().usage(p, env, req.getParameter("flag")));
+                String flag = req.getParameter("flag");
+                usage(resp, services.usage().usage(p, env, flag), flag == null);
                 return;
             }
             if (section.equals("state") && n == 3) {
@@ -414,8 +416,11 @@ public final class ApiServlet extends HttpServlet {
 
     // ---------------------------------------------------------------- usage
 
-    /** Every field always present (null for never), one shape to read. */
-    private static void usage(HttpServletResponse resp, UsageService.Usage u) throws IOException {
+    /**
+     * Every field always present (null for never), one shape to read; {@code unknownFlags} only in the
+     * environment's answer, not in one flag's.
+     */
+    private static void usage(HttpServletResponse resp, UsageService.Usage u, boolean withUnknown) throws IOException {
         ObjectNode n = NODES.objectNode().put("environment", u.environment()).put("since", instant(u.since()))
                 .put("reportInterval", u.reportInterval().toString());
         ArrayNode flags = n.putArray("flags");
@@ -424,11 +429,20 @@ public final class ApiServlet extends HttpServlet {
                     .put("lastEvaluatedAt", instant(f.use().lastEvaluatedAt()))
                     .put("lastServedTrueAt", instant(f.use().lastServedTrueAt()))
                     .put("lastServedFalseAt", instant(f.use().lastServedFalseAt()));
-            ArrayNode apps = flag.putArray("applications");
-            f.use().applications().forEach(a -> apps.addObject().put("name", a.name()).put("sdk", a.sdk())
-                    .put("lastReportAt", a.lastReportAt().toString()));
+            applications(flag.putArray("applications"), f.use().applications());
+        }
+        if (withUnknown) {
+            ArrayNode unknown = n.putArray("unknownFlags");
+            for (UsageService.UnknownFlagUsage f : u.unknownFlags()) {
+                ObjectNode flag = unknown.addObject().put("flag", f.flag()).put("lastAskedAt", f.use().lastAskedAt().toString());
+                applications(flag.putArray("applications"), f.use().applications());
+            }
         }
         write(resp, 200, n);
+    }
+
+    private static void applications(ArrayNode to, List<ApplicationUse> apps) {
+        apps.forEach(a -> to.addObject().put("name", a.name()).put("sdk", a.sdk()).put("lastReportAt", a.lastReportAt().toString()));
     }
 
     // ---------------------------------------------------------------- roles

@@ -47,8 +47,10 @@ import org.slf4j.LoggerFactory;
  * <p>{@code ReportUsage} is checked as a subscription is (the same token rule and codes), then against
  * the server-wide {@link ReportRateLimit} ({@code RESOURCE_EXHAUSTED}) and the report's limits ({@code
  * INVALID_ARGUMENT}, {@link UsageReportCheck}); its marks of keys that are flags of the environment go to
- * the {@link UsageStore}, the others are ignored (a flag archived a moment ago is no error). An archived
- * environment records no usage. The receipt carries the report interval.
+ * the {@link UsageStore}, the others are ignored (a flag archived a moment ago is no error). Its unknown
+ * keys (asked for, but not flags the SDK has) that are not flags of the environment go to the store too;
+ * those that are flags are ignored (the SDK was behind). An archived environment records no usage. The
+ * receipt carries the report interval.
  *
  * <pre>{@code
  * Server grpc = NettyServerBuilder.forPort(9090)
@@ -213,7 +215,13 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
           marks.add(new UsageStore.Mark(f.getKey(), f.getServedTrue(), f.getServedFalse()));
         }
       }
-      usage.record(report.getEnvironment(), report.getSdk(), report.getApplication(), marks);
+      List<String> unknown = new ArrayList<>(report.getUnknownFlagsCount());
+      for (String key : report.getUnknownFlagsList()) {
+        if (!flags.containsKey(key)) { // a flag of it now: the SDK had not heard of it yet, nothing is wrong
+          unknown.add(key);
+        }
+      }
+      usage.record(report.getEnvironment(), report.getSdk(), report.getApplication(), marks, unknown);
     }
     reportsTaken.increment();
     responseObserver.onNext(receipt);

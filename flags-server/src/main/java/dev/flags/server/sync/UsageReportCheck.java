@@ -16,6 +16,8 @@ final class UsageReportCheck {
 
     /** The most flags one report may list. */
     static final int MAX_FLAGS = 10_000;
+    /** The most unknown keys one report may list. */
+    static final int MAX_UNKNOWN_FLAGS = 1_000;
     /** The most characters of {@code sdk} and of {@code application}. */
     static final int MAX_NAME_LENGTH = 100;
     /** The most characters of a client's text shown in a message. */
@@ -32,6 +34,10 @@ final class UsageReportCheck {
         if (report.getFlagsCount() > MAX_FLAGS) {
             return "a report lists at most " + MAX_FLAGS + " flags, this one " + report.getFlagsCount()
                     + ": report more often, or fewer flags";
+        }
+        if (report.getUnknownFlagsCount() > MAX_UNKNOWN_FLAGS) {
+            return "a report lists at most " + MAX_UNKNOWN_FLAGS + " unknown_flags, this one " + report.getUnknownFlagsCount()
+                    + ": report more often, or fewer unknown keys";
         }
         String name = nameProblem("sdk", report.getSdk());
         if (name != null) {
@@ -55,6 +61,19 @@ final class UsageReportCheck {
             if (!f.getServedTrue() && !f.getServedFalse()) {
                 return "flags[" + i + "] (" + shown(f.getKey()) + ") has neither served_true nor served_false: set the"
                         + " answers the flag gave";
+            }
+        }
+        // A key may be in both lists: the flag was created, or archived, during the period.
+        Map<String, Integer> unknown = new HashMap<>();
+        for (int i = 0; i < report.getUnknownFlagsCount(); i++) {
+            String key = report.getUnknownFlags(i);
+            if (!Flag.isValidKey(key)) {
+                return "unknown_flags[" + i + "] " + shown(key) + " is not a flag key: " + Flag.KEY_SYNTAX;
+            }
+            Integer first = unknown.putIfAbsent(key, i);
+            if (first != null) {
+                return "unknown_flags[" + i + "] " + shown(key) + " is listed twice (unknown_flags[" + first + "] too): list"
+                        + " each unknown key once per report";
             }
         }
         return null;

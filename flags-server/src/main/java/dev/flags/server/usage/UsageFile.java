@@ -40,8 +40,15 @@ import org.slf4j.LoggerFactory;
  * {"format": "flags-server usage", "version": 1, "environments": {"production": {"since": "2026-12-01T10:00:00Z",
  *   "flags": {"billing-v2": {"lastEvaluatedAt": "2026-12-03T09:14:00Z", "lastServedTrueAt": "2026-12-03T09:14:00Z",
  *     "lastServedFalseAt": null, "applications": [{"name": "checkout", "sdk": "flags-java/0.1.0",
- *     "lastReportAt": "2026-12-03T09:14:00Z"}]}}}}}
+ *     "lastReportAt": "2026-12-03T09:14:00Z"}]}},
+ *   "unknownFlags": {"biling-v2": {"lastAskedAt": "2026-12-03T09:14:00Z", "applications": [{"name": "checkout",
+ *     "sdk": "flags-java/0.1.0", "lastReportAt": "2026-12-03T09:14:00Z"}]}}}}}
  * }</pre>
+ *
+ * <p>Fields a reader does not know are ignored, and {@code unknownFlags} may be missing (a file of a server
+ * from before it): a field added this way keeps the version, and a server of either side reads the other's
+ * file (an older one drops what it does not know at its next write). The version goes up only for a
+ * change an older reader would get wrong.
  */
 public final class UsageFile {
 
@@ -145,13 +152,20 @@ public final class UsageFile {
                 f.put("lastEvaluatedAt", text(use.lastEvaluatedAt()));
                 f.put("lastServedTrueAt", text(use.lastServedTrueAt()));
                 f.put("lastServedFalseAt", text(use.lastServedFalseAt()));
-                ArrayNode apps = f.putArray("applications");
-                use.applications().forEach(a -> apps.addObject().put("name", a.name()).put("sdk", a.sdk())
-                        .put("lastReportAt", a.lastReportAt().toString()));
+                applications(f.putArray("applications"), use.applications());
+            });
+            ObjectNode unknown = e.putObject("unknownFlags");
+            new TreeMap<>(env.unknownFlags()).forEach((flag, use) -> {
+                ObjectNode u = unknown.putObject(flag).put("lastAskedAt", use.lastAskedAt().toString());
+                applications(u.putArray("applications"), use.applications());
             });
         });
         DurableFiles.replace(file, MAPPER.writeValueAsBytes(root));
         return true;
+    }
+
+    private static void applications(ArrayNode to, List<ApplicationUse> apps) {
+        apps.forEach(a -> to.addObject().put("name", a.name()).put("sdk", a.sdk()).put("lastReportAt", a.lastReportAt().toString()));
     }
 
     private static String text(Instant at) {
@@ -184,7 +198,14 @@ public final class UsageFile {
             for (Map.Entry<String, JsonNode> flag : object(e, "flags", at + ".flags").properties()) {
                 flags.put(flag.getKey(), flagUse(flag.getValue(), at + ".flags." + flag.getKey()));
             }
-            out.put(env.getKey(), new EnvironmentUsage(since, flags));
+            Map<String, UnknownFlagUse> unknown = new HashMap<>();
+            JsonNode unknownFlags = e.get("unknownFlags");
+            if (unknownFlags != null && !unknownFlags.isNull()) { // missing in a file from before unknown keys were kept
+                for (Map.Entry<String, JsonNode> u : object(e, "unknownFlags", at + ".unknownFlags").properties()) {
+                    unknown.put(u.getKey(), unknownFlagUse(u.getValue(), at + ".unknownFlags." + u.getKey()));
+                }
+            }
+            out.put(env.getKey(), new EnvironmentUsage(since, flags, unknown));
         }
         return out;
     }
@@ -193,6 +214,18 @@ public final class UsageFile {
         if (!f.isObject()) {
             throw new UnreadableException(at + " is not an object");
         }
+        return new FlagUse(instant(f, "lastEvaluatedAt", at, false), instant(f, "lastServedTrueAt", at, true),
+                instant(f, "lastServedFalseAt", at, true), applications(f, at));
+    }
+
+    private static UnknownFlagUse unknownFlagUse(JsonNode u, String at) throws UnreadableException {
+        if (!u.isObject()) {
+            throw new UnreadableException(at + " is not an object");
+        }
+        return new UnknownFlagUse(instant(u, "lastAskedAt", at, false), applications(u, at));
+    }
+
+    private static List<ApplicationUse> applications(JsonNode f, String at) throws UnreadableException {
         List<ApplicationUse> apps = new ArrayList<>();
         JsonNode list = f.get("applications");
         if (list == null || !list.isArray()) {
@@ -206,8 +239,7 @@ public final class UsageFile {
             }
             apps.add(new ApplicationUse(a.get("name").asText(), a.get("sdk").asText(), instant(a, "lastReportAt", where, false)));
         }
-        return new FlagUse(instant(f, "lastEvaluatedAt", at, false), instant(f, "lastServedTrueAt", at, true),
-                instant(f, "lastServedFalseAt", at, true), apps);
+        return apps;
     }
 
     private static JsonNode object(JsonNode parent, String field, String at) throws UnreadableException {

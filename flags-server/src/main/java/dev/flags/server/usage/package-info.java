@@ -5,8 +5,8 @@
  * reads and writes {@code <data dir>/usage.json}, {@link dev.flags.server.usage.UsageSaver} writes it
  * once per report interval, and {@link dev.flags.server.usage.ReportRateLimit} bounds the reports the
  * server takes. The values ({@link dev.flags.server.usage.EnvironmentUsage}, {@link
- * dev.flags.server.usage.FlagUse}, {@link dev.flags.server.usage.ApplicationUse}) are what the admin API
- * shows.
+ * dev.flags.server.usage.FlagUse}, {@link dev.flags.server.usage.UnknownFlagUse} for a key asked for that
+ * is not a flag, {@link dev.flags.server.usage.ApplicationUse}) are what the admin API shows.
  *
  * <p>Usage is advisory: it is not in the journal, a crash loses at most one report interval of it, and
  * an unreadable file is set aside, not a reason not to start (docs/server.md, "Flag usage").

@@ -60,4 +60,31 @@ class UsageSaverTest {
         assertThat(dir.resolve("usage.json.unreadable-20261201T100000Z-3")).hasContent(unusable[2]);
         assertThat(new UsageFile(dir.resolve("nothing-here"), clock).read()).as("no file: no usage, nothing logged").isEmpty();
     }
+
+    @Test
+    void unknownKeysAreWrittenAndReadBackAndAFileWithoutThemOrWithFieldsOfALaterServerIsRead() throws Exception {
+        UsageStore store = new UsageStore(clock, Map.of());
+        UsageFile file = new UsageFile(dir, clock);
+        UsageSaver saver = new UsageSaver(store, file, env -> Set.of("promo"), Duration.ofMinutes(1));
+        store.record("production", "flags-java/0.1.0", "checkout", List.of(new UsageStore.Mark("promo", true, false)),
+                List.of("biling-v2"));
+        clock.advance(Duration.ofMinutes(1));
+        store.record("production", "flags-go/1.2.0", "", List.of(), List.of("biling-v2", "old-flow"));
+        assertThat(saver.saveIfChanged()).isTrue();
+        assertThat(Files.readString(file.path())).contains("\"unknownFlags\":{\"biling-v2\":{\"lastAskedAt\":\"2026-12-01T10:01:00Z\","
+                + "\"applications\":[{\"name\":\"(unnamed)\",\"sdk\":\"flags-go/1.2.0\",\"lastReportAt\":\"2026-12-01T10:01:00Z\"},"
+                + "{\"name\":\"checkout\"");
+        Map<String, EnvironmentUsage> read = new UsageFile(dir, clock).read();
+        assertThat(read).isEqualTo(store.snapshot());
+        assertThat(read.get("production").unknownFlags()).hasSize(2);
+
+        Files.writeString(file.path(), "{\"format\": \"flags-server usage\", \"version\": 1, \"environments\": {\"production\":"
+                + " {\"since\": \"2026-12-01T10:00:00Z\", \"flags\": {}, \"later\": [1]}}, \"later\": true}");
+        assertThat(new UsageFile(dir, clock).read()).as("no unknownFlags: none; fields this server does not know: ignored")
+                .isEqualTo(Map.of("production", new EnvironmentUsage(T0, Map.of(), Map.of())));
+        Files.writeString(file.path(), "{\"format\": \"flags-server usage\", \"version\": 1, \"environments\": {\"production\":"
+                + " {\"since\": \"2026-12-01T10:00:00Z\", \"flags\": {}, \"unknownFlags\": {\"x\": {\"applications\": []}}}}}");
+        assertThat(new UsageFile(dir, clock).read()).as("an unknown key without lastAskedAt: unusable").isEmpty();
+        assertThat(file.path()).doesNotExist();
+    }
 }

@@ -86,4 +86,63 @@ class UsageStoreTest {
         assertThat(after.lastServedFalseAt()).isEqualTo(T0.plusSeconds(60));
         assertThat(read.environment("production").orElseThrow().since()).as("kept from the file").isEqualTo(T0);
     }
+
+    private static final ApplicationUse CHECKOUT = new ApplicationUse("checkout", "flags-java/0.1.0", T0);
+
+    @Test
+    void anUnknownKeyKeepsWhenItWasLastAskedForAndByWhichApplicationsMostRecentFirst() {
+        store.record("production", "flags-java/0.1.0", "checkout", List.of(mark("promo")), List.of("biling-v2", "old-flow"));
+        clock.advance(Duration.ofMinutes(1).plusMillis(700));
+        store.record("production", "flags-go/1.2.0", "", List.of(), List.of("biling-v2"));
+
+        EnvironmentUsage usage = store.environment("production").orElseThrow();
+        assertThat(usage.flags().keySet()).as("unknown keys are kept apart from the flags").containsExactly("promo");
+        Instant later = T0.plusSeconds(60);
+        assertThat(usage.unknownFlags()).isEqualTo(Map.of(
+                "biling-v2", new UnknownFlagUse(later, List.of(new ApplicationUse(ApplicationUse.UNNAMED, "flags-go/1.2.0", later),
+                        CHECKOUT)),
+                "old-flow", new UnknownFlagUse(T0, List.of(CHECKOUT))));
+    }
+
+    @Test
+    void anEnvironmentKeepsItsThousandMostRecentlyAskedUnknownKeysAsTheyAreRecorded() {
+        List<String> first = IntStream.range(0, UsageStore.MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT).mapToObj(i -> "typo-" + i).toList();
+        store.record("production", "s", "a", List.of(), first);
+        clock.advance(Duration.ofSeconds(1));
+        store.record("production", "s", "a", List.of(), List.of("typo-0")); // asked again: the most recent
+        clock.advance(Duration.ofSeconds(1));
+        store.record("production", "s", "a", List.of(), List.of("new-1", "new-2"));
+
+        Set<String> kept = store.environment("production").orElseThrow().unknownFlags().keySet();
+        assertThat(kept).as("bounded at once, before any write").hasSize(UsageStore.MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT)
+                .contains("typo-0", "new-1", "new-2", "typo-3", "typo-999")
+                .as("the least recently asked, in the order the report listed them").doesNotContain("typo-1", "typo-2");
+
+        UsageStore reread = new UsageStore(clock, store.snapshot());
+        clock.advance(Duration.ofSeconds(1));
+        reread.record("production", "s", "a", List.of(), List.of("new-3"));
+        assertThat(reread.environment("production").orElseThrow().unknownFlags().keySet())
+                .as("read back, the least recently asked still goes first (ties by key)")
+                .hasSize(UsageStore.MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT).contains("new-3", "typo-0", "typo-3", "typo-100")
+                .doesNotContain("typo-10");
+    }
+
+    @Test
+    void retainDropsUnknownKeysThatAreFlagsNowAndThoseNotAskedForInThirtyDays() {
+        store.record("production", "s", "a", List.of(), List.of("stale", "created-since", "still-asked"));
+        clock.advance(UsageStore.UNKNOWN_FLAG_RETENTION.minusSeconds(1));
+        store.record("production", "s", "a", List.of(), List.of("still-asked"));
+        store.retain(env -> Set.of("created-since"));
+        assertThat(store.environment("production").orElseThrow().unknownFlags().keySet())
+                .as("29 days, 23:59:59 ago is kept; a flag now is dropped").containsExactlyInAnyOrder("stale", "still-asked");
+
+        clock.advance(Duration.ofSeconds(1));
+        store.retain(env -> Set.of());
+        assertThat(store.environment("production").orElseThrow().unknownFlags().keySet()).as("exactly 30 days is kept")
+                .containsExactlyInAnyOrder("stale", "still-asked");
+        clock.advance(Duration.ofSeconds(1));
+        store.retain(env -> Set.of());
+        assertThat(store.environment("production").orElseThrow().unknownFlags().keySet()).as("over 30 days: dropped")
+                .containsExactly("still-asked");
+    }
 }
