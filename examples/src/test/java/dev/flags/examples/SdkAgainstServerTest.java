@@ -120,11 +120,12 @@ class SdkAgainstServerTest {
     }
 
     @Test
-    void usageReportsShowWhichFlagsTheApplicationEvaluatedAndWhatTheyAnsweredAcrossARestartOfTheServer() throws Exception {
+    void usageReportsShowWhichFlagsTheApplicationEvaluatedWhatTheyAnsweredAndKeysItAsksForThatAreNoFlags() throws Exception {
         int httpPort = freePort();
         int grpcPort = freePort();
+        String token;
         try (FlagServer server = start(httpPort, grpcPort)) {
-            String token = seed(server);
+            token = seed(server);
             call(server, "PUT", "/environments/production/flags/never-asked", "{\"enabled\": true}");
             JsonNode before = call(server, "GET", "/environments/production/usage?flag=billing-v2", null);
             assertThat(before.get("flags").get(0).get("lastEvaluatedAt").isNull()).isTrue();
@@ -149,6 +150,19 @@ class SdkAgainstServerTest {
             JsonNode neverAsked = usage.get("flags").get(1);
             assertThat(neverAsked.get("flag").asText()).isEqualTo("never-asked");
             assertThat(neverAsked.get("lastEvaluatedAt").isNull()).as("the flag the code does not ask for").isTrue();
+
+            // Archived while the code still asks for it: the usage view names the key and who asks.
+            call(again, "DELETE", "/environments/production/flags/billing-v2", null);
+            try (Flags flags = Flags.builder().target("127.0.0.1:" + grpcPort).plaintext().sdkToken(token)
+                    .environment("production").application("checkout").build()) {
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                assertThat(flags.isEnabled("billing-v2", User.withId("tess"), true)).as("the code's default").isTrue();
+            }
+            JsonNode unknown = call(again, "GET", "/environments/production/usage", null).get("unknownFlags");
+            assertThat(unknown).hasSize(1);
+            assertThat(unknown.get(0).get("flag").asText()).isEqualTo("billing-v2");
+            assertThat(unknown.get(0).get("lastAskedAt").isNull()).isFalse();
+            assertThat(unknown.get(0).get("applications").get(0).get("name").asText()).isEqualTo("checkout");
         }
     }
 
