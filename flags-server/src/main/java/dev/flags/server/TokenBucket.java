@@ -19,8 +19,9 @@ public final class TokenBucket {
      * What one take got.
      *
      * @param waitNanos 0 if admitted; otherwise how long until the next take would be
-     * @param firstRefusal true for the first refusal after an admitted take (for one log line per
-     *                     episode, not one per refused take)
+     * @param firstRefusal true for a refusal with none in the period before it: the first of an episode
+     *                     of overload (for one log line per episode, at most one per period while the
+     *                     overload lasts, not one per refused take)
      */
     public record Admission(long waitNanos, boolean firstRefusal) {
         /** The answer to every take that is admitted. */
@@ -38,7 +39,8 @@ public final class TokenBucket {
     /** Guarded by this. */
     private long credit;
     private long refilledAt;
-    private boolean refusing;
+    private boolean refused; // ever
+    private long lastRefusedAt;
 
     /**
      * A full bucket.
@@ -72,11 +74,13 @@ public final class TokenBucket {
         refilledAt = Math.max(refilledAt, now);
         if (credit >= cost) {
             credit -= cost;
-            refusing = false;
             return Admission.ADMITTED;
         }
-        boolean first = !refusing;
-        refusing = true;
+        // Under a steady overload takes are admitted and refused in turn as credit trickles in: an
+        // episode ends only after a whole period without a refusal, not at the next admitted take.
+        boolean first = !refused || now - lastRefusedAt >= cost;
+        refused = true;
+        lastRefusedAt = now;
         return new Admission((cost - credit + perPeriod - 1) / perPeriod, first);
     }
 }
