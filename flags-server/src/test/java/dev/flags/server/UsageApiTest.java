@@ -240,7 +240,17 @@ class UsageApiTest {
         bad.add(report("production", "checkout").toBuilder().setSdk("s".repeat(101)).build());
         problems.add("sdk is at most 100 characters, was 101: \"" + "s".repeat(57) + "...\"");
         bad.add(report("production", "check\nout"));
-        problems.add("application must be printable text (no control or bidirectional characters), was \"check\\u000aout\"");
+        problems.add("application must be printable text (no control, bidirectional or invisible characters), has U+000A at"
+                + " index 5: \"check\\u000aout\"");
+        bad.add(report("production", "shop\u200bping"));
+        problems.add("application must be printable text (no control, bidirectional or invisible characters), has U+200B at"
+                + " index 4: \"shop\u200bping\""); // the invisible character itself: the message names it
+        bad.add(report("production", "   "));
+        problems.add("application must not be blank: \"   \"");
+        bad.add(report("production", "(unnamed)"));
+        problems.add("application must not be \"(unnamed)\", which stands for applications without a name: \"(unnamed)\"");
+        bad.add(report("production", "\uD83D\uDE00".repeat(60)));
+        problems.add("application is at most 100 characters, was 120: \"" + "\uD83D\uDE00".repeat(28) + "...\""); // not cut in a pair
         bad.add(report("production", "a".repeat(5_000)));
         problems.add("application is at most 100 characters, was 5000: \"" + "a".repeat(57) + "...\"");
         bad.add(report("production", "checkout", mark("billing-v2", true, false), mark("Bad Key!", true, false)));

@@ -1,6 +1,7 @@
 package dev.flags.server.sync;
 
 import dev.flags.core.Flag;
+import dev.flags.protocol.ReportedName;
 import dev.flags.protocol.v1.FlagUsage;
 import dev.flags.protocol.v1.UsageReport;
 import dev.flags.server.LogText;
@@ -19,7 +20,7 @@ final class UsageReportCheck {
     /** The most unknown keys one report may list. */
     static final int MAX_UNKNOWN_FLAGS = 1_000;
     /** The most characters of {@code sdk} and of {@code application}. */
-    static final int MAX_NAME_LENGTH = 100;
+    static final int MAX_NAME_LENGTH = ReportedName.MAX_LENGTH;
     /** The most characters of a client's text shown in a message. */
     private static final int SHOWN = 60;
 
@@ -39,11 +40,11 @@ final class UsageReportCheck {
             return "a report lists at most " + MAX_UNKNOWN_FLAGS + " unknown_flags, this one " + report.getUnknownFlagsCount()
                     + ": report more often, or fewer unknown keys";
         }
-        String name = nameProblem("sdk", report.getSdk());
+        String name = nameProblem("sdk", report.getSdk(), false);
         if (name != null) {
             return name;
         }
-        name = nameProblem("application", report.getApplication());
+        name = nameProblem("application", report.getApplication(), true);
         if (name != null) {
             return name;
         }
@@ -79,18 +80,21 @@ final class UsageReportCheck {
         return null;
     }
 
-    private static String nameProblem(String field, String value) {
-        if (value.length() > MAX_NAME_LENGTH) {
-            return field + " is at most " + MAX_NAME_LENGTH + " characters, was " + value.length() + ": " + shown(value);
-        }
-        if (LogText.hasUnsafe(value)) {
-            return field + " must be printable text (no control or bidirectional characters), was " + shown(value);
-        }
-        return null;
+    /** The SDK's own rule ({@link ReportedName}, which the SDK applies when the application names itself). */
+    private static String nameProblem(String field, String value, boolean application) {
+        String problem = ReportedName.problem(value, application);
+        return problem == null ? null : field + " " + problem + ": " + shown(value);
     }
 
-    /** Quoted, escaped, and at most {@link #SHOWN} characters of it. */
+    /** Quoted, escaped, and at most {@link #SHOWN} characters of it, never cut inside a character. */
     private static String shown(String text) {
-        return LogText.quoted(text.length() > SHOWN ? text.substring(0, SHOWN - 3) + "..." : text);
+        if (text.length() <= SHOWN) {
+            return LogText.quoted(text);
+        }
+        int end = SHOWN - 3;
+        if (Character.isHighSurrogate(text.charAt(end - 1))) {
+            end--; // the pair's first half without its second would print as '?'
+        }
+        return LogText.quoted(text.substring(0, end) + "...");
     }
 }
