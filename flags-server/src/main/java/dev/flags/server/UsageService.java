@@ -98,6 +98,9 @@ public final class UsageService {
      */
     public Usage usage(Principal p, String env, String flag) {
         Access.requireRead(p, env);
+        if (flag != null && flag.isEmpty()) {
+            throw ApiException.badRequest("\"flag\" must name a flag; leave it out for every flag's usage");
+        }
         EnvironmentState state = Access.environment(journal, env);
         if (flag != null) {
             flags.get(p, env, flag); // its 404, word for word

@@ -193,6 +193,14 @@ class UsageApiTest {
         ApiClient.Response missing = api.get("/api/v1/environments/production/usage?flag=nope", ADMIN);
         assertThat(missing.status()).isEqualTo(404);
         assertThat(missing.json().get("detail").asText()).isEqualTo("there is no flag \"nope\" in environment \"production\"");
+        for (String query : new String[] {"?flag=", "?flag"}) {
+            ApiClient.Response empty = api.get("/api/v1/environments/production/usage" + query, ADMIN);
+            assertThat(empty.status()).as(query).isEqualTo(400);
+            assertThat(empty.json().get("detail").asText()).isEqualTo("\"flag\" must name a flag; leave it out for every flag's usage");
+        }
+        ApiClient.Response twice = api.get("/api/v1/environments/production/usage?flag=promo&flag=billing-v2", ADMIN);
+        assertThat(twice.status()).isEqualTo(400);
+        assertThat(twice.json().get("detail").asText()).startsWith("\"flag\" is given 2 times");
         assertThat(api.delete("/api/v1/environments/production/flags/promo", ADMIN).status()).isEqualTo(200);
         ApiClient.Response archived = api.get("/api/v1/environments/production/usage?flag=promo", ADMIN);
         assertThat(archived.status()).isEqualTo(404);

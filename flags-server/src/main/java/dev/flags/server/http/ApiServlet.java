@@ -190,7 +190,13 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("usage") && n == 3) {
                 requireMethod(method, "GET");
-                String flag = req.getParameter("flag");
+                String[] flags = req.getParameterValues("flag");
+                if (flags != null && flags.length > 1) {
+                    // Answering for the first alone would look like an answer for all of them.
+                    throw new ApiException(400, "bad request", "\"flag\" is given " + flags.length + " times; ask for one flag, or"
+                            + " leave it out for every flag's usage");
+                }
+                String flag = flags == null ? null : flags[0];
                 usage(resp, services.usage().usage(p, env, flag), flag == null);
                 return;
             }
