@@ -469,6 +469,9 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
+            if (flag != null && flag.isBlank()) {
+                throw new CliException(EXIT_USAGE, "FLAG must not be empty; leave it out for every flag's usage");
+            }
             Api api = o.api(spec);
             String path = "/environments/" + Api.path(o.environment) + "/usage" + (flag == null ? "" : "?flag=" + Api.path(flag));
             JsonNode usage;

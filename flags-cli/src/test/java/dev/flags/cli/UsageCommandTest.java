@@ -124,6 +124,9 @@ class UsageCommandTest {
 
         Run one = flags("usage", "promo");
         assertThat(one.out().lines().toList()).hasSize(2).element(1).asString().startsWith("promo  ");
+        Run empty = flags("usage", "");
+        assertThat(empty.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(empty.err()).contains("FLAG must not be empty");
         Run missing = flags("usage", "nope");
         assertThat(missing.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(missing.err()).contains("there is no flag \"nope\" in environment \"production\"");
