@@ -295,22 +295,33 @@ class UsageApiTest {
     }
 
     @Test
-    void reportsOverTheServersRateAreRefusedUntilTimeRefillsIt() throws Exception {
-        startWithFlags(ServerFixture.config(dataDir).withUsage(new UsageSettings(Duration.ofSeconds(30), 2)));
-        FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(token("sdk", "production"));
+    void reportsOverATokensShareOrTheServersRateAreRefusedUntilTimeRefillsIt() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir).withUsage(new UsageSettings(Duration.ofSeconds(30), 20)));
+        FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(token("sdk", "production")); // a token's share: 2 a second
         assertThat(sdk.reportUsage(report("production", "a")).getReportIntervalMillis()).isEqualTo(30_000);
         sdk.reportUsage(report("production", "b"));
         Status refused = refusal(() -> sdk.reportUsage(report("production", "c", mark("promo", true, false))));
         assertThat(refused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-        assertThat(refused.getDescription()).isEqualTo("the server takes at most 2 usage reports a second and is over it: report"
-                + " again next period");
+        assertThat(refused.getDescription()).isEqualTo("the server takes at most 20 usage reports a second, and at most 2 of"
+                + " one token, and is over it: report again next period");
         assertThat(flag(usage(""), "promo").get("lastEvaluatedAt").isNull()).as("the refused report was not recorded").isTrue();
+
+        // One token over its share crowds out no one: nine more take their two each, the server's twenty in all.
+        for (int t = 0; t < 9; t++) {
+            FlagSyncGrpc.FlagSyncBlockingStub other = stub(token("sdk", "production"));
+            other.reportUsage(report("production", "other"));
+            other.reportUsage(report("production", "other"));
+        }
+        FlagSyncGrpc.FlagSyncBlockingStub eleventh = stub(token("sdk", "production"));
+        assertThat(refusal(() -> eleventh.reportUsage(report("production", "late"))).getCode())
+                .as("the server's rate, not the token's share").isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+
         clock.advance(Duration.ofMillis(500));
         sdk.reportUsage(report("production", "c", mark("promo", true, false)));
         assertThat(refusal(() -> sdk.reportUsage(report("production", "d"))).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
         assertThat(flag(usage(""), "promo").get("applications").findValuesAsText("name")).containsExactly("c");
-        assertThat(api.get("/metrics", null).body()).contains("\nflags_usage_reports_total 3\n")
-                .contains("\nflags_usage_reports_refused_total 2\n");
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_usage_reports_total 21\n")
+                .contains("\nflags_usage_reports_refused_total 3\n");
     }
 
     @Test

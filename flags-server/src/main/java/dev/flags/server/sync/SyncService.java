@@ -171,15 +171,15 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   public void reportUsage(UsageReport report, StreamObserver<UsageReceipt> responseObserver) {
     Status problem = check(report.getEnvironment(), "report usage of");
     if (problem == null) {
-      ReportRateLimit.Admission admission = reportRate.take();
-      if (admission == ReportRateLimit.Admission.FIRST_REFUSED) {
+      ReportRateLimit.Admission admission = reportRate.take(AuthInterceptor.principal().orElseThrow().tokenId());
+      if (admission.logLine() != null) {
         // One line per episode, not one per report: a fleet over the limit would fill the log.
-        LOG.warn("usage: more than {} reports a second (--usage-reports-per-second); refusing some until they slow"
-            + " down (their SDKs report again next period)", reportRate.perSecond());
+        LOG.warn(admission.logLine());
       }
-      if (admission != ReportRateLimit.Admission.ADMITTED) {
+      if (!admission.admitted()) {
         problem = Status.RESOURCE_EXHAUSTED.withDescription("the server takes at most " + reportRate.perSecond()
-            + " usage reports a second and is over it: report again next period");
+            + " usage reports a second, and at most " + reportRate.perToken() + " of one token, and is over it: report"
+            + " again next period");
       }
     }
     if (problem == null) {

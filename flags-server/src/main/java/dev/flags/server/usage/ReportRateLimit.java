@@ -1,5 +1,8 @@
 package dev.flags.server.usage;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.TokenBucket;
 import java.time.Clock;
 import java.time.Duration;
@@ -7,32 +10,43 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * Thread-safe (its bucket is). The server-wide limit on usage reports: a {@link TokenBucket} that
+ * Thread-safe (its buckets are). The limits on usage reports: a server-wide {@link TokenBucket} that
  * holds a second's worth of reports and refills evenly, so {@code perSecond} reports may come at once
- * and then {@code perSecond} a second.
+ * and then {@code perSecond} a second; and, inside it, at most a tenth of that for any one token.
  *
- * <p>Server-wide, not per token: the SDKs of a fleet share one {@code sdk} token, and what the limit
- * guards is the server's CPU. A refused report costs its SDK nothing but that period's marks, which it
- * sends with the next. Time is the server's clock; a clock stepped back refills nothing until it
- * catches up, one stepped forward refills the bucket.
+ * <p>Server-wide, because what the limit guards is the server's CPU; a share per token, because
+ * otherwise one runaway application (or anyone holding one {@code sdk} token) could take it all, and
+ * every other environment's reports would be refused: their flags would look unused, which is what
+ * people archive. A tenth, not less: the SDKs of a fleet share one token (at the default 1,000 a
+ * second, a token's 100 a second is 6,000 instances reporting every minute). A refused report costs its
+ * SDK nothing but that period's marks, which it sends with the next. Time is the server's clock; a
+ * clock stepped back refills nothing until it catches up, one stepped forward refills the buckets.
  */
 public final class ReportRateLimit {
 
-    /** What one report got. */
-    public enum Admission {
-        /** Taken. */
-        ADMITTED,
-        /** Refused; the one before was refused too. */
-        REFUSED,
-        /** Refused, the first since a report was taken: worth a log line, where the ones after it are not. */
-        FIRST_REFUSED
+    /**
+     * What one report got.
+     *
+     * @param admitted true if taken
+     * @param logLine a line worth logging, once per episode of refusals (the server's, or one token's),
+     *                or null
+     */
+    public record Admission(boolean admitted, String logLine) {
     }
 
+    private static final Admission ADMITTED = new Admission(true, null);
+    private static final Admission REFUSED = new Admission(false, null);
+    /** The share of the server-wide rate one token may take: a tenth. */
+    static final int TOKEN_SHARE_DIVISOR = 10;
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    private static final Duration SECOND = Duration.ofSeconds(1);
 
     private final Clock clock;
     private final int perSecond;
+    private final int perToken;
     private final TokenBucket bucket;
+    /** Forgotten a second after their last use: by then full again, so forgetting changes no answer. */
+    private final Cache<String, TokenBucket> tokens;
 
     /**
      * @param perSecond the reports taken per second, at least 1
@@ -45,18 +59,42 @@ public final class ReportRateLimit {
         }
         this.clock = Objects.requireNonNull(clock, "clock");
         this.perSecond = perSecond;
-        this.bucket = new TokenBucket(perSecond, Duration.ofSeconds(1), nanos(clock.instant()));
+        this.perToken = Math.max(1, perSecond / TOKEN_SHARE_DIVISOR);
+        this.bucket = new TokenBucket(perSecond, SECOND, nanos(clock.instant()));
+        Ticker ticker = () -> nanos(clock.instant());
+        this.tokens = Caffeine.newBuilder().ticker(ticker).expireAfterAccess(SECOND).maximumSize(100_000).build();
     }
 
-    /** @return whether a report is taken now, and if not, whether it is the first refused */
-    public Admission take() {
-        TokenBucket.Admission a = bucket.take(nanos(clock.instant()));
-        return a.admitted() ? Admission.ADMITTED : a.firstRefusal() ? Admission.FIRST_REFUSED : Admission.REFUSED;
+    /**
+     * Takes a report of a token: from its share first, then from the server's.
+     *
+     * @param tokenId the reporting token's id (never the token itself)
+     * @return whether it is taken, and a line to log when refusals start
+     */
+    public Admission take(String tokenId) {
+        long now = nanos(clock.instant());
+        TokenBucket.Admission own = tokens.get(tokenId, k -> new TokenBucket(perToken, SECOND, now)).take(now);
+        if (!own.admitted()) {
+            return !own.firstRefusal() ? REFUSED : new Admission(false, "usage: token " + tokenId + " reports more than "
+                    + perToken + " a second (a tenth of --usage-reports-per-second); refusing some of its reports until"
+                    + " they slow down, so that it cannot crowd out other tokens' (its SDKs report again next period)");
+        }
+        TokenBucket.Admission all = bucket.take(now);
+        if (all.admitted()) {
+            return ADMITTED;
+        }
+        return !all.firstRefusal() ? REFUSED : new Admission(false, "usage: more than " + perSecond + " reports a second"
+                + " (--usage-reports-per-second); refusing some until they slow down (their SDKs report again next period)");
     }
 
-    /** @return the reports taken per second */
+    /** @return the reports taken per second, from all tokens */
     public int perSecond() {
         return perSecond;
+    }
+
+    /** @return the reports taken per second from one token */
+    public int perToken() {
+        return perToken;
     }
 
     /** The clock's time in nanoseconds since the epoch: enough until the year 2262. */
