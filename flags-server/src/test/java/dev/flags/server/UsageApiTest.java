@@ -344,6 +344,35 @@ class UsageApiTest {
         }
     }
 
+    /**
+     * The move aside is made to fail by the test (no file system refuses a rename to root, which CI runs as):
+     * the server keeps usage in memory, and neither its periodic writes nor its write at close replace the
+     * file it could not use. The read and the writes are one UsageFile: two would not share that state.
+     */
+    @Test
+    void anUnreadableUsageFileThatCannotBeMovedAsideIsNeverOverwritten() throws Exception {
+        Path file = dataDir.resolve("usage.json");
+        java.nio.file.Files.createDirectories(dataDir);
+        String content = "{\"format\": \"flags-server usage\", \"version\": 99, \"environments\": {}}";
+        java.nio.file.Files.writeString(file, content);
+        server = FlagServer.start(ServerFixture.config(dataDir), clock, (from, to) -> {
+            throw new java.nio.file.AccessDeniedException(from.toString(), to.toString(), "refused by the test");
+        });
+        api = new ApiClient(server.httpPort());
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+        assertThat(api.put("/api/v1/environments/production/flags/promo", ADMIN, "{\"enabled\": true}").status()).isEqualTo(201);
+        stub(token("sdk", "production")).reportUsage(report("production", "checkout", mark("promo", true, false)));
+        assertThat(flag(usage(""), "promo").get("lastEvaluatedAt").asText()).as("kept in memory").isEqualTo("2026-12-01T10:00:00Z");
+
+        clock.advance(Duration.ofMinutes(2));
+        server.close(); // writes what changed, were it allowed to
+        server = null;
+        assertThat(file).as("not overwritten").hasContent(content);
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dataDir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).as("nor moved aside").noneMatch(n -> n.startsWith("usage.json."));
+        }
+    }
+
     static UsageReport asking(UsageReport report, String... unknownFlags) {
         return report.toBuilder().addAllUnknownFlags(List.of(unknownFlags)).build();
     }

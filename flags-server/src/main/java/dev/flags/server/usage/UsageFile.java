@@ -64,6 +64,7 @@ public final class UsageFile {
 
     private final Path file;
     private final Clock clock;
+    private final Mover mover;
     /** Guarded by this: why nothing may be written (an unreadable file that could not be moved aside), or null. */
     private String blocked;
 
@@ -72,8 +73,30 @@ public final class UsageFile {
      * @param clock the server's clock: the time in the name of a file moved aside
      */
     public UsageFile(Path dataDir, Clock clock) {
+        this(dataDir, clock, (from, to) -> Files.move(from, to));
+    }
+
+    /**
+     * @param dataDir the server's data directory
+     * @param clock the server's clock: the time in the name of a file moved aside
+     * @param mover how an unusable file is moved aside: {@link Files#move} but in a test that makes it fail (no
+     *              file system refuses a rename to root, which CI runs as)
+     */
+    public UsageFile(Path dataDir, Clock clock, Mover mover) {
         this.file = dataDir.resolve(NAME);
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.mover = Objects.requireNonNull(mover, "mover");
+    }
+
+    /** Moves a file to a new name in the same directory; {@link Files#move} but in tests. */
+    @FunctionalInterface
+    public interface Mover {
+        /**
+         * @param from the file
+         * @param to its new name, which does not exist
+         * @throws IOException if it cannot be moved (the file stays where it is)
+         */
+        void move(Path from, Path to) throws IOException;
     }
 
     /** @return the file's path */
@@ -110,7 +133,7 @@ public final class UsageFile {
         }
         Path aside = asideName();
         try {
-            Files.move(file, aside);
+            mover.move(file, aside);
             LOG.warn("usage: {} cannot be used: {}; moved aside to {}, starting with no usage", file.toAbsolutePath(), why,
                     aside.getFileName());
         } catch (IOException e) {
