@@ -1,10 +1,9 @@
 package dev.flags.server.usage;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.server.journal.DurableFiles;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * Thread-safe (its methods are synchronized). {@code <data dir>/usage.json}: the flag usage a server
  * keeps across restarts. Not part of the journal (usage is advisory, and a durable write per report would
  * cost more than it is worth); written whole and atomically ({@link DurableFiles}), so a crash leaves the
- * last file written.
+ * last file written, and readable by its owner only (mode 600): it names the applications and what they ask for.
  *
  * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error) does not
  * stop it: one WARN names the file and why, the file is moved aside to {@code
@@ -155,7 +154,8 @@ public final class UsageFile {
     }
 
     /**
-     * Replaces the file with this usage, atomically and durably.
+     * Replaces the file with this usage, atomically and durably, mode 600 ({@link DurableFiles}). Written as it
+     * is produced: neither a tree of the whole document nor its bytes are held in memory.
      *
      * @param usage the usage by environment key
      * @return false if nothing was written because an unusable file could not be moved aside at start
@@ -165,34 +165,61 @@ public final class UsageFile {
         if (blocked != null) {
             return false;
         }
-        ObjectNode root = MAPPER.createObjectNode().put("format", FORMAT).put("version", VERSION);
-        ObjectNode envs = root.putObject("environments");
-        new TreeMap<>(usage).forEach((key, env) -> {
-            ObjectNode e = envs.putObject(key).put("since", env.since().toString());
-            ObjectNode flags = e.putObject("flags");
-            new TreeMap<>(env.flags()).forEach((flag, use) -> {
-                ObjectNode f = flags.putObject(flag);
-                f.put("lastEvaluatedAt", text(use.lastEvaluatedAt()));
-                f.put("lastServedTrueAt", text(use.lastServedTrueAt()));
-                f.put("lastServedFalseAt", text(use.lastServedFalseAt()));
-                applications(f.putArray("applications"), use.applications());
-            });
-            ObjectNode unknown = e.putObject("unknownFlags");
-            new TreeMap<>(env.unknownFlags()).forEach((flag, use) -> {
-                ObjectNode u = unknown.putObject(flag).put("lastAskedAt", use.lastAskedAt().toString());
-                applications(u.putArray("applications"), use.applications());
-            });
+        DurableFiles.replace(file, out -> {
+            try (JsonGenerator g = MAPPER.getFactory().createGenerator(out)) {
+                g.writeStartObject();
+                g.writeStringField("format", FORMAT);
+                g.writeNumberField("version", VERSION);
+                g.writeObjectFieldStart("environments");
+                for (Map.Entry<String, EnvironmentUsage> env : new TreeMap<>(usage).entrySet()) {
+                    g.writeObjectFieldStart(env.getKey());
+                    g.writeStringField("since", env.getValue().since().toString());
+                    g.writeObjectFieldStart("flags");
+                    for (Map.Entry<String, FlagUse> flag : new TreeMap<>(env.getValue().flags()).entrySet()) {
+                        FlagUse use = flag.getValue();
+                        g.writeObjectFieldStart(flag.getKey());
+                        writeInstant(g, "lastEvaluatedAt", use.lastEvaluatedAt());
+                        writeInstant(g, "lastServedTrueAt", use.lastServedTrueAt());
+                        writeInstant(g, "lastServedFalseAt", use.lastServedFalseAt());
+                        writeApplications(g, use.applications());
+                        g.writeEndObject();
+                    }
+                    g.writeEndObject();
+                    g.writeObjectFieldStart("unknownFlags");
+                    for (Map.Entry<String, UnknownFlagUse> unknown : new TreeMap<>(env.getValue().unknownFlags()).entrySet()) {
+                        g.writeObjectFieldStart(unknown.getKey());
+                        writeInstant(g, "lastAskedAt", unknown.getValue().lastAskedAt());
+                        writeApplications(g, unknown.getValue().applications());
+                        g.writeEndObject();
+                    }
+                    g.writeEndObject();
+                    g.writeEndObject();
+                }
+                g.writeEndObject();
+                g.writeEndObject();
+            }
         });
-        DurableFiles.replace(file, MAPPER.writeValueAsBytes(root));
         return true;
     }
 
-    private static void applications(ArrayNode to, List<ApplicationUse> apps) {
-        apps.forEach(a -> to.addObject().put("name", a.name()).put("sdk", a.sdk()).put("lastReportAt", a.lastReportAt().toString()));
+    private static void writeApplications(JsonGenerator g, List<ApplicationUse> apps) throws IOException {
+        g.writeArrayFieldStart("applications");
+        for (ApplicationUse a : apps) {
+            g.writeStartObject();
+            g.writeStringField("name", a.name());
+            g.writeStringField("sdk", a.sdk());
+            writeInstant(g, "lastReportAt", a.lastReportAt());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
     }
 
-    private static String text(Instant at) {
-        return at == null ? null : at.toString();
+    private static void writeInstant(JsonGenerator g, String field, Instant at) throws IOException {
+        if (at == null) {
+            g.writeNullField(field);
+        } else {
+            g.writeStringField(field, at.toString());
+        }
     }
 
     // ---------------------------------------------------------------- reading, every field checked

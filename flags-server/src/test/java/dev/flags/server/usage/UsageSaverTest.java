@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.flags.server.journal.MutableClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -43,6 +45,35 @@ class UsageSaverTest {
         saver.close();
         assertThat(Files.readString(file.path())).as("close writes what changed").isNotEqualTo(first).contains("(unnamed)");
         assertThat(new UsageFile(dir, clock).read()).isEqualTo(store.snapshot());
+    }
+
+    @Test
+    void theFileIsWrittenInItsFormatExactlyAndReadableByItsOwnerOnly() throws Exception {
+        UsageFile file = new UsageFile(dir, clock);
+        // An older server's file, and a temporary file a crash left, both open to others: neither mode is kept.
+        Files.writeString(file.path(), "{}");
+        Files.writeString(dir.resolve("usage.json.tmp"), "left by a crash");
+        boolean posix = Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class);
+        if (posix) {
+            Files.setPosixFilePermissions(file.path(), PosixFilePermissions.fromString("rw-r--r--"));
+            Files.setPosixFilePermissions(dir.resolve("usage.json.tmp"), PosixFilePermissions.fromString("rw-rw-rw-"));
+        }
+        ApplicationUse checkout = new ApplicationUse("checkout", "flags-java/0.1.0", T0);
+        assertThat(file.write(Map.of("production", new EnvironmentUsage(T0,
+                Map.of("promo", new FlagUse(T0, T0, null, List.of(checkout)), "quiet", FlagUse.NEVER),
+                Map.of("biling-v2", new UnknownFlagUse(T0, List.of(checkout))))))).isTrue();
+
+        assertThat(file.path()).hasContent("{\"format\":\"flags-server usage\",\"version\":1,\"environments\":{\"production\":"
+                + "{\"since\":\"2026-12-01T10:00:00Z\",\"flags\":{\"promo\":{\"lastEvaluatedAt\":\"2026-12-01T10:00:00Z\","
+                + "\"lastServedTrueAt\":\"2026-12-01T10:00:00Z\",\"lastServedFalseAt\":null,\"applications\":[{\"name\":\"checkout\","
+                + "\"sdk\":\"flags-java/0.1.0\",\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]},\"quiet\":{\"lastEvaluatedAt\":null,"
+                + "\"lastServedTrueAt\":null,\"lastServedFalseAt\":null,\"applications\":[]}},\"unknownFlags\":{\"biling-v2\":"
+                + "{\"lastAskedAt\":\"2026-12-01T10:00:00Z\",\"applications\":[{\"name\":\"checkout\",\"sdk\":\"flags-java/0.1.0\","
+                + "\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]}}}}}");
+        assertThat(dir.resolve("usage.json.tmp")).doesNotExist();
+        if (posix) { // where the file system has no POSIX modes there is nothing to check
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file.path()))).isEqualTo("rw-------");
+        }
     }
 
     @Test
