@@ -58,8 +58,8 @@ public final class UsageFile {
     static final String FORMAT = "flags-server usage";
     static final int VERSION = 1;
     /**
-     * The largest file read: 128 MiB. This server's own file stays far under it (200,000 application entries, the most it keeps, of names and SDKs
-     * of 100 ASCII characters, come to about 50 MB); one larger is not its file, and reading it could take more memory than the server has.
+     * The largest file read: 128 MiB. This server's own file stays far under it ({@link UsageStore#MAX_APPLICATION_ENTRIES} application entries,
+     * the most it keeps, of names and SDKs of 100 ASCII characters, come to about 50 MB); one larger is not its file, and reading it could take more memory than the server has.
      */
     static final long MAX_BYTES = 128L * 1024 * 1024;
 
