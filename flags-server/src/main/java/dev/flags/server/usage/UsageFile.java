@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
  * cost more than it is worth); written whole and atomically ({@link DurableFiles}), so a crash leaves the
  * last file written, and readable by its owner only (mode 600): it names the applications and what they ask for.
  *
- * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error) does not
- * stop it: one WARN names the file and why, the file is moved aside to {@code
+ * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error, larger than
+ * {@link #MAX_BYTES}) does not stop it: one WARN names the file and why, the file is moved aside to {@code
  * usage.json.unreadable-<time>} (never deleted: it may be worth a look) and the server starts with no
  * usage. If it cannot even be moved aside, this server does not write usage.json at all, so as not to
  * overwrite it.
@@ -58,8 +58,10 @@ public final class UsageFile {
     static final String FORMAT = "flags-server usage";
     static final int VERSION = 1;
     /**
-     * The largest file read: 128 MiB. This server's own file stays far under it ({@link UsageStore#MAX_APPLICATION_ENTRIES} application entries,
-     * the most it keeps, of names and SDKs of 100 ASCII characters, come to about 50 MB); one larger is not its file, and reading it could take more memory than the server has.
+     * The largest file read: 128 MiB. This server's own file stays far under it: {@link
+     * UsageStore#MAX_APPLICATION_ENTRIES} application entries, the most it keeps, with names and SDKs of 100
+     * ASCII characters, and the keys of two environments at their bounds come to about 60 MB. A larger one is
+     * not its file, and reading it could take more memory than the server has.
      */
     static final long MAX_BYTES = 128L * 1024 * 1024;
 
