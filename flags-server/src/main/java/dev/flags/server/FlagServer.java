@@ -104,7 +104,7 @@ public final class FlagServer implements AutoCloseable {
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private FlagServer(ServerConfig config, Clock clock) throws IOException {
+    private FlagServer(ServerConfig config, Clock clock, UsageFile.Mover usageMover) throws IOException {
         this.config = config;
         checkDataDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
@@ -153,8 +153,11 @@ public final class FlagServer implements AutoCloseable {
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
             tokens.warnAboutUnboundTesterTokens();
             registerSyncMetrics();
-            UsageStore usage = new UsageStore(clock, new UsageFile(config.dataDir(), clock).read());
-            saver = new UsageSaver(usage, new UsageFile(config.dataDir(), clock), env -> journal.state().environment(env)
+            // One UsageFile for the read and the writes: an unusable file it could not move aside at the read
+            // must not be overwritten by the writes, and that is the instance's state.
+            UsageFile usageFile = new UsageFile(config.dataDir(), clock, usageMover);
+            UsageStore usage = new UsageStore(clock, usageFile.read());
+            saver = new UsageSaver(usage, usageFile, env -> journal.state().environment(env)
                     .filter(e -> !e.archived()).map(e -> e.flags().keySet()).orElse(null), config.usage().reportInterval());
             this.usageSaver = saver;
             SyncService syncService = new SyncService(broadcaster, usage,
@@ -301,7 +304,7 @@ public final class FlagServer implements AutoCloseable {
      * @throws IOException if the data directory, the journal or a port cannot be used
      */
     public static FlagServer start(ServerConfig config) throws IOException {
-        return new FlagServer(config, Clock.systemUTC());
+        return start(config, Clock.systemUTC());
     }
 
     /**
@@ -309,7 +312,15 @@ public final class FlagServer implements AutoCloseable {
      * for tests that move time on instead of waiting for it.
      */
     static FlagServer start(ServerConfig config, Clock clock) throws IOException {
-        return new FlagServer(config, clock);
+        return start(config, clock, (from, to) -> Files.move(from, to));
+    }
+
+    /**
+     * Starts a server with a clock, whose unusable usage.json is moved aside by {@code usageMover}: for a
+     * test that makes the move fail (no file system refuses a rename to root, which CI runs as).
+     */
+    static FlagServer start(ServerConfig config, Clock clock, UsageFile.Mover usageMover) throws IOException {
+        return new FlagServer(config, clock, usageMover);
     }
 
     private void registerSyncMetrics() {

@@ -373,6 +373,60 @@ class UsageApiTest {
         }
     }
 
+    /** Larger than the server reads: not read at all (a sparse file: no disk is filled), moved aside, with a WARN that says why. */
+    @Test
+    void aUsageFileOverTheSizeCapIsMovedAsideWithAWarnAndTheServerStarts() throws Exception {
+        Path file = dataDir.resolve("usage.json");
+        java.nio.file.Files.createDirectories(dataDir);
+        long size = 128L * 1024 * 1024 + 1;
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(size);
+        }
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8)); // slf4j-simple's target
+        try {
+            start(ServerFixture.config(dataDir));
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(api.get("/api/v1/environments", ADMIN).status()).as("the server started").isEqualTo(200);
+        assertThat(file).doesNotExist();
+        assertThat(dataDir.resolve("usage.json.unreadable-20261201T100000Z")).as("moved aside, never deleted").hasSize(size);
+        assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("WARN", "usage: " + file.toAbsolutePath()
+                + " cannot be used: it is 134217729 bytes, larger than this server reads (134217728 bytes, 128 MiB) and than it"
+                + " writes; moved aside to usage.json.unreadable-20261201T100000Z, starting with no usage");
+    }
+
+    /**
+     * The move aside is made to fail by the test (no file system refuses a rename to root, which CI runs as):
+     * the server keeps usage in memory, and neither its periodic writes nor its write at close replace the
+     * file it could not use. The read and the writes are one UsageFile: two would not share that state.
+     */
+    @Test
+    void anUnreadableUsageFileThatCannotBeMovedAsideIsNeverOverwritten() throws Exception {
+        Path file = dataDir.resolve("usage.json");
+        java.nio.file.Files.createDirectories(dataDir);
+        String content = "{\"format\": \"flags-server usage\", \"version\": 99, \"environments\": {}}";
+        java.nio.file.Files.writeString(file, content);
+        server = FlagServer.start(ServerFixture.config(dataDir), clock, (from, to) -> {
+            throw new java.nio.file.AccessDeniedException(from.toString(), to.toString(), "refused by the test");
+        });
+        api = new ApiClient(server.httpPort());
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+        assertThat(api.put("/api/v1/environments/production/flags/promo", ADMIN, "{\"enabled\": true}").status()).isEqualTo(201);
+        stub(token("sdk", "production")).reportUsage(report("production", "checkout", mark("promo", true, false)));
+        assertThat(flag(usage(""), "promo").get("lastEvaluatedAt").asText()).as("kept in memory").isEqualTo("2026-12-01T10:00:00Z");
+
+        clock.advance(Duration.ofMinutes(2));
+        server.close(); // writes what changed, were it allowed to
+        server = null;
+        assertThat(file).as("not overwritten").hasContent(content);
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dataDir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).as("nor moved aside").noneMatch(n -> n.startsWith("usage.json."));
+        }
+    }
+
     static UsageReport asking(UsageReport report, String... unknownFlags) {
         return report.toBuilder().addAllUnknownFlags(List.of(unknownFlags)).build();
     }

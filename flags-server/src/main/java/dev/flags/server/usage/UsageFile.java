@@ -1,10 +1,10 @@
 package dev.flags.server.usage;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonToken;
 import dev.flags.server.journal.DurableFiles;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,10 +28,10 @@ import org.slf4j.LoggerFactory;
  * Thread-safe (its methods are synchronized). {@code <data dir>/usage.json}: the flag usage a server
  * keeps across restarts. Not part of the journal (usage is advisory, and a durable write per report would
  * cost more than it is worth); written whole and atomically ({@link DurableFiles}), so a crash leaves the
- * last file written.
+ * last file written, and readable by its owner only (mode 600): it names the applications and what they ask for.
  *
- * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error) does not
- * stop it: one WARN names the file and why, the file is moved aside to {@code
+ * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error, larger than
+ * {@link #MAX_BYTES}) does not stop it: one WARN names the file and why, the file is moved aside to {@code
  * usage.json.unreadable-<time>} (never deleted: it may be worth a look) and the server starts with no
  * usage. If it cannot even be moved aside, this server does not write usage.json at all, so as not to
  * overwrite it.
@@ -57,13 +57,21 @@ public final class UsageFile {
     /** What a usage file says it is, so that another JSON file of that name is not taken for one. */
     static final String FORMAT = "flags-server usage";
     static final int VERSION = 1;
+    /**
+     * The largest file read: 128 MiB. This server's own file stays far under it: {@link
+     * UsageStore#MAX_APPLICATION_ENTRIES} application entries, the most it keeps, with names and SDKs of 100
+     * ASCII characters, and the keys of two environments at their bounds come to about 60 MB. A larger one is
+     * not its file, and reading it could take more memory than the server has.
+     */
+    static final long MAX_BYTES = 128L * 1024 * 1024;
 
     private static final Logger LOG = LoggerFactory.getLogger(UsageFile.class);
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final JsonFactory JSON = new JsonFactory();
     private static final DateTimeFormatter ASIDE = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
     private final Path file;
     private final Clock clock;
+    private final Mover mover;
     /** Guarded by this: why nothing may be written (an unreadable file that could not be moved aside), or null. */
     private String blocked;
 
@@ -72,8 +80,30 @@ public final class UsageFile {
      * @param clock the server's clock: the time in the name of a file moved aside
      */
     public UsageFile(Path dataDir, Clock clock) {
+        this(dataDir, clock, (from, to) -> Files.move(from, to));
+    }
+
+    /**
+     * @param dataDir the server's data directory
+     * @param clock the server's clock: the time in the name of a file moved aside
+     * @param mover how an unusable file is moved aside: {@link Files#move} but in a test that makes it fail (no
+     *              file system refuses a rename to root, which CI runs as)
+     */
+    public UsageFile(Path dataDir, Clock clock, Mover mover) {
         this.file = dataDir.resolve(NAME);
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.mover = Objects.requireNonNull(mover, "mover");
+    }
+
+    /** Moves a file to a new name in the same directory; {@link Files#move} but in tests. */
+    @FunctionalInterface
+    public interface Mover {
+        /**
+         * @param from the file
+         * @param to its new name, which does not exist
+         * @throws IOException if it cannot be moved (the file stays where it is)
+         */
+        void move(Path from, Path to) throws IOException;
     }
 
     /** @return the file's path */
@@ -91,14 +121,28 @@ public final class UsageFile {
     }
 
     /**
-     * Reads the file. Never fails: no file is no usage, and an unusable one is moved aside (see the class).
+     * Reads the file. Never fails: no file is no usage, and an unusable one is moved aside (see the class). It
+     * is read as a stream, twice (its header, then its environments), so that memory holds the usage read and
+     * not the file's text nor a tree of it; equal names, SDKs and times are one object each. A file larger
+     * than {@link #MAX_BYTES} is unusable; of a key's applications, the first {@link UsageStore#MAX_APPLICATIONS}
+     * (the most recent) are read.
      *
      * @return the usage by environment key; empty if there is none to read
      */
     public synchronized Map<String, EnvironmentUsage> read() {
         String why;
         try {
-            return parse(MAPPER.readTree(Files.readAllBytes(file)));
+            long size = Files.size(file);
+            if (size > MAX_BYTES) {
+                throw new UnreadableException("it is " + size + " bytes, larger than this server reads (" + MAX_BYTES
+                        + " bytes, 128 MiB) and than it writes");
+            }
+            try (JsonParser header = JSON.createParser(Files.newInputStream(file))) {
+                checkHeader(header);
+            }
+            try (JsonParser body = JSON.createParser(Files.newInputStream(file))) {
+                return new BodyReader(body).read();
+            }
         } catch (NoSuchFileException e) {
             return Map.of();
         } catch (JsonProcessingException e) {
@@ -110,7 +154,7 @@ public final class UsageFile {
         }
         Path aside = asideName();
         try {
-            Files.move(file, aside);
+            mover.move(file, aside);
             LOG.warn("usage: {} cannot be used: {}; moved aside to {}, starting with no usage", file.toAbsolutePath(), why,
                     aside.getFileName());
         } catch (IOException e) {
@@ -132,7 +176,8 @@ public final class UsageFile {
     }
 
     /**
-     * Replaces the file with this usage, atomically and durably.
+     * Replaces the file with this usage, atomically and durably, mode 600 ({@link DurableFiles}). Written as it
+     * is produced: neither a tree of the whole document nor its bytes are held in memory.
      *
      * @param usage the usage by environment key
      * @return false if nothing was written because an unusable file could not be moved aside at start
@@ -142,126 +187,308 @@ public final class UsageFile {
         if (blocked != null) {
             return false;
         }
-        ObjectNode root = MAPPER.createObjectNode().put("format", FORMAT).put("version", VERSION);
-        ObjectNode envs = root.putObject("environments");
-        new TreeMap<>(usage).forEach((key, env) -> {
-            ObjectNode e = envs.putObject(key).put("since", env.since().toString());
-            ObjectNode flags = e.putObject("flags");
-            new TreeMap<>(env.flags()).forEach((flag, use) -> {
-                ObjectNode f = flags.putObject(flag);
-                f.put("lastEvaluatedAt", text(use.lastEvaluatedAt()));
-                f.put("lastServedTrueAt", text(use.lastServedTrueAt()));
-                f.put("lastServedFalseAt", text(use.lastServedFalseAt()));
-                applications(f.putArray("applications"), use.applications());
-            });
-            ObjectNode unknown = e.putObject("unknownFlags");
-            new TreeMap<>(env.unknownFlags()).forEach((flag, use) -> {
-                ObjectNode u = unknown.putObject(flag).put("lastAskedAt", use.lastAskedAt().toString());
-                applications(u.putArray("applications"), use.applications());
-            });
+        DurableFiles.replace(file, out -> {
+            try (JsonGenerator g = JSON.createGenerator(out)) {
+                g.writeStartObject();
+                g.writeStringField("format", FORMAT);
+                g.writeNumberField("version", VERSION);
+                g.writeObjectFieldStart("environments");
+                for (Map.Entry<String, EnvironmentUsage> env : new TreeMap<>(usage).entrySet()) {
+                    g.writeObjectFieldStart(env.getKey());
+                    g.writeStringField("since", env.getValue().since().toString());
+                    g.writeObjectFieldStart("flags");
+                    for (Map.Entry<String, FlagUse> flag : new TreeMap<>(env.getValue().flags()).entrySet()) {
+                        FlagUse use = flag.getValue();
+                        g.writeObjectFieldStart(flag.getKey());
+                        writeInstant(g, "lastEvaluatedAt", use.lastEvaluatedAt());
+                        writeInstant(g, "lastServedTrueAt", use.lastServedTrueAt());
+                        writeInstant(g, "lastServedFalseAt", use.lastServedFalseAt());
+                        writeApplications(g, use.applications());
+                        g.writeEndObject();
+                    }
+                    g.writeEndObject();
+                    g.writeObjectFieldStart("unknownFlags");
+                    for (Map.Entry<String, UnknownFlagUse> unknown : new TreeMap<>(env.getValue().unknownFlags()).entrySet()) {
+                        g.writeObjectFieldStart(unknown.getKey());
+                        writeInstant(g, "lastAskedAt", unknown.getValue().lastAskedAt());
+                        writeApplications(g, unknown.getValue().applications());
+                        g.writeEndObject();
+                    }
+                    g.writeEndObject();
+                    g.writeEndObject();
+                }
+                g.writeEndObject();
+                g.writeEndObject();
+            }
         });
-        DurableFiles.replace(file, MAPPER.writeValueAsBytes(root));
         return true;
     }
 
-    private static void applications(ArrayNode to, List<ApplicationUse> apps) {
-        apps.forEach(a -> to.addObject().put("name", a.name()).put("sdk", a.sdk()).put("lastReportAt", a.lastReportAt().toString()));
+    private static void writeApplications(JsonGenerator g, List<ApplicationUse> apps) throws IOException {
+        g.writeArrayFieldStart("applications");
+        for (ApplicationUse a : apps) {
+            g.writeStartObject();
+            g.writeStringField("name", a.name());
+            g.writeStringField("sdk", a.sdk());
+            writeInstant(g, "lastReportAt", a.lastReportAt());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
     }
 
-    private static String text(Instant at) {
-        return at == null ? null : at.toString();
+    private static void writeInstant(JsonGenerator g, String field, Instant at) throws IOException {
+        if (at == null) {
+            g.writeNullField(field);
+        } else {
+            g.writeStringField(field, at.toString());
+        }
     }
 
     // ---------------------------------------------------------------- reading, every field checked
 
-    private static Map<String, EnvironmentUsage> parse(JsonNode root) throws UnreadableException {
-        if (root == null || !root.isObject() || !FORMAT.equals(root.path("format").asText(null))) {
+    /**
+     * Reads the root's {@code format} and {@code version} wherever they are in it, skipping the rest (which is
+     * parsed, so a file that is not JSON is found here, but not kept): whether the file is one of this server's
+     * is known before its environments are read by the rules of this version.
+     */
+    private static void checkHeader(JsonParser p) throws IOException, UnreadableException {
+        String format = null;
+        JsonToken versionToken = null;
+        int version = 0;
+        if (p.nextToken() == JsonToken.START_OBJECT) {
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken value = p.nextToken();
+                if (field.equals("format")) {
+                    format = value == JsonToken.VALUE_STRING ? p.getText() : null;
+                } else if (field.equals("version")) {
+                    versionToken = value == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT ? value : null;
+                    version = versionToken == null ? 0 : p.getIntValue();
+                }
+                p.skipChildren();
+            }
+        }
+        if (!FORMAT.equals(format)) {
             throw new UnreadableException("it is not a usage file of this server (it has no \"format\": \"" + FORMAT + "\")");
         }
-        JsonNode version = root.get("version");
-        if (version == null || !version.isInt() || version.intValue() < 1) {
+        if (versionToken == null || version < 1) {
             throw new UnreadableException("its \"version\" is not a version number");
         }
-        if (version.intValue() > VERSION) {
-            throw new UnreadableException("it is of version " + version.intValue() + ", newer than this server reads (" + VERSION + ")");
+        if (version > VERSION) {
+            throw new UnreadableException("it is of version " + version + ", newer than this server reads (" + VERSION + ")");
         }
-        JsonNode envs = object(root, "environments", "environments");
-        Map<String, EnvironmentUsage> out = new HashMap<>();
-        for (Map.Entry<String, JsonNode> env : envs.properties()) {
-            String at = "environments." + env.getKey();
-            JsonNode e = env.getValue();
-            if (!e.isObject()) {
-                throw new UnreadableException(at + " is not an object");
-            }
-            Instant since = instant(e, "since", at, false);
-            Map<String, FlagUse> flags = new HashMap<>();
-            for (Map.Entry<String, JsonNode> flag : object(e, "flags", at + ".flags").properties()) {
-                flags.put(flag.getKey(), flagUse(flag.getValue(), at + ".flags." + flag.getKey()));
-            }
-            Map<String, UnknownFlagUse> unknown = new HashMap<>();
-            JsonNode unknownFlags = e.get("unknownFlags");
-            if (unknownFlags != null && !unknownFlags.isNull()) { // missing in a file from before unknown keys were kept
-                for (Map.Entry<String, JsonNode> u : object(e, "unknownFlags", at + ".unknownFlags").properties()) {
-                    unknown.put(u.getKey(), unknownFlagUse(u.getValue(), at + ".unknownFlags." + u.getKey()));
+    }
+
+    /**
+     * Not thread-safe (one per read). Reads a usage file's environments token by token. Each name, SDK and
+     * time is kept once however often the file repeats it (a file of 400,000 application entries has a few
+     * applications and times): the store keeps what it is given.
+     */
+    private static final class BodyReader {
+        private final JsonParser p;
+        private final Map<String, String> strings = new HashMap<>();
+        private final Map<String, Instant> instants = new HashMap<>();
+
+        BodyReader(JsonParser p) {
+            this.p = p;
+        }
+
+        /** The root's environments; the header was checked. */
+        Map<String, EnvironmentUsage> read() throws IOException, UnreadableException {
+            Map<String, EnvironmentUsage> environments = null;
+            p.nextToken(); // the root's START_OBJECT
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                if (field.equals("environments")) {
+                    environments = environments();
+                } else {
+                    p.skipChildren();
                 }
             }
-            out.put(env.getKey(), new EnvironmentUsage(since, flags, unknown));
-        }
-        return out;
-    }
-
-    private static FlagUse flagUse(JsonNode f, String at) throws UnreadableException {
-        if (!f.isObject()) {
-            throw new UnreadableException(at + " is not an object");
-        }
-        return new FlagUse(instant(f, "lastEvaluatedAt", at, false), instant(f, "lastServedTrueAt", at, true),
-                instant(f, "lastServedFalseAt", at, true), applications(f, at));
-    }
-
-    private static UnknownFlagUse unknownFlagUse(JsonNode u, String at) throws UnreadableException {
-        if (!u.isObject()) {
-            throw new UnreadableException(at + " is not an object");
-        }
-        return new UnknownFlagUse(instant(u, "lastAskedAt", at, false), applications(u, at));
-    }
-
-    private static List<ApplicationUse> applications(JsonNode f, String at) throws UnreadableException {
-        List<ApplicationUse> apps = new ArrayList<>();
-        JsonNode list = f.get("applications");
-        if (list == null || !list.isArray()) {
-            throw new UnreadableException(at + ".applications is not a list");
-        }
-        for (int i = 0; i < list.size(); i++) {
-            JsonNode a = list.get(i);
-            String where = at + ".applications[" + i + "]";
-            if (!a.isObject() || !a.path("name").isTextual() || !a.path("sdk").isTextual()) {
-                throw new UnreadableException(where + " is not an application with a name and an sdk");
+            if (environments == null) {
+                throw new UnreadableException("environments is not an object");
             }
-            apps.add(new ApplicationUse(a.get("name").asText(), a.get("sdk").asText(), instant(a, "lastReportAt", where, false)));
+            return environments;
         }
-        return apps;
-    }
 
-    private static JsonNode object(JsonNode parent, String field, String at) throws UnreadableException {
-        JsonNode n = parent.get(field);
-        if (n == null || !n.isObject()) {
-            throw new UnreadableException(at + " is not an object");
-        }
-        return n;
-    }
-
-    private static Instant instant(JsonNode parent, String field, String at, boolean nullable) throws UnreadableException {
-        JsonNode n = parent.get(field);
-        if (nullable && (n == null || n.isNull())) {
-            return null;
-        }
-        try {
-            if (n != null && n.isTextual()) {
-                return Instant.parse(n.asText());
+        private Map<String, EnvironmentUsage> environments() throws IOException, UnreadableException {
+            expectObject("environments");
+            Map<String, EnvironmentUsage> out = new HashMap<>();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String key = p.currentName();
+                p.nextToken();
+                out.put(key, environment("environments." + key));
             }
-        } catch (DateTimeParseException e) {
-            // said below
+            return out;
         }
-        throw new UnreadableException(at + "." + field + " is not an instant");
+
+        private EnvironmentUsage environment(String at) throws IOException, UnreadableException {
+            expectObject(at);
+            Instant since = null;
+            Map<String, FlagUse> flags = null;
+            Map<String, UnknownFlagUse> unknown = new HashMap<>(); // missing in a file from before unknown keys were kept
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken value = p.nextToken();
+                switch (field) {
+                    case "since" -> since = instant(at, field, false);
+                    case "flags" -> {
+                        expectObject(at + ".flags");
+                        flags = new HashMap<>();
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String flag = p.currentName();
+                            p.nextToken();
+                            flags.put(flag, flagUse(at + ".flags." + flag));
+                        }
+                    }
+                    case "unknownFlags" -> {
+                        unknown.clear();
+                        if (value != JsonToken.VALUE_NULL) {
+                            expectObject(at + ".unknownFlags");
+                            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                                String key = p.currentName();
+                                p.nextToken();
+                                unknown.put(key, unknownFlagUse(at + ".unknownFlags." + key));
+                            }
+                        }
+                    }
+                    default -> p.skipChildren();
+                }
+            }
+            if (since == null) {
+                throw new UnreadableException(at + ".since is not an instant");
+            }
+            if (flags == null) {
+                throw new UnreadableException(at + ".flags is not an object");
+            }
+            return new EnvironmentUsage(since, flags, unknown);
+        }
+
+        private FlagUse flagUse(String at) throws IOException, UnreadableException {
+            expectObject(at);
+            Instant evaluated = null;
+            Instant servedTrue = null;
+            Instant servedFalse = null;
+            List<ApplicationUse> apps = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                switch (field) {
+                    case "lastEvaluatedAt" -> evaluated = instant(at, field, false);
+                    case "lastServedTrueAt" -> servedTrue = instant(at, field, true);
+                    case "lastServedFalseAt" -> servedFalse = instant(at, field, true);
+                    case "applications" -> apps = applications(at);
+                    default -> p.skipChildren();
+                }
+            }
+            if (evaluated == null) {
+                throw new UnreadableException(at + ".lastEvaluatedAt is not an instant");
+            }
+            if (apps == null) {
+                throw new UnreadableException(at + ".applications is not a list");
+            }
+            return new FlagUse(evaluated, servedTrue, servedFalse, apps);
+        }
+
+        private UnknownFlagUse unknownFlagUse(String at) throws IOException, UnreadableException {
+            expectObject(at);
+            Instant asked = null;
+            List<ApplicationUse> apps = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                switch (field) {
+                    case "lastAskedAt" -> asked = instant(at, field, false);
+                    case "applications" -> apps = applications(at);
+                    default -> p.skipChildren();
+                }
+            }
+            if (asked == null) {
+                throw new UnreadableException(at + ".lastAskedAt is not an instant");
+            }
+            if (apps == null) {
+                throw new UnreadableException(at + ".applications is not a list");
+            }
+            return new UnknownFlagUse(asked, apps);
+        }
+
+        /** The list at the current token: every entry checked, the first {@link UsageStore#MAX_APPLICATIONS} kept. */
+        private List<ApplicationUse> applications(String at) throws IOException, UnreadableException {
+            if (p.currentToken() != JsonToken.START_ARRAY) {
+                throw new UnreadableException(at + ".applications is not a list");
+            }
+            List<ApplicationUse> apps = new ArrayList<>();
+            for (int i = 0; p.nextToken() != JsonToken.END_ARRAY; i++) {
+                String where = at + ".applications[" + i + "]";
+                String name = null;
+                String sdk = null;
+                String lastReportAt = null;
+                boolean object = p.currentToken() == JsonToken.START_OBJECT;
+                if (object) {
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String field = p.currentName();
+                        JsonToken value = p.nextToken();
+                        String text = value == JsonToken.VALUE_STRING ? p.getText() : null;
+                        switch (field) {
+                            case "name" -> name = text;
+                            case "sdk" -> sdk = text;
+                            case "lastReportAt" -> lastReportAt = text;
+                            default -> { }
+                        }
+                        p.skipChildren();
+                    }
+                }
+                if (!object || name == null || sdk == null) {
+                    throw new UnreadableException(where + " is not an application with a name and an sdk");
+                }
+                Instant reported = lastReportAt == null ? null : instantOrNull(lastReportAt);
+                if (reported == null) {
+                    throw new UnreadableException(where + ".lastReportAt is not an instant");
+                }
+                if (apps.size() < UsageStore.MAX_APPLICATIONS) {
+                    apps.add(new ApplicationUse(shared(name), shared(sdk), reported));
+                }
+            }
+            return apps;
+        }
+
+        private void expectObject(String at) throws UnreadableException {
+            if (p.currentToken() != JsonToken.START_OBJECT) {
+                throw new UnreadableException(at + " is not an object");
+            }
+        }
+
+        /** The instant at the current token; null only if it is JSON null and {@code nullable}. */
+        private Instant instant(String at, String field, boolean nullable) throws IOException, UnreadableException {
+            JsonToken token = p.currentToken();
+            if (nullable && token == JsonToken.VALUE_NULL) {
+                return null;
+            }
+            Instant instant = token == JsonToken.VALUE_STRING ? instantOrNull(p.getText()) : null;
+            if (instant == null) {
+                throw new UnreadableException(at + "." + field + " is not an instant");
+            }
+            return instant;
+        }
+
+        /** The one Instant of this text, or null if it is not an instant. */
+        private Instant instantOrNull(String text) {
+            Instant instant = instants.get(text);
+            if (instant == null) {
+                try {
+                    instant = Instant.parse(text);
+                } catch (DateTimeParseException e) {
+                    return null;
+                }
+                instants.put(text, instant);
+            }
+            return instant;
+        }
+
+        private String shared(String text) {
+            String known = strings.putIfAbsent(text, text);
+            return known == null ? text : known;
+        }
     }
 }

@@ -5,16 +5,19 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
@@ -26,6 +29,14 @@ import java.util.function.Function;
  * flags): when each was last asked for, and by which applications. Those keys come from the applications,
  * not from the journal, so they are bounded as they are recorded: at most {@link
  * #MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT}, the least recently asked for going first.
+ *
+ * <p>Memory is bounded for the whole server, not only per environment (the per-flag and per-environment
+ * bounds multiply by the environments): at most {@link #MAX_APPLICATION_ENTRIES} application entries (an
+ * application listed for a flag or an unknown key) in all, and at most {@link #MAX_DISTINCT_APPLICATIONS}
+ * distinct applications. Over the first, the entries of the key (of any environment) reported least recently
+ * go first, the oldest of them first; the key keeps its times. A report from an application beyond the second
+ * counts for its flags' times but is not listed, until an application is no longer listed anywhere. Each
+ * application is one object, and so is each receive time, however many entries share them.
  *
  * <p>Times are the server's receive times from its clock, to the second: the SDKs' clocks are not
  * trusted, and "evaluated this week" needs no more precision. One lock for the whole store: a report is
@@ -48,6 +59,22 @@ public final class UsageStore {
     public static final int MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT = 1_000;
     /** How long an unknown key not asked for again is kept ({@link #retain}). */
     public static final Duration UNKNOWN_FLAG_RETENTION = Duration.ofDays(30);
+    /**
+     * The most application entries kept in all, at all times: one environment's worth at the bounds above
+     * (10,000 flags of 20 applications each), which no fleet of applications reaches, shared by every
+     * environment. What it costs at most (compressed references): an entry is two array slots and, if no other
+     * entry was reported in its second, its own Instant, 8 + 24 bytes, so 6.4 MB; plus the {@link
+     * #MAX_DISTINCT_APPLICATIONS} applications, 5.4 MB with names and SDKs of 100 characters outside Latin-1;
+     * plus the keys (about 350 bytes each with a 128-character key, 3.9 MB per environment at 11,000 keys,
+     * which its flags in the journal bound). Two environments at every bound: about 20 MB, within 32 MB. Before
+     * this bound and the shared objects, those two environments (400,000 entries) took about 104 MB.
+     */
+    public static final int MAX_APPLICATION_ENTRIES = 200_000;
+    /**
+     * The most distinct applications (name and SDK) kept in all: a fleet has a few dozen; this bound is for
+     * the one that sends a new name in every report, whose names would otherwise cost up to 500 bytes an entry.
+     */
+    public static final int MAX_DISTINCT_APPLICATIONS = 10_000;
 
     /**
      * Immutable. One flag's marks in one report.
@@ -90,79 +117,179 @@ public final class UsageStore {
     }
 
     /**
-     * Not thread-safe (guarded by the store). The applications that reported a key, in the order they last
-     * did, at most {@link #MAX_APPLICATIONS}.
+     * Not thread-safe (guarded by the store). An application as the reports name it: one per name and SDK, so
+     * that two SDKs of one name show apart. The store holds one object per name and SDK ({@link #applications}),
+     * which every entry of it shares. Equal by name and SDK; its count is not part of it.
      */
-    private static final class Applications {
-        private final LinkedHashMap<Application, Instant> byApplication = new LinkedHashMap<>();
+    private static final class Application {
+        final String name;
+        final String sdk;
+        /** How many keys list it: at 0 it is forgotten. */
+        int listedBy;
 
-        void reportedBy(Application app, Instant at) {
-            byApplication.remove(app); // re-inserted last: the most recent
-            byApplication.put(app, at);
-            if (byApplication.size() > MAX_APPLICATIONS) {
-                Iterator<Application> oldest = byApplication.keySet().iterator();
-                oldest.next();
-                oldest.remove();
-            }
+        Application(String name, String sdk) {
+            this.name = name;
+            this.sdk = sdk;
         }
 
-        /** Puts back applications as a view lists them: most recent first, so oldest first here, ties in their order. */
-        void load(List<ApplicationUse> mostRecentFirst) {
-            for (int i = mostRecentFirst.size() - 1; i >= 0; i--) {
-                ApplicationUse a = mostRecentFirst.get(i);
-                reportedBy(new Application(a.name(), a.sdk()), a.lastReportAt());
-            }
+        @Override
+        public boolean equals(Object o) {
+            return o == this || o instanceof Application a && a.name.equals(name) && a.sdk.equals(sdk);
         }
 
-        List<ApplicationUse> mostRecentFirst() {
-            List<ApplicationUse> apps = new ArrayList<>(byApplication.size());
-            byApplication.forEach((app, at) -> apps.add(0, new ApplicationUse(app.name(), app.sdk(), at)));
-            return apps;
+        @Override
+        public int hashCode() {
+            return name.hashCode() * 31 + sdk.hashCode();
         }
     }
 
-    /** An application as the reports name it: one entry per name and SDK, so that two SDKs of one name show apart. */
-    private record Application(String name, String sdk) {
+    /**
+     * Not thread-safe (guarded by the store). The applications that reported a key, with when each last did,
+     * oldest first, at most {@link #MAX_APPLICATIONS}: two arrays, the smallest form of a short list (an entry
+     * is two references). The store does the counting ({@link #reportedBy}, {@link #dropOldest}).
+     */
+    private static final class Applications {
+        Application[] apps = new Application[2];
+        Instant[] times = new Instant[2];
+        int size;
+
+        int indexOf(Application app) {
+            for (int i = 0; i < size; i++) {
+                if (apps[i].equals(app)) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        void removeAt(int i) {
+            System.arraycopy(apps, i + 1, apps, i, size - i - 1);
+            System.arraycopy(times, i + 1, times, i, size - i - 1);
+            size--;
+            apps[size] = null;
+            times[size] = null;
+        }
+
+        void append(Application app, Instant at) {
+            if (size == apps.length) {
+                int capacity = Math.min(MAX_APPLICATIONS, size * 2);
+                apps = Arrays.copyOf(apps, capacity);
+                times = Arrays.copyOf(times, capacity);
+            }
+            apps[size] = app;
+            times[size] = at;
+            size++;
+        }
+
+        /** As a view lists them: most recent first. */
+        List<ApplicationUse> mostRecentFirst() {
+            List<ApplicationUse> out = new ArrayList<>(size);
+            for (int i = size - 1; i >= 0; i--) {
+                out.add(new ApplicationUse(apps[i].name, apps[i].sdk, times[i]));
+            }
+            return out;
+        }
     }
 
     private final Clock clock;
+    private final int maxApplicationEntries;
+    private final int maxDistinctApplications;
     /** Guarded by this. */
     private final Map<String, Environment> environments = new HashMap<>();
+    /** Guarded by this: each application listed anywhere, once (the key and the value are the same object). */
+    private final Map<Application, Application> applications = new HashMap<>();
+    /**
+     * Guarded by this: the keys' application lists that are not empty, in the order their keys were last
+     * reported, least recent first: where entries go first over {@link #maxApplicationEntries}.
+     */
+    private final LinkedHashSet<Applications> recency = new LinkedHashSet<>();
+    /** Guarded by this: the entries of all the lists. */
+    private int applicationEntries;
+    /** Guarded by this: the last receive time, so that the reports of one second share it. */
+    private Instant lastReceived;
     /** Guarded by this: counts reports recorded, so that a writer can tell whether anything changed. */
     private long changes;
 
     /**
      * @param clock the server's clock: the receive time of each report
-     * @param initial the usage read at start (from {@link UsageFile#read()}), or an empty map
+     * @param initial the usage read at start (from {@link UsageFile#read()}), or an empty map; bounded as
+     *                recording bounds it (the most recently reported entries are kept)
      * @throws NullPointerException if an argument is null
      */
     public UsageStore(Clock clock, Map<String, EnvironmentUsage> initial) {
-        this.clock = Objects.requireNonNull(clock, "clock");
-        initial.forEach(this::load);
+        this(clock, initial, MAX_APPLICATION_ENTRIES, MAX_DISTINCT_APPLICATIONS);
     }
 
-    private void load(String key, EnvironmentUsage usage) {
-        Environment env = new Environment(usage.since());
-        usage.flags().forEach((flag, use) -> {
-            Entry e = new Entry();
-            e.evaluated = use.lastEvaluatedAt();
-            e.servedTrue = use.lastServedTrueAt();
-            e.servedFalse = use.lastServedFalseAt();
-            e.applications.load(use.applications());
-            env.flags.put(flag, e);
+    /** With other server-wide bounds: for tests that reach them with a few reports. */
+    UsageStore(Clock clock, Map<String, EnvironmentUsage> initial, int maxApplicationEntries, int maxDistinctApplications) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.maxApplicationEntries = maxApplicationEntries;
+        this.maxDistinctApplications = maxDistinctApplications;
+        load(initial);
+    }
+
+    /** A key read from the file, its list here and its applications there (most recent first). */
+    private record Loaded(Applications list, List<ApplicationUse> mostRecentFirst, Instant lastReported) {
+    }
+
+    /**
+     * Loads what was read: each environment's keys (its unknown keys within their bound), then their
+     * applications, the most recently reported keys first until {@link #maxApplicationEntries}, as if they had
+     * been recorded in that order. Equal times become one object, as recording makes them.
+     */
+    private void load(Map<String, EnvironmentUsage> initial) {
+        Map<Instant, Instant> instants = new HashMap<>();
+        Function<Instant, Instant> shared = at -> at == null ? null : instants.computeIfAbsent(at, a -> a);
+        List<Loaded> loaded = new ArrayList<>();
+        new TreeMap<>(initial).forEach((key, usage) -> {
+            Environment env = new Environment(shared.apply(usage.since()));
+            new TreeMap<>(usage.flags()).forEach((flag, use) -> {
+                Entry e = new Entry();
+                e.evaluated = shared.apply(use.lastEvaluatedAt());
+                e.servedTrue = shared.apply(use.lastServedTrueAt());
+                e.servedFalse = shared.apply(use.lastServedFalseAt());
+                env.flags.put(flag, e);
+                loaded(loaded, e.applications, use.applications());
+            });
+            // Least recently asked first, as recording leaves them (ties by key: the file does not keep their order).
+            List<Map.Entry<String, UnknownFlagUse>> unknown = usage.unknownFlags().entrySet().stream()
+                    .sorted(Map.Entry.<String, UnknownFlagUse>comparingByValue(Comparator.comparing(UnknownFlagUse::lastAskedAt))
+                            .thenComparing(Map.Entry.comparingByKey()))
+                    .toList();
+            for (Map.Entry<String, UnknownFlagUse> u : unknown.subList(Math.max(0, unknown.size() - MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT),
+                    unknown.size())) {
+                Unknown kept = new Unknown();
+                kept.asked = shared.apply(u.getValue().lastAskedAt());
+                env.unknown.put(u.getKey(), kept);
+                loaded(loaded, kept.applications, u.getValue().applications());
+            }
+            environments.put(key, env);
         });
-        // Least recently asked first, as recording leaves them (ties by key: the file does not keep their order).
-        usage.unknownFlags().entrySet().stream()
-                .sorted(Map.Entry.<String, UnknownFlagUse>comparingByValue(Comparator.comparing(UnknownFlagUse::lastAskedAt))
-                        .thenComparing(Map.Entry.comparingByKey()))
-                .forEach(u -> {
-                    Unknown unknown = new Unknown();
-                    unknown.asked = u.getValue().lastAskedAt();
-                    unknown.applications.load(u.getValue().applications());
-                    env.unknown.put(u.getKey(), unknown);
-                });
-        dropLeastRecentlyAsked(env);
-        environments.put(key, env);
+        // Most recently reported first (a stable sort: ties in the order above), so that the bound keeps those.
+        loaded.sort(Comparator.comparing(Loaded::lastReported).reversed());
+        for (Loaded key : loaded) {
+            List<ApplicationUse> apps = key.mostRecentFirst();
+            int kept = Math.min(Math.min(apps.size(), MAX_APPLICATIONS), maxApplicationEntries - applicationEntries);
+            for (int i = kept - 1; i >= 0; i--) { // oldest first, as recording appends them
+                ApplicationUse a = apps.get(i);
+                Application app = application(a.name(), a.sdk());
+                if (app != null && key.list().indexOf(app) < 0) {
+                    key.list().append(app, shared.apply(a.lastReportAt()));
+                    app.listedBy++;
+                    applicationEntries++;
+                }
+            }
+        }
+        for (int i = loaded.size() - 1; i >= 0; i--) { // least recently reported first
+            if (loaded.get(i).list().size > 0) {
+                recency.add(loaded.get(i).list());
+            }
+        }
+    }
+
+    private static void loaded(List<Loaded> loaded, Applications list, List<ApplicationUse> mostRecentFirst) {
+        mostRecentFirst.stream().map(ApplicationUse::lastReportAt).max(Comparator.naturalOrder())
+                .ifPresent(last -> loaded.add(new Loaded(list, mostRecentFirst, last)));
     }
 
     /**
@@ -177,7 +304,7 @@ public final class UsageStore {
     /**
      * Records one report, at the clock's time (to the second). The caller has checked the report and kept
      * only the marks of flags the environment has, and only the unknown keys that are not flags of it: every
-     * mark and key given is recorded.
+     * mark and key given is recorded (its application too, within the server-wide bounds: see the class).
      *
      * @param environment the environment's key
      * @param sdk the SDK's name and version, as it gave it (may be empty)
@@ -191,9 +318,15 @@ public final class UsageStore {
                                     Collection<String> unknownFlags) {
         Objects.requireNonNull(environment, "environment");
         Objects.requireNonNull(unknownFlags, "unknownFlags");
-        Application app = new Application(application.isEmpty() ? ApplicationUse.UNNAMED : application, Objects.requireNonNull(sdk, "sdk"));
+        Objects.requireNonNull(sdk, "sdk");
+        Application app = application(application.isEmpty() ? ApplicationUse.UNNAMED : application, sdk); // null: over the bound
         Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
-        Environment env = environments.computeIfAbsent(environment, k -> new Environment(now));
+        if (now.equals(lastReceived)) {
+            now = lastReceived; // one object for every report of the second
+        }
+        lastReceived = now;
+        Instant at = now;
+        Environment env = environments.computeIfAbsent(environment, k -> new Environment(at));
         for (Mark mark : marks) {
             Entry e = env.flags.computeIfAbsent(mark.key(), k -> new Entry());
             e.evaluated = now;
@@ -203,7 +336,7 @@ public final class UsageStore {
             if (mark.servedFalse()) {
                 e.servedFalse = now;
             }
-            e.applications.reportedBy(app, now);
+            reportedBy(e.applications, app, now);
         }
         for (String key : unknownFlags) {
             Unknown u = env.unknown.remove(key); // re-inserted last: the most recently asked
@@ -211,18 +344,78 @@ public final class UsageStore {
                 u = new Unknown();
             }
             u.asked = now;
-            u.applications.reportedBy(app, now);
+            reportedBy(u.applications, app, now);
             env.unknown.put(key, u);
         }
         dropLeastRecentlyAsked(env);
+        while (applicationEntries > maxApplicationEntries) {
+            dropOldest(recency.iterator().next());
+        }
+        if (app != null && app.listedBy == 0) { // a report that listed nothing, or all of it dropped again
+            applications.remove(app);
+        }
         changes++;
     }
 
+    /** The one object of this application; null if it is new and there are {@link #maxDistinctApplications} already. */
+    private Application application(String name, String sdk) {
+        Application app = new Application(name, sdk);
+        Application known = applications.get(app);
+        if (known != null) {
+            return known;
+        }
+        if (applications.size() >= maxDistinctApplications) {
+            return null;
+        }
+        applications.put(app, app);
+        return app;
+    }
+
+    /** The application (if any) reported the key now: its entry goes last, the key goes last in {@link #recency}. */
+    private void reportedBy(Applications list, Application app, Instant at) {
+        if (app == null) {
+            return;
+        }
+        int i = list.indexOf(app);
+        if (i >= 0) {
+            list.removeAt(i); // appended again: the most recent
+        } else {
+            if (list.size == MAX_APPLICATIONS) {
+                dropOldest(list);
+            }
+            app.listedBy++;
+            applicationEntries++;
+        }
+        list.append(app, at);
+        recency.remove(list);
+        recency.add(list);
+    }
+
+    /** Drops a list's oldest entry; an application no key lists any more is forgotten. */
+    private void dropOldest(Applications list) {
+        Application app = list.apps[0];
+        list.removeAt(0);
+        applicationEntries--;
+        if (--app.listedBy == 0) {
+            applications.remove(app);
+        }
+        if (list.size == 0) {
+            recency.remove(list);
+        }
+    }
+
+    /** Drops every entry of a key that is dropped. */
+    private void forget(Applications list) {
+        while (list.size > 0) {
+            dropOldest(list);
+        }
+    }
+
     /** Bounds the unknown keys as they come, not only when the file is written: any application can send new ones. */
-    private static void dropLeastRecentlyAsked(Environment env) {
-        Iterator<String> oldest = env.unknown.keySet().iterator();
+    private void dropLeastRecentlyAsked(Environment env) {
+        Iterator<Unknown> oldest = env.unknown.values().iterator();
         for (int over = env.unknown.size() - MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT; over > 0; over--) {
-            oldest.next();
+            forget(oldest.next().applications);
             oldest.remove();
         }
     }
@@ -261,24 +454,40 @@ public final class UsageStore {
         Instant unknownCutoff = clock.instant().minus(UNKNOWN_FLAG_RETENTION);
         Iterator<Map.Entry<String, Environment>> it = environments.entrySet().iterator();
         while (it.hasNext()) {
-            Map.Entry<String, Environment> env = it.next();
-            Set<String> current = currentFlags.apply(env.getKey());
+            Map.Entry<String, Environment> entry = it.next();
+            Environment env = entry.getValue();
+            Set<String> current = currentFlags.apply(entry.getKey());
             if (current == null) {
+                env.flags.values().forEach(e -> forget(e.applications));
+                env.unknown.values().forEach(u -> forget(u.applications));
                 it.remove();
                 continue;
             }
-            Map<String, Entry> flags = env.getValue().flags;
-            flags.keySet().retainAll(current);
-            if (flags.size() > MAX_FLAGS_PER_ENVIRONMENT) {
-                List<Map.Entry<String, Entry>> oldestFirst = new ArrayList<>(flags.entrySet());
+            Iterator<Map.Entry<String, Entry>> flags = env.flags.entrySet().iterator();
+            while (flags.hasNext()) {
+                Map.Entry<String, Entry> flag = flags.next();
+                if (!current.contains(flag.getKey())) {
+                    forget(flag.getValue().applications);
+                    flags.remove();
+                }
+            }
+            if (env.flags.size() > MAX_FLAGS_PER_ENVIRONMENT) {
+                List<Map.Entry<String, Entry>> oldestFirst = new ArrayList<>(env.flags.entrySet());
                 oldestFirst.sort(Comparator.comparing((Map.Entry<String, Entry> f) -> f.getValue().evaluated)
                         .thenComparing(Map.Entry::getKey));
-                oldestFirst.subList(0, flags.size() - MAX_FLAGS_PER_ENVIRONMENT).stream().map(Map.Entry::getKey).toList()
-                        .forEach(flags::remove);
+                for (Map.Entry<String, Entry> dropped : oldestFirst.subList(0, env.flags.size() - MAX_FLAGS_PER_ENVIRONMENT)) {
+                    forget(dropped.getValue().applications);
+                    env.flags.remove(dropped.getKey());
+                }
             }
-            Map<String, Unknown> unknown = env.getValue().unknown;
-            unknown.keySet().removeIf(current::contains);
-            unknown.values().removeIf(u -> u.asked.isBefore(unknownCutoff));
+            Iterator<Map.Entry<String, Unknown>> unknown = env.unknown.entrySet().iterator();
+            while (unknown.hasNext()) {
+                Map.Entry<String, Unknown> u = unknown.next();
+                if (current.contains(u.getKey()) || u.getValue().asked.isBefore(unknownCutoff)) {
+                    forget(u.getValue().applications);
+                    unknown.remove();
+                }
+            }
         }
     }
 

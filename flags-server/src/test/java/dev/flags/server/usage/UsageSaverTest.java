@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.flags.server.journal.MutableClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -43,6 +45,82 @@ class UsageSaverTest {
         saver.close();
         assertThat(Files.readString(file.path())).as("close writes what changed").isNotEqualTo(first).contains("(unnamed)");
         assertThat(new UsageFile(dir, clock).read()).isEqualTo(store.snapshot());
+    }
+
+    @Test
+    void theFileIsWrittenInItsFormatExactlyAndReadableByItsOwnerOnly() throws Exception {
+        UsageFile file = new UsageFile(dir, clock);
+        // An older server's file, and a temporary file a crash left, both open to others: neither mode is kept.
+        Files.writeString(file.path(), "{}");
+        Files.writeString(dir.resolve("usage.json.tmp"), "left by a crash");
+        boolean posix = Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class);
+        if (posix) {
+            Files.setPosixFilePermissions(file.path(), PosixFilePermissions.fromString("rw-r--r--"));
+            Files.setPosixFilePermissions(dir.resolve("usage.json.tmp"), PosixFilePermissions.fromString("rw-rw-rw-"));
+        }
+        ApplicationUse checkout = new ApplicationUse("checkout", "flags-java/0.1.0", T0);
+        assertThat(file.write(Map.of("production", new EnvironmentUsage(T0,
+                Map.of("promo", new FlagUse(T0, T0, null, List.of(checkout))),
+                Map.of("biling-v2", new UnknownFlagUse(T0, List.of(checkout))))))).isTrue();
+
+        assertThat(file.path()).hasContent("{\"format\":\"flags-server usage\",\"version\":1,\"environments\":{\"production\":"
+                + "{\"since\":\"2026-12-01T10:00:00Z\",\"flags\":{\"promo\":{\"lastEvaluatedAt\":\"2026-12-01T10:00:00Z\","
+                + "\"lastServedTrueAt\":\"2026-12-01T10:00:00Z\",\"lastServedFalseAt\":null,\"applications\":[{\"name\":\"checkout\","
+                + "\"sdk\":\"flags-java/0.1.0\",\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]}},\"unknownFlags\":{\"biling-v2\":"
+                + "{\"lastAskedAt\":\"2026-12-01T10:00:00Z\",\"applications\":[{\"name\":\"checkout\",\"sdk\":\"flags-java/0.1.0\","
+                + "\"lastReportAt\":\"2026-12-01T10:00:00Z\"}]}}}}}");
+        assertThat(dir.resolve("usage.json.tmp")).doesNotExist();
+        if (posix) { // where the file system has no POSIX modes there is nothing to check
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file.path()))).isEqualTo("rw-------");
+        }
+    }
+
+    @Test
+    void aFileIsReadWithEachNameSdkAndTimeOnceHoweverOftenItRepeatsThem() throws Exception {
+        String app = "{\"name\": \"checkout\", \"sdk\": \"flags-java/0.1.0\", \"lastReportAt\": \"2026-12-01T10:00:00Z\"}";
+        String flag = "{\"lastEvaluatedAt\": \"2026-12-01T10:00:00Z\", \"lastServedTrueAt\": \"2026-12-01T10:00:00Z\","
+                + " \"lastServedFalseAt\": null, \"applications\": [" + app + "]}";
+        // The fields in another order than this server writes them, the header last: JSON all the same.
+        Files.writeString(dir.resolve("usage.json"), "{\"environments\": {\"production\": {\"unknownFlags\": {\"typo\":"
+                + " {\"applications\": [" + app + "], \"lastAskedAt\": \"2026-12-01T10:00:00Z\"}}, \"flags\": {\"promo\": " + flag
+                + ", \"billing-v2\": " + flag + "}, \"since\": \"2026-12-01T10:00:00Z\"}, \"staging\": {\"since\":"
+                + " \"2026-12-01T10:00:00Z\", \"flags\": {\"promo\": " + flag + "}}}, \"version\": 1, \"format\": \"flags-server usage\"}");
+        Map<String, EnvironmentUsage> read = new UsageFile(dir, clock).read();
+
+        ApplicationUse checkout = new ApplicationUse("checkout", "flags-java/0.1.0", T0);
+        FlagUse use = new FlagUse(T0, T0, null, List.of(checkout));
+        assertThat(read).isEqualTo(Map.of("production", new EnvironmentUsage(T0, Map.of("promo", use, "billing-v2", use),
+                Map.of("typo", new UnknownFlagUse(T0, List.of(checkout)))), "staging", new EnvironmentUsage(T0, Map.of("promo", use))));
+        ApplicationUse a = read.get("production").flags().get("promo").applications().get(0);
+        ApplicationUse b = read.get("production").flags().get("billing-v2").applications().get(0);
+        ApplicationUse c = read.get("staging").flags().get("promo").applications().get(0);
+        ApplicationUse d = read.get("production").unknownFlags().get("typo").applications().get(0);
+        for (ApplicationUse other : List.of(b, c, d)) {
+            assertThat(other.name()).isSameAs(a.name());
+            assertThat(other.sdk()).isSameAs(a.sdk());
+            assertThat(other.lastReportAt()).isSameAs(a.lastReportAt());
+        }
+        assertThat(read.get("staging").flags().get("promo").lastEvaluatedAt()).isSameAs(a.lastReportAt())
+                .isSameAs(read.get("production").since()).isSameAs(read.get("production").unknownFlags().get("typo").lastAskedAt());
+    }
+
+    @Test
+    void ofAKeysApplicationsTheFirstTwentyAreReadAndEveryOneIsChecked() throws Exception {
+        StringBuilder apps = new StringBuilder();
+        for (int i = 0; i < 25; i++) {
+            apps.append(i == 0 ? "" : ", ").append("{\"name\": \"app-").append(i).append("\", \"sdk\": \"s\", \"lastReportAt\": \"")
+                    .append(T0.minusSeconds(i)).append("\"}");
+        }
+        String file = "{\"format\": \"flags-server usage\", \"version\": 1, \"environments\": {\"p\": {\"since\":"
+                + " \"2026-12-01T10:00:00Z\", \"flags\": {\"promo\": {\"lastEvaluatedAt\": \"2026-12-01T10:00:00Z\", \"applications\": ["
+                + apps + "]}}}}}";
+        Files.writeString(dir.resolve("usage.json"), file);
+        assertThat(new UsageFile(dir, clock).read().get("p").flags().get("promo").applications())
+                .extracting(ApplicationUse::name).hasSize(UsageStore.MAX_APPLICATIONS).startsWith("app-0").endsWith("app-19");
+
+        Files.writeString(dir.resolve("usage.json"), file.replace("\"app-24\", \"sdk\": \"s\"", "\"app-24\""));
+        assertThat(new UsageFile(dir, clock).read()).as("the 25th has no sdk: unusable").isEmpty();
+        assertThat(dir.resolve("usage.json.unreadable-20261201T100000Z")).exists();
     }
 
     @Test

@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
@@ -85,6 +86,113 @@ class UsageStoreTest {
         assertThat(after.lastServedTrueAt()).isEqualTo(T0);
         assertThat(after.lastServedFalseAt()).isEqualTo(T0.plusSeconds(60));
         assertThat(read.environment("production").orElseThrow().since()).as("kept from the file").isEqualTo(T0);
+    }
+
+    private static List<String> names(UsageStore s, String env, String flag) {
+        return s.environment(env).orElseThrow().flags().get(flag).applications().stream().map(ApplicationUse::name).toList();
+    }
+
+    private static int entries(UsageStore s) {
+        return s.snapshot().values().stream().mapToInt(e -> e.flags().values().stream().mapToInt(f -> f.applications().size()).sum()
+                + e.unknownFlags().values().stream().mapToInt(u -> u.applications().size()).sum()).sum();
+    }
+
+    @Test
+    void overTheServerWideBoundTheEntriesOfTheKeyReportedLeastRecentlyGoFirstWhateverItsEnvironment() {
+        UsageStore small = new UsageStore(clock, Map.of(), 5, 100);
+        small.record("production", "s", "a", List.of(mark("x"), mark("y")));
+        clock.advance(Duration.ofSeconds(1));
+        small.record("staging", "s", "b", List.of(mark("x")));
+        clock.advance(Duration.ofSeconds(1));
+        small.record("production", "s", "b", List.of(mark("y")));
+        assertThat(entries(small)).isEqualTo(4);
+        clock.advance(Duration.ofSeconds(1));
+        small.record("staging", "s", "c", List.of(), List.of("x", "w")); // 6 entries: one goes
+
+        assertThat(entries(small)).isEqualTo(5);
+        FlagUse productionX = small.environment("production").orElseThrow().flags().get("x");
+        assertThat(productionX.applications()).as("production's x was reported least recently").isEmpty();
+        assertThat(productionX.lastEvaluatedAt()).as("its times are kept").isEqualTo(T0);
+        assertThat(names(small, "production", "y")).containsExactly("b", "a");
+        assertThat(names(small, "staging", "x")).containsExactly("b");
+
+        clock.advance(Duration.ofSeconds(1));
+        small.record("production", "s", "d", List.of(mark("z")));
+        assertThat(entries(small)).isEqualTo(5);
+        assertThat(names(small, "staging", "x")).as("now the least recently reported key (at +1 s)").isEmpty();
+        assertThat(names(small, "production", "y")).containsExactly("b", "a");
+        clock.advance(Duration.ofSeconds(1));
+        small.record("production", "s", "d", List.of(mark("w")));
+        assertThat(names(small, "production", "y")).as("then production's y (at +2 s): its oldest entry first").containsExactly("b");
+        assertThat(small.environment("staging").orElseThrow().unknownFlags().get("x").applications()).extracting(ApplicationUse::name)
+                .containsExactly("c");
+        assertThat(names(small, "production", "z")).containsExactly("d");
+        assertThat(entries(small)).isEqualTo(5);
+    }
+
+    @Test
+    void aReportOfAnApplicationOverTheDistinctBoundCountsForTheTimesAndIsListedOnceAnotherIsForgotten() {
+        UsageStore small = new UsageStore(clock, Map.of(), 100, 2);
+        small.record("production", "s", "a", List.of(mark("x")));
+        small.record("production", "s", "b", List.of(mark("y")));
+        clock.advance(Duration.ofSeconds(1));
+        small.record("production", "s", "c", List.of(mark("z")));
+        FlagUse z = small.environment("production").orElseThrow().flags().get("z");
+        assertThat(z.lastEvaluatedAt()).isEqualTo(T0.plusSeconds(1));
+        assertThat(z.applications()).as("a and b are the two").isEmpty();
+
+        small.retain(env -> Set.of("y", "z")); // x archived: a is listed nowhere
+        small.record("production", "s", "c", List.of(mark("z")));
+        assertThat(names(small, "production", "z")).containsExactly("c");
+    }
+
+    @Test
+    void theReportsOfOneSecondShareTheirTimeAndAnApplicationIsOneObject() {
+        store.record("production", new String("flags-java/0.1.0"), new String("checkout"), List.of(mark("promo")));
+        clock.advance(Duration.ofMillis(300));
+        store.record("staging", new String("flags-java/0.1.0"), new String("checkout"), List.of(mark("billing-v2")), List.of("typo"));
+        FlagUse promo = store.environment("production").orElseThrow().flags().get("promo");
+        EnvironmentUsage staging = store.environment("staging").orElseThrow();
+        ApplicationUse first = promo.applications().get(0);
+        for (ApplicationUse other : List.of(staging.flags().get("billing-v2").applications().get(0),
+                staging.unknownFlags().get("typo").applications().get(0))) {
+            assertThat(other.name()).isSameAs(first.name());
+            assertThat(other.sdk()).isSameAs(first.sdk());
+            assertThat(other.lastReportAt()).isSameAs(first.lastReportAt());
+        }
+        assertThat(staging.flags().get("billing-v2").lastEvaluatedAt()).isSameAs(promo.lastEvaluatedAt());
+    }
+
+    @Test
+    void whatIsLoadedSharesItsApplicationsAndTimesAndIsBoundedKeepingTheMostRecentlyReported() {
+        // Equal values in distinct objects, as a reader that shared nothing would give them.
+        Function<Integer, ApplicationUse> app = s -> new ApplicationUse(new String("a"), new String("sdk"),
+                Instant.parse("2026-12-01T10:00:0" + s + "Z"));
+        Map<String, EnvironmentUsage> read = Map.of(
+                "production", new EnvironmentUsage(T0, Map.of(
+                        "p1", new FlagUse(T0, null, null, List.of(app.apply(2), new ApplicationUse("b", "sdk", T0))),
+                        "p2", new FlagUse(T0, null, null, List.of(app.apply(1))))),
+                "staging", new EnvironmentUsage(T0, Map.of("s1", new FlagUse(T0, null, null, List.of(
+                        new ApplicationUse("c", "sdk", T0.plusSeconds(3)), app.apply(2))))));
+
+        UsageStore all = new UsageStore(clock, read);
+        assertThat(all.snapshot()).isEqualTo(read);
+        ApplicationUse p1 = all.environment("production").orElseThrow().flags().get("p1").applications().get(0);
+        ApplicationUse p2 = all.environment("production").orElseThrow().flags().get("p2").applications().get(0);
+        ApplicationUse s1 = all.environment("staging").orElseThrow().flags().get("s1").applications().get(1);
+        assertThat(p2.name()).isSameAs(p1.name()).isSameAs(s1.name());
+        assertThat(p2.sdk()).isSameAs(p1.sdk()).isSameAs(s1.sdk());
+        assertThat(s1.lastReportAt()).isSameAs(p1.lastReportAt());
+
+        UsageStore bounded = new UsageStore(clock, read, 3, 100);
+        assertThat(names(bounded, "staging", "s1")).as("reported last, at +3 s").containsExactly("c", "a");
+        assertThat(names(bounded, "production", "p1")).as("at +2 s: one entry left of the three").containsExactly("a");
+        assertThat(names(bounded, "production", "p2")).as("at +1 s").isEmpty();
+        assertThat(bounded.environment("production").orElseThrow().flags().get("p2").lastEvaluatedAt()).isEqualTo(T0);
+
+        bounded.record("production", "sdk", "d", List.of(mark("p3")));
+        assertThat(names(bounded, "production", "p1")).as("the least recently reported key, as loaded").isEmpty();
+        assertThat(names(bounded, "staging", "s1")).containsExactly("c", "a");
     }
 
     private static final ApplicationUse CHECKOUT = new ApplicationUse("checkout", "flags-java/0.1.0", T0);
