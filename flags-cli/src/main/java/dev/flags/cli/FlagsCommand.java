@@ -711,10 +711,13 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             Api api = o.api(spec);
+            String path = o.flagPath(flag);
             if (!force) {
                 checkUnused(api);
+                // And the server checks again as it archives: a report may have come since the look above.
+                path += "?unusedFor=" + Api.path(isoDuration(spec, "--unused-for", unusedFor));
             }
-            print(spec, api.call("DELETE", o.flagPath(flag), null, why.comment));
+            print(spec, api.call("DELETE", path, null, why.comment));
             return EXIT_OK;
         }
 

@@ -51,6 +51,38 @@ class FailureMessagesTest {
                 + " must be between 0 and 100, was 150\n");
     }
 
+    private FlagsCommandTest.Run archive(String... more) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] args = new String[3 + more.length];
+        args[0] = "archive";
+        args[1] = server.serverOption();
+        args[2] = "--token=t0ken";
+        System.arraycopy(more, 0, args, 3, more.length);
+        int exit = FlagsCommand.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new FlagsCommandTest.Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void archiveLeavesTheLastWordOnUsageToTheServerWhichChecksAsItArchives() {
+        // The usage read first shows no evaluation; a report comes before the archive, and the server refuses it.
+        server.answer(200, null, "{\"environment\": \"production\", \"since\": \"2020-01-01T00:00:00Z\", \"reportInterval\": \"PT1M\","
+                + " \"flags\": [{\"flag\": \"billing-v2\", \"lastEvaluatedAt\": null, \"applications\": []}]}");
+        server.answer(409, null, "{\"status\": 409, \"title\": \"conflict\", \"detail\": \"flag \\\"billing-v2\\\" was evaluated"
+                + " at 2026-12-04T01:30:00Z (by billing): code still asks for it\"}");
+        FlagsCommandTest.Run refused = archive("billing-v2", "--unused-for", "2w", "-m", "v1 gone");
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.err()).isEqualTo("flags: flag \"billing-v2\" was evaluated at 2026-12-04T01:30:00Z (by billing): code"
+                + " still asks for it\n");
+        assertThat(server.requests()).containsExactly("GET /api/v1/environments/production/usage?flag=billing-v2",
+                "DELETE /api/v1/environments/production/flags/billing-v2?unusedFor=P2W&comment=v1%20gone");
+
+        server.answer(200, null, "{\"key\": \"billing-v2\", \"archived\": true, \"environmentVersion\": 9}");
+        assertThat(archive("billing-v2", "--force").exit()).isZero();
+        assertThat(server.requests().get(2)).as("--force: no usage read, no unusedFor")
+                .isEqualTo("DELETE /api/v1/environments/production/flags/billing-v2");
+    }
+
     @Test
     void failuresWithoutAMessageAreDescribedInWordsNeverAsNull() {
         // What Java 17's HTTP client throws for a refused connection, and for a host name that does not resolve.

@@ -7,8 +7,12 @@ import dev.flags.server.usage.EnvironmentUsage;
 import dev.flags.server.usage.FlagUse;
 import dev.flags.server.usage.UnknownFlagUse;
 import dev.flags.server.usage.UsageStore;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.Period;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -76,6 +80,7 @@ public final class UsageService {
     private final FlagService flags;
     private final UsageStore store;
     private final Duration reportInterval;
+    private final Clock clock;
 
     /**
      * @param journal the journal: which flags an environment has
@@ -83,11 +88,69 @@ public final class UsageService {
      * @param store the usage reported
      * @param reportInterval how often SDKs report
      */
-    public UsageService(Journal journal, FlagService flags, UsageStore store, Duration reportInterval) {
+    public UsageService(Journal journal, FlagService flags, UsageStore store, Duration reportInterval, Clock clock) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.flags = Objects.requireNonNull(flags, "flags");
         this.store = Objects.requireNonNull(store, "store");
         this.reportInterval = Objects.requireNonNull(reportInterval, "reportInterval");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /**
+     * Refuses to let a flag be archived while code still evaluates it: archived, the flag is unknown to
+     * the SDKs, which then answer the code's default. Checked by {@code DELETE .../flags/{key}?unusedFor=P7D}
+     * just before the archive (a report that comes between the two is not seen: usage is per period anyway).
+     *
+     * @param p the caller, who must be allowed to archive the flag
+     * @param env the environment's key
+     * @param key the flag's key; a key with no usage passes (the archive answers a missing flag's 404)
+     * @param unusedFor how long no SDK may have evaluated it: an ISO-8601 duration ({@code PT8H}, {@code P7D})
+     *                  or period ({@code P2W}, {@code P1M}, counted in UTC), positive, at most 10 years
+     * @throws ApiException 400 for a bad {@code unusedFor}; 403 for a caller who may not archive; 409 if an
+     *         SDK evaluated the flag within it
+     */
+    public void requireUnused(Principal p, String env, String key, String unusedFor) {
+        Access.requireWriteFlags(p, env);
+        Instant now = clock.instant();
+        Instant cutoff = cutoff(unusedFor, now);
+        FlagUse use = store.environment(env).map(u -> u.flags().get(key)).orElse(null);
+        Instant last = use == null ? null : use.lastEvaluatedAt();
+        if (last != null && last.isAfter(cutoff)) {
+            String apps = use.applications().stream().map(a -> a.name()).distinct().limit(5)
+                    .collect(java.util.stream.Collectors.joining(", "));
+            throw new ApiException(409, "conflict", "flag \"" + key + "\" was evaluated at " + last
+                    + (apps.isEmpty() ? "" : " (by " + apps + ")") + ": code still asks for it, and archived it would answer"
+                    + " the code's default there; archive it once it has gone unevaluated for " + unusedFor
+                    + ", or without unusedFor");
+        }
+    }
+
+    private static Instant cutoff(String unusedFor, Instant now) {
+        String bad = "unusedFor must be a positive ISO-8601 duration or period of at most 10 years, such as PT8H, P7D"
+                + " or P2W; was \"" + LogText.escape(unusedFor.length() > 40 ? unusedFor.substring(0, 37) + "..." : unusedFor)
+                + "\"";
+        Instant cutoff;
+        try {
+            Duration d = Duration.parse(unusedFor);
+            if (d.isNegative() || d.isZero() || d.compareTo(Expiry.MAX_DURATION) > 0) {
+                throw ApiException.badRequest(bad);
+            }
+            cutoff = now.minus(d);
+        } catch (DateTimeParseException notADuration) {
+            try {
+                Period period = Period.parse(unusedFor);
+                if (period.isNegative() || period.isZero() || period.toTotalMonths() > 120
+                        || period.getDays() > Expiry.MAX_DURATION.toDays()) {
+                    throw ApiException.badRequest(bad);
+                }
+                cutoff = now.atZone(ZoneOffset.UTC).minus(period).toInstant();
+            } catch (DateTimeParseException | ArithmeticException notAPeriodEither) {
+                throw ApiException.badRequest(bad);
+            }
+        } catch (ArithmeticException tooLong) {
+            throw ApiException.badRequest(bad);
+        }
+        return cutoff;
     }
 
     /**

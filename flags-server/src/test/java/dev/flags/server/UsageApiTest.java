@@ -295,6 +295,34 @@ class UsageApiTest {
     }
 
     @Test
+    void archivingWithUnusedForIsRefusedWhileCodeStillEvaluatesTheFlag() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        stub(token("sdk", "production")).reportUsage(report("production", "checkout", mark("billing-v2", true, false)));
+        String editor = token("editor", "production");
+
+        ApiClient.Response refused = api.delete("/api/v1/environments/production/flags/billing-v2?unusedFor=P7D", editor);
+        assertThat(refused.status()).isEqualTo(409);
+        assertThat(refused.json().get("detail").asText()).matches("flag \"billing-v2\" was evaluated at 20\\d\\d-\\d\\d-\\d\\dT"
+                + "\\d\\d:\\d\\d:\\d\\dZ \\(by checkout\\): code still asks for it, and archived it would answer the code's"
+                + " default there; archive it once it has gone unevaluated for P7D, or without unusedFor");
+        assertThat(api.get("/api/v1/environments/production/flags/billing-v2", editor).status()).as("not archived").isEqualTo(200);
+
+        for (String bad : new String[] {"P0D", "-PT1H", "soon", "P11Y", ""}) {
+            assertThat(api.delete("/api/v1/environments/production/flags/billing-v2?unusedFor=" + bad, editor).status())
+                    .as(bad).isEqualTo(400);
+        }
+        assertThat(api.delete("/api/v1/environments/production/flags/billing-v2?unusedFor=P7D", token("tester", "production"))
+                .status()).as("who may not archive learns nothing more").isEqualTo(403);
+
+        clock.advance(Duration.ofDays(8));
+        assertThat(api.delete("/api/v1/environments/production/flags/billing-v2?unusedFor=P1W", editor).status())
+                .as("unevaluated for longer than asked").isEqualTo(200);
+        assertThat(api.delete("/api/v1/environments/production/flags/old-checkout?unusedFor=PT1H", editor).status())
+                .as("never evaluated").isEqualTo(200);
+        assertThat(api.delete("/api/v1/environments/production/flags/nope?unusedFor=PT1H", editor).status()).isEqualTo(404);
+    }
+
+    @Test
     void reportsOverATokensShareOrTheServersRateAreRefusedUntilTimeRefillsIt() throws Exception {
         startWithFlags(ServerFixture.config(dataDir).withUsage(new UsageSettings(Duration.ofSeconds(30), 20)));
         FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(token("sdk", "production")); // a token's share: 2 a second

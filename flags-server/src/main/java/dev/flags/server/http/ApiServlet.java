@@ -301,6 +301,10 @@ public final class ApiServlet extends HttpServlet {
                     written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)));
                 }
                 case "DELETE" -> {
+                    String unusedFor = req.getParameter("unusedFor");
+                    if (unusedFor != null) {
+                        services.usage().requireUnused(p, env, key, unusedFor);
+                    }
                     JournalEntry e = services.flags().archive(p, env, key, precondition(req), comment(req));
                     resp.setHeader("X-Flags-Changed", "true");
                     write(resp, 200, NODES.objectNode().put("key", key).put("archived", true).put("environmentVersion", e.version()));
