@@ -133,6 +133,15 @@ class UsageCommandTest {
     }
 
     @Test
+    void anArchivedEnvironmentSaysWhyNothingIsRecorded() throws Exception {
+        send("DELETE", "/environments/production", "");
+        Run archived = flags("usage");
+        assertThat(archived.exit()).as(archived.err()).isZero();
+        assertThat(archived.err()).contains("flags: environment \"production\" is archived: no usage is recorded while it is")
+                .doesNotContain("no SDK has reported");
+    }
+
+    @Test
     void aRowShowsFiveApplicationsAndHowManyMore() throws Exception {
         for (int i = 1; i <= 7; i++) {
             report("app-" + i, mark("promo", true, false));
