@@ -134,15 +134,7 @@ final class DueTimer implements AutoCloseable {
                 next.cancel(false);
             }
         }
-        timer.shutdown();
-        try {
-            if (!timer.awaitTermination(5, TimeUnit.SECONDS)) {
-                timer.shutdownNow();
-            }
-        } catch (InterruptedException e) {
-            timer.shutdownNow();
-            Thread.currentThread().interrupt();
-        }
+        Timers.stop(timer);
     }
 
     /** Sets the timer for {@code at} (at once if it has passed), replacing the one set. Holds this. */

@@ -1,5 +1,6 @@
 package dev.flags.server.usage;
 
+import dev.flags.server.Timers;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Objects;
@@ -100,15 +101,7 @@ public final class UsageSaver implements AutoCloseable {
             }
             closed = true;
         }
-        timer.shutdown();
-        try {
-            if (!timer.awaitTermination(5, TimeUnit.SECONDS)) {
-                timer.shutdownNow();
-            }
-        } catch (InterruptedException e) {
-            timer.shutdownNow();
-            Thread.currentThread().interrupt();
-        }
+        Timers.stop(timer);
         saveIfChanged();
     }
 
