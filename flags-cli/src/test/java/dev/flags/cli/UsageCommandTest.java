@@ -78,21 +78,20 @@ class UsageCommandTest {
     }
 
     private void report(String application, FlagUsage... flags) {
-        Metadata headers = new Metadata();
-        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
-        FlagSyncGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
-                .withDeadlineAfter(30, TimeUnit.SECONDS)
-                .reportUsage(UsageReport.newBuilder().setEnvironment("production").setSdk("flags-java/0.1.0")
-                        .setApplication(application).addAllFlags(List.of(flags)).build());
+        sendReport(UsageReport.newBuilder().setApplication(application).addAllFlags(List.of(flags)));
     }
 
     private void reportAsking(String application, String... unknownFlags) {
+        sendReport(UsageReport.newBuilder().setApplication(application).addAllUnknownFlags(List.of(unknownFlags)));
+    }
+
+    /** Sends a report over the server's real gRPC port, as an SDK of environment production does. */
+    private void sendReport(UsageReport.Builder report) {
         Metadata headers = new Metadata();
         headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
         FlagSyncGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
                 .withDeadlineAfter(30, TimeUnit.SECONDS)
-                .reportUsage(UsageReport.newBuilder().setEnvironment("production").setSdk("flags-java/0.1.0")
-                        .setApplication(application).addAllUnknownFlags(List.of(unknownFlags)).build());
+                .reportUsage(report.setEnvironment("production").setSdk("flags-java/0.1.0").build());
     }
 
     private static FlagUsage mark(String key, boolean servedTrue, boolean servedFalse) {

@@ -233,6 +233,18 @@ class UsageApiTest {
                 .contains("\nflags_usage_reports_total 1\n");
     }
 
+    /** Each report is INVALID_ARGUMENT with its problem as the description, and none of them recorded anything. */
+    private void assertRefusedAsInvalid(FlagSyncGrpc.FlagSyncBlockingStub sdk, List<UsageReport> bad, List<String> problems)
+            throws Exception {
+        for (int i = 0; i < bad.size(); i++) {
+            UsageReport r = bad.get(i);
+            Status refused = refusal(() -> sdk.reportUsage(r));
+            assertThat(refused.getCode()).as(problems.get(i)).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(refused.getDescription()).isEqualTo(problems.get(i));
+        }
+        assertThat(usage("").get("since").isNull()).as("no bad report recorded anything").isTrue();
+    }
+
     @Test
     void aReportOverTheLimitsIsRefusedWithAMessageThatSaysWhatAndWhich() throws Exception {
         startWithFlags(ServerFixture.config(dataDir));
@@ -272,13 +284,7 @@ class UsageApiTest {
         problems.add("flags[2].key \"promo\" is listed twice (flags[0] too): list each flag once per report");
         bad.add(report("production", "checkout", mark("promo", false, false)));
         problems.add("flags[0] (\"promo\") has neither served_true nor served_false: set the answers the flag gave");
-        for (int i = 0; i < bad.size(); i++) {
-            UsageReport r = bad.get(i);
-            Status refused = refusal(() -> sdk.reportUsage(r));
-            assertThat(refused.getCode()).as(problems.get(i)).isEqualTo(Status.Code.INVALID_ARGUMENT);
-            assertThat(refused.getDescription()).isEqualTo(problems.get(i));
-        }
-        assertThat(usage("").get("since").isNull()).as("no bad report recorded anything").isTrue();
+        assertRefusedAsInvalid(sdk, bad, problems);
 
         UsageReport largest = report("production", "a".repeat(100)).toBuilder().setSdk("s".repeat(100)).clearFlags()
                 .addAllFlags(many.getFlagsList().subList(0, 10_000).stream()
@@ -548,13 +554,7 @@ class UsageApiTest {
                 "unknown_flags[0] \"" + "y".repeat(57) + "...\" is not a flag key: a flag key starts with a letter or digit and"
                         + " holds only letters, digits, '.', '_' and '-', at most 128",
                 "unknown_flags[2] \"biling-v2\" is listed twice (unknown_flags[0] too): list each unknown key once per report");
-        for (int i = 0; i < bad.size(); i++) {
-            UsageReport r = bad.get(i);
-            Status refused = refusal(() -> sdk.reportUsage(r));
-            assertThat(refused.getCode()).as(problems.get(i)).isEqualTo(Status.Code.INVALID_ARGUMENT);
-            assertThat(refused.getDescription()).isEqualTo(problems.get(i));
-        }
-        assertThat(usage("").get("since").isNull()).as("no bad report recorded anything").isTrue();
+        assertRefusedAsInvalid(sdk, bad, problems);
 
         String[] most = java.util.Arrays.copyOf(many, 1_000);
         assertThat(sdk.reportUsage(asking(report("production", "checkout", mark("promo", true, false)), most))
