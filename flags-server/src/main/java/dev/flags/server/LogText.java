@@ -57,6 +57,23 @@ public final class LogText {
         return text == null ? "null" : "\"" + escape(text.replace("\\", "\\\\").replace("\"", "\\\"")) + "\"";
     }
 
+    /**
+     * @param text client-chosen text
+     * @param max the most characters of it to show
+     * @return the text {@linkplain #quoted(String) quoted}; over {@code max} characters, its first
+     *     {@code max - 3} and "...", never cut inside a character (half a surrogate pair prints as '?')
+     */
+    public static String quoted(String text, int max) {
+        if (text == null || text.length() <= max) {
+            return quoted(text);
+        }
+        int end = max - 3;
+        if (Character.isHighSurrogate(text.charAt(end - 1))) {
+            end--;
+        }
+        return quoted(text.substring(0, end) + "...");
+    }
+
     /** @return whether the text holds a character {@link #unsafe(char)} names */
     public static boolean hasUnsafe(String text) {
         return text.chars().anyMatch(c -> unsafe((char) c));

@@ -70,6 +70,8 @@ public final class ApiServlet extends HttpServlet {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     /** Audit entries per answer unless the request says {@code limit}. */
     private static final int DEFAULT_AUDIT_PAGE = 100;
+    /** The query parameter every write takes: the journal entry's comment ({@link #comment(HttpServletRequest)}). */
+    private static final String COMMENT = "comment";
 
     private final transient Services services;
 
@@ -160,8 +162,14 @@ public final class ApiServlet extends HttpServlet {
         if (n >= 1 && parts.get(0).equals("environments")) {
             if (n == 1) {
                 switch (method) {
-                    case "GET" -> listEnvironments(resp, p);
-                    case "POST" -> createEnvironment(req, resp, p);
+                    case "GET" -> {
+                        QueryParameters.requireOnly(req);
+                        listEnvironments(resp, p);
+                    }
+                    case "POST" -> {
+                        QueryParameters.requireOnly(req, COMMENT);
+                        createEnvironment(req, resp, p);
+                    }
                     default -> throw notAllowed(method, "GET, POST");
                 }
                 return;
@@ -169,8 +177,14 @@ public final class ApiServlet extends HttpServlet {
             String env = parts.get(1);
             if (n == 2) {
                 switch (method) {
-                    case "GET" -> write(resp, 200, environment(services.environments().get(p, env)));
-                    case "DELETE" -> write(resp, 200, environment(services.environments().archive(p, env, comment(req))));
+                    case "GET" -> {
+                        QueryParameters.requireOnly(req);
+                        write(resp, 200, environment(services.environments().get(p, env)));
+                    }
+                    case "DELETE" -> {
+                        QueryParameters.requireOnly(req, COMMENT);
+                        write(resp, 200, environment(services.environments().archive(p, env, comment(req))));
+                    }
                     default -> throw notAllowed(method, "GET, DELETE");
                 }
                 return;
@@ -190,6 +204,7 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("usage") && n == 3) {
                 requireMethod(method, "GET");
+                QueryParameters.requireOnly(req, "flag");
                 String[] flags = req.getParameterValues("flag");
                 if (flags != null && flags.length > 1) {
                     // Answering for the first alone would look like an answer for all of them.
@@ -202,11 +217,13 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("state") && n == 3) {
                 requireMethod(method, "GET");
+                QueryParameters.requireOnly(req, "at");
                 state(req, resp, p, env);
                 return;
             }
             if (section.equals("restore") && n == 3) {
                 requireMethod(method, "POST");
+                QueryParameters.requireOnly(req, COMMENT);
                 // The comment comes as for the archive (DELETE) it undoes, or in a body as other POSTs take it.
                 String inBody = null;
                 long length = req.getContentLengthLong(); // -1: chunked, so a body may come
@@ -220,12 +237,14 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("evaluate") && n == 3) {
                 requireMethod(method, "POST");
+                QueryParameters.requireOnly(req);
                 evaluate(req, resp, p, env);
                 return;
             }
         }
         if (n == 1 && parts.get(0).equals("audit")) {
             requireMethod(method, "GET");
+            QueryParameters.requireOnly(req, "from", "to", "limit", "after", "environment", "actor");
             audit(req, resp, p);
             return;
         }
@@ -279,6 +298,7 @@ public final class ApiServlet extends HttpServlet {
         String method = req.getMethod();
         if (rest.isEmpty()) {
             requireMethod(method, "GET");
+            QueryParameters.requireOnly(req, "archived");
             String archived = req.getParameter("archived");
             if (archived != null && !archived.equals("true") && !archived.equals("false")) {
                 throw new ApiException(400, "bad request", "archived must be true or false, was \"" + archived + "\"");
@@ -291,16 +311,22 @@ public final class ApiServlet extends HttpServlet {
         String key = rest.get(0);
         if (rest.size() == 1) {
             switch (method) {
-                case "GET" -> flag(resp, 200, services.flags().get(p, env, key));
+                case "GET" -> {
+                    QueryParameters.requireOnly(req);
+                    flag(resp, 200, services.flags().get(p, env, key));
+                }
                 case "PUT" -> {
+                    QueryParameters.requireOnly(req, COMMENT);
                     written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)));
                 }
                 case "PATCH" -> {
+                    QueryParameters.requireOnly(req, COMMENT);
                     JsonNode body = body(req);
                     services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
                     written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)));
                 }
                 case "DELETE" -> {
+                    QueryParameters.requireOnly(req, "unusedFor", COMMENT);
                     String unusedFor = req.getParameter("unusedFor");
                     if (unusedFor != null) {
                         services.usage().requireUnused(p, env, key, unusedFor);
@@ -315,6 +341,7 @@ public final class ApiServlet extends HttpServlet {
         }
         if (rest.size() == 2 && rest.get(1).equals("history")) {
             requireMethod(method, "GET");
+            QueryParameters.requireOnly(req, "before", "limit");
             HistoryService.HistoryPage page = services.history().flagHistory(p, env, key, longParameter(req, "before"),
                     integer(req, "limit", HistoryService.MAX_HISTORY));
             ArrayNode versions = NODES.arrayNode();
@@ -334,6 +361,7 @@ public final class ApiServlet extends HttpServlet {
         }
         if (rest.size() == 2 && rest.get(1).equals("schedules")) {
             requireMethod(method, "POST");
+            QueryParameters.requireOnly(req, COMMENT);
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("at", "patch", "comment"));
             Schedule s = services.schedules().create(p, env, key, body.get("at"), body.get("patch"),
@@ -345,6 +373,7 @@ public final class ApiServlet extends HttpServlet {
         }
         if (rest.size() == 2 && rest.get(1).equals("revert")) {
             requireMethod(method, "POST");
+            QueryParameters.requireOnly(req, COMMENT);
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("version", "comment"));
             JsonNode v = body.get("version");
@@ -388,6 +417,7 @@ public final class ApiServlet extends HttpServlet {
         String method = req.getMethod();
         if (rest.isEmpty()) {
             requireMethod(method, "GET");
+            QueryParameters.requireOnly(req, "flag");
             ArrayNode list = NODES.arrayNode();
             services.schedules().pending(p, env, req.getParameter("flag")).forEach(s -> list.add(schedule(env, s)));
             write(resp, 200, NODES.objectNode().put("environment", env).set("schedules", list));
@@ -396,8 +426,12 @@ public final class ApiServlet extends HttpServlet {
         if (rest.size() == 1) {
             String id = rest.get(0);
             switch (method) {
-                case "GET" -> write(resp, 200, schedule(env, services.schedules().get(p, env, id)));
+                case "GET" -> {
+                    QueryParameters.requireOnly(req);
+                    write(resp, 200, schedule(env, services.schedules().get(p, env, id)));
+                }
                 case "DELETE" -> {
+                    QueryParameters.requireOnly(req, COMMENT);
                     resp.setHeader("X-Flags-Changed", "true");
                     write(resp, 200, schedule(env, services.schedules().cancel(p, env, id, comment(req))));
                 }
@@ -462,6 +496,7 @@ public final class ApiServlet extends HttpServlet {
         String method = req.getMethod();
         if (rest.isEmpty()) {
             requireMethod(method, "GET");
+            QueryParameters.requireOnly(req);
             RoleService.Roles roles = services.roles().list(p, env);
             ObjectNode n = NODES.objectNode().put("environment", env).put("version", roles.version());
             ArrayNode self = n.putArray("selfService");
@@ -484,6 +519,7 @@ public final class ApiServlet extends HttpServlet {
         String role = rest.get(0);
         if (rest.size() == 1) {
             requireMethod(method, "PUT");
+            QueryParameters.requireOnly(req, COMMENT);
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("selfService", "maxGrantDuration"));
             JsonNode self = body.get("selfService");
@@ -507,6 +543,7 @@ public final class ApiServlet extends HttpServlet {
                 case "DELETE" -> false;
                 default -> throw notAllowed(method, "PUT, DELETE");
             };
+            QueryParameters.requireOnly(req, COMMENT);
             JsonNode body = optionalBody(req);
             if (body != null && !grant) {
                 throw new ApiException(400, "bad request", "a revocation takes no body: it revokes at once (to revoke later, grant"
@@ -640,11 +677,13 @@ public final class ApiServlet extends HttpServlet {
         if (parts.size() == 1) {
             switch (method) {
                 case "GET" -> {
+                    QueryParameters.requireOnly(req);
                     ArrayNode list = NODES.arrayNode();
                     services.tokens().tokens().forEach(t -> list.add(token(t)));
                     write(resp, 200, NODES.objectNode().set("tokens", list));
                 }
                 case "POST" -> {
+                    QueryParameters.requireOnly(req, COMMENT);
                     JsonNode body = body(req);
                     rejectUnknown(body, Set.of("name", "scope", "environments", "userId", "expiresAt", "expiresIn", "comment"));
                     String name = text(body, "name", true); // its syntax is the token service's (a 400 below)
@@ -692,12 +731,14 @@ public final class ApiServlet extends HttpServlet {
             String id = parts.get(1);
             switch (method) {
                 case "GET" -> {
+                    QueryParameters.requireOnly(req);
                     // What the 201's Location names: the token's metadata, never its secret.
                     TokenInfo token = services.tokens().token(id)
                             .orElseThrow(() -> new ApiException(404, "token not found", "there is no live token \"" + id + "\""));
                     write(resp, 200, token(token));
                 }
                 case "DELETE" -> {
+                    QueryParameters.requireOnly(req, COMMENT);
                     boolean revoked;
                     try {
                         revoked = services.tokens().revoke(id, p.actor(), comment(req));

@@ -86,15 +86,8 @@ final class UsageReportCheck {
         return problem == null ? null : field + " " + problem + ": " + shown(value);
     }
 
-    /** Quoted, escaped, and at most {@link #SHOWN} characters of it, never cut inside a character. */
+    /** Quoted, escaped, and at most {@link #SHOWN} characters of it. */
     private static String shown(String text) {
-        if (text.length() <= SHOWN) {
-            return LogText.quoted(text);
-        }
-        int end = SHOWN - 3;
-        if (Character.isHighSurrogate(text.charAt(end - 1))) {
-            end--; // the pair's first half without its second would print as '?'
-        }
-        return LogText.quoted(text.substring(0, end) + "...");
+        return LogText.quoted(text, SHOWN);
     }
 }

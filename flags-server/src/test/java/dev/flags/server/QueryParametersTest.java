@@ -1,0 +1,123 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every endpoint refuses a query parameter it does not take, over a real socket: a misspelt one must
+ * not be ignored, least of all where it guards a write.
+ */
+class QueryParametersTest {
+
+    @TempDir
+    Path dataDir;
+    private FlagServer server;
+    private ApiClient api;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+        assertThat(api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": true}").status())
+                .isEqualTo(201);
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    /** An endpoint: method, path, a body where it takes one, and the parameters it does take. */
+    private record Endpoint(String method, String path, String body, String takes) {
+    }
+
+    private static final String E = "/api/v1/environments/production";
+
+    private static final List<Endpoint> ENDPOINTS = List.of(
+            new Endpoint("GET", "/api/v1/environments", null, null),
+            new Endpoint("POST", "/api/v1/environments", "{\"key\": \"staging\"}", "comment"),
+            new Endpoint("GET", E, null, null),
+            new Endpoint("DELETE", E, null, "comment"),
+            new Endpoint("POST", E + "/restore", null, "comment"),
+            new Endpoint("GET", E + "/flags", null, "archived"),
+            new Endpoint("GET", E + "/flags/billing-v2", null, null),
+            new Endpoint("PUT", E + "/flags/billing-v2", "{\"enabled\": false}", "comment"),
+            new Endpoint("PATCH", E + "/flags/billing-v2", "{\"enabled\": false}", "comment"),
+            new Endpoint("DELETE", E + "/flags/billing-v2", null, "unusedFor, comment"),
+            new Endpoint("GET", E + "/flags/billing-v2/history", null, "before, limit"),
+            new Endpoint("POST", E + "/flags/billing-v2/revert", "{\"version\": 1}", "comment"),
+            new Endpoint("POST", E + "/flags/billing-v2/schedules", "{\"at\": \"2030-01-01T00:00:00Z\", \"patch\": {}}", "comment"),
+            new Endpoint("GET", E + "/schedules", null, "flag"),
+            new Endpoint("GET", E + "/schedules/s-1", null, null),
+            new Endpoint("DELETE", E + "/schedules/s-1", null, "comment"),
+            new Endpoint("GET", E + "/usage", null, "flag"),
+            new Endpoint("GET", E + "/state", null, "at"),
+            new Endpoint("POST", E + "/evaluate", "{\"user\": {\"id\": \"u-1\"}}", null),
+            new Endpoint("GET", E + "/roles", null, null),
+            new Endpoint("PUT", E + "/roles/beta", "{\"selfService\": true}", "comment"),
+            new Endpoint("PUT", E + "/roles/beta/members/ann", null, "comment"),
+            new Endpoint("DELETE", E + "/roles/beta/members/ann", null, "comment"),
+            new Endpoint("GET", "/api/v1/audit", null, "from, to, limit, after, environment, actor"),
+            new Endpoint("GET", "/api/v1/tokens", null, null),
+            new Endpoint("POST", "/api/v1/tokens", "{\"name\": \"ci\", \"scope\": \"editor\"}", "comment"),
+            new Endpoint("GET", "/api/v1/tokens/t-1", null, null),
+            new Endpoint("DELETE", "/api/v1/tokens/t-1", null, "comment"));
+
+    @Test
+    void everyEndpointRefusesAParameterItDoesNotTakeAndNamesTheOnesItDoes() {
+        long before = version();
+        for (Endpoint e : ENDPOINTS) {
+            ApiClient.Response r = api.call(e.method(), e.path() + "?colour=blue", ADMIN, e.body(), Map.of());
+            String expected = e.takes() == null ? "unknown query parameter \"colour\": this " + e.method() + " takes no query parameters"
+                    : "unknown query parameter \"colour\": this " + e.method() + " takes " + e.takes();
+            assertThat(r.status()).as(e.method() + " " + e.path() + ": " + r.body()).isEqualTo(400);
+            assertThat(r.json().get("detail").asText()).as(e.method() + " " + e.path()).isEqualTo(expected);
+        }
+        assertThat(version()).as("nothing was written").isEqualTo(before);
+    }
+
+    @Test
+    void aMisspeltArchiveGuardIsRefusedAndTheFlagStays() {
+        ApiClient.Response r = api.call("DELETE", E + "/flags/billing-v2?unusedfor=P7D", ADMIN, null, Map.of());
+
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().get("detail").asText()).isEqualTo("unknown query parameter \"unusedfor\" (did you mean"
+                + " \"unusedFor\"?): this DELETE takes unusedFor, comment");
+        ApiClient.Response flag = api.get(E + "/flags/billing-v2", ADMIN);
+        assertThat(flag.status()).isEqualTo(200);
+        assertThat(api.get(E + "/flags?archived=true", ADMIN).json().get("flags")).isEmpty();
+    }
+
+    @Test
+    void theParametersAnEndpointTakesStillWorkWithEmptyPairsAndEscapedNames() {
+        ApiClient.Response r = api.get(E + "/flags?archived=false&&%61rchived=false&", ADMIN);
+
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        assertThat(r.json().get("flags")).hasSize(1);
+        ApiClient.Response escaped = api.get(E + "/flags?%63olour=blue", ADMIN);
+        assertThat(escaped.json().get("detail").asText()).startsWith("unknown query parameter \"colour\"");
+    }
+
+    @Test
+    void aClientChosenNameIsShownShortAndEscaped() {
+        String longName = "x".repeat(200);
+        ApiClient.Response r = api.get(E + "/flags?" + longName + "=1", ADMIN);
+        assertThat(r.json().get("detail").asText()).startsWith("unknown query parameter \"" + "x".repeat(77) + "...\":");
+
+        ApiClient.Response control = api.get(E + "/flags?a%0Ab=1", ADMIN);
+        assertThat(control.json().get("detail").asText()).startsWith("unknown query parameter \"a\\u000ab\":");
+    }
+
+    private long version() {
+        return api.get(E, ADMIN).json().get("version").asLong();
+    }
+}
