@@ -424,24 +424,35 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "schedules", description = "List the pending scheduled changes, soonest first, one line each: id, when, flag,"
-            + " change, who made it, why.")
+    @Command(name = "schedules", description = "List scheduled changes, one line each: id, when, flag, change, who made it,"
+            + " why; an ended one also how it ended. The pending ones, soonest first, unless --status says otherwise.")
     static final class Schedules implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
         @Parameters(index = "0", arity = "0..1", paramLabel = "FLAG", description = "Only this flag's.") String flag;
+        @Option(names = "--status", paramLabel = "STATUS", description = "pending (the default), applied, failed, cancelled,"
+                + " ended (those three: the newest that the server keeps, latest end first) or all (pending, then ended).")
+        String status;
 
         @Override
         public Integer call() {
-            String path = "/environments/" + Api.path(o.environment) + "/schedules"
-                    + (flag == null ? "" : "?flag=" + java.net.URLEncoder.encode(flag, java.nio.charset.StandardCharsets.UTF_8));
+            StringBuilder query = new StringBuilder();
+            if (flag != null) {
+                query.append("?flag=").append(java.net.URLEncoder.encode(flag, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            if (status != null) {
+                query.append(query.length() == 0 ? "?" : "&").append("status=")
+                        .append(java.net.URLEncoder.encode(status, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            String path = "/environments/" + Api.path(o.environment) + "/schedules" + query;
             JsonNode schedules = o.api(spec).call("GET", path, null, null).path("schedules");
             for (JsonNode s : schedules) {
                 spec.commandLine().getOut().println(scheduleLine(s));
             }
             if (schedules.isEmpty()) {
-                spec.commandLine().getErr().println("flags: no scheduled changes" + (flag == null ? "" : " of flag \"" + oneLine(flag)
-                        + "\"") + " in environment \"" + oneLine(o.environment) + "\"");
+                String which = status == null || status.equals("pending") ? "" : " (" + oneLine(status) + ")";
+                spec.commandLine().getErr().println("flags: no scheduled changes" + which + (flag == null ? "" : " of flag \""
+                        + oneLine(flag) + "\"") + " in environment \"" + oneLine(o.environment) + "\"");
             }
             return EXIT_OK;
         }
@@ -449,11 +460,27 @@ public final class FlagsCommand implements Callable<Integer> {
 
     /**
      * A schedule as one line: {@code sch-4f2a9c01d3e7  2026-12-07T08:00:00Z  billing-v2  {"enabled":false}  by alice
-     * (tok-1a2b3c4d)  ramp on Monday}. Names, actors and comments are escaped: they cannot drive the terminal.
+     * (tok-1a2b3c4d)  ramp on Monday}; one that ended goes on with how: {@code  -> failed at 2026-12-07T08:00:00Z:
+     * flag "billing-v2" ... is archived}. Names, actors and comments are escaped: they cannot drive the terminal.
      */
     static String scheduleLine(JsonNode s) {
-        return String.format("%-16s  %s  %s  %s  by %s  %s", oneLine(s, "id"), oneLine(s, "at"), oneLine(s, "flag"),
+        String line = String.format("%-16s  %s  %s  %s  by %s  %s", oneLine(s, "id"), oneLine(s, "at"), oneLine(s, "flag"),
                 oneLine(s.path("patch").toString()), oneLine(s, "createdBy"), oneLine(s, "comment")).stripTrailing();
+        String status = s.path("status").asText("pending");
+        if (status.equals("pending")) {
+            return line;
+        }
+        // How it ended, after the plan: "applied at ... (v12)", "failed at ...: why", "cancelled at ... by bob: why".
+        StringBuilder ended = new StringBuilder(line).append("  -> ").append(oneLine(status)).append(" at ").append(oneLine(s, "endedAt"));
+        if (status.equals("applied")) {
+            ended.append(s.path("flagVersion").asLong() > 0 ? " (v" + s.path("flagVersion").asLong() + ")" : " (no change)");
+        } else if (status.equals("cancelled")) {
+            ended.append(" by ").append(oneLine(s, "endedBy"));
+        }
+        if (s.hasNonNull("reason") && !s.path("reason").asText().isEmpty()) {
+            ended.append(": ").append(oneLine(s, "reason"));
+        }
+        return ended.toString();
     }
 
     @Command(name = "usage", description = "Which flags the applications still evaluate: when each was last evaluated, last"

@@ -210,6 +210,15 @@ class FlagsCommandTest {
         assertThat(cancelled.exit()).as(cancelled.err()).isZero();
         assertThat(cancelled.json().get("status").asText()).isEqualTo("cancelled");
         assertThat(remote("schedules").out().lines()).hasSize(2);
+        Run ended = remote("schedules", "--status", "ended");
+        assertThat(ended.out().lines()).singleElement().asString().startsWith(made.get("id").asText())
+                .matches(".*ramp tomorrow  -> cancelled at \\S+Z by admin \\(admin\\): not yet");
+        assertThat(remote("schedules", "--status", "all").out().lines()).hasSize(3);
+        assertThat(remote("schedules", "other", "--status", "failed").err()).isEqualTo("flags: no scheduled changes (failed)"
+                + " of flag \"other\" in environment \"production\"\n");
+        Run bogus = remote("schedules", "--status", "done");
+        assertThat(bogus.exit()).isNotZero();
+        assertThat(bogus.err()).contains("status must be pending, applied, failed, cancelled, ended or all, was \"done\"");
         Run again = remote("unschedule", made.get("id").asText());
         assertThat(again.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(again.err()).startsWith("flags: ").contains("already ended: it was cancelled");

@@ -17,9 +17,13 @@ import java.time.Period;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
 
 /**
  * Thread-safe. Scheduled flag changes: a flag PATCH body to apply at a time ("at 09:00 Monday, ramp
@@ -109,15 +113,36 @@ public final class ScheduleService {
 
     /**
      * @param flag only this flag's schedules, or null for all
-     * @return the environment's pending schedules, soonest first
+     * @param status which: {@code pending} (null: the same), {@code applied}, {@code failed}, {@code cancelled},
+     *     {@code ended} (those three) or {@code all}
+     * @return the pending ones soonest first, then the ended ones (the newest {@value Schedule#KEPT_ENDED}
+     *     the environment keeps) latest end first: "what is next" and "what just happened" both at the top
      */
-    public List<Schedule> pending(Principal p, String env, String flag) {
+    public List<Schedule> list(Principal p, String env, String flag, String status) {
         Access.requireRead(p, env); // what is planned for a flag is as readable as the flag
         if (flag != null && flag.isEmpty()) {
             throw ApiException.badRequest("\"flag\" must name a flag; leave it out for every flag's schedules");
         }
-        return Access.environment(journal, env).pendingSchedules().stream()
-                .filter(s -> flag == null || s.flag().equals(flag)).toList();
+        Predicate<Schedule> wanted = statusFilter(status == null ? "pending" : status);
+        EnvironmentState state = Access.environment(journal, env);
+        List<Schedule> ended = state.schedules().values().stream().filter(s -> !s.pending())
+                .sorted(Comparator.comparing(Schedule::endedAt).thenComparing(Schedule::at).thenComparing(Schedule::createdAt)
+                        .reversed().thenComparing(Schedule::id)).toList(); // ended together: the reverse of the order applied
+        return Stream.concat(state.pendingSchedules().stream(), ended.stream())
+                .filter(s -> flag == null || s.flag().equals(flag)).filter(wanted).toList();
+    }
+
+    private static Predicate<Schedule> statusFilter(String status) {
+        return switch (status) {
+            case "all" -> s -> true;
+            case "ended" -> s -> !s.pending();
+            default -> {
+                Schedule.Status one = Arrays.stream(Schedule.Status.values()).filter(v -> v.apiName().equals(status)).findFirst()
+                        .orElseThrow(() -> ApiException.badRequest("status must be pending, applied, failed, cancelled, ended"
+                                + " or all, was " + LogText.quoted(status, 40)));
+                yield s -> s.status() == one;
+            }
+        };
     }
 
     /** @return one schedule, pending or ended (the newest ended ones are kept), or 404 */

@@ -433,7 +433,7 @@ class AdminApiTest {
         assertProblem(revert, 400, "give it once");
         assertThat(api.get(path, ADMIN).json().get("version").asLong()).isEqualTo(version);
         assertProblem(api.call("PATCH", path + "?comment=a&comment=b", ADMIN, "{\"enabled\": false}", Map.of()), 400,
-                "given 2 times as ?comment=");
+                "\"comment\" is given 2 times: give it once");
         HttpRequest twoHeaders = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + path))
                 .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
                 .header("X-Flags-Comment", "x").header("X-Flags-Comment", "y")

@@ -56,7 +56,7 @@ class QueryParametersTest {
             new Endpoint("GET", E + "/flags/billing-v2/history", null, "before, limit"),
             new Endpoint("POST", E + "/flags/billing-v2/revert", "{\"version\": 1}", "comment"),
             new Endpoint("POST", E + "/flags/billing-v2/schedules", "{\"at\": \"2030-01-01T00:00:00Z\", \"patch\": {}}", "comment"),
-            new Endpoint("GET", E + "/schedules", null, "flag"),
+            new Endpoint("GET", E + "/schedules", null, "flag, status"),
             new Endpoint("GET", E + "/schedules/s-1", null, null),
             new Endpoint("DELETE", E + "/schedules/s-1", null, "comment"),
             new Endpoint("GET", E + "/usage", null, "flag"),
@@ -98,11 +98,14 @@ class QueryParametersTest {
     }
 
     @Test
-    void theParametersAnEndpointTakesStillWorkWithEmptyPairsAndEscapedNames() {
-        ApiClient.Response r = api.get(E + "/flags?archived=false&&%61rchived=false&", ADMIN);
+    void theParametersAnEndpointTakesStillWorkWithEmptyPairsAndEscapedNamesAndNoneMayBeGivenTwice() {
+        ApiClient.Response r = api.get(E + "/flags?&archived=false&&", ADMIN);
 
         assertThat(r.status()).as(r.body()).isEqualTo(200);
         assertThat(r.json().get("flags")).hasSize(1);
+        ApiClient.Response twice = api.get(E + "/flags?archived=false&%61rchived=true", ADMIN);
+        assertThat(twice.status()).isEqualTo(400);
+        assertThat(twice.json().get("detail").asText()).isEqualTo("\"archived\" is given 2 times: give it once");
         ApiClient.Response escaped = api.get(E + "/flags?%63olour=blue", ADMIN);
         assertThat(escaped.json().get("detail").asText()).startsWith("unknown query parameter \"colour\"");
     }

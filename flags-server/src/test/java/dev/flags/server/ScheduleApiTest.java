@@ -39,6 +39,12 @@ class ScheduleApiTest {
                 + " [{\"regions\": [\"eu-west\"]}, {\"percentage\": 10}]}]}").status()).isEqualTo(201);
     }
 
+    private static java.util.List<String> ids(ApiClient api, String query) {
+        ApiClient.Response r = api.get(SCHEDULES + query, ADMIN);
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        return r.json().get("schedules").findValuesAsText("id");
+    }
+
     private static String schedule(String at, String patch) {
         return "{\"at\": \"" + at + "\", \"patch\": " + patch + "}";
     }
@@ -225,6 +231,16 @@ class ScheduleApiTest {
             assertThat(audit).extracting(e -> e.get("change").asText()).containsExactly("schedule_applied", "schedule_ended");
             assertThat(api.get(SCHEDULES, ADMIN).json().get("schedules")).extracting(n -> n.get("at").asText())
                     .as("the one not due yet waits").containsExactly("2026-12-05T00:00:00Z");
+            String waiting = api.get(SCHEDULES, ADMIN).json().at("/schedules/0/id").asText();
+            assertThat(ids(api, "?status=ended")).as("latest end first; ended together: the reverse of the order applied")
+                    .containsExactly(promo, ramp);
+            assertThat(ids(api, "?status=failed")).containsExactly(promo);
+            assertThat(ids(api, "?status=applied&flag=billing-v2")).containsExactly(ramp);
+            assertThat(ids(api, "?status=cancelled")).isEmpty();
+            assertThat(ids(api, "?status=all")).as("what is next, then what just happened").containsExactly(waiting, promo, ramp);
+            assertThat(ids(api, "?status=pending")).containsExactly(waiting);
+            assertProblem(api.get(SCHEDULES + "?status=done", ADMIN), 400,
+                    "status must be pending, applied, failed, cancelled, ended or all, was \"done\"");
             assertThat(api.get("/metrics", null).body()).contains("flags_schedules_applied_total 1")
                     .contains("flags_schedules_failed_total 1");
         }

@@ -205,13 +205,7 @@ public final class ApiServlet extends HttpServlet {
             if (section.equals("usage") && n == 3) {
                 requireMethod(method, "GET");
                 QueryParameters.requireOnly(req, "flag");
-                String[] flags = req.getParameterValues("flag");
-                if (flags != null && flags.length > 1) {
-                    // Answering for the first alone would look like an answer for all of them.
-                    throw new ApiException(400, "bad request", "\"flag\" is given " + flags.length + " times; ask for one flag, or"
-                            + " leave it out for every flag's usage");
-                }
-                String flag = flags == null ? null : flags[0];
+                String flag = req.getParameter("flag");
                 usage(resp, services.usage().usage(p, env, flag), flag == null);
                 return;
             }
@@ -417,9 +411,10 @@ public final class ApiServlet extends HttpServlet {
         String method = req.getMethod();
         if (rest.isEmpty()) {
             requireMethod(method, "GET");
-            QueryParameters.requireOnly(req, "flag");
+            QueryParameters.requireOnly(req, "flag", "status");
             ArrayNode list = NODES.arrayNode();
-            services.schedules().pending(p, env, req.getParameter("flag")).forEach(s -> list.add(schedule(env, s)));
+            services.schedules().list(p, env, req.getParameter("flag"), req.getParameter("status"))
+                    .forEach(s -> list.add(schedule(env, s)));
             write(resp, 200, NODES.objectNode().put("environment", env).set("schedules", list));
             return;
         }
@@ -902,10 +897,6 @@ public final class ApiServlet extends HttpServlet {
      * silently kept: the journal keeps the comment forever.
      */
     private static String comment(HttpServletRequest req, String inBody) {
-        String[] inQuery = req.getParameterValues("comment");
-        if (inQuery != null && inQuery.length > 1) {
-            throw new ApiException(400, "bad request", "the comment was given " + inQuery.length + " times as ?comment=: give it once");
-        }
         if (java.util.Collections.list(req.getHeaders("X-Flags-Comment")).size() > 1) {
             throw new ApiException(400, "bad request", "X-Flags-Comment was given more than once: give it once");
         }

@@ -6,7 +6,9 @@ import jakarta.servlet.http.HttpServletRequest;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The query parameters an endpoint takes, and a 400 for any other. A misspelt parameter must not be
@@ -22,7 +24,7 @@ final class QueryParameters {
     }
 
     /**
-     * Refuses a request whose query string names a parameter not in {@code allowed}.
+     * Refuses a request whose query string names a parameter not in {@code allowed}, or one of them twice.
      *
      * @throws ApiException 400, naming the parameter, what the endpoint takes, and a near spelling
      */
@@ -32,6 +34,7 @@ final class QueryParameters {
             return;
         }
         List<String> known = Arrays.asList(allowed);
+        Map<String, Integer> counts = new HashMap<>();
         for (String pair : query.split("&")) {
             if (pair.isEmpty()) {
                 continue; // "a=1&&b=2" or a trailing "&": nothing named
@@ -40,6 +43,14 @@ final class QueryParameters {
             String name = decode(equals < 0 ? pair : pair.substring(0, equals));
             if (!known.contains(name)) {
                 throw new ApiException(400, "bad request", unknown(name, req.getMethod(), known));
+            }
+            counts.merge(name, 1, Integer::sum);
+        }
+        // No parameter is a list: acting on the first of two would quietly drop the other.
+        for (String name : known) {
+            int count = counts.getOrDefault(name, 0);
+            if (count > 1) {
+                throw new ApiException(400, "bad request", "\"" + name + "\" is given " + count + " times: give it once");
             }
         }
     }
