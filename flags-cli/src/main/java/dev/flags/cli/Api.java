@@ -221,7 +221,7 @@ final class Api {
                     message.append("\n  ").append(problem);
                 }
             }
-            throw new CliException(FlagsCommand.EXIT_FAILED, message.toString());
+            throw new CliException(FlagsCommand.EXIT_FAILED, message.toString(), r.statusCode(), json.path("title").asText(""));
         }
         return json;
     }

@@ -1,0 +1,98 @@
+package dev.flags.cli;
+
+import static dev.flags.cli.FlagsCommand.EXIT_FAILED;
+import static dev.flags.cli.FlagsCommand.EXIT_OK;
+import static dev.flags.cli.FlagsCommand.EXIT_USAGE;
+import static dev.flags.cli.FlagsCommand.oneLine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code flags promote FLAG --from staging}: the release path's step from one environment to the next. The
+ * flag's whole document as it is in the source environment becomes its document in this one, with a
+ * history entry that says where it came from; the output lists what that changed, and {@code --dry-run}
+ * lists it without writing. The write is conditional on the version read, so a change made in between
+ * is never overwritten unseen.
+ */
+@Command(name = "promote", description = "Copy a flag's whole document from another environment (--from) into this one,"
+        + " as it is there: on/off, rules, rollouts, targets. Prints what it changes here, one line per value; --dry-run"
+        + " prints it and writes nothing.")
+final class Promote implements java.util.concurrent.Callable<Integer> {
+    @Mixin FlagsCommand.ServerOptions o;
+    @Mixin FlagsCommand.CommentOption why;
+    @Spec CommandSpec spec;
+    @Parameters(index = "0", paramLabel = "FLAG") String flag;
+    @Option(names = "--from", required = true, paramLabel = "ENV", description = "The environment to copy the flag from.")
+    String from;
+    @Option(names = "--dry-run", description = "Print what would change, and write nothing.")
+    boolean dryRun;
+
+    @Override
+    public Integer call() {
+        if (from.equals(o.environment)) {
+            throw new CliException(EXIT_USAGE, "--from names the environment it would copy into (\"" + oneLine(from)
+                    + "\"); name another, or set the target with -e");
+        }
+        Api api = o.api(spec);
+        JsonNode source = api.call("GET", "/environments/" + Api.path(from) + "/flags/" + Api.path(flag), null, null);
+        JsonNode target = current(api);
+        ObjectNode document = ((ObjectNode) source.deepCopy()).without("version"); // the target's versions are its own
+        String sourceVersion = "v" + source.path("version").asLong();
+        String targetVersion = target == null ? "new" : "v" + target.path("version").asLong();
+        List<String> changes = FlagChanges.between(target == null ? Api.JSON.createObjectNode() : target, source,
+                "`flags show` in each environment shows the whole document");
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (changes.isEmpty()) {
+            err.println("flags: flag \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment) + "\" is already as in \""
+                    + oneLine(from) + "\" (" + sourceVersion + "): nothing to promote");
+            return EXIT_OK;
+        }
+        out.println(oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment) + " "
+                + targetVersion);
+        changes.forEach(line -> out.println("  " + line));
+        if (dryRun) {
+            err.println("flags: dry run: nothing written");
+            return EXIT_OK;
+        }
+        // Written only over the version the changes above were read from, or only if the flag is still absent.
+        Map<String, String> precondition = target == null ? Map.of("If-None-Match", "*")
+                : Map.of("If-Match", "\"" + target.path("version").asLong() + "\"");
+        String comment = why.comment != null ? why.comment : "promoted from " + from + " " + sourceVersion;
+        JsonNode written;
+        try {
+            written = api.call("PUT", o.flagPath(flag), document, comment, precondition);
+        } catch (CliException e) {
+            if (e.httpStatus() == 412) {
+                throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" changed in \"" + oneLine(o.environment)
+                        + "\" while it was being promoted: nothing was written; run the promote again to see the changes anew");
+            }
+            throw e;
+        }
+        err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment) + "\" is now v"
+                + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\"");
+        return EXIT_OK;
+    }
+
+    /** The flag in this environment, or null if it is not served here (never made, or archived: a PUT restores it). */
+    private JsonNode current(Api api) {
+        try {
+            return api.call("GET", o.flagPath(flag), null, null);
+        } catch (CliException e) {
+            if (e.httpStatus() == 404 && e.title().equals("flag not found")) {
+                return null;
+            }
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.FlagServer;
+import dev.flags.server.ServerConfig;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code flags promote} against a real server: staging's flag becomes production's, with what it changed. */
+class PromoteCommandTest {
+
+    private static final String ADMIN = "cli-test-admin-token-0123456789";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String CANARY = "{\"enabled\": true, \"rules\": [{\"name\": \"eu canary\", \"conditions\":"
+            + " [{\"regions\": [\"eu-west\"]}, {\"percentage\": %d}]}]}";
+
+    @TempDir
+    Path dir;
+    private FlagServer server;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    /** {@code flags promote ARGS} into environment {@code env}. */
+    private Run promote(String env, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] all = new String[args.length + 4];
+        all[0] = "promote";
+        all[1] = "--server=http://127.0.0.1:" + server.httpPort();
+        all[2] = "--token=" + ADMIN;
+        all[3] = "--env=" + env;
+        System.arraycopy(args, 0, all, 4, args.length);
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private JsonNode send(String method, String path, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + "/api/v1" + path))
+                .header("Authorization", "Bearer " + ADMIN);
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+        }
+        HttpResponse<String> r = HttpClient.newHttpClient().send(b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isBetween(200, 201);
+        return JSON.readTree(r.body());
+    }
+
+    private JsonNode flag(String env) throws Exception {
+        return send("GET", "/environments/" + env + "/flags/billing-v2", null);
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN));
+        send("POST", "/environments", "{\"key\": \"staging\"}");
+        send("POST", "/environments", "{\"key\": \"production\"}");
+        send("PUT", "/environments/staging/flags/billing-v2", CANARY.formatted(10));
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    @Test
+    void aFlagNewToTheEnvironmentIsCopiedWithACommentThatSaysFromWhere() throws Exception {
+        long staging = flag("staging").get("version").asLong();
+
+        Run run = promote("production", "billing-v2", "--from", "staging");
+
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out().lines().findFirst()).hasValue("billing-v2: staging v" + staging + " -> production new");
+        assertThat(run.out()).contains("\n  key: added \"billing-v2\"\n").contains("\n  enabled: added true\n");
+        JsonNode production = flag("production");
+        JsonNode copied = production.deepCopy();
+        ((ObjectNode) copied).remove("version");
+        JsonNode original = flag("staging").deepCopy();
+        ((ObjectNode) original).remove("version");
+        assertThat(copied).isEqualTo(original);
+        assertThat(run.err()).isEqualTo("flags: promoted: \"billing-v2\" in \"production\" is now v"
+                + production.get("version").asLong() + ", as v" + staging + " in \"staging\"\n");
+        JsonNode history = send("GET", "/environments/production/flags/billing-v2/history", null).get("versions");
+        assertThat(history.get(history.size() - 1).get("comment").asText()).isEqualTo("promoted from staging v" + staging);
+    }
+
+    @Test
+    void aDryRunListsTheChangesAndWritesNothingThenThePromoteWritesThemAndASecondFindsNothingToDo() throws Exception {
+        send("PUT", "/environments/production/flags/billing-v2", CANARY.formatted(10));
+        send("PUT", "/environments/staging/flags/billing-v2", CANARY.formatted(50));
+        long before = flag("production").get("version").asLong();
+
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+
+        assertThat(dry.exit()).as(dry.err()).isZero();
+        assertThat(dry.out().lines().skip(1)).containsExactly("  rules[\"eu canary\"].conditions[1].percentage: 10 → 50");
+        assertThat(dry.err()).isEqualTo("flags: dry run: nothing written\n");
+        assertThat(flag("production").get("version").asLong()).isEqualTo(before);
+
+        Run run = promote("production", "billing-v2", "--from", "staging", "-m", "canary looked good");
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out()).isEqualTo(dry.out());
+        assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).isEqualTo(50);
+        JsonNode history = send("GET", "/environments/production/flags/billing-v2/history", null).get("versions");
+        assertThat(history.get(history.size() - 1).get("comment").asText()).isEqualTo("canary looked good");
+
+        Run again = promote("production", "billing-v2", "--from", "staging");
+        assertThat(again.exit()).isZero();
+        assertThat(again.out()).isEmpty();
+        assertThat(again.err()).startsWith("flags: flag \"billing-v2\" in \"production\" is already as in \"staging\"");
+    }
+
+    @Test
+    void anArchivedFlagIsRestoredByThePromote() throws Exception {
+        send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
+        send("DELETE", "/environments/production/flags/billing-v2", null);
+
+        Run run = promote("production", "billing-v2", "--from", "staging");
+
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(flag("production").get("enabled").asBoolean()).isTrue();
+    }
+
+    @Test
+    void aChangeMadeInBetweenIsNeverOverwrittenUnseen() {
+        // A server that changes the flag between the read and the write answers the conditional PUT with 412.
+        ScriptedHttpServer scripted = new ScriptedHttpServer();
+        try {
+            scripted.answer(200, null, "{\"key\": \"billing-v2\", \"version\": 7, \"enabled\": true}");
+            scripted.answer(200, null, "{\"key\": \"billing-v2\", \"version\": 3, \"enabled\": false}");
+            scripted.answer(412, null, "{\"title\": \"precondition failed\", \"detail\": \"the flag is at version 4\"}");
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            int exit = FlagsCommand.run(new String[] {"promote", scripted.serverOption(), "--token=t0ken", "--env=production",
+                    "billing-v2", "--from", "staging"}, new PrintWriter(out, true), new PrintWriter(err, true));
+
+            assertThat(exit).isEqualTo(FlagsCommand.EXIT_FAILED);
+            assertThat(err.toString()).isEqualTo("flags: flag \"billing-v2\" changed in \"production\" while it was being promoted:"
+                    + " nothing was written; run the promote again to see the changes anew\n");
+            assertThat(scripted.requests()).containsExactly("GET /api/v1/environments/staging/flags/billing-v2",
+                    "GET /api/v1/environments/production/flags/billing-v2",
+                    "PUT /api/v1/environments/production/flags/billing-v2?comment=promoted%20from%20staging%20v7");
+        } finally {
+            scripted.afterEach(null);
+        }
+    }
+
+    @Test
+    void badUsesSayWhat() {
+        Run same = promote("staging", "billing-v2", "--from", "staging");
+        assertThat(same.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(same.err()).contains("--from names the environment it would copy into (\"staging\")");
+
+        Run missing = promote("production", "promo", "--from", "staging");
+        assertThat(missing.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(missing.err()).contains("there is no flag \"promo\" in environment \"staging\"");
+
+        Run noTarget = promote("prodution", "billing-v2", "--from", "staging");
+        assertThat(noTarget.exit()).as("a missing environment is not a missing flag").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(noTarget.err()).contains("prodution");
+        assertThat(noTarget.out()).isEmpty();
+
+        Run noFrom = promote("production", "billing-v2");
+        assertThat(noFrom.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noFrom.err()).contains("--from");
+    }
+}
