@@ -53,6 +53,38 @@ final class AdminToken {
     private AdminToken() {
     }
 
+    /**
+     * No bootstrap admin token (the operator turned it off): a token file left from before would look
+     * like a working admin token to whoever finds it, so it gets a line.
+     *
+     * @return null, the bootstrap token there is not
+     */
+    static String off(Path dataDir) {
+        Path file = dataDir.resolve(FILE_NAME);
+        LOG.info("admin token: no bootstrap admin token (--bootstrap-admin-token off): only admin tokens made through the API");
+        if (Files.exists(file)) {
+            LOG.warn("admin token: {} is not used while the bootstrap admin token is off; its token does not work: delete the file",
+                    file.toAbsolutePath());
+        }
+        return null;
+    }
+
+    /**
+     * With the bootstrap admin token off, some admin token of the journal's must be able to act, or
+     * nobody could make or revoke tokens: the server refuses to start rather than run unmanageable.
+     *
+     * @param liveAdminTokens how many admin tokens of the journal's are neither revoked nor expired
+     * @throws IOException if there is none, saying how to make one
+     */
+    static void requireAnotherAdmin(long liveAdminTokens) throws IOException {
+        if (liveAdminTokens == 0) {
+            throw new IOException("the bootstrap admin token is off and the journal holds no live admin token: nobody could"
+                    + " manage this server. Start it with the bootstrap admin token on, make an admin token (flags tokens create"
+                    + " NAME --scope admin), then turn the bootstrap token off");
+        }
+        LOG.info("admin token: {} admin token{} of the journal's may act", liveAdminTokens, liveAdminTokens == 1 ? "" : "s");
+    }
+
     static String resolve(String configured, Path dataDir) throws IOException {
         Path file = dataDir.resolve(FILE_NAME);
         if (configured != null) {

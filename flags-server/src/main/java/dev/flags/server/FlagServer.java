@@ -126,7 +126,8 @@ public final class FlagServer implements AutoCloseable {
         GrantExpiry grantTimer = null;
         UsageSaver saver = null;
         try {
-            String adminToken = AdminToken.resolve(config.adminToken(), config.dataDir());
+            String adminToken = config.bootstrapAdminToken() ? AdminToken.resolve(config.adminToken(), config.dataDir())
+                    : AdminToken.off(config.dataDir());
             this.metrics = new Metrics();
             sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval())
                     .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
@@ -152,6 +153,9 @@ public final class FlagServer implements AutoCloseable {
             this.tokenExpiry = expiry;
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
             tokens.warnAboutUnboundTesterTokens();
+            if (adminToken == null) {
+                AdminToken.requireAnotherAdmin(tokens.liveAdminTokens());
+            }
             registerSyncMetrics();
             // One UsageFile for the read and the writes: an unusable file it could not move aside at the read
             // must not be overwritten by the writes, and that is the instance's state.

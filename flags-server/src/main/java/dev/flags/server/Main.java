@@ -46,7 +46,8 @@ public final class Main implements Callable<Integer> {
             Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"),
             Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"),
             Map.entry("usageReportInterval", "--usage-report-interval"),
-            Map.entry("usageReportsPerSecond", "--usage-reports-per-second"));
+            Map.entry("usageReportsPerSecond", "--usage-reports-per-second"),
+            Map.entry("bootstrapAdminToken", "--bootstrap-admin-token"));
 
     /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
     private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
@@ -131,6 +132,11 @@ public final class Main implements Callable<Integer> {
                     + " reports again next period (env FLAGS_USAGE_REPORTS_PER_SECOND, default ${DEFAULT-VALUE}).")
     int usageReportsPerSecond;
 
+    @Option(names = "--bootstrap-admin-token", defaultValue = "${env:FLAGS_BOOTSTRAP_ADMIN_TOKEN:-on}",
+            description = "on: FLAGS_ADMIN_TOKEN, or the token in DATA_DIR/admin-token, is an admin token; off: there is none,"
+                    + " only the admin tokens made through the API (env FLAGS_BOOTSTRAP_ADMIN_TOKEN, default ${DEFAULT-VALUE}).")
+    String bootstrapAdminToken;
+
     @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
     String logLevel;
@@ -199,6 +205,12 @@ public final class Main implements Callable<Integer> {
             throw new CommandLine.ParameterException(cli, "--log-level must be error, warn, info, debug or trace, was " + logLevel,
                     cli.getCommandSpec().findOption("--log-level"), logLevel);
         }
+        String bootstrap = bootstrapAdminToken.toLowerCase(Locale.ROOT);
+        if (!bootstrap.equals("on") && !bootstrap.equals("off")) {
+            CommandLine cli = new CommandLine(this);
+            throw new CommandLine.ParameterException(cli, "--bootstrap-admin-token must be on or off, was " + bootstrapAdminToken,
+                    cli.getCommandSpec().findOption("--bootstrap-admin-token"), bootstrapAdminToken);
+        }
         // slf4j-simple reads these when the first logger is made, so they are set before anything logs.
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
         System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
@@ -217,14 +229,14 @@ public final class Main implements Callable<Integer> {
         if (adminToken != null) {
             adminToken = adminToken.trim();
             String problem = AdminToken.problem(adminToken);
-            if (problem != null) {
+            if (problem != null && bootstrap.equals("on")) { // off: the conflict is the message (ServerConfig's)
                 throw new CommandLine.ParameterException(new CommandLine(this), "FLAGS_ADMIN_TOKEN " + problem
                         + "; unset it to have a token generated into " + dataDir.resolve(AdminToken.FILE_NAME));
             }
         }
         ServerConfig config;
         try {
-            config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken,
+            config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken, bootstrap.equals("on"),
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
                     new UsageSettings(usageReportInterval, usageReportsPerSecond));

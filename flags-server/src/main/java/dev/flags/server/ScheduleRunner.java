@@ -173,7 +173,8 @@ public final class ScheduleRunner implements AutoCloseable {
         String actor = actor(s);
         String maker = tokenOf(s.createdBy());
         if (maker != null && !liveToken.test(maker)) {
-            return end(writer, env, s, actor, "failed", "the token that made it (" + maker + ") was revoked or has expired:"
+            String gone = maker.equals("admin") ? "is the bootstrap admin token, which is turned off" : "was revoked or has expired";
+            return end(writer, env, s, actor, "failed", "the token that made it (" + maker + ") " + gone + ":"
                     + " a scheduled change runs only while its maker's token may act");
         }
         try {

@@ -19,6 +19,8 @@ import java.util.Objects;
  * @param grpcPort the sync service's port; 0 picks a free one
  * @param adminToken the bootstrap admin token (16 to 256 visible ASCII characters), or null to read or
  *                   generate {@code dataDir/admin-token}
+ * @param bootstrapAdminToken false for no bootstrap admin token at all (neither {@code adminToken} nor the
+ *                            file): once named admin tokens exist, the unnamed one that never expires can go
  * @param tlsCertificate a PEM certificate chain for both ports, or null for plaintext
  * @param tlsKey the PEM PKCS#8 key of that certificate (RSA or EC, unencrypted), or null
  * @param heartbeatInterval how often idle sync streams get a heartbeat, {@link #MIN_HEARTBEAT} to {@link #MAX_HEARTBEAT}
@@ -32,7 +34,7 @@ import java.util.Objects;
  * @param usage how the SDKs' flag usage reports are taken: their interval and the server's rate limit
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
-                           Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
+                           boolean bootstrapAdminToken, Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
                            int maxSyncStreamsPerConnection, UsageSettings usage) {
 
@@ -87,6 +89,10 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (tlsCertificate != null) {
             checkTls(tlsCertificate, tlsKey);
         }
+        if (adminToken != null && !bootstrapAdminToken) {
+            throw new BadSettingException("bootstrapAdminToken", "FLAGS_ADMIN_TOKEN is set while the bootstrap admin token is"
+                    + " off: unset FLAGS_ADMIN_TOKEN, or turn the bootstrap admin token on");
+        }
         if (adminToken != null && AdminToken.problem(adminToken) != null) {
             throw new BadSettingException("adminToken", "the admin token " + AdminToken.problem(adminToken));
         }
@@ -115,67 +121,72 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
      *     {@link ApiLimits#defaults()}, 10,000 sync streams per token, {@link UsageSettings#defaults()}
      */
     public static ServerConfig defaults() {
-        return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
+        return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, true, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
                 ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults());
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+    }
+
+    /** @return a copy with the bootstrap admin token on (the default) or off */
+    public ServerConfig withBootstrapAdminToken(boolean on) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
     }
 
     /** @return a copy allowing this many sync streams on one connection */
     public ServerConfig withMaxSyncStreamsPerConnection(int streams) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams, usage);
     }
 
     /** @return a copy taking flag usage reports with these settings */
     public ServerConfig withUsage(UsageSettings settings) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, settings);
     }
 
     /** @return a copy allowing this many sync streams per token */
     public ServerConfig withMaxSyncStreamsPerToken(int streams) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, tlsCertificate, tlsKey, heartbeatInterval,
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage);
     }
 

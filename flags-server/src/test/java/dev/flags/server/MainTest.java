@@ -84,6 +84,14 @@ class MainTest {
     }
 
     @Test
+    void theBootstrapAdminTokenIsOnByDefault() {
+        Main main = new Main();
+        new CommandLine(main).parseArgs();
+        assertThat(main.bootstrapAdminToken).isEqualTo("on");
+        assertThat(ServerConfig.defaults().bootstrapAdminToken()).isTrue();
+    }
+
+    @Test
     void journalRetentionIsReadInDaysOrWeeksNotMonths() {
         Main.RetentionPeriod read = new Main.RetentionPeriod();
         assertThat(read.convert("P365D")).isEqualTo(java.time.Duration.ofDays(365));

@@ -496,6 +496,30 @@ class ServerProcessTest {
     }
 
     @Test
+    void theBootstrapAdminTokenSettingIsOnOrOffAndOffNeedsAnAdminTokenOfTheJournals() throws Exception {
+        Path data = dir.resolve("bootstrap");
+        Run maybe = runMain(Map.of("FLAGS_BOOTSTRAP_ADMIN_TOKEN", "maybe"), "--data-dir", data.toString());
+        assertThat(maybe.exitCode()).as(maybe.output()).isEqualTo(2);
+        assertThat(maybe.output()).startsWith("flags-server: --bootstrap-admin-token must be on or off, was maybe (from the"
+                + " environment variable FLAGS_BOOTSTRAP_ADMIN_TOKEN)\n");
+        assertOneLineAndTheHelp(maybe);
+        Run both = runMain(Map.of("FLAGS_ADMIN_TOKEN", "operator-chosen-token-0123456789"), "--bootstrap-admin-token", "off",
+                "--data-dir", data.toString());
+        assertThat(both.exitCode()).as(both.output()).isEqualTo(2);
+        assertThat(both.output()).startsWith("flags-server: FLAGS_ADMIN_TOKEN is set while the bootstrap admin token is off:"
+                + " unset FLAGS_ADMIN_TOKEN, or turn the bootstrap admin token on\n").doesNotContain("operator-chosen");
+        assertOneLineAndTheHelp(both);
+        assertThat(data).as("nothing touched").doesNotExist();
+
+        Run none = runMain(Map.of(), "--bootstrap-admin-token", "off", "--data-dir", data.toString(), "--http-port", "0",
+                "--grpc-port", "0");
+        assertThat(none.exitCode()).as(none.output()).isEqualTo(1);
+        assertThat(none.output()).contains("flags-server: cannot start: the bootstrap admin token is off and the journal holds"
+                + " no live admin token: nobody could manage this server.").doesNotContain("\tat ");
+        assertThat(data.resolve("admin-token")).doesNotExist();
+    }
+
+    @Test
     void aFileWhereADirectoryShouldBeOrADirectoryWhereTheTokenFileShouldBeIsOneLineNamingIt() throws Exception {
         Path file = Files.writeString(dir.resolve("afile"), "not a directory");
         Run data = runMain(Map.of(), "--data-dir", file.toString(), "--http-port", "0", "--grpc-port", "0");

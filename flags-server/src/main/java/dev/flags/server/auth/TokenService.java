@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * logged. A presented token is hashed and its hash compared in constant time.
  *
  * <p>The bootstrap admin token (from {@code FLAGS_ADMIN_TOKEN} or the generated admin-token file) is
- * kept only as a hash in memory, never in the journal.
+ * kept only as a hash in memory, never in the journal; an operator may turn it off once named admin
+ * tokens exist, and then there is none.
  *
  * <p>A token may expire: its expiry is part of its {@code TOKEN_CREATED} entry, and from that instant
  * on {@link #check} refuses it as {@linkplain Authentication#isExpired() expired} (the token stays in
@@ -156,7 +157,7 @@ public final class TokenService implements Authenticator {
      * @param write how a token's creation or revocation is appended: the server's
      *     {@link dev.flags.server.ChangeWriter#append}, so that it is refused once the server is stopping,
      *     waited for by its shutdown and counted in its metrics like every other write
-     * @param bootstrapAdminToken the bootstrap admin token's secret
+     * @param bootstrapAdminToken the bootstrap admin token's secret, or null for none (the operator turned it off)
      * @param onRevoked told the id of each token revoked, once the revocation is in the journal (the
      *     server closes the token's open sync streams)
      * @param clock what "now" is for expiries and last uses
@@ -167,7 +168,7 @@ public final class TokenService implements Authenticator {
                         Consumer<String> onRevoked, Clock clock, TokenExpiry expiry) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.write = Objects.requireNonNull(write, "write");
-        this.bootstrapHash = sha256(Objects.requireNonNull(bootstrapAdminToken, "bootstrapAdminToken"));
+        this.bootstrapHash = bootstrapAdminToken == null ? null : sha256(bootstrapAdminToken);
         this.onRevoked = Objects.requireNonNull(onRevoked, "onRevoked");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.expiry = expiry;
@@ -201,7 +202,7 @@ public final class TokenService implements Authenticator {
             return Authentication.unknown();
         }
         byte[] hash = sha256(presented);
-        if (MessageDigest.isEqual(hash, bootstrapHash)) {
+        if (bootstrapHash != null && MessageDigest.isEqual(hash, bootstrapHash)) {
             return Authentication.accepted(new Principal(BOOTSTRAP_ID, "admin", Scope.ADMIN, Set.of()));
         }
         Live live = index().byHash().get(hashText(hash));
@@ -431,10 +432,19 @@ public final class TokenService implements Authenticator {
      */
     public boolean isLive(String id) {
         if (BOOTSTRAP_ID.equals(id)) {
-            return true;
+            return bootstrapHash != null;
         }
         Instant now = clock.instant();
         return list().stream().anyMatch(p -> p.tokenId().equals(id) && !p.isExpiredAt(now));
+    }
+
+    /**
+     * @return how many tokens of scope admin could act now, the bootstrap admin token not counted: with it
+     *     off, none means nobody could manage the server
+     */
+    public long liveAdminTokens() {
+        Instant now = clock.instant();
+        return list().stream().filter(p -> p.scope() == Scope.ADMIN && !p.isExpiredAt(now)).count();
     }
 
     private TokenInfo info(Principal p, Instant now) {
