@@ -3,21 +3,40 @@ package dev.flags.server;
 import static dev.flags.server.ServerChild.freePort;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.protocol.v1.UsageReport;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.MetadataUtils;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What gRPC logs goes through the server's log, at its level and in its format: a client that speaks
  * HTTP/1 to the gRPC port (a port scanner, a curl at the wrong port) is not the server's problem, and
- * fills the log only when asked for debug. A real child JVM started through {@link Main}, as
- * {@link ServerProcessTest} does.
+ * fills the log only when asked for debug; nor is a request message gRPC refuses (too large, also once
+ * decompressed, or not a message), which anyone with a token could send by the thousand. A real child
+ * JVM started through {@link Main}, as {@link ServerProcessTest} does.
  */
 class GrpcLoggingProcessTest {
 
@@ -50,6 +69,127 @@ class GrpcLoggingProcessTest {
         }
     }
 
+    @Test
+    void messagesOverTheLimitLogNothingAtTheDefaultLevelAndTheClientIsToldWhy() throws Exception {
+        int http = freePort();
+        int grpc = freePort();
+        try (ServerChild child = start(http, grpc, null)) {
+            child.awaitLine("flag server ready");
+            String sdk = sdkToken(http);
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    Channel withSdk = withToken(channel, sdk);
+                    // About 3 KB on the wire, 3 MiB once decompressed: gRPC answers UNKNOWN (grpc-java#11246), as for
+                    // bytes that are not a message; it logs them just after answering, so they go first.
+                    assertThat(status(() -> FlagSyncGrpc.newBlockingStub(withSdk).withCompression("gzip").reportUsage(OVERSIZED_REPORT))
+                            .getCode()).isEqualTo(Status.Code.UNKNOWN);
+                    assertThat(status(() -> sendNotAMessage(withSdk)).getCode()).isEqualTo(Status.Code.UNKNOWN);
+                    // Without a token the call is refused before gRPC reads its message.
+                    assertThat(status(() -> FlagSyncGrpc.newBlockingStub(channel).reportUsage(OVERSIZED_REPORT)).getCode())
+                            .isEqualTo(Status.Code.UNAUTHENTICATED);
+                    assertThat(status(() -> FlagSyncGrpc.newBlockingStub(channel).subscribe(OVERSIZED_SUBSCRIBE).hasNext()).getCode())
+                            .isEqualTo(Status.Code.UNAUTHENTICATED);
+                    // gRPC logs a message over the limit before it answers.
+                    for (Status refused : List.of(status(() -> FlagSyncGrpc.newBlockingStub(withSdk).reportUsage(OVERSIZED_REPORT)),
+                            status(() -> FlagSyncGrpc.newBlockingStub(withSdk).subscribe(OVERSIZED_SUBSCRIBE).hasNext()))) {
+                        assertThat(refused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                        assertThat(refused.getDescription()).startsWith("gRPC message exceeds maximum size 2097152: ");
+                    }
+                }
+            } finally {
+                channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+            }
+            String log = child.stop();
+            assertThat(log).contains("flag server ready").contains("flag server stopped")
+                    .doesNotContain("Exception processing message").doesNotContain("Exception while executing runnable")
+                    .doesNotContain("exceeds maximum size").doesNotContain("Invalid protobuf").doesNotContain("\tat ");
+        }
+    }
+
+    @Test
+    void atDebugARefusedMessageIsADebugLineWithItsCause() throws Exception {
+        int http = freePort();
+        int grpc = freePort();
+        try (ServerChild child = start(http, grpc, "debug")) {
+            child.awaitLine("flag server ready");
+            String sdk = sdkToken(http);
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
+            try {
+                Channel calls = withToken(channel, sdk);
+                status(() -> FlagSyncGrpc.newBlockingStub(calls).reportUsage(OVERSIZED_REPORT));
+                assertThat(child.awaitLine("Exception processing message")).matches(DEBUG_LINE
+                        + "io\\.grpc\\.netty\\.shaded\\.io\\.grpc\\.netty\\.NettyServerStream - Exception processing message");
+                child.awaitLine("RESOURCE_EXHAUSTED: gRPC message exceeds maximum size 2097152");
+
+                status(() -> FlagSyncGrpc.newBlockingStub(calls).withCompression("gzip").reportUsage(OVERSIZED_REPORT));
+                assertThat(child.awaitLine("Exception while executing runnable")).matches(DEBUG_LINE
+                        + "io\\.grpc\\.internal\\.SerializingExecutor - Exception while executing runnable .*");
+                child.awaitLine("RESOURCE_EXHAUSTED: Decompressed gRPC message exceeds maximum size 2097152");
+
+                status(() -> sendNotAMessage(calls));
+                assertThat(child.awaitLine("Exception while executing runnable")).matches(DEBUG_LINE
+                        + "io\\.grpc\\.internal\\.SerializingExecutor - Exception while executing runnable .*");
+                child.awaitLine("INTERNAL: Invalid protobuf byte sequence");
+            } finally {
+                channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static final String DEBUG_LINE = "\\d{4}-\\d\\d-\\d\\dT\\S+ \\[[^]]+\\] DEBUG ";
+
+    /** 3 MiB of SDK name: over the 2 MiB the gRPC port takes. */
+    private static final String OVER_THE_LIMIT = "x".repeat(3 << 20);
+    private static final UsageReport OVERSIZED_REPORT =
+            UsageReport.newBuilder().setEnvironment("production").setSdk(OVER_THE_LIMIT).build();
+    private static final SubscribeRequest OVERSIZED_SUBSCRIBE =
+            SubscribeRequest.newBuilder().setEnvironment("production").setSdk(OVER_THE_LIMIT).build();
+
+    private static String sdkToken(int httpPort) {
+        ApiClient api = new ApiClient(httpPort);
+        assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+        return api.post("/api/v1/tokens", ServerFixture.ADMIN,
+                "{\"name\": \"app\", \"scope\": \"sdk\", \"environments\": [\"production\"]}").json().get("token").asText();
+    }
+
+    private static Channel withToken(Channel channel, String token) {
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        return ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+
+    /** Runs a call that must fail, and returns its status. */
+    private static Status status(Runnable call) {
+        try {
+            call.run();
+        } catch (StatusRuntimeException e) {
+            return e.getStatus();
+        }
+        throw new AssertionError("the call succeeded");
+    }
+
+    /** Sends ReportUsage three bytes that are not a UsageReport (a field that claims more than follows). */
+    private static void sendNotAMessage(Channel channel) {
+        MethodDescriptor.Marshaller<byte[]> bytes = new MethodDescriptor.Marshaller<>() {
+            @Override
+            public InputStream stream(byte[] value) {
+                return new ByteArrayInputStream(value);
+            }
+
+            @Override
+            public byte[] parse(InputStream stream) {
+                try {
+                    return stream.readAllBytes();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        };
+        MethodDescriptor<byte[], byte[]> reportUsage = FlagSyncGrpc.getReportUsageMethod().toBuilder(bytes, bytes).build();
+        ClientCalls.blockingUnaryCall(channel, reportUsage, CallOptions.DEFAULT, new byte[] {0x12, 0x7f, 'x'});
+    }
+
     /** Sends what curl sends to an HTTP/1 server, and reads until the gRPC port closes the connection. */
     private static void http1Request(int port) throws IOException {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
@@ -61,7 +201,11 @@ class GrpcLoggingProcessTest {
     }
 
     private ServerChild start(int grpcPort, String logLevel) throws IOException {
+        return start(freePort(), grpcPort, logLevel);
+    }
+
+    private ServerChild start(int httpPort, int grpcPort, String logLevel) throws IOException {
         return ServerChild.start(List.of(), logLevel == null ? Map.of() : Map.of("FLAGS_LOG_LEVEL", logLevel),
-                dir.resolve("data"), freePort(), grpcPort, ServerFixture.ADMIN);
+                dir.resolve("data"), httpPort, grpcPort, ServerFixture.ADMIN);
     }
 }

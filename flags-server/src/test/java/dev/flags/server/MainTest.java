@@ -3,13 +3,51 @@ package dev.flags.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** The command line's defaults are the config's, and every option is in docs/server.md. */
+/**
+ * The command line's defaults are the config's, every option is in docs/server.md, and what gRPC logs
+ * is demoted only when it is the client's doing.
+ */
 class MainTest {
+
+    @Test
+    void onlyARequestGrpcCouldNotReadIsTakenForTheClientsDoing() {
+        MethodDescriptor.Marshaller<String> refusing = new MethodDescriptor.Marshaller<>() {
+            @Override
+            public InputStream stream(String value) {
+                return new ByteArrayInputStream(new byte[0]);
+            }
+
+            @Override
+            public String parse(InputStream stream) {
+                throw Status.RESOURCE_EXHAUSTED.withDescription("Decompressed gRPC message exceeds maximum size 2097152")
+                        .asRuntimeException();
+            }
+        };
+        MethodDescriptor<String, String> method = MethodDescriptor.<String, String>newBuilder()
+                .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName("test/Call")
+                .setRequestMarshaller(refusing).setResponseMarshaller(refusing).build();
+        StatusRuntimeException unreadable = null;
+        try {
+            method.parseRequest(new ByteArrayInputStream(new byte[0]));
+        } catch (StatusRuntimeException e) {
+            unreadable = e;
+        }
+        assertThat(Main.isUnreadableRequest(unreadable)).isTrue();
+        // A status thrown anywhere else, the service's own included, and any other exception are the server's.
+        assertThat(Main.isUnreadableRequest(Status.RESOURCE_EXHAUSTED.asRuntimeException())).isFalse();
+        assertThat(Main.isUnreadableRequest(new IllegalStateException("a bug"))).isFalse();
+        assertThat(Main.isUnreadableRequest(null)).isFalse();
+    }
 
     @Test
     void theLimitsDefaultsAreTheConfigsAndTheRequestBudgetsCanBeSwitchedOff() {
