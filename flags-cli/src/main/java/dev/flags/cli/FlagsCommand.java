@@ -1089,7 +1089,8 @@ public final class FlagsCommand implements Callable<Integer> {
     /**
      * A token as one line: {@code tok-1a2b3c4d5e6f  alice  editor  [production]  made 2026-12-01T09:00:00Z by admin
      * (admin)  expires 2027-03-01T09:00:00Z  last used 2026-12-01T09:05:00Z}; "never" for no expiry, "EXPIRED" after it
-     * passed, "not since the server started" for no use. Names and actors are escaped: they cannot drive the terminal.
+     * passed, "not since the server started" for no use; then {@code  3 sync streams open} for a token with open streams.
+     * Names and actors are escaped: they cannot drive the terminal.
      */
     static String tokenLine(JsonNode t) {
         List<String> envs = new ArrayList<>();
@@ -1099,8 +1100,11 @@ public final class FlagsCommand implements Callable<Integer> {
         String expires = !t.hasNonNull("expiresAt") ? "never"
                 : oneLine(t, "expiresAt") + (t.path("expired").asBoolean() ? " EXPIRED" : "");
         String used = t.hasNonNull("lastUsedAt") ? oneLine(t, "lastUsedAt") : "not since the server started";
-        return String.format("%-17s %-20s %-6s %s%s  made %s  expires %s  last used %s", oneLine(t, "id"), oneLine(t, "name"),
-                oneLine(t, "scope"), envs, user, made, expires, used);
+        int streams = t.path("openStreams").asInt(0);
+        // An SDK's token is in use while its streams are open, whenever they opened.
+        String open = streams == 0 ? "" : "  " + streams + (streams == 1 ? " sync stream" : " sync streams") + " open";
+        return String.format("%-17s %-20s %-6s %s%s  made %s  expires %s  last used %s%s", oneLine(t, "id"), oneLine(t, "name"),
+                oneLine(t, "scope"), envs, user, made, expires, used, open);
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true, description = "Print a live token's metadata (never its secret).")

@@ -185,7 +185,8 @@ public final class FlagServer implements AutoCloseable {
                     new EnvironmentService(journal, writer), flagService, new RoleService(journal, writer, clock),
                     new ScheduleService(journal, writer, flagService, clock),
                     new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()),
-                    new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock));
+                    new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),
+                    broadcaster::streamsOf);
             this.deployment = deploy(services);
             this.http = startHttp();
         } catch (IOException | RuntimeException e) {

@@ -125,6 +125,33 @@ class TokenExpiryApiTest {
     }
 
     @Test
+    void anSdkTokensOpenStreamsSayItIsInUseWhateverItsLastUseSays() throws Exception {
+        ApiClient.Response made = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"billing\", \"scope\": \"sdk\","
+                + " \"environments\": [\"production\"]}");
+        String secret = made.json().get("token").asText();
+        String id = made.json().get("id").asText();
+        assertThat(made.json().get("openStreams").asInt()).isZero();
+        try (TestStream first = TestStream.open(server.grpcPort(), secret, "production");
+             TestStream second = TestStream.open(server.grpcPort(), secret, "production")) {
+            first.messages.next(); // the snapshot: the stream is open
+            second.messages.next();
+            clock.advance(Duration.ofDays(3)); // an SDK connected for days: its last use is when its stream opened
+            JsonNode listed = listed(id);
+            assertThat(listed.get("openStreams").asInt()).isEqualTo(2);
+            assertThat(listed.get("lastUsedAt").asText()).isEqualTo(START.toString());
+            assertThat(api.get("/api/v1/tokens/" + id, ADMIN).json().get("openStreams").asInt()).isEqualTo(2);
+            assertThat(listed(create("").json().get("id").asText()).get("openStreams").asInt()).as("an editor token has none")
+                    .isZero();
+        }
+        // The server counts a stream closed once it sees the connection go: read until it has.
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (listed(id).get("openStreams").asInt() != 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(listed(id).get("openStreams").asInt()).isZero();
+    }
+
+    @Test
     void everyBadExpiryIsAClear400AndWritesNothing() {
         assertBad("\"expiresAt\": 1767225600", "\"expiresAt\" must be an ISO-8601 instant as a string, such as \"2027-01-31T00:00:00Z\", was 1767225600");
         assertBad("\"expiresAt\": {\"at\": \"tomorrow\"}", "\"expiresAt\" must be an ISO-8601 instant as a string");

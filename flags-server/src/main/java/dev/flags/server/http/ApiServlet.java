@@ -53,6 +53,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.ToIntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,12 +76,17 @@ public final class ApiServlet extends HttpServlet {
 
     private final transient Services services;
 
-    /** Everything the API needs. */
+    /**
+     * Everything the API needs.
+     *
+     * @param openStreams how many sync streams a token (by id) has open now, for its metadata
+     */
     public record Services(TokenService tokens, EnvironmentService environments, FlagService flags, RoleService roles,
                            ScheduleService schedules, HistoryService history, Playground playground, Metrics metrics,
-                           RequestLimits limits, UsageService usage) {
+                           RequestLimits limits, UsageService usage, ToIntFunction<String> openStreams) {
         /** Checks every part. */
         public Services {
+            Objects.requireNonNull(openStreams, "openStreams");
             Objects.requireNonNull(usage, "usage");
             Objects.requireNonNull(limits, "limits");
             Objects.requireNonNull(tokens, "tokens");
@@ -674,7 +680,7 @@ public final class ApiServlet extends HttpServlet {
                 case "GET" -> {
                     QueryParameters.requireOnly(req);
                     ArrayNode list = NODES.arrayNode();
-                    services.tokens().tokens().forEach(t -> list.add(token(t)));
+                    services.tokens().tokens().forEach(t -> list.add(token(t, services.openStreams())));
                     write(resp, 200, NODES.objectNode().set("tokens", list));
                 }
                 case "POST" -> {
@@ -713,7 +719,7 @@ public final class ApiServlet extends HttpServlet {
                     } catch (IllegalArgumentException e) {
                         throw new ApiException(400, "bad request", e.getMessage());
                     }
-                    ObjectNode n = token(created.info());
+                    ObjectNode n = token(created.info(), services.openStreams());
                     n.put("token", created.secret());
                     resp.setHeader("Location", "/api/v1/tokens/" + created.principal().tokenId());
                     write(resp, 201, n);
@@ -730,7 +736,7 @@ public final class ApiServlet extends HttpServlet {
                     // What the 201's Location names: the token's metadata, never its secret.
                     TokenInfo token = services.tokens().token(id)
                             .orElseThrow(() -> new ApiException(404, "token not found", "there is no live token \"" + id + "\""));
-                    write(resp, 200, token(token));
+                    write(resp, 200, token(token, services.openStreams()));
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, COMMENT);
@@ -752,7 +758,7 @@ public final class ApiServlet extends HttpServlet {
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
     }
 
-    private static ObjectNode token(TokenInfo info) {
+    private static ObjectNode token(TokenInfo info, ToIntFunction<String> openStreams) {
         Principal t = info.principal();
         ObjectNode n = NODES.objectNode().put("id", t.tokenId()).put("name", t.name()).put("scope", t.scope().apiName());
         ArrayNode envs = n.putArray("environments");
@@ -766,6 +772,8 @@ public final class ApiServlet extends HttpServlet {
         n.put("expiresAt", instant(t.expiresAt()));
         n.put("expired", info.expired());
         n.put("lastUsedAt", instant(info.lastUsedAt()));
+        // lastUsedAt of an SDK's token is when its stream opened, days ago maybe: this says it is in use now.
+        n.put("openStreams", openStreams.applyAsInt(t.tokenId()));
         return n;
     }
 
