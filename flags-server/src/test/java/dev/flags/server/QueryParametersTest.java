@@ -3,6 +3,7 @@ package dev.flags.server;
 import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -118,6 +119,39 @@ class QueryParametersTest {
 
         ApiClient.Response control = api.get(E + "/flags?a%0Ab=1", ADMIN);
         assertThat(control.json().get("detail").asText()).startsWith("unknown query parameter \"a\\u000ab\":");
+    }
+
+    @Test
+    void aFormBodyIsRefusedNotReadAsParameters() {
+        Map<String, String> form = Map.of("Content-Type", "application/x-www-form-urlencoded");
+        ApiClient.Response delete = api.call("DELETE", E + "/flags/billing-v2", ADMIN, "unusedfor=P7D", form);
+        assertThat(delete.status()).isEqualTo(415);
+        assertThat(delete.json().get("detail").asText()).isEqualTo("a form body (application/x-www-form-urlencoded) is not read:"
+                + " parameters go in the query string (?unusedFor=P7D), bodies are JSON (Content-Type: application/json)");
+        assertThat(api.get(E + "/flags/billing-v2", ADMIN).status()).as("not archived").isEqualTo(200);
+
+        ApiClient.Response list = api.call("GET", E + "/flags", ADMIN, "archived=true", form);
+        assertThat(list.status()).isEqualTo(415);
+        ApiClient.Response multipart = api.call("DELETE", E + "/flags/billing-v2", ADMIN, "--x--",
+                Map.of("Content-Type", "multipart/form-data; boundary=x"));
+        assertThat(multipart.status()).isEqualTo(415);
+        assertThat(api.get(E + "/flags?archived=true", ADMIN).json().get("flags")).isEmpty();
+    }
+
+    @Test
+    void aValueThatIsNotUtf8IsRefusedRatherThanStoredAsReplacementCharacters() {
+        long before = version();
+        ApiClient.Response r = api.call("PATCH", E + "/flags/billing-v2?comment=bad%ff%fe", ADMIN, "{\"enabled\": false}", Map.of());
+
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().get("detail").asText()).isEqualTo("the value of query parameter \"comment\" (\"bad%ff%fe\") is not"
+                + " UTF-8 once %-decoded; send text as UTF-8, %-encoded");
+        assertThat(version()).isEqualTo(before);
+        ApiClient.Response utf8 = api.call("PATCH", E + "/flags/billing-v2?comment=caf%C3%A9+au+lait", ADMIN,
+                "{\"enabled\": false}", Map.of());
+        assertThat(utf8.status()).as(utf8.body()).isEqualTo(200);
+        JsonNode versions = api.get(E + "/flags/billing-v2/history", ADMIN).json().get("versions");
+        assertThat(versions.get(versions.size() - 1).get("comment").asText()).isEqualTo("café au lait");
     }
 
     private long version() {

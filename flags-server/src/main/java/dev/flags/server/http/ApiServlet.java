@@ -117,7 +117,9 @@ public final class ApiServlet extends HttpServlet {
             if (!RequestLimits.isFlagPatch(req.getMethod(), req.getPathInfo())) { // charged once its body is read
                 services.limits().admit(principal, req.getMethod(), req.getPathInfo());
             }
-            route(headAsGet(req), resp, principal);
+            // Parameters from the query string alone: a form body's fields would pass every check made on it.
+            QueryParameters.refuseFormBody(req);
+            route(headAsGet(QueryParameters.queryOnly(req)), resp, principal);
         } catch (ApiException e) {
             if (e.status() == 500) { // a fault already logged where it happened (a stopped journal): one line per request
                 LOG.warn("request {} {} failed: {}", LogText.escape(req.getMethod()), LogText.escape(req.getRequestURI()),
