@@ -37,23 +37,20 @@ final class FlagChanges {
      *     and a count of the rest
      */
     static List<String> between(JsonNode before, JsonNode after) {
-        return between(before, after, "the API's history has every version's whole document");
-    }
-
-    /**
-     * As {@link #between(JsonNode, JsonNode)}.
-     *
-     * @param whereTheRestIs where to read the changes past the first {@value #MAX_LINES}, for the count's line
-     */
-    static List<String> between(JsonNode before, JsonNode after, String whereTheRestIs) {
-        List<String> lines = new ArrayList<>();
-        // The document's version is the history line's own version: a change of it is no news.
-        compare("", withoutVersion(before), withoutVersion(after), lines);
+        List<String> lines = all(before, after);
         if (lines.size() > MAX_LINES) {
             int rest = lines.size() - MAX_LINES;
             lines = new ArrayList<>(lines.subList(0, MAX_LINES));
-            lines.add("... and " + rest + " more (" + whereTheRestIs + ")");
+            lines.add("... and " + rest + " more (the API's history has every version's whole document)");
         }
+        return lines;
+    }
+
+    /** As {@link #between(JsonNode, JsonNode)}, every change: for a review before a write, where none may hide. */
+    static List<String> all(JsonNode before, JsonNode after) {
+        List<String> lines = new ArrayList<>();
+        // The document's version is the history line's own version: a change of it is no news.
+        compare("", withoutVersion(before), withoutVersion(after), lines);
         return lines;
     }
 

@@ -436,6 +436,9 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
+            if (flag != null && flag.isEmpty()) {
+                throw new CliException(EXIT_USAGE, "FLAG must not be empty; leave it out for every flag's schedules");
+            }
             StringBuilder query = new StringBuilder();
             if (flag != null) {
                 query.append("?flag=").append(java.net.URLEncoder.encode(flag, java.nio.charset.StandardCharsets.UTF_8));
@@ -471,7 +474,8 @@ public final class FlagsCommand implements Callable<Integer> {
             return line;
         }
         // How it ended, after the plan: "applied at ... (v12)", "failed at ...: why", "cancelled at ... by bob: why".
-        StringBuilder ended = new StringBuilder(line).append("  -> ").append(oneLine(status)).append(" at ").append(oneLine(s, "endedAt"));
+        StringBuilder ended = new StringBuilder(line).append("  -> ").append(oneLine(status)).append(" at ")
+                .append(toTheSecond(oneLine(s, "endedAt")));
         if (status.equals("applied")) {
             ended.append(s.path("flagVersion").asLong() > 0 ? " (v" + s.path("flagVersion").asLong() + ")" : " (no change)");
         } else if (status.equals("cancelled")) {
@@ -481,6 +485,15 @@ public final class FlagsCommand implements Callable<Integer> {
             ended.append(": ").append(oneLine(s, "reason"));
         }
         return ended.toString();
+    }
+
+    /** An instant as the other times of a line show it, to the second; anything else as it is. */
+    private static String toTheSecond(String instant) {
+        try {
+            return Instant.parse(instant).truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+        } catch (java.time.format.DateTimeParseException e) {
+            return instant;
+        }
     }
 
     @Command(name = "usage", description = "Which flags the applications still evaluate: when each was last evaluated, last"

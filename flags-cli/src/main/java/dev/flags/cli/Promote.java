@@ -39,6 +39,10 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() {
+        // Empty, a segment of the URL would vanish: ".../flags/" is the list of flags, not a flag.
+        if (flag.isEmpty() || from.isEmpty() || o.environment.isEmpty()) {
+            throw new CliException(EXIT_USAGE, (flag.isEmpty() ? "FLAG" : from.isEmpty() ? "--from" : "-e") + " must not be empty");
+        }
         if (from.equals(o.environment)) {
             throw new CliException(EXIT_USAGE, "--from names the environment it would copy into (\"" + oneLine(from)
                     + "\"); name another, or set the target with -e");
@@ -49,8 +53,8 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         ObjectNode document = ((ObjectNode) source.deepCopy()).without("version"); // the target's versions are its own
         String sourceVersion = "v" + source.path("version").asLong();
         String targetVersion = target == null ? "new" : "v" + target.path("version").asLong();
-        List<String> changes = FlagChanges.between(target == null ? Api.JSON.createObjectNode() : target, source,
-                "`flags show` in each environment shows the whole document");
+        // Every change, uncapped (a salt among them reshuffles every user's bucket): this is the review before a write.
+        List<String> changes = FlagChanges.all(target == null ? Api.JSON.createObjectNode().put("key", flag) : target, source);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (changes.isEmpty()) {
@@ -58,17 +62,17 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                     + oneLine(from) + "\" (" + sourceVersion + "): nothing to promote");
             return EXIT_OK;
         }
-        out.println(oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment) + " "
-                + targetVersion);
-        changes.forEach(line -> out.println("  " + line));
+        String heading = oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment) + " "
+                + targetVersion;
         if (dryRun) {
+            print(out, heading, changes);
             err.println("flags: dry run: nothing written");
             return EXIT_OK;
         }
         // Written only over the version the changes above were read from, or only if the flag is still absent.
         Map<String, String> precondition = target == null ? Map.of("If-None-Match", "*")
                 : Map.of("If-Match", "\"" + target.path("version").asLong() + "\"");
-        String comment = why.comment != null ? why.comment : "promoted from " + from + " " + sourceVersion;
+        String comment = why.comment != null && !why.comment.isBlank() ? why.comment : "promoted from " + from + " " + sourceVersion;
         JsonNode written;
         try {
             written = api.call("PUT", o.flagPath(flag), document, comment, precondition);
@@ -79,9 +83,15 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
             }
             throw e;
         }
+        print(out, heading, changes); // only now: a refused write must not print what a done one does
         err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment) + "\" is now v"
                 + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\"");
         return EXIT_OK;
+    }
+
+    private static void print(PrintWriter out, String heading, List<String> changes) {
+        out.println(heading);
+        changes.forEach(line -> out.println("  " + line));
     }
 
     /** The flag in this environment, or null if it is not served here (never made, or archived: a PUT restores it). */

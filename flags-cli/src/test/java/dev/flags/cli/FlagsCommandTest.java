@@ -212,7 +212,10 @@ class FlagsCommandTest {
         assertThat(remote("schedules").out().lines()).hasSize(2);
         Run ended = remote("schedules", "--status", "ended");
         assertThat(ended.out().lines()).singleElement().asString().startsWith(made.get("id").asText())
-                .matches(".*ramp tomorrow  -> cancelled at \\S+Z by admin \\(admin\\): not yet");
+                .matches(".*ramp tomorrow  -> cancelled at 20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ by admin \\(admin\\): not yet");
+        Run empty = remote("schedules", "");
+        assertThat(empty.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(empty.err()).startsWith("flags: FLAG must not be empty");
         assertThat(remote("schedules", "--status", "all").out().lines()).hasSize(3);
         assertThat(remote("schedules", "other", "--status", "failed").err()).isEqualTo("flags: no scheduled changes (failed)"
                 + " of flag \"other\" in environment \"production\"\n");

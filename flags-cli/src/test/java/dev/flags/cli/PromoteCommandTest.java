@@ -86,7 +86,7 @@ class PromoteCommandTest {
 
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out().lines().findFirst()).hasValue("billing-v2: staging v" + staging + " -> production new");
-        assertThat(run.out()).contains("\n  key: added \"billing-v2\"\n").contains("\n  enabled: added true\n");
+        assertThat(run.out()).contains("\n  enabled: added true\n").as("the key is no news").doesNotContain("key: added");
         JsonNode production = flag("production");
         JsonNode copied = production.deepCopy();
         ((ObjectNode) copied).remove("version");
@@ -126,6 +126,22 @@ class PromoteCommandTest {
     }
 
     @Test
+    void everyChangeIsListedHoweverMany() throws Exception {
+        StringBuilder rules = new StringBuilder();
+        for (int i = 0; i < 25; i++) {
+            rules.append(i == 0 ? "" : ", ").append("{\"name\": \"r").append(i).append("\", \"conditions\": [{\"percentage\": 5}]}");
+        }
+        send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": true, \"rules\": [" + rules + "]}");
+        send("PUT", "/environments/staging/flags/billing-v2", "{\"enabled\": true, \"salt\": \"s-2\", \"rules\": ["
+                + rules.toString().replace("\"percentage\": 5", "\"percentage\": 6") + "]}");
+
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+
+        assertThat(dry.out().lines().skip(1)).hasSize(26).doesNotContain("...")
+                .contains("  rules[\"r24\"].conditions[0].percentage: 5 → 6").anyMatch(l -> l.startsWith("  salt: "));
+    }
+
+    @Test
     void anArchivedFlagIsRestoredByThePromote() throws Exception {
         send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
         send("DELETE", "/environments/production/flags/billing-v2", null);
@@ -150,6 +166,7 @@ class PromoteCommandTest {
                     "billing-v2", "--from", "staging"}, new PrintWriter(out, true), new PrintWriter(err, true));
 
             assertThat(exit).isEqualTo(FlagsCommand.EXIT_FAILED);
+            assertThat(out.toString()).as("a refused write prints no changes").isEmpty();
             assertThat(err.toString()).isEqualTo("flags: flag \"billing-v2\" changed in \"production\" while it was being promoted:"
                     + " nothing was written; run the promote again to see the changes anew\n");
             assertThat(scripted.requests()).containsExactly("GET /api/v1/environments/staging/flags/billing-v2",
@@ -174,6 +191,14 @@ class PromoteCommandTest {
         assertThat(noTarget.exit()).as("a missing environment is not a missing flag").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(noTarget.err()).contains("prodution");
         assertThat(noTarget.out()).isEmpty();
+
+        for (String[] empty : new String[][] {{"production", "", "--from", "staging"}, {"production", "billing-v2", "--from", ""},
+                {"", "billing-v2", "--from", "staging"}}) {
+            Run run = promote(empty[0], empty[1], empty[2], empty[3]);
+            assertThat(run.exit()).as(String.join(" ", empty)).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(run.err()).contains("must not be empty");
+            assertThat(run.out()).isEmpty();
+        }
 
         Run noFrom = promote("production", "billing-v2");
         assertThat(noFrom.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
