@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * {@code FlagSet.takeUsage}); this class only takes them and sends them.
  *
  * <p>One report at a time, on the SDK's background thread; the next period starts when the report
- * ends. Nothing is lost to a failure: marks the server has not acknowledged stay pending and go with
+ * ends, and lasts 75% to 125% of the interval ({@link #spread}). Nothing is lost to a failure: marks the server has not acknowledged stay pending and go with
  * the next report (a server that is down for an hour gets one report when it is back, with everything
  * evaluated in that hour). Quiet: no log line per report; one INFO line if the server is an older
  * release without usage reports (then this SDK stops reporting), one WARN line if the server refuses a
@@ -102,7 +103,7 @@ final class UsageReporter {
     }
 
     /**
-     * Starts the first period, a short one ({@link #MIN_INTERVAL} at most): a new instance, such as one of
+     * Starts the first period, a short one ({@link #MIN_INTERVAL} at most, {@linkplain #spread spread}): a new instance, such as one of
      * a deployment that just started, shows in the usage view within seconds, and a server whose interval
      * is short gets the first report within it (the SDK learns the interval from the first receipt).
      */
@@ -128,10 +129,23 @@ final class UsageReporter {
             return;
         }
         try {
-            next = background.schedule(this::report, delayMillis, TimeUnit.MILLISECONDS);
+            next = background.schedule(this::report, spread(delayMillis, ThreadLocalRandom.current().nextDouble()),
+                    TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             next = null; // the JVM is going down
         }
+    }
+
+    /**
+     * A period spread over 75% to 125% of its length. The instances of a deployment start together, and
+     * with periods of one length they would report in the same instant, every period, for as long as they
+     * run: past the server's per-token rate (docs/server.md, {@code --usage-reports-per-second}), which
+     * refuses most of them each time. Each period drawn anew, they drift apart.
+     *
+     * @param u a number in [0, 1)
+     */
+    static long spread(long millis, double u) {
+        return Math.round(millis * (0.75 + 0.5 * u));
     }
 
     /** Sends this period's marks, with any the server has not acknowledged yet. */

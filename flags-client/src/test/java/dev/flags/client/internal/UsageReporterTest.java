@@ -59,8 +59,10 @@ class UsageReporterTest {
                 .addService(new FlagSyncGrpc.FlagSyncImplBase() {
                     @Override
                     public void reportUsage(UsageReport request, StreamObserver<UsageReceipt> observer) {
-                        received.add(request);
+                        // The answer is taken before the report is seen: a test that scripts the next answer
+                        // once it has seen this report must not have it taken by this one.
                         Object answer = answers.poll();
+                        received.add(request);
                         if (answer instanceof CountDownLatch release) { // held until the test releases it
                             try {
                                 release.await(10, TimeUnit.SECONDS);
@@ -178,6 +180,33 @@ class UsageReporterTest {
         old.report();
         old.close(true);
         assertThat(received).as("nothing after UNIMPLEMENTED, not even at close (which sends synchronously)").isEmpty();
+    }
+
+    @Test
+    void periodsAreSpreadSoThatInstancesStartedTogetherDriftApart() throws Exception {
+        assertThat(UsageReporter.spread(60_000, 0.0)).isEqualTo(45_000);
+        assertThat(UsageReporter.spread(60_000, 0.5)).isEqualTo(60_000);
+        assertThat(UsageReporter.spread(60_000, Math.nextDown(1.0))).isEqualTo(75_000);
+
+        // Twenty instances of a deployment, started at once: the delays their first periods are given.
+        List<Long> delays = java.util.Collections.synchronizedList(new ArrayList<>());
+        ScheduledExecutorService recording = new java.util.concurrent.ScheduledThreadPoolExecutor(1) {
+            @Override
+            public java.util.concurrent.ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+                delays.add(unit.toMillis(delay));
+                return super.schedule(command, 1, TimeUnit.HOURS); // recorded, never run
+            }
+        };
+        try {
+            for (int i = 0; i < 20; i++) {
+                new UsageReporter(channel, store("a"), "production", "checkout", Clock.systemUTC(), recording,
+                        Duration.ofMinutes(1)).start();
+            }
+            assertThat(delays).hasSize(20).allMatch(d -> d >= 3_750 && d <= 6_250);
+            assertThat(delays.stream().distinct().count()).as("not one instant for all").isGreaterThan(10);
+        } finally {
+            recording.shutdownNow();
+        }
     }
 
     @Test
