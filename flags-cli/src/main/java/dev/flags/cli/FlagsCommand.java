@@ -49,7 +49,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
-                FlagsCommand.Usage.class, Promote.class,
+                FlagsCommand.Usage.class, Stale.class, Promote.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
@@ -719,6 +719,34 @@ public final class FlagsCommand implements Callable<Integer> {
         return t.startsWith("P") || t.startsWith("p") || t.startsWith("-P") || t.startsWith("-p") ? t : null;
     }
 
+    /**
+     * The instant a duration option reaches back to from now (this machine's clock).
+     *
+     * @param text the option's value: 30d, 2w, PT8H, P1M, ...
+     * @throws ParameterException naming the option, for anything but a positive duration
+     */
+    static Instant cutoff(CommandSpec spec, String option, String text) {
+        String iso = isoDuration(spec, option, text);
+        Instant now = Instant.now();
+        try {
+            Duration d = Duration.parse(iso);
+            if (!d.isNegative() && !d.isZero()) {
+                return now.minus(d);
+            }
+        } catch (DateTimeParseException notADuration) {
+            try {
+                Period p = Period.parse(iso);
+                if (!p.isNegative() && !p.isZero()) {
+                    return now.atZone(ZoneOffset.UTC).minus(p).toInstant();
+                }
+            } catch (DateTimeParseException notAPeriodEither) {
+                // said below
+            }
+        }
+        throw new ParameterException(spec.commandLine(), option + " must be a positive duration such as 30d, 2w or PT8H; was '"
+                + text + "'");
+    }
+
     /** {@link #isoDuration(String)}, or a usage error that names the option. */
     static String isoDuration(CommandSpec spec, String option, String text) {
         String iso = isoDuration(text);
@@ -777,7 +805,7 @@ public final class FlagsCommand implements Callable<Integer> {
          * then answers the code's default, so archiving a flag the code still asks for changes what users get.
          */
         private void checkUnused(Api api) {
-            Instant cutoff = cutoff(isoDuration(spec, "--unused-for", unusedFor));
+            Instant cutoff = cutoff(spec, "--unused-for", unusedFor);
             JsonNode usage;
             try {
                 usage = api.call("GET", "/environments/" + Api.path(o.environment) + "/usage?flag=" + Api.path(flag), null, null);
@@ -811,26 +839,6 @@ public final class FlagsCommand implements Callable<Integer> {
         }
 
         /** Now minus an ISO-8601 duration (PT8H, P30D) or period (P2W, P1Y, counted in UTC). */
-        private Instant cutoff(String iso) {
-            Instant now = Instant.now();
-            try {
-                Duration d = Duration.parse(iso);
-                if (!d.isNegative() && !d.isZero()) {
-                    return now.minus(d);
-                }
-            } catch (DateTimeParseException notADuration) {
-                try {
-                    Period p = Period.parse(iso);
-                    if (!p.isNegative() && !p.isZero()) {
-                        return now.atZone(ZoneOffset.UTC).minus(p).toInstant();
-                    }
-                } catch (DateTimeParseException notAPeriodEither) {
-                    // said below
-                }
-            }
-            throw new ParameterException(spec.commandLine(), "--unused-for must be a positive duration such as 30d, 2w"
-                    + " or PT8H; was '" + unusedFor + "'");
-        }
     }
 
     @Command(name = "history", description = "Every version of a flag, oldest first: who, when, why.")

@@ -313,10 +313,16 @@ public final class FlagServer implements AutoCloseable {
     }
 
     /**
-     * Starts a server whose journal timestamps, token expiries and token last uses read a given clock:
-     * for tests that move time on instead of waiting for it.
+     * Starts a server whose journal timestamps, token expiries, scheduled changes and usage records read a
+     * given clock: for tests (here and of the tools that talk to a server) that move time on instead of
+     * waiting for it. A server in production runs on {@link #start(ServerConfig)}, the system clock.
+     *
+     * @param config the settings
+     * @param clock what "now" is for the server
+     * @return the running server
+     * @throws IOException if the data directory, the journal or a port cannot be used
      */
-    static FlagServer start(ServerConfig config, Clock clock) throws IOException {
+    public static FlagServer start(ServerConfig config, Clock clock) throws IOException {
         return start(config, clock, (from, to) -> Files.move(from, to));
     }
 
