@@ -301,6 +301,10 @@ public final class UsageStore {
         record(environment, sdk, application, marks, List.of());
     }
 
+    private static Instant later(Instant was, Instant now) {
+        return was == null || now.isAfter(was) ? now : was;
+    }
+
     /**
      * Records one report, at the clock's time (to the second). The caller has checked the report and kept
      * only the marks of flags the environment has, and only the unknown keys that are not flags of it: every
@@ -329,12 +333,13 @@ public final class UsageStore {
         Environment env = environments.computeIfAbsent(environment, k -> new Environment(at));
         for (Mark mark : marks) {
             Entry e = env.flags.computeIfAbsent(mark.key(), k -> new Entry());
-            e.evaluated = now;
+            // Never back in time: a clock stepped back (NTP) must not make a flag look evaluated longer ago than it was.
+            e.evaluated = later(e.evaluated, now);
             if (mark.servedTrue()) {
-                e.servedTrue = now;
+                e.servedTrue = later(e.servedTrue, now);
             }
             if (mark.servedFalse()) {
-                e.servedFalse = now;
+                e.servedFalse = later(e.servedFalse, now);
             }
             reportedBy(e.applications, app, now);
         }

@@ -45,6 +45,18 @@ class UsageStoreTest {
     }
 
     @Test
+    void aClockSteppedBackNeverMovesAFlagsLastUseBackInTime() {
+        store.record("production", "flags-java/0.1.0", "checkout", List.of(new UsageStore.Mark("promo", true, true)));
+        clock.set(T0.minus(Duration.ofHours(1))); // NTP stepped the clock back
+        store.record("production", "flags-java/0.1.0", "checkout", List.of(new UsageStore.Mark("promo", true, true)));
+
+        FlagUse use = store.environment("production").orElseThrow().flags().get("promo");
+        assertThat(use.lastEvaluatedAt()).isEqualTo(T0);
+        assertThat(use.lastServedTrueAt()).isEqualTo(T0);
+        assertThat(use.lastServedFalseAt()).isEqualTo(T0);
+    }
+
+    @Test
     void retainDropsEnvironmentsAndFlagsThatAreGoneThenTheLeastRecentlyEvaluatedOverTheBound() {
         store.record("staging", "s", "a", List.of(mark("promo")));
         store.record("production", "s", "a", List.of(mark("archived-flag")));
