@@ -177,18 +177,21 @@ public final class UsageService {
             out.add(new FlagUsage(key, recorded.map(u -> u.flags().get(key)).orElse(FlagUse.NEVER)));
         }
         List<UnknownFlagUsage> unknown = flag != null ? List.of()
-                : unknownFlags(recorded.map(EnvironmentUsage::unknownFlags).orElse(Map.of()), state.flags().keySet());
+                : unknownFlags(recorded.map(EnvironmentUsage::unknownFlags).orElse(Map.of()), state.flags().keySet(),
+                        clock.instant().minus(UsageStore.UNKNOWN_FLAG_RETENTION));
         return new Usage(env, recorded.map(EnvironmentUsage::since).orElse(null), reportInterval, out, unknown);
     }
 
     /**
-     * The unknown keys that are not flags now: one created (or restored) since it was asked for is dropped
-     * at the next write of usage.json, and is no longer a key that gets its default meanwhile either.
+     * The unknown keys that are not flags now and were asked for since the cutoff: one created (or restored)
+     * since, or not asked for in {@link UsageStore#UNKNOWN_FLAG_RETENTION}, is dropped at the next write of
+     * usage.json, and is not shown meanwhile either.
      */
-    private static List<UnknownFlagUsage> unknownFlags(Map<String, UnknownFlagUse> recorded, Set<String> current) {
+    private static List<UnknownFlagUsage> unknownFlags(Map<String, UnknownFlagUse> recorded, Set<String> current,
+                                                       Instant cutoff) {
         List<UnknownFlagUsage> out = new ArrayList<>();
         new TreeMap<>(recorded).forEach((key, use) -> {
-            if (!current.contains(key)) {
+            if (!current.contains(key) && !use.lastAskedAt().isBefore(cutoff)) {
                 out.add(new UnknownFlagUsage(key, use));
             }
         });

@@ -525,7 +525,10 @@ class UsageApiTest {
         start(ServerFixture.config(dataDir));
         assertThat(usage("").get("unknownFlags")).as("read back after a restart").isEqualTo(before.get("unknownFlags"));
 
-        clock.advance(Duration.ofDays(29).plusSeconds(1)); // biling-v2 last asked for 30 days and a second ago
+        clock.advance(Duration.ofDays(29).minusSeconds(1)); // biling-v2 last asked for 30 days less 0.6 s ago: still shown
+        assertThat(unknownKeys(usage(""))).containsExactly("biling-v2");
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(unknownKeys(usage(""))).as("over 30 days: hidden at once, before the file is written").isEmpty();
         stub(token("sdk", "production")).reportUsage(report("production", "checkout"));
         server.close();
         written = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
