@@ -208,10 +208,11 @@ public final class Main implements Callable<Integer> {
             throw new CommandLine.ParameterException(cli, "--log-level must be error, warn, info, debug or trace, was " + logLevel,
                     cli.getCommandSpec().findOption("--log-level"), logLevel);
         }
-        String bootstrap = bootstrapAdminToken.toLowerCase(Locale.ROOT);
+        String bootstrap = bootstrapAdminToken.strip().toLowerCase(Locale.ROOT);
         if (!bootstrap.equals("on") && !bootstrap.equals("off")) {
             CommandLine cli = new CommandLine(this);
-            throw new CommandLine.ParameterException(cli, "--bootstrap-admin-token must be on or off, was " + bootstrapAdminToken,
+            throw new CommandLine.ParameterException(cli, "--bootstrap-admin-token must be on or off, was \""
+                    + LogText.escape(bootstrapAdminToken) + "\"",
                     cli.getCommandSpec().findOption("--bootstrap-admin-token"), bootstrapAdminToken);
         }
         // slf4j-simple reads these when the first logger is made, so they are set before anything logs.

@@ -95,6 +95,40 @@ class BootstrapAdminTokenTest {
     }
 
     @Test
+    void offTheLastAdminTokenThatMayActCannotBeRevoked() throws Exception {
+        String ops;
+        String second;
+        String secondId;
+        try (FlagServer server = FlagServer.start(on(), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            ops = adminToken(api, "");
+            ApiClient.Response made = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ops-2\", \"scope\": \"admin\"}");
+            second = made.json().get("token").asText();
+            secondId = made.json().get("id").asText();
+        }
+        try (FlagServer server = FlagServer.start(off(), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            String opsId = api.get("/api/v1/tokens", ops).json().get("tokens").findValuesAsText("id").stream()
+                    .filter(id -> !id.equals(secondId)).findFirst().orElseThrow();
+            assertThat(api.delete("/api/v1/tokens/" + secondId, ops).status()).as("another admin remains").isEqualTo(200);
+
+            ApiClient.Response last = api.delete("/api/v1/tokens/" + opsId, ops);
+            assertThat(last.status()).isEqualTo(409);
+            assertThat(last.json().get("detail").asText()).isEqualTo("token " + opsId + " is the last admin token that may"
+                    + " act, and the bootstrap admin token is off: revoked, nobody could manage this server (and it would not"
+                    + " start again). Make another admin token first, or restart with the bootstrap admin token on");
+            assertThat(api.get("/api/v1/tokens", ops).status()).as("still an admin").isEqualTo(200);
+            assertThat(api.get("/api/v1/tokens", second).status()).isEqualTo(401);
+        }
+        try (FlagServer server = FlagServer.start(on(), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            String opsId = api.get("/api/v1/tokens", ADMIN).json().get("tokens").findValuesAsText("id").get(0);
+            assertThat(api.delete("/api/v1/tokens/" + opsId, ADMIN).status()).as("on: the bootstrap token is an admin")
+                    .isEqualTo(200);
+        }
+    }
+
+    @Test
     void aConfiguredTokenWithTheBootstrapTokenOffIsABadSetting() {
         assertThatThrownBy(() -> ServerFixture.config(dir).withBootstrapAdminToken(false))
                 .isInstanceOf(BadSettingException.class)

@@ -139,6 +139,19 @@ class QueryParametersTest {
     }
 
     @Test
+    void aDeleteWithABodyIsRefusedNotIgnored() {
+        ApiClient.Response guarded = api.call("DELETE", E + "/flags/billing-v2", ADMIN, "{\"unusedFor\": \"P7D\"}", Map.of());
+        assertThat(guarded.status()).isEqualTo(400);
+        assertThat(guarded.json().get("detail").asText()).isEqualTo("this DELETE takes no body: give its parameters in the query"
+                + " string (?comment=...&unusedFor=P7D) and the comment as ?comment= or X-Flags-Comment");
+        assertThat(api.get(E + "/flags/billing-v2", ADMIN).status()).as("not archived").isEqualTo(200);
+        for (String path : List.of(E, "/api/v1/tokens/tok-000000000000", E + "/schedules/sch-000000000000")) {
+            assertThat(api.call("DELETE", path, ADMIN, "{\"comment\": \"leaked\"}", Map.of()).status()).as(path).isEqualTo(400);
+        }
+        assertThat(api.get(E, ADMIN).json().get("archived").asBoolean()).isFalse();
+    }
+
+    @Test
     void aValueThatIsNotUtf8IsRefusedRatherThanStoredAsReplacementCharacters() {
         long before = version();
         ApiClient.Response r = api.call("PATCH", E + "/flags/billing-v2?comment=bad%ff%fe", ADMIN, "{\"enabled\": false}", Map.of());

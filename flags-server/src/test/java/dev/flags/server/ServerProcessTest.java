@@ -500,10 +500,10 @@ class ServerProcessTest {
         Path data = dir.resolve("bootstrap");
         Run maybe = runMain(Map.of("FLAGS_BOOTSTRAP_ADMIN_TOKEN", "maybe"), "--data-dir", data.toString());
         assertThat(maybe.exitCode()).as(maybe.output()).isEqualTo(2);
-        assertThat(maybe.output()).startsWith("flags-server: --bootstrap-admin-token must be on or off, was maybe (from the"
+        assertThat(maybe.output()).startsWith("flags-server: --bootstrap-admin-token must be on or off, was \"maybe\" (from the"
                 + " environment variable FLAGS_BOOTSTRAP_ADMIN_TOKEN)\n");
         assertOneLineAndTheHelp(maybe);
-        Run both = runMain(Map.of("FLAGS_ADMIN_TOKEN", "operator-chosen-token-0123456789"), "--bootstrap-admin-token", "off",
+        Run both = runMain(Map.of("FLAGS_ADMIN_TOKEN", "operator-chosen-token-0123456789"), "--bootstrap-admin-token", " OFF ",
                 "--data-dir", data.toString());
         assertThat(both.exitCode()).as(both.output()).isEqualTo(2);
         assertThat(both.output()).startsWith("flags-server: FLAGS_ADMIN_TOKEN is set while the bootstrap admin token is off:"

@@ -3,6 +3,7 @@ package dev.flags.server.auth;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.ApiException;
 import dev.flags.server.Expiry;
 import dev.flags.server.LogText;
 import dev.flags.server.journal.CanonicalJson;
@@ -351,11 +352,19 @@ public final class TokenService implements Authenticator {
      * @throws RuntimeException whatever the write path throws, such as the server's 503 once it is stopping
      */
     public boolean revoke(String id, String actor, String comment) {
-        if (!journal.state().tokens().containsKey(id)) {
+        ServerState state = journal.state();
+        CanonicalJson payload = state.tokens().get(id);
+        if (payload == null) {
             return false;
         }
-        write.apply(Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
-                .withComment(comment));
+        Change change = Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
+                .withComment(comment);
+        if (bootstrapHash == null) {
+            requireAnotherAdmin(principal(payload.toJsonNode()), state);
+            // Written only over the token set read: two admins revoking each other at once would leave none.
+            change = change.expectingVersion(state.tokensVersion());
+        }
+        write.apply(change);
         if (expiry != null) {
             expiry.cancel(id);
         }
@@ -445,6 +454,24 @@ public final class TokenService implements Authenticator {
     public long liveAdminTokens() {
         Instant now = clock.instant();
         return list().stream().filter(p -> p.scope() == Scope.ADMIN && !p.isExpiredAt(now)).count();
+    }
+
+    /**
+     * With the bootstrap admin token off, refuses to revoke the last admin token that may act: nobody
+     * could make or revoke a token after it, and the server would not start again.
+     */
+    private void requireAnotherAdmin(Principal revoked, ServerState state) {
+        Instant now = clock.instant();
+        if (revoked.scope() != Scope.ADMIN || revoked.isExpiredAt(now)) {
+            return;
+        }
+        boolean another = state.tokens().values().stream().map(t -> principal(t.toJsonNode()))
+                .anyMatch(p -> p.scope() == Scope.ADMIN && !p.isExpiredAt(now) && !p.tokenId().equals(revoked.tokenId()));
+        if (!another) {
+            throw new ApiException(409, "last admin token", "token " + revoked.tokenId() + " is the last admin token that may act,"
+                    + " and the bootstrap admin token is off: revoked, nobody could manage this server (and it would not"
+                    + " start again). Make another admin token first, or restart with the bootstrap admin token on");
+        }
     }
 
     private TokenInfo info(Principal p, Instant now) {

@@ -191,6 +191,7 @@ public final class ApiServlet extends HttpServlet {
                     }
                     case "DELETE" -> {
                         QueryParameters.requireOnly(req, COMMENT);
+                        noBody(req);
                         write(resp, 200, environment(services.environments().archive(p, env, comment(req))));
                     }
                     default -> throw notAllowed(method, "GET, DELETE");
@@ -329,6 +330,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, "unusedFor", COMMENT);
+                    noBody(req);
                     String unusedFor = req.getParameter("unusedFor");
                     if (unusedFor != null) {
                         services.usage().requireUnused(p, env, key, unusedFor);
@@ -435,6 +437,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, COMMENT);
+                    noBody(req);
                     resp.setHeader("X-Flags-Changed", "true");
                     write(resp, 200, schedule(env, services.schedules().cancel(p, env, id, comment(req))));
                 }
@@ -742,6 +745,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, COMMENT);
+                    noBody(req);
                     boolean revoked;
                     try {
                         revoked = services.tokens().revoke(id, p.actor(), comment(req));
@@ -795,6 +799,17 @@ public final class ApiServlet extends HttpServlet {
     }
 
     /** The body of a request whose body is optional: null when there is none, else as {@link #body}. */
+    /**
+     * Refuses a body where the endpoint reads none: {@code {"unusedFor": "P7D"}} on a flag's DELETE would
+     * otherwise be ignored, the flag archived unguarded, and a comment in it lost.
+     */
+    private static void noBody(HttpServletRequest req) throws IOException {
+        if (bodyBytes(req).length > 0) {
+            throw new ApiException(400, "bad request", "this " + req.getMethod() + " takes no body: give its parameters in the"
+                    + " query string (?comment=...&unusedFor=P7D) and the comment as ?comment= or X-Flags-Comment");
+        }
+    }
+
     private static JsonNode optionalBody(HttpServletRequest req) throws IOException {
         byte[] bytes = bodyBytes(req);
         if (bytes.length == 0) {
