@@ -437,7 +437,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             if (flag != null && flag.isEmpty()) {
-                throw new CliException(EXIT_USAGE, "FLAG must not be empty; leave it out for every flag's schedules");
+                throw new ParameterException(spec.commandLine(), "FLAG must not be empty; leave it out for every flag's schedules");
             }
             StringBuilder query = new StringBuilder();
             if (flag != null) {
@@ -510,7 +510,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             if (flag != null && flag.isBlank()) {
-                throw new CliException(EXIT_USAGE, "FLAG must not be empty; leave it out for every flag's usage");
+                throw new ParameterException(spec.commandLine(), "FLAG must not be empty; leave it out for every flag's usage");
             }
             Api api = o.api(spec);
             String path = "/environments/" + Api.path(o.environment) + "/usage" + (flag == null ? "" : "?flag=" + Api.path(flag));
@@ -726,8 +726,12 @@ public final class FlagsCommand implements Callable<Integer> {
      * @throws ParameterException naming the option, for anything but a positive duration
      */
     static Instant cutoff(CommandSpec spec, String option, String text) {
+        return cutoff(spec, option, text, Instant.now());
+    }
+
+    /** As {@link #cutoff(CommandSpec, String, String)}, back from {@code now} (the server's time, where it says). */
+    static Instant cutoff(CommandSpec spec, String option, String text, Instant now) {
         String iso = isoDuration(spec, option, text);
-        Instant now = Instant.now();
         try {
             Duration d = Duration.parse(iso);
             if (!d.isNegative() && !d.isZero()) {
@@ -741,7 +745,13 @@ public final class FlagsCommand implements Callable<Integer> {
                 }
             } catch (DateTimeParseException notAPeriodEither) {
                 // said below
+            } catch (java.time.DateTimeException | ArithmeticException beforeTime) {
+                throw new ParameterException(spec.commandLine(), option + " '" + text + "' reaches back before any time"
+                        + " there is; give a period of at most a few years");
             }
+        } catch (java.time.DateTimeException | ArithmeticException beforeTime) {
+            throw new ParameterException(spec.commandLine(), option + " '" + text + "' reaches back before any time"
+                    + " there is; give a period of at most a few years");
         }
         throw new ParameterException(spec.commandLine(), option + " must be a positive duration such as 30d, 2w or PT8H; was '"
                 + text + "'");

@@ -2,7 +2,6 @@ package dev.flags.cli;
 
 import static dev.flags.cli.FlagsCommand.EXIT_FAILED;
 import static dev.flags.cli.FlagsCommand.EXIT_OK;
-import static dev.flags.cli.FlagsCommand.EXIT_USAGE;
 import static dev.flags.cli.FlagsCommand.oneLine;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -41,10 +41,11 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
     public Integer call() {
         // Empty, a segment of the URL would vanish: ".../flags/" is the list of flags, not a flag.
         if (flag.isEmpty() || from.isEmpty() || o.environment.isEmpty()) {
-            throw new CliException(EXIT_USAGE, (flag.isEmpty() ? "FLAG" : from.isEmpty() ? "--from" : "-e") + " must not be empty");
+            throw new ParameterException(spec.commandLine(), (flag.isEmpty() ? "FLAG" : from.isEmpty() ? "--from" : "-e")
+                    + " must not be empty");
         }
         if (from.equals(o.environment)) {
-            throw new CliException(EXIT_USAGE, "--from names the environment it would copy into (\"" + oneLine(from)
+            throw new ParameterException(spec.commandLine(), "--from names the environment it would copy into (\"" + oneLine(from)
                     + "\"); name another, or set the target with -e");
         }
         Api api = o.api(spec);

@@ -5,26 +5,39 @@ import static dev.flags.cli.FlagsCommand.oneLine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
  * {@code flags stale}: the clean-up list of the release path, read from the flags' usage. A flag no code
  * evaluated for the period can be archived; one that gave every user the same answer for the period is
- * done (released to everyone, or off for everyone) and its check can leave the code. A flag is judged
- * only over time the server recorded usage for: too young a record says nothing of code that runs
- * rarely, and such flags are counted apart, not listed.
+ * done (released to everyone, or off for everyone) and its check can leave the code.
+ *
+ * <p>Judged only over time that tells: the server must have recorded usage for the whole period (too
+ * short a record says nothing of code that runs rarely), the flag must have been served for the whole
+ * period (one created or restored since has had no chance to be evaluated; its history says when), and
+ * the period must span several report periods. Times are the server's ({@code at} of the usage answer),
+ * not this machine's clock. A flag with variants is not judged by its answers: an experiment gives
+ * everyone in it {@code true}, and which variant wins is the question, not the check.
  */
 @Command(name = "stale", description = "The flags to clean up, as the SDKs' usage reports tell: not evaluated for --for"
         + " (archive them), or every answer the same for --for (take the check out of the code).")
 final class Stale implements Callable<Integer> {
+    /** The shortest --for, in report periods: SDKs report every 75-125% of one, so a flag in use shows within 1.25. */
+    static final int MIN_REPORT_PERIODS = 3;
+
     @Mixin FlagsCommand.ServerOptions o;
     @Spec CommandSpec spec;
     @Option(names = "--for", paramLabel = "DURATION", defaultValue = "30d",
@@ -37,13 +50,25 @@ final class Stale implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Instant cutoff = FlagsCommand.cutoff(spec, "--for", period);
-        JsonNode usage = o.api(spec).call("GET", "/environments/" + Api.path(o.environment) + "/usage", null, null);
+        FlagsCommand.cutoff(spec, "--for", period); // a bad value is a usage error before any request
+        Api api = o.api(spec);
+        String env = "/environments/" + Api.path(o.environment);
+        JsonNode usage = api.call("GET", env + "/usage", null, null);
+        Instant now = usage.hasNonNull("at") ? Instant.parse(usage.get("at").asText()) : Instant.now();
+        Instant cutoff = FlagsCommand.cutoff(spec, "--for", period, now);
+        Duration interval = interval(usage);
+        if (interval != null && Duration.between(cutoff, now).compareTo(interval.multipliedBy(MIN_REPORT_PERIODS)) < 0) {
+            throw new ParameterException(spec.commandLine(), "--for " + period.trim() + " is shorter than " + MIN_REPORT_PERIODS
+                    + " report periods (SDKs report every " + interval + "): every flag would look unused");
+        }
         PrintWriter err = spec.commandLine().getErr();
         Instant since = usage.hasNonNull("since") ? Instant.parse(usage.get("since").asText()) : null;
         if (since == null) {
-            err.println("flags: no usage is recorded in environment \"" + oneLine(o.environment) + "\" yet: no flag can be"
-                    + " called stale (SDKs report every " + oneLine(usage, "reportInterval") + ")");
+            boolean archived = api.call("GET", env, null, null).path("archived").asBoolean(false);
+            err.println(archived ? "flags: environment \"" + oneLine(o.environment) + "\" is archived: no usage is recorded while"
+                    + " it is, and no flag can be called stale"
+                    : "flags: no usage is recorded in environment \"" + oneLine(o.environment) + "\" yet: no flag can be called"
+                    + " stale (SDKs report every " + oneLine(usage, "reportInterval") + ")");
             return EXIT_OK;
         }
         if (since.isAfter(cutoff)) {
@@ -52,16 +77,28 @@ final class Stale implements Callable<Integer> {
                     + " unused after a week)");
             return EXIT_OK;
         }
+        Set<String> withVariants = new HashSet<>();
+        for (JsonNode f : api.call("GET", env + "/flags", null, null).path("flags")) {
+            if (f.path("variants").size() > 0) {
+                withVariants.add(f.path("key").asText());
+            }
+        }
         List<Finding> findings = new ArrayList<>();
+        int young = 0;
         for (JsonNode f : usage.path("flags")) {
-            Finding finding = judge(f, cutoff);
-            if (finding != null) {
+            Finding finding = judge(f, cutoff, withVariants.contains(f.path("flag").asText()));
+            if (finding == null) {
+                continue;
+            }
+            if (servedSince(api, f.path("flag").asText(), cutoff)) {
                 findings.add(finding);
+            } else {
+                young++;
             }
         }
         if (findings.isEmpty()) {
             err.println("flags: nothing stale for " + period.trim() + " in environment \"" + oneLine(o.environment)
-                    + "\" (usage recorded since " + since + ")");
+                    + "\" (usage recorded since " + since + ")" + youngNote(young));
             return EXIT_OK;
         }
         findings.sort((a, b) -> a.order() != b.order() ? Integer.compare(a.order(), b.order()) : a.flag().compareTo(b.flag()));
@@ -72,17 +109,33 @@ final class Stale implements Callable<Integer> {
             out.println(String.format("%-" + width + "s  %-20s  %s", x.flag(), x.lastEvaluated(), x.advice()));
         }
         err.println("flags: usage recorded since " + since + "; the flags' last answers as the SDKs report them ("
-                + "flags usage FLAG shows one flag's)");
+                + "flags usage FLAG shows one flag's)" + youngNote(young));
         return EXIT_OK;
     }
 
-    /** Why the flag can go, or null if it is in use with both answers (or never reported in a way that tells). */
-    private Finding judge(JsonNode f, Instant cutoff) {
+    private String youngNote(int young) {
+        return young == 0 ? "" : "; " + young + (young == 1 ? " flag" : " flags") + " created or restored within "
+                + period.trim() + " not judged";
+    }
+
+    private static Duration interval(JsonNode usage) {
+        try {
+            return usage.hasNonNull("reportInterval") ? Duration.parse(usage.get("reportInterval").asText()) : null;
+        } catch (DateTimeParseException e) {
+            return null;
+        }
+    }
+
+    /** Why the flag can go, or null if it is in use with both answers (or, with variants, in use at all). */
+    private Finding judge(JsonNode f, Instant cutoff, boolean hasVariants) {
         String key = oneLine(f, "flag");
         Instant last = instant(f, "lastEvaluatedAt");
         String shown = last == null ? "never" : last.toString();
         if (last == null || last.isBefore(cutoff)) {
             return new Finding(0, key, shown, "not evaluated for " + period.trim() + ": archive it (flags archive " + key + ")");
+        }
+        if (hasVariants) {
+            return null;
         }
         Instant lastTrue = instant(f, "lastServedTrueAt");
         Instant lastFalse = instant(f, "lastServedFalseAt");
@@ -97,6 +150,35 @@ final class Stale implements Callable<Integer> {
                     + " new path out of the code, or release it, then archive it");
         }
         return null;
+    }
+
+    /**
+     * Whether the flag was served for the whole period: no creation (or restore, which is one) since the
+     * cutoff. Its history is read newest first until a version from before the cutoff.
+     */
+    private boolean servedSince(Api api, String key, Instant cutoff) {
+        String path = o.flagPath(key) + "/history";
+        String query = "";
+        while (true) {
+            JsonNode page = api.call("GET", path + query, null, null);
+            JsonNode versions = page.path("versions");
+            for (int i = versions.size() - 1; i >= 0; i--) {
+                JsonNode v = versions.get(i);
+                Instant at = instant(v, "timestamp");
+                if (at != null && !at.isAfter(cutoff)) {
+                    return true;
+                }
+                if ("flag_created".equals(v.path("change").asText())) {
+                    return false;
+                }
+            }
+            if (!page.hasNonNull("earlier")) {
+                // The oldest version is within the period; retention may have removed older ones, which tells
+                // that the flag is older than what is left.
+                return page.hasNonNull("retention");
+            }
+            query = "?before=" + page.get("earlier").asLong();
+        }
     }
 
     private static Instant instant(JsonNode f, String field) {

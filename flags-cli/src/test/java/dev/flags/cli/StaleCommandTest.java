@@ -93,6 +93,8 @@ class StaleCommandTest {
         for (String flag : List.of("billing-v2", "dark-mode", "old-checkout", "promo", "search-v3", "never-asked")) {
             send("/environments/production/flags/" + flag, "{\"enabled\": true}");
         }
+        send("/environments/production/flags/experiment", "{\"enabled\": true, \"variants\": [{\"key\": \"a\", \"weight\": 50},"
+                + " {\"key\": \"b\", \"weight\": 50}]}");
     }
 
     private void send(String path, String body) throws Exception {
@@ -135,7 +137,10 @@ class StaleCommandTest {
         report(NOW.minus(Duration.ofDays(20)), mark("search-v3", false, true)); // with yesterday's: both answers within 30 days
         Instant yesterday = NOW.minus(Duration.ofDays(1));
         report(yesterday, mark("billing-v2", true, false), mark("dark-mode", false, true), mark("promo", true, true),
-                mark("search-v3", true, false));
+                mark("search-v3", true, false), mark("experiment", true, false));
+        clock.now = NOW.minus(Duration.ofDays(2));
+        send("/environments/production/flags/just-made", "{\"enabled\": true}"); // code that asks for it ships next week
+        clock.now = NOW;
 
         Run run = flags();
 
@@ -148,8 +153,9 @@ class StaleCommandTest {
                         + " keeping its new path, then archive it",
                 "dark-mode     " + yesterday + "  only false for 30d: nobody gets it; take the check and its new path out of"
                         + " the code, or release it, then archive it");
+        assertThat(run.out()).as("an experiment gives everyone in it true: not judged by its answers").doesNotContain("experiment");
         assertThat(run.err()).isEqualTo("flags: usage recorded since " + longAgo + "; the flags' last answers as the SDKs report"
-                + " them (flags usage FLAG shows one flag's)\n");
+                + " them (flags usage FLAG shows one flag's); 1 flag created or restored within 30d not judged\n");
 
         Run week = flags("--for", "2w");
         assertThat(week.out().lines()).as("search-v3 gave only true in the last two weeks")
@@ -161,6 +167,13 @@ class StaleCommandTest {
         Run bad = flags("--for", "soon");
         assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(bad.err()).startsWith("flags: --for must be a duration such as 90m, 8h, 30d, 2w or 1y");
+        Run huge = flags("--for", "P1100000000Y");
+        assertThat(huge.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(huge.err()).startsWith("flags: --for 'P1100000000Y' reaches back before any time there is");
+        Run brief = flags("--for", "2m");
+        assertThat(brief.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(brief.err()).startsWith("flags: --for 2m is shorter than 3 report periods (SDKs report every PT1M): every"
+                + " flag would look unused\n").contains("Try 'flags stale --help'.");
     }
 
     @Test
@@ -173,5 +186,12 @@ class StaleCommandTest {
         assertThat(run.out()).isEmpty();
         assertThat(run.err()).isEqualTo("flags: no usage is recorded in environment \"production\" yet: no flag can be called"
                 + " stale (SDKs report every PT1M)\n");
+
+        HttpResponse<String> archived = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + server.httpPort() + "/api/v1/environments/production")).header("Authorization", "Bearer " + ADMIN).DELETE()
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(archived.statusCode()).isEqualTo(200);
+        assertThat(flags().err()).isEqualTo("flags: environment \"production\" is archived: no usage is recorded while it is,"
+                + " and no flag can be called stale\n");
     }
 }

@@ -61,13 +61,15 @@ public final class UsageService {
      * Immutable. An environment's usage, as the API shows it.
      *
      * @param environment the environment's key
+     * @param at the server's time of the answer, to the second: what a reader judges "how long ago" by,
+     *           rather than its own clock
      * @param since when the server started recording usage for it, or null if it never did
      * @param reportInterval how often SDKs report
      * @param flags the flags asked for, by key
      * @param unknownFlags the keys asked for that are not flags of the environment, by key; empty when one
      *                     flag was asked for
      */
-    public record Usage(String environment, Instant since, Duration reportInterval, List<FlagUsage> flags,
+    public record Usage(String environment, Instant at, Instant since, Duration reportInterval, List<FlagUsage> flags,
                         List<UnknownFlagUsage> unknownFlags) {
         /** Copies the lists. */
         public Usage {
@@ -179,7 +181,8 @@ public final class UsageService {
         List<UnknownFlagUsage> unknown = flag != null ? List.of()
                 : unknownFlags(recorded.map(EnvironmentUsage::unknownFlags).orElse(Map.of()), state.flags().keySet(),
                         clock.instant().minus(UsageStore.UNKNOWN_FLAG_RETENTION));
-        return new Usage(env, recorded.map(EnvironmentUsage::since).orElse(null), reportInterval, out, unknown);
+        return new Usage(env, clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS),
+                recorded.map(EnvironmentUsage::since).orElse(null), reportInterval, out, unknown);
     }
 
     /**

@@ -127,6 +127,7 @@ class UsageApiTest {
         String sdk = token("sdk", "production");
         JsonNode before = usage("");
         assertThat(before.get("since").isNull()).as("nothing recorded yet").isTrue();
+        assertThat(before.get("at").asText()).as("the server's time, to the second").isEqualTo("2026-12-01T10:00:00Z");
         assertThat(before.get("flags")).hasSize(3).allMatch(f -> f.get("lastEvaluatedAt").isNull() && f.get("applications").isEmpty());
 
         UsageReceipt receipt = stub(sdk).reportUsage(report("production", "checkout", mark("billing-v2", true, false),

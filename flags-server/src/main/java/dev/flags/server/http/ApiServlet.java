@@ -471,7 +471,8 @@ public final class ApiServlet extends HttpServlet {
      * environment's answer, not in one flag's.
      */
     private static void usage(HttpServletResponse resp, UsageService.Usage u, boolean withUnknown) throws IOException {
-        ObjectNode n = NODES.objectNode().put("environment", u.environment()).put("since", instant(u.since()))
+        ObjectNode n = NODES.objectNode().put("environment", u.environment()).put("at", instant(u.at()))
+                .put("since", instant(u.since()))
                 .put("reportInterval", u.reportInterval().toString());
         ArrayNode flags = n.putArray("flags");
         for (UsageService.FlagUsage f : u.flags()) {
