@@ -37,7 +37,9 @@ final class FlagChanges {
      *     and a count of the rest
      */
     static List<String> between(JsonNode before, JsonNode after) {
-        List<String> lines = all(before, after);
+        List<String> lines = new ArrayList<>();
+        // The document's version is the history line's own version: a change of it is no news.
+        compare("", withoutVersion(before), withoutVersion(after), lines, MAX_VALUE);
         if (lines.size() > MAX_LINES) {
             int rest = lines.size() - MAX_LINES;
             lines = new ArrayList<>(lines.subList(0, MAX_LINES));
@@ -46,15 +48,17 @@ final class FlagChanges {
         return lines;
     }
 
-    /** As {@link #between(JsonNode, JsonNode)}, every change: for a review before a write, where none may hide. */
+    /**
+     * As {@link #between(JsonNode, JsonNode)}, every change and every value whole: for a review before a write,
+     * where nothing may hide (a change past a long value's 80th character, a salt among many changes).
+     */
     static List<String> all(JsonNode before, JsonNode after) {
         List<String> lines = new ArrayList<>();
-        // The document's version is the history line's own version: a change of it is no news.
-        compare("", withoutVersion(before), withoutVersion(after), lines);
+        compare("", withoutVersion(before), withoutVersion(after), lines, Integer.MAX_VALUE);
         return lines;
     }
 
-    private static void compare(String path, JsonNode before, JsonNode after, List<String> lines) {
+    private static void compare(String path, JsonNode before, JsonNode after, List<String> lines, int max) {
         if (before.equals(after)) {
             return;
         }
@@ -67,38 +71,38 @@ final class FlagChanges {
                 JsonNode was = before.get(field);
                 JsonNode is = after.get(field);
                 if (was == null) {
-                    lines.add(at + ": added " + show(is));
+                    lines.add(at + ": added " + show(is, max));
                 } else if (is == null) {
-                    lines.add(at + ": removed (was " + show(was) + ")");
+                    lines.add(at + ": removed (was " + show(was, max) + ")");
                 } else {
-                    compare(at, was, is, lines);
+                    compare(at, was, is, lines, max);
                 }
             }
         } else if (before.isArray() && after.isArray() && (hasObjects(before) || hasObjects(after))) {
             if (distinctNames(before) && distinctNames(after)) {
-                compareByName(path, before, after, lines);
+                compareByName(path, before, after, lines, max);
             } else {
-                compareByIndex(path, before, after, lines);
+                compareByIndex(path, before, after, lines, max);
             }
         } else {
-            lines.add(path + ": " + show(before) + " → " + show(after));
+            lines.add(path + ": " + show(before, max) + " → " + show(after, max));
         }
     }
 
-    private static void compareByIndex(String path, JsonNode before, JsonNode after, List<String> lines) {
+    private static void compareByIndex(String path, JsonNode before, JsonNode after, List<String> lines, int max) {
         int common = Math.min(before.size(), after.size());
         for (int i = 0; i < common; i++) {
-            compare(path + "[" + i + "]", before.get(i), after.get(i), lines);
+            compare(path + "[" + i + "]", before.get(i), after.get(i), lines, max);
         }
         for (int i = common; i < after.size(); i++) {
-            lines.add(path + "[" + i + "]: added " + show(after.get(i)));
+            lines.add(path + "[" + i + "]: added " + show(after.get(i), max));
         }
         for (int i = common; i < before.size(); i++) {
-            lines.add(path + "[" + i + "]: removed (was " + show(before.get(i)) + ")");
+            lines.add(path + "[" + i + "]: removed (was " + show(before.get(i), max) + ")");
         }
     }
 
-    private static void compareByName(String path, JsonNode before, JsonNode after, List<String> lines) {
+    private static void compareByName(String path, JsonNode before, JsonNode after, List<String> lines, int max) {
         List<String> namesBefore = names(before);
         List<String> namesAfter = names(after);
         List<String> keptBefore = new ArrayList<>(namesBefore);
@@ -108,21 +112,21 @@ final class FlagChanges {
         if (!keptBefore.equals(keptAfter)) {
             // First: the order decides which rule matches, so a move matters even if no rule's content changed,
             // and it must not fall into the count of lines left out.
-            lines.add(path + ": order " + quoted(keptBefore) + " → " + quoted(keptAfter));
+            lines.add(path + ": order " + quoted(keptBefore, max) + " → " + quoted(keptAfter, max));
         }
         for (int i = 0; i < after.size(); i++) {
             String name = namesAfter.get(i);
-            String at = path + "[" + show(after.get(i).get("name")) + "]";
+            String at = path + "[" + show(after.get(i).get("name"), max) + "]";
             int was = namesBefore.indexOf(name);
             if (was < 0) {
                 lines.add(at + ": added at " + i + " " + show(withoutName(after.get(i))));
             } else {
-                compare(at, before.get(was), after.get(i), lines);
+                compare(at, before.get(was), after.get(i), lines, max);
             }
         }
         for (int i = 0; i < before.size(); i++) {
             if (!namesAfter.contains(namesBefore.get(i))) {
-                lines.add(path + "[" + show(before.get(i).get("name")) + "]: removed (was " + show(withoutName(before.get(i))) + ")");
+                lines.add(path + "[" + show(before.get(i).get("name"), max) + "]: removed (was " + show(withoutName(before.get(i))) + ")");
             }
         }
     }
@@ -162,15 +166,20 @@ final class FlagChanges {
     }
 
     /** Names as JSON strings (escaped like every value), joined, cut like one value. */
-    private static String quoted(List<String> names) {
+    private static String quoted(List<String> names, int max) {
         com.fasterxml.jackson.databind.node.ArrayNode list = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
         names.forEach(list::add);
-        String shown = show(list);
+        String shown = show(list, max);
         return shown.substring(1, shown.endsWith("…") ? shown.length() : shown.length() - 1);
     }
 
     /** A value as compact JSON on one line, cut at {@value #MAX_VALUE} characters. */
     static String show(JsonNode value) {
+        return show(value, MAX_VALUE);
+    }
+
+    /** A value as compact JSON on one line, cut at {@code max} characters. */
+    private static String show(JsonNode value, int max) {
         // JSON escapes C0 controls in strings; not C1 controls (U+009B starts a terminal escape), the Unicode
         // line separators some terminals break at, or the bidirectional controls that reorder what is shown.
         String json = value.toString();
@@ -183,10 +192,10 @@ final class FlagChanges {
                 text.append(c);
             }
         }
-        if (text.length() <= MAX_VALUE) {
+        if (text.length() <= max) {
             return text.toString();
         }
-        int cut = Character.isHighSurrogate(text.charAt(MAX_VALUE - 1)) ? MAX_VALUE - 1 : MAX_VALUE;
+        int cut = Character.isHighSurrogate(text.charAt(max - 1)) ? max - 1 : max;
         return text.substring(0, cut) + "…";
     }
 }

@@ -137,8 +137,19 @@ class PromoteCommandTest {
 
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
 
-        assertThat(dry.out().lines().skip(1)).hasSize(26).doesNotContain("...")
+        assertThat(dry.out().lines().skip(1)).hasSize(26).noneMatch(l -> l.contains("...") || l.contains("…"))
                 .contains("  rules[\"r24\"].conditions[0].percentage: 5 → 6").anyMatch(l -> l.startsWith("  salt: "));
+    }
+
+    @Test
+    void aLongValueIsShownWholeSoThatAChangeAtItsEndShows() throws Exception {
+        String common = "a".repeat(95);
+        send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": true, \"description\": \"" + common + "Y\"}");
+        send("PUT", "/environments/staging/flags/billing-v2", "{\"enabled\": true, \"description\": \"" + common + "X\"}");
+
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+
+        assertThat(dry.out().lines().skip(1)).containsExactly("  description: \"" + common + "Y\" → \"" + common + "X\"");
     }
 
     @Test
