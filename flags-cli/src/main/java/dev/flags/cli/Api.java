@@ -71,7 +71,16 @@ final class Api {
         }
     }
 
+    /**
+     * A path segment, %-encoded.
+     *
+     * @throws CliException (usage) for an empty one: it would vanish from the URL and name another resource
+     *     (".../tokens/" is the list of tokens, not a token)
+     */
     static String path(String segment) {
+        if (segment.isEmpty()) {
+            throw new CliException(FlagsCommand.EXIT_USAGE, "a name or id given is empty (\"\"): give one");
+        }
         return URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20");
     }
 

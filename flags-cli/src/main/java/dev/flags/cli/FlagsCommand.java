@@ -154,6 +154,13 @@ public final class FlagsCommand implements Callable<Integer> {
         String environment;
 
         String flagPath(String key) {
+            // An empty segment vanishes from the URL: ".../flags/" is the list of flags, not a flag.
+            if (key.isEmpty()) {
+                throw new CliException(EXIT_USAGE, "FLAG must not be empty");
+            }
+            if (environment.isEmpty()) {
+                throw new CliException(EXIT_USAGE, "-e must not be empty");
+            }
             return "/environments/" + Api.path(environment) + "/flags/" + Api.path(key);
         }
     }

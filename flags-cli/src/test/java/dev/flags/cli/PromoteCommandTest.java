@@ -211,6 +211,18 @@ class PromoteCommandTest {
             assertThat(run.out()).isEmpty();
         }
 
+        for (String[] command : new String[][] {{"show", ""}, {"history", ""}, {"revert", "", "1"}, {"tokens", "show", ""},
+                {"show", "billing-v2", "--env="}}) {
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(command), java.util.stream.Stream.of(
+                    "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN)).toArray(String[]::new);
+            int exit = FlagsCommand.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+            assertThat(exit).as(String.join(" ", command)).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(err.toString()).as(String.join(" ", command)).containsAnyOf("must not be empty", "is empty");
+            assertThat(out.toString()).as("not the list of flags or tokens").isEmpty();
+        }
+
         Run noFrom = promote("production", "billing-v2");
         assertThat(noFrom.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noFrom.err()).contains("--from");
