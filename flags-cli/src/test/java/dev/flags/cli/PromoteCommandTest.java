@@ -152,6 +152,44 @@ class PromoteCommandTest {
         assertThat(dry.out().lines().skip(1)).containsExactly("  description: \"" + common + "Y\" → \"" + common + "X\"");
     }
 
+    private Run diff(String env, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] all = java.util.stream.Stream.concat(java.util.stream.Stream.of("diff", "--server=http://127.0.0.1:"
+                + server.httpPort(), "--token=" + ADMIN, "--env=" + env), java.util.Arrays.stream(args)).toArray(String[]::new);
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void diffListsWhatAPromoteOfEachFlagWouldChangeAndTheFlagsOnlyOneSideHas() throws Exception {
+        send("PUT", "/environments/production/flags/billing-v2", CANARY.formatted(50));
+        send("PUT", "/environments/staging/flags/new-search", "{\"enabled\": true}");
+        send("PUT", "/environments/production/flags/old-banner", "{\"enabled\": false}");
+        long staging = flag("staging").get("version").asLong();
+        long production = flag("production").get("version").asLong();
+
+        Run run = diff("production", "--from", "staging");
+
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out().lines()).containsExactly(
+                "billing-v2: staging v" + staging + " -> production v" + production,
+                "  rules[\"eu canary\"].conditions[1].percentage: 50 → 10",
+                "only in staging (flags promote FLAG --from staging makes one here): new-search",
+                "only in production: old-banner");
+        assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).as("nothing written").isEqualTo(50);
+
+        assertThat(promote("production", "billing-v2", "--from", "staging").exit()).isZero();
+        assertThat(promote("production", "new-search", "--from", "staging").exit()).isZero();
+        send("DELETE", "/environments/production/flags/old-banner", null);
+        Run same = diff("production", "--from", "staging");
+        assertThat(same.out()).isEmpty();
+        assertThat(same.err()).isEqualTo("flags: the flags of \"production\" and \"staging\" are the same (2 flags)\n");
+
+        Run self = diff("staging", "--from", "staging");
+        assertThat(self.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+    }
+
     @Test
     void anArchivedFlagIsRestoredByThePromote() throws Exception {
         send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": false}");

@@ -1,0 +1,87 @@
+package dev.flags.cli;
+
+import static dev.flags.cli.FlagsCommand.EXIT_OK;
+import static dev.flags.cli.FlagsCommand.oneLine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code flags diff --from staging}: which flags differ between another environment and this one, and
+ * how: what {@code flags promote} of each would change here. Reads both environments' flags once; writes
+ * nothing.
+ */
+@Command(name = "diff", description = "How this environment's flags differ from another's (--from): for each flag that"
+        + " differs, the changes `flags promote` would make here; then the flags only one of them has.")
+final class Diff implements Callable<Integer> {
+    @Mixin FlagsCommand.ServerOptions o;
+    @Spec CommandSpec spec;
+    @Option(names = "--from", required = true, paramLabel = "ENV", description = "The environment to compare with.")
+    String from;
+
+    @Override
+    public Integer call() {
+        if (from.isEmpty() || o.environment.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), (from.isEmpty() ? "--from" : "-e") + " must not be empty");
+        }
+        if (from.equals(o.environment)) {
+            throw new ParameterException(spec.commandLine(), "--from names the environment it would compare with itself (\""
+                    + oneLine(from) + "\"); name another, or set this one with -e");
+        }
+        Api api = o.api(spec);
+        Map<String, JsonNode> theirs = flags(api, from);
+        Map<String, JsonNode> ours = flags(api, o.environment);
+        PrintWriter out = spec.commandLine().getOut();
+        int differ = 0;
+        TreeSet<String> onlyTheirs = new TreeSet<>();
+        TreeSet<String> onlyOurs = new TreeSet<>(ours.keySet());
+        for (Map.Entry<String, JsonNode> e : theirs.entrySet()) {
+            JsonNode mine = ours.get(e.getKey());
+            onlyOurs.remove(e.getKey());
+            if (mine == null) {
+                onlyTheirs.add(e.getKey());
+                continue;
+            }
+            List<String> changes = FlagChanges.all(mine, e.getValue());
+            if (!changes.isEmpty()) {
+                differ++;
+                out.println(oneLine(e.getKey()) + ": " + oneLine(from) + " v" + e.getValue().path("version").asLong() + " -> "
+                        + oneLine(o.environment) + " v" + mine.path("version").asLong());
+                changes.forEach(line -> out.println("  " + line));
+            }
+        }
+        if (!onlyTheirs.isEmpty()) {
+            out.println("only in " + oneLine(from) + " (flags promote FLAG --from " + oneLine(from) + " makes one here): "
+                    + String.join(", ", onlyTheirs.stream().map(FlagsCommand::oneLine).toList()));
+        }
+        if (!onlyOurs.isEmpty()) {
+            out.println("only in " + oneLine(o.environment) + ": "
+                    + String.join(", ", onlyOurs.stream().map(FlagsCommand::oneLine).toList()));
+        }
+        if (differ == 0 && onlyTheirs.isEmpty() && onlyOurs.isEmpty()) {
+            spec.commandLine().getErr().println("flags: the flags of \"" + oneLine(o.environment) + "\" and \"" + oneLine(from)
+                    + "\" are the same (" + ours.size() + (ours.size() == 1 ? " flag" : " flags") + ")");
+        }
+        return EXIT_OK;
+    }
+
+    /** The environment's served flags, by key. */
+    private static Map<String, JsonNode> flags(Api api, String environment) {
+        Map<String, JsonNode> byKey = new TreeMap<>();
+        for (JsonNode f : api.call("GET", "/environments/" + Api.path(environment) + "/flags", null, null).path("flags")) {
+            byKey.put(f.path("key").asText(), f);
+        }
+        return byKey;
+    }
+}
