@@ -167,6 +167,24 @@ class QueryParametersTest {
         assertThat(versions.get(versions.size() - 1).get("comment").asText()).isEqualTo("café au lait");
     }
 
+    @Test
+    void aCommentMayHoldLineBreaksAndTabsButNoOtherControlCharacters() {
+        long before = version();
+        for (String escaped : List.of("a%00b", "a%1B%5B2Jb", "a%C2%9Bb")) {
+            ApiClient.Response r = api.call("PATCH", E + "/flags/billing-v2?comment=" + escaped, ADMIN, "{\"enabled\": false}", Map.of());
+            assertThat(r.status()).as(escaped).isEqualTo(400);
+            assertThat(r.json().get("detail").asText()).as(escaped).startsWith("the comment may hold line breaks and tabs but no"
+                    + " other control characters; character 2 is U+00");
+        }
+        ApiClient.Response body = api.call("POST", "/api/v1/tokens", ADMIN, "{\"name\": \"ci\", \"scope\": \"admin\","
+                + " \"comment\": \"a\\u0007b\"}", Map.of());
+        assertThat(body.status()).as("in a body too").isEqualTo(400);
+        assertThat(version()).isEqualTo(before);
+        ApiClient.Response lines = api.call("PATCH", E + "/flags/billing-v2?comment=first%0Asecond%09third", ADMIN,
+                "{\"enabled\": false}", Map.of());
+        assertThat(lines.status()).as(lines.body()).isEqualTo(200);
+    }
+
     private long version() {
         return api.get(E, ADMIN).json().get("version").asLong();
     }
