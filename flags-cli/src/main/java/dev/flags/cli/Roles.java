@@ -1,0 +1,91 @@
+package dev.flags.cli;
+
+import static dev.flags.cli.FlagsCommand.EXIT_OK;
+import static dev.flags.cli.FlagsCommand.oneLine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code flags roles}: the environment's roles as the server grants them: which are self-service (and for
+ * how long a grant may run) and who holds each, until when. A tester sees its own user's grants only, as
+ * the API shows them: "which roles do I have, and when do they end?".
+ */
+@Command(name = "roles", description = "The environment's roles: self-service or not (and the longest grant), and who holds"
+        + " each until when. A tester token sees its own user's grants only.")
+final class Roles implements Callable<Integer> {
+    @Mixin FlagsCommand.ServerOptions o;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        JsonNode roles = o.api(spec).call("GET", "/environments/" + Api.path(o.environment) + "/roles", null, null);
+        TreeSet<String> names = new TreeSet<>();
+        roles.path("selfService").forEach(r -> names.add(r.asText()));
+        roles.path("members").fieldNames().forEachRemaining(names::add);
+        if (names.isEmpty()) {
+            spec.commandLine().getErr().println("flags: no self-service roles and no role grants in environment \""
+                    + oneLine(o.environment) + "\"");
+            return EXIT_OK;
+        }
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"ROLE", "SELF-SERVICE", "MEMBERS"});
+        for (String role : names) {
+            rows.add(new String[] {oneLine(role), selfService(roles, role), members(roles, role)});
+        }
+        int roleWidth = rows.stream().mapToInt(r -> r[0].length()).max().orElse(4);
+        int selfWidth = rows.stream().mapToInt(r -> r[1].length()).max().orElse(12);
+        PrintWriter out = spec.commandLine().getOut();
+        for (String[] r : rows) {
+            out.println(String.format("%-" + roleWidth + "s  %-" + selfWidth + "s  %s", (Object[]) r).stripTrailing());
+        }
+        return EXIT_OK;
+    }
+
+    private static String selfService(JsonNode roles, String role) {
+        for (JsonNode r : roles.path("selfService")) {
+            if (r.asText().equals(role)) {
+                JsonNode max = roles.path("maxGrantDuration").path(role);
+                return max.isTextual() ? "yes, up to " + readable(max.asText()) : "yes";
+            }
+        }
+        return "no";
+    }
+
+    /** PT168H as 7d, PT36H as 36h: how grants are asked for ({@code flags grant ... --for 7d}); anything else as it is. */
+    static String readable(String iso) {
+        try {
+            long seconds = java.time.Duration.parse(iso).getSeconds();
+            if (seconds > 0 && seconds % 86_400 == 0) {
+                return seconds / 86_400 + "d";
+            }
+            if (seconds > 0 && seconds % 3_600 == 0) {
+                return seconds / 3_600 + "h";
+            }
+            if (seconds > 0 && seconds % 60 == 0) {
+                return seconds / 60 + "m";
+            }
+        } catch (java.time.format.DateTimeParseException e) {
+            // shown as the server wrote it
+        }
+        return oneLine(iso);
+    }
+
+    /** {@code tess (until 2026-12-10T09:00:00Z), erik}: each member, with the end of a grant that has one. */
+    private static String members(JsonNode roles, String role) {
+        List<String> shown = new ArrayList<>();
+        for (JsonNode user : roles.path("members").path(role)) {
+            JsonNode until = roles.path("expiresAt").path(role).path(user.asText());
+            shown.add(oneLine(user.asText()) + (until.isTextual() ? " (until " + oneLine(until.asText()) + ")" : ""));
+        }
+        return shown.isEmpty() ? "(none)" : String.join(", ", shown);
+    }
+}

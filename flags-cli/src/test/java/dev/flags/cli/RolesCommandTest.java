@@ -1,0 +1,91 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.server.FlagServer;
+import dev.flags.server.ServerConfig;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code flags roles} against a real server: roles, who holds them, until when; a tester sees its own grants. */
+class RolesCommandTest {
+
+    private static final String ADMIN = "cli-test-admin-token-0123456789";
+
+    @TempDir
+    Path dir;
+    private FlagServer server;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    private Run roles(String token) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(new String[] {"roles", "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + token,
+                "--env=production"}, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private JsonNode send(String method, String path, String body) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + server.httpPort() + "/api/v1" + path)).header("Authorization", "Bearer " + ADMIN)
+                .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isBetween(200, 201);
+        return Api.JSON.readTree(r.body());
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN));
+        send("POST", "/environments", "{\"key\": \"production\"}");
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    @Test
+    void eachRoleWithWhetherTestersMayTakeItAndWhoHoldsItUntilWhen() throws Exception {
+        Run none = roles(ADMIN);
+        assertThat(none.exit()).isZero();
+        assertThat(none.out()).isEmpty();
+        assertThat(none.err()).isEqualTo("flags: no self-service roles and no role grants in environment \"production\"\n");
+
+        send("PUT", "/environments/production/roles/beta-tester", "{\"selfService\": true, \"maxGrantDuration\": \"P7D\"}");
+        send("PUT", "/environments/production/roles/early-access", "{\"selfService\": true}");
+        String until = send("PUT", "/environments/production/roles/beta-tester/members/tess", "{\"expiresIn\": \"P1D\"}")
+                .get("expiresAt").asText();
+        send("PUT", "/environments/production/roles/staff/members/erik", "{}");
+        String tester = send("POST", "/tokens", "{\"name\": \"tess\", \"scope\": \"tester\", \"environments\": [\"production\"],"
+                + " \"userId\": \"tess\"}").get("token").asText();
+
+        Run all = roles(ADMIN);
+        assertThat(all.exit()).as(all.err()).isZero();
+        assertThat(all.out().lines()).containsExactly(
+                "ROLE          SELF-SERVICE   MEMBERS",
+                "beta-tester   yes, up to 7d  tess (until " + until + ")",
+                "early-access  yes            (none)",
+                "staff         no             erik");
+        assertThat(Roles.readable("PT36H")).isEqualTo("36h");
+        assertThat(Roles.readable("PT90M")).isEqualTo("90m");
+        assertThat(Roles.readable("PT1.5S")).isEqualTo("PT1.5S");
+
+        Run own = roles(tester);
+        assertThat(own.out()).as("a tester sees its own user's grants").contains("tess (until " + until + ")")
+                .doesNotContain("erik");
+    }
+}
