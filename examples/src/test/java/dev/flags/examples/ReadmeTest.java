@@ -63,6 +63,7 @@ class ReadmeTest {
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).contains("--- block done").contains("\"billing\":\"v2\"").contains("incident 4711").contains("enabled: true → false")
                     .contains("\"reason\":\"FLAG_NOT_FOUND\"")
+                    .as("the tester's own roles").containsPattern("\nbeta-tester +yes[^\n]* tess")
                     .as("the usage table before the archive").contains("LAST EVALUATED").contains("\nbilling-v2 ")
                     .as("Monday's schedule, listed, then cancelled").contains("  billing-v2  {\"enabled\":true}  by pat (product owner)")
                     .contains("flags: no scheduled changes of flag \"billing-v2\" in environment \"production\"")
