@@ -5,6 +5,7 @@ import dev.flags.server.auth.TokenService;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
+import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.sync.Broadcaster;
@@ -42,6 +43,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -138,10 +140,15 @@ public final class FlagServer implements AutoCloseable {
             ScheduleRunner schedules = new ScheduleRunner(journal, clock);
             runner = schedules;
             this.scheduleRunner = schedules;
+            AtomicReference<UsageStore> usageRecord = new AtomicReference<>(); // made below, once the writer exists
             this.writer = new ChangeWriter(journal, metrics, env -> {
                 broadcaster.environmentChanged(env);
                 grants.environmentChanged(env);
                 schedules.environmentChanged(env);
+                UsageStore record = usageRecord.get();
+                if (record != null && journal.state().environment(env).map(EnvironmentState::archived).orElse(true)) {
+                    record.forgetEnvironment(env); // restored, its record starts again: see UsageStore.forgetEnvironment
+                }
             });
             metrics.register("flags_grants_expired_total", "Role grants this server revoked because they expired, since it started.",
                     "counter", grants::revokedCount);
@@ -161,6 +168,7 @@ public final class FlagServer implements AutoCloseable {
             // must not be overwritten by the writes, and that is the instance's state.
             UsageFile usageFile = new UsageFile(config.dataDir(), clock, usageMover);
             UsageStore usage = new UsageStore(clock, usageFile.read());
+            usageRecord.set(usage);
             saver = new UsageSaver(usage, usageFile, env -> journal.state().environment(env)
                     .filter(e -> !e.archived()).map(e -> e.flags().keySet()).orElse(null), config.usage().reportInterval());
             this.usageSaver = saver;

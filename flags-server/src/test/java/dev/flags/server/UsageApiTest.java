@@ -540,6 +540,25 @@ class UsageApiTest {
     }
 
     @Test
+    void anEnvironmentArchivedAndRestoredStartsItsRecordAgain() throws Exception {
+        startWithFlags(ServerFixture.config(dataDir));
+        String sdk = token("sdk", "production");
+        stub(sdk).reportUsage(report("production", "checkout", mark("promo", true, false)));
+        assertThat(usage("").get("since").isNull()).isFalse();
+
+        assertThat(api.call("DELETE", "/api/v1/environments/production", ADMIN, null, java.util.Map.of()).status()).isEqualTo(200);
+        clock.advance(Duration.ofHours(1)); // archived an hour: what SDKs evaluated meanwhile was not recorded
+        assertThat(api.post("/api/v1/environments/production/restore", ADMIN, null).status()).isEqualTo(200);
+
+        JsonNode restored = usage("");
+        assertThat(restored.get("since").isNull()).as("a record spanning the archive would call used flags unused").isTrue();
+        assertThat(flag(restored, "promo").get("lastEvaluatedAt").isNull()).isTrue();
+        stub(sdk).reportUsage(report("production", "checkout", mark("promo", true, false)));
+        assertThat(usage("").get("since").asText()).isEqualTo(clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                .toString());
+    }
+
+    @Test
     void unknownKeysOverTheLimitsAreRefusedWithAMessageThatSaysWhatAndWhich() throws Exception {
         startWithFlags(ServerFixture.config(dataDir));
         FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(token("sdk", "production"));

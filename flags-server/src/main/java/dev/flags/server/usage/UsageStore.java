@@ -447,6 +447,21 @@ public final class UsageStore {
     }
 
     /**
+     * Forgets an environment's usage at once: it was archived (or is gone). Its record must start again if
+     * it is restored: an archived environment records nothing, so a record that spanned the archive would
+     * show flags that code evaluated meanwhile as unused.
+     *
+     * @param environment the environment's key
+     */
+    public synchronized void forgetEnvironment(String environment) {
+        Environment env = environments.remove(environment);
+        if (env != null) {
+            env.flags.values().forEach(e -> forget(e.applications));
+            env.unknown.values().forEach(u -> forget(u.applications));
+        }
+    }
+
+    /**
      * Bounds what is kept: drops the environments that no longer exist or are archived, the keys that are
      * no longer flags of their environment (archived, deleted), and then, in an environment with more than
      * {@link #MAX_FLAGS_PER_ENVIRONMENT} keys left, the least recently evaluated ones. Of the unknown keys,
