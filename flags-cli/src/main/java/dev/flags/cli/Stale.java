@@ -85,16 +85,25 @@ final class Stale implements Callable<Integer> {
         }
         List<Finding> findings = new ArrayList<>();
         int young = 0;
+        boolean historyReadable = true;
         for (JsonNode f : usage.path("flags")) {
             Finding finding = judge(f, cutoff, withVariants.contains(f.path("flag").asText()));
             if (finding == null) {
                 continue;
             }
-            if (servedSince(api, f.path("flag").asText(), cutoff)) {
+            Boolean old = historyReadable ? servedSince(api, f.path("flag").asText(), cutoff) : null;
+            if (old == null) {
+                historyReadable = false; // a tester token may read usage, not history
+                findings.add(finding);
+            } else if (old) {
                 findings.add(finding);
             } else {
                 young++;
             }
+        }
+        if (!historyReadable) {
+            err.println("flags: this token may not read flags' history, so a flag created or restored within " + period.trim()
+                    + " is listed too: check a listed flag's age with an editor token (flags history FLAG)");
         }
         if (findings.isEmpty()) {
             err.println("flags: nothing stale for " + period.trim() + " in environment \"" + oneLine(o.environment)
@@ -155,12 +164,22 @@ final class Stale implements Callable<Integer> {
     /**
      * Whether the flag was served for the whole period: no creation (or restore, which is one) since the
      * cutoff. Its history is read newest first until a version from before the cutoff.
+     *
+     * @return null if this token may not read history (a tester's)
      */
-    private boolean servedSince(Api api, String key, Instant cutoff) {
+    private Boolean servedSince(Api api, String key, Instant cutoff) {
         String path = o.flagPath(key) + "/history";
         String query = "";
         while (true) {
-            JsonNode page = api.call("GET", path + query, null, null);
+            JsonNode page;
+            try {
+                page = api.call("GET", path + query, null, null);
+            } catch (CliException e) {
+                if (e.httpStatus() == 403) {
+                    return null;
+                }
+                throw e;
+            }
             JsonNode versions = page.path("versions");
             for (int i = versions.size() - 1; i >= 0; i--) {
                 JsonNode v = versions.get(i);

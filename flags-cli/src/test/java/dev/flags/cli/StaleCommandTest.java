@@ -73,12 +73,16 @@ class StaleCommandTest {
     }
 
     private Run flags(String... args) {
+        return flagsWith(ADMIN, args);
+    }
+
+    private Run flagsWith(String token, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         String[] all = new String[args.length + 4];
         all[0] = "stale";
         all[1] = "--server=http://127.0.0.1:" + server.httpPort();
-        all[2] = "--token=" + ADMIN;
+        all[2] = "--token=" + token;
         all[3] = "--env=production";
         System.arraycopy(args, 0, all, 4, args.length);
         int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
@@ -156,6 +160,17 @@ class StaleCommandTest {
         assertThat(run.out()).as("an experiment gives everyone in it true: not judged by its answers").doesNotContain("experiment");
         assertThat(run.err()).isEqualTo("flags: usage recorded since " + longAgo + "; the flags' last answers as the SDKs report"
                 + " them (flags usage FLAG shows one flag's); 1 flag created or restored within 30d not judged\n");
+
+        HttpResponse<String> made = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + server.httpPort() + "/api/v1/tokens")).header("Authorization", "Bearer " + ADMIN).header("Content-Type",
+                "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"name\": \"tess\", \"scope\": \"tester\","
+                + " \"environments\": [\"production\"], \"userId\": \"tess\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        String tester = Api.JSON.readTree(made.body()).get("token").asText();
+        Run asTester = flagsWith(tester);
+        assertThat(asTester.exit()).as(asTester.err()).isZero();
+        assertThat(asTester.out()).as("history unread: the young flag is listed too").contains("just-made").contains("old-checkout");
+        assertThat(asTester.err()).startsWith("flags: this token may not read flags' history, so a flag created or restored"
+                + " within 30d is listed too");
 
         Run week = flags("--for", "2w");
         assertThat(week.out().lines()).as("search-v3 gave only true in the last two weeks")

@@ -938,13 +938,15 @@ public final class ApiServlet extends HttpServlet {
             found = given;
         }
         if (found != null) {
-            // Kept forever and read in terminals and audit tools: line breaks and tabs are text, other controls
-            // (a NUL, an escape sequence) are not.
+            // Kept forever and read in terminals and audit tools: line breaks and tabs are text; other controls (a
+            // NUL, an escape sequence, a carriage return that overwrites a line) and the characters that reorder or
+            // break what is shown are not, as in names (LogText.unsafe).
             for (int i = 0; i < found.length(); i++) {
                 char c = found.charAt(i);
-                if (Character.isISOControl(c) && c != '\n' && c != '\t' && c != '\r') {
+                if (LogText.unsafe(c) && c != '\n' && c != '\t') {
                     throw new ApiException(400, "bad request", "the comment may hold line breaks and tabs but no other control"
-                            + " characters; character " + (i + 1) + " is " + String.format("U+%04X", (int) c));
+                            + " characters, line separators or bidirectional controls; character " + (i + 1) + " is "
+                            + String.format("U+%04X", (int) c));
                 }
             }
         }
