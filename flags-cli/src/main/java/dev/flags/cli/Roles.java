@@ -60,6 +60,15 @@ final class Roles implements Callable<Integer> {
         return "no";
     }
 
+    /**
+     * A user id as one item of the list: quoted if it holds what the list itself is made of (a space, a comma,
+     * a parenthesis, a quote), so that {@code mallory (until 2026-12-05T00:00:00Z), ceo} cannot pass for two members.
+     */
+    static String user(String id) {
+        String shown = oneLine(id);
+        return shown.matches("[^\\s,()\"]+") ? shown : "\"" + shown.replace("\"", "\\\"") + "\"";
+    }
+
     /** PT168H as 7d, PT36H as 36h: how grants are asked for ({@code flags grant ... --for 7d}); anything else as it is. */
     static String readable(String iso) {
         try {
@@ -73,6 +82,9 @@ final class Roles implements Callable<Integer> {
             if (seconds > 0 && seconds % 60 == 0) {
                 return seconds / 60 + "m";
             }
+            if (seconds > 0 && java.time.Duration.parse(iso).getNano() == 0) {
+                return seconds + "s";
+            }
         } catch (java.time.format.DateTimeParseException e) {
             // shown as the server wrote it
         }
@@ -84,7 +96,7 @@ final class Roles implements Callable<Integer> {
         List<String> shown = new ArrayList<>();
         for (JsonNode user : roles.path("members").path(role)) {
             JsonNode until = roles.path("expiresAt").path(role).path(user.asText());
-            shown.add(oneLine(user.asText()) + (until.isTextual() ? " (until " + oneLine(until.asText()) + ")" : ""));
+            shown.add(user(user.asText()) + (until.isTextual() ? " (until " + oneLine(until.asText()) + ")" : ""));
         }
         return shown.isEmpty() ? "(none)" : String.join(", ", shown);
     }

@@ -83,6 +83,10 @@ class RolesCommandTest {
         assertThat(Roles.readable("PT36H")).isEqualTo("36h");
         assertThat(Roles.readable("PT90M")).isEqualTo("90m");
         assertThat(Roles.readable("PT1.5S")).isEqualTo("PT1.5S");
+        assertThat(Roles.readable("PT30S")).isEqualTo("30s");
+        assertThat(Roles.user("tess")).isEqualTo("tess");
+        assertThat(Roles.user("mallory (until 2026-12-05T00:00:00Z), ceo"))
+                .isEqualTo("\"mallory (until 2026-12-05T00:00:00Z), ceo\"");
 
         Run own = roles(tester);
         assertThat(own.out()).as("a tester sees its own user's grants").contains("tess (until " + until + ")")
