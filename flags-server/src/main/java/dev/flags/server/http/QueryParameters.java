@@ -139,8 +139,8 @@ final class QueryParameters {
      * @param of the parameter whose value this is, or null for a name (for the message)
      */
     private static String decode(String raw, String of) {
-        if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0) {
-            return raw;
+        if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0 && raw.chars().allMatch(c -> c < 0x80)) {
+            return raw; // nothing to decode
         }
         byte[] bytes = new byte[raw.length()];
         int n = 0;
