@@ -221,10 +221,12 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with something that is not JSON");
         }
         if (r.statusCode() >= 400) {
-            String detail = json.path("detail").asText("the server answered " + r.statusCode());
+            // The detail and problems quote what people typed (names, ids, comments, values): escaped, so that none can
+            // drive the terminal that shows the error.
+            String detail = FlagsCommand.shown(json.path("detail").asText("the server answered " + r.statusCode()));
             StringBuilder message = new StringBuilder(detail);
             for (JsonNode p : json.path("problems")) {
-                String problem = p.path("path").asText() + " " + p.path("message").asText();
+                String problem = FlagsCommand.shown(p.path("path").asText() + " " + p.path("message").asText());
                 // The server's detail spells out a single problem itself; listing it again would say it twice.
                 if (!detail.contains(problem)) {
                     message.append("\n  ").append(problem);

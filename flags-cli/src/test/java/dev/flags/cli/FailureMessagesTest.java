@@ -51,6 +51,23 @@ class FailureMessagesTest {
                 + " must be between 0 and 100, was 150\n");
     }
 
+    @Test
+    void whatTheServerQuotesInAnErrorCannotDriveTheTerminal() {
+        // A detail quotes names, ids and values people typed: an escape sequence, a carriage return or a bidi override
+        // among them is shown escaped, in the detail and in each problem.
+        server.answer(422, null, """
+                {"status": 422, "title": "invalid flag", "detail": "the flag is not valid: 2 problems, value \\"\\u001b]0;pwned\\u0007\\"",
+                 "problems": [{"path": "description", "message": "was \\"a\\rb\\u202ec\\""},
+                              {"path": "rules[0]\\u009b2J", "message": "must be an object"}]}""");
+        FlagsCommandTest.Run run = rollout();
+        assertThat(run.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(run.err()).isEqualTo("""
+                flags: the flag is not valid: 2 problems, value "\\u001b]0;pwned\\u0007"
+                  description was "a\\rb\\u202ec"
+                  rules[0]\\u009b2J must be an object
+                """);
+    }
+
     private FlagsCommandTest.Run archive(String... more) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
