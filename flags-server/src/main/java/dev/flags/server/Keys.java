@@ -34,6 +34,23 @@ final class Keys {
         return check(region, ROLE, "region");
     }
 
+    /**
+     * A user id to grant a role to: shown in role lists and the audit log, so without control characters, line
+     * separators or bidirectional controls (U+202E and its kind reorder what is shown), as a name.
+     */
+    static String grantedUserId(String id) {
+        userId(id);
+        if (LogText.hasUnsafe(id)) {
+            throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"
+                    + " characters (nor line separators or bidirectional controls), was \"" + LogText.escape(id.length() > 80 ? id.substring(0, 77) + "..." : id) + "\"");
+        }
+        return id;
+    }
+
+    /**
+     * A user id whose grant is revoked: the journal's rule only, so that a grant an earlier release made to an id
+     * with a bidirectional control in it can still be revoked.
+     */
     static String userId(String id) {
         if (id == null || id.isBlank() || id.length() > MAX_USER_ID || id.chars().anyMatch(Character::isISOControl)) {
             throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"

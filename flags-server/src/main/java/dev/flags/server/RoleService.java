@@ -100,7 +100,11 @@ public final class RoleService {
     public Membership setMember(Principal p, String env, String role, String userId, boolean grant,
                                 com.fasterxml.jackson.databind.JsonNode request, String comment) {
         Keys.role(role);
-        Keys.userId(userId);
+        if (grant) {
+            Keys.grantedUserId(userId);
+        } else {
+            Keys.userId(userId);
+        }
         Keys.comment(comment);
         if (!p.isAdmin()) {
             if (!p.canGrantSelfServiceRoles(env)) {

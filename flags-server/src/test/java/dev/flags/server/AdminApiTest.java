@@ -539,6 +539,14 @@ class AdminApiTest {
         String members = "/api/v1/environments/production/roles/beta-tester/members/";
         assertProblem(api.put(members + "u".repeat(1025), ADMIN, null), 400, "user id must be 1 to 1024 characters");
         assertProblem(api.put(members + "tess%09", ADMIN, null), 400, "without control characters");
+        // Nor a bidirectional control or a line separator: "%E2%80%AEssetx" (U+202E first) reads "xtess" in a role list.
+        assertProblem(api.put(members + "%E2%80%AEssetx", ADMIN, null), 400, "user id must be 1 to 1024 characters, not blank,"
+                + " without control characters (nor line separators or bidirectional controls), was \"\\u202essetx\"");
+        assertProblem(api.put(members + "a%E2%80%A8b", ADMIN, null), 400, "nor line separators");
+        // Revoking takes such an id (an earlier release may have granted to one): here there is nothing to revoke.
+        ApiClient.Response revoked = api.delete(members + "%E2%80%AEssetx", ADMIN);
+        assertThat(revoked.status()).as(revoked.body()).isEqualTo(200);
+        assertThat(revoked.json().get("changed").asBoolean()).isFalse();
         assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong()).isEqualTo(1);
         assertThat(api.put(members + "u".repeat(1024), ADMIN, null).json().get("changed").asBoolean()).isTrue();
     }

@@ -268,9 +268,10 @@ public final class TokenService implements Authenticator {
             Expiry.check(expiresAt, clock.instant());
         }
         if (scope == Scope.TESTER && (userId == null || userId.isBlank() || userId.length() > MAX_USER_ID
-                || userId.chars().anyMatch(Character::isISOControl))) {
+                || LogText.hasUnsafe(userId))) {
             throw new IllegalArgumentException("a tester token is for one user, the one whose roles it may grant and"
-                    + " revoke: give \"userId\", 1 to " + MAX_USER_ID + " characters, not blank, no control characters");
+                    + " revoke: give \"userId\", 1 to " + MAX_USER_ID + " characters, not blank, without control characters"
+                    + " (nor line separators or bidirectional controls)");
         }
         if (scope != Scope.TESTER && userId != null) {
             throw new IllegalArgumentException("only a tester token is for one user; an " + scope.apiName()

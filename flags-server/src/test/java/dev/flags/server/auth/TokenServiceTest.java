@@ -43,7 +43,10 @@ class TokenServiceTest {
             assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "u".repeat(1025), "admin"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1 to 1024 characters");
             assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "tess\n", "admin"))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no control characters");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("without control characters");
+            // A bidirectional control would make the id read as another in role lists and the audit log.
+            assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "\u202Etset", "admin"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nor line separators or bidirectional controls");
             assertThatThrownBy(() -> tokens.create("x", Scope.SDK, Set.of("production"), "tess", "admin"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("an sdk token takes no \"userId\"");
         }
