@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
@@ -43,6 +44,12 @@ final class Diff implements Callable<Integer> {
         Map<String, JsonNode> theirs = flags(api, from);
         Map<String, JsonNode> ours = flags(api, o.environment);
         PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (FlagsCommand.archived(api, o.environment)) {
+            // What a promote would change is still worth reading; that it would be refused must not come as a surprise.
+            err.println("flags: environment \"" + oneLine(o.environment) + "\" is archived: a promote into it is refused until"
+                    + " an admin restores it");
+        }
         int differ = 0;
         TreeSet<String> onlyTheirs = new TreeSet<>();
         TreeSet<String> onlyOurs = new TreeSet<>(ours.keySet());
@@ -62,18 +69,37 @@ final class Diff implements Callable<Integer> {
             }
         }
         if (!onlyTheirs.isEmpty()) {
-            out.println("only in " + oneLine(from) + " (flags promote FLAG --from " + oneLine(from) + " makes one here): "
-                    + String.join(", ", onlyTheirs.stream().map(FlagsCommand::oneLine).toList()));
+            // A flag archived here is not new to this environment: a promote restores it, and its history goes on.
+            Set<String> archivedHere = archivedFlags(api, o.environment);
+            List<String> made = onlyTheirs.stream().filter(k -> !archivedHere.contains(k)).map(FlagsCommand::oneLine).toList();
+            List<String> restored = onlyTheirs.stream().filter(archivedHere::contains).map(FlagsCommand::oneLine).toList();
+            if (!made.isEmpty()) {
+                out.println("only in " + oneLine(from) + " (flags promote FLAG --from " + oneLine(from) + " makes one here): "
+                        + String.join(", ", made));
+            }
+            if (!restored.isEmpty()) {
+                out.println("only in " + oneLine(from) + ", archived in " + oneLine(o.environment) + " (flags promote FLAG --from "
+                        + oneLine(from) + " restores it here): " + String.join(", ", restored));
+            }
         }
         if (!onlyOurs.isEmpty()) {
             out.println("only in " + oneLine(o.environment) + ": "
                     + String.join(", ", onlyOurs.stream().map(FlagsCommand::oneLine).toList()));
         }
         if (differ == 0 && onlyTheirs.isEmpty() && onlyOurs.isEmpty()) {
-            spec.commandLine().getErr().println("flags: the flags of \"" + oneLine(o.environment) + "\" and \"" + oneLine(from)
+            err.println("flags: the flags of \"" + oneLine(o.environment) + "\" and \"" + oneLine(from)
                     + "\" are the same (" + ours.size() + (ours.size() == 1 ? " flag" : " flags") + ")");
         }
         return EXIT_OK;
+    }
+
+    /** The keys of the environment's archived flags. */
+    private static Set<String> archivedFlags(Api api, String environment) {
+        Set<String> keys = new TreeSet<>();
+        for (JsonNode f : api.call("GET", "/environments/" + Api.path(environment) + "/flags?archived=true", null, null).path("flags")) {
+            keys.add(f.path("key").asText());
+        }
+        return keys;
     }
 
     /** The environment's served flags, by key. */

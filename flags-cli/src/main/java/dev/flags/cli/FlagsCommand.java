@@ -558,21 +558,13 @@ public final class FlagsCommand implements Callable<Integer> {
             spec.commandLine().getErr().println(usage.hasNonNull("since")
                     ? "flags: usage recorded since " + oneLine(usage, "since") + " (SDKs report every "
                             + oneLine(usage, "reportInterval") + "); \"never\": not since then"
-                    : archived(api)
+                    : archived(api, o.environment)
                     ? "flags: environment \"" + oneLine(o.environment) + "\" is archived: no usage is recorded while it is"
                     : "flags: no usage recorded in environment \"" + oneLine(o.environment) + "\" yet: no SDK has reported"
                             + " (SDKs report every " + oneLine(usage, "reportInterval") + ")");
             return EXIT_OK;
         }
 
-        /** Whether the environment is archived (the server records no usage for it then); false if that cannot be read. */
-        private boolean archived(Api api) {
-            try {
-                return api.call("GET", "/environments/" + Api.path(o.environment), null, null).path("archived").asBoolean(false);
-            } catch (CliException e) {
-                return false;
-            }
-        }
 
         /**
          * The keys code asked for that are not flags, one line each, columns as the table's; nothing if there are
@@ -943,6 +935,15 @@ public final class FlagsCommand implements Callable<Integer> {
             }
         }
         return false;
+    }
+
+    /** Whether the environment is archived (readable, but it takes no change); false if that cannot be read. */
+    static boolean archived(Api api, String environment) {
+        try {
+            return api.call("GET", "/environments/" + Api.path(environment), null, null).path("archived").asBoolean(false);
+        } catch (CliException e) {
+            return false;
+        }
     }
 
     /**

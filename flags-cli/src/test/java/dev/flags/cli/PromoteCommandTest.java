@@ -191,6 +191,29 @@ class PromoteCommandTest {
     }
 
     @Test
+    void diffSaysWhichFlagsAPromoteWouldRestoreAndWhenTheEnvironmentTakesNoPromote() throws Exception {
+        send("PUT", "/environments/staging/flags/new-search", "{\"enabled\": true}");
+        send("PUT", "/environments/staging/flags/old-banner", "{\"enabled\": true}");
+        send("PUT", "/environments/production/flags/old-banner", "{\"enabled\": false}");
+        send("DELETE", "/environments/production/flags/old-banner", null);
+
+        Run run = diff("production", "--from", "staging");
+
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out().lines()).containsExactly(
+                "only in staging (flags promote FLAG --from staging makes one here): billing-v2, new-search",
+                "only in staging, archived in production (flags promote FLAG --from staging restores it here): old-banner");
+        assertThat(run.err()).isEmpty();
+
+        send("DELETE", "/environments/production", null);
+        Run archived = diff("production", "--from", "staging");
+        assertThat(archived.exit()).isZero();
+        assertThat(archived.out()).isEqualTo(run.out());
+        assertThat(archived.err()).isEqualTo("flags: environment \"production\" is archived: a promote into it is refused until"
+                + " an admin restores it\n");
+    }
+
+    @Test
     void anArchivedFlagIsRestoredByThePromote() throws Exception {
         send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
         send("DELETE", "/environments/production/flags/billing-v2", null);
