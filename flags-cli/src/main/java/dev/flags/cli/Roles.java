@@ -41,6 +41,11 @@ final class Roles implements Callable<Integer> {
         for (String role : names) {
             rows.add(new String[] {oneLine(role), selfService(roles, role), members(roles, role)});
         }
+        if (roles.hasNonNull("onlyUser")) {
+            // "(none)" beside a role means "not you" then, not "nobody": said once, on stderr, as other notes are.
+            spec.commandLine().getErr().println("flags: this tester token sees the grants of its own user only ("
+                    + user(roles.get("onlyUser").asText()) + ")");
+        }
         int roleWidth = rows.stream().mapToInt(r -> r[0].length()).max().orElse(4);
         int selfWidth = rows.stream().mapToInt(r -> r[1].length()).max().orElse(12);
         PrintWriter out = spec.commandLine().getOut();

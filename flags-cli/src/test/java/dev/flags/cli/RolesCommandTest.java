@@ -91,5 +91,7 @@ class RolesCommandTest {
         Run own = roles(tester);
         assertThat(own.out()).as("a tester sees its own user's grants").contains("tess (until " + until + ")")
                 .doesNotContain("erik");
+        assertThat(own.err()).isEqualTo("flags: this tester token sees the grants of its own user only (tess)\n");
+        assertThat(all.err()).as("an admin sees everyone's").isEmpty();
     }
 }

@@ -506,6 +506,9 @@ public final class ApiServlet extends HttpServlet {
             QueryParameters.requireOnly(req);
             RoleService.Roles roles = services.roles().list(p, env);
             ObjectNode n = NODES.objectNode().put("environment", env).put("version", roles.version());
+            if (p.scope() == Scope.TESTER && p.userId() != null) {
+                n.put("onlyUser", p.userId()); // the members are this user's grants: others' are not shown, not absent
+            }
             ArrayNode self = n.putArray("selfService");
             roles.selfService().forEach(self::add);
             ObjectNode members = n.putObject("members");
