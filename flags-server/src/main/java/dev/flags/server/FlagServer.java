@@ -156,12 +156,26 @@ public final class FlagServer implements AutoCloseable {
                     "counter", schedules::appliedCount);
             metrics.register("flags_schedules_failed_total", "Scheduled flag changes this server could not apply (each ended as"
                     + " failed), since it started.", "counter", schedules::failedCount);
-            expiry = new TokenExpiry(clock, broadcaster::tokenExpired);
+            AtomicReference<TokenService> tokenService = new AtomicReference<>(); // the expiry thread's, once made below
+            expiry = new TokenExpiry(clock, id -> {
+                broadcaster.tokenExpired(id);
+                TokenService service = tokenService.get();
+                if (service != null) {
+                    service.expired(id);
+                }
+            });
             this.tokenExpiry = expiry;
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
+            tokenService.set(tokens);
             tokens.warnAboutUnboundTesterTokens();
             if (adminToken == null) {
                 AdminToken.requireAnotherAdmin(tokens.liveAdminTokens());
+                tokens.warnIfAdminAccessEnds();
+                metrics.register("flags_admin_access_expires_in_seconds", "With the bootstrap admin token off: seconds until"
+                        + " the last admin token that may act expires, after which nobody can manage this server; -1 while"
+                        + " some admin token never expires.", "gauge",
+                        () -> tokens.adminAccessEnds().map(end -> Math.max(0, Duration.between(clock.instant(), end).getSeconds()))
+                                .orElse(-1L));
             }
             registerSyncMetrics();
             // One UsageFile for the read and the writes: an unusable file it could not move aside at the read

@@ -520,6 +520,42 @@ class ServerProcessTest {
     }
 
     @Test
+    void withTheBootstrapTokenOffTheLogWarnsOnceEveryAdminTokenExpiresAndSaysWhenTheLastOneDid() throws Exception {
+        Path data = dir.resolve("expiring-admins");
+        String ops;
+        try (FlagServer server = FlagServer.start(ServerFixture.config(data))) {
+            ops = new ApiClient(server.httpPort()).post("/api/v1/tokens", ServerFixture.ADMIN, "{\"name\": \"ops\", \"scope\":"
+                    + " \"admin\"}").json().get("token").asText();
+        }
+        int http = freePort();
+        try (ServerChild child = start(List.of(), Map.of("FLAGS_BOOTSTRAP_ADMIN_TOKEN", "off"), data, http, freePort(), null)) {
+            child.awaitLine("flag server ready");
+            ApiClient api = new ApiClient(http);
+            assertThat(adminAccessExpiresIn(api)).as("ops never expires").isEqualTo(-1);
+            ApiClient.Response brief = api.post("/api/v1/tokens", ops, "{\"name\": \"brief\", \"scope\": \"admin\","
+                    + " \"expiresIn\": \"PT3S\"}");
+            assertThat(brief.status()).as(brief.body()).isEqualTo(201);
+            String opsId = api.get("/api/v1/tokens", ops).json().get("tokens").findValuesAsText("id").stream()
+                    .filter(id -> !id.equals(brief.json().get("id").asText())).findFirst().orElseThrow();
+            assertThat(api.delete("/api/v1/tokens/" + opsId, ops).status()).isEqualTo(200);
+
+            // Revoking the admin token that never expired leaves one that does: said at once, and in the metrics.
+            assertThat(child.awaitLine("every admin token that may act expires, the last at")).contains(" WARN ")
+                    .contains("Make an admin token without an expiry");
+            assertThat(adminAccessExpiresIn(api)).isBetween(0L, 3L);
+            assertThat(child.awaitLine("(brief) expired, the last admin token that could act")).contains(" ERROR ")
+                    .contains("Restart it with --bootstrap-admin-token on and make an admin token");
+            assertThat(adminAccessExpiresIn(api)).isZero();
+            assertThat(String.join("\n", child.log())).doesNotContain(ops).doesNotContain(brief.json().get("token").asText());
+        }
+    }
+
+    private static long adminAccessExpiresIn(ApiClient api) {
+        return api.get("/metrics", null).body().lines().filter(l -> l.startsWith("flags_admin_access_expires_in_seconds "))
+                .mapToLong(l -> Long.parseLong(l.substring(l.indexOf(' ') + 1))).findFirst().orElseThrow();
+    }
+
+    @Test
     void aFileWhereADirectoryShouldBeOrADirectoryWhereTheTokenFileShouldBeIsOneLineNamingIt() throws Exception {
         Path file = Files.writeString(dir.resolve("afile"), "not a directory");
         Run data = runMain(Map.of(), "--data-dir", file.toString(), "--http-port", "0", "--grpc-port", "0");

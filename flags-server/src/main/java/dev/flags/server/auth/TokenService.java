@@ -84,6 +84,8 @@ public final class TokenService implements Authenticator {
     /** How a token's creation or revocation is written: the server's write path, or the journal itself. */
     private final Function<Change, JournalEntry> write;
     private final byte[] bootstrapHash;
+    /** When this service was made: a token that expired before is not news to the log. */
+    private final Instant startedAt;
     private final Consumer<String> onRevoked;
     private final Clock clock;
     /** Told each token's expiry; null for a service without a server (tools and tests): nothing to close. */
@@ -173,6 +175,7 @@ public final class TokenService implements Authenticator {
         this.onRevoked = Objects.requireNonNull(onRevoked, "onRevoked");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.expiry = expiry;
+        this.startedAt = clock.instant();
         if (expiry != null) {
             // Those already expired are told at once: their streams are refused at subscribe anyway.
             list().stream().filter(p -> p.expiresAt() != null).forEach(p -> expiry.schedule(p.tokenId(), p.expiresAt()));
@@ -360,8 +363,9 @@ public final class TokenService implements Authenticator {
         }
         Change change = Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
                 .withComment(comment);
+        Principal revoked = principal(payload.toJsonNode());
         if (bootstrapHash == null) {
-            requireAnotherAdmin(principal(payload.toJsonNode()), state);
+            requireAnotherAdmin(revoked, state);
             // Written only over the token set read: two admins revoking each other at once would leave none.
             change = change.expectingVersion(state.tokensVersion());
         }
@@ -370,6 +374,9 @@ public final class TokenService implements Authenticator {
             expiry.cancel(id);
         }
         onRevoked.accept(id);
+        if (revoked.isAdmin()) {
+            warnIfAdminAccessEnds(); // the admin token that never expired may have been this one
+        }
         return true;
     }
 
@@ -455,6 +462,68 @@ public final class TokenService implements Authenticator {
     public long liveAdminTokens() {
         Instant now = clock.instant();
         return list().stream().filter(p -> p.scope() == Scope.ADMIN && !p.isExpiredAt(now)).count();
+    }
+
+    /**
+     * When the journal's admin tokens stop being able to act, if nothing else changes: with the bootstrap admin token
+     * off, nobody can manage the server from then on, and it does not start again.
+     *
+     * @return empty if some live admin token never expires; the latest expiry of the live admin tokens otherwise (now,
+     *     if there is none)
+     */
+    public Optional<Instant> adminAccessEnds() {
+        Instant now = clock.instant();
+        Instant last = now;
+        for (Principal p : list()) {
+            if (p.scope() == Scope.ADMIN && !p.isExpiredAt(now)) {
+                if (p.expiresAt() == null) {
+                    return Optional.empty();
+                }
+                last = p.expiresAt().isAfter(last) ? p.expiresAt() : last;
+            }
+        }
+        return Optional.of(last);
+    }
+
+    /**
+     * With the bootstrap admin token off, says in the log (a warning) when every admin token that may act expires, and
+     * when the last of them does: then nobody can manage the server from that time on, and it does not start again.
+     * Nothing with it on, or while some admin token never expires.
+     */
+    public void warnIfAdminAccessEnds() {
+        if (bootstrapHash != null) {
+            return;
+        }
+        adminAccessEnds().ifPresent(end -> LOG.warn("every admin token that may act expires, the last at {}: after it nobody"
+                + " can manage this server (the bootstrap admin token is off), and it does not start again. Make an admin"
+                + " token without an expiry, or a later one in time", end));
+    }
+
+    /**
+     * Told that a token expired (by the {@link TokenExpiry} thread). With the bootstrap admin token off, an admin
+     * token's expiry is logged with the admin access left: a warning while some remains, an error once none does.
+     *
+     * @param tokenId the token's id
+     */
+    public void expired(String tokenId) {
+        if (bootstrapHash != null) {
+            return;
+        }
+        Principal admin = list().stream().filter(p -> p.tokenId().equals(tokenId) && p.scope() == Scope.ADMIN).findFirst()
+                .orElse(null);
+        if (admin == null || admin.expiresAt() == null || !admin.expiresAt().isAfter(startedAt)) {
+            return; // expired before this start: the start's own lines tell what admin access is left
+        }
+        long live = liveAdminTokens();
+        if (live == 0) {
+            LOG.error("admin token {} ({}) expired, the last admin token that could act: with the bootstrap admin token off,"
+                    + " nobody can manage this server, and it does not start again so. Restart it with"
+                    + " --bootstrap-admin-token on and make an admin token", tokenId, LogText.escape(admin.name()));
+            return;
+        }
+        LOG.warn("admin token {} ({}) expired: {} admin token{} may still act", tokenId, LogText.escape(admin.name()), live,
+                live == 1 ? "" : "s");
+        warnIfAdminAccessEnds();
     }
 
     /**
