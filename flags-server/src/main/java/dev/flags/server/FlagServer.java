@@ -197,14 +197,14 @@ public final class FlagServer implements AutoCloseable {
                     + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
             // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
             grants.start(writer);
-            FlagService flagService = new FlagService(journal, writer);
+            FlagService flagService = new FlagService(journal, writer, config.environmentLimits());
             // Before the ports open too: what fell due while the server was stopped is applied first.
             schedules.start(writer, flagService, tokens::isLive);
             saver.start();
             grpcServer = startGrpc(syncService, tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
-                    new EnvironmentService(journal, writer), flagService, new RoleService(journal, writer, clock),
+                    new EnvironmentService(journal, writer), flagService, new RoleService(journal, writer, clock, config.environmentLimits()),
                     new ScheduleService(journal, writer, flagService, clock),
                     new HistoryService(journal), new Playground(journal), metrics, new RequestLimits(config.apiLimits()),
                     new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),

@@ -34,6 +34,7 @@ public final class FlagService {
 
     private final Journal journal;
     private final ChangeWriter writer;
+    private final EnvironmentLimits limits;
 
     /** A flag with its version, as stored. */
     public record VersionedFlag(Flag flag, long version) {
@@ -44,8 +45,14 @@ public final class FlagService {
      * @param writer the write path
      */
     public FlagService(Journal journal, ChangeWriter writer) {
+        this(journal, writer, EnvironmentLimits.defaults());
+    }
+
+    /** A service whose writes keep each environment within {@code limits}. */
+    public FlagService(Journal journal, ChangeWriter writer, EnvironmentLimits limits) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.writer = Objects.requireNonNull(writer, "writer");
+        this.limits = Objects.requireNonNull(limits, "limits");
     }
 
     /** @return the served flags of an environment, sorted by key */
@@ -243,6 +250,9 @@ public final class FlagService {
             Flag versioned = next.withVersion(newVersion);
             EntryType type = existing == null ? EntryType.FLAG_CREATED : EntryType.FLAG_UPDATED;
             JsonNode payload = FlagFormat.toJson(versioned);
+            boolean onOffOnly = existing != null
+                    && next.withEnabled(existing.flag().enabled()).withVersion(existing.version()).equals(existing.flag());
+            limits.checkFlag(state, key, CanonicalJson.of(payload), onOffOnly);
             if (schedule != null) {
                 type = EntryType.SCHEDULE_APPLIED;
                 ObjectNode applied = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()

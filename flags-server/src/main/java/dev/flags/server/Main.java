@@ -50,7 +50,8 @@ public final class Main implements Callable<Integer> {
             Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"),
             Map.entry("usageReportInterval", "--usage-report-interval"),
             Map.entry("usageReportsPerSecond", "--usage-reports-per-second"),
-            Map.entry("bootstrapAdminToken", "--bootstrap-admin-token"));
+            Map.entry("bootstrapAdminToken", "--bootstrap-admin-token"),
+            Map.entry("maxFlags", "--max-flags-per-environment"), Map.entry("maxMebibytes", "--max-environment-mib"));
 
     /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
     private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
@@ -124,6 +125,17 @@ public final class Main implements Callable<Integer> {
             description = "Sync streams one gRPC connection may carry at once (HTTP/2 MAX_CONCURRENT_STREAMS); more wait for one"
                     + " to end (env FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerConnection;
+
+    @Option(names = "--max-flags-per-environment", defaultValue = "${env:FLAGS_MAX_FLAGS_PER_ENVIRONMENT:-10000}",
+            description = "Flags one environment may serve at once (archived ones not counted); one more is refused with 409"
+                    + " (env FLAGS_MAX_FLAGS_PER_ENVIRONMENT, default ${DEFAULT-VALUE}).")
+    int maxFlagsPerEnvironment;
+
+    @Option(names = "--max-environment-mib", defaultValue = "${env:FLAGS_MAX_ENVIRONMENT_MIB:-16}",
+            description = "MiB of flag documents and role grants one environment may serve, 1 to 48: every SDK of it receives"
+                    + " and holds all of it; a change that grows it past this is refused with 409 (env"
+                    + " FLAGS_MAX_ENVIRONMENT_MIB, default ${DEFAULT-VALUE}).")
+    int maxEnvironmentMebibytes;
 
     @Option(names = "--usage-report-interval", defaultValue = "${env:FLAGS_USAGE_REPORT_INTERVAL:-PT1M}",
             description = "How often SDKs report which flags they evaluated, and how often at most usage.json is written;"
@@ -243,7 +255,8 @@ public final class Main implements Callable<Integer> {
             config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken, bootstrap.equals("on"),
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
-                    new UsageSettings(usageReportInterval, usageReportsPerSecond));
+                    new UsageSettings(usageReportInterval, usageReportsPerSecond),
+                    new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes));
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

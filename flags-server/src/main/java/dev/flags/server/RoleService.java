@@ -30,6 +30,7 @@ public final class RoleService {
 
     private final Journal journal;
     private final ChangeWriter writer;
+    private final EnvironmentLimits limits;
     private final Clock clock;
 
     /**
@@ -58,9 +59,15 @@ public final class RoleService {
      * @param clock the time an {@code expiresIn} counts from
      */
     public RoleService(Journal journal, ChangeWriter writer, Clock clock) {
+        this(journal, writer, clock, EnvironmentLimits.defaults());
+    }
+
+    /** A service whose grants keep each environment within {@code limits}. */
+    public RoleService(Journal journal, ChangeWriter writer, Clock clock, EnvironmentLimits limits) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.writer = Objects.requireNonNull(writer, "writer");
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.limits = Objects.requireNonNull(limits, "limits");
     }
 
     /**
@@ -122,6 +129,9 @@ public final class RoleService {
                     + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
         }
         boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
+        if (grant && !has) {
+            limits.checkGrant(state, userId, role);
+        }
         Instant expiry = grant ? Expiry.from(request, clock) : null;
         Duration max = state.maxGrantDurations().get(role);
         if (grant && max != null && !p.isAdmin()) {

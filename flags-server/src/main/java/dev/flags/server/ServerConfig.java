@@ -32,11 +32,12 @@ import java.util.Objects;
  * @param maxSyncStreamsPerConnection how many sync streams one gRPC connection may carry at once (an SDK
  *                                    instance needs one; a proxy that pools SDKs' streams needs more)
  * @param usage how the SDKs' flag usage reports are taken: their interval and the server's rate limit
+ * @param environmentLimits how many flags, and how many bytes of flags and role grants, one environment may serve
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            boolean bootstrapAdminToken, Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
-                           int maxSyncStreamsPerConnection, UsageSettings usage) {
+                           int maxSyncStreamsPerConnection, UsageSettings usage, EnvironmentLimits environmentLimits) {
 
     /**
      * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
@@ -65,6 +66,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         Objects.requireNonNull(shutdownGrace, "shutdownGrace");
         Objects.requireNonNull(apiLimits, "apiLimits");
         Objects.requireNonNull(usage, "usage");
+        Objects.requireNonNull(environmentLimits, "environmentLimits");
         if (maxSyncStreamsPerToken < 1 || maxSyncStreamsPerToken > 1_000_000) {
             throw new BadSettingException("maxSyncStreamsPerToken", "max sync streams per token must be between 1 and 1000000, was "
                     + maxSyncStreamsPerToken);
@@ -118,76 +120,86 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
 
     /**
      * @return the defaults: ./data, all interfaces, ports 8080 and 9090, plaintext, 15 s heartbeats,
-     *     {@link ApiLimits#defaults()}, 10,000 sync streams per token, {@link UsageSettings#defaults()}
+     *     {@link ApiLimits#defaults()}, 10,000 sync streams per token, {@link UsageSettings#defaults()},
+     *     {@link EnvironmentLimits#defaults()}
      */
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, true, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
-                ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults());
+                ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults(),
+                EnvironmentLimits.defaults());
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy with the bootstrap admin token on (the default) or off */
     public ServerConfig withBootstrapAdminToken(boolean on) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage);
+                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
     }
 
     /** @return a copy allowing this many sync streams on one connection */
     public ServerConfig withMaxSyncStreamsPerConnection(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams, usage);
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams, usage,
+                environmentLimits);
     }
 
     /** @return a copy taking flag usage reports with these settings */
     public ServerConfig withUsage(UsageSettings settings) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, settings);
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, settings,
+                environmentLimits);
     }
 
     /** @return a copy allowing this many sync streams per token */
     public ServerConfig withMaxSyncStreamsPerToken(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage);
+                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage, environmentLimits);
+    }
+
+    /** @return a copy with other limits on what one environment may serve */
+    public ServerConfig withEnvironmentLimits(EnvironmentLimits limits) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, limits);
     }
 
     /** @return true if both ports serve TLS */

@@ -1,0 +1,114 @@
+package dev.flags.server;
+
+import dev.flags.server.journal.CanonicalJson;
+import dev.flags.server.journal.EnvironmentState;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Immutable. How much one environment may serve. Every SDK of the environment receives all of it in one
+ * snapshot, keeps it in memory and evaluates from it, so it must stay far below what an SDK takes in one
+ * message (64 MiB): without a limit, an editor could grow an environment (1 MiB a flag, 600 changes a
+ * minute) until no SDK of it could sync any more.
+ *
+ * <p>The limits refuse growth only. A write that adds neither a flag nor bytes is taken even over a limit
+ * (an environment made by an earlier release, or under a higher limit, may be over), and so is turning a
+ * flag on or off, whatever its size: a kill switch is never refused for size.
+ *
+ * @param maxFlags flags an environment may serve at once (archived ones not counted), 1 to {@link #MOST_FLAGS}
+ * @param maxMebibytes the most its flag documents (canonical JSON) and role grants (user ids and roles) may
+ *     take together, in MiB of UTF-8, 1 to {@link #MOST_MEBIBYTES}
+ */
+public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
+
+    /** The highest {@code maxFlags}. */
+    public static final int MOST_FLAGS = 1_000_000;
+    /** The highest {@code maxMebibytes}: what an SDK takes in one message is 64 MiB, and a snapshot adds framing. */
+    public static final int MOST_MEBIBYTES = 48;
+
+    /** Checks both limits. */
+    public EnvironmentLimits {
+        if (maxFlags < 1 || maxFlags > MOST_FLAGS) {
+            throw new BadSettingException("maxFlags", "max flags per environment must be between 1 and " + MOST_FLAGS
+                    + ", was " + maxFlags);
+        }
+        if (maxMebibytes < 1 || maxMebibytes > MOST_MEBIBYTES) {
+            throw new BadSettingException("maxMebibytes", "max environment size must be between 1 and " + MOST_MEBIBYTES
+                    + " MiB (an SDK takes at most 64 MiB in one message), was " + maxMebibytes);
+        }
+    }
+
+    /**
+     * @return the defaults: 10,000 flags (as many as the usage record keeps per environment) and 16 MiB (a
+     *     quarter of what an SDK takes in one message)
+     */
+    public static EnvironmentLimits defaults() {
+        return new EnvironmentLimits(10_000, 16);
+    }
+
+    /** @return {@code maxMebibytes} in bytes */
+    public long maxBytes() {
+        return (long) maxMebibytes << 20;
+    }
+
+    /**
+     * Checks a flag's write.
+     *
+     * @param state the environment before the write
+     * @param key the flag's key
+     * @param next the flag's document after the write
+     * @param onOffOnly whether the write changes nothing but whether the flag is on
+     * @throws ApiException 409 if the write would take the environment past a limit
+     */
+    void checkFlag(EnvironmentState state, String key, CanonicalJson next, boolean onOffOnly) {
+        CanonicalJson before = state.flags().get(key);
+        if (before == null && state.flags().size() >= maxFlags) {
+            throw new ApiException(409, "environment full", "environment \"" + state.key() + "\" serves " + state.flags().size()
+                    + " flags, the most an environment may (" + maxFlags + ", --max-flags-per-environment): archive flags no"
+                    + " code uses any more (flags stale lists them) before making another");
+        }
+        int growth = next.size() - (before == null ? 0 : before.size());
+        if (growth > 0 && !onOffOnly) {
+            requireRoom(state, growth, "flag \"" + key + "\" (" + next.size() + " bytes)");
+        }
+    }
+
+    /**
+     * Checks a new role grant (not one the user holds already, whose end moves).
+     *
+     * @throws ApiException 409 if the grant would take the environment past a limit
+     */
+    void checkGrant(EnvironmentState state, String userId, String role) {
+        requireRoom(state, grantBytes(userId, role), "a grant of role \"" + role + "\"");
+    }
+
+    private void requireRoom(EnvironmentState state, long growth, String what) {
+        long served = servedBytes(state);
+        if (served + growth > maxBytes()) {
+            throw new ApiException(409, "environment full", "environment \"" + state.key() + "\" serves " + served + " bytes of"
+                    + " flags and role grants; with " + what + " it would serve " + (served + growth) + ", more than the "
+                    + maxBytes() + " an environment may (" + maxMebibytes + " MiB, --max-environment-mib; every SDK of it"
+                    + " receives and holds all of it): archive flags no code uses any more, revoke grants, or make"
+                    + " documents smaller");
+        }
+    }
+
+    /** @return the environment's served flags and role grants, in UTF-8 bytes */
+    static long servedBytes(EnvironmentState state) {
+        long bytes = 0;
+        for (CanonicalJson flag : state.flags().values()) {
+            bytes += flag.size();
+        }
+        for (Map.Entry<String, Set<String>> grants : state.roleGrants().entrySet()) {
+            for (String role : grants.getValue()) {
+                bytes += grantBytes(grants.getKey(), role);
+            }
+        }
+        return bytes;
+    }
+
+    private static long grantBytes(String userId, String role) {
+        return userId.getBytes(StandardCharsets.UTF_8).length + role.length();
+    }
+}
