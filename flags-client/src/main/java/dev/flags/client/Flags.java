@@ -2,6 +2,7 @@ package dev.flags.client;
 
 import dev.flags.client.internal.ClientFlags;
 import dev.flags.client.internal.Settings;
+import dev.flags.core.Flag;
 import dev.flags.core.User;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -214,6 +215,14 @@ public interface Flags extends AutoCloseable {
                 "application", "usageReporting");
         /** The longest application name, as the flag server takes it. */
         public static final int MAX_APPLICATION_LENGTH = 100;
+        /** The longest sdk token: the server takes none longer. */
+        static final int MAX_TOKEN_LENGTH = 256;
+        /** The shortest {@link #initialBackoff(Duration)}. */
+        static final Duration MIN_INITIAL_BACKOFF = Duration.ofMillis(10);
+        /** The shortest {@link #maxBackoff(Duration)}: a refused SDK asks again this often, at most. */
+        static final Duration MIN_MAX_BACKOFF = Duration.ofMillis(100);
+        /** The longest backoff of either kind. */
+        static final Duration MAX_BACKOFF = Duration.ofHours(1);
 
         private String target;
         private String sdkToken;
@@ -260,6 +269,11 @@ public interface Flags extends AutoCloseable {
          */
         public Builder sdkToken(String sdkToken) {
             nonBlank(sdkToken, "sdkToken");
+            if (sdkToken.length() > MAX_TOKEN_LENGTH) {
+                // The server takes no longer token: this one would only fail at the first sync, as UNAUTHENTICATED.
+                throw new IllegalArgumentException("sdkToken must be at most " + MAX_TOKEN_LENGTH + " characters (no token"
+                        + " the server makes is longer), was " + sdkToken.length());
+            }
             for (int i = 0; i < sdkToken.length(); i++) {
                 char c = sdkToken.charAt(i);
                 if (c <= ' ' || c >= 0x7f) {
@@ -278,13 +292,15 @@ public interface Flags extends AutoCloseable {
          * @param environment the environment's key
          * @return this builder
          * @throws NullPointerException if {@code environment} is null
-         * @throws IllegalArgumentException if {@code environment} is blank or contains whitespace or control
-         *         characters
+         * @throws IllegalArgumentException if {@code environment} is not an environment's key: an ASCII letter or
+         *         digit, then ASCII letters, digits, {@code .}, {@code _} or {@code -}, at most 128 characters (the
+         *         server's rule, checked here so that a typo fails at start, not in the first sync)
          */
         public Builder environment(String environment) {
             nonBlank(environment, "environment");
-            if (environment.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
-                throw new IllegalArgumentException("environment must not contain whitespace, was \"" + environment + "\"");
+            if (!Flag.isValidKey(environment)) {
+                throw new IllegalArgumentException("environment must be an environment's key: an ASCII letter or digit, then"
+                        + " ASCII letters, digits, '.', '_' or '-', at most 128 characters, was " + shown(environment));
             }
             this.environment = environment;
             return this;
@@ -325,9 +341,10 @@ public interface Flags extends AutoCloseable {
          * @param cacheFile the file; it need not exist yet
          * @return this builder
          * @throws NullPointerException if {@code cacheFile} is null
+         * @throws IllegalArgumentException if it is the empty path (often an environment variable set empty)
          */
         public Builder cacheFile(Path cacheFile) {
-            this.cacheFile = Objects.requireNonNull(cacheFile, "cacheFile");
+            this.cacheFile = named(cacheFile, "cacheFile");
             return this;
         }
 
@@ -338,9 +355,10 @@ public interface Flags extends AutoCloseable {
          * @param flagFile the flag file
          * @return this builder
          * @throws NullPointerException if {@code flagFile} is null
+         * @throws IllegalArgumentException if it is the empty path (often an environment variable set empty)
          */
         public Builder offlineFile(Path flagFile) {
-            this.offlineFile = Objects.requireNonNull(flagFile, "offlineFile");
+            this.offlineFile = named(flagFile, "offlineFile");
             return this;
         }
 
@@ -361,12 +379,12 @@ public interface Flags extends AutoCloseable {
          * {@link #maxBackoff(Duration)}, and each delay is jittered (between half and all of it).
          * Default: 1 second. Only with {@link #target(String)}.
          *
-         * @param delay a positive duration
+         * @param delay 10 ms to 1 hour
          * @return this builder
-         * @throws IllegalArgumentException if {@code delay} is not positive
+         * @throws IllegalArgumentException if {@code delay} is outside that range
          */
         public Builder initialBackoff(Duration delay) {
-            this.initialBackoff = positive(delay, "initialBackoff");
+            this.initialBackoff = within(delay, MIN_INITIAL_BACKOFF, "initialBackoff");
             return this;
         }
 
@@ -374,12 +392,12 @@ public interface Flags extends AutoCloseable {
          * Sets the longest delay between reconnection attempts; also the delay after the server
          * refused the token. Default: 30 seconds. Only with {@link #target(String)}.
          *
-         * @param delay a positive duration
+         * @param delay 100 ms to 1 hour: also how often a refused SDK asks again, so never a busy loop on the server
          * @return this builder
-         * @throws IllegalArgumentException if {@code delay} is not positive
+         * @throws IllegalArgumentException if {@code delay} is outside that range
          */
         public Builder maxBackoff(Duration delay) {
-            this.maxBackoff = positive(delay, "maxBackoff");
+            this.maxBackoff = within(delay, MIN_MAX_BACKOFF, "maxBackoff");
             return this;
         }
 
@@ -567,6 +585,13 @@ public interface Flags extends AutoCloseable {
                             + directory + (Files.exists(directory) ? " is not a directory" : " does not exist")
                             + "; the SDK creates the file, not its directory");
                 }
+                if (Files.isDirectory(cacheFile)) {
+                    throw new IllegalArgumentException("cacheFile " + cacheFile + " is a directory: name a file in it, such as "
+                            + cacheFile.resolve("flags.cache"));
+                }
+            }
+            if (offlineFile != null && Files.isDirectory(offlineFile)) {
+                throw new IllegalArgumentException("offlineFile " + offlineFile + " is a directory: name the flag file");
             }
             return ClientFlags.start(new Settings(target, sdkToken, environment, plaintext, trustedCertificates,
                     cacheFile, offlineFile, watchOfflineFile, initial, max, clock, listenerExecutor, application,
@@ -590,12 +615,31 @@ public interface Flags extends AutoCloseable {
             return value;
         }
 
-        private static Duration positive(Duration value, String what) {
+        private static Duration within(Duration value, Duration min, String what) {
             Objects.requireNonNull(value, what);
-            if (value.isNegative() || value.isZero()) {
-                throw new IllegalArgumentException(what + " must be positive, was " + value);
+            if (value.compareTo(min) < 0 || value.compareTo(MAX_BACKOFF) > 0) {
+                throw new IllegalArgumentException(what + " must be between " + min.toMillis() + " ms and 1 hour, was " + value);
             }
             return value;
+        }
+
+        private static Path named(Path file, String what) {
+            Objects.requireNonNull(file, what);
+            if (file.toString().isBlank()) {
+                throw new IllegalArgumentException(what + " must name a file, was the empty path (an environment variable set"
+                        + " empty?)");
+            }
+            return file;
+        }
+
+        /** A value as it may be shown in a message: quoted, controls escaped, cut to 80 characters. */
+        private static String shown(String value) {
+            StringBuilder out = new StringBuilder("\"");
+            for (int i = 0; i < value.length() && i < 80; i++) {
+                char c = value.charAt(i);
+                out.append(c < 0x20 || c >= 0x7f ? String.format("\\u%04x", (int) c) : String.valueOf(c));
+            }
+            return out.append(value.length() > 80 ? "...\" (" + value.length() + " characters)" : "\"").toString();
         }
 
         private static boolean bool(String key, String value) {

@@ -92,14 +92,45 @@ class BuilderTest {
         assertThatThrownBy(() -> Flags.builder().target(" ")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("target must not be blank, was \" \"");
         assertThatThrownBy(() -> Flags.builder().initialBackoff(Duration.ofMillis(-5)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessage("initialBackoff must be positive, was PT-0.005S");
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("initialBackoff must be between 10 ms and 1 hour, was PT-0.005S");
+        // Too short a delay is a busy loop on the server (a refused SDK asks again every maxBackoff); too long one overflowed.
+        assertThatThrownBy(() -> Flags.builder().initialBackoff(Duration.ofNanos(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("initialBackoff must be between 10 ms and 1 hour, was PT0.000000001S");
+        assertThatThrownBy(() -> Flags.builder().maxBackoff(Duration.ofMillis(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("maxBackoff must be between 100 ms and 1 hour, was PT0.001S");
+        assertThatThrownBy(() -> Flags.builder().maxBackoff(Duration.ofSeconds(Long.MAX_VALUE)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("maxBackoff must be between 100 ms and 1 hour");
         assertThatThrownBy(() -> Flags.builder().environment("prod uction"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("\"prod uction\"");
+        // The server's rule for an environment's key: a name it can never accept fails here, not in the first sync.
+        for (String bad : List.of("Production!", "prod/../x", "prod\u200Buction", "-prod", "p".repeat(129))) {
+            assertThatThrownBy(() -> Flags.builder().environment(bad)).as(bad).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("environment must be an environment's key: an ASCII letter or digit, then ASCII"
+                            + " letters, digits, '.', '_' or '-', at most 128 characters, was \"");
+        }
+        assertThatThrownBy(() -> Flags.builder().environment("prod\u200Buction")).hasMessageEndingWith("was \"prod\\u200buction\"");
+        assertThatThrownBy(() -> Flags.builder().environment("p".repeat(129))).hasMessageEndingWith("...\" (129 characters)");
+        assertThat(Flags.builder().environment("eu-west_2.staging")).isNotNull();
+        assertThatThrownBy(() -> Flags.builder().sdkToken("t".repeat(257))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("sdkToken must be at most 256 characters (no token the server makes is longer), was 257");
+        assertThatThrownBy(() -> Flags.builder().cacheFile(Path.of(""))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("cacheFile must name a file, was the empty path (an environment variable set empty?)");
+        assertThatThrownBy(() -> Flags.builder().config(Map.of("offlineFile", ""))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("offlineFile must name a file, was the empty path");
         assertThatThrownBy(() -> Flags.builder().cacheFile(null)).isInstanceOf(NullPointerException.class)
                 .hasMessage("cacheFile");
         assertThatThrownBy(() -> Flags.builder().sdkToken(System.getenv("FLAGS_NO_SUCH_VARIABLE")))
                 .isInstanceOf(NullPointerException.class)
                 .hasMessage("sdkToken is null (read from an environment variable or setting that is not set?)");
+    }
+
+    @Test
+    void aDirectoryIsNoCacheFileNorFlagFile() {
+        assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t").environment("e").cacheFile(dir).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("cacheFile " + dir + " is a directory: name a file in it, such as " + dir.resolve("flags.cache"));
+        assertThatThrownBy(() -> Flags.builder().offlineFile(dir).build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("offlineFile " + dir + " is a directory: name the flag file");
     }
 
     @Test

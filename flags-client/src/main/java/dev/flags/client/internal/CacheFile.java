@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -148,6 +149,12 @@ final class CacheFile {
         String claimed = header.get(MAC_FIELD);
         byte[] actual = mac(authenticated.toString(), body);
         if (claimed == null || !MessageDigest.isEqual(actual, parseHex(claimed))) {
+            String claimedEnvironment = header.get("environment");
+            if (Flag.isValidKey(claimedEnvironment) && !claimedEnvironment.equals(environment)) {
+                // Not trusted (the MAC failed), but the likeliest cause, and the one to name: one path for two SDKs.
+                return rejected("says it was written for environment \"" + claimedEnvironment + "\", not \""
+                        + environment + "\" (by an SDK with another token): is one cache path shared by SDKs of two environments?");
+            }
             return rejected("does not carry this SDK's MAC: torn, edited, or written with another sdk token");
         }
         String env = header.get("environment");
@@ -215,6 +222,17 @@ final class CacheFile {
         } catch (IOException | UnsupportedOperationException e) {
             // Some platforms cannot open a directory; the file's own force already happened.
         }
+    }
+
+    /**
+     * A failed write as text that is the same at every retry, for the SDK's freshness and health: a file system
+     * error's message names the temporary file, whose name is random, so only its kind and reason are kept.
+     */
+    static String describe(Exception e) {
+        if (e instanceof FileSystemException f) {
+            return f.getClass().getSimpleName() + (f.getReason() == null ? "" : ": " + f.getReason());
+        }
+        return e.toString();
     }
 
     private Read rejected(String why) {

@@ -624,7 +624,7 @@ final class Syncer implements AutoCloseable {
                 }
             } catch (IOException | RuntimeException e) {
                 boolean first = cacheProblem == null;
-                cacheProblem = "cannot write the cache file " + cache.path() + ": " + e;
+                cacheProblem = "cannot write the cache file " + cache.path() + ": " + CacheFile.describe(e);
                 if (first) {
                     LOG.warn("flags: cannot write cache file {} (flags still work; a restart while the server is"
                             + " unreachable would not have them; tried again at each change): {}", cache.path(), e.toString());

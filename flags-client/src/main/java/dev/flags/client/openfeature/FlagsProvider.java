@@ -1,6 +1,7 @@
 package dev.flags.client.openfeature;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.flags.client.FlagChangeEvent;
@@ -87,7 +88,8 @@ import java.util.function.Supplier;
 public final class FlagsProvider extends EventProvider {
 
     private static final Metadata METADATA = () -> "flags";
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    /** Strict: a payload is one JSON value, nothing after it ({@code {"a":1} trailing} is no payload). */
+    private static final JsonMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
     private final Flags flags;
     private final boolean owning;
@@ -285,7 +287,12 @@ public final class FlagsProvider extends EventProvider {
                 return mismatch("variant \"" + e.variant() + "\" of flag \"" + key + "\" has no payload");
             }
             try {
-                return new Typed<>(toValue(JSON.readTree(e.payload())), null, null);
+                JsonNode payload = JSON.readTree(e.payload());
+                if (payload.isMissingNode()) { // what Jackson reads from nothing, or from white space alone
+                    return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
+                            + key + "\" is not JSON: it is empty");
+                }
+                return new Typed<>(toValue(payload), null, null);
             } catch (JsonProcessingException ex) {
                 return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
                         + key + "\" is not JSON: " + ex.getOriginalMessage());

@@ -12,6 +12,7 @@ import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.Target;
+import dev.flags.core.User;
 import dev.flags.core.Variant;
 import java.time.Duration;
 import java.util.HashMap;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Thread-safe. An in-memory {@link Flags} for the tests of an application: the test sets flags
@@ -45,6 +47,9 @@ import java.util.Set;
  * called once, on the registering thread, with source {@code IN_MEMORY} (test flags never change state).
  */
 public final class TestFlags extends StoreBackedFlags {
+
+    /** A role name, as docs/flag-format.md has it: what a rule's {@code roles} condition can name. */
+    private static final Pattern ROLE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
 
     private long version;
 
@@ -92,7 +97,7 @@ public final class TestFlags extends StoreBackedFlags {
      * @throws dev.flags.core.FlagValidationException if the key or an id is not valid
      */
     public TestFlags enableFor(String flagKey, String... userIds) {
-        Objects.requireNonNull(userIds, "userIds");
+        checkUserIds(userIds);
         return set(new Flag(flagKey, null, true, null, List.of(),
                 List.of(new Target(List.of(userIds), true, null)), List.of(), false, 0));
     }
@@ -182,7 +187,12 @@ public final class TestFlags extends StoreBackedFlags {
      */
     public synchronized TestFlags grantRole(String role, String... userIds) {
         Objects.requireNonNull(role, "role");
-        Objects.requireNonNull(userIds, "userIds");
+        if (!ROLE.matcher(role).matches()) {
+            // A grant no rule could name would pass silently and match nothing: the test would test nothing.
+            throw new IllegalArgumentException("role must be a role name (an ASCII letter or digit, then ASCII letters, digits,"
+                    + " '.', '_', ':' or '-', at most 128 characters), was \"" + role + "\"");
+        }
+        checkUserIds(userIds);
         FlagSet current = store.state().flags();
         Map<String, Set<String>> grants = new HashMap<>(current.roleGrants());
         Set<String> members = new HashSet<>(grants.getOrDefault(role, Set.of()));
@@ -193,6 +203,20 @@ public final class TestFlags extends StoreBackedFlags {
         version++;
         store.publish(FlagState.of(current.withRoleGrants(grants, version), Source.IN_MEMORY));
         return this;
+    }
+
+    /** Each user id is 1 to {@link User#MAX_NAME_LENGTH} characters, as a {@link User}'s id. */
+    private static void checkUserIds(String... userIds) {
+        Objects.requireNonNull(userIds, "userIds");
+        for (int i = 0; i < userIds.length; i++) {
+            if (userIds[i] == null) {
+                throw new NullPointerException("userIds[" + i + "] is null");
+            }
+            if (userIds[i].isEmpty() || userIds[i].length() > User.MAX_NAME_LENGTH) {
+                throw new IllegalArgumentException("userIds[" + i + "] must be a user id of 1 to " + User.MAX_NAME_LENGTH
+                        + " characters, was " + userIds[i].length());
+            }
+        }
     }
 
     /**

@@ -149,6 +149,10 @@ class CacheFileTest {
         cache("staging").write(sample(), 0);
         assertThat(cache("production").read().problem())
                 .isEqualTo("was written for environment \"staging\", not \"production\"");
+        // An SDK of another environment has another token: the MAC fails first, but the header names the likely mistake.
+        assertThat(cache("production", "a-production-token").read().problem())
+                .isEqualTo("says it was written for environment \"staging\", not \"production\" (by an SDK with another token):"
+                        + " is one cache path shared by SDKs of two environments?");
     }
 
     @Test

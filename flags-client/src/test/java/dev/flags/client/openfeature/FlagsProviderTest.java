@@ -131,6 +131,17 @@ class FlagsProviderTest {
         assertThat(o.getValue().asString()).isEqualTo("d");
         assertThat(o.getErrorCode()).isEqualTo(ErrorCode.PARSE_ERROR);
         assertThat(o.getReason()).isEqualTo(Reason.ERROR.name());
+        // An empty or blank payload, or JSON with more after it, is no JSON value either: never a null in place of the default.
+        TestFlags odd = TestFlags.create().serveVariant("empty", "v", "").serveVariant("blank", "v", "   ")
+                .serveVariant("trailing", "v", "{\"a\": 1} trailing");
+        FlagsProvider q = FlagsProvider.of(odd);
+        for (String key : List.of("empty", "blank", "trailing")) {
+            ProviderEvaluation<Value> bad = q.getObjectEvaluation(key, new Value("d"), CTX);
+            assertThat(bad.getValue().asString()).as(key).isEqualTo("d");
+            assertThat(bad.getErrorCode()).as(key).isEqualTo(ErrorCode.PARSE_ERROR);
+            assertThat(bad.getErrorMessage()).as(key).startsWith("the payload of variant \"v\" of flag \"" + key + "\" is not JSON");
+        }
+        assertThat(q.getObjectEvaluation("empty", new Value("d"), CTX).getErrorMessage()).endsWith("is not JSON: it is empty");
     }
 
     @Test

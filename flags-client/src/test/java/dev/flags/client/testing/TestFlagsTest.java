@@ -147,6 +147,20 @@ class TestFlagsTest {
     }
 
     @Test
+    void aGrantOrTargetNoRuleCouldMatchIsRefusedWithWhatIsWrong() {
+        TestFlags flags = TestFlags.create();
+        assertThatThrownBy(() -> flags.grantRole("", "u-1")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("role must be a role name (an ASCII letter or digit, then ASCII letters, digits, '.', '_', ':' or '-',"
+                        + " at most 128 characters), was \"\"");
+        assertThatThrownBy(() -> flags.grantRole("beta tester", "u-1")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> flags.grantRole("beta", "u-1", "")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("userIds[1] must be a user id of 1 to 1024 characters, was 0");
+        assertThatThrownBy(() -> flags.enableFor("x", "u-1", null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("userIds[1] is null");
+        assertThat(flags.freshness().version()).as("nothing was changed").isZero();
+    }
+
+    @Test
     void aStatusListenerIsCalledOnceOnTheCallingThreadWithInMemory() {
         TestFlags flags = TestFlags.create().enable("a");
         List<Freshness> status = new ArrayList<>();
