@@ -83,6 +83,25 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         requireRoom(state, grantBytes(userId, role), "a grant of role \"" + role + "\"");
     }
 
+    /**
+     * Checks a clone: the new environment gets a copy of the source's flags (not its role grants).
+     *
+     * @param source the environment to copy
+     * @param key the new environment's key
+     * @throws ApiException 409 if the copy would be past a limit (the source may be, under limits set lower since)
+     */
+    void checkClone(EnvironmentState source, String key) {
+        long bytes = 0;
+        for (CanonicalJson flag : source.flags().values()) {
+            bytes += flag.size();
+        }
+        if (source.flags().size() > maxFlags || bytes > maxBytes()) {
+            throw new ApiException(409, "environment full", "environment \"" + key + "\" would serve " + source.flags().size()
+                    + " flags of " + bytes + " bytes, copied from \"" + source.key() + "\": more than an environment may ("
+                    + maxFlags + " flags, --max-flags-per-environment; " + maxBytes() + " bytes, --max-environment-mib)");
+        }
+    }
+
     private void requireRoom(EnvironmentState state, long growth, String what) {
         long served = servedBytes(state);
         if (served + growth > maxBytes()) {

@@ -20,14 +20,21 @@ public final class EnvironmentService {
 
     private final Journal journal;
     private final ChangeWriter writer;
+    private final EnvironmentLimits limits;
 
     /**
      * @param journal the journal, for reads
      * @param writer the write path
      */
     public EnvironmentService(Journal journal, ChangeWriter writer) {
+        this(journal, writer, EnvironmentLimits.defaults());
+    }
+
+    /** A service whose clones keep each environment within {@code limits}. */
+    public EnvironmentService(Journal journal, ChangeWriter writer, EnvironmentLimits limits) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.writer = Objects.requireNonNull(writer, "writer");
+        this.limits = Objects.requireNonNull(limits, "limits");
     }
 
     /** @return the environments the token may read, sorted by key */
@@ -66,7 +73,7 @@ public final class EnvironmentService {
         EntryType type = EntryType.ENVIRONMENT_CREATED;
         if (cloneFrom != null) {
             Keys.environment(cloneFrom);
-            Access.environment(journal, cloneFrom);
+            limits.checkClone(Access.environment(journal, cloneFrom), key);
             payload.put("source", cloneFrom);
             type = EntryType.ENVIRONMENT_CLONED;
         }

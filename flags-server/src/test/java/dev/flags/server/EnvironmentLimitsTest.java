@@ -63,6 +63,17 @@ class EnvironmentLimitsTest {
             assertThat(api.put(ENV + "/flags/d", ADMIN, "{\"enabled\": true}").status()).isEqualTo(201);
             assertFull(api.post(ENV + "/flags/c/revert", ADMIN, "{\"version\": " + version + "}"), "serves 3 flags");
         }
+        // Under a lower limit, a clone of the environment would be past it from its first version.
+        try (FlagServer server = start(new EnvironmentLimits(2, 16))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            ApiClient.Response clone = api.post("/api/v1/environments", ADMIN, "{\"key\": \"copy\", \"cloneFrom\": \"production\"}");
+            assertFull(clone, "environment \"copy\" would serve 3 flags of ");
+            assertThat(clone.json().get("detail").asText()).contains("copied from \"production\": more than an environment may (2"
+                    + " flags, --max-flags-per-environment; 16777216 bytes, --max-environment-mib)");
+            assertThat(api.get("/api/v1/environments/copy", ADMIN).status()).as("nothing made").isEqualTo(404);
+            assertThat(api.patch(ENV + "/flags/a", ADMIN, "{\"enabled\": false}").status()).as("over it, still switched")
+                    .isEqualTo(200);
+        }
     }
 
     @Test
