@@ -56,35 +56,35 @@ public final class Main implements Callable<Integer> {
     /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
     private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
 
-    @Option(names = "--data-dir", defaultValue = "${env:FLAGS_DATA_DIR:-data}",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "${env:FLAGS_DATA_DIR:-data}",
             description = "Where the journal and the generated admin token live (env FLAGS_DATA_DIR, default ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--bind", defaultValue = "${env:FLAGS_BIND:-0.0.0.0}",
+    @Option(names = "--bind", paramLabel = "ADDRESS", defaultValue = "${env:FLAGS_BIND:-0.0.0.0}",
             description = "The address both ports listen on (env FLAGS_BIND, default ${DEFAULT-VALUE}).")
     String bind;
 
-    @Option(names = "--http-port", defaultValue = "${env:FLAGS_HTTP_PORT:-8080}",
+    @Option(names = "--http-port", paramLabel = "PORT", defaultValue = "${env:FLAGS_HTTP_PORT:-8080}",
             description = "The admin HTTP API's port (env FLAGS_HTTP_PORT, default ${DEFAULT-VALUE}).")
     int httpPort;
 
-    @Option(names = "--grpc-port", defaultValue = "${env:FLAGS_GRPC_PORT:-9090}",
+    @Option(names = "--grpc-port", paramLabel = "PORT", defaultValue = "${env:FLAGS_GRPC_PORT:-9090}",
             description = "The gRPC sync port (env FLAGS_GRPC_PORT, default ${DEFAULT-VALUE}).")
     int grpcPort;
 
-    @Option(names = "--tls-cert", defaultValue = "${env:FLAGS_TLS_CERT}",
+    @Option(names = "--tls-cert", paramLabel = "FILE", defaultValue = "${env:FLAGS_TLS_CERT}",
             description = "PEM certificate chain; with --tls-key, both ports serve TLS (env FLAGS_TLS_CERT).")
     Path tlsCert;
 
-    @Option(names = "--tls-key", defaultValue = "${env:FLAGS_TLS_KEY}",
+    @Option(names = "--tls-key", paramLabel = "FILE", defaultValue = "${env:FLAGS_TLS_KEY}",
             description = "PEM PKCS#8 private key of the certificate (env FLAGS_TLS_KEY).")
     Path tlsKey;
 
-    @Option(names = "--heartbeat", defaultValue = "${env:FLAGS_HEARTBEAT:-PT15S}",
+    @Option(names = "--heartbeat", paramLabel = "DURATION", defaultValue = "${env:FLAGS_HEARTBEAT:-PT15S}",
             description = "Heartbeat interval of idle sync streams, ISO-8601, PT0.1S to PT1H (env FLAGS_HEARTBEAT, default ${DEFAULT-VALUE}).")
     Duration heartbeat;
 
-    @Option(names = "--journal-retention", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,
+    @Option(names = "--journal-retention", paramLabel = "PERIOD", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,
             description = "Keep journal segments this long for history and audit, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H (env FLAGS_JOURNAL_RETENTION; default: forever).")
     Duration journalRetention;
 
@@ -109,50 +109,50 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Option(names = "--api-changes-per-minute", defaultValue = "${env:FLAGS_API_CHANGES_PER_MINUTE:-600}",
+    @Option(names = "--api-changes-per-minute", paramLabel = "N", defaultValue = "${env:FLAGS_API_CHANGES_PER_MINUTE:-600}",
             description = "Admin API changes one token may make per minute, all at once if it likes; 0: no limit (env FLAGS_API_CHANGES_PER_MINUTE, default ${DEFAULT-VALUE}).")
     int apiChangesPerMinute;
 
-    @Option(names = "--api-reads-per-minute", defaultValue = "${env:FLAGS_API_READS_PER_MINUTE:-3000}",
+    @Option(names = "--api-reads-per-minute", paramLabel = "N", defaultValue = "${env:FLAGS_API_READS_PER_MINUTE:-3000}",
             description = "Admin API reads one token may make per minute; 0: no limit (env FLAGS_API_READS_PER_MINUTE, default ${DEFAULT-VALUE}).")
     int apiReadsPerMinute;
 
-    @Option(names = "--max-sync-streams-per-token", defaultValue = "${env:FLAGS_MAX_SYNC_STREAMS_PER_TOKEN:-10000}",
+    @Option(names = "--max-sync-streams-per-token", paramLabel = "N", defaultValue = "${env:FLAGS_MAX_SYNC_STREAMS_PER_TOKEN:-10000}",
             description = "Sync streams one token may have open at once; more get RESOURCE_EXHAUSTED (env FLAGS_MAX_SYNC_STREAMS_PER_TOKEN, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerToken;
 
-    @Option(names = "--max-sync-streams-per-connection", defaultValue = "${env:FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION:-1000}",
+    @Option(names = "--max-sync-streams-per-connection", paramLabel = "N", defaultValue = "${env:FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION:-1000}",
             description = "Sync streams one gRPC connection may carry at once (HTTP/2 MAX_CONCURRENT_STREAMS); more wait for one"
                     + " to end (env FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerConnection;
 
-    @Option(names = "--max-flags-per-environment", defaultValue = "${env:FLAGS_MAX_FLAGS_PER_ENVIRONMENT:-10000}",
+    @Option(names = "--max-flags-per-environment", paramLabel = "N", defaultValue = "${env:FLAGS_MAX_FLAGS_PER_ENVIRONMENT:-10000}",
             description = "Flags one environment may serve at once (archived ones not counted); one more is refused with 409"
                     + " (env FLAGS_MAX_FLAGS_PER_ENVIRONMENT, default ${DEFAULT-VALUE}).")
     int maxFlagsPerEnvironment;
 
-    @Option(names = "--max-environment-mib", defaultValue = "${env:FLAGS_MAX_ENVIRONMENT_MIB:-16}",
+    @Option(names = "--max-environment-mib", paramLabel = "MIB", defaultValue = "${env:FLAGS_MAX_ENVIRONMENT_MIB:-16}",
             description = "MiB of flag documents and role grants one environment may serve, 1 to 48: every SDK of it receives"
                     + " and holds all of it; a change that grows it past this is refused with 409 (env"
                     + " FLAGS_MAX_ENVIRONMENT_MIB, default ${DEFAULT-VALUE}).")
     int maxEnvironmentMebibytes;
 
-    @Option(names = "--usage-report-interval", defaultValue = "${env:FLAGS_USAGE_REPORT_INTERVAL:-PT1M}",
+    @Option(names = "--usage-report-interval", paramLabel = "DURATION", defaultValue = "${env:FLAGS_USAGE_REPORT_INTERVAL:-PT1M}",
             description = "How often SDKs report which flags they evaluated, and how often at most usage.json is written;"
                     + " ISO-8601, PT5S to PT1H (env FLAGS_USAGE_REPORT_INTERVAL, default ${DEFAULT-VALUE}).")
     Duration usageReportInterval;
 
-    @Option(names = "--usage-reports-per-second", defaultValue = "${env:FLAGS_USAGE_REPORTS_PER_SECOND:-1000}",
+    @Option(names = "--usage-reports-per-second", paramLabel = "N", defaultValue = "${env:FLAGS_USAGE_REPORTS_PER_SECOND:-1000}",
             description = "Flag usage reports the whole server takes per second; more get RESOURCE_EXHAUSTED and the SDK"
                     + " reports again next period (env FLAGS_USAGE_REPORTS_PER_SECOND, default ${DEFAULT-VALUE}).")
     int usageReportsPerSecond;
 
-    @Option(names = "--bootstrap-admin-token", defaultValue = "${env:FLAGS_BOOTSTRAP_ADMIN_TOKEN:-on}",
+    @Option(names = "--bootstrap-admin-token", paramLabel = "on|off", defaultValue = "${env:FLAGS_BOOTSTRAP_ADMIN_TOKEN:-on}",
             description = "on: FLAGS_ADMIN_TOKEN, or the token in DATA_DIR/admin-token, is an admin token; off: there is none,"
                     + " only the admin tokens made through the API (env FLAGS_BOOTSTRAP_ADMIN_TOKEN, default ${DEFAULT-VALUE}).")
     String bootstrapAdminToken;
 
-    @Option(names = "--log-level", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
+    @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
     String logLevel;
 
