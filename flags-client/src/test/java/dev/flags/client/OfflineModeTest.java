@@ -276,4 +276,23 @@ class OfflineModeTest {
             Await.until("close() ends the watcher", () -> !watcher.isAlive(), Duration.ofSeconds(2));
         }
     }
+
+    @Test
+    void aConfigMapStyleSymlinkSwapIsSeen() throws Exception {
+        // As Kubernetes mounts a config map: flags.json -> ..data/flags.json, ..data -> a timestamped directory.
+        Files.createDirectory(dir.resolve("..2024_01"));
+        Files.writeString(dir.resolve("..2024_01/flags.json"), file(flag("a", true, 0)));
+        Files.createSymbolicLink(dir.resolve("..data"), Path.of("..2024_01"));
+        Path file = dir.resolve("flags.json");
+        Files.createSymbolicLink(file, Path.of("..data/flags.json"));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            Files.createDirectory(dir.resolve("..2024_02"));
+            Files.writeString(dir.resolve("..2024_02/flags.json"), file(flag("a", false, 0)));
+            Files.createSymbolicLink(dir.resolve("..data_tmp"), Path.of("..2024_02"));
+            Files.move(dir.resolve("..data_tmp"), dir.resolve("..data"), StandardCopyOption.ATOMIC_MOVE);
+            Await.until("the swap is seen", () -> !flags.isEnabled("a", USER, true));
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+        }
+    }
 }
