@@ -364,7 +364,9 @@ public interface Flags extends AutoCloseable {
 
         /**
          * Watches the offline file and reloads it when it changes. An edit that makes it invalid keeps
-         * the last good flags and logs why. Default: false.
+         * the last good flags and logs why. Its directory is watched: one that is removed or moved away
+         * (the file is then reported as removed), or that does not exist yet at {@code build()}, is
+         * watched again within a second of being back. Default: false.
          *
          * @param watch true to watch
          * @return this builder

@@ -11,11 +11,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -154,6 +158,141 @@ class OfflineModeTest {
             assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
             assertThat(flags.isEnabled("a", USER)).isTrue();
             assertThat(flags.evaluate("a", USER).reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+        }
+    }
+
+    /** {@code rm -rf}: the files, then the directory. */
+    private static void deleteTree(Path root) throws java.io.IOException {
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    private static Set<Thread> watchThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("flags-watch-"))
+                .collect(Collectors.toSet());
+    }
+
+    private static final String LOST = "watching resumes when the directory is back";
+
+    @Test
+    void aDirectoryRemovedAndMadeAgainIsWatchedAgain() throws Exception {
+        Path config = Files.createDirectory(dir.resolve("config"));
+        Path file = config.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            deleteTree(config);
+            // Logged after the file was reported, and only once no directory could be watched again.
+            Await.until("watching is lost", () -> !logs.lines(LOST).isEmpty());
+            assertThat(logs.lines(LOST).get(0)).contains("stopped watching offline file " + file).contains("was removed");
+            assertThat(flags.isEnabled("a", USER)).as("the last good flags").isTrue();
+            assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p)
+                    .contains("offline file " + file + " was removed").contains("serving the last good flags (version 1)"));
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DEGRADED);
+            assertThat(flags.health().detail()).contains("was removed");
+
+            Files.createDirectory(config);
+            save(file, file(flag("a", false, 0)));
+            Await.until("the new file is served", () -> !flags.isEnabled("a", USER, true));
+            assertThat(flags.evaluate("a", USER).version()).isEqualTo(2);
+            assertThat(flags.freshness().problem()).isEmpty();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(logs.lines("watching offline file " + file + " again")).hasSize(1);
+
+            save(file, file(flag("a", false, 0), flag("b", true, 0)));
+            Await.until("a later edit is seen", () -> flags.isEnabled("b", USER));
+            assertThat(flags.evaluate("b", USER).version()).isEqualTo(3);
+            assertThat(logs.lines(LOST)).hasSize(1);
+            assertThat(logs.lines("is invalid")).isEmpty();
+        }
+    }
+
+    @Test
+    void aDirectoryMovedAwayIsReportedAndWatchedWhenBack() throws Exception {
+        Path config = Files.createDirectory(dir.resolve("config"));
+        Path file = config.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            // The watch follows the directory to its new name, without an event: the periodic check sees it.
+            Files.move(config, dir.resolve("config.old"));
+            Await.until("the move is reported", () -> flags.health().status() == Health.Status.DEGRADED);
+            assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p)
+                    .contains("offline file " + file + " was removed").contains("serving the last good flags (version 1)"));
+            assertThat(flags.health().detail()).contains("was removed");
+            assertThat(flags.isEnabled("a", USER)).as("the last good flags").isTrue();
+            Await.until("watching is lost", () -> !logs.lines(LOST).isEmpty());
+            assertThat(logs.lines(LOST).get(0)).contains("was moved or removed");
+
+            Files.move(dir.resolve("config.old"), config);
+            Await.until("the file is back", () -> flags.health().status() == Health.Status.UP);
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            assertThat(flags.freshness().problem()).isEmpty();
+            assertThat(logs.lines("watching offline file " + file + " again")).hasSize(1);
+
+            save(file, file(flag("a", false, 0)));
+            Await.until("a later edit is seen", () -> !flags.isEnabled("a", USER, true));
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(logs.lines(LOST)).hasSize(1);
+        }
+    }
+
+    @Test
+    void aDirectoryMissingAtStartIsWatchedOnceMade() throws Exception {
+        Path config = dir.resolve("config");
+        Path file = config.resolve("flags.json");
+        Set<Thread> before = watchThreads();
+        Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build();
+        try {
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.DEFAULTS);
+            assertThat(flags.awaitReady(Duration.ZERO)).isFalse();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+            assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p).contains("does not exist"));
+            assertThat(logs.lines("its changes will not be seen")).isEmpty();
+            // Nothing announces a check that found nothing: let two go by (one a second), then count the log lines.
+            Thread.sleep(2_500);
+            assertThat(logs.lines("cannot watch offline file " + file + " yet")).singleElement().satisfies(l -> assertThat(l)
+                    .contains("its directory " + config + " does not exist").contains("watching starts when the directory is there"));
+            assertThat(logs.lines()).filteredOn(l -> l.contains("OfflineFile")).hasSize(2); // that, and "does not exist"
+
+            Files.createDirectory(config);
+            save(file, file(flag("a", true, 0)));
+            assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(logs.lines("watching offline file " + file + " now")).hasSize(1);
+
+            save(file, file(flag("a", false, 0)));
+            Await.until("a later edit is seen", () -> !flags.isEnabled("a", USER, true));
+            assertThat(flags.evaluate("a", USER).version()).isEqualTo(2);
+        } finally {
+            Set<Thread> started = watchThreads();
+            started.removeAll(before);
+            flags.close();
+            assertThat(started).hasSize(1);
+            Thread watcher = started.iterator().next();
+            assertThat(watcher.isDaemon()).isTrue();
+            Await.until("close() ends the watcher", () -> !watcher.isAlive(), Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void aConfigMapStyleSymlinkSwapIsSeen() throws Exception {
+        // As Kubernetes mounts a config map: flags.json -> ..data/flags.json, ..data -> a timestamped directory.
+        Files.createDirectory(dir.resolve("..2024_01"));
+        Files.writeString(dir.resolve("..2024_01/flags.json"), file(flag("a", true, 0)));
+        Files.createSymbolicLink(dir.resolve("..data"), Path.of("..2024_01"));
+        Path file = dir.resolve("flags.json");
+        Files.createSymbolicLink(file, Path.of("..data/flags.json"));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            Files.createDirectory(dir.resolve("..2024_02"));
+            Files.writeString(dir.resolve("..2024_02/flags.json"), file(flag("a", false, 0)));
+            Files.createSymbolicLink(dir.resolve("..data_tmp"), Path.of("..2024_02"));
+            Files.move(dir.resolve("..data_tmp"), dir.resolve("..data"), StandardCopyOption.ATOMIC_MOVE);
+            Await.until("the swap is seen", () -> !flags.isEnabled("a", USER, true));
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
         }
     }
 }

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,13 +27,28 @@ import org.slf4j.LoggerFactory;
  * symbolic link, are seen too. Events are debounced (an editor's save is several events), and a
  * reload whose bytes are those already seen does nothing. A file that became invalid or disappeared
  * keeps the last good flags and logs why, once per distinct content.
+ *
+ * <p>A watch follows the directory, not its path. When the directory is removed the watch ends; when it
+ * is renamed away the watch follows it, silently. So the watcher also checks every
+ * {@link #RECHECK_MILLIS} that the directory at the path is the one it watches. When the watch is lost
+ * it reloads once (a file gone with its directory is reported as removed), then checks at that interval
+ * for a directory at the path, watches it, and reloads at once. A directory missing at start is waited
+ * for the same way. Losing and resuming are logged once each, not once per check.
  */
 final class OfflineFile implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(OfflineFile.class);
     private static final long DEBOUNCE_MILLIS = 50;
+    /**
+     * How often the watcher checks that the directory it watches is still the one at the file's path,
+     * and, while none is watched, whether one is there again: no event says either (a removed directory
+     * ends its watch, one made later at the path is not watched; a renamed one takes its watch along).
+     * One stat a second costs nothing, and a second is soon enough for a file edited or deployed by hand.
+     */
+    private static final long RECHECK_MILLIS = 1000;
 
     private final Path file;
+    private final Path dir;
     private FlagStore store;
     private Readiness readiness;
     private long version;
@@ -41,9 +58,21 @@ final class OfflineFile implements AutoCloseable {
     private volatile boolean closed;
     /** Why the file on disk is not what is served (invalid, unreadable, removed), or null if it is. */
     private volatile String problem;
+    // Set by watch() before it starts the watcher thread, then only that thread's: no lock needed.
+    /** The registration of the directory, or null while none is watched. */
+    private WatchKey key;
+    /** The file system's identity of the watched directory ({@code fileKey()}; null where there is none). */
+    private Object watchedIdentity;
+    /** When ({@link System#nanoTime()}) to check next that the directory at the path is the one watched. */
+    private long nextCheck;
+    /** Why the last registration failed. */
+    private IOException registerFailure;
+    /** Said when a directory is watched after a wait: "again" after a loss, "now" when missing at start. */
+    private String resumed;
 
     OfflineFile(Path file) {
         this.file = file;
+        this.dir = file.toAbsolutePath().getParent();
     }
 
     /**
@@ -80,20 +109,24 @@ final class OfflineFile implements AutoCloseable {
     }
 
     /**
-     * Starts watching the file; each good change is published to the store.
+     * Starts watching the file; each good change is published to the store. A directory that does not
+     * exist (or cannot be watched) yet is checked for every {@link #RECHECK_MILLIS} and watched once it
+     * is there.
      *
      * @param target the store to publish to
      * @param ready told when a good file was published
-     * @throws IOException if the directory cannot be watched
+     * @throws IOException if no watch service can be had
      */
     synchronized void watch(FlagStore target, Readiness ready) throws IOException {
         this.store = target;
         this.readiness = ready;
         this.version = target.state().version();
-        Path dir = file.toAbsolutePath().getParent();
         watchService = FileSystems.getDefault().newWatchService();
-        dir.register(watchService, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
-                StandardWatchEventKinds.ENTRY_DELETE);
+        if (!register()) {
+            resumed = "now";
+            LOG.warn("flags: cannot watch offline file {} yet: {}; watching starts when the directory is there", file,
+                    registerProblem("its directory " + dir + " does not exist"));
+        }
         thread = Threads.daemon("flags-watch").newThread(this::run);
         thread.start();
     }
@@ -101,21 +134,121 @@ final class OfflineFile implements AutoCloseable {
     private void run() {
         try {
             while (!closed) {
-                WatchKey key = watchService.take();
-                key.pollEvents();
-                key.reset();
-                WatchKey more;
-                while ((more = watchService.poll(DEBOUNCE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
-                    more.pollEvents();
-                    more.reset();
+                if (key == null) {
+                    awaitDirectory();
+                    continue;
                 }
-                reload();
+                WatchKey signalled = watchService.poll(untilNextCheck(), TimeUnit.MILLISECONDS);
+                if (signalled != null) {
+                    drain(signalled);
+                    WatchKey more;
+                    while ((more = watchService.poll(DEBOUNCE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
+                        drain(more);
+                    }
+                    if (key.isValid()) {
+                        reload();
+                    }
+                }
+                if (!key.isValid()) {
+                    lost("was removed"); // its removal ended the watch (after the events of the files in it)
+                } else if (System.nanoTime() - nextCheck >= 0) {
+                    nextCheck = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RECHECK_MILLIS);
+                    String moved = moved();
+                    if (moved != null) {
+                        lost(moved);
+                    }
+                }
             }
         } catch (ClosedWatchServiceException | InterruptedException e) {
             // closed
         } catch (RuntimeException e) {
             LOG.warn("flags: stopped watching offline file {}: {}", file, e.toString());
         }
+    }
+
+    private static void drain(WatchKey signalled) {
+        signalled.pollEvents();
+        signalled.reset(); // false if its directory is gone: the loop asks the watched key itself
+    }
+
+    private long untilNextCheck() {
+        return Math.max(1, TimeUnit.NANOSECONDS.toMillis(nextCheck - System.nanoTime()));
+    }
+
+    /**
+     * Registers the directory at the file's path.
+     *
+     * @return whether it is watched now; if not, {@link #registerFailure} says why
+     */
+    private boolean register() {
+        try {
+            // The identity first: a directory swapped in between is then seen as a change at the next check.
+            Object identity = identity();
+            key = dir.register(watchService, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                    StandardWatchEventKinds.ENTRY_DELETE);
+            watchedIdentity = identity;
+            nextCheck = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RECHECK_MILLIS);
+            registerFailure = null;
+            return true;
+        } catch (IOException e) {
+            key = null;
+            registerFailure = e;
+            return false;
+        }
+    }
+
+    private Object identity() throws IOException {
+        return Files.readAttributes(dir, BasicFileAttributes.class).fileKey();
+    }
+
+    /** @return how the directory at the path is not the one watched any more, or null if it is */
+    private String moved() {
+        try {
+            return Objects.equals(identity(), watchedIdentity) ? null : "was replaced";
+        } catch (NoSuchFileException e) {
+            return "was moved or removed";
+        } catch (IOException e) {
+            return null; // cannot tell; the watch goes on, and a reload says whether the file can be read
+        }
+    }
+
+    /** Why {@link #register()} failed, in words: the usual case plainly, any other with its exception. */
+    private String registerProblem(String missing) {
+        return registerFailure instanceof NoSuchFileException ? missing : "cannot watch " + dir + ": " + registerFailure;
+    }
+
+    /**
+     * The watched directory is gone (or is not the one at the path): report what that did to the file,
+     * then watch the directory at the path, at once if there is one, else once there is.
+     */
+    private void lost(String how) {
+        key.cancel();
+        key = null;
+        reload(); // the file went with its directory: reported as removed, the last good flags stay
+        if (register()) {
+            LOG.info("flags: the directory {} of offline file {} {}; watching the one there now", dir, file, how);
+            reload(); // what changed before the new watch began
+            return;
+        }
+        resumed = "again";
+        LOG.warn("flags: stopped watching offline file {}: its directory {} {}; watching resumes when the directory is back",
+                file, dir, registerFailure instanceof NoSuchFileException ? how : how + " (" + registerProblem("") + ")");
+    }
+
+    /** Waits for a directory at the path, checking every {@link #RECHECK_MILLIS}, then watches and reloads. */
+    private void awaitDirectory() throws InterruptedException {
+        do {
+            // No key is registered, so this waits out the interval; close() ends it at once.
+            WatchKey stale = watchService.poll(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+            if (stale != null) {
+                drain(stale);
+            }
+        } while (!closed && !register());
+        if (key == null) {
+            return; // closed
+        }
+        LOG.info("flags: watching offline file {} {}: its directory {} is there", file, resumed, dir);
+        reload(); // the file may be there already: no event will say so
     }
 
     /** Reads the file again and publishes it if it changed and is valid. */
