@@ -4,6 +4,7 @@ import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -58,17 +59,19 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
      * @param state the environment before the write
      * @param key the flag's key
      * @param next the flag's document after the write
+     * @param versionGrowth how many bytes longer {@code next}'s version number is than the one it replaces: not
+     *     growth anyone asked for, so an edit that keeps the document's size is taken even at the limit
      * @param onOffOnly whether the write changes nothing but whether the flag is on
      * @throws ApiException 409 if the write would take the environment past a limit
      */
-    void checkFlag(EnvironmentState state, String key, CanonicalJson next, boolean onOffOnly) {
+    void checkFlag(EnvironmentState state, String key, CanonicalJson next, int versionGrowth, boolean onOffOnly) {
         CanonicalJson before = state.flags().get(key);
         if (before == null && state.flags().size() >= maxFlags) {
             throw new ApiException(409, "environment full", "environment \"" + state.key() + "\" serves " + state.flags().size()
                     + " flags, the most an environment may (" + maxFlags + ", --max-flags-per-environment): archive flags no"
                     + " code uses any more (flags stale lists them) before making another");
         }
-        int growth = next.size() - (before == null ? 0 : before.size());
+        int growth = next.size() - (before == null ? 0 : before.size() + versionGrowth);
         if (growth > 0 && !onOffOnly) {
             requireRoom(state, growth, "flag \"" + key + "\" (" + next.size() + " bytes)");
         }
@@ -98,7 +101,9 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         if (source.flags().size() > maxFlags || bytes > maxBytes()) {
             throw new ApiException(409, "environment full", "environment \"" + key + "\" would serve " + source.flags().size()
                     + " flags of " + bytes + " bytes, copied from \"" + source.key() + "\": more than an environment may ("
-                    + maxFlags + " flags, --max-flags-per-environment; " + maxBytes() + " bytes, --max-environment-mib)");
+                    + maxFlags + " flags, --max-flags-per-environment; " + maxBytes() + " bytes, --max-environment-mib):"
+                    + " archive flags no code uses any more in \"" + source.key() + "\" first, or make an empty"
+                    + " environment and promote the flags it needs");
         }
     }
 
@@ -113,8 +118,33 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         }
     }
 
+    /**
+     * @return how full the environment is: the larger of its share of {@code maxFlags} and of {@link #maxBytes()},
+     *     in percent (over 100 for an environment past a limit set lower since it grew)
+     */
+    public int fullPercent(EnvironmentState state) {
+        long flags = 100L * state.flags().size() / maxFlags;
+        long bytes = 100L * servedBytes(state) / maxBytes();
+        return (int) Math.max(flags, bytes);
+    }
+
+    /**
+     * @return for an environment past a limit, a line that says which and what still works there; empty for one
+     *     within both
+     */
+    public Optional<String> overLimit(EnvironmentState state) {
+        long bytes = servedBytes(state);
+        if (state.flags().size() <= maxFlags && bytes <= maxBytes()) {
+            return Optional.empty();
+        }
+        return Optional.of("environment \"" + state.key() + "\" serves " + state.flags().size() + " flags of " + bytes
+                + " bytes, past the limits (" + maxFlags + " flags, --max-flags-per-environment; " + maxBytes()
+                + " bytes, --max-environment-mib): it takes no new flag or growth until it is within them again;"
+                + " turning flags on or off, and shrinking, still work");
+    }
+
     /** @return the environment's served flags and role grants, in UTF-8 bytes */
-    static long servedBytes(EnvironmentState state) {
+    public static long servedBytes(EnvironmentState state) {
         long bytes = 0;
         for (CanonicalJson flag : state.flags().values()) {
             bytes += flag.size();

@@ -70,15 +70,25 @@ public final class EnvironmentService {
         if (name != null) {
             payload.put("name", name);
         }
-        EntryType type = EntryType.ENVIRONMENT_CREATED;
-        if (cloneFrom != null) {
-            Keys.environment(cloneFrom);
-            limits.checkClone(Access.environment(journal, cloneFrom), key);
-            payload.put("source", cloneFrom);
-            type = EntryType.ENVIRONMENT_CLONED;
+        Keys.comment(comment);
+        if (cloneFrom == null) {
+            JournalEntry entry = writer.append(Change.of(EntryType.ENVIRONMENT_CREATED, key, p.actor(), payload)
+                    .withComment(comment));
+            return journal.state().environment(entry.environment()).orElseThrow();
         }
-        JournalEntry entry = writer.append(Change.of(type, key, p.actor(), payload).withComment(Keys.comment(comment)));
+        Keys.environment(cloneFrom);
+        payload.put("source", cloneFrom);
+        // Serialized with the source's writes: the copy is what was checked, not a source grown in between.
+        JournalEntry entry = writer.serialized(cloneFrom, () -> {
+            limits.checkClone(Access.environment(journal, cloneFrom), key);
+            return writer.append(Change.of(EntryType.ENVIRONMENT_CLONED, key, p.actor(), payload).withComment(comment));
+        });
         return journal.state().environment(entry.environment()).orElseThrow();
+    }
+
+    /** @return the limits every environment is kept within */
+    public EnvironmentLimits limits() {
+        return limits;
     }
 
     /** Archives an environment: readable, but it accepts no changes. */

@@ -193,6 +193,14 @@ public final class FlagServer implements AutoCloseable {
             metrics.register("flags_usage_reports_refused_total", "Flag usage reports this server refused (a token that may"
                     + " not report, a report over the limits, or over --usage-reports-per-second), since it started.",
                     "counter", syncService::usageReportsRefused);
+            EnvironmentLimits limits = config.environmentLimits();
+            metrics.register("flags_environment_full_percent", "How full the fullest environment that takes changes is: the"
+                    + " larger of its share of --max-flags-per-environment and of --max-environment-mib, in percent (over 100"
+                    + " once a limit was set below what it serves). Past 100 it takes no new flag or growth.", "gauge",
+                    () -> journal.state().environments().values().stream().filter(e -> !e.archived())
+                            .mapToLong(limits::fullPercent).max().orElse(0));
+            journal.state().environments().values().stream().filter(e -> !e.archived())
+                    .forEach(e -> limits.overLimit(e).ifPresent(LOG::warn));
             metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"
                     + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
             // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
@@ -235,8 +243,10 @@ public final class FlagServer implements AutoCloseable {
             throw e;
         }
         ready.set(true);
-        LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}", config.bindAddress(), httpPort(),
-                config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath());
+        LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} flags and {} MiB",
+                config.bindAddress(), httpPort(), config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "",
+                config.dataDir().toAbsolutePath(), config.environmentLimits().maxFlags(),
+                config.environmentLimits().maxMebibytes());
         String plaintext = plaintextWarning(config);
         if (plaintext != null) {
             LOG.warn(plaintext);

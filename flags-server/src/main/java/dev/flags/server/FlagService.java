@@ -252,7 +252,9 @@ public final class FlagService {
             JsonNode payload = FlagFormat.toJson(versioned);
             boolean onOffOnly = existing != null
                     && next.withEnabled(existing.flag().enabled()).withVersion(existing.version()).equals(existing.flag());
-            limits.checkFlag(state, key, CanonicalJson.of(payload), onOffOnly);
+            int versionGrowth = existing == null ? 0
+                    : Long.toString(newVersion).length() - Long.toString(existing.version()).length();
+            limits.checkFlag(state, key, CanonicalJson.of(payload), versionGrowth, onOffOnly);
             if (schedule != null) {
                 type = EntryType.SCHEDULE_APPLIED;
                 ObjectNode applied = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()

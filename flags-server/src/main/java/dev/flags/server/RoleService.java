@@ -123,6 +123,13 @@ public final class RoleService {
                         + " roles of that user only, not of \"" + userId + "\"");
             }
         }
+        // Serialized with the environment's other read-modify-writes: two grants checked against the size
+        // limit at once would both fit alone and overshoot it together.
+        return writer.serialized(env, () -> setMemberAlone(p, env, role, userId, grant, request, comment));
+    }
+
+    private Membership setMemberAlone(Principal p, String env, String role, String userId, boolean grant,
+                                      com.fasterxml.jackson.databind.JsonNode request, String comment) {
         EnvironmentState state = Access.writableEnvironment(journal, env);
         if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {
             throw ApiException.forbidden("role \"" + role + "\" is not self-service in environment \"" + env

@@ -4,7 +4,16 @@ import static dev.flags.server.ServerFixture.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -100,8 +109,87 @@ class EnvironmentLimitsTest {
             assertFull(api.patch(ENV + "/flags/big-2", ADMIN, "{\"description\": \"grows it\"}"), "with flag \"big-2\"");
             String member = "/api/v1/environments/production/roles/beta-tester/members/tess";
             assertFull(api.put(member, ADMIN, null), "with a grant of role \"beta-tester\"");
+            // An edit that keeps the document's size is no growth, though the new version number has more digits.
+            while (api.get(ENV, ADMIN).json().get("version").asLong() < 10) {
+                assertThat(api.patch(ENV + "/flags/big-1", ADMIN, "{\"enabled\": false}").status()).isEqualTo(200);
+                assertThat(api.patch(ENV + "/flags/big-1", ADMIN, "{\"enabled\": true}").status()).isEqualTo(200);
+            }
+            assertThat(api.get(ENV + "/flags/big-2", ADMIN).json().get("version").asLong()).isLessThan(10);
+            ApiClient.Response sameSize = api.put(ENV + "/flags/big-2", ADMIN, flagOf(600).replaceFirst("user-x", "user-y"));
+            assertThat(sameSize.status()).as(sameSize.body()).isEqualTo(200);
             assertThat(api.put(ENV + "/flags/big-2", ADMIN, flagOf(300)).status()).as("shrinking is taken").isEqualTo(200);
             assertThat(api.put(member, ADMIN, null).status()).as("room again").isEqualTo(200);
+        }
+    }
+
+    @Test
+    void grantsAtTheSameMomentNeverTakeTheEnvironmentPastItsSize() throws Exception {
+        try (FlagServer server = start(new EnvironmentLimits(100, 1))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.put(ENV + "/flags/big-1", ADMIN, flagOf(450)).status()).isEqualTo(201);
+            assertThat(api.put(ENV + "/flags/big-2", ADMIN, flagOf(450)).status()).isEqualTo(201);
+            JsonNode env = api.get(ENV, ADMIN).json();
+            assertThat(env.get("limits").get("bytes").asLong()).isEqualTo(1 << 20);
+            assertThat(env.get("limits").get("flags").asInt()).isEqualTo(100);
+            String role = "beta-tester";
+            String longId = "-" + "x".repeat(1000); // large grants: few of them fill the room
+            int grantBytes = "user-00000".length() + longId.length() + role.length();
+            int user = 0;
+            // One at a time until room is left for a few, so that the many asked at once all meet at the limit.
+            while ((1 << 20) - api.get(ENV, ADMIN).json().get("bytes").asLong() > 8 * grantBytes) {
+                String member = ENV + "/roles/" + role + "/members/" + String.format("user-%05d", user++) + longId;
+                assertThat(api.put(member, ADMIN, null).status()).isEqualTo(200);
+            }
+            int fits = (int) (((1 << 20) - api.get(ENV, ADMIN).json().get("bytes").asLong()) / grantBytes);
+            int asked = 48;
+
+            ExecutorService pool = Executors.newFixedThreadPool(16);
+            CountDownLatch go = new CountDownLatch(1);
+            try {
+                List<Future<Integer>> answers = new ArrayList<>();
+                for (int i = user; i < user + asked; i++) {
+                    String member = ENV + "/roles/" + role + "/members/" + String.format("user-%05d", i) + longId;
+                    answers.add(pool.submit(() -> {
+                        go.await();
+                        return new ApiClient(server.httpPort()).put(member, ADMIN, null).status();
+                    }));
+                }
+                go.countDown();
+                int granted = 0;
+                for (Future<Integer> answer : answers) {
+                    int status = answer.get(60, TimeUnit.SECONDS);
+                    assertThat(status).isIn(200, 409);
+                    granted += status == 200 ? 1 : 0;
+                }
+                assertThat(granted).as("every grant that fits, and not one more").isEqualTo(fits);
+            } finally {
+                pool.shutdownNow();
+            }
+            env = api.get(ENV, ADMIN).json();
+            assertThat(env.get("bytes").asLong()).isLessThanOrEqualTo(1 << 20);
+            assertThat(api.get("/metrics", null).body()).containsPattern("\nflags_environment_full_percent (99|100)\n");
+        }
+    }
+
+    @Test
+    void aServerStartedWithLimitsBelowWhatAnEnvironmentServesSaysSo() throws Exception {
+        Path data = dir.resolve("data");
+        try (FlagServer server = FlagServer.start(ServerFixture.config(data))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+            for (String key : new String[] {"a", "b", "c"}) {
+                assertThat(api.put(ENV + "/flags/" + key, ADMIN, "{\"enabled\": true}").status()).isEqualTo(201);
+            }
+        }
+        int http = ServerChild.freePort();
+        try (ServerChild child = ServerChild.start(List.of(), Map.of("FLAGS_MAX_FLAGS_PER_ENVIRONMENT", "2"), data, http,
+                ServerChild.freePort(), ADMIN)) {
+            String warning = child.awaitLine("past the limits");
+            assertThat(warning).contains("WARN").contains("environment \"production\" serves 3 flags of ")
+                    .contains("(2 flags, --max-flags-per-environment; 16777216 bytes, --max-environment-mib)")
+                    .contains("turning flags on or off, and shrinking, still work");
+            assertThat(child.awaitLine("flag server ready")).contains("an environment serves at most 2 flags and 16 MiB");
+            assertThat(new ApiClient(http).get("/metrics", null).body()).contains("\nflags_environment_full_percent 150\n");
         }
     }
 

@@ -10,6 +10,7 @@ import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.User;
 import dev.flags.server.ApiException;
+import dev.flags.server.EnvironmentLimits;
 import dev.flags.server.EnvironmentService;
 import dev.flags.server.Expiry;
 import dev.flags.server.FlagService;
@@ -276,7 +277,7 @@ public final class ApiServlet extends HttpServlet {
         write(resp, 201, environment(created));
     }
 
-    private static ObjectNode environment(EnvironmentState e) {
+    private ObjectNode environment(EnvironmentState e) {
         ObjectNode n = NODES.objectNode();
         n.put("key", e.key());
         JsonNode meta = e.metadata().toJsonNode();
@@ -289,6 +290,9 @@ public final class ApiServlet extends HttpServlet {
         n.put("version", e.version());
         n.put("archived", e.archived());
         n.put("flags", e.flags().size());
+        n.put("bytes", EnvironmentLimits.servedBytes(e));
+        EnvironmentLimits limits = services.environments().limits();
+        n.putObject("limits").put("flags", limits.maxFlags()).put("bytes", limits.maxBytes());
         ArrayNode roles = n.putArray("selfServiceRoles");
         e.selfServiceRoles().stream().sorted().forEach(roles::add);
         return n;
