@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -532,21 +533,35 @@ class ServerProcessTest {
             child.awaitLine("flag server ready");
             ApiClient api = new ApiClient(http);
             assertThat(adminAccessExpiresIn(api)).as("ops never expires").isEqualTo(-1);
-            ApiClient.Response brief = api.post("/api/v1/tokens", ops, "{\"name\": \"brief\", \"scope\": \"admin\","
+            // While an admin token that never expires remains, another one's expiry is nothing to act on.
+            assertThat(api.post("/api/v1/tokens", ops, "{\"name\": \"early\", \"scope\": \"admin\", \"expiresIn\":"
+                    + " \"PT1S\"}").status()).isEqualTo(201);
+            assertThat(child.awaitLine("(early) expired")).contains(" INFO ")
+                    .contains("1 admin token may still act, one of them without an expiry");
+            ApiClient.Response yearly = api.post("/api/v1/tokens", ops, "{\"name\": \"yearly\", \"scope\": \"admin\","
+                    + " \"expiresIn\": \"P400D\"}");
+            assertThat(yearly.status()).as(yearly.body()).isEqualTo(201);
+            String opsId = StreamSupport.stream(api.get("/api/v1/tokens", ops).json().get("tokens").spliterator(), false)
+                    .filter(t -> t.get("name").asText().equals("ops")).map(t -> t.get("id").asText()).findFirst().orElseThrow();
+            assertThat(api.delete("/api/v1/tokens/" + opsId, ops).status()).isEqualTo(200);
+            // Revoking the admin token that never expired leaves one that does, in 400 days: said, not warned.
+            assertThat(child.awaitLine("every admin token that may act expires, the last at")).contains(" INFO ");
+            assertThat(adminAccessExpiresIn(api)).isBetween(399L * 86_400, 400L * 86_400);
+
+            // Then one that ends in seconds is all that is left: warned at once, and in the metrics.
+            String year = yearly.json().get("token").asText();
+            ApiClient.Response brief = api.post("/api/v1/tokens", year, "{\"name\": \"brief\", \"scope\": \"admin\","
                     + " \"expiresIn\": \"PT3S\"}");
             assertThat(brief.status()).as(brief.body()).isEqualTo(201);
-            String opsId = api.get("/api/v1/tokens", ops).json().get("tokens").findValuesAsText("id").stream()
-                    .filter(id -> !id.equals(brief.json().get("id").asText())).findFirst().orElseThrow();
-            assertThat(api.delete("/api/v1/tokens/" + opsId, ops).status()).isEqualTo(200);
-
-            // Revoking the admin token that never expired leaves one that does: said at once, and in the metrics.
+            assertThat(api.delete("/api/v1/tokens/" + yearly.json().get("id").asText(), year).status()).isEqualTo(200);
             assertThat(child.awaitLine("every admin token that may act expires, the last at")).contains(" WARN ")
                     .contains("Make an admin token without an expiry");
             assertThat(adminAccessExpiresIn(api)).isBetween(0L, 3L);
             assertThat(child.awaitLine("(brief) expired, the last admin token that could act")).contains(" ERROR ")
                     .contains("Restart it with --bootstrap-admin-token on and make an admin token");
             assertThat(adminAccessExpiresIn(api)).isZero();
-            assertThat(String.join("\n", child.log())).doesNotContain(ops).doesNotContain(brief.json().get("token").asText());
+            assertThat(String.join("\n", child.log())).doesNotContain(ops).doesNotContain(brief.json().get("token").asText())
+                    .doesNotContain(year);
         }
     }
 

@@ -17,6 +17,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.DateTimeException;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -77,6 +78,11 @@ public final class TokenService implements Authenticator {
     /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
     private static final int MAX_USER_ID = Change.MAX_USER_ID_LENGTH;
     private static final String BOOTSTRAP_ID = "admin";
+    /**
+     * How soon the end of all admin access is logged as a WARN; further off it is an INFO (at each start), and the
+     * gauge {@code flags_admin_access_expires_in_seconds} is what to alert on.
+     */
+    private static final Duration ADMIN_ACCESS_WARNING = Duration.ofDays(30);
     /** How many journal entries one read takes when looking for tokens' creations. */
     private static final int SCAN_PAGE = 1_000;
 
@@ -486,22 +492,31 @@ public final class TokenService implements Authenticator {
     }
 
     /**
-     * With the bootstrap admin token off, says in the log (a warning) when every admin token that may act expires, and
-     * when the last of them does: then nobody can manage the server from that time on, and it does not start again.
-     * Nothing with it on, or while some admin token never expires.
+     * With the bootstrap admin token off, says in the log when every admin token that may act expires, and when the
+     * last of them does: then nobody can manage the server from that time on, and it does not start again. A WARN
+     * when that is within 30 days, an INFO when it is further off. Nothing with it on, or while some admin token
+     * never expires.
      */
     public void warnIfAdminAccessEnds() {
         if (bootstrapHash != null) {
             return;
         }
-        adminAccessEnds().ifPresent(end -> LOG.warn("every admin token that may act expires, the last at {}: after it nobody"
-                + " can manage this server (the bootstrap admin token is off), and it does not start again. Make an admin"
-                + " token without an expiry, or a later one in time", end));
+        adminAccessEnds().ifPresent(end -> {
+            String line = "every admin token that may act expires, the last at {}: after it nobody can manage this server"
+                    + " (the bootstrap admin token is off), and it will not start again. Make an admin token without an"
+                    + " expiry, or a later one in time";
+            if (endsSoon(end)) {
+                LOG.warn(line, end);
+            } else {
+                LOG.info(line, end); // far off: the gauge flags_admin_access_expires_in_seconds is what to alert on
+            }
+        });
     }
 
     /**
      * Told that a token expired (by the {@link TokenExpiry} thread). With the bootstrap admin token off, an admin
-     * token's expiry is logged with the admin access left: a warning while some remains, an error once none does.
+     * token's expiry is logged with the admin access left: an error once none remains; a warning while all that
+     * remains ends within 30 days; else an INFO.
      *
      * @param tokenId the token's id
      */
@@ -517,13 +532,24 @@ public final class TokenService implements Authenticator {
         long live = liveAdminTokens();
         if (live == 0) {
             LOG.error("admin token {} ({}) expired, the last admin token that could act: with the bootstrap admin token off,"
-                    + " nobody can manage this server, and it does not start again so. Restart it with"
+                    + " nobody can manage this server, and it will not start again with it off. Restart it with"
                     + " --bootstrap-admin-token on and make an admin token", tokenId, LogText.escape(admin.name()));
             return;
         }
-        LOG.warn("admin token {} ({}) expired: {} admin token{} may still act", tokenId, LogText.escape(admin.name()), live,
-                live == 1 ? "" : "s");
+        Optional<Instant> ends = adminAccessEnds();
+        String line = "admin token {} ({}) expired: {} admin token{} may still act"
+                + (ends.isEmpty() ? ", one of them without an expiry" : "");
+        if (ends.isPresent() && endsSoon(ends.get())) {
+            LOG.warn(line, tokenId, LogText.escape(admin.name()), live, live == 1 ? "" : "s");
+        } else {
+            LOG.info(line, tokenId, LogText.escape(admin.name()), live, live == 1 ? "" : "s"); // nothing to act on yet
+        }
         warnIfAdminAccessEnds();
+    }
+
+    /** @return whether admin access that ends at {@code end} ends within {@link #ADMIN_ACCESS_WARNING}: worth a WARN */
+    private boolean endsSoon(Instant end) {
+        return end.isBefore(clock.instant().plus(ADMIN_ACCESS_WARNING));
     }
 
     /**
