@@ -46,7 +46,7 @@ final class DirectoryLock implements AutoCloseable {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (AccessDeniedException e) {
             AccessDeniedException explained = new AccessDeniedException(file.toString(), null,
-                    accessDenied(dir, file, System.getProperty("user.name", "?"), DirectoryLock::ownerOf, DirectoryLock::modeOf));
+                    accessDenied(dir, file));
             explained.initCause(e);
             throw explained;
         }
@@ -65,8 +65,9 @@ final class DirectoryLock implements AutoCloseable {
             String owner = owner(channel);
             channel.close();
             throw new JournalLockedException("journal data directory " + dir.toAbsolutePath()
-                    + " is locked by another process" + owner + "; only one server may use a journal: stop"
-                    + " the other one or point this one at another directory");
+                    + " is locked by another process" + owner + "; only one process at a time may open a journal, a"
+                    + " server or a journal tool: stop the other one (stop the server before a journal tool's verify or"
+                    + " repair), or point this one at another directory");
         }
         byte[] info = ("pid " + ProcessHandle.current().pid() + " since " + Instant.now() + "\n")
                 .getBytes(StandardCharsets.UTF_8);
@@ -84,6 +85,11 @@ final class DirectoryLock implements AutoCloseable {
      * @param owner a file's owner, or null if it cannot be told
      * @param mode a file's permissions such as {@code rw-r--r--}, or null
      */
+    static String accessDenied(Path dir, Path file) {
+        return accessDenied(dir, file, System.getProperty("user.name", "?"), DirectoryLock::ownerOf, DirectoryLock::modeOf);
+    }
+
+    /** As {@link #accessDenied(Path, Path)}, with the user, owners and modes given (for tests). */
     static String accessDenied(Path dir, Path file, String user, Function<Path, String> owner, Function<Path, String> mode) {
         String dirOwner = owner.apply(dir);
         String fileOwner = Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? owner.apply(file) : null;

@@ -1220,11 +1220,14 @@ public final class FileJournal implements Journal {
          * A file problem as an operator reads it: the file and why, without the exception's class (a
          * refused lock file says whose it is and what to do, see {@link DirectoryLock}).
          */
-        private static String describe(IOException e) {
+        static String describe(IOException e) {
+            if (e instanceof AccessDeniedException denied && denied.getReason() == null && denied.getFile() != null) {
+                // Who owns the file, its mode and who this process is: a wrong owner and a wrong mode need different fixes.
+                Path file = Path.of(denied.getFile()).toAbsolutePath();
+                return denied.getFile() + ": " + DirectoryLock.accessDenied(file.getParent(), file);
+            }
             if (e instanceof FileSystemException fs) {
                 String reason = fs.getReason() != null ? fs.getReason()
-                        : fs instanceof AccessDeniedException ? "permission denied: the server must run as the user that"
-                                + " owns the journal, the service user"
                         : fs instanceof NoSuchFileException ? "no such file or directory"
                         : fs.getClass().getSimpleName();
                 return fs.getFile() + (fs.getOtherFile() == null ? "" : " (and " + fs.getOtherFile() + ")") + ": " + reason;

@@ -401,7 +401,8 @@ final class JournalVerifier {
                 // Sound, but the segments end before it: they lost entries it holds (the open refuses this).
                 badCheckpoints.add(new Finding(ref.file(), -1, "checkpoint is at sequence " + sequence
                         + " but the sound journal ends at sequence " + end, Kind.AHEAD));
-                lines.add(name + ": NEWER than the sound journal (sequence " + sequence + " > " + end + ")");
+                lines.add(name + ": PAST the end of the sound journal (sequence " + sequence + " > " + end + "): the"
+                        + " segments lost or damaged entries it holds");
             } else {
                 lines.add(name + ": ok, sequence " + sequence);
             }

@@ -257,7 +257,7 @@ class JournalToolTest {
         CorruptionTest.truncate(last, offsets.get(offsets.size() - 1));
 
         assertThat(run("verify", dir.toString())).isEqualTo(1);
-        assertThat(out).contains("NEWER than the sound journal (sequence 22 > 21)");
+        assertThat(out).contains("PAST the end of the sound journal (sequence 22 > 21): the segments lost or damaged entries it holds");
         assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
         assertThat(out).contains("repair: moved checkpoint checkpoint-00000000000000000022.ckpt");
         try (FileJournal journal = FileJournal.builder(dir).open()) {

@@ -48,7 +48,7 @@ class LockTest {
             assertThat(child.exitValue()).as(out).isEqualTo(3);
             assertThat(out).startsWith("refused: journal data directory " + dir.toAbsolutePath()
                     + " is locked by another process (pid " + ProcessHandle.current().pid() + " since ")
-                    .contains("only one server may use a journal");
+                    .contains("only one process at a time may open a journal, a server or a journal tool: stop the other one");
         }
         Process child = ChildJvm.start(LockChild.class, logs.resolve("child2.log"), dir.toString());
         assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -79,6 +79,17 @@ class LockTest {
                 .isEqualTo("permission denied: cannot create it in " + dir + ", which belongs to flags (rwxr-xr-x), and"
                         + " this process runs as alice; run the server and the journal tools as flags, the user that"
                         + " owns the journal");
+    }
+
+    @Test
+    void aJournalFileThisUserMayNotWriteIsExplainedByItsModeWhenItsOwnerIsThisUser() throws Exception {
+        Path segment = Files.createFile(dir.resolve("00000000000000000001.seg"));
+        Files.setPosixFilePermissions(segment, PosixFilePermissions.fromString("r--r--r--"));
+        String user = System.getProperty("user.name");
+        // As the open reports it (a root test process is not refused, so the exception is made here).
+        assertThat(FileJournal.Builder.describe(new AccessDeniedException(segment.toString())))
+                .isEqualTo(segment + ": permission denied: it belongs to " + user + " (r--r--r--), and this process runs as "
+                        + user + ", but its permissions do not let its owner read and write it: 'chmod u+rw " + segment + "'");
     }
 
     @Test
