@@ -21,10 +21,12 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -84,12 +86,22 @@ public final class FlagsCommand implements Callable<Integer> {
         cli.setParameterExceptionHandler((e, arguments) -> {
             err.println("flags: " + e.getMessage());
             if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !unmatched.getUnmatched().isEmpty()) {
-                // A near miss of a command name is worth a line (picocli's own suggestions are looser, or none).
                 String typed = unmatched.getUnmatched().get(0);
-                List<String> near = e.getCommandLine().getSubcommands().keySet().stream()
-                        .filter(c -> typoDistance(typed, c) <= 2).toList();
-                if (!near.isEmpty()) {
-                    err.println("Did you mean: " + String.join(", ", near) + "?");
+                Set<String> commands = e.getCommandLine().getSubcommands().keySet();
+                String command = Arrays.stream(arguments).filter(commands::contains).findFirst().orElse(null);
+                if (typed.startsWith("-") && command != null) {
+                    // Options given before the command's name ('flags -e production list'): say where they go.
+                    List<String> reordered = new ArrayList<>(List.of(arguments));
+                    reordered.remove(command);
+                    reordered.add(0, command);
+                    err.println("Options go after the command's name: 'flags " + String.join(" ",
+                            reordered.stream().map(FlagsCommand::shellWord).toList()) + "'");
+                } else if (!typed.startsWith("-")) {
+                    // A near miss of a command name is worth a line (picocli's own suggestions are looser, or none).
+                    List<String> near = commands.stream().filter(c -> typoDistance(typed, c) <= 2).toList();
+                    if (!near.isEmpty()) {
+                        err.println("Did you mean: " + String.join(", ", near) + "?");
+                    }
                 }
             }
             err.println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
@@ -104,6 +116,11 @@ public final class FlagsCommand implements Callable<Integer> {
             return EXIT_FAILED;
         });
         return cli.execute(args);
+    }
+
+    /** @return the word as a shell takes it back: as it is if plain, else in single quotes */
+    static String shellWord(String word) {
+        return !word.isEmpty() && word.matches("[A-Za-z0-9_./:=@%+,-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
     }
 
     /** Edits (insert, delete, replace, swap of neighbours) from one word to another: "lsit" is 1 from "list". */
@@ -434,6 +451,8 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "schedules", description = "List scheduled changes, one line each: id, when, flag, change, who made it,"
             + " why; an ended one also how it ended. The pending ones, soonest first, unless --status says otherwise.")
     static final class Schedules implements Callable<Integer> {
+        /** What --status takes, as the server does. */
+        private static final List<String> SCHEDULE_STATUSES = List.of("pending", "applied", "failed", "cancelled", "ended", "all");
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
         @Parameters(index = "0", arity = "0..1", paramLabel = "FLAG", description = "Only this flag's.") String flag;
@@ -445,6 +464,10 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             if (flag != null && flag.isEmpty()) {
                 throw new ParameterException(spec.commandLine(), "FLAG must not be empty; leave it out for every flag's schedules");
+            }
+            if (status != null && !SCHEDULE_STATUSES.contains(status)) {
+                throw new ParameterException(spec.commandLine(), "--status must be " + String.join(", ", SCHEDULE_STATUSES)
+                        + ", was '" + oneLine(status) + "'");
             }
             StringBuilder query = new StringBuilder();
             if (flag != null) {
@@ -1180,6 +1203,14 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             if (expiresIn != null && expiresAt != null) {
                 throw new ParameterException(spec.commandLine(), "give --expires-in or --expires-at, not both");
+            }
+            if (scope.equals("tester") && userId == null) {
+                throw new ParameterException(spec.commandLine(), "a tester token is for one user, the one whose roles it may"
+                        + " grant and revoke: give --user-id");
+            }
+            if (scope.equals("sdk") && environments.size() != 1) {
+                throw new ParameterException(spec.commandLine(), "an sdk token is for exactly one environment: give it with -e,"
+                        + " once (was given " + environments.size() + ")");
             }
             ObjectNode body = Api.JSON.createObjectNode().put("name", name).put("scope", scope);
             environments.forEach(body.putArray("environments")::add);

@@ -122,6 +122,15 @@ class FlagsCommandTest {
         assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(past.err()).contains("expiresAt must be in the future");
 
+        Run noUser = flags("tokens", "create", "tess", at, admin, "--scope", "tester", "-e", "production");
+        assertThat(noUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noUser.err()).startsWith("flags: a tester token is for one user, the one whose roles it may grant and revoke:"
+                + " give --user-id\n");
+        Run noEnv = flags("tokens", "create", "app", at, admin, "--scope", "sdk");
+        assertThat(noEnv.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noEnv.err()).startsWith("flags: an sdk token is for exactly one environment: give it with -e, once (was given"
+                + " 0)\n");
+
         Run revoked = flags("tokens", "revoke", id, at, admin, "-m", "migration done");
         assertThat(revoked.exit()).as(revoked.err()).isZero();
         assertThat(revoked.json().get("revoked").asBoolean()).isTrue();
@@ -220,8 +229,9 @@ class FlagsCommandTest {
         assertThat(remote("schedules", "other", "--status", "failed").err()).isEqualTo("flags: no scheduled changes (failed)"
                 + " of flag \"other\" in environment \"production\"\n");
         Run bogus = remote("schedules", "--status", "done");
-        assertThat(bogus.exit()).isNotZero();
-        assertThat(bogus.err()).contains("status must be pending, applied, failed, cancelled, ended or all, was \"done\"");
+        assertThat(bogus.exit()).as("bad usage, caught before a request").isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(bogus.err()).isEqualTo("flags: --status must be pending, applied, failed, cancelled, ended, all, was 'done'\n"
+                + "Try 'flags schedules --help'.\n");
         Run again = remote("unschedule", made.get("id").asText());
         assertThat(again.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(again.err()).startsWith("flags: ").contains("already ended: it was cancelled");
@@ -238,7 +248,7 @@ class FlagsCommandTest {
         assertThat(remote("schedule", "billing-v2", "on").err()).contains("Missing required option: '--at=INSTANT'");
         Run noSuchRule = remote("schedule", "billing-v2", "rollout", "50", "--rule", "us canary", "--at", at);
         assertThat(noSuchRule.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(noSuchRule.err()).contains("has no rule named \"us canary\"");
+        assertThat(noSuchRule.err()).contains("has no rule named \"us canary\"; its rules, by index: 0 ");
         Run past = remote("schedule", "billing-v2", "on", "--at", "2020-01-01T00:00:00Z");
         assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(past.err()).contains("\"at\" must be in the future");
@@ -450,6 +460,13 @@ class FlagsCommandTest {
         assertThat(unknownCommand.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(unknownCommand.err()).startsWith("flags: ").endsWith("\nTry 'flags --help'.\n").contains("no-such-command");
         assertThat(unknownCommand.err().lines()).hasSize(2);
+
+        Run optionsFirst = flags("-e", "production", "list");
+        assertThat(optionsFirst.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(optionsFirst.err()).isEqualTo("flags: Unknown options: '-e', 'production'\n"
+                + "Options go after the command's name: 'flags list -e production'\nTry 'flags --help'.\n");
+        assertThat(flags("--server", "http://my host", "show", "billing-v2").err())
+                .contains("Options go after the command's name: 'flags show --server 'http://my host' billing-v2'\n");
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);

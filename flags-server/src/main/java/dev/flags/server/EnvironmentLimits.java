@@ -69,7 +69,7 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         if (before == null && state.flags().size() >= maxFlags) {
             throw new ApiException(409, "environment full", "environment \"" + state.key() + "\" serves " + state.flags().size()
                     + " flags, the most an environment may (" + maxFlags + ", --max-flags-per-environment): archive flags no"
-                    + " code uses any more (flags stale lists them) before making another");
+                    + " code uses any more (flags stale lists them) first");
         }
         int growth = next.size() - (before == null ? 0 : before.size() + versionGrowth);
         if (growth > 0 && !onOffOnly) {

@@ -178,11 +178,24 @@ final class FlagPatch {
                         + " (rules " + named + "); name the rule by its index instead");
             }
             if (named.isEmpty()) {
-                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule named " + ref);
+                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule named " + ref + "; " + ruleList(f));
             }
             return named.get(0);
         }
         throw ApiException.badRequest("rule must be a rule's index (from 0) or its name, was " + ref);
+    }
+
+    /** @return the flag's rules by index and name, as a conflict names them to choose from (the first 20) */
+    private static String ruleList(Flag f) {
+        if (f.rules().isEmpty()) {
+            return "it has no rules";
+        }
+        List<String> rules = new ArrayList<>();
+        for (int i = 0; i < Math.min(f.rules().size(), 20); i++) {
+            String name = f.rules().get(i).name();
+            rules.add(i + " " + (name == null ? "(no name)" : "\"" + LogText.escape(name) + "\""));
+        }
+        return "its rules, by index: " + String.join(", ", rules) + (f.rules().size() > 20 ? ", ..." : "");
     }
 
     private static String describe(JsonNode ref) {

@@ -127,7 +127,8 @@ public final class Main implements Callable<Integer> {
     int maxSyncStreamsPerConnection;
 
     @Option(names = "--max-flags-per-environment", paramLabel = "N", defaultValue = "${env:FLAGS_MAX_FLAGS_PER_ENVIRONMENT:-10000}",
-            description = "Flags one environment may serve at once (archived ones not counted); one more is refused with 409"
+            description = "Flags one environment may serve at once (archived ones not counted), 1 to 1000000; one more is"
+                    + " refused with 409"
                     + " (env FLAGS_MAX_FLAGS_PER_ENVIRONMENT, default ${DEFAULT-VALUE}).")
     int maxFlagsPerEnvironment;
 
@@ -167,7 +168,7 @@ public final class Main implements Callable<Integer> {
         // service's log the message would drown in it.
         cli.setParameterExceptionHandler((e, arguments) -> {
             PrintWriter err = e.getCommandLine().getErr();
-            err.println("flags-server: " + e.getMessage() + fromEnvironment(e, arguments));
+            err.println("flags-server: " + e.getMessage() + valueSource(e, arguments));
             err.println("Try 'flags-server --help'.");
             return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
         });
@@ -186,17 +187,18 @@ public final class Main implements Callable<Integer> {
 
     /**
      * Names the environment variable a bad value came from: an option missing from the command line takes
-     * its value from the {@code ${env:...}} of its default. Empty if the value was typed on the command line
-     * or the exception is not about one option.
+     * its value from the {@code ${env:...}} of its default. A value typed on the command line gets its option's
+     * name, unless the message has it. Empty if the exception is not about one option.
      */
-    static String fromEnvironment(CommandLine.ParameterException e, String[] arguments) {
+    static String valueSource(CommandLine.ParameterException e, String[] arguments) {
         if (!(e.getArgSpec() instanceof CommandLine.Model.OptionSpec option)) {
             return "";
         }
         for (String argument : arguments) {
             for (String name : option.names()) {
                 if (argument.equals(name) || argument.startsWith(name + "=")) {
-                    return "";
+                    // Typed on the command line: named, unless picocli's own message already does.
+                    return e.getMessage() != null && e.getMessage().contains(name) ? "" : " (" + name + ")";
                 }
             }
         }

@@ -63,7 +63,7 @@ class EnvironmentLimitsTest {
 
             assertFull(api.put(ENV + "/flags/d", ADMIN, "{\"enabled\": true}"), "environment \"production\" serves 3 flags, the"
                     + " most an environment may (3, --max-flags-per-environment): archive flags no code uses any more (flags"
-                    + " stale lists them) before making another");
+                    + " stale lists them) first");
             assertThat(api.get(ENV, ADMIN).json().get("version").asLong()).as("nothing written").isEqualTo(version);
             assertThat(api.put(ENV + "/flags/c", ADMIN, "{\"enabled\": false, \"description\": \"still changeable\"}").status())
                     .as("a flag it serves is changed as ever").isEqualTo(200);

@@ -156,7 +156,8 @@ class ScheduleApiTest {
                     "in \"patch\": \"turnOn\" is not a patch operation; the operations are [addRegion, addRole, default, description, enabled,"
                             + " percentage, removeRegion, removeRole]");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
-                    "{\"percentage\": {\"rule\": \"us canary\", \"value\": 50}}")), 409, "flag \"billing-v2\" has no rule named \"us canary\"");
+                    "{\"percentage\": {\"rule\": \"us canary\", \"value\": 50}}")), 409,
+                    "flag \"billing-v2\" has no rule named \"us canary\"; its rules, by index: 0 \"eu canary\"");
             ApiClient.Response invalid = api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": 0, \"value\": 150}}"));
             assertThat(invalid.status()).as(invalid.body()).isEqualTo(422);

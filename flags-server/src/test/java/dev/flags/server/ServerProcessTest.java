@@ -439,7 +439,8 @@ class ServerProcessTest {
         assertOneLineAndTheHelp(interval);
         Run rate = runMain(Map.of(), "--usage-reports-per-second", "0", "--data-dir", data.toString());
         assertThat(rate.exitCode()).as(rate.output()).isEqualTo(2);
-        assertThat(rate.output()).startsWith("flags-server: usage reports per second must be between 1 and 1000000, was 0\n");
+        assertThat(rate.output()).as("typed, it is named").startsWith("flags-server: usage reports per second must be between 1 and"
+                + " 1000000, was 0 (--usage-reports-per-second)\n");
         assertOneLineAndTheHelp(rate);
         assertThat(data).as("nothing touched").doesNotExist();
     }
@@ -508,7 +509,8 @@ class ServerProcessTest {
                 "--data-dir", data.toString());
         assertThat(both.exitCode()).as(both.output()).isEqualTo(2);
         assertThat(both.output()).startsWith("flags-server: FLAGS_ADMIN_TOKEN is set while the bootstrap admin token is off:"
-                + " unset FLAGS_ADMIN_TOKEN, or turn the bootstrap admin token on\n").doesNotContain("operator-chosen");
+                + " unset FLAGS_ADMIN_TOKEN, or turn the bootstrap admin token on (--bootstrap-admin-token)\n")
+                .doesNotContain("operator-chosen");
         assertOneLineAndTheHelp(both);
         assertThat(data).as("nothing touched").doesNotExist();
 
