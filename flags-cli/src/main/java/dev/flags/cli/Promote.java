@@ -4,9 +4,12 @@ import static dev.flags.cli.FlagsCommand.EXIT_FAILED;
 import static dev.flags.cli.FlagsCommand.EXIT_OK;
 import static dev.flags.cli.FlagsCommand.oneLine;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
@@ -51,11 +54,18 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         Api api = o.api(spec);
         JsonNode source = api.call("GET", "/environments/" + Api.path(from) + "/flags/" + Api.path(flag), null, null);
         JsonNode target = current(api);
+        // Not served here, it may be archived: compared with its last document, which the promote restores.
+        JsonNode archived = target == null ? archivedHere(api) : null;
         ObjectNode document = ((ObjectNode) source.deepCopy()).without("version"); // the target's versions are its own
         String sourceVersion = "v" + source.path("version").asLong();
-        String targetVersion = target == null ? "new" : "v" + target.path("version").asLong();
+        String targetVersion = target != null ? "v" + target.path("version").asLong()
+                : archived != null ? "archived v" + archived.path("version").asLong() : "new";
+        JsonNode before = target != null ? target : archived != null ? archived : Api.JSON.createObjectNode().put("key", flag);
         // Every change, uncapped (a salt among them reshuffles every user's bucket): this is the review before a write.
-        List<String> changes = FlagChanges.all(target == null ? Api.JSON.createObjectNode().put("key", flag) : target, source);
+        List<String> changes = new ArrayList<>(FlagChanges.all(before, source));
+        if (archived != null) {
+            changes.add(0, "restored: archived here, served again");
+        }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (changes.isEmpty()) {
@@ -67,6 +77,11 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                 + targetVersion;
         if (dryRun) {
             print(out, heading, changes);
+            String full = refusalForSize(api, target, document);
+            if (full != null) {
+                err.println("flags: dry run: nothing written; the promote would be refused: " + full);
+                return EXIT_FAILED;
+            }
             err.println("flags: dry run: nothing written");
             return EXIT_OK;
         }
@@ -86,13 +101,59 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         }
         print(out, heading, changes); // only now: a refused write must not print what a done one does
         err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment) + "\" is now v"
-                + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\"");
+                + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\""
+                + (archived != null ? " (restored)" : ""));
         return EXIT_OK;
     }
 
     private static void print(PrintWriter out, String heading, List<String> changes) {
         out.println(heading);
         changes.forEach(line -> out.println("  " + line));
+    }
+
+    /** @return the flag's last document if it is archived in this environment, else null */
+    private JsonNode archivedHere(Api api) {
+        JsonNode list = api.call("GET", "/environments/" + Api.path(o.environment) + "/flags?archived=true", null, null);
+        for (JsonNode f : list.path("flags")) {
+            if (f.path("key").asText().equals(flag)) {
+                return f;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * What the environment's limits would refuse the write for (the server's {@code environment full}), as far as its
+     * answer tells: a flag more than it may serve, or more bytes (counted as the document's compact JSON, which is
+     * close to, not exactly, what the server counts); null if neither, or if the server does not say its limits.
+     */
+    private String refusalForSize(Api api, JsonNode target, ObjectNode document) {
+        JsonNode env = api.call("GET", "/environments/" + Api.path(o.environment), null, null);
+        JsonNode limits = env.path("limits");
+        if (!limits.isObject()) {
+            return null; // a server older than its limits
+        }
+        if (target == null && env.path("flags").asLong() >= limits.path("flags").asLong()) {
+            return "environment \"" + oneLine(o.environment) + "\" serves " + env.path("flags").asLong() + " flags, the most"
+                    + " it may (" + limits.path("flags").asLong() + "): archive flags no code uses any more (flags stale"
+                    + " lists them) first";
+        }
+        long growth = compactSize(document) - (target == null ? 0 : compactSize(((ObjectNode) target.deepCopy()).without("version")));
+        long bytes = env.path("bytes").asLong();
+        if (growth > 0 && bytes + growth > limits.path("bytes").asLong()) {
+            return "environment \"" + oneLine(o.environment) + "\" serves " + bytes + " bytes of flags and role grants; with"
+                    + " this flag it would serve about " + (bytes + growth) + ", more than the " + limits.path("bytes").asLong()
+                    + " it may";
+        }
+        return null;
+    }
+
+    private static long compactSize(JsonNode node) {
+        try {
+            return Api.JSON.writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(node).length;
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a JSON tree always writes", e);
+        }
     }
 
     /** The flag in this environment, or null if it is not served here (never made, or archived: a PUT restores it). */

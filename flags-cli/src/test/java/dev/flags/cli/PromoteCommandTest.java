@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.EnvironmentLimits;
 import dev.flags.server.FlagServer;
 import dev.flags.server.ServerConfig;
 import java.io.PrintWriter;
@@ -218,10 +219,36 @@ class PromoteCommandTest {
         send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
         send("DELETE", "/environments/production/flags/billing-v2", null);
 
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        assertThat(dry.exit()).as(dry.err()).isZero();
+        assertThat(dry.out()).as("compared with the archived document, not with nothing")
+                .startsWith("billing-v2: staging v2 -> production archived v2\n  restored: archived here, served again\n")
+                .contains("enabled: false \u2192 true").doesNotContain("key");
+
         Run run = promote("production", "billing-v2", "--from", "staging");
 
         assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.err()).endsWith("(restored)\n");
         assertThat(flag("production").get("enabled").asBoolean()).isTrue();
+    }
+
+    @Test
+    void aDryRunIntoAFullEnvironmentSaysThePromoteWouldBeRefused() throws Exception {
+        server.close();
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withEnvironmentLimits(new EnvironmentLimits(1, 16)));
+        send("PUT", "/environments/production/flags/other", "{\"enabled\": true}");
+
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+
+        assertThat(dry.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(dry.out()).startsWith("billing-v2: staging v2 -> production new\n");
+        assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; the promote would be refused: environment"
+                + " \"production\" serves 1 flags, the most it may (1): archive flags no code uses any more (flags stale"
+                + " lists them) first\n");
+        Run run = promote("production", "billing-v2", "--from", "staging");
+        assertThat(run.exit()).as("as the server refuses it").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(run.err()).contains("serves 1 flags, the most an environment may (1, --max-flags-per-environment)");
     }
 
     @Test
