@@ -201,6 +201,10 @@ public final class FlagServer implements AutoCloseable {
                             .mapToLong(limits::fullPercent).max().orElse(0));
             journal.state().environments().values().stream().filter(e -> !e.archived())
                     .forEach(e -> limits.overLimit(e).ifPresent(LOG::warn));
+            GrpcClientFaults.install();
+            metrics.register("flags_grpc_requests_refused_total", "Request messages the gRPC port refused for their bytes"
+                    + " (over 2 MiB, over it once decompressed, or not a valid message), in this process since it started;"
+                    + " each is logged at debug only.", "counter", GrpcClientFaults::refusedMessages);
             metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"
                     + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
             // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.

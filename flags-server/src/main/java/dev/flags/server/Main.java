@@ -1,14 +1,11 @@
 package dev.flags.server;
 
-import io.grpc.MethodDescriptor;
-import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.lang.reflect.Field;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Period;
 import java.time.format.DateTimeParseException;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -297,20 +294,6 @@ public final class Main implements Callable<Integer> {
     /** The logger of gRPC's HTTP/2 frame logger on the server (Netty, through SLF4J). */
     static final String GRPC_FRAMES = "io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler";
 
-    /*
-     * gRPC logs what a client got wrong as if it were the server's fault, with a stack trace, once per
-     * connection or message: a connection that fails (a port scanner, a plain HTTP/1 request) at INFO,
-     * a request message it refuses (over the 2 MiB limit, also once decompressed, or not a valid
-     * message) at WARN or ERROR. Anyone with a token could fill the log, so these are demoted to DEBUG.
-     * The loggers are held here because java.util.logging keeps its loggers only weakly: a collected
-     * one would come back without its filter.
-     */
-    private static final Logger GRPC_CONNECTIONS = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerTransport.connections");
-    /** Logs "Exception processing message" when the transport refuses a message (too large, a bad frame). */
-    private static final Logger GRPC_STREAMS = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerStream");
-    /** Logs "Exception while executing runnable" when a call's task throws, reading its request included. */
-    private static final Logger GRPC_CALLS = Logger.getLogger("io.grpc.internal.SerializingExecutor");
-
     /**
      * Sends java.util.logging, where gRPC logs, through SLF4J, so that --log-level and the log's format
      * apply to it too; else it writes its own lines to stderr, INFO included.
@@ -327,35 +310,6 @@ public final class Main implements Callable<Integer> {
             case "debug" -> Level.FINER;
             default -> Level.FINEST;
         });
-        GRPC_CONNECTIONS.setFilter(record -> {
-            if (record.getLevel().intValue() < Level.WARNING.intValue()) {
-                record.setLevel(Level.FINE);
-            }
-            return true;
-        });
-        // Only a status, which gRPC raises about the client's bytes: anything else is the server's own
-        // failure and keeps its level. The client is told (RESOURCE_EXHAUSTED for a message too large;
-        // UNKNOWN for one too large once decompressed, or unreadable, as gRPC answers those).
-        GRPC_STREAMS.setFilter(record -> {
-            if (record.getThrown() instanceof StatusRuntimeException) {
-                record.setLevel(Level.FINE);
-            }
-            return true;
-        });
-        GRPC_CALLS.setFilter(record -> {
-            if (isUnreadableRequest(record.getThrown())) {
-                record.setLevel(Level.FINE);
-            }
-            return true;
-        });
-    }
-
-    /**
-     * Whether gRPC threw this because it could not read a call's request message: a status raised while
-     * parsing it. Not a status the service threw, nor any other exception: those are the server's.
-     */
-    static boolean isUnreadableRequest(Throwable thrown) {
-        return thrown instanceof StatusRuntimeException && Arrays.stream(thrown.getStackTrace())
-                .anyMatch(f -> f.getClassName().equals(MethodDescriptor.class.getName()) && f.getMethodName().equals("parseRequest"));
+        // FlagServer.start then demotes what gRPC logs about a client's fault (GrpcClientFaults), at these levels.
     }
 }

@@ -100,10 +100,35 @@ class GrpcLoggingProcessTest {
             } finally {
                 channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
             }
+            // Not in the log, but counted: four refused messages a round (gRPC may count one just after answering).
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (refusedMessages(http) < 12 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertThat(refusedMessages(http)).isEqualTo(12);
             String log = child.stop();
             assertThat(log).contains("flag server ready").contains("flag server stopped")
                     .doesNotContain("Exception processing message").doesNotContain("Exception while executing runnable")
                     .doesNotContain("exceeds maximum size").doesNotContain("Invalid protobuf").doesNotContain("\tat ");
+        }
+    }
+
+    @Test
+    void atTheErrorLevelARefusedMessageIsStillCounted() throws Exception {
+        int http = freePort();
+        int grpc = freePort();
+        try (ServerChild child = start(http, grpc, "error")) {
+            awaitReady(http); // at this level, no "ready" line to wait for
+            String sdk = sdkToken(http);
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
+            try {
+                // gRPC logs it at WARN, which the error level does not build a record for unless told to.
+                assertThat(status(() -> FlagSyncGrpc.newBlockingStub(withToken(channel, sdk)).reportUsage(OVERSIZED_REPORT))
+                        .getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+            } finally {
+                channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+            }
+            assertThat(refusedMessages(http)).isEqualTo(1);
         }
     }
 
@@ -135,6 +160,26 @@ class GrpcLoggingProcessTest {
                 channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
             }
         }
+    }
+
+    private static void awaitReady(int http) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                if (new ApiClient(http).get("/readyz", null).status() == 200) {
+                    return;
+                }
+            } catch (UncheckedIOException notListeningYet) {
+                assertThat(System.nanoTime()).as("ready within a minute").isLessThan(deadline);
+            }
+            TimeUnit.MILLISECONDS.sleep(20); // nothing to await: the child logs nothing at this level
+        }
+    }
+
+    private static long refusedMessages(int http) {
+        return new ApiClient(http).get("/metrics", null).body().lines()
+                .filter(l -> l.startsWith("flags_grpc_requests_refused_total ")).mapToLong(l -> Long.parseLong(l.split(" ")[1]))
+                .findFirst().orElseThrow();
     }
 
     private static final String DEBUG_LINE = "\\d{4}-\\d\\d-\\d\\dT\\S+ \\[[^]]+\\] DEBUG ";

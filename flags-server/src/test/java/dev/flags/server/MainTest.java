@@ -42,11 +42,11 @@ class MainTest {
         } catch (StatusRuntimeException e) {
             unreadable = e;
         }
-        assertThat(Main.isUnreadableRequest(unreadable)).isTrue();
+        assertThat(GrpcClientFaults.isUnreadableRequest(unreadable)).isTrue();
         // A status thrown anywhere else, the service's own included, and any other exception are the server's.
-        assertThat(Main.isUnreadableRequest(Status.RESOURCE_EXHAUSTED.asRuntimeException())).isFalse();
-        assertThat(Main.isUnreadableRequest(new IllegalStateException("a bug"))).isFalse();
-        assertThat(Main.isUnreadableRequest(null)).isFalse();
+        assertThat(GrpcClientFaults.isUnreadableRequest(Status.RESOURCE_EXHAUSTED.asRuntimeException())).isFalse();
+        assertThat(GrpcClientFaults.isUnreadableRequest(new IllegalStateException("a bug"))).isFalse();
+        assertThat(GrpcClientFaults.isUnreadableRequest(null)).isFalse();
     }
 
     @Test
