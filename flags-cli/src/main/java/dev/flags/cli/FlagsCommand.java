@@ -21,12 +21,10 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -84,21 +82,18 @@ public final class FlagsCommand implements Callable<Integer> {
         // Bad usage (an unknown option, a missing parameter) gets the same "flags: " line as every other error and a
         // pointer to the help, not the whole usage text: in a script's log the message would drown in it.
         cli.setParameterExceptionHandler((e, arguments) -> {
-            err.println("flags: " + e.getMessage());
+            // A token typed with --token must not reach a terminal or a CI log through an echo of the command line.
+            List<String> secrets = tokenValues(arguments);
+            err.println("flags: " + masked(e.getMessage(), secrets));
             if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !unmatched.getUnmatched().isEmpty()) {
                 String typed = unmatched.getUnmatched().get(0);
-                Set<String> commands = e.getCommandLine().getSubcommands().keySet();
-                String command = Arrays.stream(arguments).filter(commands::contains).findFirst().orElse(null);
-                if (typed.startsWith("-") && command != null) {
-                    // Options given before the command's name ('flags -e production list'): say where they go.
-                    List<String> reordered = new ArrayList<>(List.of(arguments));
-                    reordered.remove(command);
-                    reordered.add(0, command);
-                    err.println("Options go after the command's name: 'flags " + String.join(" ",
-                            reordered.stream().map(FlagsCommand::shellWord).toList()) + "'");
+                String reordered = typed.startsWith("-") ? optionsAfterCommand(e.getCommandLine(), arguments, secrets) : null;
+                if (reordered != null) {
+                    err.println("Options go after the command's name: " + reordered);
                 } else if (!typed.startsWith("-")) {
                     // A near miss of a command name is worth a line (picocli's own suggestions are looser, or none).
-                    List<String> near = commands.stream().filter(c -> typoDistance(typed, c) <= 2).toList();
+                    List<String> near = e.getCommandLine().getSubcommands().keySet().stream()
+                            .filter(c -> typoDistance(typed, c) <= 2).toList();
                     if (!near.isEmpty()) {
                         err.println("Did you mean: " + String.join(", ", near) + "?");
                     }
@@ -116,6 +111,55 @@ public final class FlagsCommand implements Callable<Integer> {
             return EXIT_FAILED;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * The command line with options given before a command's name ('flags -e production tokens list') put after
+     * the whole of it ('flags tokens list -e production'), tokens masked; null if no command's name follows them.
+     */
+    static String optionsAfterCommand(CommandLine failed, String[] arguments, List<String> secrets) {
+        List<String> rest = new ArrayList<>(List.of(arguments));
+        List<String> path = new ArrayList<>(List.of(failed.getCommandSpec().qualifiedName().split(" ")));
+        path.subList(1, path.size()).forEach(rest::remove); // the commands picocli already took
+        CommandLine command = failed;
+        int at = -1;
+        for (int i = 0; i < rest.size() && at < 0; i++) {
+            if (command.getSubcommands().containsKey(rest.get(i)) && !rest.get(i).equals("help")) {
+                at = i;
+            }
+        }
+        if (at < 0) {
+            return null;
+        }
+        while (at < rest.size() && command.getSubcommands().containsKey(rest.get(at))) {
+            command = command.getSubcommands().get(rest.get(at));
+            path.add(rest.remove(at));
+        }
+        rest.replaceAll(word -> masked(word, secrets));
+        return String.join(" ", path) + (rest.isEmpty() ? "" : " " + String.join(" ", rest.stream().map(FlagsCommand::shellWord).toList()));
+    }
+
+    /** @return the values given to --token on this command line */
+    static List<String> tokenValues(String[] arguments) {
+        List<String> values = new ArrayList<>();
+        for (int i = 0; i < arguments.length; i++) {
+            if (arguments[i].equals("--token") && i + 1 < arguments.length) {
+                values.add(arguments[i + 1]);
+            } else if (arguments[i].startsWith("--token=")) {
+                values.add(arguments[i].substring("--token=".length()));
+            }
+        }
+        values.removeIf(String::isEmpty);
+        return values;
+    }
+
+    /** @return the text with every secret in it replaced by {@code ***} */
+    static String masked(String text, List<String> secrets) {
+        String shown = text;
+        for (String secret : secrets) {
+            shown = shown.replace(secret, "***");
+        }
+        return shown;
     }
 
     /** @return the word as a shell takes it back: as it is if plain, else in single quotes */
@@ -1203,6 +1247,9 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             if (expiresIn != null && expiresAt != null) {
                 throw new ParameterException(spec.commandLine(), "give --expires-in or --expires-at, not both");
+            }
+            if (userId != null && userId.isBlank()) {
+                throw new ParameterException(spec.commandLine(), "--user-id must not be empty or blank");
             }
             if (scope.equals("tester") && userId == null) {
                 throw new ParameterException(spec.commandLine(), "a tester token is for one user, the one whose roles it may"

@@ -124,8 +124,8 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
 
     /**
      * What the environment's limits would refuse the write for (the server's {@code environment full}), as far as its
-     * answer tells: a flag more than it may serve, or more bytes (counted as the document's compact JSON, which is
-     * close to, not exactly, what the server counts); null if neither, or if the server does not say its limits.
+     * answer tells: a flag more than it may serve, or more bytes (counted as the document's compact JSON, as the
+     * server counts its canonical JSON); null if neither, or if the server does not say its limits.
      */
     private String refusalForSize(Api api, JsonNode target, ObjectNode document) {
         JsonNode env = api.call("GET", "/environments/" + Api.path(o.environment), null, null);
@@ -138,7 +138,10 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                     + " it may (" + limits.path("flags").asLong() + "): archive flags no code uses any more (flags stale"
                     + " lists them) first";
         }
-        long growth = compactSize(document) - (target == null ? 0 : compactSize(((ObjectNode) target.deepCopy()).without("version")));
+        // As the server counts: a new flag whole, its version included (the environment's next); a changed one by what
+        // it grows, its version number aside.
+        long growth = target == null ? compactSize(document.deepCopy().put("version", env.path("version").asLong() + 1))
+                : compactSize(document) - compactSize(((ObjectNode) target.deepCopy()).without("version"));
         long bytes = env.path("bytes").asLong();
         if (growth > 0 && bytes + growth > limits.path("bytes").asLong()) {
             return "environment \"" + oneLine(o.environment) + "\" serves " + bytes + " bytes of flags and role grants; with"

@@ -126,6 +126,9 @@ class FlagsCommandTest {
         assertThat(noUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noUser.err()).startsWith("flags: a tester token is for one user, the one whose roles it may grant and revoke:"
                 + " give --user-id\n");
+        Run emptyUser = flags("tokens", "create", "tess", at, admin, "--scope", "tester", "-e", "production", "--user-id", " ");
+        assertThat(emptyUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(emptyUser.err()).startsWith("flags: --user-id must not be empty or blank\n");
         Run noEnv = flags("tokens", "create", "app", at, admin, "--scope", "sdk");
         assertThat(noEnv.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noEnv.err()).startsWith("flags: an sdk token is for exactly one environment: give it with -e, once (was given"
@@ -464,9 +467,20 @@ class FlagsCommandTest {
         Run optionsFirst = flags("-e", "production", "list");
         assertThat(optionsFirst.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(optionsFirst.err()).isEqualTo("flags: Unknown options: '-e', 'production'\n"
-                + "Options go after the command's name: 'flags list -e production'\nTry 'flags --help'.\n");
+                + "Options go after the command's name: flags list -e production\nTry 'flags --help'.\n");
         assertThat(flags("--server", "http://my host", "show", "billing-v2").err())
-                .contains("Options go after the command's name: 'flags show --server 'http://my host' billing-v2'\n");
+                .contains("Options go after the command's name: flags show --server 'http://my host' billing-v2\n");
+        assertThat(flags("-e", "staging", "tokens", "list").err()).as("after the whole command path")
+                .contains("Options go after the command's name: flags tokens list -e staging\n");
+        assertThat(flags("tokens", "-e", "staging", "list").err())
+                .contains("Options go after the command's name: flags tokens list -e staging\n");
+        Run secret = flags("--token", "a-secret-token-value-0123", "list");
+        assertThat(secret.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(secret.err()).as("a token is never echoed").doesNotContain("a-secret-token-value-0123")
+                .isEqualTo("flags: Unknown options: '--token', '***'\nOptions go after the command's name: flags list --token"
+                        + " '***'\nTry 'flags --help'.\n");
+        assertThat(flags("--token=a-secret-token-value-0123", "list").err()).doesNotContain("a-secret-token-value-0123")
+                .contains("name: flags list '--token=***'\n");
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);

@@ -233,6 +233,42 @@ class PromoteCommandTest {
     }
 
     @Test
+    void aDryRunCountsTheBytesOfANewFlagExactlyAsTheServerDoes() throws Exception {
+        server.close();
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withEnvironmentLimits(new EnvironmentLimits(100, 1)));
+        send("POST", "/environments", "{\"key\": \"scratch\"}");
+        assertThat(promote("scratch", "billing-v2", "--from", "staging").exit()).isZero();
+        long size = send("GET", "/environments/scratch", null).get("bytes").asLong(); // the flag, at a one-digit version
+
+        fillProduction((1 << 20) - size + 1); // one byte too few left
+        Run short1 = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        assertThat(short1.exit()).as(short1.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(short1.err()).contains("with this flag it would serve about " + ((1 << 20) + 1) + ", more than the 1048576");
+
+        fillProduction((1 << 20) - size); // just enough
+        Run fits = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        assertThat(fits.exit()).as(fits.err()).isZero();
+        Run real = promote("production", "billing-v2", "--from", "staging");
+        assertThat(real.exit()).as(real.err()).isZero();
+        assertThat(send("GET", "/environments/production", null).get("bytes").asLong()).isEqualTo(1 << 20);
+    }
+
+    /** Makes production serve exactly {@code bytes}: one flag of 500-character user ids, and one id to make up the rest. */
+    private void fillProduction(long bytes) throws Exception {
+        int ids = (int) ((bytes - 400) / 503);
+        String full = java.util.stream.IntStream.range(0, ids).mapToObj(i -> "\"" + String.format("u%04d", i) + "x".repeat(495) + "\"")
+                .collect(java.util.stream.Collectors.joining(","));
+        int tail = 300;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            send("PUT", "/environments/production/flags/filler", "{\"enabled\":true,\"targets\":[{\"userIds\":[" + full + ",\""
+                    + "t".repeat(tail) + "\"]}]}");
+            tail += (int) (bytes - send("GET", "/environments/production", null).get("bytes").asLong());
+        }
+        assertThat(send("GET", "/environments/production", null).get("bytes").asLong()).isEqualTo(bytes);
+    }
+
+    @Test
     void aDryRunIntoAFullEnvironmentSaysThePromoteWouldBeRefused() throws Exception {
         server.close();
         server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
