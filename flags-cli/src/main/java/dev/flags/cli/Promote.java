@@ -134,9 +134,10 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
             return null; // a server older than its limits
         }
         if (target == null && env.path("flags").asLong() >= limits.path("flags").asLong()) {
-            return "environment \"" + oneLine(o.environment) + "\" serves " + env.path("flags").asLong() + " flags, the most"
-                    + " it may (" + limits.path("flags").asLong() + "): archive flags no code uses any more (flags stale"
-                    + " lists them) first";
+            long flags = env.path("flags").asLong();
+            return "environment \"" + oneLine(o.environment) + "\" serves " + flags + (flags == 1 ? " flag" : " flags")
+                    + "; an environment may serve at most " + limits.path("flags").asLong() + ": archive flags no code uses"
+                    + " any more (flags stale lists them) first";
         }
         // As the server counts: a new flag whole, its version included (the environment's next); a changed one by what
         // it grows, its version number aside.

@@ -280,11 +280,11 @@ class PromoteCommandTest {
         assertThat(dry.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(dry.out()).startsWith("billing-v2: staging v2 -> production new\n");
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; the promote would be refused: environment"
-                + " \"production\" serves 1 flags, the most it may (1): archive flags no code uses any more (flags stale"
+                + " \"production\" serves 1 flag; an environment may serve at most 1: archive flags no code uses any more (flags stale"
                 + " lists them) first\n");
         Run run = promote("production", "billing-v2", "--from", "staging");
         assertThat(run.exit()).as("as the server refuses it").isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(run.err()).contains("serves 1 flags, the most an environment may (1, --max-flags-per-environment)");
+        assertThat(run.err()).contains("serves 1 flag; an environment may serve at most 1 (--max-flags-per-environment)");
     }
 
     @Test

@@ -3,6 +3,8 @@ package dev.flags.server;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -67,13 +69,14 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
     void checkFlag(EnvironmentState state, String key, CanonicalJson next, int versionGrowth, boolean onOffOnly) {
         CanonicalJson before = state.flags().get(key);
         if (before == null && state.flags().size() >= maxFlags) {
-            throw new ApiException(409, "environment full", "environment \"" + state.key() + "\" serves " + state.flags().size()
-                    + " flags, the most an environment may (" + maxFlags + ", --max-flags-per-environment): archive flags no"
+            throw new ApiException(409, "environment full", "environment \"" + state.key() + "\" serves " + flags(state.flags().size())
+                    + "; an environment may serve at most " + maxFlags + " (--max-flags-per-environment): archive flags no"
                     + " code uses any more (flags stale lists them) first");
         }
         int growth = next.size() - (before == null ? 0 : before.size() + versionGrowth);
         if (growth > 0 && !onOffOnly) {
-            requireRoom(state, growth, "flag \"" + key + "\" (" + next.size() + " bytes)");
+            requireRoom(state, growth, "flag \"" + key + "\" (" + next.size() + " bytes"
+                    + (before == null ? ", new)" : ", " + growth + " more than now)"));
         }
     }
 
@@ -96,11 +99,12 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
     void checkClone(EnvironmentState source, String key) {
         long bytes = 0;
         for (CanonicalJson flag : source.flags().values()) {
-            bytes += flag.size();
+            // The copy is at version 1, whatever the source's version number: counted as it will be.
+            bytes += flag.size() - (Long.toString(flag.toJsonNode().path("version").asLong(1)).length() - 1);
         }
         if (source.flags().size() > maxFlags || bytes > maxBytes()) {
-            throw new ApiException(409, "environment full", "environment \"" + key + "\" would serve " + source.flags().size()
-                    + " flags of " + bytes + " bytes, copied from \"" + source.key() + "\": more than an environment may ("
+            throw new ApiException(409, "environment full", "environment \"" + key + "\" would serve " + flags(source.flags().size())
+                    + " of " + bytes + " bytes, copied from \"" + source.key() + "\": more than an environment may ("
                     + maxFlags + " flags, --max-flags-per-environment; " + maxBytes() + " bytes, --max-environment-mib):"
                     + " archive flags no code uses any more in \"" + source.key() + "\" first, or make an empty"
                     + " environment and promote the flags it needs");
@@ -134,13 +138,25 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
      */
     public Optional<String> overLimit(EnvironmentState state) {
         long bytes = servedBytes(state);
-        if (state.flags().size() <= maxFlags && bytes <= maxBytes()) {
+        List<String> past = new ArrayList<>();
+        if (state.flags().size() > maxFlags) {
+            past.add("it serves " + flags(state.flags().size()) + ", more than the " + maxFlags + " it may"
+                    + " (--max-flags-per-environment), and takes no new flag until it serves fewer than " + maxFlags);
+        }
+        if (bytes > maxBytes()) {
+            past.add("it serves " + bytes + " bytes, more than the " + maxBytes() + " it may (--max-environment-mib), and"
+                    + " takes no change that makes it larger until it is within them");
+        }
+        if (past.isEmpty()) {
             return Optional.empty();
         }
-        return Optional.of("environment \"" + state.key() + "\" serves " + state.flags().size() + " flags of " + bytes
-                + " bytes, past the limits (" + maxFlags + " flags, --max-flags-per-environment; " + maxBytes()
-                + " bytes, --max-environment-mib): it takes no new flag or growth until it is within them again;"
-                + " turning flags on or off, and shrinking, still work");
+        return Optional.of("environment \"" + state.key() + "\" is past its limits: " + String.join("; ", past)
+                + ". Turning flags on or off, and shrinking, still work");
+    }
+
+    /** @return "1 flag", "2 flags" */
+    static String flags(long count) {
+        return count + (count == 1 ? " flag" : " flags");
     }
 
     /** @return the environment's served flags and role grants, in UTF-8 bytes */

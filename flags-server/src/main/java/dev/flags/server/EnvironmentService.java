@@ -11,12 +11,16 @@ import dev.flags.server.journal.JournalEntry;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Thread-safe. Environments: list, create (empty or as a clone of another), archive. Creating and
  * archiving need an admin token; listing shows only what the token may read.
  */
 public final class EnvironmentService {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EnvironmentService.class);
 
     private final Journal journal;
     private final ChangeWriter writer;
@@ -117,6 +121,8 @@ public final class EnvironmentService {
             payload.put("reason", Keys.comment(comment));
         }
         writer.append(Change.of(EntryType.ENVIRONMENT_RESTORED, key, p.actor(), payload).withComment(comment));
-        return journal.state().environment(key).orElseThrow();
+        EnvironmentState restored = journal.state().environment(key).orElseThrow();
+        limits.overLimit(restored).ifPresent(LOG::warn); // as at a start: it takes changes again, not all of them
+        return restored;
     }
 }

@@ -161,7 +161,7 @@ final class FlagPatch {
         if (ref != null && ref.isIntegralNumber()) {
             int i = ref.asInt();
             if (i < 0 || i >= f.rules().size()) {
-                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule " + i + "; it has " + f.rules().size() + " rules");
+                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule " + i + "; " + ruleList(f));
             }
             return i;
         }

@@ -196,7 +196,8 @@ public final class FlagServer implements AutoCloseable {
             EnvironmentLimits limits = config.environmentLimits();
             metrics.register("flags_environment_full_percent", "How full the fullest environment that takes changes is: the"
                     + " larger of its share of --max-flags-per-environment and of --max-environment-mib, in percent (over 100"
-                    + " once a limit was set below what it serves). Past 100 it takes no new flag or growth.", "gauge",
+                    + " once a limit was set below what it serves). At 100 and over, it takes no new flag (the flag limit) or no"
+                    + " change that makes it larger (the size limit).", "gauge",
                     () -> journal.state().environments().values().stream().filter(e -> !e.archived())
                             .mapToLong(limits::fullPercent).max().orElse(0));
             journal.state().environments().values().stream().filter(e -> !e.archived())
@@ -247,9 +248,9 @@ public final class FlagServer implements AutoCloseable {
             throw e;
         }
         ready.set(true);
-        LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} flags and {} MiB",
+        LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB",
                 config.bindAddress(), httpPort(), config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "",
-                config.dataDir().toAbsolutePath(), config.environmentLimits().maxFlags(),
+                config.dataDir().toAbsolutePath(), EnvironmentLimits.flags(config.environmentLimits().maxFlags()),
                 config.environmentLimits().maxMebibytes());
         String plaintext = plaintextWarning(config);
         if (plaintext != null) {

@@ -260,7 +260,7 @@ class AdminApiTest {
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 150}}"), 422, "must be between 0 and 100, was 150");
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 1e400}}"), 400,
                 "percentage.value must be a number from 0 to 100, was too large a number");
-        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 7, \"value\": 5}}"), 409, "has no rule 7");
+        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 7, \"value\": 5}}"), 409, "has no rule 7; its rules, by index: 0 ");
         assertProblem(api.patch(path, ADMIN, "{\"explode\": true}"), 400, "is not a patch operation");
         assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"qa\", \"typo\": 1}}"), 400,
                 "addRole has an unknown field \"typo\"");

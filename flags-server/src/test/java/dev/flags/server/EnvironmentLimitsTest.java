@@ -61,9 +61,9 @@ class EnvironmentLimitsTest {
             }
             long version = api.get(ENV, ADMIN).json().get("version").asLong();
 
-            assertFull(api.put(ENV + "/flags/d", ADMIN, "{\"enabled\": true}"), "environment \"production\" serves 3 flags, the"
-                    + " most an environment may (3, --max-flags-per-environment): archive flags no code uses any more (flags"
-                    + " stale lists them) first");
+            assertFull(api.put(ENV + "/flags/d", ADMIN, "{\"enabled\": true}"), "environment \"production\" serves 3 flags; an"
+                    + " environment may serve at most 3 (--max-flags-per-environment): archive flags no code uses any more"
+                    + " (flags stale lists them) first");
             assertThat(api.get(ENV, ADMIN).json().get("version").asLong()).as("nothing written").isEqualTo(version);
             assertThat(api.put(ENV + "/flags/c", ADMIN, "{\"enabled\": false, \"description\": \"still changeable\"}").status())
                     .as("a flag it serves is changed as ever").isEqualTo(200);
@@ -184,13 +184,55 @@ class EnvironmentLimitsTest {
         int http = ServerChild.freePort();
         try (ServerChild child = ServerChild.start(List.of(), Map.of("FLAGS_MAX_FLAGS_PER_ENVIRONMENT", "2"), data, http,
                 ServerChild.freePort(), ADMIN)) {
-            String warning = child.awaitLine("past the limits");
-            assertThat(warning).contains("WARN").contains("environment \"production\" serves 3 flags of ")
-                    .contains("(2 flags, --max-flags-per-environment; 16777216 bytes, --max-environment-mib)")
-                    .contains("turning flags on or off, and shrinking, still work");
+            String warning = child.awaitLine("is past its limits");
+            assertThat(warning).contains("WARN").endsWith("environment \"production\" is past its limits: it serves 3 flags,"
+                    + " more than the 2 it may (--max-flags-per-environment), and takes no new flag until it serves fewer than 2."
+                    + " Turning flags on or off, and shrinking, still work");
             assertThat(child.awaitLine("flag server ready")).contains("an environment serves at most 2 flags and 16 MiB");
-            assertThat(new ApiClient(http).get("/metrics", null).body()).contains("\nflags_environment_full_percent 150\n");
+            ApiClient api = new ApiClient(http);
+            assertThat(api.get("/metrics", null).body()).contains("\nflags_environment_full_percent 150\n");
+            // Restored, it takes changes again, but not all: said as at a start.
+            assertThat(api.delete(ENV, ADMIN).status()).isEqualTo(200);
+            assertThat(api.post(ENV + "/restore", ADMIN, null).status()).isEqualTo(200);
+            assertThat(child.awaitLine("is past its limits")).contains("WARN").contains("it serves 3 flags");
         }
+    }
+
+    @Test
+    void aCloneIsCountedAtTheVersionItWillHave() throws Exception {
+        try (FlagServer server = start(new EnvironmentLimits(100, 2))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            while (api.get(ENV, ADMIN).json().get("version").asLong() < 12) {
+                assertThat(api.put(ENV + "/flags/switch", ADMIN, "{\"enabled\": " + (api.get(ENV, ADMIN).json().get("version").asLong() % 2 == 0)
+                        + "}").status()).isBetween(200, 201);
+            }
+            // Two-digit versions everywhere, one byte each more than the clone's version 1: filled to the limit plus 3.
+            assertThat(api.put(ENV + "/flags/filler-a", ADMIN, fillerOf(1000, 300)).status()).isEqualTo(201);
+            long target = (1 << 20) + 3;
+            int ids = (int) ((target - api.get(ENV, ADMIN).json().get("bytes").asLong() - 400) / 503);
+            int tail = 300;
+            for (int attempt = 0; attempt < 3; attempt++) {
+                assertThat(api.put(ENV + "/flags/filler-b", ADMIN, fillerOf(ids, tail)).status()).isBetween(200, 201);
+                tail += (int) (target - api.get(ENV, ADMIN).json().get("bytes").asLong());
+            }
+            assertThat(api.get(ENV, ADMIN).json().get("bytes").asLong()).isEqualTo(target);
+            for (String flag : new String[] {"switch", "filler-a", "filler-b"}) {
+                assertThat(api.get(ENV + "/flags/" + flag, ADMIN).json().get("version").asLong()).isBetween(10L, 99L);
+            }
+        }
+        try (FlagServer server = start(new EnvironmentLimits(100, 1))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            ApiClient.Response clone = api.post("/api/v1/environments", ADMIN, "{\"key\": \"copy\", \"cloneFrom\": \"production\"}");
+            assertThat(clone.status()).as("1 MiB + 2 bytes here, exactly 1 MiB as a clone: " + clone.body()).isEqualTo(201);
+            assertThat(api.get("/api/v1/environments/copy", ADMIN).json().get("bytes").asLong()).isEqualTo(1 << 20);
+        }
+    }
+
+    /** A flag of {@code ids} user ids of 500 characters, and one of {@code tail} characters. */
+    private static String fillerOf(int ids, int tail) {
+        String all = IntStream.range(0, ids).mapToObj(i -> "\"" + String.format("u%04d", i) + "x".repeat(495) + "\"")
+                .collect(Collectors.joining(","));
+        return "{\"enabled\":true,\"targets\":[{\"userIds\":[" + all + ",\"" + "t".repeat(tail) + "\"]}]}";
     }
 
     @Test

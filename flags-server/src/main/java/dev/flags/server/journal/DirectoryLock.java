@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.function.Function;
 
 /**
@@ -69,7 +70,7 @@ final class DirectoryLock implements AutoCloseable {
                     + " server or a journal tool: stop the other one (stop the server before a journal tool's verify or"
                     + " repair), or point this one at another directory");
         }
-        byte[] info = ("pid " + ProcessHandle.current().pid() + " since " + Instant.now() + "\n")
+        byte[] info = ("pid " + ProcessHandle.current().pid() + " since " + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "\n")
                 .getBytes(StandardCharsets.UTF_8);
         channel.truncate(0);
         channel.write(ByteBuffer.wrap(info), 0);
