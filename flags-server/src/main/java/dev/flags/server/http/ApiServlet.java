@@ -230,9 +230,8 @@ public final class ApiServlet extends HttpServlet {
                 QueryParameters.requireOnly(req, COMMENT);
                 // The comment comes as for the archive (DELETE) it undoes, or in a body as other POSTs take it.
                 String inBody = null;
-                long length = req.getContentLengthLong(); // -1: chunked, so a body may come
-                if (length > 0 || (length < 0 && req.getContentType() != null)) {
-                    JsonNode body = body(req);
+                JsonNode body = optionalBody(req); // none, an empty one too (curl -X POST -H 'Content-Type: ...')
+                if (body != null) {
                     rejectUnknown(body, Set.of("comment"));
                     inBody = text(body, "comment", false);
                 }
@@ -806,7 +805,6 @@ public final class ApiServlet extends HttpServlet {
         return parsed(bytes);
     }
 
-    /** The body of a request whose body is optional: null when there is none, else as {@link #body}. */
     /**
      * Refuses a body where the endpoint reads none: {@code {"unusedFor": "P7D"}} on a flag's DELETE would
      * otherwise be ignored, the flag archived unguarded, and a comment in it lost.
@@ -818,6 +816,7 @@ public final class ApiServlet extends HttpServlet {
         }
     }
 
+    /** The body of a request whose body is optional: null when there is none (or it is empty), else as {@link #body}. */
     private static JsonNode optionalBody(HttpServletRequest req) throws IOException {
         byte[] bytes = bodyBytes(req);
         if (bytes.length == 0) {
