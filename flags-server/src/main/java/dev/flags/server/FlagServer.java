@@ -402,7 +402,7 @@ public final class FlagServer implements AutoCloseable {
         try {
             return builder.build().start();
         } catch (IOException e) {
-            throw new IOException("cannot listen on " + config.bindAddress() + ":" + config.grpcPort() + " for gRPC: " + e.getMessage(), e);
+            throw new IOException(cannotListen(config.grpcPort(), "gRPC", "--grpc-port", e), e);
         }
     }
 
@@ -461,9 +461,22 @@ public final class FlagServer implements AutoCloseable {
         try {
             server.start();
         } catch (RuntimeException e) {
-            throw new IOException("cannot listen on " + config.bindAddress() + ":" + config.httpPort() + " for HTTP: " + e.getMessage(), e);
+            throw new IOException(cannotListen(config.httpPort(), "HTTP", "--http-port", e), e);
         }
         return server;
+    }
+
+    /** Why a port could not be opened; for a port in use (the usual case), what to do. */
+    private String cannotListen(int port, String what, String option, Exception e) {
+        String prefix = "cannot listen on " + config.bindAddress() + ":" + port + " for " + what + ": ";
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            // A BindException from the JDK (Undertow); Netty's native transport (gRPC) only says so in its message.
+            if (String.valueOf(cause.getMessage()).contains("Address already in use")) {
+                return prefix + "the port is in use by another process (another flag server?): stop that one, or give another "
+                        + option;
+            }
+        }
+        return prefix + e.getMessage();
     }
 
     /** @return the port the HTTP API listens on */

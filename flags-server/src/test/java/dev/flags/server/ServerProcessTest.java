@@ -354,8 +354,16 @@ class ServerProcessTest {
                 child.reader().join(10_000);
                 assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
                 assertThat(String.join("\n", child.log()))
-                        .contains("flags-server: cannot start: cannot listen on 127.0.0.1:" + port + " for HTTP")
+                        .contains("flags-server: cannot start: cannot listen on 127.0.0.1:" + port + " for HTTP: the port is in use"
+                                + " by another process (another flag server?): stop that one, or give another --http-port")
                         .doesNotContain("\tat ");
+            }
+            try (ServerChild child = start(dir.resolve("busy-grpc"), freePort(), port, ServerFixture.ADMIN)) {
+                assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+                child.reader().join(10_000);
+                assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
+                assertThat(String.join("\n", child.log())).contains("for gRPC: the port is in use by another process (another"
+                        + " flag server?): stop that one, or give another --grpc-port").doesNotContain("\tat ");
             }
         }
         Path inTheWay = Files.writeString(dir.resolve("a-file"), "not a directory");
