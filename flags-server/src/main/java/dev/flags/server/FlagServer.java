@@ -158,7 +158,9 @@ public final class FlagServer implements AutoCloseable {
                     + " failed), since it started.", "counter", schedules::failedCount);
             AtomicReference<TokenService> tokenService = new AtomicReference<>(); // the expiry thread's, once made below
             expiry = new TokenExpiry(clock, id -> {
-                broadcaster.tokenExpired(id);
+                if (!id.equals(TokenService.ADMIN_ACCESS_CHECK)) { // not a token: nothing of it to close
+                    broadcaster.tokenExpired(id);
+                }
                 TokenService service = tokenService.get();
                 if (service != null) {
                     service.expired(id);

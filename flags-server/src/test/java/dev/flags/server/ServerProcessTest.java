@@ -575,6 +575,22 @@ class ServerProcessTest {
         }
     }
 
+    @Test
+    void withTheBootstrapTokenOffTheEndOfAdminAccessIsWarnedWhenItComesWithin30DaysWithoutARestart() throws Exception {
+        Path data = dir.resolve("monthly-admin");
+        try (FlagServer server = FlagServer.start(ServerFixture.config(data))) {
+            assertThat(new ApiClient(server.httpPort()).post("/api/v1/tokens", ServerFixture.ADMIN, "{\"name\": \"monthly\","
+                    + " \"scope\": \"admin\", \"expiresIn\": \"P30DT3S\"}").status()).isEqualTo(201);
+        }
+        try (ServerChild child = start(List.of(), Map.of("FLAGS_BOOTSTRAP_ADMIN_TOKEN", "off"), data, freePort(), freePort(), null)) {
+            assertThat(child.awaitLine("every admin token that may act expires, the last at")).as("30 days and 3 s off")
+                    .contains(" INFO ");
+            child.awaitLine("flag server ready");
+            assertThat(child.awaitLine("every admin token that may act expires, the last at")).as("3 s later, 30 days off")
+                    .contains(" WARN ").contains("Make an admin token without an expiry");
+        }
+    }
+
     private static long adminAccessExpiresIn(ApiClient api) {
         return api.get("/metrics", null).body().lines().filter(l -> l.startsWith("flags_admin_access_expires_in_seconds "))
                 .mapToLong(l -> Long.parseLong(l.substring(l.indexOf(' ') + 1))).findFirst().orElseThrow();

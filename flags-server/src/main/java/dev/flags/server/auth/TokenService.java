@@ -83,6 +83,11 @@ public final class TokenService implements Authenticator {
      * gauge {@code flags_admin_access_expires_in_seconds} is what to alert on.
      */
     private static final Duration ADMIN_ACCESS_WARNING = Duration.ofDays(30);
+    /**
+     * What the {@link TokenExpiry} is given, in place of a token's id (those start with {@code tok-}), to tell
+     * {@link #expired(String)} that the end of all admin access has come within {@link #ADMIN_ACCESS_WARNING}.
+     */
+    public static final String ADMIN_ACCESS_CHECK = "admin-access-check";
     /** How many journal entries one read takes when looking for tokens' creations. */
     private static final int SCAN_PAGE = 1_000;
 
@@ -494,8 +499,8 @@ public final class TokenService implements Authenticator {
     /**
      * With the bootstrap admin token off, says in the log when every admin token that may act expires, and when the
      * last of them does: then nobody can manage the server from that time on, and it does not start again. A WARN
-     * when that is within 30 days, an INFO when it is further off. Nothing with it on, or while some admin token
-     * never expires.
+     * when that is within 30 days, an INFO when it is further off (and it is looked at again once it is within 30
+     * days). Nothing with it on, or while some admin token never expires.
      */
     public void warnIfAdminAccessEnds() {
         if (bootstrapHash != null) {
@@ -509,6 +514,10 @@ public final class TokenService implements Authenticator {
                 LOG.warn(line, end);
             } else {
                 LOG.info(line, end); // far off: the gauge flags_admin_access_expires_in_seconds is what to alert on
+                if (expiry != null) {
+                    // Looked at again once it is near, restart or no: then a WARN, unless admin access changed.
+                    expiry.schedule(ADMIN_ACCESS_CHECK, end.minus(ADMIN_ACCESS_WARNING));
+                }
             }
         });
     }
@@ -522,6 +531,10 @@ public final class TokenService implements Authenticator {
      */
     public void expired(String tokenId) {
         if (bootstrapHash != null) {
+            return;
+        }
+        if (tokenId.equals(ADMIN_ACCESS_CHECK)) {
+            warnIfAdminAccessEnds(); // the end of all admin access is near now, unless it moved
             return;
         }
         Principal admin = list().stream().filter(p -> p.tokenId().equals(tokenId) && p.scope() == Scope.ADMIN).findFirst()
