@@ -116,7 +116,8 @@ public final class FlagServer implements AutoCloseable {
         createOwnerOnly(config.dataDir().resolve("journal"));
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
-        FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal")).clock(clock);
+        FileJournal.Builder journalBuilder = FileJournal.builder(config.dataDir().resolve("journal")).clock(clock)
+                .holder("flags-server");
         if (config.journalRetention() != null) {
             journalBuilder.retention(config.journalRetention());
         }

@@ -250,7 +250,8 @@ class ServerProcessTest {
                 assertThat(second.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
                 second.reader().join(10_000);
                 assertThat(second.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
-                assertThat(String.join("\n", second.log())).contains("locked by another process");
+                assertThat(String.join("\n", second.log())).contains("locked by another process (pid " + ProcessHandle.current().pid()
+                        + ", flags-server, since ");
             }
             assertThat(contents(data)).isEqualTo(before);
             assertThat(first.isReady()).isTrue();

@@ -37,9 +37,10 @@ final class DirectoryLock implements AutoCloseable {
     /**
      * Takes the lock, creating the directory if needed.
      *
+     * @param holder what holds it, as a process refused the lock is told ("flags-server", "journal tool verify")
      * @throws JournalLockedException if another journal holds it
      */
-    static DirectoryLock acquire(Path dir) throws IOException {
+    static DirectoryLock acquire(Path dir, String holder) throws IOException {
         Files.createDirectories(dir);
         Path file = dir.resolve(FILE_NAME);
         FileChannel channel;
@@ -70,7 +71,8 @@ final class DirectoryLock implements AutoCloseable {
                     + " server or a journal tool: stop the other one (stop the server before a journal tool's verify or"
                     + " repair), or point this one at another directory");
         }
-        byte[] info = ("pid " + ProcessHandle.current().pid() + " since " + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "\n")
+        byte[] info = ("pid " + ProcessHandle.current().pid() + ", " + holder + ", since "
+                + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "\n")
                 .getBytes(StandardCharsets.UTF_8);
         channel.truncate(0);
         channel.write(ByteBuffer.wrap(info), 0);

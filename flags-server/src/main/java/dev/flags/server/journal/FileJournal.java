@@ -128,7 +128,7 @@ public final class FileJournal implements Journal {
         this.checkpointsToKeep = b.checkpointsToKeep;
         this.retention = b.retention;
         this.hooks = b.hooks;
-        this.directoryLock = DirectoryLock.acquire(dir);
+        this.directoryLock = DirectoryLock.acquire(dir, b.holder);
         try {
             Recovery.Result r = Recovery.run(dir);
             List<Recovery.SegmentInfo> segs = new ArrayList<>(r.segments());
@@ -1055,6 +1055,7 @@ public final class FileJournal implements Journal {
         private int maxActorLength = 256;
         private int maxCommentLength = 2048;
         private Hooks hooks = Hooks.NONE;
+        private String holder = "a journal";
 
         private Builder(Path directory) {
             this.directory = Objects.requireNonNull(directory, "directory");
@@ -1069,6 +1070,22 @@ public final class FileJournal implements Journal {
          */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Names what holds the journal open, as a process refused its lock is told ("locked by another process
+         * (pid 4242, flags-server, since ...)"): the server, or a tool.
+         *
+         * @param name a short name, on one line
+         * @return this builder
+         * @throws IllegalArgumentException if name is blank or has a control character
+         */
+        public Builder holder(String name) {
+            if (name == null || name.isBlank() || name.chars().anyMatch(Character::isISOControl)) {
+                throw new IllegalArgumentException("holder must be a name on one line, was " + name);
+            }
+            this.holder = name;
             return this;
         }
 

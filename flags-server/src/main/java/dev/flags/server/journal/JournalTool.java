@@ -165,7 +165,7 @@ public final class JournalTool implements Callable<Integer> {
                 return USAGE;
             }
             warnIfNotTheOwner(dir, spec.commandLine().getErr());
-            try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
+            try (DirectoryLock lock = DirectoryLock.acquire(dir, "journal tool verify")) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 report.lines().forEach(out::println);
                 return summarize(out, report);
@@ -233,7 +233,7 @@ public final class JournalTool implements Callable<Integer> {
                 return USAGE;
             }
             warnIfNotTheOwner(dir, err);
-            try (DirectoryLock lock = DirectoryLock.acquire(dir)) {
+            try (DirectoryLock lock = DirectoryLock.acquire(dir, "journal tool repair")) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 report.lines().forEach(out::println);
                 if (!report.newerFormat().isEmpty()) {

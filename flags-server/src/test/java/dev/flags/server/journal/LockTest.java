@@ -38,6 +38,17 @@ class LockTest {
     }
 
     @Test
+    void theLockFileSaysWhichProcessHoldsTheJournalAndWhatItIs() throws Exception {
+        try (FileJournal journal = FileJournal.builder(dir).holder("flags-server").open()) {
+            assertThat(Files.readString(dir.resolve(DirectoryLock.FILE_NAME)))
+                    .matches("pid " + ProcessHandle.current().pid() + ", flags-server, since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\n");
+        }
+        try (DirectoryLock lock = DirectoryLock.acquire(dir, "journal tool verify")) {
+            assertThat(Files.readString(dir.resolve(DirectoryLock.FILE_NAME))).contains(", journal tool verify, since ");
+        }
+    }
+
+    @Test
     void secondProcessIsRefusedWithAClearMessage() throws Exception {
         try (FileJournal journal = FileJournal.builder(dir).open()) {
             journal.append(Fixtures.createEnvironment("prod"));
@@ -47,7 +58,7 @@ class LockTest {
 
             assertThat(child.exitValue()).as(out).isEqualTo(3);
             assertThat(out).startsWith("refused: journal data directory " + dir.toAbsolutePath()
-                    + " is locked by another process (pid " + ProcessHandle.current().pid() + " since ")
+                    + " is locked by another process (pid " + ProcessHandle.current().pid() + ", a journal, since ")
                     .contains("only one process at a time may open a journal, a server or a journal tool: stop the other one");
         }
         Process child = ChildJvm.start(LockChild.class, logs.resolve("child2.log"), dir.toString());
@@ -98,7 +109,7 @@ class LockTest {
         assumeFalse("root".equals(System.getProperty("user.name")), "root may write any file");
         Path lock = Files.createFile(dir.resolve(DirectoryLock.FILE_NAME));
         Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("r--r--r--"));
-        assertThatThrownBy(() -> DirectoryLock.acquire(dir))
+        assertThatThrownBy(() -> DirectoryLock.acquire(dir, "a test"))
                 .isInstanceOf(AccessDeniedException.class)
                 .hasMessageContaining(lock + ": permission denied: it belongs to " + System.getProperty("user.name"))
                 .hasMessageContaining("'chmod u+rw " + lock + "'");
