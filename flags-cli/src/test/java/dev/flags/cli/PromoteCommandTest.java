@@ -65,10 +65,19 @@ class PromoteCommandTest {
         return send("GET", "/environments/" + env + "/flags/billing-v2", null);
     }
 
+    private static ServerConfig config(Path data) {
+        return ServerConfig.defaults().withDataDir(data).withPorts(0, 0).withBindAddress("127.0.0.1").withAdminToken(ADMIN);
+    }
+
+    /** The same data, under other limits. */
+    private void restartWith(EnvironmentLimits limits) throws java.io.IOException {
+        server.close();
+        server = FlagServer.start(config(dir.resolve("data")).withEnvironmentLimits(limits));
+    }
+
     @BeforeEach
     void start() throws Exception {
-        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
-                .withBindAddress("127.0.0.1").withAdminToken(ADMIN));
+        server = FlagServer.start(config(dir.resolve("data")));
         send("POST", "/environments", "{\"key\": \"staging\"}");
         send("POST", "/environments", "{\"key\": \"production\"}");
         send("PUT", "/environments/staging/flags/billing-v2", CANARY.formatted(10));
@@ -234,9 +243,7 @@ class PromoteCommandTest {
 
     @Test
     void aDryRunCountsTheBytesOfANewFlagExactlyAsTheServerDoes() throws Exception {
-        server.close();
-        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
-                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withEnvironmentLimits(new EnvironmentLimits(100, 1)));
+        restartWith(new EnvironmentLimits(100, 1));
         send("POST", "/environments", "{\"key\": \"scratch\"}");
         assertThat(promote("scratch", "billing-v2", "--from", "staging").exit()).isZero();
         long size = send("GET", "/environments/scratch", null).get("bytes").asLong(); // the flag, at a one-digit version
@@ -270,9 +277,7 @@ class PromoteCommandTest {
 
     @Test
     void aDryRunIntoAFullEnvironmentSaysThePromoteWouldBeRefused() throws Exception {
-        server.close();
-        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
-                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withEnvironmentLimits(new EnvironmentLimits(1, 16)));
+        restartWith(new EnvironmentLimits(1, 16));
         send("PUT", "/environments/production/flags/other", "{\"enabled\": true}");
 
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
