@@ -167,8 +167,13 @@ final class Api {
             String message = t.getMessage();
             // A wrapper made from its cause alone has the cause's class name as its message: not words.
             boolean wrapperDefault = t.getCause() != null && t.getCause().toString().equals(message);
+            if (message != null && (message.contains("parsing HTTP/1.1 status line") || message.startsWith("Invalid status line"))) {
+                // Its bytes (a gRPC or TLS port's answer) are quoted in the message: not for a terminal.
+                return "the answer is not HTTP: is this the flag server's HTTP port (not its gRPC port), and http or"
+                        + " https as the server serves it?";
+            }
             if (message != null && !message.isBlank() && !wrapperDefault) {
-                return message;
+                return FlagsCommand.oneLine(message);
             }
         }
         if (failure instanceof ConnectException) {

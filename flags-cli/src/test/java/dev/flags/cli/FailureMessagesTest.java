@@ -101,6 +101,33 @@ class FailureMessagesTest {
     }
 
     @Test
+    void aPortThatAnswersSomethingOtherThanHttpIsSaidInWordsNotItsBytes() throws Exception {
+        try (java.net.ServerSocket notHttp = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread answer = new Thread(() -> {
+                try (java.net.Socket s = notHttp.accept()) {
+                    s.getInputStream().read(new byte[1024]);
+                    // What a gRPC port sends first: an HTTP/2 SETTINGS frame, binary, with control characters in it.
+                    s.getOutputStream().write(new byte[] {0, 0, 18, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, (byte) 0xff, 27, '[', '2', 'J',
+                        '\r', '\n', '\r', '\n'});
+                    s.getOutputStream().flush();
+                } catch (IOException e) {
+                    // the test's assertions tell
+                }
+            });
+            answer.start();
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            int exit = FlagsCommand.run(new String[] {"list", "--server=http://127.0.0.1:" + notHttp.getLocalPort(),
+                "--token=cli-test-token-0123456789"}, new PrintWriter(out, true), new PrintWriter(err, true));
+            answer.join(10_000);
+            assertThat(exit).as(err.toString()).isEqualTo(FlagsCommand.EXIT_UNREACHABLE);
+            assertThat(err.toString()).isEqualTo("flags: talking to http://127.0.0.1:" + notHttp.getLocalPort() + " failed: the"
+                    + " answer is not HTTP: is this the flag server's HTTP port (not its gRPC port), and http or https as the"
+                    + " server serves it?\n");
+        }
+    }
+
+    @Test
     void failuresWithoutAMessageAreDescribedInWordsNeverAsNull() {
         // What Java 17's HTTP client throws for a refused connection, and for a host name that does not resolve.
         ConnectException refused = new ConnectException();

@@ -507,9 +507,11 @@ public final class TokenService implements Authenticator {
             return;
         }
         adminAccessEnds().ifPresent(end -> {
+            // No admin token may make one that outlives it: only the bootstrap token can make one that never expires.
             String line = "every admin token that may act expires, the last at {}: after it nobody can manage this server"
-                    + " (the bootstrap admin token is off), and it will not start again. Make an admin token without an"
-                    + " expiry, or a later one in time";
+                    + " (the bootstrap admin token is off), and it will not start again. No token can make one that outlives"
+                    + " it, so restart once with --bootstrap-admin-token on, make an admin token without an expiry with"
+                    + " the bootstrap token, and turn it off again";
             if (endsSoon(end)) {
                 LOG.warn(line, end);
             } else {
