@@ -139,6 +139,10 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                     + "; an environment may serve at most " + limits.path("flags").asLong() + ": archive flags no code uses"
                     + " any more (flags stale lists them) first";
         }
+        if (target != null && document.deepCopy().without("enabled")
+                .equals(((ObjectNode) target.deepCopy()).without(List.of("version", "enabled")))) {
+            return null; // turning a flag on or off is never refused, whatever the sizes
+        }
         // As the server counts: a new flag whole, its version included (the environment's next); a changed one by what
         // it grows, its version number aside.
         long growth = target == null ? compactSize(document.deepCopy().put("version", env.path("version").asLong() + 1))

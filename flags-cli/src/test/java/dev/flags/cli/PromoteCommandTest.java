@@ -259,6 +259,14 @@ class PromoteCommandTest {
         Run real = promote("production", "billing-v2", "--from", "staging");
         assertThat(real.exit()).as(real.err()).isZero();
         assertThat(send("GET", "/environments/production", null).get("bytes").asLong()).isEqualTo(1 << 20);
+
+        // Full to the byte, it still takes a flag turned off ("false" is a byte longer than "true"), and the dry run says so.
+        send("PATCH", "/environments/staging/flags/billing-v2", "{\"enabled\": false}");
+        Run off = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        assertThat(off.exit()).as(off.err()).isZero();
+        assertThat(off.out()).contains("enabled: true \u2192 false");
+        assertThat(promote("production", "billing-v2", "--from", "staging").exit()).isZero();
+        assertThat(flag("production").get("enabled").asBoolean()).isFalse();
     }
 
     /** Makes production serve exactly {@code bytes}: one flag of 500-character user ids, and one id to make up the rest. */

@@ -145,7 +145,7 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         }
         if (bytes > maxBytes()) {
             past.add("it serves " + bytes + " bytes, more than the " + maxBytes() + " it may (--max-environment-mib), and"
-                    + " takes no change that makes it larger until it is within them");
+                    + " takes no change that makes it larger until it is within it");
         }
         if (past.isEmpty()) {
             return Optional.empty();
