@@ -291,6 +291,23 @@ class AdminApiTest {
     }
 
     @Test
+    void aMissingRuleOfAFlagWithManyRulesListsTheFirstTwentyAndSaysThereAreMore() {
+        String path = "/api/v1/environments/production/flags/many-rules";
+        String rules = String.join(", ", IntStream.range(0, 25)
+                .mapToObj(i -> "{" + (i == 3 ? "" : "\"name\": \"r" + i + "\", ") + "\"conditions\": [{\"roles\": [\"x" + i + "\"]}]}")
+                .toList());
+        assertThat(api.put(path, ADMIN, "{\"key\": \"many-rules\", \"enabled\": true, \"rules\": [" + rules + "]}").status()).isEqualTo(201);
+
+        String detail = api.patch(path, ADMIN, "{\"addRole\": {\"rule\": \"r99\", \"role\": \"y\"}}").json().get("detail").asText();
+
+        assertThat(detail).contains("has no rule named \"r99\"; its rules, by index: 0 \"r0\", 1 \"r1\", 2 \"r2\", 3 (no name), 4 \"r4\"")
+                .endsWith("19 \"r19\", ...")
+                .doesNotContain("\"r20\"");
+        assertThat(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 25, \"role\": \"y\"}}").json().get("detail").asText())
+                .contains("has no rule 25; its rules, by index: 0 \"r0\"").endsWith("19 \"r19\", ...");
+    }
+
+    @Test
     void aWriteMayNotNameTwoRulesAlikeOrARuleWithDigitsButAFlagThatHasSuchNamesCanStillBeChanged() throws Exception {
         String path = "/api/v1/environments/production/flags/twins";
         String twins = """

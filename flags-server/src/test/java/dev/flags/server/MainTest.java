@@ -91,6 +91,25 @@ class MainTest {
     }
 
     @Test
+    void theEnvironmentLimitsRangesTheHelpGivesAreTheOnesTakenAndNoWider() {
+        java.io.StringWriter help = new java.io.StringWriter();
+        new CommandLine(new Main()).setOut(new java.io.PrintWriter(help)).execute("--help");
+        String text = help.toString().replaceAll("\\s+", " ");
+        assertThat(text).contains("(archived ones not counted), 1 to " + EnvironmentLimits.MOST_FLAGS + ";")
+                .contains("one environment may serve, 1 to " + EnvironmentLimits.MOST_MEBIBYTES + ":");
+
+        assertThat(new EnvironmentLimits(1, 1)).as("both lower ends are taken").isNotNull();
+        assertThat(new EnvironmentLimits(EnvironmentLimits.MOST_FLAGS, EnvironmentLimits.MOST_MEBIBYTES)).as("both upper ends are taken")
+                .isNotNull();
+        assertThatThrownBy(() -> new EnvironmentLimits(0, 16)).hasMessageContaining("between 1 and " + EnvironmentLimits.MOST_FLAGS);
+        assertThatThrownBy(() -> new EnvironmentLimits(EnvironmentLimits.MOST_FLAGS + 1, 16))
+                .hasMessageContaining("between 1 and " + EnvironmentLimits.MOST_FLAGS);
+        assertThatThrownBy(() -> new EnvironmentLimits(10, 0)).hasMessageContaining("between 1 and " + EnvironmentLimits.MOST_MEBIBYTES);
+        assertThatThrownBy(() -> new EnvironmentLimits(10, EnvironmentLimits.MOST_MEBIBYTES + 1))
+                .hasMessageContaining("between 1 and " + EnvironmentLimits.MOST_MEBIBYTES);
+    }
+
+    @Test
     void aLimitOutOfRangeIsRefusedWithItsName() {
         assertThatThrownBy(() -> new ApiLimits(-1, 0))
                 .isInstanceOf(IllegalArgumentException.class)
