@@ -47,7 +47,7 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_USAGE, "no token: pass --token or set FLAGS_TOKEN");
         }
         this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
-        this.token = token;
+        this.token = checkedToken(token);
         this.notices = notices;
     }
 
@@ -69,6 +69,24 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server
                     + "\" is not an http or https URL; expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)");
         }
+    }
+
+    /**
+     * The token without the white space around it (a token file saved with CRLF line ends, {@code $(cat file; echo)}),
+     * as the server takes its own; one with any other character that no token has is refused without showing it:
+     * the HTTP client's own error would quote the whole header, token and all, into a terminal or a CI log.
+     */
+    static String checkedToken(String token) {
+        String stripped = token.strip();
+        for (int i = 0; i < stripped.length(); i++) {
+            char c = stripped.charAt(i);
+            if (c < 0x21 || c > 0x7e) {
+                throw new CliException(FlagsCommand.EXIT_USAGE, "the token (--token or FLAGS_TOKEN) has a character no token has,"
+                        + " at position " + (i + 1) + " of " + stripped.length() + " (" + (c < 0x20 || c == 0x7f ? "a control character"
+                        : c == ' ' ? "a space" : "a non-ASCII character") + "): tokens are visible ASCII; check how it was copied");
+            }
+        }
+        return stripped;
     }
 
     /**

@@ -107,7 +107,15 @@ public final class FlagsCommand implements Callable<Integer> {
                 err.println("flags: " + c.getMessage());
                 return c.exitCode();
             }
-            err.println("flags: " + e);
+            // Not expected, so not known to be free of the token: whatever it quotes, the token is masked.
+            List<String> secrets = new ArrayList<>(tokenValues(parseResult.originalArgs().toArray(String[]::new)));
+            String fromEnv = System.getenv("FLAGS_TOKEN");
+            if (fromEnv != null) {
+                secrets.add(fromEnv);
+            }
+            secrets.replaceAll(String::strip);
+            secrets.removeIf(String::isEmpty);
+            err.println("flags: " + masked(e.toString(), secrets));
             return EXIT_FAILED;
         });
         return cli.execute(args);

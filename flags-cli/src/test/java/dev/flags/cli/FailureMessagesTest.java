@@ -147,4 +147,27 @@ class FailureMessagesTest {
         assertThat(Api.inWords("HttpConnectTimeoutException")).isEqualTo("http connect timeout");
         assertThat(Api.inWords("SSLHandshakeException")).isEqualTo("SSL handshake");
     }
+
+    @Test
+    void aTokenCopiedWithItsLineEndIsSentWithoutItAndATokenWithAnotherStrayCharacterIsRefusedUnshown() {
+        String token = "flg_XUpEmcAv1YY08gsLpFyawUkbvncBsD";
+        server.answer(200, null, "{\"flags\": []}");
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(new String[] {"list", server.serverOption(), "--token", token + "\r\n"},
+                new PrintWriter(out, true), new PrintWriter(err, true));
+        assertThat(exit).as(err.toString()).isEqualTo(FlagsCommand.EXIT_OK);
+        assertThat(server.authorizations()).containsExactly("Bearer " + token);
+
+        for (String stray : new String[] {token.substring(0, 10) + "\r" + token.substring(10), token.substring(0, 10) + " " + token.substring(10),
+                token.substring(0, 10) + "\u00e9" + token.substring(10)}) {
+            StringWriter refusedErr = new StringWriter();
+            int refused = FlagsCommand.run(new String[] {"list", server.serverOption(), "--token", stray},
+                    new PrintWriter(new StringWriter(), true), new PrintWriter(refusedErr, true));
+            assertThat(refused).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(refusedErr.toString()).startsWith("flags: the token (--token or FLAGS_TOKEN) has a character no token has,"
+                    + " at position 11 of 35 (").doesNotContain(token.substring(0, 10)).doesNotContain(token.substring(11));
+        }
+        assertThat(server.requests()).as("nothing sent with a token that is not one").hasSize(1);
+    }
 }

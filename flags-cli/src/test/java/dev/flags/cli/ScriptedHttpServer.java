@@ -25,6 +25,7 @@ final class ScriptedHttpServer implements AfterEachCallback {
     private final HttpServer server;
     private final List<Answer> script = new CopyOnWriteArrayList<>();
     private final List<String> requests = new CopyOnWriteArrayList<>();
+    private final List<String> authorizations = new CopyOnWriteArrayList<>();
 
     /** Starts on a free port; register it with {@code @RegisterExtension} and it stops after each test. */
     ScriptedHttpServer() {
@@ -35,6 +36,7 @@ final class ScriptedHttpServer implements AfterEachCallback {
         }
         server.createContext("/", exchange -> {
             String query = exchange.getRequestURI().getRawQuery();
+            authorizations.add(String.valueOf(exchange.getRequestHeaders().getFirst("Authorization")));
             requests.add(exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath() + (query == null ? "" : "?" + query));
             Answer answer = script.isEmpty() ? new Answer(500, null, "{\"detail\": \"unscripted\"}") : script.remove(0);
             byte[] body = answer.body().getBytes(StandardCharsets.UTF_8);
@@ -58,6 +60,11 @@ final class ScriptedHttpServer implements AfterEachCallback {
     /** @return every request so far: method, path and query */
     List<String> requests() {
         return List.copyOf(requests);
+    }
+
+    /** @return the Authorization header of every request so far ("null" where there was none) */
+    List<String> authorizations() {
+        return List.copyOf(authorizations);
     }
 
     /** @return the {@code --server} option that points the command here */

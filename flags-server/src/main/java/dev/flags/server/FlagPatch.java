@@ -159,11 +159,11 @@ final class FlagPatch {
 
     private static int ruleIndex(Flag f, JsonNode ref) {
         if (ref != null && ref.isIntegralNumber()) {
-            int i = ref.asInt();
-            if (i < 0 || i >= f.rules().size()) {
-                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule " + i + "; " + ruleList(f));
+            // Checked before it is narrowed: 4294967296 must not wrap around to rule 0.
+            if (!ref.canConvertToInt() || ref.intValue() < 0 || ref.intValue() >= f.rules().size()) {
+                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule " + ref.asText() + "; " + ruleList(f));
             }
-            return i;
+            return ref.intValue();
         }
         if (ref != null && ref.isTextual()) {
             List<Integer> named = new ArrayList<>();

@@ -269,6 +269,12 @@ class AdminApiTest {
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 1, \"value\": 1e400}}"), 400,
                 "percentage.value must be a number from 0 to 100, was too large a number");
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 7, \"value\": 5}}"), 409, "has no rule 7; its rules, by index: 0 ");
+        // an index past the int range is no rule, not the rule it wraps around to (4294967296 is 0 as an int)
+        assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 4294967296, \"role\": \"wrapped\"}}"), 409,
+                "has no rule 4294967296; its rules");
+        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 99999999999999999999, \"value\": 5}}"), 409,
+                "has no rule 99999999999999999999; its rules");
+        assertProblem(api.patch(path, ADMIN, "{\"addRegion\": {\"rule\": -1, \"region\": \"eu-south\"}}"), 409, "has no rule -1;");
         assertProblem(api.patch(path, ADMIN, "{\"explode\": true}"), 400, "is not a patch operation");
         assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"qa\", \"typo\": 1}}"), 400,
                 "addRole has an unknown field \"typo\"");

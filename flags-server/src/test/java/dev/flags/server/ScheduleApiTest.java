@@ -158,6 +158,9 @@ class ScheduleApiTest {
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": \"us canary\", \"value\": 50}}")), 409,
                     "flag \"billing-v2\" has no rule named \"us canary\"; its rules, by index: 0 \"eu canary\"");
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
+                    "{\"percentage\": {\"rule\": 4294967296, \"value\": 50}}")), 409,
+                    "flag \"billing-v2\" has no rule 4294967296; its rules, by index: 0 \"eu canary\"");
             ApiClient.Response invalid = api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": 0, \"value\": 150}}"));
             assertThat(invalid.status()).as(invalid.body()).isEqualTo(422);
