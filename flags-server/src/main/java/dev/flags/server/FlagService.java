@@ -90,7 +90,7 @@ public final class FlagService {
     public Written put(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
         Flag flag = parseBody(key, body);
-        return write(p, env, key, precondition, comment, existing -> flag);
+        return write(p, env, key, precondition, comment, existing -> withCheckedText(existing, flag));
     }
 
     /**
@@ -116,7 +116,19 @@ public final class FlagService {
     public Written patch(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
-        return write(p, env, key, precondition, comment, existing -> patched(env, key, existing, patch));
+        return write(p, env, key, precondition, comment, existing -> withCheckedText(existing, patched(env, key, existing, patch)));
+    }
+
+    /**
+     * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link FlagText}). A revert is not
+     * held to it: it brings back what the journal took once, and a revert must not fail when it is needed.
+     */
+    private static Flag withCheckedText(Flag existing, Flag next) {
+        List<Problem> problems = FlagText.added(existing, next);
+        if (!problems.isEmpty()) {
+            throw invalid(new FlagValidationException(problems));
+        }
+        return next;
     }
 
     /**
@@ -135,7 +147,8 @@ public final class FlagService {
         CanonicalJson stored = state.flags().get(key);
         Flag existing = stored == null ? null : parse(stored).flag();
         Flag next = patched(env, key, existing, patch);
-        List<Problem> names = RuleNames.added(existing, next);
+        List<Problem> names = new ArrayList<>(RuleNames.added(existing, next));
+        names.addAll(FlagText.added(existing, next));
         if (!names.isEmpty()) {
             throw invalid(new FlagValidationException(names));
         }
@@ -320,8 +333,9 @@ public final class FlagService {
         List<Map<String, String>> problems = new ArrayList<>();
         e.problems().forEach(pr -> {
             Map<String, String> m = new LinkedHashMap<>();
-            m.put("path", pr.path());
-            m.put("message", pr.message());
+            // flags-core quotes the document's text as it is: a U+202E in a key must not reorder the answer's text.
+            m.put("path", LogText.escape(pr.path()));
+            m.put("message", LogText.escape(pr.message()));
             problems.add(m);
         });
         String detail = e.problems().size() == 1

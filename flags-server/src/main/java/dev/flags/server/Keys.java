@@ -40,9 +40,11 @@ final class Keys {
      */
     static String grantedUserId(String id) {
         userId(id);
-        if (LogText.hasUnsafe(id)) {
+        int bad = LogText.unfitForName(id);
+        if (bad >= 0) {
             throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"
-                    + " characters (nor line separators or bidirectional controls), was \"" + LogText.escape(id.length() > 80 ? id.substring(0, 77) + "..." : id) + "\"");
+                    + " characters (nor line separators, bidirectional controls, invisible characters or half characters), was "
+                    + LogText.quoted(id, 80) + "; character " + (bad + 1) + " is " + String.format("U+%04X", (int) id.charAt(bad)));
         }
         return id;
     }
@@ -64,16 +66,19 @@ final class Keys {
      * a user id and a token's name.
      */
     static String name(String name) {
-        if (name != null && (name.isBlank() || name.length() > MAX_NAME || LogText.hasUnsafe(name))) {
+        if (name != null && (name.isBlank() || name.length() > MAX_NAME || LogText.unfitForName(name) >= 0)) {
             throw ApiException.badRequest("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
-                    + " characters (nor line separators or bidirectional controls), was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\"");
+                    + " characters (nor line separators, bidirectional controls, invisible characters or half characters), was "
+                    + LogText.quoted(name, 80));
         }
         return name;
     }
 
     static String comment(String comment) {
-        if (comment != null && comment.length() > MAX_COMMENT) {
-            throw ApiException.badRequest("comment must be at most " + MAX_COMMENT + " characters, was " + comment.length());
+        // Characters as people count them: an emoji is one, not the two UTF-16 units Java's length() counts.
+        if (comment != null && comment.codePointCount(0, comment.length()) > MAX_COMMENT) {
+            throw ApiException.badRequest("comment must be at most " + MAX_COMMENT + " characters, was "
+                    + comment.codePointCount(0, comment.length()));
         }
         return comment;
     }

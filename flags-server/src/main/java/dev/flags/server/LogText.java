@@ -12,8 +12,8 @@ public final class LogText {
 
     /**
      * @param text client-chosen text, or null
-     * @return the text with the characters {@link #unsafe(char)} names written as {@code \\uXXXX};
-     *     everything else as it was ("null" for null)
+     * @return the text with the characters {@link #unsafe(char)} names, lone surrogates and invisible
+     *     formatting characters written as {@code \\uXXXX}; everything else as it was ("null" for null)
      */
     public static String escape(String text) {
         if (text == null) {
@@ -22,7 +22,7 @@ public final class LogText {
         StringBuilder out = null;
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (unsafe(c)) {
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(c) == Character.FORMAT) {
                 if (out == null) {
                     out = new StringBuilder(text.length() + 16).append(text, 0, i);
                 }
@@ -45,7 +45,43 @@ public final class LogText {
      */
     public static boolean unsafe(char c) {
         return Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
-                || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F';
+                || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F' || c == '\u061C';
+    }
+
+    /**
+     * Whether the character at an index is half of a character: a UTF-16 surrogate without its other
+     * half. Such text is no Unicode; strict JSON readers (jq) refuse the answers that carry it, and it
+     * has no UTF-8 form to put in a URL.
+     *
+     * @param text text
+     * @param i an index in it
+     * @return true for a lone surrogate
+     */
+    public static boolean loneSurrogate(String text, int i) {
+        char c = text.charAt(i);
+        if (Character.isHighSurrogate(c)) {
+            return i + 1 >= text.length() || !Character.isLowSurrogate(text.charAt(i + 1));
+        }
+        return Character.isLowSurrogate(c) && (i == 0 || !Character.isHighSurrogate(text.charAt(i - 1)));
+    }
+
+    /**
+     * Whether text is unfit to name someone or something (a token, a user, an environment, a rule): it
+     * holds a character {@link #unsafe(char)} names, a {@linkplain #loneSurrogate lone surrogate}, or an
+     * invisible formatting character (Unicode's category Cf: U+200B ZERO WIDTH SPACE, U+FEFF, U+2060...),
+     * with which one name passes for another ("\ufeffalice" shows as "alice").
+     *
+     * @param text a name
+     * @return the index of the first such character, or -1 if there is none
+     */
+    public static int unfitForName(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(c) == Character.FORMAT) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /**
@@ -76,6 +112,11 @@ public final class LogText {
 
     /** @return whether the text holds a character {@link #unsafe(char)} names */
     public static boolean hasUnsafe(String text) {
-        return text.chars().anyMatch(c -> unsafe((char) c));
+        for (int i = 0; i < text.length(); i++) {
+            if (unsafe(text.charAt(i)) || loneSurrogate(text, i)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -75,6 +75,12 @@ public final class ScheduleService {
         Access.requireWriteFlags(p, env);
         Keys.comment(comment);
         Instant when = at(at);
+        if (p.expiresAt() != null && !when.isBefore(p.expiresAt())) {
+            // It would end as failed at its time ("the token that made it has expired"): say so while it can be changed.
+            throw ApiException.badRequest("\"at\" (" + when + ") is not before this token expires (" + p.expiresAt() + "): a"
+                    + " schedule runs only while the token that made it may act, so this one would fail; schedule it sooner, or"
+                    + " with a token that lasts past it");
+        }
         if (patch == null || patch.isNull()) {
             throw ApiException.badRequest("\"patch\" is required: the change, as PATCH .../flags/" + key + " takes it, such as"
                     + " {\"enabled\": false}");

@@ -572,7 +572,8 @@ class AdminApiTest {
         assertProblem(api.put(members + "tess%09", ADMIN, null), 400, "without control characters");
         // Nor a bidirectional control or a line separator: "%E2%80%AEssetx" (U+202E first) reads "xtess" in a role list.
         assertProblem(api.put(members + "%E2%80%AEssetx", ADMIN, null), 400, "user id must be 1 to 1024 characters, not blank,"
-                + " without control characters (nor line separators or bidirectional controls), was \"\\u202essetx\"");
+                + " without control characters (nor line separators, bidirectional controls, invisible characters or half characters),"
+                + " was \"\\u202essetx\"; character 1 is U+202E");
         assertProblem(api.put(members + "a%E2%80%A8b", ADMIN, null), 400, "nor line separators");
         // Revoking takes such an id (an earlier release may have granted to one): here there is nothing to revoke.
         ApiClient.Response revoked = api.delete(members + "%E2%80%AEssetx", ADMIN);
@@ -677,9 +678,9 @@ class AdminApiTest {
                 "name must be 1 to 200 characters, not blank, without control characters");
         // Nor a line separator or a bidirectional control, which reorder or break what an audit trail shows.
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ed\\u2028v99 fake_change\", \"scope\": \"admin\"}"), 400,
-                "nor line separators or bidirectional controls");
+                "nor line separators, bidirectional controls");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\", \"name\": \"mallory\\u202e\"}"), 400,
-                "nor line separators or bidirectional controls");
+                "nor line separators, bidirectional controls");
         assertProblem(api.get("/api/v1/environments/staging", ADMIN), 404, "staging");
         // an ordinary name, with any other character, is fine
         assertThat(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"Zoë's CI (nightly) / \\\"prod\\\"\", \"scope\": \"admin\"}")

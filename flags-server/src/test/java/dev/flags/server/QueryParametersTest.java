@@ -146,7 +146,10 @@ class QueryParametersTest {
                 + " string (?comment=...&unusedFor=P7D) and the comment as ?comment= or X-Flags-Comment");
         assertThat(api.get(E + "/flags/billing-v2", ADMIN).status()).as("not archived").isEqualTo(200);
         for (String path : List.of(E, "/api/v1/tokens/tok-000000000000", E + "/schedules/sch-000000000000")) {
-            assertThat(api.call("DELETE", path, ADMIN, "{\"comment\": \"leaked\"}", Map.of()).status()).as(path).isEqualTo(400);
+            ApiClient.Response refused = api.call("DELETE", path, ADMIN, "{\"comment\": \"leaked\"}", Map.of());
+            assertThat(refused.status()).as(path).isEqualTo(400);
+            assertThat(refused.json().get("detail").asText()).as("no parameter it does not take").isEqualTo("this DELETE takes no"
+                    + " body: give the comment as ?comment= or X-Flags-Comment");
         }
         assertThat(api.get(E, ADMIN).json().get("archived").asBoolean()).isFalse();
     }
@@ -174,7 +177,8 @@ class QueryParametersTest {
             ApiClient.Response r = api.call("PATCH", E + "/flags/billing-v2?comment=" + escaped, ADMIN, "{\"enabled\": false}", Map.of());
             assertThat(r.status()).as(escaped).isEqualTo(400);
             assertThat(r.json().get("detail").asText()).as(escaped).startsWith("the comment may hold line breaks and tabs but no"
-                    + " other control characters, line separators or bidirectional controls; character 2 is U+");
+                    + " other control characters, line separators, bidirectional controls or half characters (lone UTF-16 surrogates);"
+                    + " character 2 is U+");
         }
         ApiClient.Response body = api.call("POST", "/api/v1/tokens", ADMIN, "{\"name\": \"ci\", \"scope\": \"admin\","
                 + " \"comment\": \"a\\u0007b\"}", Map.of());

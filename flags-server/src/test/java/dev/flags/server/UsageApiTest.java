@@ -265,7 +265,7 @@ class UsageApiTest {
                 + " index 5: \"check\\u000aout\"");
         bad.add(report("production", "shop\u200bping"));
         problems.add("application must be printable text (no control, bidirectional or invisible characters), has U+200B at"
-                + " index 4: \"shop\u200bping\""); // the invisible character itself: the message names it
+                + " index 4: \"shop\\u200bping\""); // written as an escape, as a control character is: the message names it
         bad.add(report("production", "   "));
         problems.add("application must not be blank: \"   \"");
         bad.add(report("production", "(unnamed)"));

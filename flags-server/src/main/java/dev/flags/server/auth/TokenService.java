@@ -282,10 +282,10 @@ public final class TokenService implements Authenticator {
             Expiry.check(expiresAt, clock.instant());
         }
         if (scope == Scope.TESTER && (userId == null || userId.isBlank() || userId.length() > MAX_USER_ID
-                || LogText.hasUnsafe(userId))) {
+                || LogText.unfitForName(userId) >= 0)) {
             throw new IllegalArgumentException("a tester token is for one user, the one whose roles it may grant and"
                     + " revoke: give \"userId\", 1 to " + MAX_USER_ID + " characters, not blank, without control characters"
-                    + " (nor line separators or bidirectional controls)");
+                    + " (nor line separators, bidirectional controls, invisible characters or half characters)");
         }
         if (scope != Scope.TESTER && userId != null) {
             throw new IllegalArgumentException("only a tester token is for one user; an " + scope.apiName()
@@ -336,15 +336,33 @@ public final class TokenService implements Authenticator {
         return Expiry.from(body, clock);
     }
 
+    /** A name that ends as an actor does: "alice (tok-1a2b3c4d5e6f)", "admin (admin)". */
+    private static final java.util.regex.Pattern ACTOR_LIKE =
+            java.util.regex.Pattern.compile("\\((?i:tok-[^()]*|admin)\\)$");
+
     /**
      * A name is shown in lists, the audit log's actors and the server's log: a line break in it would
-     * forge log lines, and the journal refuses control characters in an actor. The same rule as for
-     * user ids.
+     * forge log lines, and the journal refuses control characters in an actor. The same characters are
+     * refused as in user ids. The audit log records an actor as {@code NAME (TOKEN ID)}, and finds one
+     * token's changes by it, so a name may not end as such an actor does ("alice (tok-1a2b3c4d5e6f)" would
+     * pass for another token; "pat (product owner)" is fine) nor be the server's own, {@code flags-server}.
      */
     private static void checkName(String name) {
-        if (name == null || name.isBlank() || name.length() > MAX_NAME || LogText.hasUnsafe(name)) {
+        int bad = name == null ? -1 : LogText.unfitForName(name);
+        if (name == null || name.isBlank() || name.length() > MAX_NAME || bad >= 0) {
             throw new IllegalArgumentException("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
-                    + " characters (nor line separators or bidirectional controls)" + (name == null ? "" : ", was \"" + LogText.escape(name.length() > 80 ? name.substring(0, 77) + "..." : name) + "\""));
+                    + " characters (nor line separators, bidirectional controls, invisible characters or half characters)"
+                    + (name == null ? "" : ", was " + LogText.quoted(name, 80)
+                    + (bad >= 0 ? "; character " + (bad + 1) + " is " + String.format("U+%04X", (int) name.charAt(bad)) : "")));
+        }
+        if (ACTOR_LIKE.matcher(name.strip()).find()) {
+            throw new IllegalArgumentException("name must not end with a token id or \"(admin)\" in parentheses: the audit log"
+                    + " records who changed something as NAME (TOKEN ID), so " + LogText.quoted(name, 80)
+                    + " could pass for another token in it");
+        }
+        if (name.strip().equals("flags-server") || name.strip().startsWith("flags-server (")) {
+            throw new IllegalArgumentException("name must not be \"flags-server\": the audit log records the server's own changes"
+                    + " (expired grants, scheduled changes) under that name");
         }
     }
 

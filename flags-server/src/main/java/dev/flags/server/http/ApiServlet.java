@@ -143,7 +143,12 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private Principal authenticate(HttpServletRequest req) {
-        String header = req.getHeader("Authorization");
+        java.util.Enumeration<String> headers = req.getHeaders("Authorization");
+        String header = headers.hasMoreElements() ? headers.nextElement() : null;
+        if (headers.hasMoreElements()) {
+            // Which one counts would be a guess that a proxy in front and this server could make differently.
+            throw new ApiException(400, "bad request", "the request has more than one Authorization header: send one");
+        }
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw new ApiException(401, "unauthorized", "send a token: Authorization: Bearer <token>");
         }
@@ -333,7 +338,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, "unusedFor", COMMENT);
-                    noBody(req);
+                    noBody(req, "unusedFor=P7D");
                     String unusedFor = req.getParameter("unusedFor");
                     if (unusedFor != null) {
                         services.usage().requireUnused(p, env, key, unusedFor);
@@ -809,10 +814,16 @@ public final class ApiServlet extends HttpServlet {
      * Refuses a body where the endpoint reads none: {@code {"unusedFor": "P7D"}} on a flag's DELETE would
      * otherwise be ignored, the flag archived unguarded, and a comment in it lost.
      */
-    private static void noBody(HttpServletRequest req) throws IOException {
+    /** @param parameters the endpoint's query parameters besides the comment, each with an example: "unusedFor=P7D" */
+    private static void noBody(HttpServletRequest req, String... parameters) throws IOException {
         if (bodyBytes(req).length > 0) {
-            throw new ApiException(400, "bad request", "this " + req.getMethod() + " takes no body: give its parameters in the"
-                    + " query string (?comment=...&unusedFor=P7D) and the comment as ?comment= or X-Flags-Comment");
+            StringBuilder example = new StringBuilder("?comment=...");
+            for (String parameter : parameters) {
+                example.append('&').append(parameter);
+            }
+            throw new ApiException(400, "bad request", "this " + req.getMethod() + " takes no body: give "
+                    + (parameters.length == 0 ? "the comment as ?comment= or X-Flags-Comment"
+                    : "its parameters in the query string (" + example + ") and the comment as ?comment= or X-Flags-Comment"));
         }
     }
 
@@ -949,10 +960,10 @@ public final class ApiServlet extends HttpServlet {
             // break what is shown are not, as in names (LogText.unsafe).
             for (int i = 0; i < found.length(); i++) {
                 char c = found.charAt(i);
-                if (LogText.unsafe(c) && c != '\n' && c != '\t') {
+                if ((LogText.unsafe(c) && c != '\n' && c != '\t') || LogText.loneSurrogate(found, i)) {
                     throw new ApiException(400, "bad request", "the comment may hold line breaks and tabs but no other control"
-                            + " characters, line separators or bidirectional controls; character " + (i + 1) + " is "
-                            + String.format("U+%04X", (int) c));
+                            + " characters, line separators, bidirectional controls or half characters (lone UTF-16 surrogates);"
+                            + " character " + (found.codePointCount(0, i) + 1) + " is " + String.format("U+%04X", (int) c));
                 }
             }
         }
@@ -1091,7 +1102,7 @@ public final class ApiServlet extends HttpServlet {
         n.put("type", "about:blank");
         n.put("title", title);
         n.put("status", status);
-        n.put("detail", detail);
+        n.put("detail", LogText.escape(detail)); // a message may quote what a client sent: never a control character raw
         extensions.forEach((k, v) -> n.set(k, Json.MAPPER.valueToTree(v)));
         if (status == 401) {
             resp.setHeader("WWW-Authenticate", "Bearer");

@@ -53,9 +53,11 @@ final class ChangeRules {
         Objects.requireNonNull(change, "change");
         EntryType type = change.type();
         text("actor", change.actor(), maxActorLength, false);
-        if (change.comment().length() > maxCommentLength) {
+        // Unicode characters, not UTF-16 units: a comment of emoji is as long as it looks.
+        int commentLength = change.comment().codePointCount(0, change.comment().length());
+        if (commentLength > maxCommentLength) {
             throw new IllegalArgumentException("comment must be at most " + maxCommentLength
-                    + " characters, was " + change.comment().length());
+                    + " characters, was " + commentLength);
         }
         if (type.isGlobal()) {
             if (change.environment() != null) {

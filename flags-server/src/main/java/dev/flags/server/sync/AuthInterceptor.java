@@ -61,6 +61,11 @@ public final class AuthInterceptor implements ServerInterceptor {
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    Iterable<String> all = headers.getAll(AUTHORIZATION);
+    if (all != null && count(all) > 1) {
+      // Which one would count is a guess that a proxy and this server could make differently.
+      return reject(call, "more than one authorization metadata entry: send one");
+    }
     String value = headers.get(AUTHORIZATION);
     if (value == null || value.isBlank()) {
       return reject(call, "missing authorization metadata: send \"authorization: Bearer <token>\""
@@ -92,6 +97,14 @@ public final class AuthInterceptor implements ServerInterceptor {
     }
     Context context = Context.current().withValue(PRINCIPAL, principal.get());
     return Contexts.interceptCall(context, call, headers, next);
+  }
+
+  private static int count(Iterable<String> values) {
+    int n = 0;
+    for (String ignored : values) {
+      n++;
+    }
+    return n;
   }
 
   private static <Q, R> ServerCall.Listener<Q> reject(ServerCall<Q, R> call, String description) {

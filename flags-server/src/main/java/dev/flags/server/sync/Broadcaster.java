@@ -68,7 +68,7 @@ public final class Broadcaster implements AutoCloseable {
 
   /** The status every stream is closed with on {@link #shutdown()}. */
   static final Status REVOKED = Status.UNAUTHENTICATED.withDescription(
-      "the sdk token was revoked: give the application a new one");
+      "the token was revoked: give the application (or whoever uses it) a new one");
 
   /** The status a token's streams are closed with when it expires. */
   static final Status EXPIRED = Status.UNAUTHENTICATED.withDescription(

@@ -46,7 +46,7 @@ class TokenServiceTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("without control characters");
             // A bidirectional control would make the id read as another in role lists and the audit log.
             assertThatThrownBy(() -> tokens.create("x", Scope.TESTER, Set.of("production"), "\u202Etset", "admin"))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nor line separators or bidirectional controls");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nor line separators, bidirectional controls");
             assertThatThrownBy(() -> tokens.create("x", Scope.SDK, Set.of("production"), "tess", "admin"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("an sdk token takes no \"userId\"");
         }

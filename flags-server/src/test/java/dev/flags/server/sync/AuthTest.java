@@ -119,6 +119,15 @@ class AuthTest {
   }
 
   @Test
+  void twoAuthorizationEntriesAreUnauthenticatedNotGuessedBetween() throws Exception {
+    Metadata two = authorization("Bearer " + SDK);
+    two.put(AuthInterceptor.AUTHORIZATION, "Bearer flg_someone-else-entirely");
+    Status s = subscribe(two, ENV, 0);
+    assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(s.getDescription()).isEqualTo("more than one authorization metadata entry: send one");
+  }
+
+  @Test
   void bearerSchemeIsCaseInsensitive() throws Exception {
     Recorder r = new Recorder();
     FlagSyncGrpc.newStub(channel)

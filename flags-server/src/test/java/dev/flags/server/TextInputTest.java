@@ -1,0 +1,179 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Text people read in lists, the audit log and terminals (names, user ids, comments, flag descriptions):
+ * what passes for something else or is no Unicode at all is refused, and nothing is written.
+ */
+class TextInputTest {
+
+    private static final String E = "/api/v1/environments/production";
+
+    @TempDir
+    Path dataDir;
+    private FlagServer server;
+    private ApiClient api;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    private ApiClient.Response token(String name, String scope, String userId) {
+        return api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + name + "\", \"scope\": \"" + scope + "\", \"environments\":"
+                + " [\"production\"]" + (userId == null ? "" : ", \"userId\": \"" + userId + "\"") + "}");
+    }
+
+    private static String encoded(String text) {
+        return java.net.URLEncoder.encode(text, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static String detail(ApiClient.Response r) {
+        return r.json().get("detail").asText();
+    }
+
+    @Test
+    void tokenNamesThatPassForAnotherNameAnotherActorOrTheServerAreRefused() {
+        // JSON escapes: U+061C is a bidirectional mark, U+FEFF and U+200B are invisible, \ud800 is half a character.
+        for (String name : new String[] {"ali\\u061cce", "ali\\ufeffce", "ali\\u200bce", "ali\\ud800ce"}) {
+            ApiClient.Response r = token(name, "editor", null);
+            assertThat(r.status()).as(name).isEqualTo(400);
+            assertThat(detail(r)).as(name).contains("without control characters (nor line separators, bidirectional controls,"
+                    + " invisible characters or half characters)").contains("; character 4 is U+").doesNotContain("\u061c");
+        }
+        ApiClient.Response actorLike = token("alice (tok-bd0b7a70859e)", "editor", null);
+        assertThat(actorLike.status()).isEqualTo(400);
+        assertThat(detail(actorLike)).contains("name must not end with a token id or \"(admin)\" in parentheses: the audit log"
+                + " records who changed something as NAME (TOKEN ID)");
+        assertThat(token("admin (admin)", "editor", null).status()).isEqualTo(400);
+        assertThat(token("bob (TOK-1) ", "editor", null).status()).isEqualTo(400);
+        assertThat(detail(token("flags-server", "editor", null))).startsWith("name must not be \"flags-server\"");
+        assertThat(token("flags-server (grant expiry)", "editor", null).status()).isEqualTo(400);
+        ApiClient.Response pat = token("pat (product owner)", "editor", null);
+        assertThat(pat.status()).as("a name in parentheses is fine").isEqualTo(201);
+        assertThat(token("\u00e9lodie \ud83d\ude80", "editor", null).status()).as("letters and emoji are fine").isEqualTo(201);
+
+        ApiClient.Response tester = token("tess", "tester", "te\\udc00ss");
+        assertThat(tester.status()).isEqualTo(400);
+        assertThat(detail(tester)).contains("invisible characters or half characters");
+        assertThat(api.get("/api/v1/tokens", ADMIN).json().get("tokens")).as("only the two fine ones were made").hasSize(2);
+        assertThat(api.put(E + "/flags/f1", pat.json().get("token").asText(), "{\"enabled\": true}").status()).isEqualTo(201);
+        ApiClient.Response audit = api.get("/api/v1/audit?actor=" + encoded("pat (product owner)"), ADMIN);
+        assertThat(audit.json().get("entries")).as("a name in parentheses finds its own changes").hasSize(1);
+    }
+
+    @Test
+    void aGrantToAUserIdWithAnInvisibleOrBidirectionalCharacterIsRefused() {
+        assertThat(api.put(E + "/roles/beta-tester/members/te%EF%BB%BFss", ADMIN, null).status()).as("U+FEFF").isEqualTo(400);
+        assertThat(api.put(E + "/roles/beta-tester/members/te%D8%9Css", ADMIN, null).status()).as("U+061C").isEqualTo(400);
+        assertThat(api.put(E + "/roles/beta-tester/members/tess", ADMIN, null).status()).isEqualTo(200);
+    }
+
+    @Test
+    void commentsCountCharactersAsPeopleDoAndRefuseHalfCharacters() {
+        api.put(E + "/flags/f1", ADMIN, "{\"enabled\": true}");
+        String rockets = "\ud83d\ude80".repeat(1500); // 1,500 characters, 3,000 UTF-16 units
+        ApiClient.Response many = api.call("PATCH", E + "/flags/f1?comment=" + encoded(rockets), ADMIN, "{\"enabled\": false}", Map.of());
+        assertThat(many.status()).as(many.body()).isEqualTo(200);
+        ApiClient.Response tooMany = api.call("PATCH", E + "/flags/f1?comment=" + encoded("\ud83d\ude80".repeat(2001)), ADMIN,
+                "{\"enabled\": true}", Map.of());
+        assertThat(tooMany.status()).isEqualTo(400);
+        assertThat(detail(tooMany)).isEqualTo("comment must be at most 2000 characters, was 2001");
+        ApiClient.Response mark = api.call("PATCH", E + "/flags/f1?comment=a%D8%9Cb", ADMIN, "{\"enabled\": true}", Map.of());
+        assertThat(mark.status()).isEqualTo(400);
+        assertThat(detail(mark)).endsWith("character 2 is U+061C");
+        ApiClient.Response half = api.call("POST", E + "/flags/f1/revert", ADMIN, "{\"version\": 1, \"comment\": \"a\\ud800b\"}", Map.of());
+        assertThat(half.status()).as(half.body()).isEqualTo(400);
+        assertThat(detail(half)).contains("half characters (lone UTF-16 surrogates); character 2 is U+D800");
+        assertThat(api.get(E + "/flags/f1", ADMIN).json().get("enabled").asBoolean()).as("nothing written").isFalse();
+    }
+
+    @Test
+    void aFlagMayNotGetUnreadableTextButOneThatHasItIsStillSwitchedOff() throws Exception {
+        ApiClient.Response escape = api.put(E + "/flags/f1", ADMIN, "{\"enabled\": true, \"description\": \"red \\u001b[31m\"}");
+        assertThat(escape.status()).isEqualTo(422);
+        assertThat(escape.json().get("problems").get(0).get("path").asText()).isEqualTo("description");
+        assertThat(escape.json().get("problems").get(0).get("message").asText()).endsWith("character 5 is U+001B");
+        ApiClient.Response target = api.put(E + "/flags/f1", ADMIN,
+                "{\"enabled\": true, \"targets\": [{\"userIds\": [\"bob\", \"a\\u202eb\"], \"serve\": true}]}");
+        assertThat(target.status()).isEqualTo(422);
+        assertThat(target.json().get("problems").get(0).get("path").asText()).isEqualTo("targets[0].userIds[1]");
+        assertThat(target.body()).as("quoted escaped, never raw").doesNotContain("\u202e");
+        ApiClient.Response rule = api.put(E + "/flags/f1", ADMIN,
+                "{\"enabled\": true, \"rules\": [{\"name\": \"eu\\u200b\", \"conditions\": [{\"userIds\": [\"x\\ufeff\"]}]}]}");
+        assertThat(rule.status()).isEqualTo(422);
+        assertThat(rule.json().get("problems")).extracting(p -> p.get("path").asText())
+                .containsExactly("rules[0].name", "rules[0].conditions[0].userIds[0]");
+        ApiClient.Response lines = api.put(E + "/flags/f1", ADMIN, "{\"enabled\": true, \"description\": \"line one\\n\\tline two\"}");
+        assertThat(lines.status()).as("line breaks and tabs are text").isEqualTo(201);
+        ApiClient.Response patch = api.patch(E + "/flags/f1", ADMIN, "{\"description\": \"x\\u0000\"}");
+        assertThat(patch.status()).isEqualTo(422);
+
+        // An earlier release took such a flag: it is still switched off, and changed where the write adds nothing unreadable.
+        String old = "{\"key\": \"old\", \"enabled\": true, \"description\": \"\\u001b[31m\","
+                + " \"targets\": [{\"userIds\": [\"a\\u202eb\"], \"serve\": true}]}";
+        server.close();
+        try (FileJournal journal = FileJournal.builder(dataDir.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.FLAG_CREATED, "production", "admin", new ObjectMapper().readTree(old)));
+        }
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        assertThat(api.patch(E + "/flags/old", ADMIN, "{\"enabled\": false}").status()).as("the kill switch").isEqualTo(200);
+        JsonNode kept = api.get(E + "/flags/old", ADMIN).json();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) kept).put("enabled", true);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) kept).remove("version");
+        assertThat(api.put(E + "/flags/old", ADMIN, kept.toString()).status()).as("a PUT that keeps its text").isEqualTo(200);
+    }
+
+    @Test
+    void aKeyWithABidirectionalControlIsQuotedEscapedInTheAnswer() {
+        ApiClient.Response r = api.put(E + "/flags/a%E2%80%AEb", ADMIN, "{\"enabled\": true}");
+        assertThat(r.status()).isBetween(400, 499);
+        assertThat(r.body()).doesNotContain("\u202e");
+    }
+
+    @Test
+    void twoAuthorizationHeadersAreRefusedNotGuessedBetween() {
+        ApiClient.Response r = api.call("GET", "/api/v1/tokens", ADMIN, null, Map.of("Authorization", "Bearer someone-else-entirely"));
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(detail(r)).isEqualTo("the request has more than one Authorization header: send one");
+    }
+
+    @Test
+    void aTokenThatExpiresMayNotScheduleAChangeForAfterItsEnd() {
+        ApiClient.Response made = api.post("/api/v1/tokens", ADMIN,
+                "{\"name\": \"brief\", \"scope\": \"editor\", \"environments\": [\"production\"], \"expiresIn\": \"P1D\"}");
+        String brief = made.json().get("token").asText();
+        String expiresAt = made.json().get("expiresAt").asText();
+        api.put(E + "/flags/f1", ADMIN, "{\"enabled\": true}");
+        java.time.Instant end = java.time.Instant.parse(expiresAt);
+
+        ApiClient.Response late = api.post(E + "/flags/f1/schedules", brief,
+                "{\"at\": \"" + end.plusSeconds(60) + "\", \"patch\": {\"enabled\": false}}");
+        assertThat(late.status()).isEqualTo(400);
+        assertThat(detail(late)).startsWith("\"at\" (" + end.plusSeconds(60) + ") is not before this token expires (" + end + ")");
+        assertThat(api.post(E + "/flags/f1/schedules", brief, "{\"at\": \"" + end.minusSeconds(3600) + "\", \"patch\": {\"enabled\":"
+                + " false}}").status()).as("before its end").isEqualTo(201);
+    }
+}
