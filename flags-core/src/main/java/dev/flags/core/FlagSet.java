@@ -463,6 +463,34 @@ public final class FlagSet {
     }
 
     /**
+     * Takes the usage marks of the flags of this set that another set does not have (a change removed
+     * them: archived, deleted) and clears them, as {@link #takeUsage} does. A set made by a change
+     * carries the marks of the flags it keeps, not of those it drops: this is how an SDK keeps, for its
+     * next report, the answers a flag gave just before it was archived. An evaluation on this set that
+     * marks a removed flag after this take, still running when the change was swapped in, is not seen.
+     *
+     * @param next the set that replaced this one
+     * @return one entry per removed flag that was evaluated; empty if none was
+     */
+    public List<FlagUsage> takeUsageOfFlagsNotIn(FlagSet next) {
+        List<FlagUsage> used = new ArrayList<>();
+        flags.forEach((key, flag) -> {
+            if (!next.flags.containsKey(key)) {
+                int bits = flag.usage().take();
+                if (bits != 0) {
+                    used.add(new FlagUsage(key, (bits & UsageMarks.TRUE) != 0, (bits & UsageMarks.FALSE) != 0));
+                }
+            }
+        });
+        return used;
+    }
+
+    /** @return whether this set has a flag of that key */
+    public boolean has(String flagKey) {
+        return flags.containsKey(flagKey);
+    }
+
+    /**
      * The key to put a flag under: the interned one for a new key. An existing key needs none: a
      * {@code put} keeps the key object the map has, already interned, and interning costs a call into
      * the JVM (a few hundred ns) that every SDK of a fleet would pay on every change of a flag.

@@ -12,6 +12,8 @@ import dev.flags.core.Condition;
 import dev.flags.core.Evaluation;
 import dev.flags.core.EvaluationFailureHandler;
 import dev.flags.core.Flag;
+import dev.flags.core.FlagSet;
+import dev.flags.core.FlagUsage;
 import dev.flags.core.Reason;
 import dev.flags.core.Rule;
 import dev.flags.core.User;
@@ -32,6 +34,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,6 +99,7 @@ public final class FlagStore implements AutoCloseable {
             Caffeine.newBuilder().maximumSize(1_000).expireAfterWrite(Duration.ofHours(1)).build();
     /** The keys asked for that the store does not have, for usage reports; null if nobody reports them. */
     private volatile UnknownKeys unknownKeys;
+    private volatile Consumer<List<FlagUsage>> removedFlagsUsage;
     private final EvaluationFailureHandler failures = new EvaluationFailureHandler() {
         @Override
         public void failed(String flagKey, long flagVersion, Throwable failure) {
@@ -139,6 +143,16 @@ public final class FlagStore implements AutoCloseable {
         warnedUnknown = warnUnknownFlags
                 ? Caffeine.newBuilder().maximumSize(1_000).expireAfterWrite(Duration.ofHours(1)).build()
                 : null;
+    }
+
+    /**
+     * Hands, from now on, the usage marks of flags a new state removes (archived or deleted on the server) to
+     * a sink, taken right after the swap: the next usage report still tells that they were evaluated.
+     *
+     * @param sink where they go; called on the publishing thread, with the store's lock held
+     */
+    void keepUsageOfRemovedFlags(Consumer<List<FlagUsage>> sink) {
+        this.removedFlagsUsage = Objects.requireNonNull(sink, "sink");
     }
 
     /**
@@ -349,6 +363,13 @@ public final class FlagStore implements AutoCloseable {
         FlagState old = state;
         List<Registration> targets = listeners;
         state = next;
+        Consumer<List<FlagUsage>> usageSink = removedFlagsUsage;
+        if (usageSink != null && old.flags() != next.flags() && removesFlags(old.flags(), next.flags(), touched)) {
+            List<FlagUsage> removed = old.flags().takeUsageOfFlagsNotIn(next.flags());
+            if (!removed.isEmpty()) {
+                usageSink.accept(removed);
+            }
+        }
         if (afterSwap != null) {
             afterSwap.run();
         }
@@ -363,6 +384,19 @@ public final class FlagStore implements AutoCloseable {
             return;
         }
         dispatch(() -> deliver(changes, targets), "change events");
+    }
+
+    /** Whether a change may have removed a flag: one of the touched keys is gone, or any may be (touched unknown). */
+    private static boolean removesFlags(FlagSet old, FlagSet next, Set<String> touched) {
+        if (touched == null) {
+            return true;
+        }
+        for (String key : touched) {
+            if (old.has(key) && !next.has(key)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

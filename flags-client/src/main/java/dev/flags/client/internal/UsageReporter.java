@@ -100,6 +100,17 @@ final class UsageReporter {
         this.intervalMillis = interval.toMillis();
         this.periodStartMillis = clock.millis();
         store.recordUnknownKeys(unknown);
+        store.keepUsageOfRemovedFlags(this::keep);
+    }
+
+    /** Keeps marks taken outside a report (of flags a change removed) for the next report. */
+    private void keep(List<FlagUsage> usage) {
+        synchronized (lock) {
+            for (FlagUsage u : usage) {
+                int bits = (u.servedTrue() ? SERVED_TRUE : 0) | (u.servedFalse() ? SERVED_FALSE : 0);
+                pending.merge(u.flagKey(), bits, (a, b) -> a | b);
+            }
+        }
     }
 
     /**

@@ -157,6 +157,29 @@ class UsageReporterTest {
     }
 
     @Test
+    void aFlagEvaluatedAndThenArchivedIsStillReported() throws Exception {
+        FlagStore store = store("a", "b", "c");
+        UsageReporter reporter = reporter(store, Duration.ofHours(1)); // periods driven by the test
+        store.isEnabled("a", USER, false);
+        store.isEnabled("b", USER, false);
+        FlagSet before = store.state().flags();
+        // A delta archives "a" (the keys it touched are known), then a snapshot comes without "b".
+        store.publish(FlagState.of(before.withChanges(List.of(), List.of("a"), 2), Source.LIVE), java.util.Set.of("a"));
+        FlagSet withoutA = store.state().flags();
+        store.publish(FlagState.of(FlagSet.of(List.of(withoutA.flag("c").orElseThrow()), Map.of(), 3), Source.LIVE));
+        store.isEnabled("c", USER, false);
+
+        reporter.report();
+        UsageReport report = next();
+        assertThat(keys(report)).as("the archived flags' answers, given before they went, and c's").containsExactly("a", "b", "c");
+        assertThat(report.getFlagsList()).allMatch(u -> u.getServedTrue() && !u.getServedFalse());
+        until("acknowledged", () -> reporter.pendingKeys().isEmpty());
+        reporter.report();
+        assertThat(reporter.idle()).as("taken once: nothing more to say, so nothing sent").isTrue();
+        reporter.close(false);
+    }
+
+    @Test
     void aServerWithoutReportsStopsTheReporterAndAnInvalidReportIsDropped() throws Exception {
         FlagStore store = store("a");
         UsageReporter refused = reporter(store, Duration.ofHours(1));
