@@ -10,6 +10,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An SDK pointed at the flag server's admin HTTP port instead of its gRPC port, over a real loopback
@@ -44,6 +45,28 @@ class WrongPortTest {
                         .doesNotContain("\n");
                 assertThat(flags.health().detail()).contains("admin HTTP port");
             }
+        }
+    }
+
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
+
+    @Test
+    void anHttp2ServerWithoutFlagSyncIsReportedAsNotAFlagServerNotAsARefusedToken() throws Exception {
+        io.grpc.Server other = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder
+                .forAddress(new java.net.InetSocketAddress("127.0.0.1", 0))
+                .build().start(); // serves no service: a proxy's 404, or some other gRPC server, answers the same
+        try (Flags flags = Flags.builder().target("127.0.0.1:" + other.getPort()).plaintext().sdkToken("t")
+                .environment("production").build()) {
+            Await.until("the SDK is refused", () -> flags.freshness().refused());
+            assertThat(flags.freshness().problem().orElseThrow()).startsWith("UNIMPLEMENTED");
+            assertThat(flags.evaluate("billing-v2", dev.flags.core.User.withId("u-1")).reason().toString())
+                    .contains("the target is not a flag server (UNIMPLEMENTED");
+            Await.until("the error line", () -> !log.lines("does not serve flag sync").isEmpty());
+            assertThat(log.lines("does not serve flag sync").get(0)).contains("ERROR")
+                    .contains("check the target, the flag server's gRPC port").doesNotContain("sdk token");
+        } finally {
+            other.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
         }
     }
 }

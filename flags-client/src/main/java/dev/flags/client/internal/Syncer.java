@@ -479,9 +479,15 @@ final class Syncer implements AutoCloseable {
         if (refusal) {
             if (!refusalLogged) {
                 refusalLogged = true;
-                LOG.error("flags: the flag server at {} refused this SDK for environment \"{}\" ({}): check the sdk"
-                        + " token and the environment. Serving {}; retrying about every {}", target, environment,
-                        problem, serving(held), human(maxBackoff));
+                if (failure.getCode() == Status.Code.UNIMPLEMENTED) {
+                    // An HTTP/2 server that is not a flag server (a proxy's 404, another gRPC service): the address is wrong.
+                    LOG.error("flags: {} does not serve flag sync ({}): check the target, the flag server's gRPC port."
+                            + " Serving {}; retrying about every {}", target, problem, serving(held), human(maxBackoff));
+                } else {
+                    LOG.error("flags: the flag server at {} refused this SDK for environment \"{}\" ({}): check the sdk"
+                            + " token and the environment. Serving {}; retrying about every {}", target, environment,
+                            problem, serving(held), human(maxBackoff));
+                }
             }
             delay = backoff.maxDelayMillis();
         } else {
@@ -495,7 +501,8 @@ final class Syncer implements AutoCloseable {
             store.publish(held.withSource(Source.STALE));
         } else if (held.source() == Source.DEFAULTS) {
             // Without flags, every answer's reason carries the note: it must say why now, not "not answered yet".
-            String note = (refusal ? "the flag server refused this SDK (" : "the flag server cannot be reached (") + problem + ")"
+            String note = (failure.getCode() == Status.Code.UNIMPLEMENTED ? "the target is not a flag server ("
+                    : refusal ? "the flag server refused this SDK (" : "the flag server cannot be reached (") + problem + ")"
                     + defaultsClause;
             if (!note.equals(held.note())) {
                 store.publish(FlagState.none(note));
