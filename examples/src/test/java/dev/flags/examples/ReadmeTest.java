@@ -57,6 +57,8 @@ class ReadmeTest {
         Files.writeString(dir.resolve("walkthrough.sh"), script);
 
         try (Demo.Running demo = Demo.start(dir.resolve("demo-data"), 0, 0, 0)) {
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("demo-data"))))
+                    .as("the demo's data directory is made as the server makes one: its owner's only").isEqualTo("rwx------");
             Process p = new ProcessBuilder("bash", "walkthrough.sh").directory(dir.toFile()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();

@@ -84,7 +84,7 @@ public final class FlagsCommand implements Callable<Integer> {
         cli.setParameterExceptionHandler((e, arguments) -> {
             // A token typed with --token must not reach a terminal or a CI log through an echo of the command line.
             List<String> secrets = tokenValues(arguments);
-            err.println("flags: " + masked(e.getMessage(), secrets));
+            err.println("flags: " + masked(unknownCommand(e).orElse(e.getMessage()), secrets));
             if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !unmatched.getUnmatched().isEmpty()) {
                 String typed = unmatched.getUnmatched().get(0);
                 String reordered = typed.startsWith("-") ? optionsAfterCommand(e.getCommandLine(), arguments, secrets) : null;
@@ -119,6 +119,20 @@ public final class FlagsCommand implements Callable<Integer> {
             return EXIT_FAILED;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * "unknown command 'bogus'" where picocli says "Unmatched argument at index 0: 'bogus'": a word that is no
+     * option, given to a command that takes commands and no parameters, is a command that does not exist.
+     */
+    static java.util.Optional<String> unknownCommand(CommandLine.ParameterException e) {
+        if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !unmatched.getUnmatched().isEmpty()
+                && !unmatched.getUnmatched().get(0).startsWith("-") && !e.getCommandLine().getSubcommands().isEmpty()
+                && e.getCommandLine().getCommandSpec().positionalParameters().isEmpty()) {
+            return java.util.Optional.of("unknown command '" + oneLine(unmatched.getUnmatched().get(0)) + "' of '"
+                    + e.getCommandLine().getCommandSpec().qualifiedName() + "'");
+        }
+        return java.util.Optional.empty();
     }
 
     /**
@@ -454,7 +468,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            ObjectNode body = Api.JSON.createObjectNode().put("at", at);
+            ObjectNode body = Api.JSON.createObjectNode().put("at", instant(spec, "--at", at));
             body.set("patch", patch());
             print(spec, o.api(spec).call("POST", o.flagPath(flag) + "/schedules", body, why.comment));
             return EXIT_OK;
@@ -770,7 +784,23 @@ public final class FlagsCommand implements Callable<Integer> {
             if (duration != null) {
                 return Api.JSON.createObjectNode().put("expiresIn", isoDuration(spec, "--for", duration));
             }
-            return until == null ? null : Api.JSON.createObjectNode().put("expiresAt", until);
+            return until == null ? null : Api.JSON.createObjectNode().put("expiresAt", instant(spec, "--until", until));
+        }
+    }
+
+    /**
+     * An instant as the server takes it (ISO-8601 with its offset), checked before any request: a value the option
+     * cannot take is a usage error (exit 2), as a bad duration is. Whether it is in the future is the server's to say.
+     *
+     * @return the text, trimmed
+     */
+    static String instant(CommandSpec spec, String option, String text) {
+        try {
+            java.time.OffsetDateTime.parse(text.trim());
+            return text.trim();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new ParameterException(spec.commandLine(), option + " must be an ISO-8601 instant with its offset, such as"
+                    + " 2027-01-31T09:00:00Z or 2027-01-31T09:00:00+01:00, was '" + oneLine(text) + "'");
         }
     }
 
@@ -1276,7 +1306,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 body.put("expiresIn", isoDuration(spec, "--expires-in", expiresIn));
             }
             if (expiresAt != null) {
-                body.put("expiresAt", expiresAt);
+                body.put("expiresAt", instant(spec, "--expires-at", expiresAt));
             }
             print(spec, o.api(spec).call("POST", "/tokens", body, why.comment));
             return EXIT_OK;

@@ -249,6 +249,12 @@ class FlagsCommandTest {
         assertThat(unknown.err()).startsWith("flags: CHANGE must be on, off, rollout, add-role or add-region, was 'toggle'");
         assertThat(remote("schedule", "billing-v2", "on", "--rule", "0", "--at", at).exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(remote("schedule", "billing-v2", "on").err()).contains("Missing required option: '--at=INSTANT'");
+        for (String notAnInstant : new String[] {"tomorrow", "2026-12-07T09:00:00"}) {
+            Run bad = remote("schedule", "billing-v2", "on", "--at", notAnInstant);
+            assertThat(bad.exit()).as(notAnInstant).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(bad.err()).isEqualTo("flags: --at must be an ISO-8601 instant with its offset, such as 2027-01-31T09:00:00Z or"
+                    + " 2027-01-31T09:00:00+01:00, was '" + notAnInstant + "'\nTry 'flags schedule --help'.\n");
+        }
         Run noSuchRule = remote("schedule", "billing-v2", "rollout", "50", "--rule", "us canary", "--at", at);
         assertThat(noSuchRule.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(noSuchRule.err()).contains("has no rule named \"us canary\"; its rules, by index: 0 ");
@@ -348,6 +354,9 @@ class FlagsCommandTest {
         Run both = remote("grant", "beta-tester", "tess", "--for", "8h", "--until", "2030-01-31T18:00:00Z");
         assertThat(both.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(both.err()).isEqualTo("flags: give --for or --until, not both\nTry 'flags grant --help'.\n");
+        Run noOffset = remote("grant", "beta-tester", "tess", "--until", "2030-01-31T18:00:00");
+        assertThat(noOffset.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noOffset.err()).startsWith("flags: --until must be an ISO-8601 instant with its offset");
         Run bad = remote("grant", "beta-tester", "tess", "--for", "1.5h");
         assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(bad.err()).isEqualTo("flags: --for must be a duration such as 90m, 8h, 30d, 2w or 1y, or ISO-8601 such as"
@@ -484,7 +493,10 @@ class FlagsCommandTest {
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(typo.err()).contains("Did you mean: list").endsWith("\nTry 'flags --help'.\n");
+        assertThat(typo.err()).isEqualTo("flags: unknown command 'lsit' of 'flags'\nDid you mean: list?\nTry 'flags --help'.\n");
+        assertThat(flags("tokens", "bogus").err()).startsWith("flags: unknown command 'bogus' of 'flags tokens'\n");
+        assertThat(flags("validate", "a.json", "b.json").err()).as("too many parameters is not an unknown command")
+                .doesNotContain("unknown command");
 
         Run noCommand = flags();
         assertThat(noCommand.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);

@@ -51,7 +51,7 @@ public final class Demo implements Callable<Integer> {
      * @return the running demo
      */
     public static Running start(Path dataDir, int httpPort, int grpcPort, int appPort) throws IOException, InterruptedException {
-        Files.createDirectories(dataDir);
+        // The server makes the directory itself, its owner's only (it holds the admin token and the journal).
         FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dataDir).withPorts(httpPort, grpcPort)
                 .withBindAddress("127.0.0.1").withHeartbeatInterval(Duration.ofSeconds(5)));
         try {
