@@ -154,6 +154,20 @@ public final class Expiry {
         return roundedUp(exact);
     }
 
+    /**
+     * @return the duration as people write it where it is a whole number of days, hours, minutes or seconds ("7d", "8h",
+     *     "90m", as the CLI's --for takes it), with its ISO-8601 form, which the API takes: "7d (PT168H)"
+     */
+    public static String readable(java.time.Duration d) {
+        String iso = d.toString();
+        if (d.isZero() || d.isNegative() || d.getNano() != 0) {
+            return iso;
+        }
+        long s = d.getSeconds();
+        String shortForm = s % 86_400 == 0 ? s / 86_400 + "d" : s % 3_600 == 0 ? s / 3_600 + "h" : s % 60 == 0 ? s / 60 + "m" : s + "s";
+        return shortForm + " (" + iso + ")";
+    }
+
     /** @return the instant rounded up to the second: a lifetime from now, had in full */
     public static Instant roundedUp(Instant exact) {
         Instant at = exact.truncatedTo(ChronoUnit.SECONDS);

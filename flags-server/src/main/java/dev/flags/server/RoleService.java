@@ -146,7 +146,7 @@ public final class RoleService {
             if (expiry == null) {
                 expiry = latest; // the role's longest grant, from now: granting again renews it
             } else if (expiry.isAfter(latest)) {
-                throw ApiException.forbidden("role \"" + role + "\" in environment \"" + env + "\" may be granted for at most " + max
+                throw ApiException.forbidden("role \"" + role + "\" in environment \"" + env + "\" may be granted for at most " + Expiry.readable(max)
                         + " by this token (scope " + p.scope().apiName() + "), until " + latest + "; asked until " + expiry
                         + ": ask for less (or no expiry, which is the longest), or ask an admin");
             }

@@ -177,7 +177,7 @@ public final class ScheduleService {
         }
         if (!s.pending()) {
             throw ApiException.conflict("schedule \"" + id + "\" in environment \"" + env + "\" already ended: it was "
-                    + s.status().apiName() + " at " + s.endedAt());
+                    + s.status().apiName() + " at " + s.endedAt().truncatedTo(ChronoUnit.SECONDS));
         }
         // Also in an archived environment: its due schedules apply at its restore, unless cancelled first.
         writer.append(Change.of(EntryType.SCHEDULE_CANCELLED, env, p.actor(), JsonNodeFactory.instance.objectNode().put("id", id))

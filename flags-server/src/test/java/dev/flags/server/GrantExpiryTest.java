@@ -126,7 +126,7 @@ class GrantExpiryTest {
             ApiClient.Response tooLong = api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"P8D\"}");
             assertThat(tooLong.status()).isEqualTo(403);
             assertThat(tooLong.json().get("detail").asText()).isEqualTo("role \"beta-tester\" in environment \"production\" may be"
-                    + " granted for at most PT168H by this token (scope tester), until 2026-12-11T09:00:00Z; asked until"
+                    + " granted for at most 7d (PT168H) by this token (scope tester), until 2026-12-11T09:00:00Z; asked until"
                     + " 2026-12-12T09:00:00Z: ask for less (or no expiry, which is the longest), or ask an admin");
             assertThat(api.put(MEMBERS + "tess", tester, "{\"expiresIn\": \"P7D\"}").status()).as("the longest, exactly").isEqualTo(200);
             clock.advance(Duration.ofHours(1));
