@@ -44,7 +44,7 @@ final class Keys {
         if (bad >= 0) {
             throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"
                     + " characters (nor line separators, bidirectional controls, invisible characters or half characters), was "
-                    + LogText.quoted(id, 80) + "; character " + (bad + 1) + " is " + String.format("U+%04X", (int) id.charAt(bad)));
+                    + LogText.quoted(id, 80) + "; character " + (id.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", (int) id.charAt(bad)));
         }
         return id;
     }
