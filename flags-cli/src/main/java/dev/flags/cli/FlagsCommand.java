@@ -1018,7 +1018,7 @@ public final class FlagsCommand implements Callable<Integer> {
                     }
                     continue;
                 }
-                out.printf("v%-6s %s  %-14s %s  %s%n", oneLine(v, "version"), oneLine(v, "timestamp"),
+                out.printf("v%-6s %s  %-14s %s  %s%n", oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")),
                         oneLine(v, "change"), oneLine(v, "actor"), oneLine(v, "comment"));
                 if (changes && document != null && previous != null) {
                     FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));

@@ -169,6 +169,8 @@ class FlagsCommandTest {
         assertThat(remote("off", "billing-v2", "-m", "incident 42").json().get("enabled").asBoolean()).isFalse();
         Run history = remote("history", "billing-v2");
         assertThat(history.out()).contains("dark launch done").contains("incident 42").contains("flag_updated");
+        assertThat(history.out().lines()).as("times to the second, as every other command shows them")
+                .allMatch(l -> l.matches("v\\d+ +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ  .*"));
         long first = Long.parseLong(history.out().lines().findFirst().orElseThrow().substring(1, 7).trim());
         assertThat(remote("revert", "billing-v2", "v" + first).json().get("enabled").asBoolean())
                 .as("the version as history prints it").isFalse();
