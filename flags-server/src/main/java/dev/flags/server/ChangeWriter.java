@@ -55,11 +55,11 @@ public final class ChangeWriter {
      */
     public JournalEntry append(Change change) {
         if (draining || !inFlight.readLock().tryLock()) {
-            throw new ApiException(503, "shutting down", "the server is shutting down and accepts no changes; retry on another instance");
+            throw new ApiException(503, "shutting down", "the server is shutting down and accepts no changes; retry once it is back (it is the one server of its journal)");
         }
         try {
             if (draining) {
-                throw new ApiException(503, "shutting down", "the server is shutting down and accepts no changes; retry on another instance");
+                throw new ApiException(503, "shutting down", "the server is shutting down and accepts no changes; retry once it is back (it is the one server of its journal)");
             }
             long start = System.nanoTime();
             JournalEntry entry;

@@ -251,8 +251,11 @@ public final class FlagServer implements AutoCloseable {
             throw e;
         }
         ready.set(true);
+        // An IPv6 address in brackets, as in a URL: "::1:8080" would not say where the address ends.
+        String host = config.bindAddress().contains(":") && !config.bindAddress().startsWith("[")
+                ? "[" + config.bindAddress() + "]" : config.bindAddress();
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB",
-                config.bindAddress(), httpPort(), config.bindAddress(), grpcPort(), config.tls() ? " (TLS on both)" : "",
+                host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "",
                 config.dataDir().toAbsolutePath(), EnvironmentLimits.flags(config.environmentLimits().maxFlags()),
                 config.environmentLimits().maxMebibytes());
         String plaintext = plaintextWarning(config);
@@ -321,9 +324,13 @@ public final class FlagServer implements AutoCloseable {
             return;
         }
         try {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (UnsupportedOperationException e) {
-            Files.createDirectories(dir); // not a POSIX file system
+            try {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            } catch (UnsupportedOperationException e) {
+                Files.createDirectories(dir); // not a POSIX file system
+            }
+        } catch (IOException e) {
+            throw new IOException("cannot create the directory: " + StartFailure.describe(e), e);
         }
     }
 
@@ -332,9 +339,14 @@ public final class FlagServer implements AutoCloseable {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dataDir);
             if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.GROUP_EXECUTE)
                     || perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                String owner = Files.getOwner(dataDir).getName();
+                String user = System.getProperty("user.name", "?");
+                // chmod 700 by whoever owns it; on a directory this process does not own, it would lock this process out.
                 LOG.warn("the data directory {} can be read by users other than its owner ({}): the journal in it holds user"
-                        + " ids, token hashes and the audit trail; chmod 700 {}", dataDir.toAbsolutePath(),
-                        PosixFilePermissions.toString(perms), dataDir.toAbsolutePath());
+                        + " ids, token hashes and the audit trail; {}", dataDir.toAbsolutePath(), PosixFilePermissions.toString(perms),
+                        owner.equals(user) ? "chmod 700 " + dataDir.toAbsolutePath()
+                                : "it belongs to " + owner + ", not to " + user + " that runs this server: chown -R " + user + " "
+                                + dataDir.toAbsolutePath() + ", then chmod 700 " + dataDir.toAbsolutePath());
             }
         } catch (UnsupportedOperationException | IOException e) {
             // not a POSIX file system: nothing to check

@@ -85,6 +85,16 @@ public final class Main implements Callable<Integer> {
             description = "Keep journal segments this long for history and audit, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H (env FLAGS_JOURNAL_RETENTION; default: forever).")
     Duration journalRetention;
 
+    /** An ISO-8601 duration (PT15S, PT1M), or a conversion error that says so without naming Java's classes. */
+    static Duration isoDuration(String value) {
+        try {
+            return Duration.parse(value.trim());
+        } catch (DateTimeParseException e) {
+            throw new CommandLine.TypeConversionException("'" + value + "' is not an ISO-8601 duration such as PT5S, PT15S or"
+                    + " PT1M (seconds are PT5S, not 5s)");
+        }
+    }
+
     /** Reads a retention as days or weeks (P30D, P4W, PT720H); months and years have no fixed length, so they are refused. */
     static final class RetentionPeriod implements CommandLine.ITypeConverter<Duration> {
         @Override
@@ -161,6 +171,8 @@ public final class Main implements Callable<Integer> {
      */
     public static void main(String[] args) {
         CommandLine cli = new CommandLine(new Main());
+        // picocli's own words for a bad duration name java.time's classes and exceptions: say what is expected.
+        cli.registerConverter(Duration.class, Main::isoDuration);
         // A bad setting is one line saying which and a pointer to the help, not the whole usage text: in a
         // service's log the message would drown in it.
         cli.setParameterExceptionHandler((e, arguments) -> {

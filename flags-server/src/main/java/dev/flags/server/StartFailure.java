@@ -6,8 +6,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 
 /**
@@ -58,6 +62,15 @@ public final class StartFailure {
             line.append(part);
             previous = part;
         }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            // Once, for the first file refused, unless a message already said whose it is.
+            if (t instanceof AccessDeniedException denied && denied.getFile() != null) {
+                if (line.indexOf(" belongs to ") < 0) {
+                    line.append(whoMay(Path.of(denied.getFile())));
+                }
+                break;
+            }
+        }
         return line.length() == 0 ? failure.getClass().getSimpleName() : line.toString();
     }
 
@@ -75,5 +88,34 @@ public final class StartFailure {
                 : "cannot be used";
         String other = e.getOtherFile() == null ? "" : " (and " + e.getOtherFile() + ")";
         return e.getFile() + other + ": " + reason;
+    }
+
+    /**
+     * Who owns the file (or, for one that is not there, the directory it would be made in), its mode, and who this
+     * process is: a permission problem is a user mismatch far more often than a mode, and the line must say which.
+     */
+    static String whoMay(Path file) {
+        Path existing = file;
+        while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return "";
+        }
+        try {
+            String owner = Files.getOwner(existing, LinkOption.NOFOLLOW_LINKS).getName();
+            String mode;
+            try {
+                mode = " (" + PosixFilePermissions.toString(Files.getPosixFilePermissions(existing, LinkOption.NOFOLLOW_LINKS)) + ")";
+            } catch (UnsupportedOperationException e) {
+                mode = "";
+            }
+            String user = System.getProperty("user.name", "?");
+            return " (" + (existing.equals(file) ? "it" : existing.toString()) + " belongs to " + owner + mode
+                    + ", and this process runs as " + user + (owner.equals(user) ? ""
+                    : ": run the server as " + owner + ", or give it to " + user + " with chown") + ")";
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return "";
+        }
     }
 }

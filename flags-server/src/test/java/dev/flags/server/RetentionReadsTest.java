@@ -102,8 +102,9 @@ class RetentionReadsTest {
             assertThat(page.json().at("/versions/0/sequence").asLong()).isEqualTo(oldest);
             assertThat(page.json().at("/retention/oldestRetainedSequence").asLong()).isEqualTo(oldest);
             assertThat(page.json().at("/retention/detail").asText())
-                    .isEqualTo("the journal's entries before sequence " + oldest + " were removed by retention"
-                            + " (--journal-retention): this flag may have older versions");
+                    .isEqualTo("the journal's entries before sequence " + oldest + " are no longer in it (removed by"
+                            + " retention, --journal-retention, or set aside by a repair that kept a checkpoint's state):"
+                            + " this flag may have older versions");
             ApiClient.Response first = api.call("GET", "/api/v1/environments/staging/flags/billing-v2/history?limit=1", admin,
                     null, java.util.Map.of());
             assertThat(first.json().has("retention")).as("not before the last page").isFalse();

@@ -372,7 +372,7 @@ class ServerProcessTest {
             assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
             child.reader().join(10_000);
             assertThat(child.process().exitValue()).isEqualTo(Main.EXIT_CANNOT_START);
-            assertThat(String.join("\n", child.log())).contains("flags-server: cannot start: " + inTheWay)
+            assertThat(String.join("\n", child.log())).contains("flags-server: cannot start: cannot create the directory: " + inTheWay)
                     .doesNotContain("\tat ");
         }
     }
@@ -389,6 +389,12 @@ class ServerProcessTest {
         assertThat(retention.output()).contains("journal retention must be at least one day").contains("PT1H")
                 .doesNotContain("\tat ");
         assertOneLineAndTheHelp(retention);
+
+        Run heartbeat = runMain(Map.of(), "--heartbeat", "5s", "--data-dir", dir.resolve("h").toString());
+        assertThat(heartbeat.exitCode()).isEqualTo(2);
+        assertThat(heartbeat.output()).contains("Invalid value for option '--heartbeat': '5s' is not an ISO-8601 duration such"
+                + " as PT5S, PT15S or PT1M (seconds are PT5S, not 5s)").doesNotContain("java.");
+        assertOneLineAndTheHelp(heartbeat);
 
         Run tls = runMain(Map.of(), "--tls-cert", dir.resolve("missing.pem").toString(), "--tls-key",
                 dir.resolve("missing.key").toString(), "--data-dir", dir.resolve("z").toString());

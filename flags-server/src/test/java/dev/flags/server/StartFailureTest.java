@@ -23,4 +23,19 @@ class StartFailureTest {
         assertThat(StartFailure.describe(new IOException("cannot listen on 0.0.0.0:80 for HTTP", new IOException("Permission denied"))))
                 .isEqualTo("cannot listen on 0.0.0.0:80 for HTTP: Permission denied");
     }
+
+    @Test
+    void aFileThisProcessMayNotWriteIsSaidWithItsOwnerAndThisProcesssUser(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path token = dir.resolve("data").resolve("admin-token");
+        String user = System.getProperty("user.name");
+        String owner = java.nio.file.Files.getOwner(dir).getName();
+        String line = StartFailure.describe(new AccessDeniedException(token.toString()));
+        assertThat(line).startsWith(token + ": permission denied (" + dir + " belongs to " + owner + " (")
+                .contains("), and this process runs as " + user);
+        // A message that already says whose the file is gets no second account.
+        AccessDeniedException explained = new AccessDeniedException(token.toString(), null, "permission denied: it belongs to root");
+        explained.initCause(new AccessDeniedException(token.toString()));
+        assertThat(StartFailure.describe(explained)).isEqualTo(token + ": permission denied: it belongs to root");
+    }
 }

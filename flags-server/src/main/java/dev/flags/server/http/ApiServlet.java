@@ -366,7 +366,8 @@ public final class ApiServlet extends HttpServlet {
             if (page.oldestRetainedSequence() != null) {
                 answer.putObject("retention").put("oldestRetainedSequence", page.oldestRetainedSequence())
                         .put("detail", "the journal's entries before sequence " + page.oldestRetainedSequence()
-                                + " were removed by retention (--journal-retention): this flag may have older versions");
+                                + " are no longer in it (removed by retention, --journal-retention, or set aside by a repair"
+                                + " that kept a checkpoint's state): this flag may have older versions");
             }
             write(resp, 200, answer);
             return;

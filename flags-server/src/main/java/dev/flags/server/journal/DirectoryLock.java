@@ -98,9 +98,14 @@ final class DirectoryLock implements AutoCloseable {
         String fileOwner = Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? owner.apply(file) : null;
         String serviceUser = dirOwner != null ? dirOwner : "the service user";
         if (fileOwner == null) {
-            return "permission denied: cannot create it in " + dir + ", which belongs to " + (dirOwner != null ? dirOwner : "?")
-                    + modeIn(mode.apply(dir)) + ", and this process runs as " + user + "; run the server and the journal"
-                    + " tools as " + serviceUser + ", the user that owns the journal";
+            String facts = "permission denied: cannot create it in " + dir + ", which belongs to " + (dirOwner != null ? dirOwner : "?")
+                    + modeIn(mode.apply(dir)) + ", and this process runs as " + user;
+            if ("root".equals(dirOwner)) {
+                return facts + "; a journal that root owns was probably copied or restored as root: give it to the user that"
+                        + " runs the server, 'chown -R " + user + " " + ToolCommand.quote(dir.toString()) + "' (as root, with"
+                        + " nothing running on it), or run the server and the journal tools as root";
+            }
+            return facts + "; run the server and the journal tools as " + serviceUser + ", the user that owns the journal";
         }
         String facts = "permission denied: it belongs to " + fileOwner + modeIn(mode.apply(file)) + ", and this process runs as "
                 + user;
@@ -112,6 +117,12 @@ final class DirectoryLock implements AutoCloseable {
         if (fileOwner.equals(user)) {
             return facts + ", but its permissions do not let its owner read and write it: 'chmod u+rw "
                     + ToolCommand.quote(file.toString()) + "'";
+        }
+        if (fileOwner.equals("root")) {
+            // Root is seldom the service user: a journal root owns whole was most likely copied or restored as root.
+            return facts + "; a journal that root owns was probably copied or restored as root: give it to the user that runs"
+                    + " the server, 'chown -R " + user + " " + ToolCommand.quote(dir.toString()) + "' (as root, with nothing"
+                    + " running on it), or run the server and the journal tools as root";
         }
         return facts + "; run the server and the journal tools as " + fileOwner + ", the service user that owns the journal";
     }

@@ -523,7 +523,8 @@ final class JournalVerifier {
                 line = name + ": ok, " + count + " entries"
                         + (count > 0 ? ", sequences " + firstSequence + ".." + lastSound : "")
                         + (torn ? "; torn tail at byte offset " + bad.offset() + " (" + (size - bad.offset())
-                                + " bytes, never acknowledged; cut at the next open): " + bad.reason() : "");
+                                + " bytes: a write a crash cut short, never acknowledged, unless the disk damaged the last"
+                                + " record; cut at the next open, its bytes kept in damaged-<time>/): " + bad.reason() : "");
             }
             // Past damage, sound records may still hold entries: a repair must know how far they go.
             long reach = bad != null && !torn && !bad.newerFormat()
@@ -661,12 +662,14 @@ final class JournalVerifier {
         }
     }
 
-    private static Path asideDirectory(Path dir, Clock clock) {
+    /** The new {@code damaged-<time>} directory of a journal, where a repair (or an open's cut) sets bytes aside. */
+    static Path asideDirectory(Path dir, Clock clock) {
         return dir.resolve("damaged-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
                 .withZone(ZoneOffset.UTC).format(clock.instant()));
     }
 
-    private static void cutFile(Path file, long offset, Path aside, List<String> done)
+    /** Copies the bytes of a file from an offset into a file of the aside directory, then truncates it there. */
+    static void cutFile(Path file, long offset, Path aside, List<String> done)
             throws IOException {
         Path copy = aside.resolve(file.getFileName() + ".from-" + offset);
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ,

@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -230,14 +231,17 @@ final class Recovery {
             long discarded = 0;
             if (cutAt >= 0) {
                 SegmentInfo tail = segments.get(segments.size() - 1);
+                // Kept, not deleted: almost always a write a crash cut short, which was never acknowledged; but a
+                // last record damaged on disk after it was written looks the same, and its bytes must not vanish.
+                Path aside = JournalVerifier.asideDirectory(dir, Clock.systemUTC());
+                Files.createDirectories(aside);
+                List<String> done = new ArrayList<>();
+                JournalVerifier.cutFile(tail.file, cutAt, aside, done);
+                Segments.forceDirectory(aside);
                 note(notes, "found a torn tail in " + tail.file + " at byte offset " + cutAt + " ("
-                        + torn + "): cutting " + (fileSize - cutAt)
-                        + " bytes that were never acknowledged; the last complete entry is sequence "
-                        + last);
-                try (FileChannel ch = FileChannel.open(tail.file, StandardOpenOption.WRITE)) {
-                    ch.truncate(cutAt);
-                    ch.force(true);
-                }
+                        + torn + "): cut " + (fileSize - cutAt) + " bytes, a write a crash cut short (never"
+                        + " acknowledged) unless the disk damaged the last record; they are kept in " + aside
+                        + "; the last complete entry is sequence " + last);
                 discarded = fileSize - cutAt;
                 tailEnd = cutAt;
             }

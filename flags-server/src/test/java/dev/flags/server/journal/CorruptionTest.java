@@ -273,9 +273,15 @@ class CorruptionTest {
             assertThat(report.discardedBytes()).isEqualTo(frame.length / 2);
             assertThat(report.notes()).singleElement().asString()
                     .contains("found a torn tail in " + last + " at byte offset " + end)
-                    .contains("the last complete entry is sequence 52");
+                    .contains("the last complete entry is sequence 52").contains("they are kept in");
             assertThat(journal.state()).isEqualTo(before);
             assertThat(Files.size(last)).isEqualTo(end);
+            // Kept, not deleted: a last record damaged on disk looks like a torn write, and must not vanish.
+            try (java.util.stream.Stream<Path> files = Files.list(last.getParent())) {
+                Path aside = files.filter(f -> f.getFileName().toString().startsWith("damaged-")).findFirst().orElseThrow();
+                assertThat(Files.readAllBytes(aside.resolve(last.getFileName() + ".from-" + end)))
+                        .isEqualTo(Arrays.copyOf(frame, frame.length / 2));
+            }
             assertThat(journal.append(updateFlag("prod", "billing-v2", true)).sequence())
                     .isEqualTo(53);
         }

@@ -84,6 +84,11 @@ class LockTest {
         // The owner itself, with the permissions taken away.
         assertThat(DirectoryLock.accessDenied(dir, lock, "flags", p -> "flags", p -> "r--r--r--"))
                 .endsWith("but its permissions do not let its owner read and write it: 'chmod u+rw " + lock + "'");
+        // A journal root owns whole (copied or restored as root), opened by the service user.
+        assertThat(DirectoryLock.accessDenied(dir, lock, "flags", p -> "root", p -> "rw-r--r--"))
+                .endsWith("and this process runs as flags; a journal that root owns was probably copied or restored as root:"
+                        + " give it to the user that runs the server, 'chown -R flags " + dir + "' (as root, with nothing"
+                        + " running on it), or run the server and the journal tools as root");
         // No lock file yet, in a directory this user may not write.
         Files.delete(lock);
         assertThat(DirectoryLock.accessDenied(dir, lock, "alice", p -> "flags", p -> "rwxr-xr-x"))
