@@ -344,6 +344,15 @@ public final class JournalTool implements Callable<Integer> {
             return DAMAGED;
         }
         List<Long> lost = report.checkpointsACutSetsAside();
+        if (report.damages().isEmpty() && report.missingStart() == null && lost.isEmpty()) {
+            // Only checkpoints are damaged: a checkpoint is a shortcut, the segments hold every entry.
+            out.println("problems found: only " + (report.badCheckpoints().size() == 1 ? "a checkpoint is" : "checkpoints are")
+                    + " damaged; the segments are sound, so nothing is lost: the server skips a damaged checkpoint at open"
+                    + " (replaying from an older one, or from the first segment) and writes a new one at its next stop."
+                    + " 'repair DIR --cut-at-damage' sets " + (report.badCheckpoints().size() == 1 ? "it" : "them")
+                    + " aside in DIR/damaged-<time>/ now, cutting no entry (see docs/journal.md)");
+            return DAMAGED;
+        }
         out.println("problems found: 'repair DIR --cut-at-damage" + (lost.isEmpty() ? "" : " --discard-checkpoint-state")
                 + "' cuts the journal at the first damage and sets unusable files aside in DIR/damaged-<time>/"
                 + " (see docs/journal.md)");

@@ -250,6 +250,22 @@ class JournalToolTest {
     }
 
     @Test
+    void aDamagedCheckpointBesideSoundSegmentsIsSaidToLoseNothing() throws Exception {
+        write(20); // a clean close writes checkpoint 22; every segment is kept
+        Path checkpoint = dir.resolve("checkpoint-00000000000000000022.ckpt");
+        CorruptionTest.flip(checkpoint, java.nio.file.Files.size(checkpoint) / 2);
+
+        assertThat(run("verify", dir.toString())).as(out + err).isEqualTo(1);
+        assertThat(out).contains("problems found: only a checkpoint is damaged; the segments are sound, so nothing is lost:"
+                + " the server skips a damaged checkpoint at open").doesNotContain("cuts the journal at the first damage");
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        assertThat(out).contains("repair: moved checkpoint checkpoint-00000000000000000022.ckpt");
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.lastSequence()).as("not an entry lost").isEqualTo(22);
+        }
+    }
+
+    @Test
     void repairSetsACheckpointNewerThanTheJournalAside() throws Exception {
         write(20);
         Path last = Fixtures.segments(dir).get(Fixtures.segments(dir).size() - 1);
