@@ -37,14 +37,11 @@ final class FlagText {
         List<Problem> problems = new ArrayList<>();
         String description = next.description();
         if (description != null && (existing == null || !Objects.equals(existing.description(), description))) {
-            for (int i = 0; i < description.length(); i++) {
-                char c = description.charAt(i);
-                if ((LogText.unsafe(c) && c != '\n' && c != '\t') || LogText.loneSurrogate(description, i)) {
-                    problems.add(new Problem(next.key(), "description", "may hold line breaks and tabs but no other control"
-                            + " characters, line separators, bidirectional controls or half characters; character "
-                            + (description.codePointCount(0, i) + 1) + " is " + unicode(c)));
-                    break;
-                }
+            int bad = LogText.unfitForText(description);
+            if (bad >= 0) {
+                problems.add(new Problem(next.key(), "description", "may hold line breaks and tabs but no other control"
+                        + " characters, line separators, bidirectional controls or half characters; character "
+                        + (description.codePointCount(0, bad) + 1) + " is " + unicode(description.charAt(bad))));
             }
         }
         Set<String> namesBefore = new HashSet<>();

@@ -66,6 +66,24 @@ public final class LogText {
     }
 
     /**
+     * Whether free text people read (a comment, a flag's description) holds what has no place in it: a
+     * character {@link #unsafe(char)} names other than a line break or a tab, or a {@linkplain
+     * #loneSurrogate lone surrogate}.
+     *
+     * @param text the text
+     * @return the index of the first such character, or -1 if there is none
+     */
+    public static int unfitForText(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if ((unsafe(c) && c != '\n' && c != '\t') || loneSurrogate(text, i)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
      * Whether text is unfit to name someone or something (a token, a user, an environment, a rule): it
      * holds a character {@link #unsafe(char)} names, a {@linkplain #loneSurrogate lone surrogate}, or an
      * invisible formatting character (Unicode's category Cf: U+200B ZERO WIDTH SPACE, U+FEFF, U+2060...),

@@ -959,13 +959,11 @@ public final class ApiServlet extends HttpServlet {
             // Kept forever and read in terminals and audit tools: line breaks and tabs are text; other controls (a
             // NUL, an escape sequence, a carriage return that overwrites a line) and the characters that reorder or
             // break what is shown are not, as in names (LogText.unsafe).
-            for (int i = 0; i < found.length(); i++) {
-                char c = found.charAt(i);
-                if ((LogText.unsafe(c) && c != '\n' && c != '\t') || LogText.loneSurrogate(found, i)) {
-                    throw new ApiException(400, "bad request", "the comment may hold line breaks and tabs but no other control"
-                            + " characters, line separators, bidirectional controls or half characters (lone UTF-16 surrogates);"
-                            + " character " + (found.codePointCount(0, i) + 1) + " is " + String.format("U+%04X", (int) c));
-                }
+            int bad = LogText.unfitForText(found);
+            if (bad >= 0) {
+                throw new ApiException(400, "bad request", "the comment may hold line breaks and tabs but no other control"
+                        + " characters, line separators, bidirectional controls or half characters (lone UTF-16 surrogates);"
+                        + " character " + (found.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", (int) found.charAt(bad)));
             }
         }
         return found;
