@@ -382,14 +382,15 @@ public final class FlagsCommand implements Callable<Integer> {
             return EXIT_OK;
         }
 
+        /** A rule's index (any number of digits: the server says whether the flag has that rule) or its name. */
         static Object rule(String rule) {
-            return rule.matches("\\d+") ? Integer.valueOf(rule) : rule;
+            return rule.matches("\\d+") ? new java.math.BigInteger(rule) : rule;
         }
 
         static ObjectNode ruleOperation(String rule, String field, String value) {
             ObjectNode op = Api.JSON.createObjectNode();
             Object r = rule(rule);
-            if (r instanceof Integer i) {
+            if (r instanceof java.math.BigInteger i) {
                 op.put("rule", i);
             } else {
                 op.put("rule", (String) r);

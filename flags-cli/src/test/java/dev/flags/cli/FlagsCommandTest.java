@@ -260,6 +260,9 @@ class FlagsCommandTest {
         Run noSuchRule = remote("schedule", "billing-v2", "rollout", "50", "--rule", "us canary", "--at", at);
         assertThat(noSuchRule.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(noSuchRule.err()).contains("has no rule named \"us canary\"; its rules, by index: 0 ");
+        Run hugeIndex = remote("rollout", "billing-v2", "20", "--rule", "4294967296");
+        assertThat(hugeIndex.exit()).as("the server's answer, not a crash of the command").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(hugeIndex.err()).contains("has no rule 4294967296; its rules, by index: 0 ").doesNotContain("Exception");
         Run past = remote("schedule", "billing-v2", "on", "--at", "2020-01-01T00:00:00Z");
         assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(past.err()).contains("\"at\" must be in the future");

@@ -41,7 +41,7 @@ final class FlagText {
             if (bad >= 0) {
                 problems.add(new Problem(next.key(), "description", "may hold line breaks and tabs but no other control"
                         + " characters, line separators, bidirectional controls or half characters; character "
-                        + (description.codePointCount(0, bad) + 1) + " is " + unicode(description.charAt(bad))));
+                        + (description.codePointCount(0, bad) + 1) + " is " + unicode(description.codePointAt(bad))));
             }
         }
         Set<String> namesBefore = new HashSet<>();
@@ -58,7 +58,7 @@ final class FlagText {
                 if (bad >= 0) {
                     problems.add(new Problem(next.key(), "rules[" + i + "].name", "must not hold control characters, line"
                             + " separators, bidirectional controls, invisible characters or half characters; character "
-                            + (name.codePointCount(0, bad) + 1) + " is " + unicode(name.charAt(bad))));
+                            + (name.codePointCount(0, bad) + 1) + " is " + unicode(name.codePointAt(bad))));
                 }
             }
         }
@@ -85,7 +85,7 @@ final class FlagText {
             if (bad >= 0) {
                 problems.add(new Problem(key, path + "[" + i + "]", "must not hold control characters, line separators,"
                         + " bidirectional controls, invisible characters or half characters, as a user id in a grant; was "
-                        + LogText.quoted(id, 80) + ", character " + (id.codePointCount(0, bad) + 1) + " is " + unicode(id.charAt(bad))));
+                        + LogText.quoted(id, 80) + ", character " + (id.codePointCount(0, bad) + 1) + " is " + unicode(id.codePointAt(bad))));
                 return;
             }
         }
@@ -107,7 +107,7 @@ final class FlagText {
         return ids;
     }
 
-    private static String unicode(char c) {
-        return String.format("U+%04X", (int) c);
+    private static String unicode(int c) {
+        return String.format("U+%04X", c);
     }
 }

@@ -4,7 +4,7 @@ import dev.flags.server.journal.Change;
 import java.util.regex.Pattern;
 
 /** Immutable (stateless). The syntax of keys in URLs and bodies, checked before anything else. */
-final class Keys {
+public final class Keys {
 
     /** Environment keys, flag keys, token ids: as flag keys in docs/flag-format.md. */
     static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
@@ -44,7 +44,7 @@ final class Keys {
         if (bad >= 0) {
             throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"
                     + " characters (nor line separators, bidirectional controls, invisible characters or half characters), was "
-                    + LogText.quoted(id, 80) + "; character " + (id.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", (int) id.charAt(bad)));
+                    + LogText.quoted(id, 80) + "; character " + (id.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", id.codePointAt(bad)));
         }
         return id;
     }
@@ -74,7 +74,12 @@ final class Keys {
         return name;
     }
 
-    static String comment(String comment) {
+    /**
+     * @param comment a change's "why", or null
+     * @return it, if it is at most {@link #MAX_COMMENT} characters (Unicode's, not UTF-16's)
+     * @throws ApiException 400 for a longer one
+     */
+    public static String comment(String comment) {
         // Characters as people count them: an emoji is one, not the two UTF-16 units Java's length() counts.
         if (comment != null && comment.codePointCount(0, comment.length()) > MAX_COMMENT) {
             throw ApiException.badRequest("comment must be at most " + MAX_COMMENT + " characters, was "

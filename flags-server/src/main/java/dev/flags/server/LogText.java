@@ -20,16 +20,20 @@ public final class LogText {
             return "null";
         }
         StringBuilder out = null;
-        for (int i = 0; i < text.length(); i++) {
+        for (int i = 0; i < text.length(); ) {
             char c = text.charAt(i);
-            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(c) == Character.FORMAT) {
+            int width = Character.charCount(text.codePointAt(i)); // 2 for a whole surrogate pair
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
                 if (out == null) {
                     out = new StringBuilder(text.length() + 16).append(text, 0, i);
                 }
-                out.append(String.format("\\u%04x", (int) c));
+                for (int k = i; k < i + width; k++) { // both halves of an invisible pair, as JSON writes them
+                    out.append(String.format("\\u%04x", (int) text.charAt(k)));
+                }
             } else if (out != null) {
-                out.append(c);
+                out.append(text, i, i + width);
             }
+            i += width;
         }
         return out == null ? text : out.toString();
     }
@@ -95,7 +99,8 @@ public final class LogText {
     public static int unfitForName(String text) {
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(c) == Character.FORMAT) {
+            // By code point: the tag characters (U+E0001, U+E0020..U+E007F) are invisible too, beyond U+FFFF.
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
                 return i;
             }
         }

@@ -91,7 +91,7 @@ public final class Main implements Callable<Integer> {
             return Duration.parse(value.trim());
         } catch (DateTimeParseException e) {
             throw new CommandLine.TypeConversionException("'" + value + "' is not an ISO-8601 duration such as PT5S, PT15S or"
-                    + " PT1M (seconds are PT5S, not 5s)");
+                    + " PT1M (5 seconds are PT5S, a minute PT1M: not 5s or 1m)");
         }
     }
 

@@ -393,7 +393,7 @@ class ServerProcessTest {
         Run heartbeat = runMain(Map.of(), "--heartbeat", "5s", "--data-dir", dir.resolve("h").toString());
         assertThat(heartbeat.exitCode()).isEqualTo(2);
         assertThat(heartbeat.output()).contains("Invalid value for option '--heartbeat': '5s' is not an ISO-8601 duration such"
-                + " as PT5S, PT15S or PT1M (seconds are PT5S, not 5s)").doesNotContain("java.");
+                + " as PT5S, PT15S or PT1M (5 seconds are PT5S, a minute PT1M: not 5s or 1m)").doesNotContain("java.");
         assertOneLineAndTheHelp(heartbeat);
 
         Run tls = runMain(Map.of(), "--tls-cert", dir.resolve("missing.pem").toString(), "--tls-key",

@@ -56,6 +56,10 @@ class TextInputTest {
     @Test
     void tokenNamesThatPassForAnotherNameAnotherActorOrTheServerAreRefused() {
         // JSON escapes: U+061C is a bidirectional mark, U+FEFF and U+200B are invisible, \ud800 is half a character.
+        // and the tag characters beyond U+FFFF, as invisible as U+200B: "abc" + U+E0041 + "d" shows as "abcd"
+        ApiClient.Response tag = token("abc\\udb40\\udc41d", "editor", null);
+        assertThat(tag.status()).isEqualTo(400);
+        assertThat(detail(tag)).contains("character 4 is U+E0041").doesNotContain("\udb40");
         for (String name : new String[] {"ali\\u061cce", "ali\\ufeffce", "ali\\u200bce", "ali\\ud800ce"}) {
             ApiClient.Response r = token(name, "editor", null);
             assertThat(r.status()).as(name).isEqualTo(400);
@@ -100,6 +104,10 @@ class TextInputTest {
                 "{\"enabled\": true}", Map.of());
         assertThat(tooMany.status()).isEqualTo(400);
         assertThat(detail(tooMany)).isEqualTo("comment must be at most 2000 characters, was 2001");
+        ApiClient.Response tokenComment = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ci\", \"scope\": \"admin\", \"comment\": \""
+                + "a".repeat(2001) + "\"}");
+        assertThat(tokenComment.status()).as("a body's comment is held to the same length").isEqualTo(400);
+        assertThat(detail(tokenComment)).isEqualTo("comment must be at most 2000 characters, was 2001");
         ApiClient.Response mark = api.call("PATCH", E + "/flags/f1?comment=a%D8%9Cb", ADMIN, "{\"enabled\": true}", Map.of());
         assertThat(mark.status()).isEqualTo(400);
         assertThat(detail(mark)).endsWith("character 2 is U+061C");

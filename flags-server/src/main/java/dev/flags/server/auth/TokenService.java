@@ -353,7 +353,7 @@ public final class TokenService implements Authenticator {
             throw new IllegalArgumentException("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
                     + " characters (nor line separators, bidirectional controls, invisible characters or half characters)"
                     + (name == null ? "" : ", was " + LogText.quoted(name, 80)
-                    + (bad >= 0 ? "; character " + (name.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", (int) name.charAt(bad)) : "")));
+                    + (bad >= 0 ? "; character " + (name.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", name.codePointAt(bad)) : "")));
         }
         if (ACTOR_LIKE.matcher(name.strip()).find()) {
             throw new IllegalArgumentException("name must not end with a token id or \"(admin)\" in parentheses: the audit log"

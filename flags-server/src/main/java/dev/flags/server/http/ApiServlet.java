@@ -15,6 +15,7 @@ import dev.flags.server.EnvironmentService;
 import dev.flags.server.Expiry;
 import dev.flags.server.FlagService;
 import dev.flags.server.HistoryService;
+import dev.flags.server.Keys;
 import dev.flags.server.LogText;
 import dev.flags.server.Metrics;
 import dev.flags.server.Playground;
@@ -963,8 +964,9 @@ public final class ApiServlet extends HttpServlet {
             if (bad >= 0) {
                 throw new ApiException(400, "bad request", "the comment may hold line breaks and tabs but no other control"
                         + " characters, line separators, bidirectional controls or half characters (lone UTF-16 surrogates);"
-                        + " character " + (found.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", (int) found.charAt(bad)));
+                        + " character " + (found.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", found.codePointAt(bad)));
             }
+            Keys.comment(found); // the same length wherever it came from (a token's body comment went to the journal's own 2,048)
         }
         return found;
     }
