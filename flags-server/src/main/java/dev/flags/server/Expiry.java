@@ -83,15 +83,15 @@ public final class Expiry {
         if (value.isTextual()) {
             try {
                 Duration d = Duration.parse(value.textValue());
-                if (!d.isNegative() && !d.isZero() && d.compareTo(MAX_DURATION) <= 0) {
-                    return d;
+                if (!d.isNegative() && !d.isZero() && d.compareTo(MAX_DURATION) <= 0 && d.getNano() == 0) {
+                    return d; // whole seconds: grants and expiries are kept to the second
                 }
             } catch (DateTimeException | ArithmeticException e) {
                 // the message below says what is expected
             }
         }
-        throw ApiException.badRequest("\"maxGrantDuration\" must be a positive ISO-8601 duration of at most " + MAX_DURATION.toDays()
-                + " days, such as \"PT8H\" or \"P7D\" (months and years are not durations), was " + shown(value));
+        throw ApiException.badRequest("\"maxGrantDuration\" must be a positive ISO-8601 duration in whole seconds, of at most "
+                + MAX_DURATION.toDays() + " days, such as \"PT8H\" or \"P7D\" (months and years are not durations), was " + shown(value));
     }
 
     private static Instant latest(Instant now) {

@@ -182,7 +182,8 @@ final class FlagPatch {
             }
             return named.get(0);
         }
-        throw ApiException.badRequest("rule must be a rule's index (from 0) or its name, was " + ref);
+        throw ApiException.badRequest("rule must be a rule's index (a whole number from 0) or its name, was "
+                + (ref != null && ref.isNumber() && !Double.isFinite(ref.doubleValue()) ? "too large a number" : ref));
     }
 
     /** @return the flag's rules by index and name, as a conflict names them to choose from (the first 20) */

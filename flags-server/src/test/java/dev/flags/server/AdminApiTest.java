@@ -275,6 +275,8 @@ class AdminApiTest {
         assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 99999999999999999999, \"value\": 5}}"), 409,
                 "has no rule 99999999999999999999; its rules");
         assertProblem(api.patch(path, ADMIN, "{\"addRegion\": {\"rule\": -1, \"region\": \"eu-south\"}}"), 409, "has no rule -1;");
+        assertProblem(api.patch(path, ADMIN, "{\"addRegion\": {\"rule\": 1e400, \"region\": \"eu-south\"}}"), 400,
+                "rule must be a rule's index (a whole number from 0) or its name, was too large a number");
         assertProblem(api.patch(path, ADMIN, "{\"explode\": true}"), 400, "is not a patch operation");
         assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"qa\", \"typo\": 1}}"), 400,
                 "addRole has an unknown field \"typo\"");

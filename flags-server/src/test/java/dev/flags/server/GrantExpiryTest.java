@@ -145,9 +145,10 @@ class GrantExpiryTest {
             assertBadRequest(api.put(role, ADMIN, "{\"selfService\": false, \"maxGrantDuration\": \"P7D\"}"),
                     "\"maxGrantDuration\" limits the grants of a self-service role; a role that is not self-service has none (only"
                             + " admins grant it)");
-            for (String bad : List.of("\"PT0S\"", "\"-P1D\"", "\"P1M\"", "\"P4000D\"", "7")) {
+            for (String bad : List.of("\"PT0S\"", "\"-P1D\"", "\"P1M\"", "\"P4000D\"", "7", "\"PT0.5S\"")) {
                 assertThat(api.put(role, ADMIN, "{\"selfService\": true, \"maxGrantDuration\": " + bad + "}").json().get("detail")
-                        .asText()).as(bad).startsWith("\"maxGrantDuration\" must be a positive ISO-8601 duration of at most 3653 days");
+                        .asText()).as(bad).startsWith("\"maxGrantDuration\" must be a positive ISO-8601 duration in whole seconds, of"
+                                + " at most 3653 days");
             }
         }
     }

@@ -74,6 +74,7 @@ class TextInputTest {
         assertThat(token("bob (TOK-1) ", "editor", null).status()).isEqualTo(400);
         assertThat(detail(token("flags-server", "editor", null))).startsWith("name must not be \"flags-server\"");
         assertThat(token("flags-server (grant expiry)", "editor", null).status()).isEqualTo(400);
+        assertThat(token("Flags-Server", "editor", null).status()).as("in any letter case").isEqualTo(400);
         ApiClient.Response pat = token("pat (product owner)", "editor", null);
         assertThat(pat.status()).as("a name in parentheses is fine").isEqualTo(201);
         assertThat(token("\u00e9lodie \ud83d\ude80", "editor", null).status()).as("letters and emoji are fine").isEqualTo(201);

@@ -360,7 +360,8 @@ public final class TokenService implements Authenticator {
                     + " records who changed something as NAME (TOKEN ID), so " + LogText.quoted(name, 80)
                     + " could pass for another token in it");
         }
-        if (name.strip().equals("flags-server") || name.strip().startsWith("flags-server (")) {
+        String lower = name.strip().toLowerCase(java.util.Locale.ROOT);
+        if (lower.equals("flags-server") || lower.startsWith("flags-server (")) {
             throw new IllegalArgumentException("name must not be \"flags-server\": the audit log records the server's own changes"
                     + " (expired grants, scheduled changes) under that name");
         }

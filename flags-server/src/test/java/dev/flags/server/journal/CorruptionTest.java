@@ -279,6 +279,8 @@ class CorruptionTest {
             // Kept, not deleted: a last record damaged on disk looks like a torn write, and must not vanish.
             try (java.util.stream.Stream<Path> files = Files.list(last.getParent())) {
                 Path aside = files.filter(f -> f.getFileName().toString().startsWith("damaged-")).findFirst().orElseThrow();
+                assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(aside)))
+                        .as("journal bytes: its owner's only").isEqualTo("rwx------");
                 assertThat(Files.readAllBytes(aside.resolve(last.getFileName() + ".from-" + end)))
                         .isEqualTo(Arrays.copyOf(frame, frame.length / 2));
             }
