@@ -6,6 +6,7 @@ import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
 import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.FileAccess;
 import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.sync.Broadcaster;
@@ -251,9 +252,7 @@ public final class FlagServer implements AutoCloseable {
             throw e;
         }
         ready.set(true);
-        // An IPv6 address in brackets, as in a URL: "::1:8080" would not say where the address ends.
-        String host = config.bindAddress().contains(":") && !config.bindAddress().startsWith("[")
-                ? "[" + config.bindAddress() + "]" : config.bindAddress();
+        String host = hostForAPort(config.bindAddress());
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB",
                 host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "",
                 config.dataDir().toAbsolutePath(), EnvironmentLimits.flags(config.environmentLimits().maxFlags()),
@@ -318,17 +317,15 @@ public final class FlagServer implements AutoCloseable {
         }
     }
 
+    /** An IPv6 address in brackets, as in a URL ("[::1]:8080"): "::1:8080" would not say where the address ends. */
+    static String hostForAPort(String bindAddress) {
+        return bindAddress.contains(":") && !bindAddress.startsWith("[") ? "[" + bindAddress + "]" : bindAddress;
+    }
+
     /** Makes a directory (and missing parents) readable by its owner only, where the file system has POSIX modes. */
     private static void createOwnerOnly(Path dir) throws IOException {
-        if (Files.isDirectory(dir)) {
-            return;
-        }
         try {
-            try {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            } catch (UnsupportedOperationException e) {
-                Files.createDirectories(dir); // not a POSIX file system
-            }
+            FileAccess.createOwnerOnlyDirectories(dir);
         } catch (IOException e) {
             throw new IOException("cannot create the directory: " + StartFailure.describe(e), e);
         }
@@ -339,12 +336,12 @@ public final class FlagServer implements AutoCloseable {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dataDir);
             if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.GROUP_EXECUTE)
                     || perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
-                String owner = Files.getOwner(dataDir).getName();
+                String owner = FileAccess.ownerOf(dataDir);
                 String user = System.getProperty("user.name", "?");
                 // chmod 700 by whoever owns it; on a directory this process does not own, it would lock this process out.
                 LOG.warn("the data directory {} can be read by users other than its owner ({}): the journal in it holds user"
                         + " ids, token hashes and the audit trail; {}", dataDir.toAbsolutePath(), PosixFilePermissions.toString(perms),
-                        owner.equals(user) ? "chmod 700 " + dataDir.toAbsolutePath()
+                        owner == null || owner.equals(user) ? "chmod 700 " + dataDir.toAbsolutePath()
                                 : "it belongs to " + owner + ", not to " + user + " that runs this server: chown -R " + user + " "
                                 + dataDir.toAbsolutePath() + ", then chmod 700 " + dataDir.toAbsolutePath());
             }

@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.server.journal.FileAccess;
 import dev.flags.server.journal.JournalException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,7 +12,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 
 /**
@@ -102,20 +102,14 @@ public final class StartFailure {
         if (existing == null) {
             return "";
         }
-        try {
-            String owner = Files.getOwner(existing, LinkOption.NOFOLLOW_LINKS).getName();
-            String mode;
-            try {
-                mode = " (" + PosixFilePermissions.toString(Files.getPosixFilePermissions(existing, LinkOption.NOFOLLOW_LINKS)) + ")";
-            } catch (UnsupportedOperationException e) {
-                mode = "";
-            }
-            String user = System.getProperty("user.name", "?");
-            return " (" + (existing.equals(file) ? "it" : existing.toString()) + " belongs to " + owner + mode
-                    + ", and this process runs as " + user + (owner.equals(user) ? ""
-                    : ": run the server as " + owner + ", or give it to " + user + " with chown") + ")";
-        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+        String owner = FileAccess.ownerOf(existing);
+        if (owner == null) {
             return "";
         }
+        String mode = FileAccess.modeOf(existing);
+        String user = System.getProperty("user.name", "?");
+        return " (" + (existing.equals(file) ? "it" : existing.toString()) + " belongs to " + owner
+                + (mode == null ? "" : " (" + mode + ")") + ", and this process runs as " + user
+                + (owner.equals(user) ? "" : ": run the server as " + owner + ", or give it to " + user + " with chown") + ")";
     }
 }

@@ -141,6 +141,14 @@ class MainTest {
     }
 
     @Test
+    void theReadyLineBracketsAnIpv6AddressAsAUrlDoes() {
+        assertThat(FlagServer.hostForAPort("::1")).isEqualTo("[::1]");
+        assertThat(FlagServer.hostForAPort("[::1]")).isEqualTo("[::1]");
+        assertThat(FlagServer.hostForAPort("127.0.0.1")).isEqualTo("127.0.0.1");
+        assertThat(FlagServer.hostForAPort("flags.internal")).isEqualTo("flags.internal");
+    }
+
+    @Test
     void theBootstrapAdminTokenIsOnByDefault() {
         Main main = new Main();
         new CommandLine(main).parseArgs();

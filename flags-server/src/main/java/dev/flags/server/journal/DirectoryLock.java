@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.function.Function;
@@ -89,7 +88,7 @@ final class DirectoryLock implements AutoCloseable {
      * @param mode a file's permissions such as {@code rw-r--r--}, or null
      */
     static String accessDenied(Path dir, Path file) {
-        return accessDenied(dir, file, System.getProperty("user.name", "?"), DirectoryLock::ownerOf, DirectoryLock::modeOf);
+        return accessDenied(dir, file, System.getProperty("user.name", "?"), FileAccess::ownerOf, FileAccess::modeOf);
     }
 
     /** As {@link #accessDenied(Path, Path)}, with the user, owners and modes given (for tests). */
@@ -131,21 +130,7 @@ final class DirectoryLock implements AutoCloseable {
         return mode == null ? "" : " (" + mode + ")";
     }
 
-    private static String ownerOf(Path path) {
-        try {
-            return Files.getOwner(path, LinkOption.NOFOLLOW_LINKS).getName();
-        } catch (IOException | UnsupportedOperationException | SecurityException e) {
-            return null;
-        }
-    }
 
-    private static String modeOf(Path path) {
-        try {
-            return PosixFilePermissions.toString(Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS));
-        } catch (IOException | UnsupportedOperationException | SecurityException e) {
-            return null;
-        }
-    }
 
     private static String owner(FileChannel channel) {
         try {

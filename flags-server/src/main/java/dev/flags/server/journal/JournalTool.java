@@ -93,10 +93,8 @@ public final class JournalTool implements Callable<Integer> {
     }
 
     private static void warnIfNotTheOwner(Path dir, PrintWriter err) {
-        String owner;
-        try {
-            owner = Files.getOwner(dir).getName();
-        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+        String owner = FileAccess.ownerOf(dir);
+        if (owner == null) {
             return; // nothing to compare with
         }
         String warning = ownerWarning(dir, owner, System.getProperty("user.name", "?"));

@@ -548,7 +548,7 @@ final class JournalVerifier {
         Finding cut = report.damage() != null ? report.damage() : report.tornTail();
         int firstMoved = report.segments().size();
         if (cut != null) {
-            createAside(aside);
+            FileAccess.createOwnerOnlyDirectories(aside);
             int index = report.damage() != null ? report.damagedSegment()
                     : report.segments().size() - 1;
             if (cut.offset() < Segments.HEADER_SIZE) {
@@ -560,12 +560,12 @@ final class JournalVerifier {
         }
         for (int i = firstMoved; i < report.segments().size(); i++) {
             Path file = report.segments().get(i);
-            createAside(aside);
+            FileAccess.createOwnerOnlyDirectories(aside);
             Files.move(file, aside.resolve(file.getFileName()));
             done.add("moved segment " + file.getFileName() + " to " + aside);
         }
         for (Finding bad : report.badCheckpoints()) {
-            createAside(aside);
+            FileAccess.createOwnerOnlyDirectories(aside);
             Files.move(bad.file(), aside.resolve(bad.file().getFileName()));
             done.add("moved checkpoint " + bad.file().getFileName() + " to " + aside + " ("
                     + bad.reason() + ")");
@@ -573,7 +573,7 @@ final class JournalVerifier {
         // Checkpoints beyond the new end of the journal cannot be used either.
         for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
             if (ref.sequence() > report.lastSequence()) {
-                createAside(aside);
+                FileAccess.createOwnerOnlyDirectories(aside);
                 Files.move(ref.file(), aside.resolve(ref.file().getFileName()));
                 done.add("moved checkpoint " + ref.file().getFileName() + " to " + aside
                         + " (newer than the cut journal, which ends at sequence " + report.lastSequence()
@@ -610,7 +610,7 @@ final class JournalVerifier {
         Path aside = asideDirectory(dir, clock);
         for (int i = 0; i < plan.keepFrom(); i++) {
             Path file = report.segments().get(i);
-            createAside(aside);
+            FileAccess.createOwnerOnlyDirectories(aside);
             Files.move(file, aside.resolve(file.getFileName()));
             done.add("moved segment " + file.getFileName() + " to " + aside + " (history before the kept state)");
         }
@@ -618,14 +618,14 @@ final class JournalVerifier {
         // the state this repair keeps.
         for (Finding bad : report.badCheckpoints()) {
             if (bad.kind() == Kind.DAMAGED) {
-                createAside(aside);
+                FileAccess.createOwnerOnlyDirectories(aside);
                 Files.move(bad.file(), aside.resolve(bad.file().getFileName()));
                 done.add("moved checkpoint " + bad.file().getFileName() + " to " + aside + " (" + bad.reason() + ")");
             }
         }
         for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
             if (ref.sequence() < plan.keptFirst() - 1) {
-                createAside(aside);
+                FileAccess.createOwnerOnlyDirectories(aside);
                 Files.move(ref.file(), aside.resolve(ref.file().getFileName()));
                 done.add("moved checkpoint " + ref.file().getFileName() + " to " + aside + " (older than the repaired"
                         + " journal, which starts at sequence " + plan.keptFirst() + ")");
@@ -666,19 +666,6 @@ final class JournalVerifier {
     static Path asideDirectory(Path dir, Clock clock) {
         return dir.resolve("damaged-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
                 .withZone(ZoneOffset.UTC).format(clock.instant()));
-    }
-
-    /** Makes the aside directory, its owner's only (what is set aside is journal: token hashes, user ids). */
-    static void createAside(Path aside) throws IOException {
-        if (Files.isDirectory(aside)) {
-            return;
-        }
-        try {
-            Files.createDirectories(aside, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
-        } catch (UnsupportedOperationException e) {
-            Files.createDirectories(aside); // not a POSIX file system
-        }
     }
 
     /** Copies the bytes of a file from an offset into a file of the aside directory, then truncates it there. */

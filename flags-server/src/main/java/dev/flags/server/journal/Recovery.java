@@ -234,7 +234,7 @@ final class Recovery {
                 // Kept, not deleted: almost always a write a crash cut short, which was never acknowledged; but a
                 // last record damaged on disk after it was written looks the same, and its bytes must not vanish.
                 Path aside = JournalVerifier.asideDirectory(dir, Clock.systemUTC());
-                JournalVerifier.createAside(aside);
+                FileAccess.createOwnerOnlyDirectories(aside); // journal bytes: its owner's only
                 List<String> done = new ArrayList<>();
                 JournalVerifier.cutFile(tail.file, cutAt, aside, done);
                 Segments.forceDirectory(aside);
