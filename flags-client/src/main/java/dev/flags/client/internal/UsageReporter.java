@@ -78,6 +78,8 @@ final class UsageReporter {
     private boolean closed;
     private boolean stopped; // the server takes no usage reports
     private boolean refusalLogged;
+    /** Whether a report was acknowledged yet: until one is, the SDK does not know the server's period. */
+    private boolean acknowledgedOnce;
 
     /**
      * @param channel the SDK's channel to the flag server (with its token)
@@ -166,7 +168,9 @@ final class UsageReporter {
             if (closed || stopped || inFlight) {
                 return;
             }
-            report = takeReport();
+            // Until the server has answered once, a report goes even with nothing in it: its answer gives
+            // the server's period, which an SDK that evaluates nothing at first would otherwise learn late.
+            report = takeReport(!acknowledgedOnce);
             if (report == null) {
                 schedule();
                 return;
@@ -180,14 +184,19 @@ final class UsageReporter {
         }
     }
 
-    /** Takes the marks into {@link #pending} and builds a report of them, or null if there is nothing to say. */
-    private UsageReport takeReport() {
+    /**
+     * Takes the marks into {@link #pending} and builds a report of them.
+     *
+     * @param evenIfEmpty whether to build a report with no flags and no unknown keys in it
+     * @return the report, or null if there is nothing to say and evenIfEmpty is false
+     */
+    private UsageReport takeReport(boolean evenIfEmpty) {
         for (FlagUsage u : store.state().flags().takeUsage()) {
             int bits = (u.servedTrue() ? SERVED_TRUE : 0) | (u.servedFalse() ? SERVED_FALSE : 0);
             pending.merge(u.flagKey(), bits, (a, b) -> a | b);
         }
         pendingUnknown.addAll(unknown.take());
-        if (pending.isEmpty() && pendingUnknown.isEmpty()) {
+        if (pending.isEmpty() && pendingUnknown.isEmpty() && !evenIfEmpty) {
             return null;
         }
         long now = clock.millis();
@@ -232,6 +241,7 @@ final class UsageReporter {
         report.getUnknownFlagsList().forEach(pendingUnknown::remove);
         periodStartMillis = report.getPeriodEndMillis();
         refusalLogged = false;
+        acknowledgedOnce = true;
         if (receipt != null && receipt.getReportIntervalMillis() > 0) {
             intervalMillis = Math.max(MIN_INTERVAL.toMillis(),
                     Math.min(MAX_INTERVAL.toMillis(), receipt.getReportIntervalMillis()));
@@ -297,7 +307,7 @@ final class UsageReporter {
                 }
             }
             if (sendTheRest && !stopped && !inFlight && !interrupted) {
-                last = takeReport();
+                last = takeReport(false); // the period no longer matters
             }
         }
         long left = deadline - System.nanoTime();

@@ -140,6 +140,29 @@ class UsageReporterTest {
     }
 
     @Test
+    void untilTheServerHasAnsweredOnceAReportGoesEvenWithNothingInItToLearnTheServersPeriod() throws Exception {
+        FlagStore store = store("a");
+        UsageReporter reporter = reporter(store, Duration.ofHours(1)); // periods driven by the test
+        answers.add(Status.UNAVAILABLE);
+        answers.add(UsageReceipt.newBuilder().setReportIntervalMillis(30_000).build());
+        reporter.report();
+        assertThat(next().getFlagsCount()).as("nothing evaluated, sent all the same").isZero();
+        until("the failure is handled", reporter::idle);
+        assertThat(reporter.interval()).isEqualTo(Duration.ofHours(1));
+
+        reporter.report();
+        assertThat(next().getFlagsCount()).as("not answered yet: sent again").isZero();
+        until("acknowledged", reporter::idle);
+        assertThat(reporter.interval()).as("the server's period, learned").isEqualTo(Duration.ofSeconds(30));
+
+        reporter.report(); // answered once: with nothing to say, nothing goes
+        store.isEnabled("a", USER, false);
+        reporter.report();
+        assertThat(keys(next())).as("the next report sent is the one with something in it").containsExactly("a");
+        reporter.close(false);
+    }
+
+    @Test
     void aFailedReportKeepsItsMarksForTheNextOne() throws Exception {
         FlagStore store = store("a", "b");
         UsageReporter reporter = reporter(store, Duration.ofHours(1)); // periods driven by the test
