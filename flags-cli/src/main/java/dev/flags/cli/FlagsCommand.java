@@ -362,7 +362,16 @@ public final class FlagsCommand implements Callable<Integer> {
             JsonNode version = document.get("version");
             Map<String, String> precondition = version != null && version.isIntegralNumber()
                     ? Map.of("If-Match", "\"" + version.asLong() + "\"") : Map.of();
-            print(spec, o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition));
+            try {
+                print(spec, o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition));
+            } catch (CliException e) {
+                if (e.httpStatus() == 412) { // the server's words name If-Match, which this command sent for the file
+                    throw new CliException(EXIT_FAILED, e.getMessage().replace(" as If-Match says", " as the file's \"version\" says")
+                            + " (or take \"version\" out of " + file + " to replace the flag whatever it is now)",
+                            e.httpStatus(), e.title());
+                }
+                throw e;
+            }
             return EXIT_OK;
         }
     }
@@ -424,8 +433,14 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         ObjectNode patch() {
             ObjectNode op = ruleOperation(rule, "value", "");
-            op.put("value", number(percent.endsWith("%") ? percent.substring(0, percent.length() - 1) : percent, "PERCENT",
-                    "such as 10, 2.5 or 50%"));
+            double value = number(percent.endsWith("%") ? percent.substring(0, percent.length() - 1) : percent, "PERCENT",
+                    "such as 10, 2.5 or 50%");
+            // A whole number as one: a schedule keeps the change as sent, and lists would show 70.0 beside 90.
+            if (value == Math.rint(value) && Math.abs(value) < 1e15) {
+                op.put("value", (long) value);
+            } else {
+                op.put("value", value);
+            }
             return Api.JSON.createObjectNode().set("percentage", op);
         }
     }
@@ -750,14 +765,23 @@ public final class FlagsCommand implements Callable<Integer> {
             return null;
         }
 
+        /** @return the server's refusal, in this command's option names where it names a field of the body */
+        CliException inOptionNames(CliException e) {
+            return e;
+        }
+
         @Override
         public Integer call() {
             if (role.isBlank() || user.isBlank()) {
                 // An empty id would make the path end in "/members/", which the server knows as no endpoint at all.
                 throw new CliException(EXIT_USAGE, (role.isBlank() ? "ROLE" : "USER-ID") + " must not be empty");
             }
-            print(spec, o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
-                    + "/members/" + Api.path(user), body(), why.comment));
+            try {
+                print(spec, o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
+                        + "/members/" + Api.path(user), body(), why.comment));
+            } catch (CliException e) {
+                throw inOptionNames(e);
+            }
             return EXIT_OK;
         }
     }
@@ -787,6 +811,27 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             return until == null ? null : Api.JSON.createObjectNode().put("expiresAt", instant(spec, "--until", until));
         }
+
+        @Override
+        CliException inOptionNames(CliException e) {
+            return optionNamed(optionNamed(e, "expiresAt", "--until"), "expiresIn", "--for");
+        }
+    }
+
+    /**
+     * The server's refusal of a body field that a command's option set, in the option's name: "expiresAt must be in
+     * the future" reads "--until must be in the future" to someone who typed {@code --until}.
+     *
+     * @return a refusal whose message starts with the field (as the server's checks of values do), renamed; any other as it is
+     */
+    static CliException optionNamed(CliException e, String field, String option) {
+        for (String named : List.of(field + " ", "\"" + field + "\" ")) {
+            if (e.httpStatus() == 400 && e.getMessage().startsWith(named)) {
+                return new CliException(e.exitCode(), option + " " + e.getMessage().substring(named.length()), e.httpStatus(),
+                        e.title());
+            }
+        }
+        return e;
     }
 
     /**
@@ -1309,7 +1354,11 @@ public final class FlagsCommand implements Callable<Integer> {
             if (expiresAt != null) {
                 body.put("expiresAt", instant(spec, "--expires-at", expiresAt));
             }
-            print(spec, o.api(spec).call("POST", "/tokens", body, why.comment));
+            try {
+                print(spec, o.api(spec).call("POST", "/tokens", body, why.comment));
+            } catch (CliException e) {
+                throw optionNamed(optionNamed(e, "expiresAt", "--expires-at"), "expiresIn", "--expires-in");
+            }
             return EXIT_OK;
         }
     }

@@ -41,8 +41,8 @@ final class Access {
      */
     static void requireHistory(Principal p, String env) {
         if (!p.canWriteFlags(env)) {
-            throw ApiException.forbidden("history, audit and past states of environment \"" + env + "\" need an editor or admin"
-                    + " token; this token's scope is " + p.scope().apiName() + itsEnvironments(p, env));
+            throw ApiException.forbidden("history, audit and past states of environment \"" + env + "\" need an editor token of"
+                    + " it or an admin token; this token's scope is " + p.scope().apiName() + itsEnvironments(p, env));
         }
     }
 

@@ -6,7 +6,9 @@ import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.ServerState;
+import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -23,10 +25,15 @@ public final class HistoryService {
     public static final int MAX_HISTORY = 1000;
 
     private final Journal journal;
+    private final Clock clock;
 
-    /** @param journal the journal */
-    public HistoryService(Journal journal) {
+    /**
+     * @param journal the journal
+     * @param clock the server's clock: a past state is asked for by time, and a time after now is refused
+     */
+    public HistoryService(Journal journal, Clock clock) {
         this.journal = Objects.requireNonNull(journal, "journal");
+        this.clock = Objects.requireNonNull(clock, "clock");
     }
 
     /**
@@ -169,6 +176,13 @@ public final class HistoryService {
         // Past versions of the flags are history: for the people who change them, as the flags' own history is.
         Access.requireHistory(p, env);
         Access.environment(journal, env);
+        Instant now = clock.instant();
+        if (at.isAfter(now)) {
+            // Today's flags labelled with a later time would read as a forecast, and pending schedules may change them.
+            throw ApiException.badRequest("at must not be in the future, was " + at + " (the server's time is "
+                    + now.truncatedTo(ChronoUnit.SECONDS) + "): the state is known up to now; what is scheduled to change is"
+                    + " at GET /api/v1/environments/" + env + "/schedules");
+        }
         ServerState state;
         try {
             state = journal.stateAt(at);

@@ -176,8 +176,9 @@ public final class ScheduleService {
             throw notFound(env, id);
         }
         if (!s.pending()) {
-            throw ApiException.conflict("schedule \"" + id + "\" in environment \"" + env + "\" already ended: it was "
-                    + s.status().apiName() + " at " + s.endedAt().truncatedTo(ChronoUnit.SECONDS));
+            throw ApiException.conflict("schedule \"" + id + "\" in environment \"" + env + "\" already ended: "
+                    + (s.status() == Schedule.Status.FAILED ? "it failed" : "it was " + s.status().apiName()) + " at "
+                    + s.endedAt().truncatedTo(ChronoUnit.SECONDS));
         }
         // Also in an archived environment: its due schedules apply at its restore, unless cancelled first.
         writer.append(Change.of(EntryType.SCHEDULE_CANCELLED, env, p.actor(), JsonNodeFactory.instance.objectNode().put("id", id))

@@ -49,7 +49,7 @@ class RetentionReadsTest {
             journal.checkpoint();
             journal.checkpoint();
 
-            HistoryService history = new HistoryService(journal);
+            HistoryService history = new HistoryService(journal, clock);
             Principal admin = new Principal("tok-admin", "admin", Scope.ADMIN, Set.of());
             ApiException gone = catchThrowableOfType(() -> history.stateAt(admin, "staging", early), ApiException.class);
             assertThat(gone).as("an answer, not an internal error").isNotNull();
@@ -119,7 +119,7 @@ class RetentionReadsTest {
             journal.append(flag(EntryType.FLAG_CREATED, false));
             Principal admin = new Principal("tok-admin", "admin", Scope.ADMIN, Set.of());
             assertThat(journal.oldestRetainedSequence()).isEqualTo(1);
-            assertThat(new HistoryService(journal).flagHistory(admin, "staging", "billing-v2", null, 1000)
+            assertThat(new HistoryService(journal, Clock.systemUTC()).flagHistory(admin, "staging", "billing-v2", null, 1000)
                     .oldestRetainedSequence()).isNull();
         }
     }

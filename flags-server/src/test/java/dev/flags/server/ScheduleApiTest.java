@@ -239,6 +239,10 @@ class ScheduleApiTest {
             assertThat(ids(api, "?status=ended")).as("latest end first; ended together: the reverse of the order applied")
                     .containsExactly(promo, ramp);
             assertThat(ids(api, "?status=failed")).containsExactly(promo);
+            assertProblem(api.delete(SCHEDULES + "/" + promo, ADMIN), 409, "schedule \"" + promo
+                    + "\" in environment \"production\" already ended: it failed at 2026-12-04T11:00:00Z");
+            assertProblem(api.delete(SCHEDULES + "/" + ramp, ADMIN), 409, "schedule \"" + ramp
+                    + "\" in environment \"production\" already ended: it was applied at 2026-12-04T11:00:00Z");
             assertThat(ids(api, "?status=applied&flag=billing-v2")).containsExactly(ramp);
             assertThat(ids(api, "?status=cancelled")).isEmpty();
             assertThat(ids(api, "?status=all")).as("what is next, then what just happened").containsExactly(waiting, promo, ramp);
