@@ -10,9 +10,19 @@ import io.grpc.Attributes;
 import io.grpc.Server;
 import io.grpc.ServerTransportFilter;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.bootstrap.ServerBootstrap;
+import io.grpc.netty.shaded.io.netty.channel.Channel;
+import io.grpc.netty.shaded.io.netty.channel.ChannelInitializer;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -101,6 +111,40 @@ class TlsTest {
     }
 
     @Test
+    void aResetFromATargetThatServedPlaintextAlreadyGetsNoTlsHint() throws Exception {
+        SyncServer server = SyncServer.start(null, null);
+        int port = Integer.parseInt(server.target().substring(server.target().lastIndexOf(':') + 1));
+        try (Flags flags = client(server).plaintext().build()) {
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            server.close();
+            // The same port now resets every connection, as a server does while it restarts (or dies).
+            Semaphore reset = new Semaphore(0);
+            try (ServerSocket resetting = new ServerSocket()) {
+                resetting.setReuseAddress(true);
+                resetting.bind(new InetSocketAddress("127.0.0.1", port));
+                Thread resets = new Thread(() -> {
+                    while (!resetting.isClosed()) {
+                        try (Socket s = resetting.accept()) {
+                            s.setSoLinger(true, 0); // close() sends RST
+                        } catch (IOException e) {
+                            return; // closed at the end of the test
+                        }
+                        reset.release();
+                    }
+                }, "resetting");
+                resets.setDaemon(true);
+                resets.start();
+                assertThat(reset.tryAcquire(2, WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("connections reset").isTrue();
+                // The words of the reset, or of a connection closed before HTTP/2 began: both once got the hint.
+                Await.until("a reset reported", () -> flags.freshness().problem()
+                        .filter(p -> p.contains("reset by peer") || p.contains("Network closed")).isPresent());
+                assertThat(flags.freshness().problem().orElseThrow()).startsWith("UNAVAILABLE")
+                        .doesNotContain("TLS").doesNotContain("plaintext()");
+            }
+        }
+    }
+
+    @Test
     void tlsAgainstAPlaintextServerSaysTheServerDoesNotSpeakTls() throws Exception {
         try (SyncServer server = SyncServer.start(null, null); Flags flags = client(server).build()) {
             assertThat(problemAfterFailedConnections(flags, server, 3))
@@ -136,6 +180,36 @@ class TlsTest {
             assertThat(flags.awaitReady(WAIT)).isTrue();
             assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);
             assertThat(flags.freshness().problem()).isEmpty();
+        }
+    }
+
+    @Test
+    void tlsWithoutHttp2SaysTheTargetIsProbablyTheAdminHttpsPort() throws Exception {
+        // An HTTPS server that offers no HTTP/2 in its handshake, as the flag server's admin port with TLS.
+        SslContext tls = SslContextBuilder.forServer(cert.toFile(), key.toFile()).build();
+        EventLoopGroup loop = new NioEventLoopGroup(1);
+        try {
+            Channel https = new ServerBootstrap()
+                    .group(loop).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+                        }
+                    })
+                    .bind("127.0.0.1", 0).sync().channel();
+            int port = ((InetSocketAddress) https.localAddress()).getPort();
+            try (Flags flags = Flags.builder().target("127.0.0.1:" + port).sdkToken("t").environment("production")
+                    .trustedCertificates(cert).initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100)).build()) {
+                Await.until("the SDK reports the failed connection", () -> flags.freshness().problem()
+                        .filter(p -> !p.startsWith("the flag server has not answered yet")).isPresent());
+                assertThat(flags.freshness().problem().orElseThrow()).contains("Failed ALPN negotiation")
+                        .endsWith("; the target speaks TLS but not HTTP/2: is it the flag server's admin HTTPS port? The"
+                                + " SDK needs its gRPC port (the server's --grpc-port, 9090 unless set)");
+            }
+            https.close().sync();
+        } finally {
+            loop.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
         }
     }
 

@@ -8,6 +8,7 @@ import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
 import io.grpc.ChannelCredentials;
+import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -58,7 +59,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Liveness. Every message (a Heartbeat too) proves the stream alive. A stream silent for
  * {@value #MISSED_HEARTBEATS} heartbeat intervals (as the server announced them; 30 s until it has)
- * is treated as dead: dropped, and replaced. A failed stream is replaced after an exponential backoff
+ * is treated as dead: dropped, and replaced. So is a call whose connection is still not up after
+ * {@value #NO_CONNECTION_MILLIS} ms (something accepts the connection but never answers as an HTTP/2
+ * server: a hung server, a proxy with nothing behind it), whose attempt gRPC would otherwise wait on for
+ * as long as the silence limit. A failed stream is replaced after an exponential backoff
  * with jitter, forever; a server that refuses the SDK (token, environment) is retried at the longest
  * backoff only. Meanwhile every evaluation is served from the last snapshot, marked stale.
  *
@@ -88,6 +92,11 @@ final class Syncer implements AutoCloseable {
     /** How many heartbeat intervals of silence make a stream dead. */
     static final int MISSED_HEARTBEATS = 3;
     private static final long MIN_HEARTBEAT_MILLIS = 10;
+    /**
+     * How long a call may wait for its connection before it is dropped and tried anew: longer than a TCP
+     * connect or TLS handshake takes to fail on its own, so that those keep their own words.
+     */
+    static final long NO_CONNECTION_MILLIS = 25_000;
     private static final int MAX_MESSAGE_BYTES = 64 << 20;
     /** A delta with more changed flags than this is decoded on the background thread, like a snapshot. */
     static final int LARGE_DELTA_FLAGS = 64;
@@ -97,6 +106,8 @@ final class Syncer implements AutoCloseable {
     private static final Set<Status.Code> REFUSALS = Set.of(Status.Code.UNAUTHENTICATED,
             Status.Code.PERMISSION_DENIED, Status.Code.NOT_FOUND, Status.Code.INVALID_ARGUMENT,
             Status.Code.UNIMPLEMENTED);
+    /** gRPC's words when a TLS server offers no HTTP/2 in its handshake (ALPN), as an HTTPS server does. */
+    private static final String ALPN_FAILED = "Failed ALPN negotiation";
     /** gRPC's words for a connection closed before HTTP/2 began: what a TLS-only server does to plaintext. */
     private static final String NETWORK_CLOSED = "Network closed for unknown reason";
     /** A hex dump of bytes received, as gRPC and Netty put into their messages. */
@@ -153,6 +164,8 @@ final class Syncer implements AutoCloseable {
     private boolean refusalLogged;
     private long outageSinceNanos;
     private long lastHeardNanos;
+    /** Whether the current call has had a message: until it has, a connection that is not up is watched for. */
+    private boolean callAnswered;
     private long heartbeatMillis = DEFAULT_HEARTBEAT_MILLIS;
     private ScheduledFuture<?> watchdog;
     private long watchdogPeriodMillis;
@@ -317,6 +330,7 @@ final class Syncer implements AutoCloseable {
         long from = held.source() == Source.DEFAULTS ? 0 : held.version();
         long fromTag = held.source() == Source.DEFAULTS ? 0 : held.stateTag();
         lastHeardNanos = nanoTime.getAsLong();
+        callAnswered = false;
         channel.resetConnectBackoff(); // our backoff decides when to try, not the channel's
         SubscribeRequest request = SubscribeRequest.newBuilder()
                 .setEnvironment(environment).setFromVersion(from).setFromStateTag(fromTag).setSdk(SDK).build();
@@ -355,6 +369,7 @@ final class Syncer implements AutoCloseable {
     /** @return false if the call was dropped (a gap), true to go on with it */
     private boolean apply(SyncMessage message) {
         lastHeardNanos = nanoTime.getAsLong();
+        callAnswered = true;
         lastHeardMillis = clock.millis();
         FlagState held = store.state();
         long have = held.source() == Source.DEFAULTS ? 0 : held.version();
@@ -460,7 +475,8 @@ final class Syncer implements AutoCloseable {
         boolean wasUp = streamUp;
         streamUp = false;
         FlagState held = store.state();
-        String problem = describe(failure, plaintext, wasUp);
+        // Plaintext that this target has served already: a reset is a restart, not a TLS-only server.
+        String problem = describe(failure, plaintext && !everConnected, wasUp);
         boolean refusal = REFUSALS.contains(failure.getCode());
         if (!outage) {
             outage = true;
@@ -566,6 +582,15 @@ final class Syncer implements AutoCloseable {
                 return;
             }
             long silentMillis = (nanoTime.getAsLong() - lastHeardNanos) / 1_000_000;
+            if (!callAnswered && silentMillis > NO_CONNECTION_MILLIS
+                    && channel.getState(false) == ConnectivityState.CONNECTING) {
+                dropCall("no connection");
+                channel.enterIdle(); // drops the attempt that hangs: the next call makes a new connection
+                lost(Status.UNAVAILABLE.withDescription("no connection after " + silentMillis / 1000 + " s: the target"
+                        + " does not complete an HTTP/2 connection (a host that does not answer, a hung server, or a proxy"
+                        + " with nothing behind it?)"));
+                return;
+            }
             if (silentMillis > MISSED_HEARTBEATS * heartbeatMillis) {
                 dropCall("silent");
                 lost(Status.UNAVAILABLE.withDescription("no message for " + silentMillis + " ms; heartbeats are due"
@@ -658,7 +683,8 @@ final class Syncer implements AutoCloseable {
      * reason why a first connection fails, gets a hint of the setting to change.
      *
      * @param s the failure
-     * @param plaintext whether the SDK talks without TLS
+     * @param plaintext whether the SDK talks without TLS (and has not had a stream from this target: then a
+     *                  reset is no sign of a TLS-only server)
      * @param wasUp whether this call had delivered messages: then the connection's TLS setup was right
      */
     static String describe(Status s, boolean plaintext, boolean wasUp) {
@@ -680,11 +706,29 @@ final class Syncer implements AutoCloseable {
         if (plaintext && !wasUp && (NETWORK_CLOSED.equals(s.getDescription()) || wasReset(s))) {
             b.append("; the server may require TLS: drop plaintext()");
         }
+        if (!plaintext && !wasUp && said(s, ALPN_FAILED)) {
+            // TLS, but no HTTP/2 offered in its handshake: an HTTPS server, such as the flag server's own admin port.
+            b.append("; the target speaks TLS but not HTTP/2: is it the flag server's admin HTTPS port? The SDK needs"
+                    + " its gRPC port (the server's --grpc-port, 9090 unless set)");
+        }
         if (!wasUp && answeredHttp1(s)) {
             b.append("; the target answers HTTP/1.x, not gRPC: is it the flag server's admin HTTP port? The SDK"
                     + " needs its gRPC port (the server's --grpc-port, 9090 unless set)");
         }
         return b.toString();
+    }
+
+    /** Whether the status's description or a cause's message contains {@code words}. */
+    private static boolean said(Status s, String words) {
+        if (s.getDescription() != null && s.getDescription().contains(words)) {
+            return true;
+        }
+        for (Throwable t = s.getCause(); t != null; t = t.getCause()) {
+            if (t.getMessage() != null && t.getMessage().contains(words)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether the peer reset the connection (ECONNRESET), as Netty's native transport words it. */
