@@ -256,6 +256,35 @@ class StatusTest {
         }
     }
 
+    @Test
+    void aRefusalBeforeAnyFlagsIsToldToStatusListenersAndTheProvider() throws Exception {
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "status-test-refused-at-start";
+        Client client = api.getClient(domain);
+        BlockingQueue<String> events = events(client, new LinkedBlockingQueue<>());
+        try (ScriptedSyncServer server = ScriptedSyncServer.notStarted()) {
+            server.refuse(Status.UNAUTHENTICATED.withDescription("unknown token"));
+            try (Flags flags = client(server).build()) {
+                BlockingQueue<Freshness> status = new LinkedBlockingQueue<>();
+                flags.addStatusListener(status::add);
+                api.setProviderAndWait(domain, FlagsProvider.of(flags));
+                assertThat(next(status).source()).isEqualTo(Source.DEFAULTS);
+                assertThat(nextMatching(events, e -> e.startsWith("ERROR"))).startsWith("ERROR no flags yet")
+                        .doesNotContain("refuses");
+                server.startAgain();
+
+                // The source stays DEFAULTS; being refused is news all the same: the most common mistake at a deploy.
+                Freshness refused = nextMatching(status, Freshness::refused);
+                assertThat(refused.source()).isEqualTo(Source.DEFAULTS);
+                assertThat(nextMatching(events, e -> e.contains("refuses this SDK"))).startsWith("ERROR no flags yet")
+                        .contains("unknown token");
+                assertThat(client.getProviderState()).isEqualTo(ProviderState.ERROR);
+            }
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+
     /** A cache file written by an SDK that synced version 9 with flag "a" on. */
     private Path cacheFileAtVersion9() throws Exception {
         Path cache = tmp.resolve("flags.cache");

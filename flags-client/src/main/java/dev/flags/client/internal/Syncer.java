@@ -521,8 +521,9 @@ final class Syncer implements AutoCloseable {
                     : refusal ? "the flag server refused this SDK (" : "the flag server cannot be reached (") + problem + ")"
                     + defaultsClause;
             if (!note.equals(held.note())) {
-                store.publish(FlagState.none(note));
-            } else if (refusal != wasRefused) {
+                store.publish(FlagState.none(note)); // defaults to defaults: no news for status listeners in itself
+            }
+            if (refusal != wasRefused) {
                 store.statusChanged();
             }
         } else if (refusal != wasRefused) {

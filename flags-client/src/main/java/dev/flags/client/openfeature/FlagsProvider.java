@@ -492,9 +492,8 @@ public final class FlagsProvider extends EventProvider {
         if (node.isIntegralNumber() && node.canConvertToInt()) {
             return new Value(node.intValue());
         }
-        if (node.isIntegralNumber() && node.canConvertToLong()) {
-            return new Value(node.longValue());
-        }
+        // OpenFeature's numbers are Integer and Double: a Long would read as a wrapped-around asInteger() and fail
+        // asObjectMap(). Larger integers (epoch milliseconds, ids) come as doubles, exact up to 2^53.
         if (node.isNumber()) {
             return new Value(node.doubleValue());
         }

@@ -85,7 +85,8 @@ class FlagsProviderTest {
                 .serveVariant("plain", "treatment")
                 .serveVariant("limit", "high", "42")
                 .serveVariant("ratio", "quarter", " 0.25 ")
-                .serveVariant("layout", "wide", "{\"columns\": 3, \"sidebar\": true, \"name\": \"wide\", \"sizes\": [1, 2.5]}")
+                .serveVariant("layout", "wide", "{\"columns\": 3, \"sidebar\": true, \"name\": \"wide\", \"sizes\": [1, 2.5],"
+                        + " \"endsAtMillis\": 1764892800000}")
                 .enable("boolean-only")
                 .disable("off-ab");
         FlagsProvider p = FlagsProvider.of(flags);
@@ -102,6 +103,9 @@ class FlagsProviderTest {
         assertThat(layout.asStructure().getValue("sidebar").asBoolean()).isTrue();
         assertThat(layout.asStructure().getValue("name").asString()).isEqualTo("wide");
         assertThat(layout.asStructure().getValue("sizes").asList()).extracting(Value::asDouble).containsExactly(1.0, 2.5);
+        // Past the int range: a double (OpenFeature has no long), never a wrapped-around integer.
+        assertThat(layout.asStructure().getValue("endsAtMillis").asDouble()).isEqualTo(1764892800000.0);
+        assertThat(layout.asStructure().asObjectMap()).containsEntry("endsAtMillis", 1764892800000.0);
 
         // Off for the user: the caller's default, with the reason that made it off.
         ProviderEvaluation<String> off = p.getStringEvaluation("off-ab", "fallback", CTX);
