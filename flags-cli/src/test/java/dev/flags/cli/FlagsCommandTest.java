@@ -558,6 +558,11 @@ class FlagsCommandTest {
         assertThat(invalid.err()).contains("2 problems")
                 .contains("flag \"billing-v2\": flags[0].rules[0].conditions[0].percentage must be between 0 and 100, was 150")
                 .contains("flag \"x\": flags[1].enabled must be true or false");
+        Path device = Files.createSymbolicLink(dir.resolve("zero.json"), Path.of("/dev/zero"));
+        Run endless = flags("validate", device.toString());
+        assertThat(endless.exit()).as("not read whole: it never ends").isEqualTo(1);
+        assertThat(endless.err()).isEqualTo("flags: cannot read " + device + ": is not a regular file (a directory, a"
+                + " device or a named pipe): give the path of a file\n");
 
         JsonNode eu = flags("eval", good.toString(), "billing-v2", "{\"id\": \"u1\", \"region\": \"eu-west\"}").json();
         assertThat(eu.get("value").asBoolean()).isTrue();

@@ -95,6 +95,22 @@ class OfflineModeTest {
     }
 
     @Test
+    void aDeviceOrAFileTooLargeAtStartIsNotReadWholeAndServesDefaults() throws Exception {
+        Path device = dir.resolve("zero.json");
+        Files.createSymbolicLink(device, Path.of("/dev/zero")); // endless: read whole, it would exhaust the heap
+        try (Flags flags = Flags.builder().offlineFile(device).build()) {
+            assertThat(flags.evaluate("a", USER, true).reason().detail()).isEqualTo("no flags yet: offline file " + device
+                    + " cannot be used: it is not a regular file (a directory, a device or a named pipe): give the path of a file");
+        }
+        Path large = dir.resolve("large.json");
+        Files.write(large, new byte[dev.flags.core.FlagFormat.MAX_FILE_BYTES + 1]);
+        try (Flags flags = Flags.builder().offlineFile(large).build()) {
+            assertThat(flags.evaluate("a", USER, true).reason().detail()).endsWith("cannot be used: it is too large: more than "
+                    + dev.flags.core.FlagFormat.MAX_FILE_BYTES + " bytes");
+        }
+    }
+
+    @Test
     void watchingReloadsGoodEditsAndKeepsTheLastGoodFlagsOnABadOne() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("a", true, 0)));

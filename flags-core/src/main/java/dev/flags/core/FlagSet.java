@@ -1,7 +1,6 @@
 package dev.flags.core;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -142,16 +141,12 @@ public final class FlagSet {
      *
      * @param file the file
      * @return the compiled set
-     * @throws IOException if the file cannot be read
+     * @throws IOException if the file cannot be read ({@link java.nio.file.NoSuchFileException} if there is
+     *         none; {@link UnfitFileException} if it is not a regular file, or larger than {@link FlagFormat#MAX_FILE_BYTES})
      * @throws FlagValidationException listing every problem
      */
     public static FlagSet read(Path file) throws IOException {
-        long size = Files.size(file);
-        if (size > FlagFormat.MAX_FILE_BYTES) {
-            throw new FlagValidationException(List.of(new Problem(null, "",
-                    "is too large: " + size + " bytes, the limit is " + FlagFormat.MAX_FILE_BYTES)));
-        }
-        FlagFormat.FlagFile parsed = FlagFormat.readFile(Files.readAllBytes(file));
+        FlagFormat.FlagFile parsed = FlagFormat.readFile(UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES));
         return of(parsed.flags(), parsed.roleGrants(), 0);
     }
 

@@ -3,6 +3,7 @@ package dev.flags.client.internal;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
+import dev.flags.core.UnfitFileException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -109,13 +110,12 @@ final class CacheFile {
     Read read() {
         byte[] bytes;
         try {
-            long size = Files.size(path);
-            if (size > FlagFormat.MAX_FILE_BYTES + MAX_HEADER_BYTES) {
-                return rejected("is too large: " + size + " bytes");
-            }
-            bytes = Files.readAllBytes(path);
+            // Bounded, and a regular file only: a named pipe there would hang build(), a device exhaust the heap.
+            bytes = UnfitFileException.readWhole(path, FlagFormat.MAX_FILE_BYTES + MAX_HEADER_BYTES);
         } catch (NoSuchFileException e) {
             return new Read(null, null, null, 0);
+        } catch (UnfitFileException e) {
+            return rejected(e.getMessage());
         } catch (IOException | RuntimeException e) {
             return rejected("cannot be read: " + e);
         }

@@ -3,6 +3,7 @@ package dev.flags.client.internal;
 import dev.flags.client.Source;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
+import dev.flags.core.UnfitFileException;
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
@@ -82,7 +83,7 @@ final class OfflineFile implements AutoCloseable {
      */
     synchronized FlagState load() {
         try {
-            byte[] bytes = Files.readAllBytes(file);
+            byte[] bytes = UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES);
             lastSeen = CacheFile.sha256(bytes);
             FlagState state = parse(bytes);
             LOG.info("flags: offline mode: {} flags from {}", state.flags().size(), file);
@@ -92,17 +93,14 @@ final class OfflineFile implements AutoCloseable {
             LOG.warn("flags: offline file {} does not exist: every flag is its default until it does", file);
             return FlagState.none("offline file " + file + " does not exist");
         } catch (IOException | RuntimeException e) {
-            String why = e instanceof RuntimeException r ? Updates.describe(r) : e.toString();
+            String why = e instanceof RuntimeException r ? Updates.describe(r)
+                    : e instanceof UnfitFileException ? "it " + e.getMessage() : e.toString();
             LOG.warn("flags: offline file {} cannot be used: every flag is its default until it is fixed: {}", file, why);
             return FlagState.none("offline file " + file + " cannot be used: " + why);
         }
     }
 
     private FlagState parse(byte[] bytes) {
-        if (bytes.length > FlagFormat.MAX_FILE_BYTES) {
-            throw new IllegalArgumentException("the file is too large: " + bytes.length + " bytes, the limit is "
-                    + FlagFormat.MAX_FILE_BYTES);
-        }
         FlagFormat.FlagFile parsed = FlagFormat.readFile(bytes);
         // Each good load is a new version, so that listeners and evaluations can tell them apart.
         return FlagState.of(FlagSet.of(parsed.flags(), parsed.roleGrants(), version + 1), Source.OFFLINE_FILE);
@@ -258,7 +256,7 @@ final class OfflineFile implements AutoCloseable {
         }
         byte[] bytes;
         try {
-            bytes = Files.readAllBytes(file);
+            bytes = UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES);
         } catch (NoSuchFileException e) {
             if (!"missing".equals(lastSeen)) {
                 lastSeen = "missing";
@@ -268,6 +266,11 @@ final class OfflineFile implements AutoCloseable {
             }
             return;
         } catch (IOException e) {
+            if (e instanceof UnfitFileException) {
+                rejected("offline file " + file + " " + e.getMessage());
+                LOG.warn("flags: offline file {} {}; keeping the last good flags", file, e.getMessage());
+                return;
+            }
             rejected("cannot read offline file " + file + ": " + e);
             LOG.warn("flags: cannot read offline file {}; keeping the last good flags: {}", file, e.toString());
             return;

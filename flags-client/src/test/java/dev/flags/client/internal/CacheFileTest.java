@@ -3,6 +3,7 @@ package dev.flags.client.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flags.core.Flag;
+import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.User;
 import dev.flags.core.Variant;
@@ -176,6 +177,25 @@ class CacheFileTest {
         Files.writeString(dir.resolve("flags.cache"), header + "hmac-sha256: " + HexFormat.of().formatHex(mac.doFinal(body))
                 + "\n\n" + new String(body, StandardCharsets.UTF_8));
         assertThat(cache("production").read().problem()).startsWith("holds an invalid flag file").contains("enabeld");
+    }
+
+    @Test
+    void aPipeOrADeviceIsRefusedWithoutReadingItAndAFileTooLargeAfterItsLimit() throws Exception {
+        // A named pipe would block the reader (build()) until something wrote to it; /dev/zero never ends.
+        Path fifo = dir.resolve("flags.cache");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).redirectErrorStream(true).start();
+        assertThat(mkfifo.waitFor()).as(new String(mkfifo.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isZero();
+        assertThat(cache("production").read().problem()).isEqualTo("is not a regular file (a directory, a device or a"
+                + " named pipe): give the path of a file");
+        Files.delete(fifo);
+        Files.createSymbolicLink(fifo, Path.of("/dev/zero"));
+        assertThat(cache("production").read().problem()).startsWith("is not a regular file");
+        cache("production").write(sample(), 0);
+        assertThat(cache("production").read().flags()).as("written over the link, as a file").isNotNull();
+
+        Files.write(fifo, new byte[FlagFormat.MAX_FILE_BYTES + 4096 + 1]);
+        assertThat(cache("production").read().problem()).isEqualTo("is too large: more than "
+                + (FlagFormat.MAX_FILE_BYTES + 4096) + " bytes");
     }
 
     @Test
