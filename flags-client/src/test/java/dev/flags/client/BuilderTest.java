@@ -181,6 +181,9 @@ class BuilderTest {
                 Map.entry("my host:19090", "has white space in its host (from an environment variable?)"),
                 Map.entry("host%:19090", "has \"host%\" as its host, which is not a host name or address (Malformed escape pair)"),
                 Map.entry("hoést:1", "has \"hoést\" as its host, which is not a host name or address"),
+                Map.entry("user@localhost:7250", "has \"user@localhost\" as its host, which is not a host name or address"),
+                Map.entry("host#x:7250", "has \"host#x\" as its host, which is not a host name or address"),
+                Map.entry("host/x:7250", "has \"host/x\" as its host, which is not a host name or address"),
                 Map.entry("dns://8.8.8.8/", "has no host"));
         bad.forEach((target, problem) -> assertThatThrownBy(() -> Flags.builder().target(target))
                 .as(target).isInstanceOf(IllegalArgumentException.class)

@@ -138,7 +138,8 @@ public record Settings(String target, String sdkToken, String environment, boole
             }
             try {
                 // What gRPC's DNS resolver does with it, on its own thread: fail here instead, where the caller hears.
-                if (new URI("//" + host).getHost() == null) {
+                // The whole of it: "user@host" and "host#x" have a host too ("host"), but are not one.
+                if (!host.equals(new URI("//" + host).getHost())) {
                     throw badTarget(target, "has \"" + host + "\" as its host, which is not a host name or address");
                 }
             } catch (URISyntaxException e) {
