@@ -454,6 +454,9 @@ public final class FlagStore implements AutoCloseable {
         dispatch(() -> {
             Throwable failed = null;
             for (StatusListener l : targets) {
+                if (closed) {
+                    break; // closed since, by a listener or another thread: close() ends every listener's calls
+                }
                 if (!statusListeners.contains(l)) {
                     continue; // removed since
                 }
@@ -473,6 +476,10 @@ public final class FlagStore implements AutoCloseable {
         Throwable failed = null;
         for (FlagChangeEvent event : changes) {
             for (Registration r : targets) {
+                if (closed) {
+                    rethrow(failed); // closed since, by a listener or another thread: close() ends every listener's calls
+                    return;
+                }
                 if ((r.flagKey == null || r.flagKey.equals(event.flagKey())) && isRegistered(r)) {
                     try {
                         r.listener.onChange(event);
@@ -597,7 +604,10 @@ public final class FlagStore implements AutoCloseable {
         return false;
     }
 
-    /** Stops handing events to the listeners; those already queued are still delivered. Idempotent. */
+    /**
+     * Stops calling the listeners: no call starts after this (one running goes on), not even for events
+     * already queued or one being delivered to several listeners. Idempotent.
+     */
     @Override
     public void close() {
         closed = true;

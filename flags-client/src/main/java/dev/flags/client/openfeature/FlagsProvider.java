@@ -67,7 +67,8 @@ import java.util.function.Supplier;
  * one the rule's {@code ruleIndex}, {@code ruleName} and the reason's {@code detail}.
  *
  * <p><b>Events.</b> Each flag change is emitted as {@code PROVIDER_CONFIGURATION_CHANGED} with the
- * flag's key. The SDK's state ({@link Flags#addStatusListener}) is emitted as provider status events,
+ * flag's key, and event metadata {@code change} ({@code ADDED}, {@code UPDATED}, {@code REMOVED}),
+ * {@code source} and {@code version}. The SDK's state ({@link Flags#addStatusListener}) is emitted as provider status events,
  * each only when the status changes: {@code PROVIDER_READY} when the flags are live (or come from an
  * offline file or {@code TestFlags}); {@code PROVIDER_STALE} when the stream to the server is lost,
  * and while the cache file is served before the first sync; {@code PROVIDER_ERROR} with
@@ -166,6 +167,11 @@ public final class FlagsProvider extends EventProvider {
                 .flagsChanged(List.of(event.flagKey()))
                 .message("flag \"" + event.flagKey() + "\" " + event.change().name().toLowerCase(Locale.ROOT)
                         + " at version " + event.version())
+                .eventMetadata(ImmutableMetadata.builder()
+                        .addString("change", event.change().name())
+                        .addString("source", event.source().name())
+                        .addLong("version", event.version())
+                        .build())
                 .build());
     }
 

@@ -100,6 +100,29 @@ class FlagStoreTest {
     }
 
     @Test
+    void afterCloseNoListenerIsCalledNotEvenForEventsAlreadyQueuedOrOneBeingDelivered() {
+        FlagState v1 = state(1, Map.of(), flag("a", true, 1), flag("b", true, 1));
+        List<Runnable> queued = new ArrayList<>(); // the listener executor, run by hand
+        FlagStore store = new FlagStore(v1, queued::add, false, "test");
+        List<FlagChangeEvent> heard = new ArrayList<>();
+        store.addListener(null, e -> {
+            heard.add(e);
+            store.close(); // an application that shuts down on a change, from its listener
+        });
+        store.addListener(null, heard::add);
+        store.addStatusListener(f -> heard.add(null));
+        queued.forEach(Runnable::run); // the status listener's first call, at registration
+        queued.clear();
+        heard.clear();
+
+        store.publish(state(2, Map.of(), flag("a", false, 2), flag("b", false, 2)));
+        store.publish(state(3, Map.of(), flag("a", true, 3), flag("b", false, 2)).withSource(Source.STALE));
+        queued.forEach(Runnable::run);
+        assertThat(heard).as("only the call that closed; nothing after it, this event's or a queued one's")
+                .containsExactly(new FlagChangeEvent("a", Change.UPDATED, 2, Source.LIVE));
+    }
+
+    @Test
     void aSourceChangeAloneIsNoChange() {
         FlagState live = state(1, Map.of(), flag("a", true, 1));
         List<FlagChangeEvent> events = new ArrayList<>();

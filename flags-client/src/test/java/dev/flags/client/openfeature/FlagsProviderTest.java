@@ -227,6 +227,9 @@ class FlagsProviderTest {
             EventDetails event = changes.poll(10, TimeUnit.SECONDS);
             assertThat(event).isNotNull();
             assertThat(event.getFlagsChanged()).containsExactly("billing-v2");
+            assertThat(event.getEventMetadata().getString("change")).isEqualTo("UPDATED");
+            assertThat(event.getEventMetadata().getString("source")).isEqualTo("IN_MEMORY");
+            assertThat(event.getEventMetadata().getLong("version")).isPositive();
             assertThat(client.getBooleanValue("billing-v2", true, CTX)).isFalse();
         } finally {
             api.setProviderAndWait(domain, new NoOpProvider());
