@@ -299,11 +299,23 @@ public final class FlagsProvider extends EventProvider {
                             + key + "\" is not JSON: it is empty");
                 }
                 return new Typed<>(toValue(payload), null, null);
+            } catch (NonFiniteNumber ex) {
+                return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
+                        + key + "\" holds a number beyond what a double holds (about 1.8e308)");
             } catch (JsonProcessingException ex) {
                 return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
                         + key + "\" is not JSON: " + ex.getOriginalMessage());
             }
         });
+    }
+
+    /** A number in a payload that no double holds ({@code 1e400}): the payload cannot be given as a value. */
+    private static final class NonFiniteNumber extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        NonFiniteNumber() {
+            super(null, null, false, false);
+        }
     }
 
     /** A typed answer, or an error code with a message. */
@@ -501,7 +513,11 @@ public final class FlagsProvider extends EventProvider {
         // OpenFeature's numbers are Integer and Double: a Long would read as a wrapped-around asInteger() and fail
         // asObjectMap(). Larger integers (epoch milliseconds, ids) come as doubles, exact up to 2^53.
         if (node.isNumber()) {
-            return new Value(node.doubleValue());
+            double d = node.doubleValue();
+            if (!Double.isFinite(d)) { // as a double evaluation refuses it: no Infinity in place of a number
+                throw new NonFiniteNumber();
+            }
+            return new Value(d);
         }
         return new Value(node.asText());
     }

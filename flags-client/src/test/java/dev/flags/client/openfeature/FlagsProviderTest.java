@@ -146,6 +146,13 @@ class FlagsProviderTest {
             assertThat(bad.getErrorMessage()).as(key).startsWith("the payload of variant \"v\" of flag \"" + key + "\" is not JSON");
         }
         assertThat(q.getObjectEvaluation("empty", new Value("d"), CTX).getErrorMessage()).endsWith("is not JSON: it is empty");
+        // A number no double holds: refused as a double evaluation refuses it, never an Infinity in the structure.
+        ProviderEvaluation<Value> huge = FlagsProvider.of(TestFlags.create().serveVariant("huge", "v", "{\"limit\": 1e400}"))
+                .getObjectEvaluation("huge", new Value("d"), CTX);
+        assertThat(huge.getValue().asString()).isEqualTo("d");
+        assertThat(huge.getErrorCode()).isEqualTo(ErrorCode.PARSE_ERROR);
+        assertThat(huge.getErrorMessage()).isEqualTo("the payload of variant \"v\" of flag \"huge\" holds a number beyond what"
+                + " a double holds (about 1.8e308)");
     }
 
     @Test
