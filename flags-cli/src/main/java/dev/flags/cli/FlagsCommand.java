@@ -8,6 +8,7 @@ import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.FlagValidationException;
 import dev.flags.core.Problem;
+import dev.flags.core.UnfitFileException;
 import dev.flags.core.User;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -335,15 +336,30 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             String text;
             try {
-                text = file.equals("-") ? new String(System.in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
-                        : Files.readString(Path.of(file));
+                // At most what the server takes in a body, and a regular file only: /dev/zero or a named pipe would
+                // exhaust the heap or hang before the server could say no.
+                byte[] bytes;
+                if (file.equals("-")) {
+                    bytes = System.in.readNBytes(FlagFormat.MAX_FLAG_BYTES + 1);
+                    if (bytes.length > FlagFormat.MAX_FLAG_BYTES) {
+                        throw new CliException(EXIT_FAILED, "standard input is too large: more than "
+                                + FlagFormat.MAX_FLAG_BYTES + " bytes, the most a flag's document may hold");
+                    }
+                } else {
+                    bytes = UnfitFileException.readWhole(Path.of(file), FlagFormat.MAX_FLAG_BYTES);
+                }
+                text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
             } catch (NoSuchFileException e) {
                 throw new CliException(EXIT_USAGE, "no such file: " + file);
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new CliException(EXIT_FAILED, file + " is not UTF-8 text");
             } catch (IOException e) {
                 if (Files.isDirectory(Path.of(file))) {
                     throw new CliException(EXIT_USAGE, file + " is a directory; give a flag's JSON document");
                 }
-                throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
+                throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage()
+                        + (e instanceof UnfitFileException && Files.isRegularFile(Path.of(file))
+                                ? ", the most a flag's document may hold" : ""));
             }
             JsonNode document;
             try {
@@ -365,6 +381,12 @@ public final class FlagsCommand implements Callable<Integer> {
             try {
                 print(spec, o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition));
             } catch (CliException e) {
+                if (e.httpStatus() == 412 && e.getMessage().contains("but the flag does not exist")) {
+                    throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" is not in environment \""
+                            + oneLine(o.environment) + "\" (or is archived), but " + file + " has \"version\": "
+                            + version.asLong() + ", as a copy of a flag that is: nothing was written; take \"version\" out of "
+                            + file + " to create the flag (or restore it)", e.httpStatus(), e.title());
+                }
                 if (e.httpStatus() == 412) { // the server's words name If-Match, which this command sent for the file
                     throw new CliException(EXIT_FAILED, e.getMessage().replace(" as If-Match says", " as the file's \"version\" says")
                             + " (or take \"version\" out of " + file + " to replace the flag whatever it is now)",
@@ -433,11 +455,13 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         ObjectNode patch() {
             ObjectNode op = ruleOperation(rule, "value", "");
-            double value = number(percent.endsWith("%") ? percent.substring(0, percent.length() - 1) : percent, "PERCENT",
-                    "such as 10, 2.5 or 50%");
-            // A whole number as one: a schedule keeps the change as sent, and lists would show 70.0 beside 90.
-            if (value == Math.rint(value) && Math.abs(value) < 1e15) {
-                op.put("value", (long) value);
+            String text = percent.endsWith("%") ? percent.substring(0, percent.length() - 1) : percent;
+            number(text, "PERCENT", "such as 10, 2.5 or 50%"); // checked: a number, and a finite one
+            // As typed, in plain digits: a schedule keeps the change as sent, and lists would show 70.0 beside 90, or
+            // 1.0E-4 for 0.0001.
+            java.math.BigDecimal value = new java.math.BigDecimal(text.strip()).stripTrailingZeros();
+            if (value.scale() <= 0) {
+                op.put("value", value.toBigIntegerExact());
             } else {
                 op.put("value", value);
             }
@@ -486,7 +510,11 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             ObjectNode body = Api.JSON.createObjectNode().put("at", instant(spec, "--at", at));
             body.set("patch", patch());
-            print(spec, o.api(spec).call("POST", o.flagPath(flag) + "/schedules", body, why.comment));
+            try {
+                print(spec, o.api(spec).call("POST", o.flagPath(flag) + "/schedules", body, why.comment));
+            } catch (CliException e) {
+                throw optionNamed(e, "at", "--at");
+            }
             return EXIT_OK;
         }
 

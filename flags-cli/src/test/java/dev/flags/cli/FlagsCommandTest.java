@@ -3,6 +3,7 @@ package dev.flags.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.core.FlagFormat;
 import dev.flags.server.FlagServer;
 import dev.flags.server.ServerConfig;
 import java.io.PrintWriter;
@@ -154,6 +155,9 @@ class FlagsCommandTest {
                 .isEqualTo(50);
         assertThat(remote("rollout", "billing-v2", "12.5%", "--rule", "eu canary").json().at("/rules/1/conditions/1/percentage").asDouble())
                 .as("a percent sign is allowed").isEqualTo(12.5);
+        Run tiny = remote("rollout", "billing-v2", "0.0001", "--rule", "eu canary");
+        assertThat(tiny.err()).as("sent as typed, in plain digits, and refused for its decimals")
+                .endsWith("must have at most three decimals (0.001% steps), was 0.0001\n");
         Run notANumber = remote("rollout", "billing-v2", "half", "--rule", "eu canary");
         assertThat(notANumber.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(notANumber.err()).isEqualTo("flags: PERCENT must be a number, such as 10, 2.5 or 50%, was 'half'\n");
@@ -266,7 +270,7 @@ class FlagsCommandTest {
         assertThat(hugeIndex.err()).contains("has no rule 4294967296; its rules, by index: 0 ").doesNotContain("Exception");
         Run past = remote("schedule", "billing-v2", "on", "--at", "2020-01-01T00:00:00Z");
         assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(past.err()).contains("\"at\" must be in the future");
+        assertThat(past.err()).as("in the option's name").startsWith("flags: --at must be in the future");
         assertThat(flags("schedule", "--help").out()).contains("-m, --comment").contains("--at=INSTANT");
         assertThat(flags("schedules", "--help").out()).doesNotContain("--comment");
     }
@@ -294,6 +298,19 @@ class FlagsCommandTest {
         assertThat(lost.exit()).as("the copy was of an older version").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(lost.err()).contains("someone else changed it; read it again").contains("as the file's \"version\" says")
                 .doesNotContain("If-Match").endsWith("(or take \"version\" out of " + stale + " to replace the flag whatever it is now)\n");
+        Path copy = Files.writeString(dir.resolve("copy.json"), Files.readString(stale).replace("checkout-v3", "checkout-v4"));
+        Run notThere = remote("put", "checkout-v4", copy.toString());
+        assertThat(notThere.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(notThere.err()).startsWith("flags: flag \"checkout-v4\" is not in environment \"production\" (or is archived),"
+                + " but " + copy + " has \"version\": ").endsWith(", as a copy of a flag that is: nothing was written; take"
+                + " \"version\" out of " + copy + " to create the flag (or restore it)\n");
+        // Read no further than a flag's document may go: /dev/zero never ends, a named pipe would block.
+        Path device = Files.createSymbolicLink(dir.resolve("zero-doc.json"), Path.of("/dev/zero"));
+        assertThat(remote("put", "checkout-v3", device.toString()).err()).isEqualTo("flags: cannot read " + device
+                + ": is not a regular file (a directory, a device or a named pipe): give the path of a file\n");
+        Path huge = Files.write(dir.resolve("huge.json"), new byte[FlagFormat.MAX_FLAG_BYTES + 1]);
+        assertThat(remote("put", "checkout-v3", huge.toString()).err()).isEqualTo("flags: cannot read " + huge
+                + ": is too large: more than " + FlagFormat.MAX_FLAG_BYTES + " bytes, the most a flag's document may hold\n");
 
         Path invalid = Files.writeString(dir.resolve("invalid.json"), "{\"key\": \"checkout-v3\", \"enabled\": \"yes\"}");
         Run refused = remote("put", "checkout-v3", invalid.toString());

@@ -184,6 +184,8 @@ class BuilderTest {
                 Map.entry("user@localhost:7250", "has \"user@localhost\" as its host, which is not a host name or address"),
                 Map.entry("host#x:7250", "has \"host#x\" as its host, which is not a host name or address"),
                 Map.entry("host/x:7250", "has \"host/x\" as its host, which is not a host name or address"),
+                Map.entry("dns:///host#x:7250", "has a '#' in it, which no host name or address has"),
+                Map.entry("dns:///host?x:7250", "has a '?' in it, which no host name or address has"),
                 Map.entry("dns://8.8.8.8/", "has no host"));
         bad.forEach((target, problem) -> assertThatThrownBy(() -> Flags.builder().target(target))
                 .as(target).isInstanceOf(IllegalArgumentException.class)

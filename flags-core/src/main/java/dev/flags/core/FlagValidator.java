@@ -267,7 +267,7 @@ final class FlagValidator {
             return "must be between 0 and 100, was " + BigDecimal.valueOf(value).stripTrailingZeros().toPlainString();
         }
         if (Math.abs(value * 1000 - Math.rint(value * 1000)) > 1e-6) {
-            return "must have at most three decimals (0.001% steps), was " + BigDecimal.valueOf(value).toPlainString();
+            return "must have at most three decimals (0.001% steps), was " + BigDecimal.valueOf(value).stripTrailingZeros().toPlainString(); // 0.0001, not 0.00010
         }
         return null;
     }

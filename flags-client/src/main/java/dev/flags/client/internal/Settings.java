@@ -86,6 +86,11 @@ public record Settings(String target, String sdkToken, String environment, boole
         }
         if (hasKnownScheme(target)) {
             URI uri = URI.create(target);
+            if ("dns".equalsIgnoreCase(uri.getScheme()) && (uri.getRawFragment() != null || uri.getRawQuery() != null)) {
+                // gRPC would drop what follows the '#' or '?', the port with it, and resolve what is left.
+                throw badTarget(target, "has a '" + (uri.getRawQuery() != null ? '?' : '#') + "' in it, which no"
+                        + " host name or address has");
+            }
             if ("dns".equalsIgnoreCase(uri.getScheme()) && uri.getPath() != null && uri.getPath().startsWith("/")) {
                 // gRPC's DNS resolver fails on a bad port on its own thread, where the SDK never hears of it.
                 // Its default port (443, or 80 in plaintext) makes a missing one valid here.

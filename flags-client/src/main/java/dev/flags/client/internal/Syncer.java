@@ -774,6 +774,11 @@ final class Syncer implements AutoCloseable {
             String message = oneLine(t.getMessage());
             innermost = message != null ? message : innermost;
         }
+        if (innermost != null && innermost.startsWith("handshake timed out")) {
+            // Nothing came back: no certificate to distrust, no plaintext to point at.
+            return "TLS handshake failed: the target sent nothing (" + innermost + "): a host that does not answer, a"
+                    + " hung server, or a proxy with nothing behind it?";
+        }
         if (notTls) {
             return "TLS handshake failed: the server does not speak TLS (what it sent is not a TLS record); if it"
                     + " serves plaintext, set plaintext()";

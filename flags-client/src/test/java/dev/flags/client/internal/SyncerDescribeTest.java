@@ -28,6 +28,16 @@ class SyncerDescribeTest {
     }
 
     @Test
+    void aHandshakeThatTimedOutIsATargetThatSentNothingNotACertificateProblem() {
+        // Netty's words when a TLS server accepts the connection and never answers (its SslHandshakeTimeoutException).
+        Status s = Status.UNAVAILABLE.withDescription(IO_EXCEPTION)
+                .withCause(new SSLHandshakeException("handshake timed out after 10000ms"));
+        assertThat(Syncer.describe(s, false, false)).isEqualTo("UNAVAILABLE: TLS handshake failed: the target sent nothing"
+                + " (handshake timed out after 10000ms): a host that does not answer, a hung server, or a proxy with nothing"
+                + " behind it?");
+    }
+
+    @Test
     void aCertificateFailureQuotesTheInnermostReason() {
         SSLHandshakeException e = new SSLHandshakeException("General OpenSslEngine problem");
         e.initCause(new CertificateException("PKIX path validation failed: validity check failed",
