@@ -777,6 +777,10 @@ class AdminApiTest {
         assertProblem(api.delete("/api/v1/tokens/" + id, ADMIN), 404, "no live token");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"sdk\", \"environments\": []}"), 400, "exactly one environment");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"root\"}"), 400, "scope must be one of");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"editor\", \"environments\":"
+                + " [\"staging\", \"staging\"]}"), 400, "environments lists \"staging\" twice");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"editor\", \"environments\": [true]}"),
+                400, "environments must hold environment keys as strings, had \"true\"");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"tester\", \"environments\": [\"staging\"]}"),
                 400, "a tester token is for one user");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"editor\", \"environments\": [\"staging\"],"

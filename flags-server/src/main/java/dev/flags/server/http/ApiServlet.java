@@ -717,7 +717,15 @@ public final class ApiServlet extends HttpServlet {
                             throw new ApiException(400, "bad request", "environments must be an array of environment keys");
                         }
                         for (JsonNode e : envNode) {
-                            envs.add(e.asText());
+                            if (!e.isTextual()) {
+                                throw new ApiException(400, "bad request", "environments must hold environment keys as"
+                                        + " strings, had " + LogText.quoted(e.toString(), 80));
+                            }
+                            // Said twice is a mistake in the request (a copy-paste), not something to guess the intent of.
+                            if (!envs.add(e.asText())) {
+                                throw new ApiException(400, "bad request", "environments lists "
+                                        + LogText.quoted(e.asText(), 140) + " twice");
+                            }
                         }
                     }
                     for (String env : envs) {
