@@ -336,17 +336,18 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             String text;
             try {
-                // At most what the server takes in a body, and a regular file only: /dev/zero or a named pipe would
-                // exhaust the heap or hang before the server could say no.
+                // Bounded, and a regular file only: /dev/zero or a named pipe would exhaust the heap or hang before
+                // the server could say no. The bound is a flag file's, not a document's: a document as `flags show`
+                // prints it (indented) may be larger than the 1 MiB the server takes once it is sent compact.
                 byte[] bytes;
                 if (file.equals("-")) {
-                    bytes = System.in.readNBytes(FlagFormat.MAX_FLAG_BYTES + 1);
-                    if (bytes.length > FlagFormat.MAX_FLAG_BYTES) {
+                    bytes = System.in.readNBytes(FlagFormat.MAX_FILE_BYTES + 1);
+                    if (bytes.length > FlagFormat.MAX_FILE_BYTES) {
                         throw new CliException(EXIT_FAILED, "standard input is too large: more than "
-                                + FlagFormat.MAX_FLAG_BYTES + " bytes, the most a flag's document may hold");
+                                + FlagFormat.MAX_FILE_BYTES + " bytes");
                     }
                 } else {
-                    bytes = UnfitFileException.readWhole(Path.of(file), FlagFormat.MAX_FLAG_BYTES);
+                    bytes = UnfitFileException.readWhole(Path.of(file), FlagFormat.MAX_FILE_BYTES);
                 }
                 text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
             } catch (NoSuchFileException e) {
@@ -357,9 +358,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 if (Files.isDirectory(Path.of(file))) {
                     throw new CliException(EXIT_USAGE, file + " is a directory; give a flag's JSON document");
                 }
-                throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage()
-                        + (e instanceof UnfitFileException && Files.isRegularFile(Path.of(file))
-                                ? ", the most a flag's document may hold" : ""));
+                throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
             }
             JsonNode document;
             try {

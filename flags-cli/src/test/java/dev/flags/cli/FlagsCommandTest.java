@@ -308,9 +308,18 @@ class FlagsCommandTest {
         Path device = Files.createSymbolicLink(dir.resolve("zero-doc.json"), Path.of("/dev/zero"));
         assertThat(remote("put", "checkout-v3", device.toString()).err()).isEqualTo("flags: cannot read " + device
                 + ": is not a regular file (a directory, a device or a named pipe): give the path of a file\n");
-        Path huge = Files.write(dir.resolve("huge.json"), new byte[FlagFormat.MAX_FLAG_BYTES + 1]);
+        Path huge = Files.write(dir.resolve("huge.json"), new byte[FlagFormat.MAX_FILE_BYTES + 1]);
         assertThat(remote("put", "checkout-v3", huge.toString()).err()).isEqualTo("flags: cannot read " + huge
-                + ": is too large: more than " + FlagFormat.MAX_FLAG_BYTES + " bytes, the most a flag's document may hold\n");
+                + ": is too large: more than " + FlagFormat.MAX_FILE_BYTES + " bytes\n");
+        // Indented as `flags show` prints it, a document may pass 1 MiB and still fit once sent compact.
+        com.fasterxml.jackson.databind.node.ObjectNode unversioned =
+                (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        unversioned.remove("version");
+        String indented = unversioned.toPrettyString().replace("\n", "\n" + " ".repeat(400_000));
+        assertThat(indented.length()).isGreaterThan(FlagFormat.MAX_FLAG_BYTES);
+        Path wide = Files.writeString(dir.resolve("wide.json"), indented);
+        Run fits = remote("put", "checkout-v3", wide.toString());
+        assertThat(fits.exit()).as(fits.err()).isZero();
 
         Path invalid = Files.writeString(dir.resolve("invalid.json"), "{\"key\": \"checkout-v3\", \"enabled\": \"yes\"}");
         Run refused = remote("put", "checkout-v3", invalid.toString());
