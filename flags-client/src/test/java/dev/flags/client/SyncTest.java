@@ -446,6 +446,24 @@ class SyncTest {
     }
 
     @Test
+    void aServerWithNoRoomForTheStreamIsNotReportedAsUnreachable() throws Exception {
+        ScriptedSyncServer server = ScriptedSyncServer.start();
+        // What the server answers past --max-sync-streams-per-token: reached, and turned away for now.
+        server.refuse(io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("this token has 20 sync streams open"));
+        try (server; Flags flags = client(server).build()) {
+            Await.until("the refusal is reported", () -> flags.freshness().problem().isPresent()
+                    && flags.freshness().problem().get().contains("RESOURCE_EXHAUSTED"));
+            assertThat(flags.evaluate("a", USER, true).reason().detail())
+                    .startsWith("no flags yet: the flag server has no room for this SDK's stream now (RESOURCE_EXHAUSTED");
+            Await.until("the log line", () -> !logs.lines("has no room").isEmpty());
+            assertThat(logs.lines("has no room").get(0)).contains("WARN")
+                    .contains("the flag server at " + server.target() + " has no room for this SDK's stream now");
+            assertThat(logs.lines("cannot reach")).isEmpty();
+            assertThat(flags.freshness().refused()).as("retried with the backoff: others' streams may end").isFalse();
+        }
+    }
+
+    @Test
     void aCacheFileThatCannotBeWrittenIsInHealthFreshnessAndStatusUntilItIsWrittenAgain() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("cache-dir"));
         Path cache = dir.resolve("flags.cache");

@@ -482,7 +482,11 @@ final class Syncer implements AutoCloseable {
             outage = true;
             outageSinceNanos = nanoTime.getAsLong();
             if (!refusal) {
-                if (wasUp || everConnected) {
+                if (failure.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+                    // Reached, and turned away for now (its limit of streams per token): not a network problem.
+                    LOG.warn("flags: the flag server at {} has no room for this SDK's stream now ({}); serving {},"
+                            + " retrying in the background", target, problem, serving(held));
+                } else if (wasUp || everConnected) {
                     LOG.warn("flags: lost the stream to {} ({}); serving {}, reconnecting in the background",
                             target, problem, serving(held));
                 } else {
@@ -518,7 +522,9 @@ final class Syncer implements AutoCloseable {
         } else if (held.source() == Source.DEFAULTS) {
             // Without flags, every answer's reason carries the note: it must say why now, not "not answered yet".
             String note = (failure.getCode() == Status.Code.UNIMPLEMENTED ? "the target is not a flag server ("
-                    : refusal ? "the flag server refused this SDK (" : "the flag server cannot be reached (") + problem + ")"
+                    : refusal ? "the flag server refused this SDK ("
+                    : failure.getCode() == Status.Code.RESOURCE_EXHAUSTED ? "the flag server has no room for this SDK's stream now ("
+                    : "the flag server cannot be reached (") + problem + ")"
                     + defaultsClause;
             if (!note.equals(held.note())) {
                 store.publish(FlagState.none(note)); // defaults to defaults: no news for status listeners in itself
