@@ -18,12 +18,18 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Thread-safe. Compiles an environment's flags with flags-core, the same evaluator the SDK uses, so
  * that the playground gives exactly the SDK's answer. The compiled set is kept per environment until
- * its version changes.
+ * its version changes; then only the flags whose documents changed are read and compiled again (as an
+ * SDK applies a delta), so that the first answer after a write to one flag of thousands does not cost a
+ * whole recompile.
  */
 public final class Playground {
 
     private final Journal journal;
-    private final Map<String, FlagSet> compiled = new ConcurrentHashMap<>();
+    private final Map<String, Compiled> compiled = new ConcurrentHashMap<>();
+
+    /** A compiled set and the documents and grants it was compiled from: what the next state is compared with. */
+    private record Compiled(FlagSet set, Map<String, CanonicalJson> flags, Map<String, Set<String>> roleGrants) {
+    }
 
     /** @param journal the journal */
     public Playground(Journal journal) {
@@ -34,13 +40,37 @@ public final class Playground {
     public FlagSet flagSet(Principal p, String env) {
         Access.requireRead(p, env);
         EnvironmentState state = Access.environment(journal, env);
-        FlagSet cached = compiled.get(env);
-        if (cached != null && cached.version() == state.version()) {
-            return cached;
+        Compiled cached = compiled.get(env);
+        if (cached != null && cached.set().version() == state.version()) {
+            return cached.set();
         }
-        FlagSet fresh = compile(state);
+        // Another request may put a set of another version meanwhile: each is built from the documents it
+        // records, so whichever is kept, the next one compares with what that set really holds.
+        Compiled fresh = cached == null ? new Compiled(compile(state), state.flags(), state.roleGrants())
+                : updated(cached, state);
         compiled.put(env, fresh);
-        return fresh;
+        return fresh.set();
+    }
+
+    private static Compiled updated(Compiled old, EnvironmentState state) {
+        List<Flag> upserted = new ArrayList<>();
+        List<String> removed = new ArrayList<>();
+        state.flags().forEach((key, doc) -> {
+            CanonicalJson before = old.flags().get(key);
+            if (before != doc && !doc.equals(before)) { // unchanged documents are the same objects from state to state
+                upserted.add(FlagService.parse(doc).flag());
+            }
+        });
+        for (String key : old.flags().keySet()) {
+            if (!state.flags().containsKey(key)) {
+                removed.add(key);
+            }
+        }
+        FlagSet set = old.set().withChanges(upserted, removed, state.version());
+        if (!state.roleGrants().equals(old.roleGrants())) {
+            set = set.withRoleGrants(grantsByRole(state.roleGrants()), state.version());
+        }
+        return new Compiled(set, state.flags(), state.roleGrants());
     }
 
     /** Compiles one environment's state; also what an SDK builds from a snapshot. */

@@ -825,6 +825,29 @@ class AdminApiTest {
     }
 
     @Test
+    void thePlaygroundFollowsEveryKindOfWriteThoughItCompilesOnlyWhatChanged() {
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        api.put("/api/v1/environments/production/flags/other", ADMIN, "{\"enabled\": true, \"default\": true}");
+        String eu = "{\"user\": {\"id\": \"u-7\", \"region\": \"eu-west\", \"roles\": [\"beta-tester\"]}}";
+        java.util.function.Supplier<Map<String, String>> answers = () -> {
+            Map<String, String> byFlag = new java.util.TreeMap<>();
+            api.post("/api/v1/environments/production/evaluate", ADMIN, eu).json().get("results").forEach(
+                    r -> byFlag.put(r.get("flag").asText(), r.get("value").asText() + " " + r.at("/reason/kind").asText()));
+            return byFlag;
+        };
+        assertThat(answers.get()).containsExactly(Map.entry("billing-v2", "true RULE_MATCH"), Map.entry("other", "true DEFAULT"));
+
+        api.patch("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": false}");
+        assertThat(answers.get()).containsExactly(Map.entry("billing-v2", "false FLAG_OFF"), Map.entry("other", "true DEFAULT"));
+        api.put("/api/v1/environments/production/flags/third", ADMIN, "{\"enabled\": true, \"default\": false}");
+        api.delete("/api/v1/environments/production/flags/other", ADMIN);
+        assertThat(answers.get()).as("added and archived flags too")
+                .containsExactly(Map.entry("billing-v2", "false FLAG_OFF"), Map.entry("third", "false DEFAULT"));
+        api.put("/api/v1/environments/production/flags/other", ADMIN, "{\"enabled\": true, \"default\": false}");
+        assertThat(answers.get()).as("a flag made again under an archived one's key").containsEntry("other", "false DEFAULT");
+    }
+
+    @Test
     void thePlaygroundExplainsWhyAUserIsOutsideTheCanaryStepByStep() {
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         api.put("/api/v1/environments/production/flags/kill-switch", ADMIN, "{\"enabled\": false}");
