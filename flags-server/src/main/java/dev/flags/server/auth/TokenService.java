@@ -8,6 +8,7 @@ import dev.flags.server.Expiry;
 import dev.flags.server.LogText;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.Change;
+import dev.flags.server.journal.ChangeConflictException;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
@@ -301,9 +302,6 @@ public final class TokenService implements Authenticator {
         if ((scope == Scope.EDITOR || scope == Scope.TESTER) && envs.isEmpty()) {
             throw new IllegalArgumentException("an " + scope.apiName() + " token needs at least one environment");
         }
-        if (journal.state().tokens().size() >= MAX_TOKENS) {
-            throw new IllegalArgumentException("there are already " + MAX_TOKENS + " tokens; revoke some first");
-        }
         String secret = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(randomBytes());
         String id = "tok-" + HexFormat.of().formatHex(randomBytes(), 0, 6);
         ObjectNode payload = JsonNodeFactory.instance.objectNode()
@@ -318,7 +316,24 @@ public final class TokenService implements Authenticator {
         if (expiresAt != null) {
             payload.put("expiresAt", expiresAt.toString());
         }
-        JournalEntry entry = write.apply(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment));
+        JournalEntry entry = null;
+        for (int attempt = 0; entry == null; attempt++) {
+            ServerState state = journal.state();
+            if (state.tokens().size() >= MAX_TOKENS) {
+                throw new IllegalArgumentException("there are already " + MAX_TOKENS + " tokens; revoke some first");
+            }
+            try {
+                // Written only over the token set counted: creations at once must not pass the limit together.
+                entry = write.apply(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment)
+                        .expectingVersion(state.tokensVersion()));
+            } catch (ApiException | ChangeConflictException e) {
+                // The server's write path says 412; the journal itself (tools, tests) a conflict that names the expectation.
+                boolean tokensChanged = e instanceof ApiException a ? a.status() == 412 : e.getMessage().startsWith("expected ");
+                if (!tokensChanged || attempt >= 20) {
+                    throw e; // 20 other token changes in between: the caller may try again
+                }
+            }
+        }
         Principal principal = new Principal(id, name, scope, envs, userId, expiresAt);
         origins.put(id, new Origin(entry.timestamp(), entry.actor()));
         if (expiry != null && expiresAt != null) {

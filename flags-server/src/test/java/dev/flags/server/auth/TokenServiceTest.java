@@ -59,6 +59,29 @@ class TokenServiceTest {
     }
 
     @Test
+    void aTokenIsWrittenOnlyOverTheTokenSetItWasCountedInSoCreationsAtOnceCannotPassTheLimitTogether() {
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            journal.append(environment("production"));
+            java.util.List<Change> written = new java.util.ArrayList<>();
+            java.util.concurrent.atomic.AtomicBoolean raced = new java.util.concurrent.atomic.AtomicBoolean();
+            TokenService tokens = new TokenService(journal, change -> {
+                written.add(change);
+                if (raced.compareAndSet(false, true)) { // another creation lands between the count and this write
+                    ObjectNode other = JsonNodeFactory.instance.objectNode().put("id", "tok-other").put("hash", "ab".repeat(32))
+                            .put("name", "other").put("scope", "admin");
+                    other.putArray("environments");
+                    journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", other));
+                }
+                return journal.append(change);
+            }, TokenService.newSecret(), id -> { });
+            tokens.create("ed", Scope.EDITOR, Set.of("production"), null, "admin");
+            assertThat(written).as("refused over the changed set, then counted and written again").hasSize(2);
+            assertThat(written).allSatisfy(c -> assertThat(c.expectedVersion()).isNotEqualTo(Change.ANY_VERSION));
+            assertThat(journal.state().tokens()).hasSize(2);
+        }
+    }
+
+    @Test
     void aTesterTokenRecordedWithoutAUserMayStillChangeAnyonesRoles() throws Exception {
         String secret = TokenService.newSecret();
         try (FileJournal journal = FileJournal.builder(dir).open()) {
