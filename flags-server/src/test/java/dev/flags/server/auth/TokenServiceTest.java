@@ -3,12 +3,15 @@ package dev.flags.server.auth;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.flags.server.journal.MutableClock;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.server.ChangeWriter;
+import dev.flags.server.Metrics;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.FileJournal;
+import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -17,9 +20,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,24 +66,28 @@ class TokenServiceTest {
 
     @Test
     void aTokenIsWrittenOnlyOverTheTokenSetItWasCountedInSoCreationsAtOnceCannotPassTheLimitTogether() {
-        try (FileJournal journal = FileJournal.builder(dir).open()) {
-            journal.append(environment("production"));
-            java.util.List<Change> written = new java.util.ArrayList<>();
-            java.util.concurrent.atomic.AtomicBoolean raced = new java.util.concurrent.atomic.AtomicBoolean();
-            TokenService tokens = new TokenService(journal, change -> {
-                written.add(change);
-                if (raced.compareAndSet(false, true)) { // another creation lands between the count and this write
-                    ObjectNode other = JsonNodeFactory.instance.objectNode().put("id", "tok-other").put("hash", "ab".repeat(32))
-                            .put("name", "other").put("scope", "admin");
-                    other.putArray("environments");
-                    journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", other));
-                }
-                return journal.append(change);
-            }, TokenService.newSecret(), id -> { });
-            tokens.create("ed", Scope.EDITOR, Set.of("production"), null, "admin");
-            assertThat(written).as("refused over the changed set, then counted and written again").hasSize(2);
-            assertThat(written).allSatisfy(c -> assertThat(c.expectedVersion()).isNotEqualTo(Change.ANY_VERSION));
-            assertThat(journal.state().tokens()).hasSize(2);
+        // Through the journal itself (its conflict) and through the server's write path (its 412).
+        for (boolean serversWritePath : new boolean[] {false, true}) {
+            try (FileJournal journal = FileJournal.builder(dir.resolve(serversWritePath ? "server" : "journal")).open()) {
+                journal.append(environment("production"));
+                Function<Change, JournalEntry> append = serversWritePath
+                        ? new ChangeWriter(journal, new Metrics(), env -> { })::append : journal::append;
+                List<Change> written = new ArrayList<>();
+                TokenService tokens = new TokenService(journal, change -> {
+                    written.add(change);
+                    if (written.size() == 1) { // another creation lands between the count and this write
+                        ObjectNode other = JsonNodeFactory.instance.objectNode().put("id", "tok-other")
+                                .put("hash", "ab".repeat(32)).put("name", "other").put("scope", "admin");
+                        other.putArray("environments");
+                        journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", other));
+                    }
+                    return append.apply(change);
+                }, TokenService.newSecret(), id -> { });
+                tokens.create("ed", Scope.EDITOR, Set.of("production"), null, "admin");
+                assertThat(written).as("refused over the changed set, then counted and written again").hasSize(2);
+                assertThat(written).allSatisfy(c -> assertThat(c.expectedVersion()).isNotEqualTo(Change.ANY_VERSION));
+                assertThat(journal.state().tokens()).hasSize(2);
+            }
         }
     }
 
