@@ -353,7 +353,7 @@ public final class FlagsCommand implements Callable<Integer> {
             } catch (NoSuchFileException e) {
                 throw new CliException(EXIT_USAGE, "no such file: " + file);
             } catch (java.nio.charset.CharacterCodingException e) {
-                throw new CliException(EXIT_FAILED, file + " is not UTF-8 text");
+                throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is not UTF-8 text");
             } catch (IOException e) {
                 if (Files.isDirectory(Path.of(file))) {
                     throw new CliException(EXIT_USAGE, file + " is a directory; give a flag's JSON document");

@@ -311,6 +311,16 @@ class FlagsCommandTest {
         Path huge = Files.write(dir.resolve("huge.json"), new byte[FlagFormat.MAX_FILE_BYTES + 1]);
         assertThat(remote("put", "checkout-v3", huge.toString()).err()).isEqualTo("flags: cannot read " + huge
                 + ": is too large: more than " + FlagFormat.MAX_FILE_BYTES + " bytes\n");
+        java.io.InputStream stdin = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream(new byte[FlagFormat.MAX_FILE_BYTES + 1]));
+            assertThat(remote("put", "checkout-v3", "-").err()).as("standard input is bounded too")
+                    .isEqualTo("flags: standard input is too large: more than " + FlagFormat.MAX_FILE_BYTES + " bytes\n");
+            System.setIn(new java.io.ByteArrayInputStream(new byte[] {(byte) 0xC3, (byte) 0x28}));
+            assertThat(remote("put", "checkout-v3", "-").err()).isEqualTo("flags: standard input is not UTF-8 text\n");
+        } finally {
+            System.setIn(stdin);
+        }
         // Indented as `flags show` prints it, a document may pass 1 MiB and still fit once sent compact.
         com.fasterxml.jackson.databind.node.ObjectNode unversioned =
                 (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
