@@ -2,13 +2,20 @@ package dev.flags.server.journal;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.AbstractMap;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import java.util.function.ToLongBiFunction;
 
 /**
  * Immutable. One environment as the journal's entries up to some sequence number made it: its
@@ -66,7 +73,7 @@ public record EnvironmentState(
         }
         flags = flags == null ? Map.of() : Map.copyOf(flags);
         archivedFlags = archivedFlags == null ? Map.of() : Map.copyOf(archivedFlags);
-        roleGrants = roleGrants == null ? Map.of() : copyGrants(roleGrants);
+        roleGrants = roleGrants == null ? Map.of() : frozenGrants(roleGrants);
         selfServiceRoles = selfServiceRoles == null ? Set.of() : Set.copyOf(selfServiceRoles);
         grantExpiries = grantExpiries == null ? Map.of() : Map.copyOf(grantExpiries);
         maxGrantDurations = maxGrantDurations == null ? Map.of() : Map.copyOf(maxGrantDurations);
@@ -112,13 +119,172 @@ public record EnvironmentState(
         this(key, version, archived, metadata, flags, archivedFlags, roleGrants, selfServiceRoles, null, null, null);
     }
 
-    private static Map<String, Set<String>> copyGrants(Map<String, Set<String>> grants) {
+    /**
+     * One change of an environment's role grants, from one state's grants to the next's.
+     *
+     * @param before the grants before it (a state's {@link #roleGrants()})
+     * @param users the users whose roles differ between {@code before} and after it
+     */
+    public record GrantChange(Map<String, Set<String>> before, Set<String> users) {
+    }
+
+    /**
+     * What changed to make a state's grants, when that is known without comparing every grant: the sync layer and
+     * the limits then update what they computed for the grants before (a digest, a size) by the users that changed,
+     * instead of walking tens of thousands of grants again for each one granted.
+     *
+     * @param after a state's {@link #roleGrants()}
+     * @return the change from the grants of the state before the last change of grants to {@code after}, if known;
+     *     empty for grants read whole (from a checkpoint, or given to the constructor), and for grants changed again
+     *     since (only one step back is kept, so that older grant maps can be collected)
+     */
+    public static Optional<GrantChange> lastGrantChange(Map<String, Set<String>> after) {
+        if (after instanceof FrozenGrants frozen) {
+            FrozenGrants before = frozen.before;
+            if (before != null) {
+                return Optional.of(new GrantChange(before, frozen.changedUsers));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * A sum over every user's grants (a digest, a size), updated by the users the last change of grants named when
+     * the sum of the grants before it is known, so that it costs the change, not every grant.
+     *
+     * @param grants a state's {@link #roleGrants()} (or any grants: they are then summed whole)
+     * @param known the sum already computed for some grants, or null
+     * @param perUser one user's share of the sum (summed over those roles); 0 for no roles
+     * @return the sum over every user of {@code grants}
+     */
+    public static long sumOverUsers(Map<String, Set<String>> grants, Function<Map<String, Set<String>>, Long> known,
+            ToLongBiFunction<String, Set<String>> perUser) {
+        Optional<GrantChange> change = lastGrantChange(grants);
+        Long before = change.map(c -> known.apply(c.before())).orElse(null);
+        if (before != null) {
+            long sum = before; // minus the changed users' old shares, plus their new ones
+            Map<String, Set<String>> earlier = change.get().before();
+            for (String user : change.get().users()) {
+                sum += perUser.applyAsLong(user, grants.getOrDefault(user, Set.of()))
+                        - perUser.applyAsLong(user, earlier.getOrDefault(user, Set.of()));
+            }
+            return sum;
+        }
+        long sum = 0;
+        for (Map.Entry<String, Set<String>> entry : grants.entrySet()) {
+            sum += perUser.applyAsLong(entry.getKey(), entry.getValue());
+        }
+        return sum;
+    }
+
+    /**
+     * @param grants role grants by user id
+     * @return them as a state holds them: {@code grants} itself if it is a state's (so that states share their
+     *     grants instead of copying tens of thousands of them for every change of a flag), else an immutable copy
+     *     without the users whose role set is empty
+     */
+    static Map<String, Set<String>> frozenGrants(Map<String, Set<String>> grants) {
+        if (grants instanceof FrozenGrants) {
+            return grants;
+        }
         Map<String, Set<String>> copy = new HashMap<>(grants.size() * 2);
         grants.forEach((user, roles) -> {
             if (!roles.isEmpty()) {
                 copy.put(user, Set.copyOf(roles));
             }
         });
-        return Map.copyOf(copy);
+        return new FrozenGrants(Map.copyOf(copy), null, Set.of());
+    }
+
+    /**
+     * @param before a state's grants
+     * @param now the grants as they are now (mutable, not kept)
+     * @param users every user whose roles may differ between {@code before} and {@code now}
+     * @return {@code now} as a state holds it, made from {@code before} and the roles of {@code users} in {@code now}
+     *     (the other users' role sets are {@code before}'s own), remembering the change (see {@link #lastGrantChange})
+     */
+    static Map<String, Set<String>> frozenGrants(Map<String, Set<String>> before, Map<String, Set<String>> now,
+            Set<String> users) {
+        if (!(before instanceof FrozenGrants earlier)) {
+            return frozenGrants(now);
+        }
+        Map<String, Set<String>> copy = new HashMap<>(earlier.byUser);
+        Set<String> changed = new HashSet<>();
+        for (String user : users) {
+            Set<String> roles = now.getOrDefault(user, Set.of());
+            if (!roles.equals(copy.getOrDefault(user, Set.of()))) {
+                changed.add(user);
+                if (roles.isEmpty()) {
+                    copy.remove(user);
+                } else {
+                    copy.put(user, Set.copyOf(roles));
+                }
+            }
+        }
+        if (changed.isEmpty()) {
+            return earlier; // granted and revoked again between two states: still shared
+        }
+        FrozenGrants after = new FrozenGrants(Map.copyOf(copy), earlier, Set.copyOf(changed));
+        earlier.before = null; // one step back is kept: the maps before it can be collected
+        return after;
+    }
+
+    /**
+     * Thread-safe: immutable but for a hint. Grants known to be immutable all the way down (the map and each role
+     * set): the one type {@link #frozenGrants(Map)} passes on without copying. A read-only view of an immutable map,
+     * with a link to the grants it was made from, which is dropped when a newer map is made from it.
+     */
+    private static final class FrozenGrants extends AbstractMap<String, Set<String>> {
+        private final Map<String, Set<String>> byUser;
+        /** The grants this was made from, or null (read whole, or a newer map was made from this one). */
+        private volatile FrozenGrants before;
+        /** The users whose roles differ between {@link #before} and this. */
+        private final Set<String> changedUsers;
+
+        FrozenGrants(Map<String, Set<String>> byUser, FrozenGrants before, Set<String> changedUsers) {
+            this.byUser = byUser;
+            this.before = before;
+            this.changedUsers = changedUsers;
+        }
+
+        @Override
+        public Set<String> get(Object user) {
+            return byUser.get(user);
+        }
+
+        @Override
+        public Set<String> getOrDefault(Object user, Set<String> otherwise) {
+            return byUser.getOrDefault(user, otherwise);
+        }
+
+        @Override
+        public boolean containsKey(Object user) {
+            return byUser.containsKey(user);
+        }
+
+        @Override
+        public int size() {
+            return byUser.size();
+        }
+
+        @Override
+        public void forEach(BiConsumer<? super String, ? super Set<String>> action) {
+            byUser.forEach(action);
+        }
+
+        @Override
+        public Set<Entry<String, Set<String>>> entrySet() {
+            return byUser.entrySet();
+        }
+
+        @Override
+        public Set<String> keySet() {
+            return byUser.keySet();
+        }
+
+        @Override
+        public Collection<Set<String>> values() {
+            return byUser.values();
+        }
     }
 }
