@@ -7,6 +7,7 @@ import dev.flags.core.FlagSet;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.Snapshot;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -108,14 +109,28 @@ final class Updates {
         // One copy of the set for the whole delta (a delta after a long outage may change many flags).
         // Every flag in it passed the same validation in FlagFormat, so this does not throw.
         set = set.withChanges(upserted, removed, version);
-        if (delta.getRoleGrantsCount() > 0) {
-            // Each role named carries its complete new member list; an empty list: nobody has it.
+        if (changesGrants(delta)) {
             Map<String, Set<String>> grants = new HashMap<>(set.roleGrants());
+            // From a server that does not send member changes: each role named carries its complete new member
+            // list; an empty list: nobody has it.
             for (RoleGrant g : delta.getRoleGrantsList()) {
                 if (g.getUserIdsCount() == 0) {
                     grants.remove(g.getRole());
                 } else {
                     grants.put(g.getRole(), Set.copyOf(g.getUserIdsList()));
+                }
+            }
+            // What this SDK asks for: the users that got each role and those that lost it.
+            for (RoleMemberChange change : delta.getMemberChangesList()) {
+                Set<String> members = new HashSet<>(grants.getOrDefault(change.getRole(), Set.of()));
+                for (String user : change.getRemovedUserIdsList()) {
+                    members.remove(user);
+                }
+                members.addAll(change.getAddedUserIdsList());
+                if (members.isEmpty()) {
+                    grants.remove(change.getRole());
+                } else {
+                    grants.put(change.getRole(), members);
                 }
             }
             set = set.withRoleGrants(grants, version);
@@ -133,7 +148,7 @@ final class Updates {
      *         names a role changes with its members, so any flag may)
      */
     static Set<String> touched(Delta delta) {
-        if (delta.getRoleGrantsCount() > 0) {
+        if (changesGrants(delta)) {
             return null;
         }
         if (delta.getUpsertedCount() == 1 && delta.getRemovedCount() == 0) {
@@ -143,6 +158,11 @@ final class Updates {
         delta.getUpsertedList().forEach(d -> keys.add(d.getKey()));
         keys.addAll(delta.getRemovedList());
         return keys;
+    }
+
+    /** @return whether the delta changes some role's members, in either of the forms a server sends */
+    static boolean changesGrants(Delta delta) {
+        return delta.getRoleGrantsCount() > 0 || delta.getMemberChangesCount() > 0;
     }
 
     private static Flag read(FlagDocument doc) {
