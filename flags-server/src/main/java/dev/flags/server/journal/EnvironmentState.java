@@ -3,11 +3,13 @@ package dev.flags.server.journal;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.AbstractMap;
+import java.util.AbstractSet;
 import java.util.ArrayList;
-import java.util.Collection;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -187,13 +189,23 @@ public record EnvironmentState(
         if (grants instanceof FrozenGrants) {
             return grants;
         }
-        Map<String, Set<String>> copy = new HashMap<>(grants.size() * 2);
+        @SuppressWarnings("unchecked")
+        Map<String, Set<String>>[] shards = new Map[FrozenGrants.SHARDS];
         grants.forEach((user, roles) -> {
             if (!roles.isEmpty()) {
-                copy.put(user, Set.copyOf(roles));
+                int shard = FrozenGrants.shardOf(user);
+                if (shards[shard] == null) {
+                    shards[shard] = new HashMap<>();
+                }
+                shards[shard].put(user, Set.copyOf(roles));
             }
         });
-        return new FrozenGrants(Map.copyOf(copy), null, Set.of());
+        int size = 0;
+        for (int i = 0; i < shards.length; i++) {
+            shards[i] = shards[i] == null ? Map.of() : Map.copyOf(shards[i]);
+            size += shards[i].size();
+        }
+        return new FrozenGrants(shards, size, null, Set.of());
     }
 
     /**
@@ -208,83 +220,114 @@ public record EnvironmentState(
         if (!(before instanceof FrozenGrants earlier)) {
             return frozenGrants(now);
         }
-        Map<String, Set<String>> copy = new HashMap<>(earlier.byUser);
+        Map<String, Set<String>>[] shards = earlier.shards.clone();
+        @SuppressWarnings("unchecked")
+        Map<String, Set<String>>[] copies = new Map[FrozenGrants.SHARDS]; // the shards this change touches, copied once
         Set<String> changed = new HashSet<>();
         for (String user : users) {
             Set<String> roles = now.getOrDefault(user, Set.of());
-            if (!roles.equals(copy.getOrDefault(user, Set.of()))) {
+            int shard = FrozenGrants.shardOf(user);
+            if (!roles.equals(shards[shard].getOrDefault(user, Set.of()))) {
                 changed.add(user);
+                if (copies[shard] == null) {
+                    copies[shard] = new HashMap<>(shards[shard]);
+                }
                 if (roles.isEmpty()) {
-                    copy.remove(user);
+                    copies[shard].remove(user);
                 } else {
-                    copy.put(user, Set.copyOf(roles));
+                    copies[shard].put(user, Set.copyOf(roles));
                 }
             }
         }
         if (changed.isEmpty()) {
             return earlier; // granted and revoked again between two states: still shared
         }
-        FrozenGrants after = new FrozenGrants(Map.copyOf(copy), earlier, Set.copyOf(changed));
+        int size = earlier.size;
+        for (int i = 0; i < copies.length; i++) {
+            if (copies[i] != null) {
+                size += copies[i].size() - shards[i].size();
+                shards[i] = Map.copyOf(copies[i]);
+            }
+        }
+        FrozenGrants after = new FrozenGrants(shards, size, earlier, Set.copyOf(changed));
         earlier.before = null; // one step back is kept: the maps before it can be collected
         return after;
     }
 
     /**
-     * Thread-safe: immutable but for a hint. Grants known to be immutable all the way down (the map and each role
-     * set): the one type {@link #frozenGrants(Map)} passes on without copying. A read-only view of an immutable map,
-     * with a link to the grants it was made from, which is dropped when a newer map is made from it.
+     * Thread-safe: immutable but for a hint. Grants known to be immutable all the way down (each shard and each role
+     * set): the one type {@link #frozenGrants(Map)} passes on without copying. The users are split by hash into
+     * {@value #SHARDS} immutable maps, so that the grants after a change are a copy of the shards of the users it
+     * names, not of every grant: with 50,000 grants, copying them all for each grant was most of a grant's cost,
+     * on the journal's one commit thread. Links to the grants it was made from, a link dropped when a newer map
+     * is made from this one.
      */
     private static final class FrozenGrants extends AbstractMap<String, Set<String>> {
-        private final Map<String, Set<String>> byUser;
+        static final int SHARDS = 256;
+
+        private final Map<String, Set<String>>[] shards;
+        private final int size;
         /** The grants this was made from, or null (read whole, or a newer map was made from this one). */
         private volatile FrozenGrants before;
         /** The users whose roles differ between {@link #before} and this. */
         private final Set<String> changedUsers;
 
-        FrozenGrants(Map<String, Set<String>> byUser, FrozenGrants before, Set<String> changedUsers) {
-            this.byUser = byUser;
+        FrozenGrants(Map<String, Set<String>>[] shards, int size, FrozenGrants before, Set<String> changedUsers) {
+            this.shards = shards;
+            this.size = size;
             this.before = before;
             this.changedUsers = changedUsers;
         }
 
+        static int shardOf(String user) {
+            int h = user.hashCode();
+            return (h ^ (h >>> 16)) & (SHARDS - 1);
+        }
+
+        private Map<String, Set<String>> shardOf(Object user) {
+            return user instanceof String id ? shards[shardOf(id)] : Map.of();
+        }
+
         @Override
         public Set<String> get(Object user) {
-            return byUser.get(user);
+            return shardOf(user).get(user);
         }
 
         @Override
         public Set<String> getOrDefault(Object user, Set<String> otherwise) {
-            return byUser.getOrDefault(user, otherwise);
+            return shardOf(user).getOrDefault(user, otherwise);
         }
 
         @Override
         public boolean containsKey(Object user) {
-            return byUser.containsKey(user);
+            return shardOf(user).containsKey(user);
         }
 
         @Override
         public int size() {
-            return byUser.size();
+            return size;
         }
 
         @Override
         public void forEach(BiConsumer<? super String, ? super Set<String>> action) {
-            byUser.forEach(action);
+            for (Map<String, Set<String>> shard : shards) {
+                shard.forEach(action);
+            }
         }
 
         @Override
         public Set<Entry<String, Set<String>>> entrySet() {
-            return byUser.entrySet();
-        }
+            return new AbstractSet<>() {
+                @Override
+                public Iterator<Entry<String, Set<String>>> iterator() {
+                    return Arrays.stream(shards).flatMap(shard -> shard.entrySet().stream()).iterator();
+                }
 
-        @Override
-        public Set<String> keySet() {
-            return byUser.keySet();
-        }
-
-        @Override
-        public Collection<Set<String>> values() {
-            return byUser.values();
+                @Override
+                public int size() {
+                    return size;
+                }
+            };
         }
     }
 }

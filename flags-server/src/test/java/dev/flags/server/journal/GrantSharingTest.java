@@ -10,7 +10,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,6 +69,50 @@ class GrantSharingTest {
             assertThat(EnvironmentState.lastGrantChange(grants(journal))).hasValue(new EnvironmentState.GrantChange(second, Set.of("u-1")));
             assertThat(EnvironmentState.lastGrantChange(second)).as("only one step back is kept").isEmpty();
         }
+    }
+
+    @Test
+    void aStatesGrantsAreTheJournalsThroughManyGrantsAndRevocationsOfUsersAllOverTheMap() {
+        Map<String, Set<String>> model = new HashMap<>();
+        Random random = new Random(26);
+        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
+            journal.append(createEnvironment("production"));
+            for (int i = 0; i < 3_000; i++) {
+                // 1,500 users over 3 roles: every shard of the map holds several, and users come and go.
+                String user = "u-" + random.nextInt(1_500);
+                String role = List.of("beta", "qa", "staff").get(random.nextInt(3));
+                Set<String> roles = model.computeIfAbsent(user, u -> new HashSet<>());
+                journal.append(role(roles.contains(role) ? EntryType.ROLE_REVOKED : EntryType.ROLE_GRANTED, "production", user, role));
+                if (!roles.remove(role)) {
+                    roles.add(role);
+                }
+                if (roles.isEmpty()) {
+                    model.remove(user);
+                }
+                if (i % 500 == 499) {
+                    assertSameGrants(grants(journal), model);
+                }
+            }
+            assertSameGrants(grants(journal), model);
+        }
+        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
+            assertSameGrants(grants(journal), model);
+        }
+    }
+
+    private static void assertSameGrants(Map<String, Set<String>> grants, Map<String, Set<String>> model) {
+        assertThat(grants).isEqualTo(model).hasSize(model.size()).hasSameHashCodeAs(model);
+        assertThat(model).isEqualTo(grants);
+        Map<String, Set<String>> iterated = new HashMap<>();
+        grants.forEach(iterated::put);
+        assertThat(iterated).isEqualTo(model);
+        assertThat(grants.entrySet()).hasSize(model.size());
+        assertThat(grants.keySet()).containsExactlyInAnyOrderElementsOf(model.keySet());
+        for (String user : List.of("u-0", "u-1", "u-777", "u-1499", "nobody")) {
+            assertThat(grants.containsKey(user)).isEqualTo(model.containsKey(user));
+            assertThat(grants.get(user)).isEqualTo(model.get(user));
+        }
+        assertThat(grants.get(42)).isNull();
     }
 
     @Test
