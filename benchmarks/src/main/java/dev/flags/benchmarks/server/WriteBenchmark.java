@@ -165,14 +165,15 @@ public class WriteBenchmark {
     @Benchmark
     public int killSwitch() throws Exception {
         enabled = !enabled;
-        // The SDK receives it meanwhile, on other threads, as a server's SDKs do: that work is not waited for here.
+        // The SDK receives it meanwhile, on other threads, as a server's SDKs do: not waited for here. Its listener's
+        // permits are dropped so that their count stays bounded.
         sdkAnswered.drainPermits();
         return send("PATCH", "/environments/" + ENV + "/flags/" + KILL_SWITCH, "{\"enabled\": " + enabled + "}").statusCode();
     }
 
     /**
      * A kill switch until the subscribed SDK answers with it: the write, then the fan-out's work (delta, state
-     * tag) and the SDK's.
+     * tag) and the SDK's. The answer is checked: a user with the role gets the switch's state.
      *
      * @return the SDK's new answer
      */
@@ -184,7 +185,11 @@ public class WriteBenchmark {
         if (!sdkAnswered.tryAcquire(30, TimeUnit.SECONDS)) {
             throw new IllegalStateException("the SDK did not receive the change within 30 s");
         }
-        return sdk.isEnabled(KILL_SWITCH, User.withId("someone"));
+        boolean answer = sdk.isEnabled(KILL_SWITCH, User.withId("someone").roles(ROLE));
+        if (answer != enabled) {
+            throw new IllegalStateException("the SDK answers " + answer + " after the switch was set to " + enabled);
+        }
+        return answer;
     }
 
     /**
