@@ -105,6 +105,7 @@ public final class PropagationBenchmark {
     private String serverHeap = "512m";
     private List<String> serverJvmOptions = List.of();
     private boolean printEach;
+    private boolean tenure = true;
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10)).build();
@@ -140,6 +141,11 @@ public final class PropagationBenchmark {
                     default -> throw new IllegalArgumentException("--listener-executor must be sdk or direct, was " + value);
                 };
                 case "--server-heap" -> b.serverHeap = value;
+                case "--tenure" -> b.tenure = switch (value) {
+                    case "true" -> true;
+                    case "false" -> false;
+                    default -> throw new IllegalArgumentException("--tenure must be true or false, was " + value);
+                };
                 case "--print-each" -> {
                     b.printEach = true;
                     i--; // takes no value
@@ -253,6 +259,14 @@ public final class PropagationBenchmark {
             server.cpuByGroup();
             server.gc();
             uptimes(server);
+            if (tenure) {
+                // A server and an application that have run for a while hold their connections' state in
+                // the old generation, and then every store of a write's new objects into it dirties a card
+                // that G1 must refine. Without this, that state is young for the whole measurement (it
+                // takes 15 collections to age), a state that lasts only the server's first minutes.
+                System.out.println("tenured: server at " + server.call("tenure", "tenured") + " ms uptime");
+                System.gc();
+            }
             // Warm-up and measured writes run the same method, so that no code of the rig's own runs for
             // the first time (and compiles) in the middle of the measurement.
             for (int i = 0; i < warmup; i++) {

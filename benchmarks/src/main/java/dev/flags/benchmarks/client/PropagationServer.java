@@ -23,7 +23,8 @@ import java.util.stream.Stream;
  * directory, in its own JVM so that its CPU, heap and GC are apart from the thousand SDK instances'.
  *
  * <p>Prints {@code ports HTTP GRPC} when ready, then answers one line per command on stdin:
- * {@code threads} (its live thread count), {@code cpu} (its process CPU time, ns), {@code cpu-groups} (CPU time, ns, of its live threads by
+ * {@code threads} (its live thread count), {@code cpu} (its process CPU time, ns), {@code tenure} (a full collection, answering
+ * {@code tenured UPTIME_MS}), {@code cpu-groups} (CPU time, ns, of its live threads by
  * name without numbers, as {@code name=ns,name=ns}), {@code quit} (closes the server, deletes the data, answers
  * {@code bye}). The end of stdin is {@code quit}.
  */
@@ -64,6 +65,11 @@ public final class PropagationServer {
                 } else if (line.trim().equals("gc")) {
                     long[] gc = gcMillisAndCount();
                     out.println("gc " + gc[0] + " " + gc[1] + " " + allocatedBytes());
+                } else if (line.trim().equals("tenure")) {
+                    // A full collection: G1 moves every live object to old regions, where a server that has
+                    // run for a while keeps its connections' state.
+                    System.gc();
+                    out.println("tenured " + ManagementFactory.getRuntimeMXBean().getUptime());
                 } else if (line.trim().equals("cpu-groups")) {
                     out.println("cpu-groups " + threadCpuByGroup());
                 } else {
