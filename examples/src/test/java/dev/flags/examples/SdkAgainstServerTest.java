@@ -106,6 +106,12 @@ class SdkAgainstServerTest {
                 await("the grant reaches the SDK", () -> flags.isEnabled("billing-v2", tess));
                 FlagEvaluation why = flags.evaluate("billing-v2", tess);
                 assertThat(why.reason().ruleName()).isEqualTo("testers");
+                call(server, "PUT", "/environments/production/roles/beta-tester/members/tom", null);
+                call(server, "DELETE", "/environments/production/roles/beta-tester/members/tess", null);
+                await("the revocation reaches the SDK", () -> !flags.isEnabled("billing-v2", tess));
+                assertThat(flags.isEnabled("billing-v2", User.withId("tom"))).isTrue();
+                call(server, "PUT", "/environments/production/roles/beta-tester/members/tess", null);
+                await("the grant reaches the SDK again", () -> flags.isEnabled("billing-v2", tess));
 
                 call(server, "PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
                 FlagChangeEvent event = changes.poll(20, TimeUnit.SECONDS);

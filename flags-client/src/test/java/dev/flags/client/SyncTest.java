@@ -77,6 +77,7 @@ class SyncTest {
             assertThat(sub.request.getEnvironment()).isEqualTo("production");
             // The version is the build's (surefire passes the project's version in).
             assertThat(sub.request.getSdk()).isEqualTo("flags-java/" + System.getProperty("flags.projectVersion"));
+            assertThat(sub.request.getAcceptsMemberChanges()).as("grants as who got and lost a role").isTrue();
             assertThat(sub.authorization).isEqualTo("Bearer " + TOKEN);
 
             // Before the first message: the caller's default, and the reason says why.

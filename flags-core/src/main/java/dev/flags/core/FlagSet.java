@@ -514,6 +514,66 @@ public final class FlagSet {
         return new FlagSet(flags, FlagFormat.copyGrants(roleGrants), invert(roleGrants), newVersion);
     }
 
+    /**
+     * The same flags after some users got or lost roles. Only those users' entries of the grant index are made
+     * again: with tens of thousands of grants, {@link #withRoleGrants} rebuilt the whole index for each grant.
+     *
+     * @param added role name to the user ids that got it (ids that already have it are ignored)
+     * @param removed role name to the user ids that lost it (ids that do not have it are ignored); applied before
+     *     {@code added}
+     * @param newVersion the version of the new set
+     * @return a new set with these grants changed
+     * @throws NullPointerException if an argument or an id is null
+     */
+    public FlagSet withRoleChanges(Map<String, ? extends Collection<String>> added,
+            Map<String, ? extends Collection<String>> removed, long newVersion) {
+        Set<String> roles = new LinkedHashSet<>(removed.keySet());
+        roles.addAll(added.keySet());
+        Map<String, Set<String>> byRole = new HashMap<>(grantsByRole);
+        Set<String> users = new LinkedHashSet<>();
+        for (String role : roles) {
+            Set<String> members = new LinkedHashSet<>(byRole.getOrDefault(role, Set.of()));
+            for (String user : idsOf(removed, role)) {
+                if (members.remove(Objects.requireNonNull(user, "user id"))) {
+                    users.add(user);
+                }
+            }
+            for (String user : idsOf(added, role)) {
+                if (members.add(Objects.requireNonNull(user, "user id"))) {
+                    users.add(user);
+                }
+            }
+            if (members.isEmpty()) {
+                byRole.remove(role);
+            } else {
+                byRole.put(role, Set.copyOf(members));
+            }
+        }
+        // A copy of the index's table, not of its role sets: only the users named get new ones.
+        HashMap<String, Set<String>> byUser = new HashMap<>(grantsByUser);
+        for (String user : users) {
+            Set<String> userRoles = new LinkedHashSet<>(byUser.getOrDefault(user, Set.of()));
+            for (String role : roles) {
+                if (byRole.getOrDefault(role, Set.of()).contains(user)) {
+                    userRoles.add(role);
+                } else {
+                    userRoles.remove(role);
+                }
+            }
+            if (userRoles.isEmpty()) {
+                byUser.remove(user);
+            } else {
+                byUser.put(user, Set.copyOf(userRoles));
+            }
+        }
+        return new FlagSet(flags, Collections.unmodifiableMap(byRole), Collections.unmodifiableMap(byUser), newVersion);
+    }
+
+    private static Collection<String> idsOf(Map<String, ? extends Collection<String>> byRole, String role) {
+        Collection<String> ids = byRole.get(role);
+        return ids == null ? List.of() : ids;
+    }
+
     private static Map<String, Set<String>> invert(Map<String, Set<String>> byRole) {
         Map<String, Set<String>> byUser = new HashMap<>();
         byRole.forEach((role, users) -> users.forEach(

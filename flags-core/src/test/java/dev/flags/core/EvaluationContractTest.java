@@ -109,6 +109,36 @@ class EvaluationContractTest {
     }
 
     @Test
+    @DisplayName("roles: users who got or lost a role answer as the whole grants would, the others as before")
+    void roleChangesAnswerAsTheWholeGrants() {
+        Flag testers = flag("billing-v2", true, rule("testers", roles("beta-tester")));
+        Flag staff = flag("staff-only", true, rule("staff", roles("staff")));
+        FlagSet before = FlagSet.of(List.of(testers, staff),
+                Map.of("beta-tester", Set.of("tess", "tom"), "staff", Set.of("tess", "sam")), 4);
+
+        FlagSet after = before.withRoleChanges(
+                Map.of("beta-tester", List.of("ann", "tom"), "qa", List.of("sam")),
+                Map.of("beta-tester", List.of("tess", "nobody"), "staff", List.of("sam")), 5);
+
+        Map<String, Set<String>> whole = Map.of("beta-tester", Set.of("tom", "ann"), "staff", Set.of("tess"), "qa", Set.of("sam"));
+        assertThat(after.roleGrants()).isEqualTo(whole);
+        assertThat(after.version()).isEqualTo(5);
+        FlagSet rebuilt = before.withRoleGrants(whole, 5);
+        for (String user : List.of("tess", "tom", "ann", "sam", "nobody")) {
+            for (String key : List.of("billing-v2", "staff-only")) {
+                assertThat(after.evaluate(key, User.withId(user))).as("%s for %s", key, user)
+                        .isEqualTo(rebuilt.evaluate(key, User.withId(user)));
+            }
+        }
+        assertThat(after.isEnabled("billing-v2", User.withId("tess"))).isFalse();
+        assertThat(after.isEnabled("staff-only", User.withId("tess"))).as("another role of hers stays").isTrue();
+        assertThat(after.isEnabled("billing-v2", User.withId("ann"))).isTrue();
+        assertThat(before.isEnabled("billing-v2", User.withId("tess"))).as("the set before did not move").isTrue();
+        assertThat(after.withRoleChanges(Map.of(), Map.of("staff", List.of("tess")), 6).roleGrants())
+                .as("a role left with no member is gone").doesNotContainKey("staff");
+    }
+
+    @Test
     @DisplayName("names and keys match by value: strings built at run time, few roles or many")
     void namesMatchByValueNotByIdentity() {
         FlagSet flags = FlagSet.of(flag("billing-v2", true, rule("testers", roles("beta-tester"))),

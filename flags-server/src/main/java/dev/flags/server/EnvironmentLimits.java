@@ -1,5 +1,7 @@
 package dev.flags.server;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import java.nio.charset.StandardCharsets;
@@ -29,6 +31,14 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
     public static final int MOST_FLAGS = 1_000_000;
     /** The highest {@code maxMebibytes}: what an SDK takes in one message is 64 MiB, and a snapshot adds framing. */
     public static final int MOST_MEBIBYTES = 48;
+
+    /**
+     * The grants' bytes by the grants map's identity (weak keys): the states after a change of a flag share their
+     * grants map (see {@code EnvironmentState}), so a write checked against the limits does not walk every grant; and
+     * a grant's count is the one before it, updated by the users whose roles changed.
+     */
+    private static final Cache<Map<String, Set<String>>, Long> GRANT_BYTES = Caffeine.newBuilder().weakKeys()
+            .maximumSize(64).build();
 
     /** Checks both limits. */
     public EnvironmentLimits {
@@ -165,10 +175,17 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         for (CanonicalJson flag : state.flags().values()) {
             bytes += flag.size();
         }
-        for (Map.Entry<String, Set<String>> grants : state.roleGrants().entrySet()) {
-            for (String role : grants.getValue()) {
-                bytes += grantBytes(grants.getKey(), role);
-            }
+        return bytes + GRANT_BYTES.get(state.roleGrants(), EnvironmentLimits::grantBytes);
+    }
+
+    private static long grantBytes(Map<String, Set<String>> roleGrants) {
+        return EnvironmentState.sumOverUsers(roleGrants, GRANT_BYTES::getIfPresent, EnvironmentLimits::userBytes);
+    }
+
+    private static long userBytes(String userId, Set<String> roles) {
+        long bytes = 0;
+        for (String role : roles) {
+            bytes += grantBytes(userId, role);
         }
         return bytes;
     }

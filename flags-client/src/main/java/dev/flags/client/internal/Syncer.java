@@ -333,7 +333,9 @@ final class Syncer implements AutoCloseable {
         callAnswered = false;
         channel.resetConnectBackoff(); // our backoff decides when to try, not the channel's
         SubscribeRequest request = SubscribeRequest.newBuilder()
-                .setEnvironment(environment).setFromVersion(from).setFromStateTag(fromTag).setSdk(SDK).build();
+                .setEnvironment(environment).setFromVersion(from).setFromStateTag(fromTag).setSdk(SDK)
+                // Grants arrive as who got and who lost a role, not as every role's whole member list again.
+                .setAcceptsMemberChanges(true).build();
         try {
             stub.subscribe(request, new Observer(gen));
         } catch (RuntimeException e) {
@@ -427,7 +429,8 @@ final class Syncer implements AutoCloseable {
                 LOG.debug("flags: applied {} of environment \"{}\": version {} -> {}", message.hasSnapshot()
                         ? "a snapshot (" + next.flags().size() + " flags)"
                         : "a delta (" + message.getDelta().getUpsertedCount() + " flags changed, " + message.getDelta().getRemovedCount()
-                                + " removed, " + message.getDelta().getRoleGrantsCount() + " roles' members changed)",
+                                + " removed, " + (message.getDelta().getRoleGrantsCount() + message.getDelta().getMemberChangesCount())
+                                + " roles' members changed)",
                         environment, have, next.version());
             }
         } else if (held.source() != Source.LIVE) {

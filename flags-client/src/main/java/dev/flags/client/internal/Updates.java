@@ -7,6 +7,7 @@ import dev.flags.core.FlagSet;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.Snapshot;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -109,7 +110,8 @@ final class Updates {
         // Every flag in it passed the same validation in FlagFormat, so this does not throw.
         set = set.withChanges(upserted, removed, version);
         if (delta.getRoleGrantsCount() > 0) {
-            // Each role named carries its complete new member list; an empty list: nobody has it.
+            // From a server that does not send member changes: each role named carries its complete new member
+            // list; an empty list: nobody has it.
             Map<String, Set<String>> grants = new HashMap<>(set.roleGrants());
             for (RoleGrant g : delta.getRoleGrantsList()) {
                 if (g.getUserIdsCount() == 0) {
@@ -119,6 +121,17 @@ final class Updates {
                 }
             }
             set = set.withRoleGrants(grants, version);
+        }
+        if (delta.getMemberChangesCount() > 0) {
+            // What this SDK asks for: the users that got each role and those that lost it. Only their entries of
+            // the grant index are made again, not the whole index (tens of thousands of grants).
+            Map<String, List<String>> gotRole = new HashMap<>();
+            Map<String, List<String>> lostRole = new HashMap<>();
+            for (RoleMemberChange change : delta.getMemberChangesList()) {
+                gotRole.put(change.getRole(), change.getAddedUserIdsList());
+                lostRole.put(change.getRole(), change.getRemovedUserIdsList());
+            }
+            set = set.withRoleChanges(gotRole, lostRole, version);
         }
         if (set.version() != version) {
             // A delta that changed nothing this SDK sees still moves the version on.
@@ -133,7 +146,7 @@ final class Updates {
      *         names a role changes with its members, so any flag may)
      */
     static Set<String> touched(Delta delta) {
-        if (delta.getRoleGrantsCount() > 0) {
+        if (changesGrants(delta)) {
             return null;
         }
         if (delta.getUpsertedCount() == 1 && delta.getRemovedCount() == 0) {
@@ -143,6 +156,11 @@ final class Updates {
         delta.getUpsertedList().forEach(d -> keys.add(d.getKey()));
         keys.addAll(delta.getRemovedList());
         return keys;
+    }
+
+    /** @return whether the delta changes some role's members, in either of the forms a server sends */
+    static boolean changesGrants(Delta delta) {
+        return delta.getRoleGrantsCount() > 0 || delta.getMemberChangesCount() > 0;
     }
 
     private static Flag read(FlagDocument doc) {

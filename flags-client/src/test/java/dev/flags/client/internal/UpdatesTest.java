@@ -10,6 +10,7 @@ import dev.flags.core.FlagSet;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.Snapshot;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,6 +62,27 @@ class UpdatesTest {
         FlagState emptied = Updates.delta(s, Delta.newBuilder().setFromVersion(12).setVersion(13)
                 .addRoleGrants(grant("beta")).build(), (k, p) -> problems.add(k));
         assertThat(emptied.flags().roleGrants()).isEqualTo(Map.of("staff", Set.of("u-9")));
+    }
+
+    @Test
+    void aDeltaWithMemberChangesAddsAndRemovesThoseUsersOnly() {
+        FlagState s = Updates.delta(snapshot(), Delta.newBuilder().setFromVersion(10).setVersion(12)
+                .addMemberChanges(RoleMemberChange.newBuilder().setRole("beta").addAddedUserIds("u-3").addRemovedUserIds("u-1")
+                        .addRemovedUserIds("never-had-it"))
+                .addMemberChanges(RoleMemberChange.newBuilder().setRole("staff").addAddedUserIds("u-9")).build(),
+                (k, p) -> problems.add(k));
+        assertThat(s.version()).isEqualTo(12);
+        assertThat(s.flags().roleGrants()).isEqualTo(Map.of("beta", Set.of("u-2", "u-3"), "staff", Set.of("u-9")));
+        assertThat(s.flags().roleGrants().get("beta")).as("a copy: the earlier snapshot's members did not move").isNotSameAs(
+                snapshot().flags().roleGrants().get("beta"));
+        assertThat(Updates.touched(Delta.newBuilder().addMemberChanges(RoleMemberChange.newBuilder().setRole("beta")
+                .addAddedUserIds("u-3")).build())).as("any flag may name the role").isNull();
+
+        FlagState emptied = Updates.delta(s, Delta.newBuilder().setFromVersion(12).setVersion(13)
+                .addMemberChanges(RoleMemberChange.newBuilder().setRole("staff").addRemovedUserIds("u-9")).build(),
+                (k, p) -> problems.add(k));
+        assertThat(emptied.flags().roleGrants()).as("a role left with no member is gone").isEqualTo(Map.of("beta", Set.of("u-2", "u-3")));
+        assertThat(problems).isEmpty();
     }
 
     @Test

@@ -52,6 +52,10 @@ final class MutableState {
         /** Pending schedules and the newest ended ones (see {@link #endSchedule}). */
         final HashMap<String, Schedule> schedules = new HashMap<>();
         private EnvironmentState frozen;
+        /** The grants of the last frozen state, shared by the states after it until a grant changes; null before. */
+        private Map<String, Set<String>> frozenGrants;
+        /** The users whose roles changed since {@link #frozenGrants} (the next freeze copies only theirs anew). */
+        private final HashSet<String> grantsChangedFor = new HashSet<>();
 
         Env(String key, CanonicalJson metadata) {
             this.key = key;
@@ -60,8 +64,15 @@ final class MutableState {
 
         EnvironmentState freeze() {
             if (frozen == null) {
+                if (frozenGrants == null) {
+                    frozenGrants = EnvironmentState.frozenGrants(grants);
+                    grantsChangedFor.clear();
+                } else if (!grantsChangedFor.isEmpty()) {
+                    frozenGrants = EnvironmentState.frozenGrants(frozenGrants, grants, grantsChangedFor);
+                    grantsChangedFor.clear();
+                }
                 frozen = new EnvironmentState(key, version, archived, metadata, flags, archivedFlags,
-                        grants, selfServiceRoles, grantExpiries, maxGrantDurations, schedules);
+                        frozenGrants, selfServiceRoles, grantExpiries, maxGrantDurations, schedules);
             }
             return frozen;
         }
@@ -358,6 +369,7 @@ final class MutableState {
                 JsonNode granted = e.payload().toJsonNode();
                 Grant grant = new Grant(subject, granted.get("role").textValue());
                 env.grants.computeIfAbsent(subject, u -> new HashSet<>()).add(grant.role());
+                env.grantsChangedFor.add(subject);
                 Instant expiresAt = ChangeRules.expiresAt(granted);
                 if (expiresAt == null) {
                     env.grantExpiries.remove(grant);
@@ -373,6 +385,7 @@ final class MutableState {
                         env.grants.remove(subject);
                     }
                 }
+                env.grantsChangedFor.add(subject);
                 env.grantExpiries.remove(new Grant(subject, role(e)));
                 break;
             case ROLE_MARKED_SELF_SERVICE:

@@ -239,9 +239,11 @@ public final class Broadcaster implements AutoCloseable {
   /**
    * Subscribes a stream to an environment from the version its SDK has. The caller has checked the
    * request and the principal; the environment exists.
+   *
+   * @param memberChanges whether the SDK set {@code accepts_member_changes} (see {@link Messages#delta})
    */
   void subscribe(String environment, long fromVersion, long fromStateTag,
-      ServerCallStreamObserver<SyncMessage> observer, String tokenId) {
+      ServerCallStreamObserver<SyncMessage> observer, String tokenId, boolean memberChanges) {
     if (shutdown.get()) {
       observer.onError(SHUTTING_DOWN.asRuntimeException());
       return;
@@ -259,7 +261,7 @@ public final class Broadcaster implements AutoCloseable {
       return;
     }
     Topic topic = topics.computeIfAbsent(environment, e -> new Topic(e, encoding));
-    Subscription subscription = new Subscription(this, topic, observer, tokenId);
+    Subscription subscription = new Subscription(this, topic, observer, tokenId, memberChanges);
     observer.setOnReadyHandler(subscription::signal);
     observer.setOnCancelHandler(subscription::cancelled);
     connected.incrementAndGet();

@@ -4,12 +4,14 @@ import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.Heartbeat;
 import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.SortedSet;
@@ -22,7 +24,8 @@ import java.util.TreeSet;
  *
  * <p>Output is deterministic (flags, removed keys, roles and members sorted), so equal inputs give
  * equal bytes. The journal keeps grants as user id to roles; the wire carries role to user ids, and a
- * Delta names only the roles whose member set changed, each with its complete new member list.
+ * Delta names only the roles whose member set changed: to an SDK that accepts member changes, with the
+ * users that got and lost each; to an older SDK, with each one's complete new member list.
  */
 final class Messages {
 
@@ -45,8 +48,11 @@ final class Messages {
    * The changes that take {@code from} to {@code to}: flags whose document differs or that are new,
    * keys that are no longer served, roles whose members differ. Versions that changed nothing a SDK
    * sees (an archive, a self-service mark) still give a Delta: it moves the SDK's version on.
+   *
+   * @param memberChanges true for an SDK that set {@code accepts_member_changes}: the roles' changes of members,
+   *     not their complete member lists
    */
-  static Delta delta(EnvironmentState from, EnvironmentState to, long committedAtMillis) {
+  static Delta delta(EnvironmentState from, EnvironmentState to, long committedAtMillis, boolean memberChanges) {
     Delta.Builder b = Delta.newBuilder()
         .setFromVersion(from.version())
         .setVersion(to.version())
@@ -72,10 +78,13 @@ final class Messages {
       b.addAllRemoved(removed);
     }
     if (from.roleGrants() != to.roleGrants()) {
-      Set<String> roles = changedRoles(from.roleGrants(), to.roleGrants());
-      if (!roles.isEmpty()) {
+      SortedMap<String, MemberChange> changes = memberChanges(from.roleGrants(), to.roleGrants());
+      if (memberChanges) {
+        changes.forEach((role, change) -> b.addMemberChanges(RoleMemberChange.newBuilder().setRole(role)
+            .addAllAddedUserIds(change.added()).addAllRemovedUserIds(change.removed())));
+      } else if (!changes.isEmpty()) {
         SortedMap<String, SortedSet<String>> members = new TreeMap<>();
-        roles.forEach(role -> members.put(role, new TreeSet<>()));
+        changes.keySet().forEach(role -> members.put(role, new TreeSet<>()));
         to.roleGrants().forEach((user, granted) -> {
           for (String role : granted) {
             SortedSet<String> users = members.get(role);
@@ -111,31 +120,49 @@ final class Messages {
     return SyncMessage.newBuilder().setHeartbeat(heartbeat).build();
   }
 
-  /** The roles granted to or taken from at least one user between two grant maps. */
-  private static Set<String> changedRoles(
+  /** The users that got a role and those that lost it, each list sorted. */
+  private record MemberChange(SortedSet<String> added, SortedSet<String> removed) {
+    MemberChange() {
+      this(new TreeSet<>(), new TreeSet<>());
+    }
+  }
+
+  /** For each role granted to or taken from at least one user between two grant maps, who got it and who lost it. */
+  private static SortedMap<String, MemberChange> memberChanges(
       Map<String, Set<String>> before, Map<String, Set<String>> after) {
-    Set<String> roles = new TreeSet<>();
-    after.forEach((user, granted) -> {
-      Set<String> old = before.getOrDefault(user, Set.of());
-      if (old != granted && !old.equals(granted)) {
-        for (String role : granted) {
-          if (!old.contains(role)) {
-            roles.add(role);
-          }
-        }
-        for (String role : old) {
-          if (!granted.contains(role)) {
-            roles.add(role);
-          }
-        }
+    SortedMap<String, MemberChange> changes = new TreeMap<>();
+    Optional<EnvironmentState.GrantChange> last = EnvironmentState.lastGrantChange(after);
+    if (last.isPresent() && last.get().before() == before) {
+      // The common case, one grant after another: only the users it names, not every grant.
+      for (String user : last.get().users()) {
+        compare(user, before.getOrDefault(user, Set.of()), after.getOrDefault(user, Set.of()), changes);
       }
-    });
+      return changes;
+    }
+    after.forEach((user, granted) -> compare(user, before.getOrDefault(user, Set.of()), granted, changes));
     before.forEach((user, granted) -> {
       if (!after.containsKey(user)) {
-        roles.addAll(granted);
+        compare(user, granted, Set.of(), changes);
       }
     });
-    return roles;
+    return changes;
+  }
+
+  /** Adds to {@code changes} the roles a user got and lost. */
+  private static void compare(String user, Set<String> old, Set<String> granted, Map<String, MemberChange> changes) {
+    if (old == granted || old.equals(granted)) {
+      return;
+    }
+    for (String role : granted) {
+      if (!old.contains(role)) {
+        changes.computeIfAbsent(role, r -> new MemberChange()).added().add(user);
+      }
+    }
+    for (String role : old) {
+      if (!granted.contains(role)) {
+        changes.computeIfAbsent(role, r -> new MemberChange()).removed().add(user);
+      }
+    }
   }
 
   /** Inverts user id to roles into role to sorted user ids, roles sorted. */

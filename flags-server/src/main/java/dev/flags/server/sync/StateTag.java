@@ -20,16 +20,24 @@ import java.util.Set;
  * them as live. With the tag, a state that differs gets a Snapshot.
  *
  * <p>The digest is a sum of per-element digests, so it does not depend on order and costs, once per
- * state, one addition per flag (each document's SHA-256 is computed once) and one short hash per
- * role grant. It detects accidents, not attacks: whoever can feed an SDK states is trusted anyway.
+ * state, one addition per flag (each document's SHA-256 is computed once), and one short hash per
+ * role of each user whose roles changed. It detects accidents, not attacks: whoever can feed an SDK states is trusted anyway.
  */
 final class StateTag {
 
     /**
      * Tags of recent states, by identity (weak keys): a reconnect storm compares a thousand SDKs' tags
-     * with the same few states, and a state's tag costs a pass over its role grants.
+     * with the same few states, and a state's tag costs a pass over its flags.
      */
     private static final Cache<EnvironmentState, Long> RECENT = Caffeine.newBuilder().weakKeys().maximumSize(256).build();
+
+    /**
+     * The grants' share of the digest, by the grants map's identity (weak keys): the states after a change of a flag
+     * share their grants map (see {@code EnvironmentState}), so a kill switch does not hash every grant again; and a
+     * grant's share is the one before it, updated by the users whose roles changed.
+     */
+    private static final Cache<Map<String, Set<String>>, Long> GRANT_SUMS = Caffeine.newBuilder().weakKeys()
+            .maximumSize(256).build();
 
     private StateTag() {}
 
@@ -46,14 +54,22 @@ final class StateTag {
         for (CanonicalJson document : state.flags().values()) {
             sum += mix(document.digest()); // a document holds its own key
         }
-        for (Map.Entry<String, Set<String>> grants : state.roleGrants().entrySet()) {
-            long user = hash(grants.getKey());
-            for (String role : grants.getValue()) {
-                sum += mix(mix(user) + hash(role));
-            }
-        }
+        sum += GRANT_SUMS.get(state.roleGrants(), StateTag::grantSum);
         long tag = mix(sum + state.flags().size());
         return tag == 0 ? 1 : tag;
+    }
+
+    private static long grantSum(Map<String, Set<String>> roleGrants) {
+        return EnvironmentState.sumOverUsers(roleGrants, GRANT_SUMS::getIfPresent, StateTag::userSum);
+    }
+
+    private static long userSum(String userId, Set<String> roles) {
+        long sum = 0;
+        long user = hash(userId);
+        for (String role : roles) {
+            sum += mix(mix(user) + hash(role));
+        }
+        return sum;
     }
 
     /** FNV-1a, 64 bits, over the UTF-8 bytes. */

@@ -26,6 +26,8 @@ final class Subscription implements Runnable {
   private final Topic topic;
   private final ServerCallStreamObserver<SyncMessage> observer;
   private final String tokenId;
+  /** Whether its SDK set {@code accepts_member_changes}: see {@link Messages#delta}. */
+  private final boolean memberChanges;
   private final AtomicInteger requests = new AtomicInteger();
   private final AtomicBoolean finished = new AtomicBoolean();
 
@@ -36,11 +38,13 @@ final class Subscription implements Runnable {
   private volatile Status closeWith;
   private volatile long lastWriteNanos;
 
-  Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer, String tokenId) {
+  Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer, String tokenId,
+      boolean memberChanges) {
     this.owner = owner;
     this.topic = topic;
     this.observer = observer;
     this.tokenId = tokenId;
+    this.memberChanges = memberChanges;
     this.lastWriteNanos = owner.nanoTime();
   }
 
@@ -141,7 +145,7 @@ final class Subscription implements Runnable {
         sent = target.state;
       } else if (sent.version() < target.version()) {
         owner.deltaSent();
-        write(target.deltaFrom(sent));
+        write(target.deltaFrom(sent, memberChanges));
         sent = target.state;
       } else if (greet || idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
         owner.heartbeatSent();

@@ -148,7 +148,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     }
     broadcaster.subscribe(request.getEnvironment(), request.getFromVersion(), request.getFromStateTag(),
         (ServerCallStreamObserver<SyncMessage>) responseObserver,
-        AuthInterceptor.principal().orElseThrow().tokenId());
+        AuthInterceptor.principal().orElseThrow().tokenId(), request.getAcceptsMemberChanges());
   }
 
   @Override

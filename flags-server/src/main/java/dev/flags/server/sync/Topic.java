@@ -30,6 +30,8 @@ final class Topic {
     private final SharedEncoding encoding;
     private volatile SyncMessage snapshot;
     private final ConcurrentHashMap<Long, SyncMessage> deltas = new ConcurrentHashMap<>();
+    /** The same for SDKs that accept member changes (see {@link Messages#delta}). */
+    private final ConcurrentHashMap<Long, SyncMessage> memberChangeDeltas = new ConcurrentHashMap<>();
 
     Target(EnvironmentState state, long committedAtMillis, long heartbeatMillis, SharedEncoding encoding) {
       this.state = state;
@@ -55,11 +57,14 @@ final class Topic {
     /**
      * The Delta from a state to this target. All subscribers at one version hold equal states (they
      * come from one journal), so the Delta is computed once per version and shared. The map holds
-     * at most one entry per version some subscriber is at; it goes away with the target.
+     * at most one entry per version some subscriber is at (for each of the two forms); it goes away with the
+     * target.
+     *
+     * @param memberChanges whether the subscriber accepts roles' member changes instead of complete lists
      */
-    SyncMessage deltaFrom(EnvironmentState from) {
-      return deltas.computeIfAbsent(from.version(),
-          v -> encoding.encodeOnce(Messages.message(Messages.delta(from, state, committedAtMillis))));
+    SyncMessage deltaFrom(EnvironmentState from, boolean memberChanges) {
+      return (memberChanges ? memberChangeDeltas : deltas).computeIfAbsent(from.version(), v -> encoding.encodeOnce(
+          Messages.message(Messages.delta(from, state, committedAtMillis, memberChanges))));
     }
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
@@ -12,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** Snapshots and Deltas from environment states: only what changed, role grants inverted. */
+/** Snapshots and Deltas from environment states: only what changed, role grants inverted (or as member changes). */
 class MessagesTest {
 
   private static CanonicalJson flag(String key, boolean enabled) {
@@ -34,7 +35,7 @@ class MessagesTest {
         Map.of("a", flag("a", true), "b", flag("b", false), "d", flag("d", false)),
         Map.of("u-1", Set.of("staff"), "u-2", Set.of("staff"), "u-4", Set.of("beta", "ops")));
 
-    Delta d = Messages.delta(before, after, 1234);
+    Delta d = Messages.delta(before, after, 1234, false);
 
     assertThat(d.getFromVersion()).isEqualTo(4);
     assertThat(d.getVersion()).isEqualTo(7);
@@ -49,11 +50,34 @@ class MessagesTest {
   }
 
   @Test
+  void toAnSdkThatAcceptsMemberChangesOnlyTheUsersThatGotOrLostARoleAreSent() {
+    EnvironmentState before = state(4, Map.of("a", flag("a", false)),
+        Map.of("u-1", Set.of("beta", "staff"), "u-2", Set.of("staff"), "u-3", Set.of("beta"), "u-5", Set.of("beta")));
+    EnvironmentState after = state(7, Map.of("a", flag("a", true)),
+        Map.of("u-1", Set.of("staff"), "u-2", Set.of("staff"), "u-4", Set.of("beta", "ops"), "u-5", Set.of("beta")));
+
+    Delta d = Messages.delta(before, after, 1234, true);
+
+    assertThat(d.getUpsertedList()).extracting(FlagDocument::getKey).containsExactly("a");
+    assertThat(d.getRoleGrantsList()).as("never both forms").isEmpty();
+    // beta: u-1 and u-3 left, u-4 joined, u-5 stayed (not sent); ops: u-4 joined; staff: unchanged, so not sent.
+    assertThat(d.getMemberChangesList()).containsExactly(
+        RoleMemberChange.newBuilder().setRole("beta").addAddedUserIds("u-4").addRemovedUserIds("u-1")
+            .addRemovedUserIds("u-3").build(),
+        RoleMemberChange.newBuilder().setRole("ops").addAddedUserIds("u-4").build());
+    assertThat(Messages.delta(before, state(8, Map.of(), Map.of()), 0, true).getMemberChangesList())
+        .as("a role left with no member").contains(RoleMemberChange.newBuilder().setRole("staff")
+            .addRemovedUserIds("u-1").addRemovedUserIds("u-2").build());
+    assertThat(Messages.delta(before, state(5, Map.of(), before.roleGrants()), 0, true).getMemberChangesCount())
+        .as("grants the same").isZero();
+  }
+
+  @Test
   void roleWithoutMembersAnyMoreIsSentEmpty() {
     EnvironmentState before = state(1, Map.of(), Map.of("u-1", Set.of("beta")));
     EnvironmentState after = state(2, Map.of(), Map.of());
 
-    assertThat(Messages.delta(before, after, 0).getRoleGrantsList())
+    assertThat(Messages.delta(before, after, 0, false).getRoleGrantsList())
         .containsExactly(RoleGrant.newBuilder().setRole("beta").build());
   }
 
@@ -62,7 +86,7 @@ class MessagesTest {
     EnvironmentState before = state(3, Map.of("a", flag("a", true)), Map.of());
     EnvironmentState after = state(4, Map.of("a", flag("a", true)), Map.of());
 
-    Delta d = Messages.delta(before, after, 0);
+    Delta d = Messages.delta(before, after, 0, false);
 
     assertThat(d.getFromVersion()).isEqualTo(3);
     assertThat(d.getVersion()).isEqualTo(4);

@@ -53,7 +53,8 @@ class OrderTest {
     List<Recorder> early = new ArrayList<>();
     List<Replica> earlyReplicas = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      Recorder r = f.subscribe(i % 2 == 0 ? start : 0);
+      // From the start version and from nothing; as an SDK that takes member changes and as an older one.
+      Recorder r = f.subscribe(i % 2 == 0 ? start : 0, i >= 2);
       early.add(r);
       earlyReplicas.add(i % 2 == 0 ? Replica.of(f.env()) : Replica.empty());
     }
@@ -71,8 +72,8 @@ class OrderTest {
     }
     go.countDown();
     // Subscribers that join while the writers are busy: from nothing, and from the start version.
-    Recorder lateFromZero = f.subscribe(0);
-    Recorder lateFromStart = f.subscribe(start);
+    Recorder lateFromZero = f.subscribe(0, true);
+    Recorder lateFromStart = f.subscribe(start, true);
     Replica lateStartReplica = Replica.of(f.journal.stateAt(sequenceOf(start))
         .environment(ENV).orElseThrow());
     for (Future<?> w : writers) {

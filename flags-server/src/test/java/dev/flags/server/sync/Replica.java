@@ -3,6 +3,7 @@ package dev.flags.server.sync;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.RoleGrant;
+import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.EnvironmentState;
@@ -79,11 +80,30 @@ final class Replica {
             throw new AssertionError("delta removes a flag not held: " + key);
           }
         }
+        if (d.getRoleGrantsCount() > 0 && d.getMemberChangesCount() > 0) {
+          throw new AssertionError("delta has both complete member lists and member changes: " + d);
+        }
         for (RoleGrant g : d.getRoleGrantsList()) {
           if (g.getUserIdsCount() == 0) {
             members.remove(g.getRole());
           } else {
             members.put(g.getRole(), new TreeSet<>(g.getUserIdsList()));
+          }
+        }
+        for (RoleMemberChange c : d.getMemberChangesList()) {
+          Set<String> held = members.computeIfAbsent(c.getRole(), r -> new TreeSet<>());
+          for (String user : c.getRemovedUserIdsList()) {
+            if (!held.remove(user)) {
+              throw new AssertionError("delta removes " + user + " from " + c.getRole() + ", which it is not in");
+            }
+          }
+          for (String user : c.getAddedUserIdsList()) {
+            if (!held.add(user)) {
+              throw new AssertionError("delta adds " + user + " to " + c.getRole() + ", which it is already in");
+            }
+          }
+          if (held.isEmpty()) {
+            members.remove(c.getRole());
           }
         }
         largestStep = Math.max(largestStep, d.getVersion() - d.getFromVersion());

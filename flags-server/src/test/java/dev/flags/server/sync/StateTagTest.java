@@ -50,4 +50,16 @@ class StateTagTest {
     // A role and a user swapped must not cancel out.
     assertThat(StateTag.of(state(4, flags, Map.of("beta", Set.of("u-1")), false))).isNotEqualTo(tag);
   }
+
+  @Test
+  void statesThatShareTheirGrantsHaveTheTagsOfTheirOwnFlags() {
+    EnvironmentState first = state(4, Map.of("a", flag("a", true)), Map.of("u-1", Set.of("beta")), false);
+    long firstTag = StateTag.of(first);
+    // A kill switch: the next state shares the grants map, whose share of the tag is then not computed again.
+    EnvironmentState switched = state(5, Map.of("a", flag("a", false)), first.roleGrants(), false);
+    assertThat(switched.roleGrants()).isSameAs(first.roleGrants());
+    assertThat(StateTag.of(switched)).isNotEqualTo(firstTag)
+        .isEqualTo(StateTag.of(state(5, Map.of("a", flag("a", false)), Map.of("u-1", Set.of("beta")), false)));
+    assertThat(StateTag.of(state(6, Map.of("a", flag("a", true)), first.roleGrants(), false))).isEqualTo(firstTag);
+  }
 }

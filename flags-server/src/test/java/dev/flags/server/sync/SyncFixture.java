@@ -143,12 +143,20 @@ final class SyncFixture implements AutoCloseable {
     return subscribe(SDK, ENV, fromVersion);
   }
 
+  /** Subscribes with the sdk token of {@link #ENV}, as an SDK that accepts member changes or as an older one. */
+  Recorder subscribe(long fromVersion, boolean acceptsMemberChanges) {
+    Recorder r = new Recorder();
+    stub(SDK).subscribe(request(ENV, fromVersion).toBuilder().setAcceptsMemberChanges(acceptsMemberChanges).build(), r);
+    return r;
+  }
+
   Recorder subscribe(String token, String env, long fromVersion) {
     Recorder r = new Recorder();
     stub(token).subscribe(request(env, fromVersion), r);
     return r;
   }
 
+  /** A request as an SDK from before member changes sends it (they are asked for by {@link #subscribe(long, boolean)}). */
   static SubscribeRequest request(String env, long fromVersion) {
     return SubscribeRequest.newBuilder().setEnvironment(env).setFromVersion(fromVersion)
         .setSdk("sync-tests/1").build();
