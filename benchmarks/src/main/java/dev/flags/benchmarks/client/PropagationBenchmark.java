@@ -67,7 +67,8 @@ import java.util.stream.Stream;
  * {@code --writes 300}, {@code --detect listener|poll}, {@code --listener-executor sdk|direct}
  * ({@code direct}: listeners run on the SDK's
  * thread that applied the change, right after the swap, {@code Runnable::run}), {@code --server-heap 512m},
- * {@code --server-jvm "-XX:+UseZGC ..."} (more options for the server's JVM,
+ * {@code --server-java PATH} (the server's {@code java}; default this JVM's), {@code --tenure true|false} (a full
+ * collection in both JVMs before the warm-up, default true), {@code --server-jvm "-XX:+UseZGC ..."} (more options for the server's JVM,
  * space-separated: a profiler, a collector), {@code --print-each} (every measured latency, in order),
  * {@code --runs 1} (measured runs of {@code --writes} each, back to back after the one warm-up; with more than
  * one it ends with the three readings of issue 5's target: each run's p99 and how many are under 20 ms, the
@@ -103,6 +104,7 @@ public final class PropagationBenchmark {
     private boolean poll;
     private boolean directListeners;
     private String serverHeap = "512m";
+    private Path serverJava = Path.of(System.getProperty("java.home"), "bin", "java");
     private List<String> serverJvmOptions = List.of();
     private boolean printEach;
     private boolean tenure = true;
@@ -141,6 +143,7 @@ public final class PropagationBenchmark {
                     default -> throw new IllegalArgumentException("--listener-executor must be sdk or direct, was " + value);
                 };
                 case "--server-heap" -> b.serverHeap = value;
+                case "--server-java" -> b.serverJava = Path.of(value);
                 case "--tenure" -> b.tenure = switch (value) {
                     case "true" -> true;
                     case "false" -> false;
@@ -164,8 +167,7 @@ public final class PropagationBenchmark {
     }
 
     private void run() throws Exception {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> command = new ArrayList<>(List.of(java.toString(), "-Xms" + serverHeap, "-Xmx" + serverHeap));
+        List<String> command = new ArrayList<>(List.of(serverJava.toString(), "-Xms" + serverHeap, "-Xmx" + serverHeap));
         command.addAll(serverJvmOptions);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), PropagationServer.class.getName()));
         Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();

@@ -50,6 +50,8 @@ public final class PropagationServer {
                 // thousands of writes as fast as the server takes them: this rig measures propagation,
                 // not the per-token budget of the admin API
                 .withApiLimits(ApiLimits.none()));
+        out.println("jvm " + System.getProperty("java.vm.version") + ", collectors "
+                + ManagementFactory.getGarbageCollectorMXBeans().stream().map(b -> b.getName()).toList());
         out.println("ports " + server.httpPort() + " " + server.grpcPort());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         try {
