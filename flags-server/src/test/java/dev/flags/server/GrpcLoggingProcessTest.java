@@ -52,7 +52,7 @@ class GrpcLoggingProcessTest {
             // gRPC logs a failed connection before it counts the connection as closed, and a stopping
             // server waits for every connection to be closed: anything logged is in by "stopped".
             String log = child.stop();
-            assertThat(log).contains("flag server ready").contains("flag server stopped")
+            assertThat(log).contains("flag server ready").contains("running on Java ").contains("flag server stopped")
                     .doesNotContain("Transport failed").doesNotContain("Http2Exception").doesNotContain("\tat ");
         }
     }
@@ -107,7 +107,7 @@ class GrpcLoggingProcessTest {
             }
             assertThat(refusedMessages(http)).isEqualTo(12);
             String log = child.stop();
-            assertThat(log).contains("flag server ready").contains("flag server stopped")
+            assertThat(log).contains("flag server ready").contains("running on Java ").contains("flag server stopped")
                     .doesNotContain("Exception processing message").doesNotContain("Exception while executing runnable")
                     .doesNotContain("exceeds maximum size").doesNotContain("Invalid protobuf").doesNotContain("\tat ");
         }
