@@ -160,7 +160,12 @@ public final class RoleService {
             payload.put("expiresAt", expiry.toString());
         }
         try {
-            return new Membership(writer.append(Change.of(type, env, p.actor(), payload).withComment(comment)), expiry);
+            JournalEntry written = writer.append(Change.of(type, env, p.actor(), payload).withComment(comment));
+            // The next grant's size check starts from this state's size. Computed now, from the size of the state
+            // before (known: this grant's check, or the previous write's), it costs the change; left to that check
+            // after a revocation, it would sum every grant again.
+            EnvironmentLimits.servedBytes(Access.environment(journal, env));
+            return new Membership(written, expiry);
         } catch (ApiException e) {
             if (e.status() == 409 && (e.getMessage().contains("already has role") || e.getMessage().contains("does not have role"))) {
                 return new Membership(null, expiry); // a concurrent identical request won: the outcome is the one asked for
