@@ -159,19 +159,20 @@ public final class RoleService {
         if (expiry != null) {
             payload.put("expiresAt", expiry.toString());
         }
+        JournalEntry written;
         try {
-            JournalEntry written = writer.append(Change.of(type, env, p.actor(), payload).withComment(comment));
-            // The next grant's size check starts from this state's size. Computed now, from the size of the state
-            // before (known: this grant's check, or the previous write's), it costs the change; left to that check
-            // after a revocation, it would sum every grant again.
-            EnvironmentLimits.servedBytes(Access.environment(journal, env));
-            return new Membership(written, expiry);
+            written = writer.append(Change.of(type, env, p.actor(), payload).withComment(comment));
         } catch (ApiException e) {
             if (e.status() == 409 && (e.getMessage().contains("already has role") || e.getMessage().contains("does not have role"))) {
                 return new Membership(null, expiry); // a concurrent identical request won: the outcome is the one asked for
             }
             throw e;
         }
+        // The next grant's size check starts from this state's size. Computed now, from the size of the state before
+        // (known: this grant's check, or the previous write's), it costs the change; left to that check after a
+        // revocation, it would sum every grant again.
+        journal.state().environment(env).ifPresent(EnvironmentLimits::servedBytes);
+        return new Membership(written, expiry);
     }
 
     /**
