@@ -7,32 +7,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flags.protocol.v1.Heartbeat;
 import dev.flags.protocol.v1.SyncMessage;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Idle streams hear a Heartbeat every interval; busy ones do not need to. */
-class HeartbeatTest {
+class HeartbeatTest extends SyncFixtureTest {
 
   private static final Duration INTERVAL = Duration.ofMillis(100);
   private static final Instant NOW = Instant.parse("2026-11-23T10:00:00Z");
-
-  @TempDir
-  Path dir;
-
-  private SyncFixture f;
-
-  @AfterEach
-  void close() {
-    if (f != null) {
-      f.close();
-    }
-  }
 
   @Test
   void idleStreamGetsHeartbeatsThatCarryTheVersionAndTheInterval() throws Exception {

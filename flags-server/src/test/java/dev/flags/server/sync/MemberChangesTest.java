@@ -11,28 +11,13 @@ import dev.flags.protocol.v1.RoleGrant;
 import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.EntryType;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A grant reaches an SDK that accepts member changes as the one user that got the role, and an older SDK as the
  * role's complete member list, on the same stream of changes.
  */
-class MemberChangesTest {
-
-  @TempDir
-  Path dir;
-
-  private SyncFixture f;
-
-  @AfterEach
-  void close() {
-    if (f != null) {
-      f.close();
-    }
-  }
+class MemberChangesTest extends SyncFixtureTest {
 
   @Test
   void aGrantIsSentAsTheUserWhoGotTheRoleOrAsTheRolesWholeMemberList() throws Exception {

@@ -9,7 +9,6 @@ import static dev.flags.server.sync.SyncFixture.updateFlag;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flags.server.journal.EntryType;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -20,27 +19,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Many writers at once: every subscriber sees every version in order, and ends at the journal. */
-class OrderTest {
+class OrderTest extends SyncFixtureTest {
 
   private static final int WRITERS = 6;
   private static final int CHANGES_PER_WRITER = 80;
-
-  @TempDir
-  Path dir;
-
-  private SyncFixture f;
-
-  @AfterEach
-  void close() {
-    if (f != null) {
-      f.close();
-    }
-  }
 
   @Test
   void concurrentWritesReachEverySubscriberInOrderWithoutGapsOrDuplicates() throws Exception {

@@ -15,27 +15,12 @@ import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.EnvironmentState;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Subscribing from a version: exactly the missing changes, or a Snapshot when that is not possible. */
-class ResumeTest {
-
-  @TempDir
-  Path dir;
-
-  private SyncFixture f;
-
-  @AfterEach
-  void close() {
-    if (f != null) {
-      f.close();
-    }
-  }
+class ResumeTest extends SyncFixtureTest {
 
   /** production: flags a, b, c and user u-1 with role beta, at version 5. */
   private void seed() {

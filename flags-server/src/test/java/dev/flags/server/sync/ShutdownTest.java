@@ -6,27 +6,12 @@ import static dev.flags.server.sync.SyncFixture.createFlag;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.grpc.Status;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Shutdown tells every SDK to reconnect; cancelled streams are forgotten. */
-class ShutdownTest {
-
-  @TempDir
-  Path dir;
-
-  private SyncFixture f;
-
-  @AfterEach
-  void close() {
-    if (f != null) {
-      f.close();
-    }
-  }
+class ShutdownTest extends SyncFixtureTest {
 
   @Test
   void shutdownClosesEveryStreamWithUnavailableAndRefusesNewOnes() throws Exception {

@@ -8,35 +8,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flags.protocol.v1.SyncMessage;
 import io.grpc.ManagedChannel;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A subscriber that stops reading holds up no one, and what it missed reaches it as one Delta.
  */
-class SlowSubscriberTest {
+class SlowSubscriberTest extends SyncFixtureTest {
 
   private static final int WRITES = 150;
   private static final int DOCUMENT_BYTES = 4096;
 
-  @TempDir
-  Path dir;
-
-  private SyncFixture f;
   private ManagedChannel slowChannel;
 
   @AfterEach
-  void close() {
+  void closeSlowChannel() {
     if (slowChannel != null) {
       slowChannel.shutdownNow();
-    }
-    if (f != null) {
-      f.close();
     }
   }
 
