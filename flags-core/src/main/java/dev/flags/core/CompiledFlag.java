@@ -1,6 +1,7 @@
 package dev.flags.core;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,7 +73,9 @@ final class CompiledFlag {
                 Outcome outcome = outcome(t.serve(), t.variant(), new Reason(Reason.Kind.TARGET_MATCH, i, null, null));
                 t.userIds().forEach(id -> targeted.putIfAbsent(id, outcome));
             }
-            this.targetedUsers = Map.copyOf(targeted);
+            // Not Map.copyOf: its open addressing degrades with ids whose hashes run in sequence (see
+            // FlagFormat.unmodifiableHashSet), and a flag may target thousands of users.
+            this.targetedUsers = Collections.unmodifiableMap(targeted);
         }
 
         List<CompiledRule> compiled = new ArrayList<>(flag.rules().size());
@@ -140,7 +143,7 @@ final class CompiledFlag {
                         first.putIfAbsent(value, k);
                     }
                 }
-                byStart[i] = new AttributeLadder(attribute, Map.copyOf(first), end);
+                byStart[i] = new AttributeLadder(attribute, Collections.unmodifiableMap(first), end);
                 any = true;
                 i = end;
             } else {

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -532,7 +533,9 @@ public final class FlagSet {
         Map<String, Set<String>> byRole = new HashMap<>(grantsByRole);
         Set<String> users = new LinkedHashSet<>();
         for (String role : roles) {
-            Set<String> members = new LinkedHashSet<>(byRole.getOrDefault(role, Set.of()));
+            // One copy of the role's members, kept as it is (not copied again into an immutable set): with tens of
+            // thousands of members, each copy is milliseconds of a grant's cost in the SDK.
+            Set<String> members = new HashSet<>(byRole.getOrDefault(role, Set.of()));
             for (String user : idsOf(removed, role)) {
                 if (members.remove(Objects.requireNonNull(user, "user id"))) {
                     users.add(user);
@@ -546,7 +549,7 @@ public final class FlagSet {
             if (members.isEmpty()) {
                 byRole.remove(role);
             } else {
-                byRole.put(role, Set.copyOf(members));
+                byRole.put(role, Collections.unmodifiableSet(members));
             }
         }
         // A copy of the index's table, not of its role sets: only the users named get new ones.
@@ -580,7 +583,7 @@ public final class FlagSet {
                 user -> byUser.computeIfAbsent(user, u -> new LinkedHashSet<>()).add(role)));
         Map<String, Set<String>> frozen = new HashMap<>();
         byUser.forEach((user, roles) -> frozen.put(user, Set.copyOf(roles)));
-        return Map.copyOf(frozen);
+        return Collections.unmodifiableMap(frozen); // not Map.copyOf: see FlagFormat.unmodifiableHashSet
     }
 
     @Override

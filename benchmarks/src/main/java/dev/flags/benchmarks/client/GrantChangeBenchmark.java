@@ -42,6 +42,13 @@ public class GrantChangeBenchmark {
     @Param({"1000", "10000", "50000"})
     public int grants;
 
+    /**
+     * How the users' ids look: {@code user-%d} gives ids whose hash codes run in sequence, which is what degraded
+     * {@code Set.copyOf}'s open addressing at some sizes (14,700 members: docs/BENCHMARKS-server.md).
+     */
+    @Param({"user-%07d@example.com"})
+    public String idFormat;
+
     private FlagSet held;
     private List<String> members;
 
@@ -52,7 +59,7 @@ public class GrantChangeBenchmark {
                 + " \"conditions\": [{\"roles\": [\"" + ROLE + "\"]}]}]}");
         Set<String> users = new HashSet<>();
         for (int u = 0; u < grants; u++) {
-            users.add(String.format("user-%07d@example.com", u));
+            users.add(String.format(idFormat, u));
         }
         held = FlagSet.of(List.of(flag), Map.of(ROLE, users), 1);
         users.add("new-tester@example.com");

@@ -54,7 +54,7 @@ final class Updates {
         Map<String, Set<String>> grants = new HashMap<>();
         for (RoleGrant g : snapshot.getRoleGrantsList()) {
             if (g.getUserIdsCount() > 0) {
-                grants.put(g.getRole(), Set.copyOf(g.getUserIdsList()));
+                grants.put(g.getRole(), new HashSet<>(g.getUserIdsList())); // FlagSet makes its own copy
             }
         }
         // Each flag passed FlagFormat's validation, the same FlagSet applies, and the map holds one flag
@@ -117,7 +117,7 @@ final class Updates {
                 if (g.getUserIdsCount() == 0) {
                     grants.remove(g.getRole());
                 } else {
-                    grants.put(g.getRole(), Set.copyOf(g.getUserIdsList()));
+                    grants.put(g.getRole(), new HashSet<>(g.getUserIdsList())); // FlagSet makes its own copy
                 }
             }
             set = set.withRoleGrants(grants, version);
