@@ -6,6 +6,7 @@ import java.util.AbstractMap;
 import java.util.AbstractSet;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -202,7 +203,9 @@ public record EnvironmentState(
         });
         int size = 0;
         for (int i = 0; i < shards.length; i++) {
-            shards[i] = shards[i] == null ? Map.of() : Map.copyOf(shards[i]);
+            // Not Map.copyOf: the users of a shard share the low bits of their hash, and Map.copyOf's open
+            // addressing clusters such keys (as it does ids like user-14700: FlagFormat in flags-core).
+            shards[i] = shards[i] == null ? Map.of() : Collections.unmodifiableMap(shards[i]);
             size += shards[i].size();
         }
         return new FrozenGrants(shards, size, null, Set.of());
@@ -246,7 +249,7 @@ public record EnvironmentState(
         for (int i = 0; i < copies.length; i++) {
             if (copies[i] != null) {
                 size += copies[i].size() - shards[i].size();
-                shards[i] = Map.copyOf(copies[i]);
+                shards[i] = Collections.unmodifiableMap(copies[i]); // not Map.copyOf: see frozenGrants(Map)
             }
         }
         FrozenGrants after = new FrozenGrants(shards, size, earlier, Set.copyOf(changed));
