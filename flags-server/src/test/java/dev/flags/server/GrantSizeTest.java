@@ -11,6 +11,7 @@ import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.FileJournal;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,7 +52,7 @@ class GrantSizeTest {
         }
     }
 
-    private static java.util.Map<String, Set<String>> grants(FileJournal journal) {
+    private static Map<String, Set<String>> grants(FileJournal journal) {
         return journal.state().environment("production").orElseThrow().roleGrants();
     }
 }
