@@ -187,7 +187,8 @@ final class Stale implements Callable<Integer> {
                 if (at != null && !at.isAfter(cutoff)) {
                     return true;
                 }
-                if ("flag_created".equals(v.path("change").asText())) {
+                // A revert that brought an archived flag back is a restore too ("restored": true).
+                if ("flag_created".equals(v.path("change").asText()) || v.path("restored").asBoolean(false)) {
                     return false;
                 }
             }

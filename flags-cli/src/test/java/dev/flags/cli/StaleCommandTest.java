@@ -192,6 +192,35 @@ class StaleCommandTest {
     }
 
     @Test
+    void aFlagThatARevertRestoredWithinThePeriodIsNotJudged() throws Exception {
+        start();
+        report(NOW.minus(Duration.ofDays(60)), mark("old-checkout", true, true));
+        long version = Api.JSON.readTree(call("GET", "/environments/production/flags/old-checkout", null).body()).get("version")
+                .asLong();
+        clock.now = NOW.minus(Duration.ofDays(40));
+        assertThat(call("DELETE", "/environments/production/flags/old-checkout", null).statusCode()).isEqualTo(200);
+        clock.now = NOW.minus(Duration.ofDays(2)); // needed after all: its code runs again from today
+        HttpResponse<String> restored = call("POST", "/environments/production/flags/old-checkout/revert",
+                "{\"version\": " + version + "}");
+        assertThat(restored.statusCode()).as(restored.body()).isEqualTo(201);
+        clock.now = NOW;
+
+        Run run = flags();
+
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out()).as("restored two days ago: not judged on the 30 days before").doesNotContain("old-checkout")
+                .contains("never-asked");
+        assertThat(run.err()).endsWith("; 1 flag created or restored within 30d not judged\n");
+    }
+
+    private HttpResponse<String> call(String method, String path, String body) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                        + "/api/v1" + path)).header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
     void withoutUsageRecordedNothingIsCalledStale() throws Exception {
         start();
 

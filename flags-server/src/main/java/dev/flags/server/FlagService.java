@@ -167,7 +167,7 @@ public final class FlagService {
     Written applySchedule(String env, String scheduleId, String key, JsonNode body, String actor, String comment) {
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
         return writer.serialized(env, () -> writeAlone(actor, env, key, Precondition.none(), comment,
-                existing -> patched(env, key, existing, patch), scheduleId));
+                existing -> patched(env, key, existing, patch), scheduleId, 0));
     }
 
     private Flag patched(String env, String key, Flag existing, UnaryOperator<Flag> patch) {
@@ -233,17 +233,21 @@ public final class FlagService {
         }
         Flag target = old;
         String why = comment == null || comment.isBlank() ? "revert to version " + toVersion : comment;
-        return write(p, env, key, precondition, why, existing -> target);
+        Keys.comment(why);
+        return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, why, existing -> target, null, toVersion));
     }
 
     private Written write(Principal p, String env, String key, Precondition precondition, String comment, UnaryOperator<Flag> change) {
         Keys.comment(comment);
-        return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, comment, change, null));
+        return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, comment, change, null, 0));
     }
 
-    /** @param schedule the schedule this write applies (a {@code SCHEDULE_APPLIED} entry), or null */
+    /**
+     * @param schedule the schedule this write applies (a {@code SCHEDULE_APPLIED} entry), or null
+     * @param revertedTo the version this write reverts the flag to (a {@code FLAG_REVERTED} entry), or 0
+     */
     private Written writeAlone(String actor, String env, String key, Precondition precondition, String comment,
-                               UnaryOperator<Flag> change, String schedule) {
+                               UnaryOperator<Flag> change, String schedule, long revertedTo) {
         // Retried only for writes that do not read first (role grants), which may still move the version.
         for (int attempt = 0; ; attempt++) {
             EnvironmentState state = Access.writableEnvironment(journal, env);
@@ -274,6 +278,13 @@ public final class FlagService {
                         .put("key", key).put("schedule", schedule);
                 applied.set("flag", payload);
                 payload = applied;
+            } else if (revertedTo > 0) {
+                // Marked as a revert in history and audit, whatever the comment says.
+                type = EntryType.FLAG_REVERTED;
+                ObjectNode reverted = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
+                        .put("key", key).put("revertedTo", revertedTo).put("restored", existing == null);
+                reverted.set("flag", payload);
+                payload = reverted;
             }
             try {
                 JournalEntry entry = writer.append(Change.of(type, env, actor, payload)

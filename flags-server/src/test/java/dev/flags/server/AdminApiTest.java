@@ -436,8 +436,13 @@ class AdminApiTest {
         assertThat(reverted.status()).isEqualTo(200);
         assertThat(reverted.json().get("enabled").asBoolean()).isTrue();
         assertThat(reverted.json().at("/rules/1/conditions/1/percentage").asDouble()).isEqualTo(10);
-        assertThat(api.get(path + "/history", ADMIN).json().get("versions").get(3).get("comment").asText())
-                .isEqualTo("revert to version " + v1);
+        JsonNode revert = api.get(path + "/history", ADMIN).json().get("versions").get(3);
+        assertThat(revert.get("comment").asText()).isEqualTo("revert to version " + v1);
+        assertThat(revert.get("change").asText()).as("history marks a revert as one").isEqualTo("flag_reverted");
+        assertThat(revert.get("revertedTo").asLong()).isEqualTo(v1);
+        assertThat(revert.get("restored").asBoolean()).as("the flag was served before").isFalse();
+        assertThat(revert.at("/flag/enabled").asBoolean()).isTrue();
+        assertThat(revert.at("/flag/version").asLong()).isEqualTo(revert.get("version").asLong());
         assertProblem(api.post(path + "/revert", ADMIN, "{\"version\": 999}"), 404, "has no version 999");
 
         ApiClient.Response archived = api.delete(path, ADMIN);
@@ -451,6 +456,23 @@ class AdminApiTest {
         assertProblem(api.patch(path, ADMIN, "{\"enabled\": true}"), 404,
                 "is archived; its history remains, and a PUT of its document or a revert to a version in its history restores it; restore it before changing it");
         assertThat(api.get(path + "/history", ADMIN).json().get("versions")).hasSize(5);
+
+        // A revert with a comment of its own restores the archived flag, and is still marked as a revert.
+        ApiClient.Response restored = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + ", \"comment\": \"needed after all\"}");
+        assertThat(restored.status()).as(restored.body()).isEqualTo(201);
+        JsonNode restore = api.get(path + "/history", ADMIN).json().get("versions").get(5);
+        assertThat(restore.get("change").asText()).isEqualTo("flag_reverted");
+        assertThat(restore.get("comment").asText()).isEqualTo("needed after all");
+        assertThat(restore.get("revertedTo").asLong()).isEqualTo(v1);
+        assertThat(restore.get("restored").asBoolean()).as("the flag was archived").isTrue();
+        JsonNode audited = api.get("/api/v1/audit?environment=production", ADMIN).json().get("entries");
+        JsonNode last = audited.get(audited.size() - 1);
+        assertThat(last.get("change").asText()).isEqualTo("flag_reverted");
+        assertThat(last.at("/payload/revertedTo").asLong()).isEqualTo(v1);
+        assertThat(last.at("/payload/restored").asBoolean()).isTrue();
+        assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isTrue();
+
+        api.delete(path, ADMIN);
         assertThat(api.put(path, ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);
     }
 

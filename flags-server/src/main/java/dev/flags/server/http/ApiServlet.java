@@ -30,6 +30,7 @@ import dev.flags.server.auth.TokenInfo;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.Schedule;
 import dev.flags.server.journal.ServerState;
@@ -420,6 +421,11 @@ public final class ApiServlet extends HttpServlet {
         n.put("actor", e.actor());
         n.put("timestamp", e.timestamp().toString());
         n.put("comment", e.comment());
+        if (e.type() == EntryType.FLAG_REVERTED) {
+            JsonNode payload = e.payload().toJsonNode();
+            n.put("revertedTo", payload.get("revertedTo").asLong());
+            n.put("restored", payload.get("restored").asBoolean());
+        }
         e.flagDefinition(flagKey).ifPresent(definition -> n.set("flag", definition));
         return n;
     }

@@ -108,10 +108,19 @@ final class ChangeRules {
                 break;
             case SCHEDULE_APPLIED:
                 schedule = key("schedule id", field(type, tree, "schedule"));
-                JsonNode flag = tree.get("flag");
-                if (flag == null || !flag.isObject() || flag.get("key") == null || !subject.equals(flag.get("key").asText())) {
-                    throw new IllegalArgumentException("payload of schedule_applied must have an object \"flag\", the flag's"
-                            + " definition, whose key is \"" + printable(subject) + "\"");
+                flagDefinition(type, tree, subject);
+                break;
+            case FLAG_REVERTED:
+                flagDefinition(type, tree, subject);
+                JsonNode revertedTo = tree.get("revertedTo");
+                if (revertedTo == null || !revertedTo.canConvertToLong() || !revertedTo.isIntegralNumber() || revertedTo.asLong() < 1) {
+                    throw new IllegalArgumentException("payload of flag_reverted: revertedTo must be the version reverted to, a"
+                            + " whole number from 1, was " + shown(revertedTo));
+                }
+                JsonNode restored = tree.get("restored");
+                if (restored == null || !restored.isBoolean()) {
+                    throw new IllegalArgumentException("payload of flag_reverted: restored must be true or false (whether the"
+                            + " flag was not served before), was " + shown(restored));
                 }
                 break;
             case SCHEDULE_ENDED:
@@ -170,6 +179,20 @@ final class ChangeRules {
                 break;
         }
         return new Shape(subject, role, expiresAt, maxGrantDuration, schedule, tree);
+    }
+
+    /** A payload value as a message shows it: a string in quotes, anything else as JSON, or "missing". */
+    private static String shown(JsonNode value) {
+        return value == null ? "missing" : value.isTextual() ? "\"" + printable(value.textValue()) + "\"" : printable(value.toString());
+    }
+
+    /** Checks that a wrapping payload's {@code flag} is a flag definition of the entry's subject. */
+    private static void flagDefinition(EntryType type, ObjectNode tree, String subject) {
+        JsonNode flag = tree.get("flag");
+        if (flag == null || !flag.isObject() || flag.get("key") == null || !subject.equals(flag.get("key").asText())) {
+            throw new IllegalArgumentException("payload of " + type.label() + " must have an object \"flag\", the flag's"
+                    + " definition, whose key is \"" + printable(subject) + "\"");
+        }
     }
 
     /** A {@code schedule_ended} outcome: the server could not apply the change. */

@@ -43,6 +43,19 @@ public enum EntryType {
     FLAG_ARCHIVED(4, false, "key"),
 
     /**
+     * A flag was reverted to an earlier version: its full new definition, equal to that version's but
+     * for its own version number, and which version it went back to; subject: the flag key. A flag
+     * change like {@link #FLAG_UPDATED}, marked so that history and audit say it was a revert whatever
+     * the comment. {@code restored} is true when the flag was not served before (archived or deleted):
+     * the revert brought it back, as a {@link #FLAG_CREATED} would; the journal refuses an entry whose
+     * {@code restored} does not match its state.
+     *
+     * <pre>{@code {"key": "billing-v2", "revertedTo": 12, "restored": false,
+     *  "flag": {"key": "billing-v2", "enabled": true, "version": 15, "rules": [{"percentage": 10}]}}}</pre>
+     */
+    FLAG_REVERTED(5, false, "key"),
+
+    /**
      * An environment was created; the payload is its metadata; no subject.
      *
      * <pre>{@code {"name": "Production"}}</pre>
@@ -196,7 +209,7 @@ public enum EntryType {
      */
     public boolean isFlagChange() {
         return this == FLAG_CREATED || this == FLAG_UPDATED || this == FLAG_DELETED
-                || this == FLAG_ARCHIVED || this == SCHEDULE_APPLIED;
+                || this == FLAG_ARCHIVED || this == FLAG_REVERTED || this == SCHEDULE_APPLIED;
     }
 
     /** The payload field that names the subject, or null for environment entries. */

@@ -25,8 +25,8 @@ import java.util.function.ToLongBiFunction;
  * version, its flags' definitions by key, the roles granted to user ids, and its self-service roles.
  *
  * <p>Collections are unmodifiable copies; their iteration order is unspecified. A flag definition is
- * the payload of the flag's latest {@code FLAG_CREATED} or {@code FLAG_UPDATED} entry (or the copy a
- * clone made). Archived flags are kept apart from served ones; deleted flags are gone.
+ * the payload of the flag's latest {@code FLAG_CREATED} or {@code FLAG_UPDATED} entry, the {@code flag} of its
+ * latest {@code FLAG_REVERTED} or {@code SCHEDULE_APPLIED} entry, or the copy a clone made. Archived flags are kept apart from served ones; deleted flags are gone.
  *
  * <pre>{@code
  * EnvironmentState production = journal.state().environment("production").orElseThrow();

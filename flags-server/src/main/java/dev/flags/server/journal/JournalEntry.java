@@ -77,7 +77,7 @@ public record JournalEntry(
 
     /**
      * The definition of a flag this entry gave it, as history shows it: the payload of a flag's
-     * creation or update (a scheduled one included), or the copy an environment's clone made of it.
+     * creation, update or revert (a scheduled update included), or the copy an environment's clone made of it.
      *
      * @param flagKey the flag
      * @return the definition (a fresh tree), or empty for other entries and flags
@@ -86,7 +86,7 @@ public record JournalEntry(
         if (type == EntryType.FLAG_CREATED || type == EntryType.FLAG_UPDATED) {
             return java.util.Optional.of(payload.toJsonNode());
         }
-        if (type == EntryType.SCHEDULE_APPLIED) {
+        if (type == EntryType.SCHEDULE_APPLIED || type == EntryType.FLAG_REVERTED) {
             return java.util.Optional.ofNullable(payload.toJsonNode().get("flag"));
         }
         if (type == EntryType.ENVIRONMENT_CLONED) {

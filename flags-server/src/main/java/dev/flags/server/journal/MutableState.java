@@ -173,6 +173,14 @@ final class MutableState {
                             : "flag \"" + subject + "\" does not exist" + in);
                 }
                 break;
+            case FLAG_REVERTED:
+                // The entry says whether it brought the flag back; a record that says otherwise would mislead history.
+                boolean served = env.flags.containsKey(subject);
+                if (shape.tree().get("restored").booleanValue() == served) {
+                    throw conflict("flag \"" + subject + "\" is " + (served ? "" : "not ") + "served" + in
+                            + ": a revert of it has restored " + !served);
+                }
+                break;
             case FLAG_DELETED:
                 if (!env.flags.containsKey(subject) && !env.archivedFlags.containsKey(subject)) {
                     throw conflict("flag \"" + subject + "\" does not exist" + in);
@@ -348,6 +356,10 @@ final class MutableState {
                 break;
             case FLAG_UPDATED:
                 env.flags.put(subject, e.payload());
+                break;
+            case FLAG_REVERTED:
+                env.archivedFlags.remove(subject);
+                env.flags.put(subject, CanonicalJson.of(e.payload().toJsonNode().get("flag")));
                 break;
             case FLAG_DELETED:
                 env.flags.remove(subject);

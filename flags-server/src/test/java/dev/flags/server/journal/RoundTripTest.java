@@ -37,6 +37,9 @@ class RoundTripTest {
         all.add(Change.of(EntryType.ENVIRONMENT_ARCHIVED, "eu-back", "admin", json("{}")));
         all.add(Change.of(EntryType.ENVIRONMENT_RESTORED, "eu-back", "admin", json("{\"reason\":\"archived by mistake\"}")));
         all.addAll(scheduleTypes("eu-back"));
+        all.add(Change.of(EntryType.FLAG_REVERTED, "eu-back", "alice", json("{\"key\":\"promo\",\"revertedTo\":7,"
+                + "\"restored\":false,\"flag\":{\"key\":\"promo\",\"enabled\":false,\"rules\":[{\"percentage\":0}]}}"))
+                .withComment("back to before the launch"));
         return all;
     }
 
