@@ -2,6 +2,7 @@ package dev.flags.server;
 
 import dev.flags.server.auth.TokenExpiry;
 import dev.flags.server.auth.TokenService;
+import dev.flags.server.http.AnsweredBeforeClosing;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
@@ -106,6 +107,8 @@ public final class FlagServer implements AutoCloseable {
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
     private final Undertow http;
+    /** The HTTP port's front handler: answers what it began before the port closes. */
+    private final AnsweredBeforeClosing httpRequests;
     private final DeploymentManager deployment;
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -230,7 +233,8 @@ public final class FlagServer implements AutoCloseable {
                     new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),
                     broadcaster::streamsOf);
             this.deployment = deploy(services);
-            this.http = startHttp();
+            this.httpRequests = new AnsweredBeforeClosing(httpHandler());
+            this.http = startHttp(httpRequests);
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
                 sync.shutdown();
@@ -459,7 +463,8 @@ public final class FlagServer implements AutoCloseable {
         return manager;
     }
 
-    private Undertow startHttp() throws IOException {
+    /** The API's servlets behind the request buffering. */
+    private HttpHandler httpHandler() throws IOException {
         HttpHandler handler;
         try {
             handler = deployment.start();
@@ -475,8 +480,11 @@ public final class FlagServer implements AutoCloseable {
         // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
         // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
         // bare 413.
-        HttpHandler front = exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
+        return exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
                 .handleRequest(exchange);
+    }
+
+    private Undertow startHttp(HttpHandler front) throws IOException {
         Undertow.Builder builder = Undertow.builder()
                 .setBufferSize(HTTP_BUFFER_BYTES)
                 .setHandler(front)
@@ -530,6 +538,11 @@ public final class FlagServer implements AutoCloseable {
         };
     }
 
+    /** @return the HTTP requests begun and not yet answered (for tests) */
+    long httpRequestsInFlight() {
+        return httpRequests.active();
+    }
+
     /** @return the port the gRPC sync service listens on */
     public int grpcPort() {
         return grpc.getPort();
@@ -570,6 +583,16 @@ public final class FlagServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         grpcExecutor.shutdown();
+        try {
+            // Every request the port has begun gets its answer before the port closes (new ones a 503), so
+            // that a client without an answer knows its request was not applied.
+            if (!httpRequests.close(config.shutdownGrace())) {
+                LOG.warn("{} HTTP requests still unanswered after {}; closing the port anyway", httpRequests.active(),
+                        config.shutdownGrace());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         http.stop();
         try {
             deployment.stop();

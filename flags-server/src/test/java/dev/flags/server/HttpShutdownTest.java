@@ -1,0 +1,95 @@
+package dev.flags.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The HTTP port at shutdown, over real sockets: a request the server has begun to read is answered
+ * before the port closes, and requests that come once shutdown has begun get a 503 that says why. So a
+ * client that gets no answer at all knows its request never reached the server.
+ */
+class HttpShutdownTest {
+
+    private static final String ADMIN = "http-shutdown-test-admin-token";
+    private static final String FLAG = "/api/v1/environments/production/flags/billing-v2";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aRequestBegunBeforeShutdownIsAnsweredAndNewOnesGetA503() throws Exception {
+        FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dir).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN));
+        CompletableFuture<Void> closing = null;
+        try (Socket begun = new Socket("127.0.0.1", server.httpPort())) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+            assertThat(api.put(FLAG, ADMIN, "{\"enabled\": false}").status()).isEqualTo(201);
+
+            // A write whose headers have arrived and whose body has not: the server is reading it.
+            byte[] body = "{\"enabled\": true}".getBytes(StandardCharsets.UTF_8);
+            OutputStream out = begun.getOutputStream();
+            out.write(("PATCH " + FLAG + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            awaitInFlight(server, 1);
+
+            closing = CompletableFuture.runAsync(server::close);
+            ApiClient.Response refused = awaitRefused(api);
+            assertThat(refused.json().get("title").asText()).isEqualTo("shutting down");
+            assertThat(refused.raw().headers().firstValue("Connection")).hasValue("close");
+            assertThat(closing).as("the port stays open for the request it began").isNotDone();
+
+            out.write(body);
+            out.flush();
+            String answer = new String(begun.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(answer).as("answered, not cut off").startsWith("HTTP/1.1 503").contains("shutting down");
+            closing.get(30, TimeUnit.SECONDS);
+        } finally {
+            if (closing == null) {
+                server.close();
+            }
+        }
+        try (FlagServer again = FlagServer.start(ServerConfig.defaults().withDataDir(dir).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN))) {
+            assertThat(new ApiClient(again.httpPort()).get(FLAG, ADMIN).json().get("enabled").asBoolean())
+                    .as("the refused write was not applied").isFalse();
+        }
+    }
+
+    private static void awaitInFlight(FlagServer server, long requests) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (server.httpRequestsInFlight() != requests) {
+            assertThat(System.nanoTime()).as("a request in flight").isLessThan(deadline);
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Asks on new connections until shutdown has begun: the first answer that is not a 200. */
+    private static ApiClient.Response awaitRefused(ApiClient api) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            ApiClient.Response r;
+            try {
+                r = api.get("/healthz", null);
+            } catch (UncheckedIOException e) {
+                throw new AssertionError("the port closed before answering the request it had begun", e);
+            }
+            if (r.status() != 200) {
+                assertThat(r.status()).isEqualTo(503);
+                return r;
+            }
+            assertThat(System.nanoTime()).as("shutdown begun").isLessThan(deadline);
+        }
+    }
+}
