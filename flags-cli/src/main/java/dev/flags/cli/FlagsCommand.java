@@ -2,8 +2,10 @@ package dev.flags.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.core.Evaluation;
+import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.FlagValidationException;
@@ -41,7 +43,7 @@ import picocli.CommandLine.Spec;
  * {@code validate} / {@code eval} of flag files without a server (for CI pipelines and debugging).
  *
  * <p>Exit codes: 0 done; 1 the server or the file said no (the message says why); 2 bad usage;
- * 3 the server cannot be reached. Output is JSON where a script would read it.
+ * 3 the server cannot be reached, or its certificate is not trusted. Output is JSON where a script would read it.
  */
 @Command(name = "flags", mixinStandardHelpOptions = true, version = "flags 0.1.0",
         description = "Change and inspect feature flags on a flag server, or check flag files offline.",
@@ -54,7 +56,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
-                "3:the server cannot be reached"})
+                "3:the server cannot be reached, or its certificate is not trusted"})
 public final class FlagsCommand implements Callable<Integer> {
 
     static final int EXIT_OK = 0;
@@ -372,6 +374,13 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             if (document == null || !document.isObject()) {
                 throw new CliException(EXIT_FAILED, file + " is not a flag's document (a JSON object, as `flags show` prints it)");
+            }
+            JsonNode key = document.get("key");
+            if (key != null && !(key.isTextual() && key.asText().equals(flag))) {
+                // Checked here to speak of the file, not of a request body: the likely case is a copy of another flag.
+                throw new CliException(EXIT_FAILED, file + " is the document of flag " + oneLine(key.toString()) + ", not \""
+                        + oneLine(flag) + "\": nothing was written; to make \"" + oneLine(flag) + "\" from a copy of it, change"
+                        + " its \"key\" to \"" + oneLine(flag) + "\" (or take \"key\" out) and take \"version\" out");
             }
             // The version `flags show` printed: whoever edits that copy must not undo a change made meanwhile.
             JsonNode version = document.get("version");
@@ -1405,14 +1414,31 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "validate", description = "Check a flag file (no server): exit 0 if valid, 1 with every problem if not.")
+    @Command(name = "validate", description = "Check a flag file, or one flag's document as `flags show` prints it (no server):"
+            + " exit 0 if valid, 1 with every problem if not.")
     static final class Validate implements Callable<Integer> {
+        /** Strict as the server: a field twice, or a second document after the first, is a mistake to show. */
+        private static final ObjectMapper STRICT = new ObjectMapper()
+                .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+                .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FILE") Path file;
 
         @Override
         public Integer call() {
             try {
+                ObjectNode document = flagDocument(file);
+                if (document != null) {
+                    boolean keyless = !document.has("key");
+                    if (keyless) { // `flags put FLAG` gives it FLAG's key
+                        document.put("key", "flag");
+                    }
+                    Flag flag = FlagFormat.readFlag(document);
+                    spec.commandLine().getOut().println(file + ": a valid flag document, " + (keyless
+                            ? "without a key (flags put FLAG gives it FLAG's)" : "of flag \"" + oneLine(flag.key()) + "\""));
+                    return EXIT_OK;
+                }
                 FlagSet set = readFlagFile(file);
                 spec.commandLine().getOut().println(file + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
                 return EXIT_OK;
@@ -1424,6 +1450,25 @@ public final class FlagsCommand implements Callable<Integer> {
                 return EXIT_FAILED;
             }
         }
+    }
+
+    /**
+     * One flag's document, as {@code flags show} prints it and {@code flags put} takes it: a JSON object with a flag's
+     * fields and none of a flag file's.
+     *
+     * @return the document, or null if the file is something else (a flag file, or not JSON: read as a flag file, which
+     *         says what is wrong)
+     */
+    private static ObjectNode flagDocument(Path file) {
+        JsonNode node;
+        try {
+            node = Validate.STRICT.readTree(UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES));
+        } catch (IOException e) {
+            return null;
+        }
+        boolean aFlag = node instanceof ObjectNode && !node.has("formatVersion") && !node.has("flags")
+                && (node.has("key") || node.has("enabled") || node.has("rules"));
+        return aFlag ? (ObjectNode) node : null;
     }
 
     /** Reads a flag file; a missing file or a directory is a usage error (2), an unreadable one a failure (1). */

@@ -304,6 +304,15 @@ class FlagsCommandTest {
         assertThat(notThere.err()).startsWith("flags: flag \"checkout-v4\" is not in environment \"production\" (or is archived),"
                 + " but " + copy + " has \"version\": ").endsWith(", as a copy of a flag that is: nothing was written; take"
                 + " \"version\" out of " + copy + " to create the flag (or restore it)\n");
+        Run otherKey = remote("put", "checkout-v5", stale.toString());
+        assertThat(otherKey.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(otherKey.err()).isEqualTo("flags: " + stale + " is the document of flag \"checkout-v3\", not \"checkout-v5\":"
+                + " nothing was written; to make \"checkout-v5\" from a copy of it, change its \"key\" to \"checkout-v5\" (or take"
+                + " \"key\" out) and take \"version\" out\n");
+        Path keyless = Files.writeString(dir.resolve("keyless.json"), "{\"enabled\": true, \"description\": \"a copy\"}");
+        Run copied = remote("put", "checkout-v5", keyless.toString());
+        assertThat(copied.exit()).as(copied.err()).isZero();
+        assertThat(copied.json().get("key").asText()).isEqualTo("checkout-v5");
         // Read no further than a flag's document may go: /dev/zero never ends, a named pipe would block.
         Path device = Files.createSymbolicLink(dir.resolve("zero-doc.json"), Path.of("/dev/zero"));
         assertThat(remote("put", "checkout-v3", device.toString()).err()).isEqualTo("flags: cannot read " + device
@@ -594,6 +603,27 @@ class FlagsCommandTest {
         assertThat(invalid.err()).contains("2 problems")
                 .contains("flag \"billing-v2\": flags[0].rules[0].conditions[0].percentage must be between 0 and 100, was 150")
                 .contains("flag \"x\": flags[1].enabled must be true or false");
+        // One flag's document, as `flags show` prints it, before a `flags put`: checked as that, not as a flag file.
+        Path document = dir.resolve("billing-v2.json");
+        Files.writeString(document, """
+                {
+                  "key" : "billing-v2",
+                  "enabled" : true,
+                  "version" : 7,
+                  "rules" : [ { "name" : "eu", "conditions" : [ { "percentage" : 150 } ] } ]
+                }""");
+        Run oneFlag = flags("validate", document.toString());
+        assertThat(oneFlag.exit()).isEqualTo(1);
+        assertThat(oneFlag.err()).isEqualTo(document + ": 1 problem\n  flag \"billing-v2\": rules[0].conditions[0].percentage must be"
+                + " between 0 and 100, was 150\n");
+        Files.writeString(document, Files.readString(document).replace("150", "15"));
+        assertThat(flags("validate", document.toString()).out()).isEqualTo(document + ": a valid flag document, of flag \"billing-v2\"\n");
+        Path copy = Files.writeString(dir.resolve("copy.json"), "{\"enabled\": false, \"description\": \"a copy\"}");
+        assertThat(flags("validate", copy.toString()).out()).isEqualTo(copy + ": a valid flag document, without a key (flags put"
+                + " FLAG gives it FLAG's)\n");
+        Path twice = Files.writeString(dir.resolve("twice.json"), "{\"key\": \"a\", \"enabled\": true, \"enabled\": false}");
+        assertThat(flags("validate", twice.toString()).exit()).as("a field twice is no flag document: read as a flag file, refused")
+                .isEqualTo(1);
         Path device = Files.createSymbolicLink(dir.resolve("zero.json"), Path.of("/dev/zero"));
         Run endless = flags("validate", device.toString());
         assertThat(endless.exit()).as("not read whole: it never ends").isEqualTo(1);
