@@ -370,7 +370,7 @@ public final class Broadcaster implements AutoCloseable {
           connected.get(), shutdownTimeout);
     }
     loader.shutdownNow();
-    LOG.info("sync: closed {} streams, told them to reconnect", streams);
+    LOG.info("sync: closed {} stream{}, told {} to reconnect", streams, streams == 1 ? "" : "s", streams == 1 ? "it" : "them");
   }
 
   /** Same as {@link #shutdown()}. */
