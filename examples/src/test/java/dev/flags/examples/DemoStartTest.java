@@ -39,4 +39,25 @@ class DemoStartTest {
                     .doesNotContain("\tat ");
         }
     }
+
+    @Test
+    void theBillingServicesPortInUseIsSaidBeforeAnythingIsMade() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Path output = dir.resolve("output.txt");
+            Path data = dir.resolve("demo-data");
+            Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Demo.class.getName(),
+                    "--data-dir", data.toString(), "--http-port", "0", "--grpc-port", "0",
+                    "--app-port", String.valueOf(taken.getLocalPort()))
+                    .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the demo gives up at once").isTrue();
+            String said = Files.readString(output, StandardCharsets.UTF_8);
+            assertThat(p.exitValue()).as(said).isEqualTo(1);
+            assertThat(said).startsWith("flags-demo: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " for the"
+                    + " billing service: the port is in use by another process (another demo?): stop that one, or give another"
+                    + " --app-port").doesNotContain("\tat ");
+            assertThat(said.lines()).hasSize(1);
+            assertThat(data).as("nothing seeded that a next run would take for an earlier run's").doesNotExist();
+        }
+    }
 }
