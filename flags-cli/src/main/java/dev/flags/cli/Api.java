@@ -190,6 +190,11 @@ final class Api {
                 return "the answer is not HTTP: is this the flag server's HTTP port (not its gRPC port), and http or"
                         + " https as the server serves it?";
             }
+            if (message != null && message.startsWith("Unrecognized SSL message")) {
+                // Java's words for a TLS handshake answered in plain HTTP.
+                return "the server does not speak TLS on this port: is it served over http (no TLS), or is this not its"
+                        + " HTTP port?";
+            }
             if (message != null && !message.isBlank() && !wrapperDefault) {
                 return FlagsCommand.oneLine(message);
             }

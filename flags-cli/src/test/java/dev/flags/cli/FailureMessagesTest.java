@@ -128,6 +128,31 @@ class FailureMessagesTest {
     }
 
     @Test
+    void httpsToAPortWithoutTlsIsSaidInWords() throws Exception {
+        try (java.net.ServerSocket plain = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread answer = new Thread(() -> {
+                try (java.net.Socket s = plain.accept()) {
+                    s.getInputStream().read(new byte[1024]); // a TLS ClientHello, answered as a plain HTTP server does
+                    s.getOutputStream().write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    s.getOutputStream().flush();
+                } catch (IOException e) {
+                    // the test's assertions tell
+                }
+            });
+            answer.start();
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            int exit = FlagsCommand.run(new String[] {"list", "--server=https://127.0.0.1:" + plain.getLocalPort(),
+                "--token=cli-test-token-0123456789"}, new PrintWriter(out, true), new PrintWriter(err, true));
+            answer.join(10_000);
+            assertThat(exit).as(err.toString()).isEqualTo(FlagsCommand.EXIT_UNREACHABLE);
+            assertThat(err.toString()).isEqualTo("flags: talking to https://127.0.0.1:" + plain.getLocalPort() + " failed: the"
+                    + " server does not speak TLS on this port: is it served over http (no TLS), or is this not its HTTP port?\n");
+        }
+    }
+
+    @Test
     void failuresWithoutAMessageAreDescribedInWordsNeverAsNull() {
         // What Java 17's HTTP client throws for a refused connection, and for a host name that does not resolve.
         ConnectException refused = new ConnectException();
@@ -137,8 +162,8 @@ class FailureMessagesTest {
         unresolved.initCause(new ConnectException().initCause(new UnresolvedAddressException()));
         assertThat(Api.describe(unresolved)).isEqualTo("unknown host");
 
-        assertThat(Api.describe(new SSLException("Unrecognized SSL message, plaintext connection?")))
-                .isEqualTo("Unrecognized SSL message, plaintext connection?");
+        assertThat(Api.describe(new SSLException("Received fatal alert: handshake_failure")))
+                .isEqualTo("Received fatal alert: handshake_failure");
         assertThat(Api.describe(new IOException("outer", new EOFException("inner")))).isEqualTo("outer");
         assertThat(Api.describe(new IOException(null, new EOFException("inner")))).isEqualTo("inner");
         // new IOException(cause) takes the cause's class name as its message: not words for a person.

@@ -370,7 +370,9 @@ public final class Broadcaster implements AutoCloseable {
           connected.get(), shutdownTimeout);
     }
     loader.shutdownNow();
-    LOG.info("sync: closed {} stream{}, told {} to reconnect", streams, streams == 1 ? "" : "s", streams == 1 ? "it" : "them");
+    if (streams > 0) { // nothing to say for a server no SDK was connected to (or one whose start failed)
+      LOG.info("sync: closed {} stream{}, told {} to reconnect", streams, streams == 1 ? "" : "s", streams == 1 ? "it" : "them");
+    }
   }
 
   /** Same as {@link #shutdown()}. */
