@@ -10,7 +10,9 @@ import java.time.Clock;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Not thread-safe (the static helpers are). Checks every record of every segment and every
@@ -84,11 +86,14 @@ final class JournalVerifier {
      * @param keptFirst the first sequence the repaired journal holds
      * @param keptEnd the last sequence the repaired journal holds, or the checkpoint's if it holds none
      * @param refusal why it cannot be done (or is not needed), or null
+     * @param copied whether the entries after the checkpoint, up to {@code keptEnd}, are copied out of the
+     *     segments set aside into a new one: they are sound, but in segments that cannot follow the
+     *     checkpoint (damage before them, in the same segment)
      */
-    record CheckpointPlan(long checkpoint, int keepFrom, long keptFirst, long keptEnd, String refusal) {
+    record CheckpointPlan(long checkpoint, int keepFrom, long keptFirst, long keptEnd, String refusal, boolean copied) {
 
         static CheckpointPlan refused(String why) {
-            return new CheckpointPlan(-1, -1, -1, -1, why);
+            return new CheckpointPlan(-1, -1, -1, -1, why, false);
         }
     }
 
@@ -222,7 +227,8 @@ final class JournalVerifier {
         String fromCheckpointCost() {
             CheckpointPlan plan = fromCheckpoint;
             String kept = "it keeps the state at sequence " + plan.checkpoint() + " (" + Checkpoints.fileName(plan.checkpoint())
-                    + ")" + (plan.keptEnd() > plan.checkpoint() ? " and the entries after it, up to sequence " + plan.keptEnd() : "");
+                    + ")" + (plan.keptEnd() > plan.checkpoint() ? " and the entries after it, up to sequence " + plan.keptEnd() : "")
+                    + (plan.copied() ? " (copied out of the segments it sets aside into a new one, sound as they are)" : "");
             String history = plan.keepFrom() == 0
                     ? "; history, audit and time travel start at sequence " + plan.keptFirst() + " (no segment holds the"
                             + " entries before it)"
@@ -231,7 +237,7 @@ final class JournalVerifier {
                             + " (history, audit and time travel start at sequence " + plan.keptFirst() + "; its segments are"
                             + " set aside, not deleted)"
                     : "";
-            String goesOn = plan.keepFrom() < segments.size() ? "" : "; the journal goes on at sequence " + (plan.checkpoint() + 1);
+            String goesOn = plan.keepFrom() < segments.size() ? "" : "; the journal goes on at sequence " + (plan.keptEnd() + 1);
             long leave = reached - plan.keptEnd();
             String lost = leave > 0 ? "; the journal had reached at least sequence " + reached + ", so at least " + leave
                     + (leave == 1 ? " entry leaves" : " entries leave") + " it" : "";
@@ -422,7 +428,7 @@ final class JournalVerifier {
         }
         CheckpointPlan plan = newerFormatSeen || badCheckpoints.stream().anyMatch(Finding::newerFormat)
                 ? CheckpointPlan.refused("the journal holds files of a newer format")
-                : planFromCheckpoint(segments, gapBefore, newestSound, last, end);
+                : planFromCheckpoint(files, segments, gapBefore, newestSound, last, end);
         return new Report(lines, files, entries, last, damage, damagedSegment, List.copyOf(damages), torn,
                 badCheckpoints, missingStart, firstSequence, List.copyOf(soundCheckpoints), reached, plan);
     }
@@ -436,8 +442,8 @@ final class JournalVerifier {
      * @param cut the last sound sequence before the first damage: a cut keeps the state up to it
      * @param end the last sound sequence of the last segment
      */
-    private static CheckpointPlan planFromCheckpoint(List<CheckedSegment> segments, boolean[] gapBefore, long newestSound,
-            long cut, long end) {
+    private static CheckpointPlan planFromCheckpoint(List<Path> files, List<CheckedSegment> segments, boolean[] gapBefore,
+            long newestSound, long cut, long end) throws IOException {
         if (newestSound < 0) {
             return CheckpointPlan.refused("there is no sound checkpoint whose state it could keep");
         }
@@ -451,16 +457,45 @@ final class JournalVerifier {
             run--;
         }
         if (run < segments.size() && segments.get(run).firstSequence() <= newestSound + 1 && end >= newestSound) {
-            return new CheckpointPlan(newestSound, run, segments.get(run).firstSequence(), end, null);
+            return new CheckpointPlan(newestSound, run, segments.get(run).firstSequence(), end, null, false);
         }
         // No segment can follow the checkpoint: all are set aside, which must not take a sound entry it lacks.
         long beyond = segments.stream().mapToLong(CheckedSegment::reach).max().orElse(0);
         if (beyond > newestSound) {
+            // Damage before them in the same segment (the usual case: one segment holds most journals) need not
+            // cost them: when every entry after the checkpoint is there and sound, they are copied into a new one.
+            if (soundRecords(files, newestSound, beyond) != null) {
+                return new CheckpointPlan(newestSound, segments.size(), newestSound + 1, beyond, null, true);
+            }
             return CheckpointPlan.refused("sound entries up to sequence " + beyond + " are in segments that cannot follow"
-                    + " the checkpoint at sequence " + newestSound + " (damage or a gap lies between them), so keeping its"
-                    + " state would set entries it does not hold aside");
+                    + " the checkpoint at sequence " + newestSound + ", and damage or a gap lies among the entries after the"
+                    + " checkpoint, so keeping its state would set entries it does not hold aside");
         }
-        return new CheckpointPlan(newestSound, segments.size(), newestSound + 1, newestSound, null);
+        return new CheckpointPlan(newestSound, segments.size(), newestSound + 1, newestSound, null, false);
+    }
+
+    /**
+     * The sound records numbered {@code after + 1} to {@code to}, in order, found anywhere in the segments
+     * (past damage too), or null if one of them is missing or damaged (or shows up twice, differently).
+     */
+    static List<ByteBuffer> soundRecords(List<Path> files, long after, long to) throws IOException {
+        Map<Long, ByteBuffer> found = new HashMap<>();
+        for (Path file : files) {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                if (!SegmentScanner.collectSoundFrames(ch, Segments.HEADER_SIZE, ch.size(), after, to, found)) {
+                    return null;
+                }
+            }
+        }
+        List<ByteBuffer> frames = new ArrayList<>();
+        for (long sequence = after + 1; sequence <= to; sequence++) {
+            ByteBuffer frame = found.get(sequence);
+            if (frame == null) {
+                return null;
+            }
+            frames.add(frame);
+        }
+        return frames;
     }
 
     /**
@@ -607,7 +642,20 @@ final class JournalVerifier {
             throw new IOException("the checkpoint to keep, " + kept + ", is gone; nothing was changed: run verify again");
         }
         List<String> done = new ArrayList<>();
+        // Read before anything moves: the copy must be of what verify saw.
+        List<ByteBuffer> copies = plan.copied() ? soundRecords(report.segments(), plan.checkpoint(), plan.keptEnd()) : List.of();
+        if (copies == null) {
+            throw new IOException("the entries after the checkpoint changed since they were checked; nothing was changed:"
+                    + " run verify again");
+        }
         Path aside = asideDirectory(dir, clock);
+        // The copy goes in first, so that a crash before the old segments are set aside leaves a journal this repair
+        // can finish (the copy is then a segment that follows the checkpoint); unless a segment of that name, one
+        // being set aside, is in the way.
+        boolean copyFirst = plan.copied() && !Files.exists(dir.resolve(Segments.fileName(plan.checkpoint() + 1)));
+        if (copyFirst) {
+            copy(dir, plan, copies, done);
+        }
         for (int i = 0; i < plan.keepFrom(); i++) {
             Path file = report.segments().get(i);
             FileAccess.createOwnerOnlyDirectories(aside);
@@ -631,12 +679,22 @@ final class JournalVerifier {
                         + " journal, which starts at sequence " + plan.keptFirst() + ")");
             }
         }
+        if (plan.copied() && !copyFirst) {
+            copy(dir, plan, copies, done);
+        }
         startAfterCheckpointIfNoSegmentIsLeft(dir, done);
         Segments.forceDirectory(dir);
         if (Files.isDirectory(aside)) {
             Segments.forceDirectory(aside);
         }
         return done;
+    }
+
+    private static void copy(Path dir, CheckpointPlan plan, List<ByteBuffer> copies, List<String> done) throws IOException {
+        Path segment = Segments.create(dir, plan.checkpoint() + 1, copies);
+        done.add("copied the sound entries " + (plan.checkpoint() + 1) + ".." + plan.keptEnd() + " into segment "
+                + segment.getFileName() + ": the journal goes on after them, from the state of "
+                + Checkpoints.fileName(plan.checkpoint()));
     }
 
     /**

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * Not thread-safe. Reads one segment's records in order, checking each frame's length, checksum,
@@ -257,6 +258,45 @@ final class SegmentScanner {
             }
         }
         return highest;
+    }
+
+    /**
+     * Collects a copy of every sound frame numbered after {@code after} up to {@code to}, wherever it lies
+     * between {@code from} and {@code end}: past damage too, trying each byte offset as a frame start as
+     * {@link #soundRecordFollows} does, and skipping over each sound frame found.
+     *
+     * @param into where to put the frames, by sequence number
+     * @return false if a sequence number shows up in two frames that differ (nothing to trust then)
+     */
+    static boolean collectSoundFrames(FileChannel ch, long from, long end, long after, long to, Map<Long, ByteBuffer> into)
+            throws IOException {
+        if (end - from < RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY) {
+            return true;
+        }
+        MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, from, end - from);
+        int size = map.capacity();
+        for (int at = 0; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
+            int length = map.getInt(at);
+            if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY
+                    || (long) at + RecordCodec.FRAME_HEADER + length > size) {
+                continue;
+            }
+            ByteBuffer frame = map.duplicate().position(at);
+            if (RecordCodec.crc(frame, length) != map.getInt(at + 4)) {
+                continue;
+            }
+            long sequence = map.getLong(at + RecordCodec.FRAME_HEADER);
+            if (sequence > after && sequence <= to) {
+                ByteBuffer copy = ByteBuffer.allocate(RecordCodec.FRAME_HEADER + length);
+                copy.put(map.duplicate().position(at).limit(at + RecordCodec.FRAME_HEADER + length)).flip();
+                ByteBuffer earlier = into.putIfAbsent(sequence, copy);
+                if (earlier != null && !earlier.equals(copy)) {
+                    return false;
+                }
+            }
+            at += RecordCodec.FRAME_HEADER + length - 1; // a frame's inside starts no other frame
+        }
+        return true;
     }
 
     /**

@@ -142,6 +142,14 @@ final class Segments {
      * renamed, then the directory is forced, so a crash never leaves a segment with a torn header.
      */
     static Path create(Path dir, long firstSequence) throws IOException {
+        return create(dir, firstSequence, List.of());
+    }
+
+    /**
+     * Creates a segment that holds the given records (whole frames, numbered from {@code firstSequence} on,
+     * in order) atomically, as {@link #create(Path, long)} does: a repair's copy of sound records.
+     */
+    static Path create(Path dir, long firstSequence, List<ByteBuffer> frames) throws IOException {
         Path target = dir.resolve(fileName(firstSequence));
         Path temp = dir.resolve(fileName(firstSequence) + TEMP_SUFFIX);
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
@@ -149,6 +157,12 @@ final class Segments {
             ByteBuffer h = header(firstSequence);
             while (h.hasRemaining()) {
                 ch.write(h);
+            }
+            for (ByteBuffer frame : frames) {
+                ByteBuffer f = frame.duplicate();
+                while (f.hasRemaining()) {
+                    ch.write(f);
+                }
             }
             ch.force(true);
         }

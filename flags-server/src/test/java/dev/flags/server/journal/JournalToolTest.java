@@ -425,24 +425,88 @@ class JournalToolTest {
         }
     }
 
-    @Test
-    void fromCheckpointRefusesToSetAsideSoundEntriesTheCheckpointDoesNotHold() throws Exception {
+    /** 142 entries, checkpoints at 102 only, 4 KiB segments: none after the one holding 100 starts at or before 103. */
+    private ServerState writePastTheCheckpoint() throws Exception {
         write(100); // a checkpoint at 102
         try (FileJournal journal = FileJournal.builder(dir).segmentSize(4096).open()) {
             for (int i = 0; i < 40; i++) {
                 journal.append(updateFlag("prod", "billing-v2", i % 2 == 0));
             }
         }
-        Files.delete(dir.resolve(Checkpoints.fileName(142))); // the final checkpoint: 102 is again the newest
+        ServerState state = stateNow();
+        Files.deleteIfExists(dir.resolve(Checkpoints.fileName(142))); // the final checkpoint: 102 is again the newest
         Path holding = segmentHolding(100);
         assertThat(Segments.firstSequenceOf(Fixtures.segments(dir).get(Fixtures.segments(dir).indexOf(holding) + 1)))
                 .as("no segment after the damage starts at or before 103").isGreaterThan(103);
+        return state;
+    }
+
+    @Test
+    void fromCheckpointCopiesTheSoundEntriesAfterItOutOfASegmentDamagedBeforeIt() throws Exception {
+        ServerState before = writePastTheCheckpoint();
+        Path holding = segmentHolding(100);
         CorruptionTest.flip(holding, offsetOf(100) + 30);
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("'repair DIR --from-checkpoint' keeps the state instead: it keeps the state at sequence 102"
+                + " (checkpoint-00000000000000000102.ckpt) and the entries after it, up to sequence 142 (copied out of the"
+                + " segments it sets aside into a new one, sound as they are)").contains("the journal goes on at sequence 143");
+
+        assertThat(run("repair", dir.toString(), "--from-checkpoint")).as(out + err).isZero();
+        assertThat(out).contains("repair: copied the sound entries 103..142 into segment " + Segments.fileName(103))
+                .endsWith("ok: 1 segments, 40 entries, last sequence 142\n");
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.state()).as("every acknowledged change kept").isEqualTo(before);
+            assertThat(journal.read(103, 1000)).hasSize(40);
+            assertThat(journal.append(updateFlag("prod", "billing-v2", true)).sequence()).isEqualTo(143);
+        }
+        try (Stream<Path> aside = Files.list(asideDirectory())) {
+            assertThat(aside.map(f -> f.getFileName().toString())).as("the old segments set aside, not deleted")
+                    .contains(holding.getFileName().toString());
+        }
+    }
+
+    @Test
+    void inAJournalOfOneSegmentOldDamageCostsTheHistoryBeforeTheCheckpointOnly() throws Exception {
+        try (FileJournal journal = FileJournal.builder(dir).open()) { // 64 MiB segments: one holds it all
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "billing-v2"));
+            for (int i = 0; i < 100; i++) {
+                journal.append(updateFlag("prod", "billing-v2", i % 2 == 0));
+            }
+        }
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            journal.append(updateFlag("prod", "billing-v2", false));
+        }
+        ServerState before = stateNow();
+        Files.deleteIfExists(dir.resolve(Checkpoints.fileName(103))); // the newest checkpoint is 102, one entry behind
+        Path only = Fixtures.segments(dir).get(0);
+        assertThat(Fixtures.segments(dir)).hasSize(1);
+        CorruptionTest.flip(only, CorruptionTest.recordOffsets(only).get(10) + 30);
+
+        assertThat(run("verify", dir.toString())).isEqualTo(1);
+        assertThat(out).contains("it keeps the state at sequence 102 (checkpoint-00000000000000000102.ckpt) and the entries"
+                + " after it, up to sequence 103 (copied out of the segments it sets aside into a new one");
+        assertThat(run("repair", dir.toString(), "--from-checkpoint")).as(out + err).isZero();
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.state()).as("nothing acknowledged lost").isEqualTo(before);
+            assertThat(journal.lastSequence()).isEqualTo(103);
+        }
+    }
+
+    @Test
+    void fromCheckpointRefusesToSetAsideSoundEntriesTheCheckpointDoesNotHold() throws Exception {
+        writePastTheCheckpoint();
+        long at100 = offsetOf(100);
+        long at120 = offsetOf(120);
+        CorruptionTest.flip(segmentHolding(100), at100 + 30);
+        CorruptionTest.flip(segmentHolding(120), at120 + 30); // and one after the checkpoint: no copy holds it
         List<String> before = listing();
 
         assertThat(run("verify", dir.toString())).isEqualTo(1);
         assertThat(out).contains("'repair DIR --from-checkpoint' cannot keep the state either: sound entries up to sequence"
-                + " 142 are in segments that cannot follow the checkpoint at sequence 102");
+                + " 142 are in segments that cannot follow the checkpoint at sequence 102, and damage or a gap lies among the"
+                + " entries after the checkpoint");
         assertThat(run("repair", dir.toString(), "--from-checkpoint")).isEqualTo(1);
         assertThat(err).startsWith("error: cannot repair from a checkpoint, nothing changed: sound entries up to sequence 142");
         assertThat(listing()).isEqualTo(before);
