@@ -231,51 +231,32 @@ final class SegmentScanner {
                 : new JournalCorruptedException(file, problemOffset, problem);
     }
 
-    /**
-     * Finds the highest sequence number of any sound record from a byte offset on: what a segment still
-     * holds past damage, which a scan cannot reach. Each byte offset is tried as a frame start, as in
-     * {@link #soundRecordFollows}; a frame counts when its checksum holds. Runs only for damage, never
-     * on a clean journal.
-     *
-     * @return the highest sequence number found, or -1 if no sound record follows
-     */
-    static long highestSoundSequenceFrom(FileChannel ch, long from, long end) throws IOException {
-        if (end - from < RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY) {
-            return -1;
-        }
-        MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, from, end - from);
-        int size = map.capacity();
-        long highest = -1;
-        for (int at = 0; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
-            int length = map.getInt(at);
-            if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY
-                    || (long) at + RecordCodec.FRAME_HEADER + length > size) {
-                continue;
-            }
-            ByteBuffer frame = map.duplicate().position(at);
-            if (RecordCodec.crc(frame, length) == map.getInt(at + 4)) {
-                highest = Math.max(highest, map.getLong(at + RecordCodec.FRAME_HEADER));
-            }
-        }
-        return highest;
+    /** Told of each sound frame a search past damage finds. */
+    private interface SoundFrames {
+        /**
+         * @param map the mapped bytes searched
+         * @param at where the frame starts in them
+         * @param length its body's length
+         * @param sequence its sequence number
+         * @return false to stop the search
+         */
+        boolean found(MappedByteBuffer map, int at, int length, long sequence);
     }
 
     /**
-     * Collects a copy of every sound frame numbered after {@code after} up to {@code to}, wherever it lies
-     * between {@code from} and {@code end}: past damage too, trying each byte offset as a frame start as
-     * {@link #soundRecordFollows} does, and skipping over each sound frame found.
-     *
-     * @param into where to put the frames, by sequence number
-     * @return false if a sequence number shows up in two frames that differ (nothing to trust then)
+     * Searches bytes for sound frames, past damage too: each byte offset from {@code first} on is tried as a frame
+     * start. Lengths out of range or past the end (zeros, text) are skipped at once, so only plausible frames cost a
+     * checksum; a frame's inside starts no other frame, so the search goes on after each sound one. Runs only after a
+     * problem, never on a clean journal.
      */
-    static boolean collectSoundFrames(FileChannel ch, long from, long end, long after, long to, Map<Long, ByteBuffer> into)
+    private static void searchSoundFrames(FileChannel ch, long from, long end, int first, SoundFrames frames)
             throws IOException {
         if (end - from < RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY) {
-            return true;
+            return;
         }
         MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, from, end - from);
         int size = map.capacity();
-        for (int at = 0; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
+        for (int at = first; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
             int length = map.getInt(at);
             if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY
                     || (long) at + RecordCodec.FRAME_HEADER + length > size) {
@@ -285,48 +266,63 @@ final class SegmentScanner {
             if (RecordCodec.crc(frame, length) != map.getInt(at + 4)) {
                 continue;
             }
-            long sequence = map.getLong(at + RecordCodec.FRAME_HEADER);
+            if (!frames.found(map, at, length, map.getLong(at + RecordCodec.FRAME_HEADER))) {
+                return;
+            }
+            at += RecordCodec.FRAME_HEADER + length - 1;
+        }
+    }
+
+    /**
+     * Finds the highest sequence number of any sound record from a byte offset on: what a segment still
+     * holds past damage, which a scan cannot reach.
+     *
+     * @return the highest sequence number found, or -1 if no sound record follows
+     */
+    static long highestSoundSequenceFrom(FileChannel ch, long from, long end) throws IOException {
+        long[] highest = {-1};
+        searchSoundFrames(ch, from, end, 0, (map, at, length, sequence) -> {
+            highest[0] = Math.max(highest[0], sequence);
+            return true;
+        });
+        return highest[0];
+    }
+
+    /**
+     * Collects a copy of every sound frame numbered after {@code after} up to {@code to}, wherever it lies
+     * between {@code from} and {@code end}, past damage too.
+     *
+     * @param into where to put the frames, by sequence number
+     * @return false if a sequence number shows up in two frames that differ (nothing to trust then)
+     */
+    static boolean collectSoundFrames(FileChannel ch, long from, long end, long after, long to, Map<Long, ByteBuffer> into)
+            throws IOException {
+        boolean[] consistent = {true};
+        searchSoundFrames(ch, from, end, 0, (map, at, length, sequence) -> {
             if (sequence > after && sequence <= to) {
                 ByteBuffer copy = ByteBuffer.allocate(RecordCodec.FRAME_HEADER + length);
                 copy.put(map.duplicate().position(at).limit(at + RecordCodec.FRAME_HEADER + length)).flip();
                 ByteBuffer earlier = into.putIfAbsent(sequence, copy);
-                if (earlier != null && !earlier.equals(copy)) {
-                    return false;
-                }
+                consistent[0] = earlier == null || earlier.equals(copy);
             }
-            at += RecordCodec.FRAME_HEADER + length - 1; // a frame's inside starts no other frame
-        }
-        return true;
+            return consistent[0];
+        });
+        return consistent[0];
     }
 
     /**
      * Decides whether a problem at the end of the last segment is a torn write or damage: it is damage
      * if any sound record with a later sequence number follows it. Records are never rewritten, so a
-     * sound record after the problem means good data follows, which a crash cannot produce.
-     *
-     * <p>Each byte offset after the problem is tried as a frame start. Lengths out of range or past
-     * the end (zeros, text) are skipped at once; only plausible frames cost a checksum. This runs only
-     * after a problem, never on a clean start.
+     * sound record after the problem means good data follows, which a crash cannot produce. The search
+     * starts one byte after the problem, which is no sound frame.
      */
     static boolean soundRecordFollows(FileChannel ch, long from, long end, long afterSequence)
             throws IOException {
-        if (end - from < RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY) {
-            return false;
-        }
-        MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, from, end - from);
-        int size = map.capacity();
-        for (int at = 1; at + RecordCodec.FRAME_HEADER + RecordCodec.MIN_BODY <= size; at++) {
-            int length = map.getInt(at);
-            if (length < RecordCodec.MIN_BODY || length > RecordCodec.MAX_BODY
-                    || (long) at + RecordCodec.FRAME_HEADER + length > size) {
-                continue;
-            }
-            ByteBuffer frame = map.duplicate().position(at);
-            if (RecordCodec.crc(frame, length) == map.getInt(at + 4)
-                    && map.getLong(at + RecordCodec.FRAME_HEADER) > afterSequence) {
-                return true;
-            }
-        }
-        return false;
+        boolean[] follows = {false};
+        searchSoundFrames(ch, from, end, 1, (map, at, length, sequence) -> {
+            follows[0] = sequence > afterSequence;
+            return !follows[0];
+        });
+        return follows[0];
     }
 }
