@@ -1100,7 +1100,7 @@ public final class FlagsCommand implements Callable<Integer> {
                     }
                     continue;
                 }
-                out.printf("v%-6s %s  %-14s %s  %s%n", oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")),
+                out.printf("v%-6s %s  %-18s %s  %s%n", oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")),
                         oneLine(v, "change"), oneLine(v, "actor"), oneLine(v, "comment"));
                 if (changes && document != null && previous != null) {
                     FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));
@@ -1390,11 +1390,19 @@ public final class FlagsCommand implements Callable<Integer> {
             if (expiresAt != null) {
                 body.put("expiresAt", instant(spec, "--expires-at", expiresAt));
             }
+            JsonNode made;
             try {
-                print(spec, o.api(spec).call("POST", "/tokens", body, why.comment));
+                made = o.api(spec).call("POST", "/tokens", body, why.comment);
             } catch (CliException e) {
                 throw optionNamed(optionNamed(e, "expiresAt", "--expires-at"), "expiresIn", "--expires-in");
             }
+            if (expiresIn == null && expiresAt == null && made.hasNonNull("expiresAt")) {
+                // Asked for none, it got its maker's: a token that stops working unannounced is worse than a note.
+                spec.commandLine().getErr().println("flags: the token expires at " + oneLine(made.get("expiresAt").asText())
+                        + ", as the token that made it does: a token lives no longer than its maker (make it with a token"
+                        + " that does not expire to give it no expiry)");
+            }
+            print(spec, made);
             return EXIT_OK;
         }
     }

@@ -96,6 +96,14 @@ class FlagsCommandTest {
         assertThat(token.get("createdBy").asText()).isEqualTo("admin (admin)");
         Run forever = flags("tokens", "create", "ci", at, admin, "--scope", "admin");
         assertThat(forever.exit()).as(forever.err()).isZero();
+        assertThat(forever.err()).as("made by a token that never expires: no note").isEmpty();
+        Run monthly = flags("tokens", "create", "monthly", at, admin, "--scope", "admin", "--expires-in", "30d");
+        Run child = flags("tokens", "create", "child", at, "--token=" + monthly.json().get("token").asText(), "--scope", "admin");
+        assertThat(child.exit()).as(child.err()).isZero();
+        assertThat(child.err()).as("no expiry asked, the maker's given: said").isEqualTo("flags: the token expires at "
+                + monthly.json().get("expiresAt").asText() + ", as the token that made it does: a token lives no longer than its"
+                + " maker (make it with a token that does not expire to give it no expiry)\n");
+        assertThat(child.json().get("expiresAt").asText()).isEqualTo(monthly.json().get("expiresAt").asText());
 
         assertThat(flags("list", at, "--token=" + secret, "--env=production").exit()).as("alice uses her token").isZero();
         Run list = flags("tokens", "list", at, admin);

@@ -60,7 +60,7 @@ public final class Demo implements Callable<Integer> {
             String httpBase = "http://127.0.0.1:" + server.httpPort();
             DemoData.Tokens tokens = new DemoData(httpBase, admin).seed(dataDir);
             BillingApp app = BillingApp.start(appPort, "127.0.0.1:" + server.grpcPort(), tokens.sdk(), "production",
-                    dataDir.resolve("billing-flags-cache.json"));
+                    dataDir.resolve("billing-flags.cache"));
             // Not needed for correctness (the SDK serves defaults until then), but the walkthrough
             // reads better when the first request already sees the server's flags.
             app.flags().awaitReady(Duration.ofSeconds(10));
