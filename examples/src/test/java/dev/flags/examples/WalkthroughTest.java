@@ -110,6 +110,11 @@ class WalkthroughTest {
                     + "/checkout")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(nobody.statusCode()).isEqualTo(400);
             assertThat(nobody.body()).contains("X-User-Id");
+            HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + demo.app().port()
+                    + "/checkout")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(posted.statusCode()).isEqualTo(405);
+            assertThat(posted.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+            assertThat(posted.body()).as("JSON as the other errors, not a container's HTML page").contains("use GET");
 
             // 0. shipped dark: off for everyone
             JsonNode tess = checkout("tess", "us-east", null);

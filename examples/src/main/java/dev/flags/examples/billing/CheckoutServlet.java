@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.client.FlagEvaluation;
 import dev.flags.client.Flags;
 import dev.flags.core.User;
+import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -31,16 +32,22 @@ final class CheckoutServlet extends HttpServlet {
     }
 
     @Override
+    protected void service(HttpServletRequest req, HttpServletResponse resp) throws ServletException, IOException {
+        if (!req.getMethod().equals("GET") && !req.getMethod().equals("HEAD")) {
+            // As the other errors: JSON, not the container's HTML page.
+            resp.setHeader("Allow", "GET, HEAD");
+            problem(resp, 405, "method not allowed", req.getMethod() + " is not allowed on /checkout; use GET");
+            return;
+        }
+        super.service(req, resp);
+    }
+
+    @Override
     protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         String id = req.getHeader("X-User-Id");
         if (id == null || id.isBlank()) {
             // Flags can be evaluated for anonymous users, but a charge needs somebody to charge.
-            resp.setStatus(400);
-            resp.setContentType("application/problem+json");
-            resp.setCharacterEncoding("UTF-8");
-            ObjectNode problem = JSON.createObjectNode().put("status", 400).put("title", "bad request")
-                    .put("detail", "a checkout needs a signed-in user: the X-User-Id header (a gateway sets it)");
-            resp.getOutputStream().write(JSON.writeValueAsBytes(problem));
+            problem(resp, 400, "bad request", "a checkout needs a signed-in user: the X-User-Id header (a gateway sets it)");
             return;
         }
         User user = userOf(id.trim(), req);
@@ -65,6 +72,14 @@ final class CheckoutServlet extends HttpServlet {
         resp.setContentType("application/json");
         resp.setCharacterEncoding("UTF-8");
         resp.getOutputStream().write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body));
+    }
+
+    private static void problem(HttpServletResponse resp, int status, String title, String detail) throws IOException {
+        resp.setStatus(status);
+        resp.setContentType("application/problem+json");
+        resp.setCharacterEncoding("UTF-8");
+        ObjectNode problem = JSON.createObjectNode().put("status", status).put("title", title).put("detail", detail);
+        resp.getOutputStream().write(JSON.writeValueAsBytes(problem));
     }
 
     private static User userOf(String id, HttpServletRequest req) {
