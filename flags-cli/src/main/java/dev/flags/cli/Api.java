@@ -136,6 +136,10 @@ final class Api {
             notices.println("flags: nothing changed (it already was so): no new version"
                     + (comment != null ? ", and the comment was not recorded" : ""));
         }
+        r.headers().firstValue("X-Flags-Schedules-No-Longer-Apply").ifPresent(ids -> notices.println("flags: pending"
+                + " schedules no longer apply to the flag as it is now, and will fail at their time: "
+                + FlagsCommand.oneLine(ids) + " (flags schedules shows them; flags unschedule ID, then schedule the change"
+                + " again)"));
         return answer;
     }
 

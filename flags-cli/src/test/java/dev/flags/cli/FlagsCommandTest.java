@@ -273,6 +273,14 @@ class FlagsCommandTest {
         Run noSuchRule = remote("schedule", "billing-v2", "rollout", "50", "--rule", "us canary", "--at", at);
         assertThat(noSuchRule.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(noSuchRule.err()).contains("has no rule named \"us canary\"; its rules, by index: 0 ");
+
+        // A write that leaves a pending schedule unable to apply (the add-role one names "beta testers") says so at once.
+        Path renamed = dir.resolve("renamed.json");
+        Files.writeString(renamed, remote("show", "billing-v2").out().replace("\"beta testers\"", "\"testers\""));
+        Run put = remote("put", "billing-v2", renamed.toString());
+        assertThat(put.exit()).as(put.err()).isZero();
+        assertThat(put.err()).matches("flags: pending schedules no longer apply to the flag as it is now, and will fail at their"
+                + " time: sch-[0-9a-f]{12} \\(flags schedules shows them; flags unschedule ID, then schedule the change again\\)\n");
         Run hugeIndex = remote("rollout", "billing-v2", "20", "--rule", "4294967296");
         assertThat(hugeIndex.exit()).as("the server's answer, not a crash of the command").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(hugeIndex.err()).contains("has no rule 4294967296; its rules, by index: 0 ").doesNotContain("Exception");

@@ -17,6 +17,7 @@ import java.time.Period;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -115,6 +116,29 @@ public final class ScheduleService {
                 }
             }
         });
+    }
+
+    /**
+     * The pending schedules of a flag that no longer apply to it as it is now (a rule they name was renamed or
+     * removed, say): each would end as failed at its time. Read right after a write, to tell the writer at once.
+     *
+     * @return their ids, soonest first
+     */
+    public List<String> noLongerApplying(String env, String key) {
+        EnvironmentState state = journal.state().environments().get(env);
+        if (state == null) {
+            return List.of();
+        }
+        List<String> broken = new ArrayList<>();
+        state.schedules().values().stream().filter(s -> s.pending() && s.flag().equals(key))
+                .sorted(Comparator.comparing(Schedule::at)).forEach(s -> {
+                    try {
+                        flags.preview(env, key, s.patch().toJsonNode());
+                    } catch (ApiException e) {
+                        broken.add(s.id());
+                    }
+                });
+        return broken;
     }
 
     /**

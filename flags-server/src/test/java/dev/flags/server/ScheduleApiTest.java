@@ -85,6 +85,33 @@ class ScheduleApiTest {
     }
 
     @Test
+    void aWriteThatLeavesAPendingScheduleUnableToApplySaysWhichAtOnce() throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            String ramp = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T11:00:00Z",
+                    "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 50}}")).json().get("id").asText();
+            String off = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T10:00:00Z", "{\"enabled\": false}")).json()
+                    .get("id").asText();
+
+            ApiClient.Response untouched = api.patch(FLAG, ADMIN, "{\"description\": \"the new billing\"}");
+            assertThat(untouched.header("X-Flags-Schedules-No-Longer-Apply")).as("both still apply").isNull();
+
+            ApiClient.Response renamed = api.put(FLAG, ADMIN, "{\"enabled\": true, \"rules\": [{\"name\": \"eu pilot\","
+                    + " \"conditions\": [{\"regions\": [\"eu-west\"]}, {\"percentage\": 10}]}]}");
+            assertThat(renamed.status()).isEqualTo(200);
+            assertThat(renamed.header("X-Flags-Schedules-No-Longer-Apply")).as("the ramp names the old rule; the switch-off"
+                    + " still applies").isEqualTo(ramp);
+
+            ApiClient.Response back = api.post(FLAG + "/revert", ADMIN, "{\"version\": 2}");
+            assertThat(back.status()).as(back.body()).isEqualTo(200);
+            assertThat(back.header("X-Flags-Schedules-No-Longer-Apply")).as("the rule is back").isNull();
+            assertThat(ids(api, "")).containsExactly(off, ramp);
+        }
+    }
+
+    @Test
     void aScheduleIsMadeListedReadAndCancelledByEditorsWithClearErrors() throws Exception {
         MutableClock clock = new MutableClock(T0);
         try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {

@@ -67,6 +67,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class ApiServlet extends HttpServlet {
 
+    /** The header that names a flag's pending schedules a write left unable to apply. */
+    public static final String SCHEDULES_BROKEN = "X-Flags-Schedules-No-Longer-Apply";
+
     /** The largest request body accepted. */
     public static final int MAX_BODY_BYTES = 1 << 20;
 
@@ -330,13 +333,13 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "PUT" -> {
                     QueryParameters.requireOnly(req, COMMENT);
-                    written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)));
+                    written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)), env, key);
                 }
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
                     JsonNode body = body(req);
                     services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
-                    written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)));
+                    written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key);
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, "unusedFor", COMMENT);
@@ -396,7 +399,7 @@ public final class ApiServlet extends HttpServlet {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
             }
             written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req),
-                    comment(req, text(body, "comment", false))));
+                    comment(req, text(body, "comment", false))), env, key);
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
@@ -407,9 +410,19 @@ public final class ApiServlet extends HttpServlet {
         write(resp, status, FlagFormat.toJson(f.flag()));
     }
 
-    /** A write's answer: the flag as stored, and {@code X-Flags-Changed: false} if it already was that. */
-    private static void written(HttpServletResponse resp, FlagService.Written w) throws IOException {
+    /**
+     * A write's answer: the flag as stored, {@code X-Flags-Changed: false} if it already was that, and the pending
+     * schedules of the flag that no longer apply to it (each would fail at its time), said now, while they can be
+     * changed.
+     */
+    private void written(HttpServletResponse resp, FlagService.Written w, String env, String key) throws IOException {
         resp.setHeader("X-Flags-Changed", String.valueOf(w.changed()));
+        if (w.changed()) {
+            List<String> broken = services.schedules().noLongerApplying(env, key);
+            if (!broken.isEmpty()) {
+                resp.setHeader(SCHEDULES_BROKEN, String.join(", ", broken));
+            }
+        }
         flag(resp, w.created() ? 201 : 200, w.flag());
     }
 
