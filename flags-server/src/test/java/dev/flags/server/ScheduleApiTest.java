@@ -108,6 +108,16 @@ class ScheduleApiTest {
             assertThat(back.status()).as(back.body()).isEqualTo(200);
             assertThat(back.header("X-Flags-Schedules-No-Longer-Apply")).as("the rule is back").isNull();
             assertThat(ids(api, "")).containsExactly(off, ramp);
+
+            // Many: the first 20, soonest first, and a count.
+            for (int hour = 12; hour < 12 + 21; hour++) {
+                api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-0" + (4 + hour / 24) + "T" + String.format("%02d", hour % 24)
+                        + ":00:00Z", "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 60}}"));
+            }
+            String many = api.put(FLAG, ADMIN, "{\"enabled\": true, \"rules\": [{\"name\": \"eu pilot\", \"conditions\":"
+                    + " [{\"regions\": [\"eu-west\"]}, {\"percentage\": 10}]}]}").header("X-Flags-Schedules-No-Longer-Apply");
+            assertThat(many).startsWith(ramp + ", ").endsWith(", and 2 more (GET .../schedules?flag=billing-v2)");
+            assertThat(many.split(", ")).hasSize(21);
         }
     }
 

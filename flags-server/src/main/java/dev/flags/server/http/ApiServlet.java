@@ -49,6 +49,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -69,6 +70,8 @@ public final class ApiServlet extends HttpServlet {
 
     /** The header that names a flag's pending schedules a write left unable to apply. */
     public static final String SCHEDULES_BROKEN = "X-Flags-Schedules-No-Longer-Apply";
+    /** The most schedules that header names; more are counted. */
+    private static final int MAX_SCHEDULES_NAMED = 20;
 
     /** The largest request body accepted. */
     public static final int MAX_BODY_BYTES = 1 << 20;
@@ -420,7 +423,13 @@ public final class ApiServlet extends HttpServlet {
         if (w.changed()) {
             List<String> broken = services.schedules().noLongerApplying(env, key);
             if (!broken.isEmpty()) {
-                resp.setHeader(SCHEDULES_BROKEN, String.join(", ", broken));
+                // Bounded: an environment may hold 1,000 pending schedules, and a header is no place for all of them.
+                List<String> named = broken.size() <= MAX_SCHEDULES_NAMED ? broken : new ArrayList<>(broken.subList(0,
+                        MAX_SCHEDULES_NAMED));
+                if (named.size() < broken.size()) {
+                    named.add("and " + (broken.size() - named.size()) + " more (GET .../schedules?flag=" + key + ")");
+                }
+                resp.setHeader(SCHEDULES_BROKEN, String.join(", ", named));
             }
         }
         flag(resp, w.created() ? 201 : 200, w.flag());
