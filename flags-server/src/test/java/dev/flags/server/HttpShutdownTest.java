@@ -67,6 +67,21 @@ class HttpShutdownTest {
         }
     }
 
+    @Test
+    void aClientThatHangsUpMidRequestHoldsNoRequestOpen() throws Exception {
+        try (FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dir).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN))) {
+            try (Socket gone = new Socket("127.0.0.1", server.httpPort())) {
+                gone.getOutputStream().write(("PATCH " + FLAG + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                        + "\r\nContent-Length: 100\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
+                gone.getOutputStream().flush();
+                awaitInFlight(server, 1);
+            }
+            // Hung up: the request ends with its connection, so a shutdown does not wait for it.
+            awaitInFlight(server, 0);
+        }
+    }
+
     private static void awaitInFlight(FlagServer server, long requests) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (server.httpRequestsInFlight() != requests) {
