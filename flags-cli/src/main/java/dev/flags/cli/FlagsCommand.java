@@ -1440,7 +1440,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 if (document != null) {
                     boolean keyless = !document.has("key");
                     if (keyless) { // `flags put FLAG` gives it FLAG's key
-                        document.put("key", "flag");
+                        document.put("key", "FLAG"); // the name its problems go by, as in the usage line
                     }
                     Flag flag = FlagFormat.readFlag(document);
                     spec.commandLine().getOut().println(file + ": a valid flag document, " + (keyless

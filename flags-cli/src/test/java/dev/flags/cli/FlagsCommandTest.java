@@ -637,6 +637,9 @@ class FlagsCommandTest {
         Path copy = Files.writeString(dir.resolve("copy.json"), "{\"enabled\": false, \"description\": \"a copy\"}");
         assertThat(flags("validate", copy.toString()).out()).isEqualTo(copy + ": a valid flag document, without a key (flags put"
                 + " FLAG gives it FLAG's)\n");
+        Files.writeString(copy, "{\"enabled\": \"yes\"}");
+        assertThat(flags("validate", copy.toString()).err()).isEqualTo(copy + ": 1 problem\n  flag \"FLAG\": enabled must be true"
+                + " or false, was \"yes\"\n");
         Path twice = Files.writeString(dir.resolve("twice.json"), "{\"key\": \"a\", \"enabled\": true, \"enabled\": false}");
         assertThat(flags("validate", twice.toString()).exit()).as("a field twice is no flag document: read as a flag file, refused")
                 .isEqualTo(1);
