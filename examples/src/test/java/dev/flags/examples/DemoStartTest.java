@@ -35,8 +35,10 @@ class DemoStartTest {
             assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the demo gives up at once").isTrue();
             String said = Files.readString(output, StandardCharsets.UTF_8);
             assertThat(p.exitValue()).as(said).isEqualTo(1);
-            assertThat(said).contains("flags-demo: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " for HTTP")
-                    .doesNotContain("\tat ");
+            assertThat(said).contains("flags-demo: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " for the"
+                    + " flag server's HTTP API: the port is in use by another process (another demo?): stop that one, or give another"
+                    + " --http-port").doesNotContain("\tat ");
+            assertThat(dir.resolve("demo-data")).as("nothing made that a next run would take for an earlier run's").doesNotExist();
         }
     }
 

@@ -378,9 +378,10 @@ public final class FlagsCommand implements Callable<Integer> {
             JsonNode key = document.get("key");
             if (key != null && !(key.isTextual() && key.asText().equals(flag))) {
                 // Checked here to speak of the file, not of a request body: the likely case is a copy of another flag.
-                throw new CliException(EXIT_FAILED, file + " is the document of flag " + oneLine(key.toString()) + ", not \""
-                        + oneLine(flag) + "\": nothing was written; to make \"" + oneLine(flag) + "\" from a copy of it, change"
-                        + " its \"key\" to \"" + oneLine(flag) + "\" (or take \"key\" out) and take \"version\" out");
+                throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is the document of flag "
+                        + oneLine(key.toString()) + ", not \"" + oneLine(flag) + "\": nothing was written; to make \"" + oneLine(flag)
+                        + "\" from a copy of it, change its \"key\" to \"" + oneLine(flag) + "\" (or take \"key\" out)"
+                        + (document.has("version") ? " and take \"version\" out" : ""));
             }
             // The version `flags show` printed: whoever edits that copy must not undo a change made meanwhile.
             JsonNode version = document.get("version");

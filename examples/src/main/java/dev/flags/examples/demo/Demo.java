@@ -51,7 +51,9 @@ public final class Demo implements Callable<Integer> {
      * @return the running demo
      */
     public static Running start(Path dataDir, int httpPort, int grpcPort, int appPort) throws IOException, InterruptedException {
-        requireFree(appPort);
+        requireFree(httpPort, "the flag server's HTTP API", "--http-port");
+        requireFree(grpcPort, "the flag server's gRPC sync", "--grpc-port");
+        requireFree(appPort, "the billing service", "--app-port");
         // The server makes the directory itself, its owner's only (it holds the admin token and the journal).
         FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dataDir).withPorts(httpPort, grpcPort)
                 .withBindAddress("127.0.0.1").withHeartbeatInterval(Duration.ofSeconds(5)));
@@ -88,18 +90,18 @@ public final class Demo implements Callable<Integer> {
     }
 
     /**
-     * Checked before the server starts and the data directory is seeded: a demo that cannot serve its billing
-     * service must not leave a half-made data directory that the next run calls an earlier run's.
+     * Checked before the server starts and the data directory is made and seeded: a demo that cannot listen must not
+     * leave a half-made data directory that the next run calls an earlier run's.
      */
-    private static void requireFree(int appPort) throws IOException {
-        if (appPort == 0) {
+    private static void requireFree(int port, String what, String option) throws IOException {
+        if (port == 0) {
             return;
         }
-        try (java.net.ServerSocket probe = new java.net.ServerSocket(appPort, 1, java.net.InetAddress.getLoopbackAddress())) {
-            probe.getLocalPort(); // bound: free (closed again at once, so the billing service can take it)
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            probe.getLocalPort(); // bound: free (closed again at once, so the demo can take it)
         } catch (java.net.BindException e) {
-            throw new IOException("cannot listen on 127.0.0.1:" + appPort + " for the billing service: the port is in use by"
-                    + " another process (another demo?): stop that one, or give another --app-port", e);
+            throw new IOException("cannot listen on 127.0.0.1:" + port + " for " + what + ": the port is in use by another"
+                    + " process (another demo?): stop that one, or give another " + option, e);
         }
     }
 

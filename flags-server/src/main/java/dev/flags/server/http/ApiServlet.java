@@ -336,13 +336,15 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "PUT" -> {
                     QueryParameters.requireOnly(req, COMMENT);
-                    written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)), env, key);
+                    List<String> broken = services.schedules().noLongerApplying(env, key);
+                    written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)), env, key, broken);
                 }
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
                     JsonNode body = body(req);
                     services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
-                    written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key);
+                    List<String> broken = services.schedules().noLongerApplying(env, key);
+                    written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key, broken);
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, "unusedFor", COMMENT);
@@ -401,8 +403,9 @@ public final class ApiServlet extends HttpServlet {
             if (v == null || !v.isIntegralNumber()) {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
             }
+            List<String> broken = services.schedules().noLongerApplying(env, key);
             written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req),
-                    comment(req, text(body, "comment", false))), env, key);
+                    comment(req, text(body, "comment", false))), env, key, broken);
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
@@ -415,13 +418,17 @@ public final class ApiServlet extends HttpServlet {
 
     /**
      * A write's answer: the flag as stored, {@code X-Flags-Changed: false} if it already was that, and the pending
-     * schedules of the flag that no longer apply to it (each would fail at its time), said now, while they can be
-     * changed.
+     * schedules of the flag that this write left unable to apply (each would fail at its time), said now, while they
+     * can be changed.
+     *
+     * @param brokenBefore the schedules that did not apply before the write: not this write's doing, not named again
      */
-    private void written(HttpServletResponse resp, FlagService.Written w, String env, String key) throws IOException {
+    private void written(HttpServletResponse resp, FlagService.Written w, String env, String key, List<String> brokenBefore)
+            throws IOException {
         resp.setHeader("X-Flags-Changed", String.valueOf(w.changed()));
         if (w.changed()) {
-            List<String> broken = services.schedules().noLongerApplying(env, key);
+            List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, key));
+            broken.removeAll(brokenBefore);
             if (!broken.isEmpty()) {
                 // Bounded: an environment may hold 1,000 pending schedules, and a header is no place for all of them.
                 List<String> named = broken.size() <= MAX_SCHEDULES_NAMED ? broken : new ArrayList<>(broken.subList(0,
