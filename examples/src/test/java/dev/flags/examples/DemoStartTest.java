@@ -8,6 +8,8 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,48 +20,40 @@ class DemoStartTest {
     @TempDir
     Path dir;
 
+    /** Runs ./run-demo's main class in a process of its own with these options; it must give up at once, exit 1. */
+    private String demoThatCannotStart(String... options) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path output = dir.resolve("output.txt");
+        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), Demo.class.getName(),
+                "--data-dir", dir.resolve("demo-data").toString()));
+        command.addAll(List.of(options));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the demo gives up at once").isTrue();
+        String said = Files.readString(output, StandardCharsets.UTF_8);
+        assertThat(p.exitValue()).as(said).isEqualTo(1);
+        assertThat(said).doesNotContain("\tat ");
+        assertThat(said.lines()).hasSize(1);
+        assertThat(dir.resolve("demo-data")).as("nothing made that a next run would take for an earlier run's").doesNotExist();
+        return said;
+    }
+
     @Test
     void aPortInUseIsOneLineAndExit1() throws Exception {
-        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             ServerSocket free1 = new ServerSocket(0); ServerSocket free2 = new ServerSocket(0)) {
-            int grpc = free1.getLocalPort();
-            int app = free2.getLocalPort();
-            free1.close();
-            free2.close();
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Path output = dir.resolve("output.txt");
-            Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Demo.class.getName(),
-                    "--data-dir", dir.resolve("demo-data").toString(), "--http-port", String.valueOf(taken.getLocalPort()),
-                    "--grpc-port", String.valueOf(grpc), "--app-port", String.valueOf(app))
-                    .redirectErrorStream(true).redirectOutput(output.toFile()).start();
-            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the demo gives up at once").isTrue();
-            String said = Files.readString(output, StandardCharsets.UTF_8);
-            assertThat(p.exitValue()).as(said).isEqualTo(1);
-            assertThat(said).contains("flags-demo: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " for the"
-                    + " flag server's HTTP API: the port is in use by another process (another demo?): stop that one, or give another"
-                    + " --http-port").doesNotContain("\tat ");
-            assertThat(dir.resolve("demo-data")).as("nothing made that a next run would take for an earlier run's").doesNotExist();
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            assertThat(demoThatCannotStart("--http-port", String.valueOf(taken.getLocalPort()), "--grpc-port", "0",
+                    "--app-port", "0")).startsWith("flags-demo: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort()
+                    + " for the flag server's HTTP API: the port is in use by another process (another demo?): stop that one, or"
+                    + " give another --http-port");
         }
     }
 
     @Test
     void theBillingServicesPortInUseIsSaidBeforeAnythingIsMade() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Path output = dir.resolve("output.txt");
-            Path data = dir.resolve("demo-data");
-            Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Demo.class.getName(),
-                    "--data-dir", data.toString(), "--http-port", "0", "--grpc-port", "0",
-                    "--app-port", String.valueOf(taken.getLocalPort()))
-                    .redirectErrorStream(true).redirectOutput(output.toFile()).start();
-            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the demo gives up at once").isTrue();
-            String said = Files.readString(output, StandardCharsets.UTF_8);
-            assertThat(p.exitValue()).as(said).isEqualTo(1);
-            assertThat(said).startsWith("flags-demo: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " for the"
-                    + " billing service: the port is in use by another process (another demo?): stop that one, or give another"
-                    + " --app-port").doesNotContain("\tat ");
-            assertThat(said.lines()).hasSize(1);
-            assertThat(data).as("nothing seeded that a next run would take for an earlier run's").doesNotExist();
+            assertThat(demoThatCannotStart("--http-port", "0", "--grpc-port", "0", "--app-port",
+                    String.valueOf(taken.getLocalPort()))).startsWith("flags-demo: cannot start: cannot listen on 127.0.0.1:"
+                    + taken.getLocalPort() + " for the billing service: the port is in use by another process (another demo?):"
+                    + " stop that one, or give another --app-port");
         }
     }
 }
