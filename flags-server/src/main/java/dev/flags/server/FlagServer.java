@@ -140,7 +140,8 @@ public final class FlagServer implements AutoCloseable {
                     : AdminToken.off(config.dataDir());
             this.metrics = new Metrics();
             sync = Broadcaster.builder(journal).heartbeatInterval(config.heartbeatInterval())
-                    .maxStreamsPerToken(config.maxSyncStreamsPerToken()).build();
+                    .maxStreamsPerToken(config.maxSyncStreamsPerToken())
+                    .sendBufferBytes((long) config.maxSyncBufferMib() << 20).build();
             this.broadcaster = sync;
             GrantExpiry grants = new GrantExpiry(journal, clock);
             grantTimer = grants;
@@ -260,10 +261,11 @@ public final class FlagServer implements AutoCloseable {
         }
         ready.set(true);
         String host = hostForAPort(config.bindAddress());
-        LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB",
-                host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "",
-                config.dataDir().toAbsolutePath(), EnvironmentLimits.flags(config.environmentLimits().maxFlags()),
-                config.environmentLimits().maxMebibytes());
+        LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB;"
+                + " snapshots SDKs have not read take at most {} MiB", host, httpPort(), host, grpcPort(),
+                config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath(),
+                EnvironmentLimits.flags(config.environmentLimits().maxFlags()), config.environmentLimits().maxMebibytes(),
+                config.maxSyncBufferMib());
         String plaintext = plaintextWarning(config);
         if (plaintext != null) {
             LOG.warn(plaintext);
@@ -417,6 +419,10 @@ public final class FlagServer implements AutoCloseable {
         metrics.register("flags_sync_deltas_sent_total", "Deltas sent to SDKs.", "counter", broadcaster::deltasSent);
         metrics.register("flags_sync_snapshots_sent_total", "Full snapshots sent to SDKs.", "counter", broadcaster::snapshotsSent);
         metrics.register("flags_sync_heartbeats_sent_total", "Heartbeats sent on idle streams.", "counter", broadcaster::heartbeatsSent);
+        metrics.register("flags_sync_buffer_bytes", "Bytes of snapshots (and other large sync messages) written to streams"
+                + " whose SDKs have not yet taken them; at most --max-sync-buffer-mib.", "gauge", broadcaster::sendBufferBytes);
+        metrics.register("flags_sync_streams_waiting", "Sync streams waiting for room in that buffer to be sent a snapshot.",
+                "gauge", broadcaster::waitingToSend);
     }
 
     private Server startGrpc(SyncService syncService, TokenService tokens) throws IOException {

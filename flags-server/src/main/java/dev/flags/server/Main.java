@@ -45,6 +45,7 @@ public final class Main implements Callable<Integer> {
             Map.entry("changesPerMinute", "--api-changes-per-minute"), Map.entry("readsPerMinute", "--api-reads-per-minute"),
             Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"),
             Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"),
+            Map.entry("maxSyncBufferMib", "--max-sync-buffer-mib"),
             Map.entry("usageReportInterval", "--usage-report-interval"),
             Map.entry("usageReportsPerSecond", "--usage-reports-per-second"),
             Map.entry("bootstrapAdminToken", "--bootstrap-admin-token"),
@@ -132,6 +133,12 @@ public final class Main implements Callable<Integer> {
             description = "Sync streams one gRPC connection may carry at once (HTTP/2 MAX_CONCURRENT_STREAMS); more wait for one"
                     + " to end (env FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerConnection;
+
+    @Option(names = "--max-sync-buffer-mib", paramLabel = "MIB", defaultValue = "${env:FLAGS_MAX_SYNC_BUFFER_MIB}",
+            description = "MiB of snapshots (and other large sync messages) the server holds for SDKs that have not yet read"
+                    + " them, 1 to " + ServerConfig.MAX_SYNC_BUFFER_MIB + "; one token's streams may hold half; more wait their"
+                    + " turn (env FLAGS_MAX_SYNC_BUFFER_MIB, default a quarter of the JVM's largest heap, 64 to 1024).")
+    Integer maxSyncBufferMib;
 
     @Option(names = "--max-flags-per-environment", paramLabel = "N", defaultValue = "${env:FLAGS_MAX_FLAGS_PER_ENVIRONMENT:-10000}",
             description = "Flags one environment may serve at once (archived ones not counted), 1 to 1000000; one more is"
@@ -267,7 +274,8 @@ public final class Main implements Callable<Integer> {
                     tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
                     new UsageSettings(usageReportInterval, usageReportsPerSecond),
-                    new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes));
+                    new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes),
+                    maxSyncBufferMib == null ? ServerConfig.defaultSyncBufferMib() : maxSyncBufferMib);
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

@@ -33,11 +33,15 @@ import java.util.Objects;
  *                                    instance needs one; a proxy that pools SDKs' streams needs more)
  * @param usage how the SDKs' flag usage reports are taken: their interval and the server's rate limit
  * @param environmentLimits how many flags, and how many bytes of flags and role grants, one environment may serve
+ * @param maxSyncBufferMib how many MiB of large sync messages (snapshots, mostly) the server may hold for SDKs
+ *                         that have not yet taken them, 1 to {@link #MAX_SYNC_BUFFER_MIB}; one token's streams may
+ *                         hold half ({@link #defaultSyncBufferMib()} by default)
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            boolean bootstrapAdminToken, Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
-                           int maxSyncStreamsPerConnection, UsageSettings usage, EnvironmentLimits environmentLimits) {
+                           int maxSyncStreamsPerConnection, UsageSettings usage, EnvironmentLimits environmentLimits,
+                           int maxSyncBufferMib) {
 
     /**
      * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
@@ -50,6 +54,9 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
      * go unnoticed.
      */
     public static final Duration MAX_HEARTBEAT = Duration.ofHours(1);
+
+    /** The largest {@code maxSyncBufferMib}: 64 GiB. */
+    public static final int MAX_SYNC_BUFFER_MIB = 65_536;
 
     /**
      * Checks the settings. With TLS, reads both files: the key must be an unencrypted PKCS#8 RSA or EC
@@ -74,6 +81,10 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (maxSyncStreamsPerConnection < 1 || maxSyncStreamsPerConnection > 100_000) {
             throw new BadSettingException("maxSyncStreamsPerConnection", "max sync streams per connection must be between 1 and"
                     + " 100000, was " + maxSyncStreamsPerConnection);
+        }
+        if (maxSyncBufferMib < 1 || maxSyncBufferMib > MAX_SYNC_BUFFER_MIB) {
+            throw new BadSettingException("maxSyncBufferMib", "max sync buffer must be between 1 and " + MAX_SYNC_BUFFER_MIB
+                    + " MiB, was " + maxSyncBufferMib);
         }
         checkPort(httpPort, "http port", "httpPort");
         checkPort(grpcPort, "grpc port", "grpcPort");
@@ -126,80 +137,94 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, true, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
                 ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults(),
-                EnvironmentLimits.defaults());
+                EnvironmentLimits.defaults(), defaultSyncBufferMib());
+    }
+
+    /**
+     * @return the default {@code maxSyncBufferMib}: a quarter of this JVM's largest heap, at least 64 and at most
+     *     1,024 MiB (gRPC's buffers are off the heap, where the JVM allows as much as its largest heap by default)
+     */
+    public static int defaultSyncBufferMib() {
+        return (int) (dev.flags.server.sync.Broadcaster.Builder.defaultSendBufferBytes() >> 20);
+    }
+
+    /** @return a copy holding at most this many MiB of large sync messages for SDKs that have not taken them */
+    public ServerConfig withMaxSyncBufferMib(int mib) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, mib);
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy with the bootstrap admin token on (the default) or off */
     public ServerConfig withBootstrapAdminToken(boolean on) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits);
+                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy allowing this many sync streams on one connection */
     public ServerConfig withMaxSyncStreamsPerConnection(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams, usage,
-                environmentLimits);
+                environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy taking flag usage reports with these settings */
     public ServerConfig withUsage(UsageSettings settings) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, settings,
-                environmentLimits);
+                environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy allowing this many sync streams per token */
     public ServerConfig withMaxSyncStreamsPerToken(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage, environmentLimits);
+                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib);
     }
 
     /** @return a copy with other limits on what one environment may serve */
     public ServerConfig withEnvironmentLimits(EnvironmentLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, limits);
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, limits, maxSyncBufferMib);
     }
 
     /** @return true if both ports serve TLS */

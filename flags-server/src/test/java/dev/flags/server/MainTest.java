@@ -55,6 +55,9 @@ class MainTest {
         new CommandLine(main).parseArgs();
         assertThat(new ApiLimits(main.apiChangesPerMinute, main.apiReadsPerMinute)).isEqualTo(ApiLimits.defaults());
         assertThat(main.maxSyncStreamsPerToken).isEqualTo(ServerConfig.defaults().maxSyncStreamsPerToken());
+        assertThat(main.maxSyncBufferMib).as("unset: the config's default, from the heap").isNull();
+        assertThat(ServerConfig.defaults().maxSyncBufferMib()).as("a quarter of the largest heap, 64 to 1024 MiB")
+                .isEqualTo((int) Math.max(64, Math.min(1024, (Runtime.getRuntime().maxMemory() / 4) >> 20)));
         assertThat(new UsageSettings(main.usageReportInterval, main.usageReportsPerSecond)).isEqualTo(UsageSettings.defaults())
                 .isEqualTo(ServerConfig.defaults().usage());
 
@@ -118,6 +121,12 @@ class MainTest {
                 .hasMessage("reads per minute must be between 0 (no limit) and 1000000, was 1000001");
         assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncStreamsPerToken(0))
                 .hasMessage("max sync streams per token must be between 1 and 1000000, was 0");
+        assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncBufferMib(0))
+                .hasMessage("max sync buffer must be between 1 and 65536 MiB, was 0");
+        assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncBufferMib(65_537))
+                .hasMessage("max sync buffer must be between 1 and 65536 MiB, was 65537");
+        assertThat(ServerConfig.defaults().withMaxSyncBufferMib(65_536).maxSyncBufferMib()).as("the upper end is taken")
+                .isEqualTo(65_536);
         assertThatThrownBy(() -> new UsageSettings(java.time.Duration.ofMillis(4_999), 1))
                 .hasMessage("usage report interval must be between PT5S and PT1H, was PT4.999S");
         assertThatThrownBy(() -> new UsageSettings(java.time.Duration.ofHours(2), 1))

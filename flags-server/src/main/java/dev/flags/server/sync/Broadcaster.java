@@ -92,6 +92,7 @@ public final class Broadcaster implements AutoCloseable {
   private final AtomicBoolean shutdown = new AtomicBoolean();
   private final AtomicInteger connected = new AtomicInteger();
   private final int maxStreamsPerToken;
+  private final SendBudget budget;
   /** Open streams by token id; a token with none has no entry. */
   private final ConcurrentHashMap<String, Integer> streamsByToken = new ConcurrentHashMap<>();
   /** Tokens refused since they last had room: one WARN per episode, not one per refused stream. */
@@ -112,6 +113,7 @@ public final class Broadcaster implements AutoCloseable {
     this.heartbeatMillis = Math.max(1, b.heartbeatInterval.toMillis());
     this.shutdownTimeout = b.shutdownTimeout;
     this.maxStreamsPerToken = b.maxStreamsPerToken;
+    this.budget = new SendBudget(b.sendBufferBytes);
     this.executor = new ScheduledThreadPoolExecutor(b.threads, daemonThreads("flags-sync-"));
     this.executor.setRemoveOnCancelPolicy(true);
     this.loader = new ScheduledThreadPoolExecutor(1, daemonThreads("flags-sync-history-"));
@@ -391,6 +393,26 @@ public final class Broadcaster implements AutoCloseable {
   }
 
   /**
+   * Returns the bytes of large messages (snapshots, mostly) written to streams whose SDKs have not yet
+   * taken them: what the {@linkplain Builder#sendBufferBytes send buffer} holds now.
+   *
+   * @return bytes (a gauge)
+   */
+  public long sendBufferBytes() {
+    return budget.held();
+  }
+
+  /**
+   * Returns how many streams (and one-off snapshots) wait for room in the {@linkplain
+   * Builder#sendBufferBytes send buffer} to be sent a large message.
+   *
+   * @return a gauge
+   */
+  public int waitingToSend() {
+    return budget.waiting();
+  }
+
+  /**
    * Returns how many Deltas were written to streams since start.
    *
    * @return a counter
@@ -434,6 +456,10 @@ public final class Broadcaster implements AutoCloseable {
 
   Executor executor() {
     return executor;
+  }
+
+  SendBudget budget() {
+    return budget;
   }
 
   long nanoTime() {
@@ -533,6 +559,7 @@ public final class Broadcaster implements AutoCloseable {
    *   <tr><td>{@link #historyCacheExpiry}</td><td>10 minutes</td></tr>
    *   <tr><td>{@link #historySearchLimit}</td><td>100,000 entries</td></tr>
    *   <tr><td>{@link #shutdownTimeout}</td><td>5 s</td></tr>
+   *   <tr><td>{@link #sendBufferBytes}</td><td>{@link #defaultSendBufferBytes()}</td></tr>
    *   <tr><td>{@link #clock}</td><td>{@link Clock#systemUTC()}</td></tr>
    *   <tr><td>{@link #ticker}</td><td>{@link Ticker#systemTicker()}</td></tr>
    * </table>
@@ -546,6 +573,7 @@ public final class Broadcaster implements AutoCloseable {
     private long historySearchLimit = 100_000;
     private Duration shutdownTimeout = Duration.ofSeconds(5);
     private int maxStreamsPerToken = 10_000;
+    private long sendBufferBytes = defaultSendBufferBytes();
     private Clock clock = Clock.systemUTC();
     private Ticker ticker = Ticker.systemTicker();
 
@@ -674,6 +702,35 @@ public final class Broadcaster implements AutoCloseable {
       }
       this.maxStreamsPerToken = streams;
       return this;
+    }
+
+    /**
+     * Sets how many bytes of large messages (snapshots, mostly) the server may hold for SDKs that have
+     * not yet taken them, in all; the streams of one token may hold half of it. A stream whose large
+     * message does not fit waits, in turn, until others have been taken (see {@link SendBudget}).
+     *
+     * @param bytes positive
+     * @return this builder
+     * @throws IllegalArgumentException if bytes is not positive
+     */
+    public Builder sendBufferBytes(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("send buffer must be positive, was " + bytes);
+      }
+      this.sendBufferBytes = bytes;
+      return this;
+    }
+
+    /**
+     * The default {@linkplain #sendBufferBytes send buffer}: a quarter of the JVM's largest heap, at least
+     * 64 MiB and at most 1 GiB. gRPC's buffers are off the heap, and the JVM allows as much memory there
+     * as its largest heap unless told otherwise.
+     *
+     * @return bytes
+     */
+    public static long defaultSendBufferBytes() {
+      long quarter = Runtime.getRuntime().maxMemory() / 4;
+      return Math.max(64L << 20, Math.min(1L << 30, quarter));
     }
 
     /**

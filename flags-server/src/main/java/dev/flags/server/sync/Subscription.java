@@ -18,9 +18,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@linkplain ServerCallStreamObserver#isReady() is ready}; when it is not, the run returns and the
  * stream's on-ready handler signals again. The subscriber's memory is the last state it was sent:
  * whatever it has not taken is the difference between that and the topic's target, written as one
- * Delta when it is ready again.
+ * Delta when it is ready again. A large message (a snapshot, mostly) is written only once the
+ * broadcaster's {@link SendBudget} holds its bytes, and they are given back once the stream is ready
+ * again, which is when gRPC has passed the message on to the network.
  */
-final class Subscription implements Runnable {
+final class Subscription implements Runnable, SendBudget.Borrower {
 
   private final Broadcaster owner;
   private final Topic topic;
@@ -34,6 +36,8 @@ final class Subscription implements Runnable {
   /** Set once by {@link #start} before {@code started}; then touched only inside {@link #run}. */
   private EnvironmentState sent;
   private boolean greet;
+  /** Whether the last message written is counted in the budget until the stream is ready again. */
+  private boolean holding;
   private volatile boolean started;
   private volatile Status closeWith;
   private volatile long lastWriteNanos;
@@ -103,8 +107,15 @@ final class Subscription implements Runnable {
   }
 
   /** The id of the token the stream was opened with. */
-  String tokenId() {
+  @Override
+  public String tokenId() {
     return tokenId;
+  }
+
+  /** The budget holds the bytes of the large message this stream waited to write: write it. */
+  @Override
+  public void granted() {
+    signal();
   }
 
   @Override
@@ -137,15 +148,27 @@ final class Subscription implements Runnable {
       if (!started || !observer.isReady()) {
         return;
       }
+      if (holding) { // ready again: gRPC has passed the last message on
+        holding = false;
+        owner.budget().giveBack(this);
+      }
       // Counted before the write: once written, the SDK may see the message before the count would.
       Topic.Target target = topic.target();
       if (sent == null) {
+        SyncMessage snapshot = target.snapshot();
+        if (!budgeted(snapshot)) {
+          return;
+        }
         owner.snapshotSent();
-        write(target.snapshot());
+        write(snapshot);
         sent = target.state;
       } else if (sent.version() < target.version()) {
+        SyncMessage delta = target.deltaFrom(sent, memberChanges);
+        if (!budgeted(delta)) {
+          return;
+        }
         owner.deltaSent();
-        write(target.deltaFrom(sent, memberChanges));
+        write(delta);
         sent = target.state;
       } else if (greet || idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
         owner.heartbeatSent();
@@ -154,6 +177,26 @@ final class Subscription implements Runnable {
         return;
       }
     }
+  }
+
+  /**
+   * Whether a message may be written now: a small one always; a large one once the budget holds its
+   * bytes (if it must wait, {@link #granted()} signals this stream again).
+   */
+  private boolean budgeted(SyncMessage message) {
+    int bytes = message.getSerializedSize(); // computed once per message, which all subscribers share
+    if (!SendBudget.large(bytes)) {
+      return true;
+    }
+    if (!owner.budget().take(this, bytes)) {
+      return false;
+    }
+    if (finished.get()) { // ended meanwhile: its finish may have given back before this took
+      owner.budget().giveBack(this);
+      return false;
+    }
+    holding = true;
+    return true;
   }
 
   private void write(SyncMessage message) {
@@ -166,6 +209,7 @@ final class Subscription implements Runnable {
   private boolean finish() {
     if (finished.compareAndSet(false, true)) {
       owner.unsubscribe(this, topic);
+      owner.budget().giveBack(this);
       return true;
     }
     return false;

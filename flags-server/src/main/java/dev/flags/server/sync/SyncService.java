@@ -163,8 +163,51 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       responseObserver.onError(notFound(request.getEnvironment()).asRuntimeException());
       return;
     }
-    responseObserver.onNext(snapshot.get());
-    responseObserver.onCompleted();
+    ServerCallStreamObserver<Snapshot> call = (ServerCallStreamObserver<Snapshot>) responseObserver;
+    OneSnapshot answer = new OneSnapshot(AuthInterceptor.principal().orElseThrow().tokenId(), call, snapshot.get());
+    int bytes = snapshot.get().getSerializedSize();
+    if (!SendBudget.large(bytes)) {
+      answer.granted();
+      return;
+    }
+    // A large answer counts in the send budget, as a stream's snapshot does, until gRPC has sent it all.
+    SendBudget budget = broadcaster.budget();
+    call.setOnCancelHandler(() -> budget.giveBack(answer));
+    call.setOnCloseHandler(() -> budget.giveBack(answer));
+    if (budget.take(answer, bytes)) {
+      answer.granted();
+    }
+  }
+
+  /** Thread-safe (sent once). A GetSnapshot answer, sent when the send budget has room for it. */
+  private static final class OneSnapshot implements SendBudget.Borrower {
+    private final String tokenId;
+    private final ServerCallStreamObserver<Snapshot> call;
+    private final Snapshot snapshot;
+
+    OneSnapshot(String tokenId, ServerCallStreamObserver<Snapshot> call, Snapshot snapshot) {
+      this.tokenId = tokenId;
+      this.call = call;
+      this.snapshot = snapshot;
+    }
+
+    @Override
+    public String tokenId() {
+      return tokenId;
+    }
+
+    @Override
+    public void granted() {
+      if (call.isCancelled()) {
+        return; // its cancel handler gives back what it holds
+      }
+      try {
+        call.onNext(snapshot);
+        call.onCompleted();
+      } catch (RuntimeException e) {
+        LOG.debug("sync: a snapshot's answer could not be sent: {}", e.toString());
+      }
+    }
   }
 
   @Override

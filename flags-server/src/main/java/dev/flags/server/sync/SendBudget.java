@@ -1,0 +1,243 @@
+package dev.flags.server.sync;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. Bounds the bytes of large sync messages the server has handed to gRPC and its SDKs have
+ * not yet taken, in all and per token.
+ *
+ * <p>gRPC copies every message into the connection's buffers, and a buffer is freed only once the bytes
+ * are on their way over the network: a snapshot (up to an environment's size, megabytes) written to a
+ * stream whose SDK does not read stays in the server's memory until it does. Each stream holds at most
+ * one such message (its writer waits for the stream to be {@linkplain
+ * io.grpc.stub.ServerCallStreamObserver#isReady() ready} before the next), but without a bound a client
+ * that opens streams and never reads them, up to the streams a token may have, would fill the server's
+ * memory with copies of the same snapshot. With it, a message of {@link #LARGE} bytes or more waits
+ * until the budget has room: its stream is queued and woken in turn.
+ *
+ * <p>Two bounds: {@code total} for the whole server, and half of it for the streams of any one token,
+ * so that one token's clients cannot hold back every other token's. A message larger than a bound is
+ * still sent when nothing else holds that bound, so that no message waits forever. The queue is served
+ * in order, except that a stream whose token is at its share lets the ones behind it pass.
+ */
+final class SendBudget {
+
+  private static final Logger LOG = LoggerFactory.getLogger(SendBudget.class);
+
+  /**
+   * Messages smaller than this are not counted: a Delta of a few flags or a Heartbeat. A stream holds at
+   * most one message its SDK has not taken, so the small ones cost at most this much per stream.
+   */
+  static final int LARGE = 64 * 1024;
+
+  /** Whoever holds or waits for a part of the budget: a stream's writer, or a one-off snapshot. */
+  interface Borrower {
+    /** The id of the token the borrower's stream was opened with. */
+    String tokenId();
+
+    /** Called, outside the budget's lock, once the bytes asked for are held for the borrower: send them. */
+    void granted();
+  }
+
+  private final long total;
+  private final long perToken;
+  /** Guarded by this. Bytes held, in all. */
+  private long held;
+  /** Guarded by this. Bytes held by each borrower; a borrower holding nothing has no entry. */
+  private final Map<Borrower, Long> holders = new HashMap<>();
+  /** Guarded by this. Bytes held by the borrowers of each token; a token holding nothing has no entry. */
+  private final Map<String, Long> heldByToken = new HashMap<>();
+  /** Guarded by this. Borrowers waiting, in the order they asked, with the bytes each asked for. */
+  private final LinkedHashMap<Borrower, Long> waiting = new LinkedHashMap<>();
+  /** Guarded by this. Tokens whose streams wait for their share, already logged: one WARN per episode. */
+  private final Set<String> warnedTokens = new HashSet<>();
+  /** Guarded by this. Whether streams wait for the server's bound, already logged. */
+  private boolean warnedFull;
+
+  /**
+   * @param total bytes all borrowers together may hold; each token's borrowers may hold half of it
+   * @throws IllegalArgumentException if total is not positive
+   */
+  SendBudget(long total) {
+    if (total <= 0) {
+      throw new IllegalArgumentException("send budget must be positive, was " + total);
+    }
+    this.total = total;
+    this.perToken = Math.max(1, total / 2);
+  }
+
+  /** @return whether a message of this many bytes must be counted */
+  static boolean large(int bytes) {
+    return bytes >= LARGE;
+  }
+
+  /**
+   * Holds {@code bytes} for the borrower, who is about to send a message of that size, or queues it.
+   * What the borrower already held (a grant it has not used yet) counts towards it.
+   *
+   * @return true if the bytes are held now: send; false if the borrower waits, and is told by {@link
+   *     Borrower#granted()} when they are held
+   */
+  boolean take(Borrower borrower, long bytes) {
+    List<Borrower> woken;
+    boolean now;
+    String warning = null;
+    synchronized (this) {
+      Long asked = waiting.get(borrower);
+      if (asked != null && asked == bytes) {
+        return false; // still waiting (signalled for a heartbeat, say): nothing changed that could let it through
+      }
+      Long has = holders.get(borrower);
+      if (has != null && has >= bytes) {
+        add(borrower, bytes - has);
+        woken = has > bytes ? grantWaiting() : List.of();
+        now = true;
+      } else {
+        if (has != null) {
+          add(borrower, -has); // granted too little for the message it now has to send: asks again
+        }
+        waiting.put(borrower, bytes); // one that waits already keeps its place
+        woken = grantWaiting();
+        now = woken.remove(borrower);
+        if (!now) {
+          warning = waitWarning(borrower.tokenId(), bytes);
+        }
+      }
+      notifyAll();
+    }
+    if (warning != null) {
+      LOG.warn(warning);
+    }
+    tell(woken);
+    return now;
+  }
+
+  /** Why a borrower waits, once per episode (not once per waiting stream): null if already said. */
+  private String waitWarning(String tokenId, long bytes) {
+    long token = heldByToken.getOrDefault(tokenId, 0L);
+    if (token > 0 && token + bytes > perToken) {
+      return warnedTokens.add(tokenId) ? "sync: the streams of token " + tokenId + " hold " + mib(token) + " of messages"
+          + " their SDKs have not taken yet, the most one token may hold (half of --max-sync-buffer-mib, which is " + mib(total)
+          + "); its other streams wait for them (are its SDKs reading?)" : null;
+    }
+    if (!warnedFull) {
+      warnedFull = true;
+      return "sync: streams hold " + mib(held) + " of messages their SDKs have not taken yet, the most the server holds"
+          + " (--max-sync-buffer-mib); new snapshots wait until some are taken";
+    }
+    return null;
+  }
+
+  private static String mib(long bytes) {
+    return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
+  }
+
+  /**
+   * Gives back all the borrower holds, and forgets it if it waits: its message has been taken, or its
+   * stream has ended. Safe to call any number of times, from any thread.
+   */
+  void giveBack(Borrower borrower) {
+    List<Borrower> woken;
+    synchronized (this) {
+      waiting.remove(borrower); // a waiter gone may have blocked the ones behind it: granted below
+      Long has = holders.get(borrower);
+      if (has != null) {
+        add(borrower, -has);
+      }
+      woken = grantWaiting();
+      notifyAll();
+    }
+    tell(woken);
+  }
+
+  /** @return the bytes held now, in all (a gauge) */
+  synchronized long held() {
+    return held;
+  }
+
+  /** @return how many borrowers wait for room now (a gauge) */
+  synchronized int waiting() {
+    return waiting.size();
+  }
+
+  /** @return the bytes the borrowers of a token hold now */
+  synchronized long heldBy(String tokenId) {
+    return heldByToken.getOrDefault(tokenId, 0L);
+  }
+
+  /** @return the bytes all borrowers together may hold */
+  long total() {
+    return total;
+  }
+
+  /** @return the bytes the borrowers of one token may hold */
+  long perToken() {
+    return perToken;
+  }
+
+  /** For tests: waits until the budget's state satisfies a condition. */
+  synchronized boolean await(Predicate<SendBudget> condition, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.test(this)) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
+  }
+
+  /** Grants the waiters that fit, in order; returns them, to be told outside the lock. */
+  private List<Borrower> grantWaiting() {
+    if (waiting.isEmpty()) {
+      return new ArrayList<>(0);
+    }
+    List<Borrower> granted = new ArrayList<>();
+    for (Iterator<Map.Entry<Borrower, Long>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Borrower, Long> e = it.next();
+      long bytes = e.getValue();
+      long token = heldByToken.getOrDefault(e.getKey().tokenId(), 0L);
+      if (token > 0 && token + bytes > perToken) {
+        continue; // its token is at its share: the ones behind it may pass
+      }
+      if (held > 0 && held + bytes > total) {
+        break; // in order: a large message is not starved by smaller ones behind it
+      }
+      it.remove();
+      add(e.getKey(), bytes);
+      granted.add(e.getKey());
+    }
+    return granted;
+  }
+
+  private void add(Borrower borrower, long bytes) {
+    held += bytes;
+    holders.merge(borrower, bytes, (a, b) -> a + b == 0 ? null : a + b);
+    if (heldByToken.merge(borrower.tokenId(), bytes, (a, b) -> a + b == 0 ? null : a + b) == null) {
+      warnedTokens.remove(borrower.tokenId()); // the episode is over: say it again next time
+    }
+    if (held <= total / 2) {
+      warnedFull = false;
+    }
+  }
+
+  private static void tell(List<Borrower> woken) {
+    for (Borrower b : woken) {
+      b.granted();
+    }
+  }
+}

@@ -1,0 +1,149 @@
+package dev.flags.server.sync;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** The send budget's rules, on its own: what is held, who waits, and in which order they are let through. */
+class SendBudgetTest {
+
+  /** A borrower that counts how often it was told its bytes are held. */
+  private static final class Stream implements SendBudget.Borrower {
+    final String token;
+    final AtomicInteger granted = new AtomicInteger();
+
+    Stream(String token) {
+      this.token = token;
+    }
+
+    @Override
+    public String tokenId() {
+      return token;
+    }
+
+    @Override
+    public void granted() {
+      granted.incrementAndGet();
+    }
+  }
+
+  @Test
+  void aTokenHoldsAtMostHalfAndItsNextStreamWaitsUntilTheFirstGivesBack() {
+    SendBudget budget = new SendBudget(100);
+    Stream first = new Stream("a");
+    Stream second = new Stream("a");
+    Stream other = new Stream("b");
+
+    assertThat(budget.take(first, 40)).isTrue();
+    assertThat(budget.take(second, 40)).as("40 + 40 is over token a's half of 100").isFalse();
+    assertThat(budget.take(other, 40)).as("another token is not held back").isTrue();
+    assertThat(budget.held()).isEqualTo(80);
+    assertThat(budget.waiting()).isEqualTo(1);
+    assertThat(second.granted).hasValue(0);
+
+    budget.giveBack(first);
+
+    assertThat(second.granted).as("told once its bytes are held").hasValue(1);
+    assertThat(budget.heldBy("a")).isEqualTo(40);
+    assertThat(budget.waiting()).isZero();
+    assertThat(budget.take(second, 40)).as("the grant is its to use").isTrue();
+    assertThat(budget.held()).isEqualTo(80);
+  }
+
+  @Test
+  void aMessageLargerThanABoundIsSentWhenNothingElseHoldsThatBound() {
+    SendBudget budget = new SendBudget(100);
+    Stream big = new Stream("a");
+    Stream bigger = new Stream("b");
+
+    assertThat(budget.take(big, 70)).as("over token a's half, but token a holds nothing").isTrue();
+    assertThat(budget.take(bigger, 150)).as("over the whole budget, and the budget is not empty").isFalse();
+
+    budget.giveBack(big);
+
+    assertThat(bigger.granted).hasValue(1);
+    assertThat(budget.held()).isEqualTo(150);
+  }
+
+  @Test
+  void waitersAreLetThroughInOrderSoThatALargeOneIsNotStarvedBySmallOnes() {
+    SendBudget budget = new SendBudget(100);
+    Stream holder = new Stream("a");
+    Stream large = new Stream("b");
+    Stream small = new Stream("c");
+    assertThat(budget.take(holder, 40)).isTrue();
+
+    assertThat(budget.take(large, 70)).as("40 + 70 is over 100").isFalse();
+    assertThat(budget.take(small, 5)).as("40 + 5 would fit, but it is behind the large one").isFalse();
+    assertThat(small.granted).hasValue(0);
+
+    budget.giveBack(holder);
+
+    assertThat(large.granted).hasValue(1);
+    assertThat(small.granted).as("70 + 5 fits").hasValue(1);
+    assertThat(budget.held()).isEqualTo(75);
+  }
+
+  @Test
+  void aWaiterWhoseTokenIsAtItsShareLetsTheOnesBehindItPass() {
+    SendBudget budget = new SendBudget(100);
+    Stream a1 = new Stream("a");
+    Stream a2 = new Stream("a");
+    Stream b = new Stream("b");
+    assertThat(budget.take(a1, 40)).isTrue();
+    assertThat(budget.take(a2, 30)).isFalse();
+
+    assertThat(budget.take(b, 30)).as("behind a2 in the queue, but a2 waits for its token, not for the budget").isTrue();
+    assertThat(budget.waiting()).isEqualTo(1);
+  }
+
+  @Test
+  void aWaiterThatGoesAwayLeavesTheQueueAndOneThatAsksAgainKeepsItsPlace() {
+    SendBudget budget = new SendBudget(100);
+    Stream holder = new Stream("a");
+    Stream first = new Stream("b");
+    Stream second = new Stream("c");
+    assertThat(budget.take(holder, 90)).isTrue();
+    assertThat(budget.take(first, 40)).isFalse();
+    assertThat(budget.take(second, 40)).isFalse();
+
+    assertThat(budget.take(first, 40)).as("signalled again while it waits (a heartbeat tick)").isFalse();
+    budget.giveBack(holder);
+    assertThat(first.granted).as("still first").hasValue(1);
+    assertThat(second.granted).hasValue(1);
+
+    Stream gone = new Stream("d");
+    assertThat(budget.take(gone, 90)).isFalse();
+    budget.giveBack(gone);
+    assertThat(budget.waiting()).isZero();
+    assertThat(gone.granted).hasValue(0);
+  }
+
+  @Test
+  void aGrantLargerThanTheMessageNowToSendIsCutToItsSize() {
+    SendBudget budget = new SendBudget(100);
+    Stream holder = new Stream("a");
+    Stream s = new Stream("b");
+    assertThat(budget.take(holder, 30)).isTrue();
+    assertThat(budget.take(s, 80)).isFalse();
+    budget.giveBack(holder);
+    assertThat(s.granted).hasValue(1);
+
+    assertThat(budget.take(s, 20)).as("the target moved on: a smaller message").isTrue();
+    assertThat(budget.held()).isEqualTo(20);
+
+    budget.giveBack(s);
+    budget.giveBack(s);
+    assertThat(budget.held()).isZero();
+    assertThat(budget.heldBy("b")).isZero();
+  }
+
+  @Test
+  void onlyLargeMessagesAreCountedAndTheBudgetMustBePositive() {
+    assertThat(SendBudget.large(SendBudget.LARGE - 1)).isFalse();
+    assertThat(SendBudget.large(SendBudget.LARGE)).isTrue();
+    assertThatThrownBy(() -> new SendBudget(0)).hasMessage("send budget must be positive, was 0");
+  }
+}

@@ -1,0 +1,131 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.bigUpdate;
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.Snapshot;
+import dev.flags.protocol.v1.SnapshotRequest;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Snapshots written to SDKs that do not read them are bounded: a token's streams hold at most their share of the
+ * send buffer, the rest wait their turn, other tokens are still served, and a stream that goes away frees its part.
+ * Over real sockets, with clients that stop reading as a stuck or hostile one does.
+ */
+class SendBufferTest extends SyncFixtureTest {
+
+  private static final long BUFFER = 4L << 20; // a token's share: 2 MiB
+  private static final int FLAGS = 40;
+  private static final int DESCRIPTION_BYTES = 30_000; // a snapshot of about 1.2 MB
+  private static final String STAGING = "staging";
+  private static final Duration WAIT = Duration.ofSeconds(20);
+
+  private final List<ManagedChannel> channels = new ArrayList<>();
+
+  @AfterEach
+  void closeChannels() {
+    channels.forEach(ManagedChannel::shutdownNow);
+  }
+
+  @Test
+  void streamsThatDoNotReadHoldAtMostTheirTokensShareWhileOtherTokensAreServed() throws Exception {
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER));
+    fill(ENV);
+    fill(STAGING);
+    SendBudget budget = f.broadcaster.budget();
+    int snapshotBytes = streamSnapshotBytes(ENV);
+    assertThat(SendBudget.large(snapshotBytes)).isTrue();
+    assertThat(2L * snapshotBytes).as("two are over a token's share, one is not").isGreaterThan(budget.perToken())
+        .isLessThan(budget.total());
+
+    Recorder stuck = Recorder.manual(0);
+    SyncFixture.stub(stuckChannel(), SyncFixture.SDK).subscribe(SyncFixture.request(ENV, 0), stuck);
+    assertThat(budget.await(b -> b.heldBy("tok-sdk") == snapshotBytes, WAIT))
+        .as("the stuck stream's snapshot is held: %s bytes held", budget.heldBy("tok-sdk")).isTrue();
+
+    Recorder next = f.subscribe(0); // the same token: two snapshots are over its share
+    assertThat(budget.await(b -> b.waiting() == 1, WAIT)).as("the second stream of the token waits").isTrue();
+    Recorder otherToken = f.subscribe(SyncFixture.SDK_STAGING, STAGING, 0);
+    assertThat(otherToken.next().hasSnapshot()).as("another token's stream is not held back").isTrue();
+    assertThat(next.poll()).as("nothing written to the waiting stream").isNull();
+    assertThat(budget.heldBy("tok-sdk")).isEqualTo(snapshotBytes);
+
+    stuck.cancel(); // the stuck client goes away: its part is given back, and the waiting stream is served
+
+    assertThat(next.next().getSnapshot().getFlagsCount()).isEqualTo(FLAGS);
+    assertThat(budget.await(b -> b.held() == 0 && b.waiting() == 0, WAIT))
+        .as("every snapshot taken: nothing held, %s bytes still held", budget.held()).isTrue();
+    assertThat(f.broadcaster.sendBufferBytes()).isZero();
+  }
+
+  @Test
+  void aGetSnapshotAnswerThatIsNotReadCountsInTheTokensShareUntilItsCallEnds() throws Exception {
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER));
+    fill(ENV);
+    SendBudget budget = f.broadcaster.budget();
+    int snapshotBytes = snapshotBytes(ENV);
+
+    // A client that asks for a snapshot and never takes the answer: no message requested, a small window.
+    ClientCall<SnapshotRequest, Snapshot> unread = ClientInterceptors.intercept(stuckChannel(),
+            MetadataUtils.newAttachHeadersInterceptor(SyncFixture.bearer(SyncFixture.SDK)))
+        .newCall(FlagSyncGrpc.getGetSnapshotMethod(), CallOptions.DEFAULT);
+    unread.start(new ClientCall.Listener<>() { }, new Metadata());
+    unread.sendMessage(SnapshotRequest.newBuilder().setEnvironment(ENV).build());
+    unread.halfClose();
+    assertThat(budget.await(b -> b.heldBy("tok-sdk") == snapshotBytes, WAIT)).as("the unread answer is held").isTrue();
+
+    Recorder stream = f.subscribe(0);
+    assertThat(budget.await(b -> b.waiting() == 1, WAIT)).as("the token's stream waits behind it").isTrue();
+    CompletableFuture<Snapshot> read = CompletableFuture.supplyAsync(() ->
+        SyncFixture.blocking(f.channel, SyncFixture.SDK).getSnapshot(SnapshotRequest.newBuilder().setEnvironment(ENV).build()));
+    assertThat(budget.await(b -> b.waiting() == 2, WAIT)).as("and so does another answer of the token").isTrue();
+
+    unread.cancel("the client gives up", null);
+
+    assertThat(stream.next().hasSnapshot()).isTrue();
+    assertThat(read.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).getFlagsCount()).isEqualTo(FLAGS);
+    assertThat(budget.await(b -> b.held() == 0 && b.waiting() == 0, WAIT)).as("all given back").isTrue();
+  }
+
+  /** An environment whose snapshot is about 1.2 MB. */
+  private void fill(String env) {
+    f.write(createEnvironment(env));
+    for (int i = 0; i < FLAGS; i++) {
+      f.write(createFlag(env, "f-" + i));
+      f.write(bigUpdate(env, "f-" + i, 50, DESCRIPTION_BYTES));
+    }
+  }
+
+  /** The bytes of the environment's snapshot as a GetSnapshot answer. */
+  private int snapshotBytes(String env) {
+    return f.broadcaster.snapshot(env).orElseThrow().getSerializedSize();
+  }
+
+  /** The bytes of the environment's snapshot as a stream's message. */
+  private int streamSnapshotBytes(String env) {
+    return Messages.message(f.broadcaster.snapshot(env).orElseThrow()).getSerializedSize();
+  }
+
+  /** A channel of its own with a small flow-control window, so that its transport soon stops taking bytes. */
+  private ManagedChannel stuckChannel() {
+    ManagedChannel channel = f.channel(b -> b.flowControlWindow(32 * 1024));
+    channels.add(channel);
+    return channel;
+  }
+}
