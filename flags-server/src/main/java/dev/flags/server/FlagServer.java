@@ -406,6 +406,11 @@ public final class FlagServer implements AutoCloseable {
         return start(config, clock, (from, to) -> Files.move(from, to));
     }
 
+    /** What is left of the shutdown grace: zero once it has passed. */
+    private static Duration left(long deadlineNanos) {
+        return Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime()));
+    }
+
     /**
      * Starts a server with a clock, whose unusable usage.json is moved aside by {@code usageMover}: for a
      * test that makes the move fail (no file system refuses a rename to root, which CI runs as).
@@ -561,8 +566,9 @@ public final class FlagServer implements AutoCloseable {
 
     /**
      * Stops gracefully: stops accepting writes and waits for those in flight, closes sync streams with
-     * a status that tells SDKs to reconnect, stops both ports, then forces and closes the journal.
-     * Idempotent.
+     * a status that tells SDKs to reconnect, answers every HTTP request begun, stops both ports, then forces
+     * and closes the journal. The waits together take at most the {@linkplain ServerConfig#shutdownGrace()
+     * shutdown grace}, not each of them: an orchestrator gives a stop one deadline. Idempotent.
      */
     @Override
     public void close() {
@@ -570,18 +576,21 @@ public final class FlagServer implements AutoCloseable {
             return;
         }
         LOG.info("flag server stopping");
+        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
         grantExpiry.close(); // before the drain: a revocation in flight is a write to wait for
         scheduleRunner.close(); // likewise a scheduled change being applied
-        boolean drained = writer.drain(config.shutdownGrace());
+        boolean drained = writer.drain(left(deadline));
         if (!drained) {
             LOG.warn("writes still in flight after {}; stopping anyway (they will not be acknowledged)", config.shutdownGrace());
         }
         ready.set(false);
-        broadcaster.shutdown(); // tells every SDK to reconnect elsewhere
+        broadcaster.shutdown(left(deadline)); // tells every SDK to reconnect elsewhere
         tokenExpiry.close(); // no stream is left to close at an expiry
         grpc.shutdown();
         try {
-            if (!grpc.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
+            if (!grpc.awaitTermination(left(deadline).toNanos(), TimeUnit.NANOSECONDS)) {
+                LOG.warn("sync streams still open at the end of the shutdown grace ({}), their SDKs not reading their last"
+                        + " messages; cutting them (the SDKs reconnect and resume)", config.shutdownGrace());
                 grpc.shutdownNow();
             }
         } catch (InterruptedException e) {
@@ -592,9 +601,9 @@ public final class FlagServer implements AutoCloseable {
         try {
             // Every request the port has begun gets its answer before the port closes (new ones a 503), so
             // that a client without an answer knows its request was not applied.
-            if (!httpRequests.close(config.shutdownGrace())) {
-                LOG.warn("{} HTTP requests still unanswered after {}; closing the port anyway", httpRequests.active(),
-                        config.shutdownGrace());
+            if (!httpRequests.close(left(deadline))) {
+                LOG.warn("{} HTTP requests still unanswered at the end of the shutdown grace ({}); closing the port anyway",
+                        httpRequests.active(), config.shutdownGrace());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

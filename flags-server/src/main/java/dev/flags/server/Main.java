@@ -42,6 +42,7 @@ public final class Main implements Callable<Integer> {
             Map.entry("dataDir", "--data-dir"), Map.entry("bindAddress", "--bind"), Map.entry("httpPort", "--http-port"),
             Map.entry("grpcPort", "--grpc-port"), Map.entry("tlsCertificate", "--tls-cert"), Map.entry("tlsKey", "--tls-key"),
             Map.entry("heartbeatInterval", "--heartbeat"), Map.entry("journalRetention", "--journal-retention"),
+            Map.entry("shutdownGrace", "--shutdown-grace"),
             Map.entry("changesPerMinute", "--api-changes-per-minute"), Map.entry("readsPerMinute", "--api-reads-per-minute"),
             Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"),
             Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"),
@@ -81,6 +82,11 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--heartbeat", paramLabel = "DURATION", defaultValue = "${env:FLAGS_HEARTBEAT:-PT15S}",
             description = "Heartbeat interval of idle sync streams, ISO-8601, PT0.1S to PT1H (env FLAGS_HEARTBEAT, default ${DEFAULT-VALUE}).")
     Duration heartbeat;
+
+    @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "${env:FLAGS_SHUTDOWN_GRACE:-PT10S}",
+            description = "How long a stop waits, in all, for writes in flight, sync streams and HTTP requests to end,"
+                    + " ISO-8601, PT0S to PT10M (env FLAGS_SHUTDOWN_GRACE, default ${DEFAULT-VALUE}).")
+    Duration shutdownGrace;
 
     @Option(names = "--journal-retention", paramLabel = "PERIOD", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,
             description = "Keep journal segments this long for history and audit, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H (env FLAGS_JOURNAL_RETENTION; default: forever).")
@@ -271,7 +277,7 @@ public final class Main implements Callable<Integer> {
         ServerConfig config;
         try {
             config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken, bootstrap.equals("on"),
-                    tlsCert, tlsKey, heartbeat, Duration.ofSeconds(10), journalRetention,
+                    tlsCert, tlsKey, heartbeat, shutdownGrace, journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
                     new UsageSettings(usageReportInterval, usageReportsPerSecond),
                     new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes),

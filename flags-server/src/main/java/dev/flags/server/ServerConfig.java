@@ -24,7 +24,8 @@ import java.util.Objects;
  * @param tlsCertificate a PEM certificate chain for both ports, or null for plaintext
  * @param tlsKey the PEM PKCS#8 key of that certificate (RSA or EC, unencrypted), or null
  * @param heartbeatInterval how often idle sync streams get a heartbeat, {@link #MIN_HEARTBEAT} to {@link #MAX_HEARTBEAT}
- * @param shutdownGrace how long shutdown waits for writes in flight and streams to close
+ * @param shutdownGrace how long a stop waits, in all, for writes in flight, sync streams and HTTP requests to end,
+ *                      0 to {@link #MAX_SHUTDOWN_GRACE}
  * @param journalRetention how long journal segments are kept for history and audit, or null to keep
  *                         everything (the default)
  * @param apiLimits how many admin API requests each token may make
@@ -54,6 +55,9 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
      * go unnoticed.
      */
     public static final Duration MAX_HEARTBEAT = Duration.ofHours(1);
+
+    /** The longest {@code shutdownGrace}: longer than any orchestrator waits for a stop. */
+    public static final Duration MAX_SHUTDOWN_GRACE = Duration.ofMinutes(10);
 
     /** The largest {@code maxSyncBufferMib}: 64 GiB. */
     public static final int MAX_SYNC_BUFFER_MIB = 65_536;
@@ -113,6 +117,10 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
             throw new BadSettingException("heartbeatInterval", "heartbeat interval must be between " + MIN_HEARTBEAT + " and " + MAX_HEARTBEAT
                     + ", was " + heartbeatInterval);
         }
+        if (shutdownGrace.isNegative() || shutdownGrace.compareTo(MAX_SHUTDOWN_GRACE) > 0) {
+            throw new BadSettingException("shutdownGrace", "shutdown grace must be between PT0S and " + MAX_SHUTDOWN_GRACE
+                    + ", was " + shutdownGrace);
+        }
         if (journalRetention != null && journalRetention.compareTo(Duration.ofDays(1)) < 0) {
             throw new BadSettingException("journalRetention", "journal retention must be at least one day (history and audit read it), was "
                     + journalRetention);
@@ -146,6 +154,13 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
      */
     public static int defaultSyncBufferMib() {
         return (int) (dev.flags.server.sync.Broadcaster.Builder.defaultSendBufferBytes() >> 20);
+    }
+
+    /** @return a copy whose stop waits at most this long, in all */
+    public ServerConfig withShutdownGrace(Duration grace) {
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
+                grace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits,
+                maxSyncBufferMib);
     }
 
     /** @return a copy holding at most this many MiB of large sync messages for SDKs that have not taken them */

@@ -56,6 +56,7 @@ class MainTest {
         assertThat(new ApiLimits(main.apiChangesPerMinute, main.apiReadsPerMinute)).isEqualTo(ApiLimits.defaults());
         assertThat(main.maxSyncStreamsPerToken).isEqualTo(ServerConfig.defaults().maxSyncStreamsPerToken());
         assertThat(main.maxSyncBufferMib).as("unset: the config's default, from the heap").isNull();
+        assertThat(main.shutdownGrace).isEqualTo(ServerConfig.defaults().shutdownGrace()).hasSeconds(10);
         assertThat(ServerConfig.defaults().maxSyncBufferMib()).as("a quarter of the largest heap, 64 to 1024 MiB")
                 .isEqualTo((int) Math.max(64, Math.min(1024, (Runtime.getRuntime().maxMemory() / 4) >> 20)));
         assertThat(new UsageSettings(main.usageReportInterval, main.usageReportsPerSecond)).isEqualTo(UsageSettings.defaults())
@@ -121,6 +122,11 @@ class MainTest {
                 .hasMessage("reads per minute must be between 0 (no limit) and 1000000, was 1000001");
         assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncStreamsPerToken(0))
                 .hasMessage("max sync streams per token must be between 1 and 1000000, was 0");
+        assertThatThrownBy(() -> ServerConfig.defaults().withShutdownGrace(java.time.Duration.ofSeconds(-1)))
+                .hasMessage("shutdown grace must be between PT0S and PT10M, was PT-1S");
+        assertThatThrownBy(() -> ServerConfig.defaults().withShutdownGrace(java.time.Duration.ofMinutes(11)))
+                .hasMessage("shutdown grace must be between PT0S and PT10M, was PT11M");
+        assertThat(ServerConfig.defaults().withShutdownGrace(java.time.Duration.ZERO).shutdownGrace()).isZero();
         assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncBufferMib(0))
                 .hasMessage("max sync buffer must be between 1 and 65536 MiB, was 0");
         assertThatThrownBy(() -> ServerConfig.defaults().withMaxSyncBufferMib(65_537))

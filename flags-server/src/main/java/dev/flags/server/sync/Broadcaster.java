@@ -350,6 +350,16 @@ public final class Broadcaster implements AutoCloseable {
    * closed. Idempotent. Call it before shutting the gRPC server down, so that SDKs hear why.
    */
   public void shutdown() {
+    shutdown(shutdownTimeout);
+  }
+
+  /**
+   * Same as {@link #shutdown()}, waiting at most {@code timeout} instead of the builder's shutdown timeout:
+   * for a server whose stop has one deadline for all its steps.
+   *
+   * @param timeout how long to wait for the streams to be closed, zero or positive
+   */
+  public void shutdown(Duration timeout) {
     if (!shutdown.compareAndSet(false, true)) {
       return;
     }
@@ -361,7 +371,7 @@ public final class Broadcaster implements AutoCloseable {
     loader.shutdown();
     boolean done;
     try {
-      done = executor.awaitTermination(shutdownTimeout.toNanos(), TimeUnit.NANOSECONDS);
+      done = executor.awaitTermination(timeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       done = false;
@@ -369,7 +379,7 @@ public final class Broadcaster implements AutoCloseable {
     if (!done) {
       executor.shutdownNow();
       LOG.warn("sync: {} streams not closed within {}; the gRPC server's shutdown cancels them",
-          connected.get(), shutdownTimeout);
+          connected.get(), timeout);
     }
     loader.shutdownNow();
     if (streams > 0) { // nothing to say for a server no SDK was connected to (or one whose start failed)
