@@ -491,6 +491,7 @@ class JournalToolTest {
         try (FileJournal journal = FileJournal.builder(dir).open()) {
             assertThat(journal.state()).as("nothing acknowledged lost").isEqualTo(before);
             assertThat(journal.lastSequence()).isEqualTo(103);
+            assertThat(journal.oldestRetainedSequence()).as("what history's marker of a cut journal reads").isEqualTo(103);
         }
     }
 
