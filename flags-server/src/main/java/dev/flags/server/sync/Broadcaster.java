@@ -542,6 +542,11 @@ public final class Broadcaster implements AutoCloseable {
         e.toString());
   }
 
+  void failedWithError(Subscription subscription, Error e) {
+    LOG.error("sync: a message to a stream of environment {} (token {}) failed with {}; the stream was closed and its"
+        + " SDK reconnects", subscription.environment(), subscription.tokenId(), e.toString());
+  }
+
   long historyLoads() {
     return history.loads();
   }

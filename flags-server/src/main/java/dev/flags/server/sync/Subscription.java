@@ -128,6 +128,12 @@ final class Subscription implements Runnable, SendBudget.Borrower {
         // The call went away under us (cancelled, closed): forget the subscriber.
         owner.failed(this, e);
         finish();
+      } catch (Error e) {
+        // gRPC could not take the message (out of direct memory, say) and has closed the call; nothing else
+        // would unsubscribe it, and it would count against its token for good. Not rethrown: on the fan-out
+        // pass's thread that would stop the pass for every subscriber after this one.
+        owner.failedWithError(this, e);
+        finish();
       }
       missed = requests.addAndGet(-missed);
       if (missed == 0) {

@@ -16,6 +16,10 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
@@ -65,9 +69,26 @@ final class SyncFixture implements AutoCloseable {
   Server server;
   ManagedChannel channel;
 
+  /** Wraps every call of the sync service: for tests that make gRPC fail. */
+  private ServerInterceptor interceptor = new ServerInterceptor() {
+    @Override
+    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+      return next.startCall(call, headers);
+    }
+  };
+
   private SyncFixture(Path dir, Consumer<Broadcaster.Builder> settings) {
     this.dir = dir;
     this.settings = settings;
+  }
+
+  /** Starts everything, every call of the sync service going through an interceptor. */
+  static SyncFixture start(Path dir, ServerInterceptor interceptor) {
+    SyncFixture f = new SyncFixture(dir, b -> { });
+    f.interceptor = interceptor;
+    f.journal = FileJournal.builder(dir.resolve("journal")).open();
+    f.startServing();
+    return f;
   }
 
   /** Starts everything, with a 1 h heartbeat unless the settings say otherwise. */
@@ -88,7 +109,7 @@ final class SyncFixture implements AutoCloseable {
     broadcaster = b.build();
     try {
       server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-          .addService(SyncService.definition(broadcaster, TOKENS))
+          .addService(ServerInterceptors.intercept(SyncService.definition(broadcaster, TOKENS), interceptor))
           .build()
           .start();
     } catch (IOException e) {

@@ -1,0 +1,58 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static dev.flags.server.sync.SyncFixture.updateFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.ForwardingServerCall;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A message gRPC fails to take with an Error (out of direct memory) ends its stream for good on the server too:
+ * the stream no longer counts as connected nor against its token, and the token's SDKs subscribe again.
+ */
+class FailedSendTest extends SyncFixtureTest {
+
+  @Test
+  void aStreamWhoseMessageFailedWithAnErrorIsUnsubscribed() throws Exception {
+    AtomicBoolean failNext = new AtomicBoolean();
+    f = SyncFixture.start(dir, new ServerInterceptor() {
+      @Override
+      public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+        return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void sendMessage(A message) {
+            if (failNext.compareAndSet(true, false)) {
+              // What gRPC's own call does when the transport throws an Error: close the call, then rethrow.
+              delegate().close(Status.CANCELLED.withDescription("Server sendMessage() failed with Error"), new Metadata());
+              throw new OutOfMemoryError("test: cannot reserve direct memory");
+            }
+            super.sendMessage(message);
+          }
+        }, headers);
+      }
+    });
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "billing-v2"));
+    Recorder first = f.subscribe(0);
+    assertThat(first.next().hasSnapshot()).isTrue();
+
+    failNext.set(true);
+    f.write(updateFlag(ENV, "billing-v2", true, 50));
+
+    assertThat(first.awaitClose().getCode()).isEqualTo(Status.Code.CANCELLED);
+    assertThat(f.broadcaster.awaitConnectedStreams(0, Duration.ofSeconds(20))).as("no longer counted as connected").isTrue();
+    assertThat(f.broadcaster.streamsOf("tok-sdk")).as("nor against its token").isZero();
+    Recorder again = f.subscribe(0);
+    assertThat(again.next().getSnapshot().getVersion()).isEqualTo(f.version());
+  }
+}
