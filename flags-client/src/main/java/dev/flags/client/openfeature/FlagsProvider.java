@@ -266,13 +266,19 @@ public final class FlagsProvider extends EventProvider {
      */
     @Override
     public ProviderEvaluation<Double> getDoubleEvaluation(String key, Double defaultValue, EvaluationContext ctx) {
-        return resolve(key, defaultValue, ctx, null, e -> number(key, e, "a number", p -> {
-            double d = Double.parseDouble(p.trim());
-            if (!Double.isFinite(d)) {
-                throw new NumberFormatException("not finite");
+        return resolve(key, defaultValue, ctx, null, e -> {
+            Typed<Double> number = number(key, e, "a number", p -> Double.parseDouble(p.trim()));
+            if (number.value() == null || Double.isFinite(number.value())) {
+                return number;
             }
-            return d;
-        }));
+            if (NUMERAL.matcher(e.payload().trim()).matches()) { // 1e400: a number, but none a double holds
+                return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
+                        + key + "\" holds a number beyond what a double holds (about 1.8e308)");
+            }
+            // NaN or Infinity, which Java reads and JSON has not: no number
+            return mismatch("the payload of variant \"" + e.variant() + "\" of flag \"" + key + "\" is not a number, was \""
+                    + e.payload() + "\"");
+        });
     }
 
     /**
@@ -319,6 +325,9 @@ public final class FlagsProvider extends EventProvider {
     }
 
     /** A typed answer, or an error code with a message. */
+    /** A JSON number's syntax, sign and exponent included. */
+    private static final java.util.regex.Pattern NUMERAL = java.util.regex.Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
+
     private record Typed<T>(T value, ErrorCode error, String message) {
     }
 

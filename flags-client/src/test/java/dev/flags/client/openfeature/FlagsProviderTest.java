@@ -153,6 +153,17 @@ class FlagsProviderTest {
         assertThat(huge.getErrorCode()).isEqualTo(ErrorCode.PARSE_ERROR);
         assertThat(huge.getErrorMessage()).isEqualTo("the payload of variant \"v\" of flag \"huge\" holds a number beyond what"
                 + " a double holds (about 1.8e308)");
+        // and a double evaluation of such a number says the same, not "is not a number"
+        TestFlags numbers = TestFlags.create().serveVariant("huge", "v", "1e400").serveVariant("nan", "v", "NaN")
+                .serveVariant("small", "v", "-2.5e-3");
+        ProviderEvaluation<Double> hugeDouble = FlagsProvider.of(numbers).getDoubleEvaluation("huge", 0.5, CTX);
+        assertThat(hugeDouble.getValue()).isEqualTo(0.5);
+        assertThat(hugeDouble.getErrorCode()).isEqualTo(ErrorCode.PARSE_ERROR);
+        assertThat(hugeDouble.getErrorMessage()).isEqualTo(huge.getErrorMessage());
+        ProviderEvaluation<Double> nan = FlagsProvider.of(numbers).getDoubleEvaluation("nan", 0.5, CTX);
+        assertThat(nan.getErrorCode()).isEqualTo(ErrorCode.TYPE_MISMATCH);
+        assertThat(nan.getErrorMessage()).isEqualTo("the payload of variant \"v\" of flag \"nan\" is not a number, was \"NaN\"");
+        assertThat(FlagsProvider.of(numbers).getDoubleEvaluation("small", 0.5, CTX).getValue()).isEqualTo(-0.0025);
     }
 
     @Test
