@@ -463,13 +463,13 @@ class FlagsCommandTest {
                 "billing-v2 = true (RULE_MATCH, flag version " + result.get("flagVersion").asLong() + ")",
                 "  - switch: the flag is on",
                 "  - rule 0 \"beta testers\": decided: every condition holds: conditions[0]: roles [\"beta-tester\"]: the"
-                        + " application gave the user [] and the server granted [\"beta-tester\"]; it serves true");
+                        + " application gave the user [] and the role grants give it [\"beta-tester\"]; it serves true");
         Run whyNot = remote("evaluate", "{\"id\": \"bob\", \"region\": \"us-east\"}", "billing-v2", "--explain");
         assertThat(whyNot.out().lines()).containsExactly(
                 "billing-v2 = false (DEFAULT, flag version " + result.get("flagVersion").asLong() + ")",
                 "  - switch: the flag is on",
                 "  - rule 0 \"beta testers\": not matched: conditions[0]: roles [\"beta-tester\"]: the application gave the"
-                        + " user [] and the server granted []",
+                        + " user [] and the role grants give it []",
                 "  - rule 1 \"eu canary\": not matched: conditions[0]: regions [\"eu-west\"]: the user's region is \"us-east\"",
                 "  - default: decided: no target or rule matched: the flag's default, false");
         Run again = remote("grant", "beta-tester", "tess");

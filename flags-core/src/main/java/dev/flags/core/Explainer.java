@@ -154,8 +154,8 @@ final class Explainer {
         }
         boolean holds = Matchers.compile(c).matches(user, grants);
         if (c instanceof Condition.Roles r) {
-            String granted = user.id() == null ? " (no id, so no roles granted on the server)"
-                    : grantsShown ? " and the server granted " + list(grants.getOrDefault(user.id(), Set.of()))
+            String granted = user.id() == null ? " (no id, so no role grants apply)"
+                    : grantsShown ? " and the role grants give it " + list(grants.getOrDefault(user.id(), Set.of()))
                     : " (the server's grants to this user are not shown to this token)";
             return new Described("roles " + list(r.roles()) + ": the application gave the user " + list(user.roles())
                     + granted, holds);

@@ -308,7 +308,7 @@ public final class FlagSet {
     /**
      * Like {@link #explain(String, User)}, for a caller who may not see the server's role grants to
      * this user (a tester explaining another user, with a set whose grants were left out): the steps
-     * then say the grants are not shown instead of "the server granted []".
+     * then say the grants are not shown instead of "the role grants give it []".
      *
      * @param flagKey the flag's key
      * @param user the user

@@ -49,7 +49,7 @@ class ExplanationTest {
         assertThat(lines).startsWith(
                 "SWITCH -1 true the flag is on",
                 "TARGETS -1 false user id \"" + id + "\" is in no target",
-                "RULE 0 false conditions[0]: roles [\"beta-tester\"]: the application gave the user [] and the server granted []",
+                "RULE 0 false conditions[0]: roles [\"beta-tester\"]: the application gave the user [] and the role grants give it []",
                 "RULE 1 false conditions[1]: percentage 10%: the user's bucket is " + bucket
                         + " of 100000, and the rollout includes buckets 0 to 9999",
                 "RULE 2 false conditions[0]: \"plan\" in [\"gold\"]: the user's value \"free\" does not hold",
@@ -81,7 +81,7 @@ class ExplanationTest {
         Explanation granted = SET.explain("billing-v2", User.withId("granted-1"));
         assertThat(granted.steps()).last().extracting(Step::kind, Step::index, Step::ruleName, Step::matched, Step::detail)
                 .containsExactly(Kind.RULE, 0, "beta testers", true, "every condition holds: conditions[0]: roles"
-                        + " [\"beta-tester\"]: the application gave the user [] and the server granted [\"beta-tester\"];"
+                        + " [\"beta-tester\"]: the application gave the user [] and the role grants give it [\"beta-tester\"];"
                         + " it serves true, variant \"" + granted.evaluation().variant() + "\" by the user's variant bucket");
 
         assertThat(SET.explain("kill-me", User.withId("u")).steps()).containsExactly(new Step(Kind.SWITCH, -1, null, false,
@@ -126,7 +126,7 @@ class ExplanationTest {
         assertThat(beta).contains(", \"r1005\", ... 4990 more] (the server's grants to this user are not shown to this token);")
                 .hasSizeLessThan(400);
         assertThat(SET.explain("billing-v2", User.withId("granted-1"), true).steps().get(2).detail())
-                .contains("the server granted [\"beta-tester\"]");
+                .contains("the role grants give it [\"beta-tester\"]");
     }
 
     @Test
