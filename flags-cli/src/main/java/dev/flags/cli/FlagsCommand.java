@@ -1040,6 +1040,12 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "history", description = "Every version of a flag, oldest first: who, when, why.")
     static final class History implements Callable<Integer> {
+        /**
+         * Room for a schedule's actor, which names the schedule and its maker ({@code flags-server (schedule
+         * sch-4f2a9c01d3e7 by alice (tok-1a2b3c4d))}); a longer actor pushes only its own row's comment out.
+         */
+        private static final int MAX_ACTOR_COLUMN = 64;
+
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
@@ -1091,6 +1097,15 @@ public final class FlagsCommand implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             JsonNode previous = null; // the newest document before the version being printed
             int baselineOnly = last == null ? 0 : Math.max(0, newestFirst.size() - last); // read for --changes only
+            // The comments line up: the actor column is as wide as the longest actor shown, up to a point.
+            int actorWidth = 1;
+            int shown = 0;
+            for (JsonNode v : newestFirst) {
+                if (shown++ < newestFirst.size() - baselineOnly) {
+                    actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, oneLine(v, "actor").length()));
+                }
+            }
+            String row = "v%-6s %s  %-18s %-" + actorWidth + "s  %s";
             for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
                 JsonNode v = it.next();
                 JsonNode document = v.get("flag");
@@ -1101,8 +1116,8 @@ public final class FlagsCommand implements Callable<Integer> {
                     }
                     continue;
                 }
-                out.printf("v%-6s %s  %-18s %s  %s%n", oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")),
-                        oneLine(v, "change"), oneLine(v, "actor"), oneLine(v, "comment"));
+                out.println(String.format(row, oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")), oneLine(v, "change"),
+                        oneLine(v, "actor"), oneLine(v, "comment")).stripTrailing()); // no blanks after a row without a comment
                 if (changes && document != null && previous != null) {
                     FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));
                 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -50,6 +51,23 @@ class HistoryPagesTest {
     }
 
     @Test
+    void theCommentsLineUpWhateverTheActorsLength() {
+        String schedule = "flags-server (schedule sch-4f2a9c01d3e7 by pat (tok-1a2b3c4d))";
+        server.answer(200, null, "{\"versions\": ["
+                + "{\"version\": 1, \"timestamp\": \"2026-12-03T10:00:00Z\", \"change\": \"flag_created\", \"actor\": \"al\", \"comment\": \"dark\"},"
+                + "{\"version\": 2, \"timestamp\": \"2026-12-03T10:00:00Z\", \"change\": \"schedule_applied\", \"actor\": \"" + schedule
+                + "\", \"comment\": \"ramp\"},"
+                + "{\"version\": 3, \"timestamp\": \"2026-12-03T10:00:00Z\", \"change\": \"flag_updated\", \"actor\": \"" + "x".repeat(80)
+                + "\", \"comment\": \"long\"}]}");
+        FlagsCommandTest.Run run = history("billing-v2");
+        assertThat(run.exit()).as(run.err()).isZero();
+        List<String> lines = run.out().lines().toList();
+        assertThat(lines.get(0).indexOf("dark")).as(run.out()).isEqualTo(lines.get(1).indexOf("ramp"))
+                .isGreaterThanOrEqualTo(lines.get(1).indexOf(schedule) + schedule.length() + 2);
+        assertThat(lines.get(2)).as("an actor past 64 characters moves only its own comment").contains("x".repeat(80) + "  long");
+    }
+
+    @Test
     void lastStopsAsSoonAsItHasEnough() {
         server.answer(200, null, page(6, 8));
         server.answer(200, null, page(3, 5));
@@ -72,7 +90,7 @@ class HistoryPagesTest {
         FlagsCommandTest.Run run = history("billing-v2");
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out().lines()).containsExactly(
-                "v2      2026-12-03T10:00:00Z  flag_created       alice  ",
+                "v2      2026-12-03T10:00:00Z  flag_created       alice",
                 "v3      2026-12-03T11:00:00Z  flag_updated       bob (editor)  incident 42\\nrolled back\\r\\tsee C:\\\\runbook \\u0007\\u2028done");
     }
 
