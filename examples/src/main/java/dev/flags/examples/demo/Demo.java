@@ -111,6 +111,9 @@ public final class Demo implements Callable<Integer> {
      * @param args options; see --help
      */
     public static void main(String[] args) {
+        // Timestamped as the server's own log is, so that the demo's lines can be read against it.
+        System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+        System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSX");
         System.setProperty("org.slf4j.simpleLogger.log.org.xnio", "warn");
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
         System.setProperty("org.jboss.logging.provider", "slf4j");
