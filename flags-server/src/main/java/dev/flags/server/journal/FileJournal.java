@@ -171,6 +171,10 @@ public final class FileJournal implements Journal {
                 recoveryReport.checkpointSequence(), recoveryReport.replayedEntries(),
                 recoveryReport.verifiedEntries(), recoveryReport.segments(),
                 recoveryReport.duration().toMillis());
+        String aside = JournalVerifier.setAsideNote(dir);
+        if (aside != null) {
+            LOG.info("journal: {}", aside);
+        }
         syncThread = new Thread(this::syncLoop, "flags-journal-sync");
         syncThread.setDaemon(true);
         checkpointThread = new Thread(this::checkpointLoop, "flags-journal-checkpoint");

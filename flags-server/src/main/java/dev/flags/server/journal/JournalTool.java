@@ -166,6 +166,10 @@ public final class JournalTool implements Callable<Integer> {
             try (DirectoryLock lock = DirectoryLock.acquire(dir, "journal tool verify")) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 report.lines().forEach(out::println);
+                String aside = JournalVerifier.setAsideNote(dir);
+                if (aside != null) {
+                    out.println(aside);
+                }
                 return summarize(out, report);
             } catch (JournalLockedException e) {
                 spec.commandLine().getErr().println("error: " + e.getMessage());

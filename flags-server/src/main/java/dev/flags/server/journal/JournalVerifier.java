@@ -720,6 +720,39 @@ final class JournalVerifier {
         }
     }
 
+    /**
+     * What earlier repairs and cut torn tails set aside in the journal's {@code damaged-<time>} directories, which
+     * the journal never reads and nothing deletes: they add up, one per repair and per cut.
+     *
+     * @param dir the journal's directory
+     * @return one line naming them and their size, or null if there are none (or they cannot be listed)
+     */
+    static String setAsideNote(Path dir) {
+        List<Path> aside;
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            aside = files.filter(f -> f.getFileName().toString().startsWith("damaged-") && Files.isDirectory(f)).sorted().toList();
+        } catch (IOException e) {
+            return null;
+        }
+        if (aside.isEmpty()) {
+            return null;
+        }
+        long bytes = 0;
+        for (Path d : aside) {
+            try (java.util.stream.Stream<Path> files = Files.walk(d)) {
+                bytes += files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+            } catch (IOException | java.io.UncheckedIOException e) {
+                // counted as far as it could be listed
+            }
+        }
+        String names = aside.size() <= 3 ? aside.stream().map(d -> d.getFileName().toString()).collect(
+                java.util.stream.Collectors.joining(", ")) : aside.get(0).getFileName() + " ... " + aside.get(aside.size() - 1).getFileName();
+        return "set aside: " + aside.size() + (aside.size() == 1 ? " directory" : " directories") + " of what earlier repairs"
+                + " or cut torn tails took out of the journal (" + names + "), " + String.format(java.util.Locale.ROOT, "%.1f MiB",
+                bytes / (1024.0 * 1024.0)) + "; the journal does not read them: keep them while they may serve an"
+                + " investigation, then delete them";
+    }
+
     /** The new {@code damaged-<time>} directory of a journal, where a repair (or an open's cut) sets bytes aside. */
     static Path asideDirectory(Path dir, Clock clock) {
         return dir.resolve("damaged-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
