@@ -12,6 +12,7 @@ import dev.flags.core.FlagValidationException;
 import dev.flags.core.Problem;
 import dev.flags.core.UnfitFileException;
 import dev.flags.core.User;
+import dev.flags.core.WriteRules;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -1459,11 +1460,17 @@ public final class FlagsCommand implements Callable<Integer> {
                         document.put("key", "FLAG"); // the name its problems go by, as in the usage line
                     }
                     Flag flag = FlagFormat.readFlag(document);
+                    if (refusedByTheServer(List.of(flag))) {
+                        return EXIT_FAILED;
+                    }
                     spec.commandLine().getOut().println(file + ": a valid flag document, " + (keyless
                             ? "without a key (flags put FLAG gives it FLAG's)" : "of flag \"" + oneLine(flag.key()) + "\""));
                     return EXIT_OK;
                 }
                 FlagSet set = readFlagFile(file);
+                if (refusedByTheServer(set.flags())) {
+                    return EXIT_FAILED;
+                }
                 spec.commandLine().getOut().println(file + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
                 return EXIT_OK;
             } catch (FlagValidationException e) {
@@ -1473,6 +1480,26 @@ public final class FlagsCommand implements Callable<Integer> {
                 }
                 return EXIT_FAILED;
             }
+        }
+
+        /**
+         * Says what a write of these flags to a flag server would be refused for, beyond the format the SDKs read
+         * (two rules of one name, a name of digits only, control or invisible characters): the server's own rules.
+         *
+         * @return true if there is anything to say
+         */
+        private boolean refusedByTheServer(List<Flag> flags) {
+            List<Problem> problems = new ArrayList<>();
+            flags.forEach(f -> problems.addAll(WriteRules.added(null, f)));
+            if (problems.isEmpty()) {
+                return false;
+            }
+            spec.commandLine().getErr().println(file + ": the SDKs can read it, but a flag server refuses to take it: " + problems.size()
+                    + (problems.size() == 1 ? " problem" : " problems"));
+            for (Problem p : problems) {
+                spec.commandLine().getErr().println("  " + shown(p.toString())); // escaped as the server's answer is
+            }
+            return true;
         }
     }
 

@@ -601,6 +601,40 @@ class FlagsCommandTest {
     }
 
     @Test
+    void validateSaysWhatAFlagServerRefusesAsTheServerItselfSaysIt() throws Exception {
+        Path document = Files.writeString(dir.resolve("refused.json"), """
+                {"key": "refused", "enabled": true, "description": "ring \\u0007 the bell",
+                 "targets": [{"userIds": ["\\u200balice"], "serve": true}],
+                 "rules": [{"name": "1", "conditions": [{"regions": ["eu-west"]}]},
+                           {"name": "eu", "conditions": [{"regions": ["eu-west"]}]},
+                           {"name": "eu", "conditions": [{"percentage": 10}]}]}""");
+
+        Run validated = flags("validate", document.toString());
+
+        assertThat(validated.exit()).isEqualTo(1);
+        List<String> problems = validated.err().lines().skip(1).map(String::strip).toList();
+        assertThat(validated.err().lines().findFirst().orElseThrow()).isEqualTo(document + ": the SDKs can read it, but a flag"
+                + " server refuses to take it: 4 problems");
+        assertThat(problems).hasSize(4);
+        // What the server answers to flags put, word for word, is among them (it checks the text first, then the names).
+        List<String> said = problems.stream().map(p -> p.substring(p.indexOf(": ") + 2)).toList();
+        Run put = remote("put", "refused", document.toString());
+        assertThat(put.exit()).as(put.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(put.err().lines().skip(1).map(String::strip).toList()).hasSize(2).allSatisfy(l -> assertThat(said).contains(l));
+        Files.writeString(document, Files.readString(document).replace("\\u0007", "").replace("\\u200b", ""));
+        Run names = remote("put", "refused", document.toString());
+        assertThat(names.exit()).as(names.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(names.err().lines().skip(1).map(String::strip).toList()).hasSize(2).allSatisfy(l -> assertThat(said).contains(l));
+        // A flag file: every flag of it, each by its own key.
+        Path file = Files.writeString(dir.resolve("file.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"ok\"},"
+                + " {\"key\": \"two\", \"rules\": [{\"name\": \"42\", \"conditions\": [{\"percentage\": 1}]}]}]}");
+        Run fileRun = flags("validate", file.toString());
+        assertThat(fileRun.exit()).isEqualTo(1);
+        assertThat(fileRun.err()).endsWith(": 1 problem\n  flag \"two\": rules[0].name must not be digits only: a number names a"
+                + " rule by its index (flags ... --rule 1, PATCH \"rule\": 1), so \"42\" would be ambiguous\n");
+    }
+
+    @Test
     void validateAndEvalWorkOnAFlagFileWithoutAServer() throws Exception {
         Path good = dir.resolve("flags.json");
         Files.writeString(good, """

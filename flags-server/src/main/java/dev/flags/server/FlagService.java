@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagValidationException;
+import dev.flags.core.WriteRules;
 import dev.flags.core.Problem;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.journal.CanonicalJson;
@@ -120,11 +121,11 @@ public final class FlagService {
     }
 
     /**
-     * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link FlagText}). A revert is not
+     * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link WriteRules#text}). A revert is not
      * held to it: it brings back what the journal took once, and a revert must not fail when it is needed.
      */
     private static Flag withCheckedText(Flag existing, Flag next) {
-        List<Problem> problems = FlagText.added(existing, next);
+        List<Problem> problems = WriteRules.text(existing, next);
         if (!problems.isEmpty()) {
             throw invalid(new FlagValidationException(problems));
         }
@@ -147,8 +148,8 @@ public final class FlagService {
         CanonicalJson stored = state.flags().get(key);
         Flag existing = stored == null ? null : parse(stored).flag();
         Flag next = patched(env, key, existing, patch);
-        List<Problem> names = new ArrayList<>(RuleNames.added(existing, next));
-        names.addAll(FlagText.added(existing, next));
+        List<Problem> names = new ArrayList<>(WriteRules.ruleNames(existing, next));
+        names.addAll(WriteRules.text(existing, next));
         if (!names.isEmpty()) {
             throw invalid(new FlagValidationException(names));
         }
@@ -255,7 +256,7 @@ public final class FlagService {
             VersionedFlag existing = stored == null ? null : parse(stored);
             precondition.check(existing == null ? null : existing.version(), key);
             Flag next = change.apply(existing == null ? null : existing.flag());
-            List<Problem> names = RuleNames.added(existing == null ? null : existing.flag(), next);
+            List<Problem> names = WriteRules.ruleNames(existing == null ? null : existing.flag(), next);
             if (!names.isEmpty()) {
                 throw invalid(new FlagValidationException(names));
             }

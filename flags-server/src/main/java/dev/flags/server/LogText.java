@@ -1,145 +1,55 @@
 package dev.flags.server;
 
+import dev.flags.core.ReadableText;
+
 /**
  * Immutable (stateless). Makes text that a client chose (a token's name, a path, an SDK's name) safe
  * to put in a log line: a line break in it would otherwise start a line of its own, which could pass
- * for one the server wrote ("log forging").
+ * for one the server wrote ("log forging"). The rules themselves are flags-core's {@link ReadableText},
+ * which the command-line tool applies too.
  */
 public final class LogText {
 
     private LogText() {
     }
 
-    /**
-     * @param text client-chosen text, or null
-     * @return the text with the characters {@link #unsafe(char)} names, lone surrogates and invisible
-     *     formatting characters written as {@code \\uXXXX}; everything else as it was ("null" for null)
-     */
+    /** @see ReadableText#escape(String) */
     public static String escape(String text) {
-        if (text == null) {
-            return "null";
-        }
-        StringBuilder out = null;
-        for (int i = 0; i < text.length(); ) {
-            char c = text.charAt(i);
-            int width = Character.charCount(text.codePointAt(i)); // 2 for a whole surrogate pair
-            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
-                if (out == null) {
-                    out = new StringBuilder(text.length() + 16).append(text, 0, i);
-                }
-                for (int k = i; k < i + width; k++) { // both halves of an invisible pair, as JSON writes them
-                    out.append(String.format("\\u%04x", (int) text.charAt(k)));
-                }
-            } else if (out != null) {
-                out.append(text, i, i + width);
-            }
-            i += width;
-        }
-        return out == null ? text : out.toString();
+        return ReadableText.escape(text);
     }
 
-    /**
-     * Whether a character has no place in a name people read in a list, an audit trail or a log:
-     * control characters, the Unicode line and paragraph separators (some terminals and viewers break
-     * lines at them), and the bidirectional controls (which reorder what is shown: "mallory\u202e"
-     * reads as something else).
-     *
-     * @param c a character
-     * @return true for such a character
-     */
+    /** @see ReadableText#unsafe(char) */
     public static boolean unsafe(char c) {
-        return Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
-                || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F' || c == '\u061C';
+        return ReadableText.unsafe(c);
     }
 
-    /**
-     * Whether the character at an index is half of a character: a UTF-16 surrogate without its other
-     * half. Such text is no Unicode; strict JSON readers (jq) refuse the answers that carry it, and it
-     * has no UTF-8 form to put in a URL.
-     *
-     * @param text text
-     * @param i an index in it
-     * @return true for a lone surrogate
-     */
+    /** @see ReadableText#loneSurrogate(String, int) */
     public static boolean loneSurrogate(String text, int i) {
-        char c = text.charAt(i);
-        if (Character.isHighSurrogate(c)) {
-            return i + 1 >= text.length() || !Character.isLowSurrogate(text.charAt(i + 1));
-        }
-        return Character.isLowSurrogate(c) && (i == 0 || !Character.isHighSurrogate(text.charAt(i - 1)));
+        return ReadableText.loneSurrogate(text, i);
     }
 
-    /**
-     * Whether free text people read (a comment, a flag's description) holds what has no place in it: a
-     * character {@link #unsafe(char)} names other than a line break or a tab, or a {@linkplain
-     * #loneSurrogate lone surrogate}.
-     *
-     * @param text the text
-     * @return the index of the first such character, or -1 if there is none
-     */
+    /** @see ReadableText#unfitForText(String) */
     public static int unfitForText(String text) {
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if ((unsafe(c) && c != '\n' && c != '\t') || loneSurrogate(text, i)) {
-                return i;
-            }
-        }
-        return -1;
+        return ReadableText.unfitForText(text);
     }
 
-    /**
-     * Whether text is unfit to name someone or something (a token, a user, an environment, a rule): it
-     * holds a character {@link #unsafe(char)} names, a {@linkplain #loneSurrogate lone surrogate}, or an
-     * invisible formatting character (Unicode's category Cf: U+200B ZERO WIDTH SPACE, U+FEFF, U+2060...),
-     * with which one name passes for another ("\ufeffalice" shows as "alice").
-     *
-     * @param text a name
-     * @return the index of the first such character, or -1 if there is none
-     */
+    /** @see ReadableText#unfitForName(String) */
     public static int unfitForName(String text) {
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            // By code point: the tag characters (U+E0001, U+E0020..U+E007F) are invisible too, beyond U+FFFF.
-            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
-                return i;
-            }
-        }
-        return -1;
+        return ReadableText.unfitForName(text);
     }
 
-    /**
-     * @param text client-chosen text, or null
-     * @return the text in double quotes, {@linkplain #escape escaped}, with its own quotes and
-     *     backslashes escaped too, so that where it ends is never in doubt ({@code "a\"b"})
-     */
+    /** @see ReadableText#quoted(String) */
     public static String quoted(String text) {
-        return text == null ? "null" : "\"" + escape(text.replace("\\", "\\\\").replace("\"", "\\\"")) + "\"";
+        return ReadableText.quoted(text);
     }
 
-    /**
-     * @param text client-chosen text
-     * @param max the most characters of it to show
-     * @return the text {@linkplain #quoted(String) quoted}; over {@code max} characters, its first
-     *     {@code max - 3} and "...", never cut inside a character (half a surrogate pair prints as '?')
-     */
+    /** @see ReadableText#quoted(String, int) */
     public static String quoted(String text, int max) {
-        if (text == null || text.length() <= max) {
-            return quoted(text);
-        }
-        int end = max - 3;
-        if (Character.isHighSurrogate(text.charAt(end - 1))) {
-            end--;
-        }
-        return quoted(text.substring(0, end) + "...");
+        return ReadableText.quoted(text, max);
     }
 
-    /** @return whether the text holds a character {@link #unsafe(char)} names */
+    /** @see ReadableText#hasUnsafe(String) */
     public static boolean hasUnsafe(String text) {
-        for (int i = 0; i < text.length(); i++) {
-            if (unsafe(text.charAt(i)) || loneSurrogate(text, i)) {
-                return true;
-            }
-        }
-        return false;
+        return ReadableText.hasUnsafe(text);
     }
 }

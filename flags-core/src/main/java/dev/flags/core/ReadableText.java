@@ -1,0 +1,147 @@
+package dev.flags.core;
+
+/**
+ * Immutable (static functions only). What text people read (in lists, diffs, an audit trail, a terminal, a log)
+ * may hold: the rules a flag server holds names and descriptions to ({@link WriteRules}), and the escaping that
+ * shows text someone else chose without letting it pass for something else. A line break in a name would start
+ * a line of its own in a log ("log forging"); a bidirectional control reorders what is shown; an invisible
+ * character lets one name pass for another.
+ */
+public final class ReadableText {
+
+    private ReadableText() {
+    }
+
+    /**
+     * @param text text someone else chose, or null
+     * @return the text with the characters {@link #unsafe(char)} names, lone surrogates and invisible
+     *     formatting characters written as {@code \\uXXXX}; everything else as it was ("null" for null)
+     */
+    public static String escape(String text) {
+        if (text == null) {
+            return "null";
+        }
+        StringBuilder out = null;
+        for (int i = 0; i < text.length(); ) {
+            char c = text.charAt(i);
+            int width = Character.charCount(text.codePointAt(i)); // 2 for a whole surrogate pair
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
+                if (out == null) {
+                    out = new StringBuilder(text.length() + 16).append(text, 0, i);
+                }
+                for (int k = i; k < i + width; k++) { // both halves of an invisible pair, as JSON writes them
+                    out.append(String.format("\\u%04x", (int) text.charAt(k)));
+                }
+            } else if (out != null) {
+                out.append(text, i, i + width);
+            }
+            i += width;
+        }
+        return out == null ? text : out.toString();
+    }
+
+    /**
+     * Whether a character has no place in a name people read in a list, an audit trail or a log:
+     * control characters, the Unicode line and paragraph separators (some terminals and viewers break
+     * lines at them), and the bidirectional controls (which reorder what is shown: "mallory\u202e"
+     * reads as something else).
+     *
+     * @param c a character
+     * @return true for such a character
+     */
+    public static boolean unsafe(char c) {
+        return Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
+                || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F' || c == '\u061C';
+    }
+
+    /**
+     * Whether the character at an index is half of a character: a UTF-16 surrogate without its other
+     * half. Such text is no Unicode; strict JSON readers (jq) refuse the answers that carry it, and it
+     * has no UTF-8 form to put in a URL.
+     *
+     * @param text text
+     * @param i an index in it
+     * @return true for a lone surrogate
+     */
+    public static boolean loneSurrogate(String text, int i) {
+        char c = text.charAt(i);
+        if (Character.isHighSurrogate(c)) {
+            return i + 1 >= text.length() || !Character.isLowSurrogate(text.charAt(i + 1));
+        }
+        return Character.isLowSurrogate(c) && (i == 0 || !Character.isHighSurrogate(text.charAt(i - 1)));
+    }
+
+    /**
+     * Whether free text people read (a comment, a flag's description) holds what has no place in it: a
+     * character {@link #unsafe(char)} names other than a line break or a tab, or a {@linkplain
+     * #loneSurrogate lone surrogate}.
+     *
+     * @param text the text
+     * @return the index of the first such character, or -1 if there is none
+     */
+    public static int unfitForText(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if ((unsafe(c) && c != '\n' && c != '\t') || loneSurrogate(text, i)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Whether text is unfit to name someone or something (a token, a user, an environment, a rule): it
+     * holds a character {@link #unsafe(char)} names, a {@linkplain #loneSurrogate lone surrogate}, or an
+     * invisible formatting character (Unicode's category Cf: U+200B ZERO WIDTH SPACE, U+FEFF, U+2060...),
+     * with which one name passes for another ("\ufeffalice" shows as "alice").
+     *
+     * @param text a name
+     * @return the index of the first such character, or -1 if there is none
+     */
+    public static int unfitForName(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            // By code point: the tag characters (U+E0001, U+E0020..U+E007F) are invisible too, beyond U+FFFF.
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * @param text text someone else chose, or null
+     * @return the text in double quotes, {@linkplain #escape escaped}, with its own quotes and
+     *     backslashes escaped too, so that where it ends is never in doubt ({@code "a\"b"})
+     */
+    public static String quoted(String text) {
+        return text == null ? "null" : "\"" + escape(text.replace("\\", "\\\\").replace("\"", "\\\"")) + "\"";
+    }
+
+    /**
+     * @param text text someone else chose
+     * @param max the most characters of it to show
+     * @return the text {@linkplain #quoted(String) quoted}; over {@code max} characters, its first
+     *     {@code max - 3} and "...", never cut inside a character (half a surrogate pair prints as '?')
+     */
+    public static String quoted(String text, int max) {
+        if (text == null || text.length() <= max) {
+            return quoted(text);
+        }
+        int end = max - 3;
+        if (Character.isHighSurrogate(text.charAt(end - 1))) {
+            end--;
+        }
+        return quoted(text.substring(0, end) + "...");
+    }
+
+    /** @return whether the text holds a character {@link #unsafe(char)} names */
+    public static boolean hasUnsafe(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            if (unsafe(text.charAt(i)) || loneSurrogate(text, i)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

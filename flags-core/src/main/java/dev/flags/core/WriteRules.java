@@ -1,0 +1,174 @@
+package dev.flags.core;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Immutable (static functions only). The rules a flag server holds a flag write to, beyond the flag format
+ * that {@link FlagFormat} reads and the SDKs evaluate: so that {@code flags validate} can tell, without a
+ * server, what a {@code flags put} would be refused for.
+ *
+ * <p><b>Rule names.</b> A rule is named to be found by that name ({@code flags rollout ... --rule "eu canary"},
+ * PATCH {@code "rule": "eu canary"}), and a number finds a rule by its index; so two rules of one name, or a
+ * name of digits only, would let a rollout land on another rule than the one meant.
+ *
+ * <p><b>Text.</b> A flag's description, its rules' names and the user ids it targets are read in lists, diffs,
+ * the history and terminals, so they are held to {@link ReadableText}'s rules: a description may hold line
+ * breaks and tabs but no other control character, line separator, bidirectional control or lone surrogate; a
+ * rule's name and a user id no invisible character either, as a grant's user id.
+ *
+ * <p>The flag format itself allows all of these, and a server's journal holds what earlier releases accepted:
+ * only a problem a write adds is refused ({@code existing} is the flag before the write), so that a flag that
+ * has one can still be changed (switched off, above all) without first being fixed.
+ */
+public final class WriteRules {
+
+    private WriteRules() {}
+
+    /**
+     * Every problem a write of {@code next} over {@code existing} adds: {@link #ruleNames} and {@link #text}.
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> added(Flag existing, Flag next) {
+        List<Problem> problems = new ArrayList<>(ruleNames(existing, next));
+        problems.addAll(text(existing, next));
+        return problems;
+    }
+
+    /**
+     * The rule-name problems {@code next} has that {@code existing} did not.
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> ruleNames(Flag existing, Flag next) {
+        Set<String> before = existing == null ? Set.of() : offending(existing);
+        List<Problem> problems = new ArrayList<>();
+        Map<String, Integer> firstIndex = new HashMap<>();
+        List<Rule> rules = next.rules();
+        for (int i = 0; i < rules.size(); i++) {
+            String name = rules.get(i).name();
+            if (name == null || before.contains(name)) {
+                continue;
+            }
+            String path = "rules[" + i + "].name";
+            if (name.matches("\\d+")) {
+                problems.add(new Problem(next.key(), path, "must not be digits only: a number names a rule by its index"
+                        + " (flags ... --rule 1, PATCH \"rule\": 1), so \"" + name + "\" would be ambiguous"));
+            }
+            Integer first = firstIndex.putIfAbsent(name, i);
+            if (first != null) {
+                problems.add(new Problem(next.key(), path, "repeats the name of rules[" + first + "], \"" + name
+                        + "\": a rule's name finds it (flags ... --rule NAME, PATCH \"rule\": NAME), so names must differ"));
+            }
+        }
+        return problems;
+    }
+
+    private static Set<String> offending(Flag flag) {
+        Set<String> names = new TreeSet<>();
+        Set<String> seen = new TreeSet<>();
+        for (Rule rule : flag.rules()) {
+            String name = rule.name();
+            if (name != null && (name.matches("\\d+") || !seen.add(name))) {
+                names.add(name);
+            }
+        }
+        return names;
+    }
+
+    /**
+     * The text problems {@code next} has that {@code existing} did not.
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> text(Flag existing, Flag next) {
+        List<Problem> problems = new ArrayList<>();
+        String description = next.description();
+        if (description != null && (existing == null || !Objects.equals(existing.description(), description))) {
+            int bad = ReadableText.unfitForText(description);
+            if (bad >= 0) {
+                problems.add(new Problem(next.key(), "description", "may hold line breaks and tabs but no other control"
+                        + " characters, line separators, bidirectional controls or half characters; character "
+                        + (description.codePointCount(0, bad) + 1) + " is " + unicode(description.codePointAt(bad))));
+            }
+        }
+        Set<String> namesBefore = new HashSet<>();
+        Set<String> idsBefore = new HashSet<>();
+        if (existing != null) {
+            existing.rules().forEach(r -> namesBefore.add(r.name()));
+            idsBefore.addAll(userIds(existing));
+        }
+        List<Rule> rules = next.rules();
+        for (int i = 0; i < rules.size(); i++) {
+            String name = rules.get(i).name();
+            if (name != null && !namesBefore.contains(name)) {
+                int bad = ReadableText.unfitForName(name);
+                if (bad >= 0) {
+                    problems.add(new Problem(next.key(), "rules[" + i + "].name", "must not hold control characters, line"
+                            + " separators, bidirectional controls, invisible characters or half characters; character "
+                            + (name.codePointCount(0, bad) + 1) + " is " + unicode(name.codePointAt(bad))));
+                }
+            }
+        }
+        List<Target> targets = next.targets();
+        for (int t = 0; t < targets.size(); t++) {
+            userIdProblem(next.key(), "targets[" + t + "].userIds", targets.get(t).userIds(), idsBefore, problems);
+        }
+        for (int r = 0; r < rules.size(); r++) {
+            List<Condition> conditions = rules.get(r).conditions();
+            for (int c = 0; c < conditions.size(); c++) {
+                if (conditions.get(c) instanceof Condition.UserIds u) {
+                    userIdProblem(next.key(), "rules[" + r + "].conditions[" + c + "].userIds", u.userIds(), idsBefore, problems);
+                }
+            }
+        }
+        return problems;
+    }
+
+    /** Adds a problem for the first new user id of a list that is unfit to name a user. */
+    private static void userIdProblem(String key, String path, List<String> ids, Set<String> before, List<Problem> problems) {
+        for (int i = 0; i < ids.size(); i++) {
+            String id = ids.get(i);
+            int bad = before.contains(id) ? -1 : ReadableText.unfitForName(id);
+            if (bad >= 0) {
+                problems.add(new Problem(key, path + "[" + i + "]", "must not hold control characters, line separators,"
+                        + " bidirectional controls, invisible characters or half characters, as a user id in a grant; was "
+                        + ReadableText.quoted(id, 80) + ", character " + (id.codePointCount(0, bad) + 1) + " is " + unicode(id.codePointAt(bad))));
+                return;
+            }
+        }
+    }
+
+    /** Every user id the flag names: in its targets and in its rules' user-id conditions. */
+    private static Set<String> userIds(Flag flag) {
+        Set<String> ids = new HashSet<>();
+        for (Target t : flag.targets()) {
+            ids.addAll(t.userIds());
+        }
+        for (Rule r : flag.rules()) {
+            for (Condition c : r.conditions()) {
+                if (c instanceof Condition.UserIds u) {
+                    ids.addAll(u.userIds());
+                }
+            }
+        }
+        return ids;
+    }
+
+    private static String unicode(int c) {
+        return String.format("U+%04X", c);
+    }
+}
