@@ -13,7 +13,8 @@ import java.util.Objects;
  *     why.value(), user.id(), why.reason(), why.flagVersion(), why.source());
  * }</pre>
  *
- * @param flagKey the flag asked for
+ * @param flagKey the flag asked for; {@code ""} when the key asked for was null (the reason says so), so that code
+ *                that groups or logs by key never meets a null
  * @param value whether the feature is on for the user
  * @param variant the variant served, or null (the flag has no variants, or served false)
  * @param payload the served variant's payload, or null

@@ -269,6 +269,9 @@ public interface Flags extends AutoCloseable {
          */
         public Builder sdkToken(String sdkToken) {
             nonBlank(sdkToken, "sdkToken");
+            // A token read from a file or a secret ends with a line break: dropped, as the flags CLI drops it (no token
+            // holds white space).
+            sdkToken = sdkToken.strip();
             if (sdkToken.length() > MAX_TOKEN_LENGTH) {
                 // The server takes no longer token: this one would only fail at the first sync, as UNAUTHENTICATED.
                 throw new IllegalArgumentException("sdkToken must be at most " + MAX_TOKEN_LENGTH + " characters (no token"
@@ -279,7 +282,7 @@ public interface Flags extends AutoCloseable {
                 if (c <= ' ' || c >= 0x7f) {
                     // Never echo the token; say where the bad character is.
                     throw new IllegalArgumentException("sdkToken must be printable ASCII without spaces;"
-                            + " character " + i + " is not");
+                            + " character " + (i + 1) + " (counted from 1) is not");
                 }
             }
             this.sdkToken = sdkToken;
@@ -572,11 +575,14 @@ public interface Flags extends AutoCloseable {
             if (watchOfflineFile && offlineFile == null) {
                 throw new IllegalStateException("watchOfflineFile needs an offlineFile");
             }
-            Duration initial = initialBackoff != null ? initialBackoff : Settings.DEFAULT_INITIAL_BACKOFF;
             Duration max = maxBackoff != null ? maxBackoff : Settings.DEFAULT_MAX_BACKOFF;
+            // A maxBackoff below the default initialBackoff, with initialBackoff left alone, brings the first delay
+            // down with it: the developer asked for no delay longer than that.
+            Duration initial = initialBackoff != null ? initialBackoff
+                    : max.compareTo(Settings.DEFAULT_INITIAL_BACKOFF) < 0 ? max : Settings.DEFAULT_INITIAL_BACKOFF;
             if (max.compareTo(initial) < 0) {
                 throw new IllegalStateException("maxBackoff " + max + " must not be shorter than initialBackoff "
-                        + initial);
+                        + initial + (maxBackoff == null ? " (maxBackoff is its default: set it too)" : ""));
             }
             if (cacheFile != null) {
                 // Checked now rather than at the first write, after the first sync, where a missing

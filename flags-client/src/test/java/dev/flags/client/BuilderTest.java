@@ -82,6 +82,14 @@ class BuilderTest {
         assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t").environment("e")
                 .initialBackoff(Duration.ofSeconds(5)).maxBackoff(Duration.ofSeconds(2)).build())
                 .isInstanceOf(IllegalStateException.class).hasMessage("maxBackoff PT2S must not be shorter than initialBackoff PT5S");
+        assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t").environment("e")
+                .initialBackoff(Duration.ofMinutes(2)).build())
+                .isInstanceOf(IllegalStateException.class).hasMessage("maxBackoff PT30S must not be shorter than initialBackoff PT2M"
+                        + " (maxBackoff is its default: set it too)");
+        try (Flags quick = Flags.builder().target("127.0.0.1:1").plaintext().sdkToken("t").environment("e")
+                .maxBackoff(Duration.ofMillis(500)).build()) {
+            assertThat(quick.health()).as("built: a maxBackoff below the default initialBackoff brings it down too").isNotNull();
+        }
         assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t").environment("e").plaintext()
                 .trustedCertificates(dir.resolve("ca.pem")).build())
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("exclude each other");
@@ -137,8 +145,10 @@ class BuilderTest {
     void aBadTokenIsRefusedWithoutEchoingIt() {
         assertThatThrownBy(() -> Flags.builder().sdkToken("secret value"))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("sdkToken must be printable ASCII without spaces; character 6 is not")
+                .hasMessage("sdkToken must be printable ASCII without spaces; character 7 (counted from 1) is not")
                 .message().doesNotContain("secret");
+        assertThat(Flags.builder().sdkToken("secret-value\r\n").target("h:1").environment("e").toString())
+                .as("a token file's line break is dropped, as the flags CLI drops it").contains("sdkToken=set");
         assertThat(Flags.builder().sdkToken("secret-value").toString()).doesNotContain("secret").contains("sdkToken=set");
     }
 
@@ -177,7 +187,7 @@ class BuilderTest {
                 Map.entry("dns:///:9090", "has no host"),
                 Map.entry("dns:///[::1]:9090", "is not a valid URI (Illegal character in path at index 7)"),
                 // gRPC's resolver threw these out of build(), or failed on its own thread.
-                Map.entry(" 127.0.0.1:19090", "has white space in its host (from an environment variable?)"),
+                Map.entry(" 127.0.0.1:19090", "has white space around it (a line break read from a file, or an environment variable?)"),
                 Map.entry("my host:19090", "has white space in its host (from an environment variable?)"),
                 Map.entry("host%:19090", "has \"host%\" as its host, which is not a host name or address (Malformed escape pair)"),
                 Map.entry("hoést:1", "has \"hoést\" as its host, which is not a host name or address"),
@@ -190,6 +200,9 @@ class BuilderTest {
         bad.forEach((target, problem) -> assertThatThrownBy(() -> Flags.builder().target(target))
                 .as(target).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("target \"" + target + "\" " + problem + form));
+        assertThatThrownBy(() -> Flags.builder().target("127.0.0.1:19090\n")).as("read from a file").isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("target \"127.0.0.1:19090\\u000a\" has white space around it (a line break read from a file, or an"
+                        + " environment variable?)" + form);
         for (String url : List.of("http://127.0.0.1:8080", "HTTPS://flags.example.com")) {
             assertThatThrownBy(() -> Flags.builder().target(url)).as(url).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("is an HTTP URL, like the flag server's admin API")

@@ -2,6 +2,7 @@ package dev.flags.client.internal;
 
 import dev.flags.protocol.ReportedName;
 import io.grpc.NameResolverRegistry;
+import dev.flags.core.ReadableText;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -77,6 +78,9 @@ public record Settings(String target, String sdkToken, String environment, boole
      *         URI whose scheme has no gRPC name resolver
      */
     public static String checkTarget(String target) {
+        if (!target.equals(target.strip())) {
+            throw badTarget(target, "has white space around it (a line break read from a file, or an environment variable?)");
+        }
         String lower = target.toLowerCase(Locale.ROOT);
         if (lower.startsWith("http://") || lower.startsWith("https://")) {
             // The likeliest mix-up: the server's admin API URL (FLAGS_SERVER) instead of its gRPC address.
@@ -177,7 +181,8 @@ public record Settings(String target, String sdkToken, String environment, boole
     }
 
     private static IllegalArgumentException badTarget(String target, String problem) {
-        return new IllegalArgumentException("target \"" + target + "\" " + problem + ": " + FORM);
+        // Escaped: a line break in it would split the message, and any log line that quotes it, in two.
+        return new IllegalArgumentException("target \"" + ReadableText.escape(target) + "\" " + problem + ": " + FORM);
     }
 
     /** @return the settings without the token */

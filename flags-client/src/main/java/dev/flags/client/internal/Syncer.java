@@ -669,7 +669,7 @@ final class Syncer implements AutoCloseable {
                 cacheProblem = "cannot write the cache file " + cache.path() + ": " + CacheFile.describe(e);
                 if (first) {
                     LOG.warn("flags: cannot write cache file {} (flags still work; a restart while the server is"
-                            + " unreachable would not have them; tried again at each change): {}", cache.path(), e.toString());
+                            + " unreachable would not have them; tried again at each change and each heartbeat): {}", cache.path(), e.toString());
                     store.statusChanged();
                 }
             }

@@ -253,7 +253,16 @@ public final class FlagsProvider extends EventProvider {
      */
     @Override
     public ProviderEvaluation<Integer> getIntegerEvaluation(String key, Integer defaultValue, EvaluationContext ctx) {
-        return resolve(key, defaultValue, ctx, null, e -> number(key, e, "an integer", p -> Integer.valueOf(p.trim())));
+        return resolve(key, defaultValue, ctx, null, e -> {
+            Typed<Integer> number = number(key, e, "an integer", p -> Integer.valueOf(p.trim()));
+            if (number.error() != null && e.payload() != null && WHOLE_NUMBER.matcher(e.payload().trim()).matches()) {
+                // 1700000000000, epoch milliseconds say: a whole number, just not one an int holds
+                return mismatch("the payload of variant \"" + e.variant() + "\" of flag \"" + key + "\" is a whole number"
+                        + " beyond what an integer holds (-2147483648 to 2147483647), was \"" + e.payload() + "\": evaluate it"
+                        + " as a double");
+            }
+            return number;
+        });
     }
 
     /**
@@ -325,6 +334,9 @@ public final class FlagsProvider extends EventProvider {
     }
 
     /** A typed answer, or an error code with a message. */
+    /** A whole number written in digits, with its sign. */
+    private static final java.util.regex.Pattern WHOLE_NUMBER = java.util.regex.Pattern.compile("[-+]?[0-9]+");
+
     /** A JSON number's syntax, sign and exponent included. */
     private static final java.util.regex.Pattern NUMERAL = java.util.regex.Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
 

@@ -74,6 +74,7 @@ public final class TestFlags extends StoreBackedFlags {
      * @throws dev.flags.core.FlagValidationException if the key is not a valid flag key
      */
     public TestFlags enable(String flagKey) {
+        Objects.requireNonNull(flagKey, "flagKey");
         return set(new Flag(flagKey, null, true, null, List.of(), List.of(), List.of(), true, 0));
     }
 
@@ -85,6 +86,7 @@ public final class TestFlags extends StoreBackedFlags {
      * @throws dev.flags.core.FlagValidationException if the key is not a valid flag key
      */
     public TestFlags disable(String flagKey) {
+        Objects.requireNonNull(flagKey, "flagKey");
         return set(new Flag(flagKey, null, false, null, List.of(), List.of(), List.of(), false, 0));
     }
 
@@ -97,7 +99,11 @@ public final class TestFlags extends StoreBackedFlags {
      * @throws dev.flags.core.FlagValidationException if the key or an id is not valid
      */
     public TestFlags enableFor(String flagKey, String... userIds) {
+        Objects.requireNonNull(flagKey, "flagKey");
         checkUserIds(userIds);
+        if (userIds.length == 0) {
+            throw new IllegalArgumentException("enableFor needs at least one user id (enable turns the flag on for everyone)");
+        }
         return set(new Flag(flagKey, null, true, null, List.of(),
                 List.of(new Target(List.of(userIds), true, null)), List.of(), false, 0));
     }
@@ -124,6 +130,7 @@ public final class TestFlags extends StoreBackedFlags {
      * @throws dev.flags.core.FlagValidationException if the key or the variant is not valid
      */
     public TestFlags serveVariant(String flagKey, String variant, String payload) {
+        Objects.requireNonNull(flagKey, "flagKey");
         Objects.requireNonNull(variant, "variant");
         return set(new Flag(flagKey, null, true, null, List.of(new Variant(variant, 100, payload)), List.of(),
                 List.of(), true, 0));

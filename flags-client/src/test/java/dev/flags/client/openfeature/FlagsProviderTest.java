@@ -164,6 +164,12 @@ class FlagsProviderTest {
         assertThat(nan.getErrorCode()).isEqualTo(ErrorCode.TYPE_MISMATCH);
         assertThat(nan.getErrorMessage()).isEqualTo("the payload of variant \"v\" of flag \"nan\" is not a number, was \"NaN\"");
         assertThat(FlagsProvider.of(numbers).getDoubleEvaluation("small", 0.5, CTX).getValue()).isEqualTo(-0.0025);
+        ProviderEvaluation<Integer> epoch = FlagsProvider.of(TestFlags.create().serveVariant("epoch", "v", "1700000000000"))
+                .getIntegerEvaluation("epoch", 7, CTX);
+        assertThat(epoch.getValue()).isEqualTo(7);
+        assertThat(epoch.getErrorCode()).isEqualTo(ErrorCode.TYPE_MISMATCH);
+        assertThat(epoch.getErrorMessage()).isEqualTo("the payload of variant \"v\" of flag \"epoch\" is a whole number beyond"
+                + " what an integer holds (-2147483648 to 2147483647), was \"1700000000000\": evaluate it as a double");
     }
 
     @Test

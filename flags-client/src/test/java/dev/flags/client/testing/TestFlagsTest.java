@@ -56,6 +56,16 @@ class TestFlagsTest {
     }
 
     @Test
+    void aMissingKeyOrUserIdIsSaidInTheTestAuthorsTerms() {
+        TestFlags flags = TestFlags.create();
+        assertThatThrownBy(() -> flags.enable(null)).isInstanceOf(NullPointerException.class).hasMessage("flagKey");
+        assertThatThrownBy(() -> flags.disable(null)).isInstanceOf(NullPointerException.class).hasMessage("flagKey");
+        assertThatThrownBy(() -> flags.serveVariant(null, "v")).isInstanceOf(NullPointerException.class).hasMessage("flagKey");
+        assertThatThrownBy(() -> flags.enableFor("new-search")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("enableFor needs at least one user id (enable turns the flag on for everyone)");
+    }
+
+    @Test
     void enableDisableAndTarget() {
         TestFlags flags = TestFlags.create().enable("billing-v2").enableFor("new-search", "u-1", "u-2");
         assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
