@@ -1476,7 +1476,7 @@ public final class FlagsCommand implements Callable<Integer> {
             } catch (FlagValidationException e) {
                 spec.commandLine().getErr().println(file + ": " + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems"));
                 for (Problem p : e.problems()) {
-                    spec.commandLine().getErr().println("  " + p);
+                    spec.commandLine().getErr().println("  " + shown(p.toString())); // quotes the file's values: escaped
                 }
                 return EXIT_FAILED;
             }

@@ -674,6 +674,10 @@ class FlagsCommandTest {
         Files.writeString(copy, "{\"enabled\": \"yes\"}");
         assertThat(flags("validate", copy.toString()).err()).isEqualTo(copy + ": 1 problem\n  flag \"FLAG\": enabled must be true"
                 + " or false, was \"yes\"\n");
+        // A value the file holds cannot drive the terminal that shows the problem (ESC [2J clears the screen).
+        Files.writeString(copy, "{\"enabled\": \"\\u001b[2J\"}");
+        assertThat(flags("validate", copy.toString()).err()).isEqualTo(copy + ": 1 problem\n  flag \"FLAG\": enabled must be true"
+                + " or false, was \"\\u001b[2J\"\n");
         Path twice = Files.writeString(dir.resolve("twice.json"), "{\"key\": \"a\", \"enabled\": true, \"enabled\": false}");
         assertThat(flags("validate", twice.toString()).exit()).as("a field twice is no flag document: read as a flag file, refused")
                 .isEqualTo(1);
