@@ -2,6 +2,8 @@ package dev.flags.server;
 
 import io.grpc.MethodDescriptor;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Error;
+import io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Exception;
 import java.util.Arrays;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Level;
@@ -13,7 +15,8 @@ import java.util.logging.Logger;
  *
  * <p>gRPC logs what a client got wrong as if it were the server's fault, with a stack trace, once per connection
  * or message: a connection that fails (a port scanner, a plain HTTP/1 request) at INFO, a request message it
- * refuses (over the 2 MiB limit, also once decompressed, or not a valid message) at WARN or ERROR. Anyone with a
+ * refuses (over the 2 MiB limit, also once decompressed, or not a valid message) at WARN or ERROR, a stream the
+ * client closed while the server was still writing to it at WARN. Anyone with a
  * token could fill the log, so these are logged at DEBUG; the refused messages are counted instead, so that an
  * operator still sees that clients send them ({@code flags_grpc_requests_refused_total}).
  */
@@ -26,6 +29,11 @@ final class GrpcClientFaults {
     private static final Logger STREAMS = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerStream");
     /** Logs "Exception while executing runnable" when a call's task throws, reading its request included. */
     private static final Logger CALLS = Logger.getLogger("io.grpc.internal.SerializingExecutor");
+    /**
+     * Logs "Stream Error" at WARN, with a stack trace, when a client ends a stream (or its connection) while the
+     * server still has bytes queued for it: "Stream closed before write could take place". The client went away.
+     */
+    private static final Logger HANDLER = Logger.getLogger(Main.GRPC_FRAMES);
 
     private static final LongAdder REFUSED = new LongAdder();
 
@@ -60,6 +68,12 @@ final class GrpcClientFaults {
             }
             return true;
         });
+        HANDLER.setFilter(record -> {
+            if (isClientGone(record.getThrown())) {
+                record.setLevel(Level.FINE);
+            }
+            return true;
+        });
         buildAtLeast(STREAMS, Level.WARNING);
         buildAtLeast(CALLS, Level.SEVERE);
     }
@@ -76,6 +90,19 @@ final class GrpcClientFaults {
     static boolean isUnreadableRequest(Throwable thrown) {
         return thrown instanceof StatusRuntimeException && Arrays.stream(thrown.getStackTrace())
                 .anyMatch(f -> f.getClassName().equals(MethodDescriptor.class.getName()) && f.getMethodName().equals("parseRequest"));
+    }
+
+    /**
+     * Whether Netty raised this because the client closed a stream the server was still writing to (HTTP/2's
+     * {@code STREAM_CLOSED}, for one stream): what a client that stops or hangs up mid-snapshot causes.
+     */
+    static boolean isClientGone(Throwable thrown) {
+        for (Throwable t = thrown; t != null; t = t.getCause()) {
+            if (t instanceof Http2Exception.StreamException e && e.error() == Http2Error.STREAM_CLOSED) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void buildAtLeast(Logger logger, Level level) {

@@ -50,6 +50,25 @@ class MainTest {
     }
 
     @Test
+    void aClientThatClosesAStreamTheServerStillWritesToIsNoWarning() {
+        Throwable gone = io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Exception.streamError(3,
+                io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Error.STREAM_CLOSED, "Stream closed before write could take place");
+        assertThat(GrpcClientFaults.isClientGone(gone)).isTrue();
+        assertThat(GrpcClientFaults.isClientGone(new RuntimeException("wrapped", gone))).isTrue();
+        assertThat(GrpcClientFaults.isClientGone(io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Exception.streamError(3,
+                io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Error.INTERNAL_ERROR, "a bug"))).as("the server's own").isFalse();
+        assertThat(GrpcClientFaults.isClientGone(io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Exception.connectionError(
+                io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Error.STREAM_CLOSED, "whole connection"))).isFalse();
+        assertThat(GrpcClientFaults.isClientGone(null)).isFalse();
+
+        GrpcClientFaults.install();
+        java.util.logging.LogRecord record = new java.util.logging.LogRecord(java.util.logging.Level.WARNING, "Stream Error");
+        record.setThrown(gone);
+        java.util.logging.Logger.getLogger(Main.GRPC_FRAMES).getFilter().isLoggable(record);
+        assertThat(record.getLevel()).as("logged at DEBUG").isEqualTo(java.util.logging.Level.FINE);
+    }
+
+    @Test
     void theLimitsDefaultsAreTheConfigsAndTheRequestBudgetsCanBeSwitchedOff() {
         Main main = new Main();
         new CommandLine(main).parseArgs();
