@@ -110,6 +110,9 @@ final class Api {
     JsonNode call(String method, String path, JsonNode body, String comment, Map<String, String> headers) {
         String uri = server + "/api/v1" + path;
         if (comment != null) {
+            if (comment.isEmpty()) {
+                throw new CliException(FlagsCommand.EXIT_USAGE, "the comment (-m) is empty: say why, or leave -m out");
+            }
             uri += (path.contains("?") ? "&" : "?") + "comment=" + path(comment);
         }
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).timeout(Duration.ofSeconds(30))

@@ -1463,7 +1463,7 @@ public final class FlagsCommand implements Callable<Integer> {
                     if (refusedByTheServer(List.of(flag))) {
                         return EXIT_FAILED;
                     }
-                    spec.commandLine().getOut().println(file + ": a valid flag document, " + (keyless
+                    spec.commandLine().getOut().println(shown(file.toString()) + ": a valid flag document, " + (keyless
                             ? "without a key (flags put FLAG gives it FLAG's)" : "of flag \"" + oneLine(flag.key()) + "\""));
                     return EXIT_OK;
                 }
@@ -1471,10 +1471,10 @@ public final class FlagsCommand implements Callable<Integer> {
                 if (refusedByTheServer(set.flags())) {
                     return EXIT_FAILED;
                 }
-                spec.commandLine().getOut().println(file + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
+                spec.commandLine().getOut().println(shown(file.toString()) + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
                 return EXIT_OK;
             } catch (FlagValidationException e) {
-                spec.commandLine().getErr().println(file + ": " + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems"));
+                spec.commandLine().getErr().println(shown(file.toString()) + ": " + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems"));
                 for (Problem p : e.problems()) {
                     spec.commandLine().getErr().println("  " + shown(p.toString())); // quotes the file's values: escaped
                 }
@@ -1494,7 +1494,7 @@ public final class FlagsCommand implements Callable<Integer> {
             if (problems.isEmpty()) {
                 return false;
             }
-            spec.commandLine().getErr().println(file + ": the SDKs can read it, but a flag server refuses to take it: " + problems.size()
+            spec.commandLine().getErr().println(shown(file.toString()) + ": the SDKs can read it, but a flag server refuses to take it: " + problems.size()
                     + (problems.size() == 1 ? " problem" : " problems"));
             for (Problem p : problems) {
                 spec.commandLine().getErr().println("  " + shown(p.toString())); // escaped as the server's answer is

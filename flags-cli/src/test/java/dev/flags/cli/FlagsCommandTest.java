@@ -170,6 +170,9 @@ class FlagsCommandTest {
         assertThat(notANumber.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(notANumber.err()).isEqualTo("flags: PERCENT must be a number, such as 10, 2.5 or 50%, was 'half'\n");
 
+        Run noReason = remote("off", "billing-v2", "-m", "");
+        assertThat(noReason.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noReason.err()).isEqualTo("flags: the comment (-m) is empty: say why, or leave -m out\n");
         // Asking for what already is: said on stderr, no new version.
         Run again = remote("on", "billing-v2", "-m", "once more");
         assertThat(again.exit()).isZero();

@@ -602,8 +602,9 @@ public final class FlagServer implements AutoCloseable {
             // Every request the port has begun gets its answer before the port closes (new ones a 503), so
             // that a client without an answer knows its request was not applied.
             if (!httpRequests.close(left(deadline))) {
-                LOG.warn("{} HTTP requests still unanswered at the end of the shutdown grace ({}); closing the port anyway",
-                        httpRequests.active(), config.shutdownGrace());
+                long unanswered = httpRequests.active();
+                LOG.warn("{} HTTP request{} still unanswered at the end of the shutdown grace ({}); closing the port anyway",
+                        unanswered, unanswered == 1 ? "" : "s", config.shutdownGrace());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -427,7 +427,7 @@ final class Syncer implements AutoCloseable {
             store.publish(next, touched, markReady); // ready before a direct listener hears "live"
             if (LOG.isDebugEnabled()) { // checked first: the arguments would be boxed on every change otherwise
                 LOG.debug("flags: applied {} of environment \"{}\": version {} -> {}", message.hasSnapshot()
-                        ? "a snapshot (" + next.flags().size() + " flags)"
+                        ? "a snapshot (" + next.flags().size() + (next.flags().size() == 1 ? " flag)" : " flags)")
                         : "a delta (" + message.getDelta().getUpsertedCount() + " flags changed, " + message.getDelta().getRemovedCount()
                                 + " removed, " + (message.getDelta().getRoleGrantsCount() + message.getDelta().getMemberChangesCount())
                                 + " roles' members changed)",
@@ -453,8 +453,8 @@ final class Syncer implements AutoCloseable {
             };
             String verb = !outage ? "connected to" : everConnected ? "reconnected to" : "connected to";
             String after = outage ? " after " + human(Duration.ofNanos(nanoTime.getAsLong() - outageSinceNanos)) : "";
-            LOG.info("flags: {} {}{}: environment \"{}\" at version {} ({} flags), {}", verb, target, after,
-                    environment, now.version(), now.flags().size(), how);
+            LOG.info("flags: {} {}{}: environment \"{}\" at version {} ({} flag{}), {}", verb, target, after,
+                    environment, now.version(), now.flags().size(), now.flags().size() == 1 ? "" : "s", how);
         }
         everConnected = true;
         outage = false;

@@ -748,8 +748,9 @@ final class JournalVerifier {
         String names = aside.size() <= 3 ? aside.stream().map(d -> d.getFileName().toString()).collect(
                 java.util.stream.Collectors.joining(", ")) : aside.get(0).getFileName() + " ... " + aside.get(aside.size() - 1).getFileName();
         return "set aside: " + aside.size() + (aside.size() == 1 ? " directory" : " directories") + " of what earlier repairs"
-                + " or cut torn tails took out of the journal (" + names + "), " + String.format(java.util.Locale.ROOT, "%.1f MiB",
-                bytes / (1024.0 * 1024.0)) + "; the journal does not read them: keep them while they may serve an"
+                + " or cut torn tails took out of the journal (" + names + "), " + (bytes < 1024 * 1024
+                ? String.format(java.util.Locale.ROOT, "%.1f KiB", bytes / 1024.0)
+                : String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0))) + "; the journal does not read them: keep them while they may serve an"
                 + " investigation, then delete them";
     }
 

@@ -382,7 +382,7 @@ public final class Broadcaster implements AutoCloseable {
           connected.get(), timeout);
     }
     loader.shutdownNow();
-    if (streams > 0) { // nothing to say for a server no SDK was connected to (or one whose start failed)
+    if (done && streams > 0) { // nothing to say for a server no SDK was connected to (or one whose start failed)
       LOG.info("sync: closed {} stream{}, told {} to reconnect", streams, streams == 1 ? "" : "s", streams == 1 ? "it" : "them");
     }
   }

@@ -495,7 +495,7 @@ class JournalToolTest {
         }
         assertThat(run("verify", dir.toString())).isZero();
         assertThat(out).as("what the repair set aside, which nothing deletes").containsPattern("\nset aside: 1 directory of what"
-                + " earlier repairs or cut torn tails took out of the journal \\(damaged-\\d{8}T\\d{6}Z\\), \\d+\\.\\d MiB; the journal"
+                + " earlier repairs or cut torn tails took out of the journal \\(damaged-\\d{8}T\\d{6}Z\\), [1-9]\\d*\\.\\d KiB; the journal"
                 + " does not read them: keep them while they may serve an investigation, then delete them\n");
     }
 
