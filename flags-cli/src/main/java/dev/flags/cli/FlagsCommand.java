@@ -259,7 +259,44 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     private static void print(CommandSpec spec, JsonNode json) {
-        spec.commandLine().getOut().println(json.toPrettyString());
+        spec.commandLine().getOut().println(terminalJson(json));
+    }
+
+    /**
+     * JSON as a terminal may show it: pretty, and with every character that could drive the terminal or reorder what
+     * it shows (C1 controls such as U+009B, DEL, line separators, bidirectional controls: what {@code unsafe} names)
+     * written as a JSON escape, as JSON already writes C0 controls. The JSON means the same; a value an editor chose
+     * cannot clear or rewrite the screen of whoever reads it.
+     */
+    static String terminalJson(JsonNode json) {
+        try {
+            return TERMINAL_JSON.writeValueAsString(json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e); // a tree read from JSON always writes
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectWriter TERMINAL_JSON = new ObjectMapper()
+            .writerWithDefaultPrettyPrinter().with(new TerminalEscapes());
+
+    /** Immutable. The escapes of {@link #terminalJson}. */
+    private static final class TerminalEscapes extends com.fasterxml.jackson.core.io.CharacterEscapes {
+        private static final int[] ASCII = standardAsciiEscapesForJSON();
+
+        static {
+            ASCII[0x7f] = ESCAPE_STANDARD;
+        }
+
+        @Override
+        public int[] getEscapeCodesForAscii() {
+            return ASCII;
+        }
+
+        @Override
+        public com.fasterxml.jackson.core.SerializableString getEscapeSequence(int ch) {
+            return ch <= 0xffff && unsafe((char) ch)
+                    ? new com.fasterxml.jackson.core.io.SerializedString(String.format("\\u%04X", ch)) : null;
+        }
     }
 
     @Command(name = "list", description = "List the flags of an environment: key, on/off, version.")

@@ -604,6 +604,21 @@ class FlagsCommandTest {
     }
 
     @Test
+    void jsonItPrintsCannotDriveTheTerminal() throws Exception {
+        // An editor's values: the 8-bit CSI (U+009B), a right-to-left override, a line separator, DEL.
+        Path file = Files.writeString(dir.resolve("sly.json"), "{\"enabled\": true, \"rules\": [{\"conditions\": [{\"attribute\":"
+                + " \"plan\", \"operator\": \"in\", \"values\": [\"\\u009b2J\\u202egnp\\u2028\\u007f\", \"pro\"]}]}]}");
+        Run put = remote("put", "sly", file.toString());
+        assertThat(put.exit()).as(put.err()).isZero();
+
+        for (Run shown : List.of(put, remote("show", "sly"))) {
+            assertThat(shown.out()).contains("\"\\u009B2J\\u202Egnp\\u2028\\u007F\"")
+                    .doesNotContain("\u009b").doesNotContain("\u202e").doesNotContain("\u2028").doesNotContain("\u007f");
+            assertThat(shown.json().at("/rules/0/conditions/0/values/0").asText()).as("the same JSON").isEqualTo("\u009b2J\u202egnp\u2028\u007f");
+        }
+    }
+
+    @Test
     void validateSaysWhatAFlagServerRefusesAsTheServerItselfSaysIt() throws Exception {
         Path document = Files.writeString(dir.resolve("refused.json"), """
                 {"key": "refused", "enabled": true, "description": "ring \\u0007 the bell",
