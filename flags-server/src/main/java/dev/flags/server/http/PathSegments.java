@@ -27,24 +27,58 @@ final class PathSegments {
     }
 
     /**
+     * The longest segment: four times a user id's 1,024 characters (keys are at most 128), so that those are refused
+     * with their own, more precise words, and no answer echoes a megabyte of path.
+     */
+    static final int MAX_SEGMENT = 4096;
+
+    /**
      * @param req the request
-     * @return the decoded segments after the servlet's path, empty ones (from {@code //} or a trailing
-     *         {@code /}) left out
-     * @throws ApiException 400 if a segment's percent-encoding is malformed or not UTF-8
+     * @return the decoded segments after the servlet's path (a trailing {@code /} is no segment)
+     * @throws ApiException 400 if a segment is empty ({@code //}), longer than {@value #MAX_SEGMENT} characters,
+     *         or its percent-encoding is malformed or not UTF-8
      */
     static List<String> of(HttpServletRequest req) {
         String raw = req.getRequestURI();
         String prefix = req.getContextPath() + req.getServletPath();
         // The container matched the mapping on the decoded path; a raw path that spells the prefix
         // with escapes has no segments we route on.
-        String rest = raw.startsWith(prefix) ? raw.substring(prefix.length()) : "";
+        return split(raw.startsWith(prefix) ? raw.substring(prefix.length()) : "");
+    }
+
+    /**
+     * The decoded segments of a raw path below the servlet's mapping, such as {@code /environments/prod/flags/}.
+     * An empty segment inside it is refused rather than left out: a client that built the path from a variable left
+     * empty ({@code /environments//flags/}) would otherwise reach another resource (the environment named {@code
+     * flags}).
+     */
+    static List<String> split(String rest) {
+        String path = rest.startsWith("/") ? rest.substring(1) : rest;
+        if (path.endsWith("/")) {
+            path = path.substring(0, path.length() - 1);
+        }
         List<String> segments = new ArrayList<>();
-        for (String segment : rest.split("/")) {
-            if (!segment.isEmpty()) {
-                segments.add(decode(segment));
+        if (path.isEmpty()) {
+            return List.of();
+        }
+        for (String segment : path.split("/", -1)) {
+            if (segment.isEmpty()) {
+                throw new ApiException(400, "bad request", "the path has an empty segment (\"//\", or a name or id left"
+                        + " empty where the path needs one): give every segment, or leave the trailing \"/\" alone");
             }
+            String decoded = decode(segment);
+            if (decoded.length() > MAX_SEGMENT) {
+                throw new ApiException(400, "bad request", "a path segment is at most " + MAX_SEGMENT + " characters (a key is at"
+                        + " most 128, a user id 1024), this one has " + decoded.length());
+            }
+            segments.add(decoded);
         }
         return List.copyOf(segments);
+    }
+
+    /** A segment as a message may quote it: its first 80 characters. */
+    private static String shown(String segment) {
+        return segment.length() > 80 ? segment.substring(0, 77) + "..." : segment;
     }
 
     /** Percent-decodes one segment as UTF-8; '+' is a plus in a path, not a space. */
@@ -65,7 +99,7 @@ final class PathSegments {
             int high = i + 2 < segment.length() ? Character.digit(segment.charAt(i + 1), 16) : -1;
             int low = high < 0 ? -1 : Character.digit(segment.charAt(i + 2), 16);
             if (low < 0) {
-                throw new ApiException(400, "bad request", "the path segment \"" + segment + "\" has a malformed percent-escape at "
+                throw new ApiException(400, "bad request", "the path segment \"" + shown(segment) + "\" has a malformed percent-escape at "
                         + "character " + (i + 1) + "; write % as %25");
             }
             bytes.write((high << 4) | low);
@@ -76,7 +110,7 @@ final class PathSegments {
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
         } catch (CharacterCodingException e) {
-            throw new ApiException(400, "bad request", "the path segment \"" + segment + "\" does not decode as UTF-8");
+            throw new ApiException(400, "bad request", "the path segment \"" + shown(segment) + "\" does not decode as UTF-8");
         }
     }
 }
