@@ -10,6 +10,7 @@ import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.FlagValidationException;
 import dev.flags.core.Problem;
+import dev.flags.core.ReadableText;
 import dev.flags.core.UnfitFileException;
 import dev.flags.core.User;
 import dev.flags.core.WriteRules;
@@ -1200,11 +1201,10 @@ public final class FlagsCommand implements Callable<Integer> {
     /**
      * Whether a character must not reach the terminal as it is: C0 and C1 controls, DEL, the Unicode line
      * and paragraph separators some terminals break at, and the bidirectional controls that reorder
-     * what is shown.
+     * what is shown: flags-core's {@link ReadableText#unsafe(char)}, the server's rule too.
      */
     static boolean unsafe(char c) {
-        return Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || (c >= '\u202A' && c <= '\u202E')
-                || (c >= '\u2066' && c <= '\u2069') || c == '\u200E' || c == '\u200F';
+        return ReadableText.unsafe(c);
     }
 
     /** Text as one line that cannot drive the terminal: line breaks and other control characters escaped. */
