@@ -108,6 +108,14 @@ class ServerProcessTest {
             assertThat(child.process().waitFor(30, TimeUnit.SECONDS)).isTrue();
             child.awaitLine("flag server stopped");
         }
+        // every file it wrote is its owner's only, whatever the umask (a copy taken out of the directory keeps that)
+        try (Stream<Path> files = Files.walk(data)) {
+            Map<String, String> modes = new TreeMap<>();
+            files.filter(f -> !f.equals(data)).forEach(f -> modes.put(data.relativize(f).toString(), mode(f)));
+            assertThat(modes).as("what the server wrote").containsKey("journal/" + firstSegmentName(data.resolve("journal")));
+            modes.forEach((file, mode) -> assertThat(mode).as(file)
+                    .isEqualTo(Files.isDirectory(data.resolve(file)) ? "rwx------" : "rw-------"));
+        }
         // the same data directory, the same token, and the change is still there
         int http2 = freePort();
         try (ServerChild again = start(data, http2, freePort(), null)) {
@@ -698,5 +706,20 @@ class ServerProcessTest {
         assertThat(run.output().lines().toList()).as(run.output()).hasSizeLessThanOrEqualTo(2)
                 .first().asString().startsWith("flags-server: ");
         assertThat(run.output()).contains("Try 'flags-server --help'.");
+    }
+
+    private static String mode(Path file) {
+        try {
+            return PosixFilePermissions.toString(Files.getPosixFilePermissions(file));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static String firstSegmentName(Path journal) throws IOException {
+        try (Stream<Path> files = Files.list(journal)) {
+            return files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".seg")).sorted().findFirst()
+                    .orElseThrow(() -> new AssertionError("no segment in " + journal));
+        }
     }
 }

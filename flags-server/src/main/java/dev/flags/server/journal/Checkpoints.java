@@ -119,8 +119,8 @@ final class Checkpoints {
     static Path write(Path dir, ServerState state) throws IOException {
         Path target = dir.resolve(fileName(state.sequence()));
         Path temp = dir.resolve(fileName(state.sequence()) + Segments.TEMP_SUFFIX);
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
-                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+        Files.deleteIfExists(temp); // left by a crash, maybe by an older server with another mode: made anew
+        try (FileChannel ch = FileAccess.openOwnerOnly(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
             CRC32C crc = new CRC32C();
             OutputStream raw = Channels.newOutputStream(ch);
             DataOutputStream out = new DataOutputStream(

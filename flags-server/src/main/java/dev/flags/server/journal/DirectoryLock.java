@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -40,11 +41,12 @@ final class DirectoryLock implements AutoCloseable {
      * @throws JournalLockedException if another journal holds it
      */
     static DirectoryLock acquire(Path dir, String holder) throws IOException {
-        Files.createDirectories(dir);
+        FileAccess.createOwnerOnlyDirectories(dir);
         Path file = dir.resolve(FILE_NAME);
         FileChannel channel;
         try {
-            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            channel = FileAccess.openOwnerOnly(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE));
         } catch (AccessDeniedException e) {
             AccessDeniedException explained = new AccessDeniedException(file.toString(), null,
                     accessDenied(dir, file));

@@ -7,10 +7,8 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
-import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
 /**
@@ -67,7 +65,7 @@ public final class DurableFiles {
         // One left by a crash (or by an older server, with another mode) is not reused: a file's mode is set
         // when it is created, and this one's must be 600.
         Files.deleteIfExists(temp);
-        try (FileChannel ch = createOwnerOnly(temp)) {
+        try (FileChannel ch = FileAccess.openOwnerOnly(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
             OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), BUFFER_BYTES);
             content.writeTo(new FilterOutputStream(out) {
                 @Override
@@ -85,15 +83,5 @@ public final class DurableFiles {
         }
         Segments.moveAtomically(temp, target);
         Segments.forceDirectory(dir);
-    }
-
-    /** Creates a new file, mode 600 where the file system has POSIX modes (as {@code AdminToken} does). */
-    private static FileChannel createOwnerOnly(Path file) throws IOException {
-        Set<OpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        try {
-            return FileChannel.open(file, options, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        } catch (UnsupportedOperationException e) {
-            return FileChannel.open(file, options); // not a POSIX file system
-        }
     }
 }

@@ -2,14 +2,20 @@ package dev.flags.server.journal;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.channels.FileChannel;
 import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 
 /**
  * Immutable (static functions only). Who may use the server's files: their owner and mode, for messages
  * that say why one cannot be used, and directories made for their owner only (the journal holds token
- * hashes, user ids and the audit trail). Public for the server, which says the same of its data directory.
+ * hashes, user ids and the audit trail), and files made for their owner only. Public for the server, which says
+ * the same of its data directory.
  */
 public final class FileAccess {
 
@@ -48,4 +54,23 @@ public final class FileAccess {
             Files.createDirectories(dir); // not a POSIX file system
         }
     }
+
+    /**
+     * Opens a file, and if this creates it, makes it readable and writable by its owner only ({@code rw-------})
+     * where the file system has POSIX modes: not left to the process's umask (commonly {@code rw-r--r--}), so that a
+     * copy of the journal taken out of its directory (a backup, a file set aside by a repair) keeps the directory's
+     * protection. A file that exists keeps its mode.
+     *
+     * @param file the file
+     * @param options how to open it, as for {@link FileChannel#open(Path, Set, FileAttribute[])}
+     */
+    public static FileChannel openOwnerOnly(Path file, Set<? extends OpenOption> options) throws IOException {
+        try {
+            return FileChannel.open(file, options, PosixFilePermissions.asFileAttribute(OWNER_READ_WRITE));
+        } catch (UnsupportedOperationException e) {
+            return FileChannel.open(file, options); // not a POSIX file system
+        }
+    }
+
+    private static final Set<PosixFilePermission> OWNER_READ_WRITE = PosixFilePermissions.fromString("rw-------");
 }

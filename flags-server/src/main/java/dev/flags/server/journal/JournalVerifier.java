@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Not thread-safe (the static helpers are). Checks every record of every segment and every
@@ -766,8 +767,8 @@ final class JournalVerifier {
         Path copy = aside.resolve(file.getFileName() + ".from-" + offset);
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
-                FileChannel out = FileChannel.open(copy, StandardOpenOption.CREATE_NEW,
-                        StandardOpenOption.WRITE)) {
+                FileChannel out = FileAccess.openOwnerOnly(copy, Set.of(StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE))) {
             long size = in.size();
             long at = offset;
             ByteBuffer b = ByteBuffer.allocate(1 << 16);

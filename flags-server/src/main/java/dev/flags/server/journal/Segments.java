@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 
@@ -152,8 +153,8 @@ final class Segments {
     static Path create(Path dir, long firstSequence, List<ByteBuffer> frames) throws IOException {
         Path target = dir.resolve(fileName(firstSequence));
         Path temp = dir.resolve(fileName(firstSequence) + TEMP_SUFFIX);
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE,
-                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+        Files.deleteIfExists(temp); // left by a crash, maybe by an older server with another mode: made anew
+        try (FileChannel ch = FileAccess.openOwnerOnly(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
             ByteBuffer h = header(firstSequence);
             while (h.hasRemaining()) {
                 ch.write(h);

@@ -281,8 +281,10 @@ class CorruptionTest {
                 Path aside = files.filter(f -> f.getFileName().toString().startsWith("damaged-")).findFirst().orElseThrow();
                 assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(aside)))
                         .as("journal bytes: its owner's only").isEqualTo("rwx------");
-                assertThat(Files.readAllBytes(aside.resolve(last.getFileName() + ".from-" + end)))
-                        .isEqualTo(Arrays.copyOf(frame, frame.length / 2));
+                Path cut = aside.resolve(last.getFileName() + ".from-" + end);
+                assertThat(Files.readAllBytes(cut)).isEqualTo(Arrays.copyOf(frame, frame.length / 2));
+                assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(cut)))
+                        .as("whatever the umask").isEqualTo("rw-------");
             }
             assertThat(journal.append(updateFlag("prod", "billing-v2", true)).sequence())
                     .isEqualTo(53);
