@@ -11,6 +11,7 @@ import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.protocol.v1.UsageReceipt;
 import dev.flags.protocol.v1.UsageReport;
+import dev.flags.protocol.v1.Waiting;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -252,6 +253,12 @@ final class ScriptedSyncServer implements AutoCloseable {
 
         Subscription heartbeat(long version, long intervalMillis) {
             return send(SyncMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().setVersion(version)
+                    .setServerTimeMillis(System.currentTimeMillis()).setHeartbeatIntervalMillis(intervalMillis)).build());
+        }
+
+        /** What the server sends while its next message for the stream waits for room in its send buffer. */
+        Subscription waiting(long intervalMillis) {
+            return send(SyncMessage.newBuilder().setWaiting(Waiting.newBuilder()
                     .setServerTimeMillis(System.currentTimeMillis()).setHeartbeatIntervalMillis(intervalMillis)).build());
         }
 

@@ -664,6 +664,67 @@ class SyncTest {
     }
 
     @Test
+    void aWaitingKeepsTheStreamButTheFlagsAreStaleUntilTheChangeComes() throws Exception {
+        ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(3, 100, List.of(doc("a", true, 1)), Map.of());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            // A large change the server cannot send yet: it says so each heartbeat interval.
+            beat.scheduleAtFixedRate(() -> sub.waiting(100), 0, 50, TimeUnit.MILLISECONDS);
+
+            Await.until("stale", () -> flags.evaluate("a", USER).source() == Source.STALE);
+            assertThat(server.pollSubscription(Duration.ofMillis(800))).as("eight intervals: the stream is kept").isNull();
+            Freshness f = flags.freshness();
+            assertThat(f.source()).isEqualTo(Source.STALE);
+            assertThat(f.streamUp()).isTrue();
+            assertThat(f.problem()).hasValueSatisfying(p -> assertThat(p).contains("send buffer"));
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DEGRADED);
+            assertThat(flags.health().detail()).contains("stream to the flag server is up").contains("send buffer");
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            assertThat(logs.lines("waiting for room in its send buffer")).singleElement().asString()
+                    .contains("a change").contains("version 3 from memory");
+            assertThat(logs.lines("lost the stream")).isEmpty();
+
+            beat.shutdownNow();
+            assertThat(beat.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+            sub.delta(3, 4, doc("a", false, 2));
+            Await.until("live again", () -> flags.evaluate("a", USER).source() == Source.LIVE);
+            assertThat(flags.isEnabled("a", USER)).isFalse();
+            assertThat(flags.freshness().problem()).isEmpty();
+        } finally {
+            beat.shutdownNow();
+        }
+    }
+
+    @Test
+    void aWaitingBeforeAnyFlagsSaysWhyTheAnswersAreDefaults() throws Exception {
+        ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            beat.scheduleAtFixedRate(() -> sub.waiting(100), 0, 50, TimeUnit.MILLISECONDS);
+
+            Await.until("the reason", () -> flags.evaluate("a", USER).reason().detail().contains("send buffer"));
+            assertThat(server.pollSubscription(Duration.ofMillis(800))).as("the stream is kept").isNull();
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.DEFAULTS);
+            assertThat(flags.evaluate("a", USER).reason().detail()).contains("has not sent the flags yet");
+            assertThat(flags.freshness().streamUp()).isTrue();
+            assertThat(flags.awaitReady(Duration.ofMillis(1))).as("not ready: no flags yet").isFalse();
+            assertThat(logs.lines("waiting for room in its send buffer")).singleElement().asString()
+                    .contains("the flags").contains("defaults");
+
+            beat.shutdownNow();
+            assertThat(beat.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+            sub.snapshot(7, 100, List.of(doc("a", true, 1)), Map.of());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+            assertThat(logs.lines("connected to")).singleElement().asString().contains("version 7");
+        } finally {
+            beat.shutdownNow();
+        }
+    }
+
+    @Test
     void aRefusedTokenIsLoggedOnceAndRetriedSlowly() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
             server.refuse(Status.UNAUTHENTICATED.withDescription("unknown token"));

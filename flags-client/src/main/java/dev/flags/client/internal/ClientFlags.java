@@ -147,7 +147,7 @@ public final class ClientFlags extends StoreBackedFlags {
                     offlineLabel + ": version " + f.version() + why);
             case IN_MEMORY -> new Health(Health.Status.UP, "in memory: version " + f.version());
             case STALE -> new Health(Health.Status.DEGRADED, "stale: version " + f.version()
-                    + " from memory, the stream to the flag server is down" + why
+                    + " from memory, the stream to the flag server is " + (f.streamUp() ? "up" : "down") + why
                     + f.lastHeardFromServer().map(t -> "; last heard from the server at " + t).orElse(""));
             case CACHE_FILE -> new Health(Health.Status.DEGRADED, "cache file: version " + f.version()
                     + ", the flag server has not been reached yet" + why);

@@ -57,7 +57,9 @@ import org.slf4j.LoggerFactory;
  * the stream and subscribes again from what it has (at once the first time, with backoff if it
  * repeats). A server restart therefore costs one Delta, not a full reload.
  *
- * <p>Liveness. Every message (a Heartbeat too) proves the stream alive. A stream silent for
+ * <p>Liveness. Every message (a Heartbeat too) proves the stream alive. A Waiting does too, and says that the
+ * server's next message for this SDK waits for room in its send buffer: the stream is kept, and the flags held
+ * count as not current until that message comes. A stream silent for
  * {@value #MISSED_HEARTBEATS} heartbeat intervals (as the server announced them; 30 s until it has)
  * is treated as dead: dropped, and replaced. So is a call whose connection is still not up after
  * {@value #NO_CONNECTION_MILLIS} ms (something accepts the connection but never answers as an HTTP/2
@@ -127,6 +129,9 @@ final class Syncer implements AutoCloseable {
 
     /** The status while a stream delivers: one instance, so a message does not replace it. */
     private static final SyncStatus UP = new SyncStatus(true, null, false);
+    /** The status while the stream is up but its next message waits on the server (a {@code Waiting}). */
+    private static final SyncStatus WAITING = new SyncStatus(true,
+            "the flag server has not sent the newest flags yet: they wait for room in its send buffer", false);
     private static final long NEVER = Long.MIN_VALUE;
 
     private final String target;
@@ -166,6 +171,8 @@ final class Syncer implements AutoCloseable {
     private long lastHeardNanos;
     /** Whether the current call has had a message: until it has, a connection that is not up is watched for. */
     private boolean callAnswered;
+    /** Whether the current call's first Waiting has been logged. */
+    private boolean waitingLogged;
     private long heartbeatMillis = DEFAULT_HEARTBEAT_MILLIS;
     private ScheduledFuture<?> watchdog;
     private long watchdogPeriodMillis;
@@ -331,6 +338,7 @@ final class Syncer implements AutoCloseable {
         long fromTag = held.source() == Source.DEFAULTS ? 0 : held.stateTag();
         lastHeardNanos = nanoTime.getAsLong();
         callAnswered = false;
+        waitingLogged = false;
         channel.resetConnectBackoff(); // our backoff decides when to try, not the channel's
         SubscribeRequest request = SubscribeRequest.newBuilder()
                 .setEnvironment(environment).setFromVersion(from).setFromStateTag(fromTag).setSdk(SDK)
@@ -407,6 +415,11 @@ final class Syncer implements AutoCloseable {
                     queueCacheWrite(); // a quiet environment has no change to try again with: each heartbeat does
                 }
             }
+            case WAITING -> {
+                heartbeatInterval(message.getWaiting().getHeartbeatIntervalMillis());
+                waiting(held);
+                return true;
+            }
             default -> {
                 // A kind of message this release does not know: it still shows that the stream is alive.
                 LOG.debug("flags: ignoring a sync message of an unknown kind");
@@ -441,6 +454,34 @@ final class Syncer implements AutoCloseable {
             queueCacheWrite();
         }
         return true;
+    }
+
+    /**
+     * The server is reached, and its next message for this SDK (the flags, or a large change) waits for room in
+     * its send buffer. The stream is alive and kept (a new one would wait at the back of the server's queue),
+     * but the flags held are not current: live ones become stale until the message comes, and defaults say why.
+     */
+    private void waiting(FlagState held) {
+        if (!waitingLogged) { // once per call: a Waiting comes each heartbeat interval
+            waitingLogged = true;
+            LOG.info("flags: the flag server at {} has {} for environment \"{}\" waiting for room in its send buffer"
+                    + " (other SDKs have not taken theirs yet); serving {} until it comes", target,
+                    streamUp ? "a change" : "the flags", environment, serving(held));
+        }
+        streamUp = false; // the next Snapshot or Delta brings the stream's state up again
+        if (status != WAITING) {
+            boolean wasRefused = status.refused();
+            status = WAITING;
+            readiness.refused(false);
+            if (held.source() == Source.LIVE) {
+                store.publish(held.withSource(Source.STALE));
+            } else if (held.source() == Source.DEFAULTS) {
+                store.publish(FlagState.none("the flag server has not sent the flags yet: they wait for room in its send"
+                        + " buffer" + defaultsClause));
+            } else if (wasRefused) {
+                store.statusChanged();
+            }
+        }
     }
 
     private void connected(SyncMessage first, long had, FlagState now) {

@@ -484,6 +484,11 @@ public final class Broadcaster implements AutoCloseable {
     return Messages.message(Messages.heartbeat(version, clock.millis(), heartbeatMillis));
   }
 
+  /** The heartbeat of a stream whose next message waits for the send budget: see {@code Waiting}. */
+  SyncMessage waiting() {
+    return Messages.waiting(clock.millis(), heartbeatMillis);
+  }
+
   void deltaSent() {
     deltas.increment();
   }

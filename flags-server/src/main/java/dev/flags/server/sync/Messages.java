@@ -7,6 +7,7 @@ import dev.flags.protocol.v1.RoleGrant;
 import dev.flags.protocol.v1.RoleMemberChange;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.protocol.v1.Waiting;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import java.util.HashMap;
@@ -106,6 +107,12 @@ final class Messages {
         .setServerTimeMillis(serverTimeMillis)
         .setHeartbeatIntervalMillis(intervalMillis)
         .build();
+  }
+
+  static SyncMessage waiting(long serverTimeMillis, long intervalMillis) {
+    return SyncMessage.newBuilder().setWaiting(Waiting.newBuilder()
+        .setServerTimeMillis(serverTimeMillis)
+        .setHeartbeatIntervalMillis(intervalMillis)).build();
   }
 
   static SyncMessage message(Snapshot snapshot) {

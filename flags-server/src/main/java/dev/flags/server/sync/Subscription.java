@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * whatever it has not taken is the difference between that and the topic's target, written as one
  * Delta when it is ready again. A large message (a snapshot, mostly) is written only once the
  * broadcaster's {@link SendBudget} holds its bytes, and they are given back once the stream is ready
- * again, which is when gRPC has passed the message on to the network.
+ * again, which is when gRPC has passed the message on to the network. While it waits, the stream gets a
+ * {@code Waiting} each heartbeat interval instead of a Heartbeat.
  */
 final class Subscription implements Runnable, SendBudget.Borrower {
 
@@ -163,6 +164,7 @@ final class Subscription implements Runnable, SendBudget.Borrower {
       if (sent == null) {
         SyncMessage snapshot = target.snapshot();
         if (!budgeted(snapshot)) {
+          waitingHeartbeat();
           return;
         }
         owner.snapshotSent();
@@ -171,6 +173,7 @@ final class Subscription implements Runnable, SendBudget.Borrower {
       } else if (sent.version() < target.version()) {
         SyncMessage delta = target.deltaFrom(sent, memberChanges);
         if (!budgeted(delta)) {
+          waitingHeartbeat();
           return;
         }
         owner.deltaSent();
@@ -203,6 +206,18 @@ final class Subscription implements Runnable, SendBudget.Borrower {
     }
     holding = true;
     return true;
+  }
+
+  /**
+   * While its next message waits for the budget, the stream still gets a message each heartbeat interval, a
+   * Waiting (small: not counted), or its SDK would take the silence for a dead stream and subscribe again, at the
+   * back of the queue. Not a Heartbeat, which would tell the SDK that the version it has is current.
+   */
+  private void waitingHeartbeat() {
+    if (idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
+      owner.heartbeatSent();
+      write(owner.waiting());
+    }
   }
 
   private void write(SyncMessage message) {

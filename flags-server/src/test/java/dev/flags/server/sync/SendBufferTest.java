@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SnapshotRequest;
+import dev.flags.protocol.v1.SyncMessage;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ClientInterceptors;
@@ -72,6 +73,37 @@ class SendBufferTest extends SyncFixtureTest {
     assertThat(budget.await(b -> b.held() == 0 && b.waiting() == 0, WAIT))
         .as("every snapshot taken: nothing held, %s bytes still held", budget.held()).isTrue();
     assertThat(f.broadcaster.sendBufferBytes()).isZero();
+  }
+
+  @Test
+  void aStreamThatWaitsGetsAWaitingEachHeartbeatIntervalNotAHeartbeatThatWouldSayItIsUpToDate() throws Exception {
+    Duration heartbeat = Duration.ofMillis(200);
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER).heartbeatInterval(heartbeat));
+    fill(ENV);
+    SendBudget budget = f.broadcaster.budget();
+    Recorder stuck = Recorder.manual(0);
+    SyncFixture.stub(stuckChannel(), SyncFixture.SDK).subscribe(SyncFixture.request(ENV, 0), stuck);
+    assertThat(budget.await(b -> b.heldBy("tok-sdk") > 0, WAIT)).as("the stuck stream's snapshot is held").isTrue();
+    Recorder waiting = f.subscribe(0);
+    assertThat(budget.await(b -> b.waiting() == 1, WAIT)).as("the second stream of the token waits").isTrue();
+
+    long start = System.nanoTime();
+    for (int i = 0; i < 3; i++) {
+      SyncMessage m = waiting.next();
+      assertThat(m.getKindCase()).as("message %s to the waiting stream", i).isEqualTo(SyncMessage.KindCase.WAITING);
+      assertThat(m.getWaiting().getHeartbeatIntervalMillis()).isEqualTo(heartbeat.toMillis());
+      assertThat(m.getWaiting().getServerTimeMillis()).isPositive();
+    }
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).as("one per interval, not a burst")
+        .isGreaterThanOrEqualTo(heartbeat.multipliedBy(2));
+    assertThat(budget.waiting()).as("still waiting, in its place").isEqualTo(1);
+
+    stuck.cancel();
+    SyncMessage served;
+    do {
+      served = waiting.next();
+    } while (served.hasWaiting());
+    assertThat(served.getSnapshot().getFlagsCount()).as("then its snapshot").isEqualTo(FLAGS);
   }
 
   @Test
