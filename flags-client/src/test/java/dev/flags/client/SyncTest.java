@@ -725,6 +725,28 @@ class SyncTest {
     }
 
     @Test
+    void aWaitingWhileServingTheCacheFileSaysTheServerIsReached() throws Exception {
+        Path cache = tmp.resolve("waiting.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            server.awaitSubscription().snapshot(4, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            Await.until("the cache file has version 4", () -> cacheHas(cache, "version: 4"));
+        }
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            Subscription sub = server.awaitSubscription();
+            assertThat(flags.health().detail()).contains("has not been reached yet");
+            sub.waiting(15_000);
+            Await.until("waiting", () -> flags.freshness().streamUp());
+            assertThat(flags.freshness().source()).isEqualTo(Source.CACHE_FILE);
+            assertThat(flags.health().detail()).startsWith("cache file: version 4, the stream to the flag server is up")
+                    .contains("send buffer");
+            assertThat(logs.lines("waiting for room in its send buffer")).singleElement().asString()
+                    .contains("cached version 4");
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+        }
+    }
+
+    @Test
     void aRefusedTokenIsLoggedOnceAndRetriedSlowly() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
             server.refuse(Status.UNAUTHENTICATED.withDescription("unknown token"));

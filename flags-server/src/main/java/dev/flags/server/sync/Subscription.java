@@ -214,7 +214,7 @@ final class Subscription implements Runnable, SendBudget.Borrower {
    * back of the queue. Not a Heartbeat, which would tell the SDK that the version it has is current.
    */
   private void waitingHeartbeat() {
-    if (idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
+    if (!finished.get() && idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
       owner.heartbeatSent();
       write(owner.waiting());
     }
