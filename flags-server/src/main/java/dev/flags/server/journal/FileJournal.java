@@ -166,11 +166,10 @@ public final class FileJournal implements Journal {
             closeQuietly();
             throw e;
         }
-        LOG.info("journal opened: {} (last sequence {}, checkpoint at {}, {} entries replayed,"
-                + " {} more checked, {} segments, {} ms)", dir, recoveryReport.lastSequence(),
-                recoveryReport.checkpointSequence(), recoveryReport.replayedEntries(),
-                recoveryReport.verifiedEntries(), recoveryReport.segments(),
-                recoveryReport.duration().toMillis());
+        LOG.info("journal opened: {} (last sequence {}, checkpoint at {}, {} replayed, {} more checked, {}, {} ms)",
+                dir, recoveryReport.lastSequence(), recoveryReport.checkpointSequence(),
+                count(recoveryReport.replayedEntries(), "entry", "entries"), recoveryReport.verifiedEntries(),
+                count(recoveryReport.segments(), "segment", "segments"), recoveryReport.duration().toMillis());
         String aside = JournalVerifier.setAsideNote(dir);
         if (aside != null) {
             LOG.info("journal: {}", aside);
@@ -1255,5 +1254,10 @@ public final class FileJournal implements Journal {
             }
             return e.toString();
         }
+    }
+
+    /** "1 segment", "2 segments": for the journal's log lines and the journal tool. */
+    static String count(long n, String one, String many) {
+        return n + " " + (n == 1 ? one : many);
     }
 }

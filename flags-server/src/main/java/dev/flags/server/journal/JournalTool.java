@@ -319,8 +319,8 @@ public final class JournalTool implements Callable<Integer> {
 
     private static int summarize(PrintWriter out, JournalVerifier.Report report) {
         if (report.clean()) {
-            out.println("ok: " + report.segments().size() + " segments, " + report.entries()
-                    + " entries, last sequence " + report.lastSequence()
+            out.println("ok: " + FileJournal.count(report.segments().size(), "segment", "segments") + ", "
+                    + FileJournal.count(report.entries(), "entry", "entries") + ", last sequence " + report.lastSequence()
                     + (report.tornTail() != null ? " (a torn tail will be cut at the next open)" : ""));
             return CLEAN;
         }

@@ -85,7 +85,7 @@ class JournalToolTest {
         assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
         assertThat(out).contains("repair: cut 00000000000000000001.seg at byte offset " + record)
                 .contains("repair: moved segment").contains("repair: moved checkpoint")
-                .endsWith("ok: 1 segments, 10 entries, last sequence 10\n");
+                .endsWith("ok: 1 segment, 10 entries, last sequence 10\n");
         Path aside;
         try (Stream<Path> s = Files.list(dir)) {
             aside = s.filter(p -> p.getFileName().toString().startsWith("damaged-")).findFirst()
@@ -246,7 +246,7 @@ class JournalToolTest {
 
         assertThat(run("repair", dir.toString(), "--cut-at-damage", "--discard-checkpoint-state")).as(out + err).isZero();
         assertThat(out).contains("repair: moved segment " + segments.get(2).getFileName())
-                .endsWith("ok: 1 segments, " + (from - 1) + " entries, last sequence " + (from - 1) + "\n");
+                .endsWith("ok: 1 segment, " + (from - 1) + " entries, last sequence " + (from - 1) + "\n");
     }
 
     @Test
@@ -369,7 +369,7 @@ class JournalToolTest {
         assertThat(run("repair", dir.toString(), "--from-checkpoint")).as(out + err).isZero();
         assertThat(out).contains("repair: started segment 00000000000000000104.seg: the journal goes on from the state of"
                         + " checkpoint-00000000000000000103.ckpt")
-                .endsWith("ok: 1 segments, 0 entries, last sequence 103\n");
+                .endsWith("ok: 1 segment, 0 entries, last sequence 103\n");
         Path aside = asideDirectory();
         for (Path segment : segments) {
             assertThat(aside.resolve(segment.getFileName())).as("set aside, not deleted").exists();
@@ -454,7 +454,7 @@ class JournalToolTest {
 
         assertThat(run("repair", dir.toString(), "--from-checkpoint")).as(out + err).isZero();
         assertThat(out).contains("repair: copied the sound entries 103..142 into segment " + Segments.fileName(103))
-                .endsWith("ok: 1 segments, 40 entries, last sequence 142\n");
+                .endsWith("ok: 1 segment, 40 entries, last sequence 142\n");
         try (FileJournal journal = FileJournal.builder(dir).open()) {
             assertThat(journal.state()).as("every acknowledged change kept").isEqualTo(before);
             assertThat(journal.read(103, 1000)).hasSize(40);

@@ -57,7 +57,7 @@ class TokenExpiryJournalTest {
         assertThat(JournalTool.run(new PrintWriter(out, true), new PrintWriter(err, true), "verify", dir.toString()))
                 .as(out + "" + err).isZero();
         assertThat(out.toString()).contains("checkpoint checkpoint-00000000000000000003.ckpt: ok, sequence 3")
-                .endsWith("ok: 1 segments, 3 entries, last sequence 3\n");
+                .endsWith("ok: 1 segment, 3 entries, last sequence 3\n");
 
         clock.advance(Duration.ofDays(1));
         try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
