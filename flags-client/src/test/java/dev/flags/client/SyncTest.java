@@ -6,6 +6,7 @@ import static dev.flags.client.Fixtures.forRole;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flags.client.ScriptedSyncServer.Subscription;
+import dev.flags.core.Flag;
 import dev.flags.core.Reason;
 import dev.flags.core.User;
 import dev.flags.protocol.v1.Delta;
@@ -743,6 +744,35 @@ class SyncTest {
             assertThat(logs.lines("waiting for room in its send buffer")).singleElement().asString()
                     .contains("cached version 4");
             assertThat(flags.isEnabled("a", USER)).isTrue();
+        }
+    }
+
+    @Test
+    void aSnapshotStillArrivingOverASlowLinkIsNotTakenForASilentStream() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); SlowLink link = SlowLink.start(server.port(), 256 * 1024);
+             Flags flags = Flags.builder().target(link.target()).plaintext().sdkToken("flg_sdk_sync-test")
+                     .environment("production").initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100))
+                     .build()) {
+            Subscription sub = server.awaitSubscription();
+            // Heartbeats every 100 ms: a stream silent for 300 ms is dead.
+            sub.snapshot(1, 100, List.of(doc("a", true, 1)), Map.of());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            sub.fail(Status.UNAVAILABLE);
+            Subscription again = server.awaitSubscription();
+
+            // About 1.5 MB: some six seconds over the link, twenty times the silence limit.
+            List<FlagDocument> many = new ArrayList<>();
+            for (int i = 0; i < 750; i++) {
+                many.add(Fixtures.doc(new Flag("f-" + i, "x".repeat(2_000), true, null, List.of(), List.of(), List.of(),
+                        true, 2)));
+            }
+            long start = System.nanoTime();
+            again.snapshot(2, 100, many, Map.of());
+            Await.until("the whole snapshot", () -> flags.freshness().version() == 2, Duration.ofSeconds(60));
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("it took many heartbeat intervals to arrive")
+                    .isGreaterThan(Duration.ofSeconds(1));
+            assertThat(server.subscribeCalls()).as("the stream was kept while it arrived").isEqualTo(2);
+            assertThat(flags.isEnabled("f-749", USER)).isTrue();
         }
     }
 

@@ -7,12 +7,18 @@ import dev.flags.protocol.v1.Heartbeat;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
 import io.grpc.ChannelCredentials;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientStreamTracer;
 import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -59,8 +65,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Liveness. Every message (a Heartbeat too) proves the stream alive. A Waiting does too, and says that the
  * server's next message for this SDK waits for room in its send buffer: the stream is kept, and the flags held
- * count as not current until that message comes. A stream silent for
- * {@value #MISSED_HEARTBEATS} heartbeat intervals (as the server announced them; 30 s until it has)
+ * count as not current until that message comes. So do the bytes of a message still arriving (a large
+ * snapshot over a slow link). A stream silent for {@value #MISSED_HEARTBEATS} heartbeat intervals (as the server announced them; 30 s until it has)
  * is treated as dead: dropped, and replaced. So is a call whose connection is still not up after
  * {@value #NO_CONNECTION_MILLIS} ms (something accepts the connection but never answers as an HTTP/2
  * server: a hung server, a proxy with nothing behind it), whose attempt gRPC would otherwise wait on for
@@ -155,6 +161,11 @@ final class Syncer implements AutoCloseable {
      * a long-lived one costs the collector's write barrier work on top of the allocation.
      */
     private volatile long lastHeardMillis = NEVER;
+    /**
+     * When bytes of a message last arrived on the stream, by {@code nanoTime}: set on the transport thread as
+     * they come, before the message is whole (see {@link TraceArrivingBytes}).
+     */
+    private volatile long lastBytesNanos;
 
     // Guarded by lock.
     private final Object lock = new Object();
@@ -230,7 +241,7 @@ final class Syncer implements AutoCloseable {
                 .disableRetry()
                 .intercept(MetadataUtils.newAttachHeadersInterceptor(headers))
                 .build();
-        this.stub = FlagSyncGrpc.newStub(channel);
+        this.stub = FlagSyncGrpc.newStub(channel).withInterceptors(new TraceArrivingBytes());
         this.background = Background.executor();
         this.usage = settings.usageReporting()
                 ? new UsageReporter(channel, store, environment, settings.application(), clock, background,
@@ -337,6 +348,7 @@ final class Syncer implements AutoCloseable {
         long from = held.source() == Source.DEFAULTS ? 0 : held.version();
         long fromTag = held.source() == Source.DEFAULTS ? 0 : held.stateTag();
         lastHeardNanos = nanoTime.getAsLong();
+        lastBytesNanos = lastHeardNanos;
         callAnswered = false;
         waitingLogged = false;
         channel.resetConnectBackoff(); // our backoff decides when to try, not the channel's
@@ -642,6 +654,10 @@ final class Syncer implements AutoCloseable {
                         + " with nothing behind it?)"));
                 return;
             }
+            long bytesArriving = lastBytesNanos;
+            if (bytesArriving - lastHeardNanos > 0) { // a message still arriving: silent since its last bytes
+                silentMillis = (nanoTime.getAsLong() - bytesArriving) / 1_000_000;
+            }
             if (silentMillis > MISSED_HEARTBEATS * heartbeatMillis) {
                 dropCall("silent");
                 lost(Status.UNAVAILABLE.withDescription("no message for " + silentMillis + " ms; heartbeats are due"
@@ -664,6 +680,31 @@ final class Syncer implements AutoCloseable {
     private void resubscribe() {
         synchronized (lock) {
             subscribe();
+        }
+    }
+
+    /**
+     * Bytes of a message arriving prove the stream alive before the message is whole: a snapshot of megabytes over
+     * a slow link can take longer than the silence limit (three heartbeat intervals), and a stream dropped for it
+     * would be asked for the whole snapshot again, and again. gRPC tells a stream tracer of the bytes it reads for
+     * the message the SDK has asked for, as they come. One tracer for every call: it only notes the time.
+     */
+    private final class TraceArrivingBytes extends ClientStreamTracer.Factory implements ClientInterceptor {
+        private final ClientStreamTracer tracer = new ClientStreamTracer() {
+            @Override
+            public void inboundWireSize(long bytes) {
+                lastBytesNanos = nanoTime.getAsLong();
+            }
+        };
+
+        @Override
+        public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata headers) {
+            return tracer;
+        }
+
+        @Override
+        public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+            return next.newCall(method, options.withStreamTracerFactory(this));
         }
     }
 
