@@ -30,7 +30,13 @@ import javax.net.ssl.SSLHandshakeException;
  */
 final class Api {
 
-    static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Reads what people wrote (a flag's document, a user) as strictly as the server does: a field given twice is an
+     * error, not the last one winning (a {@code "enabled": false} added above an old {@code "enabled": true} would be
+     * dropped without a word). The server's answers never repeat a field.
+     */
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
     /** How many times a refused (429) request is sent again. */
     static final int MAX_RETRIES = 3;
     /** The longest Retry-After the command waits for; a longer one fails at once with the server's message. */

@@ -1266,7 +1266,8 @@ public final class FlagsCommand implements Callable<Integer> {
     static final class Evaluate implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"roles\": [\"beta-tester\"]}'.")
+        @Parameters(index = "0", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"roles\": [\"beta-tester\"]}';"
+                + " - for standard input.")
         String user;
         @Parameters(index = "1", arity = "0..1", paramLabel = "FLAG") String flag;
         @Option(names = "--explain", description = "Say step by step why: each rule tried, the first condition that did"
@@ -1578,7 +1579,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FILE") Path file;
         @Parameters(index = "1", paramLabel = "FLAG") String flag;
-        @Parameters(index = "2", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"region\": \"eu-west\"}'.")
+        @Parameters(index = "2", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"region\": \"eu-west\"}';"
+                + " - for standard input.")
         String user;
         @Option(names = "--explain", description = "Say step by step why, as text (as `flags evaluate --explain`).")
         boolean explain;
@@ -1622,8 +1624,20 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     private static JsonNode parseJson(String text, String what) {
+        if (text.equals("-")) { // as FILE of flags put: standard input
+            try {
+                byte[] in = System.in.readNBytes(FlagFormat.MAX_FILE_BYTES + 1);
+                if (in.length > FlagFormat.MAX_FILE_BYTES) {
+                    throw new CliException(EXIT_USAGE, what + " on standard input is over " + FlagFormat.MAX_FILE_BYTES + " bytes");
+                }
+                text = new String(in, java.nio.charset.StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new CliException(EXIT_FAILED, "cannot read " + what + " from standard input: " + e.getMessage());
+            }
+        }
         try {
-            JsonNode node = Api.JSON.readTree(text);
+            JsonNode node = Api.JSON.readerFor(JsonNode.class)
+                    .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readValue(text);
             if (node == null || !node.isObject()) {
                 throw new CliException(EXIT_USAGE, what + " must be a JSON object, such as '{\"id\": \"u-42\"}'");
             }

@@ -367,6 +367,13 @@ class FlagsCommandTest {
         Run merged = remote("put", "checkout-v3", twoDocuments.toString());
         assertThat(merged.exit()).as("a second document is refused, not dropped").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(merged.err()).contains("is not valid JSON");
+        // A kill added above the old value: the last one must not win (the server and flags validate refuse it too).
+        Path duplicate = Files.writeString(dir.resolve("duplicate.json"),
+                "{\"key\": \"checkout-v3\",\n  \"enabled\": false,\n  \"enabled\": true}");
+        Run dup = remote("put", "checkout-v3", duplicate.toString());
+        assertThat(dup.exit()).as("a field given twice is refused, not the last one taken").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(dup.err()).isEqualTo("flags: " + duplicate + " is not valid JSON (line 3, column 14): Duplicate field"
+                + " 'enabled'\n");
         Path withBom = Files.writeString(dir.resolve("bom.json"), "\uFEFF{\"key\": \"checkout-v3\", \"enabled\": true, \"description\": \"bom\"}");
         assertThat(remote("put", "checkout-v3", withBom.toString()).json().get("description").asText())
                 .as("a byte-order mark some editors write").isEqualTo("bom");
@@ -484,6 +491,17 @@ class FlagsCommandTest {
         Run noUser = remote("grant", "beta-tester", "");
         assertThat(noUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noUser.err()).isEqualTo("flags: USER-ID must not be empty\n");
+        Run twoIds = remote("evaluate", "{\"id\": \"bob\", \"id\": \"tess\"}", "billing-v2");
+        assertThat(twoIds.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(twoIds.err()).isEqualTo("flags: USER-JSON is not valid JSON (line 1, column 21): Duplicate field 'id'\n");
+        java.io.InputStream stdin = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("{\"id\": \"tess\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            assertThat(remote("evaluate", "-", "billing-v2").json().at("/results/0/value").asBoolean())
+                    .as("the user from standard input").isFalse();
+        } finally {
+            System.setIn(stdin);
+        }
         Run typo = remote("evaluate", "{\"id\": \"tess\"}", "biling-v2");
         assertThat(typo.exit()).as("a mistyped flag is not \"false for this user\"").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(typo.err()).isEqualTo("flags: there is no flag \"biling-v2\" in environment \"production\"\n");
