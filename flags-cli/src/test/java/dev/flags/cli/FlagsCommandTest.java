@@ -284,6 +284,19 @@ class FlagsCommandTest {
         assertThat(put.exit()).as(put.err()).isZero();
         assertThat(put.err()).matches("flags: pending schedules no longer apply to the flag as it is now, and will fail at their"
                 + " time: sch-[0-9a-f]{12} \\(flags schedules shows them; flags unschedule ID, then schedule the change again\\)\n");
+        // The kill switch does not cancel what is planned: it names the schedules that would switch the flag on again.
+        String relaunch = remote("schedule", "billing-v2", "on", "--at", later, "-m", "relaunch").json().get("id").asText();
+        assertThat(remote("on", "billing-v2").exit()).isZero();
+        Run kill = remote("off", "billing-v2", "-m", "incident");
+        assertThat(kill.exit()).as(kill.err()).isZero();
+        assertThat(kill.err()).as("only the one that switches it on, not the scheduled switch-off")
+                .isEqualTo("flags: the flag is off, but pending schedules will switch it on again at their time: " + relaunch
+                        + " at " + later + " (flags unschedule ID keeps it off; flags schedules shows them)\n");
+        assertThat(remote("off", "billing-v2").err()).as("already off: nothing switched off")
+                .isEqualTo("flags: nothing changed (it already was so): no new version\n");
+        assertThat(remote("unschedule", relaunch).exit()).isZero();
+        assertThat(remote("on", "billing-v2").exit()).isZero();
+        assertThat(remote("off", "billing-v2").err()).as("nothing left to undo it").isEmpty();
         Run hugeIndex = remote("rollout", "billing-v2", "20", "--rule", "4294967296");
         assertThat(hugeIndex.exit()).as("the server's answer, not a crash of the command").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(hugeIndex.err()).contains("has no rule 4294967296; its rules, by index: 0 ").doesNotContain("Exception");

@@ -101,7 +101,7 @@ public final class FlagService {
      * @param created true if the write created the flag
      * @param entry the journal entry written, or null if the write changed nothing and was not recorded
      */
-    public record Written(VersionedFlag flag, boolean created, JournalEntry entry) {
+    public record Written(VersionedFlag flag, boolean created, JournalEntry entry, boolean switchedOff) {
         /** @return false if the flag already was what the write asked for */
         public boolean changed() {
             return entry != null;
@@ -262,7 +262,7 @@ public final class FlagService {
             }
             if (existing != null && next.withVersion(existing.version()).equals(existing.flag())) {
                 // Nothing would change: no version, no journal entry, no fan-out to every SDK.
-                return new Written(existing, false, null);
+                return new Written(existing, false, null, false);
             }
             long newVersion = state.version() + 1;
             Flag versioned = next.withVersion(newVersion);
@@ -290,7 +290,8 @@ public final class FlagService {
             try {
                 JournalEntry entry = writer.append(Change.of(type, env, actor, payload)
                         .withComment(comment).expectingVersion(state.version()));
-                return new Written(new VersionedFlag(versioned, entry.version()), existing == null, entry);
+                boolean switchedOff = existing != null && existing.flag().enabled() && !next.enabled();
+                return new Written(new VersionedFlag(versioned, entry.version()), existing == null, entry, switchedOff);
             } catch (ApiException e) {
                 // Another write to this environment came first: read again and reapply (If-Match is rechecked).
                 if (e.status() != 412 || attempt >= RETRIES) {

@@ -142,6 +142,20 @@ public final class ScheduleService {
     }
 
     /**
+     * The pending schedules that switch a flag on ({@code "enabled": true}), soonest first: read right after a write
+     * switched it off (the kill switch), since each would undo it at its time.
+     */
+    public List<Schedule> switchingOn(String env, String key) {
+        return pending(env, key).stream().filter(s -> s.patch().toJsonNode().path("enabled").asBoolean(false)).toList();
+    }
+
+    /** The pending schedules of a flag, soonest first: read before it is archived, since each will fail at its time. */
+    public List<Schedule> pending(String env, String key) {
+        EnvironmentState state = journal.state().environments().get(env);
+        return state == null ? List.of() : state.pendingSchedules().stream().filter(s -> s.flag().equals(key)).toList();
+    }
+
+    /**
      * @param flag only this flag's schedules, or null for all
      * @param status which: {@code pending} (null: the same), {@code applied}, {@code failed}, {@code cancelled},
      *     {@code ended} (those three) or {@code all}

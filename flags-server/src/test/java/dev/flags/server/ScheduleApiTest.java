@@ -124,6 +124,38 @@ class ScheduleApiTest {
     }
 
     @Test
+    void aSwitchOffNamesTheSchedulesThatWouldSwitchItOnAgainAndAnArchiveTheOnesThatWillFail() throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            String relaunch = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z", "{\"enabled\": true}")).json()
+                    .get("id").asText();
+            String ramp = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T11:00:00Z",
+                    "{\"percentage\": {\"rule\": \"eu canary\", \"value\": 50}}")).json().get("id").asText();
+            String on = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T10:00:00Z", "{\"enabled\": true, \"default\": true}"))
+                    .json().get("id").asText();
+            assertThat(api.patch(FLAG, ADMIN, "{\"enabled\": true}").header("X-Flags-Schedules-Switch-On")).as("not a switch-off").isNull();
+
+            ApiClient.Response kill = api.patch(FLAG, ADMIN, "{\"enabled\": false}");
+            assertThat(kill.status()).isEqualTo(200);
+            assertThat(kill.header("X-Flags-Schedules-Switch-On")).as("soonest first; a ramp alone does not switch it on")
+                    .isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");
+            assertThat(api.patch(FLAG, ADMIN, "{\"description\": \"off\"}").header("X-Flags-Schedules-Switch-On"))
+                    .as("an edit of a flag that is off is no switch-off").isNull();
+            ApiClient.Response put = api.put(FLAG, ADMIN, "{\"enabled\": true}");
+            assertThat(put.header("X-Flags-Schedules-No-Longer-Apply")).as("the ramp's rule is gone").isEqualTo(ramp);
+            assertThat(api.put(FLAG, ADMIN, "{\"enabled\": false}").header("X-Flags-Schedules-Switch-On"))
+                    .as("a PUT that switches it off too").isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");
+
+            ApiClient.Response archived = api.delete(FLAG + "?comment=gone", ADMIN);
+            assertThat(archived.status()).isEqualTo(200);
+            assertThat(archived.header("X-Flags-Schedules-No-Longer-Apply")).as("an archived flag takes no change")
+                    .isEqualTo(on + ", " + ramp + ", " + relaunch);
+        }
+    }
+
+    @Test
     void aScheduleIsMadeListedReadAndCancelledByEditorsWithClearErrors() throws Exception {
         MutableClock clock = new MutableClock(T0);
         try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {

@@ -70,6 +70,8 @@ public final class ApiServlet extends HttpServlet {
 
     /** The header that names a flag's pending schedules a write left unable to apply. */
     public static final String SCHEDULES_BROKEN = "X-Flags-Schedules-No-Longer-Apply";
+    /** After a switch-off: the flag's pending schedules that will switch it on again. */
+    public static final String SCHEDULES_SWITCH_ON = "X-Flags-Schedules-Switch-On";
     /** The most schedules that header names; more are counted. */
     private static final int MAX_SCHEDULES_NAMED = 20;
 
@@ -353,8 +355,12 @@ public final class ApiServlet extends HttpServlet {
                     if (unusedFor != null) {
                         services.usage().requireUnused(p, env, key, unusedFor);
                     }
+                    List<Schedule> doomed = services.schedules().pending(env, key);
                     JournalEntry e = services.flags().archive(p, env, key, precondition(req), comment(req));
                     resp.setHeader("X-Flags-Changed", "true");
+                    if (!doomed.isEmpty()) { // an archived flag takes no change: each will fail at its time
+                        resp.setHeader(SCHEDULES_BROKEN, named(doomed.stream().map(Schedule::id).toList(), key));
+                    }
                     write(resp, 200, NODES.objectNode().put("key", key).put("archived", true).put("environmentVersion", e.version()));
                 }
                 default -> throw notAllowed(method, "GET, PUT, PATCH, DELETE");
@@ -417,9 +423,9 @@ public final class ApiServlet extends HttpServlet {
     }
 
     /**
-     * A write's answer: the flag as stored, {@code X-Flags-Changed: false} if it already was that, and the pending
-     * schedules of the flag that this write left unable to apply (each would fail at its time), said now, while they
-     * can be changed.
+     * A write's answer: the flag as stored, {@code X-Flags-Changed: false} if it already was that, the pending
+     * schedules of the flag that this write left unable to apply (each would fail at its time), and, after a
+     * switch-off, those that will switch it on again: said now, while they can be changed.
      *
      * @param brokenBefore the schedules that did not apply before the write: not this write's doing, not named again
      */
@@ -430,16 +436,26 @@ public final class ApiServlet extends HttpServlet {
             List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, key));
             broken.removeAll(brokenBefore);
             if (!broken.isEmpty()) {
-                // Bounded: an environment may hold 1,000 pending schedules, and a header is no place for all of them.
-                List<String> named = broken.size() <= MAX_SCHEDULES_NAMED ? broken : new ArrayList<>(broken.subList(0,
-                        MAX_SCHEDULES_NAMED));
-                if (named.size() < broken.size()) {
-                    named.add("and " + (broken.size() - named.size()) + " more (GET .../schedules?flag=" + key + ")");
-                }
-                resp.setHeader(SCHEDULES_BROKEN, String.join(", ", named));
+                resp.setHeader(SCHEDULES_BROKEN, named(broken, key));
+            }
+        }
+        if (w.switchedOff()) {
+            // The kill switch does not cancel what is planned: say now what would undo it, while it can be cancelled.
+            List<String> undo = services.schedules().switchingOn(env, key).stream().map(s -> s.id() + " at " + s.at()).toList();
+            if (!undo.isEmpty()) {
+                resp.setHeader(SCHEDULES_SWITCH_ON, named(undo, key));
             }
         }
         flag(resp, w.created() ? 201 : 200, w.flag());
+    }
+
+    /** Schedules named in a header: bounded, since an environment may hold 1,000 pending ones. */
+    private static String named(List<String> schedules, String key) {
+        if (schedules.size() <= MAX_SCHEDULES_NAMED) {
+            return String.join(", ", schedules);
+        }
+        return String.join(", ", schedules.subList(0, MAX_SCHEDULES_NAMED)) + ", and " + (schedules.size() - MAX_SCHEDULES_NAMED)
+                + " more (GET .../schedules?flag=" + key + ")";
     }
 
     private static ObjectNode historyEntry(JournalEntry e, String flagKey) {
