@@ -6,6 +6,7 @@ import dev.flags.server.http.AnsweredBeforeClosing;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
+import dev.flags.server.journal.DurableFiles;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.FileAccess;
 import dev.flags.server.journal.FileJournal;
@@ -113,6 +114,9 @@ public final class FlagServer implements AutoCloseable {
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
+    /** The data directory's mark that its journal was made: see {@link #markJournalCreated}. */
+    static final String JOURNAL_CREATED = "journal-created";
+
     private FlagServer(ServerConfig config, Clock clock, UsageFile.Mover usageMover) throws IOException {
         this.config = config;
         checkDataDirectory(config.dataDir());
@@ -129,6 +133,7 @@ public final class FlagServer implements AutoCloseable {
             journalBuilder.retention(config.journalRetention());
         }
         this.journal = journalBuilder.open();
+        markJournalCreated(config.dataDir(), clock);
         Broadcaster sync = null;
         TokenExpiry expiry = null;
         Server grpcServer = null;
@@ -336,6 +341,13 @@ public final class FlagServer implements AutoCloseable {
         if (!Files.isDirectory(dataDir)) {
             return;
         }
+        Path marker = dataDir.resolve(JOURNAL_CREATED);
+        if (Files.exists(marker) && !holdsSegments(journalDir)) {
+            throw new IOException("the data directory " + dataDir.toAbsolutePath() + " had a journal (" + marker.getFileName()
+                    + " says when it was made), but " + journalDir.getFileName() + "/ holds none now: was it deleted or moved,"
+                    + " or is its volume not mounted? Starting would serve every SDK an empty environment. Restore the journal"
+                    + " (docs/journal.md, Backup); to start an empty server here on purpose, delete " + marker.toAbsolutePath());
+        }
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dataDir)) {
             for (Path file : files) {
                 String name = file.getFileName().toString();
@@ -345,6 +357,29 @@ public final class FlagServer implements AutoCloseable {
                             + (parent == null ? dataDir + "/.." : parent) + ")");
                 }
             }
+        }
+    }
+
+    /**
+     * Marks the data directory as one whose journal exists, once: a later start that finds the marker but no journal
+     * refuses, instead of starting an empty server over a journal that was lost (see {@link #checkDataDirectory}).
+     */
+    private static void markJournalCreated(Path dataDir, Clock clock) throws IOException {
+        Path marker = dataDir.resolve(JOURNAL_CREATED);
+        if (!Files.exists(marker)) {
+            DurableFiles.replace(marker, out -> out.write(("The flag server's journal (journal/ beside this file) was made by"
+                    + " " + clock.instant() + " at the latest. While this file is here, the server refuses to start without that"
+                    + " journal (deleted, moved, a volume not mounted) rather than start an empty one. Delete this file to"
+                    + " start an empty server here on purpose.\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        }
+    }
+
+    private static boolean holdsSegments(Path journalDir) throws IOException {
+        if (!Files.isDirectory(journalDir)) {
+            return false;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(journalDir, "*.seg")) {
+            return files.iterator().hasNext();
         }
     }
 

@@ -2,6 +2,7 @@ package dev.flags.server;
 
 import static dev.flags.server.ServerChild.freePort;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -651,6 +652,38 @@ class ServerProcessTest {
                             + " the data directory (" + data.toAbsolutePath() + ")");
         }
         assertThat(contents(journalDir)).as("no journal/ or admin-token made in it").isEqualTo(before);
+    }
+
+    @Test
+    void aDataDirectoryWhoseJournalIsGoneIsRefusedRatherThanStartedEmpty() throws Exception {
+        Path data = dir.resolve("lost");
+        try (FlagServer server = FlagServer.start(ServerFixture.config(data))) {
+            assertThat(new ApiClient(server.httpPort()).post("/api/v1/environments", ServerFixture.ADMIN,
+                    "{\"key\": \"production\"}").status()).isEqualTo(201);
+        }
+        Path marker = data.resolve(FlagServer.JOURNAL_CREATED);
+        assertThat(Files.readString(marker)).contains("refuses to start without that journal");
+        assertThat(mode(marker)).isEqualTo("rw-------");
+        try (Stream<Path> files = Files.walk(data.resolve("journal"))) { // rm -rf journal/, or a volume not mounted
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+        Map<String, String> before = contents(data);
+
+        assertThatThrownBy(() -> FlagServer.start(ServerFixture.config(data))).isInstanceOf(IOException.class)
+                .hasMessage("the data directory " + data.toAbsolutePath() + " had a journal (journal-created says when it was"
+                        + " made), but journal/ holds none now: was it deleted or moved, or is its volume not mounted? Starting"
+                        + " would serve every SDK an empty environment. Restore the journal (docs/journal.md, Backup); to start"
+                        + " an empty server here on purpose, delete " + marker.toAbsolutePath());
+        assertThat(contents(data)).as("no empty journal made in its place").isEqualTo(before);
+
+        Files.delete(marker); // on purpose: an empty server
+        try (FlagServer server = FlagServer.start(ServerFixture.config(data))) {
+            assertThat(new ApiClient(server.httpPort()).get("/api/v1/environments/production", ServerFixture.ADMIN).status())
+                    .isEqualTo(404);
+        }
+        assertThat(marker).as("marked again").exists();
     }
 
     @Test

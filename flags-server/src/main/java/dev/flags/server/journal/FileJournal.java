@@ -348,6 +348,13 @@ public final class FileJournal implements Journal {
     private void force() throws IOException {
         active.force(false);
         forces.incrementAndGet();
+        // A file deleted while open still takes writes and forces: without this, a journal directory removed under a
+        // running server (a clean-up job, a volume gone) would go on acknowledging writes that no restart can read.
+        if (!Files.exists(activeSegment.file)) {
+            throw new IOException("the journal's segment " + activeSegment.file + " is gone: deleted or moved while the"
+                    + " server ran (its directory removed? a volume detached?); what it held since the last checkpoint is"
+                    + " lost with it unless a backup has it");
+        }
     }
 
     private void roll(long firstSequence) throws IOException {
@@ -1008,8 +1015,14 @@ public final class FileJournal implements Journal {
             try {
                 writeCheckpoint();
             } catch (IOException | RuntimeException e) {
-                LOG.warn("journal: final checkpoint failed in {}: {}; the next open replays more of the"
-                        + " journal", dir, e.toString());
+                if (Files.exists(activeSegment.file)) {
+                    LOG.warn("journal: final checkpoint failed in {}: {}; the next open replays more of the"
+                            + " journal", dir, e.toString());
+                } else {
+                    LOG.error("journal: final checkpoint failed in {}: {}; and the journal's segment {} is gone (deleted or"
+                            + " moved while the server ran): restore the journal from a backup before the next start",
+                            dir, e.toString(), activeSegment.file);
+                }
             }
         }
         closeQuietly();

@@ -42,4 +42,22 @@ class FailureTest {
         }
         assertThat(journal.failure()).as("still answered after close").isPresent();
     }
+
+    @Test
+    void aJournalWhoseFilesAreDeletedWhileItRunsStopsInsteadOfAcknowledgingWritesNoRestartCouldRead() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        FileJournal journal = FileJournal.builder(journalDir).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(journalDir)) {
+                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.delete(f); // rm -rf journal/ under the running journal
+                }
+            }
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "a"))).isInstanceOf(JournalException.class)
+                    .hasMessageContaining("is gone: deleted or moved while the server ran");
+            assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
+                    .contains("nothing after sequence 1 is acknowledged"));
+        }
+    }
 }
