@@ -863,7 +863,8 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     @Command(name = "grant", description = "Grant a role to a user id (testers: self-service roles such as beta-tester)."
-            + " Granting a role the user has again sets its expiry (or, without --for and --until, makes it permanent).")
+            + " Granting a role the user has again sets its expiry; without --for and --until, the grant is permanent,"
+            + " or as long as the role's longest grant (maxGrantDuration) for anyone but an admin.")
     static final class Grant extends RoleCommand {
         @Option(names = "--for", paramLabel = "DURATION", description = "The grant expires after this long: 90m, 8h, 30d, 2w, or an"
                 + " ISO-8601 duration such as PT8H. The server revokes it then.")

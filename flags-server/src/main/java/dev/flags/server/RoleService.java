@@ -131,11 +131,14 @@ public final class RoleService {
     private Membership setMemberAlone(Principal p, String env, String role, String userId, boolean grant,
                                       com.fasterxml.jackson.databind.JsonNode request, String comment) {
         EnvironmentState state = Access.writableEnvironment(journal, env);
-        if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {
+        boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
+        // A tester giving up a role its own user holds only ever lessens access: allowed even once the role is no longer
+        // self-service, or a self-granted permanent grant would outlive the tester's wish to leave.
+        boolean leaving = !grant && has && userId.equals(p.userId());
+        if (!p.isAdmin() && !state.selfServiceRoles().contains(role) && !leaving) {
             throw ApiException.forbidden("role \"" + role + "\" is not self-service in environment \"" + env
                     + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
         }
-        boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
         if (grant && !has) {
             limits.checkGrant(state, userId, role);
         }

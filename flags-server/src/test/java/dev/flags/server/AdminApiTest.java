@@ -758,6 +758,16 @@ class AdminApiTest {
                 .asBoolean()).isTrue(); // an editor may, for anyone
         assertThat(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean())
                 .isTrue();
+        // once the role is no longer self-service, a tester may still give up its own user's grant, and only that
+        api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null);
+        api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": false}");
+        assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "only an admin can grant it");
+        assertThat(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean())
+                .as("leaving").isTrue();
+        assertProblem(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester), 403,
+                "only an admin can revoke it"); // no longer held: nothing of its own to give up
+        assertProblem(api.delete("/api/v1/environments/staging/roles/beta-tester/members/customer-42", tester), 403, "for user \"tess\"");
+        api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": true}");
 
         // tester: no history or audit (they name who changed what and who holds which role)
         assertProblem(api.get("/api/v1/environments/staging/flags/billing-v2/history", tester), 403,
