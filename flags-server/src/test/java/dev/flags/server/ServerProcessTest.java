@@ -687,6 +687,20 @@ class ServerProcessTest {
     }
 
     @Test
+    void aJournalWithATokenOfAScopeTheServerDoesNotKnowStopsTheStartWithOneLine() throws Exception {
+        Path data = dir.resolve("scopeless");
+        try (FileJournal journal = FileJournal.builder(data.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin",
+                    new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"id\": \"tok-1-0\", \"hash\": \"sha256:aa\", \"name\": \"ci\"}")));
+        }
+        Run run = runMain(Map.of(), "--data-dir", data.toString(), "--http-port", "0", "--grpc-port", "0");
+        assertThat(run.exitCode()).isEqualTo(Main.EXIT_CANNOT_START);
+        assertThat(run.output()).endsWith("flags-server: cannot start: the journal holds token \"tok-1-0\" with scope \"\", which"
+                + " this server does not know (a journal of a newer server, or one not written by a flag server); start a server"
+                + " that knows it\n").doesNotContain("\tat ");
+    }
+
+    @Test
     void anEmptyEnvironmentVariableIsABadSettingNotTheCurrentDirectory() throws Exception {
         Run data = runMain(Map.of("FLAGS_DATA_DIR", "", "FLAGS_HTTP_PORT", "0", "FLAGS_GRPC_PORT", "0"));
         assertThat(data.exitCode()).isEqualTo(2);

@@ -720,8 +720,23 @@ public final class TokenService implements Authenticator {
         // recorded before tokens could expire have no "expiresAt": they never expire.
         String userId = node.hasNonNull("userId") ? node.get("userId").asText() : null;
         Instant expiresAt = node.hasNonNull("expiresAt") ? Instant.parse(node.get("expiresAt").asText()) : null;
-        return new Principal(node.path("id").asText(), node.path("name").asText(),
-                Scope.valueOf(node.path("scope").asText().toUpperCase(java.util.Locale.ROOT)), envs, userId, expiresAt);
+        return new Principal(node.path("id").asText(), node.path("name").asText(), scope(node), envs, userId, expiresAt);
+    }
+
+    /**
+     * A recorded token's scope. One this server does not know (none, or a newer server's) stops the server with a
+     * line that says so, not a stack trace: the token's rights cannot be told, so it must be neither used nor dropped.
+     */
+    private static Scope scope(JsonNode token) {
+        String scope = token.path("scope").asText();
+        for (Scope s : Scope.values()) {
+            if (s.apiName().equals(scope)) {
+                return s;
+            }
+        }
+        throw new dev.flags.server.journal.JournalException("the journal holds token " + LogText.quoted(token.path("id").asText(), 40)
+                + " with scope " + LogText.quoted(scope, 40) + ", which this server does not know (a journal of a newer"
+                + " server, or one not written by a flag server); start a server that knows it");
     }
 
     private byte[] randomBytes() {
