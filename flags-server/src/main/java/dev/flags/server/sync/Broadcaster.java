@@ -378,8 +378,13 @@ public final class Broadcaster implements AutoCloseable {
     }
     if (!done) {
       executor.shutdownNow();
-      LOG.warn("sync: {} streams not closed within {}; the gRPC server's shutdown cancels them",
-          connected.get(), timeout);
+      int left = connected.get();
+      if (left > 0) {
+        LOG.warn("sync: {} stream{} not closed within {}; the gRPC server's shutdown cancels them", left,
+            left == 1 ? "" : "s", timeout);
+      } else {
+        done = true; // every stream was closed; the writer threads had only not ended yet (a grace of zero)
+      }
     }
     loader.shutdownNow();
     if (done && streams > 0) { // nothing to say for a server no SDK was connected to (or one whose start failed)
