@@ -405,8 +405,10 @@ public final class FlagServer implements AutoCloseable {
                 String owner = FileAccess.ownerOf(dataDir);
                 String user = System.getProperty("user.name", "?");
                 // chmod 700 by whoever owns it; on a directory this process does not own, it would lock this process out.
-                LOG.warn("the data directory {} can be read by users other than its owner ({}): the journal in it holds user"
-                        + " ids, token hashes and the audit trail; {}", dataDir.toAbsolutePath(), PosixFilePermissions.toString(perms),
+                boolean read = perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ);
+                LOG.warn("the data directory {} can be {} by users other than its owner ({}): the journal in it holds user"
+                        + " ids, token hashes and the audit trail; {}", dataDir.toAbsolutePath(), read ? "read" : "entered",
+                        PosixFilePermissions.toString(perms),
                         owner == null || owner.equals(user) ? "chmod 700 " + dataDir.toAbsolutePath()
                                 : "it belongs to " + owner + ", not to " + user + " that runs this server: chown -R " + user + " "
                                 + dataDir.toAbsolutePath() + ", then chmod 700 " + dataDir.toAbsolutePath());
@@ -565,6 +567,10 @@ public final class FlagServer implements AutoCloseable {
             if (String.valueOf(cause.getMessage()).contains("Address already in use")) {
                 return prefix + "the port is in use by another process (another flag server?): stop that one, or give another "
                         + option;
+            }
+            if (String.valueOf(cause.getMessage()).contains("Cannot assign requested address")) {
+                return prefix + config.bindAddress() + " is not an address of this machine: give one of its addresses in --bind,"
+                        + " or 0.0.0.0 for all of them";
             }
         }
         return prefix + e.getMessage();

@@ -262,6 +262,7 @@ public final class Main implements Callable<Integer> {
         // among them: never below info, whatever --log-level says (tokens are never logged).
         System.setProperty("org.slf4j.simpleLogger.log." + GRPC_FRAMES, level.equals("error") || level.equals("warn") ? level : "info");
         routeJavaUtilLogging(level);
+        warnOfMisspeltVariables(System.getenv());
 
         // Surrounding white space (a line break from a file) is dropped; set, the variable must hold a
         // token that can work: a blank one is a mistake, not a request for a generated token.
@@ -313,6 +314,36 @@ public final class Main implements Callable<Integer> {
             if ((value instanceof String || value instanceof Path) && value.toString().isBlank()) {
                 throw new CommandLine.ParameterException(cli, option.longestName() + " must not be empty: give a value,"
                         + " or leave it out for the default", option, value.toString());
+            }
+        }
+    }
+
+    /**
+     * A {@code FLAGS_*} variable that is no setting but looks like one ({@code FLAGS_HTTPPORT}) is a typo whose
+     * setting silently keeps its default: said at start, with the setting meant. Others are left alone: the CLI's and
+     * the SDK's own ({@code FLAGS_SERVER}, {@code FLAGS_TOKEN}, ...) are often set in the same shell.
+     */
+    static void warnOfMisspeltVariables(Map<String, String> environment) {
+        java.util.Set<String> settings = new java.util.TreeSet<>(java.util.List.of("FLAGS_ADMIN_TOKEN"));
+        for (Field field : Main.class.getDeclaredFields()) {
+            Option option = field.getAnnotation(Option.class);
+            Matcher env = option == null ? null : ENV_DEFAULT.matcher(option.defaultValue());
+            if (env != null && env.find()) {
+                settings.add(env.group(1));
+            }
+        }
+        for (String name : new java.util.TreeSet<>(environment.keySet())) {
+            if (!name.startsWith("FLAGS_") || settings.contains(name)) {
+                continue;
+            }
+            String typed = name.replace("_", "").toLowerCase(Locale.ROOT);
+            for (String setting : settings) {
+                if (Suggestions.editDistance(typed, setting.replace("_", "").toLowerCase(Locale.ROOT)) <= 2) {
+                    org.slf4j.LoggerFactory.getLogger(Main.class).warn("the environment variable {} is no setting of the"
+                            + " flag server, and is ignored: did you mean {}? (flags-server --help lists them)",
+                            LogText.escape(name), setting);
+                    break;
+                }
             }
         }
     }

@@ -376,6 +376,13 @@ class ServerProcessTest {
                         + " flag server?): stop that one, or give another --grpc-port").doesNotContain("\tat ");
             }
         }
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine's address
+        Run elsewhere = runMain(Map.of(), "--bind", "192.0.2.1", "--http-port", "0", "--grpc-port", "0",
+                "--data-dir", dir.resolve("elsewhere").toString());
+        assertThat(elsewhere.exitCode()).isEqualTo(Main.EXIT_CANNOT_START);
+        assertThat(elsewhere.output()).contains("flags-server: cannot start: cannot listen on 192.0.2.1:0 for ")
+                .contains(": 192.0.2.1 is not an address of this machine: give one of its addresses in --bind, or 0.0.0.0 for"
+                        + " all of them").doesNotContain("\tat ");
         Path inTheWay = Files.writeString(dir.resolve("a-file"), "not a directory");
         try (ServerChild child = start(inTheWay.resolve("data"), freePort(), freePort(), ServerFixture.ADMIN)) {
             assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -698,6 +705,19 @@ class ServerProcessTest {
         assertThat(run.output()).endsWith("flags-server: cannot start: the journal holds token \"tok-1-0\" with scope \"\", which"
                 + " this server does not know (a journal of a newer server, or one not written by a flag server); start a server"
                 + " that knows it\n").doesNotContain("\tat ");
+    }
+
+    @Test
+    void aMisspeltSettingVariableIsSaidAtStartWithTheSettingMeant() throws Exception {
+        try (ServerChild child = start(List.of(), Map.of("FLAGS_HTTPPORT", "19999", "FLAGS_LOGLEVEL", "debug",
+                "FLAGS_SERVER", "http://127.0.0.1:8080", "FLAGS_TOKEN", "not-a-setting"), dir.resolve("typo"), freePort(),
+                freePort(), ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            List<String> said = child.log().stream().filter(l -> l.contains("is no setting of the flag server")).toList();
+            assertThat(said).as("the CLI's own variables are not settings it could have meant").hasSize(2);
+            assertThat(said.get(0)).contains("WARN").contains("FLAGS_HTTPPORT").contains("did you mean FLAGS_HTTP_PORT?");
+            assertThat(said.get(1)).contains("FLAGS_LOGLEVEL").contains("did you mean FLAGS_LOG_LEVEL?");
+        }
     }
 
     @Test

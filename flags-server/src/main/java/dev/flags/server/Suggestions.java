@@ -1,0 +1,48 @@
+package dev.flags.server;
+
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.Optional;
+
+/**
+ * Immutable (static functions only). The name someone probably meant, for messages about a name that is not there:
+ * a misspelt flag key ({@code biling-v2}) or setting ({@code FLAGS_HTTPPORT}).
+ */
+public final class Suggestions {
+
+    private Suggestions() {
+    }
+
+    /**
+     * @param typed what was given
+     * @param known the names there are
+     * @param within the most single-character edits (insert, delete, replace) between the two
+     * @return the known name nearest to the typed one within that many edits (the first in order of {@code known} among
+     *     equals), or empty; never the typed name itself
+     */
+    public static Optional<String> closest(String typed, Collection<String> known, int within) {
+        return known.stream().filter(k -> !k.equals(typed)).filter(k -> Math.abs(k.length() - typed.length()) <= within)
+                .map(k -> new Object[] {k, editDistance(typed, k)}).filter(p -> (int) p[1] <= within)
+                .min(Comparator.comparingInt(p -> (int) p[1])).map(p -> (String) p[0]);
+    }
+
+    /** The Levenshtein distance: how many characters to insert, delete or replace to make one text the other. */
+    static int editDistance(String a, String b) {
+        int[] previous = new int[b.length() + 1];
+        int[] current = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            current[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int replace = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                current[j] = Math.min(replace, Math.min(previous[j], current[j - 1]) + 1);
+            }
+            int[] swap = previous;
+            previous = current;
+            current = swap;
+        }
+        return previous[b.length()];
+    }
+}
