@@ -217,7 +217,8 @@ class UsageCommandTest {
         Run one = flags("usage", "biling-v2");
         assertThat(one.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(one.out()).isEmpty();
-        assertThat(one.err()).matches("flags: there is no flag \"biling-v2\" in environment \"production\"\n"
+        assertThat(one.err()).matches("flags: there is no flag \"biling-v2\" in environment \"production\"; did you mean"
+                + " \"billing-v2\"\\?\n"
                 + "flags: code last asked for \"biling-v2\" at " + TIME + " \\(by billing-worker, checkout\\), and got its default\n");
         Run neverAsked = flags("usage", "nope");
         assertThat(neverAsked.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);

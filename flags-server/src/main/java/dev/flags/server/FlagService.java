@@ -19,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeSet;
 import java.util.function.UnaryOperator;
 
 /**
@@ -176,7 +178,8 @@ public final class FlagService {
             EnvironmentState now = journal.state().environments().get(env);
             throw ApiException.notFound("flag", now != null && now.archivedFlags().containsKey(key)
                     ? archived(env, key) + "; restore it before changing it"
-                    : "there is no flag \"" + key + "\" in environment \"" + env + "\"; create it first with a PUT of its document (flags create or flags put)");
+                    : noSuchFlag(now, env, key).orElse("there is no flag \"" + key + "\" in environment \"" + env
+                            + "\"; create it first with a PUT of its document (flags create or flags put)"));
         }
         Flag patched = patch.apply(existing);
         try {
@@ -306,12 +309,24 @@ public final class FlagService {
                 + " document or a revert to a version in its history restores it";
     }
 
+    /**
+     * A key that is no flag but one edit or two away from one (biling-v2): most often a misspelling, and during an
+     * incident "create it first" would be the wrong advice for a kill switch.
+     */
+    private static Optional<String> noSuchFlag(EnvironmentState state, String env, String key) {
+        if (state == null) {
+            return Optional.empty();
+        }
+        return Suggestions.closest(key, new TreeSet<>(state.flags().keySet()), 2).map(near -> "there is no flag \"" + key
+                + "\" in environment \"" + env + "\"; did you mean \"" + near + "\"?");
+    }
+
     private VersionedFlag current(EnvironmentState state, String key) {
         CanonicalJson doc = state.flags().get(key);
         if (doc == null) {
             String detail = state.archivedFlags().containsKey(key)
                     ? archived(state.key(), key)
-                    : "there is no flag \"" + key + "\" in environment \"" + state.key() + "\"";
+                    : noSuchFlag(state, state.key(), key).orElse("there is no flag \"" + key + "\" in environment \"" + state.key() + "\"");
             throw ApiException.notFound("flag", detail);
         }
         return parse(doc);
