@@ -149,6 +149,7 @@ final class Api {
                 + " schedules no longer apply to the flag as it is now, and will fail at their time: "
                 + FlagsCommand.oneLine(ids) + " (flags schedules shows them; flags unschedule ID, then schedule the change"
                 + " again)"));
+        r.headers().firstValue("X-Flags-Warning").ifPresent(w -> notices.println("flags: " + FlagsCommand.oneLine(w)));
         r.headers().firstValue("X-Flags-Schedules-Switch-On").ifPresent(ids -> notices.println("flags: the flag is off, but"
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)
                 + " (flags unschedule ID keeps it off; flags schedules shows them)"));

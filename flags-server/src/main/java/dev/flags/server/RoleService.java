@@ -54,6 +54,26 @@ public final class RoleService {
     }
 
     /**
+     * Whether a role looks unknown in an environment: no flag names it (a rule's roles, or anywhere in a flag's
+     * document: read as text, so a mention in a description counts too), it is not self-service, and nobody but
+     * {@code except} holds it. A grant of such a role lets its user into nothing: most often a misspelling
+     * ({@code beta-testr}), worth a word to whoever made it.
+     */
+    public boolean looksUnknown(String env, String role, String except) {
+        EnvironmentState state = journal.state().environments().get(env);
+        if (state == null || state.selfServiceRoles().contains(role)) {
+            return false;
+        }
+        for (Map.Entry<String, Set<String>> holder : state.roleGrants().entrySet()) {
+            if (holder.getValue().contains(role) && !holder.getKey().equals(except)) {
+                return false;
+            }
+        }
+        String quoted = "\"" + role + "\"";
+        return state.flags().values().stream().noneMatch(flag -> flag.toString().contains(quoted));
+    }
+
+    /**
      * @param journal the journal, for reads
      * @param writer the write path
      * @param clock the time an {@code expiresIn} counts from

@@ -70,6 +70,8 @@ public final class ApiServlet extends HttpServlet {
 
     /** The header that names a flag's pending schedules a write left unable to apply. */
     public static final String SCHEDULES_BROKEN = "X-Flags-Schedules-No-Longer-Apply";
+    /** A word on a write that was done but looks like a mistake, for the writer to read (the CLI prints it). */
+    public static final String WARNING = "X-Flags-Warning";
     /** After a switch-off: the flag's pending schedules that will switch it on again. */
     public static final String SCHEDULES_SWITCH_ON = "X-Flags-Schedules-Switch-On";
     /** The most schedules that header names; more are counted. */
@@ -625,6 +627,11 @@ public final class ApiServlet extends HttpServlet {
             }
             RoleService.Membership m = services.roles().setMember(p, env, role, userId, grant, body, comment(req));
             resp.setHeader("X-Flags-Changed", String.valueOf(m.entry() != null));
+            if (grant && m.entry() != null && services.roles().looksUnknown(env, role, userId)) {
+                resp.setHeader(WARNING, "no flag in environment \"" + env + "\" names role \"" + role + "\", it is not"
+                        + " self-service, and nobody else holds it: the grant lets the user into nothing yet (a misspelt"
+                        + " role?)");
+            }
             ObjectNode n = NODES.objectNode().put("role", role).put("user", userId).put("member", grant);
             if (grant) {
                 n.put("expiresAt", m.expiresAt() == null ? null : m.expiresAt().toString());
