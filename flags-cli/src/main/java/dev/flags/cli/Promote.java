@@ -39,6 +39,9 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
     String from;
     @Option(names = "--dry-run", description = "Print what would change, and write nothing.")
     boolean dryRun;
+    @Option(names = "--switch-on", description = "Promote even though it switches the flag on here, where it is off (a"
+            + " kill switch thrown here is not undone by a promote without it).")
+    boolean switchOn;
 
     @Override
     public Integer call() {
@@ -75,8 +78,17 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         }
         String heading = oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment) + " "
                 + targetVersion;
+        // Off here and on there: most often a kill switch thrown here during an incident, which a promote of the rules
+        // must not undo as one line among its changes.
+        boolean switchesOn = target != null && !target.path("enabled").asBoolean(true) && source.path("enabled").asBoolean(false);
+        String switchNote = "it would switch \"" + oneLine(flag) + "\" on in \"" + oneLine(o.environment) + "\", where it is off"
+                + " (its kill switch?)";
         if (dryRun) {
             print(out, heading, changes);
+            if (switchesOn && !switchOn) {
+                err.println("flags: dry run: nothing written; " + switchNote + ": the promote needs --switch-on");
+                return EXIT_OK;
+            }
             String full = refusalForSize(api, target, document);
             if (full != null) {
                 err.println("flags: dry run: nothing written; the promote would be refused: " + full);
@@ -84,6 +96,11 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
             }
             err.println("flags: dry run: nothing written");
             return EXIT_OK;
+        }
+        if (switchesOn && !switchOn) {
+            throw new CliException(EXIT_FAILED, "not promoted: " + switchNote + "; nothing was written. Add --switch-on to"
+                    + " switch it on with the promote, or switch it off in \"" + oneLine(from) + "\" first to promote the"
+                    + " rest and keep it off");
         }
         // Written only over the version the changes above were read from, or only if the flag is still absent.
         Map<String, String> precondition = target == null ? Map.of("If-None-Match", "*")

@@ -136,6 +136,33 @@ class PromoteCommandTest {
     }
 
     @Test
+    void aPromoteDoesNotUndoAKillSwitchThrownHereUnlessToldTo() throws Exception {
+        send("PUT", "/environments/production/flags/billing-v2", CANARY.formatted(10));
+        send("PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}"); // the incident's kill switch
+        send("PUT", "/environments/staging/flags/billing-v2", CANARY.formatted(50));
+        long before = flag("production").get("version").asLong();
+
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        assertThat(dry.exit()).isZero();
+        assertThat(dry.out()).contains("  enabled: false → true\n");
+        assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; it would switch \"billing-v2\" on in \"production\","
+                + " where it is off (its kill switch?): the promote needs --switch-on\n");
+
+        Run refused = promote("production", "billing-v2", "--from", "staging");
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.out()).isEmpty();
+        assertThat(refused.err()).isEqualTo("flags: not promoted: it would switch \"billing-v2\" on in \"production\", where it"
+                + " is off (its kill switch?); nothing was written. Add --switch-on to switch it on with the promote, or switch it"
+                + " off in \"staging\" first to promote the rest and keep it off\n");
+        assertThat(flag("production").get("version").asLong()).isEqualTo(before);
+
+        Run told = promote("production", "billing-v2", "--from", "staging", "--switch-on");
+        assertThat(told.exit()).as(told.err()).isZero();
+        assertThat(flag("production").get("enabled").asBoolean()).isTrue();
+        assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).isEqualTo(50);
+    }
+
+    @Test
     void everyChangeIsListedHoweverMany() throws Exception {
         StringBuilder rules = new StringBuilder();
         for (int i = 0; i < 25; i++) {
@@ -306,7 +333,7 @@ class PromoteCommandTest {
         ScriptedHttpServer scripted = new ScriptedHttpServer();
         try {
             scripted.answer(200, null, "{\"key\": \"billing-v2\", \"version\": 7, \"enabled\": true}");
-            scripted.answer(200, null, "{\"key\": \"billing-v2\", \"version\": 3, \"enabled\": false}");
+            scripted.answer(200, null, "{\"key\": \"billing-v2\", \"version\": 3, \"enabled\": true, \"default\": true}");
             scripted.answer(412, null, "{\"title\": \"precondition failed\", \"detail\": \"the flag is at version 4\"}");
             StringWriter out = new StringWriter();
             StringWriter err = new StringWriter();
