@@ -53,7 +53,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
-                FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
+                FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Roles.class, Environments.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
@@ -255,7 +255,8 @@ public final class FlagsCommand implements Callable<Integer> {
 
     /** The "why" of a change; only commands that change something take it (a read has no history to record it in). */
     static final class CommentOption {
-        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the journal (the flag's history, the audit log).")
+        @Option(names = {"-m", "--comment"}, description = "Why: recorded in the journal's audit log (flags audit), and for a"
+                + " change of a flag in its history (flags history).")
         String comment;
     }
 

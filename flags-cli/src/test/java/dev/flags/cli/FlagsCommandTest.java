@@ -397,6 +397,33 @@ class FlagsCommandTest {
     }
 
     @Test
+    void theAuditLogSaysWhoLetATesterInUntilWhenAndWhy() throws Exception {
+        assertThat(remote("grant", "beta-tester", "tess", "--for", "8h", "-m", "testing billing v2").exit()).isZero();
+        assertThat(remote("on", "billing-v2", "-m", "launch").exit()).isZero();
+        assertThat(remote("revoke", "beta-tester", "tess", "-m", "done").exit()).isZero();
+
+        Run audit = remote("audit");
+        assertThat(audit.exit()).as(audit.err()).isZero();
+        List<String> lines = audit.out().lines().toList();
+        assertThat(lines).as("oldest first: the set-up, then these three").hasSizeGreaterThanOrEqualTo(3);
+        assertThat(lines.get(lines.size() - 3)).matches("20\\d\\d-\\d\\d-\\d\\dT[0-9:.]+Z  role_granted +admin \\(admin\\)"
+                + "  beta-tester to tess until 20\\d\\d-[0-9T:.-]+Z  testing billing v2");
+        assertThat(lines.get(lines.size() - 2)).contains("flag_updated").contains("billing-v2 (v").endsWith("  launch");
+        assertThat(lines.get(lines.size() - 1)).contains("role_revoked").endsWith("beta-tester from tess  done");
+
+        assertThat(remote("audit", "--since", "1h", "--actor", "admin").out().lines()).hasSize(lines.size());
+        assertThat(remote("audit", "--actor", "alice").err()).isEqualTo("flags: no changes by alice in environment"
+                + " \"production\"\n");
+        Run later = remote("audit", "--since", "2099-01-01T00:00:00Z");
+        assertThat(later.out()).isEmpty();
+        assertThat(later.err()).isEqualTo("flags: no changes in environment \"production\" in that time\n");
+        assertThat(remote("audit", "--all-environments").out().lines()).as("with the environment's column")
+                .anySatisfy(l -> assertThat(l).contains("  production  role_granted "));
+        Run bad = remote("audit", "--since", "yesterday");
+        assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+    }
+
+    @Test
     void historyWithChangesSaysWhatEachVersionChanged() {
         remote("on", "billing-v2", "-m", "dark launch done");
         remote("rollout", "billing-v2", "50", "--rule", "eu canary", "-m", "half of the canary");
@@ -495,6 +522,12 @@ class FlagsCommandTest {
                         + " user [] and the role grants give it []",
                 "  - rule 1 \"eu canary\": not matched: conditions[0]: regions [\"eu-west\"]: the user's region is \"us-east\"",
                 "  - default: decided: no target or rule matched: the flag's default, false");
+        Run misspelt = remote("grant", "beta-testr", "erik");
+        assertThat(misspelt.exit()).as("done, as asked").isZero();
+        assertThat(misspelt.err()).isEqualTo("flags: no flag in environment \"production\" names role \"beta-testr\", it is not"
+                + " self-service, and nobody else holds it: the grant lets the user into nothing yet (a misspelt role?)\n");
+        assertThat(remote("grant", "staff", "erik", "-m", "x").err()).as("staff is named by no rule either").contains("names role \"staff\"");
+        assertThat(remote("grant", "staff", "tess").err()).as("someone else holds it now: a role in use").isEmpty();
         Run again = remote("grant", "beta-tester", "tess");
         assertThat(again.json().get("changed").asBoolean()).isFalse();
         assertThat(again.err()).as("as for flags").isEqualTo("flags: nothing changed (it already was so): no new version\n");
@@ -518,6 +551,10 @@ class FlagsCommandTest {
         Run typo = remote("evaluate", "{\"id\": \"tess\"}", "biling-v2");
         assertThat(typo.exit()).as("a mistyped flag is not \"false for this user\"").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(typo.err()).isEqualTo("flags: there is no flag \"biling-v2\" in environment \"production\"\n");
+        Run kill = remote("off", "biling-v2");
+        assertThat(kill.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(kill.err()).as("not 'create it first', in an incident").isEqualTo("flags: there is no flag \"biling-v2\" in"
+                + " environment \"production\"; did you mean \"billing-v2\"?\n");
         assertThat(typo.out()).isEmpty();
     }
 

@@ -1,0 +1,120 @@
+package dev.flags.cli;
+
+import static dev.flags.cli.FlagsCommand.EXIT_FAILED;
+import static dev.flags.cli.FlagsCommand.EXIT_OK;
+import static dev.flags.cli.FlagsCommand.oneLine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code flags audit}: the journal's audit log, one line per change, oldest first: not one flag's versions (that is
+ * {@code flags history}) but everything that changed who gets what: role grants and revocations (who let a tester
+ * in, until when, and why), schedules made, applied and cancelled, archives, and, for an admin, tokens.
+ */
+@Command(name = "audit", description = "The audit log, oldest first: every change of the environment (flags, role grants,"
+        + " schedules, archives) with when, who and why; an admin with --all-environments sees every environment's and"
+        + " the tokens'. Editor or admin tokens.")
+final class Audit implements Callable<Integer> {
+    /** The most entries the server answers at once: the command pages on until the range is read. */
+    private static final int PAGE = 1_000;
+    /** Room for an actor such as {@code flags-server (schedule sch-4f2a9c01d3e7 by alice (tok-1a2b3c4d))}. */
+    private static final int MAX_ACTOR_COLUMN = 64;
+
+    @Mixin FlagsCommand.ServerOptions o;
+    @Spec CommandSpec spec;
+    @Option(names = "--actor", paramLabel = "ACTOR", description = "Only this actor's changes: a token's name (alice: every"
+            + " token of that name) or the actor as shown (alice (tok-1a2b3c4d)).")
+    String actor;
+    @Option(names = "--since", paramLabel = "WHEN", description = "From this long ago (30d, 8h, 2w, or ISO-8601 such as P90D)"
+            + " or this ISO-8601 instant; default: from the journal's start.")
+    String since;
+    @Option(names = "--until", paramLabel = "INSTANT", description = "Up to this ISO-8601 instant; default: up to now.")
+    String until;
+    @Option(names = "--all-environments", description = "Every environment's changes and the server's own (tokens made and"
+            + " revoked); admin tokens only. Without it: the environment of -e.")
+    boolean all;
+
+    @Override
+    public Integer call() {
+        StringBuilder query = new StringBuilder("?limit=" + PAGE);
+        if (!all) {
+            query.append("&environment=").append(Api.path(o.environment));
+        }
+        if (actor != null) {
+            query.append("&actor=").append(Api.path(actor));
+        }
+        if (since != null) {
+            query.append("&from=").append(Api.path(from(since)));
+        }
+        if (until != null) {
+            query.append("&to=").append(Api.path(FlagsCommand.instant(spec, "--until", until)));
+        }
+        Api api = o.api(spec);
+        List<JsonNode> entries = new ArrayList<>();
+        long after = -1;
+        while (true) {
+            JsonNode page = api.call("GET", "/audit" + query + (after < 0 ? "" : "&after=" + after), null, null);
+            page.path("entries").forEach(entries::add);
+            if (!page.hasNonNull("after")) {
+                break;
+            }
+            long next = page.get("after").asLong();
+            if (next <= after) {
+                throw new CliException(EXIT_FAILED, "the server's audit pages do not go on (after " + next + ", then " + after + ")");
+            }
+            after = next;
+        }
+        if (entries.isEmpty()) {
+            spec.commandLine().getErr().println("flags: no changes" + (actor == null ? "" : " by " + oneLine(actor))
+                    + (all ? "" : " in environment \"" + oneLine(o.environment) + "\"") + (since == null && until == null ? ""
+                    : " in that time"));
+            return EXIT_OK;
+        }
+        int actorWidth = 1;
+        for (JsonNode e : entries) {
+            actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, oneLine(e, "actor").length()));
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        for (JsonNode e : entries) {
+            String line = String.format("%s  %s%-18s %-" + actorWidth + "s  %s%s", oneLine(e, "timestamp"),
+                    all ? (e.hasNonNull("environment") ? oneLine(e, "environment") : "-") + "  " : "", oneLine(e, "change"),
+                    oneLine(e, "actor"), what(e), e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
+            out.println(line.stripTrailing());
+        }
+        return EXIT_OK;
+    }
+
+    /** {@code --since}: an instant as it is, a duration back from now. */
+    private String from(String text) {
+        return text.trim().matches("\\d{4}-.*") ? FlagsCommand.instant(spec, "--since", text)
+                : FlagsCommand.cutoff(spec, "--since", text).toString();
+    }
+
+    /** What the change was about, in words: a role grant names the role, the user and the grant's end. */
+    private static String what(JsonNode e) {
+        JsonNode payload = e.path("payload");
+        String change = e.path("change").asText();
+        if (change.equals("role_granted")) {
+            return oneLine(payload, "role") + " to " + oneLine(payload, "user")
+                    + (payload.hasNonNull("expiresAt") ? " until " + oneLine(payload, "expiresAt") : "");
+        }
+        if (change.equals("role_revoked")) {
+            return oneLine(payload, "role") + " from " + oneLine(payload, "user");
+        }
+        String subject = oneLine(e, "subject");
+        if (change.startsWith("flag_") || change.equals("schedule_applied")) {
+            return subject + (e.path("version").asLong() > 0 ? " (v" + e.path("version").asLong() + ")" : "");
+        }
+        return subject;
+    }
+}
