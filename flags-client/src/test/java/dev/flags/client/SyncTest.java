@@ -455,6 +455,8 @@ class SyncTest {
         try (server; Flags flags = client(server).build()) {
             Await.until("the refusal is reported", () -> flags.freshness().problem().isPresent()
                     && flags.freshness().problem().get().contains("RESOURCE_EXHAUSTED"));
+            // The status is set before the answers' note (status listeners read it as the note is published): both come.
+            Await.until("the answers say why", () -> flags.evaluate("a", USER, true).reason().detail().contains("no room"));
             assertThat(flags.evaluate("a", USER, true).reason().detail())
                     .startsWith("no flags yet: the flag server has no room for this SDK's stream now (RESOURCE_EXHAUSTED");
             Await.until("the log line", () -> !logs.lines("has no room").isEmpty());
