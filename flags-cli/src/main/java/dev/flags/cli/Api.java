@@ -149,6 +149,9 @@ final class Api {
                 + " schedules no longer apply to the flag as it is now, and will fail at their time: "
                 + FlagsCommand.oneLine(ids) + " (flags schedules shows them; flags unschedule ID, then schedule the change"
                 + " again)"));
+        r.headers().firstValue("X-Flags-Schedules-Will-Fail").ifPresent(ids -> notices.println("flags: pending schedules"
+                + " made with this token will fail at their time (a schedule runs only while its maker's token may act): "
+                + FlagsCommand.oneLine(ids) + " (make them again with a token that stays, then flags unschedule these)"));
         r.headers().firstValue("X-Flags-Warning").ifPresent(w -> notices.println("flags: " + FlagsCommand.oneLine(w)));
         r.headers().firstValue("X-Flags-Schedules-Switch-On").ifPresent(ids -> notices.println("flags: the flag is off, but"
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)

@@ -267,10 +267,11 @@ public final class FlagServer implements AutoCloseable {
         ready.set(true);
         String host = hostForAPort(config.bindAddress());
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB;"
-                + " snapshots SDKs have not read take at most {} MiB", host, httpPort(), host, grpcPort(),
-                config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath(),
+                + " snapshots SDKs have not read take at most {} MiB; journal kept {}; heartbeat {}, shutdown grace {}",
+                host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath(),
                 EnvironmentLimits.flags(config.environmentLimits().maxFlags()), config.environmentLimits().maxMebibytes(),
-                config.maxSyncBufferMib());
+                config.maxSyncBufferMib(), config.journalRetention() == null ? "for good" : "for " + config.journalRetention(),
+                config.heartbeatInterval(), config.shutdownGrace());
         String plaintext = plaintextWarning(config);
         if (plaintext != null) {
             LOG.warn(plaintext);

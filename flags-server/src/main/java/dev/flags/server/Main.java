@@ -277,7 +277,8 @@ public final class Main implements Callable<Integer> {
         }
         ServerConfig config;
         try {
-            config = new ServerConfig(dataDir, bind, httpPort, grpcPort, adminToken, bootstrap.equals("on"),
+            // Absolute, so that every line of the log names the same place, however the server was started.
+            config = new ServerConfig(dataDir.toAbsolutePath(), bind, httpPort, grpcPort, adminToken, bootstrap.equals("on"),
                     tlsCert, tlsKey, heartbeat, shutdownGrace, journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
                     new UsageSettings(usageReportInterval, usageReportsPerSecond),

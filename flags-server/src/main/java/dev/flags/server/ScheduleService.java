@@ -149,6 +149,20 @@ public final class ScheduleService {
         return pending(env, key).stream().filter(s -> s.patch().toJsonNode().path("enabled").asBoolean(false)).toList();
     }
 
+    /**
+     * The pending schedules a token made, in every environment (soonest first within each): read when it is revoked, since each
+     * will fail at its time (a schedule runs only while its maker's token may act).
+     *
+     * @return each as {@code environment/id (flag KEY at INSTANT)}
+     */
+    public List<String> madeWith(String tokenId) {
+        List<String> made = new ArrayList<>();
+        journal.state().environments().forEach((env, state) -> state.pendingSchedules().stream()
+                .filter(s -> tokenId.equals(ScheduleRunner.tokenOf(s.createdBy())))
+                .forEach(s -> made.add(env + "/" + s.id() + " (flag " + s.flag() + " at " + s.at() + ")")));
+        return made;
+    }
+
     /** The pending schedules of a flag, soonest first: read before it is archived, since each will fail at its time. */
     public List<Schedule> pending(String env, String key) {
         EnvironmentState state = journal.state().environments().get(env);

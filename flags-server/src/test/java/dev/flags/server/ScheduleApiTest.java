@@ -148,10 +148,21 @@ class ScheduleApiTest {
             assertThat(api.put(FLAG, ADMIN, "{\"enabled\": false}").header("X-Flags-Schedules-Switch-On"))
                     .as("a PUT that switches it off too").isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");
 
+            // A token revoked takes its pending schedules with it: its revocation names them.
+            ApiClient.Response made = api.post("/api/v1/tokens", ADMIN,
+                    "{\"name\": \"leaver\", \"scope\": \"editor\", \"environments\": [\"production\"]}");
+            String leaver = made.json().get("token").asText();
+            String theirs = api.post(FLAG + "/schedules", leaver, schedule("2026-12-04T13:00:00Z", "{\"enabled\": false}")).json()
+                    .get("id").asText();
+            ApiClient.Response revoked = api.delete("/api/v1/tokens/" + made.json().get("id").asText(), ADMIN);
+            assertThat(revoked.status()).isEqualTo(200);
+            assertThat(revoked.header("X-Flags-Schedules-Will-Fail")).as("only the schedules it made")
+                    .isEqualTo("production/" + theirs + " (flag billing-v2 at 2026-12-04T13:00:00Z)");
+
             ApiClient.Response archived = api.delete(FLAG + "?comment=gone", ADMIN);
             assertThat(archived.status()).isEqualTo(200);
             assertThat(archived.header("X-Flags-Schedules-No-Longer-Apply")).as("an archived flag takes no change")
-                    .isEqualTo(on + ", " + ramp + ", " + relaunch);
+                    .isEqualTo(on + ", " + ramp + ", " + relaunch + ", " + theirs);
         }
     }
 

@@ -72,6 +72,8 @@ public final class ApiServlet extends HttpServlet {
     public static final String SCHEDULES_BROKEN = "X-Flags-Schedules-No-Longer-Apply";
     /** A word on a write that was done but looks like a mistake, for the writer to read (the CLI prints it). */
     public static final String WARNING = "X-Flags-Warning";
+    /** After a token's revocation: the pending schedules it made, which will fail at their time. */
+    public static final String SCHEDULES_WILL_FAIL = "X-Flags-Schedules-Will-Fail";
     /** After a switch-off: the flag's pending schedules that will switch it on again. */
     public static final String SCHEDULES_SWITCH_ON = "X-Flags-Schedules-Switch-On";
     /** The most schedules that header names; more are counted. */
@@ -453,11 +455,16 @@ public final class ApiServlet extends HttpServlet {
 
     /** Schedules named in a header: bounded, since an environment may hold 1,000 pending ones. */
     private static String named(List<String> schedules, String key) {
+        return listed(schedules, "GET .../schedules?flag=" + key);
+    }
+
+    /** @param where where to find those past the first {@value #MAX_SCHEDULES_NAMED} */
+    private static String listed(List<String> schedules, String where) {
         if (schedules.size() <= MAX_SCHEDULES_NAMED) {
             return String.join(", ", schedules);
         }
         return String.join(", ", schedules.subList(0, MAX_SCHEDULES_NAMED)) + ", and " + (schedules.size() - MAX_SCHEDULES_NAMED)
-                + " more (GET .../schedules?flag=" + key + ")";
+                + " more (" + where + ")";
     }
 
     private static ObjectNode historyEntry(JournalEntry e, String flagKey) {
@@ -834,6 +841,10 @@ public final class ApiServlet extends HttpServlet {
                     }
                     if (!revoked) {
                         throw new ApiException(404, "token not found", "there is no live token \"" + id + "\"");
+                    }
+                    List<String> doomed = services.schedules().madeWith(id);
+                    if (!doomed.isEmpty()) { // each fails at its time: said now, while someone can make it again
+                        resp.setHeader(SCHEDULES_WILL_FAIL, listed(doomed, "GET /api/v1/environments/ENV/schedules"));
                     }
                     write(resp, 200, NODES.objectNode().put("id", id).put("revoked", true));
                 }

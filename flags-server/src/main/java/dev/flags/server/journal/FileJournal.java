@@ -1026,7 +1026,12 @@ public final class FileJournal implements Journal {
             }
         }
         closeQuietly();
-        LOG.info("journal closed: {} (last sequence {})", dir, mark.sequence());
+        if (failure == null) {
+            LOG.info("journal closed: {} (last sequence {})", dir, mark.sequence());
+        } else {
+            LOG.warn("journal closed after it stopped on an i/o failure: {} (last acknowledged sequence {}; no checkpoint"
+                    + " written; the next open recovers what was acknowledged)", dir, mark.sequence());
+        }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
