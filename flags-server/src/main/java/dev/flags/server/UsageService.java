@@ -3,6 +3,7 @@ package dev.flags.server;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
+import dev.flags.server.usage.ApplicationUse;
 import dev.flags.server.usage.EnvironmentUsage;
 import dev.flags.server.usage.FlagUse;
 import dev.flags.server.usage.UnknownFlagUse;
@@ -14,6 +15,7 @@ import java.time.Period;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Map;
@@ -115,7 +117,7 @@ public final class UsageService {
         Access.requireWriteFlags(p, env);
         Instant now = clock.instant();
         Instant cutoff = cutoff(unusedFor, now);
-        FlagUse use = store.environment(env).map(u -> u.flags().get(key)).orElse(null);
+        FlagUse use = store.environment(env).map(u -> withAsks(u.flags().get(key), u.unknownFlags().get(key))).orElse(null);
         Instant last = use == null ? null : use.lastEvaluatedAt();
         if (last != null && last.isAfter(cutoff)) {
             String apps = use.applications().stream().map(a -> a.name()).distinct().limit(5)
@@ -176,13 +178,38 @@ public final class UsageService {
         List<FlagUsage> out = new ArrayList<>(keys.size());
         for (String key : keys) {
             // Optional.map of a flag never reported is empty: NEVER
-            out.add(new FlagUsage(key, recorded.map(u -> u.flags().get(key)).orElse(FlagUse.NEVER)));
+            out.add(new FlagUsage(key, recorded.map(u -> withAsks(u.flags().get(key), u.unknownFlags().get(key)))
+                    .orElse(FlagUse.NEVER)));
         }
         List<UnknownFlagUsage> unknown = flag != null ? List.of()
                 : unknownFlags(recorded.map(EnvironmentUsage::unknownFlags).orElse(Map.of()), state.flags().keySet(),
                         clock.instant().minus(UsageStore.UNKNOWN_FLAG_RETENTION));
         return new Usage(env, clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS),
                 recorded.map(EnvironmentUsage::since).orElse(null), reportInterval, out, unknown);
+    }
+
+    /**
+     * A flag's usage with what was asked of its key while it was no flag (archived, restored since; merged into the
+     * flag's record at the next write of usage.json): those asks are evaluations too, whose answers are not known.
+     *
+     * @param use the flag's own usage, or null
+     * @param asked what was asked of the key as an unknown one, or null
+     * @return the flag's usage, its last evaluation the later of the two
+     */
+    static FlagUse withAsks(FlagUse use, UnknownFlagUse asked) {
+        if (asked == null) {
+            return use;
+        }
+        FlagUse own = use == null ? FlagUse.NEVER : use;
+        if (own.lastEvaluatedAt() != null && !asked.lastAskedAt().isAfter(own.lastEvaluatedAt())) {
+            return own;
+        }
+        List<ApplicationUse> apps = new ArrayList<>(asked.applications());
+        own.applications().stream().filter(a -> apps.stream().noneMatch(b -> b.name().equals(a.name()) && b.sdk().equals(a.sdk())))
+                .forEach(apps::add);
+        apps.sort(Comparator.comparing(ApplicationUse::lastReportAt).reversed());
+        return new FlagUse(asked.lastAskedAt(), own.lastServedTrueAt(), own.lastServedFalseAt(),
+                apps.subList(0, Math.min(apps.size(), UsageStore.MAX_APPLICATIONS)));
     }
 
     /**

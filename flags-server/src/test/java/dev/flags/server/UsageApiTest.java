@@ -515,6 +515,10 @@ class UsageApiTest {
                 .as("created").isEqualTo(201);
         JsonNode before = usage("");
         assertThat(unknownKeys(before)).as("a flag now: hidden at once").containsExactly("biling-v2");
+        JsonNode restored = flag(before, "old-checkout");
+        assertThat(restored.path("lastEvaluatedAt").isNull()).as("asked for while archived: evaluated all the same, or it"
+                + " would look unused").isFalse();
+        assertThat(restored.path("applications").get(0).path("name").asText()).isEqualTo("checkout");
         server.close();
 
         Path file = dataDir.resolve("usage.json");
@@ -525,6 +529,8 @@ class UsageApiTest {
         clock.advance(Duration.ofDays(1));
         start(ServerFixture.config(dataDir));
         assertThat(usage("").get("unknownFlags")).as("read back after a restart").isEqualTo(before.get("unknownFlags"));
+        assertThat(flag(usage(""), "old-checkout")).as("merged into the flag's record when the file was written")
+                .isEqualTo(restored);
 
         clock.advance(Duration.ofDays(29).minusSeconds(1)); // biling-v2 last asked for 30 days less 0.6 s ago: still shown
         assertThat(unknownKeys(usage(""))).containsExactly("biling-v2");

@@ -396,6 +396,23 @@ public final class UsageStore {
         recency.add(list);
     }
 
+    /**
+     * A key asked for while it was no flag (archived, and restored since) is a flag's evaluations all the same: they
+     * count for its last evaluation, or a flag code asked for a moment ago would look unused ({@code flags stale}, an
+     * archive's {@code unusedFor}). Which answers it gave then is not known: the reports listed it as unknown.
+     */
+    private void askedOfAFlag(Environment env, String key, Unknown asked) {
+        Entry e = env.flags.computeIfAbsent(key, k -> new Entry());
+        e.evaluated = later(e.evaluated, asked.asked);
+        for (int i = 0; i < asked.applications.size; i++) {
+            Application app = asked.applications.apps[i];
+            int had = e.applications.indexOf(app);
+            if (had < 0 || e.applications.times[had].isBefore(asked.applications.times[i])) {
+                reportedBy(e.applications, app, asked.applications.times[i]);
+            }
+        }
+    }
+
     /** Drops a list's oldest entry; an application no key lists any more is forgotten. */
     private void dropOldest(Applications list) {
         Application app = list.apps[0];
@@ -503,7 +520,11 @@ public final class UsageStore {
             Iterator<Map.Entry<String, Unknown>> unknown = env.unknown.entrySet().iterator();
             while (unknown.hasNext()) {
                 Map.Entry<String, Unknown> u = unknown.next();
-                if (current.contains(u.getKey()) || u.getValue().asked.isBefore(unknownCutoff)) {
+                if (current.contains(u.getKey())) {
+                    askedOfAFlag(env, u.getKey(), u.getValue());
+                    forget(u.getValue().applications);
+                    unknown.remove();
+                } else if (u.getValue().asked.isBefore(unknownCutoff)) {
                     forget(u.getValue().applications);
                     unknown.remove();
                 }
