@@ -761,10 +761,33 @@ final class JournalVerifier {
                 .withZone(ZoneOffset.UTC).format(clock.instant()));
     }
 
-    /** Copies the bytes of a file from an offset into a file of the aside directory, then truncates it there. */
+    /**
+     * Copies the bytes of a file from an offset into a file of the aside directory, then truncates it there. If the
+     * copy cannot be made (a full disk, say), nothing is cut, the partial copy is removed (and the aside directory, if
+     * that leaves it empty: an empty one would later pass for bytes set aside), and the exception says so.
+     */
     static void cutFile(Path file, long offset, Path aside, List<String> done)
             throws IOException {
         Path copy = aside.resolve(file.getFileName() + ".from-" + offset);
+        boolean existed = Files.exists(copy, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        try {
+            copyAndCut(file, offset, copy, done);
+        } catch (IOException e) {
+            if (!existed && Files.exists(copy) && Files.size(file) > offset) { // ours, and not cut yet: not needed
+                Files.deleteIfExists(copy);
+                try (java.util.stream.Stream<Path> left = Files.list(aside)) {
+                    if (left.findAny().isEmpty()) {
+                        Files.deleteIfExists(aside);
+                    }
+                }
+            }
+            throw new IOException("cannot set aside the " + (Files.size(file) - offset) + " bytes after byte offset " + offset
+                    + " of " + file + " before cutting them (" + e.getMessage() + "); nothing was cut: free space (or fix"
+                    + " the cause), then start again", e);
+        }
+    }
+
+    private static void copyAndCut(Path file, long offset, Path copy, List<String> done) throws IOException {
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
                 FileChannel out = FileAccess.openOwnerOnly(copy, Set.of(StandardOpenOption.CREATE_NEW,
