@@ -51,7 +51,8 @@ import picocli.CommandLine.Spec;
         description = "Change and inspect feature flags on a flag server, or check flag files offline.",
         subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.Create.class, FlagsCommand.Put.class,
                 FlagsCommand.On.class, FlagsCommand.Off.class,
-                FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class, FlagsCommand.Grant.class,
+                FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class,
+                FlagsCommand.RemoveRole.class, FlagsCommand.RemoveRegion.class, FlagsCommand.Default.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Roles.class, Environments.class,
@@ -537,6 +538,42 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         ObjectNode patch() {
             return Api.JSON.createObjectNode().set("addRegion", ruleOperation(rule, "region", region));
+        }
+    }
+
+    @Command(name = "remove-role", description = "Remove a role from a rule's roles condition (not its last: a rule without"
+            + " conditions would match everyone).")
+    static final class RemoveRole extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "ROLE") String role;
+        @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
+
+        @Override
+        ObjectNode patch() {
+            return Api.JSON.createObjectNode().set("removeRole", ruleOperation(rule, "role", role));
+        }
+    }
+
+    @Command(name = "remove-region", description = "Remove a region from a rule's regions condition (not its last).")
+    static final class RemoveRegion extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "REGION") String region;
+        @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
+
+        @Override
+        ObjectNode patch() {
+            return Api.JSON.createObjectNode().set("removeRegion", ruleOperation(rule, "region", region));
+        }
+    }
+
+    @Command(name = "default", description = "Set the answer for everyone no target or rule matches (while the flag is on).")
+    static final class Default extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "true|false") String value;
+
+        @Override
+        ObjectNode patch() {
+            if (!value.equals("true") && !value.equals("false")) {
+                throw new CliException(EXIT_USAGE, "the default must be true or false, was '" + oneLine(value) + "'");
+            }
+            return Api.JSON.createObjectNode().put("default", Boolean.parseBoolean(value));
         }
     }
 

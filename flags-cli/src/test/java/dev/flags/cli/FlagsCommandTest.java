@@ -182,6 +182,18 @@ class FlagsCommandTest {
                 .isEqualTo("staff");
         assertThat(remote("add-region", "billing-v2", "eu-north", "--rule", "1").json().at("/rules/1/conditions/0/regions/1").asText())
                 .isEqualTo("eu-north");
+        // ... and out again: a misspelt role or region is undone without editing the document
+        assertThat(remote("remove-role", "billing-v2", "staff", "--rule", "beta testers").json().at("/rules/0/conditions/0/roles")
+                .toString()).isEqualTo("[\"beta-tester\"]");
+        assertThat(remote("remove-region", "billing-v2", "eu-north", "--rule", "1").json().at("/rules/1/conditions/0/regions")
+                .toString()).isEqualTo("[\"eu-west\"]");
+        Run last = remote("remove-role", "billing-v2", "beta-tester", "--rule", "0");
+        assertThat(last.exit()).as("its last role: the rule would match everyone").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(remote("default", "billing-v2", "true").json().get("default").asBoolean()).isTrue();
+        assertThat(remote("default", "billing-v2", "false").json().get("default").asBoolean()).isFalse();
+        Run notABoolean = remote("default", "billing-v2", "yes");
+        assertThat(notABoolean.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(notABoolean.err()).isEqualTo("flags: the default must be true or false, was 'yes'\n");
         assertThat(remote("off", "billing-v2", "-m", "incident 42").json().get("enabled").asBoolean()).isFalse();
         Run history = remote("history", "billing-v2");
         assertThat(history.out()).contains("dark launch done").contains("incident 42").contains("flag_updated");
