@@ -697,7 +697,8 @@ public final class FlagsCommand implements Callable<Integer> {
                 oneLine(s.path("patch").toString()), oneLine(s, "createdBy"), oneLine(s, "comment")).stripTrailing();
         String status = s.path("status").asText("pending");
         if (status.equals("pending")) {
-            return line;
+            // Known before its time (its maker's token was revoked): not a plan like the others.
+            return s.hasNonNull("willFail") ? line + "  (will fail: " + oneLine(s, "willFail") + ")" : line;
         }
         // How it ended, after the plan: "applied at ... (v12)", "failed at ...: why", "cancelled at ... by bob: why".
         StringBuilder ended = new StringBuilder(line).append("  -> ").append(oneLine(status)).append(" at ")

@@ -296,6 +296,20 @@ class FlagsCommandTest {
         assertThat(put.exit()).as(put.err()).isZero();
         assertThat(put.err()).matches("flags: pending schedules no longer apply to the flag as it is now, and will fail at their"
                 + " time: sch-[0-9a-f]{12} \\(flags schedules shows them; flags unschedule ID, then schedule the change again\\)\n");
+        // A schedule whose maker's token was revoked is listed as one that will fail, before its time.
+        String leaver = flags("tokens", "create", "leaver", "--scope", "editor", "-e", "production",
+                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN).json().get("token").asText();
+        Run leaversSchedule = flags("schedule", "billing-v2", "off", "--at", later, "--server=http://127.0.0.1:" + server.httpPort(),
+                "--token=" + leaver, "--env=production");
+        String doomed = leaversSchedule.json().get("id").asText();
+        Run revokedLeaver = flags("tokens", "revoke", leaversSchedule.json().get("createdBy").asText()
+                .replaceAll(".*\\((tok-[0-9a-f]+)\\)$", "$1"), "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN);
+        assertThat(revokedLeaver.err()).startsWith("flags: pending schedules made with this token will fail at their time")
+                .contains("production/" + doomed + " (flag billing-v2 at " + later + ")");
+        assertThat(remote("schedules", "billing-v2").out().lines().filter(l -> l.startsWith(doomed)))
+                .singleElement().asString().endsWith("(will fail: the token that made it (" + revokedLeaver.json().get("id").asText()
+                        + ") was revoked or has expired: a scheduled change runs only while its maker's token may act)");
+        assertThat(remote("unschedule", doomed).exit()).isZero();
         // The kill switch does not cancel what is planned: it names the schedules that would switch the flag on again.
         String relaunch = remote("schedule", "billing-v2", "on", "--at", later, "-m", "relaunch").json().get("id").asText();
         assertThat(remote("on", "billing-v2").exit()).isZero();

@@ -171,11 +171,9 @@ public final class ScheduleRunner implements AutoCloseable {
      */
     private boolean run(ChangeWriter writer, FlagService flags, EnvironmentState env, Schedule s) {
         String actor = actor(s);
-        String maker = tokenOf(s.createdBy());
-        if (maker != null && !liveToken.test(maker)) {
-            String gone = maker.equals("admin") ? "is the bootstrap admin token, which is turned off" : "was revoked or has expired";
-            return end(writer, env, s, actor, "failed", "the token that made it (" + maker + ") " + gone + ":"
-                    + " a scheduled change runs only while its maker's token may act");
+        String makerGone = makerGone(s, liveToken);
+        if (makerGone != null) {
+            return end(writer, env, s, actor, "failed", makerGone);
         }
         try {
             FlagService.Written w = flags.applySchedule(env.key(), s.id(), s.flag(), s.patch().toJsonNode(), actor, comment(s));
@@ -206,6 +204,21 @@ public final class ScheduleRunner implements AutoCloseable {
     /** The comment of what a schedule does at its time: its own, or one that says where the change came from. */
     private static String comment(Schedule s) {
         return s.comment().isEmpty() ? "scheduled for " + s.at() + " by " + s.createdBy() : s.comment();
+    }
+
+    /**
+     * Why a schedule will fail for its maker's token, or null if that token may still act: said when it ends, and
+     * beforehand in the list of schedules.
+     *
+     * @param liveToken whether a token (by id) may still act
+     */
+    public static String makerGone(Schedule s, Predicate<String> liveToken) {
+        String maker = tokenOf(s.createdBy());
+        if (maker == null || liveToken.test(maker)) {
+            return null;
+        }
+        String gone = maker.equals("admin") ? "is the bootstrap admin token, which is turned off" : "was revoked or has expired";
+        return "the token that made it (" + maker + ") " + gone + ": a scheduled change runs only while its maker's token may act";
     }
 
     /**

@@ -158,6 +158,11 @@ class ScheduleApiTest {
             assertThat(revoked.status()).isEqualTo(200);
             assertThat(revoked.header("X-Flags-Schedules-Will-Fail")).as("only the schedules it made")
                     .isEqualTo("production/" + theirs + " (flag billing-v2 at 2026-12-04T13:00:00Z)");
+            JsonNode listed = api.get(SCHEDULES + "/" + theirs, ADMIN).json();
+            assertThat(listed.get("status").asText()).isEqualTo("pending");
+            assertThat(listed.get("willFail").asText()).as("known before its time").startsWith("the token that made it (tok-")
+                    .endsWith(") was revoked or has expired: a scheduled change runs only while its maker's token may act");
+            assertThat(api.get(SCHEDULES + "/" + on, ADMIN).json().get("willFail").isNull()).isTrue();
 
             ApiClient.Response archived = api.delete(FLAG + "?comment=gone", ADMIN);
             assertThat(archived.status()).isEqualTo(200);

@@ -21,6 +21,7 @@ import dev.flags.server.Metrics;
 import dev.flags.server.Playground;
 import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
+import dev.flags.server.ScheduleRunner;
 import dev.flags.server.ScheduleService;
 import dev.flags.server.UsageService;
 import dev.flags.server.auth.Authentication;
@@ -519,9 +520,12 @@ public final class ApiServlet extends HttpServlet {
     }
 
     /** A schedule as the API shows it: every field always present (null when it does not apply), one shape to read. */
-    private static ObjectNode schedule(String env, Schedule s) {
+    private ObjectNode schedule(String env, Schedule s) {
         ObjectNode n = NODES.objectNode().put("id", s.id()).put("environment", env).put("flag", s.flag())
                 .put("at", s.at().toString());
+        if (s.pending()) { // known before its time: its maker's token can no longer act
+            n.put("willFail", ScheduleRunner.makerGone(s, services.tokens()::isLive));
+        }
         n.set("patch", s.patch().toJsonNode());
         n.put("createdBy", s.createdBy()).put("createdAt", s.createdAt().toString()).put("comment", s.comment())
                 .put("status", s.status().apiName()).put("endedAt", instant(s.endedAt())).put("endedBy", s.endedBy())
