@@ -930,7 +930,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         CliException inOptionNames(CliException e) {
-            return optionNamed(optionNamed(e, "expiresAt", "--until"), "expiresIn", "--for");
+            return asTyped(optionNamed(optionNamed(e, "expiresAt", "--until"), "expiresIn", "--for"), duration);
         }
     }
 
@@ -940,6 +940,20 @@ public final class FlagsCommand implements Callable<Integer> {
      *
      * @return a refusal whose message starts with the field (as the server's checks of values do), renamed; any other as it is
      */
+    /**
+     * The server's refusal of a duration with the value as it was typed ({@code '0s'}), not as it was sent
+     * ({@code PT0S}): the server echoes what it got, which the person never wrote.
+     */
+    static CliException asTyped(CliException e, String typed) {
+        String sent = typed == null ? null : isoDuration(typed);
+        if (sent == null || sent.equals(typed.trim()) || !e.getMessage().endsWith("was " + sent)) {
+            return e;
+        }
+        String message = e.getMessage();
+        return new CliException(e.exitCode(), message.substring(0, message.length() - sent.length()) + "'" + oneLine(typed.trim())
+                + "' (" + sent + ")", e.httpStatus(), e.title());
+    }
+
     static CliException optionNamed(CliException e, String field, String option) {
         for (String named : List.of(field + " ", "\"" + field + "\" ")) {
             if (e.httpStatus() == 400 && e.getMessage().startsWith(named)) {
@@ -1489,7 +1503,7 @@ public final class FlagsCommand implements Callable<Integer> {
             try {
                 made = o.api(spec).call("POST", "/tokens", body, why.comment);
             } catch (CliException e) {
-                throw optionNamed(optionNamed(e, "expiresAt", "--expires-at"), "expiresIn", "--expires-in");
+                throw asTyped(optionNamed(optionNamed(e, "expiresAt", "--expires-at"), "expiresIn", "--expires-in"), expiresIn);
             }
             if (expiresIn == null && expiresAt == null && made.hasNonNull("expiresAt")) {
                 // Asked for none, it got its maker's: a token that stops working unannounced is worse than a note.

@@ -508,6 +508,10 @@ class FlagsCommandTest {
         Run negative = remote("grant", "beta-tester", "tess", "--for", "-PT1H");
         assertThat(negative.exit()).as("the server judges an ISO-8601 duration").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(negative.err()).startsWith("flags: --for must be a positive duration");
+        Run zero = remote("grant", "beta-tester", "tess", "--for", "0s");
+        assertThat(zero.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(zero.err()).as("what was typed, and what it was sent as").startsWith("flags: --for must be a positive duration")
+                .endsWith(", was '0s' (PT0S)\n");
         Run past = remote("grant", "beta-tester", "tess", "--until", "2020-01-01T00:00:00Z");
         assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(past.err()).startsWith("flags: --until must be in the future, was 2020-01-01T00:00:00Z");
