@@ -216,6 +216,12 @@ class FlagsCommandTest {
         assertThat(empty.exit()).isZero();
         assertThat(empty.out()).as("nothing for a script to read").isEmpty();
         assertThat(empty.err()).isEqualTo("flags: environment \"production\" has no flags\n");
+        Run anew = remote("create", "billing-v2");
+        assertThat(anew.exit()).as(anew.err()).isZero();
+        assertThat(anew.err()).as("the key was an archived flag's").isEqualTo("flags: flag \"billing-v2\" was archived: this write"
+                + " brought its key back with the document sent, and its history goes on from there (a revert to one of its"
+                + " versions brings back an old document instead)\n");
+        assertThat(remote("create", "checkout-v9").err()).as("a key never used").isEmpty();
     }
 
     @Test

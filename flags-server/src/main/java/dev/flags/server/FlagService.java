@@ -309,6 +309,12 @@ public final class FlagService {
                 + " document or a revert to a version in its history restores it";
     }
 
+    /** @return whether the environment has an archived flag of that key (a PUT of it brings the key back) */
+    public boolean isArchived(String env, String key) {
+        EnvironmentState state = journal.state().environments().get(env);
+        return state != null && state.archivedFlags().containsKey(key);
+    }
+
     /**
      * A key that is no flag but one edit or two away from one (biling-v2): most often a misspelling, and during an
      * incident "create it first" would be the wrong advice for a kill switch.

@@ -344,7 +344,14 @@ public final class ApiServlet extends HttpServlet {
                 case "PUT" -> {
                     QueryParameters.requireOnly(req, COMMENT);
                     List<String> broken = services.schedules().noLongerApplying(env, key);
-                    written(resp, services.flags().put(p, env, key, body(req), precondition(req), comment(req)), env, key, broken);
+                    boolean wasArchived = services.flags().isArchived(env, key);
+                    FlagService.Written w = services.flags().put(p, env, key, body(req), precondition(req), comment(req));
+                    if (w.created() && wasArchived) {
+                        resp.setHeader(WARNING, "flag \"" + key + "\" was archived: this write brought its key back with the"
+                                + " document sent, and its history goes on from there (a revert to one of its versions brings"
+                                + " back an old document instead)");
+                    }
+                    written(resp, w, env, key, broken);
                 }
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
