@@ -133,7 +133,6 @@ public final class FlagServer implements AutoCloseable {
             journalBuilder.retention(config.journalRetention());
         }
         this.journal = journalBuilder.open();
-        markJournalCreated(config.dataDir(), clock);
         Broadcaster sync = null;
         TokenExpiry expiry = null;
         Server grpcServer = null;
@@ -141,6 +140,7 @@ public final class FlagServer implements AutoCloseable {
         GrantExpiry grantTimer = null;
         UsageSaver saver = null;
         try {
+            markJournalCreated(config.dataDir(), clock);
             String adminToken = config.bootstrapAdminToken() ? AdminToken.resolve(config.adminToken(), config.dataDir())
                     : AdminToken.off(config.dataDir());
             this.metrics = new Metrics();
