@@ -90,7 +90,7 @@ class JournalLockOwnerProcessTest {
      * The test classpath, linked (or copied) under a directory every user may read: the build's own
      * files may be under a home directory only its owner may enter.
      */
-    private static String readableByEveryone(String classpath, Path into) throws IOException {
+    static String readableByEveryone(String classpath, Path into) throws IOException {
         List<String> entries = new ArrayList<>();
         int n = 0;
         for (String entry : classpath.split(File.pathSeparator)) {

@@ -6,7 +6,9 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.flags.server.journal.DurableFiles;
+import dev.flags.server.journal.FileAccess;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -34,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * {@link #MAX_BYTES}) does not stop it: one WARN names the file and why, the file is moved aside to {@code
  * usage.json.unreadable-<time>} (never deleted: it may be worth a look) and the server starts with no
  * usage. If it cannot even be moved aside, this server does not write usage.json at all, so as not to
- * overwrite it.
+ * overwrite it. Nor does it when the file is another user's, which this process may not read (left by a run as
+ * root, say): the file is not damaged, a chown mends it, so it is left as it is, with a WARN that says how.
  *
  * <pre>{@code
  * {"format": "flags-server usage", "version": 1, "environments": {"production": {"since": "2026-12-01T10:00:00Z",
@@ -144,6 +147,19 @@ public final class UsageFile {
                 return new BodyReader(body).read();
             }
         } catch (NoSuchFileException e) {
+            return Map.of();
+        } catch (AccessDeniedException e) {
+            // Not damaged: a file of another user (left by a run as root, say). Moved aside, its usage would be lost
+            // for a mistake a chown mends; written over, too. So it is left, and this run keeps usage in memory.
+            blocked = "it cannot be read: permission denied";
+            String owner = FileAccess.ownerOf(file);
+            String mode = FileAccess.modeOf(file);
+            String user = System.getProperty("user.name", "?");
+            LOG.warn("usage: {} cannot be read: permission denied{}; left as it is, and not written: this server keeps usage"
+                    + " in memory only until it is restarted with the file readable", file.toAbsolutePath(),
+                    owner == null ? "" : " (it belongs to " + owner + (mode == null ? "" : " (" + mode + ")")
+                            + ", and this process runs as " + user + (owner.equals(user) ? ": chmod u+rw " + file.toAbsolutePath()
+                            : ": give it to " + user + " with chown " + user + " " + file.toAbsolutePath()) + ")");
             return Map.of();
         } catch (JsonProcessingException e) {
             why = "it is not JSON (" + e.getOriginalMessage() + ")";
