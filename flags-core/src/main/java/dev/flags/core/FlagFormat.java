@@ -286,7 +286,10 @@ public final class FlagFormat {
                 .replaceAll(" *\\([^()]*`[^()]*\\)", "")
                 .replaceAll("\\(start marker at \\[Source: [^\\]]*; line: (\\d+), column: (\\d+)\\]\\)",
                         "(opened at line $1, column $2)")
-                .replaceAll(" *\\[Source: [^\\]]*\\]", "");
+                .replaceAll(" *\\[Source: [^\\]]*\\]", "")
+                // Jackson's words for a lone minus sign: two sentences run together ("end-of-inputNo digit following
+                // sign"), or a context it has no name for ("end-of-input in null").
+                .replace("end-of-inputNo digit", "end-of-input: no digit").replaceAll(" in null$", "");
         return message.trim();
     }
 

@@ -138,6 +138,15 @@ class ValidationTest {
         assertThat(problemsOf(file("{\"key\": \"f\", \"x\": NaN}"))).singleElement().satisfies(p -> assertThat(p.message())
                 .startsWith("is not valid JSON (line 1, column").contains("NaN").doesNotContain("`")
                 .doesNotContain("JsonReadFeature"));
+        assertThat(problemsOf("-")).singleElement().satisfies(p -> assertThat(p.message())
+                .isEqualTo("is not valid JSON (line 1, column 2): Unexpected end-of-input"));
+        try {
+            new com.fasterxml.jackson.databind.ObjectMapper().readTree("-");
+            throw new AssertionError("a lone minus sign is no JSON");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            assertThat(FlagFormat.jsonErrorMessage(e)).as("as a document or USER-JSON is read")
+                    .isEqualTo("Unexpected end-of-input: no digit following sign");
+        }
     }
 
     @Test
