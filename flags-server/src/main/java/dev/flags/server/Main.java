@@ -293,12 +293,32 @@ public final class Main implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }
-        FlagServer server = FlagServer.start(config);
+        // The hook is there before the start: a SIGTERM while the server starts (a slow journal recovery) stops it once
+        // it has started, with the same clean close and log, instead of an exit that says nothing.
+        java.util.concurrent.atomic.AtomicReference<FlagServer> running = new java.util.concurrent.atomic.AtomicReference<>();
+        CountDownLatch startEnded = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            if (startEnded.getCount() > 0) {
+                org.slf4j.LoggerFactory.getLogger(Main.class).info("flag server asked to stop while it starts: stopping once"
+                        + " it has started");
+            }
+            try {
+                startEnded.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            FlagServer server = running.get();
+            if (server != null) { // null: the start failed, and said why
+                server.close();
+            }
             stopped.countDown();
         }, "flags-shutdown"));
+        try {
+            running.set(FlagServer.start(config));
+        } finally {
+            startEnded.countDown();
+        }
         stopped.await();
         return 0;
     }

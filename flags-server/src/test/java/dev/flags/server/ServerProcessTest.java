@@ -708,6 +708,19 @@ class ServerProcessTest {
     }
 
     @Test
+    void aStopAskedForWhileTheServerStartsStopsItCleanlyOnceStarted() throws Exception {
+        try (ServerChild child = start(dir.resolve("early-stop"), freePort(), freePort(), ServerFixture.ADMIN)) {
+            child.awaitLine("journal opened"); // the ports, the token and the services are still to come
+            assertThat(child.process().toHandle().destroy()).isTrue(); // SIGTERM, as an orchestrator sends it
+            assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+            child.reader().join(10_000);
+            String log = String.join("\n", child.log());
+            assertThat(log).as("a clean stop, said, not an exit without a word").contains("flag server stopping")
+                    .contains("journal closed").contains("flag server stopped");
+        }
+    }
+
+    @Test
     void aMisspeltSettingVariableIsSaidAtStartWithTheSettingMeant() throws Exception {
         try (ServerChild child = start(List.of(), Map.of("FLAGS_HTTPPORT", "19999", "FLAGS_LOGLEVEL", "debug",
                 "FLAGS_SERVER", "http://127.0.0.1:8080", "FLAGS_TOKEN", "not-a-setting"), dir.resolve("typo"), freePort(),
