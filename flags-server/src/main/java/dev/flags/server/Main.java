@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Matcher;
@@ -297,16 +298,28 @@ public final class Main implements Callable<Integer> {
         // it has started, with the same clean close and log, instead of an exit that says nothing.
         java.util.concurrent.atomic.AtomicReference<FlagServer> running = new java.util.concurrent.atomic.AtomicReference<>();
         CountDownLatch startEnded = new CountDownLatch(1);
+        Duration grace = config.shutdownGrace();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (startEnded.getCount() > 0) {
                 org.slf4j.LoggerFactory.getLogger(Main.class).info("flag server asked to stop while it starts: stopping once"
                         + " it has started");
             }
+            boolean started;
             try {
-                startEnded.await();
+                // At most the grace: a start that takes longer (a journal of millions of entries on a slow disk) is cut,
+                // which loses nothing acknowledged, rather than holding a Ctrl-C until it ends.
+                started = startEnded.await(grace.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                started = false;
+            }
+            if (!started) {
+                org.slf4j.LoggerFactory.getLogger(Main.class).warn("the start did not end within the shutdown grace ({}):"
+                        + " exiting without a clean stop; nothing acknowledged is lost, the next start recovers the journal",
+                        grace);
+                stopped.countDown();
+                return;
             }
             FlagServer server = running.get();
             if (server != null) { // null: the start failed, and said why
