@@ -270,7 +270,7 @@ public final class FlagServer implements AutoCloseable {
                 + " snapshots SDKs have not read take at most {} MiB; journal kept {}; heartbeat {}, shutdown grace {}",
                 host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath(),
                 EnvironmentLimits.flags(config.environmentLimits().maxFlags()), config.environmentLimits().maxMebibytes(),
-                config.maxSyncBufferMib(), config.journalRetention() == null ? "for good" : "for " + config.journalRetention(),
+                config.maxSyncBufferMib(), config.journalRetention() == null ? "for good" : "for " + Expiry.readable(config.journalRetention()),
                 config.heartbeatInterval(), config.shutdownGrace());
         String plaintext = plaintextWarning(config);
         if (plaintext != null) {

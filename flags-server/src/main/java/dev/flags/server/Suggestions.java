@@ -1,7 +1,6 @@
 package dev.flags.server;
 
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.Optional;
 
 /**
@@ -21,9 +20,20 @@ public final class Suggestions {
      *     equals), or empty; never the typed name itself
      */
     public static Optional<String> closest(String typed, Collection<String> known, int within) {
-        return known.stream().filter(k -> !k.equals(typed)).filter(k -> Math.abs(k.length() - typed.length()) <= within)
-                .map(k -> new Object[] {k, editDistance(typed, k)}).filter(p -> (int) p[1] <= within)
-                .min(Comparator.comparingInt(p -> (int) p[1])).map(p -> (String) p[0]);
+        String best = null;
+        int bestDistance = within + 1;
+        for (String k : known) {
+            // Lengths further apart than the limit cannot be within it: no distance to compute.
+            if (k.equals(typed) || Math.abs(k.length() - typed.length()) > within) {
+                continue;
+            }
+            int distance = editDistance(typed, k);
+            if (distance < bestDistance) {
+                best = k;
+                bestDistance = distance;
+            }
+        }
+        return Optional.ofNullable(best);
     }
 
     /** The Levenshtein distance: how many characters to insert, delete or replace to make one text the other. */

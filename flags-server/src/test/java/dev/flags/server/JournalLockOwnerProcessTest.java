@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class JournalLockOwnerProcessTest {
 
-    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
+    static final Path SETPRIV = Path.of("/usr/bin/setpriv");
 
     @TempDir
     Path dir;
@@ -44,10 +44,9 @@ class JournalLockOwnerProcessTest {
                     JsonNodeFactory.instance.objectNode().put("name", "Production")));
         }
         Path lock = journal.resolve("journal.lock");
-        List<String> command = new ArrayList<>();
-        String classpath = System.getProperty("java.class.path");
+        boolean asNobody = "root".equals(System.getProperty("user.name"));
         String advice;
-        if ("root".equals(System.getProperty("user.name"))) {
+        if (asNobody) {
             // As QA found it: the service user (here nobody) owns the journal; 'verify' run as root left the lock.
             assumeTrue(Files.isExecutable(SETPRIV), "needs setpriv to run the server as another user");
             UserPrincipal nobody = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
@@ -58,9 +57,6 @@ class JournalLockOwnerProcessTest {
                     }
                 }
             }
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-            classpath = readableByEveryone(classpath, Files.createDirectories(dir.resolve("classpath")));
-            command.addAll(List.of(SETPRIV.toString(), "--reuid=nobody", "--regid=nogroup", "--clear-groups"));
             advice = "and this process runs as nobody; a journal tool run as root probably left it: give it back with"
                     + " 'chown nobody " + lock + "' (do not delete it while anything may have the journal open), and run"
                     + " the server and the journal tools as nobody, the service user";
@@ -68,12 +64,7 @@ class JournalLockOwnerProcessTest {
             Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("r--r--r--"));
             advice = "but its permissions do not let its owner read and write it: 'chmod u+rw " + lock + "'";
         }
-        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", classpath,
-                Main.class.getName(), "--data-dir", data.toString(), "--bind", "127.0.0.1",
-                "--http-port", String.valueOf(ServerChild.freePort()), "--grpc-port", String.valueOf(ServerChild.freePort())));
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-        pb.environment().keySet().removeIf(name -> name.startsWith("FLAGS_"));
-        Process p = pb.start();
+        Process p = startServer(dir, data, asNobody);
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
 
@@ -84,6 +75,29 @@ class JournalLockOwnerProcessTest {
                 .doesNotContain("AccessDeniedException").doesNotContain("\tat ");
         assertThat(out.split("cannot start", -1)).as("one line, the explanation said once").hasSize(2);
         assertThat(out.split("permission denied", -1)).hasSize(2);
+    }
+
+    /**
+     * Starts a server process on a data directory, as {@code nobody} (through setpriv, with a classpath nobody may read)
+     * or as this user, on free loopback ports, without the FLAGS_* variables of this process; its output and errors
+     * together on its input stream.
+     *
+     * @param dir the test's directory, which nobody must be able to enter
+     */
+    static Process startServer(Path dir, Path data, boolean asNobody) throws IOException {
+        List<String> command = new ArrayList<>();
+        String classpath = System.getProperty("java.class.path");
+        if (asNobody) {
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+            classpath = readableByEveryone(classpath, Files.createDirectories(dir.resolve("classpath")));
+            command.addAll(List.of(SETPRIV.toString(), "--reuid=nobody", "--regid=nogroup", "--clear-groups"));
+        }
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", classpath,
+                Main.class.getName(), "--data-dir", data.toString(), "--bind", "127.0.0.1",
+                "--http-port", String.valueOf(ServerChild.freePort()), "--grpc-port", String.valueOf(ServerChild.freePort())));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().keySet().removeIf(name -> name.startsWith("FLAGS_"));
+        return pb.start();
     }
 
     /**

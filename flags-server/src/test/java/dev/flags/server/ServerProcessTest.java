@@ -149,6 +149,11 @@ class ServerProcessTest {
         }
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(data))).isEqualTo("rwxr-xr-x");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile))).isEqualTo("rw--w--w-");
+        // Others may enter it but not list it: said as that, not as "read".
+        Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx--x--x"));
+        try (ServerChild child = start(data, freePort(), freePort(), null)) {
+            assertThat(child.awaitLine("by users other than its owner (rwx--x--x)")).contains("can be entered by users");
+        }
     }
 
     @Test
@@ -723,9 +728,11 @@ class ServerProcessTest {
     @Test
     void aMisspeltSettingVariableIsSaidAtStartWithTheSettingMeant() throws Exception {
         try (ServerChild child = start(List.of(), Map.of("FLAGS_HTTPPORT", "19999", "FLAGS_LOGLEVEL", "debug",
-                "FLAGS_SERVER", "http://127.0.0.1:8080", "FLAGS_TOKEN", "not-a-setting"), dir.resolve("typo"), freePort(),
-                freePort(), ServerFixture.ADMIN)) {
-            child.awaitLine("flag server ready");
+                "FLAGS_SERVER", "http://127.0.0.1:8080", "FLAGS_TOKEN", "not-a-setting", "FLAGS_JOURNAL_RETENTION", "P30D",
+                "FLAGS_SHUTDOWN_GRACE", "PT3S"), dir.resolve("typo"), freePort(), freePort(), ServerFixture.ADMIN)) {
+            assertThat(child.awaitLine("flag server ready")).as("the settings an operator checks, taken from the environment")
+                    .contains("data in " + dir.resolve("typo").toAbsolutePath() + ";")
+                    .endsWith("; journal kept for 30d (PT720H); heartbeat PT15S, shutdown grace PT3S");
             List<String> said = child.log().stream().filter(l -> l.contains("is no setting of the flag server")).toList();
             assertThat(said).as("the CLI's own variables are not settings it could have meant").hasSize(2);
             assertThat(said.get(0)).contains("WARN").contains("FLAGS_HTTPPORT").contains("did you mean FLAGS_HTTP_PORT?");

@@ -24,8 +24,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class UsageFileOwnerProcessTest {
 
-    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
-
     @TempDir
     Path dir;
 
@@ -35,24 +33,15 @@ class UsageFileOwnerProcessTest {
         Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
         Path usage = Files.writeString(data.resolve("usage.json"), "{\"format\": \"left by root\"}\n");
         Files.setPosixFilePermissions(usage, PosixFilePermissions.fromString("rw-------"));
-        List<String> command = new ArrayList<>();
-        String classpath = System.getProperty("java.class.path");
-        if ("root".equals(System.getProperty("user.name"))) {
-            assumeTrue(Files.isExecutable(SETPRIV), "needs setpriv to run the server as another user");
+        boolean asNobody = "root".equals(System.getProperty("user.name"));
+        if (asNobody) {
+            assumeTrue(Files.isExecutable(JournalLockOwnerProcessTest.SETPRIV), "needs setpriv to run the server as another user");
             UserPrincipal nobody = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
             Files.setOwner(data, nobody); // usage.json stays root's
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-            classpath = JournalLockOwnerProcessTest.readableByEveryone(classpath, Files.createDirectories(dir.resolve("classpath")));
-            command.addAll(List.of(SETPRIV.toString(), "--reuid=nobody", "--regid=nogroup", "--clear-groups"));
         } else {
             Files.setPosixFilePermissions(usage, PosixFilePermissions.fromString("---------"));
         }
-        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", classpath,
-                Main.class.getName(), "--data-dir", data.toString(), "--bind", "127.0.0.1",
-                "--http-port", String.valueOf(ServerChild.freePort()), "--grpc-port", String.valueOf(ServerChild.freePort())));
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-        pb.environment().keySet().removeIf(name -> name.startsWith("FLAGS_"));
-        Process p = pb.start();
+        Process p = JournalLockOwnerProcessTest.startServer(dir, data, asNobody);
         List<String> log = new ArrayList<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = out.readLine()) != null; ) {
