@@ -474,6 +474,15 @@ class AdminApiTest {
 
         api.delete(path, ADMIN);
         assertThat(api.put(path, ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);
+        JsonNode all = api.get(path + "/history", ADMIN).json().get("versions");
+        assertThat(all.get(0).get("change").asText()).isEqualTo("flag_created");
+        assertThat(all.get(0).get("restored").asBoolean(true)).as("its first version brought nothing back").isFalse();
+        JsonNode put = all.get(all.size() - 1);
+        assertThat(put.get("change").asText()).isEqualTo("flag_created");
+        assertThat(put.get("restored").asBoolean()).as("the PUT brought the archived flag back, as a revert says").isTrue();
+        JsonNode onItsOwnPage = api.get(path + "/history?limit=1", ADMIN).json();
+        assertThat(onItsOwnPage.at("/versions/0/restored").asBoolean()).as("known from the earlier page").isTrue();
+        assertThat(onItsOwnPage.at("/versions/0").has("revertedTo")).isFalse();
     }
 
     @Test

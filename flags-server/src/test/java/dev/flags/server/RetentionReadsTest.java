@@ -100,6 +100,7 @@ class RetentionReadsTest {
                     java.util.Map.of());
             assertThat(page.status()).as(page.body()).isEqualTo(200);
             assertThat(page.json().at("/versions/0/sequence").asLong()).isEqualTo(oldest);
+
             assertThat(page.json().at("/retention/oldestRetainedSequence").asLong()).isEqualTo(oldest);
             assertThat(page.json().at("/retention/detail").asText())
                     .isEqualTo("the journal's entries before sequence " + oldest + " are no longer in it (removed by"
@@ -108,6 +109,39 @@ class RetentionReadsTest {
             ApiClient.Response first = api.call("GET", "/api/v1/environments/staging/flags/billing-v2/history?limit=1", admin,
                     null, java.util.Map.of());
             assertThat(first.json().has("retention")).as("not before the last page").isFalse();
+        }
+    }
+
+    @Test
+    void aFlagCreatedWhoseEarlierVersionsRetentionRemovedMayHaveBeenARestore() throws Exception {
+        Path data = dir.resolve("data");
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        try (FileJournal journal = FileJournal.builder(data.resolve("journal")).clock(clock).segmentSize(4096)
+                .retention(Duration.ofDays(30)).open()) {
+            journal.append(Change.of(EntryType.ENVIRONMENT_CREATED, "staging", "admin",
+                    JsonNodeFactory.instance.objectNode().put("name", "Staging")));
+            journal.append(flag(EntryType.FLAG_CREATED, false));
+            journal.append(Change.of(EntryType.FLAG_ARCHIVED, "staging", "alice",
+                    JsonNodeFactory.instance.objectNode().put("key", "billing-v2")));
+            for (int i = 0; i < 60; i++) { // another flag's changes fill the segments that retention removes
+                journal.append(Change.of(EntryType.FLAG_CREATED, "staging", "alice",
+                        JsonNodeFactory.instance.objectNode().put("key", "other-" + i).put("enabled", false)));
+            }
+            clock.set(clock.instant().plus(Duration.ofDays(31)));
+            journal.append(flag(EntryType.FLAG_CREATED, true)); // the PUT that brought billing-v2 back
+            journal.checkpoint();
+            journal.checkpoint();
+            assertThat(journal.oldestRetainedSequence()).as("the first version and the archive are gone").isGreaterThan(3);
+        }
+        String admin = "retention-test-admin-token-0123456789";
+        try (FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(data).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(admin).withJournalRetention(Duration.ofDays(30)))) {
+            ApiClient.Response page = new ApiClient(server.httpPort()).call("GET",
+                    "/api/v1/environments/staging/flags/billing-v2/history", admin, null, java.util.Map.of());
+            assertThat(page.json().get("versions")).hasSize(1);
+            assertThat(page.json().at("/versions/0/change").asText()).isEqualTo("flag_created");
+            assertThat(page.json().at("/versions/0/restored").isNull()).as("what came before it is gone: not known").isTrue();
+            assertThat(page.json().has("retention")).isTrue();
         }
     }
 

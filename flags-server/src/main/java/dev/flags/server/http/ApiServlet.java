@@ -385,7 +385,21 @@ public final class ApiServlet extends HttpServlet {
             HistoryService.HistoryPage page = services.history().flagHistory(p, env, key, longParameter(req, "before"),
                     integer(req, "limit", HistoryService.MAX_HISTORY));
             ArrayNode versions = NODES.arrayNode();
-            page.versions().forEach(e -> versions.add(historyEntry(e, key)));
+            List<JournalEntry> shown = page.versions();
+            for (int i = 0; i < shown.size(); i++) {
+                ObjectNode entry = historyEntry(shown.get(i), key);
+                if (shown.get(i).type() == EntryType.FLAG_CREATED) {
+                    // A flag_created after any earlier version of the key brings an archived flag back (a PUT or a
+                    // promote onto it), as a revert's "restored" says. Before the oldest retained entry: unknown.
+                    boolean earlierVersion = i > 0 || page.earlier() != null;
+                    if (earlierVersion || page.oldestRetainedSequence() == null) {
+                        entry.put("restored", earlierVersion);
+                    } else {
+                        entry.putNull("restored");
+                    }
+                }
+                versions.add(entry);
+            }
             ObjectNode answer = NODES.objectNode().put("environment", env).put("flag", key);
             answer.set("versions", versions);
             if (page.earlier() != null) {
