@@ -956,6 +956,12 @@ class AdminApiTest {
         assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
         assertProblem(api.get("/api/v1/audit", editor), 403, "an editor reads one environment's with ?environment=");
         assertProblem(api.get("/api/v1/audit?from=yesterday", ADMIN), 400, "ISO-8601");
+        assertThat(api.get("/api/v1/audit?from=yesterday", ADMIN).json().get("detail").asText()).doesNotContain("%2B");
+        // curl users type the offset's + as it is; the query string reads it as a space
+        assertProblem(api.get("/api/v1/audit?from=2026-12-05T05:50:00+01:00", ADMIN), 400,
+                "from must be an ISO-8601 instant such as 2026-11-20T17:00:00Z, was \"2026-12-05T05:50:00 01:00\"; a + in a query"
+                        + " string reads as a space: write it %2B");
+        assertThat(api.get("/api/v1/audit?from=2026-12-05T05:50:00%2B01:00", ADMIN).status()).as("the offset written %2B").isEqualTo(200);
         assertProblem(api.get("/api/v1/audit?from=%2B1000000000-12-31T23:59:59.999999999Z", ADMIN), 400,
                 "must be before to"); // the latest instant there is: nothing can be after it (it was a 500)
         assertThat(api.get("/api/v1/audit?from=2999-01-01T00:00:00Z", ADMIN).json().get("entries"))

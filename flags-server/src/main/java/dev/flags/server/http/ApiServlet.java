@@ -1137,7 +1137,12 @@ public final class ApiServlet extends HttpServlet {
         try {
             return Instant.parse(v);
         } catch (DateTimeParseException e) {
-            throw new ApiException(400, "bad request", name + " must be an ISO-8601 instant such as 2026-11-20T17:00:00Z, was \"" + v + "\"");
+            // A "+01:00" typed into a URL arrives as " 01:00": in a query string a bare + is a space.
+            int space = v.lastIndexOf(' ');
+            boolean offsetLost = space > v.indexOf('T') && v.indexOf('T') > 0 && v.substring(space + 1).matches("\\d\\d(:?\\d\\d)?");
+            String plus = offsetLost ? "; a + in a query string reads as a space: write it %2B" : "";
+            throw new ApiException(400, "bad request", name + " must be an ISO-8601 instant such as 2026-11-20T17:00:00Z, was \"" + v
+                    + "\"" + plus);
         }
     }
 
