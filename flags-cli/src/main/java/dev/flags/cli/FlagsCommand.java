@@ -1341,7 +1341,9 @@ public final class FlagsCommand implements Callable<Integer> {
             JsonNode answer = o.api(spec).call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null);
             if (flag != null && "FLAG_NOT_FOUND".equals(answer.at("/results/0/reason/kind").asText())) {
                 // As `eval` of a file: a mistyped flag name must not read as "false" for this user.
-                throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in environment \"" + o.environment + "\"");
+                String near = answer.at("/results/0/didYouMean").asText("");
+                throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in environment \"" + o.environment + "\""
+                        + (near.isEmpty() ? "" : "; did you mean \"" + near + "\"?"));
             }
             if (explain) {
                 if (answer.has("note")) {

@@ -586,7 +586,8 @@ class FlagsCommandTest {
         }
         Run typo = remote("evaluate", "{\"id\": \"tess\"}", "biling-v2");
         assertThat(typo.exit()).as("a mistyped flag is not \"false for this user\"").isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(typo.err()).isEqualTo("flags: there is no flag \"biling-v2\" in environment \"production\"\n");
+        assertThat(typo.err()).isEqualTo("flags: there is no flag \"biling-v2\" in environment \"production\"; did you mean"
+                + " \"billing-v2\"?\n");
         Run kill = remote("off", "biling-v2");
         assertThat(kill.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(kill.err()).as("not 'create it first', in an incident").isEqualTo("flags: there is no flag \"biling-v2\" in"

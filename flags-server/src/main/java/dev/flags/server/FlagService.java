@@ -320,11 +320,21 @@ public final class FlagService {
      * incident "create it first" would be the wrong advice for a kill switch.
      */
     private static Optional<String> noSuchFlag(EnvironmentState state, String env, String key) {
-        if (state == null) {
-            return Optional.empty();
-        }
-        return Suggestions.closest(key, new TreeSet<>(state.flags().keySet()), 2).map(near -> "there is no flag \"" + key
+        return nearest(state, key).map(near -> "there is no flag \"" + key
                 + "\" in environment \"" + env + "\"; did you mean \"" + near + "\"?");
+    }
+
+    /**
+     * @param env an environment
+     * @param key a key that is no flag of it
+     * @return the flag of the environment one or two edits away from the key (biling-v2: billing-v2), if there is one
+     */
+    public Optional<String> nearest(String env, String key) {
+        return nearest(journal.state().environments().get(env), key);
+    }
+
+    private static Optional<String> nearest(EnvironmentState state, String key) {
+        return state == null ? Optional.empty() : Suggestions.closest(key, new TreeSet<>(state.flags().keySet()), 2);
     }
 
     private VersionedFlag current(EnvironmentState state, String key) {

@@ -929,6 +929,13 @@ class AdminApiTest {
                 "{\"user\": {\"id\": \"u\"}, \"flag\": \"nope\", \"explain\": true}").json().at("/results/0");
         assertThat(missing.at("/reason/kind").asText()).isEqualTo("FLAG_NOT_FOUND");
         assertThat(missing.get("explanation")).isEmpty();
+        assertThat(missing.has("didYouMean")).as("no flag is near \"nope\"").isFalse();
+        for (String explain : List.of("true", "false")) {
+            JsonNode typo = api.post("/api/v1/environments/production/evaluate", tester,
+                    "{\"user\": {\"id\": \"u\"}, \"flag\": \"biling-v2\", \"explain\": " + explain + "}").json().at("/results/0");
+            assertThat(typo.at("/reason/kind").asText()).as("the SDK's answer all the same").isEqualTo("FLAG_NOT_FOUND");
+            assertThat(typo.get("didYouMean").asText()).isEqualTo("billing-v2");
+        }
     }
 
     @Test

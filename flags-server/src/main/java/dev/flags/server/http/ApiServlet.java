@@ -763,6 +763,10 @@ public final class ApiServlet extends HttpServlet {
             set.evaluateAll(user).values().stream().sorted((a, b) -> a.flagKey().compareTo(b.flagKey()))
                     .forEach(e -> results.add(FlagFormat.toJson(e)));
         }
+        if (flagKey != null && !set.has(flagKey)) {
+            // The answer is the SDK's (FLAG_NOT_FOUND, the default); a person asking may have misspelt the key.
+            services.flags().nearest(env, flagKey).ifPresent(near -> ((ObjectNode) results.get(0)).put("didYouMean", near));
+        }
         write(resp, 200, n);
     }
 
