@@ -361,6 +361,8 @@ public final class JournalTool implements Callable<Integer> {
         if (report.cutLosesEntries()) {
             // What a cut costs, before anyone agrees to it: restoring the damaged file may cost nothing.
             out.println(report.cutCost() + "; restoring " + report.toRestore() + " from a backup may keep them all");
+        } else if (report.damageHoldsNoEntries()) {
+            out.println(report.cutCost());
         }
         if (!lost.isEmpty()) {
             out.println("a cut also sets aside " + checkpointNames(lost) + ", which " + (lost.size() == 1 ? "holds" : "hold")

@@ -33,7 +33,9 @@ final class JournalVerifier {
         /** A sound checkpoint is after the journal's last sound entry: the segments lost acknowledged entries. */
         AHEAD("ahead of the journal: "),
         /** Entries no segment holds, between two segments: the file is the one that should hold them. */
-        MISSING("missing: ");
+        MISSING("missing: "),
+        /** A segment shorter than its header (an empty file, most often): damaged, but it holds no entry to lose. */
+        NO_ENTRIES("damaged: ");
 
         final String label;
 
@@ -198,7 +200,15 @@ final class JournalVerifier {
 
         /** Whether a cut takes acknowledged state out of the journal: entries after the cut, or checkpoints. */
         boolean cutLosesEntries() {
-            return damage != null || !checkpointsACutSetsAside().isEmpty();
+            return (damage != null && !damageHoldsNoEntries()) || !checkpointsACutSetsAside().isEmpty();
+        }
+
+        /**
+         * Whether every damaged segment is too short to hold an entry (an empty file: a copy cut short, a truncation)
+         * and nothing beyond the cut is known: a cut then loses nothing, and restoring the file brings nothing back.
+         */
+        boolean damageHoldsNoEntries() {
+            return damage != null && reached <= lastSequence && damages.stream().allMatch(d -> d.kind() == Kind.NO_ENTRIES);
         }
 
         /**
@@ -210,6 +220,10 @@ final class JournalVerifier {
             if (lastSequence < 1) {
                 return "a cut keeps no entries: all of the journal's entries, at least " + reached + ", leave it, and "
                         + state;
+            }
+            if (damageHoldsNoEntries()) {
+                return "a cut keeps " + cutKeeps() + " and loses no entry: the damaged segment" + (damages.size() == 1 ? " is" : "s are")
+                        + " too short to hold one";
             }
             long leave = reached - lastSequence;
             return "a cut keeps " + cutKeeps() + (leave > 0 ? "; the journal had reached at least sequence " + reached
@@ -517,8 +531,12 @@ final class JournalVerifier {
                 long named = Math.max(1, Segments.firstSequenceOf(file));
                 long reach = e.newerFormat() ? named - 1
                         : Math.max(named - 1, SegmentScanner.highestSoundSequenceFrom(ch, Segments.HEADER_SIZE, ch.size()));
-                return new CheckedSegment(named, false, 0, named - 1, Finding.of(e), false, reach,
-                        name + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ") + e.reason());
+                // Shorter than a header: no record can follow, so the file holds no entry (whatever it held is gone).
+                Finding finding = !e.newerFormat() && ch.size() < Segments.HEADER_SIZE
+                        ? new Finding(e.file(), e.offset(), e.reason() + "; it holds no entry", Kind.NO_ENTRIES)
+                        : Finding.of(e);
+                return new CheckedSegment(named, false, 0, named - 1, finding, false, reach,
+                        name + (e.newerFormat() ? ": of a NEWER format: " : ": DAMAGED: ") + finding.reason());
             }
             long size = ch.size();
             SegmentScanner scan = new SegmentScanner(file, ch, firstSequence, size);

@@ -250,6 +250,26 @@ class JournalToolTest {
     }
 
     @Test
+    void anEmptySegmentFileIsSaidToHoldNoEntrySoThatACutLosesNone() throws Exception {
+        write(20); // a clean close writes checkpoint 22
+        Path empty = Files.createFile(dir.resolve(Segments.fileName(23))); // a copy cut short, say
+
+        assertThat(run("verify", dir.toString())).as(out + err).isEqualTo(1);
+        assertThat(out).contains("segment " + empty.getFileName() + ": DAMAGED: segment header is incomplete: the file has 0"
+                        + " bytes, a header needs " + Segments.HEADER_SIZE + "; it holds no entry")
+                .contains("a cut keeps sequences 1..22 and loses no entry: the damaged segment is too short to hold one\n")
+                .doesNotContain("from a backup may keep them all");
+        String refused = org.assertj.core.api.Assertions.catchThrowableOfType(() -> FileJournal.builder(dir).open(),
+                JournalCorruptedException.class).getMessage();
+        assertThat(refused).as("the server's own advice").contains("a cut keeps sequences 1..22 and loses no entry");
+
+        assertThat(run("repair", dir.toString(), "--cut-at-damage")).as(out + err).isZero();
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            assertThat(journal.lastSequence()).as("not an entry lost").isEqualTo(22);
+        }
+    }
+
+    @Test
     void aDamagedCheckpointBesideSoundSegmentsIsSaidToLoseNothing() throws Exception {
         write(20); // a clean close writes checkpoint 22; every segment is kept
         Path checkpoint = dir.resolve("checkpoint-00000000000000000022.ckpt");
