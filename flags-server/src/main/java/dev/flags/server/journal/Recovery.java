@@ -132,10 +132,21 @@ final class Recovery {
         Checkpoints.Loaded base = null;
         Path baseFile = null;
         for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+            if (base != null) {
+                // Only checked, not loaded: an older checkpoint is the fallback should the newest be damaged one day,
+                // and one that is damaged already must be said now, not found when it is needed.
+                try {
+                    Checkpoints.checkSum(ref.file());
+                } catch (JournalCorruptedException e) {
+                    note(notes, "older checkpoint " + ref.file() + " is damaged (" + e.getMessage() + "); the journal opened"
+                            + " from the newest, but the older one could not stand in should the newest be damaged: the"
+                            + " next checkpoints replace it, and 'verify' lists what else is wrong");
+                }
+                continue;
+            }
             try {
                 base = Checkpoints.read(ref.file());
                 baseFile = ref.file();
-                break;
             } catch (JournalCorruptedException e) {
                 note(notes, "skipped damaged checkpoint " + ref.file() + " (" + e.getMessage()
                         + "); using an older checkpoint or the whole journal instead");

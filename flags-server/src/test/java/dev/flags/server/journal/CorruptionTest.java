@@ -379,6 +379,45 @@ class CorruptionTest {
     }
 
     @Test
+    void aDamagedOlderCheckpointIsSaidAtOpenThoughTheNewestServes() throws Exception {
+        ServerState before;
+        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "billing-v2"));
+            journal.checkpoint();
+            journal.append(updateFlag("prod", "billing-v2", true));
+            before = journal.state();
+        }
+        Path older = dir.resolve(Checkpoints.fileName(2));
+        assertThat(dir.resolve(Checkpoints.fileName(3))).as("the newest, written at the close").exists();
+        flip(older, Files.size(older) / 2);
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(3);
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .startsWith("older checkpoint " + older + " is damaged (")
+                    .contains("checkpoint checksum mismatch")
+                    .contains("could not stand in should the newest be damaged");
+        }
+        // A sound older checkpoint, or one cut short, each as it is.
+        try (FileJournal journal = open()) {
+            journal.append(updateFlag("prod", "billing-v2", false));
+        } // the close writes checkpoint 4 and removes the damaged 2
+        try (FileJournal journal = open()) {
+            assertThat(journal.recoveryReport().notes()).as("checkpoints 3 and 4 are sound").isEmpty();
+        }
+        Path three = dir.resolve(Checkpoints.fileName(3));
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(three, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(Files.size(three) - 3);
+        }
+        try (FileJournal journal = open()) {
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .startsWith("older checkpoint " + three + " is damaged (").contains("no end marker");
+        }
+    }
+
+    @Test
     void missingSegmentInTheMiddleIsAGap() throws Exception {
         write(100);
         Fixtures.deleteCheckpoints(dir);
