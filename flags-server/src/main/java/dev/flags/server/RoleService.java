@@ -152,12 +152,13 @@ public final class RoleService {
                                       com.fasterxml.jackson.databind.JsonNode request, String comment) {
         EnvironmentState state = Access.writableEnvironment(journal, env);
         boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
-        // A tester giving up a role its own user holds only ever lessens access: allowed even once the role is no longer
-        // self-service, or a self-granted permanent grant would outlive the tester's wish to leave.
-        boolean leaving = !grant && has && userId.equals(p.userId());
-        if (!p.isAdmin() && !state.selfServiceRoles().contains(role) && !leaving) {
+        // Revoking is no less guarded than granting: a role may keep its holders out (a rule that serves false to
+        // "pricing-excluded"), so giving one up can be a gain of access, not only a loss.
+        if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {
             throw ApiException.forbidden("role \"" + role + "\" is not self-service in environment \"" + env
-                    + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")");
+                    + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")"
+                    + (!grant && has && userId.equals(p.userId()) ? "; to give it up, ask an admin: a role a rule serves false to"
+                            + " keeps its holders out, and is not theirs to drop" : ""));
         }
         if (grant && !has) {
             limits.checkGrant(state, userId, role);

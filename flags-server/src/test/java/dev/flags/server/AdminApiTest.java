@@ -767,16 +767,24 @@ class AdminApiTest {
                 .asBoolean()).isTrue(); // an editor may, for anyone
         assertThat(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean())
                 .isTrue();
-        // once the role is no longer self-service, a tester may still give up its own user's grant, and only that
+        // A role that is not self-service is an admin's to revoke too, the tester's own user's included: a rule that
+        // serves false to a role keeps its holders out, and dropping it would let the tester in.
+        api.put("/api/v1/environments/staging/flags/new-pricing", ADMIN, "{\"enabled\": true, \"default\": true, \"rules\": [{\"name\":"
+                + " \"excluded users\", \"conditions\": [{\"roles\": [\"pricing-excluded\"]}], \"serve\": false}]}");
+        api.put("/api/v1/environments/staging/roles/pricing-excluded/members/tess?comment=legal%20hold", ADMIN, null);
+        assertProblem(api.delete("/api/v1/environments/staging/roles/pricing-excluded/members/tess", tester), 403,
+                "role \"pricing-excluded\" is not self-service in environment \"staging\"; only an admin can revoke it"
+                        + " (self-service roles here: [beta-tester]); to give it up, ask an admin");
+        assertThat(api.post("/api/v1/environments/staging/evaluate", tester, "{\"user\": {\"id\": \"tess\"}, \"flag\": \"new-pricing\"}")
+                .json().at("/results/0/value").asBoolean()).as("still kept out").isFalse();
         api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null);
         api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": false}");
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "only an admin can grant it");
-        assertThat(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester).json().get("changed").asBoolean())
-                .as("leaving").isTrue();
         assertProblem(api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester), 403,
-                "only an admin can revoke it"); // no longer held: nothing of its own to give up
+                "only an admin can revoke it"); // once no longer self-service, not even one the tester granted itself
         assertProblem(api.delete("/api/v1/environments/staging/roles/beta-tester/members/customer-42", tester), 403, "for user \"tess\"");
         api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": true}");
+        api.delete("/api/v1/environments/staging/roles/beta-tester/members/tess", tester);
 
         // tester: no history or audit (they name who changed what and who holds which role)
         assertProblem(api.get("/api/v1/environments/staging/flags/billing-v2/history", tester), 403,
