@@ -12,6 +12,7 @@ import dev.flags.server.journal.FileAccess;
 import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.sync.Broadcaster;
+import dev.flags.server.sync.GrpcConnections;
 import dev.flags.server.sync.SyncService;
 import dev.flags.server.usage.ReportRateLimit;
 import dev.flags.server.usage.UsageFile;
@@ -92,6 +93,12 @@ public final class FlagServer implements AutoCloseable {
     /** The largest gRPC message taken: room for the largest usage report within its limits. */
     static final int MAX_INBOUND_MESSAGE_BYTES = 2 << 20;
 
+    /** How long a gRPC connection may go without a call before the server closes it. */
+    static final long GRPC_IDLE_CONNECTION_SECONDS = 60;
+
+    /** How long a new gRPC connection has to finish its TLS and HTTP/2 handshake. */
+    static final long GRPC_HANDSHAKE_SECONDS = 20;
+
     private final ServerConfig config;
     private final Journal journal;
     private final Metrics metrics;
@@ -105,6 +112,10 @@ public final class FlagServer implements AutoCloseable {
     /** Writes usage.json once per report interval; at close, after the gRPC port (no report comes after it). */
     private final UsageSaver usageSaver;
     private final Server grpc;
+    /** How long a gRPC connection may go without a call before it is closed. */
+    private final Duration grpcIdle;
+    /** The gRPC port's open connections, for the metric. */
+    private final GrpcConnections grpcConnections = new GrpcConnections();
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
     private final Undertow http;
@@ -117,8 +128,9 @@ public final class FlagServer implements AutoCloseable {
     /** The data directory's mark that its journal was made: see {@link #markJournalCreated}. */
     static final String JOURNAL_CREATED = "journal-created";
 
-    private FlagServer(ServerConfig config, Clock clock, UsageFile.Mover usageMover) throws IOException {
+    private FlagServer(ServerConfig config, Clock clock, UsageFile.Mover usageMover, Duration grpcIdle) throws IOException {
         this.config = config;
+        this.grpcIdle = grpcIdle;
         checkDataDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
         // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
@@ -454,11 +466,18 @@ public final class FlagServer implements AutoCloseable {
      * test that makes the move fail (no file system refuses a rename to root, which CI runs as).
      */
     static FlagServer start(ServerConfig config, Clock clock, UsageFile.Mover usageMover) throws IOException {
-        return new FlagServer(config, clock, usageMover);
+        return new FlagServer(config, clock, usageMover, Duration.ofSeconds(GRPC_IDLE_CONNECTION_SECONDS));
+    }
+
+    /** Starts a server whose gRPC port closes connections idle for {@code grpcIdle}: for a test that cannot wait a minute. */
+    static FlagServer startWithGrpcIdle(ServerConfig config, Duration grpcIdle) throws IOException {
+        return new FlagServer(config, Clock.systemUTC(), (from, to) -> Files.move(from, to), grpcIdle);
     }
 
     private void registerSyncMetrics() {
         metrics.register("flags_grpc_streams_connected", "Sync streams connected now.", "gauge", broadcaster::connectedStreams);
+        metrics.register("flags_grpc_connections", "Connections to the gRPC port open now, whether or not they made a call"
+                + " (one without a call for 60 s is closed).", "gauge", grpcConnections::open);
         metrics.register("flags_sync_deltas_sent_total", "Deltas sent to SDKs.", "counter", broadcaster::deltasSent);
         metrics.register("flags_sync_snapshots_sent_total", "Full snapshots sent to SDKs.", "counter", broadcaster::snapshotsSent);
         metrics.register("flags_sync_heartbeats_sent_total", "Heartbeats sent on idle streams.", "counter", broadcaster::heartbeatsSent);
@@ -480,7 +499,14 @@ public final class FlagServer implements AutoCloseable {
                 // An SDK instance holds one stream per connection; without a bound, one connection held thousands.
                 .maxConcurrentCallsPerConnection(config.maxSyncStreamsPerConnection())
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
-                .permitKeepAliveWithoutCalls(true);
+                .permitKeepAliveWithoutCalls(true)
+                // A connection costs a file descriptor whether or not it ever makes a call: one that has made none
+                // (or whose calls were all refused) for a minute is closed, as the HTTP port closes an idle
+                // keep-alive, and one that has not finished its TLS and HTTP/2 handshake in 20 s too (Netty's
+                // default is 120 s). An SDK's connection always has its stream open, so it never idles.
+                .maxConnectionIdle(grpcIdle.toNanos(), TimeUnit.NANOSECONDS)
+                .handshakeTimeout(GRPC_HANDSHAKE_SECONDS, TimeUnit.SECONDS)
+                .addTransportFilter(grpcConnections);
         if (config.tls()) {
             try {
                 builder.sslContext(GrpcSslContexts.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build());

@@ -2,16 +2,26 @@ package dev.flags.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.protocol.v1.SyncMessage;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
 import java.io.DataInputStream;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Iterator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The bound on streams per gRPC connection, as a client sees it: the server's HTTP/2 SETTINGS. */
+/** The bounds on gRPC connections, as a client sees them: streams per connection, and how long one may idle. */
 class GrpcConnectionLimitTest {
 
     private static final int SETTINGS = 0x4;
@@ -25,6 +35,60 @@ class GrpcConnectionLimitTest {
     void theServerAnnouncesHowManyStreamsAConnectionMayCarry() throws Exception {
         assertThat(announcedLimit(ServerFixture.config(dir.resolve("a")))).as("the default").isEqualTo(1_000);
         assertThat(announcedLimit(ServerFixture.config(dir.resolve("b")).withMaxSyncStreamsPerConnection(7))).isEqualTo(7);
+    }
+
+    @Test
+    void aConnectionThatMakesNoCallIsClosedOnceIdleWhileASubscribedOneStays() throws Exception {
+        try (FlagServer server = FlagServer.startWithGrpcIdle(ServerFixture.config(dir.resolve("idle")), Duration.ofMillis(500))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}");
+            String sdk = api.post("/api/v1/tokens", ServerFixture.ADMIN, "{\"name\": \"svc\", \"scope\": \"sdk\","
+                    + " \"environments\": [\"production\"]}").json().get("token").asText();
+            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            try {
+                Metadata headers = new Metadata();
+                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
+                Iterator<SyncMessage> stream = FlagSyncGrpc.newBlockingStub(channel)
+                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                        .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
+                assertThat(stream.next().hasSnapshot()).isTrue();
+                try (Socket idle = new Socket("127.0.0.1", server.grpcPort())) {
+                    idle.setSoTimeout(10_000); // a guard: the server closes it after 0.5 s
+                    OutputStream out = idle.getOutputStream();
+                    out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.write(new byte[] {0, 0, 0, SETTINGS, 0, 0, 0, 0, 0}); // a handshake, and then no call
+                    out.flush();
+                    awaitOpenConnections(api, 2);
+                    InputStream in = idle.getInputStream();
+                    byte[] frames = new byte[4096];
+                    while (in.read(frames) >= 0) {
+                        // the server's SETTINGS, then its GOAWAY; the end of the stream is the close
+                    }
+                }
+                awaitOpenConnections(api, 1);
+                // The subscribed connection outlives many idle periods: it carries a call (and its heartbeats).
+                for (int i = 0; i < 3; i++) {
+                    assertThat(stream.next().hasHeartbeat()).isTrue();
+                }
+                assertThat(openConnections(api)).isEqualTo(1);
+            } finally {
+                channel.shutdownNow();
+            }
+        }
+    }
+
+    private static long openConnections(ApiClient api) {
+        return api.get("/metrics", null).body().lines().filter(l -> l.startsWith("flags_grpc_connections "))
+                .mapToLong(l -> Long.parseLong(l.substring(l.indexOf(' ') + 1).trim())).findFirst().orElseThrow();
+    }
+
+    /** The gauge follows the transports' own events, which the test cannot hook: it is read until it says so. */
+    private static void awaitOpenConnections(ApiClient api, long expected) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (openConnections(api) != expected) {
+            assertThat(System.nanoTime()).as("flags_grpc_connections reaches " + expected).isLessThan(deadline);
+            Thread.sleep(20);
+        }
     }
 
     /** Speaks HTTP/2 (prior knowledge, plaintext) to the gRPC port and reads the server's first SETTINGS. */
