@@ -640,7 +640,9 @@ public final class FlagFormat {
             for (Iterator<Map.Entry<String, JsonNode>> it = attributes.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> a = it.next();
                 JsonNode v = a.getValue();
-                if (v.isNumber()) {
+                if (v.isIntegralNumber() && v.canConvertToLong()) {
+                    user = user.attribute(a.getKey(), v.longValue()); // exactly: a 64-bit id is no double
+                } else if (v.isNumber()) {
                     if (!Double.isFinite(v.doubleValue())) {
                         throw new IllegalArgumentException("user.attributes." + a.getKey() + " is too large a number");
                     }

@@ -161,16 +161,42 @@ final class Matchers {
             case NUM_LTE:
             case NUM_GT:
             case NUM_GTE: {
+                BigDecimal[] exact = values.stream().map(BigDecimal::new).toArray(BigDecimal[]::new);
                 double[] numbers = values.stream().mapToDouble(Double::parseDouble).toArray();
+                // Whether a double holds every value exactly (12, 0.5, 1e6; not 0.1, nor 2^53 + 1, a 64-bit id):
+                // then a whole number up to 2^53, a double too, compares as a double, exactly and without allocating.
+                boolean doublesExact = true;
+                for (int i = 0; i < exact.length; i++) {
+                    doublesExact &= new BigDecimal(numbers[i]).compareTo(exact[i]) == 0;
+                }
+                boolean fastLongs = doublesExact;
                 Operator op = a.operator();
                 return v -> {
-                    double d = number(v);
-                    if (Double.isNaN(d)) {
+                    if (v instanceof Double d) {
+                        // The application gave a double: it is the nearest double to what it meant, as the value is.
+                        for (double n : numbers) {
+                            if (holds(op, Double.compare(d, n))) {
+                                return MATCH;
+                            }
+                        }
+                        return NO_MATCH;
+                    }
+                    if (v instanceof Long l && fastLongs && Math.abs(l) <= EXACT_IN_A_DOUBLE) {
+                        for (double n : numbers) {
+                            if (holds(op, Double.compare((double) l, n))) {
+                                return MATCH;
+                            }
+                        }
+                        return NO_MATCH;
+                    }
+                    // A long beyond 2^53 or a number in text ("1234567890123456789"), compared exactly: as doubles,
+                    // two different 64-bit ids would be equal.
+                    BigDecimal x = exactNumber(v);
+                    if (x == null) {
                         return UNREADABLE;
                     }
-                    for (double n : numbers) {
-                        int c = Double.compare(d, n);
-                        if (holds(op, c)) {
+                    for (BigDecimal n : exact) {
+                        if (holds(op, x.compareTo(n))) {
                             return MATCH;
                         }
                     }
@@ -246,25 +272,38 @@ final class Matchers {
         if (value instanceof String s) {
             return s;
         }
+        if (value instanceof Long l) {
+            return Long.toString(l);
+        }
         if (value instanceof Double d) {
             return BigDecimal.valueOf(d).stripTrailingZeros().toPlainString();
         }
         return value.toString(); // Boolean, Instant (ISO-8601)
     }
 
-    private static double number(Object value) {
-        if (value instanceof Double d) {
-            return d;
+    /** The largest magnitude up to which a double holds every whole number: 2^53. */
+    private static final long EXACT_IN_A_DOUBLE = 1L << 53;
+
+    /** The longest number in text read as one: longer text is no attribute value a rule compares (and costs to parse). */
+    private static final int MAX_NUMBER_TEXT = 100;
+
+    /** A number attribute's exact value, or null for one that is no number (text that is not one, a boolean, an instant). */
+    private static BigDecimal exactNumber(Object value) {
+        if (value instanceof Long l) {
+            return BigDecimal.valueOf(l);
         }
         if (value instanceof String s) {
+            String t = s.trim();
+            if (t.isEmpty() || t.length() > MAX_NUMBER_TEXT) {
+                return null;
+            }
             try {
-                double d = Double.parseDouble(s.trim());
-                return Double.isFinite(d) ? d : Double.NaN;
-            } catch (NumberFormatException e) {
-                return Double.NaN;
+                return new BigDecimal(t);
+            } catch (NumberFormatException | ArithmeticException e) {
+                return null; // not a number, or an exponent beyond what BigDecimal holds
             }
         }
-        return Double.NaN;
+        return null;
     }
 
     private static Instant instant(Object value) {
@@ -273,6 +312,9 @@ final class Matchers {
         }
         if (value instanceof Double d) {
             return Instant.ofEpochMilli(d.longValue()); // a number is read as milliseconds since the epoch
+        }
+        if (value instanceof Long l) {
+            return Instant.ofEpochMilli(l);
         }
         if (value instanceof String s) {
             try {

@@ -139,6 +139,20 @@ public final class User {
     }
 
     /**
+     * Returns a copy of this user with a whole-number attribute set, kept exactly: a 64-bit id such as
+     * {@code 1234567890123456789} compares as itself in numeric conditions, where a {@code double} would
+     * round it (and two ids 100 apart would be equal).
+     *
+     * @param name the attribute's name
+     * @param value its value
+     * @return a new user
+     * @throws IllegalArgumentException if the name is invalid
+     */
+    public User attribute(String name, long value) {
+        return with(name, value);
+    }
+
+    /**
      * Returns a copy of this user with a boolean attribute set.
      *
      * @param name the attribute's name
@@ -220,7 +234,7 @@ public final class User {
 
     /**
      * @param name an attribute name
-     * @return its value (a {@code String}, {@code Double}, {@code Boolean} or {@code Instant}), or null if unset
+     * @return its value (a {@code String}, {@code Long}, {@code Double}, {@code Boolean} or {@code Instant}), or null if unset
      */
     public Object attribute(String name) {
         return attributes.get(name);

@@ -84,6 +84,35 @@ class OperatorsTest {
     }
 
     @Test
+    void wholeNumbersBeyondWhatADoubleHoldsCompareExactly() throws Exception {
+        // 64-bit ids 89 apart: equal as doubles (both 1.2345678901234568E18), different as what they are
+        Condition.Attribute blocked = cond("numEq", "1234567890123456789");
+        assertThat(eval(blocked, u -> u.attribute("a", 1234567890123456789L))).isTrue();
+        assertThat(eval(blocked, u -> u.attribute("a", 1234567890123456700L))).as("another org, a long").isFalse();
+        assertThat(eval(blocked, u -> u.attribute("a", "1234567890123456700"))).as("another org, as text").isFalse();
+        assertThat(eval(blocked, u -> u.attribute("a", " 1234567890123456789 "))).isTrue();
+        assertThat(eval(cond("numGt", "9007199254740992"), u -> u.attribute("a", 9007199254740993L))).as("2^53 + 1 > 2^53").isTrue();
+        assertThat(eval(cond("numLt", "9007199254740993"), u -> u.attribute("a", 9007199254740992L))).isTrue();
+        assertThat(eval(cond("in", "9007199254740993"), u -> u.attribute("a", 9007199254740993L))).as("in, as text").isTrue();
+        // whole numbers a double holds, and fractions: as before, whichever way the application gave them
+        assertThat(eval(cond("numEq", "12"), u -> u.attribute("a", 12L))).isTrue();
+        assertThat(eval(cond("numEq", "12"), u -> u.attribute("a", 12.0))).isTrue();
+        assertThat(eval(cond("numEq", "0.1"), u -> u.attribute("a", 0.1))).as("the double nearest 0.1 is 0.1").isTrue();
+        assertThat(eval(cond("numEq", "0.1"), u -> u.attribute("a", "0.10"))).isTrue();
+        assertThat(eval(cond("numGte", "0.5"), u -> u.attribute("a", 1L))).isTrue();
+        assertThat(eval(cond("numLt", "0.1"), u -> u.attribute("a", 0L))).isTrue();
+        assertThat(eval(cond("numGt", "10"), u -> u.attribute("a", "1e3"))).isTrue();
+        assertThat(eval(cond("numGt", "10"), u -> u.attribute("a", "Infinity"))).as("unreadable: never matches").isFalse();
+        assertThat(eval(cond("numGt", "10"), u -> u.attribute("a", "1".repeat(101)))).as("past 100 characters: no number").isFalse();
+        // a user read from JSON keeps a whole number whole, as the playground and the flag file's tools read it
+        User fromJson = FlagFormat.readUser(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                "{\"id\": \"u\", \"attributes\": {\"a\": 1234567890123456700, \"b\": 1.5}}"));
+        assertThat(fromJson.attribute("a")).isEqualTo(1234567890123456700L);
+        assertThat(fromJson.attribute("b")).isEqualTo(1.5);
+        assertThat(FlagSet.of(flag("f", true, rule("r", blocked))).isEnabled("f", fromJson)).isFalse();
+    }
+
+    @Test
     void aMissingAttributeNeverMatchesEvenNegated() {
         for (Operator op : Operator.values()) {
             String value = switch (op.kind()) {

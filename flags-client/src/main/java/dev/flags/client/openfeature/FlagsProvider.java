@@ -473,6 +473,8 @@ public final class FlagsProvider extends EventProvider {
                 default -> {
                     if (v.isBoolean()) {
                         user = user.attribute(name, v.asBoolean().booleanValue());
+                    } else if (v.isNumber() && v.asObject() instanceof Integer i) {
+                        user = user.attribute(name, (long) i); // whole, kept whole
                     } else if (v.isNumber()) {
                         user = user.attribute(name, v.asDouble().doubleValue());
                     } else if (v.isString()) {

@@ -195,7 +195,7 @@ class FlagsProviderTest {
         assertThat(user.id()).isEqualTo("u-9");
         assertThat(user.roles()).containsExactly("staff", "beta-tester");
         assertThat(user.region()).isEqualTo("eu-west");
-        assertThat(user.attributes()).containsEntry("seats", 12.0).containsEntry("plan", "pro")
+        assertThat(user.attributes()).containsEntry("seats", 12L).containsEntry("plan", "pro")
                 .doesNotContainKey("nested").doesNotContainKey("targetingKey");
         for (String key : List.of("beta", "eu", "many-seats", "pro", "late")) {
             assertThat(p.getBooleanEvaluation(key, false, ctx).getValue()).as(key).isTrue();
