@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -123,6 +124,64 @@ final class AdminToken {
         Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
         LOG.info("admin token: generated and written to {} (readable by its owner only)", file.toAbsolutePath());
         return token;
+    }
+
+    /** The data directory's record of which bootstrap admin token the server runs with, and since when. */
+    static final String SINCE_FILE = "admin-token-since";
+
+    /**
+     * Since when the server runs with this bootstrap admin token, kept in {@value #SINCE_FILE} as a fingerprint of
+     * the token (a hash of its hash: it gives nothing away) and an instant. A token that differs from the last
+     * start's was replaced, most often because it leaked: what the old one arranged for later (scheduled changes)
+     * must not run, and its id, {@code admin}, is the same whatever the secret. A data directory without the file
+     * (a new one, or one of an older release) takes the token as it always was.
+     *
+     * @return when the token took effect: the epoch if it never changed
+     */
+    static Instant since(Path dataDir, String token, java.time.Clock clock) throws IOException {
+        Path file = dataDir.resolve(SINCE_FILE);
+        String fingerprint = fingerprint(token);
+        if (Files.exists(file)) {
+            String[] recorded = read(file).split(" ");
+            if (recorded.length == 2 && recorded[0].equals(fingerprint)) {
+                try {
+                    return Instant.parse(recorded[1]);
+                } catch (java.time.format.DateTimeParseException e) {
+                    LOG.warn("admin token: {} is damaged; taking the bootstrap admin token as new", file.toAbsolutePath());
+                }
+            }
+        }
+        Instant since = Files.exists(file) ? clock.instant() : Instant.EPOCH;
+        Path temp = Files.createTempFile(dataDir, SINCE_FILE, ".tmp");
+        Files.writeString(temp, fingerprint + " " + since + "\n", StandardCharsets.UTF_8);
+        Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return since;
+    }
+
+    private static String fingerprint(String token) {
+        try {
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] once = sha.digest(token.getBytes(StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(sha.digest(once), 0, 8);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    /**
+     * Says what a replaced bootstrap admin token arranged: its pending schedules fail at their time (as a revoked
+     * token's do), and the tokens it made live on until an admin revokes them.
+     */
+    static void warnIfReplacedTokenArranged(Instant since, dev.flags.server.journal.ServerState state) {
+        if (since.equals(Instant.EPOCH)) {
+            return;
+        }
+        long schedules = state.environments().values().stream().flatMap(e -> e.pendingSchedules().stream())
+                .filter(s -> s.createdBy().endsWith(" (admin)") && s.createdAt().isBefore(since)).count();
+        LOG.warn("admin token: the bootstrap admin token differs from the one this server last ran with (replaced at {}):"
+                + " {} pending scheduled change{} made with an earlier one will fail at {} time, as a revoked token's do;"
+                + " tokens made with it (created by \"admin (admin)\": flags tokens) still work until revoked",
+                since, schedules, schedules == 1 ? "" : "s", schedules == 1 ? "its" : "their");
     }
 
     /** Reads the file; a failure names it (some, such as a read error, come without the path). */

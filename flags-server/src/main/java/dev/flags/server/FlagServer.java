@@ -42,6 +42,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -196,6 +197,11 @@ public final class FlagServer implements AutoCloseable {
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
             tokenService.set(tokens);
             tokens.warnAboutUnboundTesterTokens();
+            if (adminToken != null) {
+                Instant since = AdminToken.since(config.dataDir(), adminToken, clock);
+                tokens.bootstrapSince(since);
+                AdminToken.warnIfReplacedTokenArranged(since, journal.state());
+            }
             if (adminToken == null) {
                 AdminToken.requireAnotherAdmin(tokens.liveAdminTokens());
                 tokens.warnIfAdminAccessEnds();
@@ -240,7 +246,7 @@ public final class FlagServer implements AutoCloseable {
             grants.start(writer);
             FlagService flagService = new FlagService(journal, writer, config.environmentLimits());
             // Before the ports open too: what fell due while the server was stopped is applied first.
-            schedules.start(writer, flagService, tokens::isLive);
+            schedules.start(writer, flagService, tokens::whyNoLongerActing);
             saver.start();
             grpcServer = startGrpc(syncService, tokens);
             this.grpc = grpcServer;

@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Predicate;
+import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,7 +63,7 @@ public final class ScheduleRunner implements AutoCloseable {
     /** The write paths, and what tells a live token, set once by {@link #start} before the timer runs anything. */
     private volatile ChangeWriter writer;
     private volatile FlagService flags;
-    private volatile Predicate<String> liveToken;
+    private volatile BiFunction<String, Instant, String> whyNoLongerActing;
 
     /**
      * Applies nothing until {@link #start}ed.
@@ -93,13 +93,15 @@ public final class ScheduleRunner implements AutoCloseable {
      *
      * @param writer the write path, for the failures it records
      * @param flags the flags' write path, which applies the changes
-     * @param liveToken whether a token (by id) may still act: a schedule whose maker's token was revoked
-     *     or has expired ends as failed instead of applying (someone who left must not change flags later)
+     * @param whyNoLongerActing why a token (by id) may no longer act for what it arranged at a time, or null if
+     *     it may ({@link dev.flags.server.auth.TokenService#whyNoLongerActing}): a schedule whose maker's token was
+     *     revoked, has expired or was a replaced bootstrap admin token ends as failed instead of applying (someone
+     *     who left, or who held a leaked token, must not change flags later)
      */
-    public void start(ChangeWriter writer, FlagService flags, Predicate<String> liveToken) {
+    public void start(ChangeWriter writer, FlagService flags, BiFunction<String, Instant, String> whyNoLongerActing) {
         this.writer = Objects.requireNonNull(writer, "writer");
         this.flags = Objects.requireNonNull(flags, "flags");
-        this.liveToken = Objects.requireNonNull(liveToken, "liveToken");
+        this.whyNoLongerActing = Objects.requireNonNull(whyNoLongerActing, "whyNoLongerActing");
         timer.start();
     }
 
@@ -171,7 +173,7 @@ public final class ScheduleRunner implements AutoCloseable {
      */
     private boolean run(ChangeWriter writer, FlagService flags, EnvironmentState env, Schedule s) {
         String actor = actor(s);
-        String makerGone = makerGone(s, liveToken);
+        String makerGone = makerGone(s, whyNoLongerActing);
         if (makerGone != null) {
             return end(writer, env, s, actor, "failed", makerGone);
         }
@@ -210,14 +212,14 @@ public final class ScheduleRunner implements AutoCloseable {
      * Why a schedule will fail for its maker's token, or null if that token may still act: said when it ends, and
      * beforehand in the list of schedules.
      *
-     * @param liveToken whether a token (by id) may still act
+     * @param whyNoLongerActing why a token (by id) may no longer act for what it arranged at a time, or null
      */
-    public static String makerGone(Schedule s, Predicate<String> liveToken) {
+    public static String makerGone(Schedule s, BiFunction<String, Instant, String> whyNoLongerActing) {
         String maker = tokenOf(s.createdBy());
-        if (maker == null || liveToken.test(maker)) {
+        String gone = maker == null ? null : whyNoLongerActing.apply(maker, s.createdAt());
+        if (gone == null) {
             return null;
         }
-        String gone = maker.equals("admin") ? "is the bootstrap admin token, which is turned off" : "was revoked or has expired";
         return "the token that made it (" + maker + ") " + gone + ": a scheduled change runs only while its maker's token may act";
     }
 

@@ -172,6 +172,49 @@ class ScheduleApiTest {
     }
 
     @Test
+    void aBootstrapAdminTokenReplacedBecauseItLeakedTakesItsPendingSchedulesWithIt() throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        ServerConfig leaked = ServerFixture.config(dir.resolve("data"));
+        String planted;
+        try (FlagServer server = FlagServer.start(leaked, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            planted = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z", "{\"enabled\": false}")).json()
+                    .get("id").asText();
+        }
+        clock.set(Instant.parse("2026-12-04T10:00:00Z"));
+        try (FlagServer server = FlagServer.start(leaked, clock)) { // the same token again: nothing changes
+            assertThat(new ApiClient(server.httpPort()).get(SCHEDULES + "/" + planted, ADMIN).json().get("willFail").isNull())
+                    .isTrue();
+        }
+        String fresh = "replaced-admin-token-9876543210";
+        ServerConfig replaced = leaked.withAdminToken(fresh);
+        clock.set(Instant.parse("2026-12-04T11:00:00Z"));
+        String mine;
+        try (FlagServer server = FlagServer.start(replaced, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.get(SCHEDULES, ADMIN).status()).as("the old token is gone").isEqualTo(401);
+            assertThat(api.get(SCHEDULES + "/" + planted, fresh).json().get("willFail").asText()).isEqualTo("the token that"
+                    + " made it (admin) is a bootstrap admin token replaced since (at 2026-12-04T11:00:00Z): a scheduled change"
+                    + " runs only while its maker's token may act");
+            mine = api.post(FLAG + "/schedules", fresh, schedule("2026-12-04T12:30:00Z", "{\"description\": \"mine\"}")).json()
+                    .get("id").asText();
+            assertThat(api.get(SCHEDULES + "/" + mine, fresh).json().get("willFail").isNull()).as("the new token's own").isTrue();
+        }
+        clock.set(Instant.parse("2026-12-04T13:00:00Z"));
+        try (FlagServer server = FlagServer.start(replaced, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            JsonNode failed = api.get(SCHEDULES + "/" + planted, fresh).json();
+            assertThat(failed.get("status").asText()).isEqualTo("failed");
+            assertThat(failed.get("reason").asText()).contains("is a bootstrap admin token replaced since");
+            assertThat(api.get(SCHEDULES + "/" + mine, fresh).json().get("status").asText()).isEqualTo("applied");
+            assertThat(api.get(FLAG, fresh).json().get("enabled").asBoolean()).as("the planted switch-off never ran").isTrue();
+        }
+        assertThat(java.nio.file.Files.readString(dir.resolve("data").resolve(AdminToken.SINCE_FILE)))
+                .as("a fingerprint, never the token").doesNotContain(fresh).endsWith(" 2026-12-04T11:00:00Z\n");
+    }
+
+    @Test
     void aScheduleIsMadeListedReadAndCancelledByEditorsWithClearErrors() throws Exception {
         MutableClock clock = new MutableClock(T0);
         try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {

@@ -105,7 +105,7 @@ class ScheduleRunnerTest {
             rig.writer.append(new Change(byMallory.type(), byMallory.environment(), "mallory (ops) (tok-0bad0bad0bad)",
                     byMallory.comment(), byMallory.payload(), Change.ANY_VERSION));
             rig.writer.append(schedule("sch-000000000010", T0.plusSeconds(60), "{\"description\": \"by admin\"}"));
-            rig.runner.start(rig.writer, rig.flags, token -> !token.equals("tok-0bad0bad0bad"));
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> token.equals("tok-0bad0bad0bad") ? "was revoked or has expired" : null);
             rig.runDueTwice(T0.plusSeconds(120));
             assertThat(rig.enabled()).as("mallory left: her change does not happen").isFalse();
             Schedule failed = rig.env().schedules().get("sch-000000000009");
@@ -126,7 +126,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"description\": \"later\"}"));
             rig.clock.set(T0.plusSeconds(120));
 
-            rig.runner.start(rig.writer, rig.flags, token -> true); // on this thread, as the server does before its ports open
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null); // on this thread, as the server does before its ports open
             assertThat(rig.enabled()).isTrue();
             assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
             assertThat(rig.status("sch-000000000002")).isEqualTo(Schedule.Status.PENDING);
@@ -152,7 +152,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(120),
                     "{\"percentage\": {\"rule\": 0, \"value\": 50}}"));
             rig.writer.append(schedule("sch-000000000003", T0.plusSeconds(180), "{\"enabled\": true}"));
-            rig.runner.start(rig.writer, rig.flags, token -> true);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
             rig.clock.set(T0.plusSeconds(150));
             rig.runDueTwice(T0.plusSeconds(150));
             assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
@@ -179,7 +179,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             rig.writer.append(change(EntryType.ENVIRONMENT_ARCHIVED, "{}"));
             rig.clock.set(T0.plusSeconds(120));
-            rig.runner.start(rig.writer, rig.flags, token -> true);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
             rig.runner.runDue();
             assertThat(rig.status("sch-000000000001")).as("an archived environment accepts no changes")
                     .isEqualTo(Schedule.Status.PENDING);
@@ -199,7 +199,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"enabled\": false}"));
             rig.clock.set(T0.plusSeconds(120));
             rig.writer.drain(Duration.ZERO); // every write now fails, as when the journal has stopped
-            rig.runner.start(rig.writer, rig.flags, token -> true);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
             assertThat(rig.status("sch-000000000001")).as("not failed: the journal refused, the change did fit")
                     .isEqualTo(Schedule.Status.PENDING);
             assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(120).plus(ScheduleRunner.RETRY));
@@ -212,7 +212,7 @@ class ScheduleRunnerTest {
     @Test
     void theTimerIsSetForTheEarliestScheduleAsTheyAreMadeAndACancelledOneIsNotApplied() throws Exception {
         try (Rig rig = new Rig(dir)) {
-            rig.runner.start(rig.writer, rig.flags, token -> true);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
             assertThat(rig.runner.nextAt()).as("nothing scheduled").isNull();
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(60));

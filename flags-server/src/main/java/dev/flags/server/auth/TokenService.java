@@ -96,6 +96,8 @@ public final class TokenService implements Authenticator {
     /** How a token's creation or revocation is written: the server's write path, or the journal itself. */
     private final Function<Change, JournalEntry> write;
     private final byte[] bootstrapHash;
+    /** Since when the bootstrap admin token is this one: see {@link #bootstrapSince(Instant)}. */
+    private volatile Instant bootstrapSince = Instant.EPOCH;
     /** When this service was made: a token that expired before is not news to the log. */
     private final Instant startedAt;
     private final Consumer<String> onRevoked;
@@ -493,6 +495,40 @@ public final class TokenService implements Authenticator {
      * @return true if the token is live
      */
     public boolean isLive(String id) {
+        return isLiveNow(id);
+    }
+
+    /**
+     * Since when the bootstrap admin token is the one it is now: what an earlier one arranged (a scheduled change)
+     * no longer runs, as a revoked token's does not. Set once at start, before any request; the epoch (the default)
+     * for a token not known to have changed.
+     *
+     * @param since when the server first started with this bootstrap admin token
+     */
+    public void bootstrapSince(Instant since) {
+        this.bootstrapSince = Objects.requireNonNull(since, "since");
+    }
+
+    /**
+     * Why a token may no longer act for what it arranged at a time, or null if it may: the bootstrap admin token
+     * replaced since (its id stays {@code admin}, whatever its secret), turned off, or another token revoked or
+     * expired.
+     *
+     * @param id the token's id, as in an actor's parentheses
+     * @param madeAt when it arranged it
+     * @return the reason, as "is ...", or null
+     */
+    public String whyNoLongerActing(String id, Instant madeAt) {
+        if (BOOTSTRAP_ID.equals(id) && bootstrapHash != null && madeAt.isBefore(bootstrapSince)) {
+            return "is a bootstrap admin token replaced since (at " + bootstrapSince + ")";
+        }
+        if (isLiveNow(id)) {
+            return null;
+        }
+        return BOOTSTRAP_ID.equals(id) ? "is the bootstrap admin token, which is turned off" : "was revoked or has expired";
+    }
+
+    private boolean isLiveNow(String id) {
         if (BOOTSTRAP_ID.equals(id)) {
             return bootstrapHash != null;
         }

@@ -545,7 +545,7 @@ public final class ApiServlet extends HttpServlet {
         ObjectNode n = NODES.objectNode().put("id", s.id()).put("environment", env).put("flag", s.flag())
                 .put("at", s.at().toString());
         if (s.pending()) { // known before its time: its maker's token can no longer act
-            n.put("willFail", ScheduleRunner.makerGone(s, services.tokens()::isLive));
+            n.put("willFail", ScheduleRunner.makerGone(s, services.tokens()::whyNoLongerActing));
         }
         n.set("patch", s.patch().toJsonNode());
         n.put("createdBy", s.createdBy()).put("createdAt", s.createdAt().toString()).put("comment", s.comment())
