@@ -219,7 +219,7 @@ class UsageApiTest {
         Status wrongEnvironment = refusal(() -> stub(stagingSdk).reportUsage(report("production", "checkout")));
         assertThat(wrongEnvironment.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         assertThat(wrongEnvironment.getDescription()).isEqualTo("a token of scope sdk for [staging] may not report usage of"
-                + " environment \"production\": use an sdk token of that environment");
+                + " environment \"production\": use an sdk token of that environment, or check the SDK's environment() for a typo");
         Status notSdk = refusal(() -> stub(editor).reportUsage(report("production", "checkout")));
         assertThat(notSdk.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         Status unknown = refusal(() -> stub(ADMIN).reportUsage(report("nowhere", "checkout")));

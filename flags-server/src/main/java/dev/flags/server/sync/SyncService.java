@@ -301,19 +301,13 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     }
     Principal p = principal.get();
     if (!p.canSync(environment)) {
-      // A mistyped environment is the likelier mistake than a wrong token: say which one it is. The
-      // token is authenticated, and whether an environment exists is no secret from it.
-      boolean exists;
-      try {
-        exists = broadcaster.currentState(environment).isPresent();
-      } catch (JournalException e) {
-        exists = true;
-      }
+      // The same answer whether the environment exists or not: an sdk token ships inside applications,
+      // and must not tell whoever finds it which environments there are. The token's own environments,
+      // which it names, are enough to see a typo by.
       return Status.PERMISSION_DENIED.withDescription("a token of scope " + p.scope().apiName()
           + " for " + (p.environments().isEmpty() ? "no environment" : p.environments())
-          + " may not " + action + " environment \"" + environment + "\": "
-          + (exists ? "use an sdk token of that environment"
-              : "there is no such environment; is the SDK's environment() mistyped?"));
+          + " may not " + action + " environment \"" + environment + "\": use an sdk token of that"
+          + " environment, or check the SDK's environment() for a typo");
     }
     if (broadcaster.isShutdown()) {
       return Broadcaster.SHUTTING_DOWN;

@@ -223,9 +223,11 @@ class AuthTest {
     assertThat(admin.getDescription()).isEqualTo("environment \"nowhere\" does not exist");
     Status sdk = subscribe(SDK, "nowhere", 0);
     assertThat(sdk.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-    assertThat(sdk.getDescription()).as("a mistyped environment, not a wrong token")
-        .endsWith("may not sync environment \"nowhere\": there is no such environment; is the SDK's environment() mistyped?");
-    assertThat(subscribe(SDK_STAGING, ENV, 0).getDescription()).endsWith("use an sdk token of that environment");
+    String staging = subscribe(SDK_STAGING, ENV, 0).getDescription();
+    assertThat(staging).endsWith("may not sync environment \"" + ENV + "\": use an sdk token of that environment, or check"
+        + " the SDK's environment() for a typo");
+    assertThat(sdk.getDescription()).as("whether it exists is not told to an sdk token")
+        .isEqualTo(staging.replace(ENV, "nowhere").replace("[staging]", "[" + ENV + "]"));
   }
 
   @Test
