@@ -21,6 +21,7 @@ import dev.flags.server.usage.UsageStore;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.undertow.Undertow;
 import io.undertow.UndertowOptions;
 import io.undertow.server.HttpHandler;
@@ -579,7 +580,14 @@ public final class FlagServer implements AutoCloseable {
                 .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis());
         if (config.tls()) {
             SSLContext tls = PemTls.serverContext(config.tlsCertificate(), config.tlsKey());
-            builder.addHttpsListener(config.httpPort(), config.bindAddress(), tls);
+            // One policy on both ports: the gRPC port's (Netty's HTTP/2 list: forward-secret AEAD suites, TLS 1.2
+            // and 1.3). The JDK's defaults would also take RSA key exchange, whose recorded traffic a key leaked
+            // later decrypts, and CBC with SHA-1; admin tokens cross this port.
+            java.util.Set<String> supported = java.util.Set.of(tls.getSupportedSSLParameters().getCipherSuites());
+            String[] suites = Http2SecurityUtil.CIPHERS.stream().filter(supported::contains).toArray(String[]::new);
+            builder.setSocketOption(Options.SSL_ENABLED_CIPHER_SUITES, org.xnio.Sequence.of(suites))
+                    .setSocketOption(Options.SSL_ENABLED_PROTOCOLS, org.xnio.Sequence.of("TLSv1.3", "TLSv1.2"))
+                    .addHttpsListener(config.httpPort(), config.bindAddress(), tls);
         } else {
             builder.addHttpListener(config.httpPort(), config.bindAddress());
         }

@@ -35,6 +35,34 @@ class TlsTest {
     }
 
     @Test
+    void theHttpPortTakesOnlyForwardSecretAeadSuitesAsTheGrpcPortDoes() throws Exception {
+        TestCertificates certs = TestCertificates.create(dir);
+        ServerConfig config = ServerFixture.config(dir.resolve("data")).withTls(certs.certificate, certs.key);
+        try (FlagServer server = FlagServer.start(config)) {
+            // RSA key exchange (no forward secrecy) and CBC with SHA-1: what the JDK's defaults would take
+            for (String weak : java.util.List.of("TLS_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA",
+                    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA")) {
+                assertThatThrownBy(() -> handshake(certs, server.httpPort(), weak)).as(weak)
+                        .isInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+            }
+            assertThat(handshake(certs, server.httpPort(), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")).endsWith("_GCM_SHA256");
+        }
+    }
+
+    /** A TLS 1.2 handshake offering only the given suites; returns the suite agreed on. */
+    private static String handshake(TestCertificates certs, int port, String... suites) throws Exception {
+        try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) certs.clientContext().getSocketFactory()
+                .createSocket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            socket.setEnabledProtocols(new String[] {"TLSv1.2"});
+            socket.setEnabledCipherSuites(suites);
+            socket.startHandshake();
+            return socket.getSession().getCipherSuite();
+        }
+    }
+
+    @Test
     void aKeyInTheWrongFormatIsAClearError() throws Exception {
         TestCertificates certs = TestCertificates.create(dir);
         Path rsaKey = dir.resolve("old.pem");
