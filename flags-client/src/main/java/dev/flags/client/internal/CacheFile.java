@@ -129,8 +129,9 @@ final class CacheFile {
                     + " sync with the server replaces it");
         }
         if (!lines[0].equals(MAGIC)) {
-            String first = lines[0].length() > 40 ? lines[0].substring(0, 40) + "..." : lines[0];
-            return rejected("is not a flags cache file of format 2 (first line \"" + first + "\")");
+            // Not quoted: the path may lead (a link planted in a shared directory) to a file the application may
+            // read and nobody else should, and this text reaches the log, health() and every evaluation's reason.
+            return rejected("is not a flags cache file of format 2 (its first line is not \"" + MAGIC + "\")");
         }
         Map<String, String> header = new HashMap<>();
         StringBuilder authenticated = new StringBuilder();

@@ -162,7 +162,15 @@ class CacheFileTest {
         Files.writeString(file, "{\"formatVersion\": 1, \"flags\": []}");
         assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
         Files.writeString(file, "flags-cache 3\nenvironment: production\n\n{}");
-        assertThat(cache("production").read().problem()).contains("format 2").contains("flags-cache 3");
+        assertThat(cache("production").read().problem()).isEqualTo("is not a flags cache file of format 2 (its first line is"
+                + " not \"flags-cache 2\")");
+        // A path that leads to another file (a link planted in a shared directory): its content is never repeated,
+        // since the problem reaches the log, health() and every evaluation's reason.
+        Path secret = Files.writeString(dir.resolve("secret.txt"), "DB_PASSWORD=hunter2\n\nmore\n");
+        Files.delete(file);
+        Files.createSymbolicLink(file, secret);
+        assertThat(cache("production").read().problem()).startsWith("is not a flags cache file").doesNotContain("hunter2");
+        Files.delete(file);
         Files.write(file, new byte[] {0, 1, 2, (byte) 0xff});
         assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
     }
