@@ -85,6 +85,10 @@ public final class FlagsCommand implements Callable<Integer> {
         cli.getSubcommands().values().forEach(sub -> sub.getCommandSpec().mixinStandardHelpOptions(true)); // --help everywhere
         cli.setOut(out);
         cli.setErr(err);
+        // No "@file" arguments: picocli would read a word such as the comment "-m @oncall" from a file of that name if
+        // there were one, and a token read so escapes the masking of --token's value below (FLAGS_TOKEN is the way
+        // to keep a token off the command line).
+        cli.setExpandAtFiles(false);
         // Bad usage (an unknown option, a missing parameter) gets the same "flags: " line as every other error and a
         // pointer to the help, not the whole usage text: in a script's log the message would drown in it.
         cli.setParameterExceptionHandler((e, arguments) -> {

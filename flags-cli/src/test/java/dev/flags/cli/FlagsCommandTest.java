@@ -637,7 +637,7 @@ class FlagsCommandTest {
     }
 
     @Test
-    void usageErrorsSayWhatIsWrongOnOneLineAndPointToTheHelp() {
+    void usageErrorsSayWhatIsWrongOnOneLineAndPointToTheHelp() throws Exception {
         Run unknownOption = flags("list", "--bogus");
         assertThat(unknownOption.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(unknownOption.err()).isEqualTo("flags: Unknown option: '--bogus'\nTry 'flags list --help'.\n");
@@ -669,6 +669,11 @@ class FlagsCommandTest {
                         + " '***'\nTry 'flags --help'.\n");
         assertThat(flags("--token=a-secret-token-value-0123", "list").err()).doesNotContain("a-secret-token-value-0123")
                 .contains("name: flags list '--token=***'\n");
+        // An "@file" is a word like any other, never a file's content spliced into the command line (unmasked)
+        java.nio.file.Path args = java.nio.file.Files.writeString(dir.resolve("args.txt"), "--token\na-secret-from-a-file-0123\n");
+        Run atFile = flags("--token", "flg_X", "@" + args, "lst");
+        assertThat(atFile.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(atFile.err()).doesNotContain("a-secret-from-a-file-0123").doesNotContain("flg_X");
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
