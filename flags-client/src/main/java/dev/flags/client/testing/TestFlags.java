@@ -79,7 +79,8 @@ public final class TestFlags extends StoreBackedFlags {
     }
 
     /**
-     * Turns a flag off for everyone: the kill switch (creating it if needed).
+     * Turns a flag off for everyone: the kill switch (creating it if needed). As on the server ({@code flags off}), only
+     * the switch moves: the flag's rules, rollouts and variants stay, so that {@link #switchOn} brings back what it was.
      *
      * @param flagKey the flag's key
      * @return this
@@ -87,7 +88,24 @@ public final class TestFlags extends StoreBackedFlags {
      */
     public TestFlags disable(String flagKey) {
         Objects.requireNonNull(flagKey, "flagKey");
-        return set(new Flag(flagKey, null, false, null, List.of(), List.of(), List.of(), false, 0));
+        java.util.Optional<Flag> existing = store.state().flags().flag(flagKey);
+        return set(existing.isPresent() ? existing.get().withEnabled(false)
+                : new Flag(flagKey, null, false, null, List.of(), List.of(), List.of(), false, 0));
+    }
+
+    /**
+     * Turns a flag's switch back on, keeping its rules, rollouts and variants: the recovery after {@link #disable},
+     * as {@code flags on} is on the server. Unlike {@link #enable}, which makes a flag on for everyone.
+     *
+     * @param flagKey the key of a flag this set has
+     * @return this
+     * @throws IllegalArgumentException if there is no such flag (nothing to switch on: {@link #enable} makes one)
+     */
+    public TestFlags switchOn(String flagKey) {
+        Objects.requireNonNull(flagKey, "flagKey");
+        Flag existing = store.state().flags().flag(flagKey).orElseThrow(() -> new IllegalArgumentException("there is no"
+                + " flag \"" + flagKey + "\" to switch on: set it first, or enable(\"" + flagKey + "\") for on for everyone"));
+        return set(existing.withEnabled(true));
     }
 
     /**

@@ -96,6 +96,16 @@ class TestFlagsTest {
         assertThat(flags.isEnabled("beta-only", USER)).isTrue();
         assertThat(flags.evaluate("beta-only", USER).flagVersion()).isEqualTo(2);
 
+        // the kill switch and the recovery: only the switch moves, the rule and the variant stay
+        flags.disable("beta-only").disable("checkout-button");
+        assertThat(flags.isEnabled("beta-only", USER)).isFalse();
+        flags.switchOn("beta-only").switchOn("checkout-button");
+        assertThat(flags.isEnabled("beta-only", User.withId("u-2"))).as("the rule decides again").isFalse();
+        assertThat(flags.isEnabled("beta-only", USER)).isTrue();
+        assertThat(flags.variant("checkout-button", USER)).isEqualTo("green");
+        assertThatThrownBy(() -> flags.switchOn("nope")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("there is no flag \"nope\" to switch on: set it first, or enable(\"nope\") for on for everyone");
+
         flags.setJson("{\"key\": \"from-json\", \"enabled\": true, \"default\": true}");
         assertThat(flags.isEnabled("from-json", USER)).isTrue();
         assertThatThrownBy(() -> flags.setJson("{\"key\": \"bad\", \"enabeld\": true}"))
