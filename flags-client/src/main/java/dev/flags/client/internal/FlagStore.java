@@ -462,6 +462,8 @@ public final class FlagStore implements AutoCloseable {
                 }
                 try {
                     l.onStatus(freshness);
+                } catch (StackOverflowError e) { // unwound by now: a listener's own recursion, as any failure of it
+                    failed = failed(failed, e, "a status listener (" + l.getClass().getName() + ") failed on " + freshness);
                 } catch (VirtualMachineError e) {
                     throw e;
                 } catch (Throwable e) { // a listener must not stop the others, nor the SDK
@@ -483,6 +485,8 @@ public final class FlagStore implements AutoCloseable {
                 if ((r.flagKey == null || r.flagKey.equals(event.flagKey())) && isRegistered(r)) {
                     try {
                         r.listener.onChange(event);
+                    } catch (StackOverflowError e) { // unwound by now: a listener's own recursion, as any failure of it
+                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event);
                     } catch (VirtualMachineError e) {
                         throw e;
                     } catch (Throwable e) { // a listener must not stop the others, nor the SDK

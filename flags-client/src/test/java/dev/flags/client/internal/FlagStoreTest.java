@@ -3,6 +3,7 @@ package dev.flags.client.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flags.client.FlagChangeEvent;
+import dev.flags.client.Freshness;
 import dev.flags.client.FlagChangeEvent.Change;
 import dev.flags.client.FlagChangeListener;
 import dev.flags.client.FlagEvaluation;
@@ -67,6 +68,29 @@ class FlagStoreTest {
                 forRole("beta-flag", "beta"), forRole("staff-flag", "staff"), flag("plain", true, 1));
         assertThat(FlagStore.changes(before, after)).containsExactly(
                 new FlagChangeEvent("beta-flag", Change.UPDATED, 2, Source.LIVE));
+    }
+
+    @Test
+    void aListenerThatOverflowsItsStackStopsNeitherTheOthersNorTheDelivery() {
+        FlagState v1 = state(1, Map.of(), flag("a", true, 1));
+        List<Runnable> queued = new ArrayList<>();
+        FlagStore store = new FlagStore(v1, queued::add, false, "test");
+        List<FlagChangeEvent> others = new ArrayList<>();
+        List<Freshness> statuses = new ArrayList<>();
+        store.addListener(null, e -> {
+            throw new StackOverflowError(); // a listener's own endless recursion, unwound by the time it reaches the SDK
+        });
+        store.addListener(null, others::add);
+        store.addStatusListener(f -> {
+            throw new StackOverflowError();
+        });
+        store.addStatusListener(statuses::add);
+        queued.forEach(Runnable::run); // the status listeners' first call
+        queued.clear();
+        store.publish(state(2, Map.of(), flag("a", false, 2)));
+        queued.forEach(Runnable::run); // logged (as any listener's failure), not thrown out of the listener thread
+        assertThat(others).containsExactly(new FlagChangeEvent("a", Change.UPDATED, 2, Source.LIVE));
+        assertThat(statuses).hasSize(1);
     }
 
     @Test
