@@ -201,14 +201,26 @@ final class AdminToken {
      * take as the admin token at its next start.
      */
     private static void warnIfOthersCanReadOrChange(Path file) {
+        warnIfOthersCanReadOrChange(file, "admin token", "they could put in a token of their own");
+    }
+
+    /**
+     * The server's TLS key is worth the same line as the token: with it, anyone could pass for this server and read
+     * every token sent to it.
+     */
+    static void warnIfOthersCanReadTlsKey(Path key) {
+        warnIfOthersCanReadOrChange(key, "TLS key", "they could put in a key of their own");
+    }
+
+    private static void warnIfOthersCanReadOrChange(Path file, String what, String ifWritten) {
         try {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
             boolean read = perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ);
             boolean write = perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE);
             if (read || write) {
-                LOG.warn("admin token: {} can be {} by users other than its owner ({}){}: chmod 600 {}", file.toAbsolutePath(),
+                LOG.warn("{}: {} can be {} by users other than its owner ({}){}: chmod 600 {}", what, file.toAbsolutePath(),
                         read && write ? "read and changed" : read ? "read" : "changed", PosixFilePermissions.toString(perms),
-                        write ? " (they could put in a token of their own)" : "", file.toAbsolutePath());
+                        write ? " (" + ifWritten + ")" : "", file.toAbsolutePath());
             }
         } catch (UnsupportedOperationException | IOException e) {
             // not a POSIX file system: nothing to check

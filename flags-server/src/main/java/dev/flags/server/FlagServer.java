@@ -579,6 +579,7 @@ public final class FlagServer implements AutoCloseable {
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
                 .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis());
         if (config.tls()) {
+            AdminToken.warnIfOthersCanReadTlsKey(config.tlsKey());
             SSLContext tls = PemTls.serverContext(config.tlsCertificate(), config.tlsKey());
             // One policy on both ports: the gRPC port's (Netty's HTTP/2 list: forward-secret AEAD suites, TLS 1.2
             // and 1.3). The JDK's defaults would also take RSA key exchange, whose recorded traffic a key leaked

@@ -135,6 +135,23 @@ class ServerProcessTest {
     }
 
     @Test
+    void aTlsKeyOthersMayReadIsSaidAtStart() throws Exception {
+        TestCertificates certs = TestCertificates.create(Files.createDirectories(dir.resolve("certs")));
+        Files.setPosixFilePermissions(certs.key, PosixFilePermissions.fromString("rw-r--r--"));
+        Map<String, String> tls = Map.of("FLAGS_TLS_CERT", certs.certificate.toString(), "FLAGS_TLS_KEY", certs.key.toString());
+        try (ServerChild child = start(List.of(), tls, dir.resolve("tls"), freePort(), freePort(), ServerFixture.ADMIN)) {
+            assertThat(child.awaitLine("TLS key: ")).contains("WARN").contains(certs.key.toAbsolutePath()
+                    + " can be read by users other than its owner (rw-r--r--): chmod 600 " + certs.key.toAbsolutePath());
+            child.awaitLine("flag server ready");
+        }
+        Files.setPosixFilePermissions(certs.key, PosixFilePermissions.fromString("rw-------"));
+        try (ServerChild child = start(List.of(), tls, dir.resolve("tls"), freePort(), freePort(), ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            assertThat(String.join("\n", child.log())).doesNotContain("TLS key: ");
+        }
+    }
+
+    @Test
     void aTokenFileOthersMayChangeAndADataDirectoryOthersMayReadAreSaidAtStartAndLeftAsTheyWere() throws Exception {
         Path data = Files.createDirectories(dir.resolve("open"));
         Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwxr-xr-x")); // as a umask of 022 makes it
