@@ -75,6 +75,12 @@ class TextInputTest {
         assertThat(detail(token("flags-server", "editor", null))).startsWith("name must not be \"flags-server\"");
         assertThat(token("flags-server (grant expiry)", "editor", null).status()).isEqualTo(400);
         assertThat(token("Flags-Server", "editor", null).status()).as("in any letter case").isEqualTo(400);
+        // as people read them: a no-break or ideographic space, fullwidth parentheses, a Unicode hyphen
+        for (String name : new String[] {"alice (tok-bd0b7a70859e)\\u00a0", "alice \\uff08tok-bd0b7a70859e\\uff09",
+                "alice\\u3000(tok-bd0b7a70859e)", "flags-server\\u00a0(grant expiry)", "flags\\u2010server (grant expiry)",
+                "flags\\u2212server", "admin  (admin)"}) {
+            assertThat(token(name, "editor", null).status()).as(name).isEqualTo(400);
+        }
         ApiClient.Response pat = token("pat (product owner)", "editor", null);
         assertThat(pat.status()).as("a name in parentheses is fine").isEqualTo(201);
         assertThat(token("\u00e9lodie \ud83d\ude80", "editor", null).status()).as("letters and emoji are fine").isEqualTo(201);

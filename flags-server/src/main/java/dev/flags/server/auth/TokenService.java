@@ -353,6 +353,25 @@ public final class TokenService implements Authenticator {
         return Expiry.from(body, clock);
     }
 
+    /**
+     * A name as people read it, for the checks that it passes for no other actor: compatibility forms as their plain
+     * ones (NFKC: fullwidth "（", U+00A0 NO-BREAK SPACE), every space a space and every dash a hyphen, runs of spaces as
+     * one, no spaces around. (Look-alike letters of other scripts, a Cyrillic "а" for a Latin "a", are not folded: the
+     * token id an actor carries tells two tokens apart.)
+     */
+    static String asItReads(String name) {
+        String plain = java.text.Normalizer.normalize(name, java.text.Normalizer.Form.NFKC);
+        StringBuilder out = new StringBuilder(plain.length());
+        plain.codePoints().forEach(c -> {
+            int type = Character.getType(c);
+            int shown = type == Character.SPACE_SEPARATOR ? ' ' : type == Character.DASH_PUNCTUATION || c == '\u2212' ? '-' : c;
+            if (shown != ' ' || out.length() == 0 || out.charAt(out.length() - 1) != ' ') {
+                out.appendCodePoint(shown);
+            }
+        });
+        return out.toString().strip();
+    }
+
     /** A name that ends as an actor does: "alice (tok-1a2b3c4d5e6f)", "admin (admin)". */
     private static final java.util.regex.Pattern ACTOR_LIKE =
             java.util.regex.Pattern.compile("\\((?i:tok-[^()]*|admin)\\)$");
@@ -372,12 +391,13 @@ public final class TokenService implements Authenticator {
                     + (name == null ? "" : ", was " + LogText.quoted(name, 80)
                     + (bad >= 0 ? "; character " + (name.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", name.codePointAt(bad)) : "")));
         }
-        if (ACTOR_LIKE.matcher(name.strip()).find()) {
+        String reads = asItReads(name);
+        if (ACTOR_LIKE.matcher(reads).find()) {
             throw new IllegalArgumentException("name must not end with a token id or \"(admin)\" in parentheses: the audit log"
                     + " records who changed something as NAME (TOKEN ID), so " + LogText.quoted(name, 80)
                     + " could pass for another token in it");
         }
-        String lower = name.strip().toLowerCase(java.util.Locale.ROOT);
+        String lower = reads.toLowerCase(java.util.Locale.ROOT);
         if (lower.equals("flags-server") || lower.startsWith("flags-server (")) {
             throw new IllegalArgumentException("name must not be \"flags-server\": the audit log records the server's own changes"
                     + " (expired grants, scheduled changes) under that name");
