@@ -91,6 +91,22 @@ class OfflineModeTest {
             assertThat(flags.awaitReady(Duration.ZERO)).isFalse();
             assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
             assertThat(logs.lines("cannot be used")).hasSize(1);
+            assertThat(logs.lines("cannot be used").get(0)).as("unwatched: no promise of a read that never comes")
+                    .contains("the file is read only at start (restart, or watchOfflineFile(true)").doesNotContain("until it is fixed");
+        }
+    }
+
+    @Test
+    void aFileMissingAtStartWithoutWatchingIsSaidToBeReadOnlyThenAndAwaitReadyDoesNotWait() throws Exception {
+        Path file = dir.resolve("missing.json");
+        try (Flags flags = Flags.builder().offlineFile(file).build()) {
+            long started = System.nanoTime();
+            assertThat(flags.awaitReady(Duration.ofMinutes(5))).as("nothing will read it: no wait").isFalse();
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMinutes(1));
+            assertThat(logs.lines("does not exist")).singleElement().asString()
+                    .contains("every flag is its default from now on: the file is read only at start");
+            Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true, \"default\": true}]}");
+            assertThat(flags.isEnabled("a", USER, false)).as("as the log said: not read again").isFalse();
         }
     }
 

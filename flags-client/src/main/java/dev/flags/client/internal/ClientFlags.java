@@ -47,11 +47,13 @@ public final class ClientFlags extends StoreBackedFlags {
         Readiness readiness = new Readiness();
         if (settings.offlineFile() != null) {
             OfflineFile file = new OfflineFile(settings.offlineFile());
-            FlagState initial = file.load();
+            FlagState initial = file.load(settings.watchOfflineFile());
             FlagStore store = new FlagStore(initial, settings.listenerExecutor(), true,
                     "offline file " + settings.offlineFile());
             if (initial.source() == Source.OFFLINE_FILE) {
                 readiness.ready();
+            } else if (!settings.watchOfflineFile()) {
+                readiness.refused(true); // nothing will read the file again: awaitReady is false at once, not at its timeout
             }
             ClientFlags flags = new ClientFlags(store, readiness, null, file, "offline file " + settings.offlineFile());
             store.describeStatusWith(flags::freshness); // status listeners hear the file's problem, as freshness() says it

@@ -81,7 +81,10 @@ final class OfflineFile implements AutoCloseable {
      *
      * @return its flags, or no flags with the reason, if it cannot be read
      */
-    synchronized FlagState load() {
+    synchronized FlagState load(boolean watched) {
+        // Unwatched, the file is read this once: "until it is fixed" would promise a read that never comes.
+        String until = watched ? "until it does" : "from now on: the file is read only at start (restart, or"
+                + " watchOfflineFile(true) to read it whenever it changes)";
         try {
             byte[] bytes = UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES);
             lastSeen = CacheFile.sha256(bytes);
@@ -90,12 +93,13 @@ final class OfflineFile implements AutoCloseable {
             return state;
         } catch (NoSuchFileException e) {
             lastSeen = "missing";
-            LOG.warn("flags: offline file {} does not exist: every flag is its default until it does", file);
+            LOG.warn("flags: offline file {} does not exist: every flag is its default {}", file, until);
             return FlagState.none("offline file " + file + " does not exist");
         } catch (IOException | RuntimeException e) {
             String why = e instanceof RuntimeException r ? Updates.describe(r)
                     : e instanceof UnfitFileException ? "it " + e.getMessage() : e.toString();
-            LOG.warn("flags: offline file {} cannot be used: every flag is its default until it is fixed: {}", file, why);
+            LOG.warn("flags: offline file {} cannot be used: every flag is its default {}: {}", file,
+                    watched ? "until it is fixed" : until, why);
             return FlagState.none("offline file " + file + " cannot be used: " + why);
         }
     }
