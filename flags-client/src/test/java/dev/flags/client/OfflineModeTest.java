@@ -127,6 +127,34 @@ class OfflineModeTest {
     }
 
     @Test
+    void aFileWrittenInPlaceInChunksIsReadOnceWholeNotReportedInvalidHalfWay() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            BlockingQueue<FlagChangeEvent> events = new LinkedBlockingQueue<>();
+            flags.addListener(events::add);
+            List<Freshness> statuses = new java.util.concurrent.CopyOnWriteArrayList<>();
+            flags.addStatusListener(statuses::add);
+            String whole = file(flag("a", false, 0), flag("b", true, 0));
+            int half = whole.length() / 2;
+            // A writer that writes in place, a piece at a time: between its writes the file is half of a document.
+            try (java.io.Writer w = Files.newBufferedWriter(file)) {
+                w.write(whole, 0, half);
+                w.flush();
+                // the writer's own pace (shorter than the settling time), not a wait for the SDK
+                Thread.sleep(100); // less than the SDK's 500 ms of settling
+                w.write(whole, half, whole.length() - half);
+            }
+            FlagChangeEvent first = events.poll(10, TimeUnit.SECONDS);
+            assertThat(first).isNotNull();
+            assertThat(flags.isEnabled("b", USER)).isTrue();
+            assertThat(logs.lines("is invalid")).as("the half-written file was never called invalid").isEmpty();
+            assertThat(statuses).allSatisfy(f -> assertThat(f.problem()).isEmpty());
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+        }
+    }
+
+    @Test
     void watchingReloadsGoodEditsAndKeepsTheLastGoodFlagsOnABadOne() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("a", true, 0)));

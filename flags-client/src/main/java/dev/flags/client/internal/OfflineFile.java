@@ -41,6 +41,11 @@ final class OfflineFile implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OfflineFile.class);
     private static final long DEBOUNCE_MILLIS = 50;
     /**
+     * How long a file that does not parse must stay unchanged before it is called invalid: a writer that writes in
+     * place in chunks (64 KiB every 50 ms, say) leaves it half-written between its writes.
+     */
+    static final long SETTLE_MILLIS = 500;
+    /**
      * How often the watcher checks that the directory it watches is still the one at the file's path,
      * and, while none is watched, whether one is there again: no event says either (a removed directory
      * ends its watch, one made later at the path is not watched; a renamed one takes its watch along).
@@ -147,8 +152,16 @@ final class OfflineFile implements AutoCloseable {
                     while ((more = watchService.poll(DEBOUNCE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
                         drain(more);
                     }
-                    if (key.isValid()) {
-                        reload();
+                    if (key.isValid() && !reload(true)) {
+                        // Invalid: most often a writer still at it (an editor or a generator writing in place, a copy
+                        // over a network file system). Read again once the file has been quiet for a while, and
+                        // report it only if it is still invalid then.
+                        while ((more = watchService.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
+                            drain(more);
+                        }
+                        if (key.isValid()) {
+                            reload();
+                        }
                     }
                 }
                 if (!key.isValid()) {
@@ -253,10 +266,21 @@ final class OfflineFile implements AutoCloseable {
         reload(); // the file may be there already: no event will say so
     }
 
-    /** Reads the file again and publishes it if it changed and is valid. */
+    /** Reads the file again and publishes it if it changed and is valid; says why if it cannot be used. */
     synchronized void reload() {
+        reload(false);
+    }
+
+    /**
+     * Reads the file again and publishes it if it changed and is valid.
+     *
+     * @param mayBeHalfWritten whether the file may be in the middle of a write: then content that does not parse is
+     *     neither reported nor remembered, and the caller reads it again once the file is quiet
+     * @return false if the content did not parse and was left for a later read; true otherwise
+     */
+    private synchronized boolean reload(boolean mayBeHalfWritten) {
         if (closed) {
-            return;
+            return true;
         }
         byte[] bytes;
         try {
@@ -268,32 +292,36 @@ final class OfflineFile implements AutoCloseable {
                 LOG.warn("flags: offline file {} was removed; keeping the last good flags (version {})", file,
                         store.state().version());
             }
-            return;
+            return true;
         } catch (IOException e) {
             if (e instanceof UnfitFileException) {
                 rejected("offline file " + file + " " + e.getMessage());
                 LOG.warn("flags: offline file {} {}; keeping the last good flags", file, e.getMessage());
-                return;
+                return true;
             }
             rejected("cannot read offline file " + file + ": " + e);
             LOG.warn("flags: cannot read offline file {}; keeping the last good flags: {}", file, e.toString());
-            return;
+            return true;
         }
         String hash = CacheFile.sha256(bytes);
         if (hash.equals(lastSeen)) {
-            return;
+            return true;
         }
-        lastSeen = hash;
         FlagState next;
         try {
             next = parse(bytes);
         } catch (RuntimeException e) {
+            if (mayBeHalfWritten) {
+                return false; // not remembered: the same bytes read again once the file is quiet are judged then
+            }
+            lastSeen = hash;
             // Said to status readers before the log, so that whoever reads the log line finds it there too.
             rejected("offline file " + file + " is invalid: " + Updates.describe(e));
             LOG.warn("flags: offline file {} is invalid; keeping the last good flags (version {}): {}", file,
                     store.state().version(), Updates.describe(e));
-            return;
+            return true;
         }
+        lastSeen = hash;
         version = next.version();
         boolean recovered = problem != null && store.state().source() == next.source();
         problem = null; // before publishing: status listeners read it from the new state's description
@@ -303,6 +331,7 @@ final class OfflineFile implements AutoCloseable {
         }
         readiness.ready();
         LOG.info("flags: reloaded offline file {}: {} flags", file, next.flags().size());
+        return true;
     }
 
     /** The file on disk is not being served: say so to status readers, not only in the log. */
