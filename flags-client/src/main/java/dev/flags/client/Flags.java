@@ -628,6 +628,12 @@ public interface Flags extends AutoCloseable {
                 throw new IllegalArgumentException(what + " must name a file, was the empty path (an environment variable set"
                         + " empty?)");
             }
+            String path = file.toString();
+            if (!path.equals(path.strip()) || path.chars().anyMatch(Character::isISOControl)) {
+                // A line break read from a file or a variable: the file would never be found (or be made with it in its name).
+                throw new IllegalArgumentException(what + " must not have white space around it or control characters in it"
+                        + " (a line break read from a file or an environment variable?), was " + shown(path));
+            }
             return file;
         }
 

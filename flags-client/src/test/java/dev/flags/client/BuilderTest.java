@@ -272,6 +272,17 @@ class BuilderTest {
     }
 
     @Test
+    void aPathWithALineBreakOrSpacesAroundItIsRefused() {
+        assertThatThrownBy(() -> Flags.builder().offlineFile(Path.of("/tmp/flags.json\n")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("offlineFile must not have white space around it or"
+                        + " control characters in it (a line break read from a file or an environment variable?), was"
+                        + " \"/tmp/flags.json\\u000a\"");
+        assertThatThrownBy(() -> Flags.builder().cacheFile(Path.of(" /tmp/flags.cache")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("cacheFile must not have white space");
+        assertThat(Flags.builder().cacheFile(Path.of("/tmp/my flags.cache"))).as("spaces inside are a name's own").isNotNull();
+    }
+
+    @Test
     void aCacheFileNeedsAnExistingDirectoryButNotToExistItself() throws Exception {
         Path missing = dir.resolve("no-such-dir").resolve("flags.cache");
         assertThatThrownBy(() -> Flags.builder().target("h:1").sdkToken("t").environment("e").cacheFile(missing).build())
