@@ -539,6 +539,13 @@ class SyncTest {
             Await.until("the failure is reported", () -> flags.freshness().problem()
                     .filter(p -> p.contains("UNAVAILABLE")).isPresent());
             assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.CACHE_FILE);
+            // how old the copy is: five minutes and five months differ during an outage at start
+            String writtenAt = Files.readAllLines(cache).stream().filter(l -> l.startsWith("written-at: ")).findFirst()
+                    .orElseThrow().substring("written-at: ".length());
+            assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p)
+                    .endsWith("; serving cache file " + cache + " written at " + java.time.Instant.parse(writtenAt)));
+            assertThat(flags.health().detail()).startsWith("cache file: version 9, the flag server has not been reached yet")
+                    .contains("written at " + java.time.Instant.parse(writtenAt));
             assertThat(logs.lines("cannot reach the flag server").get(0)).contains("cached version 9");
 
             down.startAgain();

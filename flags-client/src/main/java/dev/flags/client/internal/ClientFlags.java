@@ -74,7 +74,10 @@ public final class ClientFlags extends StoreBackedFlags {
             cache = new CacheFile(settings.cacheFile(), settings.environment(), settings.clock(), settings.sdkToken());
             CacheFile.Read read = cache.read();
             if (read.flags() != null) {
-                initial = new FlagState(read.flags(), java.util.Map.of(), Source.CACHE_FILE, null, read.stateTag());
+                // Its age, in freshness and health: a copy from five minutes ago and one from five months ago differ.
+                initial = new FlagState(read.flags(), java.util.Map.of(), Source.CACHE_FILE, "serving cache file "
+                        + settings.cacheFile() + (read.writtenAt() != null ? " written at " + read.writtenAt() : ""),
+                        read.stateTag());
                 LOG.debug("flags: serving cached version {} ({} flags, written at {}) from {} until the server answers",
                         read.flags().version(), read.flags().size(), read.writtenAt(), settings.cacheFile());
             } else if (read.problem() != null) {
@@ -124,6 +127,8 @@ public final class ClientFlags extends StoreBackedFlags {
         String problem = sync.problem();
         if (problem == null && s.source() == Source.DEFAULTS) {
             problem = s.note();
+        } else if (s.source() == Source.CACHE_FILE && s.note() != null) {
+            problem = problem == null ? s.note() : problem + "; " + s.note();
         }
         return new Freshness(s.version(), s.source(), sync.streamUp(), syncer.lastHeard(), problem, sync.refused(),
                 syncer.cacheProblem());
