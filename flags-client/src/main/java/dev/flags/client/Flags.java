@@ -148,7 +148,9 @@ public interface Flags extends AutoCloseable {
     /**
      * Registers a listener for changes of the SDK's state: becoming live, going stale, recovering. It is
      * called once soon after registration with the current state, then after each change of
-     * {@link Freshness#source()}; not on every change of flags. Calls come on the SDK's listener thread,
+     * {@link Freshness#source()}, and when the server starts or stops refusing the SDK, the cache file cannot be
+     * written (or can again), or a watched offline file turns invalid, is removed or is good again
+     * ({@link Freshness#problem()} says which); not on every change of flags. Calls come on the SDK's listener thread,
      * or on the builder's {@code listenerExecutor} (with {@code Runnable::run}, on the thread that changed
      * the state: such a listener must not block, nor call {@code close()}; told the flags are live, it
      * finds {@code awaitReady} true); one that throws is logged and ignored. Registering the same listener

@@ -10,8 +10,10 @@ import java.util.Objects;
  *   <li>{@link Status#DEGRADED}: flags are served, but from a stale copy or the cache file, because
  *       the flag server cannot be reached or refused the token; or they are live, but the SDK cannot
  *       write its cache file, so a restart while the server is unreachable would start without flags
- *       ({@link Freshness#cacheFileProblem()}); {@link #detail()} says which.</li>
- *   <li>{@link Status#DOWN}: no flags at all (every answer is the caller's default), or closed.</li>
+ *       ({@link Freshness#cacheFileProblem()}); or a watched offline file is invalid or gone, and its last good
+ *       flags are served; {@link #detail()} says which.</li>
+ *   <li>{@link Status#DOWN}: no flags at all (every answer is the caller's default), or closed (the last flags
+ *       keep answering, as {@link Source#STALE}, but nothing updates them).</li>
  * </ul>
  *
  * <p>A flag server outage should not take an application out of its load balancer: an application
@@ -31,9 +33,12 @@ public record Health(Status status, String detail) {
     public enum Status {
         /** Flags are current. */
         UP,
-        /** Flags are served, but may be out of date, or the cache file cannot be written. */
+        /** Flags are served, but may be out of date, or the cache file cannot be written, or the offline file is not usable. */
         DEGRADED,
-        /** No flags are served: every answer is the caller's default. */
+        /**
+         * No flags are served (every answer is the caller's default), or the SDK is closed (its last flags keep
+         * answering, as {@link Source#STALE}, but nothing updates them any more).
+         */
         DOWN
     }
 

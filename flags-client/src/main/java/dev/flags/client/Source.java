@@ -10,7 +10,7 @@ public enum Source {
     LIVE,
     /**
      * From the flag server, but the stream is down or silent: the answer is the last one the server
-     * gave, and may be out of date. The SDK is reconnecting.
+     * gave, and may be out of date. The SDK is reconnecting; or it is closed, and nothing updates them any more.
      */
     STALE,
     /**
