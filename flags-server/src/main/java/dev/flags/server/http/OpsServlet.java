@@ -73,8 +73,13 @@ public final class OpsServlet extends HttpServlet {
             // (take it out of the load balancer) nor alive in any useful sense (let the orchestrator restart it).
             Optional<String> failure = journalFailure.get();
             if (failure.isPresent()) {
-                ApiServlet.problem(resp, 503, "journal stopped", "journal stopped after an i/o failure: " + failure.get()
-                        + "; restart the server", Map.of());
+                // The probes answer anyone: what failed (a file's path, an exception) is for the log and for an
+                // authenticated write's answer; here, only that the server must be restarted, and what is safe.
+                String reason = failure.get();
+                int safe = reason.lastIndexOf("nothing after sequence ");
+                ApiServlet.problem(resp, 503, "journal stopped", "journal stopped after an i/o failure"
+                        + (safe >= 0 ? "; " + reason.substring(safe) : "") + "; restart the server (its log says what failed)",
+                        Map.of());
                 return;
             }
         }
