@@ -44,6 +44,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -138,6 +139,7 @@ public final class FlagServer implements AutoCloseable {
         // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
         createOwnerOnly(config.dataDir());
         warnIfOthersCanRead(config.dataDir());
+        warnIfOthersCanChange(config.dataDir());
         createOwnerOnly(config.dataDir().resolve("journal"));
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
@@ -414,6 +416,31 @@ public final class FlagServer implements AutoCloseable {
             FileAccess.createOwnerOnlyDirectories(dir);
         } catch (IOException e) {
             throw new IOException("cannot create the directory: " + StartFailure.describe(e), e);
+        }
+    }
+
+    /**
+     * Worse than reading: a journal file others may change could be given a token of their own (records carry a
+     * checksum, not a signature), which the server would take at its next start. Said once, with a count and an
+     * example, for the data directory, {@code journal/} and the files in them.
+     */
+    private static void warnIfOthersCanChange(Path dataDir) {
+        List<String> open = new ArrayList<>();
+        try (java.util.stream.Stream<Path> files = Files.walk(dataDir, 2)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Set<PosixFilePermission> perms = Files.getPosixFilePermissions(f, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                if (perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
+                    open.add(f.toAbsolutePath() + " (" + PosixFilePermissions.toString(perms) + ")");
+                }
+            }
+        } catch (UnsupportedOperationException | IOException | java.io.UncheckedIOException e) {
+            return; // not a POSIX file system, or a file gone meanwhile: nothing to say
+        }
+        if (!open.isEmpty()) {
+            LOG.warn("{} in the data directory {} can be changed by users other than its owner, such as {}: someone could"
+                    + " write a token of their own into the journal, taken at the next start; chmod -R go-w {}",
+                    open.size() == 1 ? "1 file" : open.size() + " files", dataDir.toAbsolutePath(), open.get(0),
+                    dataDir.toAbsolutePath());
         }
     }
 

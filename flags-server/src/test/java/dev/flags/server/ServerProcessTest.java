@@ -158,18 +158,27 @@ class ServerProcessTest {
         Path tokenFile = Files.writeString(data.resolve("admin-token"), TokenService.newSecret() + "\n");
         Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw--w--w-"));
         try (ServerChild child = start(data, freePort(), freePort(), null)) {
-            assertThat(child.awaitLine("can be changed by users other than its owner")).contains("WARN").contains("rw--w--w-")
-                    .contains("they could put in a token of their own").contains("chmod 600 " + tokenFile.toAbsolutePath());
+            assertThat(child.awaitLine("in the data directory")).contains("WARN").contains("1 file in the data directory "
+                    + data.toAbsolutePath() + " can be changed by users other than its owner, such as " + tokenFile.toAbsolutePath()
+                    + " (rw--w--w-)").contains("chmod -R go-w " + data.toAbsolutePath());
+            assertThat(child.awaitLine("admin token: " + tokenFile.toAbsolutePath() + " can be changed")).contains("WARN")
+                    .contains("rw--w--w-").contains("they could put in a token of their own")
+                    .contains("chmod 600 " + tokenFile.toAbsolutePath());
             child.awaitLine("flag server ready");
             assertThat(String.join("\n", child.log())).contains("the data directory " + data.toAbsolutePath()
                     + " can be read by users other than its owner (rwxr-xr-x)").contains("chmod 700 " + data.toAbsolutePath());
         }
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(data))).isEqualTo("rwxr-xr-x");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile))).isEqualTo("rw--w--w-");
-        // Others may enter it but not list it: said as that, not as "read".
+        // Others may enter it but not list it: said as that, not as "read"; and a journal segment they may change
         Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx--x--x"));
+        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        Path segment = data.resolve("journal").resolve(firstSegmentName(data.resolve("journal")));
+        Files.setPosixFilePermissions(segment, PosixFilePermissions.fromString("rw-rw-rw-"));
         try (ServerChild child = start(data, freePort(), freePort(), null)) {
             assertThat(child.awaitLine("by users other than its owner (rwx--x--x)")).contains("can be entered by users");
+            assertThat(child.awaitLine("in the data directory")).contains("such as " + segment.toAbsolutePath() + " (rw-rw-rw-)")
+                    .contains("write a token of their own into the journal");
         }
     }
 
