@@ -55,6 +55,19 @@ final class Api {
         this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
         this.token = checkedToken(token);
         this.notices = notices;
+        if (inTheClear(server)) {
+            // The server warns of the same at its start; this is the side that holds an admin's token.
+            notices.println("flags: warning: the token goes to " + this.server + " in the clear (http, not on this machine):"
+                    + " anyone on the way can read it; use https://");
+        }
+    }
+
+    /** Whether the address is plain http to a host other than this machine's loopback (not resolved: no lookup). */
+    static boolean inTheClear(String server) {
+        URI uri = URI.create(server);
+        String host = uri.getHost().toLowerCase(Locale.ROOT);
+        boolean loopback = host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1");
+        return uri.getScheme().equalsIgnoreCase("http") && !loopback;
     }
 
     /**

@@ -10,6 +10,7 @@ import java.net.ConnectException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.UnresolvedAddressException;
 import javax.net.ssl.SSLException;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -153,6 +154,21 @@ class FailureMessagesTest {
             assertThat(exit).as(err.toString()).isEqualTo(FlagsCommand.EXIT_UNREACHABLE);
             assertThat(err.toString()).isEqualTo("flags: talking to https://127.0.0.1:" + plain.getLocalPort() + " failed: the"
                     + " server does not speak TLS on this port: is it served over http (no TLS), or is this not its HTTP port?\n");
+        }
+    }
+
+    @Test
+    void aTokenSentInTheClearToAnotherMachineIsWarnedAbout() {
+        java.io.StringWriter notices = new java.io.StringWriter();
+        new Api("http://flags.example.com:8080/", "an-admin-token-0123456789", new java.io.PrintWriter(notices, true));
+        assertThat(notices.toString()).isEqualTo("flags: warning: the token goes to http://flags.example.com:8080 in the clear"
+                + " (http, not on this machine): anyone on the way can read it; use https://\n")
+                .doesNotContain("an-admin-token");
+        for (String quiet : List.of("https://flags.example.com", "http://127.0.0.1:8080", "http://localhost:8080",
+                "http://[::1]:8080")) {
+            java.io.StringWriter none = new java.io.StringWriter();
+            new Api(quiet, "an-admin-token-0123456789", new java.io.PrintWriter(none, true));
+            assertThat(none.toString()).as(quiet).isEmpty();
         }
     }
 

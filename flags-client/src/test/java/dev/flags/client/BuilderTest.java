@@ -272,6 +272,21 @@ class BuilderTest {
     }
 
     @Test
+    void plaintextToAnotherMachineIsWarnedAboutOnBuild() {
+        try (Flags flags = Flags.builder().target("192.0.2.1:9090").plaintext().sdkToken("an-sdk-token-0123456789")
+                .environment("production").build()) {
+            assertThat(logs.lines("in the clear")).singleElement().asString()
+                    .contains("plaintext() to 192.0.2.1:9090, not on this machine: the sdk token goes in the clear")
+                    .doesNotContain("an-sdk-token-0123456789");
+        }
+        for (String local : List.of("127.0.0.1:9090", "localhost:9090", "[::1]:9090", "dns:///localhost:9090")) {
+            try (Flags flags = Flags.builder().target(local).plaintext().sdkToken("t").environment("production").build()) {
+                assertThat(logs.lines("in the clear")).as(local).hasSize(1); // still only the first one's
+            }
+        }
+    }
+
+    @Test
     void aPathWithALineBreakOrSpacesAroundItIsRefused() {
         assertThatThrownBy(() -> Flags.builder().offlineFile(Path.of("/tmp/flags.json\n")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("offlineFile must not have white space around it or"

@@ -265,6 +265,13 @@ final class Syncer implements AutoCloseable {
 
     private static ChannelCredentials credentials(Settings s) {
         if (s.plaintext()) {
+            if (inTheClear(s.target())) {
+                // The server warns of the same at its start; this side holds the token, and an application's log is
+                // where its developers look.
+                LOG.warn("flags: plaintext() to {}, not on this machine: the sdk token goes in the clear, and anyone on"
+                        + " the way can read it and sync this environment's flags; use TLS (trustedCertificates(...) for a"
+                        + " private certificate authority)", s.target());
+            }
             return InsecureChannelCredentials.create();
         }
         Path file = s.trustedCertificates();
@@ -283,6 +290,14 @@ final class Syncer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e); // reading an array in memory: does not happen
         }
+    }
+
+    /** Whether a target is another machine: not {@code localhost}, {@code 127.*} or {@code [::1]} (no lookup). */
+    static boolean inTheClear(String target) {
+        String authority = target.substring(target.lastIndexOf('/') + 1); // dns:///host:port as host:port
+        int colon = authority.lastIndexOf(':');
+        String host = (colon > 0 ? authority.substring(0, colon) : authority).toLowerCase(java.util.Locale.ROOT);
+        return !(host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]"));
     }
 
     /**
