@@ -24,6 +24,8 @@ final class AdminToken {
 
     static final String FILE_NAME = "admin-token";
     static final int MIN_LENGTH = 16;
+    /** Fewer different characters than this in an operator's token is a pattern, not a secret: said at start. */
+    static final int MIN_DISTINCT = 10;
 
     /**
      * What is wrong with a token an operator chose, without showing it (it is a secret), or null if it
@@ -90,6 +92,13 @@ final class AdminToken {
         Path file = dataDir.resolve(FILE_NAME);
         if (configured != null) {
             LOG.info("admin token: taken from FLAGS_ADMIN_TOKEN");
+            long distinct = configured.chars().distinct().count();
+            if (distinct < MIN_DISTINCT) {
+                // Sixteen characters is a length, not a strength: "aaaaaaaaaaaaaaaa" is guessed first.
+                LOG.warn("admin token: FLAGS_ADMIN_TOKEN holds only {} different characters: easy to guess, and it gives"
+                        + " everything; use a random one (openssl rand -base64 32), or leave the variable unset and the"
+                        + " server generates one", distinct);
+            }
             if (Files.exists(file)) {
                 // Whoever reads the file would hold a token that no longer works, and wonder why.
                 LOG.warn("admin token: {} is not used while FLAGS_ADMIN_TOKEN is set; its token does not work: delete the file",

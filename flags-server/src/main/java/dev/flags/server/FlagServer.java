@@ -200,6 +200,9 @@ public final class FlagServer implements AutoCloseable {
             TokenService tokens = new TokenService(journal, writer::append, adminToken, broadcaster::tokenRevoked, clock, expiry);
             tokenService.set(tokens);
             tokens.warnAboutUnboundTesterTokens();
+            metrics.register("flags_unknown_tokens_total", "Requests (HTTP and gRPC) refused for a token the server does"
+                    + " not know (unknown, revoked or malformed; not expired), since it started.", "counter",
+                    tokens::refusedUnknownCount);
             if (adminToken != null) {
                 Instant since = AdminToken.since(config.dataDir(), adminToken, clock);
                 tokens.bootstrapSince(since);

@@ -91,6 +91,13 @@ class AdminApiTest {
         }
         assertThat(api.get("/metrics", null).body()).as("made-up methods do not grow the label set")
                 .contains("flags_http_requests_total{method=\"other\",status=\"405\"} 5").doesNotContain("FOO");
+
+        // requests with a token the server does not know: counted (and logged once a minute, FailedLoginsTest)
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_unknown_tokens_total 0\n");
+        assertThat(api.get("/api/v1/environments", "flg_guessed-0123456789").status()).isEqualTo(401);
+        assertThat(api.get("/api/v1/environments", "flg_guessed-9876543210").status()).isEqualTo(401);
+        assertThat(api.get("/api/v1/environments", null).status()).as("no token at all is no guess").isEqualTo(401);
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_unknown_tokens_total 2\n");
     }
 
     @Test

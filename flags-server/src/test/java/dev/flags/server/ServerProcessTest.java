@@ -199,6 +199,14 @@ class ServerProcessTest {
             assertThat(child.awaitLine("is not used while FLAGS_ADMIN_TOKEN is set")).contains("WARN").contains("delete the file")
                     .doesNotContain("flg_an-older");
             child.awaitLine("flag server ready");
+            assertThat(String.join("\n", child.log())).as("a token of many characters").doesNotContain("easy to guess");
+        }
+        // sixteen characters is a length, not a strength
+        Files.delete(data.resolve("admin-token"));
+        try (ServerChild child = start(data, freePort(), freePort(), "abababababababab")) {
+            assertThat(child.awaitLine("easy to guess")).contains("WARN").contains("FLAGS_ADMIN_TOKEN holds only 2 different"
+                    + " characters").contains("openssl rand -base64 32").doesNotContain("abababab");
+            child.awaitLine("flag server ready");
         }
     }
 

@@ -25,4 +25,14 @@ public interface Authenticator {
     default Authentication check(String presentedToken) {
         return authenticate(presentedToken).map(Authentication::accepted).orElse(Authentication.unknown());
     }
+
+    /**
+     * Told of a request refused because {@link #check} found its token unknown (not expired): for the log and the
+     * metrics, never with the token. By default nothing.
+     *
+     * @param where the port, "http" or "grpc"
+     * @param from the client's address as the port saw it
+     */
+    default void refusedUnknown(String where, String from) {
+    }
 }

@@ -98,6 +98,8 @@ public final class TokenService implements Authenticator {
     private final byte[] bootstrapHash;
     /** Since when the bootstrap admin token is this one: see {@link #bootstrapSince(Instant)}. */
     private volatile Instant bootstrapSince = Instant.EPOCH;
+    /** Requests refused for an unknown token: logged once a minute, not once each. */
+    private final FailedLogins failedLogins;
     /** When this service was made: a token that expired before is not news to the log. */
     private final Instant startedAt;
     private final Consumer<String> onRevoked;
@@ -190,6 +192,7 @@ public final class TokenService implements Authenticator {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.expiry = expiry;
         this.startedAt = clock.instant();
+        this.failedLogins = new FailedLogins(clock, LOG::warn);
         if (expiry != null) {
             // Those already expired are told at once: their streams are refused at subscribe anyway.
             list().stream().filter(p -> p.expiresAt() != null).forEach(p -> expiry.schedule(p.tokenId(), p.expiresAt()));
@@ -206,6 +209,16 @@ public final class TokenService implements Authenticator {
     @Override
     public Optional<Principal> authenticate(String presented) {
         return check(presented).principal();
+    }
+
+    @Override
+    public void refusedUnknown(String where, String from) {
+        failedLogins.refused(where, from);
+    }
+
+    /** @return how many requests were refused for an unknown or revoked token since the start */
+    public long refusedUnknownCount() {
+        return failedLogins.total();
     }
 
     /**

@@ -173,6 +173,9 @@ public final class ApiServlet extends HttpServlet {
             throw new ApiException(401, "unauthorized", "the token expired at " + checked.expiredToken().expiresAt()
                     + ": ask an admin for a new one");
         }
+        if (checked.principal().isEmpty()) {
+            services.tokens().refusedUnknown("http", req.getRemoteAddr());
+        }
         Principal p = checked.principal()
                 .orElseThrow(() -> new ApiException(401, "unauthorized", "the token is unknown or was revoked"));
         if (p.scope() == Scope.SDK) {

@@ -93,6 +93,9 @@ public final class AuthInterceptor implements ServerInterceptor {
     }
     Optional<Principal> principal = checked.principal();
     if (principal.isEmpty()) {
+      java.net.SocketAddress remote = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+      authenticator.refusedUnknown("grpc", remote instanceof java.net.InetSocketAddress inet
+          ? inet.getAddress().getHostAddress() : String.valueOf(remote));
       return reject(call, "unknown or revoked token");
     }
     Context context = Context.current().withValue(PRINCIPAL, principal.get());
