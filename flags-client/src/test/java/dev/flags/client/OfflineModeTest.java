@@ -126,6 +126,35 @@ class OfflineModeTest {
         }
     }
 
+    /** A listener that fails on every change: a class of its own, as an application's would be. */
+    private static final class AlwaysFailing implements FlagChangeListener {
+        @Override
+        public void onChange(FlagChangeEvent event) {
+            throw new IllegalStateException("metrics backend down");
+        }
+    }
+
+    @Test
+    void aListenerThatFailsOnEveryChangeHasItsStackTraceLoggedOnceThenOneLineEach() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            flags.addListener(new AlwaysFailing());
+            BlockingQueue<FlagChangeEvent> events = new LinkedBlockingQueue<>();
+            flags.addListener(events::add); // after the failing one: it hears each change once that one failed
+            for (int i = 0; i < 3; i++) {
+                save(file, file(flag("a", i % 2 == 0 ? false : true, 0)));
+                assertThat(events.poll(10, TimeUnit.SECONDS)).isNotNull();
+            }
+            List<String> failures = logs.lines("AlwaysFailing) failed on");
+            assertThat(failures).hasSize(3);
+            assertThat(failures.get(1)).endsWith("java.lang.IllegalStateException: metrics backend down (its stack trace was"
+                    + " logged at its first failure)");
+            assertThat(logs.lines("\tat ").stream().filter(l -> l.contains("AlwaysFailing.onChange")).count())
+                    .as("one stack trace").isEqualTo(1);
+        }
+    }
+
     @Test
     void aFileWrittenInPlaceInChunksIsReadOnceWholeNotReportedInvalidHalfWay() throws Exception {
         Path file = dir.resolve("flags.json");

@@ -60,6 +60,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class FlagStore implements AutoCloseable {
 
+    /** The listener classes whose failure was logged with its stack trace (bounded by the application's classes). */
+    private static final java.util.Set<String> tracedListenerClasses = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private static final Logger LOG = LoggerFactory.getLogger(FlagStore.class);
     private static final int MAX_KEY_IN_LOG = 200;
 
@@ -463,11 +465,11 @@ public final class FlagStore implements AutoCloseable {
                 try {
                     l.onStatus(freshness);
                 } catch (StackOverflowError e) { // unwound by now: a listener's own recursion, as any failure of it
-                    failed = failed(failed, e, "a status listener (" + l.getClass().getName() + ") failed on " + freshness);
+                    failed = failed(failed, e, "a status listener (" + l.getClass().getName() + ") failed on " + freshness, l);
                 } catch (VirtualMachineError e) {
                     throw e;
                 } catch (Throwable e) { // a listener must not stop the others, nor the SDK
-                    failed = failed(failed, e, "a status listener (" + l.getClass().getName() + ") failed on " + freshness);
+                    failed = failed(failed, e, "a status listener (" + l.getClass().getName() + ") failed on " + freshness, l);
                 }
             }
             rethrow(failed);
@@ -486,11 +488,13 @@ public final class FlagStore implements AutoCloseable {
                     try {
                         r.listener.onChange(event);
                     } catch (StackOverflowError e) { // unwound by now: a listener's own recursion, as any failure of it
-                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event);
+                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event,
+                                r.listener);
                     } catch (VirtualMachineError e) {
                         throw e;
                     } catch (Throwable e) { // a listener must not stop the others, nor the SDK
-                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event);
+                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event,
+                                r.listener);
                     }
                 }
             }
@@ -499,9 +503,14 @@ public final class FlagStore implements AutoCloseable {
     }
 
     /** Logs a listener's failure, or keeps it for {@link #rethrow} (the first, with the later ones suppressed). */
-    private Throwable failed(Throwable first, Throwable e, String what) {
+    private Throwable failed(Throwable first, Throwable e, String what, Object listener) {
         if (!rethrowListenerFailures) {
-            LOG.warn("flags: {}", what, e);
+            // The stack trace once per listener class: one that fails on every change would fill the log with them.
+            if (tracedListenerClasses.add(listener.getClass().getName())) {
+                LOG.warn("flags: {}", what, e);
+            } else {
+                LOG.warn("flags: {}: {} (its stack trace was logged at its first failure)", what, e.toString());
+            }
             return null;
         }
         if (first == null) {
