@@ -131,7 +131,7 @@ class UsageReportTest {
     }
 
     @Test
-    void anApplicationNameIsCheckedAndOnlyForAServer() throws Exception {
+    void anApplicationNameIsCheckedAndLeftAloneOffline() throws Exception {
         assertThat(Flags.Builder.MAX_APPLICATION_LENGTH).isEqualTo(dev.flags.protocol.ReportedName.MAX_LENGTH);
         assertThatThrownBy(() -> Flags.builder().application(" "))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("application must not be blank");
@@ -144,9 +144,10 @@ class UsageReportTest {
         assertThatThrownBy(() -> Flags.builder().application("(unnamed)"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stands for applications without a name");
         Path file = Files.writeString(tmp.resolve("flags.json"), "{\"formatVersion\": 1, \"flags\": []}");
-        assertThatThrownBy(() -> Flags.builder().offlineFile(file).application("checkout").usageReporting(false).build())
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("application \"checkout\", usageReporting(false) only apply with target(...)");
+        // offline, where no report is sent, both are left alone: one configuration serves both modes
+        try (Flags offline = Flags.builder().offlineFile(file).application("checkout").usageReporting(true).build()) {
+            assertThat(offline.awaitReady(java.time.Duration.ZERO)).isTrue();
+        }
         assertThatThrownBy(() -> Flags.builder().config(Map.of("usageReporting", "maybe")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("usageReporting must be true or false");
     }
