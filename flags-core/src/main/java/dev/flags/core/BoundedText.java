@@ -25,16 +25,30 @@ final class BoundedText implements CharSequence {
      */
     static final int MAX_READS = 10_000_000;
 
-    /** The budget left to the evaluation running on this thread (one int, so no allocation per read). */
-    private static final ThreadLocal<int[]> BUDGET = ThreadLocal.withInitial(() -> new int[] {MAX_READS});
+    /** The budget of the evaluation running on this thread (one object per thread, so no allocation per read). */
+    private static final ThreadLocal<Budget> BUDGET = ThreadLocal.withInitial(Budget::new);
+
+    /** A thread's budget: what the running evaluation may still read, and what the ended ones read. */
+    private static final class Budget {
+        int left = MAX_READS;
+        long readBefore;
+    }
 
     private final CharSequence text;
     private final String pattern;
-    private final int[] readsLeft;
+    private final Budget readsLeft;
 
     /** Gives the evaluation about to run on this thread its whole budget. */
     static void resetBudget() {
-        BUDGET.get()[0] = MAX_READS;
+        Budget budget = BUDGET.get();
+        budget.readBefore += MAX_READS - Math.max(0, budget.left);
+        budget.left = MAX_READS;
+    }
+
+    /** @return every character patterns read on this thread so far: what a caller that pays for the work can charge */
+    static long readOnThisThread() {
+        Budget budget = BUDGET.get();
+        return budget.readBefore + MAX_READS - Math.max(0, budget.left);
     }
 
     BoundedText(CharSequence text, String pattern) {
@@ -45,7 +59,7 @@ final class BoundedText implements CharSequence {
 
     @Override
     public char charAt(int index) {
-        if (--readsLeft[0] < 0) {
+        if (--readsLeft.left < 0) {
             throw new TooMuchBacktrackingException(pattern, text.length());
         }
         return text.charAt(index);

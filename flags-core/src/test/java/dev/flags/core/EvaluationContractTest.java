@@ -287,6 +287,13 @@ class EvaluationContractTest {
         assertThat(heard).singleElement().asString().startsWith("the flag's regular expressions read more than 10000000"
                 + " characters in one evaluation, the last \"(.*a){20}$\"");
         assertThat(e.reason().detail()).as("no class name for people").doesNotContain("Exception");
+        // what the patterns read on this thread is told, so that a server evaluating for someone can charge them
+        long before = FlagSet.patternReadsOnThisThread();
+        flags.evaluate("f", attacker, false);
+        assertThat(FlagSet.patternReadsOnThisThread() - before).isBetween(10_000_000L, 10_000_001L);
+        long quiet = FlagSet.patternReadsOnThisThread();
+        flags.evaluate("f", User.withId("u").attribute("email", "abc"), false);
+        assertThat(FlagSet.patternReadsOnThisThread() - quiet).isBetween(1L, 1_000L);
 
         // The budget is the evaluation's, not each pattern's: a flag may hold thousands of patterns that
         // each stay under it (300 unanchored ones on 2,400 characters read about 900 million in all).

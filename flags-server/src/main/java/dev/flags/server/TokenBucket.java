@@ -69,9 +69,7 @@ public final class TokenBucket {
      * @return admitted, or how long until the next take would be
      */
     public synchronized Admission take(long now) {
-        long elapsed = Math.min(Math.max(0, now - refilledAt), cost); // a period refills everything
-        credit = Math.min(capacity, credit + elapsed * perPeriod);
-        refilledAt = Math.max(refilledAt, now);
+        refill(now);
         if (credit >= cost) {
             credit -= cost;
             return Admission.ADMITTED;
@@ -82,5 +80,23 @@ public final class TokenBucket {
         refused = true;
         lastRefusedAt = now;
         return new Admission((cost - credit + perPeriod - 1) / perPeriod, first);
+    }
+
+    /**
+     * Takes more after the fact, for work a request turned out to cost (it was admitted as one): the bucket may go
+     * into debt, at most a period's worth, and refuses takes until it has refilled.
+     *
+     * @param takes how many takes the work was worth
+     * @param now the time now, in nanoseconds on the origin of the constructor's
+     */
+    public synchronized void charge(long takes, long now) {
+        refill(now);
+        credit = Math.max(-capacity, credit - Math.min(takes, perPeriod) * cost);
+    }
+
+    private void refill(long now) {
+        long elapsed = Math.min(Math.max(0, now - refilledAt), cost); // a period refills everything
+        credit = Math.min(capacity, credit + elapsed * perPeriod);
+        refilledAt = Math.max(refilledAt, now);
     }
 }

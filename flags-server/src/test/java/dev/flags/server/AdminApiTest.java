@@ -954,6 +954,27 @@ class AdminApiTest {
     }
 
     @Test
+    void thePlaygroundChargesATokensReadsForThePatternWorkItAskedFor() throws Exception {
+        server.close();
+        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(600, 150)));
+        api = new ApiClient(server.httpPort());
+        api.put("/api/v1/environments/production/flags/staff-only", ADMIN, "{\"enabled\": true, \"rules\": [{\"name\":"
+                + " \"staff\", \"conditions\": [{\"attribute\": \"email\", \"operator\": \"matches\", \"values\":"
+                + " [\"(.*a){20}$\"]}]}]}");
+        String tester = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"tess\", \"scope\": \"tester\","
+                + " \"environments\": [\"production\"], \"userId\": \"tess\"}").json().get("token").asText();
+        String costly = "{\"user\": {\"id\": \"tess\", \"attributes\": {\"email\": \"" + "a".repeat(60) + "!\"}},"
+                + " \"flag\": \"staff-only\"}";
+        // each reads the most a flag's evaluation may (10,000,000 characters): 100 reads more than the request itself
+        assertThat(api.post("/api/v1/environments/production/evaluate", tester, costly).json()
+                .at("/results/0/reason/kind").asText()).isEqualTo("ERROR");
+        assertThat(api.post("/api/v1/environments/production/evaluate", tester, costly).status()).isEqualTo(200);
+        ApiClient.Response refused = api.post("/api/v1/environments/production/evaluate", tester, costly);
+        assertThat(refused.status()).as("three requests, but the work of 200 and more").isEqualTo(429);
+        assertThat(refused.json().get("detail").asText()).contains("more than 150 reads in a minute");
+    }
+
+    @Test
     void auditFiltersByEnvironmentActorAndTimeAndStateAtAPastTime() throws Exception {
         String path = "/api/v1/environments/production/flags/billing-v2";
         api.put(path, ADMIN, BILLING);

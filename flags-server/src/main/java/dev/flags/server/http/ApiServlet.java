@@ -753,6 +753,21 @@ public final class ApiServlet extends HttpServlet {
                     + "\") without their role grants on the server");
         }
         ArrayNode results = n.putArray("results");
+        long readBefore = FlagSet.patternReadsOnThisThread();
+        try {
+            evaluate(set, results, flagKey, user, explain, grantsShown);
+        } finally {
+            // After the answer is made, charged to the token's reads: the next request pays for what this one cost.
+            services.limits().chargePatternReads(p, FlagSet.patternReadsOnThisThread() - readBefore);
+        }
+        if (flagKey != null && !set.has(flagKey)) {
+            // The answer is the SDK's (FLAG_NOT_FOUND, the default); a person asking may have misspelt the key.
+            services.flags().nearest(env, flagKey).ifPresent(near -> ((ObjectNode) results.get(0)).put("didYouMean", near));
+        }
+        write(resp, 200, n);
+    }
+
+    private static void evaluate(FlagSet set, ArrayNode results, String flagKey, User user, boolean explain, boolean grantsShown) {
         if (explain) {
             // Step by step, for "why isn't this on for me?": off the SDK's path, so it may build sentences.
             List<String> keys = flagKey != null ? List.of(flagKey)
@@ -766,11 +781,6 @@ public final class ApiServlet extends HttpServlet {
             set.evaluateAll(user).values().stream().sorted((a, b) -> a.flagKey().compareTo(b.flagKey()))
                     .forEach(e -> results.add(FlagFormat.toJson(e)));
         }
-        if (flagKey != null && !set.has(flagKey)) {
-            // The answer is the SDK's (FLAG_NOT_FOUND, the default); a person asking may have misspelt the key.
-            services.flags().nearest(env, flagKey).ifPresent(near -> ((ObjectNode) results.get(0)).put("didYouMean", near));
-        }
-        write(resp, 200, n);
     }
 
     private static User user(JsonNode node) {

@@ -52,4 +52,18 @@ final class RequestBudget {
         long now = ticker.read();
         return buckets.get(key, k -> new TokenBucket(perMinute, REFILL, now)).take(now);
     }
+
+    /**
+     * Charges the key's bucket for work an admitted request turned out to cost (see {@link TokenBucket#charge}).
+     *
+     * @param key whose budget
+     * @param takes how many requests the work was worth
+     */
+    void charge(String key, long takes) {
+        if (perMinute == 0 || takes <= 0) {
+            return;
+        }
+        long now = ticker.read();
+        buckets.get(key, k -> new TokenBucket(perMinute, REFILL, now)).charge(takes, now);
+    }
 }

@@ -99,6 +99,22 @@ public final class RequestLimits {
                 + " its own)", Map.of("retryAfterSeconds", seconds));
     }
 
+    /**
+     * Charges the token's read budget for the playground's pattern work: a {@code matches} condition may read up
+     * to 10,000,000 characters per flag (tens of milliseconds), and a request without {@code "flag"} evaluates every
+     * flag, so one read's worth of budget could ask for seconds of CPU. One more read per {@value
+     * #PATTERN_READS_PER_CHARGE} characters read: an evaluation that reads the most costs about a hundred reads.
+     *
+     * @param principal who asked
+     * @param patternReads the characters the request's patterns read
+     */
+    void chargePatternReads(Principal principal, long patternReads) {
+        reads.charge(principal.tokenId(), patternReads / PATTERN_READS_PER_CHARGE);
+    }
+
+    /** Pattern characters read per read of budget the playground charges: see {@link #chargePatternReads}. */
+    static final long PATTERN_READS_PER_CHARGE = 100_000;
+
     /** The playground's POST only evaluates: it is a read. */
     static boolean isChange(String method, String path) {
         return CHANGES.contains(method) && !(method.equals("POST") && path != null && path.endsWith("/evaluate"));

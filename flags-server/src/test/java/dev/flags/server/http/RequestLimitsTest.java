@@ -96,6 +96,26 @@ class RequestLimitsTest {
     }
 
     @Test
+    void thePlaygroundsPatternWorkIsChargedToTheReadsAfterTheFact() {
+        RequestLimits limits = new RequestLimits(new ApiLimits(10, 300), ticker);
+        limits.admit(SCRIPT, "POST", "/environments/production/evaluate");
+        limits.chargePatternReads(SCRIPT, 10_000_000); // the most one flag's evaluation may read: 100 reads more
+        for (int i = 0; i < 199; i++) {
+            limits.admit(SCRIPT, "GET", "/environments/production/flags");
+        }
+        assertThatThrownBy(() -> limits.admit(SCRIPT, "GET", "/environments/production/flags"))
+                .hasMessageContaining("more than 300 reads");
+        limits.chargePatternReads(ALICE, 99_999); // less than a read's worth: free
+        for (int i = 0; i < 300; i++) {
+            limits.admit(ALICE, "GET", "/environments/production/flags");
+        }
+        // a debt is at most a minute's budget: two minutes later the token reads again
+        limits.chargePatternReads(SCRIPT, Long.MAX_VALUE / 2);
+        advance(Duration.ofMinutes(2));
+        limits.admit(SCRIPT, "GET", "/environments/production/flags");
+    }
+
+    @Test
     void aSwitchOffIsChargedToTheReadsSoTheKillSwitchWorksWithTheChangeBudgetSpent() {
         RequestLimits limits = new RequestLimits(new ApiLimits(1, 2), ticker);
         ObjectNode off = JsonNodeFactory.instance.objectNode().put("enabled", false);
