@@ -579,6 +579,17 @@ class SyncTest {
             assertThat(logs.lines("ignoring cache file").get(0)).contains("WARN").contains("torn, edited, or written with another sdk token");
             assertThat(server.awaitSubscription().request.getFromVersion()).isZero();
         }
+        // With the server down too, its failure is added to why the cache file could not stand in, not put in its place
+        ScriptedSyncServer down = ScriptedSyncServer.notStarted();
+        try (down; Flags flags = client(down).cacheFile(cache).build()) {
+            // (the status is set a moment before the flags' note that adds the cause; awaited for both)
+            Await.until("the failure is reported", () -> flags.freshness().problem()
+                    .filter(p -> p.contains("UNAVAILABLE") && p.contains("was ignored")).isPresent());
+            assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p)
+                    .startsWith("the flag server cannot be reached (UNAVAILABLE").contains(", and cache file " + cache
+                            + " was ignored: it ").contains("MAC"));
+            assertThat(flags.health().detail()).contains("UNAVAILABLE").contains("was ignored");
+        }
     }
 
     @Test

@@ -125,7 +125,8 @@ public final class ClientFlags extends StoreBackedFlags {
         }
         Syncer.SyncStatus sync = syncer.status();
         String problem = sync.problem();
-        if (problem == null && s.source() == Source.DEFAULTS) {
+        if (s.source() == Source.DEFAULTS && s.note() != null && (problem == null || s.note().contains(problem))) {
+            // Without flags the note says it all: the server's failure and why the cache file could not stand in.
             problem = s.note();
         } else if (s.source() == Source.CACHE_FILE && s.note() != null) {
             problem = problem == null ? s.note() : problem + "; " + s.note();
