@@ -487,7 +487,8 @@ public interface Flags extends AutoCloseable {
         public Builder config(Map<String, String> config) {
             Objects.requireNonNull(config, "config");
             for (String key : new TreeSet<>(config.keySet())) {
-                String value = Objects.requireNonNull(config.get(key), key);
+                String value = Objects.requireNonNull(config.get(key), () -> "setting \"" + key + "\" is null in the"
+                        + " configuration (read from an environment variable or a setting that is not set?)");
                 switch (key) {
                     case "target" -> target(value);
                     case "sdkToken" -> sdkToken(value);
@@ -678,8 +679,8 @@ public interface Flags extends AutoCloseable {
             } catch (NumberFormatException | DateTimeParseException e) {
                 // fall through to the message below
             }
-            throw new IllegalArgumentException(key + " must be a duration such as 500ms, 30s, 2m or PT30S, was \""
-                    + value + "\"");
+            throw new IllegalArgumentException(key + " must be a duration such as 500ms, 30s, 2m or PT30S (a whole number"
+                    + " of ms, s, m or h, or ISO-8601: PT1.5S, PT1M30S), was \"" + value + "\"");
         }
     }
 }

@@ -331,7 +331,13 @@ class BuilderTest {
                 .hasMessageContaining("target");
         assertThatThrownBy(() -> Flags.builder().config(Map.of("maxBackoff", "soon")))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("maxBackoff must be a duration such as 500ms, 30s, 2m or PT30S, was \"soon\"");
+                .hasMessage("maxBackoff must be a duration such as 500ms, 30s, 2m or PT30S (a whole number of ms, s, m or h,"
+                        + " or ISO-8601: PT1.5S, PT1M30S), was \"soon\"");
+        java.util.Map<String, String> unset = new java.util.HashMap<>();
+        unset.put("target", null); // System.getenv("FLAGS_TARGET") of a variable not set
+        assertThatThrownBy(() -> Flags.builder().config(unset)).isInstanceOf(NullPointerException.class)
+                .hasMessage("setting \"target\" is null in the configuration (read from an environment variable or a setting"
+                        + " that is not set?)");
         assertThatThrownBy(() -> Flags.builder().config(Map.of("plaintext", "yes")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("plaintext must be true or false, was \"yes\"");
     }
