@@ -69,6 +69,21 @@ class OfflineModeTest {
     }
 
     @Test
+    void aMisspeltKeyIsWarnedAboutOnceWithTheFlagItWasProbablyMeantToBe() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("billing-v2", true, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).build()) {
+            // evaluate() warns (isEnabled stays silent and allocation-free: the usage view lists such keys)
+            assertThat(flags.evaluate("biling-v2", USER, false).value()).isFalse();
+            assertThat(flags.evaluate("biling-v2", USER, false).value()).isFalse();
+            assertThat(flags.evaluate("checkout-v9", USER, false).value()).isFalse();
+            assertThat(logs.lines("no flag \"biling-v2\"")).singleElement().asString()
+                    .contains("serving the caller's default; did you mean \"billing-v2\"?; said once an hour");
+            assertThat(logs.lines("no flag \"checkout-v9\"")).singleElement().asString().doesNotContain("did you mean");
+        }
+    }
+
+    @Test
     void theGoldenFlagFileOfFlagsCoreIsServed() throws Exception {
         Path golden = Path.of("../flags-core/src/test/resources/dev/flags/core/golden/flags-v1.json");
         try (Flags flags = Flags.builder().offlineFile(golden).build()) {

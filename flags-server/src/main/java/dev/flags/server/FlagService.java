@@ -7,6 +7,7 @@ import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagValidationException;
 import dev.flags.core.WriteRules;
 import dev.flags.core.Problem;
+import dev.flags.core.Suggestions;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.Change;

@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.core.Suggestions;
 import java.io.PrintWriter;
 import java.lang.reflect.Field;
 import java.nio.file.Path;

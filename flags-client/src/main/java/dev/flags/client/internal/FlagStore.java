@@ -16,6 +16,7 @@ import dev.flags.core.FlagSet;
 import dev.flags.core.FlagUsage;
 import dev.flags.core.Reason;
 import dev.flags.core.Rule;
+import dev.flags.core.Suggestions;
 import dev.flags.core.User;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -315,8 +316,12 @@ public final class FlagStore implements AutoCloseable {
     private void warnUnknown(String key, FlagState s) {
         if (warnedUnknown != null && warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) == null) {
             String shown = shown(key);
-            LOG.warn("flags: no flag \"{}\" in {} (version {}): serving the caller's default; said once an hour"
-                    + " per flag", shown, label, s.version());
+            // Once an hour per key, off the answers' path in all but this call: a typo in the code is the likeliest cause.
+            String near = key.length() > MAX_KEY_IN_LOG ? null
+                    : Suggestions.closest(key, new java.util.TreeSet<>(s.flags().flags().stream().map(Flag::key).toList()), 2)
+                            .map(k -> "; did you mean \"" + printable(k) + "\"?").orElse(null);
+            LOG.warn("flags: no flag \"{}\" in {} (version {}): serving the caller's default{}; said once an hour"
+                    + " per flag", shown, label, s.version(), near == null ? "" : near);
         }
     }
 

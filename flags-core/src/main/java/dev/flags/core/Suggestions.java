@@ -1,4 +1,4 @@
-package dev.flags.server;
+package dev.flags.core;
 
 import java.util.Collection;
 import java.util.Optional;
@@ -36,8 +36,14 @@ public final class Suggestions {
         return Optional.ofNullable(best);
     }
 
-    /** The Levenshtein distance: how many characters to insert, delete or replace to make one text the other. */
-    static int editDistance(String a, String b) {
+    /**
+     * The Levenshtein distance: how many characters to insert, delete or replace to make one text the other.
+     *
+     * @param a a text
+     * @param b another
+     * @return the number of single-character edits between them
+     */
+    public static int editDistance(String a, String b) {
         int[] previous = new int[b.length() + 1];
         int[] current = new int[b.length() + 1];
         for (int j = 0; j <= b.length(); j++) {
