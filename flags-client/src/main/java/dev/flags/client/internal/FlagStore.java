@@ -266,7 +266,7 @@ public final class FlagStore implements AutoCloseable {
 
     private FlagEvaluation evaluate(FlagState s, String flagKey, User user, boolean defaultValue, boolean warn) {
         String key = flagKey == null ? "" : flagKey;
-        if (s.source() == Source.DEFAULTS) {
+        if (s.source() == Source.DEFAULTS && flagKey != null) { // a null key is the caller's error, flags or none
             return new FlagEvaluation(key, defaultValue, null, null,
                     new Reason(Reason.Kind.FLAG_NOT_FOUND, -1, null, "no flags yet: " + s.note()),
                     -1, Source.DEFAULTS, s.version());

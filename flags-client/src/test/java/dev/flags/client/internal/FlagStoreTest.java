@@ -165,6 +165,11 @@ class FlagStoreTest {
         assertThat(none.source()).isEqualTo(Source.DEFAULTS);
         assertThat(none.reason().detail()).isEqualTo("no flags yet: nothing yet");
         assertThat(store.allFlags(USER)).isEmpty();
+        FlagEvaluation nullKeyNoFlags = store.evaluate(null, USER, true);
+        assertThat(nullKeyNoFlags.reason().kind()).as("the caller's error, with flags or without").isEqualTo(Reason.Kind.ERROR);
+        assertThat(nullKeyNoFlags.reason().detail()).isEqualTo("the flag key was null");
+        assertThat(nullKeyNoFlags.value()).isTrue();
+        assertThat(nullKeyNoFlags.source()).isEqualTo(Source.DEFAULTS);
 
         store.publish(state(4, Map.of(), flag("a", false, 2)).withSource(Source.STALE));
         FlagEvaluation stale = store.evaluate("a", USER, true);
