@@ -357,16 +357,20 @@ class CorruptionTest {
         assertThat(checkpoint).exists();
     }
 
-    @Test
-    void damagedCheckpointIsSkippedWithANote() throws Exception {
-        ServerState before;
+    /** Three entries, checkpoint 2 taken on the way and checkpoint 3 at the close; returns the state. */
+    private ServerState writeWithTwoCheckpoints() {
         try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
             journal.append(createEnvironment("prod"));
             journal.append(createFlag("prod", "billing-v2"));
             journal.checkpoint();
             journal.append(updateFlag("prod", "billing-v2", true));
-            before = journal.state();
+            return journal.state();
         }
+    }
+
+    @Test
+    void damagedCheckpointIsSkippedWithANote() throws Exception {
+        ServerState before = writeWithTwoCheckpoints();
         Path newest = dir.resolve(Checkpoints.fileName(3));
         flip(newest, Files.size(newest) / 2);
 
@@ -380,14 +384,7 @@ class CorruptionTest {
 
     @Test
     void aDamagedOlderCheckpointIsSaidAtOpenThoughTheNewestServes() throws Exception {
-        ServerState before;
-        try (FileJournal journal = Fixtures.builder(dir, clock).open()) {
-            journal.append(createEnvironment("prod"));
-            journal.append(createFlag("prod", "billing-v2"));
-            journal.checkpoint();
-            journal.append(updateFlag("prod", "billing-v2", true));
-            before = journal.state();
-        }
+        ServerState before = writeWithTwoCheckpoints();
         Path older = dir.resolve(Checkpoints.fileName(2));
         assertThat(dir.resolve(Checkpoints.fileName(3))).as("the newest, written at the close").exists();
         flip(older, Files.size(older) / 2);
