@@ -569,8 +569,9 @@ public final class FlagFormat {
             n.put("operator", a.operator().jsonName());
             ArrayNode values = n.putArray("values");
             for (String v : a.values()) {
-                if (a.operator().kind() == Operator.Kind.NUMBER) {
-                    values.add(new BigDecimal(v));
+                BigDecimal number = a.operator().kind() == Operator.Kind.NUMBER ? Matchers.decimal(v) : null;
+                if (number != null) {
+                    values.add(number);
                 } else {
                     values.add(v);
                 }

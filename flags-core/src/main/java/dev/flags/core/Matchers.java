@@ -161,7 +161,7 @@ final class Matchers {
             case NUM_LTE:
             case NUM_GT:
             case NUM_GTE: {
-                BigDecimal[] exact = values.stream().map(BigDecimal::new).toArray(BigDecimal[]::new);
+                BigDecimal[] exact = values.stream().map(Matchers::decimal).toArray(BigDecimal[]::new);
                 double[] numbers = values.stream().mapToDouble(Double::parseDouble).toArray();
                 // Whether a double holds every value exactly (12, 0.5, 1e6; not 0.1, nor 2^53 + 1, a 64-bit id):
                 // then a whole number up to 2^53, a double too, compares as a double, exactly and without allocating.
@@ -293,17 +293,44 @@ final class Matchers {
             return BigDecimal.valueOf(l);
         }
         if (value instanceof String s) {
-            String t = s.trim();
-            if (t.isEmpty() || t.length() > MAX_NUMBER_TEXT) {
-                return null;
-            }
+            return decimal(s);
+        }
+        return null;
+    }
+
+    /**
+     * A number in text, exactly when it is written in plain decimal ASCII ({@code 1234567890123456789}, {@code -0.5},
+     * {@code 1e3}); otherwise as {@link Double#parseDouble} reads it, as before whole numbers were compared exactly
+     * (white space around it, a hex float {@code 0x1p3}, a suffix {@code 18d}, text past 100 characters); never
+     * digits of other scripts, which {@code BigDecimal} alone would take.
+     *
+     * @return the number, or null for text that is none (or not finite)
+     */
+    static BigDecimal decimal(String text) {
+        String t = text.trim();
+        if (!t.isEmpty() && t.length() <= MAX_NUMBER_TEXT && plainDecimal(t)) {
             try {
                 return new BigDecimal(t);
             } catch (NumberFormatException | ArithmeticException e) {
-                return null; // not a number, or an exponent beyond what BigDecimal holds
+                // not a number after all ("1e", "--1"), or an exponent beyond BigDecimal's: read as a double below
             }
         }
-        return null;
+        try {
+            double d = Double.parseDouble(t);
+            return Double.isFinite(d) ? new BigDecimal(d) : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    private static boolean plainDecimal(String t) {
+        for (int i = 0; i < t.length(); i++) {
+            char c = t.charAt(i);
+            if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static Instant instant(Object value) {

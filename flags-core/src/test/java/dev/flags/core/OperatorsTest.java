@@ -103,7 +103,15 @@ class OperatorsTest {
         assertThat(eval(cond("numLt", "0.1"), u -> u.attribute("a", 0L))).isTrue();
         assertThat(eval(cond("numGt", "10"), u -> u.attribute("a", "1e3"))).isTrue();
         assertThat(eval(cond("numGt", "10"), u -> u.attribute("a", "Infinity"))).as("unreadable: never matches").isFalse();
-        assertThat(eval(cond("numGt", "10"), u -> u.attribute("a", "1".repeat(101)))).as("past 100 characters: no number").isFalse();
+        // values the validator takes as numbers, as Double.parseDouble does: white space around, a hex float
+        assertThat(eval(cond("numGt", " 5"), u -> u.attribute("a", 6L))).isTrue();
+        assertThat(eval(cond("numEq", "0x1p3"), u -> u.attribute("a", 8L))).isTrue();
+        assertThat(FlagFormat.toJson(flag("f", true, rule("r", cond("numGt", " 5")))).toString()).as("written as the number")
+                .contains("[5]");
+        // text attributes: ASCII digits only exactly; the old forms still read; other scripts' digits are no number
+        assertThat(eval(cond("numEq", "18"), u -> u.attribute("a", "18d"))).isTrue();
+        assertThat(eval(cond("numEq", "12"), u -> u.attribute("a", "0".repeat(150) + "12"))).isTrue();
+        assertThat(eval(cond("numEq", "12"), u -> u.attribute("a", "\uff11\uff12"))).as("fullwidth digits").isFalse();
         // a user read from JSON keeps a whole number whole, as the playground and the flag file's tools read it
         User fromJson = FlagFormat.readUser(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
                 "{\"id\": \"u\", \"attributes\": {\"a\": 1234567890123456700, \"b\": 1.5}}"));

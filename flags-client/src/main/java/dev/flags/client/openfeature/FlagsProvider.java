@@ -473,8 +473,9 @@ public final class FlagsProvider extends EventProvider {
                 default -> {
                     if (v.isBoolean()) {
                         user = user.attribute(name, v.asBoolean().booleanValue());
-                    } else if (v.isNumber() && v.asObject() instanceof Integer i) {
-                        user = user.attribute(name, (long) i); // whole, kept whole
+                    } else if (v.isNumber() && (v.asObject() instanceof Integer || v.asObject() instanceof Long
+                            || v.asObject() instanceof Short || v.asObject() instanceof Byte)) {
+                        user = user.attribute(name, ((Number) v.asObject()).longValue()); // whole, kept whole: a 64-bit id
                     } else if (v.isNumber()) {
                         user = user.attribute(name, v.asDouble().doubleValue());
                     } else if (v.isString()) {

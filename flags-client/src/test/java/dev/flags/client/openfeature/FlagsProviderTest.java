@@ -187,6 +187,8 @@ class FlagsProviderTest {
         ctx.add("roles", List.of(new Value("staff"), new Value("beta-tester")));
         ctx.add("region", "eu-west");
         ctx.add("seats", 12);
+        MutableContext withLong = new MutableContext("u-9", java.util.Map.of("org", new Value(Long.valueOf(1234567890123456789L))));
+        assertThat(FlagsProvider.toUser(withLong).attributes()).as("a 64-bit id, whole").containsEntry("org", 1234567890123456789L);
         ctx.add("plan", "pro");
         ctx.add("signupAt", Instant.parse("2026-06-01T00:00:00Z"));
         ctx.add("nested", List.of(new Value(1))); // ignored
