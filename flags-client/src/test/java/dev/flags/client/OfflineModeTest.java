@@ -199,6 +199,42 @@ class OfflineModeTest {
     }
 
     @Test
+    void aSaveIsAppliedWhileAnotherFileOfTheDirectoryKeepsChanging() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        java.util.concurrent.atomic.AtomicBoolean chatter = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread log = new Thread(() -> {
+            Path sibling = dir.resolve("app.log");
+            try {
+                while (chatter.get()) { // a log appended to beside the flag file, every 100 ms until the test ends
+                    Files.writeString(sibling, "line\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                    Thread.sleep(100);
+                }
+            } catch (Exception e) {
+                // the test's directory is going away
+            }
+        });
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            BlockingQueue<FlagChangeEvent> events = new LinkedBlockingQueue<>();
+            flags.addListener(events::add);
+            log.start();
+            String whole = file(flag("a", false, 0));
+            try (java.io.Writer w = Files.newBufferedWriter(file)) {
+                w.write(whole, 0, whole.length() / 2); // half a document first: read, found invalid, left to settle
+                w.flush();
+                Thread.sleep(100); // the writer's own pace
+                w.write(whole, whole.length() / 2, whole.length() - whole.length() / 2);
+            }
+            assertThat(events.poll(10, TimeUnit.SECONDS)).as("applied while the log still grows").isNotNull();
+            assertThat(chatter.get()).isTrue();
+            assertThat(flags.isEnabled("a", USER, true)).isFalse();
+        } finally {
+            chatter.set(false);
+            log.join();
+        }
+    }
+
+    @Test
     void watchingReloadsGoodEditsAndKeepsTheLastGoodFlagsOnABadOne() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("a", true, 0)));

@@ -45,6 +45,8 @@ final class OfflineFile implements AutoCloseable {
      * place in chunks (64 KiB every 50 ms, say) leaves it half-written between its writes.
      */
     static final long SETTLE_MILLIS = 500;
+    /** The longest a file that does not parse waits to settle before it is called invalid: a writer that never stops. */
+    static final long SETTLE_MAX_MILLIS = 5_000;
     /**
      * How often the watcher checks that the directory it watches is still the one at the file's path,
      * and, while none is watched, whether one is there again: no event says either (a removed directory
@@ -156,9 +158,7 @@ final class OfflineFile implements AutoCloseable {
                         // Invalid: most often a writer still at it (an editor or a generator writing in place, a copy
                         // over a network file system). Read again once the file has been quiet for a while, and
                         // report it only if it is still invalid then.
-                        while ((more = watchService.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
-                            drain(more);
-                        }
+                        awaitFileQuiet();
                         if (key.isValid()) {
                             reload();
                         }
@@ -179,6 +179,38 @@ final class OfflineFile implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("flags: stopped watching offline file {}: {}", file, e.toString());
         }
+    }
+
+    /**
+     * Waits until the file itself has had no event for {@link #SETTLE_MILLIS}, at most {@link #SETTLE_MAX_MILLIS} in
+     * all: other files of the directory (a log appended to, another generator's output) keep changing, and must
+     * neither hold back a good save nor stop a file that stays invalid from being reported.
+     */
+    private void awaitFileQuiet() throws InterruptedException {
+        long start = System.nanoTime();
+        long lastTouched = start;
+        while (true) {
+            long now = System.nanoTime();
+            long waitNanos = Math.min(lastTouched + TimeUnit.MILLISECONDS.toNanos(SETTLE_MILLIS) - now,
+                    start + TimeUnit.MILLISECONDS.toNanos(SETTLE_MAX_MILLIS) - now);
+            if (waitNanos <= 0) {
+                return;
+            }
+            WatchKey more = watchService.poll(waitNanos, TimeUnit.NANOSECONDS);
+            if (more != null && drainTouching(more)) {
+                lastTouched = System.nanoTime();
+            }
+        }
+    }
+
+    /** Drains a key's events; true if one was the file's (or events were lost, which may have been). */
+    private boolean drainTouching(WatchKey signalled) {
+        boolean touched = false;
+        for (java.nio.file.WatchEvent<?> event : signalled.pollEvents()) {
+            touched |= event.kind() == StandardWatchEventKinds.OVERFLOW || file.getFileName().equals(event.context());
+        }
+        signalled.reset();
+        return touched;
     }
 
     private static void drain(WatchKey signalled) {
