@@ -91,7 +91,19 @@ public final class TokenBucket {
      */
     public synchronized void charge(long takes, long now) {
         refill(now);
-        credit = Math.max(-capacity, credit - Math.min(takes, perPeriod) * cost);
+        credit = Math.max(-capacity, credit - Math.min(takes, 2 * perPeriod) * cost); // no overflow, at most a period in debt
+    }
+
+    /**
+     * Whether the bucket is in debt (see {@link #charge}), without taking: work that may cost more than a take asks
+     * this before it starts.
+     *
+     * @param now the time now, in nanoseconds on the origin of the constructor's
+     * @return admitted, or how long until the debt is paid
+     */
+    public synchronized Admission checkNoDebt(long now) {
+        refill(now);
+        return credit >= 0 ? Admission.ADMITTED : new Admission((-credit + perPeriod - 1) / perPeriod, false);
     }
 
     private void refill(long now) {

@@ -753,12 +753,14 @@ public final class ApiServlet extends HttpServlet {
                     + "\") without their role grants on the server");
         }
         ArrayNode results = n.putArray("results");
+        services.limits().enterPlayground(p);
         long readBefore = FlagSet.patternReadsOnThisThread();
         try {
             evaluate(set, results, flagKey, user, explain, grantsShown);
         } finally {
             // After the answer is made, charged to the token's reads: the next request pays for what this one cost.
             services.limits().chargePatternReads(p, FlagSet.patternReadsOnThisThread() - readBefore);
+            services.limits().leavePlayground(p);
         }
         if (flagKey != null && !set.has(flagKey)) {
             // The answer is the SDK's (FLAG_NOT_FOUND, the default); a person asking may have misspelt the key.

@@ -54,6 +54,18 @@ final class RequestBudget {
     }
 
     /**
+     * @param key whose budget
+     * @return admitted unless the key's bucket is in debt for work charged after the fact
+     */
+    TokenBucket.Admission checkNoDebt(String key) {
+        if (perMinute == 0) {
+            return TokenBucket.Admission.ADMITTED;
+        }
+        long now = ticker.read();
+        return buckets.get(key, k -> new TokenBucket(perMinute, REFILL, now)).checkNoDebt(now);
+    }
+
+    /**
      * Charges the key's bucket for work an admitted request turned out to cost (see {@link TokenBucket#charge}).
      *
      * @param key whose budget

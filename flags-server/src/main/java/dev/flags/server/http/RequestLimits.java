@@ -112,6 +112,37 @@ public final class RequestLimits {
         reads.charge(principal.tokenId(), patternReads / PATTERN_READS_PER_CHARGE);
     }
 
+    /**
+     * Lets a playground request start its evaluation: one at a time per token, and only while its reads are not in
+     * debt for an earlier one's pattern work. Its charge lands after its answer, so without this a token could start
+     * many at once, each admitted as one read, and keep every core busy for seconds.
+     *
+     * @param principal who asks; {@link #leavePlayground} once the evaluation has been charged
+     * @throws ApiException 429 if the token has one running, or its reads are in debt
+     */
+    void enterPlayground(Principal principal) {
+        TokenBucket.Admission debt = reads.checkNoDebt(principal.tokenId());
+        if (!debt.admitted()) {
+            long seconds = Math.max(1, (debt.waitNanos() + NANOS_PER_SECOND - 1) / NANOS_PER_SECOND);
+            throw new ApiException(429, "too many requests", "this token's playground requests read more than its budget"
+                    + " of " + reads.perMinute() + " reads a minute pays for (their patterns' work is charged to it); the"
+                    + " next one is accepted in " + seconds + " s", Map.of("retryAfterSeconds", seconds));
+        }
+        String id = principal.tokenId();
+        if (!playgroundRunning.add(id)) {
+            throw new ApiException(429, "too many requests", "this token has a playground request running: one at a"
+                    + " time per token", Map.of("retryAfterSeconds", 1L));
+        }
+    }
+
+    /** @param principal whose playground evaluation ended (it entered with {@link #enterPlayground}) */
+    void leavePlayground(Principal principal) {
+        playgroundRunning.remove(principal.tokenId());
+    }
+
+    /** The tokens with a playground evaluation running. */
+    private final Set<String> playgroundRunning = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /** Pattern characters read per read of budget the playground charges: see {@link #chargePatternReads}. */
     static final long PATTERN_READS_PER_CHARGE = 100_000;
 

@@ -116,6 +116,25 @@ class RequestLimitsTest {
     }
 
     @Test
+    void aPlaygroundEvaluationRunsOneAtATimePerTokenAndNotWhileItsReadsAreInDebt() {
+        RequestLimits limits = new RequestLimits(new ApiLimits(10, 300), ticker);
+        limits.enterPlayground(SCRIPT);
+        assertThatThrownBy(() -> limits.enterPlayground(SCRIPT)).as("a second at once")
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.status()).isEqualTo(429))
+                .hasMessageContaining("one at a time per token");
+        limits.enterPlayground(ALICE); // another token's
+        limits.leavePlayground(ALICE);
+        limits.chargePatternReads(SCRIPT, 400 * 100_000L); // more than the minute's 300: in debt
+        limits.leavePlayground(SCRIPT);
+        assertThatThrownBy(() -> limits.enterPlayground(SCRIPT)).as("in debt for the last one's work")
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.extensions()).containsKey("retryAfterSeconds"))
+                .hasMessageContaining("read more than its budget of 300 reads a minute pays for");
+        advance(Duration.ofMinutes(1)); // the debt paid
+        limits.enterPlayground(SCRIPT);
+        limits.leavePlayground(SCRIPT);
+    }
+
+    @Test
     void aSwitchOffIsChargedToTheReadsSoTheKillSwitchWorksWithTheChangeBudgetSpent() {
         RequestLimits limits = new RequestLimits(new ApiLimits(1, 2), ticker);
         ObjectNode off = JsonNodeFactory.instance.objectNode().put("enabled", false);
