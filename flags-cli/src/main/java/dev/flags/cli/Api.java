@@ -62,12 +62,29 @@ final class Api {
         }
     }
 
-    /** Whether the address is plain http to a host other than this machine's loopback (not resolved: no lookup). */
+    /**
+     * Whether the address is plain http to another machine, judged without a lookup: loopback is {@code localhost}
+     * and names under it (RFC 6761), and an address literal that is one; any other name is not ({@code
+     * 127.evil.example} is a name).
+     */
     static boolean inTheClear(String server) {
         URI uri = URI.create(server);
+        if (!uri.getScheme().equalsIgnoreCase("http")) {
+            return false;
+        }
         String host = uri.getHost().toLowerCase(Locale.ROOT);
-        boolean loopback = host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1");
-        return uri.getScheme().equalsIgnoreCase("http") && !loopback;
+        if (host.endsWith(".")) {
+            host = host.substring(0, host.length() - 1);
+        }
+        if (host.equals("localhost") || host.endsWith(".localhost")) {
+            return false;
+        }
+        boolean literal = host.matches("\\d{1,3}(\\.\\d{1,3}){3}") || (host.startsWith("[") && host.endsWith("]"));
+        try {
+            return !(literal && java.net.InetAddress.getByName(host.replace("[", "").replace("]", "")).isLoopbackAddress());
+        } catch (java.net.UnknownHostException e) {
+            return true;
+        }
     }
 
     /**

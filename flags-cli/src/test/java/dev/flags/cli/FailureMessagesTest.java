@@ -164,8 +164,10 @@ class FailureMessagesTest {
         assertThat(notices.toString()).isEqualTo("flags: warning: the token goes to http://flags.example.com:8080 in the clear"
                 + " (http, not on this machine): anyone on the way can read it; use https://\n")
                 .doesNotContain("an-admin-token");
+        assertThat(Api.inTheClear("http://127.evil.example:8080")).as("a name, not an address").isTrue();
+        assertThat(Api.inTheClear("http://127.0.0.1.nip.io:8080")).isTrue();
         for (String quiet : List.of("https://flags.example.com", "http://127.0.0.1:8080", "http://localhost:8080",
-                "http://[::1]:8080")) {
+                "http://[::1]:8080", "http://[0:0:0:0:0:0:0:1]:8080", "http://app.localhost:8080", "http://127.1.2.3:80")) {
             java.io.StringWriter none = new java.io.StringWriter();
             new Api(quiet, "an-admin-token-0123456789", new java.io.PrintWriter(none, true));
             assertThat(none.toString()).as(quiet).isEmpty();

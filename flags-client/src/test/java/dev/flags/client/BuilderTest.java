@@ -279,7 +279,8 @@ class BuilderTest {
                     .contains("plaintext() to 192.0.2.1:9090, not on this machine: the sdk token goes in the clear")
                     .doesNotContain("an-sdk-token-0123456789");
         }
-        for (String local : List.of("127.0.0.1:9090", "localhost:9090", "[::1]:9090", "dns:///localhost:9090")) {
+        for (String local : List.of("127.0.0.1:9090", "localhost:9090", "[::1]:9090", "dns:///localhost:9090",
+                "[0:0:0:0:0:0:0:1]:9090")) {
             try (Flags flags = Flags.builder().target(local).plaintext().sdkToken("t").environment("production").build()) {
                 assertThat(logs.lines("in the clear")).as(local).hasSize(1); // still only the first one's
             }

@@ -292,12 +292,27 @@ final class Syncer implements AutoCloseable {
         }
     }
 
-    /** Whether a target is another machine: not {@code localhost}, {@code 127.*} or {@code [::1]} (no lookup). */
+    /**
+     * Whether a target is another machine, judged without a lookup: loopback is {@code localhost} and names under
+     * it (RFC 6761), and an address literal that is one ({@code 127.0.0.1}, {@code [::1]}); any other name is not
+     * ({@code 127.evil.example} is a name).
+     */
     static boolean inTheClear(String target) {
         String authority = target.substring(target.lastIndexOf('/') + 1); // dns:///host:port as host:port
         int colon = authority.lastIndexOf(':');
         String host = (colon > 0 ? authority.substring(0, colon) : authority).toLowerCase(java.util.Locale.ROOT);
-        return !(host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]"));
+        if (host.endsWith(".")) {
+            host = host.substring(0, host.length() - 1);
+        }
+        if (host.equals("localhost") || host.endsWith(".localhost")) {
+            return false;
+        }
+        boolean literal = host.matches("\\d{1,3}(\\.\\d{1,3}){3}") || (host.startsWith("[") && host.endsWith("]"));
+        try {
+            return !(literal && java.net.InetAddress.getByName(host.replace("[", "").replace("]", "")).isLoopbackAddress());
+        } catch (java.net.UnknownHostException e) {
+            return true; // a literal that is none
+        }
     }
 
     /**

@@ -94,4 +94,16 @@ class SyncerDescribeTest {
                 .withCause(new SSLException("closing inbound before receiving peer's close_notify")), false, true))
                 .isEqualTo("UNAVAILABLE: io exception (closing inbound before receiving peer's close_notify)");
     }
+
+    @org.junit.jupiter.api.Test
+    void aTargetIsThisMachineOnlyByLocalhostOrALoopbackLiteralNeverByWhatANameStartsWith() {
+        for (String other : java.util.List.of("127.evil.example:9090", "127.0.0.1.nip.io:9090", "flags.internal:9090",
+                "10.0.0.5:9090", "dns:///flags:443")) {
+            org.assertj.core.api.Assertions.assertThat(Syncer.inTheClear(other)).as(other).isTrue();
+        }
+        for (String local : java.util.List.of("127.0.0.1:9090", "127.1.2.3:9090", "localhost:9090", "localhost.:9090",
+                "app.localhost:9090", "[::1]:9090", "[0:0:0:0:0:0:0:1]:9090", "dns:///localhost:9090")) {
+            org.assertj.core.api.Assertions.assertThat(Syncer.inTheClear(local)).as(local).isFalse();
+        }
+    }
 }
