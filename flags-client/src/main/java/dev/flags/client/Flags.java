@@ -333,7 +333,7 @@ public interface Flags extends AutoCloseable {
          * @throws NullPointerException if {@code pemFile} is null
          */
         public Builder trustedCertificates(Path pemFile) {
-            this.trustedCertificates = Objects.requireNonNull(pemFile, "trustedCertificates");
+            this.trustedCertificates = named(pemFile, "trustedCertificates");
             return this;
         }
 
@@ -632,7 +632,11 @@ public interface Flags extends AutoCloseable {
                         + " empty?)");
             }
             String path = file.toString();
-            if (!path.equals(path.strip()) || path.chars().anyMatch(Character::isISOControl)) {
+            int first = path.codePointAt(0);
+            int last = path.codePointBefore(path.length());
+            // Around the path, any space (a no-break one too); in it, controls and the marks that reorder or hide text.
+            if (Character.isWhitespace(first) || Character.isSpaceChar(first) || Character.isWhitespace(last)
+                    || Character.isSpaceChar(last) || dev.flags.core.ReadableText.unfitForName(path) >= 0) {
                 // A line break read from a file or a variable: the file would never be found (or be made with it in its name).
                 throw new IllegalArgumentException(what + " must not have white space around it or control characters in it"
                         + " (a line break read from a file or an environment variable?), was " + shown(path));

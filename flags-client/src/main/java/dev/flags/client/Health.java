@@ -13,7 +13,7 @@ import java.util.Objects;
  *       ({@link Freshness#cacheFileProblem()}); or a watched offline file is invalid or gone, and its last good
  *       flags are served; {@link #detail()} says which.</li>
  *   <li>{@link Status#DOWN}: no flags at all (every answer is the caller's default), or closed (the last flags
- *       keep answering, as {@link Source#STALE}, but nothing updates them).</li>
+ *       keep answering, as {@link Source#STALE} or from the offline file, but nothing updates them).</li>
  * </ul>
  *
  * <p>A flag server outage should not take an application out of its load balancer: an application
@@ -37,7 +37,7 @@ public record Health(Status status, String detail) {
         DEGRADED,
         /**
          * No flags are served (every answer is the caller's default), or the SDK is closed (its last flags keep
-         * answering, as {@link Source#STALE}, but nothing updates them any more).
+         * answering, as {@link Source#STALE} or from the offline file, but nothing updates them any more).
          */
         DOWN
     }

@@ -296,6 +296,12 @@ class BuilderTest {
         assertThatThrownBy(() -> Flags.builder().cacheFile(Path.of(" /tmp/flags.cache")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("cacheFile must not have white space");
         assertThat(Flags.builder().cacheFile(Path.of("/tmp/my flags.cache"))).as("spaces inside are a name's own").isNotNull();
+        assertThatThrownBy(() -> Flags.builder().trustedCertificates(Path.of("/etc/ca.pem\n")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("trustedCertificates must not have white space");
+        assertThatThrownBy(() -> Flags.builder().offlineFile(Path.of("/tmp/flags.json\u00a0")))
+                .as("a no-break space").isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Flags.builder().offlineFile(Path.of("/tmp/\u202egpj.json")))
+                .as("a mark that reorders what is shown").isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

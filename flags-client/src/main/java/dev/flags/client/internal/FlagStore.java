@@ -61,7 +61,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class FlagStore implements AutoCloseable {
 
-    /** The listener classes whose failure was logged with its stack trace (bounded by the application's classes). */
+    /** The listener classes and exception classes whose failure was logged with a stack trace (bounded by the classes). */
     private static final java.util.Set<String> tracedListenerClasses = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private static final Logger LOG = LoggerFactory.getLogger(FlagStore.class);
     private static final int MAX_KEY_IN_LOG = 200;
@@ -511,10 +511,11 @@ public final class FlagStore implements AutoCloseable {
     private Throwable failed(Throwable first, Throwable e, String what, Object listener) {
         if (!rethrowListenerFailures) {
             // The stack trace once per listener class: one that fails on every change would fill the log with them.
-            if (tracedListenerClasses.add(listener.getClass().getName())) {
+            if (tracedListenerClasses.add(listener.getClass().getName() + " " + e.getClass().getName())) {
                 LOG.warn("flags: {}", what, e);
             } else {
-                LOG.warn("flags: {}: {} (its stack trace was logged at its first failure)", what, e.toString());
+                LOG.warn("flags: {}: {} (its stack trace was logged at its first failure of this kind)", what,
+                        printable(e.toString()));
             }
             return null;
         }

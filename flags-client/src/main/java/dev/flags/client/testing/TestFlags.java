@@ -89,8 +89,9 @@ public final class TestFlags extends StoreBackedFlags {
     public TestFlags disable(String flagKey) {
         Objects.requireNonNull(flagKey, "flagKey");
         java.util.Optional<Flag> existing = store.state().flags().flag(flagKey);
+        // A new one is what enable() makes, switched off: switchOn() then gives what "on" means, on for everyone.
         return set(existing.isPresent() ? existing.get().withEnabled(false)
-                : new Flag(flagKey, null, false, null, List.of(), List.of(), List.of(), false, 0));
+                : new Flag(flagKey, null, false, null, List.of(), List.of(), List.of(), true, 0));
     }
 
     /**

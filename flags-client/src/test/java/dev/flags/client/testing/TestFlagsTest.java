@@ -103,6 +103,9 @@ class TestFlagsTest {
         assertThat(flags.isEnabled("beta-only", User.withId("u-2"))).as("the rule decides again").isFalse();
         assertThat(flags.isEnabled("beta-only", USER)).isTrue();
         assertThat(flags.variant("checkout-button", USER)).isEqualTo("green");
+        flags.disable("new-key"); // a flag the test never set: off, and switched on it is on for everyone, as enable() makes
+        assertThat(flags.isEnabled("new-key", USER)).isFalse();
+        assertThat(flags.switchOn("new-key").isEnabled("new-key", USER)).isTrue();
         assertThatThrownBy(() -> flags.switchOn("nope")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("there is no flag \"nope\" to switch on: set it first, or enable(\"nope\") for on for everyone");
 
