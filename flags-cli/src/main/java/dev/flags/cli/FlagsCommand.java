@@ -92,8 +92,18 @@ public final class FlagsCommand implements Callable<Integer> {
         // Bad usage (an unknown option, a missing parameter) gets the same "flags: " line as every other error and a
         // pointer to the help, not the whole usage text: in a script's log the message would drown in it.
         cli.setParameterExceptionHandler((e, arguments) -> {
-            // A token typed with --token must not reach a terminal or a CI log through an echo of the command line.
-            List<String> secrets = tokenValues(arguments);
+            // A token typed with --token must not reach a terminal or a CI log through an echo of the command line;
+            // nor one after a mistyped option (--tok flg_...), nor FLAGS_TOKEN's pasted as an argument.
+            List<String> secrets = new ArrayList<>(tokenValues(arguments));
+            String fromEnv = System.getenv("FLAGS_TOKEN");
+            if (fromEnv != null && !fromEnv.isBlank()) {
+                secrets.add(fromEnv.strip());
+            }
+            for (String argument : arguments) {
+                if (argument.contains(TOKEN_PREFIX)) { // the server's tokens all start so
+                    secrets.add(argument.substring(argument.indexOf(TOKEN_PREFIX)));
+                }
+            }
             err.println("flags: " + masked(unknownCommand(e).orElse(e.getMessage()), secrets));
             if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !unmatched.getUnmatched().isEmpty()) {
                 String typed = unmatched.getUnmatched().get(0);
@@ -170,6 +180,9 @@ public final class FlagsCommand implements Callable<Integer> {
         rest.replaceAll(word -> masked(word, secrets));
         return String.join(" ", path) + (rest.isEmpty() ? "" : " " + String.join(" ", rest.stream().map(FlagsCommand::shellWord).toList()));
     }
+
+    /** How every token the server makes begins. */
+    static final String TOKEN_PREFIX = "flg_";
 
     /** @return the values given to --token on this command line */
     static List<String> tokenValues(String[] arguments) {

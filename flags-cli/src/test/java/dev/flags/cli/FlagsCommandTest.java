@@ -669,6 +669,9 @@ class FlagsCommandTest {
                         + " '***'\nTry 'flags --help'.\n");
         assertThat(flags("--token=a-secret-token-value-0123", "list").err()).doesNotContain("a-secret-token-value-0123")
                 .contains("name: flags list '--token=***'\n");
+        Run misspelt = flags("list", "--tok", "flg_a-secret-after-a-typo-0123");
+        assertThat(misspelt.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(misspelt.err()).as("a token after a mistyped option").doesNotContain("a-secret-after-a-typo").contains("***");
         // An "@file" is a word like any other, never a file's content spliced into the command line (unmasked)
         java.nio.file.Path args = java.nio.file.Files.writeString(dir.resolve("args.txt"), "--token\na-secret-from-a-file-0123\n");
         Run atFile = flags("--token", "flg_X", "@" + args, "lst");

@@ -95,9 +95,9 @@ final class AdminToken {
             long distinct = configured.chars().distinct().count();
             if (distinct < MIN_DISTINCT) {
                 // Sixteen characters is a length, not a strength: "aaaaaaaaaaaaaaaa" is guessed first.
-                LOG.warn("admin token: FLAGS_ADMIN_TOKEN holds only {} different characters: easy to guess, and it gives"
+                LOG.warn("admin token: FLAGS_ADMIN_TOKEN holds only {} different character{}: easy to guess, and it gives"
                         + " everything; use a random one (openssl rand -base64 32), or leave the variable unset and the"
-                        + " server generates one", distinct);
+                        + " server generates one", distinct, distinct == 1 ? "" : "s");
             }
             if (Files.exists(file)) {
                 // Whoever reads the file would hold a token that no longer works, and wonder why.
