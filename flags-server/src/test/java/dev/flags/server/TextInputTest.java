@@ -78,7 +78,8 @@ class TextInputTest {
         // as people read them: a no-break or ideographic space, fullwidth parentheses, a Unicode hyphen
         for (String name : new String[] {"alice (tok-bd0b7a70859e)\\u00a0", "alice \\uff08tok-bd0b7a70859e\\uff09",
                 "alice\\u3000(tok-bd0b7a70859e)", "flags-server\\u00a0(grant expiry)", "flags\\u2010server (grant expiry)",
-                "flags\\u2212server", "admin  (admin)"}) {
+                "flags\\u2212server", "admin  (admin)", "alice\\u3164(tok-bd0b7a70859e)", "alice\\u2800(tok-bd0b7a70859e)",
+                "alice \\u2768tok-bd0b7a70859e\\u2769", "alice [tok-bd0b7a70859e]", "alice (tok-bd0b7a70859e)\\u0301"}) {
             assertThat(token(name, "editor", null).status()).as(name).isEqualTo(400);
         }
         ApiClient.Response pat = token("pat (product owner)", "editor", null);

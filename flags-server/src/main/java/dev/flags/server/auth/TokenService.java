@@ -368,8 +368,9 @@ public final class TokenService implements Authenticator {
 
     /**
      * A name as people read it, for the checks that it passes for no other actor: compatibility forms as their plain
-     * ones (NFKC: fullwidth "（", U+00A0 NO-BREAK SPACE), every space a space and every dash a hyphen, runs of spaces as
-     * one, no spaces around. (Look-alike letters of other scripts, a Cyrillic "а" for a Latin "a", are not folded: the
+     * ones (NFKC: fullwidth "（", U+00A0 NO-BREAK SPACE), every space or blank letter a space, every dash a hyphen,
+     * every opening and closing bracket a parenthesis, marks drawn on a character dropped, runs of spaces as one, no
+     * spaces around. (Look-alike letters of other scripts, a Cyrillic "а" for a Latin "a", are not folded: the
      * token id an actor carries tells two tokens apart.)
      */
     static String asItReads(String name) {
@@ -377,7 +378,14 @@ public final class TokenService implements Authenticator {
         StringBuilder out = new StringBuilder(plain.length());
         plain.codePoints().forEach(c -> {
             int type = Character.getType(c);
-            int shown = type == Character.SPACE_SEPARATOR ? ' ' : type == Character.DASH_PUNCTUATION || c == '\u2212' ? '-' : c;
+            if (type == Character.NON_SPACING_MARK || type == Character.ENCLOSING_MARK) {
+                return; // drawn on the character before: "(tok-1)" with a mark after reads as "(tok-1)"
+            }
+            // Blank letters (the Hangul fillers, the blank braille pattern) show as spaces too.
+            boolean blank = type == Character.SPACE_SEPARATOR || c == 0x3164 || c == 0x2800 || c == 0x115F || c == 0x1160
+                    || c == 0xFFA0;
+            int shown = blank ? ' ' : type == Character.DASH_PUNCTUATION || c == '\u2212' ? '-'
+                    : type == Character.START_PUNCTUATION ? '(' : type == Character.END_PUNCTUATION ? ')' : c;
             if (shown != ' ' || out.length() == 0 || out.charAt(out.length() - 1) != ' ') {
                 out.appendCodePoint(shown);
             }
