@@ -26,6 +26,8 @@ final class AdminToken {
     static final int MIN_LENGTH = 16;
     /** Fewer different characters than this in an operator's token is a pattern, not a secret: said at start. */
     static final int MIN_DISTINCT = 10;
+    /** Shorter operator tokens than this get the same line: a random one of 32 base64 characters is what to use. */
+    static final int GOOD_LENGTH = 24;
 
     /**
      * What is wrong with a token an operator chose, without showing it (it is a secret), or null if it
@@ -93,11 +95,13 @@ final class AdminToken {
         if (configured != null) {
             LOG.info("admin token: taken from FLAGS_ADMIN_TOKEN");
             long distinct = configured.chars().distinct().count();
-            if (distinct < MIN_DISTINCT) {
-                // Sixteen characters is a length, not a strength: "aaaaaaaaaaaaaaaa" is guessed first.
-                LOG.warn("admin token: FLAGS_ADMIN_TOKEN holds only {} different character{}: easy to guess, and it gives"
-                        + " everything; use a random one (openssl rand -base64 32), or leave the variable unset and the"
-                        + " server generates one", distinct, distinct == 1 ? "" : "s");
+            if (distinct < MIN_DISTINCT || configured.length() < GOOD_LENGTH) {
+                // Sixteen characters is a length, not a strength: "aaaaaaaaaaaaaaaa" and "letmein-please-2026" are
+                // guessed long before a random one; no check here can tell a random token from a chosen one.
+                LOG.warn("admin token: FLAGS_ADMIN_TOKEN is {} character{} long with {} different: it may be easy to guess,"
+                        + " and it gives everything; use a random one of at least {} characters (openssl rand -base64 32), or"
+                        + " leave the variable unset and the server generates one", configured.length(),
+                        configured.length() == 1 ? "" : "s", distinct, GOOD_LENGTH);
             }
             if (Files.exists(file)) {
                 // Whoever reads the file would hold a token that no longer works, and wonder why.

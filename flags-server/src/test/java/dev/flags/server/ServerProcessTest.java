@@ -204,8 +204,8 @@ class ServerProcessTest {
         // sixteen characters is a length, not a strength
         Files.delete(data.resolve("admin-token"));
         try (ServerChild child = start(data, freePort(), freePort(), "abababababababab")) {
-            assertThat(child.awaitLine("easy to guess")).contains("WARN").contains("FLAGS_ADMIN_TOKEN holds only 2 different"
-                    + " characters").contains("openssl rand -base64 32").doesNotContain("abababab");
+            assertThat(child.awaitLine("easy to guess")).contains("WARN").contains("FLAGS_ADMIN_TOKEN is 16 characters long"
+                    + " with 2 different").contains("openssl rand -base64 32").doesNotContain("abababab");
             child.awaitLine("flag server ready");
         }
     }
