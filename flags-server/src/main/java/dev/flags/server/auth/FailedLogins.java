@@ -10,8 +10,9 @@ import java.util.stream.Collectors;
 /**
  * Thread-safe. Says in the log that requests come with tokens the server does not know (someone guessing, or a
  * client left with a revoked token), without a line per request: the first of each minute is logged at once with
- * where it came from, the rest of that minute are counted, by client address, and summed up with the next one
- * after it. A 401 costs nothing but a hash to whoever sends it, so these are the only trace of a guessing run.
+ * where it came from, the rest of that minute are counted, by client address, and summed up (with the minute's
+ * times) when the next one comes after it: a burst that stops is in {@code flags_unknown_tokens_total} at once, in the
+ * log with the next refusal. A 401 costs nothing but a hash to whoever sends it, so these are the only trace of a guessing run.
  */
 public final class FailedLogins {
 
@@ -78,8 +79,9 @@ public final class FailedLogins {
         String rest = count > shown ? ", and " + (count - shown) + " from others" : "";
         pending.clear();
         pendingOthers = 0;
+        java.time.Instant from = java.time.Instant.ofEpochMilli(windowStart);
         return count + (count == 1 ? " more request" : " more requests") + " with an unknown or revoked token in the minute"
-                + " before: " + by + rest;
+                + " from " + from + " to " + from.plusMillis(WINDOW_MILLIS) + ": " + by + rest;
     }
 
     /** @return every request refused for its token since the start */

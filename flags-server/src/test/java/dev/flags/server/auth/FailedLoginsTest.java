@@ -34,8 +34,8 @@ class FailedLoginsTest {
         failed.refused("grpc", "192.0.2.7");
         assertThat(log).hasSize(2);
         assertThat(log.get(1)).startsWith("authentication: 37 more requests with an unknown or revoked token in the minute"
-                + " before: http from 10.0.0.5 (30), grpc from 10.0.0.9 (7); then a request with an unknown or revoked"
-                + " token (grpc from 192.0.2.7)");
+                + " from 2026-12-05T09:00:00Z to 2026-12-05T09:01:00Z: http from 10.0.0.5 (30), grpc from 10.0.0.9 (7); then a"
+                + " request with an unknown or revoked token (grpc from 192.0.2.7)");
         assertThat(failed.total()).isEqualTo(39);
 
         clock.advance(Duration.ofMinutes(5));
