@@ -69,22 +69,7 @@ final class Api {
      */
     static boolean inTheClear(String server) {
         URI uri = URI.create(server);
-        if (!uri.getScheme().equalsIgnoreCase("http")) {
-            return false;
-        }
-        String host = uri.getHost().toLowerCase(Locale.ROOT);
-        if (host.endsWith(".")) {
-            host = host.substring(0, host.length() - 1);
-        }
-        if (host.equals("localhost") || host.endsWith(".localhost")) {
-            return false;
-        }
-        boolean literal = host.matches("\\d{1,3}(\\.\\d{1,3}){3}") || (host.startsWith("[") && host.endsWith("]"));
-        try {
-            return !(literal && java.net.InetAddress.getByName(host.replace("[", "").replace("]", "")).isLoopbackAddress());
-        } catch (java.net.UnknownHostException e) {
-            return true;
-        }
+        return uri.getScheme().equalsIgnoreCase("http") && !dev.flags.core.Loopback.isThisMachine(uri.getHost());
     }
 
     /**

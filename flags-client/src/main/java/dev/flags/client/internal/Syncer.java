@@ -300,19 +300,7 @@ final class Syncer implements AutoCloseable {
     static boolean inTheClear(String target) {
         String authority = target.substring(target.lastIndexOf('/') + 1); // dns:///host:port as host:port
         int colon = authority.lastIndexOf(':');
-        String host = (colon > 0 ? authority.substring(0, colon) : authority).toLowerCase(java.util.Locale.ROOT);
-        if (host.endsWith(".")) {
-            host = host.substring(0, host.length() - 1);
-        }
-        if (host.equals("localhost") || host.endsWith(".localhost")) {
-            return false;
-        }
-        boolean literal = host.matches("\\d{1,3}(\\.\\d{1,3}){3}") || (host.startsWith("[") && host.endsWith("]"));
-        try {
-            return !(literal && java.net.InetAddress.getByName(host.replace("[", "").replace("]", "")).isLoopbackAddress());
-        } catch (java.net.UnknownHostException e) {
-            return true; // a literal that is none
-        }
+        return !dev.flags.core.Loopback.isThisMachine(colon > 0 ? authority.substring(0, colon) : authority);
     }
 
     /**
