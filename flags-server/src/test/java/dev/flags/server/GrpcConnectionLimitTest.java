@@ -27,6 +27,8 @@ class GrpcConnectionLimitTest {
     private static final int SETTINGS = 0x4;
     private static final int ACK = 0x1;
     private static final int MAX_CONCURRENT_STREAMS = 0x3;
+    private static final int PING = 0x6;
+    private static final int GOAWAY = 0x7;
 
     @TempDir
     Path dir;
@@ -53,16 +55,32 @@ class GrpcConnectionLimitTest {
                         .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
                 assertThat(stream.next().hasSnapshot()).isTrue();
                 try (Socket idle = new Socket("127.0.0.1", server.grpcPort())) {
-                    idle.setSoTimeout(10_000); // a guard: the server closes it after 0.5 s
+                    idle.setSoTimeout(30_000); // a guard: the server closes it after 0.5 s
                     OutputStream out = idle.getOutputStream();
                     out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                     out.write(new byte[] {0, 0, 0, SETTINGS, 0, 0, 0, 0, 0}); // a handshake, and then no call
                     out.flush();
                     awaitOpenConnections(api, 2);
-                    InputStream in = idle.getInputStream();
-                    byte[] frames = new byte[4096];
-                    while (in.read(frames) >= 0) {
-                        // the server's SETTINGS, then its GOAWAY; the end of the stream is the close
+                    DataInputStream in = new DataInputStream(idle.getInputStream());
+                    boolean goaway = false;
+                    try {
+                        while (true) { // the server's SETTINGS, then its GOAWAY and a PING; the end of the stream is the close
+                            int length = in.readUnsignedByte() << 16 | in.readUnsignedByte() << 8 | in.readUnsignedByte();
+                            int type = in.readUnsignedByte();
+                            int flags = in.readUnsignedByte();
+                            in.readInt();
+                            byte[] payload = new byte[length];
+                            in.readFully(payload);
+                            goaway |= type == GOAWAY;
+                            if (type == PING && (flags & ACK) == 0) {
+                                // Acknowledged as a client does: a graceful close waits for it (10 s, else).
+                                out.write(new byte[] {0, 0, 8, PING, ACK, 0, 0, 0, 0});
+                                out.write(payload);
+                                out.flush();
+                            }
+                        }
+                    } catch (java.io.EOFException closed) {
+                        assertThat(goaway).as("closed with a GOAWAY, as idle").isTrue();
                     }
                 }
                 awaitOpenConnections(api, 1);
