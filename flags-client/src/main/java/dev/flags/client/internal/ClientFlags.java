@@ -125,9 +125,14 @@ public final class ClientFlags extends StoreBackedFlags {
         }
         Syncer.SyncStatus sync = syncer.status();
         String problem = sync.problem();
-        if (s.source() == Source.DEFAULTS && s.note() != null && (problem == null || s.note().contains(problem))) {
-            // Without flags the note says it all: the server's failure and why the cache file could not stand in.
+        if (problem == null && s.source() == Source.DEFAULTS) {
             problem = s.note();
+        } else if (s.source() == Source.DEFAULTS && s.note() != null && s.note().contains(problem + ")")) {
+            // Without flags the note also says why the cache file could not stand in: kept beside the server's failure.
+            String clause = s.note().substring(s.note().indexOf(problem + ")") + problem.length() + 1);
+            if (clause.contains(" was ignored")) {
+                problem = problem + clause;
+            }
         } else if (s.source() == Source.CACHE_FILE && s.note() != null) {
             problem = problem == null ? s.note() : problem + "; " + s.note();
         }
