@@ -149,16 +149,16 @@ final class AdminToken {
      * must not run, and its id, {@code admin}, is the same whatever the secret. A data directory without the file
      * (a new one, or one of an older release) takes the token as it always was.
      *
-     * @return when the token took effect: the epoch if it never changed
+     * @return when the token took effect (the epoch if it never changed), and whether it was replaced at this start
      */
-    static Instant since(Path dataDir, String token, java.time.Clock clock) throws IOException {
+    static Since since(Path dataDir, String token, java.time.Clock clock) throws IOException {
         Path file = dataDir.resolve(SINCE_FILE);
         String fingerprint = fingerprint(token);
         if (Files.exists(file)) {
             String[] recorded = read(file).split(" ");
             if (recorded.length == 2 && recorded[0].equals(fingerprint)) {
                 try {
-                    return Instant.parse(recorded[1]);
+                    return new Since(Instant.parse(recorded[1]), false);
                 } catch (java.time.format.DateTimeParseException e) {
                     LOG.warn("admin token: {} is damaged; taking the bootstrap admin token as new", file.toAbsolutePath());
                 }
@@ -168,7 +168,14 @@ final class AdminToken {
         Path temp = Files.createTempFile(dataDir, SINCE_FILE, ".tmp");
         Files.writeString(temp, fingerprint + " " + since + "\n", StandardCharsets.UTF_8);
         Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        return since;
+        return new Since(since, !since.equals(Instant.EPOCH));
+    }
+
+    /**
+     * @param at since when the bootstrap admin token is the one it is now
+     * @param replacedNow whether this start found it replaced (later starts with the same token keep {@code at})
+     */
+    record Since(Instant at, boolean replacedNow) {
     }
 
     private static String fingerprint(String token) {
@@ -185,10 +192,11 @@ final class AdminToken {
      * Says what a replaced bootstrap admin token arranged: its pending schedules fail at their time (as a revoked
      * token's do), and the tokens it made live on until an admin revokes them.
      */
-    static void warnIfReplacedTokenArranged(Instant since, dev.flags.server.journal.ServerState state) {
-        if (since.equals(Instant.EPOCH)) {
-            return;
+    static void warnIfReplacedTokenArranged(Since replaced, dev.flags.server.journal.ServerState state) {
+        if (!replaced.replacedNow()) {
+            return; // said at the start that found it; the schedules' willFail says it every time they are listed
         }
+        Instant since = replaced.at();
         long schedules = state.environments().values().stream().flatMap(e -> e.pendingSchedules().stream())
                 .filter(s -> s.createdBy().endsWith(" (admin)") && s.createdAt().isBefore(since)).count();
         LOG.warn("admin token: the bootstrap admin token differs from the one this server last ran with (replaced at {}):"

@@ -43,7 +43,6 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -204,8 +203,8 @@ public final class FlagServer implements AutoCloseable {
                     + " not know (unknown, revoked or malformed; not expired), since it started.", "counter",
                     tokens::refusedUnknownCount);
             if (adminToken != null) {
-                Instant since = AdminToken.since(config.dataDir(), adminToken, clock);
-                tokens.bootstrapSince(since);
+                AdminToken.Since since = AdminToken.since(config.dataDir(), adminToken, clock);
+                tokens.bootstrapSince(since.at());
                 AdminToken.warnIfReplacedTokenArranged(since, journal.state());
             }
             if (adminToken == null) {

@@ -183,6 +183,25 @@ class ServerProcessTest {
     }
 
     @Test
+    void aReplacedBootstrapTokenIsSaidAtTheStartThatFindsItOnly() throws Exception {
+        Path data = dir.resolve("rotated");
+        try (ServerChild child = start(data, freePort(), freePort(), "the-leaked-admin-token-0123456789")) {
+            child.awaitLine("flag server ready");
+            assertThat(String.join("\n", child.log())).doesNotContain("differs from the one");
+        }
+        try (ServerChild child = start(data, freePort(), freePort(), "the-new-admin-token-9876543210ab")) {
+            assertThat(child.awaitLine("differs from the one this server last ran with")).contains("WARN")
+                    .contains("0 pending scheduled changes made with an earlier one will fail").doesNotContain("admin-token-0123");
+            child.awaitLine("flag server ready");
+        }
+        try (ServerChild child = start(data, freePort(), freePort(), "the-new-admin-token-9876543210ab")) {
+            child.awaitLine("flag server ready");
+            assertThat(String.join("\n", child.log())).as("the same token again: nothing new to say")
+                    .doesNotContain("differs from the one");
+        }
+    }
+
+    @Test
     void theAdminTokenComesFromTheEnvironmentWhenSet() throws Exception {
         Path data = dir.resolve("env-token");
         int http = freePort();
