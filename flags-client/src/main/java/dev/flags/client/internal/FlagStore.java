@@ -61,6 +61,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class FlagStore implements AutoCloseable {
 
+    /** The most flags among which an unknown key's warning looks for the one meant. */
+    private static final int MAX_FLAGS_FOR_SUGGESTION = 2_000;
     /** The listener classes and exception classes whose failure was logged with a stack trace (bounded by the classes). */
     private static final java.util.Set<String> tracedListenerClasses = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private static final Logger LOG = LoggerFactory.getLogger(FlagStore.class);
@@ -317,8 +319,9 @@ public final class FlagStore implements AutoCloseable {
         if (warnedUnknown != null && warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) == null) {
             String shown = shown(key);
             // Once an hour per key, off the answers' path in all but this call: a typo in the code is the likeliest cause.
-            String near = key.length() > MAX_KEY_IN_LOG ? null
-                    : Suggestions.closest(key, new java.util.TreeSet<>(s.flags().flags().stream().map(Flag::key).toList()), 2)
+            // Bounded: keys can come from requests, and this runs on the caller's thread (a millisecond at 2,000 flags).
+            String near = key.length() > MAX_KEY_IN_LOG || s.flags().size() > MAX_FLAGS_FOR_SUGGESTION ? null
+                    : Suggestions.closest(key, s.flags().flags().stream().map(Flag::key).sorted().toList(), 2)
                             .map(k -> "; did you mean \"" + printable(k) + "\"?").orElse(null);
             LOG.warn("flags: no flag \"{}\" in {} (version {}): serving the caller's default{}; said once an hour"
                     + " per flag", shown, label, s.version(), near == null ? "" : near);
