@@ -284,7 +284,7 @@ final class Matchers {
     /** The largest magnitude up to which a double holds every whole number: 2^53. */
     private static final long EXACT_IN_A_DOUBLE = 1L << 53;
 
-    /** The longest number in text read as one: longer text is no attribute value a rule compares (and costs to parse). */
+    /** The longest number in text read exactly; longer text is read as a double, as before (it costs less to parse). */
     private static final int MAX_NUMBER_TEXT = 100;
 
     /** A number attribute's exact value, or null for one that is no number (text that is not one, a boolean, an instant). */
