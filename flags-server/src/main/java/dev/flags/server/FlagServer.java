@@ -13,6 +13,7 @@ import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.sync.Broadcaster;
 import dev.flags.server.sync.GrpcConnections;
+import dev.flags.server.sync.GrpcTransport;
 import dev.flags.server.sync.SyncService;
 import dev.flags.server.usage.ReportRateLimit;
 import dev.flags.server.usage.UsageFile;
@@ -116,8 +117,10 @@ public final class FlagServer implements AutoCloseable {
     private final Server grpc;
     /** How long a gRPC connection may go without a call before it is closed. */
     private final Duration grpcIdle;
-    /** The gRPC port's open connections, for the metric. */
-    private final GrpcConnections grpcConnections = new GrpcConnections();
+    /** The gRPC port's open connections: counted, for the metric, and capped. */
+    private final GrpcConnections grpcConnections;
+    /** The gRPC port's event loops and listening channel, which carry {@link #grpcConnections}. */
+    private final GrpcTransport grpcTransport;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
     private final Undertow http;
@@ -133,6 +136,10 @@ public final class FlagServer implements AutoCloseable {
     private FlagServer(ServerConfig config, Clock clock, UsageFile.Mover usageMover, Duration grpcIdle) throws IOException {
         this.config = config;
         this.grpcIdle = grpcIdle;
+        long openFileLimit = GrpcConnectionLimits.openFileLimit();
+        this.grpcConnections = new GrpcConnections(config.grpcConnectionLimits().effectiveMax(openFileLimit),
+                config.grpcConnectionLimits().maxPerAddress(), clock, LOG::warn);
+        warnIfGrpcCapLeavesTooFewDescriptors(config.grpcConnectionLimits(), openFileLimit);
         checkDataDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
         // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
@@ -151,6 +158,7 @@ public final class FlagServer implements AutoCloseable {
         Broadcaster sync = null;
         TokenExpiry expiry = null;
         Server grpcServer = null;
+        GrpcTransport transport = null;
         ScheduleRunner runner = null;
         GrantExpiry grantTimer = null;
         UsageSaver saver = null;
@@ -253,6 +261,7 @@ public final class FlagServer implements AutoCloseable {
             // Before the ports open too: what fell due while the server was stopped is applied first.
             schedules.start(writer, flagService, tokens::whyNoLongerActing);
             saver.start();
+            this.grpcTransport = transport = new GrpcTransport(grpcConnections);
             grpcServer = startGrpc(syncService, tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
@@ -283,6 +292,9 @@ public final class FlagServer implements AutoCloseable {
             if (grpcServer != null) {
                 grpcServer.shutdownNow();
             }
+            if (transport != null) {
+                transport.close();
+            }
             grpcExecutor.shutdownNow();
             journal.close();
             throw e;
@@ -290,10 +302,13 @@ public final class FlagServer implements AutoCloseable {
         ready.set(true);
         String host = hostForAPort(config.bindAddress());
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB;"
-                + " snapshots SDKs have not read take at most {} MiB; journal kept {}; heartbeat {}, shutdown grace {}",
+                + " snapshots SDKs have not read take at most {} MiB; gRPC connections at most {}{}; journal kept {};"
+                + " heartbeat {}, shutdown grace {}",
                 host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath(),
                 EnvironmentLimits.flags(config.environmentLimits().maxFlags()), config.environmentLimits().maxMebibytes(),
-                config.maxSyncBufferMib(), config.journalRetention() == null ? "for good" : "for " + Expiry.readable(config.journalRetention()),
+                config.maxSyncBufferMib(), grpcConnections.maxConnections(),
+                grpcConnections.maxPerAddress() == 0 ? "" : ", " + grpcConnections.maxPerAddress() + " per client address",
+                config.journalRetention() == null ? "for good" : "for " + Expiry.readable(config.journalRetention()),
                 config.heartbeatInterval(), config.shutdownGrace());
         String plaintext = plaintextWarning(config);
         if (plaintext != null) {
@@ -510,10 +525,29 @@ public final class FlagServer implements AutoCloseable {
         return new FlagServer(config, Clock.systemUTC(), (from, to) -> Files.move(from, to), grpcIdle);
     }
 
+    /**
+     * A cap set above what the process's open-file limit leaves for the rest of the server (the HTTP API, the journal's
+     * segments) lets gRPC connections take the descriptors the server needs; the default cap never does.
+     */
+    private static void warnIfGrpcCapLeavesTooFewDescriptors(GrpcConnectionLimits limits, long openFileLimit) {
+        if (openFileLimit > 0 && limits.maxConnections() > openFileLimit - GrpcConnectionLimits.reserve(openFileLimit)) {
+            LOG.warn("--grpc-max-connections {} leaves fewer than {} of this process's {} file descriptors (ulimit -n) to the"
+                    + " HTTP API and the journal: enough gRPC connections would stop both; raise the open-file limit, or"
+                    + " leave --grpc-max-connections at 0 (the default: {})", limits.maxConnections(),
+                    GrpcConnectionLimits.reserve(openFileLimit), openFileLimit,
+                    GrpcConnectionLimits.defaults().effectiveMax(openFileLimit));
+        }
+    }
+
     private void registerSyncMetrics() {
         metrics.register("flags_grpc_streams_connected", "Sync streams connected now.", "gauge", broadcaster::connectedStreams);
         metrics.register("flags_grpc_connections", "Connections to the gRPC port open now, whether or not they made a call"
                 + " (one without a call for 60 s is closed).", "gauge", grpcConnections::open);
+        metrics.register("flags_grpc_connections_max", "Connections the gRPC port may hold open at once"
+                + " (--grpc-max-connections).", "gauge", grpcConnections::maxConnections);
+        metrics.register("flags_grpc_connections_refused_total", "Connections to the gRPC port closed as soon as accepted,"
+                + " over --grpc-max-connections or --grpc-max-connections-per-address, since the server started.", "counter",
+                grpcConnections::refused);
         metrics.register("flags_sync_deltas_sent_total", "Deltas sent to SDKs.", "counter", broadcaster::deltasSent);
         metrics.register("flags_sync_snapshots_sent_total", "Full snapshots sent to SDKs.", "counter", broadcaster::snapshotsSent);
         metrics.register("flags_sync_heartbeats_sent_total", "Heartbeats sent on idle streams.", "counter", broadcaster::heartbeatsSent);
@@ -524,7 +558,8 @@ public final class FlagServer implements AutoCloseable {
     }
 
     private Server startGrpc(SyncService syncService, TokenService tokens) throws IOException {
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()))
+        NettyServerBuilder builder = grpcTransport.applyTo(
+                        NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort())))
                 .addService(SyncService.definition(syncService, tokens))
                 // Call handlers only register a subscription and return; a small bounded pool keeps a
                 // burst of reconnecting SDKs from creating a thread each (gRPC's default is unbounded).
@@ -541,8 +576,7 @@ public final class FlagServer implements AutoCloseable {
                 // keep-alive, and one that has not finished its TLS and HTTP/2 handshake in 20 s too (Netty's
                 // default is 120 s). An SDK's connection always has its stream open, so it never idles.
                 .maxConnectionIdle(grpcIdle.toNanos(), TimeUnit.NANOSECONDS)
-                .handshakeTimeout(GRPC_HANDSHAKE_SECONDS, TimeUnit.SECONDS)
-                .addTransportFilter(grpcConnections);
+                .handshakeTimeout(GRPC_HANDSHAKE_SECONDS, TimeUnit.SECONDS);
         if (config.tls()) {
             try {
                 builder.sslContext(GrpcSslContexts.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build());
@@ -709,6 +743,7 @@ public final class FlagServer implements AutoCloseable {
             grpc.shutdownNow();
             Thread.currentThread().interrupt();
         }
+        grpcTransport.close();
         grpcExecutor.shutdown();
         try {
             // Every request the port has begun gets its answer before the port closes (new ones a 503), so

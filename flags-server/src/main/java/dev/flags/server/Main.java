@@ -49,6 +49,8 @@ public final class Main implements Callable<Integer> {
             Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"),
             Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"),
             Map.entry("maxSyncBufferMib", "--max-sync-buffer-mib"),
+            Map.entry("grpcMaxConnections", "--grpc-max-connections"),
+            Map.entry("grpcMaxConnectionsPerAddress", "--grpc-max-connections-per-address"),
             Map.entry("usageReportInterval", "--usage-report-interval"),
             Map.entry("usageReportsPerSecond", "--usage-reports-per-second"),
             Map.entry("bootstrapAdminToken", "--bootstrap-admin-token"),
@@ -141,6 +143,19 @@ public final class Main implements Callable<Integer> {
             description = "Sync streams one gRPC connection may carry at once (HTTP/2 MAX_CONCURRENT_STREAMS); more wait for one"
                     + " to end (env FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerConnection;
+
+    @Option(names = "--grpc-max-connections", paramLabel = "N", defaultValue = "${env:FLAGS_GRPC_MAX_CONNECTIONS:-0}",
+            description = "Connections the gRPC port may hold open at once; more are closed as soon as they are accepted;"
+                    + " 0: the process's open-file limit less a quarter (at least 256) for the rest of the server"
+                    + " (env FLAGS_GRPC_MAX_CONNECTIONS, default ${DEFAULT-VALUE}).")
+    int grpcMaxConnections;
+
+    @Option(names = "--grpc-max-connections-per-address", paramLabel = "N",
+            defaultValue = "${env:FLAGS_GRPC_MAX_CONNECTIONS_PER_ADDRESS:-0}",
+            description = "Connections one client address (IPv6: its /64) may hold open on the gRPC port; 0: no cap per"
+                    + " address, as SDKs behind one NAT or proxy share one (env FLAGS_GRPC_MAX_CONNECTIONS_PER_ADDRESS,"
+                    + " default ${DEFAULT-VALUE}).")
+    int grpcMaxConnectionsPerAddress;
 
     @Option(names = "--max-sync-buffer-mib", paramLabel = "MIB", defaultValue = "${env:FLAGS_MAX_SYNC_BUFFER_MIB}",
             description = "MiB of snapshots (and other large sync messages) the server holds for SDKs that have not yet read"
@@ -285,7 +300,8 @@ public final class Main implements Callable<Integer> {
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
                     new UsageSettings(usageReportInterval, usageReportsPerSecond),
                     new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes),
-                    maxSyncBufferMib == null ? ServerConfig.defaultSyncBufferMib() : maxSyncBufferMib);
+                    maxSyncBufferMib == null ? ServerConfig.defaultSyncBufferMib() : maxSyncBufferMib,
+                    new GrpcConnectionLimits(grpcMaxConnections, grpcMaxConnectionsPerAddress));
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

@@ -10,9 +10,13 @@ import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,7 +25,10 @@ import java.util.Iterator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The bounds on gRPC connections, as a client sees them: streams per connection, and how long one may idle. */
+/**
+ * The bounds on gRPC connections, as a client sees them: how many the port holds, in all and per address, streams per
+ * connection, and how long one may idle.
+ */
 class GrpcConnectionLimitTest {
 
     private static final int SETTINGS = 0x4;
@@ -95,9 +102,69 @@ class GrpcConnectionLimitTest {
         }
     }
 
-    private static long openConnections(ApiClient api) {
-        return api.get("/metrics", null).body().lines().filter(l -> l.startsWith("flags_grpc_connections "))
+    @Test
+    void theGrpcPortClosesAConnectionOverItsCapsAtOnceAndTheRestOfTheServerCarriesOn() throws Exception {
+        ServerConfig config = ServerFixture.config(dir.resolve("cap")).withGrpcConnectionLimits(new GrpcConnectionLimits(3, 2));
+        try (FlagServer server = FlagServer.start(config)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            InetAddress one = InetAddress.getByName("127.0.0.1");
+            InetAddress another = InetAddress.getByName("127.0.0.2"); // loopback too, on Linux: another client address
+            try (Socket a1 = http2(server, one); Socket a2 = http2(server, one)) {
+                assertThat(settingsArrive(a1)).isTrue();
+                assertThat(settingsArrive(a2)).isTrue();
+                try (Socket a3 = http2(server, one)) {
+                    assertThat(settingsArrive(a3)).as("a third from one address: over the cap per address").isFalse();
+                }
+                try (Socket b1 = http2(server, another)) {
+                    assertThat(settingsArrive(b1)).as("another address still gets in").isTrue();
+                    try (Socket b2 = http2(server, another)) {
+                        assertThat(settingsArrive(b2)).as("over the total of 3").isFalse();
+                    }
+                    assertThat(metric(api, "flags_grpc_connections_refused_total")).isEqualTo(2);
+                    assertThat(metric(api, "flags_grpc_connections_max")).isEqualTo(3);
+                    assertThat(api.get("/healthz", null).status()).isEqualTo(200);
+                }
+                awaitOpenConnections(api, 2);
+                try (Socket b3 = http2(server, another)) {
+                    assertThat(settingsArrive(b3)).as("room again once one has closed").isTrue();
+                }
+            }
+        }
+    }
+
+    /** A connection from {@code from} that starts HTTP/2 with prior knowledge, as a gRPC client does. */
+    private static Socket http2(FlagServer server, InetAddress from) throws IOException {
+        Socket socket = new Socket(InetAddress.getByName("127.0.0.1"), server.grpcPort(), from, 0);
+        socket.setSoTimeout(10_000); // a guard: the server answers at once, with its SETTINGS or by closing
+        OutputStream out = socket.getOutputStream();
+        try {
+            out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.write(new byte[] {0, 0, 0, SETTINGS, 0, 0, 0, 0, 0});
+            out.flush();
+        } catch (SocketException closedAlready) {
+            // the server may have closed it before these bytes went out: settingsArrive says so
+        }
+        return socket;
+    }
+
+    /** @return true if the server's first frame, its SETTINGS, arrives; false if it closes the connection instead */
+    private static boolean settingsArrive(Socket socket) throws IOException {
+        try {
+            DataInputStream in = new DataInputStream(socket.getInputStream());
+            in.skipNBytes(3);
+            return in.readUnsignedByte() == SETTINGS;
+        } catch (EOFException | SocketException closed) {
+            return false;
+        }
+    }
+
+    private static long metric(ApiClient api, String name) {
+        return api.get("/metrics", null).body().lines().filter(l -> l.startsWith(name + " "))
                 .mapToLong(l -> Long.parseLong(l.substring(l.indexOf(' ') + 1).trim())).findFirst().orElseThrow();
+    }
+
+    private static long openConnections(ApiClient api) {
+        return metric(api, "flags_grpc_connections");
     }
 
     /** The gauge follows the transports' own events, which the test cannot hook: it is read until it says so. */

@@ -1,36 +1,182 @@
 package dev.flags.server.sync;
 
-import io.grpc.Attributes;
-import io.grpc.ServerTransportFilter;
+import io.grpc.netty.shaded.io.netty.channel.Channel;
+import io.grpc.netty.shaded.io.netty.channel.ChannelHandler;
+import io.grpc.netty.shaded.io.netty.channel.ChannelHandlerContext;
+import io.grpc.netty.shaded.io.netty.channel.ChannelInboundHandlerAdapter;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnknownHostException;
+import java.time.Clock;
+import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
- * Thread-safe. Counts the gRPC port's open connections, made calls or not: each holds a file descriptor, and a
- * count that climbs while {@code flags_grpc_streams_connected} does not is connections that never subscribe
- * (a client that opens and holds them), which the operator should limit in front of the server.
+ * Thread-safe. The gRPC port's connections, from the moment the port accepts one until it closes: counts them, and
+ * closes at once one that would take the port over its limits, before a byte of TLS or HTTP/2 is read from it.
+ *
+ * <p>Each connection holds a file descriptor whether or not it ever makes a call, and one that keeps a call open (an
+ * SDK's stream, or a client that starts a call and never finishes it) is never idle, so idleness alone cannot bound
+ * them: without a cap, enough of them used up the process's descriptors, and with them the HTTP API, the health checks
+ * and the journal's next segment. The total cap keeps descriptors for the rest of the server; the optional cap per
+ * client address keeps one client from taking all of the total (IPv6 addresses count by their /64 network, what one
+ * host is usually given).
+ *
+ * <p>This is a handler of the port's listening channel: Netty hands it each accepted connection (as a message) before
+ * gRPC sees it. The accepts run on one thread, the closes on the connections' own.
  */
-public final class GrpcConnections extends ServerTransportFilter {
+@ChannelHandler.Sharable
+public final class GrpcConnections extends ChannelInboundHandlerAdapter {
 
-    /** Marks a connection counted as open, so that its end is counted only once and only if its start was. */
-    private static final Attributes.Key<Boolean> COUNTED = Attributes.Key.create("flags-connection-counted");
+    private static final long LOG_WINDOW_MILLIS = 60_000;
 
-    private final AtomicLong open = new AtomicLong();
+    private final int maxConnections;
+    private final int maxPerAddress;
+    private final Clock clock;
+    private final Consumer<String> log;
+    private final AtomicInteger open = new AtomicInteger();
+    /** Open connections by client address (or IPv6 /64); empty when there is no cap per address. */
+    private final ConcurrentHashMap<InetAddress, Integer> openByAddress = new ConcurrentHashMap<>();
+    private final AtomicLong refused = new AtomicLong();
+    private long lastLogged = Long.MIN_VALUE;
+    private long refusedSinceLogged;
 
-    @Override
-    public Attributes transportReady(Attributes attributes) {
-        open.incrementAndGet();
-        return attributes.toBuilder().set(COUNTED, Boolean.TRUE).build();
+    /**
+     * @param maxConnections how many connections the port may have open at once, at least 1
+     * @param maxPerAddress how many of them one client address may have, or 0 for no cap per address
+     * @param clock what "now" is, for the log's once-a-minute lines
+     * @param log where a refusal is told (a WARN of the server's log): the first of a minute at once, with the ones
+     *            refused since the last line counted in it
+     */
+    public GrpcConnections(int maxConnections, int maxPerAddress, Clock clock, Consumer<String> log) {
+        if (maxConnections < 1 || maxPerAddress < 0) {
+            throw new IllegalArgumentException("limits " + maxConnections + ", " + maxPerAddress);
+        }
+        this.maxConnections = maxConnections;
+        this.maxPerAddress = maxPerAddress;
+        this.clock = clock;
+        this.log = log;
     }
 
     @Override
-    public void transportTerminated(Attributes attributes) {
-        if (attributes != null && Boolean.TRUE.equals(attributes.get(COUNTED))) {
+    public void channelRead(ChannelHandlerContext context, Object message) {
+        if (!(message instanceof Channel connection)) {
+            context.fireChannelRead(message);
+            return;
+        }
+        InetAddress from = clientOf(connection.remoteAddress());
+        String refusal = admit(from);
+        if (refusal != null) {
+            // Not yet registered with an event loop: closed here, on the accepting thread, as Netty's own acceptor
+            // closes one it cannot register. The client sees its connection closed and retries later (an SDK backs off).
+            connection.unsafe().closeForcibly();
+            refused(from, refusal);
+            return;
+        }
+        // Released when it closes, whoever closes it. (One that gRPC fails to register, which happens only while
+        // the port is stopping, is closed without this future completing: its count is then moot.)
+        connection.closeFuture().addListener(closed -> release(from));
+        context.fireChannelRead(connection);
+    }
+
+    /** @return null if the connection may stay (and it is counted), else why not */
+    private String admit(InetAddress from) {
+        while (true) {
+            int now = open.get();
+            if (now >= maxConnections) {
+                return connections(now) + " open, the most --grpc-max-connections allows";
+            }
+            if (open.compareAndSet(now, now + 1)) {
+                break;
+            }
+        }
+        if (maxPerAddress == 0 || from == null) {
+            return null;
+        }
+        int[] before = new int[1];
+        openByAddress.compute(from, (address, count) -> {
+            before[0] = count == null ? 0 : count;
+            return before[0] >= maxPerAddress ? count : Integer.valueOf(before[0] + 1);
+        });
+        if (before[0] >= maxPerAddress) {
             open.decrementAndGet();
+            return connections(before[0]) + " open from this " + (from instanceof Inet6Address ? "/64 network" : "address")
+                    + ", the most --grpc-max-connections-per-address allows";
+        }
+        return null;
+    }
+
+    private void release(InetAddress from) {
+        open.decrementAndGet();
+        if (maxPerAddress > 0 && from != null) {
+            openByAddress.computeIfPresent(from, (address, count) -> count == 1 ? null : Integer.valueOf(count - 1));
         }
     }
 
-    /** @return the connections that finished their handshake and have not ended */
+    private void refused(InetAddress from, String why) {
+        refused.incrementAndGet();
+        long earlier;
+        synchronized (this) {
+            long now = clock.millis();
+            if (lastLogged != Long.MIN_VALUE && now - lastLogged < LOG_WINDOW_MILLIS) {
+                refusedSinceLogged++;
+                return;
+            }
+            lastLogged = now;
+            earlier = refusedSinceLogged;
+            refusedSinceLogged = 0;
+        }
+        log.accept("gRPC port: refused a connection from " + (from == null ? "an unknown address" : from.getHostAddress())
+                + ": " + why + (earlier == 0 ? "" : " (" + earlier + " more refused since the last such line)")
+                + "; more within a minute are counted in flags_grpc_connections_refused_total, not logged one by one."
+                + " Clients that hold connections open (SDK instances, or someone holding the port) should be limited"
+                + " in front of the server, or the limit raised with the process's open-file limit (ulimit -n)");
+    }
+
+    private static String connections(int count) {
+        return count == 1 ? "1 connection is" : count + " connections are";
+    }
+
+    /** The client a cap per address counts: its IPv4 address, or its IPv6 /64 network. */
+    static InetAddress clientOf(SocketAddress remote) {
+        if (!(remote instanceof InetSocketAddress socket) || socket.getAddress() == null) {
+            return null;
+        }
+        InetAddress address = socket.getAddress();
+        if (address instanceof Inet6Address) {
+            byte[] network = Arrays.copyOf(address.getAddress(), 16);
+            Arrays.fill(network, 8, 16, (byte) 0);
+            try {
+                return InetAddress.getByAddress(network);
+            } catch (UnknownHostException impossible) { // 16 bytes are always an address
+                throw new IllegalStateException(impossible);
+            }
+        }
+        return address;
+    }
+
+    /** @return the connections open now, from accept to close, handshake done or not */
     public long open() {
         return open.get();
+    }
+
+    /** @return the connections closed at accept for a limit, since the server started */
+    public long refused() {
+        return refused.get();
+    }
+
+    /** @return how many connections the port may have open at once */
+    public int maxConnections() {
+        return maxConnections;
+    }
+
+    /** @return how many connections one client address (IPv6: /64 network) may have open, or 0 for no cap */
+    public int maxPerAddress() {
+        return maxPerAddress;
     }
 }

@@ -1,0 +1,60 @@
+package dev.flags.server.sync;
+
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.IoHandlerFactory;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Thread-safe. The gRPC port's own Netty transport: the same as gRPC's default (epoll where the platform has it, else
+ * NIO; one accepting thread, Netty's default number of I/O threads), but with the port's {@link GrpcConnections} on
+ * the listening channel, which gRPC's default transport has no place for. gRPC takes a channel type only together with
+ * the event loops, so the server owns those and {@linkplain #close() stops} them after the gRPC server.
+ */
+public final class GrpcTransport implements AutoCloseable {
+
+    private static final boolean EPOLL = Epoll.isAvailable();
+
+    private final GrpcConnections connections;
+    private final EventLoopGroup accepting;
+    private final EventLoopGroup io;
+
+    /** @param connections what counts and limits the accepted connections */
+    public GrpcTransport(GrpcConnections connections) {
+        this.connections = connections;
+        this.accepting = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("flags-grpc-accept", true), handlers());
+        // 0: Netty's default, twice the processors (or -Dio.netty.eventLoopThreads), as gRPC's own event loops.
+        this.io = new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("flags-grpc-io", true), handlers());
+    }
+
+    private static IoHandlerFactory handlers() {
+        return EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    }
+
+    /** @return the builder, set to listen through this transport */
+    public NettyServerBuilder applyTo(NettyServerBuilder builder) {
+        return builder.bossEventLoopGroup(accepting).workerEventLoopGroup(io).channelFactory(this::newListeningChannel);
+    }
+
+    private ServerChannel newListeningChannel() {
+        ServerChannel channel = EPOLL ? new EpollServerSocketChannel() : new NioServerSocketChannel();
+        // First in the pipeline: before the acceptor that gRPC's bootstrap adds, which hands connections to gRPC.
+        channel.pipeline().addLast(connections);
+        return channel;
+    }
+
+    /** Stops the event loops; call once the gRPC server has terminated (or was never started). */
+    @Override
+    public void close() {
+        accepting.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+}
