@@ -121,6 +121,8 @@ public final class FlagServer implements AutoCloseable {
     private final GrpcConnections grpcConnections;
     /** The gRPC port's event loops and listening channel, which carry {@link #grpcConnections}. */
     private final GrpcTransport grpcTransport;
+    /** How many connections the HTTP port holds at once; it accepts more only as these close. */
+    private final int httpMaxConnections;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
     private final Undertow http;
@@ -136,10 +138,11 @@ public final class FlagServer implements AutoCloseable {
     private FlagServer(ServerConfig config, Clock clock, UsageFile.Mover usageMover, Duration grpcIdle) throws IOException {
         this.config = config;
         this.grpcIdle = grpcIdle;
-        long openFileLimit = GrpcConnectionLimits.openFileLimit();
-        this.grpcConnections = new GrpcConnections(config.grpcConnectionLimits().effectiveMax(openFileLimit),
-                config.grpcConnectionLimits().maxPerAddress(), clock, LOG::warn);
-        warnIfGrpcCapLeavesTooFewDescriptors(config.grpcConnectionLimits(), openFileLimit);
+        long openFileLimit = ConnectionLimits.openFileLimit();
+        this.grpcConnections = new GrpcConnections(config.connectionLimits().grpcMax(openFileLimit),
+                config.connectionLimits().grpcMaxPerAddress(), clock, LOG::warn);
+        this.httpMaxConnections = config.connectionLimits().httpMax(openFileLimit);
+        warnIfCapsLeaveTooFewDescriptors(config.connectionLimits(), openFileLimit);
         checkDataDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
         // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
@@ -302,12 +305,13 @@ public final class FlagServer implements AutoCloseable {
         ready.set(true);
         String host = hostForAPort(config.bindAddress());
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB;"
-                + " snapshots SDKs have not read take at most {} MiB; gRPC connections at most {}{}; journal kept {};"
+                + " snapshots SDKs have not read take at most {} MiB; connections at most {} gRPC{}, {} HTTP; journal kept {};"
                 + " heartbeat {}, shutdown grace {}",
                 host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath(),
                 EnvironmentLimits.flags(config.environmentLimits().maxFlags()), config.environmentLimits().maxMebibytes(),
                 config.maxSyncBufferMib(), grpcConnections.maxConnections(),
-                grpcConnections.maxPerAddress() == 0 ? "" : ", " + grpcConnections.maxPerAddress() + " per client address",
+                grpcConnections.maxPerAddress() == 0 ? "" : " (" + grpcConnections.maxPerAddress() + " per client address)",
+                httpMaxConnections,
                 config.journalRetention() == null ? "for good" : "for " + Expiry.readable(config.journalRetention()),
                 config.heartbeatInterval(), config.shutdownGrace());
         String plaintext = plaintextWarning(config);
@@ -526,16 +530,19 @@ public final class FlagServer implements AutoCloseable {
     }
 
     /**
-     * A cap set above what the process's open-file limit leaves for the rest of the server (the HTTP API, the journal's
-     * segments) lets gRPC connections take the descriptors the server needs; the default cap never does.
+     * Caps set above what the process's open-file limit allows let connections take the descriptors the journal needs
+     * for its next segment; the default caps never do.
      */
-    private static void warnIfGrpcCapLeavesTooFewDescriptors(GrpcConnectionLimits limits, long openFileLimit) {
-        if (openFileLimit > 0 && limits.maxConnections() > openFileLimit - GrpcConnectionLimits.reserve(openFileLimit)) {
-            LOG.warn("--grpc-max-connections {} leaves fewer than {} of this process's {} file descriptors (ulimit -n) to the"
-                    + " HTTP API and the journal: enough gRPC connections would stop both; raise the open-file limit, or"
-                    + " leave --grpc-max-connections at 0 (the default: {})", limits.maxConnections(),
-                    GrpcConnectionLimits.reserve(openFileLimit), openFileLimit,
-                    GrpcConnectionLimits.defaults().effectiveMax(openFileLimit));
+    private static void warnIfCapsLeaveTooFewDescriptors(ConnectionLimits limits, long openFileLimit) {
+        long kept = ConnectionLimits.reserve(openFileLimit) / 2;
+        long caps = (long) limits.grpcMax(openFileLimit) + limits.httpMax(openFileLimit);
+        if (openFileLimit > 0 && caps > openFileLimit - kept) {
+            ConnectionLimits defaults = ConnectionLimits.defaults();
+            LOG.warn("--grpc-max-connections {} and --http-max-connections {} leave fewer than {} of this process's {} file"
+                    + " descriptors (ulimit -n) to the journal and the JVM: enough connections would stop the journal; raise"
+                    + " the open-file limit, or leave both at 0 (the defaults: {} and {})", limits.grpcMax(openFileLimit),
+                    limits.httpMax(openFileLimit), kept, openFileLimit, defaults.grpcMax(openFileLimit),
+                    defaults.httpMax(openFileLimit));
         }
     }
 
@@ -640,7 +647,11 @@ public final class FlagServer implements AutoCloseable {
                 .setServerOption(UndertowOptions.MAX_PARAMETERS, MAX_PARAMETERS)
                 .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
-                .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis());
+                .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis())
+                // At the cap the port stops accepting (XNIO's high water, shared among its I/O threads) until one of its
+                // connections closes: clients wait in the system's backlog, which holds no descriptor of this process.
+                .setSocketOption(Options.CONNECTION_HIGH_WATER, httpMaxConnections)
+                .setSocketOption(Options.CONNECTION_LOW_WATER, httpMaxConnections);
         if (config.tls()) {
             AdminToken.warnIfOthersCanReadTlsKey(config.tlsKey());
             SSLContext tls = PemTls.serverContext(config.tlsCertificate(), config.tlsKey());

@@ -51,6 +51,7 @@ public final class Main implements Callable<Integer> {
             Map.entry("maxSyncBufferMib", "--max-sync-buffer-mib"),
             Map.entry("grpcMaxConnections", "--grpc-max-connections"),
             Map.entry("grpcMaxConnectionsPerAddress", "--grpc-max-connections-per-address"),
+            Map.entry("httpMaxConnections", "--http-max-connections"),
             Map.entry("usageReportInterval", "--usage-report-interval"),
             Map.entry("usageReportsPerSecond", "--usage-reports-per-second"),
             Map.entry("bootstrapAdminToken", "--bootstrap-admin-token"),
@@ -146,7 +147,7 @@ public final class Main implements Callable<Integer> {
 
     @Option(names = "--grpc-max-connections", paramLabel = "N", defaultValue = "${env:FLAGS_GRPC_MAX_CONNECTIONS:-0}",
             description = "Connections the gRPC port may hold open at once; more are closed as soon as they are accepted;"
-                    + " 0: the process's open-file limit less a quarter (at least 256) for the rest of the server"
+                    + " 0: three quarters of the process's open-file limit (the limit less 256, if more)"
                     + " (env FLAGS_GRPC_MAX_CONNECTIONS, default ${DEFAULT-VALUE}).")
     int grpcMaxConnections;
 
@@ -156,6 +157,12 @@ public final class Main implements Callable<Integer> {
                     + " address, as SDKs behind one NAT or proxy share one (env FLAGS_GRPC_MAX_CONNECTIONS_PER_ADDRESS,"
                     + " default ${DEFAULT-VALUE}).")
     int grpcMaxConnectionsPerAddress;
+
+    @Option(names = "--http-max-connections", paramLabel = "N", defaultValue = "${env:FLAGS_HTTP_MAX_CONNECTIONS:-0}",
+            description = "Connections the HTTP port may hold open at once; more wait to be accepted until one closes; 0: an"
+                    + " eighth of the process's open-file limit, at least 128 (env FLAGS_HTTP_MAX_CONNECTIONS, default"
+                    + " ${DEFAULT-VALUE}).")
+    int httpMaxConnections;
 
     @Option(names = "--max-sync-buffer-mib", paramLabel = "MIB", defaultValue = "${env:FLAGS_MAX_SYNC_BUFFER_MIB}",
             description = "MiB of snapshots (and other large sync messages) the server holds for SDKs that have not yet read"
@@ -301,7 +308,7 @@ public final class Main implements Callable<Integer> {
                     new UsageSettings(usageReportInterval, usageReportsPerSecond),
                     new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes),
                     maxSyncBufferMib == null ? ServerConfig.defaultSyncBufferMib() : maxSyncBufferMib,
-                    new GrpcConnectionLimits(grpcMaxConnections, grpcMaxConnectionsPerAddress));
+                    new ConnectionLimits(grpcMaxConnections, grpcMaxConnectionsPerAddress, httpMaxConnections));
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

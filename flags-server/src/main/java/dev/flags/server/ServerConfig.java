@@ -37,13 +37,13 @@ import java.util.Objects;
  * @param maxSyncBufferMib how many MiB of large sync messages (snapshots, mostly) the server may hold for SDKs
  *                         that have not yet taken them, 1 to {@link #MAX_SYNC_BUFFER_MIB}; one token's streams may
  *                         hold half ({@link #defaultSyncBufferMib()} by default)
- * @param grpcConnectionLimits how many connections the gRPC port may hold open, in all and per client address
+ * @param connectionLimits how many connections each port may hold open (the gRPC port: in all and per client address)
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            boolean bootstrapAdminToken, Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
                            int maxSyncStreamsPerConnection, UsageSettings usage, EnvironmentLimits environmentLimits,
-                           int maxSyncBufferMib, GrpcConnectionLimits grpcConnectionLimits) {
+                           int maxSyncBufferMib, ConnectionLimits connectionLimits) {
 
     /**
      * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
@@ -79,7 +79,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         Objects.requireNonNull(apiLimits, "apiLimits");
         Objects.requireNonNull(usage, "usage");
         Objects.requireNonNull(environmentLimits, "environmentLimits");
-        Objects.requireNonNull(grpcConnectionLimits, "grpcConnectionLimits");
+        Objects.requireNonNull(connectionLimits, "connectionLimits");
         if (maxSyncStreamsPerToken < 1 || maxSyncStreamsPerToken > 1_000_000) {
             throw new BadSettingException("maxSyncStreamsPerToken", "max sync streams per token must be between 1 and 1000000, was "
                     + maxSyncStreamsPerToken);
@@ -147,7 +147,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, true, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
                 ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults(),
-                EnvironmentLimits.defaults(), defaultSyncBufferMib(), GrpcConnectionLimits.defaults());
+                EnvironmentLimits.defaults(), defaultSyncBufferMib(), ConnectionLimits.defaults());
     }
 
     /**
@@ -162,84 +162,84 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     public ServerConfig withShutdownGrace(Duration grace) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 grace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits,
-                maxSyncBufferMib, grpcConnectionLimits);
+                maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy holding at most this many MiB of large sync messages for SDKs that have not taken them */
     public ServerConfig withMaxSyncBufferMib(int mib) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, mib, grpcConnectionLimits);
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, mib, connectionLimits);
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy with the bootstrap admin token on (the default) or off */
     public ServerConfig withBootstrapAdminToken(boolean on) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy allowing this many sync streams on one connection */
     public ServerConfig withMaxSyncStreamsPerConnection(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams, usage,
-                environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+                environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy taking flag usage reports with these settings */
     public ServerConfig withUsage(UsageSettings settings) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, settings,
-                environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+                environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return a copy allowing this many sync streams per token */
     public ServerConfig withMaxSyncStreamsPerToken(int streams) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, grpcConnectionLimits);
+                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
     }
 
-    /** @return a copy with other caps on the gRPC port's connections */
-    public ServerConfig withGrpcConnectionLimits(GrpcConnectionLimits limits) {
+    /** @return a copy with other caps on the ports' connections */
+    public ServerConfig withConnectionLimits(ConnectionLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
                 shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits,
                 maxSyncBufferMib, limits);
@@ -248,7 +248,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     /** @return a copy with other limits on what one environment may serve */
     public ServerConfig withEnvironmentLimits(EnvironmentLimits limits) {
         return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, limits, maxSyncBufferMib, grpcConnectionLimits);
+                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, limits, maxSyncBufferMib, connectionLimits);
     }
 
     /** @return true if both ports serve TLS */

@@ -104,7 +104,7 @@ class GrpcConnectionLimitTest {
 
     @Test
     void theGrpcPortClosesAConnectionOverItsCapsAtOnceAndTheRestOfTheServerCarriesOn() throws Exception {
-        ServerConfig config = ServerFixture.config(dir.resolve("cap")).withGrpcConnectionLimits(new GrpcConnectionLimits(3, 2));
+        ServerConfig config = ServerFixture.config(dir.resolve("cap")).withConnectionLimits(new ConnectionLimits(3, 2, 0));
         try (FlagServer server = FlagServer.start(config)) {
             ApiClient api = new ApiClient(server.httpPort());
             InetAddress one = InetAddress.getByName("127.0.0.1");

@@ -2,6 +2,7 @@ package dev.flags.server.sync;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.flags.server.ConnectionLimits;
 import dev.flags.server.journal.MutableClock;
 import io.grpc.netty.shaded.io.netty.channel.embedded.EmbeddedChannel;
 import java.net.InetSocketAddress;
@@ -91,13 +92,15 @@ class GrpcConnectionsTest {
     }
 
     @Test
-    void theDefaultCapLeavesAQuarterOfTheOpenFileLimitAndAtLeast256ForTheRest() {
-        dev.flags.server.GrpcConnectionLimits defaults = dev.flags.server.GrpcConnectionLimits.defaults();
-        assertThat(defaults.effectiveMax(1_048_576)).isEqualTo(786_432);
-        assertThat(defaults.effectiveMax(1_024)).isEqualTo(768);
-        assertThat(defaults.effectiveMax(400)).as("half of a limit under 512").isEqualTo(200);
-        assertThat(defaults.effectiveMax(-1)).as("unknown").isEqualTo(dev.flags.server.GrpcConnectionLimits.MAX);
-        assertThat(new dev.flags.server.GrpcConnectionLimits(50, 0).effectiveMax(1_024)).isEqualTo(50);
+    void theDefaultCapsSplitTheOpenFileLimit() {
+        ConnectionLimits defaults = ConnectionLimits.defaults();
+        assertThat(List.of(defaults.grpcMax(1_048_576), defaults.httpMax(1_048_576))).containsExactly(786_432, 131_072);
+        assertThat(List.of(defaults.grpcMax(1_024), defaults.httpMax(1_024))).containsExactly(768, 128);
+        assertThat(List.of(defaults.grpcMax(400), defaults.httpMax(400))).as("under 512: halves").containsExactly(200, 100);
+        assertThat(List.of(defaults.grpcMax(-1), defaults.httpMax(-1))).as("unknown")
+                .containsExactly(ConnectionLimits.MAX, ConnectionLimits.MAX);
+        assertThat(new ConnectionLimits(50, 0, 7).grpcMax(1_024)).isEqualTo(50);
+        assertThat(new ConnectionLimits(50, 0, 7).httpMax(1_024)).isEqualTo(7);
     }
 
     private static Client accept(EmbeddedChannel port, String from) {
