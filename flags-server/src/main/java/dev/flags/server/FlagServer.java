@@ -27,6 +27,7 @@ import io.undertow.Undertow;
 import io.undertow.UndertowOptions;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.handlers.RequestBufferingHandler;
+import io.undertow.server.handlers.SetHeaderHandler;
 import io.undertow.servlet.Servlets;
 import io.undertow.servlet.api.DeploymentInfo;
 import io.undertow.servlet.api.DeploymentManager;
@@ -632,8 +633,11 @@ public final class FlagServer implements AutoCloseable {
         // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
         // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
         // bare 413.
-        return exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
+        HttpHandler front = exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
                 .handleRequest(exchange);
+        // Over TLS: a browser that has been answered here once sends nothing to this host in clear text for a year,
+        // an admin token included, whatever link or typed address says http://. (Plaintext answers cannot say it.)
+        return config.tls() ? new SetHeaderHandler(front, "Strict-Transport-Security", "max-age=31536000") : front;
     }
 
     private Undertow startHttp(HttpHandler front) throws IOException {

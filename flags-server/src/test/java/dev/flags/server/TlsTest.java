@@ -27,10 +27,25 @@ class TlsTest {
             HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + server.httpPort() + "/api/v1/environments"))
                     .header("Authorization", "Bearer " + ServerFixture.ADMIN).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.headers().firstValue("Strict-Transport-Security")).as("HSTS").hasValue("max-age=31536000");
+            HttpResponse<String> missing = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + server.httpPort()
+                    + "/nowhere")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(missing.statusCode()).isEqualTo(404);
+            assertThat(missing.headers().firstValue("Strict-Transport-Security")).as("on errors too").hasValue("max-age=31536000");
             // plaintext is not served on a TLS port
             assertThatThrownBy(() -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + server.httpPort() + "/healthz")).build(), HttpResponse.BodyHandlers.ofString()))
                     .isInstanceOf(java.io.IOException.class);
+        }
+    }
+
+    @Test
+    void aPlaintextPortSaysNothingOfHsts() throws Exception {
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")))) {
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + server.httpPort() + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.headers().firstValue("Strict-Transport-Security")).isEmpty();
         }
     }
 
