@@ -48,6 +48,34 @@ class WrongPortTest {
         }
     }
 
+    @Test
+    void aServerThatClosesEachConnectionAtOnceMayBeAtItsConnectionCapWithTlsOrWithout() throws Exception {
+        try (ServerSocket closing = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread closer = new Thread(() -> { // as a flag server at --grpc-max-connections does: closed as accepted
+                while (!closing.isClosed()) {
+                    try {
+                        closing.accept().close();
+                    } catch (IOException e) {
+                        return; // closed at the end of the test
+                    }
+                }
+            }, "closing-server");
+            closer.setDaemon(true);
+            closer.start();
+            for (boolean plaintext : new boolean[] {true, false}) {
+                Flags.Builder builder = Flags.builder().target("127.0.0.1:" + closing.getLocalPort()).sdkToken("t")
+                        .environment("production").initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100));
+                try (Flags flags = (plaintext ? builder.plaintext() : builder).build()) {
+                    Await.until("the SDK reports the closed connection", () -> flags.freshness().problem()
+                            .filter(p -> !p.startsWith("the flag server has not answered yet")).isPresent());
+                    assertThat(flags.freshness().problem().orElseThrow()).as(plaintext ? "plaintext" : "TLS")
+                            .contains("at its connection cap (then its log says \"refused a connection\")")
+                            .doesNotContain("\n");
+                }
+            }
+        }
+    }
+
     @RegisterExtension
     final LogCapture log = new LogCapture();
 

@@ -118,7 +118,10 @@ final class Syncer implements AutoCloseable {
     private static final String ALPN_FAILED = "Failed ALPN negotiation";
     /** gRPC's words for a connection closed before HTTP/2 began: what a TLS-only server does to plaintext. */
     private static final String NETWORK_CLOSED = "Network closed for unknown reason";
-    /** A hex dump of bytes received, as gRPC and Netty put into their messages. */
+    /** gRPC's words for a TLS connection closed before the server's first handshake message. */
+    private static final String TLS_CLOSED = "Connection closed while performing TLS negotiation";
+    /** How to tell a flag server's connection cap from the other reasons a connection is closed unanswered. */
+    private static final String AT_CAP = "then its log says \"refused a connection\"";
     /** "HTTP/" in hex, as Netty dumps the first bytes of a peer that is not an HTTP/2 server. */
     private static final String HTTP1_BYTES = "485454502f";
     private static final Pattern HEX_DUMP = Pattern.compile("\\p{XDigit}{32,}");
@@ -812,9 +815,15 @@ final class Syncer implements AutoCloseable {
         if (because != null && !because.equals(description)) {
             b.append(" (").append(because).append(')');
         }
-        // A TLS server that gets plaintext closes the connection, or resets it: which one the SDK sees is timing.
+        // A TLS server that gets plaintext closes the connection, or resets it: which one the SDK sees is timing. A flag
+        // server at its connection cap closes it too, as soon as it is accepted.
         if (plaintext && !wasUp && (NETWORK_CLOSED.equals(s.getDescription()) || wasReset(s))) {
-            b.append("; the server may require TLS: drop plaintext()");
+            b.append("; the server may require TLS (drop plaintext()), or be at its connection cap (").append(AT_CAP)
+                    .append(')');
+        }
+        if (!plaintext && !wasUp && said(s, TLS_CLOSED)) {
+            b.append("; the server closed the connection before any TLS: it may be at its connection cap (").append(AT_CAP)
+                    .append("), or a proxy with nothing behind it");
         }
         if (!plaintext && !wasUp && said(s, ALPN_FAILED)) {
             // TLS, but no HTTP/2 offered in its handshake: an HTTPS server, such as the flag server's own admin port.

@@ -80,15 +80,21 @@ class SyncerDescribeTest {
     void noTlsHintWhereItWouldMislead() {
         Status closed = Status.UNAVAILABLE.withDescription("Network closed for unknown reason");
         assertThat(Syncer.describe(closed, true, false))
-                .isEqualTo("UNAVAILABLE: Network closed for unknown reason; the server may require TLS: drop plaintext()");
+                .isEqualTo("UNAVAILABLE: Network closed for unknown reason; the server may require TLS (drop plaintext()), or be at its connection cap (then its log says \"refused a connection\")");
         // The same server may reset the connection instead of closing it, depending on timing.
         Status reset = Status.UNAVAILABLE.withDescription("io exception").withCause(new java.io.IOException(
                 "recvAddress(..) failed with error(-104): Connection reset by peer"));
         assertThat(Syncer.describe(reset, true, false)).isEqualTo("UNAVAILABLE: io exception (recvAddress(..) failed with"
-                + " error(-104): Connection reset by peer); the server may require TLS: drop plaintext()");
+                + " error(-104): Connection reset by peer); the server may require TLS (drop plaintext()), or be at its connection cap (then its log says \"refused a connection\")");
         assertThat(Syncer.describe(reset, false, false)).doesNotContain("plaintext()");
         // With TLS, or on a stream that had delivered messages (so the connection's setup was right).
         assertThat(Syncer.describe(closed, false, false)).isEqualTo("UNAVAILABLE: Network closed for unknown reason");
+        // A TLS connection the server closed before its handshake: a server at its connection cap does that.
+        Status closedBeforeTls = Status.UNAVAILABLE.withDescription("Connection closed while performing TLS negotiation");
+        assertThat(Syncer.describe(closedBeforeTls, false, false)).isEqualTo("UNAVAILABLE: Connection closed while"
+                + " performing TLS negotiation; the server closed the connection before any TLS: it may be at its connection"
+                + " cap (then its log says \"refused a connection\"), or a proxy with nothing behind it");
+        assertThat(Syncer.describe(closedBeforeTls, false, true)).doesNotContain("cap");
         assertThat(Syncer.describe(closed, true, true)).isEqualTo("UNAVAILABLE: Network closed for unknown reason");
         assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription("io exception")
                 .withCause(new SSLException("closing inbound before receiving peer's close_notify")), false, true))
