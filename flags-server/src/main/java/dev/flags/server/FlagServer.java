@@ -277,6 +277,7 @@ public final class FlagServer implements AutoCloseable {
             this.deployment = deploy(services);
             this.httpRequests = new AnsweredBeforeClosing(httpHandler());
             this.http = startHttp(httpRequests);
+            registerHttpConnectionMetrics(http);
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
                 sync.shutdown();
@@ -547,6 +548,14 @@ public final class FlagServer implements AutoCloseable {
         }
     }
 
+    private void registerHttpConnectionMetrics(Undertow server) {
+        io.undertow.server.ConnectorStatistics statistics = server.getListenerInfo().get(0).getConnectorStatistics();
+        metrics.register("flags_http_connections", "Connections to the HTTP port open now.", "gauge",
+                statistics::getActiveConnections);
+        metrics.register("flags_http_connections_max", "Connections the HTTP port may hold open at once"
+                + " (--http-max-connections); at the cap it accepts more only as these close.", "gauge", () -> httpMaxConnections);
+    }
+
     private void registerSyncMetrics() {
         metrics.register("flags_grpc_streams_connected", "Sync streams connected now.", "gauge", broadcaster::connectedStreams);
         metrics.register("flags_grpc_connections", "Connections to the gRPC port open now, whether or not they made a call"
@@ -651,6 +660,8 @@ public final class FlagServer implements AutoCloseable {
                 .setServerOption(UndertowOptions.MAX_PARAMETERS, MAX_PARAMETERS)
                 .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
+                // For flags_http_connections: the port's open connections (it also counts requests and bytes).
+                .setServerOption(UndertowOptions.ENABLE_STATISTICS, true)
                 .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis())
                 // At the cap the port stops accepting (XNIO's high water, shared among its I/O threads) until one of its
                 // connections closes: clients wait in the system's backlog, which holds no descriptor of this process.

@@ -30,6 +30,8 @@ class HttpConnectionLimitTest {
             BufferedReader secondIn = askHealth(second);
             assertThat(firstIn.readLine()).isEqualTo("HTTP/1.1 200 OK");
             assertThat(secondIn.readLine()).isEqualTo("HTTP/1.1 200 OK");
+            String metrics = metricsOn(first, firstIn);
+            assertThat(metrics).contains("\nflags_http_connections 2\n").contains("\nflags_http_connections_max 2\n");
 
             BufferedReader thirdIn = askHealth(third);
             third.setSoTimeout(1_000); // how long the test looks for an answer that must not come
@@ -39,6 +41,41 @@ class HttpConnectionLimitTest {
             third.setSoTimeout(10_000); // a guard: accepted as soon as the first has closed
             assertThat(thirdIn.readLine()).isEqualTo("HTTP/1.1 200 OK");
         }
+    }
+
+    /**
+     * Reads the rest of the answer before on {@code socket}, asks {@code /metrics} on it (kept alive) and returns the
+     * metrics: at the cap, a new connection could not ask.
+     */
+    private static String metricsOn(Socket socket, BufferedReader in) throws IOException {
+        readBody(in, skipAnswer(in));
+        socket.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        socket.getOutputStream().flush();
+        assertThat(in.readLine()).isEqualTo("HTTP/1.1 200 OK");
+        return "\n" + readBody(in, skipAnswer(in));
+    }
+
+    private static String readBody(BufferedReader in, int length) throws IOException {
+        char[] body = new char[length];
+        for (int read = 0; read < length; ) {
+            int n = in.read(body, read, length - read);
+            if (n < 0) {
+                throw new java.io.EOFException("the answer ended after " + read + " of " + length + " characters");
+            }
+            read += n;
+        }
+        return new String(body);
+    }
+
+    /** Reads an answer's headers (after its status line); returns its Content-Length. */
+    private static int skipAnswer(BufferedReader in) throws IOException {
+        int length = 0;
+        for (String line = in.readLine(); !line.isEmpty(); line = in.readLine()) {
+            if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                length = Integer.parseInt(line.substring(line.indexOf(':') + 1).trim());
+            }
+        }
+        return length;
     }
 
     /** Sends {@code GET /healthz} on a kept-alive connection; the answer is the returned reader's to read. */
