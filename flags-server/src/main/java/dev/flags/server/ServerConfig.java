@@ -160,95 +160,147 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
 
     /** @return a copy whose stop waits at most this long, in all */
     public ServerConfig withShutdownGrace(Duration grace) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                grace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits,
-                maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.shutdownGrace = grace);
     }
 
     /** @return a copy holding at most this many MiB of large sync messages for SDKs that have not taken them */
     public ServerConfig withMaxSyncBufferMib(int mib) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, mib, connectionLimits);
+        return copy(c -> c.maxSyncBufferMib = mib);
     }
 
     /** @return a copy with another data directory */
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(dir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.dataDir = dir);
     }
 
     /** @return a copy with other ports (0 picks free ones) */
     public ServerConfig withPorts(int http, int grpc) {
-        return new ServerConfig(dataDir, bindAddress, http, grpc, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> {
+            c.httpPort = http;
+            c.grpcPort = grpc;
+        });
     }
 
     /** @return a copy with the bootstrap admin token on (the default) or off */
     public ServerConfig withBootstrapAdminToken(boolean on) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, on, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.bootstrapAdminToken = on);
     }
 
     /** @return a copy with this bootstrap admin token */
     public ServerConfig withAdminToken(String token) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, token, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.adminToken = token);
     }
 
     /** @return a copy bound to another address */
     public ServerConfig withBindAddress(String address) {
-        return new ServerConfig(dataDir, address, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.bindAddress = address);
     }
 
     /** @return a copy serving TLS with these PEM files */
     public ServerConfig withTls(Path certificate, Path key) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, certificate, key, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> {
+            c.tlsCertificate = certificate;
+            c.tlsKey = key;
+        });
     }
 
     /** @return a copy with another heartbeat interval */
     public ServerConfig withHeartbeatInterval(Duration interval) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, interval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.heartbeatInterval = interval);
     }
 
     /** @return a copy keeping journal segments for this long (null: forever) */
     public ServerConfig withJournalRetention(Duration retention) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, retention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.journalRetention = retention);
     }
 
     /** @return a copy with these limits on admin API requests per token */
     public ServerConfig withApiLimits(ApiLimits limits) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, limits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.apiLimits = limits);
     }
 
     /** @return a copy allowing this many sync streams on one connection */
     public ServerConfig withMaxSyncStreamsPerConnection(int streams) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, streams, usage,
-                environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.maxSyncStreamsPerConnection = streams);
     }
 
     /** @return a copy taking flag usage reports with these settings */
     public ServerConfig withUsage(UsageSettings settings) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, settings,
-                environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.usage = settings);
     }
 
     /** @return a copy allowing this many sync streams per token */
     public ServerConfig withMaxSyncStreamsPerToken(int streams) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, streams, maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.maxSyncStreamsPerToken = streams);
     }
 
     /** @return a copy with other caps on the ports' connections */
     public ServerConfig withConnectionLimits(ConnectionLimits limits) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, environmentLimits,
-                maxSyncBufferMib, limits);
+        return copy(c -> c.connectionLimits = limits);
     }
 
     /** @return a copy with other limits on what one environment may serve */
     public ServerConfig withEnvironmentLimits(EnvironmentLimits limits) {
-        return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate, tlsKey, heartbeatInterval,
-                shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken, maxSyncStreamsPerConnection, usage, limits, maxSyncBufferMib, connectionLimits);
+        return copy(c -> c.environmentLimits = limits);
+    }
+
+    /** @return a copy with what {@code change} sets, checked as any config is */
+    private ServerConfig copy(java.util.function.Consumer<Copy> change) {
+        Copy copy = new Copy(this);
+        change.accept(copy);
+        return copy.build();
+    }
+
+    /**
+     * Not thread-safe; used by one {@code withX} at a time. The components of a copy being made: the one place besides
+     * the record's header that lists them all, so that a {@code withX} names only what it changes.
+     */
+    private static final class Copy {
+        Path dataDir;
+        String bindAddress;
+        int httpPort;
+        int grpcPort;
+        String adminToken;
+        boolean bootstrapAdminToken;
+        Path tlsCertificate;
+        Path tlsKey;
+        Duration heartbeatInterval;
+        Duration shutdownGrace;
+        Duration journalRetention;
+        ApiLimits apiLimits;
+        int maxSyncStreamsPerToken;
+        int maxSyncStreamsPerConnection;
+        UsageSettings usage;
+        EnvironmentLimits environmentLimits;
+        int maxSyncBufferMib;
+        ConnectionLimits connectionLimits;
+
+        Copy(ServerConfig from) {
+            dataDir = from.dataDir;
+            bindAddress = from.bindAddress;
+            httpPort = from.httpPort;
+            grpcPort = from.grpcPort;
+            adminToken = from.adminToken;
+            bootstrapAdminToken = from.bootstrapAdminToken;
+            tlsCertificate = from.tlsCertificate;
+            tlsKey = from.tlsKey;
+            heartbeatInterval = from.heartbeatInterval;
+            shutdownGrace = from.shutdownGrace;
+            journalRetention = from.journalRetention;
+            apiLimits = from.apiLimits;
+            maxSyncStreamsPerToken = from.maxSyncStreamsPerToken;
+            maxSyncStreamsPerConnection = from.maxSyncStreamsPerConnection;
+            usage = from.usage;
+            environmentLimits = from.environmentLimits;
+            maxSyncBufferMib = from.maxSyncBufferMib;
+            connectionLimits = from.connectionLimits;
+        }
+
+        ServerConfig build() {
+            return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate,
+                    tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken,
+                    maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+        }
     }
 
     /** @return true if both ports serve TLS */
