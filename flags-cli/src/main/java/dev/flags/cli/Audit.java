@@ -82,13 +82,13 @@ final class Audit implements Callable<Integer> {
         }
         int actorWidth = 1;
         for (JsonNode e : entries) {
-            actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, oneLine(e, "actor").length()));
+            actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, Columns.width(oneLine(e, "actor"))));
         }
         PrintWriter out = spec.commandLine().getOut();
         for (JsonNode e : entries) {
-            String line = String.format("%s  %s%-18s %-" + actorWidth + "s  %s%s", oneLine(e, "timestamp"),
+            String line = String.format("%s  %s%-18s %s  %s%s", oneLine(e, "timestamp"),
                     all ? (e.hasNonNull("environment") ? oneLine(e, "environment") : "-") + "  " : "", oneLine(e, "change"),
-                    oneLine(e, "actor"), what(e), e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
+                    Columns.pad(oneLine(e, "actor"), actorWidth), what(e), e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
             out.println(line.stripTrailing());
         }
         return EXIT_OK;

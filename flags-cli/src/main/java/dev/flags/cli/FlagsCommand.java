@@ -1212,10 +1212,10 @@ public final class FlagsCommand implements Callable<Integer> {
             int shown = 0;
             for (JsonNode v : newestFirst) {
                 if (shown++ < newestFirst.size() - baselineOnly) {
-                    actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, oneLine(v, "actor").length()));
+                    actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, Columns.width(oneLine(v, "actor"))));
                 }
             }
-            String row = "v%-6s %s  %-18s %-" + actorWidth + "s  %s";
+            String row = "v%-6s %s  %-18s %s  %s";
             for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
                 JsonNode v = it.next();
                 JsonNode document = v.get("flag");
@@ -1227,7 +1227,7 @@ public final class FlagsCommand implements Callable<Integer> {
                     continue;
                 }
                 out.println(String.format(row, oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")), oneLine(v, "change"),
-                        oneLine(v, "actor"), oneLine(v, "comment")).stripTrailing()); // no blanks after a row without a comment
+                        Columns.pad(oneLine(v, "actor"), actorWidth), oneLine(v, "comment")).stripTrailing()); // no blanks after a row without a comment
                 if (changes && document != null && previous != null) {
                     FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));
                 }
@@ -1457,7 +1457,8 @@ public final class FlagsCommand implements Callable<Integer> {
         int streams = t.path("openStreams").asInt(0);
         // An SDK's token is in use while its streams are open, whenever they opened.
         String open = streams == 0 ? "" : "  " + streams + (streams == 1 ? " sync stream" : " sync streams") + " open";
-        return String.format("%-17s %-20s %-6s %s%s  made %s  expires %s  last used %s%s", oneLine(t, "id"), oneLine(t, "name"),
+        return String.format("%-17s %s %-6s %s%s  made %s  expires %s  last used %s%s", oneLine(t, "id"),
+                Columns.pad(oneLine(t, "name"), 20),
                 oneLine(t, "scope"), envs, user, made, expires, used, open);
     }
 

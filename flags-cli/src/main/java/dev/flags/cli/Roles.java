@@ -46,11 +46,11 @@ final class Roles implements Callable<Integer> {
             spec.commandLine().getErr().println("flags: this tester token sees the grants of its own user only ("
                     + user(roles.get("onlyUser").asText()) + ")");
         }
-        int roleWidth = rows.stream().mapToInt(r -> r[0].length()).max().orElse(4);
-        int selfWidth = rows.stream().mapToInt(r -> r[1].length()).max().orElse(12);
+        int roleWidth = rows.stream().mapToInt(r -> Columns.width(r[0])).max().orElse(4);
+        int selfWidth = rows.stream().mapToInt(r -> Columns.width(r[1])).max().orElse(12);
         PrintWriter out = spec.commandLine().getOut();
         for (String[] r : rows) {
-            out.println(String.format("%-" + roleWidth + "s  %-" + selfWidth + "s  %s", (Object[]) r).stripTrailing());
+            out.println((Columns.pad(r[0], roleWidth) + "  " + Columns.pad(r[1], selfWidth) + "  " + r[2]).stripTrailing());
         }
         return EXIT_OK;
     }

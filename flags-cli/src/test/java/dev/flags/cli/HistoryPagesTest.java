@@ -68,6 +68,20 @@ class HistoryPagesTest {
     }
 
     @Test
+    void theCommentsLineUpOnATerminalWhenAnActorIsWrittenInCjk() {
+        server.answer(200, null, "{\"versions\": ["
+                + "{\"version\": 1, \"timestamp\": \"2026-12-03T10:00:00Z\", \"change\": \"flag_created\", \"actor\": \"山田 (tok-1)\", \"comment\": \"dark\"},"
+                + "{\"version\": 2, \"timestamp\": \"2026-12-03T10:00:00Z\", \"change\": \"flag_updated\", \"actor\": \"bob (tok-2)\", \"comment\": \"ramp\"}]}");
+        FlagsCommandTest.Run run = history("billing-v2");
+        assertThat(run.exit()).as(run.err()).isZero();
+        List<String> lines = run.out().lines().toList();
+        // Each ideograph takes two cells: "山田 (tok-1)" is 12 cells wide, as "bob (tok-2)" padded with one space.
+        assertThat(Columns.width(lines.get(0).substring(0, lines.get(0).indexOf("dark")))).as(run.out())
+                .isEqualTo(lines.get(1).indexOf("ramp"));
+        assertThat(lines.get(1)).contains("bob (tok-2)   ramp");
+    }
+
+    @Test
     void lastStopsAsSoonAsItHasEnough() {
         server.answer(200, null, page(6, 8));
         server.answer(200, null, page(3, 5));
