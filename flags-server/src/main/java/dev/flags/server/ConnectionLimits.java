@@ -8,8 +8,9 @@ import java.lang.management.OperatingSystemMXBean;
  * open only so many ({@code ulimit -n}): without caps, connections that clients keep open (a gRPC connection that
  * carries a call is never idle; an HTTP client can send a request now and then) take every descriptor, and the journal
  * cannot open its next segment. The defaults split the open-file limit: three quarters to the gRPC port (one
- * connection per SDK instance), an eighth to the HTTP port, and the rest (at least 128 descriptors) to the journal and
- * the JVM.
+ * connection per SDK instance), an eighth to the HTTP port, and an eighth to the rest of the server (the journal, the
+ * JVM's own files); under a limit of 1,024, the rest of the server and then the HTTP port keep 128 each where the limit
+ * allows (the rest at most half of it, the HTTP port at most half of what is left), and the gRPC port has what remains.
  *
  * <p>The ports refuse differently: the gRPC port closes a connection over a cap as soon as it is accepted (an SDK
  * backs off and tries again); the HTTP port stops accepting until one of its connections closes, so a client waits in
@@ -39,32 +40,39 @@ public record ConnectionLimits(int grpcMaxConnections, int grpcMaxPerAddress, in
 
     /**
      * @param openFileLimit how many descriptors the process may open, or a negative number if unknown
-     * @return the gRPC port's cap: {@code grpcMaxConnections} if set; else three quarters of the open-file limit, or
-     *     the limit less 256 if that is more (half of a limit under 512); where the limit is unknown (not a Unix),
-     *     {@link #MAX}
+     * @return the gRPC port's cap: {@code grpcMaxConnections} if set; else what the limit leaves after
+     *     {@link #rest(long)} and {@link #httpMax(long) the HTTP port's default}: three quarters of a limit of 1,024 or
+     *     more; where the limit is unknown (not a Unix), {@link #MAX}
      */
     public int grpcMax(long openFileLimit) {
         if (grpcMaxConnections > 0) {
             return grpcMaxConnections;
         }
-        return openFileLimit <= 0 ? MAX : clamp(openFileLimit - reserve(openFileLimit));
+        return openFileLimit <= 0 ? MAX : clamp(openFileLimit - rest(openFileLimit) - defaultHttp(openFileLimit));
     }
 
     /**
      * @param openFileLimit how many descriptors the process may open, or a negative number if unknown
-     * @return the HTTP port's cap: {@code httpMaxConnections} if set; else half of what the gRPC port's default leaves
-     *     (an eighth of the limit, or at least 128 descriptors); where the limit is unknown, {@link #MAX}
+     * @return the HTTP port's cap: {@code httpMaxConnections} if set; else an eighth of the limit, or 128 if that is more
+     *     (but at most half of what {@link #rest(long)} leaves); where the limit is unknown, {@link #MAX}
      */
     public int httpMax(long openFileLimit) {
         if (httpMaxConnections > 0) {
             return httpMaxConnections;
         }
-        return openFileLimit <= 0 ? MAX : clamp(reserve(openFileLimit) / 2);
+        return openFileLimit <= 0 ? MAX : clamp(defaultHttp(openFileLimit));
     }
 
-    /** @return the descriptors the gRPC port's default cap leaves to the rest of the server, of a limit of {@code openFileLimit} */
-    static long reserve(long openFileLimit) {
-        return Math.max(openFileLimit / 4, Math.min(256, openFileLimit / 2));
+    private static long defaultHttp(long openFileLimit) {
+        return Math.max(openFileLimit / 8, Math.min(128, (openFileLimit - rest(openFileLimit)) / 2));
+    }
+
+    /**
+     * @return the descriptors the default caps leave to the rest of the server (the journal's segments, the JVM's own
+     *     files; an idle server holds about 40): an eighth of the limit, or 128 if that is more (at most half of it)
+     */
+    static long rest(long openFileLimit) {
+        return Math.max(openFileLimit / 8, Math.min(128, openFileLimit / 2));
     }
 
     private static int clamp(long cap) {

@@ -87,10 +87,15 @@ public final class FlagServer implements AutoCloseable {
     static final int MAX_HEADERS = 200;
     /** The most query parameters a request may have. */
     static final int MAX_PARAMETERS = 1_000;
+    /** The open-file limit under which the server WARNs at start: its connection caps are small. */
+    static final long MIN_OPEN_FILES = 1_024;
     /** How long a client may take to send a request's headers. */
     static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(10);
-    /** How long a keep-alive connection may wait for its next request. */
-    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60);
+    /**
+     * How long a keep-alive connection may wait for its next request: the read timeout's 30 s, which XNIO applies to an
+     * idle connection's waiting read as well (a longer time here would never be reached).
+     */
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
     /** How long a connection may go without sending a byte while a request is being read. */
     static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
@@ -143,7 +148,7 @@ public final class FlagServer implements AutoCloseable {
         this.grpcConnections = new GrpcConnections(config.connectionLimits().grpcMax(openFileLimit),
                 config.connectionLimits().grpcMaxPerAddress(), clock, LOG::warn);
         this.httpMaxConnections = config.connectionLimits().httpMax(openFileLimit);
-        warnIfCapsLeaveTooFewDescriptors(config.connectionLimits(), openFileLimit);
+        fewDescriptors(config.connectionLimits(), openFileLimit).forEach(LOG::warn);
         checkDataDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
         // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
@@ -276,7 +281,7 @@ public final class FlagServer implements AutoCloseable {
                     broadcaster::streamsOf);
             this.deployment = deploy(services);
             this.httpRequests = new AnsweredBeforeClosing(httpHandler());
-            this.http = startHttp(httpRequests);
+            this.http = startHttp(withHsts(httpRequests));
             registerHttpConnectionMetrics(http);
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
@@ -532,20 +537,34 @@ public final class FlagServer implements AutoCloseable {
     }
 
     /**
-     * Caps set above what the process's open-file limit allows let connections take the descriptors the journal needs
-     * for its next segment; the default caps never do.
+     * A process that may open few files cannot serve many connections and keep its journal going; caps set above what
+     * the limit allows let connections take the descriptors the journal needs for its next segment. The default caps
+     * never do, but at a low limit they are small.
+     *
+     * @return the WARN lines for the start, none if the limit is unknown (not a Unix) or ample for the caps
      */
-    private static void warnIfCapsLeaveTooFewDescriptors(ConnectionLimits limits, long openFileLimit) {
-        long kept = ConnectionLimits.reserve(openFileLimit) / 2;
-        long caps = (long) limits.grpcMax(openFileLimit) + limits.httpMax(openFileLimit);
-        if (openFileLimit > 0 && caps > openFileLimit - kept) {
-            ConnectionLimits defaults = ConnectionLimits.defaults();
-            LOG.warn("--grpc-max-connections {} and --http-max-connections {} leave fewer than {} of this process's {} file"
-                    + " descriptors (ulimit -n) to the journal and the JVM: enough connections would stop the journal; raise"
-                    + " the open-file limit, or leave both at 0 (the defaults: {} and {})", limits.grpcMax(openFileLimit),
-                    limits.httpMax(openFileLimit), kept, openFileLimit, defaults.grpcMax(openFileLimit),
-                    defaults.httpMax(openFileLimit));
+    static List<String> fewDescriptors(ConnectionLimits limits, long openFileLimit) {
+        List<String> warnings = new ArrayList<>();
+        if (openFileLimit <= 0) {
+            return warnings;
         }
+        int grpc = limits.grpcMax(openFileLimit);
+        int http = limits.httpMax(openFileLimit);
+        long left = Math.max(0, openFileLimit - grpc - http);
+        long wanted = ConnectionLimits.rest(openFileLimit);
+        if (left < wanted) {
+            warnings.add("the connection caps (gRPC " + grpc + (limits.grpcMaxConnections() > 0 ? " set by --grpc-max-connections" : "")
+                    + ", HTTP " + http + (limits.httpMaxConnections() > 0 ? " set by --http-max-connections" : "") + ") leave "
+                    + left + " of this process's " + openFileLimit + " file descriptors (ulimit -Hn) to the journal and the JVM,"
+                    + " fewer than the " + wanted + " the default caps leave: enough connections would stop the journal; raise"
+                    + " the open-file limit, or lower the cap you set");
+        }
+        if (openFileLimit < MIN_OPEN_FILES) {
+            warnings.add("this process may open only " + openFileLimit + " files (ulimit -Hn): connections at most " + grpc
+                    + " gRPC (one per SDK instance) and " + http + " HTTP, " + left + " descriptors left to the journal and"
+                    + " the JVM; raise the limit to at least " + MIN_OPEN_FILES + " (LimitNOFILE= under systemd)");
+        }
+        return warnings;
     }
 
     private void registerHttpConnectionMetrics(Undertow server) {
@@ -642,11 +661,17 @@ public final class FlagServer implements AutoCloseable {
         // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
         // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
         // bare 413.
-        HttpHandler front = exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
+        return exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
                 .handleRequest(exchange);
-        // Over TLS: a browser that has been answered here once sends nothing to this host in clear text for a year,
-        // an admin token included, whatever link or typed address says http://. (Plaintext answers cannot say it.)
-        return config.tls() ? new SetHeaderHandler(front, "Strict-Transport-Security", "max-age=31536000") : front;
+    }
+
+    /**
+     * Over TLS, every answer of the server's handlers (the 503s of a stop included; not Undertow's bare 400s for a
+     * request it cannot parse) says Strict-Transport-Security: a browser that has been answered here once sends nothing
+     * to this host in clear text for a year, an admin token included, whatever a link or a typed address says.
+     */
+    private HttpHandler withHsts(HttpHandler handler) {
+        return config.tls() ? new SetHeaderHandler(handler, "Strict-Transport-Security", "max-age=31536000") : handler;
     }
 
     private Undertow startHttp(HttpHandler front) throws IOException {

@@ -146,22 +146,22 @@ public final class Main implements Callable<Integer> {
     int maxSyncStreamsPerConnection;
 
     @Option(names = "--grpc-max-connections", paramLabel = "N", defaultValue = "${env:FLAGS_GRPC_MAX_CONNECTIONS:-0}",
-            description = "Connections the gRPC port may hold open at once; more are closed as soon as they are accepted;"
-                    + " 0: three quarters of the process's open-file limit (the limit less 256, if more)"
-                    + " (env FLAGS_GRPC_MAX_CONNECTIONS, default ${DEFAULT-VALUE}).")
+            description = "Connections the gRPC port may hold open at once, 0 to " + ConnectionLimits.MAX + "; more are closed"
+                    + " as soon as they are accepted; 0: three quarters of the process's open-file limit (less under a limit"
+                    + " of 1024; docs/server.md) (env FLAGS_GRPC_MAX_CONNECTIONS, default ${DEFAULT-VALUE}).")
     int grpcMaxConnections;
 
     @Option(names = "--grpc-max-connections-per-address", paramLabel = "N",
             defaultValue = "${env:FLAGS_GRPC_MAX_CONNECTIONS_PER_ADDRESS:-0}",
-            description = "Connections one client address (IPv6: its /64) may hold open on the gRPC port; 0: no cap per"
-                    + " address, as SDKs behind one NAT or proxy share one (env FLAGS_GRPC_MAX_CONNECTIONS_PER_ADDRESS,"
-                    + " default ${DEFAULT-VALUE}).")
+            description = "Connections one client address (IPv6: its /64) may hold open on the gRPC port, 0 to "
+                    + ConnectionLimits.MAX + "; 0: no cap per address, as SDKs behind one NAT or proxy share one (env"
+                    + " FLAGS_GRPC_MAX_CONNECTIONS_PER_ADDRESS, default ${DEFAULT-VALUE}).")
     int grpcMaxConnectionsPerAddress;
 
     @Option(names = "--http-max-connections", paramLabel = "N", defaultValue = "${env:FLAGS_HTTP_MAX_CONNECTIONS:-0}",
-            description = "Connections the HTTP port may hold open at once; more wait to be accepted until one closes; 0: an"
-                    + " eighth of the process's open-file limit, at least 128 (env FLAGS_HTTP_MAX_CONNECTIONS, default"
-                    + " ${DEFAULT-VALUE}).")
+            description = "Connections the HTTP port may hold open at once, 0 to " + ConnectionLimits.MAX + "; more wait to"
+                    + " be accepted until one closes; 0: an eighth of the process's open-file limit, or 128 if more (less"
+                    + " under a limit of 384; docs/server.md) (env FLAGS_HTTP_MAX_CONNECTIONS, default ${DEFAULT-VALUE}).")
     int httpMaxConnections;
 
     @Option(names = "--max-sync-buffer-mib", paramLabel = "MIB", defaultValue = "${env:FLAGS_MAX_SYNC_BUFFER_MIB}",

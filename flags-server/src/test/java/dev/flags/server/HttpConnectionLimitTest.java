@@ -43,6 +43,21 @@ class HttpConnectionLimitTest {
         }
     }
 
+    @Test
+    void aLowOpenFileLimitOrCapsSetAboveItGetAWarningAtStartNamingWhatWasSet() {
+        assertThat(FlagServer.fewDescriptors(ConnectionLimits.defaults(), 1_048_576)).isEmpty();
+        assertThat(FlagServer.fewDescriptors(ConnectionLimits.defaults(), 1_024)).isEmpty();
+        assertThat(FlagServer.fewDescriptors(ConnectionLimits.defaults(), -1)).as("not a Unix").isEmpty();
+        assertThat(FlagServer.fewDescriptors(ConnectionLimits.defaults(), 400)).singleElement().asString()
+                .startsWith("this process may open only 400 files (ulimit -Hn): connections at most 144 gRPC (one per SDK"
+                        + " instance) and 128 HTTP, 128 descriptors left to the journal and the JVM; raise the limit to at least 1024");
+        assertThat(FlagServer.fewDescriptors(new ConnectionLimits(950, 0, 0), 1_024)).singleElement().asString()
+                .startsWith("the connection caps (gRPC 950 set by --grpc-max-connections, HTTP 128) leave 0 of this process's"
+                        + " 1024 file descriptors (ulimit -Hn) to the journal and the JVM, fewer than the 128 the default caps leave");
+        assertThat(FlagServer.fewDescriptors(new ConnectionLimits(0, 0, 200), 1_024)).singleElement().asString()
+                .startsWith("the connection caps (gRPC 768, HTTP 200 set by --http-max-connections) leave 56 of");
+    }
+
     /**
      * Reads the rest of the answer before on {@code socket}, asks {@code /metrics} on it (kept alive) and returns the
      * metrics: at the cap, a new connection could not ask.

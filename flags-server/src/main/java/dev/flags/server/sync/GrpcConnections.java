@@ -75,7 +75,7 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
             // Not yet registered with an event loop: closed here, on the accepting thread, as Netty's own acceptor
             // closes one it cannot register. The client sees its connection closed and retries later (an SDK backs off).
             connection.unsafe().closeForcibly();
-            refused(from, refusal);
+            refused(connection.remoteAddress(), refusal);
             return;
         }
         // Released when it closes, whoever closes it. (One that gRPC fails to register, which happens only while
@@ -105,7 +105,7 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
         });
         if (before[0] >= maxPerAddress) {
             open.decrementAndGet();
-            return connections(before[0]) + " open from this " + (from instanceof Inet6Address ? "/64 network" : "address")
+            return connections(before[0]) + " open from this " + (from instanceof Inet6Address ? "address's /64 network" : "address")
                     + ", the most --grpc-max-connections-per-address allows";
         }
         return null;
@@ -118,7 +118,7 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void refused(InetAddress from, String why) {
+    private void refused(SocketAddress remote, String why) {
         refused.incrementAndGet();
         long earlier;
         synchronized (this) {
@@ -131,7 +131,9 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
             earlier = refusedSinceLogged;
             refusedSinceLogged = 0;
         }
-        log.accept("gRPC port: refused a connection from " + (from == null ? "an unknown address" : from.getHostAddress())
+        String from = remote instanceof InetSocketAddress socket && socket.getAddress() != null
+                ? socket.getAddress().getHostAddress() : "an unknown address";
+        log.accept("gRPC port: refused a connection from " + from
                 + ": " + why + (earlier == 0 ? "" : " (" + earlier + " more refused since the last such line)")
                 + "; more within a minute are counted in flags_grpc_connections_refused_total, not logged one by one."
                 + " Clients that hold connections open (SDK instances, or someone holding the port) should be limited"

@@ -70,7 +70,8 @@ class GrpcConnectionsTest {
         assertThat(accept(port, "2001:db8:1:2::1").isOpen()).isTrue();
         assertThat(accept(port, "2001:db8:1:2:ffff::9").isOpen()).as("the same /64").isFalse();
         assertThat(accept(port, "2001:db8:1:3::1").isOpen()).as("another /64").isTrue();
-        assertThat(log).singleElement().asString().contains("from 2001:db8:1:2:0:0:0:0").contains("1 connection is open from this /64 network");
+        assertThat(log).singleElement().asString().contains("from 2001:db8:1:2:ffff:0:0:9:")
+                .contains("1 connection is open from this address's /64 network");
     }
 
     @Test
@@ -92,15 +93,26 @@ class GrpcConnectionsTest {
     }
 
     @Test
-    void theDefaultCapsSplitTheOpenFileLimit() {
+    void theDefaultCapsSplitTheOpenFileLimitAndKeepAtLeast64ForTheRestOfTheServer() {
         ConnectionLimits defaults = ConnectionLimits.defaults();
-        assertThat(List.of(defaults.grpcMax(1_048_576), defaults.httpMax(1_048_576))).containsExactly(786_432, 131_072);
-        assertThat(List.of(defaults.grpcMax(1_024), defaults.httpMax(1_024))).containsExactly(768, 128);
-        assertThat(List.of(defaults.grpcMax(400), defaults.httpMax(400))).as("under 512: halves").containsExactly(200, 100);
+        // gRPC, HTTP, and what is left: three quarters, an eighth and an eighth from 1,024 on.
+        assertThat(split(defaults, 1_048_576)).containsExactly(786_432L, 131_072L, 131_072L);
+        assertThat(split(defaults, 2_048)).containsExactly(1_536L, 256L, 256L);
+        assertThat(split(defaults, 1_024)).containsExactly(768L, 128L, 128L);
+        // Below, the rest of the server keeps 128 first, then the HTTP port; the gRPC port has what remains.
+        assertThat(split(defaults, 800)).containsExactly(544L, 128L, 128L);
+        assertThat(split(defaults, 400)).containsExactly(144L, 128L, 128L);
+        assertThat(split(defaults, 128)).as("an idle server holds about 40").containsExactly(32L, 32L, 64L);
         assertThat(List.of(defaults.grpcMax(-1), defaults.httpMax(-1))).as("unknown")
                 .containsExactly(ConnectionLimits.MAX, ConnectionLimits.MAX);
         assertThat(new ConnectionLimits(50, 0, 7).grpcMax(1_024)).isEqualTo(50);
         assertThat(new ConnectionLimits(50, 0, 7).httpMax(1_024)).isEqualTo(7);
+    }
+
+    private static List<Long> split(ConnectionLimits limits, long openFileLimit) {
+        long grpc = limits.grpcMax(openFileLimit);
+        long http = limits.httpMax(openFileLimit);
+        return List.of(grpc, http, openFileLimit - grpc - http);
     }
 
     private static Client accept(EmbeddedChannel port, String from) {
