@@ -42,6 +42,9 @@ final class Api {
     /** The longest Retry-After the command waits for; a longer one fails at once with the server's message. */
     static final long MAX_WAIT_SECONDS = 60;
 
+    /** How long a request may wait for its answer once its connection is made. */
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
+
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final String server;
     private final String token;
@@ -136,7 +139,7 @@ final class Api {
             }
             uri += (path.contains("?") ? "&" : "?") + "comment=" + path(comment);
         }
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).timeout(Duration.ofSeconds(30))
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).timeout(REQUEST_TIMEOUT)
                 .header("Authorization", "Bearer " + token)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body.toString()));
         if (body != null) {
@@ -178,8 +181,7 @@ final class Api {
         try {
             return http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (ConnectException | HttpTimeoutException e) {
-            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "cannot reach the flag server at " + server + ": " + describe(e)
-                    + " (set --server or FLAGS_SERVER)");
+            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, unreachable(server, e));
         } catch (IOException e) {
             if (untrustedCertificate(e)) {
                 // Java's own words ("PKIX path building failed: ...") do not say what to do.
@@ -193,6 +195,20 @@ final class Api {
             Thread.currentThread().interrupt();
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "interrupted");
         }
+    }
+
+    /**
+     * Why the server could not be talked to. A request that timed out after its connection was made was not lost on
+     * the way to a wrong address: the server took the connection and did not answer, which a busy server, or one at its
+     * cap of open connections (whose system queues new ones unanswered), does.
+     */
+    static String unreachable(String server, IOException failure) {
+        if (failure instanceof HttpTimeoutException && !(failure instanceof java.net.http.HttpConnectTimeoutException)) {
+            return "the flag server at " + server + " took the connection but did not answer within "
+                    + REQUEST_TIMEOUT.toSeconds() + " s: it may be overloaded, or at its cap of open connections"
+                    + " (--http-max-connections; its flags_http_connections metric says how many are open); try again later";
+        }
+        return "cannot reach the flag server at " + server + ": " + describe(failure) + " (set --server or FLAGS_SERVER)";
     }
 
     /** Whether the TLS handshake failed because no trusted CA vouches for the server's certificate. */

@@ -29,6 +29,18 @@ class FailureMessagesTest {
     }
 
     @Test
+    void aServerThatTookTheConnectionButDidNotAnswerIsNotCalledUnreachable() {
+        assertThat(Api.unreachable("http://flags:8080", new java.net.http.HttpTimeoutException("request timed out")))
+                .isEqualTo("the flag server at http://flags:8080 took the connection but did not answer within 30 s: it may be"
+                        + " overloaded, or at its cap of open connections (--http-max-connections; its flags_http_connections"
+                        + " metric says how many are open); try again later");
+        assertThat(Api.unreachable("http://flags:8080", new java.net.http.HttpConnectTimeoutException("HTTP connect timed out")))
+                .isEqualTo("cannot reach the flag server at http://flags:8080: HTTP connect timed out (set --server or FLAGS_SERVER)");
+        assertThat(Api.unreachable("http://flags:8080", new ConnectException()))
+                .isEqualTo("cannot reach the flag server at http://flags:8080: connection refused (set --server or FLAGS_SERVER)");
+    }
+
+    @Test
     void anInvalidFlagsProblemsArePrintedOnceEach() {
         server.answer(422, null, """
                 {"status": 422, "title": "invalid flag", "detail": "the flag is not valid: 2 problems, listed in \\"problems\\"",
