@@ -141,6 +141,10 @@ class ScheduleApiTest {
             assertThat(kill.status()).isEqualTo(200);
             assertThat(kill.header("X-Flags-Schedules-Switch-On")).as("soonest first; a ramp alone does not switch it on")
                     .isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");
+            ApiClient.Response again = api.patch(FLAG, ADMIN, "{\"enabled\": false}");
+            assertThat(again.header("X-Flags-Changed")).isEqualTo("false");
+            assertThat(again.header("X-Flags-Schedules-Switch-On")).as("a kill switch thrown twice is told too")
+                    .isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");
             assertThat(api.patch(FLAG, ADMIN, "{\"description\": \"off\"}").header("X-Flags-Schedules-Switch-On"))
                     .as("an edit of a flag that is off is no switch-off").isNull();
             ApiClient.Response put = api.put(FLAG, ADMIN, "{\"enabled\": true}");

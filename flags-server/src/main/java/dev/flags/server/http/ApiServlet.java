@@ -454,7 +454,9 @@ public final class ApiServlet extends HttpServlet {
     /**
      * A write's answer: the flag as stored, {@code X-Flags-Changed: false} if it already was that, the pending
      * schedules of the flag that this write left unable to apply (each would fail at its time), and, after a
-     * switch-off, those that will switch it on again: said now, while they can be changed.
+     * switch-off, those that will switch it on again: said now, while they can be changed. A write that changed nothing
+     * and left the flag off says them too: a kill switch thrown a second time, by a second responder to the same
+     * incident, who must hear it as much as the first.
      *
      * @param brokenBefore the schedules that did not apply before the write: not this write's doing, not named again
      */
@@ -468,7 +470,7 @@ public final class ApiServlet extends HttpServlet {
                 resp.setHeader(SCHEDULES_BROKEN, named(broken, key));
             }
         }
-        if (w.switchedOff()) {
+        if (w.switchedOff() || (!w.changed() && !w.flag().flag().enabled())) {
             // The kill switch does not cancel what is planned: say now what would undo it, while it can be cancelled.
             List<String> undo = services.schedules().switchingOn(env, key).stream().map(s -> s.id() + " at " + s.at()).toList();
             if (!undo.isEmpty()) {
