@@ -476,7 +476,12 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            print(spec, o.api(spec).call("PATCH", o.flagPath(flag), patch(), why.comment));
+            JsonNode written = o.api(spec).call("PATCH", o.flagPath(flag), patch(), why.comment);
+            print(spec, written);
+            // Where it went, in words: -e defaults to production, and the JSON above does not name the environment.
+            spec.commandLine().getErr().println("flags: " + oneLine(flag) + " in environment \"" + oneLine(o.environment)
+                    + "\" is " + (written.path("enabled").asBoolean() ? "on" : "off") + " (version "
+                    + written.path("version").asLong() + ")");
             return EXIT_OK;
         }
 

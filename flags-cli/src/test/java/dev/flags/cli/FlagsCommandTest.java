@@ -176,7 +176,8 @@ class FlagsCommandTest {
         // Asking for what already is: said on stderr, no new version.
         Run again = remote("on", "billing-v2", "-m", "once more");
         assertThat(again.exit()).isZero();
-        assertThat(again.err()).isEqualTo("flags: nothing changed (it already was so): no new version, and the comment was not recorded\n");
+        assertThat(again.err()).startsWith("flags: nothing changed (it already was so): no new version, and the comment was"
+                + " not recorded\nflags: billing-v2 in environment \"production\" is on (version ").endsWith(")\n");
         assertThat(again.json().get("enabled").asBoolean()).isTrue();
         assertThat(remote("add-role", "billing-v2", "staff", "--rule", "0").json().at("/rules/0/conditions/0/roles/1").asText())
                 .isEqualTo("staff");
@@ -321,14 +322,16 @@ class FlagsCommandTest {
         assertThat(remote("on", "billing-v2").exit()).isZero();
         Run kill = remote("off", "billing-v2", "-m", "incident");
         assertThat(kill.exit()).as(kill.err()).isZero();
-        assertThat(kill.err()).as("only the one that switches it on, not the scheduled switch-off")
-                .isEqualTo("flags: the flag is off, but pending schedules will switch it on again at their time: " + relaunch
-                        + " at " + later + " (flags unschedule ID keeps it off; flags schedules shows them)\n");
-        assertThat(remote("off", "billing-v2").err()).as("already off: nothing switched off")
-                .isEqualTo("flags: nothing changed (it already was so): no new version\n");
+        String switchOn = "flags: the flag is off, but pending schedules will switch it on again at their time: " + relaunch
+                + " at " + later + " (flags unschedule ID keeps it off; flags schedules shows them)\n";
+        assertThat(kill.err()).as("only the one that switches it on, not the scheduled switch-off; then where it went")
+                .startsWith(switchOn + "flags: billing-v2 in environment \"production\" is off (version ");
+        assertThat(remote("off", "billing-v2").err()).as("already off: a second responder is told too")
+                .startsWith("flags: nothing changed (it already was so): no new version\n" + switchOn);
         assertThat(remote("unschedule", relaunch).exit()).isZero();
         assertThat(remote("on", "billing-v2").exit()).isZero();
-        assertThat(remote("off", "billing-v2").err()).as("nothing left to undo it").isEmpty();
+        assertThat(remote("off", "billing-v2").err()).as("nothing left to undo it")
+                .startsWith("flags: billing-v2 in environment \"production\" is off (version ").doesNotContain("pending");
         Run hugeIndex = remote("rollout", "billing-v2", "20", "--rule", "4294967296");
         assertThat(hugeIndex.exit()).as("the server's answer, not a crash of the command").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(hugeIndex.err()).contains("has no rule 4294967296; its rules, by index: 0 ").doesNotContain("Exception");

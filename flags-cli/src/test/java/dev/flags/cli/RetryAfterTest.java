@@ -30,7 +30,8 @@ class RetryAfterTest {
         server.answer(200, null, SWITCHED_OFF);
         FlagsCommandTest.Run run = off();
         assertThat(run.exit()).as(run.err()).isZero();
-        assertThat(run.err()).isEqualTo("flags: the server limits this token's requests; trying again in 1 s\n");
+        assertThat(run.err()).startsWith("flags: the server limits this token's requests; trying again in 1 s\n"
+                + "flags: billing-v2 in environment \"production\" is off (version ");
         assertThat(run.json().get("enabled").asBoolean()).isFalse();
         assertThat(server.requests()).containsExactly("PATCH /api/v1/environments/production/flags/billing-v2",
                 "PATCH /api/v1/environments/production/flags/billing-v2");
