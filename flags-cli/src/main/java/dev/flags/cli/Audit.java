@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -96,8 +97,15 @@ final class Audit implements Callable<Integer> {
 
     /** {@code --since}: an instant as it is, a duration back from now. */
     private String from(String text) {
-        return text.trim().matches("\\d{4}-.*") ? FlagsCommand.instant(spec, "--since", text)
-                : FlagsCommand.cutoff(spec, "--since", text).toString();
+        if (text.trim().matches("\\d{4}-.*")) {
+            return FlagsCommand.instant(spec, "--since", text);
+        }
+        if (FlagsCommand.isoDuration(text) == null && !text.trim().matches("\\d{1,9}\\s*M")) {
+            throw new ParameterException(spec.commandLine(), "--since must be a duration back from now such as 90m, 8h, 30d, 2w"
+                    + " or 1y (ISO-8601 such as PT8H too), or an instant with its offset such as 2026-12-05T10:40:00Z; was '"
+                    + text + "'");
+        }
+        return FlagsCommand.cutoff(spec, "--since", text).toString();
     }
 
     /** What the change was about, in words: a role grant names the role, the user and the grant's end. */

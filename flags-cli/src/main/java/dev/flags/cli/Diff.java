@@ -30,6 +30,9 @@ final class Diff implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--from", required = true, paramLabel = "ENV", description = "The environment to compare with.")
     String from;
+    @Option(names = "--exit-code", description = "Exit 1 if the environments' flags differ (0 if they are the same), as"
+            + " git diff --exit-code does: for a check in CI.")
+    boolean exitCode;
 
     @Override
     public Integer call() {
@@ -86,11 +89,12 @@ final class Diff implements Callable<Integer> {
             out.println("only in " + oneLine(o.environment) + ": "
                     + String.join(", ", onlyOurs.stream().map(FlagsCommand::oneLine).toList()));
         }
-        if (differ == 0 && onlyTheirs.isEmpty() && onlyOurs.isEmpty()) {
+        boolean same = differ == 0 && onlyTheirs.isEmpty() && onlyOurs.isEmpty();
+        if (same) {
             err.println("flags: the flags of \"" + oneLine(o.environment) + "\" and \"" + oneLine(from)
                     + "\" are the same (" + ours.size() + (ours.size() == 1 ? " flag" : " flags") + ")");
         }
-        return EXIT_OK;
+        return exitCode && !same ? FlagsCommand.EXIT_FAILED : EXIT_OK;
     }
 
     /** The keys of the environment's archived flags. */

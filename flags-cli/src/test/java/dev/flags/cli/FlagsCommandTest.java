@@ -456,6 +456,8 @@ class FlagsCommandTest {
                 .anySatisfy(l -> assertThat(l).contains("  production  role_granted "));
         Run bad = remote("audit", "--since", "yesterday");
         assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(bad.err()).as("an instant is taken too, and the message says so")
+                .contains("or an instant with its offset such as 2026-12-05T10:40:00Z; was 'yesterday'");
     }
 
     @Test

@@ -215,6 +215,8 @@ class PromoteCommandTest {
                 "only in staging (flags promote FLAG --from staging makes one here): new-search",
                 "only in production: old-banner");
         assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).as("nothing written").isEqualTo(50);
+        assertThat(diff("production", "--from", "staging", "--exit-code").exit()).as("a check in CI: they differ")
+                .isEqualTo(FlagsCommand.EXIT_FAILED);
 
         assertThat(promote("production", "billing-v2", "--from", "staging").exit()).isZero();
         assertThat(promote("production", "new-search", "--from", "staging").exit()).isZero();
@@ -222,6 +224,7 @@ class PromoteCommandTest {
         Run same = diff("production", "--from", "staging");
         assertThat(same.out()).isEmpty();
         assertThat(same.err()).isEqualTo("flags: the flags of \"production\" and \"staging\" are the same (2 flags)\n");
+        assertThat(diff("production", "--from", "staging", "--exit-code").exit()).as("the same").isZero();
 
         Run self = diff("staging", "--from", "staging");
         assertThat(self.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
