@@ -11,6 +11,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
@@ -19,7 +21,8 @@ import picocli.CommandLine.Spec;
  * sees here which is near them before a release's new flag is refused.
  */
 @Command(name = "environments", description = "The environments this token may read: version, flags and size against"
-        + " the server's limits for one environment, and whether archived.")
+        + " the server's limits for one environment, and whether archived.",
+        subcommands = {Environments.Create.class, Environments.Archive.class, Environments.Restore.class})
 final class Environments implements Callable<Integer> {
     @Mixin FlagsCommand.ConnectionOptions o;
     @Spec CommandSpec spec;
@@ -78,5 +81,89 @@ final class Environments implements Callable<Integer> {
         String unit = bytes < 1 << 20 ? " KiB" : " MiB";
         String number = String.format(java.util.Locale.ROOT, "%.1f", value);
         return (number.endsWith(".0") ? number.substring(0, number.length() - 2) : number) + unit;
+    }
+
+    /** What the three commands that change an environment share: the server, the environment, why. */
+    abstract static class EnvironmentChange implements Callable<Integer> {
+        @Mixin FlagsCommand.ConnectionOptions o;
+        @Mixin FlagsCommand.CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "ENV", description = "The environment's key, such as staging.") String key;
+
+        /** @return the server's answer */
+        abstract JsonNode change(Api api);
+
+        /** @return what became of the environment, for the line on stderr */
+        abstract String done();
+
+        @Override
+        public Integer call() {
+            if (key.isEmpty()) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "ENV must not be empty");
+            }
+            JsonNode answer = change(o.api(spec));
+            spec.commandLine().getOut().println(FlagsCommand.terminalJson(answer));
+            spec.commandLine().getErr().println("flags: environment \"" + oneLine(key) + "\" " + done());
+            return EXIT_OK;
+        }
+
+        String path() {
+            return "/environments/" + Api.path(key);
+        }
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Create an environment (admin token), empty or"
+            + " as a copy of another's flags and self-service roles (--clone-from; not its role grants).")
+    static final class Create extends EnvironmentChange {
+        @Option(names = "--name", description = "A name for people, such as \"Staging (EU)\".") String name;
+        @Option(names = "--clone-from", paramLabel = "ENV", description = "Copy this environment's flags (each at version 1)"
+                + " and self-service roles.") String cloneFrom;
+
+        @Override
+        JsonNode change(Api api) {
+            com.fasterxml.jackson.databind.node.ObjectNode body = Api.JSON.createObjectNode().put("key", key);
+            if (name != null) {
+                body.put("name", name);
+            }
+            if (cloneFrom != null) {
+                body.put("cloneFrom", cloneFrom);
+            }
+            return api.call("POST", "/environments", body, why.comment);
+        }
+
+        @Override
+        String done() {
+            return "created" + (cloneFrom == null ? "" : " from \"" + oneLine(cloneFrom) + "\"");
+        }
+    }
+
+    @Command(name = "archive", mixinStandardHelpOptions = true, description = "Archive an environment (admin token): its SDKs"
+            + " keep serving its flags as they are, and none of them can be changed, kill switches included, until it is"
+            + " restored.")
+    static final class Archive extends EnvironmentChange {
+        @Override
+        JsonNode change(Api api) {
+            return api.call("DELETE", path(), null, why.comment);
+        }
+
+        @Override
+        String done() {
+            return "archived: its flags take no change, kill switches included, until flags environments restore "
+                    + oneLine(key);
+        }
+    }
+
+    @Command(name = "restore", mixinStandardHelpOptions = true, description = "Restore an archived environment (admin"
+            + " token): it takes changes again, with its flags, role grants and tokens as they were.")
+    static final class Restore extends EnvironmentChange {
+        @Override
+        JsonNode change(Api api) {
+            return api.call("POST", path() + "/restore", null, why.comment);
+        }
+
+        @Override
+        String done() {
+            return "restored: it takes changes again";
+        }
     }
 }

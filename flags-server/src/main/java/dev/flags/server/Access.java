@@ -63,7 +63,7 @@ final class Access {
         EnvironmentState state = environment(journal, env);
         if (state.archived()) {
             throw ApiException.conflict("environment \"" + env + "\" is archived and accepts no changes; an admin restores it"
-                    + " with POST /api/v1/environments/" + env + "/restore");
+                    + " with POST /api/v1/environments/" + env + "/restore (flags environments restore " + env + ")");
         }
         return state;
     }
