@@ -323,7 +323,7 @@ public final class FlagsCommand implements Callable<Integer> {
     static final class ListFlags implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
-        @Option(names = "--archived", description = "The archived flags instead: their last versions, which `flags revert FLAG VERSION` restores.")
+        @Option(names = "--archived", description = "The archived flags instead: their last versions, which `flags revert FLAG` restores.")
         boolean archived;
 
         @Override
@@ -1314,16 +1314,22 @@ public final class FlagsCommand implements Callable<Integer> {
         return out.toString();
     }
 
-    @Command(name = "revert", description = "Make a new version of a flag equal to an earlier one.")
+    @Command(name = "revert", description = "Make a new version of a flag equal to an earlier one; without VERSION, bring an"
+            + " archived flag back as it was last.")
     static final class Revert implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
-        @Parameters(index = "1", paramLabel = "VERSION", description = "A version from the flag's history: 4 or v4.") String version;
+        @Parameters(index = "1", arity = "0..1", paramLabel = "VERSION", description = "A version from the flag's history: 4"
+                + " or v4; for an archived flag, its last version if left out.") String version;
 
         @Override
         public Integer call() {
+            Api api = o.api(spec);
+            if (version == null) {
+                version = lastArchivedVersion(api);
+            }
             String digits = version.startsWith("v") || version.startsWith("V") ? version.substring(1) : version;
             if (!digits.matches("[0-9]{1,18}")) {
                 throw new CliException(EXIT_USAGE, "VERSION must be a version number from the flag's history, such as 4 or v4"
@@ -1333,8 +1339,20 @@ public final class FlagsCommand implements Callable<Integer> {
             if (why.comment != null) {
                 body.put("comment", why.comment);
             }
-            print(spec, o.api(spec).call("POST", o.flagPath(flag) + "/revert", body, null));
+            print(spec, api.call("POST", o.flagPath(flag) + "/revert", body, null));
             return EXIT_OK;
+        }
+
+        /** The version an archived flag had last, which restoring it brings back: versions are the environment's. */
+        private String lastArchivedVersion(Api api) {
+            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment) + "/flags?archived=true", null, null)
+                    .path("flags")) {
+                if (f.path("key").asText().equals(flag)) {
+                    return f.path("version").asText();
+                }
+            }
+            throw new CliException(EXIT_USAGE, "VERSION is needed: flag \"" + oneLine(flag) + "\" is not archived in"
+                    + " environment \"" + oneLine(o.environment) + "\" (flags history " + oneLine(flag) + " lists its versions)");
         }
     }
 

@@ -213,6 +213,14 @@ class FlagsCommandTest {
         assertThat(archived.out()).as("where a revert finds it").startsWith("billing-v2").contains(" v");
         assertThat(remote("show", "billing-v2").err()).contains("archived");
         assertThat(remote("on", "billing-v2").err()).contains("is archived").contains("a revert to a version in its history restores it");
+        Run restored = remote("revert", "billing-v2");
+        assertThat(restored.exit()).as("an archived flag is restored by name: its last version").isZero();
+        assertThat(restored.json().get("key").asText()).isEqualTo("billing-v2");
+        assertThat(remote("archive", "billing-v2").exit()).isZero();
+        Run noVersion = remote("revert", "never-archived");
+        assertThat(noVersion.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noVersion.err()).isEqualTo("flags: VERSION is needed: flag \"never-archived\" is not archived in environment"
+                + " \"production\" (flags history never-archived lists its versions)\n");
         Run empty = remote("list");
         assertThat(empty.exit()).isZero();
         assertThat(empty.out()).as("nothing for a script to read").isEmpty();
