@@ -12,6 +12,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
@@ -20,7 +22,7 @@ import picocli.CommandLine.Spec;
  * the API shows them: "which roles do I have, and when do they end?".
  */
 @Command(name = "roles", description = "The environment's roles: self-service or not (and the longest grant), and who holds"
-        + " each until when. A tester token sees its own user's grants only.")
+        + " each until when. A tester token sees its own user's grants only.", subcommands = Roles.SelfService.class)
 final class Roles implements Callable<Integer> {
     @Mixin FlagsCommand.ServerOptions o;
     @Spec CommandSpec spec;
@@ -104,5 +106,42 @@ final class Roles implements Callable<Integer> {
             shown.add(user(user.asText()) + (until.isTextual() ? " (until " + oneLine(until.asText()) + ")" : ""));
         }
         return shown.isEmpty() ? "(none)" : String.join(", ", shown);
+    }
+
+    /** {@code flags roles self-service ROLE on|off}: whether testers may grant a role to themselves, and for how long. */
+    @Command(name = "self-service", mixinStandardHelpOptions = true, description = "Let testers grant a role to themselves"
+            + " (on), for at most --max-grant if given, or no longer (off). Admin token.")
+    static final class SelfService implements Callable<Integer> {
+        @Mixin FlagsCommand.ServerOptions o;
+        @Mixin FlagsCommand.CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "ROLE") String role;
+        @Parameters(index = "1", paramLabel = "on|off") String state;
+        @Option(names = "--max-grant", paramLabel = "DURATION", description = "The longest grant anyone but an admin may"
+                + " give it: 8h, 7d, 2w, or ISO-8601 such as P7D (with on only).") String maxGrant;
+
+        @Override
+        public Integer call() {
+            if (!state.equals("on") && !state.equals("off")) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "on|off must be on or off, was '" + state
+                        + "'");
+            }
+            boolean on = state.equals("on");
+            if (!on && maxGrant != null) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--max-grant goes with on only: a role"
+                        + " that is not self-service is granted by editors and admins, for as long as they say");
+            }
+            com.fasterxml.jackson.databind.node.ObjectNode body = Api.JSON.createObjectNode().put("selfService", on);
+            if (maxGrant != null) {
+                body.put("maxGrantDuration", FlagsCommand.isoDuration(spec, "--max-grant", maxGrant));
+            }
+            JsonNode answer = o.api(spec).call("PUT", "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role),
+                    body, why.comment);
+            spec.commandLine().getOut().println(FlagsCommand.terminalJson(answer));
+            spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" in environment \""
+                    + oneLine(o.environment) + "\" is " + (on ? "self-service" + (maxGrant == null ? "" : ", up to "
+                    + readable(FlagsCommand.isoDuration(spec, "--max-grant", maxGrant))) : "no longer self-service"));
+            return EXIT_OK;
+        }
     }
 }

@@ -94,4 +94,30 @@ class RolesCommandTest {
         assertThat(own.err()).isEqualTo("flags: this tester token sees the grants of its own user only (tess)\n");
         assertThat(all.err()).as("an admin sees everyone's").isEmpty();
     }
+
+    private Run flags(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of(
+                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN)).toArray(String[]::new);
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void anAdminMakesARoleSelfServiceForAtMostSoLongOrNoLongerWithTheCli() throws Exception {
+        Run on = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "7d", "-m", "beta opens");
+        assertThat(on.exit()).as(on.err()).isZero();
+        assertThat(on.err()).isEqualTo("flags: role \"beta-tester\" in environment \"production\" is self-service, up to 7d\n");
+        assertThat(roles(ADMIN).out().lines()).contains("beta-tester  yes, up to 7d  (none)");
+
+        Run off = flags("roles", "self-service", "beta-tester", "off");
+        assertThat(off.exit()).as(off.err()).isZero();
+        assertThat(off.err()).isEqualTo("flags: role \"beta-tester\" in environment \"production\" is no longer self-service\n");
+
+        assertThat(flags("roles", "self-service", "beta-tester", "yes").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        Run offWithMax = flags("roles", "self-service", "beta-tester", "off", "--max-grant", "7d");
+        assertThat(offWithMax.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(offWithMax.err()).contains("--max-grant goes with on only");
+    }
 }
