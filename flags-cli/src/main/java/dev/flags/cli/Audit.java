@@ -30,6 +30,8 @@ final class Audit implements Callable<Integer> {
     private static final int PAGE = 1_000;
     /** Room for an actor such as {@code flags-server (schedule sch-4f2a9c01d3e7 by alice (tok-1a2b3c4d))}. */
     private static final int MAX_ACTOR_COLUMN = 64;
+    /** How much of a scheduled change's patch a line shows; the API's audit has all of it. */
+    private static final int MAX_PATCH_SHOWN = 80;
 
     @Mixin FlagsCommand.ServerOptions o;
     @Spec CommandSpec spec;
@@ -120,8 +122,20 @@ final class Audit implements Callable<Integer> {
             return oneLine(payload, "role") + " from " + oneLine(payload, "user");
         }
         String subject = oneLine(e, "subject");
+        if (change.equals("flag_reverted") && payload.path("revertedTo").asLong() > 0) {
+            return subject + " (v" + e.path("version").asLong() + ", back to v" + payload.path("revertedTo").asLong() + ")";
+        }
         if (change.startsWith("flag_") || change.equals("schedule_applied")) {
             return subject + (e.path("version").asLong() > 0 ? " (v" + e.path("version").asLong() + ")" : "");
+        }
+        if (change.startsWith("schedule_") && payload.hasNonNull("flag")) {
+            // A schedule's id alone says nothing: which flag, when, and what it will do.
+            String patch = payload.has("patch") ? ": " + FlagsCommand.oneLine(payload.get("patch").toString()) : "";
+            if (patch.length() > MAX_PATCH_SHOWN) {
+                patch = patch.substring(0, MAX_PATCH_SHOWN - 3) + "...";
+            }
+            return subject + " (flag " + oneLine(payload, "flag") + (payload.hasNonNull("at") ? " at " + oneLine(payload, "at")
+                    : "") + patch + ")";
         }
         return subject;
     }

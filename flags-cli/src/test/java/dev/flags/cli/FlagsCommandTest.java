@@ -466,6 +466,18 @@ class FlagsCommandTest {
         assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(bad.err()).as("an instant is taken too, and the message says so")
                 .contains("or an instant with its offset such as 2026-12-05T10:40:00Z; was 'yesterday'");
+
+        // A schedule names its flag, time and change; a revert, the version it went back to.
+        String at = java.time.Instant.now().plus(java.time.Duration.ofDays(1)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                .toString();
+        String id = remote("schedule", "billing-v2", "off", "--at", at, "-m", "night stop").json().get("id").asText();
+        long first = Long.parseLong(remote("history", "billing-v2").out().lines().findFirst().orElseThrow().substring(1, 7).trim());
+        assertThat(remote("revert", "billing-v2", "v" + first).exit()).isZero();
+        List<String> after = remote("audit").out().lines().toList();
+        assertThat(after.get(after.size() - 2)).contains("schedule_created")
+                .contains(id + " (flag billing-v2 at " + at + ": {\"enabled\":false})  night stop");
+        assertThat(after.get(after.size() - 1)).contains("flag_reverted").contains("billing-v2 (v")
+                .contains(", back to v" + first + ")");
     }
 
     @Test
