@@ -696,9 +696,15 @@ public final class FlagsCommand implements Callable<Integer> {
                         .append(java.net.URLEncoder.encode(status, java.nio.charset.StandardCharsets.UTF_8));
             }
             String path = "/environments/" + Api.path(o.environment) + "/schedules" + query;
-            JsonNode schedules = o.api(spec).call("GET", path, null, null).path("schedules");
+            Api api = o.api(spec);
+            JsonNode schedules = api.call("GET", path, null, null).path("schedules");
             for (JsonNode s : schedules) {
                 spec.commandLine().getOut().println(scheduleLine(s));
+            }
+            if (schedules.isEmpty() && flag != null && !hasFlag(api, o, flag)) {
+                // "No scheduled changes" of a misspelt key would read as an all-clear.
+                throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
+                        + oneLine(o.environment) + "\", archived or not (flags list shows its flags)");
             }
             if (schedules.isEmpty()) {
                 String which = status == null || status.equals("pending") ? "" : " (" + oneLine(status) + ")";
@@ -707,6 +713,18 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             return EXIT_OK;
         }
+    }
+
+    /** Whether the environment has the flag, served or archived. */
+    private static boolean hasFlag(Api api, ServerOptions o, String key) {
+        for (String which : new String[] {"", "?archived=true"}) {
+            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment) + "/flags" + which, null, null).path("flags")) {
+                if (f.path("key").asText().equals(key)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /**

@@ -260,8 +260,13 @@ class FlagsCommandTest {
         assertThat(lines.get(0)).startsWith(made.get("id").asText()).contains(at).contains("billing-v2")
                 .contains("{\"percentage\":{\"rule\":\"eu canary\",\"value\":50}}").contains("by admin (admin)")
                 .endsWith("ramp tomorrow");
+        assertThat(remote("create", "other").exit()).isZero();
         assertThat(remote("schedules", "other").err()).isEqualTo("flags: no scheduled changes of flag \"other\" in environment"
                 + " \"production\"\n");
+        Run misspelt = remote("schedules", "billing-2");
+        assertThat(misspelt.exit()).as("not an all-clear").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(misspelt.err()).isEqualTo("flags: no flag \"billing-2\" in environment \"production\", archived or not"
+                + " (flags list shows its flags)\n");
 
         Run cancelled = remote("unschedule", made.get("id").asText(), "-m", "not yet");
         assertThat(cancelled.exit()).as(cancelled.err()).isZero();
