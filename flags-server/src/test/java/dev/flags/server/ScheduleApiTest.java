@@ -165,7 +165,7 @@ class ScheduleApiTest {
             JsonNode listed = api.get(SCHEDULES + "/" + theirs, ADMIN).json();
             assertThat(listed.get("status").asText()).isEqualTo("pending");
             assertThat(listed.get("willFail").asText()).as("known before its time").startsWith("the token that made it (tok-")
-                    .endsWith(") was revoked or has expired: a scheduled change runs only while its maker's token may act");
+                    .endsWith(") was revoked: a scheduled change runs only while its maker's token may act");
             assertThat(api.get(SCHEDULES + "/" + on, ADMIN).json().get("willFail").isNull()).isTrue();
 
             ApiClient.Response archived = api.delete(FLAG + "?comment=gone", ADMIN);

@@ -566,7 +566,12 @@ public final class TokenService implements Authenticator {
         if (isLiveNow(id)) {
             return null;
         }
-        return BOOTSTRAP_ID.equals(id) ? "is the bootstrap admin token, which is turned off" : "was revoked or has expired";
+        if (BOOTSTRAP_ID.equals(id)) {
+            return "is the bootstrap admin token, which is turned off";
+        }
+        // The server knows which: an expired token is still listed (until revoked), a revoked one is not.
+        return list().stream().filter(p -> p.tokenId().equals(id) && p.expiresAt() != null).findFirst()
+                .map(p -> "expired at " + p.expiresAt()).orElse("was revoked");
     }
 
     private boolean isLiveNow(String id) {

@@ -161,6 +161,24 @@ class TokenServiceTest {
     }
 
     @Test
+    void whyATokenNoLongerActsSaysWhetherItWasRevokedOrExpiredAndWhen() throws Exception {
+        MutableClock clock = new MutableClock(Instant.parse("2026-12-01T09:00:00Z"));
+        try (FileJournal journal = FileJournal.builder(dir).clock(clock).open()) {
+            journal.append(environment("production"));
+            TokenService tokens = new TokenService(journal, journal::append, TokenService.newSecret(), id -> { }, clock, null);
+            String temp = tokens.create("temp", Scope.EDITOR, Set.of("production"), null,
+                    Instant.parse("2026-12-01T10:00:00Z"), "admin", null).principal().tokenId();
+            String gone = tokens.create("gone", Scope.EDITOR, Set.of("production"), null, "admin").principal().tokenId();
+            Instant madeAt = clock.instant();
+            assertThat(tokens.whyNoLongerActing(temp, madeAt)).isNull();
+            tokens.revoke(gone, "admin");
+            clock.advance(Duration.ofHours(2));
+            assertThat(tokens.whyNoLongerActing(temp, madeAt)).isEqualTo("expired at 2026-12-01T10:00:00Z");
+            assertThat(tokens.whyNoLongerActing(gone, madeAt)).isEqualTo("was revoked");
+        }
+    }
+
+    @Test
     void onlyTesterTokensAreLimitedToAUser() {
         assertThat(new Principal("t", "alice", Scope.EDITOR, Set.of("production")).mayChangeRolesOf("anyone")).isTrue();
         assertThat(new Principal("t", "admin", Scope.ADMIN, Set.of()).mayChangeRolesOf("anyone")).isTrue();
