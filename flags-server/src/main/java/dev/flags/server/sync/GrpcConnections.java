@@ -137,7 +137,7 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
                 + ": " + why + (earlier == 0 ? "" : " (" + earlier + " more refused since the last such line)")
                 + "; more within a minute are counted in flags_grpc_connections_refused_total, not logged one by one."
                 + " Clients that hold connections open (SDK instances, or someone holding the port) should be limited"
-                + " in front of the server, or the limit raised with the process's open-file limit (ulimit -n)");
+                + " in front of the server, or the limit raised with the process's open-file limit (ulimit -Hn)");
     }
 
     private static String connections(int count) {
