@@ -35,16 +35,45 @@ final class Columns {
         0x20000, 0x2FFFD, 0x30000, 0x3FFFD, // CJK extensions B and beyond
     };
 
+    private static final int ZERO_WIDTH_JOINER = 0x200D;
+    private static final int EMOJI_PRESENTATION = 0xFE0F;
+    private static final int SKIN_TONE_FIRST = 0x1F3FB;
+    private static final int SKIN_TONE_LAST = 0x1F3FF;
+
     private Columns() {
     }
 
-    /** @return how many terminal cells {@code text} takes */
+    /**
+     * @return how many terminal cells {@code text} takes. An emoji sequence counts as the one picture terminals draw:
+     *     a skin tone adds nothing, the parts joined by a zero width joiner after the first add nothing, and the emoji
+     *     variation selector (U+FE0F) makes a narrow symbol such as U+2764 two cells wide.
+     */
     static int width(String text) {
         int cells = 0;
+        int last = 0; // the cells of the last character counted
+        boolean joined = false;
         for (int i = 0; i < text.length(); ) {
             int c = text.codePointAt(i);
             i += Character.charCount(c);
-            cells += cells(c);
+            if (c == ZERO_WIDTH_JOINER) {
+                joined = true;
+                continue;
+            }
+            if (c == EMOJI_PRESENTATION && last == 1) {
+                cells++;
+                last = 2;
+                continue;
+            }
+            if ((c >= SKIN_TONE_FIRST && c <= SKIN_TONE_LAST) || (joined && last == 2)) {
+                joined = false;
+                continue;
+            }
+            joined = false;
+            int width = cells(c);
+            cells += width;
+            if (width > 0) {
+                last = width;
+            }
         }
         return cells;
     }

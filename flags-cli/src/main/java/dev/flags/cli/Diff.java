@@ -30,8 +30,8 @@ final class Diff implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--from", required = true, paramLabel = "ENV", description = "The environment to compare with.")
     String from;
-    @Option(names = "--exit-code", description = "Exit 1 if the environments' flags differ (0 if they are the same), as"
-            + " git diff --exit-code does: for a check in CI.")
+    @Option(names = "--exit-code", description = "Exit 4 if the environments' flags differ (0 if they are the same; 1, 2 and"
+            + " 3 keep their meanings): for a check in CI.")
     boolean exitCode;
 
     @Override
@@ -94,7 +94,7 @@ final class Diff implements Callable<Integer> {
             err.println("flags: the flags of \"" + oneLine(o.environment) + "\" and \"" + oneLine(from)
                     + "\" are the same (" + ours.size() + (ours.size() == 1 ? " flag" : " flags") + ")");
         }
-        return exitCode && !same ? FlagsCommand.EXIT_FAILED : EXIT_OK;
+        return exitCode && !same ? FlagsCommand.EXIT_DIFFERENT : EXIT_OK;
     }
 
     /** The keys of the environment's archived flags. */

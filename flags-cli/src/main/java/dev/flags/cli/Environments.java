@@ -121,6 +121,10 @@ final class Environments implements Callable<Integer> {
 
         @Override
         JsonNode change(Api api) {
+            if (cloneFrom != null && cloneFrom.isEmpty()) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--clone-from must not be empty: name the"
+                        + " environment to copy, or leave it out for an empty one");
+            }
             com.fasterxml.jackson.databind.node.ObjectNode body = Api.JSON.createObjectNode().put("key", key);
             if (name != null) {
                 body.put("name", name);

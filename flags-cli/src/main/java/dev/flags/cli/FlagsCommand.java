@@ -66,6 +66,8 @@ public final class FlagsCommand implements Callable<Integer> {
     static final int EXIT_FAILED = 1;
     static final int EXIT_USAGE = 2;
     static final int EXIT_UNREACHABLE = 3;
+    /** {@code diff --exit-code}: the environments' flags differ (apart from 1, so that a check tells drift from a refusal). */
+    static final int EXIT_DIFFERENT = 4;
 
     @Spec
     CommandSpec spec;
@@ -278,6 +280,16 @@ public final class FlagsCommand implements Callable<Integer> {
         String comment;
     }
 
+    /**
+     * Says on stderr where a change of one flag went and what the flag is now: {@code -e} defaults to production, and
+     * the JSON on stdout does not name the environment.
+     */
+    static void sayWhere(CommandSpec spec, ServerOptions o, String flag, JsonNode written) {
+        String state = written.path("archived").asBoolean() ? "archived" : written.path("enabled").asBoolean() ? "on" : "off";
+        spec.commandLine().getErr().println("flags: " + oneLine(flag) + " in environment \"" + oneLine(o.environment) + "\" is "
+                + state + (written.hasNonNull("version") ? " (version " + written.path("version").asLong() + ")" : ""));
+    }
+
     private static void print(CommandSpec spec, JsonNode json) {
         spec.commandLine().getOut().println(terminalJson(json));
     }
@@ -379,6 +391,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw e;
             }
             print(spec, created);
+            sayWhere(spec, o, flag, created);
             return EXIT_OK;
         }
     }
@@ -446,7 +459,9 @@ public final class FlagsCommand implements Callable<Integer> {
             Map<String, String> precondition = version != null && version.isIntegralNumber()
                     ? Map.of("If-Match", "\"" + version.asLong() + "\"") : Map.of();
             try {
-                print(spec, o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition));
+                JsonNode written = o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition);
+                print(spec, written);
+                sayWhere(spec, o, flag, written);
             } catch (CliException e) {
                 if (e.httpStatus() == 412 && e.getMessage().contains("but the flag does not exist")) {
                     throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" is not in environment \""
@@ -478,10 +493,7 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             JsonNode written = o.api(spec).call("PATCH", o.flagPath(flag), patch(), why.comment);
             print(spec, written);
-            // Where it went, in words: -e defaults to production, and the JSON above does not name the environment.
-            spec.commandLine().getErr().println("flags: " + oneLine(flag) + " in environment \"" + oneLine(o.environment)
-                    + "\" is " + (written.path("enabled").asBoolean() ? "on" : "off") + " (version "
-                    + written.path("version").asLong() + ")");
+            sayWhere(spec, o, flag, written);
             return EXIT_OK;
         }
 
@@ -932,8 +944,16 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new CliException(EXIT_USAGE, (role.isBlank() ? "ROLE" : "USER-ID") + " must not be empty");
             }
             try {
-                print(spec, o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role)
-                        + "/members/" + Api.path(user), body(), why.comment));
+                JsonNode answer = o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/"
+                        + Api.path(role) + "/members/" + Api.path(user), body(), why.comment);
+                print(spec, answer);
+                boolean granted = method().equals("PUT");
+                if (!answer.path("changed").asBoolean(true)) {
+                    return EXIT_OK; // "nothing changed" was said, by Api
+                }
+                spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" " + (granted ? "granted to " : "revoked"
+                        + " from ") + "\"" + oneLine(user) + "\" in environment \"" + oneLine(o.environment) + "\""
+                        + (granted && answer.hasNonNull("expiresAt") ? " until " + oneLine(answer.path("expiresAt").asText()) : ""));
             } catch (CliException e) {
                 throw inOptionNames(e);
             }
@@ -1126,7 +1146,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 // And the server checks again as it archives: a report may have come since the look above.
                 path += "?unusedFor=" + Api.path(isoDuration(spec, "--unused-for", unusedFor));
             }
-            print(spec, api.call("DELETE", path, null, why.comment));
+            JsonNode archived = api.call("DELETE", path, null, why.comment);
+            print(spec, archived);
+            sayWhere(spec, o, flag, archived);
             return EXIT_OK;
         }
 
@@ -1357,7 +1379,9 @@ public final class FlagsCommand implements Callable<Integer> {
             if (why.comment != null) {
                 body.put("comment", why.comment);
             }
-            print(spec, api.call("POST", o.flagPath(flag) + "/revert", body, null));
+            JsonNode reverted = api.call("POST", o.flagPath(flag) + "/revert", body, null);
+            print(spec, reverted);
+            sayWhere(spec, o, flag, reverted);
             return EXIT_OK;
         }
 
@@ -1368,6 +1392,10 @@ public final class FlagsCommand implements Callable<Integer> {
                 if (f.path("key").asText().equals(flag)) {
                     return f.path("version").asText();
                 }
+            }
+            if (!hasFlag(api, o, flag)) {
+                throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
+                        + oneLine(o.environment) + "\", archived or not (flags list shows its flags)");
             }
             throw new CliException(EXIT_USAGE, "VERSION is needed: flag \"" + oneLine(flag) + "\" is not archived in"
                     + " environment \"" + oneLine(o.environment) + "\" (flags history " + oneLine(flag) + " lists its versions)");

@@ -128,20 +128,40 @@ final class Roles implements Callable<Integer> {
             }
             boolean on = state.equals("on");
             if (!on && maxGrant != null) {
-                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--max-grant goes with on only: a role"
-                        + " that is not self-service is granted by editors and admins, for as long as they say");
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--max-grant goes with on only: it limits"
+                        + " how long testers may grant the role to themselves");
             }
             com.fasterxml.jackson.databind.node.ObjectNode body = Api.JSON.createObjectNode().put("selfService", on);
-            if (maxGrant != null) {
-                body.put("maxGrantDuration", FlagsCommand.isoDuration(spec, "--max-grant", maxGrant));
+            String longest = maxGrant == null ? null : maxGrant(spec, maxGrant);
+            if (longest != null) {
+                body.put("maxGrantDuration", longest);
             }
             JsonNode answer = o.api(spec).call("PUT", "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role),
                     body, why.comment);
             spec.commandLine().getOut().println(FlagsCommand.terminalJson(answer));
             spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" in environment \""
-                    + oneLine(o.environment) + "\" is " + (on ? "self-service" + (maxGrant == null ? "" : ", up to "
-                    + readable(FlagsCommand.isoDuration(spec, "--max-grant", maxGrant))) : "no longer self-service"));
+                    + oneLine(o.environment) + "\" is " + (on ? "self-service" + (longest == null ? "" : ", up to "
+                    + readable(longest)) : "not self-service"));
             return EXIT_OK;
+        }
+
+        /**
+         * The longest grant as the server takes it: a fixed length, so weeks become days (2w: P14D), and months and years,
+         * whose length depends on when the grant starts, are refused here rather than by the server.
+         */
+        static String maxGrant(CommandSpec spec, String text) {
+            String iso = FlagsCommand.isoDuration(spec, "--max-grant", text);
+            int time = iso.indexOf('T');
+            String date = time < 0 ? iso : iso.substring(0, time);
+            if (date.contains("Y") || date.contains("M")) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--max-grant must be a fixed length:"
+                        + " hours, days or weeks (such as 8h, 7d or 2w; a month or a year has no fixed length), was '" + text + "'");
+            }
+            if (date.contains("W")) {
+                java.time.Period weeks = java.time.Period.parse(date);
+                return "P" + weeks.getDays() + "D" + (time < 0 ? "" : iso.substring(time));
+            }
+            return iso;
         }
     }
 }

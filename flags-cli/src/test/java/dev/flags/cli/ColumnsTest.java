@@ -27,6 +27,15 @@ class ColumnsTest {
     }
 
     @Test
+    void anEmojiSequenceTakesTheTwoCellsOfThePictureTerminalsDraw() {
+        assertThat(Columns.width("👍🏽")).as("with a skin tone").isEqualTo(2);
+        assertThat(Columns.width("👩\u200D💻")).as("joined by a zero width joiner").isEqualTo(2);
+        assertThat(Columns.width("❤\uFE0F")).as("a narrow symbol shown as an emoji").isEqualTo(2);
+        assertThat(Columns.width("❤")).as("the same symbol as text").isEqualTo(1);
+        assertThat(Columns.width("a\u200Db")).as("a joiner between letters joins nothing a terminal draws").isEqualTo(2);
+    }
+
+    @Test
     void padFillsUpToTheWidthInCellsAndLeavesWiderTextAsItIs() {
         assertThat(Columns.pad("山田", 6)).isEqualTo("山田  ");
         assertThat(Columns.pad("bob", 6)).isEqualTo("bob   ");

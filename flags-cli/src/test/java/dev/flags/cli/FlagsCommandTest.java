@@ -217,10 +217,16 @@ class FlagsCommandTest {
         assertThat(restored.exit()).as("an archived flag is restored by name: its last version").isZero();
         assertThat(restored.json().get("key").asText()).isEqualTo("billing-v2");
         assertThat(remote("archive", "billing-v2").exit()).isZero();
-        Run noVersion = remote("revert", "never-archived");
+        Run noFlag = remote("revert", "never-was");
+        assertThat(noFlag.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(noFlag.err()).isEqualTo("flags: no flag \"never-was\" in environment \"production\", archived or not (flags"
+                + " list shows its flags)\n");
+        assertThat(remote("create", "served").exit()).isZero();
+        Run noVersion = remote("revert", "served");
         assertThat(noVersion.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(noVersion.err()).isEqualTo("flags: VERSION is needed: flag \"never-archived\" is not archived in environment"
-                + " \"production\" (flags history never-archived lists its versions)\n");
+        assertThat(noVersion.err()).isEqualTo("flags: VERSION is needed: flag \"served\" is not archived in environment"
+                + " \"production\" (flags history served lists its versions)\n");
+        assertThat(remote("archive", "served").exit()).isZero();
         Run empty = remote("list");
         assertThat(empty.exit()).isZero();
         assertThat(empty.out()).as("nothing for a script to read").isEmpty();
@@ -229,8 +235,10 @@ class FlagsCommandTest {
         assertThat(anew.exit()).as(anew.err()).isZero();
         assertThat(anew.err()).as("the key was an archived flag's").isEqualTo("flags: flag \"billing-v2\" was archived: this write"
                 + " brought its key back with the document sent, and its history goes on from there (a revert to one of its"
-                + " versions brings back an old document instead)\n");
-        assertThat(remote("create", "checkout-v9").err()).as("a key never used").isEmpty();
+                + " versions brings back an old document instead)\nflags: billing-v2 in environment \"production\" is off (version "
+                + anew.json().get("version").asLong() + ")\n");
+        assertThat(remote("create", "checkout-v9").err()).as("a key never used: where it went only")
+                .startsWith("flags: checkout-v9 in environment \"production\" is off (version ");
     }
 
     @Test
@@ -315,7 +323,8 @@ class FlagsCommandTest {
         Run put = remote("put", "billing-v2", renamed.toString());
         assertThat(put.exit()).as(put.err()).isZero();
         assertThat(put.err()).matches("flags: pending schedules no longer apply to the flag as it is now, and will fail at their"
-                + " time: sch-[0-9a-f]{12} \\(flags schedules shows them; flags unschedule ID, then schedule the change again\\)\n");
+                + " time: sch-[0-9a-f]{12} \\(flags schedules shows them; flags unschedule ID, then schedule the change again\\)\n"
+                + "flags: billing-v2 in environment \"production\" is (on|off) \\(version \\d+\\)\n");
         // A schedule whose maker's token was revoked is listed as one that will fail, before its time.
         String leaver = flags("tokens", "create", "leaver", "--scope", "editor", "-e", "production",
                 "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN).json().get("token").asText();
@@ -591,9 +600,11 @@ class FlagsCommandTest {
         Run misspelt = remote("grant", "beta-testr", "erik");
         assertThat(misspelt.exit()).as("done, as asked").isZero();
         assertThat(misspelt.err()).isEqualTo("flags: no flag in environment \"production\" names role \"beta-testr\", it is not"
-                + " self-service, and nobody else holds it: the grant lets the user into nothing yet (a misspelt role?)\n");
+                + " self-service, and nobody else holds it: the grant lets the user into nothing yet (a misspelt role?)\n"
+                + "flags: role \"beta-testr\" granted to \"erik\" in environment \"production\"\n");
         assertThat(remote("grant", "staff", "erik", "-m", "x").err()).as("staff is named by no rule either").contains("names role \"staff\"");
-        assertThat(remote("grant", "staff", "tess").err()).as("someone else holds it now: a role in use").isEmpty();
+        assertThat(remote("grant", "staff", "tess").err()).as("someone else holds it now: a role in use")
+                .isEqualTo("flags: role \"staff\" granted to \"tess\" in environment \"production\"\n");
         Run again = remote("grant", "beta-tester", "tess");
         assertThat(again.json().get("changed").asBoolean()).isFalse();
         assertThat(again.err()).as("as for flags").isEqualTo("flags: nothing changed (it already was so): no new version\n");

@@ -216,7 +216,7 @@ class PromoteCommandTest {
                 "only in production: old-banner");
         assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).as("nothing written").isEqualTo(50);
         assertThat(diff("production", "--from", "staging", "--exit-code").exit()).as("a check in CI: they differ")
-                .isEqualTo(FlagsCommand.EXIT_FAILED);
+                .isEqualTo(FlagsCommand.EXIT_DIFFERENT);
 
         assertThat(promote("production", "billing-v2", "--from", "staging").exit()).isZero();
         assertThat(promote("production", "new-search", "--from", "staging").exit()).isZero();

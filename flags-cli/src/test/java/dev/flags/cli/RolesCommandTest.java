@@ -113,7 +113,13 @@ class RolesCommandTest {
 
         Run off = flags("roles", "self-service", "beta-tester", "off");
         assertThat(off.exit()).as(off.err()).isZero();
-        assertThat(off.err()).isEqualTo("flags: role \"beta-tester\" in environment \"production\" is no longer self-service\n");
+        assertThat(off.err()).isEqualTo("flags: role \"beta-tester\" in environment \"production\" is not self-service\n");
+        Run weeks = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "2w");
+        assertThat(weeks.exit()).as(weeks.err()).isZero();
+        assertThat(weeks.err()).endsWith("is self-service, up to 14d\n");
+        Run year = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "1y");
+        assertThat(year.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(year.err()).contains("--max-grant must be a fixed length: hours, days or weeks");
 
         assertThat(flags("roles", "self-service", "beta-tester", "yes").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         Run offWithMax = flags("roles", "self-service", "beta-tester", "off", "--max-grant", "7d");
