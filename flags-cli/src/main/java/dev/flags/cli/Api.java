@@ -208,6 +208,12 @@ final class Api {
                     + REQUEST_TIMEOUT.toSeconds() + " s: it may be overloaded, or at its cap of open connections"
                     + " (--http-max-connections; its flags_http_connections metric says how many are open); try again later";
         }
+        if (failure instanceof java.net.http.HttpConnectTimeoutException && server.startsWith("https:")) {
+            // Java's connect timeout takes in the TLS handshake, which a server at its cap leaves queued unanswered.
+            return "cannot reach the flag server at " + server + ": " + describe(failure) + " (over https that includes the"
+                    + " TLS handshake, which a server at its cap of open connections, or an overloaded one, leaves unanswered"
+                    + " too; else check --server or FLAGS_SERVER)";
+        }
         return "cannot reach the flag server at " + server + ": " + describe(failure) + " (set --server or FLAGS_SERVER)";
     }
 

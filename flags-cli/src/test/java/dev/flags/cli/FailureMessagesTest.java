@@ -36,6 +36,8 @@ class FailureMessagesTest {
                         + " metric says how many are open); try again later");
         assertThat(Api.unreachable("http://flags:8080", new java.net.http.HttpConnectTimeoutException("HTTP connect timed out")))
                 .isEqualTo("cannot reach the flag server at http://flags:8080: HTTP connect timed out (set --server or FLAGS_SERVER)");
+        assertThat(Api.unreachable("https://flags:8443", new java.net.http.HttpConnectTimeoutException("HTTP connect timed out")))
+                .as("over https the handshake is in the connect timeout").contains("at its cap of open connections");
         assertThat(Api.unreachable("http://flags:8080", new ConnectException()))
                 .isEqualTo("cannot reach the flag server at http://flags:8080: connection refused (set --server or FLAGS_SERVER)");
     }

@@ -816,14 +816,18 @@ final class Syncer implements AutoCloseable {
             b.append(" (").append(because).append(')');
         }
         // A TLS server that gets plaintext closes the connection, or resets it: which one the SDK sees is timing. A flag
-        // server at its connection cap closes it too, as soon as it is accepted.
-        if (plaintext && !wasUp && (NETWORK_CLOSED.equals(s.getDescription()) || wasReset(s))) {
+        // server at its connection cap closes it too (or resets it, with TLS), as soon as it is accepted, whether or
+        // not this SDK was connected before: a server restarted into a port filled by others.
+        boolean closedUnanswered = !wasUp && (NETWORK_CLOSED.equals(s.getDescription()) || wasReset(s));
+        if (plaintext && closedUnanswered) {
             b.append("; the server may require TLS (drop plaintext()), or be at its connection cap (").append(AT_CAP)
                     .append(')');
-        }
-        if (!plaintext && !wasUp && said(s, TLS_CLOSED)) {
+        } else if (!wasUp && said(s, TLS_CLOSED)) {
             b.append("; the server closed the connection before any TLS: it may be at its connection cap (").append(AT_CAP)
                     .append("), or a proxy with nothing behind it");
+        } else if (closedUnanswered) {
+            b.append("; the server closed the connection unanswered: it may be at its connection cap (").append(AT_CAP)
+                    .append(')');
         }
         if (!plaintext && !wasUp && said(s, ALPN_FAILED)) {
             // TLS, but no HTTP/2 offered in its handshake: an HTTPS server, such as the flag server's own admin port.
