@@ -124,6 +124,7 @@ final class Syncer implements AutoCloseable {
     private static final String AT_CAP = "then its log says \"refused a connection\"";
     /** "HTTP/" in hex, as Netty dumps the first bytes of a peer that is not an HTTP/2 server. */
     private static final String HTTP1_BYTES = "485454502f";
+    /** A hex dump of bytes received, as gRPC and Netty put into their messages. */
     private static final Pattern HEX_DUMP = Pattern.compile("\\p{XDigit}{32,}");
 
     /**
