@@ -70,6 +70,13 @@ public final class EnvironmentService {
         Access.requireAdmin(p);
         Keys.environment(key);
         Keys.name(name);
+        // DEV beside dev: every script, CLI flag and SDK setting would have to get the case right, and one that does not
+        // changes or serves the other environment. (An exact duplicate is refused by the journal, as "already exists".)
+        journal.state().environments().keySet().stream().filter(k -> !k.equals(key) && k.equalsIgnoreCase(key)).findFirst()
+                .ifPresent(k -> {
+                    throw ApiException.conflict("environment \"" + k + "\" exists, and \"" + key + "\" differs from it only in"
+                            + " case, which people and scripts would confuse: choose another key");
+                });
         ObjectNode payload = JsonNodeFactory.instance.objectNode();
         if (name != null) {
             payload.put("name", name);

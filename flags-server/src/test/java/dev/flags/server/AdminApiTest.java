@@ -224,6 +224,8 @@ class AdminApiTest {
         JsonNode audit = api.get("/api/v1/audit?environment=dev-42", ADMIN).json();
         assertThat(audit.toString()).contains("environment_restored").contains("archived by mistake");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}"), 409, "already exists");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"Production\"}"), 409,
+                "environment \"production\" exists, and \"Production\" differs from it only in case");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"bad key!\"}"), 400, "environment key must start");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"x\", \"cloneFrom\": \"nope\"}"), 404, "nope");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"x\", \"colour\": \"red\"}"), 400, "\"colour\" is not a known field");
