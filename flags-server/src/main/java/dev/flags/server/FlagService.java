@@ -242,6 +242,19 @@ public final class FlagService {
         return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, why, existing -> target, null, toVersion));
     }
 
+    /**
+     * Refuses a new flag whose key differs from a served one's only in case: code asking for {@code Billing-v2} would get
+     * its default while {@code billing-v2} is switched, and a kill switch thrown on one would leave the other on.
+     */
+    private static void refuseCaseTwin(EnvironmentState state, String env, String key) {
+        for (String k : state.flags().keySet()) {
+            if (!k.equals(key) && k.equalsIgnoreCase(key)) {
+                throw ApiException.conflict("flag \"" + k + "\" exists in environment \"" + env + "\", and \"" + key
+                        + "\" differs from it only in case, which code and people would confuse: choose another key");
+            }
+        }
+    }
+
     private Written write(Principal p, String env, String key, Precondition precondition, String comment, UnaryOperator<Flag> change) {
         Keys.comment(comment);
         return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, comment, change, null, 0));
@@ -259,6 +272,9 @@ public final class FlagService {
             CanonicalJson stored = state.flags().get(key);
             VersionedFlag existing = stored == null ? null : parse(stored);
             precondition.check(existing == null ? null : existing.version(), key);
+            if (existing == null) {
+                refuseCaseTwin(state, env, key);
+            }
             Flag next = change.apply(existing == null ? null : existing.flag());
             List<Problem> names = WriteRules.ruleNames(existing == null ? null : existing.flag(), next);
             if (!names.isEmpty()) {

@@ -226,6 +226,9 @@ class AdminApiTest {
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}"), 409, "already exists");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"Production\"}"), 409,
                 "environment \"production\" exists, and \"Production\" differs from it only in case");
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": false}");
+        assertProblem(api.put("/api/v1/environments/production/flags/Billing-V2", ADMIN, "{\"enabled\": true}"), 409,
+                "flag \"billing-v2\" exists in environment \"production\", and \"Billing-V2\" differs from it only in case");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"bad key!\"}"), 400, "environment key must start");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"x\", \"cloneFrom\": \"nope\"}"), 404, "nope");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"x\", \"colour\": \"red\"}"), 400, "\"colour\" is not a known field");
