@@ -83,18 +83,28 @@ final class Audit implements Callable<Integer> {
                     : " in that time"));
             return EXIT_OK;
         }
+        // Every column as wide as its widest value (the actor's up to a point), so that the comments line up.
         int actorWidth = 1;
+        int changeWidth = 18;
+        int environmentWidth = 1;
         for (JsonNode e : entries) {
             actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, Columns.width(oneLine(e, "actor"))));
+            changeWidth = Math.max(changeWidth, Columns.width(oneLine(e, "change")));
+            environmentWidth = Math.max(environmentWidth, Columns.width(environment(e)));
         }
         PrintWriter out = spec.commandLine().getOut();
         for (JsonNode e : entries) {
-            String line = String.format("%s  %s%-18s %s  %s%s", oneLine(e, "timestamp"),
-                    all ? (e.hasNonNull("environment") ? oneLine(e, "environment") : "-") + "  " : "", oneLine(e, "change"),
-                    Columns.pad(oneLine(e, "actor"), actorWidth), what(e), e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
+            String line = oneLine(e, "timestamp") + "  " + (all ? Columns.pad(environment(e), environmentWidth) + "  " : "")
+                    + Columns.pad(oneLine(e, "change"), changeWidth) + " " + Columns.pad(oneLine(e, "actor"), actorWidth) + "  "
+                    + what(e) + (e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
             out.println(line.stripTrailing());
         }
         return EXIT_OK;
+    }
+
+    /** The entry's environment, or "-" for a change outside any (a token's). */
+    private static String environment(JsonNode e) {
+        return e.hasNonNull("environment") ? oneLine(e, "environment") : "-";
     }
 
     /** {@code --since}: an instant as it is, a duration back from now. */

@@ -474,8 +474,10 @@ class FlagsCommandTest {
         Run later = remote("audit", "--since", "2099-01-01T00:00:00Z");
         assertThat(later.out()).isEmpty();
         assertThat(later.err()).isEqualTo("flags: no changes in environment \"production\" in that time\n");
-        assertThat(remote("audit", "--all-environments").out().lines()).as("with the environment's column")
-                .anySatisfy(l -> assertThat(l).contains("  production  role_granted "));
+        List<String> everywhere = remote("audit", "--all-environments").out().lines().toList();
+        assertThat(everywhere).as("with the environment's column").anySatisfy(l -> assertThat(l).contains("  production  role_granted "));
+        assertThat(everywhere.stream().map(l -> l.indexOf(" admin (admin)")).filter(i -> i > 0).distinct())
+                .as("the columns line up, tokens' changes (environment -) and long kinds of change included").hasSize(1);
         Run bad = remote("audit", "--since", "yesterday");
         assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(bad.err()).as("an instant is taken too, and the message says so")
