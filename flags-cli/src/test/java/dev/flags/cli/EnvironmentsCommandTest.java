@@ -58,36 +58,31 @@ class EnvironmentsCommandTest {
         server.close();
     }
 
-    private Run flags(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of(
-                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN)).toArray(String[]::new);
-        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(exit, out.toString(), err.toString());
+    private FlagsCommandTest.Run flags(String... args) {
+        return FlagsCommandTest.against(server, ADMIN, args);
     }
 
     @Test
     void anAdminCreatesClonesArchivesAndRestoresEnvironmentsWithTheCli() throws Exception {
-        Run created = flags("environments", "create", "staging", "-m", "for the release train");
+        var created = flags("environments", "create", "staging", "-m", "for the release train");
         assertThat(created.exit()).as(created.err()).isZero();
         assertThat(created.err()).isEqualTo("flags: environment \"staging\" created\n");
         assertThat(Api.JSON.readTree(created.out()).get("key").asText()).isEqualTo("staging");
         send("PUT", "/environments/staging/flags/billing-v2", "{\"enabled\": true}");
 
-        Run cloned = flags("environments", "create", "production", "--clone-from", "staging", "--name", "Production");
+        var cloned = flags("environments", "create", "production", "--clone-from", "staging", "--name", "Production");
         assertThat(cloned.exit()).as(cloned.err()).isZero();
         assertThat(cloned.err()).isEqualTo("flags: environment \"production\" created from \"staging\"\n");
         assertThat(send("GET", "/environments/production/flags/billing-v2", null).get("enabled").asBoolean()).isTrue();
 
-        Run archived = flags("environments", "archive", "staging", "-m", "train retired");
+        var archived = flags("environments", "archive", "staging", "-m", "train retired");
         assertThat(archived.exit()).as(archived.err()).isZero();
         assertThat(archived.err()).startsWith("flags: environment \"staging\" archived: its flags take no change");
-        Run refused = flags("off", "billing-v2", "-e", "staging");
+        var refused = flags("off", "billing-v2", "-e", "staging");
         assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(refused.err()).contains("(flags environments restore staging)");
 
-        Run restored = flags("environments", "restore", "staging");
+        var restored = flags("environments", "restore", "staging");
         assertThat(restored.exit()).as(restored.err()).isZero();
         assertThat(restored.err()).isEqualTo("flags: environment \"staging\" restored: it takes changes again\n");
         assertThat(flags("off", "billing-v2", "-e", "staging").exit()).isZero();

@@ -36,6 +36,16 @@ class FlagsCommandTest {
         }
     }
 
+    /** Runs {@code flags} against a server with a token, given after the command's own arguments and options. */
+    static Run against(FlagServer server, String token, String... args) {
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of(
+                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + token)).toArray(String[]::new);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
     private Run flags(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();

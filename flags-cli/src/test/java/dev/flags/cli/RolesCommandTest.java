@@ -95,34 +95,29 @@ class RolesCommandTest {
         assertThat(all.err()).as("an admin sees everyone's").isEmpty();
     }
 
-    private Run flags(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of(
-                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN)).toArray(String[]::new);
-        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(exit, out.toString(), err.toString());
+    private FlagsCommandTest.Run flags(String... args) {
+        return FlagsCommandTest.against(server, ADMIN, args);
     }
 
     @Test
     void anAdminMakesARoleSelfServiceForAtMostSoLongOrNoLongerWithTheCli() throws Exception {
-        Run on = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "7d", "-m", "beta opens");
+        var on = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "7d", "-m", "beta opens");
         assertThat(on.exit()).as(on.err()).isZero();
         assertThat(on.err()).isEqualTo("flags: role \"beta-tester\" in environment \"production\" is self-service, up to 7d\n");
         assertThat(roles(ADMIN).out().lines()).contains("beta-tester  yes, up to 7d  (none)");
 
-        Run off = flags("roles", "self-service", "beta-tester", "off");
+        var off = flags("roles", "self-service", "beta-tester", "off");
         assertThat(off.exit()).as(off.err()).isZero();
         assertThat(off.err()).isEqualTo("flags: role \"beta-tester\" in environment \"production\" is not self-service\n");
-        Run weeks = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "2w");
+        var weeks = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "2w");
         assertThat(weeks.exit()).as(weeks.err()).isZero();
         assertThat(weeks.err()).endsWith("is self-service, up to 14d\n");
-        Run year = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "1y");
+        var year = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "1y");
         assertThat(year.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(year.err()).contains("--max-grant must be a fixed length: hours, days or weeks");
 
         assertThat(flags("roles", "self-service", "beta-tester", "yes").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        Run offWithMax = flags("roles", "self-service", "beta-tester", "off", "--max-grant", "7d");
+        var offWithMax = flags("roles", "self-service", "beta-tester", "off", "--max-grant", "7d");
         assertThat(offWithMax.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(offWithMax.err()).contains("--max-grant goes with on only");
     }
