@@ -226,6 +226,7 @@ class FlagsCommandTest {
         Run restored = remote("revert", "billing-v2");
         assertThat(restored.exit()).as("an archived flag is restored by name: its last version").isZero();
         assertThat(restored.json().get("key").asText()).isEqualTo("billing-v2");
+        assertThat(restored.err()).as("where it went").startsWith("flags: billing-v2 in environment \"production\" is ");
         assertThat(remote("archive", "billing-v2").exit()).isZero();
         Run noFlag = remote("revert", "never-was");
         assertThat(noFlag.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);

@@ -469,6 +469,12 @@ class ServerProcessTest {
                 + " as PT5S, PT15S or PT1M (5 seconds are PT5S, a minute PT1M: not 5s or 1m)").doesNotContain("java.");
         assertOneLineAndTheHelp(heartbeat);
 
+        Run cap = runMain(Map.of("FLAGS_GRPC_MAX_CONNECTIONS", "-5"), "--data-dir", dir.resolve("c").toString());
+        assertThat(cap.exitCode()).isEqualTo(2);
+        assertThat(cap.output()).contains("FLAGS_GRPC_MAX_CONNECTIONS").contains("max gRPC connections must be between 0 (the"
+                + " default, from the open-file limit) and 10000000, was -5");
+        assertOneLineAndTheHelp(cap);
+
         Run tls = runMain(Map.of(), "--tls-cert", dir.resolve("missing.pem").toString(), "--tls-key",
                 dir.resolve("missing.key").toString(), "--data-dir", dir.resolve("z").toString());
         assertThat(tls.exitCode()).isEqualTo(2);
