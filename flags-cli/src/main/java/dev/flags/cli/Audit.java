@@ -51,7 +51,7 @@ final class Audit implements Callable<Integer> {
     public Integer call() {
         StringBuilder query = new StringBuilder("?limit=" + PAGE);
         if (!all) {
-            query.append("&environment=").append(Api.path(o.environment));
+            query.append("&environment=").append(Api.path(o.environment()));
         }
         if (actor != null) {
             query.append("&actor=").append(Api.path(actor));
@@ -79,7 +79,7 @@ final class Audit implements Callable<Integer> {
         }
         if (entries.isEmpty()) {
             spec.commandLine().getErr().println("flags: no changes" + (actor == null ? "" : " by " + oneLine(actor))
-                    + (all ? "" : " in environment \"" + oneLine(o.environment) + "\"") + (since == null && until == null ? ""
+                    + (all ? "" : " in environment \"" + oneLine(o.environment()) + "\"") + (since == null && until == null ? ""
                     : " in that time"));
             return EXIT_OK;
         }

@@ -36,21 +36,21 @@ final class Diff implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (from.isEmpty() || o.environment.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), (from.isEmpty() ? "--from" : "-e") + " must not be empty");
+        if (from.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "--from must not be empty");
         }
-        if (from.equals(o.environment)) {
+        if (from.equals(o.environment())) {
             throw new ParameterException(spec.commandLine(), "--from names the environment it would compare with itself (\""
                     + oneLine(from) + "\"); name another, or set this one with -e");
         }
         Api api = o.api(spec);
         Map<String, JsonNode> theirs = flags(api, from);
-        Map<String, JsonNode> ours = flags(api, o.environment);
+        Map<String, JsonNode> ours = flags(api, o.environment());
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (FlagsCommand.archived(api, o.environment)) {
+        if (FlagsCommand.archived(api, o.environment())) {
             // What a promote would change is still worth reading; that it would be refused must not come as a surprise.
-            err.println("flags: environment \"" + oneLine(o.environment) + "\" is archived: a promote into it is refused until"
+            err.println("flags: environment \"" + oneLine(o.environment()) + "\" is archived: a promote into it is refused until"
                     + " an admin restores it");
         }
         int differ = 0;
@@ -67,13 +67,13 @@ final class Diff implements Callable<Integer> {
             if (!changes.isEmpty()) {
                 differ++;
                 out.println(oneLine(e.getKey()) + ": " + oneLine(from) + " v" + e.getValue().path("version").asLong() + " -> "
-                        + oneLine(o.environment) + " v" + mine.path("version").asLong());
+                        + oneLine(o.environment()) + " v" + mine.path("version").asLong());
                 changes.forEach(line -> out.println("  " + line));
             }
         }
         if (!onlyTheirs.isEmpty()) {
             // A flag archived here is not new to this environment: a promote restores it, and its history goes on.
-            Set<String> archivedHere = archivedFlags(api, o.environment);
+            Set<String> archivedHere = archivedFlags(api, o.environment());
             List<String> made = onlyTheirs.stream().filter(k -> !archivedHere.contains(k)).map(FlagsCommand::oneLine).toList();
             List<String> restored = onlyTheirs.stream().filter(archivedHere::contains).map(FlagsCommand::oneLine).toList();
             if (!made.isEmpty()) {
@@ -81,17 +81,17 @@ final class Diff implements Callable<Integer> {
                         + String.join(", ", made));
             }
             if (!restored.isEmpty()) {
-                out.println("only in " + oneLine(from) + ", archived in " + oneLine(o.environment) + " (flags promote FLAG --from "
+                out.println("only in " + oneLine(from) + ", archived in " + oneLine(o.environment()) + " (flags promote FLAG --from "
                         + oneLine(from) + " restores it here): " + String.join(", ", restored));
             }
         }
         if (!onlyOurs.isEmpty()) {
-            out.println("only in " + oneLine(o.environment) + ": "
+            out.println("only in " + oneLine(o.environment()) + ": "
                     + String.join(", ", onlyOurs.stream().map(FlagsCommand::oneLine).toList()));
         }
         boolean same = differ == 0 && onlyTheirs.isEmpty() && onlyOurs.isEmpty();
         if (same) {
-            err.println("flags: the flags of \"" + oneLine(o.environment) + "\" and \"" + oneLine(from)
+            err.println("flags: the flags of \"" + oneLine(o.environment()) + "\" and \"" + oneLine(from)
                     + "\" are the same (" + ours.size() + (ours.size() == 1 ? " flag" : " flags") + ")");
         }
         return exitCode && !same ? FlagsCommand.EXIT_DIFFERENT : EXIT_OK;

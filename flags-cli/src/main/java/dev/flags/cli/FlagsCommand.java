@@ -259,17 +259,28 @@ public final class FlagsCommand implements Callable<Integer> {
     static final class ServerOptions extends ConnectionOptions {
         @Option(names = {"-e", "--env"}, defaultValue = "${env:FLAGS_ENV:-production}",
                 description = "The environment (env FLAGS_ENV, default ${DEFAULT-VALUE}).")
-        String environment;
+        private String environment;
+
+        /**
+         * @return the environment given by {@code -e} or {@code FLAGS_ENV}
+         * @throws CliException if it is empty ({@code -e ""}, or {@code FLAGS_ENV=} set but empty): it would make a
+         *     path such as {@code /environments//flags}, which names no environment
+         */
+        String environment() {
+            if (environment.isBlank()) {
+                throw new CliException(EXIT_USAGE, "-e must not be empty" + (System.getenv("FLAGS_ENV") != null
+                        && System.getenv("FLAGS_ENV").isBlank() ? " (FLAGS_ENV is set, but empty: unset it or give it an"
+                        + " environment)" : ""));
+            }
+            return environment;
+        }
 
         String flagPath(String key) {
             // An empty segment vanishes from the URL: ".../flags/" is the list of flags, not a flag.
             if (key.isEmpty()) {
                 throw new CliException(EXIT_USAGE, "FLAG must not be empty");
             }
-            if (environment.isEmpty()) {
-                throw new CliException(EXIT_USAGE, "-e must not be empty");
-            }
-            return "/environments/" + Api.path(environment) + "/flags/" + Api.path(key);
+            return "/environments/" + Api.path(environment()) + "/flags/" + Api.path(key);
         }
     }
 
@@ -286,7 +297,7 @@ public final class FlagsCommand implements Callable<Integer> {
      */
     static void sayWhere(CommandSpec spec, ServerOptions o, String flag, JsonNode written) {
         String state = written.path("archived").asBoolean() ? "archived" : written.path("enabled").asBoolean() ? "on" : "off";
-        spec.commandLine().getErr().println("flags: " + oneLine(flag) + " in environment \"" + oneLine(o.environment) + "\" is "
+        spec.commandLine().getErr().println("flags: " + oneLine(flag) + " in environment \"" + oneLine(o.environment()) + "\" is "
                 + state + (written.hasNonNull("version") ? " (version " + written.path("version").asLong() + ")" : ""));
     }
 
@@ -340,7 +351,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            JsonNode flags = o.api(spec).call("GET", "/environments/" + Api.path(o.environment) + "/flags"
+            JsonNode flags = o.api(spec).call("GET", "/environments/" + Api.path(o.environment()) + "/flags"
                     + (archived ? "?archived=true" : ""), null, null).path("flags");
             for (JsonNode f : flags) {
                 spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
@@ -348,7 +359,7 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             if (flags.isEmpty()) {
                 // stdout stays empty for scripts; a person learns it is not a wrong environment or a hang
-                spec.commandLine().getErr().println("flags: environment \"" + o.environment + "\" has no "
+                spec.commandLine().getErr().println("flags: environment \"" + o.environment() + "\" has no "
                         + (archived ? "archived " : "") + "flags");
             }
             return EXIT_OK;
@@ -385,7 +396,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 created = o.api(spec).call("PUT", o.flagPath(flag), off, why.comment, Map.of("If-None-Match", "*"));
             } catch (CliException e) {
                 if (e.getMessage().contains("If-None-Match")) {
-                    throw new CliException(EXIT_FAILED, "flag \"" + flag + "\" already exists in environment \"" + o.environment
+                    throw new CliException(EXIT_FAILED, "flag \"" + flag + "\" already exists in environment \"" + o.environment()
                             + "\"; flags put replaces a flag's document");
                 }
                 throw e;
@@ -465,7 +476,7 @@ public final class FlagsCommand implements Callable<Integer> {
             } catch (CliException e) {
                 if (e.httpStatus() == 412 && e.getMessage().contains("but the flag does not exist")) {
                     throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" is not in environment \""
-                            + oneLine(o.environment) + "\" (or is archived), but " + file + " has \"version\": "
+                            + oneLine(o.environment()) + "\" (or is archived), but " + file + " has \"version\": "
                             + version.asLong() + ", as a copy of a flag that is: nothing was written; take \"version\" out of "
                             + file + " to create the flag (or restore it)", e.httpStatus(), e.title());
                 }
@@ -707,7 +718,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 query.append(query.length() == 0 ? "?" : "&").append("status=")
                         .append(java.net.URLEncoder.encode(status, java.nio.charset.StandardCharsets.UTF_8));
             }
-            String path = "/environments/" + Api.path(o.environment) + "/schedules" + query;
+            String path = "/environments/" + Api.path(o.environment()) + "/schedules" + query;
             Api api = o.api(spec);
             JsonNode schedules = api.call("GET", path, null, null).path("schedules");
             for (JsonNode s : schedules) {
@@ -716,12 +727,12 @@ public final class FlagsCommand implements Callable<Integer> {
             if (schedules.isEmpty() && flag != null && !hasFlag(api, o, flag)) {
                 // "No scheduled changes" of a misspelt key would read as an all-clear.
                 throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
-                        + oneLine(o.environment) + "\", archived or not (flags list shows its flags)");
+                        + oneLine(o.environment()) + "\", archived or not (flags list shows its flags)");
             }
             if (schedules.isEmpty()) {
                 String which = status == null || status.equals("pending") ? "" : " (" + oneLine(status) + ")";
                 spec.commandLine().getErr().println("flags: no scheduled changes" + which + (flag == null ? "" : " of flag \""
-                        + oneLine(flag) + "\"") + " in environment \"" + oneLine(o.environment) + "\"");
+                        + oneLine(flag) + "\"") + " in environment \"" + oneLine(o.environment()) + "\"");
             }
             return EXIT_OK;
         }
@@ -730,7 +741,7 @@ public final class FlagsCommand implements Callable<Integer> {
     /** Whether the environment has the flag, served or archived. */
     private static boolean hasFlag(Api api, ServerOptions o, String key) {
         for (String which : new String[] {"", "?archived=true"}) {
-            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment) + "/flags" + which, null, null).path("flags")) {
+            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment()) + "/flags" + which, null, null).path("flags")) {
                 if (f.path("key").asText().equals(key)) {
                     return true;
                 }
@@ -792,7 +803,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "FLAG must not be empty; leave it out for every flag's usage");
             }
             Api api = o.api(spec);
-            String path = "/environments/" + Api.path(o.environment) + "/usage" + (flag == null ? "" : "?flag=" + Api.path(flag));
+            String path = "/environments/" + Api.path(o.environment()) + "/usage" + (flag == null ? "" : "?flag=" + Api.path(flag));
             JsonNode usage;
             try {
                 usage = api.call("GET", path, null, null);
@@ -810,7 +821,7 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             JsonNode flags = usage.path("flags");
             if (flags.isEmpty()) {
-                spec.commandLine().getErr().println("flags: environment \"" + oneLine(o.environment) + "\" has no flags");
+                spec.commandLine().getErr().println("flags: environment \"" + oneLine(o.environment()) + "\" has no flags");
                 printUnknown(usage.path("unknownFlags"), false);
                 return EXIT_OK;
             }
@@ -830,9 +841,9 @@ public final class FlagsCommand implements Callable<Integer> {
             spec.commandLine().getErr().println(usage.hasNonNull("since")
                     ? "flags: usage recorded since " + oneLine(usage, "since") + " (SDKs report every "
                             + oneLine(usage, "reportInterval") + "); \"never\": not since then"
-                    : archived(api, o.environment)
-                    ? "flags: environment \"" + oneLine(o.environment) + "\" is archived: no usage is recorded while it is"
-                    : "flags: no usage recorded in environment \"" + oneLine(o.environment) + "\" yet: no SDK has reported"
+                    : archived(api, o.environment())
+                    ? "flags: environment \"" + oneLine(o.environment()) + "\" is archived: no usage is recorded while it is"
+                    : "flags: no usage recorded in environment \"" + oneLine(o.environment()) + "\" yet: no SDK has reported"
                             + " (SDKs report every " + oneLine(usage, "reportInterval") + ")");
             return EXIT_OK;
         }
@@ -850,7 +861,7 @@ public final class FlagsCommand implements Callable<Integer> {
             if (afterTable) {
                 out.println();
             }
-            out.println("asked for, but not flags of environment \"" + oneLine(o.environment) + "\" (a typo in the code, or archived"
+            out.println("asked for, but not flags of environment \"" + oneLine(o.environment()) + "\" (a typo in the code, or archived"
                     + " while code still asks for it: it gets its default):");
             int width = 0;
             for (JsonNode u : unknown) {
@@ -869,7 +880,7 @@ public final class FlagsCommand implements Callable<Integer> {
         private JsonNode askedFor(Api api) {
             JsonNode usage;
             try {
-                usage = api.call("GET", "/environments/" + Api.path(o.environment) + "/usage", null, null);
+                usage = api.call("GET", "/environments/" + Api.path(o.environment()) + "/usage", null, null);
             } catch (CliException e) {
                 return null;
             }
@@ -911,7 +922,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            print(spec, o.api(spec).call("DELETE", "/environments/" + Api.path(o.environment) + "/schedules/" + Api.path(id), null,
+            print(spec, o.api(spec).call("DELETE", "/environments/" + Api.path(o.environment()) + "/schedules/" + Api.path(id), null,
                     why.comment));
             return EXIT_OK;
         }
@@ -944,7 +955,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new CliException(EXIT_USAGE, (role.isBlank() ? "ROLE" : "USER-ID") + " must not be empty");
             }
             try {
-                JsonNode answer = o.api(spec).call(method(), "/environments/" + Api.path(o.environment) + "/roles/"
+                JsonNode answer = o.api(spec).call(method(), "/environments/" + Api.path(o.environment()) + "/roles/"
                         + Api.path(role) + "/members/" + Api.path(user), body(), why.comment);
                 print(spec, answer);
                 boolean granted = method().equals("PUT");
@@ -952,7 +963,7 @@ public final class FlagsCommand implements Callable<Integer> {
                     return EXIT_OK; // "nothing changed" was said, by Api
                 }
                 spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" " + (granted ? "granted to " : "revoked"
-                        + " from ") + "\"" + oneLine(user) + "\" in environment \"" + oneLine(o.environment) + "\""
+                        + " from ") + "\"" + oneLine(user) + "\" in environment \"" + oneLine(o.environment()) + "\""
                         + (granted && answer.hasNonNull("expiresAt") ? " until " + oneLine(answer.path("expiresAt").asText()) : ""));
             } catch (CliException e) {
                 throw inOptionNames(e);
@@ -1160,7 +1171,7 @@ public final class FlagsCommand implements Callable<Integer> {
             Instant cutoff = cutoff(spec, "--unused-for", unusedFor);
             JsonNode usage;
             try {
-                usage = api.call("GET", "/environments/" + Api.path(o.environment) + "/usage?flag=" + Api.path(flag), null, null);
+                usage = api.call("GET", "/environments/" + Api.path(o.environment()) + "/usage?flag=" + Api.path(flag), null, null);
             } catch (CliException e) {
                 if (e.exitCode() == EXIT_UNREACHABLE) {
                     throw e;
@@ -1185,7 +1196,7 @@ public final class FlagsCommand implements Callable<Integer> {
                         + ", less than " + unusedFor.trim() + " ago: an application that evaluates the flag rarely may not have"
                         + " reported it yet");
             } else if (!usage.hasNonNull("since")) {
-                spec.commandLine().getErr().println("flags: no usage recorded in environment \"" + oneLine(o.environment)
+                spec.commandLine().getErr().println("flags: no usage recorded in environment \"" + oneLine(o.environment())
                         + "\": no SDK has reported, so whether code still asks for the flag is not known");
             }
         }
@@ -1387,7 +1398,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         /** The version an archived flag had last, which restoring it brings back: versions are the environment's. */
         private String lastArchivedVersion(Api api) {
-            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment) + "/flags?archived=true", null, null)
+            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment()) + "/flags?archived=true", null, null)
                     .path("flags")) {
                 if (f.path("key").asText().equals(flag)) {
                     return f.path("version").asText();
@@ -1395,10 +1406,10 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             if (!hasFlag(api, o, flag)) {
                 throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
-                        + oneLine(o.environment) + "\", archived or not (flags list shows its flags)");
+                        + oneLine(o.environment()) + "\", archived or not (flags list shows its flags)");
             }
             throw new CliException(EXIT_USAGE, "VERSION is needed: flag \"" + oneLine(flag) + "\" is not archived in"
-                    + " environment \"" + oneLine(o.environment) + "\" (flags history " + oneLine(flag) + " lists its versions)");
+                    + " environment \"" + oneLine(o.environment()) + "\" (flags history " + oneLine(flag) + " lists its versions)");
         }
     }
 
@@ -1424,11 +1435,11 @@ public final class FlagsCommand implements Callable<Integer> {
             if (explain) {
                 body.put("explain", true);
             }
-            JsonNode answer = o.api(spec).call("POST", "/environments/" + Api.path(o.environment) + "/evaluate", body, null);
+            JsonNode answer = o.api(spec).call("POST", "/environments/" + Api.path(o.environment()) + "/evaluate", body, null);
             if (flag != null && "FLAG_NOT_FOUND".equals(answer.at("/results/0/reason/kind").asText())) {
                 // As `eval` of a file: a mistyped flag name must not read as "false" for this user.
                 String near = answer.at("/results/0/didYouMean").asText("");
-                throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in environment \"" + o.environment + "\""
+                throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in environment \"" + o.environment() + "\""
                         + (near.isEmpty() ? "" : "; did you mean \"" + near + "\"?"));
             }
             if (explain) {

@@ -46,11 +46,10 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() {
         // Empty, a segment of the URL would vanish: ".../flags/" is the list of flags, not a flag.
-        if (flag.isEmpty() || from.isEmpty() || o.environment.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), (flag.isEmpty() ? "FLAG" : from.isEmpty() ? "--from" : "-e")
-                    + " must not be empty");
+        if (flag.isEmpty() || from.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), (flag.isEmpty() ? "FLAG" : "--from") + " must not be empty");
         }
-        if (from.equals(o.environment)) {
+        if (from.equals(o.environment())) {
             throw new ParameterException(spec.commandLine(), "--from names the environment it would copy into (\"" + oneLine(from)
                     + "\"); name another, or set the target with -e");
         }
@@ -72,16 +71,16 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (changes.isEmpty()) {
-            err.println("flags: flag \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment) + "\" is already as in \""
+            err.println("flags: flag \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is already as in \""
                     + oneLine(from) + "\" (" + sourceVersion + "): nothing to promote");
             return EXIT_OK;
         }
-        String heading = oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment) + " "
+        String heading = oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment()) + " "
                 + targetVersion;
         // Off here and on there: most often a kill switch thrown here during an incident, which a promote of the rules
         // must not undo as one line among its changes.
         boolean switchesOn = target != null && !target.path("enabled").asBoolean(true) && source.path("enabled").asBoolean(false);
-        String switchNote = "it would switch \"" + oneLine(flag) + "\" on in \"" + oneLine(o.environment) + "\", where it is off"
+        String switchNote = "it would switch \"" + oneLine(flag) + "\" on in \"" + oneLine(o.environment()) + "\", where it is off"
                 + " (its kill switch?)";
         if (dryRun) {
             print(out, heading, changes);
@@ -111,13 +110,13 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
             written = api.call("PUT", o.flagPath(flag), document, comment, precondition);
         } catch (CliException e) {
             if (e.httpStatus() == 412) {
-                throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" changed in \"" + oneLine(o.environment)
+                throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" changed in \"" + oneLine(o.environment())
                         + "\" while it was being promoted: nothing was written; run the promote again to see the changes anew");
             }
             throw e;
         }
         print(out, heading, changes); // only now: a refused write must not print what a done one does
-        err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment) + "\" is now v"
+        err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is now v"
                 + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\""
                 + (archived != null ? " (restored)" : ""));
         return EXIT_OK;
@@ -130,7 +129,7 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
 
     /** @return the flag's last document if it is archived in this environment, else null */
     private JsonNode archivedHere(Api api) {
-        JsonNode list = api.call("GET", "/environments/" + Api.path(o.environment) + "/flags?archived=true", null, null);
+        JsonNode list = api.call("GET", "/environments/" + Api.path(o.environment()) + "/flags?archived=true", null, null);
         for (JsonNode f : list.path("flags")) {
             if (f.path("key").asText().equals(flag)) {
                 return f;
@@ -145,14 +144,14 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
      * server counts its canonical JSON); null if neither, or if the server does not say its limits.
      */
     private String refusalForSize(Api api, JsonNode target, ObjectNode document) {
-        JsonNode env = api.call("GET", "/environments/" + Api.path(o.environment), null, null);
+        JsonNode env = api.call("GET", "/environments/" + Api.path(o.environment()), null, null);
         JsonNode limits = env.path("limits");
         if (!limits.isObject()) {
             return null; // a server older than its limits
         }
         if (target == null && env.path("flags").asLong() >= limits.path("flags").asLong()) {
             long flags = env.path("flags").asLong();
-            return "environment \"" + oneLine(o.environment) + "\" serves " + flags + (flags == 1 ? " flag" : " flags")
+            return "environment \"" + oneLine(o.environment()) + "\" serves " + flags + (flags == 1 ? " flag" : " flags")
                     + "; an environment may serve at most " + limits.path("flags").asLong() + ": archive flags no code uses"
                     + " any more (flags stale lists them) first";
         }
@@ -166,7 +165,7 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                 : compactSize(document) - compactSize(((ObjectNode) target.deepCopy()).without("version"));
         long bytes = env.path("bytes").asLong();
         if (growth > 0 && bytes + growth > limits.path("bytes").asLong()) {
-            return "environment \"" + oneLine(o.environment) + "\" serves " + bytes + " bytes of flags and role grants; with"
+            return "environment \"" + oneLine(o.environment()) + "\" serves " + bytes + " bytes of flags and role grants; with"
                     + " this flag it would serve about " + (bytes + growth) + ", more than the " + limits.path("bytes").asLong()
                     + " it may";
         }

@@ -29,13 +29,13 @@ final class Roles implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        JsonNode roles = o.api(spec).call("GET", "/environments/" + Api.path(o.environment) + "/roles", null, null);
+        JsonNode roles = o.api(spec).call("GET", "/environments/" + Api.path(o.environment()) + "/roles", null, null);
         TreeSet<String> names = new TreeSet<>();
         roles.path("selfService").forEach(r -> names.add(r.asText()));
         roles.path("members").fieldNames().forEachRemaining(names::add);
         if (names.isEmpty()) {
             spec.commandLine().getErr().println("flags: no self-service roles and no role grants in environment \""
-                    + oneLine(o.environment) + "\"");
+                    + oneLine(o.environment()) + "\"");
             return EXIT_OK;
         }
         List<String[]> rows = new ArrayList<>();
@@ -136,11 +136,11 @@ final class Roles implements Callable<Integer> {
             if (longest != null) {
                 body.put("maxGrantDuration", longest);
             }
-            JsonNode answer = o.api(spec).call("PUT", "/environments/" + Api.path(o.environment) + "/roles/" + Api.path(role),
+            JsonNode answer = o.api(spec).call("PUT", "/environments/" + Api.path(o.environment()) + "/roles/" + Api.path(role),
                     body, why.comment);
             spec.commandLine().getOut().println(FlagsCommand.terminalJson(answer));
             spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" in environment \""
-                    + oneLine(o.environment) + "\" is " + (on ? "self-service" + (longest == null ? "" : ", up to "
+                    + oneLine(o.environment()) + "\" is " + (on ? "self-service" + (longest == null ? "" : ", up to "
                     + readable(longest)) : "not self-service"));
             return EXIT_OK;
         }

@@ -52,7 +52,7 @@ final class Stale implements Callable<Integer> {
     public Integer call() {
         FlagsCommand.cutoff(spec, "--for", period); // a bad value is a usage error before any request
         Api api = o.api(spec);
-        String env = "/environments/" + Api.path(o.environment);
+        String env = "/environments/" + Api.path(o.environment());
         JsonNode usage = api.call("GET", env + "/usage", null, null);
         Instant now = usage.hasNonNull("at") ? Instant.parse(usage.get("at").asText()) : Instant.now();
         Instant cutoff = FlagsCommand.cutoff(spec, "--for", period, now);
@@ -65,14 +65,14 @@ final class Stale implements Callable<Integer> {
         Instant since = usage.hasNonNull("since") ? Instant.parse(usage.get("since").asText()) : null;
         if (since == null) {
             boolean archived = api.call("GET", env, null, null).path("archived").asBoolean(false);
-            err.println(archived ? "flags: environment \"" + oneLine(o.environment) + "\" is archived: no usage is recorded while"
+            err.println(archived ? "flags: environment \"" + oneLine(o.environment()) + "\" is archived: no usage is recorded while"
                     + " it is, and no flag can be called stale"
-                    : "flags: no usage is recorded in environment \"" + oneLine(o.environment) + "\" yet: no flag can be called"
+                    : "flags: no usage is recorded in environment \"" + oneLine(o.environment()) + "\" yet: no flag can be called"
                     + " stale (SDKs report every " + oneLine(usage, "reportInterval") + ")");
             return EXIT_OK;
         }
         if (since.isAfter(cutoff)) {
-            err.println("flags: usage in environment \"" + oneLine(o.environment) + "\" is recorded only since " + since
+            err.println("flags: usage in environment \"" + oneLine(o.environment()) + "\" is recorded only since " + since
                     + ": too short to tell what is stale for " + period.trim() + " (a flag code evaluates once a month looks"
                     + " unused after a week)");
             return EXIT_OK;
@@ -106,7 +106,7 @@ final class Stale implements Callable<Integer> {
                     + " is listed too: check a listed flag's age with an editor token (flags history FLAG)");
         }
         if (findings.isEmpty()) {
-            err.println("flags: nothing stale for " + period.trim() + " in environment \"" + oneLine(o.environment)
+            err.println("flags: nothing stale for " + period.trim() + " in environment \"" + oneLine(o.environment())
                     + "\" (usage recorded since " + since + ")" + youngNote(young));
             return EXIT_OK;
         }

@@ -691,6 +691,29 @@ class FlagsCommandTest {
     }
 
     @Test
+    void anEmptyEnvironmentIsBadUsageInEveryCommandNotARequestForAnotherPath() throws Exception {
+        for (String[] command : new String[][] {{"list"}, {"show", "billing-v2"}, {"roles"}, {"schedules"}, {"usage"},
+                {"audit"}, {"grant", "beta", "u1"}, {"diff", "--from", "staging"}, {"promote", "billing-v2", "--from", "staging"}}) {
+            Run run = flags(java.util.stream.Stream.concat(java.util.Arrays.stream(command), java.util.stream.Stream.of("-e", "",
+                    "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN)).toArray(String[]::new));
+            assertThat(run.exit()).as(String.join(" ", command)).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(run.err()).as(String.join(" ", command)).isEqualTo("flags: -e must not be empty\n");
+            assertThat(run.out()).as(String.join(" ", command)).isEmpty();
+        }
+
+        // FLAGS_ENV set but empty (a script's unset variable): said so, not blamed on an -e that was never typed.
+        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), FlagsCommand.class.getName(), "list",
+                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN).redirectErrorStream(true);
+        builder.environment().put("FLAGS_ENV", "");
+        Process cli = builder.start();
+        String printed = new String(cli.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(cli.waitFor()).as(printed).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(printed).isEqualTo("flags: -e must not be empty (FLAGS_ENV is set, but empty: unset it or give it an"
+                + " environment)\n");
+    }
+
+    @Test
     void usageErrorsSayWhatIsWrongOnOneLineAndPointToTheHelp() throws Exception {
         Run unknownOption = flags("list", "--bogus");
         assertThat(unknownOption.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
