@@ -9,6 +9,7 @@ import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.User;
+import dev.flags.server.Addresses;
 import dev.flags.server.ApiException;
 import dev.flags.server.EnvironmentLimits;
 import dev.flags.server.EnvironmentService;
@@ -174,7 +175,7 @@ public final class ApiServlet extends HttpServlet {
                     + ": ask an admin for a new one");
         }
         if (checked.principal().isEmpty()) {
-            services.tokens().refusedUnknown("http", req.getRemoteAddr());
+            services.tokens().refusedUnknown("http", Addresses.text(req.getRemoteAddr()));
         }
         Principal p = checked.principal()
                 .orElseThrow(() -> new ApiException(401, "unauthorized", "the token is unknown or was revoked"));

@@ -1,5 +1,6 @@
 package dev.flags.server.sync;
 
+import dev.flags.server.Addresses;
 import dev.flags.server.auth.Authentication;
 import dev.flags.server.auth.Authenticator;
 import dev.flags.server.auth.Principal;
@@ -94,8 +95,7 @@ public final class AuthInterceptor implements ServerInterceptor {
     Optional<Principal> principal = checked.principal();
     if (principal.isEmpty()) {
       java.net.SocketAddress remote = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
-      authenticator.refusedUnknown("grpc", remote instanceof java.net.InetSocketAddress inet
-          ? inet.getAddress().getHostAddress() : String.valueOf(remote));
+      authenticator.refusedUnknown("grpc", Addresses.text(remote));
       return reject(call, "unknown or revoked token");
     }
     Context context = Context.current().withValue(PRINCIPAL, principal.get());

@@ -1,5 +1,6 @@
 package dev.flags.server.sync;
 
+import dev.flags.server.Addresses;
 import io.grpc.netty.shaded.io.netty.channel.Channel;
 import io.grpc.netty.shaded.io.netty.channel.ChannelHandler;
 import io.grpc.netty.shaded.io.netty.channel.ChannelHandlerContext;
@@ -131,8 +132,7 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
             earlier = refusedSinceLogged;
             refusedSinceLogged = 0;
         }
-        String from = remote instanceof InetSocketAddress socket && socket.getAddress() != null
-                ? socket.getAddress().getHostAddress() : "an unknown address";
+        String from = Addresses.text(remote);
         log.accept("gRPC port: refused a connection from " + from
                 + ": " + why + (earlier == 0 ? "" : " (" + earlier + " more refused since the last such line)")
                 + "; more within a minute are counted in flags_grpc_connections_refused_total, not logged one by one."
