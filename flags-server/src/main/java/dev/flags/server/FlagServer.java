@@ -327,6 +327,10 @@ public final class FlagServer implements AutoCloseable {
         }
         LOG.info(jvmLine(Runtime.version(), ManagementFactory.getGarbageCollectorMXBeans().stream()
                 .map(GarbageCollectorMXBean::getName).toList()));
+        String nio = GrpcTransport.fallbackWarning();
+        if (nio != null) {
+            LOG.warn(nio);
+        }
     }
 
     /**

@@ -11,6 +11,7 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,6 +50,37 @@ public final class GrpcTransport implements AutoCloseable {
         // First in the pipeline: before the acceptor that gRPC's bootstrap adds, which hands connections to gRPC.
         channel.pipeline().addLast(connections);
         return channel;
+    }
+
+    /** @return the transport the port runs on: "epoll" (Linux's native one) or "NIO" (Java's, anywhere) */
+    public static String name() {
+        return EPOLL ? "epoll" : "NIO";
+    }
+
+    /** @return {@link #fallbackWarning(boolean, String, Throwable)} for this JVM: null unless Linux runs the port on NIO */
+    public static String fallbackWarning() {
+        return fallbackWarning(EPOLL, System.getProperty("os.name", ""), Epoll.unavailabilityCause());
+    }
+
+    /**
+     * The warning for a Linux server whose gRPC port runs on Java's NIO because Netty's native epoll library did not
+     * load. It works, but unseen: the usual cause is a temporary directory mounted {@code noexec}, into which Netty
+     * unpacks the library; on other systems NIO is the transport and nothing is wrong.
+     *
+     * @param epoll whether epoll loaded
+     * @param osName the {@code os.name} system property
+     * @param cause why epoll did not load, or null
+     * @return one line for the log, or null if there is nothing to warn about
+     */
+    static String fallbackWarning(boolean epoll, String osName, Throwable cause) {
+        if (epoll || !osName.toLowerCase(Locale.ROOT).startsWith("linux")) {
+            return null;
+        }
+        String why = cause == null ? "no cause given" : cause.getClass().getSimpleName() + ": " + cause.getMessage();
+        return "gRPC port: Netty's native transport (epoll) did not load, so the port runs on Java NIO: it works, at more"
+                + " CPU per connection. Netty unpacks the library into the temporary directory (java.io.tmpdir), which must"
+                + " allow running files; -Dio.grpc.netty.shaded.io.netty.native.workdir=DIR names another. Why: "
+                + why.replace('\n', ' ').replace('\r', ' ');
     }
 
     /** Stops the event loops; call once the gRPC server has terminated (or was never started). */
