@@ -5,7 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -64,6 +69,41 @@ class HttpShutdownTest {
                 .withBindAddress("127.0.0.1").withAdminToken(ADMIN))) {
             assertThat(new ApiClient(again.httpPort()).get(FLAG, ADMIN).json().get("enabled").asBoolean())
                     .as("the refused write was not applied").isFalse();
+        }
+    }
+
+    @Test
+    void overHttpsTheShutdown503sCarryHstsAsEveryOtherAnswerDoes() throws Exception {
+        TestCertificates certs = TestCertificates.create(Files.createDirectories(dir.resolve("certs")));
+        FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withTls(certs.certificate, certs.key));
+        CompletableFuture<Void> closing = null;
+        try (Socket begun = certs.clientContext().getSocketFactory().createSocket("127.0.0.1", server.httpPort())) {
+            // A request the server has begun to read holds the port open through the shutdown's grace.
+            OutputStream out = begun.getOutputStream();
+            out.write(("PATCH " + FLAG + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            awaitInFlight(server, 1);
+
+            closing = CompletableFuture.runAsync(server::close);
+            HttpClient https = HttpClient.newBuilder().sslContext(certs.clientContext()).build();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            HttpResponse<String> refused;
+            do {
+                assertThat(System.nanoTime()).as("shutdown begun").isLessThan(deadline);
+                refused = https.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:"
+                        + server.httpPort() + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+            } while (refused.statusCode() == 200);
+            assertThat(refused.statusCode()).isEqualTo(503);
+            assertThat(refused.body()).contains("shutting down");
+            assertThat(refused.headers().firstValue("Strict-Transport-Security")).hasValue("max-age=31536000");
+            begun.close(); // hung up: the shutdown need not wait out its grace
+            closing.get(30, TimeUnit.SECONDS);
+        } finally {
+            if (closing == null) {
+                server.close();
+            }
         }
     }
 
