@@ -183,6 +183,13 @@ final class Api {
         } catch (ConnectException | HttpTimeoutException e) {
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, unreachable(server, e));
         } catch (IOException e) {
+            String dates = certificateDates(e);
+            if (dates != null) {
+                // Trusted or not, a certificate out of its dates is the server's to renew (or a clock to set): advice to
+                // trust its CA would send the reader down the wrong path.
+                throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "the flag server at " + server + " presented a"
+                        + " certificate " + dates);
+            }
             if (untrustedCertificate(e)) {
                 // Java's own words ("PKIX path building failed: ...") do not say what to do.
                 throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "the flag server at " + server + " presented a"
@@ -218,6 +225,24 @@ final class Api {
     }
 
     /** Whether the TLS handshake failed because no trusted CA vouches for the server's certificate. */
+    /**
+     * @return what is wrong with the dates of the certificate a handshake refused, with what to do (expired: the server
+     *     needs a renewed one; not valid yet: a clock), or null if its dates were not what failed
+     */
+    static String certificateDates(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof java.security.cert.CertificateExpiredException) {
+                return "that has expired (" + FlagsCommand.oneLine(String.valueOf(t.getMessage())) + "): the server needs a"
+                        + " renewed one (it reads its certificate at start)";
+            }
+            if (t instanceof java.security.cert.CertificateNotYetValidException) {
+                return "that is not valid yet (" + FlagsCommand.oneLine(String.valueOf(t.getMessage())) + "): is this"
+                        + " machine's clock right?";
+            }
+        }
+        return null;
+    }
+
     static boolean untrustedCertificate(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof CertPathBuilderException || t instanceof CertPathValidatorException

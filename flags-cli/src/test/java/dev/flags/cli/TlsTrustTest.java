@@ -70,4 +70,19 @@ class TlsTrustTest {
             assertThat(Api.untrustedCertificate(other)).isFalse();
         }
     }
+
+    @Test
+    void aCertificateOutOfItsDatesIsTheServersToRenewOrAClockToSet() {
+        // Java's chain when a certificate that a trusted CA signed has expired: the validator's exception wraps the expiry.
+        Throwable expired = new javax.net.ssl.SSLHandshakeException("PKIX path validation failed");
+        expired.initCause(new java.security.cert.CertPathValidatorException("validity check failed",
+                new java.security.cert.CertificateExpiredException("NotAfter: Sat Feb 01 00:00:00 UTC 2025")));
+        assertThat(Api.certificateDates(expired)).isEqualTo("that has expired (NotAfter: Sat Feb 01 00:00:00 UTC 2025): the"
+                + " server needs a renewed one (it reads its certificate at start)");
+        Throwable early = new javax.net.ssl.SSLHandshakeException("PKIX path validation failed");
+        early.initCause(new java.security.cert.CertificateNotYetValidException("NotBefore: Tue Jan 01 00:00:00 UTC 2030"));
+        assertThat(Api.certificateDates(early)).isEqualTo("that is not valid yet (NotBefore: Tue Jan 01 00:00:00 UTC 2030): is"
+                + " this machine's clock right?");
+        assertThat(Api.certificateDates(new javax.net.ssl.SSLHandshakeException("PKIX path building failed"))).isNull();
+    }
 }

@@ -165,6 +165,54 @@ class TlsTest {
     }
 
     @Test
+    void anExpiredCertificateSaysTheServerNeedsARenewedOneNotThatItsCaBeTrusted() throws Exception {
+        // A private CA, valid now, that signed a server certificate valid 2025-01-01 to 2025-02-01 (keytool, unlike openssl
+        // req, dates a certificate in the past). Java checks the dates of what a CA signed, not of the CA it trusts.
+        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+        Path caStore = certificates.resolve("ca.p12");
+        Path serverStore = certificates.resolve("server.p12");
+        Path caCert = certificates.resolve("ca-cert.pem");
+        Path request = certificates.resolve("server.csr");
+        Path expiredCert = certificates.resolve("expired-cert.pem");
+        Path expiredKey = certificates.resolve("expired-key.pem");
+        String[] ec = {"-keyalg", "EC", "-groupname", "secp256r1", "-storetype", "PKCS12", "-storepass", "changeit"};
+        run(concat(new String[] {keytool, "-genkeypair", "-alias", "ca", "-dname", "CN=test ca", "-ext", "bc:c",
+                "-keystore", caStore.toString()}, ec));
+        run(keytool, "-exportcert", "-rfc", "-alias", "ca", "-keystore", caStore.toString(), "-storepass", "changeit",
+                "-file", caCert.toString());
+        run(concat(new String[] {keytool, "-genkeypair", "-alias", "server", "-dname", "CN=localhost",
+                "-keystore", serverStore.toString()}, ec));
+        run(keytool, "-certreq", "-alias", "server", "-keystore", serverStore.toString(), "-storepass", "changeit",
+                "-file", request.toString());
+        run(keytool, "-gencert", "-alias", "ca", "-keystore", caStore.toString(), "-storepass", "changeit", "-rfc",
+                "-infile", request.toString(), "-outfile", expiredCert.toString(), "-startdate", "2025/01/01 00:00:00",
+                "-validity", "31", "-ext", "SAN=IP:127.0.0.1,DNS:localhost");
+        run("openssl", "pkcs12", "-in", serverStore.toString(), "-nocerts", "-nodes", "-passin", "pass:changeit",
+                "-out", expiredKey.toString());
+        try (SyncServer server = SyncServer.start(expiredCert, expiredKey);
+             Flags flags = client(server).trustedCertificates(caCert).build()) {
+            assertThat(problemAfterFailedConnections(flags, server, 2))
+                    .startsWith("UNAVAILABLE: TLS handshake failed: the server's certificate has expired (NotAfter: ")
+                    .contains("2025")
+                    .endsWith("); the server needs a renewed one (it reads it at start)");
+        }
+    }
+
+    private static String[] concat(String[] first, String[] second) {
+        String[] both = java.util.Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, both, first.length, second.length);
+        return both;
+    }
+
+    private static void run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException(String.join(" ", command) + " failed: " + out);
+        }
+    }
+
+    @Test
     void aTrustedCertificateForAnotherNameSaysSo() throws Exception {
         try (SyncServer server = SyncServer.start(otherCert, otherKey);
              Flags flags = client(server).trustedCertificates(otherCert).build()) {

@@ -45,6 +45,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -129,6 +130,8 @@ public final class FlagServer implements AutoCloseable {
     private final GrpcTransport grpcTransport;
     /** How many connections the HTTP port holds at once; it accepts more only as these close. */
     private final int httpMaxConnections;
+    /** When the TLS certificate expires (read at start, as the ports read it), or null without TLS. */
+    private final Instant tlsExpiry;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), named("flags-grpc"));
     private final Undertow http;
@@ -283,6 +286,12 @@ public final class FlagServer implements AutoCloseable {
             this.httpRequests = new AnsweredBeforeClosing(httpHandler());
             this.http = startHttp(withHsts(httpRequests));
             registerHttpConnectionMetrics(http);
+            this.tlsExpiry = config.tls() ? PemTls.expiry(config.tlsCertificate()) : null;
+            if (tlsExpiry != null) {
+                metrics.register("flags_tls_certificate_expires_in_seconds", "Seconds until the TLS certificate that both"
+                        + " ports serve expires (0 once it has: every client then refuses it); a renewed one takes effect at"
+                        + " the next start.", "gauge", () -> Math.max(0, Duration.between(clock.instant(), tlsExpiry).getSeconds()));
+            }
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
                 sync.shutdown();
@@ -314,7 +323,8 @@ public final class FlagServer implements AutoCloseable {
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB;"
                 + " snapshots SDKs have not read take at most {} MiB; connections at most {} gRPC{}, {} HTTP; journal kept {};"
                 + " heartbeat {}, shutdown grace {}",
-                host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both)" : "", config.dataDir().toAbsolutePath(),
+                host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both, certificate valid until " + tlsExpiry + ")" : "",
+                config.dataDir().toAbsolutePath(),
                 EnvironmentLimits.flags(config.environmentLimits().maxFlags()), config.environmentLimits().maxMebibytes(),
                 config.maxSyncBufferMib(), grpcConnections.maxConnections(),
                 grpcConnections.maxPerAddress() == 0 ? "" : " (" + grpcConnections.maxPerAddress() + " per client address)",
@@ -327,6 +337,10 @@ public final class FlagServer implements AutoCloseable {
         }
         LOG.info(jvmLine(Runtime.version(), ManagementFactory.getGarbageCollectorMXBeans().stream()
                 .map(GarbageCollectorMXBean::getName).toList()));
+        String expiring = tlsExpiry == null ? null : tlsExpiryWarning(config.tlsCertificate(), tlsExpiry, clock.instant());
+        if (expiring != null) {
+            LOG.warn(expiring);
+        }
         String nio = GrpcTransport.fallbackWarning();
         if (nio != null) {
             LOG.warn(nio);
@@ -352,6 +366,29 @@ public final class FlagServer implements AutoCloseable {
         }
         return line;
     }
+
+    /**
+     * The warning for a TLS certificate that expires within {@value #TLS_EXPIRY_WARNING_DAYS} days: the server reads it
+     * only at start, so a renewed one needs a restart, and the day it expires every client refuses it.
+     *
+     * @return one line for the log, or null if the expiry is further off
+     */
+    static String tlsExpiryWarning(Path certificate, Instant expiry, Instant now) {
+        Duration left = Duration.between(now, expiry);
+        if (left.compareTo(Duration.ofDays(TLS_EXPIRY_WARNING_DAYS)) >= 0) {
+            return null;
+        }
+        long days = left.toDays();
+        long hours = left.toHours();
+        String when = days >= 1 ? days + (days == 1 ? " day" : " days") : hours >= 1 ? hours + (hours == 1 ? " hour" : " hours")
+                : "under an hour";
+        return "the TLS certificate " + certificate + " expires at " + expiry + ", in " + when + ": then every"
+                + " client refuses it; renew it and start the server again (it reads the certificate at start);"
+                + " flags_tls_certificate_expires_in_seconds is what to alert on";
+    }
+
+    /** Days before a TLS certificate's expiry from which a start warns of it. */
+    static final int TLS_EXPIRY_WARNING_DAYS = 30;
 
     /**
      * The warning for a server that others can reach without TLS: every token crosses the network in

@@ -16,7 +16,10 @@ import java.security.SignatureException;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -56,7 +59,32 @@ final class PemTls {
      * @throws IOException if a file cannot be read
      */
     static void check(Path certificateChain, Path privateKey) throws IOException {
+        check(certificateChain, privateKey, Instant.now());
+    }
+
+    /**
+     * As {@link #check(Path, Path)}, and the certificate must be valid at {@code now}: one that has expired, or is not
+     * valid yet, would be refused by every client, while the server logged that it was ready.
+     *
+     * @param now the time to judge the certificate's validity at (clients judge it by their clocks)
+     * @throws IllegalArgumentException also if the server's certificate is expired or not yet valid, with its dates
+     * @throws IOException if a file cannot be read
+     */
+    static void check(Path certificateChain, Path privateKey, Instant now) throws IOException {
         Certificate certificate = readChain(certificateChain).get(0);
+        if (certificate instanceof X509Certificate x509) {
+            Instant from = x509.getNotBefore().toInstant();
+            Instant until = x509.getNotAfter().toInstant();
+            if (now.isAfter(until)) {
+                throw new IllegalArgumentException("the TLS certificate " + certificateChain + " expired at " + until
+                        + ": every client would refuse it; renew it (the server reads it at start: start it again after)");
+            }
+            if (now.isBefore(from)) {
+                throw new IllegalArgumentException("the TLS certificate " + certificateChain + " is valid only from " + from
+                        + " (this machine's clock says " + now.truncatedTo(ChronoUnit.SECONDS) + "): every client would refuse"
+                        + " it until then; check the clocks, or use a certificate valid now");
+            }
+        }
         PrivateKey key = readKey(privateKey);
         PublicKey certified = certificate.getPublicKey();
         if (!certified.getAlgorithm().equals(key.getAlgorithm())) {
@@ -67,6 +95,19 @@ final class PemTls {
             throw new IllegalArgumentException("the TLS key " + privateKey + " does not belong to the certificate " + certificateChain
                     + " (its public key differs)");
         }
+    }
+
+    /**
+     * @param certificateChain the PEM certificate chain, checked by {@link #check}
+     * @return when the server's own certificate (the chain's first) expires
+     * @throws IOException if the file cannot be read
+     */
+    static Instant expiry(Path certificateChain) throws IOException {
+        Certificate certificate = readChain(certificateChain).get(0);
+        if (!(certificate instanceof X509Certificate x509)) {
+            throw new IllegalArgumentException("the TLS certificate " + certificateChain + " is not an X.509 certificate");
+        }
+        return x509.getNotAfter().toInstant();
     }
 
     /**

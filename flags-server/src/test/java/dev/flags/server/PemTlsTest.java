@@ -25,6 +25,45 @@ class PemTlsTest {
     Path dir;
 
     @Test
+    void aCertificateOutsideItsValidityIsRefusedWithItsDates() throws Exception {
+        Path expired = Files.createDirectory(dir.resolve("expired"));
+        Path[] files = certificateFrom(expired, "2025/01/01 00:00:00", 31); // until 2025-02-01
+        assertThatThrownBy(() -> ServerConfig.defaults().withTls(files[0], files[1]))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the TLS certificate " + files[0] + " expired at 2025-02-01T00:00:00Z: every client would refuse it;"
+                        + " renew it (the server reads it at start: start it again after)");
+
+        TestCertificates certs = TestCertificates.create(Files.createDirectory(dir.resolve("now")));
+        java.time.Instant expiry = PemTls.expiry(certs.certificate);
+        assertThat(expiry).isBetween(java.time.Instant.now().plus(java.time.Duration.ofDays(1)),
+                java.time.Instant.now().plus(java.time.Duration.ofDays(2)));
+        java.time.Instant early = expiry.minus(java.time.Duration.ofDays(3)).plusMillis(1500);
+        assertThatThrownBy(() -> PemTls.check(certs.certificate, certs.key, early))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("the TLS certificate " + certs.certificate + " is valid only from ")
+                .hasMessageEndingWith(" (this machine's clock says " + early.truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                        + "): every client would refuse it until then; check the clocks, or use a certificate valid now");
+        assertThatCode(() -> PemTls.check(certs.certificate, certs.key, expiry)).as("its last moment").doesNotThrowAnyException();
+        assertThatThrownBy(() -> PemTls.check(certs.certificate, certs.key, expiry.plusSeconds(1)))
+                .hasMessageContaining(" expired at " + expiry + ": ");
+    }
+
+    /** A certificate and its PKCS#8 key, valid from {@code start} for {@code days}: keytool can date one in the past. */
+    private static Path[] certificateFrom(Path dir, String start, int days) throws Exception {
+        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+        Path store = dir.resolve("store.p12");
+        run(keytool, "-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=localhost",
+                "-startdate", start, "-validity", String.valueOf(days), "-keystore", store.toString(), "-storetype", "PKCS12",
+                "-storepass", "changeit");
+        Path cert = dir.resolve("cert.pem");
+        run(keytool, "-exportcert", "-rfc", "-alias", "server", "-keystore", store.toString(), "-storepass", "changeit",
+                "-file", cert.toString());
+        Path key = dir.resolve("key.pem");
+        openssl("pkcs12", "-in", store.toString(), "-nocerts", "-nodes", "-passin", "pass:changeit", "-out", key.toString());
+        return new Path[] {cert, key};
+    }
+
+    @Test
     void aKeyOfAnotherCertificateIsRefused() throws Exception {
         TestCertificates server = TestCertificates.create(Files.createDirectory(dir.resolve("server")));
         TestCertificates other = TestCertificates.create(Files.createDirectory(dir.resolve("other")));
@@ -176,10 +215,14 @@ class PemTlsTest {
     private static void openssl(String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("openssl"));
         command.addAll(Arrays.asList(args));
+        run(command.toArray(String[]::new));
+    }
+
+    private static void run(String... command) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(command + " failed: " + out);
+            throw new IOException(String.join(" ", command) + " failed: " + out);
         }
     }
 }

@@ -28,6 +28,11 @@ class TlsTest {
                     .header("Authorization", "Bearer " + ServerFixture.ADMIN).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.headers().firstValue("Strict-Transport-Security")).as("HSTS").hasValue("max-age=31536000");
+            long left = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + server.httpPort() + "/metrics"))
+                    .build(), HttpResponse.BodyHandlers.ofString()).body().lines()
+                    .filter(l -> l.startsWith("flags_tls_certificate_expires_in_seconds ")).mapToLong(l -> Long.parseLong(l.split(" ")[1]))
+                    .findFirst().orElseThrow();
+            assertThat(left).as("the test certificate is valid for 2 days").isBetween(86_400L, 2 * 86_400L);
             HttpResponse<String> missing = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + server.httpPort()
                     + "/nowhere")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(missing.statusCode()).isEqualTo(404);
@@ -37,6 +42,20 @@ class TlsTest {
                     URI.create("http://127.0.0.1:" + server.httpPort() + "/healthz")).build(), HttpResponse.BodyHandlers.ofString()))
                     .isInstanceOf(java.io.IOException.class);
         }
+    }
+
+    @Test
+    void aStartWarnsOfACertificateThatExpiresWithinThirtyDays() {
+        java.nio.file.Path cert = java.nio.file.Path.of("/etc/flags/cert.pem");
+        java.time.Instant now = java.time.Instant.parse("2026-12-05T12:00:00Z");
+        assertThat(FlagServer.tlsExpiryWarning(cert, now.plus(java.time.Duration.ofDays(30)), now)).isNull();
+        assertThat(FlagServer.tlsExpiryWarning(cert, now.plus(java.time.Duration.ofDays(30)).minusSeconds(1), now))
+                .isEqualTo("the TLS certificate /etc/flags/cert.pem expires at 2027-01-04T11:59:59Z, in 29 days: then every"
+                        + " client refuses it; renew it and start the server again (it reads the certificate at start);"
+                        + " flags_tls_certificate_expires_in_seconds is what to alert on");
+        assertThat(FlagServer.tlsExpiryWarning(cert, now.plus(java.time.Duration.ofHours(25)), now)).contains(", in 1 day: ");
+        assertThat(FlagServer.tlsExpiryWarning(cert, now.plus(java.time.Duration.ofMinutes(150)), now)).contains(", in 2 hours: ");
+        assertThat(FlagServer.tlsExpiryWarning(cert, now.plus(java.time.Duration.ofMinutes(5)), now)).contains(", in under an hour: ");
     }
 
     @Test

@@ -32,7 +32,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.CertificateNotYetValidException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -888,12 +890,16 @@ final class Syncer implements AutoCloseable {
     private static String tlsProblem(SSLException failure) {
         boolean notTls = false;
         boolean certificate = false;
+        String expired = null;
+        String notYetValid = null;
         String innermost = null;
         Throwable t = failure;
         for (int depth = 0; t != null && depth < 10; t = t.getCause(), depth++) {
             // Netty's NotSslRecordException, named not imported: the SDK does not name its transport.
             notTls |= t.getClass().getSimpleName().equals("NotSslRecordException");
             certificate |= t instanceof CertificateException;
+            expired = t instanceof CertificateExpiredException ? oneLine(t.getMessage()) : expired;
+            notYetValid = t instanceof CertificateNotYetValidException ? oneLine(t.getMessage()) : notYetValid;
             String message = oneLine(t.getMessage());
             innermost = message != null ? message : innermost;
         }
@@ -910,6 +916,16 @@ final class Syncer implements AutoCloseable {
                 && (innermost.startsWith("No subject alternative") || innermost.startsWith("No name matching"))) {
             return "TLS handshake failed: the server's certificate is not for this address (" + innermost
                     + "); use a target with a name or address that the certificate lists";
+        }
+        if (expired != null) {
+            // Trusted or not, an expired certificate is the server's to renew: pointing at trustedCertificates(...) would
+            // send its reader down the wrong path.
+            return "TLS handshake failed: the server's certificate has expired (" + expired + "); the server needs a renewed"
+                    + " one (it reads it at start)";
+        }
+        if (notYetValid != null) {
+            return "TLS handshake failed: the server's certificate is not valid yet (" + notYetValid + "); is this machine's"
+                    + " clock right?";
         }
         if (certificate) {
             return "TLS handshake failed: the server's certificate is not trusted (" + innermost + "); pass the"

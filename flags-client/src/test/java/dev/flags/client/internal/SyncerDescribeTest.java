@@ -40,12 +40,31 @@ class SyncerDescribeTest {
     @Test
     void aCertificateFailureQuotesTheInnermostReason() {
         SSLHandshakeException e = new SSLHandshakeException("General OpenSslEngine problem");
-        e.initCause(new CertificateException("PKIX path validation failed: validity check failed",
-                new CertificateException("NotAfter: Sun Jan 01 00:00:00 UTC 2023")));
+        e.initCause(new CertificateException("PKIX path building failed",
+                new CertificateException("unable to find valid certification path to requested target")));
         assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription(IO_EXCEPTION).withCause(e), false, false))
-                .isEqualTo("UNAVAILABLE: TLS handshake failed: the server's certificate is not trusted (NotAfter: Sun"
-                        + " Jan 01 00:00:00 UTC 2023); pass the certificate of its CA (or its own, if self-signed) with"
-                        + " trustedCertificates(...)");
+                .isEqualTo("UNAVAILABLE: TLS handshake failed: the server's certificate is not trusted (unable to find valid"
+                        + " certification path to requested target); pass the certificate of its CA (or its own, if"
+                        + " self-signed) with trustedCertificates(...)");
+    }
+
+    @Test
+    void anExpiredCertificateIsTheServersToRenewNotATrustProblem() throws Exception {
+        // Java's chain for a certificate its trusted CA signed, once expired: the validator's exception wraps the expiry.
+        SSLHandshakeException e = new SSLHandshakeException("General OpenSslEngine problem");
+        e.initCause(new CertificateException("PKIX path validation failed: validity check failed",
+                new java.security.cert.CertPathValidatorException("validity check failed",
+                        new java.security.cert.CertificateExpiredException("NotAfter: Sat Feb 01 00:00:00 UTC 2025"))));
+        assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription(IO_EXCEPTION).withCause(e), false, false))
+                .isEqualTo("UNAVAILABLE: TLS handshake failed: the server's certificate has expired (NotAfter: Sat Feb 01"
+                        + " 00:00:00 UTC 2025); the server needs a renewed one (it reads it at start)");
+
+        SSLHandshakeException early = new SSLHandshakeException("General OpenSslEngine problem");
+        early.initCause(new CertificateException("PKIX path validation failed: validity check failed",
+                new java.security.cert.CertificateNotYetValidException("NotBefore: Tue Jan 01 00:00:00 UTC 2030")));
+        assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription(IO_EXCEPTION).withCause(early), false, false))
+                .isEqualTo("UNAVAILABLE: TLS handshake failed: the server's certificate is not valid yet (NotBefore: Tue Jan"
+                        + " 01 00:00:00 UTC 2030); is this machine's clock right?");
     }
 
     @Test
