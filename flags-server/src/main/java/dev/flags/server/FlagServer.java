@@ -158,6 +158,11 @@ public final class FlagServer implements AutoCloseable {
         createOwnerOnly(config.dataDir());
         warnIfOthersCanRead(config.dataDir());
         warnIfOthersCanChange(config.dataDir());
+        String owner = anotherUsersDirectory(config.dataDir().toAbsolutePath(), System.getProperty("user.name", ""),
+                FileAccess.ownerOf(config.dataDir()));
+        if (owner != null) {
+            LOG.warn(owner);
+        }
         createOwnerOnly(config.dataDir().resolve("journal"));
         // The journal (and its directory lock) first: a server refused the lock must leave the data
         // directory as it found it, not generate an admin-token file the running server does not use.
@@ -508,9 +513,29 @@ public final class FlagServer implements AutoCloseable {
         if (!open.isEmpty()) {
             LOG.warn("{} in the data directory {} can be changed by users other than its owner, such as {}: someone could"
                     + " write a token of their own into the journal, taken at the next start; chmod -R go-w {}",
-                    open.size() == 1 ? "1 file" : open.size() + " files", dataDir.toAbsolutePath(), open.get(0),
+                    open.size() == 1 ? "1 file or directory" : open.size() + " files and directories", dataDir.toAbsolutePath(), open.get(0),
                     dataDir.toAbsolutePath());
         }
+    }
+
+    /**
+     * The warning for a server run as another user than the one who owns its data directory, most often root by
+     * mistake on the service user's: what it writes (segments, checkpoints, usage.json) is then the other user's, and
+     * the service user's next start is refused, maybe days later, with no hint of this run.
+     *
+     * @param dataDir the data directory, absolute
+     * @param user the user this process runs as
+     * @param owner the data directory's owner, or null if it cannot be told
+     * @return one line for the log, or null if the process runs as the owner (or either is unknown)
+     */
+    static String anotherUsersDirectory(Path dataDir, String user, String owner) {
+        if (owner == null || user.isEmpty() || owner.equals(user)) {
+            return null;
+        }
+        return "the server runs as " + user + " on the data directory " + dataDir + ", which belongs to " + owner + ": what"
+                + " it writes now (journal segments, checkpoints, usage.json) will belong to " + user + ", and the next start"
+                + " as " + owner + " will be refused; stop it and start it as " + owner + " (then, if it wrote anything, 'chown -R "
+                + owner + " " + FileAccess.shellQuoted(dataDir.toString()) + "' as root first)";
     }
 
     private static void warnIfOthersCanRead(Path dataDir) {

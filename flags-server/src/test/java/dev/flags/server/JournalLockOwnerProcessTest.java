@@ -57,9 +57,9 @@ class JournalLockOwnerProcessTest {
                     }
                 }
             }
-            advice = "and this process runs as nobody; a journal tool run as root probably left it: give it back with"
-                    + " 'chown nobody " + lock + "' (do not delete it while anything may have the journal open), and run"
-                    + " the server and the journal tools as nobody, the service user";
+            advice = "and this process runs as nobody; the server or a journal tool run as root probably left it, and maybe"
+                    + " other files: give them back with 'chown -R nobody " + lock.getParent() + "' (do not delete them while"
+                    + " anything may have the journal open), and run the server and the journal tools as nobody, the service user";
         } else {
             Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("r--r--r--"));
             advice = "but its permissions do not let its owner read and write it: 'chmod u+rw " + lock + "'";

@@ -158,7 +158,7 @@ class ServerProcessTest {
         Path tokenFile = Files.writeString(data.resolve("admin-token"), TokenService.newSecret() + "\n");
         Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw--w--w-"));
         try (ServerChild child = start(data, freePort(), freePort(), null)) {
-            assertThat(child.awaitLine("in the data directory")).contains("WARN").contains("1 file in the data directory "
+            assertThat(child.awaitLine("in the data directory")).contains("WARN").contains("1 file or directory in the data directory "
                     + data.toAbsolutePath() + " can be changed by users other than its owner, such as " + tokenFile.toAbsolutePath()
                     + " (rw--w--w-)").contains("chmod -R go-w " + data.toAbsolutePath());
             assertThat(child.awaitLine("admin token: " + tokenFile.toAbsolutePath() + " can be changed")).contains("WARN")

@@ -111,9 +111,11 @@ final class DirectoryLock implements AutoCloseable {
         String facts = "permission denied: it belongs to " + fileOwner + modeIn(mode.apply(file)) + ", and this process runs as "
                 + user;
         if (dirOwner != null && !fileOwner.equals(dirOwner)) {
-            return facts + "; a journal tool run as " + fileOwner + " probably left it: give it back with 'chown " + dirOwner
-                    + " " + ToolCommand.quote(file.toString()) + "' (do not delete it while anything may have the journal"
-                    + " open), and run the server and the journal tools as " + dirOwner + ", the service user";
+            // The server itself run as another user leaves files too (segments, checkpoints): give back the directory.
+            return facts + "; the server or a journal tool run as " + fileOwner + " probably left it, and maybe other files:"
+                    + " give them back with 'chown -R " + dirOwner + " " + ToolCommand.quote(dir.toString()) + "' (do not delete"
+                    + " them while anything may have the journal open), and run the server and the journal tools as " + dirOwner
+                    + ", the service user";
         }
         if (fileOwner.equals(user)) {
             return facts + ", but its permissions do not let its owner read and write it: 'chmod u+rw "

@@ -22,6 +22,14 @@ public final class FileAccess {
     private FileAccess() {
     }
 
+    /**
+     * @param word a word of a command to paste into a shell, such as a path
+     * @return the word as a POSIX shell takes it: as it is if plain, else quoted
+     */
+    public static String shellQuoted(String word) {
+        return ToolCommand.quote(word);
+    }
+
     /** @return the file's owner, or null if it cannot be told (no such file, no owners on this file system) */
     public static String ownerOf(Path path) {
         try {

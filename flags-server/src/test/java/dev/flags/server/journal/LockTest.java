@@ -73,10 +73,10 @@ class LockTest {
         // As QA found it: 'verify' run as root left the lock; the service user 'flags' owns the journal.
         Map<Path, String> owners = Map.of(dir, "flags", lock, "root");
         assertThat(DirectoryLock.accessDenied(dir, lock, "flags", owners::get, p -> "rw-r--r--"))
-                .isEqualTo("permission denied: it belongs to root (rw-r--r--), and this process runs as flags; a journal"
-                        + " tool run as root probably left it: give it back with 'chown flags " + lock + "' (do not delete"
-                        + " it while anything may have the journal open), and run the server and the journal tools as"
-                        + " flags, the service user");
+                .isEqualTo("permission denied: it belongs to root (rw-r--r--), and this process runs as flags; the server"
+                        + " or a journal tool run as root probably left it, and maybe other files: give them back with 'chown -R"
+                        + " flags " + dir + "' (do not delete them while anything may have the journal open), and run the"
+                        + " server and the journal tools as flags, the service user");
         // The tool run as someone else on the service user's journal.
         assertThat(DirectoryLock.accessDenied(dir, lock, "alice", p -> "flags", p -> "rw-r--r--"))
                 .endsWith("and this process runs as alice; run the server and the journal tools as flags, the service"
