@@ -153,6 +153,7 @@ public final class FlagServer implements AutoCloseable {
         this.httpMaxConnections = config.connectionLimits().httpMax(openFileLimit);
         fewDescriptors(config.connectionLimits(), openFileLimit).forEach(LOG::warn);
         checkDataDirectory(config.dataDir());
+        boolean dataDirectoryExisted = Files.isDirectory(config.dataDir());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
         // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
         createOwnerOnly(config.dataDir());
@@ -171,7 +172,16 @@ public final class FlagServer implements AutoCloseable {
         if (config.journalRetention() != null) {
             journalBuilder.retention(config.journalRetention());
         }
+        boolean newJournal = !holdsSegments(config.dataDir().resolve("journal"));
         this.journal = journalBuilder.open();
+        if (newJournal) {
+            String made = newJournalLine(config.dataDir().toAbsolutePath(), dataDirectoryExisted);
+            if (dataDirectoryExisted) {
+                LOG.warn(made);
+            } else {
+                LOG.info(made);
+            }
+        }
         Broadcaster sync = null;
         TokenExpiry expiry = null;
         Server grpcServer = null;
@@ -454,6 +464,24 @@ public final class FlagServer implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * What a start that made a new, empty journal says. In a data directory that was there already, it is a WARN: the
+     * directory may be the mount point of a volume that is not mounted (the {@value #JOURNAL_CREATED} mark is on the
+     * volume too), and an empty server would then serve every SDK empty environments.
+     *
+     * @param dataDir the data directory, absolute
+     * @param existed whether it existed before this start (else the server made it)
+     * @return one line for the log
+     */
+    static String newJournalLine(Path dataDir, boolean existed) {
+        if (!existed) {
+            return "made the data directory " + dataDir + ", with a new, empty journal";
+        }
+        return "no journal in the data directory " + dataDir + ": started a new, empty one. If this server had flags before,"
+                + " this is not their directory, or its volume is not mounted: stop the server, and mount the volume (what this"
+                + " start writes stays hidden under the mount point)";
     }
 
     /**

@@ -152,6 +152,30 @@ class ServerProcessTest {
     }
 
     @Test
+    void aNewJournalInADirectoryThatWasThereIsAWarningForAVolumeNotMounted() throws Exception {
+        // As a mount point looks with its volume not mounted: an empty directory, the journal's mark on the volume too.
+        Path mountPoint = Files.createDirectories(dir.resolve("volume"));
+        try (ServerChild child = start(mountPoint, freePort(), freePort(), ServerFixture.ADMIN)) {
+            assertThat(child.awaitLine("no journal in the data directory")).contains("WARN")
+                    .contains(mountPoint.toAbsolutePath() + ": started a new, empty one. If this server had flags before, this is"
+                            + " not their directory, or its volume is not mounted");
+            child.awaitLine("flag server ready");
+            child.stop();
+        }
+        try (ServerChild again = start(mountPoint, freePort(), freePort(), ServerFixture.ADMIN)) {
+            again.awaitLine("flag server ready");
+            assertThat(String.join("\n", again.log())).as("its own journal, found").doesNotContain("new, empty");
+            again.stop();
+        }
+        Path made = dir.resolve("not-there-yet");
+        try (ServerChild fresh = start(made, freePort(), freePort(), ServerFixture.ADMIN)) {
+            assertThat(fresh.awaitLine("made the data directory")).contains("INFO")
+                    .endsWith("made the data directory " + made.toAbsolutePath() + ", with a new, empty journal");
+            fresh.stop();
+        }
+    }
+
+    @Test
     void aTokenFileOthersMayChangeAndADataDirectoryOthersMayReadAreSaidAtStartAndLeftAsTheyWere() throws Exception {
         Path data = Files.createDirectories(dir.resolve("open"));
         Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwxr-xr-x")); // as a umask of 022 makes it
