@@ -78,10 +78,13 @@ class DocsBackupTest {
     }
 
     @Test
-    void checkpointsSegmentsAndTheAdminTokenAreBackedUp() throws Exception {
+    void checkpointsSegmentsAndTheFilesBesideTheJournalAreBackedUp() throws Exception {
         Path journal = dir.resolve("data/journal");
         Files.createDirectories(journal);
         Files.writeString(dir.resolve("data/admin-token"), "flg_a-generated-token-0123456789\n");
+        Files.writeString(dir.resolve("data/admin-token-since"), "sha256:0000 2026-12-01T00:00:00Z\n");
+        Files.writeString(dir.resolve("data/usage.json"), "{}\n");
+        Files.writeString(dir.resolve("data/journal-created"), "made\n");
         Path backup;
         try (FileJournal open = FileJournal.builder(journal).segmentSize(4096).open()) {
             open.append(Fixtures.createEnvironment("prod"));
@@ -93,7 +96,7 @@ class DocsBackupTest {
 
             backup = backUp();
         }
-        assertThat(names(backup)).containsExactly("admin-token", "journal");
+        assertThat(names(backup)).containsExactly("admin-token", "admin-token-since", "journal", "journal-created", "usage.json");
         List<String> copied = names(backup.resolve("journal"));
         assertThat(copied).contains(Checkpoints.fileName(62)).doesNotContain(DirectoryLock.FILE_NAME);
         for (Path segment : Fixtures.segments(journal)) {
