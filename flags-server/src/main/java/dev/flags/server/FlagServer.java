@@ -718,7 +718,7 @@ public final class FlagServer implements AutoCloseable {
         try {
             return builder.build().start();
         } catch (IOException e) {
-            throw new IOException(cannotListen(config.grpcPort(), "gRPC", "--grpc-port", e), e);
+            throw cannotListen(config.grpcPort(), "gRPC", "--grpc-port", e);
         }
     }
 
@@ -804,26 +804,30 @@ public final class FlagServer implements AutoCloseable {
         try {
             server.start();
         } catch (RuntimeException e) {
-            throw new IOException(cannotListen(config.httpPort(), "HTTP", "--http-port", e), e);
+            throw cannotListen(config.httpPort(), "HTTP", "--http-port", e);
         }
         return server;
     }
 
     /** Why a port could not be opened; for a port in use (the usual case), what to do. */
-    private String cannotListen(int port, String what, String option, Exception e) {
+    /**
+     * @return the start failure for a port that cannot listen: in the server's words where it knows the cause (with no
+     *     cause chained, whose words would follow: "bind(..) failed with error(-98): ..."), else with the cause's
+     */
+    private IOException cannotListen(int port, String what, String option, Exception e) {
         String prefix = "cannot listen on " + config.bindAddress() + ":" + port + " for " + what + ": ";
         for (Throwable cause = e; cause != null; cause = cause.getCause()) {
             // A BindException from the JDK (Undertow); Netty's native transport (gRPC) only says so in its message.
             if (String.valueOf(cause.getMessage()).contains("Address already in use")) {
-                return prefix + "the port is in use by another process (another flag server?): stop that one, or give another "
-                        + option;
+                return new IOException(prefix + "the port is in use by another process (another flag server?): stop that one,"
+                        + " or give another " + option);
             }
             if (String.valueOf(cause.getMessage()).contains("Cannot assign requested address")) {
-                return prefix + config.bindAddress() + " is not an address of this machine: give one of its addresses in --bind,"
-                        + " or 0.0.0.0 for all of them";
+                return new IOException(prefix + config.bindAddress() + " is not an address of this machine: give one of its"
+                        + " addresses in --bind, or 0.0.0.0 for all of them");
             }
         }
-        return prefix + e.getMessage();
+        return new IOException(prefix + e.getMessage(), e);
     }
 
     /** @return the port the HTTP API listens on */
