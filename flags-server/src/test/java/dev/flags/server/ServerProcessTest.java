@@ -750,6 +750,28 @@ class ServerProcessTest {
     }
 
     @Test
+    void aJournalDeletedUnderTheRunningServerIsNotPromisedARecoveryAtStop() throws Exception {
+        Path data = dir.resolve("deleted");
+        int http = freePort();
+        try (ServerChild child = start(data, http, freePort(), ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            ApiClient api = new ApiClient(http);
+            assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+            try (Stream<Path> files = Files.walk(data.resolve("journal"))) { // rm -rf journal/ under the running server
+                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(f);
+                }
+            }
+            assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"staging\"}").status()).isEqualTo(500);
+            String log = child.stop();
+            assertThat(log).contains("ERROR dev.flags.server.journal.FileJournal - journal closed after its segment ")
+                    .contains("was deleted or moved while the server ran: " + data.resolve("journal") + " (last acknowledged"
+                            + " sequence 1); nothing here can recover it: restore the journal from a backup")
+                    .doesNotContain("the next open recovers what was acknowledged");
+        }
+    }
+
+    @Test
     void aDataDirectoryWhoseJournalIsGoneIsRefusedRatherThanStartedEmpty() throws Exception {
         Path data = dir.resolve("lost");
         try (FlagServer server = FlagServer.start(ServerFixture.config(data))) {

@@ -1028,6 +1028,11 @@ public final class FileJournal implements Journal {
         closeQuietly();
         if (failure == null) {
             LOG.info("journal closed: {} (last sequence {})", dir, mark.sequence());
+        } else if (!Files.exists(activeSegment.file)) {
+            // Nothing to recover from: the next start refuses (journal-created), and only a backup has the entries.
+            LOG.error("journal closed after its segment {} was deleted or moved while the server ran: {} (last acknowledged"
+                    + " sequence {}); nothing here can recover it: restore the journal from a backup (docs/journal.md) before"
+                    + " the next start", activeSegment.file, dir, mark.sequence());
         } else {
             LOG.warn("journal closed after it stopped on an i/o failure: {} (last acknowledged sequence {}; no checkpoint"
                     + " written; the next open recovers what was acknowledged)", dir, mark.sequence());
