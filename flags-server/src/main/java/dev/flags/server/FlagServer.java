@@ -141,6 +141,9 @@ public final class FlagServer implements AutoCloseable {
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
+    /** The release, as {@code flags-server -V} and the start log say it. */
+    public static final String RELEASE = "0.1.0";
+
     /** The data directory's mark that its journal was made: see {@link #markJournalCreated}. */
     static final String JOURNAL_CREATED = "journal-created";
 
@@ -350,8 +353,9 @@ public final class FlagServer implements AutoCloseable {
         if (plaintext != null) {
             LOG.warn(plaintext);
         }
-        LOG.info(jvmLine(Runtime.version(), ManagementFactory.getGarbageCollectorMXBeans().stream()
-                .map(GarbageCollectorMXBean::getName).toList()));
+        LOG.info("flags-server {}, log level {}, {}", RELEASE, System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "info"),
+                jvmLine(Runtime.version(), ManagementFactory.getGarbageCollectorMXBeans().stream()
+                        .map(GarbageCollectorMXBean::getName).toList()));
         String expiring = tlsExpiry == null ? null : tlsExpiryWarning(config.tlsCertificate(), tlsExpiry, clock.instant());
         if (expiring != null) {
             LOG.warn(expiring);

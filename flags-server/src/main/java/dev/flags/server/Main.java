@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
  * The server's command line: {@code java -jar flags-server/target/flags-server.jar [options]}. Every
  * option can also be set by its {@code FLAGS_*} environment variable; see docs/server.md.
  */
-@Command(name = "flags-server", mixinStandardHelpOptions = true, version = "flags-server 0.1.0",
+@Command(name = "flags-server", mixinStandardHelpOptions = true, version = "flags-server " + FlagServer.RELEASE,
         description = "Runs the flag server: the journal, the admin HTTP API and the gRPC sync service.",
         sortOptions = false,
         // Not an option, so that the token never shows in ps; listed here so that --help names every setting.

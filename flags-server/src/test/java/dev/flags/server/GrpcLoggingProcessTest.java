@@ -53,6 +53,8 @@ class GrpcLoggingProcessTest {
             // server waits for every connection to be closed: anything logged is in by "stopped".
             String log = child.stop();
             assertThat(log).contains("flag server ready").contains("running on Java ").contains("flag server stopped")
+                    .contains("INFO dev.flags.server.FlagServer - flags-server " + FlagServer.RELEASE + ", log level info, running"
+                            + " on Java ")
                     .doesNotContain("Transport failed").doesNotContain("Http2Exception").doesNotContain("\tat ");
         }
     }
@@ -60,8 +62,9 @@ class GrpcLoggingProcessTest {
     @Test
     void atDebugTheFailedConnectionIsADebugLineInTheServersFormat() throws Exception {
         int grpc = freePort();
-        try (ServerChild child = start(grpc, "debug")) {
+        try (ServerChild child = start(grpc, "DEBUG")) {
             child.awaitLine("flag server ready");
+            assertThat(child.awaitLine("running on Java")).contains("flags-server " + FlagServer.RELEASE + ", log level debug,");
             http1Request(grpc);
             String line = child.awaitLine("Transport failed");
             assertThat(line).matches("\\d{4}-\\d\\d-\\d\\dT\\S+ \\[[^]]+\\] DEBUG io\\.grpc\\.netty\\.shaded\\.io\\.grpc\\.netty"

@@ -750,6 +750,34 @@ class ServerProcessTest {
     }
 
     @Test
+    void aStartAfterAKillSaysTheLastRunDidNotStopAndACleanStopIsNotTakenForOne() throws Exception {
+        Path data = dir.resolve("killed");
+        int http = freePort();
+        ServerChild child = start(data, http, freePort(), ServerFixture.ADMIN);
+        long killedPid = child.process().pid();
+        try {
+            child.awaitLine("flag server ready");
+            assertThat(new ApiClient(http).post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}")
+                    .status()).isEqualTo(201);
+        } finally {
+            assertThat(child.process().destroyForcibly().waitFor(30, TimeUnit.SECONDS)).as("kill -9").isTrue();
+        }
+        try (ServerChild again = start(data, http, freePort(), ServerFixture.ADMIN)) {
+            assertThat(again.awaitLine("did not close it")).contains("WARN").contains("journal: its last holder (pid " + killedPid
+                    + ", flags-server, since ").endsWith(") did not close it: it was killed, crashed, or its machine stopped;"
+                    + " every write it acknowledged is recovered above");
+            again.awaitLine("flag server ready");
+            assertThat(new ApiClient(http).get("/api/v1/environments/production", ServerFixture.ADMIN).status()).isEqualTo(200);
+            again.stop();
+        }
+        try (ServerChild third = start(data, http, freePort(), ServerFixture.ADMIN)) {
+            third.awaitLine("flag server ready");
+            assertThat(String.join("\n", third.log())).as("the last run stopped").doesNotContain("did not close it");
+            third.stop();
+        }
+    }
+
+    @Test
     void aJournalDeletedUnderTheRunningServerIsNotPromisedARecoveryAtStop() throws Exception {
         Path data = dir.resolve("deleted");
         int http = freePort();

@@ -28,10 +28,21 @@ final class DirectoryLock implements AutoCloseable {
 
     private final FileChannel channel;
     private final FileLock lock;
+    /** What the file said of the last holder, which did not close the journal; null if it did (or there was none). */
+    private final String unclosedBy;
 
-    private DirectoryLock(FileChannel channel, FileLock lock) {
+    private DirectoryLock(FileChannel channel, FileLock lock, String unclosedBy) {
         this.channel = channel;
         this.lock = lock;
+        this.unclosedBy = unclosedBy;
+    }
+
+    /**
+     * @return the last holder ("pid 4711, flags-server, since ...") if it did not close the journal (killed, crashed,
+     *     the machine stopped: its close empties the file), or null
+     */
+    String unclosedBy() {
+        return unclosedBy;
     }
 
     /**
@@ -72,12 +83,13 @@ final class DirectoryLock implements AutoCloseable {
                     + " server or a journal tool: stop the other one (stop the server before a journal tool's verify or"
                     + " repair), or point this one at another directory");
         }
+        String last = owner(channel);
         byte[] info = ("pid " + ProcessHandle.current().pid() + ", " + holder + ", since "
                 + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "\n")
                 .getBytes(StandardCharsets.UTF_8);
         channel.truncate(0);
         channel.write(ByteBuffer.wrap(info), 0);
-        return new DirectoryLock(channel, lock);
+        return new DirectoryLock(channel, lock, last.isEmpty() ? null : last.substring(2, last.length() - 1));
     }
 
     /**
@@ -149,6 +161,12 @@ final class DirectoryLock implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        try {
+            // Empty: the next holder can tell that this one closed the journal.
+            channel.truncate(0);
+        } catch (IOException e) {
+            // a file that cannot be written now: the next holder takes this close for a crash, and says so
+        }
         try {
             lock.release();
         } finally {

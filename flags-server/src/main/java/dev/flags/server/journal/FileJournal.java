@@ -170,6 +170,10 @@ public final class FileJournal implements Journal {
                 dir, recoveryReport.lastSequence(), recoveryReport.checkpointSequence(),
                 count(recoveryReport.replayedEntries(), "entry", "entries"), recoveryReport.verifiedEntries(),
                 count(recoveryReport.segments(), "segment", "segments"), recoveryReport.duration().toMillis());
+        if (directoryLock.unclosedBy() != null) {
+            LOG.warn("journal: its last holder ({}) did not close it: it was killed, crashed, or its machine stopped; every"
+                    + " write it acknowledged is recovered above", directoryLock.unclosedBy());
+        }
         String aside = JournalVerifier.setAsideNote(dir);
         if (aside != null) {
             LOG.info("journal: {}", aside);

@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
 public final class JournalTool implements Callable<Integer> {
 
     /** What {@code -V} prints: the release of the server the tool comes with (the same as {@code flags-server -V}). */
-    static final String VERSION = "journal-tool (flags-server 0.1.0)";
+    static final String VERSION = "journal-tool (flags-server " + dev.flags.server.FlagServer.RELEASE + ")";
 
     static final int CLEAN = 0;
     static final int DAMAGED = 1;
