@@ -116,6 +116,51 @@ class SyncTest {
     }
 
     @Test
+    void aSnapshotOfAnotherEnvironmentIsNotServedNorCachedAndTheStreamIsTriedAgain() throws Exception {
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.send(dev.flags.protocol.v1.SyncMessage.newBuilder().setSnapshot(dev.flags.protocol.v1.Snapshot.newBuilder()
+                    .setEnvironment("staging").setVersion(5).setHeartbeatIntervalMillis(15_000)
+                    .addFlags(doc("billing-v2", true, 3))).build());
+            assertThat(sub.awaitCancelled(WAIT)).as("the stream dropped").isTrue();
+            Subscription again = server.awaitSubscription();
+            assertThat(again.request.getFromVersion()).as("nothing applied").isZero();
+            assertThat(flags.isEnabled("billing-v2", USER, false)).isFalse();
+            assertThat(flags.freshness().source()).isEqualTo(Source.DEFAULTS);
+            assertThat(flags.freshness().problem()).hasValue("INTERNAL: the flag server sent the flags of environment"
+                    + " \"staging\" on this SDK's stream for \"production\"; not applied: a proxy or load balancer that sends"
+                    + " streams to the wrong place?");
+            assertThat(cache).as("not written").doesNotExist();
+
+            again.snapshot(6, doc("billing-v2", true, 3)); // its own environment
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.isEnabled("billing-v2", USER, false)).isTrue();
+        }
+    }
+
+    @Test
+    void aDeltaThatGoesBackOrASnapshotOfANegativeVersionIsNotApplied() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(-7, doc("billing-v2", true, 3));
+            assertThat(sub.awaitCancelled(WAIT)).as("dropped").isTrue();
+            Subscription second = server.awaitSubscription();
+            assertThat(flags.freshness().problem()).hasValue("INTERNAL: the flag server sent a snapshot of version -7, which"
+                    + " no environment has; not applied");
+            second.snapshot(5, doc("billing-v2", true, 3));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+
+            second.delta(5, 3, doc("billing-v2", false, 4)); // from the version held, but back
+            assertThat(second.awaitCancelled(WAIT)).as("a gap: subscribed again").isTrue();
+            Subscription third = server.awaitSubscription();
+            assertThat(third.request.getFromVersion()).isEqualTo(5);
+            assertThat(flags.freshness().version()).isEqualTo(5);
+            assertThat(flags.isEnabled("billing-v2", USER, false)).isTrue();
+        }
+    }
+
+    @Test
     void liveChangesAreAppliedAndReportedToListeners() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
             Subscription sub = server.awaitSubscription();

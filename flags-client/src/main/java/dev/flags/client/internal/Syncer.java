@@ -424,6 +424,21 @@ final class Syncer implements AutoCloseable {
         switch (message.getKindCase()) {
             case SNAPSHOT -> {
                 Snapshot s = message.getSnapshot();
+                if (s.getVersion() < 0) {
+                    dropCall("a snapshot of a negative version");
+                    lost(Status.INTERNAL.withDescription("the flag server sent a snapshot of version " + s.getVersion()
+                            + ", which no environment has; not applied"));
+                    return false;
+                }
+                if (!s.getEnvironment().isEmpty() && !s.getEnvironment().equals(environment)) {
+                    // Another environment's flags, served and cached as this one's, would outlive a restart of the
+                    // application (the cache file is signed): refused, as a server that answers wrongly.
+                    dropCall("a snapshot of another environment");
+                    lost(Status.INTERNAL.withDescription("the flag server sent the flags of environment \""
+                            + oneLine(s.getEnvironment()) + "\" on this SDK's stream for \"" + environment + "\"; not applied:"
+                            + " a proxy or load balancer that sends streams to the wrong place?"));
+                    return false;
+                }
                 heartbeatInterval(s.getHeartbeatIntervalMillis());
                 if (held.source() != Source.DEFAULTS && s.getVersion() < have) {
                     LOG.warn("flags: the flag server sent version {} of environment \"{}\", older than the version {}"
@@ -433,7 +448,8 @@ final class Syncer implements AutoCloseable {
             }
             case DELTA -> {
                 Delta d = message.getDelta();
-                if (d.getFromVersion() != have) {
+                // A delta that does not start at the version held, or does not move forward (a broken server), is a gap.
+                if (d.getFromVersion() != have || d.getVersion() <= have) {
                     gap("a delta from version " + d.getFromVersion() + " to " + d.getVersion(), have);
                     return false;
                 }
