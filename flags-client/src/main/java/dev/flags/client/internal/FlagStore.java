@@ -317,6 +317,10 @@ public final class FlagStore implements AutoCloseable {
 
     private void warnUnknown(String key, FlagState s) {
         if (warnedUnknown != null && warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) == null) {
+            String unnamed = unknownLineAllowed();
+            if (unnamed == null) {
+                return; // over the minute's lines: counted, and said in the next line
+            }
             String shown = shown(key);
             // Once an hour per key, off the answers' path in all but this call: a typo in the code is the likeliest cause.
             // Bounded: keys can come from requests, and this runs on the caller's thread (a millisecond at 2,000 flags).
@@ -324,8 +328,47 @@ public final class FlagStore implements AutoCloseable {
                     : Suggestions.closest(key, s.flags().flags().stream().map(Flag::key).sorted().toList(), 2)
                             .map(k -> "; did you mean \"" + printable(k) + "\"?").orElse(null);
             LOG.warn("flags: no flag \"{}\" in {} (version {}): serving the caller's default{}; said once an hour"
-                    + " per flag", shown, label, s.version(), near == null ? "" : near);
+                    + " per flag{}", shown, label, s.version(), near == null ? "" : near, unnamed);
         }
+    }
+
+    /**
+     * The budget of unknown-flag lines: {@value #UNKNOWN_LINES_PER_MINUTE} a minute, whatever the number of keys (keys
+     * can come from requests, and the once-an-hour memo holds only so many); the rest are counted.
+     *
+     * @return null if this line is over the budget (counted); else what the line adds about those left unnamed ("" if
+     *     none)
+     */
+    private String unknownLineAllowed() {
+        synchronized (unknownLines) {
+            long now = nanoTime.getAsLong();
+            if (now - unknownLines[0] >= TimeUnit.MINUTES.toNanos(1) || unknownLines[1] == 0) {
+                unknownLines[0] = now;
+                unknownLines[1] = 0;
+            }
+            if (unknownLines[1] >= UNKNOWN_LINES_PER_MINUTE) {
+                unknownLines[2]++;
+                return null;
+            }
+            unknownLines[1]++;
+            long unnamed = unknownLines[2];
+            unknownLines[2] = 0;
+            return unnamed == 0 ? "" : " (and " + unnamed + " more unknown " + (unnamed == 1 ? "flag was" : "flags were")
+                    + " asked for since the last such line, not named: at most " + UNKNOWN_LINES_PER_MINUTE + " such lines a"
+                    + " minute)";
+        }
+    }
+
+    /** How many unknown-flag lines a minute at most; see {@link #unknownLineAllowed()}. */
+    static final int UNKNOWN_LINES_PER_MINUTE = 20;
+    /** Start of the minute (nanoTime), lines in it, keys left unnamed since the last line; guarded by itself. */
+    private final long[] unknownLines = new long[3];
+    /** The clock of that budget: {@link System#nanoTime()}, or a test's. */
+    private volatile java.util.function.LongSupplier nanoTime = System::nanoTime;
+
+    /** For tests: the clock of the unknown-flag lines' budget. */
+    void nanoTime(java.util.function.LongSupplier clock) {
+        this.nanoTime = Objects.requireNonNull(clock, "clock");
     }
 
     private void warnFailure(String flagKey, long flagVersion, Throwable failure) {

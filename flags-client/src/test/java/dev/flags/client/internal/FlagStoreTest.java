@@ -39,6 +39,38 @@ class FlagStoreTest {
     }
 
     @Test
+    void unknownFlagLinesAreBoundedPerMinuteWhateverTheNumberOfKeysAndTheRestAreCounted() {
+        FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
+                "environment \"production\"");
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
+        store.nanoTime(now::get);
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            for (int i = 0; i < 3_000; i++) {
+                store.evaluate("promo-" + i, USER, false); // keys from requests: more than the memo of warned keys holds
+            }
+            assertThat(lines(captured)).as("one minute's lines").hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE);
+            now.addAndGet(java.util.concurrent.TimeUnit.SECONDS.toNanos(61));
+            store.evaluate("typo-flag", USER, false);
+            List<String> lines = lines(captured);
+            assertThat(lines).hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 1);
+            assertThat(lines.get(lines.size() - 1)).contains("no flag \"typo-flag\" in environment \"production\"")
+                    .endsWith("said once an hour per flag (and 2980 more unknown flags were asked for since the last such line,"
+                            + " not named: at most 20 such lines a minute)");
+            store.evaluate("typo-flag", USER, false);
+            assertThat(lines(captured)).as("once an hour per key still").hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 1);
+        } finally {
+            System.setErr(err);
+        }
+    }
+
+    private static List<String> lines(java.io.ByteArrayOutputStream captured) {
+        return captured.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("no flag \"")).toList();
+    }
+
+    @Test
     void changesAreAddedUpdatedOrRemovedInKeyOrder() {
         FlagState before = state(1, Map.of(), flag("a", true, 1), flag("b", true, 1), flag("c", true, 1));
         FlagState after = state(2, Map.of(), flag("a", true, 1), flag("b", false, 2), flag("d", true, 1));
