@@ -69,6 +69,19 @@ class OfflineModeTest {
     }
 
     @Test
+    void oneFlagIsOneFlagInTheLogAndAClosedOfflineFlagsSaysItIsClosed() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build();
+        assertThat(logs.lines("offline mode: ")).singleElement().asString().contains("offline mode: 1 flag from ");
+        assertThat(flags.freshness().problem()).isEmpty();
+        flags.close();
+        assertThat(flags.freshness().problem()).hasValue("closed");
+        assertThat(flags.health()).isEqualTo(new Health(Health.Status.DOWN, "closed"));
+        assertThat(flags.isEnabled("a", USER)).as("still answers from its last copy").isTrue();
+    }
+
+    @Test
     void aMisspeltKeyIsWarnedAboutOnceWithTheFlagItWasProbablyMeantToBe() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("billing-v2", true, 0)));

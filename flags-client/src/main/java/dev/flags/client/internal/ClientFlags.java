@@ -118,7 +118,9 @@ public final class ClientFlags extends StoreBackedFlags {
     private Freshness freshness(FlagState s) {
         if (syncer == null) {
             String fileProblem = offline == null ? null : offline.problem();
-            return new Freshness(s.version(), s.source(), false, null, fileProblem != null ? fileProblem : s.note());
+            // Closed, an offline Flags says so as one with a server does (a watched file is no longer read).
+            return new Freshness(s.version(), s.source(), false, null, closed.get() && offline != null ? "closed"
+                    : fileProblem != null ? fileProblem : s.note());
         }
         if (closed.get()) {
             return new Freshness(s.version(), s.source(), false, syncer.lastHeard(), "closed", false);

@@ -96,7 +96,7 @@ final class OfflineFile implements AutoCloseable {
             byte[] bytes = UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES);
             lastSeen = CacheFile.sha256(bytes);
             FlagState state = parse(bytes);
-            LOG.info("flags: offline mode: {} flags from {}", state.flags().size(), file);
+            LOG.info("flags: offline mode: {} from {}", count(state.flags().size()), file);
             return state;
         } catch (NoSuchFileException e) {
             lastSeen = "missing";
@@ -362,7 +362,7 @@ final class OfflineFile implements AutoCloseable {
             store.statusChanged(); // the source stays the same, so publish alone would not tell status listeners
         }
         readiness.ready();
-        LOG.info("flags: reloaded offline file {}: {} flags", file, next.flags().size());
+        LOG.info("flags: reloaded offline file {}: {}", file, count(next.flags().size()));
         return true;
     }
 
@@ -391,5 +391,9 @@ final class OfflineFile implements AutoCloseable {
                 LOG.debug("flags: closing the watch service failed", e);
             }
         }
+    }
+
+    private static String count(int flags) {
+        return flags == 1 ? "1 flag" : flags + " flags";
     }
 }
