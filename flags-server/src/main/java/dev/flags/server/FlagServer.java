@@ -130,6 +130,9 @@ public final class FlagServer implements AutoCloseable {
     private final GrpcTransport grpcTransport;
     /** How many connections the HTTP port holds at once; it accepts more only as these close. */
     private final int httpMaxConnections;
+    /** Looks once a second whether the HTTP port is at its cap, and says so: see {@link HttpCapWatch}. */
+    private final java.util.concurrent.ScheduledExecutorService httpCapTimer =
+            Executors.newSingleThreadScheduledExecutor(named("flags-http-cap"));
     /** When the TLS certificate expires (read at start, as the ports read it), or null without TLS. */
     private final Instant tlsExpiry;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
@@ -304,6 +307,9 @@ public final class FlagServer implements AutoCloseable {
             this.httpRequests = new AnsweredBeforeClosing(httpHandler());
             this.http = startHttp(withHsts(httpRequests));
             registerHttpConnectionMetrics(http);
+            HttpCapWatch capWatch = new HttpCapWatch(() -> (int) http.getListenerInfo().get(0).getConnectorStatistics()
+                    .getActiveConnections(), httpMaxConnections, httpPort(), clock, LOG::warn);
+            httpCapTimer.scheduleWithFixedDelay(capWatch::check, 1, 1, TimeUnit.SECONDS);
             this.tlsExpiry = config.tls() ? PemTls.expiry(config.tlsCertificate()) : null;
             if (tlsExpiry != null) {
                 metrics.register("flags_tls_certificate_expires_in_seconds", "Seconds until the TLS certificate that both"
@@ -333,6 +339,7 @@ public final class FlagServer implements AutoCloseable {
                 transport.close();
             }
             grpcExecutor.shutdownNow();
+            httpCapTimer.shutdownNow();
             journal.close();
             throw e;
         }
@@ -909,6 +916,7 @@ public final class FlagServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        httpCapTimer.shutdownNow();
         http.stop();
         try {
             deployment.stop();

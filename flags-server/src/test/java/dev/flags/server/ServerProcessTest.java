@@ -778,6 +778,26 @@ class ServerProcessTest {
     }
 
     @Test
+    void theHttpPortAtItsCapSaysSoInTheLog() throws Exception {
+        int http = freePort();
+        try (ServerChild child = start(List.of(), Map.of("FLAGS_HTTP_MAX_CONNECTIONS", "2"), dir.resolve("cap"), http, freePort(),
+                ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            try (java.net.Socket one = new java.net.Socket("127.0.0.1", http); java.net.Socket two = new java.net.Socket("127.0.0.1", http)) {
+                for (java.net.Socket held : List.of(one, two)) { // kept alive: open until the server's idle close, 30 s away
+                    held.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    held.getOutputStream().flush();
+                    held.setSoTimeout(10_000);
+                    assertThat(new java.io.BufferedReader(new java.io.InputStreamReader(held.getInputStream(), StandardCharsets.US_ASCII))
+                            .readLine()).isEqualTo("HTTP/1.1 200 OK");
+                }
+                assertThat(child.awaitLine("HTTP port: ")).contains("WARN").contains("HTTP port: 2 connections are open, the most"
+                        + " --http-max-connections allows").contains("ss -tn '( sport = :" + http + " )'");
+            }
+        }
+    }
+
+    @Test
     void aJournalDeletedUnderTheRunningServerIsNotPromisedARecoveryAtStop() throws Exception {
         Path data = dir.resolve("deleted");
         int http = freePort();
