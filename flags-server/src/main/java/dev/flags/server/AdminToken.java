@@ -229,17 +229,19 @@ final class AdminToken {
      * The server's TLS key is worth the same line as the token: with it, anyone could pass for this server and read
      * every token sent to it.
      */
-    static void warnIfOthersCanReadTlsKey(Path key) {
-        warnIfOthersCanReadOrChange(key, "TLS key", "they could put in a key of their own");
-    }
 
     private static void warnIfOthersCanReadOrChange(Path file, String what, String ifWritten) {
+        warnIfOthersCanReadOrChange(file, what, ifWritten, LOG);
+    }
+
+    /** As above, logged by the logger of what the file is for (the TLS key's is not the admin token's). */
+    static void warnIfOthersCanReadOrChange(Path file, String what, String ifWritten, org.slf4j.Logger log) {
         try {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
             boolean read = perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ);
             boolean write = perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE);
             if (read || write) {
-                LOG.warn("{}: {} can be {} by users other than its owner ({}){}: chmod 600 {}", what, file.toAbsolutePath(),
+                log.warn("{}: {} can be {} by users other than its owner ({}){}: chmod 600 {}", what, file.toAbsolutePath(),
                         read && write ? "read and changed" : read ? "read" : "changed", PosixFilePermissions.toString(perms),
                         write ? " (" + ifWritten + ")" : "", file.toAbsolutePath());
             }

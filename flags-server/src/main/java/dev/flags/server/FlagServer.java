@@ -798,7 +798,7 @@ public final class FlagServer implements AutoCloseable {
                 .setSocketOption(Options.CONNECTION_HIGH_WATER, httpMaxConnections)
                 .setSocketOption(Options.CONNECTION_LOW_WATER, httpMaxConnections);
         if (config.tls()) {
-            AdminToken.warnIfOthersCanReadTlsKey(config.tlsKey());
+            AdminToken.warnIfOthersCanReadOrChange(config.tlsKey(), "TLS key", "they could put in a key of their own", LOG);
             SSLContext tls = PemTls.serverContext(config.tlsCertificate(), config.tlsKey());
             // One policy on both ports: the gRPC port's (Netty's HTTP/2 list: forward-secret AEAD suites, TLS 1.2
             // and 1.3). The JDK's defaults would also take RSA key exchange, whose recorded traffic a key leaked

@@ -311,11 +311,22 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     private static void checkReadable(Path file, String what, String setting) {
         if (file != null && !Files.isReadable(file)) {
             throw new BadSettingException(setting, what + " file " + file + (Files.exists(file)
-                    ? " cannot be read (check its permissions)" : " does not exist"));
+                    ? " cannot be read: it belongs to " + owner(file) + " (" + mode(file) + "), and this process runs as "
+                    + System.getProperty("user.name", "?") : " does not exist"));
         }
         if (file != null && Files.isDirectory(file)) {
             throw new BadSettingException(setting, what + " file " + file + " is a directory");
         }
+    }
+
+    private static String owner(Path file) {
+        String owner = dev.flags.server.journal.FileAccess.ownerOf(file);
+        return owner == null ? "?" : owner;
+    }
+
+    private static String mode(Path file) {
+        String mode = dev.flags.server.journal.FileAccess.modeOf(file);
+        return mode == null ? "?" : mode;
     }
 
     /**

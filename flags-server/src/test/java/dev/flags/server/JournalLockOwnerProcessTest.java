@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A journal lock file the server may not write, as a journal tool run as root leaves it for a server that
- * runs as a service user: the server, a real child process, refuses to start with one line that says
- * whose the file is and what to do.
+ * Files the server may not use because another user's they are: a journal lock file, as a journal tool run as root
+ * leaves it for a server that runs as a service user, and a TLS key. The server, a real child process, refuses to
+ * start with one line that says whose the file is (and, for the journal, what to do).
  */
 class JournalLockOwnerProcessTest {
 
@@ -84,7 +84,31 @@ class JournalLockOwnerProcessTest {
      *
      * @param dir the test's directory, which nobody must be able to enter
      */
-    static Process startServer(Path dir, Path data, boolean asNobody) throws IOException {
+    @Test
+    void aTlsKeyTheServerMayNotReadIsABadSettingThatSaysWhoseItIs() throws Exception {
+        Path certs = Files.createDirectories(dir.resolve("certs"));
+        TestCertificates tls = TestCertificates.create(certs);
+        Files.setPosixFilePermissions(tls.key, PosixFilePermissions.fromString("rw-------"));
+        boolean asNobody = "root".equals(System.getProperty("user.name"));
+        if (asNobody) {
+            assumeTrue(Files.isExecutable(SETPRIV), "needs setpriv to run the server as another user");
+            Files.setPosixFilePermissions(certs, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(tls.certificate, PosixFilePermissions.fromString("rw-r--r--"));
+        } else {
+            Files.setPosixFilePermissions(tls.key, PosixFilePermissions.fromString("-w-------"));
+        }
+        String user = asNobody ? "nobody" : System.getProperty("user.name");
+        String owner = dev.flags.server.journal.FileAccess.ownerOf(tls.key);
+        Process p = startServer(dir, dir.resolve("data"), asNobody, "--tls-cert", tls.certificate.toString(), "--tls-key",
+                tls.key.toString());
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isEqualTo(2);
+        assertThat(out).startsWith("flags-server: TLS key file " + tls.key + " cannot be read: it belongs to " + owner + " ("
+                + (asNobody ? "rw-------" : "-w-------") + "), and this process runs as " + user);
+    }
+
+    static Process startServer(Path dir, Path data, boolean asNobody, String... more) throws IOException {
         List<String> command = new ArrayList<>();
         String classpath = System.getProperty("java.class.path");
         if (asNobody) {
@@ -95,6 +119,7 @@ class JournalLockOwnerProcessTest {
         command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", classpath,
                 Main.class.getName(), "--data-dir", data.toString(), "--bind", "127.0.0.1",
                 "--http-port", String.valueOf(ServerChild.freePort()), "--grpc-port", String.valueOf(ServerChild.freePort())));
+        command.addAll(List.of(more));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().keySet().removeIf(name -> name.startsWith("FLAGS_"));
         return pb.start();

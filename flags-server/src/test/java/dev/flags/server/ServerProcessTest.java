@@ -140,7 +140,7 @@ class ServerProcessTest {
         Files.setPosixFilePermissions(certs.key, PosixFilePermissions.fromString("rw-r--r--"));
         Map<String, String> tls = Map.of("FLAGS_TLS_CERT", certs.certificate.toString(), "FLAGS_TLS_KEY", certs.key.toString());
         try (ServerChild child = start(List.of(), tls, dir.resolve("tls"), freePort(), freePort(), ServerFixture.ADMIN)) {
-            assertThat(child.awaitLine("TLS key: ")).contains("WARN").contains(certs.key.toAbsolutePath()
+            assertThat(child.awaitLine("TLS key: ")).contains("WARN dev.flags.server.FlagServer - TLS key: ").contains(certs.key.toAbsolutePath()
                     + " can be read by users other than its owner (rw-r--r--): chmod 600 " + certs.key.toAbsolutePath());
             child.awaitLine("flag server ready");
         }
