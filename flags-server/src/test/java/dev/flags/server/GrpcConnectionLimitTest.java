@@ -2,13 +2,9 @@ package dev.flags.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.flags.protocol.v1.FlagSyncGrpc;
-import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -50,16 +46,10 @@ class GrpcConnectionLimitTest {
     void aConnectionThatMakesNoCallIsClosedOnceIdleWhileASubscribedOneStays() throws Exception {
         try (FlagServer server = FlagServer.startWithGrpcIdle(ServerFixture.config(dir.resolve("idle")), Duration.ofMillis(500))) {
             ApiClient api = new ApiClient(server.httpPort());
-            api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}");
-            String sdk = api.post("/api/v1/tokens", ServerFixture.ADMIN, "{\"name\": \"svc\", \"scope\": \"sdk\","
-                    + " \"environments\": [\"production\"]}").json().get("token").asText();
+            String sdk = ServerFixture.productionWithSdkToken(api);
             ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
             try {
-                Metadata headers = new Metadata();
-                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
-                Iterator<SyncMessage> stream = FlagSyncGrpc.newBlockingStub(channel)
-                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
-                        .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
+                Iterator<SyncMessage> stream = ServerFixture.subscribe(channel, sdk);
                 assertThat(stream.next().hasSnapshot()).isTrue();
                 try (Socket idle = new Socket("127.0.0.1", server.grpcPort())) {
                     idle.setSoTimeout(30_000); // a guard: the server closes it after 0.5 s

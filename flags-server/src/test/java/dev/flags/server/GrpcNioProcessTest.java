@@ -3,13 +3,9 @@ package dev.flags.server;
 import static dev.flags.server.ServerChild.freePort;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.flags.protocol.v1.FlagSyncGrpc;
-import dev.flags.protocol.v1.SubscribeRequest;
 import dev.flags.protocol.v1.SyncMessage;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.OutputStream;
@@ -47,16 +43,10 @@ class GrpcNioProcessTest {
                         .contains("explicit disabled"); // Netty's own words for the switch
             }
             ApiClient api = new ApiClient(http);
-            api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}");
-            String sdk = api.post("/api/v1/tokens", ServerFixture.ADMIN, "{\"name\": \"svc\", \"scope\": \"sdk\","
-                    + " \"environments\": [\"production\"]}").json().get("token").asText();
+            String sdk = ServerFixture.productionWithSdkToken(api);
             ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
             try {
-                Metadata headers = new Metadata();
-                headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
-                Iterator<SyncMessage> stream = FlagSyncGrpc.newBlockingStub(channel)
-                        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
-                        .subscribe(SubscribeRequest.newBuilder().setEnvironment("production").setFromVersion(0).build());
+                Iterator<SyncMessage> stream = ServerFixture.subscribe(channel, sdk);
                 assertThat(stream.next().hasSnapshot()).isTrue();
                 api.put("/api/v1/environments/production/flags/billing-v2", ServerFixture.ADMIN, "{\"enabled\": true}");
                 SyncMessage change = stream.next();

@@ -2,9 +2,7 @@ package dev.flags.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -12,23 +10,8 @@ import org.junit.jupiter.api.Test;
 
 class HttpCapWatchTest {
 
-    private Instant now = Instant.parse("2026-12-05T12:00:00Z");
-    private final Clock clock = new Clock() {
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    };
+    private final dev.flags.server.journal.MutableClock clock =
+            new dev.flags.server.journal.MutableClock(Instant.parse("2026-12-05T12:00:00Z"));
 
     @Test
     void atTheCapItSaysSoOnceAMinuteWhileItLastsAndAgainAfterItClears() {
@@ -45,20 +28,20 @@ class HttpCapWatchTest {
                 + " is closed after 30 s); raise the cap with the process's open-file limit (ulimit -Hn), or find the clients"
                 + " that hold them: ss -tn '( sport = :8080 )'; said at most once a minute while it lasts");
         for (int s = 1; s < 60; s++) {
-            now = now.plusSeconds(1);
+            clock.advance(java.time.Duration.ofSeconds(1));
             watch.check();
         }
         assertThat(log).as("once a minute").hasSize(1);
-        now = now.plusSeconds(1);
+        clock.advance(java.time.Duration.ofSeconds(1));
         watch.check();
         assertThat(log).hasSize(2);
         assertThat(log.get(1)).contains("128 connections are open, the most --http-max-connections allows, for 60 s: ");
 
         open.set(10);
-        now = now.plusSeconds(1);
+        clock.advance(java.time.Duration.ofSeconds(1));
         watch.check();
         open.set(128);
-        now = now.plusSeconds(70);
+        clock.advance(java.time.Duration.ofSeconds(70));
         watch.check();
         assertThat(log).hasSize(3);
         assertThat(log.get(2)).as("a new spell at the cap").contains("allows: new clients");
