@@ -896,6 +896,8 @@ class SyncTest {
             assertThat(e.reason().detail()).contains("quantumState");
             assertThat(flags.allFlags(USER)).containsOnlyKeys("a", "future");
             assertThat(logs.lines("cannot read flag \"future\"")).hasSize(1);
+            assertThat(logs.lines("flags: connected to ")).singleElement().asString()
+                    .contains("at version 2 (1 flag and 1 this SDK cannot read), a full snapshot");
 
             sub.delta(2, 3, doc(flag("future", true, 2)));
             Await.until("fixed", () -> flags.isEnabled("future", USER));

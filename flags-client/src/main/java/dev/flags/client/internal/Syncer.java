@@ -546,8 +546,11 @@ final class Syncer implements AutoCloseable {
             };
             String verb = !outage ? "connected to" : everConnected ? "reconnected to" : "connected to";
             String after = outage ? " after " + human(Duration.ofNanos(nanoTime.getAsLong() - outageSinceNanos)) : "";
-            LOG.info("flags: {} {}{}: environment \"{}\" at version {} ({} flag{}), {}", verb, target, after,
-                    environment, now.version(), now.flags().size(), now.flags().size() == 1 ? "" : "s", how);
+            // Unreadable flags count too (they answer ERROR, and listeners heard of them): said apart.
+            int unreadableFlags = now.unreadable().size();
+            LOG.info("flags: {} {}{}: environment \"{}\" at version {} ({} flag{}{}), {}", verb, target, after,
+                    environment, now.version(), now.flags().size(), now.flags().size() == 1 ? "" : "s",
+                    unreadableFlags == 0 ? "" : " and " + unreadableFlags + " this SDK cannot read", how);
         }
         everConnected = true;
         outage = false;
