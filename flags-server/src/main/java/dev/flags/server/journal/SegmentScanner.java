@@ -93,8 +93,9 @@ final class SegmentScanner {
             return fail(offset, "record length " + length + " is out of range");
         }
         if (offset + RecordCodec.FRAME_HEADER + length > end) {
-            return fail(offset, "record of " + length + " bytes runs past the end of the file ("
-                    + (end - offset - RecordCodec.FRAME_HEADER) + " bytes left)");
+            // Counted from the record's start, as the cut and its "set aside" count them.
+            return fail(offset, "record of " + length + " bytes runs past the end of the file (" + (end - offset)
+                    + " bytes left, with its " + RecordCodec.FRAME_HEADER + "-byte header)");
         }
         fill(RecordCodec.FRAME_HEADER + length);
         int stored = buf.getInt(pos + 4);
