@@ -234,6 +234,7 @@ final class Syncer implements AutoCloseable {
         String note = store.state().note();
         this.defaultsClause = note != null && note.startsWith(NOT_ANSWERED_YET) ? note.substring(NOT_ANSWERED_YET.length()) : "";
 
+        FrameLogGuard.check();
         Metadata headers = new Metadata();
         headers.put(AUTHORIZATION, "Bearer " + settings.sdkToken());
         this.channel = Grpc.newChannelBuilder(target, credentials(settings))
