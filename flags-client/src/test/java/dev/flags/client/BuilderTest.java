@@ -167,6 +167,8 @@ class BuilderTest {
                 Map.entry("127.0.0.1:99999", "has port 99999, outside 1..65535"),
                 Map.entry("h:0", "has port 0, outside 1..65535"),
                 Map.entry("h:0009090", "has port 0009090, written with a leading zero: write it without (9090)"),
+                Map.entry("h:000", "has port 000, outside 1..65535"),
+                Map.entry("h:099999", "has port 099999, outside 1..65535"),
                 Map.entry("h:123456789012", "has port 123456789012, outside 1..65535"),
                 Map.entry("127.0.0.1", "has no port"),
                 Map.entry("flags.internal:", "has no port"),

@@ -132,6 +132,10 @@ class SyncTest {
                     + " \"staging\" on this SDK's stream for \"production\"; not applied: a proxy or load balancer that sends"
                     + " streams to the wrong place?");
             assertThat(cache).as("not written").doesNotExist();
+            assertThat(logs.lines("answered wrongly")).singleElement().asString().contains("WARN")
+                    .contains("flags: the flag server at " + server.target() + " answered wrongly (INTERNAL: the flag server"
+                            + " sent the flags of environment \"staging\"");
+            assertThat(logs.text()).doesNotContain("cannot reach the flag server");
 
             again.snapshot(6, doc("billing-v2", true, 3)); // its own environment
             assertThat(flags.awaitReady(WAIT)).isTrue();

@@ -312,9 +312,9 @@ public final class FlagServer implements AutoCloseable {
             httpCapTimer.scheduleWithFixedDelay(capWatch::check, 1, 1, TimeUnit.SECONDS);
             this.tlsExpiry = config.tls() ? PemTls.expiry(config.tlsCertificate()) : null;
             if (tlsExpiry != null) {
-                metrics.register("flags_tls_certificate_expires_in_seconds", "Seconds until the TLS certificate that both"
-                        + " ports serve expires (0 once it has: every client then refuses it); a renewed one takes effect at"
-                        + " the next start.", "gauge", () -> Math.max(0, Duration.between(clock.instant(), tlsExpiry).getSeconds()));
+                metrics.register("flags_tls_certificate_expires_in_seconds", "Seconds until the first certificate of the"
+                        + " TLS chain that both ports serve expires, the server's own or an intermediate's (0 once it has:"
+                        + " every client then refuses the chain); a renewed one takes effect at the next start.", "gauge", () -> Math.max(0, Duration.between(clock.instant(), tlsExpiry).getSeconds()));
             }
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
@@ -348,7 +348,7 @@ public final class FlagServer implements AutoCloseable {
         LOG.info("flag server ready: http {}:{}, grpc {}:{}{}, data in {}; an environment serves at most {} and {} MiB;"
                 + " snapshots SDKs have not read take at most {} MiB; connections at most {} gRPC{}, {} HTTP; journal kept {};"
                 + " heartbeat {}, shutdown grace {}",
-                host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both, certificate valid until " + tlsExpiry + ")" : "",
+                host, httpPort(), host, grpcPort(), config.tls() ? " (TLS on both, certificate chain valid until " + tlsExpiry + ")" : "",
                 config.dataDir().toAbsolutePath(),
                 EnvironmentLimits.flags(config.environmentLimits().maxFlags()), config.environmentLimits().maxMebibytes(),
                 config.maxSyncBufferMib(), grpcConnections.maxConnections(),

@@ -71,18 +71,25 @@ final class PemTls {
      * @throws IOException if a file cannot be read
      */
     static void check(Path certificateChain, Path privateKey, Instant now) throws IOException {
-        Certificate certificate = readChain(certificateChain).get(0);
-        if (certificate instanceof X509Certificate x509) {
+        List<Certificate> chain = readChain(certificateChain);
+        Certificate certificate = chain.get(0);
+        // Every certificate of the chain: clients refuse an expired intermediate as they refuse an expired leaf.
+        for (int i = 0; i < chain.size(); i++) {
+            if (!(chain.get(i) instanceof X509Certificate x509)) {
+                continue;
+            }
+            String which = i == 0 ? "the TLS certificate " + certificateChain
+                    : "certificate " + (i + 1) + " of the TLS certificate chain " + certificateChain + " (" + subject(x509) + ")";
             Instant from = x509.getNotBefore().toInstant();
             Instant until = x509.getNotAfter().toInstant();
             if (now.isAfter(until)) {
-                throw new IllegalArgumentException("the TLS certificate " + certificateChain + " expired at " + until
-                        + ": every client would refuse it; renew it (the server reads it at start: start it again after)");
+                throw new IllegalArgumentException(which + " expired at " + until + ": every client would refuse it; renew it"
+                        + " (the server reads it at start: start it again after)");
             }
             if (now.isBefore(from)) {
-                throw new IllegalArgumentException("the TLS certificate " + certificateChain + " is valid only from " + from
-                        + " (this machine's clock says " + now.truncatedTo(ChronoUnit.SECONDS) + "): every client would refuse"
-                        + " it until then; check the clocks, or use a certificate valid now");
+                throw new IllegalArgumentException(which + " is valid only from " + from + " (this machine's clock says "
+                        + now.truncatedTo(ChronoUnit.SECONDS) + "): every client would refuse it until then; check the clocks,"
+                        + " or use a certificate valid now");
             }
         }
         PrivateKey key = readKey(privateKey);
@@ -99,15 +106,25 @@ final class PemTls {
 
     /**
      * @param certificateChain the PEM certificate chain, checked by {@link #check}
-     * @return when the server's own certificate (the chain's first) expires
+     * @return when the first certificate of the chain to expire expires (the server's own, or an intermediate's): from
+     *     then on clients refuse the chain
      * @throws IOException if the file cannot be read
      */
     static Instant expiry(Path certificateChain) throws IOException {
-        Certificate certificate = readChain(certificateChain).get(0);
-        if (!(certificate instanceof X509Certificate x509)) {
+        Instant first = null;
+        for (Certificate certificate : readChain(certificateChain)) {
+            if (certificate instanceof X509Certificate x509 && (first == null || x509.getNotAfter().toInstant().isBefore(first))) {
+                first = x509.getNotAfter().toInstant();
+            }
+        }
+        if (first == null) {
             throw new IllegalArgumentException("the TLS certificate " + certificateChain + " is not an X.509 certificate");
         }
-        return x509.getNotAfter().toInstant();
+        return first;
+    }
+
+    private static String subject(X509Certificate certificate) {
+        return certificate.getSubjectX500Principal().getName();
     }
 
     /**

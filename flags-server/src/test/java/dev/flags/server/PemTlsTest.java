@@ -48,6 +48,24 @@ class PemTlsTest {
                 .hasMessageContaining(" expired at " + expiry + ": ");
     }
 
+    @Test
+    void anExpiredCertificateFurtherUpTheChainIsRefusedToo() throws Exception {
+        TestCertificates leaf = TestCertificates.create(Files.createDirectory(dir.resolve("leaf")));
+        Path[] old = certificateFrom(Files.createDirectory(dir.resolve("intermediate")), "2025/01/01 00:00:00", 31);
+        Path chain = dir.resolve("chain.pem");
+        Files.writeString(chain, Files.readString(leaf.certificate) + Files.readString(old[0]));
+        assertThatThrownBy(() -> ServerConfig.defaults().withTls(chain, leaf.key))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("certificate 2 of the TLS certificate chain " + chain + " (CN=localhost) expired at"
+                        + " 2025-02-01T00:00:00Z: every client would refuse it; renew it (the server reads it at start: start it"
+                        + " again after)");
+        java.time.Instant leafExpiry = PemTls.expiry(leaf.certificate);
+        Path laterIntermediate = dir.resolve("chain-ok.pem");
+        Path[] longer = certificateFrom(Files.createDirectory(dir.resolve("long")), "2025/01/01 00:00:00", 3650);
+        Files.writeString(laterIntermediate, Files.readString(longer[0]) + Files.readString(leaf.certificate));
+        assertThat(PemTls.expiry(laterIntermediate)).as("the first of the chain to expire").isEqualTo(leafExpiry);
+    }
+
     /** A certificate and its PKCS#8 key, valid from {@code start} for {@code days}: keytool can date one in the past. */
     private static Path[] certificateFrom(Path dir, String start, int days) throws Exception {
         String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();

@@ -316,10 +316,11 @@ public final class FlagStore implements AutoCloseable {
     }
 
     private void warnUnknown(String key, FlagState s) {
-        if (warnedUnknown != null && warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) == null) {
+        if (warnedUnknown != null && !warnedUnknown.asMap().containsKey(key)) {
+            // The budget first, and the memo only for a key named: a key left out is named in a later minute.
             String unnamed = unknownLineAllowed();
-            if (unnamed == null) {
-                return; // over the minute's lines: counted, and said in the next line
+            if (unnamed == null || warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) != null) {
+                return; // over the minute's lines (counted, and said in the next line), or named meanwhile by another thread
             }
             String shown = shown(key);
             // Once an hour per key, off the answers' path in all but this call: a typo in the code is the likeliest cause.
@@ -353,9 +354,9 @@ public final class FlagStore implements AutoCloseable {
             unknownLines[1]++;
             long unnamed = unknownLines[2];
             unknownLines[2] = 0;
-            return unnamed == 0 ? "" : " (and " + unnamed + " more unknown " + (unnamed == 1 ? "flag was" : "flags were")
-                    + " asked for since the last such line, not named: at most " + UNKNOWN_LINES_PER_MINUTE + " such lines a"
-                    + " minute)";
+            return unnamed == 0 ? "" : " (and " + unnamed + (unnamed == 1 ? " evaluation" : " evaluations") + " of unknown"
+                    + " flags since the last such line left out: at most " + UNKNOWN_LINES_PER_MINUTE + " such lines a minute"
+                    + " for this Flags; the flags are named in later minutes)";
         }
     }
 

@@ -166,9 +166,10 @@ public record Settings(String target, String sdkToken, String environment, boole
         if (!port.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw badTarget(target, "has port \"" + port + "\", which is not a number");
         }
-        if (port.length() > 1 && port.startsWith("0")) {
-            throw badTarget(target, "has port " + port + ", written with a leading zero: write it without (" + port.replaceFirst("^0+(?=.)", "")
-                    + ")");
+        String unpadded = port.replaceFirst("^0+(?=.)", "");
+        if (port.length() > 1 && port.startsWith("0") && unpadded.length() <= 5 && Integer.parseInt(unpadded) >= 1
+                && Integer.parseInt(unpadded) <= 65_535) {
+            throw badTarget(target, "has port " + port + ", written with a leading zero: write it without (" + unpadded + ")");
         }
         if (port.length() > 5 || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65_535) {
             throw badTarget(target, "has port " + port + ", outside 1..65535");

@@ -108,6 +108,8 @@ final class Syncer implements AutoCloseable {
      */
     static final long NO_CONNECTION_MILLIS = 25_000;
     private static final int MAX_MESSAGE_BYTES = 64 << 20;
+    /** How the problem of a message the SDK refused starts: the server was reached, and answered wrongly. */
+    private static final String SENT_WRONGLY = "the flag server sent ";
     /** A delta with more changed flags than this is decoded on the background thread, like a snapshot. */
     static final int LARGE_DELTA_FLAGS = 64;
     private static final Metadata.Key<String> AUTHORIZATION =
@@ -427,17 +429,18 @@ final class Syncer implements AutoCloseable {
                 Snapshot s = message.getSnapshot();
                 if (s.getVersion() < 0) {
                     dropCall("a snapshot of a negative version");
-                    lost(Status.INTERNAL.withDescription("the flag server sent a snapshot of version " + s.getVersion()
+                    lost(Status.INTERNAL.withDescription(SENT_WRONGLY + "a snapshot of version " + s.getVersion()
                             + ", which no environment has; not applied"));
                     return false;
                 }
-                if (!s.getEnvironment().isEmpty() && !s.getEnvironment().equals(environment)) {
+                if (!s.getEnvironment().equals(environment)) {
                     // Another environment's flags, served and cached as this one's, would outlive a restart of the
                     // application (the cache file is signed): refused, as a server that answers wrongly.
                     dropCall("a snapshot of another environment");
-                    lost(Status.INTERNAL.withDescription("the flag server sent the flags of environment \""
-                            + oneLine(s.getEnvironment()) + "\" on this SDK's stream for \"" + environment + "\"; not applied:"
-                            + " a proxy or load balancer that sends streams to the wrong place?"));
+                    lost(Status.INTERNAL.withDescription(SENT_WRONGLY + "the flags of " + (s.getEnvironment().isEmpty()
+                            ? "no named environment" : "environment \"" + oneLine(s.getEnvironment()) + "\"") + " on this SDK's"
+                            + " stream for \"" + environment + "\"; not applied: a proxy or load balancer that sends streams to"
+                            + " the wrong place?"));
                     return false;
                 }
                 heartbeatInterval(s.getHeartbeatIntervalMillis());
@@ -582,7 +585,12 @@ final class Syncer implements AutoCloseable {
             outage = true;
             outageSinceNanos = nanoTime.getAsLong();
             if (!refusal) {
-                if (failure.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+                if (failure.getCode() == Status.Code.INTERNAL && failure.getDescription() != null
+                        && failure.getDescription().startsWith(SENT_WRONGLY)) {
+                    // Reached: what it sent is what failed (see apply), not the network.
+                    LOG.warn("flags: the flag server at {} answered wrongly ({}); serving {}, retrying in the background",
+                            target, problem, serving(held));
+                } else if (failure.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
                     // Reached, and turned away for now (its limit of streams per token): not a network problem.
                     LOG.warn("flags: the flag server at {} has no room for this SDK's stream now ({}); serving {},"
                             + " retrying in the background", target, problem, serving(held));
@@ -940,7 +948,7 @@ final class Syncer implements AutoCloseable {
         if (expired != null) {
             // Trusted or not, an expired certificate is the server's to renew: pointing at trustedCertificates(...) would
             // send its reader down the wrong path.
-            return "TLS handshake failed: the server's certificate has expired (" + expired + "); the server needs a renewed"
+            return "TLS handshake failed: the server's certificate, or one of its chain, has expired (" + expired + "); the server needs a renewed"
                     + " one (it reads it at start)";
         }
         if (notYetValid != null) {

@@ -57,10 +57,14 @@ class FlagStoreTest {
             List<String> lines = lines(captured);
             assertThat(lines).hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 1);
             assertThat(lines.get(lines.size() - 1)).contains("no flag \"typo-flag\" in environment \"production\"")
-                    .endsWith("said once an hour per flag (and 2980 more unknown flags were asked for since the last such line,"
-                            + " not named: at most 20 such lines a minute)");
+                    .endsWith("said once an hour per flag (and 2980 evaluations of unknown flags since the last such line left"
+                            + " out: at most 20 such lines a minute for this Flags; the flags are named in later minutes)");
             store.evaluate("typo-flag", USER, false);
             assertThat(lines(captured)).as("once an hour per key still").hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 1);
+            store.evaluate("promo-20", USER, false); // left out in the first minute: named now
+            assertThat(lines(captured)).last().asString().contains("no flag \"promo-20\"");
+            store.evaluate("promo-0", USER, false); // named in the first minute: not again within the hour
+            assertThat(lines(captured)).hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 2);
         } finally {
             System.setErr(err);
         }
