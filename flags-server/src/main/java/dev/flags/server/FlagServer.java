@@ -160,6 +160,7 @@ public final class FlagServer implements AutoCloseable {
         fewDescriptors(config.connectionLimits(), openFileLimit).forEach(LOG::warn);
         checkDataDirectory(config.dataDir());
         boolean dataDirectoryExisted = Files.isDirectory(config.dataDir());
+        boolean inEmptyDirectory = !dataDirectoryExisted && isEmptyDirectory(config.dataDir().toAbsolutePath().getParent());
         // The journal holds user ids, token hashes and who changed what: directories the server makes are
         // its owner's only. One that exists keeps its mode (the operator's choice), with a word if it is open.
         createOwnerOnly(config.dataDir());
@@ -181,8 +182,8 @@ public final class FlagServer implements AutoCloseable {
         boolean newJournal = !holdsSegments(config.dataDir().resolve("journal"));
         this.journal = journalBuilder.open();
         if (newJournal) {
-            String made = newJournalLine(config.dataDir().toAbsolutePath(), dataDirectoryExisted);
-            if (dataDirectoryExisted) {
+            String made = newJournalLine(config.dataDir().toAbsolutePath(), dataDirectoryExisted, inEmptyDirectory);
+            if (dataDirectoryExisted || inEmptyDirectory) {
                 LOG.warn(made);
             } else {
                 LOG.info(made);
@@ -484,15 +485,32 @@ public final class FlagServer implements AutoCloseable {
      *
      * @param dataDir the data directory, absolute
      * @param existed whether it existed before this start (else the server made it)
+     * @param inEmptyDirectory whether the server made it in an empty directory (a volume's mount point, with the data
+     *     directory on the volume, looks so with the volume not mounted)
      * @return one line for the log
      */
-    static String newJournalLine(Path dataDir, boolean existed) {
-        if (!existed) {
-            return "made the data directory " + dataDir + ", with a new, empty journal";
+    static String newJournalLine(Path dataDir, boolean existed, boolean inEmptyDirectory) {
+        String notMounted = " If this server had flags before, this is not their directory, or its volume is not mounted:"
+                + " stop the server, and mount the volume (what this start writes stays hidden under the mount point)";
+        if (existed) {
+            return "no journal in the data directory " + dataDir + ": started a new, empty one." + notMounted;
         }
-        return "no journal in the data directory " + dataDir + ": started a new, empty one. If this server had flags before,"
-                + " this is not their directory, or its volume is not mounted: stop the server, and mount the volume (what this"
-                + " start writes stays hidden under the mount point)";
+        if (inEmptyDirectory) {
+            return "made the data directory " + dataDir + " in the empty directory " + dataDir.getParent() + ", with a new,"
+                    + " empty journal." + notMounted;
+        }
+        return "made the data directory " + dataDir + ", with a new, empty journal";
+    }
+
+    private static boolean isEmptyDirectory(Path dir) {
+        if (dir == null || !Files.isDirectory(dir)) {
+            return false;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            return !entries.iterator().hasNext();
+        } catch (IOException e) {
+            return false; // cannot tell: nothing to say
+        }
     }
 
     /**
@@ -832,6 +850,10 @@ public final class FlagServer implements AutoCloseable {
             if (String.valueOf(cause.getMessage()).contains("Address already in use")) {
                 return new IOException(prefix + "the port is in use by another process (another flag server?): stop that one,"
                         + " or give another " + option);
+            }
+            if (String.valueOf(cause.getMessage()).contains("Permission denied") && port > 0 && port < 1024) {
+                return new IOException(prefix + "ports below 1024 need root or the CAP_NET_BIND_SERVICE capability: give "
+                        + option + " 1024 or more, or grant the capability");
             }
             if (String.valueOf(cause.getMessage()).contains("Cannot assign requested address")) {
                 return new IOException(prefix + config.bindAddress() + " is not an address of this machine: give one of its"

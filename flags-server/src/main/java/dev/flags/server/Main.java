@@ -303,7 +303,8 @@ public final class Main implements Callable<Integer> {
         try {
             // Absolute, so that every line of the log names the same place, however the server was started.
             config = new ServerConfig(dataDir.toAbsolutePath(), bind, httpPort, grpcPort, adminToken, bootstrap.equals("on"),
-                    tlsCert, tlsKey, heartbeat, shutdownGrace, journalRetention,
+                    tlsCert == null ? null : tlsCert.toAbsolutePath(), tlsKey == null ? null : tlsKey.toAbsolutePath(), heartbeat,
+                    shutdownGrace, journalRetention,
                     new ApiLimits(apiChangesPerMinute, apiReadsPerMinute), maxSyncStreamsPerToken, maxSyncStreamsPerConnection,
                     new UsageSettings(usageReportInterval, usageReportsPerSecond),
                     new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes),

@@ -310,9 +310,21 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
 
     private static void checkReadable(Path file, String what, String setting) {
         if (file != null && !Files.isReadable(file)) {
-            throw new BadSettingException(setting, what + " file " + file + (Files.exists(file)
-                    ? " cannot be read: it belongs to " + owner(file) + " (" + mode(file) + "), and this process runs as "
-                    + System.getProperty("user.name", "?") : " does not exist"));
+            String user = System.getProperty("user.name", "?");
+            if (Files.exists(file)) {
+                throw new BadSettingException(setting, what + " file " + file + " cannot be read: it belongs to " + owner(file)
+                        + " (" + mode(file) + "), and this process runs as " + user);
+            }
+            // Not seen: absent, or behind a directory this process may not enter (/etc/ssl/private is root's, 700).
+            Path closed = null;
+            for (Path dir = file.toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
+                if (Files.isDirectory(dir) && !Files.isExecutable(dir)) {
+                    closed = dir; // the last one found is the one nearest the root: the first in the way
+                }
+            }
+            throw new BadSettingException(setting, what + " file " + file + (closed == null ? " does not exist"
+                    : " cannot be reached: the directory " + closed + " belongs to " + owner(closed) + " (" + mode(closed)
+                    + "), and this process runs as " + user));
         }
         if (file != null && Files.isDirectory(file)) {
             throw new BadSettingException(setting, what + " file " + file + " is a directory");

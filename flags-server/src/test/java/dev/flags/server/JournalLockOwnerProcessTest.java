@@ -58,7 +58,7 @@ class JournalLockOwnerProcessTest {
                 }
             }
             advice = "and this process runs as nobody; the server or a journal tool run as root probably left it, and maybe"
-                    + " other files: give them back with 'chown -R nobody " + lock.getParent() + "' (do not delete them while"
+                    + " other files: give them back with 'chown -R nobody " + data + "' (do not delete them while"
                     + " anything may have the journal open), and run the server and the journal tools as nobody, the service user";
         } else {
             Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("r--r--r--"));
@@ -108,6 +108,39 @@ class JournalLockOwnerProcessTest {
                 + (asNobody ? "rw-------" : "-w-------") + "), and this process runs as " + user);
     }
 
+    @Test
+    void aTlsFileBehindADirectoryItMayNotEnterAndAPrivilegedPortSayWhy() throws Exception {
+        boolean asNobody = "root".equals(System.getProperty("user.name"));
+        assumeTrue(!asNobody || Files.isExecutable(SETPRIV), "needs setpriv to run the server as another user");
+        Path closed = Files.createDirectories(dir.resolve("private"));
+        TestCertificates tls = TestCertificates.create(closed);
+        Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString(asNobody ? "rwx------" : "rw-------"));
+        String user = asNobody ? "nobody" : System.getProperty("user.name");
+        try {
+            Process p = startServer(dir, dir.resolve("data"), asNobody, "--tls-cert", tls.certificate.toString(), "--tls-key",
+                    tls.key.toString());
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(out).startsWith("flags-server: TLS certificate file " + tls.certificate + " cannot be reached: the"
+                    + " directory " + closed + " belongs to " + dev.flags.server.journal.FileAccess.ownerOf(closed) + " ("
+                    + (asNobody ? "rwx------" : "rw-------") + "), and this process runs as " + user);
+        } finally {
+            Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString("rwx------"));
+        }
+
+        Path again = Files.createDirectories(dir.resolve("again")); // its own classpath copy
+        Path data = Files.createDirectories(again.resolve("data"));
+        if (asNobody) {
+            Files.setOwner(data, dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody"));
+        }
+        Process p = startServer(again, data, asNobody, "--http-port", "80");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).contains("flags-server: cannot start: cannot listen on 127.0.0.1:80 for HTTP: ports below 1024 need"
+                + " root or the CAP_NET_BIND_SERVICE capability: give --http-port 1024 or more, or grant the capability\n")
+                .doesNotContain("BindException");
+    }
+
     static Process startServer(Path dir, Path data, boolean asNobody, String... more) throws IOException {
         List<String> command = new ArrayList<>();
         String classpath = System.getProperty("java.class.path");
@@ -118,7 +151,10 @@ class JournalLockOwnerProcessTest {
         }
         command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", classpath,
                 Main.class.getName(), "--data-dir", data.toString(), "--bind", "127.0.0.1",
-                "--http-port", String.valueOf(ServerChild.freePort()), "--grpc-port", String.valueOf(ServerChild.freePort())));
+                "--grpc-port", String.valueOf(ServerChild.freePort())));
+        if (!List.of(more).contains("--http-port")) {
+            command.addAll(List.of("--http-port", String.valueOf(ServerChild.freePort())));
+        }
         command.addAll(List.of(more));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().keySet().removeIf(name -> name.startsWith("FLAGS_"));

@@ -173,6 +173,14 @@ class ServerProcessTest {
                     .endsWith("made the data directory " + made.toAbsolutePath() + ", with a new, empty journal");
             fresh.stop();
         }
+        // The volume mounted at the data directory's parent, not mounted: an empty directory, the data directory not in it.
+        Path parentMount = Files.createDirectories(dir.resolve("parent-volume"));
+        try (ServerChild inside = start(parentMount.resolve("data"), freePort(), freePort(), ServerFixture.ADMIN)) {
+            assertThat(inside.awaitLine("made the data directory")).contains("WARN").contains("made the data directory "
+                    + parentMount.resolve("data").toAbsolutePath() + " in the empty directory " + parentMount.toAbsolutePath()
+                    + ", with a new, empty journal. If this server had flags before");
+            inside.stop();
+        }
     }
 
     @Test
@@ -423,7 +431,7 @@ class ServerProcessTest {
                 assertThat(r.status()).as(r.body()).isEqualTo(500);
                 assertThat(r.header("Content-Type")).startsWith("application/problem+json");
                 assertThat(r.json().get("detail").asText())
-                        .startsWith("journal stopped after an i/o failure: java.io.IOException: File too large")
+                        .startsWith("journal stopped after an i/o failure: File too large")
                         .endsWith("nothing is written until the server is restarted");
             }
             List<String> log = List.of(child.stop().split("\n"));

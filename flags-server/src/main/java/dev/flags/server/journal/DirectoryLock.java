@@ -124,8 +124,11 @@ final class DirectoryLock implements AutoCloseable {
                 + user;
         if (dirOwner != null && !fileOwner.equals(dirOwner)) {
             // The server itself run as another user leaves files too (segments, checkpoints): give back the directory.
+            // The data directory, when the journal is its journal/: a server run as root leaves usage.json there too.
+            Path give = dir.getFileName() != null && dir.getFileName().toString().equals("journal") && dir.getParent() != null
+                    ? dir.getParent() : dir;
             return facts + "; the server or a journal tool run as " + fileOwner + " probably left it, and maybe other files:"
-                    + " give them back with 'chown -R " + dirOwner + " " + ToolCommand.quote(dir.toString()) + "' (do not delete"
+                    + " give them back with 'chown -R " + dirOwner + " " + ToolCommand.quote(give.toString()) + "' (do not delete"
                     + " them while anything may have the journal open), and run the server and the journal tools as " + dirOwner
                     + ", the service user";
         }

@@ -381,7 +381,11 @@ public final class FileJournal implements Journal {
 
     /** After an i/o failure nothing more is acknowledged; reopening recovers (fail-stop). */
     private void stop(Throwable cause, List<Pending> batch) {
-        String reason = cause + "; nothing after sequence " + mark.sequence() + " is acknowledged";
+        // A plain IOException's class adds nothing to its words (they reach API answers); a subclass's name may say what
+        // its message does not (AccessDeniedException: <file>).
+        String what = cause.getClass() == java.io.IOException.class && cause.getMessage() != null ? cause.getMessage()
+                : cause.toString();
+        String reason = what + "; nothing after sequence " + mark.sequence() + " is acknowledged";
         JournalException failed = new JournalException("journal stopped after an i/o failure in "
                 + activeSegment.file + ": " + reason + "; reopen the journal to recover", cause);
         LOG.error("journal: {}", failed.getMessage(), cause);
