@@ -130,9 +130,9 @@ public final class FlagServer implements AutoCloseable {
     private final GrpcTransport grpcTransport;
     /** How many connections the HTTP port holds at once; it accepts more only as these close. */
     private final int httpMaxConnections;
-    /** Looks once a second whether the HTTP port is at its cap, and says so: see {@link HttpCapWatch}. */
-    private final java.util.concurrent.ScheduledExecutorService httpCapTimer =
-            Executors.newSingleThreadScheduledExecutor(named("flags-http-cap"));
+    /** Runs the watches that say in the log what would go unseen: {@link HttpCapWatch}, {@link TlsExpiryWatch}. */
+    private final java.util.concurrent.ScheduledExecutorService watchTimer =
+            Executors.newSingleThreadScheduledExecutor(named("flags-server-watch"));
     /** When the TLS certificate expires (read at start, as the ports read it), or null without TLS. */
     private final Instant tlsExpiry;
     private final ExecutorService grpcExecutor = Executors.newFixedThreadPool(
@@ -310,7 +310,7 @@ public final class FlagServer implements AutoCloseable {
             registerHttpConnectionMetrics(http);
             HttpCapWatch capWatch = new HttpCapWatch(() -> (int) http.getListenerInfo().get(0).getConnectorStatistics()
                     .getActiveConnections(), httpMaxConnections, httpPort(), clock, LOG::warn);
-            httpCapTimer.scheduleWithFixedDelay(capWatch::check, 1, 1, TimeUnit.SECONDS);
+            watchTimer.scheduleWithFixedDelay(capWatch::check, 1, 1, TimeUnit.SECONDS);
             this.tlsExpiry = config.tls() ? PemTls.expiry(config.tlsCertificate()) : null;
             if (tlsExpiry != null) {
                 metrics.register("flags_tls_certificate_expires_in_seconds", "Seconds until the first certificate of the"
@@ -340,7 +340,7 @@ public final class FlagServer implements AutoCloseable {
                 transport.close();
             }
             grpcExecutor.shutdownNow();
-            httpCapTimer.shutdownNow();
+            watchTimer.shutdownNow();
             journal.close();
             throw e;
         }
@@ -367,6 +367,11 @@ public final class FlagServer implements AutoCloseable {
         String expiring = tlsExpiry == null ? null : tlsExpiryWarning(config.tlsCertificate(), tlsExpiry, clock.instant());
         if (expiring != null) {
             LOG.warn(expiring);
+        }
+        if (tlsExpiry != null) {
+            TlsExpiryWatch watch = new TlsExpiryWatch(config.tlsCertificate(), tlsExpiry, expiring != null, clock, LOG::warn,
+                    LOG::error);
+            watchTimer.scheduleWithFixedDelay(watch::check, 5, 5, TimeUnit.MINUTES);
         }
         String nio = GrpcTransport.fallbackWarning();
         if (nio != null) {
@@ -938,7 +943,7 @@ public final class FlagServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        httpCapTimer.shutdownNow();
+        watchTimer.shutdownNow();
         http.stop();
         try {
             deployment.stop();
