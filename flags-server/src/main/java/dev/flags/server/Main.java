@@ -215,7 +215,9 @@ public final class Main implements Callable<Integer> {
         cli.setParameterExceptionHandler((e, arguments) -> {
             PrintWriter err = e.getCommandLine().getErr();
             err.println("flags-server: " + e.getMessage() + valueSource(e, arguments));
-            err.println("Try 'flags-server --help'.");
+            if (!(e.getCause() instanceof IllegalArgumentException)) {
+                err.println("Try 'flags-server --help'.");
+            }
             return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -317,7 +319,9 @@ public final class Main implements Callable<Integer> {
             throw new CommandLine.ParameterException(cli, e.getMessage(),
                     option == null ? null : cli.getCommandSpec().findOption(option), null);
         } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+            // What a file holds (a TLS certificate out of its dates, a key of another certificate): exit 2 as a bad
+            // setting, but the help has nothing to say about it (see the handler).
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
         }
         // The hook is there before the start: a SIGTERM while the server starts (a slow journal recovery) stops it once
         // it has started, with the same clean close and log, instead of an exit that says nothing.

@@ -514,6 +514,15 @@ class ServerProcessTest {
         assertThat(tls.output()).contains("TLS certificate file " + dir.resolve("missing.pem") + " does not exist")
                 .doesNotContain("\tat ");
         assertOneLineAndTheHelp(tls);
+
+        // What a file holds is no usage mistake: one line, and no pointer to the help.
+        TestCertificates one = TestCertificates.create(Files.createDirectories(dir.resolve("one")));
+        TestCertificates other = TestCertificates.create(Files.createDirectories(dir.resolve("other")));
+        Run wrongKey = runMain(Map.of(), "--tls-cert", one.certificate.toString(), "--tls-key", other.key.toString(),
+                "--data-dir", dir.resolve("w").toString());
+        assertThat(wrongKey.exitCode()).isEqualTo(2);
+        assertThat(wrongKey.output()).isEqualTo("flags-server: the TLS key " + other.key + " does not belong to the certificate "
+                + one.certificate + " (its public key differs)\n");
     }
 
     @Test
