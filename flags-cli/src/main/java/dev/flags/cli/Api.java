@@ -232,8 +232,8 @@ final class Api {
     static String certificateDates(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof java.security.cert.CertificateExpiredException) {
-                return "that has expired, or one of its chain has (" + FlagsCommand.oneLine(String.valueOf(t.getMessage())) + "): the server needs a"
-                        + " renewed one (it reads its certificate at start)";
+                return "that has expired, or one of its chain has (" + FlagsCommand.oneLine(String.valueOf(t.getMessage()))
+                        + "): the server needs a renewed one (it reads its certificate at start)";
             }
             if (t instanceof java.security.cert.CertificateNotYetValidException) {
                 return "that is not valid yet (" + FlagsCommand.oneLine(String.valueOf(t.getMessage())) + "): is this"

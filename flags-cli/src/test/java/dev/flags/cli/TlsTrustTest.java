@@ -77,7 +77,8 @@ class TlsTrustTest {
         Throwable expired = new javax.net.ssl.SSLHandshakeException("PKIX path validation failed");
         expired.initCause(new java.security.cert.CertPathValidatorException("validity check failed",
                 new java.security.cert.CertificateExpiredException("NotAfter: Sat Feb 01 00:00:00 UTC 2025")));
-        assertThat(Api.certificateDates(expired)).isEqualTo("that has expired, or one of its chain has (NotAfter: Sat Feb 01 00:00:00 UTC 2025): the"
+        assertThat(Api.certificateDates(expired)).isEqualTo("that has expired, or one of its chain has (NotAfter: Sat Feb 01"
+                + " 00:00:00 UTC 2025): the"
                 + " server needs a renewed one (it reads its certificate at start)");
         Throwable early = new javax.net.ssl.SSLHandshakeException("PKIX path validation failed");
         early.initCause(new java.security.cert.CertificateNotYetValidException("NotBefore: Tue Jan 01 00:00:00 UTC 2030"));

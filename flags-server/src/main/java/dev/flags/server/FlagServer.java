@@ -315,7 +315,8 @@ public final class FlagServer implements AutoCloseable {
             if (tlsExpiry != null) {
                 metrics.register("flags_tls_certificate_expires_in_seconds", "Seconds until the first certificate of the"
                         + " TLS chain that both ports serve expires, the server's own or an intermediate's (0 once it has:"
-                        + " every client then refuses the chain); a renewed one takes effect at the next start.", "gauge", () -> Math.max(0, Duration.between(clock.instant(), tlsExpiry).getSeconds()));
+                        + " every client then refuses the chain); a renewed one takes effect at the next start.", "gauge",
+                        () -> Math.max(0, Duration.between(clock.instant(), tlsExpiry).getSeconds()));
             }
         } catch (IOException | RuntimeException e) {
             if (sync != null) {
@@ -575,7 +576,8 @@ public final class FlagServer implements AutoCloseable {
         if (!open.isEmpty()) {
             LOG.warn("{} in the data directory {} can be changed by users other than its owner, such as {}: someone could"
                     + " write a token of their own into the journal, taken at the next start; chmod -R go-w {}",
-                    open.size() == 1 ? "1 file or directory" : open.size() + " files and directories", dataDir.toAbsolutePath(), open.get(0),
+                    open.size() == 1 ? "1 file or directory" : open.size() + " files and directories", dataDir.toAbsolutePath(),
+                    open.get(0),
                     dataDir.toAbsolutePath());
         }
     }

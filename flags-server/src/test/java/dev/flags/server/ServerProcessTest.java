@@ -140,7 +140,8 @@ class ServerProcessTest {
         Files.setPosixFilePermissions(certs.key, PosixFilePermissions.fromString("rw-r--r--"));
         Map<String, String> tls = Map.of("FLAGS_TLS_CERT", certs.certificate.toString(), "FLAGS_TLS_KEY", certs.key.toString());
         try (ServerChild child = start(List.of(), tls, dir.resolve("tls"), freePort(), freePort(), ServerFixture.ADMIN)) {
-            assertThat(child.awaitLine("TLS key: ")).contains("WARN dev.flags.server.FlagServer - TLS key: ").contains(certs.key.toAbsolutePath()
+            assertThat(child.awaitLine("TLS key: ")).contains("WARN dev.flags.server.FlagServer - TLS key: ")
+                    .contains(certs.key.toAbsolutePath()
                     + " can be read by users other than its owner (rw-r--r--): chmod 600 " + certs.key.toAbsolutePath());
             child.awaitLine("flag server ready");
         }
@@ -800,7 +801,8 @@ class ServerProcessTest {
         try (ServerChild child = start(List.of(), Map.of("FLAGS_HTTP_MAX_CONNECTIONS", "2"), dir.resolve("cap"), http, freePort(),
                 ServerFixture.ADMIN)) {
             child.awaitLine("flag server ready");
-            try (java.net.Socket one = new java.net.Socket("127.0.0.1", http); java.net.Socket two = new java.net.Socket("127.0.0.1", http)) {
+            try (java.net.Socket one = new java.net.Socket("127.0.0.1", http);
+                 java.net.Socket two = new java.net.Socket("127.0.0.1", http)) {
                 for (java.net.Socket held : List.of(one, two)) { // kept alive: open until the server's idle close, 30 s away
                     held.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                     held.getOutputStream().flush();

@@ -948,7 +948,8 @@ final class Syncer implements AutoCloseable {
         if (expired != null) {
             // Trusted or not, an expired certificate is the server's to renew: pointing at trustedCertificates(...) would
             // send its reader down the wrong path.
-            return "TLS handshake failed: the server's certificate, or one of its chain, has expired (" + expired + "); the server needs a renewed"
+            return "TLS handshake failed: the server's certificate, or one of its chain, has expired (" + expired
+                    + "); the server needs a renewed"
                     + " one (it reads it at start)";
         }
         if (notYetValid != null) {

@@ -56,7 +56,8 @@ class SyncerDescribeTest {
                 new java.security.cert.CertPathValidatorException("validity check failed",
                         new java.security.cert.CertificateExpiredException("NotAfter: Sat Feb 01 00:00:00 UTC 2025"))));
         assertThat(Syncer.describe(Status.UNAVAILABLE.withDescription(IO_EXCEPTION).withCause(e), false, false))
-                .isEqualTo("UNAVAILABLE: TLS handshake failed: the server's certificate, or one of its chain, has expired (NotAfter: Sat Feb 01"
+                .isEqualTo("UNAVAILABLE: TLS handshake failed: the server's certificate, or one of its chain, has expired"
+                        + " (NotAfter: Sat Feb 01"
                         + " 00:00:00 UTC 2025); the server needs a renewed one (it reads it at start)");
 
         SSLHandshakeException early = new SSLHandshakeException("General OpenSslEngine problem");
