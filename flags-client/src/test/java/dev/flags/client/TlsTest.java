@@ -187,7 +187,8 @@ class TlsTest {
         try (SyncServer server = SyncServer.start(expiredCert, expiredKey);
              Flags flags = client(server).trustedCertificates(caCert).build()) {
             assertThat(problemAfterFailedConnections(flags, server, 2))
-                    .startsWith("UNAVAILABLE: TLS handshake failed: the server's certificate, or one of its chain, has expired (NotAfter: ")
+                    .startsWith("UNAVAILABLE: TLS handshake failed: the server's certificate, or one of its chain, has expired"
+                            + " (NotAfter: ")
                     .contains("2025")
                     .endsWith("); the server needs a renewed one (it reads it at start)");
         }

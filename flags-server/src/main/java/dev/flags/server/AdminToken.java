@@ -225,16 +225,19 @@ final class AdminToken {
         warnIfOthersCanReadOrChange(file, "admin token", "they could put in a token of their own");
     }
 
-    /**
-     * The server's TLS key is worth the same line as the token: with it, anyone could pass for this server and read
-     * every token sent to it.
-     */
-
     private static void warnIfOthersCanReadOrChange(Path file, String what, String ifWritten) {
         warnIfOthersCanReadOrChange(file, what, ifWritten, LOG);
     }
 
-    /** As above, logged by the logger of what the file is for (the TLS key's is not the admin token's). */
+    /**
+     * Warns, with the {@code chmod} that fixes it, of a secret file that users other than its owner may read or change.
+     * The server's TLS key is worth the same line as the token: with it, anyone could pass for this server and read
+     * every token sent to it; it is logged by the logger of what the file is for (the TLS key's is not this class's).
+     *
+     * @param what what the file is, such as "TLS key"
+     * @param ifWritten what someone who may change it could do
+     * @param log the logger the line goes to
+     */
     static void warnIfOthersCanReadOrChange(Path file, String what, String ifWritten, org.slf4j.Logger log) {
         try {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);

@@ -37,6 +37,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -337,8 +338,8 @@ public final class FlagStore implements AutoCloseable {
      * The budget of unknown-flag lines: {@value #UNKNOWN_LINES_PER_MINUTE} a minute, whatever the number of keys (keys
      * can come from requests, and the once-an-hour memo holds only so many); the rest are counted.
      *
-     * @return null if this line is over the budget (counted); else what the line adds about those left unnamed ("" if
-     *     none)
+     * @return null if this line is over the budget (counted); else what the line adds about the evaluations left out
+     *     since the last line ("" if none)
      */
     private String unknownLineAllowed() {
         synchronized (unknownLines) {
@@ -362,13 +363,13 @@ public final class FlagStore implements AutoCloseable {
 
     /** How many unknown-flag lines a minute at most; see {@link #unknownLineAllowed()}. */
     static final int UNKNOWN_LINES_PER_MINUTE = 20;
-    /** Start of the minute (nanoTime), lines in it, keys left unnamed since the last line; guarded by itself. */
+    /** Start of the minute (nanoTime), lines in it, evaluations left out since the last line; guarded by itself. */
     private final long[] unknownLines = new long[3];
     /** The clock of that budget: {@link System#nanoTime()}, or a test's. */
-    private volatile java.util.function.LongSupplier nanoTime = System::nanoTime;
+    private volatile LongSupplier nanoTime = System::nanoTime;
 
     /** For tests: the clock of the unknown-flag lines' budget. */
-    void nanoTime(java.util.function.LongSupplier clock) {
+    void nanoTime(LongSupplier clock) {
         this.nanoTime = Objects.requireNonNull(clock, "clock");
     }
 

@@ -166,8 +166,9 @@ public record Settings(String target, String sdkToken, String environment, boole
         if (!port.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw badTarget(target, "has port \"" + port + "\", which is not a number");
         }
+        // Named as such only where dropping the zeros gives a port: "000" and "099999" are out of range as they are.
         String unpadded = port.replaceFirst("^0+(?=.)", "");
-        if (port.length() > 1 && port.startsWith("0") && unpadded.length() <= 5 && Integer.parseInt(unpadded) >= 1
+        if (!unpadded.equals(port) && unpadded.length() <= 5 && Integer.parseInt(unpadded) >= 1
                 && Integer.parseInt(unpadded) <= 65_535) {
             throw badTarget(target, "has port " + port + ", written with a leading zero: write it without (" + unpadded + ")");
         }
