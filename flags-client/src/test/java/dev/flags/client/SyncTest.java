@@ -678,6 +678,39 @@ class SyncTest {
     }
 
     @Test
+    void aServerThatKeepsSendingGapsIsAnOutageNotASilentlyFrozenLiveCopy() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+
+            sub.delta(7, 8, doc("a", false, 2));
+            Subscription again = server.awaitSubscription(); // the first gap: subscribed again at once, quietly
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
+            again.delta(7, 8, doc("a", false, 2)); // and the stream asked from version 5 does it again
+            assertThat(again.awaitCancelled(WAIT)).isTrue();
+            Await.until("the stream is reported down", () -> !flags.freshness().streamUp());
+            FlagEvaluation stale = flags.evaluate("a", USER);
+            assertThat(stale.source()).isEqualTo(Source.STALE);
+            assertThat(stale.value()).isTrue();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DEGRADED);
+            assertThat(flags.freshness().problem()).hasValue("INTERNAL: the flag server sent a delta from version 7 to 8"
+                    + " on a stream asked from version 5, 2 times in a row; not applied");
+            assertThat(logs.lines("answered wrongly")).singleElement().asString().contains("WARN")
+                    .contains("flags: the flag server at " + server.target() + " answered wrongly (INTERNAL: the flag server"
+                            + " sent a delta from version 7 to 8");
+
+            Subscription third = server.awaitSubscription(); // retried after a backoff
+            assertThat(third.request.getFromVersion()).isEqualTo(5);
+            third.delta(5, 8, doc("a", false, 2));
+            Await.until("version 8", () -> flags.freshness().version() == 8);
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
+            assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
+            assertThat(logs.lines("reconnected to")).singleElement().asString().contains("a delta from version 5");
+        }
+    }
+
+    @Test
     void aHeartbeatAtAnotherVersionAlsoMeansAGap() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
             Subscription sub = server.awaitSubscription();

@@ -653,13 +653,16 @@ final class Syncer implements AutoCloseable {
 
     private void gap(String what, long have) {
         gapsInARow++;
-        LOG.debug("flags: the server sent {}, but this SDK has version {}: subscribing again", what, have);
         dropCall("version gap");
-        streamUp = false;
         if (gapsInARow == 1) {
+            LOG.debug("flags: the server sent {}, but this SDK has version {}: subscribing again", what, have);
+            streamUp = false;
             subscribe();
         } else {
-            scheduleReconnect(backoff.nextDelayMillis());
+            // Again on a stream asked from the version held: the server (or what stands between) is broken, and no
+            // change gets through while it goes on. An outage, said as such, so that the flags show as stale.
+            lost(Status.INTERNAL.withDescription(SENT_WRONGLY + what + " on a stream asked from version " + have
+                    + ", " + gapsInARow + " times in a row; not applied"));
         }
     }
 
