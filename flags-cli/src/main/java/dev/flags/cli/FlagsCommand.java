@@ -1473,6 +1473,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 + " (" + reason.path("kind").asText()
                 + (reason.has("detail") ? ": " + shown(reason.get("detail").asText()) : "")
                 + (result.path("flagVersion").asLong() >= 0 ? ", flag version " + result.get("flagVersion").asLong() : "") + ")");
+        if (result.has("mayDiffer")) { // a tester's view of another user: the answer above is not certain
+            out.println("  ! may differ: " + shown(result.get("mayDiffer").asText()));
+        }
         JsonNode steps = result.path("explanation");
         for (int i = 0; i < steps.size(); i++) {
             JsonNode step = steps.get(i);

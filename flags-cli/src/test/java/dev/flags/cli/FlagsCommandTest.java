@@ -610,6 +610,18 @@ class FlagsCommandTest {
                         + " user [] and the role grants give it []",
                 "  - rule 1 \"eu canary\": not matched: conditions[0]: regions [\"eu-west\"]: the user's region is \"us-east\"",
                 "  - default: decided: no target or rule matched: the flag's default, false");
+        remote("grant", "beta-tester", "bob");
+        String tester = flags("tokens", "create", "tess", "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN,
+                "--scope", "tester", "--user-id", "tess", "-e", "production").json().get("token").asText();
+        Run asTester = flags("evaluate", "{\"id\": \"bob\", \"region\": \"us-east\"}", "billing-v2", "--explain",
+                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + tester, "--env=production");
+        assertThat(asTester.out().lines().limit(3)).as("another user's grants are hidden: the answer is not stated as certain")
+                .containsExactly("note: a tester token evaluates users other than its own (\"tess\") without their role grants"
+                        + " on the server",
+                        "billing-v2 = false (DEFAULT, flag version " + result.get("flagVersion").asLong() + ")",
+                        "  ! may differ: rule 0 names roles, and this token does not see the user's role grants on the server,"
+                        + " which could match it");
+        remote("revoke", "beta-tester", "bob");
         Run misspelt = remote("grant", "beta-testr", "erik");
         assertThat(misspelt.exit()).as("done, as asked").isZero();
         assertThat(misspelt.err()).isEqualTo("flags: no flag in environment \"production\" names role \"beta-testr\", it is not"

@@ -870,6 +870,19 @@ class AdminApiTest {
         JsonNode asTester = api.post("/api/v1/environments/production/evaluate", tester, customer).json();
         assertThat(asTester.at("/results/0/value").asBoolean()).as("another user's grant is not revealed to a tester").isFalse();
         assertThat(asTester.get("note").asText()).contains("without their role grants");
+        assertThat(asTester.at("/results/0/mayDiffer").asText()).as("fell past a rule naming roles").isEqualTo("rule 0 names"
+                + " roles, and this token does not see the user's role grants on the server, which could match it");
+        String withRole = "{\"user\": {\"id\": \"customer-8\", \"roles\": [\"beta-tester\"]}, \"flag\": \"billing-v2\"}";
+        assertThat(api.post("/api/v1/environments/production/evaluate", tester, withRole).json().at("/results/0").has("mayDiffer"))
+                .as("decided by the roles rule itself: grants cannot change it").isFalse();
+        assertThat(api.post("/api/v1/environments/production/evaluate", tester, body).json().at("/results/0").has("mayDiffer"))
+                .as("its own user: the grants are shown").isFalse();
+        assertThat(api.post("/api/v1/environments/production/evaluate", ADMIN, customer).json().at("/results/0").has("mayDiffer"))
+                .isFalse();
+        api.patch("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": false}");
+        assertThat(api.post("/api/v1/environments/production/evaluate", tester, customer).json().at("/results/0").has("mayDiffer"))
+                .as("off for everyone").isFalse();
+        api.patch("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": true}");
         assertThat(api.post("/api/v1/environments/production/evaluate", ADMIN, customer).json().at("/results/0/value").asBoolean())
                 .as("an admin sees the real answer").isTrue();
         JsonNode roles = api.get("/api/v1/environments/production/roles", tester).json();

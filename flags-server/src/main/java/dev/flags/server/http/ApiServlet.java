@@ -5,9 +5,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flags.core.Condition;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
+import dev.flags.core.Rule;
 import dev.flags.core.User;
 import dev.flags.server.Addresses;
 import dev.flags.server.ApiException;
@@ -765,11 +767,42 @@ public final class ApiServlet extends HttpServlet {
             services.limits().chargePatternReads(p, FlagSet.patternReadsOnThisThread() - readBefore);
             services.limits().leavePlayground(p);
         }
+        if (!grantsShown) {
+            for (JsonNode result : results) {
+                markIfHiddenGrantsCouldDecide(set, (ObjectNode) result);
+            }
+        }
         if (flagKey != null && !set.has(flagKey)) {
             // The answer is the SDK's (FLAG_NOT_FOUND, the default); a person asking may have misspelt the key.
             services.flags().nearest(env, flagKey).ifPresent(near -> ((ObjectNode) results.get(0)).put("didYouMean", near));
         }
         write(resp, 200, n);
+    }
+
+    /**
+     * Marks an answer made without the user's role grants that those grants could have changed: one that fell past a
+     * rule naming roles (a grant could have matched it first). Judged from the flag and the answer alone, never from
+     * the grants themselves, so that the mark reveals nothing of them. An answer decided before any such rule, by the
+     * switch, a target or an earlier rule, stands whatever the grants are.
+     */
+    private static void markIfHiddenGrantsCouldDecide(FlagSet set, ObjectNode result) {
+        JsonNode reason = result.path("reason");
+        String kind = reason.path("kind").asText();
+        int rulesTried = switch (kind) {
+            case "DEFAULT" -> Integer.MAX_VALUE;
+            case "RULE_MATCH" -> reason.path("index").asInt(); // the rules before the one that matched
+            default -> 0; // FLAG_OFF, TARGET_MATCH, FLAG_NOT_FOUND, ERROR: no rule's roles were in the way
+        };
+        set.flag(result.path("flag").asText()).ifPresent(flag -> {
+            List<Rule> rules = flag.rules();
+            for (int i = 0; i < Math.min(rulesTried, rules.size()); i++) {
+                if (rules.get(i).conditions().stream().anyMatch(c -> c instanceof Condition.Roles)) {
+                    result.put("mayDiffer", "rule " + i + " names roles, and this token does not see the user's role"
+                            + " grants on the server, which could match it");
+                    return;
+                }
+            }
+        });
     }
 
     private static void evaluate(FlagSet set, ArrayNode results, String flagKey, User user, boolean explain, boolean grantsShown) {
