@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -106,6 +107,8 @@ public final class FileJournal implements Journal {
     private FileChannel active;
     private Recovery.SegmentInfo activeSegment;
     private long activeSize;
+    /** The active segment's file as it was opened ({@code fileKey}: device and inode), to tell a file put in its place. */
+    private Object activeFileKey;
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(WRITE_BUFFER);
 
     private final AtomicLong forces = new AtomicLong();
@@ -141,6 +144,7 @@ public final class FileJournal implements Journal {
                     StandardOpenOption.READ);
             this.active.position(r.tailEnd());
             this.activeSize = r.tailEnd();
+            this.activeFileKey = fileKey(activeSegment.file);
             this.working = r.state();
             this.lastAssigned = r.lastSequence();
             this.lastTimestamp = working.timestamp();
@@ -303,6 +307,7 @@ public final class FileJournal implements Journal {
     }
 
     private void writeBatch(List<Pending> batch) throws IOException {
+        checkNotCutShort(); // between two batches, the longest quiet: a cut now would leave a hole under the next write
         for (Pending p : batch) {
             byte[] frame = p.frame();
             long used = activeSize + writeBuffer.position();
@@ -354,10 +359,36 @@ public final class FileJournal implements Journal {
         forces.incrementAndGet();
         // A file deleted while open still takes writes and forces: without this, a journal directory removed under a
         // running server (a clean-up job, a volume gone) would go on acknowledging writes that no restart can read.
-        if (!Files.exists(activeSegment.file)) {
+        // Likewise a file put in its place (a backup restored into the live directory), whose name a restart reads.
+        BasicFileAttributes now;
+        try {
+            now = Files.readAttributes(activeSegment.file, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
             throw new IOException("the journal's segment " + activeSegment.file + " is gone: deleted or moved while the"
                     + " server ran (its directory removed? a volume detached?); what it held since the last checkpoint is"
                     + " lost with it unless a backup has it");
+        }
+        if (activeFileKey != null && !activeFileKey.equals(now.fileKey())) {
+            throw new IOException("the journal's segment " + activeSegment.file + " was replaced by another file while"
+                    + " the server ran (a backup restored or a copy made into the live data directory?); the writes this"
+                    + " server made since its last checkpoint are not in that file. Restore only into the data directory of"
+                    + " a stopped server");
+        }
+        checkNotCutShort();
+    }
+
+    /** @return the file's device and inode where the platform has them (null where not: no replacement is told) */
+    private static Object fileKey(Path file) throws IOException {
+        return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+    }
+
+    /** A segment truncated under the server would take the next writes after a hole of zeros, which a restart cuts. */
+    private void checkNotCutShort() throws IOException {
+        long size = active.size();
+        if (size < activeSize) {
+            throw new IOException("the journal's segment " + activeSegment.file + " was cut short while the server ran: "
+                    + size + " bytes, where this server had written " + activeSize + " (truncated by another process?);"
+                    + " the entries in the bytes cut are lost unless a backup has them");
         }
     }
 
@@ -370,6 +401,7 @@ public final class FileJournal implements Journal {
         active = next;
         activeSegment = info;
         activeSize = Segments.HEADER_SIZE;
+        activeFileKey = fileKey(file);
         previous.close();
         synchronized (segmentsUpdate) {
             List<Recovery.SegmentInfo> list = new ArrayList<>(segments);
@@ -387,7 +419,8 @@ public final class FileJournal implements Journal {
                 : cause.toString();
         String reason = what + "; nothing after sequence " + mark.sequence() + " is acknowledged";
         JournalException failed = new JournalException("journal stopped after an i/o failure in "
-                + activeSegment.file + ": " + reason + "; reopen the journal to recover", cause);
+                + activeSegment.file + ": " + reason + "; restart the server (which reopens the journal) to recover, once"
+                + " the cause is fixed", cause);
         LOG.error("journal: {}", failed.getMessage(), cause);
         List<Pending> abandoned = new ArrayList<>(batch);
         lock.lock();

@@ -60,4 +60,51 @@ class FailureTest {
                     .contains("nothing after sequence 1 is acknowledged"));
         }
     }
+
+    @Test
+    void aSegmentReplacedUnderTheRunningJournalStopsItInsteadOfAcknowledgingWritesIntoTheFileNoLongerNamed() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        FileJournal journal = FileJournal.builder(journalDir).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            Path segment = onlySegment(journalDir);
+            Path copy = dir.resolve("copy");
+            java.nio.file.Files.copy(segment, copy);
+            // A restore into the live directory: the same bytes, under the same name, in another file.
+            java.nio.file.Files.move(copy, segment, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "a"))).isInstanceOf(JournalException.class)
+                    .hasMessageContaining("was replaced by another file while the server ran");
+            assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
+                    .contains("nothing after sequence 1 is acknowledged"));
+        }
+    }
+
+    @Test
+    void aSegmentCutShortUnderTheRunningJournalStopsItInsteadOfWritingAfterAHole() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        FileJournal journal = FileJournal.builder(journalDir).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "a"));
+            Path segment = onlySegment(journalDir);
+            long size = java.nio.file.Files.size(segment);
+            try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(segment,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                c.truncate(size - 10); // truncate -s under the running server
+            }
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "b"))).isInstanceOf(JournalException.class)
+                    .hasMessageContaining("was cut short while the server ran: " + (size - 10) + " bytes, where this server"
+                            + " had written " + size);
+            assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
+                    .contains("nothing after sequence 2 is acknowledged"));
+        }
+    }
+
+    private static Path onlySegment(Path journalDir) throws IOException {
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(journalDir)) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".seg")).reduce((a, b) -> {
+                throw new AssertionError("more than one segment: " + a + ", " + b);
+            }).orElseThrow();
+        }
+    }
 }
