@@ -180,7 +180,8 @@ public final class FlagServer implements AutoCloseable {
             journalBuilder.retention(config.journalRetention());
         }
         boolean newJournal = !holdsSegments(config.dataDir().resolve("journal"));
-        this.journal = journalBuilder.open();
+        FileJournal fileJournal = journalBuilder.open();
+        this.journal = fileJournal;
         if (newJournal) {
             String made = newJournalLine(config.dataDir().toAbsolutePath(), dataDirectoryExisted, inEmptyDirectory);
             if (dataDirectoryExisted || inEmptyDirectory) {
@@ -289,6 +290,9 @@ public final class FlagServer implements AutoCloseable {
                     + " each is logged at debug only.", "counter", GrpcClientFaults::refusedMessages);
             metrics.register("flags_journal_failed", "1 once the journal has stopped after an i/o failure (every write"
                     + " fails until a restart), else 0.", "gauge", () -> journal.failure().isPresent() ? 1 : 0);
+            metrics.register("flags_journal_checkpoint_failures_total", "Background checkpoints of the journal that failed"
+                    + " (a full disk, say) since the server started: writes go on, but a restart replays more of the"
+                    + " journal; each is a WARN.", "counter", fileJournal::checkpointFailures);
             // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
             grants.start(writer);
             FlagService flagService = new FlagService(journal, writer, config.environmentLimits());

@@ -395,7 +395,8 @@ class ServerProcessTest {
             ApiClient api = new ApiClient(http);
             assertThat(api.get("/readyz", null).status()).isEqualTo(200);
             assertThat(api.get("/healthz", null).status()).isEqualTo(200);
-            assertThat(api.get("/metrics", null).body()).contains("\nflags_journal_failed 0\n");
+            assertThat(api.get("/metrics", null).body()).contains("\nflags_journal_failed 0\n")
+                    .contains("\nflags_journal_checkpoint_failures_total 0\n");
 
             assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status())
                     .isEqualTo(201);

@@ -120,6 +120,23 @@ final class Checkpoints {
         Path target = dir.resolve(fileName(state.sequence()));
         Path temp = dir.resolve(fileName(state.sequence()) + Segments.TEMP_SUFFIX);
         Files.deleteIfExists(temp); // left by a crash, maybe by an older server with another mode: made anew
+        try {
+            writeFile(temp, state);
+        } catch (IOException | RuntimeException e) {
+            // A partial checkpoint on a full disk would hold the space the journal's own appends need.
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException again) {
+                e.addSuppressed(again);
+            }
+            throw e;
+        }
+        Segments.moveAtomically(temp, target);
+        Segments.forceDirectory(dir);
+        return target;
+    }
+
+    private static void writeFile(Path temp, ServerState state) throws IOException {
         try (FileChannel ch = FileAccess.openOwnerOnly(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
             CRC32C crc = new CRC32C();
             OutputStream raw = Channels.newOutputStream(ch);
@@ -133,9 +150,6 @@ final class Checkpoints {
             trailer.flush();
             ch.force(true);
         }
-        Segments.moveAtomically(temp, target);
-        Segments.forceDirectory(dir);
-        return target;
     }
 
     private static void writeState(DataOutputStream out, ServerState state) throws IOException {

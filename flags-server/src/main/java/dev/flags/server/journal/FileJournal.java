@@ -107,6 +107,9 @@ public final class FileJournal implements Journal {
     private FileChannel active;
     private Recovery.SegmentInfo activeSegment;
     private long activeSize;
+    /** The sequence the last failed background checkpoint was to be at (0 if none failed): the next waits for more. */
+    private volatile long checkpointFailedAt;
+    private final AtomicLong checkpointFailures = new AtomicLong();
     /** The active segment's file as it was opened ({@code fileKey}: device and inode), to tell a file put in its place. */
     private Object activeFileKey;
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(WRITE_BUFFER);
@@ -300,7 +303,7 @@ public final class FileJournal implements Journal {
             for (Pending p : batch) {
                 p.done().complete(p.entry());
             }
-            if (snapshot.sequence() - lastCheckpointSequence >= checkpointInterval) {
+            if (snapshot.sequence() - Math.max(lastCheckpointSequence, checkpointFailedAt) >= checkpointInterval) {
                 requestCheckpoint();
             }
         }
@@ -463,11 +466,17 @@ public final class FileJournal implements Journal {
                 }
                 checkpointRequested = false;
             }
+            long at = committed.sequence();
             try {
                 writeCheckpoint();
             } catch (IOException | RuntimeException e) {
-                LOG.warn("journal: checkpoint failed in {}: {}; the journal is unaffected and the next"
-                        + " checkpoint will try again", dir, e.toString());
+                // Tried again after as many appends as between two checkpoints, not after every one: on a full disk
+                // each try would cost every write a checkpoint's work, and the log a WARN per write.
+                checkpointFailedAt = at;
+                checkpointFailures.incrementAndGet();
+                LOG.warn("journal: checkpoint failed in {}: {}; appends go on (a later start replays more of the"
+                        + " journal), and the checkpoint is tried again after {} more entries", dir, e.toString(),
+                        checkpointInterval);
             }
         }
     }
@@ -550,6 +559,16 @@ public final class FileJournal implements Journal {
      */
     public long forceCount() {
         return forces.get();
+    }
+
+    /**
+     * Returns how many background checkpoints failed since the journal opened (a full disk, say). Appends go on
+     * without them, but a later start replays more of the journal; each failure is a WARN in the log.
+     *
+     * @return the number of failed background checkpoints
+     */
+    public long checkpointFailures() {
+        return checkpointFailures.get();
     }
 
     /**

@@ -107,4 +107,42 @@ class FailureTest {
             }).orElseThrow();
         }
     }
+
+    @Test
+    void aFailedCheckpointIsTriedAgainOnlyAfterAnotherIntervalOfAppends() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        int interval = 20;
+        FileJournal journal = FileJournal.builder(journalDir).checkpointInterval(interval).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            // Something in the way of the checkpoint at sequence 20 (on a full disk, its write fails instead).
+            Path blocker = journalDir.resolve(Checkpoints.fileName(interval) + Segments.TEMP_SUFFIX);
+            java.nio.file.Files.createDirectories(blocker.resolve("in-the-way"));
+            for (int i = 2; i <= interval; i++) {
+                journal.append(createFlag("prod", "f" + i));
+            }
+            awaitTrue("the checkpoint at 20 failed", () -> journal.checkpointFailures() == 1);
+            for (int i = interval + 1; i < 2 * interval; i++) {
+                journal.append(createFlag("prod", "f" + i)); // each would have asked for a checkpoint again, and had one
+            }
+            journal.append(createFlag("prod", "f" + 2 * interval)); // an interval past the failure: tried again
+            awaitTrue("a checkpoint written", () -> !Checkpoints.list(journalDir).isEmpty());
+            assertThat(Checkpoints.list(journalDir)).extracting(Checkpoints.Ref::sequence).as("none between")
+                    .containsExactly((long) 2 * interval);
+            assertThat(journal.checkpointFailures()).isEqualTo(1);
+            assertThat(journal.failure()).isEmpty();
+        }
+    }
+
+    private interface Check {
+        boolean holds() throws IOException;
+    }
+
+    private static void awaitTrue(String what, Check check) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (!check.holds()) {
+            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
+            Thread.sleep(5);
+        }
+    }
 }
