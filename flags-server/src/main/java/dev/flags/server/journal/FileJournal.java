@@ -110,6 +110,11 @@ public final class FileJournal implements Journal {
     /** The sequence the last failed background checkpoint was to be at (0 if none failed): the next waits for more. */
     private volatile long checkpointFailedAt;
     private final AtomicLong checkpointFailures = new AtomicLong();
+    /** The lock file as this journal took it: one deleted or put in its place no longer keeps a second writer out. */
+    private final Object lockFileKey;
+    /** When the clock was last said to be behind the journal ({@link System#nanoTime()}), for one WARN an hour. */
+    private long clockBehindWarnedAt;
+    private boolean clockBehindWarned;
     /** The active segment's file as it was opened ({@code fileKey}: device and inode), to tell a file put in its place. */
     private Object activeFileKey;
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(WRITE_BUFFER);
@@ -136,6 +141,7 @@ public final class FileJournal implements Journal {
         this.hooks = b.hooks;
         this.directoryLock = DirectoryLock.acquire(dir, b.holder);
         try {
+            this.lockFileKey = fileKey(dir.resolve(DirectoryLock.FILE_NAME));
             Recovery.Result r = Recovery.run(dir);
             List<Recovery.SegmentInfo> segs = new ArrayList<>(r.segments());
             if (segs.isEmpty()) {
@@ -151,6 +157,10 @@ public final class FileJournal implements Journal {
             this.working = r.state();
             this.lastAssigned = r.lastSequence();
             this.lastTimestamp = working.timestamp();
+            Instant openedAt = clock.instant();
+            if (openedAt.isBefore(lastTimestamp)) {
+                warnIfClockBehind(openedAt); // said at the start too: a restart does not end it
+            }
             this.committed = working.freeze();
             this.mark = new Mark(r.lastSequence(), activeSegment, r.tailEnd());
             this.lastCheckpointSequence = r.checkpointSequence();
@@ -240,6 +250,7 @@ public final class FileJournal implements Journal {
             MutableState.Prepared prepared = working.prepare(change, shape);
             Instant now = clock.instant();
             if (now.isBefore(lastTimestamp)) {
+                warnIfClockBehind(now);
                 now = lastTimestamp; // the clock stepped back: timestamps stay in order
             }
             JournalEntry entry = new JournalEntry(lastAssigned + 1, change.type(),
@@ -310,7 +321,7 @@ public final class FileJournal implements Journal {
     }
 
     private void writeBatch(List<Pending> batch) throws IOException {
-        checkNotCutShort(); // between two batches, the longest quiet: a cut now would leave a hole under the next write
+        checkStillOurs(); // between two batches, the longest quiet: a cut now would leave a hole under the next write
         for (Pending p : batch) {
             byte[] frame = p.frame();
             long used = activeSize + writeBuffer.position();
@@ -360,6 +371,29 @@ public final class FileJournal implements Journal {
     private void force() throws IOException {
         active.force(false);
         forces.incrementAndGet();
+        checkStillOurs();
+    }
+
+    private static Object fileKeyIfAny(Path file) throws IOException {
+        try {
+            return fileKey(file);
+        } catch (NoSuchFileException e) {
+            return "none";
+        }
+    }
+
+    /** @return the file's device and inode where the platform has them (null where not: no replacement is told) */
+    private static Object fileKey(Path file) throws IOException {
+        return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+    }
+
+    /**
+     * Checks, before each batch and after each fsync (some stat calls, against a fsync's milliseconds), that the files
+     * are still this journal's: a segment deleted or replaced takes writes no restart reads; one truncated takes the next
+     * writes after a hole of zeros, which a restart cuts; a lock file deleted or replaced lets a second server open the
+     * journal and write beside this one.
+     */
+    private void checkStillOurs() throws IOException {
         // A file deleted while open still takes writes and forces: without this, a journal directory removed under a
         // running server (a clean-up job, a volume gone) would go on acknowledging writes that no restart can read.
         // Likewise a file put in its place (a backup restored into the live directory), whose name a restart reads.
@@ -377,16 +411,13 @@ public final class FileJournal implements Journal {
                     + " server made since its last checkpoint are not in that file. Restore only into the data directory of"
                     + " a stopped server");
         }
-        checkNotCutShort();
-    }
-
-    /** @return the file's device and inode where the platform has them (null where not: no replacement is told) */
-    private static Object fileKey(Path file) throws IOException {
-        return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
-    }
-
-    /** A segment truncated under the server would take the next writes after a hole of zeros, which a restart cuts. */
-    private void checkNotCutShort() throws IOException {
+        Path lockFile = dir.resolve(DirectoryLock.FILE_NAME);
+        if (lockFileKey != null && !lockFileKey.equals(fileKeyIfAny(lockFile))) {
+            throw new IOException("the journal's lock file " + lockFile + " was deleted or replaced while the server ran:"
+                    + " it no longer keeps a second process (another server started on this data directory?) from opening"
+                    + " the journal and writing beside this one, so this one stops writing. Stop every process using "
+                    + dir + ", then start one server; never delete " + DirectoryLock.FILE_NAME);
+        }
         long size = active.size();
         if (size < activeSize) {
             throw new IOException("the journal's segment " + activeSegment.file + " was cut short while the server ran: "
@@ -412,6 +443,26 @@ public final class FileJournal implements Journal {
             segments = List.copyOf(list);
         }
         LOG.debug("journal: started segment {}", file);
+    }
+
+    /**
+     * Says, once an hour, that the clock is behind the journal's last entry by more than a second: a clock stepped
+     * back, or one that ran ahead before it was corrected. Entries keep that entry's time until the clock catches up,
+     * which history, the audit and {@code ?at=} reads all count by.
+     */
+    private void warnIfClockBehind(Instant now) {
+        Duration behind = Duration.between(now, lastTimestamp);
+        long nanos = System.nanoTime();
+        if (behind.compareTo(Duration.ofSeconds(1)) <= 0
+                || clockBehindWarned && nanos - clockBehindWarnedAt < Duration.ofHours(1).toNanos()) {
+            return;
+        }
+        clockBehindWarned = true;
+        clockBehindWarnedAt = nanos;
+        LOG.warn("journal: this machine's clock ({}) is {} behind the journal's last entry ({}): stepped back, or ahead"
+                + " before it was set right. New entries are stamped {} (the journal keeps time in order) until the clock"
+                + " passes it, so history, the audit and reads at a time show them then; check the clock (NTP)", now,
+                behind.truncatedTo(java.time.temporal.ChronoUnit.SECONDS), lastTimestamp, lastTimestamp);
     }
 
     /** After an i/o failure nothing more is acknowledged; reopening recovers (fail-stop). */

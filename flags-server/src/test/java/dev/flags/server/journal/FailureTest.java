@@ -145,4 +145,50 @@ class FailureTest {
             Thread.sleep(5);
         }
     }
+
+    @Test
+    void aLockFileDeletedUnderTheRunningJournalStopsItBeforeASecondProcessCouldWriteBesideIt() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        FileJournal journal = FileJournal.builder(journalDir).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            java.nio.file.Files.delete(journalDir.resolve(DirectoryLock.FILE_NAME));
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "a"))).isInstanceOf(JournalException.class)
+                    .hasMessageContaining("the journal's lock file " + journalDir.resolve(DirectoryLock.FILE_NAME)
+                            + " was deleted or replaced while the server ran")
+                    .hasMessageContaining("never delete journal.lock");
+            assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
+                    .contains("nothing after sequence 1 is acknowledged"));
+        }
+    }
+
+    @Test
+    void aClockBehindTheJournalIsSaidWhenAnEntryIsStampedWithTheLastTimeAndAgainAtTheNextOpen() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        MutableClock clock = new MutableClock(java.time.Instant.parse("2026-12-31T10:00:00Z")); // ahead of real time
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8)); // slf4j-simple's
+        try {
+            try (FileJournal journal = Fixtures.builder(journalDir, clock).open()) {
+                journal.append(createEnvironment("prod"));
+                clock.set(java.time.Instant.parse("2026-12-01T10:00:00Z")); // set right, 30 days back
+                JournalEntry stamped = journal.append(createFlag("prod", "a"));
+                assertThat(stamped.timestamp()).as("kept in order").isEqualTo(java.time.Instant.parse("2026-12-31T10:00:00Z"));
+                journal.append(createFlag("prod", "b"));
+            }
+            assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("behind")))
+                    .as("once, not per entry").singleElement().asString().contains("WARN")
+                    .contains("this machine's clock (2026-12-01T10:00:00Z) is PT720H behind the journal's last entry"
+                            + " (2026-12-31T10:00:00Z)");
+            logged.reset();
+            try (FileJournal journal = Fixtures.builder(journalDir, clock).open()) {
+                assertThat(journal.state().sequence()).isEqualTo(3);
+            }
+            assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8)).as("said at the next open too")
+                    .contains("is PT720H behind the journal's last entry");
+        } finally {
+            System.setErr(err);
+        }
+    }
 }
