@@ -154,21 +154,36 @@ final class AdminToken {
     static Since since(Path dataDir, String token, java.time.Clock clock) throws IOException {
         Path file = dataDir.resolve(SINCE_FILE);
         String fingerprint = fingerprint(token);
+        boolean recordedAToken = false;
         if (Files.exists(file)) {
-            String[] recorded = read(file).split(" ");
-            if (recorded.length == 2 && recorded[0].equals(fingerprint)) {
-                try {
-                    return new Since(Instant.parse(recorded[1]), false);
-                } catch (java.time.format.DateTimeParseException e) {
-                    LOG.warn("admin token: {} is damaged; taking the bootstrap admin token as new", file.toAbsolutePath());
-                }
+            String text = read(file);
+            String[] recorded = text.split(" ");
+            Instant at = recorded.length == 2 && recorded[0].matches("[0-9a-f]{16}") ? instantOrNull(recorded[1]) : null;
+            if (at == null) {
+                // Emptied by a power loss, or edited: which token it names cannot be told. Taken as no record, as a
+                // data directory without the file is: deciding "replaced" would fail every pending change the token made.
+                LOG.warn("admin token: {} is damaged ({}); the server cannot tell whether the bootstrap admin token was"
+                        + " replaced, and takes it as unchanged. If it was replaced (it leaked), cancel the scheduled"
+                        + " changes made by admin (admin) that are pending (flags schedules)", file.toAbsolutePath(),
+                        text.isEmpty() ? "empty" : "not a fingerprint and an instant");
+            } else if (recorded[0].equals(fingerprint)) {
+                return new Since(at, false);
+            } else {
+                recordedAToken = true;
             }
         }
-        Instant since = Files.exists(file) ? clock.instant() : Instant.EPOCH;
-        Path temp = Files.createTempFile(dataDir, SINCE_FILE, ".tmp");
-        Files.writeString(temp, fingerprint + " " + since + "\n", StandardCharsets.UTF_8);
-        Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        return new Since(since, !since.equals(Instant.EPOCH));
+        Instant since = recordedAToken ? clock.instant() : Instant.EPOCH;
+        // Durable before the start goes on: a record lost to a power loss would come back empty (see above).
+        dev.flags.server.journal.DurableFiles.replace(file, (fingerprint + " " + since + "\n").getBytes(StandardCharsets.UTF_8));
+        return new Since(since, recordedAToken);
+    }
+
+    private static Instant instantOrNull(String text) {
+        try {
+            return Instant.parse(text);
+        } catch (java.time.format.DateTimeParseException e) {
+            return null;
+        }
     }
 
     /**

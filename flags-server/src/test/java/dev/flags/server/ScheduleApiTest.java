@@ -219,6 +219,36 @@ class ScheduleApiTest {
     }
 
     @Test
+    void aDamagedRecordOfTheBootstrapTokenIsNotTakenForAReplacedTokenThatWouldFailItsSchedules() throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        ServerConfig config = ServerFixture.config(dir.resolve("data"));
+        String planted;
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            planted = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z", "{\"enabled\": false}")).json()
+                    .get("id").asText();
+        }
+        java.nio.file.Path since = dir.resolve("data").resolve(AdminToken.SINCE_FILE);
+        java.nio.file.Files.writeString(since, ""); // what a power loss can leave of a file renamed before it was on disk
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8)); // slf4j-simple's target
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            System.setErr(err);
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.get(SCHEDULES + "/" + planted, ADMIN).json().get("willFail").isNull()).as("still to run").isTrue();
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("WARN", "admin token: "
+                + since.toAbsolutePath() + " is damaged (empty); the server cannot tell whether the bootstrap admin token was"
+                + " replaced, and takes it as unchanged").doesNotContain("differs from the one this server last ran with");
+        assertThat(java.nio.file.Files.readString(since)).as("recorded again, as without the file")
+                .matches("[0-9a-f]{16} 1970-01-01T00:00:00Z\n");
+    }
+
+    @Test
     void aScheduleIsMadeListedReadAndCancelledByEditorsWithClearErrors() throws Exception {
         MutableClock clock = new MutableClock(T0);
         try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
