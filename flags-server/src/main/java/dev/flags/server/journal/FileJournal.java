@@ -374,6 +374,29 @@ public final class FileJournal implements Journal {
         checkStillOurs();
     }
 
+    /**
+     * A segment deleted while this process holds it open is still whole behind the open descriptor, until the process
+     * ends: says how to copy it back (Linux's /proc), in the log only (API answers carry the failure, not this).
+     */
+    private static void logRescue(Path segment) {
+        Path fds = Path.of("/proc/self/fd");
+        String deleted = segment.toAbsolutePath() + " (deleted)";
+        try (java.util.stream.Stream<Path> open = Files.list(fds)) {
+            open.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().equals(deleted);
+                } catch (IOException | UnsupportedOperationException e) {
+                    return false; // closed meanwhile, or not a link
+                }
+            }).findFirst().ifPresent(fd -> LOG.error("journal: the deleted segment {} is still whole behind this process's"
+                    + " open file; before this server stops, copy it back: mkdir -p {} && cp /proc/{}/fd/{} {} (then restart"
+                    + " the server: it recovers every acknowledged entry from it)", segment, segment.toAbsolutePath().getParent(),
+                    ProcessHandle.current().pid(), fd.getFileName(), segment.toAbsolutePath()));
+        } catch (IOException | RuntimeException e) {
+            // No /proc (not Linux): no hint; the failure itself is said anyway.
+        }
+    }
+
     private static Object fileKeyIfAny(Path file) throws IOException {
         try {
             return fileKey(file);
@@ -401,6 +424,7 @@ public final class FileJournal implements Journal {
         try {
             now = Files.readAttributes(activeSegment.file, BasicFileAttributes.class);
         } catch (NoSuchFileException e) {
+            logRescue(activeSegment.file);
             throw new IOException("the journal's segment " + activeSegment.file + " is gone: deleted or moved while the"
                     + " server ran (its directory removed? a volume detached?); what it held since the last checkpoint is"
                     + " lost with it unless a backup has it");
