@@ -470,6 +470,14 @@ public final class FlagServer implements AutoCloseable {
             return;
         }
         Path marker = dataDir.resolve(JOURNAL_CREATED);
+        if (Files.exists(marker) && !holdsSegments(journalDir) && holdsCheckpoints(journalDir)) {
+            // Its segments gone but not its checkpoints: the state is not lost, and "start empty" is the wrong advice.
+            throw new IOException("the data directory " + dataDir.toAbsolutePath() + " had a journal, but "
+                    + journalDir.getFileName() + "/ holds no segment now, only checkpoints of its state: were segments"
+                    + " deleted or moved? Restore the journal (docs/journal.md, Backup), or keep the newest checkpoint's"
+                    + " state, without the history before it: java -cp <flags-server.jar> dev.flags.server.journal.JournalTool"
+                    + " repair " + journalDir.toAbsolutePath() + " --from-checkpoint (verify first says what it holds)");
+        }
         if (Files.exists(marker) && !holdsSegments(journalDir)) {
             throw new IOException("the data directory " + dataDir.toAbsolutePath() + " had a journal (" + marker.getFileName()
                     + " says when it was made), but " + journalDir.getFileName() + "/ holds none now: was it deleted or moved,"
@@ -538,10 +546,18 @@ public final class FlagServer implements AutoCloseable {
     }
 
     private static boolean holdsSegments(Path journalDir) throws IOException {
+        return holds(journalDir, "*.seg");
+    }
+
+    private static boolean holdsCheckpoints(Path journalDir) throws IOException {
+        return holds(journalDir, "*.ckpt");
+    }
+
+    private static boolean holds(Path journalDir, String glob) throws IOException {
         if (!Files.isDirectory(journalDir)) {
             return false;
         }
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(journalDir, "*.seg")) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(journalDir, glob)) {
             return files.iterator().hasNext();
         }
     }

@@ -849,6 +849,20 @@ class ServerProcessTest {
         Path marker = data.resolve(FlagServer.JOURNAL_CREATED);
         assertThat(Files.readString(marker)).contains("refuses to start without that journal");
         assertThat(mode(marker)).isEqualTo("rw-------");
+        Path checkpoint = data.resolve("journal").resolve("checkpoint-00000000000000000009.ckpt");
+        Files.writeString(checkpoint, "a checkpoint"); // what the tool would keep; the start does not read it
+        try (Stream<Path> segments = Files.list(data.resolve("journal"))) {
+            for (Path f : segments.filter(f -> f.toString().endsWith(".seg")).toList()) {
+                Files.move(f, data.resolve(f.getFileName() + ".moved"));
+            }
+        }
+        assertThatThrownBy(() -> FlagServer.start(ServerFixture.config(data))).isInstanceOf(IOException.class)
+                .hasMessage("the data directory " + data.toAbsolutePath() + " had a journal, but journal/ holds no segment"
+                        + " now, only checkpoints of its state: were segments deleted or moved? Restore the journal"
+                        + " (docs/journal.md, Backup), or keep the newest checkpoint's state, without the history before it:"
+                        + " java -cp <flags-server.jar> dev.flags.server.journal.JournalTool repair "
+                        + data.resolve("journal").toAbsolutePath() + " --from-checkpoint (verify first says what it holds)");
+        Files.delete(checkpoint);
         try (Stream<Path> files = Files.walk(data.resolve("journal"))) { // rm -rf journal/, or a volume not mounted
             for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.delete(f);
