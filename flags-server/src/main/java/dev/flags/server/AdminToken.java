@@ -134,7 +134,18 @@ final class AdminToken {
         } catch (FileAlreadyExistsException e) {
             return resolve(null, dataDir);
         }
-        Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
+        try {
+            Files.writeString(file, token + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
+        } catch (IOException e) {
+            // An empty token file left behind would make the next start refuse it ("holds no usable token").
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException again) {
+                e.addSuppressed(again);
+            }
+            throw new IOException("cannot write the generated admin token to " + file.toAbsolutePath() + ": "
+                    + e.getMessage() + "; nothing was kept: fix that (a full disk?), then start again", e);
+        }
         LOG.info("admin token: generated and written to {} (readable by its owner only)", file.toAbsolutePath());
         return token;
     }
