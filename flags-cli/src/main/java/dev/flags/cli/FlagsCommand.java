@@ -1282,8 +1282,9 @@ public final class FlagsCommand implements Callable<Integer> {
                     }
                     continue;
                 }
-                out.println(String.format(row, oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")), oneLine(v, "change"),
-                        Columns.pad(oneLine(v, "actor"), actorWidth), oneLine(v, "comment")).stripTrailing()); // no blanks after a row without a comment
+                out.println(String.format(row, oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")),
+                        oneLine(v, "change") + switched(previous, document), Columns.pad(oneLine(v, "actor"), actorWidth),
+                        oneLine(v, "comment")).stripTrailing()); // no blanks after a row without a comment
                 if (changes && document != null && previous != null) {
                     FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));
                 }
@@ -1293,6 +1294,19 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             return EXIT_OK;
         }
+    }
+
+    /**
+     * " (off)" or " (on)" for a version that threw the flag's switch: in an incident review, when it was turned off and
+     * by whom must show at a glance, not only under --changes or in a comment someone may not have written.
+     */
+    private static String switched(JsonNode previous, JsonNode document) {
+        if (previous == null || document == null) {
+            return "";
+        }
+        boolean was = previous.path("enabled").asBoolean(false);
+        boolean is = document.path("enabled").asBoolean(false);
+        return was == is ? "" : is ? " (on)" : " (off)";
     }
 
     /** Whether, past the newest {@code shown} entries, one with a document was read: the baseline of --changes. */

@@ -208,6 +208,10 @@ class FlagsCommandTest {
         assertThat(remote("off", "billing-v2", "-m", "incident 42").json().get("enabled").asBoolean()).isFalse();
         Run history = remote("history", "billing-v2");
         assertThat(history.out()).contains("dark launch done").contains("incident 42").contains("flag_updated");
+        assertThat(history.out().lines().filter(l -> l.contains("(on)") || l.contains("(off)")))
+                .as("a thrown switch shows on its line, comment or not").hasSize(2)
+                .satisfiesExactly(switchedOn -> assertThat(switchedOn).contains(" flag_updated (on) ").endsWith("dark launch done"),
+                        switchedOff -> assertThat(switchedOff).contains(" flag_updated (off) ").endsWith("incident 42"));
         assertThat(history.out().lines()).as("times to the second, as every other command shows them")
                 .allMatch(l -> l.matches("v\\d+ +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ  .*"));
         long first = Long.parseLong(history.out().lines().findFirst().orElseThrow().substring(1, 7).trim());
