@@ -56,7 +56,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Roles.class, Environments.class,
-                FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Tokens.class},
+                FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
                 "3:the server cannot be reached, or its certificate is not trusted"})
@@ -1424,6 +1424,39 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             throw new CliException(EXIT_USAGE, "VERSION is needed: flag \"" + oneLine(flag) + "\" is not archived in"
                     + " environment \"" + oneLine(o.environment()) + "\" (flags history " + oneLine(flag) + " lists its versions)");
+        }
+    }
+
+    @Command(name = "export", description = "Print the environment's flags and role grants as a flag file, for the"
+            + " SDK's offline mode (offlineFile) or flags eval: flags export -e staging > flags.json")
+    static final class Export implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Spec CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            Api api = o.api(spec);
+            String environment = "/environments/" + Api.path(o.environment());
+            JsonNode flags = api.call("GET", environment + "/flags", null, null).path("flags");
+            JsonNode roles = api.call("GET", environment + "/roles", null, null);
+            ObjectNode file = Api.JSON.createObjectNode().put("formatVersion", FlagFormat.FORMAT_VERSION);
+            file.set("flags", flags);
+            file.set("roleGrants", roles.path("members"));
+            try {
+                // What an SDK will read, read here first: a file that does not load must not be written as one.
+                FlagFormat.readFile(Api.JSON.writeValueAsBytes(file));
+            } catch (FlagValidationException | JsonProcessingException e) {
+                throw new CliException(EXIT_FAILED, "the environment's flags do not make a flag file this release reads: "
+                        + (e instanceof FlagValidationException v ? v.problems().get(0) : e.getMessage()));
+            }
+            if (roles.hasNonNull("onlyUser")) {
+                // A tester's token sees only its own user's grants: the file would answer others as if they had none.
+                spec.commandLine().getErr().println("flags: this token sees only the role grants of \""
+                        + oneLine(roles.get("onlyUser").asText()) + "\": the file holds those only, and answers other users"
+                        + " as if they had no grant on the server");
+            }
+            print(spec, file);
+            return EXIT_OK;
         }
     }
 

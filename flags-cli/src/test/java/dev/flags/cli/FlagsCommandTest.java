@@ -592,6 +592,33 @@ class FlagsCommandTest {
     }
 
     @Test
+    void anExportedEnvironmentAnswersOfflineAsTheServerDoes() throws Exception {
+        remote("on", "billing-v2");
+        remote("grant", "beta-tester", "tess");
+        Run export = remote("export");
+        assertThat(export.exit()).as(export.err()).isZero();
+        assertThat(export.err()).isEmpty();
+        Path file = dir.resolve("production.json");
+        Files.writeString(file, export.out());
+        for (String user : List.of("{\"id\": \"tess\"}", "{\"id\": \"bob\", \"region\": \"eu-west\"}", "{\"id\": \"bob\"}")) {
+            JsonNode server = remote("evaluate", user, "billing-v2").json().at("/results/0");
+            JsonNode offline = flags("eval", file.toString(), "billing-v2", user).json();
+            assertThat(offline.get("value")).as(user).isEqualTo(server.get("value"));
+            assertThat(offline.at("/reason/kind")).as(user).isEqualTo(server.at("/reason/kind"));
+            assertThat(offline.get("flagVersion")).as("the server's flag version, kept").isEqualTo(server.get("flagVersion"));
+        }
+        assertThat(flags("eval", file.toString(), "billing-v2", "{\"id\": \"tess\"}").json().at("/reason/ruleName").asText())
+                .as("the role grant came along").isEqualTo("beta testers");
+
+        String tester = flags("tokens", "create", "tess", "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN,
+                "--scope", "tester", "--user-id", "tess", "-e", "production").json().get("token").asText();
+        Run asTester = flags("export", "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + tester, "--env=production");
+        assertThat(asTester.exit()).as(asTester.err()).isZero();
+        assertThat(asTester.err()).isEqualTo("flags: this token sees only the role grants of \"tess\": the file holds those"
+                + " only, and answers other users as if they had no grant on the server\n");
+    }
+
+    @Test
     void testerCommandsGrantRolesAndThePlaygroundShowsTheEffect() throws Exception {
         remote("on", "billing-v2");
         assertThat(remote("evaluate", "{\"id\": \"tess\"}", "billing-v2").json().at("/results/0/value").asBoolean()).isFalse();
