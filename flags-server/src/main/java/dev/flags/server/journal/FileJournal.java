@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -110,13 +109,11 @@ public final class FileJournal implements Journal {
     /** The sequence the last failed background checkpoint was to be at (0 if none failed): the next waits for more. */
     private volatile long checkpointFailedAt;
     private final AtomicLong checkpointFailures = new AtomicLong();
-    /** The lock file as this journal took it: one deleted or put in its place no longer keeps a second writer out. */
-    private final Object lockFileKey;
+    /** Whether the segment written and the lock file are still the ones this journal opened. */
+    private final OwnedFiles ownedFiles;
     /** When the clock was last said to be behind the journal ({@link System#nanoTime()}), for one WARN an hour. */
     private long clockBehindWarnedAt;
     private boolean clockBehindWarned;
-    /** The active segment's file as it was opened ({@code fileKey}: device and inode), to tell a file put in its place. */
-    private Object activeFileKey;
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(WRITE_BUFFER);
 
     private final AtomicLong forces = new AtomicLong();
@@ -141,7 +138,7 @@ public final class FileJournal implements Journal {
         this.hooks = b.hooks;
         this.directoryLock = DirectoryLock.acquire(dir, b.holder);
         try {
-            this.lockFileKey = fileKey(dir.resolve(DirectoryLock.FILE_NAME));
+            this.ownedFiles = new OwnedFiles(dir.resolve(DirectoryLock.FILE_NAME));
             Recovery.Result r = Recovery.run(dir);
             List<Recovery.SegmentInfo> segs = new ArrayList<>(r.segments());
             if (segs.isEmpty()) {
@@ -153,7 +150,7 @@ public final class FileJournal implements Journal {
                     StandardOpenOption.READ);
             this.active.position(r.tailEnd());
             this.activeSize = r.tailEnd();
-            this.activeFileKey = fileKey(activeSegment.file);
+            ownedFiles.segmentOpened(activeSegment.file);
             this.working = r.state();
             this.lastAssigned = r.lastSequence();
             this.lastTimestamp = working.timestamp();
@@ -321,7 +318,7 @@ public final class FileJournal implements Journal {
     }
 
     private void writeBatch(List<Pending> batch) throws IOException {
-        checkStillOurs(); // between two batches, the longest quiet: a cut now would leave a hole under the next write
+        ownedFiles.check(active, activeSize); // between two batches, the longest quiet: a cut would leave a hole
         for (Pending p : batch) {
             byte[] frame = p.frame();
             long used = activeSize + writeBuffer.position();
@@ -371,83 +368,7 @@ public final class FileJournal implements Journal {
     private void force() throws IOException {
         active.force(false);
         forces.incrementAndGet();
-        checkStillOurs();
-    }
-
-    /**
-     * A segment deleted while this process holds it open is still whole behind the open descriptor, until the process
-     * ends: says how to copy it back (Linux's /proc), in the log only (API answers carry the failure, not this).
-     */
-    private static void logRescue(Path segment) {
-        Path fds = Path.of("/proc/self/fd");
-        String deleted = segment.toAbsolutePath() + " (deleted)";
-        try (java.util.stream.Stream<Path> open = Files.list(fds)) {
-            open.filter(fd -> {
-                try {
-                    return Files.readSymbolicLink(fd).toString().equals(deleted);
-                } catch (IOException | UnsupportedOperationException e) {
-                    return false; // closed meanwhile, or not a link
-                }
-            }).findFirst().ifPresent(fd -> LOG.error("journal: the deleted segment {} is still whole behind this process's"
-                    + " open file; before this server stops, copy it back: mkdir -p {} && cp /proc/{}/fd/{} {} (then restart"
-                    + " the server: it recovers every acknowledged entry from it)", segment, segment.toAbsolutePath().getParent(),
-                    ProcessHandle.current().pid(), fd.getFileName(), segment.toAbsolutePath()));
-        } catch (IOException | RuntimeException e) {
-            // No /proc (not Linux): no hint; the failure itself is said anyway.
-        }
-    }
-
-    private static Object fileKeyIfAny(Path file) throws IOException {
-        try {
-            return fileKey(file);
-        } catch (NoSuchFileException e) {
-            return "none";
-        }
-    }
-
-    /** @return the file's device and inode where the platform has them (null where not: no replacement is told) */
-    private static Object fileKey(Path file) throws IOException {
-        return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
-    }
-
-    /**
-     * Checks, before each batch and after each fsync (some stat calls, against a fsync's milliseconds), that the files
-     * are still this journal's: a segment deleted or replaced takes writes no restart reads; one truncated takes the next
-     * writes after a hole of zeros, which a restart cuts; a lock file deleted or replaced lets a second server open the
-     * journal and write beside this one.
-     */
-    private void checkStillOurs() throws IOException {
-        // A file deleted while open still takes writes and forces: without this, a journal directory removed under a
-        // running server (a clean-up job, a volume gone) would go on acknowledging writes that no restart can read.
-        // Likewise a file put in its place (a backup restored into the live directory), whose name a restart reads.
-        BasicFileAttributes now;
-        try {
-            now = Files.readAttributes(activeSegment.file, BasicFileAttributes.class);
-        } catch (NoSuchFileException e) {
-            logRescue(activeSegment.file);
-            throw new IOException("the journal's segment " + activeSegment.file + " is gone: deleted or moved while the"
-                    + " server ran (its directory removed? a volume detached?); what it held since the last checkpoint is"
-                    + " lost with it unless a backup has it");
-        }
-        if (activeFileKey != null && !activeFileKey.equals(now.fileKey())) {
-            throw new IOException("the journal's segment " + activeSegment.file + " was replaced by another file while"
-                    + " the server ran (a backup restored or a copy made into the live data directory?); the writes this"
-                    + " server made since its last checkpoint are not in that file. Restore only into the data directory of"
-                    + " a stopped server");
-        }
-        Path lockFile = dir.resolve(DirectoryLock.FILE_NAME);
-        if (lockFileKey != null && !lockFileKey.equals(fileKeyIfAny(lockFile))) {
-            throw new IOException("the journal's lock file " + lockFile + " was deleted or replaced while the server ran:"
-                    + " it no longer keeps a second process (another server started on this data directory?) from opening"
-                    + " the journal and writing beside this one, so this one stops writing. Stop every process using "
-                    + dir + ", then start one server; never delete " + DirectoryLock.FILE_NAME);
-        }
-        long size = active.size();
-        if (size < activeSize) {
-            throw new IOException("the journal's segment " + activeSegment.file + " was cut short while the server ran: "
-                    + size + " bytes, where this server had written " + activeSize + " (truncated by another process?);"
-                    + " the entries in the bytes cut are lost unless a backup has them");
-        }
+        ownedFiles.check(active, activeSize);
     }
 
     private void roll(long firstSequence) throws IOException {
@@ -459,7 +380,7 @@ public final class FileJournal implements Journal {
         active = next;
         activeSegment = info;
         activeSize = Segments.HEADER_SIZE;
-        activeFileKey = fileKey(file);
+        ownedFiles.segmentOpened(file);
         previous.close();
         synchronized (segmentsUpdate) {
             List<Recovery.SegmentInfo> list = new ArrayList<>(segments);

@@ -1,0 +1,123 @@
+package dev.flags.server.journal;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Whether the files a journal writes through are still the ones it opened, checked before each batch and after each
+ * fsync (a few stat calls, against a fsync's milliseconds). A file changed under a running journal is found at its next
+ * write, not at the next start:
+ * <ul>
+ *   <li>a segment deleted takes writes and fsyncs that no restart reads;</li>
+ *   <li>a segment replaced (a backup restored into the live directory) leaves the writes in a file no longer named;</li>
+ *   <li>a segment truncated takes the next writes after a hole of zeros, which a restart cuts;</li>
+ *   <li>a lock file deleted or replaced no longer keeps a second process out, which would write beside this one.</li>
+ * </ul>
+ *
+ * <p>Not thread-safe: confined to the journal's writer thread (and to its open, before that thread starts).
+ */
+final class OwnedFiles {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FileJournal.class);
+
+    private final Path lockFile;
+    private final Object lockFileKey;
+    private Path segment;
+    private Object segmentKey;
+
+    /**
+     * @param lockFile the journal's lock file, held by this process
+     * @throws IOException if it cannot be looked at
+     */
+    OwnedFiles(Path lockFile) throws IOException {
+        this.lockFile = lockFile;
+        this.lockFileKey = fileKey(lockFile);
+    }
+
+    /**
+     * @param file the segment the journal now writes to
+     * @throws IOException if it cannot be looked at
+     */
+    void segmentOpened(Path file) throws IOException {
+        segment = file;
+        segmentKey = fileKey(file);
+    }
+
+    /**
+     * @param active the open segment
+     * @param written how many bytes of it the journal wrote
+     * @throws IOException saying which file changed, and how: the journal must stop
+     */
+    void check(FileChannel active, long written) throws IOException {
+        BasicFileAttributes now;
+        try {
+            now = Files.readAttributes(segment, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
+            logRescue(segment);
+            throw new IOException("the journal's segment " + segment + " is gone: deleted or moved while the server ran"
+                    + " (its directory removed? a volume detached?); what it held since the last checkpoint is lost with it"
+                    + " unless a backup has it");
+        }
+        if (segmentKey != null && !segmentKey.equals(now.fileKey())) {
+            throw new IOException("the journal's segment " + segment + " was replaced by another file while the server"
+                    + " ran (a backup restored or a copy made into the live data directory?); the writes this server made"
+                    + " since its last checkpoint are not in that file. Restore only into the data directory of a stopped"
+                    + " server");
+        }
+        if (lockFileKey != null && !lockFileKey.equals(fileKeyIfAny(lockFile))) {
+            throw new IOException("the journal's lock file " + lockFile + " was deleted or replaced while the server ran:"
+                    + " it no longer keeps a second process (another server started on this data directory?) from opening"
+                    + " the journal and writing beside this one, so this one stops writing. Stop every process using "
+                    + lockFile.getParent() + ", then start one server; never delete " + lockFile.getFileName());
+        }
+        long size = active.size();
+        if (size < written) {
+            throw new IOException("the journal's segment " + segment + " was cut short while the server ran: " + size
+                    + " bytes, where this server had written " + written + " (truncated by another process?); the entries"
+                    + " in the bytes cut are lost unless a backup has them");
+        }
+    }
+
+    /**
+     * A segment deleted while this process holds it open is still whole behind the open descriptor, until the process
+     * ends: says how to copy it back (Linux's /proc), in the log only (API answers carry the failure, not this).
+     */
+    private static void logRescue(Path segment) {
+        String deleted = segment.toAbsolutePath() + " (deleted)";
+        try (Stream<Path> open = Files.list(Path.of("/proc/self/fd"))) {
+            open.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().equals(deleted);
+                } catch (IOException | UnsupportedOperationException e) {
+                    return false; // closed meanwhile, or not a link
+                }
+            }).findFirst().ifPresent(fd -> LOG.error("journal: the deleted segment {} is still whole behind this process's"
+                    + " open file; before this server stops, copy it back: mkdir -p {} && cp /proc/{}/fd/{} {} (then restart"
+                    + " the server: it recovers every acknowledged entry from it)", segment,
+                    segment.toAbsolutePath().getParent(), ProcessHandle.current().pid(), fd.getFileName(),
+                    segment.toAbsolutePath()));
+        } catch (IOException | RuntimeException e) {
+            // No /proc (not Linux): no hint; the failure itself is said anyway.
+        }
+    }
+
+    private static Object fileKeyIfAny(Path file) throws IOException {
+        try {
+            return fileKey(file);
+        } catch (NoSuchFileException e) {
+            return "none";
+        }
+    }
+
+    /** @return the file's device and inode where the platform has them (null where not: no replacement is told) */
+    private static Object fileKey(Path file) throws IOException {
+        return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+    }
+}
