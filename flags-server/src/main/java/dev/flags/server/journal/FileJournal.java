@@ -59,6 +59,9 @@ public final class FileJournal implements Journal {
 
         /** Called on the sync thread just before it forces a batch. */
         default void beforeForce() {}
+
+        /** Called on the sync thread once a batch's files were checked, just before its records are written. */
+        default void beforeWrite() {}
     }
 
     /** The durable end: the last acknowledged entry and where its segment's sound records end. */
@@ -108,6 +111,8 @@ public final class FileJournal implements Journal {
     private long activeSize;
     /** The sequence the last failed background checkpoint was to be at (0 if none failed): the next waits for more. */
     private volatile long checkpointFailedAt;
+    /** A background checkpoint is asked for or being written: batches meanwhile do not ask for another. */
+    private volatile boolean checkpointPending;
     private final AtomicLong checkpointFailures = new AtomicLong();
     /** Whether the segment written and the lock file are still the ones this journal opened. */
     private final OwnedFiles ownedFiles;
@@ -311,7 +316,8 @@ public final class FileJournal implements Journal {
             for (Pending p : batch) {
                 p.done().complete(p.entry());
             }
-            if (snapshot.sequence() - Math.max(lastCheckpointSequence, checkpointFailedAt) >= checkpointInterval) {
+            if (!checkpointPending
+                    && snapshot.sequence() - Math.max(lastCheckpointSequence, checkpointFailedAt) >= checkpointInterval) {
                 requestCheckpoint();
             }
         }
@@ -319,6 +325,8 @@ public final class FileJournal implements Journal {
 
     private void writeBatch(List<Pending> batch) throws IOException {
         ownedFiles.check(active, activeSize); // between two batches, the longest quiet: a cut would leave a hole
+        ownedFiles.beforeBatch(active, activeSize);
+        hooks.beforeWrite();
         for (Pending p : batch) {
             byte[] frame = p.frame();
             long used = activeSize + writeBuffer.position();
@@ -349,6 +357,7 @@ public final class FileJournal implements Journal {
         flushBuffer();
         hooks.beforeForce();
         force();
+        ownedFiles.afterBatch(active);
     }
 
     private void flushBuffer() throws IOException {
@@ -441,6 +450,7 @@ public final class FileJournal implements Journal {
     // Checkpoints and retention
 
     private void requestCheckpoint() {
+        checkpointPending = true;
         synchronized (checkpointSignal) {
             checkpointRequested = true;
             checkpointSignal.notifyAll();
@@ -473,6 +483,8 @@ public final class FileJournal implements Journal {
                 LOG.warn("journal: checkpoint failed in {}: {}; appends go on (a later start replays more of the"
                         + " journal), and the checkpoint is tried again after {} more entries", dir, e.toString(),
                         checkpointInterval);
+            } finally {
+                checkpointPending = false; // asked for again only now: one checkpoint per interval, not one per batch
             }
         }
     }
@@ -1067,6 +1079,18 @@ public final class FileJournal implements Journal {
             checkpointSignal.notifyAll();
         }
         interrupted |= joinUninterruptibly(checkpointThread);
+        boolean segmentChanged = failure != null && failure.getCause() instanceof OwnedFiles.SegmentChangedException;
+        long keptAt = -1;
+        if (segmentChanged) {
+            // What was acknowledged is in memory only (the segment is gone, replaced or cut): kept in a checkpoint, which
+            // the next start finds ahead of the journal and refuses, offering the repair that keeps it.
+            try {
+                keptAt = writeCheckpoint();
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("journal: cannot write a checkpoint of the acknowledged state after its segment {} changed: {}",
+                        activeSegment.file, e.toString());
+            }
+        }
         if (failure == null) {
             try {
                 writeCheckpoint();
@@ -1084,6 +1108,15 @@ public final class FileJournal implements Journal {
         closeQuietly();
         if (failure == null) {
             LOG.info("journal closed: {} (last sequence {})", dir, mark.sequence());
+        } else if (keptAt >= 0) {
+            LOG.error("journal closed after its segment {} changed under the server: wrote a checkpoint of every"
+                    + " acknowledged entry (sequence {}) in {}; the next start refuses until the journal tool's repair"
+                    + " --from-checkpoint keeps that state (docs/journal.md)", activeSegment.file, keptAt, dir);
+        } else if (segmentChanged && Files.exists(activeSegment.file)) {
+            LOG.error("journal closed after its segment {} was replaced or cut short under the server: {} (last"
+                    + " acknowledged sequence {}); the entries acknowledged since the last checkpoint are lost unless a"
+                    + " backup has them: restore the journal from a backup (docs/journal.md) before the next start",
+                    activeSegment.file, dir, mark.sequence());
         } else if (!Files.exists(activeSegment.file)) {
             // Nothing to recover from: the next start refuses (journal-created), and only a backup has the entries.
             LOG.error("journal closed after its segment {} was deleted or moved while the server ran: {} (last acknowledged"

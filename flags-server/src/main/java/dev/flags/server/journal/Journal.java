@@ -42,7 +42,7 @@ public interface Journal extends AutoCloseable {
      *     secret
      * @throws ChangeConflictException if the change does not fit the current state
      * @throws JournalException if the journal is closed, or stopped after an i/o failure (nothing is
-     *     acknowledged after such a failure; reopen the journal to recover; a change whose append
+     *     acknowledged after such a failure; reopen the journal (restart the server) to recover; a change whose append
      *     failed this way may or may not be in the journal after the reopen)
      */
     JournalEntry append(Change change);

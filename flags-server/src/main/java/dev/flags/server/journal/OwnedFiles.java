@@ -31,6 +31,18 @@ final class OwnedFiles {
     private final Object lockFileKey;
     private Path segment;
     private Object segmentKey;
+    /** The last bytes written before a batch, and where: a cut below them shows as zeros there once the batch is in. */
+    private final java.nio.ByteBuffer tail = java.nio.ByteBuffer.allocate(TAIL);
+    private FileChannel tailOf;
+    private long tailAt;
+    private static final int TAIL = 16;
+
+    /** A segment changed under the journal: its acknowledged state is still in memory, and only there. */
+    static final class SegmentChangedException extends IOException {
+        SegmentChangedException(String message) {
+            super(message);
+        }
+    }
 
     /**
      * @param lockFile the journal's lock file, held by this process
@@ -61,15 +73,15 @@ final class OwnedFiles {
             now = Files.readAttributes(segment, BasicFileAttributes.class);
         } catch (NoSuchFileException e) {
             logRescue(segment);
-            throw new IOException("the journal's segment " + segment + " is gone: deleted or moved while the server ran"
+            throw new SegmentChangedException("the journal's segment " + segment + " is gone: deleted or moved while the server ran"
                     + " (its directory removed? a volume detached?); what it held since the last checkpoint is lost with it"
                     + " unless a backup has it");
         }
         if (segmentKey != null && !segmentKey.equals(now.fileKey())) {
-            throw new IOException("the journal's segment " + segment + " was replaced by another file while the server"
-                    + " ran (a backup restored or a copy made into the live data directory?); the writes this server made"
-                    + " since its last checkpoint are not in that file. Restore only into the data directory of a stopped"
-                    + " server");
+            logRescue(segment);
+            throw new SegmentChangedException("the journal's segment " + segment + " was replaced by another file while"
+                    + " the server ran (a backup restored or a copy made into the live data directory?); what this server"
+                    + " wrote to it is not in that file. Restore only into the data directory of a stopped server");
         }
         if (lockFileKey != null && !lockFileKey.equals(fileKeyIfAny(lockFile))) {
             throw new IOException("the journal's lock file " + lockFile + " was deleted or replaced while the server ran:"
@@ -79,9 +91,47 @@ final class OwnedFiles {
         }
         long size = active.size();
         if (size < written) {
-            throw new IOException("the journal's segment " + segment + " was cut short while the server ran: " + size
+            throw new SegmentChangedException("the journal's segment " + segment + " was cut short while the server ran: "
+                    + size
                     + " bytes, where this server had written " + written + " (truncated by another process?); the entries"
                     + " in the bytes cut are lost unless a backup has them");
+        }
+    }
+
+    /**
+     * Notes the last bytes before a batch is written (after {@link #check}, which found none cut yet).
+     *
+     * @param active the open segment
+     * @param written how many bytes of it the journal wrote
+     * @throws IOException if they cannot be read
+     */
+    void beforeBatch(FileChannel active, long written) throws IOException {
+        tailAt = Math.max(0, written - TAIL);
+        tail.clear().limit((int) (written - tailAt));
+        active.read(tail, tailAt);
+        tail.flip();
+        tailOf = active;
+    }
+
+    /**
+     * After a batch's fsync: a segment cut between {@link #check} and the batch's write took the batch after a hole of
+     * zeros (the write grew the file again, so its size says nothing); the bytes before the batch tell.
+     *
+     * @param active the open segment (a batch that moved to a new segment has nothing to compare)
+     * @throws IOException if the bytes before the batch are no longer those written
+     */
+    void afterBatch(FileChannel active) throws IOException {
+        if (active != tailOf || !tail.hasRemaining()) {
+            return;
+        }
+        java.nio.ByteBuffer now = java.nio.ByteBuffer.allocate(tail.remaining());
+        active.read(now, tailAt);
+        now.flip();
+        if (!now.equals(tail)) {
+            throw new SegmentChangedException("the journal's segment " + segment + " was cut short while the server ran,"
+                    + " below byte offset " + (tailAt + tail.remaining()) + ", and this batch's write made it long again"
+                    + " over a hole (truncated by another process?); the entries in the bytes cut are lost unless a backup"
+                    + " has them");
         }
     }
 

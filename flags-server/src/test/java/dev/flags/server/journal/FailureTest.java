@@ -80,21 +80,27 @@ class FailureTest {
     }
 
     @Test
-    void aSegmentReplacedUnderTheRunningJournalStopsItInsteadOfAcknowledgingWritesIntoTheFileNoLongerNamed() throws Exception {
+    void aSegmentReplacedUnderTheRunningJournalStopsItAndItsCloseKeepsTheAcknowledgedStateInACheckpoint() throws Exception {
         Path journalDir = dir.resolve("journal");
         FileJournal journal = FileJournal.builder(journalDir).open();
+        Path segment;
         try (journal) {
             journal.append(createEnvironment("prod"));
-            Path segment = onlySegment(journalDir);
+            segment = onlySegment(journalDir);
             Path copy = dir.resolve("copy");
-            java.nio.file.Files.copy(segment, copy);
-            // A restore into the live directory: the same bytes, under the same name, in another file.
+            java.nio.file.Files.copy(segment, copy); // a backup taken at sequence 1
+            journal.append(createFlag("prod", "a")); // acknowledged at sequence 2
+            // A restore into the live directory: under the same name, another file.
             java.nio.file.Files.move(copy, segment, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            assertThatThrownBy(() -> journal.append(createFlag("prod", "a"))).isInstanceOf(JournalException.class)
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "b"))).isInstanceOf(JournalException.class)
                     .hasMessageContaining("was replaced by another file while the server ran");
             assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
-                    .contains("nothing after sequence 1 is acknowledged"));
+                    .contains("nothing after sequence 2 is acknowledged"));
         }
+        assertThat(Checkpoints.list(journalDir)).extracting(Checkpoints.Ref::sequence).as("what was acknowledged, kept")
+                .containsExactly(2L);
+        assertThatThrownBy(() -> FileJournal.builder(journalDir).open()).as("not silently back at sequence 1")
+                .hasMessageContaining("--from-checkpoint");
     }
 
     @Test
@@ -207,6 +213,36 @@ class FailureTest {
                     .contains("is PT720H behind the journal's last entry");
         } finally {
             System.setErr(err);
+        }
+    }
+
+    @Test
+    void aSegmentCutBetweenTheChecksAndABatchsWriteIsFoundThoughTheWriteMadeItLongAgain() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        AtomicBoolean cut = new AtomicBoolean();
+        FileJournal.Hooks hooks = new FileJournal.Hooks() {
+            @Override
+            public void beforeWrite() {
+                if (cut.getAndSet(false)) {
+                    try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(onlySegment(journalDir),
+                            java.nio.file.StandardOpenOption.WRITE)) {
+                        c.truncate(Segments.HEADER_SIZE + 1); // truncate -s, in the instant after the checks
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+            }
+        };
+        FileJournal journal = FileJournal.builder(journalDir).hooks(hooks).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "a"));
+            cut.set(true);
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "b"))).isInstanceOf(JournalException.class)
+                    .hasMessageContaining("was cut short while the server ran, below byte offset")
+                    .hasMessageContaining("this batch's write made it long again over a hole");
+            assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
+                    .contains("nothing after sequence 2 is acknowledged"));
         }
     }
 }
