@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
  */
 final class OwnedFiles {
 
+    /** The journal's own logger: what is said here is the journal's to say, and read under its name. */
     private static final Logger LOG = LoggerFactory.getLogger(FileJournal.class);
 
     private final Path lockFile;
