@@ -33,6 +33,16 @@ class ScheduleApiTest {
                 .json().get("token").asText();
     }
 
+    /** Starts a server, sets it up, schedules a switch-off with the bootstrap admin token, and stops it: its id. */
+    private static String plantASwitchOff(ServerConfig config, java.time.Clock clock) throws java.io.IOException {
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            return api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z", "{\"enabled\": false}")).json()
+                    .get("id").asText();
+        }
+    }
+
     private static void setUp(ApiClient api) {
         api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
         assertThat(api.put(FLAG, ADMIN, "{\"enabled\": true, \"rules\": [{\"name\": \"eu canary\", \"conditions\":"
@@ -179,13 +189,7 @@ class ScheduleApiTest {
     void aBootstrapAdminTokenReplacedBecauseItLeakedTakesItsPendingSchedulesWithIt() throws Exception {
         MutableClock clock = new MutableClock(T0);
         ServerConfig leaked = ServerFixture.config(dir.resolve("data"));
-        String planted;
-        try (FlagServer server = FlagServer.start(leaked, clock)) {
-            ApiClient api = new ApiClient(server.httpPort());
-            setUp(api);
-            planted = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z", "{\"enabled\": false}")).json()
-                    .get("id").asText();
-        }
+        String planted = plantASwitchOff(leaked, clock);
         clock.set(Instant.parse("2026-12-04T10:00:00Z"));
         try (FlagServer server = FlagServer.start(leaked, clock)) { // the same token again: nothing changes
             assertThat(new ApiClient(server.httpPort()).get(SCHEDULES + "/" + planted, ADMIN).json().get("willFail").isNull())
@@ -222,26 +226,17 @@ class ScheduleApiTest {
     void aDamagedRecordOfTheBootstrapTokenIsNotTakenForAReplacedTokenThatWouldFailItsSchedules() throws Exception {
         MutableClock clock = new MutableClock(T0);
         ServerConfig config = ServerFixture.config(dir.resolve("data"));
-        String planted;
-        try (FlagServer server = FlagServer.start(config, clock)) {
-            ApiClient api = new ApiClient(server.httpPort());
-            setUp(api);
-            planted = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z", "{\"enabled\": false}")).json()
-                    .get("id").asText();
-        }
+        String planted = plantASwitchOff(config, clock);
         java.nio.file.Path since = dir.resolve("data").resolve(AdminToken.SINCE_FILE);
         java.nio.file.Files.writeString(since, ""); // what a power loss can leave of a file renamed before it was on disk
-        java.io.PrintStream err = System.err;
-        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8)); // slf4j-simple's target
-        try (FlagServer server = FlagServer.start(config, clock)) {
-            System.setErr(err);
-            ApiClient api = new ApiClient(server.httpPort());
-            assertThat(api.get(SCHEDULES + "/" + planted, ADMIN).json().get("willFail").isNull()).as("still to run").isTrue();
-        } finally {
-            System.setErr(err);
-        }
-        assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("WARN", "admin token: "
+        String logged = StandardErrorCapture.during(() -> {
+            try (FlagServer server = FlagServer.start(config, clock)) {
+                ApiClient api = new ApiClient(server.httpPort());
+                assertThat(api.get(SCHEDULES + "/" + planted, ADMIN).json().get("willFail").isNull()).as("still to run")
+                        .isTrue();
+            }
+        });
+        assertThat(logged).contains("WARN", "admin token: "
                 + since.toAbsolutePath() + " is damaged (empty); the server cannot tell whether the bootstrap admin token was"
                 + " replaced, and takes it as unchanged").doesNotContain("differs from the one this server last ran with");
         assertThat(java.nio.file.Files.readString(since)).as("recorded again, as without the file")

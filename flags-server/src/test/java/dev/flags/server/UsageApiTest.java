@@ -417,18 +417,11 @@ class UsageApiTest {
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(size);
         }
-        java.io.PrintStream err = System.err;
-        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8)); // slf4j-simple's target
-        try {
-            start(ServerFixture.config(dataDir));
-        } finally {
-            System.setErr(err);
-        }
+        String logged = StandardErrorCapture.during(() -> start(ServerFixture.config(dataDir)));
         assertThat(api.get("/api/v1/environments", ADMIN).status()).as("the server started").isEqualTo(200);
         assertThat(file).doesNotExist();
         assertThat(dataDir.resolve("usage.json.unreadable-20261201T100000Z")).as("moved aside, never deleted").hasSize(size);
-        assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("WARN", "usage: " + file.toAbsolutePath()
+        assertThat(logged).contains("WARN", "usage: " + file.toAbsolutePath()
                 + " cannot be used: it is 134217729 bytes, larger than this server reads (134217728 bytes, 128 MiB) and than it"
                 + " writes; moved aside to usage.json.unreadable-20261201T100000Z, starting with no usage");
     }

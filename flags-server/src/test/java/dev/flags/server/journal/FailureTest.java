@@ -5,6 +5,7 @@ import static dev.flags.server.journal.Fixtures.createFlag;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.flags.server.StandardErrorCapture;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -54,21 +55,15 @@ class FailureTest {
                     java.nio.file.Files.delete(f); // rm -rf journal/ under the running journal
                 }
             }
-            java.io.PrintStream err = System.err;
-            java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
-            System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8)); // slf4j-simple's
-            try {
-                assertThatThrownBy(() -> journal.append(createFlag("prod", "a"))).isInstanceOf(JournalException.class)
-                        .hasMessageContaining("is gone: deleted or moved while the server ran")
-                        .hasMessageNotContaining("/proc/"); // API answers carry the failure: the rescue is the log's
-            } finally {
-                System.setErr(err);
-            }
+            String logged = StandardErrorCapture.during(() -> assertThatThrownBy(() -> journal.append(createFlag("prod", "a")))
+                    .isInstanceOf(JournalException.class)
+                    .hasMessageContaining("is gone: deleted or moved while the server ran")
+                    .hasMessageNotContaining("/proc/")); // API answers carry the failure: the rescue is the log's
             assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
                     .contains("nothing after sequence 1 is acknowledged"));
             Path segment = journalDir.resolve("00000000000000000001.seg").toAbsolutePath();
             java.util.regex.Matcher rescue = java.util.regex.Pattern.compile("cp (/proc/\\d+/fd/\\d+) " + java.util.regex.Pattern
-                    .quote(segment.toString())).matcher(logged.toString(java.nio.charset.StandardCharsets.UTF_8));
+                    .quote(segment.toString())).matcher(logged);
             assertThat(rescue.find()).as("the log says how to copy the deleted segment back").isTrue();
             java.nio.file.Files.createDirectories(journalDir);
             java.nio.file.Files.copy(Path.of(rescue.group(1)), segment); // as the line says, while the journal is open
@@ -190,10 +185,7 @@ class FailureTest {
     void aClockBehindTheJournalIsSaidWhenAnEntryIsStampedWithTheLastTimeAndAgainAtTheNextOpen() throws Exception {
         Path journalDir = dir.resolve("journal");
         MutableClock clock = new MutableClock(java.time.Instant.parse("2026-12-31T10:00:00Z")); // ahead of real time
-        java.io.PrintStream err = System.err;
-        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8)); // slf4j-simple's
-        try {
+        String stepped = StandardErrorCapture.during(() -> {
             try (FileJournal journal = Fixtures.builder(journalDir, clock).open()) {
                 journal.append(createEnvironment("prod"));
                 clock.set(java.time.Instant.parse("2026-12-01T10:00:00Z")); // set right, 30 days back
@@ -201,19 +193,16 @@ class FailureTest {
                 assertThat(stamped.timestamp()).as("kept in order").isEqualTo(java.time.Instant.parse("2026-12-31T10:00:00Z"));
                 journal.append(createFlag("prod", "b"));
             }
-            assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("behind")))
-                    .as("once, not per entry").singleElement().asString().contains("WARN")
-                    .contains("this machine's clock (2026-12-01T10:00:00Z) is PT720H behind the journal's last entry"
-                            + " (2026-12-31T10:00:00Z)");
-            logged.reset();
+        });
+        assertThat(stepped.lines().filter(l -> l.contains("behind"))).as("once, not per entry").singleElement().asString()
+                .contains("WARN").contains("this machine's clock (2026-12-01T10:00:00Z) is PT720H behind the journal's last"
+                        + " entry (2026-12-31T10:00:00Z)");
+        String reopened = StandardErrorCapture.during(() -> {
             try (FileJournal journal = Fixtures.builder(journalDir, clock).open()) {
                 assertThat(journal.state().sequence()).isEqualTo(3);
             }
-            assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8)).as("said at the next open too")
-                    .contains("is PT720H behind the journal's last entry");
-        } finally {
-            System.setErr(err);
-        }
+        });
+        assertThat(reopened).as("said at the next open too").contains("is PT720H behind the journal's last entry");
     }
 
     @Test
