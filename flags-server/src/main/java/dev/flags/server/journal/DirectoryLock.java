@@ -113,6 +113,10 @@ final class DirectoryLock implements AutoCloseable {
         if (fileOwner == null) {
             String facts = "permission denied: cannot create it in " + dir + ", which belongs to " + (dirOwner != null ? dirOwner : "?")
                     + modeIn(mode.apply(dir)) + ", and this process runs as " + user;
+            if (user.equals(dirOwner)) {
+                return facts + ", but its permissions do not let its owner create files in it: 'chmod u+rwx "
+                        + ToolCommand.quote(dir.toString()) + "'";
+            }
             if ("root".equals(dirOwner)) {
                 return facts + "; a journal that root owns was probably copied or restored as root: give it to the user that"
                         + " runs the server, 'chown -R " + user + " " + ToolCommand.quote(dir.toString()) + "' (as root, with"

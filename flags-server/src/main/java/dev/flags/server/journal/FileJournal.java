@@ -78,6 +78,8 @@ public final class FileJournal implements Journal {
     private final int checkpointsToKeep;
     private final Duration retention;
     private final Hooks hooks;
+    /** How long the writer waits for work before it checks its files anyway: an idle journal notices a change too. */
+    private final long fileCheckNanos;
     private final DirectoryLock directoryLock;
     private final RecoveryReport recoveryReport;
 
@@ -141,9 +143,11 @@ public final class FileJournal implements Journal {
         this.checkpointsToKeep = b.checkpointsToKeep;
         this.retention = b.retention;
         this.hooks = b.hooks;
+        this.fileCheckNanos = b.fileCheckInterval.toNanos();
         this.directoryLock = DirectoryLock.acquire(dir, b.holder);
         try {
             this.ownedFiles = new OwnedFiles(dir.resolve(DirectoryLock.FILE_NAME));
+            probeWrite(dir);
             Recovery.Result r = Recovery.run(dir);
             List<Recovery.SegmentInfo> segs = new ArrayList<>(r.segments());
             if (segs.isEmpty()) {
@@ -205,6 +209,26 @@ public final class FileJournal implements Journal {
         checkpointThread.start();
         if (recoveryReport.replayedEntries() >= checkpointInterval) {
             requestCheckpoint();
+        }
+    }
+
+    /**
+     * Makes and removes a file in the journal's directory: a directory this process may not write to would take appends
+     * into the open segment, and fail only later, at the first checkpoint or new segment. Said now, at the start.
+     */
+    private static void probeWrite(Path dir) throws IOException {
+        Path probe = dir.resolve("write-check" + Segments.TEMP_SUFFIX);
+        try {
+            FileAccess.openOwnerOnly(probe, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE)).close();
+            Files.delete(probe);
+        } catch (java.nio.file.AccessDeniedException e) {
+            IOException explained = new java.nio.file.AccessDeniedException(dir.toString(), null, "the journal cannot"
+                    + " create files in it (checkpoints, new segments): " + DirectoryLock.accessDenied(dir, probe));
+            explained.initCause(e);
+            throw explained;
+        } catch (IOException e) {
+            throw new IOException("the journal cannot create files in " + dir + " (checkpoints, new segments): "
+                    + Builder.describe(e), e);
         }
     }
 
@@ -293,21 +317,40 @@ public final class FileJournal implements Journal {
             ServerState snapshot;
             lock.lock();
             try {
-                while (queue.isEmpty() && !closing) {
-                    workReady.awaitUninterruptibly();
+                long wait = fileCheckNanos;
+                while (queue.isEmpty() && !closing && wait > 0) {
+                    try {
+                        wait = workReady.awaitNanos(wait);
+                    } catch (InterruptedException e) {
+                        // Nothing interrupts this thread on purpose: close() ends it by setting closing.
+                    }
                 }
-                if (queue.isEmpty()) {
+                if (queue.isEmpty() && closing) {
                     return;
                 }
-                batch = queue;
-                queue = new ArrayList<>();
-                snapshot = working.freeze();
+                batch = queue.isEmpty() ? List.of() : queue;
+                if (!batch.isEmpty()) {
+                    queue = new ArrayList<>();
+                }
+                snapshot = batch.isEmpty() ? null : working.freeze();
             } finally {
                 lock.unlock();
+            }
+            if (batch.isEmpty()) { // quiet for a while: a file changed now would otherwise go unseen until a write
+                try {
+                    ownedFiles.check(active, activeSize);
+                } catch (IOException | RuntimeException e) {
+                    stop(e, batch);
+                    return;
+                }
+                continue;
             }
             try {
                 writeBatch(batch);
             } catch (IOException | RuntimeException | Error e) {
+                if (!(e instanceof OwnedFiles.FileChangedException)) {
+                    cutUnacknowledged();
+                }
                 stop(e, batch);
                 return;
             }
@@ -419,16 +462,41 @@ public final class FileJournal implements Journal {
                 behind.truncatedTo(java.time.temporal.ChronoUnit.SECONDS), lastTimestamp, lastTimestamp);
     }
 
+    /**
+     * After a failed batch, cuts the segment back to where its acknowledged entries end, so that the next start finds
+     * no torn tail to take for a crash or for damage (a write refused on a full disk leaves part of a record). Only
+     * the segment the acknowledged entries end in: a batch that failed after starting a new segment leaves that one to
+     * the next start's recovery, as a crash would.
+     */
+    private void cutUnacknowledged() {
+        Mark durable = mark;
+        if (!durable.segment().file.equals(activeSegment.file)) {
+            return;
+        }
+        try {
+            if (active.size() > durable.offset()) {
+                active.truncate(durable.offset());
+                active.force(false);
+                LOG.info("journal: cut the failed batch's unacknowledged bytes from {} (it ends at byte offset {} again, after"
+                        + " sequence {})", activeSegment.file, durable.offset(), durable.sequence());
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("journal: cannot cut the failed batch's unacknowledged bytes from {} ({}); the next start sets them"
+                    + " aside as a torn tail", activeSegment.file, e.toString());
+        }
+    }
+
     /** After an i/o failure nothing more is acknowledged; reopening recovers (fail-stop). */
     private void stop(Throwable cause, List<Pending> batch) {
         // A plain IOException's class adds nothing to its words (they reach API answers); a subclass's name may say what
         // its message does not (AccessDeniedException: <file>).
-        String what = cause.getClass() == java.io.IOException.class && cause.getMessage() != null ? cause.getMessage()
-                : cause.toString();
+        String what = (cause.getClass() == java.io.IOException.class || cause instanceof OwnedFiles.FileChangedException)
+                && cause.getMessage() != null ? cause.getMessage() : cause.toString();
         String reason = what + "; nothing after sequence " + mark.sequence() + " is acknowledged";
-        JournalException failed = new JournalException("journal stopped after an i/o failure in "
-                + activeSegment.file + ": " + reason + "; restart the server (which reopens the journal) to recover, once"
-                + " the cause is fixed", cause);
+        JournalException failed = cause instanceof OwnedFiles.FileChangedException changed
+                ? new JournalException("journal stopped: " + reason + "; " + changed.remedy(), cause)
+                : new JournalException("journal stopped after an i/o failure in " + activeSegment.file + ": " + reason
+                        + "; restart the server (which reopens the journal) to recover, once the cause is fixed", cause);
         LOG.error("journal: {}", failed.getMessage(), cause);
         List<Pending> abandoned = new ArrayList<>(batch);
         lock.lock();
@@ -1079,6 +1147,13 @@ public final class FileJournal implements Journal {
             checkpointSignal.notifyAll();
         }
         interrupted |= joinUninterruptibly(checkpointThread);
+        if (failure == null && active != null) {
+            try { // the writer's last look, now that it has stopped: a final checkpoint must not hide a changed file
+                ownedFiles.check(active, activeSize);
+            } catch (IOException | RuntimeException e) {
+                stop(e, List.of());
+            }
+        }
         boolean segmentChanged = failure != null && failure.getCause() instanceof OwnedFiles.SegmentChangedException;
         long keptAt = -1;
         if (segmentChanged) {
@@ -1117,6 +1192,9 @@ public final class FileJournal implements Journal {
                     + " acknowledged sequence {}); the entries acknowledged since the last checkpoint are lost unless a"
                     + " backup has them: restore the journal from a backup (docs/journal.md) before the next start",
                     activeSegment.file, dir, mark.sequence());
+        } else if (failure.getCause() instanceof OwnedFiles.LockLostException lost) {
+            LOG.error("journal closed after its lock file was deleted or replaced: {} (last acknowledged sequence {}; no"
+                    + " checkpoint written); {} before the next start", dir, mark.sequence(), lost.remedy());
         } else if (!Files.exists(activeSegment.file)) {
             // Nothing to recover from: the next start refuses (journal-created), and only a backup has the entries.
             LOG.error("journal closed after its segment {} was deleted or moved while the server ran: {} (last acknowledged"
@@ -1157,6 +1235,7 @@ public final class FileJournal implements Journal {
      *   <tr><td>{@link #maxPayloadBytes}</td><td>1 MiB</td></tr>
      *   <tr><td>{@link #maxActorLength}</td><td>256 characters</td></tr>
      *   <tr><td>{@link #maxCommentLength}</td><td>2,048 characters</td></tr>
+     *   <tr><td>{@link #fileCheckInterval}</td><td>2 seconds</td></tr>
      * </table>
      */
     public static final class Builder {
@@ -1171,6 +1250,7 @@ public final class FileJournal implements Journal {
         private int maxCommentLength = 2048;
         private Hooks hooks = Hooks.NONE;
         private String holder = "a journal";
+        private Duration fileCheckInterval = Duration.ofSeconds(2);
 
         private Builder(Path directory) {
             this.directory = Objects.requireNonNull(directory, "directory");
@@ -1318,6 +1398,23 @@ public final class FileJournal implements Journal {
                         + " characters, was " + characters);
             }
             this.maxCommentLength = characters;
+            return this;
+        }
+
+        /**
+         * Sets how long a journal with nothing to write waits before it checks anyway that its segment and lock file
+         * are still the ones it opened (it checks at every write too): a file deleted, replaced or cut short under an
+         * idle server stops the journal within this time, so that health checks tell, instead of at the next write.
+         *
+         * @param interval between 10 ms and 1 hour
+         * @return this builder
+         * @throws IllegalArgumentException if interval is out of range
+         */
+        public Builder fileCheckInterval(Duration interval) {
+            if (interval == null || interval.compareTo(Duration.ofMillis(10)) < 0 || interval.compareTo(Duration.ofHours(1)) > 0) {
+                throw new IllegalArgumentException("file check interval must be between 10 ms and 1 hour, was " + interval);
+            }
+            this.fileCheckInterval = interval;
             return this;
         }
 

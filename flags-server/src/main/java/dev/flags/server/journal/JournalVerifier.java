@@ -577,8 +577,9 @@ final class JournalVerifier {
                 line = name + ": ok, " + count + " entries"
                         + (count > 0 ? ", sequences " + firstSequence + ".." + lastSound : "")
                         + (torn ? "; torn tail at byte offset " + bad.offset() + " (" + (size - bad.offset())
-                                + " bytes: a write a crash cut short, never acknowledged, unless the disk damaged the last"
-                                + " record; cut at the next open, its bytes kept in damaged-<time>/): " + bad.reason() : "");
+                                + " bytes: a write cut short by a crash, never acknowledged, unless the file was cut short"
+                                + " by another process or the disk damaged the last record; cut at the next open, its bytes"
+                                + " kept in damaged-<time>/): " + bad.reason() : "");
             }
             // Past damage, sound records may still hold entries: a repair must know how far they go.
             long reach = bad != null && !torn && !bad.newerFormat()
@@ -801,7 +802,7 @@ final class JournalVerifier {
             }
             throw new IOException("cannot set aside the " + (Files.size(file) - offset) + " bytes after byte offset " + offset
                     + " of " + file + " before cutting them (" + e.getMessage() + "); nothing was cut: free space (or fix"
-                    + " the cause), then start again", e);
+                    + " the cause), then try again", e);
         }
     }
 

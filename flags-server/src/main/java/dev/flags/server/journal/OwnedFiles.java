@@ -12,8 +12,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Whether the files a journal writes through are still the ones it opened, checked before each batch and after each
- * fsync (a few stat calls, against a fsync's milliseconds). A file changed under a running journal is found at its next
- * write, not at the next start:
+ * fsync (a few stat calls, against a fsync's milliseconds), and every few seconds while no write comes. A file changed
+ * under a running journal is found then, not at the next start:
  * <ul>
  *   <li>a segment deleted takes writes and fsyncs that no restart reads;</li>
  *   <li>a segment replaced (a backup restored into the live directory) leaves the writes in a file no longer named;</li>
@@ -38,10 +38,44 @@ final class OwnedFiles {
     private long tailAt;
     private static final int TAIL = 16;
 
+    /**
+     * A file the journal owns was changed by someone else: not an i/o failure of the journal's own, and not one a
+     * restart alone recovers from, so it says what to do.
+     */
+    abstract static class FileChangedException extends IOException {
+        FileChangedException(String message) {
+            super(message);
+        }
+
+        /** @return what the operator must do, in words for the log and for API answers */
+        abstract String remedy();
+    }
+
     /** A segment changed under the journal: its acknowledged state is still in memory, and only there. */
-    static final class SegmentChangedException extends IOException {
+    static final class SegmentChangedException extends FileChangedException {
         SegmentChangedException(String message) {
             super(message);
+        }
+
+        @Override
+        String remedy() {
+            return "stop the server: its stop keeps every acknowledged entry in a checkpoint, and the next start says how"
+                    + " to repair the journal with it (docs/journal.md)";
+        }
+    }
+
+    /** The lock file is no longer the one this process locked: a second process may be writing beside this one. */
+    static final class LockLostException extends FileChangedException {
+        private final Path dataDirectory;
+
+        LockLostException(String message, Path dataDirectory) {
+            super(message);
+            this.dataDirectory = dataDirectory;
+        }
+
+        @Override
+        String remedy() {
+            return "stop every process using " + dataDirectory + ", then start one server";
         }
     }
 
@@ -82,13 +116,14 @@ final class OwnedFiles {
             logRescue(segment);
             throw new SegmentChangedException("the journal's segment " + segment + " was replaced by another file while"
                     + " the server ran (a backup restored or a copy made into the live data directory?); what this server"
-                    + " wrote to it is not in that file. Restore only into the data directory of a stopped server");
+                    + " wrote to it after that copy was taken is not in that file. Restore only into the data directory of"
+                    + " a stopped server");
         }
         if (lockFileKey != null && !lockFileKey.equals(fileKeyIfAny(lockFile))) {
-            throw new IOException("the journal's lock file " + lockFile + " was deleted or replaced while the server ran:"
-                    + " it no longer keeps a second process (another server started on this data directory?) from opening"
-                    + " the journal and writing beside this one, so this one stops writing. Stop every process using "
-                    + lockFile.getParent() + ", then start one server; never delete " + lockFile.getFileName());
+            throw new LockLostException("the journal's lock file " + lockFile + " was deleted or replaced while the server"
+                    + " ran: it no longer keeps a second process (another server started on this data directory?) from"
+                    + " opening the journal and writing beside this one, so this one stops writing; never delete "
+                    + lockFile.getFileName(), lockFile.getParent());
         }
         long size = active.size();
         if (size < written) {

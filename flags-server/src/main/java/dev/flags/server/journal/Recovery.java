@@ -250,8 +250,9 @@ final class Recovery {
                 JournalVerifier.cutFile(tail.file, cutAt, aside, done);
                 Segments.forceDirectory(aside);
                 note(notes, "found a torn tail in " + tail.file + " at byte offset " + cutAt + " ("
-                        + torn + "): cut " + (fileSize - cutAt) + " bytes, a write a crash cut short (never"
-                        + " acknowledged) unless the disk damaged the last record; they are kept in " + aside
+                        + torn + "): cut " + (fileSize - cutAt) + " bytes, a write cut short by a crash (never"
+                        + " acknowledged), unless the file was cut short by another process or the disk damaged the last"
+                        + " record; they are kept in " + aside
                         + "; the last complete entry is sequence " + last);
                 discarded = fileSize - cutAt;
                 tailEnd = cutAt;
@@ -409,8 +410,8 @@ final class Recovery {
         }
         for (Path temp : temps) {
             Files.deleteIfExists(temp);
-            note(notes, "removed " + temp + ", left by a write that a crash interrupted before it"
-                    + " completed");
+            note(notes, "removed " + temp + ", left by a write that did not complete (a crash, or a checkpoint that"
+                    + " failed: a full disk?)");
         }
     }
 

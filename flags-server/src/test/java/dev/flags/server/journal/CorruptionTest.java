@@ -448,7 +448,7 @@ class CorruptionTest {
 
         try (FileJournal journal = open()) {
             assertThat(journal.recoveryReport().notes()).singleElement().asString()
-                    .contains("left by a write that a crash interrupted");
+                    .contains("left by a write that did not complete (a crash, or a checkpoint that failed");
             assertThat(Fixtures.segments(dir)).hasSize(1);
         }
     }

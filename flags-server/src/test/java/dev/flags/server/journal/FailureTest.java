@@ -173,12 +173,62 @@ class FailureTest {
             journal.append(createEnvironment("prod"));
             java.nio.file.Files.delete(journalDir.resolve(DirectoryLock.FILE_NAME));
             assertThatThrownBy(() -> journal.append(createFlag("prod", "a"))).isInstanceOf(JournalException.class)
-                    .hasMessageContaining("the journal's lock file " + journalDir.resolve(DirectoryLock.FILE_NAME)
-                            + " was deleted or replaced while the server ran")
-                    .hasMessageContaining("never delete journal.lock");
+                    .hasMessageStartingWith("journal stopped: the journal's lock file "
+                            + journalDir.resolve(DirectoryLock.FILE_NAME) + " was deleted or replaced while the server ran")
+                    .hasMessageContaining("never delete journal.lock")
+                    .hasMessageEndingWith("stop every process using " + journalDir + ", then start one server")
+                    .as("a lock problem, not an i/o failure in the segment, and no 'restart' that a second server refuses")
+                    .hasMessageNotContaining("i/o failure").hasMessageNotContaining("restart");
             assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
                     .contains("nothing after sequence 1 is acknowledged"));
         }
+    }
+
+    @Test
+    void anIdleJournalNoticesItsLockFileDeletedWithoutWaitingForAWrite() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        FileJournal journal = FileJournal.builder(journalDir).fileCheckInterval(java.time.Duration.ofMillis(20)).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            java.nio.file.Files.delete(journalDir.resolve(DirectoryLock.FILE_NAME));
+            awaitTrue("stopped with no write", () -> journal.failure().isPresent());
+            assertThat(journal.failure().orElseThrow()).contains("lock file").contains("nothing after sequence 1 is acknowledged");
+        }
+    }
+
+    @Test
+    void aSegmentReplacedWhileTheJournalIsIdleIsFoundAtItsCloseWhichKeepsTheAcknowledgedStateInACheckpoint()
+            throws Exception {
+        Path journalDir = dir.resolve("journal");
+        // No idle check before the close: only the close's own look can find it.
+        FileJournal journal = FileJournal.builder(journalDir).fileCheckInterval(java.time.Duration.ofHours(1)).open();
+        String logged = StandardErrorCapture.during(() -> {
+            try (journal) {
+                journal.append(createEnvironment("prod"));
+                Path segment = onlySegment(journalDir);
+                Path copy = dir.resolve("copy");
+                java.nio.file.Files.copy(segment, copy);
+                journal.append(createFlag("prod", "a"));
+                java.nio.file.Files.move(copy, segment, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        });
+        assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason).contains("was replaced by another file"));
+        assertThat(logged).contains("journal closed after its segment").doesNotContain("INFO dev.flags.server.journal"
+                + ".FileJournal - journal closed:");
+        assertThat(Checkpoints.list(journalDir)).extracting(Checkpoints.Ref::sequence).as("what was acknowledged, kept")
+                .containsExactly(2L);
+    }
+
+    @Test
+    void aJournalDirectoryInWhichNoFileCanBeCreatedIsRefusedAtTheOpenNotAtTheFirstCheckpoint() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        try (FileJournal journal = FileJournal.builder(journalDir).open()) {
+            journal.append(createEnvironment("prod"));
+        }
+        // A test run as root cannot be refused by a mode: the probe's file name taken by a directory refuses it too.
+        java.nio.file.Files.createDirectories(journalDir.resolve("write-check.tmp").resolve("taken"));
+        assertThatThrownBy(() -> FileJournal.builder(journalDir).open()).isInstanceOf(JournalException.class)
+                .hasMessageContaining("the journal cannot create files in " + journalDir + " (checkpoints, new segments)");
     }
 
     @Test

@@ -95,6 +95,11 @@ class LockTest {
                 .isEqualTo("permission denied: cannot create it in " + dir + ", which belongs to flags (rwxr-xr-x), and"
                         + " this process runs as alice; run the server and the journal tools as flags, the user that"
                         + " owns the journal");
+        // The owner itself, with the directory's write permission taken away (chmod 500: QA's case).
+        assertThat(DirectoryLock.accessDenied(dir, lock, "flags", p -> "flags", p -> "r-x------"))
+                .isEqualTo("permission denied: cannot create it in " + dir + ", which belongs to flags (r-x------), and"
+                        + " this process runs as flags, but its permissions do not let its owner create files in it:"
+                        + " 'chmod u+rwx " + dir + "'");
     }
 
     @Test
