@@ -62,6 +62,12 @@ public final class FileJournal implements Journal {
 
         /** Called on the sync thread once a batch's files were checked, just before its records are written. */
         default void beforeWrite() {}
+
+        /** Called on the checkpoint thread just before it writes a background checkpoint. */
+        default void beforeCheckpoint() {}
+
+        /** Called on the checkpoint thread each time it waits, with no checkpoint asked for. */
+        default void checkpointWaiting() {}
     }
 
     /** The durable end: the last acknowledged entry and where its segment's sound records end. */
@@ -529,6 +535,7 @@ public final class FileJournal implements Journal {
         while (true) {
             synchronized (checkpointSignal) {
                 while (!checkpointRequested && !checkpointStop) {
+                    hooks.checkpointWaiting();
                     try {
                         checkpointSignal.wait();
                     } catch (InterruptedException e) {
@@ -542,6 +549,7 @@ public final class FileJournal implements Journal {
             }
             long at = committed.sequence();
             try {
+                hooks.beforeCheckpoint();
                 writeCheckpoint();
             } catch (IOException | RuntimeException e) {
                 // Tried again after as many appends as between two checkpoints, not after every one: on a full disk

@@ -153,6 +153,48 @@ class FailureTest {
         }
     }
 
+    @Test
+    void batchesWhileABackgroundCheckpointIsWrittenDoNotAskForAnotherOneRightAfterIt() throws Exception {
+        int interval = 10;
+        java.util.concurrent.BlockingQueue<String> events = new java.util.concurrent.LinkedBlockingQueue<>();
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger written = new java.util.concurrent.atomic.AtomicInteger();
+        FileJournal.Hooks hooks = new FileJournal.Hooks() {
+            @Override
+            public void beforeCheckpoint() {
+                events.add("checkpoint");
+                if (written.incrementAndGet() == 1) {
+                    try {
+                        release.await(); // a slow checkpoint: a big state, a slow disk
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+
+            @Override
+            public void checkpointWaiting() {
+                events.add("waiting");
+            }
+        };
+        Path journalDir = dir.resolve("journal");
+        try (FileJournal journal = FileJournal.builder(journalDir).checkpointInterval(interval).hooks(hooks).open()) {
+            assertThat(events.poll(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("waiting");
+            journal.append(createEnvironment("prod"));
+            for (int i = 2; i <= interval; i++) {
+                journal.append(createFlag("prod", "f" + i));
+            }
+            assertThat(events.poll(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("checkpoint");
+            for (int i = interval + 1; i <= 2 * interval; i++) {
+                journal.append(createFlag("prod", "f" + i)); // each batch an interval past the last checkpoint
+            }
+            release.countDown();
+            assertThat(events.poll(10, java.util.concurrent.TimeUnit.SECONDS)).as("after the checkpoint: no second one")
+                    .isEqualTo("waiting");
+            assertThat(Checkpoints.list(journalDir)).extracting(Checkpoints.Ref::sequence).containsExactly(2L * interval);
+        }
+    }
+
     private interface Check {
         boolean holds() throws IOException;
     }
