@@ -552,6 +552,10 @@ public final class FlagsCommand implements Callable<Integer> {
             ObjectNode op = ruleOperation(rule, "value", "");
             String text = percent.endsWith("%") ? percent.substring(0, percent.length() - 1) : percent;
             number(text, "PERCENT", "such as 10, 2.5 or 50%"); // checked: a number, and a finite one
+            if (text.indexOf('e') >= 0 || text.indexOf('E') >= 0) { // 1e1 is 10: surely not what a ramp meant
+                throw new CliException(EXIT_USAGE, "PERCENT must be a plain number, such as 10, 2.5 or 50% (no exponent), was '"
+                        + percent + "'");
+            }
             // As typed, in plain digits: a schedule keeps the change as sent, and lists would show 70.0 beside 90, or
             // 1.0E-4 for 0.0001.
             java.math.BigDecimal value = new java.math.BigDecimal(text.strip()).stripTrailingZeros();

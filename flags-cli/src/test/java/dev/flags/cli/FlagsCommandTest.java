@@ -179,6 +179,10 @@ class FlagsCommandTest {
         Run notANumber = remote("rollout", "billing-v2", "half", "--rule", "eu canary");
         assertThat(notANumber.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(notANumber.err()).isEqualTo("flags: PERCENT must be a number, such as 10, 2.5 or 50%, was 'half'\n");
+        Run exponent = remote("rollout", "billing-v2", "1e1", "--rule", "eu canary");
+        assertThat(exponent.exit()).as("not taken as 10").isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(exponent.err()).isEqualTo("flags: PERCENT must be a plain number, such as 10, 2.5 or 50% (no exponent),"
+                + " was '1e1'\n");
 
         Run noReason = remote("off", "billing-v2", "-m", "");
         assertThat(noReason.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);

@@ -993,6 +993,24 @@ class AdminApiTest {
     }
 
     @Test
+    void theStateAtAPastTimeHasTheRoleGrantsOfThatTimeWithTheirEnds() {
+        String members = "/api/v1/environments/production/roles/beta-tester/members/";
+        String tessEnds = java.time.Instant.now().plus(java.time.Duration.ofDays(1)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                .toString();
+        assertThat(api.put(members + "tess", ADMIN, "{\"expiresAt\": \"" + tessEnds + "\"}").status()).isEqualTo(200);
+        api.put(members + "ann", ADMIN, null);
+        JsonNode granted = api.get("/api/v1/audit?environment=production", ADMIN).json().get("entries");
+        String annGranted = granted.get(granted.size() - 1).get("timestamp").asText();
+        api.delete(members + "ann", ADMIN);
+
+        JsonNode then = api.get("/api/v1/environments/production/state?at=" + annGranted, ADMIN).json();
+        assertThat(then.get("members").toString()).isEqualTo("{\"beta-tester\":[\"ann\",\"tess\"]}");
+        assertThat(then.get("expiresAt").toString()).isEqualTo("{\"beta-tester\":{\"tess\":\"" + tessEnds + "\"}}");
+        JsonNode now = api.get("/api/v1/environments/production/state?at=" + java.time.Instant.now(), ADMIN).json();
+        assertThat(now.get("members").toString()).as("revoked since").isEqualTo("{\"beta-tester\":[\"tess\"]}");
+    }
+
+    @Test
     void auditFiltersByEnvironmentActorAndTimeAndStateAtAPastTime() throws Exception {
         String path = "/api/v1/environments/production/flags/billing-v2";
         api.put(path, ADMIN, BILLING);

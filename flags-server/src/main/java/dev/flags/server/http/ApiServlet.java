@@ -733,6 +733,23 @@ public final class ApiServlet extends HttpServlet {
         ArrayNode flags = n.putArray("flags");
         e.flags().values().stream().map(CanonicalJson::toJsonNode)
                 .sorted((a, b) -> a.path("key").asText().compareTo(b.path("key").asText())).forEach(flags::add);
+        // The grants then too, as GET .../roles shows them now: what a user got from a rule naming roles depended on them.
+        java.util.SortedMap<String, java.util.SortedSet<String>> byRole = new java.util.TreeMap<>();
+        e.roleGrants().forEach((user, roles) -> roles.forEach(r -> byRole.computeIfAbsent(r, k -> new java.util.TreeSet<>())
+                .add(user)));
+        java.util.SortedMap<String, java.util.SortedMap<String, String>> ends = new java.util.TreeMap<>();
+        e.grantExpiries().forEach((grant, end) -> ends.computeIfAbsent(grant.role(), k -> new java.util.TreeMap<>())
+                .put(grant.userId(), end.toString()));
+        ObjectNode members = n.putObject("members");
+        byRole.forEach((role, users) -> {
+            ArrayNode a = members.putArray(role);
+            users.forEach(a::add);
+        });
+        ObjectNode expiries = n.putObject("expiresAt");
+        ends.forEach((role, users) -> {
+            ObjectNode byUser = expiries.putObject(role);
+            users.forEach(byUser::put);
+        });
         write(resp, 200, n);
     }
 
