@@ -41,6 +41,9 @@ public final class FlagdFixture implements Fixture {
                 .offlineFlagSourcePath(Resources.file("flagd.json").toString())
                 // The file never changes; look at it rarely.
                 .offlinePollIntervalMs(60_000)
+                // Its first read of the file must finish within this (1 s by default, which a loaded machine missed in a
+                // test run): the benchmarks time evaluations, never this start.
+                .deadline(30_000)
                 .build();
         FlagdProvider provider = new FlagdProvider(options);
         OpenFeatureAPI api = OpenFeatureAPI.getInstance();
