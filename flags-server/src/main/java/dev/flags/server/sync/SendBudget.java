@@ -38,10 +38,13 @@ final class SendBudget {
   private static final Logger LOG = LoggerFactory.getLogger(SendBudget.class);
 
   /**
-   * Messages smaller than this are not counted: a Delta of a few flags or a Heartbeat. A stream holds at
-   * most one message its SDK has not taken, so the small ones cost at most this much per stream.
+   * Messages smaller than this are not counted: a Delta of a flag or two, a Heartbeat, so that the fan-out of
+   * ordinary changes takes no lock here. A stream holds at most one message its SDK has not taken, so the small
+   * ones cost at most this much per stream: 40 MiB for the 10,000 streams a token may have by default. (At 64 KiB,
+   * one token's streams that never read held 640 MiB of snapshots just under it, more than the memory outside the
+   * heap that gRPC may use, and starved every other token's SDKs.)
    */
-  static final int LARGE = 64 * 1024;
+  static final int LARGE = 4 * 1024;
 
   /** Whoever holds or waits for a part of the budget: a stream's writer, or a one-off snapshot. */
   interface Borrower {

@@ -135,6 +135,26 @@ class SendBufferTest extends SyncFixtureTest {
     assertThat(budget.await(b -> b.held() == 0 && b.waiting() == 0, WAIT)).as("all given back").isTrue();
   }
 
+  @Test
+  void snapshotsOfOrdinarySizeAreCountedTooSoThatManyStreamsThatNeverReadCannotHoldUnboundedMemory() throws Exception {
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER));
+    f.write(createEnvironment(STAGING));
+    for (int i = 0; i < 4; i++) { // an environment of a few flags: a snapshot of about 12 kB, well under 64 KiB
+      f.write(createFlag(STAGING, "f-" + i));
+      f.write(bigUpdate(STAGING, "f-" + i, 50, 3_000));
+    }
+    int snapshotBytes = streamSnapshotBytes(STAGING);
+    assertThat(snapshotBytes).isBetween(SendBudget.LARGE, 64 * 1024);
+    SendBudget budget = f.broadcaster.budget();
+    ManagedChannel stuck = stuckChannel(); // its window takes two or three such snapshots, then nothing more
+    for (int i = 0; i < 8; i++) {
+      SyncFixture.stub(stuck, SyncFixture.SDK_STAGING).subscribe(SyncFixture.request(STAGING, 0), Recorder.manual(0));
+    }
+    assertThat(budget.await(b -> b.heldBy("tok-sdk-staging") >= snapshotBytes, WAIT))
+        .as("the snapshots its streams have not taken are counted: %s bytes held", budget.heldBy("tok-sdk-staging")).isTrue();
+    assertThat(f.broadcaster.sendBufferBytes()).as("and show in flags_sync_buffer_bytes").isPositive();
+  }
+
   /** An environment whose snapshot is about 1.2 MB. */
   private void fill(String env) {
     f.write(createEnvironment(env));
