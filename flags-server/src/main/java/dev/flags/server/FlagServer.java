@@ -284,6 +284,7 @@ public final class FlagServer implements AutoCloseable {
                             .mapToLong(limits::fullPercent).max().orElse(0));
             journal.state().environments().values().stream().filter(e -> !e.archived())
                     .forEach(e -> limits.overLimit(e).ifPresent(LOG::warn));
+            registerMemoryMetrics();
             GrpcClientFaults.install();
             metrics.register("flags_grpc_requests_refused_total", "Request messages the gRPC port refused for their bytes"
                     + " (over 2 MiB, over it once decompressed, or not a valid message), in this process since it started;"
@@ -723,6 +724,26 @@ public final class FlagServer implements AutoCloseable {
                 statistics::getActiveConnections);
         metrics.register("flags_http_connections_max", "Connections the HTTP port may hold open at once"
                 + " (--http-max-connections); at the cap it accepts more only as these close.", "gauge", () -> httpMaxConnections);
+    }
+
+    /** What an operator sizes the heap by, and sees memory trouble coming in (docs/server.md, Memory). */
+    private void registerMemoryMetrics() {
+        java.lang.management.MemoryMXBean memory = java.lang.management.ManagementFactory.getMemoryMXBean();
+        metrics.register("flags_jvm_heap_used_bytes", "Bytes of the JVM's heap in use now (live and not yet collected).",
+                "gauge", () -> memory.getHeapMemoryUsage().getUsed());
+        metrics.register("flags_jvm_heap_max_bytes", "The JVM's largest heap (-Xmx).", "gauge",
+                () -> memory.getHeapMemoryUsage().getMax());
+        java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+                .filter(pool -> pool.getName().equals("direct")).findFirst().ifPresent(direct -> metrics.register(
+                        "flags_jvm_direct_memory_used_bytes", "Bytes of memory outside the heap held by network buffers"
+                                + " (gRPC's and the HTTP port's); the JVM allows as much as its largest heap unless"
+                                + " -XX:MaxDirectMemorySize says otherwise.", "gauge", direct::getMemoryUsed));
+        metrics.register("flags_state_bytes", "Bytes every environment serves, together (what --max-environment-mib counts,"
+                + " summed): the state the heap holds.", "gauge", () -> journal.state().environments().values().stream()
+                        .mapToLong(EnvironmentLimits::servedBytes).sum());
+        metrics.register("flags_out_of_memory_errors_total", "HTTP requests and sync messages that failed because the JVM"
+                + " ran out of memory, since the server started (each is an ERROR in the log).", "counter",
+                () -> metrics.requestsOutOfMemory() + broadcaster.outOfMemoryErrors());
     }
 
     private void registerSyncMetrics() {

@@ -358,6 +358,11 @@ public final class Main implements Callable<Integer> {
         }, "flags-shutdown"));
         try {
             running.set(FlagServer.start(config));
+        } catch (OutOfMemoryError e) {
+            // Said in one line, as every other reason the server cannot start: most often a state grown past the heap.
+            throw new java.io.IOException("out of memory (" + e.getMessage() + ") with a largest heap of "
+                    + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB: the server holds every environment's flags in"
+                    + " its heap; start it with a larger -Xmx (docs/server.md, Memory)", e);
         } finally {
             startEnded.countDown();
         }

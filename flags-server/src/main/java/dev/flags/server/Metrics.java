@@ -20,6 +20,7 @@ public final class Metrics {
     private final Histogram requestSeconds = new Histogram();
     private final Histogram appendSeconds = new Histogram();
     private final Map<String, LongSupplier> gauges = new ConcurrentHashMap<>();
+    private final LongAdder requestsOutOfMemory = new LongAdder();
     private final Map<String, String> helps = new ConcurrentHashMap<>();
 
     /** A cumulative histogram with fixed buckets. */
@@ -65,6 +66,16 @@ public final class Metrics {
         int s = status >= 100 && status <= 599 ? status : 0;
         requests.computeIfAbsent("method=\"" + m + "\",status=\"" + s + "\"", k -> new LongAdder()).increment();
         requestSeconds.observe(nanos);
+    }
+
+    /** Records an HTTP request that ran the JVM out of memory. */
+    public void requestOutOfMemory() {
+        requestsOutOfMemory.increment();
+    }
+
+    /** @return how many HTTP requests ran the JVM out of memory since the server started */
+    public long requestsOutOfMemory() {
+        return requestsOutOfMemory.sum();
     }
 
     /** Records one durable journal append (including its fsync). */

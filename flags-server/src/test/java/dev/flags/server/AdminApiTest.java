@@ -86,6 +86,17 @@ class AdminApiTest {
         assertThat(metrics.status()).isEqualTo(200);
         assertThat(metrics.body()).contains("flags_http_requests_total{method=\"PUT\",status=\"201\"} 1")
                 .contains("flags_journal_append_seconds_count").contains("# TYPE flags_http_request_duration_seconds histogram");
+        // What the heap is sized by, and what shows memory trouble (docs/server.md, Memory).
+        long stateBytes = 0;
+        for (JsonNode env : api.get("/api/v1/environments", ADMIN).json().get("environments")) {
+            stateBytes += api.get("/api/v1/environments/" + env.get("key").asText(), ADMIN).json().get("bytes").asLong();
+        }
+        assertThat(stateBytes).isPositive();
+        assertThat(metrics.body()).contains("\nflags_state_bytes " + stateBytes + "\n")
+                .contains("\nflags_out_of_memory_errors_total 0\n")
+                .containsPattern("\nflags_jvm_heap_used_bytes [1-9][0-9]*\n")
+                .containsPattern("\nflags_jvm_heap_max_bytes [1-9][0-9]*\n")
+                .containsPattern("\nflags_jvm_direct_memory_used_bytes [0-9]+\n");
         for (int i = 0; i < 5; i++) {
             api.call("FOO" + i, "/api/v1/environments", ADMIN, null, Map.of());
         }

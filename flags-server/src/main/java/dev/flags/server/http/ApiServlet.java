@@ -151,10 +151,16 @@ public final class ApiServlet extends HttpServlet {
         } catch (JsonProcessingException e) {
             problem(resp, 400, "malformed JSON", "the body is not valid JSON: " + FlagFormat.jsonErrorMessage(e)
                     + FlagFormat.jsonErrorLocation(e), Map.of());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // An Error too (out of memory, most likely): answered in the API's own form, never as the servlet container's
+            // page, which would show a stack trace.
             String id = UUID.randomUUID().toString();
             LOG.error("request {} {} failed (error id {})", LogText.escape(req.getMethod()), LogText.escape(req.getRequestURI()), id, e);
-            problem(resp, 500, "internal error", "the server failed to handle this request; the error id is " + id, Map.of("errorId", id));
+            if (e instanceof OutOfMemoryError) {
+                services.metrics().requestOutOfMemory();
+            }
+            problem(resp, 500, "internal error", "the server failed to handle this request" + (e instanceof OutOfMemoryError
+                    ? ", out of memory" : "") + "; the error id is " + id, Map.of("errorId", id));
         } finally {
             services.metrics().httpRequest(req.getMethod(), resp.getStatus(), System.nanoTime() - start);
         }

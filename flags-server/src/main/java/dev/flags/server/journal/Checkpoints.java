@@ -377,20 +377,31 @@ final class Checkpoints {
      * @throws JournalCorruptedException if it is damaged or of another format version
      */
     static Loaded read(Path file) throws IOException {
-        byte[] all = Files.readAllBytes(file);
-        int bodyEnd = all.length - 4 - END.length;
-        if (bodyEnd < HEADER_SIZE) {
-            throw new JournalCorruptedException(file, all.length, "checkpoint is truncated ("
-                    + all.length + " bytes)");
+        // Mapped, not read into the heap: the state built from it takes about as much heap as the file, and a server
+        // that holds its state must be able to start from it with the same heap (read whole, a start needed twice).
+        ByteBuffer all;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size > Integer.MAX_VALUE) {
+                throw new JournalCorruptedException(file, Integer.MAX_VALUE, "checkpoint is larger than 2 GiB ("
+                        + size + " bytes), more than a checkpoint may be");
+            }
+            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
         }
-        if (!Arrays.equals(all, bodyEnd + 4, all.length, END, 0, END.length)) {
+        int length = all.capacity();
+        int bodyEnd = length - 4 - END.length;
+        if (bodyEnd < HEADER_SIZE) {
+            throw new JournalCorruptedException(file, length, "checkpoint is truncated ("
+                    + length + " bytes)");
+        }
+        if (!all.slice(bodyEnd + 4, END.length).equals(ByteBuffer.wrap(END))) {
             throw new JournalCorruptedException(file, bodyEnd + 4,
                     "checkpoint is truncated: no end marker");
         }
         CRC32C crc = new CRC32C();
-        crc.update(all, 0, bodyEnd);
-        int stored = ByteBuffer.wrap(all, bodyEnd, 4).getInt();
-        ByteBuffer b = ByteBuffer.wrap(all, 0, bodyEnd);
+        crc.update(all.slice(0, bodyEnd));
+        int stored = all.getInt(bodyEnd);
+        ByteBuffer b = all.slice(0, bodyEnd);
         if (stored != (int) crc.getValue()) {
             // A damaged header explains itself better than a checksum does.
             header(file, b.duplicate(), null);

@@ -63,6 +63,9 @@ public final class FileJournal implements Journal {
         /** Called on the sync thread once a batch's files were checked, just before its records are written. */
         default void beforeWrite() {}
 
+        /** Called on an appending thread, under the journal's lock, just before its entry changes the state. */
+        default void beforeApply(JournalEntry entry) {}
+
         /** Called on the checkpoint thread just before it writes a background checkpoint. */
         default void beforeCheckpoint() {}
 
@@ -289,7 +292,12 @@ public final class FileJournal implements Journal {
                     change.environment(), prepared.version(), now, change.actor(), change.comment(),
                     shape.subject(), prepared.payload());
             byte[] frame = RecordCodec.encode(entry);
-            working.apply(entry);
+            try {
+                hooks.beforeApply(entry);
+                working.apply(entry);
+            } catch (RuntimeException | Error e) {
+                throw stopHalfApplied(entry, e);
+            }
             lastAssigned = entry.sequence();
             lastTimestamp = now;
             pending = new Pending(entry, frame, new CompletableFuture<>());
@@ -490,6 +498,31 @@ public final class FileJournal implements Journal {
             LOG.warn("journal: cannot cut the failed batch's unacknowledged bytes from {} ({}); the next start sets them"
                     + " aside as a torn tail", activeSegment.file, e.toString());
         }
+    }
+
+    /**
+     * An entry that failed halfway into the state in memory (out of memory, most likely) may have changed part of it:
+     * nothing more may be built on it, so the journal stops as after an i/o failure. The entry was not written; what
+     * was acknowledged is in the files, and a restart recovers it. Called under the lock.
+     */
+    private JournalException stopHalfApplied(JournalEntry entry, Throwable cause) {
+        String reason = "the change that was to be sequence " + entry.sequence() + " failed while it was applied to the"
+                + " state in memory (" + cause + "), which may be half-changed; it was not written, and no change after"
+                + " it is acknowledged";
+        JournalException failed = new JournalException("journal stopped: " + reason + "; restart the server"
+                + (cause instanceof OutOfMemoryError ? " with a larger heap (-Xmx; docs/server.md, Memory)" : "")
+                + " to recover every acknowledged change", cause);
+        LOG.error("journal: {}", failed.getMessage(), cause);
+        failure = failed;
+        failureReason = reason;
+        closing = true;
+        List<Pending> abandoned = new ArrayList<>(queue);
+        queue.clear();
+        workReady.signalAll();
+        for (Pending p : abandoned) {
+            p.done().completeExceptionally(failed);
+        }
+        return failed;
     }
 
     /** After an i/o failure nothing more is acknowledged; reopening recovers (fail-stop). */
@@ -1209,8 +1242,8 @@ public final class FileJournal implements Journal {
                     + " sequence {}); nothing here can recover it: restore the journal from a backup (docs/journal.md) before"
                     + " the next start", activeSegment.file, dir, mark.sequence());
         } else {
-            LOG.warn("journal closed after it stopped on an i/o failure: {} (last acknowledged sequence {}; no checkpoint"
-                    + " written; the next open recovers what was acknowledged)", dir, mark.sequence());
+            LOG.warn("journal closed after it stopped: {} (last acknowledged sequence {}; no checkpoint written; the next"
+                    + " open recovers what was acknowledged)", dir, mark.sequence());
         }
         if (interrupted) {
             Thread.currentThread().interrupt();

@@ -104,6 +104,7 @@ public final class Broadcaster implements AutoCloseable {
   private final LongAdder deltas = new LongAdder();
   private final LongAdder snapshots = new LongAdder();
   private final LongAdder heartbeats = new LongAdder();
+  private final LongAdder outOfMemoryErrors = new LongAdder();
 
   private Broadcaster(Builder b) {
     this.journal = b.journal;
@@ -553,8 +554,16 @@ public final class Broadcaster implements AutoCloseable {
   }
 
   void failedWithError(Subscription subscription, Error e) {
+    if (e instanceof OutOfMemoryError) {
+      outOfMemoryErrors.increment();
+    }
     LOG.error("sync: a message to a stream of environment {} (token {}) failed with {}; the stream was closed and its"
         + " SDK reconnects", subscription.environment(), subscription.tokenId(), e.toString());
+  }
+
+  /** @return how many messages to streams failed for the JVM out of memory (inside or outside the heap) */
+  public long outOfMemoryErrors() {
+    return outOfMemoryErrors.sum();
   }
 
   long historyLoads() {

@@ -195,6 +195,35 @@ class FailureTest {
         }
     }
 
+    @Test
+    void aChangeThatFailsHalfwayIntoTheStateInMemoryStopsTheJournalAndARestartRecoversWhatWasAcknowledged() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        FileJournal.Hooks outOfMemoryAtThird = new FileJournal.Hooks() {
+            @Override
+            public void beforeApply(JournalEntry entry) {
+                if (entry.sequence() == 3) {
+                    throw new OutOfMemoryError("Java heap space (simulated)");
+                }
+            }
+        };
+        FileJournal journal = FileJournal.builder(journalDir).hooks(outOfMemoryAtThird).open();
+        try (journal) {
+            journal.append(createEnvironment("prod"));
+            journal.append(createFlag("prod", "a"));
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "b"))).isInstanceOf(JournalException.class)
+                    .hasMessageStartingWith("journal stopped: the change that was to be sequence 3 failed while it was"
+                            + " applied to the state in memory (java.lang.OutOfMemoryError: Java heap space (simulated))")
+                    .hasMessageContaining("restart the server with a larger heap (-Xmx");
+            assertThat(journal.failure()).as("health checks tell").isPresent();
+            assertThatThrownBy(() -> journal.append(createFlag("prod", "c"))).as("nothing built on a half-changed state")
+                    .isInstanceOf(JournalException.class).hasMessageContaining("sequence 3 failed");
+        }
+        try (FileJournal reopened = FileJournal.builder(journalDir).open()) {
+            assertThat(reopened.lastSequence()).isEqualTo(2);
+            assertThat(reopened.state().environment("prod").orElseThrow().flags()).containsOnlyKeys("a");
+        }
+    }
+
     private interface Check {
         boolean holds() throws IOException;
     }
