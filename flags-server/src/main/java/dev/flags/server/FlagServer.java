@@ -4,6 +4,7 @@ import dev.flags.server.auth.TokenExpiry;
 import dev.flags.server.auth.TokenService;
 import dev.flags.server.http.AnsweredBeforeClosing;
 import dev.flags.server.http.ApiServlet;
+import dev.flags.server.http.BodiesInFlight;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
 import dev.flags.server.journal.DurableFiles;
@@ -310,7 +311,7 @@ public final class FlagServer implements AutoCloseable {
                     new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),
                     broadcaster::streamsOf);
             this.deployment = deploy(services);
-            this.httpRequests = new AnsweredBeforeClosing(httpHandler());
+            this.httpRequests = new AnsweredBeforeClosing(httpHandler(tokens));
             this.http = startHttp(withHsts(httpRequests));
             registerHttpConnectionMetrics(http);
             HttpCapWatch capWatch = new HttpCapWatch(() -> (int) http.getListenerInfo().get(0).getConnectorStatistics()
@@ -816,7 +817,7 @@ public final class FlagServer implements AutoCloseable {
     }
 
     /** The API's servlets behind the request buffering. */
-    private HttpHandler httpHandler() throws IOException {
+    private HttpHandler httpHandler(TokenService tokens) throws IOException {
         HttpHandler handler;
         try {
             handler = deployment.start();
@@ -828,7 +829,14 @@ public final class FlagServer implements AutoCloseable {
         // handed to a worker. Without this, 16 connections that never finish a body (2 cores x 8
         // workers) stopped the API, the health checks and shutdown.
         int bodyBuffers = ApiServlet.MAX_BODY_BYTES / HTTP_BUFFER_BYTES + 2;
-        HttpHandler buffered = new RequestBufferingHandler(handler, bodyBuffers);
+        BodiesInFlight buffered = new BodiesInFlight(new RequestBufferingHandler(handler, bodyBuffers), handler,
+                BodiesInFlight.defaultCap(), token -> {
+                    dev.flags.server.auth.Authentication checked = tokens.check(token);
+                    return checked.principal().isPresent() && !checked.isExpired();
+                });
+        metrics.register("flags_http_bodies_reading", "Request bodies the HTTP port is reading now (into buffers outside"
+                + " the heap, before the request is handled); at a quarter of the memory the JVM allows there, more are"
+                + " answered 503.", "gauge", buffered::reading);
         // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
         // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
         // bare 413.

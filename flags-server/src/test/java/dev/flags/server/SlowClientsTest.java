@@ -62,6 +62,22 @@ class SlowClientsTest {
     }
 
     @Test
+    void aBodyWithoutAKnownTokenIsRefusedBeforeItIsReadSoItTakesNoBuffers() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"));
+             Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(("PUT /api/v1/environments/production/flags/f HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer"
+                    + " flg_guessed-0123456789\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+                    .getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            // Answered with almost all of the body unsent, and the connection ends: the body is never read.
+            String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 401").contains("application/problem+json")
+                    .contains("the token is unknown or was revoked");
+        }
+    }
+
+    @Test
     void aBodyDeclaredFarOverTheLimitIsRefusedAtOnceWithAProblem() throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"));
              Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {

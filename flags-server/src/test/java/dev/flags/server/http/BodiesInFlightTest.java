@@ -1,0 +1,91 @@
+package dev.flags.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.undertow.Undertow;
+import io.undertow.server.HttpHandler;
+import io.undertow.server.handlers.RequestBufferingHandler;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Over real sockets, with Undertow as the server runs it: which bodies are read into buffers, and how many at once. */
+class BodiesInFlightTest {
+
+    private static final String KNOWN = "known-token";
+
+    private Undertow server;
+    private BodiesInFlight bodies;
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.stop();
+        }
+    }
+
+    private int start(int cap) {
+        HttpHandler answer = exchange -> exchange.getResponseSender().send("handled");
+        bodies = new BodiesInFlight(new RequestBufferingHandler(answer, 4), answer, cap, KNOWN::equals);
+        server = Undertow.builder().addHttpListener(0, "127.0.0.1").setHandler(bodies).build();
+        server.start();
+        return ((InetSocketAddress) server.getListenerInfo().get(0).getAddress()).getPort();
+    }
+
+    private static Socket startBody(int port, String token) throws Exception {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), port);
+        s.setSoTimeout(20_000);
+        OutputStream out = s.getOutputStream();
+        out.write(("PUT /x HTTP/1.1\r\nHost: x\r\n" + (token == null ? "" : "Authorization: Bearer " + token + "\r\n")
+                + "Content-Length: 1000\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        return s;
+    }
+
+    private static String answer(Socket s) throws Exception {
+        InputStream in = s.getInputStream();
+        return new String(in.readNBytes(12), StandardCharsets.US_ASCII);
+    }
+
+    @Test
+    void aBodyWithoutAKnownTokenIsNotReadButHandedOnAtOnce() throws Exception {
+        int port = start(1);
+        try (Socket noToken = startBody(port, null); Socket unknown = startBody(port, "guessed")) {
+            // Handled with 999 bytes of the body still unsent: nothing waited to read it into buffers.
+            assertThat(answer(noToken)).isEqualTo("HTTP/1.1 200");
+            assertThat(answer(unknown)).isEqualTo("HTTP/1.1 200");
+            assertThat(bodies.reading()).isZero();
+        }
+    }
+
+    @Test
+    void atMostCapBodiesAreReadAtOnceAndOneMoreIsAnswered503UntilOneEnds() throws Exception {
+        int port = start(1);
+        Socket first = startBody(port, KNOWN);
+        awaitReading(1); // its body is being read (999 bytes to come)
+        try (Socket second = startBody(port, KNOWN)) {
+            String busy = new String(second.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(busy).startsWith("HTTP/1.1 503").contains("Retry-After: 1").contains("\"title\" : \"busy\"");
+        }
+        first.close(); // a client that goes away mid-body gives its place back
+        awaitReading(0);
+        try (Socket third = startBody(port, KNOWN)) {
+            third.getOutputStream().write(" ".repeat(999).getBytes(StandardCharsets.US_ASCII));
+            assertThat(answer(third)).isEqualTo("HTTP/1.1 200");
+        }
+        awaitReading(0);
+    }
+
+    private void awaitReading(int n) throws InterruptedException {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (bodies.reading() != n) {
+            assertThat(System.nanoTime()).as("bodies being read: %s, expected %s", bodies.reading(), n).isLessThan(deadline);
+            Thread.sleep(5);
+        }
+    }
+}
