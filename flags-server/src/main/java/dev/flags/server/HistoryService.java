@@ -23,6 +23,10 @@ public final class HistoryService {
     public static final int MAX_AUDIT = 1000;
     /** The most versions one history request returns; older ones come page by page. */
     public static final int MAX_HISTORY = 1000;
+    /** The most bytes of flag documents one page of a flag's history holds (at least one version, whatever its size). */
+    static final long PAGE_BYTES = 8L << 20;
+    private static final int HISTORY_STEP = 50;
+    private static final int AUDIT_STEP = 50;
 
     private final Journal journal;
     private final Clock clock;
@@ -68,19 +72,57 @@ public final class HistoryService {
             throw ApiException.badRequest("before must be a version, 1 or more, was " + before);
         }
         // One more than asked for tells whether there is an earlier page.
-        List<JournalEntry> read = journal.history(env, key, before == null ? Long.MAX_VALUE : before, limit + 1);
+        Newest newest = newestWithin(env, key, before == null ? Long.MAX_VALUE : before, limit + 1);
+        List<JournalEntry> read = newest.entries();
         if (read.isEmpty() && !state.flags().containsKey(key) && !state.archivedFlags().containsKey(key)
                 && journal.history(env, key, Long.MAX_VALUE, 1).isEmpty()) {
             throw ApiException.notFound("flag", "flag \"" + key + "\" never existed in environment \"" + env + "\"");
         }
-        if (read.size() <= limit) {
+        if (read.size() <= limit && !newest.moreBelow()) {
             // The last page: say if retention cut the journal here, or history looks complete when it is not.
             long oldest = journal.oldestRetainedSequence();
             return new HistoryPage(read, null, oldest > 1 ? oldest : null);
         }
-        List<JournalEntry> page = read.subList(1, read.size());
+        List<JournalEntry> page = read.size() > limit ? read.subList(1, read.size()) : read;
         return new HistoryPage(page, page.get(0).version(), null);
     }
+
+    /**
+     * The newest {@code max} versions below {@code before}, oldest first, but no more than {@link #PAGE_BYTES} of
+     * documents (and at least one): a page of a thousand versions of a flag near the 1 MiB document limit would be a
+     * gigabyte in the heap at once. Read back from the newest in small steps, so that no more is ever held.
+     */
+    private Newest newestWithin(String env, String key, long before, int max) {
+        java.util.ArrayDeque<JournalEntry> newestFirst = new java.util.ArrayDeque<>();
+        long bytes = 0;
+        long below = before;
+        while (newestFirst.size() < max) {
+            List<JournalEntry> step = journal.history(env, key, below, Math.min(HISTORY_STEP, max - newestFirst.size()));
+            for (int i = step.size() - 1; i >= 0; i--) {
+                JournalEntry e = step.get(i);
+                bytes += e.payload().size();
+                if (bytes > PAGE_BYTES && !newestFirst.isEmpty()) {
+                    return new Newest(reversed(newestFirst), true);
+                }
+                newestFirst.add(e);
+            }
+            if (step.size() < HISTORY_STEP) {
+                break; // no more below
+            }
+            below = step.get(0).version();
+        }
+        return new Newest(reversed(newestFirst), false);
+    }
+
+    /** Versions read, oldest first, and whether they stopped for their bytes with more below them. */
+    private record Newest(List<JournalEntry> entries, boolean moreBelow) {}
+
+    private static List<JournalEntry> reversed(java.util.ArrayDeque<JournalEntry> newestFirst) {
+        List<JournalEntry> oldestFirst = new java.util.ArrayList<>(newestFirst.size());
+        newestFirst.descendingIterator().forEachRemaining(oldestFirst::add);
+        return oldestFirst;
+    }
+
 
     /**
      * The audit log: changes in a time range, optionally of one environment and one actor.
@@ -90,9 +132,10 @@ public final class HistoryService {
      * @param actor an exact actor, or null for all
      * @param afterSequence only entries after this sequence number (0 for all): where the previous page ended
      * @param limit at most this many, up to {@value #MAX_AUDIT}
-     * @return up to {@code limit} entries, oldest first; one more if there are more (the caller pages on)
+     * @return up to {@code limit} entries, oldest first, and no more than {@link #PAGE_BYTES} of their documents (at
+     *     least one entry), and whether there are more
      */
-    public List<JournalEntry> audit(Principal p, String env, String actor, Instant from, Instant to, long afterSequence,
+    public AuditPage audit(Principal p, String env, String actor, Instant from, Instant to, long afterSequence,
                                     int limit) {
         if (env == null) {
             if (p.scope() != Scope.ADMIN) {
@@ -116,36 +159,45 @@ public final class HistoryService {
         if (afterSequence < 0) {
             throw ApiException.badRequest("after must be a sequence number, 0 or more, was " + afterSequence);
         }
-        int wanted = limit + 1; // one more tells the caller that there is another page
         // Timestamps never go backwards in the journal, so after the first entry in the range the
         // rest are read in sequence order until one falls outside it.
         List<JournalEntry> out = new ArrayList<>();
         List<JournalEntry> first = journal.audit(from, to, 1);
         if (first.isEmpty()) {
-            return out;
+            return new AuditPage(out, false);
         }
         long next = Math.max(first.get(0).sequence(), afterSequence + 1);
-        while (out.size() < wanted) {
-            List<JournalEntry> page = journal.read(next, 500);
+        long bytes = 0;
+        while (true) {
+            // In small steps: an entry may hold a document of up to 1 MiB, and the page stops at PAGE_BYTES.
+            List<JournalEntry> page = journal.read(next, AUDIT_STEP);
             if (page.isEmpty()) {
-                return out;
+                return new AuditPage(out, false);
             }
             for (JournalEntry e : page) {
                 if (!e.timestamp().isBefore(to)) {
-                    return out;
+                    return new AuditPage(out, false);
                 }
                 boolean envMatches = env == null ? (e.environment() == null || p.canRead(e.environment())) : env.equals(e.environment());
                 if (envMatches && (actor == null || actorMatches(actor, e.actor()))) {
-                    out.add(e);
-                    if (out.size() == wanted) {
-                        return out;
+                    bytes += e.payload().size();
+                    if (out.size() == limit || bytes > PAGE_BYTES && !out.isEmpty()) {
+                        return new AuditPage(out, true);
                     }
+                    out.add(e);
                 }
             }
             next = page.get(page.size() - 1).sequence() + 1;
         }
-        return out;
     }
+
+    /**
+     * One page of the audit log.
+     *
+     * @param entries the entries, oldest first
+     * @param more whether the range holds more after them: the next page starts after the last one's sequence
+     */
+    public record AuditPage(List<JournalEntry> entries, boolean more) {}
 
     /**
      * An actor is recorded as a name and, in parentheses, which token (or part of the server) it was:

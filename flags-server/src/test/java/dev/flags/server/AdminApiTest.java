@@ -583,6 +583,46 @@ class AdminApiTest {
     }
 
     @Test
+    void aPageOfALargeFlagsHistoryStopsAtItsBytesAndSaysWhereTheEarlierVersionsStart() {
+        String path = "/api/v1/environments/production/flags/big";
+        StringBuilder ids = new StringBuilder();
+        for (int i = 0; i < 500; i++) {
+            ids.append(i == 0 ? "" : ",").append('"').append(String.format("%04d", i)).append("u".repeat(996)).append('"');
+        }
+        api.put(path, ADMIN, "{\"key\": \"big\", \"enabled\": true, \"targets\": [{\"userIds\": [" + ids + "], \"serve\": true}]}");
+        for (int i = 0; i < 19; i++) { // 20 versions of about 0.5 MB: 10 MB, more than a page holds
+            api.patch(path, ADMIN, "{\"enabled\": " + (i % 2 == 0 ? "false" : "true") + "}");
+        }
+        List<Long> paged = new ArrayList<>();
+        List<Integer> pageSizes = new ArrayList<>();
+        String query = "";
+        while (query != null) {
+            JsonNode page = api.get(path + "/history" + query, ADMIN).json();
+            List<Long> versions = new ArrayList<>();
+            page.get("versions").forEach(v -> versions.add(v.get("version").asLong()));
+            paged.addAll(0, versions);
+            pageSizes.add(versions.size());
+            query = page.has("earlier") ? "?before=" + page.get("earlier").asLong() : null;
+        }
+        assertThat(pageSizes).as("the default limit (1,000) is not reached: the bytes end the first page").hasSize(2)
+                .first().isEqualTo(16); // 16 of about 0.51 MB fit in 8 MiB
+        assertThat(paged).as("every version once, in order").hasSize(20).isSorted().doesNotHaveDuplicates();
+
+        // The audit log pages the same way: by its limit, or by the bytes of its entries' documents.
+        List<Long> audited = new ArrayList<>();
+        List<Integer> auditPages = new ArrayList<>();
+        String after = "";
+        while (after != null) {
+            JsonNode page = api.get("/api/v1/audit?environment=production&limit=1000" + after, ADMIN).json();
+            page.get("entries").forEach(e -> audited.add(e.get("sequence").asLong()));
+            auditPages.add(page.get("entries").size());
+            after = page.has("after") ? "&after=" + page.get("after").asLong() : null;
+        }
+        assertThat(auditPages).hasSize(2).first().isEqualTo(17); // the environment's creation and 16 versions
+        assertThat(audited).hasSize(21).isSorted().doesNotHaveDuplicates();
+    }
+
+    @Test
     void historyComesInPagesOfTheNewestVersionsWithWhereTheEarlierOnesStart() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         api.put(path, ADMIN, BILLING);

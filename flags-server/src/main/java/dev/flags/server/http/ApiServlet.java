@@ -698,10 +698,9 @@ public final class ApiServlet extends HttpServlet {
         Long after = longParameter(req, "after");
         String env = req.getParameter("environment");
         ArrayNode entries = NODES.arrayNode();
-        List<JournalEntry> found = services.history().audit(p, env, req.getParameter("actor"), from, to,
+        HistoryService.AuditPage found = services.history().audit(p, env, req.getParameter("actor"), from, to,
                 after == null ? 0 : after, limit);
-        boolean more = found.size() > limit;
-        for (JournalEntry e : more ? found.subList(0, limit) : found) {
+        for (JournalEntry e : found.entries()) {
             ObjectNode n = NODES.objectNode();
             n.put("sequence", e.sequence());
             n.put("timestamp", e.timestamp().toString());
@@ -720,9 +719,9 @@ public final class ApiServlet extends HttpServlet {
         }
         ObjectNode answer = NODES.objectNode();
         answer.set("entries", entries);
-        if (more) {
-            // The page is full and the range holds more: ask again with after=<this>.
-            answer.put("after", found.get(limit - 1).sequence());
+        if (found.more()) {
+            // The page is full (by count, or by bytes) and the range holds more: ask again with after=<this>.
+            answer.put("after", found.entries().get(found.entries().size() - 1).sequence());
         }
         write(resp, 200, answer);
     }
