@@ -178,6 +178,11 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         return bytes + GRANT_BYTES.get(state.roleGrants(), EnvironmentLimits::grantBytes);
     }
 
+    /** @return the environment's role grants, in UTF-8 bytes (what a clone does not copy) */
+    static long grantBytesOf(EnvironmentState state) {
+        return GRANT_BYTES.get(state.roleGrants(), EnvironmentLimits::grantBytes);
+    }
+
     /** Whether the size of these grants is remembered (so that the next change of them costs only itself); for tests. */
     static boolean grantBytesKnown(Map<String, Set<String>> roleGrants) {
         return GRANT_BYTES.getIfPresent(roleGrants) != null;

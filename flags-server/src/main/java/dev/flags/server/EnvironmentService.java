@@ -91,7 +91,9 @@ public final class EnvironmentService {
         payload.put("source", cloneFrom);
         // Serialized with the source's writes: the copy is what was checked, not a source grown in between.
         JournalEntry entry = writer.serialized(cloneFrom, () -> {
-            limits.checkClone(Access.environment(journal, cloneFrom), key);
+            EnvironmentState source = Access.environment(journal, cloneFrom);
+            limits.checkClone(source, key);
+            requireHeapRoom(source, key);
             return writer.append(Change.of(EntryType.ENVIRONMENT_CLONED, key, p.actor(), payload).withComment(comment));
         });
         return journal.state().environment(entry.environment()).orElseThrow();
@@ -131,5 +133,24 @@ public final class EnvironmentService {
         EnvironmentState restored = journal.state().environment(key).orElseThrow();
         limits.overLimit(restored).ifPresent(LOG::warn); // as at a start: it takes changes again, not all of them
         return restored;
+    }
+
+    /**
+     * A clone copies up to an environment's whole size in one request, and the limits per environment say nothing of
+     * how many there are: one that would take the state past a third of the JVM's largest heap is refused, before
+     * the heap runs out (which QA saw at the 54th clone of a 6 MB environment in a 512 MiB heap, the server then
+     * unable to take a change, or to start again with that heap).
+     */
+    private void requireHeapRoom(EnvironmentState source, String key) {
+        long room = Runtime.getRuntime().maxMemory() / 3;
+        long state = journal.state().environments().values().stream().mapToLong(EnvironmentLimits::servedBytes).sum();
+        long copy = EnvironmentLimits.servedBytes(source) - EnvironmentLimits.grantBytesOf(source);
+        if (state + copy > room) {
+            throw new ApiException(409, "server full", "environment \"" + key + "\" would copy " + copy + " bytes of flags from \""
+                    + source.key() + "\", and the server would hold " + (state + copy) + " bytes of flags and role grants, more"
+                    + " than a third of its largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows:"
+                    + " start the server with a larger -Xmx (docs/server.md, Memory), or archive environments and flags no"
+                    + " code uses any more");
+        }
     }
 }

@@ -55,6 +55,45 @@ class ServerProcessTest {
     }
 
     @Test
+    void aCloneThatWouldTakeTheStatePastAThirdOfTheHeapIsRefusedBeforeTheHeapRunsOut() throws Exception {
+        int http = freePort();
+        try (ServerChild child = start(List.of(), Map.of("JAVA_TOOL_OPTIONS", "-Xmx96m"), dir.resolve("heap"), http,
+                freePort(), ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            ApiClient api = new ApiClient(http);
+            assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+            String ids = java.util.stream.IntStream.range(0, 480).mapToObj(i -> "\"" + String.format("%04d", i) + "u".repeat(996) + "\"")
+                    .collect(java.util.stream.Collectors.joining(","));
+            for (int f = 0; f < 8; f++) { // 8 flags of about 0.48 MB: an environment of about 3.9 MB
+                ApiClient.Response put = api.put("/api/v1/environments/production/flags/f" + f, ServerFixture.ADMIN,
+                        "{\"key\": \"f" + f + "\", \"enabled\": true, \"targets\": [{\"userIds\": [" + ids + "], \"serve\": true}]}");
+                assertThat(put.status()).as(put.body()).isEqualTo(201);
+            }
+            ApiClient.Response refused = null;
+            int clones = 0;
+            while (refused == null && clones < 20) {
+                ApiClient.Response clone = api.post("/api/v1/environments", ServerFixture.ADMIN,
+                        "{\"key\": \"copy" + clones + "\", \"cloneFrom\": \"production\"}");
+                if (clone.status() == 201) {
+                    clones++;
+                } else {
+                    refused = clone;
+                }
+            }
+            // A third of 96 MiB is 32 MiB: room for the source and 7 copies of 3.9 MB, not 8.
+            assertThat(clones).isBetween(5, 8);
+            assertThat(refused).isNotNull();
+            assertThat(refused.status()).isEqualTo(409);
+            assertThat(refused.json().get("title").asText()).isEqualTo("server full");
+            assertThat(refused.json().get("detail").asText()).contains("more than a third of its largest heap")
+                    .contains("start the server with a larger -Xmx");
+            assertThat(api.patch("/api/v1/environments/production/flags/f0", ServerFixture.ADMIN, "{\"enabled\": false}").status())
+                    .as("still takes changes").isEqualTo(200);
+            assertThat(api.get("/metrics", null).body()).contains("\nflags_out_of_memory_errors_total 0\n");
+        }
+    }
+
+    @Test
     void atTraceLevelAnSdkTokenSentOverGrpcIsStillNeverLogged() throws Exception {
         int http = freePort();
         int grpc = freePort();
