@@ -39,8 +39,9 @@ final class SendBudget {
 
   /**
    * Messages smaller than this are not counted: a Delta of a flag or two, a Heartbeat, so that the fan-out of
-   * ordinary changes takes no lock here. A stream holds at most one message its SDK has not taken, so the small
-   * ones cost at most this much per stream: 40 MiB for the 10,000 streams a token may have by default. (At 64 KiB,
+   * ordinary changes takes no lock here. A stream holds at most one message its SDK has not taken, and is not ready
+   * for the next while this much of it is queued (its onReady threshold), so the small ones cost at most twice this
+   * per stream: 80 MiB for the 10,000 streams a token may have by default. (At 64 KiB,
    * one token's streams that never read held 640 MiB of snapshots just under it, more than the memory outside the
    * heap that gRPC may use, and starved every other token's SDKs.)
    */

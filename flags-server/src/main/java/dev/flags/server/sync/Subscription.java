@@ -48,6 +48,9 @@ final class Subscription implements Runnable, SendBudget.Borrower {
     this.owner = owner;
     this.topic = topic;
     this.observer = observer;
+    // Not ready while a counted message (LARGE or more) is still queued in gRPC, in part or whole: by default a stream
+    // stays ready until 32 KiB are queued, and the budget would be given back for a message that still holds memory.
+    observer.setOnReadyThreshold(SendBudget.LARGE);
     this.tokenId = tokenId;
     this.memberChanges = memberChanges;
     this.lastWriteNanos = owner.nanoTime();

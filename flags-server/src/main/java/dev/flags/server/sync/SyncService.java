@@ -164,6 +164,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       return;
     }
     ServerCallStreamObserver<Snapshot> call = (ServerCallStreamObserver<Snapshot>) responseObserver;
+    call.setOnReadyThreshold(SendBudget.LARGE); // as a stream's (Subscription): held while any of it is queued
     OneSnapshot answer = new OneSnapshot(AuthInterceptor.principal().orElseThrow().tokenId(), call, snapshot.get());
     int bytes = snapshot.get().getSerializedSize();
     if (!SendBudget.large(bytes)) {

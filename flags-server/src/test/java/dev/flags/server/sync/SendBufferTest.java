@@ -146,11 +146,12 @@ class SendBufferTest extends SyncFixtureTest {
     int snapshotBytes = streamSnapshotBytes(STAGING);
     assertThat(snapshotBytes).isBetween(SendBudget.LARGE, 64 * 1024);
     SendBudget budget = f.broadcaster.budget();
-    ManagedChannel stuck = stuckChannel(); // its window takes two or three such snapshots, then nothing more
-    for (int i = 0; i < 8; i++) {
-      SyncFixture.stub(stuck, SyncFixture.SDK_STAGING).subscribe(SyncFixture.request(STAGING, 0), Recorder.manual(0));
-    }
-    assertThat(budget.await(b -> b.heldBy("tok-sdk-staging") >= snapshotBytes, WAIT))
+    // A stream whose window (4 KiB) takes a third of the snapshot: the rest waits in the server, held, as the
+    // snapshots of ten thousand streams that never read would.
+    ManagedChannel stuck = f.channel(c -> c.flowControlWindow(4 * 1024));
+    channels.add(stuck);
+    SyncFixture.stub(stuck, SyncFixture.SDK_STAGING).subscribe(SyncFixture.request(STAGING, 0), Recorder.manual(0));
+    assertThat(budget.await(b -> b.heldBy("tok-sdk-staging") == snapshotBytes, WAIT))
         .as("the snapshots its streams have not taken are counted: %s bytes held", budget.heldBy("tok-sdk-staging")).isTrue();
     assertThat(f.broadcaster.sendBufferBytes()).as("and show in flags_sync_buffer_bytes").isPositive();
   }
