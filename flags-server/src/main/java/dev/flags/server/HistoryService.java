@@ -123,7 +123,6 @@ public final class HistoryService {
         return oldestFirst;
     }
 
-
     /**
      * The audit log: changes in a time range, optionally of one environment and one actor.
      * Admins see everything; other tokens must name an environment they may read.
