@@ -24,9 +24,10 @@ import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Not thread-safe (one per command run). Calls the server's admin API and turns failures into {@link CliException}s.
- * A {@code 429} (the token's request budget is used up) is retried after the server's {@code Retry-After}, if that
- * is at most a minute away, a few times, with a line on stderr each time: a kill switch thrown from a busy script's
- * token should wait a few seconds, not fail.
+ * A {@code 429} (the token's request budget is used up), or a {@code 503} with a {@code Retry-After} (the server busy
+ * reading other request bodies, or restarting), is retried after the server's {@code Retry-After}, if that is at most
+ * a minute away, a few times, with a line on stderr each time: a kill switch thrown from a busy script's token should
+ * wait a few seconds, not fail.
  */
 final class Api {
 
@@ -37,7 +38,7 @@ final class Api {
      */
     static final ObjectMapper JSON = new ObjectMapper()
             .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
-    /** How many times a refused (429) request is sent again. */
+    /** How many times a refused (429, or 503 with Retry-After) request is sent again. */
     static final int MAX_RETRIES = 3;
     /** The longest Retry-After the command waits for; a longer one fails at once with the server's message. */
     static final long MAX_WAIT_SECONDS = 60;
@@ -148,12 +149,13 @@ final class Api {
         headers.forEach(b::header);
         HttpRequest request = b.build();
         HttpResponse<String> r = send(request);
-        for (int retry = 1; retry <= MAX_RETRIES && r.statusCode() == 429; retry++) {
+        for (int retry = 1; retry <= MAX_RETRIES && retried(r); retry++) {
             long wait = retryAfterSeconds(r);
             if (wait < 0 || wait > MAX_WAIT_SECONDS) {
                 break;
             }
-            notices.println("flags: the server limits this token's requests; trying again in " + wait + " s");
+            notices.println(r.statusCode() == 429 ? "flags: the server limits this token's requests; trying again in " + wait
+                    + " s" : "flags: the server is busy (" + FlagsCommand.oneLine(detail(r)) + "); trying again in " + wait + " s");
             pause(wait);
             r = send(request);
         }
@@ -175,6 +177,19 @@ final class Api {
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)
                 + " (flags unschedule ID keeps it off; flags schedules shows them)"));
         return answer;
+    }
+
+    /** A 429 (the token's budget), or a 503 that says when to come back (busy reading bodies, or restarting). */
+    private static boolean retried(HttpResponse<String> r) {
+        return r.statusCode() == 429 || r.statusCode() == 503 && r.headers().firstValue("Retry-After").isPresent();
+    }
+
+    private static String detail(HttpResponse<String> r) {
+        try {
+            return JSON.readTree(r.body()).path("detail").asText("503");
+        } catch (IOException e) {
+            return "503";
+        }
     }
 
     private HttpResponse<String> send(HttpRequest request) {

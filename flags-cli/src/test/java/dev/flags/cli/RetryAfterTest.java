@@ -38,6 +38,18 @@ class RetryAfterTest {
     }
 
     @Test
+    void aKillSwitchRefusedByABusyServerWaitsForRetryAfterToo() throws Exception {
+        server.answer(503, "1", "{\"status\": 503, \"title\": \"busy\", \"detail\": \"the server is reading as many"
+                + " request bodies as it reads at once; retry in a second\"}");
+        server.answer(200, null, SWITCHED_OFF);
+        FlagsCommandTest.Run run = off();
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.err()).startsWith("flags: the server is busy (the server is reading as many request bodies as it"
+                + " reads at once; retry in a second); trying again in 1 s\n");
+        assertThat(server.requests()).hasSize(2);
+    }
+
+    @Test
     void aRetryAfterBeyondAMinuteOrMissingFailsAtOnceWithTheServersMessage() {
         server.answer(429, "3600", REFUSED);
         FlagsCommandTest.Run far = off();

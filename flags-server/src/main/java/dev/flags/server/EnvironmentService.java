@@ -149,8 +149,8 @@ public final class EnvironmentService {
             throw new ApiException(409, "server full", "environment \"" + key + "\" would copy " + copy + " bytes of flags from \""
                     + source.key() + "\", and the server would hold " + (state + copy) + " bytes of flags and role grants, more"
                     + " than a third of its largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows:"
-                    + " start the server with a larger -Xmx (docs/server.md, Memory), or archive environments and flags no"
-                    + " code uses any more");
+                    + " start the server with a larger -Xmx (docs/server.md, Memory); an archived environment is still held,"
+                    + " so archiving one frees nothing");
         }
     }
 }

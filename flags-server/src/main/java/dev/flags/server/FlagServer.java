@@ -830,10 +830,12 @@ public final class FlagServer implements AutoCloseable {
         // workers) stopped the API, the health checks and shutdown.
         int bodyBuffers = ApiServlet.MAX_BODY_BYTES / HTTP_BUFFER_BYTES + 2;
         BodiesInFlight buffered = new BodiesInFlight(new RequestBufferingHandler(handler, bodyBuffers), handler,
-                BodiesInFlight.defaultCap(), token -> {
+                BodiesInFlight.defaultCap(), BodiesInFlight.BODY_DEADLINE, token -> {
                     dev.flags.server.auth.Authentication checked = tokens.check(token);
-                    return checked.principal().isPresent() && !checked.isExpired();
-                });
+                    return checked.isExpired() ? null : checked.principal()
+                            .filter(p -> p.scope() != dev.flags.server.auth.Scope.SDK) // may do nothing over HTTP
+                            .map(dev.flags.server.auth.Principal::tokenId).orElse(null);
+                }, (method, status) -> metrics.httpRequest(method, status, 0));
         metrics.register("flags_http_bodies_reading", "Request bodies the HTTP port is reading now (into buffers outside"
                 + " the heap, before the request is handled); at a quarter of the memory the JVM allows there, more are"
                 + " answered 503.", "gauge", buffered::reading);

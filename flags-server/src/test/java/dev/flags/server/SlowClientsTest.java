@@ -78,6 +78,26 @@ class SlowClientsTest {
     }
 
     @Test
+    void anSdkTokensBodyIsNotReadEither() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            String sdk = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"app\", \"scope\": \"sdk\", \"environments\":"
+                    + " [\"production\"]}").json().get("token").asText();
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
+                s.setSoTimeout(20_000);
+                s.getOutputStream().write(("PUT /api/v1/environments/production/flags/f HTTP/1.1\r\nHost: x\r\nAuthorization:"
+                        + " Bearer " + sdk + "\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+                        .getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(answer).as("an sdk token may do nothing over HTTP: its body is not worth a buffer")
+                        .startsWith("HTTP/1.1 403").contains("an sdk token may only subscribe");
+            }
+        }
+    }
+
+    @Test
     void aBodyDeclaredFarOverTheLimitIsRefusedAtOnceWithAProblem() throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"));
              Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {

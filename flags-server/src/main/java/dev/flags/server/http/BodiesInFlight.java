@@ -7,11 +7,18 @@ import io.undertow.util.HeaderValues;
 import io.undertow.util.Headers;
 import io.undertow.util.StatusCodes;
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Predicate;
+import java.util.function.Function;
+import java.util.function.ObjIntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xnio.IoUtils;
+import org.xnio.XnioExecutor;
 
 /**
  * Thread-safe. Decides, on the I/O thread and before a byte of a request's body is read, whether the body may be read
@@ -19,43 +26,63 @@ import org.slf4j.LoggerFactory;
  * a body slowly holds them until it ends.
  *
  * <ul>
- *   <li>A request with a body and without a token the server knows is not buffered: it goes to the API unread, which
- *       refuses it ({@code 401}) and closes the connection. Before, 700 connections with no token, each trickling
- *       a body of almost 1 MiB, took all of that memory: the health checks, the API and new SDK connections
- *       stalled.</li>
- *   <li>At most {@code cap} bodies are read at once, by any tokens; one more is answered {@code 503} with
+ *   <li>A request with a body is read only for a token that may send one: known, not expired, and not an {@code sdk}
+ *       token (which may do nothing over HTTP). Any other goes to the API unread, which refuses it ({@code 401} or
+ *       {@code 403}), and its connection is closed. Before, 700 connections with no token, each trickling a body of
+ *       almost 1 MiB, took all of that memory: the health checks, the API and new SDK connections stalled.</li>
+ *   <li>At most {@code cap} bodies are read at once, and at most {@code perToken} of one token, so that one token's
+ *       clients cannot take every place (an admin's kill switch included); one more is answered {@code 503} with
  *       {@code Retry-After} at once, unread.</li>
+ *   <li>A body must have arrived {@link #BODY_DEADLINE} after its headers; a client still sending then (a trickle of a
+ *       byte every few seconds, which no idle timeout ends) has its connection closed, and its place is free again.</li>
  * </ul>
  *
  * <p>Requests without a body (GET, most DELETEs) pass as they are.
  */
 public final class BodiesInFlight implements HttpHandler {
 
+    /** How long a request's body may take to arrive: 1 MiB, the largest, at about 140 kbit/s. */
+    public static final Duration BODY_DEADLINE = Duration.ofMinutes(1);
+
     private static final Logger LOG = LoggerFactory.getLogger(BodiesInFlight.class);
-    private static final byte[] BUSY = busy();
+    private static final byte[] BUSY = problem("the server is reading as many request bodies as it reads at once; retry in"
+            + " a second");
+    private static final byte[] TOKEN_BUSY = problem("this token's clients are sending as many request bodies at once as one"
+            + " token may; retry in a second, once they are read");
 
     private final HttpHandler buffered;
     private final HttpHandler unread;
     private final int cap;
-    private final Predicate<String> knownToken;
+    private final int perToken;
+    private final Duration deadline;
+    private final Function<String, String> writer;
+    private final ObjIntConsumer<String> refused;
     private final AtomicInteger reading = new AtomicInteger();
-    private final AtomicBoolean warned = new AtomicBoolean();
+    private final ConcurrentHashMap<String, AtomicInteger> readingByToken = new ConcurrentHashMap<>();
+    private final AtomicBoolean warnedFull = new AtomicBoolean();
+    private final Set<String> warnedTokens = ConcurrentHashMap.newKeySet();
 
     /**
      * @param buffered reads the body into buffers, then hands the request on
      * @param unread hands the request on with its body unread
-     * @param cap how many bodies may be read at once
-     * @param knownToken whether a bearer token is one the server knows and has not expired (cheap enough for the I/O
-     *     thread: a hash and a lookup)
+     * @param cap how many bodies may be read at once; one token's at most an eighth of it, and at least 2
+     * @param deadline how long a body may take to arrive
+     * @param writer the id of the token a bearer token is, if it may send a body (known, not expired, not an sdk
+     *     token), else null; on the I/O thread, so cheap: a hash and a lookup
+     * @param refused told the method and status of each request answered here (503), for the request counts
      */
-    public BodiesInFlight(HttpHandler buffered, HttpHandler unread, int cap, Predicate<String> knownToken) {
+    public BodiesInFlight(HttpHandler buffered, HttpHandler unread, int cap, Duration deadline,
+            Function<String, String> writer, ObjIntConsumer<String> refused) {
         if (cap < 1) {
             throw new IllegalArgumentException("cap must be at least 1, was " + cap);
         }
         this.buffered = buffered;
         this.unread = unread;
         this.cap = cap;
-        this.knownToken = knownToken;
+        this.perToken = Math.max(2, cap / 8);
+        this.deadline = deadline;
+        this.writer = writer;
+        this.refused = refused;
     }
 
     /**
@@ -72,27 +99,62 @@ public final class BodiesInFlight implements HttpHandler {
             buffered.handleRequest(exchange); // nothing to read: passes as it is
             return;
         }
-        if (!knownToken(exchange)) {
+        String tokenId = tokenId(exchange);
+        if (tokenId == null) {
             exchange.setPersistent(false); // the body stays unread: the connection ends with the answer
             unread.handleRequest(exchange);
             return;
         }
+        AtomicInteger ofToken = readingByToken.computeIfAbsent(tokenId, k -> new AtomicInteger());
+        if (ofToken.incrementAndGet() > perToken) {
+            release(tokenId, ofToken);
+            if (warnedTokens.add(tokenId)) {
+                LOG.warn("http: token {} has {} request bodies being read at once, the most one token may (an eighth of what"
+                        + " the server reads at once); its next ones are answered 503 until some end (its clients sending"
+                        + " bodies slowly?)", tokenId, perToken);
+            }
+            busy(exchange, TOKEN_BUSY);
+            return;
+        }
         if (reading.incrementAndGet() > cap) {
             reading.decrementAndGet();
-            if (warned.compareAndSet(false, true)) {
+            release(tokenId, ofToken);
+            if (warnedFull.compareAndSet(false, true)) {
                 LOG.warn("http: {} request bodies are being read at once, the most the server reads (a quarter of the memory"
                         + " the JVM allows outside its heap); more are answered 503 until some end (clients sending bodies"
                         + " slowly? ss -tn state established '( sport = :<http port> )' lists them)", cap);
             }
-            busy(exchange);
+            busy(exchange, BUSY);
             return;
         }
-        warned.set(false);
-        exchange.addExchangeCompleteListener((done, next) -> {
-            reading.decrementAndGet();
+        AtomicBoolean done = new AtomicBoolean();
+        // Closed at the deadline if still being read: the completion below gives the place back.
+        XnioExecutor.Key timeout = exchange.getIoThread().executeAfter(() -> {
+            if (!done.get()) {
+                LOG.info("http: closed a connection from {} whose request body (token {}) had not arrived after {} s",
+                        exchange.getSourceAddress(), tokenId, deadline.toSeconds());
+                IoUtils.safeClose(exchange.getConnection());
+            }
+        }, deadline.toMillis(), TimeUnit.MILLISECONDS);
+        exchange.addExchangeCompleteListener((finished, next) -> {
+            if (done.compareAndSet(false, true)) {
+                timeout.remove();
+                reading.decrementAndGet();
+                release(tokenId, ofToken);
+            }
             next.proceed();
         });
         buffered.handleRequest(exchange);
+    }
+
+    private void release(String tokenId, AtomicInteger ofToken) {
+        if (ofToken.decrementAndGet() <= 0) {
+            readingByToken.remove(tokenId, ofToken); // a token with nothing in flight leaves no entry behind
+            warnedTokens.remove(tokenId);
+        }
+        if (reading.get() < cap) {
+            warnedFull.set(false);
+        }
     }
 
     /** @return the bodies being read now */
@@ -104,35 +166,36 @@ public final class BodiesInFlight implements HttpHandler {
         return exchange.getRequestContentLength() > 0 || exchange.getRequestHeaders().contains(Headers.TRANSFER_ENCODING);
     }
 
-    /** The API's own check, made early: one Authorization header, a bearer token the server knows, not expired. */
-    private boolean knownToken(HttpServerExchange exchange) {
+    /** The API's own check, made early: one Authorization header, a bearer token that may send a body. */
+    private String tokenId(HttpServerExchange exchange) {
         HeaderValues headers = exchange.getRequestHeaders().get(Headers.AUTHORIZATION);
         if (headers == null || headers.size() != 1) {
-            return false;
+            return null;
         }
         String header = headers.getFirst();
         if (!header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            return false;
+            return null;
         }
-        return knownToken.test(header.substring(7).trim());
+        return writer.apply(header.substring(7).trim());
     }
 
-    private static void busy(HttpServerExchange exchange) {
+    private void busy(HttpServerExchange exchange, byte[] problem) {
         exchange.setStatusCode(StatusCodes.SERVICE_UNAVAILABLE);
         exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/problem+json");
         exchange.getResponseHeaders().put(Headers.CACHE_CONTROL, "no-store");
         exchange.getResponseHeaders().put(Headers.X_CONTENT_TYPE_OPTIONS, "nosniff");
         exchange.getResponseHeaders().put(Headers.RETRY_AFTER, "1");
         exchange.setPersistent(false); // its body is not read
-        exchange.getResponseSender().send(ByteBuffer.wrap(BUSY));
+        exchange.getResponseSender().send(ByteBuffer.wrap(problem));
+        refused.accept(exchange.getRequestMethod().toString(), StatusCodes.SERVICE_UNAVAILABLE);
     }
 
-    private static byte[] busy() {
+    private static byte[] problem(String detail) {
         ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("type", "about:blank");
         n.put("title", "busy");
         n.put("status", 503);
-        n.put("detail", "the server is reading as many request bodies as it reads at once; retry in a second");
+        n.put("detail", detail);
         try {
             return Json.MAPPER.writeValueAsBytes(n);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

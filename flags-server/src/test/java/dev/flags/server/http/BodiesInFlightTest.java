@@ -18,9 +18,11 @@ import org.junit.jupiter.api.Test;
 class BodiesInFlightTest {
 
     private static final String KNOWN = "known-token";
+    private static final String OTHER = "other-token";
 
     private Undertow server;
     private BodiesInFlight bodies;
+    private final java.util.List<String> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @AfterEach
     void stop() {
@@ -30,8 +32,14 @@ class BodiesInFlightTest {
     }
 
     private int start(int cap) {
+        return start(cap, java.time.Duration.ofMinutes(1));
+    }
+
+    private int start(int cap, java.time.Duration deadline) {
         HttpHandler answer = exchange -> exchange.getResponseSender().send("handled");
-        bodies = new BodiesInFlight(new RequestBufferingHandler(answer, 4), answer, cap, KNOWN::equals);
+        bodies = new BodiesInFlight(new RequestBufferingHandler(answer, 4), answer, cap, deadline,
+                token -> token.equals(KNOWN) || token.equals(OTHER) ? "tok-" + token : null,
+                (method, status) -> refused.add(method + " " + status));
         server = Undertow.builder().addHttpListener(0, "127.0.0.1").setHandler(bodies).build();
         server.start();
         return ((InetSocketAddress) server.getListenerInfo().get(0).getAddress()).getPort();
@@ -65,10 +73,42 @@ class BodiesInFlightTest {
 
     @Test
     void atMostCapBodiesAreReadAtOnceAndOneMoreIsAnswered503UntilOneEnds() throws Exception {
+        int port = start(16); // one token's share: 2
+        Socket first = startBody(port, KNOWN);
+        Socket second = startBody(port, KNOWN);
+        awaitReading(2); // their bodies are being read (999 bytes each to come)
+        try (Socket third = startBody(port, KNOWN)) {
+            String busy = new String(third.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(busy).as("a third of the same token's: over its share").startsWith("HTTP/1.1 503")
+                    .contains("this token's clients are sending as many request bodies at once as one token may");
+        }
+        try (Socket other = startBody(port, OTHER)) {
+            assertThat(bodies.reading()).isEqualTo(2);
+            other.getOutputStream().write(" ".repeat(999).getBytes(StandardCharsets.US_ASCII));
+            assertThat(answer(other)).as("another token is not held back").isEqualTo("HTTP/1.1 200");
+        }
+        first.close();
+        second.close();
+        awaitReading(0);
+        assertThat(refused).containsExactly("PUT 503");
+    }
+
+    @Test
+    void aBodyStillArrivingAtItsDeadlineHasItsConnectionClosedAndItsPlaceFreed() throws Exception {
+        int port = start(16, java.time.Duration.ofMillis(300));
+        try (Socket trickle = startBody(port, KNOWN)) {
+            awaitReading(1);
+            assertThat(trickle.getInputStream().read()).as("closed, unanswered").isEqualTo(-1);
+            awaitReading(0);
+        }
+    }
+
+    @Test
+    void atMostCapBodiesAreReadAtOnceInAll() throws Exception {
         int port = start(1);
         Socket first = startBody(port, KNOWN);
         awaitReading(1); // its body is being read (999 bytes to come)
-        try (Socket second = startBody(port, KNOWN)) {
+        try (Socket second = startBody(port, OTHER)) {
             String busy = new String(second.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(busy).startsWith("HTTP/1.1 503").contains("Retry-After: 1").contains("\"title\" : \"busy\"");
         }
