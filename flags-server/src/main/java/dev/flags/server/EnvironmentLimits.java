@@ -74,9 +74,10 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
      * @param versionGrowth how many bytes longer {@code next}'s version number is than the one it replaces: not
      *     growth anyone asked for, so an edit that keeps the document's size is taken even at the limit
      * @param onOffOnly whether the write changes nothing but whether the flag is on
+     * @return how many bytes the write adds to what the environment serves (0 for none, or for turning it on or off)
      * @throws ApiException 409 if the write would take the environment past a limit
      */
-    void checkFlag(EnvironmentState state, String key, CanonicalJson next, int versionGrowth, boolean onOffOnly) {
+    long checkFlag(EnvironmentState state, String key, CanonicalJson next, int versionGrowth, boolean onOffOnly) {
         CanonicalJson before = state.flags().get(key);
         if (before == null && state.flags().size() >= maxFlags) {
             throw new ApiException(409, "environment full", "environment \"" + state.key() + "\" serves " + flags(state.flags().size())
@@ -87,16 +88,21 @@ public record EnvironmentLimits(int maxFlags, int maxMebibytes) {
         if (growth > 0 && !onOffOnly) {
             requireRoom(state, growth, "flag \"" + key + "\" (" + next.size() + " bytes"
                     + (before == null ? ", new)" : ", " + growth + " more than now)"));
+            return growth;
         }
+        return 0;
     }
 
     /**
      * Checks a new role grant (not one the user holds already, whose end moves).
      *
+     * @return how many bytes the grant adds to what the environment serves
      * @throws ApiException 409 if the grant would take the environment past a limit
      */
-    void checkGrant(EnvironmentState state, String userId, String role) {
-        requireRoom(state, grantBytes(userId, role), "a grant of role \"" + role + "\"");
+    long checkGrant(EnvironmentState state, String userId, String role) {
+        long growth = grantBytes(userId, role);
+        requireRoom(state, growth, "a grant of role \"" + role + "\"");
+        return growth;
     }
 
     /**

@@ -93,7 +93,8 @@ public final class EnvironmentService {
         JournalEntry entry = writer.serialized(cloneFrom, () -> {
             EnvironmentState source = Access.environment(journal, cloneFrom);
             limits.checkClone(source, key);
-            requireHeapRoom(source, key);
+            HeapRoom.require(journal.state(), EnvironmentLimits.servedBytes(source) - EnvironmentLimits.grantBytesOf(source),
+                    "environment \"" + key + "\", a copy of \"" + cloneFrom + "\"'s flags");
             return writer.append(Change.of(EntryType.ENVIRONMENT_CLONED, key, p.actor(), payload).withComment(comment));
         });
         return journal.state().environment(entry.environment()).orElseThrow();
@@ -135,22 +136,4 @@ public final class EnvironmentService {
         return restored;
     }
 
-    /**
-     * A clone copies up to an environment's whole size in one request, and the limits per environment say nothing of
-     * how many there are: one that would take the state past a third of the JVM's largest heap is refused, before
-     * the heap runs out (which QA saw at the 54th clone of a 6 MB environment in a 512 MiB heap, the server then
-     * unable to take a change, or to start again with that heap).
-     */
-    private void requireHeapRoom(EnvironmentState source, String key) {
-        long room = Runtime.getRuntime().maxMemory() / 3;
-        long state = journal.state().environments().values().stream().mapToLong(EnvironmentLimits::servedBytes).sum();
-        long copy = EnvironmentLimits.servedBytes(source) - EnvironmentLimits.grantBytesOf(source);
-        if (state + copy > room) {
-            throw new ApiException(409, "server full", "environment \"" + key + "\" would copy " + copy + " bytes of flags from \""
-                    + source.key() + "\", and the server would hold " + (state + copy) + " bytes of flags and role grants, more"
-                    + " than a third of its largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows:"
-                    + " start the server with a larger -Xmx (docs/server.md, Memory); an archived environment is still held,"
-                    + " so archiving one frees nothing");
-        }
-    }
 }

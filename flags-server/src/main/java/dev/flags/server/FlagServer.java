@@ -740,8 +740,8 @@ public final class FlagServer implements AutoCloseable {
                                 + " (gRPC's and the HTTP port's); the JVM allows as much as its largest heap unless"
                                 + " -XX:MaxDirectMemorySize says otherwise.", "gauge", direct::getMemoryUsed));
         metrics.register("flags_state_bytes", "Bytes every environment serves, together (what --max-environment-mib counts,"
-                + " summed): the state the heap holds.", "gauge", () -> journal.state().environments().values().stream()
-                        .mapToLong(EnvironmentLimits::servedBytes).sum());
+                + " summed): the state the heap holds; past a third of the largest heap, writes that add to it are refused.",
+                "gauge", () -> HeapRoom.stateBytes(journal.state()));
         metrics.register("flags_out_of_memory_errors_total", "HTTP requests and sync messages that failed because the JVM"
                 + " ran out of memory, since the server started (each is an ERROR in the log).", "counter",
                 () -> metrics.requestsOutOfMemory() + broadcaster.outOfMemoryErrors());

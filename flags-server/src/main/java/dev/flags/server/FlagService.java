@@ -292,7 +292,9 @@ public final class FlagService {
                     && next.withEnabled(existing.flag().enabled()).withVersion(existing.version()).equals(existing.flag());
             int versionGrowth = existing == null ? 0
                     : Long.toString(newVersion).length() - Long.toString(existing.version()).length();
-            limits.checkFlag(state, key, CanonicalJson.of(payload), versionGrowth, onOffOnly);
+            long growth = limits.checkFlag(state, key, CanonicalJson.of(payload), versionGrowth, onOffOnly);
+            HeapRoom.require(journal.state(), growth, "flag \"" + key + "\" of environment \"" + env + "\" (" + growth
+                    + " bytes more)");
             if (schedule != null) {
                 type = EntryType.SCHEDULE_APPLIED;
                 ObjectNode applied = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()

@@ -161,7 +161,7 @@ public final class RoleService {
                             + " keeps its holders out, and is not theirs to drop" : ""));
         }
         if (grant && !has) {
-            limits.checkGrant(state, userId, role);
+            HeapRoom.require(journal.state(), limits.checkGrant(state, userId, role), "a grant of role \"" + role + "\"");
         }
         Instant expiry = grant ? Expiry.from(request, clock) : null;
         Duration max = state.maxGrantDurations().get(role);

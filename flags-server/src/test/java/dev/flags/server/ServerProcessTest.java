@@ -55,7 +55,7 @@ class ServerProcessTest {
     }
 
     @Test
-    void aCloneThatWouldTakeTheStatePastAThirdOfTheHeapIsRefusedBeforeTheHeapRunsOut() throws Exception {
+    void aCloneOrAWriteThatWouldTakeTheStatePastAThirdOfTheHeapIsRefusedButTheKillSwitchIsNot() throws Exception {
         int http = freePort();
         try (ServerChild child = start(List.of(), Map.of("JAVA_TOOL_OPTIONS", "-Xmx96m"), dir.resolve("heap"), http,
                 freePort(), ServerFixture.ADMIN)) {
@@ -87,8 +87,20 @@ class ServerProcessTest {
             assertThat(refused.json().get("title").asText()).isEqualTo("server full");
             assertThat(refused.json().get("detail").asText()).contains("more than a third of its largest heap")
                     .contains("start the server with a larger -Xmx");
+            ApiClient.Response grown = null;
+            for (int f = 8; f < 20 && grown == null; f++) { // ordinary writes that add to the state are refused too
+                ApiClient.Response put = api.put("/api/v1/environments/production/flags/f" + f, ServerFixture.ADMIN,
+                        "{\"key\": \"f" + f + "\", \"enabled\": true, \"targets\": [{\"userIds\": [" + ids + "], \"serve\": true}]}");
+                if (put.status() != 201) {
+                    grown = put;
+                }
+            }
+            assertThat(grown).isNotNull();
+            assertThat(grown.status()).as(grown.body()).isEqualTo(409);
+            assertThat(grown.json().get("detail").asText()).contains("more than a third of its largest heap")
+                    .contains("Turning flags on or off still works");
             assertThat(api.patch("/api/v1/environments/production/flags/f0", ServerFixture.ADMIN, "{\"enabled\": false}").status())
-                    .as("still takes changes").isEqualTo(200);
+                    .as("the kill switch is never refused").isEqualTo(200);
             assertThat(api.get("/metrics", null).body()).contains("\nflags_out_of_memory_errors_total 0\n");
         }
     }

@@ -1,0 +1,60 @@
+package dev.flags.server;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.flags.server.journal.EnvironmentState;
+import dev.flags.server.journal.ServerState;
+
+/**
+ * Thread-safe (static functions only). Whether the server's state, every environment's flags and role grants, has room
+ * to grow in the heap. The limits per environment ({@link EnvironmentLimits}) say nothing of how many environments there
+ * are, and a server whose state outgrew its heap can neither take a change nor start again with that heap: a write that
+ * would take the state past a third of the largest heap is refused ({@code 409 server full}) before that. Turning a flag
+ * on or off, and shrinking, are never refused.
+ */
+final class HeapRoom {
+
+    /**
+     * What each environment serves, by the environment state's identity (weak keys): a write changes one environment,
+     * so the sum over all of them reads the others' from here instead of walking their flags again.
+     */
+    private static final Cache<EnvironmentState, Long> SERVED = Caffeine.newBuilder().weakKeys().maximumSize(4096).build();
+
+    private HeapRoom() {
+    }
+
+    /** @return the bytes every environment serves, together: what the heap holds of the state */
+    static long stateBytes(ServerState state) {
+        long bytes = 0;
+        for (EnvironmentState e : state.environments().values()) {
+            bytes += SERVED.get(e, EnvironmentLimits::servedBytes);
+        }
+        return bytes;
+    }
+
+    /** @return the most the state may take: a third of the largest heap */
+    static long room() {
+        return Runtime.getRuntime().maxMemory() / 3;
+    }
+
+    /**
+     * @param state the server's state before the write
+     * @param growth how many bytes the write adds (nothing is checked for 0 or less)
+     * @param what the write, for the message, such as {@code flag "billing-v2" (5120 bytes, new)}
+     * @throws ApiException 409 if the state would be past {@link #room()}
+     */
+    static void require(ServerState state, long growth, String what) {
+        if (growth <= 0) {
+            return;
+        }
+        long held = stateBytes(state);
+        if (held + growth > room()) {
+            throw new ApiException(409, "server full", "the server holds " + held + " bytes of flags and role grants in all"
+                    + " its environments; with " + what + " it would hold " + (held + growth) + ", more than a third of its"
+                    + " largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows, past which it"
+                    + " could not start again with that heap: start the server with a larger -Xmx (docs/server.md, Memory);"
+                    + " archiving an environment frees nothing (it is still held), archiving or deleting flags does."
+                    + " Turning flags on or off still works");
+        }
+    }
+}
