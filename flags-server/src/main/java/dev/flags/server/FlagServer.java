@@ -739,12 +739,27 @@ public final class FlagServer implements AutoCloseable {
                         "flags_jvm_direct_memory_used_bytes", "Bytes of memory outside the heap held by network buffers"
                                 + " (gRPC's and the HTTP port's); the JVM allows as much as its largest heap unless"
                                 + " -XX:MaxDirectMemorySize says otherwise.", "gauge", direct::getMemoryUsed));
+        long directMax = maxDirectMemory();
+        metrics.register("flags_jvm_direct_memory_max_bytes", "The most memory outside the heap the JVM allows for those"
+                + " buffers (-XX:MaxDirectMemorySize, by default the largest heap).", "gauge", () -> directMax);
         metrics.register("flags_state_bytes", "Bytes every environment serves, together (what --max-environment-mib counts,"
                 + " summed): the state the heap holds; past a third of the largest heap, writes that add to it are refused.",
                 "gauge", () -> HeapRoom.stateBytes(journal.state()));
         metrics.register("flags_out_of_memory_errors_total", "HTTP requests and sync messages that failed because the JVM"
                 + " ran out of memory, since the server started (each is an ERROR in the log).", "counter",
                 () -> metrics.requestsOutOfMemory() + broadcaster.outOfMemoryErrors());
+    }
+
+    /** The JVM's limit on direct buffers: its option if set, else (0, the default) the largest heap. */
+    private static long maxDirectMemory() {
+        try {
+            String set = java.lang.management.ManagementFactory.getPlatformMXBean(
+                    com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption("MaxDirectMemorySize").getValue();
+            long bytes = Long.parseLong(set);
+            return bytes > 0 ? bytes : Runtime.getRuntime().maxMemory();
+        } catch (RuntimeException e) { // not HotSpot: the default
+            return Runtime.getRuntime().maxMemory();
+        }
     }
 
     private void registerSyncMetrics() {

@@ -96,7 +96,8 @@ class AdminApiTest {
                 .contains("\nflags_out_of_memory_errors_total 0\n")
                 .containsPattern("\nflags_jvm_heap_used_bytes [1-9][0-9]*\n")
                 .containsPattern("\nflags_jvm_heap_max_bytes [1-9][0-9]*\n")
-                .containsPattern("\nflags_jvm_direct_memory_used_bytes [0-9]+\n");
+                .containsPattern("\nflags_jvm_direct_memory_used_bytes [0-9]+\n")
+                .containsPattern("\nflags_jvm_direct_memory_max_bytes [1-9][0-9]*\n");
         for (int i = 0; i < 5; i++) {
             api.call("FOO" + i, "/api/v1/environments", ADMIN, null, Map.of());
         }
