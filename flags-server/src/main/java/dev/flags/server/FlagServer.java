@@ -742,8 +742,9 @@ public final class FlagServer implements AutoCloseable {
         long directMax = maxDirectMemory();
         metrics.register("flags_jvm_direct_memory_max_bytes", "The most memory outside the heap the JVM allows for those"
                 + " buffers (-XX:MaxDirectMemorySize, by default the largest heap).", "gauge", () -> directMax);
-        metrics.register("flags_state_bytes", "Bytes every environment serves, together (what --max-environment-mib counts,"
-                + " summed): the state the heap holds; past a third of the largest heap, writes that add to it are refused.",
+        metrics.register("flags_state_bytes", "Bytes of every environment's flags (archived ones too, which the server keeps)"
+                + " and role grants: the state the heap holds; past a third of the largest heap, writes that add to it are"
+                + " refused.",
                 "gauge", () -> HeapRoom.stateBytes(journal.state()));
         metrics.register("flags_out_of_memory_errors_total", "HTTP requests and sync messages that failed because the JVM"
                 + " ran out of memory, since the server started (each is an ERROR in the log).", "counter",
@@ -849,11 +850,13 @@ public final class FlagServer implements AutoCloseable {
                     dev.flags.server.auth.Authentication checked = tokens.check(token);
                     return checked.isExpired() ? null : checked.principal()
                             .filter(p -> p.scope() != dev.flags.server.auth.Scope.SDK) // may do nothing over HTTP
-                            .map(dev.flags.server.auth.Principal::tokenId).orElse(null);
+                            .map(p -> new BodiesInFlight.Sender(p.tokenId(), // a tester grants itself roles, and evaluates
+                                    p.scope() == dev.flags.server.auth.Scope.TESTER ? 2 : Integer.MAX_VALUE))
+                            .orElse(null);
                 }, (method, status) -> metrics.httpRequest(method, status, 0));
-        metrics.register("flags_http_bodies_reading", "Request bodies the HTTP port is reading now (into buffers outside"
-                + " the heap, before the request is handled); at a quarter of the memory the JVM allows there, more are"
-                + " answered 503.", "gauge", buffered::reading);
+        metrics.register("flags_http_bodies_reading", "Request bodies over 16 KiB the HTTP port is reading now (into"
+                + " buffers outside the heap, before the request is handled); at a quarter of the memory the JVM allows"
+                + " there, more are answered 503 (smaller ones never are).", "gauge", buffered::reading);
         // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
         // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
         // bare 413.

@@ -6,7 +6,8 @@ import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.ServerState;
 
 /**
- * Thread-safe (static functions only). Whether the server's state, every environment's flags and role grants, has room
+ * Thread-safe (static functions only). Whether the server's state, every environment's flags (archived ones too) and
+ * role grants, has room
  * to grow in the heap. The limits per environment ({@link EnvironmentLimits}) say nothing of how many environments there
  * are, and a server whose state outgrew its heap can neither take a change nor start again with that heap: a write that
  * would take the state past a third of the largest heap is refused ({@code 409 server full}) before that. Turning a flag
@@ -15,7 +16,7 @@ import dev.flags.server.journal.ServerState;
 final class HeapRoom {
 
     /**
-     * What each environment serves, by the environment state's identity (weak keys): a write changes one environment,
+     * What each environment holds, by the environment state's identity (weak keys): a write changes one environment,
      * so the sum over all of them reads the others' from here instead of walking their flags again.
      */
     private static final Cache<EnvironmentState, Long> SERVED = Caffeine.newBuilder().weakKeys().maximumSize(4096).build();
@@ -23,11 +24,22 @@ final class HeapRoom {
     private HeapRoom() {
     }
 
-    /** @return the bytes every environment serves, together: what the heap holds of the state */
+    /**
+     * @return the bytes of every environment's flags, archived ones included (the server keeps them, to restore), and
+     *     role grants: what the heap holds of the state
+     */
     static long stateBytes(ServerState state) {
         long bytes = 0;
         for (EnvironmentState e : state.environments().values()) {
-            bytes += SERVED.get(e, EnvironmentLimits::servedBytes);
+            bytes += SERVED.get(e, HeapRoom::heldBytes);
+        }
+        return bytes;
+    }
+
+    private static long heldBytes(EnvironmentState e) {
+        long bytes = EnvironmentLimits.servedBytes(e);
+        for (dev.flags.server.journal.CanonicalJson archived : e.archivedFlags().values()) {
+            bytes += archived.size();
         }
         return bytes;
     }
@@ -52,8 +64,8 @@ final class HeapRoom {
             throw new ApiException(409, "server full", "the server holds " + held + " bytes of flags and role grants in all"
                     + " its environments; with " + what + " it would hold " + (held + growth) + ", more than a third of its"
                     + " largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows, past which it"
-                    + " could not start again with that heap: start the server with a larger -Xmx (docs/server.md, Memory);"
-                    + " archiving an environment frees nothing (it is still held), archiving or deleting flags does."
+                    + " could not start again with that heap: start the server with a larger -Xmx (docs/server.md, Memory)"
+                    + " (archiving frees nothing: the server keeps archived flags and environments, to restore them)."
                     + " Turning flags on or off still works");
         }
     }

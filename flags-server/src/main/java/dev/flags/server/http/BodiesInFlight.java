@@ -30,9 +30,12 @@ import org.xnio.XnioExecutor;
  *       token (which may do nothing over HTTP). Any other goes to the API unread, which refuses it ({@code 401} or
  *       {@code 403}), and its connection is closed. Before, 700 connections with no token, each trickling a body of
  *       almost 1 MiB, took all of that memory: the health checks, the API and new SDK connections stalled.</li>
- *   <li>At most {@code cap} bodies are read at once, and at most {@code perToken} of one token, so that one token's
- *       clients cannot take every place (an admin's kill switch included); one more is answered {@code 503} with
- *       {@code Retry-After} at once, unread.</li>
+ *   <li>At most {@code cap} bodies are read at once, and at most an eighth of them for one token (2 for a
+ *       {@code tester} token, which may write little), so that one token's clients cannot take every place; one more
+ *       is answered {@code 503} with {@code Retry-After} at once, unread.</li>
+ *   <li>A body declared to fit in one buffer ({@link #SMALL} bytes: a kill switch, a grant, most flag edits) takes
+ *       no place: at most one buffer for each connection the HTTP port holds, so that a kill switch is never refused for
+ *       other clients' large bodies.</li>
  *   <li>A body must have arrived {@link #BODY_DEADLINE} after its headers; a client still sending then (a trickle of a
  *       byte every few seconds, which no idle timeout ends) has its connection closed, and its place is free again.</li>
  * </ul>
@@ -43,6 +46,16 @@ public final class BodiesInFlight implements HttpHandler {
 
     /** How long a request's body may take to arrive: 1 MiB, the largest, at about 140 kbit/s. */
     public static final Duration BODY_DEADLINE = Duration.ofMinutes(1);
+    /** A body declared at most this long is read into one buffer, and takes no place. */
+    public static final int SMALL = 16 * 1024;
+
+    /**
+     * Who sends a body.
+     *
+     * @param tokenId the token's id
+     * @param share how many of its bodies may be read at once, at most
+     */
+    public record Sender(String tokenId, int share) {}
 
     private static final Logger LOG = LoggerFactory.getLogger(BodiesInFlight.class);
     private static final byte[] BUSY = problem("the server is reading as many request bodies as it reads at once; retry in"
@@ -55,7 +68,7 @@ public final class BodiesInFlight implements HttpHandler {
     private final int cap;
     private final int perToken;
     private final Duration deadline;
-    private final Function<String, String> writer;
+    private final Function<String, Sender> writer;
     private final ObjIntConsumer<String> refused;
     private final AtomicInteger reading = new AtomicInteger();
     private final ConcurrentHashMap<String, AtomicInteger> readingByToken = new ConcurrentHashMap<>();
@@ -67,12 +80,13 @@ public final class BodiesInFlight implements HttpHandler {
      * @param unread hands the request on with its body unread
      * @param cap how many bodies may be read at once; one token's at most an eighth of it, and at least 2
      * @param deadline how long a body may take to arrive
-     * @param writer the id of the token a bearer token is, if it may send a body (known, not expired, not an sdk
-     *     token), else null; on the I/O thread, so cheap: a hash and a lookup
+     * @param writer who a bearer token is, if it may send a body (known, not expired, not an sdk token), with its
+     *     share ({@code Integer.MAX_VALUE} for the default, an eighth of {@code cap}), else null; on the I/O thread, so
+     *     cheap: a hash and a lookup
      * @param refused told the method and status of each request answered here (503), for the request counts
      */
     public BodiesInFlight(HttpHandler buffered, HttpHandler unread, int cap, Duration deadline,
-            Function<String, String> writer, ObjIntConsumer<String> refused) {
+            Function<String, Sender> writer, ObjIntConsumer<String> refused) {
         if (cap < 1) {
             throw new IllegalArgumentException("cap must be at least 1, was " + cap);
         }
@@ -99,19 +113,25 @@ public final class BodiesInFlight implements HttpHandler {
             buffered.handleRequest(exchange); // nothing to read: passes as it is
             return;
         }
-        String tokenId = tokenId(exchange);
-        if (tokenId == null) {
+        Sender sender = sender(exchange);
+        if (sender == null) {
             exchange.setPersistent(false); // the body stays unread: the connection ends with the answer
             unread.handleRequest(exchange);
             return;
         }
+        String tokenId = sender.tokenId();
+        long declared = exchange.getRequestContentLength();
+        if (declared > 0 && declared <= SMALL) {
+            read(exchange, tokenId, () -> { });
+            return;
+        }
         AtomicInteger ofToken = readingByToken.computeIfAbsent(tokenId, k -> new AtomicInteger());
-        if (ofToken.incrementAndGet() > perToken) {
+        if (ofToken.incrementAndGet() > Math.min(perToken, sender.share())) {
             release(tokenId, ofToken);
             if (warnedTokens.add(tokenId)) {
-                LOG.warn("http: token {} has {} request bodies being read at once, the most one token may (an eighth of what"
-                        + " the server reads at once); its next ones are answered 503 until some end (its clients sending"
-                        + " bodies slowly?)", tokenId, perToken);
+                LOG.warn("http: token {} has {} request bodies being read at once, the most one token may; its next ones"
+                        + " are answered 503 until some end (its clients sending bodies slowly?)", tokenId,
+                        Math.min(perToken, sender.share()));
             }
             busy(exchange, TOKEN_BUSY);
             return;
@@ -127,20 +147,26 @@ public final class BodiesInFlight implements HttpHandler {
             busy(exchange, BUSY);
             return;
         }
-        AtomicBoolean done = new AtomicBoolean();
-        // Closed at the deadline if still being read: the completion below gives the place back.
+        read(exchange, tokenId, () -> {
+            reading.decrementAndGet();
+            release(tokenId, ofToken);
+        });
+    }
+
+    /** Reads the body into buffers, closing the connection at the deadline; {@code done} runs once it ends either way. */
+    private void read(HttpServerExchange exchange, String tokenId, Runnable done) throws Exception {
+        AtomicBoolean ended = new AtomicBoolean();
         XnioExecutor.Key timeout = exchange.getIoThread().executeAfter(() -> {
-            if (!done.get()) {
+            if (!ended.get()) {
                 LOG.info("http: closed a connection from {} whose request body (token {}) had not arrived after {} s",
                         exchange.getSourceAddress(), tokenId, deadline.toSeconds());
                 IoUtils.safeClose(exchange.getConnection());
             }
         }, deadline.toMillis(), TimeUnit.MILLISECONDS);
         exchange.addExchangeCompleteListener((finished, next) -> {
-            if (done.compareAndSet(false, true)) {
+            if (ended.compareAndSet(false, true)) {
                 timeout.remove();
-                reading.decrementAndGet();
-                release(tokenId, ofToken);
+                done.run();
             }
             next.proceed();
         });
@@ -167,7 +193,7 @@ public final class BodiesInFlight implements HttpHandler {
     }
 
     /** The API's own check, made early: one Authorization header, a bearer token that may send a body. */
-    private String tokenId(HttpServerExchange exchange) {
+    private Sender sender(HttpServerExchange exchange) {
         HeaderValues headers = exchange.getRequestHeaders().get(Headers.AUTHORIZATION);
         if (headers == null || headers.size() != 1) {
             return null;

@@ -38,19 +38,26 @@ class BodiesInFlightTest {
     private int start(int cap, java.time.Duration deadline) {
         HttpHandler answer = exchange -> exchange.getResponseSender().send("handled");
         bodies = new BodiesInFlight(new RequestBufferingHandler(answer, 4), answer, cap, deadline,
-                token -> token.equals(KNOWN) || token.equals(OTHER) ? "tok-" + token : null,
+                token -> token.equals(KNOWN) || token.equals(OTHER) ? new BodiesInFlight.Sender("tok-" + token, Integer.MAX_VALUE)
+                        : null,
                 (method, status) -> refused.add(method + " " + status));
         server = Undertow.builder().addHttpListener(0, "127.0.0.1").setHandler(bodies).build();
         server.start();
         return ((InetSocketAddress) server.getListenerInfo().get(0).getAddress()).getPort();
     }
 
+    private static final int LARGE = 100_000;
+
     private static Socket startBody(int port, String token) throws Exception {
+        return startBody(port, token, LARGE);
+    }
+
+    private static Socket startBody(int port, String token, int length) throws Exception {
         Socket s = new Socket(InetAddress.getLoopbackAddress(), port);
         s.setSoTimeout(20_000);
         OutputStream out = s.getOutputStream();
         out.write(("PUT /x HTTP/1.1\r\nHost: x\r\n" + (token == null ? "" : "Authorization: Bearer " + token + "\r\n")
-                + "Content-Length: 1000\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
+                + "Content-Length: " + length + "\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
         out.flush();
         return s;
     }
@@ -64,7 +71,7 @@ class BodiesInFlightTest {
     void aBodyWithoutAKnownTokenIsNotReadButHandedOnAtOnce() throws Exception {
         int port = start(1);
         try (Socket noToken = startBody(port, null); Socket unknown = startBody(port, "guessed")) {
-            // Handled with 999 bytes of the body still unsent: nothing waited to read it into buffers.
+            // Handled with most of the body still unsent: nothing waited to read it into buffers.
             assertThat(answer(noToken)).isEqualTo("HTTP/1.1 200");
             assertThat(answer(unknown)).isEqualTo("HTTP/1.1 200");
             assertThat(bodies.reading()).isZero();
@@ -76,7 +83,7 @@ class BodiesInFlightTest {
         int port = start(16); // one token's share: 2
         Socket first = startBody(port, KNOWN);
         Socket second = startBody(port, KNOWN);
-        awaitReading(2); // their bodies are being read (999 bytes each to come)
+        awaitReading(2); // their bodies are being read (most of each to come)
         try (Socket third = startBody(port, KNOWN)) {
             String busy = new String(third.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(busy).as("a third of the same token's: over its share").startsWith("HTTP/1.1 503")
@@ -84,8 +91,12 @@ class BodiesInFlightTest {
         }
         try (Socket other = startBody(port, OTHER)) {
             assertThat(bodies.reading()).isEqualTo(2);
-            other.getOutputStream().write(" ".repeat(999).getBytes(StandardCharsets.US_ASCII));
+            other.getOutputStream().write(" ".repeat(LARGE - 1).getBytes(StandardCharsets.US_ASCII));
             assertThat(answer(other)).as("another token is not held back").isEqualTo("HTTP/1.1 200");
+        }
+        try (Socket small = startBody(port, KNOWN, 20)) { // a kill switch's body: never refused for the places
+            small.getOutputStream().write(" ".repeat(19).getBytes(StandardCharsets.US_ASCII));
+            assertThat(answer(small)).isEqualTo("HTTP/1.1 200");
         }
         first.close();
         second.close();
@@ -107,7 +118,7 @@ class BodiesInFlightTest {
     void atMostCapBodiesAreReadAtOnceInAll() throws Exception {
         int port = start(1);
         Socket first = startBody(port, KNOWN);
-        awaitReading(1); // its body is being read (999 bytes to come)
+        awaitReading(1); // its body is being read (most of it to come)
         try (Socket second = startBody(port, OTHER)) {
             String busy = new String(second.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(busy).startsWith("HTTP/1.1 503").contains("Retry-After: 1").contains("\"title\" : \"busy\"");
@@ -115,7 +126,7 @@ class BodiesInFlightTest {
         first.close(); // a client that goes away mid-body gives its place back
         awaitReading(0);
         try (Socket third = startBody(port, KNOWN)) {
-            third.getOutputStream().write(" ".repeat(999).getBytes(StandardCharsets.US_ASCII));
+            third.getOutputStream().write(" ".repeat(LARGE - 1).getBytes(StandardCharsets.US_ASCII));
             assertThat(answer(third)).isEqualTo("HTTP/1.1 200");
         }
         awaitReading(0);
