@@ -845,7 +845,8 @@ public final class FlagServer implements AutoCloseable {
         // handed to a worker. Without this, 16 connections that never finish a body (2 cores x 8
         // workers) stopped the API, the health checks and shutdown.
         int bodyBuffers = ApiServlet.MAX_BODY_BYTES / HTTP_BUFFER_BYTES + 2;
-        BodiesInFlight buffered = new BodiesInFlight(new RequestBufferingHandler(handler, bodyBuffers), handler,
+        BodiesInFlight buffered = new BodiesInFlight(
+                new RequestBufferingHandler(BodiesInFlight.bodyArrived(handler), bodyBuffers), handler,
                 BodiesInFlight.defaultCap(), BodiesInFlight.BODY_DEADLINE, token -> {
                     dev.flags.server.auth.Authentication checked = tokens.check(token);
                     return checked.isExpired() ? null : checked.principal()

@@ -58,6 +58,9 @@ public final class BodiesInFlight implements HttpHandler {
     public record Sender(String tokenId, int share) {}
 
     private static final Logger LOG = LoggerFactory.getLogger(BodiesInFlight.class);
+    /** The deadline of a body being read; removed once it has arrived. */
+    private static final io.undertow.util.AttachmentKey<XnioExecutor.Key> DEADLINE =
+            io.undertow.util.AttachmentKey.create(XnioExecutor.Key.class);
     private static final byte[] BUSY = problem("the server is reading as many request bodies as it reads at once; retry in"
             + " a second");
     private static final byte[] TOKEN_BUSY = problem("this token's clients are sending as many request bodies at once as one"
@@ -153,16 +156,20 @@ public final class BodiesInFlight implements HttpHandler {
         });
     }
 
-    /** Reads the body into buffers, closing the connection at the deadline; {@code done} runs once it ends either way. */
+    /**
+     * Reads the body into buffers, closing the connection if it has not arrived at the deadline (see {@link
+     * #bodyArrived}); {@code done} runs once the exchange ends, either way.
+     */
     private void read(HttpServerExchange exchange, String tokenId, Runnable done) throws Exception {
         AtomicBoolean ended = new AtomicBoolean();
         XnioExecutor.Key timeout = exchange.getIoThread().executeAfter(() -> {
-            if (!ended.get()) {
+            if (!ended.get() && exchange.getAttachment(DEADLINE) != null) {
                 LOG.info("http: closed a connection from {} whose request body (token {}) had not arrived after {} s",
                         exchange.getSourceAddress(), tokenId, deadline.toSeconds());
                 IoUtils.safeClose(exchange.getConnection());
             }
         }, deadline.toMillis(), TimeUnit.MILLISECONDS);
+        exchange.putAttachment(DEADLINE, timeout);
         exchange.addExchangeCompleteListener((finished, next) -> {
             if (ended.compareAndSet(false, true)) {
                 timeout.remove();
@@ -171,6 +178,21 @@ public final class BodiesInFlight implements HttpHandler {
             next.proceed();
         });
         buffered.handleRequest(exchange);
+    }
+
+    /**
+     * @param next what handles a request once its body has been read into buffers
+     * @return a handler to put between the buffering and {@code next}: the body has arrived, so its deadline no longer
+     *     applies (a request whose handling takes long, a write waiting for a slow disk, is not cut)
+     */
+    public static HttpHandler bodyArrived(HttpHandler next) {
+        return exchange -> {
+            XnioExecutor.Key timeout = exchange.removeAttachment(DEADLINE);
+            if (timeout != null) {
+                timeout.remove();
+            }
+            next.handleRequest(exchange);
+        };
     }
 
     private void release(String tokenId, AtomicInteger ofToken) {

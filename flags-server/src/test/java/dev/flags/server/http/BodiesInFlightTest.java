@@ -36,8 +36,11 @@ class BodiesInFlightTest {
     }
 
     private int start(int cap, java.time.Duration deadline) {
-        HttpHandler answer = exchange -> exchange.getResponseSender().send("handled");
-        bodies = new BodiesInFlight(new RequestBufferingHandler(answer, 4), answer, cap, deadline,
+        return start(cap, deadline, exchange -> exchange.getResponseSender().send("handled"));
+    }
+
+    private int start(int cap, java.time.Duration deadline, HttpHandler answer) {
+        bodies = new BodiesInFlight(new RequestBufferingHandler(BodiesInFlight.bodyArrived(answer), 4), answer, cap, deadline,
                 token -> token.equals(KNOWN) || token.equals(OTHER) ? new BodiesInFlight.Sender("tok-" + token, Integer.MAX_VALUE)
                         : null,
                 (method, status) -> refused.add(method + " " + status));
@@ -111,6 +114,20 @@ class BodiesInFlightTest {
             awaitReading(1);
             assertThat(trickle.getInputStream().read()).as("closed, unanswered").isEqualTo(-1);
             awaitReading(0);
+        }
+    }
+
+    @Test
+    void aRequestWhoseBodyArrivedIsNotCutAtTheDeadlineHoweverLongItsHandlingTakes() throws Exception {
+        // Answered 400 ms after its body arrived, by a timer on the same I/O thread as the deadline's (100 ms): the
+        // deadline's task runs first, and must leave the connection alone.
+        HttpHandler slow = exchange -> exchange.dispatch(io.undertow.util.SameThreadExecutor.INSTANCE, () ->
+                exchange.getIoThread().executeAfter(() -> exchange.getResponseSender().send("late"), 400,
+                        java.util.concurrent.TimeUnit.MILLISECONDS));
+        int port = start(16, java.time.Duration.ofMillis(100), slow);
+        try (Socket s = startBody(port, KNOWN, LARGE)) {
+            s.getOutputStream().write(" ".repeat(LARGE - 1).getBytes(StandardCharsets.US_ASCII));
+            assertThat(answer(s)).isEqualTo("HTTP/1.1 200");
         }
     }
 
