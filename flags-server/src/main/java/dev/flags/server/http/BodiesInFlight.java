@@ -34,8 +34,9 @@ import org.xnio.XnioExecutor;
  *       {@code tester} token, which may write little), so that one token's clients cannot take every place; one more
  *       is answered {@code 503} with {@code Retry-After} at once, unread.</li>
  *   <li>A body declared to fit in one buffer ({@link #SMALL} bytes: a kill switch, a grant, most flag edits) takes
- *       no place: at most one buffer for each connection the HTTP port holds, so that a kill switch is never refused for
- *       other clients' large bodies.</li>
+ *       none of those places, so that a kill switch is never refused for other clients' large bodies; of them, one
+ *       token may have {@code cap / 2} read at once (at least 8; 4 for a {@code tester} token), so that one token's
+ *       trickles cannot hold every connection of the HTTP port either.</li>
  *   <li>A body must have arrived {@link #BODY_DEADLINE} after its headers; a client still sending then (a trickle of a
  *       byte every few seconds, which no idle timeout ends) has its connection closed, and its place is free again.</li>
  * </ul>
@@ -75,6 +76,7 @@ public final class BodiesInFlight implements HttpHandler {
     private final ObjIntConsumer<String> refused;
     private final AtomicInteger reading = new AtomicInteger();
     private final ConcurrentHashMap<String, AtomicInteger> readingByToken = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, AtomicInteger> smallByToken = new ConcurrentHashMap<>();
     private final AtomicBoolean warnedFull = new AtomicBoolean();
     private final Set<String> warnedTokens = ConcurrentHashMap.newKeySet();
 
@@ -125,7 +127,14 @@ public final class BodiesInFlight implements HttpHandler {
         String tokenId = sender.tokenId();
         long declared = exchange.getRequestContentLength();
         if (declared > 0 && declared <= SMALL) {
-            read(exchange, tokenId, () -> { });
+            AtomicInteger small = smallByToken.computeIfAbsent(tokenId, k -> new AtomicInteger());
+            int share = sender.share() == Integer.MAX_VALUE ? Math.max(8, cap / 2) : 2 * sender.share();
+            if (small.incrementAndGet() > share) {
+                releaseSmall(tokenId, small);
+                busy(exchange, TOKEN_BUSY);
+                return;
+            }
+            read(exchange, tokenId, () -> releaseSmall(tokenId, small));
             return;
         }
         AtomicInteger ofToken = readingByToken.computeIfAbsent(tokenId, k -> new AtomicInteger());
@@ -203,6 +212,17 @@ public final class BodiesInFlight implements HttpHandler {
         if (reading.get() < cap) {
             warnedFull.set(false);
         }
+    }
+
+    private void releaseSmall(String tokenId, AtomicInteger small) {
+        if (small.decrementAndGet() <= 0) {
+            smallByToken.remove(tokenId, small);
+        }
+    }
+
+    /** @return the small bodies being read now (for tests) */
+    int smallReading() {
+        return smallByToken.values().stream().mapToInt(AtomicInteger::get).sum();
     }
 
     /** @return the bodies being read now */

@@ -132,6 +132,34 @@ class BodiesInFlightTest {
     }
 
     @Test
+    void oneTokensSmallBodiesHaveAShareTooSoItsTricklesCannotHoldEveryConnection() throws Exception {
+        int port = start(16); // small share of a token: 8
+        java.util.List<Socket> trickles = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                trickles.add(startBody(port, KNOWN, 20));
+            }
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (bodies.smallReading() != 8) { // all eight being read before the ninth comes
+                assertThat(System.nanoTime()).as("small bodies being read: %s", bodies.smallReading()).isLessThan(deadline);
+                Thread.sleep(5);
+            }
+            try (Socket ninth = startBody(port, KNOWN, 20)) {
+                String busy = new String(ninth.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(busy).startsWith("HTTP/1.1 503").contains("as many request bodies at once as one token may");
+            }
+            try (Socket other = startBody(port, OTHER, 20)) {
+                other.getOutputStream().write(" ".repeat(19).getBytes(StandardCharsets.US_ASCII));
+                assertThat(answer(other)).as("another token's kill switch").isEqualTo("HTTP/1.1 200");
+            }
+        } finally {
+            for (Socket t : trickles) {
+                t.close();
+            }
+        }
+    }
+
+    @Test
     void atMostCapBodiesAreReadAtOnceInAll() throws Exception {
         int port = start(1);
         Socket first = startBody(port, KNOWN);
