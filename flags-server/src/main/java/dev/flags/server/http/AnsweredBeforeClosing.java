@@ -1,6 +1,5 @@
 package dev.flags.server.http;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
 import io.undertow.util.Headers;
@@ -20,7 +19,8 @@ import java.util.Objects;
  */
 public final class AnsweredBeforeClosing implements HttpHandler {
 
-    private static final byte[] SHUTTING_DOWN = shuttingDown();
+    private static final byte[] SHUTTING_DOWN = Json.problem("shutting down", 503, "the server is shutting down and takes"
+            + " no more requests; retry once it is back (it is the one server of its journal)");
 
     private final HttpHandler next;
     private final Object lock = new Object();
@@ -65,14 +65,22 @@ public final class AnsweredBeforeClosing implements HttpHandler {
     }
 
     private static void refuse(HttpServerExchange exchange) {
+        refuseUnread(exchange, SHUTTING_DOWN);
+    }
+
+    /**
+     * Answers 503 with {@code Retry-After: 1}, the request's body unread, and closes the connection after it (the unread
+     * body would otherwise be taken for the next request).
+     */
+    static void refuseUnread(HttpServerExchange exchange, byte[] problem) {
         exchange.setStatusCode(StatusCodes.SERVICE_UNAVAILABLE);
         exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/problem+json");
         exchange.getResponseHeaders().put(Headers.CACHE_CONTROL, "no-store");
         exchange.getResponseHeaders().put(Headers.X_CONTENT_TYPE_OPTIONS, "nosniff");
-        exchange.getResponseHeaders().put(Headers.CONNECTION, "close"); // the port closes next: no keep-alive
+        exchange.getResponseHeaders().put(Headers.CONNECTION, "close");
         exchange.getResponseHeaders().put(Headers.RETRY_AFTER, "1");
         exchange.setPersistent(false);
-        exchange.getResponseSender().send(ByteBuffer.wrap(SHUTTING_DOWN));
+        exchange.getResponseSender().send(ByteBuffer.wrap(problem));
     }
 
     /**
@@ -104,17 +112,4 @@ public final class AnsweredBeforeClosing implements HttpHandler {
         }
     }
 
-    private static byte[] shuttingDown() {
-        ObjectNode n = Json.MAPPER.createObjectNode();
-        n.put("type", "about:blank");
-        n.put("title", "shutting down");
-        n.put("status", 503);
-        n.put("detail", "the server is shutting down and takes no more requests; retry once it is back (it is the one server"
-                + " of its journal)");
-        try {
-            return Json.MAPPER.writeValueAsBytes(n);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

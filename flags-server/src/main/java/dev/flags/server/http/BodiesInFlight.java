@@ -1,12 +1,9 @@
 package dev.flags.server.http;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
 import io.undertow.util.HeaderValues;
 import io.undertow.util.Headers;
-import io.undertow.util.StatusCodes;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -62,10 +59,10 @@ public final class BodiesInFlight implements HttpHandler {
     /** The deadline of a body being read; removed once it has arrived. */
     private static final io.undertow.util.AttachmentKey<XnioExecutor.Key> DEADLINE =
             io.undertow.util.AttachmentKey.create(XnioExecutor.Key.class);
-    private static final byte[] BUSY = problem("the server is reading as many request bodies as it reads at once; retry in"
-            + " a second");
-    private static final byte[] TOKEN_BUSY = problem("this token's clients are sending as many request bodies at once as one"
-            + " token may; retry in a second, once they are read");
+    private static final byte[] BUSY = Json.problem("busy", 503, "the server is reading as many request bodies as it"
+            + " reads at once; retry in a second");
+    private static final byte[] TOKEN_BUSY = Json.problem("busy", 503, "this token's clients are sending as many request"
+            + " bodies at once as one token may; retry in a second, once they are read");
 
     private final HttpHandler buffered;
     private final HttpHandler unread;
@@ -248,26 +245,8 @@ public final class BodiesInFlight implements HttpHandler {
     }
 
     private void busy(HttpServerExchange exchange, byte[] problem) {
-        exchange.setStatusCode(StatusCodes.SERVICE_UNAVAILABLE);
-        exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/problem+json");
-        exchange.getResponseHeaders().put(Headers.CACHE_CONTROL, "no-store");
-        exchange.getResponseHeaders().put(Headers.X_CONTENT_TYPE_OPTIONS, "nosniff");
-        exchange.getResponseHeaders().put(Headers.RETRY_AFTER, "1");
-        exchange.setPersistent(false); // its body is not read
-        exchange.getResponseSender().send(ByteBuffer.wrap(problem));
-        refused.accept(exchange.getRequestMethod().toString(), StatusCodes.SERVICE_UNAVAILABLE);
+        AnsweredBeforeClosing.refuseUnread(exchange, problem);
+        refused.accept(exchange.getRequestMethod().toString(), 503);
     }
 
-    private static byte[] problem(String detail) {
-        ObjectNode n = Json.MAPPER.createObjectNode();
-        n.put("type", "about:blank");
-        n.put("title", "busy");
-        n.put("status", 503);
-        n.put("detail", detail);
-        try {
-            return Json.MAPPER.writeValueAsBytes(n);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -23,4 +23,18 @@ final class Json {
 
     private Json() {
     }
+
+    /** @return a problem+json document, for answers made before the API sees the request */
+    static byte[] problem(String title, int status, String detail) {
+        com.fasterxml.jackson.databind.node.ObjectNode n = MAPPER.createObjectNode();
+        n.put("type", "about:blank");
+        n.put("title", title);
+        n.put("status", status);
+        n.put("detail", detail);
+        try {
+            return MAPPER.writeValueAsBytes(n);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 }
