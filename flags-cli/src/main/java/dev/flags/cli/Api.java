@@ -18,6 +18,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertPathValidatorException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import javax.net.ssl.SSLHandshakeException;
@@ -177,6 +179,34 @@ final class Api {
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)
                 + " (flags unschedule ID keeps it off; flags schedules shows them)"));
         return answer;
+    }
+
+    /**
+     * Every served, or every archived, flag of an environment, by key. The server answers a list in pages of at most
+     * 8 MiB of documents, each saying where the next starts ({@code after}); this reads them all.
+     */
+    List<JsonNode> flags(String environment, boolean archived) {
+        List<JsonNode> all = new ArrayList<>();
+        String after = null;
+        do {
+            JsonNode page = call("GET", "/environments/" + path(environment) + "/flags" + (archived ? "?archived=true" : "")
+                    + (after == null ? "" : (archived ? "&" : "?") + "after=" + path(after)), null, null);
+            page.path("flags").forEach(all::add);
+            after = page.hasNonNull("after") ? page.get("after").asText() : null;
+        } while (after != null);
+        return all;
+    }
+
+    /** @return an archived flag's last document (what restoring it brings back), or null if it is not archived there */
+    JsonNode archivedFlag(String environment, String key) {
+        try {
+            return call("GET", "/environments/" + path(environment) + "/flags/" + path(key) + "?archived=true", null, null);
+        } catch (CliException e) {
+            if (e.httpStatus() == 404 && e.title().equals("flag not found")) {
+                return null; // served, or no flag of that key: the environment itself was found
+            }
+            throw e;
+        }
     }
 
     /** A 429 (the token's budget), or a 503 that says when to come back (busy reading bodies, or restarting). */

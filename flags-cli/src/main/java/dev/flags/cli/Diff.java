@@ -100,7 +100,7 @@ final class Diff implements Callable<Integer> {
     /** The keys of the environment's archived flags. */
     private static Set<String> archivedFlags(Api api, String environment) {
         Set<String> keys = new TreeSet<>();
-        for (JsonNode f : api.call("GET", "/environments/" + Api.path(environment) + "/flags?archived=true", null, null).path("flags")) {
+        for (JsonNode f : api.flags(environment, true)) {
             keys.add(f.path("key").asText());
         }
         return keys;
@@ -109,7 +109,7 @@ final class Diff implements Callable<Integer> {
     /** The environment's served flags, by key. */
     private static Map<String, JsonNode> flags(Api api, String environment) {
         Map<String, JsonNode> byKey = new TreeMap<>();
-        for (JsonNode f : api.call("GET", "/environments/" + Api.path(environment) + "/flags", null, null).path("flags")) {
+        for (JsonNode f : api.flags(environment, false)) {
             byKey.put(f.path("key").asText(), f);
         }
         return byKey;

@@ -3,6 +3,7 @@ package dev.flags.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.core.Evaluation;
 import dev.flags.core.Flag;
@@ -54,7 +55,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class,
                 FlagsCommand.RemoveRole.class, FlagsCommand.RemoveRegion.class, FlagsCommand.Default.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
-                FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
+                FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.Delete.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Roles.class, Environments.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
@@ -351,8 +352,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            JsonNode flags = o.api(spec).call("GET", "/environments/" + Api.path(o.environment()) + "/flags"
-                    + (archived ? "?archived=true" : ""), null, null).path("flags");
+            List<JsonNode> flags = o.api(spec).flags(o.environment(), archived);
             for (JsonNode f : flags) {
                 spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
                         f.path("enabled").asBoolean() ? "on" : "off", f.path("version").asText());
@@ -744,14 +744,15 @@ public final class FlagsCommand implements Callable<Integer> {
 
     /** Whether the environment has the flag, served or archived. */
     private static boolean hasFlag(Api api, ServerOptions o, String key) {
-        for (String which : new String[] {"", "?archived=true"}) {
-            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment()) + "/flags" + which, null, null).path("flags")) {
-                if (f.path("key").asText().equals(key)) {
-                    return true;
-                }
+        try {
+            api.call("GET", o.flagPath(key), null, null);
+            return true;
+        } catch (CliException e) {
+            if (e.httpStatus() == 404 && e.title().equals("flag not found")) {
+                return api.archivedFlag(o.environment(), key) != null;
             }
+            throw e;
         }
-        return false;
     }
 
     /**
@@ -1135,6 +1136,26 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
+    @Command(name = "delete", description = "Delete an archived flag for good: the server no longer keeps its last"
+            + " document, and frees the memory it took (the way out of a server that answers `server full`). Its history"
+            + " stays while the journal keeps it, and `flags revert FLAG VERSION` still brings it back from there. A served"
+            + " flag is archived first (`flags archive`). Admin token.")
+    static final class Delete implements Callable<Integer> {
+        @Mixin ServerOptions o;
+        @Mixin CommentOption why;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+
+        @Override
+        public Integer call() {
+            JsonNode deleted = o.api(spec).call("DELETE", o.flagPath(flag) + "?archived=true", null, why.comment);
+            print(spec, deleted);
+            spec.commandLine().getErr().println("flags: " + oneLine(flag) + " in environment \"" + oneLine(o.environment())
+                    + "\" is deleted; flags history " + oneLine(flag) + " lists its versions, which flags revert brings back");
+            return EXIT_OK;
+        }
+    }
+
     @Command(name = "archive", description = "Archive a flag: no longer served; its history stays. `flags revert FLAG VERSION`"
             + " (or a PUT) restores it. Refused while the flag's usage shows code still evaluating it (see `flags usage`),"
             + " unless --force.")
@@ -1416,11 +1437,9 @@ public final class FlagsCommand implements Callable<Integer> {
 
         /** The version an archived flag had last, which restoring it brings back: versions are the environment's. */
         private String lastArchivedVersion(Api api) {
-            for (JsonNode f : api.call("GET", "/environments/" + Api.path(o.environment()) + "/flags?archived=true", null, null)
-                    .path("flags")) {
-                if (f.path("key").asText().equals(flag)) {
-                    return f.path("version").asText();
-                }
+            JsonNode archived = api.archivedFlag(o.environment(), flag);
+            if (archived != null) {
+                return archived.path("version").asText();
             }
             if (!hasFlag(api, o, flag)) {
                 throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
@@ -1441,7 +1460,7 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             Api api = o.api(spec);
             String environment = "/environments/" + Api.path(o.environment());
-            JsonNode flags = api.call("GET", environment + "/flags", null, null).path("flags");
+            ArrayNode flags = Api.JSON.createArrayNode().addAll(api.flags(o.environment(), false));
             JsonNode roles = api.call("GET", environment + "/roles", null, null);
             ObjectNode file = Api.JSON.createObjectNode().put("formatVersion", FlagFormat.FORMAT_VERSION);
             file.set("flags", flags);

@@ -129,13 +129,7 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
 
     /** @return the flag's last document if it is archived in this environment, else null */
     private JsonNode archivedHere(Api api) {
-        JsonNode list = api.call("GET", "/environments/" + Api.path(o.environment()) + "/flags?archived=true", null, null);
-        for (JsonNode f : list.path("flags")) {
-            if (f.path("key").asText().equals(flag)) {
-                return f;
-            }
-        }
-        return null;
+        return api.archivedFlag(o.environment(), flag);
     }
 
     /**

@@ -78,7 +78,7 @@ final class Stale implements Callable<Integer> {
             return EXIT_OK;
         }
         Set<String> withVariants = new HashSet<>();
-        for (JsonNode f : api.call("GET", env + "/flags", null, null).path("flags")) {
+        for (JsonNode f : api.flags(o.environment(), false)) {
             if (f.path("variants").size() > 0) {
                 withVariants.add(f.path("key").asText());
             }

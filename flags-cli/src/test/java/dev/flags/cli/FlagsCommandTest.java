@@ -258,6 +258,16 @@ class FlagsCommandTest {
                 + anew.json().get("version").asLong() + ")\n");
         assertThat(remote("create", "checkout-v9").err()).as("a key never used: where it went only")
                 .startsWith("flags: checkout-v9 in environment \"production\" is off (version ");
+
+        Run stillServed = remote("delete", "checkout-v9");
+        assertThat(stillServed.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(stillServed.err()).contains("is not archived: it is served; archive it first (flags archive), then delete it");
+        Run deleted = remote("delete", "served", "-m", "make room");
+        assertThat(deleted.exit()).as(deleted.err()).isZero();
+        assertThat(deleted.json().get("deleted").asBoolean()).isTrue();
+        assertThat(deleted.err()).isEqualTo("flags: served in environment \"production\" is deleted; flags history served"
+                + " lists its versions, which flags revert brings back\n");
+        assertThat(remote("list", "--archived").err()).as("its last document is gone").contains("has no archived flags");
     }
 
     @Test

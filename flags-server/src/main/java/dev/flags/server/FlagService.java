@@ -59,23 +59,72 @@ public final class FlagService {
         this.limits = Objects.requireNonNull(limits, "limits");
     }
 
-    /** @return the served flags of an environment, sorted by key */
-    public List<VersionedFlag> list(Principal p, String env) {
-        return list(p, env, false);
+    /**
+     * One page of an environment's flags, by key.
+     *
+     * @param flags the flags, sorted by key
+     * @param after the key to ask the next page {@code after}, if more flags follow; else null
+     */
+    public record FlagPage(List<VersionedFlag> flags, String after) {
+        /** Copies the flags. */
+        public FlagPage {
+            flags = List.copyOf(flags);
+        }
     }
 
     /**
-     * @param archived true for the archived flags (their last documents, which a revert or a PUT
-     *                 restores), false for the served ones
-     * @return the flags, by key
+     * A page of an environment's served or archived flags: those whose keys sort after {@code after}, at most
+     * {@code limit} of them and no more than {@link HistoryService#PAGE_BYTES} of documents (at least one flag,
+     * whatever its size). The served flags are bounded by the environment's limits, the archived ones are not (the
+     * server keeps every archived flag's last document), so without a page a list could hold more than the heap.
+     *
+     * @param archived true for the archived flags (their last documents, which a revert or a PUT restores), false for
+     *                 the served ones
+     * @param after only keys that sort after this one; null from the first
+     * @param limit at most this many, 1 to {@value EnvironmentLimits#MOST_FLAGS}
+     * @return the page
      */
-    public List<VersionedFlag> list(Principal p, String env, boolean archived) {
+    public FlagPage page(Principal p, String env, boolean archived, String after, int limit) {
+        Access.requireRead(p, env);
+        if (limit < 1 || limit > EnvironmentLimits.MOST_FLAGS) {
+            throw ApiException.badRequest("limit must be between 1 and " + EnvironmentLimits.MOST_FLAGS + ", was " + limit);
+        }
+        EnvironmentState state = Access.environment(journal, env);
+        Map<String, CanonicalJson> docs = archived ? state.archivedFlags() : state.flags();
+        List<String> keys = docs.keySet().stream().filter(k -> after == null || k.compareTo(after) > 0).sorted().toList();
+        List<VersionedFlag> out = new ArrayList<>();
+        long bytes = 0;
+        for (String key : keys) {
+            CanonicalJson doc = docs.get(key);
+            if (out.size() == limit || !out.isEmpty() && bytes + doc.size() > HistoryService.PAGE_BYTES) {
+                return new FlagPage(out, out.get(out.size() - 1).flag().key());
+            }
+            bytes += doc.size();
+            out.add(parse(doc)); // parsed only once on the page: a whole list of large flags would not fit the heap
+        }
+        return new FlagPage(out, null);
+    }
+
+    /**
+     * @return an archived flag's last document (what a revert or a PUT restores); 404 if the flag is served, or the
+     *     environment has no flag of that key
+     */
+    public VersionedFlag getArchived(Principal p, String env, String key) {
         Access.requireRead(p, env);
         EnvironmentState state = Access.environment(journal, env);
-        List<VersionedFlag> out = new ArrayList<>();
-        (archived ? state.archivedFlags() : state.flags()).values().forEach(doc -> out.add(parse(doc)));
-        out.sort((a, b) -> a.flag().key().compareTo(b.flag().key()));
-        return out;
+        CanonicalJson doc = state.archivedFlags().get(key);
+        if (doc == null) {
+            throw notArchived(state, env, key);
+        }
+        return parse(doc);
+    }
+
+    private static ApiException notArchived(EnvironmentState state, String env, String key) {
+        return ApiException.notFound("flag", state.flags().containsKey(key)
+                ? "flag \"" + key + "\" in environment \"" + env + "\" is not archived: it is served"
+                : "there is no flag \"" + key + "\" in environment \"" + env + "\", archived or served"
+                        + Suggestions.closest(key, new TreeSet<>(state.archivedFlags().keySet()), 2)
+                                .map(near -> "; did you mean the archived \"" + near + "\"?").orElse(""));
     }
 
     /** @return one flag, or 404 (also for an archived flag, with a detail that says so) */
@@ -213,6 +262,41 @@ public final class FlagService {
                 }
             }
         }
+    }
+
+    /**
+     * Deletes an archived flag's last document for good: the server no longer holds it (a restore by a PUT of its key
+     * starts from the document sent), which frees what it took of the heap. Its history stays in the journal, as long
+     * as retention keeps it, and a revert to one of its versions still brings the flag back. Admin only: it is how an
+     * operator makes room in a server that is full ({@link HeapRoom}).
+     *
+     * @return the journal entry ({@code flag_deleted}); 404 if the flag is not archived (a served flag is archived
+     *     first)
+     */
+    public JournalEntry deleteArchived(Principal p, String env, String key, String comment) {
+        Access.requireAdmin(p);
+        return writer.serialized(env, () -> {
+            // Retried as an archive is: role grants, which do not read first, may still move the version.
+            for (int attempt = 0; ; attempt++) {
+                EnvironmentState state = Access.writableEnvironment(journal, env);
+                if (state.flags().containsKey(key)) {
+                    throw ApiException.notFound("flag", "flag \"" + key + "\" in environment \"" + env + "\" is not"
+                            + " archived: it is served; archive it first (flags archive), then delete it");
+                }
+                if (!state.archivedFlags().containsKey(key)) {
+                    throw notArchived(state, env, key);
+                }
+                ObjectNode payload = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
+                try {
+                    return writer.append(Change.of(EntryType.FLAG_DELETED, env, p.actor(), payload)
+                            .withComment(Keys.comment(comment)).expectingVersion(state.version()));
+                } catch (ApiException e) {
+                    if (e.status() != 412 || attempt >= RETRIES) {
+                        throw e;
+                    }
+                }
+            }
+        });
     }
 
     /**

@@ -65,7 +65,8 @@ final class HeapRoom {
                     + " its environments; with " + what + " it would hold " + (held + growth) + ", more than a third of its"
                     + " largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows, past which it"
                     + " could not start again with that heap: start the server with a larger -Xmx (docs/server.md, Memory)"
-                    + " (archiving frees nothing: the server keeps archived flags and environments, to restore them)."
+                    + " or delete archived flags for good (archiving frees nothing: the server keeps an archived flag's last"
+                    + " document, to restore it, until an admin deletes it: flags delete FLAG, docs/api.md)."
                     + " Turning flags on or off still works");
         }
     }

@@ -588,12 +588,91 @@ class AdminApiTest {
     }
 
     @Test
-    void aPageOfALargeFlagsHistoryStopsAtItsBytesAndSaysWhereTheEarlierVersionsStart() {
-        String path = "/api/v1/environments/production/flags/big";
+    void anAdminDeletesAnArchivedFlagForGoodAndARevertFromItsHistoryStillBringsItBack() {
+        String path = "/api/v1/environments/production/flags/old-promo";
+        long v1 = api.put(path, ADMIN, "{\"key\": \"old-promo\", \"enabled\": true}").json().get("version").asLong();
+        assertProblem(api.delete(path + "?archived=true", ADMIN), 404, "flag \"old-promo\" in environment \"production\" is not"
+                + " archived: it is served");
+        assertThat(api.delete(path, ADMIN).status()).isEqualTo(200);
+        String editor = token("editor", "production");
+        assertProblem(api.delete(path + "?archived=true", editor), 403, "this needs an admin token");
+        assertProblem(api.delete(path + "?archived=true&unusedFor=P7D", ADMIN), 400, "unusedFor is for archiving a served flag");
+
+        ApiClient.Response deleted = api.delete(path + "?archived=true&comment=make%20room", ADMIN);
+        assertThat(deleted.status()).as(deleted.body()).isEqualTo(200);
+        assertThat(deleted.json().get("deleted").asBoolean()).isTrue();
+        assertThat(deleted.header("X-Flags-Changed")).isEqualTo("true");
+        assertProblem(api.get(path + "?archived=true", ADMIN), 404, "archived or served");
+        assertProblem(api.get(path, ADMIN), 404, "there is no flag \"old-promo\"");
+        assertThat(api.get("/api/v1/environments/production/flags?archived=true", ADMIN).json().get("flags")).isEmpty();
+        assertProblem(api.delete(path + "?archived=true", ADMIN), 404, "archived or served");
+        JsonNode versions = api.get(path + "/history", ADMIN).json().get("versions");
+        assertThat(versions).extracting(v -> v.get("change").asText()).containsExactly("flag_created", "flag_archived", "flag_deleted");
+        assertThat(versions.get(2).get("comment").asText()).isEqualTo("make room");
+
+        ApiClient.Response restored = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + "}");
+        assertThat(restored.status()).as(restored.body()).isEqualTo(201);
+        assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isTrue();
+    }
+
+    /** A target's user ids: about 0.5 MB of a flag document. */
+    private static String fiveHundredUserIdsOfAKilobyte() {
         StringBuilder ids = new StringBuilder();
         for (int i = 0; i < 500; i++) {
             ids.append(i == 0 ? "" : ",").append('"').append(String.format("%04d", i)).append("u".repeat(996)).append('"');
         }
+        return ids.toString();
+    }
+
+    @Test
+    void theArchivedFlagsComePageByPageByTheirBytesAndOneOfThemCanBeReadByItsKey() {
+        String flags = "/api/v1/environments/production/flags";
+        String ids = fiveHundredUserIdsOfAKilobyte();
+        List<String> archivedKeys = new ArrayList<>();
+        for (int i = 0; i < 20; i++) { // 20 archived flags of about 0.5 MB: 10 MB, more than a page holds
+            String key = String.format("old-%02d", i);
+            api.put(flags + "/" + key, ADMIN, "{\"key\": \"" + key + "\", \"enabled\": true, \"targets\": [{\"userIds\": [" + ids
+                    + "], \"serve\": true}]}");
+            assertThat(api.delete(flags + "/" + key, ADMIN).status()).isEqualTo(200);
+            archivedKeys.add(key);
+        }
+        api.put(flags + "/served", ADMIN, "{\"key\": \"served\", \"enabled\": true}");
+
+        List<String> paged = new ArrayList<>();
+        List<Integer> pageSizes = new ArrayList<>();
+        String query = "?archived=true";
+        while (query != null) {
+            JsonNode page = api.get(flags + query, ADMIN).json();
+            page.get("flags").forEach(f -> paged.add(f.get("key").asText()));
+            pageSizes.add(page.get("flags").size());
+            query = page.has("after") ? "?archived=true&after=" + page.get("after").asText() : null;
+        }
+        assertThat(pageSizes).as("the bytes end the first page").containsExactly(16, 4); // 16 of about 0.51 MB fit in 8 MiB
+        assertThat(paged).as("every archived flag once, by key").isEqualTo(archivedKeys);
+
+        JsonNode two = api.get(flags + "?archived=true&limit=2&after=old-05", ADMIN).json();
+        assertThat(two.get("flags")).extracting(f -> f.get("key").asText()).containsExactly("old-06", "old-07");
+        assertThat(two.get("after").asText()).isEqualTo("old-07");
+        JsonNode served = api.get(flags + "?limit=5", ADMIN).json();
+        assertThat(served.get("flags")).extracting(f -> f.get("key").asText()).containsExactly("served");
+        assertThat(served.has("after")).as("the last page says no more").isFalse();
+        assertProblem(api.get(flags + "?archived=true&limit=0", ADMIN), 400, "limit must be between 1 and 1000000, was 0");
+
+        ApiClient.Response one = api.get(flags + "/old-03?archived=true", ADMIN);
+        assertThat(one.status()).isEqualTo(200);
+        assertThat(one.json().get("key").asText()).isEqualTo("old-03");
+        assertThat(one.json().at("/targets/0/userIds").size()).isEqualTo(500);
+        assertThat(one.header("ETag")).isEqualTo("\"" + one.json().get("version").asLong() + "\"");
+        assertProblem(api.get(flags + "/old-03", ADMIN), 404, "is archived");
+        assertProblem(api.get(flags + "/served?archived=true", ADMIN), 404, "is not archived: it is served");
+        assertProblem(api.get(flags + "/old-3?archived=true", ADMIN), 404, "archived or served; did you mean the archived \"old-03\"?");
+        assertProblem(api.get(flags + "/served?archived=maybe", ADMIN), 400, "archived must be true or false");
+    }
+
+    @Test
+    void aPageOfALargeFlagsHistoryStopsAtItsBytesAndSaysWhereTheEarlierVersionsStart() {
+        String path = "/api/v1/environments/production/flags/big";
+        String ids = fiveHundredUserIdsOfAKilobyte();
         api.put(path, ADMIN, "{\"key\": \"big\", \"enabled\": true, \"targets\": [{\"userIds\": [" + ids + "], \"serve\": true}]}");
         for (int i = 0; i < 19; i++) { // 20 versions of about 0.5 MB: 10 MB, more than a page holds
             api.patch(path, ADMIN, "{\"enabled\": " + (i % 2 == 0 ? "false" : "true") + "}");

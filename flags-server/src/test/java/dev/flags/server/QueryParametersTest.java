@@ -49,11 +49,11 @@ class QueryParametersTest {
             new Endpoint("GET", E, null, null),
             new Endpoint("DELETE", E, null, "comment"),
             new Endpoint("POST", E + "/restore", null, "comment"),
-            new Endpoint("GET", E + "/flags", null, "archived"),
-            new Endpoint("GET", E + "/flags/billing-v2", null, null),
+            new Endpoint("GET", E + "/flags", null, "archived, after, limit"),
+            new Endpoint("GET", E + "/flags/billing-v2", null, "archived"),
             new Endpoint("PUT", E + "/flags/billing-v2", "{\"enabled\": false}", "comment"),
             new Endpoint("PATCH", E + "/flags/billing-v2", "{\"enabled\": false}", "comment"),
-            new Endpoint("DELETE", E + "/flags/billing-v2", null, "unusedFor, comment"),
+            new Endpoint("DELETE", E + "/flags/billing-v2", null, "unusedFor, comment, archived"),
             new Endpoint("GET", E + "/flags/billing-v2/history", null, "before, limit"),
             new Endpoint("POST", E + "/flags/billing-v2/revert", "{\"version\": 1}", "comment"),
             new Endpoint("POST", E + "/flags/billing-v2/schedules", "{\"at\": \"2030-01-01T00:00:00Z\", \"patch\": {}}", "comment"),
@@ -92,7 +92,7 @@ class QueryParametersTest {
 
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.json().get("detail").asText()).isEqualTo("unknown query parameter \"unusedfor\" (did you mean"
-                + " \"unusedFor\"?): this DELETE takes unusedFor, comment");
+                + " \"unusedFor\"?): this DELETE takes unusedFor, comment, archived");
         ApiClient.Response flag = api.get(E + "/flags/billing-v2", ADMIN);
         assertThat(flag.status()).isEqualTo(200);
         assertThat(api.get(E + "/flags?archived=true", ADMIN).json().get("flags")).isEmpty();

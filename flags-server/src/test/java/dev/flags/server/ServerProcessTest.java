@@ -88,9 +88,10 @@ class ServerProcessTest {
             assertThat(refused.json().get("detail").asText()).contains("more than a third of its largest heap")
                     .contains("start the server with a larger -Xmx");
             ApiClient.Response grown = null;
+            String refusedFlag = null;
             for (int f = 8; f < 20 && grown == null; f++) { // ordinary writes that add to the state are refused too
-                ApiClient.Response put = api.put("/api/v1/environments/production/flags/f" + f, ServerFixture.ADMIN,
-                        "{\"key\": \"f" + f + "\", \"enabled\": true, \"targets\": [{\"userIds\": [" + ids + "], \"serve\": true}]}");
+                refusedFlag = "{\"key\": \"f" + f + "\", \"enabled\": true, \"targets\": [{\"userIds\": [" + ids + "], \"serve\": true}]}";
+                ApiClient.Response put = api.put("/api/v1/environments/production/flags/f" + f, ServerFixture.ADMIN, refusedFlag);
                 if (put.status() != 201) {
                     grown = put;
                 }
@@ -101,6 +102,16 @@ class ServerProcessTest {
                     .contains("Turning flags on or off still works");
             assertThat(api.patch("/api/v1/environments/production/flags/f0", ServerFixture.ADMIN, "{\"enabled\": false}").status())
                     .as("the kill switch is never refused").isEqualTo(200);
+            // The refused flag again under a longer key (so no smaller), then a kilobyte (one user id) smaller than the
+            // flag deleted below.
+            String again = refusedFlag.replaceFirst("\"key\": \"f[0-9]+\"", "\"key\": \"retry\"");
+            String retry = again.replaceFirst("\"0000u+\",", "");
+            assertThat(api.delete("/api/v1/environments/production/flags/f1", ServerFixture.ADMIN).status()).isEqualTo(200);
+            assertThat(api.put("/api/v1/environments/production/flags/retry", ServerFixture.ADMIN, again).status())
+                    .as("archiving frees nothing").isEqualTo(409);
+            assertThat(api.delete("/api/v1/environments/production/flags/f1?archived=true", ServerFixture.ADMIN).status()).isEqualTo(200);
+            ApiClient.Response afterDelete = api.put("/api/v1/environments/production/flags/retry", ServerFixture.ADMIN, retry);
+            assertThat(afterDelete.status()).as("deleting an archived flag for good makes room: " + afterDelete.body()).isEqualTo(201);
             assertThat(api.get("/metrics", null).body()).contains("\nflags_out_of_memory_errors_total 0\n");
         }
     }

@@ -336,22 +336,25 @@ public final class ApiServlet extends HttpServlet {
         String method = req.getMethod();
         if (rest.isEmpty()) {
             requireMethod(method, "GET");
-            QueryParameters.requireOnly(req, "archived");
-            String archived = req.getParameter("archived");
-            if (archived != null && !archived.equals("true") && !archived.equals("false")) {
-                throw new ApiException(400, "bad request", "archived must be true or false, was \"" + archived + "\"");
-            }
+            QueryParameters.requireOnly(req, "archived", "after", "limit");
+            FlagService.FlagPage page = services.flags().page(p, env, archived(req), req.getParameter("after"),
+                    integer(req, "limit", EnvironmentLimits.MOST_FLAGS));
             ArrayNode list = NODES.arrayNode();
-            services.flags().list(p, env, "true".equals(archived)).forEach(f -> list.add(FlagFormat.toJson(f.flag())));
-            write(resp, 200, NODES.objectNode().put("environment", env).set("flags", list));
+            page.flags().forEach(f -> list.add(FlagFormat.toJson(f.flag())));
+            ObjectNode answer = NODES.objectNode().put("environment", env);
+            answer.set("flags", list);
+            if (page.after() != null) { // as the audit log's pages say where the next one starts
+                answer.put("after", page.after());
+            }
+            write(resp, 200, answer);
             return;
         }
         String key = rest.get(0);
         if (rest.size() == 1) {
             switch (method) {
                 case "GET" -> {
-                    QueryParameters.requireOnly(req);
-                    flag(resp, 200, services.flags().get(p, env, key));
+                    QueryParameters.requireOnly(req, "archived");
+                    flag(resp, 200, archived(req) ? services.flags().getArchived(p, env, key) : services.flags().get(p, env, key));
                 }
                 case "PUT" -> {
                     QueryParameters.requireOnly(req, COMMENT);
@@ -373,8 +376,19 @@ public final class ApiServlet extends HttpServlet {
                     written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key, broken);
                 }
                 case "DELETE" -> {
-                    QueryParameters.requireOnly(req, "unusedFor", COMMENT);
+                    QueryParameters.requireOnly(req, "unusedFor", COMMENT, "archived");
                     noBody(req, "unusedFor=P7D");
+                    if (archived(req)) { // an archived flag's last document, deleted for good
+                        if (req.getParameter("unusedFor") != null) {
+                            throw new ApiException(400, "bad request", "unusedFor is for archiving a served flag; an"
+                                    + " archived flag is served to no SDK");
+                        }
+                        JournalEntry e = services.flags().deleteArchived(p, env, key, comment(req));
+                        resp.setHeader("X-Flags-Changed", "true");
+                        write(resp, 200, NODES.objectNode().put("key", key).put("deleted", true)
+                                .put("environmentVersion", e.version()));
+                        return;
+                    }
                     String unusedFor = req.getParameter("unusedFor");
                     if (unusedFor != null) {
                         services.usage().requireUnused(p, env, key, unusedFor);
@@ -1233,6 +1247,15 @@ public final class ApiServlet extends HttpServlet {
         } catch (NumberFormatException e) {
             throw new ApiException(400, "bad request", name + " must be a whole number, was \"" + v + "\"");
         }
+    }
+
+    /** @return whether {@code ?archived=true} asks for archived flags instead of served ones */
+    private static boolean archived(HttpServletRequest req) {
+        String archived = req.getParameter("archived");
+        if (archived != null && !archived.equals("true") && !archived.equals("false")) {
+            throw new ApiException(400, "bad request", "archived must be true or false, was \"" + archived + "\"");
+        }
+        return "true".equals(archived);
     }
 
     private static int integer(HttpServletRequest req, String name, int absent) {

@@ -1,0 +1,59 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The server answers a list of flags in pages of at most 8 MiB; every command that reads a whole list reads them all. */
+class FlagListPagesTest {
+
+    @RegisterExtension
+    final ScriptedHttpServer server = new ScriptedHttpServer();
+
+    private static String page(String after, String... keys) {
+        String flags = java.util.Arrays.stream(keys).map(k -> "{\"key\": \"" + k + "\", \"enabled\": true, \"version\": 3}")
+                .collect(Collectors.joining(", "));
+        return "{\"environment\": \"production\", \"flags\": [" + flags + "]" + (after == null ? "" : ", \"after\": \"" + after + "\"")
+                + "}";
+    }
+
+    private FlagsCommandTest.Run flags(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] all = new String[args.length + 2];
+        System.arraycopy(args, 0, all, 0, args.length);
+        all[args.length] = server.serverOption();
+        all[args.length + 1] = "--token=t0ken";
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new FlagsCommandTest.Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void theArchivedListIsReadPageByPage() {
+        server.answer(200, null, page("b-flag", "a-flag", "b-flag"));
+        server.answer(200, null, page(null, "c-flag"));
+        FlagsCommandTest.Run run = flags("list", "--archived");
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out().lines().map(l -> l.split("\\s+")[0])).containsExactly("a-flag", "b-flag", "c-flag");
+        assertThat(server.requests()).containsExactly("GET /api/v1/environments/production/flags?archived=true",
+                "GET /api/v1/environments/production/flags?archived=true&after=b-flag");
+    }
+
+    @Test
+    void anExportHoldsEveryPageOfTheServedFlags() throws Exception {
+        server.answer(200, null, page("a-flag", "a-flag"));
+        server.answer(200, null, page(null, "b-flag"));
+        server.answer(200, null, "{\"environment\": \"production\", \"members\": {}}");
+        FlagsCommandTest.Run run = flags("export");
+        assertThat(run.exit()).as(run.err()).isZero();
+        JsonNode file = Api.JSON.readTree(run.out());
+        assertThat(file.get("flags")).extracting(f -> f.get("key").asText()).containsExactly("a-flag", "b-flag");
+        assertThat(server.requests()).startsWith("GET /api/v1/environments/production/flags",
+                "GET /api/v1/environments/production/flags?after=a-flag");
+    }
+}
