@@ -94,11 +94,13 @@ public final class FlagService {
         List<String> keys = docs.keySet().stream().filter(k -> after == null || k.compareTo(after) > 0).sorted().toList();
         List<VersionedFlag> out = new ArrayList<>();
         long bytes = 0;
+        String last = null;
         for (String key : keys) {
             CanonicalJson doc = docs.get(key);
             if (out.size() == limit || !out.isEmpty() && bytes + doc.size() > HistoryService.PAGE_BYTES) {
-                return new FlagPage(out, out.get(out.size() - 1).flag().key());
+                return new FlagPage(out, last);
             }
+            last = key;
             bytes += doc.size();
             out.add(parse(doc)); // parsed only once on the page: a whole list of large flags would not fit the heap
         }
@@ -270,10 +272,11 @@ public final class FlagService {
      * as retention keeps it, and a revert to one of its versions still brings the flag back. Admin only: it is how an
      * operator makes room in a server that is full ({@link HeapRoom}).
      *
+     * @param precondition what the archived flag must be (If-Match: its last version)
      * @return the journal entry ({@code flag_deleted}); 404 if the flag is not archived (a served flag is archived
      *     first)
      */
-    public JournalEntry deleteArchived(Principal p, String env, String key, String comment) {
+    public JournalEntry deleteArchived(Principal p, String env, String key, Precondition precondition, String comment) {
         Access.requireAdmin(p);
         return writer.serialized(env, () -> {
             // Retried as an archive is: role grants, which do not read first, may still move the version.
@@ -283,9 +286,11 @@ public final class FlagService {
                     throw ApiException.notFound("flag", "flag \"" + key + "\" in environment \"" + env + "\" is not"
                             + " archived: it is served; archive it first (flags archive), then delete it");
                 }
-                if (!state.archivedFlags().containsKey(key)) {
+                CanonicalJson last = state.archivedFlags().get(key);
+                if (last == null) {
                     throw notArchived(state, env, key);
                 }
+                precondition.check(parse(last).version(), key); // If-Match: the archived version the admin saw
                 ObjectNode payload = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
                 try {
                     return writer.append(Change.of(EntryType.FLAG_DELETED, env, p.actor(), payload)

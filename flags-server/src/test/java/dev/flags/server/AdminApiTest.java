@@ -598,7 +598,11 @@ class AdminApiTest {
         assertProblem(api.delete(path + "?archived=true", editor), 403, "this needs an admin token");
         assertProblem(api.delete(path + "?archived=true&unusedFor=P7D", ADMIN), 400, "unusedFor is for archiving a served flag");
 
-        ApiClient.Response deleted = api.delete(path + "?archived=true&comment=make%20room", ADMIN);
+        long archivedVersion = api.get(path + "?archived=true", ADMIN).json().get("version").asLong();
+        ApiClient.Response stale = api.call("DELETE", path + "?archived=true", ADMIN, null, Map.of("If-Match", "\"" + (archivedVersion - 1) + "\""));
+        assertThat(stale.status()).as("If-Match names the archived version").isEqualTo(412);
+        ApiClient.Response deleted = api.call("DELETE", path + "?archived=true&comment=make%20room", ADMIN, null,
+                Map.of("If-Match", "\"" + archivedVersion + "\""));
         assertThat(deleted.status()).as(deleted.body()).isEqualTo(200);
         assertThat(deleted.json().get("deleted").asBoolean()).isTrue();
         assertThat(deleted.header("X-Flags-Changed")).isEqualTo("true");

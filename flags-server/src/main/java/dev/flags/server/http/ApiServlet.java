@@ -383,7 +383,7 @@ public final class ApiServlet extends HttpServlet {
                             throw new ApiException(400, "bad request", "unusedFor is for archiving a served flag; an"
                                     + " archived flag is served to no SDK");
                         }
-                        JournalEntry e = services.flags().deleteArchived(p, env, key, comment(req));
+                        JournalEntry e = services.flags().deleteArchived(p, env, key, precondition(req), comment(req));
                         resp.setHeader("X-Flags-Changed", "true");
                         write(resp, 200, NODES.objectNode().put("key", key).put("deleted", true)
                                 .put("environmentVersion", e.version()));
