@@ -11,6 +11,8 @@ import java.nio.charset.StandardCharsets;
  * variant bucket = unsigned(murmur3_x86_32(UTF-8("variant/" + salt + ":" + stickyKey), seed 0)) mod 100000
  * </pre>
  *
+ * <p>The sticky key is the user's id, or the text of the attribute the flag's {@code bucketBy} names.
+ *
  * <p>A user is inside a rollout of {@code p} percent iff {@code rolloutBucket < round(p × 1000)}, so
  * raising {@code p} only adds users, and the granularity is 0.001%. The variant bucket has its own
  * input so that the variant a user gets does not depend on whether (or how early) the user entered a
@@ -56,6 +58,27 @@ public final class Bucketing {
      */
     public static int threshold(double percentage) {
         return (int) Math.round(percentage * 1000.0);
+    }
+
+    /**
+     * The text a user is bucketed by: the value of the flag's {@code bucketBy} attribute (as string conditions read
+     * it: {@code 12.0} is {@code "12"}), or the user's id when the flag names no attribute.
+     *
+     * @param bucketBy the flag's {@code bucketBy}, or null
+     * @param user the user
+     * @return the sticky key, or null if the user has none (never inside a partial rollout, the first variant)
+     */
+    static String stickyKey(String bucketBy, User user) {
+        if (bucketBy == null) {
+            return user.id();
+        }
+        Object value = user.attribute(bucketBy);
+        return value == null ? null : Matchers.text(value);
+    }
+
+    /** @return what a user without a sticky key lacks, for reasons: {@code no id}, {@code no attribute "account"} */
+    static String missing(String bucketBy) {
+        return bucketBy == null ? "no id" : "no attribute \"" + bucketBy + "\"";
     }
 
     /** The UTF-8 bytes of {@code salt + ":"}; computed once per flag when it is compiled. */

@@ -113,7 +113,7 @@ final class CompiledFlag {
         this.fallthrough = outcome(flag.defaultValue(), null, Reason.of(Reason.Kind.DEFAULT));
         this.fallthroughWithoutKey = anyPartialRollout
                 ? outcome(flag.defaultValue(), null, Reason.of(Reason.Kind.DEFAULT,
-                        "user has no id, so no partial rollout can include it"))
+                        "user has " + Bucketing.missing(flag.bucketBy()) + ", so no partial rollout can include it"))
                 : fallthrough;
         // Switched off, or on for everyone with nothing to choose between: the answer needs no user,
         // so evaluating it reads one field (a kill switch and a full release are the commonest flags).
@@ -196,9 +196,11 @@ final class CompiledFlag {
         if (usesPatterns) {
             BoundedText.resetBudget(); // one budget for all of this evaluation's patterns
         }
-        String key = user.id();
-        if (key != null && !targetedUsers.isEmpty()) {
-            Outcome targeted = targetedUsers.get(key);
+        String id = user.id();
+        // What rollouts and variant splits bucket by: the id, or the flag's bucketBy attribute (an account's users together).
+        String key = flag.bucketBy() == null ? id : Bucketing.stickyKey(flag.bucketBy(), user);
+        if (id != null && !targetedUsers.isEmpty()) {
+            Outcome targeted = targetedUsers.get(id);
             if (targeted != null) {
                 return choose(targeted, key);
             }

@@ -48,7 +48,7 @@ final class Explainer {
                     Target t = flag.targets().get(i);
                     if (t.userIds().contains(id)) {
                         steps.add(new Step(Kind.TARGETS, i, null, true, "user id " + quote(id) + " is in targets[" + i
-                                + "], which serves " + served(t.serve(), t.variant(), answer, user)));
+                                + "], which serves " + served(t.serve(), t.variant(), answer, user, flag.bucketBy())));
                         return new Explanation(answer, steps);
                     }
                 }
@@ -71,13 +71,14 @@ final class Explainer {
             String held = walk.held.isEmpty() ? "it has no conditions: it matches everyone"
                     : "every condition holds: " + String.join("; ", walk.held);
             steps.add(new Step(Kind.RULE, i, rule.name(), true, held + "; it serves "
-                    + served(rule.serve(), rule.variant(), answer, user)));
+                    + served(rule.serve(), rule.variant(), answer, user, flag.bucketBy())));
             return new Explanation(answer, steps);
         }
         String none = flag.targets().isEmpty() && flag.rules().isEmpty() ? "the flag has no targets or rules"
                 : "no target or rule matched";
-        steps.add(new Step(Kind.DEFAULT, -1, null, true, none + ": the flag's default, " + served(flag.defaultValue(), null, answer, user)
-                + (skippedForMissingId ? " (a rule with a partial rollout matched otherwise, but the user has no id)" : "")));
+        steps.add(new Step(Kind.DEFAULT, -1, null, true, none + ": the flag's default, " + served(flag.defaultValue(), null, answer, user, flag.bucketBy())
+                + (skippedForMissingId ? " (a rule with a partial rollout matched otherwise, but the user has "
+                        + Bucketing.missing(flag.bucketBy()) + ")" : "")));
         return new Explanation(answer, steps);
     }
 
@@ -117,11 +118,14 @@ final class Explainer {
             String what = at(percentageAt) + "percentage " + number(percentage);
             if (threshold >= Bucketing.BUCKETS) {
                 held.add(what + " includes everyone");
-            } else if (user.id() == null) {
-                return new RuleWalk(what + ": the user has no id, so no partial rollout can include it", true, held);
+            } else if (Bucketing.stickyKey(flag.bucketBy(), user) == null) {
+                return new RuleWalk(what + ": the user has " + Bucketing.missing(flag.bucketBy()) + ", so no partial rollout"
+                        + " can include it", true, held);
             } else {
-                int bucket = Bucketing.rolloutBucket(flag.effectiveSalt(), user.id());
-                String buckets = "the user's bucket is " + bucket + " of " + Bucketing.BUCKETS
+                String sticky = Bucketing.stickyKey(flag.bucketBy(), user);
+                int bucket = Bucketing.rolloutBucket(flag.effectiveSalt(), sticky);
+                String buckets = (flag.bucketBy() == null ? "the user's bucket is "
+                        : "the bucket of " + flag.bucketBy() + " " + quote(sticky) + " is ") + bucket + " of " + Bucketing.BUCKETS
                         + ", and the rollout includes buckets 0 to " + (threshold - 1);
                 if (bucket >= threshold) {
                     return new RuleWalk(what + ": " + buckets, false, held);
@@ -170,7 +174,7 @@ final class Explainer {
         throw new IllegalArgumentException("not a matcher condition: " + c);
     }
 
-    private static String served(boolean serve, String variant, Evaluation answer, User user) {
+    private static String served(boolean serve, String variant, Evaluation answer, User user, String bucketBy) {
         if (!serve) {
             return "false";
         }
@@ -180,8 +184,10 @@ final class Explainer {
         if (answer.variant() == null) {
             return "true";
         }
-        return "true, variant " + quote(answer.variant()) + (user.id() != null ? " by the user's variant bucket"
-                : " (the user has no id, so no variant bucket: the first variant)");
+        String sticky = Bucketing.stickyKey(bucketBy, user);
+        return "true, variant " + quote(answer.variant()) + (sticky == null
+                ? " (the user has " + Bucketing.missing(bucketBy) + ", so no variant bucket: the first variant)"
+                : bucketBy == null ? " by the user's variant bucket" : " by the variant bucket of " + bucketBy + " " + quote(sticky));
     }
 
     private static String at(int index) {

@@ -14,13 +14,15 @@ import java.util.List;
  * @param description what the flag is for; may be null
  * @param enabled false turns the flag off for everyone, whatever its rules say
  * @param salt the bucketing salt; null means the flag key
+ * @param bucketBy the user attribute whose value puts a user into rollout and variant buckets (an account id, so that
+ *                 every user of an account gets the same answer); null means the user's id
  * @param variants the A/B variants; empty for a plain on/off flag
  * @param targets individual targeting, tried before the rules
  * @param rules the rules, tried in order
  * @param defaultValue served when the flag is enabled and no target or rule matches
  * @param version the flag's version, assigned by the server; 0 for a flag read from a file without one
  */
-public record Flag(String key, String description, boolean enabled, String salt, List<Variant> variants,
+public record Flag(String key, String description, boolean enabled, String salt, String bucketBy, List<Variant> variants,
                    List<Target> targets, List<Rule> rules, boolean defaultValue, long version) {
 
     /** Copies the lists; null lists become empty. */
@@ -28,6 +30,12 @@ public record Flag(String key, String description, boolean enabled, String salt,
         variants = variants == null ? List.of() : List.copyOf(variants);
         targets = targets == null ? List.of() : List.copyOf(targets);
         rules = rules == null ? List.of() : List.copyOf(rules);
+    }
+
+    /** A flag that buckets users by their id (no {@link #bucketBy()}): the form before that field existed. */
+    public Flag(String key, String description, boolean enabled, String salt, List<Variant> variants,
+                List<Target> targets, List<Rule> rules, boolean defaultValue, long version) {
+        this(key, description, enabled, salt, null, variants, targets, rules, defaultValue, version);
     }
 
     /** The syntax of a flag key, in words for error messages. */
@@ -55,7 +63,7 @@ public record Flag(String key, String description, boolean enabled, String salt,
      * @return a copy of this flag with another version
      */
     public Flag withVersion(long newVersion) {
-        return new Flag(key, description, enabled, salt, variants, targets, rules, defaultValue, newVersion);
+        return new Flag(key, description, enabled, salt, bucketBy, variants, targets, rules, defaultValue, newVersion);
     }
 
     /**
@@ -63,6 +71,6 @@ public record Flag(String key, String description, boolean enabled, String salt,
      * @return a copy of this flag switched on or off
      */
     public Flag withEnabled(boolean on) {
-        return new Flag(key, description, on, salt, variants, targets, rules, defaultValue, version);
+        return new Flag(key, description, on, salt, bucketBy, variants, targets, rules, defaultValue, version);
     }
 }

@@ -57,7 +57,7 @@ public final class FlagFormat {
     private static final String TOO_LARGE = "is too large a number: beyond what a double holds (about 1.8e308)";
 
     private static final Set<String> FILE_FIELDS = Set.of("formatVersion", "flags", "roleGrants");
-    private static final Set<String> FLAG_FIELDS = Set.of("key", "description", "enabled", "salt", "variants",
+    private static final Set<String> FLAG_FIELDS = Set.of("key", "description", "enabled", "salt", "bucketBy", "variants",
             "targets", "rules", "default", "version");
     private static final Set<String> VARIANT_FIELDS = Set.of("key", "weight", "payload");
     private static final Set<String> TARGET_FIELDS = Set.of("userIds", "serve", "variant");
@@ -317,6 +317,7 @@ public final class FlagFormat {
             String description = string(node, "description", path, false, problems);
             boolean enabled = bool(node, "enabled", path, false, problems);
             String salt = string(node, "salt", path, false, problems);
+            String bucketBy = string(node, "bucketBy", path, false, problems);
             List<Variant> variants = list(node, "variants", path, problems, FlagFormat::readVariant);
             List<Target> targets = list(node, "targets", path, problems, FlagFormat::readTarget);
             List<Rule> rules = list(node, "rules", path, problems, FlagFormat::readRule);
@@ -330,7 +331,7 @@ public final class FlagFormat {
                     problems.add(Problems.child(path, "version"), "must be a whole number, was " + describe(v));
                 }
             }
-            Flag flag = new Flag(flagKey, description, enabled, salt, variants, targets, rules, defaultValue, version);
+            Flag flag = new Flag(flagKey, description, enabled, salt, bucketBy, variants, targets, rules, defaultValue, version);
             FlagValidator.validate(flag, path, problems);
             return problems.size() == before ? flag : null;
         } finally {
@@ -511,6 +512,9 @@ public final class FlagFormat {
         n.put("enabled", flag.enabled());
         if (flag.salt() != null) {
             n.put("salt", flag.salt());
+        }
+        if (flag.bucketBy() != null) {
+            n.put("bucketBy", flag.bucketBy());
         }
         if (!flag.variants().isEmpty()) {
             ArrayNode variants = n.putArray("variants");

@@ -18,6 +18,10 @@ import java.util.regex.PatternSyntaxException;
  */
 final class FlagValidator {
 
+    private static final String ATTRIBUTE_SYNTAX = "must be an attribute name (a letter or '_', then letters, digits, "
+            + "'_', '.', ':' or '-', at most 128), was ";
+
+
     static final int MAX_DESCRIPTION = 2_000;
     static final int MAX_RULE_NAME = 200;
     static final int MAX_VARIANTS = 100;
@@ -44,6 +48,9 @@ final class FlagValidator {
         }
         if (flag.salt() != null && !Syntax.isKey(flag.salt())) {
             problems.add(Problems.child(path, "salt"), keySyntax(flag.salt()));
+        }
+        if (flag.bucketBy() != null && !Syntax.isAttribute(flag.bucketBy())) {
+            problems.add(Problems.child(path, "bucketBy"), ATTRIBUTE_SYNTAX + Problems.quote(flag.bucketBy()));
         }
         if (flag.version() < 0) {
             problems.add(Problems.child(path, "version"), "must not be negative, was " + flag.version());
@@ -198,8 +205,7 @@ final class FlagValidator {
         if (a.attribute() == null) {
             problems.add(Problems.child(path, "attribute"), "is required");
         } else if (!Syntax.isAttribute(a.attribute())) {
-            problems.add(Problems.child(path, "attribute"), "must be an attribute name (a letter or '_', then letters, digits, "
-                    + "'_', '.', ':' or '-', at most 128), was " + Problems.quote(a.attribute()));
+            problems.add(Problems.child(path, "attribute"), ATTRIBUTE_SYNTAX + Problems.quote(a.attribute()));
         }
         if (a.ignoreCase() && a.operator().kind() != Operator.Kind.STRING) {
             problems.add(Problems.child(path, "ignoreCase"), "only applies to string operators (in, notIn, contains, "

@@ -39,7 +39,8 @@ final class Outcome {
         }
         Variant first = flag.variants().get(0);
         Reason noKeyReason = new Reason(reason.kind(), reason.ruleIndex(), reason.ruleName(),
-                "user has no id, so it cannot be split between variants; the first variant is served");
+                "user has " + Bucketing.missing(flag.bucketBy()) + ", so it cannot be split between variants; the first variant"
+                        + " is served");
         Evaluation withoutKey = new Evaluation(flag.key(), true, first.key(), first.payload(), noKeyReason, flag.version());
         return new Outcome(null, cumulative, answers, withoutKey);
     }

@@ -49,7 +49,7 @@ final class FlagPatch {
         }
         if (body.has("default")) {
             boolean value = bool(body, "default");
-            steps.add(f -> new Flag(f.key(), f.description(), f.enabled(), f.salt(), f.variants(), f.targets(), f.rules(), value, f.version()));
+            steps.add(f -> new Flag(f.key(), f.description(), f.enabled(), f.salt(), f.bucketBy(), f.variants(), f.targets(), f.rules(), value, f.version()));
         }
         if (body.has("description")) {
             JsonNode d = body.get("description");
@@ -57,7 +57,7 @@ final class FlagPatch {
                 throw ApiException.badRequest("description must be a string, was " + d);
             }
             String text = d.isNull() ? null : d.asText();
-            steps.add(f -> new Flag(f.key(), text, f.enabled(), f.salt(), f.variants(), f.targets(), f.rules(), f.defaultValue(), f.version()));
+            steps.add(f -> new Flag(f.key(), text, f.enabled(), f.salt(), f.bucketBy(), f.variants(), f.targets(), f.rules(), f.defaultValue(), f.version()));
         }
         if (body.has("percentage")) {
             JsonNode op = object(body, "percentage", "value");
@@ -154,7 +154,7 @@ final class FlagPatch {
         int index = ruleIndex(f, ruleRef);
         List<Rule> rules = new ArrayList<>(f.rules());
         rules.set(index, change.apply(rules.get(index)));
-        return new Flag(f.key(), f.description(), f.enabled(), f.salt(), f.variants(), f.targets(), rules, f.defaultValue(), f.version());
+        return new Flag(f.key(), f.description(), f.enabled(), f.salt(), f.bucketBy(), f.variants(), f.targets(), rules, f.defaultValue(), f.version());
     }
 
     private static int ruleIndex(Flag f, JsonNode ref) {
