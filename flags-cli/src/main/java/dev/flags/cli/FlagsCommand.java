@@ -1139,7 +1139,7 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "delete", description = "Delete an archived flag for good: the server no longer keeps its last"
             + " document, and frees the memory it took (the way out of a server that answers `server full`). Its history"
             + " stays while the journal keeps it, and `flags revert FLAG VERSION` still brings it back from there. A served"
-            + " flag is archived first (`flags archive`). Admin token.")
+            + " flag is refused: archive it first (`flags archive`). Admin token.")
     static final class Delete implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
@@ -1435,6 +1435,18 @@ public final class FlagsCommand implements Callable<Integer> {
             return EXIT_OK;
         }
 
+        /** Whether the flag has versions in the environment's history: neither served nor archived, it was deleted. */
+        private boolean hasHistory(Api api) {
+            try {
+                return !api.call("GET", o.flagPath(flag) + "/history?limit=1", null, null).path("versions").isEmpty();
+            } catch (CliException e) {
+                if (e.httpStatus() == 404) {
+                    return false;
+                }
+                throw e;
+            }
+        }
+
         /** The version an archived flag had last, which restoring it brings back: versions are the environment's. */
         private String lastArchivedVersion(Api api) {
             JsonNode archived = api.archivedFlag(o.environment(), flag);
@@ -1442,11 +1454,28 @@ public final class FlagsCommand implements Callable<Integer> {
                 return archived.path("version").asText();
             }
             if (!hasFlag(api, o, flag)) {
+                if (hasHistory(api)) {
+                    throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" in environment \"" + oneLine(o.environment())
+                            + "\" was deleted: flags history " + oneLine(flag) + " lists its versions, and flags revert "
+                            + oneLine(flag) + " VERSION brings one back");
+                }
                 throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
                         + oneLine(o.environment()) + "\", archived or not (flags list shows its flags)");
             }
             throw new CliException(EXIT_USAGE, "VERSION is needed: flag \"" + oneLine(flag) + "\" is not archived in"
                     + " environment \"" + oneLine(o.environment()) + "\" (flags history " + oneLine(flag) + " lists its versions)");
+        }
+    }
+
+    /**
+     * A flag as the format writes it, its key first (a list from the server has each document's fields by name); one
+     * that does not read is left as it came, for the file check to name.
+     */
+    private static JsonNode asWritten(JsonNode flag) {
+        try {
+            return FlagFormat.toJson(FlagFormat.readFlag(flag));
+        } catch (FlagValidationException e) {
+            return flag;
         }
     }
 
@@ -1460,7 +1489,10 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             Api api = o.api(spec);
             String environment = "/environments/" + Api.path(o.environment());
-            ArrayNode flags = Api.JSON.createArrayNode().addAll(api.flags(o.environment(), false));
+            ArrayNode flags = Api.JSON.createArrayNode();
+            for (JsonNode f : api.flags(o.environment(), false)) {
+                flags.add(asWritten(f));
+            }
             JsonNode roles = api.call("GET", environment + "/roles", null, null);
             ObjectNode file = Api.JSON.createObjectNode().put("formatVersion", FlagFormat.FORMAT_VERSION);
             file.set("flags", flags);

@@ -16,7 +16,8 @@ class FlagListPagesTest {
     final ScriptedHttpServer server = new ScriptedHttpServer();
 
     private static String page(String after, String... keys) {
-        String flags = java.util.Arrays.stream(keys).map(k -> "{\"key\": \"" + k + "\", \"enabled\": true, \"version\": 3}")
+        // Each document as the server stores and lists it: its fields by name.
+        String flags = java.util.Arrays.stream(keys).map(k -> "{\"enabled\": true, \"key\": \"" + k + "\", \"version\": 3}")
                 .collect(Collectors.joining(", "));
         return "{\"environment\": \"production\", \"flags\": [" + flags + "]" + (after == null ? "" : ", \"after\": \"" + after + "\"")
                 + "}";
@@ -53,6 +54,8 @@ class FlagListPagesTest {
         assertThat(run.exit()).as(run.err()).isZero();
         JsonNode file = Api.JSON.readTree(run.out());
         assertThat(file.get("flags")).extracting(f -> f.get("key").asText()).containsExactly("a-flag", "b-flag");
+        assertThat(file.get("flags").get(0).fieldNames().next()).as("written as the format writes a flag: its key first")
+                .isEqualTo("key");
         assertThat(server.requests()).startsWith("GET /api/v1/environments/production/flags",
                 "GET /api/v1/environments/production/flags?after=a-flag");
     }

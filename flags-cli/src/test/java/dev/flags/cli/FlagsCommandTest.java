@@ -268,6 +268,11 @@ class FlagsCommandTest {
         assertThat(deleted.err()).isEqualTo("flags: served in environment \"production\" is deleted; flags history served"
                 + " lists its versions, which flags revert brings back\n");
         assertThat(remote("list", "--archived").err()).as("its last document is gone").contains("has no archived flags");
+        Run revertDeleted = remote("revert", "served");
+        assertThat(revertDeleted.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(revertDeleted.err()).isEqualTo("flags: flag \"served\" in environment \"production\" was deleted: flags"
+                + " history served lists its versions, and flags revert served VERSION brings one back\n");
+        assertThat(remote("show", "served").err()).as("the server says so too").contains("was deleted; its history remains");
     }
 
     @Test

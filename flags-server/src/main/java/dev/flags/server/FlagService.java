@@ -62,13 +62,13 @@ public final class FlagService {
     /**
      * One page of an environment's flags, by key.
      *
-     * @param flags the flags, sorted by key
+     * @param documents the flags' documents as stored (each with its version), sorted by key
      * @param after the key to ask the next page {@code after}, if more flags follow; else null
      */
-    public record FlagPage(List<VersionedFlag> flags, String after) {
-        /** Copies the flags. */
+    public record FlagPage(List<CanonicalJson> documents, String after) {
+        /** Copies the list. */
         public FlagPage {
-            flags = List.copyOf(flags);
+            documents = List.copyOf(documents);
         }
     }
 
@@ -92,7 +92,7 @@ public final class FlagService {
         EnvironmentState state = Access.environment(journal, env);
         Map<String, CanonicalJson> docs = archived ? state.archivedFlags() : state.flags();
         List<String> keys = docs.keySet().stream().filter(k -> after == null || k.compareTo(after) > 0).sorted().toList();
-        List<VersionedFlag> out = new ArrayList<>();
+        List<CanonicalJson> out = new ArrayList<>();
         long bytes = 0;
         String last = null;
         for (String key : keys) {
@@ -102,7 +102,7 @@ public final class FlagService {
             }
             last = key;
             bytes += doc.size();
-            out.add(parse(doc)); // parsed only once on the page: a whole list of large flags would not fit the heap
+            out.add(doc); // as stored, not parsed: a page is written out document by document, never held as trees
         }
         return new FlagPage(out, null);
     }
@@ -116,17 +116,36 @@ public final class FlagService {
         EnvironmentState state = Access.environment(journal, env);
         CanonicalJson doc = state.archivedFlags().get(key);
         if (doc == null) {
-            throw notArchived(state, env, key);
+            throw notArchived(state, env, key, true);
         }
         return parse(doc);
     }
 
-    private static ApiException notArchived(EnvironmentState state, String env, String key) {
-        return ApiException.notFound("flag", state.flags().containsKey(key)
-                ? "flag \"" + key + "\" in environment \"" + env + "\" is not archived: it is served"
-                : "there is no flag \"" + key + "\" in environment \"" + env + "\", archived or served"
-                        + Suggestions.closest(key, new TreeSet<>(state.archivedFlags().keySet()), 2)
-                                .map(near -> "; did you mean the archived \"" + near + "\"?").orElse(""));
+    /**
+     * The 404 of a key with no archived flag: served, deleted (its history remains), or never there. A suggestion of a
+     * near archived key only where it cannot lead to harm: never for a delete, which would remove another flag for good.
+     */
+    private ApiException notArchived(EnvironmentState state, String env, String key, boolean suggest) {
+        if (state.flags().containsKey(key)) {
+            return ApiException.notFound("flag", "flag \"" + key + "\" in environment \"" + env + "\" is not archived: it is"
+                    + " served" + (suggest ? "" : "; archive it first (flags archive), then delete it"));
+        }
+        if (wasDeleted(env, key)) {
+            return ApiException.notFound("flag", deleted(env, key));
+        }
+        return ApiException.notFound("flag", "there is no flag \"" + key + "\" in environment \"" + env + "\", archived or"
+                + " served" + (suggest ? Suggestions.closest(key, new TreeSet<>(state.archivedFlags().keySet()), 2)
+                        .map(near -> "; did you mean the archived \"" + near + "\"?").orElse("") : ""));
+    }
+
+    /** Whether the key has versions in the environment's history (it is neither served nor archived: deleted). */
+    private boolean wasDeleted(String env, String key) {
+        return !journal.history(env, key, Long.MAX_VALUE, 1).isEmpty();
+    }
+
+    private static String deleted(String env, String key) {
+        return "flag \"" + key + "\" in environment \"" + env + "\" was deleted; its history remains (flags history " + key
+                + "), and a revert to one of its versions brings it back (flags revert " + key + " VERSION)";
     }
 
     /** @return one flag, or 404 (also for an archived flag, with a detail that says so) */
@@ -282,13 +301,9 @@ public final class FlagService {
             // Retried as an archive is: role grants, which do not read first, may still move the version.
             for (int attempt = 0; ; attempt++) {
                 EnvironmentState state = Access.writableEnvironment(journal, env);
-                if (state.flags().containsKey(key)) {
-                    throw ApiException.notFound("flag", "flag \"" + key + "\" in environment \"" + env + "\" is not"
-                            + " archived: it is served; archive it first (flags archive), then delete it");
-                }
                 CanonicalJson last = state.archivedFlags().get(key);
                 if (last == null) {
-                    throw notArchived(state, env, key);
+                    throw notArchived(state, env, key, false);
                 }
                 precondition.check(parse(last).version(), key); // If-Match: the archived version the admin saw
                 ObjectNode payload = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
@@ -450,6 +465,7 @@ public final class FlagService {
         if (doc == null) {
             String detail = state.archivedFlags().containsKey(key)
                     ? archived(state.key(), key)
+                    : wasDeleted(state.key(), key) ? deleted(state.key(), key)
                     : noSuchFlag(state, state.key(), key).orElse("there is no flag \"" + key + "\" in environment \"" + state.key() + "\"");
             throw ApiException.notFound("flag", detail);
         }

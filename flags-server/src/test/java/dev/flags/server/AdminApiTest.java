@@ -588,6 +588,21 @@ class AdminApiTest {
     }
 
     @Test
+    void aFlagThatBucketsByAnAttributeKeepsItThroughPatchesAndThePlaygroundBucketsByIt() {
+        String path = "/api/v1/environments/production/flags/by-account";
+        ApiClient.Response put = api.put(path, ADMIN, "{\"key\": \"by-account\", \"enabled\": true, \"bucketBy\": \"accountId\","
+                + " \"rules\": [{\"name\": \"half\", \"conditions\": [{\"percentage\": 50}]}]}");
+        assertThat(put.status()).as(put.body()).isEqualTo(201);
+        assertThat(api.patch(path, ADMIN, "{\"default\": false, \"description\": \"per account\", \"percentage\": {\"rule\": 0,"
+                + " \"value\": 40}}").status()).isEqualTo(200);
+        assertThat(api.get(path, ADMIN).json().get("bucketBy").asText()).as("a patch keeps the rest of the document").isEqualTo("accountId");
+        ApiClient.Response noAccount = api.post("/api/v1/environments/production/evaluate", ADMIN,
+                "{\"flag\": \"by-account\", \"user\": {\"id\": \"u-1\"}}");
+        assertThat(noAccount.body()).as(noAccount.body()).contains("user has no attribute \\\"accountId\\\", so no partial rollout can include it");
+        assertProblem(api.put(path, ADMIN, "{\"key\": \"by-account\", \"bucketBy\": \"\"}"), 422, "bucketBy must be an attribute name");
+    }
+
+    @Test
     void anAdminDeletesAnArchivedFlagForGoodAndARevertFromItsHistoryStillBringsItBack() {
         String path = "/api/v1/environments/production/flags/old-promo";
         long v1 = api.put(path, ADMIN, "{\"key\": \"old-promo\", \"enabled\": true}").json().get("version").asLong();
@@ -606,10 +621,19 @@ class AdminApiTest {
         assertThat(deleted.status()).as(deleted.body()).isEqualTo(200);
         assertThat(deleted.json().get("deleted").asBoolean()).isTrue();
         assertThat(deleted.header("X-Flags-Changed")).isEqualTo("true");
-        assertProblem(api.get(path + "?archived=true", ADMIN), 404, "archived or served");
-        assertProblem(api.get(path, ADMIN), 404, "there is no flag \"old-promo\"");
+        String wasDeleted = "flag \"old-promo\" in environment \"production\" was deleted; its history remains (flags history"
+                + " old-promo), and a revert to one of its versions brings it back (flags revert old-promo VERSION)";
+        assertProblem(api.get(path + "?archived=true", ADMIN), 404, wasDeleted);
+        assertProblem(api.get(path, ADMIN), 404, wasDeleted);
         assertThat(api.get("/api/v1/environments/production/flags?archived=true", ADMIN).json().get("flags")).isEmpty();
-        assertProblem(api.delete(path + "?archived=true", ADMIN), 404, "archived or served");
+        api.put("/api/v1/environments/production/flags/old-promos", ADMIN, "{\"key\": \"old-promos\"}");
+        api.delete("/api/v1/environments/production/flags/old-promos", ADMIN);
+        ApiClient.Response twice = api.delete(path + "?archived=true", ADMIN);
+        assertProblem(twice, 404, wasDeleted);
+        assertThat(twice.body()).as("no archived flag of a near key is offered for a delete").doesNotContain("did you mean");
+        ApiClient.Response near = api.delete("/api/v1/environments/production/flags/old-promo5?archived=true", ADMIN);
+        assertProblem(near, 404, "there is no flag \"old-promo5\" in environment \"production\", archived or served");
+        assertThat(near.json().get("detail").asText()).as("old-promos is not offered").endsWith("archived or served");
         JsonNode versions = api.get(path + "/history", ADMIN).json().get("versions");
         assertThat(versions).extracting(v -> v.get("change").asText()).containsExactly("flag_created", "flag_archived", "flag_deleted");
         assertThat(versions.get(2).get("comment").asText()).isEqualTo("make room");

@@ -339,14 +339,7 @@ public final class ApiServlet extends HttpServlet {
             QueryParameters.requireOnly(req, "archived", "after", "limit");
             FlagService.FlagPage page = services.flags().page(p, env, archived(req), req.getParameter("after"),
                     integer(req, "limit", EnvironmentLimits.MOST_FLAGS));
-            ArrayNode list = NODES.arrayNode();
-            page.flags().forEach(f -> list.add(FlagFormat.toJson(f.flag())));
-            ObjectNode answer = NODES.objectNode().put("environment", env);
-            answer.set("flags", list);
-            if (page.after() != null) { // as the audit log's pages say where the next one starts
-                answer.put("after", page.after());
-            }
-            write(resp, 200, answer);
+            writeFlagPage(resp, env, page);
             return;
         }
         String key = rest.get(0);
@@ -377,8 +370,8 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, "unusedFor", COMMENT, "archived");
-                    noBody(req, "unusedFor=P7D");
                     if (archived(req)) { // an archived flag's last document, deleted for good
+                        noBody(req);
                         if (req.getParameter("unusedFor") != null) {
                             throw new ApiException(400, "bad request", "unusedFor is for archiving a served flag; an"
                                     + " archived flag is served to no SDK");
@@ -389,6 +382,7 @@ public final class ApiServlet extends HttpServlet {
                                 .put("environmentVersion", e.version()));
                         return;
                     }
+                    noBody(req, "unusedFor=P7D");
                     String unusedFor = req.getParameter("unusedFor");
                     if (unusedFor != null) {
                         services.usage().requireUnused(p, env, key, unusedFor);
@@ -1246,6 +1240,29 @@ public final class ApiServlet extends HttpServlet {
             return Long.parseLong(v);
         } catch (NumberFormatException e) {
             throw new ApiException(400, "bad request", name + " must be a whole number, was \"" + v + "\"");
+        }
+    }
+
+    /**
+     * Writes a page of flags as it goes, each document as stored (compact, its fields by name, one a line), never as a
+     * tree: a page holds up to 8 MiB of documents, and as trees a few pages read at once could fill a small heap.
+     */
+    private static void writeFlagPage(HttpServletResponse resp, String env, FlagService.FlagPage page) throws IOException {
+        resp.setStatus(200);
+        resp.setContentType("application/json");
+        resp.setCharacterEncoding("UTF-8");
+        try (com.fasterxml.jackson.core.JsonGenerator g = Json.MAPPER.createGenerator(resp.getOutputStream())) {
+            g.writeStartObject();
+            g.writeStringField("environment", env);
+            g.writeArrayFieldStart("flags");
+            for (CanonicalJson doc : page.documents()) {
+                g.writeRawValue(doc.toString());
+            }
+            g.writeEndArray();
+            if (page.after() != null) { // as the audit log's pages say where the next one starts
+                g.writeStringField("after", page.after());
+            }
+            g.writeEndObject();
         }
     }
 

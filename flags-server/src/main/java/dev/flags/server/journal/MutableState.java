@@ -285,7 +285,8 @@ final class MutableState {
         if (payload.size() > RecordCodec.MAX_PAYLOAD_BYTES) {
             throw new IllegalArgumentException("cannot clone environment \"" + sourceName
                     + "\": its flags take " + payload.size() + " bytes, more than an entry can hold ("
-                    + RecordCodec.MAX_PAYLOAD_BYTES + ")");
+                    + RecordCodec.MAX_PAYLOAD_BYTES + "); a clone copies the archived flags' last documents too, and an"
+                    + " admin deleting archived flags for good (flags delete) makes it smaller");
         }
         return payload;
     }
