@@ -78,36 +78,43 @@ public final class User {
     }
 
     /**
-     * Returns a copy of this user with these roles added (as the application knows them).
+     * Returns a copy of this user with these roles added (as the application knows them). A null or empty role is
+     * skipped, as none: roles often come from request data ({@code "beta,,staff".split(",")}), and a user built from a
+     * request must not throw where the flag would have answered.
      *
-     * @param roles role names; none may be null or empty
+     * @param roles role names; null, or null and empty entries, add nothing
      * @return a new user
-     * @throws NullPointerException if any role is null
-     * @throws IllegalArgumentException if a role is empty or too long
+     * @throws IllegalArgumentException if a role is too long
      */
     public User roles(String... roles) {
-        Objects.requireNonNull(roles, "roles");
-        if (roles.length == 0) {
+        if (roles == null || roles.length == 0) {
             return this;
         }
         Set<String> merged = new LinkedHashSet<>(this.roles);
         for (String role : roles) {
-            merged.add(checkName(role, "role"));
+            if (role != null && !role.isEmpty()) {
+                merged.add(checkName(role, "role"));
+            }
+        }
+        if (merged.size() == this.roles.size()) {
+            return this;
         }
         return new User(id, Collections.unmodifiableSet(merged),
                 merged.size() <= MAX_SCANNED_ROLES ? merged.toArray(NO_ROLES) : null, region, attributes);
     }
 
     /**
-     * Returns a copy of this user in the given region, replacing any region it had.
+     * Returns a copy of this user in the given region, replacing any region it had. Null or empty means no region (a
+     * request without the header the region comes from): such a user matches no region condition, and every other
+     * condition as before.
      *
-     * @param region a region name such as {@code eu-west}
+     * @param region a region name such as {@code eu-west}; null or empty for none
      * @return a new user
-     * @throws NullPointerException if {@code region} is null
-     * @throws IllegalArgumentException if {@code region} is empty or too long
+     * @throws IllegalArgumentException if {@code region} is too long
      */
     public User region(String region) {
-        return new User(id, roles, scannedRoles, checkName(region, "region"), attributes);
+        return new User(id, roles, scannedRoles, region == null || region.isEmpty() ? null : checkName(region, "region"),
+                attributes);
     }
 
     /**

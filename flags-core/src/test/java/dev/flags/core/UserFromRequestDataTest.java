@@ -1,0 +1,35 @@
+package dev.flags.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+/** A user built from request data: an absent or empty region or role is none, not an exception before the flag answers. */
+class UserFromRequestDataTest {
+
+    private static final FlagSet SET = FlagSet.fromJson(Fixtures.file("""
+            {"key": "billing-v2", "enabled": true, "rules": [
+              {"name": "eu", "conditions": [{"regions": ["eu-west"]}], "serve": true},
+              {"name": "staff", "conditions": [{"roles": ["staff"]}], "serve": true}]}
+            """));
+
+    @Test
+    void aMissingOrEmptyRegionIsNoRegion() {
+        String header = null; // request.getHeader("X-Region") of a request without it
+        User noHeader = User.withId("u-1").region(header);
+        assertThat(noHeader.region()).isNull();
+        assertThat(User.withId("u-1").region("eu-west").region("").region()).as("empty replaces it with none").isNull();
+        assertThat(SET.evaluate("billing-v2", noHeader.roles("staff")).reason().ruleName()).isEqualTo("staff");
+        assertThat(SET.evaluate("billing-v2", noHeader).reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+    }
+
+    @Test
+    void nullAndEmptyRolesAreSkipped() {
+        User user = User.withId("u-1").roles("beta,,staff".split(",")).roles((String[]) null).roles("x", null);
+        assertThat(user.roles()).containsExactly("beta", "staff", "x");
+        assertThat(SET.evaluate("billing-v2", user).value()).isTrue();
+        assertThatThrownBy(() -> User.withId("u-1").region("r".repeat(1025))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at most");
+    }
+}
