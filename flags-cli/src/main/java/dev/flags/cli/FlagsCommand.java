@@ -1497,6 +1497,16 @@ public final class FlagsCommand implements Callable<Integer> {
             ObjectNode file = Api.JSON.createObjectNode().put("formatVersion", FlagFormat.FORMAT_VERSION);
             file.set("flags", flags);
             file.set("roleGrants", roles.path("members"));
+            int ending = 0;
+            for (JsonNode byUser : roles.path("expiresAt")) {
+                ending += byUser.size();
+            }
+            if (ending > 0) {
+                // The format has no end for a grant: offline, the SDK would grant these for good.
+                spec.commandLine().getErr().println("flags: " + ending + (ending == 1 ? " role grant ends" : " role grants end")
+                        + " at a time the file cannot hold (flags roles shows when): an SDK reading the file grants "
+                        + (ending == 1 ? "it" : "them") + " for good; export again, or edit the file, when one ends");
+            }
             try {
                 // What an SDK will read, read here first: a file that does not load must not be written as one.
                 FlagFormat.readFile(Api.JSON.writeValueAsBytes(file));

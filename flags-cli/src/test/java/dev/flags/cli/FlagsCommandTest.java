@@ -635,6 +635,13 @@ class FlagsCommandTest {
         assertThat(asTester.exit()).as(asTester.err()).isZero();
         assertThat(asTester.err()).isEqualTo("flags: this token sees only the role grants of \"tess\": the file holds those"
                 + " only, and answers other users as if they had no grant on the server\n");
+
+        assertThat(remote("grant", "beta-tester", "tom", "--for", "2h").exit()).isZero();
+        Run ending = remote("export");
+        assertThat(ending.exit()).as(ending.err()).isZero();
+        assertThat(ending.json().at("/roleGrants/beta-tester")).extracting(JsonNode::asText).contains("tom");
+        assertThat(ending.err()).isEqualTo("flags: 1 role grant ends at a time the file cannot hold (flags roles shows"
+                + " when): an SDK reading the file grants it for good; export again, or edit the file, when one ends\n");
     }
 
     @Test

@@ -827,14 +827,20 @@ class SyncTest {
         }
     }
 
-    @Test
-    void aWaitingWhileServingTheCacheFileSaysTheServerIsReached() throws Exception {
-        Path cache = tmp.resolve("waiting.cache");
+    /** A cache file written by an SDK that synced version 4, with flag "a" on. */
+    private Path cacheAtVersion4(String name) throws Exception {
+        Path cache = tmp.resolve(name);
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
             server.awaitSubscription().snapshot(4, doc("a", true, 1));
             assertThat(flags.awaitReady(WAIT)).isTrue();
             Await.until("the cache file has version 4", () -> cacheHas(cache, "version: 4"));
         }
+        return cache;
+    }
+
+    @Test
+    void aWaitingWhileServingTheCacheFileSaysTheServerIsReached() throws Exception {
+        Path cache = cacheAtVersion4("waiting.cache");
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
             Subscription sub = server.awaitSubscription();
             assertThat(flags.health().detail()).contains("has not been reached yet");
@@ -845,6 +851,18 @@ class SyncTest {
                     .contains("send buffer");
             assertThat(logs.lines("waiting for room in its send buffer")).singleElement().asString()
                     .contains("cached version 4");
+            assertThat(flags.isEnabled("a", USER)).isTrue();
+        }
+    }
+
+    @Test
+    void aRefusalWhileServingTheCacheFileSaysTheServerRefusesNotThatItWasNotReached() throws Exception {
+        Path cache = cacheAtVersion4("refused.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            server.awaitSubscription().fail(Status.UNAUTHENTICATED.withDescription("the token was revoked"));
+            Await.until("refused", () -> flags.freshness().refused());
+            assertThat(flags.health().detail()).startsWith("cache file: version 4, the flag server refuses this SDK")
+                    .contains("the token was revoked").doesNotContain("not been reached");
             assertThat(flags.isEnabled("a", USER)).isTrue();
         }
     }
@@ -897,7 +915,7 @@ class SyncTest {
                 assertThat(gaps).allSatisfy(g -> assertThat(g).isGreaterThanOrEqualTo(50));
                 assertThat(logs.lines("refused this SDK")).hasSize(1);
                 assertThat(logs.lines("refused this SDK").get(0)).contains("ERROR").contains("UNAUTHENTICATED")
-                        .contains("unknown token");
+                        .contains("unknown token").doesNotContain("check the sdk token"); // the server's words are the advice
                 assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
                 assertThat(flags.freshness().problem()).hasValueSatisfying(p -> assertThat(p).contains("UNAUTHENTICATED"));
                 // Every answer's reason says why there are no flags: the refusal, not "not answered yet".

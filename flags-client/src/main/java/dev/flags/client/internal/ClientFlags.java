@@ -165,7 +165,8 @@ public final class ClientFlags extends StoreBackedFlags {
                     + " from memory, the stream to the flag server is " + (f.streamUp() ? "up" : "down") + why
                     + f.lastHeardFromServer().map(t -> "; last heard from the server at " + t).orElse(""));
             case CACHE_FILE -> new Health(Health.Status.DEGRADED, "cache file: version " + f.version()
-                    + (f.streamUp() ? ", the stream to the flag server is up" : ", the flag server has not been reached yet")
+                    + (f.streamUp() ? ", the stream to the flag server is up"
+                            : f.refused() ? ", the flag server refuses this SDK" : ", the flag server has not been reached yet")
                     + why);
             case DEFAULTS -> new Health(Health.Status.DOWN, "no flags: every flag is its default" + why);
         };

@@ -612,9 +612,9 @@ final class Syncer implements AutoCloseable {
                     LOG.error("flags: {} does not serve flag sync ({}): check the target, the flag server's gRPC port."
                             + " Serving {}; retrying about every {}", target, problem, serving(held), human(maxBackoff));
                 } else {
-                    LOG.error("flags: the flag server at {} refused this SDK for environment \"{}\" ({}): check the sdk"
-                            + " token and the environment. Serving {}; retrying about every {}", target, environment,
-                            problem, serving(held), human(maxBackoff));
+                    // The server's words say what to do (a new token, another environment): not said twice here.
+                    LOG.error("flags: the flag server at {} refused this SDK for environment \"{}\": {}. Serving {};"
+                            + " retrying about every {}", target, environment, problem, serving(held), human(maxBackoff));
                 }
             }
             delay = backoff.maxDelayMillis();

@@ -48,13 +48,14 @@ import java.util.function.Supplier;
  * <p><b>Context.</b> The targeting key is the user's id (none: an anonymous user); {@code "roles"}
  * (a list of strings, or one comma-separated string) the user's roles; {@code "region"} the region;
  * every other string, number, boolean or instant an attribute of that name. Structures and lists
- * under other names are ignored. A value the user model refuses (an empty role, say) gives the
- * default with {@code INVALID_CONTEXT}.
+ * under other names are ignored. A value the user model refuses (a role of more than 1,024 characters,
+ * say) gives the default with {@code INVALID_CONTEXT}; an empty region or role is none.
  *
  * <p><b>Types.</b> Our flags are on/off, and an on flag may serve a variant with a payload.
  * {@code boolean}: on or off. {@code string}: the served variant's payload, or its key if it has
  * none. {@code integer} and {@code double}: the payload as a number. {@code object}: the payload as
- * JSON. A flag that is off for the user gives the caller's default, with the reason that made it off.
+ * JSON. A flag that is off for the user is {@code false} for {@code boolean} (a kill switch is off, whatever the
+ * caller's default), and the caller's default for the other types, with the reason that made it off.
  * A flag without variants asked for a string, or a payload that is not a number, is
  * {@code TYPE_MISMATCH}; a payload that is not JSON for an object is {@code PARSE_ERROR}.
  *
@@ -192,9 +193,9 @@ public final class FlagsProvider extends EventProvider {
             case OFFLINE_FILE -> "offline file at version " + f.version();
             case IN_MEMORY -> "in memory at version " + f.version();
             case STALE -> "stale: version " + f.version() + " from memory, the stream to the flag server is down";
-            case CACHE_FILE -> "cache file at version " + f.version() + ", the flag server has not been reached yet";
+            case CACHE_FILE -> "cache file at version " + f.version() + (f.refused() ? "" : ", the flag server has not been reached yet");
             case DEFAULTS -> "no flags yet";
-        } + (f.refused() ? "; the flag server refuses this SDK: check the sdk token and the environment" : "")
+        } + (f.refused() ? "; the flag server refuses this SDK" : "") // the problem that follows says why, and what to do
                 + f.problem().map(p -> " (" + p + ")").orElse("");
         ProviderEventDetails.ProviderEventDetailsBuilder<?, ?> details = ProviderEventDetails.builder()
                 .message(message)
@@ -394,7 +395,7 @@ public final class FlagsProvider extends EventProvider {
         }
         String reason = reason(e);
         if (!e.value() && booleanDefault == null) {
-            // Off for this user: the caller's default, with the reason that made it off.
+            // Off for this user, asked for a non-boolean: the caller's default, with the reason that made it off.
             return ProviderEvaluation.<T>builder().value(defaultValue).reason(reason).flagMetadata(metadata).build();
         }
         Typed<T> t = typed.apply(e);

@@ -11,6 +11,7 @@ import dev.flags.protocol.v1.UsageReceipt;
 import dev.flags.protocol.v1.UsageReport;
 import dev.flags.server.auth.Authenticator;
 import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.JournalException;
 import dev.flags.server.usage.ReportRateLimit;
@@ -305,10 +306,12 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       // The same answer whether the environment exists or not: an sdk token ships inside applications,
       // and must not tell whoever finds it which environments there are. The token's own environments,
       // which it names, are enough to see a typo by.
+      String remedy = p.scope() == Scope.SDK
+          ? "use an sdk token of that environment, or check the SDK's environment() for a typo"
+          : "only an sdk token may, so give the SDK an sdk token of that environment"; // not a typo: the scope
       return Status.PERMISSION_DENIED.withDescription("a token of scope " + p.scope().apiName()
           + " for " + (p.environments().isEmpty() ? "no environment" : p.environments())
-          + " may not " + action + " environment \"" + environment + "\": use an sdk token of that"
-          + " environment, or check the SDK's environment() for a typo");
+          + " may not " + action + " environment \"" + environment + "\": " + remedy);
     }
     if (broadcaster.isShutdown()) {
       return Broadcaster.SHUTTING_DOWN;
