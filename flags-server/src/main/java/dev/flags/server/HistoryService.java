@@ -23,10 +23,16 @@ public final class HistoryService {
     public static final int MAX_AUDIT = 1000;
     /** The most versions one history request returns; older ones come page by page. */
     public static final int MAX_HISTORY = 1000;
-    /** The most bytes of flag documents one page of a flag's history holds (at least one version, whatever its size). */
-    static final long PAGE_BYTES = 8L << 20;
-    private static final int HISTORY_STEP = 50;
-    private static final int AUDIT_STEP = 50;
+    /**
+     * The most bytes of flag documents one page holds (a flag's history, the audit log, a list of flags; at least one
+     * entry, whatever its size): 8 MiB, or a 128th of the largest heap if that is less. A page is held in the heap while
+     * it is answered, and the HTTP port answers up to 16 requests at once: on a small heap, smaller pages.
+     */
+    static final long PAGE_BYTES = Math.min(8L << 20, Runtime.getRuntime().maxMemory() / 128);
+    /** The most entries one read of the journal takes (of small documents); fewer for large ones, see {@link #nextStep}. */
+    private static final int STEP = 50;
+    /** The first read's entries, before their sizes are known: entries may hold documents of up to 1 MiB each. */
+    private static final int FIRST_STEP = 4;
 
     private final Journal journal;
     private final Clock clock;
@@ -97,7 +103,8 @@ public final class HistoryService {
         long bytes = 0;
         long below = before;
         while (newestFirst.size() < max) {
-            List<JournalEntry> step = journal.history(env, key, below, Math.min(HISTORY_STEP, max - newestFirst.size()));
+            int asked = Math.min(nextStep(bytes, newestFirst.size()), max - newestFirst.size());
+            List<JournalEntry> step = journal.history(env, key, below, asked);
             for (int i = step.size() - 1; i >= 0; i--) {
                 JournalEntry e = step.get(i);
                 bytes += e.payload().size();
@@ -106,12 +113,25 @@ public final class HistoryService {
                 }
                 newestFirst.add(e);
             }
-            if (step.size() < HISTORY_STEP) {
+            if (step.size() < asked) {
                 break; // no more below
             }
             below = step.get(0).version();
         }
         return new Newest(reversed(newestFirst), false);
+    }
+
+    /**
+     * How many entries to read from the journal next: as many as a page's bytes would still take at the average size of
+     * those read so far (1 to {@value #STEP}), and {@value #FIRST_STEP} before any. A read holds its entries at once, and
+     * sixteen requests reading fifty documents of 1 MiB each would be 800 MiB in the heap.
+     */
+    static int nextStep(long bytesRead, int entriesRead) {
+        if (entriesRead == 0) {
+            return FIRST_STEP;
+        }
+        long average = Math.max(1, bytesRead / entriesRead);
+        return (int) Math.max(1, Math.min(STEP, Math.max(0, PAGE_BYTES - bytesRead) / average + 1));
     }
 
     /** Versions read, oldest first, and whether they stopped for their bytes with more below them. */
@@ -167,13 +187,16 @@ public final class HistoryService {
         }
         long next = Math.max(first.get(0).sequence(), afterSequence + 1);
         long bytes = 0;
+        long bytesRead = 0;
+        int entriesRead = 0;
         while (true) {
-            // In small steps: an entry may hold a document of up to 1 MiB, and the page stops at PAGE_BYTES.
-            List<JournalEntry> page = journal.read(next, AUDIT_STEP);
+            List<JournalEntry> page = journal.read(next, nextStep(bytesRead, entriesRead));
             if (page.isEmpty()) {
                 return new AuditPage(out, false);
             }
             for (JournalEntry e : page) {
+                bytesRead += e.payload().size();
+                entriesRead++;
                 if (!e.timestamp().isBefore(to)) {
                     return new AuditPage(out, false);
                 }

@@ -54,6 +54,26 @@ class ServerProcessTest {
         return ServerChild.start(wrapper, env, dataDir, httpPort, grpcPort, adminToken);
     }
 
+    /** GETs every path at once (an admin's), and returns the answers, each checked to be a 200. */
+    private static List<ApiClient.Response> allAtOnce(int http, List<String> paths) throws Exception {
+        java.util.concurrent.ExecutorService readers = java.util.concurrent.Executors.newFixedThreadPool(paths.size());
+        try {
+            List<java.util.concurrent.Future<ApiClient.Response>> pending = new ArrayList<>();
+            for (String path : paths) {
+                pending.add(readers.submit(() -> new ApiClient(http).get(path, ServerFixture.ADMIN)));
+            }
+            List<ApiClient.Response> answers = new ArrayList<>();
+            for (java.util.concurrent.Future<ApiClient.Response> answer : pending) {
+                ApiClient.Response r = answer.get();
+                assertThat(r.status()).as(r.body().length() < 1000 ? r.body() : "a large answer").isEqualTo(200);
+                answers.add(r);
+            }
+            return answers;
+        } finally {
+            readers.shutdownNow();
+        }
+    }
+
     @Test
     void aCloneOrAWriteThatWouldTakeTheStatePastAThirdOfTheHeapIsRefusedButTheKillSwitchIsNot() throws Exception {
         int http = freePort();
@@ -113,22 +133,24 @@ class ServerProcessTest {
             ApiClient.Response afterDelete = api.put("/api/v1/environments/production/flags/retry", ServerFixture.ADMIN, retry);
             assertThat(afterDelete.status()).as("deleting an archived flag for good makes room: " + afterDelete.body()).isEqualTo(201);
 
-            // The full server still answers sixteen lists of 3.9 MB at once (each written document by document; as
-            // trees they would need several times the heap left).
-            java.util.concurrent.ExecutorService readers = java.util.concurrent.Executors.newFixedThreadPool(16);
-            try {
-                List<java.util.concurrent.Future<ApiClient.Response>> lists = new ArrayList<>();
-                for (int r = 0; r < 16; r++) {
-                    String path = "/api/v1/environments/copy" + (r % clones) + "/flags";
-                    lists.add(readers.submit(() -> new ApiClient(http).get(path, ServerFixture.ADMIN)));
-                }
-                for (java.util.concurrent.Future<ApiClient.Response> list : lists) {
-                    ApiClient.Response answer = list.get();
-                    assertThat(answer.status()).as(answer.body().length() < 1000 ? answer.body() : "a list").isEqualTo(200);
-                    assertThat(answer.json().get("flags")).hasSize(8);
-                }
-            } finally {
-                readers.shutdownNow();
+            // The full server still answers sixteen lists of 3.9 MB at once, and sixteen pages of a large flag's history:
+            // a page is a 128th of the heap here (0.75 MiB, one flag of 0.48 MB and no more), not 8 MiB, which sixteen
+            // times over would need more than the heap left.
+            List<String> lists = new ArrayList<>();
+            for (int r = 0; r < 16; r++) {
+                lists.add("/api/v1/environments/copy" + (r % clones) + "/flags");
+            }
+            for (ApiClient.Response list : allAtOnce(http, lists)) {
+                assertThat(list.json().get("flags")).as("a page of one").hasSize(1);
+                assertThat(list.json().get("after").asText()).isEqualTo("f0");
+            }
+            for (int i = 0; i < 16; i++) { // 18 versions of 0.48 MB: 8.6 MB of history
+                assertThat(api.patch("/api/v1/environments/production/flags/f0", ServerFixture.ADMIN, "{\"enabled\": "
+                        + (i % 2 == 0) + "}").status()).isEqualTo(200);
+            }
+            for (ApiClient.Response history : allAtOnce(http, java.util.Collections.nCopies(16,
+                    "/api/v1/environments/production/flags/f0/history"))) {
+                assertThat(history.json().get("versions")).isNotEmpty();
             }
             assertThat(api.get("/metrics", null).body()).contains("\nflags_out_of_memory_errors_total 0\n");
         }

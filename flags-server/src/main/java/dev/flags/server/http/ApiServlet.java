@@ -431,7 +431,7 @@ public final class ApiServlet extends HttpServlet {
                                 + " are no longer in it (removed by retention, --journal-retention, or set aside by a repair"
                                 + " that kept a checkpoint's state): this flag may have older versions");
             }
-            write(resp, 200, answer);
+            writeStreamed(resp, 200, answer);
             return;
         }
         if (rest.size() == 2 && rest.get(1).equals("schedules")) {
@@ -524,7 +524,13 @@ public final class ApiServlet extends HttpServlet {
             n.put("revertedTo", payload.get("revertedTo").asLong());
             n.put("restored", payload.get("restored").asBoolean());
         }
-        e.flagDefinition(flagKey).ifPresent(definition -> n.set("flag", definition));
+        if (e.type() == EntryType.FLAG_CREATED || e.type() == EntryType.FLAG_UPDATED) {
+            // The stored document as it is (its fields by name, as its tree would have them): a page holds up to 8 MiB
+            // of documents, and as trees a few pages read at once could fill a small heap.
+            n.putRawValue("flag", new com.fasterxml.jackson.databind.util.RawValue(e.payload().toString()));
+        } else {
+            e.flagDefinition(flagKey).ifPresent(definition -> n.set("flag", definition));
+        }
         return n;
     }
 
@@ -1263,6 +1269,16 @@ public final class ApiServlet extends HttpServlet {
                 g.writeStringField("after", page.after());
             }
             g.writeEndObject();
+        }
+    }
+
+    /** As {@link #write}, but written to the response as it is serialized, without a copy of the whole answer. */
+    private static void writeStreamed(HttpServletResponse resp, int status, JsonNode body) throws IOException {
+        resp.setStatus(status);
+        resp.setContentType("application/json");
+        resp.setCharacterEncoding("UTF-8");
+        try (com.fasterxml.jackson.core.JsonGenerator g = Json.MAPPER.createGenerator(resp.getOutputStream())) {
+            Json.MAPPER.writeTree(g, body);
         }
     }
 
