@@ -66,19 +66,25 @@ public final class Bucketing {
      *
      * @param bucketBy the flag's {@code bucketBy}, or null
      * @param user the user
-     * @return the sticky key, or null if the user has none (never inside a partial rollout, the first variant)
+     * @return the sticky key, or null if the user has none, or only a blank value (never inside a partial rollout, the
+     *     first variant)
      */
     static String stickyKey(String bucketBy, User user) {
         if (bucketBy == null) {
             return user.id();
         }
         Object value = user.attribute(bucketBy);
-        return value == null ? null : Matchers.text(value);
+        if (value == null) {
+            return null;
+        }
+        String text = Matchers.text(value);
+        // Blank is no value: otherwise every user whose account is "" would share one bucket, all in or all out.
+        return text.isBlank() ? null : text;
     }
 
-    /** @return what a user without a sticky key lacks, for reasons: {@code no id}, {@code no attribute "account"} */
+    /** @return what a user without a sticky key lacks, for reasons: {@code no id}, {@code no value for "account"} */
     static String missing(String bucketBy) {
-        return bucketBy == null ? "no id" : "no attribute \"" + bucketBy + "\"";
+        return bucketBy == null ? "no id" : "no value for \"" + bucketBy + "\"";
     }
 
     /** The UTF-8 bytes of {@code salt + ":"}; computed once per flag when it is compiled. */

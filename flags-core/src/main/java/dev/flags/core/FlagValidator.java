@@ -18,6 +18,9 @@ import java.util.regex.PatternSyntaxException;
  */
 final class FlagValidator {
 
+    /** The user's own fields, which an attribute name cannot reach. */
+    private static final Set<String> NOT_ATTRIBUTES = Set.of("id", "region", "roles");
+
     private static final String ATTRIBUTE_SYNTAX = "must be an attribute name (a letter or '_', then letters, digits, "
             + "'_', '.', ':' or '-', at most 128), was ";
 
@@ -51,6 +54,10 @@ final class FlagValidator {
         }
         if (flag.bucketBy() != null && !Syntax.isAttribute(flag.bucketBy())) {
             problems.add(Problems.child(path, "bucketBy"), ATTRIBUTE_SYNTAX + Problems.quote(flag.bucketBy()));
+        } else if (flag.bucketBy() != null && NOT_ATTRIBUTES.contains(flag.bucketBy())) {
+            // A user's id, region and roles are not attributes: a bucketBy of one would find no user's value.
+            problems.add(Problems.child(path, "bucketBy"), "names a custom attribute of the user, and \"" + flag.bucketBy()
+                    + "\" is not one: leave bucketBy out to bucket by the user's id (a region or roles cannot bucket)");
         }
         if (flag.version() < 0) {
             problems.add(Problems.child(path, "version"), "must not be negative, was " + flag.version());

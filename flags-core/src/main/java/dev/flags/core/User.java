@@ -23,7 +23,10 @@ import java.util.Set;
  * }</pre>
  *
  * <p>The id is the sticky key of percentage rollouts and variant splits: the same id always lands in
- * the same bucket. A user without an id ({@link #anonymous()}) is never inside a partial rollout.
+ * the same bucket. A user without an id ({@link #anonymous()}) is never inside a partial rollout. A flag
+ * with a {@code bucketBy} takes the sticky key from that attribute instead (an account id: every user of
+ * the account in the same bucket), and a user without a value for it is never inside that flag's partial
+ * rollouts.
  * Attribute values are strings, numbers, booleans or instants.
  */
 public final class User {

@@ -60,13 +60,27 @@ class BucketByTest {
         Evaluation e = SET.evaluate("billing-v2", User.withId("u-1"));
         assertThat(e.value()).isFalse();
         assertThat(e.reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
-        assertThat(e.reason().detail()).isEqualTo("user has no attribute \"accountId\", so no partial rollout can include it");
+        assertThat(e.reason().detail()).isEqualTo("user has no value for \"accountId\", so no partial rollout can include it");
         assertThat(SET.explain("billing-v2", User.withId("u-1")).steps().get(2).detail())
-                .isEqualTo("conditions[0]: percentage 33%: the user has no attribute \"accountId\", so no partial rollout can"
+                .isEqualTo("conditions[0]: percentage 33%: the user has no value for \"accountId\", so no partial rollout can"
                         + " include it");
         String inside = SET.explain("billing-v2", insideAccount()).steps().get(2).detail();
         assertThat(inside).startsWith("every condition holds: conditions[0]: percentage 33%: the bucket of accountId \"")
                 .contains("by the variant bucket of accountId \"");
+    }
+
+    @Test
+    void aBlankValueIsNoValueNotOneAccountForEveryoneWithout() {
+        for (String blank : new String[] {"", " "}) {
+            Evaluation e = SET.evaluate("billing-v2", member("u-" + blank.length(), blank));
+            assertThat(e.reason().kind()).as("[" + blank + "]").isEqualTo(Reason.Kind.DEFAULT);
+            assertThat(e.reason().detail()).isEqualTo("user has no value for \"accountId\", so no partial rollout can include it");
+        }
+        for (String reserved : new String[] {"id", "region", "roles"}) {
+            assertThatThrownBy(() -> FlagSet.fromJson(Fixtures.file("{\"key\": \"f\", \"bucketBy\": \"" + reserved + "\"}")))
+                    .isInstanceOf(FlagValidationException.class)
+                    .hasMessageContaining("flags[0].bucketBy names a custom attribute of the user, and \"" + reserved + "\" is not one");
+        }
     }
 
     /** A member of the first account inside the 33%. */

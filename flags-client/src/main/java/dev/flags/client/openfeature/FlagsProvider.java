@@ -501,7 +501,10 @@ public final class FlagsProvider extends EventProvider {
             }
         } else if (v.isList()) {
             for (Value r : v.asList()) {
-                if (r == null || !r.isString()) {
+                if (r == null || r.isNull()) {
+                    continue; // none, as a null role is for User.roles
+                }
+                if (!r.isString()) {
                     throw new IllegalArgumentException("context \"roles\" must hold strings, had " + r);
                 }
                 roles.add(r.asString());

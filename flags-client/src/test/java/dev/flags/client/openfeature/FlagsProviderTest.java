@@ -205,6 +205,14 @@ class FlagsProviderTest {
         assertThat(p.getBooleanEvaluation("beta", false, new ImmutableContext("u-9")).getValue()).isFalse();
         assertThat(FlagsProvider.toUser(new ImmutableContext(Map.of("roles", new Value("a, b")))).roles())
                 .containsExactly("a", "b");
+        MutableContext nulls = new MutableContext("u-2");
+        nulls.add("roles", List.of(new Value("a"), new Value()));
+        nulls.add("region", "");
+        assertThat(FlagsProvider.toUser(nulls))
+                .as("null roles and an empty region are none, as for User").satisfies(u -> {
+                    assertThat(u.roles()).containsExactly("a");
+                    assertThat(u.region()).isNull();
+                });
         assertThat(FlagsProvider.toUser(null).id()).isNull();
         assertThat(FlagsProvider.toUser(new ImmutableContext()).id()).isNull();
 
