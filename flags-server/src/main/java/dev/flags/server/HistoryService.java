@@ -26,7 +26,8 @@ public final class HistoryService {
     /**
      * The most bytes of flag documents one page holds (a flag's history, the audit log, a list of flags; at least one
      * entry, whatever its size): 8 MiB, or a 128th of the largest heap if that is less. A page is held in the heap while
-     * it is answered, and the HTTP port answers up to 16 requests at once: on a small heap, smaller pages.
+     * it is answered, and the HTTP port answers as many requests at once as it has worker threads (Undertow's default,
+     * 8 per core: 16 on two cores): on a small heap, smaller pages.
      */
     static final long PAGE_BYTES = Math.min(8L << 20, Runtime.getRuntime().maxMemory() / 128);
     /** The most entries one read of the journal takes (of small documents); fewer for large ones, see {@link #nextStep}. */
