@@ -647,6 +647,10 @@ public final class FlagFormat {
                 JsonNode v = a.getValue();
                 if (v.isIntegralNumber() && v.canConvertToLong()) {
                     user = user.attribute(a.getKey(), v.longValue()); // exactly: a 64-bit id is no double
+                } else if (v.isIntegralNumber()) {
+                    // Past 64 bits: its digits as text, which numeric operators read exactly and a bucketBy hashes as an
+                    // SDK given the same id as text does; as a double, ids a thousand apart would be one.
+                    user = user.attribute(a.getKey(), v.bigIntegerValue().toString());
                 } else if (v.isNumber()) {
                     if (!Double.isFinite(v.doubleValue())) {
                         throw new IllegalArgumentException("user.attributes." + a.getKey() + " is too large a number");

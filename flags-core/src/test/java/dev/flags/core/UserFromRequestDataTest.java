@@ -25,6 +25,14 @@ class UserFromRequestDataTest {
     }
 
     @Test
+    void aWholeNumberPast64BitsInUserJsonIsReadAsItsDigits() throws Exception {
+        User user = FlagFormat.readUser(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                "{\"id\": \"u-1\", \"attributes\": {\"account\": 12345678901234567891, \"seats\": 12}}"));
+        assertThat(user.attribute("account")).isEqualTo("12345678901234567891");
+        assertThat(user.attribute("seats")).isEqualTo(12L);
+    }
+
+    @Test
     void nullAndEmptyRolesAreSkipped() {
         User user = User.withId("u-1").roles("beta,,staff".split(",")).roles((String[]) null).roles("x", null);
         assertThat(user.roles()).containsExactly("beta", "staff", "x");
