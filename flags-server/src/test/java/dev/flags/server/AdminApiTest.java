@@ -185,6 +185,8 @@ class AdminApiTest {
     @Test
     void environmentsCanBeCreatedListedClonedAndArchived() throws Exception {
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        api.put("/api/v1/environments/production/flags/old-flag", ADMIN, "{\"key\": \"old-flag\", \"default\": true}");
+        api.delete("/api/v1/environments/production/flags/old-flag", ADMIN);
         ApiClient.Response staging = api.post("/api/v1/environments", ADMIN, "{\"key\": \"dev-42\", \"cloneFrom\": \"production\"}");
         assertThat(staging.status()).isEqualTo(201);
         assertThat(staging.header("Location")).isEqualTo("/api/v1/environments/dev-42");
@@ -203,6 +205,11 @@ class AdminApiTest {
                 .containsExactly("1 environment_cloned", "2 flag_updated");
         assertThat(history.get(0).at("/flag/enabled").asBoolean()).isTrue();
         assertThat(history.get(0).at("/flag/key").asText()).isEqualTo("billing-v2");
+        JsonNode archivedCopy = api.get("/api/v1/environments/dev-42/flags/old-flag/history", ADMIN).json().get("versions");
+        assertThat(archivedCopy).as("an archived flag's copy too").singleElement().satisfies(v -> {
+            assertThat(v.get("change").asText()).isEqualTo("environment_cloned");
+            assertThat(v.at("/flag/default").asBoolean()).isTrue();
+        });
         ApiClient.Response back = api.post("/api/v1/environments/dev-42/flags/billing-v2/revert", ADMIN, "{\"version\": 1}");
         assertThat(back.status()).as(back.body()).isEqualTo(200);
         assertThat(back.json().get("enabled").asBoolean()).isTrue();

@@ -119,6 +119,11 @@ public final class CanonicalJson {
         return utf8.clone();
     }
 
+    /** @return a parser over the bytes themselves (no copy), for reading one part of a large value */
+    com.fasterxml.jackson.core.JsonParser parser() throws IOException {
+        return MAPPER.createParser(utf8);
+    }
+
     /**
      * Returns the size of the canonical form.
      *

@@ -1,5 +1,7 @@
 package dev.flags.server.journal;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -177,9 +179,37 @@ final class FlagHistoryIndex {
      * @return its definition, or null if the entry did not copy that flag
      */
     static JsonNode copiedDefinition(JournalEntry clone, String flag) {
-        JsonNode payload = clone.payload().toJsonNode();
-        JsonNode served = payload.path("flags").get(flag);
-        return served != null ? served : payload.path("archivedFlags").get(flag);
+        // Read as a stream, taking only this flag's document as a tree: a clone's payload holds a whole environment
+        // (up to 48 MiB), and a history page with it must not hold all of it as a tree.
+        JsonNode served = null;
+        JsonNode archived = null;
+        try (JsonParser p = clone.payload().parser()) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return null;
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                boolean flags = field.equals("flags");
+                if (p.nextToken() == JsonToken.START_OBJECT && (flags || field.equals("archivedFlags"))) {
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        boolean wanted = p.currentName().equals(flag);
+                        p.nextToken();
+                        if (!wanted) {
+                            p.skipChildren();
+                        } else if (flags) {
+                            served = p.readValueAsTree();
+                        } else {
+                            archived = p.readValueAsTree();
+                        }
+                    }
+                } else {
+                    p.skipChildren();
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("a clone's payload, which the journal checked, cannot be read again", e);
+        }
+        return served != null ? served : archived;
     }
 
     /**
