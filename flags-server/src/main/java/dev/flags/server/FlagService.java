@@ -268,21 +268,34 @@ public final class FlagService {
     }
 
     private JournalEntry archiveAlone(Principal p, String env, String key, Precondition precondition, String comment) {
-        // Retried only for writes that do not read first (role grants), which may still move the version.
-        for (int attempt = 0; ; attempt++) {
-            EnvironmentState state = Access.writableEnvironment(journal, env);
+        return appendToState(env, state -> {
             VersionedFlag existing = current(state, key);
             precondition.check(existing.version(), key);
-            ObjectNode payload = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
+            return Change.of(EntryType.FLAG_ARCHIVED, env, p.actor(), keyPayload(key)).withComment(Keys.comment(comment))
+                    .expectingVersion(state.version());
+        });
+    }
+
+    /**
+     * Appends the change that {@code step} makes of the environment as it is now, expecting its version; again, at most
+     * {@value #RETRIES} more times, if the version moved in between (role grants, which do not read first, may move it
+     * even inside {@link ChangeWriter#serialized}). The step's own refusals (a 404, If-Match's 412) are not retried.
+     */
+    private JournalEntry appendToState(String env, java.util.function.Function<EnvironmentState, Change> step) {
+        for (int attempt = 0; ; attempt++) {
+            Change change = step.apply(Access.writableEnvironment(journal, env));
             try {
-                return writer.append(Change.of(EntryType.FLAG_ARCHIVED, env, p.actor(), payload)
-                        .withComment(Keys.comment(comment)).expectingVersion(state.version()));
+                return writer.append(change);
             } catch (ApiException e) {
                 if (e.status() != 412 || attempt >= RETRIES) {
                     throw e;
                 }
             }
         }
+    }
+
+    private static ObjectNode keyPayload(String key) {
+        return com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
     }
 
     /**
@@ -297,26 +310,15 @@ public final class FlagService {
      */
     public JournalEntry deleteArchived(Principal p, String env, String key, Precondition precondition, String comment) {
         Access.requireAdmin(p);
-        return writer.serialized(env, () -> {
-            // Retried as an archive is: role grants, which do not read first, may still move the version.
-            for (int attempt = 0; ; attempt++) {
-                EnvironmentState state = Access.writableEnvironment(journal, env);
-                CanonicalJson last = state.archivedFlags().get(key);
-                if (last == null) {
-                    throw notArchived(state, env, key, false);
-                }
-                precondition.check(parse(last).version(), key); // If-Match: the archived version the admin saw
-                ObjectNode payload = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
-                try {
-                    return writer.append(Change.of(EntryType.FLAG_DELETED, env, p.actor(), payload)
-                            .withComment(Keys.comment(comment)).expectingVersion(state.version()));
-                } catch (ApiException e) {
-                    if (e.status() != 412 || attempt >= RETRIES) {
-                        throw e;
-                    }
-                }
+        return writer.serialized(env, () -> appendToState(env, state -> {
+            CanonicalJson last = state.archivedFlags().get(key);
+            if (last == null) {
+                throw notArchived(state, env, key, false);
             }
-        });
+            precondition.check(parse(last).version(), key); // If-Match: the archived version the admin saw
+            return Change.of(EntryType.FLAG_DELETED, env, p.actor(), keyPayload(key)).withComment(Keys.comment(comment))
+                    .expectingVersion(state.version());
+        }));
     }
 
     /**

@@ -619,6 +619,9 @@ class AdminApiTest {
         String editor = token("editor", "production");
         assertProblem(api.delete(path + "?archived=true", editor), 403, "this needs an admin token");
         assertProblem(api.delete(path + "?archived=true&unusedFor=P7D", ADMIN), 400, "unusedFor is for archiving a served flag");
+        ApiClient.Response withBody = api.call("DELETE", path + "?archived=true", ADMIN, "{}", Map.of());
+        assertProblem(withBody, 400, "this DELETE takes no body: give the comment as ?comment= or X-Flags-Comment");
+        assertThat(withBody.body()).as("unusedFor is refused here: not offered").doesNotContain("unusedFor");
 
         long archivedVersion = api.get(path + "?archived=true", ADMIN).json().get("version").asLong();
         ApiClient.Response stale = api.call("DELETE", path + "?archived=true", ADMIN, null, Map.of("If-Match", "\"" + (archivedVersion - 1) + "\""));

@@ -106,7 +106,8 @@ class ServerProcessTest {
             assertThat(refused.status()).isEqualTo(409);
             assertThat(refused.json().get("title").asText()).isEqualTo("server full");
             assertThat(refused.json().get("detail").asText()).contains("more than a third of its largest heap")
-                    .contains("start the server with a larger -Xmx");
+                    .contains("start the server with a larger -Xmx").contains("or delete archived flags for good")
+                    .contains("flags delete FLAG");
             ApiClient.Response grown = null;
             String refusedFlag = null;
             for (int f = 8; f < 20 && grown == null; f++) { // ordinary writes that add to the state are refused too
