@@ -126,6 +126,28 @@ class SdkAgainstServerTest {
     }
 
     @Test
+    void anEnvironmentDeletedForGoodLeavesItsSdkServingWhatItHadAndSayingWhy() throws Exception {
+        int httpPort = freePort();
+        int grpcPort = freePort();
+        try (FlagServer server = start(httpPort, grpcPort)) {
+            String token = seed(server);
+            call(server, "PUT", "/environments/production/roles/beta-tester/members/tess", null);
+            try (Flags flags = sdk(grpcPort, token, null)) {
+                assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
+                await("the grant", () -> flags.isEnabled("billing-v2", User.withId("tess")));
+                call(server, "DELETE", "/environments/production", null);
+                JsonNode deleted = call(server, "DELETE", "/environments/production?archived=true&comment=region%20closed", null);
+                assertThat(deleted.get("tokens")).hasSize(1);
+
+                await("the SDK hears the environment is gone", () -> flags.freshness().refused());
+                assertThat(flags.health().detail()).contains("environment \"production\" was deleted for good");
+                assertThat(flags.isEnabled("billing-v2", User.withId("tess"))).as("it keeps serving what it had").isTrue();
+                assertThat(flags.evaluate("billing-v2", User.withId("tess")).source()).isEqualTo(Source.STALE);
+            }
+        }
+    }
+
+    @Test
     void usageReportsShowWhichFlagsTheApplicationEvaluatedWhatTheyAnsweredAndKeysItAsksForThatAreNoFlags() throws Exception {
         int httpPort = freePort();
         int grpcPort = freePort();

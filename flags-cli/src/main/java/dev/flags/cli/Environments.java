@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "environments", description = "The environments this token may read: version, flags and size against"
         + " the server's limits for one environment, and whether archived.",
-        subcommands = {Environments.Create.class, Environments.Archive.class, Environments.Restore.class})
+        subcommands = {Environments.Create.class, Environments.Archive.class, Environments.Restore.class,
+            Environments.Delete.class})
 final class Environments implements Callable<Integer> {
     @Mixin FlagsCommand.ConnectionOptions o;
     @Spec CommandSpec spec;
@@ -83,7 +84,7 @@ final class Environments implements Callable<Integer> {
         return (number.endsWith(".0") ? number.substring(0, number.length() - 2) : number) + unit;
     }
 
-    /** What the three commands that change an environment share: the server, the environment, why. */
+    /** What the commands that change an environment share: the server, the environment, why. */
     abstract static class EnvironmentChange implements Callable<Integer> {
         @Mixin FlagsCommand.ConnectionOptions o;
         @Mixin FlagsCommand.CommentOption why;
@@ -96,6 +97,11 @@ final class Environments implements Callable<Integer> {
         /** @return what became of the environment, for the line on stderr */
         abstract String done();
 
+        /** @return what became of the environment, from the server's answer; by default {@link #done()} */
+        String done(JsonNode answer) {
+            return done();
+        }
+
         @Override
         public Integer call() {
             if (key.isEmpty()) {
@@ -103,7 +109,7 @@ final class Environments implements Callable<Integer> {
             }
             JsonNode answer = change(o.api(spec));
             spec.commandLine().getOut().println(FlagsCommand.terminalJson(answer));
-            spec.commandLine().getErr().println("flags: environment \"" + oneLine(key) + "\" " + done());
+            spec.commandLine().getErr().println("flags: environment \"" + oneLine(key) + "\" " + done(answer));
             return EXIT_OK;
         }
 
@@ -168,6 +174,31 @@ final class Environments implements Callable<Integer> {
         @Override
         String done() {
             return "restored: it takes changes again";
+        }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete an archived environment for good (admin"
+            + " token): the server no longer keeps its flags, archived flags, role grants or schedules, and frees the memory"
+            + " they took; its SDKs are told it is gone and keep serving what they have. Its changes stay in the audit log"
+            + " (flags audit -e ENV) while the journal keeps them, and its key is never used again. A served environment is"
+            + " refused: archive it first (flags environments archive).")
+    static final class Delete extends EnvironmentChange {
+        @Override
+        JsonNode change(Api api) {
+            return api.call("DELETE", path() + "?archived=true", null, why.comment);
+        }
+
+        @Override
+        String done() {
+            return "deleted for good: flags audit -e " + oneLine(key) + " shows its changes; its key is not used again";
+        }
+
+        @Override
+        String done(JsonNode answer) {
+            List<String> tokens = new ArrayList<>();
+            answer.path("tokens").forEach(t -> tokens.add(oneLine(t.asText())));
+            return done() + (tokens.isEmpty() ? "" : "; revoke the tokens made for it, which read nothing now: "
+                    + String.join(", ", tokens) + " (flags tokens revoke ID)");
         }
     }
 }

@@ -91,6 +91,33 @@ class EnvironmentsCommandTest {
     }
 
     @Test
+    void anAdminDeletesAnArchivedEnvironmentForGoodAndIsToldWhichTokensToRevoke() throws Exception {
+        flags("environments", "create", "pr-7");
+        send("PUT", "/environments/pr-7/flags/preview", "{\"enabled\": true}");
+        String sdk = send("POST", "/tokens", "{\"name\": \"pr-7-app\", \"scope\": \"sdk\", \"environments\": [\"pr-7\"]}")
+                .get("id").asText();
+
+        var served = flags("environments", "delete", "pr-7");
+        assertThat(served.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(served.err()).contains("environment \"pr-7\" is served: archive it first").contains("flags environments archive pr-7");
+        assertThat(flags("environments", "archive", "pr-7").exit()).isZero();
+
+        var deleted = flags("environments", "delete", "pr-7", "-m", "preview merged");
+        assertThat(deleted.exit()).as(deleted.err()).isZero();
+        assertThat(Api.JSON.readTree(deleted.out()).get("deleted").asBoolean()).isTrue();
+        assertThat(deleted.err()).isEqualTo("flags: environment \"pr-7\" deleted for good: flags audit -e pr-7 shows its changes;"
+                + " its key is not used again; revoke the tokens made for it, which read nothing now: " + sdk
+                + " (flags tokens revoke ID)\n");
+        assertThat(environments(ADMIN).err()).isEqualTo("flags: no environments this token may read\n");
+        var audit = flags("audit", "-e", "pr-7");
+        assertThat(audit.exit()).as(audit.err()).isZero();
+        assertThat(audit.out()).contains("preview merged");
+        var again = flags("environments", "create", "pr-7");
+        assertThat(again.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(again.err()).contains("its key is not used again: choose another key");
+    }
+
+    @Test
     void eachEnvironmentWithItsFlagsAndSizeAgainstTheLimits() throws Exception {
         Run none = environments(ADMIN);
         assertThat(none.exit()).isZero();

@@ -3,6 +3,7 @@ package dev.flags.server;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.ServerState;
 
 /** Immutable (stateless). Authorization checks shared by the services: 403 with a clear reason. */
 final class Access {
@@ -55,8 +56,15 @@ final class Access {
 
     /** The environment, or 404. Checked after authorization, so that existence does not leak to strangers. */
     static EnvironmentState environment(Journal journal, String env) {
-        return journal.state().environment(env)
-                .orElseThrow(() -> ApiException.notFound("environment", "there is no environment \"" + env + "\""));
+        ServerState state = journal.state();
+        return state.environment(env).orElseThrow(() -> ApiException.notFound("environment", state.wasDeleted(env)
+                ? deleted(env) : "there is no environment \"" + env + "\""));
+    }
+
+    /** What a 404 says of an environment deleted for good: gone, and where its history is. */
+    static String deleted(String env) {
+        return "environment \"" + env + "\" was deleted for good; its changes remain in the audit log (GET"
+                + " /api/v1/audit?environment=" + env + ", flags audit -e " + env + "), and its key is not used again";
     }
 
     static EnvironmentState writableEnvironment(Journal journal, String env) {

@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.server.auth.Principal;
@@ -15,8 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Thread-safe. Environments: list, create (empty or as a clone of another), archive. Creating and
- * archiving need an admin token; listing shows only what the token may read.
+ * Thread-safe. Environments: list, create (empty or as a clone of another), archive, restore, delete
+ * for good. Every change needs an admin token; listing shows only what the token may read.
  */
 public final class EnvironmentService {
 
@@ -134,6 +135,56 @@ public final class EnvironmentService {
         EnvironmentState restored = journal.state().environment(key).orElseThrow();
         limits.overLimit(restored).ifPresent(LOG::warn); // as at a start: it takes changes again, not all of them
         return restored;
+    }
+
+    /**
+     * What a delete for good removed: the environment as it was just before, and the live tokens scoped to it (they
+     * read nothing now, and the key is never used again, but they stay until revoked).
+     *
+     * @param last the environment's state before the delete
+     * @param entry the journal entry ({@code environment_deleted})
+     * @param tokens the ids of live tokens that name the environment, sorted
+     */
+    public record Deleted(EnvironmentState last, JournalEntry entry, List<String> tokens) {}
+
+    /**
+     * Deletes an archived environment for good: the server drops its flags, archived flags, grants, roles and
+     * schedules, which frees what they took of the heap, and closes its SDKs' streams (they keep serving what they
+     * have). Its changes stay in the journal (the audit log reads them, as long as retention keeps them), and its key
+     * is never used again. Admin only; a served environment is archived first, so that a restore can still undo it.
+     *
+     * @return what was deleted; 404 for an environment that does not exist or was deleted, 409 for a served one
+     */
+    public Deleted delete(Principal p, String key, String comment) {
+        Access.requireAdmin(p);
+        EnvironmentState last = Access.environment(journal, key);
+        if (!last.archived()) {
+            throw ApiException.conflict("environment \"" + key + "\" is served: archive it first (DELETE /api/v1/environments/"
+                    + key + ", flags environments archive " + key + "), which stops every change to it while its SDKs keep"
+                    + " serving it; only then is it deleted for good");
+        }
+        ObjectNode payload = JsonNodeFactory.instance.objectNode();
+        if (comment != null) {
+            payload.put("reason", Keys.comment(comment));
+        }
+        // Expecting the version checked: a restore in between makes it served again, and the journal refuses it anyway.
+        JournalEntry entry = writer.append(Change.of(EntryType.ENVIRONMENT_DELETED, key, p.actor(), payload)
+                .withComment(comment).expectingVersion(last.version()));
+        List<String> tokens = new ArrayList<>();
+        journal.state().tokens().forEach((id, token) -> {
+            JsonNode scoped = token.toJsonNode().get("environments");
+            if (scoped != null) {
+                scoped.forEach(e -> {
+                    if (key.equals(e.textValue())) {
+                        tokens.add(id);
+                    }
+                });
+            }
+        });
+        tokens.sort(null);
+        LOG.info("environment {} deleted for good by {} ({} flags, {} archived flags)", LogText.escape(key),
+                LogText.escape(p.actor()), last.flags().size(), last.archivedFlags().size());
+        return new Deleted(last, entry, List.copyOf(tokens));
     }
 
 }

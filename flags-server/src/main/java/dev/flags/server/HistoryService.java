@@ -168,7 +168,9 @@ public final class HistoryService {
             }
         } else {
             Access.requireHistory(p, env);
-            Access.environment(journal, env);
+            if (!journal.state().wasDeleted(env)) { // a deleted environment's changes stay readable here
+                Access.environment(journal, env);
+            }
         }
         if (limit < 1 || limit > MAX_AUDIT) {
             throw ApiException.badRequest("limit must be between 1 and " + MAX_AUDIT + ", was " + limit);
@@ -250,7 +252,10 @@ public final class HistoryService {
     public ServerState stateAt(Principal p, String env, Instant at) {
         // Past versions of the flags are history: for the people who change them, as the flags' own history is.
         Access.requireHistory(p, env);
-        Access.environment(journal, env);
+        boolean deleted = journal.state().wasDeleted(env); // what it served before is still there to read
+        if (!deleted) {
+            Access.environment(journal, env);
+        }
         Instant now = clock.instant();
         if (at.isAfter(now)) {
             // Today's flags labelled with a later time would read as a forecast, and pending schedules may change them.
@@ -266,7 +271,8 @@ public final class HistoryService {
             throw new ApiException(410, "gone", e.getMessage() + " (--journal-retention)");
         }
         if (state.environment(env).isEmpty()) {
-            throw ApiException.notFound("environment", "environment \"" + env + "\" did not exist yet at " + at);
+            throw ApiException.notFound("environment", "environment \"" + env + "\" "
+                    + (state.wasDeleted(env) ? "was deleted for good before " : "did not exist yet at ") + at);
         }
         return state;
     }

@@ -653,6 +653,73 @@ class AdminApiTest {
         assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isTrue();
     }
 
+    @Test
+    void anAdminDeletesAnArchivedEnvironmentForGoodAndItsKeyIsNotUsedAgainWhileItsChangesStayInTheAudit() {
+        String env = "/api/v1/environments/pr-7";
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"pr-7\", \"cloneFrom\": \"production\"}").status())
+                .isEqualTo(201);
+        api.put(env + "/flags/preview-only", ADMIN, "{\"key\": \"preview-only\", \"enabled\": true}");
+        api.put(env + "/flags/old", ADMIN, "{\"key\": \"old\"}");
+        api.delete(env + "/flags/old", ADMIN);
+        Instant whileServed = Instant.now();
+        ApiClient.Response sdk = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"pr-7-app\", \"scope\": \"sdk\", \"environments\":"
+                + " [\"pr-7\"]}");
+        String editor = token("editor", "pr-7");
+        assertProblem(api.delete(env + "?archived=true", ADMIN), 409, "environment \"pr-7\" is served: archive it first"
+                + " (DELETE /api/v1/environments/pr-7, flags environments archive pr-7)");
+        assertThat(api.delete(env, ADMIN).json().get("archived").asBoolean()).isTrue();
+        assertProblem(api.delete(env + "?archived=true", editor), 403, "this needs an admin token");
+        assertProblem(api.delete(env + "?archived=maybe", ADMIN), 400, "archived must be true or false");
+        assertProblem(api.call("DELETE", env + "?archived=true", ADMIN, "{}", Map.of()), 400, "takes no body");
+
+        ApiClient.Response deleted = api.delete(env + "?archived=true&comment=preview%20merged", ADMIN);
+        assertThat(deleted.status()).as(deleted.body()).isEqualTo(200);
+        assertThat(deleted.header("X-Flags-Changed")).isEqualTo("true");
+        JsonNode d = deleted.json();
+        assertThat(d.get("key").asText()).isEqualTo("pr-7");
+        assertThat(d.get("deleted").asBoolean()).isTrue();
+        assertThat(d.get("flags").asInt()).as("billing-v2 (cloned) and preview-only").isEqualTo(2);
+        assertThat(d.get("archivedFlags").asInt()).isEqualTo(1);
+        assertThat(d.get("tokens")).extracting(JsonNode::asText).as("the live tokens scoped to it, to revoke")
+                .containsExactlyInAnyOrder(sdk.json().get("id").asText(), tokenId("editor-user"));
+
+        String gone = "environment \"pr-7\" was deleted for good; its changes remain in the audit log (GET"
+                + " /api/v1/audit?environment=pr-7, flags audit -e pr-7), and its key is not used again";
+        assertProblem(api.get(env, ADMIN), 404, gone);
+        assertProblem(api.get(env + "/flags/preview-only", ADMIN), 404, gone);
+        assertProblem(api.delete(env + "?archived=true", ADMIN), 404, gone);
+        assertProblem(api.call("POST", env + "/restore", ADMIN, null, Map.of()), 404, gone);
+        assertThat(api.get("/api/v1/environments", ADMIN).json().get("environments")).extracting(e -> e.get("key").asText())
+                .doesNotContain("pr-7");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"pr-7\"}"), 409,
+                "environment \"pr-7\" was deleted for good, and its key is not used again: choose another key");
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"pr-8\", \"cloneFrom\": \"pr-7\"}"), 404, gone);
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"late\", \"scope\": \"sdk\", \"environments\": [\"pr-7\"]}"),
+                404, gone);
+
+        JsonNode audit = api.get("/api/v1/audit?environment=pr-7", ADMIN).json().get("entries");
+        assertThat(audit).extracting(e -> e.get("change").asText()).as("its changes stay readable")
+                .startsWith("environment_cloned").endsWith("environment_archived", "environment_deleted");
+        assertThat(audit.get(audit.size() - 1).get("comment").asText()).isEqualTo("preview merged");
+        assertThat(api.get("/api/v1/audit?environment=pr-7", editor).status()).as("its editor too, until revoked").isEqualTo(200);
+        JsonNode then = api.get(env + "/state?at=" + whileServed, ADMIN).json();
+        assertThat(then.get("flags")).extracting(f -> f.get("key").asText()).as("what it served then")
+                .containsExactly("billing-v2", "preview-only");
+        assertProblem(api.get(env + "/state?at=" + Instant.now(), ADMIN), 404, "environment \"pr-7\" was deleted for good before");
+        assertThat(api.get("/api/v1/environments/production", ADMIN).json().get("flags").asInt()).as("its source is untouched")
+                .isEqualTo(1);
+    }
+
+    private String tokenId(String name) {
+        for (JsonNode t : api.get("/api/v1/tokens", ADMIN).json().get("tokens")) {
+            if (t.get("name").asText().equals(name)) {
+                return t.get("id").asText();
+            }
+        }
+        throw new AssertionError("no token " + name);
+    }
+
     /**
      * How many documents of {@link #fiveHundredUserIdsOfAKilobyte()} a page holds: 16 of about 0.51 MB in 8 MiB, fewer in
      * the smaller page of a test JVM with less than 1 GiB of heap.

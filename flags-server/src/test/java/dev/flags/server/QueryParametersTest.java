@@ -47,7 +47,7 @@ class QueryParametersTest {
             new Endpoint("GET", "/api/v1/environments", null, null),
             new Endpoint("POST", "/api/v1/environments", "{\"key\": \"staging\"}", "comment"),
             new Endpoint("GET", E, null, null),
-            new Endpoint("DELETE", E, null, "comment"),
+            new Endpoint("DELETE", E, null, "comment, archived"),
             new Endpoint("POST", E + "/restore", null, "comment"),
             new Endpoint("GET", E + "/flags", null, "archived, after, limit"),
             new Endpoint("GET", E + "/flags/billing-v2", null, "archived"),

@@ -223,8 +223,18 @@ public final class ApiServlet extends HttpServlet {
                         write(resp, 200, environment(services.environments().get(p, env)));
                     }
                     case "DELETE" -> {
-                        QueryParameters.requireOnly(req, COMMENT);
+                        QueryParameters.requireOnly(req, COMMENT, "archived");
                         noBody(req);
+                        if (archived(req)) { // an archived environment, deleted for good
+                            EnvironmentService.Deleted d = services.environments().delete(p, env, comment(req));
+                            resp.setHeader("X-Flags-Changed", "true");
+                            ObjectNode out = NODES.objectNode().put("key", env).put("deleted", true)
+                                    .put("version", d.entry().version()).put("flags", d.last().flags().size())
+                                    .put("archivedFlags", d.last().archivedFlags().size());
+                            d.tokens().forEach(out.putArray("tokens")::add);
+                            write(resp, 200, out);
+                            return;
+                        }
                         write(resp, 200, environment(services.environments().archive(p, env, comment(req))));
                     }
                     default -> throw notAllowed(method, "GET, DELETE");

@@ -28,7 +28,7 @@ import java.util.zip.CheckedOutputStream;
 
 /**
  * Not thread-safe (the static helpers are). Checkpoint files: the materialized state at one sequence
- * number, so that opening a journal replays only the entries after it. Format versions 1 and 2,
+ * number, so that opening a journal replays only the entries after it. Format versions 1 to 3,
  * big-endian:
  *
  * <pre>
@@ -36,12 +36,13 @@ import java.util.zip.CheckedOutputStream;
  *          | int64 epochSecond | int32 nano                     (32 bytes)
  * body:    int64 tokensVersion | int32 n | n x (str id, bytes json)
  *          | int32 m | m x environment
+ *          | version 3 only: int32 d | d x str key                (environments deleted for good)
  * environment: str key | int64 version | uint8 archived | bytes metadata
  *          | int32 n | n x (str flagKey, bytes json)            (flags)
  *          | int32 n | n x (str flagKey, bytes json)            (archived flags)
  *          | int32 n | n x (str userId, int32 k, k x str role)  (role grants)
  *          | int32 n | n x str role                             (self-service roles)
- *          | version 2 only: int32 n | n x (str userId, str role, int64 epochSecond, int32 nano)
+ *          | versions 2 and 3: int32 n | n x (str userId, str role, int64 epochSecond, int32 nano)
  *                                                               (grant expiries)
  *          |   and int32 n | n x (str role, int64 seconds, int32 nano)  (longest grants of roles)
  *          |   and int32 n | n x schedule                           (schedules, by id)
@@ -55,8 +56,8 @@ import java.util.zip.CheckedOutputStream;
  * </pre>
  *
  * <p>Version 2 differs only by the grant expiries, the longest grants of self-service roles and the
- * schedules; a checkpoint is written in version 1 when there are none of them, so a journal that does not use them
- * stays readable by releases before them.
+ * schedules; version 3 by the keys of the environments deleted for good. A checkpoint is written in the oldest
+ * version that holds its state, so a journal that does not use them stays readable by releases before them.
  * Every collection is written in key order, so the same state gives the same bytes. Files are
  * named {@code checkpoint-<20-digit sequence>.ckpt} and written atomically: a temporary file is
  * written and forced, renamed into place, and the directory is forced.
@@ -66,7 +67,9 @@ final class Checkpoints {
     static final byte[] MAGIC = "FLAGSCKP".getBytes(StandardCharsets.US_ASCII);
     static final byte[] END = "FLAGSEND".getBytes(StandardCharsets.US_ASCII);
     /** The newest format this release writes and reads; it still reads {@link #OLDEST_FORMAT_VERSION}. */
-    static final int FORMAT_VERSION = 2;
+    static final int FORMAT_VERSION = 3;
+    /** The format of checkpoints without deleted environments. */
+    static final int EXPIRIES_FORMAT_VERSION = 2;
     /** The format of checkpoints without grant expiries. */
     static final int OLDEST_FORMAT_VERSION = 1;
     static final int HEADER_SIZE = 32;
@@ -153,10 +156,11 @@ final class Checkpoints {
     }
 
     private static void writeState(DataOutputStream out, ServerState state) throws IOException {
-        boolean expiries = state.environments().values().stream()
+        boolean deleted = !state.deletedEnvironments().isEmpty();
+        boolean expiries = deleted || state.environments().values().stream()
                 .anyMatch(e -> !e.grantExpiries().isEmpty() || !e.maxGrantDurations().isEmpty() || !e.schedules().isEmpty());
         out.write(MAGIC);
-        out.writeShort(expiries ? FORMAT_VERSION : OLDEST_FORMAT_VERSION);
+        out.writeShort(deleted ? FORMAT_VERSION : expiries ? EXPIRIES_FORMAT_VERSION : OLDEST_FORMAT_VERSION);
         out.writeShort(0);
         out.writeLong(state.sequence());
         out.writeLong(state.timestamp().getEpochSecond());
@@ -197,6 +201,9 @@ final class Checkpoints {
                     writeSchedule(out, schedule);
                 }
             }
+        }
+        if (deleted) {
+            writeStrings(out, state.deletedEnvironments());
         }
     }
 
@@ -462,6 +469,16 @@ final class Checkpoints {
                         Schedule schedule = readSchedule(b);
                         env.schedules.put(schedule.id(), schedule);
                     }
+                }
+            }
+            if (head.formatVersion() >= 3) {
+                int deleted = count(b);
+                for (int d = 0; d < deleted; d++) {
+                    String key = string(b);
+                    if (state.hasEnvironment(key)) {
+                        throw new IllegalArgumentException("environment " + key + " is both held and deleted");
+                    }
+                    state.addDeleted(key);
                 }
             }
         } catch (BufferUnderflowException | IllegalArgumentException | java.time.DateTimeException | ArithmeticException e) {

@@ -88,6 +88,17 @@ public enum EntryType {
     ENVIRONMENT_RESTORED(13, false, null),
 
     /**
+     * An archived environment was deleted for good: the server no longer holds its flags, grants, roles
+     * or schedules, and its key is never used again (a token scoped to it must not come to read a new
+     * environment of that name, and its history stays one environment's); no subject. Its entries stay in
+     * the journal, as long as retention keeps them. A journal holding this entry is not readable by
+     * releases before it.
+     *
+     * <pre>{@code {"reason": "preview of pull request 123 merged"}}</pre>
+     */
+    ENVIRONMENT_DELETED(14, false, null),
+
+    /**
      * A role was granted to a user id in the environment; subject: the user id.
      *
      * <pre>{@code {"user": "u-1234", "role": "beta-tester"}}</pre>

@@ -32,6 +32,10 @@ final class MutableState {
     private long tokensVersion;
     private final HashMap<String, CanonicalJson> tokens = new HashMap<>();
     private final HashMap<String, Env> environments = new HashMap<>();
+    /** The keys of environments deleted for good, which are never used again. */
+    private final HashSet<String> deletedEnvironments = new HashSet<>();
+    private Set<String> frozenDeleted = Set.of();
+    private boolean deletedChanged;
     private Map<String, CanonicalJson> frozenTokens = Map.of();
     private boolean tokensChanged;
     private ServerState frozen = ServerState.EMPTY;
@@ -105,6 +109,17 @@ final class MutableState {
         return env;
     }
 
+    boolean hasEnvironment(String key) {
+        return environments.containsKey(key);
+    }
+
+    /** Adds the key of an environment deleted for good (from a checkpoint). */
+    void addDeleted(String key) {
+        deletedEnvironments.add(key);
+        deletedChanged = true;
+        changed = true;
+    }
+
     void putToken(String id, CanonicalJson payload) {
         tokens.put(id, payload);
         tokensChanged = true;
@@ -132,6 +147,12 @@ final class MutableState {
         }
         String name = change.environment();
         Env env = environments.get(name);
+        if (deletedEnvironments.contains(name)) {
+            // Never used again: a token scoped to the old environment would read the new one, and its history would mix.
+            throw conflict("environment \"" + name + "\" was deleted for good, and its key is not used again"
+                    + (type == EntryType.ENVIRONMENT_CREATED || type == EntryType.ENVIRONMENT_CLONED
+                            ? ": choose another key" : ""));
+        }
         if (type == EntryType.ENVIRONMENT_CREATED || type == EntryType.ENVIRONMENT_CLONED) {
             if (env != null) {
                 throw conflict("environment \"" + name + "\" already exists");
@@ -151,6 +172,11 @@ final class MutableState {
         if (type == EntryType.ENVIRONMENT_RESTORED) {
             if (!env.archived) {
                 throw conflict("environment \"" + name + "\" is not archived");
+            }
+        } else if (type == EntryType.ENVIRONMENT_DELETED) {
+            // Two steps, as for a flag: the archive stops every change first, and a restore can still undo it.
+            if (!env.archived) {
+                throw conflict("environment \"" + name + "\" is not archived: only an archived environment is deleted");
             }
         } else if (env.archived && type != EntryType.SCHEDULE_CANCELLED) {
             // A cancel changes nothing served, and lets an admin drop a change gone stale before a restore applies it.
@@ -333,6 +359,17 @@ final class MutableState {
             } else if (e.type() == EntryType.ENVIRONMENT_CLONED) {
                 env = cloned(e);
                 environments.put(e.environment(), env);
+            } else if (e.type() == EntryType.ENVIRONMENT_DELETED) {
+                if (environments.remove(e.environment()) == null) {
+                    throw new IllegalStateException("entry " + e.sequence() + " (" + e.type().label()
+                            + ") names environment \"" + e.environment() + "\", which does not exist");
+                }
+                deletedEnvironments.add(e.environment());
+                deletedChanged = true;
+                sequence = e.sequence();
+                timestamp = e.timestamp();
+                changed = true;
+                return;
             } else {
                 env = environments.get(e.environment());
                 if (env == null) {
@@ -513,9 +550,13 @@ final class MutableState {
             frozenTokens = Map.copyOf(tokens);
             tokensChanged = false;
         }
+        if (deletedChanged) {
+            frozenDeleted = Set.copyOf(deletedEnvironments);
+            deletedChanged = false;
+        }
         Map<String, EnvironmentState> envs = new HashMap<>(environments.size() * 2);
         environments.forEach((key, env) -> envs.put(key, env.freeze()));
-        frozen = new ServerState(sequence, timestamp, envs, tokensVersion, frozenTokens);
+        frozen = new ServerState(sequence, timestamp, envs, tokensVersion, frozenTokens, frozenDeleted);
         changed = false;
         return frozen;
     }

@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Immutable. Everything the journal's entries up to one sequence number add up to: every
@@ -24,16 +25,24 @@ import java.util.Optional;
  * @param environments every environment by key, archived ones included
  * @param tokensVersion the version of the token set: the number of token entries
  * @param tokens the live tokens' payloads by token id
+ * @param deletedEnvironments the keys of the environments deleted for good: none of them is used again
  */
 public record ServerState(
         long sequence,
         Instant timestamp,
         Map<String, EnvironmentState> environments,
         long tokensVersion,
-        Map<String, CanonicalJson> tokens) {
+        Map<String, CanonicalJson> tokens,
+        Set<String> deletedEnvironments) {
 
     /** The state before the first entry. */
-    public static final ServerState EMPTY = new ServerState(0, Instant.EPOCH, Map.of(), 0, Map.of());
+    public static final ServerState EMPTY = new ServerState(0, Instant.EPOCH, Map.of(), 0, Map.of(), Set.of());
+
+    /** A state in which no environment was deleted. */
+    public ServerState(long sequence, Instant timestamp, Map<String, EnvironmentState> environments, long tokensVersion,
+            Map<String, CanonicalJson> tokens) {
+        this(sequence, timestamp, environments, tokensVersion, tokens, Set.of());
+    }
 
     /**
      * Copies the collections; a null collection becomes an empty one.
@@ -51,6 +60,7 @@ public record ServerState(
         }
         environments = environments == null ? Map.of() : Map.copyOf(environments);
         tokens = tokens == null ? Map.of() : Map.copyOf(tokens);
+        deletedEnvironments = deletedEnvironments == null ? Set.of() : Set.copyOf(deletedEnvironments);
     }
 
     /**
@@ -61,5 +71,15 @@ public record ServerState(
      */
     public Optional<EnvironmentState> environment(String key) {
         return Optional.ofNullable(environments.get(key));
+    }
+
+    /**
+     * Whether an environment of this key was deleted for good (its key is then never used again).
+     *
+     * @param key the environment's key
+     * @return true if an {@code ENVIRONMENT_DELETED} entry removed it
+     */
+    public boolean wasDeleted(String key) {
+        return deletedEnvironments.contains(key);
     }
 }

@@ -222,6 +222,10 @@ public final class Broadcaster implements AutoCloseable {
       return;
     }
     EnvironmentState env = state.environments().get(topic.environment);
+    if (env == null && state.wasDeleted(topic.environment)) {
+      deleted(topic);
+      return;
+    }
     if (env != null && topic.publish(env, state.timestamp().toEpochMilli(), heartbeatMillis)) {
       history.remember(env);
       if (topic.claimPass()) {
@@ -232,6 +236,30 @@ public final class Broadcaster implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * Ends the streams of an environment deleted for good with {@code NOT_FOUND}: their SDKs keep serving what they
+   * have. The key is never used again, so the topic ends for good too; dropping it and its states frees their heap.
+   */
+  private void deleted(Topic topic) {
+    topic.end();
+    topics.remove(topic.environment, topic);
+    history.forget(topic.environment);
+    int closed = 0;
+    for (Subscription s : topic.subscribers()) {
+      s.close(deletedStatus(topic.environment));
+      closed++;
+    }
+    if (closed > 0) {
+      LOG.info("sync: environment {} was deleted; streams closed: {}", topic.environment, closed);
+    }
+  }
+
+  /** Why a stream of an environment deleted for good ends, or is refused. */
+  static Status deletedStatus(String environment) {
+    return Status.NOT_FOUND.withDescription("environment \"" + environment + "\" was deleted for good: point the SDK"
+        + " at another environment (it keeps serving the flags it has until then)");
   }
 
   /** The marshaller of the Subscribe method's responses: see {@link SharedEncoding}. */
@@ -281,7 +309,8 @@ public final class Broadcaster implements AutoCloseable {
     refresh(topic);
     Topic.Target target = topic.target();
     if (target == null) {
-      subscription.close(Status.NOT_FOUND.withDescription(
+      // Deleted in between: its topic ended before or after this one registered, and either way it is closed.
+      subscription.close(topic.ended() ? deletedStatus(environment) : Status.NOT_FOUND.withDescription(
           "environment \"" + environment + "\" does not exist"));
       subscription.start(null, false);
       return;
@@ -337,6 +366,11 @@ public final class Broadcaster implements AutoCloseable {
       }
     }
     return currentState(environment).map(env -> Messages.snapshot(env, heartbeatMillis));
+  }
+
+  /** Whether the environment was deleted for good. */
+  boolean wasDeleted(String environment) {
+    return journal.state().wasDeleted(environment);
   }
 
   /** The environment's state in the journal now, or empty if there is none. */

@@ -76,6 +76,11 @@ final class StateHistory {
         CompletableFuture.completedFuture(Optional.of(state)));
   }
 
+  /** Drops the states of an environment deleted for good. */
+  void forget(String environment) {
+    cache.synchronous().asMap().keySet().removeIf(k -> k.environment().equals(environment));
+  }
+
   /** How many times a state was loaded from the journal (not found in the cache). */
   long loads() {
     return loads.sum();

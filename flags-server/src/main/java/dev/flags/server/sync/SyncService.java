@@ -326,7 +326,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     return null;
   }
 
-  private static Status notFound(String environment) {
+  private Status notFound(String environment) {
+    if (broadcaster.wasDeleted(environment)) {
+      return Broadcaster.deletedStatus(environment);
+    }
     return Status.NOT_FOUND.withDescription("environment \"" + environment + "\" does not exist");
   }
 

@@ -73,15 +73,27 @@ final class Topic {
   private final AtomicReference<Target> target = new AtomicReference<>();
   private final Set<Subscription> subscribers = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean passScheduled = new AtomicBoolean();
+  private volatile boolean ended;
 
   Topic(String environment, SharedEncoding encoding) {
     this.environment = environment;
     this.encoding = encoding;
   }
 
-  /** The newest published target; null only before the first publish. */
+  /** The newest published target; null before the first publish and after {@link #end()}. */
   Target target() {
     return target.get();
+  }
+
+  /** Ends the topic of an environment deleted for good: no target again, and its state is let go. */
+  void end() {
+    ended = true;
+    target.set(null);
+  }
+
+  /** Whether {@link #end()} was called. */
+  boolean ended() {
+    return ended;
   }
 
   /**
@@ -92,6 +104,9 @@ final class Topic {
   boolean publish(EnvironmentState state, long committedAtMillis, long heartbeatMillis) {
     Target fresh = null;
     for (;;) {
+      if (ended) {
+        return false;
+      }
       Target current = target.get();
       if (current != null && current.version() >= state.version()) {
         return false;

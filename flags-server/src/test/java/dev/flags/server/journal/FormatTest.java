@@ -89,13 +89,13 @@ class FormatTest {
     void newerCheckpointFormatVersionIsSkippedForTheJournal() throws Exception {
         copyGolden(dir);
         Path newest = dir.resolve(Checkpoints.fileName(57));
-        setVersion(newest, 3, -1);
+        setVersion(newest, 4, -1);
 
         try (FileJournal journal = FileJournal.builder(dir).open()) {
             assertThat(journal.lastSequence()).isEqualTo(57);
             assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(19);
             assertThat(journal.recoveryReport().notes()).singleElement().asString()
-                    .contains("unsupported checkpoint format version 3 (this release reads versions 1 to 2)");
+                    .contains("unsupported checkpoint format version 4 (this release reads versions 1 to 3)");
         }
     }
 

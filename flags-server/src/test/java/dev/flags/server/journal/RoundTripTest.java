@@ -40,6 +40,9 @@ class RoundTripTest {
         all.add(Change.of(EntryType.FLAG_REVERTED, "eu-back", "alice", json("{\"key\":\"promo\",\"revertedTo\":7,"
                 + "\"restored\":false,\"flag\":{\"key\":\"promo\",\"enabled\":false,\"rules\":[{\"percentage\":0}]}}"))
                 .withComment("back to before the launch"));
+        all.add(createEnvironment("pr-7"));
+        all.add(Change.of(EntryType.ENVIRONMENT_ARCHIVED, "pr-7", "admin", json("{}")));
+        all.add(Change.of(EntryType.ENVIRONMENT_DELETED, "pr-7", "admin", json("{\"reason\":\"preview merged\"}")));
         return all;
     }
 
@@ -112,6 +115,7 @@ class RoundTripTest {
             assertThat(journal.state()).isEqualTo(before);
             assertThat(journal.state().environment("eu-old").orElseThrow().archived()).isTrue();
             assertThat(journal.state().environment("eu-back").orElseThrow().archived()).isFalse();
+            assertThat(journal.state().wasDeleted("pr-7")).isTrue();
             assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(appended.size());
             assertThat(journal.recoveryReport().notes()).isEmpty();
         }

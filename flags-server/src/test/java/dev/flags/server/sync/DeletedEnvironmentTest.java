@@ -1,0 +1,64 @@
+package dev.flags.server.sync;
+
+import static dev.flags.server.sync.SyncFixture.SDK_STAGING;
+import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.createEnvironment;
+import static dev.flags.server.sync.SyncFixture.createFlag;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.SnapshotRequest;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An environment deleted for good: its SDKs' streams end with NOT_FOUND that says so (they keep what they have), and
+ * so do new streams and snapshots; another environment's streams go on.
+ */
+class DeletedEnvironmentTest extends SyncFixtureTest {
+
+  private static final String DELETED = "environment \"production\" was deleted for good: point the SDK at another"
+      + " environment (it keeps serving the flags it has until then)";
+
+  @Test
+  void itsStreamsEndWithNotFoundAndNewOnesAreRefusedWhileAnotherEnvironmentsStreamGoesOn() throws Exception {
+    f = SyncFixture.start(dir);
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "a"));
+    f.write(createEnvironment("staging"));
+    f.write(createFlag("staging", "b"));
+    Recorder served = f.subscribe(0);
+    Recorder resumed = f.subscribe(f.version());
+    Recorder other = f.subscribe(SDK_STAGING, "staging", 0);
+    assertThat(served.next().getSnapshot().getVersion()).isEqualTo(2);
+    assertThat(resumed.next().hasHeartbeat()).as("up to date").isTrue();
+    assertThat(other.next().getSnapshot().getVersion()).isEqualTo(2);
+
+    f.write(Change.of(EntryType.ENVIRONMENT_ARCHIVED, ENV, "admin", SyncFixture.MAPPER.createObjectNode()));
+    assertThat(served.next().hasDelta()).as("an archived environment is still served").isTrue();
+    assertThat(served.isClosed()).isFalse();
+
+    f.write(Change.of(EntryType.ENVIRONMENT_DELETED, ENV, "admin", SyncFixture.MAPPER.createObjectNode()));
+    for (Recorder r : new Recorder[] {served, resumed}) {
+      Status closed = r.awaitClose();
+      assertThat(closed.getCode()).isEqualTo(Status.Code.NOT_FOUND);
+      assertThat(closed.getDescription()).isEqualTo(DELETED);
+    }
+    for (long from : new long[] {0, 3}) {
+      Status refused = f.subscribe(from).awaitClose();
+      assertThat(refused.getCode()).isEqualTo(Status.Code.NOT_FOUND);
+      assertThat(refused.getDescription()).isEqualTo(DELETED);
+    }
+    StatusRuntimeException snapshot = org.assertj.core.api.Assertions.catchThrowableOfType(
+        () -> SyncFixture.blocking(f.channel, SyncFixture.SDK).getSnapshot(
+            SnapshotRequest.newBuilder().setEnvironment(ENV).build()), StatusRuntimeException.class);
+    assertThat(snapshot.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(snapshot.getStatus().getDescription()).isEqualTo(DELETED);
+
+    f.write(createFlag("staging", "c"));
+    assertThat(other.next().getDelta().getVersion()).as("another environment's stream goes on").isEqualTo(3);
+    assertThat(other.isClosed()).isFalse();
+  }
+}
