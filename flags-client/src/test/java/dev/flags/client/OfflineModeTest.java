@@ -86,12 +86,15 @@ class OfflineModeTest {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("billing-v2", true, 0)));
         try (Flags flags = Flags.builder().offlineFile(file).build()) {
-            // evaluate() warns (isEnabled stays silent and allocation-free: the usage view lists such keys)
+            // isEnabled() and variant(), which application code calls, warn as evaluate() does
+            assertThat(flags.isEnabled("biling-v2", USER)).isFalse();
+            assertThat(flags.isEnabled("biling-v2", USER)).isFalse();
             assertThat(flags.evaluate("biling-v2", USER, false).value()).isFalse();
-            assertThat(flags.evaluate("biling-v2", USER, false).value()).isFalse();
+            assertThat(flags.variant("billing-v3", USER)).isNull();
             assertThat(flags.evaluate("checkout-v9", USER, false).value()).isFalse();
             assertThat(logs.lines("no flag \"biling-v2\"")).singleElement().asString()
                     .contains("serving the caller's default; did you mean \"billing-v2\"?; said once an hour");
+            assertThat(logs.lines("no flag \"billing-v3\"")).singleElement().asString().contains("did you mean \"billing-v2\"?");
             assertThat(logs.lines("no flag \"checkout-v9\"")).singleElement().asString().doesNotContain("did you mean");
         }
     }
@@ -415,10 +418,14 @@ class OfflineModeTest {
             assertThat(flags.isEnabled("a", USER)).isTrue();
             assertThat(flags.health().status()).isEqualTo(Health.Status.UP);
             assertThat(logs.lines("watching offline file " + file + " now")).hasSize(1);
+            Await.until("the first read is logged as one", () -> logs.lines("offline mode: 1 flag from " + file
+                    + ", read now that it can be").size() == 1); // logged just after the flags are published
+            assertThat(logs.lines("reloaded offline file")).as("nothing was loaded before it").isEmpty();
 
             save(file, file(flag("a", false, 0)));
             Await.until("a later edit is seen", () -> !flags.isEnabled("a", USER, true));
             assertThat(flags.evaluate("a", USER).version()).isEqualTo(2);
+            Await.until("the reload is logged", () -> logs.lines("reloaded offline file " + file + ": 1 flag").size() == 1);
         } finally {
             Set<Thread> started = watchThreads();
             started.removeAll(before);

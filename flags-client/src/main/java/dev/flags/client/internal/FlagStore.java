@@ -90,10 +90,10 @@ public final class FlagStore implements AutoCloseable {
     private final String label;
     /*
      * Why Caffeine here: an application that asks for a flag nobody created (a typo, a flag deleted
-     * too early) asks for it on every request. evaluate() warns about it once per key per hour, not
-     * once per request, and the set of keys it remembers must be bounded because keys come from
-     * callers. A bounded, expiring cache is exactly that. It is never touched by isEnabled(), which
-     * stays allocation-free and lock-free; only evaluate() of an unknown flag consults it.
+     * too early) asks for it on every request. Every kind of evaluation warns about it once per key per
+     * hour, not once per request, and the set of keys it remembers must be bounded because keys come from
+     * callers. A bounded, expiring cache is exactly that. Only an unknown flag consults it, with a lookup
+     * that takes no lock and allocates nothing once the key was named: isEnabled() stays allocation-free.
      */
     private final Cache<String, Boolean> warnedUnknown;
     /*
@@ -117,6 +117,11 @@ public final class FlagStore implements AutoCloseable {
             UnknownKeys sink = unknownKeys;
             if (sink != null) {
                 sink.asked(flagKey);
+            }
+            // From isEnabled() and variant() too, which application code calls: a typo there is the likeliest one.
+            FlagState s = state;
+            if (warnedUnknown != null && s.source() != Source.DEFAULTS && !s.unreadable().containsKey(flagKey)) {
+                warnUnknown(flagKey, s);
             }
         }
     };
@@ -243,7 +248,7 @@ public final class FlagStore implements AutoCloseable {
      * @return the answer
      */
     public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
-        return evaluate(state, flagKey, user, defaultValue, true);
+        return evaluate(state, flagKey, user, defaultValue);
     }
 
     /**
@@ -259,15 +264,15 @@ public final class FlagStore implements AutoCloseable {
         }
         Map<String, FlagEvaluation> all = new TreeMap<>();
         for (Flag flag : s.flags().flags()) {
-            all.put(flag.key(), evaluate(s, flag.key(), user, false, false));
+            all.put(flag.key(), evaluate(s, flag.key(), user, false));
         }
         for (String key : s.unreadable().keySet()) {
-            all.put(key, evaluate(s, key, user, false, false));
+            all.put(key, evaluate(s, key, user, false));
         }
         return Collections.unmodifiableMap(all);
     }
 
-    private FlagEvaluation evaluate(FlagState s, String flagKey, User user, boolean defaultValue, boolean warn) {
+    private FlagEvaluation evaluate(FlagState s, String flagKey, User user, boolean defaultValue) {
         String key = flagKey == null ? "" : flagKey;
         if (s.source() == Source.DEFAULTS && flagKey != null) { // a null key is the caller's error, flags or none
             return new FlagEvaluation(key, defaultValue, null, null,
@@ -280,10 +285,7 @@ public final class FlagStore implements AutoCloseable {
                     new Reason(Reason.Kind.ERROR, -1, null, "this SDK cannot read the flag's document: " + problem),
                     -1, s.source(), s.version());
         }
-        Evaluation e = s.flags().evaluate(flagKey, user, defaultValue, failures);
-        if (warn && e.reason().kind() == Reason.Kind.FLAG_NOT_FOUND) {
-            warnUnknown(key, s);
-        }
+        Evaluation e = s.flags().evaluate(flagKey, user, defaultValue, failures); // an unknown key is warned of there
         return new FlagEvaluation(e.flagKey(), e.value(), e.variant(), e.payload(), e.reason(), e.flagVersion(),
                 s.source(), s.version());
     }

@@ -355,6 +355,7 @@ final class OfflineFile implements AutoCloseable {
         }
         lastSeen = hash;
         version = next.version();
+        boolean first = store.state().source() == Source.DEFAULTS; // missing or unusable until now: nothing to reload
         boolean recovered = problem != null && store.state().source() == next.source();
         problem = null; // before publishing: status listeners read it from the new state's description
         store.publish(next);
@@ -362,7 +363,11 @@ final class OfflineFile implements AutoCloseable {
             store.statusChanged(); // the source stays the same, so publish alone would not tell status listeners
         }
         readiness.ready();
-        LOG.info("flags: reloaded offline file {}: {}", file, count(next.flags().size()));
+        if (first) {
+            LOG.info("flags: offline mode: {} from {}, read now that it can be", count(next.flags().size()), file);
+        } else {
+            LOG.info("flags: reloaded offline file {}: {}", file, count(next.flags().size()));
+        }
         return true;
     }
 

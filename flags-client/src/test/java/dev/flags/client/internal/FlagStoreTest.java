@@ -70,6 +70,31 @@ class FlagStoreTest {
         }
     }
 
+    @Test
+    void isEnabledOfAnUnknownFlagWarnsOnceButNotBeforeAnyFlagsCame() {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            FlagStore none = new FlagStore(FlagState.none("the server has not been reached"), Runnable::run, true,
+                    "environment \"production\"");
+            assertThat(none.isEnabled("billing-v2", USER, false)).isFalse();
+            assertThat(lines(captured)).as("no flags yet: every key is unknown, and that is said elsewhere").isEmpty();
+
+            FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
+                    "environment \"production\"");
+            for (int i = 0; i < 3; i++) {
+                assertThat(store.isEnabled("biling-v2", USER, true)).as("the caller's default").isTrue();
+            }
+            assertThat(lines(captured)).singleElement().asString().contains("no flag \"biling-v2\" in environment"
+                    + " \"production\" (version 3): serving the caller's default; did you mean \"billing-v2\"?");
+            assertThat(store.isEnabled("billing-v2", USER, false)).isTrue();
+            assertThat(lines(captured)).as("a known flag is never warned of").hasSize(1);
+        } finally {
+            System.setErr(err);
+        }
+    }
+
     private static List<String> lines(java.io.ByteArrayOutputStream captured) {
         return captured.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("no flag \"")).toList();
     }
