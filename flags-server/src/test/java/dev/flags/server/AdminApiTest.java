@@ -852,6 +852,8 @@ class AdminApiTest {
         assertProblem(api.get(path + "/history?limit=1001", ADMIN), 400, "limit must be between 1 and 1000, was 1001");
         assertProblem(api.get(path + "/history?before=0", ADMIN), 400, "before must be a version, 1 or more, was 0");
         assertProblem(api.get(path + "/history?before=v3", ADMIN), 400, "before must be a whole number");
+        assertProblem(api.get(path + "/history?before=%2B3", ADMIN), 400, "before must be a whole number, was \"+3\"");
+        assertProblem(api.get("/api/v1/environments/production/flags?limit=%2B5", ADMIN), 400, "limit must be a whole number");
         assertProblem(api.get("/api/v1/environments/production/flags/never-was/history", ADMIN), 404,
                 "flag \"never-was\" never existed in environment \"production\"");
     }

@@ -1253,6 +1253,9 @@ public final class ApiServlet extends HttpServlet {
             return null;
         }
         try {
+            if (v.startsWith("+")) { // Long.parseLong takes it; every number the API writes is plain digits
+                throw new NumberFormatException(v);
+            }
             return Long.parseLong(v);
         } catch (NumberFormatException e) {
             throw new ApiException(400, "bad request", name + " must be a whole number, was \"" + v + "\"");
