@@ -66,7 +66,8 @@ final class HeapRoom {
                     + " largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows, past which it"
                     + " could not start again with that heap: start the server with a larger -Xmx (docs/server.md, Memory)"
                     + " or delete archived flags for good (archiving frees nothing: the server keeps an archived flag's last"
-                    + " document, to restore it, until an admin deletes it: flags delete FLAG, docs/api.md)."
+                    + " document, to restore it, until an admin deletes it: flags delete FLAG, docs/api.md), or archived"
+                    + " environments, whole (flags environments delete ENV)."
                     + " Turning flags on or off still works");
         }
     }

@@ -154,6 +154,19 @@ class ServerProcessTest {
                 assertThat(history.json().get("versions")).isNotEmpty();
             }
             assertThat(api.get("/metrics", null).body()).contains("\nflags_out_of_memory_errors_total 0\n");
+
+            // A whole environment's room comes back when an archived one is deleted for good; archiving it frees nothing.
+            // (A copy of a copy: production grew above, by the flags written until one was refused.)
+            String later = "{\"key\": \"later\", \"cloneFrom\": \"copy1\"}";
+            ApiClient.Response full = api.post("/api/v1/environments", ServerFixture.ADMIN, later);
+            assertThat(full.status()).as(full.body()).isEqualTo(409);
+            assertThat(full.json().get("detail").asText()).contains("or archived environments, whole (flags environments delete ENV)");
+            assertThat(api.delete("/api/v1/environments/copy0", ServerFixture.ADMIN).status()).isEqualTo(200);
+            assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, later).status()).as("archived, it is still held")
+                    .isEqualTo(409);
+            assertThat(api.delete("/api/v1/environments/copy0?archived=true", ServerFixture.ADMIN).status()).isEqualTo(200);
+            ApiClient.Response room = api.post("/api/v1/environments", ServerFixture.ADMIN, later);
+            assertThat(room.status()).as("deleted for good, it is not: " + room.body()).isEqualTo(201);
         }
     }
 
