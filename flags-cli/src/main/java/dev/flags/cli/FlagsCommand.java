@@ -53,7 +53,8 @@ import picocli.CommandLine.Spec;
         subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.Create.class, FlagsCommand.Put.class,
                 FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class,
-                FlagsCommand.RemoveRole.class, FlagsCommand.RemoveRegion.class, FlagsCommand.Default.class, FlagsCommand.Grant.class,
+                FlagsCommand.RemoveRole.class, FlagsCommand.RemoveRegion.class, FlagsCommand.Default.class,
+                FlagsCommand.TargetUser.class, FlagsCommand.UntargetUser.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.Delete.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Roles.class, Environments.class,
@@ -623,6 +624,39 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new CliException(EXIT_USAGE, "the default must be true or false, was '" + oneLine(value) + "'");
             }
             return Api.JSON.createObjectNode().put("default", Boolean.parseBoolean(value));
+        }
+    }
+
+    @Command(name = "target", description = "Target one user: they get this answer before any rule is tried (true unless"
+            + " --serve false; with --variant, that variant). A user already in another target of the flag is moved.")
+    static final class TargetUser extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "USER-ID") String user;
+        @Option(names = "--serve", paramLabel = "true|false", description = "What the user gets; default: true.") String serve;
+        @Option(names = "--variant", paramLabel = "VARIANT", description = "The variant the user gets (with true).") String variant;
+
+        @Override
+        ObjectNode patch() {
+            if (serve != null && !serve.equals("true") && !serve.equals("false")) {
+                throw new CliException(EXIT_USAGE, "--serve must be true or false, was '" + oneLine(serve) + "'");
+            }
+            ObjectNode op = Api.JSON.createObjectNode().put("user", user);
+            if (serve != null) {
+                op.put("serve", Boolean.parseBoolean(serve));
+            }
+            if (variant != null) {
+                op.put("variant", variant);
+            }
+            return Api.JSON.createObjectNode().set("addTarget", op);
+        }
+    }
+
+    @Command(name = "untarget", description = "Stop targeting one user: the flag's rules and default decide for them again.")
+    static final class UntargetUser extends PatchCommand {
+        @Parameters(index = "1", paramLabel = "USER-ID") String user;
+
+        @Override
+        ObjectNode patch() {
+            return Api.JSON.createObjectNode().set("removeTarget", Api.JSON.createObjectNode().put("user", user));
         }
     }
 

@@ -204,6 +204,20 @@ class FlagsCommandTest {
                 .toString()).isEqualTo("[\"eu-west\"]");
         Run last = remote("remove-role", "billing-v2", "beta-tester", "--rule", "0");
         assertThat(last.exit()).as("its last role: the rule would match everyone").isEqualTo(FlagsCommand.EXIT_FAILED);
+        // One user at a time, without editing the document: in, moved to another answer, out.
+        assertThat(remote("target", "billing-v2", "u-ceo").json().get("targets").toString())
+                .isEqualTo("[{\"userIds\":[\"u-ceo\"],\"serve\":true}]");
+        assertThat(remote("target", "billing-v2", "u-ceo", "--serve", "false").json().get("targets").toString())
+                .isEqualTo("[{\"userIds\":[\"u-ceo\"],\"serve\":false}]");
+        assertThat(remote("untarget", "billing-v2", "u-ceo").json().get("targets")).isNull();
+        Run notTargeted = remote("untarget", "billing-v2", "u-ceo");
+        assertThat(notTargeted.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(notTargeted.err()).contains("does not target user \"u-ceo\"; it targets nobody");
+        Run badServe = remote("target", "billing-v2", "u-ceo", "--serve", "yes");
+        assertThat(badServe.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(badServe.err()).isEqualTo("flags: --serve must be true or false, was 'yes'\n");
+        Run noSuchVariant = remote("target", "billing-v2", "u-ceo", "--variant", "green");
+        assertThat(noSuchVariant.exit()).as("billing-v2 has no variants").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(remote("default", "billing-v2", "true").json().get("default").asBoolean()).isTrue();
         assertThat(remote("default", "billing-v2", "false").json().get("default").asBoolean()).isFalse();
         Run notABoolean = remote("default", "billing-v2", "yes");

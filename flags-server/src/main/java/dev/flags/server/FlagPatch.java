@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.flags.core.Condition;
 import dev.flags.core.Flag;
 import dev.flags.core.Rule;
+import dev.flags.core.Target;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -20,6 +21,8 @@ import java.util.function.UnaryOperator;
  * {"percentage": {"rule": "eu canary", "value": 50}}     set (or add) a rule's rollout percentage
  * {"addRole": {"rule": 0, "role": "beta-tester"}}       add a role to a rule (removeRole too)
  * {"addRegion": {"rule": 1, "region": "eu-north"}}      add a region to a rule (removeRegion too)
+ * {"addTarget": {"user": "u-1", "serve": true}}          target a user (moved from another target if in one)
+ * {"removeTarget": {"user": "u-1"}}                      stop targeting a user
  * }</pre>
  * A rule is named by its index or its name. Several operations in one body apply in the order above.
  * Removing a rule's last role or region is refused: the rule would then match every user.
@@ -27,7 +30,7 @@ import java.util.function.UnaryOperator;
 final class FlagPatch {
 
     private static final Set<String> OPERATIONS = Set.of("enabled", "default", "description", "percentage",
-            "addRole", "removeRole", "addRegion", "removeRegion");
+            "addRole", "removeRole", "addRegion", "removeRegion", "addTarget", "removeTarget");
 
     private FlagPatch() {
     }
@@ -92,6 +95,7 @@ final class FlagPatch {
         addListOperation(body, "removeRole", "role", true, false, steps);
         addListOperation(body, "addRegion", "region", false, true, steps);
         addListOperation(body, "removeRegion", "region", false, false, steps);
+        addTargetOperations(body, steps);
         return f -> {
             Flag result = f;
             for (UnaryOperator<Flag> step : steps) {
@@ -148,6 +152,104 @@ final class FlagPatch {
             }
             return new Rule(r.name(), conditions, r.serve(), r.variant());
         }));
+    }
+
+    /**
+     * Individual targeting, one user at a time: a user is in one target at most, so adding moves the user from another
+     * target, and a target left without users goes.
+     */
+    private static void addTargetOperations(JsonNode body, List<UnaryOperator<Flag>> steps) {
+        if (body.has("addTarget")) {
+            JsonNode op = targetObject(body, "addTarget", List.of("user", "serve", "variant"));
+            String user = targetUser(op, "addTarget");
+            JsonNode serveNode = op.get("serve");
+            if (serveNode != null && !serveNode.isBoolean()) {
+                throw ApiException.badRequest("addTarget.serve must be true or false, was " + serveNode);
+            }
+            boolean serve = serveNode == null || serveNode.booleanValue();
+            JsonNode variantNode = op.get("variant");
+            if (variantNode != null && !variantNode.isNull() && !variantNode.isTextual()) {
+                throw ApiException.badRequest("addTarget.variant must be a variant's key, was " + variantNode);
+            }
+            String variant = variantNode == null || variantNode.isNull() ? null : variantNode.asText();
+            if (variant != null && !serve) {
+                throw ApiException.badRequest("addTarget.variant is what a user served true gets; with \"serve\": false"
+                        + " the user gets false and no variant");
+            }
+            steps.add(f -> {
+                List<Target> targets = withoutUser(f.targets(), user);
+                int same = -1;
+                for (int i = 0; i < targets.size(); i++) {
+                    Target t = targets.get(i);
+                    if (t.serve() == serve && java.util.Objects.equals(t.variant(), variant)) {
+                        same = i;
+                        break;
+                    }
+                }
+                if (same < 0) {
+                    targets.add(new Target(List.of(user), serve, variant));
+                } else {
+                    List<String> ids = new ArrayList<>(targets.get(same).userIds());
+                    ids.add(user);
+                    targets.set(same, new Target(ids, serve, variant));
+                }
+                return withTargets(f, targets);
+            });
+        }
+        if (body.has("removeTarget")) {
+            JsonNode op = targetObject(body, "removeTarget", List.of("user"));
+            String user = targetUser(op, "removeTarget");
+            steps.add(f -> {
+                if (f.targets().stream().noneMatch(t -> t.userIds().contains(user))) {
+                    throw ApiException.conflict("flag \"" + f.key() + "\" does not target user " + LogText.quoted(user, 80)
+                            + (f.targets().isEmpty() ? "; it targets nobody" : "; see its \"targets\" (flags show " + f.key() + ")"));
+                }
+                return withTargets(f, withoutUser(f.targets(), user));
+            });
+        }
+    }
+
+    private static JsonNode targetObject(JsonNode body, String name, List<String> fields) {
+        JsonNode v = body.get(name);
+        if (!v.isObject()) {
+            throw ApiException.badRequest(name + " must be an object, was " + v);
+        }
+        for (Iterator<String> it = v.fieldNames(); it.hasNext(); ) {
+            String field = it.next();
+            if (!fields.contains(field)) {
+                throw ApiException.badRequest(name + " has an unknown field \"" + LogText.escape(field) + "\"; it takes \""
+                        + String.join("\", \"", fields) + "\"");
+            }
+        }
+        return v;
+    }
+
+    private static String targetUser(JsonNode op, String name) {
+        JsonNode user = op.get("user");
+        if (user == null || !user.isTextual()) {
+            throw ApiException.badRequest(name + ".user must be a user id (a string), was " + user);
+        }
+        return Keys.grantedUserId(user.asText());
+    }
+
+    /** The targets without the user; a target that held only that user goes. Mutable. */
+    private static List<Target> withoutUser(List<Target> targets, String user) {
+        List<Target> out = new ArrayList<>();
+        for (Target t : targets) {
+            if (!t.userIds().contains(user)) {
+                out.add(t);
+            } else if (t.userIds().size() > 1) {
+                List<String> ids = new ArrayList<>(t.userIds());
+                ids.remove(user);
+                out.add(new Target(ids, t.serve(), t.variant()));
+            }
+        }
+        return out;
+    }
+
+    private static Flag withTargets(Flag f, List<Target> targets) {
+        return new Flag(f.key(), f.description(), f.enabled(), f.salt(), f.bucketBy(), f.variants(), targets, f.rules(),
+                f.defaultValue(), f.version());
     }
 
     private static Flag withRule(Flag f, JsonNode ruleRef, UnaryOperator<Rule> change) {

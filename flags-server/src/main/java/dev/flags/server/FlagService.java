@@ -185,7 +185,7 @@ public final class FlagService {
      * Applies partial changes to a flag (see docs/api.md, "PATCH a flag").
      *
      * @param body an object of operations: enabled, default, description, percentage, addRole,
-     *             removeRole, addRegion, removeRegion
+     *             removeRole, addRegion, removeRegion, addTarget, removeTarget
      */
     public Written patch(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);

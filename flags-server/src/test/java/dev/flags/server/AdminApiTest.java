@@ -286,6 +286,44 @@ class AdminApiTest {
     }
 
     @Test
+    void patchTargetsAndUntargetsOneUserAtATimeMovingThemBetweenTargets() {
+        String path = "/api/v1/environments/production/flags/checkout";
+        api.put(path, ADMIN, "{\"key\": \"checkout\", \"enabled\": true, \"variants\": [{\"key\": \"blue\", \"weight\": 50},"
+                + " {\"key\": \"green\", \"weight\": 50}], \"targets\": [{\"userIds\": [\"u-qa\"], \"serve\": true}]}");
+        JsonNode t = api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-1\"}}").json();
+        assertThat(t.get("targets").toString()).as("served true by default, beside the user already there")
+                .isEqualTo("[{\"userIds\":[\"u-qa\",\"u-1\"],\"serve\":true}]");
+        t = api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-1\", \"serve\": true, \"variant\": \"green\"}}").json();
+        assertThat(t.get("targets").toString()).as("moved: a user is in one target only")
+                .isEqualTo("[{\"userIds\":[\"u-qa\"],\"serve\":true},{\"userIds\":[\"u-1\"],\"serve\":true,\"variant\":\"green\"}]");
+        t = api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-qa\", \"serve\": false}}").json();
+        assertThat(t.get("targets").toString()).as("a target left empty goes")
+                .isEqualTo("[{\"userIds\":[\"u-1\"],\"serve\":true,\"variant\":\"green\"},{\"userIds\":[\"u-qa\"],\"serve\":false}]");
+        ApiClient.Response evaluated = api.post("/api/v1/environments/production/evaluate", ADMIN,
+                "{\"flag\": \"checkout\", \"user\": {\"id\": \"u-1\"}}");
+        assertThat(evaluated.json().get("results").get(0).get("variant").asText()).as(evaluated.body()).isEqualTo("green");
+        t = api.patch(path, ADMIN, "{\"removeTarget\": {\"user\": \"u-1\"}}").json();
+        assertThat(t.get("targets").toString()).isEqualTo("[{\"userIds\":[\"u-qa\"],\"serve\":false}]");
+
+        assertProblem(api.patch(path, ADMIN, "{\"removeTarget\": {\"user\": \"u-1\"}}"), 409,
+                "flag \"checkout\" does not target user \"u-1\"; see its \"targets\" (flags show checkout)");
+        assertProblem(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-2\", \"variant\": \"purple\"}}"), 422, "purple");
+        assertProblem(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-2\", \"serve\": false, \"variant\": \"green\"}}"),
+                400, "with \"serve\": false the user gets false and no variant");
+        assertProblem(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-2\", \"serve\": \"yes\"}}"), 400,
+                "addTarget.serve must be true or false");
+        assertProblem(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": 7}}"), 400, "addTarget.user must be a user id");
+        assertProblem(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u\\u202e-2\"}}"), 400, "user id must be 1 to");
+        assertProblem(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-2\", \"rule\": 0}}"), 400,
+                "addTarget has an unknown field \"rule\"; it takes \"user\", \"serve\", \"variant\"");
+        assertProblem(api.patch(path, ADMIN, "{\"removeTarget\": {\"user\": \"u-2\", \"serve\": true}}"), 400,
+                "removeTarget has an unknown field \"serve\"; it takes \"user\"");
+        assertProblem(api.patch(path, ADMIN, "{\"removeTarget\": \"u-2\"}"), 400, "removeTarget must be an object");
+        JsonNode versions = api.get(path + "/history", ADMIN).json().get("versions");
+        assertThat(versions).as("nothing refused was written").hasSize(5);
+    }
+
+    @Test
     void patchSwitchesRampsAndAddsRolesAndRegions() {
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         String path = "/api/v1/environments/production/flags/billing-v2";

@@ -312,8 +312,8 @@ class ScheduleApiTest {
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"enabled\": \"yes\"}")),
                     400, "in \"patch\": enabled must be true or false, was \"yes\"");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"turnOn\": true}")), 400,
-                    "in \"patch\": \"turnOn\" is not a patch operation; the operations are [addRegion, addRole, default, description, enabled,"
-                            + " percentage, removeRegion, removeRole]");
+                    "in \"patch\": \"turnOn\" is not a patch operation; the operations are [addRegion, addRole, addTarget, default, description, enabled,"
+                            + " percentage, removeRegion, removeRole, removeTarget]");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": \"us canary\", \"value\": 50}}")), 409,
                     "flag \"billing-v2\" has no rule named \"us canary\"; its rules, by index: 0 \"eu canary\"");
