@@ -2,6 +2,7 @@ package dev.flags.server;
 
 import dev.flags.server.journal.ChangeConflictException;
 import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalException;
 import dev.flags.server.journal.JournalEntry;
@@ -66,7 +67,7 @@ public final class ChangeWriter {
             try {
                 entry = journal.append(change);
             } catch (ChangeConflictException e) {
-                throw translate(e);
+                throw translate(change, e);
             } catch (IllegalArgumentException e) {
                 throw ApiException.badRequest(e.getMessage());
             } catch (JournalException e) {
@@ -112,8 +113,14 @@ public final class ChangeWriter {
         }
     }
 
-    private static ApiException translate(ChangeConflictException e) {
+    private ApiException translate(Change change, ChangeConflictException e) {
         String message = e.getMessage();
+        EntryType type = change.type();
+        if (change.environment() != null && type != EntryType.ENVIRONMENT_CREATED && type != EntryType.ENVIRONMENT_CLONED
+                && journal.state().wasDeleted(change.environment())) {
+            // Lost a race with a delete: answered as the same request a moment later is (a create keeps its 409).
+            return ApiException.notFound("environment", Access.deleted(change.environment()));
+        }
         if (message.contains("does not exist")) {
             return new ApiException(404, "not found", message);
         }

@@ -1,6 +1,5 @@
 package dev.flags.server;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.server.auth.Principal;
@@ -9,6 +8,7 @@ import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.ServerState;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -73,10 +73,17 @@ public final class EnvironmentService {
         Keys.name(name);
         // DEV beside dev: every script, CLI flag and SDK setting would have to get the case right, and one that does not
         // changes or serves the other environment. (An exact duplicate is refused by the journal, as "already exists".)
-        journal.state().environments().keySet().stream().filter(k -> !k.equals(key) && k.equalsIgnoreCase(key)).findFirst()
+        ServerState state = journal.state();
+        state.environments().keySet().stream().filter(k -> !k.equals(key) && k.equalsIgnoreCase(key)).findFirst()
                 .ifPresent(k -> {
                     throw ApiException.conflict("environment \"" + k + "\" exists, and \"" + key + "\" differs from it only in"
                             + " case, which people and scripts would confuse: choose another key");
+                });
+        // A deleted key is never used again, in any case: a script or SDK setting with the old one must not reach a new one.
+        state.deletedEnvironments().stream().filter(k -> !k.equals(key) && k.equalsIgnoreCase(key)).sorted().findFirst()
+                .ifPresent(k -> {
+                    throw ApiException.conflict("environment \"" + k + "\" was deleted for good, and \"" + key + "\" differs from it"
+                            + " only in case: its key is not used again, in any case: choose another key");
                 });
         ObjectNode payload = JsonNodeFactory.instance.objectNode();
         if (name != null) {
@@ -138,12 +145,12 @@ public final class EnvironmentService {
     }
 
     /**
-     * What a delete for good removed: the environment as it was just before, and the live tokens scoped to it (they
-     * read nothing now, and the key is never used again, but they stay until revoked).
+     * What a delete for good removed: the environment as it was just before, and the live tokens that read nothing now
+     * (every environment they name is gone; they stay until revoked).
      *
      * @param last the environment's state before the delete
      * @param entry the journal entry ({@code environment_deleted})
-     * @param tokens the ids of live tokens that name the environment, sorted
+     * @param tokens the ids of live tokens that name the environment and no environment that exists, sorted
      */
     public record Deleted(EnvironmentState last, JournalEntry entry, List<String> tokens) {}
 
@@ -171,14 +178,13 @@ public final class EnvironmentService {
         JournalEntry entry = writer.append(Change.of(EntryType.ENVIRONMENT_DELETED, key, p.actor(), payload)
                 .withComment(comment).expectingVersion(last.version()));
         List<String> tokens = new ArrayList<>();
-        journal.state().tokens().forEach((id, token) -> {
-            JsonNode scoped = token.toJsonNode().get("environments");
-            if (scoped != null) {
-                scoped.forEach(e -> {
-                    if (key.equals(e.textValue())) {
-                        tokens.add(id);
-                    }
-                });
+        ServerState after = journal.state();
+        after.tokens().forEach((id, token) -> {
+            // A token of this environment and another that exists still works there: revoking it would lock someone out.
+            List<String> scoped = new ArrayList<>();
+            token.toJsonNode().path("environments").forEach(e -> scoped.add(e.textValue()));
+            if (scoped.contains(key) && scoped.stream().noneMatch(e -> after.environment(e).isPresent())) {
+                tokens.add(id);
             }
         });
         tokens.sort(null);

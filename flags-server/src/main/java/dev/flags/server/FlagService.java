@@ -122,13 +122,15 @@ public final class FlagService {
     }
 
     /**
-     * The 404 of a key with no archived flag: served, deleted (its history remains), or never there. A suggestion of a
-     * near archived key only where it cannot lead to harm: never for a delete, which would remove another flag for good.
+     * The 404 of a key with no archived flag: served, deleted (its history remains), or never there; for a delete of a
+     * served flag a 409, as for a served environment (it is there, in the wrong state). A suggestion of a near archived
+     * key only where it cannot lead to harm: never for a delete, which would remove another flag for good.
      */
     private ApiException notArchived(EnvironmentState state, String env, String key, boolean suggest) {
         if (state.flags().containsKey(key)) {
-            return ApiException.notFound("flag", "flag \"" + key + "\" in environment \"" + env + "\" is not archived: it is"
-                    + " served" + (suggest ? "" : "; archive it first (flags archive), then delete it"));
+            String served = "flag \"" + key + "\" in environment \"" + env + "\" is not archived: it is served";
+            return suggest ? ApiException.notFound("flag", served)
+                    : ApiException.conflict(served + "; archive it first (flags archive), then delete it");
         }
         if (wasDeleted(env, key)) {
             return ApiException.notFound("flag", deleted(env, key));
@@ -328,6 +330,7 @@ public final class FlagService {
      */
     public Written revert(Principal p, String env, String key, long toVersion, Precondition precondition, String comment) {
         Access.requireWriteFlags(p, env);
+        Access.environment(journal, env); // a deleted one says so, not that the flag has no such version
         Flag old = null;
         if (toVersion >= 1 && toVersion < Long.MAX_VALUE) {
             // The flag's last change at or before that version: one record, found through the history index.

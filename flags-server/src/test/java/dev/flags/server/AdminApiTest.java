@@ -651,8 +651,8 @@ class AdminApiTest {
     void anAdminDeletesAnArchivedFlagForGoodAndARevertFromItsHistoryStillBringsItBack() {
         String path = "/api/v1/environments/production/flags/old-promo";
         long v1 = api.put(path, ADMIN, "{\"key\": \"old-promo\", \"enabled\": true}").json().get("version").asLong();
-        assertProblem(api.delete(path + "?archived=true", ADMIN), 404, "flag \"old-promo\" in environment \"production\" is not"
-                + " archived: it is served");
+        assertProblem(api.delete(path + "?archived=true", ADMIN), 409, "flag \"old-promo\" in environment \"production\" is not"
+                + " archived: it is served; archive it first (flags archive), then delete it");
         assertThat(api.delete(path, ADMIN).status()).isEqualTo(200);
         String editor = token("editor", "production");
         assertProblem(api.delete(path + "?archived=true", editor), 403, "this needs an admin token");
@@ -704,6 +704,8 @@ class AdminApiTest {
         ApiClient.Response sdk = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"pr-7-app\", \"scope\": \"sdk\", \"environments\":"
                 + " [\"pr-7\"]}");
         String editor = token("editor", "pr-7");
+        String alsoProduction = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"both\", \"scope\": \"editor\", \"environments\":"
+                + " [\"pr-7\", \"production\"]}").json().get("token").asText();
         assertProblem(api.delete(env + "?archived=true", ADMIN), 409, "environment \"pr-7\" is served: archive it first"
                 + " (DELETE /api/v1/environments/pr-7, flags environments archive pr-7)");
         assertThat(api.delete(env, ADMIN).json().get("archived").asBoolean()).isTrue();
@@ -719,7 +721,8 @@ class AdminApiTest {
         assertThat(d.get("deleted").asBoolean()).isTrue();
         assertThat(d.get("flags").asInt()).as("billing-v2 (cloned) and preview-only").isEqualTo(2);
         assertThat(d.get("archivedFlags").asInt()).isEqualTo(1);
-        assertThat(d.get("tokens")).extracting(JsonNode::asText).as("the live tokens scoped to it, to revoke")
+        assertThat(d.get("tokens")).extracting(JsonNode::asText).as("the live tokens that read nothing now, to revoke (not"
+                + " one that still reads production)")
                 .containsExactlyInAnyOrder(sdk.json().get("id").asText(), tokenId("editor-user"));
 
         String gone = "environment \"pr-7\" was deleted for good; its changes remain in the audit log (GET"
@@ -733,6 +736,11 @@ class AdminApiTest {
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"pr-7\"}"), 409,
                 "environment \"pr-7\" was deleted for good, and its key is not used again: choose another key");
         assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"pr-8\", \"cloneFrom\": \"pr-7\"}"), 404, gone);
+        assertProblem(api.post("/api/v1/environments", ADMIN, "{\"key\": \"PR-7\"}"), 409, "environment \"pr-7\" was deleted for"
+                + " good, and \"PR-7\" differs from it only in case: its key is not used again, in any case: choose another key");
+        assertProblem(api.post(env + "/flags/preview-only/revert", ADMIN, "{\"version\": 99}"), 404, gone);
+        assertThat(api.get("/api/v1/environments/production/flags", alsoProduction).status()).as("it still works there")
+                .isEqualTo(200);
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"late\", \"scope\": \"sdk\", \"environments\": [\"pr-7\"]}"),
                 404, gone);
 

@@ -259,7 +259,7 @@ public final class Broadcaster implements AutoCloseable {
   /** Why a stream of an environment deleted for good ends, or is refused. */
   static Status deletedStatus(String environment) {
     return Status.NOT_FOUND.withDescription("environment \"" + environment + "\" was deleted for good: point the SDK"
-        + " at another environment (it keeps serving the flags it has until then)");
+        + " at another environment (until then it serves what it has: its last flags, its cache file, or the defaults)");
   }
 
   /** The marshaller of the Subscribe method's responses: see {@link SharedEncoding}. */

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class DeletedEnvironmentTest extends SyncFixtureTest {
 
   private static final String DELETED = "environment \"production\" was deleted for good: point the SDK at another"
-      + " environment (it keeps serving the flags it has until then)";
+      + " environment (until then it serves what it has: its last flags, its cache file, or the defaults)";
 
   @Test
   void itsStreamsEndWithNotFoundAndNewOnesAreRefusedWhileAnotherEnvironmentsStreamGoesOn() throws Exception {
