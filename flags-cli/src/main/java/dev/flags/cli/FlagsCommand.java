@@ -661,19 +661,24 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     @Command(name = "schedule", description = "Schedule a change of a flag: the server applies it at --at, as the command of"
-            + " that name would now (on, off, rollout PERCENT --rule R, add-role ROLE --rule R, add-region REGION --rule R).")
+            + " that name would now (on, off, rollout PERCENT --rule R, add-role ROLE --rule R, add-region REGION --rule R,"
+            + " target USER-ID [--serve] [--variant], untarget USER-ID).")
     static final class ScheduleChange implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
-        @Parameters(index = "1", paramLabel = "CHANGE", description = "on, off, rollout, add-role or add-region.") String change;
+        @Parameters(index = "1", paramLabel = "CHANGE", description = "on, off, rollout, add-role, add-region, target or"
+                + " untarget.") String change;
         @Parameters(index = "2", arity = "0..1", paramLabel = "VALUE", description = "rollout: the PERCENT; add-role: the ROLE;"
-                + " add-region: the REGION.") String value;
+                + " add-region: the REGION; target, untarget: the USER-ID.") String value;
         @Option(names = "--at", required = true, paramLabel = "INSTANT", description = "When: an ISO-8601 instant with its offset,"
                 + " such as 2026-12-07T09:00:00+01:00 (in the future, at most a year ahead).") String at;
         @Option(names = "--rule", description = "For rollout, add-role, add-region: the rule, by its index (from 0) or its name.")
         String rule;
+        @Option(names = "--serve", paramLabel = "true|false", description = "For target: what the user gets; default: true.")
+        String serve;
+        @Option(names = "--variant", paramLabel = "VARIANT", description = "For target: the variant the user gets.") String variant;
 
         @Override
         public Integer call() {
@@ -689,16 +694,24 @@ public final class FlagsCommand implements Callable<Integer> {
 
         /** The PATCH body the change's own command sends: built by that command, so that the two never differ. */
         private ObjectNode patch() {
-            if (!List.of("on", "off", "rollout", "add-role", "add-region").contains(change)) {
-                throw new ParameterException(spec.commandLine(), "CHANGE must be on, off, rollout, add-role or add-region, was '"
-                        + oneLine(change) + "'");
+            if (!List.of("on", "off", "rollout", "add-role", "add-region", "target", "untarget").contains(change)) {
+                throw new ParameterException(spec.commandLine(), "CHANGE must be on, off, rollout, add-role, add-region, target or"
+                        + " untarget, was '" + oneLine(change) + "'");
             }
             boolean takesValue = !change.equals("on") && !change.equals("off");
-            if (takesValue && (value == null || rule == null)) {
+            boolean ofAUser = change.equals("target") || change.equals("untarget");
+            if (ofAUser && (value == null || rule != null)) {
+                throw new ParameterException(spec.commandLine(), change + " takes a USER-ID and no --rule, as 'flags " + change
+                        + "' does");
+            }
+            if (takesValue && !ofAUser && (value == null || rule == null)) {
                 throw new ParameterException(spec.commandLine(), change + " takes a value and --rule, as 'flags " + change + "' does");
             }
             if (!takesValue && (value != null || rule != null)) {
                 throw new ParameterException(spec.commandLine(), change + " takes no value and no --rule");
+            }
+            if (!change.equals("target") && (serve != null || variant != null)) {
+                throw new ParameterException(spec.commandLine(), "--serve and --variant are for target only");
             }
             PatchCommand command = switch (change) {
                 case "on" -> new On();
@@ -720,6 +733,18 @@ public final class FlagsCommand implements Callable<Integer> {
                     r.region = value;
                     r.rule = rule;
                     yield r;
+                }
+                case "target" -> {
+                    TargetUser t = new TargetUser();
+                    t.user = value;
+                    t.serve = serve;
+                    t.variant = variant;
+                    yield t;
+                }
+                case "untarget" -> {
+                    UntargetUser u = new UntargetUser();
+                    u.user = value;
+                    yield u;
                 }
                 default -> throw new IllegalStateException(change); // checked above
             };

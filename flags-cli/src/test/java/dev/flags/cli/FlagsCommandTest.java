@@ -290,6 +290,35 @@ class FlagsCommandTest {
     }
 
     @Test
+    void aUserIsTargetedOrUntargetedOnScheduleAsFlagsTargetWouldDoIt() throws Exception {
+        String at = Instant.now().plus(Duration.ofDays(1)).truncatedTo(ChronoUnit.SECONDS).toString();
+        Run target = remote("schedule", "billing-v2", "target", "u-ceo", "--serve", "true", "--at", at, "-m", "launch preview");
+        assertThat(target.exit()).as(target.err()).isZero();
+        assertThat(target.json().get("patch").toString()).as("the body 'flags target' sends")
+                .isEqualTo("{\"addTarget\":{\"serve\":true,\"user\":\"u-ceo\"}}");
+        assertThat(remote("target", "billing-v2", "u-qa").exit()).isZero();
+        Run untarget = remote("schedule", "billing-v2", "untarget", "u-qa", "--at", at);
+        assertThat(untarget.exit()).as(untarget.err()).isZero();
+        assertThat(untarget.json().get("patch").toString()).isEqualTo("{\"removeTarget\":{\"user\":\"u-qa\"}}");
+        Run notTargeted = remote("schedule", "billing-v2", "untarget", "u-nobody", "--at", at);
+        assertThat(notTargeted.exit()).as("a change that could not apply now is refused when it is made")
+                .isEqualTo(FlagsCommand.EXIT_FAILED);
+
+        Run noUser = remote("schedule", "billing-v2", "target", "--at", at);
+        assertThat(noUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(noUser.err()).startsWith("flags: target takes a USER-ID and no --rule, as 'flags target' does");
+        assertThat(remote("schedule", "billing-v2", "target", "u-1", "--rule", "0", "--at", at).exit())
+                .isEqualTo(FlagsCommand.EXIT_USAGE);
+        Run serveOn = remote("schedule", "billing-v2", "on", "--serve", "false", "--at", at);
+        assertThat(serveOn.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(serveOn.err()).startsWith("flags: --serve and --variant are for target only");
+        Run unknown = remote("schedule", "billing-v2", "retarget", "u-1", "--at", at);
+        assertThat(unknown.err()).startsWith("flags: CHANGE must be on, off, rollout, add-role, add-region, target or untarget,"
+                + " was 'retarget'");
+        assertThat(remote("schedules", "billing-v2").out().lines()).hasSize(2);
+    }
+
+    @Test
     void aChangeIsScheduledAsItsOwnCommandWouldMakeItListedAndCancelled() throws Exception {
         String at = Instant.now().plus(Duration.ofDays(1)).truncatedTo(ChronoUnit.SECONDS).toString();
         String later = Instant.now().plus(Duration.ofDays(2)).truncatedTo(ChronoUnit.SECONDS).toString();
@@ -352,7 +381,7 @@ class FlagsCommandTest {
                 + "Try 'flags schedule --help'.\n");
         Run unknown = remote("schedule", "billing-v2", "toggle", "--at", at);
         assertThat(unknown.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(unknown.err()).startsWith("flags: CHANGE must be on, off, rollout, add-role or add-region, was 'toggle'");
+        assertThat(unknown.err()).startsWith("flags: CHANGE must be on, off, rollout, add-role, add-region, target or untarget, was 'toggle'");
         assertThat(remote("schedule", "billing-v2", "on", "--rule", "0", "--at", at).exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(remote("schedule", "billing-v2", "on").err()).contains("Missing required option: '--at=INSTANT'");
         for (String notAnInstant : new String[] {"tomorrow", "2026-12-07T09:00:00"}) {
