@@ -164,9 +164,14 @@ class ServerProcessTest {
             assertThat(api.delete("/api/v1/environments/copy0", ServerFixture.ADMIN).status()).isEqualTo(200);
             assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, later).status()).as("archived, it is still held")
                     .isEqualTo(409);
+            java.time.Instant whileFull = java.time.Instant.now();
             assertThat(api.delete("/api/v1/environments/copy0?archived=true", ServerFixture.ADMIN).status()).isEqualTo(200);
             ApiClient.Response room = api.post("/api/v1/environments", ServerFixture.ADMIN, later);
             assertThat(room.status()).as("deleted for good, it is not: " + room.body()).isEqualTo(201);
+            // A past state is rebuilt whole beside the current one; answered as stored, not as trees, it still fits.
+            ApiClient.Response then = api.get("/api/v1/environments/copy0/state?at=" + whileFull, ServerFixture.ADMIN);
+            assertThat(then.status()).as(then.body()).isEqualTo(200);
+            assertThat(then.json().get("flags")).hasSize(8);
         }
     }
 

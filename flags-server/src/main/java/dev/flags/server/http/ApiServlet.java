@@ -757,11 +757,6 @@ public final class ApiServlet extends HttpServlet {
         }
         ServerState state = services.history().stateAt(p, env, at);
         EnvironmentState e = state.environment(env).orElseThrow();
-        ObjectNode n = NODES.objectNode().put("environment", env).put("at", at.toString()).put("version", e.version())
-                .put("sequence", state.sequence());
-        ArrayNode flags = n.putArray("flags");
-        e.flags().values().stream().map(CanonicalJson::toJsonNode)
-                .sorted((a, b) -> a.path("key").asText().compareTo(b.path("key").asText())).forEach(flags::add);
         // The grants then too, as GET .../roles shows them now: what a user got from a rule naming roles depended on them.
         java.util.SortedMap<String, java.util.SortedSet<String>> byRole = new java.util.TreeMap<>();
         e.roleGrants().forEach((user, roles) -> roles.forEach(r -> byRole.computeIfAbsent(r, k -> new java.util.TreeSet<>())
@@ -769,17 +764,38 @@ public final class ApiServlet extends HttpServlet {
         java.util.SortedMap<String, java.util.SortedMap<String, String>> ends = new java.util.TreeMap<>();
         e.grantExpiries().forEach((grant, end) -> ends.computeIfAbsent(grant.role(), k -> new java.util.TreeMap<>())
                 .put(grant.userId(), end.toString()));
-        ObjectNode members = n.putObject("members");
+        ObjectNode members = NODES.objectNode();
         byRole.forEach((role, users) -> {
             ArrayNode a = members.putArray(role);
             users.forEach(a::add);
         });
-        ObjectNode expiries = n.putObject("expiresAt");
+        ObjectNode expiries = NODES.objectNode();
         ends.forEach((role, users) -> {
             ObjectNode byUser = expiries.putObject(role);
             users.forEach(byUser::put);
         });
-        write(resp, 200, n);
+        resp.setStatus(200);
+        resp.setContentType("application/json");
+        resp.setCharacterEncoding("UTF-8");
+        // The flags as stored, one after another, never as trees: a past state is rebuilt beside the current one, and a
+        // large environment's documents as trees as well could fill the heap of a server near full.
+        try (com.fasterxml.jackson.core.JsonGenerator g = Json.MAPPER.createGenerator(resp.getOutputStream())) {
+            g.writeStartObject();
+            g.writeStringField("environment", env);
+            g.writeStringField("at", at.toString());
+            g.writeNumberField("version", e.version());
+            g.writeNumberField("sequence", state.sequence());
+            g.writeArrayFieldStart("flags");
+            for (CanonicalJson doc : new java.util.TreeMap<>(e.flags()).values()) {
+                g.writeRawValue(doc.toString());
+            }
+            g.writeEndArray();
+            g.writeFieldName("members");
+            Json.MAPPER.writeTree(g, members);
+            g.writeFieldName("expiresAt");
+            Json.MAPPER.writeTree(g, expiries);
+            g.writeEndObject();
+        }
     }
 
     private void evaluate(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
