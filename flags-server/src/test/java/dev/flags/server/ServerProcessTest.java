@@ -176,6 +176,39 @@ class ServerProcessTest {
     }
 
     @Test
+    void aLargeEnvironmentsPastStateIsAnsweredByAFullServer() throws Exception {
+        int http = freePort();
+        try (ServerChild child = start(List.of(), Map.of("JAVA_TOOL_OPTIONS", "-Xmx96m"), dir.resolve("past"), http,
+                freePort(), ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            ApiClient api = new ApiClient(http);
+            // Flags of about 0.9 MB each (9,600 user ids of 95 characters), 16 to an environment, until the server is full.
+            String ids = java.util.stream.IntStream.range(0, 9_600).mapToObj(i -> "\"" + String.format("user-%05d-", i)
+                    + "x".repeat(84) + "\"").collect(java.util.stream.Collectors.joining(","));
+            String big = "{\"enabled\": true, \"rules\": [{\"name\": \"r\", \"conditions\": [{\"userIds\": [" + ids + "]}]}]}";
+            boolean full = false;
+            for (String env : List.of("big-a", "big-b", "big-c")) {
+                assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"" + env + "\"}").status()).isEqualTo(201);
+                for (int f = 0; f < 16 && !full; f++) {
+                    ApiClient.Response put = api.put("/api/v1/environments/" + env + "/flags/f" + f, ServerFixture.ADMIN, big);
+                    full = put.status() == 409;
+                    assertThat(put.status()).as(put.body()).isIn(201, 409);
+                }
+            }
+            assertThat(full).as("the server filled up").isTrue();
+            java.time.Instant whileFull = java.time.Instant.now();
+            assertThat(api.patch("/api/v1/environments/big-b/flags/f0", ServerFixture.ADMIN, "{\"enabled\": false}").status())
+                    .isEqualTo(200);
+            // Rebuilt whole beside the current state: its 14.6 MB of flags as trees as well ran the heap out (500).
+            ApiClient.Response then = api.get("/api/v1/environments/big-b/state?at=" + whileFull, ServerFixture.ADMIN);
+            assertThat(then.status()).as(then.body()).isEqualTo(200);
+            assertThat(then.json().get("flags")).hasSize(16);
+            assertThat(then.json().at("/flags/0/enabled").asBoolean()).as("as it was then").isTrue();
+            assertThat(api.get("/metrics", null).body()).contains("\nflags_out_of_memory_errors_total 0\n");
+        }
+    }
+
+    @Test
     void atTraceLevelAnSdkTokenSentOverGrpcIsStillNeverLogged() throws Exception {
         int http = freePort();
         int grpc = freePort();
