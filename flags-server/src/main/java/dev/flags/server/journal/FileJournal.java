@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -371,6 +372,9 @@ public final class FileJournal implements Journal {
             committed = snapshot;
             mark = new Mark(snapshot.sequence(), activeSegment, activeSize);
             for (Pending p : batch) {
+                if (p.entry().type() == EntryType.ENVIRONMENT_DELETED) { // durable now: nothing reads its flags' history
+                    historyIndex.removeEnvironments(Set.of(p.entry().environment()));
+                }
                 p.done().complete(p.entry());
             }
             if (!checkpointPending
@@ -895,6 +899,7 @@ public final class FileJournal implements Journal {
                 });
             }
             historyIndex.addAllBefore(older.index());
+            historyIndex.removeEnvironments(state().deletedEnvironments()); // the older records of those deleted since
             olderIndexed = true;
         }
     }

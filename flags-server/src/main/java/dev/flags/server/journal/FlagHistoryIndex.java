@@ -284,6 +284,26 @@ final class FlagHistoryIndex {
         }
     }
 
+    /**
+     * Forgets the flags of environments deleted for good: nothing reads their history, and a server that makes and
+     * deletes many short-lived environments would otherwise hold their positions for as long as the journal does.
+     *
+     * @param environments the deleted environments' keys
+     */
+    synchronized void removeEnvironments(java.util.Set<String> environments) {
+        if (environments.isEmpty()) {
+            return;
+        }
+        Iterator<Map.Entry<Key, Positions>> it = byFlag.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Key, Positions> e = it.next();
+            if (environments.contains(e.getKey().environment())) {
+                changes -= e.getValue().length / 2;
+                it.remove();
+            }
+        }
+    }
+
     /** @return how many flag changes the index holds */
     synchronized long changes() {
         return changes;

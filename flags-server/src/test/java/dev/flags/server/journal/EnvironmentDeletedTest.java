@@ -55,7 +55,11 @@ class EnvironmentDeletedTest {
                     .hasMessageContaining("environment \"nope\" does not exist");
 
             journal.append(archive("pr-7"));
+            assertThat(journal.completeHistoryIndex().positions("pr-7", "billing-v2")).hasSize(2);
             JournalEntry deleted = journal.append(delete("pr-7"));
+            assertThat(journal.completeHistoryIndex().positions("pr-7", "billing-v2")).as("nothing reads it: let go")
+                    .isEmpty();
+            assertThat(journal.completeHistoryIndex().changes()).isZero();
             assertThat(deleted.version()).as("the environment's last version").isEqualTo(4);
             assertThat(journal.state().environment("pr-7")).isEmpty();
             assertThat(journal.state().wasDeleted("pr-7")).isTrue();
@@ -108,6 +112,8 @@ class EnvironmentDeletedTest {
             assertThat(fromCheckpoint.state()).isEqualTo(before);
             assertThat(fromCheckpoint.state().wasDeleted("pr-7")).isTrue();
             assertThat(fromCheckpoint.state().environment("staging").orElseThrow().roleGrants()).containsKey("ann");
+            assertThat(fromCheckpoint.completeHistoryIndex().changes()).as("the journal's older changes of it are not"
+                    + " indexed either").isZero();
             assertThatThrownBy(() -> fromCheckpoint.append(createEnvironment("pr-7")))
                     .isInstanceOf(ChangeConflictException.class).hasMessageContaining("choose another key");
         }
