@@ -74,6 +74,8 @@ final class FlagChanges {
                     lines.add(at + ": added " + show(is, max));
                 } else if (is == null) {
                     lines.add(at + ": removed (was " + show(was, max) + ")");
+                } else if (at.equals("targets") && was.isArray() && is.isArray()) {
+                    compareTargets(was, is, lines, max);
                 } else {
                     compare(at, was, is, lines, max);
                 }
@@ -87,6 +89,44 @@ final class FlagChanges {
         } else {
             lines.add(path + ": " + show(before, max) + " → " + show(after, max));
         }
+    }
+
+    /**
+     * Targets user by user: who was added, removed or given another answer. By position, a user moved from one
+     * target to another read as a target's {@code serve} flipping, and a long list cut at 80 characters never named
+     * the user.
+     */
+    private static void compareTargets(JsonNode before, JsonNode after, List<String> lines, int max) {
+        java.util.Map<String, String> was = answers(before);
+        java.util.Map<String, String> is = answers(after);
+        is.forEach((user, answer) -> {
+            String at = "targets[" + show(com.fasterxml.jackson.databind.node.TextNode.valueOf(user), max) + "]";
+            String old = was.get(user);
+            if (old == null) {
+                lines.add(at + ": added " + answer);
+            } else if (!old.equals(answer)) {
+                lines.add(at + ": " + old + " → " + answer);
+            }
+        });
+        was.forEach((user, answer) -> {
+            if (!is.containsKey(user)) {
+                lines.add("targets[" + show(com.fasterxml.jackson.databind.node.TextNode.valueOf(user), max) + "]: removed (was "
+                        + answer + ")");
+            }
+        });
+        if (was.equals(is)) {
+            lines.add("targets: reordered (no user's answer changed)");
+        }
+    }
+
+    /** Each targeted user's answer, {@code true}, {@code false} or {@code true (green)}, in the targets' order. */
+    private static java.util.Map<String, String> answers(JsonNode targets) {
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (JsonNode t : targets) {
+            String answer = t.path("serve").asBoolean(true) + (t.hasNonNull("variant") ? " (" + show(t.get("variant")) + ")" : "");
+            t.path("userIds").forEach(id -> out.putIfAbsent(id.asText(), answer));
+        }
+        return out;
     }
 
     private static void compareByIndex(String path, JsonNode before, JsonNode after, List<String> lines, int max) {

@@ -46,6 +46,24 @@ class FlagChangesTest {
     }
 
     @Test
+    void targetsAreComparedUserByUserSoAMovedUserIsNamed() throws Exception {
+        JsonNode before = json("""
+                {"targets": [{"userIds": ["u-qa", "u-hold"], "serve": true},
+                             {"userIds": ["u-gone"], "serve": false}]}""");
+        JsonNode after = json("""
+                {"targets": [{"userIds": ["u-qa"], "serve": true},
+                             {"userIds": ["u-hold"], "serve": false},
+                             {"userIds": ["u-new"], "serve": true, "variant": "green"}]}""");
+        assertThat(FlagChanges.between(before, after)).containsExactly(
+                "targets[\"u-hold\"]: true → false",
+                "targets[\"u-new\"]: added true (\"green\")",
+                "targets[\"u-gone\"]: removed (was false)");
+        assertThat(FlagChanges.between(json("{\"targets\": [{\"userIds\": [\"a\"]}, {\"userIds\": [\"b\"], \"serve\": false}]}"),
+                json("{\"targets\": [{\"userIds\": [\"b\"], \"serve\": false}, {\"userIds\": [\"a\"]}]}")))
+                .containsExactly("targets: reordered (no user's answer changed)");
+    }
+
+    @Test
     void rulesWithoutDistinctNamesAreMatchedByIndex() throws Exception {
         assertThat(FlagChanges.between(json("{\"rules\": [{\"conditions\": [{\"percentage\": 5}]}]}"),
                 json("{\"rules\": [{\"conditions\": [{\"percentage\": 6}]}, {\"name\": \"x\"}]}")))

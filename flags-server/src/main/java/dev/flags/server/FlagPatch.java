@@ -163,10 +163,10 @@ final class FlagPatch {
             JsonNode op = targetObject(body, "addTarget", List.of("user", "serve", "variant"));
             String user = targetUser(op, "addTarget");
             JsonNode serveNode = op.get("serve");
-            if (serveNode != null && !serveNode.isBoolean()) {
+            if (serveNode != null && !serveNode.isNull() && !serveNode.isBoolean()) {
                 throw ApiException.badRequest("addTarget.serve must be true or false, was " + serveNode);
             }
-            boolean serve = serveNode == null || serveNode.booleanValue();
+            boolean serve = serveNode == null || serveNode.isNull() || serveNode.booleanValue(); // as absent, as variant's null
             JsonNode variantNode = op.get("variant");
             if (variantNode != null && !variantNode.isNull() && !variantNode.isTextual()) {
                 throw ApiException.badRequest("addTarget.variant must be a variant's key, was " + variantNode);
@@ -177,6 +177,10 @@ final class FlagPatch {
                         + " the user gets false and no variant");
             }
             steps.add(f -> {
+                if (f.targets().stream().anyMatch(t -> t.serve() == serve && java.util.Objects.equals(t.variant(), variant)
+                        && t.userIds().contains(user))) {
+                    return f; // already so: no new version (a rewrite would merge other targets that give the same answer)
+                }
                 List<Target> targets = withoutUser(f.targets(), user);
                 int same = -1;
                 for (int i = 0; i < targets.size(); i++) {
@@ -198,7 +202,17 @@ final class FlagPatch {
         }
         if (body.has("removeTarget")) {
             JsonNode op = targetObject(body, "removeTarget", List.of("user"));
-            String user = targetUser(op, "removeTarget");
+            // The journal's rule only, as a role's revoke: a user id stored before the stricter check can still be taken out.
+            JsonNode userNode = op.get("user");
+            if (userNode == null || !userNode.isTextual()) {
+                throw ApiException.badRequest("removeTarget.user must be a user id (a string), was " + userNode);
+            }
+            String user = Keys.userId(userNode.asText());
+            if (body.has("addTarget") && user.equals(body.get("addTarget").path("user").asText(null))) {
+                // Operations apply in a fixed order, not as written: both of one user would read as either.
+                throw ApiException.badRequest("addTarget and removeTarget name the same user, \"" + LogText.escape(user)
+                        + "\": send one of them (addTarget alone moves a user to another answer)");
+            }
             steps.add(f -> {
                 if (f.targets().stream().noneMatch(t -> t.userIds().contains(user))) {
                     throw ApiException.conflict("flag \"" + f.key() + "\" does not target user " + LogText.quoted(user, 80)

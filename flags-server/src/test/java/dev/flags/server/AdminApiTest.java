@@ -319,8 +319,20 @@ class AdminApiTest {
         assertProblem(api.patch(path, ADMIN, "{\"removeTarget\": {\"user\": \"u-2\", \"serve\": true}}"), 400,
                 "removeTarget has an unknown field \"serve\"; it takes \"user\"");
         assertProblem(api.patch(path, ADMIN, "{\"removeTarget\": \"u-2\"}"), 400, "removeTarget must be an object");
+        // The journal's rule only, as a revoke: an id stored before the stricter check can still be taken out.
+        assertProblem(api.patch(path, ADMIN, "{\"removeTarget\": {\"user\": \"u\\u202e-2\"}}"), 409, "does not target user");
+        // The same way again changes nothing, even where another target gives the same answer (no merge, no version).
+        api.put(path, ADMIN, "{\"key\": \"checkout\", \"enabled\": true, \"targets\": [{\"userIds\": [\"a\"], \"serve\": true},"
+                + " {\"userIds\": [\"b\"], \"serve\": false}, {\"userIds\": [\"c\"], \"serve\": true}]}");
+        ApiClient.Response same = api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"c\", \"serve\": true}}");
+        assertThat(same.header("X-Flags-Changed")).isEqualTo("false");
+        assertThat(same.json().get("targets").size()).isEqualTo(3);
+        assertProblem(api.patch(path, ADMIN, "{\"removeTarget\": {\"user\": \"b\"}, \"addTarget\": {\"user\": \"b\"}}"), 400,
+                "addTarget and removeTarget name the same user, \"b\": send one of them");
+        assertThat(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"d\", \"serve\": null}}").json().at("/targets/0/userIds/1")
+                .asText()).as("null is as absent: true").isEqualTo("d");
         JsonNode versions = api.get(path + "/history", ADMIN).json().get("versions");
-        assertThat(versions).as("nothing refused was written").hasSize(5);
+        assertThat(versions).as("nothing refused or unchanged was written").hasSize(7);
     }
 
     @Test
