@@ -164,6 +164,9 @@ final class Subscription implements Runnable, SendBudget.Borrower {
       }
       // Counted before the write: once written, the SDK may see the message before the count would.
       Topic.Target target = topic.target();
+      if (target == null) {
+        return; // the environment was deleted for good: the close that follows ends the stream
+      }
       if (sent == null) {
         SyncMessage snapshot = target.snapshot();
         if (!budgeted(snapshot)) {
