@@ -112,8 +112,10 @@ class HttpShutdownTest {
         try (FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dir).withPorts(0, 0)
                 .withBindAddress("127.0.0.1").withAdminToken(ADMIN))) {
             try (Socket gone = new Socket("127.0.0.1", server.httpPort())) {
+                // With a token: a request without one is answered 401 before its body is read, and would end at once.
                 gone.getOutputStream().write(("PATCH " + FLAG + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-                        + "\r\nContent-Length: 100\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
+                        + "\r\nAuthorization: Bearer " + ADMIN + "\r\nContent-Length: 100\r\n\r\n{")
+                        .getBytes(StandardCharsets.US_ASCII));
                 gone.getOutputStream().flush();
                 awaitInFlight(server, 1);
             }
