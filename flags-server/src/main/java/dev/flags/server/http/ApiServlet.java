@@ -774,22 +774,15 @@ public final class ApiServlet extends HttpServlet {
             ObjectNode byUser = expiries.putObject(role);
             users.forEach(byUser::put);
         });
-        resp.setStatus(200);
-        resp.setContentType("application/json");
-        resp.setCharacterEncoding("UTF-8");
         // The flags as stored, one after another, never as trees: a past state is rebuilt beside the current one, and a
         // large environment's documents as trees as well could fill the heap of a server near full.
-        try (com.fasterxml.jackson.core.JsonGenerator g = Json.MAPPER.createGenerator(resp.getOutputStream())) {
+        try (com.fasterxml.jackson.core.JsonGenerator g = streamed(resp, 200)) {
             g.writeStartObject();
             g.writeStringField("environment", env);
             g.writeStringField("at", at.toString());
             g.writeNumberField("version", e.version());
             g.writeNumberField("sequence", state.sequence());
-            g.writeArrayFieldStart("flags");
-            for (CanonicalJson doc : new java.util.TreeMap<>(e.flags()).values()) {
-                g.writeRawValue(doc.toString());
-            }
-            g.writeEndArray();
+            documents(g, "flags", new java.util.TreeMap<>(e.flags()).values());
             g.writeFieldName("members");
             Json.MAPPER.writeTree(g, members);
             g.writeFieldName("expiresAt");
@@ -1283,17 +1276,10 @@ public final class ApiServlet extends HttpServlet {
      * tree: a page holds up to 8 MiB of documents, and as trees a few pages read at once could fill a small heap.
      */
     private static void writeFlagPage(HttpServletResponse resp, String env, FlagService.FlagPage page) throws IOException {
-        resp.setStatus(200);
-        resp.setContentType("application/json");
-        resp.setCharacterEncoding("UTF-8");
-        try (com.fasterxml.jackson.core.JsonGenerator g = Json.MAPPER.createGenerator(resp.getOutputStream())) {
+        try (com.fasterxml.jackson.core.JsonGenerator g = streamed(resp, 200)) {
             g.writeStartObject();
             g.writeStringField("environment", env);
-            g.writeArrayFieldStart("flags");
-            for (CanonicalJson doc : page.documents()) {
-                g.writeRawValue(doc.toString());
-            }
-            g.writeEndArray();
+            documents(g, "flags", page.documents());
             if (page.after() != null) { // as the audit log's pages say where the next one starts
                 g.writeStringField("after", page.after());
             }
@@ -1303,12 +1289,27 @@ public final class ApiServlet extends HttpServlet {
 
     /** As {@link #write}, but written to the response as it is serialized, without a copy of the whole answer. */
     private static void writeStreamed(HttpServletResponse resp, int status, JsonNode body) throws IOException {
+        try (com.fasterxml.jackson.core.JsonGenerator g = streamed(resp, status)) {
+            Json.MAPPER.writeTree(g, body);
+        }
+    }
+
+    /** Starts a JSON answer that is written to the response as it is generated; the caller closes the generator. */
+    private static com.fasterxml.jackson.core.JsonGenerator streamed(HttpServletResponse resp, int status) throws IOException {
         resp.setStatus(status);
         resp.setContentType("application/json");
         resp.setCharacterEncoding("UTF-8");
-        try (com.fasterxml.jackson.core.JsonGenerator g = Json.MAPPER.createGenerator(resp.getOutputStream())) {
-            Json.MAPPER.writeTree(g, body);
+        return Json.MAPPER.createGenerator(resp.getOutputStream());
+    }
+
+    /** An array field of documents written as stored (compact, their fields by name), one at a time. */
+    private static void documents(com.fasterxml.jackson.core.JsonGenerator g, String field, Iterable<CanonicalJson> docs)
+            throws IOException {
+        g.writeArrayFieldStart(field);
+        for (CanonicalJson doc : docs) {
+            g.writeRawValue(doc.toString());
         }
+        g.writeEndArray();
     }
 
     /** @return whether {@code ?archived=true} asks for archived flags instead of served ones */
