@@ -60,6 +60,27 @@ class StateHistoryTest {
   }
 
   @Test
+  void forgettingADeletedEnvironmentLetsGoOfItsStatesAndKeepsTheOthers() throws Exception {
+    try (FileJournal journal = FileJournal.builder(dir).open()) {
+      journal.append(createEnvironment("pr-7"));
+      journal.append(createEnvironment("staging"));
+      StateHistory history = new StateHistory(journal, 1000, Duration.ofMinutes(1), 1_000_000,
+          Ticker.systemTicker(), Runnable::run);
+      history.remember(journal.state().environment("pr-7").orElseThrow());
+      history.remember(journal.state().environment("staging").orElseThrow());
+      journal.append(dev.flags.server.journal.Change.of(dev.flags.server.journal.EntryType.ENVIRONMENT_ARCHIVED, "pr-7", "admin",
+          SyncFixture.MAPPER.createObjectNode()));
+      journal.append(dev.flags.server.journal.Change.of(dev.flags.server.journal.EntryType.ENVIRONMENT_DELETED, "pr-7", "admin",
+          SyncFixture.MAPPER.createObjectNode()));
+
+      history.forget("pr-7");
+      assertThat(history.stateAt("pr-7", 1).get(5, TimeUnit.SECONDS)).as("gone: not served from memory").isEmpty();
+      assertThat(history.stateAt("staging", 1).get(5, TimeUnit.SECONDS)).isPresent();
+      assertThat(history.loads()).as("only the deleted one was looked up again").isEqualTo(1);
+    }
+  }
+
+  @Test
   void loadsAStateOnceAndGivesEmptyBeyondTheSearchLimit() throws Exception {
     try (FileJournal journal = FileJournal.builder(dir).open()) {
       journal.append(createEnvironment("a"));
