@@ -168,7 +168,7 @@ final class Api {
                     + (comment != null ? ", and the comment was not recorded" : ""));
         }
         r.headers().firstValue("X-Flags-Schedules-No-Longer-Apply").ifPresent(ids -> notices.println("flags: pending"
-                + " schedules no longer apply to the flag as it is now, and will fail at their time: "
+                + " schedules no longer apply to the flag as it will be at their time, and will fail then: "
                 + FlagsCommand.oneLine(ids) + " (flags schedules shows them; flags unschedule ID, then schedule the change"
                 + " again)"));
         r.headers().firstValue("X-Flags-Schedules-Will-Fail").ifPresent(ids -> notices.println("flags: pending schedules"

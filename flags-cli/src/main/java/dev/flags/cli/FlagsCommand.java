@@ -639,6 +639,10 @@ public final class FlagsCommand implements Callable<Integer> {
             if (serve != null && !serve.equals("true") && !serve.equals("false")) {
                 throw new CliException(EXIT_USAGE, "--serve must be true or false, was '" + oneLine(serve) + "'");
             }
+            if ("false".equals(serve) && variant != null) { // a mistake in the command line, known before asking the server
+                throw new CliException(EXIT_USAGE, "--variant is what a user served true gets; with --serve false the user gets"
+                        + " false and no variant: leave one of them out");
+            }
             ObjectNode op = Api.JSON.createObjectNode().put("user", user);
             if (serve != null) {
                 op.put("serve", Boolean.parseBoolean(serve));

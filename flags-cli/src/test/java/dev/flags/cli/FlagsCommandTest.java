@@ -216,6 +216,10 @@ class FlagsCommandTest {
         Run badServe = remote("target", "billing-v2", "u-ceo", "--serve", "yes");
         assertThat(badServe.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(badServe.err()).isEqualTo("flags: --serve must be true or false, was 'yes'\n");
+        Run variantServedFalse = remote("target", "billing-v2", "u-ceo", "--serve", "false", "--variant", "green");
+        assertThat(variantServedFalse.exit()).as("a mistake in the command line").isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(variantServedFalse.err()).isEqualTo("flags: --variant is what a user served true gets; with --serve false the"
+                + " user gets false and no variant: leave one of them out\n");
         Run noSuchVariant = remote("target", "billing-v2", "u-ceo", "--variant", "green");
         assertThat(noSuchVariant.exit()).as("billing-v2 has no variants").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(remote("default", "billing-v2", "true").json().get("default").asBoolean()).isTrue();
@@ -399,8 +403,8 @@ class FlagsCommandTest {
         Files.writeString(renamed, remote("show", "billing-v2").out().replace("\"beta testers\"", "\"testers\""));
         Run put = remote("put", "billing-v2", renamed.toString());
         assertThat(put.exit()).as(put.err()).isZero();
-        assertThat(put.err()).matches("flags: pending schedules no longer apply to the flag as it is now, and will fail at their"
-                + " time: sch-[0-9a-f]{12} \\(flags schedules shows them; flags unschedule ID, then schedule the change again\\)\n"
+        assertThat(put.err()).matches("flags: pending schedules no longer apply to the flag as it will be at their time, and will"
+                + " fail then: sch-[0-9a-f]{12} \\(flags schedules shows them; flags unschedule ID, then schedule the change again\\)\n"
                 + "flags: billing-v2 in environment \"production\" is (on|off) \\(version \\d+\\)\n");
         // A schedule whose maker's token was revoked is listed as one that will fail, before its time.
         String leaver = flags("tokens", "create", "leaver", "--scope", "editor", "-e", "production",

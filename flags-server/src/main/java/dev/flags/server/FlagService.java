@@ -218,10 +218,40 @@ public final class FlagService {
      *     for a change that does not fit the flag, 422 for a result that is not a valid flag
      */
     public Flag preview(String env, String key, JsonNode body) {
-        UnaryOperator<Flag> patch = FlagPatch.parse(body);
         EnvironmentState state = Access.environment(journal, env);
         CanonicalJson stored = state.flags().get(key);
-        Flag existing = stored == null ? null : parse(stored).flag();
+        return previewed(env, key, stored == null ? null : parse(stored).flag(), body);
+    }
+
+    /**
+     * Each PATCH body applied in turn to the flag as it is now, each to what the ones before it made, and one that fails
+     * leaving the flag as it was: how pending schedules will apply at their times, with no other write between them. What a
+     * schedule is checked with when it is made (the flag as it will be at its time, not as it is now: "target her at nine,
+     * untarget her at five" is a plan even while she is not targeted yet), and what tells which pending schedules a write
+     * broke.
+     *
+     * @param bodies PATCH bodies, in the order they would apply
+     * @return for each body, null if it would apply, or what it would be refused with (as {@link #preview})
+     * @throws ApiException 404 for an environment that is not served
+     */
+    public List<ApiException> previewInTurn(String env, String key, List<JsonNode> bodies) {
+        EnvironmentState state = Access.environment(journal, env);
+        CanonicalJson stored = state.flags().get(key);
+        Flag flag = stored == null ? null : parse(stored).flag();
+        List<ApiException> refusals = new ArrayList<>(bodies.size());
+        for (JsonNode body : bodies) {
+            try {
+                flag = previewed(env, key, flag, body);
+                refusals.add(null);
+            } catch (ApiException e) {
+                refusals.add(e);
+            }
+        }
+        return refusals;
+    }
+
+    private Flag previewed(String env, String key, Flag existing, JsonNode body) {
+        UnaryOperator<Flag> patch = FlagPatch.parse(body);
         Flag next = patched(env, key, existing, patch);
         List<Problem> names = new ArrayList<>(WriteRules.ruleNames(existing, next));
         names.addAll(WriteRules.text(existing, next));

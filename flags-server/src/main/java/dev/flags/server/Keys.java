@@ -54,9 +54,25 @@ public final class Keys {
      * with a bidirectional control in it can still be revoked.
      */
     static String userId(String id) {
-        if (id == null || id.isBlank() || id.length() > MAX_USER_ID || id.chars().anyMatch(Character::isISOControl)) {
+        String wrong = null; // which of the three rules it broke: "must be 1 to 1024 characters" alone leaves that to guess
+        if (id == null || id.isEmpty()) {
+            wrong = "it was empty";
+        } else if (id.length() > MAX_USER_ID) {
+            wrong = "it was " + id.length() + " characters long";
+        } else if (id.isBlank()) {
+            wrong = "it was blank";
+        } else {
+            int control = -1;
+            for (int i = 0; i < id.length() && control < 0; i++) {
+                control = Character.isISOControl(id.charAt(i)) ? i : -1;
+            }
+            if (control >= 0) {
+                wrong = "character " + (id.codePointCount(0, control) + 1) + " is " + String.format("U+%04X", (int) id.charAt(control));
+            }
+        }
+        if (wrong != null) {
             throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"
-                    + " characters");
+                    + " characters; " + wrong);
         }
         return id;
     }

@@ -31,9 +31,10 @@ import java.util.stream.Stream;
  * billing-v2 to 50%"), made, listed and cancelled by the editors and admins of the environment.
  * {@link ScheduleRunner} applies each at its time.
  *
- * <p>A schedule's patch is checked when it is made, against the flag as it is then, with the code a
- * PATCH uses ({@link FlagService#preview}): a change that could never apply is refused now, not found
- * out at its time. It can still fail at its time (the flag archived meanwhile, say); that is recorded.
+ * <p>A schedule's patch is checked when it is made, against the flag as it will be at its time (as it is now, changed
+ * by its pending schedules due by then), with the code a PATCH uses ({@link FlagService#previewInTurn}): a change that
+ * could never apply is refused now, not found out at its time. It can still fail at its time (the flag changed or
+ * archived meanwhile, say); that is recorded, and a write that breaks a pending schedule is told so at once.
  */
 public final class ScheduleService {
 
@@ -90,14 +91,7 @@ public final class ScheduleService {
         return writer.serialized(env, () -> {
             for (int attempt = 0; ; attempt++) {
                 EnvironmentState state = Access.writableEnvironment(journal, env);
-                try {
-                    flags.preview(env, key, patch); // 400, 404, 409 or 422 now, rather than a failure at its time
-                } catch (ApiException e) {
-                    if (e.status() == 400) { // PATCH's own words, which speak of "the body"
-                        throw ApiException.badRequest("in \"patch\": " + e.getMessage());
-                    }
-                    throw e;
-                }
+                checkAt(env, state, key, when, patch); // 400, 404, 409 or 422 now, rather than a failure at its time
                 ObjectNode payload = JsonNodeFactory.instance.objectNode().put("id", id).put("flag", key).put("at", when.toString());
                 payload.set("patch", withRuleNames(patch, state.flags().get(key)));
                 long pending = state.schedules().values().stream().filter(Schedule::pending).count();
@@ -119,8 +113,9 @@ public final class ScheduleService {
     }
 
     /**
-     * The pending schedules of a flag that no longer apply to it as it is now (a rule they name was renamed or
-     * removed, say): each would end as failed at its time. Read right after a write, to tell the writer at once.
+     * The pending schedules of a flag that no longer apply to it as it will be at their times (a rule they name was
+     * renamed or removed, say), each checked after the ones due before it: each would end as failed at its time. Read
+     * right after a write, to tell the writer at once.
      *
      * @return their ids, soonest first
      */
@@ -129,16 +124,43 @@ public final class ScheduleService {
         if (state == null) {
             return List.of();
         }
+        List<Schedule> pending = state.pendingSchedules().stream().filter(s -> s.flag().equals(key)).toList();
+        List<ApiException> refusals = flags.previewInTurn(env, key, pending.stream().map(s -> s.patch().toJsonNode()).toList());
         List<String> broken = new ArrayList<>();
-        state.schedules().values().stream().filter(s -> s.pending() && s.flag().equals(key))
-                .sorted(Comparator.comparing(Schedule::at)).forEach(s -> {
-                    try {
-                        flags.preview(env, key, s.patch().toJsonNode());
-                    } catch (ApiException e) {
-                        broken.add(s.id());
-                    }
-                });
+        for (int i = 0; i < pending.size(); i++) {
+            if (refusals.get(i) != null) {
+                broken.add(pending.get(i).id());
+            }
+        }
         return broken;
+    }
+
+    /**
+     * Checks a new schedule's patch against the flag as it will be at its time: after the flag's pending schedules due
+     * by then (those due at the same instant were made before it, so they apply first), each that would fail skipped.
+     */
+    private void checkAt(String env, EnvironmentState state, String key, Instant when, JsonNode patch) {
+        List<JsonNode> inTurn = new ArrayList<>();
+        for (Schedule s : state.pendingSchedules()) {
+            if (s.flag().equals(key) && !s.at().isAfter(when)) {
+                inTurn.add(s.patch().toJsonNode());
+            }
+        }
+        int before = inTurn.size();
+        inTurn.add(patch);
+        ApiException refusal = flags.previewInTurn(env, key, inTurn).get(before);
+        if (refusal == null) {
+            return;
+        }
+        if (refusal.status() == 400) { // PATCH's own words, which speak of "the body"
+            throw ApiException.badRequest("in \"patch\": " + refusal.getMessage());
+        }
+        if (before == 0 || refusal.status() == 404 || flags.previewInTurn(env, key, List.of(patch)).get(0) != null) {
+            throw refusal; // the flag as it is now refuses it too: the pending schedules are not the reason
+        }
+        throw new ApiException(refusal.status(), refusal.title(), refusal.getMessage() + " (as the flag will be at " + when
+                + ", after " + (before == 1 ? "the pending schedule" : "the " + before + " pending schedules") + " of it due"
+                + " by then: flags schedules " + key + ")", refusal.extensions());
     }
 
     /**

@@ -919,8 +919,10 @@ class AdminApiTest {
     @Test
     void aRoleGrantsUserIdHasTheJournalsLimits() {
         String members = "/api/v1/environments/production/roles/beta-tester/members/";
-        assertProblem(api.put(members + "u".repeat(1025), ADMIN, null), 400, "user id must be 1 to 1024 characters");
-        assertProblem(api.put(members + "tess%09", ADMIN, null), 400, "without control characters");
+        assertProblem(api.put(members + "u".repeat(1025), ADMIN, null), 400, "user id must be 1 to 1024 characters, not blank,"
+                + " without control characters; it was 1025 characters long");
+        assertProblem(api.put(members + "tess%09", ADMIN, null), 400, "without control characters; character 5 is U+0009");
+        assertProblem(api.put(members + "%20%20", ADMIN, null), 400, "without control characters; it was blank");
         // Nor a bidirectional control or a line separator: "%E2%80%AEssetx" (U+202E first) reads "xtess" in a role list.
         assertProblem(api.put(members + "%E2%80%AEssetx", ADMIN, null), 400, "user id must be 1 to 1024 characters, not blank,"
                 + " without control characters (nor line separators, bidirectional controls, invisible characters or half characters),"

@@ -134,6 +134,64 @@ class ScheduleApiTest {
     }
 
     @Test
+    void aScheduleIsCheckedAgainstTheFlagAsItWillBeAtItsTimeSoTargetAtNineUntargetAtFiveIsAPlan() throws Exception {
+        Path data = dir.resolve("data");
+        String target;
+        String untarget;
+        try (FlagServer server = FlagServer.start(ServerFixture.config(data), new MutableClock(T0))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            ApiClient.Response early = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T09:30:00Z",
+                    "{\"removeTarget\": {\"user\": \"u-1\"}}"));
+            assertProblem(early, 409, "flag \"billing-v2\" does not target user \"u-1\"; it targets nobody");
+
+            target = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T10:00:00Z",
+                    "{\"addTarget\": {\"user\": \"u-1\"}}")).json().get("id").asText();
+            ApiClient.Response later = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T17:00:00Z",
+                    "{\"removeTarget\": {\"user\": \"u-1\"}}"));
+            assertThat(later.status()).as("u-1 is targeted by then: " + later.body()).isEqualTo(201);
+            untarget = later.json().get("id").asText();
+            assertProblem(api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T18:00:00Z",
+                    "{\"removeTarget\": {\"user\": \"u-1\"}}")), 409, "flag \"billing-v2\" does not target user \"u-1\";"
+                    + " it targets nobody"); // nor does it now: the pending schedules are not the reason, and go unnamed
+            assertThat(api.patch(FLAG, ADMIN, "{\"description\": \"the new billing\"}").header("X-Flags-Schedules-No-Longer-Apply"))
+                    .as("the untarget is judged after the target before it").isNull();
+
+            ApiClient.Response overtaken = api.put(FLAG, ADMIN, "{\"enabled\": true, \"targets\": [{\"userIds\": [\"u-2\"]}]}");
+            assertThat(overtaken.status()).as(overtaken.body()).isEqualTo(200);
+            assertThat(overtaken.header("X-Flags-Schedules-No-Longer-Apply")).as("the target still applies, then the untarget")
+                    .isNull();
+            ApiClient.Response dropU2 = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T11:00:00Z",
+                    "{\"removeTarget\": {\"user\": \"u-2\"}}"));
+            assertThat(dropU2.status()).as(dropU2.body()).isEqualTo(201);
+            assertProblem(api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z",
+                    "{\"removeTarget\": {\"user\": \"u-2\"}}")), 409, "flag \"billing-v2\" does not target user \"u-2\"; see"
+                    + " its \"targets\" (flags show billing-v2) (as the flag will be at 2026-12-04T12:00:00Z, after the 2 pending"
+                    + " schedules of it due by then: flags schedules billing-v2)");
+            ApiClient.Response reliedOnByNone = api.delete(SCHEDULES + "/" + dropU2.json().get("id").asText(), ADMIN);
+            assertThat(reliedOnByNone.status()).as(reliedOnByNone.body()).isEqualTo(200);
+            assertThat(reliedOnByNone.header("X-Flags-Schedules-No-Longer-Apply")).isNull();
+            ApiClient.Response cancelled = api.delete(SCHEDULES + "/" + target, ADMIN);
+            assertThat(cancelled.status()).as(cancelled.body()).isEqualTo(200);
+            assertThat(cancelled.header("X-Flags-Schedules-No-Longer-Apply")).as("the untarget counted on the target")
+                    .isEqualTo(untarget);
+            assertThat(api.patch(FLAG, ADMIN, "{\"description\": \"again\"}").header("X-Flags-Schedules-No-Longer-Apply"))
+                    .as("broken by the cancel, which said so: not named again").isNull();
+            target = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T10:00:00Z",
+                    "{\"addTarget\": {\"user\": \"u-1\", \"variant\": null}}")).json().get("id").asText();
+        }
+        // Past five: both apply at start, in their order, and u-1 is targeted no more.
+        try (FlagServer server = FlagServer.start(ServerFixture.config(data), new MutableClock(T0.plus(Duration.ofHours(9))))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.get(SCHEDULES + "/" + target, ADMIN).json().get("status").asText()).isEqualTo("applied");
+            JsonNode applied = api.get(SCHEDULES + "/" + untarget, ADMIN).json();
+            assertThat(applied.get("status").asText()).as(applied.toString()).isEqualTo("applied");
+            assertThat(applied.get("flagVersion").isNull()).as("it changed the flag").isFalse();
+            assertThat(api.get(FLAG, ADMIN).json().get("targets").toString()).isEqualTo("[{\"userIds\":[\"u-2\"],\"serve\":true}]");
+        }
+    }
+
+    @Test
     void aSwitchOffNamesTheSchedulesThatWouldSwitchItOnAgainAndAnArchiveTheOnesThatWillFail() throws Exception {
         MutableClock clock = new MutableClock(T0);
         try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {

@@ -568,8 +568,17 @@ public final class ApiServlet extends HttpServlet {
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, COMMENT);
                     noBody(req);
+                    // A later schedule of the flag may have counted on this one (an untarget on its target): say so now.
+                    String flag = services.schedules().get(p, env, id).flag();
+                    List<String> brokenBefore = services.schedules().noLongerApplying(env, flag);
+                    Schedule cancelled = services.schedules().cancel(p, env, id, comment(req));
+                    List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, flag));
+                    broken.removeAll(brokenBefore);
+                    if (!broken.isEmpty()) {
+                        resp.setHeader(SCHEDULES_BROKEN, named(broken, flag));
+                    }
                     resp.setHeader("X-Flags-Changed", "true");
-                    write(resp, 200, schedule(env, services.schedules().cancel(p, env, id, comment(req))));
+                    write(resp, 200, schedule(env, cancelled));
                 }
                 default -> throw notAllowed(method, "GET, DELETE");
             }
