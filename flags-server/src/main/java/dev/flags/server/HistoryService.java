@@ -35,8 +35,18 @@ public final class HistoryService {
     /** The first read's entries, before their sizes are known: entries may hold documents of up to 1 MiB each. */
     private static final int FIRST_STEP = 4;
 
+    /** How soon a request refused because another past state is being rebuilt may come again. */
+    static final long PAST_STATE_RETRY_SECONDS = 2;
+
     private final Journal journal;
     private final Clock clock;
+    /**
+     * One past state rebuilt at a time for the HTTP API, and the others refused at once rather than kept waiting: each is a
+     * whole copy of the server's state beside the current one, where the heap is sized for about one more ({@link HeapRoom}
+     * keeps the state to a third of it), and a request waiting would hold one of the HTTP port's worker threads, which a
+     * kill switch may need.
+     */
+    private final java.util.concurrent.Semaphore pastStates = new java.util.concurrent.Semaphore(1);
 
     /**
      * @param journal the journal
@@ -248,7 +258,10 @@ public final class HistoryService {
         return which.indexOf('(') < 0 && which.indexOf(')') < 0;
     }
 
-    /** @return the whole server state at a time (the caller picks the environment) */
+    /**
+     * @return the whole server state at a time (the caller picks the environment)
+     * @throws ApiException 503 with {@code retryAfterSeconds} while another past state is being rebuilt for the API
+     */
     public ServerState stateAt(Principal p, String env, Instant at) {
         // Past versions of the flags are history: for the people who change them, as the flags' own history is.
         Access.requireHistory(p, env);
@@ -264,11 +277,18 @@ public final class HistoryService {
                     + " at GET /api/v1/environments/" + env + "/schedules");
         }
         ServerState state;
+        if (!pastStates.tryAcquire()) {
+            throw new ApiException(503, "busy", "the server is rebuilding another past state (one at a time: each is a copy of"
+                    + " the whole server's state, beside the current one); ask again in " + PAST_STATE_RETRY_SECONDS + " s",
+                    java.util.Map.of("retryAfterSeconds", PAST_STATE_RETRY_SECONDS));
+        }
         try {
             state = journal.stateAt(at);
         } catch (IllegalArgumentException e) {
             // The journal's own words: which entries retention removed. A 410, not a 500: it was there once.
             throw new ApiException(410, "gone", e.getMessage() + " (--journal-retention)");
+        } finally {
+            pastStates.release();
         }
         if (state.environment(env).isEmpty()) {
             throw ApiException.notFound("environment", "environment \"" + env + "\" "

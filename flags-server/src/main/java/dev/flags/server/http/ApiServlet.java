@@ -1387,7 +1387,7 @@ public final class ApiServlet extends HttpServlet {
         if (status == 401) {
             resp.setHeader("WWW-Authenticate", "Bearer");
         }
-        if (status == 429 && extensions.get("retryAfterSeconds") != null) {
+        if ((status == 429 || status == 503) && extensions.get("retryAfterSeconds") != null) {
             resp.setHeader("Retry-After", extensions.get("retryAfterSeconds").toString());
         }
         if (status == 405 && extensions.get("allow") != null) {

@@ -136,6 +136,11 @@ public final class FileJournal implements Journal {
     private final AtomicLong forces = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ReentrantLock checkpointWrite = new ReentrantLock();
+    /**
+     * One past state rebuilt at a time (an SDK resuming from an old version, an API reader's {@code state?at=}): each is a
+     * whole server state beside the current one, and the heap is sized for about one more. Fair, so none waits forever.
+     */
+    final ReentrantLock replays = new ReentrantLock(true);
     private final Object checkpointSignal = new Object();
     private boolean checkpointRequested;
     private boolean checkpointStop;
@@ -1031,6 +1036,15 @@ public final class FileJournal implements Journal {
 
     /** Replays from the newest usable checkpoint up to a sequence number and (if given) a time. */
     private ServerState replay(long toSequence, Instant toTime) {
+        replays.lock();
+        try {
+            return replayAlone(toSequence, toTime);
+        } finally {
+            replays.unlock();
+        }
+    }
+
+    private ServerState replayAlone(long toSequence, Instant toTime) {
         MutableState state = null;
         try {
             for (Checkpoints.Ref ref : Checkpoints.list(dir)) {

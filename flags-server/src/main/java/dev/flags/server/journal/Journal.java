@@ -120,6 +120,7 @@ public interface Journal extends AutoCloseable {
 
     /**
      * Returns the state as it was right after an entry: time travel by sequence number.
+     * A past state is rebuilt beside the current one, one at a time: a call waits for one in progress.
      *
      * @param sequence the last entry to include; 0 for the empty state
      * @return the state at that point
@@ -132,6 +133,7 @@ public interface Journal extends AutoCloseable {
 
     /**
      * Returns the state as it was at an instant: every entry with a timestamp at or before it.
+     * A past state is rebuilt beside the current one, one at a time: a call waits for one in progress.
      *
      * @param time the instant
      * @return the state at that time; the empty state for a time before the first entry

@@ -133,6 +133,27 @@ class ReadsTest {
     }
 
     @Test
+    void pastStatesAreRebuiltOneAtATimeAndTheCurrentOneIsNotHeldUp() throws Exception {
+        try (FileJournal journal = journalWithHistory()) {
+            ServerState expected = journal.stateAt(25);
+            java.util.concurrent.CompletableFuture<ServerState> waiting;
+            journal.replays.lock(); // as a rebuild in progress holds it
+            try {
+                waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> journal.stateAt(25));
+                long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+                while (!journal.replays.hasQueuedThreads() && !waiting.isDone() && System.nanoTime() < deadline) {
+                    Thread.onSpinWait(); // until the second rebuild is waiting for its turn
+                }
+                assertThat(waiting).isNotDone();
+                assertThat(journal.stateAt(journal.lastSequence())).as("not rebuilt: no wait").isSameAs(journal.state());
+            } finally {
+                journal.replays.unlock();
+            }
+            assertThat(waiting.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(expected);
+        }
+    }
+
+    @Test
     void timeTravelWorksAfterAReopen() {
         ServerState atForty;
         try (FileJournal journal = journalWithHistory()) {
