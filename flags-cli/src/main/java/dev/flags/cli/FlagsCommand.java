@@ -50,7 +50,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "flags", mixinStandardHelpOptions = true, version = "flags 0.1.0",
         description = "Change and inspect feature flags on a flag server, or check flag files offline.",
-        subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.Create.class, FlagsCommand.Put.class,
+        subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.Create.class, FlagsCommand.Put.class, Edit.class,
                 FlagsCommand.On.class, FlagsCommand.Off.class,
                 FlagsCommand.Rollout.class, FlagsCommand.AddRole.class, FlagsCommand.AddRegion.class,
                 FlagsCommand.RemoveRole.class, FlagsCommand.RemoveRegion.class, FlagsCommand.Default.class,

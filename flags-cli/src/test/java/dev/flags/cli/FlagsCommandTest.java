@@ -534,6 +534,62 @@ class FlagsCommandTest {
         assertThat(remote("show", "checkout-v3").json().get("enabled").asBoolean()).as("nothing of the refused writes").isTrue();
     }
 
+    /** The file an edit the server refused was kept in, as the message names it. */
+    private static Path keptIn(Run r) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("your edit is kept: flags put billing-v2 (\\S+) writes it once it is mended\n").matcher(r.err());
+        assertThat(m.find()).as(r.err()).isTrue();
+        return Path.of(m.group(1));
+    }
+
+    @Test
+    void aFlagIsEditedInAnEditorAndWrittenOnlyIfNobodyChangedItMeanwhile() throws Exception {
+        // The editor is a real process, run through the shell as a user's is: sed stands in for the person at it.
+        Run edited = remote("edit", "billing-v2", "--editor", "sed -i -e 's/\"enabled\" *: *false/\"enabled\" : true/'",
+                "-m", "on, from the editor");
+        assertThat(edited.exit()).as(edited.err()).isZero();
+        assertThat(edited.json().get("enabled").asBoolean()).isTrue();
+        assertThat(edited.err()).matches("flags: billing-v2 in environment \"production\" is on \\(version \\d+\\)\n");
+        assertThat(remote("history", "billing-v2").out()).contains("on, from the editor");
+        long version = remote("show", "billing-v2").json().get("version").asLong();
+
+        Run unchanged = remote("edit", "billing-v2", "--editor", "true");
+        assertThat(unchanged.exit()).as(unchanged.err()).isZero();
+        assertThat(unchanged.err()).isEqualTo("flags: the document is as it was: nothing was written\n");
+        Run quit = remote("edit", "billing-v2", "--editor", "sed -i -e 's/true/false/' \"$1\"; exit 3;");
+        assertThat(quit.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(quit.err()).startsWith("flags: the editor (sed -i -e 's/true/false/' \"$1\"; exit 3;) exited with 3: nothing"
+                + " was written; the document is in ");
+        assertThat(remote("show", "billing-v2").json().get("version").asLong()).as("nothing written").isEqualTo(version);
+
+        // Not JSON any more: refused, and kept, so that the work is not lost; mended, flags put writes it.
+        Run broken = remote("edit", "billing-v2", "--editor", "sed -i -e 's/\"eu canary\"/\"eu canary/'");
+        assertThat(broken.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(broken.err()).contains(" is not valid JSON (line 11, column ");
+        Path kept = keptIn(broken);
+        Files.writeString(kept, Files.readString(kept).replace("\"eu canary", "\"eu pilot\"").replace("\"eu pilot\"\"", "\"eu pilot\""));
+        Run mended = remote("put", "billing-v2", kept.toString());
+        assertThat(mended.exit()).as(mended.err()).isZero();
+        assertThat(mended.json().at("/rules/1/name").asText()).isEqualTo("eu pilot");
+
+        // Someone changes the flag while the editor is open: the edit is refused, not written over their change. The
+        // editor waits on a named pipe, which the test opens only once the editor is running, after the flag was read.
+        Path go = dir.resolve("go");
+        assertThat(new ProcessBuilder("mkfifo", go.toString()).start().waitFor()).isZero();
+        java.util.concurrent.CompletableFuture<Run> editing = java.util.concurrent.CompletableFuture.supplyAsync(() -> remote(
+                "edit", "billing-v2", "--editor", "read line < '" + go + "'; sed -i -e 's/\"enabled\" *: *true/\"enabled\" : false/'"));
+        try (var pipe = Files.newOutputStream(go)) { // returns once the editor has the pipe open
+            assertThat(remote("rollout", "billing-v2", "20", "--rule", "eu pilot").exit()).isZero();
+            pipe.write("changed\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        Run overtaken = editing.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(overtaken.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(overtaken.err()).contains("as the file's \"version\" says: someone else changed it");
+        assertThat(Files.readString(keptIn(overtaken))).as("the edit, kept").contains("\"enabled\" : false");
+        JsonNode now = remote("show", "billing-v2").json();
+        assertThat(now.get("enabled").asBoolean()).as("their change stands, the edit not written over it").isTrue();
+        assertThat(now.at("/rules/1/conditions/1/percentage").asInt()).isEqualTo(20);
+    }
+
     @Test
     void theAuditLogSaysWhoLetATesterInUntilWhenAndWhy() throws Exception {
         assertThat(remote("grant", "beta-tester", "tess", "--for", "8h", "-m", "testing billing v2").exit()).isZero();
@@ -873,7 +929,7 @@ class FlagsCommandTest {
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(typo.err()).isEqualTo("flags: unknown command 'lsit' of 'flags'\nDid you mean: list?\nTry 'flags --help'.\n");
+        assertThat(typo.err()).isEqualTo("flags: unknown command 'lsit' of 'flags'\nDid you mean: list, edit?\nTry 'flags --help'.\n");
         assertThat(flags("tokens", "bogus").err()).startsWith("flags: unknown command 'bogus' of 'flags tokens'\n");
         assertThat(flags("validate", "a.json", "b.json").err()).as("too many parameters is not an unknown command")
                 .doesNotContain("unknown command");

@@ -1,0 +1,135 @@
+package dev.flags.cli;
+
+import static dev.flags.cli.FlagsCommand.EXIT_FAILED;
+import static dev.flags.cli.FlagsCommand.EXIT_OK;
+import static dev.flags.cli.FlagsCommand.EXIT_USAGE;
+import static dev.flags.cli.FlagsCommand.oneLine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code flags edit FLAG}: the flag's document in the user's editor, written back as {@code flags put} writes a file. The
+ * rules, variants and attributes that no other command changes, without a copy to keep track of: the document keeps its
+ * {@code version}, so an edit made while someone else changed the flag is refused (412), not written over their change;
+ * and an edit the server or the format refuses is kept in its file, for {@code flags put} once it is mended.
+ */
+@Command(name = "edit", description = "Edit a flag's document in your editor ($VISUAL, else $EDITOR, else vi), then write it"
+        + " as `flags put` does: only if the flag is still at the version you opened. A refused edit is kept in its file.")
+final class Edit implements Callable<Integer> {
+
+    @Mixin FlagsCommand.ServerOptions o;
+    @Mixin FlagsCommand.CommentOption why;
+    @Spec CommandSpec spec;
+    @Parameters(index = "0", paramLabel = "FLAG") String flag;
+    @Option(names = "--editor", paramLabel = "COMMAND", description = "The editor to run, with the file's path after it (such"
+            + " as \"code --wait\"); default: $VISUAL, else $EDITOR, else vi.")
+    String editor;
+
+    @Override
+    public Integer call() {
+        String command = editorCommand();
+        JsonNode current = o.api(spec).call("GET", o.flagPath(flag), null, null);
+        String opened = FlagsCommand.terminalJson(current) + "\n";
+        Path file = fileFor(opened);
+        int exit = run(command, file);
+        if (exit != 0) {
+            throw new CliException(EXIT_FAILED, "the editor (" + oneLine(command) + ") exited with " + exit + ": nothing was"
+                    + " written; the document is in " + file);
+        }
+        String edited;
+        try {
+            edited = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) { // gone, or no longer UTF-8: flags put would say the same of it
+            throw new CliException(EXIT_FAILED, "cannot read the edited document " + file + ": " + e.getMessage()
+                    + "; nothing was written");
+        }
+        if (edited.equals(opened)) {
+            spec.commandLine().getErr().println("flags: the document is as it was: nothing was written");
+            delete(file);
+            return EXIT_OK;
+        }
+        FlagsCommand.Put put = new FlagsCommand.Put();
+        put.o = o;
+        put.why = why;
+        put.spec = spec;
+        put.flag = flag;
+        put.file = file.toString();
+        try {
+            put.call();
+        } catch (CliException e) {
+            throw new CliException(e.exitCode(), e.getMessage() + "; your edit is kept: flags put " + flag + " " + file
+                    + " writes it once it is mended", e.httpStatus(), e.title());
+        }
+        delete(file);
+        return EXIT_OK;
+    }
+
+    /** Decided before anything is read, so that a command line that cannot edit says so first. */
+    private String editorCommand() {
+        for (String candidate : new String[] {editor, System.getenv("VISUAL"), System.getenv("EDITOR")}) {
+            if (candidate != null && !candidate.isBlank()) {
+                return candidate.strip();
+            }
+        }
+        if (System.console() == null) { // a script or a pipe: vi would wait for a terminal that is not there
+            throw new CliException(EXIT_USAGE, "no editor: set VISUAL or EDITOR, or give --editor (flags show and flags put"
+                    + " do the same without one)");
+        }
+        return "vi";
+    }
+
+    /** A file only its owner can read (a flag's rules may name users), in a directory of its own, named after the flag. */
+    private Path fileFor(String document) {
+        try {
+            Path dir = Files.createTempDirectory("flags-edit-"); // owner-only on POSIX systems
+            // The key is the server's (a flag that exists): letters, digits, '.', '_' and '-' only, fit for a file name.
+            Path file = dir.resolve(flag + ".json");
+            Files.writeString(file, document, StandardCharsets.UTF_8);
+            return file;
+        } catch (IOException e) {
+            throw new CliException(EXIT_FAILED, "cannot write the document to edit in the temporary directory: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Runs the editor on the file with the terminal's input and output, as git does: through the shell, so that
+     * "code --wait" or an editor with options works as the user would type it.
+     */
+    private static int run(String command, Path file) {
+        boolean windows = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows");
+        List<String> argv = windows ? List.of("cmd", "/c", command + " \"" + file + "\"")
+                : List.of("sh", "-c", command + " \"$1\"", "flags-edit", file.toString());
+        try {
+            return new ProcessBuilder(argv).inheritIO().start().waitFor();
+        } catch (IOException e) {
+            throw new CliException(EXIT_FAILED, "cannot start the editor (" + oneLine(command) + "): " + e.getMessage()
+                    + "; nothing was written, the document is in " + file);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException(EXIT_FAILED, "interrupted while the editor was open: nothing was written; the document is"
+                    + " in " + file);
+        }
+    }
+
+    private static void delete(Path file) {
+        try {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(file.getParent());
+        } catch (IOException e) {
+            // A temporary file left behind (an editor's backup beside it, say) is the system's to clean up.
+        }
+    }
+}
