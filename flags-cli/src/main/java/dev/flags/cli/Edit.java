@@ -40,7 +40,7 @@ final class Edit implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String command = editorCommand();
+        String command = editorCommand(editor, System::getenv, System.console() != null);
         JsonNode current = o.api(spec).call("GET", o.flagPath(flag), null, null);
         String opened = FlagsCommand.terminalJson(current) + "\n";
         Path file = fileFor(opened);
@@ -77,14 +77,20 @@ final class Edit implements Callable<Integer> {
         return EXIT_OK;
     }
 
-    /** Decided before anything is read, so that a command line that cannot edit says so first. */
-    private String editorCommand() {
-        for (String candidate : new String[] {editor, System.getenv("VISUAL"), System.getenv("EDITOR")}) {
+    /**
+     * The editor to run, decided before anything is read, so that a command line that cannot edit says so first.
+     *
+     * @param option {@code --editor}, or null
+     * @param environment the process's environment variables
+     * @param terminal whether the command runs at a terminal
+     */
+    static String editorCommand(String option, java.util.function.UnaryOperator<String> environment, boolean terminal) {
+        for (String candidate : new String[] {option, environment.apply("VISUAL"), environment.apply("EDITOR")}) {
             if (candidate != null && !candidate.isBlank()) {
                 return candidate.strip();
             }
         }
-        if (System.console() == null) { // a script or a pipe: vi would wait for a terminal that is not there
+        if (!terminal) { // a script or a pipe: vi would wait for a terminal that is not there
             throw new CliException(EXIT_USAGE, "no editor: set VISUAL or EDITOR, or give --editor (flags show and flags put"
                     + " do the same without one)");
         }
