@@ -130,6 +130,29 @@ public interface Flags extends AutoCloseable {
     void addListener(String flagKey, FlagChangeListener listener);
 
     /**
+     * Registers a listener for the answer one user gets from one flag: called only when that answer changes (its value,
+     * its variant or the variant's payload), with the answer before and after; not for a change of the flag that leaves
+     * this user's answer as it was (a rule for other users, a description). For the answers a service acts on by itself
+     * (a user that stands for the service, a tenant, a region) rather than per request. The answer before is the one
+     * served when this method was called, then the one of the change before.
+     *
+     * @param flagKey the flag's key; it need not exist yet (its answer is then the default, {@code false})
+     * @param user the user whose answer is watched
+     * @param listener called after each change of that answer, on the thread a {@link FlagChangeListener} would be
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if no flag can have the key, as {@link #addListener(String, FlagChangeListener)}
+     */
+    void addValueListener(String flagKey, User user, FlagValueListener listener);
+
+    /**
+     * Removes every registration of a value listener; one that is not registered is ignored. A call already handed to
+     * the executor may still come.
+     *
+     * @param listener the listener
+     */
+    void removeValueListener(FlagValueListener listener);
+
+    /**
      * Registers a listener for changes of any flag: each change applied after this method returned.
      *
      * @param listener called after each change of each flag, on the SDK's listener thread (or the

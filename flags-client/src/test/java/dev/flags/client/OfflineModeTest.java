@@ -68,6 +68,38 @@ class OfflineModeTest {
         }
     }
 
+    /** An application's value listener, named so that the log can be seen to name it. */
+    private static final class BillingSwitch implements FlagValueListener {
+        final java.util.concurrent.BlockingQueue<FlagValueChangeEvent> heard = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        @Override
+        public void onValueChange(FlagValueChangeEvent event) {
+            heard.add(event);
+            throw new IllegalStateException("the billing switch failed");
+        }
+    }
+
+    @Test
+    void aValueListenerOfTheSdkHearsItsUsersAnswerChangeAndItsFailureIsLoggedUnderItsOwnName() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(Fixtures.flag("billing-v2", false, 0), Fixtures.flag("other", false, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            BillingSwitch billing = new BillingSwitch();
+            flags.addValueListener("billing-v2", USER, billing);
+            save(file, file(Fixtures.flag("billing-v2", false, 0), Fixtures.flag("other", true, 0)));
+            save(file, file(Fixtures.flag("billing-v2", true, 0), Fixtures.flag("other", true, 0)));
+            FlagValueChangeEvent on = billing.heard.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(on).as("heard within 10 s").isNotNull();
+            assertThat(on.oldValue().value()).isFalse();
+            assertThat(on.newValue().value()).isTrue();
+            assertThat(on.newValue().source()).isEqualTo(Source.OFFLINE_FILE);
+            assertThat(billing.heard).as("the other flag's change was not this answer's").isEmpty();
+            Await.until("the failure logged", () -> !logs.lines("a change listener (").isEmpty());
+            assertThat(logs.lines("a change listener (")).singleElement().asString().contains("a change listener ("
+                    + BillingSwitch.class.getName() + ") failed on ");
+        }
+    }
+
     @Test
     void oneFlagIsOneFlagInTheLogAndAClosedOfflineFlagsSaysItIsClosed() throws Exception {
         Path file = dir.resolve("flags.json");

@@ -543,13 +543,15 @@ public final class FlagStore implements AutoCloseable {
                     try {
                         r.listener.onChange(event);
                     } catch (StackOverflowError e) { // unwound by now: a listener's own recursion, as any failure of it
-                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event,
-                                r.listener);
+                        Object named = r.listener instanceof Wrapper w ? w.wrapped() : r.listener; // the application's own
+                        failed = failed(failed, e, "a change listener (" + named.getClass().getName() + ") failed on " + event,
+                                named);
                     } catch (VirtualMachineError e) {
                         throw e;
                     } catch (Throwable e) { // a listener must not stop the others, nor the SDK
-                        failed = failed(failed, e, "a change listener (" + r.listener.getClass().getName() + ") failed on " + event,
-                                r.listener);
+                        Object named = r.listener instanceof Wrapper w ? w.wrapped() : r.listener; // the application's own
+                        failed = failed(failed, e, "a change listener (" + named.getClass().getName() + ") failed on " + event,
+                                named);
                     }
                 }
             }
@@ -690,6 +692,12 @@ public final class FlagStore implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    /** A change listener the SDK made around an application's listener: failures are logged under the application's. */
+    interface Wrapper {
+        /** @return the application's listener */
+        Object wrapped();
     }
 
     private record Registration(String flagKey, FlagChangeListener listener) {

@@ -1,13 +1,20 @@
 package dev.flags.client.internal;
 
+import dev.flags.client.FlagChangeEvent;
 import dev.flags.client.FlagChangeListener;
 import dev.flags.client.FlagEvaluation;
+import dev.flags.client.FlagValueChangeEvent;
+import dev.flags.client.FlagValueListener;
 import dev.flags.client.Flags;
 import dev.flags.client.StatusListener;
 import dev.flags.core.Flag;
 import dev.flags.core.User;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Thread-safe. The part of every {@link Flags} that only reads a {@link FlagStore}: evaluation and
@@ -18,6 +25,9 @@ public abstract class StoreBackedFlags implements Flags {
 
     /** The snapshot holder every method reads. */
     protected final FlagStore store;
+
+    /** Each value listener's watches, one per registration; guarded by itself, taken before the store's lock. */
+    private final Map<FlagValueListener, List<ValueWatch>> valueWatches = new IdentityHashMap<>();
 
     /** @param store the snapshot holder */
     protected StoreBackedFlags(FlagStore store) {
@@ -73,6 +83,60 @@ public abstract class StoreBackedFlags implements Flags {
     @Override
     public final void removeListener(FlagChangeListener listener) {
         store.removeListener(listener);
+    }
+
+    @Override
+    public final void addValueListener(String flagKey, User user, FlagValueListener listener) {
+        Objects.requireNonNull(user, "user");
+        Objects.requireNonNull(listener, "listener");
+        synchronized (valueWatches) { // with its removal: a watch never outlives removeValueListener
+            ValueWatch watch = new ValueWatch(flagKey, user, listener, evaluate(flagKey, user));
+            addListener(flagKey, watch);
+            valueWatches.computeIfAbsent(listener, l -> new ArrayList<>()).add(watch);
+        }
+    }
+
+    @Override
+    public final void removeValueListener(FlagValueListener listener) {
+        synchronized (valueWatches) {
+            List<ValueWatch> watches = valueWatches.remove(listener);
+            if (watches != null) {
+                watches.forEach(store::removeListener);
+            }
+        }
+    }
+
+    /**
+     * A change listener that tells a value listener when one user's answer changed. Its calls come one change set at a
+     * time, in order (FlagStore's promise), so the answer it last knew is the one before.
+     */
+    private final class ValueWatch implements FlagChangeListener, FlagStore.Wrapper {
+        private final String flagKey;
+        private final User user;
+        private final FlagValueListener listener;
+        private final AtomicReference<FlagEvaluation> last;
+
+        ValueWatch(String flagKey, User user, FlagValueListener listener, FlagEvaluation now) {
+            this.flagKey = flagKey;
+            this.user = user;
+            this.listener = listener;
+            this.last = new AtomicReference<>(now);
+        }
+
+        @Override
+        public void onChange(FlagChangeEvent event) {
+            FlagEvaluation now = evaluate(flagKey, user);
+            FlagEvaluation before = last.getAndSet(now);
+            if (before.value() != now.value() || !Objects.equals(before.variant(), now.variant())
+                    || !Objects.equals(before.payload(), now.payload())) {
+                listener.onValueChange(new FlagValueChangeEvent(flagKey, user, before, now));
+            }
+        }
+
+        @Override
+        public Object wrapped() {
+            return listener;
+        }
     }
 
     @Override

@@ -320,6 +320,16 @@ class FlagsProviderTest {
         }
 
         @Override
+        public void addValueListener(String flagKey, User user, dev.flags.client.FlagValueListener listener) {
+            flags.addValueListener(flagKey, user, listener);
+        }
+
+        @Override
+        public void removeValueListener(dev.flags.client.FlagValueListener listener) {
+            flags.removeValueListener(listener);
+        }
+
+        @Override
         public void addStatusListener(StatusListener listener) {
             flags.addStatusListener(listener);
         }

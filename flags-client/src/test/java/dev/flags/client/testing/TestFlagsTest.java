@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flags.client.FlagChangeEvent;
 import dev.flags.client.FlagEvaluation;
+import dev.flags.client.FlagValueChangeEvent;
+import dev.flags.client.FlagValueListener;
 import dev.flags.client.Flags;
 import dev.flags.client.Freshness;
 import dev.flags.client.Health;
@@ -206,5 +208,55 @@ class TestFlagsTest {
         flags.enable("b");
         assertThat(flags.isEnabled("b", USER)).isTrue();
         assertThat(status).hasSize(1);
+    }
+
+    @Test
+    void aValueListenerHearsOnlyOfChangesOfItsOwnUsersAnswerWithTheAnswerBeforeAndAfter() {
+        TestFlags flags = TestFlags.create();
+        User tess = User.withId("u-tess");
+        List<FlagValueChangeEvent> heard = new ArrayList<>();
+        FlagValueListener listener = heard::add;
+        flags.addValueListener("billing-v2", tess, listener); // before the flag exists: its answer is the default
+
+        flags.enableFor("billing-v2", "u-other");
+        assertThat(heard).as("added, but off for tess as before").isEmpty();
+        flags.enableFor("billing-v2", "u-other", "u-tess");
+        assertThat(heard).hasSize(1);
+        FlagValueChangeEvent on = heard.get(0);
+        assertThat(on.flagKey()).isEqualTo("billing-v2");
+        assertThat(on.user()).isSameAs(tess);
+        assertThat(on.oldValue().value()).isFalse();
+        assertThat(on.oldValue().reason().kind()).as("as of the change before, unheard").isEqualTo(Reason.Kind.DEFAULT);
+        assertThat(on.newValue().value()).isTrue();
+        assertThat(on.newValue().reason().kind()).isEqualTo(Reason.Kind.TARGET_MATCH);
+        flags.enableFor("billing-v2", "u-tess");
+        assertThat(heard).as("other users' answers changed, not hers").hasSize(1);
+        flags.remove("billing-v2");
+        assertThat(heard).hasSize(2);
+        assertThat(heard.get(1).oldValue().value()).as("the answer of the change before").isTrue();
+        assertThat(heard.get(1).newValue().value()).isFalse();
+
+        // A variant, and a variant's payload, are the answer too.
+        flags.serveVariant("checkout-button", "green", "#00aa00");
+        flags.addValueListener("checkout-button", tess, listener);
+        flags.serveVariant("checkout-button", "blue", "#0000cc");
+        flags.serveVariant("checkout-button", "blue", "#0000ff");
+        flags.serveVariant("checkout-button", "blue", "#0000ff");
+        assertThat(heard).hasSize(4);
+        assertThat(heard.get(2).oldValue().variant()).isEqualTo("green");
+        assertThat(heard.get(2).newValue().variant()).isEqualTo("blue");
+        assertThat(heard.get(3).oldValue().payload()).isEqualTo("#0000cc");
+        assertThat(heard.get(3).newValue().payload()).isEqualTo("#0000ff");
+
+        flags.removeValueListener(listener);
+        flags.enable("billing-v2");
+        flags.serveVariant("checkout-button", "green");
+        assertThat(heard).as("removed, with both its registrations").hasSize(4);
+        flags.removeValueListener(listener); // not registered: ignored
+
+        assertThatThrownBy(() -> flags.addValueListener("billing v2", tess, listener)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("no flag can have the key");
+        assertThatThrownBy(() -> flags.addValueListener("billing-v2", null, listener)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> flags.addValueListener("billing-v2", tess, null)).isInstanceOf(NullPointerException.class);
     }
 }
