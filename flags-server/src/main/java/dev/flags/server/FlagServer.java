@@ -122,6 +122,8 @@ public final class FlagServer implements AutoCloseable {
     private final TokenExpiry tokenExpiry;
     /** Writes usage.json once per report interval; at close, after the gRPC port (no report comes after it). */
     private final UsageSaver usageSaver;
+    /** Where every change goes as well, or null for nowhere. */
+    private final Webhook webhook;
     private final Server grpc;
     /** How long a gRPC connection may go without a call before it is closed. */
     private final Duration grpcIdle;
@@ -198,6 +200,7 @@ public final class FlagServer implements AutoCloseable {
         ScheduleRunner runner = null;
         GrantExpiry grantTimer = null;
         UsageSaver saver = null;
+        Webhook hook = null;
         try {
             markJournalCreated(config.dataDir(), clock);
             String adminToken = config.bootstrapAdminToken() ? AdminToken.resolve(config.adminToken(), config.dataDir())
@@ -214,7 +217,12 @@ public final class FlagServer implements AutoCloseable {
             runner = schedules;
             this.scheduleRunner = schedules;
             AtomicReference<UsageStore> usageRecord = new AtomicReference<>(); // made below, once the writer exists
+            AtomicReference<Webhook> webhookRef = new AtomicReference<>(); // likewise
             this.writer = new ChangeWriter(journal, metrics, env -> {
+                Webhook sender = webhookRef.get();
+                if (sender != null) {
+                    sender.wake();
+                }
                 broadcaster.environmentChanged(env);
                 grants.environmentChanged(env);
                 schedules.environmentChanged(env);
@@ -301,6 +309,18 @@ public final class FlagServer implements AutoCloseable {
             // Before the ports open too: what fell due while the server was stopped is applied first.
             schedules.start(writer, flagService, tokens::whyNoLongerActing);
             saver.start();
+            if (config.webhook() != null) {
+                hook = Webhook.start(journal, config.webhook(), config.dataDir(), Duration.ofSeconds(1));
+                webhookRef.set(hook);
+                Webhook sender = hook;
+                metrics.register("flags_webhook_lag_entries", "Changes in the journal that the webhook's endpoint has not"
+                        + " acknowledged yet (they wait in the journal, and are sent in order).", "gauge", sender::lag);
+                metrics.register("flags_webhook_delivered_total", "Changes the webhook's endpoint acknowledged, since the"
+                        + " server started.", "counter", sender::deliveredCount);
+                metrics.register("flags_webhook_failures_total", "Deliveries to the webhook's endpoint that failed (no answer,"
+                        + " or not a 2xx), since the server started; each is tried again.", "counter", sender::failureCount);
+            }
+            this.webhook = hook;
             this.grpcTransport = transport = new GrpcTransport(grpcConnections);
             grpcServer = startGrpc(syncService, tokens);
             this.grpc = grpcServer;
@@ -339,6 +359,9 @@ public final class FlagServer implements AutoCloseable {
             }
             if (saver != null) {
                 saver.abandon();
+            }
+            if (hook != null) {
+                hook.close();
             }
             if (grpcServer != null) {
                 grpcServer.shutdownNow();
@@ -1024,6 +1047,9 @@ public final class FlagServer implements AutoCloseable {
             LOG.warn("stopping the HTTP API: {}", e.getMessage());
         }
         usageSaver.close(); // no report can come now; before the journal, which says which flags are current
+        if (webhook != null) {
+            webhook.close(); // before the journal it reads; what it has not delivered goes after the next start
+        }
         journal.close();
         LOG.info("flag server stopped");
     }

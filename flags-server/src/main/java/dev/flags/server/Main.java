@@ -3,6 +3,7 @@ package dev.flags.server;
 import dev.flags.core.Suggestions;
 import java.io.PrintWriter;
 import java.lang.reflect.Field;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Period;
@@ -55,7 +56,8 @@ public final class Main implements Callable<Integer> {
             Map.entry("usageReportInterval", "--usage-report-interval"),
             Map.entry("usageReportsPerSecond", "--usage-reports-per-second"),
             Map.entry("bootstrapAdminToken", "--bootstrap-admin-token"),
-            Map.entry("maxFlags", "--max-flags-per-environment"), Map.entry("maxMebibytes", "--max-environment-mib"));
+            Map.entry("maxFlags", "--max-flags-per-environment"), Map.entry("maxMebibytes", "--max-environment-mib"),
+            Map.entry("webhookUrl", "--webhook-url"), Map.entry("webhookSecretFile", "--webhook-secret-file"));
 
     /** The environment variable in an option's default value, such as {@code ${env:FLAGS_HTTP_PORT:-8080}}. */
     private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
@@ -197,9 +199,34 @@ public final class Main implements Callable<Integer> {
                     + " only the admin tokens made through the API (env FLAGS_BOOTSTRAP_ADMIN_TOKEN, default ${DEFAULT-VALUE}).")
     String bootstrapAdminToken;
 
+    @Option(names = "--webhook-url", paramLabel = "URL", defaultValue = "${env:FLAGS_WEBHOOK_URL}",
+            description = "Send every change the server takes to this http(s) endpoint as well, signed, in order, at least once"
+                    + " (env FLAGS_WEBHOOK_URL; needs --webhook-secret-file; see docs/server.md, Webhook).")
+    String webhookUrl;
+
+    @Option(names = "--webhook-secret-file", paramLabel = "FILE", defaultValue = "${env:FLAGS_WEBHOOK_SECRET_FILE}",
+            description = "The file holding the secret the webhook's deliveries are signed with, at least 16 characters"
+                    + " (env FLAGS_WEBHOOK_SECRET_FILE).")
+    Path webhookSecretFile;
+
     @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "${env:FLAGS_LOG_LEVEL:-info}",
             description = "error, warn, info, debug or trace (env FLAGS_LOG_LEVEL, default ${DEFAULT-VALUE}).")
     String logLevel;
+
+    /** The webhook's settings, null for none: both options or neither. */
+    private WebhookSettings webhook() {
+        boolean url = webhookUrl != null && !webhookUrl.isBlank();
+        if (!url && webhookSecretFile == null) {
+            return null;
+        }
+        URI uri;
+        try {
+            uri = url ? new URI(webhookUrl.strip()) : null;
+        } catch (java.net.URISyntaxException e) {
+            throw new BadSettingException("webhookUrl", "the webhook URL is not a URL: " + e.getMessage());
+        }
+        return new WebhookSettings(uri, webhookSecretFile == null ? null : webhookSecretFile.toAbsolutePath());
+    }
 
     /**
      * Runs the server until SIGTERM or SIGINT.
@@ -311,7 +338,8 @@ public final class Main implements Callable<Integer> {
                     new UsageSettings(usageReportInterval, usageReportsPerSecond),
                     new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes),
                     maxSyncBufferMib == null ? ServerConfig.defaultSyncBufferMib() : maxSyncBufferMib,
-                    new ConnectionLimits(grpcMaxConnections, grpcMaxConnectionsPerAddress, httpMaxConnections));
+                    new ConnectionLimits(grpcMaxConnections, grpcMaxConnectionsPerAddress, httpMaxConnections),
+                    webhook());
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

@@ -38,12 +38,13 @@ import java.util.Objects;
  *                         that have not yet taken them, 1 to {@link #MAX_SYNC_BUFFER_MIB}; one token's streams may
  *                         hold half ({@link #defaultSyncBufferMib()} by default)
  * @param connectionLimits how many connections each port may hold open (the gRPC port: in all and per client address)
+ * @param webhook where every change is sent as well ({@link Webhook}), or null for nowhere (the default)
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            boolean bootstrapAdminToken, Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
                            int maxSyncStreamsPerConnection, UsageSettings usage, EnvironmentLimits environmentLimits,
-                           int maxSyncBufferMib, ConnectionLimits connectionLimits) {
+                           int maxSyncBufferMib, ConnectionLimits connectionLimits, WebhookSettings webhook) {
 
     /**
      * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
@@ -105,6 +106,9 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         }
         checkReadable(tlsCertificate, "TLS certificate", "tlsCertificate");
         checkReadable(tlsKey, "TLS key", "tlsKey");
+        if (webhook != null) {
+            checkReadable(webhook.secretFile(), "webhook secret", "webhookSecretFile");
+        }
         if (tlsCertificate != null) {
             checkTls(tlsCertificate, tlsKey);
         }
@@ -147,7 +151,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, true, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
                 ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults(),
-                EnvironmentLimits.defaults(), defaultSyncBufferMib(), ConnectionLimits.defaults());
+                EnvironmentLimits.defaults(), defaultSyncBufferMib(), ConnectionLimits.defaults(), null);
     }
 
     /**
@@ -239,6 +243,11 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         return copy(c -> c.connectionLimits = limits);
     }
 
+    /** @return a copy sending every change to this webhook as well (null: to none) */
+    public ServerConfig withWebhook(WebhookSettings settings) {
+        return copy(c -> c.webhook = settings);
+    }
+
     /** @return a copy with other limits on what one environment may serve */
     public ServerConfig withEnvironmentLimits(EnvironmentLimits limits) {
         return copy(c -> c.environmentLimits = limits);
@@ -274,6 +283,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         EnvironmentLimits environmentLimits;
         int maxSyncBufferMib;
         ConnectionLimits connectionLimits;
+        WebhookSettings webhook;
 
         Copy(ServerConfig from) {
             dataDir = from.dataDir;
@@ -294,12 +304,13 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
             environmentLimits = from.environmentLimits;
             maxSyncBufferMib = from.maxSyncBufferMib;
             connectionLimits = from.connectionLimits;
+            webhook = from.webhook;
         }
 
         ServerConfig build() {
             return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate,
                     tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken,
-                    maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits);
+                    maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits, webhook);
         }
     }
 

@@ -734,21 +734,7 @@ public final class ApiServlet extends HttpServlet {
         HistoryService.AuditPage found = services.history().audit(p, env, req.getParameter("actor"), from, to,
                 after == null ? 0 : after, limit);
         for (JournalEntry e : found.entries()) {
-            ObjectNode n = NODES.objectNode();
-            n.put("sequence", e.sequence());
-            n.put("timestamp", e.timestamp().toString());
-            n.put("change", e.type().name().toLowerCase(java.util.Locale.ROOT));
-            if (e.environment() != null) {
-                n.put("environment", e.environment());
-            }
-            n.put("version", e.version());
-            n.put("subject", e.subject());
-            n.put("actor", e.actor());
-            n.put("comment", e.comment());
-            ObjectNode payload = (ObjectNode) e.payload().toJsonNode();
-            payload.remove("hash"); // token hashes stay in the journal
-            n.set("payload", payload);
-            entries.add(n);
+            entries.add(dev.flags.server.AuditEntries.json(e));
         }
         ObjectNode answer = NODES.objectNode();
         answer.set("entries", entries);

@@ -1,0 +1,331 @@
+package dev.flags.server;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.flags.server.journal.DurableFiles;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.JournalException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.LongAdder;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe. Sends every change the journal takes to one HTTP endpoint (a chat channel's bot, a CI job, an audit
+ * store), in the journal's order and at least once, as the audit log shows them ({@link AuditEntries}).
+ *
+ * <p>It reads the journal from the last entry the endpoint acknowledged (a 2xx), which it keeps in
+ * {@value #CURSOR_FILE} in the data directory: nothing is lost while the endpoint is down, slow or refusing, nor across
+ * a restart; the changes wait in the journal, and go in order once it takes them again. A delivery whose answer was
+ * lost is sent again, so a receiver tells repeats by their {@code sequence}. A data directory without the file starts
+ * with the changes made from then on (not the whole history); entries that journal retention removes before they could
+ * be delivered are skipped, with a warning.
+ *
+ * <p>Each delivery is one {@code POST} of {@code {"entries": [...]}} (at most {@value #MAX_ENTRIES} entries, and at most
+ * about {@value #MAX_BODY_BYTES} bytes unless one entry alone is larger), signed: {@code X-Flags-Signature: sha256=} and
+ * the hex HMAC-SHA256 of the body with the secret. Failures are retried with exponential backoff and jitter, up to
+ * {@link #MAX_BACKOFF} apart; the log says so once when deliveries start failing and once when they work again.
+ */
+public final class Webhook implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Webhook.class);
+    /** Where the last acknowledged sequence number is kept, in the data directory. */
+    public static final String CURSOR_FILE = "webhook-cursor";
+    /** The most entries one delivery carries. */
+    static final int MAX_ENTRIES = 100;
+    /** About the most bytes one delivery carries (an entry may hold a flag document of up to 1 MiB). */
+    static final int MAX_BODY_BYTES = 1 << 20;
+    /** How many entries one read of the journal takes. */
+    private static final int READ_STEP = 8;
+    /** The longest wait between two attempts. */
+    static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
+    /** How long an attempt may take, from connecting to the answer's status. */
+    static final Duration ATTEMPT_TIMEOUT = Duration.ofSeconds(10);
+    /** How often the journal is looked at when nothing woke the sender (changes that tell no environment, such as tokens'). */
+    private static final Duration IDLE_LOOK = Duration.ofSeconds(1);
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private final Journal journal;
+    private final WebhookSettings settings;
+    private final byte[] secret;
+    private final Path cursorFile;
+    private final Duration firstBackoff;
+    private final HttpClient http;
+    private final Thread thread;
+    private final Object wakeUp = new Object();
+    private final LongAdder delivered = new LongAdder();
+    private final LongAdder failures = new LongAdder();
+    private boolean woken; // guarded by wakeUp
+    private volatile boolean closed;
+    private volatile long acknowledged;
+
+    private Webhook(Journal journal, WebhookSettings settings, byte[] secret, Path dataDir, Duration firstBackoff)
+            throws IOException {
+        this.journal = journal;
+        this.settings = settings;
+        this.secret = secret;
+        this.cursorFile = dataDir.resolve(CURSOR_FILE);
+        this.firstBackoff = firstBackoff;
+        this.http = HttpClient.newBuilder().connectTimeout(ATTEMPT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER)
+                .version(HttpClient.Version.HTTP_1_1).build();
+        this.acknowledged = readCursor();
+        this.thread = new Thread(this::run, "flags-webhook");
+        thread.setDaemon(true);
+    }
+
+    /**
+     * Reads the secret and the cursor, and starts sending.
+     *
+     * @param firstBackoff the wait after a first failure, doubled after each one after it
+     * @return the running sender
+     * @throws BadSettingException if the secret file cannot be read or holds too short a secret
+     * @throws IOException if the cursor file cannot be read or written
+     */
+    public static Webhook start(Journal journal, WebhookSettings settings, Path dataDir, Duration firstBackoff)
+            throws IOException {
+        Objects.requireNonNull(journal, "journal");
+        Objects.requireNonNull(settings, "settings");
+        Webhook webhook = new Webhook(journal, settings, secret(settings.secretFile()), dataDir, firstBackoff);
+        webhook.thread.start();
+        LOG.info("webhook: sending every change to {}, from after sequence {}", settings.shown(), webhook.acknowledged);
+        return webhook;
+    }
+
+    private static byte[] secret(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            throw new BadSettingException("webhookSecretFile", "the webhook secret file " + file + " cannot be read: " + e);
+        }
+        if (text.length() < WebhookSettings.MIN_SECRET) {
+            throw new BadSettingException("webhookSecretFile", "the webhook secret in " + file + " is " + text.length()
+                    + " characters long; it must be at least " + WebhookSettings.MIN_SECRET + " (such as the output of"
+                    + " openssl rand -hex 32)");
+        }
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The cursor as kept, or the journal's end for a data directory that has none (the changes from now on). */
+    private long readCursor() throws IOException {
+        try {
+            String text = Files.readString(cursorFile, StandardCharsets.US_ASCII).strip();
+            try {
+                return Long.parseLong(text);
+            } catch (NumberFormatException e) {
+                throw new IOException(cursorFile + " should hold the sequence number the webhook last delivered, but holds \""
+                        + LogText.escape(text.length() > 40 ? text.substring(0, 40) + "..." : text) + "\": write the last"
+                        + " sequence the receiver has (GET /api/v1/audit shows them), or remove the file to send the changes"
+                        + " from now on");
+            }
+        } catch (NoSuchFileException e) {
+            long now = journal.lastSequence();
+            DurableFiles.replace(cursorFile, (now + "\n").getBytes(StandardCharsets.US_ASCII));
+            return now;
+        }
+    }
+
+    /** Tells the sender that the journal took a change. */
+    public void wake() {
+        synchronized (wakeUp) {
+            woken = true;
+            wakeUp.notifyAll();
+        }
+    }
+
+    /** @return the sequence number of the last entry the endpoint acknowledged */
+    public long acknowledged() {
+        return acknowledged;
+    }
+
+    /** @return how many entries the journal holds that the endpoint has not acknowledged */
+    public long lag() {
+        return Math.max(0, journal.lastSequence() - acknowledged);
+    }
+
+    /** @return entries delivered since the server started */
+    public long deliveredCount() {
+        return delivered.sum();
+    }
+
+    /** @return failed attempts since the server started */
+    public long failureCount() {
+        return failures.sum();
+    }
+
+    private void run() {
+        int failedInARow = 0;
+        Duration backoff = firstBackoff;
+        while (!closed) {
+            String failure;
+            try {
+                Batch batch = nextBatch();
+                if (batch == null) {
+                    await(IDLE_LOOK);
+                    continue;
+                }
+                failure = deliver(batch);
+            } catch (JournalException | IOException | IllegalArgumentException e) { // IAE: retention ran meanwhile
+                if (closed) {
+                    return;
+                }
+                failure = e.getMessage();
+            } catch (RuntimeException e) { // the sender must not die of one: the changes would wait for a restart
+                LOG.warn("webhook: unexpected failure", e);
+                failure = e.toString();
+            } catch (InterruptedException e) {
+                return; // closed
+            }
+            if (failure == null) {
+                if (failedInARow > 0) {
+                    LOG.info("webhook: {} takes the changes again, after {} failed attempts", settings.shown(), failedInARow);
+                }
+                failedInARow = 0;
+                backoff = firstBackoff;
+                continue;
+            }
+            failures.increment();
+            if (failedInARow++ == 0) {
+                LOG.warn("webhook: a delivery to {} failed ({}); the changes wait in the journal and are sent again, in"
+                        + " order, with backoff up to {} (the log says when it works again)", settings.shown(), failure,
+                        MAX_BACKOFF);
+            }
+            try {
+                sleep(backoff.plusMillis(ThreadLocalRandom.current().nextLong(backoff.toMillis() / 4 + 1)));
+            } catch (InterruptedException e) {
+                return;
+            }
+            backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+        }
+    }
+
+    /**
+     * The next delivery's body: the entries after the cursor, as many as one delivery carries, read a few at a time (an
+     * entry may hold a flag document of 1 MiB: a hundred at once would be a hundred MiB of heap). Retention's gaps are
+     * skipped with a warning.
+     *
+     * @return the body and the last sequence it carries, or null if there is nothing to send
+     */
+    private Batch nextBatch() throws IOException {
+        long oldest = journal.oldestRetainedSequence();
+        if (acknowledged + 1 < oldest && journal.lastSequence() >= oldest) {
+            LOG.warn("webhook: entries {} to {} were removed by journal retention before {} took them; going on from {}",
+                    acknowledged + 1, oldest - 1, settings.shown(), oldest);
+            saveCursor(oldest - 1);
+        }
+        if (journal.lastSequence() <= acknowledged) {
+            return null;
+        }
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        long last = acknowledged;
+        int count = 0;
+        try (JsonGenerator g = JSON.createGenerator(body)) {
+            g.writeStartObject();
+            g.writeArrayFieldStart("entries");
+            while (count < MAX_ENTRIES && body.size() < MAX_BODY_BYTES) {
+                List<JournalEntry> step = journal.read(last + 1, READ_STEP);
+                if (step.isEmpty()) {
+                    break;
+                }
+                for (JournalEntry e : step) {
+                    if (count == MAX_ENTRIES || (count > 0 && body.size() >= MAX_BODY_BYTES)) {
+                        break; // the rest go in the next delivery
+                    }
+                    JSON.writeTree(g, AuditEntries.json(e));
+                    g.flush();
+                    last = e.sequence();
+                    count++;
+                }
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        return count == 0 ? null : new Batch(body.toByteArray(), last);
+    }
+
+    /** One delivery's body, and the sequence number of its last entry. */
+    private record Batch(byte[] body, long last) {
+    }
+
+    /** @return null once the endpoint acknowledged the batch, else why not */
+    private String deliver(Batch batch) throws IOException, InterruptedException {
+        byte[] bytes = batch.body();
+        long last = batch.last();
+        HttpRequest request = HttpRequest.newBuilder(settings.url()).timeout(ATTEMPT_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .header("User-Agent", "flags-server")
+                .header("X-Flags-Signature", "sha256=" + HexFormat.of().formatHex(sign(bytes)))
+                .header("X-Flags-Sequences", (acknowledged + 1) + "-" + last)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)).build();
+        HttpResponse<Void> answer = http.send(request, HttpResponse.BodyHandlers.discarding());
+        if (answer.statusCode() / 100 != 2) {
+            return "it answered " + answer.statusCode();
+        }
+        delivered.add(last - acknowledged);
+        saveCursor(last);
+        return null;
+    }
+
+    byte[] sign(byte[] body) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(secret, "HmacSHA256"));
+            return mac.doFinal(body);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("every JVM has HmacSHA256", e);
+        }
+    }
+
+    private void saveCursor(long sequence) throws IOException {
+        DurableFiles.replace(cursorFile, (sequence + "\n").getBytes(StandardCharsets.US_ASCII));
+        acknowledged = sequence;
+    }
+
+    private void await(Duration atMost) throws InterruptedException {
+        synchronized (wakeUp) {
+            if (!woken && !closed) {
+                wakeUp.wait(atMost.toMillis());
+            }
+            woken = false;
+        }
+    }
+
+    /** A backoff's wait: a wake-up does not shorten it, a close does. */
+    private void sleep(Duration wait) throws InterruptedException {
+        long until = System.nanoTime() + wait.toNanos();
+        synchronized (wakeUp) {
+            for (long left = wait.toNanos(); left > 0 && !closed; left = until - System.nanoTime()) {
+                wakeUp.wait(Math.max(1, left / 1_000_000));
+            }
+        }
+    }
+
+    /** Stops sending; a delivery in flight is cut off (it is sent again after the next start). */
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+        try {
+            thread.join(ATTEMPT_TIMEOUT.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

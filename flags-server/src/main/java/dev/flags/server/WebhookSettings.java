@@ -1,0 +1,57 @@
+package dev.flags.server;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * Immutable. Where the server sends every change it takes ({@link Webhook}): an HTTP or HTTPS endpoint, and the file
+ * holding the secret its deliveries are signed with.
+ *
+ * @param url the endpoint: absolute, {@code http} or {@code https}, with a host, without a fragment
+ * @param secretFile a file holding the signing secret (at least {@value #MIN_SECRET} characters), read at start
+ */
+public record WebhookSettings(URI url, Path secretFile) {
+
+    /** The shortest secret: shorter ones can be guessed from signatures. */
+    public static final int MIN_SECRET = 16;
+
+    /**
+     * Checks the endpoint's form; the secret file is read when the server starts.
+     *
+     * @throws BadSettingException naming {@code webhookUrl} or {@code webhookSecretFile}
+     */
+    public WebhookSettings {
+        if (url == null) {
+            throw new BadSettingException("webhookUrl", "the webhook needs a URL as well as a secret file");
+        }
+        if (secretFile == null) {
+            throw new BadSettingException("webhookSecretFile", "the webhook needs a secret file (its deliveries are signed"
+                    + " with it, so that the receiver can tell them from anyone else's requests)");
+        }
+        String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(Locale.ROOT);
+        if (!url.isAbsolute() || !(scheme.equals("http") || scheme.equals("https")) || url.getHost() == null
+                || url.getRawFragment() != null) {
+            throw new BadSettingException("webhookUrl", "the webhook URL must be an http:// or https:// URL with a host and"
+                    + " no #fragment, such as https://hooks.example.com/flags; was " + shown(url));
+        }
+    }
+
+    /**
+     * The URL as logs may show it: without what may be a credential (user info, query).
+     *
+     * @return scheme, host, port and path
+     */
+    public String shown() {
+        return shown(url);
+    }
+
+    private static String shown(URI url) {
+        if (url.getHost() == null) {
+            return "\"" + LogText.escape(Objects.toString(url.getScheme(), "")) + ":...\"";
+        }
+        return url.getScheme() + "://" + url.getHost() + (url.getPort() >= 0 ? ":" + url.getPort() : "")
+                + (url.getRawPath() == null ? "" : url.getRawPath());
+    }
+}

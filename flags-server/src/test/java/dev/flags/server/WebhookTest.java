@@ -1,0 +1,228 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(60)
+class WebhookTest {
+
+    private static final String SECRET = "0123456789abcdef-webhook";
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /** One request the receiver took. */
+    private record Delivery(int answered, String signature, String sequences, String contentType, byte[] body) {
+        JsonNode entries() throws IOException {
+            return JSON.readTree(body).get("entries");
+        }
+    }
+
+    @TempDir
+    Path dir;
+
+    private HttpServer receiver;
+    private final BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
+    private final AtomicInteger answer = new AtomicInteger(200);
+
+    @BeforeEach
+    void startReceiver() throws IOException {
+        receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        receiver.createContext("/hooks/flags", exchange -> {
+            byte[] body = exchange.getRequestBody().readAllBytes();
+            int status = answer.get();
+            deliveries.add(new Delivery(status, exchange.getRequestHeaders().getFirst("X-Flags-Signature"),
+                    exchange.getRequestHeaders().getFirst("X-Flags-Sequences"),
+                    exchange.getRequestHeaders().getFirst("Content-Type"), body));
+            exchange.sendResponseHeaders(status, -1);
+            exchange.close();
+        });
+        receiver.start();
+    }
+
+    @AfterEach
+    void stopReceiver() {
+        receiver.stop(0);
+    }
+
+    private ServerConfig config() throws IOException {
+        Path secret = dir.resolve("webhook-secret");
+        Files.writeString(secret, SECRET + "\n");
+        // A query that could hold a credential: the log shows the endpoint without it.
+        URI url = URI.create("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hooks/flags?key=hunter2");
+        return ServerFixture.config(dir.resolve("data")).withWebhook(new WebhookSettings(url, secret));
+    }
+
+    private Delivery next() throws InterruptedException {
+        Delivery d = deliveries.poll(30, TimeUnit.SECONDS);
+        assertThat(d).as("a delivery within 30 s").isNotNull();
+        return d;
+    }
+
+    private static String hmac(byte[] body) throws Exception {
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+        return "sha256=" + HexFormat.of().formatHex(mac.doFinal(body));
+    }
+
+    @Test
+    void everyChangeIsSentSignedInOrderAndNoneIsLostWhileTheEndpointRefusesNorAcrossARestart() throws Exception {
+        long[] environmentCreated = new long[1];
+        String logged = StandardErrorCapture.during(() -> firstLife(environmentCreated));
+        assertThat(logged).doesNotContain("hunter2").contains("webhook: sending every change to http://127.0.0.1:"
+                + receiver.getAddress().getPort() + "/hooks/flags, from after sequence 0");
+        assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).as("once per outage, not per"
+                + " retry").hasSize(2).allMatch(l -> l.contains("WARN") && l.contains("failed (it answered 5"));
+        assertThat(logged).contains("webhook: http://127.0.0.1:" + receiver.getAddress().getPort() + "/hooks/flags takes the"
+                + " changes again, after 1 failed attempts");
+        assertThat(Files.readString(dir.resolve("data").resolve(Webhook.CURSOR_FILE)).strip())
+                .as("the last one taken: the token's").isEqualTo(String.valueOf(environmentCreated[0] + 2));
+        deliveries.clear();
+        answer.set(200);
+        try (FlagServer server = FlagServer.start(config())) {
+            Delivery resumed = next();
+            JsonNode entries = resumed.entries();
+            assertThat(entries.get(0).get("sequence").asLong()).as("what the endpoint had not taken, nothing it had")
+                    .isEqualTo(environmentCreated[0] + 3);
+            assertThat(entries.get(0).get("change").asText()).isEqualTo("flag_updated");
+            assertThat(entries.get(0).at("/payload/enabled").asBoolean()).isFalse();
+        }
+    }
+
+    /** The first run of the server: the endpoint takes, refuses, takes again, and is down when the server stops. */
+    private void firstLife(long[] environmentCreated) throws Exception {
+        try (FlagServer server = FlagServer.start(config())) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+            Delivery first = next();
+            assertThat(first.contentType()).isEqualTo("application/json");
+            assertThat(first.signature()).as("the HMAC of the body with the secret").isEqualTo(hmac(first.body()));
+            JsonNode created = first.entries().get(0);
+            assertThat(created.get("change").asText()).isEqualTo("environment_created");
+            assertThat(created.get("environment").asText()).isEqualTo("production");
+            assertThat(created.get("actor").asText()).isEqualTo("admin (admin)");
+            environmentCreated[0] = created.get("sequence").asLong();
+            assertThat(first.sequences()).isEqualTo(environmentCreated[0] + "-" + environmentCreated[0]);
+
+            // Refused: sent again, the same entries, until taken.
+            answer.set(503);
+            assertThat(api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": true}").status())
+                    .isEqualTo(201);
+            Delivery refused = next();
+            assertThat(refused.answered()).isEqualTo(503);
+            assertThat(refused.entries().get(0).get("change").asText()).isEqualTo("flag_created");
+            answer.set(200);
+            Delivery again = next();
+            assertThat(again.sequences()).isEqualTo(refused.sequences());
+            assertThat(again.body()).isEqualTo(refused.body());
+            assertThat(again.entries().get(0).at("/payload/key").asText()).isEqualTo("billing-v2");
+
+            // A token's entry tells no environment: it goes too, without the token's hash.
+            api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ci\", \"scope\": \"sdk\", \"environments\": [\"production\"]}");
+            JsonNode token = next().entries().get(0);
+            assertThat(token.get("change").asText()).isEqualTo("token_created");
+            assertThat(token.get("payload").has("hash")).isFalse();
+            assertThat(token.toString()).doesNotContain("sha256:");
+            // The cursor is saved once the answer is read, after the receiver queued the delivery: read until so.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!api.get("/metrics", null).body().contains("flags_webhook_lag_entries 0\n")) {
+                assertThat(System.nanoTime()).as("flags_webhook_lag_entries reaches 0").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            assertThat(api.get("/metrics", null).body()).contains("flags_webhook_failures_total 1\n")
+                    .contains("flags_webhook_delivered_total 3\n");
+
+            // The endpoint down while changes are made and the server stops: they wait in the journal.
+            answer.set(500);
+            api.patch("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": false}");
+            assertThat(next().answered()).isEqualTo(500);
+        }
+    }
+
+    @Test
+    void aBacklogGoesAHundredAtATimeInOrderWithoutAGap() throws Exception {
+        answer.set(500);
+        try (FlagServer server = FlagServer.start(config())) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": true}");
+            for (int i = 0; i < 120; i++) {
+                api.patch("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"description\": \"step " + i + "\"}");
+            }
+            answer.set(200);
+            long expected = -1;
+            String lastDescription = "";
+            while (!lastDescription.equals("step 119")) {
+                Delivery d = next();
+                if (d.answered() != 200) {
+                    continue; // an attempt made before the endpoint came back
+                }
+                JsonNode entries = d.entries();
+                if (expected < 0) {
+                    assertThat(entries).as("a full delivery: 122 were waiting").hasSize(100);
+                    assertThat(entries.get(0).get("change").asText()).isEqualTo("environment_created");
+                    expected = entries.get(0).get("sequence").asLong();
+                }
+                for (JsonNode e : entries) {
+                    assertThat(e.get("sequence").asLong()).as("in order, no gap").isEqualTo(expected++);
+                    lastDescription = e.at("/payload/description").asText();
+                }
+            }
+            assertThat(deliveries).as("nothing sent twice once taken").allMatch(d -> d.answered() != 200);
+        }
+    }
+
+    @Test
+    void aDataDirectoryWithoutACursorStartsWithTheChangesFromThenOn() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            new ApiClient(server.httpPort()).post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}");
+        }
+        try (FlagServer server = FlagServer.start(config())) {
+            new ApiClient(server.httpPort()).post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            JsonNode entries = next().entries();
+            assertThat(entries).hasSize(1);
+            assertThat(entries.get(0).get("environment").asText()).as("not the history before").isEqualTo("production");
+        }
+    }
+
+    @Test
+    void badWebhookSettingsAreRefusedWithTheirNames() throws Exception {
+        Path secret = dir.resolve("secret");
+        assertThatThrownBy(() -> new WebhookSettings(URI.create("ftp://example.com/x"), secret))
+                .isInstanceOfSatisfying(BadSettingException.class, e -> assertThat(e.setting()).isEqualTo("webhookUrl"))
+                .hasMessage("the webhook URL must be an http:// or https:// URL with a host and no #fragment, such as"
+                        + " https://hooks.example.com/flags; was ftp://example.com/x");
+        assertThatThrownBy(() -> new WebhookSettings(URI.create("https://example.com/x"), null))
+                .isInstanceOfSatisfying(BadSettingException.class, e -> assertThat(e.setting()).isEqualTo("webhookSecretFile"));
+        assertThatThrownBy(() -> ServerFixture.config(dir.resolve("data")).withWebhook(
+                new WebhookSettings(URI.create("https://example.com/x"), secret)))
+                .isInstanceOf(BadSettingException.class).hasMessageContaining("webhook secret file " + secret + " does not exist");
+        Files.writeString(secret, "short\n");
+        ServerConfig shortSecret = ServerFixture.config(dir.resolve("data")).withWebhook(
+                new WebhookSettings(URI.create("https://example.com/x"), secret));
+        assertThatThrownBy(() -> FlagServer.start(shortSecret)).isInstanceOf(BadSettingException.class)
+                .hasMessage("the webhook secret in " + secret + " is 5 characters long; it must be at least 16 (such as the"
+                        + " output of openssl rand -hex 32)");
+    }
+}
