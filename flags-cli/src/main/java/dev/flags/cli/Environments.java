@@ -197,7 +197,10 @@ final class Environments implements Callable<Integer> {
         String done(JsonNode answer) {
             List<String> tokens = new ArrayList<>();
             answer.path("tokens").forEach(t -> tokens.add(oneLine(t.asText())));
-            return done() + (tokens.isEmpty() ? "" : "; revoke the tokens made for it, which read nothing now: "
+            int schedules = answer.path("schedules").asInt(0);
+            return done() + (schedules == 0 ? "" : "; " + schedules + " pending schedule" + (schedules == 1 ? " was" : "s were")
+                    + " dropped with it, never to run")
+                    + (tokens.isEmpty() ? "" : "; revoke the tokens made for it, which read nothing now: "
                     + String.join(", ", tokens) + " (flags tokens revoke ID)");
         }
     }

@@ -75,7 +75,9 @@ final class FlagChanges {
                 } else if (is == null) {
                     lines.add(at + ": removed (was " + show(was, max) + ")");
                 } else if (at.equals("targets") && was.isArray() && is.isArray()) {
-                    compareTargets(was, is, lines, max);
+                    if (!was.equals(is)) { // the same targets, beside another field's change, are no line at all
+                        compareTargets(was, is, lines, max);
+                    }
                 } else {
                     compare(at, was, is, lines, max);
                 }

@@ -94,6 +94,8 @@ class EnvironmentsCommandTest {
     void anAdminDeletesAnArchivedEnvironmentForGoodAndIsToldWhichTokensToRevoke() throws Exception {
         flags("environments", "create", "pr-7");
         send("PUT", "/environments/pr-7/flags/preview", "{\"enabled\": true}");
+        send("POST", "/environments/pr-7/flags/preview/schedules", "{\"at\": \"" + java.time.Instant.now().plus(
+                java.time.Duration.ofDays(1)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\", \"patch\": {\"enabled\": false}}");
         String sdk = send("POST", "/tokens", "{\"name\": \"pr-7-app\", \"scope\": \"sdk\", \"environments\": [\"pr-7\"]}")
                 .get("id").asText();
 
@@ -106,7 +108,8 @@ class EnvironmentsCommandTest {
         assertThat(deleted.exit()).as(deleted.err()).isZero();
         assertThat(Api.JSON.readTree(deleted.out()).get("deleted").asBoolean()).isTrue();
         assertThat(deleted.err()).isEqualTo("flags: environment \"pr-7\" deleted for good: flags audit -e pr-7 shows its changes;"
-                + " its key is not used again; revoke the tokens made for it, which read nothing now: " + sdk
+                + " its key is not used again; 1 pending schedule was dropped with it, never to run; revoke the tokens made for"
+                + " it, which read nothing now: " + sdk
                 + " (flags tokens revoke ID)\n");
         assertThat(environments(ADMIN).err()).isEqualTo("flags: no environments this token may read\n");
         var audit = flags("audit", "-e", "pr-7");

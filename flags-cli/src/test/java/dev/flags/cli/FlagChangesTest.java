@@ -61,6 +61,9 @@ class FlagChangesTest {
         assertThat(FlagChanges.between(json("{\"targets\": [{\"userIds\": [\"a\"]}, {\"userIds\": [\"b\"], \"serve\": false}]}"),
                 json("{\"targets\": [{\"userIds\": [\"b\"], \"serve\": false}, {\"userIds\": [\"a\"]}]}")))
                 .containsExactly("targets: reordered (no user's answer changed)");
+        assertThat(FlagChanges.between(json("{\"description\": \"a\", \"targets\": [{\"userIds\": [\"u-1\"]}]}"),
+                json("{\"description\": \"b\", \"targets\": [{\"userIds\": [\"u-1\"]}]}")))
+                .as("the same targets beside another change: no line of theirs").containsExactly("description: \"a\" → \"b\"");
     }
 
     @Test

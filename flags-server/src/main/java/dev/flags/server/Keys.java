@@ -58,7 +58,9 @@ public final class Keys {
         if (id == null || id.isEmpty()) {
             wrong = "it was empty";
         } else if (id.length() > MAX_USER_ID) {
-            wrong = "it was " + id.length() + " characters long";
+            int characters = id.codePointCount(0, id.length());
+            wrong = "it was " + id.length() + (characters == id.length() ? " characters long" : " UTF-16 units long (" + characters
+                    + " characters: one beyond the Basic Multilingual Plane, such as an emoji, counts as two units)");
         } else if (id.isBlank()) {
             wrong = "it was blank";
         } else {

@@ -23,6 +23,7 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.BiFunction;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 
@@ -49,18 +50,78 @@ public final class ScheduleService {
     private final ChangeWriter writer;
     private final FlagService flags;
     private final Clock clock;
+    private final BiFunction<String, Instant, String> whyNoLongerActing;
 
     /**
      * @param journal the journal, for reads
      * @param writer the write path
      * @param flags the flags, whose PATCH checks a schedule's change
      * @param clock the time "in the future" is judged by
+     * @param whyNoLongerActing why a token (by id) may no longer act for what it arranged at a time, or null if it may
+     *     ({@link dev.flags.server.auth.TokenService#whyNoLongerActing}): such a token's schedules will fail at their time
      */
-    public ScheduleService(Journal journal, ChangeWriter writer, FlagService flags, Clock clock) {
+    public ScheduleService(Journal journal, ChangeWriter writer, FlagService flags, Clock clock,
+                           BiFunction<String, Instant, String> whyNoLongerActing) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.writer = Objects.requireNonNull(writer, "writer");
         this.flags = Objects.requireNonNull(flags, "flags");
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.whyNoLongerActing = Objects.requireNonNull(whyNoLongerActing, "whyNoLongerActing");
+    }
+
+    /**
+     * What will become of a pending schedule at its time, as things are now.
+     *
+     * @param makerGone why its maker's token can no longer act (so it will fail whatever the flag is), or null
+     * @param refusal what its patch would be refused with, applied to the flag as the pending schedules before it leave
+     *     it, or null if it applies (or its maker is gone: it is not tried)
+     */
+    public record Fate(Schedule schedule, String makerGone, ApiException refusal) {
+        /** @return why it will fail at its time, or null if it will apply */
+        public String willFail() {
+            if (makerGone != null) {
+                return makerGone;
+            }
+            return refusal == null ? null : "it no longer applies to the flag as it will be then, after the pending schedules"
+                    + " before it: " + refusal.getMessage();
+        }
+    }
+
+    /**
+     * The pending schedules of a flag, in the order they will apply, each with its fate: one whose maker's token can no
+     * longer act will fail, and is left out when the ones after it are judged; one whose patch will not apply leaves the
+     * flag as it was, as it will at its time.
+     *
+     * @return every pending schedule of the flag, soonest first; empty for an environment that is not there
+     */
+    public List<Fate> fates(String env, String key) {
+        EnvironmentState state = journal.state().environments().get(env);
+        if (state == null) {
+            return List.of();
+        }
+        List<Fate> fates = new ArrayList<>();
+        List<Schedule> acting = new ArrayList<>();
+        for (Schedule s : state.pendingSchedules()) {
+            if (s.flag().equals(key)) {
+                String gone = ScheduleRunner.makerGone(s, whyNoLongerActing);
+                fates.add(new Fate(s, gone, null));
+                if (gone == null) {
+                    acting.add(s);
+                }
+            }
+        }
+        List<ApiException> refusals;
+        try {
+            refusals = flags.previewInTurn(env, key, acting.stream().map(s -> s.patch().toJsonNode()).toList());
+        } catch (ApiException e) { // the environment went meanwhile: nothing to judge them against
+            return fates;
+        }
+        java.util.Map<String, ApiException> byId = new java.util.HashMap<>();
+        for (int i = 0; i < acting.size(); i++) {
+            byId.put(acting.get(i).id(), refusals.get(i));
+        }
+        fates.replaceAll(f -> f.makerGone() == null ? new Fate(f.schedule(), null, byId.get(f.schedule().id())) : f);
+        return fates;
     }
 
     /**
@@ -120,29 +181,18 @@ public final class ScheduleService {
      * @return their ids, soonest first
      */
     public List<String> noLongerApplying(String env, String key) {
-        EnvironmentState state = journal.state().environments().get(env);
-        if (state == null) {
-            return List.of();
-        }
-        List<Schedule> pending = state.pendingSchedules().stream().filter(s -> s.flag().equals(key)).toList();
-        List<ApiException> refusals = flags.previewInTurn(env, key, pending.stream().map(s -> s.patch().toJsonNode()).toList());
-        List<String> broken = new ArrayList<>();
-        for (int i = 0; i < pending.size(); i++) {
-            if (refusals.get(i) != null) {
-                broken.add(pending.get(i).id());
-            }
-        }
-        return broken;
+        return fates(env, key).stream().filter(f -> f.refusal() != null).map(f -> f.schedule().id()).toList();
     }
 
     /**
      * Checks a new schedule's patch against the flag as it will be at its time: after the flag's pending schedules due
-     * by then (those due at the same instant were made before it, so they apply first), each that would fail skipped.
+     * by then (those due at the same instant were made before it, so they apply first), each that would fail skipped,
+     * and so each whose maker's token can no longer act.
      */
     private void checkAt(String env, EnvironmentState state, String key, Instant when, JsonNode patch) {
         List<JsonNode> inTurn = new ArrayList<>();
         for (Schedule s : state.pendingSchedules()) {
-            if (s.flag().equals(key) && !s.at().isAfter(when)) {
+            if (s.flag().equals(key) && !s.at().isAfter(when) && ScheduleRunner.makerGone(s, whyNoLongerActing) == null) {
                 inTurn.add(s.patch().toJsonNode());
             }
         }
@@ -155,12 +205,13 @@ public final class ScheduleService {
         if (refusal.status() == 400) { // PATCH's own words, which speak of "the body"
             throw ApiException.badRequest("in \"patch\": " + refusal.getMessage());
         }
-        if (before == 0 || refusal.status() == 404 || flags.previewInTurn(env, key, List.of(patch)).get(0) != null) {
-            throw refusal; // the flag as it is now refuses it too: the pending schedules are not the reason
+        if (before == 0 || refusal.status() == 404) {
+            throw refusal;
         }
-        throw new ApiException(refusal.status(), refusal.title(), refusal.getMessage() + " (as the flag will be at " + when
-                + ", after " + (before == 1 ? "the pending schedule" : "the " + before + " pending schedules") + " of it due"
-                + " by then: flags schedules " + key + ")", refusal.extensions());
+        // Judged against the flag as it will be, which flags show does not show: say so, whatever the reason.
+        throw new ApiException(refusal.status(), refusal.title(), refusal.getMessage() + "; that is the flag as it will be at "
+                + when + ", after " + (before == 1 ? "the pending schedule" : "the " + before + " pending schedules") + " of it"
+                + " due by then (flags schedules " + key + ")", refusal.extensions());
     }
 
     /**
@@ -308,11 +359,12 @@ public final class ScheduleService {
             throw ApiException.badRequest("\"at\" must be an ISO-8601 instant with its offset, such as \"2027-01-31T09:00:00Z\""
                     + " or \"2027-01-31T09:00:00+01:00\", was \"" + LogText.escape(shown) + "\"");
         }
+        Instant asked = when;
         when = when.truncatedTo(ChronoUnit.SECONDS); // kept to the second, as expiries are
         Instant now = clock.instant();
         if (!when.isAfter(now)) {
-            throw ApiException.badRequest("\"at\" must be in the future, was " + when + " (the server's time is "
-                    + now.truncatedTo(ChronoUnit.SECONDS) + ")");
+            throw ApiException.badRequest("\"at\" must be in the future, was " + asked + (asked.equals(when) ? ""
+                    : ", kept to the second as " + when) + " (the server's time is " + now + ")");
         }
         Instant latest = now.atOffset(ZoneOffset.UTC).plus(MAX_AHEAD).toInstant();
         if (when.isAfter(latest)) {

@@ -733,6 +733,7 @@ class AdminApiTest {
         assertThat(d.get("deleted").asBoolean()).isTrue();
         assertThat(d.get("flags").asInt()).as("billing-v2 (cloned) and preview-only").isEqualTo(2);
         assertThat(d.get("archivedFlags").asInt()).isEqualTo(1);
+        assertThat(d.get("schedules").asInt()).as("none pending").isZero();
         assertThat(d.get("tokens")).extracting(JsonNode::asText).as("the live tokens that read nothing now, to revoke (not"
                 + " one that still reads production)")
                 .containsExactlyInAnyOrder(sdk.json().get("id").asText(), tokenId("editor-user"));
@@ -923,6 +924,8 @@ class AdminApiTest {
                 + " without control characters; it was 1025 characters long");
         assertProblem(api.put(members + "tess%09", ADMIN, null), 400, "without control characters; character 5 is U+0009");
         assertProblem(api.put(members + "%20%20", ADMIN, null), 400, "without control characters; it was blank");
+        assertProblem(api.put(members + "%F0%9F%98%80".repeat(600), ADMIN, null), 400, "; it was 1200 UTF-16 units long (600"
+                + " characters: one beyond the Basic Multilingual Plane, such as an emoji, counts as two units)");
         // Nor a bidirectional control or a line separator: "%E2%80%AEssetx" (U+202E first) reads "xtess" in a role list.
         assertProblem(api.put(members + "%E2%80%AEssetx", ADMIN, null), 400, "user id must be 1 to 1024 characters, not blank,"
                 + " without control characters (nor line separators, bidirectional controls, invisible characters or half characters),"

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -153,7 +154,8 @@ class ScheduleApiTest {
             untarget = later.json().get("id").asText();
             assertProblem(api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T18:00:00Z",
                     "{\"removeTarget\": {\"user\": \"u-1\"}}")), 409, "flag \"billing-v2\" does not target user \"u-1\";"
-                    + " it targets nobody"); // nor does it now: the pending schedules are not the reason, and go unnamed
+                    + " it targets nobody; that is the flag as it will be at 2026-12-04T18:00:00Z, after the 2 pending schedules"
+                    + " of it due by then (flags schedules billing-v2)");
             assertThat(api.patch(FLAG, ADMIN, "{\"description\": \"the new billing\"}").header("X-Flags-Schedules-No-Longer-Apply"))
                     .as("the untarget is judged after the target before it").isNull();
 
@@ -161,13 +163,46 @@ class ScheduleApiTest {
             assertThat(overtaken.status()).as(overtaken.body()).isEqualTo(200);
             assertThat(overtaken.header("X-Flags-Schedules-No-Longer-Apply")).as("the target still applies, then the untarget")
                     .isNull();
+            // A schedule whose maker's token was revoked will fail: the ones after it are judged without it.
+            ApiClient.Response made = api.post("/api/v1/tokens", ADMIN,
+                    "{\"name\": \"leaver\", \"scope\": \"editor\", \"environments\": [\"production\"]}");
+            String leavers = api.post(FLAG + "/schedules", made.json().get("token").asText(), schedule("2026-12-04T10:30:00Z",
+                    "{\"addTarget\": {\"user\": \"u-3\"}}")).json().get("id").asText();
+            ApiClient.Response revoked = api.delete("/api/v1/tokens/" + made.json().get("id").asText(), ADMIN);
+            assertThat(revoked.header("X-Flags-Schedules-Will-Fail")).contains(leavers);
+            assertProblem(api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T16:00:00Z",
+                    "{\"removeTarget\": {\"user\": \"u-3\"}}")), 409, "flag \"billing-v2\" does not target user \"u-3\"; see its"
+                    + " \"targets\" (flags show billing-v2); that is the flag as it will be at 2026-12-04T16:00:00Z, after the"
+                    + " pending schedule of it due by then (flags schedules billing-v2)");
+            assertThat(api.delete(SCHEDULES + "/" + leavers, ADMIN).status()).isEqualTo(200);
+
+            // A new schedule that leaves a later one unable to apply says so, and the later one's willFail says why.
+            ApiClient.Response noon = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z",
+                    "{\"removeTarget\": {\"user\": \"u-1\"}}"));
+            assertThat(noon.status()).as(noon.body()).isEqualTo(201);
+            assertThat(noon.header("X-Flags-Schedules-No-Longer-Apply")).isEqualTo(untarget);
+            assertThat(api.get(SCHEDULES + "/" + untarget, ADMIN).json().get("willFail").asText()).isEqualTo("it no longer"
+                    + " applies to the flag as it will be then, after the pending schedules before it: flag \"billing-v2\" does"
+                    + " not target user \"u-1\"; see its \"targets\" (flags show billing-v2)");
+            List<String> listed = new java.util.ArrayList<>();
+            api.get(SCHEDULES, ADMIN).json().get("schedules").forEach(s -> {
+                if (!s.get("willFail").isNull()) {
+                    listed.add(s.get("id").asText() + ": " + s.get("willFail").asText());
+                }
+            });
+            assertThat(listed).as("listed so too").containsExactly(untarget + ": "
+                    + api.get(SCHEDULES + "/" + untarget, ADMIN).json().get("willFail").asText());
+            assertThat(api.delete(SCHEDULES + "/" + noon.json().get("id").asText(), ADMIN).header(
+                    "X-Flags-Schedules-No-Longer-Apply")).isNull();
+            assertThat(api.get(SCHEDULES + "/" + untarget, ADMIN).json().get("willFail").isNull()).as("applies again").isTrue();
+
             ApiClient.Response dropU2 = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T11:00:00Z",
                     "{\"removeTarget\": {\"user\": \"u-2\"}}"));
             assertThat(dropU2.status()).as(dropU2.body()).isEqualTo(201);
             assertProblem(api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T12:00:00Z",
                     "{\"removeTarget\": {\"user\": \"u-2\"}}")), 409, "flag \"billing-v2\" does not target user \"u-2\"; see"
-                    + " its \"targets\" (flags show billing-v2) (as the flag will be at 2026-12-04T12:00:00Z, after the 2 pending"
-                    + " schedules of it due by then: flags schedules billing-v2)");
+                    + " its \"targets\" (flags show billing-v2); that is the flag as it will be at 2026-12-04T12:00:00Z, after the"
+                    + " 2 pending schedules of it due by then (flags schedules billing-v2)");
             ApiClient.Response reliedOnByNone = api.delete(SCHEDULES + "/" + dropU2.json().get("id").asText(), ADMIN);
             assertThat(reliedOnByNone.status()).as(reliedOnByNone.body()).isEqualTo(200);
             assertThat(reliedOnByNone.header("X-Flags-Schedules-No-Longer-Apply")).isNull();
@@ -374,10 +409,14 @@ class ScheduleApiTest {
                             + " percentage, removeRegion, removeRole, removeTarget]");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": \"us canary\", \"value\": 50}}")), 409,
-                    "flag \"billing-v2\" has no rule named \"us canary\"; its rules, by index: 0 \"eu canary\"");
+                    "flag \"billing-v2\" has no rule named \"us canary\"; its rules, by index: 0 \"eu canary\"; that is the flag as"
+                            + " it will be at 2026-12-07T08:00:00Z, after the pending schedule of it due by then (flags schedules"
+                            + " billing-v2)");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": 4294967296, \"value\": 50}}")), 409,
-                    "flag \"billing-v2\" has no rule 4294967296; its rules, by index: 0 \"eu canary\"");
+                    "flag \"billing-v2\" has no rule 4294967296; its rules, by index: 0 \"eu canary\"; that is the flag as it will"
+                            + " be at 2026-12-07T08:00:00Z, after the pending schedule of it due by then (flags schedules"
+                            + " billing-v2)");
             ApiClient.Response invalid = api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z",
                     "{\"percentage\": {\"rule\": 0, \"value\": 150}}"));
             assertThat(invalid.status()).as(invalid.body()).isEqualTo(422);
@@ -387,6 +426,9 @@ class ScheduleApiTest {
                     + " \"production\"; create it first with a PUT of its document (flags create or flags put)");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-04T08:59:59Z", "{\"enabled\": false}")), 400,
                     "\"at\" must be in the future, was 2026-12-04T08:59:59Z (the server's time is 2026-12-04T09:00:00Z)");
+            assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-04T09:00:00.400Z", "{\"enabled\": false}")),
+                    400, "\"at\" must be in the future, was 2026-12-04T09:00:00.400Z, kept to the second as 2026-12-04T09:00:00Z"
+                            + " (the server's time is 2026-12-04T09:00:00Z)");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2027-12-04T09:00:01Z", "{\"enabled\": false}")), 400,
                     "\"at\" must be at most a year ahead (2027-12-04T09:00:00Z), was 2027-12-04T09:00:01Z");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T09:00:00", "{\"enabled\": false}")), 400,

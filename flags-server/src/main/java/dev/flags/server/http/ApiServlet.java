@@ -230,7 +230,8 @@ public final class ApiServlet extends HttpServlet {
                             resp.setHeader("X-Flags-Changed", "true");
                             ObjectNode out = NODES.objectNode().put("key", env).put("deleted", true)
                                     .put("version", d.entry().version()).put("flags", d.last().flags().size())
-                                    .put("archivedFlags", d.last().archivedFlags().size());
+                                    .put("archivedFlags", d.last().archivedFlags().size())
+                                    .put("schedules", d.last().pendingSchedules().size()); // dropped, never to run
                             d.tokens().forEach(out.putArray("tokens")::add);
                             write(resp, 200, out);
                             return;
@@ -449,11 +450,18 @@ public final class ApiServlet extends HttpServlet {
             QueryParameters.requireOnly(req, COMMENT);
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("at", "patch", "comment"));
+            // A new one may leave a later one unable to apply (an untarget at noon before the one at five): say so now.
+            List<String> brokenBefore = services.schedules().noLongerApplying(env, key);
             Schedule s = services.schedules().create(p, env, key, body.get("at"), body.get("patch"),
                     comment(req, text(body, "comment", false)));
+            List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, key));
+            broken.removeAll(brokenBefore);
+            if (!broken.isEmpty()) {
+                resp.setHeader(SCHEDULES_BROKEN, named(broken, key));
+            }
             resp.setHeader("Location", "/api/v1/environments/" + env + "/schedules/" + s.id());
             resp.setHeader("X-Flags-Changed", "true");
-            write(resp, 201, schedule(env, s));
+            write(resp, 201, schedule(env, s, willFail(env, s.flag())));
             return;
         }
         if (rest.size() == 2 && rest.get(1).equals("revert")) {
@@ -553,8 +561,10 @@ public final class ApiServlet extends HttpServlet {
             requireMethod(method, "GET");
             QueryParameters.requireOnly(req, "flag", "status");
             ArrayNode list = NODES.arrayNode();
+            Map<String, Map<String, String>> willFailByFlag = new java.util.HashMap<>(); // each flag's judged once
             services.schedules().list(p, env, req.getParameter("flag"), req.getParameter("status"))
-                    .forEach(s -> list.add(schedule(env, s)));
+                    .forEach(s -> list.add(schedule(env, s, s.pending()
+                            ? willFailByFlag.computeIfAbsent(s.flag(), f -> willFail(env, f)) : Map.of())));
             write(resp, 200, NODES.objectNode().put("environment", env).set("schedules", list));
             return;
         }
@@ -563,7 +573,8 @@ public final class ApiServlet extends HttpServlet {
             switch (method) {
                 case "GET" -> {
                     QueryParameters.requireOnly(req);
-                    write(resp, 200, schedule(env, services.schedules().get(p, env, id)));
+                    Schedule s = services.schedules().get(p, env, id);
+                    write(resp, 200, schedule(env, s, s.pending() ? willFail(env, s.flag()) : Map.of()));
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, COMMENT);
@@ -578,7 +589,7 @@ public final class ApiServlet extends HttpServlet {
                         resp.setHeader(SCHEDULES_BROKEN, named(broken, flag));
                     }
                     resp.setHeader("X-Flags-Changed", "true");
-                    write(resp, 200, schedule(env, cancelled));
+                    write(resp, 200, schedule(env, cancelled, Map.of()));
                 }
                 default -> throw notAllowed(method, "GET, DELETE");
             }
@@ -587,12 +598,27 @@ public final class ApiServlet extends HttpServlet {
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
     }
 
-    /** A schedule as the API shows it: every field always present (null when it does not apply), one shape to read. */
-    private ObjectNode schedule(String env, Schedule s) {
+    /** Why each pending schedule of a flag will fail at its time, by id (absent: it will apply). */
+    private Map<String, String> willFail(String env, String flag) {
+        Map<String, String> why = new java.util.HashMap<>();
+        services.schedules().fates(env, flag).forEach(f -> {
+            if (f.willFail() != null) {
+                why.put(f.schedule().id(), f.willFail());
+            }
+        });
+        return why;
+    }
+
+    /**
+     * A schedule as the API shows it: every field always present (null when it does not apply), one shape to read.
+     *
+     * @param willFail why the flag's pending schedules will fail, by id: known before their time
+     */
+    private ObjectNode schedule(String env, Schedule s, Map<String, String> willFail) {
         ObjectNode n = NODES.objectNode().put("id", s.id()).put("environment", env).put("flag", s.flag())
                 .put("at", s.at().toString());
-        if (s.pending()) { // known before its time: its maker's token can no longer act
-            n.put("willFail", ScheduleRunner.makerGone(s, services.tokens()::whyNoLongerActing));
+        if (s.pending()) {
+            n.put("willFail", willFail.get(s.id()));
         }
         n.set("patch", s.patch().toJsonNode());
         n.put("createdBy", s.createdBy()).put("createdAt", s.createdAt().toString()).put("comment", s.comment())
