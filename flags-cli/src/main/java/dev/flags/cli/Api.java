@@ -167,10 +167,7 @@ final class Api {
             notices.println("flags: nothing changed (it already was so): no new version"
                     + (comment != null ? ", and the comment was not recorded" : ""));
         }
-        r.headers().firstValue("X-Flags-Schedules-No-Longer-Apply").ifPresent(ids -> notices.println("flags: pending"
-                + " schedules no longer apply to the flag as it will be at their time, and will fail then: "
-                + FlagsCommand.oneLine(ids) + " (flags schedules shows them; flags unschedule ID, then schedule the change"
-                + " again)"));
+        r.headers().firstValue("X-Flags-Schedules-No-Longer-Apply").ifPresent(ids -> notices.println(noLongerApply(ids)));
         r.headers().firstValue("X-Flags-Schedules-Will-Fail").ifPresent(ids -> notices.println("flags: pending schedules"
                 + " made with this token will fail at their time (a schedule runs only while its maker's token may act): "
                 + FlagsCommand.oneLine(ids) + " (make them again with a token that stays, then flags unschedule these)"));
@@ -179,6 +176,16 @@ final class Api {
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)
                 + " (flags unschedule ID keeps it off; flags schedules shows them)"));
         return answer;
+    }
+
+    /**
+     * The line for {@code X-Flags-Schedules-No-Longer-Apply}: the server's "and N more (GET .../schedules?flag=KEY)" is
+     * the API's pointer, left out for this command's own, flags schedules.
+     */
+    static String noLongerApply(String ids) {
+        return "flags: pending schedules no longer apply to the flag as it will be at their time, and will fail then: "
+                + FlagsCommand.oneLine(ids.replaceFirst(" \\(GET [^()]*\\)$", "")) + " (flags schedules shows them; flags"
+                + " unschedule ID, then schedule the change again)";
     }
 
     /**

@@ -1543,20 +1543,35 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     @Command(name = "export", description = "Print the environment's flags and role grants as a flag file, for the"
-            + " SDK's offline mode (offlineFile) or flags eval: flags export -e staging > flags.json")
+            + " SDK's offline mode (offlineFile) or flags eval: flags export -e staging > flags.json; with --at, as they"
+            + " were then.")
     static final class Export implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
+        @Option(names = "--at", paramLabel = "INSTANT", description = "The flags and grants as they were at that time, an"
+                + " ISO-8601 instant with its offset (what was live last Friday, for flags eval or a diff; editor or admin).")
+        String at;
 
         @Override
         public Integer call() {
+            String when = at == null ? null : instant(spec, "--at", at); // a bad one is bad usage before any request
             Api api = o.api(spec);
             String environment = "/environments/" + Api.path(o.environment());
             ArrayNode flags = Api.JSON.createArrayNode();
-            for (JsonNode f : api.flags(o.environment(), false)) {
-                flags.add(asWritten(f));
+            JsonNode roles;
+            if (when == null) {
+                for (JsonNode f : api.flags(o.environment(), false)) {
+                    flags.add(asWritten(f));
+                }
+                roles = api.call("GET", environment + "/roles", null, null);
+            } else {
+                // The server's past state: the flags as stored then, and the grants then (members, expiresAt).
+                roles = api.call("GET", environment + "/state?at=" + java.net.URLEncoder.encode(when,
+                        java.nio.charset.StandardCharsets.UTF_8), null, null);
+                roles.path("flags").forEach(f -> flags.add(asWritten(f)));
+                spec.commandLine().getErr().println("flags: environment \"" + oneLine(o.environment()) + "\" as it was at "
+                        + oneLine(roles.path("at").asText(when)) + " (its version " + roles.path("version").asLong() + ")");
             }
-            JsonNode roles = api.call("GET", environment + "/roles", null, null);
             ObjectNode file = Api.JSON.createObjectNode().put("formatVersion", FlagFormat.FORMAT_VERSION);
             file.set("flags", flags);
             file.set("roleGrants", roles.path("members"));

@@ -231,4 +231,14 @@ class FailureMessagesTest {
         }
         assertThat(server.requests()).as("nothing sent with a token that is not one").hasSize(1);
     }
+
+    @Test
+    void schedulesThatNoLongerApplyAreNamedWithThisCommandsPointerNotTheApis() {
+        assertThat(Api.noLongerApply("sch-000000000001, and 3 more (GET .../schedules?flag=billing-v2)")).isEqualTo("flags:"
+                + " pending schedules no longer apply to the flag as it will be at their time, and will fail then:"
+                + " sch-000000000001, and 3 more (flags schedules shows them; flags unschedule ID, then schedule the change"
+                + " again)");
+        assertThat(Api.noLongerApply("sch-000000000001")).endsWith("then: sch-000000000001 (flags schedules shows them; flags"
+                + " unschedule ID, then schedule the change again)");
+    }
 }

@@ -745,6 +745,29 @@ class FlagsCommandTest {
         assertThat(ending.json().at("/roleGrants/beta-tester")).extracting(JsonNode::asText).contains("tom");
         assertThat(ending.err()).isEqualTo("flags: 1 role grant ends at a time the file cannot hold (flags roles shows"
                 + " when): an SDK reading the file grants it for good; export again, or edit the file, when one ends\n");
+
+        // As it was: on, tess granted; then off, and tess's grant gone. The past is what answers.
+        String then = Instant.now().toString();
+        Instant clockAfter = Instant.now().plusMillis(5);
+        while (Instant.now().isBefore(clockAfter)) {
+            Thread.onSpinWait(); // the next change gets a later timestamp than "then" (the journal's are to the millisecond)
+        }
+        assertThat(remote("off", "billing-v2").exit()).isZero();
+        assertThat(remote("revoke", "beta-tester", "tess").exit()).isZero();
+        Run past = remote("export", "--at", then);
+        assertThat(past.exit()).as(past.err()).isZero();
+        assertThat(past.err()).startsWith("flags: environment \"production\" as it was at " + then + " (its version ");
+        Path before = dir.resolve("before.json");
+        Files.writeString(before, past.out());
+        JsonNode tessThen = flags("eval", before.toString(), "billing-v2", "{\"id\": \"tess\"}").json();
+        assertThat(tessThen.get("value").asBoolean()).as("on, and tess granted, then").isTrue();
+        assertThat(tessThen.at("/reason/ruleName").asText()).isEqualTo("beta testers");
+        assertThat(remote("export").json().at("/flags/0/enabled").asBoolean()).as("off now").isFalse();
+        Run badAt = remote("export", "--at", "last friday");
+        assertThat(badAt.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        Run future = remote("export", "--at", Instant.now().plusSeconds(3600).toString());
+        assertThat(future.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(future.err()).contains("at must not be in the future");
     }
 
     @Test
