@@ -208,22 +208,6 @@ public final class FlagService {
     }
 
     /**
-     * The flag as a PATCH body would make it now, checked as a PATCH is, without writing anything: what
-     * a schedule is checked with when it is made, so that a change that could never apply is refused
-     * then, not at its time.
-     *
-     * @param body a PATCH body
-     * @return the flag as it would be (its version the current one)
-     * @throws ApiException 400 for a body that is not a patch, 404 for a flag that is not served, 409
-     *     for a change that does not fit the flag, 422 for a result that is not a valid flag
-     */
-    public Flag preview(String env, String key, JsonNode body) {
-        EnvironmentState state = Access.environment(journal, env);
-        CanonicalJson stored = state.flags().get(key);
-        return previewed(env, key, stored == null ? null : parse(stored).flag(), body);
-    }
-
-    /**
      * Each PATCH body applied in turn to the flag as it is now, each to what the ones before it made, and one that fails
      * leaving the flag as it was: how pending schedules will apply at their times, with no other write between them. What a
      * schedule is checked with when it is made (the flag as it will be at its time, not as it is now: "target her at nine,
@@ -231,7 +215,9 @@ public final class FlagService {
      * broke.
      *
      * @param bodies PATCH bodies, in the order they would apply
-     * @return for each body, null if it would apply, or what it would be refused with (as {@link #preview})
+     * @return for each body, null if it would apply, or what it would be refused with, as a PATCH would be without writing
+     *     anything: 400 for a body that is not a patch, 404 for a flag that is not served, 409 for a change that does not
+     *     fit the flag, 422 for a result that is not a valid flag
      * @throws ApiException 404 for an environment that is not served
      */
     public List<ApiException> previewInTurn(String env, String key, List<JsonNode> bodies) {

@@ -72,6 +72,7 @@ public final class ScheduleService {
     /**
      * What will become of a pending schedule at its time, as things are now.
      *
+     * @param schedule the schedule
      * @param makerGone why its maker's token can no longer act (so it will fail whatever the flag is), or null
      * @param refusal what its patch would be refused with, applied to the flag as the pending schedules before it leave
      *     it, or null if it applies (or its maker is gone: it is not tried)
