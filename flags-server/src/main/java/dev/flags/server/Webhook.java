@@ -127,14 +127,27 @@ public final class Webhook implements AutoCloseable {
     private long readCursor() throws IOException {
         try {
             String text = Files.readString(cursorFile, StandardCharsets.US_ASCII).strip();
+            long cursor;
             try {
-                return Long.parseLong(text);
+                cursor = Long.parseLong(text);
             } catch (NumberFormatException e) {
                 throw new IOException(cursorFile + " should hold the sequence number the webhook last delivered, but holds \""
                         + LogText.escape(text.length() > 40 ? text.substring(0, 40) + "..." : text) + "\": write the last"
                         + " sequence the receiver has (GET /api/v1/audit shows them), or remove the file to send the changes"
                         + " from now on");
             }
+            long end = journal.lastSequence();
+            if (cursor > end) { // a journal put back from an older backup than the cursor: its new entries would go unsent
+                LOG.warn("webhook: {} says sequence {} was delivered, but the journal ends at {} (restored from a backup?);"
+                        + " sending from after {}", cursorFile, cursor, end, end);
+                DurableFiles.replace(cursorFile, (end + "\n").getBytes(StandardCharsets.US_ASCII));
+                return end;
+            }
+            if (cursor < 0) {
+                throw new IOException(cursorFile + " holds " + cursor + ", not a sequence number: write the last sequence the"
+                        + " receiver has, or remove the file to send the changes from now on");
+            }
+            return cursor;
         } catch (NoSuchFileException e) {
             long now = journal.lastSequence();
             DurableFiles.replace(cursorFile, (now + "\n").getBytes(StandardCharsets.US_ASCII));

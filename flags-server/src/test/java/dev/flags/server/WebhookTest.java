@@ -207,6 +207,28 @@ class WebhookTest {
     }
 
     @Test
+    void aCursorThatIsNoNumberStopsTheStartAndOnePastTheJournalsEndIsPutBackToIt() throws Exception {
+        Path data = dir.resolve("data");
+        Files.createDirectories(data);
+        Files.writeString(data.resolve(Webhook.CURSOR_FILE), "forty-two\n");
+        assertThatThrownBy(() -> FlagServer.start(config())).isInstanceOf(IOException.class).hasMessage(
+                data.resolve(Webhook.CURSOR_FILE) + " should hold the sequence number the webhook last delivered, but holds"
+                + " \"forty-two\": write the last sequence the receiver has (GET /api/v1/audit shows them), or remove the file"
+                + " to send the changes from now on");
+
+        Files.writeString(data.resolve(Webhook.CURSOR_FILE), "99\n"); // the journal is empty: restored from an old backup?
+        String logged = StandardErrorCapture.during(() -> {
+            try (FlagServer server = FlagServer.start(config())) {
+                new ApiClient(server.httpPort()).post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+                assertThat(next().entries().get(0).get("environment").asText()).as("sent, not taken for delivered")
+                        .isEqualTo("production");
+            }
+        });
+        assertThat(logged).contains("webhook: " + data.resolve(Webhook.CURSOR_FILE) + " says sequence 99 was delivered, but"
+                + " the journal ends at 0 (restored from a backup?); sending from after 0");
+    }
+
+    @Test
     void badWebhookSettingsAreRefusedWithTheirNames() throws Exception {
         Path secret = dir.resolve("secret");
         assertThatThrownBy(() -> new WebhookSettings(URI.create("ftp://example.com/x"), secret))
