@@ -45,6 +45,7 @@ class WebhookTest {
     private HttpServer receiver;
     private final BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
     private final AtomicInteger answer = new AtomicInteger(200);
+    private final java.util.concurrent.atomic.AtomicBoolean endless = new java.util.concurrent.atomic.AtomicBoolean();
 
     @BeforeEach
     void startReceiver() throws IOException {
@@ -55,6 +56,18 @@ class WebhookTest {
             deliveries.add(new Delivery(status, exchange.getRequestHeaders().getFirst("X-Flags-Signature"),
                     exchange.getRequestHeaders().getFirst("X-Flags-Sequences"),
                     exchange.getRequestHeaders().getFirst("Content-Type"), body));
+            if (endless.get()) { // an answer whose body never ends: the status is all the server reads
+                exchange.sendResponseHeaders(status, 0);
+                byte[] more = new byte[8192];
+                try (var out = exchange.getResponseBody()) {
+                    while (true) {
+                        out.write(more);
+                    }
+                } catch (IOException e) {
+                    exchange.close(); // the server stopped reading: closed its end
+                }
+                return;
+            }
             exchange.sendResponseHeaders(status, -1);
             exchange.close();
         });
@@ -190,6 +203,20 @@ class WebhookTest {
                 }
             }
             assertThat(deliveries).as("nothing sent twice once taken").allMatch(d -> d.answered() != 200);
+        }
+    }
+
+    @Test
+    void anAnswerWhoseBodyNeverEndsIsTakenByItsStatusAndHoldsNothingUp() throws Exception {
+        endless.set(true);
+        try (FlagServer server = FlagServer.start(config())) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            assertThat(next().entries().get(0).get("change").asText()).isEqualTo("environment_created");
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}");
+            Delivery second = next();
+            assertThat(second.entries()).as("the first taken, once: the second carries the next change only").hasSize(1);
+            assertThat(second.entries().get(0).get("environment").asText()).isEqualTo("staging");
         }
     }
 
