@@ -175,7 +175,7 @@ public interface Flags extends AutoCloseable {
      * written (or can again), or a watched offline file turns invalid, is removed or is good again
      * ({@link Freshness#problem()} says which); not on every change of flags. Calls come on the SDK's listener thread,
      * or on the builder's {@code listenerExecutor} (with {@code Runnable::run}, on the thread that changed
-     * the state: such a listener must not block, nor call {@code close()}; told the flags are live, it
+     * the state: such a listener must not block, though it may call {@code close()}; told the flags are live, it
      * finds {@code awaitReady} true); one that throws is logged and ignored. Registering the same listener
      * twice calls it twice.
      *
@@ -220,7 +220,10 @@ public interface Flags extends AutoCloseable {
 
     /**
      * Stops the stream and the SDK's threads. Idempotent; throws nothing. After close, evaluation still
-     * answers from the last snapshot, but nothing updates it any more.
+     * answers from the last snapshot, but nothing updates it any more. Called from a listener run on the thread that
+     * applied a change ({@code listenerExecutor(Runnable::run)}), it returns at once, and the rest (the last usage
+     * report, the connection's end, the cache file) finishes on the SDK's background thread: waiting there would hold
+     * up the very thread that has to finish it.
      */
     @Override
     void close();

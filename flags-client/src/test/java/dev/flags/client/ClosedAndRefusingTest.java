@@ -54,6 +54,28 @@ class ClosedAndRefusingTest {
     }
 
     @Test
+    void aListenerRunOnTheTransportThreadMayCloseTheSdkWithoutHoldingThatThreadUp() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = client(server).listenerExecutor(Runnable::run).build();
+            Subscription stream = server.awaitSubscription().snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
+            java.util.concurrent.CompletableFuture<Duration> closing = new java.util.concurrent.CompletableFuture<>();
+            flags.addListener("a", event -> { // "turn the feature off, and stop listening": on the thread that applied it
+                long start = System.nanoTime();
+                flags.close();
+                closing.complete(Duration.ofNanos(System.nanoTime() - start));
+            });
+            stream.delta(5, 6, doc("a", false, 2));
+            // It waited 2 s and more there before: for the last usage report's answer and the channel's end, which only
+            // that very thread could bring.
+            assertThat(closing.get(10, TimeUnit.SECONDS)).as("close() returns at once").isLessThan(Duration.ofSeconds(1));
+            assertThat(flags.freshness().problem()).contains("closed");
+            assertThat(flags.isEnabled("a", USER)).as("the change it heard of, kept").isFalse();
+            assertThat(flags.health().status()).isEqualTo(Health.Status.DOWN);
+        }
+    }
+
+    @Test
     void anExecutorThatRefusesListenerWorkIsWarnedAboutOnceNotOncePerChange() throws Exception {
         ExecutorService executor = Executors.newSingleThreadExecutor();
         try (ScriptedSyncServer server = ScriptedSyncServer.start();

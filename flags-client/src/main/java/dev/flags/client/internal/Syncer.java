@@ -94,6 +94,12 @@ import org.slf4j.LoggerFactory;
 final class Syncer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Syncer.class);
+    /**
+     * Set while this thread runs a stream's callback from gRPC's transport (a change applied, the stream failing): a
+     * listener run directly there ({@code listenerExecutor(Runnable::run)}) that closes the SDK must not wait there for
+     * what only that thread can finish.
+     */
+    private static final ThreadLocal<Boolean> IN_STREAM_CALLBACK = new ThreadLocal<>();
 
     /** Who is asking, for the server's metrics and logs: {@code flags-java/} and the build's version. */
     static final String SDK = "flags-java/" + version();
@@ -1013,6 +1019,21 @@ final class Syncer implements AutoCloseable {
                 reconnect.cancel(false);
             }
         }
+        if (IN_STREAM_CALLBACK.get() != null) {
+            // A listener run directly on the transport's thread closed the SDK: what is left waits for that very thread
+            // (the last usage report's answer, the channel's end), so it runs elsewhere and close() returns at once.
+            try {
+                background.execute(() -> release(reachable));
+                return;
+            } catch (RejectedExecutionException e) {
+                // the background thread is gone (the JVM is stopping): released here, waits and all
+            }
+        }
+        release(reachable);
+    }
+
+    /** The blocking part of a close: the last usage report, the channel, the cache file. */
+    private void release(boolean reachable) {
         if (usage != null) {
             usage.close(reachable); // before the channel goes: it carries the last report
         }
@@ -1024,6 +1045,26 @@ final class Syncer implements AutoCloseable {
         }
         if (cache != null) {
             writeCache(); // the last change, if its queued write has not happened yet
+        }
+    }
+
+    /**
+     * Marks this thread as running a stream's callback, for {@link #close} called from a listener it runs directly
+     * (no lambda: a change's path allocates nothing for it).
+     *
+     * @return whether this is the outermost mark, to be undone by {@link #leaveStreamCallback}
+     */
+    private static boolean enterStreamCallback() {
+        boolean outermost = IN_STREAM_CALLBACK.get() == null;
+        if (outermost) {
+            IN_STREAM_CALLBACK.set(Boolean.TRUE);
+        }
+        return outermost;
+    }
+
+    private static void leaveStreamCallback(boolean outermost) {
+        if (outermost) {
+            IN_STREAM_CALLBACK.remove();
         }
     }
 
@@ -1048,21 +1089,40 @@ final class Syncer implements AutoCloseable {
                 try {
                     background.execute(() -> received(gen, value));
                 } catch (RejectedExecutionException e) {
-                    received(gen, value);
+                    receivedInCallback(value);
                 }
             } else {
+                receivedInCallback(value);
+            }
+        }
+
+        private void receivedInCallback(SyncMessage value) {
+            boolean outermost = enterStreamCallback();
+            try {
                 received(gen, value);
+            } finally {
+                leaveStreamCallback(outermost);
             }
         }
 
         @Override
         public void onError(Throwable t) {
-            failed(gen, Status.fromThrowable(t));
+            boolean outermost = enterStreamCallback();
+            try {
+                failed(gen, Status.fromThrowable(t));
+            } finally {
+                leaveStreamCallback(outermost);
+            }
         }
 
         @Override
         public void onCompleted() {
-            failed(gen, Status.UNAVAILABLE.withDescription("the server ended the stream"));
+            boolean outermost = enterStreamCallback();
+            try {
+                failed(gen, Status.UNAVAILABLE.withDescription("the server ended the stream"));
+            } finally {
+                leaveStreamCallback(outermost);
+            }
         }
     }
 }
