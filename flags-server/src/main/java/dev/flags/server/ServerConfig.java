@@ -108,6 +108,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         checkReadable(tlsKey, "TLS key", "tlsKey");
         if (webhook != null) {
             checkReadable(webhook.secretFile(), "webhook secret", "webhookSecretFile");
+            Webhook.secret(webhook.secretFile()); // a secret unfit is a bad setting, said before anything is written
         }
         if (tlsCertificate != null) {
             checkTls(tlsCertificate, tlsKey);

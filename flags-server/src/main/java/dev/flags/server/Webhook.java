@@ -68,6 +68,10 @@ public final class Webhook implements AutoCloseable {
     private final Path cursorFile;
     private final Duration firstBackoff;
     private final HttpClient http;
+    /** The endpoint without its user info, which goes as Basic credentials instead ({@link #authorization}). */
+    private final java.net.URI endpoint;
+    /** {@code Basic ...} from the URL's user info, or null. */
+    private final String authorization;
     private final Thread thread;
     private final Object wakeUp = new Object();
     private final LongAdder delivered = new LongAdder();
@@ -85,6 +89,13 @@ public final class Webhook implements AutoCloseable {
         this.firstBackoff = firstBackoff;
         this.http = HttpClient.newBuilder().connectTimeout(ATTEMPT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER)
                 .version(HttpClient.Version.HTTP_1_1).build();
+        java.net.URI url = settings.url();
+        String hostAndPort = url.getRawAuthority().substring(url.getRawAuthority().lastIndexOf('@') + 1);
+        this.endpoint = java.net.URI.create(url.getScheme() + "://" + hostAndPort
+                + (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
+                + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery())); // as given, minus the user info
+        this.authorization = url.getUserInfo() == null ? null : "Basic " + java.util.Base64.getEncoder()
+                .encodeToString(url.getUserInfo().getBytes(StandardCharsets.UTF_8));
         this.acknowledged = readCursor();
         this.thread = new Thread(this::run, "flags-webhook");
         thread.setDaemon(true);
@@ -108,10 +119,20 @@ public final class Webhook implements AutoCloseable {
         return webhook;
     }
 
-    private static byte[] secret(Path file) {
+    /**
+     * Reads and checks the signing secret: checked with the other settings, before anything is written, and read again
+     * at start.
+     *
+     * @return the secret's bytes, its text trimmed
+     * @throws BadSettingException naming {@code webhookSecretFile}: unreadable, not UTF-8, or too short
+     */
+    static byte[] secret(Path file) {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8).strip();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new BadSettingException("webhookSecretFile", "the webhook secret file " + file + " is not UTF-8 text (write"
+                    + " the secret as text, such as the output of openssl rand -hex 32)");
         } catch (IOException e) {
             throw new BadSettingException("webhookSecretFile", "the webhook secret file " + file + " cannot be read: " + e);
         }
@@ -199,7 +220,7 @@ public final class Webhook implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                failure = e.getMessage();
+                failure = e.toString(); // never null (null is "delivered"): a refused connection has no message
             } catch (RuntimeException e) { // the sender must not die of one: the changes would wait for a restart
                 LOG.warn("webhook: unexpected failure", e);
                 failure = e.toString();
@@ -281,13 +302,16 @@ public final class Webhook implements AutoCloseable {
     private String deliver(Batch batch) throws IOException, InterruptedException {
         byte[] bytes = batch.body();
         long last = batch.last();
-        HttpRequest request = HttpRequest.newBuilder(settings.url()).timeout(ATTEMPT_TIMEOUT)
+        HttpRequest.Builder request = HttpRequest.newBuilder(endpoint).timeout(ATTEMPT_TIMEOUT)
                 .header("Content-Type", "application/json")
                 .header("User-Agent", "flags-server")
                 .header("X-Flags-Signature", "sha256=" + HexFormat.of().formatHex(sign(bytes)))
                 .header("X-Flags-Sequences", (acknowledged + 1) + "-" + last)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)).build();
-        HttpResponse<java.io.InputStream> answer = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes));
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        HttpResponse<java.io.InputStream> answer = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         answer.body().close(); // the status is the answer: a body, even an endless one, is not read
         if (answer.statusCode() / 100 != 2) {
             return "it answered " + answer.statusCode();

@@ -3,7 +3,6 @@ package dev.flags.server;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Objects;
 
 /**
  * Immutable. Where the server sends every change it takes ({@link Webhook}): an HTTP or HTTPS endpoint, and the file
@@ -34,7 +33,7 @@ public record WebhookSettings(URI url, Path secretFile) {
         if (!url.isAbsolute() || !(scheme.equals("http") || scheme.equals("https")) || url.getHost() == null
                 || url.getRawFragment() != null) {
             throw new BadSettingException("webhookUrl", "the webhook URL must be an http:// or https:// URL with a host and"
-                    + " no #fragment, such as https://hooks.example.com/flags; was " + shown(url));
+                    + " no #fragment, such as https://hooks.example.com/flags; was \"" + asGiven(url) + "\"");
         }
     }
 
@@ -48,10 +47,19 @@ public record WebhookSettings(URI url, Path secretFile) {
     }
 
     private static String shown(URI url) {
-        if (url.getHost() == null) {
-            return "\"" + LogText.escape(Objects.toString(url.getScheme(), "")) + ":...\"";
-        }
         return url.getScheme() + "://" + url.getHost() + (url.getPort() >= 0 ? ":" + url.getPort() : "")
                 + (url.getRawPath() == null ? "" : url.getRawPath());
+    }
+
+    /** A URL refused, as it was given but for what may be a credential (user info, query), which shows as "...". */
+    private static String asGiven(URI url) {
+        String text = url.toString();
+        if (url.getRawUserInfo() != null) {
+            text = text.replace(url.getRawUserInfo() + "@", "...@");
+        }
+        if (url.getRawQuery() != null) {
+            text = text.replace("?" + url.getRawQuery(), "?...");
+        }
+        return LogText.escape(text.length() > 200 ? text.substring(0, 200) + "..." : text);
     }
 }

@@ -207,6 +207,51 @@ class WebhookTest {
     }
 
     @Test
+    void anEndpointThatRefusesConnectionsIsAFailureBackedOffAndTheChangesGoOnceItListens() throws Exception {
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            port = free.getLocalPort(); // closed again: nothing listens there until the test says so
+        }
+        Path secret = dir.resolve("webhook-secret");
+        Files.writeString(secret, SECRET);
+        // User info in the URL goes as Basic credentials, not in the request line.
+        ServerConfig config = ServerFixture.config(dir.resolve("data")).withWebhook(new WebhookSettings(
+                URI.create("http://bot:s%20cret@127.0.0.1:" + port + "/hooks/flags"), secret));
+        String logged = StandardErrorCapture.during(() -> {
+            try (FlagServer server = FlagServer.start(config)) {
+                ApiClient api = new ApiClient(server.httpPort());
+                api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!api.get("/metrics", null).body().contains("flags_webhook_failures_total 1\n")) {
+                    assertThat(System.nanoTime()).as("the refused connection counted").isLessThan(deadline);
+                    Thread.sleep(20);
+                }
+                assertThat(api.get("/metrics", null).body()).as("backed off: not tried again at once")
+                        .contains("flags_webhook_failures_total 1\n");
+                HttpServer late = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+                BlockingQueue<String> authorizations = new LinkedBlockingQueue<>();
+                late.createContext("/hooks/flags", exchange -> {
+                    authorizations.add(String.valueOf(exchange.getRequestHeaders().getFirst("Authorization")));
+                    exchange.getRequestBody().readAllBytes();
+                    exchange.sendResponseHeaders(200, -1);
+                    exchange.close();
+                });
+                late.start();
+                try {
+                    String authorization = authorizations.poll(30, TimeUnit.SECONDS);
+                    assertThat(authorization).as("delivered once it listens").isEqualTo("Basic " + java.util.Base64.getEncoder()
+                            .encodeToString("bot:s cret".getBytes(StandardCharsets.UTF_8)));
+                } finally {
+                    late.stop(0);
+                }
+            }
+        });
+        assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).singleElement().asString()
+                .contains("failed (java.net.ConnectException");
+        assertThat(logged).doesNotContain("s cret").doesNotContain("s%20cret").doesNotContain("bot:");
+    }
+
+    @Test
     void anAnswerWhoseBodyNeverEndsIsTakenByItsStatusAndHoldsNothingUp() throws Exception {
         endless.set(true);
         try (FlagServer server = FlagServer.start(config())) {
@@ -261,17 +306,25 @@ class WebhookTest {
         assertThatThrownBy(() -> new WebhookSettings(URI.create("ftp://example.com/x"), secret))
                 .isInstanceOfSatisfying(BadSettingException.class, e -> assertThat(e.setting()).isEqualTo("webhookUrl"))
                 .hasMessage("the webhook URL must be an http:// or https:// URL with a host and no #fragment, such as"
-                        + " https://hooks.example.com/flags; was ftp://example.com/x");
+                        + " https://hooks.example.com/flags; was \"ftp://example.com/x\"");
+        assertThatThrownBy(() -> new WebhookSettings(URI.create("https://bot:hunter2@example.com/x?key=hunter2#top"), secret))
+                .hasMessageEndingWith("; was \"https://...@example.com/x?...#top\"").hasMessageNotContaining("hunter2");
         assertThatThrownBy(() -> new WebhookSettings(URI.create("https://example.com/x"), null))
                 .isInstanceOfSatisfying(BadSettingException.class, e -> assertThat(e.setting()).isEqualTo("webhookSecretFile"));
         assertThatThrownBy(() -> ServerFixture.config(dir.resolve("data")).withWebhook(
                 new WebhookSettings(URI.create("https://example.com/x"), secret)))
                 .isInstanceOf(BadSettingException.class).hasMessageContaining("webhook secret file " + secret + " does not exist");
         Files.writeString(secret, "short\n");
-        ServerConfig shortSecret = ServerFixture.config(dir.resolve("data")).withWebhook(
-                new WebhookSettings(URI.create("https://example.com/x"), secret));
-        assertThatThrownBy(() -> FlagServer.start(shortSecret)).isInstanceOf(BadSettingException.class)
+        // Said with the other settings (exit 2 at the command line), before a data directory is made.
+        assertThatThrownBy(() -> ServerFixture.config(dir.resolve("data")).withWebhook(
+                new WebhookSettings(URI.create("https://example.com/x"), secret))).isInstanceOf(BadSettingException.class)
                 .hasMessage("the webhook secret in " + secret + " is 5 characters long; it must be at least 16 (such as the"
                         + " output of openssl rand -hex 32)");
+        Files.write(secret, new byte[] {(byte) 0xff, (byte) 0xfe, 'a', 'b'});
+        assertThatThrownBy(() -> ServerFixture.config(dir.resolve("data")).withWebhook(
+                new WebhookSettings(URI.create("https://example.com/x"), secret))).isInstanceOf(BadSettingException.class)
+                .hasMessage("the webhook secret file " + secret + " is not UTF-8 text (write the secret as text, such as the"
+                        + " output of openssl rand -hex 32)");
+        assertThat(dir.resolve("data")).doesNotExist();
     }
 }
