@@ -42,6 +42,7 @@ final class Edit implements Callable<Integer> {
     public Integer call() {
         String command = editorCommand(editor, System::getenv, System.console() != null);
         JsonNode current = o.api(spec).call("GET", o.flagPath(flag), null, null);
+        long version = current.path("version").asLong();
         String opened = FlagsCommand.terminalJson(current) + "\n";
         Path file = fileFor(opened);
         int exit = run(command, file);
@@ -52,7 +53,10 @@ final class Edit implements Callable<Integer> {
         String edited;
         try {
             edited = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) { // gone, or no longer UTF-8: flags put would say the same of it
+        } catch (java.nio.file.NoSuchFileException e) {
+            delete(file);
+            throw new CliException(EXIT_FAILED, "the editor removed the document it was given: nothing was written");
+        } catch (IOException e) { // no longer UTF-8, say: flags put would say the same of it
             throw new CliException(EXIT_FAILED, "cannot read the edited document " + file + ": " + e.getMessage()
                     + "; nothing was written");
         }
@@ -61,15 +65,26 @@ final class Edit implements Callable<Integer> {
             delete(file);
             return EXIT_OK;
         }
+        if (edited.isBlank()) { // as an emptied commit message does for git: the way to change one's mind in the editor
+            delete(file);
+            throw new CliException(EXIT_FAILED, "the document was emptied, which abandons the edit: nothing was written");
+        }
         FlagsCommand.Put put = new FlagsCommand.Put();
         put.o = o;
         put.why = why;
         put.spec = spec;
         put.flag = flag;
         put.file = file.toString();
+        put.openedVersion = version; // whatever the document's "version" says now: its user may have taken it out
         try {
             put.call();
         } catch (CliException e) {
+            if (e.httpStatus() == 412) {
+                throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" changed while the editor was open (it was"
+                        + " at version " + version + "; someone else's change, such as a kill switch, must not be written"
+                        + " over): nothing was written; your edit is kept in " + file + ": flags edit " + flag + " again to"
+                        + " make it on the flag as it is now", e.httpStatus(), e.title());
+            }
             throw new CliException(e.exitCode(), e.getMessage() + "; your edit is kept: flags put " + flag + " " + file
                     + " writes it once it is mended", e.httpStatus(), e.title());
         }
@@ -103,6 +118,11 @@ final class Edit implements Callable<Integer> {
             Path dir = Files.createTempDirectory("flags-edit-"); // owner-only on POSIX systems
             // The key is the server's (a flag that exists): letters, digits, '.', '_' and '-' only, fit for a file name.
             Path file = dir.resolve(flag + ".json");
+            if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+                // Owner-only itself too: a refused edit is kept in it, and may be moved out of its directory.
+                Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            }
             Files.writeString(file, document, StandardCharsets.UTF_8);
             return file;
         } catch (IOException e) {
@@ -134,6 +154,8 @@ final class Edit implements Callable<Integer> {
         try {
             Files.deleteIfExists(file);
             Files.deleteIfExists(file.getParent());
+        } catch (java.nio.file.DirectoryNotEmptyException e) {
+            // An editor's backup beside it (file~): the system's temporary directory cleans up after it.
         } catch (IOException e) {
             // A temporary file left behind (an editor's backup beside it, say) is the system's to clean up.
         }

@@ -416,6 +416,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
         @Parameters(index = "1", paramLabel = "FILE", description = "The flag's JSON document; - for standard input.") String file;
+        /** Set by {@code flags edit}: the version it opened, sent whatever the file says (null: the file's "version"). */
+        Long openedVersion;
 
         @Override
         public Integer call() {
@@ -470,11 +472,17 @@ public final class FlagsCommand implements Callable<Integer> {
             JsonNode version = document.get("version");
             Map<String, String> precondition = version != null && version.isIntegralNumber()
                     ? Map.of("If-Match", "\"" + version.asLong() + "\"") : Map.of();
+            if (openedVersion != null) { // an edit's guard is the version it opened, not a line its user may delete
+                precondition = Map.of("If-Match", "\"" + openedVersion + "\"");
+            }
             try {
                 JsonNode written = o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition);
                 print(spec, written);
                 sayWhere(spec, o, flag, written);
             } catch (CliException e) {
+                if (e.httpStatus() == 412 && openedVersion != null) {
+                    throw e; // flags edit says it in its own words
+                }
                 if (e.httpStatus() == 412 && e.getMessage().contains("but the flag does not exist")) {
                     throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" is not in environment \""
                             + oneLine(o.environment()) + "\" (or is archived), but " + file + " has \"version\": "
@@ -1579,7 +1587,11 @@ public final class FlagsCommand implements Callable<Integer> {
             for (JsonNode byUser : roles.path("expiresAt")) {
                 ending += byUser.size();
             }
-            if (ending > 0) {
+            if (ending > 0 && when != null) { // of a past state: whether they ended since is not the file's business
+                spec.commandLine().getErr().println("flags: " + ending + (ending == 1 ? " role grant" : " role grants") + " had an"
+                        + " end then, which the file cannot hold: an SDK reading the file grants " + (ending == 1 ? "it" : "them")
+                        + " for good");
+            } else if (ending > 0) {
                 // The format has no end for a grant: offline, the SDK would grant these for good.
                 spec.commandLine().getErr().println("flags: " + ending + (ending == 1 ? " role grant ends" : " role grants end")
                         + " at a time the file cannot hold (flags roles shows when): an SDK reading the file grants "

@@ -536,9 +536,10 @@ class FlagsCommandTest {
 
     /** The file an edit the server refused was kept in, as the message names it. */
     private static Path keptIn(Run r) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("your edit is kept: flags put billing-v2 (\\S+) writes it once it is mended\n").matcher(r.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("your edit is kept(?: in (\\S+): flags edit billing-v2 again"
+                + "|: flags put billing-v2 (\\S+) writes it once it is mended\n)").matcher(r.err());
         assertThat(m.find()).as(r.err()).isTrue();
-        return Path.of(m.group(1));
+        return Path.of(m.group(1) != null ? m.group(1) : m.group(2));
     }
 
     @Test
@@ -575,19 +576,35 @@ class FlagsCommandTest {
         // editor waits on a named pipe, which the test opens only once the editor is running, after the flag was read.
         Path go = dir.resolve("go");
         assertThat(new ProcessBuilder("mkfifo", go.toString()).start().waitFor()).isZero();
+        // The editor also takes the "version" line out: the guard is the version the edit opened, not a line of the file.
         java.util.concurrent.CompletableFuture<Run> editing = java.util.concurrent.CompletableFuture.supplyAsync(() -> remote(
-                "edit", "billing-v2", "--editor", "read line < '" + go + "'; sed -i -e 's/\"enabled\" *: *true/\"enabled\" : false/'"));
+                "edit", "billing-v2", "--editor", "read line < '" + go + "'; sed -i -e 's/\"enabled\" *: *true/\"enabled\" : false/'"
+                        + " -e 's/\"version\" *: *[0-9]*/\"salt\" : \"no-version-here\"/'"));
         try (var pipe = Files.newOutputStream(go)) { // returns once the editor has the pipe open
             assertThat(remote("rollout", "billing-v2", "20", "--rule", "eu pilot").exit()).isZero();
             pipe.write("changed\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
         Run overtaken = editing.get(60, java.util.concurrent.TimeUnit.SECONDS);
         assertThat(overtaken.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(overtaken.err()).contains("as the file's \"version\" says: someone else changed it");
+        assertThat(overtaken.err()).startsWith("flags: flag \"billing-v2\" changed while the editor was open (it was at version ")
+                .contains("nothing was written; your edit is kept in ");
         assertThat(Files.readString(keptIn(overtaken))).as("the edit, kept").contains("\"enabled\" : false");
         JsonNode now = remote("show", "billing-v2").json();
         assertThat(now.get("enabled").asBoolean()).as("their change stands, the edit not written over it").isTrue();
         assertThat(now.at("/rules/1/conditions/1/percentage").asInt()).isEqualTo(20);
+        if (keptIn(overtaken).getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(keptIn(overtaken))))
+                    .as("the kept edit is its owner's alone").isEqualTo("rw-------");
+        }
+
+        Run emptied = remote("edit", "billing-v2", "--editor", "truncate -s 0");
+        assertThat(emptied.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(emptied.err()).isEqualTo("flags: the document was emptied, which abandons the edit: nothing was written\n");
+        Run removed = remote("edit", "billing-v2", "--editor", "rm");
+        assertThat(removed.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(removed.err()).isEqualTo("flags: the editor removed the document it was given: nothing was written\n");
+        assertThat(remote("show", "billing-v2").json().get("version").asLong()).as("nothing written").isEqualTo(
+                now.get("version").asLong());
     }
 
     @Test
@@ -756,7 +773,9 @@ class FlagsCommandTest {
         assertThat(remote("revoke", "beta-tester", "tess").exit()).isZero();
         Run past = remote("export", "--at", then);
         assertThat(past.exit()).as(past.err()).isZero();
-        assertThat(past.err()).startsWith("flags: environment \"production\" as it was at " + then + " (its version ");
+        assertThat(past.err()).startsWith("flags: environment \"production\" as it was at " + then + " (its version ")
+                .endsWith(")\nflags: 1 role grant had an end then, which the file cannot hold: an SDK reading the file grants it"
+                        + " for good\n");
         Path before = dir.resolve("before.json");
         Files.writeString(before, past.out());
         JsonNode tessThen = flags("eval", before.toString(), "billing-v2", "{\"id\": \"tess\"}").json();
