@@ -69,6 +69,12 @@ final class Edit implements Callable<Integer> {
             delete(file);
             throw new CliException(EXIT_FAILED, "the document was emptied, which abandons the edit: nothing was written");
         }
+        JsonNode key = keyOf(edited);
+        if (key != null && !(key.isTextual() && key.asText().equals(flag))) {
+            throw new CliException(EXIT_FAILED, "the document's \"key\" was changed to " + oneLine(key.toString()) + ": an"
+                    + " edit changes the flag it opened, \"" + oneLine(flag) + "\"; nothing was written; your edit is kept in "
+                    + file + " (to make another flag from it, give it that key and flags put KEY " + file + ")");
+        }
         FlagsCommand.Put put = new FlagsCommand.Put();
         put.o = o;
         put.why = why;
@@ -90,6 +96,16 @@ final class Edit implements Callable<Integer> {
         }
         delete(file);
         return EXIT_OK;
+    }
+
+    /** @return the edited document's "key", or null if it has none or is not JSON (flags put says what is wrong then) */
+    private static JsonNode keyOf(String edited) {
+        try {
+            JsonNode document = Api.JSON.readTree(edited);
+            return document == null ? null : document.get("key");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return null;
+        }
     }
 
     /**

@@ -597,6 +597,10 @@ class FlagsCommandTest {
                     .as("the kept edit is its owner's alone").isEqualTo("rw-------");
         }
 
+        Run renamed = remote("edit", "billing-v2", "--editor", "sed -i -e 's/\"key\" *: *\"billing-v2\"/\"key\" : \"billing-v3\"/'");
+        assertThat(renamed.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(renamed.err()).startsWith("flags: the document's \"key\" was changed to \"billing-v3\": an edit changes the"
+                + " flag it opened, \"billing-v2\"; nothing was written; your edit is kept in ").doesNotContain("version");
         Run emptied = remote("edit", "billing-v2", "--editor", "truncate -s 0");
         assertThat(emptied.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(emptied.err()).isEqualTo("flags: the document was emptied, which abandons the edit: nothing was written\n");
