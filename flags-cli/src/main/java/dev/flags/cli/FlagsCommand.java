@@ -645,11 +645,11 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         ObjectNode patch() {
             if (serve != null && !serve.equals("true") && !serve.equals("false")) {
-                throw new CliException(EXIT_USAGE, "--serve must be true or false, was '" + oneLine(serve) + "'");
+                throw new ParameterException(spec.commandLine(), "--serve must be true or false, was '" + oneLine(serve) + "'");
             }
             if ("false".equals(serve) && variant != null) { // a mistake in the command line, known before asking the server
-                throw new CliException(EXIT_USAGE, "--variant is what a user served true gets; with --serve false the user gets"
-                        + " false and no variant: leave one of them out");
+                throw new ParameterException(spec.commandLine(), "--variant is what a user served true gets; with --serve false"
+                        + " the user gets false and no variant: leave one of them out");
             }
             ObjectNode op = Api.JSON.createObjectNode().put("user", user);
             if (serve != null) {
@@ -748,6 +748,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 }
                 case "target" -> {
                     TargetUser t = new TargetUser();
+                    t.spec = spec; // its usage errors point to this command's help
                     t.user = value;
                     t.serve = serve;
                     t.variant = variant;

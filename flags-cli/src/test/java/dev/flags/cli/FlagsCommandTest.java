@@ -215,11 +215,11 @@ class FlagsCommandTest {
         assertThat(notTargeted.err()).contains("does not target user \"u-ceo\"; it targets nobody");
         Run badServe = remote("target", "billing-v2", "u-ceo", "--serve", "yes");
         assertThat(badServe.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(badServe.err()).isEqualTo("flags: --serve must be true or false, was 'yes'\n");
+        assertThat(badServe.err()).isEqualTo("flags: --serve must be true or false, was 'yes'\nTry 'flags target --help'.\n");
         Run variantServedFalse = remote("target", "billing-v2", "u-ceo", "--serve", "false", "--variant", "green");
         assertThat(variantServedFalse.exit()).as("a mistake in the command line").isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(variantServedFalse.err()).isEqualTo("flags: --variant is what a user served true gets; with --serve false the"
-                + " user gets false and no variant: leave one of them out\n");
+                + " user gets false and no variant: leave one of them out\nTry 'flags target --help'.\n");
         Run noSuchVariant = remote("target", "billing-v2", "u-ceo", "--variant", "green");
         assertThat(noSuchVariant.exit()).as("billing-v2 has no variants").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(remote("default", "billing-v2", "true").json().get("default").asBoolean()).isTrue();
@@ -316,6 +316,10 @@ class FlagsCommandTest {
         Run serveOn = remote("schedule", "billing-v2", "on", "--serve", "false", "--at", at);
         assertThat(serveOn.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(serveOn.err()).startsWith("flags: --serve and --variant are for target only");
+        Run variantServedFalse = remote("schedule", "billing-v2", "target", "u-1", "--serve", "false", "--variant", "x", "--at", at);
+        assertThat(variantServedFalse.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(variantServedFalse.err()).startsWith("flags: --variant is what a user served true gets")
+                .endsWith("\nTry 'flags schedule --help'.\n");
         Run unknown = remote("schedule", "billing-v2", "retarget", "u-1", "--at", at);
         assertThat(unknown.err()).startsWith("flags: CHANGE must be on, off, rollout, add-role, add-region, target or untarget,"
                 + " was 'retarget'");

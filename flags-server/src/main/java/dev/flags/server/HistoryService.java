@@ -277,18 +277,22 @@ public final class HistoryService {
                     + " at GET /api/v1/environments/" + env + "/schedules");
         }
         ServerState state;
-        if (!pastStates.tryAcquire()) {
+        ServerState current = journal.state();
+        if (!at.isBefore(current.timestamp())) {
+            state = current; // nothing to rebuild, so no turn to wait for
+        } else if (!pastStates.tryAcquire()) {
             throw new ApiException(503, "busy", "the server is rebuilding another past state (one at a time: each is a copy of"
                     + " the whole server's state, beside the current one); ask again in " + PAST_STATE_RETRY_SECONDS + " s",
                     java.util.Map.of("retryAfterSeconds", PAST_STATE_RETRY_SECONDS));
-        }
-        try {
-            state = journal.stateAt(at);
-        } catch (IllegalArgumentException e) {
-            // The journal's own words: which entries retention removed. A 410, not a 500: it was there once.
-            throw new ApiException(410, "gone", e.getMessage() + " (--journal-retention)");
-        } finally {
-            pastStates.release();
+        } else {
+            try {
+                state = journal.stateAt(at);
+            } catch (IllegalArgumentException e) {
+                // The journal's own words: which entries retention removed. A 410, not a 500: it was there once.
+                throw new ApiException(410, "gone", e.getMessage() + " (--journal-retention)");
+            } finally {
+                pastStates.release();
+            }
         }
         if (state.environment(env).isEmpty()) {
             throw ApiException.notFound("environment", "environment \"" + env + "\" "

@@ -76,6 +76,8 @@ class HistoryServiceTest {
                 assertThat(e.getMessage()).isEqualTo("the server is rebuilding another past state (one at a time: each is a"
                         + " copy of the whole server's state, beside the current one); ask again in 2 s");
             });
+            assertThat(history.stateAt(admin, "production", clock.instant()).environment("production").orElseThrow().flags())
+                    .as("now: nothing to rebuild, no turn to wait for").containsOnlyKeys("promo");
             finish.countDown();
             assertThat(first.get(10, TimeUnit.SECONDS).environment("production").orElseThrow().flags()).isEmpty();
             assertThat(history.stateAt(admin, "production", before).environment("production")).as("its turn, once the first"
