@@ -86,6 +86,10 @@ class OfflineModeTest {
         try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
             BillingSwitch billing = new BillingSwitch();
             flags.addValueListener("billing-v2", USER, billing);
+            flags.addValueListener("billing-v3", USER, event -> { });
+            assertThat(flags.isEnabled("billing-v4", USER)).isFalse();
+            assertThat(logs.lines("billing-v4")).as("an application's request for a key not there is warned of").hasSize(1);
+            assertThat(logs.lines("billing-v3")).as("a listener waiting for a flag to come is no typo in a request").isEmpty();
             save(file, file(Fixtures.flag("billing-v2", false, 0), Fixtures.flag("other", true, 0)));
             save(file, file(Fixtures.flag("billing-v2", true, 0), Fixtures.flag("other", true, 0)));
             FlagValueChangeEvent on = billing.heard.poll(10, java.util.concurrent.TimeUnit.SECONDS);

@@ -127,6 +127,21 @@ public final class FlagStore implements AutoCloseable {
     };
 
     /**
+     * A value listener's evaluations: a rule's failure is warned of as any, a key not there is neither warned of nor
+     * reported as asked for (a listener may wait for a flag that does not exist yet, and no request asked for it).
+     */
+    private final EvaluationFailureHandler listenerFailures = new EvaluationFailureHandler() {
+        @Override
+        public void failed(String flagKey, long flagVersion, Throwable failure) {
+            warnFailure(flagKey, flagVersion, failure);
+        }
+
+        @Override
+        public void unknownFlag(String flagKey) {
+        }
+    };
+
+    /**
      * Creates a store.
      *
      * @param initial the first state
@@ -248,7 +263,17 @@ public final class FlagStore implements AutoCloseable {
      * @return the answer
      */
     public FlagEvaluation evaluate(String flagKey, User user, boolean defaultValue) {
-        return evaluate(state, flagKey, user, defaultValue);
+        return evaluate(state, flagKey, user, defaultValue, failures);
+    }
+
+    /**
+     * Evaluates a flag for a value listener of the SDK's own: as {@link #evaluate}, but a key not there is neither warned
+     * of nor reported in usage as asked for.
+     *
+     * @return the answer with its reason; false for a flag not there
+     */
+    public FlagEvaluation evaluateForListener(String flagKey, User user) {
+        return evaluate(state, flagKey, user, false, listenerFailures);
     }
 
     /**
@@ -264,15 +289,16 @@ public final class FlagStore implements AutoCloseable {
         }
         Map<String, FlagEvaluation> all = new TreeMap<>();
         for (Flag flag : s.flags().flags()) {
-            all.put(flag.key(), evaluate(s, flag.key(), user, false));
+            all.put(flag.key(), evaluate(s, flag.key(), user, false, failures));
         }
         for (String key : s.unreadable().keySet()) {
-            all.put(key, evaluate(s, key, user, false));
+            all.put(key, evaluate(s, key, user, false, failures));
         }
         return Collections.unmodifiableMap(all);
     }
 
-    private FlagEvaluation evaluate(FlagState s, String flagKey, User user, boolean defaultValue) {
+    private FlagEvaluation evaluate(FlagState s, String flagKey, User user, boolean defaultValue,
+                                    EvaluationFailureHandler handler) {
         String key = flagKey == null ? "" : flagKey;
         if (s.source() == Source.DEFAULTS && flagKey != null) { // a null key is the caller's error, flags or none
             return new FlagEvaluation(key, defaultValue, null, null,
@@ -285,7 +311,7 @@ public final class FlagStore implements AutoCloseable {
                     new Reason(Reason.Kind.ERROR, -1, null, "this SDK cannot read the flag's document: " + problem),
                     -1, s.source(), s.version());
         }
-        Evaluation e = s.flags().evaluate(flagKey, user, defaultValue, failures); // an unknown key is warned of there
+        Evaluation e = s.flags().evaluate(flagKey, user, defaultValue, handler); // an unknown key is warned of there
         return new FlagEvaluation(e.flagKey(), e.value(), e.variant(), e.payload(), e.reason(), e.flagVersion(),
                 s.source(), s.version());
     }

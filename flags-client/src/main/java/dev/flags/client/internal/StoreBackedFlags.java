@@ -90,7 +90,7 @@ public abstract class StoreBackedFlags implements Flags {
         Objects.requireNonNull(user, "user");
         Objects.requireNonNull(listener, "listener");
         synchronized (valueWatches) { // with its removal: a watch never outlives removeValueListener
-            ValueWatch watch = new ValueWatch(flagKey, user, listener, evaluate(flagKey, user));
+            ValueWatch watch = new ValueWatch(flagKey, user, listener, store.evaluateForListener(flagKey, user));
             addListener(flagKey, watch);
             valueWatches.computeIfAbsent(listener, l -> new ArrayList<>()).add(watch);
         }
@@ -125,7 +125,7 @@ public abstract class StoreBackedFlags implements Flags {
 
         @Override
         public void onChange(FlagChangeEvent event) {
-            FlagEvaluation now = evaluate(flagKey, user);
+            FlagEvaluation now = store.evaluateForListener(flagKey, user);
             FlagEvaluation before = last.getAndSet(now);
             if (before.value() != now.value() || !Objects.equals(before.variant(), now.variant())
                     || !Objects.equals(before.payload(), now.payload())) {
