@@ -288,6 +288,11 @@ class WebhookTest {
                 + " \"forty-two\": write the last sequence the receiver has (GET /api/v1/audit shows them), or remove the file"
                 + " to send the changes from now on");
 
+        Files.writeString(data.resolve(Webhook.CURSOR_FILE), "-5\n");
+        assertThatThrownBy(() -> FlagServer.start(config())).isInstanceOf(IOException.class).hasMessage(
+                data.resolve(Webhook.CURSOR_FILE) + " holds -5, not a sequence number: write the last sequence the receiver"
+                + " has, or remove the file to send the changes from now on");
+
         Files.writeString(data.resolve(Webhook.CURSOR_FILE), "99\n"); // the journal is empty: restored from an old backup?
         String logged = StandardErrorCapture.during(() -> {
             try (FlagServer server = FlagServer.start(config())) {

@@ -24,7 +24,6 @@ import dev.flags.server.Metrics;
 import dev.flags.server.Playground;
 import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
-import dev.flags.server.ScheduleRunner;
 import dev.flags.server.ScheduleService;
 import dev.flags.server.UsageService;
 import dev.flags.server.auth.Authentication;
