@@ -186,6 +186,18 @@ public final class ScheduleService {
     }
 
     /**
+     * {@link #noLongerApplying} read before a write of the flag, by its writer: checked first that the writer may write
+     * there, so that a token that may not does not have the server judge every pending schedule of the flag for nothing.
+     *
+     * @throws ApiException 403 as the write itself would be refused
+     */
+    public List<String> noLongerApplyingBefore(Principal p, String env, String key) {
+        Access.requireWriteFlags(p, env);
+        return noLongerApplying(env, key);
+    }
+
+
+    /**
      * Checks a new schedule's patch against the flag as it will be at its time: after the flag's pending schedules due
      * by then (those due at the same instant were made before it, so they apply first), each that would fail skipped,
      * and so each whose maker's token can no longer act.

@@ -361,7 +361,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "PUT" -> {
                     QueryParameters.requireOnly(req, COMMENT);
-                    List<String> broken = services.schedules().noLongerApplying(env, key);
+                    List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
                     boolean wasArchived = services.flags().isArchived(env, key);
                     FlagService.Written w = services.flags().put(p, env, key, body(req), precondition(req), comment(req));
                     if (w.created() && wasArchived) {
@@ -375,7 +375,7 @@ public final class ApiServlet extends HttpServlet {
                     QueryParameters.requireOnly(req, COMMENT);
                     JsonNode body = body(req);
                     services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
-                    List<String> broken = services.schedules().noLongerApplying(env, key);
+                    List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
                     written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key, broken);
                 }
                 case "DELETE" -> {
@@ -450,7 +450,7 @@ public final class ApiServlet extends HttpServlet {
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("at", "patch", "comment"));
             // A new one may leave a later one unable to apply (an untarget at noon before the one at five): say so now.
-            List<String> brokenBefore = services.schedules().noLongerApplying(env, key);
+            List<String> brokenBefore = services.schedules().noLongerApplyingBefore(p, env, key);
             Schedule s = services.schedules().create(p, env, key, body.get("at"), body.get("patch"),
                     comment(req, text(body, "comment", false)));
             List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, key));
@@ -472,7 +472,7 @@ public final class ApiServlet extends HttpServlet {
             if (v == null || !v.isIntegralNumber()) {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
             }
-            List<String> broken = services.schedules().noLongerApplying(env, key);
+            List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
             written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req),
                     comment(req, text(body, "comment", false))), env, key, broken);
             return;
@@ -580,7 +580,7 @@ public final class ApiServlet extends HttpServlet {
                     noBody(req);
                     // A later schedule of the flag may have counted on this one (an untarget on its target): say so now.
                     String flag = services.schedules().get(p, env, id).flag();
-                    List<String> brokenBefore = services.schedules().noLongerApplying(env, flag);
+                    List<String> brokenBefore = services.schedules().noLongerApplyingBefore(p, env, flag);
                     Schedule cancelled = services.schedules().cancel(p, env, id, comment(req));
                     List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, flag));
                     broken.removeAll(brokenBefore);
