@@ -48,9 +48,17 @@ final class Access {
     }
 
     static void requireWriteFlags(Principal p, String env) {
+        requireWriteFlags(p, env, "change flags");
+    }
+
+    /**
+     * As {@link #requireWriteFlags(Principal, String)}, with the refusal naming what was asked ("schedule changes of
+     * flags", "cancel scheduled changes"): a tester cancelling a schedule is not told they may not "change flags".
+     */
+    static void requireWriteFlags(Principal p, String env, String action) {
         if (!p.canWriteFlags(env)) {
-            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not change flags in environment \"" + env + "\""
-                    + itsEnvironments(p, env));
+            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not " + action + " in environment \""
+                    + env + "\"" + itsEnvironments(p, env));
         }
     }
 

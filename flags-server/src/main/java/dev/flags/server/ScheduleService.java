@@ -43,6 +43,10 @@ public final class ScheduleService {
     public static final Period MAX_AHEAD = Period.ofYears(1);
     /** The most pending schedules an environment holds. */
     public static final int MAX_PENDING = 1_000;
+    /** What a token that may not change flags is told it may not do when it makes a schedule. */
+    public static final String SCHEDULE = "schedule changes of flags";
+    /** What a token that may not change flags is told it may not do when it cancels a schedule. */
+    public static final String CANCEL = "cancel scheduled changes";
     private static final int RETRIES = 8;
     private static final SecureRandom IDS = new SecureRandom();
 
@@ -136,7 +140,7 @@ public final class ScheduleService {
      *     flag as it is now (as a PATCH would answer); 409 for an archived environment
      */
     public Schedule create(Principal p, String env, String key, JsonNode at, JsonNode patch, String comment) {
-        Access.requireWriteFlags(p, env);
+        Access.requireWriteFlags(p, env, SCHEDULE);
         Keys.comment(comment);
         Instant when = at(at);
         if (p.expiresAt() != null && !when.isBefore(p.expiresAt())) {
@@ -192,7 +196,16 @@ public final class ScheduleService {
      * @throws ApiException 403 as the write itself would be refused
      */
     public List<String> noLongerApplyingBefore(Principal p, String env, String key) {
-        Access.requireWriteFlags(p, env);
+        return noLongerApplyingBefore(p, env, key, "change flags");
+    }
+
+    /**
+     * As {@link #noLongerApplyingBefore(Principal, String, String)}, before a schedule is made or cancelled.
+     *
+     * @param action what the refusal says the token may not do ("schedule changes of flags")
+     */
+    public List<String> noLongerApplyingBefore(Principal p, String env, String key, String action) {
+        Access.requireWriteFlags(p, env, action);
         return noLongerApplying(env, key);
     }
 
@@ -306,7 +319,7 @@ public final class ScheduleService {
      * @throws ApiException 404 for an unknown id; 409 for a schedule that already ended, or an archived environment
      */
     public Schedule cancel(Principal p, String env, String id, String comment) {
-        Access.requireWriteFlags(p, env);
+        Access.requireWriteFlags(p, env, CANCEL);
         Keys.comment(comment);
         EnvironmentState state = Access.environment(journal, env);
         Schedule s = state.schedules().get(id);

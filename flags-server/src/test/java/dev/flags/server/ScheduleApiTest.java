@@ -395,13 +395,14 @@ class ScheduleApiTest {
 
             long version = api.get("/api/v1/environments/production", ADMIN).json().get("version").asLong();
             // Testers may list and read schedules, not make or cancel them; the patch is checked now, as a PATCH would be.
-            assertThat(api.post(FLAG + "/schedules", tester, schedule("2026-12-07T08:00:00Z", "{\"enabled\": false}")).status())
-                    .isEqualTo(403);
+            assertProblem(api.post(FLAG + "/schedules", tester, schedule("2026-12-07T08:00:00Z", "{\"enabled\": false}")), 403,
+                    "this token (scope tester) may not schedule changes of flags in environment \"production\"");
             ApiClient.Response read = api.get(SCHEDULES, tester);
             assertThat(read.status()).as("a tester may read what is planned, not plan it").isEqualTo(200);
             assertThat(read.json().get("schedules").findValuesAsText("id")).contains(id);
             assertThat(api.get(SCHEDULES + "/" + id, tester).status()).isEqualTo(200);
-            assertThat(api.delete(SCHEDULES + "/" + id, tester).status()).isEqualTo(403);
+            assertProblem(api.delete(SCHEDULES + "/" + id, tester), 403,
+                    "this token (scope tester) may not cancel scheduled changes in environment \"production\"");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"enabled\": \"yes\"}")),
                     400, "in \"patch\": enabled must be true or false, was \"yes\"");
             assertProblem(api.post(FLAG + "/schedules", editor, schedule("2026-12-07T08:00:00Z", "{\"turnOn\": true}")), 400,

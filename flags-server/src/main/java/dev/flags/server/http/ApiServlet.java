@@ -450,7 +450,7 @@ public final class ApiServlet extends HttpServlet {
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("at", "patch", "comment"));
             // A new one may leave a later one unable to apply (an untarget at noon before the one at five): say so now.
-            List<String> brokenBefore = services.schedules().noLongerApplyingBefore(p, env, key);
+            List<String> brokenBefore = services.schedules().noLongerApplyingBefore(p, env, key, ScheduleService.SCHEDULE);
             Schedule s = services.schedules().create(p, env, key, body.get("at"), body.get("patch"),
                     comment(req, text(body, "comment", false)));
             List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, key));
@@ -580,7 +580,7 @@ public final class ApiServlet extends HttpServlet {
                     noBody(req);
                     // A later schedule of the flag may have counted on this one (an untarget on its target): say so now.
                     String flag = services.schedules().get(p, env, id).flag();
-                    List<String> brokenBefore = services.schedules().noLongerApplyingBefore(p, env, flag);
+                    List<String> brokenBefore = services.schedules().noLongerApplyingBefore(p, env, flag, ScheduleService.CANCEL);
                     Schedule cancelled = services.schedules().cancel(p, env, id, comment(req));
                     List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, flag));
                     broken.removeAll(brokenBefore);
