@@ -134,7 +134,8 @@ public interface Flags extends AutoCloseable {
      * its variant or the variant's payload), with the answer before and after; not for a change of the flag that leaves
      * this user's answer as it was (a rule for other users, a description). For the answers a service acts on by itself
      * (a user that stands for the service, a tenant, a region) rather than per request. The answer before is the one
-     * served when this method was called, then the one of the change before.
+     * served when this method was called, then the one of the change before; the answer after is the one right after
+     * the change the call is for, even when later changes were applied before the listener's turn came.
      *
      * @param flagKey the flag's key; it need not exist yet (its answer is then the default, {@code false})
      * @param user the user whose answer is watched

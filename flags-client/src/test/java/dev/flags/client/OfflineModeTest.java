@@ -105,6 +105,27 @@ class OfflineModeTest {
     }
 
     @Test
+    void aValueListenerWhoseTurnComesAfterLaterChangesHearsEachChangesAnswerNotTheLatest() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(Fixtures.flag("billing-v2", true, 0)));
+        BlockingQueue<Runnable> behind = new LinkedBlockingQueue<>(); // an application's listener executor, running late
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).listenerExecutor(behind::add).build()) {
+            List<FlagValueChangeEvent> heard = new java.util.ArrayList<>();
+            flags.addValueListener("billing-v2", USER, heard::add);
+            save(file, file(Fixtures.flag("billing-v2", false, 0)));
+            Await.until("switched off", () -> !flags.isEnabled("billing-v2", USER));
+            save(file, file(Fixtures.flag("billing-v2", true, 0)));
+            Await.until("switched on again", () -> flags.isEnabled("billing-v2", USER));
+            for (Runnable late = behind.poll(); late != null; late = behind.poll()) {
+                late.run(); // both changes' listener calls, after both were applied
+            }
+            assertThat(heard).as("the user was served false for a while: a kill switch the listener must not miss")
+                    .extracting(e -> e.oldValue().value() + " -> " + e.newValue().value())
+                    .containsExactly("true -> false", "false -> true");
+        }
+    }
+
+    @Test
     void oneFlagIsOneFlagInTheLogAndAClosedOfflineFlagsSaysItIsClosed() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("a", true, 0)));

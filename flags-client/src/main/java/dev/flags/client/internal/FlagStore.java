@@ -273,7 +273,17 @@ public final class FlagStore implements AutoCloseable {
      * @return the answer with its reason; false for a flag not there
      */
     public FlagEvaluation evaluateForListener(String flagKey, User user) {
-        return evaluate(state, flagKey, user, false, listenerFailures);
+        return evaluateForListener(state, flagKey, user);
+    }
+
+    /**
+     * As {@link #evaluateForListener(String, User)}, against a given state: the one a change brought, which is not
+     * the current one when later changes were applied before the listener's turn came.
+     *
+     * @param at the state to evaluate against
+     */
+    public FlagEvaluation evaluateForListener(FlagState at, String flagKey, User user) {
+        return evaluate(at, flagKey, user, false, listenerFailures);
     }
 
     /**
@@ -466,7 +476,7 @@ public final class FlagStore implements AutoCloseable {
         if (changes.isEmpty()) {
             return;
         }
-        dispatch(() -> deliver(changes, targets), "change events");
+        dispatch(() -> deliver(changes, targets, next), "change events");
     }
 
     /** Whether a change may have removed a flag: one of the touched keys is gone, or any may be (touched unknown). */
@@ -557,7 +567,7 @@ public final class FlagStore implements AutoCloseable {
         }, "a status event");
     }
 
-    private void deliver(List<FlagChangeEvent> changes, List<Registration> targets) {
+    private void deliver(List<FlagChangeEvent> changes, List<Registration> targets, FlagState at) {
         Throwable failed = null;
         for (FlagChangeEvent event : changes) {
             for (Registration r : targets) {
@@ -567,7 +577,11 @@ public final class FlagStore implements AutoCloseable {
                 }
                 if ((r.flagKey == null || r.flagKey.equals(event.flagKey())) && isRegistered(r)) {
                     try {
-                        r.listener.onChange(event);
+                        if (r.listener instanceof StateListener stateful) {
+                            stateful.onChange(event, at);
+                        } else {
+                            r.listener.onChange(event);
+                        }
                     } catch (StackOverflowError e) { // unwound by now: a listener's own recursion, as any failure of it
                         Object named = r.listener instanceof Wrapper w ? w.wrapped() : r.listener; // the application's own
                         failed = failed(failed, e, "a change listener (" + named.getClass().getName() + ") failed on " + event,
@@ -718,6 +732,37 @@ public final class FlagStore implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    /**
+     * A change listener of the SDK's own that is also handed the state the change brought: with a listener executor
+     * that runs behind the changes, {@link #state()} may already be a later change's when its turn comes.
+     */
+    interface StateListener extends FlagChangeListener {
+        /**
+         * @param event the change
+         * @param at the state the change brought (the one that answered right after it)
+         */
+        void onChange(FlagChangeEvent event, FlagState at);
+
+        @Override
+        default void onChange(FlagChangeEvent event) {
+            throw new UnsupportedOperationException("a StateListener is handed the change's state");
+        }
+    }
+
+    /**
+     * Registers a change listener made from the state it starts at, in one step with respect to {@link #publish}: it
+     * hears of every change after that state, and of none before it.
+     *
+     * @param flagKey the flag to listen to, or null for every flag
+     * @param startingAt makes the listener from the current state
+     * @return the listener registered
+     */
+    public synchronized <L extends FlagChangeListener> L addListenerFrom(String flagKey, Function<FlagState, L> startingAt) {
+        L listener = startingAt.apply(state);
+        addListener(flagKey, listener);
+        return listener;
     }
 
     /** A change listener the SDK made around an application's listener: failures are logged under the application's. */

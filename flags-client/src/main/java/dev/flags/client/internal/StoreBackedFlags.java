@@ -66,13 +66,17 @@ public abstract class StoreBackedFlags implements Flags {
 
     @Override
     public final void addListener(String flagKey, FlagChangeListener listener) {
+        checkListenable(flagKey);
+        store.addListener(flagKey, listener);
+    }
+
+    private static void checkListenable(String flagKey) {
         Objects.requireNonNull(flagKey, "flagKey");
         if (!Flag.isValidKey(flagKey)) {
             // A listener for a key no flag can have would wait forever: a typo to hear of now.
             throw new IllegalArgumentException("no flag can have the key \"" + FlagStore.shown(flagKey)
                     + "\" (" + Flag.KEY_SYNTAX + "): a listener for it would never be called");
         }
-        store.addListener(flagKey, listener);
     }
 
     @Override
@@ -89,9 +93,11 @@ public abstract class StoreBackedFlags implements Flags {
     public final void addValueListener(String flagKey, User user, FlagValueListener listener) {
         Objects.requireNonNull(user, "user");
         Objects.requireNonNull(listener, "listener");
+        checkListenable(flagKey);
         synchronized (valueWatches) { // with its removal: a watch never outlives removeValueListener
-            ValueWatch watch = new ValueWatch(flagKey, user, listener, store.evaluateForListener(flagKey, user));
-            addListener(flagKey, watch);
+            // Its first answer and its registration in one step: a change in between would be judged against a stale one.
+            ValueWatch watch = store.addListenerFrom(flagKey,
+                    at -> new ValueWatch(flagKey, user, listener, store.evaluateForListener(at, flagKey, user)));
             valueWatches.computeIfAbsent(listener, l -> new ArrayList<>()).add(watch);
         }
     }
@@ -108,9 +114,11 @@ public abstract class StoreBackedFlags implements Flags {
 
     /**
      * A change listener that tells a value listener when one user's answer changed. Its calls come one change set at a
-     * time, in order (FlagStore's promise), so the answer it last knew is the one before.
+     * time, in order (FlagStore's promise), each with the state that change brought, so the answer it last knew is the
+     * one before, and the one it compares it with is that change's, not a later change's already applied (an off
+     * and an on applied before the listener's turn would otherwise look like no change at all).
      */
-    private final class ValueWatch implements FlagChangeListener, FlagStore.Wrapper {
+    private final class ValueWatch implements FlagStore.StateListener, FlagStore.Wrapper {
         private final String flagKey;
         private final User user;
         private final FlagValueListener listener;
@@ -124,8 +132,8 @@ public abstract class StoreBackedFlags implements Flags {
         }
 
         @Override
-        public void onChange(FlagChangeEvent event) {
-            FlagEvaluation now = store.evaluateForListener(flagKey, user);
+        public void onChange(FlagChangeEvent event, FlagState at) {
+            FlagEvaluation now = store.evaluateForListener(at, flagKey, user);
             FlagEvaluation before = last.getAndSet(now);
             if (before.value() != now.value() || !Objects.equals(before.variant(), now.variant())
                     || !Objects.equals(before.payload(), now.payload())) {
