@@ -46,7 +46,8 @@ import picocli.CommandLine.Spec;
  * {@code validate} / {@code eval} of flag files without a server (for CI pipelines and debugging).
  *
  * <p>Exit codes: 0 done; 1 the server or the file said no (the message says why); 2 bad usage;
- * 3 the server cannot be reached, or its certificate is not trusted. Output is JSON where a script would read it.
+ * 3 the server cannot be reached, or its certificate is not trusted; 4 {@code diff --exit-code} found differences. Output is
+ * JSON where a script would read it.
  */
 @Command(name = "flags", mixinStandardHelpOptions = true, version = "flags 0.1.0",
         description = "Change and inspect feature flags on a flag server, or check flag files offline.",
@@ -61,7 +62,8 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
-                "3:the server cannot be reached, or its certificate is not trusted"})
+                "3:the server cannot be reached, or its certificate is not trusted",
+                "4:flags diff --exit-code: the environments differ"})
 public final class FlagsCommand implements Callable<Integer> {
 
     static final int EXIT_OK = 0;
@@ -129,6 +131,9 @@ public final class FlagsCommand implements Callable<Integer> {
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof CliException c) {
                 err.println("flags: " + c.getMessage());
+                if (c.exitCode() == EXIT_USAGE) { // as picocli's own usage errors end: every bad usage says where help is
+                    err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help'.");
+                }
                 return c.exitCode();
             }
             // Not expected, so not known to be free of the token: whatever it quotes, the token is masked.

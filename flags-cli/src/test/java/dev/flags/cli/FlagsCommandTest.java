@@ -178,15 +178,17 @@ class FlagsCommandTest {
                 .endsWith("must have at most three decimals (0.001% steps), was 0.0001\n");
         Run notANumber = remote("rollout", "billing-v2", "half", "--rule", "eu canary");
         assertThat(notANumber.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(notANumber.err()).isEqualTo("flags: PERCENT must be a number, such as 10, 2.5 or 50%, was 'half'\n");
+        assertThat(notANumber.err()).isEqualTo("flags: PERCENT must be a number, such as 10, 2.5 or 50%, was 'half'\n"
+                + "Try 'flags rollout --help'.\n");
         Run exponent = remote("rollout", "billing-v2", "1e1", "--rule", "eu canary");
         assertThat(exponent.exit()).as("not taken as 10").isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(exponent.err()).isEqualTo("flags: PERCENT must be a plain number, such as 10, 2.5 or 50% (no exponent),"
-                + " was '1e1'\n");
+                + " was '1e1'\nTry 'flags rollout --help'.\n");
 
         Run noReason = remote("off", "billing-v2", "-m", "");
         assertThat(noReason.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(noReason.err()).isEqualTo("flags: the comment (-m) is empty: say why, or leave -m out\n");
+        assertThat(noReason.err()).isEqualTo("flags: the comment (-m) is empty: say why, or leave -m out\n"
+                + "Try 'flags off --help'.\n");
         // Asking for what already is: said on stderr, no new version.
         Run again = remote("on", "billing-v2", "-m", "once more");
         assertThat(again.exit()).isZero();
@@ -226,7 +228,8 @@ class FlagsCommandTest {
         assertThat(remote("default", "billing-v2", "false").json().get("default").asBoolean()).isFalse();
         Run notABoolean = remote("default", "billing-v2", "yes");
         assertThat(notABoolean.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(notABoolean.err()).isEqualTo("flags: the default must be true or false, was 'yes'\n");
+        assertThat(notABoolean.err()).isEqualTo("flags: the default must be true or false, was 'yes'\n"
+                + "Try 'flags default --help'.\n");
         assertThat(remote("off", "billing-v2", "-m", "incident 42").json().get("enabled").asBoolean()).isFalse();
         Run history = remote("history", "billing-v2");
         assertThat(history.out()).contains("dark launch done").contains("incident 42").contains("flag_updated");
@@ -262,7 +265,7 @@ class FlagsCommandTest {
         Run noVersion = remote("revert", "served");
         assertThat(noVersion.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noVersion.err()).isEqualTo("flags: VERSION is needed: flag \"served\" is not archived in environment"
-                + " \"production\" (flags history served lists its versions)\n");
+                + " \"production\" (flags history served lists its versions)\nTry 'flags revert --help'.\n");
         assertThat(remote("archive", "served").exit()).isZero();
         Run empty = remote("list");
         assertThat(empty.exit()).isZero();
@@ -848,10 +851,11 @@ class FlagsCommandTest {
 
         Run noUser = remote("grant", "beta-tester", "");
         assertThat(noUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(noUser.err()).isEqualTo("flags: USER-ID must not be empty\n");
+        assertThat(noUser.err()).isEqualTo("flags: USER-ID must not be empty\nTry 'flags grant --help'.\n");
         Run twoIds = remote("evaluate", "{\"id\": \"bob\", \"id\": \"tess\"}", "billing-v2");
         assertThat(twoIds.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
-        assertThat(twoIds.err()).isEqualTo("flags: USER-JSON is not valid JSON (line 1, column 21): Duplicate field 'id'\n");
+        assertThat(twoIds.err()).isEqualTo("flags: USER-JSON is not valid JSON (line 1, column 21): Duplicate field 'id'\n"
+                + "Try 'flags evaluate --help'.\n");
         java.io.InputStream stdin = System.in;
         try {
             System.setIn(new java.io.ByteArrayInputStream("{\"id\": \"tess\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
@@ -906,7 +910,7 @@ class FlagsCommandTest {
             Run run = flags("list", "--server=" + bad, "--token=" + ADMIN);
             assertThat(run.exit()).as(bad).isEqualTo(FlagsCommand.EXIT_USAGE);
             assertThat(run.err()).as(bad).isEqualTo("flags: the server address \"" + bad + "\" is not an http or https URL;"
-                    + " expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)\n");
+                    + " expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)\nTry 'flags list --help'.\n");
         }
         Run upperCase = flags("list", "--server=HTTP://127.0.0.1:" + server.httpPort() + "/", "--token=" + ADMIN);
         assertThat(upperCase.exit()).as(upperCase.err()).isZero();
@@ -919,7 +923,7 @@ class FlagsCommandTest {
             Run run = flags(java.util.stream.Stream.concat(java.util.Arrays.stream(command), java.util.stream.Stream.of("-e", "",
                     "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN)).toArray(String[]::new));
             assertThat(run.exit()).as(String.join(" ", command)).isEqualTo(FlagsCommand.EXIT_USAGE);
-            assertThat(run.err()).as(String.join(" ", command)).isEqualTo("flags: -e must not be empty\n");
+            assertThat(run.err()).as(String.join(" ", command)).isEqualTo("flags: -e must not be empty\nTry 'flags " + command[0] + " --help'.\n");
             assertThat(run.out()).as(String.join(" ", command)).isEmpty();
         }
 
@@ -932,7 +936,7 @@ class FlagsCommandTest {
         String printed = new String(cli.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(cli.waitFor()).as(printed).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(printed).isEqualTo("flags: -e must not be empty (FLAGS_ENV is set, but empty: unset it or give it an"
-                + " environment)\n");
+                + " environment)\nTry 'flags list --help'.\n");
     }
 
     @Test
@@ -1146,7 +1150,8 @@ class FlagsCommandTest {
         assertThat(flags("validate", dir.resolve("missing.json").toString()).exit()).isEqualTo(2);
         Run directory = flags("validate", dir.toString());
         assertThat(directory.exit()).isEqualTo(2);
-        assertThat(directory.err()).isEqualTo("flags: " + dir + " is a directory; give a flag file\n");
+        assertThat(directory.err()).isEqualTo("flags: " + dir + " is a directory; give a flag file\n"
+                + "Try 'flags validate --help'.\n");
         assertThat(flags("eval", dir.toString(), "billing-v2", "{}").exit()).isEqualTo(2);
     }
 }
