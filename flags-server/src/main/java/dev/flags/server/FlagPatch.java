@@ -139,7 +139,7 @@ final class FlagPatch {
                     // conditions matches everyone): a release by accident, so it takes a deliberate PUT.
                     throw ApiException.conflict("\"" + value + "\" is the last " + field + " of rule " + describe(rule)
                             + ": without it the rule would match every user. Add another " + field
-                            + " first, or change the rule with a PUT of the whole flag");
+                            + " first, or change the rule with a PUT of the whole flag (flags edit or flags put)");
                 }
                 done = true;
                 conditions.add(roles ? new Condition.Roles(changed) : new Condition.Regions(changed));

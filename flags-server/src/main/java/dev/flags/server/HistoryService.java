@@ -170,8 +170,9 @@ public final class HistoryService {
         if (env == null) {
             if (p.scope() != Scope.ADMIN) {
                 // An editor may read its own environments' audit: say how, rather than only "no".
+                String first = p.environments().stream().sorted().findFirst().orElse("...");
                 String hint = p.scope() == Scope.EDITOR
-                        ? "; an editor reads one environment's with ?environment=" + p.environments().stream().sorted().findFirst().orElse("...")
+                        ? "; an editor reads one environment's with ?environment=" + first + " (flags audit -e " + first + ")"
                         : "";
                 throw ApiException.forbidden("the audit log of every environment needs an admin token; this token's scope is "
                         + p.scope().apiName() + hint);
@@ -274,7 +275,7 @@ public final class HistoryService {
             // Today's flags labelled with a later time would read as a forecast, and pending schedules may change them.
             throw ApiException.badRequest("at must not be in the future, was " + at + " (the server's time is "
                     + now.truncatedTo(ChronoUnit.SECONDS) + "): the state is known up to now; what is scheduled to change is"
-                    + " at GET /api/v1/environments/" + env + "/schedules");
+                    + " at GET /api/v1/environments/" + env + "/schedules (flags schedules -e " + env + ")");
         }
         ServerState state;
         ServerState current = journal.state();

@@ -372,7 +372,8 @@ class AdminApiTest {
         long before = api.get(path, ADMIN).json().get("version").asLong();
         // the last role of "beta testers" and the last region of "eu canary": either would release to everyone
         assertProblem(api.patch(path, ADMIN, "{\"removeRole\": {\"rule\": 0, \"role\": \"staff\"}}"), 409,
-                "\"staff\" is the last role of rule 0: without it the rule would match every user");
+                "\"staff\" is the last role of rule 0: without it the rule would match every user. Add another role first, or"
+                        + " change the rule with a PUT of the whole flag (flags edit or flags put)");
         api.patch(path, ADMIN, "{\"removeRegion\": {\"rule\": 1, \"region\": \"eu-north\"}}");
         assertProblem(api.patch(path, ADMIN, "{\"removeRegion\": {\"rule\": \"eu canary\", \"region\": \"eu-west\"}}"), 409,
                 "\"eu-west\" is the last region of rule \"eu canary\"");
@@ -1344,7 +1345,7 @@ class AdminApiTest {
         JsonNode early = api.get("/api/v1/audit?environment=production&to=" + between, editor).json().get("entries");
         assertThat(early).extracting(e -> e.get("change").asText()).containsExactly("environment_created", "flag_created");
         assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
-        assertProblem(api.get("/api/v1/audit", editor), 403, "an editor reads one environment's with ?environment=");
+        assertProblem(api.get("/api/v1/audit", editor), 403, "an editor reads one environment's with ?environment=production (flags audit -e production)");
         assertProblem(api.get("/api/v1/audit?from=yesterday", ADMIN), 400, "ISO-8601");
         assertThat(api.get("/api/v1/audit?from=yesterday", ADMIN).json().get("detail").asText()).doesNotContain("%2B");
         // curl users type the offset's + as it is; the query string reads it as a space
@@ -1382,6 +1383,9 @@ class AdminApiTest {
         // A later time is not known: today's flags labelled with it would read as a forecast that schedules may belie.
         assertProblem(api.get("/api/v1/environments/production/state?at=" + java.time.Instant.now().plusSeconds(3600), ADMIN),
                 400, "at must not be in the future");
+        assertProblem(api.get("/api/v1/environments/production/state?at=" + java.time.Instant.now().plusSeconds(3600), ADMIN),
+                400, "what is scheduled to change is at GET /api/v1/environments/production/schedules (flags schedules -e"
+                        + " production)");
     }
 
     private String editorId() {
