@@ -805,10 +805,10 @@ public final class FlagsCommand implements Callable<Integer> {
             for (JsonNode s : schedules) {
                 spec.commandLine().getOut().println(scheduleLine(s));
             }
-            if (schedules.isEmpty() && flag != null && !hasFlag(api, o, flag)) {
+            String missing = schedules.isEmpty() && flag != null ? missingFlag(api, o, flag) : null;
+            if (missing != null) {
                 // "No scheduled changes" of a misspelt key would read as an all-clear.
-                throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
-                        + oneLine(o.environment()) + "\", archived or not (flags list shows its flags)");
+                throw new CliException(EXIT_FAILED, missing);
             }
             if (schedules.isEmpty()) {
                 String which = status == null || status.equals("pending") ? "" : " (" + oneLine(status) + ")";
@@ -820,13 +820,22 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     /** Whether the environment has the flag, served or archived. */
-    private static boolean hasFlag(Api api, ServerOptions o, String key) {
+    /**
+     * @return null if the environment has the flag, archived or not; else what to say of it, with the server's "did you
+     *     mean" for a key an edit or two away from a flag's (biling-v2)
+     */
+    private static String missingFlag(Api api, ServerOptions o, String key) {
         try {
             api.call("GET", o.flagPath(key), null, null);
-            return true;
+            return null;
         } catch (CliException e) {
             if (e.httpStatus() == 404 && e.title().equals("flag not found")) {
-                return api.archivedFlag(o.environment(), key) != null;
+                if (api.archivedFlag(o.environment(), key) != null) {
+                    return null;
+                }
+                int near = e.getMessage().indexOf("; did you mean \"");
+                return "no flag \"" + oneLine(key) + "\" in environment \"" + oneLine(o.environment()) + "\", archived or not"
+                        + (near >= 0 ? e.getMessage().substring(near) : " (flags list shows its flags)");
             }
             throw e;
         }
@@ -1530,14 +1539,14 @@ public final class FlagsCommand implements Callable<Integer> {
             if (archived != null) {
                 return archived.path("version").asText();
             }
-            if (!hasFlag(api, o, flag)) {
+            String missing = missingFlag(api, o, flag);
+            if (missing != null) {
                 if (hasHistory(api)) {
                     throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" in environment \"" + oneLine(o.environment())
                             + "\" was deleted: flags history " + oneLine(flag) + " lists its versions, and flags revert "
                             + oneLine(flag) + " VERSION brings one back");
                 }
-                throw new CliException(EXIT_FAILED, "no flag \"" + oneLine(flag) + "\" in environment \""
-                        + oneLine(o.environment()) + "\", archived or not (flags list shows its flags)");
+                throw new CliException(EXIT_FAILED, missing);
             }
             throw new CliException(EXIT_USAGE, "VERSION is needed: flag \"" + oneLine(flag) + "\" is not archived in"
                     + " environment \"" + oneLine(o.environment()) + "\" (flags history " + oneLine(flag) + " lists its versions)");

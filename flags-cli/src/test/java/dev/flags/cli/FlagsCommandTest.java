@@ -361,8 +361,10 @@ class FlagsCommandTest {
                 + " \"production\"\n");
         Run misspelt = remote("schedules", "billing-2");
         assertThat(misspelt.exit()).as("not an all-clear").isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(misspelt.err()).isEqualTo("flags: no flag \"billing-2\" in environment \"production\", archived or not"
-                + " (flags list shows its flags)\n");
+        assertThat(misspelt.err()).isEqualTo("flags: no flag \"billing-2\" in environment \"production\", archived or not;"
+                + " did you mean \"billing-v2\"?\n");
+        assertThat(remote("schedules", "nothing-like-it").err()).isEqualTo("flags: no flag \"nothing-like-it\" in environment"
+                + " \"production\", archived or not (flags list shows its flags)\n");
 
         Run cancelled = remote("unschedule", made.get("id").asText(), "-m", "not yet");
         assertThat(cancelled.exit()).as(cancelled.err()).isZero();
