@@ -1336,8 +1336,8 @@ public final class FlagsCommand implements Callable<Integer> {
             if (last != null && last < 1) {
                 throw new CliException(EXIT_USAGE, "--last must be 1 or more, was " + last);
             }
-            // With --changes the oldest version shown is compared with the newest document before it: read on
-            // until one (an archive in between has none) or the start of the history.
+            // The oldest version shown is compared with the newest document before it, for its (on)/(off) marker and
+            // its --changes: read on until one (an archive in between has none) or the start of the history.
             Integer wanted = last;
             // The server answers a page of the newest versions, and where the earlier ones start.
             Api api = o.api(spec);
@@ -1349,16 +1349,18 @@ public final class FlagsCommand implements Callable<Integer> {
                 List<JsonNode> versions = new ArrayList<>();
                 page.path("versions").forEach(versions::add);
                 for (int i = versions.size() - 1; i >= 0
-                        && (wanted == null || newestFirst.size() < wanted || (changes && !hasBaseline(newestFirst, wanted))); i--) {
+                        && (wanted == null || newestFirst.size() < wanted || !hasBaseline(newestFirst, wanted)); i--) {
                     newestFirst.addLast(versions.get(i));
                 }
-                if (wanted != null && newestFirst.size() >= wanted && (!changes || hasBaseline(newestFirst, wanted))) {
+                if (wanted != null && newestFirst.size() >= wanted && hasBaseline(newestFirst, wanted)) {
                     break;
                 }
                 if (!page.hasNonNull("earlier")) {
                     // The oldest retained version: say if retention removed older ones, or the history looks complete.
                     String retention = page.path("retention").path("detail").asText("");
-                    if (!retention.isEmpty()) {
+                    // Only when it cut what was asked for: the version before the oldest asked for, read only for its
+                    // (on)/(off) marker, is no loss worth a line.
+                    if (!retention.isEmpty() && (wanted == null || newestFirst.size() < wanted || changes)) {
                         spec.commandLine().getErr().println("flags: " + oneLine(page.path("retention"), "detail"));
                     }
                     break;
@@ -1373,7 +1375,7 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             PrintWriter out = spec.commandLine().getOut();
             JsonNode previous = null; // the newest document before the version being printed
-            int baselineOnly = last == null ? 0 : Math.max(0, newestFirst.size() - last); // read for --changes only
+            int baselineOnly = last == null ? 0 : Math.max(0, newestFirst.size() - last); // read to compare with, not shown
             // The comments line up: the actor column is as wide as the longest actor shown, up to a point.
             int actorWidth = 1;
             int shown = 0;

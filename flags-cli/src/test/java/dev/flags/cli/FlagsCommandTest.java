@@ -684,6 +684,8 @@ class FlagsCommandTest {
         assertThat(newest.out().lines().toList()).as("the oldest version shown is compared with the one before it")
                 .containsExactly(lines.get(5), lines.get(6));
         assertThat(remote("history", "billing-v2").out().lines()).as("without --changes: one line per version").hasSize(4);
+        assertThat(remote("history", "billing-v2", "--last", "3").out().lines().findFirst().orElseThrow())
+                .as("the oldest version shown is compared with the one before it for its marker too").contains("flag_updated (on)");
 
         // An archive has no document: a revert after it is compared with the last one before it.
         remote("archive", "billing-v2");

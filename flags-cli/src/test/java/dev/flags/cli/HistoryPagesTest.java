@@ -20,7 +20,7 @@ class HistoryPagesTest {
     private static String page(int from, int to) {
         String versions = IntStream.rangeClosed(from, to).mapToObj(v -> "{\"version\": " + v
                 + ", \"timestamp\": \"2026-12-03T10:00:00Z\", \"change\": \"flag_updated\", \"actor\": \"alice\", \"comment\": \"step "
-                + v + "\"}").collect(Collectors.joining(", "));
+                + v + "\", \"flag\": {\"key\": \"billing-v2\", \"enabled\": true}}").collect(Collectors.joining(", "));
         return "{\"versions\": [" + versions + "]" + (from > 1 ? ", \"earlier\": " + from : "") + "}";
     }
 
