@@ -241,11 +241,13 @@ public final class ScheduleService {
     }
 
     /**
-     * The pending schedules that switch a flag on ({@code "enabled": true}), soonest first: read right after a write
-     * switched it off (the kill switch), since each would undo it at its time.
+     * The pending schedules that switch a flag on ({@code "enabled": true}) and will apply, soonest first: read right
+     * after a write switched it off (the kill switch), since each would undo it at its time. One that will fail (its
+     * maker's token can no longer act, or it no longer applies) undoes nothing: {@code flags schedules} marks it so.
      */
     public List<Schedule> switchingOn(String env, String key) {
-        return pending(env, key).stream().filter(s -> s.patch().toJsonNode().path("enabled").asBoolean(false)).toList();
+        return fates(env, key).stream().filter(f -> f.willFail() == null).map(Fate::schedule)
+                .filter(s -> s.patch().toJsonNode().path("enabled").asBoolean(false)).toList();
     }
 
     /**

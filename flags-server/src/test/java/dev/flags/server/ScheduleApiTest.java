@@ -261,10 +261,16 @@ class ScheduleApiTest {
             String leaver = made.json().get("token").asText();
             String theirs = api.post(FLAG + "/schedules", leaver, schedule("2026-12-04T13:00:00Z", "{\"enabled\": false}")).json()
                     .get("id").asText();
+            String theirsOn = api.post(FLAG + "/schedules", leaver, schedule("2026-12-04T14:00:00Z", "{\"enabled\": true}")).json()
+                    .get("id").asText();
             ApiClient.Response revoked = api.delete("/api/v1/tokens/" + made.json().get("id").asText(), ADMIN);
             assertThat(revoked.status()).isEqualTo(200);
             assertThat(revoked.header("X-Flags-Schedules-Will-Fail")).as("only the schedules it made")
-                    .isEqualTo("production/" + theirs + " (flag billing-v2 at 2026-12-04T13:00:00Z)");
+                    .isEqualTo("production/" + theirs + " (flag billing-v2 at 2026-12-04T13:00:00Z), production/" + theirsOn
+                            + " (flag billing-v2 at 2026-12-04T14:00:00Z)");
+            assertThat(api.patch(FLAG, ADMIN, "{\"enabled\": false}").header("X-Flags-Schedules-Switch-On"))
+                    .as("a switch-on that will fail (its maker's token revoked) will not undo the kill switch")
+                    .isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");
             JsonNode listed = api.get(SCHEDULES + "/" + theirs, ADMIN).json();
             assertThat(listed.get("status").asText()).isEqualTo("pending");
             assertThat(listed.get("willFail").asText()).as("known before its time").startsWith("the token that made it (tok-")
@@ -274,7 +280,7 @@ class ScheduleApiTest {
             ApiClient.Response archived = api.delete(FLAG + "?comment=gone", ADMIN);
             assertThat(archived.status()).isEqualTo(200);
             assertThat(archived.header("X-Flags-Schedules-No-Longer-Apply")).as("an archived flag takes no change")
-                    .isEqualTo(on + ", " + ramp + ", " + relaunch + ", " + theirs);
+                    .isEqualTo(on + ", " + ramp + ", " + relaunch + ", " + theirs + ", " + theirsOn);
         }
     }
 
