@@ -1054,7 +1054,7 @@ public final class FlagsCommand implements Callable<Integer> {
                     return EXIT_OK; // "nothing changed" was said, by Api
                 }
                 spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" " + (granted ? "granted to " : "revoked"
-                        + " from ") + "\"" + oneLine(user) + "\" in environment \"" + oneLine(o.environment()) + "\""
+                        + " from ") + quoted(user) + " in environment \"" + oneLine(o.environment()) + "\""
                         + (granted && answer.hasNonNull("expiresAt") ? " until " + oneLine(answer.path("expiresAt").asText()) : ""));
             } catch (CliException e) {
                 throw inOptionNames(e);
@@ -1464,6 +1464,14 @@ public final class FlagsCommand implements Callable<Integer> {
     /** Text as one line that cannot drive the terminal: line breaks and other control characters escaped. */
     static String oneLine(String text) {
         return escaped(text, true);
+    }
+
+    /**
+     * Text in double quotes, as one line, a quote in it escaped as JSON escapes it: a user id may hold one (q"x), and
+     * {@code "q"x"} would not say where it ends. {@code flags roles} shows ids so.
+     */
+    static String quoted(String text) {
+        return "\"" + oneLine(text).replace("\"", "\\\"") + "\"";
     }
 
     /** Text that cannot drive the terminal, for people: as {@link #oneLine(String)}, backslashes left as they are. */

@@ -707,6 +707,10 @@ class FlagsCommandTest {
         Run until = remote("grant", "beta-tester", "tess", "--until", "2030-01-31T18:00:00Z");
         assertThat(until.json().get("expiresAt").asText()).isEqualTo("2030-01-31T18:00:00Z");
         assertThat(until.json().get("changed").asBoolean()).as("a new expiry is a change").isTrue();
+        assertThat(until.err()).isEqualTo("flags: role \"beta-tester\" granted to \"tess\" in environment \"production\" until"
+                + " 2030-01-31T18:00:00Z\n");
+        assertThat(remote("grant", "beta-tester", "q\"x\\y").err()).as("where the id ends stays clear")
+                .startsWith("flags: role \"beta-tester\" granted to \"q\\\"x\\\\y\" in environment");
         Run iso = remote("grant", "beta-tester", "tess", "--for", "P30D");
         assertThat(iso.exit()).as(iso.err()).isZero();
         assertThat(remote("grant", "beta-tester", "tess").json().get("expiresAt").isNull()).as("granted for good").isTrue();
