@@ -29,7 +29,10 @@ public final class ReportedName {
      */
     public static String problem(String name, boolean application) {
         if (name.length() > MAX_LENGTH) {
-            return "is at most " + MAX_LENGTH + " characters, was " + name.length();
+            int characters = name.codePointCount(0, name.length());
+            return "is at most " + MAX_LENGTH + " characters, was " + name.length() + (characters == name.length() ? ""
+                    : " UTF-16 units (" + characters + " characters: one beyond the Basic Multilingual Plane, such as an"
+                    + " emoji, counts as two)");
         }
         for (int i = 0; i < name.length(); i++) {
             if (unsafe(name.charAt(i))) {

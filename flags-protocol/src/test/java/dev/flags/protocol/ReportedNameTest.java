@@ -18,6 +18,8 @@ class ReportedNameTest {
     @Test
     void namesPeopleCouldNotReadOrTellApartAreRefusedWithWhereTheyGoWrong() {
         assertThat(ReportedName.problem("x".repeat(101), true)).isEqualTo("is at most 100 characters, was 101");
+        assertThat(ReportedName.problem("\uD83D\uDE00".repeat(51), true)).isEqualTo("is at most 100 characters, was 102 UTF-16"
+                + " units (51 characters: one beyond the Basic Multilingual Plane, such as an emoji, counts as two)");
         assertThat(ReportedName.problem("shop\u202eppa", true)).isEqualTo(
                 "must be printable text (no control, bidirectional or invisible characters), has U+202E at index 4");
         for (char c : new char[] {'\n', '\u0000', '\u007f', '\u2028', '\u2029', '\u200e', '\u200f', '\u061c', '\u2066',

@@ -14,6 +14,7 @@ import dev.flags.core.EvaluationFailureHandler;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagSet;
 import dev.flags.core.FlagUsage;
+import dev.flags.core.ReadableText;
 import dev.flags.core.Reason;
 import dev.flags.core.Rule;
 import dev.flags.core.Suggestions;
@@ -334,7 +335,7 @@ public final class FlagStore implements AutoCloseable {
         StringBuilder out = null;
         for (int i = 0; i < key.length(); i++) {
             char c = key.charAt(i);
-            boolean control = Character.isISOControl(c) || c == '\u2028' || c == '\u2029';
+            boolean control = ReadableText.unsafe(c); // a bidirectional control (U+202E) would reorder the line as read
             if (control && out == null) {
                 out = new StringBuilder(key.length() + 16).append(key, 0, i);
             }
@@ -356,7 +357,7 @@ public final class FlagStore implements AutoCloseable {
 
     private void warnUnknown(String key, FlagState s) {
         if (warnedUnknown != null && !warnedUnknown.asMap().containsKey(key)) {
-            // The budget first, and the memo only for a key named: a key left out is named in a later minute.
+            // The budget first, and the memo only for a key named: a key left out is named if asked for in a later minute.
             String unnamed = unknownLineAllowed();
             if (unnamed == null || warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) != null) {
                 return; // over the minute's lines (counted, and said in the next line), or named meanwhile by another thread
@@ -395,7 +396,7 @@ public final class FlagStore implements AutoCloseable {
             unknownLines[2] = 0;
             return unnamed == 0 ? "" : " (and " + unnamed + (unnamed == 1 ? " evaluation" : " evaluations") + " of unknown"
                     + " flags since the last such line left out: at most " + UNKNOWN_LINES_PER_MINUTE + " such lines a minute"
-                    + " for this Flags; the flags are named in later minutes)";
+                    + " for this Flags; each is named when asked for again in a later minute, and the usage report has them all)";
         }
     }
 

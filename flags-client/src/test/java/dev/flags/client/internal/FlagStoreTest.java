@@ -58,7 +58,8 @@ class FlagStoreTest {
             assertThat(lines).hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 1);
             assertThat(lines.get(lines.size() - 1)).contains("no flag \"typo-flag\" in environment \"production\"")
                     .endsWith("said once an hour per flag (and 2980 evaluations of unknown flags since the last such line left"
-                            + " out: at most 20 such lines a minute for this Flags; the flags are named in later minutes)");
+                            + " out: at most 20 such lines a minute for this Flags; each is named when asked for again in a later minute,"
+                            + " and the usage report has them all)");
             store.evaluate("typo-flag", USER, false);
             assertThat(lines(captured)).as("once an hour per key still").hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 1);
             store.evaluate("promo-20", USER, false); // left out in the first minute: named now
@@ -249,6 +250,8 @@ class FlagStoreTest {
     @Test
     void aKeyInTheLogCannotForgeALine() {
         assertThat(FlagStore.printable("../../etc passwd\n\u0000x\u2028")).isEqualTo("../../etc passwd\\u000a\\u0000x\\u2028");
+        assertThat(FlagStore.printable("z\u202eevil\u2066")).as("a request's key cannot reorder the line a reader sees")
+                .isEqualTo("z\\u202eevil\\u2066");
         String plain = "billing-v2";
         assertThat(FlagStore.printable(plain)).isSameAs(plain);
     }
