@@ -273,7 +273,8 @@ class UsageApiTest {
         bad.add(report("production", "(unnamed)"));
         problems.add("application must not be \"(unnamed)\", which stands for applications without a name: \"(unnamed)\"");
         bad.add(report("production", "\uD83D\uDE00".repeat(60)));
-        problems.add("application is at most 100 characters, was 120: \"" + "\uD83D\uDE00".repeat(28) + "...\""); // not cut in a pair
+        problems.add("application is at most 100 characters, was 120 UTF-16 units (60 characters: one beyond the Basic Multilingual"
+                + " Plane, such as an emoji, counts as two): \"" + "\uD83D\uDE00".repeat(28) + "...\""); // not cut in a pair
         bad.add(report("production", "a".repeat(5_000)));
         problems.add("application is at most 100 characters, was 5000: \"" + "a".repeat(57) + "...\"");
         bad.add(report("production", "checkout", mark("billing-v2", true, false), mark("Bad Key!", true, false)));
