@@ -32,8 +32,8 @@ final class FlagChanges {
      *
      * @param before the earlier document
      * @param after the later document
-     * @return one line per changed value, in the stored document's field order (fields added by the later
-     *     version last), a changed order of rules before the rules' own changes; at most {@value #MAX_LINES}
+     * @return one line per changed value, in the order of the fields' names (as the journal stores documents), a changed
+     *     order of rules before the rules' own changes; at most {@value #MAX_LINES}
      *     and a count of the rest
      */
     static List<String> between(JsonNode before, JsonNode after) {
@@ -199,8 +199,30 @@ final class FlagChanges {
         return names;
     }
 
+    /**
+     * The document without its version, every object's fields in name order: the journal's documents are stored so, and
+     * a flag read from the API is not, so that {@code flags diff} and {@code flags promote} printed the same changes in
+     * two orders, each value's JSON with its fields in two orders too.
+     */
     private static JsonNode withoutVersion(JsonNode document) {
-        return document.isObject() ? ((ObjectNode) document.deepCopy()).without("version") : document;
+        return document.isObject() ? sorted(((ObjectNode) document.deepCopy()).without("version")) : document;
+    }
+
+    private static JsonNode sorted(JsonNode node) {
+        if (node.isObject()) {
+            ObjectNode in = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+            List<String> names = new ArrayList<>();
+            node.fieldNames().forEachRemaining(names::add);
+            names.sort(null);
+            names.forEach(name -> in.set(name, sorted(node.get(name))));
+            return in;
+        }
+        if (node.isArray()) {
+            com.fasterxml.jackson.databind.node.ArrayNode in = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+            node.forEach(element -> in.add(sorted(element)));
+            return in;
+        }
+        return node;
     }
 
     private static JsonNode withoutName(JsonNode rule) {

@@ -17,8 +17,11 @@ class FlagChangesTest {
     void fieldsAddedRemovedAndChangedAreOneLineEach() throws Exception {
         assertThat(FlagChanges.between(json("{\"enabled\": false, \"default\": true, \"description\": \"old\"}"),
                 json("{\"enabled\": true, \"description\": \"new\", \"tags\": [\"billing\"]}")))
-                .containsExactly("enabled: false → true", "default: removed (was true)", "description: \"old\" → \"new\"",
+                .as("in the order of the fields' names, whatever order either document has them in")
+                .containsExactly("default: removed (was true)", "description: \"old\" → \"new\"", "enabled: false → true",
                         "tags: added [\"billing\"]");
+        assertThat(FlagChanges.all(json("{\"targets\": [{\"userIds\": [\"u-2\"], \"serve\": false}]}"), json("{}")))
+                .as("a value's JSON too").containsExactly("targets: removed (was [{\"serve\":false,\"userIds\":[\"u-2\"]}])");
         assertThat(FlagChanges.between(json("{\"enabled\": true}"), json("{\"enabled\": true}"))).isEmpty();
     }
 
