@@ -138,6 +138,11 @@ final class Audit implements Callable<Integer> {
         if (change.startsWith("flag_") || change.equals("schedule_applied")) {
             return subject + (e.path("version").asLong() > 0 ? " (v" + e.path("version").asLong() + ")" : "");
         }
+        if (change.equals("schedule_ended") && payload.hasNonNull("outcome")) {
+            // The server could not apply it: how it ended and why, or the line reads as a schedule that simply ran out.
+            return subject + " (" + oneLine(payload, "outcome") + (payload.hasNonNull("reason") ? ": " + oneLine(payload, "reason")
+                    : "") + ")";
+        }
         if (change.startsWith("schedule_") && payload.hasNonNull("flag")) {
             // A schedule's id alone says nothing: which flag, when, and what it will do.
             String patch = payload.has("patch") ? ": " + FlagsCommand.oneLine(payload.get("patch").toString()) : "";

@@ -1,0 +1,32 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** {@code flags audit}: what each kind of entry says in its line. */
+class AuditLinesTest {
+
+    @RegisterExtension
+    final ScriptedHttpServer server = new ScriptedHttpServer();
+
+    @Test
+    void aScheduleTheServerCouldNotApplySaysSoAndWhy() {
+        server.answer(200, null, """
+                {"entries": [{"sequence": 41, "timestamp": "2026-12-06T03:00:00Z", "change": "schedule_ended",
+                  "environment": "production", "version": 12, "subject": "sch-c20930cb2562",
+                  "actor": "flags-server (schedule sch-c20930cb2562 by bob (tok-1a2b3c4d))", "comment": "bob's",
+                  "payload": {"id": "sch-c20930cb2562", "outcome": "failed",
+                              "reason": "the token that made it (tok-1a2b3c4d) was revoked"}}]}""");
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(new String[] {"audit", server.serverOption(), "--token=t0ken"}, new PrintWriter(out, true),
+                new PrintWriter(err, true));
+        assertThat(exit).as(err.toString()).isZero();
+        assertThat(out.toString().strip()).as("not a schedule that simply ran out")
+                .contains("sch-c20930cb2562 (failed: the token that made it (tok-1a2b3c4d) was revoked)  bob's");
+    }
+}
