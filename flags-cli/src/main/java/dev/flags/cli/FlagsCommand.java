@@ -1655,7 +1655,9 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             ObjectNode body = Api.JSON.createObjectNode();
-            body.set("user", parseJson(user, "USER-JSON"));
+            JsonNode userNode = parseJson(user, "USER-JSON");
+            user(userNode); // the server's reader (flags-core's): a user it would refuse is bad usage, as for flags eval
+            body.set("user", userNode);
             if (flag != null) {
                 body.put("flag", flag);
             }

@@ -860,6 +860,9 @@ class FlagsCommandTest {
         Run noUser = remote("grant", "beta-tester", "");
         assertThat(noUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noUser.err()).isEqualTo("flags: USER-ID must not be empty\nTry 'flags grant --help'.\n");
+        Run emptyId = remote("evaluate", "{\"id\": \"\"}", "billing-v2");
+        assertThat(emptyId.exit()).as("as flags eval says of the same user").isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(emptyId.err()).isEqualTo("flags: USER-JSON: id must not be empty\nTry 'flags evaluate --help'.\n");
         Run twoIds = remote("evaluate", "{\"id\": \"bob\", \"id\": \"tess\"}", "billing-v2");
         assertThat(twoIds.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(twoIds.err()).isEqualTo("flags: USER-JSON is not valid JSON (line 1, column 21): Duplicate field 'id'\n"
