@@ -101,6 +101,13 @@ class FlagFormatTest {
                 .hasMessageContaining("user.name is not a user field");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> FlagFormat.readUser(m.readTree("{\"roles\": \"admin\"}")))
                 .hasMessageContaining("user.roles must be an array");
+        String thousand = java.util.stream.IntStream.range(0, FlagFormat.MAX_USER_ROLES).mapToObj(i -> "\"r" + i + "\"")
+                .collect(java.util.stream.Collectors.joining(", "));
+        assertThat(FlagFormat.readUser(m.readTree("{\"roles\": [" + thousand + "]}")).roles()).hasSize(FlagFormat.MAX_USER_ROLES)
+                .startsWith("r0", "r1").endsWith("r999");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> FlagFormat.readUser(m.readTree("{\"roles\": [" + thousand
+                        + ", \"one-more\"]}")))
+                .as("a request's roles are bounded, as its attributes are").hasMessage("user.roles may hold at most 1000 roles, had 1001");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> FlagFormat.readUser(m.readTree("{\"attributes\": {\"a\": [1]}}")))
                 .hasMessageContaining("user.attributes.a must be a string, number or boolean");
 

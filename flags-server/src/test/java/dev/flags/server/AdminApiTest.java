@@ -302,6 +302,10 @@ class AdminApiTest {
         ApiClient.Response evaluated = api.post("/api/v1/environments/production/evaluate", ADMIN,
                 "{\"flag\": \"checkout\", \"user\": {\"id\": \"u-1\"}}");
         assertThat(evaluated.json().get("results").get(0).get("variant").asText()).as(evaluated.body()).isEqualTo("green");
+        String tooManyRoles = java.util.stream.IntStream.rangeClosed(0, dev.flags.core.FlagFormat.MAX_USER_ROLES)
+                .mapToObj(i -> "\"r" + i + "\"").collect(java.util.stream.Collectors.joining(","));
+        assertProblem(api.post("/api/v1/environments/production/evaluate", ADMIN, "{\"flag\": \"checkout\", \"user\": {\"id\":"
+                + " \"u-1\", \"roles\": [" + tooManyRoles + "]}}"), 400, "user.roles may hold at most 1000 roles, had 1001");
         t = api.patch(path, ADMIN, "{\"removeTarget\": {\"user\": \"u-1\"}}").json();
         assertThat(t.get("targets").toString()).isEqualTo("[{\"userIds\":[\"u-qa\"],\"serve\":false}]");
 

@@ -814,6 +814,21 @@ public final class ApiServlet extends HttpServlet {
     private void evaluate(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
         JsonNode body = body(req);
         rejectUnknown(body, Set.of("user", "flag", "explain"));
+        // One at a time per token from here: reading the user is work too (its roles and attributes), not only its rules.
+        services.limits().enterPlayground(p);
+        long readBefore = FlagSet.patternReadsOnThisThread();
+        ObjectNode n;
+        try {
+            n = evaluated(p, env, body);
+        } finally {
+            // After the answer is made, charged to the token's reads: the next request pays for what this one cost.
+            services.limits().chargePatternReads(p, FlagSet.patternReadsOnThisThread() - readBefore);
+            services.limits().leavePlayground(p);
+        }
+        write(resp, 200, n);
+    }
+
+    private ObjectNode evaluated(Principal p, String env, JsonNode body) {
         User user = user(body.get("user"));
         String flagKey = text(body, "flag", false);
         JsonNode explainNode = body.get("explain");
@@ -833,15 +848,7 @@ public final class ApiServlet extends HttpServlet {
                     + "\") without their role grants on the server");
         }
         ArrayNode results = n.putArray("results");
-        services.limits().enterPlayground(p);
-        long readBefore = FlagSet.patternReadsOnThisThread();
-        try {
-            evaluate(set, results, flagKey, user, explain, grantsShown);
-        } finally {
-            // After the answer is made, charged to the token's reads: the next request pays for what this one cost.
-            services.limits().chargePatternReads(p, FlagSet.patternReadsOnThisThread() - readBefore);
-            services.limits().leavePlayground(p);
-        }
+        evaluate(set, results, flagKey, user, explain, grantsShown);
         if (!grantsShown) {
             for (JsonNode result : results) {
                 markIfHiddenGrantsCouldDecide(set, (ObjectNode) result);
@@ -851,7 +858,7 @@ public final class ApiServlet extends HttpServlet {
             // The answer is the SDK's (FLAG_NOT_FOUND, the default); a person asking may have misspelt the key.
             services.flags().nearest(env, flagKey).ifPresent(near -> ((ObjectNode) results.get(0)).put("didYouMean", near));
         }
-        write(resp, 200, n);
+        return n;
     }
 
     /**
