@@ -214,7 +214,7 @@ public final class Main implements Callable<Integer> {
     String logLevel;
 
     /** The webhook's settings, null for none: both options or neither. */
-    private WebhookSettings webhook() {
+    WebhookSettings webhook() {
         boolean url = webhookUrl != null && !webhookUrl.isBlank();
         if (!url && webhookSecretFile == null) {
             return null;
@@ -223,7 +223,9 @@ public final class Main implements Callable<Integer> {
         try {
             uri = url ? new URI(webhookUrl.strip()) : null;
         } catch (java.net.URISyntaxException e) {
-            throw new BadSettingException("webhookUrl", "the webhook URL is not a URL: " + e.getMessage());
+            // The exception's message quotes the input whole, a password in its user info and line breaks too.
+            throw new BadSettingException("webhookUrl", "the webhook URL is not a URL (" + e.getReason() + " at index "
+                    + e.getIndex() + "): \"" + WebhookSettings.masked(webhookUrl.strip()) + "\"");
         }
         return new WebhookSettings(uri, webhookSecretFile == null ? null : webhookSecretFile.toAbsolutePath());
     }
@@ -313,7 +315,12 @@ public final class Main implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
         // gRPC's HTTP/2 frame logger writes every frame's headers at debug, the SDKs' bearer tokens
         // among them: never below info, whatever --log-level says (tokens are never logged).
-        System.setProperty("org.slf4j.simpleLogger.log." + GRPC_FRAMES, level.equals("error") || level.equals("warn") ? level : "info");
+        String atMostInfo = level.equals("error") || level.equals("warn") ? level : "info";
+        System.setProperty("org.slf4j.simpleLogger.log." + GRPC_FRAMES, atMostInfo);
+        // The JDK's HTTP client (the webhook's) writes each request's URL at debug, a query that may hold the endpoint's
+        // credential included: never below info either.
+        System.setProperty("org.slf4j.simpleLogger.log.jdk.internal.httpclient", atMostInfo);
+        System.setProperty("org.slf4j.simpleLogger.log.jdk.httpclient", atMostInfo);
         routeJavaUtilLogging(level);
         warnOfMisspeltVariables(System.getenv());
 

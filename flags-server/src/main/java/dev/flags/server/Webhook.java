@@ -114,6 +114,8 @@ public final class Webhook implements AutoCloseable {
         Objects.requireNonNull(journal, "journal");
         Objects.requireNonNull(settings, "settings");
         Webhook webhook = new Webhook(journal, settings, secret(settings.secretFile()), dataDir, firstBackoff);
+        AdminToken.warnIfOthersCanReadOrChange(settings.secretFile(), "webhook secret",
+                "they could put in a secret of their own, and the receiver would refuse the server's deliveries", LOG);
         webhook.thread.start();
         LOG.info("webhook: sending every change to {}, from after sequence {}", settings.shown(), webhook.acknowledged);
         return webhook;

@@ -51,6 +51,27 @@ public record WebhookSettings(URI url, Path secretFile) {
                 + (url.getRawPath() == null ? "" : url.getRawPath());
     }
 
+    /**
+     * Text given as a URL that does not parse as one, for a message: what may be a credential (before an '@', after a
+     * '?') shown as "...", escaped and cut.
+     *
+     * @param text the text given
+     * @return it, fit to be shown
+     */
+    public static String masked(String text) {
+        int at = text.lastIndexOf('@');
+        if (at >= 0) {
+            int start = text.indexOf("://");
+            start = start >= 0 && start < at ? start + 3 : 0;
+            text = text.substring(0, start) + "..." + text.substring(at);
+        }
+        int query = text.indexOf('?');
+        if (query >= 0) {
+            text = text.substring(0, query) + "?...";
+        }
+        return LogText.escape(text.length() > 200 ? text.substring(0, 200) + "..." : text);
+    }
+
     /** A URL refused, as it was given but for what may be a credential (user info, query), which shows as "...". */
     private static String asGiven(URI url) {
         String text = url.toString();

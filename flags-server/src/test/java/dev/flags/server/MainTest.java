@@ -183,6 +183,17 @@ class MainTest {
     }
 
     @Test
+    void aWebhookUrlThatIsNoUrlIsRefusedWithoutItsCredentialsOrLineBreaks() {
+        Main main = new Main();
+        new CommandLine(main).parseArgs("--webhook-url", "https://bot:hunter2@hooks example.com/x?key=hunter2\r\nforged",
+                "--webhook-secret-file", "/nonexistent/secret");
+        assertThatThrownBy(main::webhook).isInstanceOfSatisfying(BadSettingException.class,
+                        e -> assertThat(e.setting()).isEqualTo("webhookUrl"))
+                .hasMessageStartingWith("the webhook URL is not a URL (Illegal character in authority at index 8): \"https://...@hooks")
+                .hasMessageNotContaining("hunter2").hasMessageNotContaining("\n").hasMessageNotContaining("\r");
+    }
+
+    @Test
     void theBootstrapAdminTokenIsOnByDefault() {
         Main main = new Main();
         new CommandLine(main).parseArgs();

@@ -209,11 +209,14 @@ class ServerProcessTest {
     }
 
     @Test
-    void atTraceLevelAnSdkTokenSentOverGrpcIsStillNeverLogged() throws Exception {
+    void atTraceLevelAnSdkTokenSentOverGrpcIsStillNeverLoggedNorTheWebhooksQuery() throws Exception {
         int http = freePort();
         int grpc = freePort();
-        try (ServerChild child = start(List.of(), Map.of("FLAGS_LOG_LEVEL", "trace"), dir.resolve("trace"), http, grpc,
-                ServerFixture.ADMIN)) {
+        Path secret = dir.resolve("webhook-secret");
+        Files.writeString(secret, "0123456789abcdef0123456789abcdef");
+        Map<String, String> env = Map.of("FLAGS_LOG_LEVEL", "trace", "FLAGS_WEBHOOK_URL", "http://127.0.0.1:" + freePort()
+                + "/hook?key=QUERYSECRET", "FLAGS_WEBHOOK_SECRET_FILE", secret.toString());
+        try (ServerChild child = start(List.of(), env, dir.resolve("trace"), http, grpc, ServerFixture.ADMIN)) {
             child.awaitLine("flag server ready");
             ApiClient api = new ApiClient(http);
             assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
@@ -230,9 +233,11 @@ class ServerProcessTest {
             } finally {
                 channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
             }
+            child.awaitLine("webhook: a delivery to"); // the environment's creation, to a port nobody listens on
             String log = child.stop();
             assertThat(log).as("the server did log at trace").contains(" DEBUG ").contains(" TRACE ");
             assertThat(log).doesNotContain(sdk).doesNotContain(ServerFixture.ADMIN).doesNotContain("flg_");
+            assertThat(log).as("the JDK's HTTP client logs each URL at debug").doesNotContain("QUERYSECRET");
         }
     }
 

@@ -82,6 +82,7 @@ class WebhookTest {
     private ServerConfig config() throws IOException {
         Path secret = dir.resolve("webhook-secret");
         Files.writeString(secret, SECRET + "\n");
+        Files.setPosixFilePermissions(secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
         // A query that could hold a credential: the log shows the endpoint without it.
         URI url = URI.create("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hooks/flags?key=hunter2");
         return ServerFixture.config(dir.resolve("data")).withWebhook(new WebhookSettings(url, secret));
@@ -105,6 +106,8 @@ class WebhookTest {
         String logged = StandardErrorCapture.during(() -> firstLife(environmentCreated));
         assertThat(logged).doesNotContain("hunter2").contains("webhook: sending every change to http://127.0.0.1:"
                 + receiver.getAddress().getPort() + "/hooks/flags, from after sequence 0");
+        assertThat(logged).as("anyone who reads it can sign deliveries").contains("webhook secret: "
+                + dir.resolve("webhook-secret").toAbsolutePath() + " can be read by users other than its owner (rw-r--r--): chmod 600");
         assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).as("once per outage, not per"
                 + " retry").hasSize(2).allMatch(l -> l.contains("WARN") && l.contains("failed (it answered 5"));
         assertThat(logged).contains("webhook: http://127.0.0.1:" + receiver.getAddress().getPort() + "/hooks/flags takes the"
@@ -214,6 +217,7 @@ class WebhookTest {
         }
         Path secret = dir.resolve("webhook-secret");
         Files.writeString(secret, SECRET);
+        Files.setPosixFilePermissions(secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         // User info in the URL goes as Basic credentials, not in the request line.
         ServerConfig config = ServerFixture.config(dir.resolve("data")).withWebhook(new WebhookSettings(
                 URI.create("http://bot:s%20cret@127.0.0.1:" + port + "/hooks/flags"), secret));
@@ -249,6 +253,7 @@ class WebhookTest {
         assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).singleElement().asString()
                 .contains("failed (java.net.ConnectException");
         assertThat(logged).doesNotContain("s cret").doesNotContain("s%20cret").doesNotContain("bot:");
+        assertThat(logged).as("an owner-only secret file is no warning").doesNotContain("webhook secret: ");
     }
 
     @Test
