@@ -96,6 +96,13 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server
                     + "\" is not an http or https URL; expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)");
         }
+        if (uri.getRawUserInfo() != null) {
+            // Never sent (the token is the credential), yet shown in every message that names the server: a password.
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address has a user and password in it (\""
+                    + server.replace(uri.getRawUserInfo() + "@", "...@") + "\"), which the flags command never sends: the token"
+                    + " is its credential; give " + scheme + "://" + uri.getHost() + (uri.getPort() >= 0 ? ":" + uri.getPort() : "")
+                    + " (set --server or FLAGS_SERVER)");
+        }
     }
 
     /**

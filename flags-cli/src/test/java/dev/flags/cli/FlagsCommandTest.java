@@ -923,6 +923,11 @@ class FlagsCommandTest {
             assertThat(run.err()).as(bad).isEqualTo("flags: the server address \"" + bad + "\" is not an http or https URL;"
                     + " expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)\nTry 'flags list --help'.\n");
         }
+        Run userInfo = flags("list", "--server=http://bob:hunter2@127.0.0.1:" + server.httpPort(), "--token=" + ADMIN);
+        assertThat(userInfo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(userInfo.err()).doesNotContain("hunter2").startsWith("flags: the server address has a user and password in it"
+                + " (\"http://...@127.0.0.1:" + server.httpPort() + "\"), which the flags command never sends: the token is its"
+                + " credential; give http://127.0.0.1:" + server.httpPort() + " (set --server or FLAGS_SERVER)\n");
         Run upperCase = flags("list", "--server=HTTP://127.0.0.1:" + server.httpPort() + "/", "--token=" + ADMIN);
         assertThat(upperCase.exit()).as(upperCase.err()).isZero();
     }
