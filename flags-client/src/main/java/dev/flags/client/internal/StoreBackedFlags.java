@@ -26,7 +26,12 @@ public abstract class StoreBackedFlags implements Flags {
     /** The snapshot holder every method reads. */
     protected final FlagStore store;
 
-    /** Each value listener's watches, one per registration; guarded by itself, taken before the store's lock. */
+    /**
+     * Each value listener's watches, one per registration; guarded by the store's lock (FlagStore's methods synchronize on
+     * the store): one lock, so that a listener run inside a publish (a direct listener executor, test flags) may add or
+     * remove value listeners while another thread does too. With a lock of its own taken before the store's, that was a
+     * deadlock.
+     */
     private final Map<FlagValueListener, List<ValueWatch>> valueWatches = new IdentityHashMap<>();
 
     /** @param store the snapshot holder */
@@ -94,7 +99,7 @@ public abstract class StoreBackedFlags implements Flags {
         Objects.requireNonNull(user, "user");
         Objects.requireNonNull(listener, "listener");
         checkListenable(flagKey);
-        synchronized (valueWatches) { // with its removal: a watch never outlives removeValueListener
+        synchronized (store) { // with its removal: a watch never outlives removeValueListener
             // Its first answer and its registration in one step: a change in between would be judged against a stale one.
             ValueWatch watch = store.addListenerFrom(flagKey,
                     at -> new ValueWatch(flagKey, user, listener, store.evaluateForListener(at, flagKey, user)));
@@ -104,7 +109,7 @@ public abstract class StoreBackedFlags implements Flags {
 
     @Override
     public final void removeValueListener(FlagValueListener listener) {
-        synchronized (valueWatches) {
+        synchronized (store) {
             List<ValueWatch> watches = valueWatches.remove(listener);
             if (watches != null) {
                 watches.forEach(store::removeListener);
