@@ -39,15 +39,22 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
     String from;
     @Option(names = "--dry-run", description = "Print what would change, and write nothing.")
     boolean dryRun;
-    @Option(names = "--switch-on", description = "Promote even though it switches the flag on here, where it is off (a"
-            + " kill switch thrown here is not undone by a promote without it).")
+    @Option(names = "--switch-on", description = "Promote even though it switches the flag on here, where it is off or"
+            + " that it creates or restores (a kill switch thrown here is not undone, nor a flag released here, by a promote"
+            + " without it).")
     boolean switchOn;
+    @Option(names = "--keep-off", description = "Promote everything but the switch: the flag stays off here, or is created"
+            + " or restored off (ship it dark with the rules it has there).")
+    boolean keepOff;
 
     @Override
     public Integer call() {
         // Empty, a segment of the URL would vanish: ".../flags/" is the list of flags, not a flag.
         if (flag.isEmpty() || from.isEmpty()) {
             throw new ParameterException(spec.commandLine(), (flag.isEmpty() ? "FLAG" : "--from") + " must not be empty");
+        }
+        if (switchOn && keepOff) {
+            throw new ParameterException(spec.commandLine(), "--switch-on and --keep-off ask for opposite things; give one");
         }
         if (from.equals(o.environment())) {
             throw new ParameterException(spec.commandLine(), "--from names the environment it would copy into (\"" + oneLine(from)
@@ -58,13 +65,22 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         JsonNode target = current(api);
         // Not served here, it may be archived: compared with its last document, which the promote restores.
         JsonNode archived = target == null ? archivedHere(api) : null;
-        ObjectNode document = ((ObjectNode) source.deepCopy()).without("version"); // the target's versions are its own
+        if (keepOff && target != null && target.path("enabled").asBoolean(false)) {
+            throw new CliException(EXIT_FAILED, "not promoted: \"" + oneLine(flag) + "\" is on in \"" + oneLine(o.environment())
+                    + "\"; --keep-off keeps a flag that is off here off, it does not switch one off (flags off " + oneLine(flag)
+                    + " does); nothing was written");
+        }
+        ObjectNode promoted = (ObjectNode) source.deepCopy();
+        if (keepOff) {
+            promoted.put("enabled", false);
+        }
+        ObjectNode document = promoted.deepCopy().without("version"); // the target's versions are its own
         String sourceVersion = "v" + source.path("version").asLong();
         String targetVersion = target != null ? "v" + target.path("version").asLong()
                 : archived != null ? "archived v" + archived.path("version").asLong() : "new";
         JsonNode before = target != null ? target : archived != null ? archived : Api.JSON.createObjectNode().put("key", flag);
         // Every change, uncapped (a salt among them reshuffles every user's bucket): this is the review before a write.
-        List<String> changes = new ArrayList<>(FlagChanges.all(before, source));
+        List<String> changes = new ArrayList<>(FlagChanges.all(before, promoted));
         if (archived != null) {
             changes.add(0, "restored: archived here, served again");
         }
@@ -72,39 +88,43 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (changes.isEmpty()) {
             err.println("flags: flag \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is already as in \""
-                    + oneLine(from) + "\" (" + sourceVersion + "): nothing to promote");
+                    + oneLine(from) + "\" (" + sourceVersion + ")" + (keepOff ? ", but for its switch (off here)" : "")
+                    + ": nothing to promote");
             return EXIT_OK;
         }
         String heading = oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment()) + " "
                 + targetVersion;
         // Off here and on there: most often a kill switch thrown here during an incident, which a promote of the rules
-        // must not undo as one line among its changes.
-        boolean switchesOn = target != null && !target.path("enabled").asBoolean(true) && source.path("enabled").asBoolean(false);
-        String switchNote = "it would switch \"" + oneLine(flag) + "\" on in \"" + oneLine(o.environment()) + "\", where it is off"
-                + " (its kill switch?)";
+        // must not undo as one line among its changes. New here (or archived) and on there: the flag's first promote,
+        // which must not release it to this environment's users as one line among its changes either.
+        boolean switchesOn = promoted.path("enabled").asBoolean(false) && (target == null || !target.path("enabled").asBoolean(true));
+        String switchNote = target != null ? "it would switch \"" + oneLine(flag) + "\" on in \"" + oneLine(o.environment())
+                + "\", where it is off (its kill switch?)"
+                : "it would " + (archived != null ? "restore" : "create") + " \"" + oneLine(flag) + "\" in \""
+                + oneLine(o.environment()) + "\" switched on, as it is in \"" + oneLine(from) + "\" (a release to its users at once)";
         if (dryRun) {
             print(out, heading, changes);
-            if (switchesOn && !switchOn) {
-                err.println("flags: dry run: nothing written; " + switchNote + ": the promote needs --switch-on");
-                return EXIT_OK;
-            }
-            String full = refusalForSize(api, target, document);
+            String full = refusalForSize(api, target, document); // the server's refusal first: no option gets past it
             if (full != null) {
                 err.println("flags: dry run: nothing written; the promote would be refused: " + full);
                 return EXIT_FAILED;
+            }
+            if (switchesOn && !switchOn) {
+                err.println("flags: dry run: nothing written; " + switchNote + ": the promote needs --switch-on (or --keep-off)");
+                return EXIT_OK;
             }
             err.println("flags: dry run: nothing written");
             return EXIT_OK;
         }
         if (switchesOn && !switchOn) {
             throw new CliException(EXIT_FAILED, "not promoted: " + switchNote + "; nothing was written. Add --switch-on to"
-                    + " switch it on with the promote, or switch it off in \"" + oneLine(from) + "\" first to promote the"
-                    + " rest and keep it off");
+                    + " switch it on with the promote, or --keep-off to promote the rest and keep it off here");
         }
         // Written only over the version the changes above were read from, or only if the flag is still absent.
         Map<String, String> precondition = target == null ? Map.of("If-None-Match", "*")
                 : Map.of("If-Match", "\"" + target.path("version").asLong() + "\"");
-        String comment = why.comment != null && !why.comment.isBlank() ? why.comment : "promoted from " + from + " " + sourceVersion;
+        String comment = why.comment != null && !why.comment.isBlank() ? why.comment
+                : "promoted from " + from + " " + sourceVersion + (keepOff ? ", kept off" : "");
         JsonNode written;
         try {
             written = api.call("PUT", o.flagPath(flag), document, comment, precondition);
@@ -118,7 +138,7 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         print(out, heading, changes); // only now: a refused write must not print what a done one does
         err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is now v"
                 + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\""
-                + (archived != null ? " (restored)" : ""));
+                + (keepOff ? " but off" : "") + (archived != null ? " (restored)" : ""));
         return EXIT_OK;
     }
 

@@ -92,7 +92,7 @@ class PromoteCommandTest {
     void aFlagNewToTheEnvironmentIsCopiedWithACommentThatSaysFromWhere() throws Exception {
         long staging = flag("staging").get("version").asLong();
 
-        Run run = promote("production", "billing-v2", "--from", "staging");
+        Run run = promote("production", "billing-v2", "--from", "staging", "--switch-on");
 
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out().lines().findFirst()).hasValue("billing-v2: staging v" + staging + " -> production new");
@@ -107,6 +107,59 @@ class PromoteCommandTest {
                 + production.get("version").asLong() + ", as v" + staging + " in \"staging\"\n");
         JsonNode history = send("GET", "/environments/production/flags/billing-v2/history", null).get("versions");
         assertThat(history.get(history.size() - 1).get("comment").asText()).isEqualTo("promoted from staging v" + staging);
+    }
+
+    @Test
+    void aFirstPromoteOfAFlagOnThereDoesNotReleaseItHereUnlessToldTo() throws Exception {
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        assertThat(dry.exit()).as(dry.err()).isZero();
+        assertThat(dry.out()).contains("\n  enabled: added true\n");
+        assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; it would create \"billing-v2\" in \"production\""
+                + " switched on, as it is in \"staging\" (a release to its users at once): the promote needs --switch-on (or"
+                + " --keep-off)\n");
+
+        Run refused = promote("production", "billing-v2", "--from", "staging");
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.out()).isEmpty();
+        assertThat(refused.err()).isEqualTo("flags: not promoted: it would create \"billing-v2\" in \"production\" switched on,"
+                + " as it is in \"staging\" (a release to its users at once); nothing was written. Add --switch-on to switch it"
+                + " on with the promote, or --keep-off to promote the rest and keep it off here\n");
+        assertThat(send("GET", "/environments/production/flags", null).toString()).doesNotContain("billing-v2");
+
+        // Shipped dark: the rules as in staging, the switch off.
+        long staging = flag("staging").get("version").asLong();
+        Run dark = promote("production", "billing-v2", "--from", "staging", "--keep-off");
+        assertThat(dark.exit()).as(dark.err()).isZero();
+        assertThat(dark.out()).contains("\n  enabled: added false\n").contains("rules");
+        assertThat(dark.err()).endsWith("as v" + staging + " in \"staging\" but off\n");
+        JsonNode production = flag("production");
+        assertThat(production.get("enabled").asBoolean()).isFalse();
+        assertThat(production.get("rules")).isEqualTo(flag("staging").get("rules"));
+        JsonNode history = send("GET", "/environments/production/flags/billing-v2/history", null).get("versions");
+        assertThat(history.get(history.size() - 1).get("comment").asText()).isEqualTo("promoted from staging v" + staging
+                + ", kept off");
+
+        Run again = promote("production", "billing-v2", "--from", "staging", "--keep-off");
+        assertThat(again.exit()).isZero();
+        assertThat(again.err()).isEqualTo("flags: flag \"billing-v2\" in \"production\" is already as in \"staging\" (v"
+                + staging + "), but for its switch (off here): nothing to promote\n");
+
+        // Archived here, restored: the same.
+        send("DELETE", "/environments/production/flags/billing-v2", null);
+        Run restore = promote("production", "billing-v2", "--from", "staging");
+        assertThat(restore.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(restore.err()).startsWith("flags: not promoted: it would restore \"billing-v2\" in \"production\" switched on");
+
+        // On here: --keep-off does not switch it off, and asking for both is a mistake.
+        send("PUT", "/environments/production/flags/billing-v2", CANARY.formatted(10));
+        Run on = promote("production", "billing-v2", "--from", "staging", "--keep-off");
+        assertThat(on.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(on.err()).isEqualTo("flags: not promoted: \"billing-v2\" is on in \"production\"; --keep-off keeps a flag"
+                + " that is off here off, it does not switch one off (flags off billing-v2 does); nothing was written\n");
+        assertThat(flag("production").get("enabled").asBoolean()).isTrue();
+        Run both = promote("production", "billing-v2", "--from", "staging", "--keep-off", "--switch-on");
+        assertThat(both.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(both.err()).contains("--switch-on and --keep-off ask for opposite things");
     }
 
     @Test
@@ -146,15 +199,21 @@ class PromoteCommandTest {
         assertThat(dry.exit()).isZero();
         assertThat(dry.out()).contains("  enabled: false → true\n");
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; it would switch \"billing-v2\" on in \"production\","
-                + " where it is off (its kill switch?): the promote needs --switch-on\n");
+                + " where it is off (its kill switch?): the promote needs --switch-on (or --keep-off)\n");
 
         Run refused = promote("production", "billing-v2", "--from", "staging");
         assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(refused.out()).isEmpty();
         assertThat(refused.err()).isEqualTo("flags: not promoted: it would switch \"billing-v2\" on in \"production\", where it"
-                + " is off (its kill switch?); nothing was written. Add --switch-on to switch it on with the promote, or switch it"
-                + " off in \"staging\" first to promote the rest and keep it off\n");
+                + " is off (its kill switch?); nothing was written. Add --switch-on to switch it on with the promote, or --keep-off"
+                + " to promote the rest and keep it off here\n");
         assertThat(flag("production").get("version").asLong()).isEqualTo(before);
+
+        Run dark = promote("production", "billing-v2", "--from", "staging", "--keep-off");
+        assertThat(dark.exit()).as(dark.err()).isZero();
+        assertThat(dark.out()).doesNotContain("enabled").contains("percentage: 10 → 50");
+        assertThat(flag("production").get("enabled").asBoolean()).as("the kill switch stays").isFalse();
+        assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).isEqualTo(50);
 
         Run told = promote("production", "billing-v2", "--from", "staging", "--switch-on");
         assertThat(told.exit()).as(told.err()).isZero();
@@ -219,7 +278,7 @@ class PromoteCommandTest {
                 .isEqualTo(FlagsCommand.EXIT_DIFFERENT);
 
         assertThat(promote("production", "billing-v2", "--from", "staging").exit()).isZero();
-        assertThat(promote("production", "new-search", "--from", "staging").exit()).isZero();
+        assertThat(promote("production", "new-search", "--from", "staging", "--switch-on").exit()).isZero();
         send("DELETE", "/environments/production/flags/old-banner", null);
         Run same = diff("production", "--from", "staging");
         assertThat(same.out()).isEmpty();
@@ -264,7 +323,7 @@ class PromoteCommandTest {
                 .startsWith("billing-v2: staging v2 -> production archived v2\n  restored: archived here, served again\n")
                 .contains("enabled: false \u2192 true").doesNotContain("key");
 
-        Run run = promote("production", "billing-v2", "--from", "staging");
+        Run run = promote("production", "billing-v2", "--from", "staging", "--switch-on");
 
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.err()).endsWith("(restored)\n");
@@ -275,7 +334,7 @@ class PromoteCommandTest {
     void aDryRunCountsTheBytesOfANewFlagExactlyAsTheServerDoes() throws Exception {
         restartWith(new EnvironmentLimits(100, 1));
         send("POST", "/environments", "{\"key\": \"scratch\"}");
-        assertThat(promote("scratch", "billing-v2", "--from", "staging").exit()).isZero();
+        assertThat(promote("scratch", "billing-v2", "--from", "staging", "--switch-on").exit()).isZero();
         long size = send("GET", "/environments/scratch", null).get("bytes").asLong(); // the flag, at a one-digit version
 
         fillProduction((1 << 20) - size + 1); // one byte too few left
@@ -286,7 +345,7 @@ class PromoteCommandTest {
         fillProduction((1 << 20) - size); // just enough
         Run fits = promote("production", "billing-v2", "--from", "staging", "--dry-run");
         assertThat(fits.exit()).as(fits.err()).isZero();
-        Run real = promote("production", "billing-v2", "--from", "staging");
+        Run real = promote("production", "billing-v2", "--from", "staging", "--switch-on");
         assertThat(real.exit()).as(real.err()).isZero();
         assertThat(send("GET", "/environments/production", null).get("bytes").asLong()).isEqualTo(1 << 20);
 
@@ -325,7 +384,7 @@ class PromoteCommandTest {
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; the promote would be refused: environment"
                 + " \"production\" serves 1 flag; an environment may serve at most 1: archive flags no code uses any more (flags stale"
                 + " lists them) first\n");
-        Run run = promote("production", "billing-v2", "--from", "staging");
+        Run run = promote("production", "billing-v2", "--from", "staging", "--switch-on");
         assertThat(run.exit()).as("as the server refuses it").isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(run.err()).contains("serves 1 flag; an environment may serve at most 1 (--max-flags-per-environment)");
     }
