@@ -161,14 +161,15 @@ final class FlagChanges {
             String at = path + "[" + show(after.get(i).get("name"), max) + "]";
             int was = namesBefore.indexOf(name);
             if (was < 0) {
-                lines.add(at + ": added at " + i + " " + show(withoutName(after.get(i))));
+                lines.add(at + ": added at " + i + " " + show(withoutName(after.get(i)), max));
             } else {
                 compare(at, before.get(was), after.get(i), lines, max);
             }
         }
         for (int i = 0; i < before.size(); i++) {
             if (!namesAfter.contains(namesBefore.get(i))) {
-                lines.add(path + "[" + show(before.get(i).get("name"), max) + "]: removed (was " + show(withoutName(before.get(i))) + ")");
+                lines.add(path + "[" + show(before.get(i).get("name"), max) + "]: removed (was " + show(withoutName(before.get(i)), max)
+                        + ")");
             }
         }
     }

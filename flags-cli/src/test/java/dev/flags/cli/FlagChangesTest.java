@@ -26,6 +26,18 @@ class FlagChangesTest {
     }
 
     @Test
+    void aReviewBeforeAWriteShowsANamedRuleAddedOrRemovedWholeWhereTheHistoryCutsIt() throws Exception {
+        String regions = "[\"eu-west\",\"eu-north\",\"eu-south\",\"eu-central\",\"us-east\",\"us-west\",\"ap-south\"]";
+        JsonNode before = json("{\"rules\": [{\"name\": \"old rule\", \"conditions\": [{\"regions\": " + regions + "}]}]}");
+        JsonNode after = json("{\"rules\": [{\"name\": \"new rule\", \"conditions\": [{\"regions\": " + regions + "}]}]}");
+        String rule = "{\"conditions\":[{\"regions\":" + regions + "}]}";
+
+        assertThat(FlagChanges.all(before, after)).containsExactly("rules[\"new rule\"]: added at 0 " + rule,
+                "rules[\"old rule\"]: removed (was " + rule + ")");
+        assertThat(FlagChanges.between(before, after)).as("a history line is cut").allMatch(l -> l.endsWith("…") || l.endsWith("…)"));
+    }
+
+    @Test
     void namedRulesAreMatchedByNameSoAnInsertedRuleIsOneChange() throws Exception {
         JsonNode before = json("""
                 {"rules": [{"name": "beta", "conditions": [{"roles": ["beta-tester"]}]},
