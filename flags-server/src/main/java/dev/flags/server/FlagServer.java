@@ -881,6 +881,9 @@ public final class FlagServer implements AutoCloseable {
         metrics.register("flags_http_bodies_reading", "Request bodies over 16 KiB the HTTP port is reading now (into"
                 + " buffers outside the heap, before the request is handled); at a quarter of the memory the JVM allows"
                 + " there, more are answered 503 (smaller ones never are).", "gauge", buffered::reading);
+        metrics.register("flags_http_bodies_timed_out_total", "Connections the HTTP port closed because their request"
+                + " body had not arrived a minute after its headers (clients sending bodies slowly, or stalled).", "counter",
+                buffered::timedOut);
         // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
         // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
         // bare 413.

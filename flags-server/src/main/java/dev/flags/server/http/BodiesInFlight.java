@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.ObjIntConsumer;
+import dev.flags.server.MinuteLog;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xnio.IoUtils;
@@ -35,7 +36,8 @@ import org.xnio.XnioExecutor;
  *       token may have {@code cap / 2} read at once (at least 8; 4 for a {@code tester} token), so that one token's
  *       trickles cannot hold every connection of the HTTP port either.</li>
  *   <li>A body must have arrived {@link #BODY_DEADLINE} after its headers; a client still sending then (a trickle of a
- *       byte every few seconds, which no idle timeout ends) has its connection closed, and its place is free again.</li>
+ *       byte every few seconds, which no idle timeout ends) has its connection closed, and its place is free again
+ *       (said in the log once a minute at most, with a count by token).</li>
  * </ul>
  *
  * <p>Requests without a body (GET, most DELETEs) pass as they are.
@@ -76,6 +78,8 @@ public final class BodiesInFlight implements HttpHandler {
     private final ConcurrentHashMap<String, AtomicInteger> smallByToken = new ConcurrentHashMap<>();
     private final AtomicBoolean warnedFull = new AtomicBoolean();
     private final Set<String> warnedTokens = ConcurrentHashMap.newKeySet();
+    /** Connections closed at the deadline: one line a minute at most (any token that may write can make dozens). */
+    private final MinuteLog lateBodies;
 
     /**
      * @param buffered reads the body into buffers, then hands the request on
@@ -89,6 +93,12 @@ public final class BodiesInFlight implements HttpHandler {
      */
     public BodiesInFlight(HttpHandler buffered, HttpHandler unread, int cap, Duration deadline,
             Function<String, Sender> writer, ObjIntConsumer<String> refused) {
+        this(buffered, unread, cap, deadline, writer, refused, java.time.Clock.systemUTC(), LOG::info);
+    }
+
+    /** As the public constructor, with the clock of the log's minutes and where its lines go (for tests). */
+    BodiesInFlight(HttpHandler buffered, HttpHandler unread, int cap, Duration deadline, Function<String, Sender> writer,
+            ObjIntConsumer<String> refused, java.time.Clock clock, java.util.function.Consumer<String> log) {
         if (cap < 1) {
             throw new IllegalArgumentException("cap must be at least 1, was " + cap);
         }
@@ -99,6 +109,8 @@ public final class BodiesInFlight implements HttpHandler {
         this.deadline = deadline;
         this.writer = writer;
         this.refused = refused;
+        this.lateBodies = new MinuteLog(clock, log, "http: ", "more connection closed so", "more connections closed so",
+                "of other tokens");
     }
 
     /**
@@ -170,8 +182,9 @@ public final class BodiesInFlight implements HttpHandler {
         AtomicBoolean ended = new AtomicBoolean();
         XnioExecutor.Key timeout = exchange.getIoThread().executeAfter(() -> {
             if (!ended.get() && exchange.getAttachment(DEADLINE) != null) {
-                LOG.info("http: closed a connection from {} whose request body (token {}) had not arrived after {} s",
-                        exchange.getSourceAddress(), tokenId, deadline.toSeconds());
+                lateBodies.add("token " + tokenId, () -> "closed a connection from " + exchange.getSourceAddress()
+                        + " whose request body (token " + tokenId + ") had not arrived after " + deadline.toSeconds() + " s (a"
+                        + " client sending its body slowly, or stalled); more within a minute are counted, not logged one by one");
                 IoUtils.safeClose(exchange.getConnection());
             }
         }, deadline.toMillis(), TimeUnit.MILLISECONDS);
@@ -225,6 +238,11 @@ public final class BodiesInFlight implements HttpHandler {
     /** @return the bodies being read now */
     public int reading() {
         return reading.get();
+    }
+
+    /** @return the connections closed since the start because their bodies had not arrived by the deadline */
+    public long timedOut() {
+        return lateBodies.total();
     }
 
     private static boolean hasBody(HttpServerExchange exchange) {

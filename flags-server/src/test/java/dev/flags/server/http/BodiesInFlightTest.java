@@ -23,6 +23,9 @@ class BodiesInFlightTest {
     private Undertow server;
     private BodiesInFlight bodies;
     private final java.util.List<String> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final dev.flags.server.journal.MutableClock clock =
+            new dev.flags.server.journal.MutableClock(java.time.Instant.parse("2026-12-06T09:00:00Z"));
+    private final java.util.List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @AfterEach
     void stop() {
@@ -43,7 +46,7 @@ class BodiesInFlightTest {
         bodies = new BodiesInFlight(new RequestBufferingHandler(BodiesInFlight.bodyArrived(answer), 4), answer, cap, deadline,
                 token -> token.equals(KNOWN) || token.equals(OTHER) ? new BodiesInFlight.Sender("tok-" + token, Integer.MAX_VALUE)
                         : null,
-                (method, status) -> refused.add(method + " " + status));
+                (method, status) -> refused.add(method + " " + status), clock, log::add);
         server = Undertow.builder().addHttpListener(0, "127.0.0.1").setHandler(bodies).build();
         server.start();
         return ((InetSocketAddress) server.getListenerInfo().get(0).getAddress()).getPort();
@@ -115,6 +118,31 @@ class BodiesInFlightTest {
             assertThat(trickle.getInputStream().read()).as("closed, unanswered").isEqualTo(-1);
             awaitReading(0);
         }
+    }
+
+    @Test
+    void connectionsClosedAtTheDeadlineAreLoggedOnceAMinuteWithACountByTokenAndCountedAtOnce() throws Exception {
+        int port = start(16, java.time.Duration.ofMillis(300));
+        for (int i = 0; i < 3; i++) {
+            try (Socket trickle = startBody(port, i == 2 ? OTHER : KNOWN)) {
+                assertThat(trickle.getInputStream().read()).as("closed, unanswered").isEqualTo(-1);
+            }
+        }
+        awaitReading(0);
+        assertThat(bodies.timedOut()).isEqualTo(3);
+        assertThat(log).singleElement().asString().startsWith("http: closed a connection from /127.0.0.1:")
+                .endsWith(" whose request body (token tok-known-token) had not arrived after 0 s (a client sending its body"
+                        + " slowly, or stalled); more within a minute are counted, not logged one by one");
+
+        clock.advance(java.time.Duration.ofMinutes(1));
+        try (Socket trickle = startBody(port, KNOWN)) {
+            assertThat(trickle.getInputStream().read()).isEqualTo(-1);
+        }
+        awaitReading(0);
+        assertThat(log).hasSize(2);
+        assertThat(log.get(1)).startsWith("http: 2 more connections closed so in the minute from 2026-12-06T09:00:00Z to"
+                + " 2026-12-06T09:01:00Z: token tok-known-token (1), token tok-other-token (1); then closed a connection from");
+        assertThat(bodies.timedOut()).isEqualTo(4);
     }
 
     @Test
