@@ -130,11 +130,13 @@ final class StateHistory {
    * follow it) and at or after {@code version} (the earlier ones precede it). Windows are read
    * backwards from that upper bound, growing, and each entry of the environment seen in a window
    * tightens the bound the same way, so a recent version costs one small read. At most the search
-   * limit of entries is read.
+   * limit of entries is read, and none before the oldest the journal retains.
    */
   long findSequence(String environment, long version, long last, long current) {
     long high = last - (current - version);
-    long low = version;
+    // Nor before the journal's first entry: after retention or a repair from a checkpoint it is past sequence 1, and a
+    // window reaching below it would fail whole, though the entry may be in its retained part.
+    long low = Math.max(version, journal.oldestRetainedSequence());
     long window = FIRST_WINDOW;
     long scanned = 0;
     while (high >= low && scanned < searchLimit) {

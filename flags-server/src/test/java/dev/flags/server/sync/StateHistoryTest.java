@@ -60,6 +60,44 @@ class StateHistoryTest {
   }
 
   @Test
+  void findsAVersionJustPastTheOldestRetainedEntryAndSaysNoForOneBeforeIt() throws Exception {
+    // After retention (or a repair from a checkpoint) the journal starts past sequence 1: a window reaching below its
+    // first entry must start there, not fail, or every SDK resuming near it gets a snapshot instead of a delta.
+    dev.flags.server.journal.MutableClock clock =
+        new dev.flags.server.journal.MutableClock(java.time.Instant.parse("2026-12-06T09:00:00Z"));
+    try (FileJournal journal = FileJournal.builder(dir).clock(clock).segmentSize(4096).checkpointInterval(1_000_000)
+        .retention(Duration.ofDays(30)).open()) {
+      journal.append(createEnvironment("production"));
+      journal.append(createFlag("production", "f"));
+      for (int i = 0; i < 60; i++) {
+        journal.append(updateFlag("production", "f", i % 2 == 0, 100));
+      }
+      journal.checkpoint();
+      clock.advance(Duration.ofDays(31));
+      journal.append(updateFlag("production", "f", true, 100));
+      journal.checkpoint();
+      journal.checkpoint();
+      long oldest = journal.oldestRetainedSequence();
+      assertThat(oldest).as("retention removed the first segments").isGreaterThan(2);
+
+      StateHistory history = new StateHistory(journal, 1000, Duration.ofMinutes(1), 1_000_000,
+          Ticker.systemTicker(), Runnable::run);
+      ServerState now = journal.state();
+      long current = now.environment("production").orElseThrow().version();
+      List<JournalEntry> retained = journal.read(oldest, 10_000);
+      for (JournalEntry e : retained) {
+        assertThat(history.findSequence("production", e.version(), now.sequence(), current))
+            .as("v%d at sequence %d", e.version(), e.sequence()).isEqualTo(e.sequence());
+      }
+      long removed = retained.get(0).version() - 1;
+      assertThat(history.findSequence("production", removed, now.sequence(), current)).as("removed by retention")
+          .isEqualTo(-1);
+      // Rebuilt from the checkpoint before it (the first retained entries have none before them: the state cannot be).
+      assertThat(history.stateAt("production", current - 1).get(5, TimeUnit.SECONDS)).isPresent();
+    }
+  }
+
+  @Test
   void forgettingADeletedEnvironmentLetsGoOfItsStatesAndKeepsTheOthers() throws Exception {
     try (FileJournal journal = FileJournal.builder(dir).open()) {
       journal.append(createEnvironment("pr-7"));
