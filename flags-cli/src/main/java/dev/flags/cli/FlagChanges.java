@@ -70,14 +70,16 @@ final class FlagChanges {
                 String at = path.isEmpty() ? field : path + "." + field;
                 JsonNode was = before.get(field);
                 JsonNode is = after.get(field);
-                if (was == null) {
+                if (at.equals("targets") && arrayOrAbsent(was) && arrayOrAbsent(is) && hasUsers(was, is)) {
+                    // User by user even where the flag had no targets before (or has none after): the first target
+                    // is a user added, not a list.
+                    if (!orEmpty(was).equals(orEmpty(is))) { // the same targets, beside another field's change, are no line
+                        compareTargets(orEmpty(was), orEmpty(is), lines, max);
+                    }
+                } else if (was == null) {
                     lines.add(at + ": added " + show(is, max));
                 } else if (is == null) {
                     lines.add(at + ": removed (was " + show(was, max) + ")");
-                } else if (at.equals("targets") && was.isArray() && is.isArray()) {
-                    if (!was.equals(is)) { // the same targets, beside another field's change, are no line at all
-                        compareTargets(was, is, lines, max);
-                    }
                 } else {
                     compare(at, was, is, lines, max);
                 }
@@ -119,6 +121,19 @@ final class FlagChanges {
         if (was.equals(is)) {
             lines.add("targets: reordered (no user's answer changed)");
         }
+    }
+
+    private static boolean arrayOrAbsent(JsonNode node) {
+        return node == null || node.isArray();
+    }
+
+    private static JsonNode orEmpty(JsonNode array) {
+        return array == null ? com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode() : array;
+    }
+
+    /** Whether either side targets a user: targets without users are shown as they are. */
+    private static boolean hasUsers(JsonNode before, JsonNode after) {
+        return !answers(orEmpty(before)).isEmpty() || !answers(orEmpty(after)).isEmpty();
     }
 
     /** Each targeted user's answer, {@code true}, {@code false} or {@code true (green)}, in the targets' order. */

@@ -20,8 +20,8 @@ class FlagChangesTest {
                 .as("in the order of the fields' names, whatever order either document has them in")
                 .containsExactly("default: removed (was true)", "description: \"old\" → \"new\"", "enabled: false → true",
                         "tags: added [\"billing\"]");
-        assertThat(FlagChanges.all(json("{\"targets\": [{\"userIds\": [\"u-2\"], \"serve\": false}]}"), json("{}")))
-                .as("a value's JSON too").containsExactly("targets: removed (was [{\"serve\":false,\"userIds\":[\"u-2\"]}])");
+        assertThat(FlagChanges.all(json("{\"variants\": [{\"weight\": 1, \"key\": \"green\"}]}"), json("{}")))
+                .as("a value's JSON too").containsExactly("variants: removed (was [{\"key\":\"green\",\"weight\":1}])");
         assertThat(FlagChanges.between(json("{\"enabled\": true}"), json("{\"enabled\": true}"))).isEmpty();
     }
 
@@ -58,6 +58,17 @@ class FlagChangesTest {
                 .containsExactly("rules: order \"a\",\"b\" → \"b\",\"a\"");
         assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}"), json("{\"rules\": [{\"name\": \"b\"}]}")))
                 .as("a removal alone is not a move").containsExactly("rules[\"a\"]: removed (was {})");
+    }
+
+    @Test
+    void theFirstTargetAndTheLastAreUsersAddedAndRemovedToo() throws Exception {
+        assertThat(FlagChanges.between(json("{\"enabled\": true}"),
+                json("{\"enabled\": true, \"targets\": [{\"userIds\": [\"a\\\"b]c\"], \"serve\": true}]}")))
+                .containsExactly("targets[\"a\\\"b]c\"]: added true");
+        assertThat(FlagChanges.between(json("{\"targets\": [{\"userIds\": [\"u-1\"], \"serve\": false}]}"), json("{}")))
+                .containsExactly("targets[\"u-1\"]: removed (was false)");
+        assertThat(FlagChanges.between(json("{}"), json("{\"targets\": []}"))).as("no user: as it is")
+                .containsExactly("targets: added []");
     }
 
     @Test
