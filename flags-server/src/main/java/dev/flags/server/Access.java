@@ -5,19 +5,31 @@ import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.ServerState;
 
-/** Immutable (stateless). Authorization checks shared by the services: 403 with a clear reason. */
-final class Access {
+/**
+ * Immutable (stateless). Authorization checks shared by the services: 403 with a clear reason. The HTTP API makes them
+ * too, before it reads a request's body, so that a token that may not do a thing is told so first, not about its body.
+ */
+public final class Access {
 
     private Access() {
     }
 
-    static void requireAdmin(Principal p) {
+    /**
+     * @param p who asks
+     * @throws ApiException 403 unless {@code p} is an admin token
+     */
+    public static void requireAdmin(Principal p) {
         if (!p.isAdmin()) {
             throw ApiException.forbidden("this needs an admin token; this token's scope is " + p.scope().apiName());
         }
     }
 
-    static void requireRead(Principal p, String env) {
+    /**
+     * @param p who asks
+     * @param env the environment
+     * @throws ApiException 403 unless {@code p} may read the environment's flags
+     */
+    public static void requireRead(Principal p, String env) {
         if (!p.canRead(env)) {
             throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not read environment \"" + env + "\""
                     + itsEnvironments(p, env));
@@ -47,7 +59,12 @@ final class Access {
         }
     }
 
-    static void requireWriteFlags(Principal p, String env) {
+    /**
+     * @param p who asks
+     * @param env the environment
+     * @throws ApiException 403 unless {@code p} may change the environment's flags
+     */
+    public static void requireWriteFlags(Principal p, String env) {
         requireWriteFlags(p, env, "change flags");
     }
 
@@ -55,7 +72,7 @@ final class Access {
      * As {@link #requireWriteFlags(Principal, String)}, with the refusal naming what was asked ("schedule changes of
      * flags", "cancel scheduled changes"): a tester cancelling a schedule is not told they may not "change flags".
      */
-    static void requireWriteFlags(Principal p, String env, String action) {
+    public static void requireWriteFlags(Principal p, String env, String action) {
         if (!p.canWriteFlags(env)) {
             throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not " + action + " in environment \""
                     + env + "\"" + itsEnvironments(p, env));

@@ -1072,12 +1072,22 @@ class AdminApiTest {
         assertProblem(api.post("/api/v1/environments", editor, "{\"key\": \"x\"}"), 403, "admin token");
         assertProblem(api.call("POST", "/api/v1/environments/staging/restore", editor, null, Map.of()), 403, "admin token");
         assertProblem(api.get("/api/v1/tokens", editor), 403, "admin token");
+        // What a token may not do it is told first, before anything about its body (QA40a F6).
+        assertProblem(api.post("/api/v1/environments", editor, "{\"key\": "), 403, "admin token");
+        assertProblem(api.post("/api/v1/environments/staging/restore", editor, "{\"comment\": "), 403, "admin token");
+        assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester", editor, "{\"selfService\": "), 403, "admin token");
+        assertProblem(api.post("/api/v1/environments/production/evaluate", editor, "{\"user\": "), 403,
+                "may not read environment \"production\"");
         assertThat(api.get("/api/v1/environments", editor).json().get("environments")).extracting(n -> n.get("key").asText())
                 .containsExactly("staging");
 
         // tester: reads, and grants self-service roles only
         assertThat(api.get("/api/v1/environments/staging/flags/billing-v2", tester).status()).isEqualTo(200);
         assertProblem(api.patch("/api/v1/environments/staging/flags/billing-v2", tester, "{\"enabled\": false}"), 403, "may not change flags");
+        assertProblem(api.post("/api/v1/environments/staging/flags/billing-v2/schedules", tester, "{\"at\": "), 403,
+                "may not schedule changes of flags");
+        assertProblem(api.post("/api/v1/environments/staging/flags/billing-v2/revert", tester, "{\"version\": "), 403,
+                "may not change flags");
         assertProblem(api.get("/api/v1/environments/staging/state?at=2026-01-01T00:00:00Z", tester), 403,
                 "history, audit and past states of environment \"staging\" need an editor token of it or an admin token");
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");

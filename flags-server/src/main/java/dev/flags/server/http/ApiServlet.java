@@ -11,6 +11,7 @@ import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.Rule;
 import dev.flags.core.User;
+import dev.flags.server.Access;
 import dev.flags.server.Addresses;
 import dev.flags.server.ApiException;
 import dev.flags.server.EnvironmentLimits;
@@ -270,6 +271,7 @@ public final class ApiServlet extends HttpServlet {
             if (section.equals("restore") && n == 3) {
                 requireMethod(method, "POST");
                 QueryParameters.requireOnly(req, COMMENT);
+                Access.requireAdmin(p); // before the body: a token that may not is told so first
                 // The comment comes as for the archive (DELETE) it undoes, or in a body as other POSTs take it.
                 String inBody = null;
                 JsonNode body = optionalBody(req); // none, an empty one too (curl -X POST -H 'Content-Type: ...')
@@ -309,6 +311,7 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private void createEnvironment(HttpServletRequest req, HttpServletResponse resp, Principal p) throws IOException {
+        Access.requireAdmin(p);
         JsonNode body = body(req);
         rejectUnknown(body, Set.of("key", "name", "cloneFrom", "comment"));
         String key = text(body, "key", true);
@@ -447,6 +450,7 @@ public final class ApiServlet extends HttpServlet {
         if (rest.size() == 2 && rest.get(1).equals("schedules")) {
             requireMethod(method, "POST");
             QueryParameters.requireOnly(req, COMMENT);
+            Access.requireWriteFlags(p, env, ScheduleService.SCHEDULE);
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("at", "patch", "comment"));
             // A new one may leave a later one unable to apply (an untarget at noon before the one at five): say so now.
@@ -466,6 +470,7 @@ public final class ApiServlet extends HttpServlet {
         if (rest.size() == 2 && rest.get(1).equals("revert")) {
             requireMethod(method, "POST");
             QueryParameters.requireOnly(req, COMMENT);
+            Access.requireWriteFlags(p, env);
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("version", "comment"));
             JsonNode v = body.get("version");
@@ -697,6 +702,7 @@ public final class ApiServlet extends HttpServlet {
         if (rest.size() == 1) {
             requireMethod(method, "PUT");
             QueryParameters.requireOnly(req, COMMENT);
+            Access.requireAdmin(p);
             JsonNode body = body(req);
             rejectUnknown(body, Set.of("selfService", "maxGrantDuration"));
             JsonNode self = body.get("selfService");
@@ -812,6 +818,7 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private void evaluate(HttpServletRequest req, HttpServletResponse resp, Principal p, String env) throws IOException {
+        Access.requireRead(p, env); // before the body, and before the one-at-a-time guard: a 403, not a 429 or 400
         JsonNode body = body(req);
         rejectUnknown(body, Set.of("user", "flag", "explain"));
         // One at a time per token from here: reading the user is work too (its roles and attributes), not only its rules.
