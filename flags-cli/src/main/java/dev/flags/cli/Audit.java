@@ -89,17 +89,25 @@ final class Audit implements Callable<Integer> {
         int environmentWidth = 1;
         for (JsonNode e : entries) {
             actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, Columns.width(oneLine(e, "actor"))));
-            changeWidth = Math.max(changeWidth, Columns.width(oneLine(e, "change")));
+            changeWidth = Math.max(changeWidth, Columns.width(change(e)));
             environmentWidth = Math.max(environmentWidth, Columns.width(environment(e)));
         }
         PrintWriter out = spec.commandLine().getOut();
         for (JsonNode e : entries) {
             String line = oneLine(e, "timestamp") + "  " + (all ? Columns.pad(environment(e), environmentWidth) + "  " : "")
-                    + Columns.pad(oneLine(e, "change"), changeWidth) + " " + Columns.pad(oneLine(e, "actor"), actorWidth) + "  "
+                    + Columns.pad(change(e), changeWidth) + " " + Columns.pad(oneLine(e, "actor"), actorWidth) + "  "
                     + what(e) + (e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
             out.println(line.stripTrailing());
         }
         return EXIT_OK;
+    }
+
+    /**
+     * The kind of change, marked {@code (off)} or {@code (on)} where it threw the flag's switch (the server says which),
+     * as {@code flags history} marks it: who turned what off must show at a glance in an incident review.
+     */
+    private static String change(JsonNode e) {
+        return oneLine(e, "change") + (e.hasNonNull("switched") ? " (" + oneLine(e, "switched") + ")" : "");
     }
 
     /** The entry's environment, or "-" for a change outside any (a token's). */

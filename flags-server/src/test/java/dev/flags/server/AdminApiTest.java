@@ -1337,6 +1337,30 @@ class AdminApiTest {
     }
 
     @Test
+    void theAuditMarksTheChangesThatThrewAFlagsSwitchEvenFirstOnAPage() {
+        String path = "/api/v1/environments/production/flags/kill-me";
+        api.put(path, ADMIN, "{\"enabled\": true}");
+        api.patch(path, ADMIN, "{\"enabled\": false}"); // the kill switch
+        api.patch(path, ADMIN, "{\"default\": true}"); // no switch
+        api.call("DELETE", path, ADMIN, null, Map.of()); // archived, off
+        api.put(path, ADMIN, "{\"enabled\": true, \"default\": true}"); // brought back, on
+        JsonNode entries = api.get("/api/v1/audit?environment=production", ADMIN).json().get("entries");
+        List<String> marks = new java.util.ArrayList<>();
+        entries.forEach(e -> {
+            if ("kill-me".equals(e.path("subject").asText())) {
+                marks.add(e.get("change").asText() + (e.has("switched") ? " " + e.get("switched").asText() : ""));
+            }
+        });
+        assertThat(marks).containsExactly("flag_created", "flag_updated off", "flag_updated", "flag_archived",
+                "flag_created on");
+
+        // A page that starts at the switch compares it with the version before, in the journal.
+        long killSequence = entries.get(entries.size() - 4).get("sequence").asLong();
+        JsonNode page = api.get("/api/v1/audit?environment=production&after=" + (killSequence - 1) + "&limit=1", ADMIN).json();
+        assertThat(page.get("entries").get(0).get("switched").asText()).isEqualTo("off");
+    }
+
+    @Test
     void auditFiltersByEnvironmentActorAndTimeAndStateAtAPastTime() throws Exception {
         String path = "/api/v1/environments/production/flags/billing-v2";
         api.put(path, ADMIN, BILLING);

@@ -764,8 +764,13 @@ public final class ApiServlet extends HttpServlet {
         ArrayNode entries = NODES.arrayNode();
         HistoryService.AuditPage found = services.history().audit(p, env, req.getParameter("actor"), from, to,
                 after == null ? 0 : after, limit);
+        Map<Long, String> switched = services.history().switches(found.entries());
         for (JournalEntry e : found.entries()) {
-            entries.add(dev.flags.server.AuditEntries.json(e));
+            ObjectNode entry = dev.flags.server.AuditEntries.json(e);
+            if (switched.containsKey(e.sequence())) {
+                entry.put("switched", switched.get(e.sequence()));
+            }
+            entries.add(entry);
         }
         ObjectNode answer = NODES.objectNode();
         answer.set("entries", entries);
