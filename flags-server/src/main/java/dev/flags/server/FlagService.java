@@ -396,7 +396,9 @@ public final class FlagService {
             EnvironmentState state = Access.writableEnvironment(journal, env);
             CanonicalJson stored = state.flags().get(key);
             VersionedFlag existing = stored == null ? null : parse(stored);
-            precondition.check(existing == null ? null : existing.version(), key);
+            // An archived flag is not "gone": its owner hears that it is archived, and how to bring it back.
+            precondition.check(existing == null ? null : existing.version(), key, state.archivedFlags().containsKey(key)
+                    ? archived(env, key) + "; restore it before changing it" : "the flag does not exist");
             if (existing == null) {
                 refuseCaseTwin(state, env, key);
             }

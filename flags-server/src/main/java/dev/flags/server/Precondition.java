@@ -44,13 +44,22 @@ public record Precondition(Long version, boolean mustExist, boolean mustNotExist
      * @throws ApiException 412 if the requirement does not hold
      */
     void check(Long existing, String key) {
+        check(existing, key, "the flag does not exist");
+    }
+
+    /**
+     * As {@link #check(Long, String)}, saying why a flag that must exist is not there.
+     *
+     * @param absent why the flag is not there ("the flag does not exist", "it is archived ..."), for the message
+     */
+    void check(Long existing, String key, String absent) {
         if (mustNotExist && existing != null) {
             throw new ApiException(412, "flag exists", "flag \"" + key + "\" already exists (at version " + existing
                     + ") and If-None-Match: * asked for a new one only", Map.of("currentVersion", existing));
         }
         if (mustExist && existing == null) {
             throw new ApiException(412, "version mismatch", (version == null ? "If-Match: * asks for an existing flag"
-                    : "If-Match names version " + version + " of flag \"" + key + "\"") + ", but the flag does not exist");
+                    : "If-Match names version " + version + " of flag \"" + key + "\"") + ", but " + absent);
         }
         if (version != null && existing != null && !version.equals(existing)) {
             throw new ApiException(412, "version mismatch", "flag \"" + key + "\" is at version " + existing

@@ -1337,6 +1337,22 @@ class AdminApiTest {
     }
 
     @Test
+    void aWriteWithIfMatchToAnArchivedFlagIsToldItIsArchivedNotGone() {
+        String path = "/api/v1/environments/production/flags/old-banner";
+        long version = api.put(path, ADMIN, "{\"enabled\": false}").json().get("version").asLong();
+        api.call("DELETE", path, ADMIN, null, Map.of());
+
+        for (String method : new String[] {"PATCH", "PUT"}) {
+            ApiClient.Response r = api.call(method, path, ADMIN, "{\"enabled\": true}", Map.of("If-Match", "\"" + version + "\""));
+            assertProblem(r, 412, "If-Match names version " + version + " of flag \"old-banner\", but flag \"old-banner\" in"
+                    + " environment \"production\" is archived; its history remains");
+        }
+        ApiClient.Response gone = api.call("PATCH", "/api/v1/environments/production/flags/never", ADMIN, "{\"enabled\": true}",
+                Map.of("If-Match", "\"3\""));
+        assertProblem(gone, 412, "but the flag does not exist");
+    }
+
+    @Test
     void theAuditMarksTheChangesThatThrewAFlagsSwitchEvenFirstOnAPage() {
         String path = "/api/v1/environments/production/flags/kill-me";
         api.put(path, ADMIN, "{\"enabled\": true}");
