@@ -83,10 +83,18 @@ public final class GrpcTransport implements AutoCloseable {
                 + why.replace('\n', ' ').replace('\r', ' ');
     }
 
-    /** Stops the event loops; call once the gRPC server has terminated (or was never started). */
+    /**
+     * Stops the event loops, and waits (a few seconds at most) until they have: call once the gRPC server has terminated
+     * or was cut ({@code shutdownNow}), or was never started. A cut stream's call is closed by its connection's loop as
+     * the loop closes the connection, on gRPC's call executor: that executor must not be stopped before the loops are,
+     * or each of those closes is a WARN with a stack trace in the log of the stop.
+     */
     @Override
     public void close() {
-        accepting.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        var acceptingStopped = accepting.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        var ioStopped = io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        // A quiet period of 0 ends a loop as soon as it has no task left, and 1 s bounds one that keeps getting some.
+        acceptingStopped.awaitUninterruptibly(3, TimeUnit.SECONDS);
+        ioStopped.awaitUninterruptibly(3, TimeUnit.SECONDS);
     }
 }
