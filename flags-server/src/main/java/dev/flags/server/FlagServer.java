@@ -100,6 +100,11 @@ public final class FlagServer implements AutoCloseable {
     static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
     /** How long a connection may go without sending a byte while a request is being read. */
     static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * How long the HTTP port's stop waits for its worker threads, once the shutdown grace has been given to the requests
+     * begun: then they are interrupted and the stop goes on.
+     */
+    static final Duration HTTP_WORKERS_STOP = Duration.ofSeconds(1);
 
     /** The largest gRPC message taken: room for the largest usage report within its limits. */
     static final int MAX_INBOUND_MESSAGE_BYTES = 2 << 20;
@@ -900,8 +905,17 @@ public final class FlagServer implements AutoCloseable {
         return config.tls() ? new SetHeaderHandler(handler, "Strict-Transport-Security", "max-age=31536000") : handler;
     }
 
+    /**
+     * @param builder an HTTP port's builder
+     * @return the builder, its stop bounded: Undertow waits for its worker threads without end unless told otherwise,
+     *     so a request still running after the grace (busy, or blocked) held the stop, and the journal was never closed
+     */
+    static Undertow.Builder withBoundedStop(Undertow.Builder builder) {
+        return builder.setServerOption(UndertowOptions.SHUTDOWN_TIMEOUT, (int) HTTP_WORKERS_STOP.toMillis());
+    }
+
     private Undertow startHttp(HttpHandler front) throws IOException {
-        Undertow.Builder builder = Undertow.builder()
+        Undertow.Builder builder = withBoundedStop(Undertow.builder())
                 .setBufferSize(HTTP_BUFFER_BYTES)
                 .setHandler(front)
                 // The API enforces its own body limit (ApiServlet.MAX_BODY_BYTES) with a problem answer.
