@@ -228,46 +228,11 @@ public final class HistoryService {
     }
 
     /**
-     * Which of a page of audit entries threw a flag's switch: {@code "on"} or {@code "off"} by sequence number, for each
-     * entry whose flag document is switched otherwise than the flag's version before it (earlier in the page, else its
-     * newest earlier version in the journal: one read of the flag's index per flag of the page). So an incident review
-     * reads who turned what off from the audit log at a glance, as the flag's history marks it.
-     *
      * @param entries a page of the audit log, oldest first
-     * @return the entries that switched a flag on or off, by sequence number
+     * @return the entries that switched a flag on or off, by sequence number ({@link AuditEntries#switches})
      */
     public java.util.Map<Long, String> switches(List<JournalEntry> entries) {
-        java.util.Map<String, Boolean> enabled = new java.util.HashMap<>(); // each flag's, as the page goes
-        java.util.Map<Long, String> out = new java.util.HashMap<>();
-        for (JournalEntry e : entries) {
-            if (e.environment() == null || e.subject() == null || !e.type().isFlagChange()) {
-                continue;
-            }
-            java.util.Optional<com.fasterxml.jackson.databind.JsonNode> document = e.flagDefinition(e.subject());
-            if (document.isEmpty()) {
-                continue; // an archive or a delete switches nothing; a restore after it is compared with what came before
-            }
-            String flag = e.environment() + "\u0000" + e.subject();
-            Boolean was = enabled.containsKey(flag) ? enabled.get(flag) : enabledBefore(e);
-            boolean is = document.get().path("enabled").asBoolean(false);
-            if (was != null && was != is) {
-                out.put(e.sequence(), is ? "on" : "off");
-            }
-            enabled.put(flag, is);
-        }
-        return out;
-    }
-
-    /** Whether the flag of {@code e} was on in its newest earlier version with a document; null if it has none. */
-    private Boolean enabledBefore(JournalEntry e) {
-        List<JournalEntry> earlier = journal.history(e.environment(), e.subject(), e.version(), 3); // past an archive
-        for (int i = earlier.size() - 1; i >= 0; i--) {
-            java.util.Optional<com.fasterxml.jackson.databind.JsonNode> document = earlier.get(i).flagDefinition(e.subject());
-            if (document.isPresent()) {
-                return document.get().path("enabled").asBoolean(false);
-            }
-        }
-        return null;
+        return AuditEntries.switches(journal, entries);
     }
 
     /**

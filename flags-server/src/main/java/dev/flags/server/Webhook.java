@@ -280,11 +280,12 @@ public final class Webhook implements AutoCloseable {
                 if (step.isEmpty()) {
                     break;
                 }
+                java.util.Map<Long, String> switched = AuditEntries.switches(journal, step);
                 for (JournalEntry e : step) {
                     if (count == MAX_ENTRIES || (count > 0 && body.size() >= MAX_BODY_BYTES)) {
                         break; // the rest go in the next delivery
                     }
-                    JSON.writeTree(g, AuditEntries.json(e));
+                    JSON.writeTree(g, AuditEntries.json(e, switched.get(e.sequence())));
                     g.flush();
                     last = e.sequence();
                     count++;

@@ -123,6 +123,7 @@ class WebhookTest {
                     .isEqualTo(environmentCreated[0] + 3);
             assertThat(entries.get(0).get("change").asText()).isEqualTo("flag_updated");
             assertThat(entries.get(0).at("/payload/enabled").asBoolean()).isFalse();
+            assertThat(entries.get(0).get("switched").asText()).as("a kill switch, as the audit log marks it").isEqualTo("off");
         }
     }
 

@@ -766,11 +766,7 @@ public final class ApiServlet extends HttpServlet {
                 after == null ? 0 : after, limit);
         Map<Long, String> switched = services.history().switches(found.entries());
         for (JournalEntry e : found.entries()) {
-            ObjectNode entry = dev.flags.server.AuditEntries.json(e);
-            if (switched.containsKey(e.sequence())) {
-                entry.put("switched", switched.get(e.sequence()));
-            }
-            entries.add(entry);
+            entries.add(dev.flags.server.AuditEntries.json(e, switched.get(e.sequence())));
         }
         ObjectNode answer = NODES.objectNode();
         answer.set("entries", entries);
