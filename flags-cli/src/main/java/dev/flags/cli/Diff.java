@@ -77,12 +77,12 @@ final class Diff implements Callable<Integer> {
             List<String> made = onlyTheirs.stream().filter(k -> !archivedHere.contains(k)).map(FlagsCommand::oneLine).toList();
             List<String> restored = onlyTheirs.stream().filter(archivedHere::contains).map(FlagsCommand::oneLine).toList();
             if (!made.isEmpty()) {
-                out.println("only in " + oneLine(from) + " (flags promote FLAG --from " + oneLine(from) + " makes one here): "
+                out.println("only in " + oneLine(from) + " (flags promote FLAG --from " + oneLine(from) + " makes one here, --keep-off to ship it dark): "
                         + String.join(", ", made));
             }
             if (!restored.isEmpty()) {
                 out.println("only in " + oneLine(from) + ", archived in " + oneLine(o.environment()) + " (flags promote FLAG --from "
-                        + oneLine(from) + " restores it here): " + String.join(", ", restored));
+                        + oneLine(from) + " restores it here, --keep-off to keep it off): " + String.join(", ", restored));
             }
         }
         if (!onlyOurs.isEmpty()) {

@@ -271,7 +271,7 @@ class PromoteCommandTest {
         assertThat(run.out().lines()).containsExactly(
                 "billing-v2: staging v" + staging + " -> production v" + production,
                 "  rules[\"eu canary\"].conditions[1].percentage: 50 → 10",
-                "only in staging (flags promote FLAG --from staging makes one here): new-search",
+                "only in staging (flags promote FLAG --from staging makes one here, --keep-off to ship it dark): new-search",
                 "only in production: old-banner");
         assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).as("nothing written").isEqualTo(50);
         assertThat(diff("production", "--from", "staging", "--exit-code").exit()).as("a check in CI: they differ")
@@ -300,8 +300,8 @@ class PromoteCommandTest {
 
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out().lines()).containsExactly(
-                "only in staging (flags promote FLAG --from staging makes one here): billing-v2, new-search",
-                "only in staging, archived in production (flags promote FLAG --from staging restores it here): old-banner");
+                "only in staging (flags promote FLAG --from staging makes one here, --keep-off to ship it dark): billing-v2, new-search",
+                "only in staging, archived in production (flags promote FLAG --from staging restores it here, --keep-off to keep it off): old-banner");
         assertThat(run.err()).isEmpty();
 
         send("DELETE", "/environments/production", null);
