@@ -419,7 +419,9 @@ public final class FlagService {
                     && next.withEnabled(existing.flag().enabled()).withVersion(existing.version()).equals(existing.flag());
             int versionGrowth = existing == null ? 0
                     : Long.toString(newVersion).length() - Long.toString(existing.version()).length();
-            long growth = limits.checkFlag(state, key, CanonicalJson.of(payload), versionGrowth, onOffOnly);
+            CanonicalJson document = CanonicalJson.of(payload);
+            refuseOverLimit(key, document, newVersion, onOffOnly);
+            long growth = limits.checkFlag(state, key, document, versionGrowth, onOffOnly);
             HeapRoom.require(journal.state(), growth, "flag \"" + key + "\" of environment \"" + env + "\" (" + growth
                     + " bytes more)");
             if (schedule != null) {
@@ -447,6 +449,23 @@ public final class FlagService {
                     throw e;
                 }
             }
+        }
+    }
+
+    /**
+     * Refuses a flag document over {@link FlagFormat#MAX_FLAG_BYTES} as the server stores it (compact canonical JSON),
+     * its version aside: the version is the server's, and grows a digit now and then, which must not make a document
+     * that was taken too large later. A write that only switches the flag on or off is never refused for it (a kill
+     * switch must always go through); the journal takes {@link dev.flags.server.journal.FileJournal#PAYLOAD_HEADROOM} bytes over the limit for the
+     * version's digits and a revert's or scheduled change's wrapping.
+     */
+    private static void refuseOverLimit(String key, CanonicalJson document, long version, boolean onOffOnly) {
+        // The version's field in canonical JSON: "version":N and a comma, wherever it sorts.
+        long bytes = document.size() - ("\"version\":".length() + Long.toString(version).length() + 1);
+        if (!onOffOnly && bytes > FlagFormat.MAX_FLAG_BYTES) {
+            throw invalid(new FlagValidationException(List.of(new Problem(key, "", "is " + bytes + " bytes as the server"
+                    + " stores it (compact JSON, its version aside); a flag document may be at most " + FlagFormat.MAX_FLAG_BYTES
+                    + " bytes: move long lists of user ids to a role (a grant per user) or split the flag"))));
         }
     }
 

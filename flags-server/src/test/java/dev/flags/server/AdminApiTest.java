@@ -1337,6 +1337,49 @@ class AdminApiTest {
     }
 
     @Test
+    void aFlagAtTheDocumentLimitCanStillBeSwitchedOffAndRevertedAsItsVersionGrowsAndOneOverIsA422() throws Exception {
+        // Values of 100 characters in rules' conditions, about 1 MiB, then a description pads it to the limit exactly.
+        String path = "/api/v1/environments/production/flags/edge";
+        java.util.function.IntFunction<String> rule = n -> "{\"conditions\":[{\"attribute\":\"a" + n + "\",\"operator\":\"in\","
+                + "\"values\":[" + IntStream.range(0, n).mapToObj(i -> "\"" + String.format("v%04d", i) + "x".repeat(95) + "\"")
+                .collect(java.util.stream.Collectors.joining(",")) + "]}],\"serve\":true}";
+        String tenRules = IntStream.range(0, 10).mapToObj(r -> rule.apply(1000 - r)).collect(java.util.stream.Collectors.joining(","));
+        String document = "{\"description\":\"%s\",\"enabled\":true,\"key\":\"edge\",\"rules\":[%s]}";
+        long left = dev.flags.core.FlagFormat.MAX_FLAG_BYTES - storedBytes(document.formatted("d", tenRules));
+        String rules = tenRules + "," + rule.apply((int) (left - 1_500) / 103);
+        int pad = (int) (dev.flags.core.FlagFormat.MAX_FLAG_BYTES - storedBytes(document.formatted("d", rules)));
+        assertThat(pad).isBetween(0, 2000);
+        String atLimit = document.formatted("d".repeat(1 + pad), rules);
+        assertThat(storedBytes(atLimit)).isEqualTo(dev.flags.core.FlagFormat.MAX_FLAG_BYTES);
+        assertThat(api.put(path, ADMIN, atLimit).status()).as("at the limit, its version aside").isEqualTo(201);
+        String stored = api.get(path, ADMIN).body();
+        assertThat(stored.length()).as("the limit counts the document as stored").isGreaterThan(1 << 20);
+
+        // Its version gains digits (other flags' writes), and it still switches off and on, and reverts.
+        for (int i = 0; i < 12; i++) {
+            api.put("/api/v1/environments/production/flags/other-" + i, ADMIN, "{\"enabled\": true}");
+        }
+        long first = api.get(path, ADMIN).json().get("version").asLong();
+        assertThat(api.patch(path, ADMIN, "{\"enabled\": false}").status()).as("the kill switch").isEqualTo(200);
+        assertThat(api.patch(path, ADMIN, "{\"enabled\": true}").status()).isEqualTo(200);
+        assertThat(api.post(path + "/revert", ADMIN, "{\"version\": " + first + "}").status()).isEqualTo(200);
+
+        // One byte more is the document's problem, said so (not a journal's 400).
+        String over = document.formatted("d".repeat(2 + pad), rules);
+        ApiClient.Response refused = api.put(path, ADMIN, over);
+        assertProblem(refused, 422, "");
+        assertThat(refused.body()).contains("is 1048577 bytes as the server stores it (compact JSON, its version aside); a flag"
+                + " document may be at most 1048576 bytes");
+    }
+
+    /** A flag document's size as the server stores it (canonical JSON), its version aside. */
+    private static long storedBytes(String json) {
+        JsonNode document = dev.flags.core.FlagFormat.toJson(dev.flags.core.FlagFormat.readFlag(json.getBytes(StandardCharsets.UTF_8)));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) document).remove("version");
+        return dev.flags.server.journal.CanonicalJson.of(document).size();
+    }
+
+    @Test
     void aWriteWithIfMatchToAnArchivedFlagIsToldItIsArchivedNotGone() {
         String path = "/api/v1/environments/production/flags/old-banner";
         long version = api.put(path, ADMIN, "{\"enabled\": false}").json().get("version").asLong();

@@ -50,6 +50,13 @@ public final class FileJournal implements Journal {
 
     private static final Logger LOG = LoggerFactory.getLogger(FileJournal.class);
     private static final int WRITE_BUFFER = 1 << 20;
+    /**
+     * What an entry's payload may hold over a flag document's limit ({@link dev.flags.core.FlagFormat#MAX_FLAG_BYTES},
+     * which the server counts without the document's version): the version's digits, and the wrapping of a revert or
+     * of a scheduled change applied around the document. So a flag taken at the limit can still be switched off,
+     * reverted and changed on schedule as its version grows.
+     */
+    public static final int PAYLOAD_HEADROOM = 4096;
 
     /** Package-private seams for tests; the default does nothing. */
     interface Hooks {
@@ -1292,7 +1299,7 @@ public final class FileJournal implements Journal {
      *   <tr><td>{@link #checkpointInterval}</td><td>10,000 entries</td></tr>
      *   <tr><td>{@link #checkpointsToKeep}</td><td>2</td></tr>
      *   <tr><td>{@link #retention}</td><td>keep every segment</td></tr>
-     *   <tr><td>{@link #maxPayloadBytes}</td><td>1 MiB</td></tr>
+     *   <tr><td>{@link #maxPayloadBytes}</td><td>1 MiB and {@value FileJournal#PAYLOAD_HEADROOM} bytes</td></tr>
      *   <tr><td>{@link #maxActorLength}</td><td>256 characters</td></tr>
      *   <tr><td>{@link #maxCommentLength}</td><td>2,048 characters</td></tr>
      *   <tr><td>{@link #fileCheckInterval}</td><td>2 seconds</td></tr>
@@ -1305,7 +1312,7 @@ public final class FileJournal implements Journal {
         private long checkpointInterval = 10_000;
         private int checkpointsToKeep = 2;
         private Duration retention;
-        private int maxPayloadBytes = 1 << 20;
+        private int maxPayloadBytes = dev.flags.core.FlagFormat.MAX_FLAG_BYTES + PAYLOAD_HEADROOM;
         private int maxActorLength = 256;
         private int maxCommentLength = 2048;
         private Hooks hooks = Hooks.NONE;
