@@ -133,33 +133,65 @@ public final class RoleService {
             Keys.userId(userId);
         }
         Keys.comment(comment);
-        if (!p.isAdmin()) {
-            if (!p.canGrantSelfServiceRoles(env)) {
-                throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not " + (grant ? "grant" : "revoke")
-                        + " roles in environment \"" + env + "\"");
-            }
-            if (!p.mayChangeRolesOf(userId)) {
-                throw ApiException.forbidden("this tester token is for user \"" + p.userId() + "\": it may grant and revoke"
-                        + " roles of that user only, not of \"" + userId + "\"");
-            }
-        }
+        requireMayChangeMembers(p, env, userId, grant);
         // Serialized with the environment's other read-modify-writes: two grants checked against the size
         // limit at once would both fit alone and overshoot it together.
         return writer.serialized(env, () -> setMemberAlone(p, env, role, userId, grant, request, comment));
+    }
+
+    /**
+     * The refusals of {@link #setMember} that need no request body: made by the HTTP API before it reads one, so that a
+     * token that may not grant or revoke is told so, not what is wrong with its body.
+     *
+     * @param p who asks
+     * @param env the environment
+     * @param role the role
+     * @param userId whose membership
+     * @param grant a grant, or a revocation
+     * @throws ApiException 403 if {@code p} may not change this membership
+     */
+    public void requireMayChangeMember(Principal p, String env, String role, String userId, boolean grant) {
+        requireMayChangeMembers(p, env, userId, grant);
+        EnvironmentState state = journal.state().environments().get(env);
+        if (state != null) { // else the write's own 404
+            requireSelfService(p, state, env, role, userId, grant);
+        }
+    }
+
+    private static void requireMayChangeMembers(Principal p, String env, String userId, boolean grant) {
+        if (p.isAdmin()) {
+            return;
+        }
+        if (!p.canGrantSelfServiceRoles(env)) {
+            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may not " + (grant ? "grant" : "revoke")
+                    + " roles in environment \"" + env + "\"");
+        }
+        if (!p.mayChangeRolesOf(userId)) {
+            throw ApiException.forbidden("this tester token is for user \"" + p.userId() + "\": it may grant and revoke"
+                    + " roles of that user only, not of \"" + userId + "\"");
+        }
+    }
+
+    /**
+     * Revoking is no less guarded than granting: a role may keep its holders out (a rule that serves false to
+     * "pricing-excluded"), so giving one up can be a gain of access, not only a loss.
+     */
+    private static void requireSelfService(Principal p, EnvironmentState state, String env, String role, String userId,
+                                           boolean grant) {
+        if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {
+            boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
+            throw ApiException.forbidden("role \"" + role + "\" is not self-service in environment \"" + env
+                    + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")"
+                    + (!grant && has && userId.equals(p.userId()) ? "; to give it up, ask an admin: a role a rule serves false to"
+                            + " keeps its holders out, and is not theirs to drop" : ""));
+        }
     }
 
     private Membership setMemberAlone(Principal p, String env, String role, String userId, boolean grant,
                                       com.fasterxml.jackson.databind.JsonNode request, String comment) {
         EnvironmentState state = Access.writableEnvironment(journal, env);
         boolean has = state.roleGrants().getOrDefault(userId, Set.of()).contains(role);
-        // Revoking is no less guarded than granting: a role may keep its holders out (a rule that serves false to
-        // "pricing-excluded"), so giving one up can be a gain of access, not only a loss.
-        if (!p.isAdmin() && !state.selfServiceRoles().contains(role)) {
-            throw ApiException.forbidden("role \"" + role + "\" is not self-service in environment \"" + env
-                    + "\"; only an admin can " + (grant ? "grant" : "revoke") + " it (self-service roles here: " + new TreeSet<>(state.selfServiceRoles()) + ")"
-                    + (!grant && has && userId.equals(p.userId()) ? "; to give it up, ask an admin: a role a rule serves false to"
-                            + " keeps its holders out, and is not theirs to drop" : ""));
-        }
+        requireSelfService(p, state, env, role, userId, grant);
         if (grant && !has) {
             HeapRoom.require(journal.state(), limits.checkGrant(state, userId, role), "a grant of role \"" + role + "\"");
         }

@@ -1088,6 +1088,13 @@ class AdminApiTest {
                 "may not schedule changes of flags");
         assertProblem(api.post("/api/v1/environments/staging/flags/billing-v2/revert", tester, "{\"version\": "), 403,
                 "may not change flags");
+        assertProblem(api.patch("/api/v1/environments/staging/flags/billing-v2", tester, "{\"bad"), 403, "may not change flags");
+        assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, "{\"bad"), 403,
+                "is not self-service");
+        assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/bob", tester, "{\"bad"), 403,
+                "for user \"tess\"");
+        assertProblem(api.put("/api/v1/environments/production/roles/beta-tester/members/bob", editor, "{\"bad"), 403,
+                "may not grant roles in environment \"production\"");
         assertProblem(api.get("/api/v1/environments/staging/state?at=2026-01-01T00:00:00Z", tester), 403,
                 "history, audit and past states of environment \"staging\" need an editor token of it or an admin token");
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");

@@ -376,6 +376,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
+                    Access.requireWriteFlags(p, env); // before the body
                     JsonNode body = body(req);
                     services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
                     List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
@@ -727,6 +728,7 @@ public final class ApiServlet extends HttpServlet {
                 default -> throw notAllowed(method, "PUT, DELETE");
             };
             QueryParameters.requireOnly(req, COMMENT);
+            services.roles().requireMayChangeMember(p, env, role, userId, grant); // before the body
             JsonNode body = optionalBody(req);
             if (body != null && !grant) {
                 throw new ApiException(400, "bad request", "a revocation takes no body: it revokes at once (to revoke later, grant"
