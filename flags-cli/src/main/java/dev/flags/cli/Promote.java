@@ -110,8 +110,9 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                 return EXIT_FAILED;
             }
             if (switchesOn && !switchOn) {
+                // As the promote itself would exit: a pipeline checks with --dry-run before it promotes.
                 err.println("flags: dry run: nothing written; " + switchNote + ": the promote needs --switch-on (or --keep-off)");
-                return EXIT_OK;
+                return EXIT_FAILED;
             }
             err.println("flags: dry run: nothing written");
             return EXIT_OK;

@@ -112,7 +112,7 @@ class PromoteCommandTest {
     @Test
     void aFirstPromoteOfAFlagOnThereDoesNotReleaseItHereUnlessToldTo() throws Exception {
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
-        assertThat(dry.exit()).as(dry.err()).isZero();
+        assertThat(dry.exit()).as("as the promote would: " + dry.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(dry.out()).contains("\n  enabled: added true\n");
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; it would create \"billing-v2\" in \"production\""
                 + " switched on, as it is in \"staging\" (a release to its users at once): the promote needs --switch-on (or"
@@ -196,7 +196,7 @@ class PromoteCommandTest {
         long before = flag("production").get("version").asLong();
 
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
-        assertThat(dry.exit()).isZero();
+        assertThat(dry.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(dry.out()).contains("  enabled: false → true\n");
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; it would switch \"billing-v2\" on in \"production\","
                 + " where it is off (its kill switch?): the promote needs --switch-on (or --keep-off)\n");
@@ -317,7 +317,7 @@ class PromoteCommandTest {
         send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": false}");
         send("DELETE", "/environments/production/flags/billing-v2", null);
 
-        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run", "--switch-on");
         assertThat(dry.exit()).as(dry.err()).isZero();
         assertThat(dry.out()).as("compared with the archived document, not with nothing")
                 .startsWith("billing-v2: staging v2 -> production archived v2\n  restored: archived here, served again\n")
@@ -343,7 +343,7 @@ class PromoteCommandTest {
         assertThat(short1.err()).contains("with this flag it would serve about " + ((1 << 20) + 1) + ", more than the 1048576");
 
         fillProduction((1 << 20) - size); // just enough
-        Run fits = promote("production", "billing-v2", "--from", "staging", "--dry-run");
+        Run fits = promote("production", "billing-v2", "--from", "staging", "--dry-run", "--switch-on");
         assertThat(fits.exit()).as(fits.err()).isZero();
         Run real = promote("production", "billing-v2", "--from", "staging", "--switch-on");
         assertThat(real.exit()).as(real.err()).isZero();
