@@ -222,7 +222,7 @@ public final class Webhook implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                failure = e.toString(); // never null (null is "delivered"): a refused connection has no message
+                failure = failure(e); // never null (null is "delivered"): a refused connection has no message
             } catch (RuntimeException e) { // the sender must not die of one: the changes would wait for a restart
                 LOG.warn("webhook: unexpected failure", e);
                 failure = e.toString();
@@ -250,6 +250,29 @@ public final class Webhook implements AutoCloseable {
             }
             backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
         }
+    }
+
+    /**
+     * A failed delivery in an operator's words where the JDK's would leave them guessing: an endpoint's certificate that
+     * this JVM does not trust (most often a private CA's), or one that is not for the endpoint's host.
+     *
+     * @param e why the delivery failed
+     * @return what to say of it; never null
+     */
+    static String failure(Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.security.cert.CertPathBuilderException || t instanceof java.security.cert.CertPathValidatorException) {
+                return "the endpoint's certificate is not trusted by this JVM: for a private CA, give the server's java a trust"
+                        + " store that holds the CA's certificate, -Djavax.net.ssl.trustStore=FILE"
+                        + " -Djavax.net.ssl.trustStorePassword=PASSWORD (docs/server.md, Webhook)";
+            }
+            if (t instanceof java.security.cert.CertificateException && t.getMessage() != null
+                    && t.getMessage().contains("subject alternative")) {
+                return "the endpoint's certificate is not for its host (" + t.getMessage() + "): use a URL with a name or"
+                        + " address that the certificate lists";
+            }
+        }
+        return e.toString();
     }
 
     /**

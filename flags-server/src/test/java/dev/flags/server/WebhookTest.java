@@ -312,6 +312,38 @@ class WebhookTest {
     }
 
     @Test
+    void anHttpsEndpointWhoseCertificateThisJvmDoesNotTrustIsSaidSoInTheOperatorsWords() throws Exception {
+        TestCertificates certificates = TestCertificates.create(dir);
+        com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(
+                PemTls.serverContext(certificates.certificate, certificates.key)));
+        https.createContext("/hooks/flags", exchange -> {
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+        });
+        https.start();
+        try {
+            String url = "https://127.0.0.1:" + https.getAddress().getPort() + "/hooks/flags";
+            String logged = StandardErrorCapture.during(() -> {
+                try (FlagServer server = FlagServer.start(config().withWebhook(new WebhookSettings(java.net.URI.create(url),
+                        dir.resolve("webhook-secret"))))) {
+                    ApiClient api = new ApiClient(server.httpPort());
+                    assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                    while (!api.get("/metrics", null).body().contains("flags_webhook_failures_total 1\n")) {
+                        assertThat(System.nanoTime()).as("the delivery failed").isLessThan(deadline);
+                        Thread.sleep(20);
+                    }
+                }
+            });
+            assertThat(logged).contains("webhook: a delivery to " + url + " failed (the endpoint's certificate is not trusted"
+                    + " by this JVM: for a private CA, give the server's java a trust store").doesNotContain("PKIX");
+        } finally {
+            https.stop(0);
+        }
+    }
+
+    @Test
     void badWebhookSettingsAreRefusedWithTheirNames() throws Exception {
         Path secret = dir.resolve("secret");
         assertThatThrownBy(() -> new WebhookSettings(URI.create("ftp://example.com/x"), secret))
