@@ -134,13 +134,19 @@ final class SendBudget {
     long token = heldByToken.getOrDefault(tokenId, 0L);
     if (token > 0 && token + bytes > perToken) {
       return warnedTokens.add(tokenId) ? "sync: the streams of token " + tokenId + " hold " + mib(token) + " of messages"
-          + " their SDKs have not taken yet, the most one token may hold (half of --max-sync-buffer-mib, which is " + mib(total)
-          + "); its other streams wait for them (are its SDKs reading?)" : null;
+          + " their SDKs have not taken yet, of the " + mib(perToken) + " one token may hold (half of --max-sync-buffer-mib, "
+          + mib(total) + "), and its next (" + mib(bytes) + ") does not fit; its other streams wait (are its SDKs reading?)"
+          : null;
     }
     if (!warnedFull) {
       warnedFull = true;
-      return "sync: streams hold " + mib(held) + " of messages their SDKs have not taken yet, the most the server holds"
-          + " (--max-sync-buffer-mib); new snapshots wait until some are taken";
+      // Which tokens to look at (or revoke) first: the operator should not have to piece it together from earlier lines.
+      String most = heldByToken.entrySet().stream()
+          .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(5)
+          .map(e -> e.getKey() + " (" + mib(e.getValue()) + ")").collect(java.util.stream.Collectors.joining(", "));
+      return "sync: streams hold " + mib(held) + " of messages their SDKs have not taken yet, of the " + mib(total)
+          + " the server holds (--max-sync-buffer-mib), and the next (" + mib(bytes) + ") does not fit; new snapshots wait"
+          + " until some are taken; the tokens holding the most: " + most;
     }
     return null;
   }

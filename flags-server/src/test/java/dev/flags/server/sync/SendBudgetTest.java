@@ -141,6 +141,29 @@ class SendBudgetTest {
   }
 
   @Test
+  void theWarningsSayTheBoundTheNextMessageAndWhichTokensHoldTheMost() throws Exception {
+    long mib = 1 << 20;
+    long snapshot = 26 * mib / 10;
+    SendBudget budget = new SendBudget(8 * mib);
+    Stream a1 = new Stream("tok-a");
+    String token = dev.flags.server.StandardErrorCapture.during(() -> {
+      assertThat(budget.take(a1, snapshot)).isTrue();
+      assertThat(budget.take(new Stream("tok-a"), snapshot)).isFalse();
+    });
+    assertThat(token).contains("the streams of token tok-a hold 2.6 MiB of messages their SDKs have not taken yet, of the"
+        + " 4.0 MiB one token may hold (half of --max-sync-buffer-mib, 8.0 MiB), and its next (2.6 MiB) does not fit");
+
+    String full = dev.flags.server.StandardErrorCapture.during(() -> {
+      assertThat(budget.take(new Stream("tok-b"), snapshot)).isTrue();
+      assertThat(budget.take(new Stream("tok-c"), snapshot)).isTrue();
+      assertThat(budget.take(new Stream("tok-d"), mib / 2)).isFalse();
+    });
+    assertThat(full).contains("streams hold 7.8 MiB of messages their SDKs have not taken yet, of the 8.0 MiB the server"
+        + " holds (--max-sync-buffer-mib), and the next (0.5 MiB) does not fit").contains("the tokens holding the most: ")
+        .contains("tok-a (2.6 MiB)").contains("tok-b (2.6 MiB)").contains("tok-c (2.6 MiB)");
+  }
+
+  @Test
   void onlyLargeMessagesAreCountedAndTheBudgetMustBePositive() {
     assertThat(SendBudget.large(SendBudget.LARGE - 1)).isFalse();
     assertThat(SendBudget.large(SendBudget.LARGE)).isTrue();
