@@ -231,7 +231,8 @@ public final class Webhook implements AutoCloseable {
             }
             if (failure == null) {
                 if (failedInARow > 0) {
-                    LOG.info("webhook: {} takes the changes again, after {} failed attempts", settings.shown(), failedInARow);
+                    LOG.info("webhook: {} takes the changes again, after {} failed attempt{}", settings.shown(), failedInARow,
+                            failedInARow == 1 ? "" : "s");
                 }
                 failedInARow = 0;
                 backoff = firstBackoff;

@@ -111,7 +111,7 @@ class WebhookTest {
         assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).as("once per outage, not per"
                 + " retry").hasSize(2).allMatch(l -> l.contains("WARN") && l.contains("failed (it answered 5"));
         assertThat(logged).contains("webhook: http://127.0.0.1:" + receiver.getAddress().getPort() + "/hooks/flags takes the"
-                + " changes again, after 1 failed attempts");
+                + " changes again, after 1 failed attempt\n");
         assertThat(Files.readString(dir.resolve("data").resolve(Webhook.CURSOR_FILE)).strip())
                 .as("the last one taken: the token's").isEqualTo(String.valueOf(environmentCreated[0] + 2));
         deliveries.clear();
