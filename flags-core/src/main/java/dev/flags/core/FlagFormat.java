@@ -166,8 +166,23 @@ public final class FlagFormat {
      * @throws FlagValidationException listing every problem
      */
     public static FlagFile readFile(byte[] json) {
+        return readFile(json, MAX_FILE_BYTES, MAX_FLAGS);
+    }
+
+    /**
+     * Reads a flag file from UTF-8 bytes, with bounds of its own: for a file that holds an environment as a server serves
+     * it (an SDK's cache file), which may be larger than a flag file people write ({@link #MAX_FILE_BYTES}, {@link
+     * #MAX_FLAGS}).
+     *
+     * @param json the file's content
+     * @param maxBytes the most bytes it may have
+     * @param maxFlags the most flags it may hold
+     * @return the flags and role grants, validated
+     * @throws FlagValidationException listing every problem, if the file is not valid
+     */
+    public static FlagFile readFile(byte[] json, int maxBytes, int maxFlags) {
         Problems problems = new Problems();
-        JsonNode root = parse(json, MAX_FILE_BYTES, problems);
+        JsonNode root = parse(json, maxBytes, problems);
         if (root == null) {
             problems.throwIfAny();
         }
@@ -194,8 +209,8 @@ public final class FlagFormat {
             problems.add("flags", "is required (an array of flags, possibly empty)");
         } else if (!flagsNode.isArray()) {
             problems.add("flags", "must be an array of flags, was " + describe(flagsNode));
-        } else if (flagsNode.size() > MAX_FLAGS) {
-            problems.add("flags", "must hold at most " + MAX_FLAGS + " flags, holds " + flagsNode.size());
+        } else if (flagsNode.size() > maxFlags) {
+            problems.add("flags", "must hold at most " + maxFlags + " flags, holds " + flagsNode.size());
         } else {
             Map<String, Integer> seen = new HashMap<>();
             for (int i = 0; i < flagsNode.size(); i++) {

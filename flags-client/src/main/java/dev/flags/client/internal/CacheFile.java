@@ -69,6 +69,15 @@ final class CacheFile {
     static final String MAGIC = "flags-cache 2";
     private static final String MAC_FIELD = "hmac-sha256";
     private static final int MAX_HEADER_BYTES = 4096;
+    /**
+     * The most a cache file's flags may take: an environment as large as a server may serve, in the one message a
+     * snapshot is (the SDK takes up to 64 MiB), not a flag file's 16 MiB. A server lets an environment grow to 48 MiB
+     * (--max-environment-mib), and a cache file read with the smaller bound was written after every change and refused
+     * at the one start it was for, with the server down.
+     */
+    static final int MAX_BODY_BYTES = 64 << 20;
+    /** The most flags a cache file may hold: as many as a server lets an environment serve (--max-flags-per-environment). */
+    static final int MAX_FLAGS = 1_000_000;
 
     private final Path path;
     private final String environment;
@@ -111,7 +120,7 @@ final class CacheFile {
         byte[] bytes;
         try {
             // Bounded, and a regular file only: a named pipe there would hang build(), a device exhaust the heap.
-            bytes = UnfitFileException.readWhole(path, FlagFormat.MAX_FILE_BYTES + MAX_HEADER_BYTES);
+            bytes = UnfitFileException.readWhole(path, MAX_BODY_BYTES + MAX_HEADER_BYTES);
         } catch (NoSuchFileException e) {
             return new Read(null, null, null, 0);
         } catch (UnfitFileException e) {
@@ -176,7 +185,7 @@ final class CacheFile {
             return rejected("has a negative version: " + version);
         }
         try {
-            FlagFormat.FlagFile file = FlagFormat.readFile(body);
+            FlagFormat.FlagFile file = FlagFormat.readFile(body, MAX_BODY_BYTES, MAX_FLAGS);
             return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null, stateTag);
         } catch (RuntimeException e) {
             return rejected("holds an invalid flag file: " + Updates.describe(e));

@@ -201,9 +201,27 @@ class CacheFileTest {
         cache("production").write(sample(), 0);
         assertThat(cache("production").read().flags()).as("written over the link, as a file").isNotNull();
 
-        Files.write(fifo, new byte[FlagFormat.MAX_FILE_BYTES + 4096 + 1]);
+        Files.write(fifo, new byte[CacheFile.MAX_BODY_BYTES + 4096 + 1]);
         assertThat(cache("production").read().problem()).isEqualTo("is too large: more than "
-                + (FlagFormat.MAX_FILE_BYTES + 4096) + " bytes");
+                + (CacheFile.MAX_BODY_BYTES + 4096) + " bytes");
+    }
+
+    @Test
+    void anEnvironmentLargerThanAFlagFileMayBeIsWrittenAndReadBack() throws IOException {
+        // 20,000 flags of about 1 KiB: over a flag file's 16 MiB and 10,000 flags, as a server may serve an environment.
+        List<Flag> many = new java.util.ArrayList<>();
+        String description = "d".repeat(1_000);
+        for (int i = 0; i < 20_000; i++) {
+            many.add(new Flag("flag-" + i, description, i % 2 == 0, null, List.of(), List.of(), List.of(), true, 1));
+        }
+        cache("production").write(FlagSet.of(many, Map.of(), 7), 0);
+        assertThat(Files.size(dir.resolve("flags.cache"))).isGreaterThan(FlagFormat.MAX_FILE_BYTES);
+
+        CacheFile.Read read = cache("production").read();
+        assertThat(read.problem()).isNull();
+        assertThat(read.flags().flags()).hasSize(20_000);
+        assertThat(read.flags().isEnabled("flag-19998", User.withId("u-1"))).as("on, serving its default").isTrue();
+        assertThat(read.flags().isEnabled("flag-19999", User.withId("u-1"))).as("off").isFalse();
     }
 
     @Test
