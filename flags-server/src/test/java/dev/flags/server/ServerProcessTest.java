@@ -600,8 +600,10 @@ class ServerProcessTest {
                     .singleElement().asString().contains("journal: journal stopped after an i/o failure");
             assertThat(log.stream().filter(l -> l.startsWith("Caused by") || l.startsWith("\tat ")).count())
                     .as("one trace, the stop's").isLessThan(40);
-            assertThat(log.stream().filter(l -> l.contains("WARN") && l.contains("failed: journal stopped")).count())
-                    .as("a line for each refused write, the one that filled the disk included").isEqualTo(5);
+            assertThat(log.stream().filter(l -> l.contains("WARN") && l.contains("failed: journal stopped")).toList())
+                    .as("the first refused write (the one that filled the disk) said, the next ones of the minute counted:"
+                            + " a full disk's every write attempt is no line each").singleElement().asString()
+                    .contains("more such within a minute are counted, not logged one by one");
         }
     }
 

@@ -94,6 +94,12 @@ public final class ApiServlet extends HttpServlet {
     private static final String COMMENT = "comment";
 
     private final transient Services services;
+    /**
+     * Requests refused with a fault already logged where it happened (a stopped journal): the first of each minute is
+     * logged, the rest counted, or a full disk's every write attempt (thousands a second) fills the log on that disk.
+     */
+    private final transient dev.flags.server.MinuteLog refusedForAFault = new dev.flags.server.MinuteLog(
+            java.time.Clock.systemUTC(), LOG::warn, "", "more request failed so", "more requests failed so", "of other kinds");
 
     /**
      * Everything the API needs.
@@ -140,9 +146,11 @@ public final class ApiServlet extends HttpServlet {
             QueryParameters.refuseFormBody(req);
             route(headAsGet(QueryParameters.queryOnly(req)), resp, principal);
         } catch (ApiException e) {
-            if (e.status() == 500) { // a fault already logged where it happened (a stopped journal): one line per request
-                LOG.warn("request {} {} failed: {}", LogText.escape(req.getMethod()), LogText.escape(req.getRequestURI()),
-                        e.getMessage());
+            if (e.status() == 500) { // a fault already logged where it happened (a stopped journal)
+                String method = LogText.escape(req.getMethod());
+                String uri = LogText.escape(req.getRequestURI());
+                refusedForAFault.add(e.title(), () -> "request " + method + " " + uri + " failed: " + e.getMessage()
+                        + "; more such within a minute are counted, not logged one by one");
             }
             if (e.status() == 413) {
                 resp.setHeader("Connection", "close"); // a body up to 4 MiB was read (see drain); a larger one is not
