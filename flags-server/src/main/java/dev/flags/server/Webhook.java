@@ -245,12 +245,23 @@ public final class Webhook implements AutoCloseable {
                         MAX_BACKOFF);
             }
             try {
-                sleep(backoff.plusMillis(ThreadLocalRandom.current().nextLong(backoff.toMillis() / 4 + 1)));
+                sleep(retryDelay(backoff, ThreadLocalRandom.current().nextLong(backoff.toMillis() / 4 + 1)));
             } catch (InterruptedException e) {
                 return;
             }
             backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
         }
+    }
+
+    /**
+     * @param backoff the backoff reached
+     * @param jitterMillis a random part, up to a quarter of it (so that servers restarted together do not retry together)
+     * @return how long to wait before the next attempt: never more than {@link #MAX_BACKOFF}, as documented, jitter
+     *     included (at the cap, the jitter takes from the wait instead of adding to it)
+     */
+    static Duration retryDelay(Duration backoff, long jitterMillis) {
+        Duration delay = backoff.plusMillis(jitterMillis);
+        return delay.compareTo(MAX_BACKOFF) <= 0 ? delay : MAX_BACKOFF.minusMillis(jitterMillis);
     }
 
     /**

@@ -344,6 +344,17 @@ class WebhookTest {
     }
 
     @Test
+    void aRetryWaitsNoLongerThanTheLongestBackoffJitterIncluded() {
+        java.time.Duration second = java.time.Duration.ofSeconds(1);
+        assertThat(Webhook.retryDelay(second, 250)).isEqualTo(java.time.Duration.ofMillis(1250));
+        long quarter = Webhook.MAX_BACKOFF.toMillis() / 4;
+        assertThat(Webhook.retryDelay(Webhook.MAX_BACKOFF, quarter)).as("at the cap the jitter takes from the wait")
+                .isEqualTo(Webhook.MAX_BACKOFF.minusMillis(quarter));
+        assertThat(Webhook.retryDelay(Webhook.MAX_BACKOFF, 0)).isEqualTo(Webhook.MAX_BACKOFF);
+        assertThat(Webhook.retryDelay(Webhook.MAX_BACKOFF.minusSeconds(10), quarter)).isLessThanOrEqualTo(Webhook.MAX_BACKOFF);
+    }
+
+    @Test
     void badWebhookSettingsAreRefusedWithTheirNames() throws Exception {
         Path secret = dir.resolve("secret");
         assertThatThrownBy(() -> new WebhookSettings(URI.create("ftp://example.com/x"), secret))
