@@ -62,10 +62,12 @@ public final class AuditEntries {
      * at a glance from the audit log and the webhook's deliveries, as the flag's history marks it.
      *
      * @param journal where the versions before the run are
-     * @param entries consecutive entries of the audit log, oldest first
+     * @param entries entries of the audit log, oldest first
+     * @param everyChangeOfTheirFlags whether the run holds every change of each of its flags in its span (no filter by
+     *     actor left some out): then a flag's entry before is the one earlier in the run; else each is looked up
      * @return the entries that switched a flag on or off, by sequence number
      */
-    public static Map<Long, String> switches(Journal journal, List<JournalEntry> entries) {
+    public static Map<Long, String> switches(Journal journal, List<JournalEntry> entries, boolean everyChangeOfTheirFlags) {
         Map<String, Boolean> enabled = new HashMap<>(); // each flag's, as the run goes
         Map<Long, String> out = new HashMap<>();
         for (JournalEntry e : entries) {
@@ -77,7 +79,7 @@ public final class AuditEntries {
                 continue; // an archive or a delete switches nothing; a restore after it is compared with what came before
             }
             String flag = e.environment() + "\u0000" + e.subject();
-            Boolean was = enabled.containsKey(flag) ? enabled.get(flag) : enabledBefore(journal, e);
+            Boolean was = everyChangeOfTheirFlags && enabled.containsKey(flag) ? enabled.get(flag) : enabledBefore(journal, e);
             boolean is = document.get().path("enabled").asBoolean(false);
             if (was != null && was != is) {
                 out.put(e.sequence(), is ? "on" : "off");

@@ -229,10 +229,11 @@ public final class HistoryService {
 
     /**
      * @param entries a page of the audit log, oldest first
+     * @param byActor whether the page was filtered by actor (it may then lack changes of its flags between its entries)
      * @return the entries that switched a flag on or off, by sequence number ({@link AuditEntries#switches})
      */
-    public java.util.Map<Long, String> switches(List<JournalEntry> entries) {
-        return AuditEntries.switches(journal, entries);
+    public java.util.Map<Long, String> switches(List<JournalEntry> entries, boolean byActor) {
+        return AuditEntries.switches(journal, entries, !byActor);
     }
 
     /**

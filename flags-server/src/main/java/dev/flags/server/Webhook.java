@@ -315,7 +315,7 @@ public final class Webhook implements AutoCloseable {
                 if (step.isEmpty()) {
                     break;
                 }
-                java.util.Map<Long, String> switched = AuditEntries.switches(journal, step);
+                java.util.Map<Long, String> switched = AuditEntries.switches(journal, step, true); // every entry, in order
                 for (JournalEntry e : step) {
                     if (count == MAX_ENTRIES || (count > 0 && body.size() >= MAX_BODY_BYTES)) {
                         break; // the rest go in the next delivery

@@ -1424,6 +1424,18 @@ class AdminApiTest {
         long killSequence = entries.get(entries.size() - 4).get("sequence").asLong();
         JsonNode page = api.get("/api/v1/audit?environment=production&after=" + (killSequence - 1) + "&limit=1", ADMIN).json();
         assertThat(page.get("entries").get(0).get("switched").asText()).isEqualTo("off");
+
+        // One actor's changes, another's between them: each is compared with the flag's version before it, not with the
+        // actor's previous change (an editor switched it on in between: the admin's next edit switched nothing).
+        String editor = token("editor", "production");
+        api.patch(path, ADMIN, "{\"enabled\": false}");
+        api.patch(path, editor, "{\"enabled\": true}");
+        api.patch(path, ADMIN, "{\"default\": false}");
+        JsonNode admins = api.get("/api/v1/audit?environment=production&actor=admin", ADMIN).json().get("entries");
+        JsonNode last = admins.get(admins.size() - 1);
+        assertThat(last.get("payload").get("default").asBoolean()).isFalse();
+        assertThat(last.has("switched")).as("on before it (the editor's), on after it: " + last).isFalse();
+        assertThat(admins.get(admins.size() - 2).get("switched").asText()).isEqualTo("off");
     }
 
     @Test

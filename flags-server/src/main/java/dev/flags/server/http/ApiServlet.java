@@ -774,7 +774,7 @@ public final class ApiServlet extends HttpServlet {
         ArrayNode entries = NODES.arrayNode();
         HistoryService.AuditPage found = services.history().audit(p, env, req.getParameter("actor"), from, to,
                 after == null ? 0 : after, limit);
-        Map<Long, String> switched = services.history().switches(found.entries());
+        Map<Long, String> switched = services.history().switches(found.entries(), req.getParameter("actor") != null);
         for (JournalEntry e : found.entries()) {
             entries.add(dev.flags.server.AuditEntries.json(e, switched.get(e.sequence())));
         }
