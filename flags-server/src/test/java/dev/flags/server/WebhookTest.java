@@ -344,6 +344,19 @@ class WebhookTest {
     }
 
     @Test
+    void aCertificateForAnotherHostIsSaidSoAndOtherFailuresAsTheyAre() {
+        // The JDK's chain for a name the endpoint's certificate does not list: no path-building failure in it.
+        javax.net.ssl.SSLHandshakeException mismatch = new javax.net.ssl.SSLHandshakeException("No subject alternative names"
+                + " matching IP address 10.0.0.7 found");
+        mismatch.initCause(new java.security.cert.CertificateException("No subject alternative names matching IP address"
+                + " 10.0.0.7 found"));
+        assertThat(Webhook.failure(mismatch)).isEqualTo("the endpoint's certificate is not for its host (No subject alternative"
+                + " names matching IP address 10.0.0.7 found): use a URL with a name or address that the certificate lists");
+        assertThat(Webhook.failure(new java.net.ConnectException())).as("a refused connection has no message")
+                .isEqualTo("java.net.ConnectException");
+    }
+
+    @Test
     void aRetryWaitsNoLongerThanTheLongestBackoffJitterIncluded() {
         java.time.Duration second = java.time.Duration.ofSeconds(1);
         assertThat(Webhook.retryDelay(second, 250)).isEqualTo(java.time.Duration.ofMillis(1250));
