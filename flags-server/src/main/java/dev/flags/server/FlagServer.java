@@ -807,12 +807,15 @@ public final class FlagServer implements AutoCloseable {
                 + " whose SDKs have not yet taken them; at most --max-sync-buffer-mib.", "gauge", broadcaster::sendBufferBytes);
         metrics.register("flags_sync_streams_waiting", "Sync streams waiting for room in that buffer to be sent a snapshot.",
                 "gauge", broadcaster::waitingToSend);
+        metrics.register("flags_sync_calls_cut_total", "Sync streams and snapshot answers reset because their SDKs had not"
+                + " taken a snapshot (or another large message) for two heartbeat intervals while others waited for that buffer.",
+                "counter", broadcaster::callsCut);
     }
 
     private Server startGrpc(SyncService syncService, TokenService tokens) throws IOException {
         NettyServerBuilder builder = grpcTransport.applyTo(
                         NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort())))
-                .addService(SyncService.definition(syncService, tokens))
+                .addService(SyncService.definition(syncService, tokens, grpcConnections))
                 // Call handlers only register a subscription and return; a small bounded pool keeps a
                 // burst of reconnecting SDKs from creating a thread each (gRPC's default is unbounded).
                 .executor(grpcExecutor)

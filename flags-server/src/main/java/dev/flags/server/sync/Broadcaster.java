@@ -13,9 +13,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -66,6 +68,13 @@ public final class Broadcaster implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Broadcaster.class);
 
+  /**
+   * How many heartbeat intervals a call may hold its large message, untaken, while others wait for the send buffer
+   * before it is cut (30 s at the default interval). An SDK of this project gives up on a stream after three
+   * intervals without a message (unless a large one is still arriving).
+   */
+  static final int OVERDUE_HEARTBEATS = 2;
+
   /** The status every stream is closed with on {@link #shutdown()}. */
   static final Status REVOKED = Status.UNAUTHENTICATED.withDescription(
       "the token was revoked: give the application (or whoever uses it) a new one");
@@ -105,6 +114,7 @@ public final class Broadcaster implements AutoCloseable {
   private final LongAdder snapshots = new LongAdder();
   private final LongAdder heartbeats = new LongAdder();
   private final LongAdder outOfMemoryErrors = new LongAdder();
+  private final LongAdder cut = new LongAdder();
 
   private Broadcaster(Builder b) {
     this.journal = b.journal;
@@ -114,7 +124,7 @@ public final class Broadcaster implements AutoCloseable {
     this.heartbeatMillis = Math.max(1, b.heartbeatInterval.toMillis());
     this.shutdownTimeout = b.shutdownTimeout;
     this.maxStreamsPerToken = b.maxStreamsPerToken;
-    this.budget = new SendBudget(b.sendBufferBytes);
+    this.budget = new SendBudget(b.sendBufferBytes, ticker::read);
     this.executor = new ScheduledThreadPoolExecutor(b.threads, daemonThreads("flags-sync-"));
     this.executor.setRemoveOnCancelPolicy(true);
     this.loader = new ScheduledThreadPoolExecutor(1, daemonThreads("flags-sync-history-"));
@@ -292,7 +302,7 @@ public final class Broadcaster implements AutoCloseable {
       return;
     }
     Topic topic = topics.computeIfAbsent(environment, e -> new Topic(e, encoding));
-    Subscription subscription = new Subscription(this, topic, observer, tokenId, memberChanges);
+    Subscription subscription = new Subscription(this, topic, observer, CallCut.current(), tokenId, memberChanges);
     observer.setOnReadyHandler(subscription::signal);
     observer.setOnCancelHandler(subscription::cancelled);
     connected.incrementAndGet();
@@ -463,6 +473,17 @@ public final class Broadcaster implements AutoCloseable {
   }
 
   /**
+   * Returns how many calls (streams, and GetSnapshot answers) were cut since start because their clients had not
+   * taken a large message for {@value #OVERDUE_HEARTBEATS} heartbeat intervals while others waited for the send
+   * buffer.
+   *
+   * @return a counter
+   */
+  public long callsCut() {
+    return cut.sum();
+  }
+
+  /**
    * Returns how many Deltas were written to streams since start.
    *
    * @return a counter
@@ -613,6 +634,40 @@ public final class Broadcaster implements AutoCloseable {
         }
       }
     }
+    cutOverdue();
+  }
+
+  /**
+   * Cuts the streams (and GetSnapshot answers) whose clients have not taken their large message within {@link
+   * #OVERDUE_HEARTBEATS} heartbeat intervals while others wait for the send budget. Without it, two or three tokens
+   * whose streams never read could hold the whole budget, and everyone else's snapshots and large deltas (with every
+   * change behind them, a kill switch included) would wait until those streams ended, which may be never. A
+   * reader on a slow link is cut only while the budget is short; its SDK reconnects and resumes.
+   */
+  private void cutOverdue() {
+    int waiting = budget.waiting(); // before the cut lets them through: for the log
+    List<SendBudget.Borrower> overdue = budget.overdue(OVERDUE_HEARTBEATS * heartbeatNanos);
+    if (overdue.isEmpty()) {
+      return;
+    }
+    String why = "its client had not taken a message of " + SendBudget.LARGE / 1024 + " KiB or more in "
+        + OVERDUE_HEARTBEATS + " heartbeat intervals while others waited for room in the send buffer";
+    Map<String, Integer> byToken = new TreeMap<>();
+    for (SendBudget.Borrower b : overdue) {
+      byToken.merge(b.tokenId(), 1, Integer::sum);
+      try {
+        b.cut(why);
+      } catch (RuntimeException e) { // one call that cannot be cut must not keep the others
+        LOG.warn("sync: could not cut a call of token {}: {}", b.tokenId(), e.toString());
+      }
+    }
+    cut.add(overdue.size());
+    LOG.warn("sync: cut {} whose clients had not taken a message of {} KiB or more in {} (" + OVERDUE_HEARTBEATS
+        + " heartbeat intervals) while {} waited for room in the send buffer (--max-sync-buffer-mib); by token: {}."
+        + " Their SDKs reconnect, and are cut again if they still do not read: revoke a token whose clients never"
+        + " read, or find out why its SDKs stopped reading", overdue.size() == 1 ? "1 call" : overdue.size() + " calls",
+        SendBudget.LARGE / 1024, heartbeatInterval().multipliedBy(OVERDUE_HEARTBEATS), waiting == 1 ? "1 other"
+        : waiting + " others", byToken);
   }
 
   /**

@@ -44,6 +44,8 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
     /** Open connections by client address (or IPv6 /64); empty when there is no cap per address. */
     private final ConcurrentHashMap<InetAddress, Integer> openByAddress = new ConcurrentHashMap<>();
     private final AtomicLong refused = new AtomicLong();
+    /** Open connections by the client's address and port, for {@link #close}. */
+    private final ConcurrentHashMap<SocketAddress, Channel> byClient = new ConcurrentHashMap<>();
     private long lastLogged = Long.MIN_VALUE;
     private long refusedSinceLogged;
 
@@ -81,7 +83,16 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
         }
         // Released when it closes, whoever closes it. (One that gRPC fails to register, which happens only while
         // the port is stopping, is closed without this future completing: its count is then moot.)
-        connection.closeFuture().addListener(closed -> release(from));
+        SocketAddress client = connection.remoteAddress();
+        if (client != null) {
+            byClient.put(client, connection);
+        }
+        connection.closeFuture().addListener(closed -> {
+            release(from);
+            if (client != null) {
+                byClient.remove(client, connection);
+            }
+        });
         context.fireChannelRead(connection);
     }
 
@@ -160,6 +171,26 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
             }
         }
         return address;
+    }
+
+    /**
+     * Closes the connection from a client address and port, whatever its calls have written that the client has not
+     * read: see {@link CallCut}.
+     *
+     * @param client the connection's remote address, as gRPC gives it to its calls
+     * @return false if no connection from there is open
+     */
+    public boolean close(SocketAddress client) {
+        Channel connection = byClient.get(client);
+        if (connection == null) {
+            return false;
+        }
+        // Not connection.close(): gRPC's HTTP/2 handler turns that into a graceful shutdown (a GOAWAY, then a wait for
+        // the connection's streams to end), which waits on the very stream that does not read. Closed under the
+        // handlers, as Netty closes a connection that failed: what was queued for it is released, and gRPC's handler
+        // hears the connection is gone and fails its calls.
+        connection.eventLoop().execute(() -> connection.unsafe().close(connection.unsafe().voidPromise()));
+        return true;
     }
 
     /** @return the connections open now, from accept to close, handshake done or not */

@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * so that one token's clients cannot hold back every other token's. A message larger than a bound is
  * still sent when nothing else holds that bound, so that no message waits forever. The queue is served
  * in order, except that a stream whose token is at its share lets the ones behind it pass.
+ *
+ * <p>A borrower that holds its bytes too long while others wait is {@linkplain #overdue cut}: otherwise two or
+ * three tokens whose streams never read could hold all of the budget, and every other token's snapshots, and a
+ * connected SDK's next large message with every change behind it, would wait until those streams ended.
  */
 final class SendBudget {
 
@@ -54,14 +59,25 @@ final class SendBudget {
 
     /** Called, outside the budget's lock, once the bytes asked for are held for the borrower: send them. */
     void granted();
+
+    /**
+     * Ends the borrower's call on the wire, so that what gRPC holds for it is freed, and gives back what it holds:
+     * its client has not taken its message for too long while others wait (see {@link #overdue}).
+     *
+     * @param why what the server's side of the call is told
+     */
+    void cut(String why);
   }
 
   private final long total;
   private final long perToken;
+  private final LongSupplier nanoTime;
   /** Guarded by this. Bytes held, in all. */
   private long held;
   /** Guarded by this. Bytes held by each borrower; a borrower holding nothing has no entry. */
   private final Map<Borrower, Long> holders = new HashMap<>();
+  /** Guarded by this. When each holder's bytes were held for the message it sends (System.nanoTime's scale). */
+  private final Map<Borrower, Long> heldSince = new HashMap<>();
   /** Guarded by this. Bytes held by the borrowers of each token; a token holding nothing has no entry. */
   private final Map<String, Long> heldByToken = new HashMap<>();
   /** Guarded by this. Borrowers waiting, in the order they asked, with the bytes each asked for. */
@@ -73,14 +89,16 @@ final class SendBudget {
 
   /**
    * @param total bytes all borrowers together may hold; each token's borrowers may hold half of it
+   * @param nanoTime the clock of {@link #overdue}, in nanoseconds
    * @throws IllegalArgumentException if total is not positive
    */
-  SendBudget(long total) {
+  SendBudget(long total, LongSupplier nanoTime) {
     if (total <= 0) {
       throw new IllegalArgumentException("send budget must be positive, was " + total);
     }
     this.total = total;
     this.perToken = Math.max(1, total / 2);
+    this.nanoTime = nanoTime;
   }
 
   /** @return whether a message of this many bytes must be counted */
@@ -107,6 +125,7 @@ final class SendBudget {
       Long has = holders.get(borrower);
       if (has != null && has >= bytes) {
         add(borrower, bytes - has);
+        heldSince.put(borrower, nanoTime.getAsLong()); // its message is written now
         woken = has > bytes ? grantWaiting() : List.of();
         now = true;
       } else {
@@ -173,6 +192,54 @@ final class SendBudget {
     tell(woken);
   }
 
+  /**
+   * The borrowers to cut: while any borrower waits for room, those that hold it back and have held their bytes for
+   * {@code timeout} or longer, that is, whose clients have not taken their message in that time. A waiter whose
+   * token is at its share is held back by that token's holders only; any other, by every holder. Each is forgotten here (what it
+   * held is given back, and the waiting are granted what now fits); the caller cuts them, outside this lock.
+   * While nothing waits, nobody is cut: a stream that does not read then holds no one back, and costs only what
+   * the budget bounds.
+   *
+   * @param timeoutNanos how long a borrower may hold its bytes while others wait
+   * @return the borrowers to cut, possibly none
+   */
+  List<Borrower> overdue(long timeoutNanos) {
+    List<Borrower> overdue = new ArrayList<>(0);
+    List<Borrower> woken;
+    synchronized (this) {
+      if (waiting.isEmpty()) {
+        return overdue;
+      }
+      // Whom the waiting wait for: a waiter whose token is at its share waits for that token's holders only; any
+      // other waits for room in the whole budget, which every holder takes.
+      boolean anyHolderBlocks = false;
+      Set<String> tokensThatBlock = new HashSet<>();
+      for (Map.Entry<Borrower, Long> e : waiting.entrySet()) {
+        String tokenId = e.getKey().tokenId();
+        long token = heldByToken.getOrDefault(tokenId, 0L);
+        if (token > 0 && token + e.getValue() > perToken) {
+          tokensThatBlock.add(tokenId);
+        } else {
+          anyHolderBlocks = true;
+        }
+      }
+      long now = nanoTime.getAsLong();
+      for (Map.Entry<Borrower, Long> e : heldSince.entrySet()) {
+        Borrower holder = e.getKey();
+        if (now - e.getValue() >= timeoutNanos && (anyHolderBlocks || tokensThatBlock.contains(holder.tokenId()))) {
+          overdue.add(holder);
+        }
+      }
+      for (Borrower b : overdue) {
+        add(b, -holders.get(b));
+      }
+      woken = overdue.isEmpty() ? List.of() : grantWaiting();
+      notifyAll();
+    }
+    tell(woken);
+    return overdue;
+  }
+
   /** @return the bytes held now, in all (a gauge) */
   synchronized long held() {
     return held;
@@ -229,6 +296,7 @@ final class SendBudget {
       }
       it.remove();
       add(e.getKey(), bytes);
+      heldSince.put(e.getKey(), nanoTime.getAsLong());
       granted.add(e.getKey());
     }
     return granted;
@@ -236,7 +304,9 @@ final class SendBudget {
 
   private void add(Borrower borrower, long bytes) {
     held += bytes;
-    holders.merge(borrower, bytes, (a, b) -> a + b == 0 ? null : a + b);
+    if (holders.merge(borrower, bytes, (a, b) -> a + b == 0 ? null : a + b) == null) {
+      heldSince.remove(borrower);
+    }
     if (heldByToken.merge(borrower.tokenId(), bytes, (a, b) -> a + b == 0 ? null : a + b) == null) {
       warnedTokens.remove(borrower.tokenId()); // the episode is over: say it again next time
     }

@@ -28,6 +28,8 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   private final Broadcaster owner;
   private final Topic topic;
   private final ServerCallStreamObserver<SyncMessage> observer;
+  /** Cuts the call off when its SDK holds its share of the send budget too long: see {@link #cut}. */
+  private final CallCut.Handle call;
   private final String tokenId;
   /** Whether its SDK set {@code accepts_member_changes}: see {@link Messages#delta}. */
   private final boolean memberChanges;
@@ -43,11 +45,12 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   private volatile Status closeWith;
   private volatile long lastWriteNanos;
 
-  Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer, String tokenId,
-      boolean memberChanges) {
+  Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer, CallCut.Handle call,
+      String tokenId, boolean memberChanges) {
     this.owner = owner;
     this.topic = topic;
     this.observer = observer;
+    this.call = call;
     // Not ready while a counted message (LARGE or more) is still queued in gRPC, in part or whole: by default a stream
     // stays ready until 32 KiB are queued, and the budget would be given back for a message that still holds memory.
     observer.setOnReadyThreshold(SendBudget.LARGE);
@@ -114,6 +117,20 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   @Override
   public String tokenId() {
     return tokenId;
+  }
+
+  /**
+   * Its SDK has not taken its large message for too long while others wait for the send budget: the call's connection
+   * is closed, which frees the message in gRPC at once (a close of the call would wait behind it), and the stream is
+   * unsubscribed. Its SDK reconnects.
+   */
+  @Override
+  public void cut(String why) {
+    if (call.cut()) {
+      finish();
+    } else {
+      close(Status.UNAVAILABLE.withDescription(why)); // no connection to close: ends the call as it can
+    }
   }
 
   /** The budget holds the bytes of the large message this stream waited to write: write it. */

@@ -104,7 +104,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   }
 
   /**
-   * Returns the service with its authentication, ready for {@code ServerBuilder.addService}.
+   * Returns the service with its authentication, ready for {@code ServerBuilder.addService}, on a port without
+   * {@link GrpcConnections}: a call whose client does not take its large message is then ended by a close, which
+   * waits behind that message, instead of being cut off (see {@link #definition(SyncService, Authenticator,
+   * GrpcConnections)}).
    *
    * @param service the service
    * @param authenticator checks each call's bearer token
@@ -112,10 +115,26 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
    * @throws NullPointerException if an argument is null
    */
   public static ServerServiceDefinition definition(SyncService service, Authenticator authenticator) {
+    return definition(service, authenticator, null);
+  }
+
+  /**
+   * Returns the service with its authentication, ready for {@code ServerBuilder.addService} on a port that carries
+   * {@code connections} ({@link GrpcTransport}): a call whose client holds its share of the send buffer too long
+   * while others wait is cut off by closing its connection.
+   *
+   * @param service the service
+   * @param authenticator checks each call's bearer token
+   * @param connections the port's connections, or null for none
+   * @return the intercepted service definition
+   * @throws NullPointerException if service or authenticator is null
+   */
+  public static ServerServiceDefinition definition(SyncService service, Authenticator authenticator,
+      GrpcConnections connections) {
     // Subscribe responses are encoded by the broadcaster's SharedEncoding: once per change, not
     // once per stream.
     ServerServiceDefinition bound = service.broadcaster.encoding().bind(service.bindService());
-    return ServerInterceptors.intercept(bound, new AuthInterceptor(authenticator));
+    return ServerInterceptors.intercept(bound, new AuthInterceptor(authenticator), new CallCut(connections));
   }
 
   /**
@@ -129,6 +148,21 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   public static ServerServiceDefinition definition(Broadcaster broadcaster,
       Authenticator authenticator) {
     return definition(new SyncService(broadcaster), authenticator);
+  }
+
+  /**
+   * Returns the service with its authentication, on a port that carries {@code connections}: see {@link
+   * #definition(SyncService, Authenticator, GrpcConnections)}.
+   *
+   * @param broadcaster the fan-out that serves the subscriptions
+   * @param authenticator checks each call's bearer token
+   * @param connections the port's connections, or null for none
+   * @return the intercepted service definition
+   * @throws NullPointerException if broadcaster or authenticator is null
+   */
+  public static ServerServiceDefinition definition(Broadcaster broadcaster, Authenticator authenticator,
+      GrpcConnections connections) {
+    return definition(new SyncService(broadcaster), authenticator, connections);
   }
 
   @Override
@@ -166,7 +200,8 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     }
     ServerCallStreamObserver<Snapshot> call = (ServerCallStreamObserver<Snapshot>) responseObserver;
     call.setOnReadyThreshold(SendBudget.LARGE); // as a stream's (Subscription): held while any of it is queued
-    OneSnapshot answer = new OneSnapshot(AuthInterceptor.principal().orElseThrow().tokenId(), call, snapshot.get());
+    OneSnapshot answer = new OneSnapshot(AuthInterceptor.principal().orElseThrow().tokenId(), call, CallCut.current(),
+        snapshot.get());
     int bytes = snapshot.get().getSerializedSize();
     if (!SendBudget.large(bytes)) {
       answer.granted();
@@ -185,12 +220,20 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   private static final class OneSnapshot implements SendBudget.Borrower {
     private final String tokenId;
     private final ServerCallStreamObserver<Snapshot> call;
+    private final CallCut.Handle cut;
     private final Snapshot snapshot;
 
-    OneSnapshot(String tokenId, ServerCallStreamObserver<Snapshot> call, Snapshot snapshot) {
+    OneSnapshot(String tokenId, ServerCallStreamObserver<Snapshot> call, CallCut.Handle cut, Snapshot snapshot) {
       this.tokenId = tokenId;
       this.call = call;
+      this.cut = cut;
       this.snapshot = snapshot;
+    }
+
+    /** Its client has not taken the answer for too long while others wait: its connection is closed, which frees it. */
+    @Override
+    public void cut(String why) {
+      cut.cut(); // without the port's connections (a test's server) there is nothing to close
     }
 
     @Override

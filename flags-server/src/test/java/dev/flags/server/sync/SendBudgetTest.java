@@ -3,7 +3,9 @@ package dev.flags.server.sync;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /** The send budget's rules, on its own: what is held, who waits, and in which order they are let through. */
@@ -27,11 +29,19 @@ class SendBudgetTest {
     public void granted() {
       granted.incrementAndGet();
     }
+
+    @Override
+    public void cut(String why) {
+      throw new AssertionError("the budget only names whom to cut; the broadcaster cuts them");
+    }
   }
+
+  /** The budget's clock, in nanoseconds: moved by the tests. */
+  private final AtomicLong clock = new AtomicLong(1_000);
 
   @Test
   void aTokenHoldsAtMostHalfAndItsNextStreamWaitsUntilTheFirstGivesBack() {
-    SendBudget budget = new SendBudget(100);
+    SendBudget budget = new SendBudget(100, clock::get);
     Stream first = new Stream("a");
     Stream second = new Stream("a");
     Stream other = new Stream("b");
@@ -54,7 +64,7 @@ class SendBudgetTest {
 
   @Test
   void aMessageLargerThanABoundIsSentWhenNothingElseHoldsThatBound() {
-    SendBudget budget = new SendBudget(100);
+    SendBudget budget = new SendBudget(100, clock::get);
     Stream big = new Stream("a");
     Stream bigger = new Stream("b");
 
@@ -69,7 +79,7 @@ class SendBudgetTest {
 
   @Test
   void waitersAreLetThroughInOrderSoThatALargeOneIsNotStarvedBySmallOnes() {
-    SendBudget budget = new SendBudget(100);
+    SendBudget budget = new SendBudget(100, clock::get);
     Stream holder = new Stream("a");
     Stream large = new Stream("b");
     Stream small = new Stream("c");
@@ -88,7 +98,7 @@ class SendBudgetTest {
 
   @Test
   void aWaiterWhoseTokenIsAtItsShareLetsTheOnesBehindItPass() {
-    SendBudget budget = new SendBudget(100);
+    SendBudget budget = new SendBudget(100, clock::get);
     Stream a1 = new Stream("a");
     Stream a2 = new Stream("a");
     Stream b = new Stream("b");
@@ -101,7 +111,7 @@ class SendBudgetTest {
 
   @Test
   void aWaiterThatGoesAwayLeavesTheQueueAndOneThatAsksAgainKeepsItsPlace() {
-    SendBudget budget = new SendBudget(100);
+    SendBudget budget = new SendBudget(100, clock::get);
     Stream holder = new Stream("a");
     Stream first = new Stream("b");
     Stream second = new Stream("c");
@@ -123,7 +133,7 @@ class SendBudgetTest {
 
   @Test
   void aGrantLargerThanTheMessageNowToSendIsCutToItsSize() {
-    SendBudget budget = new SendBudget(100);
+    SendBudget budget = new SendBudget(100, clock::get);
     Stream holder = new Stream("a");
     Stream s = new Stream("b");
     assertThat(budget.take(holder, 30)).isTrue();
@@ -144,7 +154,7 @@ class SendBudgetTest {
   void theWarningsSayTheBoundTheNextMessageAndWhichTokensHoldTheMost() throws Exception {
     long mib = 1 << 20;
     long snapshot = 26 * mib / 10;
-    SendBudget budget = new SendBudget(8 * mib);
+    SendBudget budget = new SendBudget(8 * mib, clock::get);
     Stream a1 = new Stream("tok-a");
     String token = dev.flags.server.StandardErrorCapture.during(() -> {
       assertThat(budget.take(a1, snapshot)).isTrue();
@@ -164,9 +174,88 @@ class SendBudgetTest {
   }
 
   @Test
+  void whileOthersWaitTheHoldersThatHaveHeldPastTheTimeoutAreOverdueAndWhatTheyHeldIsGivenToTheWaiting() {
+    SendBudget budget = new SendBudget(100, clock::get);
+    Stream stuck = new Stream("a");
+    Stream fresh = new Stream("b");
+    Stream waiting = new Stream("c");
+    assertThat(budget.take(stuck, 60)).isTrue();
+    clock.addAndGet(500);
+    assertThat(budget.take(fresh, 30)).isTrue();
+    assertThat(budget.take(waiting, 50)).as("60 + 30 + 50 is over 100").isFalse();
+
+    clock.addAndGet(499);
+    assertThat(budget.overdue(1_000)).as("held for 999 ns of 1,000: not yet").isEmpty();
+    clock.addAndGet(1);
+    assertThat(budget.overdue(1_000)).as("held for 1,000 ns; the other for 500").containsExactly(stuck);
+
+    assertThat(budget.heldBy("a")).as("forgotten: what it held is given back").isZero();
+    assertThat(waiting.granted).as("and the waiting stream gets it").hasValue(1);
+    assertThat(budget.held()).isEqualTo(80);
+    assertThat(budget.waiting()).isZero();
+    budget.giveBack(stuck);
+    assertThat(budget.held()).as("its own give-back, when its call ends, changes nothing").isEqualTo(80);
+  }
+
+  @Test
+  void whileNobodyWaitsNobodyIsOverdueHoweverLongItHolds() {
+    SendBudget budget = new SendBudget(100, clock::get);
+    Stream stuck = new Stream("a");
+    assertThat(budget.take(stuck, 60)).isTrue();
+    clock.addAndGet(1_000_000);
+    assertThat(budget.overdue(1_000)).isEmpty();
+    assertThat(budget.heldBy("a")).isEqualTo(60);
+
+    Stream late = new Stream("b");
+    assertThat(budget.take(late, 50)).isFalse();
+    assertThat(budget.overdue(1_000)).as("now that one waits").containsExactly(stuck);
+  }
+
+  @Test
+  void aWaiterHeldBackByItsTokensShareHasOnlyThatTokensHoldersCut() {
+    SendBudget budget = new SendBudget(100, clock::get);
+    Stream stuck = new Stream("a");
+    Stream slow = new Stream("b");
+    Stream second = new Stream("a");
+    assertThat(budget.take(stuck, 40)).isTrue();
+    assertThat(budget.take(slow, 40)).isTrue();
+    assertThat(budget.take(second, 20)).as("40 + 20 is over token a's half; 100 is not over the budget").isFalse();
+    clock.addAndGet(1_000);
+
+    assertThat(budget.overdue(1_000)).as("token b's slow reader holds nobody back").containsExactly(stuck);
+    assertThat(second.granted).hasValue(1);
+    assertThat(budget.heldBy("b")).isEqualTo(40);
+  }
+
+  @Test
+  void aHolderIsTimedFromItsLatestMessageAndAGrantFromWhenItWasGranted() {
+    SendBudget budget = new SendBudget(100, clock::get);
+    Stream reader = new Stream("a");
+    Stream waiter = new Stream("b");
+    Stream other = new Stream("c");
+    assertThat(budget.take(reader, 40)).isTrue();
+    clock.addAndGet(900);
+    budget.giveBack(reader); // taken
+    assertThat(budget.take(reader, 40)).as("its next message").isTrue();
+    assertThat(budget.take(waiter, 70)).isFalse();
+    clock.addAndGet(900);
+    assertThat(budget.overdue(1_000)).as("its latest message is 900 ns old").isEmpty();
+
+    budget.giveBack(reader);
+    assertThat(waiter.granted).hasValue(1);
+    assertThat(budget.take(other, 40)).isFalse();
+    clock.addAndGet(999);
+    assertThat(budget.overdue(1_000)).as("granted 999 ns ago").isEmpty();
+    clock.addAndGet(1);
+    List<SendBudget.Borrower> overdue = budget.overdue(1_000);
+    assertThat(overdue).containsExactly(waiter);
+    assertThat(other.granted).hasValue(1);
+  }
+
+  @Test
   void onlyLargeMessagesAreCountedAndTheBudgetMustBePositive() {
     assertThat(SendBudget.large(SendBudget.LARGE - 1)).isFalse();
     assertThat(SendBudget.large(SendBudget.LARGE)).isTrue();
-    assertThatThrownBy(() -> new SendBudget(0)).hasMessage("send budget must be positive, was 0");
+    assertThatThrownBy(() -> new SendBudget(0, clock::get)).hasMessage("send budget must be positive, was 0");
   }
 }

@@ -15,6 +15,7 @@ import io.grpc.ClientCall;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.Status;
 import io.grpc.stub.MetadataUtils;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -77,33 +78,100 @@ class SendBufferTest extends SyncFixtureTest {
 
   @Test
   void aStreamThatWaitsGetsAWaitingEachHeartbeatIntervalNotAHeartbeatThatWouldSayItIsUpToDate() throws Exception {
-    Duration heartbeat = Duration.ofMillis(200);
+    Duration heartbeat = Duration.ofMillis(500);
     f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER).heartbeatInterval(heartbeat));
     fill(ENV);
     SendBudget budget = f.broadcaster.budget();
     Recorder stuck = Recorder.manual(0);
     SyncFixture.stub(stuckChannel(), SyncFixture.SDK).subscribe(SyncFixture.request(ENV, 0), stuck);
     assertThat(budget.await(b -> b.heldBy("tok-sdk") > 0, WAIT)).as("the stuck stream's snapshot is held").isTrue();
+    long subscribed = System.nanoTime();
     Recorder waiting = f.subscribe(0);
     assertThat(budget.await(b -> b.waiting() == 1, WAIT)).as("the second stream of the token waits").isTrue();
 
-    long start = System.nanoTime();
-    for (int i = 0; i < 3; i++) {
-      SyncMessage m = waiting.next();
-      assertThat(m.getKindCase()).as("message %s to the waiting stream", i).isEqualTo(SyncMessage.KindCase.WAITING);
-      assertThat(m.getWaiting().getHeartbeatIntervalMillis()).isEqualTo(heartbeat.toMillis());
-      assertThat(m.getWaiting().getServerTimeMillis()).isPositive();
-    }
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).as("one per interval, not a burst")
-        .isGreaterThanOrEqualTo(heartbeat.multipliedBy(2));
+    SyncMessage m = waiting.next();
+    assertThat(m.getKindCase()).as("the first message to the waiting stream").isEqualTo(SyncMessage.KindCase.WAITING);
+    assertThat(Duration.ofNanos(System.nanoTime() - subscribed)).as("after a heartbeat interval").isGreaterThanOrEqualTo(heartbeat);
+    assertThat(m.getWaiting().getHeartbeatIntervalMillis()).isEqualTo(heartbeat.toMillis());
+    assertThat(m.getWaiting().getServerTimeMillis()).isPositive();
     assertThat(budget.waiting()).as("still waiting, in its place").isEqualTo(1);
 
-    stuck.cancel();
+    // The stuck stream is cut two intervals after its snapshot was written: one more Waiting at most, not a burst.
+    int waitings = 1;
     SyncMessage served;
-    do {
-      served = waiting.next();
-    } while (served.hasWaiting());
+    while ((served = waiting.next()).hasWaiting()) {
+      waitings++;
+    }
+    assertThat(waitings).isLessThanOrEqualTo(2);
     assertThat(served.getSnapshot().getFlagsCount()).as("then its snapshot").isEqualTo(FLAGS);
+  }
+
+  @Test
+  void aStreamThatHoldsItsSnapshotUntakenForTwoHeartbeatIntervalsWhileAnotherWaitsIsCutOffAndTheOtherServed()
+      throws Exception {
+    Duration heartbeat = Duration.ofMillis(300);
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER).heartbeatInterval(heartbeat));
+    fill(ENV);
+    f.write(createEnvironment(STAGING));
+    SendBudget budget = f.broadcaster.budget();
+    Recorder stuck = Recorder.manual(0);
+    SyncFixture.stub(stuckChannel(), SyncFixture.SDK).subscribe(SyncFixture.request(ENV, 0), stuck);
+    assertThat(budget.await(b -> b.heldBy("tok-sdk") > 0, WAIT)).as("the stuck stream's snapshot is held").isTrue();
+    // Alone, it holds back nobody and is left alone while three heartbeats of another stream pass (0.9 s).
+    Recorder idle = f.subscribe(SyncFixture.SDK_STAGING, STAGING, 0);
+    for (int i = 0; i < 4; i++) {
+      assertThat(idle.next().getKindCase()).isIn(SyncMessage.KindCase.SNAPSHOT, SyncMessage.KindCase.HEARTBEAT);
+    }
+    assertThat(f.broadcaster.callsCut()).as("nobody waited: nobody cut").isZero();
+    assertThat(budget.heldBy("tok-sdk")).isPositive();
+
+    Recorder waiting = f.subscribe(0); // the same token: two snapshots are over its share
+    String log = dev.flags.server.StandardErrorCapture.during(() -> {
+      SyncMessage m;
+      do {
+        m = waiting.next();
+      } while (m.hasWaiting());
+      assertThat(m.getSnapshot().getFlagsCount()).as("served once the stuck stream is cut").isEqualTo(FLAGS);
+      assertThat(f.broadcaster.callsCut()).isEqualTo(1);
+    });
+    assertThat(log).contains("sync: cut 1 call whose clients had not taken a message of 4 KiB or more in PT0.6S"
+        + " (2 heartbeat intervals) while 1 other waited for room in the send buffer (--max-sync-buffer-mib); by token:"
+        + " {tok-sdk=1}");
+    assertThat(budget.await(b -> b.held() == 0 && b.waiting() == 0, WAIT))
+        .as("the served snapshot taken, and the cut one's given back: %s bytes held", budget.held()).isTrue();
+    assertThat(f.broadcaster.connectedStreams()).as("the cut stream is gone; the waiting and the idle remain").isEqualTo(2);
+    stuck.request(1_000);
+    Status status = stuck.awaitClose();
+    assertThat(status.getCode()).as("the stuck client sees its connection closed: %s", status).isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  @Test
+  void anUnreadGetSnapshotAnswerIsCutOffTooOnceItHoldsBackAnotherForTwoHeartbeatIntervals() throws Exception {
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER).heartbeatInterval(Duration.ofMillis(300)));
+    fill(ENV);
+    SendBudget budget = f.broadcaster.budget();
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    ClientCall<SnapshotRequest, Snapshot> unread = ClientInterceptors.intercept(stuckChannel(),
+            MetadataUtils.newAttachHeadersInterceptor(SyncFixture.bearer(SyncFixture.SDK)))
+        .newCall(FlagSyncGrpc.getGetSnapshotMethod(), CallOptions.DEFAULT);
+    unread.start(new ClientCall.Listener<>() {
+      @Override
+      public void onClose(Status status, Metadata trailers) {
+        closed.complete(status);
+      }
+    }, new Metadata());
+    unread.sendMessage(SnapshotRequest.newBuilder().setEnvironment(ENV).build());
+    unread.halfClose();
+    assertThat(budget.await(b -> b.heldBy("tok-sdk") > 0, WAIT)).as("the unread answer is held").isTrue();
+
+    Snapshot read = SyncFixture.blocking(f.channel, SyncFixture.SDK)
+        .getSnapshot(SnapshotRequest.newBuilder().setEnvironment(ENV).build());
+
+    assertThat(read.getFlagsCount()).as("answered once the unread one is cut").isEqualTo(FLAGS);
+    assertThat(f.broadcaster.callsCut()).isEqualTo(1);
+    unread.request(1);
+    assertThat(closed.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(budget.await(b -> b.held() == 0 && b.waiting() == 0, WAIT)).as("all given back").isTrue();
   }
 
   @Test

@@ -67,6 +67,9 @@ final class SyncFixture implements AutoCloseable {
   FileJournal journal;
   Broadcaster broadcaster;
   Server server;
+  /** The server's connections, on its listening channel as the flag server's port has them. */
+  GrpcConnections connections;
+  private GrpcTransport transport;
   ManagedChannel channel;
 
   /** Wraps every call of the sync service: for tests that make gRPC fail. */
@@ -108,8 +111,10 @@ final class SyncFixture implements AutoCloseable {
     settings.accept(b);
     broadcaster = b.build();
     try {
-      server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-          .addService(ServerInterceptors.intercept(SyncService.definition(broadcaster, TOKENS), interceptor))
+      connections = new GrpcConnections(100_000, 0, java.time.Clock.systemUTC(), line -> { });
+      transport = new GrpcTransport(connections);
+      server = transport.applyTo(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)))
+          .addService(ServerInterceptors.intercept(SyncService.definition(broadcaster, TOKENS, connections), interceptor))
           .build()
           .start();
     } catch (IOException e) {
@@ -208,6 +213,7 @@ final class SyncFixture implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    transport.close();
   }
 
   @Override
