@@ -36,9 +36,17 @@ class SdkAgainstServerTest {
     @TempDir
     Path dir;
 
+    /** Ports handed out in this JVM: a port just closed may be the system's next answer, and a test takes two at once. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** A port free now, and not one this method gave before (the system may offer a port just closed again). */
     private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+        while (true) {
+            try (ServerSocket s = new ServerSocket(0)) {
+                if (HANDED_OUT.add(s.getLocalPort())) {
+                    return s.getLocalPort();
+                }
+            }
         }
     }
 

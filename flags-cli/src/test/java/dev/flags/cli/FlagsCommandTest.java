@@ -50,8 +50,19 @@ class FlagsCommandTest {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int exit = FlagsCommand.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(exit, out.toString(), err.toString());
+        Run run = new Run(exit, out.toString(), err.toString());
+        java.util.regex.Matcher kept = KEPT_EDIT.matcher(run.err());
+        while (kept.find()) {
+            keptEdits.add(Path.of(kept.group()));
+        }
+        return run;
     }
+
+    /** A file an edit keeps in the system's temporary directory, as its message names it. */
+    private static final java.util.regex.Pattern KEPT_EDIT = java.util.regex.Pattern.compile("\\S*flags-edit-\\d+/[^\\s:]+\\.json");
+
+    /** The files edits kept (refused, or the editor failed): the user's to keep, the test's to remove. */
+    private final List<Path> keptEdits = new java.util.ArrayList<>();
 
     private Run remote(String... args) {
         String[] all = new String[args.length + 3];
@@ -85,8 +96,12 @@ class FlagsCommandTest {
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws Exception {
         server.close();
+        for (Path file : keptEdits) {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(file.getParent());
+        }
     }
 
     @Test
