@@ -1622,12 +1622,13 @@ public final class FlagsCommand implements Callable<Integer> {
                         + " at a time the file cannot hold (flags roles shows when): an SDK reading the file grants "
                         + (ending == 1 ? "it" : "them") + " for good; export again, or edit the file, when one ends");
             }
+            String text = terminalJson(file);
             try {
-                // What an SDK will read, read here first: a file that does not load must not be written as one.
-                FlagFormat.readFile(Api.JSON.writeValueAsBytes(file));
-            } catch (FlagValidationException | JsonProcessingException e) {
+                // What an SDK will read, read here first, as it is printed: a file that does not load must not be written.
+                FlagFormat.readFile(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            } catch (FlagValidationException e) {
                 throw new CliException(EXIT_FAILED, "the environment's flags do not make a flag file this release reads: "
-                        + (e instanceof FlagValidationException v ? v.problems().get(0) : e.getMessage()));
+                        + e.problems().get(0));
             }
             if (roles.hasNonNull("onlyUser")) {
                 // A tester's token sees only its own user's grants: the file would answer others as if they had none.
@@ -1635,7 +1636,7 @@ public final class FlagsCommand implements Callable<Integer> {
                         + oneLine(roles.get("onlyUser").asText()) + "\": the file holds those only, and answers other users"
                         + " as if they had no grant on the server");
             }
-            print(spec, file);
+            spec.commandLine().getOut().println(text);
             return EXIT_OK;
         }
     }

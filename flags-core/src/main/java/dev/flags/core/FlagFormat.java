@@ -48,10 +48,15 @@ public final class FlagFormat {
     public static final int FORMAT_VERSION = 1;
     /** The largest single flag document read, in bytes. */
     public static final int MAX_FLAG_BYTES = 1 << 20;
-    /** The largest flag file read, in bytes. */
-    public static final int MAX_FILE_BYTES = 16 << 20;
-    /** The most flags one file may hold. */
-    public static final int MAX_FLAGS = 10_000;
+    /**
+     * The largest flag file read, in bytes: 128 MiB. A flag file holds what {@code flags export} writes of an
+     * environment, and a server lets one serve up to 48 MiB of flags and grants, counted as compact JSON; a file is
+     * indented, which adds up to about a third for lists of user ids. (At 16 MiB, an environment a server served could
+     * not be exported, nor given to an SDK's offline mode.)
+     */
+    public static final int MAX_FILE_BYTES = 128 << 20;
+    /** The most flags one file may hold: as many as a server lets an environment serve. */
+    public static final int MAX_FLAGS = 1_000_000;
 
     private static final ObjectMapper MAPPER = mapper();
     private static final String TOO_LARGE = "is too large a number: beyond what a double holds (about 1.8e308)";
@@ -170,9 +175,8 @@ public final class FlagFormat {
     }
 
     /**
-     * Reads a flag file from UTF-8 bytes, with bounds of its own: for a file that holds an environment as a server serves
-     * it (an SDK's cache file), which may be larger than a flag file people write ({@link #MAX_FILE_BYTES}, {@link
-     * #MAX_FLAGS}).
+     * Reads a flag file from UTF-8 bytes, with bounds of its own (smaller or larger than a flag file's, {@link
+     * #MAX_FILE_BYTES} and {@link #MAX_FLAGS}).
      *
      * @param json the file's content
      * @param maxBytes the most bytes it may have

@@ -53,6 +53,14 @@ class EnvironmentLimitsTest {
     }
 
     @Test
+    void theLargestEnvironmentAServerMayServeFitsAFlagFileSoThatItCanBeExportedAndReadOffline() {
+        // flags export writes an environment indented, which adds up to about three quarters for grants of one short role
+        // ("u1": ["r"]); a flag file (and an SDK's cache file) must still take it.
+        assertThat((long) dev.flags.core.FlagFormat.MAX_FILE_BYTES).isGreaterThanOrEqualTo((long) EnvironmentLimits.MOST_MEBIBYTES * 2 << 20);
+        assertThat(dev.flags.core.FlagFormat.MAX_FLAGS).isGreaterThanOrEqualTo(EnvironmentLimits.MOST_FLAGS);
+    }
+
+    @Test
     void oneFlagPastTheCountIsRefusedUntilOneIsArchived() throws Exception {
         try (FlagServer server = start(new EnvironmentLimits(3, 16))) {
             ApiClient api = new ApiClient(server.httpPort());

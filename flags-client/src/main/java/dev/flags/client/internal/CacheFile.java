@@ -70,14 +70,13 @@ final class CacheFile {
     private static final String MAC_FIELD = "hmac-sha256";
     private static final int MAX_HEADER_BYTES = 4096;
     /**
-     * The most a cache file's flags may take: an environment as large as a server may serve, in the one message a
-     * snapshot is (the SDK takes up to 64 MiB), not a flag file's 16 MiB. A server lets an environment grow to 48 MiB
-     * (--max-environment-mib), and a cache file read with the smaller bound was written after every change and refused
-     * at the one start it was for, with the server down.
+     * The most a cache file's flags may take: a flag file's bound, which holds an environment as large as a server may
+     * serve (48 MiB, --max-environment-mib), indented. (A cache file read with a smaller bound than a server's largest
+     * environment was written after every change and refused at the one start it was for, with the server down.)
      */
-    static final int MAX_BODY_BYTES = 64 << 20;
+    static final int MAX_BODY_BYTES = FlagFormat.MAX_FILE_BYTES;
     /** The most flags a cache file may hold: as many as a server lets an environment serve (--max-flags-per-environment). */
-    static final int MAX_FLAGS = 1_000_000;
+    static final int MAX_FLAGS = FlagFormat.MAX_FLAGS;
 
     private final Path path;
     private final String environment;
