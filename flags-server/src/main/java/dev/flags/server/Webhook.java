@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * <p>Each delivery is one {@code POST} of {@code {"entries": [...]}} (at most {@value #MAX_ENTRIES} entries, and at most
  * about {@value #MAX_BODY_BYTES} bytes unless one entry alone is larger), signed: {@code X-Flags-Signature: sha256=} and
  * the hex HMAC-SHA256 of the body with the secret. Failures are retried with exponential backoff and jitter, up to
- * {@link #MAX_BACKOFF} apart; the log says so once when deliveries start failing and once when they work again.
+ * {@link #MAX_BACKOFF} apart; the log says so once when deliveries start failing and once when they work again
+ * ({@link WebhookOutages}).
  */
 public final class Webhook implements AutoCloseable {
 
@@ -207,7 +208,8 @@ public final class Webhook implements AutoCloseable {
     }
 
     private void run() {
-        int failedInARow = 0;
+        WebhookOutages outages = new WebhookOutages(settings.shown(), MAX_BACKOFF, java.time.Clock.systemUTC(), LOG::warn,
+                LOG::info);
         Duration backoff = firstBackoff;
         while (!closed) {
             String failure;
@@ -230,20 +232,12 @@ public final class Webhook implements AutoCloseable {
                 return; // closed
             }
             if (failure == null) {
-                if (failedInARow > 0) {
-                    LOG.info("webhook: {} takes the changes again, after {} failed attempt{}", settings.shown(), failedInARow,
-                            failedInARow == 1 ? "" : "s");
-                }
-                failedInARow = 0;
+                outages.delivered();
                 backoff = firstBackoff;
                 continue;
             }
             failures.increment();
-            if (failedInARow++ == 0) {
-                LOG.warn("webhook: a delivery to {} failed ({}); the changes wait in the journal and are sent again, in"
-                        + " order, with backoff up to {} (the log says when it works again)", settings.shown(), failure,
-                        MAX_BACKOFF);
-            }
+            outages.failed(failure);
             try {
                 sleep(retryDelay(backoff, ThreadLocalRandom.current().nextLong(backoff.toMillis() / 4 + 1)));
             } catch (InterruptedException e) {

@@ -108,8 +108,9 @@ class WebhookTest {
                 + receiver.getAddress().getPort() + "/hooks/flags, from after sequence 0");
         assertThat(logged).as("anyone who reads it can sign deliveries").contains("webhook secret: "
                 + dir.resolve("webhook-secret").toAbsolutePath() + " can be read by users other than its owner (rw-r--r--): chmod 600");
+        // Two outages: the second, within a minute of the first's WARN, is counted and not logged (WebhookOutagesTest).
         assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).as("once per outage, not per"
-                + " retry").hasSize(2).allMatch(l -> l.contains("WARN") && l.contains("failed (it answered 5"));
+                + " retry").hasSize(1).allMatch(l -> l.contains("WARN") && l.contains("failed (it answered 5"));
         assertThat(logged).contains("webhook: http://127.0.0.1:" + receiver.getAddress().getPort() + "/hooks/flags takes the"
                 + " changes again, after 1 failed attempt\n");
         assertThat(Files.readString(dir.resolve("data").resolve(Webhook.CURSOR_FILE)).strip())
