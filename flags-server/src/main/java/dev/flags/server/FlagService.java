@@ -396,9 +396,15 @@ public final class FlagService {
             EnvironmentState state = Access.writableEnvironment(journal, env);
             CanonicalJson stored = state.flags().get(key);
             VersionedFlag existing = stored == null ? null : parse(stored);
-            // An archived flag is not "gone": its owner hears that it is archived, and how to bring it back.
-            precondition.check(existing == null ? null : existing.version(), key, state.archivedFlags().containsKey(key)
-                    ? archived(env, key) + "; restore it before changing it" : "the flag does not exist");
+            CanonicalJson archivedDocument = existing == null ? state.archivedFlags().get(key) : null;
+            if (revertedTo > 0 && archivedDocument != null) {
+                // A revert restores an archived flag: If-Match names the archived version, as list --archived shows it.
+                precondition.check(parse(archivedDocument).version(), key);
+            } else {
+                // An archived flag is not "gone": its owner hears that it is archived, and how to bring it back.
+                precondition.check(existing == null ? null : existing.version(), key, archivedDocument != null
+                        ? archived(env, key) + "; restore it before changing it" : "the flag does not exist");
+            }
             if (existing == null) {
                 refuseCaseTwin(state, env, key);
             }

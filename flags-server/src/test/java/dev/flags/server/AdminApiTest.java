@@ -547,8 +547,13 @@ class AdminApiTest {
                 "is archived; its history remains, and a PUT of its document or a revert to a version in its history restores it; restore it before changing it");
         assertThat(api.get(path + "/history", ADMIN).json().get("versions")).hasSize(5);
 
-        // A revert with a comment of its own restores the archived flag, and is still marked as a revert.
-        ApiClient.Response restored = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + ", \"comment\": \"needed after all\"}");
+        // A revert with a comment of its own restores the archived flag, and is still marked as a revert. Its If-Match names
+        // the archived version, as the archived list shows it.
+        long archivedAt = archivedList.get(0).get("version").asLong();
+        assertProblem(api.call("POST", path + "/revert", ADMIN, "{\"version\": " + v1 + "}",
+                Map.of("If-Match", "\"" + (archivedAt - 1) + "\"")), 412, "is at version " + archivedAt + ", not " + (archivedAt - 1));
+        ApiClient.Response restored = api.call("POST", path + "/revert", ADMIN, "{\"version\": " + v1 + ", \"comment\":"
+                + " \"needed after all\"}", Map.of("If-Match", "\"" + archivedAt + "\""));
         assertThat(restored.status()).as(restored.body()).isEqualTo(201);
         JsonNode restore = api.get(path + "/history", ADMIN).json().get("versions").get(5);
         assertThat(restore.get("change").asText()).isEqualTo("flag_reverted");
