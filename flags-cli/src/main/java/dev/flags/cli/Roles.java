@@ -22,8 +22,12 @@ import picocli.CommandLine.Spec;
  * the API shows them: "which roles do I have, and when do they end?".
  */
 @Command(name = "roles", description = "The environment's roles: self-service or not (and the longest grant), and who holds"
-        + " each until when. A tester token sees its own user's grants only.", subcommands = Roles.SelfService.class)
+        + " each until when (the first " + Roles.SHOWN + "; flags roles members ROLE lists them all). A tester token sees its own"
+        + " user's grants only.", subcommands = {Roles.SelfService.class, Roles.Members.class})
 final class Roles implements Callable<Integer> {
+    /** How many members of a role the table shows; the rest are counted ({@code flags roles members ROLE} lists them). */
+    static final int SHOWN = 10;
+
     @Mixin FlagsCommand.ServerOptions o;
     @Spec CommandSpec spec;
 
@@ -41,7 +45,7 @@ final class Roles implements Callable<Integer> {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"ROLE", "SELF-SERVICE", "MEMBERS"});
         for (String role : names) {
-            rows.add(new String[] {oneLine(role), selfService(roles, role), members(roles, role)});
+            rows.add(new String[] {oneLine(role), selfService(roles, role), members(roles, role, o.environment())});
         }
         if (roles.hasNonNull("onlyUser")) {
             // "(none)" beside a role means "not you" then, not "nobody": said once, on stderr, as other notes are.
@@ -98,14 +102,60 @@ final class Roles implements Callable<Integer> {
         return oneLine(iso);
     }
 
-    /** {@code tess (until 2026-12-10T09:00:00Z), erik}: each member, with the end of a grant that has one. */
-    private static String members(JsonNode roles, String role) {
+    /**
+     * {@code tess (until 2026-12-10T09:00:00Z), erik}: each member, with the end of a grant that has one; past {@link
+     * #SHOWN}, the first ones and how many more (a role of thousands made a line of a hundred kilobytes).
+     */
+    private static String members(JsonNode roles, String role, String environment) {
+        JsonNode members = roles.path("members").path(role);
         List<String> shown = new ArrayList<>();
-        for (JsonNode user : roles.path("members").path(role)) {
-            JsonNode until = roles.path("expiresAt").path(role).path(user.asText());
-            shown.add(user(user.asText()) + (until.isTextual() ? " (until " + oneLine(until.asText()) + ")" : ""));
+        for (JsonNode user : members) {
+            if (shown.size() == SHOWN) {
+                break;
+            }
+            shown.add(user(user.asText()) + until(roles, role, user.asText(), " (until ", ")"));
         }
-        return shown.isEmpty() ? "(none)" : String.join(", ", shown);
+        if (shown.isEmpty()) {
+            return "(none)";
+        }
+        int more = members.size() - shown.size();
+        return String.join(", ", shown) + (more == 0 ? "" : String.format(java.util.Locale.ROOT, ", and %,d more (%,d in all:"
+                + " flags roles members %s -e %s)", more, members.size(), user(role), user(environment)));
+    }
+
+    private static String until(JsonNode roles, String role, String user, String before, String after) {
+        JsonNode until = roles.path("expiresAt").path(role).path(user);
+        return until.isTextual() ? before + oneLine(until.asText()) + after : "";
+    }
+
+    /** {@code flags roles members ROLE}: every member of a role, one a line, with the end of a grant that has one. */
+    @Command(name = "members", mixinStandardHelpOptions = true, description = "Every member of a role, one a line: the user"
+            + " id, and the end of a grant that has one. A tester token sees its own user only.")
+    static final class Members implements Callable<Integer> {
+        @Mixin FlagsCommand.ServerOptions o;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "ROLE") String role;
+
+        @Override
+        public Integer call() {
+            JsonNode roles = o.api(spec).call("GET", "/environments/" + Api.path(o.environment()) + "/roles", null, null);
+            JsonNode members = roles.path("members").path(role);
+            if (roles.hasNonNull("onlyUser")) {
+                spec.commandLine().getErr().println("flags: this tester token sees the grants of its own user only ("
+                        + user(roles.get("onlyUser").asText()) + ")");
+            }
+            if (members.isEmpty()) {
+                spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" has no members in environment \""
+                        + oneLine(o.environment()) + "\"");
+                return EXIT_OK;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            for (JsonNode user : members) {
+                // One a line: the id as it is (no quotes needed), its end after a tab, for cut and awk.
+                out.println(oneLine(user.asText()) + until(roles, role, user.asText(), "\tuntil ", ""));
+            }
+            return EXIT_OK;
+        }
     }
 
     /** {@code flags roles self-service ROLE on|off}: whether testers may grant a role to themselves, and for how long. */

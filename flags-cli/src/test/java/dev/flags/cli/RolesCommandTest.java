@@ -100,6 +100,29 @@ class RolesCommandTest {
     }
 
     @Test
+    void aRoleOfManyShowsItsFirstTenAndACountAndMembersListsEveryOneALine() throws Exception {
+        String until = send("PUT", "/environments/production/roles/staff/members/user-00", "{\"expiresIn\": \"P1D\"}")
+                .get("expiresAt").asText();
+        for (int i = 1; i < 12; i++) {
+            send("PUT", "/environments/production/roles/staff/members/user-" + (i < 10 ? "0" : "") + i, "{}");
+        }
+
+        Run table = roles(ADMIN);
+        assertThat(table.out().lines()).containsExactly(
+                "ROLE   SELF-SERVICE  MEMBERS",
+                "staff  no            user-00 (until " + until + "), user-01, user-02, user-03, user-04, user-05, user-06,"
+                        + " user-07, user-08, user-09, and 2 more (12 in all: flags roles members staff -e production)");
+
+        var members = flags("roles", "members", "staff");
+        assertThat(members.exit()).as(members.err()).isZero();
+        assertThat(members.out().lines()).hasSize(12).startsWith("user-00\tuntil " + until, "user-01").endsWith("user-11");
+        var nobody = flags("roles", "members", "nobody");
+        assertThat(nobody.exit()).isZero();
+        assertThat(nobody.out()).isEmpty();
+        assertThat(nobody.err()).isEqualTo("flags: role \"nobody\" has no members in environment \"production\"\n");
+    }
+
+    @Test
     void anAdminMakesARoleSelfServiceForAtMostSoLongOrNoLongerWithTheCli() throws Exception {
         var on = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "7d", "-m", "beta opens");
         assertThat(on.exit()).as(on.err()).isZero();
