@@ -298,6 +298,7 @@ public final class FlagServer implements AutoCloseable {
                             .mapToLong(limits::fullPercent).max().orElse(0));
             journal.state().environments().values().stream().filter(e -> !e.archived())
                     .forEach(e -> limits.overLimit(e).ifPresent(LOG::warn));
+            HeapRoom.overRoom(journal.state()).ifPresent(LOG::warn);
             registerMemoryMetrics();
             GrpcClientFaults.install();
             metrics.register("flags_grpc_requests_refused_total", "Request messages the gRPC port refused for their bytes"

@@ -50,6 +50,23 @@ final class HeapRoom {
     }
 
     /**
+     * @return for a state already past {@link #room()} (a server started with a smaller heap than it had), a line that says
+     *     so and what to do: every write that adds to it is refused until then; empty for one within it
+     */
+    static java.util.Optional<String> overRoom(ServerState state) {
+        long held = stateBytes(state);
+        if (held <= room()) {
+            return java.util.Optional.empty();
+        }
+        long mib = 1024 * 1024;
+        return java.util.Optional.of("the flags and role grants of all environments take " + (held + mib - 1) / mib
+                + " MiB, more than a third of this JVM's largest heap (" + Runtime.getRuntime().maxMemory() / mib + " MiB)"
+                + " allows: every write that adds to them is refused (409 server full) until they take less; turning flags"
+                + " on or off, and shrinking, still work. Start the server with -Xmx" + (3 * held + mib - 1) / mib + "m or"
+                + " more (docs/server.md, Memory), or delete archived flags or environments for good");
+    }
+
+    /**
      * @param state the server's state before the write
      * @param growth how many bytes the write adds (nothing is checked for 0 or less)
      * @param what the write, for the message, such as {@code flag "billing-v2" (5120 bytes, new)}
@@ -63,8 +80,9 @@ final class HeapRoom {
         if (held + growth > room()) {
             throw new ApiException(409, "server full", "the server holds " + held + " bytes of flags and role grants in all"
                     + " its environments; with " + what + " it would hold " + (held + growth) + ", more than a third of its"
-                    + " largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows, past which it"
-                    + " could not start again with that heap: start the server with a larger -Xmx (docs/server.md, Memory)"
+                    + " largest heap (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB) allows (the rest is for"
+                    + " its work: reading the journal at a start, answering, sending to SDKs; a state that grew past it may"
+                    + " not start again with that heap): start the server with a larger -Xmx (docs/server.md, Memory)"
                     + " or delete archived flags for good (archiving frees nothing: the server keeps an archived flag's last"
                     + " document, to restore it, until an admin deletes it: flags delete FLAG, docs/api.md), or archived"
                     + " environments, whole (flags environments delete ENV)."

@@ -172,6 +172,15 @@ class ServerProcessTest {
             ApiClient.Response then = api.get("/api/v1/environments/copy0/state?at=" + whileFull, ServerFixture.ADMIN);
             assertThat(then.status()).as(then.body()).isEqualTo(200);
             assertThat(then.json().get("flags")).hasSize(8);
+            child.stop();
+        }
+        // Started again with a smaller heap, the full state is over its third at once: the log says so, and what to do.
+        try (ServerChild child = start(List.of(), Map.of("JAVA_TOOL_OPTIONS", "-Xmx80m"), dir.resolve("heap"), http,
+                freePort(), ServerFixture.ADMIN)) {
+            child.awaitLine("flag server ready");
+            assertThat(String.join("\n", child.log())).contains("more than a third of this JVM's largest heap (80 MiB) allows: every write that"
+                    + " adds to them is refused (409 server full) until they take less; turning flags on or off, and shrinking,"
+                    + " still work. Start the server with -Xmx");
         }
     }
 
