@@ -1100,6 +1100,14 @@ class AdminApiTest {
                 "for user \"tess\"");
         assertProblem(api.put("/api/v1/environments/production/roles/beta-tester/members/bob", editor, "{\"bad"), 403,
                 "may not grant roles in environment \"production\"");
+        // A DELETE with a body it does not take, from a token that may not: 403 first (QA41a F1).
+        assertProblem(api.call("DELETE", "/api/v1/environments/staging", editor, "x", Map.of()), 403, "admin token");
+        assertProblem(api.call("DELETE", "/api/v1/environments/staging/flags/billing-v2?archived=true", editor, "x", Map.of()),
+                403, "admin token");
+        assertProblem(api.call("DELETE", "/api/v1/environments/staging/flags/billing-v2", tester, "x", Map.of()), 403,
+                "may not change flags");
+        assertProblem(api.call("DELETE", "/api/v1/environments/production/schedules/s-1", editor, "x", Map.of()), 403,
+                "may not cancel scheduled changes");
         assertProblem(api.get("/api/v1/environments/staging/state?at=2026-01-01T00:00:00Z", tester), 403,
                 "history, audit and past states of environment \"staging\" need an editor token of it or an admin token");
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");

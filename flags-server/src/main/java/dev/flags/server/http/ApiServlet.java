@@ -232,6 +232,7 @@ public final class ApiServlet extends HttpServlet {
                     }
                     case "DELETE" -> {
                         QueryParameters.requireOnly(req, COMMENT, "archived");
+                        Access.requireAdmin(p); // before the body: a token that may not is told so first
                         noBody(req);
                         if (archived(req)) { // an archived environment, deleted for good
                             EnvironmentService.Deleted d = services.environments().delete(p, env, comment(req));
@@ -393,6 +394,7 @@ public final class ApiServlet extends HttpServlet {
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, "unusedFor", COMMENT, "archived");
                     if (archived(req)) { // an archived flag's last document, deleted for good
+                        Access.requireAdmin(p); // before the body
                         noBody(req);
                         if (req.getParameter("unusedFor") != null) {
                             throw new ApiException(400, "bad request", "unusedFor is for archiving a served flag; an"
@@ -404,6 +406,7 @@ public final class ApiServlet extends HttpServlet {
                                 .put("environmentVersion", e.version()));
                         return;
                     }
+                    Access.requireWriteFlags(p, env); // before the body
                     noBody(req, "unusedFor=P7D");
                     String unusedFor = req.getParameter("unusedFor");
                     if (unusedFor != null) {
@@ -591,6 +594,7 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "DELETE" -> {
                     QueryParameters.requireOnly(req, COMMENT);
+                    Access.requireWriteFlags(p, env, ScheduleService.CANCEL); // before the body
                     noBody(req);
                     // A later schedule of the flag may have counted on this one (an untarget on its target): say so now.
                     String flag = services.schedules().get(p, env, id).flag();
