@@ -249,12 +249,25 @@ final class Api {
                 throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "the flag server at " + server + " presented a"
                         + " certificate " + dates);
             }
+            String noPassword = trustStoreWithoutPassword(System.getProperty("javax.net.ssl.trustStore"),
+                    System.getProperty("javax.net.ssl.trustStorePassword"));
+            if (noPassword != null && isTls(e)) {
+                // The handshake then fails in words that blame the server ("Remote host terminated the handshake").
+                throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "talking to " + server + " failed: " + describe(e) + "; "
+                        + noPassword);
+            }
             if (untrustedCertificate(e)) {
                 // Java's own words ("PKIX path building failed: ...") do not say what to do.
                 throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "the flag server at " + server + " presented a"
                         + " certificate this machine does not trust. If it is signed by your own CA, trust that CA: make a"
                         + " trust store of it and run with JAVA_TOOL_OPTIONS=\"-Djavax.net.ssl.trustStore=ca.p12"
                         + " -Djavax.net.ssl.trustStorePassword=changeit\" (docs/cli.md, \"A server with its own CA\")");
+            }
+            String otherName = certificateForAnotherName(e);
+            if (otherName != null) {
+                throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "the flag server at " + server + " presented a"
+                        + " certificate that is not for this name or address (" + otherName + "): give --server (or"
+                        + " FLAGS_SERVER) a name or address that the certificate lists");
             }
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "talking to " + server + " failed: " + describe(e));
         } catch (InterruptedException e) {
@@ -300,6 +313,45 @@ final class Api {
             }
         }
         return null;
+    }
+
+    /**
+     * @return what the JDK said of a certificate that is not for the name or address asked for ("No subject alternative
+     *     DNS name matching vm found."), or null if that was not what failed
+     */
+    static String certificateForAnotherName(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String message = t.getMessage();
+            if (t instanceof java.security.cert.CertificateException && message != null
+                    && (message.startsWith("No subject alternative") || message.startsWith("No name matching"))) {
+                return FlagsCommand.oneLine(message);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * @param trustStore the {@code javax.net.ssl.trustStore} property, or null
+     * @param password the {@code javax.net.ssl.trustStorePassword} property, or null
+     * @return a word on a trust store given without its password, which Java then reads no certificate from (a PKCS12
+     *     store's certificates are encrypted with it), so that it trusts nothing; null if that is not the case
+     */
+    static String trustStoreWithoutPassword(String trustStore, String password) {
+        if (trustStore == null || trustStore.isBlank() || password != null) {
+            return null;
+        }
+        return "-Djavax.net.ssl.trustStore is set (" + FlagsCommand.oneLine(trustStore) + ") without"
+                + " -Djavax.net.ssl.trustStorePassword: Java then reads no certificate from a PKCS12 trust store, and trusts"
+                + " no server; give its password too (docs/cli.md, \"A server with its own CA\")";
+    }
+
+    private static boolean isTls(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof javax.net.ssl.SSLException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static boolean untrustedCertificate(Throwable failure) {

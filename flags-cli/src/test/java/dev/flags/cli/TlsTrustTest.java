@@ -62,6 +62,25 @@ class TlsTrustTest {
                     .contains("presented a certificate this machine does not trust")
                     .contains("JAVA_TOOL_OPTIONS=\"-Djavax.net.ssl.trustStore=").contains("docs/cli.md")
                     .doesNotContain("PKIX");
+
+            // A trust store of the server's certificate, given without its password (a process of its own: the JVM reads
+            // the trust store once): Java reads no certificate from it and blames the server; the message names the cause.
+            Path trust = dir.resolve("trust.p12");
+            KeyStore trusted = KeyStore.getInstance("PKCS12");
+            trusted.load(null, null);
+            trusted.setCertificateEntry("server", keys.getCertificate("server"));
+            try (var outFile = java.nio.file.Files.newOutputStream(trust)) {
+                trusted.store(outFile, "changeit".toCharArray());
+            }
+            Process cli = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Djavax.net.ssl.trustStore=" + trust, "-cp", System.getProperty("java.class.path"),
+                    FlagsCommand.class.getName(), "list", "--server=https://127.0.0.1:" + https.getAddress().getPort(),
+                    "--token=t0ken").redirectErrorStream(true).start();
+            String said = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(cli.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(cli.exitValue()).as(said).isEqualTo(FlagsCommand.EXIT_UNREACHABLE);
+            assertThat(said).contains("-Djavax.net.ssl.trustStore is set (" + trust + ") without"
+                    + " -Djavax.net.ssl.trustStorePassword: Java then reads no certificate from a PKCS12 trust store");
         } finally {
             https.stop(0);
         }
@@ -85,5 +104,16 @@ class TlsTrustTest {
         assertThat(Api.certificateDates(early)).isEqualTo("that is not valid yet (NotBefore: Tue Jan 01 00:00:00 UTC 2030): is"
                 + " this machine's clock right?");
         assertThat(Api.certificateDates(new javax.net.ssl.SSLHandshakeException("PKIX path building failed"))).isNull();
+    }
+
+    @Test
+    void aCertificateForAnotherNameSaysToUseANameItLists() {
+        // Java's chain when the trusted certificate does not list the name asked for.
+        Throwable otherName = new javax.net.ssl.SSLHandshakeException("No subject alternative DNS name matching vm found.");
+        otherName.initCause(new java.security.cert.CertificateException("No subject alternative DNS name matching vm found."));
+        assertThat(Api.certificateForAnotherName(otherName)).isEqualTo("No subject alternative DNS name matching vm found.");
+        assertThat(Api.certificateForAnotherName(new javax.net.ssl.SSLHandshakeException("PKIX path building failed"))).isNull();
+        assertThat(Api.trustStoreWithoutPassword(null, null)).isNull();
+        assertThat(Api.trustStoreWithoutPassword("ca.p12", "changeit")).isNull();
     }
 }
