@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A borrower that holds its bytes too long while others wait is {@linkplain #overdue cut}: otherwise two or
  * three tokens whose streams never read could hold all of the budget, and every other token's snapshots, and a
- * connected SDK's next large message with every change behind it, would wait until those streams ended.
+ * connected SDK's next large message with every change behind it, would wait until those streams ended. Its token's
+ * waiters are then served after everyone else's, until one of its borrowers takes a message.
  */
 final class SendBudget {
 
@@ -84,6 +85,13 @@ final class SendBudget {
   private final LinkedHashMap<Borrower, Long> waiting = new LinkedHashMap<>();
   /** Guarded by this. Tokens whose streams wait for their share, already logged: one WARN per episode. */
   private final Set<String> warnedTokens = new HashSet<>();
+  /**
+   * Guarded by this. Tokens one of whose borrowers was cut for holding its bytes too long, until one of their borrowers
+   * takes its message ({@link #taken}): their waiters are served after everyone else's. Without it, streams that never
+   * read, reconnecting as SDKs do, took their turn again and again, each holding the room it was given until it was
+   * cut, and a reader queued behind them waited two heartbeat intervals for each.
+   */
+  private final Set<String> suspects = new HashSet<>();
   /** Guarded by this. Whether streams wait for the server's bound, already logged. */
   private boolean warnedFull;
 
@@ -175,12 +183,27 @@ final class SendBudget {
   }
 
   /**
-   * Gives back all the borrower holds, and forgets it if it waits: its message has been taken, or its
-   * stream has ended. Safe to call any number of times, from any thread.
+   * Gives back all the borrower holds, and forgets it if it waits: its stream has ended (or its message was taken: see
+   * {@link #taken}). Safe to call any number of times, from any thread.
    */
   void giveBack(Borrower borrower) {
+    release(borrower, false);
+  }
+
+  /**
+   * As {@link #giveBack}, for a borrower whose message its client has taken: if it held bytes, its token reads, and
+   * its waiters are served in their turn again.
+   */
+  void taken(Borrower borrower) {
+    release(borrower, true);
+  }
+
+  private void release(Borrower borrower, boolean taken) {
     List<Borrower> woken;
     synchronized (this) {
+      if (taken && holders.containsKey(borrower)) {
+        suspects.remove(borrower.tokenId());
+      }
       waiting.remove(borrower); // a waiter gone may have blocked the ones behind it: granted below
       Long has = holders.get(borrower);
       if (has != null) {
@@ -232,6 +255,7 @@ final class SendBudget {
       }
       for (Borrower b : overdue) {
         add(b, -holders.get(b));
+        suspects.add(b.tokenId());
       }
       woken = overdue.isEmpty() ? List.of() : grantWaiting();
       notifyAll();
@@ -278,28 +302,43 @@ final class SendBudget {
     return true;
   }
 
-  /** Grants the waiters that fit, in order; returns them, to be told outside the lock. */
+  /**
+   * Grants the waiters that fit, in order, those of {@linkplain #suspects suspect} tokens after all the others; returns
+   * them, to be told outside the lock.
+   */
   private List<Borrower> grantWaiting() {
     if (waiting.isEmpty()) {
       return new ArrayList<>(0);
     }
     List<Borrower> granted = new ArrayList<>();
+    if (grantInOrder(granted, false) && !suspects.isEmpty()) {
+      grantInOrder(granted, true);
+    }
+    return granted;
+  }
+
+  /** @return false if a waiter did not fit the whole budget: those behind it, suspect ones too, wait behind it */
+  private boolean grantInOrder(List<Borrower> granted, boolean ofSuspects) {
     for (Iterator<Map.Entry<Borrower, Long>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
       Map.Entry<Borrower, Long> e = it.next();
+      String tokenId = e.getKey().tokenId();
+      if (suspects.contains(tokenId) != ofSuspects) {
+        continue;
+      }
       long bytes = e.getValue();
-      long token = heldByToken.getOrDefault(e.getKey().tokenId(), 0L);
+      long token = heldByToken.getOrDefault(tokenId, 0L);
       if (token > 0 && token + bytes > perToken) {
         continue; // its token is at its share: the ones behind it may pass
       }
       if (held > 0 && held + bytes > total) {
-        break; // in order: a large message is not starved by smaller ones behind it
+        return false; // in order: a large message is not starved by smaller ones behind it
       }
       it.remove();
       add(e.getKey(), bytes);
       heldSince.put(e.getKey(), nanoTime.getAsLong());
       granted.add(e.getKey());
     }
-    return granted;
+    return true;
   }
 
   private void add(Borrower borrower, long bytes) {

@@ -177,7 +177,7 @@ final class Subscription implements Runnable, SendBudget.Borrower {
       }
       if (holding) { // ready again: gRPC has passed the last message on
         holding = false;
-        owner.budget().giveBack(this);
+        owner.budget().taken(this);
       }
       // Counted before the write: once written, the SDK may see the message before the count would.
       Topic.Target target = topic.target();

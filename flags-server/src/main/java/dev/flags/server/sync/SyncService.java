@@ -210,7 +210,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     // A large answer counts in the send budget, as a stream's snapshot does, until gRPC has sent it all.
     SendBudget budget = broadcaster.budget();
     call.setOnCancelHandler(() -> budget.giveBack(answer));
-    call.setOnCloseHandler(() -> budget.giveBack(answer));
+    call.setOnCloseHandler(() -> budget.taken(answer)); // sent whole
     if (budget.take(answer, bytes)) {
       answer.granted();
     }

@@ -228,6 +228,44 @@ class SendBudgetTest {
   }
 
   @Test
+  void aCutTokensWaitersAreServedAfterEveryoneElsesUntilOneOfItsBorrowersTakesAMessage() {
+    SendBudget budget = new SendBudget(100, clock::get);
+    Stream stuck = new Stream("a");
+    Stream stuckAgain = new Stream("a");
+    Stream reader = new Stream("b");
+    assertThat(budget.take(stuck, 60)).isTrue();
+    assertThat(budget.take(stuckAgain, 50)).as("queued first").isFalse();
+    assertThat(budget.take(reader, 50)).as("queued second").isFalse();
+    clock.addAndGet(1_000);
+
+    assertThat(budget.overdue(1_000)).containsExactly(stuck);
+
+    assertThat(reader.granted).as("served first: token a's was cut").hasValue(1);
+    assertThat(stuckAgain.granted).as("then token a's, once the others fit: 50 + 50").hasValue(1);
+    budget.giveBack(stuckAgain); // its stream ended, its message not taken: token a is still suspect
+    Stream third = new Stream("a");
+    Stream other = new Stream("c");
+    assertThat(budget.take(third, 60)).isFalse();
+    assertThat(budget.take(other, 60)).isFalse();
+    budget.taken(reader);
+    assertThat(other.granted).as("token c before token a, queued later").hasValue(1);
+    assertThat(third.granted).hasValue(0);
+
+    budget.taken(other);
+    assertThat(third.granted).hasValue(1);
+    budget.taken(third); // token a's borrower took its message: it reads again
+    Stream fourth = new Stream("a");
+    Stream fifth = new Stream("d");
+    Stream holder = new Stream("e");
+    assertThat(budget.take(holder, 60)).isTrue();
+    assertThat(budget.take(fourth, 60)).isFalse();
+    assertThat(budget.take(fifth, 60)).isFalse();
+    budget.giveBack(holder);
+    assertThat(fourth.granted).as("in its turn again").hasValue(1);
+    assertThat(fifth.granted).hasValue(0);
+  }
+
+  @Test
   void aHolderIsTimedFromItsLatestMessageAndAGrantFromWhenItWasGranted() {
     SendBudget budget = new SendBudget(100, clock::get);
     Stream reader = new Stream("a");

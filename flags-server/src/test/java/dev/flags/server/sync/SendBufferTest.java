@@ -146,6 +146,37 @@ class SendBufferTest extends SyncFixtureTest {
   }
 
   @Test
+  void onceATokensStreamWasCutItsWaitingStreamsAreServedAfterEveryOtherTokensSoAReaderWaitsForOneRoundOfCutsAtMost()
+      throws Exception {
+    // A budget of two snapshots and a half: a token's share (one and a quarter) holds one at a time.
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(3L << 20).heartbeatInterval(Duration.ofMillis(300)));
+    fill(ENV);
+    fill(STAGING);
+    SendBudget budget = f.broadcaster.budget();
+    // Two tokens whose streams never read: each holds a snapshot, and has one more stream waiting behind it.
+    for (String token : List.of(SyncFixture.SDK, SyncFixture.SDK_STAGING)) {
+      String env = token.equals(SyncFixture.SDK) ? ENV : STAGING;
+      for (int i = 0; i < 2; i++) {
+        SyncFixture.stub(stuckChannel(), token).subscribe(SyncFixture.request(env, 0), Recorder.manual(0));
+      }
+    }
+    assertThat(budget.await(b -> b.waiting() == 2 && b.heldBy("tok-sdk") > 0 && b.heldBy("tok-sdk-staging") > 0, WAIT))
+        .as("two held, two waiting").isTrue();
+    assertThat(f.broadcaster.callsCut()).isZero();
+
+    // A reader of a third token, queued behind the stuck ones' waiting streams: two snapshots held leave no room for it.
+    Recorder reader = f.subscribe(SyncFixture.SDK_OTHER, ENV, 0);
+    SyncMessage m;
+    do {
+      m = reader.next();
+    } while (m.hasWaiting());
+
+    assertThat(m.getSnapshot().getFlagsCount()).isEqualTo(FLAGS);
+    assertThat(f.broadcaster.callsCut()).as("served after the first round of cuts, ahead of the cut tokens' other"
+        + " streams, which were queued before it").isBetween(1L, 2L);
+  }
+
+  @Test
   void anUnreadGetSnapshotAnswerIsCutOffTooOnceItHoldsBackAnotherForTwoHeartbeatIntervals() throws Exception {
     f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER).heartbeatInterval(Duration.ofMillis(300)));
     fill(ENV);

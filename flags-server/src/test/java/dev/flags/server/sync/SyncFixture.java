@@ -44,6 +44,8 @@ final class SyncFixture implements AutoCloseable {
   static final String ADMIN = "test-admin-token";
   static final String SDK = "test-sdk-production-token";
   static final String SDK_STAGING = "test-sdk-staging-token";
+  /** A second sdk token of production: another application's. */
+  static final String SDK_OTHER = "test-sdk-production-other-token";
   static final String EDITOR = "test-editor-production-token";
 
   static final Authenticator TOKENS = new Authenticator() {
@@ -52,7 +54,8 @@ final class SyncFixture implements AutoCloseable {
         SDK, new Principal("tok-sdk", "billing-service", Scope.SDK, Set.of(ENV)),
         SDK_STAGING, new Principal("tok-sdk-staging", "billing-staging", Scope.SDK,
             Set.of("staging")),
-        EDITOR, new Principal("tok-editor", "alice", Scope.EDITOR, Set.of(ENV)));
+        EDITOR, new Principal("tok-editor", "alice", Scope.EDITOR, Set.of(ENV)),
+        SDK_OTHER, new Principal("tok-sdk-other", "checkout-service", Scope.SDK, Set.of(ENV)));
 
     @Override
     public Optional<Principal> authenticate(String presentedToken) {
