@@ -150,11 +150,13 @@ final class Subscription implements Runnable, SendBudget.Borrower {
         owner.failed(this, e);
         finish();
       } catch (Error e) {
-        // gRPC could not take the message (out of direct memory, say) and has closed the call; nothing else
-        // would unsubscribe it, and it would count against its token for good. Not rethrown: on the fan-out
-        // pass's thread that would stop the pass for every subscriber after this one.
+        // The message could not be made (out of heap building a large snapshot) or gRPC could not take it (out of
+        // direct memory). Nothing else would unsubscribe the stream, and it would count against its token for good.
+        // Not rethrown: on the fan-out pass's thread that would stop the pass for every subscriber after this one.
         owner.failedWithError(this, e);
-        finish();
+        if (finish()) {
+          endAfterError(e);
+        }
       }
       missed = requests.addAndGet(-missed);
       if (missed == 0) {
@@ -247,6 +249,20 @@ final class Subscription implements Runnable, SendBudget.Borrower {
     observer.onNext(message);
     greet = false;
     lastWriteNanos = owner.nanoTime();
+  }
+
+  /**
+   * Ends the call after an Error, so that its SDK reconnects (with its backoff) instead of waiting on a stream that will
+   * send nothing more: gRPC closes a call whose message it failed to take, but not one whose message failed before it
+   * reached gRPC (the heap too small to build a snapshot), which was left open and silent.
+   */
+  private void endAfterError(Error e) {
+    try {
+      observer.onError(Status.RESOURCE_EXHAUSTED.withDescription("the flag server could not send its message to this"
+          + " stream (" + e.getClass().getSimpleName() + "); subscribe again later").asRuntimeException());
+    } catch (RuntimeException | Error alreadyClosed) {
+      call.cut(); // closed by gRPC already, or the close itself failed: the connection then, so nothing waits on it
+    }
   }
 
   /** Marks the subscriber done and unsubscribes it; true only for the first caller. */

@@ -251,6 +251,14 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
         call.onCompleted();
       } catch (RuntimeException e) {
         LOG.debug("sync: a snapshot's answer could not be sent: {}", e.toString());
+      } catch (Error e) { // out of memory: the call must still end, or its client waits on it for good
+        LOG.error("sync: a snapshot's answer (token {}) failed with {}; its call was ended", tokenId, e.toString());
+        try {
+          call.onError(Status.RESOURCE_EXHAUSTED.withDescription("the flag server could not send the snapshot ("
+              + e.getClass().getSimpleName() + "); ask again later").asRuntimeException());
+        } catch (RuntimeException | Error alreadyClosed) {
+          cut.cut();
+        }
       }
     }
   }

@@ -55,4 +55,39 @@ class FailedSendTest extends SyncFixtureTest {
     Recorder again = f.subscribe(0);
     assertThat(again.next().getSnapshot().getVersion()).isEqualTo(f.version());
   }
+
+  @Test
+  void aStreamWhoseMessageFailedWithAnErrorBeforeGrpcTookItIsEndedSoThatItsSdkSubscribesAgain() throws Exception {
+    AtomicBoolean failNext = new AtomicBoolean();
+    f = SyncFixture.start(dir, new ServerInterceptor() {
+      @Override
+      public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+        return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void sendMessage(A message) {
+            if (failNext.compareAndSet(true, false)) {
+              // As the heap running out while the server builds a large snapshot: the Error comes before gRPC has the
+              // message, and gRPC closes nothing (QA41b F8: the SDK's stream was left open and silent for good).
+              throw new OutOfMemoryError("test: Java heap space");
+            }
+            super.sendMessage(message);
+          }
+        }, headers);
+      }
+    });
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "billing-v2"));
+    failNext.set(true);
+
+    Recorder first = f.subscribe(0);
+
+    Status closed = first.awaitClose();
+    assertThat(closed.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    assertThat(closed.getDescription()).isEqualTo("the flag server could not send its message to this stream"
+        + " (OutOfMemoryError); subscribe again later");
+    assertThat(f.broadcaster.outOfMemoryErrors()).isEqualTo(1);
+    assertThat(f.broadcaster.awaitConnectedStreams(0, Duration.ofSeconds(20))).isTrue();
+    Recorder again = f.subscribe(0);
+    assertThat(again.next().getSnapshot().getVersion()).isEqualTo(f.version());
+  }
 }
