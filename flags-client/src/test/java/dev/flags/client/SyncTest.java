@@ -310,6 +310,44 @@ class SyncTest {
     }
 
     @Test
+    void aMessageTheSdkRunsOutOfMemoryApplyingStartsANewStreamTooInsteadOfWaitingForGood() throws Exception {
+        AtomicBoolean armed = new AtomicBoolean();
+        Clock failingOnce = new Clock() {
+            @Override
+            public ZoneId getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public Instant instant() {
+                if (armed.compareAndSet(true, false)) {
+                    throw new OutOfMemoryError("test: Java heap space"); // as a snapshot too large for the heap
+                }
+                return Instant.now();
+            }
+        };
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).clock(failingOnce).build()) {
+            Subscription first = server.awaitSubscription();
+            armed.set(true);
+            first.snapshot(5, doc("billing-v2", true, 1));
+            Subscription second = server.awaitSubscription();
+            assertThat(second.request.getFromVersion()).isZero();
+            second.snapshot(5, doc("billing-v2", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
+            assertThat(logs.lines("out of memory applying a message from the flag server (snapshot of environment"
+                    + " \"production\"); serving the flags held and subscribing again")).hasSize(1)
+                    .allSatisfy(l -> assertThat(l).contains("ERROR"));
+        }
+    }
+
+    @Test
     void aLargeDeltaAndASmallOneRightBehindItAreAppliedInOrder() throws Exception {
         // A delta of many flags is decoded on the background thread, the small one on the transport's.
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {

@@ -414,6 +414,16 @@ final class Syncer implements AutoCloseable {
                 dropCall("the SDK could not apply a message");
                 lost(Status.INTERNAL.withDescription("the SDK could not apply a message: " + e).withCause(e));
                 return;
+            } catch (OutOfMemoryError e) {
+                // A snapshot too large for this JVM's heap. Left to the thread, the stream waited for a request that
+                // would never come, for good; this way the SDK serves what it holds and tries again after its backoff.
+                LOG.error("flags: out of memory applying a message from the flag server ({} of environment \"{}\");"
+                        + " serving the flags held and subscribing again: give the application's JVM more heap",
+                        message.getKindCase().name().toLowerCase(java.util.Locale.ROOT), environment);
+                dropCall("the SDK ran out of memory applying a message");
+                lost(Status.RESOURCE_EXHAUSTED.withDescription("the SDK ran out of memory applying a message from the flag"
+                        + " server: give the application's JVM more heap"));
+                return;
             }
             if (goOn && call != null) {
                 call.request(1);
