@@ -113,6 +113,13 @@ public final class TokenService implements Authenticator {
     /** When and by whom each token was made, by token id, from its TOKEN_CREATED entry. */
     private final ConcurrentHashMap<String, Origin> origins = new ConcurrentHashMap<>();
     private final Object originsLock = new Object();
+    /**
+     * Held while the token set is read and a change to it written over what was read (a creation, counted against the
+     * limit; a revocation, which must leave an admin): one at a time. Parallel creations otherwise conflicted, and a
+     * retry could read the set again before the winner's entry was in it and conflict again, until the caller got a 412
+     * for a precondition it never sent (QA42b F4: 12 of 16 parallel creations).
+     */
+    private final Object tokenSetWrites = new Object();
     /** The last journal sequence read for origins; guarded by originsLock. */
     private long originsReadTo;
 
@@ -332,20 +339,23 @@ public final class TokenService implements Authenticator {
             payload.put("expiresAt", expiresAt.toString());
         }
         JournalEntry entry = null;
-        for (int attempt = 0; entry == null; attempt++) {
-            ServerState state = journal.state();
-            if (state.tokens().size() >= MAX_TOKENS) {
-                throw new IllegalArgumentException("there are already " + MAX_TOKENS + " tokens; revoke some first");
-            }
-            try {
-                // Written only over the token set counted: creations at once must not pass the limit together.
-                entry = write.apply(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment)
-                        .expectingVersion(state.tokensVersion()));
-            } catch (ApiException | ChangeConflictException e) {
-                // The server's write path says 412; the journal itself (tools, tests) a conflict that names the expectation.
-                boolean tokensChanged = e instanceof ApiException a ? a.status() == 412 : e.getMessage().startsWith("expected ");
-                if (!tokensChanged || attempt >= 20) {
-                    throw e; // 20 other token changes in between: the caller may try again
+        synchronized (tokenSetWrites) {
+            for (int attempt = 0; entry == null; attempt++) {
+                ServerState state = journal.state();
+                if (state.tokens().size() >= MAX_TOKENS) {
+                    throw new IllegalArgumentException("there are already " + MAX_TOKENS + " tokens; revoke some first");
+                }
+                try {
+                    // Written only over the token set counted: creations at once must not pass the limit together.
+                    entry = write.apply(Change.of(EntryType.TOKEN_CREATED, null, actor, payload).withComment(comment)
+                            .expectingVersion(state.tokensVersion()));
+                } catch (ApiException | ChangeConflictException e) {
+                    // Only a writer of the journal other than this service (a tool) changes the set meanwhile. The
+                    // server's write path says 412; the journal itself a conflict that names the expectation.
+                    boolean tokensChanged = e instanceof ApiException a ? a.status() == 412 : e.getMessage().startsWith("expected ");
+                    if (!tokensChanged || attempt >= 20) {
+                        throw e;
+                    }
                 }
             }
         }
@@ -449,15 +459,21 @@ public final class TokenService implements Authenticator {
         if (payload == null) {
             return false;
         }
-        Change change = Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
-                .withComment(comment);
         Principal revoked = principal(payload.toJsonNode());
-        if (bootstrapHash == null) {
-            requireAnotherAdmin(revoked, state);
-            // Written only over the token set read: two admins revoking each other at once would leave none.
-            change = change.expectingVersion(state.tokensVersion());
+        synchronized (tokenSetWrites) {
+            Change change = Change.of(EntryType.TOKEN_REVOKED, null, actor, JsonNodeFactory.instance.objectNode().put("id", id))
+                    .withComment(comment);
+            if (bootstrapHash == null) {
+                state = journal.state();
+                if (!state.tokens().containsKey(id)) {
+                    return false; // revoked meanwhile
+                }
+                requireAnotherAdmin(revoked, state);
+                // Written only over the token set read: two admins revoking each other at once would leave none.
+                change = change.expectingVersion(state.tokensVersion());
+            }
+            write.apply(change);
         }
-        write.apply(change);
         if (expiry != null) {
             expiry.cancel(id);
         }

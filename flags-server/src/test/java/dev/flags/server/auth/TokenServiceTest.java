@@ -92,6 +92,36 @@ class TokenServiceTest {
     }
 
     @Test
+    void creationsAtOnceThroughTheServersWritePathAllSucceed() throws Exception {
+        // Provisioning scripts create a token per service in parallel: none may get a 412 it never asked for (QA42b F4).
+        try (FileJournal journal = FileJournal.builder(dir.resolve("parallel")).open()) {
+            journal.append(environment("production"));
+            TokenService tokens = new TokenService(journal, new ChangeWriter(journal, new Metrics(), env -> { })::append,
+                    TokenService.newSecret(), id -> { });
+            int parallel = 16;
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
+            try {
+                java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+                List<java.util.concurrent.Future<?>> created = new ArrayList<>();
+                for (int i = 0; i < parallel; i++) {
+                    String name = "service-" + i;
+                    created.add(pool.submit(() -> {
+                        go.await();
+                        return tokens.create(name, Scope.SDK, Set.of("production"), null, "admin");
+                    }));
+                }
+                go.countDown();
+                for (java.util.concurrent.Future<?> f : created) {
+                    f.get(60, java.util.concurrent.TimeUnit.SECONDS); // throws if the creation failed
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(journal.state().tokens()).hasSize(parallel);
+        }
+    }
+
+    @Test
     void aTesterTokenRecordedWithoutAUserMayStillChangeAnyonesRoles() throws Exception {
         String secret = TokenService.newSecret();
         try (FileJournal journal = FileJournal.builder(dir).open()) {
