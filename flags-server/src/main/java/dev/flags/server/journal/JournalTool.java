@@ -170,7 +170,17 @@ public final class JournalTool implements Callable<Integer> {
                 if (aside != null) {
                     out.println(aside);
                 }
-                return summarize(out, report);
+                int result = summarize(out, report);
+                if (result == CLEAN && report.firstSequence() > 1 && aside == null) {
+                    // The state is whole (a checkpoint covers the gap), but the history and audit of those entries are
+                    // gone: on purpose with --journal-retention, or a segment lost (a backup that missed one), which this
+                    // tool cannot tell. (A repair that set them aside says so above instead.)
+                    out.println("note: the journal starts at sequence " + report.firstSequence() + ": entries 1.."
+                            + (report.firstSequence() - 1) + " (their history and audit log) are not here. That is expected"
+                            + " if the server runs with --journal-retention; if it does not, a segment is missing: restore it"
+                            + " from a backup (see docs/journal.md)");
+                }
+                return result;
             } catch (JournalLockedException e) {
                 spec.commandLine().getErr().println("error: " + e.getMessage());
                 return UNAVAILABLE;

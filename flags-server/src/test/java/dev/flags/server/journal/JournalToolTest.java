@@ -182,6 +182,18 @@ class JournalToolTest {
     }
 
     @Test
+    void verifyOfAJournalThatStartsPastSequenceOneSaysWhichEntriesAreNotThere() throws Exception {
+        // Retention's doing, or a backup that missed the first segment: the tool cannot tell which, so it says both.
+        long first = writeTrimmedByRetention(true);
+        assertThat(first).isGreaterThan(1);
+
+        assertThat(run("verify", dir.toString())).as(out + err).isZero();
+        assertThat(out).contains("ok: ").contains("note: the journal starts at sequence " + first + ": entries 1.."
+                + (first - 1) + " (their history and audit log) are not here. That is expected if the server runs with"
+                + " --journal-retention; if it does not, a segment is missing: restore it from a backup");
+    }
+
+    @Test
     void aCutOfAJournalTrimmedByRetentionKeepsFromItsFirstRetainedSequence() throws Exception {
         long first = writeTrimmedByRetention(true);
         long last = 69; // the checkpoint at 62 is before the cut: it holds the state of the entries before the journal's start
