@@ -64,8 +64,9 @@ import java.util.function.Supplier;
  * server is unreachable: {@code STALE}; from the cache file before the first sync: {@code CACHED};
  * unknown flag: {@code ERROR} with {@code FLAG_NOT_FOUND}; no flags at all yet: {@code ERROR} with
  * {@code PROVIDER_NOT_READY}; a rule that failed: {@code ERROR} with {@code GENERAL}. Flag metadata
- * carries {@code flagVersion}, {@code version} (of the whole set), {@code source}, and where there is
- * one the rule's {@code ruleIndex}, {@code ruleName} and the reason's {@code detail}.
+ * carries {@code flagVersion}, {@code version} (of the whole set), {@code source}, {@code flagsReason}, and where
+ * there is one the matching rule's {@code ruleIndex} and {@code ruleName}, the matching target's {@code targetIndex},
+ * and the reason's {@code detail}.
  *
  * <p><b>Events.</b> Each flag change is emitted as {@code PROVIDER_CONFIGURATION_CHANGED} with the
  * flag's key, and event metadata {@code change} ({@code ADDED}, {@code UPDATED}, {@code REMOVED}),
@@ -428,7 +429,10 @@ public final class FlagsProvider extends EventProvider {
                 .addString("source", e.source().name())
                 .addString("flagsReason", e.reason().kind().name());
         if (e.reason().ruleIndex() >= 0) {
-            b.addInteger("ruleIndex", e.reason().ruleIndex());
+            // The index is a target's for a target match: a key of its own, so that nothing that groups by rule puts
+            // targeted users under the rule of the same index.
+            b.addInteger(e.reason().kind() == dev.flags.core.Reason.Kind.TARGET_MATCH ? "targetIndex" : "ruleIndex",
+                    e.reason().ruleIndex());
         }
         if (e.reason().ruleName() != null) {
             b.addString("ruleName", e.reason().ruleName());

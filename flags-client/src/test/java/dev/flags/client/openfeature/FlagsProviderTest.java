@@ -69,7 +69,9 @@ class FlagsProviderTest {
         ProviderEvaluation<Boolean> targeted = p.getBooleanEvaluation("targeted", false, CTX);
         assertThat(targeted.getValue()).isTrue();
         assertThat(targeted.getReason()).isEqualTo(Reason.TARGETING_MATCH.name());
-        assertThat(targeted.getFlagMetadata().getInteger("ruleIndex")).isZero();
+        assertThat(targeted.getFlagMetadata().getString("flagsReason")).isEqualTo("TARGET_MATCH");
+        assertThat(targeted.getFlagMetadata().getInteger("targetIndex")).as("a target's index, not a rule's").isZero();
+        assertThat(targeted.getFlagMetadata().getInteger("ruleIndex")).isNull();
 
         ProviderEvaluation<Boolean> unknown = p.getBooleanEvaluation("nope", true, CTX);
         assertThat(unknown.getValue()).isTrue();
