@@ -409,6 +409,15 @@ public final class Broadcaster implements AutoCloseable {
       return;
     }
     int streams = connected.get();
+    // A call whose client has not taken its message for two heartbeat intervals would hold the stop for its whole grace:
+    // its close waits behind that message. It is cut now instead, as it would be if others waited for its room.
+    for (SendBudget.Borrower stuck : budget.heldLongerThan(OVERDUE_HEARTBEATS * heartbeatNanos)) {
+      try {
+        stuck.cut("the server is stopping, and its client had not taken its last message");
+      } catch (RuntimeException e) {
+        LOG.debug("sync: could not cut a call at the stop: {}", e.toString());
+      }
+    }
     List<Subscription> all = new ArrayList<>();
     topics.values().forEach(t -> t.subscribers().forEach(all::add));
     all.forEach(s -> s.close(SHUTTING_DOWN));

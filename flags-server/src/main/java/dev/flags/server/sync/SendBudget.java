@@ -264,6 +264,22 @@ final class SendBudget {
     return overdue;
   }
 
+  /**
+   * @param timeoutNanos how long
+   * @return the borrowers that have held their bytes for that long or longer, whoever waits: at a stop, those whose
+   *     clients do not read, which a close would wait on
+   */
+  synchronized List<Borrower> heldLongerThan(long timeoutNanos) {
+    long now = nanoTime.getAsLong();
+    List<Borrower> stuck = new ArrayList<>(0);
+    heldSince.forEach((holder, since) -> {
+      if (now - since >= timeoutNanos) {
+        stuck.add(holder);
+      }
+    });
+    return stuck;
+  }
+
   /** @return the bytes held now, in all (a gauge) */
   synchronized long held() {
     return held;

@@ -177,6 +177,28 @@ class SendBufferTest extends SyncFixtureTest {
   }
 
   @Test
+  void aStopCutsAStreamThatHasNotTakenItsMessageForTwoHeartbeatIntervalsInsteadOfWaitingOnItsClose() throws Exception {
+    // Nobody waits, so it is not cut while the server runs; but its close would queue behind the message it never reads,
+    // and the stop would wait its whole grace for it (QA42b F6: every rolling restart 10 s longer).
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER).heartbeatInterval(Duration.ofMillis(200)));
+    fill(ENV);
+    SendBudget budget = f.broadcaster.budget();
+    SyncFixture.stub(stuckChannel(), SyncFixture.SDK).subscribe(SyncFixture.request(ENV, 0), Recorder.manual(0));
+    assertThat(budget.await(b -> b.heldBy("tok-sdk") > 0, WAIT)).isTrue();
+    Recorder reader = f.subscribe(SyncFixture.SDK_OTHER, ENV, 0);
+    assertThat(reader.next().hasSnapshot()).as("another token's: the budget has room for both").isTrue();
+    for (int i = 0; i < 3; i++) {
+      assertThat(reader.next().hasHeartbeat()).as("heartbeats pass: the stuck stream's message is older than two").isTrue();
+    }
+
+    f.broadcaster.shutdown(Duration.ofSeconds(10));
+    f.server.shutdown();
+
+    assertThat(f.server.awaitTermination(5, TimeUnit.SECONDS)).as("every call ended: the stuck one was cut").isTrue();
+    assertThat(reader.awaitClose().getCode()).as("the reader is told to reconnect").isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  @Test
   void anUnreadGetSnapshotAnswerIsCutOffTooOnceItHoldsBackAnotherForTwoHeartbeatIntervals() throws Exception {
     f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER).heartbeatInterval(Duration.ofMillis(300)));
     fill(ENV);
