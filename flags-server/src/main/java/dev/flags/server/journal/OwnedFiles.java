@@ -53,14 +53,22 @@ final class OwnedFiles {
 
     /** A segment changed under the journal: its acknowledged state is still in memory, and only there. */
     static final class SegmentChangedException extends FileChangedException {
+        private final String first;
+
         SegmentChangedException(String message) {
+            this(message, null);
+        }
+
+        /** @param first what to do before the stop, if anything (put a moved segment back), or null */
+        SegmentChangedException(String message, String first) {
             super(message);
+            this.first = first;
         }
 
         @Override
         String remedy() {
-            return "stop the server: its stop keeps every acknowledged entry in a checkpoint, and the next start says how"
-                    + " to repair the journal with it (docs/journal.md)";
+            return (first == null ? "" : first + "; else ") + "stop the server: its stop keeps every acknowledged entry in a"
+                    + " checkpoint, and the next start says how to repair the journal with it (docs/journal.md)";
         }
     }
 
@@ -107,10 +115,13 @@ final class OwnedFiles {
         try {
             now = Files.readAttributes(segment, BasicFileAttributes.class);
         } catch (NoSuchFileException e) {
-            logRescue(segment);
-            throw new SegmentChangedException("the journal's segment " + segment + " is gone: deleted or moved while the server ran"
-                    + " (its directory removed? a volume detached?); what it held since the last checkpoint is lost with it"
-                    + " unless a backup has it");
+            boolean rescue = logRescue(segment);
+            throw new SegmentChangedException("the journal's segment " + segment + " is gone: deleted or moved while the server"
+                    + " ran (its directory removed? a volume detached?); nothing acknowledged is lost: this server holds it all,"
+                    + " but the history since the last checkpoint is in that file only", (rescue
+                    ? "to keep that history, copy the segment back as the line before says, then restart the server"
+                    : "to keep that history, put the segment back where it was (moved, or from a backup), then restart the"
+                    + " server"));
         }
         if (segmentKey != null && !segmentKey.equals(now.fileKey())) {
             logRescue(segment);
@@ -175,22 +186,25 @@ final class OwnedFiles {
      * A segment deleted while this process holds it open is still whole behind the open descriptor, until the process
      * ends: says how to copy it back (Linux's /proc), in the log only (API answers carry the failure, not this).
      */
-    private static void logRescue(Path segment) {
+    /** @return whether it said how */
+    private static boolean logRescue(Path segment) {
         String deleted = segment.toAbsolutePath() + " (deleted)";
         try (Stream<Path> open = Files.list(Path.of("/proc/self/fd"))) {
-            open.filter(fd -> {
+            java.util.Optional<Path> found = open.filter(fd -> {
                 try {
                     return Files.readSymbolicLink(fd).toString().equals(deleted);
                 } catch (IOException | UnsupportedOperationException e) {
                     return false; // closed meanwhile, or not a link
                 }
-            }).findFirst().ifPresent(fd -> LOG.error("journal: the deleted segment {} is still whole behind this process's"
+            }).findFirst();
+            found.ifPresent(fd -> LOG.error("journal: the deleted segment {} is still whole behind this process's"
                     + " open file; before this server stops, copy it back: mkdir -p {} && cp /proc/{}/fd/{} {} (then restart"
-                    + " the server: it recovers every acknowledged entry from it)", segment,
+                    + " the server: it recovers every acknowledged entry, and their history, from it)", segment,
                     segment.toAbsolutePath().getParent(), ProcessHandle.current().pid(), fd.getFileName(),
                     segment.toAbsolutePath()));
+            return found.isPresent();
         } catch (IOException | RuntimeException e) {
-            // No /proc (not Linux): no hint; the failure itself is said anyway.
+            return false; // No /proc (not Linux): no hint; the failure itself is said anyway.
         }
     }
 

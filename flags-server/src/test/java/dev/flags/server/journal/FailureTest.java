@@ -58,6 +58,12 @@ class FailureTest {
             String logged = StandardErrorCapture.during(() -> assertThatThrownBy(() -> journal.append(createFlag("prod", "a")))
                     .isInstanceOf(JournalException.class)
                     .hasMessageContaining("is gone: deleted or moved while the server ran")
+                    // One story with the rescue line, not "lost" and then "kept" (QA42b F7).
+                    .hasMessageContaining("nothing acknowledged is lost: this server holds it all, but the history since the"
+                            + " last checkpoint is in that file only")
+                    .hasMessageContaining("to keep that history, copy the segment back as the line before says, then restart"
+                            + " the server; else stop the server: its stop keeps every acknowledged entry in a checkpoint")
+                    .hasMessageNotContaining("lost with it")
                     .hasMessageNotContaining("/proc/")); // API answers carry the failure: the rescue is the log's
             assertThat(journal.failure()).hasValueSatisfying(reason -> assertThat(reason)
                     .contains("nothing after sequence 1 is acknowledged"));
