@@ -268,12 +268,9 @@ class SyncTest {
         }
     }
 
-    @Test
-    void aMessageTheSdkFailsToApplyStartsANewStreamAtOnce() throws Exception {
-        // A bug while applying (here: the clock fails once) must not leave the stream waiting for a
-        // request that never comes, until the watchdog gives up on it (heartbeats are 15 s apart).
-        AtomicBoolean armed = new AtomicBoolean();
-        Clock failingOnce = new Clock() {
+    /** A clock that throws what {@code failure} makes, once, the next time it is read after {@code armed} is set. */
+    private static Clock failingOnceArmed(AtomicBoolean armed, java.util.function.Supplier<? extends Throwable> failure) {
+        return new Clock() {
             @Override
             public ZoneId getZone() {
                 return ZoneOffset.UTC;
@@ -287,11 +284,23 @@ class SyncTest {
             @Override
             public Instant instant() {
                 if (armed.compareAndSet(true, false)) {
-                    throw new IllegalStateException("the clock failed");
+                    Throwable t = failure.get();
+                    if (t instanceof Error e) {
+                        throw e;
+                    }
+                    throw (RuntimeException) t;
                 }
                 return Instant.now();
             }
         };
+    }
+
+    @Test
+    void aMessageTheSdkFailsToApplyStartsANewStreamAtOnce() throws Exception {
+        // A bug while applying (here: the clock fails once) must not leave the stream waiting for a
+        // request that never comes, until the watchdog gives up on it (heartbeats are 15 s apart).
+        AtomicBoolean armed = new AtomicBoolean();
+        Clock failingOnce = failingOnceArmed(armed, () -> new IllegalStateException("the clock failed"));
         try (ScriptedSyncServer server = ScriptedSyncServer.start();
              Flags flags = client(server).clock(failingOnce).build()) {
             Subscription first = server.awaitSubscription();
@@ -312,25 +321,8 @@ class SyncTest {
     @Test
     void aMessageTheSdkRunsOutOfMemoryApplyingStartsANewStreamTooInsteadOfWaitingForGood() throws Exception {
         AtomicBoolean armed = new AtomicBoolean();
-        Clock failingOnce = new Clock() {
-            @Override
-            public ZoneId getZone() {
-                return ZoneOffset.UTC;
-            }
-
-            @Override
-            public Clock withZone(ZoneId zone) {
-                return this;
-            }
-
-            @Override
-            public Instant instant() {
-                if (armed.compareAndSet(true, false)) {
-                    throw new OutOfMemoryError("test: Java heap space"); // as a snapshot too large for the heap
-                }
-                return Instant.now();
-            }
-        };
+        // As a snapshot too large for the heap.
+        Clock failingOnce = failingOnceArmed(armed, () -> new OutOfMemoryError("test: Java heap space"));
         try (ScriptedSyncServer server = ScriptedSyncServer.start();
              Flags flags = client(server).clock(failingOnce).build()) {
             Subscription first = server.awaitSubscription();

@@ -260,8 +260,10 @@ final class Subscription implements Runnable, SendBudget.Borrower {
     try {
       observer.onError(Status.RESOURCE_EXHAUSTED.withDescription("the flag server could not send its message to this"
           + " stream (" + e.getClass().getSimpleName() + "); subscribe again later").asRuntimeException());
-    } catch (RuntimeException | Error alreadyClosed) {
-      call.cut(); // closed by gRPC already, or the close itself failed: the connection then, so nothing waits on it
+    } catch (RuntimeException alreadyClosed) {
+      // gRPC closed it already (it does when its transport fails a message), or the client cancelled it: it has ended.
+    } catch (Error closeFailed) {
+      call.cut(); // the close itself failed (out of memory still): the connection then, so that nothing waits on it
     }
   }
 

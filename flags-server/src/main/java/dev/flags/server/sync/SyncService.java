@@ -256,8 +256,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
         try {
           call.onError(Status.RESOURCE_EXHAUSTED.withDescription("the flag server could not send the snapshot ("
               + e.getClass().getSimpleName() + "); ask again later").asRuntimeException());
-        } catch (RuntimeException | Error alreadyClosed) {
-          cut.cut();
+        } catch (RuntimeException alreadyClosed) {
+          // closed by gRPC already, or cancelled: it has ended
+        } catch (Error closeFailed) {
+          cut.cut(); // the close itself failed: the connection then, so that nothing waits on it
         }
       }
     }

@@ -22,25 +22,35 @@ import org.junit.jupiter.api.Test;
  */
 class FailedSendTest extends SyncFixtureTest {
 
-  @Test
-  void aStreamWhoseMessageFailedWithAnErrorIsUnsubscribed() throws Exception {
-    AtomicBoolean failNext = new AtomicBoolean();
-    f = SyncFixture.start(dir, new ServerInterceptor() {
+  /**
+   * An interceptor whose calls' next message, once {@code failNext} is set, fails with an OutOfMemoryError, after closing
+   * the call first if {@code closeFirst} (as gRPC does for an Error of its transport).
+   */
+  private static ServerInterceptor failingNextMessage(AtomicBoolean failNext, boolean closeFirst, String error) {
+    return new ServerInterceptor() {
       @Override
       public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
         return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
           @Override
           public void sendMessage(A message) {
             if (failNext.compareAndSet(true, false)) {
-              // What gRPC's own call does when the transport throws an Error: close the call, then rethrow.
-              delegate().close(Status.CANCELLED.withDescription("Server sendMessage() failed with Error"), new Metadata());
-              throw new OutOfMemoryError("test: cannot reserve direct memory");
+              if (closeFirst) {
+                delegate().close(Status.CANCELLED.withDescription("Server sendMessage() failed with Error"), new Metadata());
+              }
+              throw new OutOfMemoryError(error);
             }
             super.sendMessage(message);
           }
         }, headers);
       }
-    });
+    };
+  }
+
+  @Test
+  void aStreamWhoseMessageFailedWithAnErrorIsUnsubscribed() throws Exception {
+    AtomicBoolean failNext = new AtomicBoolean();
+    // What gRPC's own call does when the transport throws an Error: close the call, then rethrow.
+    f = SyncFixture.start(dir, failingNextMessage(failNext, true, "test: cannot reserve direct memory"));
     f.write(createEnvironment(ENV));
     f.write(createFlag(ENV, "billing-v2"));
     Recorder first = f.subscribe(0);
@@ -59,22 +69,9 @@ class FailedSendTest extends SyncFixtureTest {
   @Test
   void aStreamWhoseMessageFailedWithAnErrorBeforeGrpcTookItIsEndedSoThatItsSdkSubscribesAgain() throws Exception {
     AtomicBoolean failNext = new AtomicBoolean();
-    f = SyncFixture.start(dir, new ServerInterceptor() {
-      @Override
-      public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
-        return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
-          @Override
-          public void sendMessage(A message) {
-            if (failNext.compareAndSet(true, false)) {
-              // As the heap running out while the server builds a large snapshot: the Error comes before gRPC has the
-              // message, and gRPC closes nothing (QA41b F8: the SDK's stream was left open and silent for good).
-              throw new OutOfMemoryError("test: Java heap space");
-            }
-            super.sendMessage(message);
-          }
-        }, headers);
-      }
-    });
+    // As the heap running out while the server builds a large snapshot: the Error comes before gRPC has the message,
+    // and gRPC closes nothing (QA41b F8: the SDK's stream was left open and silent for good).
+    f = SyncFixture.start(dir, failingNextMessage(failNext, false, "test: Java heap space"));
     f.write(createEnvironment(ENV));
     f.write(createFlag(ENV, "billing-v2"));
     failNext.set(true);
