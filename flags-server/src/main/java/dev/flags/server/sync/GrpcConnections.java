@@ -189,7 +189,11 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
         // the connection's streams to end), which waits on the very stream that does not read. Closed under the
         // handlers, as Netty closes a connection that failed: what was queued for it is released, and gRPC's handler
         // hears the connection is gone and fails its calls.
-        connection.eventLoop().execute(() -> connection.unsafe().close(connection.unsafe().voidPromise()));
+        try {
+            connection.eventLoop().execute(() -> connection.unsafe().close(connection.unsafe().voidPromise()));
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            return false; // the port's event loops are stopping: they close every connection themselves
+        }
         return true;
     }
 
