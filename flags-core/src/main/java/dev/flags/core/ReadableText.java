@@ -91,9 +91,10 @@ public final class ReadableText {
 
     /**
      * Whether text is unfit to name someone or something (a token, a user, an environment, a rule): it
-     * holds a character {@link #unsafe(char)} names, a {@linkplain #loneSurrogate lone surrogate}, or an
+     * holds a character {@link #unsafe(char)} names, a {@linkplain #loneSurrogate lone surrogate}, an
      * invisible formatting character (Unicode's category Cf: U+200B ZERO WIDTH SPACE, U+FEFF, U+2060...),
-     * with which one name passes for another ("\ufeffalice" shows as "alice").
+     * with which one name passes for another ("\ufeffalice" shows as "alice"), or one of the characters that are
+     * letters or marks to Unicode but show as nothing or as a blank ({@link #invisible(int)}: "al\u3164ice").
      *
      * @param text a name
      * @return the index of the first such character, or -1 if there is none
@@ -102,11 +103,30 @@ public final class ReadableText {
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
             // By code point: the tag characters (U+E0001, U+E0020..U+E007F) are invisible too, beyond U+FFFF.
-            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
+            int codePoint = text.codePointAt(i);
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(codePoint) == Character.FORMAT
+                    || invisible(codePoint)) {
                 return i;
             }
         }
         return -1;
+    }
+
+    /**
+     * Whether a character outside Unicode's category Cf still shows as nothing, or as a blank, in common fonts: the
+     * Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), U+2800 BRAILLE PATTERN BLANK, the Khmer inherent vowels (U+17B4,
+     * U+17B5), U+034F COMBINING GRAPHEME JOINER, the variation selectors (U+FE00..U+FE0F, U+E0100..U+E01EF) and the
+     * Mongolian free variation selectors (U+180B..U+180D, U+180F). Letters and marks to Unicode, they made
+     * "bo\u3164b" a second "bob" in a role's members.
+     *
+     * @param codePoint a character
+     * @return true for one of those
+     */
+    public static boolean invisible(int codePoint) {
+        return codePoint == 0x115F || codePoint == 0x1160 || codePoint == 0x3164 || codePoint == 0xFFA0 || codePoint == 0x2800
+                || codePoint == 0x17B4 || codePoint == 0x17B5 || codePoint == 0x034F
+                || (codePoint >= 0xFE00 && codePoint <= 0xFE0F) || (codePoint >= 0xE0100 && codePoint <= 0xE01EF)
+                || (codePoint >= 0x180B && codePoint <= 0x180D) || codePoint == 0x180F;
     }
 
     /**

@@ -60,7 +60,10 @@ class TextInputTest {
         ApiClient.Response tag = token("abc\\udb40\\udc41d", "editor", null);
         assertThat(tag.status()).isEqualTo(400);
         assertThat(detail(tag)).contains("character 4 is U+E0041").doesNotContain("\udb40");
-        for (String name : new String[] {"ali\\u061cce", "ali\\ufeffce", "ali\\u200bce", "ali\\ud800ce"}) {
+        // and characters that are letters or marks to Unicode but show as nothing or a blank (QA42c F2): Hangul and
+        // Braille fillers, the combining grapheme joiner, a variation selector
+        for (String name : new String[] {"ali\\u061cce", "ali\\ufeffce", "ali\\u200bce", "ali\\ud800ce", "ali\\u3164ce",
+                "ali\\u115fce", "ali\\uffa0ce", "ali\\u2800ce", "ali\\u034fce", "ali\\ufe0fce"}) {
             ApiClient.Response r = token(name, "editor", null);
             assertThat(r.status()).as(name).isEqualTo(400);
             assertThat(detail(r)).as(name).contains("without control characters (nor line separators, bidirectional controls,"
