@@ -100,16 +100,7 @@ public final class FlagsCommand implements Callable<Integer> {
         cli.setParameterExceptionHandler((e, arguments) -> {
             // A token typed with --token must not reach a terminal or a CI log through an echo of the command line;
             // nor one after a mistyped option (--tok flg_...), nor FLAGS_TOKEN's pasted as an argument.
-            List<String> secrets = new ArrayList<>(tokenValues(arguments));
-            String fromEnv = System.getenv("FLAGS_TOKEN");
-            if (fromEnv != null && !fromEnv.isBlank()) {
-                secrets.add(fromEnv.strip());
-            }
-            for (String argument : arguments) {
-                if (argument.contains(TOKEN_PREFIX)) { // the server's tokens all start so
-                    secrets.add(argument.substring(argument.indexOf(TOKEN_PREFIX)));
-                }
-            }
+            List<String> secrets = secrets(arguments);
             err.println("flags: " + masked(unknownCommand(e).orElse(e.getMessage()), secrets));
             if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !unmatched.getUnmatched().isEmpty()) {
                 String typed = unmatched.getUnmatched().get(0);
@@ -130,21 +121,16 @@ public final class FlagsCommand implements Callable<Integer> {
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof CliException c) {
-                err.println("flags: " + c.getMessage());
+                // A token pasted where a server address, a value or an environment goes is quoted back by the message
+                // about it (or by the server's answer): masked as in a usage error.
+                err.println("flags: " + masked(c.getMessage(), secrets(parseResult.originalArgs().toArray(String[]::new))));
                 if (c.exitCode() == EXIT_USAGE) { // as picocli's own usage errors end: every bad usage says where help is
                     err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help'.");
                 }
                 return c.exitCode();
             }
             // Not expected, so not known to be free of the token: whatever it quotes, the token is masked.
-            List<String> secrets = new ArrayList<>(tokenValues(parseResult.originalArgs().toArray(String[]::new)));
-            String fromEnv = System.getenv("FLAGS_TOKEN");
-            if (fromEnv != null) {
-                secrets.add(fromEnv);
-            }
-            secrets.replaceAll(String::strip);
-            secrets.removeIf(String::isEmpty);
-            err.println("flags: " + masked(e.toString(), secrets));
+            err.println("flags: " + masked(e.toString(), secrets(parseResult.originalArgs().toArray(String[]::new))));
             return EXIT_FAILED;
         });
         return cli.execute(args);
@@ -207,13 +193,36 @@ public final class FlagsCommand implements Callable<Integer> {
         return values;
     }
 
-    /** @return the text with every secret in it replaced by {@code ***} */
+    /**
+     * @return what a message must not show: the values of --token, FLAGS_TOKEN's, and every argument's part from a server
+     *     token's {@code flg_} on
+     */
+    static List<String> secrets(String[] arguments) {
+        List<String> secrets = new ArrayList<>(tokenValues(arguments));
+        String fromEnv = System.getenv("FLAGS_TOKEN");
+        if (fromEnv != null) {
+            secrets.add(fromEnv);
+        }
+        for (String argument : arguments) {
+            if (argument.contains(TOKEN_PREFIX)) { // the server's tokens all start so
+                secrets.add(argument.substring(argument.indexOf(TOKEN_PREFIX)));
+            }
+        }
+        secrets.replaceAll(String::strip);
+        secrets.removeIf(String::isEmpty);
+        return secrets;
+    }
+
+    /** A server token, wherever it came from (FLAGS_SERVER's value, a server's answer quoting one). */
+    private static final java.util.regex.Pattern SERVER_TOKEN = java.util.regex.Pattern.compile(TOKEN_PREFIX + "[A-Za-z0-9_-]+");
+
+    /** @return the text with every secret in it, and anything shaped as a server token, replaced by {@code ***} */
     static String masked(String text, List<String> secrets) {
         String shown = text;
         for (String secret : secrets) {
             shown = shown.replace(secret, "***");
         }
-        return shown;
+        return SERVER_TOKEN.matcher(shown).replaceAll("***");
     }
 
     /** @return the word as a shell takes it back: as it is if plain, else in single quotes */

@@ -1011,6 +1011,16 @@ class FlagsCommandTest {
         Run atFile = flags("--token", "flg_X", "@" + args, "lst");
         assertThat(atFile.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(atFile.err()).doesNotContain("a-secret-from-a-file-0123").doesNotContain("flg_X");
+        // A token pasted where a server address or a value goes, quoted back by the message about it (QA42c F4).
+        Run asServer = flags("list", "--server", "flg_pasted-into-the-wrong-place-0123");
+        assertThat(asServer.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(asServer.err()).doesNotContain("pasted-into-the-wrong-place").contains("the server address \"***\"");
+        assertThat(flags("list", "--server", "http://127.0.0.1:1/?t=flg_in-a-query-0123").err()).doesNotContain("in-a-query");
+        Run asValue = remote("rollout", "billing-v2", "flg_pasted-as-a-percentage-0123", "--rule", "eu canary");
+        assertThat(asValue.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(asValue.err()).doesNotContain("pasted-as-a-percentage").contains("***");
+        Run asEnvironment = FlagsCommandTest.against(server, ADMIN, "list", "-e", "flg_pasted-as-an-environment-0123");
+        assertThat(asEnvironment.err()).as("the server's answer quotes it").doesNotContain("pasted-as-an-environment");
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
