@@ -195,6 +195,9 @@ public final class HistoryService {
         // Timestamps never go backwards in the journal, so after the first entry in the range the
         // rest are read in sequence order until one falls outside it.
         List<JournalEntry> out = new ArrayList<>();
+        if (afterSequence == Long.MAX_VALUE) {
+            return new AuditPage(out, false); // nothing comes after it (and after + 1 would start over from the first)
+        }
         List<JournalEntry> first = journal.audit(from, to, 1);
         if (first.isEmpty()) {
             return new AuditPage(out, false);

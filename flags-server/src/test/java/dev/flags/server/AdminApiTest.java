@@ -534,6 +534,11 @@ class AdminApiTest {
         assertThat(revert.at("/flag/enabled").asBoolean()).isTrue();
         assertThat(revert.at("/flag/version").asLong()).isEqualTo(revert.get("version").asLong());
         assertProblem(api.post(path + "/revert", ADMIN, "{\"version\": 999}"), 404, "has no version 999");
+        // Numbers past 64 bits are refused, not cut to their low bits (2^64 + 2 reverted to version 2: QA42c F3).
+        assertProblem(api.post(path + "/revert", ADMIN, "{\"version\": 18446744073709551618}"), 400,
+                "version 18446744073709551618 is no version a flag can have");
+        assertThat(api.get("/api/v1/audit?after=" + Long.MAX_VALUE, ADMIN).json().get("entries")).as("nothing comes after it,"
+                + " and the page does not start over from the first entry").isEmpty();
 
         ApiClient.Response archived = api.delete(path, ADMIN);
         assertThat(archived.json().get("archived").asBoolean()).isTrue();

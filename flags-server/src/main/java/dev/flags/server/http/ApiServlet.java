@@ -489,6 +489,11 @@ public final class ApiServlet extends HttpServlet {
             if (v == null || !v.isIntegralNumber()) {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
             }
+            if (!v.canConvertToLong()) {
+                // asLong() would keep its low 64 bits: 18446744073709551618 would revert to version 2.
+                throw new ApiException(400, "bad request", "version " + v.asText() + " is no version a flag can have: a"
+                        + " whole number from 1 to " + Long.MAX_VALUE);
+            }
             List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
             written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req),
                     comment(req, text(body, "comment", false))), env, key, broken);
