@@ -213,8 +213,12 @@ public final class FlagsCommand implements Callable<Integer> {
         return secrets;
     }
 
-    /** A server token, wherever it came from (FLAGS_SERVER's value, a server's answer quoting one). */
-    private static final java.util.regex.Pattern SERVER_TOKEN = java.util.regex.Pattern.compile(TOKEN_PREFIX + "[A-Za-z0-9_-]+");
+    /**
+     * A server token, wherever it came from (FLAGS_SERVER's value, a server's answer quoting one): its prefix and the 43
+     * characters of its secret, so that a flag key such as {@code flg_billing} is not taken for one.
+     */
+    private static final java.util.regex.Pattern SERVER_TOKEN = java.util.regex.Pattern.compile("(?<![A-Za-z0-9_-])"
+            + TOKEN_PREFIX + "[A-Za-z0-9_-]{40,}");
 
     /** @return the text with every secret in it, and anything shaped as a server token, replaced by {@code ***} */
     static String masked(String text, List<String> secrets) {

@@ -1021,6 +1021,12 @@ class FlagsCommandTest {
         assertThat(asValue.err()).doesNotContain("pasted-as-a-percentage").contains("***");
         Run asEnvironment = FlagsCommandTest.against(server, ADMIN, "list", "-e", "flg_pasted-as-an-environment-0123");
         assertThat(asEnvironment.err()).as("the server's answer quotes it").doesNotContain("pasted-as-an-environment");
+        // Shaped as a server token (its prefix and 43 characters) wherever it came from: FLAGS_SERVER's value, say; a flag
+        // key that merely starts so is left alone.
+        String token = "flg_" + "A1b2-C3d4_".repeat(4) + "xyz";
+        assertThat(FlagsCommand.masked("the server address \"http://h/?t=" + token + "\" is not ...", List.of()))
+                .isEqualTo("the server address \"http://h/?t=***\" is not ...");
+        assertThat(FlagsCommand.masked("flag \"flg_billing\" not found", List.of())).isEqualTo("flag \"flg_billing\" not found");
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
