@@ -14,8 +14,9 @@ public final class ReadableText {
 
     /**
      * @param text text someone else chose, or null
-     * @return the text with the characters {@link #unsafe(char)} names, lone surrogates and invisible
-     *     formatting characters written as {@code \\uXXXX}; everything else as it was ("null" for null)
+     * @return the text with the characters {@link #unsafe(char)} names, lone surrogates, invisible formatting
+     *     characters and the other characters that show as nothing ({@link #invisible(int)}) written as {@code \\uXXXX};
+     *     everything else as it was ("null" for null)
      */
     public static String escape(String text) {
         if (text == null) {
@@ -25,7 +26,8 @@ public final class ReadableText {
         for (int i = 0; i < text.length(); ) {
             char c = text.charAt(i);
             int width = Character.charCount(text.codePointAt(i)); // 2 for a whole surrogate pair
-            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(text.codePointAt(i)) == Character.FORMAT) {
+            int codePoint = text.codePointAt(i);
+            if (unsafe(c) || loneSurrogate(text, i) || Character.getType(codePoint) == Character.FORMAT || invisible(codePoint)) {
                 if (out == null) {
                     out = new StringBuilder(text.length() + 16).append(text, 0, i);
                 }

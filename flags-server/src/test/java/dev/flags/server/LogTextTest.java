@@ -18,6 +18,7 @@ class LogTextTest {
         assertThat(LogText.escape("abc" + TAG_A + "d")).as("both halves, never a lone one").isEqualTo("abc\\udb40\\udc41d");
         assertThat(LogText.escape("go " + ROCKET)).isEqualTo("go " + ROCKET);
         assertThat(LogText.escape("a\ud800b")).isEqualTo("a\\ud800b");
+        assertThat(LogText.escape("bo\u3164b")).as("a Hangul filler shows as nothing: written so").isEqualTo("bo\\u3164b");
     }
 
     @Test

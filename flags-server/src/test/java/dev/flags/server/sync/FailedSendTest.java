@@ -87,4 +87,24 @@ class FailedSendTest extends SyncFixtureTest {
     Recorder again = f.subscribe(0);
     assertThat(again.next().getSnapshot().getVersion()).isEqualTo(f.version());
   }
+
+  @Test
+  void aGetSnapshotAnswerThatFailedWithAnErrorBeforeGrpcTookItEndsWithResourceExhausted() {
+    AtomicBoolean failNext = new AtomicBoolean();
+    f = SyncFixture.start(dir, failingNextMessage(failNext, false, "test: Java heap space"));
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "billing-v2"));
+    failNext.set(true);
+
+    io.grpc.StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(io.grpc.StatusRuntimeException.class,
+        () -> SyncFixture.blocking(f.channel, SyncFixture.SDK).withDeadlineAfter(20, java.util.concurrent.TimeUnit.SECONDS)
+            .getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment(ENV).build()));
+
+    assertThat(refused.getStatus().getCode()).as("ended, not left waiting to its deadline: %s", refused.getStatus())
+        .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    assertThat(refused.getStatus().getDescription()).startsWith("the flag server could not send the snapshot (OutOfMemoryError)");
+    assertThat(SyncFixture.blocking(f.channel, SyncFixture.SDK)
+        .getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment(ENV).build()).getFlagsCount())
+        .as("the next answer is whole").isEqualTo(1);
+  }
 }
