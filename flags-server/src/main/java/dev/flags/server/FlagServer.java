@@ -5,6 +5,7 @@ import dev.flags.server.auth.TokenService;
 import dev.flags.server.http.AnsweredBeforeClosing;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.BodiesInFlight;
+import dev.flags.server.http.KeptConnections;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
 import dev.flags.server.journal.DurableFiles;
@@ -91,14 +92,17 @@ public final class FlagServer implements AutoCloseable {
     static final int MAX_PARAMETERS = 1_000;
     /** The open-file limit under which the server WARNs at start: its connection caps are small. */
     static final long MIN_OPEN_FILES = 1_024;
-    /** How long a client may take to send a request's headers. */
+    /**
+     * How long a client may take to send a request's headers, and how long a new connection may stay silent: it is also
+     * the read timeout a connection starts with, until its first request arrives ({@link KeptConnections}).
+     */
     static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(10);
     /**
      * How long a keep-alive connection may wait for its next request: the read timeout's 30 s, which XNIO applies to an
      * idle connection's waiting read as well (a longer time here would never be reached).
      */
     static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
-    /** How long a connection may go without sending a byte while a request is being read. */
+    /** How long a connection that has sent a request may go without sending a byte while a request is being read. */
     static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
     /**
      * How long the HTTP port's stop waits for its worker threads, once the shutdown grace has been given to the requests
@@ -921,7 +925,7 @@ public final class FlagServer implements AutoCloseable {
     private Undertow startHttp(HttpHandler front) throws IOException {
         Undertow.Builder builder = withBoundedStop(Undertow.builder())
                 .setBufferSize(HTTP_BUFFER_BYTES)
-                .setHandler(front)
+                .setHandler(new KeptConnections(front, READ_TIMEOUT))
                 // The API enforces its own body limit (ApiServlet.MAX_BODY_BYTES) with a problem answer.
                 .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, -1L)
                 .setServerOption(UndertowOptions.MAX_HEADER_SIZE, MAX_HEADER_BYTES)
@@ -931,7 +935,9 @@ public final class FlagServer implements AutoCloseable {
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
                 // For flags_http_connections: the port's open connections (it also counts requests and bytes).
                 .setServerOption(UndertowOptions.ENABLE_STATISTICS, true)
-                .setSocketOption(Options.READ_TIMEOUT, (int) READ_TIMEOUT.toMillis())
+                // Until its first request; then KeptConnections gives it READ_TIMEOUT. A connection that sends nothing is
+                // closed at the header deadline, not held as a kept-alive one (30 s) would be.
+                .setSocketOption(Options.READ_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
                 // At the cap the port stops accepting (XNIO's high water, shared among its I/O threads) until one of its
                 // connections closes: clients wait in the system's backlog, which holds no descriptor of this process.
                 .setSocketOption(Options.CONNECTION_HIGH_WATER, httpMaxConnections)

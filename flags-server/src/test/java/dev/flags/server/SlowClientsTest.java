@@ -110,4 +110,58 @@ class SlowClientsTest {
             assertThat(answer).startsWith("HTTP/1.1 413").contains("application/problem+json").contains("at most 1048576 bytes");
         }
     }
+
+    @Test
+    void aConnectionThatSendsNothingIsClosedAtTheHeaderDeadlineWhileAKeptAliveOneStaysOpenLonger() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            silentOneClosedAtTheHeaderDeadlineKeptOneNot(server.httpPort(), javax.net.SocketFactory.getDefault());
+        }
+    }
+
+    /**
+     * Opens a connection with {@code keptFactory} and has it answered once, then a silent TCP connection: the silent
+     * one must be closed at the header deadline, and the kept one still answer, idle for longer than that by then.
+     */
+    static void silentOneClosedAtTheHeaderDeadlineKeptOneNot(int port, javax.net.SocketFactory keptFactory) throws Exception {
+        try (Socket kept = keptFactory.createSocket(InetAddress.getLoopbackAddress(), port)) {
+            kept.setSoTimeout(20_000);
+            String healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+            kept.getOutputStream().write(healthz.getBytes(StandardCharsets.US_ASCII));
+            kept.getOutputStream().flush();
+            assertThat(readAnswer(kept)).startsWith("HTTP/1.1 200");
+            // A gap between the kept connection's last read and the silent one's accept: had the kept one the short
+            // timeout too, it would be closed before the silent one, and its next request below would fail.
+            Thread.sleep(1_000);
+            try (Socket silent = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                silent.setSoTimeout(25_000); // a guard: the server closes it at the header deadline
+                long start = System.nanoTime();
+                assertThat(silent.getInputStream().read()).as("closed by the server, with no answer").isEqualTo(-1);
+                Duration held = Duration.ofNanos(System.nanoTime() - start);
+                assertThat(held).as("the header deadline (10 s), not the keep-alive timeout (30 s)")
+                        .isBetween(FlagServer.HEADERS_TIMEOUT.minusSeconds(1), FlagServer.HEADERS_TIMEOUT.plusSeconds(5));
+            }
+            // Idle for longer than the header deadline by now: a kept-alive connection waits up to 30 s.
+            kept.getOutputStream().write(healthz.getBytes(StandardCharsets.US_ASCII));
+            kept.getOutputStream().flush();
+            assertThat(readAnswer(kept)).as("the kept-alive connection is still open").startsWith("HTTP/1.1 200");
+        }
+    }
+
+    /** @return the status line and headers of one answer, and its body if it has a Content-Length */
+    private static String readAnswer(Socket socket) throws java.io.IOException {
+        java.io.InputStream in = socket.getInputStream();
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                return head.toString();
+            }
+            head.append((char) b);
+        }
+        java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        if (length.find()) {
+            head.append(new String(in.readNBytes(Integer.parseInt(length.group(1))), StandardCharsets.UTF_8));
+        }
+        return head.toString();
+    }
 }

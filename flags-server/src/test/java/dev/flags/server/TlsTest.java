@@ -84,6 +84,15 @@ class TlsTest {
         }
     }
 
+    @Test
+    void aConnectionThatNeverStartsItsHandshakeIsClosedAtTheHeaderDeadline() throws Exception {
+        TestCertificates certs = TestCertificates.create(dir);
+        ServerConfig config = ServerFixture.config(dir.resolve("data")).withTls(certs.certificate, certs.key);
+        try (FlagServer server = FlagServer.start(config)) {
+            SlowClientsTest.silentOneClosedAtTheHeaderDeadlineKeptOneNot(server.httpPort(), certs.clientContext().getSocketFactory());
+        }
+    }
+
     /** A TLS 1.2 handshake offering only the given suites; returns the suite agreed on. */
     private static String handshake(TestCertificates certs, int port, String... suites) throws Exception {
         try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) certs.clientContext().getSocketFactory()
