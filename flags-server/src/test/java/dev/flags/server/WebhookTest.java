@@ -313,6 +313,73 @@ class WebhookTest {
     }
 
     @Test
+    void afterAJournalIsPutBackFromABackupWithItsCursorTheReceiversRuleOfTimestampThenSequenceTakesTheNewChanges()
+            throws Exception {
+        Path data = dir.resolve("data");
+        Path backup = dir.resolve("backup");
+        try (FlagServer server = FlagServer.start(config())) {
+            new ApiClient(server.httpPort()).post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            next();
+        }
+        copy(data, backup); // the webhook's cursor too: the server cannot tell it was put back
+        Receiver receiver = new Receiver();
+        try (FlagServer server = FlagServer.start(config())) {
+            new ApiClient(server.httpPort()).post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}");
+            receiver.take(next().entries());
+        }
+        assertThat(receiver.taken).containsExactly("staging");
+        deleteTree(data);
+        copy(backup, data);
+        try (FlagServer server = FlagServer.start(config())) {
+            new ApiClient(server.httpPort()).post("/api/v1/environments", ADMIN, "{\"key\": \"canary\"}");
+            JsonNode entries = next().entries();
+            assertThat(entries.get(0).get("sequence").asLong()).as("the sequence staging had, again")
+                    .isEqualTo(receiver.lastSequence);
+            receiver.take(entries);
+        }
+        assertThat(receiver.taken).as("the new change, which a receiver keeping only the highest sequence drops")
+                .containsExactly("staging", "canary");
+        receiver.take(JSON.readTree("{\"entries\": [{\"sequence\": 1, \"timestamp\": \"2026-01-01T00:00:00Z\","
+                + " \"environment\": \"again\"}]}").get("entries"));
+        assertThat(receiver.taken).as("a delivery sent again is still told apart").containsExactly("staging", "canary");
+    }
+
+    /** A receiver as server.md's Webhook section tells one to tell repeats: by timestamp, then by sequence. */
+    private static final class Receiver {
+        final java.util.List<String> taken = new java.util.ArrayList<>();
+        java.time.Instant lastTimestamp = java.time.Instant.MIN;
+        long lastSequence;
+
+        void take(JsonNode entries) {
+            for (JsonNode entry : entries) {
+                java.time.Instant at = java.time.Instant.parse(entry.get("timestamp").asText());
+                long sequence = entry.get("sequence").asLong();
+                if (at.isAfter(lastTimestamp) || (at.equals(lastTimestamp) && sequence > lastSequence)) {
+                    taken.add(entry.get("environment").asText());
+                    lastTimestamp = at;
+                    lastSequence = sequence;
+                }
+            }
+        }
+    }
+
+    private static void copy(Path from, Path to) throws IOException {
+        try (var paths = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) paths::iterator) {
+                Files.copy(p, to.resolve(from.relativize(p).toString()), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+            }
+        }
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        try (var paths = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) paths.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @Test
     void anHttpsEndpointWhoseCertificateThisJvmDoesNotTrustIsSaidSoInTheOperatorsWords() throws Exception {
         TestCertificates certificates = TestCertificates.create(dir);
         com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
