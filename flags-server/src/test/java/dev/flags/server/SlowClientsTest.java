@@ -118,6 +118,20 @@ class SlowClientsTest {
         }
     }
 
+    @Test
+    void anHttp11RequestWithoutHostIsABadRequestAsRfc9112SaysAndAnHttp10OneIsAnswered() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            for (String request : List.of("GET /healthz HTTP/1.1\r\n\r\n", "GET /healthz HTTP/1.0\r\n\r\n")) {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
+                    s.setSoTimeout(20_000);
+                    s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+                    s.getOutputStream().flush();
+                    assertThat(readAnswer(s)).as(request).startsWith(request.contains("1.1") ? "HTTP/1.1 400" : "HTTP/1.0 200");
+                }
+            }
+        }
+    }
+
     /**
      * Opens a connection with {@code keptFactory} and has it answered once, then a silent TCP connection: the silent
      * one must be closed at the header deadline, and the kept one still answer, idle for longer than that by then.
