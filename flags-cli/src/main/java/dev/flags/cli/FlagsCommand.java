@@ -275,6 +275,9 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
+    /** The title of the server's 409 for a write that would switch on a flag that is off, unasked. */
+    static final String SWITCHES_ON = "would switch on";
+
     /** The connection, and the one environment a command works in. */
     static final class ServerOptions extends ConnectionOptions {
         @Option(names = {"-e", "--env"}, defaultValue = "${env:FLAGS_ENV:-production}",
@@ -434,6 +437,9 @@ public final class FlagsCommand implements Callable<Integer> {
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
         @Parameters(index = "1", paramLabel = "FILE", description = "The flag's JSON document; - for standard input.") String file;
+        @Option(names = "--switch-on", description = "Write a document without a version that switches on a flag that is off"
+                + " now (its kill switch?); without it, such a write is refused.")
+        boolean switchOn;
         /** Set by {@code flags edit}: the version it opened, sent whatever the file says (null: the file's "version"). */
         Long openedVersion;
 
@@ -494,7 +500,8 @@ public final class FlagsCommand implements Callable<Integer> {
                 precondition = Map.of("If-Match", "\"" + openedVersion + "\"");
             }
             try {
-                JsonNode written = o.api(spec).call("PUT", o.flagPath(flag), document, why.comment, precondition);
+                JsonNode written = o.api(spec).call("PUT", o.flagPath(flag) + (switchOn ? "?switchOn=true" : ""), document,
+                        why.comment, precondition);
                 print(spec, written);
                 sayWhere(spec, o, flag, written);
             } catch (CliException e) {
@@ -506,6 +513,13 @@ public final class FlagsCommand implements Callable<Integer> {
                             + oneLine(o.environment()) + "\" (or is archived), but " + file + " has \"version\": "
                             + version.asLong() + ", as a copy of a flag that is: nothing was written; take \"version\" out of "
                             + file + " to create the flag (or restore it)", e.httpStatus(), e.title());
+                }
+                if (e.httpStatus() == 409 && SWITCHES_ON.equals(e.title())) {
+                    throw new CliException(EXIT_FAILED, "not written: " + (file.equals("-") ? "the document" : file)
+                            + " would switch \"" + oneLine(flag) + "\" on in environment \"" + oneLine(o.environment())
+                            + "\", where it is off now (its kill switch?), and it has no \"version\" to say it was read since."
+                            + " Add --switch-on to switch it on with this document, or set \"enabled\": false in it to keep"
+                            + " it off", e.httpStatus(), e.title());
                 }
                 if (e.httpStatus() == 412) { // the server's words name If-Match, which this command sent for the file
                     throw new CliException(EXIT_FAILED, e.getMessage().replace(" as If-Match says", " as the file's \"version\" says")
@@ -1522,9 +1536,18 @@ public final class FlagsCommand implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
         @Parameters(index = "1", arity = "0..1", paramLabel = "VERSION", description = "A version from the flag's history: 4"
                 + " or v4; for an archived flag, its last version if left out.") String version;
+        @Option(names = "--switch-on", description = "Revert even though the version is switched on and the flag is off now"
+                + " (its kill switch?), archived or deleted: the revert switches it on.")
+        boolean switchOn;
+        @Option(names = "--keep-off", description = "Bring back everything of the version but its switch: the flag stays off"
+                + " (or comes back off).")
+        boolean keepOff;
 
         @Override
         public Integer call() {
+            if (switchOn && keepOff) {
+                throw new ParameterException(spec.commandLine(), "--switch-on and --keep-off ask for opposite things; give one");
+            }
             Api api = o.api(spec);
             if (version == null) {
                 version = lastArchivedVersion(api);
@@ -1538,7 +1561,26 @@ public final class FlagsCommand implements Callable<Integer> {
             if (why.comment != null) {
                 body.put("comment", why.comment);
             }
-            JsonNode reverted = api.call("POST", o.flagPath(flag) + "/revert", body, null);
+            if (switchOn) {
+                body.put("switchOn", true);
+            }
+            if (keepOff) {
+                body.put("keepOff", true);
+            }
+            JsonNode reverted;
+            try {
+                reverted = api.call("POST", o.flagPath(flag) + "/revert", body, null);
+            } catch (CliException e) {
+                if (e.httpStatus() == 409 && SWITCHES_ON.equals(e.title())) {
+                    boolean served = !e.getMessage().contains("not served");
+                    throw new CliException(EXIT_FAILED, "not reverted: version " + digits + " of \"" + oneLine(flag)
+                            + "\" is switched on, and in environment \"" + oneLine(o.environment()) + "\" the flag is "
+                            + (served ? "off now (its kill switch?)" : "not served (archived or deleted): the revert would"
+                            + " release it at once") + "; nothing was written. Add --switch-on to switch it on with the revert,"
+                            + " or --keep-off to bring back the rest and keep it off", e.httpStatus(), e.title());
+                }
+                throw e;
+            }
             print(spec, reverted);
             sayWhere(spec, o, flag, reverted);
             return EXIT_OK;

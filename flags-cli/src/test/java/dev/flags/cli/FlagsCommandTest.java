@@ -105,6 +105,41 @@ class FlagsCommandTest {
     }
 
     @Test
+    void aRevertOrAVersionlessPutThatWouldUndoAKillSwitchIsRefusedUnlessTheCommandSaysWhatToDoWithTheSwitch() throws Exception {
+        assertThat(remote("create", "checkout-v2").exit()).isZero();
+        long on = remote("on", "checkout-v2").json().get("version").asLong();
+        assertThat(remote("off", "checkout-v2", "-m", "incident 43").exit()).isZero();
+
+        Run refused = remote("revert", "checkout-v2", "v" + on);
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.out()).isEmpty();
+        assertThat(refused.err()).isEqualTo("flags: not reverted: version " + on + " of \"checkout-v2\" is switched on, and in"
+                + " environment \"production\" the flag is off now (its kill switch?); nothing was written. Add --switch-on to"
+                + " switch it on with the revert, or --keep-off to bring back the rest and keep it off\n");
+        Run both = remote("revert", "checkout-v2", "v" + on, "--switch-on", "--keep-off");
+        assertThat(both.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        Run keptOff = remote("revert", "checkout-v2", "v" + on, "--keep-off");
+        assertThat(keptOff.exit()).as(keptOff.err()).isZero();
+        assertThat(keptOff.json().get("enabled").asBoolean()).isFalse();
+        Run switchedOn = remote("revert", "checkout-v2", "v" + on, "--switch-on");
+        assertThat(switchedOn.exit()).as(switchedOn.err()).isZero();
+        assertThat(switchedOn.json().get("enabled").asBoolean()).isTrue();
+
+        // A copy kept elsewhere (git), without its version, written over the kill switch.
+        Path fromGit = Files.writeString(dir.resolve("from-git.json"), "{\"enabled\": true, \"description\": \"as in git\"}");
+        assertThat(remote("off", "checkout-v2").exit()).isZero();
+        Run put = remote("put", "checkout-v2", fromGit.toString());
+        assertThat(put.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(put.err()).isEqualTo("flags: not written: " + fromGit + " would switch \"checkout-v2\" on in environment"
+                + " \"production\", where it is off now (its kill switch?), and it has no \"version\" to say it was read since."
+                + " Add --switch-on to switch it on with this document, or set \"enabled\": false in it to keep it off\n");
+        assertThat(remote("show", "checkout-v2").json().get("enabled").asBoolean()).as("nothing written").isFalse();
+        Run asked = remote("put", "checkout-v2", fromGit.toString(), "--switch-on");
+        assertThat(asked.exit()).as(asked.err()).isZero();
+        assertThat(asked.json().get("enabled").asBoolean()).isTrue();
+    }
+
+    @Test
     void tokensAreMadeWithAnExpiryAndListedWithWhenTheyWereMadeWhenTheyExpireAndWhenTheyWereLastUsed() throws Exception {
         String at = "--server=http://127.0.0.1:" + server.httpPort();
         String admin = "--token=" + ADMIN;

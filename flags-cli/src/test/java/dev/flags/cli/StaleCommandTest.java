@@ -201,7 +201,7 @@ class StaleCommandTest {
         assertThat(call("DELETE", "/environments/production/flags/old-checkout", null).statusCode()).isEqualTo(200);
         clock.now = NOW.minus(Duration.ofDays(2)); // needed after all: its code runs again from today
         HttpResponse<String> restored = call("POST", "/environments/production/flags/old-checkout/revert",
-                "{\"version\": " + version + "}");
+                "{\"version\": " + version + ", \"switchOn\": true}");
         assertThat(restored.statusCode()).as(restored.body()).isEqualTo(201);
         clock.now = NOW;
 

@@ -161,12 +161,42 @@ public final class FlagService {
      *
      * @param body the flag document (flags-core format); its key must match the path's, or be absent
      * @param precondition what the flag must be before the write (If-Match, If-None-Match)
+     * @param switchOn whether a document that switches the flag on may do so over a flag that is off without naming the
+     *     version it was read from; false refuses that ({@code 409}): most often the flag was switched off (its kill
+     *     switch) after the document was read, or the document is a copy kept elsewhere (git), and writing it would undo
+     *     the kill switch as one line among its changes
      * @return the stored flag and whether it was created
      */
-    public Written put(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
+    public Written put(Principal p, String env, String key, JsonNode body, Precondition precondition, boolean switchOn,
+                       String comment) {
         Access.requireWriteFlags(p, env);
         Flag flag = parseBody(key, body);
-        return write(p, env, key, precondition, comment, existing -> withCheckedText(existing, flag));
+        return write(p, env, key, precondition, comment, existing -> {
+            Flag checked = withCheckedText(existing, flag);
+            // What is wrong with the document is said first (422): the 409 only once it could be written.
+            List<Problem> names = WriteRules.ruleNames(existing, checked);
+            if (!names.isEmpty()) {
+                throw invalid(new FlagValidationException(names));
+            }
+            if (!switchOn && precondition.version() == null && existing != null && !existing.enabled() && flag.enabled()) {
+                throw new ApiException(409, "would switch on", "this document would switch flag \"" + key + "\" on in"
+                        + " environment \"" + env + "\", where it is off (its kill switch?), and the write names no version it"
+                        + " was read from: nothing was written. Add ?switchOn=true to switch it on with this document, set"
+                        + " \"enabled\": false in it to keep it off, or send If-Match with the version you read",
+                        Map.of("switchesOn", true));
+            }
+            return checked;
+        });
+    }
+
+    /** What a revert does with a flag's switch when the version it brings back is on and the flag is off, or not served. */
+    public enum SwitchOn {
+        /** Refuse such a revert ({@code 409}): it would undo a kill switch, or release a flag, as one line of its changes. */
+        REFUSE,
+        /** Bring the version back, switch included. */
+        SWITCH_ON,
+        /** Bring the version back but for its switch: the flag stays (or comes back) off. */
+        KEEP_OFF
     }
 
     /**
@@ -343,8 +373,10 @@ public final class FlagService {
      * Reverts a flag to an earlier version: a new version whose content equals the old one's.
      *
      * @param toVersion a version from the flag's history
+     * @param switchOn what to do when that version is switched on and the flag is off now, archived or deleted
      */
-    public Written revert(Principal p, String env, String key, long toVersion, Precondition precondition, String comment) {
+    public Written revert(Principal p, String env, String key, long toVersion, Precondition precondition, SwitchOn switchOn,
+                          String comment) {
         Access.requireWriteFlags(p, env);
         Access.environment(journal, env); // a deleted one says so, not that the flag has no such version
         Flag old = null;
@@ -364,7 +396,19 @@ public final class FlagService {
         Flag target = old;
         String why = comment == null || comment.isBlank() ? "revert to version " + toVersion : comment;
         Keys.comment(why);
-        return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, why, existing -> target, null, toVersion));
+        return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, why, existing -> {
+            if (!target.enabled() || (existing != null && existing.enabled()) || switchOn == SwitchOn.SWITCH_ON) {
+                return target;
+            }
+            if (switchOn == SwitchOn.KEEP_OFF) {
+                return target.withEnabled(false);
+            }
+            throw new ApiException(409, "would switch on", "version " + toVersion + " of flag \"" + key + "\" is switched"
+                    + " on, and in environment \"" + env + "\" the flag is " + (existing != null ? "off (its kill switch?)"
+                    : "not served (archived or deleted): the revert would release it to every user its rules match at once")
+                    + ": nothing was written. Send \"switchOn\": true to switch it on with the revert, or \"keepOff\": true"
+                    + " to bring back the rest and keep it off", Map.of("switchesOn", true));
+        }, null, toVersion));
     }
 
     /**

@@ -210,7 +210,8 @@ class AdminApiTest {
             assertThat(v.get("change").asText()).isEqualTo("environment_cloned");
             assertThat(v.at("/flag/default").asBoolean()).isTrue();
         });
-        ApiClient.Response back = api.post("/api/v1/environments/dev-42/flags/billing-v2/revert", ADMIN, "{\"version\": 1}");
+        ApiClient.Response back = api.post("/api/v1/environments/dev-42/flags/billing-v2/revert", ADMIN,
+                "{\"version\": 1, \"switchOn\": true}");
         assertThat(back.status()).as(back.body()).isEqualTo(200);
         assertThat(back.json().get("enabled").asBoolean()).isTrue();
         assertThat(api.get("/api/v1/environments/production/flags/billing-v2/history", ADMIN).json().get("versions"))
@@ -522,7 +523,7 @@ class AdminApiTest {
         assertThat(versions.get(1).get("comment").asText()).isEqualTo("ramp to 50%");
         assertThat(versions.get(1).at("/flag/rules/1/conditions/1/percentage").asDouble()).isEqualTo(50);
 
-        ApiClient.Response reverted = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + "}");
+        ApiClient.Response reverted = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + ", \"switchOn\": true}");
         assertThat(reverted.status()).isEqualTo(200);
         assertThat(reverted.json().get("enabled").asBoolean()).isTrue();
         assertThat(reverted.json().at("/rules/1/conditions/1/percentage").asDouble()).isEqualTo(10);
@@ -558,7 +559,7 @@ class AdminApiTest {
         assertProblem(api.call("POST", path + "/revert", ADMIN, "{\"version\": " + v1 + "}",
                 Map.of("If-Match", "\"" + (archivedAt - 1) + "\"")), 412, "is at version " + archivedAt + ", not " + (archivedAt - 1));
         ApiClient.Response restored = api.call("POST", path + "/revert", ADMIN, "{\"version\": " + v1 + ", \"comment\":"
-                + " \"needed after all\"}", Map.of("If-Match", "\"" + archivedAt + "\""));
+                + " \"needed after all\", \"switchOn\": true}", Map.of("If-Match", "\"" + archivedAt + "\""));
         assertThat(restored.status()).as(restored.body()).isEqualTo(201);
         JsonNode restore = api.get(path + "/history", ADMIN).json().get("versions").get(5);
         assertThat(restore.get("change").asText()).isEqualTo("flag_reverted");
@@ -713,7 +714,7 @@ class AdminApiTest {
         assertThat(versions).extracting(v -> v.get("change").asText()).containsExactly("flag_created", "flag_archived", "flag_deleted");
         assertThat(versions.get(2).get("comment").asText()).isEqualTo("make room");
 
-        ApiClient.Response restored = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + "}");
+        ApiClient.Response restored = api.post(path + "/revert", ADMIN, "{\"version\": " + v1 + ", \"switchOn\": true}");
         assertThat(restored.status()).as(restored.body()).isEqualTo(201);
         assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isTrue();
     }

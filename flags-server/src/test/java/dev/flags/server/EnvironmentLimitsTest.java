@@ -78,7 +78,7 @@ class EnvironmentLimitsTest {
 
             assertThat(api.delete(ENV + "/flags/c", ADMIN).status()).isEqualTo(200);
             assertThat(api.put(ENV + "/flags/d", ADMIN, "{\"enabled\": true}").status()).isEqualTo(201);
-            assertFull(api.post(ENV + "/flags/c/revert", ADMIN, "{\"version\": " + version + "}"), "serves 3 flags");
+            assertFull(api.post(ENV + "/flags/c/revert", ADMIN, "{\"version\": " + version + ", \"switchOn\": true}"), "serves 3 flags");
         }
         // Under a lower limit, a clone of the environment would be past it from its first version.
         try (FlagServer server = start(new EnvironmentLimits(2, 16))) {
@@ -211,7 +211,7 @@ class EnvironmentLimitsTest {
         try (FlagServer server = start(new EnvironmentLimits(100, 2))) {
             ApiClient api = new ApiClient(server.httpPort());
             while (api.get(ENV, ADMIN).json().get("version").asLong() < 12) {
-                assertThat(api.put(ENV + "/flags/switch", ADMIN, "{\"enabled\": " + (api.get(ENV, ADMIN).json().get("version").asLong() % 2 == 0)
+                assertThat(api.put(ENV + "/flags/switch?switchOn=true", ADMIN, "{\"enabled\": " + (api.get(ENV, ADMIN).json().get("version").asLong() % 2 == 0)
                         + "}").status()).isBetween(200, 201);
             }
             // Two-digit versions everywhere, one byte each more than the clone's version 1: filled to the limit plus 3.

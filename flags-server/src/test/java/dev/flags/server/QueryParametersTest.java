@@ -51,7 +51,7 @@ class QueryParametersTest {
             new Endpoint("POST", E + "/restore", null, "comment"),
             new Endpoint("GET", E + "/flags", null, "archived, after, limit"),
             new Endpoint("GET", E + "/flags/billing-v2", null, "archived"),
-            new Endpoint("PUT", E + "/flags/billing-v2", "{\"enabled\": false}", "comment"),
+            new Endpoint("PUT", E + "/flags/billing-v2", "{\"enabled\": false}", "comment, switchOn"),
             new Endpoint("PATCH", E + "/flags/billing-v2", "{\"enabled\": false}", "comment"),
             new Endpoint("DELETE", E + "/flags/billing-v2", null, "unusedFor, comment, archived"),
             new Endpoint("GET", E + "/flags/billing-v2/history", null, "before, limit"),

@@ -250,7 +250,7 @@ class ScheduleApiTest {
                     .isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");
             assertThat(api.patch(FLAG, ADMIN, "{\"description\": \"off\"}").header("X-Flags-Schedules-Switch-On"))
                     .as("an edit of a flag that is off is no switch-off").isNull();
-            ApiClient.Response put = api.put(FLAG, ADMIN, "{\"enabled\": true}");
+            ApiClient.Response put = api.put(FLAG + "?switchOn=true", ADMIN, "{\"enabled\": true}");
             assertThat(put.header("X-Flags-Schedules-No-Longer-Apply")).as("the ramp's rule is gone").isEqualTo(ramp);
             assertThat(api.put(FLAG, ADMIN, "{\"enabled\": false}").header("X-Flags-Schedules-Switch-On"))
                     .as("a PUT that switches it off too").isEqualTo(on + " at 2026-12-04T10:00:00Z, " + relaunch + " at 2026-12-04T12:00:00Z");

@@ -177,7 +177,8 @@ class TextInputTest {
         JsonNode kept = api.get(E + "/flags/old", ADMIN).json();
         ((com.fasterxml.jackson.databind.node.ObjectNode) kept).put("enabled", true);
         ((com.fasterxml.jackson.databind.node.ObjectNode) kept).remove("version");
-        assertThat(api.put(E + "/flags/old", ADMIN, kept.toString()).status()).as("a PUT that keeps its text").isEqualTo(200);
+        assertThat(api.put(E + "/flags/old?switchOn=true", ADMIN, kept.toString()).status()).as("a PUT that keeps its text")
+                .isEqualTo(200);
     }
 
     @Test

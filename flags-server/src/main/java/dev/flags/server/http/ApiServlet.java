@@ -372,10 +372,12 @@ public final class ApiServlet extends HttpServlet {
                     flag(resp, 200, archived(req) ? services.flags().getArchived(p, env, key) : services.flags().get(p, env, key));
                 }
                 case "PUT" -> {
-                    QueryParameters.requireOnly(req, COMMENT);
+                    QueryParameters.requireOnly(req, COMMENT, "switchOn");
+                    boolean switchOn = bool(req, "switchOn");
                     List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
                     boolean wasArchived = services.flags().isArchived(env, key);
-                    FlagService.Written w = services.flags().put(p, env, key, body(req), precondition(req), comment(req));
+                    FlagService.Written w = services.flags().put(p, env, key, body(req), precondition(req), switchOn,
+                            comment(req));
                     if (w.created() && wasArchived) {
                         resp.setHeader(WARNING, "flag \"" + key + "\" was archived: this write brought its key back with the"
                                 + " document sent, and its history goes on from there (a revert to one of its versions brings"
@@ -484,7 +486,7 @@ public final class ApiServlet extends HttpServlet {
             QueryParameters.requireOnly(req, COMMENT);
             Access.requireWriteFlags(p, env);
             JsonNode body = body(req);
-            rejectUnknown(body, Set.of("version", "comment"));
+            rejectUnknown(body, Set.of("version", "comment", "switchOn", "keepOff"));
             JsonNode v = body.get("version");
             if (v == null || !v.isIntegralNumber()) {
                 throw new ApiException(400, "bad request", "the body must name the version to revert to: {\"version\": 12}");
@@ -494,8 +496,14 @@ public final class ApiServlet extends HttpServlet {
                 throw new ApiException(400, "bad request", "version " + v.asText() + " is no version a flag can have: a"
                         + " whole number from 1 to " + Long.MAX_VALUE);
             }
+            boolean switchOn = bool(body, "switchOn");
+            boolean keepOff = bool(body, "keepOff");
+            if (switchOn && keepOff) {
+                throw new ApiException(400, "bad request", "\"switchOn\" and \"keepOff\" ask for opposite things; send one");
+            }
             List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
-            written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req),
+            written(resp, services.flags().revert(p, env, key, v.asLong(), precondition(req), switchOn
+                    ? FlagService.SwitchOn.SWITCH_ON : keepOff ? FlagService.SwitchOn.KEEP_OFF : FlagService.SwitchOn.REFUSE,
                     comment(req, text(body, "comment", false))), env, key, broken);
             return;
         }
@@ -1368,11 +1376,25 @@ public final class ApiServlet extends HttpServlet {
 
     /** @return whether {@code ?archived=true} asks for archived flags instead of served ones */
     private static boolean archived(HttpServletRequest req) {
-        String archived = req.getParameter("archived");
-        if (archived != null && !archived.equals("true") && !archived.equals("false")) {
-            throw new ApiException(400, "bad request", "archived must be true or false, was \"" + archived + "\"");
+        return bool(req, "archived");
+    }
+
+    /** @return whether the query parameter is {@code true}: {@code false} or absent is false, anything else a 400 */
+    private static boolean bool(HttpServletRequest req, String name) {
+        String value = req.getParameter(name);
+        if (value != null && !value.equals("true") && !value.equals("false")) {
+            throw new ApiException(400, "bad request", name + " must be true or false, was \"" + value + "\"");
         }
-        return "true".equals(archived);
+        return "true".equals(value);
+    }
+
+    /** @return whether the body's field is {@code true}: {@code false} or absent is false, anything else a 400 */
+    private static boolean bool(JsonNode body, String name) {
+        JsonNode value = body.get(name);
+        if (value != null && !value.isBoolean()) {
+            throw new ApiException(400, "bad request", "\"" + name + "\" must be true or false, was " + value);
+        }
+        return value != null && value.asBoolean();
     }
 
     private static int integer(HttpServletRequest req, String name, int absent) {
