@@ -476,6 +476,31 @@ class SyncTest {
         }
     }
 
+    @Test
+    void aCacheFileThatLeftOutFlagsItsWriterCouldNotReadIsServedButNotResumedFrom() throws Exception {
+        Path cache = tmp.resolve("partial.cache");
+        FlagDocument future = FlagDocument.newBuilder().setKey("future")
+                .setJson("{\"key\": \"future\", \"enabled\": true, \"quantumState\": 1}").build();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            server.awaitSubscription().send(SyncMessage.newBuilder().setSnapshot(Snapshot.newBuilder().setEnvironment("production")
+                    .setVersion(5).setStateTag(0xAAAAL).addFlags(doc("a", true, 1)).addFlags(future)).build());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            Await.until("the cache file is written", () -> cacheHas(cache, "version: 5"));
+        }
+        assertThat(Files.readString(cache)).as("named, not kept").contains("\nunreadable: future\n");
+        // The next start (a newer SDK, which may read it): the file is served, but its version is not the whole state.
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {
+            Subscription fromCache = server.awaitSubscription();
+            assertThat(fromCache.request.getFromVersion()).as("a whole snapshot, not \"up to date\"").isZero();
+            assertThat(fromCache.request.getFromStateTag()).isZero();
+            assertThat(flags.isEnabled("a", USER)).as("served from the file meanwhile").isTrue();
+            FlagEvaluation left = flags.evaluate("future", USER, true);
+            assertThat(left.reason().kind()).as("as it was answered before: an error, not an unknown flag")
+                    .isEqualTo(Reason.Kind.ERROR);
+            assertThat(left.reason().detail()).contains("left out of cache file " + cache);
+        }
+    }
+
     private static boolean cacheHas(Path cache, String text) {
         try {
             return Files.exists(cache) && Files.readString(cache).contains(text);

@@ -68,6 +68,8 @@ final class CacheFile {
 
     static final String MAGIC = "flags-cache 2";
     private static final String MAC_FIELD = "hmac-sha256";
+    /** The header line naming the flags the writing SDK could not read (absent if none). */
+    private static final String UNREADABLE_FIELD = "unreadable";
     private static final int MAX_HEADER_BYTES = 4096;
     /**
      * The most a cache file's flags may take: a flag file's bound, which holds an environment as large as a server may
@@ -107,8 +109,10 @@ final class CacheFile {
      * @param writtenAt when the file was written, or null
      * @param problem why the file was rejected; null if it was used or is missing
      * @param stateTag the server's tag of the state, or 0 if the file has none
+     * @param unreadable the keys of the flags the SDK that wrote the file could not read, and left out of it (a newer
+     *     server's format): the file is not the whole state of its version
      */
-    record Read(FlagSet flags, Instant writtenAt, String problem, long stateTag) {
+    record Read(FlagSet flags, Instant writtenAt, String problem, long stateTag, java.util.Set<String> unreadable) {
         boolean missing() {
             return flags == null && problem == null;
         }
@@ -121,7 +125,7 @@ final class CacheFile {
             // Bounded, and a regular file only: a named pipe there would hang build(), a device exhaust the heap.
             bytes = UnfitFileException.readWhole(path, MAX_BODY_BYTES + MAX_HEADER_BYTES);
         } catch (NoSuchFileException e) {
-            return new Read(null, null, null, 0);
+            return new Read(null, null, null, 0, java.util.Set.of());
         } catch (UnfitFileException e) {
             return rejected(e.getMessage());
         } catch (IOException | RuntimeException e) {
@@ -173,6 +177,8 @@ final class CacheFile {
         long version;
         Instant writtenAt;
         long stateTag;
+        java.util.Set<String> unreadable = header.containsKey(UNREADABLE_FIELD)
+                ? java.util.Set.of(header.get(UNREADABLE_FIELD).split(",")) : java.util.Set.of();
         try {
             version = Long.parseLong(header.getOrDefault("version", "?"));
             writtenAt = header.containsKey("written-at") ? Instant.parse(header.get("written-at")) : null;
@@ -185,7 +191,7 @@ final class CacheFile {
         }
         try {
             FlagFormat.FlagFile file = FlagFormat.readFile(body, MAX_BODY_BYTES, MAX_FLAGS);
-            return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null, stateTag);
+            return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null, stateTag, unreadable);
         } catch (RuntimeException e) {
             return rejected("holds an invalid flag file: " + Updates.describe(e));
         }
@@ -196,9 +202,12 @@ final class CacheFile {
      *
      * @param flags the flags to keep
      * @param stateTag the server's tag of that state, or 0 if none
+     * @param unreadable the keys of the flags the server sent that this SDK could not read: left out of the file, and
+     *     named in it, so that an SDK that starts from it (a newer release, which may read them) takes a whole snapshot
+     *     instead of resuming from a version whose state the file does not hold in full
      * @throws IOException if the file cannot be written; the old file, if any, is then untouched
      */
-    void write(FlagSet flags, long stateTag) throws IOException {
+    void write(FlagSet flags, long stateTag, java.util.Set<String> unreadable) throws IOException {
         List<Flag> sorted = new ArrayList<>(flags.flags());
         sorted.sort(Comparator.comparing(Flag::key));
         Map<String, Set<String>> grants = new TreeMap<>();
@@ -209,7 +218,9 @@ final class CacheFile {
                 + "version: " + flags.version() + "\n"
                 + "written-at: " + clock.instant() + "\n"
                 + "flags: " + flags.size() + "\n"
-                + (stateTag != 0 ? "state-tag: " + String.format("%016x", stateTag) + "\n" : "");
+                + (stateTag != 0 ? "state-tag: " + String.format("%016x", stateTag) + "\n" : "")
+                // Flag keys hold no comma; sorted, so that the same state writes the same bytes.
+                + (unreadable.isEmpty() ? "" : UNREADABLE_FIELD + ": " + String.join(",", new TreeSet<>(unreadable)) + "\n");
         String header = authenticated + MAC_FIELD + ": " + HexFormat.of().formatHex(mac(authenticated, body)) + "\n\n";
         Path dir = path.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, path.getFileName() + ".", ".tmp");
@@ -245,7 +256,7 @@ final class CacheFile {
     }
 
     private Read rejected(String why) {
-        return new Read(null, null, why, 0);
+        return new Read(null, null, why, 0, java.util.Set.of());
     }
 
     /** HMAC-SHA256, keyed with the SDK's token, of the header lines before the MAC and the body. */

@@ -378,8 +378,11 @@ final class Syncer implements AutoCloseable {
         dropCall("resubscribing");
         long gen = ++generation;
         FlagState held = store.state();
-        long from = held.source() == Source.DEFAULTS ? 0 : held.version();
-        long fromTag = held.source() == Source.DEFAULTS ? 0 : held.stateTag();
+        // A cache file that left out flags its writer could not read holds less than its version's state: a whole
+        // snapshot, or this SDK (which may read them) would be told it is up to date and answer them as unknown.
+        boolean whole = held.source() == Source.DEFAULTS || (held.source() == Source.CACHE_FILE && !held.unreadable().isEmpty());
+        long from = whole ? 0 : held.version();
+        long fromTag = whole ? 0 : held.stateTag();
         lastHeardNanos = nanoTime.getAsLong();
         lastBytesNanos = lastHeardNanos;
         callAnswered = false;
@@ -810,7 +813,7 @@ final class Syncer implements AutoCloseable {
                 return;
             }
             try {
-                cache.write(s.flags(), s.stateTag());
+                cache.write(s.flags(), s.stateTag(), s.unreadable().keySet());
                 cacheWrittenVersion = s.version();
                 if (cacheProblem != null) {
                     cacheProblem = null;

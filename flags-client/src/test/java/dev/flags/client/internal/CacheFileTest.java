@@ -57,7 +57,7 @@ class CacheFileTest {
 
     @Test
     void whatIsWrittenIsReadBack() throws IOException {
-        cache("production").write(sample(), 0);
+        cache("production").write(sample(), 0, java.util.Set.of());
         CacheFile.Read read = cache("production").read();
         assertThat(read.problem()).isNull();
         assertThat(read.writtenAt()).isEqualTo(WRITTEN);
@@ -72,7 +72,7 @@ class CacheFileTest {
     @Test
     void theServersTagOfTheStateIsKeptWithIt() throws IOException {
         long tag = 0xfedcba9876543210L; // negative as a long: written and read back unsigned
-        cache("production").write(sample(), tag);
+        cache("production").write(sample(), tag, java.util.Set.of());
         assertThat(Files.readString(dir.resolve("flags.cache"))).contains("\nstate-tag: fedcba9876543210\n");
         assertThat(cache("production").read().stateTag()).isEqualTo(tag);
     }
@@ -89,7 +89,7 @@ class CacheFileTest {
         assertThat(read.flags().flags()).containsExactlyInAnyOrderElementsOf(sample().flags());
         assertThat(read.flags().roleGrants()).isEqualTo(sample().roleGrants());
         // And this release still writes exactly that.
-        cache("production").write(sample(), 0);
+        cache("production").write(sample(), 0, java.util.Set.of());
         assertThat(Files.readString(file)).isEqualTo(new String(
                 CacheFileTest.class.getResourceAsStream("golden/cache-v2.cache").readAllBytes(), StandardCharsets.UTF_8));
     }
@@ -105,7 +105,7 @@ class CacheFileTest {
 
     @Test
     void aFileEditedWithItsChecksumRecomputedOrWrittenWithAnotherTokenIsRefused() throws Exception {
-        cache("production").write(sample(), 0x1234L);
+        cache("production").write(sample(), 0x1234L, java.util.Set.of());
         Path file = dir.resolve("flags.cache");
         String text = Files.readString(file);
         // What an attacker who can write the file but does not hold the token can do: edit the body
@@ -120,7 +120,7 @@ class CacheFileTest {
         Files.writeString(file, header.replace("version: 42", "version: 99") + text.substring(header.length()));
         assertThat(cache("production").read().problem()).as("the header is authenticated too").startsWith("does not carry");
 
-        cache("production").write(sample(), 0);
+        cache("production").write(sample(), 0, java.util.Set.of());
         assertThat(cache("production", "a-rotated-token").read().problem()).startsWith("does not carry this SDK's MAC");
         assertThat(cache("production").read().problem()).isNull();
     }
@@ -133,7 +133,7 @@ class CacheFileTest {
 
     @Test
     void aTornOrEditedFileIsRefused() throws IOException {
-        cache("production").write(sample(), 0);
+        cache("production").write(sample(), 0, java.util.Set.of());
         Path file = dir.resolve("flags.cache");
         byte[] bytes = Files.readAllBytes(file);
         Files.write(file, Arrays.copyOf(bytes, bytes.length - 1));
@@ -147,7 +147,7 @@ class CacheFileTest {
 
     @Test
     void anotherEnvironmentsFileIsRefused() throws IOException {
-        cache("staging").write(sample(), 0);
+        cache("staging").write(sample(), 0, java.util.Set.of());
         assertThat(cache("production").read().problem())
                 .isEqualTo("was written for environment \"staging\", not \"production\"");
         // An SDK of another environment has another token: the MAC fails first, but the header names the likely mistake.
@@ -198,7 +198,7 @@ class CacheFileTest {
         Files.delete(fifo);
         Files.createSymbolicLink(fifo, Path.of("/dev/zero"));
         assertThat(cache("production").read().problem()).startsWith("is not a regular file");
-        cache("production").write(sample(), 0);
+        cache("production").write(sample(), 0, java.util.Set.of());
         assertThat(cache("production").read().flags()).as("written over the link, as a file").isNotNull();
 
         Files.write(fifo, new byte[CacheFile.MAX_BODY_BYTES + 4096 + 1]);
@@ -215,7 +215,7 @@ class CacheFileTest {
         for (int i = 0; i < 20_000; i++) {
             many.add(new Flag("flag-" + i, description, i % 2 == 0, null, List.of(), List.of(), List.of(), true, 1));
         }
-        cache("production").write(FlagSet.of(many, Map.of(), 7), 0);
+        cache("production").write(FlagSet.of(many, Map.of(), 7), 0, java.util.Set.of());
         assertThat(Files.size(dir.resolve("flags.cache"))).isGreaterThan(16L << 20);
 
         CacheFile.Read read = cache("production").read();
@@ -227,8 +227,8 @@ class CacheFileTest {
 
     @Test
     void writingReplacesTheFileAndLeavesNoTemporaryFiles() throws IOException {
-        cache("production").write(sample(), 0);
-        cache("production").write(sample().withoutFlag("billing-v2", 43), 0);
+        cache("production").write(sample(), 0, java.util.Set.of());
+        cache("production").write(sample().withoutFlag("billing-v2", 43), 0, java.util.Set.of());
         assertThat(cache("production").read().flags().version()).isEqualTo(43);
         try (Stream<Path> files = Files.list(dir)) {
             assertThat(files).extracting(p -> p.getFileName().toString()).containsExactly("flags.cache");
