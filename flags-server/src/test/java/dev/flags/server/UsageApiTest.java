@@ -490,6 +490,9 @@ class UsageApiTest {
         assertThat(usage("?flag=billing-v2").has("unknownFlags")).as("only in the environment's answer").isFalse();
         ApiClient.Response tester = api.get("/api/v1/environments/production/usage", token("tester", "production"));
         assertThat(tester.json().get("unknownFlags")).as("read as the rest of the answer is").isEqualTo(usage.get("unknownFlags"));
+        ApiClient.Response typo = api.delete("/api/v1/environments/production/flags/biling-v2?unusedFor=P7D", ADMIN);
+        assertThat(typo.status()).as("a key code asks for is no flag to archive: " + typo.body()).isEqualTo(404);
+        assertThat(typo.json().get("detail").asText()).as("the key meant").contains("\"billing-v2\"");
         assertThat(api.delete("/api/v1/environments/production/flags/promo", ADMIN).status()).isEqualTo(200);
         assertThat(unknownKeys(usage(""))).as("promo was a flag when it was reported: not recorded, so not listed once archived")
                 .containsExactly("biling-v2", "not-yet");

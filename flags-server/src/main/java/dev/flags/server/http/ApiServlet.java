@@ -412,6 +412,8 @@ public final class ApiServlet extends HttpServlet {
                     noBody(req, "unusedFor=P7D");
                     String unusedFor = req.getParameter("unusedFor");
                     if (unusedFor != null) {
+                        // No such flag is a 404 first (with the key meant): a typo that code asks for has usage too.
+                        services.flags().get(p, env, key);
                         services.usage().requireUnused(p, env, key, unusedFor);
                     }
                     List<Schedule> doomed = services.schedules().pending(env, key);
