@@ -1630,6 +1630,23 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * A time to the second as the end of that second: {@code flags history} shows a version's time to the second, and
+     * the state at its start is the one before that version. Not for a second that ended less than a few seconds ago
+     * (the server refuses a time in its future, and clocks differ): that one is sent as given.
+     *
+     * @param text an ISO-8601 instant with its offset, checked
+     * @return the text, or the end of its second if it has no fraction
+     */
+    static String throughItsSecond(String text) {
+        java.time.OffsetDateTime time = java.time.OffsetDateTime.parse(text);
+        if (text.contains(".") || time.getNano() != 0
+                || !time.toInstant().plusSeconds(5).isBefore(java.time.Instant.now())) {
+            return text;
+        }
+        return time.plusSeconds(1).minusNanos(1).toString();
+    }
+
     @Command(name = "export", description = "Print the environment's flags and role grants as a flag file, for the"
             + " SDK's offline mode (offlineFile) or flags eval: flags export -e staging > flags.json; with --at, as they"
             + " were then.")
@@ -1642,7 +1659,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            String when = at == null ? null : instant(spec, "--at", at); // a bad one is bad usage before any request
+            String when = at == null ? null : throughItsSecond(instant(spec, "--at", at)); // bad usage before any request
             Api api = o.api(spec);
             String environment = "/environments/" + Api.path(o.environment());
             ArrayNode flags = Api.JSON.createArrayNode();

@@ -859,6 +859,18 @@ class FlagsCommandTest {
     }
 
     @Test
+    void anExportAtATimeToTheSecondTakesTheWholeSecondSoThatATimeFromHistoryIncludesItsVersion() {
+        assertThat(FlagsCommand.throughItsSecond("2026-12-06T09:42:21Z")).isEqualTo("2026-12-06T09:42:21.999999999Z");
+        assertThat(FlagsCommand.throughItsSecond("2026-12-06T10:42:21+01:00")).isEqualTo("2026-12-06T10:42:21.999999999+01:00");
+        assertThat(FlagsCommand.throughItsSecond("2026-12-06T09:42:21.5Z")).as("a fraction is meant").isEqualTo(
+                "2026-12-06T09:42:21.5Z");
+        assertThat(FlagsCommand.throughItsSecond("2026-12-06T09:42:21.000Z")).as("zeros written are meant too")
+                .isEqualTo("2026-12-06T09:42:21.000Z");
+        String justNow = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+        assertThat(FlagsCommand.throughItsSecond(justNow)).as("its end could be in the server's future").isEqualTo(justNow);
+    }
+
+    @Test
     void testerCommandsGrantRolesAndThePlaygroundShowsTheEffect() throws Exception {
         remote("on", "billing-v2");
         assertThat(remote("evaluate", "{\"id\": \"tess\"}", "billing-v2").json().at("/results/0/value").asBoolean()).isFalse();
