@@ -453,8 +453,21 @@ final class Api {
                     message.append("\n  ").append(problem);
                 }
             }
+            if (olderServer(r.statusCode(), detail)) {
+                message.append("\n  (this command sent what the server does not know: is it an older release than this CLI?"
+                        + " upgrade the server, or use the CLI of its release; server.md, Upgrading)");
+            }
             throw new CliException(FlagsCommand.EXIT_FAILED, message.toString(), r.statusCode(), json.path("title").asText(""));
         }
         return json;
+    }
+
+    /**
+     * Whether a refusal names what this CLI sent rather than what its user typed: a query parameter or a patch operation
+     * the CLI builds itself, or an endpoint. The likely cause is a server older than the CLI.
+     */
+    static boolean olderServer(int status, String detail) {
+        return (status == 400 && (detail.startsWith("unknown query parameter") || detail.contains("is not a patch operation")))
+                || (status == 404 && detail.startsWith("there is no endpoint"));
     }
 }

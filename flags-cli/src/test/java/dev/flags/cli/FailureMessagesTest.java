@@ -43,6 +43,21 @@ class FailureMessagesTest {
     }
 
     @Test
+    void aRefusalOfWhatTheCliItselfSentSuggestsAnOlderServer() {
+        server.answer(400, null, "{\"status\": 400, \"title\": \"bad request\", \"detail\": \"\\\"addTarget\\\" is not a patch"
+                + " operation; the operations are [enabled, default]\"}");
+        FlagsCommandTest.Run old = rollout();
+        assertThat(old.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(old.err()).isEqualTo("flags: \"addTarget\" is not a patch operation; the operations are [enabled, default]\n"
+                + "  (this command sent what the server does not know: is it an older release than this CLI? upgrade the"
+                + " server, or use the CLI of its release; server.md, Upgrading)\n");
+        assertThat(Api.olderServer(400, "unknown query parameter \"archived\": this DELETE takes unusedFor, comment")).isTrue();
+        assertThat(Api.olderServer(404, "there is no endpoint DELETE /api/v1/x; see docs/api.md")).isTrue();
+        assertThat(Api.olderServer(404, "there is no flag \"x\" in environment \"production\"")).as("the user's typo").isFalse();
+        assertThat(Api.olderServer(400, "percentage must be a number")).isFalse();
+    }
+
+    @Test
     void anInvalidFlagsProblemsArePrintedOnceEach() {
         server.answer(422, null, """
                 {"status": 422, "title": "invalid flag", "detail": "the flag is not valid: 2 problems, listed in \\"problems\\"",
