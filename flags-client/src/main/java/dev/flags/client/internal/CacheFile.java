@@ -1,8 +1,13 @@
 package dev.flags.client.internal;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.core.Flag;
 import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
+import dev.flags.core.FlagValidationException;
 import dev.flags.core.UnfitFileException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -68,6 +73,7 @@ final class CacheFile {
 
     static final String MAGIC = "flags-cache 2";
     private static final String MAC_FIELD = "hmac-sha256";
+    private static final ObjectMapper JSON = new ObjectMapper();
     /** The header line naming the flags the writing SDK could not read (absent if none). */
     private static final String UNREADABLE_FIELD = "unreadable";
     private static final int MAX_HEADER_BYTES = 4096;
@@ -109,10 +115,11 @@ final class CacheFile {
      * @param writtenAt when the file was written, or null
      * @param problem why the file was rejected; null if it was used or is missing
      * @param stateTag the server's tag of the state, or 0 if the file has none
-     * @param unreadable the keys of the flags the SDK that wrote the file could not read, and left out of it (a newer
-     *     server's format): the file is not the whole state of its version
+     * @param unreadable key to why, for the flags of the state that the file does not give: those the SDK that wrote it
+     *     could not read, and left out (a newer server's format), and those this SDK cannot read (a newer SDK wrote
+     *     them); the file is then not the whole state of its version
      */
-    record Read(FlagSet flags, Instant writtenAt, String problem, long stateTag, java.util.Set<String> unreadable) {
+    record Read(FlagSet flags, Instant writtenAt, String problem, long stateTag, Map<String, String> unreadable) {
         boolean missing() {
             return flags == null && problem == null;
         }
@@ -125,7 +132,7 @@ final class CacheFile {
             // Bounded, and a regular file only: a named pipe there would hang build(), a device exhaust the heap.
             bytes = UnfitFileException.readWhole(path, MAX_BODY_BYTES + MAX_HEADER_BYTES);
         } catch (NoSuchFileException e) {
-            return new Read(null, null, null, 0, java.util.Set.of());
+            return new Read(null, null, null, 0, Map.of());
         } catch (UnfitFileException e) {
             return rejected(e.getMessage());
         } catch (IOException | RuntimeException e) {
@@ -177,8 +184,12 @@ final class CacheFile {
         long version;
         Instant writtenAt;
         long stateTag;
-        java.util.Set<String> unreadable = header.containsKey(UNREADABLE_FIELD)
-                ? java.util.Set.of(header.get(UNREADABLE_FIELD).split(",")) : java.util.Set.of();
+        Map<String, String> unreadable = new TreeMap<>();
+        if (header.containsKey(UNREADABLE_FIELD)) {
+            for (String key : header.get(UNREADABLE_FIELD).split(",")) {
+                unreadable.put(key, "left out of cache file " + path + " by the SDK that wrote it, which could not read it");
+            }
+        }
         try {
             version = Long.parseLong(header.getOrDefault("version", "?"));
             writtenAt = header.containsKey("written-at") ? Instant.parse(header.get("written-at")) : null;
@@ -192,8 +203,50 @@ final class CacheFile {
         try {
             FlagFormat.FlagFile file = FlagFormat.readFile(body, MAX_BODY_BYTES, MAX_FLAGS);
             return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null, stateTag, unreadable);
+        } catch (FlagValidationException e) {
+            Read readable = readableFlagsOf(body, version, writtenAt, stateTag, unreadable);
+            return readable != null ? readable : rejected("holds an invalid flag file: " + Updates.describe(e));
         } catch (RuntimeException e) {
             return rejected("holds an invalid flag file: " + Updates.describe(e));
+        }
+    }
+
+    /**
+     * The flags of a file the MAC vouches for whose flags this SDK cannot all read: a newer SDK wrote it, with a field
+     * newer than this one. Its other flags are served, as the live stream serves those of a snapshot (the rest answer
+     * ERROR), rather than none: with the server down at start, every flag would be its default.
+     *
+     * @return the file without those flags, or null if what fails is not only flags' documents
+     */
+    private Read readableFlagsOf(byte[] body, long version, Instant writtenAt, long stateTag, Map<String, String> unreadable) {
+        try {
+            JsonNode root = JSON.readTree(body);
+            if (!root.path("flags").isArray()) {
+                return null;
+            }
+            ArrayNode readable = JSON.createArrayNode();
+            Map<String, String> left = new TreeMap<>(unreadable);
+            for (JsonNode flag : root.get("flags")) {
+                try {
+                    FlagFormat.readFlag(flag);
+                    readable.add(flag);
+                } catch (FlagValidationException e) {
+                    JsonNode key = flag.get("key");
+                    if (key == null || !key.isTextual() || !Flag.isValidKey(key.asText())) {
+                        return null;
+                    }
+                    left.put(key.asText(), "in cache file " + path + ", but this SDK cannot read it (written by a newer"
+                            + " one?): " + Updates.describe(e));
+                }
+            }
+            if (left.size() == unreadable.size()) {
+                return null; // every flag reads: the problem is elsewhere
+            }
+            ((ObjectNode) root).set("flags", readable);
+            FlagFormat.FlagFile file = FlagFormat.readFile(JSON.writeValueAsBytes(root), MAX_BODY_BYTES, MAX_FLAGS);
+            return new Read(FlagSet.of(file.flags(), file.roleGrants(), version), writtenAt, null, stateTag, left);
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 
@@ -256,7 +309,7 @@ final class CacheFile {
     }
 
     private Read rejected(String why) {
-        return new Read(null, null, why, 0, java.util.Set.of());
+        return new Read(null, null, why, 0, Map.of());
     }
 
     /** HMAC-SHA256, keyed with the SDK's token, of the header lines before the MAC and the body. */

@@ -75,11 +75,8 @@ public final class ClientFlags extends StoreBackedFlags {
             CacheFile.Read read = cache.read();
             if (read.flags() != null) {
                 // Its age, in freshness and health: a copy from five minutes ago and one from five months ago differ.
-                // Flags the file's writer could not read answer as they did then (the caller's default, reason ERROR).
-                java.util.Map<String, String> unreadable = new java.util.HashMap<>();
-                read.unreadable().forEach(key -> unreadable.put(key, "left out of cache file " + settings.cacheFile()
-                        + " by the SDK that wrote it, which could not read it"));
-                initial = new FlagState(read.flags(), unreadable, Source.CACHE_FILE, "serving cache file "
+                // Flags the file does not give answer the caller's default, reason ERROR, as the live stream's do.
+                initial = new FlagState(read.flags(), read.unreadable(), Source.CACHE_FILE, "serving cache file "
                         + settings.cacheFile() + (read.writtenAt() != null ? " written at " + read.writtenAt() : ""),
                         read.stateTag());
                 LOG.debug("flags: serving cached version {} ({} flags, written at {}) from {} until the server answers",

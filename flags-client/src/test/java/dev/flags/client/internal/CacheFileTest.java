@@ -175,16 +175,39 @@ class CacheFileTest {
         assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
     }
 
-    @Test
-    void aRightMacOverAnInvalidFlagFileIsStillRefused() throws Exception {
-        byte[] body = "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabeld\": true}]}".getBytes(StandardCharsets.UTF_8);
+    /** Writes a cache file of this body with a right MAC, as an SDK (of another release, say) would have. */
+    private void writeWithRightMac(String body) throws Exception {
         String header = "flags-cache 2\nenvironment: production\nversion: 3\n";
         Mac mac = Mac.getInstance("HmacSHA256");
         mac.init(new SecretKeySpec(TOKEN.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
         mac.update(header.getBytes(StandardCharsets.UTF_8));
-        Files.writeString(dir.resolve("flags.cache"), header + "hmac-sha256: " + HexFormat.of().formatHex(mac.doFinal(body))
-                + "\n\n" + new String(body, StandardCharsets.UTF_8));
-        assertThat(cache("production").read().problem()).startsWith("holds an invalid flag file").contains("enabeld");
+        Files.writeString(dir.resolve("flags.cache"), header + "hmac-sha256: "
+                + HexFormat.of().formatHex(mac.doFinal(body.getBytes(StandardCharsets.UTF_8))) + "\n\n" + body);
+    }
+
+    @Test
+    void aRightMacOverAFileThatIsNoFlagFileIsStillRefused() throws Exception {
+        writeWithRightMac("{\"formatVersion\": 2, \"flags\": [{\"key\": \"a\", \"enabled\": true}]}");
+        assertThat(cache("production").read().problem()).startsWith("holds an invalid flag file").contains("formatVersion");
+        writeWithRightMac("{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true}], \"roleGrants\": 7}");
+        assertThat(cache("production").read().problem()).startsWith("holds an invalid flag file").contains("roleGrants");
+        writeWithRightMac("{\"formatVersion\": 1, \"flags\": [{\"enabled\": true}, {\"key\": \"b\", \"enabeld\": true}]}");
+        assertThat(cache("production").read().problem()).as("a flag without a key is no flag of a newer format")
+                .startsWith("holds an invalid flag file");
+    }
+
+    @Test
+    void aFlagThisSdkCannotReadIsLeftOutAndNamedWhileTheOthersAreServed() throws Exception {
+        // What a newer SDK writes once the server has a flag with a field this one does not know.
+        writeWithRightMac("{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true, \"default\": true},"
+                + " {\"key\": \"future\", \"enabled\": true, \"quantumState\": 1}], \"roleGrants\": {\"beta\": [\"u-1\"]}}");
+        CacheFile.Read read = cache("production").read();
+        assertThat(read.problem()).isNull();
+        assertThat(read.flags().isEnabled("a", User.withId("u-1"))).isTrue();
+        assertThat(read.flags().roleGrants()).containsOnlyKeys("beta");
+        assertThat(read.flags().flags()).extracting(Flag::key).containsExactly("a");
+        assertThat(read.unreadable()).containsOnlyKeys("future");
+        assertThat(read.unreadable().get("future")).contains("this SDK cannot read it").contains("quantumState");
     }
 
     @Test
