@@ -408,10 +408,16 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Option(names = "--description", paramLabel = "TEXT", description = "What the flag is for, as lists and the SDK's"
+                + " tools show it.")
+        String description;
 
         @Override
         public Integer call() {
             ObjectNode off = Api.JSON.createObjectNode().put("key", flag).put("enabled", false);
+            if (description != null) {
+                off.put("description", description);
+            }
             // If-None-Match: * makes "create" never overwrite a flag of the same key.
             JsonNode created;
             try {
@@ -592,7 +598,11 @@ public final class FlagsCommand implements Callable<Integer> {
         ObjectNode patch() {
             ObjectNode op = ruleOperation(rule, "value", "");
             String text = percent.endsWith("%") ? percent.substring(0, percent.length() - 1) : percent;
-            number(text, "PERCENT", "such as 10, 2.5 or 50%"); // checked: a number, and a finite one
+            try {
+                number(text, "PERCENT", "such as 10, 2.5 or 50%"); // checked: a number, and a finite one
+            } catch (CliException e) { // said of what was typed, its % included
+                throw new CliException(EXIT_USAGE, "PERCENT must be a number, such as 10, 2.5 or 50%, was '" + percent + "'");
+            }
             if (text.indexOf('e') >= 0 || text.indexOf('E') >= 0) { // 1e1 is 10: surely not what a ramp meant
                 throw new CliException(EXIT_USAGE, "PERCENT must be a plain number, such as 10, 2.5 or 50% (no exponent), was '"
                         + percent + "'");
@@ -1946,13 +1956,15 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FILE") Path file;
+        /** A flag's document without a key: its problems are said without the stand-in key it is read with. */
+        private boolean keyless;
 
         @Override
         public Integer call() {
             try {
                 ObjectNode document = flagDocument(file);
                 if (document != null) {
-                    boolean keyless = !document.has("key");
+                    keyless = !document.has("key");
                     if (keyless) { // `flags put FLAG` gives it FLAG's key
                         document.put("key", "FLAG"); // the name its problems go by, as in the usage line
                     }
@@ -1973,10 +1985,15 @@ public final class FlagsCommand implements Callable<Integer> {
             } catch (FlagValidationException e) {
                 spec.commandLine().getErr().println(shown(file.toString()) + ": " + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems"));
                 for (Problem p : e.problems()) {
-                    spec.commandLine().getErr().println("  " + shown(p.toString())); // quotes the file's values: escaped
+                    spec.commandLine().getErr().println("  " + shown(said(p))); // quotes the file's values: escaped
                 }
                 return EXIT_FAILED;
             }
+        }
+
+        /** A problem as the file's author reads it: a keyless document's without the stand-in key. */
+        private String said(Problem p) {
+            return keyless ? new Problem(null, p.path(), p.message()).toString() : p.toString();
         }
 
         /**
@@ -1994,7 +2011,7 @@ public final class FlagsCommand implements Callable<Integer> {
             spec.commandLine().getErr().println(shown(file.toString()) + ": the SDKs can read it, but a flag server refuses to take it: " + problems.size()
                     + (problems.size() == 1 ? " problem" : " problems"));
             for (Problem p : problems) {
-                spec.commandLine().getErr().println("  " + shown(p.toString())); // escaped as the server's answer is
+                spec.commandLine().getErr().println("  " + shown(said(p))); // escaped as the server's answer is
             }
             return true;
         }

@@ -105,6 +105,22 @@ class FlagsCommandTest {
     }
 
     @Test
+    void createTakesADescriptionAndARolloutSaysThePercentAsTyped() throws Exception {
+        Run created = remote("create", "checkout-v2", "--description", "The new checkout");
+        assertThat(created.exit()).as(created.err()).isZero();
+        assertThat(created.json().get("description").asText()).isEqualTo("The new checkout");
+        assertThat(created.json().get("enabled").asBoolean()).isFalse();
+        Run typo = remote("rollout", "checkout-v2", "10%%", "--rule", "0");
+        assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(typo.err()).isEqualTo("flags: PERCENT must be a number, such as 10, 2.5 or 50%, was '10%%'\n"
+                + "Try 'flags rollout --help'.\n");
+        Run noRules = remote("add-role", "checkout-v2", "beta-tester", "--rule", "beta testers");
+        assertThat(noRules.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(noRules.err()).contains("it has no rules (rules are added by writing the flag's whole document: a PUT, or"
+                + " flags edit checkout-v2)");
+    }
+
+    @Test
     void aRevertOrAVersionlessPutThatWouldUndoAKillSwitchIsRefusedUnlessTheCommandSaysWhatToDoWithTheSwitch() throws Exception {
         assertThat(remote("create", "checkout-v2").exit()).isZero();
         long on = remote("on", "checkout-v2").json().get("version").asLong();
@@ -1200,11 +1216,11 @@ class FlagsCommandTest {
         assertThat(flags("validate", copy.toString()).out()).isEqualTo(copy + ": a valid flag document, without a key (flags put"
                 + " FLAG gives it FLAG's)\n");
         Files.writeString(copy, "{\"enabled\": \"yes\"}");
-        assertThat(flags("validate", copy.toString()).err()).isEqualTo(copy + ": 1 problem\n  flag \"FLAG\": enabled must be true"
+        assertThat(flags("validate", copy.toString()).err()).isEqualTo(copy + ": 1 problem\n  enabled must be true"
                 + " or false, was \"yes\"\n");
         // A value the file holds cannot drive the terminal that shows the problem (ESC [2J clears the screen).
         Files.writeString(copy, "{\"enabled\": \"\\u001b[2J\"}");
-        assertThat(flags("validate", copy.toString()).err()).isEqualTo(copy + ": 1 problem\n  flag \"FLAG\": enabled must be true"
+        assertThat(flags("validate", copy.toString()).err()).isEqualTo(copy + ": 1 problem\n  enabled must be true"
                 + " or false, was \"\\u001b[2J\"\n");
         Path twice = Files.writeString(dir.resolve("twice.json"), "{\"key\": \"a\", \"enabled\": true, \"enabled\": false}");
         assertThat(flags("validate", twice.toString()).exit()).as("a field twice is no flag document: read as a flag file, refused")

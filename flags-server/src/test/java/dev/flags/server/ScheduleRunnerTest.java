@@ -160,7 +160,8 @@ class ScheduleRunnerTest {
                     .isEqualTo("the flag already was as the change makes it");
             Schedule failed = rig.env().schedules().get("sch-000000000002");
             assertThat(failed.status()).isEqualTo(Schedule.Status.FAILED);
-            assertThat(failed.reason()).isEqualTo("flag \"promo\" has no rule 0; it has no rules");
+            assertThat(failed.reason()).isEqualTo("flag \"promo\" has no rule 0; it has no rules (rules are added by writing the"
+                    + " flag's whole document: a PUT, or flags edit promo)");
             assertThat(rig.entries(EntryType.SCHEDULE_ENDED)).as("never retried").isEqualTo(2);
 
             rig.writer.append(change(EntryType.FLAG_DELETED, "{\"key\": \"promo\"}"));
