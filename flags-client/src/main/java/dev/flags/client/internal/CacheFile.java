@@ -77,6 +77,8 @@ final class CacheFile {
     /** The header line naming the flags the writing SDK could not read (absent if none). */
     private static final String UNREADABLE_FIELD = "unreadable";
     private static final int MAX_HEADER_BYTES = 4096;
+    /** The longest list of unreadable flags' keys the header names: the rest of the header must fit too. */
+    static final int MAX_UNREADABLE_CHARS = 2048;
     /**
      * The most a cache file's flags may take: a flag file's bound, which holds an environment as large as a server may
      * serve (48 MiB, --max-environment-mib), indented. (A cache file read with a smaller bound than a server's largest
@@ -266,14 +268,18 @@ final class CacheFile {
         Map<String, Set<String>> grants = new TreeMap<>();
         flags.roleGrants().forEach((role, ids) -> grants.put(role, new TreeSet<>(ids))); // same flags, same bytes
         byte[] body = FlagFormat.writeFile(sorted, grants).getBytes(StandardCharsets.UTF_8);
+        // Flag keys hold no comma; sorted, so that the same state writes the same bytes.
+        String left = String.join(",", new TreeSet<>(unreadable));
+        // Too many to name within the header's bound: the file says version 0 instead, which no SDK resumes from (it
+        // takes a whole snapshot); those flags then answer as unknown until it has, not with reason ERROR.
+        boolean named = left.length() <= MAX_UNREADABLE_CHARS;
         String authenticated = MAGIC + "\n"
                 + "environment: " + environment + "\n"
-                + "version: " + flags.version() + "\n"
+                + "version: " + (named ? flags.version() : 0) + "\n"
                 + "written-at: " + clock.instant() + "\n"
                 + "flags: " + flags.size() + "\n"
-                + (stateTag != 0 ? "state-tag: " + String.format("%016x", stateTag) + "\n" : "")
-                // Flag keys hold no comma; sorted, so that the same state writes the same bytes.
-                + (unreadable.isEmpty() ? "" : UNREADABLE_FIELD + ": " + String.join(",", new TreeSet<>(unreadable)) + "\n");
+                + (stateTag != 0 && named ? "state-tag: " + String.format("%016x", stateTag) + "\n" : "")
+                + (unreadable.isEmpty() || !named ? "" : UNREADABLE_FIELD + ": " + left + "\n");
         String header = authenticated + MAC_FIELD + ": " + HexFormat.of().formatHex(mac(authenticated, body)) + "\n\n";
         Path dir = path.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, path.getFileName() + ".", ".tmp");

@@ -175,6 +175,28 @@ class CacheFileTest {
         assertThat(cache("production").read().problem()).startsWith("is not a flags cache file");
     }
 
+    @Test
+    void theFlagsItsWriterCouldNotReadAreNamedOrIfTooManyToNameTheFileClaimsNoVersionToResumeFrom() throws IOException {
+        cache("production").write(sample(), 0x1234L, Set.of("future-b", "future-a"));
+        CacheFile.Read few = cache("production").read();
+        assertThat(few.problem()).isNull();
+        assertThat(few.unreadable()).containsOnlyKeys("future-a", "future-b");
+        assertThat(few.flags().version()).isEqualTo(42);
+        assertThat(Files.readString(dir.resolve("flags.cache"))).contains("\nunreadable: future-a,future-b\n");
+
+        Set<String> many = new java.util.HashSet<>();
+        for (int i = 0; i < 300; i++) {
+            many.add("a-flag-of-a-newer-format-" + i);
+        }
+        cache("production").write(sample(), 0x1234L, many);
+        CacheFile.Read tooMany = cache("production").read();
+        assertThat(tooMany.problem()).as("the header stays within its bound: the file is still read").isNull();
+        assertThat(tooMany.flags().flags()).hasSize(2);
+        assertThat(tooMany.flags().version()).as("nothing to resume from: a whole snapshot").isZero();
+        assertThat(tooMany.stateTag()).isZero();
+        assertThat(tooMany.unreadable()).isEmpty();
+    }
+
     /** Writes a cache file of this body with a right MAC, as an SDK (of another release, say) would have. */
     private void writeWithRightMac(String body) throws Exception {
         String header = "flags-cache 2\nenvironment: production\nversion: 3\n";
