@@ -523,7 +523,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 if (e.httpStatus() == 409 && SWITCHES_ON.equals(e.title())) {
                     throw new CliException(EXIT_FAILED, "not written: " + (file.equals("-") ? "the document" : file)
                             + " would switch \"" + oneLine(flag) + "\" on in environment \"" + oneLine(o.environment())
-                            + "\", where it is off now (its kill switch?), and it has no \"version\" to say it was read since."
+                            + "\", where it is " + (e.getMessage().contains("where it is archived") ? "archived (restoring it"
+                            + " so would release it at once)" : "off now (its kill switch?)") + ", and it has no \"version\" to"
+                            + " say it was read since."
                             + " Add --switch-on to switch it on with this document, or set \"enabled\": false in it to keep"
                             + " it off", e.httpStatus(), e.title());
                 }
@@ -1588,6 +1590,12 @@ public final class FlagsCommand implements Callable<Integer> {
                             + (served ? "off now (its kill switch?)" : "not served (archived or deleted): the revert would"
                             + " release it at once") + "; nothing was written. Add --switch-on to switch it on with the revert,"
                             + " or --keep-off to bring back the rest and keep it off", e.httpStatus(), e.title());
+                }
+                if (e.httpStatus() == 409 && keepOff && e.getMessage().startsWith("\"keepOff\"")) {
+                    throw new CliException(EXIT_FAILED, "not reverted: --keep-off keeps off a flag that is off, and \""
+                            + oneLine(flag) + "\" is on in environment \"" + oneLine(o.environment()) + "\" (version " + digits
+                            + " is on too); nothing was written. Revert without it, or flags off " + oneLine(flag) + " first",
+                            e.httpStatus(), e.title());
                 }
                 throw e;
             }

@@ -128,7 +128,8 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                 : "promoted from " + from + " " + sourceVersion + (keepOff ? ", kept off" : "");
         JsonNode written;
         try {
-            written = api.call("PUT", o.flagPath(flag), document, comment, precondition);
+            // --switch-on said yes to what the server asks about too (a flag restored switched on, unread by version).
+            written = api.call("PUT", o.flagPath(flag) + (switchesOn ? "?switchOn=true" : ""), document, comment, precondition);
         } catch (CliException e) {
             if (e.httpStatus() == 412) {
                 throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" changed in \"" + oneLine(o.environment())

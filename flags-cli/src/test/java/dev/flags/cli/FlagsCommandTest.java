@@ -153,6 +153,19 @@ class FlagsCommandTest {
         Run asked = remote("put", "checkout-v2", fromGit.toString(), "--switch-on");
         assertThat(asked.exit()).as(asked.err()).isZero();
         assertThat(asked.json().get("enabled").asBoolean()).isTrue();
+
+        Run keepOffWhileOn = remote("revert", "checkout-v2", "v" + on, "--keep-off");
+        assertThat(keepOffWhileOn.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(keepOffWhileOn.err()).isEqualTo("flags: not reverted: --keep-off keeps off a flag that is off, and"
+                + " \"checkout-v2\" is on in environment \"production\" (version " + on + " is on too); nothing was written."
+                + " Revert without it, or flags off checkout-v2 first\n");
+
+        // Killed, then archived: a sync from git must not restore it switched on unasked.
+        assertThat(remote("off", "checkout-v2").exit()).isZero();
+        assertThat(remote("archive", "checkout-v2", "--force").exit()).isZero();
+        Run restore = remote("put", "checkout-v2", fromGit.toString());
+        assertThat(restore.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(restore.err()).contains("where it is archived (restoring it so would release it at once)");
     }
 
     @Test

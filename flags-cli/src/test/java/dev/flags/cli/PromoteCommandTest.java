@@ -149,9 +149,13 @@ class PromoteCommandTest {
         Run restore = promote("production", "billing-v2", "--from", "staging");
         assertThat(restore.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(restore.err()).startsWith("flags: not promoted: it would restore \"billing-v2\" in \"production\" switched on");
+        Run restoreOn = promote("production", "billing-v2", "--from", "staging", "--switch-on");
+        assertThat(restoreOn.exit()).as("told to: the server's own check is answered too: " + restoreOn.err()).isZero();
+        assertThat(flag("production").get("enabled").asBoolean()).isTrue();
+        send("DELETE", "/environments/production/flags/billing-v2", null);
 
         // On here: --keep-off does not switch it off, and asking for both is a mistake.
-        send("PUT", "/environments/production/flags/billing-v2", CANARY.formatted(10));
+        send("PUT", "/environments/production/flags/billing-v2?switchOn=true", CANARY.formatted(10));
         Run on = promote("production", "billing-v2", "--from", "staging", "--keep-off");
         assertThat(on.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(on.err()).isEqualTo("flags: not promoted: \"billing-v2\" is on in \"production\"; --keep-off keeps a flag"

@@ -178,9 +178,12 @@ public final class FlagService {
             if (!names.isEmpty()) {
                 throw invalid(new FlagValidationException(names));
             }
-            if (!switchOn && precondition.version() == null && existing != null && !existing.enabled() && flag.enabled()) {
+            // Off, or archived (often after its kill switch): a document from elsewhere would release it unseen.
+            boolean offNow = existing != null ? !existing.enabled() : isArchived(env, key);
+            if (!switchOn && precondition.version() == null && offNow && flag.enabled()) {
                 throw new ApiException(409, "would switch on", "this document would switch flag \"" + key + "\" on in"
-                        + " environment \"" + env + "\", where it is off (its kill switch?), and the write names no version it"
+                        + " environment \"" + env + "\", where it is " + (existing != null ? "off (its kill switch?)"
+                        : "archived (restoring it so would release it at once)") + ", and the write names no version it"
                         + " was read from: nothing was written. Add ?switchOn=true to switch it on with this document, set"
                         + " \"enabled\": false in it to keep it off, or send If-Match with the version you read",
                         Map.of("switchesOn", true));
@@ -394,9 +397,15 @@ public final class FlagService {
                     + "\" has no version " + toVersion + " to revert to; see its history");
         }
         Flag target = old;
-        String why = comment == null || comment.isBlank() ? "revert to version " + toVersion : comment;
+        String why = comment == null || comment.isBlank()
+                ? "revert to version " + toVersion + (switchOn == SwitchOn.KEEP_OFF ? ", kept off" : "") : comment;
         Keys.comment(why);
         return writer.serialized(env, () -> writeAlone(p.actor(), env, key, precondition, why, existing -> {
+            if (switchOn == SwitchOn.KEEP_OFF && existing != null && existing.enabled() && target.enabled()) {
+                throw ApiException.conflict("\"keepOff\" keeps off a flag that is off; flag \"" + key + "\" is on in"
+                        + " environment \"" + env + "\", and version " + toVersion + " is on too: nothing was written. Revert"
+                        + " without it, or switch the flag off first");
+            }
             if (!target.enabled() || (existing != null && existing.enabled()) || switchOn == SwitchOn.SWITCH_ON) {
                 return target;
             }

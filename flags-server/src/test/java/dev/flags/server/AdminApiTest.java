@@ -574,7 +574,7 @@ class AdminApiTest {
         assertThat(api.get(path, ADMIN).json().get("enabled").asBoolean()).isTrue();
 
         api.delete(path, ADMIN);
-        assertThat(api.put(path, ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);
+        assertThat(api.put(path + "?switchOn=true", ADMIN, BILLING).status()).as("a PUT restores an archived flag").isEqualTo(201);
         JsonNode all = api.get(path + "/history", ADMIN).json().get("versions");
         assertThat(all.get(0).get("change").asText()).isEqualTo("flag_created");
         assertThat(all.get(0).get("restored").asBoolean(true)).as("its first version brought nothing back").isFalse();
@@ -1269,7 +1269,7 @@ class AdminApiTest {
         api.delete("/api/v1/environments/production/flags/other", ADMIN);
         assertThat(answers.get()).as("added and archived flags too")
                 .containsExactly(Map.entry("billing-v2", "false FLAG_OFF"), Map.entry("third", "false DEFAULT"));
-        api.put("/api/v1/environments/production/flags/other", ADMIN, "{\"enabled\": true, \"default\": false}");
+        api.put("/api/v1/environments/production/flags/other?switchOn=true", ADMIN, "{\"enabled\": true, \"default\": false}");
         assertThat(answers.get()).as("a flag made again under an archived one's key").containsEntry("other", "false DEFAULT");
     }
 
@@ -1428,7 +1428,7 @@ class AdminApiTest {
         api.patch(path, ADMIN, "{\"enabled\": false}"); // the kill switch
         api.patch(path, ADMIN, "{\"default\": true}"); // no switch
         api.call("DELETE", path, ADMIN, null, Map.of()); // archived, off
-        api.put(path, ADMIN, "{\"enabled\": true, \"default\": true}"); // brought back, on
+        api.put(path + "?switchOn=true", ADMIN, "{\"enabled\": true, \"default\": true}"); // brought back, on
         JsonNode entries = api.get("/api/v1/audit?environment=production", ADMIN).json().get("entries");
         List<String> marks = new java.util.ArrayList<>();
         entries.forEach(e -> {

@@ -90,9 +90,28 @@ class SwitchOnGuardTest {
         assertThat(api.delete(FLAG, ADMIN).status()).isEqualTo(200);
         assertWouldSwitchOn(api.post(FLAG + "/revert", ADMIN, "{\"version\": " + lastOn + "}"), "the flag is not served"
                 + " (archived or deleted): the revert would release it to every user its rules match at once");
+        assertWouldSwitchOn(api.put(FLAG, ADMIN, RAMPED), "where it is archived (restoring it so would release it at once)");
         ApiClient.Response restoredOff = api.post(FLAG + "/revert", ADMIN, "{\"version\": " + lastOn + ", \"keepOff\": true}");
         assertThat(restoredOff.status()).as(restoredOff.body()).isEqualTo(201);
         assertThat(restoredOff.json().get("enabled").asBoolean()).as("restored, off").isFalse();
+        assertThat(api.get(FLAG + "/history", ADMIN).json().get("versions").get(4).get("comment").asText())
+                .as("the history says the switch was kept off").isEqualTo("revert to version " + lastOn + ", kept off");
+
+        assertThat(api.delete(FLAG, ADMIN).status()).isEqualTo(200);
+        ApiClient.Response asked = api.put(FLAG + "?switchOn=true", ADMIN, RAMPED);
+        assertThat(asked.status()).as("a GitOps sync that says so restores it on: " + asked.body()).isEqualTo(201);
+        assertThat(asked.json().get("enabled").asBoolean()).isTrue();
+    }
+
+    @Test
+    void keepOffOverAFlagThatIsOnIsRefusedRatherThanLeavingItOnOrSwitchingItOff() {
+        assertThat(api.patch(FLAG, ADMIN, "{\"enabled\": true}").status()).isEqualTo(200);
+        long on = version();
+        ApiClient.Response refused = api.post(FLAG + "/revert", ADMIN, "{\"version\": " + ramped + ", \"keepOff\": true}");
+        assertThat(refused.status()).as(refused.body()).isEqualTo(409);
+        assertThat(refused.json().get("detail").asText()).startsWith("\"keepOff\" keeps off a flag that is off; flag"
+                + " \"checkout-v2\" is on in environment \"production\", and version " + ramped + " is on too");
+        assertThat(version()).as("nothing written").isEqualTo(on);
     }
 
     @Test

@@ -383,8 +383,8 @@ class UsageApiTest {
 
         clock.advance(Duration.ofDays(1));
         start(ServerFixture.config(dataDir));
-        assertThat(api.put("/api/v1/environments/production/flags/old-checkout", ADMIN, "{\"enabled\": true}").status())
-                .as("restored").isEqualTo(201);
+        assertThat(api.put("/api/v1/environments/production/flags/old-checkout?switchOn=true", ADMIN, "{\"enabled\": true}")
+                .status()).as("restored").isEqualTo(201);
         JsonNode after = usage("");
         assertThat(flag(after, "billing-v2")).isEqualTo(flag(before, "billing-v2"));
         assertThat(after.get("since")).isEqualTo(before.get("since"));
@@ -508,8 +508,8 @@ class UsageApiTest {
                 "biling-v2", "not-yet"));
         assertThat(unknownKeys(usage(""))).containsExactly("biling-v2", "not-yet", "old-checkout");
 
-        assertThat(api.put("/api/v1/environments/production/flags/old-checkout", ADMIN, "{\"enabled\": true}").status())
-                .as("restored").isEqualTo(201);
+        assertThat(api.put("/api/v1/environments/production/flags/old-checkout?switchOn=true", ADMIN, "{\"enabled\": true}")
+                .status()).as("restored").isEqualTo(201);
         assertThat(api.put("/api/v1/environments/production/flags/not-yet", ADMIN, "{\"enabled\": true}").status())
                 .as("created").isEqualTo(201);
         JsonNode before = usage("");
