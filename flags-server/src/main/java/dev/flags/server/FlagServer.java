@@ -931,8 +931,6 @@ public final class FlagServer implements AutoCloseable {
                 .setServerOption(UndertowOptions.MAX_HEADER_SIZE, MAX_HEADER_BYTES)
                 .setServerOption(UndertowOptions.MAX_HEADERS, MAX_HEADERS)
                 .setServerOption(UndertowOptions.MAX_PARAMETERS, MAX_PARAMETERS)
-                // RFC 9112: an HTTP/1.1 request without Host is a bare 400 (an HTTP/1.0 one may lack it).
-                .setServerOption(UndertowOptions.REQUIRE_HOST_HTTP11, true)
                 .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
                 .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, (int) IDLE_TIMEOUT.toMillis())
                 // For flags_http_connections: the port's open connections (it also counts requests and bytes).

@@ -60,6 +60,29 @@ class GrpcLoggingProcessTest {
     }
 
     @Test
+    void httpConnectionsLogNothingAtTheDefaultLevel() throws Exception {
+        int http = freePort();
+        int grpc = freePort();
+        try (ServerChild child = start(http, grpc, null)) {
+            child.awaitLine("flag server ready");
+            for (int i = 0; i < 5; i++) { // a probe each, and a bare connect: anyone can make either, as often as they like
+                try (java.net.Socket s = new java.net.Socket("127.0.0.1", http)) {
+                    s.setSoTimeout(20_000);
+                    s.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    assertThat(new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII))
+                            .startsWith("HTTP/1.1 200");
+                }
+                new java.net.Socket("127.0.0.1", http).close();
+            }
+            String log = child.stop();
+            // Undertow warned of an option it no longer supports once per connection: a log anyone could fill.
+            String served = log.substring(log.indexOf("flag server ready"));
+            assertThat(served.lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR "))).as(log).isEmpty();
+        }
+    }
+
+    @Test
     void atDebugTheFailedConnectionIsADebugLineInTheServersFormat() throws Exception {
         int grpc = freePort();
         try (ServerChild child = start(grpc, "DEBUG")) {

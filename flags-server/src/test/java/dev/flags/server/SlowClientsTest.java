@@ -120,13 +120,16 @@ class SlowClientsTest {
 
     @Test
     void anHttp11RequestWithoutHostIsABadRequestAsRfc9112SaysAndAnHttp10OneIsAnswered() throws Exception {
+        // Undertow's own rule (its option for it is gone, and only logged a WARN per connection: GrpcLoggingProcessTest).
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
-            for (String request : List.of("GET /healthz HTTP/1.1\r\n\r\n", "GET /healthz HTTP/1.0\r\n\r\n")) {
+            for (String request : List.of("GET /healthz HTTP/1.1\r\n\r\n", "GET /healthz HTTP/1.0\r\n\r\n",
+                    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) {
                 try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
                     s.setSoTimeout(20_000);
                     s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
                     s.getOutputStream().flush();
-                    assertThat(readAnswer(s)).as(request).startsWith(request.contains("1.1") ? "HTTP/1.1 400" : "HTTP/1.0 200");
+                    assertThat(readAnswer(s)).as(request).startsWith(request.contains("HTTP/1.0") ? "HTTP/1.0 200"
+                            : request.contains("Host") ? "HTTP/1.1 200" : "HTTP/1.1 400");
                 }
             }
         }
