@@ -99,10 +99,11 @@ public final class Metrics {
     /** @return every metric in the Prometheus text format (version 0.0.4) */
     public String scrape() {
         StringBuilder out = new StringBuilder(4096);
-        out.append("# HELP flags_http_requests_total HTTP requests served, by method and status.\n");
+        out.append("# HELP flags_http_requests_total Requests the HTTP API (/api/...) answered, by method and status (the"
+                + " probes and /metrics are not counted).\n");
         out.append("# TYPE flags_http_requests_total counter\n");
         new TreeMap<>(requests).forEach((labels, n) -> out.append("flags_http_requests_total{").append(labels).append("} ").append(n.sum()).append('\n'));
-        requestSeconds.write(out, "flags_http_request_duration_seconds", "HTTP request latency.");
+        requestSeconds.write(out, "flags_http_request_duration_seconds", "HTTP API (/api/...) request latency.");
         appendSeconds.write(out, "flags_journal_append_seconds", "Durable journal appends, fsync included.");
         new TreeMap<>(gauges).forEach((name, value) -> {
             String[] helpAndType = helps.get(name).split("\u0000");

@@ -25,8 +25,9 @@ class HttpCapWatchTest {
         watch.check();
         assertThat(log).singleElement().asString().isEqualTo("HTTP port: 128 connections are open, the most"
                 + " --http-max-connections allows: new clients, health checks among them, wait until one closes (an idle one"
-                + " is closed after 30 s); raise the cap with the process's open-file limit (ulimit -Hn), or find the clients"
-                + " that hold them: ss -tn '( sport = :8080 )'; said at most once a minute while it lasts");
+                + " is closed after 30 s, a new one that sends nothing after 10 s); raise the cap with the process's"
+                + " open-file limit (ulimit -Hn), or find the clients that hold them: ss -tn '( sport = :8080 )'; said at most"
+                + " once a minute while it lasts");
         for (int s = 1; s < 60; s++) {
             clock.advance(java.time.Duration.ofSeconds(1));
             watch.check();
