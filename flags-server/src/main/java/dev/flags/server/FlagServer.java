@@ -304,6 +304,7 @@ public final class FlagServer implements AutoCloseable {
                     .forEach(e -> limits.overLimit(e).ifPresent(LOG::warn));
             HeapRoom.overRoom(journal.state()).ifPresent(LOG::warn);
             registerMemoryMetrics();
+            registerProcessMetrics();
             GrpcClientFaults.install();
             metrics.register("flags_grpc_requests_refused_total", "Request messages the gRPC port refused for their bytes"
                     + " (over 2 MiB, over it once decompressed, or not a valid message), in this process since it started;"
@@ -782,6 +783,35 @@ public final class FlagServer implements AutoCloseable {
         metrics.register("flags_out_of_memory_errors_total", "HTTP requests and sync messages that failed because the JVM"
                 + " ran out of memory, since the server started (each is an ERROR in the log).", "counter",
                 () -> metrics.requestsOutOfMemory() + broadcaster.outOfMemoryErrors());
+    }
+
+    /**
+     * What an operator sees trouble coming in before it refuses anything: the journal's volume filling up (a full disk
+     * stops the journal, and every change after it, kill switches included), and the descriptors the connection caps are
+     * carved from.
+     */
+    private void registerProcessMetrics() {
+        java.nio.file.Path journalDirectory = config.dataDir().resolve("journal");
+        metrics.register("flags_journal_disk_free_bytes", "Bytes free to this process on the volume of the journal (the data"
+                + " directory's); at 0 the journal stops and every change is refused until a restart. -1 if it cannot be"
+                + " read.", "gauge", () -> {
+                    try {
+                        return Files.getFileStore(journalDirectory).getUsableSpace();
+                    } catch (IOException | RuntimeException e) {
+                        return -1;
+                    }
+                });
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+            metrics.register("flags_process_open_fds", "File descriptors this process holds now: connections, journal"
+                    + " segments, jars.", "gauge", unix::getOpenFileDescriptorCount);
+            metrics.register("flags_process_max_fds", "The most file descriptors this process may hold (ulimit -Hn, which"
+                    + " the JVM raises its soft limit to); the connection caps are carved from it.", "gauge",
+                    unix::getMaxFileDescriptorCount);
+        }
+        long started = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime() / 1000;
+        metrics.register("flags_process_start_time_seconds", "When this process started, in seconds since the epoch: a"
+                + " change of it is a restart.", "gauge", () -> started);
     }
 
     /** The JVM's limit on direct buffers: its option if set, else (0, the default) the largest heap. */

@@ -73,7 +73,7 @@ class AdminApiTest {
     }
 
     @Test
-    void opsEndpointsNeedNoToken() {
+    void opsEndpointsNeedNoToken() throws Exception {
         assertThat(api.get("/healthz", null).status()).isEqualTo(200);
         for (String path : List.of("/healthz", "/readyz", "/metrics", "/nope")) {
             ApiClient.Response r = api.get(path, null);
@@ -98,6 +98,17 @@ class AdminApiTest {
                 .containsPattern("\nflags_jvm_heap_max_bytes [1-9][0-9]*\n")
                 .containsPattern("\nflags_jvm_direct_memory_used_bytes [0-9]+\n")
                 .containsPattern("\nflags_jvm_direct_memory_max_bytes [1-9][0-9]*\n");
+        // What shows the disk filling and the descriptors running out before anything is refused.
+        long free = java.nio.file.Files.getFileStore(dataDir).getUsableSpace();
+        java.util.regex.Matcher disk = java.util.regex.Pattern.compile("\nflags_journal_disk_free_bytes ([0-9]+)\n")
+                .matcher(metrics.body());
+        assertThat(disk.find()).as(metrics.body()).isTrue();
+        assertThat(Long.parseLong(disk.group(1))).as("the data directory's volume, give or take what others wrote since")
+                .isBetween(free / 2, free * 2);
+        assertThat(metrics.body()).containsPattern("\nflags_process_open_fds [1-9][0-9]*\n")
+                .containsPattern("\nflags_process_max_fds [1-9][0-9]*\n")
+                .contains("\nflags_process_start_time_seconds " + java.lang.management.ManagementFactory.getRuntimeMXBean()
+                        .getStartTime() / 1000 + "\n");
         // An archived flag is still held (to restore): archiving frees nothing, and the count says so.
         assertThat(api.delete("/api/v1/environments/production/flags/billing-v2?comment=gone", ADMIN).status()).isEqualTo(200);
         assertThat(api.get("/metrics", null).body()).contains("\nflags_state_bytes " + stateBytes + "\n");
