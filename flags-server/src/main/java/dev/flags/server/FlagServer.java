@@ -842,6 +842,10 @@ public final class FlagServer implements AutoCloseable {
                 + " whose SDKs have not yet taken them; at most --max-sync-buffer-mib.", "gauge", broadcaster::sendBufferBytes);
         metrics.register("flags_sync_streams_waiting", "Sync streams waiting for room in that buffer to be sent a snapshot.",
                 "gauge", broadcaster::waitingToSend);
+        metrics.registerLabelled("flags_grpc_calls_refused_total", "gRPC calls ended with an error before anything was"
+                + " sent on them, by method and status code, since the server started: SDKs that cannot sync (UNAUTHENTICATED:"
+                + " a token unknown, revoked or expired; NOT_FOUND: no such environment; RESOURCE_EXHAUSTED: a cap).",
+                () -> broadcaster.refusedCalls().counts());
         metrics.register("flags_sync_calls_cut_total", "Sync streams and snapshot answers reset because their SDKs had not"
                 + " taken a snapshot (or another large message) for two heartbeat intervals while others waited for that buffer.",
                 "counter", broadcaster::callsCut);

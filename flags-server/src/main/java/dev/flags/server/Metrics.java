@@ -22,6 +22,7 @@ public final class Metrics {
     private final Map<String, LongSupplier> gauges = new ConcurrentHashMap<>();
     private final LongAdder requestsOutOfMemory = new LongAdder();
     private final Map<String, String> helps = new ConcurrentHashMap<>();
+    private final Map<String, Labelled> labelled = new ConcurrentHashMap<>();
 
     /** A cumulative histogram with fixed buckets. */
     private static final class Histogram {
@@ -84,6 +85,21 @@ public final class Metrics {
     }
 
     /**
+     * Registers a counter with labels, read at each scrape.
+     *
+     * @param name the counter's name
+     * @param help what it counts
+     * @param values its values by their labels, as Prometheus writes them ({@code method="Subscribe",code="NOT_FOUND"})
+     */
+    public void registerLabelled(String name, String help, java.util.function.Supplier<Map<String, Long>> values) {
+        labelled.put(name, new Labelled(help, values));
+    }
+
+    /** A counter with labels: its help and its values. */
+    private record Labelled(String help, java.util.function.Supplier<Map<String, Long>> values) {
+    }
+
+    /**
      * Registers a value read when metrics are written (connected streams, deltas sent).
      *
      * @param name the metric's name, such as {@code flags_grpc_streams_connected}
@@ -110,6 +126,12 @@ public final class Metrics {
             out.append("# HELP ").append(name).append(' ').append(helpAndType[0]).append('\n');
             out.append("# TYPE ").append(name).append(' ').append(helpAndType[1]).append('\n');
             out.append(name).append(' ').append(value.getAsLong()).append('\n');
+        });
+        new TreeMap<>(labelled).forEach((name, family) -> {
+            out.append("# HELP ").append(name).append(' ').append(family.help()).append('\n');
+            out.append("# TYPE ").append(name).append(" counter\n");
+            new TreeMap<>(family.values().get()).forEach((labels, n) ->
+                    out.append(name).append('{').append(labels).append("} ").append(n).append('\n'));
         });
         return out.toString();
     }

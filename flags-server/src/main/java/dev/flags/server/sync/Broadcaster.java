@@ -115,6 +115,7 @@ public final class Broadcaster implements AutoCloseable {
   private final LongAdder heartbeats = new LongAdder();
   private final LongAdder outOfMemoryErrors = new LongAdder();
   private final LongAdder cut = new LongAdder();
+  private final RefusedCalls refusedCalls = new RefusedCalls();
 
   private Broadcaster(Builder b) {
     this.journal = b.journal;
@@ -479,6 +480,11 @@ public final class Broadcaster implements AutoCloseable {
    */
   public int waitingToSend() {
     return budget.waiting();
+  }
+
+  /** @return the counter of calls the gRPC port refused, which the sync service's definition puts first */
+  public RefusedCalls refusedCalls() {
+    return refusedCalls;
   }
 
   /**

@@ -134,7 +134,9 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     // Subscribe responses are encoded by the broadcaster's SharedEncoding: once per change, not
     // once per stream.
     ServerServiceDefinition bound = service.broadcaster.encoding().bind(service.bindService());
-    return ServerInterceptors.intercept(bound, new AuthInterceptor(authenticator), new CallCut(connections));
+    // The last runs first: the refusals counted include the token check's.
+    return ServerInterceptors.intercept(bound, new AuthInterceptor(authenticator), new CallCut(connections),
+        service.broadcaster.refusedCalls());
   }
 
   /**
