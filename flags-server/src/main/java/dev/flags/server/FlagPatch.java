@@ -305,7 +305,8 @@ final class FlagPatch {
     /** @return the flag's rules by index and name, as a conflict names them to choose from (the first 20) */
     private static String ruleList(Flag f) {
         if (f.rules().isEmpty()) {
-            return "it has no rules (rules are added by writing the flag's whole document: a PUT, or flags edit " + f.key() + ")";
+            return "it has no rules (rules are added by writing the flag's whole document: a PUT, or flags edit "
+                    + f.key() + ")";
         }
         List<String> rules = new ArrayList<>();
         for (int i = 0; i < Math.min(f.rules().size(), 20); i++) {

@@ -55,8 +55,9 @@ final class HttpCapWatch {
         long seconds = (at - atCapSince) / 1000;
         log.accept("HTTP port: " + now + " connections are open, the most --http-max-connections allows"
                 + (seconds > 0 ? ", for " + seconds + " s" : "") + ": new clients, health checks among them, wait until"
-                + " one closes (an idle one is closed after 30 s, a new one that sends nothing after 10 s); raise the cap with the process's open-file limit"
-                + " (ulimit -Hn), or find the clients that hold them: ss -tn '( sport = :" + port + " )';"
+                + " one closes (an idle one is closed after 30 s, a new one that sends nothing after 10 s); raise the cap"
+                + " with the process's open-file limit (ulimit -Hn), or find the clients that hold them: ss -tn '( sport = :"
+                + port + " )';"
                 + " said at most once a minute while it lasts");
     }
 }

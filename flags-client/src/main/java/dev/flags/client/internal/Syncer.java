@@ -380,7 +380,8 @@ final class Syncer implements AutoCloseable {
         FlagState held = store.state();
         // A cache file that left out flags its writer could not read holds less than its version's state: a whole
         // snapshot, or this SDK (which may read them) would be told it is up to date and answer them as unknown.
-        boolean whole = held.source() == Source.DEFAULTS || (held.source() == Source.CACHE_FILE && !held.unreadable().isEmpty());
+        boolean whole = held.source() == Source.DEFAULTS
+                || (held.source() == Source.CACHE_FILE && !held.unreadable().isEmpty());
         long from = whole ? 0 : held.version();
         long fromTag = whole ? 0 : held.stateTag();
         lastHeardNanos = nanoTime.getAsLong();
