@@ -277,6 +277,11 @@ public final class FlagServer implements AutoCloseable {
                         () -> tokens.adminAccessEnds().map(end -> Math.max(0, Duration.between(clock.instant(), end).getSeconds()))
                                 .orElse(-1L));
             }
+            metrics.register("flags_sdk_token_expires_in_seconds", "Seconds until the first sdk token that may act now"
+                    + " expires (its SDKs then lose their stream and serve stale flags until given a new token); -1 while"
+                    + " none of them expires.", "gauge",
+                    () -> tokens.soonestSdkExpiry().map(end -> Math.max(0, Duration.between(clock.instant(), end).getSeconds()))
+                            .orElse(-1L));
             registerSyncMetrics();
             // One UsageFile for the read and the writes: an unusable file it could not move aside at the read
             // must not be overwritten by the writes, and that is the instance's state.

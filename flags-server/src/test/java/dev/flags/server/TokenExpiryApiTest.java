@@ -94,6 +94,26 @@ class TokenExpiryApiTest {
     }
 
     @Test
+    void theMetricsSayWhenTheFirstSdkTokenExpires() {
+        assertThat(sdkExpiry()).as("no sdk token").isEqualTo(-1);
+        api.post("/api/v1/tokens", ADMIN, "{\"name\": \"forever\", \"scope\": \"sdk\", \"environments\": [\"production\"]}");
+        assertThat(sdkExpiry()).as("none expires").isEqualTo(-1);
+        api.post("/api/v1/tokens", ADMIN, "{\"name\": \"checkout\", \"scope\": \"sdk\", \"environments\": [\"production\"],"
+                + " \"expiresIn\": \"P30D\"}");
+        api.post("/api/v1/tokens", ADMIN, "{\"name\": \"billing\", \"scope\": \"sdk\", \"environments\": [\"production\"],"
+                + " \"expiresIn\": \"P7D\"}");
+        create("\"expiresIn\": \"PT1H\""); // an editor's: not an application's
+        assertThat(sdkExpiry()).as("the soonest sdk token's").isEqualTo(Duration.ofDays(7).getSeconds());
+        clock.advance(Duration.ofDays(7));
+        assertThat(sdkExpiry()).as("once it has expired, the next").isEqualTo(Duration.ofDays(23).getSeconds());
+    }
+
+    private long sdkExpiry() {
+        return api.get("/metrics", null).body().lines().filter(l -> l.startsWith("flags_sdk_token_expires_in_seconds "))
+                .mapToLong(l -> Long.parseLong(l.split(" ")[1])).findFirst().orElseThrow();
+    }
+
+    @Test
     void theListSaysWhenEachTokenWasMadeByWhomAndLastUsedToTheSecondAndATokenWithoutExpiryNeverExpires() {
         ApiClient.Response made = create("");
         String secret = made.json().get("token").asText();

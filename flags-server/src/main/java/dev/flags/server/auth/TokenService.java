@@ -608,6 +608,24 @@ public final class TokenService implements Authenticator {
     }
 
     /**
+     * When the first application loses its flags, if nothing else changes: an sdk token that expires has its streams
+     * closed, and its SDKs serve what they hold, then stale, until someone gives them a new token.
+     *
+     * @return the soonest expiry of the sdk tokens that may act now, or empty if none of them expires
+     */
+    public Optional<Instant> soonestSdkExpiry() {
+        Instant now = clock.instant();
+        Instant soonest = null;
+        for (Principal p : list()) {
+            if (p.scope() == Scope.SDK && p.expiresAt() != null && !p.isExpiredAt(now)
+                    && (soonest == null || p.expiresAt().isBefore(soonest))) {
+                soonest = p.expiresAt();
+            }
+        }
+        return Optional.ofNullable(soonest);
+    }
+
+    /**
      * When the journal's admin tokens stop being able to act, if nothing else changes: with the bootstrap admin token
      * off, nobody can manage the server from then on, and it does not start again.
      *
