@@ -299,8 +299,27 @@ class SyncTest {
     void aMessageTheSdkFailsToApplyStartsANewStreamAtOnce() throws Exception {
         // A bug while applying (here: the clock fails once) must not leave the stream waiting for a
         // request that never comes, until the watchdog gives up on it (heartbeats are 15 s apart).
+        failingOnceToApplyStartsANewStream(() -> new IllegalStateException("the clock failed"),
+                "cannot apply a message from the flag server");
+        assertThat(logs.text()).contains("the clock failed");
+    }
+
+    @Test
+    void aMessageTheSdkRunsOutOfMemoryApplyingStartsANewStreamTooInsteadOfWaitingForGood() throws Exception {
+        // As a snapshot too large for the heap.
+        failingOnceToApplyStartsANewStream(() -> new OutOfMemoryError("test: Java heap space"), "out of memory applying a"
+                + " message from the flag server (snapshot of environment \"production\"); serving the flags held and"
+                + " subscribing again");
+    }
+
+    /**
+     * The first snapshot fails to apply with {@code failure} (thrown by the clock the SDK reads as it applies): the SDK
+     * must subscribe again at once, from nothing, be live from the second, and log {@code logged} once, as an ERROR.
+     */
+    private void failingOnceToApplyStartsANewStream(java.util.function.Supplier<Throwable> failure, String logged)
+            throws Exception {
         AtomicBoolean armed = new AtomicBoolean();
-        Clock failingOnce = failingOnceArmed(armed, () -> new IllegalStateException("the clock failed"));
+        Clock failingOnce = failingOnceArmed(armed, failure);
         try (ScriptedSyncServer server = ScriptedSyncServer.start();
              Flags flags = client(server).clock(failingOnce).build()) {
             Subscription first = server.awaitSubscription();
@@ -312,30 +331,7 @@ class SyncTest {
             assertThat(flags.awaitReady(WAIT)).isTrue();
             assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
             assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);
-            assertThat(logs.lines("cannot apply a message from the flag server")).hasSize(1)
-                    .allSatisfy(l -> assertThat(l).contains("ERROR"));
-            assertThat(logs.text()).contains("the clock failed");
-        }
-    }
-
-    @Test
-    void aMessageTheSdkRunsOutOfMemoryApplyingStartsANewStreamTooInsteadOfWaitingForGood() throws Exception {
-        AtomicBoolean armed = new AtomicBoolean();
-        // As a snapshot too large for the heap.
-        Clock failingOnce = failingOnceArmed(armed, () -> new OutOfMemoryError("test: Java heap space"));
-        try (ScriptedSyncServer server = ScriptedSyncServer.start();
-             Flags flags = client(server).clock(failingOnce).build()) {
-            Subscription first = server.awaitSubscription();
-            armed.set(true);
-            first.snapshot(5, doc("billing-v2", true, 1));
-            Subscription second = server.awaitSubscription();
-            assertThat(second.request.getFromVersion()).isZero();
-            second.snapshot(5, doc("billing-v2", true, 1));
-            assertThat(flags.awaitReady(WAIT)).isTrue();
-            assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
-            assertThat(logs.lines("out of memory applying a message from the flag server (snapshot of environment"
-                    + " \"production\"); serving the flags held and subscribing again")).hasSize(1)
-                    .allSatisfy(l -> assertThat(l).contains("ERROR"));
+            assertThat(logs.lines(logged)).hasSize(1).allSatisfy(l -> assertThat(l).contains("ERROR"));
         }
     }
 
