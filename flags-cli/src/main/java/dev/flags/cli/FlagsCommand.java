@@ -1885,7 +1885,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "NAME", description = "Who or what it is for, such as alice or billing-service.") String name;
-        @Option(names = "--scope", required = true, paramLabel = "SCOPE", description = "admin, editor, tester or sdk.") String scope;
+        @Option(names = "--scope", required = true, paramLabel = "SCOPE", description = "admin, editor, operator (reads, and"
+                + " switches flags off: nothing else), tester, viewer (reads only) or sdk.") String scope;
         @Option(names = {"-e", "--env"}, paramLabel = "ENV", description = "An environment it is for; repeat for more (sdk: exactly one;"
                 + " admin: none).") List<String> environments = new ArrayList<>();
         @Option(names = "--user-id", paramLabel = "USER-ID", description = "For a tester token: the one user whose roles it may grant.")

@@ -121,6 +121,25 @@ class FlagsCommandTest {
     }
 
     @Test
+    void anOnCallOperatorTokenThrowsTheKillSwitchAndCannotSwitchAFlagBackOn() throws Exception {
+        assertThat(remote("create", "checkout-v2").exit()).isZero();
+        assertThat(remote("on", "checkout-v2").exit()).isZero();
+        String at = "--server=http://127.0.0.1:" + server.httpPort();
+        Run made = flags("tokens", "create", "on-call", at, "--token=" + ADMIN, "--scope", "operator", "-e", "production");
+        assertThat(made.exit()).as(made.err()).isZero();
+        String operator = "--token=" + made.json().get("token").asText();
+
+        Run off = flags("off", "checkout-v2", at, operator, "--env=production", "-m", "checkout errors");
+        assertThat(off.exit()).as(off.err()).isZero();
+        assertThat(off.json().get("enabled").asBoolean()).isFalse();
+        Run on = flags("on", "checkout-v2", at, operator, "--env=production");
+        assertThat(on.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(on.err()).contains("this token (scope operator) may only switch flags off in environment \"production\"");
+        assertThat(flags("show", "checkout-v2", at, operator, "--env=production").json().get("enabled").asBoolean()).isFalse();
+        assertThat(flags("history", "checkout-v2", at, operator, "--env=production").out()).contains("checkout errors");
+    }
+
+    @Test
     void aRevertOrAVersionlessPutThatWouldUndoAKillSwitchIsRefusedUnlessTheCommandSaysWhatToDoWithTheSwitch() throws Exception {
         assertThat(remote("create", "checkout-v2").exit()).isZero();
         long on = remote("on", "checkout-v2").json().get("version").asLong();

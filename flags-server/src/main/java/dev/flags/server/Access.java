@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
@@ -50,13 +51,54 @@ public final class Access {
 
     /**
      * History and audit name who changed what and who holds which role: for the people who change
-     * flags (editors and admins), not for testers, who may read the flags themselves.
+     * flags, stop them, or watch them (editors, operators, viewers, admins), not for testers, who may read the flags
+     * themselves.
      */
     static void requireHistory(Principal p, String env) {
-        if (!p.canWriteFlags(env)) {
-            throw ApiException.forbidden("history, audit and past states of environment \"" + env + "\" need an editor token of"
-                    + " it or an admin token; this token's scope is " + p.scope().apiName() + itsEnvironments(p, env));
+        if (!p.canReadHistory(env)) {
+            throw ApiException.forbidden("history, audit and past states of environment \"" + env + "\" need an editor,"
+                    + " operator or viewer token of it or an admin token; this token's scope is " + p.scope().apiName()
+                    + itsEnvironments(p, env));
         }
+    }
+
+    /**
+     * What may be asked before a PATCH's body is read: at least the kill switch. A token that may not even switch the
+     * environment's flags off is told so first, not about its body.
+     *
+     * @throws ApiException 403 unless {@code p} may switch the environment's flags off
+     */
+    public static void requireSwitchOff(Principal p, String env) {
+        if (!p.canSwitchOff(env)) {
+            requireWriteFlags(p, env);
+        }
+    }
+
+    /**
+     * @param body a PATCH body
+     * @throws ApiException 403 unless {@code p} may change the environment's flags, or the body only switches the flag
+     *     off and {@code p} may do that (an operator's token)
+     */
+    public static void requirePatch(Principal p, String env, JsonNode body) {
+        if (p.canWriteFlags(env)) {
+            return;
+        }
+        requireSwitchOff(p, env);
+        if (!onlySwitchesOff(body)) {
+            throw ApiException.forbidden("this token (scope " + p.scope().apiName() + ") may only switch flags off in"
+                    + " environment \"" + env + "\": a PATCH of {\"enabled\": false} and nothing else (flags off); this one"
+                    + " asks for more, which needs an editor token");
+        }
+    }
+
+    /**
+     * @param body a PATCH body
+     * @return whether it only switches the flag off: the kill switch, which an operator may throw, and which works
+     *     with a token's change budget spent
+     */
+    public static boolean onlySwitchesOff(JsonNode body) {
+        return body != null && body.isObject() && body.size() == 1 && body.path("enabled").isBoolean()
+                && !body.get("enabled").booleanValue();
     }
 
     /**

@@ -926,8 +926,9 @@ public final class FlagServer implements AutoCloseable {
                     dev.flags.server.auth.Authentication checked = tokens.check(token);
                     return checked.isExpired() ? null : checked.principal()
                             .filter(p -> p.scope() != dev.flags.server.auth.Scope.SDK) // may do nothing over HTTP
-                            .map(p -> new BodiesInFlight.Sender(p.tokenId(), // a tester grants itself roles, and evaluates
-                                    p.scope() == dev.flags.server.auth.Scope.TESTER ? 2 : Integer.MAX_VALUE))
+                            .map(p -> new BodiesInFlight.Sender(p.tokenId(), // a tester grants itself roles, and evaluates;
+                                    // a viewer evaluates, an operator switches off: none sends large documents
+                                    p.isAdmin() || p.scope() == dev.flags.server.auth.Scope.EDITOR ? Integer.MAX_VALUE : 2))
                             .orElse(null);
                 }, (method, status) -> metrics.httpRequest(method, status, 0));
         metrics.register("flags_http_bodies_reading", "Request bodies over 16 KiB the HTTP port is reading now (into"

@@ -223,7 +223,7 @@ public final class FlagService {
      *             removeRole, addRegion, removeRegion, addTarget, removeTarget
      */
     public Written patch(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
-        Access.requireWriteFlags(p, env);
+        Access.requirePatch(p, env, body);
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
         return write(p, env, key, precondition, comment, existing -> withCheckedText(existing, patched(env, key, existing, patch)));
     }

@@ -169,10 +169,11 @@ public final class HistoryService {
                                     int limit) {
         if (env == null) {
             if (p.scope() != Scope.ADMIN) {
-                // An editor may read its own environments' audit: say how, rather than only "no".
+                // An editor, operator or viewer may read its own environments' audit: say how, rather than only "no".
                 String first = p.environments().stream().sorted().findFirst().orElse("...");
-                String hint = p.scope() == Scope.EDITOR
-                        ? "; an editor reads one environment's with ?environment=" + first + " (flags audit -e " + first + ")"
+                String hint = p.canReadHistory(first)
+                        ? "; " + p.scope().withArticle() + " token reads one environment's with ?environment=" + first
+                        + " (flags audit -e " + first + ")"
                         : "";
                 throw ApiException.forbidden("the audit log of every environment needs an admin token; this token's scope is "
                         + p.scope().apiName() + hint);

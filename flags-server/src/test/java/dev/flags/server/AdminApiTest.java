@@ -1090,7 +1090,7 @@ class AdminApiTest {
         assertProblem(api.put("/api/v1/environments/stagin/flags/billing-v2", editor, BILLING), 403,
                 "may not change flags in environment \"stagin\"; it is for environment \"staging\"");
         assertProblem(api.get("/api/v1/audit?environment=production", editor), 403,
-                "need an editor token of it or an admin token; this token's scope is editor; it is for environment \"staging\"");
+                "need an editor, operator or viewer token of it or an admin token; this token's scope is editor; it is for environment \"staging\"");
         assertProblem(api.post("/api/v1/environments", editor, "{\"key\": \"x\"}"), 403, "admin token");
         assertProblem(api.call("POST", "/api/v1/environments/staging/restore", editor, null, Map.of()), 403, "admin token");
         assertProblem(api.get("/api/v1/tokens", editor), 403, "admin token");
@@ -1126,7 +1126,7 @@ class AdminApiTest {
         assertProblem(api.call("DELETE", "/api/v1/environments/production/schedules/s-1", editor, "x", Map.of()), 403,
                 "may not cancel scheduled changes");
         assertProblem(api.get("/api/v1/environments/staging/state?at=2026-01-01T00:00:00Z", tester), 403,
-                "history, audit and past states of environment \"staging\" need an editor token of it or an admin token");
+                "history, audit and past states of environment \"staging\" need an editor, operator or viewer token of it or an admin token");
         assertProblem(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null), 403, "not self-service");
         api.put("/api/v1/environments/staging/roles/beta-tester", ADMIN, "{\"selfService\": true}");
         assertThat(api.put("/api/v1/environments/staging/roles/beta-tester/members/tess", tester, null).json().get("changed").asBoolean()).isTrue();
@@ -1163,8 +1163,8 @@ class AdminApiTest {
 
         // tester: no history or audit (they name who changed what and who holds which role)
         assertProblem(api.get("/api/v1/environments/staging/flags/billing-v2/history", tester), 403,
-                "need an editor token of it or an admin token; this token's scope is tester");
-        assertProblem(api.get("/api/v1/audit?environment=staging", tester), 403, "need an editor token of it or an admin token");
+                "need an editor, operator or viewer token of it or an admin token; this token's scope is tester");
+        assertProblem(api.get("/api/v1/audit?environment=staging", tester), 403, "need an editor, operator or viewer token of it or an admin token");
         assertThat(api.get("/api/v1/environments/staging/flags/billing-v2/history", editor).status()).isEqualTo(200);
         assertThat(api.get("/api/v1/audit?environment=staging", editor).status()).isEqualTo(200);
 
@@ -1209,6 +1209,74 @@ class AdminApiTest {
                 400, "a tester token is for one user");
         assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"editor\", \"environments\": [\"staging\"],"
                 + " \"userId\": \"tess\"}"), 400, "takes no \"userId\"");
+    }
+
+    @Test
+    void anOperatorSwitchesFlagsOffAndNothingElseAndAViewerOnlyReads() throws Exception {
+        String flag = "/api/v1/environments/production/flags/billing-v2";
+        api.put(flag, ADMIN, BILLING);
+        api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}");
+        api.put("/api/v1/environments/staging/flags/billing-v2", ADMIN, BILLING);
+        String operator = token("operator", "production");
+        String viewer = token("viewer", "production");
+
+        for (String reader : List.of(operator, viewer)) { // both read what an editor reads, history included
+            assertThat(api.get(flag, reader).status()).isEqualTo(200);
+            assertThat(api.get("/api/v1/environments/production/flags", reader).status()).isEqualTo(200);
+            assertThat(api.get(flag + "/history", reader).status()).isEqualTo(200);
+            assertThat(api.get("/api/v1/audit?environment=production", reader).status()).isEqualTo(200);
+            assertThat(api.post("/api/v1/environments/production/evaluate", reader, "{\"user\": {\"id\": \"u-1\"}}").status())
+                    .isEqualTo(200);
+            assertThat(api.get("/api/v1/environments", reader).json().get("environments")).extracting(n -> n.get("key").asText())
+                    .containsExactly("production");
+            assertProblem(api.get("/api/v1/audit", reader), 403, "needs an admin token");
+            assertProblem(api.get("/api/v1/environments/staging/flags/billing-v2", reader), 403, "may not read");
+            assertProblem(api.put(flag, reader, BILLING), 403, "may not change flags");
+            assertProblem(api.call("DELETE", flag, reader, null, Map.of()), 403, "may not change flags");
+            assertProblem(api.post(flag + "/revert", reader, "{\"version\": 1}"), 403, "may not change flags");
+            assertProblem(api.post(flag + "/schedules", reader, "{\"at\": "), 403, "may not schedule changes of flags");
+            assertProblem(api.put("/api/v1/environments/production/roles/beta-tester/members/u-1", reader, null), 403,
+                    "may not grant roles");
+            assertProblem(api.get("/api/v1/tokens", reader), 403, "admin token");
+        }
+
+        // the operator: the kill switch, and no other change
+        assertProblem(api.patch(flag, operator, "{\"enabled\": true}"), 403,
+                "may only switch flags off in environment \"production\": a PATCH of {\"enabled\": false} and nothing else");
+        assertProblem(api.patch(flag, operator, "{\"enabled\": false, \"default\": true}"), 403, "may only switch flags off");
+        assertProblem(api.patch(flag, operator, "{\"percentage\": {\"rule\": 1, \"value\": 100}}"), 403,
+                "which needs an editor token");
+        assertProblem(api.patch("/api/v1/environments/staging/flags/billing-v2", operator, "{\"enabled\": false}"), 403,
+                "may not change flags in environment \"staging\"; it is for environment \"production\"");
+        assertThat(api.get(flag, ADMIN).json().get("enabled").asBoolean()).as("nothing written").isTrue();
+        ApiClient.Response off = api.patch(flag + "?comment=checkout%20errors", operator, "{\"enabled\": false}");
+        assertThat(off.status()).as(off.body()).isEqualTo(200);
+        assertThat(off.json().get("enabled").asBoolean()).isFalse();
+        JsonNode versions = api.get(flag + "/history", operator).json().get("versions");
+        assertThat(versions.get(versions.size() - 1).get("actor").asText()).as("the last version's").startsWith("operator-user (tok-");
+        assertProblem(api.patch(flag, operator, "{\"enabled\": true}"), 403, "may only switch flags off");
+
+        // the viewer: not even the kill switch
+        api.patch(flag, ADMIN, "{\"enabled\": true}");
+        assertProblem(api.patch(flag, viewer, "{\"enabled\": false}"), 403,
+                "this token (scope viewer) may not change flags in environment \"production\"");
+        assertThat(api.get(flag, ADMIN).json().get("enabled").asBoolean()).isTrue();
+
+        // what each needs when it is made, and every scope named when one is not known
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"operator\"}"), 400,
+                "an operator token needs at least one environment");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"viewer\", \"environments\":"
+                + " [\"production\"], \"userId\": \"tess\"}"), 400, "a viewer token takes no \"userId\"");
+        assertProblem(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"oncall\", \"environments\": []}"), 400,
+                "scope must be one of admin, editor, operator, tester, viewer or sdk, was \"oncall\"");
+        assertThat(api.get("/api/v1/tokens", ADMIN).json().get("tokens").findValuesAsText("scope")).contains("operator", "viewer");
+
+        // both scopes are kept by the journal: after a restart the tokens do as before
+        server.close();
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        assertThat(api.patch(flag, operator, "{\"enabled\": false}").status()).isEqualTo(200);
+        assertProblem(api.patch(flag, viewer, "{\"enabled\": false}"), 403, "may not change flags");
     }
 
     @Test
@@ -1491,7 +1559,7 @@ class AdminApiTest {
         JsonNode early = api.get("/api/v1/audit?environment=production&to=" + between, editor).json().get("entries");
         assertThat(early).extracting(e -> e.get("change").asText()).containsExactly("environment_created", "flag_created");
         assertProblem(api.get("/api/v1/audit", editor), 403, "admin token");
-        assertProblem(api.get("/api/v1/audit", editor), 403, "an editor reads one environment's with ?environment=production (flags audit -e production)");
+        assertProblem(api.get("/api/v1/audit", editor), 403, "an editor token reads one environment's with ?environment=production (flags audit -e production)");
         assertProblem(api.get("/api/v1/audit?from=yesterday", ADMIN), 400, "ISO-8601");
         assertThat(api.get("/api/v1/audit?from=yesterday", ADMIN).json().get("detail").asText()).doesNotContain("%2B");
         // curl users type the offset's + as it is; the query string reads it as a space

@@ -10,7 +10,7 @@ import java.util.Set;
  * @param tokenId the token's id (never the secret); used as the actor in the journal with its name
  * @param name the token's name, such as "alice" or "billing-service"
  * @param scope what the token may do
- * @param environments the environments an editor, tester or sdk token is for; empty for admin
+ * @param environments the environments a token of any scope but admin is for; empty for admin
  * @param userId the one user whose roles a tester token may grant and revoke; null for other scopes,
  *               and for tester tokens created before tokens had a user (those may grant to anyone)
  * @param expiresAt the instant from which the token is refused; null for a token that never expires
@@ -58,6 +58,23 @@ public record Principal(String tokenId, String name, Scope scope, Set<String> en
     /** @return whether the token may change flags in the environment */
     public boolean canWriteFlags(String environment) {
         return isAdmin() || (scope == Scope.EDITOR && environments.contains(environment));
+    }
+
+    /**
+     * @return whether the token may switch the environment's flags off (the kill switch): an editor's and an operator's,
+     *     whose tokens may do nothing else to a flag
+     */
+    public boolean canSwitchOff(String environment) {
+        return isAdmin() || ((scope == Scope.EDITOR || scope == Scope.OPERATOR) && environments.contains(environment));
+    }
+
+    /**
+     * @return whether the token may read the environment's history, audit log and past states, which name who changed
+     *     what: every scope that reads flags but a tester's
+     */
+    public boolean canReadHistory(String environment) {
+        return isAdmin() || ((scope == Scope.EDITOR || scope == Scope.OPERATOR || scope == Scope.VIEWER)
+                && environments.contains(environment));
     }
 
     /** @return whether the token may grant or revoke self-service roles in the environment */

@@ -311,7 +311,7 @@ public final class TokenService implements Authenticator {
                     + " (nor line separators, bidirectional controls, invisible characters or half characters)");
         }
         if (scope != Scope.TESTER && userId != null) {
-            throw new IllegalArgumentException("only a tester token is for one user; an " + scope.apiName()
+            throw new IllegalArgumentException("only a tester token is for one user; " + scope.withArticle()
                     + " token takes no \"userId\"");
         }
         Set<String> envs = environments == null ? Set.of() : new LinkedHashSet<>(environments);
@@ -321,8 +321,8 @@ public final class TokenService implements Authenticator {
         if (scope == Scope.SDK && envs.size() != 1) {
             throw new IllegalArgumentException("an sdk token is for exactly one environment, was given " + envs.size());
         }
-        if ((scope == Scope.EDITOR || scope == Scope.TESTER) && envs.isEmpty()) {
-            throw new IllegalArgumentException("an " + scope.apiName() + " token needs at least one environment");
+        if (scope != Scope.ADMIN && envs.isEmpty()) {
+            throw new IllegalArgumentException(scope.withArticle() + " token needs at least one environment");
         }
         String secret = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(randomBytes());
         String id = "tok-" + HexFormat.of().formatHex(randomBytes(), 0, 6);

@@ -199,7 +199,7 @@ public final class ApiServlet extends HttpServlet {
             // An SDK's token is built into applications, the most exposed place a token lives: it may
             // read its environment's stream and nothing else, not even the list of environments.
             throw new ApiException(403, "forbidden", "an sdk token may only subscribe to its environment over gRPC; the HTTP API"
-                    + " needs an admin, editor or tester token");
+                    + " needs a token of another scope (admin, editor, operator, tester or viewer)");
         }
         return p;
     }
@@ -387,10 +387,11 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
-                    Access.requireWriteFlags(p, env); // before the body
+                    Access.requireSwitchOff(p, env); // before the body: an operator's token may switch flags off
                     JsonNode body = body(req);
+                    Access.requirePatch(p, env, body); // an operator's token: the kill switch and nothing else
                     services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
-                    List<String> broken = services.schedules().noLongerApplyingBefore(p, env, key);
+                    List<String> broken = services.schedules().noLongerApplying(env, key);
                     written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key, broken);
                 }
                 case "DELETE" -> {
@@ -973,7 +974,8 @@ public final class ApiServlet extends HttpServlet {
                     String name = text(body, "name", true); // its syntax is the token service's (a 400 below)
                     String scopeName = text(body, "scope", true);
                     Scope scope = Arrays.stream(Scope.values()).filter(s -> s.apiName().equals(scopeName)).findFirst()
-                            .orElseThrow(() -> new ApiException(400, "bad request", "scope must be one of admin, editor, tester, sdk, was \"" + scopeName + "\""));
+                            .orElseThrow(() -> new ApiException(400, "bad request", "scope must be one of " + Scope.apiNames() + ", was \""
+                                    + scopeName + "\""));
                     Set<String> envs = new LinkedHashSet<>();
                     JsonNode envNode = body.get("environments");
                     if (envNode != null) {

@@ -6,6 +6,7 @@ import dev.flags.server.ApiException;
 import dev.flags.server.ApiLimits;
 import dev.flags.server.LogText;
 import dev.flags.server.TokenBucket;
+import dev.flags.server.Access;
 import dev.flags.server.auth.Principal;
 import java.util.Map;
 import java.util.Objects;
@@ -63,13 +64,7 @@ public final class RequestLimits {
      * @throws ApiException 429 if the budget it is charged to is spent
      */
     void admitFlagPatch(Principal principal, JsonNode body) {
-        admit(principal, !onlySwitchesOff(body));
-    }
-
-    /** Whether a PATCH body only switches the flag off. */
-    static boolean onlySwitchesOff(JsonNode body) {
-        return body != null && body.isObject() && body.size() == 1 && body.path("enabled").isBoolean()
-                && !body.get("enabled").booleanValue();
+        admit(principal, !Access.onlySwitchesOff(body));
     }
 
     /** Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}). */

@@ -145,11 +145,11 @@ class RequestLimitsTest {
         limits.admitFlagPatch(SCRIPT, off);
         assertThatThrownBy(() -> limits.admitFlagPatch(SCRIPT, off)).hasMessageContaining("more than 2 reads");
 
-        assertThat(RequestLimits.onlySwitchesOff(off)).isTrue();
-        assertThat(RequestLimits.onlySwitchesOff(on)).isFalse();
-        assertThat(RequestLimits.onlySwitchesOff(off.deepCopy().put("default", true))).as("and something else").isFalse();
-        assertThat(RequestLimits.onlySwitchesOff(JsonNodeFactory.instance.objectNode().put("enabled", "false"))).isFalse();
-        assertThat(RequestLimits.onlySwitchesOff(null)).isFalse();
+        assertThat(dev.flags.server.Access.onlySwitchesOff(off)).isTrue();
+        assertThat(dev.flags.server.Access.onlySwitchesOff(on)).isFalse();
+        assertThat(dev.flags.server.Access.onlySwitchesOff(off.deepCopy().put("default", true))).as("and something else").isFalse();
+        assertThat(dev.flags.server.Access.onlySwitchesOff(JsonNodeFactory.instance.objectNode().put("enabled", "false"))).isFalse();
+        assertThat(dev.flags.server.Access.onlySwitchesOff(null)).isFalse();
         assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/billing-v2")).isTrue();
         assertThat(RequestLimits.isFlagPatch("PUT", "/environments/production/flags/billing-v2")).isFalse();
         assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/billing-v2/revert")).isFalse();
