@@ -142,7 +142,10 @@ public final class FlagServer implements AutoCloseable {
     private final GrpcTransport grpcTransport;
     /** How many connections the HTTP port holds at once; it accepts more only as these close. */
     private final int httpMaxConnections;
-    /** Runs the watches that say in the log what would go unseen: {@link HttpCapWatch}, {@link TlsExpiryWatch}. */
+    /**
+     * Runs the watches that say in the log what would go unseen: {@link HttpCapWatch}, {@link TlsExpiryWatch},
+     * {@link SdkTokenExpiryWatch}.
+     */
     private final java.util.concurrent.ScheduledExecutorService watchTimer =
             Executors.newSingleThreadScheduledExecutor(named("flags-server-watch"));
     /** When the TLS certificate expires (read at start, as the ports read it), or null without TLS. */
@@ -282,6 +285,9 @@ public final class FlagServer implements AutoCloseable {
                     + " none of them expires.", "gauge",
                     () -> tokens.soonestSdkExpiry().map(end -> Math.max(0, Duration.between(clock.instant(), end).getSeconds()))
                             .orElse(-1L));
+            SdkTokenExpiryWatch sdkExpiry = new SdkTokenExpiryWatch(tokens::list, clock, LOG::warn);
+            sdkExpiry.check(); // at start too: a server restarted every day would otherwise never say it
+            watchTimer.scheduleWithFixedDelay(sdkExpiry::check, 5, 5, TimeUnit.MINUTES);
             registerSyncMetrics();
             // One UsageFile for the read and the writes: an unusable file it could not move aside at the read
             // must not be overwritten by the writes, and that is the instance's state.
@@ -331,6 +337,16 @@ public final class FlagServer implements AutoCloseable {
                 Webhook sender = hook;
                 metrics.register("flags_webhook_lag_entries", "Changes in the journal that the webhook's endpoint has not"
                         + " acknowledged yet (they wait in the journal, and are sent in order).", "gauge", sender::lag);
+                metrics.register("flags_webhook_oldest_waiting_seconds", "Seconds since the oldest change the webhook's"
+                        + " endpoint has not acknowledged was written; 0 when it has every change. Climbing: the endpoint is"
+                        + " down or refusing (a busy one keeps it low however many changes wait); -1 if the journal could"
+                        + " not be read.", "gauge", () -> {
+                            try {
+                                return sender.oldestWaiting(clock.instant()).getSeconds();
+                            } catch (dev.flags.server.journal.JournalException e) { // the scrape's other metrics still count
+                                return -1;
+                            }
+                        });
                 metrics.register("flags_webhook_delivered_total", "Changes the webhook's endpoint acknowledged, since the"
                         + " server started.", "counter", sender::deliveredCount);
                 metrics.register("flags_webhook_failures_total", "Deliveries to the webhook's endpoint that failed (no answer,"

@@ -80,6 +80,8 @@ public final class Webhook implements AutoCloseable {
     private boolean woken; // guarded by wakeUp
     private volatile boolean closed;
     private volatile long acknowledged;
+    /** The oldest entry the endpoint had not acknowledged when last looked up: read again once the cursor passes it. */
+    private volatile Waiting oldestWaiting;
 
     private Webhook(Journal journal, WebhookSettings settings, byte[] secret, Path dataDir, Duration firstBackoff)
             throws IOException {
@@ -195,6 +197,36 @@ public final class Webhook implements AutoCloseable {
     /** @return how many entries the journal holds that the endpoint has not acknowledged */
     public long lag() {
         return Math.max(0, journal.lastSequence() - acknowledged);
+    }
+
+    /**
+     * How long the oldest change the endpoint has not acknowledged has waited: what tells an endpoint that is stuck (a
+     * change an hour old) from one that is busy (many changes, each a second old), which {@link #lag()} cannot.
+     *
+     * @param now the time to measure by
+     * @return the time since that change was written; zero when the endpoint has every change
+     * @throws JournalException if the journal cannot be read
+     */
+    public Duration oldestWaiting(java.time.Instant now) {
+        long next = acknowledged + 1;
+        if (journal.lastSequence() < next) {
+            return Duration.ZERO;
+        }
+        Waiting waiting = oldestWaiting;
+        if (waiting == null || waiting.sequence() < next) { // one read per change taken, not per look
+            List<JournalEntry> entries = journal.read(next, 1); // the first retained from there
+            if (entries.isEmpty()) {
+                return Duration.ZERO;
+            }
+            waiting = new Waiting(entries.get(0).sequence(), entries.get(0).timestamp());
+            oldestWaiting = waiting;
+        }
+        Duration age = Duration.between(waiting.writtenAt(), now);
+        return age.isNegative() ? Duration.ZERO : age;
+    }
+
+    /** An entry the endpoint has not taken, and when the journal took it. */
+    private record Waiting(long sequence, java.time.Instant writtenAt) {
     }
 
     /** @return entries delivered since the server started */

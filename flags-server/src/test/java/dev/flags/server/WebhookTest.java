@@ -13,6 +13,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -256,6 +257,32 @@ class WebhookTest {
                 .contains("failed (java.net.ConnectException");
         assertThat(logged).doesNotContain("s cret").doesNotContain("s%20cret").doesNotContain("bot:");
         assertThat(logged).as("an owner-only secret file is no warning").doesNotContain("webhook secret: ");
+    }
+
+    @Test
+    void theAgeOfTheOldestChangeTheEndpointHasNotTakenTellsAStuckEndpointFromABusyOne() throws Exception {
+        dev.flags.server.journal.MutableClock clock = new dev.flags.server.journal.MutableClock(java.time.Instant.now());
+        answer.set(503);
+        try (FlagServer server = FlagServer.start(config(), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.get("/metrics", null).body()).as("nothing waits").contains("flags_webhook_oldest_waiting_seconds 0\n");
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            assertThat(next().answered()).isEqualTo(503);
+            clock.advance(Duration.ofSeconds(90));
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\"}"); // a newer change does not hide the older
+            assertThat(api.get("/metrics", null).body()).contains("flags_webhook_oldest_waiting_seconds 90\n")
+                    .contains("flags_webhook_lag_entries 2\n");
+            clock.advance(Duration.ofSeconds(30));
+            assertThat(api.get("/metrics", null).body()).contains("flags_webhook_oldest_waiting_seconds 120\n");
+
+            answer.set(200);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!api.get("/metrics", null).body().contains("flags_webhook_lag_entries 0\n")) {
+                assertThat(System.nanoTime()).as("the endpoint takes both").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            assertThat(api.get("/metrics", null).body()).contains("flags_webhook_oldest_waiting_seconds 0\n");
+        }
     }
 
     @Test
