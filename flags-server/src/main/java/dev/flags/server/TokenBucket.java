@@ -95,6 +95,17 @@ public final class TokenBucket {
     }
 
     /**
+     * Gives back one take, for a request that turned out to cost nothing of what the bucket guards; never beyond a full
+     * bucket.
+     *
+     * @param now the time now, in nanoseconds on the origin of the constructor's
+     */
+    public synchronized void giveBack(long now) {
+        refill(now);
+        credit = Math.min(capacity, credit + cost);
+    }
+
+    /**
      * Whether the bucket is in debt (see {@link #charge}), without taking: work that may cost more than a take asks
      * this before it starts.
      *

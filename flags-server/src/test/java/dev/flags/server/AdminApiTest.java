@@ -672,6 +672,26 @@ class AdminApiTest {
     }
 
     @Test
+    void aWriteThatChangesNothingIsChargedAsAReadNotAsAChange() throws Exception {
+        server.close();
+        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 100)));
+        api = new ApiClient(server.httpPort());
+        String gitops = token("editor", "production");
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertThat(api.put(path, gitops, BILLING).status()).isEqualTo(201); // change 1
+        for (int i = 0; i < 10; i++) { // a GitOps loop re-applying what is there: no journal write, nothing to an SDK
+            ApiClient.Response again = api.put(path, gitops, BILLING);
+            assertThat(again.status()).as(again.body()).isEqualTo(200);
+            assertThat(again.header("X-Flags-Changed")).isEqualTo("false");
+            assertThat(api.patch(path, gitops, "{\"description\": \"new billing\"}").header("X-Flags-Changed")).isEqualTo("false");
+        }
+        assertThat(api.patch(path, gitops, "{\"description\": \"one\"}").status()).isEqualTo(200); // change 2
+        assertThat(api.patch(path, gitops, "{\"description\": \"two\"}").status()).isEqualTo(200); // change 3
+        assertProblem(api.patch(path, gitops, "{\"description\": \"three\"}"), 429, "more than 3 changes in a minute");
+        assertThat(api.get(path + "/history", gitops).json().get("versions")).hasSize(3);
+    }
+
+    @Test
     void aFlagThatBucketsByAnAttributeKeepsItThroughPatchesAndThePlaygroundBucketsByIt() {
         String path = "/api/v1/environments/production/flags/by-account";
         ApiClient.Response put = api.put(path, ADMIN, "{\"key\": \"by-account\", \"enabled\": true, \"bucketBy\": \"accountId\","

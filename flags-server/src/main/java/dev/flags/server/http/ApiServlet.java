@@ -92,6 +92,8 @@ public final class ApiServlet extends HttpServlet {
     private static final int DEFAULT_AUDIT_PAGE = 100;
     /** The query parameter every write takes: the journal entry's comment ({@link #comment(HttpServletRequest)}). */
     private static final String COMMENT = "comment";
+    /** A request attribute: whether the request was charged to its token's change budget (a Boolean). */
+    private static final String CHARGED_AS_CHANGE = "dev.flags.chargedAsChange";
 
     private final transient Services services;
     /**
@@ -140,11 +142,14 @@ public final class ApiServlet extends HttpServlet {
         try {
             Principal principal = authenticate(req);
             if (!RequestLimits.isFlagPatch(req.getMethod(), req.getPathInfo())) { // charged once its body is read
-                services.limits().admit(principal, req.getMethod(), req.getPathInfo());
+                req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(principal, req.getMethod(), req.getPathInfo()));
             }
             // Parameters from the query string alone: a form body's fields would pass every check made on it.
             QueryParameters.refuseFormBody(req);
             route(headAsGet(QueryParameters.queryOnly(req)), resp, principal);
+            if (Boolean.TRUE.equals(req.getAttribute(CHARGED_AS_CHANGE)) && "false".equals(resp.getHeader("X-Flags-Changed"))) {
+                services.limits().changedNothing(principal);
+            }
         } catch (ApiException e) {
             if (e.status() == 500) { // a fault already logged where it happened (a stopped journal)
                 String method = LogText.escape(req.getMethod());
@@ -390,7 +395,8 @@ public final class ApiServlet extends HttpServlet {
                     Access.requireSwitchOff(p, env); // before the body: an operator's token may switch flags off
                     JsonNode body = body(req);
                     Access.requirePatch(p, env, body); // an operator's token: the kill switch and nothing else
-                    services.limits().admitFlagPatch(p, body); // a switch-off works with the change budget spent
+                    // a switch-off works with the change budget spent
+                    req.setAttribute(CHARGED_AS_CHANGE, services.limits().admitFlagPatch(p, body));
                     List<String> broken = services.schedules().noLongerApplying(env, key);
                     written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key, broken);
                 }

@@ -66,6 +66,19 @@ final class RequestBudget {
     }
 
     /**
+     * Gives one request back to the key's bucket (see {@link TokenBucket#giveBack}).
+     *
+     * @param key whose budget
+     */
+    void giveBack(String key) {
+        if (perMinute == 0) {
+            return;
+        }
+        long now = ticker.read();
+        buckets.get(key, k -> new TokenBucket(perMinute, REFILL, now)).giveBack(now);
+    }
+
+    /**
      * Charges the key's bucket for work an admitted request turned out to cost (see {@link TokenBucket#charge}).
      *
      * @param key whose budget

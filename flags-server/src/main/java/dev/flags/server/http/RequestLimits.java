@@ -46,10 +46,13 @@ public final class RequestLimits {
      * @param principal who asks
      * @param method the HTTP method
      * @param path the path under {@code /api/v1}
+     * @return whether it was charged as a change
      * @throws ApiException 429, with {@code retryAfterSeconds}, if the token has no budget left
      */
-    void admit(Principal principal, String method, String path) {
-        admit(principal, isChange(method, path));
+    boolean admit(Principal principal, String method, String path) {
+        boolean change = isChange(method, path);
+        admit(principal, change);
+        return change;
     }
 
     /**
@@ -61,10 +64,26 @@ public final class RequestLimits {
      *
      * @param principal who asks
      * @param body the PATCH body, as parsed
+     * @return whether it was charged as a change
      * @throws ApiException 429 if the budget it is charged to is spent
      */
-    void admitFlagPatch(Principal principal, JsonNode body) {
-        admit(principal, !Access.onlySwitchesOff(body));
+    boolean admitFlagPatch(Principal principal, JsonNode body) {
+        boolean change = !Access.onlySwitchesOff(body);
+        admit(principal, change);
+        return change;
+    }
+
+    /**
+     * Charges as a read a request that was charged as a change and changed nothing ({@code X-Flags-Changed: false}: a
+     * PUT of the document the flag already is, a grant the user already holds). The change budget guards the journal and
+     * the SDKs, and such a request wrote nothing to the one and sent nothing to the other: a GitOps pipeline that
+     * re-applies a repository of 2,000 unchanged flags on every merge is not held to 600 a minute (QA45b F3).
+     *
+     * @param principal who asked
+     */
+    void changedNothing(Principal principal) {
+        changes.giveBack(principal.tokenId());
+        reads.charge(principal.tokenId(), 1);
     }
 
     /** Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}). */
