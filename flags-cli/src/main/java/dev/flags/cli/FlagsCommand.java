@@ -58,7 +58,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.TargetUser.class, FlagsCommand.UntargetUser.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.Delete.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
-                FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Roles.class, Environments.class,
+                FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Apply.class, Roles.class, Environments.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
@@ -489,6 +489,11 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             if (document == null || !document.isObject()) {
                 throw new CliException(EXIT_FAILED, file + " is not a flag's document (a JSON object, as `flags show` prints it)");
+            }
+            if (document.has("formatVersion") && document.has("flags")) { // an export, most likely, or a file kept in git
+                throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is a flag file (as flags"
+                        + " export writes them), not one flag's document: nothing was written; flags apply " + file
+                        + " writes every flag in it that differs (--dry-run shows which)");
             }
             JsonNode key = document.get("key");
             if (key != null && !(key.isTextual() && key.asText().equals(flag))) {
@@ -1674,6 +1679,10 @@ public final class FlagsCommand implements Callable<Integer> {
         @Option(names = "--at", paramLabel = "INSTANT", description = "The flags and grants as they were at that time, an"
                 + " ISO-8601 instant with its offset (what was live last Friday, for flags eval or a diff; editor or admin).")
         String at;
+        @Option(names = "--as-code", description = "For a file kept in git and applied with flags apply: without the flags'"
+                + " versions (this environment's numbers: they differ between environments and move with every change) and"
+                + " without role grants (people's, not code's).")
+        boolean asCode;
 
         @Override
         public Integer call() {
@@ -1696,11 +1705,16 @@ public final class FlagsCommand implements Callable<Integer> {
                         + oneLine(roles.path("at").asText(when)) + " (its version " + roles.path("version").asLong() + ")");
             }
             ObjectNode file = Api.JSON.createObjectNode().put("formatVersion", FlagFormat.FORMAT_VERSION);
+            if (asCode) {
+                flags.forEach(f -> ((ObjectNode) f).remove("version"));
+            }
             file.set("flags", flags);
-            file.set("roleGrants", roles.path("members"));
             int ending = 0;
-            for (JsonNode byUser : roles.path("expiresAt")) {
-                ending += byUser.size();
+            if (!asCode) {
+                file.set("roleGrants", roles.path("members"));
+                for (JsonNode byUser : roles.path("expiresAt")) {
+                    ending += byUser.size();
+                }
             }
             if (ending > 0 && when != null) { // of a past state: whether they ended since is not the file's business
                 spec.commandLine().getErr().println("flags: " + ending + (ending == 1 ? " role grant" : " role grants") + " had an"
@@ -1720,7 +1734,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new CliException(EXIT_FAILED, "the environment's flags do not make a flag file this release reads: "
                         + e.problems().get(0));
             }
-            if (roles.hasNonNull("onlyUser")) {
+            if (roles.hasNonNull("onlyUser") && !asCode) {
                 // A tester's token sees only its own user's grants: the file would answer others as if they had none.
                 spec.commandLine().getErr().println("flags: this token sees only the role grants of \""
                         + oneLine(roles.get("onlyUser").asText()) + "\": the file holds those only, and answers other users"

@@ -121,6 +121,81 @@ class FlagsCommandTest {
     }
 
     @Test
+    void applyMakesTheEnvironmentAsTheFileSaysWritingOnlyWhatDiffersAndNamingWhatItMayNotWrite() throws Exception {
+        assertThat(remote("create", "checkout-v2").exit()).isZero();
+        assertThat(remote("on", "checkout-v2").exit()).isZero();
+        assertThat(remote("create", "search-v3").exit()).isZero(); // off: its kill switch, say
+        assertThat(remote("create", "old-banner").exit()).isZero();
+        Path file = Files.writeString(dir.resolve("production.json"), """
+                {"formatVersion": 1, "flags": [
+                  {"key": "checkout-v2", "enabled": true, "description": "from git"},
+                  {"key": "search-v3", "enabled": true},
+                  {"key": "dark-launch", "enabled": false},
+                  {"key": "big-bang", "enabled": true},
+                  {"key": "old-banner", "enabled": false}
+                ], "roleGrants": {"beta-tester": ["tess"]}}
+                """);
+
+        Run dry = remote("apply", file.toString(), "--dry-run", "--prune");
+        assertThat(dry.exit()).as(dry.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(dry.out()).containsPattern("change checkout-v2 v\\d+\n  description: added \"from git\"\n")
+                .containsPattern("change search-v3 v\\d+: not written, the file switches it on, and here it is off \\(its kill"
+                        + " switch\\?\\): needs --switch-on, or \"enabled\": false in the file\n  enabled: false → true\n")
+                .contains("create dark-launch (off)\n")
+                .contains("create big-bang (on): not written, the file creates it switched on").contains("1 flag unchanged");
+        assertThat(dry.err()).contains("the file's role grants (1 role) are not applied")
+                .contains("dry run: nothing written; 2 of 5 would not be written");
+        assertThat(dry.out()).as("--prune: the flag the file has not").containsPattern("archive billing-v2 v\\d+ \\(off\\)\n");
+        assertThat(remote("show", "checkout-v2").json().has("description")).as("nothing written").isFalse();
+
+        Run applied = remote("apply", file.toString(), "-m", "release train 12");
+        assertThat(applied.exit()).as("two not written").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(applied.err()).contains("applied to \"production\": 2 written, 1 unchanged, 2 not written:")
+                .contains("  search-v3: the file switches it on, and here it is off (its kill switch?): needs --switch-on")
+                .contains("  big-bang: the file creates it switched on");
+        assertThat(remote("show", "checkout-v2").json().get("description").asText()).isEqualTo("from git");
+        assertThat(remote("show", "dark-launch").json().get("enabled").asBoolean()).isFalse();
+        assertThat(remote("show", "search-v3").json().get("enabled").asBoolean()).as("the kill switch holds").isFalse();
+        assertThat(remote("history", "checkout-v2").out()).contains("release train 12");
+
+        assertThat(remote("apply", file.toString(), "--switch-on").exit()).isZero();
+        assertThat(remote("show", "search-v3").json().get("enabled").asBoolean()).isTrue();
+        assertThat(remote("show", "big-bang").json().get("enabled").asBoolean()).isTrue();
+        Run again = remote("apply", file.toString());
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(again.out()).isEqualTo("5 flags unchanged\n");
+        assertThat(remote("show", "checkout-v2").json().get("version").asLong()).as("no new version").isEqualTo(
+                remote("history", "checkout-v2", "--last", "1").out().lines().findFirst().map(l -> Long.parseLong(l.substring(1,
+                        l.indexOf(' ')))).orElseThrow());
+
+        Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"checkout-v2\", \"enabled\": true,"
+                + " \"description\": \"from git\"}]}");
+        Run pruned = remote("apply", file.toString(), "--prune");
+        assertThat(pruned.exit()).as(pruned.err()).isZero();
+        assertThat(pruned.out()).contains("archive big-bang v").contains("archive old-banner v").contains("archive billing-v2 v");
+        assertThat(remote("list").out()).contains("checkout-v2").doesNotContain("old-banner").doesNotContain("dark-launch");
+
+        Run asCode = remote("export", "--as-code");
+        assertThat(asCode.exit()).as(asCode.err()).isZero();
+        assertThat(asCode.json().has("roleGrants")).isFalse();
+        assertThat(asCode.json().get("flags")).hasSize(1).allSatisfy(f -> assertThat(f.has("version")).isFalse());
+        Path exported = Files.writeString(dir.resolve("exported.json"), asCode.out());
+        assertThat(remote("apply", exported.toString()).out()).as("an export applies as it is").isEqualTo("1 flag unchanged\n");
+
+        Run put = remote("put", "checkout-v2", file.toString());
+        assertThat(put.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(put.err()).isEqualTo("flags: " + file + " is a flag file (as flags export writes them), not one flag's"
+                + " document: nothing was written; flags apply " + file + " writes every flag in it that differs (--dry-run"
+                + " shows which)\n");
+        Path one = Files.writeString(dir.resolve("one.json"), "{\"key\": \"checkout-v2\", \"enabled\": false}");
+        Run notAFile = remote("apply", one.toString());
+        assertThat(notAFile.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(notAFile.err()).contains("is not a flag file this can apply, nothing was written")
+                .contains("(one flag's document is written with flags put FLAG FILE)");
+        assertThat(remote("show", "checkout-v2").json().get("enabled").asBoolean()).isTrue();
+    }
+
+    @Test
     void anOnCallOperatorTokenThrowsTheKillSwitchAndCannotSwitchAFlagBackOn() throws Exception {
         assertThat(remote("create", "checkout-v2").exit()).isZero();
         assertThat(remote("on", "checkout-v2").exit()).isZero();
