@@ -63,7 +63,7 @@ class ReadmeTest {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as(out).isZero();
-            assertThat(out).contains("--- block done").contains("\"billing\":\"v2\"").contains("incident 4711").contains("enabled: true → false")
+            assertThat(out).contains("--- block done").contains("\"billing\":\"v2\"").contains("incident 4711").contains("enabled: true -> false")
                     .contains("\"reason\":\"FLAG_NOT_FOUND\"")
                     .as("the tester's own roles").containsPattern("\nbeta-tester +yes[^\n]* tess")
                     .as("the usage table before the archive").contains("LAST EVALUATED").contains("\nbilling-v2 ")

@@ -66,8 +66,9 @@ final class Diff implements Callable<Integer> {
             List<String> changes = FlagChanges.all(mine, e.getValue());
             if (!changes.isEmpty()) {
                 differ++;
-                out.println(oneLine(e.getKey()) + ": " + oneLine(from) + " v" + e.getValue().path("version").asLong() + " -> "
-                        + oneLine(o.environment()) + " v" + mine.path("version").asLong());
+                // In the sense of the lines under it, each this environment's value -> the other's (QA45a F2).
+                out.println(oneLine(e.getKey()) + ": " + oneLine(o.environment()) + " v" + mine.path("version").asLong()
+                        + " -> as " + oneLine(from) + " v" + e.getValue().path("version").asLong());
                 changes.forEach(line -> out.println("  " + line));
             }
         }
@@ -77,17 +78,16 @@ final class Diff implements Callable<Integer> {
             List<String> made = onlyTheirs.stream().filter(k -> !archivedHere.contains(k)).map(FlagsCommand::oneLine).toList();
             List<String> restored = onlyTheirs.stream().filter(archivedHere::contains).map(FlagsCommand::oneLine).toList();
             if (!made.isEmpty()) {
-                out.println("only in " + oneLine(from) + " (flags promote FLAG --from " + oneLine(from) + " makes one here, --keep-off to ship it dark): "
-                        + String.join(", ", made));
+                listed(out, "only in " + oneLine(from) + " (flags promote FLAG --from " + oneLine(from) + " makes one here,"
+                        + " --keep-off to ship it dark):", made);
             }
             if (!restored.isEmpty()) {
-                out.println("only in " + oneLine(from) + ", archived in " + oneLine(o.environment()) + " (flags promote FLAG --from "
-                        + oneLine(from) + " restores it here, --keep-off to keep it off): " + String.join(", ", restored));
+                listed(out, "only in " + oneLine(from) + ", archived in " + oneLine(o.environment()) + " (flags promote FLAG"
+                        + " --from " + oneLine(from) + " restores it here, --keep-off to keep it off):", restored);
             }
         }
         if (!onlyOurs.isEmpty()) {
-            out.println("only in " + oneLine(o.environment()) + ": "
-                    + String.join(", ", onlyOurs.stream().map(FlagsCommand::oneLine).toList()));
+            listed(out, "only in " + oneLine(o.environment()) + ":", onlyOurs.stream().map(FlagsCommand::oneLine).toList());
         }
         boolean same = differ == 0 && onlyTheirs.isEmpty() && onlyOurs.isEmpty();
         if (same) {
@@ -95,6 +95,12 @@ final class Diff implements Callable<Integer> {
                     + "\" are the same (" + ours.size() + (ours.size() == 1 ? " flag" : " flags") + ")");
         }
         return exitCode && !same ? FlagsCommand.EXIT_DIFFERENT : EXIT_OK;
+    }
+
+    /** A heading, then one key a line: thousands of keys on one line could be neither read, nor grepped, nor counted. */
+    private static void listed(PrintWriter out, String heading, List<String> keys) {
+        out.println(heading);
+        keys.forEach(key -> out.println("  " + key));
     }
 
     /** The keys of the environment's archived flags. */

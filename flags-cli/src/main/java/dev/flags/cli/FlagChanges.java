@@ -11,7 +11,7 @@ import java.util.Set;
 /**
  * Immutable (static functions only). What changed between two versions of a flag's document, as one
  * line per changed value, for {@code flags history --changes}: a product owner asking "what did v7 do?"
- * reads {@code rules["eu canary"].conditions[1].percentage: 10 → 50} rather than two documents.
+ * reads {@code rules["eu canary"].conditions[1].percentage: 10 -> 50} rather than two documents.
  *
  * <p>Objects are compared field by field. Rules are matched by name when every rule on both sides has
  * a distinct one (so that inserting a rule in front does not show every later rule as changed), else by
@@ -91,7 +91,7 @@ final class FlagChanges {
                 compareByIndex(path, before, after, lines, max);
             }
         } else {
-            lines.add(path + ": " + show(before, max) + " → " + show(after, max));
+            lines.add(path + ": " + show(before, max) + " -> " + show(after, max));
         }
     }
 
@@ -109,7 +109,7 @@ final class FlagChanges {
             if (old == null) {
                 lines.add(at + ": added " + answer);
             } else if (!old.equals(answer)) {
-                lines.add(at + ": " + old + " → " + answer);
+                lines.add(at + ": " + old + " -> " + answer);
             }
         });
         was.forEach((user, answer) -> {
@@ -169,7 +169,7 @@ final class FlagChanges {
         if (!keptBefore.equals(keptAfter)) {
             // First: the order decides which rule matches, so a move matters even if no rule's content changed,
             // and it must not fall into the count of lines left out.
-            lines.add(path + ": order " + quoted(keptBefore, max) + " → " + quoted(keptAfter, max));
+            lines.add(path + ": order " + quoted(keptBefore, max) + " -> " + quoted(keptAfter, max));
         }
         for (int i = 0; i < after.size(); i++) {
             String name = namesAfter.get(i);

@@ -92,8 +92,9 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
                     + ": nothing to promote");
             return EXIT_OK;
         }
-        String heading = oneLine(flag) + ": " + oneLine(from) + " " + sourceVersion + " -> " + oneLine(o.environment()) + " "
-                + targetVersion;
+        // In the sense of the lines under it, each this environment's value -> the promoted one (QA45a F2).
+        String heading = oneLine(flag) + ": " + oneLine(o.environment()) + " " + targetVersion + " -> as " + oneLine(from) + " "
+                + sourceVersion;
         // Off here and on there: most often a kill switch thrown here during an incident, which a promote of the rules
         // must not undo as one line among its changes. New here (or archived) and on there: the flag's first promote,
         // which must not release it to this environment's users as one line among its changes either.

@@ -18,7 +18,7 @@ class FlagChangesTest {
         assertThat(FlagChanges.between(json("{\"enabled\": false, \"default\": true, \"description\": \"old\"}"),
                 json("{\"enabled\": true, \"description\": \"new\", \"tags\": [\"billing\"]}")))
                 .as("in the order of the fields' names, whatever order either document has them in")
-                .containsExactly("default: removed (was true)", "description: \"old\" → \"new\"", "enabled: false → true",
+                .containsExactly("default: removed (was true)", "description: \"old\" -> \"new\"", "enabled: false -> true",
                         "tags: added [\"billing\"]");
         assertThat(FlagChanges.all(json("{\"variants\": [{\"weight\": 1, \"key\": \"green\"}]}"), json("{}")))
                 .as("a value's JSON too").containsExactly("variants: removed (was [{\"key\":\"green\",\"weight\":1}])");
@@ -48,14 +48,14 @@ class FlagChangesTest {
                            {"name": "canary", "conditions": [{"percentage": 25}]}]}""");
         assertThat(FlagChanges.between(before, after)).containsExactly(
                 "rules[\"staff\"]: added at 0 {\"conditions\":[{\"roles\":[\"staff\"]}]}",
-                "rules[\"canary\"].conditions[0].percentage: 10 → 25");
+                "rules[\"canary\"].conditions[0].percentage: 10 -> 25");
     }
 
     @Test
     void aMovedRuleIsAChangeBecauseTheFirstMatchDecides() throws Exception {
         assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}"),
                 json("{\"rules\": [{\"name\": \"b\"}, {\"name\": \"a\"}]}")))
-                .containsExactly("rules: order \"a\",\"b\" → \"b\",\"a\"");
+                .containsExactly("rules: order \"a\",\"b\" -> \"b\",\"a\"");
         assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}"), json("{\"rules\": [{\"name\": \"b\"}]}")))
                 .as("a removal alone is not a move").containsExactly("rules[\"a\"]: removed (was {})");
     }
@@ -81,7 +81,7 @@ class FlagChangesTest {
                              {"userIds": ["u-hold"], "serve": false},
                              {"userIds": ["u-new"], "serve": true, "variant": "green"}]}""");
         assertThat(FlagChanges.between(before, after)).containsExactly(
-                "targets[\"u-hold\"]: true → false",
+                "targets[\"u-hold\"]: true -> false",
                 "targets[\"u-new\"]: added true (\"green\")",
                 "targets[\"u-gone\"]: removed (was false)");
         assertThat(FlagChanges.between(json("{\"targets\": [{\"userIds\": [\"a\"]}, {\"userIds\": [\"b\"], \"serve\": false}]}"),
@@ -89,21 +89,21 @@ class FlagChangesTest {
                 .containsExactly("targets: reordered (no user's answer changed)");
         assertThat(FlagChanges.between(json("{\"description\": \"a\", \"targets\": [{\"userIds\": [\"u-1\"]}]}"),
                 json("{\"description\": \"b\", \"targets\": [{\"userIds\": [\"u-1\"]}]}")))
-                .as("the same targets beside another change: no line of theirs").containsExactly("description: \"a\" → \"b\"");
+                .as("the same targets beside another change: no line of theirs").containsExactly("description: \"a\" -> \"b\"");
     }
 
     @Test
     void rulesWithoutDistinctNamesAreMatchedByIndex() throws Exception {
         assertThat(FlagChanges.between(json("{\"rules\": [{\"conditions\": [{\"percentage\": 5}]}]}"),
                 json("{\"rules\": [{\"conditions\": [{\"percentage\": 6}]}, {\"name\": \"x\"}]}")))
-                .containsExactly("rules[0].conditions[0].percentage: 5 → 6", "rules[1]: added {\"name\":\"x\"}");
+                .containsExactly("rules[0].conditions[0].percentage: 5 -> 6", "rules[1]: added {\"name\":\"x\"}");
     }
 
     @Test
     void longValuesAreCutAndManyChangesCounted() throws Exception {
         String longText = "x".repeat(200);
         assertThat(FlagChanges.between(json("{\"description\": \"a\"}"), json("{\"description\": \"" + longText + "\"}")).get(0))
-                .isEqualTo("description: \"a\" → \"" + "x".repeat(FlagChanges.MAX_VALUE - 1) + "…");
+                .isEqualTo("description: \"a\" -> \"" + "x".repeat(FlagChanges.MAX_VALUE - 1) + "…");
         StringBuilder before = new StringBuilder("{");
         StringBuilder after = new StringBuilder("{");
         for (int i = 0; i < 30; i++) {
@@ -118,13 +118,13 @@ class FlagChangesTest {
     @Test
     void unicodeLineSeparatorsAreEscapedSoOneChangeStaysOneLine() throws Exception {
         assertThat(FlagChanges.between(json("{\"description\": \"a\"}"), json("{\"description\": \"b\\u2028c\\nd\"}")))
-                .containsExactly("description: \"a\" → \"b\\u2028c\\nd\"");
+                .containsExactly("description: \"a\" -> \"b\\u2028c\\nd\"");
     }
 
     @Test
     void controlsThatATerminalActsOnAreEscapedInValuesAndRuleNamesAndTheOrderLineComesFirstAndIsCut() throws Exception {
         assertThat(FlagChanges.between(json("{\"description\": \"a\"}"), json("{\"description\": \"x\\u009b2J\\u202eevil\"}")))
-                .containsExactly("description: \"a\" → \"x\\u009b2J\\u202eevil\"");
+                .containsExactly("description: \"a\" -> \"x\\u009b2J\\u202eevil\"");
         StringBuilder many = new StringBuilder();
         StringBuilder reversed = new StringBuilder();
         for (int i = 0; i < 30; i++) {
@@ -137,6 +137,6 @@ class FlagChangesTest {
         assertThat(lines).hasSize(FlagChanges.MAX_LINES + 1);
         assertThat(FlagChanges.between(json("{\"rules\": [{\"name\": \"a\\u001b[2J\"}, {\"name\": \"b\"}]}"),
                 json("{\"rules\": [{\"name\": \"b\"}, {\"name\": \"a\\u001b[2J\"}]}")).get(0))
-                .isEqualTo("rules: order \"a\\u001B[2J\",\"b\" → \"b\",\"a\\u001B[2J\"");
+                .isEqualTo("rules: order \"a\\u001B[2J\",\"b\" -> \"b\",\"a\\u001B[2J\"");
     }
 }

@@ -140,7 +140,7 @@ class FlagsCommandTest {
         assertThat(dry.exit()).as(dry.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(dry.out()).containsPattern("change checkout-v2 v\\d+\n  description: added \"from git\"\n")
                 .containsPattern("change search-v3 v\\d+: not written, the file switches it on, and here it is off \\(its kill"
-                        + " switch\\?\\): needs --switch-on, or \"enabled\": false in the file\n  enabled: false → true\n")
+                        + " switch\\?\\): needs --switch-on, or \"enabled\": false in the file\n  enabled: false -> true\n")
                 .contains("create dark-launch (off)\n")
                 .contains("create big-bang (on): not written, the file creates it switched on").contains("1 flag unchanged");
         assertThat(dry.err()).contains("the file's role grants (1 role) are not applied")
@@ -848,10 +848,10 @@ class FlagsCommandTest {
         assertThat(lines).hasSize(7);
         assertThat(lines.get(0)).contains("flag_created");
         assertThat(lines.get(1)).contains("flag_updated").endsWith("dark launch done");
-        assertThat(lines.get(2)).isEqualTo("         enabled: false → true");
+        assertThat(lines.get(2)).isEqualTo("         enabled: false -> true");
         assertThat(lines.get(3)).endsWith("half of the canary");
-        assertThat(lines.get(4)).isEqualTo("         rules[\"eu canary\"].conditions[1].percentage: 10 → 50");
-        assertThat(lines.get(6)).isEqualTo("         rules[\"beta testers\"].conditions[0].roles: [\"beta-tester\"] → [\"beta-tester\",\"staff\"]");
+        assertThat(lines.get(4)).isEqualTo("         rules[\"eu canary\"].conditions[1].percentage: 10 -> 50");
+        assertThat(lines.get(6)).isEqualTo("         rules[\"beta testers\"].conditions[0].roles: [\"beta-tester\"] -> [\"beta-tester\",\"staff\"]");
 
         Run newest = remote("history", "billing-v2", "--changes", "--last", "1");
         assertThat(newest.out().lines().toList()).as("the oldest version shown is compared with the one before it")
@@ -867,7 +867,7 @@ class FlagsCommandTest {
         List<String> revert = remote("history", "billing-v2", "--changes", "--last", "1").out().lines().toList();
         assertThat(revert.get(0)).contains("flag_reverted").endsWith("revert to version 2");
         assertThat(revert.subList(1, revert.size())).as("what the revert undid, against v" + lastVersion)
-                .contains("         enabled: true → false", "         rules[\"eu canary\"].conditions[1].percentage: 50 → 10");
+                .contains("         enabled: true -> false", "         rules[\"eu canary\"].conditions[1].percentage: 50 -> 10");
     }
 
     @Test

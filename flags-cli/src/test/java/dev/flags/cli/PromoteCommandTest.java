@@ -95,7 +95,7 @@ class PromoteCommandTest {
         Run run = promote("production", "billing-v2", "--from", "staging", "--switch-on");
 
         assertThat(run.exit()).as(run.err()).isZero();
-        assertThat(run.out().lines().findFirst()).hasValue("billing-v2: staging v" + staging + " -> production new");
+        assertThat(run.out().lines().findFirst()).hasValue("billing-v2: production new -> as staging v" + staging);
         assertThat(run.out()).contains("\n  enabled: added true\n").as("the key is no news").doesNotContain("key: added");
         JsonNode production = flag("production");
         JsonNode copied = production.deepCopy();
@@ -175,7 +175,7 @@ class PromoteCommandTest {
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
 
         assertThat(dry.exit()).as(dry.err()).isZero();
-        assertThat(dry.out().lines().skip(1)).containsExactly("  rules[\"eu canary\"].conditions[1].percentage: 10 → 50");
+        assertThat(dry.out().lines().skip(1)).containsExactly("  rules[\"eu canary\"].conditions[1].percentage: 10 -> 50");
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written\n");
         assertThat(flag("production").get("version").asLong()).isEqualTo(before);
 
@@ -201,7 +201,7 @@ class PromoteCommandTest {
 
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
         assertThat(dry.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(dry.out()).contains("  enabled: false → true\n");
+        assertThat(dry.out()).contains("  enabled: false -> true\n");
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; it would switch \"billing-v2\" on in \"production\","
                 + " where it is off (its kill switch?): the promote needs --switch-on (or --keep-off)\n");
 
@@ -215,7 +215,7 @@ class PromoteCommandTest {
 
         Run dark = promote("production", "billing-v2", "--from", "staging", "--keep-off");
         assertThat(dark.exit()).as(dark.err()).isZero();
-        assertThat(dark.out()).doesNotContain("enabled").contains("percentage: 10 → 50");
+        assertThat(dark.out()).doesNotContain("enabled").contains("percentage: 10 -> 50");
         assertThat(flag("production").get("enabled").asBoolean()).as("the kill switch stays").isFalse();
         assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).isEqualTo(50);
 
@@ -238,7 +238,7 @@ class PromoteCommandTest {
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
 
         assertThat(dry.out().lines().skip(1)).hasSize(26).noneMatch(l -> l.contains("...") || l.contains("…"))
-                .contains("  rules[\"r24\"].conditions[0].percentage: 5 → 6").anyMatch(l -> l.startsWith("  salt: "));
+                .contains("  rules[\"r24\"].conditions[0].percentage: 5 -> 6").anyMatch(l -> l.startsWith("  salt: "));
     }
 
     @Test
@@ -249,7 +249,7 @@ class PromoteCommandTest {
 
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
 
-        assertThat(dry.out().lines().skip(1)).containsExactly("  description: \"" + common + "Y\" → \"" + common + "X\"");
+        assertThat(dry.out().lines().skip(1)).containsExactly("  description: \"" + common + "Y\" -> \"" + common + "X\"");
     }
 
     private Run diff(String env, String... args) {
@@ -273,10 +273,12 @@ class PromoteCommandTest {
 
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out().lines()).containsExactly(
-                "billing-v2: staging v" + staging + " -> production v" + production,
-                "  rules[\"eu canary\"].conditions[1].percentage: 50 → 10",
-                "only in staging (flags promote FLAG --from staging makes one here, --keep-off to ship it dark): new-search",
-                "only in production: old-banner");
+                "billing-v2: production v" + production + " -> as staging v" + staging,
+                "  rules[\"eu canary\"].conditions[1].percentage: 50 -> 10",
+                "only in staging (flags promote FLAG --from staging makes one here, --keep-off to ship it dark):",
+                "  new-search",
+                "only in production:",
+                "  old-banner");
         assertThat(flag("production").at("/rules/0/conditions/1/percentage").asInt()).as("nothing written").isEqualTo(50);
         assertThat(diff("production", "--from", "staging", "--exit-code").exit()).as("a check in CI: they differ")
                 .isEqualTo(FlagsCommand.EXIT_DIFFERENT);
@@ -304,8 +306,12 @@ class PromoteCommandTest {
 
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out().lines()).containsExactly(
-                "only in staging (flags promote FLAG --from staging makes one here, --keep-off to ship it dark): billing-v2, new-search",
-                "only in staging, archived in production (flags promote FLAG --from staging restores it here, --keep-off to keep it off): old-banner");
+                "only in staging (flags promote FLAG --from staging makes one here, --keep-off to ship it dark):",
+                "  billing-v2",
+                "  new-search",
+                "only in staging, archived in production (flags promote FLAG --from staging restores it here, --keep-off to keep"
+                        + " it off):",
+                "  old-banner");
         assertThat(run.err()).isEmpty();
 
         send("DELETE", "/environments/production", null);
@@ -324,8 +330,8 @@ class PromoteCommandTest {
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run", "--switch-on");
         assertThat(dry.exit()).as(dry.err()).isZero();
         assertThat(dry.out()).as("compared with the archived document, not with nothing")
-                .startsWith("billing-v2: staging v2 -> production archived v2\n  restored: archived here, served again\n")
-                .contains("enabled: false \u2192 true").doesNotContain("key");
+                .startsWith("billing-v2: production archived v2 -> as staging v2\n  restored: archived here, served again\n")
+                .contains("enabled: false -> true").doesNotContain("key");
 
         Run run = promote("production", "billing-v2", "--from", "staging", "--switch-on");
 
@@ -357,7 +363,7 @@ class PromoteCommandTest {
         send("PATCH", "/environments/staging/flags/billing-v2", "{\"enabled\": false}");
         Run off = promote("production", "billing-v2", "--from", "staging", "--dry-run");
         assertThat(off.exit()).as(off.err()).isZero();
-        assertThat(off.out()).contains("enabled: true \u2192 false");
+        assertThat(off.out()).contains("enabled: true -> false");
         assertThat(promote("production", "billing-v2", "--from", "staging").exit()).isZero();
         assertThat(flag("production").get("enabled").asBoolean()).isFalse();
     }
@@ -384,7 +390,7 @@ class PromoteCommandTest {
         Run dry = promote("production", "billing-v2", "--from", "staging", "--dry-run");
 
         assertThat(dry.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(dry.out()).startsWith("billing-v2: staging v2 -> production new\n");
+        assertThat(dry.out()).startsWith("billing-v2: production new -> as staging v2\n");
         assertThat(dry.err()).isEqualTo("flags: dry run: nothing written; the promote would be refused: environment"
                 + " \"production\" serves 1 flag; an environment may serve at most 1: archive flags no code uses any more (flags stale"
                 + " lists them) first\n");
