@@ -25,7 +25,8 @@ import java.util.function.UnaryOperator;
  * {"removeTarget": {"user": "u-1"}}                      stop targeting a user
  * }</pre>
  * A rule is named by its index or its name. Several operations in one body apply in the order above.
- * Removing a rule's last role or region is refused: the rule would then match every user.
+ * Removing a rule's last role or region is refused: the rule would then match every user (every user its other
+ * conditions match).
  */
 final class FlagPatch {
 
@@ -137,8 +138,12 @@ final class FlagPatch {
                 if (changed.isEmpty()) {
                     // Dropping the condition would widen the rule to every user (a rule without
                     // conditions matches everyone): a release by accident, so it takes a deliberate PUT.
+                    // With other conditions it widens to every user they match: as much a release by accident.
+                    String widened = r.conditions().size() == 1 ? "without it the rule would match every user"
+                            : "without it the rule would no longer check " + field + "s, and would match every user its"
+                            + " other conditions match";
                     throw ApiException.conflict("\"" + value + "\" is the last " + field + " of rule " + describe(rule)
-                            + ": without it the rule would match every user. Add another " + field
+                            + ": " + widened + ". Add another " + field
                             + " first, or change the rule with a PUT of the whole flag (flags edit or flags put)");
                 }
                 done = true;

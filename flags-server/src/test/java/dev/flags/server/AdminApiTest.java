@@ -392,7 +392,8 @@ class AdminApiTest {
                         + " change the rule with a PUT of the whole flag (flags edit or flags put)");
         api.patch(path, ADMIN, "{\"removeRegion\": {\"rule\": 1, \"region\": \"eu-north\"}}");
         assertProblem(api.patch(path, ADMIN, "{\"removeRegion\": {\"rule\": \"eu canary\", \"region\": \"eu-west\"}}"), 409,
-                "\"eu-west\" is the last region of rule \"eu canary\"");
+                "\"eu-west\" is the last region of rule \"eu canary\": without it the rule would no longer check regions,"
+                        + " and would match every user its other conditions match. Add another region first");
         JsonNode kept = api.get(path, ADMIN).json();
         assertThat(kept.get("version").asLong()).isEqualTo(before + 1);
         assertThat(kept.at("/rules/0/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("staff");
