@@ -124,8 +124,12 @@ public final class Access {
     /** The environment, or 404. Checked after authorization, so that existence does not leak to strangers. */
     static EnvironmentState environment(Journal journal, String env) {
         ServerState state = journal.state();
+        // A near key is named: only an admin token gets here for a key that never was (any other is refused first for
+        // an environment it is not for, and is for none that never was), and an admin may list them all anyway.
         return state.environment(env).orElseThrow(() -> ApiException.notFound("environment", state.wasDeleted(env)
-                ? deleted(env) : "there is no environment \"" + env + "\""));
+                ? deleted(env) : "there is no environment \"" + env + "\"" + dev.flags.core.Suggestions.closest(env,
+                        new java.util.TreeSet<>(state.environments().keySet()), 2).map(near -> "; did you mean \"" + near + "\"?")
+                        .orElse("")));
     }
 
     /** What a 404 says of an environment deleted for good: gone, and where its history is. */

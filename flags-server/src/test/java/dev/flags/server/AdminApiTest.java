@@ -1047,6 +1047,8 @@ class AdminApiTest {
         assertProblem(api.put(path, ADMIN, huge), 413, "at most 1048576 bytes");
         assertProblem(api.put("/api/v1/environments/production/flags/other", ADMIN, BILLING), 400, "differs from the key in the path");
         assertProblem(api.put("/api/v1/environments/nope/flags/billing-v2", ADMIN, BILLING), 404, "no environment \"nope\"");
+        assertProblem(api.patch("/api/v1/environments/Production/flags/billing-v2", ADMIN, "{\"enabled\": false}"), 404,
+                "there is no environment \"Production\"; did you mean \"production\"?");
         assertProblem(api.get("/api/v1/environments/production/flags/missing", ADMIN), 404, "no flag \"missing\"");
         assertProblem(api.get("/api/v1/nothing-here", ADMIN), 404, "no endpoint");
         assertProblem(api.call("POST", path, ADMIN, "{}", Map.of()), 405, "POST is not allowed");
