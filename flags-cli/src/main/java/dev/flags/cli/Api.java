@@ -96,6 +96,12 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server
                     + "\" is not an http or https URL; expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)");
         }
+        String path = uri.getRawPath() == null ? "" : uri.getRawPath();
+        if (path.matches(".*/api(/v1)?/?")) { // a path of the server's own, which every request would then have twice
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server + "\" ends with "
+                    + path.substring(path.lastIndexOf("/api")) + ", which the flags command adds to every request itself; give "
+                    + server.substring(0, server.length() - path.length() + path.lastIndexOf("/api")) + " (set --server or FLAGS_SERVER)");
+        }
         if (uri.getRawUserInfo() != null) {
             // Never sent (the token is the credential), yet shown in every message that names the server: a password.
             throw new CliException(FlagsCommand.EXIT_USAGE, "the server address has a user and password in it (\""
@@ -439,7 +445,10 @@ final class Api {
         try {
             json = r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body());
         } catch (IOException e) {
-            throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with something that is not JSON");
+            URI asked = r.request().uri();
+            throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with something that is"
+                    + " not JSON: is " + asked.getScheme() + "://" + asked.getRawAuthority() + " a flag server's HTTP API? (check"
+                    + " --server or FLAGS_SERVER)");
         }
         if (r.statusCode() >= 400) {
             // The detail and problems quote what people typed (names, ids, comments, values): escaped, so that none can

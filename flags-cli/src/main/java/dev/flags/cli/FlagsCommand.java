@@ -1760,7 +1760,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             ObjectNode body = Api.JSON.createObjectNode();
-            JsonNode userNode = parseJson(user, "USER-JSON");
+            JsonNode userNode = userFirst(user, flag, "flags evaluate '" + oneLine(flag == null ? "" : flag) + "' "
+                    + oneLine(user));
             user(userNode); // the server's reader (flags-core's): a user it would refuse is bad usage, as for flags eval
             body.set("user", userNode);
             if (flag != null) {
@@ -2092,7 +2093,7 @@ public final class FlagsCommand implements Callable<Integer> {
             } catch (FlagValidationException e) {
                 throw new CliException(EXIT_FAILED, file + " is not valid; run: flags validate " + file);
             }
-            User u = user(parseJson(user, "USER-JSON"));
+            User u = user(userFirst(user, flag, "flags eval " + file + " " + oneLine(user) + " '" + oneLine(flag) + "'"));
             // The evaluator answers an unknown flag with false and flagVersion -1, as an application needs; here it is
             // a typo or the wrong file, and a script checking the exit code must not take it for an answer.
             if (set.flag(flag).isEmpty()) {
@@ -2120,6 +2121,24 @@ public final class FlagsCommand implements Callable<Integer> {
             // said below
         }
         throw new CliException(EXIT_USAGE, what + " must be a number, " + example + ", was '" + text + "'");
+    }
+
+    /**
+     * USER-JSON, parsed; when it is not JSON and the flag argument is, the two were swapped (flags evaluate takes the
+     * user first, flags eval the flag first): the error says so, with the command in the right order.
+     *
+     * @param meant the command as it should have been typed
+     */
+    private static JsonNode userFirst(String user, String flag, String meant) {
+        try {
+            return parseJson(user, "USER-JSON");
+        } catch (CliException e) {
+            if (flag != null && flag.strip().startsWith("{") && !user.strip().startsWith("{")) {
+                throw new CliException(EXIT_USAGE, "USER-JSON is not valid JSON, and FLAG looks like JSON: swapped? "
+                        + meant);
+            }
+            throw e;
+        }
     }
 
     private static JsonNode parseJson(String text, String what) {

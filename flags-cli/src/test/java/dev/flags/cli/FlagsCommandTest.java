@@ -1115,6 +1115,32 @@ class FlagsCommandTest {
                 + " credential; give http://127.0.0.1:" + server.httpPort() + " (set --server or FLAGS_SERVER)\n");
         Run upperCase = flags("list", "--server=HTTP://127.0.0.1:" + server.httpPort() + "/", "--token=" + ADMIN);
         assertThat(upperCase.exit()).as(upperCase.err()).isZero();
+        Run apiPath = flags("list", "--server=http://127.0.0.1:" + server.httpPort() + "/api/v1", "--token=" + ADMIN);
+        assertThat(apiPath.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(apiPath.err()).startsWith("flags: the server address \"http://127.0.0.1:" + server.httpPort() + "/api/v1\""
+                + " ends with /api/v1, which the flags command adds to every request itself; give http://127.0.0.1:"
+                + server.httpPort() + " (set --server or FLAGS_SERVER)\n");
+    }
+
+    @Test
+    void anAddressWhereNoFlagServerAnswersIsSaidSo() throws Exception {
+        com.sun.net.httpserver.HttpServer other = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        other.createContext("/", exchange -> { // an application's own port, say
+            byte[] page = "<html>Not Found</html>".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(404, page.length);
+            exchange.getResponseBody().write(page);
+            exchange.close();
+        });
+        other.start();
+        try {
+            Run run = flags("list", "--server=http://127.0.0.1:" + other.getAddress().getPort(), "--token=" + ADMIN);
+            assertThat(run.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+            assertThat(run.err()).isEqualTo("flags: the server answered 404 with something that is not JSON: is http://127.0.0.1:"
+                    + other.getAddress().getPort() + " a flag server's HTTP API? (check --server or FLAGS_SERVER)\n");
+        } finally {
+            other.stop(0);
+        }
     }
 
     @Test
@@ -1294,6 +1320,15 @@ class FlagsCommandTest {
         Run valid = flags("validate", good.toString());
         assertThat(valid.exit()).isZero();
         assertThat(valid.out()).contains("valid, 1 flag");
+        // eval takes the flag first, evaluate the user first: a swap is said as such, with the command in order
+        Run swapped = flags("eval", good.toString(), "{\"id\": \"u-1\"}", "billing-v2");
+        assertThat(swapped.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(swapped.err()).startsWith("flags: USER-JSON is not valid JSON, and FLAG looks like JSON: swapped? flags eval "
+                + good + " billing-v2 '{\"id\": \"u-1\"}'\n");
+        Run swappedRemote = remote("evaluate", "billing-v2", "{\"id\": \"u-1\"}");
+        assertThat(swappedRemote.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(swappedRemote.err()).startsWith("flags: USER-JSON is not valid JSON, and FLAG looks like JSON: swapped? flags"
+                + " evaluate '{\"id\": \"u-1\"}' billing-v2\n");
 
         Path bad = dir.resolve("bad.json");
         Files.writeString(bad, """
