@@ -1440,7 +1440,9 @@ public final class FlagsCommand implements Callable<Integer> {
                     continue;
                 }
                 out.println(String.format(row, oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")),
-                        oneLine(v, "change") + switched(previous, document), Columns.pad(oneLine(v, "actor"), actorWidth),
+                        // A revert says to which version: its comment may not (-m "the last good rules").
+                        oneLine(v, "change") + (v.has("revertedTo") ? " to v" + v.path("revertedTo").asLong() : "")
+                                + switched(previous, document), Columns.pad(oneLine(v, "actor"), actorWidth),
                         oneLine(v, "comment")).stripTrailing()); // no blanks after a row without a comment
                 if (changes && document != null && previous != null) {
                     FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));

@@ -145,6 +145,19 @@ final class Roles implements Callable<Integer> {
                         + user(roles.get("onlyUser").asText()) + ")");
             }
             if (members.isEmpty()) {
+                TreeSet<String> known = new TreeSet<>();
+                roles.path("members").fieldNames().forEachRemaining(known::add);
+                roles.path("selfService").forEach(r -> known.add(r.asText()));
+                if (!known.contains(role) && !roles.hasNonNull("onlyUser")) {
+                    o.api(spec).flags(o.environment(), false).forEach(f -> f.path("rules").forEach(rule ->
+                            rule.path("conditions").forEach(c -> c.path("roles").forEach(r -> known.add(r.asText())))));
+                    if (!known.contains(role)) { // a typo, most likely: a script counting members must not read it as 0
+                        throw new CliException(FlagsCommand.EXIT_FAILED, "no role \"" + oneLine(role) + "\" in environment \""
+                                + oneLine(o.environment()) + "\": nobody holds it, no rule names it, and it is not self-service"
+                                + dev.flags.core.Suggestions.closest(role, known, 2).map(near -> "; did you mean \"" + oneLine(near)
+                                + "\"?").orElse(""));
+                    }
+                }
                 spec.commandLine().getErr().println("flags: role \"" + oneLine(role) + "\" has no members in environment \""
                         + oneLine(o.environment()) + "\"");
                 return EXIT_OK;

@@ -865,7 +865,7 @@ class FlagsCommandTest {
         String lastVersion = lines.get(5).substring(1, 7).trim();
         remote("revert", "billing-v2", "v2");
         List<String> revert = remote("history", "billing-v2", "--changes", "--last", "1").out().lines().toList();
-        assertThat(revert.get(0)).contains("flag_reverted").endsWith("revert to version 2");
+        assertThat(revert.get(0)).contains("flag_reverted to v2").endsWith("revert to version 2");
         assertThat(revert.subList(1, revert.size())).as("what the revert undid, against v" + lastVersion)
                 .contains("         enabled: true -> false", "         rules[\"eu canary\"].conditions[1].percentage: 50 -> 10");
     }

@@ -116,10 +116,16 @@ class RolesCommandTest {
         var members = flags("roles", "members", "staff");
         assertThat(members.exit()).as(members.err()).isZero();
         assertThat(members.out().lines()).hasSize(12).startsWith("user-00\tuntil " + until, "user-01").endsWith("user-11");
-        var nobody = flags("roles", "members", "nobody");
+        send("PUT", "/environments/production/flags/audit-log", "{\"enabled\": true, \"rules\": [{\"name\": \"auditors\","
+                + " \"conditions\": [{\"roles\": [\"auditors\"]}]}]}");
+        var nobody = flags("roles", "members", "auditors");
         assertThat(nobody.exit()).isZero();
         assertThat(nobody.out()).isEmpty();
-        assertThat(nobody.err()).isEqualTo("flags: role \"nobody\" has no members in environment \"production\"\n");
+        assertThat(nobody.err()).isEqualTo("flags: role \"auditors\" has no members in environment \"production\"\n");
+        var typo = flags("roles", "members", "staf");
+        assertThat(typo.exit()).as("a count of 0 would be wrong").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(typo.err()).isEqualTo("flags: no role \"staf\" in environment \"production\": nobody holds it, no rule names"
+                + " it, and it is not self-service; did you mean \"staff\"?\n");
     }
 
     @Test

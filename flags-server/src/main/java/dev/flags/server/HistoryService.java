@@ -253,7 +253,8 @@ public final class HistoryService {
      * {@code alice (tok-1a2b3c4d)}, {@code admin (admin)} (the bootstrap token), {@code flags-server
      * (grant expiry)}. Asking for the name alone, {@code alice}, finds every token named so; the full
      * form finds one token's changes. The part in parentheses holds no parenthesis, so asking for
-     * {@code alice} does not find a token named {@code alice (ops)}. A scheduled change's actor is
+     * {@code alice} does not find a token named {@code alice (ops)}. The id alone, {@code tok-1a2b3c4d}, finds that
+     * token's changes whatever its name. A scheduled change's actor is
      * the exception: {@code flags-server (schedule sch-4f2a9c01d3e7 by alice (tok-1a2b3c4d))} names
      * who made the schedule, parentheses and all, and {@code flags-server} finds it.
      */
@@ -264,6 +265,9 @@ public final class HistoryService {
         if (recorded != null && asked.equals("flags-server") && recorded.startsWith(ScheduleRunner.ACTOR_PREFIX)
                 && recorded.endsWith(")")) {
             return true;
+        }
+        if (recorded != null && asked.startsWith("tok-") && recorded.endsWith(" (" + asked + ")")) {
+            return true; // a token's id, as flags tokens list shows it: that token's changes, whatever its name
         }
         if (recorded == null || !recorded.startsWith(asked + " (") || !recorded.endsWith(")")) {
             return false;

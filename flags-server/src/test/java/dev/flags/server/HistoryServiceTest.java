@@ -36,6 +36,9 @@ class HistoryServiceTest {
         assertThat(HistoryService.actorMatches("alice (ops)", "alice (ops) (tok-1a2b3c4d)")).isTrue();
         assertThat(HistoryService.actorMatches("ali", "alice (tok-1a2b3c4d)")).isFalse();
         assertThat(HistoryService.actorMatches("alice", "alice")).isTrue();
+        assertThat(HistoryService.actorMatches("tok-1a2b3c4d", "alice (tok-1a2b3c4d)")).as("the id alone").isTrue();
+        assertThat(HistoryService.actorMatches("tok-1a2b3c4d", "bob (tok-9f9f9f9f)")).isFalse();
+        assertThat(HistoryService.actorMatches("tok-1a2b", "alice (tok-1a2b3c4d)")).as("not a prefix of one").isFalse();
     }
 
     @Test
