@@ -36,7 +36,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "apply", description = "Make the environment's flags as a flag file says (flags export writes one; keep it"
         + " in git): prints the plan, then writes only what differs, each flag on the version it read. Flags the file"
         + " switches on where they are off here, or creates switched on, need --switch-on; --prune archives the flags the"
-        + " file does not have; --dry-run prints the plan and writes nothing.")
+        + " file does not have; --dry-run prints the plan and writes nothing.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags apply production-flags.json -e production --dry-run",
+                "  flags apply production-flags.json -e production -m \"merge of release-42\""})
 final class Apply implements Callable<Integer> {
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.CommentOption why;

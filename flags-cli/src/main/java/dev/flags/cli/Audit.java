@@ -24,7 +24,10 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "audit", description = "The audit log, oldest first: every change of the environment (flags, role grants,"
         + " schedules, archives) with when, who and why; an admin with --all-environments sees every environment's and"
-        + " the tokens'. Editor or admin tokens.")
+        + " the tokens'. Editor, operator, viewer or admin tokens.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags audit --since 8h",
+                "  flags audit --actor tok-1a2b3c4d5e6f --since 30d"})
 final class Audit implements Callable<Integer> {
     /** The most entries the server answers at once: the command pages on until the range is read. */
     private static final int PAGE = 1_000;

@@ -60,11 +60,24 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.Delete.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Apply.class, Roles.class, Environments.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class},
+        footerHeading = "%nSettings (an option, or its environment variable):%n",
+        footer = {"  --server URL  FLAGS_SERVER  the server's HTTP API, http://localhost:8080 if not set",
+                "  --token T     FLAGS_TOKEN   the token (prefer the variable: options show in ps)",
+                "  -e ENV        FLAGS_ENV     the environment, production if not set (changes too)",
+                "", "Examples:",
+                "  flags list -e staging",
+                "  flags off billing-v2 -m \"incident 4711\"",
+                "  flags rollout billing-v2 10 --rule \"eu canary\"",
+                "  flags promote billing-v2 --from staging --dry-run",
+                "", "Each command's --help has its own; docs/cli.md has them all."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
                 "3:the server cannot be reached, or its certificate is not trusted",
                 "4:flags diff --exit-code: the environments differ"})
 public final class FlagsCommand implements Callable<Integer> {
+
+    /** The heading of a command's examples, after its options in its --help. */
+    static final String EXAMPLES = "%nExamples:%n";
 
     static final int EXIT_OK = 0;
     static final int EXIT_FAILED = 1;
@@ -580,7 +593,9 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "on", description = "Switch a flag on.")
+    @Command(name = "on", description = "Switch a flag on.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags on billing-v2 -e staging -m \"ready for the testers\""})
     static final class On extends PatchCommand {
         @Override
         ObjectNode patch() {
@@ -588,7 +603,10 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "off", description = "Switch a flag off for everyone: the kill switch.")
+    @Command(name = "off", description = "Switch a flag off for everyone: the kill switch.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags off billing-v2 -m \"incident 4711: double charges\"",
+                "  (the quickest: curl -X PATCH .../flags/billing-v2 -d '{\"enabled\": false}'; docs/api.md)"})
     static final class Off extends PatchCommand {
         @Override
         ObjectNode patch() {
@@ -596,7 +614,9 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "rollout", description = "Set a rule's rollout percentage (0 to 100, three decimals at most).")
+    @Command(name = "rollout", description = "Set a rule's rollout percentage (0 to 100, three decimals at most).",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags rollout billing-v2 10 --rule \"eu canary\" -m \"canary at 10%%\""})
     static final class Rollout extends PatchCommand {
         @Parameters(index = "1", paramLabel = "PERCENT", description = "0 to 100, such as 10, 2.5 or 50%%.") String percent;
         @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
@@ -723,7 +743,10 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "schedule", description = "Schedule a change of a flag: the server applies it at --at, as the command of"
             + " that name would now (on, off, rollout PERCENT --rule R, add-role ROLE --rule R, add-region REGION --rule R,"
-            + " target USER-ID [--serve] [--variant], untarget USER-ID).")
+            + " target USER-ID [--serve] [--variant], untarget USER-ID).",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags schedule billing-v2 rollout 50 --rule \"eu canary\" --at 2026-12-07T09:00:00+01:00",
+                "  flags schedule promo off --at 2026-12-08T00:00:00Z -m \"the promo ends\""})
     static final class ScheduleChange implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
@@ -1109,7 +1132,9 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "grant", description = "Grant a role to a user id (testers: self-service roles such as beta-tester)."
             + " Granting a role the user has again sets its expiry; without --for and --until, the grant is permanent,"
-            + " or as long as the role's longest grant (maxGrantDuration) for anyone but an admin.")
+            + " or as long as the role's longest grant (maxGrantDuration) for anyone but an admin.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags grant beta-tester tess --for 14d -m \"testing the new checkout\""})
     static final class Grant extends RoleCommand {
         @Option(names = "--for", paramLabel = "DURATION", description = "The grant expires after this long: 90m, 8h, 30d, 2w, or an"
                 + " ISO-8601 duration such as PT8H. The server revokes it then.")
@@ -1359,7 +1384,9 @@ public final class FlagsCommand implements Callable<Integer> {
         /** Now minus an ISO-8601 duration (PT8H, P30D) or period (P2W, P1Y, counted in UTC). */
     }
 
-    @Command(name = "history", description = "Every version of a flag, oldest first: who, when, why.")
+    @Command(name = "history", description = "Every version of a flag, oldest first: who, when, why.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags history billing-v2 --last 10 --changes"})
     static final class History implements Callable<Integer> {
         /**
          * Room for a schedule's actor, which names the schedule and its maker ({@code flags-server (schedule
@@ -1674,7 +1701,10 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "export", description = "Print the environment's flags and role grants as a flag file, for the"
             + " SDK's offline mode (offlineFile) or flags eval: flags export -e staging > flags.json; with --at, as they"
-            + " were then.")
+            + " were then.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags export -e staging > staging.json",
+                "  flags export --as-code -e production > production-flags.json   # for git and flags apply"})
     static final class Export implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
@@ -1747,7 +1777,9 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "evaluate", description = "Ask the server what a flag (or every flag) gives a user, and why.")
+    @Command(name = "evaluate", description = "Ask the server what a flag (or every flag) gives a user, and why.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags evaluate '{\"id\": \"u-42\", \"region\": \"eu-west\"}' billing-v2 --explain"})
     static final class Evaluate implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;

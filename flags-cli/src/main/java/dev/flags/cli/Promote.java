@@ -29,7 +29,10 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "promote", description = "Copy a flag's whole document from another environment (--from) into this one,"
         + " as it is there: on/off, rules, rollouts, targets. Prints what it changes here, one line per value; --dry-run"
-        + " prints it and writes nothing.")
+        + " prints it and writes nothing.",
+        footerHeading = FlagsCommand.EXAMPLES,
+        footer = {"  flags promote billing-v2 --from staging --dry-run",
+                "  flags promote billing-v2 --from staging -m \"canary in staging looked good\""})
 final class Promote implements java.util.concurrent.Callable<Integer> {
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.CommentOption why;

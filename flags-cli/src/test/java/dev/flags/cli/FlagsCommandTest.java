@@ -1095,8 +1095,12 @@ class FlagsCommandTest {
         assertThat(flags("no-such-command").exit()).isEqualTo(2);
         Run help = flags("--help");
         assertThat(help.exit()).isZero();
-        assertThat(help.out()).contains("validate").contains("Exit codes");
-        assertThat(flags("rollout", "--help").out()).contains("--rule");
+        assertThat(help.out()).contains("validate").contains("Exit codes")
+                .as("where the server, the token and the environment come from").contains("FLAGS_SERVER").contains("FLAGS_TOKEN")
+                .contains("FLAGS_ENV     the environment, production if not set").contains("Examples:");
+        assertThat(flags("rollout", "--help").out()).contains("--rule")
+                .contains("Examples:\n  flags rollout billing-v2 10 --rule \"eu canary\" -m \"canary at 10%\"\n");
+        assertThat(flags("off", "--help").out()).contains("  flags off billing-v2 -m \"incident 4711: double charges\"");
     }
 
     @Test
