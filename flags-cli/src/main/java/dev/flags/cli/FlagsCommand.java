@@ -637,6 +637,9 @@ public final class FlagsCommand implements Callable<Integer> {
             // As typed, in plain digits: a schedule keeps the change as sent, and lists would show 70.0 beside 90, or
             // 1.0E-4 for 0.0001.
             java.math.BigDecimal value = new java.math.BigDecimal(text.strip()).stripTrailingZeros();
+            if (value.signum() < 0 || value.compareTo(java.math.BigDecimal.valueOf(100)) > 0) { // bad usage, as for abc
+                throw new CliException(EXIT_USAGE, "PERCENT must be from 0 to 100, was '" + percent + "'");
+            }
             if (value.scale() <= 0) {
                 op.put("value", value.toBigIntegerExact());
             } else {
@@ -1154,7 +1157,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "give --for or --until, not both");
             }
             if (duration != null) {
-                return Api.JSON.createObjectNode().put("expiresIn", isoDuration(spec, "--for", duration));
+                return Api.JSON.createObjectNode().put("expiresIn", positiveDuration(spec, "--for", duration));
             }
             return until == null ? null : Api.JSON.createObjectNode().put("expiresAt", instant(spec, "--until", until));
         }
@@ -1279,6 +1282,31 @@ public final class FlagsCommand implements Callable<Integer> {
         if (iso == null) {
             throw new ParameterException(spec.commandLine(), option + " must be a duration such as 90m, 8h, 30d, 2w or 1y, or"
                     + " ISO-8601 such as PT8H; was '" + text + "'");
+        }
+        return iso;
+    }
+
+    /**
+     * As {@link #isoDuration(CommandSpec, String, String)}, for an option that must be a positive duration (how long
+     * a grant or a token lasts): zero or less is bad usage (exit 2) here, not the server's refusal (exit 1).
+     */
+    static String positiveDuration(CommandSpec spec, String option, String text) {
+        String iso = isoDuration(spec, option, text);
+        boolean positive;
+        try {
+            Duration d = Duration.parse(iso);
+            positive = !d.isNegative() && !d.isZero();
+        } catch (DateTimeParseException notADuration) {
+            try {
+                Period p = Period.parse(iso);
+                positive = !p.isNegative() && !p.isZero();
+            } catch (DateTimeParseException neither) {
+                return iso; // not ISO-8601 either: the server's words say how it is read
+            }
+        }
+        if (!positive) {
+            throw new ParameterException(spec.commandLine(), option + " must be a positive duration, such as 90m, 8h, 30d,"
+                    + " 2w or 1y; was '" + text + "'");
         }
         return iso;
     }
@@ -1927,6 +1955,9 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
+    /** The scopes a token may have, as this release's server knows them. */
+    static final List<String> SCOPES = List.of("admin", "editor", "operator", "tester", "viewer", "sdk");
+
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Make a token; prints it with its secret, shown"
             + " this once.")
     static final class TokensCreate implements Callable<Integer> {
@@ -1953,6 +1984,17 @@ public final class FlagsCommand implements Callable<Integer> {
             if (userId != null && userId.isBlank()) {
                 throw new ParameterException(spec.commandLine(), "--user-id must not be empty or blank");
             }
+            if (!SCOPES.contains(scope)) {
+                throw new ParameterException(spec.commandLine(), "--scope must be one of " + String.join(", ", SCOPES)
+                        + ", was '" + scope + "'");
+            }
+            if (scope.equals("admin") && !environments.isEmpty()) {
+                throw new ParameterException(spec.commandLine(), "an admin token is for every environment: give no -e");
+            }
+            if (!scope.equals("admin") && !scope.equals("sdk") && environments.isEmpty()) {
+                throw new ParameterException(spec.commandLine(), "a token of scope " + scope + " is for the environments"
+                        + " given with -e: give at least one");
+            }
             if (scope.equals("tester") && userId == null) {
                 throw new ParameterException(spec.commandLine(), "a tester token is for one user, the one whose roles it may"
                         + " grant and revoke: give --user-id");
@@ -1967,7 +2009,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 body.put("userId", userId);
             }
             if (expiresIn != null) {
-                body.put("expiresIn", isoDuration(spec, "--expires-in", expiresIn));
+                body.put("expiresIn", positiveDuration(spec, "--expires-in", expiresIn));
             }
             if (expiresAt != null) {
                 body.put("expiresAt", instant(spec, "--expires-at", expiresAt));

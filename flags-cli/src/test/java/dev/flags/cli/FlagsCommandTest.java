@@ -308,9 +308,8 @@ class FlagsCommandTest {
         assertThat(bad.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(bad.err()).startsWith("flags: --expires-in must be a duration such as 90m, 8h, 30d, 2w or 1y");
         Run negative = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-in", "-P1D");
-        assertThat(negative.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(negative.err()).as("the server's refusal, in the option's name")
-                .startsWith("flags: --expires-in must be a positive duration");
+        assertThat(negative.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(negative.err()).startsWith("flags: --expires-in must be a positive duration");
         Run past = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-at", "2020-01-01T00:00:00Z");
         assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(past.err()).startsWith("flags: --expires-at must be in the future");
@@ -899,12 +898,14 @@ class FlagsCommandTest {
         assertThat(bad.err()).isEqualTo("flags: --for must be a duration such as 90m, 8h, 30d, 2w or 1y, or ISO-8601 such as"
                 + " PT8H; was '1.5h'\nTry 'flags grant --help'.\n");
         Run negative = remote("grant", "beta-tester", "tess", "--for", "-PT1H");
-        assertThat(negative.exit()).as("the server judges an ISO-8601 duration").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(negative.exit()).as("bad usage, as a value that is no duration").isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(negative.err()).startsWith("flags: --for must be a positive duration");
         Run zero = remote("grant", "beta-tester", "tess", "--for", "0s");
-        assertThat(zero.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
-        assertThat(zero.err()).as("what was typed, and what it was sent as").startsWith("flags: --for must be a positive duration")
-                .endsWith(", was '0s' (PT0S)\n");
+        assertThat(zero.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(zero.err()).as("what was typed").startsWith("flags: --for must be a positive duration, such as 90m, 8h, 30d,"
+                + " 2w or 1y; was '0s'\n");
+        Run tooLong = remote("grant", "beta-tester", "tess", "--for", "P20Y");
+        assertThat(tooLong.exit()).as("the server's bound: its refusal").isEqualTo(FlagsCommand.EXIT_FAILED);
         Run past = remote("grant", "beta-tester", "tess", "--until", "2020-01-01T00:00:00Z");
         assertThat(past.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(past.err()).startsWith("flags: --until must be in the future, was 2020-01-01T00:00:00Z");
@@ -1076,11 +1077,11 @@ class FlagsCommandTest {
         Run missing = remote("show", "nope");
         assertThat(missing.exit()).isEqualTo(1);
         assertThat(missing.err()).startsWith("flags: there is no flag \"nope\"");
-        Run invalid = remote("rollout", "billing-v2", "150", "--rule", "0");
+        Run invalid = remote("rollout", "billing-v2", "10.0001", "--rule", "0");
         assertThat(invalid.exit()).isEqualTo(1);
-        assertThat(invalid.err()).contains("must be between 0 and 100, was 150");
+        assertThat(invalid.err()).contains("must have at most three decimals (0.001% steps), was 10.0001");
         // The server's detail states a single problem; the command does not print it a second time from the list.
-        assertThat(invalid.err().split("must be between 0 and 100, was 150", -1)).hasSize(2);
+        assertThat(invalid.err().split("must have at most three decimals", -1)).hasSize(2);
 
         int closedPort;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -1124,6 +1125,32 @@ class FlagsCommandTest {
         assertThat(apiPath.err()).startsWith("flags: the server address \"http://127.0.0.1:" + server.httpPort() + "/api/v1\""
                 + " ends with /api/v1, which the flags command adds to every request itself; give http://127.0.0.1:"
                 + server.httpPort() + " (set --server or FLAGS_SERVER)\n");
+    }
+
+    @Test
+    void aValueNoServerTakesIsBadUsageExit2LikeAValueThatIsNoNumber() {
+        String at = "--server=http://127.0.0.1:" + server.httpPort();
+        String admin = "--token=" + ADMIN;
+        for (String[] bad : new String[][] {
+                {"rollout", "billing-v2", "150", "--rule", "0"},
+                {"rollout", "billing-v2", "-5", "--rule", "0"},
+                {"grant", "beta-tester", "bob", "--for", "0s"},
+                {"tokens", "create", "x", "--scope", "owner", "-e", "production"},
+                {"tokens", "create", "x", "--scope", "editor"},
+                {"tokens", "create", "x", "--scope", "admin", "-e", "production"},
+                {"tokens", "create", "x", "--scope", "admin", "--expires-in", "0d"}}) {
+            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(bad), java.util.stream.Stream.of(at, admin))
+                    .toArray(String[]::new);
+            Run run = flags(args);
+            assertThat(run.exit()).as(String.join(" ", bad) + ": " + run.err()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        }
+        assertThat(flags("rollout", "billing-v2", "150", "--rule", "0", at, admin).err())
+                .startsWith("flags: PERCENT must be from 0 to 100, was '150'\n");
+        assertThat(flags("tokens", "create", "x", "--scope", "owner", at, admin).err())
+                .startsWith("flags: --scope must be one of admin, editor, operator, tester, viewer, sdk, was 'owner'\n");
+        assertThat(flags("grant", "beta-tester", "bob", "--for", "0s", at, admin).err())
+                .startsWith("flags: --for must be a positive duration, such as 90m, 8h, 30d, 2w or 1y; was '0s'\n");
+        assertThat(flags("tokens", "list", at, admin).out()).as("nothing made").doesNotContain(" x ");
     }
 
     @Test
