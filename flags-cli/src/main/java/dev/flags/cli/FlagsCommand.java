@@ -1368,6 +1368,8 @@ public final class FlagsCommand implements Callable<Integer> {
             JsonNode archived = api.call("DELETE", path, null, why.comment);
             print(spec, archived);
             sayWhere(spec, o, flag, archived);
+            spec.commandLine().getErr().println("flags: to bring it back, flags revert " + oneLine(flag) + " VERSION (flags"
+                    + " history " + oneLine(flag) + " lists its versions)");
             return EXIT_OK;
         }
 
@@ -2027,6 +2029,8 @@ public final class FlagsCommand implements Callable<Integer> {
                         + " that does not expire to give it no expiry)");
             }
             print(spec, made);
+            spec.commandLine().getErr().println("flags: \"token\" above is the secret, shown this once: store it now (a secret"
+                    + " store, not a file in git); the server keeps only its hash");
             return EXIT_OK;
         }
     }
@@ -2038,10 +2042,26 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "TOKEN-ID") String id;
+        @Option(names = "--force", description = "Revoke it even while SDKs are syncing with it: they are cut off, and serve"
+                + " the flags they hold, stale, until they are given another token.")
+        boolean force;
 
         @Override
         public Integer call() {
-            print(spec, o.api(spec).call("DELETE", "/tokens/" + Api.path(id), null, why.comment));
+            Api api = o.api(spec);
+            JsonNode token = api.call("GET", "/tokens/" + Api.path(id), null, null);
+            int streams = token.path("openStreams").asInt(0);
+            String which = "token " + oneLine(id) + " (" + oneLine(token.path("name").asText()) + ", "
+                    + oneLine(token.path("scope").asText()) + ")";
+            if (streams > 0 && !force) { // a mistyped id could cut a whole fleet off: said, and asked for again
+                throw new CliException(EXIT_FAILED, which + " has " + streams + (streams == 1 ? " sync stream" : " sync streams")
+                        + " open: revoking it cuts those SDKs off, and they serve stale flags until given another token;"
+                        + " nothing was revoked. Add --force to revoke it anyway");
+            }
+            print(spec, api.call("DELETE", "/tokens/" + Api.path(id), null, why.comment));
+            spec.commandLine().getErr().println("flags: " + which + " is revoked: its next request is refused"
+                    + (streams > 0 ? ", and its " + streams + (streams == 1 ? " sync stream was" : " sync streams were") + " closed"
+                    : "") + "; this cannot be undone (make a new token)");
             return EXIT_OK;
         }
     }

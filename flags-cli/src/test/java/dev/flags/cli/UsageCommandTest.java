@@ -77,6 +77,40 @@ class UsageCommandTest {
         server.close();
     }
 
+    @Test
+    void aTokenWithOpenSyncStreamsIsRevokedOnlyWithForceAndTheCommandSaysWhatItCut() throws Exception {
+        Run made = run("tokens", "create", "billing-service", "--scope", "sdk", "-e", "production");
+        assertThat(made.exit()).as(made.err()).isZero();
+        assertThat(made.err()).contains("\"token\" above is the secret, shown this once: store it now");
+        String id = com.fasterxml.jackson.databind.json.JsonMapper.builder().build().readTree(made.out()).get("id").asText();
+        String secret = com.fasterxml.jackson.databind.json.JsonMapper.builder().build().readTree(made.out()).get("token").asText();
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + secret);
+        var stream = FlagSyncGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                .subscribe(dev.flags.protocol.v1.SubscribeRequest.newBuilder().setEnvironment("production").build());
+        assertThat(stream.next().hasSnapshot()).as("an SDK syncing with it").isTrue();
+
+        Run refused = run("tokens", "revoke", id);
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.err()).isEqualTo("flags: token " + id + " (billing-service, sdk) has 1 sync stream open: revoking it"
+                + " cuts those SDKs off, and they serve stale flags until given another token; nothing was revoked. Add --force"
+                + " to revoke it anyway\n");
+        Run revoked = run("tokens", "revoke", id, "--force");
+        assertThat(revoked.exit()).as(revoked.err()).isZero();
+        assertThat(revoked.err()).isEqualTo("flags: token " + id + " (billing-service, sdk) is revoked: its next request is"
+                + " refused, and its 1 sync stream was closed; this cannot be undone (make a new token)\n");
+    }
+
+    /** The command with the server and the admin token given after it, as a subcommand's options go. */
+    private Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of(
+                "--server=http://127.0.0.1:" + server.httpPort(), "--token=" + ADMIN)).toArray(String[]::new);
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
     private void report(String application, FlagUsage... flags) {
         sendReport(UsageReport.newBuilder().setApplication(application).addAllFlags(List.of(flags)));
     }
@@ -176,7 +210,8 @@ class UsageCommandTest {
         assertThat(quiet.exit()).as(quiet.err()).isZero();
         assertThat(quiet.err()).as("never evaluated, but usage is young").matches("flags: usage is recorded only since " + TIME
                 + ", less than 7d ago: an application that evaluates the flag rarely may not have reported it yet\n"
-                + "flags: promo in environment \"production\" is archived( \\(version \\d+\\))?\n");
+                + "flags: promo in environment \"production\" is archived( \\(version \\d+\\))?\n"
+                + "flags: to bring it back, flags revert promo VERSION \\(flags history promo lists its versions\\)\n");
 
         Run forced = flags("archive", "billing-v2", "--force", "-m", "v1 removed");
         assertThat(forced.exit()).as(forced.err()).isZero();
