@@ -37,6 +37,7 @@ final class Audit implements Callable<Integer> {
     private static final int MAX_PATCH_SHOWN = 80;
 
     @Mixin FlagsCommand.ServerOptions o;
+    @Mixin FlagsCommand.JsonOutput output;
     @Spec CommandSpec spec;
     @Option(names = "--actor", paramLabel = "ACTOR", description = "Only this actor's changes: a token's name (alice: every"
             + " token of that name) or the actor as shown (alice (tok-1a2b3c4d)).")
@@ -80,6 +81,12 @@ final class Audit implements Callable<Integer> {
             }
             after = next;
         }
+        if (output.json) { // every page's, as one answer
+            com.fasterxml.jackson.databind.node.ObjectNode answer = Api.JSON.createObjectNode();
+            answer.putArray("entries").addAll(entries);
+            FlagsCommand.print(spec, answer);
+            return EXIT_OK;
+        }
         if (entries.isEmpty()) {
             spec.commandLine().getErr().println("flags: no changes" + (actor == null ? "" : " by " + oneLine(actor))
                     + (all ? "" : " in environment \"" + oneLine(o.environment()) + "\"") + (since == null && until == null ? ""
@@ -97,7 +104,7 @@ final class Audit implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         for (JsonNode e : entries) {
-            String line = oneLine(e, "timestamp") + "  " + (all ? Columns.pad(environment(e), environmentWidth) + "  " : "")
+            String line = FlagsCommand.toTheSecond(oneLine(e, "timestamp")) + "  " + (all ? Columns.pad(environment(e), environmentWidth) + "  " : "")
                     + Columns.pad(change(e), changeWidth) + " " + Columns.pad(oneLine(e, "actor"), actorWidth) + "  "
                     + what(e) + (e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
             out.println(line.stripTrailing());

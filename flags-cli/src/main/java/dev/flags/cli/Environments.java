@@ -26,11 +26,17 @@ import picocli.CommandLine.Spec;
             Environments.Delete.class})
 final class Environments implements Callable<Integer> {
     @Mixin FlagsCommand.ConnectionOptions o;
+    @Mixin FlagsCommand.JsonOutput output;
     @Spec CommandSpec spec;
 
     @Override
     public Integer call() {
-        JsonNode environments = o.api(spec).call("GET", "/environments", null, null).path("environments");
+        JsonNode answer = o.api(spec).call("GET", "/environments", null, null);
+        if (output.json) {
+            FlagsCommand.print(spec, answer);
+            return EXIT_OK;
+        }
+        JsonNode environments = answer.path("environments");
         if (environments.isEmpty()) {
             spec.commandLine().getErr().println("flags: no environments this token may read");
             return EXIT_OK;

@@ -337,7 +337,16 @@ public final class FlagsCommand implements Callable<Integer> {
                 + state + (written.hasNonNull("version") ? " (version " + written.path("version").asLong() + ")" : ""));
     }
 
-    private static void print(CommandSpec spec, JsonNode json) {
+    /**
+     * {@code --json} on a command that prints lines for people: the server's answer instead, as JSON on stdout, for
+     * scripts (a list's pages as one answer). Remarks still go to stderr.
+     */
+    static final class JsonOutput {
+        @Option(names = "--json", description = "Print the server's answer as JSON, for scripts, instead of lines.")
+        boolean json;
+    }
+
+    static void print(CommandSpec spec, JsonNode json) {
         spec.commandLine().getOut().println(terminalJson(json));
     }
 
@@ -381,6 +390,7 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "list", description = "List the flags of an environment: key, on/off, version.")
     static final class ListFlags implements Callable<Integer> {
         @Mixin ServerOptions o;
+        @Mixin JsonOutput output;
         @Spec CommandSpec spec;
         @Option(names = "--archived", description = "The archived flags instead: their last versions, which `flags revert FLAG` restores.")
         boolean archived;
@@ -388,6 +398,12 @@ public final class FlagsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             List<JsonNode> flags = o.api(spec).flags(o.environment(), archived);
+            if (output.json) { // every page's, as one answer
+                ObjectNode answer = Api.JSON.createObjectNode().put("environment", o.environment());
+                answer.putArray("flags").addAll(flags);
+                print(spec, answer);
+                return EXIT_OK;
+            }
             for (JsonNode f : flags) {
                 spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
                         f.path("enabled").asBoolean() ? "on" : "off", f.path("version").asText());
@@ -848,6 +864,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
         @Parameters(index = "0", arity = "0..1", paramLabel = "FLAG", description = "Only this flag's.") String flag;
+        @Mixin JsonOutput output;
         @Option(names = "--status", paramLabel = "STATUS", description = "pending (the default), applied, failed, cancelled,"
                 + " ended (those three: the newest that the server keeps, latest end first) or all (pending, then ended).")
         String status;
@@ -871,9 +888,14 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             String path = "/environments/" + Api.path(o.environment()) + "/schedules" + query;
             Api api = o.api(spec);
-            JsonNode schedules = api.call("GET", path, null, null).path("schedules");
-            for (JsonNode s : schedules) {
-                spec.commandLine().getOut().println(scheduleLine(s));
+            JsonNode answer = api.call("GET", path, null, null);
+            JsonNode schedules = answer.path("schedules");
+            if (output.json) {
+                print(spec, answer);
+            } else {
+                for (JsonNode s : schedules) {
+                    spec.commandLine().getOut().println(scheduleLine(s));
+                }
             }
             String missing = schedules.isEmpty() && flag != null ? missingFlag(api, o, flag) : null;
             if (missing != null) {
@@ -939,7 +961,7 @@ public final class FlagsCommand implements Callable<Integer> {
     }
 
     /** An instant as the other times of a line show it, to the second; anything else as it is. */
-    private static String toTheSecond(String instant) {
+    static String toTheSecond(String instant) {
         try {
             return Instant.parse(instant).truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
         } catch (java.time.format.DateTimeParseException e) {
@@ -955,6 +977,7 @@ public final class FlagsCommand implements Callable<Integer> {
         static final int SHOWN_APPLICATIONS = 5;
 
         @Mixin ServerOptions o;
+        @Mixin JsonOutput output;
         @Spec CommandSpec spec;
         @Parameters(index = "0", arity = "0..1", paramLabel = "FLAG", description = "Only this flag's.") String flag;
 
@@ -979,6 +1002,10 @@ public final class FlagsCommand implements Callable<Integer> {
                 spec.commandLine().getErr().println("flags: code last asked for \"" + oneLine(flag) + "\" at "
                         + oneLine(asked, "lastAskedAt") + (apps.isEmpty() ? "" : " (by " + apps + ")") + ", and got its default");
                 return EXIT_FAILED;
+            }
+            if (output.json) {
+                print(spec, usage);
+                return EXIT_OK;
             }
             JsonNode flags = usage.path("flags");
             if (flags.isEmpty()) {
@@ -1425,6 +1452,7 @@ public final class FlagsCommand implements Callable<Integer> {
         private static final int MAX_ACTOR_COLUMN = 64;
 
         @Mixin ServerOptions o;
+        @Mixin JsonOutput output;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
         @Option(names = "--last", paramLabel = "N", description = "Only the newest N versions.")
@@ -1477,6 +1505,19 @@ public final class FlagsCommand implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             JsonNode previous = null; // the newest document before the version being printed
             int baselineOnly = last == null ? 0 : Math.max(0, newestFirst.size() - last); // read to compare with, not shown
+            if (output.json) { // the versions shown, oldest first, as the API's pages give them
+                ObjectNode answer = Api.JSON.createObjectNode().put("environment", o.environment()).put("flag", flag);
+                com.fasterxml.jackson.databind.node.ArrayNode versions = answer.putArray("versions");
+                int skip = baselineOnly;
+                for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
+                    JsonNode v = it.next();
+                    if (skip-- <= 0) {
+                        versions.add(v);
+                    }
+                }
+                print(spec, answer);
+                return EXIT_OK;
+            }
             // The comments line up: the actor column is as wide as the longest actor shown, up to a point.
             int actorWidth = 1;
             int shown = 0;
@@ -1907,11 +1948,17 @@ public final class FlagsCommand implements Callable<Integer> {
             + " scope, environments, when and by whom made, expiry (EXPIRED once past), last use since the server started.")
     static final class TokensList implements Callable<Integer> {
         @Mixin ConnectionOptions o;
+        @Mixin JsonOutput output;
         @Spec CommandSpec spec;
 
         @Override
         public Integer call() {
-            JsonNode tokens = o.api(spec).call("GET", "/tokens", null, null).path("tokens");
+            JsonNode answer = o.api(spec).call("GET", "/tokens", null, null);
+            if (output.json) {
+                print(spec, answer);
+                return EXIT_OK;
+            }
+            JsonNode tokens = answer.path("tokens");
             for (JsonNode t : tokens) {
                 spec.commandLine().getOut().println(tokenLine(t));
             }

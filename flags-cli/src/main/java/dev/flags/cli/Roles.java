@@ -29,11 +29,16 @@ final class Roles implements Callable<Integer> {
     static final int SHOWN = 10;
 
     @Mixin FlagsCommand.ServerOptions o;
+    @Mixin FlagsCommand.JsonOutput output;
     @Spec CommandSpec spec;
 
     @Override
     public Integer call() {
         JsonNode roles = o.api(spec).call("GET", "/environments/" + Api.path(o.environment()) + "/roles", null, null);
+        if (output.json) {
+            FlagsCommand.print(spec, roles);
+            return EXIT_OK;
+        }
         TreeSet<String> names = new TreeSet<>();
         roles.path("selfService").forEach(r -> names.add(r.asText()));
         roles.path("members").fieldNames().forEachRemaining(names::add);

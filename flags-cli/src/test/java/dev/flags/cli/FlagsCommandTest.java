@@ -1157,6 +1157,28 @@ class FlagsCommandTest {
     }
 
     @Test
+    void readCommandsPrintTheServersAnswerAsJsonWithJson() throws Exception {
+        assertThat(remote("on", "billing-v2", "-m", "go").exit()).isZero();
+        Run list = remote("list", "--json");
+        assertThat(list.exit()).as(list.err()).isZero();
+        assertThat(list.json().get("flags")).extracting(f -> f.get("key").asText()).containsExactly("billing-v2");
+        Run history = remote("history", "billing-v2", "--last", "1", "--json");
+        assertThat(history.json().get("versions")).singleElement().satisfies(v -> assertThat(v.get("comment").asText())
+                .isEqualTo("go"));
+        assertThat(remote("audit", "--json").json().get("entries").toString()).contains("\"comment\":\"go\"");
+        assertThat(remote("schedules", "--json").json().get("schedules")).isEmpty();
+        assertThat(remote("usage", "--json").json().has("flags")).isTrue();
+        assertThat(remote("roles", "--json").json().get("selfService")).extracting(JsonNode::asText).contains("beta-tester");
+        String at = "--server=http://127.0.0.1:" + server.httpPort();
+        assertThat(flags("environments", at, "--token=" + ADMIN, "--json").json().get("environments"))
+                .extracting(e -> e.get("key").asText()).containsExactly("production");
+        assertThat(flags("tokens", "list", at, "--token=" + ADMIN, "--json").json().has("tokens")).isTrue();
+        Run lines = remote("audit");
+        assertThat(lines.out()).as("times to the second, as history shows them")
+                .containsPattern("(?m)^20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ  ");
+    }
+
+    @Test
     void anAddressWhereNoFlagServerAnswersIsSaidSo() throws Exception {
         com.sun.net.httpserver.HttpServer other = com.sun.net.httpserver.HttpServer.create(
                 new java.net.InetSocketAddress("127.0.0.1", 0), 0);
