@@ -83,6 +83,12 @@ final class Api {
      * otherwise surface as an IllegalArgumentException of the HTTP client, deep inside the first request.
      */
     private static void checkServer(String server) {
+        if (server == null || server.isBlank()) {
+            String variable = System.getenv("FLAGS_SERVER");
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address is empty" + (variable != null && variable.isBlank()
+                    ? " (FLAGS_SERVER is set, but empty: unset it for http://localhost:8080, or give it the server's address)"
+                    : ": give --server http://host:port"));
+        }
         URI uri = null;
         try {
             uri = server == null ? null : new URI(server);
@@ -116,6 +122,15 @@ final class Api {
      * as the server takes its own; one with any other character that no token has is refused without showing it:
      * the HTTP client's own error would quote the whole header, token and all, into a terminal or a CI log.
      */
+    /** As {@link #checkedToken}, or null for a value that is no token. */
+    private static String checkedTokenOrNull(String token) {
+        try {
+            return token == null ? null : checkedToken(token);
+        } catch (CliException e) {
+            return null;
+        }
+    }
+
     static String checkedToken(String token) {
         String stripped = token.strip();
         for (int i = 0; i < stripped.length(); i++) {
@@ -174,7 +189,17 @@ final class Api {
             pause(wait);
             r = send(request);
         }
-        JsonNode answer = answer(r);
+        JsonNode answer;
+        try {
+            answer = answer(r);
+        } catch (CliException e) {
+            if (e.httpStatus() == 401) { // which token: one from a variable set long ago is easily forgotten
+                boolean fromVariable = token.equals(checkedTokenOrNull(System.getenv("FLAGS_TOKEN")));
+                throw new CliException(e.exitCode(), e.getMessage() + " (the token of " + (fromVariable ? "FLAGS_TOKEN"
+                        : "--token") + "; an admin's flags tokens list shows the live ones)", e.httpStatus(), e.title());
+            }
+            throw e;
+        }
         if ("false".equals(r.headers().firstValue("X-Flags-Changed").orElse(null))) {
             // A 200 either way; without this line "flags on" of a flag that is on looks like a change that was made.
             notices.println("flags: nothing changed (it already was so): no new version"

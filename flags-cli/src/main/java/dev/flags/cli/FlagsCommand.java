@@ -59,7 +59,8 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.Delete.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
                 FlagsCommand.Usage.class, Stale.class, Promote.class, Diff.class, Apply.class, Roles.class, Environments.class,
-                FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class},
+                FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class,
+                picocli.CommandLine.HelpCommand.class},
         footerHeading = "%nSettings (an option, or its environment variable):%n",
         footer = {"  --server URL  FLAGS_SERVER  the server's HTTP API, http://localhost:8080 if not set",
                 "  --token T     FLAGS_TOKEN   the token (prefer the variable: options show in ps)",
@@ -619,14 +620,48 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "off", description = "Switch a flag off for everyone: the kill switch.",
+    @Command(name = "off", description = "Switch a flag off for everyone: the kill switch. Several flags at once (a feature"
+            + " behind more than one): each is switched off, one failing does not stop the others.",
         footerHeading = FlagsCommand.EXAMPLES,
         footer = {"  flags off billing-v2 -m \"incident 4711: double charges\"",
+                "  flags off billing-v2 invoice-pdf-v2 -m \"incident 4711\"",
                 "  (the quickest: curl -X PATCH .../flags/billing-v2 -d '{\"enabled\": false}'; docs/api.md)"})
     static final class Off extends PatchCommand {
+        @Parameters(index = "1..*", arity = "0..*", paramLabel = "FLAG", description = "More flags to switch off.")
+        List<String> more = new ArrayList<>();
+
         @Override
         ObjectNode patch() {
             return Api.JSON.createObjectNode().put("enabled", false);
+        }
+
+        @Override
+        public Integer call() {
+            if (more.isEmpty()) {
+                return super.call();
+            }
+            Api api = o.api(spec);
+            com.fasterxml.jackson.databind.node.ArrayNode written = Api.JSON.createArrayNode();
+            List<String> failed = new ArrayList<>();
+            for (String key : java.util.stream.Stream.concat(java.util.stream.Stream.of(flag), more.stream()).distinct().toList()) {
+                try {
+                    JsonNode one = api.call("PATCH", o.flagPath(key), patch(), why.comment);
+                    written.add(one);
+                    sayWhere(spec, o, key, one);
+                } catch (CliException e) {
+                    if (e.exitCode() == EXIT_UNREACHABLE) {
+                        throw e; // the server is gone: the rest would fail alike, and the message says so once
+                    }
+                    failed.add(oneLine(key) + ": " + e.getMessage()); // the others must still go off
+                }
+            }
+            print(spec, written);
+            if (!failed.isEmpty()) {
+                spec.commandLine().getErr().println("flags: not switched off:");
+                failed.forEach(line -> spec.commandLine().getErr().println("  " + line));
+                return EXIT_FAILED;
+            }
+            return EXIT_OK;
         }
     }
 

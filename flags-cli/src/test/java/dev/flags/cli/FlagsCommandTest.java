@@ -1179,6 +1179,36 @@ class FlagsCommandTest {
     }
 
     @Test
+    void offSwitchesSeveralFlagsOffAndOneThatFailsStopsNoOther() throws Exception {
+        assertThat(remote("create", "invoice-pdf-v2").exit()).isZero();
+        assertThat(remote("on", "invoice-pdf-v2").exit()).isZero();
+        assertThat(remote("on", "billing-v2").exit()).isZero();
+        Run off = remote("off", "billing-v2", "biling-v3", "invoice-pdf-v2", "-m", "incident 4711");
+        assertThat(off.exit()).as("one was not there").isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(off.json()).extracting(f -> f.get("key").asText()).containsExactly("billing-v2", "invoice-pdf-v2");
+        assertThat(off.err()).contains("flags: billing-v2 in environment \"production\" is off")
+                .contains("flags: invoice-pdf-v2 in environment \"production\" is off")
+                .contains("flags: not switched off:\n  biling-v3: there is no flag \"biling-v3\"");
+        assertThat(remote("show", "invoice-pdf-v2").json().get("enabled").asBoolean()).isFalse();
+        assertThat(remote("history", "billing-v2", "--last", "1").out()).contains("incident 4711");
+    }
+
+    @Test
+    void aRefusedTokenSaysWhichTokenAnEmptyServerIsSaidAndHelpIsACommand() {
+        String at = "--server=http://127.0.0.1:" + server.httpPort();
+        Run unknown = flags("list", at, "--token=flg_not-a-real-token-at-all");
+        assertThat(unknown.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(unknown.err()).isEqualTo("flags: the token is unknown or was revoked (the token of --token; an admin's flags"
+                + " tokens list shows the live ones)\n");
+        Run empty = flags("list", "--server=", "--token=" + ADMIN);
+        assertThat(empty.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(empty.err()).startsWith("flags: the server address is empty: give --server http://host:port\n");
+        Run help = flags("help", "off");
+        assertThat(help.exit()).isZero();
+        assertThat(help.out()).contains("Switch a flag off for everyone").contains("flags off billing-v2 invoice-pdf-v2");
+    }
+
+    @Test
     void anAddressWhereNoFlagServerAnswersIsSaidSo() throws Exception {
         com.sun.net.httpserver.HttpServer other = com.sun.net.httpserver.HttpServer.create(
                 new java.net.InetSocketAddress("127.0.0.1", 0), 0);
