@@ -49,7 +49,7 @@ import picocli.CommandLine.Spec;
  * 3 the server cannot be reached, or its certificate is not trusted; 4 {@code diff --exit-code} found differences. Output is
  * JSON where a script would read it.
  */
-@Command(name = "flags", mixinStandardHelpOptions = true, version = "flags 0.1.0",
+@Command(name = "flags", mixinStandardHelpOptions = true, versionProvider = FlagsCommand.Version.class,
         description = "Change and inspect feature flags on a flag server, or check flag files offline.",
         subcommands = {FlagsCommand.ListFlags.class, FlagsCommand.Show.class, FlagsCommand.Create.class, FlagsCommand.Put.class, Edit.class,
                 FlagsCommand.On.class, FlagsCommand.Off.class,
@@ -76,6 +76,14 @@ import picocli.CommandLine.Spec;
                 "3:the server cannot be reached, or its certificate is not trusted",
                 "4:flags diff --exit-code: the environments differ"})
 public final class FlagsCommand implements Callable<Integer> {
+
+    /** {@code flags -V}: the release and the commit the build was made from. */
+    static final class Version implements picocli.CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"flags " + dev.flags.core.Build.describe()};
+        }
+    }
 
     /** The heading of a command's examples, after its options in its --help. */
     static final String EXAMPLES = "%nExamples:%n";

@@ -1203,6 +1203,8 @@ class FlagsCommandTest {
         Run empty = flags("list", "--server=", "--token=" + ADMIN);
         assertThat(empty.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(empty.err()).startsWith("flags: the server address is empty: give --server http://host:port\n");
+        assertThat(flags("--version").out()).isEqualTo("flags " + dev.flags.core.Build.RELEASE + " (commit "
+                + dev.flags.core.Build.commit() + ")\n");
         Run help = flags("help", "off");
         assertThat(help.exit()).isZero();
         assertThat(help.out()).contains("Switch a flag off for everyone").contains("flags off billing-v2 invoice-pdf-v2");

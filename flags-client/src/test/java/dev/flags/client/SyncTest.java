@@ -77,7 +77,8 @@ class SyncTest {
             assertThat(sub.request.getFromVersion()).isZero();
             assertThat(sub.request.getEnvironment()).isEqualTo("production");
             // The version is the build's (surefire passes the project's version in).
-            assertThat(sub.request.getSdk()).isEqualTo("flags-java/" + System.getProperty("flags.projectVersion"));
+            assertThat(sub.request.getSdk()).isEqualTo("flags-java/" + System.getProperty("flags.projectVersion")
+                    + (dev.flags.core.Build.commit().equals(dev.flags.core.Build.UNKNOWN) ? "" : "+" + dev.flags.core.Build.commit()));
             assertThat(sub.request.getAcceptsMemberChanges()).as("grants as who got and lost a role").isTrue();
             assertThat(sub.authorization).isEqualTo("Bearer " + TOKEN);
 

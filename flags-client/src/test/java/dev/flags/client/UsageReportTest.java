@@ -71,7 +71,8 @@ class UsageReportTest {
                 assertThat(r.authorization()).isEqualTo("Bearer " + TOKEN);
                 assertThat(report.getEnvironment()).isEqualTo("production");
                 assertThat(report.getApplication()).isEqualTo("checkout");
-                assertThat(report.getSdk()).isEqualTo("flags-java/" + System.getProperty("flags.projectVersion"));
+                assertThat(report.getSdk()).isEqualTo("flags-java/" + System.getProperty("flags.projectVersion")
+                    + (dev.flags.core.Build.commit().equals(dev.flags.core.Build.UNKNOWN) ? "" : "+" + dev.flags.core.Build.commit()));
                 assertThat(report.getPeriodEndMillis()).isGreaterThanOrEqualTo(report.getPeriodStartMillis());
                 evaluated.addAll(report.getFlagsList());
                 unknown.addAll(report.getUnknownFlagsList());

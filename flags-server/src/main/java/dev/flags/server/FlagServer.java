@@ -160,7 +160,7 @@ public final class FlagServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /** The release, as {@code flags-server -V} and the start log say it. */
-    public static final String RELEASE = "0.1.0";
+    public static final String RELEASE = dev.flags.core.Build.RELEASE;
 
     /** The data directory's mark that its journal was made: see {@link #markJournalCreated}. */
     static final String JOURNAL_CREATED = "journal-created";
@@ -423,7 +423,7 @@ public final class FlagServer implements AutoCloseable {
         if (plaintext != null) {
             LOG.warn(plaintext);
         }
-        LOG.info("flags-server {}, log level {}, {}", RELEASE, System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "info"),
+        LOG.info("flags-server {}, log level {}, {}", dev.flags.core.Build.describe(), System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "info"),
                 jvmLine(Runtime.version(), ManagementFactory.getGarbageCollectorMXBeans().stream()
                         .map(GarbageCollectorMXBean::getName).toList()));
         String expiring = tlsExpiry == null ? null : tlsExpiryWarning(config.tlsCertificate(), tlsExpiry, clock.instant());

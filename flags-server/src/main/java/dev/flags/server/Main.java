@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
  * The server's command line: {@code java -jar flags-server/target/flags-server.jar [options]}. Every
  * option can also be set by its {@code FLAGS_*} environment variable; see docs/server.md.
  */
-@Command(name = "flags-server", mixinStandardHelpOptions = true, version = "flags-server " + FlagServer.RELEASE,
+@Command(name = "flags-server", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs the flag server: the journal, the admin HTTP API and the gRPC sync service.",
         sortOptions = false,
         // Not an option, so that the token never shows in ps; listed here so that --help names every setting.
@@ -36,6 +36,14 @@ import picocli.CommandLine.Option;
                 "                               generated into DATA_DIR/admin-token).",
                 "", "See docs/server.md."})
 public final class Main implements Callable<Integer> {
+
+    /** {@code flags-server -V}: the release and the commit the build was made from. */
+    static final class Version implements picocli.CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"flags-server " + dev.flags.core.Build.describe()};
+        }
+    }
 
     /** The exit code when the server cannot start (a port in use, a journal held by another server, ...). */
     static final int EXIT_CANNOT_START = 1;

@@ -69,6 +69,16 @@ class MainTest {
     }
 
     @Test
+    void theVersionNamesTheCommitTheBuildWasMadeFrom() {
+        java.io.StringWriter out = new java.io.StringWriter();
+        CommandLine command = new CommandLine(new Main());
+        command.setOut(new java.io.PrintWriter(out, true));
+        assertThat(command.execute("-V")).isZero();
+        assertThat(out.toString()).isEqualTo("flags-server " + dev.flags.core.Build.RELEASE + " (commit "
+                + dev.flags.core.Build.commit() + ")\n");
+    }
+
+    @Test
     void theLimitsDefaultsAreTheConfigsAndTheRequestBudgetsCanBeSwitchedOff() {
         Main main = new Main();
         new CommandLine(main).parseArgs();

@@ -101,8 +101,13 @@ final class Syncer implements AutoCloseable {
      */
     private static final ThreadLocal<Boolean> IN_STREAM_CALLBACK = new ThreadLocal<>();
 
-    /** Who is asking, for the server's metrics and logs: {@code flags-java/} and the build's version. */
-    static final String SDK = "flags-java/" + version();
+    /**
+     * Who is asking, for the server's metrics, logs and usage: {@code flags-java/}, the build's version and, where the
+     * build recorded it, the commit it was made from ({@code flags-java/0.1.0-SNAPSHOT+3e4d9eb1a2}), which tells builds
+     * of one version apart.
+     */
+    static final String SDK = "flags-java/" + version() + (dev.flags.core.Build.commit().equals(dev.flags.core.Build.UNKNOWN)
+            ? "" : "+" + dev.flags.core.Build.commit());
     /** The heartbeat interval assumed until the server announces its own. */
     static final long DEFAULT_HEARTBEAT_MILLIS = 30_000;
     /** How many heartbeat intervals of silence make a stream dead. */

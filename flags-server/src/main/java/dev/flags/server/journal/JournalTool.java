@@ -32,13 +32,21 @@ import picocli.CommandLine.Spec;
  * java -cp flags-server/target/flags-server.jar dev.flags.server.journal.JournalTool verify data/journal
  * }</pre>
  */
-@Command(name = "journal-tool", mixinStandardHelpOptions = true, version = JournalTool.VERSION,
+@Command(name = "journal-tool", mixinStandardHelpOptions = true, versionProvider = JournalTool.Version.class,
         description = "Verifies or repairs a flag server journal directory.",
         subcommands = {JournalTool.Verify.class, JournalTool.Repair.class})
 public final class JournalTool implements Callable<Integer> {
 
     /** What {@code -V} prints: the release of the server the tool comes with (the same as {@code flags-server -V}). */
-    static final String VERSION = "journal-tool (flags-server " + dev.flags.server.FlagServer.RELEASE + ")";
+    static final String VERSION = "journal-tool (flags-server " + dev.flags.core.Build.describe() + ")";
+
+    /** {@code -V}: {@link #VERSION}. */
+    static final class Version implements picocli.CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {VERSION};
+        }
+    }
 
     static final int CLEAN = 0;
     static final int DAMAGED = 1;
@@ -140,7 +148,7 @@ public final class JournalTool implements Callable<Integer> {
     }
 
     /** Not thread-safe. {@code verify DIR}. */
-    @Command(name = "verify", mixinStandardHelpOptions = true, version = JournalTool.VERSION,
+    @Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = JournalTool.Version.class,
             description = "Reads every record and checkpoint; reports damage with file and byte offset.")
     static final class Verify implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "DIR", description = "the journal's directory: the server's <data-dir>/journal")
@@ -193,7 +201,7 @@ public final class JournalTool implements Callable<Integer> {
             + " would set its sound entries aside)";
 
     /** Not thread-safe. {@code repair DIR --cut-at-damage} or {@code repair DIR --from-checkpoint}. */
-    @Command(name = "repair", mixinStandardHelpOptions = true, version = JournalTool.VERSION,
+    @Command(name = "repair", mixinStandardHelpOptions = true, versionProvider = JournalTool.Version.class,
             description = "With --cut-at-damage: cuts the journal at its first damage. With --from-checkpoint: keeps"
                     + " the newest sound checkpoint's state and sets aside the segments that cannot follow it. What"
                     + " leaves the journal is moved to DIR/damaged-<time>/; nothing is deleted. 'verify DIR' says what"

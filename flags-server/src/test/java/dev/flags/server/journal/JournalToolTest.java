@@ -645,7 +645,7 @@ class JournalToolTest {
     void theVersionIsTheServers() {
         assertThat(run("-V")).isZero();
         assertThat(out).isEqualTo(JournalTool.VERSION + "\n");
-        String server = dev.flags.server.Main.class.getAnnotation(picocli.CommandLine.Command.class).version()[0];
+        String server = new picocli.CommandLine(new dev.flags.server.Main()).getCommandSpec().version()[0];
         assertThat(JournalTool.VERSION).as("the same release as flags-server -V").isEqualTo("journal-tool (" + server + ")");
         assertThat(run("verify", "-V")).isZero();
         assertThat(out).isEqualTo(JournalTool.VERSION + "\n");
