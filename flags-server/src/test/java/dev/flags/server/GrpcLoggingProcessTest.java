@@ -53,7 +53,7 @@ class GrpcLoggingProcessTest {
             // server waits for every connection to be closed: anything logged is in by "stopped".
             String log = child.stop();
             assertThat(log).contains("flag server ready").contains("running on Java ").contains("flag server stopped")
-                    .contains("INFO dev.flags.server.FlagServer - flags-server " + FlagServer.RELEASE + ", log level info, running"
+                    .contains("INFO dev.flags.server.FlagServer - flags-server " + dev.flags.core.Build.describe() + ", log level info, running"
                             + " on Java ")
                     .doesNotContain("Transport failed").doesNotContain("Http2Exception").doesNotContain("\tat ");
         }
@@ -87,7 +87,7 @@ class GrpcLoggingProcessTest {
         int grpc = freePort();
         try (ServerChild child = start(grpc, "DEBUG")) {
             child.awaitLine("flag server ready");
-            assertThat(child.awaitLine("running on Java")).contains("flags-server " + FlagServer.RELEASE + ", log level debug,");
+            assertThat(child.awaitLine("running on Java")).contains("flags-server " + dev.flags.core.Build.describe() + ", log level debug,");
             http1Request(grpc);
             String line = child.awaitLine("Transport failed");
             assertThat(line).matches("\\d{4}-\\d\\d-\\d\\dT\\S+ \\[[^]]+\\] DEBUG io\\.grpc\\.netty\\.shaded\\.io\\.grpc\\.netty"
