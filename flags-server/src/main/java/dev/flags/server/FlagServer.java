@@ -162,6 +162,14 @@ public final class FlagServer implements AutoCloseable {
     /** The release, as {@code flags-server -V} and the start log say it. */
     public static final String RELEASE = dev.flags.core.Build.RELEASE;
 
+    /**
+     * @return the release and the commit this build was made from, {@code 0.1.0 (commit 3e4d9eb1a2)}: for the journal's
+     *     tool too, which knows nothing of flags-core
+     */
+    public static String build() {
+        return dev.flags.core.Build.describe();
+    }
+
     /** The data directory's mark that its journal was made: see {@link #markJournalCreated}. */
     static final String JOURNAL_CREATED = "journal-created";
 

@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
 public final class JournalTool implements Callable<Integer> {
 
     /** What {@code -V} prints: the release of the server the tool comes with (the same as {@code flags-server -V}). */
-    static final String VERSION = "journal-tool (flags-server " + dev.flags.core.Build.describe() + ")";
+    static final String VERSION = "journal-tool (flags-server " + dev.flags.server.FlagServer.build() + ")";
 
     /** {@code -V}: {@link #VERSION}. */
     static final class Version implements picocli.CommandLine.IVersionProvider {
