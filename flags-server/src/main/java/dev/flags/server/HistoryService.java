@@ -93,7 +93,11 @@ public final class HistoryService {
         List<JournalEntry> read = newest.entries();
         if (read.isEmpty() && !state.flags().containsKey(key) && !state.archivedFlags().containsKey(key)
                 && journal.history(env, key, Long.MAX_VALUE, 1).isEmpty()) {
-            throw ApiException.notFound("flag", "flag \"" + key + "\" never existed in environment \"" + env + "\"");
+            java.util.TreeSet<String> known = new java.util.TreeSet<>(state.flags().keySet());
+            known.addAll(state.archivedFlags().keySet());
+            throw ApiException.notFound("flag", "flag \"" + key + "\" never existed in environment \"" + env + "\""
+                    + dev.flags.core.Suggestions.closest(key, known, 2).map(near -> "; did you mean \"" + near + "\"?")
+                    .orElse(""));
         }
         if (read.size() <= limit && !newest.moreBelow()) {
             // The last page: say if retention cut the journal here, or history looks complete when it is not.

@@ -63,8 +63,8 @@ final class SdkTokenExpiryWatch {
     /** The line for one token: which, when, what happens then, and what to do now. Never the secret (not held). */
     static String warning(Principal p, Instant now) {
         Duration left = Duration.between(now, p.expiresAt());
-        long days = left.toDays();
         long hours = left.toHours();
+        long days = (hours + 12) / 24; // to the nearest day: a token made for 3 days is "in 3 days" minutes later
         String when = days >= 1 ? days + (days == 1 ? " day" : " days") : hours >= 1 ? hours + (hours == 1 ? " hour" : " hours")
                 : "under an hour";
         String env = p.environments().isEmpty() ? "" : p.environments().iterator().next();

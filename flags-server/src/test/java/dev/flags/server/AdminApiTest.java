@@ -693,6 +693,41 @@ class AdminApiTest {
     }
 
     @Test
+    void noOpWritesOfATokenWhoseReadsAreSpentCostChangesAndAreRefusedWhenThoseAreSpentToo() throws Exception {
+        server.close();
+        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 5)));
+        api = new ApiClient(server.httpPort());
+        String gitops = token("editor", "production");
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertThat(api.put(path, gitops, BILLING).status()).isEqualTo(201); // change 1
+        int answered = 0;
+        ApiClient.Response last = null;
+        for (int i = 0; i < 20 && (last == null || last.status() != 429); i++) {
+            last = api.put(path, gitops, BILLING);
+            answered += last.status() == 200 ? 1 : 0;
+        }
+        // 5 reads, one more into debt, then the 2 changes left: never unbounded (QA46a F1)
+        assertThat(answered).isEqualTo(8);
+        assertProblem(last, 429, "more than 3 changes in a minute");
+        assertProblem(api.get(path, gitops), 429, "more than 5 reads in a minute");
+    }
+
+    @Test
+    void anOperatorsRefusedPatchIsChargedLikeAnyOther() throws Exception {
+        server.close();
+        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 100)));
+        api = new ApiClient(server.httpPort());
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING); // change 1 of the admin's
+        String operator = token("operator", "production");
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        for (int i = 0; i < 3; i++) {
+            assertProblem(api.patch(path, operator, "{\"enabled\": true}"), 403, "may only switch flags off");
+        }
+        assertProblem(api.patch(path, operator, "{\"enabled\": true}"), 429, "more than 3 changes in a minute");
+        assertThat(api.patch(path, operator, "{\"enabled\": false}").status()).as("the kill switch still works").isEqualTo(200);
+    }
+
+    @Test
     void aFlagThatBucketsByAnAttributeKeepsItThroughPatchesAndThePlaygroundBucketsByIt() {
         String path = "/api/v1/environments/production/flags/by-account";
         ApiClient.Response put = api.put(path, ADMIN, "{\"key\": \"by-account\", \"enabled\": true, \"bucketBy\": \"accountId\","
@@ -963,6 +998,9 @@ class AdminApiTest {
         assertProblem(api.get("/api/v1/environments/production/flags?limit=%2B5", ADMIN), 400, "limit must be a whole number");
         assertProblem(api.get("/api/v1/environments/production/flags/never-was/history", ADMIN), 404,
                 "flag \"never-was\" never existed in environment \"production\"");
+        api.put("/api/v1/environments/production/flags/checkout-v2", ADMIN, "{\"enabled\": false}");
+        assertProblem(api.get("/api/v1/environments/production/flags/checkout-v3/history", ADMIN), 404,
+                "flag \"checkout-v3\" never existed in environment \"production\"; did you mean \"checkout-v2\"?");
     }
 
     @Test

@@ -223,7 +223,8 @@ class UsageApiTest {
         Status notSdk = refusal(() -> stub(editor).reportUsage(report("production", "checkout")));
         assertThat(notSdk.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         assertThat(notSdk.getDescription()).isEqualTo("a token of scope editor for [production] may not report usage of"
-                + " environment \"production\": only an sdk token may, so give the SDK an sdk token of that environment");
+                + " environment \"production\": only an sdk token of it (or an admin token) may, so give the SDK an sdk token of that"
+                + " environment");
         Status unknown = refusal(() -> stub(ADMIN).reportUsage(report("nowhere", "checkout")));
         assertThat(unknown.getCode()).isEqualTo(Status.Code.NOT_FOUND);
         assertThat(unknown.getDescription()).isEqualTo("environment \"nowhere\" does not exist");

@@ -394,9 +394,10 @@ public final class ApiServlet extends HttpServlet {
                     QueryParameters.requireOnly(req, COMMENT);
                     Access.requireSwitchOff(p, env); // before the body: an operator's token may switch flags off
                     JsonNode body = body(req);
-                    Access.requirePatch(p, env, body); // an operator's token: the kill switch and nothing else
-                    // a switch-off works with the change budget spent
+                    // Charged before anything else is said of it: a body read is work, refused or not (QA46a F2). A
+                    // switch-off works with the change budget spent.
                     req.setAttribute(CHARGED_AS_CHANGE, services.limits().admitFlagPatch(p, body));
+                    Access.requirePatch(p, env, body); // an operator's token: the kill switch and nothing else
                     List<String> broken = services.schedules().noLongerApplying(env, key);
                     written(resp, services.flags().patch(p, env, key, body, precondition(req), comment(req)), env, key, broken);
                 }

@@ -77,13 +77,18 @@ public final class RequestLimits {
      * Charges as a read a request that was charged as a change and changed nothing ({@code X-Flags-Changed: false}: a
      * PUT of the document the flag already is, a grant the user already holds). The change budget guards the journal and
      * the SDKs, and such a request wrote nothing to the one and sent nothing to the other: a GitOps pipeline that
-     * re-applies a repository of 2,000 unchanged flags on every merge is not held to 600 a minute (QA45b F3).
+     * re-applies a repository of 2,000 unchanged flags on every merge is not held to 600 a minute (QA45b F3). Only while
+     * the token's reads are not in debt: a read charged after the fact can put them in debt, and there, bounded at a
+     * period's worth, it would cost nothing; so a token whose reads are spent pays for its no-ops as changes, and is
+     * refused when those are spent too (QA46a F1).
      *
      * @param principal who asked
      */
     void changedNothing(Principal principal) {
-        changes.giveBack(principal.tokenId());
-        reads.charge(principal.tokenId(), 1);
+        if (reads.checkNoDebt(principal.tokenId()).admitted()) {
+            changes.giveBack(principal.tokenId());
+            reads.charge(principal.tokenId(), 1);
+        }
     }
 
     /** Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}). */

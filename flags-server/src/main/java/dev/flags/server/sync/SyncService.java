@@ -363,7 +363,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       // which it names, are enough to see a typo by.
       String remedy = p.scope() == Scope.SDK
           ? "use an sdk token of that environment, or check the SDK's environment() for a typo"
-          : "only an sdk token may, so give the SDK an sdk token of that environment"; // not a typo: the scope
+          : "only an sdk token of it (or an admin token) may, so give the SDK an sdk token of that environment";
       return Status.PERMISSION_DENIED.withDescription("a token of scope " + p.scope().apiName()
           + " for " + (p.environments().isEmpty() ? "no environment" : p.environments())
           + " may not " + action + " environment \"" + environment + "\": " + remedy);
