@@ -1569,7 +1569,10 @@ public final class FlagsCommand implements Callable<Integer> {
                     actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, Columns.width(oneLine(v, "actor"))));
                 }
             }
-            String row = "v%-6s %s  %-18s %s  %s";
+            // Rows first, then printed with the "what" column as wide as its widest (a revert's "to v12", a marker).
+            List<String[]> rows = new ArrayList<>();
+            List<List<String>> changed = new ArrayList<>();
+            int changeWidth = 18;
             for (Iterator<JsonNode> it = newestFirst.descendingIterator(); it.hasNext(); ) {
                 JsonNode v = it.next();
                 JsonNode document = v.get("flag");
@@ -1580,17 +1583,22 @@ public final class FlagsCommand implements Callable<Integer> {
                     }
                     continue;
                 }
-                out.println(String.format(row, oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")),
-                        // A revert says to which version: its comment may not (-m "the last good rules").
-                        oneLine(v, "change") + (v.has("revertedTo") ? " to v" + v.path("revertedTo").asLong() : "")
-                                + switched(previous, document), Columns.pad(oneLine(v, "actor"), actorWidth),
-                        oneLine(v, "comment")).stripTrailing()); // no blanks after a row without a comment
-                if (changes && document != null && previous != null) {
-                    FlagChanges.between(previous, document).forEach(line -> out.println("         " + line));
-                }
+                // A revert says to which version, and whether it brought an archived flag back: its comment may not.
+                String what = oneLine(v, "change") + (v.has("revertedTo") ? " to v" + v.path("revertedTo").asLong()
+                        + (v.path("restored").asBoolean(false) ? ", restored" : "") : "") + switched(previous, document);
+                changeWidth = Math.max(changeWidth, Columns.width(what));
+                rows.add(new String[] {oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")), what,
+                        Columns.pad(oneLine(v, "actor"), actorWidth), oneLine(v, "comment")});
+                changed.add(changes && document != null && previous != null ? FlagChanges.between(previous, document) : List.of());
                 if (document != null) {
                     previous = document;
                 }
+            }
+            for (int i = 0; i < rows.size(); i++) {
+                String[] r = rows.get(i);
+                out.println(String.format("v%-6s %s  %s %s  %s", r[0], r[1], Columns.pad(r[2], changeWidth), r[3], r[4])
+                        .stripTrailing()); // no blanks after a row without a comment
+                changed.get(i).forEach(line -> out.println("         " + line));
             }
             return EXIT_OK;
         }
@@ -1823,7 +1831,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
         @Option(names = "--at", paramLabel = "INSTANT", description = "The flags and grants as they were at that time, an"
-                + " ISO-8601 instant with its offset (what was live last Friday, for flags eval or a diff; editor or admin).")
+                + " ISO-8601 instant with its offset (what was live last Friday, for flags eval or a diff; an editor, operator, viewer or admin token).")
         String at;
         @Option(names = "--as-code", description = "For a file kept in git and applied with flags apply: without the flags'"
                 + " versions (this environment's numbers: they differ between environments and move with every change) and"

@@ -140,7 +140,7 @@ class FlagsCommandTest {
         assertThat(dry.exit()).as(dry.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(dry.out()).containsPattern("change checkout-v2 v\\d+\n  description: added \"from git\"\n")
                 .containsPattern("change search-v3 v\\d+: not written, the file switches it on, and here it is off \\(its kill"
-                        + " switch\\?\\): needs --switch-on, or \"enabled\": false in the file\n  enabled: false -> true\n")
+                        + " switch\\?\\): needs --switch-on search-v3, or \"enabled\": false in the file\n  enabled: false -> true\n")
                 .contains("create dark-launch (off)\n")
                 .contains("create big-bang (on): not written, the file creates it switched on").contains("1 flag unchanged");
         assertThat(dry.err()).contains("the file's role grants (1 role) are not applied")
@@ -158,19 +158,25 @@ class FlagsCommandTest {
         assertThat(remote("show", "search-v3").json().get("enabled").asBoolean()).as("the kill switch holds").isFalse();
         assertThat(remote("history", "checkout-v2").out()).contains("release train 12");
 
-        assertThat(remote("apply", file.toString(), "--switch-on").exit()).isZero();
+        assertThat(remote("apply", file.toString(), "--switch-on", "search-v3", "--switch-on", "big-bang").exit()).isZero();
         assertThat(remote("show", "search-v3").json().get("enabled").asBoolean()).isTrue();
         assertThat(remote("show", "big-bang").json().get("enabled").asBoolean()).isTrue();
         Run again = remote("apply", file.toString());
         assertThat(again.exit()).as(again.err()).isZero();
-        assertThat(again.out()).isEqualTo("5 flags unchanged\n");
+        assertThat(again.out()).isEqualTo("1 flag served here is not in the file (kept; --prune archives them): billing-v2\n"
+                + "5 flags unchanged\n");
         assertThat(remote("show", "checkout-v2").json().get("version").asLong()).as("no new version").isEqualTo(
                 remote("history", "checkout-v2", "--last", "1").out().lines().findFirst().map(l -> Long.parseLong(l.substring(1,
                         l.indexOf(' ')))).orElseThrow());
 
         Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"checkout-v2\", \"enabled\": true,"
                 + " \"description\": \"from git\"}]}");
-        Run pruned = remote("apply", file.toString(), "--prune");
+        Run most = remote("apply", file.toString(), "--prune");
+        assertThat(most.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(most.err()).isEqualTo("flags: --prune would archive 5 of the 6 flags served in \"production\", which " + file
+                + " does not have: a truncated file, or one of another environment? Nothing was written; add --force if it is"
+                + " meant\n");
+        Run pruned = remote("apply", file.toString(), "--prune", "--force");
         assertThat(pruned.exit()).as(pruned.err()).isZero();
         assertThat(pruned.out()).contains("archive big-bang v").contains("archive old-banner v").contains("archive billing-v2 v");
         assertThat(remote("list").out()).contains("checkout-v2").doesNotContain("old-banner").doesNotContain("dark-launch");
@@ -193,6 +199,59 @@ class FlagsCommandTest {
         assertThat(notAFile.err()).contains("is not a flag file this can apply, nothing was written")
                 .contains("(one flag's document is written with flags put FLAG FILE)");
         assertThat(remote("show", "checkout-v2").json().get("enabled").asBoolean()).isTrue();
+    }
+
+    @Test
+    void applyRefusesWhatTheServerWouldAndTellsARestoreAStaleFileAndAReleaseFromAKillSwitch() throws Exception {
+        assertThat(remote("create", "checkout-v2").exit()).isZero();
+        assertThat(remote("on", "checkout-v2").exit()).isZero();
+        assertThat(remote("create", "promo").exit()).isZero();
+        Run export = remote("export"); // a plain export: with versions
+        Path old = Files.writeString(dir.resolve("old.json"), export.out());
+        assertThat(remote("archive", "promo", "--force").exit()).isZero();
+        assertThat(remote("off", "checkout-v2", "-m", "incident 99").exit()).isZero(); // since the export
+
+        Run stale = remote("apply", old.toString(), "--dry-run");
+        assertThat(stale.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(stale.out()).containsPattern("change checkout-v2 v\\d+: not written, the file has it at v\\d+, and here it"
+                + " is v\\d+: changed since the file was written")
+                .containsPattern("restore promo \\(archived at v\\d+\\) \\(off\\)\n");
+
+        // releasing one flag does not undo another's kill switch
+        Path release = Files.writeString(dir.resolve("release.json"), """
+                {"formatVersion": 1, "flags": [{"key": "checkout-v2", "enabled": true}, {"key": "billing-v2", "enabled": false,
+                  "rules": [{"name": "beta testers", "conditions": [{"roles": ["beta-tester"]}]},
+                   {"name": "eu canary", "conditions": [{"regions": ["eu-west"]}, {"percentage": 10}]}]},
+                 {"key": "new-search", "enabled": true}]}
+                """);
+        Run released = remote("apply", release.toString(), "--switch-on", "new-search");
+        assertThat(released.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(released.err()).contains("  checkout-v2: the file switches it on, and here it is off (its kill switch?)");
+        assertThat(remote("show", "new-search").json().get("enabled").asBoolean()).isTrue();
+        assertThat(remote("show", "checkout-v2").json().get("enabled").asBoolean()).as("the kill switch holds").isFalse();
+        assertThat(remote("apply", release.toString(), "--switch-on", "nope").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+
+        // what the server would refuse is said by the dry run, not found out by the apply
+        Path bad = Files.writeString(dir.resolve("bad.json"), """
+                {"formatVersion": 1, "flags": [{"key": "Promo-2", "enabled": false}, {"key": "promo-2", "enabled": false},
+                  {"key": "digits", "enabled": false, "rules": [{"name": "123", "conditions": [{"regions": ["eu"]}]}]}]}
+                """);
+        remote("create", "promo-2");
+        Run refused = remote("apply", bad.toString(), "--dry-run");
+        assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(refused.out()).contains("create Promo-2 (off): not written, differs only in case from \"promo-2\"")
+                .contains("create digits (off): not written, the server refuses it: ");
+
+        // a token that may not write is told once, not once a flag
+        String at = "--server=http://127.0.0.1:" + server.httpPort();
+        String viewer = flags("tokens", "create", "dash", at, "--token=" + ADMIN, "--scope", "viewer", "-e", "production")
+                .json().get("token").asText();
+        Path two = Files.writeString(dir.resolve("two.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a-1\"},"
+                + " {\"key\": \"a-2\"}]}");
+        Run denied = flags("apply", two.toString(), at, "--token=" + viewer, "--env=production");
+        assertThat(denied.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(denied.err()).isEqualTo("flags: this token (scope viewer) may not change flags in environment \"production\";"
+                + " 0 written before this, the rest not tried\n");
     }
 
     @Test
