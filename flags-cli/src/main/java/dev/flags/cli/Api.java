@@ -236,10 +236,34 @@ final class Api {
         do {
             JsonNode page = call("GET", "/environments/" + path(environment) + "/flags" + (archived ? "?archived=true" : "")
                     + (after == null ? "" : (archived ? "&" : "?") + "after=" + path(after)), null, null);
+            if (!page.path("flags").isArray()) {
+                throw notTheApi("a list of flags");
+            }
             page.path("flags").forEach(all::add);
             after = page.hasNonNull("after") ? page.get("after").asText() : null;
         } while (after != null);
         return all;
+    }
+
+    /**
+     * A flag's document as the server answers it, checked to be one: an address where something else answers JSON (an
+     * application's own port, say) must not pass for a flag server that switched a flag off.
+     *
+     * @param key the flag asked for
+     * @throws CliException unless the answer is that flag's document, with its version
+     */
+    JsonNode flag(JsonNode answer, String key) {
+        if (!answer.path("key").asText("").equals(key) || !answer.path("version").canConvertToLong()
+                || !answer.path("enabled").isBoolean()) {
+            throw notTheApi("flag \"" + FlagsCommand.oneLine(key) + "\"'s document");
+        }
+        return answer;
+    }
+
+    /** @param what what the command asked for, as the refusal names it */
+    private CliException notTheApi(String what) {
+        return new CliException(FlagsCommand.EXIT_FAILED, "the answer is not " + what + ", as a flag server's is: is " + server
+                + " a flag server's HTTP API? (check --server or FLAGS_SERVER); nothing is known to be done");
     }
 
     /** @return an archived flag's last document (what restoring it brings back), or null if it is not archived there */
@@ -474,6 +498,12 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with something that is"
                     + " not JSON: is " + asked.getScheme() + "://" + asked.getRawAuthority() + " a flag server's HTTP API? (check"
                     + " --server or FLAGS_SERVER)");
+        }
+        if (r.statusCode() >= 400 && !json.has("title")) { // every refusal of the API is a problem with a title
+            URI asked = r.request().uri();
+            throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with JSON that is not"
+                    + " the API's (no problem title): is " + asked.getScheme() + "://" + asked.getRawAuthority() + " a flag"
+                    + " server's HTTP API? (check --server or FLAGS_SERVER)", r.statusCode(), "");
         }
         if (r.statusCode() >= 400) {
             // The detail and problems quote what people typed (names, ids, comments, values): escaped, so that none can

@@ -594,7 +594,8 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            JsonNode written = o.api(spec).call("PATCH", o.flagPath(flag), patch(), why.comment);
+            Api api = o.api(spec);
+            JsonNode written = api.flag(api.call("PATCH", o.flagPath(flag), patch(), why.comment), flag);
             print(spec, written);
             sayWhere(spec, o, flag, written);
             return EXIT_OK;
@@ -653,7 +654,7 @@ public final class FlagsCommand implements Callable<Integer> {
             List<String> failed = new ArrayList<>();
             for (String key : java.util.stream.Stream.concat(java.util.stream.Stream.of(flag), more.stream()).distinct().toList()) {
                 try {
-                    JsonNode one = api.call("PATCH", o.flagPath(key), patch(), why.comment);
+                    JsonNode one = api.flag(api.call("PATCH", o.flagPath(key), patch(), why.comment), key);
                     written.add(one);
                     sayWhere(spec, o, key, one);
                 } catch (CliException e) {

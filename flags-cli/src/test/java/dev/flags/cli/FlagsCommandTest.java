@@ -1288,6 +1288,34 @@ class FlagsCommandTest {
         } finally {
             other.stop(0);
         }
+        // An application's port that answers JSON to anything (QA46a F7): no kill switch is taken as thrown there.
+        com.sun.net.httpserver.HttpServer json = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        java.util.concurrent.atomic.AtomicInteger status = new java.util.concurrent.atomic.AtomicInteger(200);
+        json.createContext("/", exchange -> {
+            byte[] body = (status.get() == 200 ? "{\"status\": \"ok\"}" : "{\"error\": \"Not Found\", \"status\": 404}")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(status.get(), body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        json.start();
+        try {
+            String at = "--server=http://127.0.0.1:" + json.getAddress().getPort();
+            Run off = flags("off", "billing-v2", at, "--token=" + ADMIN);
+            assertThat(off.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+            assertThat(off.err()).isEqualTo("flags: the answer is not flag \"billing-v2\"'s document, as a flag server's is: is"
+                    + " http://127.0.0.1:" + json.getAddress().getPort() + " a flag server's HTTP API? (check --server or"
+                    + " FLAGS_SERVER); nothing is known to be done\n");
+            assertThat(flags("list", at, "--token=" + ADMIN).err()).startsWith("flags: the answer is not a list of flags");
+            status.set(404);
+            assertThat(flags("off", "billing-v2", at, "--token=" + ADMIN).err()).isEqualTo("flags: the server answered 404 with"
+                    + " JSON that is not the API's (no problem title): is http://127.0.0.1:" + json.getAddress().getPort()
+                    + " a flag server's HTTP API? (check --server or FLAGS_SERVER)\n");
+        } finally {
+            json.stop(0);
+        }
     }
 
     @Test
