@@ -413,9 +413,15 @@ public final class FlagsCommand implements Callable<Integer> {
                 print(spec, answer);
                 return EXIT_OK;
             }
+            int width = 1; // the key column as wide as its widest key, so that the rest lines up (QA45a F15)
             for (JsonNode f : flags) {
-                spec.commandLine().getOut().printf("%-40s %-4s v%s%n", f.path("key").asText(),
-                        f.path("enabled").asBoolean() ? "on" : "off", f.path("version").asText());
+                width = Math.max(width, Columns.width(oneLine(f.path("key").asText())));
+            }
+            for (JsonNode f : flags) {
+                // An archived flag is served to no SDK: its last switch is history, not "on" (QA45a F15).
+                String state = f.path("enabled").asBoolean() ? "on" : "off";
+                spec.commandLine().getOut().println((Columns.pad(oneLine(f.path("key").asText()), width) + "  "
+                        + (archived ? "archived, was " + state : state) + "  v" + f.path("version").asText()).stripTrailing());
             }
             if (flags.isEmpty()) {
                 // stdout stays empty for scripts; a person learns it is not a wrong environment or a hang
@@ -2292,7 +2298,11 @@ public final class FlagsCommand implements Callable<Integer> {
             // The evaluator answers an unknown flag with false and flagVersion -1, as an application needs; here it is
             // a typo or the wrong file, and a script checking the exit code must not take it for an answer.
             if (set.flag(flag).isEmpty()) {
-                throw new CliException(EXIT_FAILED, "there is no flag \"" + flag + "\" in " + file);
+                java.util.TreeSet<String> keys = new java.util.TreeSet<>();
+                set.flags().forEach(f -> keys.add(f.key()));
+                throw new CliException(EXIT_FAILED, "there is no flag \"" + oneLine(flag) + "\" in " + file
+                        + dev.flags.core.Suggestions.closest(flag, keys, 2).map(near -> "; did you mean \"" + oneLine(near)
+                        + "\"?").orElse(""));
             }
             if (explain) {
                 printExplanation(spec, FlagFormat.toJson(set.explain(flag, u)));

@@ -483,7 +483,7 @@ class FlagsCommandTest {
         assertThat(remote("list", "--archived").err()).isEqualTo("flags: environment \"production\" has no archived flags\n");
         assertThat(remote("archive", "billing-v2", "-m", "clean-up").json().get("archived").asBoolean()).isTrue();
         Run archived = remote("list", "--archived");
-        assertThat(archived.out()).as("where a revert finds it").startsWith("billing-v2").contains(" v");
+        assertThat(archived.out()).as("where a revert finds it").startsWith("billing-v2  archived, was off  v");
         assertThat(remote("show", "billing-v2").err()).contains("archived");
         assertThat(remote("on", "billing-v2").err()).contains("is archived").contains("a revert to a version in its history restores it");
         Run restored = remote("revert", "billing-v2");
@@ -1495,6 +1495,9 @@ class FlagsCommandTest {
         Run valid = flags("validate", good.toString());
         assertThat(valid.exit()).isZero();
         assertThat(valid.out()).contains("valid, 1 flag");
+        Run typo = flags("eval", good.toString(), "biling-v2", "{\"id\": \"u-1\"}");
+        assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(typo.err()).isEqualTo("flags: there is no flag \"biling-v2\" in " + good + "; did you mean \"billing-v2\"?\n");
         // eval takes the flag first, evaluate the user first: a swap is said as such, with the command in order
         Run swapped = flags("eval", good.toString(), "{\"id\": \"u-1\"}", "billing-v2");
         assertThat(swapped.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
