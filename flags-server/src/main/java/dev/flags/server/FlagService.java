@@ -225,8 +225,20 @@ public final class FlagService {
     public Written patch(Principal p, String env, String key, JsonNode body, Precondition precondition, String comment) {
         Access.requirePatch(p, env, body);
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
-        return write(p, env, key, precondition, comment, existing -> withCheckedText(existing, patched(env, key, existing, patch)));
+        try {
+            return write(p, env, key, precondition, comment, existing -> withCheckedText(existing, patched(env, key, existing,
+                    patch)));
+        } catch (ApiException e) {
+            if (e.status() == 404 && !p.canWriteFlags(env) && e.getMessage().endsWith(CREATE_IT)) {
+                // An operator switches off what is there: making a flag is not its to do, nor to be told to do (QA46a F10).
+                throw ApiException.notFound("flag", e.getMessage().substring(0, e.getMessage().length() - CREATE_IT.length()));
+            }
+            throw e;
+        }
     }
+
+    /** How a 404 of a flag that was never made ends, for a token that may make it. */
+    private static final String CREATE_IT = "; create it first with a PUT of its document (flags create or flags put)";
 
     /**
      * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link WriteRules#text}). A revert is not
@@ -301,7 +313,7 @@ public final class FlagService {
             throw ApiException.notFound("flag", now != null && now.archivedFlags().containsKey(key)
                     ? archived(env, key) + "; restore it before changing it"
                     : noSuchFlag(now, env, key).orElse("there is no flag \"" + key + "\" in environment \"" + env
-                            + "\"; create it first with a PUT of its document (flags create or flags put)"));
+                            + "\"" + CREATE_IT));
         }
         Flag patched = patch.apply(existing);
         try {

@@ -63,6 +63,13 @@ class AdminApiTest {
         return r.json().get("token").asText();
     }
 
+    /** The server again on the same data, with these request budgets per token and minute. */
+    private void restartWithBudgets(int changesPerMinute, int readsPerMinute) throws java.io.IOException {
+        server.close();
+        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(changesPerMinute, readsPerMinute)));
+        api = new ApiClient(server.httpPort());
+    }
+
     private static void assertProblem(ApiClient.Response r, int status, String detailContains) {
         assertThat(r.status()).as(r.body()).isEqualTo(status);
         assertThat(r.header("Content-Type")).startsWith("application/problem+json");
@@ -640,9 +647,7 @@ class AdminApiTest {
 
     @Test
     void aTokenOverItsBudgetGets429WithRetryAfterAndChangesNothingWhileOtherTokensAndItsReadsGoOn() throws Exception {
-        server.close();
-        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 3)));
-        api = new ApiClient(server.httpPort());
+        restartWithBudgets(3, 3);
         String script = token("editor", "production"); // 1 of the admin token's 3 changes
         String alice = token("editor", "production"); // 2
         String path = "/api/v1/environments/production/flags/billing-v2";
@@ -674,9 +679,7 @@ class AdminApiTest {
 
     @Test
     void aWriteThatChangesNothingIsChargedAsAReadNotAsAChange() throws Exception {
-        server.close();
-        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 100)));
-        api = new ApiClient(server.httpPort());
+        restartWithBudgets(3, 100);
         String gitops = token("editor", "production");
         String path = "/api/v1/environments/production/flags/billing-v2";
         assertThat(api.put(path, gitops, BILLING).status()).isEqualTo(201); // change 1
@@ -694,9 +697,7 @@ class AdminApiTest {
 
     @Test
     void noOpWritesOfATokenWhoseReadsAreSpentCostChangesAndAreRefusedWhenThoseAreSpentToo() throws Exception {
-        server.close();
-        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 5)));
-        api = new ApiClient(server.httpPort());
+        restartWithBudgets(3, 5);
         String gitops = token("editor", "production");
         String path = "/api/v1/environments/production/flags/billing-v2";
         assertThat(api.put(path, gitops, BILLING).status()).isEqualTo(201); // change 1
@@ -714,9 +715,7 @@ class AdminApiTest {
 
     @Test
     void anOperatorsRefusedPatchIsChargedLikeAnyOther() throws Exception {
-        server.close();
-        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(3, 100)));
-        api = new ApiClient(server.httpPort());
+        restartWithBudgets(3, 100);
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING); // change 1 of the admin's
         String operator = token("operator", "production");
         String path = "/api/v1/environments/production/flags/billing-v2";
@@ -1316,6 +1315,9 @@ class AdminApiTest {
         JsonNode versions = api.get(flag + "/history", operator).json().get("versions");
         assertThat(versions.get(versions.size() - 1).get("actor").asText()).as("the last version's").startsWith("operator-user (tok-");
         assertProblem(api.patch(flag, operator, "{\"enabled\": true}"), 403, "may only switch flags off");
+        ApiClient.Response none = api.patch("/api/v1/environments/production/flags/no-such-flag", operator, "{\"enabled\": false}");
+        assertProblem(none, 404, "there is no flag \"no-such-flag\" in environment \"production\"");
+        assertThat(none.json().get("detail").asText()).as("not the operator's to make").doesNotContain("create it");
 
         // the viewer: not even the kill switch
         api.patch(flag, ADMIN, "{\"enabled\": true}");
@@ -1465,9 +1467,7 @@ class AdminApiTest {
 
     @Test
     void thePlaygroundChargesATokensReadsForThePatternWorkItAskedFor() throws Exception {
-        server.close();
-        server = FlagServer.start(ServerFixture.config(dataDir).withApiLimits(new ApiLimits(600, 150)));
-        api = new ApiClient(server.httpPort());
+        restartWithBudgets(600, 150);
         api.put("/api/v1/environments/production/flags/staff-only", ADMIN, "{\"enabled\": true, \"rules\": [{\"name\":"
                 + " \"staff\", \"conditions\": [{\"attribute\": \"email\", \"operator\": \"matches\", \"values\":"
                 + " [\"(.*a){20}$\"]}]}]}");
