@@ -64,6 +64,8 @@ class ReadmeTest {
             assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).contains("--- block done").contains("\"billing\":\"v2\"").contains("incident 4711").contains("enabled: true -> false")
+                    .as("the on-call's token throws the kill switch, and may not release").contains("olga (on call)")
+                    .contains("may only switch flags off").contains("refused: not the on-call's to release")
                     .contains("\"reason\":\"FLAG_NOT_FOUND\"")
                     .as("the tester's own roles").containsPattern("\nbeta-tester +yes[^\n]* tess")
                     .as("the usage table before the archive").contains("LAST EVALUATED").contains("\nbilling-v2 ")

@@ -77,6 +77,7 @@ public final class Demo implements Callable<Integer> {
                     "export BILLING=http://127.0.0.1:" + app.port(),
                     "export ADMIN_TOKEN=" + admin,
                     "export EDITOR_TOKEN=" + tokens.editor(),
+                    "export OPERATOR_TOKEN=" + tokens.operator(),
                     "export TESTER_TOKEN=" + tokens.tester(),
                     "export SDK_TOKEN=" + tokens.sdk(),
                     "# for an application of your own (README.md's example reads these two)",

@@ -18,7 +18,8 @@ import java.util.Properties;
 /**
  * Not thread-safe. Seeds a fresh flag server with the demo's data, through the public admin API only:
  * environments production and staging, the flag {@code billing-v2} (off, shipped dark) in both, the
- * self-service role {@code beta-tester}, and tokens for an editor, a tester (for user {@code tess}) and the SDK. The tokens
+ * self-service role {@code beta-tester}, and tokens for an editor, an on-call operator (who may switch flags off and
+ * nothing else), a tester (for user {@code tess}) and the SDK. The tokens
  * are kept in {@code <dataDir>/demo-tokens.properties} (owner-only), so a restarted demo shows them again.
  */
 public final class DemoData {
@@ -27,7 +28,7 @@ public final class DemoData {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The demo's tokens. */
-    public record Tokens(String admin, String editor, String tester, String sdk) {
+    public record Tokens(String admin, String editor, String operator, String tester, String sdk) {
         @Override
         public String toString() {
             return "Tokens{...}"; // never the secrets
@@ -61,7 +62,14 @@ public final class DemoData {
             try (var in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
                 p.load(in);
             }
-            return new Tokens(admin, p.getProperty("editor"), p.getProperty("tester"), p.getProperty("sdk"));
+            if (p.getProperty("operator") == null) { // seeded by a demo from before operator tokens: made now, kept
+                p.setProperty("operator", token("olga (on call)", "operator"));
+                try (var out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+                    p.store(out, "the demo's tokens: keep them private");
+                }
+            }
+            return new Tokens(admin, p.getProperty("editor"), p.getProperty("operator"), p.getProperty("tester"),
+                    p.getProperty("sdk"));
         }
         for (String env : new String[] {"production", "staging"}) {
             call("POST", "/environments", "{\"key\": \"" + env + "\", \"name\": \"" + Character.toUpperCase(env.charAt(0)) + env.substring(1) + "\"}");
@@ -78,6 +86,7 @@ public final class DemoData {
         }
         Map<String, String> tokens = new LinkedHashMap<>();
         tokens.put("editor", token("pat (product owner)", "editor"));
+        tokens.put("operator", token("olga (on call)", "operator"));
         tokens.put("tester", token("tess (tester)", "tester"));
         tokens.put("sdk", token("billing-service", "sdk"));
         Properties p = new Properties();
@@ -86,7 +95,7 @@ public final class DemoData {
         try (var out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
             p.store(out, "the demo's tokens: keep them private");
         }
-        return new Tokens(admin, tokens.get("editor"), tokens.get("tester"), tokens.get("sdk"));
+        return new Tokens(admin, tokens.get("editor"), tokens.get("operator"), tokens.get("tester"), tokens.get("sdk"));
     }
 
     private String token(String name, String scope) throws IOException, InterruptedException {
