@@ -106,7 +106,8 @@ final class Api {
         if (path.matches(".*/api(/v1)?/?")) { // a path of the server's own, which every request would then have twice
             throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server + "\" ends with "
                     + path.substring(path.lastIndexOf("/api")) + ", which the flags command adds to every request itself; give "
-                    + server.substring(0, server.length() - path.length() + path.lastIndexOf("/api")) + " (set --server or FLAGS_SERVER)");
+                    + server.substring(0, server.length() - path.length() + path.lastIndexOf("/api"))
+                    + " (set --server or FLAGS_SERVER)");
         }
         if (uri.getRawUserInfo() != null) {
             // Never sent (the token is the credential), yet shown in every message that names the server: a password.

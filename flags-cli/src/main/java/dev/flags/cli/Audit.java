@@ -104,7 +104,8 @@ final class Audit implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         for (JsonNode e : entries) {
-            String line = FlagsCommand.toTheSecond(oneLine(e, "timestamp")) + "  " + (all ? Columns.pad(environment(e), environmentWidth) + "  " : "")
+            String line = FlagsCommand.toTheSecond(oneLine(e, "timestamp")) + "  "
+                    + (all ? Columns.pad(environment(e), environmentWidth) + "  " : "")
                     + Columns.pad(change(e), changeWidth) + " " + Columns.pad(oneLine(e, "actor"), actorWidth) + "  "
                     + what(e) + (e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
             out.println(line.stripTrailing());

@@ -1838,7 +1838,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
         @Option(names = "--at", paramLabel = "INSTANT", description = "The flags and grants as they were at that time, an"
-                + " ISO-8601 instant with its offset (what was live last Friday, for flags eval or a diff; an editor, operator, viewer or admin token).")
+                + " ISO-8601 instant with its offset (what was live last Friday, for flags eval or a diff; an editor,"
+                + " operator, viewer or admin token).")
         String at;
         @Option(names = "--as-code", description = "For a file kept in git and applied with flags apply: without the flags'"
                 + " versions (this environment's numbers: they differ between environments and move with every change) and"

@@ -431,7 +431,8 @@ public final class FlagServer implements AutoCloseable {
         if (plaintext != null) {
             LOG.warn(plaintext);
         }
-        LOG.info("flags-server {}, log level {}, {}", dev.flags.core.Build.describe(), System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "info"),
+        LOG.info("flags-server {}, log level {}, {}", dev.flags.core.Build.describe(),
+                System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "info"),
                 jvmLine(Runtime.version(), ManagementFactory.getGarbageCollectorMXBeans().stream()
                         .map(GarbageCollectorMXBean::getName).toList()));
         String expiring = tlsExpiry == null ? null : tlsExpiryWarning(config.tlsCertificate(), tlsExpiry, clock.instant());

@@ -981,8 +981,8 @@ public final class ApiServlet extends HttpServlet {
                     String name = text(body, "name", true); // its syntax is the token service's (a 400 below)
                     String scopeName = text(body, "scope", true);
                     Scope scope = Arrays.stream(Scope.values()).filter(s -> s.apiName().equals(scopeName)).findFirst()
-                            .orElseThrow(() -> new ApiException(400, "bad request", "scope must be one of " + Scope.apiNames() + ", was \""
-                                    + scopeName + "\""));
+                            .orElseThrow(() -> new ApiException(400, "bad request", "scope must be one of "
+                                    + Scope.apiNames() + ", was \"" + scopeName + "\""));
                     Set<String> envs = new LinkedHashSet<>();
                     JsonNode envNode = body.get("environments");
                     if (envNode != null) {
