@@ -961,7 +961,6 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
-    /** Whether the environment has the flag, served or archived. */
     /**
      * @return null if the environment has the flag, archived or not; else what to say of it, with the server's "did you
      *     mean" for a key an edit or two away from a flag's (biling-v2)
