@@ -261,8 +261,21 @@ final class Api {
         return answer;
     }
 
+    /**
+     * @param field a field every such answer of the server has
+     * @param what what the answer is, as the refusal names it
+     * @return the answer, if it has the field
+     * @throws CliException as {@link #flag} does, if not
+     */
+    JsonNode expect(JsonNode answer, String field, String what) {
+        if (!answer.has(field)) {
+            throw notTheApi(what);
+        }
+        return answer;
+    }
+
     /** @param what what the command asked for, as the refusal names it */
-    private CliException notTheApi(String what) {
+    CliException notTheApi(String what) {
         return new CliException(FlagsCommand.EXIT_FAILED, "the answer is not " + what + ", as a flag server's is: is " + server
                 + " a flag server's HTTP API? (check --server or FLAGS_SERVER); nothing is known to be done");
     }

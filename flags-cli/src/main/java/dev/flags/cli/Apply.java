@@ -86,6 +86,10 @@ final class Apply implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (force && !prune) {
+            throw new ParameterException(spec.commandLine(), "--force goes with --prune (it lifts --prune's guards); it does"
+                    + " not write flags --switch-on does not name");
+        }
         FlagFormat.FlagFile wanted = read();
         Set<String> inFile = new TreeSet<>();
         wanted.flags().forEach(f -> inFile.add(f.key()));
@@ -110,11 +114,11 @@ final class Apply implements Callable<Integer> {
         for (JsonNode f : api.flags(o.environment(), true)) {
             archived.put(f.path("key").asText(), f);
         }
-        List<Step> steps = plan(wanted, served, archived);
         List<String> notInFile = served.keySet().stream().filter(k -> !inFile.contains(k)).toList();
-        if (prune) {
-            steps.addAll(pruned(api, served, notInFile));
-        }
+        // Archives first: in an environment at its cap, what the file drops makes room for what it adds.
+        List<Step> steps = new ArrayList<>(prune ? pruned(api, served, notInFile) : List.of());
+        steps.addAll(plan(wanted, served, archived));
+        steps = withinTheCap(steps, served.size(), environment.path("limits").path("flags").asLong(0));
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (!wanted.roleGrants().isEmpty()) {
@@ -150,7 +154,8 @@ final class Apply implements Callable<Integer> {
                 writeStep(api, s);
                 written++;
             } catch (CliException e) {
-                if (e.exitCode() == FlagsCommand.EXIT_UNREACHABLE || e.httpStatus() == 401 || e.httpStatus() == 403) {
+                if (e.exitCode() == FlagsCommand.EXIT_UNREACHABLE || e.httpStatus() == 401 || e.httpStatus() == 403
+                        || e.getMessage().contains("is archived and accepts no changes")) {
                     // Said once, not once a flag: what refuses one refuses them all (the server gone, the token's scope).
                     throw new CliException(e.exitCode(), e.getMessage() + "; " + written + " written before this, the rest"
                             + " not tried", e.httpStatus(), e.title());
@@ -215,9 +220,15 @@ final class Apply implements Callable<Integer> {
             Flag existing = here == null ? null : FlagFormat.readFlag(here);
             String refusal = serverRules(existing, f);
             if (here == null) {
-                String twin = servedByCase.get(f.key().toLowerCase(Locale.ROOT));
+                String twin = servedByCase.putIfAbsent(f.key().toLowerCase(Locale.ROOT), f.key()); // the file's own too
+                if (refusal == null && f.version() > 0) { // a file of versions names what it was read from
+                    refusal = "the file has it at v" + f.version() + ", and here it is " + (archived.containsKey(f.key())
+                            ? "archived" : "not served") + ": changed since the file was written (flags export --as-code"
+                            + " writes a file without versions, for a file kept in git)";
+                }
                 if (refusal == null && twin != null) {
-                    refusal = "differs only in case from \"" + oneLine(twin) + "\", served here; keys must differ by more";
+                    refusal = "differs only in case from \"" + oneLine(twin) + "\", " + (served.containsKey(twin) ? "served here"
+                            : "earlier in the file") + "; keys must differ by more";
                 }
                 JsonNode old = archived.get(f.key());
                 if (refusal == null && f.enabled() && !switchOn.contains(f.key())) {
@@ -247,6 +258,30 @@ final class Apply implements Callable<Integer> {
             steps.add(new Step(f.key(), "change", document, version, refusal, FlagChanges.all(here, document)));
         }
         return steps;
+    }
+
+    /**
+     * The steps, with the creates and restores past the environment's cap refused: what it serves now, less what the
+     * steps archive, plus what they create, may not pass it (the apply would stop partway, in the server's words).
+     *
+     * @param cap the most flags the environment may serve; 0 if the server does not say
+     */
+    private static List<Step> withinTheCap(List<Step> steps, int served, long cap) {
+        if (cap <= 0) {
+            return steps;
+        }
+        long serving = served - steps.stream().filter(s -> s.action().equals("archive") && s.refusal() == null).count();
+        List<Step> checked = new ArrayList<>(steps.size());
+        for (Step s : steps) {
+            boolean adds = s.action().equals("create") || s.action().equals("restore");
+            if (adds && s.refusal() == null && ++serving > cap) {
+                s = new Step(s.key(), s.action(), s.document(), s.version(), "the environment may serve at most " + cap
+                        + " flags, and with the others of this apply it would serve more (archive flags no code uses, or"
+                        + " ask for a higher --max-flags-per-environment)", s.changes());
+            }
+            checked.add(s);
+        }
+        return checked;
     }
 
     /** The server's own rules for a write (rule names, text fit to show), said before anything is written. */
@@ -322,12 +357,12 @@ final class Apply implements Callable<Integer> {
         boolean on = switchOn.contains(s.key());
         switch (s.action()) {
             case "create", "restore" -> // only if still not served; the server asks about a restore's switch too
-                    api.call("PUT", o.flagPath(s.key()) + (on ? "?switchOn=true" : ""), s.document(), comment,
-                            Map.of("If-None-Match", "*"));
-            case "change" -> api.call("PUT", o.flagPath(s.key()), s.document(), comment,
-                    Map.of("If-Match", "\"" + s.version() + "\""));
-            case "archive" -> api.call("DELETE", o.flagPath(s.key()) + (force ? "" : "?unusedFor=" + UNUSED_FOR), null,
-                    comment, Map.of("If-Match", "\"" + s.version() + "\""));
+                    api.flag(api.call("PUT", o.flagPath(s.key()) + (on ? "?switchOn=true" : ""), s.document(), comment,
+                            Map.of("If-None-Match", "*")), s.key());
+            case "change" -> api.flag(api.call("PUT", o.flagPath(s.key()), s.document(), comment,
+                    Map.of("If-Match", "\"" + s.version() + "\"")), s.key());
+            case "archive" -> api.expect(api.call("DELETE", o.flagPath(s.key()) + (force ? "" : "?unusedFor=" + UNUSED_FOR),
+                    null, comment, Map.of("If-Match", "\"" + s.version() + "\"")), "archived", "an archive's answer");
             default -> throw new IllegalStateException("no such step: " + s.action());
         }
     }

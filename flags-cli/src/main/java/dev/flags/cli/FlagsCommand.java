@@ -465,7 +465,8 @@ public final class FlagsCommand implements Callable<Integer> {
             // If-None-Match: * makes "create" never overwrite a flag of the same key.
             JsonNode created;
             try {
-                created = o.api(spec).call("PUT", o.flagPath(flag), off, why.comment, Map.of("If-None-Match", "*"));
+                Api api = o.api(spec);
+                created = api.flag(api.call("PUT", o.flagPath(flag), off, why.comment, Map.of("If-None-Match", "*")), flag);
             } catch (CliException e) {
                 if (e.getMessage().contains("If-None-Match")) {
                     throw new CliException(EXIT_FAILED, "flag \"" + flag + "\" already exists in environment \"" + o.environment()
@@ -555,8 +556,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 precondition = Map.of("If-Match", "\"" + openedVersion + "\"");
             }
             try {
-                JsonNode written = o.api(spec).call("PUT", o.flagPath(flag) + (switchOn ? "?switchOn=true" : ""), document,
-                        why.comment, precondition);
+                Api api = o.api(spec);
+                JsonNode written = api.flag(api.call("PUT", o.flagPath(flag) + (switchOn ? "?switchOn=true" : ""), document,
+                        why.comment, precondition), flag);
                 print(spec, written);
                 sayWhere(spec, o, flag, written);
             } catch (CliException e) {
@@ -1192,8 +1194,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new CliException(EXIT_USAGE, (role.isBlank() ? "ROLE" : "USER-ID") + " must not be empty");
             }
             try {
-                JsonNode answer = o.api(spec).call(method(), "/environments/" + Api.path(o.environment()) + "/roles/"
-                        + Api.path(role) + "/members/" + Api.path(user), body(), why.comment);
+                Api api = o.api(spec);
+                JsonNode answer = api.expect(api.call(method(), "/environments/" + Api.path(o.environment()) + "/roles/"
+                        + Api.path(role) + "/members/" + Api.path(user), body(), why.comment), "changed", "a grant's answer");
                 print(spec, answer);
                 boolean granted = method().equals("PUT");
                 if (!answer.path("changed").asBoolean(true)) {
@@ -1441,7 +1444,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 // And the server checks again as it archives: a report may have come since the look above.
                 path += "?unusedFor=" + Api.path(isoDuration(spec, "--unused-for", unusedFor));
             }
-            JsonNode archived = api.call("DELETE", path, null, why.comment);
+            JsonNode archived = api.expect(api.call("DELETE", path, null, why.comment), "archived", "an archive's answer");
             print(spec, archived);
             sayWhere(spec, o, flag, archived);
             spec.commandLine().getErr().println("flags: to bring it back, flags revert " + oneLine(flag) + " VERSION (flags"
@@ -1590,8 +1593,9 @@ public final class FlagsCommand implements Callable<Integer> {
                     continue;
                 }
                 // A revert says to which version, and whether it brought an archived flag back: its comment may not.
-                String what = oneLine(v, "change") + (v.has("revertedTo") ? " to v" + v.path("revertedTo").asLong()
-                        + (v.path("restored").asBoolean(false) ? ", restored" : "") : "") + switched(previous, document);
+                String what = oneLine(v, "change") + (v.has("revertedTo") ? " to v" + v.path("revertedTo").asLong() : "")
+                        + (v.path("restored").asBoolean(false) ? (v.has("revertedTo") ? ", " : " ") + "restored" : "")
+                        + switched(previous, document);
                 changeWidth = Math.max(changeWidth, Columns.width(what));
                 rows.add(new String[] {oneLine(v, "version"), toTheSecond(oneLine(v, "timestamp")), what,
                         Columns.pad(oneLine(v, "actor"), actorWidth), oneLine(v, "comment")});
@@ -1761,6 +1765,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 }
                 throw e;
             }
+            api.flag(reverted, flag);
             print(spec, reverted);
             sayWhere(spec, o, flag, reverted);
             return EXIT_OK;
@@ -2155,6 +2160,9 @@ public final class FlagsCommand implements Callable<Integer> {
         public Integer call() {
             Api api = o.api(spec);
             JsonNode token = api.call("GET", "/tokens/" + Api.path(id), null, null);
+            if (!token.path("id").asText("").equals(id)) {
+                throw api.notTheApi("token " + oneLine(id) + "'s metadata");
+            }
             int streams = token.path("openStreams").asInt(0);
             String which = "token " + oneLine(id) + " (" + oneLine(token.path("name").asText()) + ", "
                     + oneLine(token.path("scope").asText()) + ")";
@@ -2163,7 +2171,8 @@ public final class FlagsCommand implements Callable<Integer> {
                         + " open: revoking it cuts those SDKs off, and they serve stale flags until given another token;"
                         + " nothing was revoked. Add --force to revoke it anyway");
             }
-            print(spec, api.call("DELETE", "/tokens/" + Api.path(id), null, why.comment));
+            print(spec, api.expect(api.call("DELETE", "/tokens/" + Api.path(id), null, why.comment), "revoked",
+                    "a revocation's answer"));
             spec.commandLine().getErr().println("flags: " + which + " is revoked: its next request is refused"
                     + (streams > 0 ? ", and its " + streams + (streams == 1 ? " sync stream was" : " sync streams were") + " closed"
                     : "") + "; this cannot be undone (make a new token)");

@@ -215,7 +215,8 @@ class FlagsCommandTest {
         assertThat(stale.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(stale.out()).containsPattern("change checkout-v2 v\\d+: not written, the file has it at v\\d+, and here it"
                 + " is v\\d+: changed since the file was written")
-                .containsPattern("restore promo \\(archived at v\\d+\\) \\(off\\)\n");
+                .containsPattern("restore promo \\(archived at v\\d+\\) \\(off\\): not written, the file has it at v\\d+, and"
+                        + " here it is archived");
 
         // releasing one flag does not undo another's kill switch
         Path release = Files.writeString(dir.resolve("release.json"), """
@@ -231,16 +232,27 @@ class FlagsCommandTest {
         assertThat(remote("show", "checkout-v2").json().get("enabled").asBoolean()).as("the kill switch holds").isFalse();
         assertThat(remote("apply", release.toString(), "--switch-on", "nope").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
 
+        // a versioned entry of a key that is not served (archived since) is not brought back (QA47a F1)
+        Run archivedSince = remote("apply", old.toString(), "--switch-on", "checkout-v2");
+        assertThat(archivedSince.err()).contains("  promo: the file has it at v").contains("and here it is archived: changed"
+                + " since the file was written");
+        assertThat(remote("list", "--archived").out()).contains("promo");
+        assertThat(remote("apply", old.toString(), "--force").exit()).as("--force goes with --prune")
+                .isEqualTo(FlagsCommand.EXIT_USAGE);
+
         // what the server would refuse is said by the dry run, not found out by the apply
         Path bad = Files.writeString(dir.resolve("bad.json"), """
                 {"formatVersion": 1, "flags": [{"key": "Promo-2", "enabled": false}, {"key": "promo-2", "enabled": false},
-                  {"key": "digits", "enabled": false, "rules": [{"name": "123", "conditions": [{"regions": ["eu"]}]}]}]}
+                  {"key": "digits", "enabled": false, "rules": [{"name": "123", "conditions": [{"regions": ["eu"]}]}]},
+                  {"key": "twin-a", "enabled": false}, {"key": "TWIN-A", "enabled": false}]}
                 """);
         remote("create", "promo-2");
         Run refused = remote("apply", bad.toString(), "--dry-run");
         assertThat(refused.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(refused.out()).contains("create Promo-2 (off): not written, differs only in case from \"promo-2\"")
-                .contains("create digits (off): not written, the server refuses it: ");
+                .contains("create digits (off): not written, the server refuses it: ")
+                .contains("create twin-a (off)\n").contains("create TWIN-A (off): not written, differs only in case from"
+                        + " \"twin-a\", earlier in the file");
 
         // a token that may not write is told once, not once a flag
         String at = "--server=http://127.0.0.1:" + server.httpPort();
@@ -252,6 +264,25 @@ class FlagsCommandTest {
         assertThat(denied.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(denied.err()).isEqualTo("flags: this token (scope viewer) may not change flags in environment \"production\";"
                 + " 0 written before this, the rest not tried\n");
+    }
+
+    @Test
+    void applyArchivesBeforeItCreatesAndSaysWhatWouldPassTheEnvironmentsCap() throws Exception {
+        server.close(); // an environment of at most 3 flags; billing-v2 is served
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withEnvironmentLimits(new dev.flags.server.EnvironmentLimits(3, 16)));
+        assertThat(remote("create", "old-a").exit()).isZero();
+        assertThat(remote("create", "old-b").exit()).isZero();
+        Path renamed = Files.writeString(dir.resolve("renamed.json"), """
+                {"formatVersion": 1, "flags": [{"key": "new-a"}, {"key": "new-b"}, {"key": "new-c"}]}
+                """);
+        Run dry = remote("apply", renamed.toString(), "--dry-run"); // kept: three served, three more
+        assertThat(dry.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(dry.out()).contains("create new-a (off): not written, the environment may serve at most 3 flags")
+                .contains("create new-c (off): not written, the environment may serve at most 3 flags");
+        Run full = remote("apply", renamed.toString(), "--prune", "--force");
+        assertThat(full.exit()).as("the archives make room first: " + full.err()).isZero();
+        assertThat(remote("list").out()).contains("new-a").contains("new-b").doesNotContain("old-a");
     }
 
     @Test
@@ -1309,6 +1340,13 @@ class FlagsCommandTest {
                     + " http://127.0.0.1:" + json.getAddress().getPort() + " a flag server's HTTP API? (check --server or"
                     + " FLAGS_SERVER); nothing is known to be done\n");
             assertThat(flags("list", at, "--token=" + ADMIN).err()).startsWith("flags: the answer is not a list of flags");
+            for (String[] command : new String[][] {{"archive", "billing-v2", "--force"}, {"grant", "beta-tester", "u-1"},
+                    {"revert", "billing-v2", "v1"}, {"tokens", "revoke", "tok-123456789abc", "--force"}}) {
+                Run refused = flags(java.util.stream.Stream.concat(java.util.Arrays.stream(command),
+                        java.util.stream.Stream.of(at, "--token=" + ADMIN)).toArray(String[]::new));
+                assertThat(refused.exit()).as(String.join(" ", command) + ": " + refused.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+                assertThat(refused.err()).as(String.join(" ", command)).contains("a flag server's HTTP API?");
+            }
             status.set(404);
             assertThat(flags("off", "billing-v2", at, "--token=" + ADMIN).err()).isEqualTo("flags: the server answered 404 with"
                     + " JSON that is not the API's (no problem title): is http://127.0.0.1:" + json.getAddress().getPort()

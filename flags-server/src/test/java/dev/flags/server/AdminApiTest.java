@@ -724,6 +724,11 @@ class AdminApiTest {
         }
         assertProblem(api.patch(path, operator, "{\"enabled\": true}"), 429, "more than 3 changes in a minute");
         assertThat(api.patch(path, operator, "{\"enabled\": false}").status()).as("the kill switch still works").isEqualTo(200);
+        String viewer = token("viewer", "production"); // refused before its body is read, and charged all the same
+        for (int i = 0; i < 3; i++) {
+            assertProblem(api.patch(path, viewer, "{\"enabled\": false}"), 403, "may not change flags");
+        }
+        assertProblem(api.patch(path, viewer, "{\"enabled\": false}"), 429, "more than 3 changes in a minute");
     }
 
     @Test

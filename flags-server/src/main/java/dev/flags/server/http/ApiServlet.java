@@ -392,6 +392,9 @@ public final class ApiServlet extends HttpServlet {
                 }
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
+                    if (!p.canSwitchOff(env)) { // refused before its body is read, and charged as any write (QA47a F3)
+                        services.limits().admit(p, method, req.getPathInfo());
+                    }
                     Access.requireSwitchOff(p, env); // before the body: an operator's token may switch flags off
                     JsonNode body = body(req);
                     // Charged before anything else is said of it: a body read is work, refused or not (QA46a F2). A
