@@ -133,6 +133,24 @@ class UsageCommandTest {
     }
 
     @Test
+    void applyPruneSparesAFlagCodeEvaluatedLatelyUnlessForced() throws Exception {
+        report("checkout", mark("promo", true, false));
+        Path file = java.nio.file.Files.writeString(dir.resolve("flags.json"), """
+                {"formatVersion": 1, "flags": [{"key": "billing-v2", "enabled": true}, {"key": "old-checkout-flow", "enabled": true}]}
+                """);
+        Run dry = flags("apply", file.toString(), "--prune", "--dry-run");
+        assertThat(dry.exit()).as(dry.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(dry.out()).containsPattern("archive promo v\\d+ \\(on\\): not written, code evaluated it at " + TIME
+                + " \\(by checkout\\)");
+        Run applied = flags("apply", file.toString(), "--prune");
+        assertThat(applied.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(flags("list").out()).as("still served").contains("promo");
+        Run forced = flags("apply", file.toString(), "--prune", "--force");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        assertThat(flags("list").out()).doesNotContain("promo");
+    }
+
+    @Test
     void usageIsATableOfEveryFlagWithNeverForWhatWasNotSeenAndALineSayingSinceWhen() {
         Run none = flags("usage");
         assertThat(none.exit()).as(none.err()).isZero();
