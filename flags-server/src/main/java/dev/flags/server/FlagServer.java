@@ -312,6 +312,9 @@ public final class FlagServer implements AutoCloseable {
             metrics.register("flags_usage_reports_refused_total", "Flag usage reports this server refused (a token that may"
                     + " not report, a report over the limits, or over --usage-reports-per-second), since it started.",
                     "counter", syncService::usageReportsRefused);
+            metrics.register("flags_sdk_acknowledgements_total", "Acknowledgements of applied versions this server took"
+                    + " from SDKs (each about one a second at most, while changes come), since it started.", "counter",
+                    syncService::acknowledgements);
             EnvironmentLimits limits = config.environmentLimits();
             metrics.register("flags_environment_full_percent", "How full the fullest environment that takes changes is: the"
                     + " larger of its share of --max-flags-per-environment and of --max-environment-mib, in percent (over 100"
@@ -369,7 +372,7 @@ public final class FlagServer implements AutoCloseable {
                     new ScheduleService(journal, writer, flagService, clock, tokens::whyNoLongerActing),
                     new HistoryService(journal, clock), new Playground(journal), metrics, new RequestLimits(config.apiLimits()),
                     new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),
-                    broadcaster::streamsOf);
+                    broadcaster::streamsOf, new SdkService(journal, broadcaster::streams, clock));
             this.deployment = deploy(services);
             this.httpRequests = new AnsweredBeforeClosing(httpHandler(tokens));
             this.http = startHttp(withHsts(httpRequests));

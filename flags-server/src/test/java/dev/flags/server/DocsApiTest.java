@@ -44,6 +44,7 @@ class DocsApiTest {
                     .as("the usage of every flag, none reported").contains("\"reportInterval\" : \"PT1M\"")
                     .contains("\"lastEvaluatedAt\" : null")
                     .as("the keys asked for that are not flags, none reported").contains("{\"unknownFlags\":[]}")
+                    .as("the SDKs connected, none").contains("\"unconfirmed\" : 0")
                     .as("the explanation api.md shows")
                     .contains("\"detail\" : \"conditions[1]: percentage 50%: the user's bucket is 90854 of 100000, and the"
                             + " rollout includes buckets 0 to 49999\"");

@@ -26,6 +26,7 @@ import dev.flags.server.Playground;
 import dev.flags.server.Precondition;
 import dev.flags.server.RoleService;
 import dev.flags.server.ScheduleService;
+import dev.flags.server.SdkService;
 import dev.flags.server.UsageService;
 import dev.flags.server.auth.Authentication;
 import dev.flags.server.auth.Principal;
@@ -107,12 +108,14 @@ public final class ApiServlet extends HttpServlet {
      * Everything the API needs.
      *
      * @param openStreams how many sync streams a token (by id) has open now, for its metadata
+     * @param sdks the SDKs connected now, and what they have applied
      */
     public record Services(TokenService tokens, EnvironmentService environments, FlagService flags, RoleService roles,
                            ScheduleService schedules, HistoryService history, Playground playground, Metrics metrics,
-                           RequestLimits limits, UsageService usage, ToIntFunction<String> openStreams) {
+                           RequestLimits limits, UsageService usage, ToIntFunction<String> openStreams, SdkService sdks) {
         /** Checks every part. */
         public Services {
+            Objects.requireNonNull(sdks, "sdks");
             Objects.requireNonNull(openStreams, "openStreams");
             Objects.requireNonNull(usage, "usage");
             Objects.requireNonNull(limits, "limits");
@@ -274,6 +277,13 @@ public final class ApiServlet extends HttpServlet {
                 QueryParameters.requireOnly(req, "flag");
                 String flag = req.getParameter("flag");
                 usage(resp, services.usage().usage(p, env, flag), flag == null);
+                return;
+            }
+            if (section.equals("sdks") && n == 3) {
+                requireMethod(method, "GET");
+                QueryParameters.requireOnly(req, "version", "limit");
+                sdks(resp, services.sdks().list(p, env, longParameter(req, "version"),
+                        integer(req, "limit", SdkService.DEFAULT_LIMIT)));
                 return;
             }
             if (section.equals("state") && n == 3) {
@@ -541,6 +551,8 @@ public final class ApiServlet extends HttpServlet {
             throws IOException {
         resp.setHeader("X-Flags-Changed", String.valueOf(w.changed()));
         if (w.changed()) {
+            // The environment's version this write made: what GET .../sdks?version= asks the SDKs about.
+            resp.setHeader("X-Flags-Environment-Version", String.valueOf(w.entry().version()));
             List<String> broken = new ArrayList<>(services.schedules().noLongerApplying(env, key));
             broken.removeAll(brokenBefore);
             if (!broken.isEmpty()) {
@@ -705,6 +717,27 @@ public final class ApiServlet extends HttpServlet {
 
     private static void applications(ArrayNode to, List<ApplicationUse> apps) {
         apps.forEach(a -> to.addObject().put("name", a.name()).put("sdk", a.sdk()).put("lastReportAt", a.lastReportAt().toString()));
+    }
+
+    // ---------------------------------------------------------------- sdks
+
+    /** Every field always present (null for none), one shape to read. */
+    private static void sdks(HttpServletResponse resp, SdkService.Sdks s) throws IOException {
+        ObjectNode n = NODES.objectNode().put("environment", s.environment()).put("version", s.version())
+                .put("target", s.target()).put("at", instant(s.at())).put("streams", s.streams())
+                .put("applied", s.applied()).put("pending", s.pending()).put("unconfirmed", s.unconfirmed());
+        ArrayNode list = n.putArray("sdks");
+        for (SdkService.Sdk sdk : s.sdks()) {
+            dev.flags.server.sync.SdkStream st = sdk.stream();
+            list.addObject().put("instance", st.acknowledges() ? st.instanceId() : null)
+                    .put("application", st.application().isEmpty() ? null : st.application())
+                    .put("sdk", st.sdk()).put("token", st.tokenId()).put("connectedAt", instant(st.connectedAt()))
+                    .put("sentVersion", st.sentVersion())
+                    .put("appliedVersion", st.appliedVersion() < 0 ? null : st.appliedVersion())
+                    .put("appliedAt", instant(st.appliedAt())).put("standing", sdk.standing().apiName());
+        }
+        n.put("more", s.streams() - s.sdks().size());
+        write(resp, 200, n);
     }
 
     // ---------------------------------------------------------------- roles

@@ -285,7 +285,7 @@ public final class Broadcaster implements AutoCloseable {
    * @param memberChanges whether the SDK set {@code accepts_member_changes} (see {@link Messages#delta})
    */
   void subscribe(String environment, long fromVersion, long fromStateTag,
-      ServerCallStreamObserver<SyncMessage> observer, String tokenId, boolean memberChanges) {
+      ServerCallStreamObserver<SyncMessage> observer, String tokenId, StreamIdentity identity, boolean memberChanges) {
     if (shutdown.get()) {
       observer.onError(SHUTTING_DOWN.asRuntimeException());
       return;
@@ -303,7 +303,8 @@ public final class Broadcaster implements AutoCloseable {
       return;
     }
     Topic topic = topics.computeIfAbsent(environment, e -> new Topic(e, encoding));
-    Subscription subscription = new Subscription(this, topic, observer, CallCut.current(), tokenId, memberChanges);
+    Subscription subscription = new Subscription(this, topic, observer, CallCut.current(), tokenId, identity,
+        memberChanges);
     observer.setOnReadyHandler(subscription::signal);
     observer.setOnCancelHandler(subscription::cancelled);
     connected.incrementAndGet();
@@ -585,6 +586,41 @@ public final class Broadcaster implements AutoCloseable {
         connected.notifyAll();
       }
     }
+  }
+
+  /**
+   * Records that an SDK instance has applied a version, on its open stream of the environment.
+   *
+   * @return false if the token has no open stream of the environment with that instance id
+   */
+  boolean acknowledge(String environment, String tokenId, String instanceId, long version) {
+    Topic topic = topics.get(environment);
+    Subscription s = topic == null ? null : topic.ofInstance(instanceId);
+    if (s == null || !s.tokenId().equals(tokenId)) { // another token's instance is none of this one's business
+      return false;
+    }
+    s.acknowledged(version, clock.millis());
+    return true;
+  }
+
+  /**
+   * @param environment an environment's key
+   * @return its open sync streams now, in no order; empty for an environment without any
+   */
+  public List<SdkStream> streams(String environment) {
+    Topic topic = topics.get(environment);
+    if (topic == null) {
+      return List.of();
+    }
+    List<SdkStream> out = new ArrayList<>(topic.size());
+    for (Subscription s : topic.subscribers()) {
+      out.add(s.describe());
+    }
+    return out;
+  }
+
+  long millis() {
+    return clock.millis();
   }
 
   /** One stream of the token has ended (or was refused). */

@@ -4,6 +4,7 @@ import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.EnvironmentState;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
+import java.time.Instant;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,6 +32,9 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   /** Cuts the call off when its SDK holds its share of the send budget too long: see {@link #cut}. */
   private final CallCut.Handle call;
   private final String tokenId;
+  /** Who opened it, for the list of SDKs: see {@link SdkStream}. */
+  private final StreamIdentity identity;
+  private final long connectedAtMillis;
   /** Whether its SDK set {@code accepts_member_changes}: see {@link Messages#delta}. */
   private final boolean memberChanges;
   private final AtomicInteger requests = new AtomicInteger();
@@ -44,9 +48,17 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   private volatile boolean started;
   private volatile Status closeWith;
   private volatile long lastWriteNanos;
+  /**
+   * The version of the last Snapshot or Delta written (set before the write: its SDK may acknowledge it before the
+   * write returns), or of the state the SDK came with when that was current; 0 before either.
+   */
+  private volatile long sentVersion;
+  /** Guarded by this: the newest version the SDK acknowledged (-1: none), and when. */
+  private long appliedVersion = -1;
+  private long appliedAtMillis;
 
   Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer, CallCut.Handle call,
-      String tokenId, boolean memberChanges) {
+      String tokenId, StreamIdentity identity, boolean memberChanges) {
     this.owner = owner;
     this.topic = topic;
     this.observer = observer;
@@ -55,8 +67,41 @@ final class Subscription implements Runnable, SendBudget.Borrower {
     // stays ready until 32 KiB are queued, and the budget would be given back for a message that still holds memory.
     observer.setOnReadyThreshold(SendBudget.LARGE);
     this.tokenId = tokenId;
+    this.identity = identity;
+    this.connectedAtMillis = owner.millis();
     this.memberChanges = memberChanges;
     this.lastWriteNanos = owner.nanoTime();
+  }
+
+  /** The SDK instance's id, empty if it sent none. */
+  String instanceId() {
+    return identity.instanceId();
+  }
+
+  /**
+   * Its SDK says it has applied a version. More than was sent counts as what was sent (the SDK cannot have more from
+   * this stream); an older one than it said before changes nothing.
+   */
+  void acknowledged(long version, long atMillis) {
+    long applied = Math.min(version, sentVersion);
+    synchronized (this) {
+      if (applied > appliedVersion) {
+        appliedVersion = applied;
+        appliedAtMillis = atMillis;
+      }
+    }
+  }
+
+  /** What the list of SDKs shows of it now. */
+  SdkStream describe() {
+    long applied;
+    long appliedAt;
+    synchronized (this) {
+      applied = appliedVersion;
+      appliedAt = appliedAtMillis;
+    }
+    return new SdkStream(identity.instanceId(), tokenId, identity.sdk(), identity.application(),
+        Instant.ofEpochMilli(connectedAtMillis), sentVersion, applied, applied < 0 ? null : Instant.ofEpochMilli(appliedAt));
   }
 
   /**
@@ -67,6 +112,9 @@ final class Subscription implements Runnable, SendBudget.Borrower {
    */
   void start(EnvironmentState has, boolean greet) {
     this.sent = has;
+    if (has != null) {
+      sentVersion = has.version();
+    }
     this.greet = greet;
     this.started = true;
     signal();
@@ -193,6 +241,7 @@ final class Subscription implements Runnable, SendBudget.Borrower {
           return;
         }
         owner.snapshotSent();
+        sentVersion = target.version();
         write(snapshot);
         sent = target.state;
       } else if (sent.version() < target.version()) {
@@ -202,6 +251,7 @@ final class Subscription implements Runnable, SendBudget.Borrower {
           return;
         }
         owner.deltaSent();
+        sentVersion = target.version();
         write(delta);
         sent = target.state;
       } else if (greet || idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {

@@ -1,6 +1,8 @@
 package dev.flags.server.sync;
 
 import dev.flags.server.LogText;
+import dev.flags.protocol.v1.Acknowledgement;
+import dev.flags.protocol.v1.AcknowledgementReceipt;
 import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.Snapshot;
 import dev.flags.protocol.v1.SnapshotRequest;
@@ -66,6 +68,8 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   /** Environment keys: the admin API's syntax (docs/api.md). */
   private static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   private static final int MAX_SDK_LENGTH = 128;
+  /** SDK instance ids ({@code SubscribeRequest.instance_id}). */
+  private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   private final Broadcaster broadcaster;
   private final UsageStore usage;
@@ -73,6 +77,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   private final UsageReceipt receipt;
   private final LongAdder reportsTaken = new LongAdder();
   private final LongAdder reportsRefused = new LongAdder();
+  private final LongAdder acknowledgements = new LongAdder();
 
   /**
    * Creates the service with usage reports kept in a store of its own, on the system clock, taken at
@@ -174,6 +179,9 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       problem = Status.INVALID_ARGUMENT.withDescription(
           "from_version must be at least 0 (0 for none), was " + request.getFromVersion());
     }
+    if (problem == null && !request.getInstanceId().isEmpty()) {
+      problem = instanceIdProblem(request.getInstanceId());
+    }
     if (problem != null) {
       responseObserver.onError(problem.asRuntimeException());
       return;
@@ -185,7 +193,49 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     }
     broadcaster.subscribe(request.getEnvironment(), request.getFromVersion(), request.getFromStateTag(),
         (ServerCallStreamObserver<SyncMessage>) responseObserver,
-        AuthInterceptor.principal().orElseThrow().tokenId(), request.getAcceptsMemberChanges());
+        AuthInterceptor.principal().orElseThrow().tokenId(),
+        new StreamIdentity(request.getInstanceId(), StreamIdentity.name(request.getSdk()),
+            StreamIdentity.name(request.getApplication())),
+        request.getAcceptsMemberChanges());
+  }
+
+  @Override
+  public void acknowledge(Acknowledgement ack, StreamObserver<AcknowledgementReceipt> responseObserver) {
+    Status problem = check(ack.getEnvironment(), "acknowledge versions of");
+    if (problem == null) {
+      problem = ack.getInstanceId().isEmpty()
+          ? Status.INVALID_ARGUMENT.withDescription("instance_id must name the SDK instance (its subscription's)")
+          : instanceIdProblem(ack.getInstanceId());
+    }
+    if (problem == null && ack.getVersion() < 0) {
+      problem = Status.INVALID_ARGUMENT.withDescription("version must be at least 0, was " + ack.getVersion());
+    }
+    if (problem == null && !broadcaster.acknowledge(ack.getEnvironment(),
+        AuthInterceptor.principal().orElseThrow().tokenId(), ack.getInstanceId(), ack.getVersion())) {
+      problem = Status.NOT_FOUND.withDescription("this token has no open sync stream of environment \""
+          + ack.getEnvironment() + "\" with instance_id \"" + ack.getInstanceId()
+          + "\": it has ended, or the SDK has not subscribed with that id");
+    }
+    if (problem != null) {
+      responseObserver.onError(problem.asRuntimeException());
+      return;
+    }
+    acknowledgements.increment();
+    responseObserver.onNext(AcknowledgementReceipt.getDefaultInstance());
+    responseObserver.onCompleted();
+  }
+
+  /** @return acknowledgements of applied versions taken since the server started */
+  public long acknowledgements() {
+    return acknowledgements.sum();
+  }
+
+  private static Status instanceIdProblem(String instanceId) {
+    if (INSTANCE_ID.matcher(instanceId).matches()) {
+      return null;
+    }
+    return Status.INVALID_ARGUMENT.withDescription("instance_id must be 1 to 64 of the characters A-Z a-z 0-9 . _ -,"
+        + " was \"" + shorten(instanceId, 80) + "\"");
   }
 
   @Override

@@ -72,6 +72,8 @@ final class Topic {
   private final SharedEncoding encoding;
   private final AtomicReference<Target> target = new AtomicReference<>();
   private final Set<Subscription> subscribers = ConcurrentHashMap.newKeySet();
+  /** The subscribers that gave an instance id, by it, for their acknowledgements. */
+  private final ConcurrentHashMap<String, Subscription> byInstance = new ConcurrentHashMap<>();
   private final AtomicBoolean passScheduled = new AtomicBoolean();
   private volatile boolean ended;
 
@@ -122,10 +124,20 @@ final class Topic {
 
   void add(Subscription subscription) {
     subscribers.add(subscription);
+    if (!subscription.instanceId().isEmpty()) {
+      // The newest stream of an instance is the one it acknowledges on (an old one may not have ended yet).
+      byInstance.put(subscription.instanceId(), subscription);
+    }
   }
 
   boolean remove(Subscription subscription) {
+    byInstance.remove(subscription.instanceId(), subscription);
     return subscribers.remove(subscription);
+  }
+
+  /** The newest open stream of an SDK instance, or null. */
+  Subscription ofInstance(String instanceId) {
+    return byInstance.get(instanceId);
   }
 
   Iterable<Subscription> subscribers() {

@@ -1,0 +1,170 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flags.protocol.v1.Acknowledgement;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.protocol.v1.SyncMessage;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code GET .../sdks}: the SDKs connected to an environment, and which of them have applied a version. */
+class SdksApiTest {
+
+    private static final String SDKS = "/api/v1/environments/production/sdks";
+
+    @TempDir
+    Path dir;
+
+    private FlagServer server;
+    private ApiClient api;
+    private String sdk;
+    private final List<ManagedChannel> channels = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        server = ServerFixture.start(dir.resolve("data"));
+        api = new ApiClient(server.httpPort());
+        sdk = ServerFixture.productionWithSdkToken(api);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (ManagedChannel c : channels) {
+            c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        server.close();
+    }
+
+    private String token(String scope) {
+        ApiClient.Response made = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + scope + "\", \"scope\": \"" + scope
+                + "\", \"environments\": [\"production\"]" + (scope.equals("tester") ? ", \"userId\": \"tess\"" : "") + "}");
+        assertThat(made.status()).as(made.body()).isEqualTo(201);
+        return made.json().get("token").asText();
+    }
+
+    private FlagSyncGrpc.FlagSyncBlockingStub stub() {
+        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+        channels.add(channel);
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
+        return FlagSyncGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+
+    /** Subscribes as an SDK and reads until the stream has the version. */
+    private static Iterator<SyncMessage> connect(FlagSyncGrpc.FlagSyncBlockingStub stub, String instance, String application,
+            long version) {
+        Iterator<SyncMessage> stream = stub.subscribe(SubscribeRequest.newBuilder().setEnvironment("production")
+                .setSdk("flags-java/test").setInstanceId(instance).setApplication(application).build());
+        awaitVersion(stream, version);
+        return stream;
+    }
+
+    private static void awaitVersion(Iterator<SyncMessage> stream, long version) {
+        long has = 0;
+        while (has < version) {
+            SyncMessage m = stream.next();
+            if (m.hasSnapshot()) {
+                has = m.getSnapshot().getVersion();
+            } else if (m.hasDelta()) {
+                has = m.getDelta().getVersion();
+            }
+        }
+    }
+
+    private static void acknowledge(FlagSyncGrpc.FlagSyncBlockingStub stub, String instance, long version) {
+        stub.acknowledge(Acknowledgement.newBuilder().setEnvironment("production").setInstanceId(instance)
+                .setVersion(version).build());
+    }
+
+    @Test
+    void listsEveryStreamWithWhetherItsSdkHasAppliedTheVersion() {
+        FlagSyncGrpc.FlagSyncBlockingStub checkout = stub();
+        FlagSyncGrpc.FlagSyncBlockingStub billing = stub();
+        Iterator<SyncMessage> a = connect(checkout, "inst-checkout", "checkout", 1);
+        Iterator<SyncMessage> b = connect(billing, "inst-billing", "billing", 1);
+        Iterator<SyncMessage> old = connect(stub(), "", "", 1); // an SDK from before acknowledgements
+        acknowledge(billing, "inst-billing", 1);
+
+        assertThat(api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, "{\"enabled\": false}").status())
+                .isEqualTo(201);
+        awaitVersion(a, 2);
+        awaitVersion(b, 2);
+        awaitVersion(old, 2);
+        acknowledge(checkout, "inst-checkout", 2);
+
+        ApiClient.Response r = api.get(SDKS, token("operator"));
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        JsonNode n = r.json();
+        assertThat(n.get("environment").asText()).isEqualTo("production");
+        assertThat(n.get("version").asLong()).isEqualTo(2);
+        assertThat(n.get("target").asLong()).isEqualTo(2);
+        assertThat(n.get("streams").asInt()).isEqualTo(3);
+        assertThat(n.get("applied").asInt()).isEqualTo(1);
+        assertThat(n.get("pending").asInt()).isEqualTo(1);
+        assertThat(n.get("unconfirmed").asInt()).isEqualTo(1);
+        assertThat(n.get("more").asInt()).isZero();
+        JsonNode list = n.get("sdks");
+        assertThat(list).hasSize(3);
+        // The furthest behind first: billing applied 1 only; then the SDK that cannot say; then the one that has it.
+        assertThat(list.get(0).get("application").asText()).isEqualTo("billing");
+        assertThat(list.get(0).get("standing").asText()).isEqualTo("pending");
+        assertThat(list.get(0).get("sentVersion").asLong()).isEqualTo(2);
+        assertThat(list.get(0).get("appliedVersion").asLong()).isEqualTo(1);
+        assertThat(list.get(0).get("instance").asText()).isEqualTo("inst-billing");
+        assertThat(list.get(0).get("sdk").asText()).isEqualTo("flags-java/test");
+        assertThat(list.get(0).get("token").asText()).startsWith("tok-");
+        assertThat(list.get(0).get("connectedAt").asText()).endsWith("Z");
+        assertThat(list.get(1).get("standing").asText()).isEqualTo("unconfirmed");
+        assertThat(list.get(1).get("instance").isNull()).isTrue();
+        assertThat(list.get(1).get("application").isNull()).isTrue();
+        assertThat(list.get(1).get("appliedVersion").isNull()).isTrue();
+        assertThat(list.get(1).get("appliedAt").isNull()).isTrue();
+        assertThat(list.get(2).get("application").asText()).isEqualTo("checkout");
+        assertThat(list.get(2).get("standing").asText()).isEqualTo("applied");
+        assertThat(list.get(2).get("appliedAt").asText()).endsWith("Z");
+
+        JsonNode atOne = api.get(SDKS + "?version=1", ADMIN).json();
+        assertThat(atOne.get("target").asLong()).isEqualTo(1);
+        assertThat(atOne.get("applied").asInt()).as("both acknowledging SDKs have version 1 or later").isEqualTo(2);
+        assertThat(atOne.get("pending").asInt()).isZero();
+
+        JsonNode countsOnly = api.get(SDKS + "?limit=0", token("viewer")).json();
+        assertThat(countsOnly.get("sdks")).isEmpty();
+        assertThat(countsOnly.get("more").asInt()).isEqualTo(3);
+        assertThat(api.get(SDKS + "?limit=1", token("editor")).json().get("sdks")).hasSize(1);
+    }
+
+    @Test
+    void badQueriesAndTokensThatMayNotAreRefused() {
+        assertThat(api.get(SDKS, ADMIN).json().get("streams").asInt()).isZero();
+        assertThat(api.get(SDKS + "?version=0", ADMIN).json().get("detail").asText())
+                .contains("version must be from 1 to the environment's version now, 1");
+        assertThat(api.get(SDKS + "?version=2", ADMIN).status()).isEqualTo(400);
+        assertThat(api.get(SDKS + "?version=x", ADMIN).status()).isEqualTo(400);
+        assertThat(api.get(SDKS + "?limit=1001", ADMIN).json().get("detail").asText()).contains("limit must be from 0 to 1000");
+        assertThat(api.get(SDKS + "?limit=-1", ADMIN).status()).isEqualTo(400);
+        assertThat(api.get(SDKS + "?versions=1", ADMIN).status()).isEqualTo(400);
+        assertThat(api.post(SDKS, ADMIN, "{}").status()).isEqualTo(405);
+        ApiClient.Response tester = api.get(SDKS, token("tester"));
+        assertThat(tester.status()).isEqualTo(403);
+        assertThat(tester.json().get("detail").asText()).contains("editor, operator or viewer token");
+        assertThat(api.get(SDKS, sdk).status()).isEqualTo(403);
+        assertThat(api.get("/api/v1/environments/prodution/sdks", ADMIN).json().get("detail").asText())
+                .contains("did you mean \"production\"");
+    }
+}
