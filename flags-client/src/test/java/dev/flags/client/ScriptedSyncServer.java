@@ -1,5 +1,7 @@
 package dev.flags.client;
 
+import dev.flags.protocol.v1.Acknowledgement;
+import dev.flags.protocol.v1.AcknowledgementReceipt;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagDocument;
 import dev.flags.protocol.v1.FlagSyncGrpc;
@@ -54,6 +56,8 @@ final class ScriptedSyncServer implements AutoCloseable {
     private volatile Status refuseWith;
     private final BlockingQueue<Report> reports = new LinkedBlockingQueue<>();
     private volatile Status refuseReportsWith;
+    private final BlockingQueue<Ack> acks = new LinkedBlockingQueue<>();
+    private volatile Status refuseAcksWith;
     private Server server;
     private int port;
 
@@ -172,7 +176,40 @@ final class ScriptedSyncServer implements AutoCloseable {
         stop();
     }
 
+    /** Refuses every Acknowledge from now on with this status (UNIMPLEMENTED: as a server from before them). */
+    void refuseAcks(Status status) {
+        refuseAcksWith = status;
+    }
+
+    /** @return the next Acknowledge call received, or null if none comes within the timeout */
+    Ack pollAck(Duration timeout) throws InterruptedException {
+        return acks.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** @return the next Acknowledge call received; fails the test if none comes within 10 s */
+    Ack awaitAck() throws InterruptedException {
+        Ack a = pollAck(Duration.ofSeconds(10));
+        if (a == null) {
+            throw new AssertionError("no acknowledgement within 10 s");
+        }
+        return a;
+    }
+
     private final class Service extends FlagSyncGrpc.FlagSyncImplBase {
+        @Override
+        public void acknowledge(Acknowledgement request, StreamObserver<AcknowledgementReceipt> observer) {
+            long received = System.nanoTime();
+            // Answered before the test hears of it: whatever the test sends next reaches the SDK after the answer.
+            Status refusal = refuseAcksWith;
+            if (refusal != null) {
+                observer.onError(refusal.asRuntimeException());
+            } else {
+                observer.onNext(AcknowledgementReceipt.getDefaultInstance());
+                observer.onCompleted();
+            }
+            acks.add(new Ack(request, AUTH.get(), received));
+        }
+
         @Override
         public void subscribe(SubscribeRequest request, StreamObserver<SyncMessage> observer) {
             subscribeCalls.incrementAndGet();
@@ -204,6 +241,10 @@ final class ScriptedSyncServer implements AutoCloseable {
         public void getSnapshot(SnapshotRequest request, StreamObserver<Snapshot> observer) {
             observer.onError(Status.UNIMPLEMENTED.asRuntimeException());
         }
+    }
+
+    /** One Acknowledge call, with the authorization it came with and when it arrived ({@link System#nanoTime()}). */
+    record Ack(Acknowledgement ack, String authorization, long receivedNanos) {
     }
 
     /** One ReportUsage call, with the authorization it came with. */

@@ -173,6 +173,8 @@ final class Syncer implements AutoCloseable {
     private final FlagSyncGrpc.FlagSyncStub stub;
     private final ScheduledExecutorService background;
     private final UsageReporter usage; // null if the application turned usage reports off
+    private final Acknowledger acknowledger;
+    private final String application;
     private volatile SyncStatus status;
     /**
      * When a message last came, epoch milliseconds, or {@link #NEVER}. A long rather than an
@@ -267,6 +269,8 @@ final class Syncer implements AutoCloseable {
                 ? new UsageReporter(channel, store, environment, settings.application(), clock, background,
                         UsageReporter.DEFAULT_INTERVAL)
                 : null;
+        this.acknowledger = new Acknowledger(channel, environment, background, nanoTime);
+        this.application = settings.application() == null ? "" : settings.application();
     }
 
     /** The version the build wrote into {@code sdk.properties}, or "unknown" if it is not there. */
@@ -397,7 +401,10 @@ final class Syncer implements AutoCloseable {
         SubscribeRequest request = SubscribeRequest.newBuilder()
                 .setEnvironment(environment).setFromVersion(from).setFromStateTag(fromTag).setSdk(SDK)
                 // Grants arrive as who got and who lost a role, not as every role's whole member list again.
-                .setAcceptsMemberChanges(true).build();
+                .setAcceptsMemberChanges(true)
+                // What this instance applies is acknowledged on the stream of this id (Acknowledger).
+                .setInstanceId(acknowledger.instanceId()).setApplication(application).build();
+        acknowledger.streamStarted();
         try {
             stub.subscribe(request, new Observer(gen));
         } catch (RuntimeException e) {
@@ -534,6 +541,7 @@ final class Syncer implements AutoCloseable {
         if (next != null) {
             queueCacheWrite();
         }
+        acknowledger.confirmed(next != null ? next.version() : have); // the version isEnabled answers from now
         return true;
     }
 
@@ -1031,6 +1039,7 @@ final class Syncer implements AutoCloseable {
                 Census.closed(target, environment);
             }
             dropCall("closed");
+            acknowledger.close();
             if (watchdog != null) {
                 watchdog.cancel(false);
             }

@@ -1,0 +1,180 @@
+package dev.flags.client.internal;
+
+import dev.flags.protocol.v1.Acknowledgement;
+import dev.flags.protocol.v1.AcknowledgementReceipt;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.HexFormat;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Thread-safe (one lock, held briefly, never while sending). Tells the flag server which version this SDK instance has
+ * applied ({@code Acknowledge}), on the stream it subscribed with its {@linkplain #instanceId() instance id}: how an
+ * operator learns that a kill switch has reached every application ({@code GET .../sdks}, {@code flags off --wait}).
+ *
+ * <p>Each new version the stream confirms (a Snapshot or Delta applied, or a Heartbeat that says the version held is
+ * current, as after a resubscription) is acknowledged once, after a random delay of up to {@value #JITTER_MILLIS} ms,
+ * and no sooner than {@value #SPACING_MILLIS} ms after the previous acknowledgement: a fleet's instances, which all
+ * apply a change within milliseconds of each other, do not call the server at the same moment, and a burst of changes
+ * costs one call a second, of the newest version. Best effort: a failed call is not retried (the next heartbeat of an
+ * unacknowledged version tries again). A server that does not know the call (an older release) ends them for good, with
+ * one INFO line.
+ */
+final class Acknowledger {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Acknowledger.class);
+
+    /** The longest random wait before an acknowledgement. */
+    static final long JITTER_MILLIS = 500;
+    /** The shortest time between two acknowledgements. */
+    static final long SPACING_MILLIS = 1_000;
+    private static final long DEADLINE_SECONDS = 10;
+
+    private final FlagSyncGrpc.FlagSyncStub stub;
+    private final String environment;
+    private final String instanceId;
+    private final ScheduledExecutorService background;
+    private final LongSupplier nanoTime;
+
+    private final Object lock = new Object();
+    // Guarded by lock.
+    /** The newest version the stream confirmed. */
+    private long confirmed = -1;
+    /** The newest version acknowledged (or being acknowledged) on the current stream; -1 for none. */
+    private long acknowledged = -1;
+    private long lastSentNanos;
+    private boolean sentAny;
+    private ScheduledFuture<?> scheduled;
+    private boolean stopped; // closed, or the server takes no acknowledgements
+
+    /**
+     * @param channel the SDK's channel, which carries its token
+     * @param environment the environment synced
+     * @param background where acknowledgements wait and are sent from
+     * @param nanoTime the monotonic clock of the spacing
+     */
+    Acknowledger(Channel channel, String environment, ScheduledExecutorService background, LongSupplier nanoTime) {
+        this.stub = FlagSyncGrpc.newStub(channel);
+        this.environment = environment;
+        this.background = background;
+        this.nanoTime = nanoTime;
+        this.instanceId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
+    }
+
+    /** @return this instance's random id, sent with every subscription and acknowledgement */
+    String instanceId() {
+        return instanceId;
+    }
+
+    /** A new stream is starting: the server knows of nothing this instance applied on it. */
+    void streamStarted() {
+        synchronized (lock) {
+            acknowledged = -1;
+        }
+    }
+
+    /**
+     * The stream has confirmed a version: the SDK answers from it now. Cheap when there is nothing new to say: called for
+     * every message.
+     */
+    void confirmed(long version) {
+        synchronized (lock) {
+            if (stopped || version <= acknowledged) {
+                return;
+            }
+            confirmed = Math.max(confirmed, version);
+            if (scheduled != null) {
+                return; // the one waiting sends the newest
+            }
+            long now = nanoTime.getAsLong();
+            long spacing = sentAny ? Math.max(0, TimeUnit.MILLISECONDS.toNanos(SPACING_MILLIS) - (now - lastSentNanos)) : 0;
+            long delay = spacing + TimeUnit.MILLISECONDS.toNanos(ThreadLocalRandom.current().nextLong(JITTER_MILLIS + 1));
+            try {
+                scheduled = background.schedule(this::send, delay, TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                stopped = true; // the SDK is closing
+            }
+        }
+    }
+
+    private void send() {
+        long version;
+        synchronized (lock) {
+            scheduled = null;
+            if (stopped || confirmed <= acknowledged) {
+                return;
+            }
+            version = confirmed;
+            acknowledged = version;
+            lastSentNanos = nanoTime.getAsLong();
+            sentAny = true;
+        }
+        Acknowledgement ack = Acknowledgement.newBuilder().setEnvironment(environment).setInstanceId(instanceId)
+                .setVersion(version).build();
+        try {
+            stub.withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS).acknowledge(ack, new Answer(version));
+        } catch (RuntimeException e) {
+            failed(version, Status.fromThrowable(e));
+        }
+    }
+
+    private void failed(long version, Status status) {
+        synchronized (lock) {
+            if (acknowledged == version) {
+                acknowledged = version - 1; // not taken: the next confirmation of it (a heartbeat) tries again
+            }
+            if (status.getCode() == Status.Code.UNIMPLEMENTED && !stopped) {
+                stopped = true;
+                LOG.info("flags: the flag server does not take acknowledgements of applied versions (a release older"
+                        + " than this SDK): its list of SDKs cannot confirm that this instance has a change");
+                return;
+            }
+        }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("flags: acknowledging version {} of environment \"{}\" failed: {}", version, environment, status);
+        }
+    }
+
+    /** Stops acknowledging: the SDK is closing. */
+    void close() {
+        synchronized (lock) {
+            stopped = true;
+            if (scheduled != null) {
+                scheduled.cancel(false);
+                scheduled = null;
+            }
+        }
+    }
+
+    private final class Answer implements StreamObserver<AcknowledgementReceipt> {
+        private final long version;
+
+        Answer(long version) {
+            this.version = version;
+        }
+
+        @Override
+        public void onNext(AcknowledgementReceipt receipt) {
+            // nothing in it yet
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            failed(version, Status.fromThrowable(t));
+        }
+
+        @Override
+        public void onCompleted() {
+            // taken
+        }
+    }
+}

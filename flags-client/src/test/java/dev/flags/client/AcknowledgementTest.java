@@ -1,0 +1,127 @@
+package dev.flags.client;
+
+import static dev.flags.client.Fixtures.doc;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.SubscribeRequest;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * An SDK instance tells the server which version it applied, on the stream of its instance id: how an operator learns
+ * that a kill switch has reached it.
+ */
+class AcknowledgementTest {
+
+    private static final String TOKEN = "sdk-token-for-acknowledgements";
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
+
+    private static Flags.Builder client(ScriptedSyncServer server) {
+        return Flags.builder().target(server.target()).plaintext().sdkToken(TOKEN).environment("production")
+                .application("checkout");
+    }
+
+    @Test
+    void eachAppliedVersionIsAcknowledgedOnTheStreamsInstanceIdOnceASecondAtMost() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            ScriptedSyncServer.Subscription stream = server.awaitSubscription();
+            SubscribeRequest request = stream.request;
+            assertThat(request.getInstanceId()).matches("[0-9a-f]{16}");
+            assertThat(request.getApplication()).isEqualTo("checkout");
+
+            stream.snapshot(3, doc("billing-v2", true, 1));
+            ScriptedSyncServer.Ack first = server.awaitAck();
+            assertThat(first.ack().getVersion()).isEqualTo(3);
+            assertThat(first.ack().getEnvironment()).isEqualTo("production");
+            assertThat(first.ack().getInstanceId()).isEqualTo(request.getInstanceId());
+            assertThat(first.authorization()).isEqualTo("Bearer " + TOKEN);
+
+            // A burst of changes: acknowledged together, the newest, a second or more after the previous one.
+            stream.delta(3, 4, doc("billing-v2", false, 2));
+            stream.delta(4, 5, doc("billing-v2", true, 3));
+            stream.delta(5, 6, doc("billing-v2", false, 4));
+            List<ScriptedSyncServer.Ack> after = new ArrayList<>();
+            do {
+                after.add(server.awaitAck());
+            } while (after.get(after.size() - 1).ack().getVersion() < 6);
+            assertThat(after).as("one for the burst, or two if the first came between its changes").hasSizeLessThanOrEqualTo(2);
+            long previous = first.receivedNanos();
+            for (ScriptedSyncServer.Ack a : after) {
+                assertThat(TimeUnit.NANOSECONDS.toMillis(a.receivedNanos() - previous))
+                        .as("ms since the previous acknowledgement").isGreaterThanOrEqualTo(900);
+                previous = a.receivedNanos();
+            }
+            assertThat(flags.freshness().version()).isEqualTo(6);
+
+            // A heartbeat of the version held says nothing new: no acknowledgement.
+            stream.heartbeat(6, 30_000);
+            assertThat(server.pollAck(Duration.ofMillis(1_600))).isNull();
+        }
+    }
+
+    @Test
+    void aNewStreamIsToldAgainWhatTheInstanceHas() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            ScriptedSyncServer.Subscription first = server.awaitSubscription();
+            first.snapshot(7, doc("billing-v2", true, 1));
+            assertThat(server.awaitAck().ack().getVersion()).isEqualTo(7);
+
+            first.fail(Status.UNAVAILABLE.withDescription("server restarting"));
+            ScriptedSyncServer.Subscription second = server.awaitSubscription();
+            assertThat(second.request.getInstanceId()).as("the same instance").isEqualTo(first.request.getInstanceId());
+            assertThat(second.request.getFromVersion()).isEqualTo(7);
+            second.heartbeat(7, 30_000); // current: the server's new stream has not heard of version 7 yet
+            ScriptedSyncServer.Ack again = server.awaitAck();
+            assertThat(again.ack().getVersion()).isEqualTo(7);
+            assertThat(again.ack().getInstanceId()).isEqualTo(first.request.getInstanceId());
+        }
+    }
+
+    @Test
+    void twoInstancesHaveTwoIds() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags one = client(server).build();
+                Flags two = client(server).build()) {
+            String a = server.awaitSubscription().request.getInstanceId();
+            String b = server.awaitSubscription().request.getInstanceId();
+            assertThat(a).isNotEqualTo(b);
+        }
+    }
+
+    @Test
+    void aServerWithoutAcknowledgementsIsNotAskedAgain() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            server.refuseAcks(Status.UNIMPLEMENTED.withDescription("Method not found: dev.flags.protocol.v1.FlagSync/Acknowledge"));
+            ScriptedSyncServer.Subscription stream = server.awaitSubscription();
+            stream.snapshot(3, doc("billing-v2", true, 1));
+            assertThat(server.awaitAck().ack().getVersion()).isEqualTo(3);
+            Await.until("the INFO line", () -> !logs.lines("does not take acknowledgements").isEmpty());
+
+            stream.delta(3, 4, doc("billing-v2", false, 2));
+            Await.until("version 4", () -> flags.freshness().version() == 4);
+            assertThat(server.pollAck(Duration.ofMillis(1_600))).as("no more calls after UNIMPLEMENTED").isNull();
+            assertThat(logs.lines("does not take acknowledgements")).hasSize(1);
+        }
+    }
+
+    @Test
+    void aFailedAcknowledgementIsTriedAgainAtTheNextHeartbeat() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            server.refuseAcks(Status.UNAVAILABLE.withDescription("busy"));
+            ScriptedSyncServer.Subscription stream = server.awaitSubscription();
+            stream.snapshot(3, doc("billing-v2", true, 1));
+            assertThat(server.awaitAck().ack().getVersion()).isEqualTo(3);
+            server.refuseAcks(null);
+            stream.heartbeat(3, 30_000);
+            assertThat(server.awaitAck().ack().getVersion()).as("the same version, once more").isEqualTo(3);
+            assertThat(logs.lines("does not take acknowledgements")).isEmpty();
+        }
+    }
+}
