@@ -61,11 +61,14 @@ class ReadmeTest {
                     .as("the demo's data directory is made as the server makes one: its owner's only").isEqualTo("rwx------");
             Process p = new ProcessBuilder("bash", "walkthrough.sh").directory(dir.toFile()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            Files.writeString(Path.of("target", "readme-walkthrough.out"), out); // to read when a step changes
             assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).contains("--- block done").contains("\"billing\":\"v2\"").contains("incident 4711").contains("enabled: true -> false")
                     .as("the on-call's token throws the kill switch, and may not release").contains("olga (on call)")
                     .contains("may only switch flags off").contains("refused: not the on-call's to release")
+                    .as("--wait: the billing service's SDK said it applied the kill switch")
+                    .containsPattern("flags: the SDK connected to environment \"production\" has applied version \\d+ \\(")
                     .contains("\"reason\":\"FLAG_NOT_FOUND\"")
                     .as("the tester's own roles").containsPattern("\nbeta-tester +yes[^\n]* tess")
                     .as("the usage table before the archive").contains("LAST EVALUATED").contains("\nbilling-v2 ")

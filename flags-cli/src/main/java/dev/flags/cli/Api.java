@@ -52,6 +52,8 @@ final class Api {
     private final String server;
     private final String token;
     private final PrintWriter notices;
+    /** What the last call said of the version it made: see {@link #lastEnvironmentVersion()}. */
+    private long lastEnvironmentVersion = -1;
 
     Api(String server, String token, PrintWriter notices) {
         checkServer(server);
@@ -201,6 +203,7 @@ final class Api {
             }
             throw e;
         }
+        lastEnvironmentVersion = r.headers().firstValue("X-Flags-Environment-Version").map(Api::versionOrNone).orElse(-1L);
         if ("false".equals(r.headers().firstValue("X-Flags-Changed").orElse(null))) {
             // A 200 either way; without this line "flags on" of a flag that is on looks like a change that was made.
             notices.println("flags: nothing changed (it already was so): no new version"
@@ -215,6 +218,22 @@ final class Api {
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)
                 + " (flags unschedule ID keeps it off; flags schedules shows them)"));
         return answer;
+    }
+
+    /**
+     * @return the environment's version the last call's write made ({@code X-Flags-Environment-Version}), or -1 if it
+     *     said none (it changed nothing, or the server is older than the header)
+     */
+    long lastEnvironmentVersion() {
+        return lastEnvironmentVersion;
+    }
+
+    private static long versionOrNone(String header) {
+        try {
+            return Long.parseLong(header.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /**

@@ -72,7 +72,7 @@ import picocli.CommandLine.Spec;
                 "  flags promote billing-v2 --from staging --dry-run",
                 "", "Each command's --help has its own; docs/cli.md has them all."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:done", "1:the server or the file said no; the message says why", "2:bad usage",
+        exitCodeList = {"0:done", "1:the server or the file said no, the message says why; or --wait: SDKs have not applied the change in time", "2:bad usage",
                 "3:the server cannot be reached, or its certificate is not trusted",
                 "4:flags diff --exit-code: the environments differ"})
 public final class FlagsCommand implements Callable<Integer> {
@@ -597,16 +597,18 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Mixin SdkWait.WaitOption waitForSdks;
 
         abstract ObjectNode patch();
 
         @Override
         public Integer call() {
+            Duration wait = SdkWait.timeout(spec, waitForSdks); // a bad --wait is said before anything is written
             Api api = o.api(spec);
             JsonNode written = api.flag(api.call("PATCH", o.flagPath(flag), patch(), why.comment), flag);
             print(spec, written);
             sayWhere(spec, o, flag, written);
-            return EXIT_OK;
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
         }
 
         /** A rule's index (any number of digits: the server says whether the flag has that rule) or its name. */
@@ -642,6 +644,7 @@ public final class FlagsCommand implements Callable<Integer> {
         footerHeading = FlagsCommand.EXAMPLES,
         footer = {"  flags off billing-v2 -m \"incident 4711: double charges\"",
                 "  flags off billing-v2 invoice-pdf-v2 -m \"incident 4711\"",
+                "  flags off billing-v2 --wait    (until every connected SDK has it; exit 1 if not within 30 s)",
                 "  (the quickest: curl -X PATCH .../flags/billing-v2 -d '{\"enabled\": false}'; docs/api.md)"})
     static final class Off extends PatchCommand {
         @Parameters(index = "1..*", arity = "0..*", paramLabel = "FLAG", description = "More flags to switch off.")
@@ -657,12 +660,15 @@ public final class FlagsCommand implements Callable<Integer> {
             if (more.isEmpty()) {
                 return super.call();
             }
+            Duration wait = SdkWait.timeout(spec, waitForSdks);
             Api api = o.api(spec);
             com.fasterxml.jackson.databind.node.ArrayNode written = Api.JSON.createArrayNode();
             List<String> failed = new ArrayList<>();
+            long newest = -1; // the environment's version after the last of them that changed: it holds them all
             for (String key : java.util.stream.Stream.concat(java.util.stream.Stream.of(flag), more.stream()).distinct().toList()) {
                 try {
                     JsonNode one = api.flag(api.call("PATCH", o.flagPath(key), patch(), why.comment), key);
+                    newest = Math.max(newest, api.lastEnvironmentVersion());
                     written.add(one);
                     sayWhere(spec, o, key, one);
                 } catch (CliException e) {
@@ -676,9 +682,10 @@ public final class FlagsCommand implements Callable<Integer> {
             if (!failed.isEmpty()) {
                 spec.commandLine().getErr().println("flags: not switched off:");
                 failed.forEach(line -> spec.commandLine().getErr().println("  " + line));
-                return EXIT_FAILED;
             }
-            return EXIT_OK;
+            int waited = wait == null || written.isEmpty() ? EXIT_OK
+                    : SdkWait.await(spec, api, o.environment(), newest, wait); // for those that went off
+            return failed.isEmpty() ? waited : EXIT_FAILED;
         }
     }
 

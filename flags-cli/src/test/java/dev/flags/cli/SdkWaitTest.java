@@ -1,0 +1,195 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flags.protocol.v1.Acknowledgement;
+import dev.flags.protocol.v1.FlagSyncGrpc;
+import dev.flags.protocol.v1.SubscribeRequest;
+import dev.flags.protocol.v1.SyncMessage;
+import dev.flags.server.FlagServer;
+import dev.flags.server.ServerConfig;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --wait} of a change against a real server, with SDK streams on its real gRPC port that acknowledge what they
+ * apply as an SDK does, or do not.
+ */
+class SdkWaitTest {
+
+    private static final String ADMIN = "cli-test-admin-token-0123456789";
+
+    @TempDir
+    Path dir;
+    private FlagServer server;
+    private String sdkToken;
+    private final List<ManagedChannel> channels = new ArrayList<>();
+    private final ExecutorService sdks = Executors.newCachedThreadPool();
+
+    record Run(int exit, String out, String err) {
+    }
+
+    private Run flags(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] all = new String[args.length + 3];
+        all[0] = args[0];
+        all[1] = "--server=http://127.0.0.1:" + server.httpPort();
+        all[2] = "--token=" + ADMIN;
+        all[3] = "--env=production";
+        System.arraycopy(args, 1, all, 4, args.length - 1);
+        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private String send(String method, String path, String body) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + server.httpPort() + "/api/v1" + path)).header("Authorization", "Bearer " + ADMIN)
+                .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isBetween(200, 201);
+        return r.body();
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        server = FlagServer.start(ServerConfig.defaults().withDataDir(dir.resolve("data")).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN));
+        send("POST", "/environments", "{\"key\": \"production\"}");
+        send("PUT", "/environments/production/flags/billing-v2", "{\"enabled\": true}"); // version 2
+        send("PUT", "/environments/production/flags/invoice-pdf", "{\"enabled\": true}"); // version 3
+        sdkToken = new com.fasterxml.jackson.databind.ObjectMapper().readTree(send("POST", "/tokens",
+                "{\"name\": \"svc\", \"scope\": \"sdk\", \"environments\": [\"production\"]}")).get("token").asText();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        sdks.shutdownNow();
+        for (ManagedChannel c : channels) {
+            c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        server.close();
+    }
+
+    private FlagSyncGrpc.FlagSyncBlockingStub stub() {
+        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+        channels.add(channel);
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdkToken);
+        return FlagSyncGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+
+    /**
+     * An SDK instance's stream, connected and at version 3 when this returns. If {@code acknowledges}, it says so of
+     * every version it receives, at once, as long as it runs; else it only reads.
+     *
+     * @param instance its id; empty for an SDK from before acknowledgements
+     */
+    private Future<?> sdk(String instance, String application, boolean acknowledges) throws Exception {
+        FlagSyncGrpc.FlagSyncBlockingStub stub = stub();
+        Iterator<SyncMessage> stream = stub.subscribe(SubscribeRequest.newBuilder().setEnvironment("production")
+                .setSdk("flags-java/test").setInstanceId(instance).setApplication(application).build());
+        long first = version(stream.next());
+        if (acknowledges) {
+            acknowledge(stub, instance, first);
+        }
+        return sdks.submit(() -> {
+            while (stream.hasNext()) {
+                long v = version(stream.next());
+                if (v > 0 && acknowledges) {
+                    acknowledge(stub, instance, v);
+                }
+            }
+            return null;
+        });
+    }
+
+    private static long version(SyncMessage m) {
+        return m.hasSnapshot() ? m.getSnapshot().getVersion() : m.hasDelta() ? m.getDelta().getVersion() : -1;
+    }
+
+    private static void acknowledge(FlagSyncGrpc.FlagSyncBlockingStub stub, String instance, long version) {
+        stub.acknowledge(Acknowledgement.newBuilder().setEnvironment("production").setInstanceId(instance)
+                .setVersion(version).build());
+    }
+
+    @Test
+    void waitsUntilEverySdkHasAppliedTheKillSwitch() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", true);
+        sdk("0123456789abcdef", "billing", true);
+
+        Run r = flags("off", "billing-v2", "--wait", "-m", "incident 4711");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("billing-v2 in environment \"production\" is off (version 4)",
+                "all 2 SDKs connected to environment \"production\" have applied version 4 (");
+    }
+
+    @Test
+    void namesTheSdksThatHaveNotAppliedItWhenTheTimeIsUp() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", true);
+        sdk("0123456789abcdef", "billing", false); // receives, never says so: stuck, or an SDK that cannot
+        sdk("", "", false); // from before acknowledgements
+
+        Run r = flags("off", "billing-v2", "invoice-pdf", "--wait", "1s");
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.out()).as("both switched off all the same").contains("\"key\" : \"billing-v2\"", "\"key\" : \"invoice-pdf\"");
+        assertThat(r.err()).contains("flags: the change is made, but after 1.",
+                ", 1 of 3 SDKs connected to environment \"production\" has not applied version 5:",
+                "  billing: flags-java/test, instance 0123456789abcdef, token tok-",
+                "; has acknowledged none (the server has sent it version 5), connected 20",
+                "1 more SDK cannot say (from before acknowledgements: flags-java/test)");
+        assertThat(r.err()).doesNotContain("checkout:");
+    }
+
+    @Test
+    void withNoSdkConnectedOrOnlyOldOnesThereIsNothingToWaitFor() throws Exception {
+        Run none = flags("off", "billing-v2", "--wait");
+        assertThat(none.exit()).as(none.err()).isZero();
+        assertThat(none.err()).contains("no SDK is connected to environment \"production\": none to wait for");
+
+        sdk("", "", false);
+        Run old = flags("on", "billing-v2", "--wait", "5s");
+        assertThat(old.exit()).as(old.err()).isZero();
+        assertThat(old.err()).contains("none of the 1 SDK connected to environment \"production\" can say whether it has"
+                + " version 5 (SDKs from before acknowledgements: flags-java/test)");
+    }
+
+    @Test
+    void aFlagAlreadyOffWaitsForTheVersionNow() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", true);
+        send("PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}"); // version 4
+        Run r = flags("off", "billing-v2", "--wait");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("nothing changed", "the SDK connected to environment \"production\" has applied version 4");
+    }
+
+    @Test
+    void aBadWaitIsBadUsageAndNothingIsWritten() throws Exception {
+        for (String bad : List.of("0s", "2h", "1d", "soon", "-5s")) {
+            Run r = flags("off", "billing-v2", "--wait", bad);
+            assertThat(r.exit()).as(bad + ": " + r.err()).isEqualTo(2);
+            assertThat(r.err()).contains("--wait must be a positive duration of at most 1h");
+        }
+        assertThat(send("GET", "/environments/production/flags/billing-v2", "")).contains("\"enabled\" : true", "\"version\" : 2");
+    }
+}
