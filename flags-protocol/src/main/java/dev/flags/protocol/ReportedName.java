@@ -1,5 +1,7 @@
 package dev.flags.protocol;
 
+import dev.flags.core.ReadableText;
+
 /**
  * Immutable (stateless). The rule for the names a usage report carries ({@code UsageReport.sdk} and
  * {@code application}), applied by the SDK when the application sets its name and by the server to
@@ -8,8 +10,10 @@ package dev.flags.protocol;
  *
  * <p>A name is shown to people (the usage view, the CLI's table, logs), so it must read as what it is:
  * at most {@value #MAX_LENGTH} characters, no control characters, no bidirectional controls (which
- * reorder what follows them on screen), no line or paragraph separators, and no invisible characters
- * (zero-width spaces and joiners, the byte order mark), which would make two names look the same.
+ * reorder what follows them on screen), no line or paragraph separators, no invisible characters
+ * (zero-width spaces and joiners, the byte order mark, soft hyphens, the Hangul fillers and the rest of {@link
+ * ReadableText#unfitForName}), which would make two names look the same, and no space at either end: the rule of
+ * every name people read on this platform.
  */
 public final class ReportedName {
 
@@ -34,11 +38,14 @@ public final class ReportedName {
                     : " UTF-16 units (" + characters + " characters: one beyond the Basic Multilingual Plane, such as an"
                     + " emoji, counts as two)");
         }
-        for (int i = 0; i < name.length(); i++) {
-            if (unsafe(name.charAt(i))) {
-                return "must be printable text (no control, bidirectional or invisible characters), has U+"
-                        + String.format("%04X", (int) name.charAt(i)) + " at index " + i;
-            }
+        int unfit = ReadableText.unfitForName(name);
+        if (unfit >= 0) {
+            return "must be printable text (no control, bidirectional or invisible characters), has U+"
+                    + String.format("%04X", name.codePointAt(unfit)) + " at index " + unfit;
+        }
+        if (!name.isBlank() && !name.strip().equals(name)) {
+            // "(unnamed) " would pass for the name shown for none, "checkout " for "checkout"
+            return "must not begin or end with a space";
         }
         if (application && !name.isEmpty() && name.isBlank()) {
             return "must not be blank";
@@ -47,14 +54,5 @@ public final class ReportedName {
             return "must not be \"" + UNNAMED + "\", which stands for applications without a name";
         }
         return null;
-    }
-
-    /** A character a name must not hold: see the class comment. */
-    static boolean unsafe(char c) {
-        return Character.isISOControl(c)
-                || c == '\u2028' || c == '\u2029'                  // line and paragraph separators
-                || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069')
-                || c == '\u200E' || c == '\u200F' || c == '\u061C' // bidirectional controls and marks
-                || (c >= '\u200B' && c <= '\u200D') || c == '\uFEFF' || c == '\u2060'; // invisible
     }
 }

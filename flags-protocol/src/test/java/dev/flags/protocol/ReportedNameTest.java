@@ -26,6 +26,16 @@ class ReportedNameTest {
                 '\u2069', '\u200b', '\u200d', '\ufeff', '\u2060'}) {
             assertThat(ReportedName.problem("a" + c, true)).as("U+%04X", (int) c).startsWith("must be printable text");
         }
+        // What made two applications look alike in the usage view (QA48a F1): the rule of every other name now.
+        for (String lookAlike : new String[] {"checkout\u00ad", "\u115f", "a\u3164b", "a\u2800b", "a\u180eb", "a\u2062b",
+                "a\ufff9b", "a\uDB40\uDC41b", "\uD834\uDD73x", "a\u034fb", "a\ufe0fb", "a\uffa0b", "a\u17b4b"}) {
+            assertThat(ReportedName.problem(lookAlike, true)).as(lookAlike).startsWith("must be printable text");
+            assertThat(ReportedName.problem(lookAlike, false)).as("the sdk's too: " + lookAlike).startsWith("must be printable text");
+        }
+        assertThat(ReportedName.problem("(unnamed) ", true)).isEqualTo("must not begin or end with a space");
+        assertThat(ReportedName.problem(" checkout", true)).isEqualTo("must not begin or end with a space");
+        assertThat(ReportedName.problem("flags-java/1 ", false)).isEqualTo("must not begin or end with a space");
+        assertThat(ReportedName.problem("check out", true)).isNull();
         assertThat(ReportedName.problem("   ", true)).isEqualTo("must not be blank");
         assertThat(ReportedName.problem("   ", false)).as("blank is only an application's problem").isNull();
         assertThat(ReportedName.problem("(unnamed)", true)).startsWith("must not be \"(unnamed)\"");
