@@ -732,6 +732,26 @@ class AdminApiTest {
     }
 
     @Test
+    void aPatchRefusedBeforeItsBodyIsJudgedIsChargedAsAChange() throws Exception {
+        restartWithBudgets(3, 100);
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        String operator = token("operator", "production");
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertProblem(api.patch(path, operator, "{\"enabled\": false BROKEN"), 400, "not valid JSON");
+        assertProblem(api.patch(path, operator, "{\"enabled\": false, \"enabled\": false}"), 400, "enabled");
+        assertProblem(api.patch(path + "?bogus=1", operator, "{\"enabled\": false}"), 400, "bogus");
+        // Three changes' worth spent on refusals (QA48a F2: they cost nothing, without end)
+        assertProblem(api.patch(path, operator, "{\"enabled\": true}"), 429, "more than 3 changes in a minute");
+        assertThat(api.patch(path, operator, "{\"enabled\": false}").status()).as("the kill switch, charged to the reads,"
+                + " still works").isEqualTo(200);
+        String editor = token("editor", "production");
+        for (int i = 0; i < 3; i++) {
+            assertProblem(api.patch(path, editor, "[]"), 400, "");
+        }
+        assertProblem(api.patch(path, editor, "{\"default\": true}"), 429, "more than 3 changes in a minute");
+    }
+
+    @Test
     void aFlagThatBucketsByAnAttributeKeepsItThroughPatchesAndThePlaygroundBucketsByIt() {
         String path = "/api/v1/environments/production/flags/by-account";
         ApiClient.Response put = api.put(path, ADMIN, "{\"key\": \"by-account\", \"enabled\": true, \"bucketBy\": \"accountId\","

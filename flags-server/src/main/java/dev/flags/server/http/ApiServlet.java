@@ -142,8 +142,9 @@ public final class ApiServlet extends HttpServlet {
         // guesses a type other than the one sent.
         resp.setHeader("Cache-Control", "no-store");
         resp.setHeader("X-Content-Type-Options", "nosniff");
+        Principal principal = null;
         try {
-            Principal principal = authenticate(req);
+            principal = authenticate(req);
             if (!RequestLimits.isFlagPatch(req.getMethod(), req.getPathInfo())) { // charged once its body is read
                 req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(principal, req.getMethod(), req.getPathInfo()));
             }
@@ -163,8 +164,12 @@ public final class ApiServlet extends HttpServlet {
             if (e.status() == 413) {
                 resp.setHeader("Connection", "close"); // a body up to 4 MiB was read (see drain); a larger one is not
             }
+            if (e.status() != 429) {
+                chargeIfRefusedUncharged(req, principal);
+            }
             problem(resp, e.status(), e.title(), e.getMessage(), e.extensions());
         } catch (JsonProcessingException e) {
+            chargeIfRefusedUncharged(req, principal);
             problem(resp, 400, "malformed JSON", "the body is not valid JSON: " + FlagFormat.jsonErrorMessage(e)
                     + FlagFormat.jsonErrorLocation(e), Map.of());
         } catch (RuntimeException | Error e) {
@@ -403,7 +408,7 @@ public final class ApiServlet extends HttpServlet {
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
                     if (!p.canSwitchOff(env)) { // refused before its body is read, and charged as any write (QA47a F3)
-                        services.limits().admit(p, method, req.getPathInfo());
+                        req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(p, method, req.getPathInfo()));
                     }
                     Access.requireSwitchOff(p, env); // before the body: an operator's token may switch flags off
                     JsonNode body = body(req);
@@ -531,6 +536,19 @@ public final class ApiServlet extends HttpServlet {
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+    }
+
+    /**
+     * A flag's PATCH is charged once its body is read (a switch-off to the reads); one refused before that (a query
+     * parameter it does not take, a body that is not JSON, a field given twice) is charged as a change here, or a token
+     * could send such requests, each with a body of up to a mebibyte to read, without end (QA48a F2). Into debt if its
+     * budget is spent: its next requests wait for it.
+     */
+    private void chargeIfRefusedUncharged(HttpServletRequest req, Principal principal) {
+        if (principal != null && req.getAttribute(CHARGED_AS_CHANGE) == null
+                && RequestLimits.isFlagPatch(req.getMethod(), req.getPathInfo())) {
+            services.limits().refusedFlagPatch(principal);
+        }
     }
 
     private static void flag(HttpServletResponse resp, int status, FlagService.VersionedFlag f) throws IOException {

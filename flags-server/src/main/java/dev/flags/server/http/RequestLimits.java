@@ -91,6 +91,16 @@ public final class RequestLimits {
         }
     }
 
+    /**
+     * Charges a flag's PATCH that was refused before {@link #admitFlagPatch} could choose its budget (its query string,
+     * or a body that is not a JSON object): as a change, into debt if the budget is spent (it is refused already).
+     *
+     * @param principal who asked
+     */
+    void refusedFlagPatch(Principal principal) {
+        changes.charge(principal.tokenId(), 1);
+    }
+
     /** Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}). */
     static boolean isFlagPatch(String method, String path) {
         if (!"PATCH".equals(method) || path == null) {
