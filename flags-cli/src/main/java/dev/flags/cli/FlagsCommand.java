@@ -1905,7 +1905,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 FlagFormat.readFile(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
             } catch (FlagValidationException e) {
                 throw new CliException(EXIT_FAILED, "the environment's flags do not make a flag file this release reads: "
-                        + e.problems().get(0));
+                        + oneLine(e.problems().get(0).toString())); // it quotes what the server sent
             }
             if (roles.hasNonNull("onlyUser") && !asCode) {
                 // A tester's token sees only its own user's grants: the file would answer others as if they had none.
@@ -1994,7 +1994,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 case "rule" -> "rule " + step.path("index").asInt()
                         + (step.hasNonNull("ruleName") ? " \"" + shown(step.get("ruleName").asText()) + "\"" : "");
                 case "targets" -> step.has("index") ? "targets[" + step.get("index").asInt() + "]" : "targets";
-                default -> kind;
+                default -> shown(kind); // a step this release does not know, as the server named it
             };
             boolean last = i == steps.size() - 1;
             String verdict = last ? "decided: " : kind.equals("switch") ? "" : "not matched: ";

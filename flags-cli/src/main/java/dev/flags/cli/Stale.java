@@ -54,7 +54,7 @@ final class Stale implements Callable<Integer> {
         Api api = o.api(spec);
         String env = "/environments/" + Api.path(o.environment());
         JsonNode usage = api.call("GET", env + "/usage", null, null);
-        Instant now = usage.hasNonNull("at") ? Instant.parse(usage.get("at").asText()) : Instant.now();
+        Instant now = usage.hasNonNull("at") ? instant(usage, "at") : Instant.now();
         Instant cutoff = FlagsCommand.cutoff(spec, "--for", period, now);
         Duration interval = interval(usage);
         if (interval != null && Duration.between(cutoff, now).compareTo(interval.multipliedBy(MIN_REPORT_PERIODS)) < 0) {
@@ -62,7 +62,7 @@ final class Stale implements Callable<Integer> {
                     + " report periods (SDKs report every " + interval + "): every flag would look unused");
         }
         PrintWriter err = spec.commandLine().getErr();
-        Instant since = usage.hasNonNull("since") ? Instant.parse(usage.get("since").asText()) : null;
+        Instant since = instant(usage, "since");
         if (since == null) {
             boolean archived = api.call("GET", env, null, null).path("archived").asBoolean(false);
             err.println(archived ? "flags: environment \"" + oneLine(o.environment()) + "\" is archived: no usage is recorded while"
@@ -201,7 +201,20 @@ final class Stale implements Callable<Integer> {
         }
     }
 
+    /**
+     * A time of the server's answer, or null if it has none. One that is no time is not the flag server's answer (a
+     * server of another kind, or something in between): said as such, the text escaped, not as a parser's exception.
+     */
     private static Instant instant(JsonNode f, String field) {
-        return f.hasNonNull(field) ? Instant.parse(f.get(field).asText()) : null;
+        if (!f.hasNonNull(field)) {
+            return null;
+        }
+        try {
+            return Instant.parse(f.get(field).asText());
+        } catch (DateTimeParseException e) {
+            throw new CliException(FlagsCommand.EXIT_FAILED, "the server's usage answer has \"" + field + "\": "
+                    + FlagsCommand.quoted(f.get(field).asText()) + ", which is no time: is it a flag server's HTTP API? (check"
+                    + " --server or FLAGS_SERVER)");
+        }
     }
 }
