@@ -78,16 +78,21 @@ final class Stale implements Callable<Integer> {
             return EXIT_OK;
         }
         Set<String> withVariants = new HashSet<>();
+        Set<String> offNow = new HashSet<>();
         for (JsonNode f : api.flags(o.environment(), false)) {
             if (f.path("variants").size() > 0) {
                 withVariants.add(f.path("key").asText());
+            }
+            if (!f.path("enabled").asBoolean(true)) {
+                offNow.add(f.path("key").asText());
             }
         }
         List<Finding> findings = new ArrayList<>();
         int young = 0;
         boolean historyReadable = true;
         for (JsonNode f : usage.path("flags")) {
-            Finding finding = judge(f, cutoff, withVariants.contains(f.path("flag").asText()));
+            Finding finding = judge(f, cutoff, withVariants.contains(f.path("flag").asText()),
+                    offNow.contains(f.path("flag").asText()));
             if (finding == null) {
                 continue;
             }
@@ -136,7 +141,7 @@ final class Stale implements Callable<Integer> {
     }
 
     /** Why the flag can go, or null if it is in use with both answers (or, with variants, in use at all). */
-    private Finding judge(JsonNode f, Instant cutoff, boolean hasVariants) {
+    private Finding judge(JsonNode f, Instant cutoff, boolean hasVariants, boolean off) {
         String key = oneLine(f, "flag");
         Instant last = instant(f, "lastEvaluatedAt");
         String shown = last == null ? "never" : last.toString();
@@ -150,6 +155,12 @@ final class Stale implements Callable<Integer> {
         Instant lastFalse = instant(f, "lastServedFalseAt");
         boolean servedTrue = lastTrue != null && !lastTrue.isBefore(cutoff);
         boolean servedFalse = lastFalse != null && !lastFalse.isBefore(cutoff);
+        if (servedTrue && !servedFalse && off) {
+            // Switched off since the last report (a kill switch), or a report that is not the SDKs' own (an sdk token
+            // ships in every application): never advice to keep a path that is off (QA48a F4).
+            return new Finding(1, key, shown, "only true for " + period.trim() + " as reported, but off now: keep the check;"
+                    + " flags history " + key + " says when it went off");
+        }
         if (servedTrue && !servedFalse) {
             return new Finding(1, key, shown, "only true for " + period.trim() + ": released to everyone; take the check out of"
                     + " the code, keeping its new path, then archive it");

@@ -134,6 +134,23 @@ class StaleCommandTest {
     }
 
     @Test
+    void aFlagOffNowIsNeverToldToKeepItsNewPath() throws Exception {
+        start();
+        report(NOW.minus(Duration.ofDays(60)), mark("billing-v2", true, true));
+        Instant yesterday = NOW.minus(Duration.ofDays(1));
+        // Only true as reported (the last reports before its kill switch, or a report of whoever holds an sdk token)
+        report(yesterday, mark("billing-v2", true, false));
+        clock.now = NOW;
+        send("/environments/production/flags/billing-v2", "{\"enabled\": false}");
+
+        Run run = flags();
+
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out()).contains("billing-v2    " + yesterday + "  only true for 30d as reported, but off now: keep the"
+                + " check; flags history billing-v2 says when it went off").doesNotContain("released to everyone");
+    }
+
+    @Test
     void flagsNotEvaluatedOrGivingOneAnswerForThePeriodAreListedWithWhatToDo() throws Exception {
         start();
         Instant longAgo = NOW.minus(Duration.ofDays(60));
