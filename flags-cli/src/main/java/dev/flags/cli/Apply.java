@@ -50,7 +50,8 @@ import picocli.CommandLine.Spec;
         + " writes nothing.",
         footerHeading = FlagsCommand.EXAMPLES,
         footer = {"  flags apply production-flags.json -e production --dry-run",
-                "  flags apply production-flags.json -e production --switch-on new-checkout -m \"merge of release-42\""})
+                "  flags apply production-flags.json -e production --switch-on new-checkout \\",
+                "      -m \"merge of release-42\""})
 final class Apply implements Callable<Integer> {
     /** How long no SDK may have evaluated a flag that --prune archives, as flags archive's default. */
     private static final String UNUSED_FOR = "P7D";

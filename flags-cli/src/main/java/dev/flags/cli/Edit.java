@@ -33,7 +33,7 @@ final class Edit implements Callable<Integer> {
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.CommentOption why;
     @Spec CommandSpec spec;
-    @Parameters(index = "0", paramLabel = "FLAG") String flag;
+    @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
     @Option(names = "--editor", paramLabel = "COMMAND", description = "The editor to run, with the file's path after it (such"
             + " as \"code --wait\"); default: $VISUAL, else $EDITOR, else vi.")
     String editor;

@@ -62,9 +62,9 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class,
                 picocli.CommandLine.HelpCommand.class},
         footerHeading = "%nSettings (an option, or its environment variable):%n",
-        footer = {"  --server URL  FLAGS_SERVER  the server's HTTP API, http://localhost:8080 if not set",
-                "  --token T     FLAGS_TOKEN   the token (prefer the variable: options show in ps)",
-                "  -e ENV        FLAGS_ENV     the environment, production if not set (changes too)",
+        footer = {"  --server URL  FLAGS_SERVER  where the API is; http://localhost:8080 if unset",
+                "  --token T     FLAGS_TOKEN   the token (the variable: options show in ps)",
+                "  -e ENV        FLAGS_ENV     the environment, changes too: production if unset",
                 "", "Examples:",
                 "  flags list -e staging",
                 "  flags off billing-v2 -m \"incident 4711\"",
@@ -232,8 +232,20 @@ public final class FlagsCommand implements Callable<Integer> {
         }
         secrets.replaceAll(String::strip);
         secrets.removeIf(String::isEmpty);
+        // A token's secret is the part after its prefix: pasted without it (a flag key, say), it must not show either
+        // (QA48a F8). Masked after the whole tokens, so that those still read as one ***.
+        List<String> bodies = new ArrayList<>();
+        for (String secret : secrets) {
+            if (secret.startsWith(TOKEN_PREFIX) && secret.length() - TOKEN_PREFIX.length() >= MIN_SECRET_BODY) {
+                bodies.add(secret.substring(TOKEN_PREFIX.length()));
+            }
+        }
+        secrets.addAll(bodies);
         return secrets;
     }
+
+    /** The shortest part of a token after its prefix that is masked on its own: a token's secret is 43 characters. */
+    private static final int MIN_SECRET_BODY = 20;
 
     /**
      * A server token, wherever it came from (FLAGS_SERVER's value, a server's answer quoting one): its prefix and the 43
@@ -417,11 +429,14 @@ public final class FlagsCommand implements Callable<Integer> {
             for (JsonNode f : flags) {
                 width = Math.max(width, Columns.width(oneLine(f.path("key").asText())));
             }
+            // An archived flag is served to no SDK: its last switch is history, not "on" (QA45a F15). The state column as
+            // wide as its widest, so that the versions line up too (QA47a F9).
+            int stateWidth = archived ? "archived, was off".length() : "off".length();
             for (JsonNode f : flags) {
-                // An archived flag is served to no SDK: its last switch is history, not "on" (QA45a F15).
                 String state = f.path("enabled").asBoolean() ? "on" : "off";
                 spec.commandLine().getOut().println((Columns.pad(oneLine(f.path("key").asText()), width) + "  "
-                        + (archived ? "archived, was " + state : state) + "  v" + f.path("version").asText()).stripTrailing());
+                        + Columns.pad(archived ? "archived, was " + state : state, stateWidth) + "  v"
+                        + f.path("version").asText()).stripTrailing());
             }
             if (flags.isEmpty()) {
                 // stdout stays empty for scripts; a person learns it is not a wrong environment or a hang
@@ -436,7 +451,7 @@ public final class FlagsCommand implements Callable<Integer> {
     static final class Show implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
 
         @Override
         public Integer call() {
@@ -451,7 +466,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Option(names = "--description", paramLabel = "TEXT", description = "What the flag is for, as lists and the SDK's"
                 + " tools show it.")
         String description;
@@ -486,7 +501,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Parameters(index = "1", paramLabel = "FILE", description = "The flag's JSON document; - for standard input.") String file;
         @Option(names = "--switch-on", description = "Write a document without a version that switches on a flag that is off"
                 + " now (its kill switch?); without it, such a write is refused.")
@@ -596,7 +611,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Mixin SdkWait.WaitOption waitForSdks;
 
         abstract ObjectNode patch();
@@ -644,8 +659,8 @@ public final class FlagsCommand implements Callable<Integer> {
         footerHeading = FlagsCommand.EXAMPLES,
         footer = {"  flags off billing-v2 -m \"incident 4711: double charges\"",
                 "  flags off billing-v2 invoice-pdf-v2 -m \"incident 4711\"",
-                "  flags off billing-v2 --wait    (until every connected SDK has it; exit 1 if not within 30 s)",
-                "  (the quickest: curl -X PATCH .../flags/billing-v2 -d '{\"enabled\": false}'; docs/api.md)"})
+                "  flags off billing-v2 --wait    (then until every connected SDK has it)",
+                "  (quickest: curl -X PATCH .../flags/billing-v2 -d '{\"enabled\": false}')"})
     static final class Off extends PatchCommand {
         @Parameters(index = "1..*", arity = "0..*", paramLabel = "FLAG", description = "More flags to switch off.")
         List<String> more = new ArrayList<>();
@@ -726,7 +741,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "add-role", description = "Add a role to a rule's roles condition.")
     static final class AddRole extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "ROLE") String role;
+        @Parameters(index = "1", paramLabel = "ROLE", description = "The role's name.") String role;
         @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
 
         @Override
@@ -737,7 +752,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "add-region", description = "Add a region to a rule's regions condition.")
     static final class AddRegion extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "REGION") String region;
+        @Parameters(index = "1", paramLabel = "REGION", description = "The region, as the rule's regions condition names it.") String region;
         @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
 
         @Override
@@ -749,7 +764,7 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "remove-role", description = "Remove a role from a rule's roles condition (not its last: a rule without"
             + " conditions would match everyone).")
     static final class RemoveRole extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "ROLE") String role;
+        @Parameters(index = "1", paramLabel = "ROLE", description = "The role's name.") String role;
         @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
 
         @Override
@@ -760,7 +775,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "remove-region", description = "Remove a region from a rule's regions condition (not its last).")
     static final class RemoveRegion extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "REGION") String region;
+        @Parameters(index = "1", paramLabel = "REGION", description = "The region, as the rule's regions condition names it.") String region;
         @Option(names = "--rule", required = true, description = "The rule: its index (from 0) or its name.") String rule;
 
         @Override
@@ -771,7 +786,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "default", description = "Set the answer for everyone no target or rule matches (while the flag is on).")
     static final class Default extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "true|false") String value;
+        @Parameters(index = "1", paramLabel = "true|false", description = "What the flag answers where no target or rule decides.") String value;
 
         @Override
         ObjectNode patch() {
@@ -785,7 +800,7 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "target", description = "Target one user: they get this answer before any rule is tried (true unless"
             + " --serve false; with --variant, that variant). A user already in another target of the flag is moved.")
     static final class TargetUser extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "USER-ID") String user;
+        @Parameters(index = "1", paramLabel = "USER-ID", description = "The user's id, as the application gives it to the SDK.") String user;
         @Option(names = "--serve", paramLabel = "true|false", description = "What the user gets; default: true.") String serve;
         @Option(names = "--variant", paramLabel = "VARIANT", description = "The variant the user gets (with true).") String variant;
 
@@ -811,7 +826,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "untarget", description = "Stop targeting one user: the flag's rules and default decide for them again.")
     static final class UntargetUser extends PatchCommand {
-        @Parameters(index = "1", paramLabel = "USER-ID") String user;
+        @Parameters(index = "1", paramLabel = "USER-ID", description = "The user's id, as the application gives it to the SDK.") String user;
 
         @Override
         ObjectNode patch() {
@@ -823,13 +838,14 @@ public final class FlagsCommand implements Callable<Integer> {
             + " that name would now (on, off, rollout PERCENT --rule R, add-role ROLE --rule R, add-region REGION --rule R,"
             + " target USER-ID [--serve] [--variant], untarget USER-ID).",
         footerHeading = FlagsCommand.EXAMPLES,
-        footer = {"  flags schedule billing-v2 rollout 50 --rule \"eu canary\" --at 2026-12-07T09:00:00+01:00",
+        footer = {"  flags schedule billing-v2 rollout 50 --rule \"eu canary\" \\",
+                "      --at 2026-12-07T09:00:00+01:00",
                 "  flags schedule promo off --at 2026-12-08T00:00:00Z -m \"the promo ends\""})
     static final class ScheduleChange implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Parameters(index = "1", paramLabel = "CHANGE", description = "on, off, rollout, add-role, add-region, target or"
                 + " untarget.") String change;
         @Parameters(index = "2", arity = "0..1", paramLabel = "VALUE", description = "rollout: the PERCENT; add-role: the ROLE;"
@@ -1179,8 +1195,8 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "ROLE") String role;
-        @Parameters(index = "1", paramLabel = "USER-ID") String user;
+        @Parameters(index = "0", paramLabel = "ROLE", description = "The role's name.") String role;
+        @Parameters(index = "1", paramLabel = "USER-ID", description = "The user's id, as the application gives it to the SDK.") String user;
 
         abstract String method();
 
@@ -1397,6 +1413,37 @@ public final class FlagsCommand implements Callable<Integer> {
         return iso;
     }
 
+    /**
+     * A token's lifetime, which the server holds to 10 years: longer is bad usage (exit 2) here, as a lifetime of zero
+     * is, not the server's refusal (exit 1).
+     *
+     * @param iso the ISO-8601 form of what was typed
+     */
+    static String atMostTenYears(CommandSpec spec, String option, String iso, String typed) {
+        java.time.temporal.TemporalAmount amount;
+        try {
+            amount = Duration.parse(iso);
+        } catch (DateTimeParseException notADuration) {
+            try {
+                amount = Period.parse(iso);
+            } catch (DateTimeParseException neither) {
+                return iso; // the server's words say how it is read
+            }
+        }
+        java.time.ZonedDateTime start = java.time.ZonedDateTime.now(ZoneOffset.UTC);
+        java.time.ZonedDateTime end;
+        try {
+            end = start.plus(amount);
+        } catch (ArithmeticException | java.time.DateTimeException tooLong) {
+            end = java.time.ZonedDateTime.of(9999, 1, 1, 0, 0, 0, 0, ZoneOffset.UTC);
+        }
+        if (end.isAfter(start.plusYears(10))) {
+            throw new ParameterException(spec.commandLine(), option + " must be at most 10 years (such as 1y, 90d or P10Y);"
+                    + " was '" + typed + "'");
+        }
+        return iso;
+    }
+
     @Command(name = "revoke", description = "Take a role back from a user id.")
     static final class Revoke extends RoleCommand {
         @Override
@@ -1413,7 +1460,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
 
         @Override
         public Integer call() {
@@ -1435,7 +1482,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Option(names = "--unused-for", paramLabel = "DURATION", description = "How long no SDK may have evaluated the"
                 + " flag (15s, 90m, 8h, 30d, 2w, 1y or ISO-8601). Default: " + DEFAULT_UNUSED_FOR + ".")
         String unusedFor = DEFAULT_UNUSED_FOR;
@@ -1513,7 +1560,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin JsonOutput output;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Option(names = "--last", paramLabel = "N", description = "Only the newest N versions.")
         Integer last;
         @Option(names = "--changes", description = "Under each version, what it changed: one indented line per changed value.")
@@ -1613,7 +1660,7 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             for (int i = 0; i < rows.size(); i++) {
                 String[] r = rows.get(i);
-                out.println(String.format("v%-6s %s  %s %s  %s", r[0], r[1], Columns.pad(r[2], changeWidth), r[3], r[4])
+                out.println(String.format("v%-6s %s  %s  %s  %s", r[0], r[1], Columns.pad(r[2], changeWidth), r[3], r[4])
                         .stripTrailing()); // no blanks after a row without a comment
                 changed.get(i).forEach(line -> out.println("         " + line));
             }
@@ -1718,7 +1765,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Parameters(index = "1", arity = "0..1", paramLabel = "VERSION", description = "A version from the flag's history: 4"
                 + " or v4; for an archived flag, its last version if left out.") String version;
         @Option(names = "--switch-on", description = "Revert even though the version is switched on and the flag is off now"
@@ -1844,7 +1891,7 @@ public final class FlagsCommand implements Callable<Integer> {
             + " were then.",
         footerHeading = FlagsCommand.EXAMPLES,
         footer = {"  flags export -e staging > staging.json",
-                "  flags export --as-code -e production > production-flags.json   # for git and flags apply"})
+                "  flags export --as-code -e production > production-flags.json   # for git"})
     static final class Export implements Callable<Integer> {
         @Mixin ServerOptions o;
         @Spec CommandSpec spec;
@@ -1927,7 +1974,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"roles\": [\"beta-tester\"]}';"
                 + " - for standard input.")
         String user;
-        @Parameters(index = "1", arity = "0..1", paramLabel = "FLAG") String flag;
+        @Parameters(index = "1", arity = "0..1", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Option(names = "--explain", description = "Say step by step why: each rule tried, the first condition that did"
                 + " not hold and the user's own value (region, roles, rollout bucket), as text.")
         boolean explain;
@@ -2056,7 +2103,7 @@ public final class FlagsCommand implements Callable<Integer> {
         int streams = t.path("openStreams").asInt(0);
         // An SDK's token is in use while its streams are open, whenever they opened.
         String open = streams == 0 ? "" : "  " + streams + (streams == 1 ? " sync stream" : " sync streams") + " open";
-        return String.format("%-17s %s %-6s %s%s  made %s  expires %s  last used %s%s", oneLine(t, "id"),
+        return String.format("%-17s %s %-8s %s%s  made %s  expires %s  last used %s%s", oneLine(t, "id"),
                 Columns.pad(oneLine(t, "name"), 20),
                 oneLine(t, "scope"), envs, user, made, expires, used, open);
     }
@@ -2118,6 +2165,10 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "a tester token is for one user, the one whose roles it may"
                         + " grant and revoke: give --user-id");
             }
+            if (!scope.equals("tester") && userId != null) {
+                throw new ParameterException(spec.commandLine(), "only a tester token is for one user: a token of scope "
+                        + scope + " takes no --user-id");
+            }
             if (scope.equals("sdk") && environments.size() != 1) {
                 throw new ParameterException(spec.commandLine(), "an sdk token is for exactly one environment: give it with -e,"
                         + " once (was given " + environments.size() + ")");
@@ -2128,7 +2179,8 @@ public final class FlagsCommand implements Callable<Integer> {
                 body.put("userId", userId);
             }
             if (expiresIn != null) {
-                body.put("expiresIn", positiveDuration(spec, "--expires-in", expiresIn));
+                body.put("expiresIn", atMostTenYears(spec, "--expires-in", positiveDuration(spec, "--expires-in", expiresIn),
+                        expiresIn));
             }
             if (expiresAt != null) {
                 body.put("expiresAt", instant(spec, "--expires-at", expiresAt));
@@ -2158,7 +2210,7 @@ public final class FlagsCommand implements Callable<Integer> {
         @Mixin ConnectionOptions o;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "TOKEN-ID") String id;
+        @Parameters(index = "0", paramLabel = "TOKEN-ID", description = "The token's id, such as tok-1a2b3c4d5e6f (flags tokens list).") String id;
         @Option(names = "--force", description = "Revoke it even while SDKs are syncing with it: they are cut off, and serve"
                 + " the flags they hold, stale, until they are given another token.")
         boolean force;
@@ -2196,7 +2248,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FILE") Path file;
+        @Parameters(index = "0", paramLabel = "FILE", description = "A flag file (as flags export writes it).") Path file;
         /** A flag's document without a key: its problems are said without the stand-in key it is read with. */
         private boolean keyless;
 
@@ -2294,8 +2346,8 @@ public final class FlagsCommand implements Callable<Integer> {
     @Command(name = "eval", description = "Evaluate a flag of a flag file for a user (no server), and say why.")
     static final class Eval implements Callable<Integer> {
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "FILE") Path file;
-        @Parameters(index = "1", paramLabel = "FLAG") String flag;
+        @Parameters(index = "0", paramLabel = "FILE", description = "A flag file (as flags export writes it).") Path file;
+        @Parameters(index = "1", paramLabel = "FLAG", description = "The flag's key.") String flag;
         @Parameters(index = "2", paramLabel = "USER-JSON", description = "The user, e.g. '{\"id\": \"u-42\", \"region\": \"eu-west\"}';"
                 + " - for standard input.")
         String user;

@@ -37,7 +37,7 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.CommentOption why;
     @Spec CommandSpec spec;
-    @Parameters(index = "0", paramLabel = "FLAG") String flag;
+    @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
     @Option(names = "--from", required = true, paramLabel = "ENV", description = "The environment to copy the flag from.")
     String from;
     @Option(names = "--dry-run", description = "Print what would change, and write nothing.")

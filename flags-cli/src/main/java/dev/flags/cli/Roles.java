@@ -139,7 +139,7 @@ final class Roles implements Callable<Integer> {
     static final class Members implements Callable<Integer> {
         @Mixin FlagsCommand.ServerOptions o;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "ROLE") String role;
+        @Parameters(index = "0", paramLabel = "ROLE", description = "The role's name.") String role;
 
         @Override
         public Integer call() {
@@ -183,8 +183,8 @@ final class Roles implements Callable<Integer> {
         @Mixin FlagsCommand.ServerOptions o;
         @Mixin FlagsCommand.CommentOption why;
         @Spec CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "ROLE") String role;
-        @Parameters(index = "1", paramLabel = "on|off") String state;
+        @Parameters(index = "0", paramLabel = "ROLE", description = "The role's name.") String role;
+        @Parameters(index = "1", paramLabel = "on|off", description = "on: testers may grant it to themselves; off: they may not.") String state;
         @Option(names = "--max-grant", paramLabel = "DURATION", description = "The longest grant anyone but an admin may"
                 + " give it: 8h, 7d, 2w, or ISO-8601 such as P7D (with on only).") String maxGrant;
 
@@ -218,7 +218,7 @@ final class Roles implements Callable<Integer> {
          * whose length depends on when the grant starts, are refused here rather than by the server.
          */
         static String maxGrant(CommandSpec spec, String text) {
-            String iso = FlagsCommand.isoDuration(spec, "--max-grant", text);
+            String iso = FlagsCommand.positiveDuration(spec, "--max-grant", text); // 0h is bad usage, not a server's no
             int time = iso.indexOf('T');
             String date = time < 0 ? iso : iso.substring(0, time);
             if (date.contains("Y") || date.contains("M")) {

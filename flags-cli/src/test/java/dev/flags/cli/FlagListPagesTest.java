@@ -46,6 +46,14 @@ class FlagListPagesTest {
     }
 
     @Test
+    void theColumnsLineUp() {
+        server.answer(200, null, "{\"environment\": \"production\", \"flags\": [{\"enabled\": true, \"key\": \"alpha\","
+                + " \"version\": 9}, {\"enabled\": false, \"key\": \"big-0000\", \"version\": 3021}]}");
+        FlagsCommandTest.Run run = flags("list");
+        assertThat(run.out().lines()).as("QA47a F9").containsExactly("alpha     on   v9", "big-0000  off  v3021");
+    }
+
+    @Test
     void anExportHoldsEveryPageOfTheServedFlags() throws Exception {
         server.answer(200, null, page("a-flag", "a-flag"));
         server.answer(200, null, page(null, "b-flag"));

@@ -412,6 +412,17 @@ class FlagsCommandTest {
         Run emptyUser = flags("tokens", "create", "tess", at, admin, "--scope", "tester", "-e", "production", "--user-id", " ");
         assertThat(emptyUser.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(emptyUser.err()).startsWith("flags: --user-id must not be empty or blank\n");
+        // What no server takes is bad usage, exit 2, not the server's refusal (QA47a F7)
+        Run editorForOne = flags("tokens", "create", "bob", at, admin, "--scope", "editor", "-e", "production", "--user-id", "bob");
+        assertThat(editorForOne.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(editorForOne.err()).startsWith("flags: only a tester token is for one user: a token of scope editor takes no"
+                + " --user-id\n");
+        for (String tooLong : List.of("11y", "P10Y1D", "3660d", "PT90000H", "999999999y")) {
+            Run longer = flags("tokens", "create", "bob", at, admin, "--scope", "admin", "--expires-in", tooLong);
+            assertThat(longer.exit()).as(tooLong + ": " + longer.err()).isEqualTo(FlagsCommand.EXIT_USAGE);
+            assertThat(longer.err()).startsWith("flags: --expires-in must be at most 10 years (such as 1y, 90d or P10Y); was '"
+                    + tooLong + "'");
+        }
         Run noEnv = flags("tokens", "create", "app", at, admin, "--scope", "sdk");
         assertThat(noEnv.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(noEnv.err()).startsWith("flags: an sdk token is for exactly one environment: give it with -e, once (was given"
@@ -1191,7 +1202,7 @@ class FlagsCommandTest {
         assertThat(help.exit()).isZero();
         assertThat(help.out()).contains("validate").contains("Exit codes")
                 .as("where the server, the token and the environment come from").contains("FLAGS_SERVER").contains("FLAGS_TOKEN")
-                .contains("FLAGS_ENV     the environment, production if not set").contains("Examples:");
+                .contains("FLAGS_ENV     the environment, changes too: production if unset").contains("Examples:");
         assertThat(flags("rollout", "--help").out()).contains("--rule")
                 .contains("Examples:\n  flags rollout billing-v2 10 --rule \"eu canary\" -m \"canary at 10%\"\n");
         assertThat(flags("off", "--help").out()).contains("  flags off billing-v2 -m \"incident 4711: double charges\"");
@@ -1436,6 +1447,10 @@ class FlagsCommandTest {
         assertThat(FlagsCommand.masked("the server address \"http://h/?t=" + token + "\" is not ...", List.of()))
                 .isEqualTo("the server address \"http://h/?t=***\" is not ...");
         assertThat(FlagsCommand.masked("flag \"flg_billing\" not found", List.of())).isEqualTo("flag \"flg_billing\" not found");
+        // The secret without its prefix, given as a flag key (QA48a F8): masked too, the whole token still one ***
+        String[] pasted = {"show", token.substring(4), "--token=" + token};
+        assertThat(FlagsCommand.masked("there is no flag \"" + token.substring(4) + "\"; token " + token,
+                FlagsCommand.secrets(pasted))).isEqualTo("there is no flag \"***\"; token ***");
 
         Run typo = flags("lsit");
         assertThat(typo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);

@@ -104,8 +104,8 @@ class HistoryPagesTest {
         FlagsCommandTest.Run run = history("billing-v2");
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out().lines()).containsExactly(
-                "v2      2026-12-03T10:00:00Z  flag_created       alice",
-                "v3      2026-12-03T11:00:00Z  flag_updated       bob (editor)  incident 42\\nrolled back\\r\\tsee C:\\\\runbook \\u0007\\u2028done");
+                "v2      2026-12-03T10:00:00Z  flag_created        alice",
+                "v3      2026-12-03T11:00:00Z  flag_updated        bob (editor)  incident 42\\nrolled back\\r\\tsee C:\\\\runbook \\u0007\\u2028done");
     }
 
     @Test

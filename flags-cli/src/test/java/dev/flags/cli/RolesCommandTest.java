@@ -144,6 +144,9 @@ class RolesCommandTest {
         var year = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "1y");
         assertThat(year.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(year.err()).contains("--max-grant must be a fixed length: hours, days or weeks");
+        var none = flags("roles", "self-service", "beta-tester", "on", "--max-grant", "0h");
+        assertThat(none.exit()).as("no server takes it: bad usage (QA47a F7)").isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(none.err()).contains("--max-grant must be a positive duration");
 
         assertThat(flags("roles", "self-service", "beta-tester", "yes").exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         var offWithMax = flags("roles", "self-service", "beta-tester", "off", "--max-grant", "7d");

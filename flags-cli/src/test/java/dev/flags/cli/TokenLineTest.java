@@ -20,4 +20,13 @@ class TokenLineTest {
         assertThat(FlagsCommand.tokenLine(Api.JSON.readTree(SDK.replace(", \"openStreams\": %d", ""))))
                 .as("a server from before openStreams").endsWith("last used 2026-12-01T09:05:00Z");
     }
+
+    @Test
+    void theScopeColumnFitsTheLongestScope() throws Exception {
+        String sdk = FlagsCommand.tokenLine(Api.JSON.readTree(SDK.formatted(0)));
+        String operator = FlagsCommand.tokenLine(Api.JSON.readTree(SDK.formatted(0).replace("\"sdk\"", "\"operator\"")));
+        assertThat(sdk).contains(" sdk      [production]");
+        assertThat(operator).contains(" operator [production]");
+        assertThat(sdk.indexOf("[production]")).as("the environments line up (QA47a F9)").isEqualTo(operator.indexOf("[production]"));
+    }
 }
