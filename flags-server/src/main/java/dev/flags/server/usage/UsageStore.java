@@ -51,6 +51,8 @@ import java.util.function.Function;
  */
 public final class UsageStore {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UsageStore.class);
+
     /** The most applications kept per flag; the one that reported it least recently goes first. */
     public static final int MAX_APPLICATIONS = 20;
     /** The most flag keys kept per environment when usage is bounded ({@link #retain}). */
@@ -198,6 +200,10 @@ public final class UsageStore {
     private final Map<String, Environment> environments = new HashMap<>();
     /** Guarded by this: each application listed anywhere, once (the key and the value are the same object). */
     private final Map<Application, Application> applications = new HashMap<>();
+    /** Guarded by this: reports whose application was not listed, the distinct applications being at their bound. */
+    private long unlistedReports;
+    /** Guarded by this: whether the bound was said in the log since the applications were last under it. */
+    private boolean boundLogged;
     /**
      * Guarded by this: the keys' application lists that are not empty, in the order their keys were last
      * reported, least recent first: where entries go first over {@link #maxApplicationEntries}.
@@ -370,7 +376,18 @@ public final class UsageStore {
             return known;
         }
         if (applications.size() >= maxDistinctApplications) {
+            unlistedReports++;
+            if (!boundLogged) {
+                boundLogged = true;
+                LOG.warn("usage: {} distinct applications (name and SDK) are listed, the most this server keeps; a report of"
+                        + " a new one counts for its flags' times but is not listed until an application is listed nowhere"
+                        + " any more (an sdk token reporting under ever new names? flags_usage_reports_unlisted_total counts"
+                        + " them)", maxDistinctApplications);
+            }
             return null;
+        }
+        if (boundLogged && applications.size() < maxDistinctApplications - maxDistinctApplications / 10) {
+            boundLogged = false; // well under it again: the next time it is reached is said again
         }
         applications.put(app, app);
         return app;
@@ -456,6 +473,14 @@ public final class UsageStore {
         Map<String, EnvironmentUsage> out = new HashMap<>();
         environments.forEach((key, env) -> out.put(key, view(env)));
         return out;
+    }
+
+    /**
+     * @return reports recorded since the server started whose application was not listed: the distinct applications
+     *     were at {@link #MAX_DISTINCT_APPLICATIONS}
+     */
+    public synchronized long unlistedReports() {
+        return unlistedReports;
     }
 
     /** @return a number that grows with every report recorded: equal numbers, equal usage (but for {@link #retain}) */

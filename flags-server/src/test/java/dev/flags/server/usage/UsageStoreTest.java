@@ -152,10 +152,12 @@ class UsageStoreTest {
         FlagUse z = small.environment("production").orElseThrow().flags().get("z");
         assertThat(z.lastEvaluatedAt()).isEqualTo(T0.plusSeconds(1));
         assertThat(z.applications()).as("a and b are the two").isEmpty();
+        assertThat(small.unlistedReports()).as("counted (QA48a F3: the bound was reached without a word)").isEqualTo(1);
 
         small.retain(env -> Set.of("y", "z")); // x archived: a is listed nowhere
         small.record("production", "s", "c", List.of(mark("z")));
         assertThat(names(small, "production", "z")).containsExactly("c");
+        assertThat(small.unlistedReports()).isEqualTo(1);
     }
 
     @Test
