@@ -147,6 +147,7 @@ class SdksApiTest {
         assertThat(countsOnly.get("sdks")).isEmpty();
         assertThat(countsOnly.get("more").asInt()).isEqualTo(3);
         assertThat(api.get(SDKS + "?limit=1", token("editor")).json().get("sdks")).hasSize(1);
+        assertThat(api.get("/metrics", null).body()).contains("\nflags_sdk_acknowledgements_total 2\n");
     }
 
     @Test

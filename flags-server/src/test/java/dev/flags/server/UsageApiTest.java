@@ -170,7 +170,8 @@ class UsageApiTest {
         assertThat(later.get("since").asText()).as("since the first report").isEqualTo("2026-12-01T10:00:00Z");
 
         String metrics = api.get("/metrics", null).body();
-        assertThat(metrics).contains("\nflags_usage_reports_total 2\n").contains("\nflags_usage_reports_refused_total 0\n");
+        assertThat(metrics).contains("\nflags_usage_reports_total 2\n").contains("\nflags_usage_reports_refused_total 0\n")
+                .contains("\nflags_usage_reports_unlisted_total 0\n");
     }
 
     @Test
