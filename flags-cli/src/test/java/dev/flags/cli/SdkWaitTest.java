@@ -184,6 +184,32 @@ class SdkWaitTest {
     }
 
     @Test
+    void flagsSdksListsTheStreamsFurthestBehindFirst() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", true);
+        sdk("0123456789abcdef", "billing\u001b[2J", false);
+        sdk("", "", false);
+        send("PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}"); // version 4
+        Run r = flags("sdks");
+        for (int i = 0; i < 200 && !r.err().contains("1 applied version 4"); i++) { // until checkout has acknowledged it
+            Thread.sleep(25); // the list is the server's; this polls it, as flags off --wait does
+            r = flags("sdks");
+        }
+        assertThat(r.exit()).as(r.err()).isZero();
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines.get(0)).startsWith("APPLICATION").contains("STANDING", "APPLIED", "SENT", "CONNECTED");
+        assertThat(lines.get(1)).as("the server replaced the escape").startsWith("billing?[2J").contains("0123456789abcdef", "pending", " -  ", "v4");
+        assertThat(lines.get(2)).startsWith("(unnamed)").contains(" - ", "unconfirmed");
+        assertThat(lines.get(3)).startsWith("checkout").contains("applied", "v4");
+        assertThat(r.out()).doesNotContain("\u001b");
+        assertThat(r.err()).isEqualTo("flags: 3 SDKs connected to environment \"production\": 1 applied version 4, 1 pending,"
+                + " 1 cannot say (SDKs from before acknowledgements)\n");
+        Run atThree = flags("sdks", "--version", "3", "--json");
+        assertThat(Api.JSON.readTree(atThree.out()).get("target").asLong()).isEqualTo(3);
+        assertThat(flags("sdks", "--limit", "5000").exit()).isEqualTo(2);
+        assertThat(flags("sdks", "--version", "0").exit()).isEqualTo(2);
+    }
+
+    @Test
     void aBadWaitIsBadUsageAndNothingIsWritten() throws Exception {
         for (String bad : List.of("0s", "2h", "1d", "soon", "-5s")) {
             Run r = flags("off", "billing-v2", "--wait", bad);
