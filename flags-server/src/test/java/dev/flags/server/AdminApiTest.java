@@ -1105,6 +1105,13 @@ class AdminApiTest {
         assertThat(trailing.json().get("detail").asText()).contains("(line 1, column").doesNotContain("`")
                 .doesNotContain("DeserializationFeature");
         assertProblem(api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Type", "text/plain")), 415, "application/json");
+        // A compressed body, and a second Content-Type, said as such (QA48a F9), not read as malformed JSON or ignored
+        ApiClient.Response gzip = api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Encoding", "gzip"));
+        assertProblem(gzip, 415, "content encodings are not supported: send the body uncompressed");
+        ApiClient.RawResponse twoTypes = api.raw("PUT", path, ADMIN, BILLING, "Content-Type",
+                "text/plain".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        assertThat(twoTypes.status()).isEqualTo(400);
+        assertThat(twoTypes.json().get("detail").asText()).contains("more than one Content-Type header");
         String huge = "{\"key\": \"billing-v2\", \"description\": \"" + "x".repeat(1 << 20) + "\"}";
         assertProblem(api.put(path, ADMIN, huge), 413, "at most 1048576 bytes");
         assertProblem(api.put("/api/v1/environments/production/flags/other", ADMIN, BILLING), 400, "differs from the key in the path");

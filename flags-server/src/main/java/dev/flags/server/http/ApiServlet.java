@@ -1143,7 +1143,7 @@ public final class ApiServlet extends HttpServlet {
     // ---------------------------------------------------------------- request and response helpers
 
     private static JsonNode body(HttpServletRequest req) throws IOException {
-        checkJsonContentType(req.getContentType());
+        checkBodyHeaders(req);
         byte[] bytes = bodyBytes(req);
         if (bytes.length == 0) {
             throw new ApiException(400, "bad request", "the body is empty; send a JSON object");
@@ -1174,7 +1174,7 @@ public final class ApiServlet extends HttpServlet {
         if (bytes.length == 0) {
             return null;
         }
-        checkJsonContentType(req.getContentType());
+        checkBodyHeaders(req);
         return parsed(bytes);
     }
 
@@ -1217,6 +1217,28 @@ public final class ApiServlet extends HttpServlet {
             throw new ApiException(400, "bad request", "the body must be a JSON object");
         }
         return node;
+    }
+
+    /**
+     * One content type, JSON ({@link #checkJsonContentType}), and no content encoding: a compressed body was read as JSON
+     * and refused as malformed, which said nothing of why (QA48a F9); of two content types the first was taken.
+     */
+    private static void checkBodyHeaders(HttpServletRequest req) {
+        java.util.Enumeration<String> types = req.getHeaders("Content-Type");
+        if (types != null && types.hasMoreElements()) {
+            types.nextElement();
+            if (types.hasMoreElements()) {
+                throw new ApiException(400, "bad request", "the request has more than one Content-Type header: send one,"
+                        + " Content-Type: application/json");
+            }
+        }
+        String encoding = req.getHeader("Content-Encoding");
+        if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
+            throw new ApiException(415, "unsupported media type", "content encodings are not supported: send the body"
+                    + " uncompressed (it is at most 1 MiB), without Content-Encoding; was \""
+                    + LogText.escape(encoding.length() > 40 ? encoding.substring(0, 37) + "..." : encoding) + "\"");
+        }
+        checkJsonContentType(req.getContentType());
     }
 
     /**
