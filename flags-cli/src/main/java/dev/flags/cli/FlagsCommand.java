@@ -2262,7 +2262,7 @@ public final class FlagsCommand implements Callable<Integer> {
                         document.put("key", "FLAG"); // the name its problems go by, as in the usage line
                     }
                     Flag flag = FlagFormat.readFlag(document);
-                    if (refusedByTheServer(List.of(flag))) {
+                    if (refusedByTheServer(List.of(flag), List.of())) {
                         return EXIT_FAILED;
                     }
                     spec.commandLine().getOut().println(shown(file.toString()) + ": a valid flag document, " + (keyless
@@ -2270,7 +2270,7 @@ public final class FlagsCommand implements Callable<Integer> {
                     return EXIT_OK;
                 }
                 FlagSet set = readFlagFile(file);
-                if (refusedByTheServer(set.flags())) {
+                if (refusedByTheServer(set.flags(), WriteRules.grants(set.roleGrants()))) {
                     return EXIT_FAILED;
                 }
                 spec.commandLine().getOut().println(shown(file.toString()) + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
@@ -2293,11 +2293,13 @@ public final class FlagsCommand implements Callable<Integer> {
          * Says what a write of these flags to a flag server would be refused for, beyond the format the SDKs read
          * (two rules of one name, a name of digits only, control or invisible characters): the server's own rules.
          *
+         * @param grantProblems what the server would refuse of the file's role grants
          * @return true if there is anything to say
          */
-        private boolean refusedByTheServer(List<Flag> flags) {
+        private boolean refusedByTheServer(List<Flag> flags, List<Problem> grantProblems) {
             List<Problem> problems = new ArrayList<>();
             flags.forEach(f -> problems.addAll(WriteRules.added(null, f)));
+            problems.addAll(grantProblems);
             if (problems.isEmpty()) {
                 return false;
             }

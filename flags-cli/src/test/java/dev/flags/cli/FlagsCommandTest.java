@@ -1537,6 +1537,13 @@ class FlagsCommandTest {
         assertThat(fileRun.exit()).isEqualTo(1);
         assertThat(fileRun.err()).endsWith(": 1 problem\n  flag \"two\": rules[0].name must not be digits only: a number names a"
                 + " rule by its index (flags ... --rule 1, PATCH \"rule\": 1), so \"42\" would be ambiguous\n");
+        // A role grant's user id as the server holds one (QA48a F9): an escape in it passed as valid
+        Path grants = Files.writeString(dir.resolve("grants.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"ok\"}],"
+                + " \"roleGrants\": {\"beta-tester\": [\"tess\", \"t\\u001b[2Jx\"]}}");
+        Run grantRun = flags("validate", grants.toString());
+        assertThat(grantRun.exit()).as(grantRun.err()).isEqualTo(1);
+        assertThat(grantRun.err()).contains("a flag server refuses to take it: 1 problem", "roleGrants.beta-tester holds a user id that must"
+                + " not hold control characters", "was \"t\\u001b[2Jx\", character 2 is U+001B").doesNotContain("\u001b");
     }
 
     @Test

@@ -139,6 +139,30 @@ public final class WriteRules {
     }
 
     /** Adds a problem for the first new user id of a list that is unfit to name a user. */
+    /**
+     * The user ids of a flag file's role grants, held to the rule the server holds a grant's user id to: what {@code
+     * flags validate} says of a file a server would refuse to grant from (QA48a F9).
+     *
+     * @param roleGrants role name to user ids
+     * @return a problem for each role with a user id the server would refuse (its first such id), empty if none
+     */
+    public static List<Problem> grants(Map<String, Set<String>> roleGrants) {
+        List<Problem> problems = new ArrayList<>();
+        roleGrants.forEach((role, ids) -> {
+            for (String id : ids) { // a set: said by the id, not by a position the file may not have
+                int bad = ReadableText.unfitForName(id);
+                if (bad >= 0) {
+                    problems.add(new Problem(null, "roleGrants." + role, "holds a user id that must not hold control"
+                            + " characters, line separators, bidirectional controls, invisible characters or half characters,"
+                            + " as a user id in a grant; was " + ReadableText.quoted(id, 80) + ", character "
+                            + (id.codePointCount(0, bad) + 1) + " is " + unicode(id.codePointAt(bad))));
+                    return;
+                }
+            }
+        });
+        return problems;
+    }
+
     private static void userIdProblem(String key, String path, List<String> ids, Set<String> before, List<Problem> problems) {
         for (int i = 0; i < ids.size(); i++) {
             String id = ids.get(i);
