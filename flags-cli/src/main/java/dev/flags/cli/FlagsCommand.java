@@ -654,6 +654,9 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
+    /** What --wait waits when its value is taken for a flag: the option's default. */
+    static final Duration DEFAULT_WAIT = Duration.ofSeconds(30);
+
     @Command(name = "off", description = "Switch a flag off for everyone: the kill switch. Several flags at once (a feature"
             + " behind more than one): each is switched off, one failing does not stop the others.",
         footerHeading = FlagsCommand.EXAMPLES,
@@ -672,15 +675,30 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            if (more.isEmpty()) {
+            // A kill switch is thrown whatever --wait says (QA49a F4): "--wait beta" took beta for the time and switched
+            // nothing off. A value that is no duration is one more flag; one out of range is said after the switch.
+            String waitText = waitForSdks == null ? null : waitForSdks.timeout;
+            Duration asked = waitText == null ? null : SdkWait.parse(waitText);
+            boolean waitIsAFlag = waitText != null && asked == null;
+            boolean waitOutOfRange = asked != null && !SdkWait.inRange(asked);
+            if (more.isEmpty() && !waitIsAFlag && !waitOutOfRange) {
                 return super.call();
             }
-            Duration wait = SdkWait.timeout(spec, waitForSdks);
+            Duration wait = waitIsAFlag ? DEFAULT_WAIT : waitOutOfRange ? null : asked;
+            if (waitIsAFlag) {
+                spec.commandLine().getErr().println("flags: '" + oneLine(waitText) + "' is no time: switched off as a flag"
+                        + " too, and waiting " + DEFAULT_WAIT.getSeconds() + " s (give the time as --wait=10s)");
+            }
+            List<String> keys = new ArrayList<>(List.of(flag));
+            keys.addAll(more);
+            if (waitIsAFlag) {
+                keys.add(waitText);
+            }
             Api api = o.api(spec);
             com.fasterxml.jackson.databind.node.ArrayNode written = Api.JSON.createArrayNode();
             List<String> failed = new ArrayList<>();
             long newest = -1; // the environment's version after the last of them that changed: it holds them all
-            for (String key : java.util.stream.Stream.concat(java.util.stream.Stream.of(flag), more.stream()).distinct().toList()) {
+            for (String key : keys.stream().distinct().toList()) {
                 try {
                     JsonNode one = api.flag(api.call("PATCH", o.flagPath(key), patch(), why.comment), key);
                     newest = Math.max(newest, api.lastEnvironmentVersion());
@@ -700,6 +718,11 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             int waited = wait == null || written.isEmpty() ? EXIT_OK
                     : SdkWait.await(spec, api, o.environment(), newest, wait); // for those that went off
+            if (waitOutOfRange) {
+                spec.commandLine().getErr().println("flags: " + SdkWait.badValue(waitText) + ": "
+                        + (written.isEmpty() ? "nothing was switched off either" : "switched off, not waited for"));
+                return EXIT_USAGE;
+            }
             return failed.isEmpty() ? waited : EXIT_FAILED;
         }
     }

@@ -8,7 +8,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -35,6 +37,10 @@ final class SdkWait {
     private static final long POLL_MILLIS = 250;
     /** How many SDKs that have not applied the change are named when the time is up. */
     private static final int NAMED = 10;
+    /** How many streams each poll lists: the pending ones among them are followed until they confirm or leave. */
+    private static final int TRACKED = 100;
+    /** How long after a server's start the SDKs connected before it are all back: their longest backoff, and a margin. */
+    private static final Duration RECONNECT_WITHIN = Duration.ofSeconds(35);
 
     private SdkWait() {
     }
@@ -47,18 +53,30 @@ final class SdkWait {
         if (option == null || option.timeout == null) {
             return null;
         }
-        String iso = FlagsCommand.isoDuration(option.timeout);
-        Duration d = null;
-        try {
-            d = iso == null ? null : Duration.parse(iso);
-        } catch (DateTimeParseException e) {
-            // said below
-        }
-        if (d == null || d.isNegative() || d.isZero() || d.compareTo(MAX) > 0) {
-            throw new ParameterException(spec.commandLine(), "--wait must be a positive duration of at most 1h, such as"
-                    + " 10s, 30s or 5m; was '" + option.timeout + "'");
+        Duration d = parse(option.timeout);
+        if (d == null || !inRange(d)) {
+            throw new ParameterException(spec.commandLine(), badValue(option.timeout));
         }
         return d;
+    }
+
+    /** @return the text as a duration (10s, 5m, PT30S), or null if it is none */
+    static Duration parse(String text) {
+        String iso = FlagsCommand.isoDuration(text);
+        try {
+            return iso == null ? null : Duration.parse(iso);
+        } catch (DateTimeParseException e) {
+            return null;
+        }
+    }
+
+    /** @return whether a wait of this long may be asked for: more than zero, at most {@link #MAX} */
+    static boolean inRange(Duration d) {
+        return !d.isNegative() && !d.isZero() && d.compareTo(MAX) <= 0;
+    }
+
+    static String badValue(String text) {
+        return "--wait must be a positive duration of at most 1h, such as 10s, 30s or 5m; was '" + text + "'";
     }
 
     /**
@@ -71,11 +89,15 @@ final class SdkWait {
      */
     static int await(CommandSpec spec, Api api, String environment, long version, Duration timeout) {
         PrintWriter err = spec.commandLine().getErr();
-        String path = "/environments/" + Api.path(environment) + "/sdks?limit=" + NAMED
+        String path = "/environments/" + Api.path(environment) + "/sdks?limit=" + TRACKED
                 + (version > 0 ? "&version=" + version : "");
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
+        // The instances seen pending: one that leaves the list has not confirmed, it has gone (QA49a F1).
+        Map<String, JsonNode> seenPending = new LinkedHashMap<>();
         JsonNode answer;
+        String startedAt = null;
+        boolean restarted = false;
         for (;;) {
             try {
                 answer = api.expect(api.call("GET", path, null, null), "pending", "a list of SDKs");
@@ -88,6 +110,18 @@ final class SdkWait {
                 err.println("flags: the change is made, but cannot wait for the SDKs: " + e.getMessage());
                 return EXIT_FAILED;
             }
+            for (JsonNode sdk : answer.path("sdks")) {
+                if ("pending".equals(sdk.path("standing").asText()) && sdk.hasNonNull("instance")) {
+                    seenPending.put(sdk.get("instance").asText(), sdk);
+                }
+            }
+            String started = answer.path("serverStartedAt").asText("");
+            if (startedAt == null) {
+                startedAt = started;
+            } else if (!startedAt.equals(started)) {
+                restarted = true; // its SDKs reconnect over up to 30 s: an early list would be short of them
+                break;
+            }
             if (answer.path("pending").asInt() == 0 || System.nanoTime() - deadline >= 0) {
                 break;
             }
@@ -99,6 +133,15 @@ final class SdkWait {
                 return EXIT_FAILED;
             }
         }
+        for (JsonNode sdk : answer.path("sdks")) {
+            if (sdk.hasNonNull("instance")) {
+                seenPending.remove(sdk.get("instance").asText()); // listed still: applied, or pending and said below
+            }
+        }
+        boolean listedAll = answer.path("more").asInt() == 0;
+        if (!listedAll) {
+            seenPending.clear(); // not all listed: one missing from the list may only be beyond it
+        }
         String took = String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - start) / 1e9);
         long target = answer.path("target").asLong();
         int streams = answer.path("streams").asInt();
@@ -108,16 +151,42 @@ final class SdkWait {
         String where = "environment \"" + oneLine(environment) + "\"";
         String cannotSay = unconfirmed == 0 ? "" : "; " + count(unconfirmed, "more SDK", "more SDKs")
                 + " cannot say (from before acknowledgements: " + unconfirmedSdks(answer) + ")";
-        if (streams == 0) {
-            err.println("flags: no SDK is connected to " + where + ": none to wait for");
-            return EXIT_OK;
+        int result = EXIT_OK;
+        if (restarted) {
+            err.println("flags: the change is made, but the server restarted during the wait: the SDKs connected before"
+                    + " reconnect within 30 s, and until then the list is short of them, so this cannot be confirmed; flags"
+                    + " sdks --version " + target + " lists who has it");
+            return EXIT_FAILED;
         }
-        if (pending == 0) {
-            if (applied == 0) {
-                err.println("flags: none of the " + count(streams, "SDK", "SDKs") + " connected to " + where
-                        + " can say whether it has version " + target + " (SDKs from before acknowledgements: "
-                        + unconfirmedSdks(answer) + ")");
-            } else if (unconfirmed == 0) {
+        if (pending > 0) {
+            err.println("flags: the change is made, but after " + took + ", " + pending + " of " + count(streams, "SDK", "SDKs")
+                    + " connected to " + where + (pending == 1 ? " has" : " have") + " not applied version " + target + ":");
+            int named = 0;
+            for (JsonNode sdk : answer.path("sdks")) {
+                if ("pending".equals(sdk.path("standing").asText()) && named < NAMED) {
+                    named++;
+                    err.println("  " + describe(sdk) + "; " + (sdk.hasNonNull("appliedVersion") ? "has version "
+                            + sdk.get("appliedVersion").asLong() : "has acknowledged none")
+                            + (sdk.path("sentVersion").asLong() >= target ? " (the server has sent it version " + target + ")"
+                                    : " (the server has not sent it version " + target + " yet)")
+                            + ", connected " + oneLine(sdk.path("connectedAt").asText()));
+                }
+            }
+            if (pending > named) {
+                err.println("  and " + (pending - named) + " more (flags sdks --version " + target + " lists them)");
+            }
+            if (!cannotSay.isEmpty()) {
+                err.println("  " + cannotSay.substring(2));
+            }
+            result = EXIT_FAILED;
+        } else if (streams == 0 && seenPending.isEmpty()) {
+            err.println("flags: no SDK is connected to " + where + ": none to wait for");
+        } else if (applied == 0 && seenPending.isEmpty()) {
+            err.println("flags: none of the " + count(streams, "SDK", "SDKs") + " connected to " + where
+                    + " can say whether it has version " + target + " (SDKs from before acknowledgements: "
+                    + unconfirmedSdks(answer) + ")");
+        } else if (seenPending.isEmpty()) {
+            if (unconfirmed == 0) {
                 err.println("flags: " + (applied == 1 ? "the SDK connected to " + where + " has"
                         : "all " + count(applied, "SDK", "SDKs") + " connected to " + where + " have")
                         + " applied version " + target + " (" + took + ")");
@@ -125,33 +194,55 @@ final class SdkWait {
                 err.println("flags: " + count(applied, "SDK", "SDKs") + " connected to " + where
                         + (applied == 1 ? " has" : " have") + " applied version " + target + " (" + took + ")" + cannotSay);
             }
-            return EXIT_OK;
         }
-        err.println("flags: the change is made, but after " + took + ", " + pending + " of " + count(streams, "SDK", "SDKs")
-                + " connected to " + where + (pending == 1 ? " has" : " have") + " not applied version " + target + ":");
-        int named = 0;
-        for (JsonNode sdk : answer.path("sdks")) {
-            if (!"pending".equals(sdk.path("standing").asText())) {
-                continue;
+        if (!settled(answer)) {
+            // Started before the wait, but so lately that SDKs connected to it before may not be back: said, not judged
+            err.println("flags: note: the server started " + serverUptime(answer) + " ago: SDKs that were connected before"
+                    + " it reconnect within 30 s, and until then are not in the list (flags sdks --version " + target
+                    + " shows it again)");
+        }
+        if (!seenPending.isEmpty()) {
+            err.println("flags: the change is made, but " + count(seenPending.size(), "SDK", "SDKs") + " connected to " + where
+                    + " left before saying it applied version " + target + " (the application stopped, or lost its"
+                    + " connection: it gets the change once it is back):");
+            seenPending.values().stream().limit(NAMED).forEach(sdk -> err.println("  " + describe(sdk)));
+            if (seenPending.size() > NAMED) {
+                err.println("  and " + (seenPending.size() - NAMED) + " more");
             }
-            named++;
-            err.println("  " + (sdk.hasNonNull("application") ? oneLine(sdk.get("application").asText()) : "(unnamed)")
-                    + ": " + oneLine(sdk.path("sdk").asText()) + ", instance " + oneLine(sdk.path("instance").asText())
-                    + ", token " + oneLine(sdk.path("token").asText()) + "; "
-                    + (sdk.hasNonNull("appliedVersion") ? "has version " + sdk.get("appliedVersion").asLong()
-                            : "has acknowledged none")
-                    + (sdk.path("sentVersion").asLong() >= target ? " (the server has sent it version " + target + ")"
-                            : " (the server has not sent it version " + target + " yet)")
-                    + ", connected " + oneLine(sdk.path("connectedAt").asText()));
+            result = EXIT_FAILED;
         }
-        if (pending > named) {
-            err.println("  and " + (pending - named) + " more (GET /api/v1/environments/" + oneLine(environment)
-                    + "/sdks?version=" + target + " lists up to 1,000)");
+        return result;
+    }
+
+    /** An SDK of the list as a line names it: application, SDK, instance and token. */
+    private static String describe(JsonNode sdk) {
+        String name = sdk.path("sdk").asText();
+        return (sdk.hasNonNull("application") ? oneLine(sdk.get("application").asText()) : "(unnamed)") + ": "
+                + (name.isEmpty() ? "an SDK without a name" : oneLine(name)) + ", instance "
+                + oneLine(sdk.path("instance").asText()) + ", token " + oneLine(sdk.path("token").asText());
+    }
+
+    /**
+     * Whether the server has run long enough for the SDKs connected before it started to be back: they reconnect
+     * within their backoff, 30 s at most. An answer without {@code serverStartedAt} is taken as settled.
+     */
+    private static boolean settled(JsonNode answer) {
+        Duration up = uptime(answer);
+        return up == null || up.compareTo(RECONNECT_WITHIN) >= 0;
+    }
+
+    private static Duration uptime(JsonNode answer) {
+        try {
+            return Duration.between(java.time.Instant.parse(answer.path("serverStartedAt").asText()),
+                    java.time.Instant.parse(answer.path("at").asText()));
+        } catch (java.time.format.DateTimeParseException e) {
+            return null;
         }
-        if (!cannotSay.isEmpty()) {
-            err.println("  " + cannotSay.substring(2));
-        }
-        return EXIT_FAILED;
+    }
+
+    private static String serverUptime(JsonNode answer) {
+        Duration up = uptime(answer);
+        return up == null ? "moments" : up.getSeconds() + " s";
     }
 
     /** The distinct SDK names among the unconfirmed streams listed. */

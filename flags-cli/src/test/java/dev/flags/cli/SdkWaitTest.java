@@ -212,10 +212,25 @@ class SdkWaitTest {
     @Test
     void aBadWaitIsBadUsageAndNothingIsWritten() throws Exception {
         for (String bad : List.of("0s", "2h", "1d", "soon", "-5s")) {
-            Run r = flags("off", "billing-v2", "--wait", bad);
+            Run r = flags("on", "billing-v2", "--wait", bad);
             assertThat(r.exit()).as(bad + ": " + r.err()).isEqualTo(2);
             assertThat(r.err()).contains("--wait must be a positive duration of at most 1h");
         }
         assertThat(send("GET", "/environments/production/flags/billing-v2", "")).contains("\"enabled\" : true", "\"version\" : 2");
+    }
+
+    @Test
+    void aKillSwitchIsThrownWhateverWaitSays() throws Exception {
+        // "--wait invoice-pdf": the second flag taken for the time switched nothing off (QA49a F4)
+        Run flagForTime = flags("off", "billing-v2", "--wait", "invoice-pdf");
+        assertThat(flagForTime.exit()).as(flagForTime.err()).isZero();
+        assertThat(flagForTime.err()).contains("'invoice-pdf' is no time: switched off as a flag too, and waiting 30 s",
+                "billing-v2 in environment \"production\" is off", "invoice-pdf in environment \"production\" is off");
+        send("PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": true}");
+        Run tooLong = flags("off", "billing-v2", "--wait", "2h");
+        assertThat(tooLong.exit()).isEqualTo(2);
+        assertThat(tooLong.err()).contains("billing-v2 in environment \"production\" is off",
+                "--wait must be a positive duration of at most 1h, such as 10s, 30s or 5m; was '2h': switched off, not waited for");
+        assertThat(send("GET", "/environments/production/flags/billing-v2", "")).contains("\"enabled\" : false");
     }
 }

@@ -10,6 +10,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
 /**
@@ -59,17 +60,20 @@ public final class SdkService {
      * @param version the environment's version now
      * @param target the version asked about (the current one unless another was asked for)
      * @param at when the answer was made, to the second
+     * @param serverStartedAt when the server started, to the second: SDKs connected to it before a restart take up to
+     *                        their backoff (30 s at most) to be back in the list
      * @param applied how many streams' SDKs have acknowledged target or later
      * @param pending how many acknowledge, and have not acknowledged target yet
      * @param unconfirmed how many do not acknowledge
      * @param sdks at most the limit asked for: pending first (the furthest behind first), then unconfirmed, then applied
      */
-    public record Sdks(String environment, long version, long target, Instant at, int applied, int pending, int unconfirmed,
-                       List<Sdk> sdks) {
+    public record Sdks(String environment, long version, long target, Instant at, Instant serverStartedAt, int applied,
+                       int pending, int unconfirmed, List<Sdk> sdks) {
         /** Checks every part and copies the list. */
         public Sdks {
             Objects.requireNonNull(environment, "environment");
             Objects.requireNonNull(at, "at");
+            Objects.requireNonNull(serverStartedAt, "serverStartedAt");
             sdks = List.copyOf(sdks);
         }
 
@@ -92,16 +96,24 @@ public final class SdkService {
     private final Journal journal;
     private final Function<String, List<SdkStream>> streams;
     private final Clock clock;
+    private final BooleanSupplier stopping;
+    private final Instant startedAt;
 
     /**
      * @param journal the journal: which environments there are, and their versions
      * @param streams an environment's open sync streams now
      * @param clock the clock of the answers' {@code at}
+     * @param stopping whether the server is stopping: its streams are closed, and SDKs reconnect elsewhere
+     * @param startedAt when the server started: until its SDKs have reconnected (their backoff is up to 30 s), fewer are
+     *                  listed than there are
      */
-    public SdkService(Journal journal, Function<String, List<SdkStream>> streams, Clock clock) {
+    public SdkService(Journal journal, Function<String, List<SdkStream>> streams, Clock clock, BooleanSupplier stopping,
+                      Instant startedAt) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.streams = Objects.requireNonNull(streams, "streams");
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.stopping = Objects.requireNonNull(stopping, "stopping");
+        this.startedAt = Objects.requireNonNull(startedAt, "startedAt").truncatedTo(ChronoUnit.SECONDS);
     }
 
     /**
@@ -117,10 +129,16 @@ public final class SdkService {
     public Sdks list(Principal p, String env, Long version, int limit) {
         if (!p.canReadHistory(env)) {
             throw ApiException.forbidden("the SDKs of environment \"" + env + "\" are listed to an admin token, or an"
-                    + " editor, operator or viewer token of it; this token's scope is " + p.scope().apiName());
+                    + " editor, operator or viewer token of it; this token is " + (p.isAdmin() || p.environments().contains(env)
+                    ? "of scope " + p.scope().apiName() : "not for it"));
         }
         if (limit < 0 || limit > MAX_LIMIT) {
             throw ApiException.badRequest("limit must be from 0 to " + MAX_LIMIT + " (0: only the counts), was " + limit);
+        }
+        if (stopping.getAsBoolean()) {
+            // Its streams are closed already: an empty list would read as "no SDK has anything to confirm" (QA49a F1).
+            throw new ApiException(503, "service unavailable", "the server is stopping: its SDKs' streams are closed and"
+                    + " they reconnect (to it once it is back, or to another server); ask again there");
         }
         EnvironmentState state = Access.environment(journal, env);
         long target = version == null ? state.version() : version;
@@ -143,7 +161,7 @@ public final class SdkService {
             all.add(new Sdk(s, standing));
         }
         List<Sdk> listed = all.stream().sorted(ORDER).limit(limit).toList();
-        return new Sdks(env, state.version(), target, clock.instant().truncatedTo(ChronoUnit.SECONDS), applied, pending,
-                unconfirmed, listed);
+        return new Sdks(env, state.version(), target, clock.instant().truncatedTo(ChronoUnit.SECONDS), startedAt, applied,
+                pending, unconfirmed, listed);
     }
 }

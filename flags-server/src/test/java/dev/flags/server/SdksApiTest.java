@@ -113,6 +113,7 @@ class SdksApiTest {
         assertThat(n.get("environment").asText()).isEqualTo("production");
         assertThat(n.get("version").asLong()).isEqualTo(2);
         assertThat(n.get("target").asLong()).isEqualTo(2);
+        assertThat(n.get("serverStartedAt").asText()).matches("20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ");
         assertThat(n.get("streams").asInt()).isEqualTo(3);
         assertThat(n.get("applied").asInt()).isEqualTo(1);
         assertThat(n.get("pending").asInt()).isEqualTo(1);

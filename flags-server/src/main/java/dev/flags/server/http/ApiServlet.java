@@ -742,7 +742,8 @@ public final class ApiServlet extends HttpServlet {
     /** Every field always present (null for none), one shape to read. */
     private static void sdks(HttpServletResponse resp, SdkService.Sdks s) throws IOException {
         ObjectNode n = NODES.objectNode().put("environment", s.environment()).put("version", s.version())
-                .put("target", s.target()).put("at", instant(s.at())).put("streams", s.streams())
+                .put("target", s.target()).put("at", instant(s.at())).put("serverStartedAt", instant(s.serverStartedAt()))
+                .put("streams", s.streams())
                 .put("applied", s.applied()).put("pending", s.pending()).put("unconfirmed", s.unconfirmed());
         ArrayNode list = n.putArray("sdks");
         for (SdkService.Sdk sdk : s.sdks()) {

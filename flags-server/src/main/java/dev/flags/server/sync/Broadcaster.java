@@ -308,7 +308,12 @@ public final class Broadcaster implements AutoCloseable {
     observer.setOnReadyHandler(subscription::signal);
     observer.setOnCancelHandler(subscription::cancelled);
     connected.incrementAndGet();
-    topic.add(subscription);
+    Subscription replaced = topic.add(subscription);
+    if (replaced != null) {
+      // Its SDK has subscribed again, so it no longer reads the old stream (gone half-open, most likely): listed, it
+      // would stay pending for good and count the instance twice (QA49a F3).
+      replaced.close(Status.UNAVAILABLE.withDescription("a newer stream of this SDK instance replaced this one"));
+    }
     if (revokedTokens.contains(tokenId) || expiredTokens.contains(tokenId)) {
       // Authenticated just before a revocation (or expiry) that did not see this subscription yet:
       // the revocation adds the token before it looks, this looks after adding, so one of them closes it.
@@ -535,7 +540,8 @@ public final class Broadcaster implements AutoCloseable {
     return Duration.ofNanos(heartbeatNanos);
   }
 
-  boolean isShutdown() {
+  /** @return whether {@link #shutdown()} has begun: every stream is closed or closing, and new ones are refused */
+  public boolean isShutdown() {
     return shutdown.get();
   }
 
@@ -595,8 +601,8 @@ public final class Broadcaster implements AutoCloseable {
    */
   boolean acknowledge(String environment, String tokenId, String instanceId, long version) {
     Topic topic = topics.get(environment);
-    Subscription s = topic == null ? null : topic.ofInstance(instanceId);
-    if (s == null || !s.tokenId().equals(tokenId)) { // another token's instance is none of this one's business
+    Subscription s = topic == null ? null : topic.ofInstance(tokenId, instanceId); // another token's is none of its business
+    if (s == null) {
       return false;
     }
     s.acknowledged(version, clock.millis());

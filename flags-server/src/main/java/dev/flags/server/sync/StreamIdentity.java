@@ -1,5 +1,6 @@
 package dev.flags.server.sync;
 
+import dev.flags.core.ReadableText;
 import java.util.Objects;
 
 /**
@@ -31,7 +32,8 @@ record StreamIdentity(String instanceId, String sdk, String application) {
     StringBuilder out = new StringBuilder(Math.min(given.length(), MAX_NAME));
     for (int i = 0; i < given.length() && out.length() < MAX_NAME; i++) {
       char c = given.charAt(i);
-      out.append(Character.isISOControl(c) || Character.getType(c) == Character.FORMAT ? '?' : c);
+      // Controls, line separators, bidirectional and invisible characters: what no name people read may hold (QA49a F5)
+      out.append(ReadableText.unsafe(c) || Character.getType(c) == Character.FORMAT || ReadableText.invisible(c) ? '?' : c);
     }
     if (out.length() > 0 && Character.isHighSurrogate(out.charAt(out.length() - 1))) {
       out.setLength(out.length() - 1); // cut between the two halves of a character

@@ -72,7 +72,7 @@ final class Topic {
   private final SharedEncoding encoding;
   private final AtomicReference<Target> target = new AtomicReference<>();
   private final Set<Subscription> subscribers = ConcurrentHashMap.newKeySet();
-  /** The subscribers that gave an instance id, by it, for their acknowledgements. */
+  /** The subscribers that gave an instance id, by their token and it, for their acknowledgements. */
   private final ConcurrentHashMap<String, Subscription> byInstance = new ConcurrentHashMap<>();
   private final AtomicBoolean passScheduled = new AtomicBoolean();
   private volatile boolean ended;
@@ -122,22 +122,34 @@ final class Topic {
     }
   }
 
-  void add(Subscription subscription) {
+  /**
+   * Adds a subscriber.
+   *
+   * @return the stream of the same SDK instance (same token, same instance id) it replaces, which its SDK has left (an
+   *     SDK instance holds one stream; a connection that went half-open can leave the old one open here), or null
+   */
+  Subscription add(Subscription subscription) {
     subscribers.add(subscription);
-    if (!subscription.instanceId().isEmpty()) {
-      // The newest stream of an instance is the one it acknowledges on (an old one may not have ended yet).
-      byInstance.put(subscription.instanceId(), subscription);
+    if (subscription.instanceId().isEmpty()) {
+      return null;
     }
+    // By token and id: an instance id is shown to whoever lists the SDKs, and another token's stream with it must not
+    // take this one's place (QA49a F2).
+    return byInstance.put(instanceKey(subscription.tokenId(), subscription.instanceId()), subscription);
   }
 
   boolean remove(Subscription subscription) {
-    byInstance.remove(subscription.instanceId(), subscription);
+    byInstance.remove(instanceKey(subscription.tokenId(), subscription.instanceId()), subscription);
     return subscribers.remove(subscription);
   }
 
-  /** The newest open stream of an SDK instance, or null. */
-  Subscription ofInstance(String instanceId) {
-    return byInstance.get(instanceId);
+  /** The newest open stream of a token's SDK instance, or null. */
+  Subscription ofInstance(String tokenId, String instanceId) {
+    return byInstance.get(instanceKey(tokenId, instanceId));
+  }
+
+  private static String instanceKey(String tokenId, String instanceId) {
+    return tokenId + '\n' + instanceId; // neither holds a line break
   }
 
   Iterable<Subscription> subscribers() {

@@ -137,6 +137,23 @@ class AcknowledgeTest extends SyncFixtureTest {
   }
 
   @Test
+  void anotherTokensStreamWithTheSameInstanceIdTakesNothingFromIt() throws Exception {
+    f = SyncFixture.start(dir);
+    f.write(createEnvironment(ENV));
+    Recorder victim = subscribe(SDK, "inst-1", "checkout");
+    victim.next();
+    Recorder impostor = subscribe(SDK_OTHER, "inst-1", "impostor"); // the id is shown to whoever lists the SDKs
+    impostor.next();
+    acknowledge(SDK, "inst-1", 1);
+    impostor.cancel();
+    assertThat(f.broadcaster.awaitConnectedStreams(1, java.time.Duration.ofSeconds(10))).isTrue();
+    assertThat(stream("inst-1").application()).isEqualTo("checkout");
+    assertThat(stream("inst-1").appliedVersion()).as("QA49a F2: the victim's acknowledgement is its own").isEqualTo(1);
+    acknowledge(SDK, "inst-1", 1); // and it still has a stream to acknowledge on
+    assertThat(victim.isClosed()).isFalse();
+  }
+
+  @Test
   void aResubscribedInstanceAcknowledgesOnItsNewStream() throws Exception {
     f = SyncFixture.start(dir);
     f.write(createEnvironment(ENV));
@@ -144,8 +161,11 @@ class AcknowledgeTest extends SyncFixtureTest {
     first.next();
     Recorder second = subscribe(SDK, "inst-1", "checkout");
     second.next();
+    // Its SDK has left the first (half-open, say): closed, not listed pending for good beside the new one (QA49a F3)
+    Status replaced = first.awaitClose();
+    assertThat(replaced.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(replaced.getDescription()).contains("a newer stream of this SDK instance replaced this one");
     acknowledge(SDK, "inst-1", 1);
-    first.cancel();
     assertThat(f.broadcaster.awaitConnectedStreams(1, java.time.Duration.ofSeconds(10))).isTrue();
     assertThat(f.broadcaster.streams(ENV)).singleElement()
         .satisfies(s -> assertThat(s.appliedVersion()).as("the newer stream's").isEqualTo(1));

@@ -1,0 +1,79 @@
+package dev.flags.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@code --wait} against lists of SDKs the test chooses, one poll after another: what a real server shows only in a race
+ * (an SDK that leaves between two polls, a restart during the wait).
+ */
+class SdkWaitScriptedTest {
+
+    private static final String FLAG = "{\"key\": \"billing-v2\", \"enabled\": false, \"version\": 4}";
+    private static final String BILLING = "{\"instance\": \"0123456789abcdef\", \"application\": \"billing\", \"sdk\": \"\","
+            + " \"token\": \"tok-5c1e9a0b2d3f\", \"connectedAt\": \"2026-12-06T09:00:03Z\", \"sentVersion\": 4,"
+            + " \"appliedVersion\": 3, \"appliedAt\": \"2026-12-06T09:00:04Z\", \"standing\": \"pending\"}";
+
+    @RegisterExtension
+    final ScriptedHttpServer server = new ScriptedHttpServer();
+
+    private static String list(String startedAt, int streams, int pending, String... sdks) {
+        return "{\"environment\": \"production\", \"version\": 4, \"target\": 4, \"at\": \"2026-12-06T15:00:00Z\","
+                + " \"serverStartedAt\": \"" + startedAt + "\", \"streams\": " + streams + ", \"applied\": " + (streams - pending)
+                + ", \"pending\": " + pending + ", \"unconfirmed\": 0, \"sdks\": [" + String.join(", ", sdks) + "], \"more\": 0}";
+    }
+
+    private FlagsCommandTest.Run off() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(new String[] {"off", server.serverOption(), "--token=t0ken", "billing-v2", "--wait", "10s"},
+                new PrintWriter(out, true), new PrintWriter(err, true));
+        return new FlagsCommandTest.Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void anSdkThatLeavesBeforeSayingItAppliedTheChangeIsNamedNotCountedAsDone() {
+        server.answer(200, null, FLAG);
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 0, 0)); // it went: no stream is pending any more
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("flags: the change is made, but 1 SDK connected to environment \"production\" left before"
+                + " saying it applied version 4", "  billing: an SDK without a name, instance 0123456789abcdef, token"
+                + " tok-5c1e9a0b2d3f").doesNotContain("none to wait for");
+    }
+
+    @Test
+    void aRestartDuringTheWaitIsNotAnAllClear() {
+        server.answer(200, null, FLAG);
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));
+        server.answer(200, null, list("2026-12-06T14:59:58Z", 0, 0)); // back up, its SDKs not yet
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("the server restarted during the wait").doesNotContain("none to wait for");
+    }
+
+    @Test
+    void aServerStartedLatelyIsSaid() {
+        server.answer(200, null, FLAG);
+        server.answer(200, null, list("2026-12-06T14:59:50Z", 0, 0));
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("no SDK is connected", "note: the server started 10 s ago: SDKs that were connected"
+                + " before it reconnect within 30 s");
+    }
+
+    @Test
+    void aStoppingServerIsNoAllClear() {
+        server.answer(200, null, FLAG);
+        server.answer(503, null, "{\"status\": 503, \"title\": \"service unavailable\", \"detail\": \"the server is"
+                + " stopping: its SDKs' streams are closed and they reconnect\"}");
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("the change is made, but cannot wait for the SDKs: the server is stopping");
+    }
+}
