@@ -134,6 +134,8 @@ class AcknowledgeTest extends SyncFixtureTest {
     assertThat(s.instanceId()).isEmpty();
     assertThat(s.sentVersion()).isEqualTo(1);
     assertThat(s.sdk()).as("no terminal escapes, cut to 100").startsWith("old?[31m-sdk/1").hasSize(100);
+    assertThat(StreamIdentity.name("a\u2028b\u00adc\u3164d\u202ee")).as("nor line separators or invisible characters (QA49a F5)")
+        .isEqualTo("a?b?c?d?e");
   }
 
   @Test
