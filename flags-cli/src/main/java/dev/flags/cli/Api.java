@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLHandshakeException;
 
 /**
@@ -52,6 +53,8 @@ final class Api {
     private final String server;
     private final String token;
     private final PrintWriter notices;
+    /** When a refused call is no longer tried again ({@link System#nanoTime()}), or null for no such time. */
+    private Long retryDeadline;
     /** What the last call said of the version it made: see {@link #lastEnvironmentVersion()}. */
     private long lastEnvironmentVersion = -1;
 
@@ -184,8 +187,9 @@ final class Api {
         HttpResponse<String> r = send(request);
         for (int retry = 1; retry <= MAX_RETRIES && retried(r); retry++) {
             long wait = retryAfterSeconds(r);
-            if (wait < 0 || wait > MAX_WAIT_SECONDS) {
-                break;
+            if (wait < 0 || wait > MAX_WAIT_SECONDS
+                    || (retryDeadline != null && System.nanoTime() + TimeUnit.SECONDS.toNanos(wait) - retryDeadline > 0)) {
+                break; // the refusal is the answer: waiting would pass the command's own deadline (QA49a F8)
             }
             notices.println(r.statusCode() == 429 ? "flags: the server limits this token's requests; trying again in " + wait
                     + " s" : "flags: the server is busy (" + FlagsCommand.oneLine(detail(r)) + "); trying again in " + wait + " s");
@@ -218,6 +222,16 @@ final class Api {
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)
                 + " (flags unschedule ID keeps it off; flags schedules shows them)"));
         return answer;
+    }
+
+    /**
+     * Calls from now on are not tried again after a {@code Retry-After} that would end past this time: a command with
+     * a time of its own ({@code --wait 20s}) keeps to it.
+     *
+     * @param deadline a {@link System#nanoTime()}
+     */
+    void retryUntil(long deadline) {
+        this.retryDeadline = deadline;
     }
 
     /**

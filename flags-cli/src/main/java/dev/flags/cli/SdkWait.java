@@ -93,6 +93,7 @@ final class SdkWait {
                 + (version > 0 ? "&version=" + version : "");
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
+        api.retryUntil(deadline);
         // The instances seen pending: one that leaves the list has not confirmed, it has gone (QA49a F1).
         Map<String, JsonNode> seenPending = new LinkedHashMap<>();
         JsonNode answer;

@@ -68,6 +68,20 @@ class SdkWaitScriptedTest {
     }
 
     @Test
+    void aWaitKeepsToItsTimeWhenTheTokensReadsAreSpent() {
+        server.answer(200, null, FLAG);
+        server.answer(429, "30", "{\"status\": 429, \"title\": \"too many requests\", \"detail\": \"this token made more"
+                + " than 4 reads in a minute; the next one is accepted in 30 s\"}");
+        long start = System.nanoTime();
+        FlagsCommandTest.Run r = off(); // --wait 10s
+        assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).as("not the 30 s the server asked (QA49a F8)")
+                .isLessThan(java.time.Duration.ofSeconds(10));
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("the change is made, but cannot wait for the SDKs: this token made more than 4 reads")
+                .doesNotContain("trying again in 30 s");
+    }
+
+    @Test
     void aStoppingServerIsNoAllClear() {
         server.answer(200, null, FLAG);
         server.answer(503, null, "{\"status\": 503, \"title\": \"service unavailable\", \"detail\": \"the server is"
