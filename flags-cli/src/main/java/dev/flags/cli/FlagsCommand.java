@@ -499,6 +499,7 @@ public final class FlagsCommand implements Callable<Integer> {
             + " flag or replaces it. A document with a version is written only if the flag is still at that version.")
     static final class Put implements Callable<Integer> {
         @Mixin ServerOptions o;
+        @Mixin SdkWait.WaitOption waitForSdks;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
@@ -511,6 +512,7 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
+            Duration wait = SdkWait.timeout(spec, waitForSdks); // a bad --wait is said before anything is written
             String text;
             try {
                 // Bounded, and a regular file only: /dev/zero or a named pipe would exhaust the heap or hang before
@@ -576,6 +578,9 @@ public final class FlagsCommand implements Callable<Integer> {
                         why.comment, precondition), flag);
                 print(spec, written);
                 sayWhere(spec, o, flag, written);
+                if (wait != null) {
+                    return SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
+                }
             } catch (CliException e) {
                 if (e.httpStatus() == 412 && openedVersion != null) {
                     throw e; // flags edit says it in its own words
@@ -1786,6 +1791,7 @@ public final class FlagsCommand implements Callable<Integer> {
             + " archived flag back as it was last.")
     static final class Revert implements Callable<Integer> {
         @Mixin ServerOptions o;
+        @Mixin SdkWait.WaitOption waitForSdks;
         @Mixin CommentOption why;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
@@ -1803,6 +1809,7 @@ public final class FlagsCommand implements Callable<Integer> {
             if (switchOn && keepOff) {
                 throw new ParameterException(spec.commandLine(), "--switch-on and --keep-off ask for opposite things; give one");
             }
+            Duration wait = SdkWait.timeout(spec, waitForSdks); // a bad --wait is said before anything is written
             Api api = o.api(spec);
             if (version == null) {
                 version = lastArchivedVersion(api);
@@ -1845,7 +1852,7 @@ public final class FlagsCommand implements Callable<Integer> {
             api.flag(reverted, flag);
             print(spec, reverted);
             sayWhere(spec, o, flag, reverted);
-            return EXIT_OK;
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
         }
 
         /** Whether the flag has versions in the environment's history: neither served nor archived, it was deleted. */

@@ -220,6 +220,20 @@ class SdkWaitTest {
     }
 
     @Test
+    void revertAndPutWaitToo() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", true);
+        send("PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}"); // version 4
+        Run revert = flags("revert", "billing-v2", "2", "--switch-on", "--wait", "20s");
+        assertThat(revert.exit()).as(revert.err()).isZero();
+        assertThat(revert.err()).contains("the SDK connected to environment \"production\" has applied version 5");
+        java.nio.file.Path doc = java.nio.file.Files.writeString(dir.resolve("billing.json"),
+                "{\"key\": \"billing-v2\", \"enabled\": false}");
+        Run put = flags("put", "billing-v2", doc.toString(), "--wait");
+        assertThat(put.exit()).as(put.err()).isZero();
+        assertThat(put.err()).contains("the SDK connected to environment \"production\" has applied version 6");
+    }
+
+    @Test
     void aKillSwitchIsThrownWhateverWaitSays() throws Exception {
         // "--wait invoice-pdf": the second flag taken for the time switched nothing off (QA49a F4)
         Run flagForTime = flags("off", "billing-v2", "--wait", "invoice-pdf");
