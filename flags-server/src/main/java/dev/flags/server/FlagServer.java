@@ -316,8 +316,8 @@ public final class FlagServer implements AutoCloseable {
                     + " not report, a report over the limits, or over --usage-reports-per-second), since it started.",
                     "counter", syncService::usageReportsRefused);
             metrics.register("flags_sdk_acknowledgements_total", "Acknowledgements of applied versions this server took"
-                    + " from SDKs (each about one a second at most, while changes come), since it started.", "counter",
-                    syncService::acknowledgements);
+                    + " from SDKs (an SDK instance sends about one a second at most while changes come; nothing limits"
+                    + " what a token sends), since it started.", "counter", syncService::acknowledgements);
             EnvironmentLimits limits = config.environmentLimits();
             metrics.register("flags_environment_full_percent", "How full the fullest environment that takes changes is: the"
                     + " larger of its share of --max-flags-per-environment and of --max-environment-mib, in percent (over 100"

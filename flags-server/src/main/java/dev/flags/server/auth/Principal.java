@@ -105,7 +105,7 @@ public record Principal(String tokenId, String name, Scope scope, Set<String> en
     /**
      * @return the actor recorded in the journal: "name (tokenId)". Tokens made before names were
      *     checked may have control characters in their names, which the journal refuses in an actor:
-     *     they are written as {@code \\uXXXX}, so that such a token can still make changes.
+     *     each is written as its JSON escape ({@code \\u001b} for ESC), so that such a token can still make changes.
      */
     public String actor() {
         StringBuilder shown = new StringBuilder(name.length());
