@@ -412,7 +412,10 @@ class SyncTest {
             flags.addListener(events::add);
 
             server.stop();
-            Await.until("the stream is reported down", () -> !flags.freshness().streamUp());
+            // The stream is said down a moment before the flags are republished as stale (status first, for the
+            // status listeners): await both, as an application polling freshness() would see them.
+            Await.until("the stream is reported down and the flags stale",
+                    () -> !flags.freshness().streamUp() && flags.freshness().source() == Source.STALE);
             // The SDK keeps serving what it had, and says it is stale.
             assertThat(flags.isEnabled("a", USER)).isTrue();
             FlagEvaluation stale = flags.evaluate("a", USER);
@@ -741,7 +744,10 @@ class SyncTest {
             assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
             again.delta(7, 8, doc("a", false, 2)); // and the stream asked from version 5 does it again
             assertThat(again.awaitCancelled(WAIT)).isTrue();
-            Await.until("the stream is reported down", () -> !flags.freshness().streamUp());
+            // The stream is said down a moment before the flags are republished as stale (status first, for the
+            // status listeners): await both, as an application polling freshness() would see them.
+            Await.until("the stream is reported down and the flags stale",
+                    () -> !flags.freshness().streamUp() && flags.freshness().source() == Source.STALE);
             FlagEvaluation stale = flags.evaluate("a", USER);
             assertThat(stale.source()).isEqualTo(Source.STALE);
             assertThat(stale.value()).isTrue();
