@@ -18,7 +18,13 @@ public final class Keys {
     private Keys() {
     }
 
-    static String environment(String key) {
+    /**
+     * @param key an environment key, from a path or a body
+     * @return it, if it has the syntax of a key
+     * @throws ApiException 400 if it does not: a path such as {@code /environments/production;x=1} names no
+     *     environment that could exist, and is told so before any token's rights are weighed against it
+     */
+    public static String environment(String key) {
         return check(key, KEY, "environment key");
     }
 

@@ -1186,6 +1186,11 @@ class AdminApiTest {
         assertProblem(api.post("/api/v1/environments", editor, "{\"key\": \"x\"}"), 403, "admin token");
         assertProblem(api.call("POST", "/api/v1/environments/staging/restore", editor, null, Map.of()), 403, "admin token");
         assertProblem(api.get("/api/v1/tokens", editor), 403, "admin token");
+        // A path segment that is no environment key is a 400 for every token (QA48a F9): ';' stands for itself.
+        assertProblem(api.get("/api/v1/environments/staging;x=1/flags", editor), 400,
+                "environment key must start with a letter or digit and contain only letters, digits, '.', '_' or '-'"
+                        + " (at most 128), was \"staging;x=1\"");
+        assertProblem(api.get("/api/v1/environments/staging;x=1", ADMIN), 400, "was \"staging;x=1\"");
         // What a token may not do it is told first, before anything about its body (QA40a F6).
         assertProblem(api.post("/api/v1/environments", editor, "{\"key\": "), 403, "admin token");
         assertProblem(api.post("/api/v1/environments/staging/restore", editor, "{\"comment\": "), 403, "admin token");

@@ -236,7 +236,8 @@ public final class ApiServlet extends HttpServlet {
                 }
                 return;
             }
-            String env = parts.get(1);
+            // No environment has any other key: a 400 that says so, not a 403 for a token not made for it.
+            String env = Keys.environment(parts.get(1));
             if (n == 2) {
                 switch (method) {
                     case "GET" -> {
