@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -32,6 +33,7 @@ final class Edit implements Callable<Integer> {
 
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.CommentOption why;
+    @Mixin SdkWait.WaitOption waitForSdks;
     @Spec CommandSpec spec;
     @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
     @Option(names = "--editor", paramLabel = "COMMAND", description = "The editor to run, with the file's path after it (such"
@@ -41,7 +43,9 @@ final class Edit implements Callable<Integer> {
     @Override
     public Integer call() {
         String command = editorCommand(editor, System::getenv, System.console() != null);
-        JsonNode current = o.api(spec).call("GET", o.flagPath(flag), null, null);
+        Duration wait = SdkWait.timeout(spec, waitForSdks); // a bad --wait is said before the editor opens
+        Api api = o.api(spec);
+        JsonNode current = api.call("GET", o.flagPath(flag), null, null);
         long version = current.path("version").asLong();
         String opened = FlagsCommand.terminalJson(current) + "\n";
         Path file = fileFor(opened);
@@ -63,7 +67,8 @@ final class Edit implements Callable<Integer> {
         if (edited.equals(opened)) {
             spec.commandLine().getErr().println("flags: the document is as it was: nothing was written");
             delete(file);
-            return EXIT_OK;
+            // As a flag that already was so: the SDKs are waited for at the environment's version now.
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), -1, wait);
         }
         if (edited.isBlank()) { // as an emptied commit message does for git: the way to change one's mind in the editor
             delete(file);
@@ -82,6 +87,7 @@ final class Edit implements Callable<Integer> {
         put.flag = flag;
         put.file = file.toString();
         put.openedVersion = version; // whatever the document's "version" says now: its user may have taken it out
+        put.api = api; // no --wait of its own: a wait that fails must not read as a refused edit, kept for flags put
         try {
             put.call();
         } catch (CliException e) {
@@ -95,7 +101,7 @@ final class Edit implements Callable<Integer> {
                     + " writes it once it is mended", e.httpStatus(), e.title());
         }
         delete(file);
-        return EXIT_OK;
+        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
     }
 
     /** @return the edited document's "key", or null if it has none or is not JSON (flags put says what is wrong then) */

@@ -509,6 +509,8 @@ public final class FlagsCommand implements Callable<Integer> {
         boolean switchOn;
         /** Set by {@code flags edit}: the version it opened, sent whatever the file says (null: the file's "version"). */
         Long openedVersion;
+        /** Set by {@code flags edit}: its connection, whose {@link Api#lastEnvironmentVersion()} it waits for (null: a new one). */
+        Api api;
 
         @Override
         public Integer call() {
@@ -573,7 +575,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 precondition = Map.of("If-Match", "\"" + openedVersion + "\"");
             }
             try {
-                Api api = o.api(spec);
+                Api api = this.api != null ? this.api : o.api(spec);
                 JsonNode written = api.flag(api.call("PUT", o.flagPath(flag) + (switchOn ? "?switchOn=true" : ""), document,
                         why.comment, precondition), flag);
                 print(spec, written);

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,7 @@ import picocli.CommandLine.Spec;
 final class Promote implements java.util.concurrent.Callable<Integer> {
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.CommentOption why;
+    @Mixin SdkWait.WaitOption waitForSdks;
     @Spec CommandSpec spec;
     @Parameters(index = "0", paramLabel = "FLAG", description = "The flag's key.") String flag;
     @Option(names = "--from", required = true, paramLabel = "ENV", description = "The environment to copy the flag from.")
@@ -58,6 +60,11 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         }
         if (switchOn && keepOff) {
             throw new ParameterException(spec.commandLine(), "--switch-on and --keep-off ask for opposite things; give one");
+        }
+        Duration wait = SdkWait.timeout(spec, waitForSdks); // a bad --wait is said before anything is read or written
+        if (dryRun && wait != null) {
+            throw new ParameterException(spec.commandLine(), "--wait waits for the SDKs to apply a change, and --dry-run"
+                    + " makes none; give one");
         }
         if (from.equals(o.environment())) {
             throw new ParameterException(spec.commandLine(), "--from names the environment it would copy into (\"" + oneLine(from)
@@ -93,7 +100,8 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
             err.println("flags: flag \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is already as in \""
                     + oneLine(from) + "\" (" + sourceVersion + ")" + (keepOff ? ", but for its switch (off here)" : "")
                     + ": nothing to promote");
-            return EXIT_OK;
+            // As a flag that already was so: the SDKs are waited for at the environment's version now.
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), -1, wait);
         }
         // In the sense of the lines under it, each this environment's value -> the promoted one (QA45a F2).
         String heading = oneLine(flag) + ": " + oneLine(o.environment()) + " " + targetVersion + " -> as " + oneLine(from) + " "
@@ -145,7 +153,7 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is now v"
                 + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\""
                 + (keepOff ? " but off" : "") + (archived != null ? " (restored)" : ""));
-        return EXIT_OK;
+        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
     }
 
     private static void print(PrintWriter out, String heading, List<String> changes) {

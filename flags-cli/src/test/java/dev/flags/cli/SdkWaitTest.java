@@ -234,6 +234,32 @@ class SdkWaitTest {
     }
 
     @Test
+    void promoteAndEditWaitToo() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", true);
+        send("POST", "/environments", "{\"key\": \"staging\"}");
+        send("PUT", "/environments/staging/flags/billing-v2", "{\"enabled\": true, \"default\": true}");
+        Run promote = flags("promote", "billing-v2", "--from", "staging", "--wait", "20s");
+        assertThat(promote.exit()).as(promote.err()).isZero();
+        assertThat(promote.err()).contains("promoted: \"billing-v2\" in \"production\" is now v4",
+                "the SDK connected to environment \"production\" has applied version 4 (");
+        Run again = flags("promote", "billing-v2", "--from", "staging", "--wait", "20s");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(again.err()).contains("nothing to promote", "has applied version 4 (");
+        Run dryRun = flags("promote", "billing-v2", "--from", "staging", "--dry-run", "--wait");
+        assertThat(dryRun.exit()).isEqualTo(2);
+        assertThat(dryRun.err()).contains("--wait waits for the SDKs to apply a change, and --dry-run makes none");
+
+        Run edit = flags("edit", "billing-v2", "--editor", "sed -i -e 's/\"enabled\" *: *true/\"enabled\" : false/'",
+                "--wait", "20s");
+        assertThat(edit.exit()).as(edit.err()).isZero();
+        assertThat(edit.err()).contains("billing-v2 in environment \"production\" is off (version 5)",
+                "the SDK connected to environment \"production\" has applied version 5 (");
+        Run badWait = flags("edit", "billing-v2", "--editor", "false", "--wait", "2h");
+        assertThat(badWait.exit()).as("said before the editor runs").isEqualTo(2);
+        assertThat(badWait.err()).contains("--wait must be a positive duration").doesNotContain("the editor");
+    }
+
+    @Test
     void aKillSwitchIsThrownWhateverWaitSays() throws Exception {
         // "--wait invoice-pdf": the second flag taken for the time switched nothing off (QA49a F4)
         Run flagForTime = flags("off", "billing-v2", "--wait", "invoice-pdf");
