@@ -15,6 +15,7 @@ import dev.flags.core.UnfitFileException;
 import dev.flags.core.WriteRules;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -60,6 +61,7 @@ final class Apply implements Callable<Integer> {
 
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.CommentOption why;
+    @Mixin SdkWait.WaitOption waitForSdks;
     @Spec CommandSpec spec;
     @Parameters(index = "0", paramLabel = "FILE", description = "A flag file (formatVersion, flags), as flags export writes it;"
             + " - for standard input.")
@@ -90,6 +92,11 @@ final class Apply implements Callable<Integer> {
         if (force && !prune) {
             throw new ParameterException(spec.commandLine(), "--force goes with --prune (it lifts --prune's guards); it does"
                     + " not write flags --switch-on does not name");
+        }
+        Duration wait = SdkWait.timeout(spec, waitForSdks); // a bad --wait is said before anything is read or written
+        if (dryRun && wait != null) {
+            throw new ParameterException(spec.commandLine(), "--wait waits for the SDKs to apply a change, and --dry-run"
+                    + " makes none; give one");
         }
         FlagFormat.FlagFile wanted = read();
         Set<String> inFile = new TreeSet<>();
@@ -140,7 +147,10 @@ final class Apply implements Callable<Integer> {
                     + " to say at the apply");
             return refused == 0 ? EXIT_OK : EXIT_FAILED;
         }
-        return write(api, steps, unchanged, err);
+        int exit = write(api, steps, unchanged, err);
+        // The environment's version now: at or past every write above, one at a time as they were made.
+        int waited = wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), -1, wait);
+        return exit != EXIT_OK ? exit : waited;
     }
 
     private int write(Api api, List<Step> steps, int unchanged, PrintWriter err) {

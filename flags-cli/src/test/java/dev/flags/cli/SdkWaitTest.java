@@ -234,7 +234,7 @@ class SdkWaitTest {
     }
 
     @Test
-    void promoteAndEditWaitToo() throws Exception {
+    void promoteEditAndApplyWaitToo() throws Exception {
         sdk("a1b2c3d4e5f60718", "checkout", true);
         send("POST", "/environments", "{\"key\": \"staging\"}");
         send("PUT", "/environments/staging/flags/billing-v2", "{\"enabled\": true, \"default\": true}");
@@ -254,6 +254,14 @@ class SdkWaitTest {
         assertThat(edit.exit()).as(edit.err()).isZero();
         assertThat(edit.err()).contains("billing-v2 in environment \"production\" is off (version 5)",
                 "the SDK connected to environment \"production\" has applied version 5 (");
+        java.nio.file.Path file = java.nio.file.Files.writeString(dir.resolve("production.json"), "{\"formatVersion\": 1,"
+                + " \"flags\": [{\"key\": \"billing-v2\", \"enabled\": false}, {\"key\": \"invoice-pdf\", \"enabled\": false}]}");
+        Run apply = flags("apply", file.toString(), "--wait", "20s");
+        assertThat(apply.exit()).as(apply.err()).isZero();
+        assertThat(apply.err()).contains("applied to \"production\": 2 written, 0 unchanged",
+                "the SDK connected to environment \"production\" has applied version 7 (");
+        assertThat(flags("apply", file.toString(), "--dry-run", "--wait").exit()).isEqualTo(2);
+
         Run badWait = flags("edit", "billing-v2", "--editor", "false", "--wait", "2h");
         assertThat(badWait.exit()).as("said before the editor runs").isEqualTo(2);
         assertThat(badWait.err()).contains("--wait must be a positive duration").doesNotContain("the editor");
