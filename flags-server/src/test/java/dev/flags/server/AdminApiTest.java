@@ -406,6 +406,11 @@ class AdminApiTest {
         assertThat(kept.at("/rules/0/conditions/0/roles")).extracting(JsonNode::asText).containsExactly("staff");
         assertThat(kept.at("/rules/1/conditions/0/regions")).extracting(JsonNode::asText).containsExactly("eu-west");
         assertProblem(api.patch("/api/v1/environments/production/flags/nope", ADMIN, "{\"enabled\": true}"), 404, "create it first with a PUT of its document (flags create or flags put)");
+        // A kill switch of a key that is no flag: not "create it first", but what the SDKs answer for it (QA47a F11).
+        assertProblem(api.patch("/api/v1/environments/production/flags/nope", ADMIN, "{\"enabled\": false}"), 404,
+                "there is no flag \"nope\" in environment \"production\": its SDKs answer the default their code gives (false,"
+                        + " unless the code says otherwise), so there is nothing to switch off; where the code's default is"
+                        + " true, create the flag, off (flags create)");
     }
 
     @Test
