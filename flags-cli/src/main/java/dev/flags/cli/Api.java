@@ -163,6 +163,15 @@ final class Api {
         return URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
+    /** @return the flag's key if the path is a flag's ({@code /environments/E/flags/KEY}, query aside), else null */
+    static String flagOf(String path) {
+        String[] parts = path.split("\\?", 2)[0].split("/");
+        if (parts.length != 5 || !parts[1].equals("environments") || !parts[3].equals("flags")) {
+            return null;
+        }
+        return java.net.URLDecoder.decode(parts[4], StandardCharsets.UTF_8);
+    }
+
     JsonNode call(String method, String path, JsonNode body, String comment) {
         return call(method, path, body, comment, Map.of());
     }
@@ -210,8 +219,10 @@ final class Api {
         lastEnvironmentVersion = r.headers().firstValue("X-Flags-Environment-Version").map(Api::versionOrNone).orElse(-1L);
         if ("false".equals(r.headers().firstValue("X-Flags-Changed").orElse(null))) {
             // A 200 either way; without this line "flags on" of a flag that is on looks like a change that was made.
-            notices.println("flags: nothing changed (it already was so): no new version"
-                    + (comment != null ? ", and the comment was not recorded" : ""));
+            // Named: "flags off A B C" says it of each flag that already was off, among the others' lines.
+            String flag = flagOf(path);
+            notices.println("flags: nothing changed (" + (flag == null ? "it" : FlagsCommand.oneLine(flag))
+                    + " already was so): no new version" + (comment != null ? ", and the comment was not recorded" : ""));
         }
         r.headers().firstValue("X-Flags-Schedules-No-Longer-Apply").ifPresent(ids -> notices.println(noLongerApply(ids)));
         r.headers().firstValue("X-Flags-Schedules-Will-Fail").ifPresent(ids -> notices.println("flags: pending schedules"

@@ -468,7 +468,7 @@ class FlagsCommandTest {
         // Asking for what already is: said on stderr, no new version.
         Run again = remote("on", "billing-v2", "-m", "once more");
         assertThat(again.exit()).isZero();
-        assertThat(again.err()).startsWith("flags: nothing changed (it already was so): no new version, and the comment was"
+        assertThat(again.err()).startsWith("flags: nothing changed (billing-v2 already was so): no new version, and the comment was"
                 + " not recorded\nflags: billing-v2 in environment \"production\" is on (version ").endsWith(")\n");
         assertThat(again.json().get("enabled").asBoolean()).isTrue();
         assertThat(remote("add-role", "billing-v2", "staff", "--rule", "0").json().at("/rules/0/conditions/0/roles/1").asText())
@@ -715,7 +715,7 @@ class FlagsCommandTest {
         assertThat(kill.err()).as("only the one that switches it on, not the scheduled switch-off; then where it went")
                 .startsWith(switchOn + "flags: billing-v2 in environment \"production\" is off (version ");
         assertThat(remote("off", "billing-v2").err()).as("already off: a second responder is told too")
-                .startsWith("flags: nothing changed (it already was so): no new version\n" + switchOn);
+                .startsWith("flags: nothing changed (billing-v2 already was so): no new version\n" + switchOn);
         assertThat(remote("unschedule", relaunch).exit()).isZero();
         assertThat(remote("on", "billing-v2").exit()).isZero();
         assertThat(remote("off", "billing-v2").err()).as("nothing left to undo it")
