@@ -143,7 +143,16 @@ class SdkAgainstServerTest {
             try (Flags flags = sdk(grpcPort, token, null)) {
                 assertThat(flags.awaitReady(Duration.ofSeconds(20))).isTrue();
                 await("the grant", () -> flags.isEnabled("billing-v2", User.withId("tess")));
-                call(server, "DELETE", "/environments/production", null);
+                // An environment with SDKs connected is archived only when asked for even so: archived, no kill
+                // switch could reach them until a restore.
+                HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + server.httpPort() + "/api/v1/environments/production")).header("Authorization", "Bearer " + ADMIN)
+                        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(refused.statusCode()).isEqualTo(409);
+                assertThat(JSON.readTree(refused.body()).get("detail").asText()).startsWith("1 SDK is connected to"
+                        + " environment \"production\" (applications without a name: 1): archived, it would keep serving them its flags as they"
+                        + " are, and no flag of it could be switched off");
+                call(server, "DELETE", "/environments/production?withSdks=true", null);
                 JsonNode deleted = call(server, "DELETE", "/environments/production?archived=true&comment=region%20closed", null);
                 assertThat(deleted.get("tokens")).hasSize(1);
 

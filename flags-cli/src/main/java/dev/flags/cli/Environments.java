@@ -155,11 +155,15 @@ final class Environments implements Callable<Integer> {
 
     @Command(name = "archive", mixinStandardHelpOptions = true, description = "Archive an environment (admin token): its SDKs"
             + " keep serving its flags as they are, and none of them can be changed, kill switches included, until it is"
-            + " restored.")
+            + " restored. Refused while SDKs are connected to it (flags sdks lists them), unless --with-sdks.")
     static final class Archive extends EnvironmentChange {
+        @Option(names = "--with-sdks", description = "Archive it even though SDKs are connected to it: they keep serving its"
+                + " flags, and no kill switch can reach them until it is restored.")
+        boolean withSdks;
+
         @Override
         JsonNode change(Api api) {
-            return api.call("DELETE", path(), null, why.comment);
+            return api.call("DELETE", path() + (withSdks ? "?withSdks=true" : ""), null, why.comment);
         }
 
         @Override

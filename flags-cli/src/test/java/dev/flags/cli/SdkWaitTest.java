@@ -62,6 +62,17 @@ class SdkWaitTest {
         return new Run(exit, out.toString(), err.toString());
     }
 
+    /** As {@link #flags}, for a command that takes no environment option ({@code flags environments ...}). */
+    private Run flagsOfNoEnvironment(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add("--server=http://127.0.0.1:" + server.httpPort());
+        all.add("--token=" + ADMIN);
+        int exit = FlagsCommand.run(all.toArray(String[]::new), new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
     private String send(String method, String path, String body) throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
                         + server.httpPort() + "/api/v1" + path)).header("Authorization", "Bearer " + ADMIN)
@@ -265,6 +276,18 @@ class SdkWaitTest {
         Run badWait = flags("edit", "billing-v2", "--editor", "false", "--wait", "2h");
         assertThat(badWait.exit()).as("said before the editor runs").isEqualTo(2);
         assertThat(badWait.err()).contains("--wait must be a positive duration").doesNotContain("the editor");
+    }
+
+    @Test
+    void anEnvironmentWithSdksConnectedIsArchivedOnlyWithWithSdks() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", true);
+        Run refused = flagsOfNoEnvironment("environments", "archive", "production");
+        assertThat(refused.exit()).isEqualTo(1);
+        assertThat(refused.err()).contains("1 SDK is connected to environment \"production\" (applications checkout: 1)",
+                "(flags environments archive --with-sdks)");
+        Run archived = flagsOfNoEnvironment("environments", "archive", "production", "--with-sdks", "-m", "moved to eu");
+        assertThat(archived.exit()).as(archived.err()).isZero();
+        assertThat(archived.err()).contains("environment \"production\" archived");
     }
 
     @Test

@@ -9,9 +9,13 @@ import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.ServerState;
+import dev.flags.server.sync.SdkStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,9 +27,13 @@ public final class EnvironmentService {
 
     private static final Logger LOG = LoggerFactory.getLogger(EnvironmentService.class);
 
+    /** How many applications a refused archive names. */
+    private static final int APPLICATIONS_NAMED = 5;
+
     private final Journal journal;
     private final ChangeWriter writer;
     private final EnvironmentLimits limits;
+    private final Function<String, List<SdkStream>> connected;
 
     /**
      * @param journal the journal, for reads
@@ -35,11 +43,24 @@ public final class EnvironmentService {
         this(journal, writer, EnvironmentLimits.defaults());
     }
 
-    /** A service whose clones keep each environment within {@code limits}. */
+    /** A service whose clones keep each environment within {@code limits}, and that knows of no connected SDK. */
     public EnvironmentService(Journal journal, ChangeWriter writer, EnvironmentLimits limits) {
+        this(journal, writer, limits, env -> List.of());
+    }
+
+    /**
+     * @param journal the journal, for reads
+     * @param writer the write path
+     * @param limits what a clone keeps each environment within
+     * @param connected an environment's open sync streams now: an archive of an environment with SDKs connected is
+     *     refused unless asked for even so ({@link #archive(Principal, String, String, boolean)})
+     */
+    public EnvironmentService(Journal journal, ChangeWriter writer, EnvironmentLimits limits,
+                              Function<String, List<SdkStream>> connected) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.writer = Objects.requireNonNull(writer, "writer");
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.connected = Objects.requireNonNull(connected, "connected");
     }
 
     /** @return the environments the token may read, sorted by key */
@@ -113,16 +134,49 @@ public final class EnvironmentService {
         return limits;
     }
 
-    /** Archives an environment: readable, but it accepts no changes. */
+    /** Archives an environment that no SDK is connected to: as {@link #archive(Principal, String, String, boolean)}. */
     public EnvironmentState archive(Principal p, String key, String comment) {
+        return archive(p, key, comment, false);
+    }
+
+    /**
+     * Archives an environment: readable, but it accepts no changes, kill switches included.
+     *
+     * @param withSdks archive it even though SDKs are connected to it
+     * @throws ApiException 409 if SDKs are connected and {@code withSdks} is false: they would keep serving its flags
+     *     as they are, and no one could switch one of them off until a restore (an admin's)
+     */
+    public EnvironmentState archive(Principal p, String key, String comment, boolean withSdks) {
         Access.requireAdmin(p);
         Access.writableEnvironment(journal, key);
+        List<SdkStream> streams = withSdks ? List.of() : connected.apply(key);
+        if (!streams.isEmpty()) {
+            throw ApiException.conflict(connectedSdks(key, streams));
+        }
         ObjectNode payload = JsonNodeFactory.instance.objectNode();
         if (comment != null) {
             payload.put("reason", Keys.comment(comment));
         }
         writer.append(Change.of(EntryType.ENVIRONMENT_ARCHIVED, key, p.actor(), payload).withComment(comment));
         return journal.state().environment(key).orElseThrow();
+    }
+
+    /** Why an archive is refused: how many SDKs, of which applications, and the ways on. */
+    private static String connectedSdks(String key, List<SdkStream> streams) {
+        Map<String, Integer> byApplication = new TreeMap<>();
+        streams.forEach(s -> byApplication.merge(s.application().isEmpty() ? "without a name" : s.application(), 1,
+                Integer::sum));
+        StringBuilder apps = new StringBuilder();
+        byApplication.entrySet().stream().limit(APPLICATIONS_NAMED).forEach(e -> apps.append(apps.length() == 0 ? "" : ", ")
+                .append(e.getKey()).append(": ").append(e.getValue()));
+        if (byApplication.size() > APPLICATIONS_NAMED) {
+            apps.append(", and ").append(byApplication.size() - APPLICATIONS_NAMED).append(" more");
+        }
+        return streams.size() + (streams.size() == 1 ? " SDK is" : " SDKs are") + " connected to environment \"" + key
+                + "\" (applications " + apps + "): archived, it would keep serving them its flags as they are, and no flag of it could"
+                + " be switched off, kill switches included, until an admin restores it. Point those applications at another"
+                + " environment first (GET .../sdks lists them: flags sdks), or archive it even so with ?withSdks=true"
+                + " (flags environments archive --with-sdks)";
     }
 
     /**

@@ -371,7 +371,7 @@ public final class FlagServer implements AutoCloseable {
             grpcServer = startGrpc(syncService, tokens);
             this.grpc = grpcServer;
             ApiServlet.Services services = new ApiServlet.Services(tokens,
-                    new EnvironmentService(journal, writer, config.environmentLimits()), flagService, new RoleService(journal, writer, clock, config.environmentLimits()),
+                    new EnvironmentService(journal, writer, config.environmentLimits(), broadcaster::streams), flagService, new RoleService(journal, writer, clock, config.environmentLimits()),
                     new ScheduleService(journal, writer, flagService, clock, tokens::whyNoLongerActing),
                     new HistoryService(journal, clock), new Playground(journal), metrics, new RequestLimits(config.apiLimits()),
                     new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),

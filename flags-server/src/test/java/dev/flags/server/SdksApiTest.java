@@ -152,6 +152,39 @@ class SdksApiTest {
     }
 
     @Test
+    void anEnvironmentWithSdksConnectedIsArchivedOnlyWhenAskedForEvenSo() throws Exception {
+        connect(stub(), "inst-1", "checkout", 1);
+        connect(stub(), "inst-2", "checkout", 1);
+        connect(stub(), "", "", 1);
+        String env = "/api/v1/environments/production";
+        ApiClient.Response refused = api.call("DELETE", env, ADMIN, null, java.util.Map.of());
+        assertThat(refused.status()).as(refused.body()).isEqualTo(409);
+        assertThat(refused.json().get("detail").asText()).isEqualTo("3 SDKs are connected to environment \"production\""
+                + " (applications checkout: 2, without a name: 1): archived, it would keep serving them its flags as they"
+                + " are, and no flag of it could be switched off, kill switches included, until an admin restores it. Point"
+                + " those applications at another environment first (GET .../sdks lists them: flags sdks), or archive it"
+                + " even so with ?withSdks=true (flags environments archive --with-sdks)");
+        assertThat(api.get(env, ADMIN).json().get("archived").asBoolean()).as("not archived").isFalse();
+        assertThat(api.call("DELETE", env + "?withSdks=false", ADMIN, null, java.util.Map.of()).status()).isEqualTo(409);
+        assertThat(api.call("DELETE", env + "?withSdks=yes", ADMIN, null, java.util.Map.of()).status()).isEqualTo(400);
+
+        ApiClient.Response archived = api.call("DELETE", env + "?withSdks=true", ADMIN, null, java.util.Map.of());
+        assertThat(archived.status()).as(archived.body()).isEqualTo(200);
+        assertThat(archived.json().get("archived").asBoolean()).isTrue();
+
+        // Without SDKs, as before: no question asked.
+        assertThat(api.call("POST", env + "/restore", ADMIN, null, java.util.Map.of()).status()).isEqualTo(200);
+        for (ManagedChannel c : channels) {
+            c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (api.get(SDKS, ADMIN).json().get("streams").asInt() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20); // polled, as flags off --wait polls: the server sees each channel's close as it comes
+        }
+        assertThat(api.call("DELETE", env, ADMIN, null, java.util.Map.of()).status()).isEqualTo(200);
+    }
+
+    @Test
     void badQueriesAndTokensThatMayNotAreRefused() {
         assertThat(api.get(SDKS, ADMIN).json().get("streams").asInt()).isZero();
         assertThat(api.get(SDKS + "?version=0", ADMIN).json().get("detail").asText())

@@ -245,7 +245,7 @@ public final class ApiServlet extends HttpServlet {
                         write(resp, 200, environment(services.environments().get(p, env)));
                     }
                     case "DELETE" -> {
-                        QueryParameters.requireOnly(req, COMMENT, "archived");
+                        QueryParameters.requireOnly(req, COMMENT, "archived", "withSdks");
                         Access.requireAdmin(p); // before the body: a token that may not is told so first
                         noBody(req);
                         if (archived(req)) { // an archived environment, deleted for good
@@ -259,7 +259,8 @@ public final class ApiServlet extends HttpServlet {
                             write(resp, 200, out);
                             return;
                         }
-                        write(resp, 200, environment(services.environments().archive(p, env, comment(req))));
+                        write(resp, 200, environment(services.environments().archive(p, env, comment(req),
+                                bool(req, "withSdks"))));
                     }
                     default -> throw notAllowed(method, "GET, DELETE");
                 }
