@@ -33,9 +33,10 @@ import java.util.function.Function;
  * <p>Memory is bounded for the whole server, not only per environment (the per-flag and per-environment
  * bounds multiply by the environments): at most {@link #MAX_APPLICATION_ENTRIES} application entries (an
  * application listed for a flag or an unknown key) in all, and at most {@link #MAX_DISTINCT_APPLICATIONS}
- * distinct applications. Over the first, the entries of the key (of any environment) reported least recently
- * go first, the oldest of them first; the key keeps its times. A report from an application beyond the second
- * counts for its flags' times but is not listed, until an application is no longer listed anywhere. Each
+ * distinct applications, of which one environment may list at most {@link #MAX_APPLICATIONS_PER_ENVIRONMENT}. Over
+ * the first, the entries of the key (of any environment) reported least recently go first, the oldest of them first;
+ * the key keeps its times. A report from an application beyond the second (or beyond its environment's share)
+ * counts for its flags' times but is not listed, until an application is no longer listed anywhere (there). Each
  * application is one object, and so is each receive time, however many entries share them.
  *
  * <p>Times are the server's receive times from its clock, to the second: the SDKs' clocks are not
@@ -77,6 +78,12 @@ public final class UsageStore {
      * the one that sends a new name in every report, whose names would otherwise cost up to 500 bytes an entry.
      */
     public static final int MAX_DISTINCT_APPLICATIONS = 10_000;
+    /**
+     * The most distinct applications one environment may list, a tenth of {@link #MAX_DISTINCT_APPLICATIONS}: a fleet
+     * has a few dozen; the share keeps one environment's sdk token, reporting under ever new names, from taking the whole
+     * server's bound, and with it the names of every other environment's new applications (QA48a F3).
+     */
+    public static final int MAX_APPLICATIONS_PER_ENVIRONMENT = MAX_DISTINCT_APPLICATIONS / 10;
 
     /**
      * Immutable. One flag's marks in one report.
@@ -94,12 +101,18 @@ public final class UsageStore {
 
     /** Not thread-safe (guarded by the store). One environment's usage. */
     private static final class Environment {
+        final String key;
         final Instant since;
         final Map<String, Entry> flags = new HashMap<>();
         /** In the order they were last asked for, least recent first: what goes first over the bound. */
         final LinkedHashMap<String, Unknown> unknown = new LinkedHashMap<>();
+        /** The applications its keys list, each with how many entries: its share of the distinct applications. */
+        final Map<Application, Integer> listed = new HashMap<>();
+        /** Whether its share was said in the log since it was last under it. */
+        boolean shareLogged;
 
-        Environment(Instant since) {
+        Environment(String key, Instant since) {
+            this.key = key;
             this.since = since;
         }
     }
@@ -109,13 +122,21 @@ public final class UsageStore {
         Instant evaluated;
         Instant servedTrue;
         Instant servedFalse;
-        final Applications applications = new Applications();
+        final Applications applications;
+
+        Entry(Environment env) {
+            applications = new Applications(env);
+        }
     }
 
     /** Not thread-safe (guarded by the store). One unknown key's asks. */
     private static final class Unknown {
         Instant asked;
-        final Applications applications = new Applications();
+        final Applications applications;
+
+        Unknown(Environment env) {
+            applications = new Applications(env);
+        }
     }
 
     /**
@@ -151,9 +172,15 @@ public final class UsageStore {
      * is two references). The store does the counting ({@link #reportedBy}, {@link #dropOldest}).
      */
     private static final class Applications {
+        /** The environment of the key: its share of the applications counts this list's. */
+        final Environment owner;
         Application[] apps = new Application[2];
         Instant[] times = new Instant[2];
         int size;
+
+        Applications(Environment owner) {
+            this.owner = owner;
+        }
 
         int indexOf(Application app) {
             for (int i = 0; i < size; i++) {
@@ -196,6 +223,7 @@ public final class UsageStore {
     private final Clock clock;
     private final int maxApplicationEntries;
     private final int maxDistinctApplications;
+    private final int maxApplicationsPerEnvironment;
     /** Guarded by this. */
     private final Map<String, Environment> environments = new HashMap<>();
     /** Guarded by this: each application listed anywhere, once (the key and the value are the same object). */
@@ -223,14 +251,21 @@ public final class UsageStore {
      * @throws NullPointerException if an argument is null
      */
     public UsageStore(Clock clock, Map<String, EnvironmentUsage> initial) {
-        this(clock, initial, MAX_APPLICATION_ENTRIES, MAX_DISTINCT_APPLICATIONS);
+        this(clock, initial, MAX_APPLICATION_ENTRIES, MAX_DISTINCT_APPLICATIONS, MAX_APPLICATIONS_PER_ENVIRONMENT);
     }
 
-    /** With other server-wide bounds: for tests that reach them with a few reports. */
+    /** With other server-wide bounds, and no environment's share below them: for tests that reach them. */
     UsageStore(Clock clock, Map<String, EnvironmentUsage> initial, int maxApplicationEntries, int maxDistinctApplications) {
+        this(clock, initial, maxApplicationEntries, maxDistinctApplications, maxDistinctApplications);
+    }
+
+    /** With other bounds: for tests that reach them with a few reports. */
+    UsageStore(Clock clock, Map<String, EnvironmentUsage> initial, int maxApplicationEntries, int maxDistinctApplications,
+               int maxApplicationsPerEnvironment) {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.maxApplicationEntries = maxApplicationEntries;
         this.maxDistinctApplications = maxDistinctApplications;
+        this.maxApplicationsPerEnvironment = maxApplicationsPerEnvironment;
         load(initial);
     }
 
@@ -248,9 +283,9 @@ public final class UsageStore {
         Function<Instant, Instant> shared = at -> at == null ? null : instants.computeIfAbsent(at, a -> a);
         List<Loaded> loaded = new ArrayList<>();
         new TreeMap<>(initial).forEach((key, usage) -> {
-            Environment env = new Environment(shared.apply(usage.since()));
+            Environment env = new Environment(key, shared.apply(usage.since()));
             new TreeMap<>(usage.flags()).forEach((flag, use) -> {
-                Entry e = new Entry();
+                Entry e = new Entry(env);
                 e.evaluated = shared.apply(use.lastEvaluatedAt());
                 e.servedTrue = shared.apply(use.lastServedTrueAt());
                 e.servedFalse = shared.apply(use.lastServedFalseAt());
@@ -264,7 +299,7 @@ public final class UsageStore {
                     .toList();
             for (Map.Entry<String, UnknownFlagUse> u : unknown.subList(Math.max(0, unknown.size() - MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT),
                     unknown.size())) {
-                Unknown kept = new Unknown();
+                Unknown kept = new Unknown(env);
                 kept.asked = shared.apply(u.getValue().lastAskedAt());
                 env.unknown.put(u.getKey(), kept);
                 loaded(loaded, kept.applications, u.getValue().applications());
@@ -276,14 +311,23 @@ public final class UsageStore {
         for (Loaded key : loaded) {
             List<ApplicationUse> apps = key.mostRecentFirst();
             int kept = Math.min(Math.min(apps.size(), MAX_APPLICATIONS), maxApplicationEntries - applicationEntries);
-            for (int i = kept - 1; i >= 0; i--) { // oldest first, as recording appends them
-                ApplicationUse a = apps.get(i);
-                Application app = application(a.name(), a.sdk());
-                if (app != null && key.list().indexOf(app) < 0) {
-                    key.list().append(app, shared.apply(a.lastReportAt()));
+            // The most recent first, so that the environment's share keeps those; appended oldest first, as recording does.
+            List<Integer> listed = new ArrayList<>(kept);
+            List<Application> listedApps = new ArrayList<>(kept);
+            for (int i = 0; i < kept; i++) {
+                Application app = application(apps.get(i).name(), apps.get(i).sdk());
+                if (app != null && !listedApps.contains(app) && withinShare(key.list().owner, app)) {
+                    listed.add(i);
+                    listedApps.add(app);
                     app.listedBy++;
+                    key.list().owner.listed.merge(app, 1, Integer::sum);
                     applicationEntries++;
+                } else if (app != null && app.listedBy == 0) {
+                    applications.remove(app);
                 }
+            }
+            for (int j = listed.size() - 1; j >= 0; j--) {
+                key.list().append(listedApps.get(j), shared.apply(apps.get(listed.get(j)).lastReportAt()));
             }
         }
         for (int i = loaded.size() - 1; i >= 0; i--) { // least recently reported first
@@ -336,9 +380,23 @@ public final class UsageStore {
         }
         lastReceived = now;
         Instant at = now;
-        Environment env = environments.computeIfAbsent(environment, k -> new Environment(at));
+        Environment env = environments.computeIfAbsent(environment, k -> new Environment(k, at));
+        if (app != null && !withinShare(env, app)) {
+            unlistedReports++;
+            if (!env.shareLogged) {
+                env.shareLogged = true;
+                LOG.warn("usage: environment \"{}\" lists {} distinct applications (name and SDK), its share of the most this"
+                        + " server keeps; a report of a new one counts for its flags' times but is not listed until one of"
+                        + " them is listed nowhere in it any more (an sdk token of it reporting under ever new names?"
+                        + " flags_usage_reports_unlisted_total counts them)", environment, env.listed.size());
+            }
+            if (app.listedBy == 0) {
+                applications.remove(app);
+            }
+            app = null;
+        }
         for (Mark mark : marks) {
-            Entry e = env.flags.computeIfAbsent(mark.key(), k -> new Entry());
+            Entry e = env.flags.computeIfAbsent(mark.key(), k -> new Entry(env));
             // Never back in time: a clock stepped back (NTP) must not make a flag look evaluated longer ago than it was.
             e.evaluated = later(e.evaluated, now);
             if (mark.servedTrue()) {
@@ -352,7 +410,7 @@ public final class UsageStore {
         for (String key : unknownFlags) {
             Unknown u = env.unknown.remove(key); // re-inserted last: the most recently asked
             if (u == null) {
-                u = new Unknown();
+                u = new Unknown(env);
             }
             u.asked = now;
             reportedBy(u.applications, app, now);
@@ -406,6 +464,7 @@ public final class UsageStore {
                 dropOldest(list);
             }
             app.listedBy++;
+            list.owner.listed.merge(app, 1, Integer::sum);
             applicationEntries++;
         }
         list.append(app, at);
@@ -419,7 +478,7 @@ public final class UsageStore {
      * archive's {@code unusedFor}). Which answers it gave then is not known: the reports listed it as unknown.
      */
     private void askedOfAFlag(Environment env, String key, Unknown asked) {
-        Entry e = env.flags.computeIfAbsent(key, k -> new Entry());
+        Entry e = env.flags.computeIfAbsent(key, k -> new Entry(env));
         e.evaluated = later(e.evaluated, asked.asked);
         for (int i = 0; i < asked.applications.size; i++) {
             Application app = asked.applications.apps[i];
@@ -438,9 +497,21 @@ public final class UsageStore {
         if (--app.listedBy == 0) {
             applications.remove(app);
         }
+        Environment env = list.owner;
+        if (env.listed.merge(app, -1, Integer::sum) == 0) {
+            env.listed.remove(app);
+            if (env.shareLogged && env.listed.size() < maxApplicationsPerEnvironment - maxApplicationsPerEnvironment / 10) {
+                env.shareLogged = false; // well under it again: the next time it is reached is said again
+            }
+        }
         if (list.size == 0) {
             recency.remove(list);
         }
+    }
+
+    /** @return whether the environment lists the application already, or has room in its share for one more */
+    private boolean withinShare(Environment env, Application app) {
+        return env.listed.containsKey(app) || env.listed.size() < maxApplicationsPerEnvironment;
     }
 
     /** Drops every entry of a key that is dropped. */
@@ -477,7 +548,7 @@ public final class UsageStore {
 
     /**
      * @return reports recorded since the server started whose application was not listed: the distinct applications
-     *     were at {@link #MAX_DISTINCT_APPLICATIONS}
+     *     were at {@link #MAX_DISTINCT_APPLICATIONS}, or the environment's at {@link #MAX_APPLICATIONS_PER_ENVIRONMENT}
      */
     public synchronized long unlistedReports() {
         return unlistedReports;

@@ -161,6 +161,42 @@ class UsageStoreTest {
     }
 
     @Test
+    void oneEnvironmentListsAtMostItsShareOfTheApplicationsAndLeavesTheRestToTheOthers() {
+        UsageStore shared = new UsageStore(clock, Map.of(), 100, 4, 2);
+        shared.record("production", "s", "a", List.of(mark("x")));
+        shared.record("production", "s", "b", List.of(mark("y")));
+        shared.record("production", "s", "new-name-1", List.of(mark("x"))); // a token reporting under ever new names
+        shared.record("production", "s", "new-name-2", List.of(mark("z")), List.of("typo"));
+        assertThat(names(shared, "production", "x")).containsExactly("a");
+        assertThat(shared.environment("production").orElseThrow().flags().get("z").lastEvaluatedAt())
+                .as("counted for the flag's times all the same").isEqualTo(T0);
+        assertThat(shared.environment("production").orElseThrow().unknownFlags().get("typo").applications()).isEmpty();
+        assertThat(shared.unlistedReports()).isEqualTo(2);
+        shared.record("production", "s", "b", List.of(mark("x"))); // one it lists already: listed for another key too
+        assertThat(names(shared, "production", "x")).containsExactly("b", "a");
+
+        // The server's bound (4) is not reached: staging's new applications are listed.
+        shared.record("staging", "s", "c", List.of(mark("x")));
+        shared.record("staging", "s", "d", List.of(mark("x")));
+        assertThat(names(shared, "staging", "x")).containsExactly("d", "c");
+        assertThat(shared.unlistedReports()).isEqualTo(2);
+
+        shared.retain(env -> env.equals("production") ? Set.of("x", "z") : Set.of("x")); // y archived: b still lists x
+        shared.forgetEnvironment("staging");
+        shared.record("production", "s", "new-name-3", List.of(mark("z")));
+        assertThat(names(shared, "production", "z")).as("still a and b: the share is full").isEmpty();
+        shared.retain(env -> Set.of("z")); // x archived: a and b are listed nowhere in production
+        shared.record("production", "s", "new-name-3", List.of(mark("z")));
+        assertThat(names(shared, "production", "z")).containsExactly("new-name-3");
+
+        // Read from the file, within the share too: the most recently reported kept.
+        Map<String, EnvironmentUsage> read = Map.of("production", new EnvironmentUsage(T0, Map.of("x", new FlagUse(T0, null,
+                null, List.of(new ApplicationUse("c", "s", T0.plusSeconds(3)), new ApplicationUse("b", "s", T0.plusSeconds(2)),
+                        new ApplicationUse("a", "s", T0.plusSeconds(1)))))));
+        assertThat(names(new UsageStore(clock, read, 100, 4, 2), "production", "x")).containsExactly("c", "b");
+    }
+
+    @Test
     void theReportsOfOneSecondShareTheirTimeAndAnApplicationIsOneObject() {
         store.record("production", new String("flags-java/0.1.0"), new String("checkout"), List.of(mark("promo")));
         clock.advance(Duration.ofMillis(300));
