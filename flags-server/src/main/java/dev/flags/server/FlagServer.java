@@ -310,7 +310,8 @@ public final class FlagServer implements AutoCloseable {
             metrics.register("flags_usage_reports_total", "Flag usage reports this server took from SDKs, since it started.",
                     "counter", syncService::usageReportsTaken);
             metrics.register("flags_usage_reports_unlisted_total", "Usage reports taken whose application was not listed: the"
-                    + " server keeps at most 10,000 distinct applications (name and SDK); since it started.", "counter",
+                    + " server keeps at most 10,000 distinct applications (name and SDK), one environment at most 1,000;"
+                    + " since it started.", "counter",
                     usage::unlistedReports);
             metrics.register("flags_usage_reports_refused_total", "Flag usage reports this server refused (a token that may"
                     + " not report, a report over the limits, or over --usage-reports-per-second), since it started.",
