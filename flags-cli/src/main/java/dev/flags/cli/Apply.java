@@ -142,15 +142,44 @@ final class Apply implements Callable<Integer> {
         out.println(unchanged + (unchanged == 1 ? " flag" : " flags") + " unchanged");
         long refused = steps.stream().filter(s -> s.refusal() != null).count();
         if (dryRun) {
+            String mayNot = steps.isEmpty() ? null : mayNotWrite(api);
             err.println("flags: dry run: nothing written" + (refused == 0 ? "" : "; " + refused + " of " + steps.size()
-                    + " would not be written (above, with why)") + "; whether this token may write here is the server's"
-                    + " to say at the apply");
-            return refused == 0 ? EXIT_OK : EXIT_FAILED;
+                    + " would not be written (above, with why)") + (mayNot == null ? ""
+                    : mayNot.isEmpty() ? "; whether this token may write here is the server's to say at the apply"
+                    : "; and the apply would be refused: " + mayNot));
+            return refused == 0 && (mayNot == null || mayNot.isEmpty()) ? EXIT_OK : EXIT_FAILED;
         }
         int exit = write(api, steps, unchanged, err);
         // The environment's version now: at or past every write above, one at a time as they were made.
         int waited = wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), -1, wait);
         return exit != EXIT_OK ? exit : waited;
+    }
+
+    /**
+     * Whether this token may write the environment's flags, as the server says ({@code GET /whoami}), so that a dry run
+     * in a pipeline fails where the apply would.
+     *
+     * @return null if it may, why not if it may not, or "" if the server cannot say (a release from before whoami)
+     */
+    private String mayNotWrite(Api api) {
+        JsonNode me = Whoami.ask(api);
+        if (me == null) {
+            return "";
+        }
+        boolean changes = false;
+        for (JsonNode right : me.path("may")) {
+            changes |= right.asText().equals("changeFlags");
+        }
+        boolean here = me.path("scope").asText().equals("admin");
+        for (JsonNode env : me.path("environments")) {
+            here |= env.asText().equals(o.environment());
+        }
+        if (changes && here) {
+            return null;
+        }
+        return "this token (" + oneLine(me.path("id").asText()) + ", scope " + oneLine(me.path("scope").asText())
+                + ") may not change flags in environment \"" + oneLine(o.environment()) + "\"" + (here ? ""
+                : "; it is not for it (flags whoami)");
     }
 
     private int write(Api api, List<Step> steps, int unchanged, PrintWriter err) {

@@ -58,7 +58,7 @@ import picocli.CommandLine.Spec;
                 FlagsCommand.TargetUser.class, FlagsCommand.UntargetUser.class, FlagsCommand.Grant.class,
                 FlagsCommand.Revoke.class, FlagsCommand.ScheduleChange.class, FlagsCommand.Schedules.class,
                 FlagsCommand.Unschedule.class, FlagsCommand.Archive.class, FlagsCommand.Delete.class, FlagsCommand.History.class, Audit.class, FlagsCommand.Revert.class, FlagsCommand.Evaluate.class,
-                FlagsCommand.Usage.class, Stale.class, Sdks.class, Promote.class, Diff.class, Apply.class, Roles.class, Environments.class,
+                FlagsCommand.Usage.class, Stale.class, Sdks.class, Whoami.class, Promote.class, Diff.class, Apply.class, Roles.class, Environments.class,
                 FlagsCommand.Validate.class, FlagsCommand.Eval.class, FlagsCommand.Export.class, FlagsCommand.Tokens.class,
                 picocli.CommandLine.HelpCommand.class},
         footerHeading = "%nSettings (an option, or its environment variable):%n",

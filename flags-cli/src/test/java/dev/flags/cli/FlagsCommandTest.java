@@ -302,6 +302,26 @@ class FlagsCommandTest {
         assertThat(on.err()).contains("this token (scope operator) may only switch flags off in environment \"production\"");
         assertThat(flags("show", "checkout-v2", at, operator, "--env=production").json().get("enabled").asBoolean()).isFalse();
         assertThat(flags("history", "checkout-v2", at, operator, "--env=production").out()).contains("checkout errors");
+
+        // Checked before the incident: what the token may do, in words, never its secret.
+        Run whoami = flags("whoami", at, operator);
+        assertThat(whoami.exit()).as(whoami.err()).isZero();
+        assertThat(whoami.out()).matches("tok-[0-9a-f]+ \"on-call\": operator of environment production\n"
+                + "may: read flags, read history and audit, switch flags off \\(the kill switch\\)\n"
+                + "expires: never\n");
+        assertThat(Api.JSON.readTree(flags("whoami", at, operator, "--json").out()).get("scope").asText()).isEqualTo("operator");
+        assertThat(flags("whoami", at, "--token=" + ADMIN).out()).contains(": admin of every environment\nmay: everything (admin");
+
+        // A dry run fails where the apply would: this token may not write flags.
+        Path file = Files.writeString(dir.resolve("as-code.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\":"
+                + " \"checkout-v2\", \"enabled\": false, \"description\": \"from git\"}]}");
+        Run dry = flags("apply", file.toString(), "--dry-run", at, operator, "--env=production");
+        assertThat(dry.exit()).as(dry.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(dry.err()).containsPattern("flags: dry run: nothing written; and the apply would be refused: this token"
+                + " \\(tok-[0-9a-f]+, scope operator\\) may not change flags in environment \"production\"\n");
+        Run dryAsAdmin = remote("apply", file.toString(), "--dry-run");
+        assertThat(dryAsAdmin.exit()).as(dryAsAdmin.err()).isZero();
+        assertThat(dryAsAdmin.err()).endsWith("flags: dry run: nothing written\n");
     }
 
     @Test

@@ -277,6 +277,33 @@ class AdminApiTest {
     }
 
     @Test
+    void whoamiSaysWhatTheRequestsOwnTokenMayDoAndNeverItsSecret() {
+        String operator = token("operator", "production");
+        JsonNode me = api.get("/api/v1/whoami", operator).json();
+        assertThat(me.get("id").asText()).startsWith("tok-");
+        assertThat(me.get("name").asText()).isEqualTo("operator-user");
+        assertThat(me.get("scope").asText()).isEqualTo("operator");
+        assertThat(me.get("environments")).extracting(JsonNode::asText).containsExactly("production");
+        assertThat(me.get("may")).extracting(JsonNode::asText).containsExactly("read", "history", "switchOff");
+        assertThat(me.get("lastUsedAt").isNull()).isFalse();
+        assertThat(me.toString()).doesNotContain(operator).doesNotContain(operator.substring(4));
+
+        JsonNode tester = api.get("/api/v1/whoami", token("tester", "production")).json();
+        assertThat(tester.get("userId").asText()).isEqualTo("tess");
+        assertThat(tester.get("may")).extracting(JsonNode::asText).containsExactly("read", "grantSelfServiceRolesToItsUser");
+        assertThat(api.get("/api/v1/whoami", token("editor", "production")).json().get("may")).extracting(JsonNode::asText)
+                .containsExactly("read", "history", "switchOff", "changeFlags", "grantSelfServiceRoles");
+        JsonNode admin = api.get("/api/v1/whoami", ADMIN).json();
+        assertThat(admin.get("scope").asText()).isEqualTo("admin");
+        assertThat(admin.get("may")).extracting(JsonNode::asText).startsWith("admin", "read");
+        assertThat(admin.toString()).doesNotContain(ADMIN);
+
+        assertProblem(api.post("/api/v1/whoami", operator, "{}"), 405, "POST is not allowed");
+        assertProblem(api.get("/api/v1/whoami?x=1", operator), 400, "x");
+        assertThat(api.get("/api/v1/whoami", null).status()).isEqualTo(401);
+    }
+
+    @Test
     void aFlagIsCreatedReadUpdatedWithVersionsAndETags() {
         ApiClient.Response created = api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         assertThat(created.status()).isEqualTo(201);

@@ -330,6 +330,12 @@ public final class ApiServlet extends HttpServlet {
             routeTokens(req, resp, p, parts);
             return;
         }
+        if (n == 1 && parts.get(0).equals("whoami")) {
+            requireMethod(method, "GET");
+            QueryParameters.requireOnly(req);
+            write(resp, 200, whoami(p));
+            return;
+        }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
     }
 
@@ -1118,6 +1124,45 @@ public final class ApiServlet extends HttpServlet {
             return;
         }
         throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+    }
+
+    /**
+     * The token of the request, as {@code GET /tokens/{id}} shows one, with what it may do: for anyone to check their own
+     * token's rights before they need them (an operator's kill switch during an incident), never its secret.
+     */
+    private ObjectNode whoami(Principal p) {
+        ObjectNode n = services.tokens().token(p.tokenId()).map(info -> token(info, services.openStreams()))
+                .orElseGet(() -> { // the bootstrap admin token, which the journal does not list
+                    ObjectNode bootstrap = NODES.objectNode().put("id", p.tokenId()).put("name", p.name())
+                            .put("scope", p.scope().apiName());
+                    bootstrap.putArray("environments");
+                    bootstrap.put("createdAt", (String) null).put("createdBy", (String) null)
+                            .put("expiresAt", instant(p.expiresAt())).put("expired", false).put("lastUsedAt", (String) null)
+                            .put("openStreams", 0);
+                    return bootstrap;
+                });
+        // Scopes, not environments, tell the rights: the same in each of its environments (every one for an admin).
+        String env = p.isAdmin() || p.environments().isEmpty() ? "" : p.environments().iterator().next();
+        ArrayNode may = n.putArray("may");
+        if (p.isAdmin()) {
+            may.add("admin");
+        }
+        if (p.canRead(env)) {
+            may.add("read");
+        }
+        if (p.canReadHistory(env)) {
+            may.add("history");
+        }
+        if (p.canSwitchOff(env)) {
+            may.add("switchOff");
+        }
+        if (p.canWriteFlags(env)) {
+            may.add("changeFlags");
+        }
+        if (p.canGrantSelfServiceRoles(env)) {
+            may.add(p.scope() == Scope.TESTER ? "grantSelfServiceRolesToItsUser" : "grantSelfServiceRoles");
+        }
+        return n;
     }
 
     private static ObjectNode token(TokenInfo info, ToIntFunction<String> openStreams) {
