@@ -47,7 +47,7 @@ class QueryParametersTest {
             new Endpoint("GET", "/api/v1/environments", null, null),
             new Endpoint("POST", "/api/v1/environments", "{\"key\": \"staging\"}", "comment"),
             new Endpoint("GET", E, null, null),
-            new Endpoint("DELETE", E, null, "comment, archived"),
+            new Endpoint("DELETE", E, null, "comment, archived, withSdks"),
             new Endpoint("POST", E + "/restore", null, "comment"),
             new Endpoint("GET", E + "/flags", null, "archived, after, limit"),
             new Endpoint("GET", E + "/flags/billing-v2", null, "archived"),
@@ -71,7 +71,8 @@ class QueryParametersTest {
             new Endpoint("GET", "/api/v1/tokens", null, null),
             new Endpoint("POST", "/api/v1/tokens", "{\"name\": \"ci\", \"scope\": \"editor\"}", "comment"),
             new Endpoint("GET", "/api/v1/tokens/t-1", null, null),
-            new Endpoint("DELETE", "/api/v1/tokens/t-1", null, "comment"));
+            new Endpoint("DELETE", "/api/v1/tokens/t-1", null, "comment"),
+            new Endpoint("GET", "/api/v1/whoami", null, null));
 
     @Test
     void everyEndpointRefusesAParameterItDoesNotTakeAndNamesTheOnesItDoes() {
