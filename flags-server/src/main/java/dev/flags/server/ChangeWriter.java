@@ -55,6 +55,36 @@ public final class ChangeWriter {
      *     (without a trace to log) if the journal has stopped after an i/o failure
      */
     public JournalEntry append(Change change) {
+        // Under the environment's lock, as every read-modify-write of it is (serialized): a write of the server's own
+        // (a grant's expiry, a schedule's end) or a blind one (a schedule's cancel) appended between such a write's
+        // read and its append made it fail with 412, a version it never asked about (QA50a F2). Reentrant: an append
+        // inside serialized() takes the lock it holds.
+        ReentrantLock lock = lockOf(change);
+        if (lock == null) {
+            return appendNow(change);
+        }
+        lock.lock();
+        try {
+            return appendNow(change);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The lock of the environment a change writes to, or null for a change of none, or of one that does not exist yet
+     * (its creation or clone: a clone holds its source's lock, and two clones, each of the other, must not deadlock).
+     */
+    private ReentrantLock lockOf(Change change) {
+        String environment = change.environment();
+        if (environment == null || change.type() == EntryType.ENVIRONMENT_CREATED || change.type() == EntryType.ENVIRONMENT_CLONED
+                || !journal.state().environments().containsKey(environment)) {
+            return null;
+        }
+        return environmentLocks.computeIfAbsent(environment, e -> new ReentrantLock());
+    }
+
+    private JournalEntry appendNow(Change change) {
         if (draining || !inFlight.readLock().tryLock()) {
             throw new ApiException(503, "shutting down", "the server is shutting down and accepts no changes; retry once it is back (it is the one server of its journal)");
         }

@@ -22,6 +22,53 @@ class ChangeWriterTest {
         return JsonNodeFactory.instance.objectNode();
     }
 
+    /**
+     * QA50a F2: a grant's expiry (the server's own write, not a read-modify-write) appended between a flag write's read
+     * and its append made that write fail with 412, though it sent no If-Match. It waits for the environment's lock now.
+     */
+    @Test
+    void anAppendOfTheServersOwnWaitsForAReadModifyWriteOfItsEnvironmentInFlight() throws Exception {
+        try (FileJournal journal = FileJournal.builder(dir.resolve("journal")).open()) {
+            ChangeWriter writer = new ChangeWriter(journal, new Metrics(), env -> { });
+            writer.append(Change.of(EntryType.ENVIRONMENT_CREATED, "production", "admin", json()));
+            writer.append(Change.of(EntryType.ROLE_GRANTED, "production", "admin", json().put("user", "tess").put("role", "qa")));
+            java.util.concurrent.CountDownLatch read = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicReference<Thread> expiry = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "expiry");
+                expiry.set(t);
+                return t;
+            });
+            try {
+                long version = journal.state().environment("production").orElseThrow().version();
+                java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Future<?>> started = new java.util.concurrent.atomic.AtomicReference<>();
+                writer.serialized("production", () -> {
+                    // Read: the environment at `version`. Meanwhile the grant expires.
+                    started.set(pool.submit(() -> writer.append(Change.of(EntryType.ROLE_REVOKED, "production", "flags-server",
+                            json().put("user", "tess").put("role", "qa")))));
+                    awaitBlockedOrDone(expiry, started.get());
+                    return writer.append(Change.of(EntryType.FLAG_CREATED, "production", "alice", json().put("key", "a"))
+                            .expectingVersion(version));
+                });
+                started.get().get(10, java.util.concurrent.TimeUnit.SECONDS); // revoked once the write was done
+                assertThat(journal.state().environment("production").orElseThrow().version()).isEqualTo(version + 2);
+                assertThat(journal.state().environment("production").orElseThrow().flags()).containsKey("a");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Until the thread waits (for the lock) or its work is done: without the lock it would be done at once. */
+    private static void awaitBlockedOrDone(java.util.concurrent.atomic.AtomicReference<Thread> thread,
+                                           java.util.concurrent.Future<?> work) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (!work.isDone() && (thread.get() == null || thread.get().getState() != Thread.State.WAITING)
+                && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+    }
+
     @Test
     void aChangeThatLostARaceWithAnEnvironmentsDeleteIsAnsweredAsThatRequestALittleLaterWouldBe() {
         try (FileJournal journal = FileJournal.builder(dir.resolve("journal")).open()) {
