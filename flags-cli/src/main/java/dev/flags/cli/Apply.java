@@ -68,6 +68,8 @@ final class Apply implements Callable<Integer> {
     String file;
     @Option(names = "--dry-run", description = "Print the plan, and write nothing (exit 1 if a flag would not be written).")
     boolean dryRun;
+    /** The newest environment version the apply's writes made (or found, for a write that changed nothing); -1 before. */
+    private long newestWritten = -1;
     @Option(names = "--prune", description = "Archive the environment's flags that the file does not have (a revert or a"
             + " PUT of the key brings one back); not one an SDK evaluated within 7 days, nor half the environment or more,"
             + " without --force.")
@@ -150,8 +152,19 @@ final class Apply implements Callable<Integer> {
             return refused == 0 && (mayNot == null || mayNot.isEmpty()) ? EXIT_OK : EXIT_FAILED;
         }
         int exit = write(api, steps, unchanged, err);
-        // The environment's version now: at or past every write above, one at a time as they were made.
-        int waited = wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), -1, wait);
+        if (wait == null) {
+            return exit;
+        }
+        // The newest of the versions the environment is as the file says at: each write's, and each unchanged flag's own
+        // (not the environment's version now, which others' writes move on: QA50a F1).
+        long newest = newestWritten;
+        for (String key : inFile) {
+            JsonNode now = served.get(key);
+            if (now != null && steps.stream().noneMatch(s -> s.key().equals(key))) {
+                newest = Math.max(newest, now.path("version").asLong(-1));
+            }
+        }
+        int waited = SdkWait.await(spec, api, o.environment(), newest, wait);
         return exit != EXIT_OK ? exit : waited;
     }
 
@@ -191,7 +204,7 @@ final class Apply implements Callable<Integer> {
                 continue;
             }
             try {
-                writeStep(api, s);
+                newestWritten = Math.max(newestWritten, writeStep(api, s));
                 written++;
             } catch (CliException e) {
                 if (e.exitCode() == FlagsCommand.EXIT_UNREACHABLE || e.httpStatus() == 401 || e.httpStatus() == 403
@@ -391,19 +404,21 @@ final class Apply implements Callable<Integer> {
         s.changes().forEach(line -> out.println("  " + line));
     }
 
-    private void writeStep(Api api, Step s) {
+    /** @return the environment's version the step's write made, or the flag's version if it changed nothing */
+    private long writeStep(Api api, Step s) {
         String comment = why.comment != null && !why.comment.isBlank() ? why.comment : "applied from "
                 + (file.equals("-") ? "standard input" : Path.of(file).getFileName());
         boolean on = switchOn.contains(s.key());
-        switch (s.action()) {
+        return switch (s.action()) {
             case "create", "restore" -> // only if still not served; the server asks about a restore's switch too
-                    api.flag(api.call("PUT", o.flagPath(s.key()) + (on ? "?switchOn=true" : ""), s.document(), comment,
-                            Map.of("If-None-Match", "*")), s.key());
-            case "change" -> api.flag(api.call("PUT", o.flagPath(s.key()), s.document(), comment,
-                    Map.of("If-Match", "\"" + s.version() + "\"")), s.key());
+                    SdkWait.versionOf(api, api.flag(api.call("PUT", o.flagPath(s.key()) + (on ? "?switchOn=true" : ""),
+                            s.document(), comment, Map.of("If-None-Match", "*")), s.key()));
+            case "change" -> SdkWait.versionOf(api, api.flag(api.call("PUT", o.flagPath(s.key()), s.document(), comment,
+                    Map.of("If-Match", "\"" + s.version() + "\"")), s.key()));
             case "archive" -> api.expect(api.call("DELETE", o.flagPath(s.key()) + (force ? "" : "?unusedFor=" + UNUSED_FOR),
-                    null, comment, Map.of("If-Match", "\"" + s.version() + "\"")), "archived", "an archive's answer");
+                    null, comment, Map.of("If-Match", "\"" + s.version() + "\"")), "archived", "an archive's answer")
+                    .path("environmentVersion").asLong(-1);
             default -> throw new IllegalStateException("no such step: " + s.action());
-        }
+        };
     }
 }

@@ -67,8 +67,8 @@ final class Edit implements Callable<Integer> {
         if (edited.equals(opened)) {
             spec.commandLine().getErr().println("flags: the document is as it was: nothing was written");
             delete(file);
-            // As a flag that already was so: the SDKs are waited for at the environment's version now.
-            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), -1, wait);
+            // As a flag that already was so: the SDKs are waited for at the flag's version.
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), version, wait);
         }
         if (edited.isBlank()) { // as an emptied commit message does for git: the way to change one's mind in the editor
             delete(file);
@@ -101,7 +101,9 @@ final class Edit implements Callable<Integer> {
                     + " writes it once it is mended", e.httpStatus(), e.title());
         }
         delete(file);
-        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
+        // Written over the version opened (If-Match): if the server found nothing changed, that version is the flag's still.
+        long made = api.lastEnvironmentVersion();
+        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), made > 0 ? made : version, wait);
     }
 
     /** @return the edited document's "key", or null if it has none or is not JSON (flags put says what is wrong then) */

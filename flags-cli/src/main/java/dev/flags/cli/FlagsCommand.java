@@ -581,7 +581,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 print(spec, written);
                 sayWhere(spec, o, flag, written);
                 if (wait != null) {
-                    return SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
+                    return SdkWait.await(spec, api, o.environment(), SdkWait.versionOf(api, written), wait);
                 }
             } catch (CliException e) {
                 if (e.httpStatus() == 412 && openedVersion != null) {
@@ -630,7 +630,7 @@ public final class FlagsCommand implements Callable<Integer> {
             JsonNode written = api.flag(api.call("PATCH", o.flagPath(flag), patch(), why.comment), flag);
             print(spec, written);
             sayWhere(spec, o, flag, written);
-            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), SdkWait.versionOf(api, written), wait);
         }
 
         /** A rule's index (any number of digits: the server says whether the flag has that rule) or its name. */
@@ -708,7 +708,7 @@ public final class FlagsCommand implements Callable<Integer> {
             for (String key : keys.stream().distinct().toList()) {
                 try {
                     JsonNode one = api.flag(api.call("PATCH", o.flagPath(key), patch(), why.comment), key);
-                    newest = Math.max(newest, api.lastEnvironmentVersion());
+                    newest = Math.max(newest, SdkWait.versionOf(api, one));
                     written.add(one);
                     sayWhere(spec, o, key, one);
                 } catch (CliException e) {
@@ -1854,7 +1854,7 @@ public final class FlagsCommand implements Callable<Integer> {
             api.flag(reverted, flag);
             print(spec, reverted);
             sayWhere(spec, o, flag, reverted);
-            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), SdkWait.versionOf(api, reverted), wait);
         }
 
         /** Whether the flag has versions in the environment's history: neither served nor archived, it was deleted. */

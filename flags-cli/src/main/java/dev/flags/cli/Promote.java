@@ -100,8 +100,8 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
             err.println("flags: flag \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is already as in \""
                     + oneLine(from) + "\" (" + sourceVersion + ")" + (keepOff ? ", but for its switch (off here)" : "")
                     + ": nothing to promote");
-            // As a flag that already was so: the SDKs are waited for at the environment's version now.
-            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), -1, wait);
+            // As a flag that already was so: the SDKs are waited for at the flag's version here.
+            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), target.path("version").asLong(-1), wait);
         }
         // In the sense of the lines under it, each this environment's value -> the promoted one (QA45a F2).
         String heading = oneLine(flag) + ": " + oneLine(o.environment()) + " " + targetVersion + " -> as " + oneLine(from) + " "
@@ -153,7 +153,7 @@ final class Promote implements java.util.concurrent.Callable<Integer> {
         err.println("flags: promoted: \"" + oneLine(flag) + "\" in \"" + oneLine(o.environment()) + "\" is now v"
                 + written.path("version").asLong() + ", as " + sourceVersion + " in \"" + oneLine(from) + "\""
                 + (keepOff ? " but off" : "") + (archived != null ? " (restored)" : ""));
-        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), api.lastEnvironmentVersion(), wait);
+        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), SdkWait.versionOf(api, written), wait);
     }
 
     private static void print(PrintWriter out, String heading, List<String> changes) {

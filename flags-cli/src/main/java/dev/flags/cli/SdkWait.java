@@ -80,6 +80,19 @@ final class SdkWait {
     }
 
     /**
+     * The version to wait for after a write of one flag: the environment's version the write made, or, if it changed
+     * nothing (the flag already was so), the flag's own version, the environment's version of its last change. Not the
+     * environment's version now: other writers move it on, and SDKs that have the flag as it is would be waited for
+     * past it (QA50a F1).
+     *
+     * @param flag the flag as the write answered it
+     */
+    static long versionOf(Api api, JsonNode flag) {
+        long made = api.lastEnvironmentVersion();
+        return made > 0 ? made : flag.path("version").asLong(-1);
+    }
+
+    /**
      * Waits for the SDKs, saying on stderr how it ended.
      *
      * @param version the environment's version the change made, or -1 for its version now (the change made none: the

@@ -117,6 +117,12 @@ class SdkWaitTest {
      * @param instance its id; empty for an SDK from before acknowledgements
      */
     private Future<?> sdk(String instance, String application, boolean acknowledges) throws Exception {
+        return sdk(instance, application, acknowledges ? Long.MAX_VALUE : -1);
+    }
+
+    /** As {@link #sdk(String, String, boolean)}, acknowledging the versions up to {@code acknowledgesUpTo} only. */
+    private Future<?> sdk(String instance, String application, long acknowledgesUpTo) throws Exception {
+        boolean acknowledges = acknowledgesUpTo >= 0;
         FlagSyncGrpc.FlagSyncBlockingStub stub = stub();
         Iterator<SyncMessage> stream = stub.subscribe(SubscribeRequest.newBuilder().setEnvironment("production")
                 .setSdk("flags-java/test").setInstanceId(instance).setApplication(application).build());
@@ -127,7 +133,7 @@ class SdkWaitTest {
         return sdks.submit(() -> {
             while (stream.hasNext()) {
                 long v = version(stream.next());
-                if (v > 0 && acknowledges) {
+                if (v > 0 && v <= acknowledgesUpTo) {
                     acknowledge(stub, instance, v);
                 }
             }
@@ -192,6 +198,17 @@ class SdkWaitTest {
         Run r = flags("off", "billing-v2", "--wait");
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).contains("nothing changed", "the SDK connected to environment \"production\" has applied version 4");
+    }
+
+    @Test
+    void aFlagAlreadyOffWaitsForItsOwnVersionNotForOthersWritesAfterIt() throws Exception {
+        sdk("a1b2c3d4e5f60718", "checkout", 4); // has billing-v2 off (version 4), then stops saying what it applies
+        send("PATCH", "/environments/production/flags/billing-v2", "{\"enabled\": false}"); // version 4
+        send("PATCH", "/environments/production/flags/invoice-pdf", "{\"enabled\": false}"); // version 5: someone else's
+        Run r = flags("off", "billing-v2", "--wait", "10s");
+        assertThat(r.exit()).as("QA50a F1: it waited for version 5, which this flag does not need: " + r.err()).isZero();
+        assertThat(r.err()).contains("nothing changed (billing-v2 already was so)",
+                "the SDK connected to environment \"production\" has applied version 4 (");
     }
 
     @Test
