@@ -57,7 +57,8 @@ public interface Flags extends AutoCloseable {
     }
 
     /**
-     * Whether the flag is on for the user. Never blocks, never throws, allocates nothing.
+     * Whether the flag is on for the user. Never blocks, never throws, allocates nothing (but for a date or numeric
+     * condition on a text attribute, or {@code matches}, which parse the user's value: see docs/client.md).
      *
      * @param flagKey the flag's key
      * @param user the user; null gives false
@@ -67,7 +68,7 @@ public interface Flags extends AutoCloseable {
 
     /**
      * Whether the flag is on for the user, with the caller's default for an unknown flag, no flags yet,
-     * or an error. Never blocks, never throws, allocates nothing.
+     * or an error. Never blocks, never throws, allocates nothing (with the exceptions of {@link #isEnabled(String, User)}).
      *
      * @param flagKey the flag's key
      * @param user the user; null gives {@code defaultValue}

@@ -21,7 +21,8 @@ import java.util.Set;
  * which answers, see {@link #takeUsage()}), which never change an answer.
  *
  * <p>Flags are validated and compiled once, when the set is built; evaluating is a map lookup plus a
- * pure function, allocates nothing, and never throws.
+ * pure function, allocates nothing (but for the conditions that parse a text attribute: {@link #isEnabled(String, User)}),
+ * and never throws.
  * <pre>{@code
  * FlagSet flags = FlagSet.fromJson(Files.readString(Path.of("flags.json")));
  * if (flags.isEnabled("billing-v2", User.withId("u-42").roles("beta-tester"))) { ... }
@@ -154,7 +155,8 @@ public final class FlagSet {
     // ---------------------------------------------------------------- evaluation
 
     /**
-     * Whether the flag is on for the user. Never throws and allocates nothing.
+     * Whether the flag is on for the user. Never throws and allocates nothing (but for a date or numeric condition on
+     * a text attribute, or {@code matches}, which parse the user's value).
      *
      * @param flagKey the flag's key
      * @param user the user; null is treated as an error and gives false

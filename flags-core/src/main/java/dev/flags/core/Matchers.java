@@ -211,12 +211,15 @@ final class Matchers {
                 SemVer[] versions = values.stream().map(SemVer::parse).toArray(SemVer[]::new);
                 Operator op = a.operator();
                 return v -> {
-                    SemVer s = v instanceof String str ? SemVer.parse(str) : null;
-                    if (s == null) {
+                    if (!(v instanceof String text)) {
                         return UNREADABLE;
                     }
                     for (SemVer version : versions) {
-                        if (holds(op, s.compareTo(version))) {
+                        int c = version.compareText(text); // without parsing it into objects: nothing allocated
+                        if (c == SemVer.UNREADABLE) {
+                            return UNREADABLE;
+                        }
+                        if (holds(op, c)) {
                             return MATCH;
                         }
                     }
