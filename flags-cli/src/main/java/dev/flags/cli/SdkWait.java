@@ -112,10 +112,24 @@ final class SdkWait {
         JsonNode answer;
         String startedAt = null;
         boolean restarted = false;
+        // From the first answer's time on, the server also lists the instances closed by their application (QA50a F3):
+        // one seen pending that leaves has closed for good (it serves nothing), or lost its connection (it may serve what
+        // it had); only the second kind is a failure. Null before the first answer, and for a server without the list.
+        String closedAfter = null;
+        boolean closedListed = true;
         for (;;) {
             try {
-                answer = api.expect(api.call("GET", path, null, null), "pending", "a list of SDKs");
+                answer = api.expect(api.call("GET", path + (closedAfter == null ? "" : "&closedAfter=" + closedAfter), null,
+                        null), "pending", "a list of SDKs");
+                if (closedAfter == null && closedListed && !answer.path("at").asText("").isEmpty()) {
+                    closedAfter = Api.path(answer.get("at").asText());
+                }
             } catch (CliException e) {
+                if (e.httpStatus() == 400 && closedAfter != null && e.getMessage().contains("closedAfter")) {
+                    closedListed = false; // a server from before the list: asked again without it, as before it
+                    closedAfter = null;
+                    continue;
+                }
                 if (e.httpStatus() == 404 && e.getMessage().contains("no endpoint")) {
                     err.println("flags: the server does not list its SDKs (a release from before it): the change is made,"
                             + " and whether the SDKs have it cannot be told");
@@ -150,6 +164,12 @@ final class SdkWait {
         for (JsonNode sdk : answer.path("sdks")) {
             if (sdk.hasNonNull("instance")) {
                 seenPending.remove(sdk.get("instance").asText()); // listed still: applied, or pending and said below
+            }
+        }
+        int closedByApplication = 0;
+        for (JsonNode sdk : answer.path("closed")) {
+            if (seenPending.remove(sdk.path("instance").asText()) != null) {
+                closedByApplication++; // closed for good: it serves nothing, old or new
             }
         }
         boolean listedAll = answer.path("more").asInt() == 0;
@@ -215,10 +235,16 @@ final class SdkWait {
                     + " it reconnect within 30 s, and until then are not in the list (flags sdks --version " + target
                     + " shows it again)");
         }
+        if (closedByApplication > 0) {
+            err.println("flags: " + count(closedByApplication, "SDK", "SDKs") + " connected to " + where + " closed during"
+                    + " the wait (" + (closedByApplication == 1 ? "its application closed it: it serves" : "their applications"
+                    + " closed them: they serve") + " no flags any more)");
+        }
         if (!seenPending.isEmpty()) {
             err.println("flags: the change is made, but " + count(seenPending.size(), "SDK", "SDKs") + " connected to " + where
-                    + " left before saying it applied version " + target + " (the application stopped, or lost its"
-                    + " connection: it gets the change once it is back):");
+                    + " left before saying it applied version " + target + " (it lost its connection, or its application"
+                    + " stopped without closing it: while away it may answer from what it had; it gets the change once it"
+                    + " is back):");
             seenPending.values().stream().limit(NAMED).forEach(sdk -> err.println("  " + describe(sdk)));
             if (seenPending.size() > NAMED) {
                 err.println("  and " + (seenPending.size() - NAMED) + " more");

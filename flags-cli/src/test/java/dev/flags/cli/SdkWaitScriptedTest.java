@@ -48,6 +48,22 @@ class SdkWaitScriptedTest {
     }
 
     @Test
+    void anSdkClosedByItsApplicationDuringTheWaitServesNothingAndIsNoFailure() {
+        server.answer(200, null, FLAG);
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));
+        // It said goodbye before its stream ended (QA50a F3: a fleet that scales in is not an incident left open).
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 0, 0).replace("\"more\": 0}", "\"more\": 0, \"closed\": ["
+                + "{\"instance\": \"0123456789abcdef\", \"application\": \"billing\", \"sdk\": \"\", \"token\":"
+                + " \"tok-5c1e9a0b2d3f\", \"appliedVersion\": 3}]}"));
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("flags: 1 SDK connected to environment \"production\" closed during the wait (its"
+                + " application closed it: it serves no flags any more)").doesNotContain("left before");
+        assertThat(server.requests().get(2)).as("asked from the first answer's time on")
+                .endsWith("/sdks?limit=100&version=4&closedAfter=2026-12-06T15%3A00%3A00Z");
+    }
+
+    @Test
     void aRestartDuringTheWaitIsNotAnAllClear() {
         server.answer(200, null, FLAG);
         server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));

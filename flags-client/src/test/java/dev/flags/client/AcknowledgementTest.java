@@ -68,6 +68,26 @@ class AcknowledgementTest {
     }
 
     @Test
+    void aCloseSaysGoodbyeWithTheVersionItAnsweredFromBeforeItsStreamEnds() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = client(server).build();
+            ScriptedSyncServer.Subscription stream = server.awaitSubscription();
+            stream.snapshot(3, doc("billing-v2", true, 1));
+            assertThat(server.awaitAck().ack().getClosing()).isFalse();
+            stream.delta(3, 4, doc("billing-v2", false, 2));
+            Await.until("version 4", () -> flags.freshness().version() == 4);
+
+            flags.close(); // before the spaced acknowledgement of 4: the goodbye carries it
+            ScriptedSyncServer.Ack goodbye = server.awaitAck();
+            assertThat(goodbye.ack().getClosing()).as("the server lists it as closed by its application, not lost").isTrue();
+            assertThat(goodbye.ack().getVersion()).isEqualTo(4);
+            assertThat(goodbye.ack().getInstanceId()).isEqualTo(stream.request.getInstanceId());
+            assertThat(stream.awaitCancelled(WAIT)).as("then its stream ends").isTrue();
+            assertThat(server.pollAck(Duration.ofMillis(1_600))).as("nothing after it").isNull();
+        }
+    }
+
+    @Test
     void aNewStreamIsToldAgainWhatTheInstanceHas() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
             ScriptedSyncServer.Subscription first = server.awaitSubscription();

@@ -376,7 +376,7 @@ public final class FlagServer implements AutoCloseable {
                     new ScheduleService(journal, writer, flagService, clock, tokens::whyNoLongerActing),
                     new HistoryService(journal, clock), new Playground(journal), metrics, new RequestLimits(config.apiLimits()),
                     new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),
-                    broadcaster::streamsOf, new SdkService(journal, broadcaster::streams, clock,
+                    broadcaster::streamsOf, new SdkService(journal, broadcaster::streams, broadcaster::closedSince, clock,
                     broadcaster::isShutdown, clock.instant()));
             this.deployment = deploy(services);
             this.httpRequests = new AnsweredBeforeClosing(httpHandler(tokens));

@@ -10,6 +10,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
@@ -66,15 +67,18 @@ public final class SdkService {
      * @param pending how many acknowledge, and have not acknowledged target yet
      * @param unconfirmed how many do not acknowledge
      * @param sdks at most the limit asked for: pending first (the furthest behind first), then unconfirmed, then applied
+     * @param closed if asked for, the instances closed by their application since the time asked about, newest first, at
+     *               most {@link #MAX_LIMIT}; null if not asked for
      */
     public record Sdks(String environment, long version, long target, Instant at, Instant serverStartedAt, int applied,
-                       int pending, int unconfirmed, List<Sdk> sdks) {
-        /** Checks every part and copies the list. */
+                       int pending, int unconfirmed, List<Sdk> sdks, List<SdkStream> closed) {
+        /** Checks every part and copies the lists. */
         public Sdks {
             Objects.requireNonNull(environment, "environment");
             Objects.requireNonNull(at, "at");
             Objects.requireNonNull(serverStartedAt, "serverStartedAt");
             sdks = List.copyOf(sdks);
+            closed = closed == null ? null : List.copyOf(closed);
         }
 
         /** @return how many streams are open */
@@ -95,6 +99,7 @@ public final class SdkService {
 
     private final Journal journal;
     private final Function<String, List<SdkStream>> streams;
+    private final BiFunction<String, Instant, List<SdkStream>> closedSince;
     private final Clock clock;
     private final BooleanSupplier stopping;
     private final Instant startedAt;
@@ -109,8 +114,23 @@ public final class SdkService {
      */
     public SdkService(Journal journal, Function<String, List<SdkStream>> streams, Clock clock, BooleanSupplier stopping,
                       Instant startedAt) {
+        this(journal, streams, (env, after) -> List.of(), clock, stopping, startedAt);
+    }
+
+    /**
+     * @param journal the journal: which environments there are, and their versions
+     * @param streams an environment's open sync streams now
+     * @param closedSince an environment's SDK instances closed by their application since a time, newest first
+     * @param clock the clock of the answers' {@code at}
+     * @param stopping whether the server is stopping
+     * @param startedAt when the server started
+     */
+    public SdkService(Journal journal, Function<String, List<SdkStream>> streams,
+                      BiFunction<String, Instant, List<SdkStream>> closedSince, Clock clock, BooleanSupplier stopping,
+                      Instant startedAt) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.streams = Objects.requireNonNull(streams, "streams");
+        this.closedSince = Objects.requireNonNull(closedSince, "closedSince");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.stopping = Objects.requireNonNull(stopping, "stopping");
         this.startedAt = Objects.requireNonNull(startedAt, "startedAt").truncatedTo(ChronoUnit.SECONDS);
@@ -127,6 +147,17 @@ public final class SdkService {
      * @throws ApiException 400 for a bad version or limit, 403 for a token that may not ask, 404 for no such environment
      */
     public Sdks list(Principal p, String env, Long version, int limit) {
+        return list(p, env, version, limit, null);
+    }
+
+    /**
+     * As {@link #list(Principal, String, Long, int)}, with the instances closed by their application since a time: an
+     * instance that leaves the list while a change is awaited has either closed (it serves nothing any more) or lost its
+     * connection (it may serve what it had): the first kind is here.
+     *
+     * @param closedAfter a time, or null for no list of closed instances
+     */
+    public Sdks list(Principal p, String env, Long version, int limit, Instant closedAfter) {
         if (!p.canReadHistory(env)) {
             throw ApiException.forbidden("the SDKs of environment \"" + env + "\" are listed to an admin token, or an"
                     + " editor, operator or viewer token of it; this token is " + (p.isAdmin() || p.environments().contains(env)
@@ -161,7 +192,10 @@ public final class SdkService {
             all.add(new Sdk(s, standing));
         }
         List<Sdk> listed = all.stream().sorted(ORDER).limit(limit).toList();
+        // Not held to the limit of the streams listed: a fleet that scales in closes many at once, and a wait looks for
+        // the ones it saw pending among them.
+        List<SdkStream> closed = closedAfter == null ? null : closedSince.apply(env, closedAfter).stream().limit(MAX_LIMIT).toList();
         return new Sdks(env, state.version(), target, clock.instant().truncatedTo(ChronoUnit.SECONDS), startedAt, applied,
-                pending, unconfirmed, listed);
+                pending, unconfirmed, listed, closed);
     }
 }

@@ -185,6 +185,39 @@ class SdksApiTest {
     }
 
     @Test
+    void anInstanceThatSaysItClosesIsListedAmongTheClosedOnceItsStreamEnds() throws Exception {
+        FlagSyncGrpc.FlagSyncBlockingStub closing = stub();
+        ManagedChannel closingChannel = channels.get(channels.size() - 1);
+        FlagSyncGrpc.FlagSyncBlockingStub lost = stub();
+        ManagedChannel lostChannel = channels.get(channels.size() - 1);
+        connect(closing, "inst-closing", "checkout", 1);
+        connect(lost, "inst-lost", "billing", 1);
+        JsonNode before = api.get(SDKS + "?closedAfter=2026-01-01T00:00:00Z", ADMIN).json();
+        assertThat(before.get("closed")).isEmpty();
+        assertThat(api.get(SDKS, ADMIN).json().has("closed")).as("only when asked for").isFalse();
+
+        closing.acknowledge(Acknowledgement.newBuilder().setEnvironment("production").setInstanceId("inst-closing")
+                .setVersion(1).setClosing(true).build());
+        closingChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        lostChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS); // no goodbye: lost, as far as the server knows
+        JsonNode after = api.get(SDKS + "?closedAfter=2026-01-01T00:00:00Z", ADMIN).json();
+        for (int i = 0; i < 500 && after.get("streams").asInt() > 0; i++) {
+            Thread.sleep(20); // polled, as flags off --wait polls: the server sees each channel's close as it comes
+            after = api.get(SDKS + "?closedAfter=2026-01-01T00:00:00Z", ADMIN).json();
+        }
+        assertThat(after.get("streams").asInt()).isZero();
+        assertThat(after.get("closed")).hasSize(1);
+        JsonNode gone = after.get("closed").get(0);
+        assertThat(gone.get("instance").asText()).isEqualTo("inst-closing");
+        assertThat(gone.get("application").asText()).isEqualTo("checkout");
+        assertThat(gone.get("appliedVersion").asLong()).isEqualTo(1);
+        assertThat(gone.get("token").asText()).startsWith("tok-");
+        assertThat(api.get(SDKS + "?closedAfter=2999-01-01T00:00:00Z", ADMIN).json().get("closed")).as("since a later time")
+                .isEmpty();
+        assertThat(api.get(SDKS + "?closedAfter=yesterday", ADMIN).status()).isEqualTo(400);
+    }
+
+    @Test
     void badQueriesAndTokensThatMayNotAreRefused() {
         assertThat(api.get(SDKS, ADMIN).json().get("streams").asInt()).isZero();
         assertThat(api.get(SDKS + "?version=0", ADMIN).json().get("detail").asText())

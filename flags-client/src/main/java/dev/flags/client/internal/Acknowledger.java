@@ -38,8 +38,11 @@ final class Acknowledger {
     /** The shortest time between two acknowledgements. */
     static final long SPACING_MILLIS = 1_000;
     private static final long DEADLINE_SECONDS = 10;
+    /** How long a close waits for the server to take its goodbye: a close must not wait on a slow server. */
+    static final long GOODBYE_MILLIS = 300;
 
     private final FlagSyncGrpc.FlagSyncStub stub;
+    private final FlagSyncGrpc.FlagSyncBlockingStub blockingStub;
     private final String environment;
     private final String instanceId;
     private final ScheduledExecutorService background;
@@ -64,6 +67,7 @@ final class Acknowledger {
      */
     Acknowledger(Channel channel, String environment, ScheduledExecutorService background, LongSupplier nanoTime) {
         this.stub = FlagSyncGrpc.newStub(channel);
+        this.blockingStub = FlagSyncGrpc.newBlockingStub(channel);
         this.environment = environment;
         this.background = background;
         this.nanoTime = nanoTime;
@@ -141,6 +145,31 @@ final class Acknowledger {
         }
         if (LOG.isDebugEnabled()) {
             LOG.debug("flags: acknowledging version {} of environment \"{}\" failed: {}", version, environment, status);
+        }
+    }
+
+    /**
+     * Says, on the stream still open, that this instance is closing (its application closed it), with the version it
+     * answered from: once the stream ends, the server lists it among the instances closed by their application, not as
+     * one that lost its connection and may still serve what it had ({@code flags off --wait} tells the two apart). Waits
+     * for the server at most {@value #GOODBYE_MILLIS} ms; best effort, as every acknowledgement. Stops acknowledging.
+     *
+     * @param version the version the instance answered from
+     */
+    void goodbye(long version) {
+        synchronized (lock) {
+            boolean silent = stopped; // closed already, or a server that takes no acknowledgements
+            close();
+            if (silent) {
+                return;
+            }
+        }
+        Acknowledgement ack = Acknowledgement.newBuilder().setEnvironment(environment).setInstanceId(instanceId)
+                .setVersion(Math.max(0, version)).setClosing(true).build();
+        try {
+            blockingStub.withDeadlineAfter(GOODBYE_MILLIS, TimeUnit.MILLISECONDS).acknowledge(ack);
+        } catch (RuntimeException e) {
+            LOG.debug("flags: saying that this instance closes failed: {}", Status.fromThrowable(e));
         }
     }
 

@@ -1028,6 +1028,14 @@ final class Syncer implements AutoCloseable {
      */
     @Override
     public void close() {
+        boolean goodbye;
+        synchronized (lock) {
+            // Not from a listener run on the transport's thread: the server's answer would wait for that very thread.
+            goodbye = !closed && streamUp && IN_STREAM_CALLBACK.get() == null;
+        }
+        if (goodbye) {
+            acknowledger.goodbye(store.state().version()); // outside the lock: it waits for the server, briefly
+        }
         boolean reachable;
         synchronized (lock) {
             if (closed) {

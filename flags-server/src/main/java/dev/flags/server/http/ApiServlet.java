@@ -288,9 +288,9 @@ public final class ApiServlet extends HttpServlet {
             }
             if (section.equals("sdks") && n == 3) {
                 requireMethod(method, "GET");
-                QueryParameters.requireOnly(req, "version", "limit");
+                QueryParameters.requireOnly(req, "version", "limit", "closedAfter");
                 sdks(resp, services.sdks().list(p, env, longParameter(req, "version"),
-                        integer(req, "limit", SdkService.DEFAULT_LIMIT)));
+                        integer(req, "limit", SdkService.DEFAULT_LIMIT), instant(req, "closedAfter", null)));
                 return;
             }
             if (section.equals("state") && n == 3) {
@@ -764,6 +764,15 @@ public final class ApiServlet extends HttpServlet {
                     .put("appliedAt", instant(st.appliedAt())).put("standing", sdk.standing().apiName());
         }
         n.put("more", s.streams() - s.sdks().size());
+        if (s.closed() != null) {
+            ArrayNode closed = n.putArray("closed"); // by their application: they serve nothing any more
+            for (dev.flags.server.sync.SdkStream st : s.closed()) {
+                closed.addObject().put("instance", st.instanceId())
+                        .put("application", st.application().isEmpty() ? null : st.application())
+                        .put("sdk", st.sdk()).put("token", st.tokenId())
+                        .put("appliedVersion", st.appliedVersion() < 0 ? null : st.appliedVersion());
+            }
+        }
         write(resp, 200, n);
     }
 

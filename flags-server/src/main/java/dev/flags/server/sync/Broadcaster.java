@@ -11,6 +11,7 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -586,6 +587,9 @@ public final class Broadcaster implements AutoCloseable {
 
   void unsubscribe(Subscription subscription, Topic topic) {
     if (topic.remove(subscription)) {
+      if (subscription.isClosing()) {
+        topic.closedByItsApplication(subscription, clock.millis());
+      }
       release(subscription.tokenId());
       connected.decrementAndGet();
       synchronized (connected) {
@@ -600,13 +604,44 @@ public final class Broadcaster implements AutoCloseable {
    * @return false if the token has no open stream of the environment with that instance id
    */
   boolean acknowledge(String environment, String tokenId, String instanceId, long version) {
+    return acknowledge(environment, tokenId, instanceId, version, false);
+  }
+
+  /**
+   * As {@link #acknowledge(String, String, String, long)}, from an SDK instance that may be closing.
+   *
+   * @param closing whether its application is closing it: once its stream ends, it is listed among those closed by
+   *     their application ({@link #closedSince}) for a while, not as one that may still serve what it had
+   */
+  boolean acknowledge(String environment, String tokenId, String instanceId, long version, boolean closing) {
     Topic topic = topics.get(environment);
     Subscription s = topic == null ? null : topic.ofInstance(tokenId, instanceId); // another token's is none of its business
     if (s == null) {
       return false;
     }
     s.acknowledged(version, clock.millis());
+    if (closing) {
+      s.closing();
+    }
     return true;
+  }
+
+  /**
+   * @param environment an environment's key
+   * @param after a time
+   * @return the SDK instances of the environment whose streams ended at or after that time, after their SDK said it was
+   *     closing (their application closed them: they serve nothing any more), newest first; remembered for 65 minutes
+   */
+  public List<SdkStream> closedSince(String environment, Instant after) {
+    Topic topic = topics.get(environment);
+    if (topic == null) {
+      return List.of();
+    }
+    List<SdkStream> out = new ArrayList<>();
+    for (Topic.ClosedInstance c : topic.closedSince(after.toEpochMilli(), clock.millis())) {
+      out.add(c.stream());
+    }
+    return out;
   }
 
   /**

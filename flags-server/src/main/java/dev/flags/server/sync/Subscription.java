@@ -56,6 +56,8 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   /** Guarded by this: the newest version the SDK acknowledged (-1: none), and when. */
   private long appliedVersion = -1;
   private long appliedAtMillis;
+  /** Whether its SDK said it is closing (its application closed it): once the stream ends, it is gone for good. */
+  private volatile boolean closing;
 
   Subscription(Broadcaster owner, Topic topic, ServerCallStreamObserver<SyncMessage> observer, CallCut.Handle call,
       String tokenId, StreamIdentity identity, boolean memberChanges) {
@@ -90,6 +92,16 @@ final class Subscription implements Runnable, SendBudget.Borrower {
         appliedAtMillis = atMillis;
       }
     }
+  }
+
+  /** Its SDK said it is closing: its stream ends next, and it serves nothing any more. */
+  void closing() {
+    closing = true;
+  }
+
+  /** @return whether its SDK said it is closing */
+  boolean isClosing() {
+    return closing;
   }
 
   /** What the list of SDKs shows of it now. */

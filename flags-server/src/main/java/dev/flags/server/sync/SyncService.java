@@ -211,7 +211,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       problem = Status.INVALID_ARGUMENT.withDescription("version must be at least 0, was " + ack.getVersion());
     }
     if (problem == null && !broadcaster.acknowledge(ack.getEnvironment(),
-        AuthInterceptor.principal().orElseThrow().tokenId(), ack.getInstanceId(), ack.getVersion())) {
+        AuthInterceptor.principal().orElseThrow().tokenId(), ack.getInstanceId(), ack.getVersion(), ack.getClosing())) {
       problem = Status.NOT_FOUND.withDescription("this token has no open sync stream of environment \""
           + ack.getEnvironment() + "\" with instance_id \"" + ack.getInstanceId()
           + "\": it has ended, or the SDK has not subscribed with that id");
