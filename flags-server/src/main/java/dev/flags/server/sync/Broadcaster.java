@@ -637,11 +637,7 @@ public final class Broadcaster implements AutoCloseable {
     if (topic == null) {
       return List.of();
     }
-    List<SdkStream> out = new ArrayList<>();
-    for (Topic.ClosedInstance c : topic.closedSince(after.toEpochMilli(), clock.millis())) {
-      out.add(c.stream());
-    }
-    return out;
+    return topic.closedSince(after.toEpochMilli(), clock.millis());
   }
 
   /**

@@ -2,9 +2,6 @@ package dev.flags.server.sync;
 
 import dev.flags.protocol.v1.SyncMessage;
 import dev.flags.server.journal.EnvironmentState;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -80,25 +77,8 @@ final class Topic {
   private final ConcurrentHashMap<String, Subscription> byInstance = new ConcurrentHashMap<>();
   private final AtomicBoolean passScheduled = new AtomicBoolean();
   private volatile boolean ended;
-  /**
-   * Guarded by itself: the instances whose streams ended after their SDK said it was closing, oldest first, by token and
-   * instance id, each with when it ended; kept {@link #CLOSED_KEPT_MILLIS} and at most {@link #MAX_CLOSED}.
-   */
-  private final LinkedHashMap<String, ClosedInstance> closed = new LinkedHashMap<>();
-
-  /** How long an instance closed by its application is remembered: longer than the longest {@code --wait}. */
-  static final long CLOSED_KEPT_MILLIS = 65 * 60_000L;
-  /** The most instances closed by their application remembered per environment (a fleet's churn over the hour). */
-  static final int MAX_CLOSED = 10_000;
-
-  /**
-   * Immutable. An SDK instance closed by its application.
-   *
-   * @param stream its stream as it was at its end
-   * @param closedAtMillis when its stream ended
-   */
-  record ClosedInstance(SdkStream stream, long closedAtMillis) {
-  }
+  /** The instances whose streams ended after their SDK said it was closing: see {@link ClosedInstances}. */
+  private final ClosedInstances closed = new ClosedInstances(ClosedInstances.MAX_CLOSED, ClosedInstances.KEPT_MILLIS);
 
   Topic(String environment, SharedEncoding encoding) {
     this.environment = environment;
@@ -168,13 +148,7 @@ final class Topic {
 
   /** Remembers a stream that ended after its SDK said it was closing. */
   void closedByItsApplication(Subscription subscription, long atMillis) {
-    String key = instanceKey(subscription.tokenId(), subscription.instanceId());
-    ClosedInstance gone = new ClosedInstance(subscription.describe(), atMillis);
-    synchronized (closed) {
-      closed.remove(key); // re-inserted last: the newest
-      closed.put(key, gone);
-      forgetOldClosed(atMillis);
-    }
+    closed.add(instanceKey(subscription.tokenId(), subscription.instanceId()), subscription.describe(), atMillis);
   }
 
   /**
@@ -182,30 +156,8 @@ final class Topic {
    * @param nowMillis the time now, to forget what is too old
    * @return the instances closed by their application at or after the time, newest first
    */
-  List<ClosedInstance> closedSince(long afterMillis, long nowMillis) {
-    List<ClosedInstance> out = new ArrayList<>();
-    synchronized (closed) {
-      forgetOldClosed(nowMillis);
-      for (ClosedInstance c : closed.values()) {
-        if (c.closedAtMillis() >= afterMillis) {
-          out.add(c);
-        }
-      }
-    }
-    java.util.Collections.reverse(out);
-    return out;
-  }
-
-  /** Guarded by {@link #closed}. */
-  private void forgetOldClosed(long nowMillis) {
-    Iterator<ClosedInstance> oldest = closed.values().iterator();
-    while (oldest.hasNext()) {
-      ClosedInstance c = oldest.next();
-      if (closed.size() <= MAX_CLOSED && nowMillis - c.closedAtMillis() < CLOSED_KEPT_MILLIS) {
-        return;
-      }
-      oldest.remove();
-    }
+  List<SdkStream> closedSince(long afterMillis, long nowMillis) {
+    return closed.since(afterMillis, nowMillis);
   }
 
   /** The newest open stream of a token's SDK instance, or null. */
