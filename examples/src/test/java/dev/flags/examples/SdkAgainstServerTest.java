@@ -150,8 +150,8 @@ class SdkAgainstServerTest {
                         .DELETE().build(), HttpResponse.BodyHandlers.ofString());
                 assertThat(refused.statusCode()).isEqualTo(409);
                 assertThat(JSON.readTree(refused.body()).get("detail").asText()).startsWith("1 SDK is connected to"
-                        + " environment \"production\" (applications without a name: 1): archived, it would keep serving them its flags as they"
-                        + " are, and no flag of it could be switched off");
+                        + " environment \"production\" (applications without a name: 1): archived, its flags would stay in that"
+                        + " SDK as they are, and none of them could be switched off");
                 call(server, "DELETE", "/environments/production?withSdks=true", null);
                 JsonNode deleted = call(server, "DELETE", "/environments/production?archived=true&comment=region%20closed", null);
                 assertThat(deleted.get("tokens")).hasSize(1);

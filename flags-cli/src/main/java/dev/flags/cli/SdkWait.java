@@ -166,11 +166,9 @@ final class SdkWait {
                 seenPending.remove(sdk.get("instance").asText()); // listed still: applied, or pending and said below
             }
         }
-        int closedByApplication = 0;
+        int closedByApplication = answer.path("closed").size(); // since the first answer: pending then, or not
         for (JsonNode sdk : answer.path("closed")) {
-            if (seenPending.remove(sdk.path("instance").asText()) != null) {
-                closedByApplication++; // closed for good: it serves nothing, old or new
-            }
+            seenPending.remove(sdk.path("instance").asText()); // closed for good: it serves nothing, old or new
         }
         boolean listedAll = answer.path("more").asInt() == 0;
         if (!listedAll) {
@@ -242,9 +240,9 @@ final class SdkWait {
         }
         if (!seenPending.isEmpty()) {
             err.println("flags: the change is made, but " + count(seenPending.size(), "SDK", "SDKs") + " connected to " + where
-                    + " left before saying it applied version " + target + " (it lost its connection, or its application"
-                    + " stopped without closing it: while away it may answer from what it had; it gets the change once it"
-                    + " is back):");
+                    + " left before saying " + (seenPending.size() == 1 ? "it" : "they") + " applied version " + target
+                    + " (lost connections, or applications stopped without closing the SDK: while away one may answer from"
+                    + " what it had; it gets the change once it is back):");
             seenPending.values().stream().limit(NAMED).forEach(sdk -> err.println("  " + describe(sdk)));
             if (seenPending.size() > NAMED) {
                 err.println("  and " + (seenPending.size() - NAMED) + " more");

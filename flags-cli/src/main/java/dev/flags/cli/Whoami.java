@@ -64,6 +64,13 @@ final class Whoami implements Callable<Integer> {
         me.path("may").forEach(r -> may.add(RIGHTS.getOrDefault(r.asText(), oneLine(r.asText()))));
         out.println("may: " + (may.isEmpty() ? "nothing" : String.join(", ", may)));
         out.println("expires: " + (me.hasNonNull("expiresAt") ? oneLine(me.get("expiresAt").asText()) : "never"));
+        for (JsonNode env : me.path("archivedEnvironments")) {
+            out.println("note: environment " + oneLine(env.asText()) + " is archived: it takes no change there, kill switches"
+                    + " included, until an admin restores it");
+        }
+        for (JsonNode env : me.path("deletedEnvironments")) {
+            out.println("note: environment " + oneLine(env.asText()) + " was deleted for good: nothing there any more");
+        }
         return EXIT_OK;
     }
 

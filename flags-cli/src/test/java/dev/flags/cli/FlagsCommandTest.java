@@ -311,6 +311,12 @@ class FlagsCommandTest {
                 + "expires: never\n");
         assertThat(Api.JSON.readTree(flags("whoami", at, operator, "--json").out()).get("scope").asText()).isEqualTo("operator");
         assertThat(flags("whoami", at, "--token=" + ADMIN).out()).contains(": admin of every environment\nmay: everything (admin");
+        assertThat(flags("environments", "create", "retired", at, "--token=" + ADMIN).exit()).isZero();
+        Run retiredToken = flags("tokens", "create", "old-on-call", at, "--token=" + ADMIN, "--scope", "operator", "-e", "retired");
+        assertThat(flags("environments", "archive", "retired", at, "--token=" + ADMIN).exit()).isZero();
+        assertThat(flags("whoami", at, "--token=" + retiredToken.json().get("token").asText()).out())
+                .endsWith("note: environment retired is archived: it takes no change there, kill switches included, until an"
+                        + " admin restores it\n");
 
         // A dry run fails where the apply would: this token may not write flags.
         Path file = Files.writeString(dir.resolve("as-code.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\":"

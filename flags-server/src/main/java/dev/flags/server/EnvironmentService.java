@@ -63,6 +63,24 @@ public final class EnvironmentService {
         this.connected = Objects.requireNonNull(connected, "connected");
     }
 
+    /**
+     * @param keys environments' keys, such as a token's
+     * @return those of them that are archived (they take no change, kill switches included), in the order given
+     */
+    public List<String> archived(java.util.Collection<String> keys) {
+        ServerState state = journal.state();
+        return keys.stream().filter(k -> state.environment(k).map(EnvironmentState::archived).orElse(false)).toList();
+    }
+
+    /**
+     * @param keys environments' keys, such as a token's
+     * @return those of them that were deleted for good, in the order given
+     */
+    public List<String> deleted(java.util.Collection<String> keys) {
+        ServerState state = journal.state();
+        return keys.stream().filter(state::wasDeleted).toList();
+    }
+
     /** @return the environments the token may read, sorted by key */
     public List<EnvironmentState> list(Principal p) {
         List<EnvironmentState> out = new ArrayList<>();
@@ -172,11 +190,13 @@ public final class EnvironmentService {
         if (byApplication.size() > APPLICATIONS_NAMED) {
             apps.append(", and ").append(byApplication.size() - APPLICATIONS_NAMED).append(" more");
         }
-        return streams.size() + (streams.size() == 1 ? " SDK is" : " SDKs are") + " connected to environment \"" + key
-                + "\" (applications " + apps + "): archived, it would keep serving them its flags as they are, and no flag of it could"
-                + " be switched off, kill switches included, until an admin restores it. Point those applications at another"
-                + " environment first (GET .../sdks lists them: flags sdks), or archive it even so with ?withSdks=true"
-                + " (flags environments archive --with-sdks)";
+        boolean one = streams.size() == 1;
+        return streams.size() + (one ? " SDK is" : " SDKs are") + " connected to environment \"" + key
+                + "\" (applications " + apps + "): archived, its flags would stay in " + (one ? "that SDK" : "those SDKs")
+                + " as they are, and none of them could be switched off, kill switches included, until an admin restores it."
+                + " Point " + (one ? "that application" : "those applications") + " at another environment first (GET"
+                + " .../sdks lists them: flags sdks), or archive it even so with ?withSdks=true (flags environments archive"
+                + " --with-sdks)";
     }
 
     /**

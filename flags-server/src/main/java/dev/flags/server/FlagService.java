@@ -231,16 +231,18 @@ public final class FlagService {
         } catch (ApiException e) {
             if (e.status() == 404 && e.getMessage().endsWith(CREATE_IT)) {
                 String noFlag = e.getMessage().substring(0, e.getMessage().length() - CREATE_IT.length());
+                if (Access.onlySwitchesOff(body)) {
+                    // A kill switch of a key that is no flag: its SDKs already answer their code's default; "create it
+                    // first" is the advice only where that default is true (QA47a F11), and an operator's token, the
+                    // on-call's, may not create one (QA52 F1).
+                    throw ApiException.notFound("flag", noFlag + ": its SDKs answer the default their code gives (false,"
+                            + " unless the code says otherwise), so there is nothing to switch off; where the code's default"
+                            + " is true, " + (p.canWriteFlags(env) ? "create the flag, off (flags create)"
+                            : "an editor creates the flag, off (flags create)"));
+                }
                 if (!p.canWriteFlags(env)) {
                     // An operator switches off what is there: making a flag is not its to do, nor to be told to do (QA46a F10).
                     throw ApiException.notFound("flag", noFlag);
-                }
-                if (Access.onlySwitchesOff(body)) {
-                    // A kill switch of a key that is no flag: its SDKs already answer their code's default; "create it
-                    // first" is the advice only where that default is true (QA47a F11).
-                    throw ApiException.notFound("flag", noFlag + ": its SDKs answer the default their code gives (false,"
-                            + " unless the code says otherwise), so there is nothing to switch off; where the code's default"
-                            + " is true, create the flag, off (flags create)");
                 }
             }
             throw e;

@@ -298,6 +298,18 @@ class AdminApiTest {
         assertThat(admin.get("may")).extracting(JsonNode::asText).startsWith("admin", "read");
         assertThat(admin.toString()).doesNotContain(ADMIN);
 
+        assertThat(me.get("archivedEnvironments")).isEmpty();
+        assertThat(me.get("deletedEnvironments")).isEmpty();
+        // The on-call's check before an incident: a kill switch of a key that is no flag says what its SDKs answer.
+        assertProblem(api.patch("/api/v1/environments/production/flags/nope", operator, "{\"enabled\": false}"), 404,
+                "so there is nothing to switch off; where the code's default is true, an editor creates the flag, off");
+        // What it may do, an archived environment refuses all the same (QA52 F2).
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"retired\"}").status()).isEqualTo(201);
+        String retired = token("operator", "retired");
+        assertThat(api.delete("/api/v1/environments/retired", ADMIN).status()).isEqualTo(200);
+        assertThat(api.get("/api/v1/whoami", retired).json().get("archivedEnvironments")).extracting(JsonNode::asText)
+                .containsExactly("retired");
+
         assertProblem(api.post("/api/v1/whoami", operator, "{}"), 405, "POST is not allowed");
         assertProblem(api.get("/api/v1/whoami?x=1", operator), 400, "x");
         assertThat(api.get("/api/v1/whoami", null).status()).isEqualTo(401);

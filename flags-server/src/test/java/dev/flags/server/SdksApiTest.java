@@ -160,10 +160,10 @@ class SdksApiTest {
         ApiClient.Response refused = api.call("DELETE", env, ADMIN, null, java.util.Map.of());
         assertThat(refused.status()).as(refused.body()).isEqualTo(409);
         assertThat(refused.json().get("detail").asText()).isEqualTo("3 SDKs are connected to environment \"production\""
-                + " (applications checkout: 2, without a name: 1): archived, it would keep serving them its flags as they"
-                + " are, and no flag of it could be switched off, kill switches included, until an admin restores it. Point"
-                + " those applications at another environment first (GET .../sdks lists them: flags sdks), or archive it"
-                + " even so with ?withSdks=true (flags environments archive --with-sdks)");
+                + " (applications checkout: 2, without a name: 1): archived, its flags would stay in those SDKs as they are,"
+                + " and none of them could be switched off, kill switches included, until an admin restores it. Point those"
+                + " applications at another environment first (GET .../sdks lists them: flags sdks), or archive it even so"
+                + " with ?withSdks=true (flags environments archive --with-sdks)");
         assertThat(api.get(env, ADMIN).json().get("archived").asBoolean()).as("not archived").isFalse();
         assertThat(api.call("DELETE", env + "?withSdks=false", ADMIN, null, java.util.Map.of()).status()).isEqualTo(409);
         assertThat(api.call("DELETE", env + "?withSdks=yes", ADMIN, null, java.util.Map.of()).status()).isEqualTo(400);

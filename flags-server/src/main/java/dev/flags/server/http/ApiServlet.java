@@ -1171,6 +1171,11 @@ public final class ApiServlet extends HttpServlet {
         if (p.canGrantSelfServiceRoles(env)) {
             may.add(p.scope() == Scope.TESTER ? "grantSelfServiceRolesToItsUser" : "grantSelfServiceRoles");
         }
+        // What it may do there, an archived environment refuses all the same, kill switches included (QA52 F2).
+        ArrayNode archived = n.putArray("archivedEnvironments");
+        services.environments().archived(p.environments()).forEach(archived::add);
+        ArrayNode deleted = n.putArray("deletedEnvironments");
+        services.environments().deleted(p.environments()).forEach(deleted::add);
         return n;
     }
 
