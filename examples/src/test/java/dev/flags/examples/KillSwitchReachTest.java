@@ -3,15 +3,10 @@ package dev.flags.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flags.client.Flags;
 import dev.flags.core.User;
 import dev.flags.server.FlagServer;
 import dev.flags.server.ServerConfig;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,22 +24,12 @@ import org.junit.jupiter.api.io.TempDir;
 class KillSwitchReachTest {
 
     private static final String ADMIN = "reach-test-admin-token-0123456789";
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private final HttpClient http = HttpClient.newHttpClient();
 
     @TempDir
     Path dir;
 
     private JsonNode call(FlagServer server, String method, String path, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + "/api/v1" + path))
-                .header("Authorization", "Bearer " + ADMIN)
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (body != null) {
-            b.header("Content-Type", "application/json");
-        }
-        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isLessThan(300);
-        return JSON.readTree(r.body());
+        return AdminCalls.call(server, ADMIN, method, path, body);
     }
 
     /** Runs the built flags command as a process; stdout and stderr together. */

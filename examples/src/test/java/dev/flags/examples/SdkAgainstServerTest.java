@@ -60,15 +60,7 @@ class SdkAgainstServerTest {
     }
 
     private JsonNode call(FlagServer server, String method, String path, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort() + "/api/v1" + path))
-                .header("Authorization", "Bearer " + ADMIN)
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (body != null) {
-            b.header("Content-Type", "application/json");
-        }
-        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isLessThan(300);
-        return r.body().isEmpty() ? null : JSON.readTree(r.body());
+        return AdminCalls.call(server, ADMIN, method, path, body);
     }
 
     private String seed(FlagServer server) throws Exception {

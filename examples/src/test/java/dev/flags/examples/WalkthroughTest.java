@@ -33,17 +33,7 @@ class WalkthroughTest {
     private Demo.Running demo;
 
     private JsonNode call(String method, String url, String token, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).method(method,
-                body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (token != null) {
-            b.header("Authorization", "Bearer " + token);
-        }
-        if (body != null) {
-            b.header("Content-Type", "application/json");
-        }
-        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(method + " " + url + ": " + r.body()).isLessThan(300);
-        return JSON.readTree(r.body());
+        return AdminCalls.call(method, url, token, body);
     }
 
     private String api(String path) {

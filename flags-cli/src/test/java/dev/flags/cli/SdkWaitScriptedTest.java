@@ -64,6 +64,33 @@ class SdkWaitScriptedTest {
     }
 
     @Test
+    void aServerWithoutTheListOfClosedInstancesIsAskedAgainWithoutIt() {
+        server.answer(200, null, FLAG);
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));
+        server.answer(400, null, "{\"status\": 400, \"title\": \"bad request\", \"detail\": \"unknown query parameter"
+                + " \\\"closedAfter\\\": this GET takes version, limit\"}"); // a release from before it
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 0, BILLING.replace("\"pending\"", "\"applied\"")
+                .replace("\"appliedVersion\": 3", "\"appliedVersion\": 4")));
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("the SDK connected to environment \"production\" has applied version 4");
+        assertThat(server.requests().get(3)).as("asked again as before the list").endsWith("/sdks?limit=100&version=4");
+    }
+
+    @Test
+    void whoamiOfAServerFromBeforeItSaysItCannotTell() {
+        String noEndpoint = "{\"status\": 404, \"title\": \"not found\", \"detail\": \"there is no endpoint GET"
+                + " /api/v1/whoami; see docs/api.md\"}";
+        server.answer(404, null, noEndpoint);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(new String[] {"whoami", server.serverOption(), "--token=t0ken"}, new PrintWriter(out, true),
+                new PrintWriter(err, true));
+        assertThat(exit).isEqualTo(1);
+        assertThat(err.toString()).contains("the server does not say who a token is (a release from before whoami)");
+    }
+
+    @Test
     void aRestartDuringTheWaitIsNotAnAllClear() {
         server.answer(200, null, FLAG);
         server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));

@@ -2,6 +2,7 @@ package dev.flags.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.flags.cli.FlagsCommandTest.Run;
 import dev.flags.protocol.v1.Acknowledgement;
 import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.SubscribeRequest;
@@ -12,8 +13,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -46,31 +45,11 @@ class SdkWaitTest {
     private final List<ManagedChannel> channels = new ArrayList<>();
     private final ExecutorService sdks = Executors.newCachedThreadPool();
 
-    record Run(int exit, String out, String err) {
-    }
-
+    /** {@code flags} as an admin, in environment production. */
     private Run flags(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        String[] all = new String[args.length + 3];
-        all[0] = args[0];
-        all[1] = "--server=http://127.0.0.1:" + server.httpPort();
-        all[2] = "--token=" + ADMIN;
-        all[3] = "--env=production";
-        System.arraycopy(args, 1, all, 4, args.length - 1);
-        int exit = FlagsCommand.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(exit, out.toString(), err.toString());
-    }
-
-    /** As {@link #flags}, for a command that takes no environment option ({@code flags environments ...}). */
-    private Run flagsOfNoEnvironment(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
         List<String> all = new ArrayList<>(List.of(args));
-        all.add("--server=http://127.0.0.1:" + server.httpPort());
-        all.add("--token=" + ADMIN);
-        int exit = FlagsCommand.run(all.toArray(String[]::new), new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(exit, out.toString(), err.toString());
+        all.add("--env=production");
+        return FlagsCommandTest.against(server, ADMIN, all.toArray(String[]::new));
     }
 
     private String send(String method, String path, String body) throws Exception {
@@ -298,11 +277,11 @@ class SdkWaitTest {
     @Test
     void anEnvironmentWithSdksConnectedIsArchivedOnlyWithWithSdks() throws Exception {
         sdk("a1b2c3d4e5f60718", "checkout", true);
-        Run refused = flagsOfNoEnvironment("environments", "archive", "production");
+        Run refused = FlagsCommandTest.against(server, ADMIN, "environments", "archive", "production");
         assertThat(refused.exit()).isEqualTo(1);
         assertThat(refused.err()).contains("1 SDK is connected to environment \"production\" (applications checkout: 1)",
                 "(flags environments archive --with-sdks)");
-        Run archived = flagsOfNoEnvironment("environments", "archive", "production", "--with-sdks", "-m", "moved to eu");
+        Run archived = FlagsCommandTest.against(server, ADMIN, "environments", "archive", "production", "--with-sdks", "-m", "moved to eu");
         assertThat(archived.exit()).as(archived.err()).isZero();
         assertThat(archived.err()).contains("environment \"production\" archived");
     }

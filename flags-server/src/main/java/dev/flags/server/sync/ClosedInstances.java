@@ -17,8 +17,9 @@ final class ClosedInstances {
     /** How long an instance closed by its application is remembered: longer than the longest {@code --wait}, an hour. */
     static final long KEPT_MILLIS = 65 * 60_000L;
     /**
-     * The most remembered per environment: a fleet's churn over a wait, and more (about 0.5 MB at most; whoever holds an
-     * sdk token and opens and closes streams without end pushes out only the oldest).
+     * The most remembered per environment: a fleet's churn over a wait, and more (estimated, not measured: a few hundred
+     * bytes each, under 1 MB in all; whoever holds an sdk token and opens and closes streams without end pushes out only
+     * the oldest).
      */
     static final int MAX_CLOSED = 2_000;
 
