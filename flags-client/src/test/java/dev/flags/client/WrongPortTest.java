@@ -9,6 +9,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -74,6 +75,30 @@ class WrongPortTest {
                 }
             }
         }
+    }
+
+    @Test
+    void aHostThatDoesNotResolveIsSaidOnceAndTheLogNamesGrpcsOwnLoggerOnceForTheJvm() {
+        // ".invalid" never resolves (RFC 6761). The only test of this JVM that fails a name resolution: the hint is once
+        // per JVM, so the first instance's line has it and the second's does not.
+        String target = "flags-sdk-test.invalid:9090";
+        try (Flags first = unresolvable(target); Flags second = unresolvable(target)) {
+            for (Flags flags : List.of(first, second)) {
+                Await.until("the SDK reports the failed resolution", () -> flags.freshness().problem()
+                        .filter(p -> p.contains("flags-sdk-test.invalid")).isPresent());
+                assertThat(flags.freshness().problem().orElseThrow()).doesNotContain("java.util.logging");
+            }
+            Await.until("both instances' outage lines", () -> log.lines("cannot reach the flag server at " + target).size() == 2);
+            List<String> lines = log.lines("cannot reach the flag server at " + target);
+            assertThat(lines).allSatisfy(line -> assertThat(line).contains("flags-sdk-test.invalid"));
+            assertThat(lines).filteredOn(line -> line.contains("set that logger to SEVERE")).singleElement().asString()
+                    .contains("logger io.grpc.internal.ManagedChannelImpl, level WARNING");
+        }
+    }
+
+    private static Flags unresolvable(String target) {
+        return Flags.builder().target(target).plaintext().sdkToken("t").environment("production")
+                .initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100)).build();
     }
 
     @RegisterExtension

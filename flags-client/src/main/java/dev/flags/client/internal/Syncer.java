@@ -137,6 +137,10 @@ final class Syncer implements AutoCloseable {
     private static final String TLS_CLOSED = "Connection closed while performing TLS negotiation";
     /** How to tell a flag server's connection cap from the other reasons a connection is closed unanswered. */
     private static final String AT_CAP = "then its log says \"refused a connection\"";
+    /** gRPC's logger of failed name resolutions: {@link #resolutionLogHint}. */
+    static final String RESOLUTION_LOGGER = "io.grpc.internal.ManagedChannelImpl";
+    /** Whether this JVM's log has had {@link #resolutionLogHint} (it is about the application's logging, not one SDK). */
+    private static final AtomicBoolean RESOLUTION_HINT_GIVEN = new AtomicBoolean();
     /** "HTTP/" in hex, as Netty dumps the first bytes of a peer that is not an HTTP/2 server. */
     private static final String HTTP1_BYTES = "485454502f";
     /** A hex dump of bytes received, as gRPC and Netty put into their messages. */
@@ -628,11 +632,11 @@ final class Syncer implements AutoCloseable {
                     LOG.warn("flags: the flag server at {} has no room for this SDK's stream now ({}); serving {},"
                             + " retrying in the background", target, problem, serving(held));
                 } else if (wasUp || everConnected) {
-                    LOG.warn("flags: lost the stream to {} ({}); serving {}, reconnecting in the background",
-                            target, problem, serving(held));
+                    LOG.warn("flags: lost the stream to {} ({}); serving {}, reconnecting in the background{}",
+                            target, problem, serving(held), resolutionLogHintOnce(failure));
                 } else {
-                    LOG.warn("flags: cannot reach the flag server at {} ({}); serving {}, retrying in the background",
-                            target, problem, serving(held));
+                    LOG.warn("flags: cannot reach the flag server at {} ({}); serving {}, retrying in the background{}",
+                            target, problem, serving(held), resolutionLogHintOnce(failure));
                 }
             }
         }
@@ -906,6 +910,29 @@ final class Syncer implements AutoCloseable {
                     + " needs its gRPC port (the server's --grpc-port, 9090 unless set)");
         }
         return b.toString();
+    }
+
+    /**
+     * While a host name does not resolve, gRPC logs each failed attempt itself, with a stack trace, through
+     * java.util.logging: a dozen blocks in 20 s, on a schedule of its own. The SDK cannot quiet another library's logger
+     * in the application's logging without quieting it for the application's own channels too; it can name it, once.
+     *
+     * @return the sentence for the first outage line of this JVM that a failed name resolution caused, else ""
+     */
+    private static String resolutionLogHintOnce(Status failure) {
+        String hint = resolutionLogHint(failure);
+        return hint != null && RESOLUTION_HINT_GIVEN.compareAndSet(false, true) ? hint : "";
+    }
+
+    /** @return what to set to quiet gRPC's own lines about a host name that does not resolve, or null for another failure */
+    static String resolutionLogHint(Status failure) {
+        boolean unresolved = failure.getDescription() != null && failure.getDescription().startsWith("Unable to resolve host");
+        for (Throwable t = failure.getCause(); t != null && !unresolved; t = t.getCause()) {
+            unresolved = t instanceof java.net.UnknownHostException;
+        }
+        return !unresolved ? null : ". gRPC itself logs each failed resolution of the host, with a stack trace, through"
+                + " java.util.logging (logger " + RESOLUTION_LOGGER + ", level WARNING): set that logger to SEVERE in your"
+                + " logging configuration to quiet it (it quiets your application's other gRPC channels too)";
     }
 
     /** Whether the status's description or a cause's message contains {@code words}. */

@@ -19,6 +19,18 @@ class SyncerDescribeTest {
             + " ProtocolNegotiators$ClientTlsHandler#0, WriteBufferingAndExceptionHandler#0, DefaultChannelPipeline$TailContext#0]";
 
     @Test
+    void onlyAFailedNameResolutionGetsTheHintAboutGrpcsOwnLogger() {
+        Status unresolved = Status.UNAVAILABLE.withDescription("Unable to resolve host flags.example.invalid")
+                .withCause(new RuntimeException(new java.net.UnknownHostException("flags.example.invalid")));
+        assertThat(Syncer.resolutionLogHint(unresolved)).contains("logger " + Syncer.RESOLUTION_LOGGER)
+                .contains("set that logger to SEVERE");
+        assertThat(Syncer.resolutionLogHint(Status.UNAVAILABLE.withCause(new java.net.UnknownHostException("x"))))
+                .as("told by the cause alone").isNotNull();
+        assertThat(Syncer.resolutionLogHint(Status.UNAVAILABLE.withDescription("Connection refused"))).isNull();
+        assertThat(Syncer.resolutionLogHint(Status.UNAVAILABLE)).isNull();
+    }
+
+    @Test
     void aTlsFailureOfNoKnownKindNamesBothLikelyMistakes() {
         Status s = Status.UNAVAILABLE.withDescription(IO_EXCEPTION)
                 .withCause(new SSLHandshakeException("Received fatal alert: handshake_failure"));
