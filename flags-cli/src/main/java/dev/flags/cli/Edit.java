@@ -24,11 +24,14 @@ import picocli.CommandLine.Spec;
 /**
  * {@code flags edit FLAG}: the flag's document in the user's editor, written back as {@code flags put} writes a file. The
  * rules, variants and attributes that no other command changes, without a copy to keep track of: the document keeps its
- * {@code version}, so an edit made while someone else changed the flag is refused (412), not written over their change;
- * and an edit the server or the format refuses is kept in its file, for {@code flags put} once it is mended.
+ * {@code version}, so an edit made while someone else changed the flag is refused (412), not written over their change.
+ * An edit the server or the format refuses goes back to the editor with the reason on top, as {@code kubectl edit} does
+ * (at a terminal, or with {@code --reopen}); given up, or without a terminal, it is kept in its file, for
+ * {@code flags put} once it is mended.
  */
 @Command(name = "edit", description = "Edit a flag's document in your editor ($VISUAL, else $EDITOR, else vi), then write it"
-        + " as `flags put` does: only if the flag is still at the version you opened. A refused edit is kept in its file.")
+        + " as `flags put` does: only if the flag is still at the version you opened. A refused edit opens again with the"
+        + " reason on top; given up, it is kept in its file.")
 final class Edit implements Callable<Integer> {
 
     @Mixin FlagsCommand.ServerOptions o;
@@ -39,46 +42,74 @@ final class Edit implements Callable<Integer> {
     @Option(names = "--editor", paramLabel = "COMMAND", description = "The editor to run, with the file's path after it (such"
             + " as \"code --wait\"); default: $VISUAL, else $EDITOR, else vi.")
     String editor;
+    @Option(names = "--reopen", negatable = true, description = "Open the editor again after a refused edit (not JSON, or"
+            + " rules the server refuses), with the reason on top, until it is written or given up; default: at a terminal.")
+    Boolean reopen;
 
     @Override
     public Integer call() {
         String command = editorCommand(editor, System::getenv, System.console() != null);
         Duration wait = SdkWait.timeout(spec, waitForSdks); // a bad --wait is said before the editor opens
+        boolean mayReopen = reopen != null ? reopen : System.console() != null;
         Api api = o.api(spec);
         JsonNode current = api.call("GET", o.flagPath(flag), null, null);
         long version = current.path("version").asLong();
         String opened = FlagsCommand.terminalJson(current) + "\n";
         Path file = fileFor(opened);
-        int exit = run(command, file);
-        if (exit != 0) {
-            throw new CliException(EXIT_FAILED, "the editor (" + oneLine(command) + ") exited with " + exit + ": nothing was"
-                    + " written; the document is in " + file);
+        String given = opened; // the document as the editor last had it, without the lines of a refusal on top
+        String refusal = null; // why the document as given was refused, if it was
+        while (true) {
+            int exit = run(command, file);
+            if (exit != 0) {
+                throw new CliException(EXIT_FAILED, "the editor (" + oneLine(command) + ") exited with " + exit + ": nothing"
+                        + " was written; the document is in " + file);
+            }
+            String edited = withoutNotes(read(file));
+            if (edited.equals(given) && refusal == null) {
+                spec.commandLine().getErr().println("flags: the document is as it was: nothing was written");
+                delete(file);
+                // As a flag that already was so: the SDKs are waited for at the flag's version.
+                return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), version, wait);
+            }
+            if (edited.isBlank()) { // as an emptied commit message does for git: the way to change one's mind in the editor
+                delete(file);
+                throw new CliException(EXIT_FAILED, "the document was emptied, which abandons the edit: nothing was written");
+            }
+            write(file, edited); // without the refusal's lines: what flags put reads, and what is kept
+            if (edited.equals(given)) { // given back as it was refused: the way to give up at a refusal
+                throw new CliException(EXIT_FAILED, refusal + "; the edit was saved as it was, not mended: nothing was"
+                        + " written; your edit is kept: flags put " + flag + " " + file + " writes it once it is mended");
+            }
+            refusal = mendableRefusal(edited, file, version, api, mayReopen);
+            if (refusal == null) {
+                break;
+            }
+            given = edited;
+            write(file, notes(refusal) + edited);
         }
-        String edited;
-        try {
-            edited = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (java.nio.file.NoSuchFileException e) {
-            delete(file);
-            throw new CliException(EXIT_FAILED, "the editor removed the document it was given: nothing was written");
-        } catch (IOException e) { // no longer UTF-8, say: flags put would say the same of it
-            throw new CliException(EXIT_FAILED, "cannot read the edited document " + file + ": " + e.getMessage()
-                    + "; nothing was written");
-        }
-        if (edited.equals(opened)) {
-            spec.commandLine().getErr().println("flags: the document is as it was: nothing was written");
-            delete(file);
-            // As a flag that already was so: the SDKs are waited for at the flag's version.
-            return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), version, wait);
-        }
-        if (edited.isBlank()) { // as an emptied commit message does for git: the way to change one's mind in the editor
-            delete(file);
-            throw new CliException(EXIT_FAILED, "the document was emptied, which abandons the edit: nothing was written");
-        }
+        delete(file);
+        // Written over the version opened (If-Match): if the server found nothing changed, that version is the flag's still.
+        long made = api.lastEnvironmentVersion();
+        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), made > 0 ? made : version, wait);
+    }
+
+    /**
+     * Writes the edited document as {@code flags put} does, over the version opened.
+     *
+     * @return null once written; why it was refused, if the edit is to be mended in the editor (a document the format or
+     *         the server refuses, with {@code mayReopen})
+     * @throws CliException for any other failure, or any refusal without {@code mayReopen}, saying where the edit is kept
+     */
+    private String mendableRefusal(String edited, Path file, long version, Api api, boolean mayReopen) {
         JsonNode key = keyOf(edited);
         if (key != null && !(key.isTextual() && key.asText().equals(flag))) {
-            throw new CliException(EXIT_FAILED, "the document's \"key\" was changed to " + oneLine(key.toString()) + ": an"
-                    + " edit changes the flag it opened, \"" + oneLine(flag) + "\"; nothing was written; your edit is kept in "
-                    + file + " (to make another flag from it, give it that key and flags put KEY " + file + ")");
+            String refusal = "the document's \"key\" was changed to " + oneLine(key.toString()) + ": an edit changes the flag"
+                    + " it opened, \"" + oneLine(flag) + "\"";
+            if (mayReopen) {
+                return refusal;
+            }
+            throw new CliException(EXIT_FAILED, refusal + "; nothing was written; your edit is kept in " + file + " (to make"
+                    + " another flag from it, give it that key and flags put KEY " + file + ")");
         }
         FlagsCommand.Put put = new FlagsCommand.Put();
         put.o = o;
@@ -89,7 +120,13 @@ final class Edit implements Callable<Integer> {
         put.openedVersion = version; // whatever the document's "version" says now: its user may have taken it out
         put.api = api; // no --wait of its own: a wait that fails must not read as a refused edit, kept for flags put
         try {
+            FlagsCommand.Put.document(edited, file.toString(), flag); // the format's refusals, told from the network's
+        } catch (CliException e) {
+            return refused(e, file, mayReopen, true);
+        }
+        try {
             put.call();
+            return null;
         } catch (CliException e) {
             if (e.httpStatus() == 412) {
                 throw new CliException(EXIT_FAILED, "flag \"" + oneLine(flag) + "\" changed while the editor was open (it was"
@@ -97,13 +134,77 @@ final class Edit implements Callable<Integer> {
                         + " over): nothing was written; your edit is kept in " + file + ": flags edit " + flag + " again to"
                         + " make it on the flag as it is now", e.httpStatus(), e.title());
             }
-            throw new CliException(e.exitCode(), e.getMessage() + "; your edit is kept: flags put " + flag + " " + file
-                    + " writes it once it is mended", e.httpStatus(), e.title());
+            // The server's validation refuses what the document says; not the token's, the network's or the server's fault.
+            return refused(e, file, mayReopen, MENDABLE.contains(e.httpStatus()));
         }
-        delete(file);
-        // Written over the version opened (If-Match): if the server found nothing changed, that version is the flag's still.
-        long made = api.lastEnvironmentVersion();
-        return wait == null ? EXIT_OK : SdkWait.await(spec, api, o.environment(), made > 0 ? made : version, wait);
+    }
+
+    /** @return the refusal's words, to mend in the editor; else throws it, saying where the edit is kept */
+    private String refused(CliException e, Path file, boolean mayReopen, boolean documentsFault) {
+        if (mayReopen && documentsFault) {
+            return e.getMessage();
+        }
+        throw new CliException(e.exitCode(), e.getMessage() + "; your edit is kept: flags put " + flag + " " + file
+                + " writes it once it is mended", e.httpStatus(), e.title());
+    }
+
+    /** The server's answers that refuse a document for what it says: bad request, too large, unprocessable. */
+    private static final java.util.Set<Integer> MENDABLE = java.util.Set.of(400, 413, 422);
+
+    /** The first lines of a document given back after a refusal: why, and what to do. */
+    static String notes(String refusal) {
+        return wrapped("flags edit: not written: " + oneLine(refusal)) + wrapped("Mend the document below and save it to try"
+                + " again. To give up, save it as it is (it is kept for flags put) or empty it. These lines at the top,"
+                + " which start with " + NOTE.strip() + ", are left out of what is written.");
+    }
+
+    /** @return the text as lines of notes, broken at spaces, of {@value #NOTE_WIDTH} characters at most where it can */
+    private static String wrapped(String text) {
+        StringBuilder b = new StringBuilder();
+        StringBuilder line = new StringBuilder(NOTE);
+        for (String word : text.split(" ")) {
+            if (line.length() + word.length() > NOTE_WIDTH && line.length() > NOTE.length()) {
+                b.append(line.toString().stripTrailing()).append('\n');
+                line = new StringBuilder(NOTE);
+            }
+            line.append(word).append(' ');
+        }
+        return b.append(line.toString().stripTrailing()).append('\n').toString();
+    }
+
+    /** How a line of {@link #notes} starts; no JSON document does. */
+    static final String NOTE = "// ";
+    private static final int NOTE_WIDTH = 100;
+
+    /** @return the document without the lines of notes on top (a byte-order mark before them goes too) */
+    static String withoutNotes(String text) {
+        String rest = text.startsWith("\uFEFF") && text.substring(1).stripLeading().startsWith("//") ? text.substring(1) : text;
+        while (rest.stripLeading().startsWith("//")) {
+            int end = rest.indexOf('\n');
+            rest = end < 0 ? "" : rest.substring(end + 1);
+        }
+        return rest;
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            delete(file);
+            throw new CliException(EXIT_FAILED, "the editor removed the document it was given: nothing was written");
+        } catch (IOException e) { // no longer UTF-8, say: flags put would say the same of it
+            throw new CliException(EXIT_FAILED, "cannot read the edited document " + file + ": " + e.getMessage()
+                    + "; nothing was written");
+        }
+    }
+
+    private static void write(Path file, String text) {
+        try {
+            Files.writeString(file, text, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new CliException(EXIT_FAILED, "cannot write the edited document " + file + ": " + e.getMessage()
+                    + "; nothing was written");
+        }
     }
 
     /** @return the edited document's "key", or null if it has none or is not JSON (flags put says what is wrong then) */

@@ -541,32 +541,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 }
                 throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
             }
-            JsonNode document;
-            try {
-                // Strict as the server is: a second document after the first (a merge left half-done) is refused,
-                // not dropped; a byte-order mark, which some editors write, is not JSON but not a mistake either.
-                document = Api.JSON.readerFor(JsonNode.class).with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-                        .readValue(text.startsWith("\uFEFF") ? text.substring(1) : text);
-            } catch (JsonProcessingException e) {
-                throw new CliException(EXIT_FAILED, file + " is not valid JSON" + FlagFormat.jsonErrorLocation(e) + ": "
-                        + FlagFormat.jsonErrorMessage(e));
-            }
-            if (document == null || !document.isObject()) {
-                throw new CliException(EXIT_FAILED, file + " is not a flag's document (a JSON object, as `flags show` prints it)");
-            }
-            if (document.has("formatVersion") && document.has("flags")) { // an export, most likely, or a file kept in git
-                throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is a flag file (as flags"
-                        + " export writes them), not one flag's document: nothing was written; flags apply " + file
-                        + " writes every flag in it that differs (--dry-run shows which)");
-            }
-            JsonNode key = document.get("key");
-            if (key != null && !(key.isTextual() && key.asText().equals(flag))) {
-                // Checked here to speak of the file, not of a request body: the likely case is a copy of another flag.
-                throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is the document of flag "
-                        + oneLine(key.toString()) + ", not \"" + oneLine(flag) + "\": nothing was written; to make \"" + oneLine(flag)
-                        + "\" from a copy of it, change its \"key\" to \"" + oneLine(flag) + "\" (or take \"key\" out)"
-                        + (document.has("version") ? " and take \"version\" out" : ""));
-            }
+            JsonNode document = document(text, file, flag);
             // The version `flags show` printed: whoever edits that copy must not undo a change made meanwhile.
             JsonNode version = document.get("version");
             Map<String, String> precondition = version != null && version.isIntegralNumber()
@@ -610,6 +585,45 @@ public final class FlagsCommand implements Callable<Integer> {
                 throw e;
             }
             return EXIT_OK;
+        }
+
+        /**
+         * The checks this command makes of a document before sending it, for {@code flags edit} too.
+         *
+         * @param text the document
+         * @param file where it came from, as the messages name it ({@code -} for standard input)
+         * @param flag the flag it is written to
+         * @return the document, a JSON object
+         * @throws CliException if it is not JSON, not an object, a whole flag file, or another flag's document
+         */
+        static JsonNode document(String text, String file, String flag) {
+            JsonNode document;
+            try {
+                // Strict as the server is: a second document after the first (a merge left half-done) is refused,
+                // not dropped; a byte-order mark, which some editors write, is not JSON but not a mistake either.
+                document = Api.JSON.readerFor(JsonNode.class).with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                        .readValue(text.startsWith("\uFEFF") ? text.substring(1) : text);
+            } catch (JsonProcessingException e) {
+                throw new CliException(EXIT_FAILED, file + " is not valid JSON" + FlagFormat.jsonErrorLocation(e) + ": "
+                        + FlagFormat.jsonErrorMessage(e));
+            }
+            if (document == null || !document.isObject()) {
+                throw new CliException(EXIT_FAILED, file + " is not a flag's document (a JSON object, as `flags show` prints it)");
+            }
+            if (document.has("formatVersion") && document.has("flags")) { // an export, most likely, or a file kept in git
+                throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is a flag file (as flags"
+                        + " export writes them), not one flag's document: nothing was written; flags apply " + file
+                        + " writes every flag in it that differs (--dry-run shows which)");
+            }
+            JsonNode key = document.get("key");
+            if (key != null && !(key.isTextual() && key.asText().equals(flag))) {
+                // Checked here to speak of the file, not of a request body: the likely case is a copy of another flag.
+                throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is the document of flag "
+                        + oneLine(key.toString()) + ", not \"" + oneLine(flag) + "\": nothing was written; to make \"" + oneLine(flag)
+                        + "\" from a copy of it, change its \"key\" to \"" + oneLine(flag) + "\" (or take \"key\" out)"
+                        + (document.has("version") ? " and take \"version\" out" : ""));
+            }
+            return document;
         }
     }
 

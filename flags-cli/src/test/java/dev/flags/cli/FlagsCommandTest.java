@@ -923,6 +923,57 @@ class FlagsCommandTest {
     }
 
     @Test
+    void aRefusedEditOpensAgainWithTheReasonOnTopUntilItIsMendedOrGivenUp() throws Exception {
+        long version = remote("show", "billing-v2").json().get("version").asLong();
+        // sed stands in for the person at the editor: the first round breaks the JSON; the second, given the edit back
+        // with the reason on top, keeps a copy of what it was given and mends it. (The path the CLI appends is a comment.)
+        Path seen = dir.resolve("seen.json");
+        String mendsOnSecondRound = "if grep -q '^// flags edit: not written' \"$1\"; then cp \"$1\" '" + seen + "';"
+                + " sed -i -e 's/\"eu canary,/\"eu pilot\",/' \"$1\"; else sed -i -e 's/\"eu canary\"/\"eu canary/' \"$1\"; fi #";
+        Run mended = remote("edit", "billing-v2", "--reopen", "--editor", mendsOnSecondRound, "-m", "renamed, second try");
+        assertThat(mended.exit()).as(mended.err()).isZero();
+        assertThat(mended.json().at("/rules/1/name").asText()).isEqualTo("eu pilot");
+        assertThat(remote("history", "billing-v2").out()).contains("renamed, second try");
+        String given = Files.readString(seen);
+        String notes = given.lines().filter(l -> l.startsWith("// ")).map(l -> l.substring(3))
+                .collect(java.util.stream.Collectors.joining(" "));
+        assertThat(given).startsWith("// flags edit: not written: ");
+        assertThat(notes).contains(" is not valid JSON (line 11, column ").contains("Mend the document below and save it to try"
+                + " again.");
+        assertThat(Edit.withoutNotes(given)).as("the edit as it was refused, under the notes").startsWith("{")
+                .contains("\"eu canary,");
+        assertThat(given.lines().filter(l -> l.startsWith("//"))).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(100));
+
+        // The server refuses the second edit (a field it does not know); saved again as it was refused, the edit is given
+        // up, and kept without the notes, for flags put.
+        Path refusedCopy = dir.resolve("refused.json");
+        String givesUp = "if grep -q '^// flags edit: not written' \"$1\"; then cp \"$1\" '" + refusedCopy + "';"
+                + " else sed -i -e 's/\"enabled\"/\"enabeld\"/' \"$1\"; fi #";
+        long now = remote("show", "billing-v2").json().get("version").asLong();
+        assertThat(now).isGreaterThan(version);
+        Run givenUp = remote("edit", "billing-v2", "--reopen", "--editor", givesUp);
+        assertThat(givenUp.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(givenUp.err()).contains("enabeld").contains("; the edit was saved as it was, not mended: nothing was"
+                + " written; your edit is kept: flags put billing-v2 ");
+        assertThat(Files.readString(refusedCopy)).startsWith("// flags edit: not written: ").contains("enabeld");
+        Path kept = keptIn(givenUp);
+        assertThat(Files.readString(kept)).startsWith("{").contains("\"enabeld\"").doesNotContain("//");
+        assertThat(remote("show", "billing-v2").json().get("version").asLong()).as("nothing written").isEqualTo(now);
+
+        // Emptied at the second round: abandoned, as at the first.
+        Run emptied = remote("edit", "billing-v2", "--reopen", "--editor", "if grep -q '^// flags edit' \"$1\"; then"
+                + " : > \"$1\"; else sed -i -e 's/\"enabled\"/\"enabeld\"/' \"$1\"; fi #");
+        assertThat(emptied.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(emptied.err()).isEqualTo("flags: the document was emptied, which abandons the edit: nothing was written\n");
+        // A refusal that is not the document's (the flag changed meanwhile, a token that may not write) is not reopened:
+        // the existing test of a flag changed while the editor was open runs without a terminal, as --no-reopen does.
+        Run noReopen = remote("edit", "billing-v2", "--no-reopen", "--editor", "sed -i -e 's/\"enabled\"/\"enabeld\"/'");
+        assertThat(noReopen.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(noReopen.err()).contains("enabeld").contains("; your edit is kept: flags put billing-v2 ");
+        assertThat(Files.readString(keptIn(noReopen))).doesNotContain("//");
+    }
+
+    @Test
     void theAuditLogSaysWhoLetATesterInUntilWhenAndWhy() throws Exception {
         assertThat(remote("grant", "beta-tester", "tess", "--for", "8h", "-m", "testing billing v2").exit()).isZero();
         assertThat(remote("on", "billing-v2", "-m", "launch").exit()).isZero();
