@@ -91,6 +91,31 @@ class SdkWaitScriptedTest {
     }
 
     @Test
+    void aDryRunApplyAgainstAServerFromBeforeWhoamiLeavesTheTokensRightsToTheApply() throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("flags-apply-", ".json");
+        try {
+            java.nio.file.Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"billing-v2\", \"enabled\":"
+                    + " false}]}");
+            server.answer(200, null, "{\"key\": \"production\", \"archived\": false, \"limits\": {\"flags\": 10000}}");
+            server.answer(200, null, "{\"flags\": []}"); // served
+            server.answer(200, null, "{\"flags\": []}"); // archived
+            server.answer(404, null, "{\"status\": 404, \"title\": \"not found\", \"detail\": \"there is no endpoint GET"
+                    + " /api/v1/whoami; see docs/api.md\"}");
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            int exit = FlagsCommand.run(new String[] {"apply", server.serverOption(), "--token=t0ken", "--env=production",
+                    file.toString(), "--dry-run"}, new PrintWriter(out, true), new PrintWriter(err, true));
+            assertThat(exit).as(err.toString()).isZero();
+            assertThat(out.toString()).contains("billing-v2");
+            assertThat(err.toString()).isEqualTo("flags: dry run: nothing written; whether this token may write here is the"
+                    + " server's to say at the apply\n");
+            assertThat(server.requests()).last().asString().endsWith("/api/v1/whoami");
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
     void aRestartDuringTheWaitIsNotAnAllClear() {
         server.answer(200, null, FLAG);
         server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));
