@@ -102,10 +102,36 @@ final class SdkWait {
      */
     static int await(CommandSpec spec, Api api, String environment, long version, Duration timeout) {
         PrintWriter err = spec.commandLine().getErr();
+        long start = System.nanoTime();
+        Polled polled;
+        try {
+            polled = poll(api, environment, version, start + timeout.toNanos());
+        } catch (Stopped e) {
+            err.println(e.getMessage());
+            return EXIT_FAILED;
+        }
+        String took = String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - start) / 1e9);
+        return report(err, environment, polled, took);
+    }
+
+    /**
+     * The last list of SDKs polled, with the instances seen pending in an earlier list that have left since without
+     * saying they applied the version (not closed by their application, and not listed any more).
+     */
+    private record Polled(JsonNode answer, Map<String, JsonNode> leftPending, boolean restarted) {
+    }
+
+    /** A wait that ended without a list to judge; its message says why. */
+    private static final class Stopped extends Exception {
+        Stopped(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** Polls the list of SDKs until none is pending, the deadline, or a restart of the server. */
+    private static Polled poll(Api api, String environment, long version, long deadline) throws Stopped {
         String path = "/environments/" + Api.path(environment) + "/sdks?limit=" + TRACKED
                 + (version > 0 ? "&version=" + version : "");
-        long start = System.nanoTime();
-        long deadline = start + timeout.toNanos();
         api.retryUntil(deadline);
         // The instances seen pending: one that leaves the list has not confirmed, it has gone (QA49a F1).
         Map<String, JsonNode> seenPending = new LinkedHashMap<>();
@@ -131,12 +157,10 @@ final class SdkWait {
                     continue;
                 }
                 if (e.httpStatus() == 404 && e.getMessage().contains("no endpoint")) {
-                    err.println("flags: the server does not list its SDKs (a release from before it): the change is made,"
-                            + " and whether the SDKs have it cannot be told");
-                    return EXIT_FAILED;
+                    throw new Stopped("flags: the server does not list its SDKs (a release from before it): the change is"
+                            + " made, and whether the SDKs have it cannot be told");
                 }
-                err.println("flags: the change is made, but cannot wait for the SDKs: " + e.getMessage());
-                return EXIT_FAILED;
+                throw new Stopped("flags: the change is made, but cannot wait for the SDKs: " + e.getMessage());
             }
             for (JsonNode sdk : answer.path("sdks")) {
                 if ("pending".equals(sdk.path("standing").asText()) && sdk.hasNonNull("instance")) {
@@ -157,8 +181,7 @@ final class SdkWait {
                 Thread.sleep(POLL_MILLIS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                err.println("flags: the change is made; stopped waiting for the SDKs");
-                return EXIT_FAILED;
+                throw new Stopped("flags: the change is made; stopped waiting for the SDKs");
             }
         }
         for (JsonNode sdk : answer.path("sdks")) {
@@ -166,15 +189,20 @@ final class SdkWait {
                 seenPending.remove(sdk.get("instance").asText()); // listed still: applied, or pending and said below
             }
         }
-        int closedByApplication = answer.path("closed").size(); // since the first answer: pending then, or not
         for (JsonNode sdk : answer.path("closed")) {
             seenPending.remove(sdk.path("instance").asText()); // closed for good: it serves nothing, old or new
         }
-        boolean listedAll = answer.path("more").asInt() == 0;
-        if (!listedAll) {
+        if (answer.path("more").asInt() != 0) {
             seenPending.clear(); // not all listed: one missing from the list may only be beyond it
         }
-        String took = String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - start) / 1e9);
+        return new Polled(answer, seenPending, restarted);
+    }
+
+    /** Says on stderr how the wait ended. @return the command's exit code */
+    private static int report(PrintWriter err, String environment, Polled polled, String took) {
+        JsonNode answer = polled.answer();
+        Map<String, JsonNode> seenPending = polled.leftPending();
+        int closedByApplication = answer.path("closed").size(); // since the first answer: pending then, or not
         long target = answer.path("target").asLong();
         int streams = answer.path("streams").asInt();
         int applied = answer.path("applied").asInt();
@@ -184,7 +212,7 @@ final class SdkWait {
         String cannotSay = unconfirmed == 0 ? "" : "; " + count(unconfirmed, "more SDK", "more SDKs")
                 + " cannot say (from before acknowledgements: " + unconfirmedSdks(answer) + ")";
         int result = EXIT_OK;
-        if (restarted) {
+        if (polled.restarted()) {
             err.println("flags: the change is made, but the server restarted during the wait: the SDKs connected before"
                     + " reconnect within 30 s, and until then the list is short of them, so this cannot be confirmed; flags"
                     + " sdks --version " + target + " lists who has it");
