@@ -549,8 +549,8 @@ public final class FlagServer implements AutoCloseable {
             throw new IOException("the data directory " + dataDir.toAbsolutePath() + " had a journal, but "
                     + journalDir.getFileName() + "/ holds no segment now, only checkpoints of its state: were segments"
                     + " deleted or moved? Restore the journal (docs/journal.md, Backup), or keep the newest checkpoint's"
-                    + " state, without the history before it: java -cp <flags-server.jar> dev.flags.server.journal.JournalTool"
-                    + " repair " + journalDir.toAbsolutePath() + " --from-checkpoint (verify first says what it holds)");
+                    + " state, without the history before it: " + dev.flags.server.journal.JournalTool.commandLine("repair",
+                            journalDir.toAbsolutePath(), "--from-checkpoint") + " (verify first says what it holds)");
         }
         if (Files.exists(marker) && !holdsSegments(journalDir)) {
             throw new IOException("the data directory " + dataDir.toAbsolutePath() + " had a journal (" + marker.getFileName()

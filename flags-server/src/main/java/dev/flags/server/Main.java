@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Period;
 import java.time.format.DateTimeParseException;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -329,6 +330,12 @@ public final class Main implements Callable<Integer> {
         // credential included: never below info either.
         System.setProperty("org.slf4j.simpleLogger.log.jdk.internal.httpclient", atMostInfo);
         System.setProperty("org.slf4j.simpleLogger.log.jdk.httpclient", atMostInfo);
+        // What libraries probe at start, some with a stack trace (about 150 lines: the JVM's MBean server, Netty's
+        // platform and allocator checks, gRPC looking for census): not the server's detail, which --log-level debug is
+        // for (QA53 F4).
+        for (String probes : STARTUP_PROBES) {
+            System.setProperty("org.slf4j.simpleLogger.log." + probes, atMostInfo);
+        }
         routeJavaUtilLogging(level);
         warnOfMisspeltVariables(System.getenv());
 
@@ -458,6 +465,11 @@ public final class Main implements Callable<Integer> {
             }
         }
     }
+
+    /** The loggers of libraries' start-up probes, kept at info at most: see {@link #call()}. */
+    static final List<String> STARTUP_PROBES = List.of("javax.management", "io.grpc.netty.shaded.io.netty.util",
+            "io.grpc.netty.shaded.io.netty.buffer", "io.grpc.netty.shaded.io.netty.channel.DefaultChannelId",
+            "io.grpc.netty.shaded.io.netty.bootstrap", "io.grpc.internal.ServerImplBuilder", "org.jboss.logging");
 
     /** The logger of gRPC's HTTP/2 frame logger on the server (Netty, through SLF4J). */
     static final String GRPC_FRAMES = "io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler";

@@ -88,6 +88,10 @@ class GrpcLoggingProcessTest {
         try (ServerChild child = start(grpc, "DEBUG")) {
             child.awaitLine("flag server ready");
             assertThat(child.awaitLine("running on Java")).contains("flags-server " + dev.flags.core.Build.describe() + ", log level debug,");
+            // Not the libraries' start-up probes, some with stack traces, which buried the server's own lines (QA53 F4).
+            assertThat(child.log()).as("the start at debug").noneSatisfy(line -> assertThat(line).containsAnyOf(
+                    "javax.management", "Unable to apply census stats", "PlatformDependent", "ClassNotFoundException"));
+            assertThat(child.log()).filteredOn(line -> line.matches("\\s+at .*")).as("no stack trace").isEmpty();
             http1Request(grpc);
             String line = child.awaitLine("Transport failed");
             assertThat(line).matches("\\d{4}-\\d\\d-\\d\\dT\\S+ \\[[^]]+\\] DEBUG io\\.grpc\\.netty\\.shaded\\.io\\.grpc\\.netty"

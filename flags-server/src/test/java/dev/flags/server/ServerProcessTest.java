@@ -1030,7 +1030,7 @@ class ServerProcessTest {
                 .hasMessage("the data directory " + data.toAbsolutePath() + " had a journal, but journal/ holds no segment"
                         + " now, only checkpoints of its state: were segments deleted or moved? Restore the journal"
                         + " (docs/journal.md, Backup), or keep the newest checkpoint's state, without the history before it:"
-                        + " java -cp <flags-server.jar> dev.flags.server.journal.JournalTool repair "
+                        + " java -cp flags-server/target/flags-server.jar dev.flags.server.journal.JournalTool repair "
                         + data.resolve("journal").toAbsolutePath() + " --from-checkpoint (verify first says what it holds)");
         Files.delete(checkpoint);
         try (Stream<Path> files = Files.walk(data.resolve("journal"))) { // rm -rf journal/, or a volume not mounted

@@ -361,6 +361,11 @@ public final class TokenService implements Authenticator {
         }
         Principal principal = new Principal(id, name, scope, envs, userId, expiresAt);
         origins.put(id, new Origin(entry.timestamp(), entry.actor()));
+        // For operators who watch the log rather than the audit log (a SIEM alerts on these): never the secret.
+        LOG.info("token {} \"{}\" created by {}: {}{}{}{}", id, LogText.escape(name), LogText.escape(actor),
+                scope.apiName(), envs.isEmpty() ? " of every environment" : " of " + LogText.escape(String.join(", ", envs)),
+                userId == null ? "" : ", for user " + LogText.escape(userId),
+                expiresAt == null ? ", never expires" : ", expires " + expiresAt);
         if (expiry != null && expiresAt != null) {
             expiry.schedule(id, expiresAt);
         }
@@ -474,6 +479,8 @@ public final class TokenService implements Authenticator {
             }
             write.apply(change);
         }
+        LOG.info("token {} \"{}\" ({}) revoked by {}", id, LogText.escape(revoked.name()), revoked.scope().apiName(),
+                LogText.escape(actor));
         if (expiry != null) {
             expiry.cancel(id);
         }

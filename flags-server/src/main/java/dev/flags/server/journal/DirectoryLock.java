@@ -30,11 +30,14 @@ final class DirectoryLock implements AutoCloseable {
     private final FileLock lock;
     /** What the file said of the last holder, which did not close the journal; null if it did (or there was none). */
     private final String unclosedBy;
+    /** Whether a close puts the unclosed holder's line back (a journal tool's), for the server's next start to say. */
+    private final boolean passesOnUnclosed;
 
-    private DirectoryLock(FileChannel channel, FileLock lock, String unclosedBy) {
+    private DirectoryLock(FileChannel channel, FileLock lock, String unclosedBy, boolean passesOnUnclosed) {
         this.channel = channel;
         this.lock = lock;
         this.unclosedBy = unclosedBy;
+        this.passesOnUnclosed = passesOnUnclosed;
     }
 
     /**
@@ -52,6 +55,22 @@ final class DirectoryLock implements AutoCloseable {
      * @throws JournalLockedException if another journal holds it
      */
     static DirectoryLock acquire(Path dir, String holder) throws IOException {
+        return acquire(dir, holder, false);
+    }
+
+    /**
+     * Takes the lock as a journal tool does: its close leaves the mark of a holder that did not close the journal (a
+     * server killed), so that the server's next start still says so. A verify run after a crash, the first step the
+     * docs give, must not wipe the only record in the server's log that the stop was unclean (QA53 F1).
+     *
+     * @param holder what holds it, as a process refused the lock is told
+     * @throws JournalLockedException if another journal holds it
+     */
+    static DirectoryLock acquireForTool(Path dir, String holder) throws IOException {
+        return acquire(dir, holder, true);
+    }
+
+    private static DirectoryLock acquire(Path dir, String holder, boolean passesOnUnclosed) throws IOException {
         FileAccess.createOwnerOnlyDirectories(dir);
         Path file = dir.resolve(FILE_NAME);
         FileChannel channel;
@@ -89,7 +108,7 @@ final class DirectoryLock implements AutoCloseable {
                 .getBytes(StandardCharsets.UTF_8);
         channel.truncate(0);
         channel.write(ByteBuffer.wrap(info), 0);
-        return new DirectoryLock(channel, lock, last.isEmpty() ? null : last.substring(2, last.length() - 1));
+        return new DirectoryLock(channel, lock, last.isEmpty() ? null : last.substring(2, last.length() - 1), passesOnUnclosed);
     }
 
     /**
@@ -169,8 +188,12 @@ final class DirectoryLock implements AutoCloseable {
     @Override
     public void close() throws IOException {
         try {
-            // Empty: the next holder can tell that this one closed the journal.
+            // Empty: the next holder can tell that this one closed the journal. A tool passes on the mark of a holder
+            // that did not: the line as it found it.
             channel.truncate(0);
+            if (passesOnUnclosed && unclosedBy != null) {
+                channel.write(ByteBuffer.wrap((unclosedBy + "\n").getBytes(StandardCharsets.UTF_8)), 0);
+            }
         } catch (IOException e) {
             // a file that cannot be written now: the next holder takes this close for a crash, and says so
         }

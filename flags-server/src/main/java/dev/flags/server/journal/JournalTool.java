@@ -171,8 +171,9 @@ public final class JournalTool implements Callable<Integer> {
                 return USAGE;
             }
             warnIfNotTheOwner(dir, spec.commandLine().getErr());
-            try (DirectoryLock lock = DirectoryLock.acquire(dir, "journal tool verify")) {
+            try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool verify")) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
+                sayUnclosed(lock, out);
                 report.lines().forEach(out::println);
                 String aside = JournalVerifier.setAsideNote(dir);
                 if (aside != null) {
@@ -193,6 +194,27 @@ public final class JournalTool implements Callable<Integer> {
                 spec.commandLine().getErr().println("error: " + e.getMessage());
                 return UNAVAILABLE;
             }
+        }
+    }
+
+    /**
+     * The command line that runs this tool from the jar this code was loaded from, for messages an operator pastes.
+     *
+     * @param command {@code verify} or {@code repair}
+     * @param dir the journal's directory
+     * @param options the options after it
+     * @return {@code java -cp /path/flags-server.jar dev.flags.server.journal.JournalTool COMMAND DIR OPTIONS}, quoted
+     *     for a shell where needed
+     */
+    public static String commandLine(String command, Path dir, String... options) {
+        return ToolCommand.journalTool(command, dir, options);
+    }
+
+    /** Says that the journal's last holder did not close it (a server killed), as the server's next start says it too. */
+    private static void sayUnclosed(DirectoryLock lock, PrintWriter out) {
+        if (lock.unclosedBy() != null) {
+            out.println("note: the journal's last holder (" + lock.unclosedBy() + ") did not close it: it was killed,"
+                    + " crashed, or its machine stopped; a torn last record, if any, is said below");
         }
     }
 
@@ -253,8 +275,9 @@ public final class JournalTool implements Callable<Integer> {
                 return USAGE;
             }
             warnIfNotTheOwner(dir, err);
-            try (DirectoryLock lock = DirectoryLock.acquire(dir, "journal tool repair")) {
+            try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool repair")) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
+                sayUnclosed(lock, out);
                 report.lines().forEach(out::println);
                 if (!report.newerFormat().isEmpty()) {
                     // A cut would set a newer release's sound entries aside, and this release cannot merge them back.

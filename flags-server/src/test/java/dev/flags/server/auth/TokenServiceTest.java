@@ -65,6 +65,25 @@ class TokenServiceTest {
     }
 
     @Test
+    void creatingAndRevokingATokenIsOneLogLineEachWithoutTheSecret() throws Exception {
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            journal.append(environment("production"));
+            TokenService tokens = new TokenService(journal, TokenService.newSecret());
+            AtomicReference<TokenService.CreatedToken> created = new AtomicReference<>();
+            String log = dev.flags.server.StandardErrorCapture.during(() -> {
+                created.set(tokens.create("billing-service", Scope.SDK, Set.of("production"), null, "alice (tok-a11ce)"));
+                tokens.revoke(created.get().principal().tokenId(), "bob (tok-b0b)", "leaked in a build log");
+            });
+            String id = created.get().principal().tokenId();
+            String logger = " INFO dev.flags.server.auth.TokenService - ";
+            assertThat(log.lines().filter(l -> l.contains(id)).map(l -> l.substring(l.indexOf(logger) + logger.length())))
+                    .containsExactly("token " + id + " \"billing-service\" created by alice (tok-a11ce): sdk of production,"
+                            + " never expires", "token " + id + " \"billing-service\" (sdk) revoked by bob (tok-b0b)");
+            assertThat(log).doesNotContain(created.get().secret());
+        }
+    }
+
+    @Test
     void aTokenIsWrittenOnlyOverTheTokenSetItWasCountedInSoCreationsAtOnceCannotPassTheLimitTogether() {
         // Through the journal itself (its conflict) and through the server's write path (its 412).
         for (boolean serversWritePath : new boolean[] {false, true}) {

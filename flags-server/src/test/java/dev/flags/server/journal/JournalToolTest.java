@@ -55,6 +55,24 @@ class JournalToolTest {
     }
 
     @Test
+    void verifyAfterACrashSaysSoAndLeavesTheMarkForTheServersNextStart() throws Exception {
+        FormatTest.copyGolden(dir);
+        String killed = "pid 4711, flags-server, since 2026-12-06T19:00:00Z";
+        Files.writeString(dir.resolve("journal.lock"), killed + "\n"); // as a server killed leaves it
+
+        assertThat(run("verify", dir.toString())).as(out + err).isZero();
+        assertThat(out).startsWith("note: the journal's last holder (" + killed + ") did not close it: it was killed, crashed,"
+                + " or its machine stopped");
+        assertThat(Files.readString(dir.resolve("journal.lock"))).as("passed on, not wiped (QA53 F1)").isEqualTo(killed + "\n");
+        try (DirectoryLock serversNextStart = DirectoryLock.acquire(dir, "flags-server")) {
+            assertThat(serversNextStart.unclosedBy()).isEqualTo(killed);
+        }
+        assertThat(Files.readString(dir.resolve("journal.lock"))).as("a server's close empties it").isEmpty();
+        assertThat(run("verify", dir.toString())).isZero();
+        assertThat(out).doesNotContain("did not close it");
+    }
+
+    @Test
     void verifyNamesTheDamageAndRepairCutsThere() throws Exception {
         write(100);
         Path first = Fixtures.segments(dir).get(0);
