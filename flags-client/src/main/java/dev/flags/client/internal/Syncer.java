@@ -139,8 +139,6 @@ final class Syncer implements AutoCloseable {
     private static final String AT_CAP = "then its log says \"refused a connection\"";
     /** gRPC's logger of failed name resolutions: {@link #resolutionLogHint}. */
     static final String RESOLUTION_LOGGER = "io.grpc.internal.ManagedChannelImpl";
-    /** Whether this JVM's log has had {@link #resolutionLogHint} (it is about the application's logging, not one SDK). */
-    private static final AtomicBoolean RESOLUTION_HINT_GIVEN = new AtomicBoolean();
     /** "HTTP/" in hex, as Netty dumps the first bytes of a peer that is not an HTTP/2 server. */
     private static final String HTTP1_BYTES = "485454502f";
     /** A hex dump of bytes received, as gRPC and Netty put into their messages. */
@@ -203,6 +201,8 @@ final class Syncer implements AutoCloseable {
     private boolean everConnected;
     private boolean outage;
     private boolean refusalLogged;
+    /** Whether an outage line has named gRPC's own logger of failed name resolutions (guarded by lock). */
+    private boolean resolutionHintGiven;
     private long outageSinceNanos;
     private long lastHeardNanos;
     /** Whether the current call has had a message: until it has, a connection that is not up is watched for. */
@@ -915,13 +915,18 @@ final class Syncer implements AutoCloseable {
     /**
      * While a host name does not resolve, gRPC logs each failed attempt itself, with a stack trace, through
      * java.util.logging: a dozen blocks in 20 s, on a schedule of its own. The SDK cannot quiet another library's logger
-     * in the application's logging without quieting it for the application's own channels too; it can name it, once.
+     * in the application's logging without quieting it for the application's own channels too; it can name it, in the
+     * first outage line of this instance that a failed resolution caused.
      *
-     * @return the sentence for the first outage line of this JVM that a failed name resolution caused, else ""
+     * @return the sentence for that line, else ""
      */
-    private static String resolutionLogHintOnce(Status failure) {
+    private String resolutionLogHintOnce(Status failure) {
         String hint = resolutionLogHint(failure);
-        return hint != null && RESOLUTION_HINT_GIVEN.compareAndSet(false, true) ? hint : "";
+        if (hint == null || resolutionHintGiven) {
+            return "";
+        }
+        resolutionHintGiven = true;
+        return hint;
     }
 
     /** @return what to set to quiet gRPC's own lines about a host name that does not resolve, or null for another failure */
