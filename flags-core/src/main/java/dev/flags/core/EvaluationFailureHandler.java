@@ -1,8 +1,8 @@
 package dev.flags.core;
 
 /**
- * Told when a flag's rules failed on a user, or when the caller asked for a flag that is not there, so
- * that the failure is not silent. The evaluator still
+ * Told when a flag's rules failed on a user, when the caller asked for a flag that is not there, or when
+ * the user has an attribute no flag can name, so that the mistake is not silent. The evaluator still
  * answers (the caller's default, with an {@link Reason.Kind#ERROR} reason from
  * {@link FlagSet#evaluate}); this is for a log line or a metric.
  *
@@ -40,5 +40,16 @@ public interface EvaluationFailureHandler {
      * @param flagKey the key asked for; any string the caller passed
      */
     default void unknownFlag(String flagKey) {
+    }
+
+    /**
+     * Called when the user evaluated for has an attribute whose name no flag can name ({@code "my attr"}: see
+     * {@link User#attribute(String, String)}), on each evaluation for such a user: a typo in the code, most likely, and
+     * a condition meant for that attribute never holds. The answer is as if the attribute were not there. Does nothing
+     * unless overridden; the same rules as {@link #failed}: thread-safe, cheap, must not throw.
+     *
+     * @param attributeName the first such name the user was given
+     */
+    default void unmatchableAttribute(String attributeName) {
     }
 }

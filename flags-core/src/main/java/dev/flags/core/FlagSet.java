@@ -201,6 +201,9 @@ public final class FlagSet {
         }
         boolean value = defaultValue;
         if (user != null) {
+            if (user.unmatchableAttribute() != null) {
+                tellUnmatchable(onFailure, user.unmatchableAttribute());
+            }
             try {
                 value = flag.evaluate(user, grantsByUser).value();
             } catch (RuntimeException | StackOverflowError e) {
@@ -216,6 +219,14 @@ public final class FlagSet {
             onFailure.failed(flag.flag().key(), flag.flag().version(), failure);
         } catch (RuntimeException | StackOverflowError ignored) {
             // The handler is a log line or a metric; its own failure must not reach the caller either.
+        }
+    }
+
+    private static void tellUnmatchable(EvaluationFailureHandler onFailure, String attributeName) {
+        try {
+            onFailure.unmatchableAttribute(attributeName);
+        } catch (RuntimeException | StackOverflowError ignored) {
+            // As in tell(): the handler's own failure must not reach the caller.
         }
     }
 
@@ -280,6 +291,9 @@ public final class FlagSet {
         if (user == null) {
             answer = Evaluation.error(key, defaultValue, "user was null", flag.flag().version());
         } else {
+            if (user.unmatchableAttribute() != null) {
+                tellUnmatchable(onFailure, user.unmatchableAttribute());
+            }
             try {
                 answer = flag.evaluate(user, grantsByUser);
             } catch (RuntimeException | StackOverflowError e) {

@@ -43,20 +43,27 @@ public final class User {
     private static final int MAX_SCANNED_ROLES = 8;
     private static final String[] NO_ROLES = new String[0];
 
-    private static final User ANONYMOUS = new User(null, Set.of(), NO_ROLES, null, Map.of());
+    private static final User ANONYMOUS = new User(null, Set.of(), NO_ROLES, null, Map.of(), null);
 
     private final String id;
     private final Set<String> roles;
     private final String[] scannedRoles; // the roles in order when there are few of them, else null
     private final String region;
     private final Map<String, Object> attributes;
+    /**
+     * The first attribute name no flag can name (docs/flag-format.md), or null: taken, as a user built from a request
+     * must not throw, and told to the evaluation's failure handler, since a condition meant for it never holds.
+     */
+    private final String unmatchableAttribute;
 
-    private User(String id, Set<String> roles, String[] scannedRoles, String region, Map<String, Object> attributes) {
+    private User(String id, Set<String> roles, String[] scannedRoles, String region, Map<String, Object> attributes,
+                 String unmatchableAttribute) {
         this.id = id;
         this.roles = roles;
         this.scannedRoles = scannedRoles;
         this.region = region;
         this.attributes = attributes;
+        this.unmatchableAttribute = unmatchableAttribute;
     }
 
     /**
@@ -68,7 +75,7 @@ public final class User {
      * @throws IllegalArgumentException if {@code id} is empty or longer than {@value #MAX_NAME_LENGTH}
      */
     public static User withId(String id) {
-        return new User(checkName(id, "id"), Set.of(), NO_ROLES, null, Map.of());
+        return new User(checkName(id, "id"), Set.of(), NO_ROLES, null, Map.of(), null);
     }
 
     /**
@@ -103,7 +110,7 @@ public final class User {
             return this;
         }
         return new User(id, Collections.unmodifiableSet(merged),
-                merged.size() <= MAX_SCANNED_ROLES ? merged.toArray(NO_ROLES) : null, region, attributes);
+                merged.size() <= MAX_SCANNED_ROLES ? merged.toArray(NO_ROLES) : null, region, attributes, unmatchableAttribute);
     }
 
     /**
@@ -117,11 +124,16 @@ public final class User {
      */
     public User region(String region) {
         return new User(id, roles, scannedRoles, region == null || region.isEmpty() ? null : checkName(region, "region"),
-                attributes);
+                attributes, unmatchableAttribute);
     }
 
     /**
      * Returns a copy of this user with a string attribute set.
+     *
+     * <p>An attribute name that no flag can name ({@code "my attr"}, {@code "1plan"}: a flag's condition names an
+     * attribute as a letter or {@code _}, then letters, digits, {@code _ . : -}, up to 128 characters) is taken, since
+     * names may come from request data, but a condition meant for it never holds: the evaluation's
+     * {@link EvaluationFailureHandler#unmatchableAttribute} is told (the SDK logs it, once an hour per name).
      *
      * @param name the attribute's name
      * @param value its value; not null
@@ -194,7 +206,8 @@ public final class User {
         if (copy.size() > MAX_ATTRIBUTES) {
             throw new IllegalArgumentException("a user may have at most " + MAX_ATTRIBUTES + " attributes");
         }
-        return new User(id, roles, scannedRoles, region, Collections.unmodifiableMap(copy));
+        String unmatchable = unmatchableAttribute != null || Syntax.isAttribute(name) ? unmatchableAttribute : name;
+        return new User(id, roles, scannedRoles, region, Collections.unmodifiableMap(copy), unmatchable);
     }
 
     private static String checkName(String value, String what) {
@@ -235,6 +248,14 @@ public final class User {
     /** @return the region, or null if none was given */
     public String region() {
         return region;
+    }
+
+    /**
+     * @return the first attribute name this user was given that no flag can name (a flag's condition names an attribute
+     *     as {@code [A-Za-z_][A-Za-z0-9_.:-]{0,127}}), or null if there is none
+     */
+    String unmatchableAttribute() {
+        return unmatchableAttribute;
     }
 
     /** @return the attributes by name; immutable, never null */

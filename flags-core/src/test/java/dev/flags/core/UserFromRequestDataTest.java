@@ -33,6 +33,44 @@ class UserFromRequestDataTest {
     }
 
     @Test
+    void anAttributeNoFlagCanNameIsTakenAndToldToTheFailureHandlerOnEachEvaluation() {
+        java.util.List<String> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+        EvaluationFailureHandler handler = new EvaluationFailureHandler() {
+            @Override
+            public void failed(String flagKey, long flagVersion, Throwable failure) {
+            }
+
+            @Override
+            public void unmatchableAttribute(String attributeName) {
+                told.add(attributeName);
+            }
+        };
+        User typo = User.withId("u-1").attribute("plan", "pro").attribute("my plan", "pro").attribute("1seats", 3L)
+                .roles("staff").region("eu-west");
+        assertThat(typo.attribute("my plan")).as("taken: names may come from request data").isEqualTo("pro");
+        assertThat(SET.isEnabled("billing-v2", typo, false, handler)).isTrue();
+        assertThat(SET.evaluate("billing-v2", typo, false, handler).value()).isTrue();
+        assertThat(told).as("the first such name, once per evaluation").containsExactly("my plan", "my plan");
+
+        told.clear();
+        User fine = User.withId("u-1").attribute("plan", "pro").attribute("_internal.tier:x-1", "a").attribute("a".repeat(128), 1L);
+        SET.isEnabled("billing-v2", fine, false, handler);
+        SET.evaluate("billing-v2", fine, false, handler);
+        SET.isEnabled("billing-v2", User.withId("u-1").attribute("a".repeat(129), 1L), false, handler);
+        assertThat(told).as("only a name longer than a flag's may be").containsExactly("a".repeat(129));
+        assertThat(SET.isEnabled("billing-v2", typo, false, new EvaluationFailureHandler() {
+            @Override
+            public void failed(String flagKey, long flagVersion, Throwable failure) {
+            }
+
+            @Override
+            public void unmatchableAttribute(String attributeName) {
+                throw new IllegalStateException("a handler that throws");
+            }
+        })).as("a handler's failure does not reach the caller").isTrue();
+    }
+
+    @Test
     void nullAndEmptyRolesAreSkipped() {
         User user = User.withId("u-1").roles("beta,,staff".split(",")).roles((String[]) null).roles("x", null);
         assertThat(user.roles()).containsExactly("beta", "staff", "x");

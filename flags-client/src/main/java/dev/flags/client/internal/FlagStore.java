@@ -114,6 +114,11 @@ public final class FlagStore implements AutoCloseable {
         }
 
         @Override
+        public void unmatchableAttribute(String attributeName) {
+            warnUnmatchable(attributeName);
+        }
+
+        @Override
         public void unknownFlag(String flagKey) {
             UnknownKeys sink = unknownKeys;
             if (sink != null) {
@@ -410,6 +415,28 @@ public final class FlagStore implements AutoCloseable {
     /** For tests: the clock of the unknown-flag lines' budget. */
     void nanoTime(LongSupplier clock) {
         this.nanoTime = Objects.requireNonNull(clock, "clock");
+    }
+
+    /*
+     * Attribute names no flag can name, given to users by the application (QA50b F2): warned once an hour each, at most
+     * MAX_UNMATCHABLE_NAMES names an hour, since names may come from request data. Called on every evaluation of a user
+     * that has one: a map lookup then, nothing for any other user.
+     */
+    private final Cache<String, Boolean> warnedAttributes =
+            Caffeine.newBuilder().maximumSize(MAX_UNMATCHABLE_NAMES).expireAfterWrite(Duration.ofHours(1)).build();
+    /** How many attribute names an hour are warned of at most; see {@link #warnUnmatchable}. */
+    static final int MAX_UNMATCHABLE_NAMES = 100;
+
+    private void warnUnmatchable(String attributeName) {
+        if (warnedAttributes.asMap().containsKey(attributeName)
+                || warnedAttributes.estimatedSize() >= MAX_UNMATCHABLE_NAMES) {
+            return;
+        }
+        if (warnedAttributes.asMap().putIfAbsent(attributeName, Boolean.TRUE) == null) {
+            LOG.warn("flags: the application gives users the attribute \"{}\", a name no flag can name (a letter or _,"
+                    + " then letters, digits, _ . : or -, at most 128 characters): a condition meant for it never holds."
+                    + " A typo in the code? Said once an hour per name, in {}", printable(attributeName), label);
+        }
     }
 
     private void warnFailure(String flagKey, long flagVersion, Throwable failure) {

@@ -96,6 +96,40 @@ class FlagStoreTest {
         }
     }
 
+    @Test
+    void anAttributeNoFlagCanNameIsWarnedOfOnceAnHourPerNameAndAtMostAHundredNames() {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
+                    "environment \"production\"");
+            User typo = USER.attribute("my plan", "pro");
+            for (int i = 0; i < 3; i++) {
+                assertThat(store.isEnabled("billing-v2", typo, false)).as("answered as ever").isTrue();
+                store.evaluate("billing-v2", typo, false);
+            }
+            assertThat(store.isEnabled("billing-v2", USER.attribute("plan", "pro"), false)).isTrue();
+            assertThat(unmatchable(captured)).singleElement().asString().contains("flags: the application gives users the"
+                    + " attribute \"my plan\", a name no flag can name (a letter or _, then letters, digits, _ . : or -, at"
+                    + " most 128 characters): a condition meant for it never holds. A typo in the code? Said once an hour per"
+                    + " name, in environment \"production\"");
+            for (int i = 0; i < 500; i++) { // names from request data: bounded
+                store.isEnabled("billing-v2", USER.attribute("header " + i, "x"), false);
+            }
+            assertThat(unmatchable(captured)).hasSize(FlagStore.MAX_UNMATCHABLE_NAMES);
+            store.isEnabled("billing-v2", USER.attribute("line\nbreak", "x"), false);
+            assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("line\nbreak");
+        } finally {
+            System.setErr(err);
+        }
+    }
+
+    private static List<String> unmatchable(java.io.ByteArrayOutputStream captured) {
+        return captured.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("a name no flag can"
+                + " name")).toList();
+    }
+
     private static List<String> lines(java.io.ByteArrayOutputStream captured) {
         return captured.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("no flag \"")).toList();
     }
