@@ -29,6 +29,8 @@ final class Sdks implements Callable<Integer> {
     @Mixin FlagsCommand.ServerOptions o;
     @Mixin FlagsCommand.JsonOutput output;
     @Spec CommandSpec spec;
+    /** Its own: picocli's standard help options, added to every command, are left out where --version is taken. */
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.") boolean help;
     @Option(names = "--version", paramLabel = "N", description = "The version to count acknowledgements of (default: the"
             + " environment's version now).") Long version;
     @Option(names = "--limit", paramLabel = "N", defaultValue = "100", description = "List at most N (0 to 1000, default"

@@ -39,4 +39,27 @@ class HelpWidthTest {
         }
         assertThat(problems).isEmpty();
     }
+
+    @Test
+    void everyCommandTakesHelp() {
+        List<CommandLine> all = new ArrayList<>();
+        collect(new CommandLine(new FlagsCommand()), all);
+        List<String> refused = new ArrayList<>();
+        for (CommandLine c : all) {
+            String name = c.getCommandSpec().qualifiedName();
+            if (name.endsWith(" help")) {
+                continue; // picocli's own: "flags help COMMAND"
+            }
+            List<String> args = new ArrayList<>(List.of(name.split(" ")).subList(1, name.split(" ").length));
+            args.add("--help");
+            java.io.StringWriter out = new java.io.StringWriter();
+            java.io.StringWriter err = new java.io.StringWriter();
+            int exit = FlagsCommand.run(args.toArray(String[]::new), new java.io.PrintWriter(out, true),
+                    new java.io.PrintWriter(err, true));
+            if (exit != 0 || !out.toString().startsWith("Usage: " + name)) {
+                refused.add(name + ": exit " + exit + ", " + err.toString().strip()); // flags sdks, QA54 F2: --version is its own
+            }
+        }
+        assertThat(refused).isEmpty();
+    }
 }

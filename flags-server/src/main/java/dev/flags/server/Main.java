@@ -105,7 +105,7 @@ public final class Main implements Callable<Integer> {
     Duration shutdownGrace;
 
     @Option(names = "--journal-retention", paramLabel = "PERIOD", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,
-            description = "Keep journal segments this long for history and audit, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H (env FLAGS_JOURNAL_RETENTION; default: forever).")
+            description = "Keep journal entries this long for history and audit, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H; whole segments go, so an entry stays up to about a fifth longer (2 days at most) (env FLAGS_JOURNAL_RETENTION; default: forever).")
     Duration journalRetention;
 
     /** An ISO-8601 duration (PT15S, PT1M), or a conversion error that says so without naming Java's classes. */

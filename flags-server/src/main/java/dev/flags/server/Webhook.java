@@ -310,6 +310,21 @@ public final class Webhook implements AutoCloseable {
                         + " address that the certificate lists";
             }
         }
+        // The JDK names these by class alone (a refused connection has no message): said as the docs list the causes.
+        if (e instanceof java.net.http.HttpConnectTimeoutException) {
+            return "no connection within " + ATTEMPT_TIMEOUT.toSeconds() + " s (" + e + ")";
+        }
+        if (e instanceof java.net.http.HttpTimeoutException) {
+            return "no answer within " + ATTEMPT_TIMEOUT.toSeconds() + " s (" + e + ")";
+        }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.nio.channels.UnresolvedAddressException || t instanceof java.net.UnknownHostException) {
+                return "the endpoint's host name does not resolve (" + e + ")";
+            }
+        }
+        if (e instanceof java.net.ConnectException) {
+            return "the connection was refused: nothing listens there? (" + e + ")";
+        }
         return e.toString();
     }
 

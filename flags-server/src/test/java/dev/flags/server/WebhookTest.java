@@ -254,7 +254,7 @@ class WebhookTest {
             }
         });
         assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).singleElement().asString()
-                .contains("failed (java.net.ConnectException");
+                .contains("failed (the connection was refused: nothing listens there? (java.net.ConnectException");
         assertThat(logged).doesNotContain("s cret").doesNotContain("s%20cret").doesNotContain("bot:");
         assertThat(logged).as("an owner-only secret file is no warning").doesNotContain("webhook secret: ");
     }
@@ -448,7 +448,15 @@ class WebhookTest {
         assertThat(Webhook.failure(mismatch)).isEqualTo("the endpoint's certificate is not for its host (No subject alternative"
                 + " names matching IP address 10.0.0.7 found): use a URL with a name or address that the certificate lists");
         assertThat(Webhook.failure(new java.net.ConnectException())).as("a refused connection has no message")
-                .isEqualTo("java.net.ConnectException");
+                .isEqualTo("the connection was refused: nothing listens there? (java.net.ConnectException)");
+        assertThat(Webhook.failure(new java.net.http.HttpTimeoutException("request timed out")))
+                .isEqualTo("no answer within 10 s (java.net.http.HttpTimeoutException: request timed out)");
+        assertThat(Webhook.failure(new java.net.http.HttpConnectTimeoutException("HTTP connect timed out")))
+                .startsWith("no connection within 10 s (");
+        java.net.ConnectException unresolved = new java.net.ConnectException();
+        unresolved.initCause(new java.nio.channels.UnresolvedAddressException());
+        assertThat(Webhook.failure(unresolved)).as("as the JDK's HTTP client fails on a name that does not resolve")
+                .startsWith("the endpoint's host name does not resolve (");
     }
 
     @Test

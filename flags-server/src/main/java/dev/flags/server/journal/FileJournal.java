@@ -94,6 +94,14 @@ public final class FileJournal implements Journal {
     private final long checkpointInterval;
     private final int checkpointsToKeep;
     private final Duration retention;
+    /**
+     * With a retention, how long a segment takes entries before the next write starts a new one (and asks for a
+     * checkpoint): retention deletes whole segments, covered by a checkpoint, and a quiet server would otherwise fill
+     * its 64 MiB segment, and keep every entry in it, for years (QA54 F1). Null without a retention.
+     */
+    private final Duration rollAge;
+    /** A segment was started for its predecessor's age and no checkpoint asked for since (the writer thread's only). */
+    private boolean rolledForAge;
     private final Hooks hooks;
     /** How long the writer waits for work before it checks its files anyway: an idle journal notices a change too. */
     private final long fileCheckNanos;
@@ -164,6 +172,7 @@ public final class FileJournal implements Journal {
         this.checkpointInterval = b.checkpointInterval;
         this.checkpointsToKeep = b.checkpointsToKeep;
         this.retention = b.retention;
+        this.rollAge = b.retention == null ? null : b.segmentMaxAge != null ? b.segmentMaxAge : rollAge(b.retention);
         this.hooks = b.hooks;
         this.fileCheckNanos = b.fileCheckInterval.toNanos();
         this.directoryLock = DirectoryLock.acquire(dir, b.holder);
@@ -389,8 +398,9 @@ public final class FileJournal implements Journal {
                 }
                 p.done().complete(p.entry());
             }
-            if (!checkpointPending
-                    && snapshot.sequence() - Math.max(lastCheckpointSequence, checkpointFailedAt) >= checkpointInterval) {
+            if (!checkpointPending && (rolledForAge
+                    || snapshot.sequence() - Math.max(lastCheckpointSequence, checkpointFailedAt) >= checkpointInterval)) {
+                rolledForAge = false;
                 requestCheckpoint();
             }
         }
@@ -400,14 +410,17 @@ public final class FileJournal implements Journal {
         ownedFiles.check(active, activeSize); // between two batches, the longest quiet: a cut would leave a hole
         ownedFiles.beforeBatch(active, activeSize);
         hooks.beforeWrite();
+        boolean tooOld = activeSegmentTooOld();
         for (Pending p : batch) {
             byte[] frame = p.frame();
             long used = activeSize + writeBuffer.position();
-            if (used + frame.length > segmentSize && used > Segments.HEADER_SIZE) {
+            if ((used + frame.length > segmentSize || tooOld) && used > Segments.HEADER_SIZE) {
                 flushBuffer();
                 force();
                 roll(p.entry().sequence());
+                rolledForAge |= tooOld;
             }
+            tooOld = false;
             if (frame.length > writeBuffer.remaining()) {
                 flushBuffer();
             }
@@ -431,6 +444,35 @@ public final class FileJournal implements Journal {
         hooks.beforeForce();
         force();
         ownedFiles.afterBatch(active);
+    }
+
+    /** Whether the active segment took its first entry more than {@link #rollAge} ago. */
+    private boolean activeSegmentTooOld() {
+        if (rollAge == null || activeSize <= Segments.HEADER_SIZE) {
+            return false;
+        }
+        try {
+            Instant first = firstTimestamp(activeSegment);
+            return first != null && first.isBefore(clock.instant().minus(rollAge));
+        } catch (JournalException e) {
+            return false; // unreadable now: the size rule still rolls it, and a verify says why
+        }
+    }
+
+    /**
+     * @param retention the journal's retention, or null
+     * @return how long a segment takes entries under it: a tenth of it, from 1 hour to 1 day (a segment a day at most;
+     *     with writes coming, an entry goes within about two of these after it passed the retention, at a checkpoint);
+     *     null without a retention
+     */
+    static Duration rollAge(Duration retention) {
+        if (retention == null) {
+            return null;
+        }
+        Duration tenth = retention.dividedBy(10);
+        Duration hour = Duration.ofHours(1);
+        Duration day = Duration.ofDays(1);
+        return tenth.compareTo(hour) < 0 ? hour : tenth.compareTo(day) > 0 ? day : tenth;
     }
 
     private void flushBuffer() throws IOException {
@@ -1299,6 +1341,7 @@ public final class FileJournal implements Journal {
      *   <tr><td>{@link #checkpointInterval}</td><td>10,000 entries</td></tr>
      *   <tr><td>{@link #checkpointsToKeep}</td><td>2</td></tr>
      *   <tr><td>{@link #retention}</td><td>keep every segment</td></tr>
+     *   <tr><td>{@link #segmentMaxAge}</td><td>with a retention: a tenth of it, 1 hour to 1 day</td></tr>
      *   <tr><td>{@link #maxPayloadBytes}</td><td>1 MiB and {@value FileJournal#PAYLOAD_HEADROOM} bytes</td></tr>
      *   <tr><td>{@link #maxActorLength}</td><td>256 characters</td></tr>
      *   <tr><td>{@link #maxCommentLength}</td><td>2,048 characters</td></tr>
@@ -1312,6 +1355,7 @@ public final class FileJournal implements Journal {
         private long checkpointInterval = 10_000;
         private int checkpointsToKeep = 2;
         private Duration retention;
+        private Duration segmentMaxAge;
         private int maxPayloadBytes = dev.flags.core.FlagFormat.MAX_FLAG_BYTES + PAYLOAD_HEADROOM;
         private int maxActorLength = 256;
         private int maxCommentLength = 2048;
@@ -1382,6 +1426,23 @@ public final class FileJournal implements Journal {
                         + entries);
             }
             this.checkpointInterval = entries;
+            return this;
+        }
+
+        /**
+         * With a {@link #retention}, sets how long a segment takes entries before the next write starts a new one and
+         * asks for a checkpoint, so that retention, which removes whole segments, can remove old entries on a journal
+         * that fills its segments slowly. Without a retention it does nothing.
+         *
+         * @param age positive; by default a tenth of the retention, from 1 hour to 1 day
+         * @return this builder
+         * @throws IllegalArgumentException if age is not positive
+         */
+        public Builder segmentMaxAge(Duration age) {
+            if (age == null || age.isNegative() || age.isZero()) {
+                throw new IllegalArgumentException("segment max age must be positive, was " + age);
+            }
+            this.segmentMaxAge = age;
             return this;
         }
 

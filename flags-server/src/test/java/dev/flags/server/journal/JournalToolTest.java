@@ -131,7 +131,8 @@ class JournalToolTest {
     private long writeTrimmedByRetention(boolean checkpointBeforeTheEnd) throws Exception {
         MutableClock clock = new MutableClock(Fixtures.T0);
         try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(1_000_000)
-                .checkpointsToKeep(3).retention(java.time.Duration.ofDays(30)).open()) {
+                .checkpointsToKeep(3).retention(java.time.Duration.ofDays(30))
+                .segmentMaxAge(java.time.Duration.ofDays(36_500)).open()) { // rolls by size only: checkpoints where placed
             journal.append(createEnvironment("prod"));
             journal.append(createFlag("prod", "billing-v2"));
             for (int i = 0; i < 60; i++) {

@@ -213,6 +213,46 @@ class ReadsTest {
     }
 
     @Test
+    void withARetentionAQuietJournalStartsNewSegmentsAsTheyAgeSoThatItsOldEntriesGo() throws Exception {
+        assertThat(FileJournal.rollAge(null)).isNull();
+        assertThat(FileJournal.rollAge(Duration.ofDays(1))).isEqualTo(Duration.ofMinutes(144));
+        assertThat(FileJournal.rollAge(Duration.ofHours(5))).isEqualTo(Duration.ofHours(1));
+        assertThat(FileJournal.rollAge(Duration.ofDays(365))).isEqualTo(Duration.ofDays(1));
+        java.util.concurrent.BlockingQueue<String> checkpoints = new java.util.concurrent.LinkedBlockingQueue<>();
+        FileJournal.Hooks hooks = new FileJournal.Hooks() {
+            @Override
+            public void beforeCheckpoint() {
+                checkpoints.add("checkpoint");
+            }
+        };
+        // The server's segment size and checkpoint interval (64 MiB, 10,000 entries): a change a day fills neither, and
+        // without rolls by age the first segment, and every entry in it, would stay for years (QA54 F1).
+        try (FileJournal journal = Fixtures.builder(dir, clock).retention(Duration.ofDays(30)).hooks(hooks).open()) {
+            journal.append(createEnvironment("staging"));
+            journal.append(createFlag("staging", "billing-v2"));
+            for (int day = 1; day <= 60; day++) {
+                clock.advance(Duration.ofDays(1));
+                journal.append(updateFlag("staging", "billing-v2", day % 2 == 0));
+            }
+            assertThat(checkpoints.poll(10, java.util.concurrent.TimeUnit.SECONDS)).as("asked for at a roll by age")
+                    .isEqualTo("checkpoint");
+            assertThat(Fixtures.segments(dir).size()).as("a segment about every 3 days (a tenth of the retention)")
+                    .isBetween(8, 25);
+            journal.checkpoint(); // the background ones may still run: this one applies the retention now, whatever they did
+            Instant cutoff = clock.instant().minus(Duration.ofDays(30));
+            long oldest = Segments.firstSequenceOf(Fixtures.segments(dir).get(0));
+            Instant oldestKept = journal.read(oldest, 1).get(0).timestamp();
+            assertThat(oldestKept).as("the entries older than the retention are gone, but for about two roll ages")
+                    .isAfter(cutoff.minus(Duration.ofDays(7))).isBeforeOrEqualTo(cutoff);
+            assertThat(journal.state().environment("staging").orElseThrow().version()).isEqualTo(62);
+        }
+        try (FileJournal journal = Fixtures.builder(dir, clock).retention(Duration.ofDays(30)).open()) {
+            assertThat(journal.state().environment("staging").orElseThrow().version()).as("reopened from a checkpoint")
+                    .isEqualTo(62);
+        }
+    }
+
+    @Test
     void historyFromTheIndexIsExactlyWhatAScanOfTheWholeJournalFindsThroughRollsCheckpointsAndReopens()
             throws Exception {
         List<String> envs = List.of("staging", "production");
