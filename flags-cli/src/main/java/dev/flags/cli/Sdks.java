@@ -35,6 +35,9 @@ final class Sdks implements Callable<Integer> {
             + " environment's version now).") Long version;
     @Option(names = "--limit", paramLabel = "N", defaultValue = "100", description = "List at most N (0 to 1000, default"
             + " ${DEFAULT-VALUE}); the counts are of them all.") int limit;
+    @Option(names = "--closed-after", paramLabel = "INSTANT", description = "Also list the instances their application"
+            + " closed at or after this time (such as 2026-12-06T15:00:00Z; the server keeps them 65 minutes), standing"
+            + " closed.") String closedAfter;
 
     @Override
     public Integer call() {
@@ -45,9 +48,18 @@ final class Sdks implements Callable<Integer> {
         if (limit < 0 || limit > 1000) {
             throw new ParameterException(spec.commandLine(), "--limit must be from 0 to 1000; was " + limit);
         }
+        if (closedAfter != null) {
+            try {
+                closedAfter = java.time.Instant.parse(closedAfter.strip()).toString();
+            } catch (java.time.format.DateTimeParseException e) {
+                throw new ParameterException(spec.commandLine(), "--closed-after must be an instant such as"
+                        + " 2026-12-06T15:00:00Z; was '" + closedAfter + "'");
+            }
+        }
         Api api = o.api(spec);
         JsonNode answer = api.expect(api.call("GET", "/environments/" + Api.path(o.environment()) + "/sdks?limit=" + limit
-                + (version == null ? "" : "&version=" + version), null, null), "pending", "a list of SDKs");
+                + (version == null ? "" : "&version=" + version)
+                + (closedAfter == null ? "" : "&closedAfter=" + Api.path(closedAfter)), null, null), "pending", "a list of SDKs");
         if (output.json) {
             FlagsCommand.print(spec, answer);
             return EXIT_OK;
@@ -66,6 +78,16 @@ final class Sdks implements Callable<Integer> {
                 s.hasNonNull("appliedVersion") ? "v" + s.get("appliedVersion").asLong() : "-",
                 "v" + s.path("sentVersion").asLong(),
                 oneLine(s.path("connectedAt").asText())});
+        }
+        for (JsonNode s : answer.path("closed")) { // closed by their application: they serve nothing any more
+            rows.add(new String[] {
+                s.hasNonNull("application") ? oneLine(s.get("application").asText()) : "(unnamed)",
+                oneLine(s.path("sdk").asText()),
+                oneLine(s.path("instance").asText()),
+                "closed",
+                s.hasNonNull("appliedVersion") ? "v" + s.get("appliedVersion").asLong() : "-",
+                "-",
+                "-"});
         }
         if (rows.size() > 1) {
             int[] widths = new int[rows.get(0).length];
@@ -88,7 +110,9 @@ final class Sdks implements Callable<Integer> {
                 + " connected to") + " environment \"" + oneLine(o.environment()) + "\"" + (streams == 0 ? "" : ": "
                 + answer.path("applied").asInt() + " applied version " + target + ", " + answer.path("pending").asInt()
                 + " pending, " + answer.path("unconfirmed").asInt() + " cannot say (SDKs from before acknowledgements)")
-                + (more > 0 ? "; " + more + " more not listed (--limit)" : ""));
+                + (more > 0 ? "; " + more + " more not listed (--limit)" : "")
+                + (closedAfter == null ? "" : "; " + answer.path("closed").size() + " closed by their application since "
+                        + closedAfter));
         return EXIT_OK;
     }
 }

@@ -116,6 +116,26 @@ class SdkWaitScriptedTest {
     }
 
     @Test
+    void flagsSdksListsTheInstancesClosedSinceAnInstantAsClosed() {
+        server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING).replace("\"more\": 0}", "\"more\": 0, \"closed\": ["
+                + "{\"instance\": \"fedcba9876543210\", \"application\": \"checkout\", \"sdk\": \"flags-java/0.1.0\", \"token\":"
+                + " \"tok-5c1e9a0b2d3f\", \"appliedVersion\": 4}]}"));
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = FlagsCommand.run(new String[] {"sdks", server.serverOption(), "--token=t0ken", "--closed-after",
+                "2026-12-06T15:00:00Z"}, new PrintWriter(out, true), new PrintWriter(err, true));
+        assertThat(exit).as(err.toString()).isZero();
+        assertThat(server.requests().get(0)).endsWith("/sdks?limit=100&closedAfter=2026-12-06T15%3A00%3A00Z");
+        assertThat(out.toString().lines().toList()).hasSize(3).last().asString()
+                .matches("checkout +flags-java/0\\.1\\.0 +fedcba9876543210 +closed +v4 +- +-");
+        assertThat(err.toString()).endsWith("; 1 closed by their application since 2026-12-06T15:00:00Z\n");
+        StringWriter bad = new StringWriter();
+        assertThat(FlagsCommand.run(new String[] {"sdks", server.serverOption(), "--token=t0ken", "--closed-after", "1h"},
+                new PrintWriter(new StringWriter(), true), new PrintWriter(bad, true))).isEqualTo(2);
+        assertThat(bad.toString()).contains("--closed-after must be an instant such as 2026-12-06T15:00:00Z; was '1h'");
+    }
+
+    @Test
     void aRestartDuringTheWaitIsNotAnAllClear() {
         server.answer(200, null, FLAG);
         server.answer(200, null, list("2026-12-01T00:00:00Z", 1, 1, BILLING));
