@@ -43,7 +43,8 @@ final class Edit implements Callable<Integer> {
             + " as \"code --wait\"); default: $VISUAL, else $EDITOR, else vi.")
     String editor;
     @Option(names = "--reopen", negatable = true, description = "Open the editor again after a refused edit (not JSON, or"
-            + " rules the server refuses), with the reason on top, until it is written or given up; default: at a terminal.")
+            + " rules the server refuses), with the reason on top, until it is written or given up; default: when input and"
+            + " output are a terminal.")
     Boolean reopen;
 
     @Override
@@ -60,6 +61,11 @@ final class Edit implements Callable<Integer> {
         String refusal = null; // why the document as given was refused, if it was
         while (true) {
             int exit = run(command, file);
+            if (exit != 0 && refusal != null) { // a reopened round: kept as every other kept edit, without the notes
+                write(file, withoutNotes(read(file)));
+                throw new CliException(EXIT_FAILED, "the editor (" + oneLine(command) + ") exited with " + exit + ": nothing"
+                        + " was written; your edit is kept: flags put " + flag + " " + file + " writes it once it is mended");
+            }
             if (exit != 0) {
                 throw new CliException(EXIT_FAILED, "the editor (" + oneLine(command) + ") exited with " + exit + ": nothing"
                         + " was written; the document is in " + file);
@@ -145,7 +151,8 @@ final class Edit implements Callable<Integer> {
             return e.getMessage();
         }
         throw new CliException(e.exitCode(), e.getMessage() + "; your edit is kept: flags put " + flag + " " + file
-                + " writes it once it is mended", e.httpStatus(), e.title());
+                + (documentsFault ? " writes it once it is mended" : " writes it, once that is put right"), e.httpStatus(),
+                e.title());
     }
 
     /** The server's answers that refuse a document for what it says: bad request, too large, unprocessable. */
@@ -153,9 +160,45 @@ final class Edit implements Callable<Integer> {
 
     /** The first lines of a document given back after a refusal: why, and what to do. */
     static String notes(String refusal) {
-        return wrapped("flags edit: not written: " + oneLine(refusal)) + wrapped("Mend the document below and save it to try"
-                + " again. To give up, save it as it is (it is kept for flags put) or empty it. These lines at the top,"
-                + " which start with " + NOTE.strip() + ", are left out of what is written.");
+        String instructions = wrapped("Mend the document below and save it to try again. To give up, save it as it is (it"
+                + " is kept for flags put) or empty it. These lines at the top, which start with " + NOTE.strip() + ", are"
+                + " left out of what is written.");
+        // A JSON error's line is the document's: in the file the editor shows, it is below these lines (QA55 F3).
+        String reason = refusal;
+        for (int tries = 0; tries < 3; tries++) {
+            String notes = reasonLines(reason) + instructions;
+            int shift = (int) notes.lines().count();
+            String shifted = shiftLine(refusal, shift);
+            if (shifted.equals(reason)) {
+                return notes;
+            }
+            reason = shifted;
+        }
+        return reasonLines(reason) + instructions;
+    }
+
+    /** The refusal as notes: one paragraph for each of its lines (a server lists one problem a line), each wrapped. */
+    private static String reasonLines(String refusal) {
+        StringBuilder b = new StringBuilder();
+        boolean first = true;
+        for (String line : refusal.split("\n")) {
+            if (!line.isBlank()) {
+                b.append(wrapped((first ? "flags edit: not written: " : "") + oneLine(line.strip())));
+                first = false;
+            }
+        }
+        return b.toString();
+    }
+
+    private static final java.util.regex.Pattern JSON_LINE = java.util.regex.Pattern.compile("\\(line (\\d+), column ");
+
+    /** @return the text with its first "(line N, column" at N + shift */
+    private static String shiftLine(String text, int shift) {
+        java.util.regex.Matcher m = JSON_LINE.matcher(text);
+        if (!m.find()) {
+            return text;
+        }
+        return text.substring(0, m.start(1)) + (Long.parseLong(m.group(1)) + shift) + text.substring(m.end(1));
     }
 
     /** @return the text as lines of notes, broken at spaces, of {@value #NOTE_WIDTH} characters at most where it can */

@@ -938,8 +938,11 @@ class FlagsCommandTest {
         String notes = given.lines().filter(l -> l.startsWith("// ")).map(l -> l.substring(3))
                 .collect(java.util.stream.Collectors.joining(" "));
         assertThat(given).startsWith("// flags edit: not written: ");
-        assertThat(notes).contains(" is not valid JSON (line 11, column ").contains("Mend the document below and save it to try"
-                + " again.");
+        assertThat(notes).contains("Mend the document below and save it to try again.");
+        java.util.regex.Matcher line = java.util.regex.Pattern.compile(" is not valid JSON \\(line (\\d+), column ").matcher(notes);
+        assertThat(line.find()).as(notes).isTrue();
+        assertThat(given.lines().toList().get(Integer.parseInt(line.group(1)) - 1)).as("the line as the editor shows the file")
+                .contains("\"eu canary,");
         assertThat(Edit.withoutNotes(given)).as("the edit as it was refused, under the notes").startsWith("{")
                 .contains("\"eu canary,");
         assertThat(given.lines().filter(l -> l.startsWith("//"))).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(100));
@@ -955,10 +958,18 @@ class FlagsCommandTest {
         assertThat(givenUp.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(givenUp.err()).contains("enabeld").contains("; the edit was saved as it was, not mended: nothing was"
                 + " written; your edit is kept: flags put billing-v2 ");
-        assertThat(Files.readString(refusedCopy)).startsWith("// flags edit: not written: ").contains("enabeld");
+        assertThat(Files.readString(refusedCopy)).startsWith("// flags edit: not written: ").contains("enabeld")
+                .as("a problem a line, not an escaped line break").doesNotContain("\\n");
         Path kept = keptIn(givenUp);
         assertThat(Files.readString(kept)).startsWith("{").contains("\"enabeld\"").doesNotContain("//");
         assertThat(remote("show", "billing-v2").json().get("version").asLong()).as("nothing written").isEqualTo(now);
+
+        // The editor fails at the second round (vim's :cq): the edit is kept without the notes, for flags put.
+        Run failed = remote("edit", "billing-v2", "--reopen", "--editor", "if grep -q '^// flags edit' \"$1\"; then exit 3;"
+                + " else sed -i -e 's/\"enabled\"/\"enabeld\"/' \"$1\"; fi #");
+        assertThat(failed.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(failed.err()).contains("exited with 3: nothing was written; your edit is kept: flags put billing-v2 ");
+        assertThat(Files.readString(keptIn(failed))).startsWith("{").doesNotContain("//").contains("\"enabeld\"");
 
         // Emptied at the second round: abandoned, as at the first.
         Run emptied = remote("edit", "billing-v2", "--reopen", "--editor", "if grep -q '^// flags edit' \"$1\"; then"

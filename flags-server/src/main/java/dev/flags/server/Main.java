@@ -105,7 +105,7 @@ public final class Main implements Callable<Integer> {
     Duration shutdownGrace;
 
     @Option(names = "--journal-retention", paramLabel = "PERIOD", defaultValue = "${env:FLAGS_JOURNAL_RETENTION}", converter = RetentionPeriod.class,
-            description = "Keep journal entries this long for history and audit, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H; whole segments go, so an entry stays up to about a fifth longer (2 days at most) (env FLAGS_JOURNAL_RETENTION; default: forever).")
+            description = "Keep journal entries this long for history, audit and time travel, at least P1D; ISO-8601 days, weeks or hours such as P365D, P52W or PT720H; whole segments go, at a write: an entry stays up to about a fifth longer (2 days at most) while writes come, and a server that takes none deletes nothing (env FLAGS_JOURNAL_RETENTION; default: forever).")
     Duration journalRetention;
 
     /** An ISO-8601 duration (PT15S, PT1M), or a conversion error that says so without naming Java's classes. */
@@ -466,10 +466,14 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    /** The loggers of libraries' start-up probes, kept at info at most: see {@link #call()}. */
+    /** The loggers of libraries' probes (at start, and a few after), kept at info at most: see {@link #call()}. */
     static final List<String> STARTUP_PROBES = List.of("javax.management", "io.grpc.netty.shaded.io.netty.util",
             "io.grpc.netty.shaded.io.netty.buffer", "io.grpc.netty.shaded.io.netty.channel.DefaultChannelId",
-            "io.grpc.netty.shaded.io.netty.bootstrap", "io.grpc.internal.ServerImplBuilder", "org.jboss.logging");
+            "io.grpc.netty.shaded.io.netty.bootstrap", "io.grpc.netty.shaded.io.netty.channel.MultithreadEventLoopGroup",
+            "io.grpc.internal.ServerImplBuilder", "org.jboss.logging",
+            // Not at start, but as noisy: gRPC's lookup of a context storage on the first call, and its TCP metrics of
+            // every connection that closes (a stack trace of 26 lines each, a fleet's reconnection after a restart).
+            "io.grpc.Context", "io.grpc.netty.shaded.io.grpc.netty.TcpMetrics");
 
     /** The logger of gRPC's HTTP/2 frame logger on the server (Netty, through SLF4J). */
     static final String GRPC_FRAMES = "io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler";

@@ -392,6 +392,11 @@ public final class Webhook implements AutoCloseable {
         }
         HttpResponse<java.io.InputStream> answer = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         answer.body().close(); // the status is the answer: a body, even an endless one, is not read
+        if (answer.statusCode() / 100 == 3) {
+            String to = answer.headers().firstValue("Location").map(l -> " to " + LogText.escape(l)).orElse("");
+            return "it answered " + answer.statusCode() + ", a redirect" + to + ", which is never followed: give"
+                    + " --webhook-url the final address";
+        }
         if (answer.statusCode() / 100 != 2) {
             return "it answered " + answer.statusCode();
         }

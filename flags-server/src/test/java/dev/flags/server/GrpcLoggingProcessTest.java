@@ -189,6 +189,9 @@ class GrpcLoggingProcessTest {
             } finally {
                 channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
             }
+            // Its connection closed, and its first call made: neither is a library's stack trace at debug (QA55 F2).
+            String log = child.stop();
+            assertThat(log).doesNotContain("TcpMetrics").doesNotContain("Storage override");
         }
     }
 

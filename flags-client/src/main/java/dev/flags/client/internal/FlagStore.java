@@ -433,9 +433,11 @@ public final class FlagStore implements AutoCloseable {
             return;
         }
         if (warnedAttributes.asMap().putIfAbsent(attributeName, Boolean.TRUE) == null) {
+            boolean last = warnedAttributes.estimatedSize() >= MAX_UNMATCHABLE_NAMES;
             LOG.warn("flags: the application gives users the attribute \"{}\", a name no flag can name (a letter or _,"
                     + " then letters, digits, _ . : or -, at most 128 characters): a condition meant for it never holds."
-                    + " A typo in the code? Said once an hour per name, in {}", printable(attributeName), label);
+                    + " A typo in the code? Said once an hour per name, in {}{}", printable(attributeName), label,
+                    last ? "; the " + MAX_UNMATCHABLE_NAMES + "th such name: no more are named for an hour" : "");
         }
     }
 

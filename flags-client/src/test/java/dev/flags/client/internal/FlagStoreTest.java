@@ -117,7 +117,9 @@ class FlagStoreTest {
             for (int i = 0; i < 500; i++) { // names from request data: bounded
                 store.isEnabled("billing-v2", USER.attribute("header " + i, "x"), false);
             }
-            assertThat(unmatchable(captured)).hasSize(FlagStore.MAX_UNMATCHABLE_NAMES);
+            assertThat(unmatchable(captured)).hasSize(FlagStore.MAX_UNMATCHABLE_NAMES).last().asString()
+                    .endsWith("; the 100th such name: no more are named for an hour");
+            assertThat(unmatchable(captured).get(FlagStore.MAX_UNMATCHABLE_NAMES - 2)).doesNotContain("no more are named");
             store.isEnabled("billing-v2", USER.attribute("line\nbreak", "x"), false);
             assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("line\nbreak");
         } finally {
