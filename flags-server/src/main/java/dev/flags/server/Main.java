@@ -330,10 +330,10 @@ public final class Main implements Callable<Integer> {
         // credential included: never below info either.
         System.setProperty("org.slf4j.simpleLogger.log.jdk.internal.httpclient", atMostInfo);
         System.setProperty("org.slf4j.simpleLogger.log.jdk.httpclient", atMostInfo);
-        // What libraries probe at start, some with a stack trace (about 150 lines: the JVM's MBean server, Netty's
-        // platform and allocator checks, gRPC looking for census): not the server's detail, which --log-level debug is
-        // for (QA53 F4).
-        for (String probes : STARTUP_PROBES) {
+        // What libraries probe, mostly at start, some with a stack trace (about 150 lines: the JVM's MBean server,
+        // Netty's platform and allocator checks, gRPC looking for census; later gRPC's context storage and TCP metrics):
+        // not the server's detail, which --log-level debug is for (QA53 F4, QA55 F2).
+        for (String probes : LIBRARY_PROBES) {
             System.setProperty("org.slf4j.simpleLogger.log." + probes, atMostInfo);
         }
         routeJavaUtilLogging(level);
@@ -467,7 +467,7 @@ public final class Main implements Callable<Integer> {
     }
 
     /** The loggers of libraries' probes (at start, and a few after), kept at info at most: see {@link #call()}. */
-    static final List<String> STARTUP_PROBES = List.of("javax.management", "io.grpc.netty.shaded.io.netty.util",
+    static final List<String> LIBRARY_PROBES = List.of("javax.management", "io.grpc.netty.shaded.io.netty.util",
             "io.grpc.netty.shaded.io.netty.buffer", "io.grpc.netty.shaded.io.netty.channel.DefaultChannelId",
             "io.grpc.netty.shaded.io.netty.bootstrap", "io.grpc.netty.shaded.io.netty.channel.MultithreadEventLoopGroup",
             "io.grpc.internal.ServerImplBuilder", "org.jboss.logging",

@@ -291,6 +291,31 @@ public final class Webhook implements AutoCloseable {
     }
 
     /**
+     * A redirect, which a delivery never follows (a signed body must reach the endpoint configured, not wherever it
+     * points): where it pointed, without what may be a credential (user info, query), for the log.
+     *
+     * @param status the 3xx status
+     * @param location the answer's {@code Location}, or null
+     * @return what to say of it
+     */
+    static String redirected(int status, String location) {
+        String to = "";
+        if (location != null) {
+            try {
+                java.net.URI uri = java.net.URI.create(location.strip());
+                if (uri.getHost() != null) {
+                    to = " to " + LogText.escape(uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":"
+                            + uri.getPort()) + (uri.getRawPath() == null ? "" : uri.getRawPath()));
+                }
+            } catch (IllegalArgumentException e) {
+                // not a URL: said without it
+            }
+        }
+        return "it answered " + status + ", a redirect" + to + ", which is never followed: give --webhook-url the final"
+                + " address";
+    }
+
+    /**
      * A failed delivery in an operator's words where the JDK's would leave them guessing: an endpoint's certificate that
      * this JVM does not trust (most often a private CA's), or one that is not for the endpoint's host.
      *
@@ -393,9 +418,7 @@ public final class Webhook implements AutoCloseable {
         HttpResponse<java.io.InputStream> answer = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         answer.body().close(); // the status is the answer: a body, even an endless one, is not read
         if (answer.statusCode() / 100 == 3) {
-            String to = answer.headers().firstValue("Location").map(l -> " to " + LogText.escape(l)).orElse("");
-            return "it answered " + answer.statusCode() + ", a redirect" + to + ", which is never followed: give"
-                    + " --webhook-url the final address";
+            return redirected(answer.statusCode(), answer.headers().firstValue("Location").orElse(null));
         }
         if (answer.statusCode() / 100 != 2) {
             return "it answered " + answer.statusCode();

@@ -453,6 +453,11 @@ class WebhookTest {
                 .isEqualTo("no answer within 10 s (java.net.http.HttpTimeoutException: request timed out)");
         assertThat(Webhook.failure(new java.net.http.HttpConnectTimeoutException("HTTP connect timed out")))
                 .startsWith("no connection within 10 s (");
+        assertThat(Webhook.redirected(302, "https://bot:s3cret@hooks.example.com:8443/flags/v2?token=abc#x"))
+                .as("where it pointed, without what may be a credential").isEqualTo("it answered 302, a redirect to"
+                        + " https://hooks.example.com:8443/flags/v2, which is never followed: give --webhook-url the final address");
+        assertThat(Webhook.redirected(301, "/relative path")).isEqualTo("it answered 301, a redirect, which is never"
+                + " followed: give --webhook-url the final address");
         java.net.ConnectException unresolved = new java.net.ConnectException();
         unresolved.initCause(new java.nio.channels.UnresolvedAddressException());
         assertThat(Webhook.failure(unresolved)).as("as the JDK's HTTP client fails on a name that does not resolve")
