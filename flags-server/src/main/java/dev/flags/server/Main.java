@@ -330,9 +330,9 @@ public final class Main implements Callable<Integer> {
         // credential included: never below info either.
         System.setProperty("org.slf4j.simpleLogger.log.jdk.internal.httpclient", atMostInfo);
         System.setProperty("org.slf4j.simpleLogger.log.jdk.httpclient", atMostInfo);
-        // What libraries probe, mostly at start, some with a stack trace (about 150 lines: the JVM's MBean server,
-        // Netty's platform and allocator checks, gRPC looking for census; later gRPC's context storage and TCP metrics):
-        // not the server's detail, which --log-level debug is for (QA53 F4, QA55 F2).
+        // What libraries probe, mostly at start, some with a stack trace (about 260 lines at debug: the JVM's
+        // MBean server, Netty's platform and allocator checks, gRPC looking for census; later gRPC's context storage
+        // and TCP metrics): not the server's detail, which --log-level debug is for (QA53 F4, QA55 F2).
         for (String probes : LIBRARY_PROBES) {
             System.setProperty("org.slf4j.simpleLogger.log." + probes, atMostInfo);
         }
