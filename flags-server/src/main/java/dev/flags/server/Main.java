@@ -123,19 +123,29 @@ public final class Main implements Callable<Integer> {
         @Override
         public Duration convert(String value) {
             String text = value.trim().toUpperCase(Locale.ROOT);
+            Duration retention;
             try {
                 if (text.contains("T")) {
-                    return Duration.parse(text); // PT720H, P1DT12H
+                    retention = Duration.parse(text); // PT720H, P1DT12H
+                } else {
+                    Period period = Period.parse(text); // P30D, P4W (weeks are read as days)
+                    if (period.toTotalMonths() != 0) {
+                        throw new CommandLine.TypeConversionException("'" + value + "' counts months or years, which have no"
+                                + " fixed length; write days or weeks, such as P365D or P52W");
+                    }
+                    retention = Duration.ofDays(period.getDays());
                 }
-                Period period = Period.parse(text); // P30D, P4W (weeks are read as days)
-                if (period.toTotalMonths() != 0) {
-                    throw new CommandLine.TypeConversionException("'" + value + "' counts months or years, which have no"
-                            + " fixed length; write days or weeks, such as P365D or P52W");
-                }
-                return Duration.ofDays(period.getDays());
-            } catch (DateTimeParseException e) {
+            } catch (DateTimeParseException | ArithmeticException e) {
                 throw new CommandLine.TypeConversionException("'" + value + "' is not a period such as P365D, P52W or PT720H");
             }
+            // Checked here too (ServerConfig checks any config) so that the refusal quotes what was typed, not
+            // Duration's normal form of it (-P1D would read PT-24H).
+            if (retention.compareTo(Duration.ofDays(1)) < 0) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is " + (retention.isNegative() ? "negative"
+                        : "shorter than a day") + ": journal retention must be at least one day (P1D), as history and audit"
+                        + " read it");
+            }
+            return retention;
         }
     }
 

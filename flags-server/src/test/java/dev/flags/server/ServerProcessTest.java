@@ -664,9 +664,14 @@ class ServerProcessTest {
 
         Run retention = runMain(Map.of(), "--journal-retention", "PT1H", "--data-dir", dir.resolve("y").toString());
         assertThat(retention.exitCode()).isEqualTo(2);
-        assertThat(retention.output()).contains("journal retention must be at least one day").contains("PT1H")
+        assertThat(retention.output()).contains("'PT1H' is shorter than a day: journal retention must be at least one day")
                 .doesNotContain("\tat ");
         assertOneLineAndTheHelp(retention);
+        Run negative = runMain(Map.of("FLAGS_JOURNAL_RETENTION", "-P1D"), "--data-dir", dir.resolve("y").toString());
+        assertThat(negative.exitCode()).isEqualTo(2);
+        assertThat(negative.output()).contains("FLAGS_JOURNAL_RETENTION").contains("'-P1D' is negative: journal retention"
+                + " must be at least one day").doesNotContain("PT-24H");
+        assertOneLineAndTheHelp(negative);
 
         Run heartbeat = runMain(Map.of(), "--heartbeat", "5s", "--data-dir", dir.resolve("h").toString());
         assertThat(heartbeat.exitCode()).isEqualTo(2);

@@ -47,6 +47,8 @@ class WebhookTest {
     private final BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
     private final AtomicInteger answer = new AtomicInteger(200);
     private final java.util.concurrent.atomic.AtomicBoolean endless = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicReference<String> location = new java.util.concurrent.atomic.AtomicReference<>();
+    private final AtomicInteger redirectsFollowed = new AtomicInteger();
 
     @BeforeEach
     void startReceiver() throws IOException {
@@ -69,7 +71,16 @@ class WebhookTest {
                 }
                 return;
             }
+            if (location.get() != null) {
+                exchange.getResponseHeaders().add("Location", location.get());
+            }
             exchange.sendResponseHeaders(status, -1);
+            exchange.close();
+        });
+        receiver.createContext("/moved", exchange -> {
+            redirectsFollowed.incrementAndGet();
+            exchange.getRequestBody().readAllBytes();
+            exchange.sendResponseHeaders(200, -1);
             exchange.close();
         });
         receiver.start();
@@ -257,6 +268,30 @@ class WebhookTest {
                 .contains("failed (the connection was refused: nothing listens there? (java.net.ConnectException");
         assertThat(logged).doesNotContain("s cret").doesNotContain("s%20cret").doesNotContain("bot:");
         assertThat(logged).as("an owner-only secret file is no warning").doesNotContain("webhook secret: ");
+    }
+
+    @Test
+    void aRedirectIsAFailureNeverFollowedAndLoggedWithoutWhatMayBeACredential() throws Exception {
+        answer.set(307);
+        String moved = "http://hook:pa55@127.0.0.1:" + receiver.getAddress().getPort() + "/moved?sig=hunter3";
+        location.set(moved);
+        String logged = StandardErrorCapture.during(() -> {
+            try (FlagServer server = FlagServer.start(config())) {
+                ApiClient api = new ApiClient(server.httpPort());
+                api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+                assertThat(next().answered()).isEqualTo(307);
+                location.set(null);
+                answer.set(200);
+                Delivery retried = next();
+                assertThat(retried.answered()).as("sent again to the configured endpoint").isEqualTo(200);
+                assertThat(retried.entries().get(0).get("change").asText()).isEqualTo("environment_created");
+            }
+        });
+        assertThat(redirectsFollowed.get()).as("a signed body goes to the endpoint configured only").isZero();
+        assertThat(logged.lines().filter(l -> l.contains("webhook: a delivery to")).toList()).singleElement().asString()
+                .contains("failed (it answered 307, a redirect to http://127.0.0.1:" + receiver.getAddress().getPort()
+                        + "/moved, which is never followed");
+        assertThat(logged).doesNotContain("hunter3").doesNotContain("pa55").doesNotContain("hunter2");
     }
 
     @Test
