@@ -59,7 +59,7 @@ final class FlagChanges {
     }
 
     private static void compare(String path, JsonNode before, JsonNode after, List<String> lines, int max) {
-        if (before.equals(after)) {
+        if (before.equals(after) || sameNumber(before, after)) {
             return;
         }
         if (before.isObject() && after.isObject()) {
@@ -187,6 +187,14 @@ final class FlagChanges {
                         + ")");
             }
         }
+    }
+
+    /**
+     * Whether both are the same number written two ways: a document the CLI writes (its percentages are decimals) against
+     * the server's ({@code 0} read as an integer); as JSON nodes they differ, to a reader "0 -> 0" is no change.
+     */
+    private static boolean sameNumber(JsonNode before, JsonNode after) {
+        return before.isNumber() && after.isNumber() && before.decimalValue().compareTo(after.decimalValue()) == 0;
     }
 
     private static boolean hasObjects(JsonNode array) {

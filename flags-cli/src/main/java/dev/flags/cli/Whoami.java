@@ -62,7 +62,9 @@ final class Whoami implements Callable<Integer> {
                 + (me.hasNonNull("userId") ? ", for user \"" + oneLine(me.get("userId").asText()) + "\"" : ""));
         List<String> may = new ArrayList<>();
         me.path("may").forEach(r -> may.add(RIGHTS.getOrDefault(r.asText(), oneLine(r.asText()))));
-        out.println("may: " + (may.isEmpty() ? "nothing" : String.join(", ", may)));
+        // An admin's other rights are in "everything": listed after it, they read as if they were all (QA56 F9).
+        List<String> shown = may.contains(RIGHTS.get("admin")) ? List.of(RIGHTS.get("admin")) : may;
+        out.println("may: " + (shown.isEmpty() ? "nothing" : String.join(", ", shown)));
         out.println("expires: " + (me.hasNonNull("expiresAt") ? oneLine(me.get("expiresAt").asText()) : "never"));
         for (JsonNode env : me.path("archivedEnvironments")) {
             out.println("note: environment " + oneLine(env.asText()) + " is archived: it takes no change there, kill switches"

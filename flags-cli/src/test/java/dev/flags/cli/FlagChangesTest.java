@@ -26,6 +26,22 @@ class FlagChangesTest {
     }
 
     @Test
+    void aNumberWrittenAnotherWayIsNoChange() throws Exception {
+        // The server's document has 0 and 50; a document written by FlagFormat has the same as decimals (QA56 F1).
+        JsonNode served = json("{\"default\": false, \"rules\": [{\"name\": \"eu\", \"conditions\": [{\"percentage\": 0}]},"
+                + " {\"name\": \"all\", \"conditions\": [{\"percentage\": 50}]}]}");
+        com.fasterxml.jackson.databind.node.ObjectNode written = (com.fasterxml.jackson.databind.node.ObjectNode) served.deepCopy();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) written.at("/rules/0/conditions/0")).put("percentage",
+                new java.math.BigDecimal("10"));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) written.at("/rules/1/conditions/0")).put("percentage",
+                new java.math.BigDecimal("50.000"));
+        written.put("default", true);
+        assertThat(FlagChanges.all(served, written)).containsExactly("default: false -> true",
+                "rules[\"eu\"].conditions[0].percentage: 0 -> 10");
+        assertThat(FlagChanges.all(json("{\"weight\": 1e1}"), json("{\"weight\": 10}"))).isEmpty();
+    }
+
+    @Test
     void aReviewBeforeAWriteShowsANamedRuleAddedOrRemovedWholeWhereTheHistoryCutsIt() throws Exception {
         String regions = "[\"eu-west\",\"eu-north\",\"eu-south\",\"eu-central\",\"us-east\",\"us-west\",\"ap-south\"]";
         JsonNode before = json("{\"rules\": [{\"name\": \"old rule\", \"conditions\": [{\"regions\": " + regions + "}]}]}");

@@ -202,6 +202,30 @@ class FlagsCommandTest {
     }
 
     @Test
+    void applyListsOnlyWhatChangesThoughTheServerWritesANumberAnotherWay() throws Exception {
+        Path ramp = Files.writeString(dir.resolve("ramp.json"), """
+                {"key": "ramp", "enabled": false, "rules": [
+                  {"name": "eu canary", "conditions": [{"regions": ["eu-west"]}, {"percentage": 0}]},
+                  {"name": "everyone", "conditions": [{"percentage": 0}]}]}
+                """);
+        assertThat(remote("put", "ramp", ramp.toString()).exit()).isZero();
+        Run export = remote("export", "--as-code");
+        assertThat(export.exit()).as(export.err()).isZero();
+        com.fasterxml.jackson.databind.JsonNode asCode = Api.JSON.readTree(export.out());
+        for (com.fasterxml.jackson.databind.JsonNode flag : asCode.get("flags")) {
+            if (flag.get("key").asText().equals("ramp")) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) flag.at("/rules/1/conditions/0")).put("percentage", 50);
+            }
+        }
+        Path file = Files.writeString(dir.resolve("as-code.json"), Api.JSON.writeValueAsString(asCode));
+        Run dry = remote("apply", file.toString(), "--dry-run");
+        assertThat(dry.exit()).as(dry.err() + dry.out()).isZero();
+        assertThat(dry.out()).as("QA56 F1: no \"0 -> 0\" for the percentage that stays")
+                .containsPattern("change ramp v\\d+\n  rules\\[\"everyone\"\\]\\.conditions\\[0\\]\\.percentage: 0 -> 50\n")
+                .doesNotContain("0 -> 0");
+    }
+
+    @Test
     void applyRefusesWhatTheServerWouldAndTellsARestoreAStaleFileAndAReleaseFromAKillSwitch() throws Exception {
         assertThat(remote("create", "checkout-v2").exit()).isZero();
         assertThat(remote("on", "checkout-v2").exit()).isZero();
@@ -310,7 +334,7 @@ class FlagsCommandTest {
                 + "may: read flags, read history and audit, switch flags off \\(the kill switch\\)\n"
                 + "expires: never\n");
         assertThat(Api.JSON.readTree(flags("whoami", at, operator, "--json").out()).get("scope").asText()).isEqualTo("operator");
-        assertThat(flags("whoami", at, "--token=" + ADMIN).out()).contains(": admin of every environment\nmay: everything (admin");
+        assertThat(flags("whoami", at, "--token=" + ADMIN).out()).contains(": admin of every environment\nmay: everything (admin: tokens, environments, every flag)\nexpires: ");
         assertThat(flags("environments", "create", "retired", at, "--token=" + ADMIN).exit()).isZero();
         Run retiredToken = flags("tokens", "create", "old-on-call", at, "--token=" + ADMIN, "--scope", "operator", "-e", "retired");
         assertThat(flags("environments", "archive", "retired", at, "--token=" + ADMIN).exit()).isZero();

@@ -147,7 +147,7 @@ public final class Demo implements Callable<Integer> {
         System.out.println("  flag server (admin API)  http://127.0.0.1:" + demo.server().httpPort());
         System.out.println("  flag server (gRPC sync)  127.0.0.1:" + demo.server().grpcPort());
         System.out.println("  billing service          http://127.0.0.1:" + demo.app().port() + "/checkout");
-        System.out.println("  tokens (editor, tester, sdk, admin) and addresses: " + demo.envFile());
+        System.out.println("  tokens (editor, operator, tester, sdk, admin) and addresses: " + demo.envFile());
         System.out.println("In another terminal:  . " + demo.envFile() + "   then follow examples/README.md. Ctrl-C stops.");
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
