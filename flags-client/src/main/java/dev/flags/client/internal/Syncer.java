@@ -1041,17 +1041,27 @@ final class Syncer implements AutoCloseable {
         return line.isEmpty() ? null : line;
     }
 
+    /**
+     * A duration for a log line, to the precision a reader needs: "2 min 51 s", not "2 min" for nearly three (QA58 F1);
+     * whole minutes from 10 minutes on, hours and minutes from 2 hours on. Never rounded up: an outage is not said to
+     * be longer than it was.
+     */
     static String human(Duration d) {
         if (d.toMillis() < 1_000) {
             return d.toMillis() + " ms";
         }
-        if (d.toSeconds() < 120) {
-            return d.toSeconds() + " s";
+        long seconds = d.toSeconds();
+        if (seconds < 120) {
+            return seconds + " s";
         }
-        if (d.toMinutes() < 120) {
-            return d.toMinutes() + " min";
+        if (seconds < 600) {
+            return seconds / 60 + " min" + (seconds % 60 == 0 ? "" : " " + seconds % 60 + " s");
         }
-        return d.toHours() + " h";
+        long minutes = d.toMinutes();
+        if (minutes < 120) {
+            return minutes + " min";
+        }
+        return minutes / 60 + " h" + (minutes % 60 == 0 ? "" : " " + minutes % 60 + " min");
     }
 
     /**

@@ -19,6 +19,19 @@ class SyncerDescribeTest {
             + " ProtocolNegotiators$ClientTlsHandler#0, WriteBufferingAndExceptionHandler#0, DefaultChannelPipeline$TailContext#0]";
 
     @Test
+    void anOutageIsSaidToTheSecondUpToTenMinutesAndNeverLongerThanItWas() {
+        assertThat(Syncer.human(java.time.Duration.ofMillis(850))).isEqualTo("850 ms");
+        assertThat(Syncer.human(java.time.Duration.ofMillis(119_999))).isEqualTo("119 s");
+        assertThat(Syncer.human(java.time.Duration.ofSeconds(171))).as("QA58 F1: not \"2 min\"").isEqualTo("2 min 51 s");
+        assertThat(Syncer.human(java.time.Duration.ofMinutes(3))).isEqualTo("3 min");
+        assertThat(Syncer.human(java.time.Duration.ofSeconds(599))).isEqualTo("9 min 59 s");
+        assertThat(Syncer.human(java.time.Duration.ofSeconds(659))).isEqualTo("10 min");
+        assertThat(Syncer.human(java.time.Duration.ofMinutes(119))).isEqualTo("119 min");
+        assertThat(Syncer.human(java.time.Duration.ofMinutes(150))).isEqualTo("2 h 30 min");
+        assertThat(Syncer.human(java.time.Duration.ofHours(49))).isEqualTo("49 h");
+    }
+
+    @Test
     void onlyAFailedNameResolutionGetsTheHintAboutGrpcsOwnLogger() {
         Status unresolved = Status.UNAVAILABLE.withDescription("Unable to resolve host flags.example.invalid")
                 .withCause(new RuntimeException(new java.net.UnknownHostException("flags.example.invalid")));
