@@ -245,7 +245,7 @@ final class Apply implements Callable<Integer> {
             throw new CliException(EXIT_FAILED, "cannot read " + shown() + ": " + e.getMessage());
         } catch (FlagValidationException e) {
             StringBuilder problems = new StringBuilder(shown() + " is not a flag file this can apply, nothing was written: "
-                    + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems"));
+                    + e.count() + (e.count() == 1 ? " problem" : " problems"));
             for (Problem p : e.problems()) {
                 problems.append("\n  ").append(oneLine(p.toString()));
             }

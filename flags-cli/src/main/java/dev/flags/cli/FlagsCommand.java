@@ -2308,7 +2308,7 @@ public final class FlagsCommand implements Callable<Integer> {
                         document.put("key", "FLAG"); // the name its problems go by, as in the usage line
                     }
                     Flag flag = FlagFormat.readFlag(document);
-                    if (refusedByTheServer(List.of(flag), List.of())) {
+                    if (refusedByTheServer(List.of(flag), List.of(), "its fields are valid")) {
                         return EXIT_FAILED;
                     }
                     spec.commandLine().getOut().println(shown(file.toString()) + ": a valid flag document, " + (keyless
@@ -2316,13 +2316,13 @@ public final class FlagsCommand implements Callable<Integer> {
                     return EXIT_OK;
                 }
                 FlagSet set = readFlagFile(file);
-                if (refusedByTheServer(set.flags(), WriteRules.grants(set.roleGrants()))) {
+                if (refusedByTheServer(set.flags(), WriteRules.grants(set.roleGrants()), "the SDKs can read it")) {
                     return EXIT_FAILED;
                 }
                 spec.commandLine().getOut().println(shown(file.toString()) + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
                 return EXIT_OK;
             } catch (FlagValidationException e) {
-                spec.commandLine().getErr().println(shown(file.toString()) + ": " + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems"));
+                spec.commandLine().getErr().println(shown(file.toString()) + ": " + e.count() + (e.count() == 1 ? " problem" : " problems"));
                 for (Problem p : e.problems()) {
                     spec.commandLine().getErr().println("  " + shown(said(p))); // quotes the file's values: escaped
                 }
@@ -2337,19 +2337,28 @@ public final class FlagsCommand implements Callable<Integer> {
 
         /**
          * Says what a write of these flags to a flag server would be refused for, beyond the format the SDKs read
-         * (two rules of one name, a name of digits only, control or invisible characters): the server's own rules.
+         * (two rules of one name, a name of digits only, control or invisible characters, a document over the size
+         * limit as the server stores it, keys that differ only in case): the server's own rules.
          *
          * @param grantProblems what the server would refuse of the file's role grants
+         * @param readable what holds of the file all the same, for the heading
          * @return true if there is anything to say
          */
-        private boolean refusedByTheServer(List<Flag> flags, List<Problem> grantProblems) {
+        private boolean refusedByTheServer(List<Flag> flags, List<Problem> grantProblems, String readable) {
             List<Problem> problems = new ArrayList<>();
-            flags.forEach(f -> problems.addAll(WriteRules.added(null, f)));
+            for (Flag f : flags) {
+                problems.addAll(WriteRules.added(null, f));
+                Problem tooLarge = WriteRules.tooLarge(f.key(), WriteRules.storedBytes(f));
+                if (tooLarge != null) {
+                    problems.add(tooLarge);
+                }
+            }
+            problems.addAll(WriteRules.caseTwins(flags));
             problems.addAll(grantProblems);
             if (problems.isEmpty()) {
                 return false;
             }
-            spec.commandLine().getErr().println(shown(file.toString()) + ": the SDKs can read it, but a flag server refuses to take it: " + problems.size()
+            spec.commandLine().getErr().println(shown(file.toString()) + ": " + readable + ", but a flag server refuses to take it: " + problems.size()
                     + (problems.size() == 1 ? " problem" : " problems"));
             for (Problem p : problems) {
                 spec.commandLine().getErr().println("  " + shown(said(p))); // escaped as the server's answer is

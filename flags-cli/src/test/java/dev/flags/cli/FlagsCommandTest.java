@@ -1618,6 +1618,44 @@ class FlagsCommandTest {
     }
 
     @Test
+    void validateRefusesADocumentOverTheSizeLimitAsTheServerCountsItAndKeysThatDifferOnlyInCase() throws Exception {
+        // QA57 F1: 1,050 values of 1,000 characters: a file of 1.05 MB that the SDKs read, and a server refuses.
+        String value = "\"" + "v".repeat(1_000) + "\"";
+        String values = String.join(",", java.util.Collections.nCopies(1_050, value));
+        Path large = Files.writeString(dir.resolve("large.json"), "{\"key\": \"large\", \"rules\": [{\"conditions\":"
+                + " [{\"attribute\": \"plan\", \"operator\": \"in\", \"values\": [" + values + "]}]}]}");
+        Run tooLarge = flags("validate", large.toString());
+        assertThat(tooLarge.exit()).as(tooLarge.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(tooLarge.err()).contains(": its fields are valid, but a flag server refuses to take it: 1 problem\n")
+                .containsPattern("flag \"large\": document is 105\\d{4} bytes as the server stores it \\(compact JSON, its"
+                        + " version aside\\); a flag document may be at most 1048576 bytes");
+        Path fits = Files.writeString(dir.resolve("fits.json"), Files.readString(large).replace(value + ",", "").replace(
+                "\"values\": [", "\"values\": [" + String.join(",", java.util.Collections.nCopies(1_000, value)) + ","));
+        assertThat(flags("validate", fits.toString()).exit()).as("1,001 values: under the limit").isZero();
+
+        // QA57 F2
+        Path twins = Files.writeString(dir.resolve("twins.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"Flag\"},"
+                + " {\"key\": \"flag\"}, {\"key\": \"other\"}]}");
+        Run twinsRun = flags("validate", twins.toString());
+        assertThat(twinsRun.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(twinsRun.err()).isEqualTo(twins + ": the SDKs can read it, but a flag server refuses to take it: 1 problem\n"
+                + "  flag \"flag\": key differs from \"Flag\", also in the file, only in case, which code and people would"
+                + " confuse: a flag server takes only one of them\n");
+
+        // QA57 F4: the heading counts every problem, and the last line counts those not listed.
+        StringBuilder bad = new StringBuilder("{\"formatVersion\": 1, \"flags\": [");
+        for (int i = 0; i < 150; i++) {
+            bad.append(i == 0 ? "" : ",").append("{\"key\": \"bad key ").append(i).append("\"}");
+        }
+        Path many = Files.writeString(dir.resolve("many.json"), bad.append("]}").toString());
+        Run manyRun = flags("validate", many.toString());
+        assertThat(manyRun.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
+        assertThat(manyRun.err().lines().findFirst().orElseThrow()).isEqualTo(many + ": 150 problems");
+        assertThat(manyRun.err().lines().toList()).hasSize(102).last().asString().isEqualTo("  and 50 more problems after these"
+                + " 100, not listed: mend these and validate again");
+    }
+
+    @Test
     void validateSaysWhatAFlagServerRefusesAsTheServerItselfSaysIt() throws Exception {
         Path document = Files.writeString(dir.resolve("refused.json"), """
                 {"key": "refused", "enabled": true, "description": "ring \\u0007 the bell",
@@ -1630,7 +1668,7 @@ class FlagsCommandTest {
 
         assertThat(validated.exit()).isEqualTo(1);
         List<String> problems = validated.err().lines().skip(1).map(String::strip).toList();
-        assertThat(validated.err().lines().findFirst().orElseThrow()).isEqualTo(document + ": the SDKs can read it, but a flag"
+        assertThat(validated.err().lines().findFirst().orElseThrow()).isEqualTo(document + ": its fields are valid, but a flag"
                 + " server refuses to take it: 4 problems");
         assertThat(problems).hasSize(4);
         // What the server answers to flags put, word for word, is among them (it checks the text first, then the names).

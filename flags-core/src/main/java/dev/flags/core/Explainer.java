@@ -186,7 +186,7 @@ final class Explainer {
         }
         String sticky = Bucketing.stickyKey(bucketBy, user);
         return "true, variant " + quote(answer.variant()) + (sticky == null
-                ? " (the user has " + Bucketing.missing(bucketBy) + ", so no variant bucket: the first variant)"
+                ? " (the user has " + Bucketing.missing(bucketBy) + ", so no variant bucket: the first variant with a weight above 0)"
                 : bucketBy == null ? " by the user's variant bucket" : " by the variant bucket of " + bucketBy + " " + quote(sticky));
     }
 

@@ -205,7 +205,10 @@ public final class FlagFormat {
         if (version == null) {
             problems.add("formatVersion", "is required (this release reads version " + FORMAT_VERSION + ")");
         } else if (!version.isIntegralNumber() || version.asInt() != FORMAT_VERSION) {
-            problems.add("formatVersion", "must be " + FORMAT_VERSION + ", the version this release reads, was " + version);
+            // 1.0 is a 1 to most readers, but not to a format whose versions are whole numbers: say which was written.
+            problems.add("formatVersion", "must be the whole number " + FORMAT_VERSION + ", the version this release reads, was "
+                    + (version.isNumber() && !version.isIntegralNumber() ? "a decimal number (write " + FORMAT_VERSION
+                    + ", without a decimal point)" : version));
         }
         List<Flag> flags = new ArrayList<>();
         JsonNode flagsNode = root.get("flags");
@@ -251,9 +254,10 @@ public final class FlagFormat {
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            String at = Problems.child("roleGrants", e.getKey());
+            String at = Problems.child("roleGrants", Problems.shortened(e.getKey()));
             if (!Syntax.isName(e.getKey())) {
-                problems.add(at, "is not a role name (letters, digits, '.', '_', ':' or '-', starting with a letter or digit)");
+                problems.add(at, "is not a role name (letters, digits, '.', '_', ':' or '-', starting with a letter or digit,"
+                        + " at most " + Syntax.MAX_LENGTH + " characters; was " + e.getKey().length() + ")");
                 continue;
             }
             List<String> ids = stringList(e.getValue(), at, problems);
@@ -347,7 +351,9 @@ public final class FlagFormat {
                 if (v.canConvertToLong() && v.isIntegralNumber()) {
                     version = v.asLong();
                 } else {
-                    problems.add(Problems.child(path, "version"), "must be a whole number, was " + describe(v));
+                    problems.add(Problems.child(path, "version"), v.isIntegralNumber()
+                            ? "must be a whole number up to " + Long.MAX_VALUE + ", was " + v.asText()
+                            : "must be a whole number, was " + describe(v));
                 }
             }
             Flag flag = new Flag(flagKey, description, enabled, salt, bucketBy, variants, targets, rules, defaultValue, version);

@@ -37,12 +37,25 @@ final class Outcome {
             cumulative[i] = sum;
             answers[i] = new Evaluation(flag.key(), true, v.key(), v.payload(), reason, flag.version());
         }
-        Variant first = flag.variants().get(0);
+        Variant first = firstWithAShare(flag);
         Reason noKeyReason = new Reason(reason.kind(), reason.ruleIndex(), reason.ruleName(),
                 "user has " + Bucketing.missing(flag.bucketBy()) + ", so it cannot be split between variants; the first variant"
-                        + " is served");
+                        + " with a weight above 0 is served");
         Evaluation withoutKey = new Evaluation(flag.key(), true, first.key(), first.payload(), noKeyReason, flag.version());
         return new Outcome(null, cumulative, answers, withoutKey);
+    }
+
+    /**
+     * The variant a user without a sticky key gets: the first whose weight is above 0. A weight of 0 takes a variant out
+     * of an experiment; it must not then be served to every anonymous user (QA57 F5). Weights add up to 100, so there is one.
+     */
+    static Variant firstWithAShare(Flag flag) {
+        for (Variant v : flag.variants()) {
+            if (Bucketing.threshold(v.weight()) > 0) {
+                return v;
+            }
+        }
+        return flag.variants().get(0); // weights that add up to 100 leave one above 0; a flag built in code may not
     }
 
     /** @return true if choosing the answer needs the user's variant bucket */

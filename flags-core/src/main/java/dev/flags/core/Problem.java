@@ -26,6 +26,9 @@ public record Problem(String flagKey, String path, String message) {
      */
     @Override
     public String toString() {
+        if (flagKey == null && path.isEmpty() && message.startsWith(Problems.UNLISTED_PREFIX)) {
+            return message; // the count of the problems not listed is a sentence of its own, about no one place (QA57 F4)
+        }
         String where = path.isEmpty() ? "document" : path;
         return flagKey == null ? where + " " + message : "flag \"" + flagKey + "\": " + where + " " + message;
     }

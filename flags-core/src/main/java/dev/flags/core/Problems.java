@@ -14,6 +14,8 @@ final class Problems {
 
     /** How many problems are listed; the rest are counted in a last one. */
     static final int MAX_LISTED = 100;
+    /** How the last problem, which counts the unlisted ones, begins. */
+    static final String UNLISTED_PREFIX = "and ";
 
     private final List<Problem> list = new ArrayList<>();
     private long unlisted;
@@ -50,10 +52,10 @@ final class Problems {
             List<Problem> all = list;
             if (unlisted > 0) {
                 all = new ArrayList<>(list);
-                all.add(new Problem(flagKey, "", "and " + unlisted + " more " + (unlisted == 1 ? "problem" : "problems")
+                all.add(new Problem(null, "", UNLISTED_PREFIX + unlisted + " more " + (unlisted == 1 ? "problem" : "problems")
                         + " after these " + MAX_LISTED + ", not listed: mend these and validate again"));
             }
-            throw new FlagValidationException(all);
+            throw new FlagValidationException(all, unlisted);
         }
     }
 
@@ -63,6 +65,11 @@ final class Problems {
 
     static String index(String path, int i) {
         return path + "[" + i + "]";
+    }
+
+    /** A name from the document cut to a readable length, for a path: a 10,000-character key must not make a path of it. */
+    static String shortened(String name) {
+        return name.length() > 80 ? name.substring(0, 77) + "..." : name;
     }
 
     static String quote(String s) {

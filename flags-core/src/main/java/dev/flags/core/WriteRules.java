@@ -163,13 +163,70 @@ public final class WriteRules {
         return problems;
     }
 
+    /** Writes compact JSON: a flag's size is counted as a flag server stores it. */
+    private static final com.fasterxml.jackson.databind.ObjectMapper COMPACT = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /**
+     * The size of a flag's document as a flag server stores it: compact JSON in UTF-8, its version aside (the version is
+     * the server's, and grows a digit now and then, which must not make a document it took too large later).
+     *
+     * @param flag a flag
+     * @return its size in bytes
+     */
+    public static long storedBytes(Flag flag) {
+        com.fasterxml.jackson.databind.node.ObjectNode document = FlagFormat.toJson(flag);
+        document.remove("version");
+        try {
+            return COMPACT.writeValueAsBytes(document).length;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("a flag's document cannot be written: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /**
+     * The problem of a flag document over {@link FlagFormat#MAX_FLAG_BYTES} as a flag server stores it, which it refuses
+     * (but for a write that only switches the flag on or off: a kill switch always goes through).
+     *
+     * @param key the flag's key
+     * @param storedBytes its size as {@link #storedBytes} counts it
+     * @return the problem, or null if it is within the limit
+     */
+    public static Problem tooLarge(String key, long storedBytes) {
+        if (storedBytes <= FlagFormat.MAX_FLAG_BYTES) {
+            return null;
+        }
+        return new Problem(key, "", "is " + storedBytes + " bytes as the server stores it (compact JSON, its version aside);"
+                + " a flag document may be at most " + FlagFormat.MAX_FLAG_BYTES + " bytes: move long lists of user ids to a"
+                + " role (a grant per user) or split the flag");
+    }
+
+    /**
+     * Keys of a flag file that differ from an earlier one only in letter case, which a flag server refuses (code and
+     * people would confuse them: {@code billing-v2} and {@code Billing-v2}).
+     *
+     * @param flags the file's flags, in any order
+     * @return a problem for each such key but the first of its kind in key order, naming that one; empty if none
+     */
+    public static List<Problem> caseTwins(java.util.Collection<Flag> flags) {
+        Map<String, String> first = new HashMap<>();
+        List<Problem> problems = new ArrayList<>();
+        for (String key : new TreeSet<>(flags.stream().map(Flag::key).toList())) {
+            String other = first.putIfAbsent(key.toLowerCase(java.util.Locale.ROOT), key);
+            if (other != null) {
+                problems.add(new Problem(key, "key", "differs from \"" + other + "\", also in the file, only in case,"
+                        + " which code and people would confuse: a flag server takes only one of them"));
+            }
+        }
+        return problems;
+    }
+
     private static void userIdProblem(String key, String path, List<String> ids, Set<String> before, List<Problem> problems) {
         for (int i = 0; i < ids.size(); i++) {
             String id = ids.get(i);
             int bad = before.contains(id) ? -1 : ReadableText.unfitForName(id);
             if (bad >= 0) {
                 problems.add(new Problem(key, path + "[" + i + "]", "must not hold control characters, line separators,"
-                        + " bidirectional controls, invisible characters or half characters, as a user id in a grant; was "
+                        + " bidirectional controls, invisible characters or half characters, as no user id may; was "
                         + ReadableText.quoted(id, 80) + ", character " + (id.codePointCount(0, bad) + 1) + " is " + unicode(id.codePointAt(bad))));
                 return;
             }

@@ -130,15 +130,22 @@ class ExplanationTest {
     }
 
     @Test
-    void aUserWithoutAnIdGetsTheFirstVariantAndIsToldWhy() {
+    void aUserWithoutAnIdGetsTheFirstVariantWithAShareAndIsToldWhy() {
+        // A weight of 0 takes a variant out of the experiment: not served to anonymous users either (QA57 F5).
         FlagSet set = FlagSet.fromJson("""
                 {"formatVersion": 1, "flags": [{"key": "v", "enabled": true,
-                  "variants": [{"key": "a", "weight": 0}, {"key": "b", "weight": 100}],
+                  "variants": [{"key": "a", "weight": 0}, {"key": "b", "weight": 100}, {"key": "c", "weight": 0}],
                   "rules": [{"name": "all", "conditions": []}]}]}""");
         Explanation e = set.explain("v", User.anonymous());
-        assertThat(e.evaluation().variant()).isEqualTo("a");
+        assertThat(e.evaluation().variant()).isEqualTo("b");
+        assertThat(set.evaluate("v", User.anonymous()).reason().detail()).isEqualTo("user has no id, so it cannot be split"
+                + " between variants; the first variant with a weight above 0 is served");
         assertThat(e.steps()).last().extracting(Step::detail).isEqualTo("it has no conditions: it matches everyone; it serves"
-                + " true, variant \"a\" (the user has no id, so no variant bucket: the first variant)");
+                + " true, variant \"b\" (the user has no id, so no variant bucket: the first variant with a weight above 0)");
+        FlagSet first = FlagSet.fromJson("""
+                {"formatVersion": 1, "flags": [{"key": "v", "enabled": true, "default": true,
+                  "variants": [{"key": "a", "weight": 0.001}, {"key": "b", "weight": 99.999}]}]}""");
+        assertThat(first.evaluate("v", User.anonymous()).variant()).as("any share above 0").isEqualTo("a");
     }
 
     /**

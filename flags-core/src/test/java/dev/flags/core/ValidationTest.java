@@ -40,6 +40,14 @@ class ValidationTest {
         assertThat(problems.get(0)).startsWith("flags[0].x0 is not a known field");
         assertThat(problems.get(Problems.MAX_LISTED)).isEqualTo(" and 29900 more problems after these 100, not listed:"
                 + " mend these and validate again");
+        FlagValidationException e = org.junit.jupiter.api.Assertions.assertThrows(FlagValidationException.class,
+                () -> FlagSet.fromJson(file(flag.toString())));
+        assertThat(e.count()).as("QA57 F4: all of them, not the lines listed").isEqualTo(30_000);
+        assertThat(e.getMessage()).startsWith("invalid flag document: 30000 problems\n");
+        assertThat(e.problems().get(Problems.MAX_LISTED)).as("a sentence of its own, not about \"document\"")
+                .hasToString("and 29900 more problems after these 100, not listed: mend these and validate again");
+        assertThat(new FlagValidationException(List.of(new Problem("f", "", "x"), new Problem("f", "a", "y"))).count())
+                .isEqualTo(2);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -227,11 +235,25 @@ class ValidationTest {
     }
 
     @Test
+    void aRoleNameInTheGrantsTooLongIsSaidWithTheLimitAndCut() {
+        String role = "r".repeat(129);
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"" + role + "\": [\"u\"]}}"))
+                .singleElement().hasToString("roleGrants." + "r".repeat(77) + "... is not a role name (letters, digits, '.', '_',"
+                        + " ':' or '-', starting with a letter or digit, at most 128 characters; was 129)");
+    }
+
+    @Test
     void rejectsAMissingOrUnknownFormatVersion() {
         assertThat(problemsOf("{\"flags\": []}")).singleElement()
                 .satisfies(p -> assertThat(p.toString()).isEqualTo("formatVersion is required (this release reads version 1)"));
         assertThat(problemsOf("{\"formatVersion\": 2, \"flags\": []}")).singleElement()
-                .satisfies(p -> assertThat(p.message()).contains("must be 1"));
+                .satisfies(p -> assertThat(p.message()).isEqualTo("must be the whole number 1, the version this release reads,"
+                        + " was 2"));
+        assertThat(problemsOf("{\"formatVersion\": 1.0, \"flags\": []}")).as("QA57 F8: not \"must be 1, was 1\"")
+                .singleElement().satisfies(p -> assertThat(p.message()).endsWith("was a decimal number (write 1, without a decimal point)"));
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"version\": 99999999999999999999}]}"))
+                .singleElement().satisfies(p -> assertThat(p.message()).isEqualTo("must be a whole number up to"
+                        + " 9223372036854775807, was 99999999999999999999"));
         assertThat(problemsOf("[]")).singleElement()
                 .satisfies(p -> assertThat(p.message()).contains("must be a JSON object"));
         assertThat(problemsOf("{\"formatVersion\": 1}")).singleElement()

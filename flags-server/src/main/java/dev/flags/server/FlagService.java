@@ -545,10 +545,9 @@ public final class FlagService {
     private static void refuseOverLimit(String key, CanonicalJson document, long version, boolean onOffOnly) {
         // The version's field in canonical JSON: "version":N and a comma, wherever it sorts.
         long bytes = document.size() - ("\"version\":".length() + Long.toString(version).length() + 1);
-        if (!onOffOnly && bytes > FlagFormat.MAX_FLAG_BYTES) {
-            throw invalid(new FlagValidationException(List.of(new Problem(key, "", "is " + bytes + " bytes as the server"
-                    + " stores it (compact JSON, its version aside); a flag document may be at most " + FlagFormat.MAX_FLAG_BYTES
-                    + " bytes: move long lists of user ids to a role (a grant per user) or split the flag"))));
+        Problem tooLarge = onOffOnly ? null : WriteRules.tooLarge(key, bytes);
+        if (tooLarge != null) {
+            throw invalid(new FlagValidationException(List.of(tooLarge)));
         }
     }
 
@@ -633,7 +632,8 @@ public final class FlagService {
         });
         String detail = e.problems().size() == 1
                 ? "the flag is not valid: " + e.problems().get(0)
-                : "the flag is not valid: " + e.problems().size() + " problems, listed in \"problems\"";
+                : "the flag is not valid: " + e.count() + " problems, listed in \"problems\""
+                        + (e.count() > e.problems().size() ? " (the first " + (e.problems().size() - 1) + ", and a count of the rest)" : "");
         return new ApiException(422, "invalid flag", detail, Map.of("problems", problems));
     }
 }
