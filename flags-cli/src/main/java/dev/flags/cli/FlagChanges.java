@@ -59,7 +59,7 @@ final class FlagChanges {
     }
 
     private static void compare(String path, JsonNode before, JsonNode after, List<String> lines, int max) {
-        if (before.equals(after) || sameNumber(before, after)) {
+        if (same(before, after)) {
             return;
         }
         if (before.isObject() && after.isObject()) {
@@ -190,11 +190,35 @@ final class FlagChanges {
     }
 
     /**
-     * Whether both are the same number written two ways: a document the CLI writes (its percentages are decimals) against
-     * the server's ({@code 0} read as an integer); as JSON nodes they differ, to a reader "0 -> 0" is no change.
+     * Whether both are the same value, numbers compared by value at any depth: a document the CLI writes (its
+     * percentages are decimals) against the server's ({@code 0} read as an integer), or a list {@code [100]} against
+     * {@code [1e2]}; as JSON nodes they differ, to a reader "0 -> 0" is no change (QA56 F1, QA59 F3).
      */
-    private static boolean sameNumber(JsonNode before, JsonNode after) {
-        return before.isNumber() && after.isNumber() && before.decimalValue().compareTo(after.decimalValue()) == 0;
+    private static boolean same(JsonNode before, JsonNode after) {
+        if (before.equals(after)) {
+            return true;
+        }
+        if (before.isNumber() && after.isNumber()) {
+            return before.decimalValue().compareTo(after.decimalValue()) == 0;
+        }
+        if (before.isArray() && after.isArray() && before.size() == after.size()) {
+            for (int i = 0; i < before.size(); i++) {
+                if (!same(before.get(i), after.get(i))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        if (before.isObject() && after.isObject() && before.size() == after.size()) {
+            for (java.util.Iterator<String> names = before.fieldNames(); names.hasNext(); ) {
+                String name = names.next();
+                if (!after.has(name) || !same(before.get(name), after.get(name))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        return false;
     }
 
     private static boolean hasObjects(JsonNode array) {

@@ -551,8 +551,8 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             try {
                 Api api = this.api != null ? this.api : o.api(spec);
-                JsonNode written = api.flag(api.call("PUT", o.flagPath(flag) + (switchOn ? "?switchOn=true" : ""), document,
-                        why.comment, precondition), flag);
+                JsonNode written = api.flag(api.call("PUT", o.flagPath(flag) + (switchOn ? "?switchOn=true" : ""),
+                        body(document, flag), why.comment, precondition), flag);
                 print(spec, written);
                 sayWhere(spec, o, flag, written);
                 if (wait != null) {
@@ -596,6 +596,31 @@ public final class FlagsCommand implements Callable<Integer> {
          * @return the document, a JSON object
          * @throws CliException if it is not JSON, not an object, a whole flag file, or another flag's document
          */
+        /**
+         * What is sent for a document: without its version when that is a whole number (the server ignores it, and
+         * If-Match carries it), so that a document the server would store within the size limit, version aside, also
+         * fits the request's (QA59 F1); and, should it still not fit (empty lists, numbers written long), as the server
+         * will store it, if this release can read it (else as it is, for the server to say what is wrong).
+         */
+        static JsonNode body(JsonNode document, String flag) {
+            ObjectNode body = ((ObjectNode) document).deepCopy();
+            if (body.path("version").isIntegralNumber()) {
+                body.remove("version");
+            }
+            try {
+                if (Api.JSON.writeValueAsBytes(body).length <= FlagFormat.MAX_FLAG_BYTES) {
+                    return body;
+                }
+                ObjectNode keyed = body.deepCopy();
+                keyed.put("key", flag);
+                ObjectNode stored = FlagFormat.toJson(FlagFormat.readFlag(keyed));
+                stored.remove("version");
+                return stored;
+            } catch (JsonProcessingException | FlagValidationException e) {
+                return body;
+            }
+        }
+
         static JsonNode document(String text, String file, String flag) {
             JsonNode document;
             try {
@@ -2295,6 +2320,8 @@ public final class FlagsCommand implements Callable<Integer> {
 
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FILE", description = "A flag file (as flags export writes it).") Path file;
+        /** Problems listed before the rest are only counted, as flags-core lists the format's. */
+        private static final int MAX_LISTED = 100;
         /** A flag's document without a key: its problems are said without the stand-in key it is read with. */
         private boolean keyless;
 
@@ -2348,7 +2375,10 @@ public final class FlagsCommand implements Callable<Integer> {
             List<Problem> problems = new ArrayList<>();
             for (Flag f : flags) {
                 problems.addAll(WriteRules.added(null, f));
-                Problem tooLarge = WriteRules.tooLarge(f.key(), WriteRules.storedBytes(f));
+                // A keyless document goes by the stand-in key "FLAG": counted with the shortest key instead (QA59 F2),
+                // so that only a document too large whatever its key is refused here.
+                long bytes = WriteRules.storedBytes(f) - (keyless ? "FLAG".length() - 1 : 0);
+                Problem tooLarge = WriteRules.tooLarge(f.key(), bytes);
                 if (tooLarge != null) {
                     problems.add(tooLarge);
                 }
@@ -2360,8 +2390,13 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             spec.commandLine().getErr().println(shown(file.toString()) + ": " + readable + ", but a flag server refuses to take it: " + problems.size()
                     + (problems.size() == 1 ? " problem" : " problems"));
-            for (Problem p : problems) {
+            for (Problem p : problems.subList(0, Math.min(problems.size(), MAX_LISTED))) {
                 spec.commandLine().getErr().println("  " + shown(said(p))); // escaped as the server's answer is
+            }
+            if (problems.size() > MAX_LISTED) { // as the format's own problems are (QA59 F7)
+                int rest = problems.size() - MAX_LISTED;
+                spec.commandLine().getErr().println("  and " + rest + " more " + (rest == 1 ? "problem" : "problems")
+                        + " after these " + MAX_LISTED + ", not listed: mend these and validate again");
             }
             return true;
         }

@@ -39,6 +39,10 @@ class FlagChangesTest {
         assertThat(FlagChanges.all(served, written)).containsExactly("default: false -> true",
                 "rules[\"eu\"].conditions[0].percentage: 0 -> 10");
         assertThat(FlagChanges.all(json("{\"weight\": 1e1}"), json("{\"weight\": 10}"))).isEmpty();
+        assertThat(FlagChanges.all(json("{\"values\": [100, \"a\"], \"o\": {\"n\": [0]}}"),
+                json("{\"values\": [1e2, \"a\"], \"o\": {\"n\": [0.0]}}"))).as("QA59 F3: in lists and objects too").isEmpty();
+        assertThat(FlagChanges.all(json("{\"values\": [100]}"), json("{\"values\": [101]}")))
+                .containsExactly("values: [100] -> [101]");
     }
 
     @Test

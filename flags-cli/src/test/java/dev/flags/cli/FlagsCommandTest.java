@@ -3,6 +3,7 @@ package dev.flags.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flags.core.FlagFormat;
 import dev.flags.server.FlagServer;
 import dev.flags.server.ServerConfig;
@@ -1633,6 +1634,10 @@ class FlagsCommandTest {
                 "\"values\": [", "\"values\": [" + String.join(",", java.util.Collections.nCopies(1_000, value)) + ","));
         assertThat(flags("validate", fits.toString()).exit()).as("1,001 values: under the limit").isZero();
 
+        // QA59 F2: a document without a key is counted with the shortest key, not the stand-in "FLAG".
+        Path keyless = Files.writeString(dir.resolve("keyless.json"), Files.readString(large).replace("\"key\": \"large\", ", ""));
+        assertThat(flags("validate", keyless.toString()).err()).contains("document is 105");
+
         // QA57 F2
         Path twins = Files.writeString(dir.resolve("twins.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"Flag\"},"
                 + " {\"key\": \"flag\"}, {\"key\": \"other\"}]}");
@@ -1653,6 +1658,45 @@ class FlagsCommandTest {
         assertThat(manyRun.err().lines().findFirst().orElseThrow()).isEqualTo(many + ": 150 problems");
         assertThat(manyRun.err().lines().toList()).hasSize(102).last().asString().isEqualTo("  and 50 more problems after these"
                 + " 100, not listed: mend these and validate again");
+
+        // QA59 F7: the server's rules' problems are listed as many, and counted past 100, too.
+        StringBuilder cases = new StringBuilder("{\"formatVersion\": 1, \"flags\": [");
+        for (int i = 0; i < 150; i++) {
+            cases.append(i == 0 ? "" : ",").append("{\"key\": \"k").append(i).append("\"}, {\"key\": \"K").append(i).append("\"}");
+        }
+        Path clashes = Files.writeString(dir.resolve("clashes.json"), cases.append("]}").toString());
+        Run clashesRun = flags("validate", clashes.toString());
+        assertThat(clashesRun.err().lines().findFirst().orElseThrow()).endsWith("a flag server refuses to take it: 150 problems");
+        assertThat(clashesRun.err().lines().toList()).hasSize(102).last().asString().isEqualTo("  and 50 more problems after"
+                + " these 100, not listed: mend these and validate again");
+    }
+
+    @Test
+    void aDocumentAtTheSizeLimitThatValidatePassesGoesBackWithPutAsFlagsShowPrintsIt() throws Exception {
+        // QA59 F1: put sent the document with its version (and whatever empty lists it had): 413 at the limit.
+        String value = "\"" + "v".repeat(1_000) + "\"";
+        String rule = "{\"conditions\": [{\"attribute\": \"plan\", \"operator\": \"in\", \"values\": ["
+                + String.join(",", java.util.Collections.nCopies(1_045, value)) + "]}]}";
+        String document = "{\"key\": \"edge\", \"description\": \"%s\", \"rules\": [" + rule + "]}";
+        long bytes = dev.flags.core.WriteRules.storedBytes(dev.flags.core.FlagFormat.readFlag(document.formatted("d")));
+        int pad = (int) (dev.flags.core.FlagFormat.MAX_FLAG_BYTES - bytes);
+        assertThat(pad).isBetween(0, 2_000);
+        Path atLimit = Files.writeString(dir.resolve("edge.json"), document.formatted("d".repeat(1 + pad)));
+        assertThat(dev.flags.core.WriteRules.storedBytes(dev.flags.core.FlagFormat.readFlag(Files.readString(atLimit))))
+                .isEqualTo(dev.flags.core.FlagFormat.MAX_FLAG_BYTES);
+        assertThat(flags("validate", atLimit.toString()).exit()).isZero();
+        Run created = remote("put", "edge", atLimit.toString());
+        assertThat(created.exit()).as(created.err()).isZero();
+
+        Run shown = remote("show", "edge");
+        ObjectNode edited = (ObjectNode) Api.JSON.readTree(shown.out());
+        edited.put("description", "e" + edited.get("description").asText().substring(1)); // same size
+        edited.putArray("targets"); // an empty list the stored form leaves out: the file is larger than what is stored
+        Path file = Files.writeString(dir.resolve("edited.json"), Api.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(edited));
+        assertThat(flags("validate", file.toString()).exit()).isZero();
+        Run put = remote("put", "edge", file.toString());
+        assertThat(put.exit()).as(put.err()).isZero();
+        assertThat(remote("show", "edge").json().get("description").asText()).startsWith("e");
     }
 
     @Test

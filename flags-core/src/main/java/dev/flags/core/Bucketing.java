@@ -67,7 +67,7 @@ public final class Bucketing {
      * @param bucketBy the flag's {@code bucketBy}, or null
      * @param user the user
      * @return the sticky key, or null if the user has none, or only a blank value (never inside a partial rollout, the
-     *     first variant)
+     *     first variant weighted above 0)
      */
     static String stickyKey(String bucketBy, User user) {
         if (bucketBy == null) {

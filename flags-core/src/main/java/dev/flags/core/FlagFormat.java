@@ -204,11 +204,11 @@ public final class FlagFormat {
         JsonNode version = root.get("formatVersion");
         if (version == null) {
             problems.add("formatVersion", "is required (this release reads version " + FORMAT_VERSION + ")");
-        } else if (!version.isIntegralNumber() || version.asInt() != FORMAT_VERSION) {
+        } else if (!version.isIntegralNumber() || !version.canConvertToInt() || version.asInt() != FORMAT_VERSION) {
             // 1.0 is a 1 to most readers, but not to a format whose versions are whole numbers: say which was written.
             problems.add("formatVersion", "must be the whole number " + FORMAT_VERSION + ", the version this release reads, was "
                     + (version.isNumber() && !version.isIntegralNumber() ? "a decimal number (write " + FORMAT_VERSION
-                    + ", without a decimal point)" : version));
+                    + ", without a decimal point or exponent)" : version));
         }
         List<Flag> flags = new ArrayList<>();
         JsonNode flagsNode = root.get("flags");
@@ -257,7 +257,8 @@ public final class FlagFormat {
             String at = Problems.child("roleGrants", Problems.shortened(e.getKey()));
             if (!Syntax.isName(e.getKey())) {
                 problems.add(at, "is not a role name (letters, digits, '.', '_', ':' or '-', starting with a letter or digit,"
-                        + " at most " + Syntax.MAX_LENGTH + " characters; was " + e.getKey().length() + ")");
+                        + " at most " + Syntax.MAX_LENGTH + " characters)" + (e.getKey().length() > Syntax.MAX_LENGTH
+                        ? ": it is " + e.getKey().length() + " characters long" : ", was " + Problems.quote(e.getKey())));
                 continue;
             }
             List<String> ids = stringList(e.getValue(), at, problems);
@@ -353,7 +354,8 @@ public final class FlagFormat {
                 } else {
                     problems.add(Problems.child(path, "version"), v.isIntegralNumber()
                             ? "must be a whole number up to " + Long.MAX_VALUE + ", was " + v.asText()
-                            : "must be a whole number, was " + describe(v));
+                            : v.isNumber() ? "must be a whole number, was a decimal number (write it without a decimal point"
+                            + " or exponent)" : "must be a whole number, was " + describe(v));
                 }
             }
             Flag flag = new Flag(flagKey, description, enabled, salt, bucketBy, variants, targets, rules, defaultValue, version);

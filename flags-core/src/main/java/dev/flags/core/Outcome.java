@@ -9,7 +9,7 @@ final class Outcome {
     private final Evaluation fixed;          // the answer when no variant split is needed, else null
     private final int[] cumulativeBuckets;   // upper bounds (exclusive) of each variant's buckets
     private final Evaluation[] byVariant;    // the answer for each variant, same order
-    private final Evaluation withoutKey;     // a split for a user with no sticky key: the first variant
+    private final Evaluation withoutKey;     // a split for a user with no sticky key: the first variant weighted above 0
 
     private Outcome(Evaluation fixed, int[] cumulativeBuckets, Evaluation[] byVariant, Evaluation withoutKey) {
         this.fixed = fixed;

@@ -69,7 +69,11 @@ final class Problems {
 
     /** A name from the document cut to a readable length, for a path: a 10,000-character key must not make a path of it. */
     static String shortened(String name) {
-        return name.length() > 80 ? name.substring(0, 77) + "..." : name;
+        if (name.length() <= 80) {
+            return name;
+        }
+        int end = Character.isHighSurrogate(name.charAt(76)) ? 76 : 77; // never half a character
+        return name.substring(0, end) + "...";
     }
 
     static String quote(String s) {

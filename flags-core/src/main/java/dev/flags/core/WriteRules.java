@@ -201,7 +201,7 @@ public final class WriteRules {
     }
 
     /**
-     * Keys of a flag file that differ from an earlier one only in letter case, which a flag server refuses (code and
+     * Keys of a flag file that differ from another one only in letter case, which a flag server refuses (code and
      * people would confuse them: {@code billing-v2} and {@code Billing-v2}).
      *
      * @param flags the file's flags, in any order

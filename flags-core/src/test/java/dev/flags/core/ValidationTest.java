@@ -239,7 +239,9 @@ class ValidationTest {
         String role = "r".repeat(129);
         assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"" + role + "\": [\"u\"]}}"))
                 .singleElement().hasToString("roleGrants." + "r".repeat(77) + "... is not a role name (letters, digits, '.', '_',"
-                        + " ':' or '-', starting with a letter or digit, at most 128 characters; was 129)");
+                        + " ':' or '-', starting with a letter or digit, at most 128 characters): it is 129 characters long");
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"bad role\": [\"u\"]}}"))
+                .singleElement().asString().endsWith("at most 128 characters), was \"bad role\"");
     }
 
     @Test
@@ -250,7 +252,12 @@ class ValidationTest {
                 .satisfies(p -> assertThat(p.message()).isEqualTo("must be the whole number 1, the version this release reads,"
                         + " was 2"));
         assertThat(problemsOf("{\"formatVersion\": 1.0, \"flags\": []}")).as("QA57 F8: not \"must be 1, was 1\"")
-                .singleElement().satisfies(p -> assertThat(p.message()).endsWith("was a decimal number (write 1, without a decimal point)"));
+                .singleElement().satisfies(p -> assertThat(p.message()).endsWith("was a decimal number (write 1, without a decimal point or exponent)"));
+        assertThat(problemsOf("{\"formatVersion\": 4294967297, \"flags\": []}")).as("QA59 F4: not read as 1")
+                .singleElement().satisfies(p -> assertThat(p.message()).endsWith("was 4294967297"));
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"version\": 1.0}]}"))
+                .singleElement().satisfies(p -> assertThat(p.message()).isEqualTo("must be a whole number, was a decimal"
+                        + " number (write it without a decimal point or exponent)"));
         assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"version\": 99999999999999999999}]}"))
                 .singleElement().satisfies(p -> assertThat(p.message()).isEqualTo("must be a whole number up to"
                         + " 9223372036854775807, was 99999999999999999999"));

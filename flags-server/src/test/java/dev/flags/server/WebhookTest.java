@@ -56,6 +56,7 @@ class WebhookTest {
         receiver.createContext("/hooks/flags", exchange -> {
             byte[] body = exchange.getRequestBody().readAllBytes();
             int status = answer.get();
+            String redirectTo = location.get(); // read with the status: the test changes both once it has the delivery
             deliveries.add(new Delivery(status, exchange.getRequestHeaders().getFirst("X-Flags-Signature"),
                     exchange.getRequestHeaders().getFirst("X-Flags-Sequences"),
                     exchange.getRequestHeaders().getFirst("Content-Type"), body));
@@ -71,8 +72,8 @@ class WebhookTest {
                 }
                 return;
             }
-            if (location.get() != null) {
-                exchange.getResponseHeaders().add("Location", location.get());
+            if (redirectTo != null) {
+                exchange.getResponseHeaders().add("Location", redirectTo);
             }
             exchange.sendResponseHeaders(status, -1);
             exchange.close();
