@@ -588,15 +588,6 @@ public final class FlagsCommand implements Callable<Integer> {
         }
 
         /**
-         * The checks this command makes of a document before sending it, for {@code flags edit} too.
-         *
-         * @param text the document
-         * @param file where it came from, as the messages name it ({@code -} for standard input)
-         * @param flag the flag it is written to
-         * @return the document, a JSON object
-         * @throws CliException if it is not JSON, not an object, a whole flag file, or another flag's document
-         */
-        /**
          * What is sent for a document: without its version when that is a whole number (the server ignores it, and
          * If-Match carries it), so that a document the server would store within the size limit, version aside, also
          * fits the request's (QA59 F1); and, should it still not fit (empty lists, numbers written long), as the server
@@ -621,6 +612,15 @@ public final class FlagsCommand implements Callable<Integer> {
             }
         }
 
+        /**
+         * The checks this command makes of a document before sending it, for {@code flags edit} too.
+         *
+         * @param text the document
+         * @param file where it came from, as the messages name it ({@code -} for standard input)
+         * @param flag the flag it is written to
+         * @return the document, a JSON object
+         * @throws CliException if it is not JSON, not an object, a whole flag file, or another flag's document
+         */
         static JsonNode document(String text, String file, String flag) {
             JsonNode document;
             try {
