@@ -136,7 +136,12 @@ public final class Main implements Callable<Integer> {
                     retention = Duration.ofDays(period.getDays());
                 }
             } catch (DateTimeParseException | ArithmeticException e) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not a period such as P365D, P52W or PT720H");
+                // Digits where a period's number goes, past what it holds (an int of days, a long of seconds): a period,
+                // and too long, not "no period" (QA59). Text that is no period has no cause.
+                boolean tooLong = e instanceof ArithmeticException || e.getCause() instanceof ArithmeticException
+                        || e.getCause() instanceof NumberFormatException;
+                throw new CommandLine.TypeConversionException("'" + value + "' " + (tooLong ? "is too long a period; keep"
+                        + " entries forever by leaving --journal-retention out" : "is not a period such as P365D, P52W or PT720H"));
             }
             // Checked here too (ServerConfig checks any config) so that the refusal quotes what was typed, not
             // Duration's normal form of it (-P1D would read PT-24H).

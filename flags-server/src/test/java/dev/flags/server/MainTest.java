@@ -220,5 +220,9 @@ class MainTest {
         assertThatThrownBy(() -> read.convert("P1Y")).isInstanceOf(CommandLine.TypeConversionException.class)
                 .hasMessageContaining("counts months or years").hasMessageContaining("P365D");
         assertThatThrownBy(() -> read.convert("a year")).hasMessageContaining("is not a period such as P365D");
+        assertThatThrownBy(() -> read.convert("P106751991167301D")).as("QA59: read, but too long")
+                .hasMessage("'P106751991167301D' is too long a period; keep entries forever by leaving --journal-retention out");
+        assertThatThrownBy(() -> read.convert("PT9999999999999999999H")).hasMessageContaining("is too long a period");
+        assertThatThrownBy(() -> read.convert("P1X")).hasMessageContaining("is not a period such as P365D");
     }
 }
