@@ -1685,6 +1685,13 @@ class FlagsCommandTest {
         assertThat(dev.flags.core.WriteRules.storedBytes(dev.flags.core.FlagFormat.readFlag(Files.readString(atLimit))))
                 .isEqualTo(dev.flags.core.FlagFormat.MAX_FLAG_BYTES);
         assertThat(flags("validate", atLimit.toString()).exit()).isZero();
+        // QA59 F2: one byte over with its 4-character key; without a key, counted with the shortest (1), it is within.
+        String over = document.formatted("d".repeat(2 + pad));
+        Path overFile = Files.writeString(dir.resolve("over.json"), over);
+        assertThat(flags("validate", overFile.toString()).err()).contains("document is 1048577 bytes as the server stores it");
+        Path keylessFile = Files.writeString(dir.resolve("keyless-edge.json"), over.replace("\"key\": \"edge\", ", ""));
+        Run keyless = flags("validate", keylessFile.toString());
+        assertThat(keyless.exit()).as("not the stand-in key FLAG's 4 characters: " + keyless.err()).isZero();
         Run created = remote("put", "edge", atLimit.toString());
         assertThat(created.exit()).as(created.err()).isZero();
 

@@ -240,6 +240,10 @@ class ValidationTest {
         assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"" + role + "\": [\"u\"]}}"))
                 .singleElement().hasToString("roleGrants." + "r".repeat(77) + "... is not a role name (letters, digits, '.', '_',"
                         + " ':' or '-', starting with a letter or digit, at most 128 characters): it is 129 characters long");
+        String emoji = "r".repeat(76) + "\ud83d\ude00" + "r".repeat(60);
+        assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"" + emoji + "\": [\"u\"]}}"))
+                .as("cut before a character, never inside it").singleElement()
+                .satisfies(p -> assertThat(p.path()).isEqualTo("roleGrants." + "r".repeat(76) + "..."));
         assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [], \"roleGrants\": {\"bad role\": [\"u\"]}}"))
                 .singleElement().asString().endsWith("at most 128 characters), was \"bad role\"");
     }

@@ -44,10 +44,7 @@ class FlagStoreTest {
                 "environment \"production\"");
         java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
         store.nanoTime(now::get);
-        java.io.PrintStream err = System.err;
-        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
-        try {
+        withStandardError(captured -> {
             for (int i = 0; i < 3_000; i++) {
                 store.evaluate("promo-" + i, USER, false); // keys from requests: more than the memo of warned keys holds
             }
@@ -66,17 +63,12 @@ class FlagStoreTest {
             assertThat(lines(captured)).last().asString().contains("no flag \"promo-20\"");
             store.evaluate("promo-0", USER, false); // named in the first minute: not again within the hour
             assertThat(lines(captured)).hasSize(FlagStore.UNKNOWN_LINES_PER_MINUTE + 2);
-        } finally {
-            System.setErr(err);
-        }
+        });
     }
 
     @Test
     void isEnabledOfAnUnknownFlagWarnsOnceButNotBeforeAnyFlagsCame() {
-        java.io.PrintStream err = System.err;
-        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
-        try {
+        withStandardError(captured -> {
             FlagStore none = new FlagStore(FlagState.none("the server has not been reached"), Runnable::run, true,
                     "environment \"production\"");
             assertThat(none.isEnabled("billing-v2", USER, false)).isFalse();
@@ -91,17 +83,12 @@ class FlagStoreTest {
                     + " \"production\" (version 3): serving the caller's default; did you mean \"billing-v2\"?");
             assertThat(store.isEnabled("billing-v2", USER, false)).isTrue();
             assertThat(lines(captured)).as("a known flag is never warned of").hasSize(1);
-        } finally {
-            System.setErr(err);
-        }
+        });
     }
 
     @Test
     void anAttributeNoFlagCanNameIsWarnedOfOnceAnHourPerNameAndAtMostAHundredNames() {
-        java.io.PrintStream err = System.err;
-        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
-        try {
+        withStandardError(captured -> {
             FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
                     "environment \"production\"");
             User typo = USER.attribute("my plan", "pro");
@@ -122,6 +109,16 @@ class FlagStoreTest {
             assertThat(unmatchable(captured).get(FlagStore.MAX_UNMATCHABLE_NAMES - 2)).doesNotContain("no more are named");
             store.isEnabled("billing-v2", USER.attribute("line\nbreak", "x"), false);
             assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("line\nbreak");
+        });
+    }
+
+    /** Runs a test with standard error, where the SDK's logger writes, captured, and puts it back after. */
+    private static void withStandardError(java.util.function.Consumer<java.io.ByteArrayOutputStream> test) {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            test.accept(captured);
         } finally {
             System.setErr(err);
         }
