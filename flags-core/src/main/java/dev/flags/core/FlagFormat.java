@@ -2,15 +2,18 @@ package dev.flags.core;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -280,8 +283,8 @@ public final class FlagFormat {
             return null;
         }
         try {
-            JsonNode node = MAPPER.readTree(json);
-            if (node == null || node.isMissingNode()) {
+            JsonNode node = readTree(MAPPER, json);
+            if (node.isMissingNode()) {
                 problems.add("", "is empty; expected a JSON object");
                 return null;
             }
@@ -291,6 +294,28 @@ public final class FlagFormat {
             return null;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Reads a JSON text as {@link ObjectMapper#readTree(byte[])} does, but a refusal by one of the mapper's {@link
+     * StreamReadConstraints} (a document nested too deeply) says where it is: Jackson's says not (QA57 F9).
+     *
+     * @param mapper the mapper, with its features and constraints
+     * @param json the text, UTF-8
+     * @return the tree; a missing node if the text holds no value
+     * @throws JsonProcessingException if the text is not JSON the mapper takes, located where the parser can say
+     * @throws IOException if the bytes cannot be read (they can always be)
+     */
+    public static JsonNode readTree(ObjectMapper mapper, byte[] json) throws IOException {
+        try (JsonParser parser = mapper.createParser(json)) {
+            try {
+                JsonNode node = mapper.readTree(parser);
+                return node == null ? MissingNode.getInstance() : node;
+            } catch (StreamConstraintsException e) {
+                // Thrown as the parser opens the value that goes one level too deep: the token's location is that value's.
+                throw new JsonParseException(parser, e.getOriginalMessage(), parser.currentTokenLocation(), e);
+            }
         }
     }
 

@@ -159,6 +159,10 @@ class ValidationTest {
         String deep = "[".repeat(40) + "]".repeat(40);
         assertThat(problemsOf(deep)).singleElement().satisfies(p -> assertThat(p.message())
                 .contains("nesting depth").contains("(32)").doesNotContain("`").doesNotContain("StreamReadConstraints"));
+        // Located at the value that goes one level too deep, as every other refusal of the text is (QA57 F9).
+        String deepInAFlag = "{\"formatVersion\": 1,\n \"flags\": [{\"key\": \"f\", \"x\": " + deep + "}]}";
+        assertThat(problemsOf(deepInAFlag)).singleElement().satisfies(p -> assertThat(p.message()).isEqualTo("is not valid"
+                + " JSON (line 2, column 59): Document nesting depth (33) exceeds the maximum allowed (32)"));
         assertThat(problemsOf(file("{\"key\": \"f\", \"x\": NaN}"))).singleElement().satisfies(p -> assertThat(p.message())
                 .startsWith("is not valid JSON (line 1, column").contains("NaN").doesNotContain("`")
                 .doesNotContain("JsonReadFeature"));

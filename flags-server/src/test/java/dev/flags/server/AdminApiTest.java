@@ -1148,6 +1148,10 @@ class AdminApiTest {
         assertProblem(trailing, 400, "Trailing token");
         assertThat(trailing.json().get("detail").asText()).contains("(line 1, column").doesNotContain("`")
                 .doesNotContain("DeserializationFeature");
+        // Nested too deeply: located like every other refusal of the text (QA57 F9); Jackson's own refusal says no place.
+        ApiClient.Response deep = api.put(path, ADMIN, "{\"key\": \"billing-v2\",\n \"x\": " + "[".repeat(40) + "]".repeat(40) + "}");
+        assertProblem(deep, 400, "the body is not valid JSON: Document nesting depth (33) exceeds the maximum allowed (32) (line 2,"
+                + " column 38)");
         assertProblem(api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Type", "text/plain")), 415, "application/json");
         // A compressed body, and a second Content-Type, said as such (QA48a F9), not read as malformed JSON or ignored
         ApiClient.Response gzip = api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Encoding", "gzip"));

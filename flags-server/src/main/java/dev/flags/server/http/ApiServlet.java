@@ -1274,8 +1274,8 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private static JsonNode parsed(byte[] bytes) throws IOException {
-        JsonNode node = Json.MAPPER.readTree(bytes);
-        if (node == null || !node.isObject()) {
+        JsonNode node = FlagFormat.readTree(Json.MAPPER, bytes); // a nesting refusal located, as the rest are
+        if (!node.isObject()) {
             throw new ApiException(400, "bad request", "the body must be a JSON object");
         }
         return node;
