@@ -28,6 +28,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -2335,15 +2336,16 @@ public final class FlagsCommand implements Callable<Integer> {
                         document.put("key", "FLAG"); // the name its problems go by, as in the usage line
                     }
                     Flag flag = FlagFormat.readFlag(document);
-                    if (refusedByTheServer(List.of(flag), List.of(), "its fields are valid")) {
+                    if (refusedByTheServer(List.of(flag), false, List.of(), "its fields are valid")) {
                         return EXIT_FAILED;
                     }
                     spec.commandLine().getOut().println(shown(file.toString()) + ": a valid flag document, " + (keyless
                             ? "without a key (flags put FLAG gives it FLAG's)" : "of flag \"" + oneLine(flag.key()) + "\""));
                     return EXIT_OK;
                 }
-                FlagSet set = readFlagFile(file);
-                if (refusedByTheServer(set.flags(), WriteRules.grants(set.roleGrants()), "the SDKs can read it")) {
+                FlagFormat.FlagFile parsed = parseFlagFile(file);
+                FlagSet set = FlagSet.of(parsed.flags(), parsed.roleGrants(), 0); // checks the rest of the format
+                if (refusedByTheServer(parsed.flags(), true, WriteRules.grants(set.roleGrants()), "the SDKs can read it")) {
                     return EXIT_FAILED;
                 }
                 spec.commandLine().getOut().println(shown(file.toString()) + ": valid, " + set.size() + (set.size() == 1 ? " flag" : " flags"));
@@ -2357,6 +2359,25 @@ public final class FlagsCommand implements Callable<Integer> {
             }
         }
 
+        /**
+         * The server's rules locate a problem within its flag's document ({@code rules[0].name}); in a flag file the
+         * format's own problems are located from the file's root ({@code flags[1].rules[0].name}), and so are these
+         * (QA57 F10). A flag's document alone is its own root.
+         */
+        private static List<Problem> locatedInFile(List<Problem> problems, List<Flag> flags) {
+            Map<String, Integer> index = new HashMap<>();
+            for (int i = 0; i < flags.size(); i++) {
+                index.put(flags.get(i).key(), i);
+            }
+            List<Problem> located = new ArrayList<>(problems.size());
+            for (Problem p : problems) {
+                Integer i = p.flagKey() == null ? null : index.get(p.flagKey());
+                located.add(i == null ? p : new Problem(p.flagKey(), "flags[" + i + "]" + (p.path().isEmpty() ? "" : "." + p.path()),
+                        p.message()));
+            }
+            return located;
+        }
+
         /** A problem as the file's author reads it: a keyless document's without the stand-in key. */
         private String said(Problem p) {
             return keyless ? new Problem(null, p.path(), p.message()).toString() : p.toString();
@@ -2367,11 +2388,13 @@ public final class FlagsCommand implements Callable<Integer> {
          * (two rules of one name, a name of digits only, control or invisible characters, a document over the size
          * limit as the server stores it, keys that differ only in case): the server's own rules.
          *
+         * @param flags the flags, in the order of the file
+         * @param aFile whether they are a flag file's (located from its root), not one flag's document
          * @param grantProblems what the server would refuse of the file's role grants
          * @param readable what holds of the file all the same, for the heading
          * @return true if there is anything to say
          */
-        private boolean refusedByTheServer(List<Flag> flags, List<Problem> grantProblems, String readable) {
+        private boolean refusedByTheServer(List<Flag> flags, boolean aFile, List<Problem> grantProblems, String readable) {
             List<Problem> problems = new ArrayList<>();
             for (Flag f : flags) {
                 problems.addAll(WriteRules.added(null, f));
@@ -2384,6 +2407,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 }
             }
             problems.addAll(WriteRules.caseTwins(flags));
+            if (aFile) {
+                problems = locatedInFile(problems, flags);
+            }
             problems.addAll(grantProblems);
             if (problems.isEmpty()) {
                 return false;
@@ -2423,8 +2449,14 @@ public final class FlagsCommand implements Callable<Integer> {
 
     /** Reads a flag file; a missing file or a directory is a usage error (2), an unreadable one a failure (1). */
     static FlagSet readFlagFile(Path file) {
+        FlagFormat.FlagFile parsed = parseFlagFile(file);
+        return FlagSet.of(parsed.flags(), parsed.roleGrants(), 0);
+    }
+
+    /** Reads a flag file's flags in the file's order, without the checks across flags that {@link FlagSet#of} makes. */
+    static FlagFormat.FlagFile parseFlagFile(Path file) {
         try {
-            return FlagSet.read(file);
+            return FlagFormat.readFile(UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES));
         } catch (NoSuchFileException e) {
             throw new CliException(EXIT_USAGE, "no such file: " + file);
         } catch (IOException e) {

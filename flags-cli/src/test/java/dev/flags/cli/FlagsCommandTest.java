@@ -1644,7 +1644,7 @@ class FlagsCommandTest {
         Run twinsRun = flags("validate", twins.toString());
         assertThat(twinsRun.exit()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(twinsRun.err()).isEqualTo(twins + ": the SDKs can read it, but a flag server refuses to take it: 1 problem\n"
-                + "  flag \"flag\": key differs from \"Flag\", also in the file, only in case, which code and people would"
+                + "  flag \"flag\": flags[1].key differs from \"Flag\", also in the file, only in case, which code and people would"
                 + " confuse: a flag server takes only one of them\n");
 
         // QA57 F4: the heading counts every problem, and the last line counts those not listed.
@@ -1731,12 +1731,13 @@ class FlagsCommandTest {
         Run names = remote("put", "refused", document.toString());
         assertThat(names.exit()).as(names.err()).isEqualTo(FlagsCommand.EXIT_FAILED);
         assertThat(names.err().lines().skip(1).map(String::strip).toList()).hasSize(2).allSatisfy(l -> assertThat(said).contains(l));
-        // A flag file: every flag of it, each by its own key.
+        // A flag file: every flag of it, each by its own key, located from the file's root as the format's problems are
+        // (QA57 F10).
         Path file = Files.writeString(dir.resolve("file.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"ok\"},"
                 + " {\"key\": \"two\", \"rules\": [{\"name\": \"42\", \"conditions\": [{\"percentage\": 1}]}]}]}");
         Run fileRun = flags("validate", file.toString());
         assertThat(fileRun.exit()).isEqualTo(1);
-        assertThat(fileRun.err()).endsWith(": 1 problem\n  flag \"two\": rules[0].name must not be digits only: a number names a"
+        assertThat(fileRun.err()).endsWith(": 1 problem\n  flag \"two\": flags[1].rules[0].name must not be digits only: a number names a"
                 + " rule by its index (flags ... --rule 1, PATCH \"rule\": 1), so \"42\" would be ambiguous\n");
         // A role grant's user id as the server holds one (QA48a F9): an escape in it passed as valid
         Path grants = Files.writeString(dir.resolve("grants.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"ok\"}],"
