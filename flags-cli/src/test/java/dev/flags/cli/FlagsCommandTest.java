@@ -825,7 +825,7 @@ class FlagsCommandTest {
                 + ": is not a regular file (a directory, a device or a named pipe): give the path of a file\n");
         Path huge = Files.write(dir.resolve("huge.json"), new byte[FlagFormat.MAX_FILE_BYTES + 1]);
         assertThat(remote("put", "checkout-v3", huge.toString()).err()).isEqualTo("flags: cannot read " + huge
-                + ": is too large: more than " + FlagFormat.MAX_FILE_BYTES + " bytes\n");
+                + ": is too large: " + (FlagFormat.MAX_FILE_BYTES + 1) + " bytes, the limit is " + FlagFormat.MAX_FILE_BYTES + "\n");
         java.io.InputStream stdin = System.in;
         try {
             System.setIn(new java.io.ByteArrayInputStream(new byte[FlagFormat.MAX_FILE_BYTES + 1]));

@@ -212,8 +212,8 @@ class OfflineModeTest {
         Path large = dir.resolve("large.json");
         Files.write(large, new byte[dev.flags.core.FlagFormat.MAX_FILE_BYTES + 1]);
         try (Flags flags = Flags.builder().offlineFile(large).build()) {
-            assertThat(flags.evaluate("a", USER, true).reason().detail()).endsWith("cannot be used: it is too large: more than "
-                    + dev.flags.core.FlagFormat.MAX_FILE_BYTES + " bytes");
+            assertThat(flags.evaluate("a", USER, true).reason().detail()).endsWith("cannot be used: it is too large: "
+                    + (dev.flags.core.FlagFormat.MAX_FILE_BYTES + 1) + " bytes, the limit is " + dev.flags.core.FlagFormat.MAX_FILE_BYTES);
         }
     }
 

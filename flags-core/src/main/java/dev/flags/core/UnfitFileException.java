@@ -21,8 +21,9 @@ public final class UnfitFileException extends IOException {
     }
 
     /**
-     * Reads a whole regular file (a symbolic link to one too) of at most {@code maxBytes} bytes, reading no
-     * more than one byte past the limit whatever the file claims its size to be.
+     * Reads a whole regular file (a symbolic link to one too) of at most {@code maxBytes} bytes: a file whose size is
+     * over the limit is refused unread, and no more than one byte past the limit is read whatever the file claims its
+     * size to be.
      *
      * @param file the file
      * @param maxBytes the most bytes it may hold, less than 2 GiB
@@ -39,8 +40,12 @@ public final class UnfitFileException extends IOException {
             throw new UnfitFileException("is not a regular file (a directory, a device or a named pipe): give the path"
                     + " of a file");
         }
+        long size = Files.size(file);
+        if (size > maxBytes) { // said before reading: a file far over the limit must not fill the heap to find out
+            throw new UnfitFileException("is too large: " + size + " bytes, the limit is " + maxBytes);
+        }
         try (InputStream in = Files.newInputStream(file)) {
-            byte[] bytes = in.readNBytes(maxBytes + 1);
+            byte[] bytes = in.readNBytes(maxBytes + 1); // the size said may be wrong (a file growing, /proc)
             if (bytes.length > maxBytes) {
                 throw new UnfitFileException("is too large: more than " + maxBytes + " bytes");
             }

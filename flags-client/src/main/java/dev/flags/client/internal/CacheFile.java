@@ -129,6 +129,16 @@ final class CacheFile {
 
     /** @return the flags of the file, or why not; never throws */
     Read read() {
+        try {
+            return readChecked();
+        } catch (OutOfMemoryError e) {
+            // A file within the bounds whose flags this heap cannot hold (QA60 F2): build() goes on without it, from the
+            // server. What was read is garbage once this returns.
+            return rejected("could not be read: " + OfflineFile.OUT_OF_MEMORY);
+        }
+    }
+
+    private Read readChecked() {
         byte[] bytes;
         try {
             // Bounded, and a regular file only: a named pipe there would hang build(), a device exhaust the heap.

@@ -40,6 +40,9 @@ final class OfflineFile implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(OfflineFile.class);
     private static final long DEBOUNCE_MILLIS = 50;
+    /** Why a file within the format's bounds could not be read: its flags take more heap than the JVM has. */
+    static final String OUT_OF_MEMORY = "the JVM ran out of memory reading it (give the application's JVM more heap, or"
+            + " serve fewer or smaller flags)";
     /**
      * How long a file that does not parse must stay unchanged before it is called invalid: a writer that writes in
      * place in chunks (64 KiB every 50 ms, say) leaves it half-written between its writes.
@@ -102,9 +105,10 @@ final class OfflineFile implements AutoCloseable {
             lastSeen = "missing";
             LOG.warn("flags: offline file {} does not exist: every flag is its default {}", file, until);
             return FlagState.none("offline file " + file + " does not exist");
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | OutOfMemoryError e) {
             String why = e instanceof RuntimeException r ? Updates.describe(r)
-                    : e instanceof UnfitFileException ? "it " + e.getMessage() : e.toString();
+                    : e instanceof UnfitFileException ? "it " + e.getMessage()
+                    : e instanceof OutOfMemoryError ? OUT_OF_MEMORY : e.toString(); // never to take build() down
             LOG.warn("flags: offline file {} cannot be used: every flag is its default {}: {}", file,
                     watched ? "until it is fixed" : until, why);
             return FlagState.none("offline file " + file + " cannot be used: " + why);
@@ -176,8 +180,10 @@ final class OfflineFile implements AutoCloseable {
             }
         } catch (ClosedWatchServiceException | InterruptedException e) {
             // closed
-        } catch (RuntimeException e) {
-            LOG.warn("flags: stopped watching offline file {}: {}", file, e.toString());
+        } catch (RuntimeException | Error e) {
+            // Not silently: health and the reasons say the file is no longer read (QA60 F2).
+            rejected("offline file " + file + " is no longer watched: " + e);
+            LOG.error("flags: stopped watching offline file {}: its changes are no longer read", file, e);
         }
     }
 
@@ -314,6 +320,19 @@ final class OfflineFile implements AutoCloseable {
         if (closed) {
             return true;
         }
+        try {
+            return readAndPublish(mayBeHalfWritten);
+        } catch (OutOfMemoryError e) {
+            // A file within the bounds, too large for this heap (QA60 F2): the watcher goes on, and health says so. What
+            // was read is garbage once this returns.
+            rejected("offline file " + file + " could not be read: " + OUT_OF_MEMORY);
+            LOG.error("flags: offline file {} could not be read: {}; keeping the last good flags (version {})", file,
+                    OUT_OF_MEMORY, store.state().version());
+            return true;
+        }
+    }
+
+    private boolean readAndPublish(boolean mayBeHalfWritten) {
         byte[] bytes;
         try {
             bytes = UnfitFileException.readWhole(file, FlagFormat.MAX_FILE_BYTES);

@@ -247,8 +247,8 @@ class CacheFileTest {
         assertThat(cache("production").read().flags()).as("written over the link, as a file").isNotNull();
 
         Files.write(fifo, new byte[CacheFile.MAX_BODY_BYTES + 4096 + 1]);
-        assertThat(cache("production").read().problem()).isEqualTo("is too large: more than "
-                + (CacheFile.MAX_BODY_BYTES + 4096) + " bytes");
+        assertThat(cache("production").read().problem()).as("refused unread: its size is known").isEqualTo("is too large: "
+                + (CacheFile.MAX_BODY_BYTES + 4096 + 1) + " bytes, the limit is " + (CacheFile.MAX_BODY_BYTES + 4096));
     }
 
     @Test
