@@ -76,6 +76,29 @@ class ClosedAndRefusingTest {
     }
 
     @Test
+    void aListenerRunWhereTheFirstSnapshotIsAppliedMayCloseTheSdkAtOnceToo() throws Exception {
+        // QA60 F3: a snapshot is applied on the SDK's background thread, not the transport's; close() there waited 2 s
+        // for the channel's end, which needed the lock that thread held.
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = client(server).listenerExecutor(Runnable::run).build();
+            java.util.concurrent.CompletableFuture<Duration> closing = new java.util.concurrent.CompletableFuture<>();
+            java.util.concurrent.CompletableFuture<String> thread = new java.util.concurrent.CompletableFuture<>();
+            flags.addListener(event -> {
+                thread.complete(Thread.currentThread().getName());
+                long start = System.nanoTime();
+                flags.close();
+                closing.complete(Duration.ofNanos(System.nanoTime() - start));
+            });
+            Subscription stream = server.awaitSubscription().snapshot(5, doc("a", true, 1));
+            assertThat(closing.get(10, TimeUnit.SECONDS)).as("close() returns at once").isLessThan(Duration.ofSeconds(1));
+            assertThat(thread.get()).startsWith("flags-sync");
+            assertThat(flags.freshness().problem()).contains("closed");
+            assertThat(flags.isEnabled("a", USER)).as("the snapshot it heard of, kept").isTrue();
+            assertThat(stream.awaitCancelled(Duration.ofSeconds(10))).as("the stream ended, from the background thread").isTrue();
+        }
+    }
+
+    @Test
     void anExecutorThatRefusesListenerWorkIsWarnedAboutOnceNotOncePerChange() throws Exception {
         ExecutorService executor = Executors.newSingleThreadExecutor();
         try (ScriptedSyncServer server = ScriptedSyncServer.start();

@@ -807,6 +807,27 @@ class SyncTest {
     }
 
     @Test
+    void aSilentStreamOnAConnectionThatPassesNothingIsReplacedOverANewConnection() throws Exception {
+        // QA60 F1: a stuck proxy keeps the connection open and passes nothing. A new stream on it was as silent, for good.
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); SlowLink link = SlowLink.start(server.port(), Long.MAX_VALUE);
+             Flags flags = Flags.builder().target(link.target()).plaintext().sdkToken("flg_sdk_sync-test")
+                     .environment("production").initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100))
+                     .build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(3, 100, List.of(doc("a", true, 1)), Map.of()); // heartbeats every 100 ms: silent for 300 ms is dead
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+
+            link.stallConnections();
+            Subscription again = server.awaitSubscription(Duration.ofSeconds(10));
+            assertThat(link.connections()).isEqualTo(2);
+            assertThat(again.request.getFromVersion()).isEqualTo(3);
+            again.delta(3, 4, doc("a", false, 2));
+            Await.until("the change, over the new connection", () -> !flags.isEnabled("a", USER));
+            assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
+        }
+    }
+
+    @Test
     void heartbeatsKeepAQuietStreamAlive() throws Exception {
         ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor();
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {

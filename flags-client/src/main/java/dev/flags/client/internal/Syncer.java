@@ -752,6 +752,9 @@ final class Syncer implements AutoCloseable {
             }
             if (silentMillis > MISSED_HEARTBEATS * heartbeatMillis) {
                 dropCall("silent");
+                // The connection goes too: a half-open one, or one a stuck proxy holds, would carry the next stream into the
+                // same silence, for good (QA60 F1). The next call makes a new connection.
+                channel.enterIdle();
                 lost(Status.UNAVAILABLE.withDescription("no message for " + silentMillis + " ms; heartbeats are due"
                         + " every " + heartbeatMillis + " ms"));
             }
@@ -1070,10 +1073,13 @@ final class Syncer implements AutoCloseable {
      */
     @Override
     public void close() {
+        // From a listener run directly where a message is applied: on the transport's thread, or on the background
+        // thread with a snapshot (QA60 F3). Both hold the lock that the stream's last callback waits for.
+        boolean inCallback = IN_STREAM_CALLBACK.get() != null || Thread.holdsLock(lock);
         boolean goodbye;
         synchronized (lock) {
-            // Not from a listener run on the transport's thread: the server's answer would wait for that very thread.
-            goodbye = !closed && streamUp && IN_STREAM_CALLBACK.get() == null;
+            // Not from such a listener: the server's answer could wait for that very thread.
+            goodbye = !closed && streamUp && !inCallback;
         }
         if (goodbye) {
             acknowledger.goodbye(store.state().version()); // outside the lock: it waits for the server, briefly
@@ -1097,9 +1103,10 @@ final class Syncer implements AutoCloseable {
                 reconnect.cancel(false);
             }
         }
-        if (IN_STREAM_CALLBACK.get() != null) {
-            // A listener run directly on the transport's thread closed the SDK: what is left waits for that very thread
-            // (the last usage report's answer, the channel's end), so it runs elsewhere and close() returns at once.
+        if (inCallback) {
+            // A listener run directly where a message is applied closed the SDK: what is left waits for that thread, or for
+            // the lock it holds (the last usage report's answer, the channel's end, which needs the stream's last callback),
+            // so it runs on the background thread, after this message, and close() returns at once.
             try {
                 background.execute(() -> release(reachable));
                 return;
