@@ -385,6 +385,10 @@ public final class FlagServer implements AutoCloseable {
             HttpCapWatch capWatch = new HttpCapWatch(() -> (int) http.getListenerInfo().get(0).getConnectorStatistics()
                     .getActiveConnections(), httpMaxConnections, httpPort(), clock, LOG::warn);
             watchTimer.scheduleWithFixedDelay(capWatch::check, 1, 1, TimeUnit.SECONDS);
+            // A connection whose calls were all refused is never idle to gRPC: closed once as old as an idle one would be.
+            long untrustedSweepMillis = Math.max(100, Math.min(10_000, grpcIdle.toMillis() / 4));
+            watchTimer.scheduleWithFixedDelay(() -> grpcConnections.closeUntrusted(grpcIdle), untrustedSweepMillis,
+                    untrustedSweepMillis, TimeUnit.MILLISECONDS);
             this.tlsExpiry = config.tls() ? PemTls.expiry(config.tlsCertificate()) : null;
             if (tlsExpiry != null) {
                 metrics.register("flags_tls_certificate_expires_in_seconds", "Seconds until the first certificate of the"
@@ -873,6 +877,10 @@ public final class FlagServer implements AutoCloseable {
         metrics.register("flags_grpc_connections_refused_total", "Connections to the gRPC port closed as soon as accepted,"
                 + " over --grpc-max-connections or --grpc-max-connections-per-address, since the server started.", "counter",
                 grpcConnections::refused);
+        metrics.register("flags_grpc_connections_untrusted_closed_total", "Connections to the gRPC port closed because their"
+                + " calls were all refused for their token (a wrong or revoked one) for the idle limit (60 s), since the server"
+                + " started.",
+                "counter", grpcConnections::untrustedClosed);
         metrics.register("flags_sync_deltas_sent_total", "Deltas sent to SDKs.", "counter", broadcaster::deltasSent);
         metrics.register("flags_sync_snapshots_sent_total", "Full snapshots sent to SDKs.", "counter", broadcaster::snapshotsSent);
         metrics.register("flags_sync_heartbeats_sent_total", "Heartbeats sent on idle streams.", "counter", broadcaster::heartbeatsSent);

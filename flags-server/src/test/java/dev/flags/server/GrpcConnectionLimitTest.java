@@ -37,6 +37,46 @@ class GrpcConnectionLimitTest {
     Path dir;
 
     @Test
+    void aConnectionWhoseCallsAreAllRefusedIsClosedOnceAsOldAsAnIdleOneWhileASubscribedOneStays() throws Exception {
+        // QA61 F3: a refused call now and then kept a connection from idling, so it was never closed.
+        try (FlagServer server = FlagServer.startWithGrpcIdle(ServerFixture.config(dir.resolve("refused")), Duration.ofMillis(500))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            String sdk = ServerFixture.productionWithSdkToken(api);
+            ManagedChannel subscribed = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            ManagedChannel wrongToken = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            try {
+                Iterator<SyncMessage> stream = ServerFixture.subscribe(subscribed, sdk);
+                assertThat(stream.next().hasSnapshot()).isTrue();
+                io.grpc.Metadata headers = new io.grpc.Metadata();
+                headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer flg_wrong");
+                dev.flags.protocol.v1.FlagSyncGrpc.FlagSyncBlockingStub refused = dev.flags.protocol.v1.FlagSyncGrpc
+                        .newBlockingStub(wrongToken).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                while (metric(api, "flags_grpc_connections_untrusted_closed_total") == 0) {
+                    assertThat(System.nanoTime() - deadline).as("closed within 20 s").isNegative();
+                    try {
+                        refused.getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment("production").build());
+                    } catch (io.grpc.StatusRuntimeException e) {
+                        assertThat(e.getStatus().getCode()).isIn(io.grpc.Status.Code.UNAUTHENTICATED, io.grpc.Status.Code.UNAVAILABLE);
+                    }
+                    Thread.sleep(100); // the client's pace: a call every 100 ms, never idle for the 500 ms limit
+                }
+                // The subscribed connection, past the same age, stays: its stream still brings a change.
+                assertThat(api.put("/api/v1/environments/production/flags/late", ServerFixture.ADMIN, "{\"key\": \"late\"}")
+                        .status()).isEqualTo(201);
+                SyncMessage next = stream.next();
+                while (next.hasHeartbeat()) {
+                    next = stream.next();
+                }
+                assertThat(next.getDelta().getUpserted(0).getKey()).isEqualTo("late");
+            } finally {
+                subscribed.shutdownNow();
+                wrongToken.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void theServerAnnouncesHowManyStreamsAConnectionMayCarry() throws Exception {
         assertThat(announcedLimit(ServerFixture.config(dir.resolve("a")))).as("the default").isEqualTo(1_000);
         assertThat(announcedLimit(ServerFixture.config(dir.resolve("b")).withMaxSyncStreamsPerConnection(7))).isEqualTo(7);

@@ -215,6 +215,9 @@ class SdksApiTest {
         assertThat(api.get(SDKS + "?closedAfter=2999-01-01T00:00:00Z", ADMIN).json().get("closed")).as("since a later time")
                 .isEmpty();
         assertThat(api.get(SDKS + "?closedAfter=yesterday", ADMIN).status()).isEqualTo(400);
+        // Instants past what milliseconds since 1970 hold: the latest and the earliest there are, not a 500 (QA61 F1).
+        assertThat(api.get(SDKS + "?closedAfter=%2B999999999-12-31T23:59:59Z", ADMIN).json().get("closed")).isEmpty();
+        assertThat(api.get(SDKS + "?closedAfter=-999999999-01-01T00:00:00Z", ADMIN).json().get("closed")).hasSize(1);
     }
 
     @Test

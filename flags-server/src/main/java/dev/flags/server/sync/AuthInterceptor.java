@@ -98,6 +98,7 @@ public final class AuthInterceptor implements ServerInterceptor {
       authenticator.refusedUnknown("grpc", Addresses.text(remote));
       return reject(call, "unknown or revoked token");
     }
+    CallCut.current().trusted(); // the connection stays past the idle limit (see GrpcConnections.closeUntrusted)
     Context context = Context.current().withValue(PRINCIPAL, principal.get());
     return Contexts.interceptCall(context, call, headers, next);
   }
@@ -111,6 +112,7 @@ public final class AuthInterceptor implements ServerInterceptor {
   }
 
   private static <Q, R> ServerCall.Listener<Q> reject(ServerCall<Q, R> call, String description) {
+    CallCut.current().refusedCall(); // a connection that makes only such calls is closed in time
     call.close(Status.UNAUTHENTICATED.withDescription(description), new Metadata());
     return new ServerCall.Listener<>() {};
   }

@@ -626,6 +626,9 @@ public final class Broadcaster implements AutoCloseable {
     return true;
   }
 
+  private static final Instant EARLIEST_MILLI = Instant.ofEpochMilli(Long.MIN_VALUE);
+  private static final Instant LATEST_MILLI = Instant.ofEpochMilli(Long.MAX_VALUE);
+
   /**
    * @param environment an environment's key
    * @param after a time
@@ -637,7 +640,10 @@ public final class Broadcaster implements AutoCloseable {
     if (topic == null) {
       return List.of();
     }
-    return topic.closedSince(after.toEpochMilli(), clock.millis());
+    // An instant past what a long of milliseconds holds is the earliest or the latest there is (QA61 F1: it overflowed).
+    long afterMillis = after.isBefore(EARLIEST_MILLI) ? Long.MIN_VALUE : after.isAfter(LATEST_MILLI) ? Long.MAX_VALUE
+        : after.toEpochMilli();
+    return topic.closedSince(afterMillis, clock.millis());
   }
 
   /**

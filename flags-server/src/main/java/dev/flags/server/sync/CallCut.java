@@ -56,6 +56,20 @@ final class CallCut implements ServerInterceptor {
     boolean cut() {
       return connections != null && client != null && connections.close(client);
     }
+
+    /** Notes that the call presented a token the server knows: its connection is not one that only makes refused calls. */
+    void trusted() {
+      if (connections != null) {
+        connections.trusted(client);
+      }
+    }
+
+    /** Notes that the call was refused for its token: a connection that makes only such calls is closed in time. */
+    void refusedCall() {
+      if (connections != null) {
+        connections.refusedCall(client);
+      }
+    }
   }
 
   /**

@@ -45,7 +45,23 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
     private final ConcurrentHashMap<InetAddress, Integer> openByAddress = new ConcurrentHashMap<>();
     private final AtomicLong refused = new AtomicLong();
     /** Open connections by the client's address and port, for {@link #close}. */
-    private final ConcurrentHashMap<SocketAddress, Channel> byClient = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<SocketAddress, Open> byClient = new ConcurrentHashMap<>();
+    private final AtomicLong untrustedClosed = new AtomicLong();
+
+    /**
+     * Thread-safe. An open connection: when it was accepted, whether a call on it has presented a token the server knows,
+     * and whether one was refused for its token.
+     */
+    private static final class Open {
+        final Channel channel;
+        final long acceptedNanos = System.nanoTime();
+        volatile boolean trusted;
+        volatile boolean refused;
+
+        Open(Channel channel) {
+            this.channel = channel;
+        }
+    }
     private long lastLogged = Long.MIN_VALUE;
     private long refusedSinceLogged;
 
@@ -84,13 +100,14 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
         // Released when it closes, whoever closes it. (One that gRPC fails to register, which happens only while
         // the port is stopping, is closed without this future completing: its count is then moot.)
         SocketAddress client = connection.remoteAddress();
+        Open open = new Open(connection);
         if (client != null) {
-            byClient.put(client, connection);
+            byClient.put(client, open);
         }
         connection.closeFuture().addListener(closed -> {
             release(from);
             if (client != null) {
-                byClient.remove(client, connection);
+                byClient.remove(client, open);
             }
         });
         context.fireChannelRead(connection);
@@ -181,10 +198,11 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
      * @return false if no connection from there is open
      */
     public boolean close(SocketAddress client) {
-        Channel connection = byClient.get(client);
-        if (connection == null) {
+        Open open = byClient.get(client);
+        if (open == null) {
             return false;
         }
+        Channel connection = open.channel;
         // Not connection.close(): gRPC's HTTP/2 handler turns that into a graceful shutdown (a GOAWAY, then a wait for
         // the connection's streams to end), which waits on the very stream that does not read. Closed under the
         // handlers, as Netty closes a connection that failed: what was queued for it is released, and gRPC's handler
@@ -195,6 +213,57 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
             return false; // the port's event loops are stopping: they close every connection themselves
         }
         return true;
+    }
+
+    /**
+     * Notes that a call on the connection from a client address and port presented a token the server knows.
+     *
+     * @param client the connection's remote address, as gRPC gives it to its calls
+     */
+    public void trusted(SocketAddress client) {
+        Open open = client == null ? null : byClient.get(client);
+        if (open != null && !open.trusted) {
+            open.trusted = true;
+        }
+    }
+
+    /**
+     * Notes that a call on the connection from a client address and port was refused for its token.
+     *
+     * @param client the connection's remote address, as gRPC gives it to its calls
+     */
+    public void refusedCall(SocketAddress client) {
+        Open open = client == null ? null : byClient.get(client);
+        if (open != null && !open.refused) {
+            open.refused = true;
+        }
+    }
+
+    /**
+     * Closes the connections open for longer than {@code age} whose calls were all refused for their token: a client that
+     * keeps making them (a wrong token's) is never idle, and would otherwise hold its connection, and a place under the
+     * port's cap, for good (QA61 F3). One that makes no call is left to the idle limit, which closes it gracefully; an
+     * SDK's connection carries its stream from its first call.
+     *
+     * @param age how long a connection may go without a known token (the port's idle limit)
+     * @return how many were closed now
+     */
+    public int closeUntrusted(java.time.Duration age) {
+        long now = System.nanoTime();
+        int closed = 0;
+        for (java.util.Map.Entry<SocketAddress, Open> e : byClient.entrySet()) {
+            Open open = e.getValue();
+            if (open.refused && !open.trusted && now - open.acceptedNanos > age.toNanos() && close(e.getKey())) {
+                closed++;
+            }
+        }
+        untrustedClosed.addAndGet(closed);
+        return closed;
+    }
+
+    /** @return the connections closed since the server started because their calls were all refused for their token */
+    public long untrustedClosed() {
+        return untrustedClosed.get();
     }
 
     /** @return the connections open now, from accept to close, handshake done or not */
