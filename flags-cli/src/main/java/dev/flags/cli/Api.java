@@ -102,10 +102,15 @@ final class Api {
         }
         String scheme = uri == null || uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         // The API's paths are appended to the address, so a query or fragment would end up in the wrong place.
-        if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null || uri.getRawQuery() != null
-                || uri.getRawFragment() != null) {
+        if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
             throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server
                     + "\" is not an http or https URL; expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)");
+        }
+        if (uri.getRawQuery() != null || uri.getRawFragment() != null) { // an http URL, but not one to add paths to (QA61 F11)
+            int cut = server.indexOf(uri.getRawQuery() != null ? '?' : '#');
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server + "\" has a "
+                    + (uri.getRawQuery() != null ? "query" : "fragment") + ", which a server address does not take: the flags"
+                    + " command adds the API's paths to it; give " + server.substring(0, cut) + " (set --server or FLAGS_SERVER)");
         }
         String path = uri.getRawPath() == null ? "" : uri.getRawPath();
         if (path.matches(".*/api(/v1)?/?")) { // a path of the server's own, which every request would then have twice

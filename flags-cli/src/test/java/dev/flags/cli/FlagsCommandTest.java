@@ -1323,13 +1323,20 @@ class FlagsCommandTest {
 
     @Test
     void aServerAddressThatIsNotAnHttpUrlIsBadUsage() {
-        for (String bad : new String[] {"notaurl", "localhost:8080", "ftp://127.0.0.1:" + server.httpPort(), "http://",
-                "http://127.0.0.1:" + server.httpPort() + "?x=1"}) {
+        for (String bad : new String[] {"notaurl", "localhost:8080", "ftp://127.0.0.1:" + server.httpPort(), "http://"}) {
             Run run = flags("list", "--server=" + bad, "--token=" + ADMIN);
             assertThat(run.exit()).as(bad).isEqualTo(FlagsCommand.EXIT_USAGE);
             assertThat(run.err()).as(bad).isEqualTo("flags: the server address \"" + bad + "\" is not an http or https URL;"
                     + " expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)\nTry 'flags list --help'.\n");
         }
+        // An http URL with a query: said as such, not as no URL (QA61 F11).
+        Run query = flags("list", "--server=http://127.0.0.1:" + server.httpPort() + "/?x=1", "--token=" + ADMIN);
+        assertThat(query.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(query.err()).startsWith("flags: the server address \"http://127.0.0.1:" + server.httpPort() + "/?x=1\" has a"
+                + " query, which a server address does not take: the flags command adds the API's paths to it; give http://127.0.0.1:"
+                + server.httpPort() + "/ (set --server or FLAGS_SERVER)\n");
+        assertThat(flags("list", "--server=http://127.0.0.1:" + server.httpPort() + "#top", "--token=" + ADMIN).err())
+                .contains("has a fragment, which").contains("give http://127.0.0.1:" + server.httpPort() + " (");
         Run userInfo = flags("list", "--server=http://bob:hunter2@127.0.0.1:" + server.httpPort(), "--token=" + ADMIN);
         assertThat(userInfo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(userInfo.err()).doesNotContain("hunter2").startsWith("flags: the server address has a user and password in it"
@@ -1739,6 +1746,13 @@ class FlagsCommandTest {
         assertThat(fileRun.exit()).isEqualTo(1);
         assertThat(fileRun.err()).endsWith(": 1 problem\n  flag \"two\": flags[1].rules[0].name must not be digits only: a number names a"
                 + " rule by its index (flags ... --rule 1, PATCH \"rule\": 1), so \"42\" would be ambiguous\n");
+        // A weight a hair off a 0.001 step: the SDKs read it, a server refuses it (QA61 F4).
+        Path hair = Files.writeString(dir.resolve("hair.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"ab\","
+                + " \"variants\": [{\"key\": \"a\", \"weight\": 1e-300}, {\"key\": \"b\", \"weight\": 100}]}]}");
+        Run hairRun = flags("validate", hair.toString());
+        assertThat(hairRun.exit()).as(hairRun.err()).isEqualTo(1);
+        assertThat(hairRun.err()).endsWith(": the SDKs can read it, but a flag server refuses to take it: 1 problem\n  flag \"ab\":"
+                + " flags[0].variants[0].weight must have at most three decimals (0.001% steps), was 1E-300\n");
         // A role grant's user id as the server holds one (QA48a F9): an escape in it passed as valid
         Path grants = Files.writeString(dir.resolve("grants.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"ok\"}],"
                 + " \"roleGrants\": {\"beta-tester\": [\"tess\", \"t\\u001b[2Jx\"]}}");

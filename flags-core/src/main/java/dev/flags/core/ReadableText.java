@@ -12,6 +12,25 @@ public final class ReadableText {
     private ReadableText() {
     }
 
+    /** A flag server's token as a word: {@code flg_} and 43 characters of base64url (32 random bytes). */
+    private static final java.util.regex.Pattern TOKEN_SHAPED = java.util.regex.Pattern.compile("flg_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])");
+
+    /** What a text that {@linkplain #holdsAToken holds a token} is refused with, after the field's name. */
+    public static final String HOLDS_A_TOKEN = "holds what looks like a flag server token (flg_ and 43 characters): a token is a"
+            + " secret, and this text would be kept for good and shown to every reader (sent to every SDK, for a flag's); if"
+            + " it is a token, revoke it";
+
+    /**
+     * Whether text holds what looks like a flag server's token: pasted where a user id, a comment or a description goes,
+     * a secret would be kept for good in the journal and shown to everyone who reads the field (QA61 F5).
+     *
+     * @param text text, or null
+     * @return true if a word of it is shaped as a token
+     */
+    public static boolean holdsAToken(String text) {
+        return text != null && text.contains("flg_") && TOKEN_SHAPED.matcher(text).find();
+    }
+
     /**
      * @param text text someone else chose, or null
      * @return the text with the characters {@link #unsafe(char)} names, lone surrogates, invisible formatting

@@ -21,7 +21,12 @@ import java.util.TreeSet;
  * <p><b>Text.</b> A flag's description, its rules' names and the user ids it targets are read in lists, diffs,
  * the history and terminals, so they are held to {@link ReadableText}'s rules: a description may hold line
  * breaks and tabs but no other control character, line separator, bidirectional control or lone surrogate; a
- * rule's name and a user id no invisible character either, as a grant's user id.
+ * rule's name and a user id no invisible character either, as a grant's user id. None of them, nor a new flag's key,
+ * may hold what looks like a flag server's token ({@link ReadableText#holdsAToken}): a secret pasted in the wrong
+ * place would be kept for good and sent to every SDK.
+ *
+ * <p><b>Steps.</b> A percentage or a weight has at most three decimals, exactly: the format takes one within a
+ * millionth of a step ({@link #steps}).
  *
  * <p>The flag format itself allows all of these, and a server's journal holds what earlier releases accepted:
  * only a problem a write adds is refused ({@code existing} is the flag before the write), so that a flag that
@@ -41,7 +46,53 @@ public final class WriteRules {
     public static List<Problem> added(Flag existing, Flag next) {
         List<Problem> problems = new ArrayList<>(ruleNames(existing, next));
         problems.addAll(text(existing, next));
+        problems.addAll(steps(existing, next));
         return problems;
+    }
+
+    /**
+     * The percentages and weights of {@code next} with more than three decimals that {@code existing} did not have. The
+     * format reads such a number within a millionth of a 0.001 step as that step ({@code 1e-300} as 0, {@code
+     * 0.0009999999999} as 0.001), and an SDK of another language may round it otherwise: what is stored is what was
+     * meant, in steps of 0.001 (QA61 F4).
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> steps(Flag existing, Flag next) {
+        Set<Double> before = new HashSet<>();
+        if (existing != null) {
+            existing.variants().forEach(v -> before.add(v.weight()));
+            existing.rules().forEach(r -> r.conditions().forEach(c -> {
+                if (c instanceof Condition.Percentage p) {
+                    before.add(p.percentage());
+                }
+            }));
+        }
+        List<Problem> problems = new ArrayList<>();
+        for (int v = 0; v < next.variants().size(); v++) {
+            stepProblem(next.key(), "variants[" + v + "].weight", next.variants().get(v).weight(), before, problems);
+        }
+        for (int r = 0; r < next.rules().size(); r++) {
+            List<Condition> conditions = next.rules().get(r).conditions();
+            for (int c = 0; c < conditions.size(); c++) {
+                if (conditions.get(c) instanceof Condition.Percentage p) {
+                    stepProblem(next.key(), "rules[" + r + "].conditions[" + c + "].percentage", p.percentage(), before, problems);
+                }
+            }
+        }
+        return problems;
+    }
+
+    private static void stepProblem(String key, String path, double value, Set<Double> before, List<Problem> problems) {
+        // As typed: a double's shortest form (33.333 is "33.333", though 33.333 * 1000 is not a whole double).
+        java.math.BigDecimal typed = java.math.BigDecimal.valueOf(value).stripTrailingZeros();
+        if (typed.scale() > 3 && !before.contains(value)) {
+            String plain = typed.toPlainString();
+            problems.add(new Problem(key, path, "must have at most three decimals (0.001% steps), was "
+                    + (plain.length() <= 30 ? plain : typed.toString()))); // 1E-300, not 300 digits
+        }
     }
 
     /**
@@ -97,7 +148,13 @@ public final class WriteRules {
     public static List<Problem> text(Flag existing, Flag next) {
         List<Problem> problems = new ArrayList<>();
         String description = next.description();
+        if (existing == null && ReadableText.holdsAToken(next.key())) {
+            problems.add(new Problem(next.key(), "key", ReadableText.HOLDS_A_TOKEN));
+        }
         if (description != null && (existing == null || !Objects.equals(existing.description(), description))) {
+            if (ReadableText.holdsAToken(description)) {
+                problems.add(new Problem(next.key(), "description", ReadableText.HOLDS_A_TOKEN));
+            }
             int bad = ReadableText.unfitForText(description);
             if (bad >= 0) {
                 problems.add(new Problem(next.key(), "description", "may hold line breaks and tabs but no other control"
@@ -115,6 +172,9 @@ public final class WriteRules {
         for (int i = 0; i < rules.size(); i++) {
             String name = rules.get(i).name();
             if (name != null && !namesBefore.contains(name)) {
+                if (ReadableText.holdsAToken(name)) {
+                    problems.add(new Problem(next.key(), "rules[" + i + "].name", ReadableText.HOLDS_A_TOKEN));
+                }
                 int bad = ReadableText.unfitForName(name);
                 if (bad >= 0) {
                     problems.add(new Problem(next.key(), "rules[" + i + "].name", "must not hold control characters, line"
@@ -223,6 +283,10 @@ public final class WriteRules {
     private static void userIdProblem(String key, String path, List<String> ids, Set<String> before, List<Problem> problems) {
         for (int i = 0; i < ids.size(); i++) {
             String id = ids.get(i);
+            if (!before.contains(id) && ReadableText.holdsAToken(id)) {
+                problems.add(new Problem(key, path + "[" + i + "]", ReadableText.HOLDS_A_TOKEN));
+                return;
+            }
             int bad = before.contains(id) ? -1 : ReadableText.unfitForName(id);
             if (bad >= 0) {
                 problems.add(new Problem(key, path + "[" + i + "]", "must not hold control characters, line separators,"

@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.core.ReadableText;
 import dev.flags.server.journal.Change;
 import java.util.regex.Pattern;
 
@@ -46,6 +47,9 @@ public final class Keys {
      */
     static String grantedUserId(String id) {
         userId(id);
+        if (ReadableText.holdsAToken(id)) {
+            throw ApiException.badRequest("user id " + ReadableText.HOLDS_A_TOKEN);
+        }
         int bad = LogText.unfitForName(id);
         if (bad >= 0) {
             throw ApiException.badRequest("user id must be 1 to " + MAX_USER_ID + " characters, not blank, without control"
@@ -90,6 +94,9 @@ public final class Keys {
      * a user id and a token's name.
      */
     static String name(String name) {
+        if (ReadableText.holdsAToken(name)) {
+            throw ApiException.badRequest("name " + ReadableText.HOLDS_A_TOKEN);
+        }
         if (name != null && (name.isBlank() || name.length() > MAX_NAME || LogText.unfitForName(name) >= 0)) {
             throw ApiException.badRequest("name must be 1 to " + MAX_NAME + " characters, not blank, without control"
                     + " characters (nor line separators, bidirectional controls, invisible characters or half characters), was "

@@ -1133,6 +1133,26 @@ class AdminApiTest {
     }
 
     @Test
+    void percentagesAndWeightsAreWrittenInStepsOf0001Exactly() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        // A percentage or weight a hair off a 0.001 step: the format reads it as the step, so a write would store what
+        // another SDK may round otherwise (QA61 F4).
+        ApiClient.Response hair = api.put(path, ADMIN, "{\"key\": \"billing-v2\", \"rules\": [{\"conditions\":"
+                + " [{\"percentage\": 1e-300}]}], \"variants\": [{\"key\": \"a\", \"weight\": 0.0009999999999},"
+                + " {\"key\": \"b\", \"weight\": 99.999}]}");
+        assertProblem(hair, 422, "2 problems");
+        assertThat(hair.json().get("problems")).extracting(p -> p.get("path").asText() + " " + p.get("message").asText())
+                .containsExactly("variants[0].weight must have at most three decimals (0.001% steps), was 0.0009999999999",
+                        "rules[0].conditions[0].percentage must have at most three decimals (0.001% steps), was 1E-300");
+        assertThat(api.put(path, ADMIN, "{\"key\": \"billing-v2\", \"rules\": [{\"conditions\": [{\"percentage\":"
+                + " 33.333}]}]}").status()).as("three decimals, though 33.333 * 1000 is no whole double").isIn(200, 201);
+        assertProblem(api.patch(path, ADMIN, "{\"percentage\": {\"rule\": 0, \"value\": 50.00000000001}}"), 422,
+                "must have at most three decimals (0.001% steps), was 50.00000000001");
+        assertThat(api.get(path, ADMIN).json().get("rules").get(0).get("conditions").get(0).get("percentage").asDouble())
+                .isEqualTo(33.333);
+    }
+
+    @Test
     void badInputGetsAClearErrorAndWritesNothing() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         ApiClient.Response invalid = api.put(path, ADMIN, """

@@ -54,6 +54,38 @@ class TextInputTest {
     }
 
     @Test
+    void aTokenPastedWhereAUserIdACommentADescriptionOrANameGoesIsRefusedAndNothingIsWritten() {
+        // QA61 F5: a token given as a user id was kept for good in the journal and sent to every SDK.
+        String token = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"viewer\", \"scope\": \"viewer\", \"environments\":"
+                + " [\"production\"]}").json().get("token").asText();
+        assertThat(token).startsWith("flg_").hasSize(47);
+        long before = api.get(E, ADMIN).json().get("version").asLong();
+        String says = "looks like a flag server token (flg_ and 43 characters)";
+
+        ApiClient.Response grant = api.put(E + "/roles/beta-tester/members/" + token, ADMIN, null);
+        assertThat(grant.status()).isEqualTo(400);
+        assertThat(detail(grant)).startsWith("user id holds what " + says).doesNotContain(token);
+        ApiClient.Response flag = api.put(E + "/flags/f", ADMIN, "{\"key\": \"f\", \"description\": \"key: " + token
+                + "\", \"targets\": [{\"userIds\": [\"" + token + "\"], \"serve\": true}]}");
+        assertThat(flag.status()).isEqualTo(422);
+        assertThat(flag.json().get("problems")).extracting(p -> p.get("path").asText() + " " + p.get("message").asText())
+                .containsExactly("description holds what " + says + ": a token is a secret, and this text would be kept for"
+                        + " good and shown to every reader (sent to every SDK, for a flag's); if it is a token, revoke it",
+                        "targets[0].userIds[0] holds what " + says + ": a token is a secret, and this text would be kept for"
+                        + " good and shown to every reader (sent to every SDK, for a flag's); if it is a token, revoke it");
+        assertThat(flag.body()).doesNotContain(token);
+        ApiClient.Response comment = api.call("PUT", E + "/flags/f?comment=" + encoded("rotated " + token), ADMIN,
+                "{\"key\": \"f\"}", Map.of());
+        assertThat(comment.status()).isEqualTo(400);
+        assertThat(detail(comment)).startsWith("the comment holds what " + says);
+        assertThat(detail(token("ci " + token, "editor", null))).startsWith("name holds what " + says);
+        assertThat(detail(token("tess", "tester", token))).startsWith("userId holds what " + says);
+        assertThat(api.get(E, ADMIN).json().get("version").asLong()).as("nothing written").isEqualTo(before);
+        // Text that only starts like one is text.
+        assertThat(api.put(E + "/roles/beta-tester/members/flg_short", ADMIN, null).status()).isEqualTo(200);
+    }
+
+    @Test
     void aFlagDocumentOfTensOfThousandsOfUnknownFieldsIsRefusedWithItsFirstHundredProblems() {
         // 60,000 unknown fields in 0.8 MB: 54 s of a request thread and an answer of 10.5 MB before (QA42c F5).
         StringBuilder flag = new StringBuilder("{\"enabled\": true");
@@ -93,6 +125,8 @@ class TextInputTest {
         assertThat(detail(token("flags-server", "editor", null))).startsWith("name must not be \"flags-server\"");
         assertThat(token("flags-server (grant expiry)", "editor", null).status()).isEqualTo(400);
         assertThat(token("Flags-Server", "editor", null).status()).as("in any letter case").isEqualTo(400);
+        assertThat(detail(token("Admin", "editor", null))).as("the bootstrap token's name (QA61 F9)")
+                .startsWith("name must not be \"admin\"");
         // as people read them: a no-break or ideographic space, fullwidth parentheses, a Unicode hyphen
         for (String name : new String[] {"alice (tok-bd0b7a70859e)\\u00a0", "alice \\uff08tok-bd0b7a70859e\\uff09",
                 "alice\\u3000(tok-bd0b7a70859e)", "flags-server\\u00a0(grant expiry)", "flags\\u2010server (grant expiry)",

@@ -310,6 +310,9 @@ public final class TokenService implements Authenticator {
                     + " revoke: give \"userId\", 1 to " + MAX_USER_ID + " characters, not blank, without control characters"
                     + " (nor line separators, bidirectional controls, invisible characters or half characters)");
         }
+        if (scope == Scope.TESTER && dev.flags.core.ReadableText.holdsAToken(userId)) {
+            throw new IllegalArgumentException("userId " + dev.flags.core.ReadableText.HOLDS_A_TOKEN);
+        }
         if (scope != Scope.TESTER && userId != null) {
             throw new IllegalArgumentException("only a tester token is for one user; " + scope.withArticle()
                     + " token takes no \"userId\"");
@@ -417,7 +420,8 @@ public final class TokenService implements Authenticator {
      * forge log lines, and the journal refuses control characters in an actor. The same characters are
      * refused as in user ids. The audit log records an actor as {@code NAME (TOKEN ID)}, and finds one
      * token's changes by it, so a name may not end as such an actor does ("alice (tok-1a2b3c4d5e6f)" would
-     * pass for another token; "pat (product owner)" is fine) nor be the server's own, {@code flags-server}.
+     * pass for another token; "pat (product owner)" is fine) nor be the server's own, {@code flags-server}, or the
+     * bootstrap token's, {@code admin}.
      */
     private static void checkName(String name) {
         int bad = name == null ? -1 : LogText.unfitForName(name);
@@ -426,6 +430,9 @@ public final class TokenService implements Authenticator {
                     + " characters (nor line separators, bidirectional controls, invisible characters or half characters)"
                     + (name == null ? "" : ", was " + LogText.quoted(name, 80)
                     + (bad >= 0 ? "; character " + (name.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", name.codePointAt(bad)) : "")));
+        }
+        if (dev.flags.core.ReadableText.holdsAToken(name)) {
+            throw new IllegalArgumentException("name " + dev.flags.core.ReadableText.HOLDS_A_TOKEN);
         }
         String reads = asItReads(name);
         if (ACTOR_LIKE.matcher(reads).find()) {
@@ -437,6 +444,10 @@ public final class TokenService implements Authenticator {
         if (lower.equals("flags-server") || lower.startsWith("flags-server (")) {
             throw new IllegalArgumentException("name must not be \"flags-server\": the audit log records the server's own changes"
                     + " (expired grants, scheduled changes) under that name");
+        }
+        if (lower.equals("admin")) { // QA61 F9: ?actor=admin mixed such a token's changes with the bootstrap token's
+            throw new IllegalArgumentException("name must not be \"admin\": the audit log records the bootstrap admin token's"
+                    + " changes as admin (admin), and ?actor=admin finds them by that name");
         }
     }
 

@@ -163,6 +163,11 @@ public final class ApiServlet extends HttpServlet {
             }
             if (e.status() == 413) {
                 resp.setHeader("Connection", "close"); // a body up to 4 MiB was read (see drain); a larger one is not
+            } else if (e.status() == 401 || principal == null && e.status() == 403) {
+                // No token this server takes over HTTP (none, unknown, expired, an sdk token's): its connection goes, with or
+                // without a body, so that clients without a token cannot hold the connections the others need, a kill
+                // switch's among them, with a request now and then (QA61 F2).
+                resp.setHeader("Connection", "close");
             }
             if (e.status() != 429) {
                 chargeIfRefusedUncharged(req, principal);
@@ -1388,6 +1393,9 @@ public final class ApiServlet extends HttpServlet {
                 throw new ApiException(400, "bad request", "the comment may hold line breaks and tabs but no other control"
                         + " characters, line separators, bidirectional controls or half characters (lone UTF-16 surrogates);"
                         + " character " + (found.codePointCount(0, bad) + 1) + " is " + String.format("U+%04X", found.codePointAt(bad)));
+            }
+            if (dev.flags.core.ReadableText.holdsAToken(found)) { // QA61 F5: kept for good, read by every reader of the audit
+                throw new ApiException(400, "bad request", "the comment " + dev.flags.core.ReadableText.HOLDS_A_TOKEN);
             }
             Keys.comment(found); // the same length wherever it came from (a token's body comment went to the journal's own 2,048)
         }
