@@ -69,6 +69,29 @@ class GrpcConnectionLimitTest {
                     next = stream.next();
                 }
                 assertThat(next.getDelta().getUpserted(0).getKey()).isEqualTo("late");
+                wrongToken.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+                long closedBefore = metric(api, "flags_grpc_connections_untrusted_closed_total");
+
+                // QA62 F1: the token of a connection that once presented a good one is revoked while its SDK keeps trying.
+                String id = null;
+                for (com.fasterxml.jackson.databind.JsonNode t : api.get("/api/v1/tokens", ServerFixture.ADMIN).json().get("tokens")) {
+                    id = t.get("name").asText().equals("svc") ? t.get("id").asText() : id;
+                }
+                assertThat(api.delete("/api/v1/tokens/" + id, ServerFixture.ADMIN).status()).isEqualTo(200);
+                io.grpc.Metadata revokedHeaders = new io.grpc.Metadata();
+                revokedHeaders.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
+                dev.flags.protocol.v1.FlagSyncGrpc.FlagSyncBlockingStub revoked = dev.flags.protocol.v1.FlagSyncGrpc
+                        .newBlockingStub(subscribed).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(revokedHeaders));
+                deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                while (metric(api, "flags_grpc_connections_untrusted_closed_total") == closedBefore) {
+                    assertThat(System.nanoTime() - deadline).as("a revoked token's connection closed within 20 s").isNegative();
+                    try {
+                        revoked.getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment("production").build());
+                    } catch (io.grpc.StatusRuntimeException e) {
+                        assertThat(e.getStatus().getCode()).isIn(io.grpc.Status.Code.UNAUTHENTICATED, io.grpc.Status.Code.UNAVAILABLE);
+                    }
+                    Thread.sleep(100); // the client's pace, as above
+                }
             } finally {
                 subscribed.shutdownNow();
                 wrongToken.shutdownNow();

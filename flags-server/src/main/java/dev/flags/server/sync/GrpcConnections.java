@@ -49,14 +49,14 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
     private final AtomicLong untrustedClosed = new AtomicLong();
 
     /**
-     * Thread-safe. An open connection: when it was accepted, whether a call on it has presented a token the server knows,
-     * and whether one was refused for its token.
+     * Thread-safe. An open connection: when it was accepted, when a call on it last presented a token the server knows,
+     * and whether a call was refused for its token since.
      */
     private static final class Open {
         final Channel channel;
         final long acceptedNanos = System.nanoTime();
-        volatile boolean trusted;
-        volatile boolean refused;
+        volatile long lastTrustedNanos = acceptedNanos;
+        volatile boolean refusedSinceTrusted;
 
         Open(Channel channel) {
             this.channel = channel;
@@ -222,8 +222,9 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
      */
     public void trusted(SocketAddress client) {
         Open open = client == null ? null : byClient.get(client);
-        if (open != null && !open.trusted) {
-            open.trusted = true;
+        if (open != null) {
+            open.lastTrustedNanos = System.nanoTime();
+            open.refusedSinceTrusted = false;
         }
     }
 
@@ -234,16 +235,17 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
      */
     public void refusedCall(SocketAddress client) {
         Open open = client == null ? null : byClient.get(client);
-        if (open != null && !open.refused) {
-            open.refused = true;
+        if (open != null && !open.refusedSinceTrusted) {
+            open.refusedSinceTrusted = true;
         }
     }
 
     /**
-     * Closes the connections open for longer than {@code age} whose calls were all refused for their token: a client that
-     * keeps making them (a wrong token's) is never idle, and would otherwise hold its connection, and a place under the
-     * port's cap, for good (QA61 F3). One that makes no call is left to the idle limit, which closes it gracefully; an
-     * SDK's connection carries its stream from its first call.
+     * Closes the connections whose calls were all refused for their token for longer than {@code age}: since they were
+     * accepted, or since a call last presented a token the server knows (a token revoked, or expired, while its SDK kept
+     * running). A client that keeps making such calls is never idle, and would otherwise hold its connection, and a place
+     * under the port's cap, for good (QA61 F3, QA62 F1). One that makes no call is left to the idle limit, which closes it
+     * gracefully.
      *
      * @param age how long a connection may go without a known token (the port's idle limit)
      * @return how many were closed now
@@ -253,7 +255,7 @@ public final class GrpcConnections extends ChannelInboundHandlerAdapter {
         int closed = 0;
         for (java.util.Map.Entry<SocketAddress, Open> e : byClient.entrySet()) {
             Open open = e.getValue();
-            if (open.refused && !open.trusted && now - open.acceptedNanos > age.toNanos() && close(e.getKey())) {
+            if (open.refusedSinceTrusted && now - open.lastTrustedNanos > age.toNanos() && close(e.getKey())) {
                 closed++;
             }
         }
