@@ -225,7 +225,8 @@ public interface Flags extends AutoCloseable {
      * answers from the last snapshot, but nothing updates it any more. Called from a listener run on the thread that
      * applied a change ({@code listenerExecutor(Runnable::run)}), it returns at once, and the rest (the last usage
      * report, the connection's end, the cache file) finishes on the SDK's background thread: waiting there would hold
-     * up the very thread that has to finish it.
+     * up the very thread that has to finish it. A later {@code close()} from another thread (the application's, before it
+     * exits) waits until that is done, a few seconds at most.
      */
     @Override
     void close();

@@ -22,6 +22,9 @@ class ClosedAndRefusingTest {
     @RegisterExtension
     final LogCapture logs = new LogCapture();
 
+    @org.junit.jupiter.api.io.TempDir
+    java.nio.file.Path dir;
+
     private static Flags.Builder client(ScriptedSyncServer server) {
         return Flags.builder().target(server.target()).plaintext().sdkToken("flg_sdk_closed-test").environment("production");
     }
@@ -80,7 +83,8 @@ class ClosedAndRefusingTest {
         // QA60 F3: a snapshot is applied on the SDK's background thread, not the transport's; close() there waited 2 s
         // for the channel's end, which needed the lock that thread held.
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
-            Flags flags = client(server).listenerExecutor(Runnable::run).build();
+            java.nio.file.Path cache = dir.resolve("flags.cache");
+            Flags flags = client(server).listenerExecutor(Runnable::run).cacheFile(cache).build();
             java.util.concurrent.CompletableFuture<Duration> closing = new java.util.concurrent.CompletableFuture<>();
             java.util.concurrent.CompletableFuture<String> thread = new java.util.concurrent.CompletableFuture<>();
             flags.addListener(event -> {
@@ -91,6 +95,10 @@ class ClosedAndRefusingTest {
             });
             Subscription stream = server.awaitSubscription().snapshot(5, doc("a", true, 1));
             assertThat(closing.get(10, TimeUnit.SECONDS)).as("close() returns at once").isLessThan(Duration.ofSeconds(1));
+            // QA62 F3: the application's own close(), right after, waits for the rest, the cache file among it, so that
+            // the application may exit.
+            flags.close();
+            assertThat(cache).as("written by the time a second close() returns").exists();
             assertThat(thread.get()).startsWith("flags-sync");
             assertThat(flags.freshness().problem()).contains("closed");
             assertThat(flags.isEnabled("a", USER)).as("the snapshot it heard of, kept").isTrue();

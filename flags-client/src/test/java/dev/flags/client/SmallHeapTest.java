@@ -31,7 +31,8 @@ class SmallHeapTest {
     @Test
     void aWatchedOfflineFileTooLargeForTheHeapIsReportedAndTheNextGoodOneIsRead() throws Exception {
         Path file = dir.resolve("flags.json");
-        Files.writeString(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true, \"default\": true}]}");
+        String good = "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true, \"default\": true}]}";
+        Files.writeString(file, good);
         Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
                 "-cp", System.getProperty("java.class.path"), WatchingApplication.class.getName(), file.toString())
                 .redirectErrorStream(true).start();
@@ -43,12 +44,14 @@ class SmallHeapTest {
             String degraded = awaitLine(lines, "status DEGRADED");
             assertThat(degraded).contains("offline file " + file + " could not be read: the JVM ran out of memory reading it");
 
-            // The watcher goes on: the next good file is read.
-            replace(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": false}]}");
+            // The watcher goes on: the last good file, put back as it was, is read and clears the problem (QA62 F2).
+            replace(file, good);
             awaitLine(lines, "status UP");
+            replace(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": false}]}");
+            awaitLine(lines, "changed a=false");
             child.getOutputStream().write("show\n".getBytes(StandardCharsets.UTF_8));
             child.getOutputStream().flush();
-            awaitLine(lines, "a=false");
+            assertThat(awaitLine(lines, "a=")).isEqualTo("a=false");
             child.getOutputStream().close(); // the application ends at the end of its input
             assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
             assertThat(child.exitValue()).isZero();
@@ -128,13 +131,14 @@ class SmallHeapTest {
         throw new AssertionError("no line \"" + start + "...\" within 60 s; the child said:\n" + seen);
     }
 
-    /** An application: serves a watched offline file, says each change of its health, and answers "show". */
+    /** An application: serves a watched offline file, says each change of its flags and health, and answers "show". */
     public static final class WatchingApplication {
         public static void main(String[] args) throws IOException {
             PrintStream out = System.out;
             User user = User.withId("u-1");
             try (Flags flags = Flags.builder().offlineFile(Path.of(args[0])).watchOfflineFile(true).build()) {
                 flags.addStatusListener(f -> out.println("status " + flags.health().status() + " " + flags.health().detail()));
+                flags.addListener(event -> out.println("changed a=" + flags.isEnabled("a", user)));
                 out.println("ready a=" + flags.isEnabled("a", user));
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
                 for (String line; (line = in.readLine()) != null; ) {

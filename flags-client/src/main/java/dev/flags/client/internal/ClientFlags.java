@@ -176,6 +176,9 @@ public final class ClientFlags extends StoreBackedFlags {
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
+            if (syncer != null) {
+                syncer.awaitReleased(); // a close a listener left to the background thread is done when this returns
+            }
             return;
         }
         readiness.close();

@@ -325,6 +325,7 @@ final class OfflineFile implements AutoCloseable {
         } catch (OutOfMemoryError e) {
             // A file within the bounds, too large for this heap (QA60 F2): the watcher goes on, and health says so. What
             // was read is garbage once this returns.
+            lastSeen = null; // the last good file, put back, is read again and clears this (QA62 F2)
             rejected("offline file " + file + " could not be read: " + OUT_OF_MEMORY);
             LOG.error("flags: offline file {} could not be read: {}; keeping the last good flags (version {})", file,
                     OUT_OF_MEMORY, store.state().version());
@@ -345,6 +346,7 @@ final class OfflineFile implements AutoCloseable {
             }
             return true;
         } catch (IOException e) {
+            lastSeen = null; // as for a removed file: the last good one, put back, is read again and clears the problem
             if (e instanceof UnfitFileException) {
                 rejected("offline file " + file + " " + e.getMessage());
                 LOG.warn("flags: offline file {} {}; keeping the last good flags", file, e.getMessage());

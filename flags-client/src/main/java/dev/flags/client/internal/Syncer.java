@@ -178,6 +178,8 @@ final class Syncer implements AutoCloseable {
     private final Acknowledger acknowledger;
     private final String application;
     private volatile SyncStatus status;
+    /** Counted down once {@link #close} has released everything: the last usage report, the channel, the cache file. */
+    private final java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
     /**
      * When a message last came, epoch milliseconds, or {@link #NEVER}. A long rather than an
      * {@link Instant}: it is written for every message of every instance, and a new object stored in
@@ -1117,8 +1119,32 @@ final class Syncer implements AutoCloseable {
         release(reachable);
     }
 
+    /**
+     * Waits, a few seconds at most, until what {@link #close} left to the background thread is done: for a second {@code
+     * close()} from the application's own thread, before it exits (QA62 F3). Returns at once where that cannot be waited
+     * for (a listener's thread) or when nothing was left.
+     */
+    void awaitReleased() {
+        if (IN_STREAM_CALLBACK.get() != null || Thread.holdsLock(lock)) {
+            return;
+        }
+        try {
+            released.await(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** The blocking part of a close: the last usage report, the channel, the cache file. */
     private void release(boolean reachable) {
+        try {
+            releaseNow(reachable);
+        } finally {
+            released.countDown();
+        }
+    }
+
+    private void releaseNow(boolean reachable) {
         if (usage != null) {
             usage.close(reachable); // before the channel goes: it carries the last report
         }
