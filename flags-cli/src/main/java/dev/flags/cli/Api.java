@@ -2,6 +2,7 @@ package dev.flags.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flags.core.FlagFormat;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.ConnectException;
@@ -41,6 +42,15 @@ final class Api {
      */
     static final ObjectMapper JSON = new ObjectMapper()
             .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+    /**
+     * What reads JSON a person gives the command (a flag's document, a user): strict as the server is (a field twice, a
+     * second document after the first), and nested no deeper than a flag server takes (32), each refusal located by line
+     * and column through {@link FlagFormat#readTree} (QA62 F6).
+     */
+    static final ObjectMapper INPUT = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder().maxNestingDepth(32).build()).build())
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** How many times a refused (429, or 503 with Retry-After) request is sent again. */
     static final int MAX_RETRIES = 3;
     /** The longest Retry-After the command waits for; a longer one fails at once with the server's message. */
@@ -110,7 +120,8 @@ final class Api {
             int cut = server.indexOf(uri.getRawQuery() != null ? '?' : '#');
             throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server + "\" has a "
                     + (uri.getRawQuery() != null ? "query" : "fragment") + ", which a server address does not take: the flags"
-                    + " command adds the API's paths to it; give " + server.substring(0, cut) + " (set --server or FLAGS_SERVER)");
+                    + " command adds the API's paths to it; give " + server.substring(0, cut).replaceFirst("/api(/v1)?/?$", "")
+                    + " (set --server or FLAGS_SERVER)"); // nor its own /api/v1, which the next check would refuse (QA62 F10)
         }
         String path = uri.getRawPath() == null ? "" : uri.getRawPath();
         if (path.matches(".*/api(/v1)?/?")) { // a path of the server's own, which every request would then have twice

@@ -253,9 +253,8 @@ final class Edit implements Callable<Integer> {
     /** @return the edited document's "key", or null if it has none or is not JSON (flags put says what is wrong then) */
     private static JsonNode keyOf(String edited) {
         try {
-            JsonNode document = Api.JSON.readTree(edited);
-            return document == null ? null : document.get("key");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return dev.flags.core.FlagFormat.readTree(Api.INPUT, edited.getBytes(java.nio.charset.StandardCharsets.UTF_8)).get("key");
+        } catch (java.io.IOException e) {
             return null;
         }
     }

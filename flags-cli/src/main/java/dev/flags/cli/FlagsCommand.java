@@ -627,13 +627,15 @@ public final class FlagsCommand implements Callable<Integer> {
             try {
                 // Strict as the server is: a second document after the first (a merge left half-done) is refused,
                 // not dropped; a byte-order mark, which some editors write, is not JSON but not a mistake either.
-                document = Api.JSON.readerFor(JsonNode.class).with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-                        .readValue(text.startsWith("\uFEFF") ? text.substring(1) : text);
+                document = FlagFormat.readTree(Api.INPUT, (text.startsWith("\uFEFF") ? text.substring(1) : text)
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
             } catch (JsonProcessingException e) {
                 throw new CliException(EXIT_FAILED, file + " is not valid JSON" + FlagFormat.jsonErrorLocation(e) + ": "
                         + FlagFormat.jsonErrorMessage(e));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e); // bytes in memory: never
             }
-            if (document == null || !document.isObject()) {
+            if (!document.isObject()) {
                 throw new CliException(EXIT_FAILED, file + " is not a flag's document (a JSON object, as `flags show` prints it)");
             }
             if (document.has("formatVersion") && document.has("flags")) { // an export, most likely, or a file kept in git
@@ -2375,6 +2377,9 @@ public final class FlagsCommand implements Callable<Integer> {
                 located.add(i == null ? p : new Problem(p.flagKey(), "flags[" + i + "]" + (p.path().isEmpty() ? "" : "." + p.path()),
                         p.message()));
             }
+            // Flag by flag, in the file's order (a stable sort: each flag's problems in the order the rules found them).
+            located.sort(java.util.Comparator.comparingInt(p -> index.getOrDefault(p.flagKey() == null ? "" : p.flagKey(),
+                    Integer.MAX_VALUE)));
             return located;
         }
 
@@ -2551,9 +2556,8 @@ public final class FlagsCommand implements Callable<Integer> {
             }
         }
         try {
-            JsonNode node = Api.JSON.readerFor(JsonNode.class)
-                    .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readValue(text);
-            if (node == null || !node.isObject()) {
+            JsonNode node = FlagFormat.readTree(Api.INPUT, text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            if (!node.isObject()) {
                 throw new CliException(EXIT_USAGE, what + " must be a JSON object, such as '{\"id\": \"u-42\"}'");
             }
             return node;

@@ -864,6 +864,11 @@ class FlagsCommandTest {
         Path withBom = Files.writeString(dir.resolve("bom.json"), "\uFEFF{\"key\": \"checkout-v3\", \"enabled\": true, \"description\": \"bom\"}");
         assertThat(remote("put", "checkout-v3", withBom.toString()).json().get("description").asText())
                 .as("a byte-order mark some editors write").isEqualTo("bom");
+        // Nested deeper than a server takes: said here, located, at the server's depth (QA62 F6: 1000, and no place).
+        Path deep = Files.writeString(dir.resolve("deep.json"), "{\"key\": \"checkout-v3\",\n \"x\": " + "[".repeat(40)
+                + "]".repeat(40) + "}");
+        assertThat(remote("put", "checkout-v3", deep.toString()).err()).isEqualTo("flags: " + deep + " is not valid JSON (line 2,"
+                + " column 38): Document nesting depth (33) exceeds the maximum allowed (32)\n");
         Path notJson = Files.writeString(dir.resolve("notes.json"), "enabled: yes");
         assertThat(remote("put", "checkout-v3", notJson.toString()).err()).startsWith("flags: " + notJson + " is not valid JSON");
         assertThat(remote("put", "checkout-v3", dir.resolve("missing.json").toString()).exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
@@ -1337,6 +1342,8 @@ class FlagsCommandTest {
                 + server.httpPort() + "/ (set --server or FLAGS_SERVER)\n");
         assertThat(flags("list", "--server=http://127.0.0.1:" + server.httpPort() + "#top", "--token=" + ADMIN).err())
                 .contains("has a fragment, which").contains("give http://127.0.0.1:" + server.httpPort() + " (");
+        assertThat(flags("list", "--server=http://127.0.0.1:" + server.httpPort() + "/api/v1?x", "--token=" + ADMIN).err())
+                .as("the address to give, in one step").contains("give http://127.0.0.1:" + server.httpPort() + " (");
         Run userInfo = flags("list", "--server=http://bob:hunter2@127.0.0.1:" + server.httpPort(), "--token=" + ADMIN);
         assertThat(userInfo.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(userInfo.err()).doesNotContain("hunter2").startsWith("flags: the server address has a user and password in it"
@@ -1753,6 +1760,14 @@ class FlagsCommandTest {
         assertThat(hairRun.exit()).as(hairRun.err()).isEqualTo(1);
         assertThat(hairRun.err()).endsWith(": the SDKs can read it, but a flag server refuses to take it: 1 problem\n  flag \"ab\":"
                 + " flags[0].variants[0].weight must have at most three decimals (0.001% steps), was 1E-300\n");
+        // A role grant's user id shaped as a token, which a server refuses (QA62 F7): not quoted back.
+        String tokenShaped = "flg_" + "D".repeat(43);
+        Path tokenGrant = Files.writeString(dir.resolve("token-grant.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\":"
+                + " \"ok\"}], \"roleGrants\": {\"beta\": [\"" + tokenShaped + "\"]}}");
+        Run tokenGrantRun = flags("validate", tokenGrant.toString());
+        assertThat(tokenGrantRun.exit()).as(tokenGrantRun.err()).isEqualTo(1);
+        assertThat(tokenGrantRun.err()).contains("roleGrants.beta holds a user id that looks like a flag server token (flg_ and 43 characters)")
+                .doesNotContain(tokenShaped);
         // A role grant's user id as the server holds one (QA48a F9): an escape in it passed as valid
         Path grants = Files.writeString(dir.resolve("grants.json"), "{\"formatVersion\": 1, \"flags\": [{\"key\": \"ok\"}],"
                 + " \"roleGrants\": {\"beta-tester\": [\"tess\", \"t\\u001b[2Jx\"]}}");

@@ -210,6 +210,11 @@ public final class WriteRules {
         List<Problem> problems = new ArrayList<>();
         roleGrants.forEach((role, ids) -> {
             for (String id : ids) { // a set: said by the id, not by a position the file may not have
+                if (ReadableText.holdsAToken(id)) { // not quoted: it may be a secret (QA62 F7)
+                    problems.add(new Problem(null, "roleGrants." + role, "holds a user id that "
+                            + ReadableText.HOLDS_A_TOKEN.substring("holds what ".length())));
+                    return;
+                }
                 int bad = ReadableText.unfitForName(id);
                 if (bad >= 0) {
                     problems.add(new Problem(null, "roleGrants." + role, "holds a user id that must not hold control"
