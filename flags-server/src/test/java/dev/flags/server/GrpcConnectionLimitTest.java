@@ -47,20 +47,7 @@ class GrpcConnectionLimitTest {
             try {
                 Iterator<SyncMessage> stream = ServerFixture.subscribe(subscribed, sdk);
                 assertThat(stream.next().hasSnapshot()).isTrue();
-                io.grpc.Metadata headers = new io.grpc.Metadata();
-                headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer flg_wrong");
-                dev.flags.protocol.v1.FlagSyncGrpc.FlagSyncBlockingStub refused = dev.flags.protocol.v1.FlagSyncGrpc
-                        .newBlockingStub(wrongToken).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
-                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-                while (metric(api, "flags_grpc_connections_untrusted_closed_total") == 0) {
-                    assertThat(System.nanoTime() - deadline).as("closed within 20 s").isNegative();
-                    try {
-                        refused.getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment("production").build());
-                    } catch (io.grpc.StatusRuntimeException e) {
-                        assertThat(e.getStatus().getCode()).isIn(io.grpc.Status.Code.UNAUTHENTICATED, io.grpc.Status.Code.UNAVAILABLE);
-                    }
-                    Thread.sleep(100); // the client's pace: a call every 100 ms, never idle for the 500 ms limit
-                }
+                refusedUntilClosed(api, wrongToken, "flg_wrong", 0, "a wrong token's connection");
                 // The subscribed connection, past the same age, stays: its stream still brings a change.
                 assertThat(api.put("/api/v1/environments/production/flags/late", ServerFixture.ADMIN, "{\"key\": \"late\"}")
                         .status()).isEqualTo(201);
@@ -78,24 +65,33 @@ class GrpcConnectionLimitTest {
                     id = t.get("name").asText().equals("svc") ? t.get("id").asText() : id;
                 }
                 assertThat(api.delete("/api/v1/tokens/" + id, ServerFixture.ADMIN).status()).isEqualTo(200);
-                io.grpc.Metadata revokedHeaders = new io.grpc.Metadata();
-                revokedHeaders.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + sdk);
-                dev.flags.protocol.v1.FlagSyncGrpc.FlagSyncBlockingStub revoked = dev.flags.protocol.v1.FlagSyncGrpc
-                        .newBlockingStub(subscribed).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(revokedHeaders));
-                deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-                while (metric(api, "flags_grpc_connections_untrusted_closed_total") == closedBefore) {
-                    assertThat(System.nanoTime() - deadline).as("a revoked token's connection closed within 20 s").isNegative();
-                    try {
-                        revoked.getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment("production").build());
-                    } catch (io.grpc.StatusRuntimeException e) {
-                        assertThat(e.getStatus().getCode()).isIn(io.grpc.Status.Code.UNAUTHENTICATED, io.grpc.Status.Code.UNAVAILABLE);
-                    }
-                    Thread.sleep(100); // the client's pace, as above
-                }
+                refusedUntilClosed(api, subscribed, sdk, closedBefore, "a revoked token's connection");
             } finally {
                 subscribed.shutdownNow();
                 wrongToken.shutdownNow();
             }
+        }
+    }
+
+    /**
+     * Makes a call refused for its token every 100 ms on the channel (the client's pace: never idle for the port's limit)
+     * until the port has closed more connections for that than {@code closedBefore}; fails after 20 s.
+     */
+    private static void refusedUntilClosed(ApiClient api, ManagedChannel channel, String token, long closedBefore, String what)
+            throws InterruptedException {
+        io.grpc.Metadata headers = new io.grpc.Metadata();
+        headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        dev.flags.protocol.v1.FlagSyncGrpc.FlagSyncBlockingStub refused = dev.flags.protocol.v1.FlagSyncGrpc
+                .newBlockingStub(channel).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (metric(api, "flags_grpc_connections_untrusted_closed_total") == closedBefore) {
+            assertThat(System.nanoTime() - deadline).as(what + " closed within 20 s").isNegative();
+            try {
+                refused.getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment("production").build());
+            } catch (io.grpc.StatusRuntimeException e) {
+                assertThat(e.getStatus().getCode()).isIn(io.grpc.Status.Code.UNAUTHENTICATED, io.grpc.Status.Code.UNAVAILABLE);
+            }
+            Thread.sleep(100);
         }
     }
 
