@@ -116,15 +116,17 @@ class SlowClientsTest {
         // QA61 F2: without a body, a 401 kept its connection: clients without a token held every connection with a
         // request now and then, and an admin's kill switch waited.
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            String sdk = ServerFixture.productionWithSdkToken(new ApiClient(server.httpPort()));
             for (String authorization : List.of("", "Authorization: Bearer flg_not-a-token-of-this-server\r\n",
-                    "Authorization: Basic YTpi\r\n")) {
+                    "Authorization: Basic YTpi\r\n", "Authorization: Bearer " + sdk + "\r\n")) {
                 try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
                     s.setSoTimeout(20_000);
                     s.getOutputStream().write(("GET /api/v1/environments HTTP/1.1\r\nHost: x\r\n" + authorization + "\r\n")
                             .getBytes(StandardCharsets.US_ASCII));
                     s.getOutputStream().flush();
                     String answer = readAnswer(s);
-                    assertThat(answer).as(authorization).startsWith("HTTP/1.1 401").containsIgnoringCase("Connection: close");
+                    assertThat(answer).as(authorization).startsWith(authorization.contains(sdk) ? "HTTP/1.1 403" : "HTTP/1.1 401")
+                            .containsIgnoringCase("Connection: close");
                     assertThat(s.getInputStream().read()).as("closed by the server after its answer").isEqualTo(-1);
                 }
             }

@@ -78,6 +78,13 @@ class TextInputTest {
                 "{\"key\": \"f\"}", Map.of());
         assertThat(comment.status()).isEqualTo(400);
         assertThat(detail(comment)).startsWith("the comment holds what " + says);
+        ApiClient.Response keyAndRule = api.put(E + "/flags/k-" + token, ADMIN, "{\"key\": \"k-" + token + "\", \"rules\":"
+                + " [{\"name\": \"" + token + "\", \"conditions\": [{\"percentage\": 10}]}]}");
+        assertThat(keyAndRule.status()).isEqualTo(422);
+        assertThat(keyAndRule.json().get("problems")).extracting(p -> p.get("path").asText()).containsExactly("key", "rules[0].name");
+        ApiClient.Response environment = api.post("/api/v1/environments", ADMIN, "{\"key\": \"staging\", \"name\": \"" + token + "\"}");
+        assertThat(environment.status()).isEqualTo(400);
+        assertThat(detail(environment)).startsWith("name holds what " + says);
         assertThat(detail(token("ci " + token, "editor", null))).startsWith("name holds what " + says);
         assertThat(detail(token("tess", "tester", token))).startsWith("userId holds what " + says);
         assertThat(api.get(E, ADMIN).json().get("version").asLong()).as("nothing written").isEqualTo(before);
