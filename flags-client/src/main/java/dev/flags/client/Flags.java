@@ -207,7 +207,9 @@ public interface Flags extends AutoCloseable {
     boolean awaitReady(Duration timeout);
 
     /**
-     * How fresh the flags are: version, source, stream state, last contact with the server.
+     * How fresh the flags are: version, source, stream state, last contact with the server. The parts are read
+     * as one (never live flags over a stream that is down): while the SDK publishes a change, this waits for it,
+     * and for change listeners that run on the publishing thread ({@link Builder#listenerExecutor}).
      *
      * @return the current report; never null
      */

@@ -14,8 +14,14 @@ import dev.openfeature.sdk.ProviderState;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -116,6 +122,81 @@ class StatusTest {
             assertThat(next(status).source()).isEqualTo(Source.STALE);
             assertThat(removed).isEmpty();
         }
+    }
+
+    @Test
+    void freshnessReadsTheStreamAndTheFlagsAsOneWhileTheyChange() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).listenerExecutor(Runnable::run).build()) {
+            server.awaitSubscription().snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);
+
+            // The stream fails while the SDK's publishing waits: never live flags over a stream that is down.
+            Freshness duringLoss = readWhileAPublishWaits(flags, server::stop);
+            assertThat(duringLoss.streamUp()).as("stream up in " + duringLoss)
+                    .isEqualTo(duringLoss.source() == Source.LIVE);
+            Await.until("stale", () -> flags.freshness().source() == Source.STALE);
+            assertThat(flags.freshness().streamUp()).isFalse();
+
+            // And back: never a stream that is up under flags still called stale.
+            server.startAgain();
+            Subscription again = server.awaitSubscription(); // no attempt fails from here on, none waits to say so
+            Freshness duringRecovery = readWhileAPublishWaits(flags, () -> again.heartbeat(5, 15_000));
+            assertThat(duringRecovery.streamUp()).as("stream up in " + duringRecovery)
+                    .isEqualTo(duringRecovery.source() == Source.LIVE);
+            Await.until("live", () -> flags.freshness().source() == Source.LIVE);
+            assertThat(flags.freshness().streamUp()).isTrue();
+        }
+    }
+
+    /**
+     * Holds the SDK's publish lock (a status listener on the registering thread, run under it), runs {@code change},
+     * waits until the SDK's thread that handles it waits for that lock, and reads {@code freshness()} from another
+     * thread; then lets the SDK go on and returns what was read.
+     */
+    private static Freshness readWhileAPublishWaits(Flags flags, Runnable change) throws Exception {
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        StatusListener holder = f -> {
+            if (holding.getCount() > 0) {
+                holding.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        Thread holderThread = new Thread(() -> flags.addStatusListener(holder), "holds-the-publish-lock");
+        holderThread.start();
+        ExecutorService reader = Executors.newSingleThreadExecutor();
+        try {
+            assertThat(holding.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            change.run();
+            Await.until("the SDK waits to publish what the change brought", StatusTest::aSyncerWaitsForThePublishLock);
+            Future<Freshness> read = reader.submit(flags::freshness);
+            release.countDown();
+            return read.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } finally {
+            release.countDown();
+            holderThread.join(WAIT.toMillis());
+            flags.removeStatusListener(holder);
+            reader.shutdownNow();
+        }
+    }
+
+    /** A thread of the SDK's stream is blocked entering a synchronized method of the flag store. */
+    private static boolean aSyncerWaitsForThePublishLock() {
+        for (Map.Entry<Thread, StackTraceElement[]> t : Thread.getAllStackTraces().entrySet()) {
+            StackTraceElement[] stack = t.getValue();
+            if (t.getKey().getState() == Thread.State.BLOCKED && stack.length > 0
+                    && stack[0].getClassName().equals("dev.flags.client.internal.FlagStore")
+                    && Arrays.stream(stack).anyMatch(e -> e.getClassName().startsWith("dev.flags.client.internal.Syncer"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Test

@@ -113,7 +113,9 @@ public final class ClientFlags extends StoreBackedFlags {
 
     @Override
     public Freshness freshness() {
-        return freshness(store.state());
+        // Under the publish lock: the stream's status and the state change together (a stream that fails makes
+        // live flags stale), and a report of live flags over a stream that is down would be neither.
+        return store.readTogether(() -> freshness(store.state()));
     }
 
     private Freshness freshness(FlagState s) {

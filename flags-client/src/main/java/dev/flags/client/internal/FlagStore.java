@@ -38,6 +38,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -452,6 +453,28 @@ public final class FlagStore implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- updates and listeners
+
+    /**
+     * Runs {@code change} under the publish lock: what it sets beside the state (the stream's status) and the
+     * state it publishes are read by {@link #readTogether} as one, never the one without the other.
+     *
+     * @param change sets what goes with the state and publishes the state
+     */
+    public synchronized void changeTogether(Runnable change) {
+        change.run();
+    }
+
+    /**
+     * Reads under the publish lock what {@link #changeTogether} changes together; waits while a change is
+     * published (its listeners included, where they run on the publishing thread).
+     *
+     * @param read reads the state and what goes with it
+     * @param <T> what is read
+     * @return what {@code read} returned
+     */
+    public synchronized <T> T readTogether(Supplier<T> read) {
+        return read.get();
+    }
 
     /**
      * Swaps in a new state and tells the listeners which flags changed. Serialized with other writers.

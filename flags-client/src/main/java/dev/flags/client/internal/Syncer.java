@@ -526,10 +526,28 @@ final class Syncer implements AutoCloseable {
             streamUp = true;
             connected(message, have, next != null ? next : held);
         }
-        // The status first: status listeners are told of the new source inside publish(), from it.
-        if (status != UP) {
-            status = UP; // a store only on a change: the common case, a live stream, writes nothing
+        if (status == UP) {
+            publishLive(message, held, next, touched, have); // the common case, a live stream: no status to write
+        } else {
+            // The status first, with the state: status listeners are told of the new source inside publish(), from it,
+            // and freshness() never reads the one without the other.
+            FlagState live = next;
+            Set<String> liveTouched = touched;
+            store.changeTogether(() -> {
+                status = UP;
+                publishLive(message, held, live, liveTouched, have);
+            });
         }
+        readiness.ready();
+        if (next != null) {
+            queueCacheWrite();
+        }
+        acknowledger.confirmed(next != null ? next.version() : have); // the version isEnabled answers from now
+        return true;
+    }
+
+    /** Publishes the state a message brought ({@code next}), or the state held as live if it brought none. */
+    private void publishLive(SyncMessage message, FlagState held, FlagState next, Set<String> touched, long have) {
         if (next != null) {
             store.publish(next, touched, markReady); // ready before a direct listener hears "live"
             if (LOG.isDebugEnabled()) { // checked first: the arguments would be boxed on every change otherwise
@@ -543,12 +561,6 @@ final class Syncer implements AutoCloseable {
         } else if (held.source() != Source.LIVE) {
             store.publish(held.withSource(Source.LIVE), null, markReady);
         }
-        readiness.ready();
-        if (next != null) {
-            queueCacheWrite();
-        }
-        acknowledger.confirmed(next != null ? next.version() : have); // the version isEnabled answers from now
-        return true;
     }
 
     /**
@@ -566,16 +578,18 @@ final class Syncer implements AutoCloseable {
         streamUp = false; // the next Snapshot or Delta brings the stream's state up again
         if (status != WAITING) {
             boolean wasRefused = status.refused();
-            status = WAITING;
             readiness.refused(false);
-            if (held.source() == Source.LIVE) {
-                store.publish(held.withSource(Source.STALE));
-            } else if (held.source() == Source.DEFAULTS) {
-                store.publish(FlagState.none("the flag server has not sent the flags yet: they wait for room in its send"
-                        + " buffer" + defaultsClause));
-            } else if (wasRefused) {
-                store.statusChanged();
-            }
+            store.changeTogether(() -> { // freshness() reads the status and the state as one
+                status = WAITING;
+                if (held.source() == Source.LIVE) {
+                    store.publish(held.withSource(Source.STALE));
+                } else if (held.source() == Source.DEFAULTS) {
+                    store.publish(FlagState.none("the flag server has not sent the flags yet: they wait for room in its"
+                            + " send buffer" + defaultsClause));
+                } else if (wasRefused) {
+                    store.statusChanged();
+                }
+            });
         }
     }
 
@@ -661,29 +675,34 @@ final class Syncer implements AutoCloseable {
             delay = backoff.nextDelayMillis();
         }
         LOG.debug("flags: next attempt in {} ms ({})", delay, problem);
-        // The status first: status listeners are told of the new source inside publish(), from it.
+        // The status first, with the state: status listeners are told of the new source inside publish(), from it,
+        // and freshness() never reads the one without the other.
         boolean wasRefused = status.refused();
-        status = new SyncStatus(false, problem, refusal);
-        if (held.source() == Source.LIVE) {
-            store.publish(held.withSource(Source.STALE));
-        } else if (held.source() == Source.DEFAULTS) {
-            // Without flags, every answer's reason carries the note: it must say why now, not "not answered yet".
-            String note = (failure.getCode() == Status.Code.UNIMPLEMENTED ? "the target is not a flag server ("
-                    : refusal ? "the flag server refused this SDK ("
-                    : failure.getCode() == Status.Code.RESOURCE_EXHAUSTED ? "the flag server has no room for this SDK's stream now ("
-                    : "the flag server cannot be reached (") + problem + ")"
-                    + defaultsClause;
-            if (!note.equals(held.note())) {
-                store.publish(FlagState.none(note)); // defaults to defaults: no news for status listeners in itself
-            }
-            if (refusal != wasRefused) {
+        SyncStatus down = new SyncStatus(false, problem, refusal);
+        // Without flags, every answer's reason carries the note: it must say why now, not "not answered yet".
+        String defaultsNote = held.source() != Source.DEFAULTS ? null
+                : (failure.getCode() == Status.Code.UNIMPLEMENTED ? "the target is not a flag server ("
+                        : refusal ? "the flag server refused this SDK ("
+                        : failure.getCode() == Status.Code.RESOURCE_EXHAUSTED ? "the flag server has no room for this SDK's stream now ("
+                        : "the flag server cannot be reached (") + problem + ")"
+                        + defaultsClause;
+        store.changeTogether(() -> {
+            status = down;
+            if (held.source() == Source.LIVE) {
+                store.publish(held.withSource(Source.STALE));
+            } else if (held.source() == Source.DEFAULTS) {
+                if (!defaultsNote.equals(held.note())) {
+                    store.publish(FlagState.none(defaultsNote)); // defaults to defaults: no news for status listeners in itself
+                }
+                if (refusal != wasRefused) {
+                    store.statusChanged();
+                }
+            } else if (refusal != wasRefused) {
+                // The source stays what it was (defaults, cache file, stale), but being refused or no
+                // longer refused is news for status listeners all the same.
                 store.statusChanged();
             }
-        } else if (refusal != wasRefused) {
-            // The source stays what it was (defaults, cache file, stale), but being refused or no
-            // longer refused is news for status listeners all the same.
-            store.statusChanged();
-        }
+        });
         if (refusal) {
             readiness.refused(true);
         }
