@@ -56,6 +56,7 @@ final class ScriptedSyncServer implements AutoCloseable {
     private volatile Status refuseWith;
     private final BlockingQueue<Report> reports = new LinkedBlockingQueue<>();
     private volatile Status refuseReportsWith;
+    private volatile boolean holdReports;
     private final BlockingQueue<Ack> acks = new LinkedBlockingQueue<>();
     private volatile Status refuseAcksWith;
     private Server server;
@@ -140,6 +141,11 @@ final class ScriptedSyncServer implements AutoCloseable {
     /** Every ReportUsage call from now on fails with this status (null: acknowledge again). */
     void refuseReports(Status status) {
         this.refuseReportsWith = status;
+    }
+
+    /** Every ReportUsage call from now on is never answered: the SDK's own deadline ends it. */
+    void holdReports() {
+        this.holdReports = true;
     }
 
     /** @return the next ReportUsage call; fails the test if none comes in time */
@@ -228,6 +234,9 @@ final class ScriptedSyncServer implements AutoCloseable {
         @Override
         public void reportUsage(UsageReport request, StreamObserver<UsageReceipt> observer) {
             reports.add(new Report(request, AUTH.get()));
+            if (holdReports) {
+                return;
+            }
             Status refusal = refuseReportsWith;
             if (refusal != null) {
                 observer.onError(refusal.asRuntimeException());

@@ -11,10 +11,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -84,6 +86,31 @@ class UsageReportTest {
                     .containsExactly("nobody-made-this");
         }
         assertThat(logs.text()).doesNotContain(TOKEN).doesNotContain("usage");
+    }
+
+    @Test
+    void aSecondCloseOnAnotherThreadWaitsForTheFirstToSendTheLastReport() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = live(server, client(server));
+            flags.isEnabled("billing-v2", User.withId("u-1"));
+            server.holdReports(); // the last report's answer never comes: close() waits for it up to its deadline, 1 s
+            Thread first = new Thread(flags::close, "first-close");
+            first.start();
+            server.awaitReport();
+            AtomicBoolean secondReturned = new AtomicBoolean();
+            Thread second = new Thread(() -> {
+                flags.close();
+                secondReturned.set(true);
+            }, "second-close");
+            second.start();
+            // Within the first close's 1 s: an application exiting right after its own close() would lose the report.
+            Await.until("the second close() waits for the first to end", () -> !secondReturned.get()
+                    && Arrays.stream(second.getStackTrace()).anyMatch(e -> e.getMethodName().equals("awaitReleased")));
+            second.join(10_000);
+            first.join(10_000);
+            assertThat(secondReturned).isTrue();
+            assertThat(first.isAlive()).isFalse();
+        }
     }
 
     @Test
