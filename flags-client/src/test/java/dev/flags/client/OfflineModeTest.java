@@ -247,6 +247,24 @@ class OfflineModeTest {
     }
 
     @Test
+    void aWatcherStoppedByAnErrorSaysSoInHealthAndTheLogAndKeepsServing() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        // A listener run on the watcher's own thread, failing as the JVM does (not out of memory, which reload() takes
+        // in its stride): the error ends the watcher, which must not stop in silence with health still UP.
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).listenerExecutor(Runnable::run).build()) {
+            flags.addListener(e -> {
+                throw new InternalError("the JVM is in trouble");
+            });
+            save(file, file(flag("a", false, 0)));
+            Await.until("health DEGRADED", () -> flags.health().status() == Health.Status.DEGRADED);
+            assertThat(flags.health().detail()).contains("is no longer watched: java.lang.InternalError: the JVM is in trouble");
+            assertThat(logs.lines("stopped watching offline file")).hasSize(1);
+            assertThat(flags.isEnabled("a", USER)).as("the flags read before the error").isFalse();
+        }
+    }
+
+    @Test
     void aFileWrittenInPlaceInChunksIsReadOnceWholeNotReportedInvalidHalfWay() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("a", true, 0)));
