@@ -78,6 +78,24 @@ class SmallHeapTest {
         }
     }
 
+    @Test
+    void anOfflineFileTooLargeForTheHeapAtStartServesDefaultsAndSaysWhy() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, largeFile(40 << 20));
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
+                "-cp", System.getProperty("java.class.path"), OfflineApplication.class.getName(), file.toString())
+                .redirectErrorStream(true).start();
+        try {
+            String started = awaitLine(lines(child), "started");
+            assertThat(started).contains("health DOWN").contains("offline file " + file + " cannot be used")
+                    .contains("the JVM ran out of memory reading it").endsWith("a=false");
+            assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(child.exitValue()).isZero();
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
     /** A cache file's size of anything: the heap runs out reading it, before it is found not to be one. */
     private static byte[] largeCache(int bytes) {
         byte[] content = new byte[bytes];
@@ -146,6 +164,16 @@ class SmallHeapTest {
                         out.println("a=" + flags.isEnabled("a", user));
                     }
                 }
+            }
+        }
+    }
+
+    /** An application that reads an offline file once, at start. */
+    public static final class OfflineApplication {
+        public static void main(String[] args) {
+            try (Flags flags = Flags.builder().offlineFile(Path.of(args[0])).build()) {
+                System.out.println("started health " + flags.health().status() + " " + flags.health().detail()
+                        + " a=" + flags.isEnabled("a", User.withId("u-1")));
             }
         }
     }
