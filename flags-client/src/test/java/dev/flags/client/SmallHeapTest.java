@@ -33,9 +33,7 @@ class SmallHeapTest {
         Path file = dir.resolve("flags.json");
         String good = "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true, \"default\": true}]}";
         Files.writeString(file, good);
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
-                "-cp", System.getProperty("java.class.path"), WatchingApplication.class.getName(), file.toString())
-                .redirectErrorStream(true).start();
+        Process child = child(WatchingApplication.class, file);
         BlockingQueue<String> lines = lines(child);
         try {
             awaitLine(lines, "ready a=true");
@@ -64,9 +62,7 @@ class SmallHeapTest {
     void aCacheFileTooLargeForTheHeapIsIgnoredAndTheApplicationStarts() throws Exception {
         Path cache = dir.resolve("flags.cache");
         Files.write(cache, largeCache(60 << 20)); // more than the heap, less than the bound
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
-                "-cp", System.getProperty("java.class.path"), CachedApplication.class.getName(), cache.toString())
-                .redirectErrorStream(true).start();
+        Process child = child(CachedApplication.class, cache);
         try {
             String started = awaitLine(lines(child), "started");
             assertThat(started).contains("source=DEFAULTS").contains("cache file " + cache + " was ignored")
@@ -82,9 +78,7 @@ class SmallHeapTest {
     void anOfflineFileTooLargeForTheHeapAtStartServesDefaultsAndSaysWhy() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, largeFile(40 << 20));
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
-                "-cp", System.getProperty("java.class.path"), OfflineApplication.class.getName(), file.toString())
-                .redirectErrorStream(true).start();
+        Process child = child(OfflineApplication.class, file);
         try {
             String started = awaitLine(lines(child), "started");
             assertThat(started).contains("health DOWN").contains("offline file " + file + " cannot be used")
@@ -94,6 +88,13 @@ class SmallHeapTest {
         } finally {
             child.destroyForcibly();
         }
+    }
+
+    /** Starts {@code application} in a JVM of {@link #HEAP}, with the file as its argument; its stderr in its stdout. */
+    private static Process child(Class<?> application, Path file) throws IOException {
+        return new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
+                "-cp", System.getProperty("java.class.path"), application.getName(), file.toString())
+                .redirectErrorStream(true).start();
     }
 
     /** A cache file's size of anything: the heap runs out reading it, before it is found not to be one. */
