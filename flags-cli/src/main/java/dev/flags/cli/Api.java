@@ -78,7 +78,7 @@ final class Api {
         this.notices = notices;
         if (inTheClear(server)) {
             // The server warns of the same at its start; this is the side that holds an admin's token.
-            notices.println("flags: warning: the token goes to " + this.server + " in the clear (http, not on this machine):"
+            notices.println("flags: warning: the token goes to " + this.server + " in the clear (http, not a loopback address):"
                     + " anyone on the way can read it; use https://");
         }
     }
@@ -179,10 +179,13 @@ final class Api {
         return URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
-    /** @return the flag's key if the path is a flag's ({@code /environments/E/flags/KEY}, query aside), else null */
+    /**
+     * @return the flag's key if the path is a flag's or under it ({@code /environments/E/flags/KEY}, {@code .../KEY/revert},
+     *     query aside), else null
+     */
     static String flagOf(String path) {
         String[] parts = path.split("\\?", 2)[0].split("/");
-        if (parts.length != 5 || !parts[1].equals("environments") || !parts[3].equals("flags")) {
+        if (parts.length < 5 || !parts[1].equals("environments") || !parts[3].equals("flags")) {
             return null;
         }
         return java.net.URLDecoder.decode(parts[4], StandardCharsets.UTF_8);

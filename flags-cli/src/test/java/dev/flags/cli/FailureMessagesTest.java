@@ -191,7 +191,7 @@ class FailureMessagesTest {
         java.io.StringWriter notices = new java.io.StringWriter();
         new Api("http://flags.example.com:8080/", "an-admin-token-0123456789", new java.io.PrintWriter(notices, true));
         assertThat(notices.toString()).isEqualTo("flags: warning: the token goes to http://flags.example.com:8080 in the clear"
-                + " (http, not on this machine): anyone on the way can read it; use https://\n")
+                + " (http, not a loopback address): anyone on the way can read it; use https://\n")
                 .doesNotContain("an-admin-token");
         assertThat(Api.inTheClear("http://127.evil.example:8080")).as("a name, not an address").isTrue();
         assertThat(Api.inTheClear("http://127.0.0.1.nip.io:8080")).isTrue();

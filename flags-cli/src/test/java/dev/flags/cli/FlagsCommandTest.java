@@ -569,6 +569,8 @@ class FlagsCommandTest {
         long first = Long.parseLong(history.out().lines().findFirst().orElseThrow().substring(1, 7).trim());
         assertThat(remote("revert", "billing-v2", "v" + first).json().get("enabled").asBoolean())
                 .as("the version as history prints it").isFalse();
+        assertThat(remote("revert", "billing-v2", "v" + first).err()).as("the flag named, as for on and off (QA63 F6)")
+                .startsWith("flags: nothing changed (billing-v2 already was so): no new version");
         Run badVersion = remote("revert", "billing-v2", "latest");
         assertThat(badVersion.exit()).isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(badVersion.err()).contains("VERSION must be a version number from the flag's history, such as 4 or v4");

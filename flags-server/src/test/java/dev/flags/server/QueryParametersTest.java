@@ -128,7 +128,8 @@ class QueryParametersTest {
         ApiClient.Response delete = api.call("DELETE", E + "/flags/billing-v2", ADMIN, "unusedfor=P7D", form);
         assertThat(delete.status()).isEqualTo(415);
         assertThat(delete.json().get("detail").asText()).isEqualTo("a form body (application/x-www-form-urlencoded) is not read:"
-                + " parameters go in the query string (?unusedFor=P7D), bodies are JSON (Content-Type: application/json)");
+                + " a body is JSON, sent with Content-Type: application/json (curl -d sends a form without -H 'Content-Type:"
+                + " application/json'); parameters go in the query string");
         assertThat(api.get(E + "/flags/billing-v2", ADMIN).status()).as("not archived").isEqualTo(200);
 
         ApiClient.Response list = api.call("GET", E + "/flags", ADMIN, "archived=true", form);

@@ -80,8 +80,10 @@ final class QueryParameters {
         }
         String media = type.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
         if (media.equals("application/x-www-form-urlencoded") || media.equals("multipart/form-data")) {
-            throw new ApiException(415, "unsupported media type", "a form body (" + media + ") is not read: parameters go in"
-                    + " the query string (?unusedFor=P7D), bodies are JSON (Content-Type: application/json)");
+            // Most often curl -d without a Content-Type (curl then sends a form): the fix for that comes first.
+            throw new ApiException(415, "unsupported media type", "a form body (" + media + ") is not read: a body is JSON,"
+                    + " sent with Content-Type: application/json (curl -d sends a form without -H 'Content-Type:"
+                    + " application/json'); parameters go in the query string");
         }
     }
 
