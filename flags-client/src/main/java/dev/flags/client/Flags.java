@@ -177,7 +177,8 @@ public interface Flags extends AutoCloseable {
      * written (or can again), or a watched offline file turns invalid, is removed or is good again
      * ({@link Freshness#problem()} says which); not on every change of flags. Calls come on the SDK's listener thread,
      * or on the builder's {@code listenerExecutor} (with {@code Runnable::run}, on the thread that changed
-     * the state: such a listener must not block, though it may call {@code close()}; told the flags are live, it
+     * the state, or for its first call on the thread that registers it: such a listener must not block, though it may
+     * call {@code close()}, the first call included; told the flags are live, it
      * finds {@code awaitReady} true); one that throws is logged and ignored. Registering the same listener
      * twice calls it twice.
      *
@@ -216,16 +217,19 @@ public interface Flags extends AutoCloseable {
     Freshness freshness();
 
     /**
-     * A health check for an application's readiness probe or status page.
+     * A health check for an application's readiness probe or status page. Made from {@link #freshness()}, it waits as
+     * that does while a change is published.
      *
      * @return up, degraded (serving a stale or cached copy) or down (no flags, or closed), with a detail
      */
     Health health();
 
     /**
-     * Stops the stream and the SDK's threads. Idempotent; throws nothing. After close, evaluation still
-     * answers from the last snapshot, but nothing updates it any more. Called from a listener run on the thread that
-     * applied a change ({@code listenerExecutor(Runnable::run)}), it returns at once, and the rest (the last usage
+     * Stops the stream, or the offline file's watcher. Idempotent; throws nothing. After close, evaluation still
+     * answers from the last snapshot, but nothing updates it any more. The SDK's two shared threads (its background
+     * thread and its listener thread, one each for every {@code Flags} of the JVM) end on their own after 30 s with
+     * nothing to do. Called from a listener run on the thread that
+     * applied a change, or under the SDK's lock ({@code listenerExecutor(Runnable::run)}), it returns at once, and the rest (the last usage
      * report, the connection's end, the cache file) finishes on the SDK's background thread: waiting there would hold
      * up the very thread that has to finish it. A later {@code close()} from another thread (the application's, before it
      * exits) waits until that is done, a few seconds at most.

@@ -57,6 +57,35 @@ class ClosedAndRefusingTest {
     }
 
     @Test
+    void awaitReadyWaitsAgainOnceARefusalGaveWayToAnOutage() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            server.refuse(io.grpc.Status.UNAUTHENTICATED.withDescription("token not known yet"));
+            try (Flags flags = client(server).initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100)).build()) {
+                Await.until("refused", () -> flags.freshness().refused());
+                assertThat(flags.awaitReady(Duration.ofSeconds(10))).as("refused: false at once").isFalse();
+                server.refuse(io.grpc.Status.UNAVAILABLE.withDescription("restarting"));
+                Await.until("not refused, unreachable", () -> !flags.freshness().refused()
+                        && flags.freshness().problem().orElse("").contains("UNAVAILABLE"));
+
+                // Once awaitReady waits (it returned false at once before: QA64 F4), the server takes the SDK.
+                Thread waiter = Thread.currentThread();
+                java.util.concurrent.CompletableFuture<Void> accepted = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                    Await.until("awaitReady waits", () -> waiter.getState() == Thread.State.TIMED_WAITING
+                            && java.util.Arrays.stream(waiter.getStackTrace()).anyMatch(e -> e.getMethodName().equals("awaitReady")));
+                    server.refuse(null);
+                    try {
+                        server.awaitSubscription().snapshot(5, doc("a", true, 1));
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                assertThat(flags.awaitReady(Duration.ofSeconds(10))).isTrue();
+                accepted.get(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
     void aListenerRunOnTheTransportThreadMayCloseTheSdkWithoutHoldingThatThreadUp() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
             Flags flags = client(server).listenerExecutor(Runnable::run).build();

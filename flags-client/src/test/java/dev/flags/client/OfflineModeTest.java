@@ -265,6 +265,34 @@ class OfflineModeTest {
     }
 
     @Test
+    void aDirectStatusListenerMayCloseTheSdkOnItsFirstCallWhileAReloadWaitsToBePublished() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).listenerExecutor(Runnable::run).build()) {
+            java.util.concurrent.atomic.AtomicBoolean closedFromTheListener = new java.util.concurrent.atomic.AtomicBoolean();
+            // Its first call runs on the registering thread, under the store's lock; the watcher, holding the file's lock,
+            // waits for that one to publish, and close() takes the file's lock (QA64 F1: a deadlock).
+            Thread app = new Thread(() -> flags.addStatusListener(f -> {
+                try {
+                    save(file, file(flag("a", false, 0)));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                Await.until("the watcher waits to publish the file", () -> Await.blockedOnTheStore("OfflineFile"));
+                flags.close();
+                closedFromTheListener.set(true);
+            }), "registers-a-status-listener");
+            app.setDaemon(true); // a deadlock must not keep the test's JVM
+            app.start();
+            app.join(10_000);
+            assertThat(app.isAlive()).as("close() from the listener returned").isFalse();
+            assertThat(closedFromTheListener).isTrue();
+            assertThat(flags.health()).isEqualTo(new Health(Health.Status.DOWN, "closed"));
+            Await.until("the watcher ended", () -> !Await.blockedOnTheStore("OfflineFile"));
+        }
+    }
+
+    @Test
     void aFileWrittenInPlaceInChunksIsReadOnceWholeNotReportedInvalidHalfWay() throws Exception {
         Path file = dir.resolve("flags.json");
         Files.writeString(file, file(flag("a", true, 0)));

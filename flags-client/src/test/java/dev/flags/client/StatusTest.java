@@ -14,9 +14,7 @@ import dev.openfeature.sdk.ProviderState;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -24,6 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -150,6 +149,47 @@ class StatusTest {
         }
     }
 
+    @Test
+    void aHeartbeatIntervalBeyondAnyServersSettingIsBoundedNotOverflowed() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription stream = server.awaitSubscription().snapshot(5, 4_000_000_000_000_000_000L, List.of(doc("a", true, 1)),
+                    java.util.Map.of());
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            // Three of these overflowed a long: the silence check found every stream silent, dropped it at once and
+            // subscribed again, forever (QA64 F7). Bounded at an hour, as the server's own setting, the stream stays.
+            assertThat(server.pollSubscription(Duration.ofMillis(500))).as("no new subscription").isNull();
+            assertThat(flags.freshness().streamUp()).isTrue();
+            stream.delta(5, 6, doc("a", false, 2));
+            Await.until("the delta applied", () -> !flags.isEnabled("a", User.withId("u-1")));
+        }
+    }
+
+    @Test
+    void aDirectStatusListenerMayCloseTheSdkOnItsFirstCallWhileAMessageWaitsToBePublished() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).listenerExecutor(Runnable::run).build()) {
+            Subscription stream = server.awaitSubscription().snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            AtomicBoolean closedFromTheListener = new AtomicBoolean();
+            // Its first call runs on the registering thread, under the store's lock; the stream's thread, holding its own
+            // lock, waits for that one to publish a delta, and close() takes the stream's lock (QA64 F1: a deadlock).
+            Thread app = new Thread(() -> flags.addStatusListener(f -> {
+                stream.delta(5, 6, doc("a", false, 2));
+                Await.until("the SDK waits to publish the delta", () -> Await.blockedOnTheStore("Syncer"));
+                flags.close();
+                closedFromTheListener.set(true);
+            }), "registers-a-status-listener");
+            app.setDaemon(true); // a deadlock must not keep the test's JVM
+            app.start();
+            app.join(WAIT.toMillis());
+            assertThat(app.isAlive()).as("close() from the listener returned").isFalse();
+            assertThat(closedFromTheListener).isTrue();
+            assertThat(flags.health()).isEqualTo(new Health(Health.Status.DOWN, "closed"));
+            flags.close(); // from here: waits for the rest of the first, on the background thread
+            Await.until("no thread of the SDK left waiting", () -> !Await.blockedOnTheStore("Syncer"));
+        }
+    }
+
     /**
      * Holds the SDK's publish lock (a status listener on the registering thread, run under it), runs {@code change},
      * waits until the SDK's thread that handles it waits for that lock, and reads {@code freshness()} from another
@@ -174,7 +214,7 @@ class StatusTest {
         try {
             assertThat(holding.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
             change.run();
-            Await.until("the SDK waits to publish what the change brought", StatusTest::aSyncerWaitsForThePublishLock);
+            Await.until("the SDK waits to publish what the change brought", () -> Await.blockedOnTheStore("Syncer"));
             Future<Freshness> read = reader.submit(flags::freshness);
             release.countDown();
             return read.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
@@ -184,19 +224,6 @@ class StatusTest {
             flags.removeStatusListener(holder);
             reader.shutdownNow();
         }
-    }
-
-    /** A thread of the SDK's stream is blocked entering a synchronized method of the flag store. */
-    private static boolean aSyncerWaitsForThePublishLock() {
-        for (Map.Entry<Thread, StackTraceElement[]> t : Thread.getAllStackTraces().entrySet()) {
-            StackTraceElement[] stack = t.getValue();
-            if (t.getKey().getState() == Thread.State.BLOCKED && stack.length > 0
-                    && stack[0].getClassName().equals("dev.flags.client.internal.FlagStore")
-                    && Arrays.stream(stack).anyMatch(e -> e.getClassName().startsWith("dev.flags.client.internal.Syncer"))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     @Test

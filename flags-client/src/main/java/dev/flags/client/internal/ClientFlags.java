@@ -7,6 +7,7 @@ import dev.flags.client.Source;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -178,12 +179,31 @@ public final class ClientFlags extends StoreBackedFlags {
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
-            if (syncer != null) {
+            if (syncer != null && !store.heldByCurrentThread()) {
                 syncer.awaitReleased(); // a close a listener left to the background thread is done when this returns
             }
             return;
         }
         readiness.close();
+        boolean feederLockHeld = syncer != null ? syncer.heldByCurrentThread() : offline != null && Thread.holdsLock(offline);
+        if (store.heldByCurrentThread() && !feederLockHeld) {
+            // A listener run directly under the store's lock, not from the stream or the file: a status listener's first
+            // call, on the thread that registers it, or its news of the cache file. The rest takes the stream's or the
+            // file's lock, whose holder may be waiting for the store's lock to publish (QA64 F1): it runs on the
+            // background thread once that listener returned. No listener hears of anything from now on.
+            store.close();
+            try {
+                Background.executor().execute(this::release);
+                return;
+            } catch (RejectedExecutionException e) {
+                // the background thread is gone (the JVM is stopping): released here
+            }
+        }
+        release();
+    }
+
+    /** The rest of a close: the stream or the file watcher, then the store. */
+    private void release() {
         if (syncer != null) {
             syncer.close();
         }

@@ -454,6 +454,11 @@ public final class FlagStore implements AutoCloseable {
 
     // ---------------------------------------------------------------- updates and listeners
 
+    /** @return whether this thread holds the publish lock: it runs a listener called under it, say */
+    public boolean heldByCurrentThread() {
+        return Thread.holdsLock(this);
+    }
+
     /**
      * Runs {@code change} under the publish lock: what it sets beside the state (the stream's status) and the
      * state it publishes are read by {@link #readTogether} as one, never the one without the other.

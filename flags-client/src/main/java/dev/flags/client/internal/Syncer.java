@@ -1,6 +1,7 @@
 package dev.flags.client.internal;
 
 import dev.flags.client.Source;
+import dev.flags.core.FlagSet;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.Heartbeat;
@@ -113,6 +114,8 @@ final class Syncer implements AutoCloseable {
     /** How many heartbeat intervals of silence make a stream dead. */
     static final int MISSED_HEARTBEATS = 3;
     private static final long MIN_HEARTBEAT_MILLIS = 10;
+    /** The longest heartbeat interval taken from a server: the server's own setting's bound. */
+    static final long MAX_HEARTBEAT_MILLIS = TimeUnit.HOURS.toMillis(1);
     /**
      * How long a call may wait for its connection before it is dropped and tried anew: longer than a TCP
      * connect or TLS handshake takes to fail on its own, so that those keep their own words.
@@ -222,7 +225,8 @@ final class Syncer implements AutoCloseable {
     /** Made once: a method reference written at the call would be a new object per message. */
     private final BiConsumer<String, String> unreadable = this::unreadable;
     private final Object cacheLock = new Object();
-    private long cacheWrittenVersion = -1; // guarded by cacheLock
+    /** The flags last written to the cache file, or null: a snapshot of the same version may hold others (QA64 F5). */
+    private FlagSet cacheWrittenFlags; // guarded by cacheLock
     /** Why the cache file could not be written the last time, or null: for freshness() and health(). */
     private volatile String cacheProblem;
 
@@ -375,6 +379,11 @@ final class Syncer implements AutoCloseable {
 
     SyncStatus status() {
         return status;
+    }
+
+    /** @return whether this thread runs a stream's callback or holds the stream's lock, which {@link #close} takes */
+    boolean heldByCurrentThread() {
+        return IN_STREAM_CALLBACK.get() != null || Thread.holdsLock(lock);
     }
 
     /** When a message last came from the server, or null if none has. */
@@ -703,9 +712,7 @@ final class Syncer implements AutoCloseable {
                 store.statusChanged();
             }
         });
-        if (refusal) {
-            readiness.refused(true);
-        }
+        readiness.refused(refusal); // a refusal that gave way to an outage: awaitReady waits again (QA64 F4)
         scheduleReconnect(delay);
     }
 
@@ -730,8 +737,11 @@ final class Syncer implements AutoCloseable {
     }
 
     private void heartbeatInterval(long millis) {
-        if (millis > 0 && Math.max(MIN_HEARTBEAT_MILLIS, millis) != heartbeatMillis) {
-            heartbeatMillis = Math.max(MIN_HEARTBEAT_MILLIS, millis);
+        // Bounded as the server bounds its setting: a bad or hostile value must neither overflow the silence check (the
+        // stream dropped at every watchdog look) nor make a silent stream go unnoticed (QA64 F7).
+        long bounded = Math.max(MIN_HEARTBEAT_MILLIS, Math.min(MAX_HEARTBEAT_MILLIS, millis));
+        if (millis > 0 && bounded != heartbeatMillis) {
+            heartbeatMillis = bounded;
             scheduleWatchdog();
         }
     }
@@ -849,18 +859,20 @@ final class Syncer implements AutoCloseable {
 
     private void writeCache() {
         cacheWriteQueued.set(false);
+        boolean news = false;
         synchronized (cacheLock) {
             FlagState s = store.state();
-            if ((s.source() != Source.LIVE && s.source() != Source.STALE) || s.version() == cacheWrittenVersion) {
+            // The same flags, not the same version: a server restored from another journal may send another state at it.
+            if ((s.source() != Source.LIVE && s.source() != Source.STALE) || s.flags() == cacheWrittenFlags) {
                 return;
             }
             try {
                 cache.write(s.flags(), s.stateTag(), s.unreadable().keySet());
-                cacheWrittenVersion = s.version();
+                cacheWrittenFlags = s.flags();
                 if (cacheProblem != null) {
                     cacheProblem = null;
                     LOG.info("flags: cache file {} written again", cache.path());
-                    store.statusChanged();
+                    news = true;
                 }
             } catch (IOException | RuntimeException e) {
                 boolean first = cacheProblem == null;
@@ -868,9 +880,12 @@ final class Syncer implements AutoCloseable {
                 if (first) {
                     LOG.warn("flags: cannot write cache file {} (flags still work; a restart while the server is"
                             + " unreachable would not have them; tried again at each change and each heartbeat): {}", cache.path(), e.toString());
-                    store.statusChanged();
+                    news = true;
                 }
             }
+        }
+        if (news) {
+            store.statusChanged(); // outside the cache's lock: a status listener run here may close the SDK (QA64 F1)
         }
     }
 

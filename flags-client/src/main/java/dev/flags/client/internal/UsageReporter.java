@@ -234,9 +234,12 @@ final class UsageReporter {
     }
 
     private void acknowledged(UsageReport report, UsageReceipt receipt) {
-        // Only what was sent, as it was sent: marks merged in since belong to the next report.
+        // Only what was sent, as it was sent: marks merged in since (the last answers of a flag removed meanwhile, which
+        // no later report would find) belong to the next report (QA64 F3).
         for (int i = 0; i < report.getFlagsCount(); i++) {
-            pending.remove(report.getFlags(i).getKey());
+            dev.flags.protocol.v1.FlagUsage f = report.getFlags(i);
+            int sent = (f.getServedTrue() ? SERVED_TRUE : 0) | (f.getServedFalse() ? SERVED_FALSE : 0);
+            pending.computeIfPresent(f.getKey(), (key, bits) -> (bits & ~sent) == 0 ? null : bits & ~sent);
         }
         report.getUnknownFlagsList().forEach(pendingUnknown::remove);
         periodStartMillis = report.getPeriodEndMillis();

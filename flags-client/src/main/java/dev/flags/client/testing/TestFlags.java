@@ -86,7 +86,7 @@ public final class TestFlags extends StoreBackedFlags {
      * @return this
      * @throws dev.flags.core.FlagValidationException if the key is not a valid flag key
      */
-    public TestFlags disable(String flagKey) {
+    public synchronized TestFlags disable(String flagKey) { // read and set as one: a set() between would be undone
         Objects.requireNonNull(flagKey, "flagKey");
         java.util.Optional<Flag> existing = store.state().flags().flag(flagKey);
         // A new one is what enable() makes, switched off: switchOn() then gives what "on" means, on for everyone.
@@ -102,7 +102,7 @@ public final class TestFlags extends StoreBackedFlags {
      * @return this
      * @throws IllegalArgumentException if there is no such flag (nothing to switch on: {@link #enable} makes one)
      */
-    public TestFlags switchOn(String flagKey) {
+    public synchronized TestFlags switchOn(String flagKey) { // read and set as one, as disable()
         Objects.requireNonNull(flagKey, "flagKey");
         Flag existing = store.state().flags().flag(flagKey).orElseThrow(() -> new IllegalArgumentException("there is no"
                 + " flag \"" + flagKey + "\" to switch on: set it first, or enable(\"" + flagKey + "\") for on for everyone"));
