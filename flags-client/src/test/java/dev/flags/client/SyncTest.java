@@ -477,6 +477,42 @@ class SyncTest {
     }
 
     @Test
+    void theStreamsEndWaitsForASnapshotBeingAppliedOnTheBackgroundThreadNotOnTheTransportsThread() throws Exception {
+        java.util.concurrent.CountDownLatch applying = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).listenerExecutor(Runnable::run).build()) {
+            // A snapshot is applied on the background thread, under the stream's lock; this listener keeps it there, as the
+            // decode of a snapshot of many flags does for a second or more.
+            flags.addListener("a", e -> {
+                applying.countDown();
+                try {
+                    release.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            Subscription stream = server.awaitSubscription();
+            stream.snapshot(5, doc("a", true, 1));
+            assertThat(applying.await(10, TimeUnit.SECONDS)).isTrue();
+            stream.fail(Status.UNAVAILABLE.withDescription("going away"));
+            // The stream's end must not wait for that lock on gRPC's transport thread, which the application's other
+            // connections share (QA64 F2): looked for over a second (no event says the end was taken elsewhere).
+            boolean transportBlocked = false;
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+            while (!transportBlocked && System.nanoTime() < until) {
+                transportBlocked = Thread.getAllStackTraces().entrySet().stream().anyMatch(t ->
+                        t.getKey().getState() == Thread.State.BLOCKED && java.util.Arrays.stream(t.getValue()).anyMatch(e ->
+                                e.getClassName().startsWith("dev.flags.client.internal.Syncer") && e.getMethodName().equals("failed")));
+                java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
+            }
+            release.countDown();
+            assertThat(transportBlocked).as("the transport's thread blocked behind the snapshot").isFalse();
+            assertThat(server.awaitSubscription().request.getFromVersion()).as("the end taken, once the snapshot was applied")
+                    .isEqualTo(5);
+        }
+    }
+
+    @Test
     void anotherStateAtTheSameVersionIsWrittenToTheCacheFileToo() throws Exception {
         Path cache = tmp.resolve("restored.cache");
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {

@@ -64,6 +64,9 @@ public final class ClientFlags extends StoreBackedFlags {
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("flags: cannot watch offline file {}; its changes will not be seen: {}",
                             settings.offlineFile(), e.toString());
+                    if (initial.source() != Source.OFFLINE_FILE) {
+                        readiness.refused(true); // as unwatched: nothing will read it again (QA64 F9)
+                    }
                 }
             }
             return flags;

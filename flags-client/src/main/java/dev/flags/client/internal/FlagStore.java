@@ -36,10 +36,11 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -363,6 +364,13 @@ public final class FlagStore implements AutoCloseable {
 
     private void warnUnknown(String key, FlagState s) {
         if (warnedUnknown != null && !warnedUnknown.asMap().containsKey(key)) {
+            long quietUntil = unknownLinesQuietUntil;
+            if (quietUntil != NOT_QUIET && nanoTime.getAsLong() - quietUntil < 0) {
+                // The minute's lines are spent: counted without the budget's lock, which request threads asking for keys
+                // from requests would otherwise all take on every evaluation (QA64 F6).
+                unknownLinesLeftOut.increment();
+                return;
+            }
             // The budget first, and the memo only for a key named: a key left out is named if asked for in a later minute.
             String unnamed = unknownLineAllowed();
             if (unnamed == null || warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) != null) {
@@ -392,13 +400,15 @@ public final class FlagStore implements AutoCloseable {
             if (now - unknownLines[0] >= TimeUnit.MINUTES.toNanos(1) || unknownLines[1] == 0) {
                 unknownLines[0] = now;
                 unknownLines[1] = 0;
+                unknownLinesQuietUntil = NOT_QUIET;
             }
             if (unknownLines[1] >= UNKNOWN_LINES_PER_MINUTE) {
                 unknownLines[2]++;
+                unknownLinesQuietUntil = unknownLines[0] + TimeUnit.MINUTES.toNanos(1);
                 return null;
             }
             unknownLines[1]++;
-            long unnamed = unknownLines[2];
+            long unnamed = unknownLines[2] + unknownLinesLeftOut.sumThenReset();
             unknownLines[2] = 0;
             return unnamed == 0 ? "" : " (and " + unnamed + (unnamed == 1 ? " evaluation" : " evaluations") + " of unknown"
                     + " flags since the last such line left out: at most " + UNKNOWN_LINES_PER_MINUTE + " such lines a minute"
@@ -409,7 +419,12 @@ public final class FlagStore implements AutoCloseable {
     /** How many unknown-flag lines a minute at most; see {@link #unknownLineAllowed()}. */
     static final int UNKNOWN_LINES_PER_MINUTE = 20;
     /** Start of the minute (nanoTime), lines in it, evaluations left out since the last line; guarded by itself. */
-    private final long[] unknownLines = new long[3];
+    final long[] unknownLines = new long[3]; // package-private: a test holds its lock
+    /** When the spent minute's budget ends (nanoTime), or {@link #NOT_QUIET}: until then, no line and no lock. */
+    private volatile long unknownLinesQuietUntil = NOT_QUIET;
+    private static final long NOT_QUIET = Long.MIN_VALUE;
+    /** Evaluations left out while quiet, added to the next line's count. */
+    private final LongAdder unknownLinesLeftOut = new LongAdder();
     /** The clock of that budget: {@link System#nanoTime()}, or a test's. */
     private volatile LongSupplier nanoTime = System::nanoTime;
 

@@ -1215,6 +1215,8 @@ final class Syncer implements AutoCloseable {
 
     private final class Observer implements ClientResponseObserver<SubscribeRequest, SyncMessage> {
         private final long gen;
+        /** Whether a message of this call is handed to the background thread and not yet applied (it holds the lock). */
+        private volatile boolean onBackground;
 
         Observer(long gen) {
             this.gen = gen;
@@ -1231,13 +1233,43 @@ final class Syncer implements AutoCloseable {
         @Override
         public void onNext(SyncMessage value) {
             if (value.hasSnapshot() || value.getDelta().getUpsertedCount() > LARGE_DELTA_FLAGS) {
+                onBackground = true;
                 try {
-                    background.execute(() -> received(gen, value));
+                    background.execute(() -> {
+                        try {
+                            received(gen, value);
+                        } finally {
+                            onBackground = false;
+                        }
+                    });
                 } catch (RejectedExecutionException e) {
+                    onBackground = false;
                     receivedInCallback(value);
                 }
             } else {
                 receivedInCallback(value);
+            }
+        }
+
+        /**
+         * The call's end. While a message of it is decoded on the background thread, under the lock (a snapshot of many
+         * flags takes a second or more), the end waits its turn there: on the transport's thread it would hold up every
+         * other connection of that thread, the application's own channels among them, for the whole decode (QA64 F2).
+         */
+        private void ended(Status status) {
+            if (onBackground) {
+                try {
+                    background.execute(() -> failed(gen, status));
+                    return;
+                } catch (RejectedExecutionException e) {
+                    // the background thread is gone (the JVM is stopping): here
+                }
+            }
+            boolean outermost = enterStreamCallback();
+            try {
+                failed(gen, status);
+            } finally {
+                leaveStreamCallback(outermost);
             }
         }
 
@@ -1252,22 +1284,12 @@ final class Syncer implements AutoCloseable {
 
         @Override
         public void onError(Throwable t) {
-            boolean outermost = enterStreamCallback();
-            try {
-                failed(gen, Status.fromThrowable(t));
-            } finally {
-                leaveStreamCallback(outermost);
-            }
+            ended(Status.fromThrowable(t));
         }
 
         @Override
         public void onCompleted() {
-            boolean outermost = enterStreamCallback();
-            try {
-                failed(gen, Status.UNAVAILABLE.withDescription("the server ended the stream"));
-            } finally {
-                leaveStreamCallback(outermost);
-            }
+            ended(Status.UNAVAILABLE.withDescription("the server ended the stream"));
         }
     }
 }

@@ -67,6 +67,34 @@ class FlagStoreTest {
     }
 
     @Test
+    void evaluationsOfUnknownKeysOnceTheMinutesLinesAreSpentTakeNoLock() {
+        FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
+                "environment \"production\"");
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
+        store.nanoTime(now::get);
+        withStandardError(captured -> {
+            for (int i = 0; i <= FlagStore.UNKNOWN_LINES_PER_MINUTE; i++) {
+                store.evaluate("promo-" + i, USER, false); // the last one is over the budget
+            }
+            // Another thread in the budget's lock (a line being decided) does not hold up this minute's other evaluations:
+            // request threads asking for keys from requests all took it on every evaluation (QA64 F6).
+            java.util.concurrent.CompletableFuture<Boolean> other;
+            synchronized (store.unknownLines) {
+                other = java.util.concurrent.CompletableFuture.supplyAsync(() -> store.isEnabled("promo-999", USER, false));
+                try {
+                    assertThat(other.get(10, java.util.concurrent.TimeUnit.SECONDS)).isFalse();
+                } catch (Exception e) {
+                    throw new AssertionError("the evaluation waited for the lock", e);
+                }
+            }
+            now.addAndGet(java.util.concurrent.TimeUnit.SECONDS.toNanos(61));
+            store.evaluate("typo-flag", USER, false);
+            assertThat(lines(captured)).last().asString().contains("no flag \"typo-flag\"")
+                    .contains("(and 2 evaluations of unknown flags since the last such line left out");
+        });
+    }
+
+    @Test
     void isEnabledOfAnUnknownFlagWarnsOnceButNotBeforeAnyFlagsCame() {
         withStandardError(captured -> {
             FlagStore none = new FlagStore(FlagState.none("the server has not been reached"), Runnable::run, true,
