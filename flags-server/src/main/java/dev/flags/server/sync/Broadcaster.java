@@ -215,7 +215,7 @@ public final class Broadcaster implements AutoCloseable {
     for (Topic topic : topics.values()) {
       for (Subscription s : topic.subscribers()) {
         if (s.tokenId().equals(tokenId)) {
-          s.close(status);
+          s.end(status);
           closed++;
         }
       }
@@ -260,7 +260,7 @@ public final class Broadcaster implements AutoCloseable {
     history.forget(topic.environment);
     int closed = 0;
     for (Subscription s : topic.subscribers()) {
-      s.close(deletedStatus(topic.environment));
+      s.end(deletedStatus(topic.environment));
       closed++;
     }
     if (closed > 0) {
@@ -291,7 +291,13 @@ public final class Broadcaster implements AutoCloseable {
       observer.onError(SHUTTING_DOWN.asRuntimeException());
       return;
     }
-    if (streamsByToken.merge(tokenId, 1, Integer::sum) > maxStreamsPerToken) {
+    // An instance that subscribes again replaces its old stream (below), which most likely went half-open and would
+    // count against the cap for minutes: at the cap, a fleet whose connections all broke at once could not come back
+    // (QA65 F3). Its count falls back as the old stream ends.
+    Topic existing = topics.get(environment);
+    boolean replacesItsOwn = !identity.instanceId().isEmpty() && existing != null
+        && existing.ofInstance(tokenId, identity.instanceId()) != null;
+    if (streamsByToken.merge(tokenId, 1, Integer::sum) > maxStreamsPerToken && !replacesItsOwn) {
       release(tokenId);
       if (refusedTokens.add(tokenId)) {
         LOG.warn("sync: token {} has {} streams open, the most one token may have; its new streams get"
@@ -313,7 +319,7 @@ public final class Broadcaster implements AutoCloseable {
     if (replaced != null) {
       // Its SDK has subscribed again, so it no longer reads the old stream (gone half-open, most likely): listed, it
       // would stay pending for good and count the instance twice (QA49a F3).
-      replaced.close(Status.UNAVAILABLE.withDescription("a newer stream of this SDK instance replaced this one"));
+      replaced.end(Status.UNAVAILABLE.withDescription("a newer stream of this SDK instance replaced this one"));
     }
     if (revokedTokens.contains(tokenId) || expiredTokens.contains(tokenId)) {
       // Authenticated just before a revocation (or expiry) that did not see this subscription yet:
@@ -376,6 +382,12 @@ public final class Broadcaster implements AutoCloseable {
    */
   Optional<Snapshot> snapshot(String environment) {
     Topic topic = topics.get(environment);
+    if (topic == null && currentState(environment).isPresent()) {
+      // An environment no SDK streams from yet: its topic made now, so that every GetSnapshot answer shares one snapshot
+      // of each version. Built per call, each waiting call kept a private copy of up to --max-environment-mib on the
+      // heap, with no bound on the calls (QA65 F4). Only for an environment that exists: names are the caller's.
+      topic = topics.computeIfAbsent(environment, e -> new Topic(e, encoding));
+    }
     if (topic != null) {
       refresh(topic);
       Topic.Target target = topic.target();
@@ -719,16 +731,41 @@ public final class Broadcaster implements AutoCloseable {
     return history.loads();
   }
 
+  /**
+   * A periodic task: one throw would end it for good, silently (so the JDK's scheduler has it), and with it every
+   * heartbeat, every {@code Waiting} and every overdue cut until a restart (QA65 F2). So nothing leaves it: a failure is
+   * logged, the other streams still get theirs, and the next tick tries again.
+   */
   private void heartbeatTick() {
-    long now = ticker.read();
-    for (Topic topic : topics.values()) {
-      for (Subscription s : topic.subscribers()) {
-        if (s.idleNanos(now) >= heartbeatNanos) {
-          s.signal();
+    try {
+      long now = ticker.read();
+      for (Topic topic : topics.values()) {
+        for (Subscription s : topic.subscribers()) {
+          if (s.idleNanos(now) >= heartbeatNanos) {
+            signalFromTick(s);
+          }
         }
       }
+      cutOverdue();
+    } catch (Throwable t) { // an OutOfMemoryError too: the next tick may find memory again
+      tickFailed(t);
     }
-    cutOverdue();
+  }
+
+  private void signalFromTick(Subscription s) {
+    try {
+      s.signal();
+    } catch (Throwable t) { // one stream's failure must not skip the others' heartbeats
+      tickFailed(t);
+    }
+  }
+
+  private void tickFailed(Throwable t) {
+    try {
+      LOG.error("flags: the heartbeat tick failed (streams may miss a heartbeat; tried again at the next tick)", t);
+    } catch (Throwable ignored) {
+      // no memory even to log: the next tick tries again
+    }
   }
 
   /**

@@ -47,6 +47,8 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   private boolean holding;
   private volatile boolean started;
   private volatile Status closeWith;
+  /** Set by {@link #end}: a large message not taken yet is freed with the connection rather than waited for. */
+  private volatile boolean freeUnread;
   private volatile long lastWriteNanos;
   /**
    * The version of the last Snapshot or Delta written (set before the write: its SDK may acknowledge it before the
@@ -154,10 +156,25 @@ final class Subscription implements Runnable, SendBudget.Borrower {
     }
   }
 
-  /** Closes the stream with a status, from the writer (so never during a write). */
+  /**
+   * Closes the stream with a status, from the writer (so never during a write). The status goes behind what its SDK has
+   * not read yet: at a shutdown, a slow SDK still gets the rest of its message within the grace.
+   */
   void close(Status status) {
     closeWith = status;
     signal();
+  }
+
+  /**
+   * Ends the stream for good: replaced by a newer stream of its SDK instance, its token revoked or expired, its
+   * environment deleted. Like {@link #close}, except that a large message its SDK has not taken is not waited for: the
+   * connection is closed, which frees it at once. Queued behind it, the status would leave the message in gRPC's memory
+   * after its bytes went back to the send budget, counted nowhere (QA65 F1: an sdk token subscribing again and again
+   * with one instance id, reading nothing).
+   */
+  void end(Status status) {
+    freeUnread = true;
+    close(status);
   }
 
   /** Called by gRPC when the client went away or the call was cancelled. */
@@ -229,6 +246,10 @@ final class Subscription implements Runnable, SendBudget.Borrower {
     while (!finished.get()) {
       Status status = closeWith;
       if (status != null) {
+        if (freeUnread && holding && !observer.isReady() && call.cut()) {
+          finish(); // its large message still in gRPC's buffers, unread: freed with the connection (see end())
+          return;
+        }
         if (finish()) {
           observer.onError(status.asRuntimeException());
         }

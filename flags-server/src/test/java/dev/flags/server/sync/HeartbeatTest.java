@@ -71,4 +71,31 @@ class HeartbeatTest extends SyncFixtureTest {
     assertThat(r.next().getHeartbeat().getVersion()).isEqualTo(3);
     assertThat(f.broadcaster.heartbeatsSent()).isGreaterThanOrEqualTo(4);
   }
+
+  @Test
+  void heartbeatsGoOnAfterAnErrorInTheTick() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.CountDownLatch thrown = new java.util.concurrent.CountDownLatch(1);
+    com.github.benmanes.caffeine.cache.Ticker ticker = () -> {
+      if (armed.get() && StackWalker.getInstance().walk(frames -> frames.skip(1).findFirst())
+          .map(frame -> frame.getMethodName().equals("heartbeatTick")).orElse(false) && armed.compareAndSet(true, false)) {
+        thrown.countDown();
+        throw new OutOfMemoryError("test: unable to create native thread, once, in the heartbeat tick");
+      }
+      return System.nanoTime();
+    };
+    f = SyncFixture.start(dir, b -> b.heartbeatInterval(Duration.ofMillis(100)).ticker(ticker));
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "a"));
+    Recorder r = f.subscribe(0);
+    assertThat(r.next().hasSnapshot()).isTrue();
+    assertThat(r.next().hasHeartbeat()).as("heartbeats before the error").isTrue();
+
+    armed.set(true);
+    assertThat(thrown.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    // The tick, a periodic task, ended for good at its first throw (QA65 F2): at most one heartbeat was on its way then.
+    for (int i = 0; i < 3; i++) {
+      assertThat(r.next().hasHeartbeat()).as("heartbeat " + (i + 1) + " after the failed tick").isTrue();
+    }
+  }
 }

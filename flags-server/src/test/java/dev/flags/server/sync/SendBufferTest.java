@@ -277,6 +277,53 @@ class SendBufferTest extends SyncFixtureTest {
     assertThat(f.broadcaster.sendBufferBytes()).as("and show in flags_sync_buffer_bytes").isPositive();
   }
 
+  @Test
+  void aStreamReplacedWhileItsSnapshotIsUnreadHasItsConnectionClosedSoNothingIsHeldUncounted() throws Exception {
+    f = SyncFixture.start(dir, b -> b.sendBufferBytes(BUFFER));
+    fill(ENV);
+    SendBudget budget = f.broadcaster.budget();
+    int bytes = streamSnapshotBytes(ENV);
+    Recorder old = Recorder.manual(0); // its connection went half-open: it reads nothing
+    SyncFixture.stub(stuckChannel(), SyncFixture.SDK).subscribe(SyncFixture.request(ENV, 0).toBuilder()
+        .setInstanceId("same-instance").build(), old);
+    assertThat(budget.await(b -> b.heldBy("tok-sdk") == bytes, WAIT)).as("its snapshot written, unread").isTrue();
+
+    // The same instance subscribes again, over a new connection, as the SDK does. A close of the old call would wait
+    // behind its unread snapshot, which gRPC would hold on, given back to the budget and counted nowhere (QA65 F1).
+    Recorder again = new Recorder();
+    f.stub(SyncFixture.SDK).subscribe(SyncFixture.request(ENV, 0).toBuilder()
+        .setInstanceId("same-instance").build(), again);
+    SyncMessage m;
+    do {
+      m = again.next();
+    } while (m.hasWaiting());
+    assertThat(m.getSnapshot().getFlagsCount()).isEqualTo(FLAGS);
+    old.request(1_000);
+    Status closed = old.awaitClose();
+    assertThat(closed.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(closed.getDescription()).as("its connection closed, not its close queued behind the snapshot")
+        .doesNotContain("replaced");
+    assertThat(old.poll()).as("its snapshot freed with the connection, never delivered").isNull();
+    assertThat(budget.await(b -> b.held() == 0 && b.waiting() == 0, WAIT)).as("nothing held: %s", budget.held()).isTrue();
+    assertThat(f.broadcaster.streamsOf("tok-sdk")).isEqualTo(1);
+  }
+
+  @Test
+  void getSnapshotAnswersOfAnEnvironmentNoSdkStreamsFromShareOneSnapshotOfEachVersion() throws Exception {
+    f = SyncFixture.start(dir);
+    f.write(createEnvironment(ENV));
+    f.write(createFlag(ENV, "a"));
+    // Built per call before, each waiting answer held a private copy of the environment on the heap (QA65 F4).
+    dev.flags.protocol.v1.Snapshot first = f.broadcaster.snapshot(ENV).orElseThrow();
+    assertThat(f.broadcaster.snapshot(ENV).orElseThrow()).as("one snapshot for every call").isSameAs(first);
+    f.write(createFlag(ENV, "b"));
+    dev.flags.protocol.v1.Snapshot next = f.broadcaster.snapshot(ENV).orElseThrow();
+    assertThat(next.getFlagsCount()).as("the next version's").isEqualTo(2);
+    assertThat(f.broadcaster.snapshot(ENV).orElseThrow()).isSameAs(next);
+    assertThat(f.broadcaster.snapshot("no-such-environment")).isEmpty();
+    assertThat(f.broadcaster.connectedStreams()).isZero();
+  }
+
   /** An environment whose snapshot is about 1.2 MB. */
   private void fill(String env) {
     f.write(createEnvironment(env));

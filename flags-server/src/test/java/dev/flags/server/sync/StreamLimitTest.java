@@ -56,6 +56,32 @@ class StreamLimitTest {
   }
 
   @Test
+  void anInstanceThatSubscribesAgainAtItsTokensLimitReplacesItsOldStream() throws Exception {
+    try (SyncFixture f = SyncFixture.start(dir, b -> b.maxStreamsPerToken(2))) {
+      f.write(createEnvironment(ENV));
+      f.write(createFlag(ENV, "a"));
+      Recorder other = new Recorder();
+      f.stub(SDK).subscribe(SyncFixture.request(ENV, 0).toBuilder().setInstanceId("inst-b").build(), other);
+      assertThat(other.next().hasSnapshot()).isTrue();
+      Recorder old = new Recorder();
+      f.stub(SDK).subscribe(SyncFixture.request(ENV, 0).toBuilder().setInstanceId("inst-a").build(), old);
+      assertThat(old.next().hasSnapshot()).isTrue();
+
+      // inst-a's connection went half-open: it subscribes again, from its version, its token at the limit (QA65 F3).
+      Recorder again = new Recorder();
+      f.stub(SDK).subscribe(SyncFixture.request(ENV, f.version()).toBuilder().setInstanceId("inst-a").build(), again);
+      assertThat(old.awaitClose().getDescription()).isEqualTo("a newer stream of this SDK instance replaced this one");
+      assertThat(again.next().hasHeartbeat()).as("kept: up to date, so a heartbeat").isTrue();
+      assertThat(again.isClosed()).isFalse();
+      assertThat(f.broadcaster.awaitConnectedStreams(2, Duration.ofSeconds(20))).isTrue();
+      assertThat(f.broadcaster.streamsOf("tok-sdk")).as("the old one's place taken, not one more").isEqualTo(2);
+
+      Recorder third = f.subscribe(0);
+      assertThat(third.awaitClose().getCode()).as("a new instance is still refused").isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    }
+  }
+
+  @Test
   void theLimitIsBetweenOneAndAMillion() {
     try (SyncFixture f = SyncFixture.start(dir)) {
       assertThatThrownBy(() -> Broadcaster.builder(f.journal).maxStreamsPerToken(0))
