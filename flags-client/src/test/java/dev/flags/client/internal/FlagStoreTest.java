@@ -38,12 +38,18 @@ class FlagStoreTest {
         return FlagState.of(FlagSet.of(List.of(flags), grants, version), Source.LIVE);
     }
 
-    @Test
-    void unknownFlagLinesAreBoundedPerMinuteWhateverTheNumberOfKeysAndTheRestAreCounted() {
+    /** A store of one flag whose unknown-flag lines' budget runs on {@code now}. */
+    private static FlagStore productionWithClock(java.util.concurrent.atomic.AtomicLong now) {
         FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
                 "environment \"production\"");
-        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
         store.nanoTime(now::get);
+        return store;
+    }
+
+    @Test
+    void unknownFlagLinesAreBoundedPerMinuteWhateverTheNumberOfKeysAndTheRestAreCounted() {
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
+        FlagStore store = productionWithClock(now);
         withStandardError(captured -> {
             for (int i = 0; i < 3_000; i++) {
                 store.evaluate("promo-" + i, USER, false); // keys from requests: more than the memo of warned keys holds
@@ -68,10 +74,8 @@ class FlagStoreTest {
 
     @Test
     void evaluationsOfUnknownKeysOnceTheMinutesLinesAreSpentTakeNoLock() {
-        FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
-                "environment \"production\"");
         java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
-        store.nanoTime(now::get);
+        FlagStore store = productionWithClock(now);
         withStandardError(captured -> {
             for (int i = 0; i <= FlagStore.UNKNOWN_LINES_PER_MINUTE; i++) {
                 store.evaluate("promo-" + i, USER, false); // the last one is over the budget
