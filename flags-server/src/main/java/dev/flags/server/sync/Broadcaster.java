@@ -762,7 +762,7 @@ public final class Broadcaster implements AutoCloseable {
 
   private void tickFailed(Throwable t) {
     try {
-      LOG.error("flags: the heartbeat tick failed (streams may miss a heartbeat; tried again at the next tick)", t);
+      LOG.error("sync: the heartbeat tick failed (streams may miss a heartbeat; tried again at the next tick)", t);
     } catch (Throwable ignored) {
       // no memory even to log: the next tick tries again
     }
