@@ -38,4 +38,24 @@ final class Fixtures {
     static FlagDocument doc(String key, boolean on, long version) {
         return doc(flag(key, on, version));
     }
+
+    /**
+     * Registers, on a thread of its own, a status listener whose first call (on that thread, under the SDK's store lock)
+     * runs {@code first} and then closes the SDK: the way an application's listener on {@code Runnable::run} may.
+     *
+     * @return whether that {@code close()} returned within 10 s (false: a deadlock; the thread is a daemon, so that it
+     *     does not keep the test's JVM)
+     */
+    static boolean closedFromAStatusListenersFirstCall(Flags flags, Runnable first) throws InterruptedException {
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread app = new Thread(() -> flags.addStatusListener(f -> {
+            first.run();
+            flags.close();
+            closed.set(true);
+        }), "registers-a-status-listener");
+        app.setDaemon(true);
+        app.start();
+        app.join(10_000);
+        return !app.isAlive() && closed.get();
+    }
 }

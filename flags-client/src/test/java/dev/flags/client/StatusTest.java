@@ -22,7 +22,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -170,20 +169,12 @@ class StatusTest {
              Flags flags = client(server).listenerExecutor(Runnable::run).build()) {
             Subscription stream = server.awaitSubscription().snapshot(5, doc("a", true, 1));
             assertThat(flags.awaitReady(WAIT)).isTrue();
-            AtomicBoolean closedFromTheListener = new AtomicBoolean();
             // Its first call runs on the registering thread, under the store's lock; the stream's thread, holding its own
             // lock, waits for that one to publish a delta, and close() takes the stream's lock (QA64 F1: a deadlock).
-            Thread app = new Thread(() -> flags.addStatusListener(f -> {
+            assertThat(Fixtures.closedFromAStatusListenersFirstCall(flags, () -> {
                 stream.delta(5, 6, doc("a", false, 2));
                 Await.until("the SDK waits to publish the delta", () -> Await.blockedOnTheStore("Syncer"));
-                flags.close();
-                closedFromTheListener.set(true);
-            }), "registers-a-status-listener");
-            app.setDaemon(true); // a deadlock must not keep the test's JVM
-            app.start();
-            app.join(WAIT.toMillis());
-            assertThat(app.isAlive()).as("close() from the listener returned").isFalse();
-            assertThat(closedFromTheListener).isTrue();
+            })).as("close() from the listener returned").isTrue();
             assertThat(flags.health()).isEqualTo(new Health(Health.Status.DOWN, "closed"));
             flags.close(); // from here: waits for the rest of the first, on the background thread
             Await.until("no thread of the SDK left waiting", () -> !Await.blockedOnTheStore("Syncer"));

@@ -36,14 +36,19 @@ class GrpcConnectionLimitTest {
     @TempDir
     Path dir;
 
+    /** A channel of its own (one connection) to the server's gRPC port. */
+    private static ManagedChannel plaintextChannel(FlagServer server) {
+        return NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+    }
+
     @Test
     void aConnectionWhoseCallsAreAllRefusedIsClosedOnceAsOldAsAnIdleOneWhileASubscribedOneStays() throws Exception {
         // QA61 F3: a refused call now and then kept a connection from idling, so it was never closed.
         try (FlagServer server = FlagServer.startWithGrpcIdle(ServerFixture.config(dir.resolve("refused")), Duration.ofMillis(500))) {
             ApiClient api = new ApiClient(server.httpPort());
             String sdk = ServerFixture.productionWithSdkToken(api);
-            ManagedChannel subscribed = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
-            ManagedChannel wrongToken = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            ManagedChannel subscribed = plaintextChannel(server);
+            ManagedChannel wrongToken = plaintextChannel(server);
             try {
                 Iterator<SyncMessage> stream = ServerFixture.subscribe(subscribed, sdk);
                 assertThat(stream.next().hasSnapshot()).isTrue();
@@ -106,7 +111,7 @@ class GrpcConnectionLimitTest {
         try (FlagServer server = FlagServer.startWithGrpcIdle(ServerFixture.config(dir.resolve("idle")), Duration.ofMillis(500))) {
             ApiClient api = new ApiClient(server.httpPort());
             String sdk = ServerFixture.productionWithSdkToken(api);
-            ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+            ManagedChannel channel = plaintextChannel(server);
             try {
                 Iterator<SyncMessage> stream = ServerFixture.subscribe(channel, sdk);
                 assertThat(stream.next().hasSnapshot()).isTrue();
