@@ -776,6 +776,24 @@ class AdminApiTest {
     }
 
     @Test
+    void theKillSwitchAtAPathWithATrailingSlashIsChargedAsTheKillSwitch() throws Exception {
+        restartWithBudgets(3, 100);
+        String editor = token("editor", "production");
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertThat(api.put(path, editor, BILLING).status()).isEqualTo(201);
+        assertThat(api.patch(path + "/", editor, "{\"description\": \"one\"}").status()).isEqualTo(200);
+        assertThat(api.patch(path + "/", editor, "{\"description\": \"two\"}").status())
+                .as("charged once, as the router takes it (it was charged twice)").isEqualTo(200);
+        assertProblem(api.patch(path, editor, "{\"description\": \"three\"}"), 429, "more than 3 changes in a minute");
+        // The budget of changes is spent: the kill switch, routed and charged as the same request (QA67 F1: it was
+        // charged as a change for the trailing "/" and refused)
+        ApiClient.Response off = api.patch(path + "/", editor, "{\"enabled\": false}");
+        assertThat(off.status()).as(off.body()).isEqualTo(200);
+        assertThat(api.post("/api/v1/environments/production/evaluate/", editor, "{\"user\": {\"id\": \"u\"}}").status())
+                .as("the playground is a read, with a trailing / too").isEqualTo(200);
+    }
+
+    @Test
     void aPatchRefusedBeforeItsBodyIsJudgedIsChargedAsAChange() throws Exception {
         restartWithBudgets(3, 100);
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);

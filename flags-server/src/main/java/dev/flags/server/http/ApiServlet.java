@@ -145,8 +145,9 @@ public final class ApiServlet extends HttpServlet {
         Principal principal = null;
         try {
             principal = authenticate(req);
-            if (!RequestLimits.isFlagPatch(req.getMethod(), req.getPathInfo())) { // charged once its body is read
-                req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(principal, req.getMethod(), req.getPathInfo()));
+            List<String> segments = routedSegments(req);
+            if (!RequestLimits.isFlagPatch(req.getMethod(), segments)) { // charged once its body is read
+                req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(principal, req.getMethod(), segments));
             }
             // Parameters from the query string alone: a form body's fields would pass every check made on it.
             QueryParameters.refuseFormBody(req);
@@ -421,7 +422,7 @@ public final class ApiServlet extends HttpServlet {
                 case "PATCH" -> {
                     QueryParameters.requireOnly(req, COMMENT);
                     if (!p.canSwitchOff(env)) { // refused before its body is read, and charged as any write (QA47a F3)
-                        req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(p, method, req.getPathInfo()));
+                        req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(p, method, PathSegments.of(req)));
                     }
                     Access.requireSwitchOff(p, env); // before the body: an operator's token may switch flags off
                     JsonNode body = body(req);
@@ -559,8 +560,20 @@ public final class ApiServlet extends HttpServlet {
      */
     private void chargeIfRefusedUncharged(HttpServletRequest req, Principal principal) {
         if (principal != null && req.getAttribute(CHARGED_AS_CHANGE) == null
-                && RequestLimits.isFlagPatch(req.getMethod(), req.getPathInfo())) {
+                && RequestLimits.isFlagPatch(req.getMethod(), routedSegments(req))) {
             services.limits().refusedFlagPatch(principal);
+        }
+    }
+
+    /**
+     * The path's segments as {@link #route} reads them, for the request budgets to judge a request as the router will
+     * take it; null for a path the router refuses with a 400 (charged as any request of its method).
+     */
+    private static List<String> routedSegments(HttpServletRequest req) {
+        try {
+            return PathSegments.of(req);
+        } catch (ApiException e) {
+            return null;
         }
     }
 

@@ -45,12 +45,12 @@ public final class RequestLimits {
      *
      * @param principal who asks
      * @param method the HTTP method
-     * @param path the path under {@code /api/v1}
+     * @param segments the path's segments as the router reads them, or null for a path it refuses
      * @return whether it was charged as a change
      * @throws ApiException 429, with {@code retryAfterSeconds}, if the token has no budget left
      */
-    boolean admit(Principal principal, String method, String path) {
-        boolean change = isChange(method, path);
+    boolean admit(Principal principal, String method, java.util.List<String> segments) {
+        boolean change = isChange(method, segments);
         admit(principal, change);
         return change;
     }
@@ -101,14 +101,17 @@ public final class RequestLimits {
         changes.charge(principal.tokenId(), 1);
     }
 
-    /** Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}). */
-    static boolean isFlagPatch(String method, String path) {
-        if (!"PATCH".equals(method) || path == null) {
-            return false;
-        }
-        String[] parts = path.split("/", -1);
-        return parts.length == 5 && parts[0].isEmpty() && parts[1].equals("environments") && parts[3].equals("flags")
-                && !parts[2].isEmpty() && !parts[4].isEmpty();
+    /**
+     * Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}).
+     *
+     * @param method the HTTP method
+     * @param segments the path's segments as the router reads them ({@link PathSegments#of}), or null for a path it
+     *     refuses; judged on those, so that a path the router takes for a flag's PATCH ({@code .../flags/KEY/}, with a
+     *     trailing {@code /}) is not charged as another request here (QA67 F1)
+     */
+    static boolean isFlagPatch(String method, java.util.List<String> segments) {
+        return "PATCH".equals(method) && segments != null && segments.size() == 4
+                && segments.get(0).equals("environments") && segments.get(2).equals("flags");
     }
 
     private void admit(Principal principal, boolean change) {
@@ -175,8 +178,16 @@ public final class RequestLimits {
     /** Pattern characters read per read of budget the playground charges: see {@link #chargePatternReads}. */
     static final long PATTERN_READS_PER_CHARGE = 100_000;
 
-    /** The playground's POST only evaluates: it is a read. */
-    static boolean isChange(String method, String path) {
-        return CHANGES.contains(method) && !(method.equals("POST") && path != null && path.endsWith("/evaluate"));
+    /**
+     * The playground's POST only evaluates: it is a read.
+     *
+     * @param method the HTTP method
+     * @param segments the path's segments as the router reads them, or null for a path it refuses (a change, if the
+     *     method is one)
+     */
+    static boolean isChange(String method, java.util.List<String> segments) {
+        boolean evaluation = method.equals("POST") && segments != null && segments.size() == 3
+                && segments.get(0).equals("environments") && segments.get(2).equals("evaluate");
+        return CHANGES.contains(method) && !evaluation;
     }
 }

@@ -13,6 +13,7 @@ import dev.flags.server.TokenBucket;
 import dev.flags.server.auth.Principal;
 import dev.flags.server.auth.Scope;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -74,21 +75,21 @@ class RequestLimitsTest {
     @Test
     void changesAndReadsHaveSeparateBudgetsAndTheRefusalSaysWhenToRetry() {
         RequestLimits limits = new RequestLimits(new ApiLimits(2, 3), ticker);
-        limits.admit(SCRIPT, "PATCH", "/environments/production/flags/billing-v2");
-        limits.admit(SCRIPT, "DELETE", "/environments/production/flags/old");
-        assertThatThrownBy(() -> limits.admit(SCRIPT, "PUT", "/environments/production/flags/billing-v2"))
+        limits.admit(SCRIPT, "PATCH", PathSegments.split("/environments/production/flags/billing-v2"));
+        limits.admit(SCRIPT, "DELETE", PathSegments.split("/environments/production/flags/old"));
+        assertThatThrownBy(() -> limits.admit(SCRIPT, "PUT", PathSegments.split("/environments/production/flags/billing-v2")))
                 .isInstanceOfSatisfying(ApiException.class, e -> {
                     assertThat(e.status()).isEqualTo(429);
                     assertThat(e.title()).isEqualTo("too many requests");
                     assertThat(e.getMessage()).contains("more than 2 changes in a minute").contains("accepted in 30 s");
                     assertThat(e.extensions()).containsEntry("retryAfterSeconds", 30L);
                 });
-        limits.admit(ALICE, "PATCH", "/environments/production/flags/billing-v2"); // another token's budget
+        limits.admit(ALICE, "PATCH", PathSegments.split("/environments/production/flags/billing-v2")); // another token's budget
 
-        limits.admit(SCRIPT, "GET", "/environments/production/flags");
-        limits.admit(SCRIPT, "POST", "/environments/production/evaluate"); // the playground only reads
-        limits.admit(SCRIPT, "GET", "/environments/production/flags/billing-v2/history");
-        assertThatThrownBy(() -> limits.admit(SCRIPT, "GET", "/environments/production/flags"))
+        limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags"));
+        limits.admit(SCRIPT, "POST", PathSegments.split("/environments/production/evaluate")); // the playground only reads
+        limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags/billing-v2/history"));
+        assertThatThrownBy(() -> limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags")))
                 .isInstanceOfSatisfying(ApiException.class, e -> {
                     assertThat(e.status()).isEqualTo(429);
                     assertThat(e.getMessage()).contains("more than 3 reads in a minute").contains("accepted in 20 s");
@@ -98,21 +99,21 @@ class RequestLimitsTest {
     @Test
     void thePlaygroundsPatternWorkIsChargedToTheReadsAfterTheFact() {
         RequestLimits limits = new RequestLimits(new ApiLimits(10, 300), ticker);
-        limits.admit(SCRIPT, "POST", "/environments/production/evaluate");
+        limits.admit(SCRIPT, "POST", PathSegments.split("/environments/production/evaluate"));
         limits.chargePatternReads(SCRIPT, 10_000_000); // the most one flag's evaluation may read: 100 reads more
         for (int i = 0; i < 199; i++) {
-            limits.admit(SCRIPT, "GET", "/environments/production/flags");
+            limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags"));
         }
-        assertThatThrownBy(() -> limits.admit(SCRIPT, "GET", "/environments/production/flags"))
+        assertThatThrownBy(() -> limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags")))
                 .hasMessageContaining("more than 300 reads");
         limits.chargePatternReads(ALICE, 99_999); // less than a read's worth: free
         for (int i = 0; i < 300; i++) {
-            limits.admit(ALICE, "GET", "/environments/production/flags");
+            limits.admit(ALICE, "GET", PathSegments.split("/environments/production/flags"));
         }
         // a debt is at most a minute's budget: two minutes later the token reads again
         limits.chargePatternReads(SCRIPT, Long.MAX_VALUE / 2);
         advance(Duration.ofMinutes(2));
-        limits.admit(SCRIPT, "GET", "/environments/production/flags");
+        limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags"));
     }
 
     @Test
@@ -150,21 +151,24 @@ class RequestLimitsTest {
         assertThat(dev.flags.server.Access.onlySwitchesOff(off.deepCopy().put("default", true))).as("and something else").isFalse();
         assertThat(dev.flags.server.Access.onlySwitchesOff(JsonNodeFactory.instance.objectNode().put("enabled", "false"))).isFalse();
         assertThat(dev.flags.server.Access.onlySwitchesOff(null)).isFalse();
-        assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/billing-v2")).isTrue();
-        assertThat(RequestLimits.isFlagPatch("PUT", "/environments/production/flags/billing-v2")).isFalse();
-        assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/billing-v2/revert")).isFalse();
-        assertThat(RequestLimits.isFlagPatch("PATCH", "/environments/production/flags/")).isFalse();
-        assertThat(RequestLimits.isFlagPatch("PATCH", null)).isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", List.of("environments", "production", "flags", "billing-v2"))).isTrue();
+        assertThat(RequestLimits.isFlagPatch("PUT", List.of("environments", "production", "flags", "billing-v2"))).isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", List.of("environments", "production", "flags", "billing-v2", "revert")))
+                .isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", List.of("environments", "production", "flags"))).isFalse();
+        assertThat(RequestLimits.isFlagPatch("PATCH", null)).as("a path the router refuses").isFalse();
     }
 
     @Test
     void whatCountsAsAChange() {
-        assertThat(RequestLimits.isChange("POST", "/environments")).isTrue();
-        assertThat(RequestLimits.isChange("POST", "/tokens")).isTrue();
-        assertThat(RequestLimits.isChange("POST", "/environments/production/flags/x/revert")).isTrue();
-        assertThat(RequestLimits.isChange("PUT", "/environments/production/roles/beta/members/tess")).isTrue();
-        assertThat(RequestLimits.isChange("POST", "/environments/production/evaluate")).isFalse();
-        assertThat(RequestLimits.isChange("GET", "/environments/production/state")).isFalse();
+        assertThat(RequestLimits.isChange("POST", List.of("environments"))).isTrue();
+        assertThat(RequestLimits.isChange("POST", List.of("tokens"))).isTrue();
+        assertThat(RequestLimits.isChange("POST", List.of("environments", "production", "flags", "x", "revert"))).isTrue();
+        assertThat(RequestLimits.isChange("PUT", List.of("environments", "production", "roles", "beta", "members", "tess")))
+                .isTrue();
+        assertThat(RequestLimits.isChange("POST", List.of("environments", "production", "evaluate"))).isFalse();
+        assertThat(RequestLimits.isChange("GET", List.of("environments", "production", "state"))).isFalse();
+        assertThat(RequestLimits.isChange("POST", null)).as("a path the router refuses").isTrue();
         assertThat(RequestLimits.isChange("FOO", null)).isFalse();
     }
 }
