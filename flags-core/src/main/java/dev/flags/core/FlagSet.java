@@ -346,7 +346,7 @@ public final class FlagSet {
 
     /** A failure of a flag's rules in words: our own (a pattern's budget) by its message, others by class too. */
     static String failure(Throwable e) {
-        return e instanceof BoundedText.TooMuchBacktrackingException ? e.getMessage() : e.toString();
+        return e instanceof BoundedText.TooMuchPatternWorkException ? e.getMessage() : e.toString();
     }
 
     /**
@@ -498,14 +498,15 @@ public final class FlagSet {
     }
 
     /**
-     * The characters that {@code matches} conditions' patterns have read on the calling thread, in every evaluation
-     * it made: a server that evaluates for someone else (a playground) can charge the work to them, since one
-     * evaluation of a flag may read up to 10,000,000 characters (some tens of milliseconds). Read it before and after.
+     * The steps that {@code matches} conditions' patterns have taken on the calling thread, in every evaluation it
+     * made (each character a pattern reads costs its compiled program's size): a server that evaluates for someone else
+     * (a playground) can charge the work to them, since one evaluation of a flag may take up to 10,000,000 steps (some
+     * milliseconds). Read it before and after.
      *
-     * @return the characters read so far on this thread
+     * @return the steps taken so far on this thread
      */
-    public static long patternReadsOnThisThread() {
-        return BoundedText.readOnThisThread();
+    public static long patternStepsOnThisThread() {
+        return BoundedText.stepsOnThisThread();
     }
 
     /** @return whether this set has a flag of that key */

@@ -8,8 +8,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * Immutable (stateless). The rules a flag must obey, checked on the model so that flags built in code
@@ -296,13 +294,7 @@ final class FlagValidator {
     }
 
     private static String regexProblem(String value) {
-        try {
-            Pattern.compile(value);
-            return null;
-        } catch (PatternSyntaxException e) {
-            return "must be a valid regular expression, but " + Problems.quote(value) + " is not: " + e.getDescription()
-                    + " near index " + e.getIndex();
-        }
+        return Patterns.problem(value);
     }
 
     private static String numberProblem(String value) {

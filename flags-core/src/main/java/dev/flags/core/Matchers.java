@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * Immutable (stateless). Compiles conditions into matchers: sets are hashed, regular expressions
@@ -144,12 +143,14 @@ final class Matchers {
                 };
             }
             case MATCHES: {
-                Pattern[] patterns = values.stream().map(Pattern::compile).toArray(Pattern[]::new);
+                com.google.re2j.Pattern[] patterns = values.stream().map(Patterns::compile)
+                        .toArray(com.google.re2j.Pattern[]::new);
                 return v -> {
                     String s = text(v);
-                    for (Pattern p : patterns) {
-                        // Bounded: a pattern that backtracks without end fails the match instead of hanging.
-                        if (p.matcher(new BoundedText(s, p.pattern())).find()) {
+                    for (com.google.re2j.Pattern p : patterns) {
+                        // Bounded: linear in the value, and charged per character read, so that many patterns on a
+                        // long value fail the match instead of holding the request thread.
+                        if (p.matcher(new BoundedText(s, p.pattern(), p.programSize())).find()) {
                             return MATCH;
                         }
                     }

@@ -461,9 +461,7 @@ public final class FlagStore implements AutoCloseable {
         if (warnedFailures.asMap().putIfAbsent(flagKey + '@' + flagVersion, Boolean.TRUE) == null) {
             LOG.warn("flags: flag \"{}\" (version {}) in {} failed on a user's data and answered the caller's"
                     + " default: {}; said once an hour per flag version", printable(flagKey), flagVersion, label,
-                    failure instanceof StackOverflowError
-                            ? failure + " (a regular expression of a \"matches\" condition on a long value?)"
-                            : failure.toString());
+                    failure.toString());
         }
     }
 

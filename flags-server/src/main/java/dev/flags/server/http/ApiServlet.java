@@ -951,13 +951,13 @@ public final class ApiServlet extends HttpServlet {
         rejectUnknown(body, Set.of("user", "flag", "explain"));
         // One at a time per token from here: reading the user is work too (its roles and attributes), not only its rules.
         services.limits().enterPlayground(p);
-        long readBefore = FlagSet.patternReadsOnThisThread();
+        long stepsBefore = FlagSet.patternStepsOnThisThread();
         ObjectNode n;
         try {
             n = evaluated(p, env, body);
         } finally {
             // After the answer is made, charged to the token's reads: the next request pays for what this one cost.
-            services.limits().chargePatternReads(p, FlagSet.patternReadsOnThisThread() - readBefore);
+            services.limits().chargePatternSteps(p, FlagSet.patternStepsOnThisThread() - stepsBefore);
             services.limits().leavePlayground(p);
         }
         write(resp, 200, n);

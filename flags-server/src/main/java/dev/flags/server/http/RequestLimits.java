@@ -132,16 +132,16 @@ public final class RequestLimits {
     }
 
     /**
-     * Charges the token's read budget for the playground's pattern work: a {@code matches} condition may read up
-     * to 10,000,000 characters per flag (tens of milliseconds), and a request without {@code "flag"} evaluates every
-     * flag, so one read's worth of budget could ask for seconds of CPU. One more read per {@value
-     * #PATTERN_READS_PER_CHARGE} characters read: an evaluation that reads the most costs about a hundred reads.
+     * Charges the token's read budget for the playground's pattern work: a {@code matches} condition may take up
+     * to 10,000,000 steps per flag (milliseconds; each character a pattern reads costs its compiled size), and a request
+     * without {@code "flag"} evaluates every flag, so one read's worth of budget could ask for seconds of CPU. One more
+     * read per {@value #PATTERN_STEPS_PER_CHARGE} steps: an evaluation that takes the most costs about a hundred reads.
      *
      * @param principal who asked
-     * @param patternReads the characters the request's patterns read
+     * @param patternSteps the steps the request's patterns took
      */
-    void chargePatternReads(Principal principal, long patternReads) {
-        reads.charge(principal.tokenId(), patternReads / PATTERN_READS_PER_CHARGE);
+    void chargePatternSteps(Principal principal, long patternSteps) {
+        reads.charge(principal.tokenId(), patternSteps / PATTERN_STEPS_PER_CHARGE);
     }
 
     /**
@@ -175,8 +175,8 @@ public final class RequestLimits {
     /** The tokens with a playground evaluation running. */
     private final Set<String> playgroundRunning = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    /** Pattern characters read per read of budget the playground charges: see {@link #chargePatternReads}. */
-    static final long PATTERN_READS_PER_CHARGE = 100_000;
+    /** Pattern steps per read of budget the playground charges: see {@link #chargePatternSteps}. */
+    static final long PATTERN_STEPS_PER_CHARGE = 100_000;
 
     /**
      * The playground's POST only evaluates: it is a read.

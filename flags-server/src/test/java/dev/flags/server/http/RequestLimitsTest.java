@@ -100,18 +100,18 @@ class RequestLimitsTest {
     void thePlaygroundsPatternWorkIsChargedToTheReadsAfterTheFact() {
         RequestLimits limits = new RequestLimits(new ApiLimits(10, 300), ticker);
         limits.admit(SCRIPT, "POST", PathSegments.split("/environments/production/evaluate"));
-        limits.chargePatternReads(SCRIPT, 10_000_000); // the most one flag's evaluation may read: 100 reads more
+        limits.chargePatternSteps(SCRIPT, 10_000_000); // the most one flag's evaluation may read: 100 reads more
         for (int i = 0; i < 199; i++) {
             limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags"));
         }
         assertThatThrownBy(() -> limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags")))
                 .hasMessageContaining("more than 300 reads");
-        limits.chargePatternReads(ALICE, 99_999); // less than a read's worth: free
+        limits.chargePatternSteps(ALICE, 99_999); // less than a read's worth: free
         for (int i = 0; i < 300; i++) {
             limits.admit(ALICE, "GET", PathSegments.split("/environments/production/flags"));
         }
         // a debt is at most a minute's budget: two minutes later the token reads again
-        limits.chargePatternReads(SCRIPT, Long.MAX_VALUE / 2);
+        limits.chargePatternSteps(SCRIPT, Long.MAX_VALUE / 2);
         advance(Duration.ofMinutes(2));
         limits.admit(SCRIPT, "GET", PathSegments.split("/environments/production/flags"));
     }
@@ -125,7 +125,7 @@ class RequestLimitsTest {
                 .hasMessageContaining("one at a time per token");
         limits.enterPlayground(ALICE); // another token's
         limits.leavePlayground(ALICE);
-        limits.chargePatternReads(SCRIPT, 400 * 100_000L); // more than the minute's 300: in debt
+        limits.chargePatternSteps(SCRIPT, 400 * 100_000L); // more than the minute's 300: in debt
         limits.leavePlayground(SCRIPT);
         assertThatThrownBy(() -> limits.enterPlayground(SCRIPT)).as("in debt for the last one's work")
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.extensions()).containsKey("retryAfterSeconds"))
