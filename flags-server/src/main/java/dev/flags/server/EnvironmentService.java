@@ -34,6 +34,8 @@ public final class EnvironmentService {
     private final ChangeWriter writer;
     private final EnvironmentLimits limits;
     private final Function<String, List<SdkStream>> connected;
+    /** Held by a creation or clone from its checks to its append. */
+    private final Object creations = new Object();
 
     /**
      * @param journal the journal, for reads
@@ -110,6 +112,20 @@ public final class EnvironmentService {
         Access.requireAdmin(p);
         Keys.environment(key);
         Keys.name(name);
+        Keys.comment(comment);
+        if (cloneFrom != null) {
+            Keys.environment(cloneFrom);
+        }
+        // One creation at a time, its checks and its append together: two at once, of prod and PROD, each checked a state
+        // without the other and both were created (QA67 F2). The journal refuses only an exact duplicate. A delete needs
+        // no part of this lock: it removes an environment that exists, which a creation's check already refuses in any case.
+        synchronized (creations) {
+            return createNow(p, key, name, cloneFrom, comment);
+        }
+    }
+
+    /** {@link #create}'s checks against the state and its append: called one at a time. */
+    private EnvironmentState createNow(Principal p, String key, String name, String cloneFrom, String comment) {
         // DEV beside dev: every script, CLI flag and SDK setting would have to get the case right, and one that does not
         // changes or serves the other environment. (An exact duplicate is refused by the journal, as "already exists".)
         ServerState state = journal.state();
@@ -128,13 +144,11 @@ public final class EnvironmentService {
         if (name != null) {
             payload.put("name", name);
         }
-        Keys.comment(comment);
         if (cloneFrom == null) {
             JournalEntry entry = writer.append(Change.of(EntryType.ENVIRONMENT_CREATED, key, p.actor(), payload)
                     .withComment(comment));
             return journal.state().environment(entry.environment()).orElseThrow();
         }
-        Keys.environment(cloneFrom);
         payload.put("source", cloneFrom);
         // Serialized with the source's writes: the copy is what was checked, not a source grown in between.
         JournalEntry entry = writer.serialized(cloneFrom, () -> {
