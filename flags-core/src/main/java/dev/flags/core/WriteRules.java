@@ -22,8 +22,8 @@ import java.util.TreeSet;
  * the history and terminals, so they are held to {@link ReadableText}'s rules: a description may hold line
  * breaks and tabs but no other control character, line separator, bidirectional control or lone surrogate; a
  * rule's name and a user id no invisible character either, as a grant's user id. None of them, nor a new flag's key,
- * may hold what looks like a flag server's token ({@link ReadableText#holdsAToken}): a secret pasted in the wrong
- * place would be kept for good and sent to every SDK.
+ * nor a role or region its rules add, may hold what looks like a flag server's token ({@link ReadableText#holdsAToken}):
+ * a secret pasted in the wrong place would be kept for good and sent to every SDK.
  *
  * <p><b>Steps.</b> A percentage or a weight has at most three decimals, exactly: the format takes one within a
  * millionth of a step ({@link #steps}).
@@ -164,9 +164,11 @@ public final class WriteRules {
         }
         Set<String> namesBefore = new HashSet<>();
         Set<String> idsBefore = new HashSet<>();
+        Set<String> rolesAndRegionsBefore = new HashSet<>();
         if (existing != null) {
             existing.rules().forEach(r -> namesBefore.add(r.name()));
             idsBefore.addAll(userIds(existing));
+            rolesAndRegionsBefore.addAll(rolesAndRegions(existing));
         }
         List<Rule> rules = next.rules();
         for (int i = 0; i < rules.size(); i++) {
@@ -190,8 +192,13 @@ public final class WriteRules {
         for (int r = 0; r < rules.size(); r++) {
             List<Condition> conditions = rules.get(r).conditions();
             for (int c = 0; c < conditions.size(); c++) {
+                String path = "rules[" + r + "].conditions[" + c + "]";
                 if (conditions.get(c) instanceof Condition.UserIds u) {
-                    userIdProblem(next.key(), "rules[" + r + "].conditions[" + c + "].userIds", u.userIds(), idsBefore, problems);
+                    userIdProblem(next.key(), path + ".userIds", u.userIds(), idsBefore, problems);
+                } else if (conditions.get(c) instanceof Condition.Roles rc) {
+                    tokenProblem(next.key(), path + ".roles", rc.roles(), rolesAndRegionsBefore, problems);
+                } else if (conditions.get(c) instanceof Condition.Regions gc) {
+                    tokenProblem(next.key(), path + ".regions", gc.regions(), rolesAndRegionsBefore, problems);
                 }
             }
         }
@@ -300,6 +307,34 @@ public final class WriteRules {
                 return;
             }
         }
+    }
+
+    /**
+     * Adds a problem for the first value of a list (a rule's roles or regions, sent to every SDK) that holds what looks
+     * like a token and is not in {@code before} (QA67 F3).
+     */
+    private static void tokenProblem(String key, String path, List<String> values, Set<String> before, List<Problem> problems) {
+        for (int i = 0; i < values.size(); i++) {
+            if (!before.contains(values.get(i)) && ReadableText.holdsAToken(values.get(i))) {
+                problems.add(new Problem(key, path + "[" + i + "]", ReadableText.HOLDS_A_TOKEN));
+                return;
+            }
+        }
+    }
+
+    /** Every role and region the flag's rules name. */
+    private static Set<String> rolesAndRegions(Flag flag) {
+        Set<String> values = new HashSet<>();
+        for (Rule r : flag.rules()) {
+            for (Condition c : r.conditions()) {
+                if (c instanceof Condition.Roles rc) {
+                    values.addAll(rc.roles());
+                } else if (c instanceof Condition.Regions gc) {
+                    values.addAll(gc.regions());
+                }
+            }
+        }
+        return values;
     }
 
     /** Every user id the flag names: in its targets and in its rules' user-id conditions. */

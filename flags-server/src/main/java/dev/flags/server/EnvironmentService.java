@@ -110,6 +110,7 @@ public final class EnvironmentService {
      */
     public EnvironmentState create(Principal p, String key, String name, String cloneFrom, String comment) {
         Access.requireAdmin(p);
+        Keys.withoutToken(key, "environment key"); // in every URL, list and log line, and never used again once deleted
         Keys.environment(key);
         Keys.name(name);
         Keys.comment(comment);

@@ -116,6 +116,9 @@ final class FlagPatch {
         if (valueNode == null || !valueNode.isTextual()) {
             throw ApiException.badRequest(op + "." + field + " must be a string, was " + valueNode);
         }
+        if (add) { // a remove still takes out a value stored before the check
+            Keys.withoutToken(valueNode.asText(), op + "." + field);
+        }
         String value = roles ? Keys.role(valueNode.asText()) : Keys.region(valueNode.asText());
         JsonNode rule = node.get("rule");
         steps.add(f -> withRule(f, rule, r -> {

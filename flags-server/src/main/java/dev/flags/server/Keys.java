@@ -42,6 +42,23 @@ public final class Keys {
     }
 
     /**
+     * A value a write adds to what is kept for good and shown to every reader (a role's name, a region, a new
+     * environment's key): not one that looks like a token of this server, as a user id, a name or a comment may not be
+     * (QA67 F3). Only what is written anew: a revoke or a remove of a value stored before must still work.
+     *
+     * @param value the value
+     * @param what what it is, as the refusal names it ("role", "environment key")
+     * @return the value
+     * @throws ApiException 400 if it holds a token-shaped word (the value is not echoed: it may be a secret)
+     */
+    static String withoutToken(String value, String what) {
+        if (ReadableText.holdsAToken(value)) {
+            throw ApiException.badRequest(what + " " + ReadableText.HOLDS_A_TOKEN);
+        }
+        return value;
+    }
+
+    /**
      * A user id to grant a role to: shown in role lists and the audit log, so without control characters, line
      * separators or bidirectional controls (U+202E and its kind reorder what is shown), as a name.
      */

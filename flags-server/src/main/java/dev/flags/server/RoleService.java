@@ -126,6 +126,9 @@ public final class RoleService {
      */
     public Membership setMember(Principal p, String env, String role, String userId, boolean grant,
                                 com.fasterxml.jackson.databind.JsonNode request, String comment) {
+        if (grant) { // a revoke still takes away a role stored before the check
+            Keys.withoutToken(role, "role");
+        }
         Keys.role(role);
         if (grant) {
             Keys.grantedUserId(userId);
@@ -241,6 +244,9 @@ public final class RoleService {
     public JournalEntry setSelfService(Principal p, String env, String role, boolean selfService, Duration maxGrantDuration,
                                        String comment) {
         Access.requireAdmin(p);
+        if (selfService) { // unmarking one stored before the check still works
+            Keys.withoutToken(role, "role");
+        }
         Keys.role(role);
         if (!selfService && maxGrantDuration != null) {
             throw ApiException.badRequest("\"maxGrantDuration\" limits the grants of a self-service role; a role that is not"

@@ -93,6 +93,70 @@ class TextInputTest {
     }
 
     @Test
+    void aTokenPastedAsARoleARegionOrAnEnvironmentKeyIsRefusedButOneStoredBeforeIsStillTakenOut() throws Exception {
+        // QA67 F3: a rule's roles and regions are sent to every SDK, a role's name is kept in the journal and role lists,
+        // an environment's key is in every URL and log line: a token pasted there was stored, as nowhere else.
+        String token = dev.flags.server.auth.TokenService.newSecret(); // flg_ and 43 characters, as a real one
+        String says = "holds what looks like a flag server token (flg_ and 43 characters)";
+        String why = ": a token is a secret, and this text would be kept for good and shown to every reader (sent to every SDK,"
+                + " for a flag's); if it is a token, revoke it";
+        assertThat(api.put(E + "/flags/f", ADMIN, "{\"rules\": [{\"name\": \"beta\", \"conditions\": [{\"roles\": [\"beta\"]},"
+                + " {\"regions\": [\"eu\"]}]}]}").status()).isEqualTo(201);
+        long before = api.get(E, ADMIN).json().get("version").asLong();
+
+        ApiClient.Response addRole = api.patch(E + "/flags/f", ADMIN, "{\"addRole\": {\"rule\": 0, \"role\": \"" + token + "\"}}");
+        assertThat(addRole.status()).isEqualTo(400);
+        assertThat(detail(addRole)).isEqualTo("addRole.role " + says + why);
+        ApiClient.Response addRegion = api.patch(E + "/flags/f", ADMIN, "{\"addRegion\": {\"rule\": \"beta\", \"region\": \""
+                + token + "\"}}");
+        assertThat(addRegion.status()).isEqualTo(400);
+        assertThat(detail(addRegion)).isEqualTo("addRegion.region " + says + why);
+        ApiClient.Response put = api.put(E + "/flags/g", ADMIN, "{\"rules\": [{\"conditions\": [{\"roles\": [\"beta\", \""
+                + token + "\"]}, {\"regions\": [\"" + token + "\"]}]}]}");
+        assertThat(put.status()).isEqualTo(422);
+        assertThat(put.json().get("problems")).extracting(p -> p.get("path").asText() + " " + p.get("message").asText())
+                .containsExactly("rules[0].conditions[0].roles[1] " + says + why, "rules[0].conditions[1].regions[0] " + says + why);
+        assertThat(put.body()).doesNotContain(token);
+        ApiClient.Response selfService = api.put(E + "/roles/" + token, ADMIN, "{\"selfService\": true}");
+        assertThat(selfService.status()).isEqualTo(400);
+        assertThat(detail(selfService)).isEqualTo("role " + says + why);
+        ApiClient.Response grant = api.put(E + "/roles/" + token + "/members/tess", ADMIN, null);
+        assertThat(grant.status()).isEqualTo(400);
+        assertThat(detail(grant)).isEqualTo("role " + says + why);
+        ApiClient.Response environment = api.post("/api/v1/environments", ADMIN, "{\"key\": \"" + token + "\"}");
+        assertThat(environment.status()).isEqualTo(400);
+        assertThat(detail(environment)).isEqualTo("environment key " + says + why);
+        assertThat(api.get(E, ADMIN).json().get("version").asLong()).as("nothing written").isEqualTo(before);
+        assertThat(api.get("/api/v1/environments", ADMIN).body()).doesNotContain(token);
+
+        // An earlier release took them: each is still taken out, and a flag that has them is still put back as it is.
+        server.close();
+        ObjectMapper json = new ObjectMapper();
+        try (FileJournal journal = FileJournal.builder(dataDir.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.FLAG_CREATED, "production", "admin", json.readTree("{\"key\": \"old\", \"rules\":"
+                    + " [{\"conditions\": [{\"roles\": [\"beta\", \"" + token + "\"]}, {\"regions\": [\"eu\", \"" + token + "\"]}]}]}")));
+            journal.append(Change.of(EntryType.ROLE_MARKED_SELF_SERVICE, "production", "admin", json.readTree("{\"role\": \""
+                    + token + "\"}")));
+            journal.append(Change.of(EntryType.ROLE_GRANTED, "production", "admin", json.readTree("{\"user\": \"tess\", \"role\": \""
+                    + token + "\"}")));
+        }
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        JsonNode kept = api.get(E + "/flags/old", ADMIN).json();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) kept).put("description", "kept");
+        ((com.fasterxml.jackson.databind.node.ObjectNode) kept).remove("version");
+        assertThat(api.put(E + "/flags/old", ADMIN, kept.toString()).status()).as("a PUT that keeps its roles").isEqualTo(200);
+        assertThat(api.patch(E + "/flags/old", ADMIN, "{\"removeRole\": {\"rule\": 0, \"role\": \"" + token + "\"}}").status())
+                .isEqualTo(200);
+        assertThat(api.patch(E + "/flags/old", ADMIN, "{\"removeRegion\": {\"rule\": 0, \"region\": \"" + token + "\"}}").status())
+                .isEqualTo(200);
+        assertThat(api.delete(E + "/roles/" + token + "/members/tess", ADMIN).status()).as("the revoke").isEqualTo(200);
+        assertThat(api.put(E + "/roles/" + token, ADMIN, "{\"selfService\": false}").status()).as("the unmark").isEqualTo(200);
+        assertThat(api.get(E + "/flags/old", ADMIN).body()).doesNotContain(token);
+        assertThat(api.get(E + "/roles", ADMIN).body()).doesNotContain(token);
+    }
+
+    @Test
     void aFlagDocumentOfTensOfThousandsOfUnknownFieldsIsRefusedWithItsFirstHundredProblems() {
         // 60,000 unknown fields in 0.8 MB: 54 s of a request thread and an answer of 10.5 MB before (QA42c F5).
         StringBuilder flag = new StringBuilder("{\"enabled\": true");
