@@ -43,7 +43,7 @@ final class FlagPatch {
         for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
             String name = it.next();
             if (!OPERATIONS.contains(name)) {
-                throw ApiException.badRequest("\"" + name + "\" is not a patch operation; the operations are " + new java.util.TreeSet<>(OPERATIONS));
+                throw ApiException.badRequest(LogText.quoted(name, 80) + " is not a patch operation; the operations are " + new java.util.TreeSet<>(OPERATIONS));
             }
         }
         List<UnaryOperator<Flag>> steps = new ArrayList<>();
@@ -58,7 +58,7 @@ final class FlagPatch {
         if (body.has("description")) {
             JsonNode d = body.get("description");
             if (!d.isTextual() && !d.isNull()) {
-                throw ApiException.badRequest("description must be a string, was " + d);
+                throw ApiException.badRequest("description must be a string, was " + shown(d));
             }
             String text = d.isNull() ? null : d.asText();
             steps.add(f -> new Flag(f.key(), text, f.enabled(), f.salt(), f.bucketBy(), f.variants(), f.targets(), f.rules(), f.defaultValue(), f.version()));
@@ -67,7 +67,7 @@ final class FlagPatch {
             JsonNode op = object(body, "percentage", "value");
             JsonNode value = op.get("value");
             if (value == null || !value.isNumber()) {
-                throw ApiException.badRequest("percentage.value must be a number from 0 to 100, was " + value);
+                throw ApiException.badRequest("percentage.value must be a number from 0 to 100, was " + shown(value));
             }
             if (!Double.isFinite(value.doubleValue())) {
                 // 1e400 reads as Infinity, which cannot even be written into the document that validation checks.
@@ -114,7 +114,7 @@ final class FlagPatch {
         JsonNode node = object(body, op, field);
         JsonNode valueNode = node.get(field);
         if (valueNode == null || !valueNode.isTextual()) {
-            throw ApiException.badRequest(op + "." + field + " must be a string, was " + valueNode);
+            throw ApiException.badRequest(op + "." + field + " must be a string, was " + shown(valueNode));
         }
         if (add) { // a remove still takes out a value stored before the check
             Keys.withoutToken(valueNode.asText(), op + "." + field);
@@ -172,12 +172,12 @@ final class FlagPatch {
             String user = targetUser(op, "addTarget");
             JsonNode serveNode = op.get("serve");
             if (serveNode != null && !serveNode.isNull() && !serveNode.isBoolean()) {
-                throw ApiException.badRequest("addTarget.serve must be true or false, was " + serveNode);
+                throw ApiException.badRequest("addTarget.serve must be true or false, was " + shown(serveNode));
             }
             boolean serve = serveNode == null || serveNode.isNull() || serveNode.booleanValue(); // as absent, as variant's null
             JsonNode variantNode = op.get("variant");
             if (variantNode != null && !variantNode.isNull() && !variantNode.isTextual()) {
-                throw ApiException.badRequest("addTarget.variant must be a variant's key, was " + variantNode);
+                throw ApiException.badRequest("addTarget.variant must be a variant's key, was " + shown(variantNode));
             }
             String variant = variantNode == null || variantNode.isNull() ? null : variantNode.asText();
             if (variant != null && !serve) {
@@ -213,7 +213,7 @@ final class FlagPatch {
             // The journal's rule only, as a role's revoke: a user id stored before the stricter check can still be taken out.
             JsonNode userNode = op.get("user");
             if (userNode == null || !userNode.isTextual()) {
-                throw ApiException.badRequest("removeTarget.user must be a user id (a string), was " + userNode);
+                throw ApiException.badRequest("removeTarget.user must be a user id (a string), was " + shown(userNode));
             }
             String user = Keys.userId(userNode.asText());
             if (body.has("addTarget") && user.equals(body.get("addTarget").path("user").asText(null))) {
@@ -234,12 +234,12 @@ final class FlagPatch {
     private static JsonNode targetObject(JsonNode body, String name, List<String> fields) {
         JsonNode v = body.get(name);
         if (!v.isObject()) {
-            throw ApiException.badRequest(name + " must be an object, was " + v);
+            throw ApiException.badRequest(name + " must be an object, was " + shown(v));
         }
         for (Iterator<String> it = v.fieldNames(); it.hasNext(); ) {
             String field = it.next();
             if (!fields.contains(field)) {
-                throw ApiException.badRequest(name + " has an unknown field \"" + LogText.escape(field) + "\"; it takes \""
+                throw ApiException.badRequest(name + " has an unknown field " + LogText.quoted(field, 80) + "; it takes \""
                         + String.join("\", \"", fields) + "\"");
             }
         }
@@ -249,7 +249,7 @@ final class FlagPatch {
     private static String targetUser(JsonNode op, String name) {
         JsonNode user = op.get("user");
         if (user == null || !user.isTextual()) {
-            throw ApiException.badRequest(name + ".user must be a user id (a string), was " + user);
+            throw ApiException.badRequest(name + ".user must be a user id (a string), was " + shown(user));
         }
         return Keys.grantedUserId(user.asText());
     }
@@ -285,7 +285,7 @@ final class FlagPatch {
         if (ref != null && ref.isIntegralNumber()) {
             // Checked before it is narrowed: 4294967296 must not wrap around to rule 0.
             if (!ref.canConvertToInt() || ref.intValue() < 0 || ref.intValue() >= f.rules().size()) {
-                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule " + ref.asText() + "; " + ruleList(f));
+                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule " + shown(ref) + "; " + ruleList(f));
             }
             return ref.intValue();
         }
@@ -298,16 +298,16 @@ final class FlagPatch {
             }
             if (named.size() > 1) {
                 // Changing the first of them could be changing the wrong rule: say so instead of guessing.
-                throw ApiException.conflict("flag \"" + f.key() + "\" has " + named.size() + " rules named " + ref
+                throw ApiException.conflict("flag \"" + f.key() + "\" has " + named.size() + " rules named " + shown(ref)
                         + " (rules " + named + "); name the rule by its index instead");
             }
             if (named.isEmpty()) {
-                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule named " + ref + "; " + ruleList(f));
+                throw ApiException.conflict("flag \"" + f.key() + "\" has no rule named " + shown(ref) + "; " + ruleList(f));
             }
             return named.get(0);
         }
         throw ApiException.badRequest("rule must be a rule's index (a whole number from 0) or its name, was "
-                + (ref != null && ref.isNumber() && !Double.isFinite(ref.doubleValue()) ? "too large a number" : ref));
+                + (ref != null && ref.isNumber() && !Double.isFinite(ref.doubleValue()) ? "too large a number" : shown(ref)));
     }
 
     /** @return the flag's rules by index and name, as a conflict names them to choose from (the first 20) */
@@ -325,13 +325,26 @@ final class FlagPatch {
     }
 
     private static String describe(JsonNode ref) {
-        return String.valueOf(ref);
+        return shown(ref);
+    }
+
+    /**
+     * A value from the body, for a message: as JSON, cut to 80 characters as every other echo of what a client sent is
+     * (a rule named by 900 KB of text came back whole, QA67 F4), and never cut inside a character.
+     */
+    private static String shown(JsonNode value) {
+        String text = String.valueOf(value);
+        if (text.length() <= 80) {
+            return text;
+        }
+        int end = Character.isHighSurrogate(text.charAt(76)) ? 76 : 77;
+        return text.substring(0, end) + "...";
     }
 
     private static boolean bool(JsonNode body, String field) {
         JsonNode v = body.get(field);
         if (!v.isBoolean()) {
-            throw ApiException.badRequest(field + " must be true or false, was " + v);
+            throw ApiException.badRequest(field + " must be true or false, was " + shown(v));
         }
         return v.asBoolean();
     }
@@ -340,12 +353,12 @@ final class FlagPatch {
     private static JsonNode object(JsonNode body, String field, String valueField) {
         JsonNode v = body.get(field);
         if (!v.isObject()) {
-            throw ApiException.badRequest(field + " must be an object, was " + v);
+            throw ApiException.badRequest(field + " must be an object, was " + shown(v));
         }
         for (Iterator<String> it = v.fieldNames(); it.hasNext(); ) {
             String name = it.next();
             if (!name.equals("rule") && !name.equals(valueField)) {
-                throw ApiException.badRequest(field + " has an unknown field \"" + name + "\"; it takes \"rule\" and \""
+                throw ApiException.badRequest(field + " has an unknown field " + LogText.quoted(name, 80) + "; it takes \"rule\" and \""
                         + valueField + "\"");
             }
         }

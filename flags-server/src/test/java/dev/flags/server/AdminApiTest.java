@@ -453,6 +453,37 @@ class AdminApiTest {
     }
 
     @Test
+    void aPatchEchoesWhatItWasSentCutToEightyCharacters() {
+        // QA67 F4: a rule named by 900 KB of text came back as a 900 KB problem detail; every other echo is cut.
+        api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        String big = "x".repeat(900_000);
+        String cut = "x".repeat(76) + "..."; // a JSON string's first 80 characters: its quote, 76 x and "..."
+        String name = "y".repeat(40_000); // as long as a JSON parser takes a field's name
+        String quotedCut = "y".repeat(77) + "...";
+        assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": \"" + big + "\", \"role\": \"r\"}}"), 409,
+                "has no rule named \"" + cut + "; its rules, by index: 0 ");
+        assertProblem(api.patch(path, ADMIN, "{\"removeRegion\": {\"rule\": [\"" + big + "\"], \"region\": \"eu-west\"}}"), 400,
+                "or its name, was [\"" + "x".repeat(75) + "...");
+        assertProblem(api.patch(path, ADMIN, "{\"description\": [\"" + big + "\"]}"), 400,
+                "description must be a string, was [\"" + "x".repeat(75) + "...");
+        assertProblem(api.patch(path, ADMIN, "{\"enabled\": \"" + big + "\"}"), 400, "enabled must be true or false, was \"" + cut);
+        assertProblem(api.patch(path, ADMIN, "{\"" + name + "\": 1}"), 400, "\"" + quotedCut + "\" is not a patch operation");
+        assertProblem(api.patch(path, ADMIN, "{\"addRole\": {\"rule\": 0, \"" + name + "\": 1}}"), 400,
+                "addRole has an unknown field \"" + quotedCut + "\"; it takes");
+        assertProblem(api.patch(path, ADMIN, "{\"addTarget\": {\"user\": \"u-1\", \"" + name + "\": 1}}"), 400,
+                "addTarget has an unknown field \"" + quotedCut + "\"; it takes");
+        for (String body : List.of("{\"addRole\": {\"rule\": 0, \"role\": [\"" + big + "\"]}}", "{\"percentage\": {\"rule\": 0,"
+                + " \"value\": \"" + big + "\"}}", "{\"addTarget\": {\"user\": [\"" + big + "\"]}}", "{\"removeTarget\": {\"user\": [\""
+                + big + "\"]}}", "{\"addTarget\": {\"user\": \"u\", \"serve\": \"" + big + "\"}}", "{\"addTarget\": {\"user\": \"u\","
+                + " \"variant\": [\"" + big + "\"]}}", "{\"addTarget\": \"" + big + "\"}", "{\"addRole\": \"" + big + "\"}")) {
+            ApiClient.Response r = api.patch(path, ADMIN, body);
+            assertThat(r.status()).as(body.substring(0, 40)).isEqualTo(400);
+            assertThat(r.json().get("detail").asText()).as(body.substring(0, 40)).hasSizeLessThan(300).contains("...");
+        }
+    }
+
+    @Test
     void aMissingRuleOfAFlagWithManyRulesListsTheFirstTwentyAndSaysThereAreMore() {
         String path = "/api/v1/environments/production/flags/many-rules";
         String rules = String.join(", ", IntStream.range(0, 25)
