@@ -589,6 +589,24 @@ class AdminApiTest {
     }
 
     @Test
+    void aRepeatedIfMatchOrIfNoneMatchIsRefusedNotGuessedBetween() throws Exception {
+        // QA67 F6: of If-Match: "1" and If-Match: "999", the first was checked and the second ignored.
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        long v1 = api.put(path, ADMIN, BILLING).json().get("version").asLong();
+        HttpClient http = HttpClient.newHttpClient();
+        for (String header : List.of("If-Match", "If-None-Match")) {
+            String first = header.equals("If-Match") ? "\"" + v1 + "\"" : "*";
+            HttpResponse<String> twice = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                    + path)).method("PATCH", HttpRequest.BodyPublishers.ofString("{\"enabled\": false}"))
+                    .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                    .header(header, first).header(header, "\"999\"").build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(twice.statusCode()).as(twice.body()).isEqualTo(400);
+            assertThat(twice.body()).contains("the request has more than one " + header + " header: send one");
+        }
+        assertThat(api.get(path, ADMIN).json().get("version").asLong()).as("nothing written").isEqualTo(v1);
+    }
+
+    @Test
     void aJsonMediaTypeMatchesInAnyCaseAndOnlyUtf8IsAccepted() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         assertThat(api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Type", "APPLICATION/JSON; Charset=\"UTF-8\"")).status())
