@@ -79,6 +79,9 @@ public final class FileJournal implements Journal {
 
         /** Called on the checkpoint thread each time it waits, with no checkpoint asked for. */
         default void checkpointWaiting() {}
+
+        /** Called on a reading thread just before a scan opens a segment file. */
+        default void beforeScanOpens(Path segment) {}
     }
 
     /** The durable end: the last acknowledged entry and where its segment's sound records end. */
@@ -942,15 +945,25 @@ public final class FileJournal implements Journal {
             if (olderIndexed) {
                 return;
             }
-            FlagHistoryIndex.Collector older = new FlagHistoryIndex.Collector();
-            if (indexedAfter > 0) {
-                scan(segments.get(0).firstSequence, (v, at) -> {
-                    if (v.sequence() > indexedAfter) {
-                        return false;
-                    }
-                    older.add(v, at);
-                    return v.sequence() < indexedAfter;
-                });
+            FlagHistoryIndex.Collector older;
+            while (true) {
+                older = new FlagHistoryIndex.Collector();
+                if (indexedAfter == 0) {
+                    break;
+                }
+                FlagHistoryIndex.Collector collecting = older;
+                try {
+                    scan(segments.get(0).firstSequence, (v, at) -> {
+                        if (v.sequence() > indexedAfter) {
+                            return false;
+                        }
+                        collecting.add(v, at);
+                        return v.sequence() < indexedAfter;
+                    });
+                    break;
+                } catch (RemovedWhileRead e) {
+                    // Retention overtook the scan: index again from the oldest entry it left.
+                }
             }
             historyIndex.addAllBefore(older.index());
             historyIndex.removeEnvironments(state().deletedEnvironments()); // the older records of those deleted since
@@ -1031,10 +1044,21 @@ public final class FileJournal implements Journal {
             throw new IllegalArgumentException("max entries must be at least 0, was " + maxEntries);
         }
         ensureOpen();
-        List<JournalEntry> out = new ArrayList<>();
         if (maxEntries == 0 || !fromInclusive.isBefore(toExclusive)) {
-            return out;
+            return new ArrayList<>();
         }
+        while (true) {
+            try {
+                return auditOnce(fromInclusive, toExclusive, maxEntries);
+            } catch (RemovedWhileRead e) {
+                // Retention removed entries this audit was reading: answer as a new call would, from the oldest left
+                // (an audit range is allowed to start before the journal does; a hole inside the answer is not).
+            }
+        }
+    }
+
+    private List<JournalEntry> auditOnce(Instant fromInclusive, Instant toExclusive, int maxEntries) {
+        List<JournalEntry> out = new ArrayList<>();
         // Timestamps never decrease, so skip segments whose successor already starts before the range.
         List<Recovery.SegmentInfo> segs = segments;
         long start = segs.get(0).firstSequence;
@@ -1150,9 +1174,22 @@ public final class FileJournal implements Journal {
     }
 
     /**
+     * Retention removed a segment a scan had still to read: the entries it returns or the state it rebuilds would have a
+     * gap, so it fails as a read of entries removed by retention does (an IllegalArgumentException, which callers
+     * take for "removed by retention"); a new scan starts from the oldest retained entry.
+     */
+    private static final class RemovedWhileRead extends IllegalArgumentException {
+        RemovedWhileRead(String message) {
+            super(message);
+        }
+    }
+
+    /**
      * Visits committed records from the segment holding {@code fromSequence} on (records before it in
-     * that segment are visited too: the visitor skips them). Stops at the durable mark; whatever lies
-     * beyond it is being written and is not read.
+     * that segment are visited too: the visitor skips them), each sequence number once and none left out.
+     * Stops at the durable mark; whatever lies beyond it is being written and is not read.
+     *
+     * @throws RemovedWhileRead if retention removed a segment before the scan could open it
      */
     private void scan(long fromSequence, Visitor visitor) {
         Mark end = mark;
@@ -1163,11 +1200,18 @@ public final class FileJournal implements Journal {
                 start = i;
             }
         }
+        long expected = -1; // the sequence the next segment must start at, once one was read to its end
         for (int i = start; i < segs.size(); i++) {
             Recovery.SegmentInfo seg = segs.get(i);
             if (seg.firstSequence > end.sequence()) {
                 return;
             }
+            if (expected >= 0 && seg.firstSequence != expected) {
+                // Each segment's scanner checks its own numbering only: one that ends early would go unnoticed.
+                throw new JournalCorruptedException(seg.file, 0, Segments.gap(segs.get(i - 1).file, expected - 1,
+                        seg.file, seg.firstSequence));
+            }
+            hooks.beforeScanOpens(seg.file);
             try (FileChannel ch = FileChannel.open(seg.file, StandardOpenOption.READ)) {
                 long limit = seg == end.segment() ? end.offset() : ch.size();
                 SegmentScanner scanner = new SegmentScanner(seg.file, ch, seg.firstSequence, limit);
@@ -1190,11 +1234,16 @@ public final class FileJournal implements Journal {
                 if (scanner.problem() != null && scanner.lastSequence() < end.sequence()) {
                     throw scanner.damage();
                 }
+                expected = scanner.lastSequence() + 1;
             } catch (NoSuchFileException e) {
-                if (seg.firstSequence >= segments.get(0).firstSequence) {
+                long oldest = segments.get(0).firstSequence;
+                if (seg.firstSequence >= oldest) {
                     throw new JournalException("segment " + seg.file + " disappeared: " + e, e);
                 }
-                // removed by retention while we read: its entries are gone by configuration
+                // Removed by retention while we read. Going on with the next file would skip its entries: a read
+                // with a hole in its sequence numbers, a past state without their changes (QA66 F1).
+                throw new RemovedWhileRead("sequence " + Math.max(seg.firstSequence, fromSequence) + " was removed by"
+                        + " retention while it was read; the oldest retained entry is " + oldest);
             } catch (IOException e) {
                 throw new JournalException("cannot read " + seg.file + ": " + e, e);
             }

@@ -52,9 +52,10 @@ public interface Journal extends AutoCloseable {
      *
      * @param fromSequence the first sequence number wanted (1 for the beginning)
      * @param maxEntries the most entries to return
-     * @return up to maxEntries entries; empty if fromSequence is past the end
+     * @return up to maxEntries entries, with consecutive sequence numbers; empty if fromSequence is past the end
      * @throws IllegalArgumentException if fromSequence is below 1, maxEntries is negative, or
-     *     fromSequence is before the oldest retained entry
+     *     fromSequence is before the oldest retained entry (also when retention removes entries the read
+     *     has still to return while it reads: it never returns entries with a gap)
      * @throws JournalCorruptedException if a file read is damaged
      * @throws JournalException if the journal is closed or cannot be read
      */
@@ -125,7 +126,8 @@ public interface Journal extends AutoCloseable {
      * @param sequence the last entry to include; 0 for the empty state
      * @return the state at that point
      * @throws IllegalArgumentException if sequence is negative or past the last committed entry, or
-     *     the entries needed were removed by retention and no retained checkpoint is old enough
+     *     the entries needed were removed by retention (before or during the rebuild) and no retained
+     *     checkpoint is old enough
      * @throws JournalCorruptedException if a file read is damaged
      * @throws JournalException if the journal is closed or cannot be read
      */
@@ -138,8 +140,8 @@ public interface Journal extends AutoCloseable {
      * @param time the instant
      * @return the state at that time; the empty state for a time before the first entry
      * @throws NullPointerException if time is null
-     * @throws IllegalArgumentException if the entries needed were removed by retention and no
-     *     retained checkpoint is old enough
+     * @throws IllegalArgumentException if the entries needed were removed by retention (before or
+     *     during the rebuild) and no retained checkpoint is old enough
      * @throws JournalCorruptedException if a file read is damaged
      * @throws JournalException if the journal is closed or cannot be read
      */

@@ -11,7 +11,14 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -388,6 +395,121 @@ class ReadsTest {
                     .hasMessageContaining("\"billing-v2\" in \"staging\"")
                     .hasMessageContaining("of \"other\"");
             assertThat(journal.history("staging", "other")).isEqualTo(journal.historyByScan("staging", "other"));
+        }
+    }
+
+    /** Holds the first scan about to open a segment file of a given name until the test lets it go on. */
+    private static final class ScanPause implements FileJournal.Hooks {
+        final AtomicReference<String> at = new AtomicReference<>();
+        final CountDownLatch reached = new CountDownLatch(1);
+        final CountDownLatch resume = new CountDownLatch(1);
+
+        @Override
+        public void beforeScanOpens(Path segment) {
+            String wanted = at.get();
+            if (segment.getFileName().toString().equals(wanted) && at.compareAndSet(wanted, null)) {
+                reached.countDown();
+                try {
+                    resume.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /**
+     * A journal of small segments, all written at T0, with a retention of 30 days and the clock 31 days on: the next
+     * checkpoint removes every segment but the last. Flag "g" is created in one of the removed ones, after the second
+     * segment starts.
+     */
+    private FileJournal journalAboutToLoseItsOldSegments(ScanPause pause) throws Exception {
+        FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(1_000_000)
+                .retention(Duration.ofDays(30)).hooks(pause).open();
+        journal.append(createEnvironment("staging"));
+        journal.append(createFlag("staging", "billing-v2"));
+        for (int i = 0; i < 30; i++) {
+            journal.append(updateFlag("staging", "billing-v2", i % 2 == 0));
+        }
+        long g = journal.append(createFlag("staging", "g")).sequence();
+        for (int i = 0; i < 40; i++) {
+            journal.append(updateFlag("staging", "billing-v2", i % 2 == 0));
+        }
+        List<Path> segments = Fixtures.segments(dir);
+        assertThat(Segments.firstSequenceOf(segments.get(1))).as("g is after the second segment's start").isLessThan(g);
+        assertThat(Segments.firstSequenceOf(segments.get(segments.size() - 1))).as("g is in a segment retention removes")
+                .isGreaterThan(g + 2);
+        clock.advance(Duration.ofDays(31));
+        return journal;
+    }
+
+    /**
+     * Runs a read, holds it just before it opens the journal's second segment, lets a checkpoint apply the retention
+     * (which removes that segment and the ones after it but the last), and lets the read go on.
+     */
+    private <T> CompletableFuture<T> overtakenByRetention(FileJournal journal, ScanPause pause, Supplier<T> read)
+            throws Exception {
+        List<Path> before = Fixtures.segments(dir);
+        pause.at.set(before.get(1).getFileName().toString());
+        CompletableFuture<T> reading = CompletableFuture.supplyAsync(read);
+        assertThat(pause.reached.await(10, TimeUnit.SECONDS)).as("the read reached the second segment").isTrue();
+        try {
+            journal.checkpoint();
+            assertThat(Fixtures.segments(dir)).as("retention removed every segment but the last")
+                    .containsExactly(before.get(before.size() - 1));
+        } finally {
+            pause.resume.countDown();
+        }
+        return reading;
+    }
+
+    @Test
+    void aReadThatRetentionOvertakesFailsAsRemovedByRetentionNeverReturnsEntriesWithAGap() throws Exception {
+        ScanPause pause = new ScanPause();
+        try (FileJournal journal = journalAboutToLoseItsOldSegments(pause)) {
+            long second = Segments.firstSequenceOf(Fixtures.segments(dir).get(1));
+            CompletableFuture<List<JournalEntry>> reading =
+                    overtakenByRetention(journal, pause, () -> journal.read(1, Integer.MAX_VALUE));
+
+            assertThat(reading).failsWithin(10, TimeUnit.SECONDS).withThrowableOfType(ExecutionException.class)
+                    .havingCause().isInstanceOf(IllegalArgumentException.class)
+                    .withMessage("sequence " + second + " was removed by retention while it was read; the oldest retained"
+                            + " entry is " + journal.oldestRetainedSequence());
+        }
+    }
+
+    @Test
+    void aPastStateThatRetentionOvertakesIsRefusedNeverRebuiltWithoutTheRemovedChanges() throws Exception {
+        ScanPause pause = new ScanPause();
+        try (FileJournal journal = journalAboutToLoseItsOldSegments(pause)) {
+            // (No append now: one would start a segment for the clock's jump, and its background checkpoint would apply
+            // the retention before the test holds the rebuild.)
+            long target = journal.lastSequence() - 1;
+            List<Path> segments = Fixtures.segments(dir);
+            assertThat(Segments.firstSequenceOf(segments.get(segments.size() - 1))).as("the target is in the segment kept")
+                    .isLessThanOrEqualTo(target);
+            assertThat(journal.stateAt(target).environment("staging").orElseThrow().flags()).containsKey("g");
+
+            // No checkpoint is at or before the target, so the rebuild replays from sequence 1: across the removed ones.
+            CompletableFuture<ServerState> rebuilding = overtakenByRetention(journal, pause, () -> journal.stateAt(target));
+
+            assertThat(rebuilding).failsWithin(10, TimeUnit.SECONDS).withThrowableOfType(ExecutionException.class)
+                    .havingCause().isInstanceOf(IllegalArgumentException.class)
+                    .withMessageContaining("was removed by retention while it was read");
+        }
+    }
+
+    @Test
+    void anAuditThatRetentionOvertakesAnswersFromTheOldestRetainedEntryWithNoGap() throws Exception {
+        ScanPause pause = new ScanPause();
+        try (FileJournal journal = journalAboutToLoseItsOldSegments(pause)) {
+            CompletableFuture<List<JournalEntry>> auditing = overtakenByRetention(journal, pause,
+                    () -> journal.audit(Fixtures.T0, clock.instant(), Integer.MAX_VALUE));
+
+            List<JournalEntry> audit = auditing.get(10, TimeUnit.SECONDS);
+            assertThat(audit).extracting(JournalEntry::sequence).as("what a new audit finds, the retained entries")
+                    .containsExactlyElementsOf(LongStream.rangeClosed(journal.oldestRetainedSequence(),
+                            journal.lastSequence()).boxed().collect(Collectors.toList()));
         }
     }
 
