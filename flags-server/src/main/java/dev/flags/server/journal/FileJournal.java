@@ -13,7 +13,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -154,6 +156,11 @@ public final class FileJournal implements Journal {
     private final AtomicLong forces = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ReentrantLock checkpointWrite = new ReentrantLock();
+    /**
+     * Whether each checkpoint file is sound, by sequence: true for those this journal wrote, and for the others as one
+     * check of the whole file found (a checkpoint is never changed in place). Under checkpointWrite.
+     */
+    private final Map<Long, Boolean> soundCheckpoints = new HashMap<>();
     /**
      * One past state rebuilt at a time (an SDK resuming from an old version, an API reader's {@code state?at=}): each is a
      * whole server state beside the current one, and the heap is sized for about one more. Fair, so none waits forever.
@@ -684,17 +691,58 @@ public final class FileJournal implements Journal {
             }
             Path file = Checkpoints.write(dir, state);
             lastCheckpointSequence = state.sequence();
+            soundCheckpoints.put(state.sequence(), true);
             LOG.debug("journal: wrote checkpoint {}", file);
-            List<Checkpoints.Ref> refs = Checkpoints.list(dir);
-            for (int i = checkpointsToKeep; i < refs.size(); i++) {
-                Files.deleteIfExists(refs.get(i).file());
+            // Kept: the newest sound checkpoints at or below the state just written, which is the first of them. Only
+            // those count, and only they decide what retention may remove: a file that merely has a checkpoint's name
+            // (damaged, or named past the journal's end) would otherwise push the sound ones out and let retention
+            // remove segments that no readable checkpoint covers (QA66 F2).
+            long oldestKept = state.sequence();
+            int kept = 0;
+            for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+                if (ref.sequence() > state.sequence()) {
+                    continue; // not this journal's (an open refuses a sound one): left for the operator, as the open said
+                }
+                if (kept < checkpointsToKeep) {
+                    if (isSound(ref)) {
+                        kept++;
+                        oldestKept = ref.sequence();
+                    }
+                    // a damaged one among the kept goes once enough sound ones are newer than it
+                } else {
+                    Files.deleteIfExists(ref.file());
+                    soundCheckpoints.remove(ref.sequence());
+                }
             }
-            long oldestKept = refs.get(Math.min(checkpointsToKeep, refs.size()) - 1).sequence();
             applyRetention(oldestKept);
             return state.sequence();
         } finally {
             checkpointWrite.unlock();
         }
+    }
+
+    /**
+     * Whether a checkpoint can be read back: one this journal did not write is checked once (its whole file), and the
+     * answer remembered. Called under {@link #checkpointWrite}.
+     */
+    private boolean isSound(Checkpoints.Ref ref) throws IOException {
+        Boolean known = soundCheckpoints.get(ref.sequence());
+        if (known != null) {
+            return known;
+        }
+        boolean sound;
+        try {
+            Checkpoints.checkSum(ref.file());
+            sound = true;
+        } catch (JournalCorruptedException e) {
+            LOG.warn("journal: checkpoint {} is damaged ({}): it does not count as a kept checkpoint, and retention keeps"
+                    + " the segments the sound ones need", ref.file(), e.getMessage());
+            sound = false;
+        } catch (NoSuchFileException e) {
+            return false; // removed meanwhile (by the operator): nothing to remember
+        }
+        soundCheckpoints.put(ref.sequence(), sound);
+        return sound;
     }
 
     /*
@@ -1496,8 +1544,8 @@ public final class FileJournal implements Journal {
         }
 
         /**
-         * Sets how many checkpoint files are kept (the newest ones); older ones are deleted. More than
-         * one lets an open fall back when the newest is damaged.
+         * Sets how many checkpoint files are kept (the newest sound ones; a damaged one does not count);
+         * older ones are deleted. More than one lets an open fall back when the newest is damaged.
          *
          * @param count at least 1
          * @return this builder

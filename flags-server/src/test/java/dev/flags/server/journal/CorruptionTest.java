@@ -14,6 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -412,6 +413,75 @@ class CorruptionTest {
         try (FileJournal journal = open()) {
             assertThat(journal.recoveryReport().notes()).singleElement().asString()
                     .startsWith("older checkpoint " + three + " is damaged (").contains("no end marker");
+        }
+    }
+
+    @Test
+    void aDamagedCheckpointNamedPastTheJournalsEndNeitherPushesOutTheNewOneNorLetsRetentionRemoveTheState() throws Exception {
+        try (FileJournal journal = open()) {
+            journal.append(createEnvironment("staging"));
+            journal.append(createFlag("staging", "f"));
+        }
+        Path stray = dir.resolve(Checkpoints.fileName(5000));
+        Files.write(stray, "garbage, not a checkpoint".getBytes());
+        long written;
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointsToKeep(1)
+                .checkpointInterval(1_000_000).retention(Duration.ofDays(30)).open()) {
+            for (int i = 0; i < 80; i++) {
+                journal.append(updateFlag("staging", "f", i % 2 == 0));
+            }
+            clock.advance(Duration.ofDays(31));
+            journal.append(updateFlag("staging", "f", true));
+            written = journal.checkpoint();
+
+            assertThat(Fixtures.checkpoints(dir)).as("the one just written is kept; the stray is left as it is")
+                    .containsExactlyInAnyOrder(dir.resolve(Checkpoints.fileName(written)), stray);
+        }
+        try (FileJournal journal = Fixtures.builder(dir, clock).retention(Duration.ofDays(30)).open()) {
+            assertThat(journal.state().environment("staging").orElseThrow().version()).isEqualTo(83);
+            assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(written);
+        }
+    }
+
+    @Test
+    void aDamagedCheckpointAmongTheKeptOnesDoesNotCountSoRetentionKeepsWhatTheOlderSoundOneNeeds() throws Exception {
+        long oldest;
+        Path middle;
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(1_000_000)
+                .open()) { // keeps 2 checkpoints
+            journal.append(createEnvironment("staging"));
+            journal.append(createFlag("staging", "f"));
+            for (int i = 0; i < 40; i++) {
+                journal.append(updateFlag("staging", "f", i % 2 == 0));
+            }
+            oldest = journal.checkpoint();
+            for (int i = 0; i < 40; i++) {
+                journal.append(updateFlag("staging", "f", i % 2 == 0));
+            }
+            middle = dir.resolve(Checkpoints.fileName(journal.lastSequence())); // written by the close
+        }
+        flip(middle, Files.size(middle) / 2); // damaged on disk while the server was down: the open skips it
+        try (FileJournal journal = Fixtures.builder(dir, clock).segmentSize(4096).checkpointInterval(1_000_000)
+                .retention(Duration.ofDays(30)).open()) {
+            assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(oldest);
+            for (int i = 0; i < 40; i++) {
+                journal.append(updateFlag("staging", "f", i % 2 == 0));
+            }
+            clock.advance(Duration.ofDays(31));
+            journal.append(updateFlag("staging", "f", true));
+            long newest = journal.checkpoint();
+
+            assertThat(Fixtures.checkpoints(dir)).as("the sound older one is one of the two kept")
+                    .contains(dir.resolve(Checkpoints.fileName(oldest)));
+            assertThat(journal.oldestRetainedSequence()).as("retention kept the entries after it")
+                    .isLessThanOrEqualTo(oldest + 1);
+            Path newestFile = dir.resolve(Checkpoints.fileName(newest));
+            flip(newestFile, Files.size(newestFile) / 2);
+        }
+        try (FileJournal journal = Fixtures.builder(dir, clock).retention(Duration.ofDays(30)).open()) {
+            assertThat(journal.recoveryReport().checkpointSequence()).as("the newest two are damaged: the older sound one"
+                    + " stands in").isEqualTo(oldest);
+            assertThat(journal.state().environment("staging").orElseThrow().version()).isEqualTo(123);
         }
     }
 
