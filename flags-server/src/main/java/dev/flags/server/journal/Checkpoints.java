@@ -88,19 +88,11 @@ final class Checkpoints {
         return String.format("%s%020d%s", PREFIX, sequence, SUFFIX);
     }
 
+    /** The sequence number a checkpoint's name gives, or -1 if it is not a checkpoint's name. */
     static long sequenceOf(Path file) {
         String name = file.getFileName().toString();
-        if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX)
-                || name.length() != PREFIX.length() + 20 + SUFFIX.length()) {
-            return -1;
-        }
-        String digits = name.substring(PREFIX.length(), PREFIX.length() + 20);
-        for (int i = 0; i < digits.length(); i++) {
-            if (!Character.isDigit(digits.charAt(i))) {
-                return -1;
-            }
-        }
-        return Long.parseLong(digits);
+        return Segments.numberedName(name, PREFIX, SUFFIX)
+                ? Segments.numberOf(name.substring(PREFIX.length(), PREFIX.length() + 20)) : -1;
     }
 
     /** Checkpoints in the directory, newest first. */

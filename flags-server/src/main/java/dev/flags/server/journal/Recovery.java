@@ -127,6 +127,7 @@ final class Recovery {
     private static Result recover(Path dir) throws IOException {
         List<String> notes = new ArrayList<>();
         removeTemporaryFiles(dir, notes);
+        noteOutOfRangeNames(dir, notes);
         List<SegmentInfo> segments = readHeaders(dir);
 
         Checkpoints.Loaded base = null;
@@ -412,6 +413,26 @@ final class Recovery {
             Files.deleteIfExists(temp);
             note(notes, "removed " + temp + ", left by a write that did not complete (a crash, or a checkpoint that"
                     + " failed: a full disk?)");
+        }
+    }
+
+    /**
+     * Says which files are named like a segment or a checkpoint but with a number past the largest sequence number: no
+     * journal wrote them, so they are ignored, as any other file that is not the journal's (QA66 F3).
+     */
+    private static void noteOutOfRangeNames(Path dir, List<String> notes) throws IOException {
+        List<Path> strays = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.filter(p -> {
+                String name = p.getFileName().toString();
+                return Segments.numberedName(name, "", Segments.SUFFIX) && Segments.firstSequenceOf(p) < 0
+                        || Segments.numberedName(name, Checkpoints.PREFIX, Checkpoints.SUFFIX) && Checkpoints.sequenceOf(p) < 0;
+            }).forEach(strays::add);
+        }
+        strays.sort(null);
+        for (Path stray : strays) {
+            note(notes, "ignored " + stray + ": it is named like a journal file, but its number is past the largest"
+                    + " sequence number (" + Long.MAX_VALUE + "), so no journal wrote it; move it out of " + dir);
         }
     }
 

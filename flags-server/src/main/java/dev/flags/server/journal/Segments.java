@@ -47,15 +47,35 @@ final class Segments {
     /** The first sequence number a segment's name promises, or -1 if it is not a segment's name. */
     static long firstSequenceOf(Path file) {
         String name = file.getFileName().toString();
-        if (name.length() != 20 + SUFFIX.length() || !name.endsWith(SUFFIX)) {
-            return -1;
+        return numberedName(name, "", SUFFIX) ? numberOf(name.substring(0, 20)) : -1;
+    }
+
+    /**
+     * Whether a file name has the shape of a journal file's: the prefix, 20 digits and the suffix (its number may still be
+     * too large to be a sequence number).
+     */
+    static boolean numberedName(String name, String prefix, String suffix) {
+        if (name.length() != prefix.length() + 20 + suffix.length() || !name.startsWith(prefix) || !name.endsWith(suffix)) {
+            return false;
         }
-        for (int i = 0; i < 20; i++) {
+        for (int i = prefix.length(); i < prefix.length() + 20; i++) {
             if (!Character.isDigit(name.charAt(i))) {
-                return -1;
+                return false;
             }
         }
-        return Long.parseLong(name.substring(0, 20));
+        return true;
+    }
+
+    /**
+     * The sequence number 20 digits give, or -1 if it is past the largest one: 20 digits reach 10^20 - 1, a long only
+     * 2^63 - 1, so no journal names a file so, and such a file is none of its files (an open says it ignores it).
+     */
+    static long numberOf(String digits) {
+        try {
+            return Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /**

@@ -523,6 +523,40 @@ class CorruptionTest {
         }
     }
 
+    @Test
+    void aFileNamedLikeASegmentPastTheLargestSequenceNumberIsIgnoredWithANoteNotANumberFormatException() throws Exception {
+        ServerState before = write(3);
+        Path stray = dir.resolve("99999999999999999999.seg");
+        Files.write(stray, new byte[0]);
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .isEqualTo("ignored " + stray + ": it is named like a journal file, but its number is past the largest"
+                            + " sequence number (9223372036854775807), so no journal wrote it; move it out of " + dir);
+            assertThat(Fixtures.segments(dir)).doesNotContain(stray);
+        }
+        assertThat(stray).as("left as it was").exists();
+    }
+
+    @Test
+    void aFileNamedLikeACheckpointPastTheLargestSequenceNumberIsIgnoredWithANoteNotANumberFormatException()
+            throws Exception {
+        ServerState before = write(3);
+        Path stray = dir.resolve("checkpoint-99999999999999999999.ckpt");
+        Files.write(stray, new byte[0]);
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(journal.recoveryReport().notes()).singleElement().asString()
+                    .startsWith("ignored " + stray + ": it is named like a journal file");
+            journal.append(updateFlag("prod", "billing-v2", false));
+            journal.checkpoint(); // lists the checkpoints too
+            assertThat(journal.stateAt(2).sequence()).isEqualTo(2); // and so does time travel
+        }
+        assertThat(stray).as("left as it was").exists();
+    }
+
     // --- helpers
 
     private Path damagedDirectory() throws IOException {
