@@ -57,7 +57,7 @@ public final class DurableFiles {
      * @param target the file to create or replace
      * @param content writes its new content
      * @throws IOException if it cannot be written, or the file system cannot rename atomically (the old
-     *     content is then still there)
+     *     content is then still there, and the temporary file is removed)
      */
     public static void replace(Path target, Content content) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
@@ -65,6 +65,23 @@ public final class DurableFiles {
         // One left by a crash (or by an older server, with another mode) is not reused: a file's mode is set
         // when it is created, and this one's must be 600.
         Files.deleteIfExists(temp);
+        try {
+            write(temp, content);
+            Segments.moveAtomically(temp, target);
+        } catch (IOException | RuntimeException e) {
+            // As a checkpoint's: a partial file on a full disk would hold the space the journal's appends need, until
+            // the next write of this file succeeded (QA66 F6).
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException again) {
+                e.addSuppressed(again);
+            }
+            throw e;
+        }
+        Segments.forceDirectory(dir);
+    }
+
+    private static void write(Path temp, Content content) throws IOException {
         try (FileChannel ch = FileAccess.openOwnerOnly(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
             OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), BUFFER_BYTES);
             content.writeTo(new FilterOutputStream(out) {
@@ -81,7 +98,5 @@ public final class DurableFiles {
             out.flush();
             ch.force(true);
         }
-        Segments.moveAtomically(temp, target);
-        Segments.forceDirectory(dir);
     }
 }
