@@ -85,7 +85,7 @@ final class Checkpoints {
     record Loaded(long sequence, Instant timestamp, MutableState state, int formatVersion) {}
 
     static String fileName(long sequence) {
-        return String.format("%s%020d%s", PREFIX, sequence, SUFFIX);
+        return String.format(java.util.Locale.ROOT, "%s%020d%s", PREFIX, sequence, SUFFIX); // ASCII digits: see Segments
     }
 
     /** The sequence number a checkpoint's name gives, or -1 if it is not a checkpoint's name. */

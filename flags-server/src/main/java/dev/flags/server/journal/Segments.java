@@ -41,7 +41,8 @@ final class Segments {
     private Segments() {}
 
     static String fileName(long firstSequence) {
-        return String.format("%020d%s", firstSequence, SUFFIX);
+        // Locale.ROOT: under the JVM's default locale, an ar-EG or bn-IN server named its files in Arabic or Bengali digits
+        return String.format(java.util.Locale.ROOT, "%020d%s", firstSequence, SUFFIX);
     }
 
     /** The first sequence number a segment's name promises, or -1 if it is not a segment's name. */
@@ -100,7 +101,7 @@ final class Segments {
         try (Stream<Path> s = Files.list(dir)) {
             s.filter(p -> firstSequenceOf(p) >= 0 && Files.isRegularFile(p)).forEach(files::add);
         }
-        files.sort(null);
+        files.sort(java.util.Comparator.comparingLong(Segments::firstSequenceOf)); // by number: names in other digits too
         return files;
     }
 

@@ -56,6 +56,26 @@ class CorruptionTest {
     }
 
     @Test
+    void filesAreNamedInAsciiDigitsWhateverTheDefaultLocale() throws Exception {
+        java.util.Locale before = java.util.Locale.getDefault();
+        java.util.Locale.setDefault(java.util.Locale.forLanguageTag("ar-EG")); // whose digits String.format would write
+        ServerState written;
+        try {
+            written = write(100);
+        } finally {
+            java.util.Locale.setDefault(before);
+        }
+        List<String> names = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".seg") || n.endsWith(".ckpt")).forEach(names::add);
+        }
+        assertThat(names).hasSizeGreaterThan(2).allSatisfy(n -> assertThat(n).matches("(checkpoint-)?[0-9]{20}\\.(seg|ckpt)"));
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(written);
+        }
+    }
+
+    @Test
     void flippedByteInAnOlderSegmentStopsTheOpenWithFileAndOffset() throws Exception {
         write(100);
         Fixtures.deleteCheckpoints(dir);
