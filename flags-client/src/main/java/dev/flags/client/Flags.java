@@ -37,7 +37,8 @@ import java.util.concurrent.Executor;
  * <p>Evaluation ({@link #isEnabled}, {@link #variant}, {@link #evaluate}, {@link #allFlags}) never
  * blocks, never touches the network and never throws: it reads one immutable snapshot of the flags
  * and runs flags-core's evaluator on it. An unknown flag, a null user or a failing rule gives the
- * caller's default, and {@link #evaluate} says why. Until the first sync the SDK serves the snapshot
+ * caller's default, and {@link #evaluate} says why; but a switched-off flag is off even for a null
+ * user (the kill switch wins). Until the first sync the SDK serves the snapshot
  * of the cache file, else defaults; {@link FlagEvaluation#source()} and {@link #freshness()} say
  * which.
  *
@@ -93,6 +94,7 @@ public interface Flags extends AutoCloseable {
      * @param flagKey the flag's key
      * @param user the user
      * @return the answer with its reason; for an unknown flag or a null user, false with a reason that says so
+     *         ({@code FLAG_OFF} for a switched-off flag, whatever the user)
      */
     FlagEvaluation evaluate(String flagKey, User user);
 

@@ -180,6 +180,16 @@ final class CompiledFlag {
         return flag;
     }
 
+    /**
+     * The answer of a switched-off flag, which needs no user: the kill switch wins over everything,
+     * a null user included (a caller whose user is null by a bug must not turn a killed feature on).
+     *
+     * @return the {@code FLAG_OFF} answer if the flag is switched off, else null
+     */
+    Evaluation offAnswer() {
+        return flag.enabled() ? null : off;
+    }
+
     /** @return this flag's usage marks, shared with the compiled versions before and after it */
     UsageMarks usage() {
         return usage;

@@ -171,7 +171,7 @@ public final class FlagSet {
      * Never throws.
      *
      * @param flagKey the flag's key
-     * @param user the user; null gives {@code defaultValue}
+     * @param user the user; null gives {@code defaultValue}, but false for a switched-off flag (the kill switch wins)
      * @param defaultValue the answer when there is no such flag or the evaluation fails
      * @return the answer
      */
@@ -185,7 +185,8 @@ public final class FlagSet {
      * allocates nothing unless the rules fail.
      *
      * @param flagKey the flag's key
-     * @param user the user; null gives {@code defaultValue} (not a failure of the flag)
+     * @param user the user; null gives {@code defaultValue} (not a failure of the flag), but false for a
+     *     switched-off flag (the kill switch wins)
      * @param defaultValue the answer when there is no such flag or the evaluation fails
      * @param onFailure told of a failure of the flag's rules
      * @return the answer
@@ -200,7 +201,12 @@ public final class FlagSet {
             return defaultValue;
         }
         boolean value = defaultValue;
-        if (user != null) {
+        if (user == null) {
+            // The kill switch wins over a null user: a switched-off flag is off whatever the caller's default.
+            if (flag.offAnswer() != null) {
+                value = false;
+            }
+        } else {
             if (user.unmatchableAttribute() != null) {
                 tellUnmatchable(onFailure, user.unmatchableAttribute());
             }
@@ -245,7 +251,7 @@ public final class FlagSet {
      * @param flagKey the flag's key
      * @param user the user
      * @return value, variant, reason and flag version; for an unknown flag or a null user, false with
-     *         a reason that says so
+     *         a reason that says so ({@code FLAG_OFF} for a switched-off flag, whatever the user)
      */
     public Evaluation evaluate(String flagKey, User user) {
         return evaluate(flagKey, user, false);
@@ -268,7 +274,8 @@ public final class FlagSet {
      * Evaluates a flag and says why, telling {@code onFailure} when the flag's rules failed on the
      * user (the answer is then {@code defaultValue} with an {@link Reason.Kind#ERROR} reason), or when
      * there is no such flag ({@link EvaluationFailureHandler#unknownFlag}). A null key or user is an
-     * error of the caller, not a failure of the flag: it is not told. Never throws.
+     * error of the caller, not a failure of the flag: it is not told. A switched-off flag answers
+     * {@code FLAG_OFF} (false) even for a null user: the kill switch wins. Never throws.
      *
      * @param flagKey the flag's key
      * @param user the user
@@ -289,7 +296,9 @@ public final class FlagSet {
         }
         Evaluation answer;
         if (user == null) {
-            answer = Evaluation.error(key, defaultValue, "user was null", flag.flag().version());
+            // The kill switch wins over a null user (see isEnabled): only a flag that is on needs the user.
+            Evaluation off = flag.offAnswer();
+            answer = off != null ? off : Evaluation.error(key, defaultValue, "user was null", flag.flag().version());
         } else {
             if (user.unmatchableAttribute() != null) {
                 tellUnmatchable(onFailure, user.unmatchableAttribute());

@@ -191,6 +191,21 @@ class EvaluationContractTest {
     }
 
     @Test
+    @DisplayName("the kill switch wins over a null user: a switched-off flag is off whatever the caller's default")
+    void switchedOffFlagIsOffForANullUser() {
+        FlagSet flags = FlagSet.of(flag("killed", false, rule("all")));
+        assertThat(flags.isEnabled("killed", null, true)).as("a null user by a bug must not turn a killed feature on")
+                .isFalse();
+        Evaluation e = flags.evaluate("killed", null, true);
+        assertThat(e.value()).isFalse();
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.FLAG_OFF);
+        assertThat(e.flagVersion()).isEqualTo(1);
+        assertThat(flags.variant("killed", null)).isNull();
+        assertThat(flags.evaluateAll(null).get("killed").reason().kind()).isEqualTo(Reason.Kind.FLAG_OFF);
+        assertThat(flags.explain("killed", null).evaluation().reason().kind()).isEqualTo(Reason.Kind.FLAG_OFF);
+    }
+
+    @Test
     @DisplayName("an evaluation that hits a broken rule returns the default with an error reason, never throws")
     void brokenRuleGivesDefaultAndError() {
         // A pattern of about a thousand instructions on 20,000 characters takes more steps than an evaluation may:
