@@ -176,7 +176,7 @@ final class Matchers {
                     if (v instanceof Double d) {
                         // The application gave a double: it is the nearest double to what it meant, as the value is.
                         for (double n : numbers) {
-                            if (holds(op, Double.compare(d, n))) {
+                            if (holds(op, compare(d, n))) {
                                 return MATCH;
                             }
                         }
@@ -184,7 +184,7 @@ final class Matchers {
                     }
                     if (v instanceof Long l && fastLongs && Math.abs(l) <= EXACT_IN_A_DOUBLE) {
                         for (double n : numbers) {
-                            if (holds(op, Double.compare((double) l, n))) {
+                            if (holds(op, compare((double) l, n))) {
                                 return MATCH;
                             }
                         }
@@ -247,6 +247,15 @@ final class Matchers {
             default:
                 throw new IllegalArgumentException("unknown operator " + a.operator());
         }
+    }
+
+    /**
+     * Two doubles compared as numbers: -0.0 equals 0.0, as it does as a BigDecimal (a long, a number in text) and
+     * as text ("0"). Not Double.compare, which orders -0.0 below 0.0, so "numEq 0" failed for a user's -0.0. Neither
+     * is NaN: a user's attribute and a condition's values are finite.
+     */
+    private static int compare(double a, double b) {
+        return a < b ? -1 : a > b ? 1 : 0;
     }
 
     private static boolean holds(Operator op, int comparison) {

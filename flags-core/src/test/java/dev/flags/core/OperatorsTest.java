@@ -121,6 +121,21 @@ class OperatorsTest {
     }
 
     @Test
+    void minusZeroIsZeroHoweverEitherIsWritten() {
+        // -0.0 is a finite double (JSON's -0.0 gives it); as a number it is 0, as the text operators read it ("0").
+        assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", -0.0))).isTrue();
+        assertThat(eval(cond("numLt", "0"), u -> u.attribute("a", -0.0))).isFalse();
+        assertThat(eval(cond("numGte", "0"), u -> u.attribute("a", -0.0))).isTrue();
+        assertThat(eval(cond("numEq", "-0"), u -> u.attribute("a", 0.0))).isTrue();
+        // "-0" as the value: the same answer whether the user's 0 is a long, a double or text
+        assertThat(eval(cond("numGt", "-0"), u -> u.attribute("a", 0L))).isFalse();
+        assertThat(eval(cond("numGt", "-0"), u -> u.attribute("a", 0.0))).isFalse();
+        assertThat(eval(cond("numGt", "-0"), u -> u.attribute("a", "0"))).isFalse();
+        assertThat(eval(cond("numLte", "-0.0"), u -> u.attribute("a", 0L))).isTrue();
+        assertThat(eval(cond("in", "0"), u -> u.attribute("a", -0.0))).isTrue();
+    }
+
+    @Test
     void aMissingAttributeNeverMatchesEvenNegated() {
         for (Operator op : Operator.values()) {
             String value = switch (op.kind()) {
