@@ -63,6 +63,7 @@ public final class FlagFormat {
 
     private static final ObjectMapper MAPPER = mapper();
     private static final String TOO_LARGE = "is too large a number: beyond what a double holds (about 1.8e308)";
+    private static final String TOO_SMALL = "is too small a number: nearer 0 than a double holds (about 4.9e-324), but not 0";
 
     private static final Set<String> FILE_FIELDS = Set.of("formatVersion", "flags", "roleGrants");
     private static final Set<String> FLAG_FIELDS = Set.of("key", "description", "enabled", "salt", "bucketBy", "variants",
@@ -497,11 +498,14 @@ public final class FlagFormat {
                 if (v.isTextual()) {
                     values.add(v.asText());
                 } else if (v.isNumber()) {
-                    if (!finite(v)) {
-                        problems.add(Problems.index(at, i), TOO_LARGE);
+                    String problem = valueNumberProblem(v);
+                    if (problem != null) {
+                        problems.add(Problems.index(at, i), problem);
                         values.add(PLACEHOLDER);
                     } else {
-                        values.add(v.decimalValue().toPlainString());
+                        BigDecimal x = v.decimalValue();
+                        // 0 may come with any scale (0e-2147483647 from a reader that keeps it as written).
+                        values.add(x.signum() == 0 ? "0" : x.toPlainString());
                     }
                 } else {
                     problems.add(Problems.index(at, i), "must be a string or a number, was " + describe(v));
@@ -865,6 +869,33 @@ public final class FlagFormat {
      */
     private static boolean finite(JsonNode number) {
         return !(number.isDouble() || number.isFloat()) || Double.isFinite(number.doubleValue());
+    }
+
+    /**
+     * Why a number in a condition's {@code values} cannot be taken, or null. Judged from its precision and
+     * scale, before anything writes it out: the parser bounds a number's text (64 characters), not its
+     * exponent, and a value is kept written out in full. {@code 1e2147483647}, 12 characters, is two
+     * thousand million digits that way ({@code toPlainString} failed with a NegativeArraySizeException), and
+     * {@code 1e50000000} took 100 MB before it was refused as too long. Beyond a double's range either way
+     * it is no number any SDK compares, and the server's reader (doubles) would make it Infinity or 0.
+     */
+    private static String valueNumberProblem(JsonNode v) {
+        if (!finite(v)) {
+            return TOO_LARGE;
+        }
+        BigDecimal x = v.decimalValue();
+        if (x.signum() == 0) {
+            return null; // 0E-2147483647 too: it is written "0"
+        }
+        long exponent = (long) x.precision() - x.scale() - 1; // of the leading digit: 2 for 123, -3 for 0.00123
+        // doubleValue() only once the exponent is known to be small: it costs little then.
+        if (exponent > 308 || Double.isInfinite(x.doubleValue())) {
+            return TOO_LARGE;
+        }
+        if (exponent < -324 || x.doubleValue() == 0) {
+            return TOO_SMALL;
+        }
+        return null;
     }
 
     private static List<String> stringList(JsonNode node, String path, Problems problems) {

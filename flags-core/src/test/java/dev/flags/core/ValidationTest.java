@@ -145,6 +145,33 @@ class ValidationTest {
     }
 
     @Test
+    void aNumberWithAHugeExponentIsALocatedProblemNotACrashNorAHundredMegabytes() {
+        // 12 characters, within the parser's bound on a number's text; written out in full, two thousand million digits.
+        String flag = """
+                {"key": "f", "rules": [{"conditions": [{"attribute": "n", "operator": "numGt",
+                 "values": [1e2147483647, 1e50000000, -1e400, 1e-2147483647, 1e-400, 0e-2147483647, 1.5e-300]}]}]}""";
+        long start = System.nanoTime();
+        List<String> problems = problemsOfFlag(flag);
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        String at = "flags[0].rules[0].conditions[0].values";
+        assertThat(problems).containsExactly(
+                at + "[0] is too large a number: beyond what a double holds (about 1.8e308)",
+                at + "[1] is too large a number: beyond what a double holds (about 1.8e308)",
+                at + "[2] is too large a number: beyond what a double holds (about 1.8e308)",
+                at + "[3] is too small a number: nearer 0 than a double holds (about 4.9e-324), but not 0",
+                at + "[4] is too small a number: nearer 0 than a double holds (about 4.9e-324), but not 0");
+        assertThat(ms).as("judged without writing the numbers out").isLessThan(1_000);
+        // The same numbers from another reader's tree (BigDecimals as written: 0e-2147483647 is not made 0): the same.
+        assertThatThrownBy(() -> FlagFormat.readFlag(new com.fasterxml.jackson.databind.ObjectMapper()
+                .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .setNodeFactory(com.fasterxml.jackson.databind.node.JsonNodeFactory.withExactBigDecimals(true))
+                .readTree("{\"key\": \"f\", \"rules\": [{\"conditions\": [{\"attribute\": \"n\", \"operator\": \"in\","
+                        + " \"values\": [1e2147483647, 0e-2147483647]}]}]}")))
+                .isInstanceOfSatisfying(FlagValidationException.class, e -> assertThat(e.problems())
+                        .extracting(Problem::path).containsExactly("rules[0].conditions[0].values[0]"));
+    }
+
+    @Test
     void rejectsMalformedJsonWithItsPosition() {
         assertThat(problemsOf("{\"formatVersion\": 1, \"flags\": [}")).singleElement().satisfies(p -> {
             assertThat(p.path()).isEmpty();
