@@ -503,9 +503,7 @@ public final class FlagFormat {
                         problems.add(Problems.index(at, i), problem);
                         values.add(PLACEHOLDER);
                     } else {
-                        BigDecimal x = v.decimalValue();
-                        // 0 may come with any scale (0e-2147483647 from a reader that keeps it as written).
-                        values.add(x.signum() == 0 ? "0" : x.toPlainString());
+                        values.add(numberText(v));
                     }
                 } else {
                     problems.add(Problems.index(at, i), "must be a string or a number, was " + describe(v));
@@ -896,6 +894,20 @@ public final class FlagFormat {
             return TOO_SMALL;
         }
         return null;
+    }
+
+    /**
+     * The text of a number in a condition's {@code values}, one canonical form whatever node the reader made
+     * of it, written out in full without trailing zeros: {@code 12.0}, {@code 12} and {@code 1.2e1} are all
+     * {@code "12"}, as {@link Matchers#text} makes a user's number. The server reads request bodies as
+     * doubles, where {@code 12.0} gave {@code "12.0"}, and a file reader as BigDecimals, where it gave
+     * {@code "12"}: one document was two flags, and a user with 12 seats matched {@code in [12.0]} only
+     * offline. Only for a number {@link #valueNumberProblem} took: its exponent is then small.
+     */
+    private static String numberText(JsonNode v) {
+        BigDecimal x = v.decimalValue(); // a double's is BigDecimal.valueOf(d): its shortest text, as Matchers.text reads it
+        // 0 may come with any scale (0e-2147483647 from a reader that keeps it as written).
+        return x.signum() == 0 ? "0" : x.stripTrailingZeros().toPlainString();
     }
 
     private static List<String> stringList(JsonNode node, String path, Problems problems) {

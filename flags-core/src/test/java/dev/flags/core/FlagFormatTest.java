@@ -83,6 +83,21 @@ class FlagFormatTest {
     }
 
     @Test
+    void aNumberInAStringOperatorsValuesIsTheSameTextFromTheServersReaderAndFromAFileReader() throws Exception {
+        String doc = "{\"key\": \"f\", \"enabled\": true, \"rules\": [{\"conditions\": [{\"attribute\": \"seats\","
+                + " \"operator\": \"in\", \"values\": [12.0, 1e2, 2.50, -0.0, 7]}]}]}";
+        Flag fromText = FlagFormat.readFlag(doc); // flag files, flags validate, offline SDKs: BigDecimals
+        // The server reads API bodies with a mapper that makes doubles of decimals, then hands the tree over.
+        Flag fromTree = FlagFormat.readFlag(new com.fasterxml.jackson.databind.ObjectMapper().readTree(doc));
+        assertThat(((Condition.Attribute) fromTree.rules().get(0).conditions().get(0)).values())
+                .containsExactly("12", "100", "2.5", "0", "7");
+        assertThat(fromTree).isEqualTo(fromText);
+        User twelve = User.withId("u").attribute("seats", 12L);
+        assertThat(FlagSet.of(fromTree).isEnabled("f", twelve)).isTrue();
+        assertThat(FlagSet.of(fromText).isEnabled("f", twelve.attribute("seats", 12.0))).isTrue();
+    }
+
+    @Test
     void aSingleFlagDocumentIsReadWithItsDefaults() {
         Flag flag = FlagFormat.readFlag("{\"key\": \"billing-v2\"}");
         assertThat(flag).isEqualTo(new Flag("billing-v2", null, false, null, List.of(), List.of(), List.of(), false, 0));
