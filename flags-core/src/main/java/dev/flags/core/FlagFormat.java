@@ -62,6 +62,8 @@ public final class FlagFormat {
     public static final int MAX_FLAGS = 1_000_000;
 
     private static final ObjectMapper MAPPER = mapper();
+    /** The longest number the reader takes, in characters (the parser's bound). */
+    private static final int MAX_NUMBER_LENGTH = 64;
     private static final String TOO_LARGE = "is too large a number: beyond what a double holds (about 1.8e308)";
     private static final String TOO_SMALL = "is too small a number: nearer 0 than a double holds (about 4.9e-324), but not 0";
 
@@ -90,7 +92,7 @@ public final class FlagFormat {
         JsonFactory factory = JsonFactory.builder()
                 .streamReadConstraints(StreamReadConstraints.builder()
                         .maxNestingDepth(32)
-                        .maxNumberLength(64)
+                        .maxNumberLength(MAX_NUMBER_LENGTH)
                         .maxStringLength(MAX_FILE_BYTES)
                         .build())
                 .build();
@@ -511,6 +513,15 @@ public final class FlagFormat {
                 }
             }
         }
+        if (values != null && operator != null && operator.kind() == Operator.Kind.NUMBER) {
+            // Canonical when read, not only when written: "1e3" was written 1E+3 and read back "1000", another flag.
+            for (int i = 0; i < values.size(); i++) {
+                String canonical = canonicalNumber(values.get(i));
+                if (canonical != null) {
+                    values.set(i, canonical);
+                }
+            }
+        }
         boolean negate = bool(node, "negate", path, false, problems);
         boolean ignoreCase = bool(node, "ignoreCase", path, false, problems);
         // An unknown operator was reported; IN stands in so that the values are still checked.
@@ -627,11 +638,15 @@ public final class FlagFormat {
             n.put("operator", a.operator().jsonName());
             ArrayNode values = n.putArray("values");
             for (String v : a.values()) {
-                BigDecimal number = a.operator().kind() == Operator.Kind.NUMBER ? Matchers.decimal(v) : null;
-                if (number != null) {
-                    values.add(number);
-                } else {
+                String number = a.operator().kind() == Operator.Kind.NUMBER ? canonicalNumber(v) : null;
+                if (number == null) {
                     values.add(v);
+                } else if (number.length() <= MAX_NUMBER_LENGTH && new BigDecimal(number).toString().equals(number)) {
+                    values.add(new BigDecimal(number)); // a JSON number, which any writer prints as it is here
+                } else {
+                    // As text: a writer prints 0.0000001 as 1E-7 (other languages' readers and jq differ on
+                    // that form), and the reader refuses a number of more than 64 characters.
+                    values.add(number);
                 }
             }
             if (a.negate()) {
@@ -642,6 +657,36 @@ public final class FlagFormat {
             }
         }
         return n;
+    }
+
+    /**
+     * A numeric operator's value in one canonical text: written out in full, without white space, a sign
+     * for a positive number or trailing zeros ({@code "1e3"}, {@code " 1000"} and {@code "0x1.f4p9"} are all
+     * {@code "1000"}), so that a flag read, written and read again is the same flag. The meaning is kept:
+     * {@link Matchers#decimal} reads the canonical text as the same number as the value.
+     *
+     * @return the canonical text, or null to keep the value as written: the validator refuses it (and says
+     *         why), or its canonical text would be longer than {@link Matchers#decimal} reads exactly
+     *         ({@code "1e-200"}, which as 202 digits would be read as the nearest double)
+     */
+    static String canonicalNumber(String value) {
+        if (value.length() > FlagValidator.MAX_VALUE_LENGTH || FlagValidator.numberProblem(value) != null) {
+            return null;
+        }
+        BigDecimal x = Matchers.decimal(value);
+        if (x == null) {
+            return null;
+        }
+        if (x.signum() == 0) {
+            return "0"; // "-0" and "0.00" too; 0 may come with any scale
+        }
+        // A finite double: the exponent is at most 308, so stripping zeros cannot overflow the scale. It may be
+        // -2147483647 ("1e-2147483647" is a double's 0): the length is judged before toPlainString writes it.
+        BigDecimal stripped = x.stripTrailingZeros();
+        long length = (stripped.signum() < 0 ? 1 : 0) + (stripped.scale() <= 0
+                ? (long) stripped.precision() - stripped.scale()
+                : Math.max(stripped.precision(), stripped.scale() + 1L) + 1);
+        return length > Matchers.MAX_NUMBER_TEXT ? null : stripped.toPlainString();
     }
 
     private static BigDecimal decimal(double d) {

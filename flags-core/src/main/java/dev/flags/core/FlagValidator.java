@@ -297,7 +297,7 @@ final class FlagValidator {
         return Patterns.problem(value);
     }
 
-    private static String numberProblem(String value) {
+    static String numberProblem(String value) {
         try {
             double d = Double.parseDouble(value);
             if (Double.isFinite(d) && !value.isBlank() && !value.endsWith("d") && !value.endsWith("f")

@@ -298,7 +298,7 @@ final class Matchers {
     private static final long EXACT_IN_A_DOUBLE = 1L << 53;
 
     /** The longest number in text read exactly; longer text is read as a double, as before (it costs less to parse). */
-    private static final int MAX_NUMBER_TEXT = 100;
+    static final int MAX_NUMBER_TEXT = 100;
 
     /** A number attribute's exact value, or null for one that is no number (text that is not one, a boolean, an instant). */
     private static BigDecimal exactNumber(Object value) {

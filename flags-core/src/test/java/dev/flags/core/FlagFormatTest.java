@@ -98,6 +98,24 @@ class FlagFormatTest {
     }
 
     @Test
+    void aNumericOperatorsValuesAreReadCanonicalSoAFlagReadWrittenAndReadAgainIsTheSameFlag() throws Exception {
+        String doc = "{\"key\": \"f\", \"enabled\": true, \"rules\": [{\"conditions\": [{\"attribute\": \"seats\","
+                + " \"operator\": \"numGt\", \"values\": [\"1e3\", \" 5\", \"0x1p3\", \"+2.50\", \"-0\", 1.5e1,"
+                + " \"0.0000001\", \"1e80\", \"1e-200\"]}]}]}";
+        Flag first = FlagFormat.readFlag(doc);
+        assertThat(((Condition.Attribute) first.rules().get(0).conditions().get(0)).values()).containsExactly(
+                "1000", "5", "8", "2.5", "0", "15", "0.0000001", "1" + "0".repeat(80),
+                "1e-200"); // kept as written: 202 digits would be read as the nearest double, another number
+        String written = FlagFormat.writeFlag(first);
+        assertThat(written).as("plain numbers, never 1E+3; as text where a writer would print an exponent or a reader "
+                        + "refuse the length").contains("[ 1000, 5, 8, 2.5, 0, 15, \"0.0000001\", \"1" + "0".repeat(80)
+                        + "\", \"1e-200\" ]");
+        assertThat(FlagFormat.readFlag(written)).as("written as:\n" + written).isEqualTo(first);
+        // The server's reader (doubles) gets the same flag from what was written.
+        assertThat(FlagFormat.readFlag(new com.fasterxml.jackson.databind.ObjectMapper().readTree(written))).isEqualTo(first);
+    }
+
+    @Test
     void aSingleFlagDocumentIsReadWithItsDefaults() {
         Flag flag = FlagFormat.readFlag("{\"key\": \"billing-v2\"}");
         assertThat(flag).isEqualTo(new Flag("billing-v2", null, false, null, List.of(), List.of(), List.of(), false, 0));
