@@ -91,14 +91,19 @@ final class Explainer {
 
     private static RuleWalk walk(Rule rule, Flag flag, User user, Map<String, Set<String>> grants, boolean grantsShown) {
         List<String> held = new ArrayList<>();
+        // A 0% rule includes nobody, wherever its percentage stands: the evaluator skips it without running its
+        // other conditions (CompiledFlag: neverMatches), so they are not run here either. Run, a pattern among
+        // them told "failed on this user" of a rule the evaluator never tried, and spent reads it did not.
+        for (int j = 0; j < rule.conditions().size(); j++) {
+            if (rule.conditions().get(j) instanceof Condition.Percentage p && Bucketing.threshold(p.percentage()) == 0) {
+                return new RuleWalk(at(j) + "percentage " + number(p.percentage()) + " includes nobody", false, held);
+            }
+        }
         int percentageAt = -1;
         for (int j = 0; j < rule.conditions().size(); j++) {
             Condition c = rule.conditions().get(j);
-            if (c instanceof Condition.Percentage p) {
+            if (c instanceof Condition.Percentage) {
                 percentageAt = j;
-                if (Bucketing.threshold(p.percentage()) == 0) {
-                    return new RuleWalk(at(j) + "percentage " + number(p.percentage()) + " includes nobody", false, held);
-                }
                 continue;
             }
             Described d;

@@ -116,6 +116,21 @@ class ExplanationTest {
     }
 
     @Test
+    void aZeroPercentRuleIsToldAsIncludingNobodyWithoutRunningItsOtherConditionsAsTheEvaluatorSkipsIt() {
+        // The pattern does not hold for this user (with java.util.regex it even uses up the budget); the evaluator never
+        // runs it: the rule is 0%. So the explanation names the percentage, not the pattern.
+        FlagSet set = FlagSet.of(new Flag("f", null, true, null, List.of(), List.of(), List.of(
+                new Rule("not yet", List.of(new Condition.Attribute("bio", Operator.MATCHES, List.of("(.*a){20}$"), false, false),
+                        new Condition.Percentage(0)), true, null)), false, 1));
+        Explanation e = set.explain("f", User.withId("u").attribute("bio", "a".repeat(40) + "b"));
+        assertThat(e.evaluation().reason().kind()).isEqualTo(Reason.Kind.DEFAULT);
+        assertThat(e.steps().stream().map(s -> s.kind() + " " + s.index() + " " + s.matched() + " " + s.detail()).toList())
+                .containsExactly("SWITCH -1 true the flag is on",
+                        "RULE 0 false conditions[1]: percentage 0% includes nobody",
+                        "DEFAULT -1 true no target or rule matched: the flag's default, false");
+    }
+
+    @Test
     void longListsAreCutAndHiddenGrantsAreNotClaimedToBeNone() {
         String[] roles = new String[5_000];
         for (int i = 0; i < roles.length; i++) {
