@@ -827,6 +827,8 @@ final class JournalVerifier {
                 at += n;
             }
             out.force(true);
+            // The copy's name durable before the cut: after a power cut, the cut must not survive without the copy.
+            Segments.forceDirectory(copy.getParent());
             in.truncate(offset);
             in.force(true);
             done.add("cut " + file.getFileName() + " at byte offset " + offset + "; the "
