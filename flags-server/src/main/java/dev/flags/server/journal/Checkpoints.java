@@ -119,11 +119,7 @@ final class Checkpoints {
             writeFile(temp, state);
         } catch (IOException | RuntimeException e) {
             // A partial checkpoint on a full disk would hold the space the journal's own appends need.
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException again) {
-                e.addSuppressed(again);
-            }
+            DurableFiles.removePartial(temp, e);
             throw e;
         }
         Segments.moveAtomically(temp, target);

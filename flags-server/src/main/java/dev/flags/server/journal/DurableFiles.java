@@ -71,14 +71,19 @@ public final class DurableFiles {
         } catch (IOException | RuntimeException e) {
             // As a checkpoint's: a partial file on a full disk would hold the space the journal's appends need, until
             // the next write of this file succeeded (QA66 F6).
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException again) {
-                e.addSuppressed(again);
-            }
+            removePartial(temp, e);
             throw e;
         }
         Segments.forceDirectory(dir);
+    }
+
+    /** Removes the partial temporary file of a failed write; a failure to remove it is kept with the write's own. */
+    static void removePartial(Path temp, Exception failure) {
+        try {
+            Files.deleteIfExists(temp);
+        } catch (IOException again) {
+            failure.addSuppressed(again);
+        }
     }
 
     private static void write(Path temp, Content content) throws IOException {
