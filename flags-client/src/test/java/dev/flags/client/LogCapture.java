@@ -18,6 +18,18 @@ final class LogCapture implements BeforeEachCallback, AfterEachCallback, TestWat
 
     private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
     private PrintStream original;
+    private volatile Hook onLine;
+
+    private record Hook(String text, Runnable action) {
+    }
+
+    /**
+     * Runs an action once, on the logging thread, right after the first line holding some text is logged: a test can
+     * act at a point of the SDK's own sequence that has no other hook (between two steps of {@code build()}, say).
+     */
+    void whenLogged(String text, Runnable action) {
+        onLine = new Hook(text, action);
+    }
 
     @Override
     public void beforeEach(ExtensionContext context) {
@@ -27,6 +39,11 @@ final class LogCapture implements BeforeEachCallback, AfterEachCallback, TestWat
             public synchronized void write(byte[] b, int off, int len) {
                 synchronized (buffer) {
                     buffer.write(b, off, len);
+                }
+                Hook hook = onLine;
+                if (hook != null && new String(b, off, len, StandardCharsets.UTF_8).contains(hook.text()) && onLine == hook) {
+                    onLine = null;
+                    hook.action().run(); // on the thread that logged, before its next step
                 }
             }
 

@@ -321,9 +321,11 @@ class OfflineModeTest {
         Thread log = new Thread(() -> {
             Path sibling = dir.resolve("app.log");
             try {
-                while (chatter.get()) { // a log appended to beside the flag file, every 100 ms until the test ends
+                // A log appended to beside the flag file, every 10 ms until the test ends: more often than the watcher's
+                // 50 ms between events, which held the read back for good while it waited for a quiet directory (QA70 F1)
+                while (chatter.get()) {
                     Files.writeString(sibling, "line\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-                    Thread.sleep(100);
+                    Thread.sleep(10);
                 }
             } catch (Exception e) {
                 // the test's directory is going away
@@ -346,6 +348,30 @@ class OfflineModeTest {
         } finally {
             chatter.set(false);
             log.join();
+        }
+    }
+
+    @Test
+    void aSaveBetweenTheFirstReadAndTheWatchIsRead() throws Exception {
+        Path file = dir.resolve("flags.json");
+        Files.writeString(file, file(flag("a", true, 0)));
+        // Saved right after build() read the file, before the watch is registered: no event the watch sees says so
+        logs.whenLogged("offline mode: 1 flag from", () -> {
+            try {
+                Path tmp = dir.resolve("flags.json.swp");
+                Files.writeString(tmp, file(flag("a", false, 0)));
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (flags.isEnabled("a", USER, true) && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // polled: the change may come before a listener could be added
+            }
+            // The watcher reads the file once it watches (QA70 F2: the old flags were served, as healthy, until a later change)
+            assertThat(flags.isEnabled("a", USER, true)).as("the file on disk says off; health: " + flags.health()).isFalse();
         }
     }
 

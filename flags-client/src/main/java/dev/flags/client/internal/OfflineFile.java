@@ -40,6 +40,11 @@ final class OfflineFile implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(OfflineFile.class);
     private static final long DEBOUNCE_MILLIS = 50;
+    /**
+     * The longest the events after a first one are gathered before the file is read: another file of the directory
+     * written more often than every {@link #DEBOUNCE_MILLIS} (a log) must not hold the read back for good (QA70 F1).
+     */
+    private static final long DEBOUNCE_MAX_MILLIS = 500;
     /** Why a file within the format's bounds could not be read: its flags take more heap than the JVM has. */
     static final String OUT_OF_MEMORY = "the JVM ran out of memory reading it (give the application's JVM more heap, or"
             + " serve fewer or smaller flags)";
@@ -146,6 +151,11 @@ final class OfflineFile implements AutoCloseable {
 
     private void run() {
         try {
+            if (key != null) {
+                // A save between build()'s read and the watch's registration made no event this watch sees (QA70 F2):
+                // read once now (nothing is published if the content is the one read at build()).
+                reloadSettled();
+            }
             while (!closed) {
                 if (key == null) {
                     awaitDirectory();
@@ -154,19 +164,15 @@ final class OfflineFile implements AutoCloseable {
                 WatchKey signalled = watchService.poll(untilNextCheck(), TimeUnit.MILLISECONDS);
                 if (signalled != null) {
                     drain(signalled);
+                    long gatherUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEBOUNCE_MAX_MILLIS);
                     WatchKey more;
-                    while ((more = watchService.poll(DEBOUNCE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
+                    long left;
+                    while ((left = gatherUntil - System.nanoTime()) > 0
+                            && (more = watchService.poll(Math.min(left, TimeUnit.MILLISECONDS.toNanos(DEBOUNCE_MILLIS)),
+                                    TimeUnit.NANOSECONDS)) != null) {
                         drain(more);
                     }
-                    if (key.isValid() && !reload(true)) {
-                        // Invalid: most often a writer still at it (an editor or a generator writing in place, a copy
-                        // over a network file system). Read again once the file has been quiet for a while, and
-                        // report it only if it is still invalid then.
-                        awaitFileQuiet();
-                        if (key.isValid()) {
-                            reload();
-                        }
-                    }
+                    reloadSettled();
                 }
                 if (!key.isValid()) {
                     lost("was removed"); // its removal ended the watch (after the events of the files in it)
@@ -184,6 +190,19 @@ final class OfflineFile implements AutoCloseable {
             // Not silently: health and the reasons say the file is no longer read (QA60 F2).
             rejected("offline file " + file + " is no longer watched: " + e);
             LOG.error("flags: stopped watching offline file {}: its changes are no longer read", file, e);
+        }
+    }
+
+    /** Reads the file again; content that does not parse is read once more when the file has been quiet a while. */
+    private void reloadSettled() throws InterruptedException {
+        if (key.isValid() && !reload(true)) {
+            // Invalid: most often a writer still at it (an editor or a generator writing in place, a copy over a
+            // network file system). Read again once the file has been quiet for a while, and report it only if it is
+            // still invalid then.
+            awaitFileQuiet();
+            if (key.isValid()) {
+                reload();
+            }
         }
     }
 
