@@ -717,8 +717,8 @@ public interface Flags extends AutoCloseable {
                 if (v.endsWith("h")) {
                     return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1).trim()));
                 }
-            } catch (NumberFormatException | DateTimeParseException e) {
-                // fall through to the message below
+            } catch (NumberFormatException | DateTimeParseException | ArithmeticException e) {
+                // fall through to the message below (ArithmeticException: more minutes or hours than a Duration holds)
             }
             throw new IllegalArgumentException(key + " must be a duration such as 500ms, 30s, 2m or PT30S (a whole number"
                     + " of ms, s, m or h, or ISO-8601: PT1.5S, PT1M30S), was \"" + value + "\"");

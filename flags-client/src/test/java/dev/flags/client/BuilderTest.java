@@ -343,6 +343,10 @@ class BuilderTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("maxBackoff must be a duration such as 500ms, 30s, 2m or PT30S (a whole number of ms, s, m or h,"
                         + " or ISO-8601: PT1.5S, PT1M30S), was \"soon\"");
+        for (String huge : List.of("9223372036854775807m", "9223372036854775807h")) { // more than a Duration holds (QA70 F5)
+            assertThatThrownBy(() -> Flags.builder().config(Map.of("maxBackoff", huge)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("maxBackoff must be a duration");
+        }
         java.util.Map<String, String> unset = new java.util.HashMap<>();
         unset.put("target", null); // System.getenv("FLAGS_TARGET") of a variable not set
         assertThatThrownBy(() -> Flags.builder().config(unset)).isInstanceOf(NullPointerException.class)

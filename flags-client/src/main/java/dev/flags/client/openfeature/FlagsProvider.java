@@ -256,7 +256,7 @@ public final class FlagsProvider extends EventProvider {
     @Override
     public ProviderEvaluation<Integer> getIntegerEvaluation(String key, Integer defaultValue, EvaluationContext ctx) {
         return resolve(key, defaultValue, ctx, null, e -> {
-            Typed<Integer> number = number(key, e, "an integer", p -> Integer.valueOf(p.trim()));
+            Typed<Integer> number = number(key, e, "an integer", p -> Integer.valueOf(digitsOnly(p.trim(), WHOLE_NUMBER)));
             if (number.error() != null && e.payload() != null && WHOLE_NUMBER.matcher(e.payload().trim()).matches()) {
                 // 1700000000000, epoch milliseconds say: a whole number, just not one an int holds
                 return mismatch("the payload of variant \"" + e.variant() + "\" of flag \"" + key + "\" is a whole number"
@@ -278,17 +278,14 @@ public final class FlagsProvider extends EventProvider {
     @Override
     public ProviderEvaluation<Double> getDoubleEvaluation(String key, Double defaultValue, EvaluationContext ctx) {
         return resolve(key, defaultValue, ctx, null, e -> {
-            Typed<Double> number = number(key, e, "a number", p -> Double.parseDouble(p.trim()));
+            // JSON's numbers only: Java's own syntax (12d, 0x1p4, NaN, Infinity) is no number to the other evaluations
+            Typed<Double> number = number(key, e, "a number", p -> Double.parseDouble(digitsOnly(p.trim(), NUMERAL)));
             if (number.value() == null || Double.isFinite(number.value())) {
                 return number;
             }
-            if (NUMERAL.matcher(e.payload().trim()).matches()) { // 1e400: a number, but none a double holds
-                return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
-                        + key + "\" holds a number beyond what a double holds (about 1.8e308)");
-            }
-            // NaN or Infinity, which Java reads and JSON has not: no number
-            return mismatch("the payload of variant \"" + e.variant() + "\" of flag \"" + key + "\" is not a number, was \""
-                    + e.payload() + "\"");
+            // 1e400: a number, but none a double holds
+            return new Typed<>(null, ErrorCode.PARSE_ERROR, "the payload of variant \"" + e.variant() + "\" of flag \""
+                    + key + "\" holds a number beyond what a double holds (about 1.8e308)");
         });
     }
 
@@ -335,13 +332,25 @@ public final class FlagsProvider extends EventProvider {
         }
     }
 
-    /** A typed answer, or an error code with a message. */
-    /** A whole number written in digits, with its sign. */
-    private static final java.util.regex.Pattern WHOLE_NUMBER = java.util.regex.Pattern.compile("[-+]?[0-9]+");
+    /**
+     * The text if it is a number in the syntax given, or a NumberFormatException: Java's parsers also take other
+     * scripts' digits ("٣" is 3 to Integer.valueOf) and Java literals ("12d"), so the integer and double evaluations
+     * disagreed with each other and with the object evaluation's JSON on what a number is (QA70 F4).
+     */
+    private static String digitsOnly(String text, java.util.regex.Pattern syntax) {
+        if (!syntax.matcher(text).matches()) {
+            throw new NumberFormatException(text);
+        }
+        return text;
+    }
+
+    /** A whole number as JSON writes it: ASCII digits, a minus sign or none, no leading zero. */
+    private static final java.util.regex.Pattern WHOLE_NUMBER = java.util.regex.Pattern.compile("-?(0|[1-9][0-9]*)");
 
     /** A JSON number's syntax, sign and exponent included. */
     private static final java.util.regex.Pattern NUMERAL = java.util.regex.Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
 
+    /** A typed answer, or an error code with a message. */
     private record Typed<T>(T value, ErrorCode error, String message) {
     }
 

@@ -172,6 +172,18 @@ class FlagsProviderTest {
         assertThat(epoch.getErrorCode()).isEqualTo(ErrorCode.TYPE_MISMATCH);
         assertThat(epoch.getErrorMessage()).isEqualTo("the payload of variant \"v\" of flag \"epoch\" is a whole number beyond"
                 + " what an integer holds (-2147483648 to 2147483647), was \"1700000000000\": evaluate it as a double");
+        // The integer and double evaluations agree on what a number is, JSON's numbers (QA70 F4: Integer.valueOf took
+        // other scripts' digits, Double.parseDouble Java's literals)
+        TestFlags javaOnly = TestFlags.create();
+        for (String notJson : List.of("\u0663", "12d", "1f", "0x1p4", "+5", "007")) {
+            javaOnly.serveVariant("f", "v", notJson);
+            FlagsProvider provider = FlagsProvider.of(javaOnly);
+            assertThat(provider.getIntegerEvaluation("f", 7, CTX).getErrorCode()).as("integer of " + notJson).isEqualTo(ErrorCode.TYPE_MISMATCH);
+            assertThat(provider.getDoubleEvaluation("f", 0.5, CTX).getErrorCode()).as("double of " + notJson).isEqualTo(ErrorCode.TYPE_MISMATCH);
+        }
+        javaOnly.serveVariant("f", "v", " -12 ");
+        assertThat(FlagsProvider.of(javaOnly).getIntegerEvaluation("f", 7, CTX).getValue()).isEqualTo(-12);
+        assertThat(FlagsProvider.of(javaOnly).getDoubleEvaluation("f", 0.5, CTX).getValue()).isEqualTo(-12.0);
     }
 
     @Test
