@@ -153,15 +153,21 @@ public final class FlagsProvider extends EventProvider {
         flags.addStatusListener(statusListener); // called with the current state, then on each change
     }
 
-    /** Stops emitting events, and closes the flags if this provider owns them. */
+    /**
+     * Stops emitting events, and closes the flags if this provider owns them. A provider over flags the application
+     * keeps ({@link #of}) may be set again afterwards, and emits again once initialized.
+     */
     @Override
     public void shutdown() {
         flags.removeListener(listener);
         flags.removeStatusListener(statusListener);
         if (owning) {
             flags.close();
+            super.shutdown(); // OpenFeature's event executor, for good: the flags are gone with it
         }
-        super.shutdown();
+        // Not owning: OpenFeature shuts a provider down whenever another replaces it, and the application may set this
+        // one again; with its event executor shut for good, it would have emitted nothing more, silently (QA70 F3).
+        // The executor's idle threads end on their own.
     }
 
     private void changed(FlagChangeEvent event) {

@@ -284,8 +284,36 @@ class FlagsProviderTest {
         }
     }
 
+    @Test
+    void aProviderSetAgainAfterAnotherReplacedItEmitsChangesAgain() throws Exception {
+        TestFlags flags = TestFlags.create().enable("billing-v2");
+        java.util.concurrent.Semaphore removals = new java.util.concurrent.Semaphore(0); // at initialize and at shutdown
+        FlagsProvider provider = FlagsProvider.of(new FromSource(flags, Source.IN_MEMORY, removals::release));
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "flags-provider-set-again";
+        api.setProviderAndWait(domain, provider);
+        api.setProviderAndWait(domain, new NoOpProvider()); // which shuts the provider down, on a thread of OpenFeature's
+        assertThat(removals.tryAcquire(2, 10, TimeUnit.SECONDS)).as("initialized, then shut down").isTrue();
+        api.setProviderAndWait(domain, provider);
+        try {
+            BlockingQueue<EventDetails> changes = new LinkedBlockingQueue<>();
+            api.getClient(domain).onProviderConfigurationChanged(changes::add);
+            flags.disable("billing-v2");
+            // QA70 F3: its event executor was shut for good by the first shutdown, and no event came any more
+            EventDetails event = changes.poll(10, TimeUnit.SECONDS);
+            assertThat(event).as("a change event after the provider was set again").isNotNull();
+            assertThat(event.getFlagsChanged()).containsExactly("billing-v2");
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+
     /** Answers of a {@link TestFlags}, as if they came from another source. */
-    private record FromSource(TestFlags flags, Source source) implements Flags {
+    private record FromSource(TestFlags flags, Source source, Runnable onStatusListenerRemoved) implements Flags {
+
+        FromSource(TestFlags flags, Source source) {
+            this(flags, source, () -> { });
+        }
         @Override
         public boolean isEnabled(String flagKey, User user) {
             return flags.isEnabled(flagKey, user);
@@ -351,6 +379,7 @@ class FlagsProviderTest {
         @Override
         public void removeStatusListener(StatusListener listener) {
             flags.removeStatusListener(listener);
+            onStatusListenerRemoved.run();
         }
 
         @Override
