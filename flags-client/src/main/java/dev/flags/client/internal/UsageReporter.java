@@ -11,6 +11,7 @@ import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -196,6 +197,13 @@ final class UsageReporter {
             pending.merge(u.flagKey(), bits, (a, b) -> a | b);
         }
         pendingUnknown.addAll(unknown.take());
+        // Kept until acknowledged, but at most two reports' worth: while reports fail (an outage, a rate limit), each
+        // period added up to a thousand more, without end (QA69 F3). The oldest go first: the server keeps the most
+        // recently asked keys.
+        for (Iterator<String> oldest = pendingUnknown.iterator(); pendingUnknown.size() > 2 * UnknownKeys.MAX; ) {
+            oldest.next();
+            oldest.remove();
+        }
         if (pending.isEmpty() && pendingUnknown.isEmpty() && !evenIfEmpty) {
             return null;
         }

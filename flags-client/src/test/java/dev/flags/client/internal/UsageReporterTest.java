@@ -352,6 +352,32 @@ class UsageReporterTest {
     }
 
     @Test
+    void unknownKeysKeptWhileReportsFailAreBoundedTheOldestGoingFirst() throws Exception {
+        FlagStore store = store("a");
+        UsageReporter reporter = reporter(store, Duration.ofHours(1));
+        for (int period = 0; period < 3; period++) { // an outage: each period asks for a thousand new keys, and fails
+            answers.add(Status.UNAVAILABLE);
+            for (int j = 0; j < UnknownKeys.MAX; j++) {
+                store.isEnabled("p" + period + "-" + j, USER, false);
+            }
+            reporter.report();
+            next();
+            until("the failure is handled", reporter::idle);
+        }
+        java.util.Set<String> sent = new java.util.HashSet<>();
+        for (int i = 0; i < 3; i++) { // acknowledged from now on
+            store.isEnabled("a", USER, false);
+            reporter.report();
+            sent.addAll(next().getUnknownFlagsList());
+            until("acknowledged", reporter::idle);
+        }
+        // At most two reports' worth kept (QA69 F3: every failed period added its thousand, without end), the oldest
+        // dropped first
+        assertThat(sent).hasSize(2 * UnknownKeys.MAX).noneMatch(k -> k.startsWith("p0-"));
+        reporter.close(false);
+    }
+
+    @Test
     void closeWaitsForTheReportOnItsWayThenSendsWhatCameSince() throws Exception {
         FlagStore store = store("a", "b");
         UsageReporter reporter = reporter(store, Duration.ofHours(1));
