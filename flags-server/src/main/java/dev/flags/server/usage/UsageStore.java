@@ -554,7 +554,10 @@ public final class UsageStore {
         return unlistedReports;
     }
 
-    /** @return a number that grows with every report recorded: equal numbers, equal usage (but for {@link #retain}) */
+    /**
+     * @return a number that grows with every report recorded and every environment forgotten: equal numbers, equal usage
+     *     (but for {@link #retain})
+     */
     public synchronized long changes() {
         return changes;
     }
@@ -571,6 +574,9 @@ public final class UsageStore {
         if (env != null) {
             env.flags.values().forEach(e -> forget(e.applications));
             env.unknown.values().forEach(u -> forget(u.applications));
+            // A change to save: left in usage.json until some report came, it was read back at the next start and
+            // spanned the archive once the environment was restored (QA69 F4)
+            changes++;
         }
     }
 

@@ -48,6 +48,23 @@ class UsageSaverTest {
     }
 
     @Test
+    void anEnvironmentForgottenAsItIsArchivedIsLeftOutOfTheFileAtTheNextWrite() throws Exception {
+        UsageStore store = new UsageStore(clock, Map.of());
+        UsageFile file = new UsageFile(dir, clock);
+        UsageSaver saver = new UsageSaver(store, file, env -> Set.of("promo"), Duration.ofMinutes(1));
+        store.record("staging", "flags-java/0.1.0", "checkout", List.of(new UsageStore.Mark("promo", true, true)));
+        assertThat(saver.saveIfChanged()).isTrue();
+        assertThat(Files.readString(file.path())).contains("\"staging\"");
+
+        store.forgetEnvironment("staging"); // archived
+        // Without a report since, the file kept it, and the next start read it back: restored, the environment's record
+        // spanned the archive (QA69 F4)
+        assertThat(saver.saveIfChanged()).as("the forgetting is a change to save").isTrue();
+        assertThat(Files.readString(file.path())).doesNotContain("\"staging\"");
+        assertThat(new UsageFile(dir, clock).read()).isEmpty();
+    }
+
+    @Test
     void theFileIsWrittenInItsFormatExactlyAndReadableByItsOwnerOnly() throws Exception {
         UsageFile file = new UsageFile(dir, clock);
         // An older server's file, and a temporary file a crash left, both open to others: neither mode is kept.
