@@ -258,7 +258,8 @@ public final class Webhook implements AutoCloseable {
                     return;
                 }
                 failure = failure(e); // never null (null is "delivered"): a refused connection has no message
-            } catch (RuntimeException e) { // the sender must not die of one: the changes would wait for a restart
+            } catch (RuntimeException | Error e) { // the sender must not die of one: the changes would wait for a restart
+                // (an Error too: an OutOfMemoryError building a large delivery ended the thread, silently: QA69 F7)
                 LOG.warn("webhook: unexpected failure", e);
                 failure = e.toString();
             } catch (InterruptedException e) {
@@ -432,8 +433,9 @@ public final class Webhook implements AutoCloseable {
         if (answer.statusCode() / 100 != 2) {
             return "it answered " + answer.statusCode();
         }
-        delivered.add(last - acknowledged);
+        long count = last - acknowledged;
         saveCursor(last);
+        delivered.add(count); // once saved: a cursor that cannot be saved has the same entries sent, and counted, again (QA69 F9)
         return null;
     }
 
