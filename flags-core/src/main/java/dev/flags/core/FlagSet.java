@@ -355,7 +355,8 @@ public final class FlagSet {
 
     /** A failure of a flag's rules in words: our own (a pattern's budget) by its message, others by class too. */
     static String failure(Throwable e) {
-        return e instanceof BoundedText.TooMuchPatternWorkException ? e.getMessage() : e.toString();
+        return e instanceof BoundedText.TooMuchPatternWorkException || e instanceof Patterns.UnusablePatternException
+                ? e.getMessage() : e.toString();
     }
 
     /**

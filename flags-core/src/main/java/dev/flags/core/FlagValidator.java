@@ -294,7 +294,7 @@ final class FlagValidator {
     }
 
     private static String regexProblem(String value) {
-        return Patterns.problem(value);
+        return Patterns.readProblem(value); // what a write may add is WriteRules.patterns'
     }
 
     static String numberProblem(String value) {

@@ -143,8 +143,17 @@ final class Matchers {
                 };
             }
             case MATCHES: {
-                com.google.re2j.Pattern[] patterns = values.stream().map(Patterns::compile)
-                        .toArray(com.google.re2j.Pattern[]::new);
+                com.google.re2j.Pattern[] patterns = new com.google.re2j.Pattern[values.size()];
+                for (int i = 0; i < patterns.length; i++) {
+                    try {
+                        patterns[i] = Patterns.compile(values.get(i));
+                    } catch (IllegalArgumentException e) { // one an earlier release took: it fails every evaluation
+                        Patterns.UnusablePatternException unusable = Patterns.unusable(values.get(i), e.getMessage());
+                        return v -> {
+                            throw unusable;
+                        };
+                    }
+                }
                 return v -> {
                     String s = text(v);
                     for (com.google.re2j.Pattern p : patterns) {

@@ -16,7 +16,10 @@ import com.google.re2j.PatternSyntaxException;
  *
  * <p>What RE2 leaves out, and a pattern here therefore cannot use: lookaround ({@code (?=}, {@code (?!}, {@code
  * (?<=}), backreferences ({@code \1}), possessive and atomic groups, {@code \Z}, and Java's own classes ({@code
- * \p{javaLowerCase}}). Such a pattern is refused with RE2/J's words.
+ * \p{javaLowerCase}}). A write of such a pattern is refused with RE2/J's words ({@link WriteRules#patterns}). One that
+ * earlier releases took ({@code java.util.regex} syntax) is still read, so that its flag can be read, listed and changed,
+ * but it matches nobody: each evaluation of its rule fails ({@link UnusablePatternException}), and the caller gets the
+ * default with reason {@code ERROR}.
  *
  * <p>The size of a compiled program is bounded ({@value #MAX_PROGRAM_SIZE} instructions): counted repetitions
  * multiply ({@code (a{1000}){1000}} is a million instructions, a third of a second to compile and as many steps per
@@ -55,6 +58,47 @@ final class Patterns {
             throw new IllegalArgumentException(tooLarge(pattern, String.valueOf(compiled.programSize())));
         }
         return compiled;
+    }
+
+    /**
+     * Whether a flag document may hold a pattern: one that runs ({@link #problem} is null), or one earlier releases took
+     * ({@code java.util.regex} syntax), which a stored flag may hold: read, it fails for every user it is tried on.
+     *
+     * @param pattern a {@code matches} condition's value
+     * @return why no flag may hold it, or null
+     */
+    static String readProblem(String pattern) {
+        String problem = problem(pattern);
+        if (problem == null || pattern.length() > 1024) { // the format's own bound on a value comes first
+            return problem;
+        }
+        try {
+            java.util.regex.Pattern.compile(pattern);
+            return null;
+        } catch (java.util.regex.PatternSyntaxException e) {
+            return problem;
+        }
+    }
+
+    /**
+     * A matcher for a pattern that cannot run ({@link #problem}): it fails each evaluation it is part of.
+     *
+     * @param pattern the pattern
+     * @param why why it cannot run
+     * @return the exception each evaluation throws
+     */
+    static UnusablePatternException unusable(String pattern, String why) {
+        return new UnusablePatternException("the flag's pattern " + Problems.quote(pattern) + " cannot run: it " + why
+                + "; it matches nobody until the flag is written with one that can");
+    }
+
+    /** A {@code matches} condition's pattern that an earlier release took and this one cannot run. */
+    static final class UnusablePatternException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        UnusablePatternException(String message) {
+            super(message, null, false, false); // no stack trace: it says all there is, and it may be thrown on many requests
+        }
     }
 
     /**

@@ -28,6 +28,9 @@ import java.util.TreeSet;
  * <p><b>Steps.</b> A percentage or a weight has at most three decimals, exactly: the format takes one within a
  * millionth of a step ({@link #steps}).
  *
+ * <p><b>Patterns.</b> A {@code matches} pattern runs: RE2 syntax, at most {@value Patterns#MAX_PROGRAM_SIZE} instructions
+ * ({@link #patterns}). The format also reads one in {@code java.util.regex} syntax, which earlier releases took.
+ *
  * <p>The flag format itself allows all of these, and a server's journal holds what earlier releases accepted:
  * only a problem a write adds is refused ({@code existing} is the flag before the write), so that a flag that
  * has one can still be changed (switched off, above all) without first being fixed.
@@ -47,6 +50,44 @@ public final class WriteRules {
         List<Problem> problems = new ArrayList<>(ruleNames(existing, next));
         problems.addAll(text(existing, next));
         problems.addAll(steps(existing, next));
+        problems.addAll(patterns(existing, next));
+        return problems;
+    }
+
+    /**
+     * The {@code matches} patterns of {@code next} that cannot run ({@link Patterns}: not RE2 syntax, or a program of more
+     * than {@value Patterns#MAX_PROGRAM_SIZE} instructions) and that {@code existing} did not have. The format reads a
+     * pattern earlier releases took ({@code java.util.regex} syntax), which then matches nobody; a write may not add one.
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> patterns(Flag existing, Flag next) {
+        Set<String> before = new HashSet<>();
+        if (existing != null) {
+            existing.rules().forEach(r -> r.conditions().forEach(c -> {
+                if (c instanceof Condition.Attribute a && a.operator() == Operator.MATCHES) {
+                    before.addAll(a.values());
+                }
+            }));
+        }
+        List<Problem> problems = new ArrayList<>();
+        for (int r = 0; r < next.rules().size(); r++) {
+            List<Condition> conditions = next.rules().get(r).conditions();
+            for (int c = 0; c < conditions.size(); c++) {
+                if (conditions.get(c) instanceof Condition.Attribute a && a.operator() == Operator.MATCHES) {
+                    for (int v = 0; v < a.values().size(); v++) {
+                        String pattern = a.values().get(v);
+                        String problem = before.contains(pattern) ? null : Patterns.problem(pattern);
+                        if (problem != null) {
+                            problems.add(new Problem(next.key(), "rules[" + r + "].conditions[" + c + "].values[" + v + "]",
+                                    problem));
+                        }
+                    }
+                }
+            }
+        }
         return problems;
     }
 

@@ -49,6 +49,33 @@ class PatternsTest {
     }
 
     @Test
+    void aPatternAnEarlierReleaseTookIsReadAndFailsEveryEvaluationOfItsRule() {
+        String doc = "{\"key\": \"staff\", \"version\": 3, \"enabled\": true, \"rules\": [{\"conditions\": [{\"attribute\":"
+                + " \"email\", \"operator\": \"matches\", \"values\": [\"^(?!admin)\"]}]}]}";
+        Flag legacy = FlagFormat.readFlag(doc); // java.util.regex syntax: a stored flag may hold it
+        assertThat(Patterns.readProblem("(unclosed")).as("no engine takes it").contains("RE2 syntax");
+        FlagSet set = FlagSet.of(legacy);
+        java.util.List<String> heard = new java.util.ArrayList<>();
+        assertThat(set.isEnabled("staff", User.withId("u").attribute("email", "jane@corp.com"), true,
+                (k, v, e) -> heard.add(e.getMessage()))).as("the caller's default").isTrue();
+        Evaluation e = set.evaluate("staff", User.withId("u").attribute("email", "jane@corp.com"), false);
+        assertThat(e.reason().kind()).isEqualTo(Reason.Kind.ERROR);
+        assertThat(e.reason().detail()).contains("the flag's pattern \"^(?!admin)\" cannot run: it must be a valid regular"
+                + " expression in RE2 syntax");
+        assertThat(heard).singleElement().asString().contains("matches nobody until the flag is written with one that can");
+        // A write may not add one; one the flag had already may stay (so that it can be switched off unfixed)
+        Flag fresh = new Flag("staff", null, true, null, List.of(), List.of(), List.of(new Rule("r", List.of(
+                new Condition.Attribute("email", Operator.MATCHES, List.of("^(?!admin)", "^a"), false, false)), true, null)),
+                false, 1);
+        assertThat(WriteRules.patterns(null, fresh)).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("rules[0].conditions[0].values[0]");
+            assertThat(p.message()).contains("RE2 syntax");
+        });
+        assertThat(WriteRules.added(null, fresh)).hasSize(1);
+        assertThat(WriteRules.patterns(legacy, fresh)).isEmpty();
+    }
+
+    @Test
     void dollarIsTheEndOfTheValueNotBeforeAFinalLineBreak() {
         // java.util.regex's $ also matched before a final line break ("DE\n" passed ^(DE|AT)$); RE2's does not
         assertThat(Patterns.compile("^(DE|AT)$").matcher("DE\n").find()).isFalse();

@@ -253,13 +253,15 @@ public final class FlagService {
     private static final String CREATE_IT = "; create it first with a PUT of its document (flags create or flags put)";
 
     /**
-     * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link WriteRules#text}) and the percentages
-     * and weights it adds are in 0.001 steps ({@link WriteRules#steps}). A revert is not held to them: it brings back what
+     * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link WriteRules#text}), the percentages
+     * and weights it adds are in 0.001 steps ({@link WriteRules#steps}) and the patterns it adds can run ({@link
+     * WriteRules#patterns}). A revert is not held to them: it brings back what
      * the journal took once, and a revert must not fail when it is needed.
      */
     private static Flag withCheckedText(Flag existing, Flag next) {
         List<Problem> problems = new ArrayList<>(WriteRules.text(existing, next));
         problems.addAll(WriteRules.steps(existing, next));
+        problems.addAll(WriteRules.patterns(existing, next));
         if (!problems.isEmpty()) {
             throw invalid(new FlagValidationException(problems));
         }
@@ -301,6 +303,7 @@ public final class FlagService {
         List<Problem> names = new ArrayList<>(WriteRules.ruleNames(existing, next));
         names.addAll(WriteRules.text(existing, next));
         names.addAll(WriteRules.steps(existing, next));
+        names.addAll(WriteRules.patterns(existing, next));
         if (!names.isEmpty()) {
             throw invalid(new FlagValidationException(names));
         }

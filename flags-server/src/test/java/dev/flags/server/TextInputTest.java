@@ -157,6 +157,37 @@ class TextInputTest {
     }
 
     @Test
+    void aPatternThatCannotRunIsRefusedAsAWriteAndOneAnEarlierReleaseTookIsReadAndMatchesNobody() throws Exception {
+        // RE2 syntax only (QA68 F1): a lookahead is refused, with RE2's words, and nothing is written
+        ApiClient.Response lookahead = api.put(E + "/flags/staff", ADMIN, "{\"enabled\": true, \"rules\": [{\"conditions\":"
+                + " [{\"attribute\": \"email\", \"operator\": \"matches\", \"values\": [\"^(?!admin)\"]}]}]}");
+        assertThat(lookahead.status()).isEqualTo(422);
+        assertThat(lookahead.json().at("/problems/0/message").asText()).startsWith("must be a valid regular expression in RE2"
+                + " syntax, but \"^(?!admin)\" is not: invalid or unsupported Perl syntax");
+        assertThat(api.get(E + "/flags/staff", ADMIN).status()).isEqualTo(404);
+
+        // An earlier release took it: the flag is read, listed and changed, and its rule matches nobody
+        server.close();
+        ObjectMapper json = new ObjectMapper();
+        try (FileJournal journal = FileJournal.builder(dataDir.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.FLAG_CREATED, "production", "admin", json.readTree("{\"key\": \"staff\","
+                    + " \"enabled\": true, \"rules\": [{\"name\": \"not admin\", \"conditions\": [{\"attribute\": \"email\","
+                    + " \"operator\": \"matches\", \"values\": [\"^(?!admin)\"]}]}]}")));
+        }
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        assertThat(api.get(E + "/flags/staff", ADMIN).status()).isEqualTo(200);
+        assertThat(api.get(E + "/flags", ADMIN).status()).isEqualTo(200);
+        JsonNode answer = api.post(E + "/evaluate", ADMIN, "{\"user\": {\"id\": \"u\", \"attributes\": {\"email\":"
+                + " \"jane@corp.com\"}}, \"flag\": \"staff\"}").json().at("/results/0");
+        assertThat(answer.at("/reason/kind").asText()).isEqualTo("ERROR");
+        assertThat(answer.at("/reason/detail").asText()).contains("the flag's pattern \"^(?!admin)\" cannot run");
+        assertThat(api.patch(E + "/flags/staff", ADMIN, "{\"description\": \"kept\"}").status())
+                .as("a write that keeps the pattern").isEqualTo(200);
+        assertThat(api.patch(E + "/flags/staff", ADMIN, "{\"enabled\": false}").status()).as("the kill switch").isEqualTo(200);
+    }
+
+    @Test
     void aFlagDocumentOfTensOfThousandsOfUnknownFieldsIsRefusedWithItsFirstHundredProblems() {
         // 60,000 unknown fields in 0.8 MB: 54 s of a request thread and an answer of 10.5 MB before (QA42c F5).
         StringBuilder flag = new StringBuilder("{\"enabled\": true");
