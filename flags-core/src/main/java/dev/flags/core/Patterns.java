@@ -29,7 +29,7 @@ import com.google.re2j.PatternSyntaxException;
  */
 final class Patterns {
 
-    /** The largest compiled program a pattern may have, in instructions: an anchored e-mail pattern has about 20. */
+    /** The largest compiled program a pattern may have, in instructions: an anchored e-mail pattern has 15. */
     static final int MAX_PROGRAM_SIZE = 10_000;
 
     private Patterns() {
