@@ -58,6 +58,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -300,10 +301,12 @@ public final class FlagServer implements AutoCloseable {
             // One UsageFile for the read and the writes: an unusable file it could not move aside at the read
             // must not be overwritten by the writes, and that is the instance's state.
             UsageFile usageFile = new UsageFile(config.dataDir(), clock, usageMover);
-            UsageStore usage = new UsageStore(clock, usageFile.read());
+            Function<String, Set<String>> currentFlags = env -> journal.state().environment(env)
+                    .filter(e -> !e.archived()).map(e -> e.flags().keySet()).orElse(null);
+            // Only what the first write would keep is read: the file grows with every environment ever reported.
+            UsageStore usage = new UsageStore(clock, usageFile.read(currentFlags));
             usageRecord.set(usage);
-            saver = new UsageSaver(usage, usageFile, env -> journal.state().environment(env)
-                    .filter(e -> !e.archived()).map(e -> e.flags().keySet()).orElse(null), config.usage().reportInterval());
+            saver = new UsageSaver(usage, usageFile, currentFlags, config.usage().reportInterval());
             this.usageSaver = saver;
             SyncService syncService = new SyncService(broadcaster, usage,
                     new ReportRateLimit(config.usage().reportsPerSecond(), clock), config.usage().reportInterval());

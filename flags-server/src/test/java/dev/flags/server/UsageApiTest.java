@@ -413,24 +413,6 @@ class UsageApiTest {
         }
     }
 
-    /** Larger than the server reads: not read at all (a sparse file: no disk is filled), moved aside, with a WARN that says why. */
-    @Test
-    void aUsageFileOverTheSizeCapIsMovedAsideWithAWarnAndTheServerStarts() throws Exception {
-        Path file = dataDir.resolve("usage.json");
-        java.nio.file.Files.createDirectories(dataDir);
-        long size = 128L * 1024 * 1024 + 1;
-        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        String logged = StandardErrorCapture.during(() -> start(ServerFixture.config(dataDir)));
-        assertThat(api.get("/api/v1/environments", ADMIN).status()).as("the server started").isEqualTo(200);
-        assertThat(file).doesNotExist();
-        assertThat(dataDir.resolve("usage.json.unreadable-20261201T100000Z")).as("moved aside, never deleted").hasSize(size);
-        assertThat(logged).contains("WARN", "usage: " + file.toAbsolutePath()
-                + " cannot be used: it is 134217729 bytes, larger than this server reads (134217728 bytes, 128 MiB) and than it"
-                + " writes; moved aside to usage.json.unreadable-20261201T100000Z, starting with no usage");
-    }
-
     /**
      * The move aside is made to fail by the test (no file system refuses a rename to root, which CI runs as):
      * the server keeps usage in memory, and neither its periodic writes nor its write at close replace the

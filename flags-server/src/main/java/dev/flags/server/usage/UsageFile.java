@@ -22,7 +22,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +35,7 @@ import org.slf4j.LoggerFactory;
  * cost more than it is worth); written whole and atomically ({@link DurableFiles}), so a crash leaves the
  * last file written, and readable by its owner only (mode 600): it names the applications and what they ask for.
  *
- * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error, larger than
- * {@link #MAX_BYTES}) does not stop it: one WARN names the file and why, the file is moved aside to {@code
+ * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error) does not stop it: one WARN names the file and why, the file is moved aside to {@code
  * usage.json.unreadable-<time>} (never deleted: it may be worth a look) and the server starts with no
  * usage. If it cannot even be moved aside, this server does not write usage.json at all, so as not to
  * overwrite it. Nor does it when the file is another user's, which this process may not read (left by a run as
@@ -60,13 +62,6 @@ public final class UsageFile {
     /** What a usage file says it is, so that another JSON file of that name is not taken for one. */
     static final String FORMAT = "flags-server usage";
     static final int VERSION = 1;
-    /**
-     * The largest file read: 128 MiB. This server's own file stays far under it: {@link
-     * UsageStore#MAX_APPLICATION_ENTRIES} application entries, the most it keeps, with names and SDKs of 100
-     * ASCII characters, and the keys of two environments at their bounds come to about 60 MB. A larger one is
-     * not its file, and reading it could take more memory than the server has.
-     */
-    static final long MAX_BYTES = 128L * 1024 * 1024;
 
     private static final Logger LOG = LoggerFactory.getLogger(UsageFile.class);
     private static final JsonFactory JSON = new JsonFactory();
@@ -124,27 +119,47 @@ public final class UsageFile {
     }
 
     /**
-     * Reads the file. Never fails: no file is no usage, and an unusable one is moved aside (see the class). It
-     * is read as a stream, twice (its header, then its environments), so that memory holds the usage read and
-     * not the file's text nor a tree of it; equal names, SDKs and times are one object each. A file larger
-     * than {@link #MAX_BYTES} is unusable; of a key's applications, the first {@link UsageStore#MAX_APPLICATIONS}
-     * (the most recent) are read.
+     * Reads the whole file: every environment and flag in it. For tests; a server reads with {@link #read(Function)}.
      *
      * @return the usage by environment key; empty if there is none to read
      */
-    public synchronized Map<String, EnvironmentUsage> read() {
+    synchronized Map<String, EnvironmentUsage> read() {
+        return readKept(env -> flag -> true);
+    }
+
+    /**
+     * Reads what the server keeps of the file: the usage of the environments it serves and of their current flags,
+     * which is what its first write would keep ({@link UsageStore#retain}). Never fails: no file is no usage, and an
+     * unusable one is moved aside (see the class). It is read as a stream, twice (its header, then its
+     * environments), so that memory holds the usage kept and not the file's text nor a tree of it; equal names, SDKs
+     * and times are one object each.
+     *
+     * <p>The file's size is not limited: it grows with the environments served (about 3 MB for each at 10,000 flags
+     * with long keys), and what is kept of it is bounded by what the server serves, not by the file. Of an
+     * environment's unknown keys, the first {@link UsageStore#MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT} are read (this
+     * server writes no more); of a key's applications, the first {@link UsageStore#MAX_APPLICATIONS} (the most recent).
+     *
+     * @param currentFlags the keys of an environment's current flags, or null if it is archived or gone (its usage
+     *     is then skipped): what {@link UsageSaver} is given
+     * @return the usage by environment key; empty if there is none to read
+     */
+    public synchronized Map<String, EnvironmentUsage> read(Function<String, Set<String>> currentFlags) {
+        Objects.requireNonNull(currentFlags, "currentFlags");
+        return readKept(env -> {
+            Set<String> flags = currentFlags.apply(env);
+            return flags == null ? null : flags::contains;
+        });
+    }
+
+    /** @param kept for an environment's key, which of its flags to keep, or null to skip the environment */
+    private Map<String, EnvironmentUsage> readKept(Function<String, Predicate<String>> kept) {
         String why;
         try {
-            long size = Files.size(file);
-            if (size > MAX_BYTES) {
-                throw new UnreadableException("it is " + size + " bytes, larger than this server reads (" + MAX_BYTES
-                        + " bytes, 128 MiB) and than it writes");
-            }
             try (JsonParser header = JSON.createParser(Files.newInputStream(file))) {
                 checkHeader(header);
             }
             try (JsonParser body = JSON.createParser(Files.newInputStream(file))) {
-                return new BodyReader(body).read();
+                return new BodyReader(body, kept).read();
             }
         } catch (NoSuchFileException e) {
             return Map.of();
@@ -302,11 +317,13 @@ public final class UsageFile {
      */
     private static final class BodyReader {
         private final JsonParser p;
+        private final Function<String, Predicate<String>> kept;
         private final Map<String, String> strings = new HashMap<>();
         private final Map<String, Instant> instants = new HashMap<>();
 
-        BodyReader(JsonParser p) {
+        BodyReader(JsonParser p, Function<String, Predicate<String>> kept) {
             this.p = p;
+            this.kept = kept;
         }
 
         /** The root's environments; the header was checked. */
@@ -334,12 +351,17 @@ public final class UsageFile {
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
                 p.nextToken();
-                out.put(key, environment("environments." + key));
+                Predicate<String> flagsKept = kept.apply(key);
+                if (flagsKept == null) {
+                    p.skipChildren(); // parsed, not kept: the first write would drop it
+                } else {
+                    out.put(key, environment("environments." + key, flagsKept));
+                }
             }
             return out;
         }
 
-        private EnvironmentUsage environment(String at) throws IOException, UnreadableException {
+        private EnvironmentUsage environment(String at, Predicate<String> flagsKept) throws IOException, UnreadableException {
             expectObject(at);
             Instant since = null;
             Map<String, FlagUse> flags = null;
@@ -355,7 +377,11 @@ public final class UsageFile {
                         while (p.nextToken() == JsonToken.FIELD_NAME) {
                             String flag = p.currentName();
                             p.nextToken();
-                            flags.put(flag, flagUse(at + ".flags." + flag));
+                            if (flagsKept.test(flag)) {
+                                flags.put(flag, flagUse(at + ".flags." + flag));
+                            } else {
+                                p.skipChildren();
+                            }
                         }
                     }
                     case "unknownFlags" -> {
@@ -365,7 +391,11 @@ public final class UsageFile {
                             while (p.nextToken() == JsonToken.FIELD_NAME) {
                                 String key = p.currentName();
                                 p.nextToken();
-                                unknown.put(key, unknownFlagUse(at + ".unknownFlags." + key));
+                                if (unknown.size() < UsageStore.MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT) {
+                                    unknown.put(key, unknownFlagUse(at + ".unknownFlags." + key));
+                                } else {
+                                    p.skipChildren();
+                                }
                             }
                         }
                     }

@@ -69,7 +69,8 @@ public final class UsageStore {
      * entry was reported in its second, its own Instant, 8 + 24 bytes, so 6.4 MB; plus the {@link
      * #MAX_DISTINCT_APPLICATIONS} applications, 5.4 MB with names and SDKs of 100 characters outside Latin-1;
      * plus the keys (about 350 bytes each with a 128-character key, 3.9 MB per environment at 11,000 keys,
-     * which its flags in the journal bound). Two environments at every bound: about 20 MB, within 32 MB. Before
+     * which its flags in the journal bound). Two environments at every bound: about 20 MB, within 32 MB; each further
+     * environment at its bound adds its keys, 3.9 MB (the number of environments is not bounded here). Before
      * this bound and the shared objects, those two environments (400,000 entries) took about 104 MB.
      */
     public static final int MAX_APPLICATION_ENTRIES = 200_000;

@@ -141,6 +141,57 @@ class UsageSaverTest {
     }
 
     @Test
+    void aServerReadsTheEnvironmentsItServesAndTheirCurrentFlagsOnly() throws Exception {
+        UsageFile file = new UsageFile(dir, clock);
+        ApplicationUse checkout = new ApplicationUse("checkout", "flags-java/0.1.0", T0);
+        FlagUse used = new FlagUse(T0, T0, null, List.of(checkout));
+        Map<String, UnknownFlagUse> unknown = new java.util.HashMap<>();
+        for (int i = 0; i < UsageStore.MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT + 5; i++) {
+            unknown.put(String.format("typo-%04d", i), new UnknownFlagUse(T0, List.of(checkout)));
+        }
+        file.write(Map.of(
+                "production", new EnvironmentUsage(T0, Map.of("promo", used, "deleted-since", used), unknown),
+                "archived", new EnvironmentUsage(T0, Map.of("promo", used), Map.of())));
+
+        Map<String, EnvironmentUsage> read = file.read(env -> env.equals("production") ? Set.of("promo") : null);
+
+        assertThat(read).as("an archived or gone environment: skipped, as the first write would drop it")
+                .containsOnlyKeys("production");
+        assertThat(read.get("production").flags()).as("a flag no longer current: skipped").containsOnlyKeys("promo");
+        assertThat(read.get("production").flags().get("promo")).isEqualTo(used);
+        assertThat(read.get("production").unknownFlags()).as("no more unknown keys than this server writes")
+                .hasSize(UsageStore.MAX_UNKNOWN_FLAGS_PER_ENVIRONMENT).containsKey("typo-0000");
+    }
+
+    @Test
+    void aFileOfManyEnvironmentsAtTheirBoundsIsReadBackWhateverItsSize() throws Exception {
+        // 45 environments of 10,000 flags with 128-character keys write more than 128 MiB, which the reader used to
+        // refuse: the next start set the file aside and every environment's usage was lost (QA69 F2).
+        UsageStore store = new UsageStore(clock, Map.of());
+        List<UsageStore.Mark> marks = new java.util.ArrayList<>();
+        Set<String> keys = new java.util.HashSet<>();
+        for (int i = 0; i < UsageStore.MAX_FLAGS_PER_ENVIRONMENT; i++) {
+            String key = String.format("flag-%05d-", i) + "k".repeat(117);
+            marks.add(new UsageStore.Mark(key, true, true));
+            keys.add(key);
+        }
+        int environments = 45;
+        for (int e = 0; e < environments; e++) {
+            store.record("pr-" + e, "flags-java/0.1.0", "checkout", marks);
+        }
+        store.retain(env -> keys);
+        UsageFile file = new UsageFile(dir, clock);
+        assertThat(file.write(store.snapshot())).isTrue();
+        assertThat(Files.size(file.path())).isGreaterThan(128L << 20);
+
+        Map<String, EnvironmentUsage> read = new UsageFile(dir, clock).read(env -> keys);
+
+        assertThat(read).hasSize(environments);
+        assertThat(read.get("pr-44").flags()).hasSize(UsageStore.MAX_FLAGS_PER_ENVIRONMENT);
+        assertThat(dir.resolve("usage.json.unreadable-20261201T100000Z")).doesNotExist();
+    }
+
+    @Test
     void aFileThatIsNotAUsageFileIsMovedAsideNotDeletedNorOverwritten() throws Exception {
         UsageFile file = new UsageFile(dir, clock);
         String[] unusable = {"", "[1, 2]", "{\"format\": \"flags-server usage\", \"version\": 1, \"environments\": {\"p\":"
