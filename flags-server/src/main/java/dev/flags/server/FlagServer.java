@@ -343,12 +343,8 @@ public final class FlagServer implements AutoCloseable {
             metrics.register("flags_journal_checkpoint_failures_total", "Background checkpoints of the journal that failed"
                     + " (a full disk, say) since the server started: writes go on, but a restart replays more of the"
                     + " journal; each is a WARN.", "counter", fileJournal::checkpointFailures);
-            // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
-            grants.start(writer);
-            FlagService flagService = new FlagService(journal, writer, config.environmentLimits());
-            // Before the ports open too: what fell due while the server was stopped is applied first.
-            schedules.start(writer, flagService, tokens::whyNoLongerActing);
-            saver.start();
+            // Before the writes of this start (grants that expired, schedules that fell due while it was stopped): a data
+            // directory without a cursor starts it at the journal's end, and those changes are to be sent (QA69 F8).
             if (config.webhook() != null) {
                 hook = Webhook.start(journal, config.webhook(), config.dataDir(), Duration.ofSeconds(1));
                 webhookRef.set(hook);
@@ -372,6 +368,12 @@ public final class FlagServer implements AutoCloseable {
                 metrics.register("flags_webhook_failures_total", "Deliveries to the webhook's endpoint that failed (no answer,"
                         + " or not a 2xx), since the server started; each is tried again.", "counter", sender::failureCount);
             }
+            // Before the ports open: no SDK is to be sent a grant that expired while the server was stopped.
+            grants.start(writer);
+            FlagService flagService = new FlagService(journal, writer, config.environmentLimits());
+            // Before the ports open too: what fell due while the server was stopped is applied first.
+            schedules.start(writer, flagService, tokens::whyNoLongerActing);
+            saver.start();
             this.webhook = hook;
             this.grpcTransport = transport = new GrpcTransport(grpcConnections);
             grpcServer = startGrpc(syncService, tokens);

@@ -359,6 +359,25 @@ class WebhookTest {
     }
 
     @Test
+    void onAFirstStartWithAWebhookTheChangesTheStartItselfMakesAreSent() throws Exception {
+        dev.flags.server.journal.MutableClock clock = new dev.flags.server.journal.MutableClock(
+                java.time.Instant.parse("2026-12-04T09:00:00Z"));
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            api.put("/api/v1/environments/production/roles/beta-tester/members/u-1", ADMIN, "{\"expiresIn\": \"PT1M\"}");
+        }
+        clock.advance(Duration.ofMinutes(2));
+        // The grant expired while the server was stopped: this start revokes it before its ports open. It used to do so
+        // before the webhook made its cursor at the journal's end, and the revocation was never sent (QA69 F8).
+        try (FlagServer server = FlagServer.start(config(), clock)) {
+            JsonNode entries = next().entries();
+            assertThat(entries).hasSize(1);
+            assertThat(entries.get(0).toString()).contains("production", "u-1");
+        }
+    }
+
+    @Test
     void aCursorThatIsNoNumberStopsTheStartAndOnePastTheJournalsEndIsPutBackToIt() throws Exception {
         Path data = dir.resolve("data");
         Files.createDirectories(data);
