@@ -372,10 +372,24 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
         }
       }
       usage.record(report.getEnvironment(), report.getSdk(), report.getApplication(), marks, unknown);
+      if (archivedOrGone(report.getEnvironment())) {
+        // Archived between the check above and the record: the archive's forgetting came first, and this record
+        // would span the archive once the environment is restored (QA69 F6).
+        usage.forgetEnvironment(report.getEnvironment());
+      }
     }
     reportsTaken.increment();
     responseObserver.onNext(receipt);
     responseObserver.onCompleted();
+  }
+
+  /** Whether the environment is archived or gone now; not if the journal cannot say (its usage is then kept). */
+  private boolean archivedOrGone(String environment) {
+    try {
+      return broadcaster.currentState(environment).map(EnvironmentState::archived).orElse(true);
+    } catch (JournalException e) {
+      return false;
+    }
   }
 
   /** @return usage reports taken since the server started */
