@@ -12,6 +12,7 @@ import dev.openfeature.sdk.NoOpProvider;
 import dev.openfeature.sdk.OpenFeatureAPI;
 import dev.openfeature.sdk.ProviderState;
 import io.grpc.Status;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -280,6 +281,43 @@ class StatusTest {
         } finally {
             api.setProviderAndWait(domain, new NoOpProvider());
         }
+    }
+
+    @Test
+    void theProviderIsStaleWhileAWatchedOfflineFileIsBadAndReadyOnceItIsGoodAgain() throws Exception {
+        Path file = tmp.resolve("flags.json");
+        String good = "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": true, \"default\": true}]}";
+        Files.writeString(file, good);
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "status-test-offline";
+        Client client = api.getClient(domain);
+        BlockingQueue<String> events = events(client, new LinkedBlockingQueue<>());
+        try (Flags flags = Flags.builder().offlineFile(file).watchOfflineFile(true).build()) {
+            api.setProviderAndWait(domain, FlagsProvider.of(flags));
+            assertThat(next(events)).isEqualTo("READY");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.READY);
+
+            // QA70 F6: OpenFeature heard nothing and stayed READY while health() said DEGRADED.
+            replace(file, "{\"formatVersion\": 1, \"flags\": [{\"key\": \"a\", \"enabled\": \"yes\"}]}");
+            // (OpenFeature's READY and the provider's may both come first: docs/client.md, "Initialization")
+            assertThat(nextMatching(events, e -> !e.equals("READY"))).isEqualTo("STALE OFFLINE_FILE");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.STALE);
+            assertThat(client.getBooleanValue("a", false)).as("the last good flags are still served").isTrue();
+
+            replace(file, good.replace("true", "false"));
+            assertThat(next(events)).isEqualTo("READY");
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.READY);
+            assertThat(client.getBooleanValue("a", true)).isFalse();
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+
+    /** Replaces a file whole, as an editor's save does, so that the watcher never reads it half written. */
+    private static void replace(Path file, String content) throws java.io.IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".swp");
+        Files.writeString(tmp, content);
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     /**

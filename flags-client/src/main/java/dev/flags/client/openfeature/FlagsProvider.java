@@ -186,7 +186,9 @@ public final class FlagsProvider extends EventProvider {
     /** Emits the provider status of the SDK's new state, if it differs from the one last emitted. */
     private synchronized void statusChanged(Freshness f) {
         ProviderEvent event = f.refused() ? ProviderEvent.PROVIDER_ERROR : switch (f.source()) {
-            case LIVE, OFFLINE_FILE, IN_MEMORY -> ProviderEvent.PROVIDER_READY;
+            case LIVE, IN_MEMORY -> ProviderEvent.PROVIDER_READY;
+            // A watched file gone bad (invalid, removed, no longer watched): the last good flags, no longer followed.
+            case OFFLINE_FILE -> f.problem().isPresent() ? ProviderEvent.PROVIDER_STALE : ProviderEvent.PROVIDER_READY;
             case STALE, CACHE_FILE -> ProviderEvent.PROVIDER_STALE;
             case DEFAULTS -> ProviderEvent.PROVIDER_ERROR;
         };
