@@ -44,7 +44,8 @@ import java.util.regex.Pattern;
  * method returns, so a test need not wait for them; a listener that throws (a failed assertion) makes
  * the change method throw it, after every listener had its call, so that the test fails. Every answer's
  * source is {@link Source#IN_MEMORY}; {@link #awaitReady} is true at once, and a status listener is
- * called once, on the registering thread, with source {@code IN_MEMORY} (test flags never change state).
+ * called once, on the registering thread, with source {@code IN_MEMORY} (test flags never change state; one that
+ * throws makes {@link #addStatusListener} throw).
  */
 public final class TestFlags extends StoreBackedFlags {
 
@@ -262,14 +263,21 @@ public final class TestFlags extends StoreBackedFlags {
 
     /**
      * Registers a status listener and calls it at once, on this thread, with the current state (source
-     * {@link Source#IN_MEMORY}); test flags never change state, so that is its only call.
+     * {@link Source#IN_MEMORY}); test flags never change state, so that is its only call. A listener that throws
+     * on it (a failed assertion) makes this method throw it, as a change method does, so that the test fails; it
+     * is not kept. (A {@code Flags} of an application logs such a failure and keeps the listener.)
      *
      * @param listener the listener
      * @throws NullPointerException if {@code listener} is null
      */
     @Override
     public void addStatusListener(StatusListener listener) {
-        super.addStatusListener(listener);
+        try {
+            super.addStatusListener(listener);
+        } catch (RuntimeException | Error e) {
+            removeStatusListener(listener);
+            throw e;
+        }
     }
 
     /** @return true at once: test flags are always ready */

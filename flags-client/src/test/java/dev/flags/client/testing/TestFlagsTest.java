@@ -259,4 +259,18 @@ class TestFlagsTest {
         assertThatThrownBy(() -> flags.addValueListener("billing-v2", null, listener)).isInstanceOf(NullPointerException.class);
         assertThatThrownBy(() -> flags.addValueListener("billing-v2", tess, null)).isInstanceOf(NullPointerException.class);
     }
+
+    @Test
+    void aStatusListenerThatFailsOnItsCallMakesAddStatusListenerThrowAndIsNotKept() {
+        TestFlags flags = TestFlags.create();
+        List<Freshness> heard = new ArrayList<>();
+        StatusListener failing = freshness -> {
+            heard.add(freshness);
+            throw new AssertionError("expected LIVE");
+        };
+        assertThatThrownBy(() -> flags.addStatusListener(failing)).isInstanceOf(AssertionError.class)
+                .hasMessage("expected LIVE");
+        assertThat(heard).hasSize(1);
+        flags.removeStatusListener(failing); // not kept: nothing to remove, and no error
+    }
 }
