@@ -607,6 +607,27 @@ class AdminApiTest {
     }
 
     @Test
+    void ifMatchOnAWriteThatTakesNoPreconditionIsRefusedNotIgnored() {
+        // QA67 F6: a client that sent If-Match on a grant or an environment's creation believed its write was guarded.
+        String members = "/api/v1/environments/production/roles/beta-tester/members/u-1";
+        for (Map<String, String> header : List.of(Map.of("If-Match", "\"3\""), Map.of("If-None-Match", "*"))) {
+            String name = header.keySet().iterator().next();
+            assertProblem(api.call("PUT", members, ADMIN, null, header), 400, name + " applies to a flag's writes only");
+            assertProblem(api.call("POST", "/api/v1/environments", ADMIN, "{\"key\": \"staging\"}", header), 400,
+                    "this request takes no precondition and would ignore it: send it without " + name);
+        }
+        assertThat(api.get("/api/v1/environments/production/roles", ADMIN).json().toString()).as("nothing written")
+                .doesNotContain("u-1");
+        assertThat(api.get("/api/v1/environments/staging", ADMIN).status()).isEqualTo(404);
+
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        assertThat(api.call("PUT", path, ADMIN, BILLING, Map.of("If-None-Match", "*")).status()).as("a flag's write takes it")
+                .isEqualTo(201);
+        assertThat(api.call("GET", path, ADMIN, null, Map.of("If-None-Match", "\"1\"")).status()).as("a read may send it")
+                .isEqualTo(200);
+    }
+
+    @Test
     void aJsonMediaTypeMatchesInAnyCaseAndOnlyUtf8IsAccepted() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         assertThat(api.call("PUT", path, ADMIN, BILLING, Map.of("Content-Type", "APPLICATION/JSON; Charset=\"UTF-8\"")).status())

@@ -227,6 +227,7 @@ public final class ApiServlet extends HttpServlet {
         List<String> parts = PathSegments.of(req);
         String method = req.getMethod();
         int n = parts.size();
+        requireNoPreconditionUnlessTaken(req, method, parts);
         if (n >= 1 && parts.get(0).equals("environments")) {
             if (n == 1) {
                 switch (method) {
@@ -1434,6 +1435,31 @@ public final class ApiServlet extends HttpServlet {
                     .decode(ByteBuffer.wrap(value.getBytes(StandardCharsets.ISO_8859_1))).toString();
         } catch (CharacterCodingException e) {
             throw new ApiException(400, "bad request", name + " is not UTF-8; send the text as UTF-8, or as ?comment=... in the URL");
+        }
+    }
+
+    /**
+     * Refuses {@code If-Match} and {@code If-None-Match} on a write that takes no precondition: only a flag's own writes
+     * ({@code PUT}, {@code PATCH}, {@code DELETE} of {@code .../flags/{key}}, and its {@code revert}) check a version.
+     * Elsewhere the header was ignored, and a client that sent it believed its write was guarded (QA67 F6). A read may
+     * send them (a cache revalidating): it writes nothing either way.
+     */
+    private static void requireNoPreconditionUnlessTaken(HttpServletRequest req, String method, List<String> parts) {
+        if (method.equals("GET") || method.equals("HEAD")) {
+            return;
+        }
+        String header = req.getHeader("If-Match") != null ? "If-Match" : req.getHeader("If-None-Match") != null
+                ? "If-None-Match" : null;
+        if (header == null) {
+            return;
+        }
+        int n = parts.size();
+        boolean flagWrite = n >= 4 && parts.get(0).equals("environments") && parts.get(2).equals("flags")
+                && (n == 4 && !method.equals("POST") || n == 5 && parts.get(4).equals("revert"));
+        if (!flagWrite) {
+            throw new ApiException(400, "bad request", header + " applies to a flag's writes only (PUT, PATCH or DELETE of"
+                    + " .../flags/{key}, and its revert); this request takes no precondition and would ignore it: send it"
+                    + " without " + header);
         }
     }
 
