@@ -12,8 +12,11 @@ public final class ReadableText {
     private ReadableText() {
     }
 
-    /** A flag server's token as a word: {@code flg_} and 43 characters of base64url (32 random bytes). */
-    private static final java.util.regex.Pattern TOKEN_SHAPED = java.util.regex.Pattern.compile("flg_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])");
+    /**
+     * A flag server's token: {@code flg_} and 43 characters of base64url (32 random bytes), whatever follows. A token with
+     * a character of a key after it (a typo, {@code _v2}) is still the secret: it used to pass as text (QA71 F8).
+     */
+    private static final java.util.regex.Pattern TOKEN_SHAPED = java.util.regex.Pattern.compile("flg_[A-Za-z0-9_-]{43}");
 
     /** What a text that {@linkplain #holdsAToken holds a token} is refused with, after the field's name. */
     public static final String HOLDS_A_TOKEN = "holds what looks like a flag server token (flg_ and 43 characters): a token is a"
@@ -25,7 +28,7 @@ public final class ReadableText {
      * a secret would be kept for good in the journal and shown to everyone who reads the field (QA61 F5).
      *
      * @param text text, or null
-     * @return true if a word of it is shaped as a token
+     * @return true if it holds {@code flg_} and 43 characters of base64url, whatever comes before or after them
      */
     public static boolean holdsAToken(String text) {
         return text != null && text.contains("flg_") && TOKEN_SHAPED.matcher(text).find();
