@@ -174,6 +174,11 @@ final class DueTimer implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.error("could not {}; trying again in {} s", what, RETRY.toSeconds(), e);
                 retryAt = clock.instant().plus(RETRY);
+            } catch (Error e) {
+                // An OutOfMemoryError on a server near its heap, say. Not caught, it ended the round before the timer was
+                // set again, and went into a future nobody reads: nothing was due until some write moved the timer (QA72 F2).
+                LOG.error("could not {} ({}); trying again in {} s", what, e, RETRY.toSeconds(), e);
+                retryAt = clock.instant().plus(RETRY);
             }
             synchronized (this) {
                 // Read under the lock: what is committed after this read finds nextAt set, and moves it if earlier.
