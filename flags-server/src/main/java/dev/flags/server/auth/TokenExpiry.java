@@ -137,7 +137,7 @@ public final class TokenExpiry implements AutoCloseable {
         }
         try {
             onExpired.accept(tokenId);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too: it went into a future nobody reads, unlogged (QA72 F2)
             LOG.warn("token {} expired, but closing what it held open failed", tokenId, e);
         }
     }
