@@ -67,15 +67,6 @@ public final class EnvironmentService {
 
     /**
      * @param keys environments' keys, such as a token's
-     * @return those of them that are archived (they take no change, kill switches included), in the order given
-     */
-    public List<String> archived(java.util.Collection<String> keys) {
-        ServerState state = journal.state();
-        return keys.stream().filter(k -> state.environment(k).map(EnvironmentState::archived).orElse(false)).toList();
-    }
-
-    /**
-     * @param keys environments' keys, such as a token's
      * @return those of them that were deleted for good, in the order given
      */
     public List<String> deleted(java.util.Collection<String> keys) {

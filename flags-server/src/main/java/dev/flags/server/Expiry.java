@@ -65,9 +65,11 @@ public final class Expiry {
             throw ApiException.badRequest("expiresAt must be in the future, was " + expiresAt + " (the server's time is "
                     + now.truncatedTo(ChronoUnit.SECONDS) + ")");
         }
-        if (expiresAt.isAfter(latest(now))) {
-            throw ApiException.badRequest("expiresAt must be at most 10 years ahead (" + latest(now).truncatedTo(ChronoUnit.SECONDS)
-                    + "), was " + expiresAt);
+        // Rounded up as an expiresIn's instant is: "P10Y", rounded up to the second and checked again when the token is
+        // made, was refused for the fraction of a second the server's clock was past a whole second (QA72 F3).
+        Instant latest = roundedUp(latest(now));
+        if (expiresAt.isAfter(latest)) {
+            throw ApiException.badRequest("expiresAt must be at most 10 years ahead (" + latest + "), was " + expiresAt);
         }
     }
 

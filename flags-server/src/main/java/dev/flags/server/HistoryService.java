@@ -252,6 +252,9 @@ public final class HistoryService {
      */
     public record AuditPage(List<JournalEntry> entries, boolean more) {}
 
+    /** A token's id, as the server makes them: {@code tok-} and 12 hexadecimal digits. */
+    private static final java.util.regex.Pattern TOKEN_ID = java.util.regex.Pattern.compile("tok-[0-9a-f]{12}");
+
     /**
      * An actor is recorded as a name and, in parentheses, which token (or part of the server) it was:
      * {@code alice (tok-1a2b3c4d)}, {@code admin (admin)} (the bootstrap token), {@code flags-server
@@ -272,6 +275,9 @@ public final class HistoryService {
         }
         if (recorded != null && asked.startsWith("tok-") && recorded.endsWith(" (" + asked + ")")) {
             return true; // a token's id, as flags tokens list shows it: that token's changes, whatever its name
+        }
+        if (TOKEN_ID.matcher(asked).matches()) {
+            return false; // that token's only: not another token named like it, before such names were refused (QA72 F5)
         }
         if (recorded == null || !recorded.startsWith(asked + " (") || !recorded.endsWith(")")) {
             return false;

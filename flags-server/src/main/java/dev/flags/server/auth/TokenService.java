@@ -445,6 +445,10 @@ public final class TokenService implements Authenticator {
                     + " could pass for another token in it");
         }
         String lower = reads.toLowerCase(java.util.Locale.ROOT);
+        if (lower.matches("tok-[0-9a-f]{12}")) { // QA72 F5: ?actor=tok-... found such a token's changes as the other's
+            throw new IllegalArgumentException("name must not be a token id (tok- and 12 hexadecimal digits): the audit log"
+                    + " finds a token's changes by its id, and " + LogText.quoted(name, 80) + " could pass for that token");
+        }
         if (lower.equals("flags-server") || lower.startsWith("flags-server (")) {
             throw new IllegalArgumentException("name must not be \"flags-server\": the audit log records the server's own changes"
                     + " (expired grants, scheduled changes) under that name");

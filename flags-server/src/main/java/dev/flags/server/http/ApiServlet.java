@@ -717,9 +717,7 @@ public final class ApiServlet extends HttpServlet {
     private ObjectNode schedule(String env, Schedule s, Map<String, String> willFail) {
         ObjectNode n = NODES.objectNode().put("id", s.id()).put("environment", env).put("flag", s.flag())
                 .put("at", s.at().toString());
-        if (s.pending()) {
-            n.put("willFail", willFail.get(s.id()));
-        }
+        n.put("willFail", s.pending() ? willFail.get(s.id()) : null); // an ended one's too: one shape (QA72 F7)
         n.set("patch", s.patch().toJsonNode());
         n.put("createdBy", s.createdBy()).put("createdAt", s.createdAt().toString()).put("comment", s.comment())
                 .put("status", s.status().apiName()).put("endedAt", instant(s.endedAt())).put("endedBy", s.endedBy())
@@ -1191,8 +1189,9 @@ public final class ApiServlet extends HttpServlet {
             may.add(p.scope() == Scope.TESTER ? "grantSelfServiceRolesToItsUser" : "grantSelfServiceRoles");
         }
         // What it may do there, an archived environment refuses all the same, kill switches included (QA52 F2).
+        // Those it may read: every environment for an admin, whose token names none (QA72 F6: it listed none).
         ArrayNode archived = n.putArray("archivedEnvironments");
-        services.environments().archived(p.environments()).forEach(archived::add);
+        services.environments().list(p).stream().filter(EnvironmentState::archived).forEach(e -> archived.add(e.key()));
         ArrayNode deleted = n.putArray("deletedEnvironments");
         services.environments().deleted(p.environments()).forEach(deleted::add);
         return n;

@@ -309,10 +309,18 @@ final class MutableState {
         }
         CanonicalJson payload = CanonicalJson.of(tree);
         if (payload.size() > RecordCodec.MAX_PAYLOAD_BYTES) {
-            throw new IllegalArgumentException("cannot clone environment \"" + sourceName
-                    + "\": its flags take " + payload.size() + " bytes, more than an entry can hold ("
-                    + RecordCodec.MAX_PAYLOAD_BYTES + "); a clone copies the archived flags' last documents too, and an"
-                    + " admin deleting archived flags for good (flags delete) makes it smaller");
+            // A clone is one entry, and an environment may serve up to 48 MiB: say which way out there is (QA72 F4).
+            ObjectNode served = tree.deepCopy();
+            served.set("archivedFlags", served.arrayNode());
+            boolean archivedMakeItTooLarge = !source.archivedFlags.isEmpty()
+                    && CanonicalJson.of(served).size() <= RecordCodec.MAX_PAYLOAD_BYTES;
+            throw conflict("cannot clone environment \"" + sourceName + "\": the copy takes " + payload.size()
+                    + " bytes, more than one journal entry holds (" + RecordCodec.MAX_PAYLOAD_BYTES + ", 16 MiB), and a clone"
+                    + " is one entry; " + (archivedMakeItTooLarge
+                    ? "it copies the archived flags' last documents too: an admin deleting archived flags for good (flags"
+                            + " delete) makes it fit"
+                    : "create the environment and copy the flags one write each instead (flags export --as-code, then"
+                            + " flags apply into the new environment)"));
         }
         return payload;
     }
