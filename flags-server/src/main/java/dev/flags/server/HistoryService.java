@@ -40,6 +40,7 @@ public final class HistoryService {
 
     private final Journal journal;
     private final Clock clock;
+    private final int maxScannedPerPage;
     /**
      * One past state rebuilt at a time for the HTTP API, and the others refused at once rather than kept waiting: each is a
      * whole copy of the server's state beside the current one, where the heap is sized for about one more ({@link HeapRoom}
@@ -53,8 +54,14 @@ public final class HistoryService {
      * @param clock the server's clock: a past state is asked for by time, and a time after now is refused
      */
     public HistoryService(Journal journal, Clock clock) {
+        this(journal, clock, MAX_SCANNED_PER_PAGE);
+    }
+
+    /** With another bound on the entries an audit page reads: for tests that reach it with a few entries. */
+    HistoryService(Journal journal, Clock clock, int maxScannedPerPage) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.maxScannedPerPage = maxScannedPerPage;
     }
 
     /**
@@ -167,7 +174,8 @@ public final class HistoryService {
      * @param afterSequence only entries after this sequence number (0 for all): where the previous page ended
      * @param limit at most this many, up to {@value #MAX_AUDIT}
      * @return up to {@code limit} entries, oldest first, and no more than {@link #PAGE_BYTES} of their documents (at
-     *     least one entry), and whether there are more
+     *     least one entry), having read at most {@link #MAX_SCANNED_PER_PAGE} entries (so maybe none), and whether
+     *     there may be more
      */
     public AuditPage audit(Principal p, String env, String actor, Instant from, Instant to, long afterSequence,
                                     int limit) {
@@ -201,32 +209,36 @@ public final class HistoryService {
         // rest are read in sequence order until one falls outside it.
         List<JournalEntry> out = new ArrayList<>();
         if (afterSequence == Long.MAX_VALUE) {
-            return new AuditPage(out, false); // nothing comes after it (and after + 1 would start over from the first)
+            return AuditPage.last(out); // nothing comes after it (and after + 1 would start over from the first)
         }
         List<JournalEntry> first = journal.audit(from, to, 1);
         if (first.isEmpty()) {
-            return new AuditPage(out, false);
+            return AuditPage.last(out);
         }
         long next = Math.max(first.get(0).sequence(), afterSequence + 1);
         long bytes = 0;
         long bytesRead = 0;
         int entriesRead = 0;
         while (true) {
-            List<JournalEntry> page = journal.read(next, nextStep(bytesRead, entriesRead));
+            if (entriesRead >= maxScannedPerPage) {
+                return new AuditPage(out, true, next - 1); // read enough for one answer: the next goes on from here
+            }
+            List<JournalEntry> page = journal.read(next, Math.min(nextStep(bytesRead, entriesRead),
+                    maxScannedPerPage - entriesRead));
             if (page.isEmpty()) {
-                return new AuditPage(out, false);
+                return AuditPage.last(out);
             }
             for (JournalEntry e : page) {
                 bytesRead += e.payload().size();
                 entriesRead++;
                 if (!e.timestamp().isBefore(to)) {
-                    return new AuditPage(out, false);
+                    return AuditPage.last(out);
                 }
                 boolean envMatches = env == null ? (e.environment() == null || p.canRead(e.environment())) : env.equals(e.environment());
                 if (envMatches && (actor == null || actorMatches(actor, e.actor()))) {
                     bytes += e.payload().size();
                     if (out.size() == limit || bytes > PAGE_BYTES && !out.isEmpty()) {
-                        return new AuditPage(out, true);
+                        return new AuditPage(out, true, out.get(out.size() - 1).sequence());
                     }
                     out.add(e);
                 }
@@ -248,9 +260,24 @@ public final class HistoryService {
      * One page of the audit log.
      *
      * @param entries the entries, oldest first
-     * @param more whether the range holds more after them: the next page starts after the last one's sequence
+     * @param more whether the range may hold more after them
+     * @param resumeAfter with {@code more}, the sequence the next page starts after: the last entry's, or the last one
+     *     read when the page ended at {@link #MAX_SCANNED_PER_PAGE} (entries the filter left out); else -1
      */
-    public record AuditPage(List<JournalEntry> entries, boolean more) {}
+    public record AuditPage(List<JournalEntry> entries, boolean more, long resumeAfter) {
+        /** A page that ends the range. */
+        static AuditPage last(List<JournalEntry> entries) {
+            return new AuditPage(entries, false, -1);
+        }
+    }
+
+    /**
+     * The most entries one page of the audit log reads. Filtered by an environment or an actor with few changes, a page
+     * otherwise read the journal to its end to fill itself, about 25 µs an entry: 25 s of a worker for a million, which
+     * any viewer could ask for again and again (QA72). A page that reads this many ends there, with what it found (maybe
+     * nothing) and where the next one starts.
+     */
+    static final int MAX_SCANNED_PER_PAGE = 20_000;
 
     /** A token's id, as the server makes them: {@code tok-} and 12 hexadecimal digits. */
     private static final java.util.regex.Pattern TOKEN_ID = java.util.regex.Pattern.compile("tok-[0-9a-f]{12}");

@@ -87,4 +87,54 @@ class HistoryServiceTest {
                     + " is done").isPresent();
         }
     }
+
+    @Test
+    void anAuditPageReadsABoundedNumberOfEntriesAndTheNextGoesOnFromWhereItStopped(@TempDir Path dir) throws Exception {
+        // QA72: filtered by an environment with few changes, a page read the journal to its end to fill itself.
+        JsonMapper json = JsonMapper.builder().build();
+        MutableClock clock = new MutableClock(Instant.parse("2026-12-06T09:00:00Z"));
+        try (FileJournal real = FileJournal.builder(dir).clock(clock).open()) {
+            real.append(Change.of(EntryType.ENVIRONMENT_CREATED, "quiet", "admin (admin)", json.readTree("{}")));
+            real.append(Change.of(EntryType.ENVIRONMENT_CREATED, "busy", "admin (admin)", json.readTree("{}")));
+            for (int i = 0; i < 25; i++) {
+                real.append(Change.of(EntryType.FLAG_CREATED, "busy", "admin (admin)",
+                        json.readTree("{\"key\": \"f" + i + "\", \"enabled\": false, \"rules\": []}")));
+            }
+            real.append(Change.of(EntryType.FLAG_CREATED, "quiet", "admin (admin)",
+                    json.readTree("{\"key\": \"promo\", \"enabled\": false, \"rules\": []}")));
+            java.util.concurrent.atomic.AtomicInteger read = new java.util.concurrent.atomic.AtomicInteger();
+            Journal counted = (Journal) Proxy.newProxyInstance(Journal.class.getClassLoader(), new Class<?>[] {Journal.class},
+                    (proxy, method, args) -> {
+                        try {
+                            Object out = method.invoke(real, args);
+                            if (method.getName().equals("read")) {
+                                read.addAndGet(((java.util.List<?>) out).size());
+                            }
+                            return out;
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+            HistoryService history = new HistoryService(counted, clock, 10);
+            Principal admin = new Principal("admin", "admin", Scope.ADMIN, Set.of());
+
+            java.util.List<String> found = new java.util.ArrayList<>();
+            java.util.List<Integer> readPerPage = new java.util.ArrayList<>();
+            long after = 0;
+            for (int pages = 0; pages < 10; pages++) {
+                read.set(0);
+                HistoryService.AuditPage page = history.audit(admin, "quiet", null, Instant.MIN, Instant.MAX, after, 100);
+                readPerPage.add(read.get());
+                page.entries().forEach(e -> found.add(e.type() + " " + e.sequence()));
+                if (!page.more()) {
+                    break;
+                }
+                assertThat(page.resumeAfter()).as("each page goes on").isGreaterThan(after);
+                after = page.resumeAfter();
+            }
+            assertThat(found).containsExactly("ENVIRONMENT_CREATED 1", "FLAG_CREATED 28");
+            assertThat(readPerPage).as("entries read per page").allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(10))
+                    .hasSize(3);
+        }
+    }
 }

@@ -897,8 +897,9 @@ public final class ApiServlet extends HttpServlet {
         ObjectNode answer = NODES.objectNode();
         answer.set("entries", entries);
         if (found.more()) {
-            // The page is full (by count, or by bytes) and the range holds more: ask again with after=<this>.
-            answer.put("after", found.entries().get(found.entries().size() - 1).sequence());
+            // The page is full (by count, by bytes, or by the entries it may read) and the range may hold more: ask again
+            // with after=<this>, which may be past the last entry shown (a page that read far and found few, or none).
+            answer.put("after", found.resumeAfter());
         }
         write(resp, 200, answer);
     }
