@@ -58,7 +58,7 @@ class WalkthroughTest {
 
     private JsonNode checkout(String user, String region, String roles) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + demo.app().port() + "/checkout"))
-                .header("X-User-Id", user).header("X-User-Region", region);
+                .header("X-User-Id", user).header("X-User-Region", region).POST(HttpRequest.BodyPublishers.noBody());
         if (roles != null) {
             b.header("X-User-Roles", roles);
         }
@@ -97,14 +97,14 @@ class WalkthroughTest {
 
             // a checkout needs a user to charge
             HttpResponse<String> nobody = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + demo.app().port()
-                    + "/checkout")).build(), HttpResponse.BodyHandlers.ofString());
+                    + "/checkout")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(nobody.statusCode()).isEqualTo(400);
             assertThat(nobody.body()).contains("X-User-Id");
-            HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + demo.app().port()
-                    + "/checkout")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
-            assertThat(posted.statusCode()).isEqualTo(405);
-            assertThat(posted.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
-            assertThat(posted.body()).as("JSON as the other errors, not a container's HTML page").contains("use GET");
+            HttpResponse<String> got = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + demo.app().port()
+                    + "/checkout")).header("X-User-Id", "tess").build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(got.statusCode()).as("a checkout charges: not on a GET").isEqualTo(405);
+            assertThat(got.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+            assertThat(got.body()).as("JSON as the other errors, not a container's HTML page").contains("use POST");
 
             // 0. shipped dark: off for everyone
             JsonNode tess = checkout("tess", "us-east", null);

@@ -18,7 +18,7 @@ import java.util.Objects;
  * {@code billing-v2}, as real application code would: one {@link Flags} for the application, created
  * once at start, asked on every request.
  * <pre>{@code
- * GET /checkout   (X-User-Id, X-User-Roles, X-User-Region headers)  -> which billing path, and why
+ * POST /checkout  (X-User-Id, X-User-Roles, X-User-Region headers)  -> charges: which billing path, and why
  * GET /health     -> 200 once the SDK holds flags, with their freshness
  * }</pre>
  */

@@ -12,10 +12,13 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 
 /**
- * Thread-safe. {@code GET /checkout}: picks the old or the new billing path with
- * {@code flags.evaluate("billing-v2", user)} and says what it decided and why. The user comes from
+ * Thread-safe. {@code POST /checkout}: picks the old or the new billing path with
+ * {@code flags.evaluate("billing-v2", user)}, charges on it, and says what it decided and why. The user comes from
  * request headers, as a gateway would set them: {@code X-User-Id}, {@code X-User-Roles}
  * (comma-separated), {@code X-User-Region}.
+ *
+ * <p>A POST, because a checkout charges: GET and HEAD are safe methods that browsers prefetch, link checkers and
+ * monitors send and proxies retry, and each of those would be a charge (a HEAD runs {@code doGet}).
  */
 final class CheckoutServlet extends HttpServlet {
 
@@ -33,17 +36,18 @@ final class CheckoutServlet extends HttpServlet {
 
     @Override
     protected void service(HttpServletRequest req, HttpServletResponse resp) throws ServletException, IOException {
-        if (!req.getMethod().equals("GET") && !req.getMethod().equals("HEAD")) {
-            // As the other errors: JSON, not the container's HTML page.
-            resp.setHeader("Allow", "GET, HEAD");
-            problem(resp, 405, "method not allowed", req.getMethod() + " is not allowed on /checkout; use GET");
+        if (!req.getMethod().equals("POST")) {
+            // As the other errors: JSON, not the container's HTML page. GET and HEAD too: they must not charge.
+            resp.setHeader("Allow", "POST");
+            problem(resp, 405, "method not allowed", req.getMethod() + " is not allowed on /checkout; use POST (a checkout"
+                    + " charges)");
             return;
         }
         super.service(req, resp);
     }
 
     @Override
-    protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+    protected void doPost(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         String id = req.getHeader("X-User-Id");
         if (id == null || id.isBlank()) {
             // Flags can be evaluated for anonymous users, but a charge needs somebody to charge.

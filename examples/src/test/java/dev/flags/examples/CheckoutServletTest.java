@@ -1,0 +1,66 @@
+package dev.flags.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flags.client.testing.TestFlags;
+import dev.flags.examples.billing.BillingApp;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The billing service's {@code /checkout} over real HTTP, with test flags instead of a server. */
+class CheckoutServletTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private BillingApp app;
+
+    @BeforeEach
+    void start() throws Exception {
+        app = BillingApp.start(0, TestFlags.create().enable("billing-v2"));
+    }
+
+    @AfterEach
+    void stop() {
+        app.close();
+    }
+
+    private HttpResponse<String> send(String method, String user) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.port() + "/checkout"))
+                .method(method, HttpRequest.BodyPublishers.noBody());
+        if (user != null) {
+            b.header("X-User-Id", user);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void aCheckoutIsAPostAndCharges() throws Exception {
+        HttpResponse<String> r = send("POST", "tess");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonNode body = JSON.readTree(r.body());
+        assertThat(body.get("receipt").asText()).isEqualTo("v2:tess:1999");
+    }
+
+    @Test
+    void getAndHeadAreRefusedAndChargeNothing() throws Exception {
+        for (String method : new String[] {"GET", "HEAD"}) {
+            HttpResponse<String> r = send(method, "tess");
+            // A 405 is answered before the charge: the safe methods that prefetchers, link checkers and monitors send
+            // (and that a HEAD turns into a doGet) must not charge.
+            assertThat(r.statusCode()).as(method).isEqualTo(405);
+            assertThat(r.headers().firstValue("Allow")).as(method).hasValue("POST");
+            assertThat(r.headers().firstValue("Content-Type")).as(method)
+                    .hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+            if (method.equals("GET")) {
+                assertThat(r.body()).contains("GET is not allowed on /checkout; use POST").doesNotContain("receipt");
+            }
+        }
+    }
+}
