@@ -31,11 +31,14 @@ class CheckoutServletTest {
         app.close();
     }
 
-    private HttpResponse<String> send(String method, String user) throws Exception {
+    private HttpResponse<String> send(String method, String user, String... headers) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.port() + "/checkout"))
                 .method(method, HttpRequest.BodyPublishers.noBody());
         if (user != null) {
             b.header("X-User-Id", user);
+        }
+        if (headers.length > 0) {
+            b.headers(headers);
         }
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
@@ -62,5 +65,25 @@ class CheckoutServletTest {
                 assertThat(r.body()).contains("GET is not allowed on /checkout; use POST").doesNotContain("receipt");
             }
         }
+    }
+
+    @Test
+    void aHeaderTooLongForAUserIsA400ProblemNamingIt() throws Exception {
+        String tooLong = "a".repeat(1025);
+        String[][] cases = {
+            {tooLong, "X-User-Region", "eu-west", "X-User-Id must be at most 1024 characters, was 1025"},
+            {"tess", "X-User-Region", tooLong, "X-User-Region must be at most 1024 characters, was 1025"},
+            {"tess", "X-User-Roles", "beta-tester," + tooLong, "a role in X-User-Roles must be at most 1024 characters, was 1025"},
+        };
+        for (String[] c : cases) {
+            HttpResponse<String> r = send("POST", c[0], c[1], c[2]);
+            // As a missing X-User-Id: the client's error, in JSON; not a 500 with the container's HTML page.
+            assertThat(r.statusCode()).as(c[3]).isEqualTo(400);
+            assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+            assertThat(JSON.readTree(r.body()).get("detail").asText()).isEqualTo(c[3]);
+        }
+        String manyRoles = ("r".repeat(1000) + ",").repeat(3);
+        assertThat(send("POST", "tess", "X-User-Roles", manyRoles).statusCode()).as("each role fits: a long header is fine")
+                .isEqualTo(200);
     }
 }

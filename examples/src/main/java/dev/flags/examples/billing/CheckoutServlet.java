@@ -54,7 +54,15 @@ final class CheckoutServlet extends HttpServlet {
             problem(resp, 400, "bad request", "a checkout needs a signed-in user: the X-User-Id header (a gateway sets it)");
             return;
         }
-        User user = userOf(id.trim(), req);
+        User user;
+        try {
+            user = userOf(id.trim(), req);
+        } catch (IllegalArgumentException e) {
+            // Headers are the client's data: a value User refuses is the client's error, a 400 as a missing id is, not a
+            // 500 with the container's page and an ERROR stack trace per request in the log.
+            problem(resp, 400, "bad request", e.getMessage());
+            return;
+        }
         FlagEvaluation why = flags.evaluate("billing-v2", user); // never throws, never blocks on the network
         String receipt = why.value() ? next.charge(user.id(), 1999) : legacy.charge(user.id(), 1999);
 
@@ -86,20 +94,34 @@ final class CheckoutServlet extends HttpServlet {
         resp.getOutputStream().write(JSON.writeValueAsBytes(problem));
     }
 
+    /**
+     * The user the headers describe.
+     *
+     * @throws IllegalArgumentException if a value is longer than {@link User} takes, with a message naming its header
+     */
     private static User userOf(String id, HttpServletRequest req) {
-        User user = User.withId(id);
+        User user = User.withId(fits(id, "X-User-Id"));
         String roles = req.getHeader("X-User-Roles");
         if (roles != null) {
             for (String role : roles.split(",")) {
                 if (!role.isBlank()) {
-                    user = user.roles(role.trim());
+                    user = user.roles(fits(role.trim(), "a role in X-User-Roles"));
                 }
             }
         }
         String region = req.getHeader("X-User-Region");
         if (region != null && !region.isBlank()) {
-            user = user.region(region.trim());
+            user = user.region(fits(region.trim(), "X-User-Region"));
         }
         return user;
+    }
+
+    /** Checked here, not left to User, so that the client is told which header is wrong (User says "id", "region"). */
+    private static String fits(String value, String what) {
+        if (value.length() > User.MAX_NAME_LENGTH) {
+            throw new IllegalArgumentException(what + " must be at most " + User.MAX_NAME_LENGTH + " characters, was "
+                    + value.length());
+        }
+        return value;
     }
 }
