@@ -1,13 +1,18 @@
 package dev.flags.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flags.examples.demo.Demo;
+import java.io.IOException;
+import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -55,5 +60,19 @@ class DemoStartTest {
                     + taken.getLocalPort() + " for the billing service: the port is in use by another process (another demo?):"
                     + " stop that one, or give another --app-port");
         }
+    }
+
+    @Test
+    void aStartThatFailsAfterTheBillingServiceStartedClosesItToo() throws Exception {
+        Path data = Files.createDirectory(dir.resolve("demo-data"), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx------")));
+        Files.createDirectory(data.resolve("demo.env")); // where the env file goes: its write, the last step, fails
+        int appPort;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            appPort = free.getLocalPort();
+        }
+        assertThatThrownBy(() -> Demo.start(data, 0, 0, appPort)).isInstanceOf(IOException.class).hasMessageContaining("demo.env");
+        assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), appPort).close())
+                .as("the billing service's port is closed with the server").isInstanceOf(ConnectException.class);
     }
 }

@@ -57,11 +57,12 @@ public final class Demo implements Callable<Integer> {
         // The server makes the directory itself, its owner's only (it holds the admin token and the journal).
         FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dataDir).withPorts(httpPort, grpcPort)
                 .withBindAddress("127.0.0.1").withHeartbeatInterval(Duration.ofSeconds(5)));
+        BillingApp app = null;
         try {
             String admin = Files.readString(dataDir.resolve("admin-token"), StandardCharsets.UTF_8).trim();
             String httpBase = "http://127.0.0.1:" + server.httpPort();
             DemoData.Tokens tokens = new DemoData(httpBase, admin).seed(dataDir);
-            BillingApp app = BillingApp.start(appPort, "127.0.0.1:" + server.grpcPort(), tokens.sdk(), "production",
+            app = BillingApp.start(appPort, "127.0.0.1:" + server.grpcPort(), tokens.sdk(), "production",
                     dataDir.resolve("billing-flags.cache"));
             // Not needed for correctness (the SDK serves defaults until then), but the walkthrough
             // reads better when the first request already sees the server's flags.
@@ -85,6 +86,11 @@ public final class Demo implements Callable<Integer> {
                     "export FLAGS_SDK_TOKEN=" + tokens.sdk(), ""), StandardCharsets.UTF_8);
             return new Running(server, app, tokens, env);
         } catch (IOException | InterruptedException | RuntimeException e) {
+            // Whatever had started: a caller that gets the exception has nothing to close, and a billing service left
+            // running would keep its port and its SDK reconnecting to a server that is gone.
+            if (app != null) {
+                app.close();
+            }
             server.close();
             throw e;
         }
