@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** ./run-demo when it cannot start, in a real process: one line saying why, as the server says it. */
+/** ./run-demo when it cannot start or is given ports that cannot work, in a real process: says why, as the server does. */
 class DemoStartTest {
 
     @TempDir
@@ -27,6 +27,19 @@ class DemoStartTest {
 
     /** Runs ./run-demo's main class in a process of its own with these options; it must give up at once, exit 1. */
     private String demoThatCannotStart(String... options) throws Exception {
+        String said = demoRefused(options);
+        assertThat(said.lines()).hasSize(1);
+        return said;
+    }
+
+    /** As {@link #demoThatCannotStart}, for options it refuses: exit 2, and its message and where to find help. */
+    private String demoWithBadOptions(String... options) throws Exception {
+        String said = demoRefused(options);
+        assertThat(said.lines()).as(said).hasSize(2).last().isEqualTo("Try 'flags-demo --help'.");
+        return said.lines().findFirst().orElseThrow();
+    }
+
+    private String demoRefused(String... options) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Path output = dir.resolve("output.txt");
         List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), Demo.class.getName(),
@@ -35,9 +48,8 @@ class DemoStartTest {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the demo gives up at once").isTrue();
         String said = Files.readString(output, StandardCharsets.UTF_8);
-        assertThat(p.exitValue()).as(said).isEqualTo(1);
+        assertThat(p.exitValue()).as(said).isEqualTo(said.contains("cannot start") ? 1 : 2);
         assertThat(said).doesNotContain("\tat ");
-        assertThat(said.lines()).hasSize(1);
         assertThat(dir.resolve("demo-data")).as("nothing made that a next run would take for an earlier run's").doesNotExist();
         return said;
     }
@@ -60,6 +72,30 @@ class DemoStartTest {
                     + taken.getLocalPort() + " for the billing service: the port is in use by another process (another demo?):"
                     + " stop that one, or give another --app-port");
         }
+    }
+
+    @Test
+    void aPortOutOfRangeNamesItsOption() throws Exception {
+        assertThat(demoWithBadOptions("--http-port", "70000", "--grpc-port", "0", "--app-port", "0"))
+                .isEqualTo("flags-demo: the flag server's HTTP port must be between 0 and 65535, was 70000 (--http-port)");
+        assertThat(demoWithBadOptions("--http-port", "0", "--grpc-port", "0", "--app-port", "-1"))
+                .isEqualTo("flags-demo: the billing service's port must be between 0 and 65535, was -1 (--app-port)");
+    }
+
+    @Test
+    void twoOptionsGivingOnePortAreRefusedBeforeAnythingIsMade() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort(); // free: each option alone would pass the check that the port is not in use
+        }
+        String p = String.valueOf(port);
+        assertThat(demoWithBadOptions("--http-port", p, "--grpc-port", "0", "--app-port", p)).isEqualTo("flags-demo: the billing"
+                + " service (--app-port) and the flag server's HTTP API (--http-port) cannot both listen on " + port + ": give each its"
+                + " own port (0 picks a free one)");
+        assertThat(demoWithBadOptions("--http-port", "0", "--grpc-port", p, "--app-port", p)).startsWith("flags-demo: the billing"
+                + " service (--app-port) and the flag server's gRPC sync (--grpc-port) cannot both listen on " + port);
+        assertThat(demoWithBadOptions("--http-port", p, "--grpc-port", p, "--app-port", "0")).startsWith("flags-demo: the flag"
+                + " server's gRPC sync (--grpc-port) and its HTTP API (--http-port) cannot both listen on " + port);
     }
 
     @Test

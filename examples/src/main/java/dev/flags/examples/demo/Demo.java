@@ -14,7 +14,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The one-command demo: the flag server with its embedded journal and demo data, and the billing
@@ -36,6 +38,9 @@ public final class Demo implements Callable<Integer> {
     @Option(names = "--app-port", defaultValue = "8081", description = "The billing service's port (default ${DEFAULT-VALUE}).")
     int appPort;
 
+    @Spec
+    CommandSpec spec;
+
     /** A running demo: server and app. */
     public record Running(FlagServer server, BillingApp app, DemoData.Tokens tokens, Path envFile) implements AutoCloseable {
         @Override
@@ -49,8 +54,10 @@ public final class Demo implements Callable<Integer> {
      * Starts the demo and returns at once; ports 0 pick free ones (the tests use that).
      *
      * @return the running demo
+     * @throws IllegalArgumentException if a port is out of range, or two of them are the same (nothing is made then)
      */
     public static Running start(Path dataDir, int httpPort, int grpcPort, int appPort) throws IOException, InterruptedException {
+        checkPorts(httpPort, grpcPort, appPort);
         requireFree(httpPort, "the flag server's HTTP API", "--http-port");
         requireFree(grpcPort, "the flag server's gRPC sync", "--grpc-port");
         requireFree(appPort, "the billing service", "--app-port");
@@ -97,6 +104,35 @@ public final class Demo implements Callable<Integer> {
     }
 
     /**
+     * Checked before anything starts, naming the options as the server's own command line does: each port alone is free,
+     * so a clash between two of them would otherwise be found only by the billing service, once the server had made and
+     * seeded the data directory that the next run then calls an earlier run's.
+     *
+     * @throws IllegalArgumentException if a port is out of range, or two non-zero ports are the same
+     */
+    static void checkPorts(int httpPort, int grpcPort, int appPort) {
+        checkPort(httpPort, "the flag server's HTTP port", "--http-port");
+        checkPort(grpcPort, "the flag server's gRPC port", "--grpc-port");
+        checkPort(appPort, "the billing service's port", "--app-port");
+        checkDiffer(grpcPort, "the flag server's gRPC sync (--grpc-port)", httpPort, "its HTTP API (--http-port)");
+        checkDiffer(appPort, "the billing service (--app-port)", httpPort, "the flag server's HTTP API (--http-port)");
+        checkDiffer(appPort, "the billing service (--app-port)", grpcPort, "the flag server's gRPC sync (--grpc-port)");
+    }
+
+    private static void checkPort(int port, String what, String option) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException(what + " must be between 0 and 65535, was " + port + " (" + option + ")");
+        }
+    }
+
+    private static void checkDiffer(int port, String what, int otherPort, String other) {
+        if (port != 0 && port == otherPort) { // 0: each picks a free port of its own
+            throw new IllegalArgumentException(what + " and " + other + " cannot both listen on " + port
+                    + ": give each its own port (0 picks a free one)");
+        }
+    }
+
+    /**
      * Checked before the server starts and the data directory is made and seeded: a demo that cannot listen must not
      * leave a half-made data directory that the next run calls an earlier run's.
      */
@@ -125,6 +161,12 @@ public final class Demo implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.io.undertow", "warn");
         System.setProperty("org.jboss.logging.provider", "slf4j");
         CommandLine cli = new CommandLine(new Demo());
+        cli.setParameterExceptionHandler((e, arguments) -> {
+            // As the server's command line says a bad option: its message, naming the option, and no usage dump.
+            e.getCommandLine().getErr().println("flags-demo: " + e.getMessage());
+            e.getCommandLine().getErr().println("Try 'flags-demo --help'.");
+            return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
+        });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             // A port in use or a demo already running on the data directory: one line, as the server says it.
             commandLine.getErr().println("flags-demo: cannot start: " + StartFailure.describe(e));
@@ -141,6 +183,11 @@ public final class Demo implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            checkPorts(httpPort, grpcPort, appPort);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
         boolean reused = Files.isDirectory(dataDir.resolve("journal"));
         Running demo = start(dataDir, httpPort, grpcPort, appPort);
         System.out.println();
