@@ -12,6 +12,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -189,7 +191,35 @@ public final class Demo implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         boolean reused = Files.isDirectory(dataDir.resolve("journal"));
-        Running demo = start(dataDir, httpPort, grpcPort, appPort);
+        AtomicReference<Running> running = new AtomicReference<>();
+        CountDownLatch startEnded = new CountDownLatch(1);
+        CountDownLatch stopped = new CountDownLatch(1);
+        // Before the start: a Ctrl-C during it (the first start seeds for two seconds, when a user is most likely to
+        // give up waiting) lets the start end, then closes everything, so that the journal is closed and the data
+        // directory complete, rather than an exit that leaves both half-made.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                if (startEnded.getCount() > 0) {
+                    System.err.println("flags-demo: asked to stop while it starts: stopping once it has started");
+                }
+                // Bounded, as the server's own stop: a start that hangs is cut, which loses nothing acknowledged.
+                startEnded.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Running started = running.get();
+            if (started != null) {
+                started.close();
+            }
+            stopped.countDown();
+        }, "demo-shutdown"));
+        Running demo;
+        try {
+            demo = start(dataDir, httpPort, grpcPort, appPort);
+            running.set(demo);
+        } finally {
+            startEnded.countDown();
+        }
         System.out.println();
         if (reused) {
             // The journal is durable, which is its point; but examples/README.md expects a fresh start.
@@ -202,11 +232,6 @@ public final class Demo implements Callable<Integer> {
         System.out.println("  billing service          http://127.0.0.1:" + demo.app().port() + "/checkout");
         System.out.println("  tokens (editor, operator, tester, sdk, admin) and addresses: " + demo.envFile());
         System.out.println("In another terminal:  . " + demo.envFile() + "   then follow examples/README.md. Ctrl-C stops.");
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            demo.close();
-            stopped.countDown();
-        }, "demo-shutdown"));
         stopped.await();
         return 0;
     }

@@ -4,12 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -21,11 +23,17 @@ import java.util.Properties;
  * self-service role {@code beta-tester}, and tokens for an editor, an on-call operator (who may switch flags off and
  * nothing else), a tester (for user {@code tess}) and the SDK. The tokens
  * are kept in {@code <dataDir>/demo-tokens.properties} (owner-only), so a restarted demo shows them again.
+ *
+ * <p>That file is written last, in one step, and is how a start knows the seeding is done. Seeding again over a
+ * server whose seeding was cut short (the demo killed in its first start's two seconds) completes it: what is there
+ * already counts as made, and the tokens made then, whose secrets nobody kept, are revoked and made anew.
  */
 public final class DemoData {
 
     static final String FILE = "demo-tokens.properties";
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The demo's tokens: the scope of each (also its key in the file) and its name. */
+    private static final Map<String, String> NAMES = namesInOrder();
 
     /** The demo's tokens. */
     public record Tokens(String admin, String editor, String operator, String tester, String sdk) {
@@ -63,7 +71,7 @@ public final class DemoData {
                 p.load(in);
             }
             if (p.getProperty("operator") == null) { // seeded by a demo from before operator tokens: made now, kept
-                p.setProperty("operator", token("olga (on call)", "operator"));
+                p.setProperty("operator", token(NAMES.get("operator"), "operator"));
                 try (var out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
                     p.store(out, "the demo's tokens: keep them private");
                 }
@@ -72,8 +80,11 @@ public final class DemoData {
                     p.getProperty("sdk"));
         }
         for (String env : new String[] {"production", "staging"}) {
-            call("POST", "/environments", "{\"key\": \"" + env + "\", \"name\": \"" + Character.toUpperCase(env.charAt(0)) + env.substring(1) + "\"}");
-            call("PUT", "/environments/" + env + "/flags/billing-v2?comment=ship%20dark", """
+            // 409: it exists, made by a seeding that was cut short (a server without the tokens file is the demo's).
+            call("POST", "/environments", null, 409,
+                    "{\"key\": \"" + env + "\", \"name\": \"" + Character.toUpperCase(env.charAt(0)) + env.substring(1) + "\"}");
+            // Created only: 412 if that seeding made it, which must not be overwritten into a second version.
+            call("PUT", "/environments/" + env + "/flags/billing-v2?comment=ship%20dark", "*", 412, """
                     {"description": "The new billing path. Shipped dark; released through beta testers, an EU canary, a ramp.",
                      "enabled": false,
                      "rules": [
@@ -84,18 +95,31 @@ public final class DemoData {
             // Testers let themselves in, for a week at a time: access nobody remembers to take back ends by itself.
             call("PUT", "/environments/" + env + "/roles/beta-tester", "{\"selfService\": true, \"maxGrantDuration\": \"P7D\"}");
         }
+        revokeUnkeptTokens();
         Map<String, String> tokens = new LinkedHashMap<>();
-        tokens.put("editor", token("pat (product owner)", "editor"));
-        tokens.put("operator", token("olga (on call)", "operator"));
-        tokens.put("tester", token("tess (tester)", "tester"));
-        tokens.put("sdk", token("billing-service", "sdk"));
+        for (Map.Entry<String, String> name : NAMES.entrySet()) {
+            tokens.put(name.getKey(), token(name.getValue(), name.getKey()));
+        }
         Properties p = new Properties();
         p.putAll(tokens);
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        try (var out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+        // Written aside, then renamed: a stop while it is written must not leave a file the next start takes as done.
+        Path written = dataDir.resolve(FILE + ".new");
+        Files.deleteIfExists(written);
+        Files.createFile(written, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        try (var out = Files.newBufferedWriter(written, StandardCharsets.UTF_8)) {
             p.store(out, "the demo's tokens: keep them private");
         }
+        Files.move(written, file, StandardCopyOption.ATOMIC_MOVE);
         return new Tokens(admin, tokens.get("editor"), tokens.get("operator"), tokens.get("tester"), tokens.get("sdk"));
+    }
+
+    private static Map<String, String> namesInOrder() {
+        Map<String, String> names = new LinkedHashMap<>();
+        names.put("editor", "pat (product owner)");
+        names.put("operator", "olga (on call)");
+        names.put("tester", "tess (tester)");
+        names.put("sdk", "billing-service");
+        return java.util.Collections.unmodifiableMap(names);
     }
 
     private String token(String name, String scope) throws IOException, InterruptedException {
@@ -104,13 +128,44 @@ public final class DemoData {
                 + user + "}").get("token").asText();
     }
 
+    /**
+     * Revokes the live tokens with the names of the demo's: made by a seeding that was cut short before it wrote them
+     * down, so nobody holds their secrets, and a list with each name twice would only confuse.
+     */
+    private void revokeUnkeptTokens() throws IOException, InterruptedException {
+        for (JsonNode token : call("GET", "/tokens", null).path("tokens")) {
+            if (NAMES.containsValue(token.path("name").asText())) {
+                call("DELETE", "/tokens/" + token.path("id").asText() + "?comment=" + URLEncoder.encode(
+                        "made by a demo seeding that was cut short: its secret was never kept", StandardCharsets.UTF_8), null);
+            }
+        }
+    }
+
     private JsonNode call(String method, String path, String body) throws IOException, InterruptedException {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + path))
-                .header("Authorization", "Bearer " + admin).header("Content-Type", "application/json")
-                .method(method, HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return call(method, path, null, 0, body);
+    }
+
+    /**
+     * @param ifNoneMatch an {@code If-None-Match} header, or null
+     * @param done a status that means the change was made already (by a seeding cut short), or 0
+     * @return the answer's JSON; null for {@code done} or an empty answer
+     */
+    private JsonNode call(String method, String path, String ifNoneMatch, int done, String body) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + admin)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            request.header("Content-Type", "application/json");
+        }
+        if (ifNoneMatch != null) {
+            request.header("If-None-Match", ifNoneMatch);
+        }
+        HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() == done) {
+            return null;
+        }
         if (r.statusCode() >= 300) {
             throw new IOException("seeding the demo failed: " + method + " " + path + " answered " + r.statusCode() + ": " + r.body());
         }
-        return JSON.readTree(r.body());
+        return r.body().isEmpty() ? null : JSON.readTree(r.body());
     }
 }
