@@ -229,7 +229,7 @@ public final class Demo implements Callable<Integer> {
         System.out.println("The demo is running.");
         System.out.println("  flag server (admin API)  http://127.0.0.1:" + demo.server().httpPort());
         System.out.println("  flag server (gRPC sync)  127.0.0.1:" + demo.server().grpcPort());
-        System.out.println("  billing service          http://127.0.0.1:" + demo.app().port() + "/checkout");
+        System.out.println("  billing service          POST http://127.0.0.1:" + demo.app().port() + "/checkout (with X-User-Id)");
         System.out.println("  tokens (editor, operator, tester, sdk, admin) and addresses: " + demo.envFile());
         System.out.println("In another terminal:  . " + demo.envFile() + "   then follow examples/README.md. Ctrl-C stops.");
         stopped.await();
