@@ -32,8 +32,14 @@ public record WebhookSettings(URI url, Path secretFile) {
         String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(Locale.ROOT);
         if (!url.isAbsolute() || !(scheme.equals("http") || scheme.equals("https")) || url.getHost() == null
                 || url.getRawFragment() != null) {
+            // Masked from the text, not from what URI parsed: a password with an unencoded / or # is no user info to
+            // URI (so it found no host), and the refusal printed it whole to the log (QA75 F1).
             throw new BadSettingException("webhookUrl", "the webhook URL must be an http:// or https:// URL with a host and"
-                    + " no #fragment, such as https://hooks.example.com/flags; was \"" + asGiven(url) + "\"");
+                    + " no #fragment, such as https://hooks.example.com/flags; was \"" + masked(url.toString()) + "\"");
+        }
+        if (url.getPort() == 0 || url.getPort() > 65_535) { // URI takes any digits: every delivery failed, for good (QA75 F4)
+            throw new BadSettingException("webhookUrl", "the webhook URL's port must be between 1 and 65535, was "
+                    + url.getPort() + ": \"" + masked(url.toString()) + "\"");
         }
     }
 
@@ -52,8 +58,9 @@ public record WebhookSettings(URI url, Path secretFile) {
     }
 
     /**
-     * Text given as a URL that does not parse as one, for a message: what may be a credential (before an '@', after a
-     * '?') shown as "...", escaped and cut.
+     * Text given as a URL, for a message, whether or not it parses as one: what may be a credential (before the last
+     * '@', after a '?') shown as "...", escaped and cut. Read from the text, as the parser would miss a password with an
+     * unencoded reserved character in it.
      *
      * @param text the text given
      * @return it, fit to be shown
@@ -68,18 +75,6 @@ public record WebhookSettings(URI url, Path secretFile) {
         int query = text.indexOf('?');
         if (query >= 0) {
             text = text.substring(0, query) + "?...";
-        }
-        return LogText.escape(text.length() > 200 ? text.substring(0, 200) + "..." : text);
-    }
-
-    /** A URL refused, as it was given but for what may be a credential (user info, query), which shows as "...". */
-    private static String asGiven(URI url) {
-        String text = url.toString();
-        if (url.getRawUserInfo() != null) {
-            text = text.replace(url.getRawUserInfo() + "@", "...@");
-        }
-        if (url.getRawQuery() != null) {
-            text = text.replace("?" + url.getRawQuery(), "?...");
         }
         return LogText.escape(text.length() > 200 ? text.substring(0, 200) + "..." : text);
     }

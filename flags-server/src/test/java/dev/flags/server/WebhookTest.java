@@ -577,7 +577,18 @@ class WebhookTest {
                 .hasMessage("the webhook URL must be an http:// or https:// URL with a host and no #fragment, such as"
                         + " https://hooks.example.com/flags; was \"ftp://example.com/x\"");
         assertThatThrownBy(() -> new WebhookSettings(URI.create("https://bot:hunter2@example.com/x?key=hunter2#top"), secret))
-                .hasMessageEndingWith("; was \"https://...@example.com/x?...#top\"").hasMessageNotContaining("hunter2");
+                .hasMessageEndingWith("; was \"https://...@example.com/x?...\"").hasMessageNotContaining("hunter2");
+        // QA75 F1: a password with an unencoded /, # or ? is no user info to java.net.URI, which then finds no host: the
+        // refusal printed the URL whole, to the service's log.
+        for (String password : List.of("Zx9/Qw3+Rt8=", "Zx9#Qw3", "Zx9?Qw3")) {
+            assertThatThrownBy(() -> new WebhookSettings(URI.create("https://bot:" + password + "@hooks.example.com/flags"),
+                    secret)).isInstanceOf(BadSettingException.class)
+                    .hasMessageEndingWith("; was \"https://...@hooks.example.com/flags\"").hasMessageNotContaining("Zx9");
+        }
+        // QA75 F4: URI takes any digits as a port, and every delivery then failed, for good.
+        assertThatThrownBy(() -> new WebhookSettings(URI.create("http://127.0.0.1:99999/flags"), secret))
+                .isInstanceOfSatisfying(BadSettingException.class, e -> assertThat(e.setting()).isEqualTo("webhookUrl"))
+                .hasMessage("the webhook URL's port must be between 1 and 65535, was 99999: \"http://127.0.0.1:99999/flags\"");
         assertThatThrownBy(() -> new WebhookSettings(URI.create("https://example.com/x"), null))
                 .isInstanceOfSatisfying(BadSettingException.class, e -> assertThat(e.setting()).isEqualTo("webhookSecretFile"));
         assertThatThrownBy(() -> ServerFixture.config(dir.resolve("data")).withWebhook(
