@@ -94,6 +94,18 @@ final class PemTls {
         }
         PrivateKey key = readKey(privateKey);
         PublicKey certified = certificate.getPublicKey();
+        if (!certified.getAlgorithm().equals(key.getAlgorithm()) || !signs(key, certified)) {
+            // `cat intermediate.pem server.pem` is a common slip: the key is then the second certificate's (QA75 F3).
+            for (int i = 1; i < chain.size(); i++) {
+                PublicKey other = chain.get(i).getPublicKey();
+                if (other.getAlgorithm().equals(key.getAlgorithm()) && signs(key, other)) {
+                    throw new IllegalArgumentException("the TLS key " + privateKey + " belongs to certificate " + (i + 1)
+                            + " of " + certificateChain + (chain.get(i) instanceof X509Certificate x ? " (" + subject(x) + ")" : "")
+                            + ", not to its first: the server's own certificate comes first in the file, then the"
+                            + " intermediates that issued it; reorder the file");
+                }
+            }
+        }
         if (!certified.getAlgorithm().equals(key.getAlgorithm())) {
             throw new IllegalArgumentException("the TLS key " + privateKey + " does not belong to the certificate " + certificateChain
                     + " (its public key is " + certified.getAlgorithm() + ", the key " + key.getAlgorithm() + ")");
@@ -101,6 +113,33 @@ final class PemTls {
         if (!signs(key, certified)) {
             throw new IllegalArgumentException("the TLS key " + privateKey + " does not belong to the certificate " + certificateChain
                     + " (its public key differs)");
+        }
+        if (certificate instanceof X509Certificate leaf) {
+            requireServerUse(leaf, certificateChain);
+        }
+    }
+
+    /** TLS server authentication, as an extended key usage. */
+    private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+    /** Any extended key usage. */
+    private static final String ANY_USAGE = "2.5.29.37.0";
+
+    /**
+     * A certificate made for clients only (its extended key usage lacks server authentication) is refused by every
+     * client, as an expired one is, while the server would log that it was ready (QA75 F2).
+     */
+    private static void requireServerUse(X509Certificate leaf, Path certificateChain) {
+        List<String> usages;
+        try {
+            usages = leaf.getExtendedKeyUsage();
+        } catch (java.security.cert.CertificateParsingException e) {
+            throw new IllegalArgumentException("the TLS certificate " + certificateChain + " has an extended key usage that"
+                    + " cannot be read: " + e.getMessage());
+        }
+        if (usages != null && !usages.contains(SERVER_AUTH) && !usages.contains(ANY_USAGE)) {
+            throw new IllegalArgumentException("the TLS certificate " + certificateChain + " (" + subject(leaf) + ") is not"
+                    + " made for a server: its extended key usage is " + usages + ", without TLS server authentication ("
+                    + SERVER_AUTH + "): every client would refuse it; issue one with extendedKeyUsage=serverAuth");
         }
     }
 

@@ -230,6 +230,38 @@ class PemTlsTest {
                 "-out", cert.toString(), "-days", "2", "-subj", "/CN=localhost");
     }
 
+    @Test
+    void aChainWithTheServersCertificateNotFirstIsToldToBeReordered() throws Exception {
+        // QA75 F3: `cat intermediate.pem server.pem` was told that the key does not belong to the certificate.
+        TestCertificates server = TestCertificates.create(Files.createDirectory(dir.resolve("server")));
+        TestCertificates other = TestCertificates.create(Files.createDirectory(dir.resolve("other")));
+        Path wrongOrder = dir.resolve("wrong-order.pem");
+        Files.writeString(wrongOrder, Files.readString(other.certificate) + Files.readString(server.certificate));
+        assertThatThrownBy(() -> ServerConfig.defaults().withTls(wrongOrder, server.key))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the TLS key " + server.key + " belongs to certificate 2 of " + wrongOrder + " (CN=localhost), not"
+                        + " to its first: the server's own certificate comes first in the file, then the intermediates that"
+                        + " issued it; reorder the file");
+    }
+
+    @Test
+    void aCertificateMadeForClientsOnlyIsRefused() throws Exception {
+        // QA75 F2: accepted, and the server said it was ready while every client refused the certificate's purpose.
+        Path cert = dir.resolve("client-only.pem");
+        Path key = dir.resolve("client-only.key");
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(), "-out", cert.toString(),
+                "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-addext", "extendedKeyUsage=clientAuth");
+        assertThatThrownBy(() -> ServerConfig.defaults().withTls(cert, key))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the TLS certificate " + cert + " (CN=localhost) is not made for a server: its extended key usage"
+                        + " is [1.3.6.1.5.5.7.3.2], without TLS server authentication (1.3.6.1.5.5.7.3.1): every client would"
+                        + " refuse it; issue one with extendedKeyUsage=serverAuth");
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(), "-out", cert.toString(),
+                "-days", "2", "-subj", "/CN=localhost", "-addext", "extendedKeyUsage=serverAuth,clientAuth");
+        assertThatCode(() -> ServerConfig.defaults().withTls(cert, key)).as("server and client").doesNotThrowAnyException();
+    }
+
     private static void openssl(String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("openssl"));
         command.addAll(Arrays.asList(args));
