@@ -1115,11 +1115,22 @@ public final class FlagServer implements AutoCloseable {
      */
     @Override
     public void close() {
+        close(config.shutdownGrace());
+    }
+
+    /**
+     * As {@link #close()}, within what is left of a grace that began earlier: a stop signalled while the server
+     * started waited for the start, and a full grace after it would take a stop past the orchestrator's deadline
+     * (QA75 F5). Idempotent.
+     *
+     * @param within how long the waits may take together; zero or less cuts them at once
+     */
+    public void close(Duration within) {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
         LOG.info("flag server stopping");
-        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
+        long deadline = System.nanoTime() + Math.max(0, within.toNanos());
         grantExpiry.close(); // before the drain: a revocation in flight is a write to wait for
         scheduleRunner.close(); // likewise a scheduled change being applied
         boolean drained = writer.drain(left(deadline));

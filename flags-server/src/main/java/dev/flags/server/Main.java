@@ -395,6 +395,7 @@ public final class Main implements Callable<Integer> {
         Duration grace = config.shutdownGrace();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            long signalled = System.nanoTime(); // the grace counts from the signal (docs/server.md), whatever the start took
             if (startEnded.getCount() > 0) {
                 org.slf4j.LoggerFactory.getLogger(Main.class).info("flag server asked to stop while it starts: stopping once"
                         + " it has started");
@@ -417,7 +418,7 @@ public final class Main implements Callable<Integer> {
             }
             FlagServer server = running.get();
             if (server != null) { // null: the start failed, and said why
-                server.close();
+                server.close(grace.minusNanos(System.nanoTime() - signalled));
             }
             stopped.countDown();
         }, "flags-shutdown"));
