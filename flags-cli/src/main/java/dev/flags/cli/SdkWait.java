@@ -8,9 +8,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -39,6 +42,8 @@ final class SdkWait {
     private static final int NAMED = 10;
     /** How many streams each poll lists: the pending ones among them are followed until they confirm or leave. */
     private static final int TRACKED = 100;
+    /** The most streams the server lists in one answer ({@code limit}'s maximum). */
+    static final int MAX_LISTED = 1_000;
     /** How long after a server's start the SDKs connected before it are all back: their longest backoff, and a margin. */
     private static final Duration RECONNECT_WITHIN = Duration.ofSeconds(35);
 
@@ -116,9 +121,11 @@ final class SdkWait {
 
     /**
      * The last list of SDKs polled, with the instances seen pending in an earlier list that have left since without
-     * saying they applied the version (not closed by their application, and not listed any more).
+     * saying they applied the version (not closed by their application, and not listed any more), and those seen pending
+     * that not even the longest list the server gives shows, so that whether they applied it or left cannot be told.
      */
-    private record Polled(JsonNode answer, Map<String, JsonNode> leftPending, boolean restarted) {
+    private record Polled(JsonNode answer, Map<String, JsonNode> leftPending, Map<String, JsonNode> unaccounted,
+                          boolean restarted) {
     }
 
     /** A wait that ended without a list to judge; its message says why. */
@@ -128,43 +135,79 @@ final class SdkWait {
         }
     }
 
-    /** Polls the list of SDKs until none is pending, the deadline, or a restart of the server. */
+    /**
+     * Not thread-safe. Asks for the list of SDKs; from the first answer's time on, with the instances closed by their
+     * application since (QA50a F3): one seen pending that leaves has closed for good (it serves nothing), or lost its
+     * connection (it may serve what it had); only the second kind is a failure.
+     */
+    private static final class Lister {
+        private final Api api;
+        private final String path;
+        private final String version;
+        /** The first answer's {@code at}, %-encoded; null before it, and for a server without the list of closed ones. */
+        private String closedAfter;
+        private boolean closedListed = true;
+
+        Lister(Api api, String environment, long version) {
+            this.api = api;
+            this.path = "/environments/" + Api.path(environment) + "/sdks?limit=";
+            this.version = version > 0 ? "&version=" + version : "";
+        }
+
+        /** @param limit how many streams the answer lists (the counts are always of them all) */
+        JsonNode list(int limit) throws Stopped {
+            for (;;) {
+                try {
+                    JsonNode answer = api.expect(api.call("GET", path + limit + version
+                            + (closedAfter == null ? "" : "&closedAfter=" + closedAfter), null, null), "pending", "a list of SDKs");
+                    if (closedAfter == null && closedListed && !answer.path("at").asText("").isEmpty()) {
+                        closedAfter = Api.path(answer.get("at").asText());
+                    }
+                    return answer;
+                } catch (CliException e) {
+                    if (e.httpStatus() == 400 && closedAfter != null && e.getMessage().contains("closedAfter")) {
+                        closedListed = false; // a server from before the list: asked again without it, as before it
+                        closedAfter = null;
+                        continue;
+                    }
+                    if (e.httpStatus() == 404 && e.getMessage().contains("no endpoint")) {
+                        throw new Stopped("flags: the server does not list its SDKs (a release from before it): the change is"
+                                + " made, and whether the SDKs have it cannot be told");
+                    }
+                    throw new Stopped("flags: the change is made, but cannot wait for the SDKs: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    /**
+     * Polls the list of SDKs until none is pending, the deadline, or a restart of the server.
+     *
+     * <p>Every instance seen pending is followed until a list shows it applied, or its application closed it: one that
+     * leaves the list before has not confirmed, it has gone (QA49a F1). The server lists the pending first and the
+     * applied last, {@link #TRACKED} of them a poll; so an instance missing from a list cut short ({@code more > 0}) may
+     * only have applied and moved beyond it. Then the list is asked for once at its longest ({@link #MAX_LISTED}), which
+     * shows it unless the environment has more streams than that (QA71 F1: clearing what was seen pending whenever the
+     * list was cut made every wait on a fleet of over 100 SDKs an all-clear, whoever had left).
+     */
     private static Polled poll(Api api, String environment, long version, long deadline) throws Stopped {
-        String path = "/environments/" + Api.path(environment) + "/sdks?limit=" + TRACKED
-                + (version > 0 ? "&version=" + version : "");
         api.retryUntil(deadline);
-        // The instances seen pending: one that leaves the list has not confirmed, it has gone (QA49a F1).
-        Map<String, JsonNode> seenPending = new LinkedHashMap<>();
+        Lister lister = new Lister(api, environment, version);
+        // Seen pending, and not seen applied or closed since.
+        Map<String, JsonNode> followed = new LinkedHashMap<>();
+        // Of those, the ones that not even a list at its longest showed: not asked for again at that length.
+        Set<String> beyondLongest = new HashSet<>();
         JsonNode answer;
         String startedAt = null;
         boolean restarted = false;
-        // From the first answer's time on, the server also lists the instances closed by their application (QA50a F3):
-        // one seen pending that leaves has closed for good (it serves nothing), or lost its connection (it may serve what
-        // it had); only the second kind is a failure. Null before the first answer, and for a server without the list.
-        String closedAfter = null;
-        boolean closedListed = true;
         for (;;) {
-            try {
-                answer = api.expect(api.call("GET", path + (closedAfter == null ? "" : "&closedAfter=" + closedAfter), null,
-                        null), "pending", "a list of SDKs");
-                if (closedAfter == null && closedListed && !answer.path("at").asText("").isEmpty()) {
-                    closedAfter = Api.path(answer.get("at").asText());
-                }
-            } catch (CliException e) {
-                if (e.httpStatus() == 400 && closedAfter != null && e.getMessage().contains("closedAfter")) {
-                    closedListed = false; // a server from before the list: asked again without it, as before it
-                    closedAfter = null;
-                    continue;
-                }
-                if (e.httpStatus() == 404 && e.getMessage().contains("no endpoint")) {
-                    throw new Stopped("flags: the server does not list its SDKs (a release from before it): the change is"
-                            + " made, and whether the SDKs have it cannot be told");
-                }
-                throw new Stopped("flags: the change is made, but cannot wait for the SDKs: " + e.getMessage());
-            }
-            for (JsonNode sdk : answer.path("sdks")) {
-                if ("pending".equals(sdk.path("standing").asText()) && sdk.hasNonNull("instance")) {
-                    seenPending.put(sdk.get("instance").asText(), sdk);
+            answer = lister.list(TRACKED);
+            follow(followed, answer);
+            if (answer.path("more").asInt() > 0 && !missing(followed, answer, beyondLongest).isEmpty()) {
+                answer = lister.list(MAX_LISTED);
+                follow(followed, answer);
+                if (answer.path("more").asInt() > 0) {
+                    beyondLongest.addAll(missing(followed, answer, Set.of()));
                 }
             }
             String started = answer.path("serverStartedAt").asText("");
@@ -184,24 +227,49 @@ final class SdkWait {
                 throw new Stopped("flags: the change is made; stopped waiting for the SDKs");
             }
         }
+        Map<String, JsonNode> left = new LinkedHashMap<>();
+        Map<String, JsonNode> unaccounted = new LinkedHashMap<>();
+        for (String instance : missing(followed, answer, Set.of())) {
+            // Not listed: in a whole list, it has gone; in one cut short even at its longest, it may be beyond it.
+            (answer.path("more").asInt() == 0 ? left : unaccounted).put(instance, followed.get(instance));
+        }
+        return new Polled(answer, left, unaccounted, restarted);
+    }
+
+    /** Follows the instances a list shows pending, and stops following those it shows applied or closed. */
+    private static void follow(Map<String, JsonNode> followed, JsonNode answer) {
         for (JsonNode sdk : answer.path("sdks")) {
-            if (sdk.hasNonNull("instance")) {
-                seenPending.remove(sdk.get("instance").asText()); // listed still: applied, or pending and said below
+            if (!sdk.hasNonNull("instance")) {
+                continue; // an SDK from before acknowledgements: counted as unconfirmed, never pending
+            }
+            String standing = sdk.path("standing").asText();
+            if (standing.equals("pending")) {
+                followed.put(sdk.get("instance").asText(), sdk);
+            } else if (standing.equals("applied")) {
+                followed.remove(sdk.get("instance").asText()); // it said it applied the version: done, even if it leaves
             }
         }
         for (JsonNode sdk : answer.path("closed")) {
-            seenPending.remove(sdk.path("instance").asText()); // closed for good: it serves nothing, old or new
+            followed.remove(sdk.path("instance").asText()); // closed for good: it serves nothing, old or new
         }
-        if (answer.path("more").asInt() != 0) {
-            seenPending.clear(); // not all listed: one missing from the list may only be beyond it
+    }
+
+    /** @return the instances followed that the list does not show, but for those in {@code except} */
+    private static Set<String> missing(Map<String, JsonNode> followed, JsonNode answer, Set<String> except) {
+        Set<String> missing = new LinkedHashSet<>(followed.keySet());
+        for (JsonNode sdk : answer.path("sdks")) {
+            missing.remove(sdk.path("instance").asText());
         }
-        return new Polled(answer, seenPending, restarted);
+        missing.removeAll(except);
+        return missing;
     }
 
     /** Says on stderr how the wait ended. @return the command's exit code */
     private static int report(PrintWriter err, String environment, Polled polled, String took) {
         JsonNode answer = polled.answer();
         Map<String, JsonNode> seenPending = polled.leftPending();
+        Map<String, JsonNode> unaccounted = polled.unaccounted();
+        boolean allAccounted = seenPending.isEmpty() && unaccounted.isEmpty(); // never an all-clear without them
         int closedByApplication = answer.path("closed").size(); // since the first answer: pending then, or not
         long target = answer.path("target").asLong();
         int streams = answer.path("streams").asInt();
@@ -239,13 +307,13 @@ final class SdkWait {
                 err.println("  " + cannotSay.substring(2));
             }
             result = EXIT_FAILED;
-        } else if (streams == 0 && seenPending.isEmpty()) {
+        } else if (streams == 0 && allAccounted) {
             err.println("flags: no SDK is connected to " + where + ": none to wait for");
-        } else if (applied == 0 && seenPending.isEmpty()) {
+        } else if (applied == 0 && allAccounted) {
             err.println("flags: none of the " + count(streams, "SDK", "SDKs") + " connected to " + where
                     + " can say whether it has version " + target + " (SDKs from before acknowledgements: "
                     + unconfirmedSdks(answer) + ")");
-        } else if (seenPending.isEmpty()) {
+        } else if (allAccounted) {
             if (unconfirmed == 0) {
                 err.println("flags: " + (applied == 1 ? "the SDK connected to " + where + " has"
                         : "all " + count(applied, "SDK", "SDKs") + " connected to " + where + " have")
@@ -274,6 +342,19 @@ final class SdkWait {
             seenPending.values().stream().limit(NAMED).forEach(sdk -> err.println("  " + describe(sdk)));
             if (seenPending.size() > NAMED) {
                 err.println("  and " + (seenPending.size() - NAMED) + " more");
+            }
+            result = EXIT_FAILED;
+        }
+        if (!unaccounted.isEmpty()) {
+            err.println("flags: the change is made, but " + count(unaccounted.size(), "SDK", "SDKs") + " connected to " + where
+                    + " seen pending " + (unaccounted.size() == 1 ? "is" : "are") + " not among the "
+                    + count(answer.path("sdks").size(), "SDK", "SDKs") + " the server lists at most, of its "
+                    + String.format(Locale.ROOT, "%,d", streams) + ": whether " + (unaccounted.size() == 1 ? "it" : "they") + " applied version "
+                    + target + " or left cannot be told (flags sdks --version " + target + " --limit " + MAX_LISTED
+                    + " lists the others):");
+            unaccounted.values().stream().limit(NAMED).forEach(sdk -> err.println("  " + describe(sdk)));
+            if (unaccounted.size() > NAMED) {
+                err.println("  and " + (unaccounted.size() - NAMED) + " more");
             }
             result = EXIT_FAILED;
         }

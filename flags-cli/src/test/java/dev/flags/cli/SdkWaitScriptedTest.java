@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -45,6 +47,73 @@ class SdkWaitScriptedTest {
         assertThat(r.err()).contains("flags: the change is made, but 1 SDK connected to environment \"production\" left before"
                 + " saying it applied version 4", "  billing: an SDK without a name, instance 0123456789abcdef, token"
                 + " tok-5c1e9a0b2d3f").doesNotContain("none to wait for");
+    }
+
+    /** A list of a fleet of {@code streams} SDKs, as the server cuts it to {@code limit}: {@code sdks} of them shown. */
+    private static String fleet(int streams, int pending, List<String> sdks) {
+        return list("2026-12-01T00:00:00Z", streams, pending, sdks.toArray(String[]::new))
+                .replace("\"more\": 0}", "\"more\": " + (streams - sdks.size()) + "}");
+    }
+
+    /** {@code count} applied instances, {@code inst0001} on. */
+    private static List<String> applied(int count) {
+        List<String> sdks = new ArrayList<>();
+        for (int i = 1; i <= count; i++) {
+            sdks.add(BILLING.replace("0123456789abcdef", String.format("inst%04d", i)).replace("\"pending\"", "\"applied\"")
+                    .replace("\"appliedVersion\": 3", "\"appliedVersion\": 4"));
+        }
+        return sdks;
+    }
+
+    private static List<String> with(String first, List<String> rest) {
+        List<String> sdks = new ArrayList<>(List.of(first));
+        sdks.addAll(rest);
+        return sdks;
+    }
+
+    @Test
+    void anSdkThatLeavesAFleetOfOver100BeforeSayingItAppliedTheChangeIsNamed() {
+        // QA71 F1: 150 streams, listed 100 a poll; the one pending leaves without closing.
+        server.answer(200, null, FLAG);
+        server.answer(200, null, fleet(150, 1, with(BILLING, applied(99))));
+        server.answer(200, null, fleet(149, 0, applied(100))); // not in a list cut short: beyond it, or gone?
+        server.answer(200, null, fleet(149, 0, applied(149))); // the whole list: gone
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("flags: the change is made, but 1 SDK connected to environment \"production\" left before"
+                + " saying it applied version 4", "  billing: an SDK without a name, instance 0123456789abcdef")
+                .doesNotContain("have applied version 4");
+        assertThat(server.requests().get(3)).as("asked for the whole list").contains("/sdks?limit=1000&version=4&");
+    }
+
+    @Test
+    void anSdkOfAFleetOfOver100ThatAppliedTheChangeBeyondTheListIsFoundThere() {
+        server.answer(200, null, FLAG);
+        server.answer(200, null, fleet(150, 1, with(BILLING, applied(99))));
+        server.answer(200, null, fleet(150, 0, applied(100)));
+        List<String> all = applied(149);
+        all.add(BILLING.replace("\"pending\"", "\"applied\"").replace("\"appliedVersion\": 3", "\"appliedVersion\": 4"));
+        server.answer(200, null, fleet(150, 0, all));
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("all 150 SDKs connected to environment \"production\" have applied version 4")
+                .doesNotContain("left before");
+        assertThat(server.requests()).hasSize(4);
+    }
+
+    @Test
+    void anSdkSeenPendingThatNotEvenTheLongestListShowsIsNoAllClear() {
+        // Over 1,000 streams: one missing even from a list at its longest may have applied or left; no way to tell.
+        server.answer(200, null, FLAG);
+        server.answer(200, null, fleet(1500, 1, with(BILLING, applied(99))));
+        server.answer(200, null, fleet(1500, 0, applied(100)));
+        server.answer(200, null, fleet(1500, 0, applied(1000)));
+        FlagsCommandTest.Run r = off();
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("flags: the change is made, but 1 SDK connected to environment \"production\" seen"
+                + " pending is not among the 1,000 SDKs the server lists at most, of its 1,500: whether it applied version 4 or"
+                + " left cannot be told", "  billing: an SDK without a name, instance 0123456789abcdef")
+                .doesNotContain("have applied version 4");
     }
 
     @Test
