@@ -235,6 +235,12 @@ final class Api {
             }
             throw e;
         }
+        Expected expected = expected(method, path);
+        if (expected != null && !answer.has(expected.field())) {
+            // Not the API's answer (a proxy's {}, another application's JSON): taken for one, it would read as done.
+            // Named as flag() names it: "flag "billing-v2"'s document".
+            throw notTheApi(expected.what().replace("%s", "flag \"" + FlagsCommand.oneLine(String.valueOf(flagOf(path))) + "\""));
+        }
         lastEnvironmentVersion = r.headers().firstValue("X-Flags-Environment-Version").map(Api::versionOrNone).orElse(-1L);
         if ("false".equals(r.headers().firstValue("X-Flags-Changed").orElse(null))) {
             // A 200 either way; without this line "flags on" of a flag that is on looks like a change that was made.
@@ -252,6 +258,61 @@ final class Api {
                 + " pending schedules will switch it on again at their time: " + FlagsCommand.oneLine(ids)
                 + " (flags unschedule ID keeps it off; flags schedules shows them)"));
         return answer;
+    }
+
+    /**
+     * Immutable. A field that every answer of the API to a request has, whatever the answer's content.
+     *
+     * @param method the request's method
+     * @param path the request's path under {@code /api/v1}, without its query, as a regular expression
+     * @param field the field
+     * @param what what the answer is, as a refusal of another names it ({@code %s}: the flag of the path)
+     */
+    private record Expected(String method, java.util.regex.Pattern path, String field, String what) {
+        Expected(String method, String path, String field, String what) {
+            this(method, java.util.regex.Pattern.compile(path), field, what);
+        }
+    }
+
+    /**
+     * What each of the API's answers has, by request (api.md): every call is checked here, so that no command takes an
+     * answer without it ({@code {}} from a proxy, another application's JSON) for the server's, and says "created" or
+     * "no changes" of a request the server never saw (QA71 F2). A request not listed is checked by its command.
+     */
+    private static final List<Expected> EXPECTED = List.of(
+            new Expected("GET", "/environments", "environments", "a list of environments"),
+            new Expected("POST", "/environments", "key", "an environment"),
+            new Expected("GET|DELETE", "/environments/[^/]+", "key", "an environment"),
+            new Expected("POST", "/environments/[^/]+/restore", "key", "an environment"),
+            new Expected("GET", "/environments/[^/]+/flags", "flags", "a list of flags"),
+            new Expected("GET|PUT|PATCH", "/environments/[^/]+/flags/[^/]+", "key", "%s's document"),
+            new Expected("DELETE", "/environments/[^/]+/flags/[^/]+", "key", "an archived or deleted flag"),
+            new Expected("GET", "/environments/[^/]+/flags/[^/]+/history", "versions", "a flag's history"),
+            new Expected("POST", "/environments/[^/]+/flags/[^/]+/revert", "key", "%s's document"),
+            new Expected("POST", "/environments/[^/]+/flags/[^/]+/schedules", "id", "a schedule"),
+            new Expected("GET", "/environments/[^/]+/schedules", "schedules", "a list of schedules"),
+            new Expected("GET|DELETE", "/environments/[^/]+/schedules/[^/]+", "id", "a schedule"),
+            new Expected("GET", "/environments/[^/]+/roles", "members", "the roles"),
+            new Expected("PUT", "/environments/[^/]+/roles/[^/]+", "role", "a role"),
+            new Expected("PUT|DELETE", "/environments/[^/]+/roles/[^/]+/members/[^/]+", "member", "a role grant"),
+            new Expected("GET", "/environments/[^/]+/usage", "flags", "the flags' usage"),
+            new Expected("GET", "/environments/[^/]+/sdks", "pending", "a list of SDKs"),
+            new Expected("GET", "/environments/[^/]+/state", "flags", "an environment's state"),
+            new Expected("GET", "/audit", "entries", "the audit log"),
+            new Expected("GET", "/tokens", "tokens", "a list of tokens"),
+            new Expected("POST", "/tokens", "token", "a new token"),
+            new Expected("GET|DELETE", "/tokens/[^/]+", "id", "a token"),
+            new Expected("GET", "/whoami", "id", "a token"));
+
+    /** @return what the API's answer to the request has, or null for a request not in {@link #EXPECTED} */
+    private static Expected expected(String method, String path) {
+        String bare = path.split("\\?", 2)[0];
+        for (Expected e : EXPECTED) {
+            if (method.matches(e.method()) && e.path().matcher(bare).matches()) {
+                return e;
+            }
+        }
+        return null;
     }
 
     /**
@@ -566,18 +627,31 @@ final class Api {
         }
     }
 
-    private static JsonNode answer(HttpResponse<String> r) {
+    private JsonNode answer(HttpResponse<String> r) {
+        URI asked = r.request().uri();
+        if (r.statusCode() >= 300 && r.statusCode() < 400) {
+            throw new CliException(FlagsCommand.EXIT_FAILED, redirected(r), r.statusCode(), "");
+        }
+        if (r.statusCode() < 400 && r.body().isBlank()) {
+            // The API answers every request it takes with JSON: a 204, or a 200 with nothing, is someone else's.
+            throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with no body, where"
+                    + " a flag server's API answers JSON: is " + server + " a flag server's HTTP API? (check --server or"
+                    + " FLAGS_SERVER); nothing is known to be done", r.statusCode(), "");
+        }
         JsonNode json;
         try {
             json = r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body());
         } catch (IOException e) {
-            URI asked = r.request().uri();
             throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with something that is"
                     + " not JSON: is " + asked.getScheme() + "://" + asked.getRawAuthority() + " a flag server's HTTP API? (check"
                     + " --server or FLAGS_SERVER)");
         }
+        if (r.statusCode() < 400 && !json.isObject()) { // every answer of the API is an object
+            throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with JSON that is not"
+                    + " the API's (not an object): is " + server + " a flag server's HTTP API? (check --server or FLAGS_SERVER);"
+                    + " nothing is known to be done", r.statusCode(), "");
+        }
         if (r.statusCode() >= 400 && !json.has("title")) { // every refusal of the API is a problem with a title
-            URI asked = r.request().uri();
             throw new CliException(FlagsCommand.EXIT_FAILED, "the server answered " + r.statusCode() + " with JSON that is not"
                     + " the API's (no problem title): is " + asked.getScheme() + "://" + asked.getRawAuthority() + " a flag"
                     + " server's HTTP API? (check --server or FLAGS_SERVER)", r.statusCode(), "");
@@ -601,6 +675,36 @@ final class Api {
             throw new CliException(FlagsCommand.EXIT_FAILED, message.toString(), r.statusCode(), json.path("title").asText(""));
         }
         return json;
+    }
+
+    /**
+     * What to say of a redirect, which the HTTP client does not follow (its default): a write sent again elsewhere may
+     * change its method or lose its body, and the token would go with it to wherever the answer points. Followed or not,
+     * the request was not the flag server's to answer, so nothing was done; the address it points to is what to give as
+     * {@code --server}, if it is the flag server's (an http address that a proxy sends to https, say).
+     */
+    private String redirected(HttpResponse<String> r) {
+        String location = r.headers().firstValue("Location").orElse(null);
+        String said = "the server answered " + r.statusCode() + ", a redirect";
+        if (location == null || location.isBlank()) {
+            return said + " that says nowhere (no Location): is " + server + " a flag server's HTTP API? (check --server or"
+                    + " FLAGS_SERVER); nothing was done";
+        }
+        String to;
+        try {
+            to = r.request().uri().resolve(location.strip()).toString();
+        } catch (IllegalArgumentException e) {
+            to = location.strip();
+        }
+        // The request's own path after the address: what is left before it is the address the redirect means.
+        String asked = r.request().uri().toString();
+        String apiPath = asked.substring(server.length()).split("\\?", 2)[0];
+        String toPath = to.split("[?#]", 2)[0];
+        String base = toPath.endsWith(apiPath) ? toPath.substring(0, toPath.length() - apiPath.length()) : null;
+        return said + " to " + FlagsCommand.shown(to) + ": the flags command does not follow redirects (the request and its"
+                + " token would go elsewhere unasked), so nothing was done; " + (base != null && !base.isEmpty()
+                ? "if that is the flag server, use " + FlagsCommand.shown(base) + " as --server (or FLAGS_SERVER)"
+                : "if it points to the flag server, give its address as --server (or FLAGS_SERVER)");
     }
 
     /**

@@ -61,7 +61,8 @@ class HostileServerTextTest {
     void anExportOfAFlagNoFlagFileTakes() {
         server.answer(200, null, "{\"environment\": \"production\", \"flags\": [{\"key\": \"k" + ESCAPES + "\", \"enabled\":"
                 + " true, \"version\": 1}]}");
-        server.answer(200, null, "{\"environment\": \"production\", \"version\": 1, \"roles\": []}");
+        server.answer(200, null, "{\"environment\": \"production\", \"version\": 1, \"selfService\": [], \"members\": {},"
+                + " \"maxGrantDuration\": {}, \"expiresAt\": {}}"); // as GET .../roles answers
         FlagsCommandTest.Run r = flags("export");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("do not make a flag file this release reads");

@@ -8,6 +8,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -19,8 +20,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 final class ScriptedHttpServer implements AfterEachCallback {
 
-    /** One answer: status, a Retry-After header (or null), and a JSON body. */
-    record Answer(int status, String retryAfter, String body) {}
+    /** One answer: status, its headers (a Retry-After, a Location), and a JSON body ("" for none). */
+    record Answer(int status, Map<String, String> headers, String body) {}
 
     private final HttpServer server;
     private final List<Answer> script = new CopyOnWriteArrayList<>();
@@ -38,13 +39,11 @@ final class ScriptedHttpServer implements AfterEachCallback {
             String query = exchange.getRequestURI().getRawQuery();
             authorizations.add(String.valueOf(exchange.getRequestHeaders().getFirst("Authorization")));
             requests.add(exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath() + (query == null ? "" : "?" + query));
-            Answer answer = script.isEmpty() ? new Answer(500, null, "{\"detail\": \"unscripted\"}") : script.remove(0);
+            Answer answer = script.isEmpty() ? new Answer(500, Map.of(), "{\"detail\": \"unscripted\"}") : script.remove(0);
             byte[] body = answer.body().getBytes(StandardCharsets.UTF_8);
-            if (answer.retryAfter() != null) {
-                exchange.getResponseHeaders().set("Retry-After", answer.retryAfter());
-            }
+            answer.headers().forEach(exchange.getResponseHeaders()::set);
             exchange.getResponseHeaders().set("Content-Type", answer.status() >= 400 ? "application/problem+json" : "application/json");
-            exchange.sendResponseHeaders(answer.status(), body.length);
+            exchange.sendResponseHeaders(answer.status(), body.length == 0 ? -1 : body.length); // 0 would be chunked
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body);
             }
@@ -54,7 +53,12 @@ final class ScriptedHttpServer implements AfterEachCallback {
 
     /** Queues the next answer. */
     void answer(int status, String retryAfter, String body) {
-        script.add(new Answer(status, retryAfter, body));
+        answerWith(status, retryAfter == null ? Map.of() : Map.of("Retry-After", retryAfter), body);
+    }
+
+    /** Queues the next answer, with these headers. */
+    void answerWith(int status, Map<String, String> headers, String body) {
+        script.add(new Answer(status, headers, body));
     }
 
     /** @return every request so far: method, path and query */
