@@ -156,7 +156,15 @@ public final class FlagsCommand implements Callable<Integer> {
             err.println("flags: " + masked(e.toString(), secrets(parseResult.originalArgs().toArray(String[]::new))));
             return EXIT_FAILED;
         });
-        return cli.execute(args);
+        int exit = cli.execute(args);
+        // PrintWriter (and System.out's PrintStream under it) keeps a failed write to itself: without this, "flags export >
+        // backup.json" on a full disk would leave a cut file and end 0 (QA71 F3).
+        if (out.checkError()) {
+            err.println("flags: writing to standard output failed (a full disk, or a closed pipe): what the command printed"
+                    + " there is incomplete or missing");
+            return exit == EXIT_OK ? EXIT_FAILED : exit;
+        }
+        return exit;
     }
 
     /**
@@ -2272,6 +2280,14 @@ public final class FlagsCommand implements Callable<Integer> {
                         + " that does not expire to give it no expiry)");
             }
             print(spec, made);
+            if (spec.commandLine().getOut().checkError()) {
+                // The secret is shown once: lost on the way out, the token is one nobody holds, and should not live on.
+                String id = oneLine(made.path("id").asText("(no id)"));
+                spec.commandLine().getErr().println("flags: token " + id + " was created, but writing it to standard output"
+                        + " failed (a full disk, or a closed pipe): its secret is lost; revoke it (flags tokens revoke " + id
+                        + ") and make another");
+                return EXIT_FAILED;
+            }
             spec.commandLine().getErr().println("flags: \"token\" above is the secret, shown this once: store it now (a secret"
                     + " store, not a file in git); the server keeps only its hash");
             return EXIT_OK;
