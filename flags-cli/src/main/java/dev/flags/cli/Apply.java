@@ -127,7 +127,9 @@ final class Apply implements Callable<Integer> {
         List<String> notInFile = served.keySet().stream().filter(k -> !inFile.contains(k)).toList();
         // Archives first: in an environment at its cap, what the file drops makes room for what it adds.
         List<Step> steps = new ArrayList<>(prune ? pruned(api, served, notInFile) : List.of());
-        steps.addAll(plan(wanted, served, archived));
+        Set<String> archivedFirst = new TreeSet<>();
+        steps.stream().filter(step -> step.refusal() == null).forEach(step -> archivedFirst.add(step.key()));
+        steps.addAll(plan(wanted, served, archived, archivedFirst));
         steps = withinTheCap(steps, served.size(), environment.path("limits").path("flags").asLong(0));
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -260,11 +262,19 @@ final class Apply implements Callable<Integer> {
         return file.equals("-") ? "standard input" : file;
     }
 
-    /** What differs, in the file's order: what a write would do, and what it would be refused for. */
-    private List<Step> plan(FlagFormat.FlagFile wanted, Map<String, JsonNode> served, Map<String, JsonNode> archived) {
+    /**
+     * What differs, in the file's order: what a write would do, and what it would be refused for.
+     *
+     * @param archivedFirst the served flags this apply archives before it writes (--prune): no longer served when the
+     *                      file's flags are written, so a key of the file that differs from one only in case is no twin
+     *                      of it (a rename of its case: QA71 F4)
+     */
+    private List<Step> plan(FlagFormat.FlagFile wanted, Map<String, JsonNode> served, Map<String, JsonNode> archived,
+                            Set<String> archivedFirst) {
         List<Step> steps = new ArrayList<>();
         Map<String, String> servedByCase = new HashMap<>();
-        served.keySet().forEach(k -> servedByCase.put(k.toLowerCase(Locale.ROOT), k));
+        served.keySet().stream().filter(k -> !archivedFirst.contains(k))
+                .forEach(k -> servedByCase.put(k.toLowerCase(Locale.ROOT), k));
         Map<String, Flag> byKey = new LinkedHashMap<>();
         wanted.flags().forEach(f -> byKey.put(f.key(), f));
         for (Flag f : byKey.values()) {
