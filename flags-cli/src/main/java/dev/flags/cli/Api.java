@@ -365,7 +365,15 @@ final class Api {
                 throw notTheApi("a list of flags");
             }
             page.path("flags").forEach(all::add);
-            after = page.hasNonNull("after") ? page.get("after").asText() : null;
+            String next = page.hasNonNull("after") ? page.get("after").asText() : null;
+            // Keys sort, and each page starts after the last: one that does not (a proxy answering the same page) would
+            // be read for ever, memory growing (QA71 F6).
+            if (next != null && after != null && next.compareTo(after) <= 0) {
+                throw new CliException(FlagsCommand.EXIT_FAILED, "the server's pages of flags do not go on (after "
+                        + FlagsCommand.quoted(after) + ", then " + FlagsCommand.quoted(next) + "): is " + server + " a flag"
+                        + " server's HTTP API? (check --server or FLAGS_SERVER)");
+            }
+            after = next;
         } while (after != null);
         return all;
     }

@@ -181,6 +181,7 @@ final class Stale implements Callable<Integer> {
     private Boolean servedSince(Api api, String key, Instant cutoff) {
         String path = o.flagPath(key) + "/history";
         String query = "";
+        long before = Long.MAX_VALUE;
         while (true) {
             JsonNode page;
             try {
@@ -208,7 +209,13 @@ final class Stale implements Callable<Integer> {
                 // that the flag is older than what is left.
                 return page.hasNonNull("retention");
             }
-            query = "?before=" + page.get("earlier").asLong();
+            long earlier = page.get("earlier").asLong();
+            if (earlier >= before) { // a server (or something in between) that answers the same page: it would never end
+                throw new CliException(FlagsCommand.EXIT_FAILED, "the server's history pages of flag "
+                        + FlagsCommand.quoted(key) + " do not go back (earlier " + earlier + ", then " + before + ")");
+            }
+            before = earlier;
+            query = "?before=" + earlier;
         }
     }
 

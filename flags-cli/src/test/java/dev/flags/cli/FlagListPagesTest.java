@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.time.Instant;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -43,6 +44,38 @@ class FlagListPagesTest {
         assertThat(run.out().lines().map(l -> l.split("\\s+")[0])).containsExactly("a-flag", "b-flag", "c-flag");
         assertThat(server.requests()).containsExactly("GET /api/v1/environments/production/flags?archived=true",
                 "GET /api/v1/environments/production/flags?archived=true&after=b-flag");
+    }
+
+    @Test
+    void pagesThatDoNotGoOnAreRefusedNotReadForEver() {
+        // QA71 F6: a proxy that answers the same page whatever "after" asks.
+        for (int i = 0; i < 5; i++) {
+            server.answer(200, null, page("a-flag", "a-flag"));
+        }
+        FlagsCommandTest.Run run = flags("list");
+        assertThat(run.exit()).isEqualTo(1);
+        assertThat(run.err()).contains("the server's pages of flags do not go on (after \"a-flag\", then \"a-flag\")");
+        assertThat(server.requests()).hasSize(2);
+    }
+
+    @Test
+    void staleRefusesHistoryPagesThatDoNotGoBack() {
+        Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        server.answer(200, null, "{\"environment\": \"production\", \"at\": \"" + now + "\", \"since\": \""
+                + now.minus(java.time.Duration.ofDays(90)) + "\", \"reportInterval\": \"PT1M\", \"flags\": [{\"flag\":"
+                + " \"old\", \"lastEvaluatedAt\": null, \"lastServedTrueAt\": null, \"lastServedFalseAt\": null,"
+                + " \"applications\": []}], \"unknownFlags\": []}");
+        server.answer(200, null, page(null, "old"));
+        String history = "{\"environment\": \"production\", \"flag\": \"old\", \"versions\": [{\"version\": 7,"
+                + " \"change\": \"flag_updated\", \"timestamp\": \"" + now.minusSeconds(60) + "\", \"flag\": {}}],"
+                + " \"earlier\": 5}";
+        for (int i = 0; i < 5; i++) {
+            server.answer(200, null, history);
+        }
+        FlagsCommandTest.Run run = flags("stale", "--for", "30d");
+        assertThat(run.exit()).as(run.err()).isEqualTo(1);
+        assertThat(run.err()).contains("the server's history pages of flag \"old\" do not go back (earlier 5, then 5)");
+        assertThat(server.requests()).hasSize(4);
     }
 
     @Test
