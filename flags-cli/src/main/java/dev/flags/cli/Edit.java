@@ -140,6 +140,12 @@ final class Edit implements Callable<Integer> {
                         + " over): nothing was written; your edit is kept in " + file + ": flags edit " + flag + " again to"
                         + " make it on the flag as it is now", e.httpStatus(), e.title());
             }
+            if (aboutTheComment(e)) {
+                // The document is not at fault: reopened, it would be "mended" in vain, and the way out is another -m.
+                throw new CliException(EXIT_FAILED, "the server refused the comment (-m), not the document: " + e.getMessage()
+                        + "; nothing was written; your edit is kept: flags put " + flag + " " + file + " -m \"...\" writes it"
+                        + " with another comment", e.httpStatus(), e.title());
+            }
             // The server's validation refuses what the document says; not the token's, the network's or the server's fault.
             return refused(e, file, mayReopen, MENDABLE.contains(e.httpStatus()));
         }
@@ -153,6 +159,14 @@ final class Edit implements Callable<Integer> {
         throw new CliException(e.exitCode(), e.getMessage() + "; your edit is kept: flags put " + flag + " " + file
                 + (documentsFault ? " writes it once it is mended" : " writes it, once that is put right"), e.httpStatus(),
                 e.title());
+    }
+
+    /**
+     * Whether a refusal is of the write's comment (a token in it, a control character, too long), which the server says in
+     * a 400 as a document's faults are (QA71 F7).
+     */
+    static boolean aboutTheComment(CliException e) {
+        return e.httpStatus() == 400 && (e.getMessage().startsWith("the comment ") || e.getMessage().startsWith("comment "));
     }
 
     /** The server's answers that refuse a document for what it says: bad request, too large, unprocessable. */
