@@ -85,12 +85,15 @@ final class Api {
 
     /**
      * Whether the address is plain http to another machine, judged without a lookup: loopback is {@code localhost}
-     * and names under it (RFC 6761), and an address literal that is one; any other name is not ({@code
-     * 127.evil.example} is a name).
+     * itself and an address literal that is one; any other name is not ({@code 127.evil.example} is a name), nor is a
+     * name under {@code localhost} (RFC 6761 reserves them, but a system's resolver may send {@code x.localhost} to DNS,
+     * and the token with it: QA71 F9).
      */
     static boolean inTheClear(String server) {
         URI uri = URI.create(server);
-        return uri.getScheme().equalsIgnoreCase("http") && !dev.flags.core.Loopback.isThisMachine(uri.getHost());
+        String host = uri.getHost().toLowerCase(Locale.ROOT);
+        boolean underLocalhost = host.replaceFirst("\\.$", "").endsWith(".localhost");
+        return uri.getScheme().equalsIgnoreCase("http") && (underLocalhost || !dev.flags.core.Loopback.isThisMachine(host));
     }
 
     /**
@@ -191,6 +194,16 @@ final class Api {
         return java.net.URLDecoder.decode(parts[4], StandardCharsets.UTF_8);
     }
 
+    /**
+     * @param comment a {@code -m} given, or null
+     * @throws CliException (usage) for an empty one, which says nothing: as bad usage as a missing argument
+     */
+    static void checkComment(String comment) {
+        if (comment != null && comment.isEmpty()) {
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the comment (-m) is empty: say why, or leave -m out");
+        }
+    }
+
     JsonNode call(String method, String path, JsonNode body, String comment) {
         return call(method, path, body, comment, Map.of());
     }
@@ -199,9 +212,7 @@ final class Api {
     JsonNode call(String method, String path, JsonNode body, String comment, Map<String, String> headers) {
         String uri = server + "/api/v1" + path;
         if (comment != null) {
-            if (comment.isEmpty()) {
-                throw new CliException(FlagsCommand.EXIT_USAGE, "the comment (-m) is empty: say why, or leave -m out");
-            }
+            checkComment(comment);
             uri += (path.contains("?") ? "&" : "?") + "comment=" + path(comment);
         }
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).timeout(REQUEST_TIMEOUT)

@@ -360,7 +360,7 @@ final class Apply implements Callable<Integer> {
      * refused whole without it: a truncated file, or a file of another environment.
      */
     private List<Step> pruned(Api api, Map<String, JsonNode> served, List<String> notInFile) {
-        if (!force && !notInFile.isEmpty() && notInFile.size() * 2 >= served.size() && served.size() > 1) {
+        if (!force && !notInFile.isEmpty() && notInFile.size() * 2 >= served.size()) { // one of one is all
             throw new CliException(EXIT_FAILED, "--prune would archive " + notInFile.size() + " of the " + served.size()
                     + " flags served in \"" + oneLine(o.environment()) + "\", which " + shown() + " does not have: a"
                     + " truncated file, or one of another environment? Nothing was written; add --force if it is meant");

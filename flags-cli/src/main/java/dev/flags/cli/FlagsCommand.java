@@ -746,6 +746,8 @@ public final class FlagsCommand implements Callable<Integer> {
                 spec.commandLine().getErr().println("flags: '" + oneLine(waitText) + "' is no time: switched off as a flag"
                         + " too, and waiting " + DEFAULT_WAIT.getSeconds() + " s (give the time as --wait=10s)");
             }
+            // Said once, as for one flag, not as each flag's failure: it is the command line's (QA71 F9).
+            Api.checkComment(why.comment);
             List<String> keys = new ArrayList<>(List.of(flag));
             keys.addAll(more);
             if (waitIsAFlag) {
@@ -1059,8 +1061,11 @@ public final class FlagsCommand implements Callable<Integer> {
             }
             if (schedules.isEmpty()) {
                 String which = status == null || status.equals("pending") ? "" : " (" + oneLine(status) + ")";
+                // The server keeps only the newest ended ones: "none" of those is not "none ever" (QA71 F9).
+                String kept = which.isEmpty() ? "" : " among the 100 that ended last, which the server keeps (flags audit"
+                        + " has every one)";
                 spec.commandLine().getErr().println("flags: no scheduled changes" + which + (flag == null ? "" : " of flag \""
-                        + oneLine(flag) + "\"") + " in environment \"" + oneLine(o.environment()) + "\"");
+                        + oneLine(flag) + "\"") + " in environment \"" + oneLine(o.environment()) + "\"" + kept);
             }
             return EXIT_OK;
         }

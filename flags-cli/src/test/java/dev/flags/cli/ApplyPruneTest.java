@@ -50,4 +50,19 @@ class ApplyPruneTest {
         FlagsCommandTest.Run list = flags("list", "-e", "production");
         assertThat(list.out()).contains("Alpha").doesNotContainPattern("(?m)^alpha ");
     }
+
+    @Test
+    void pruningTheOnlyFlagOfAnEnvironmentNeedsForceAsHalfOfItDoes() throws Exception {
+        assertThat(flags("create", "solo", "-e", "production").exit()).isZero();
+        Path file = Files.writeString(dir.resolve("other.json"), """
+                {"formatVersion": 1, "flags": [{"key": "other", "enabled": false}]}""");
+        FlagsCommandTest.Run refused = flags("apply", file.toString(), "--prune", "-e", "production");
+        assertThat(refused.exit()).as(refused.err()).isEqualTo(1);
+        assertThat(refused.err()).contains("--prune would archive 1 of the 1 flags served in \"production\"",
+                "Nothing was written; add --force if it is meant");
+        assertThat(flags("list", "-e", "production").out()).contains("solo").doesNotContain("other");
+        FlagsCommandTest.Run forced = flags("apply", file.toString(), "--prune", "--force", "-e", "production");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        assertThat(flags("list", "-e", "production").out()).contains("other").doesNotContain("solo");
+    }
 }

@@ -195,8 +195,15 @@ class FailureMessagesTest {
                 .doesNotContain("an-admin-token");
         assertThat(Api.inTheClear("http://127.evil.example:8080")).as("a name, not an address").isTrue();
         assertThat(Api.inTheClear("http://127.0.0.1.nip.io:8080")).isTrue();
+        // QA71 F9: a name under localhost may be looked up in DNS by the system's resolver; only localhost itself is not.
+        assertThat(Api.inTheClear("http://x.localhost:8080")).isTrue();
+        assertThat(Api.inTheClear("http://x.localhost.:8080")).isTrue();
+        assertThat(Api.inTheClear("http://localhost:8080")).isFalse();
+        assertThat(Api.inTheClear("http://LOCALHOST.:8080")).isFalse();
+        assertThat(Api.inTheClear("http://127.0.0.1:8080")).isFalse();
+        assertThat(Api.inTheClear("http://[::1]:8080")).isFalse();
         for (String quiet : List.of("https://flags.example.com", "http://127.0.0.1:8080", "http://localhost:8080",
-                "http://[::1]:8080", "http://[0:0:0:0:0:0:0:1]:8080", "http://app.localhost:8080", "http://127.1.2.3:80")) {
+                "http://[::1]:8080", "http://[0:0:0:0:0:0:0:1]:8080", "http://127.1.2.3:80")) {
             java.io.StringWriter none = new java.io.StringWriter();
             new Api(quiet, "an-admin-token-0123456789", new java.io.PrintWriter(none, true));
             assertThat(none.toString()).as(quiet).isEmpty();

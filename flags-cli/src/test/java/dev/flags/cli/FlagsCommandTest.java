@@ -707,7 +707,8 @@ class FlagsCommandTest {
         assertThat(empty.err()).startsWith("flags: FLAG must not be empty");
         assertThat(remote("schedules", "--status", "all").out().lines()).hasSize(3);
         assertThat(remote("schedules", "other", "--status", "failed").err()).isEqualTo("flags: no scheduled changes (failed)"
-                + " of flag \"other\" in environment \"production\"\n");
+                + " of flag \"other\" in environment \"production\" among the 100 that ended last, which the server keeps (flags"
+                + " audit has every one)\n");
         Run bogus = remote("schedules", "--status", "done");
         assertThat(bogus.exit()).as("bad usage, caught before a request").isEqualTo(FlagsCommand.EXIT_USAGE);
         assertThat(bogus.err()).isEqualTo("flags: --status must be pending, applied, failed, cancelled, ended, all, was 'done'\n"
