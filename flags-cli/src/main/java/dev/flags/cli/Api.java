@@ -454,6 +454,11 @@ final class Api {
         } catch (ConnectException | HttpTimeoutException e) {
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, unreachable(server, e));
         } catch (IOException e) {
+            if (outOfMemory(e)) {
+                // The HTTP client wraps it: not the server's or the network's fault, and no reason to check --server.
+                throw new CliException(FlagsCommand.EXIT_FAILED, "the server's answer did not fit in this command's memory ("
+                        + describe(e) + "): give Java more, such as JAVA_TOOL_OPTIONS=-Xmx1g");
+            }
             String dates = certificateDates(e);
             if (dates != null) {
                 // Trusted or not, a certificate out of its dates is the server's to renew (or a clock to set): advice to
@@ -506,6 +511,16 @@ final class Api {
                     + " too; else check --server or FLAGS_SERVER)";
         }
         return "cannot reach the flag server at " + server + ": " + describe(failure) + " (set --server or FLAGS_SERVER)";
+    }
+
+    /** Whether the failure is the JVM's memory running out while the answer was read (QA71 F5). */
+    static boolean outOfMemory(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof OutOfMemoryError) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether the TLS handshake failed because no trusted CA vouches for the server's certificate. */

@@ -67,27 +67,47 @@ final class Audit implements Callable<Integer> {
             query.append("&to=").append(Api.path(FlagsCommand.instant(spec, "--until", until)));
         }
         Api api = o.api(spec);
-        List<JsonNode> entries = new ArrayList<>();
-        long after = -1;
-        while (true) {
-            JsonNode page = api.call("GET", "/audit" + query + (after < 0 ? "" : "&after=" + after), null, null);
-            page.path("entries").forEach(entries::add);
-            if (!page.hasNonNull("after")) {
-                break;
+        PrintWriter out = spec.commandLine().getOut();
+        // Page by page, never every entry with its whole flag document at once (QA71 F5: a log of 10,001 changes took
+        // more than 64 MiB): --json writes each page's entries as it reads them, and the lines keep only what they show.
+        com.fasterxml.jackson.core.JsonGenerator json = output.json ? FlagsCommand.terminalJsonGenerator(out) : null;
+        List<Line> lines = new ArrayList<>();
+        try {
+            if (json != null) { // every page's, as one answer
+                json.writeStartObject();
+                json.writeArrayFieldStart("entries");
             }
-            long next = page.get("after").asLong();
-            if (next <= after) {
-                throw new CliException(EXIT_FAILED, "the server's audit pages do not go on (after " + next + ", then " + after + ")");
+            long after = -1;
+            while (true) {
+                JsonNode page = api.call("GET", "/audit" + query + (after < 0 ? "" : "&after=" + after), null, null);
+                for (JsonNode e : page.path("entries")) {
+                    if (json != null) {
+                        json.writeTree(e);
+                    } else {
+                        lines.add(new Line(FlagsCommand.toTheSecond(oneLine(e, "timestamp")), environment(e), change(e),
+                                oneLine(e, "actor"), what(e), oneLine(e, "comment")));
+                    }
+                }
+                if (!page.hasNonNull("after")) {
+                    break;
+                }
+                long next = page.get("after").asLong();
+                if (next <= after) {
+                    throw new CliException(EXIT_FAILED, "the server's audit pages do not go on (after " + next + ", then " + after + ")");
+                }
+                after = next;
             }
-            after = next;
+            if (json != null) {
+                json.writeEndArray();
+                json.writeEndObject();
+                json.flush();
+                out.println();
+                return EXIT_OK;
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // a PrintWriter's own failures are kept to it: see FlagsCommand.run
         }
-        if (output.json) { // every page's, as one answer
-            com.fasterxml.jackson.databind.node.ObjectNode answer = Api.JSON.createObjectNode();
-            answer.putArray("entries").addAll(entries);
-            FlagsCommand.print(spec, answer);
-            return EXIT_OK;
-        }
-        if (entries.isEmpty()) {
+        if (lines.isEmpty()) {
             spec.commandLine().getErr().println("flags: no changes" + (actor == null ? "" : " by " + oneLine(actor))
                     + (all ? "" : " in environment \"" + oneLine(o.environment()) + "\"") + (since == null && until == null ? ""
                     : " in that time"));
@@ -97,20 +117,22 @@ final class Audit implements Callable<Integer> {
         int actorWidth = 1;
         int changeWidth = 18;
         int environmentWidth = 1;
-        for (JsonNode e : entries) {
-            actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, Columns.width(oneLine(e, "actor"))));
-            changeWidth = Math.max(changeWidth, Columns.width(change(e)));
-            environmentWidth = Math.max(environmentWidth, Columns.width(environment(e)));
+        for (Line l : lines) {
+            actorWidth = Math.max(actorWidth, Math.min(MAX_ACTOR_COLUMN, Columns.width(l.actor())));
+            changeWidth = Math.max(changeWidth, Columns.width(l.change()));
+            environmentWidth = Math.max(environmentWidth, Columns.width(l.environment()));
         }
-        PrintWriter out = spec.commandLine().getOut();
-        for (JsonNode e : entries) {
-            String line = FlagsCommand.toTheSecond(oneLine(e, "timestamp")) + "  "
-                    + (all ? Columns.pad(environment(e), environmentWidth) + "  " : "")
-                    + Columns.pad(change(e), changeWidth) + " " + Columns.pad(oneLine(e, "actor"), actorWidth) + "  "
-                    + what(e) + (e.path("comment").asText("").isEmpty() ? "" : "  " + oneLine(e, "comment"));
+        for (Line l : lines) {
+            String line = l.timestamp() + "  " + (all ? Columns.pad(l.environment(), environmentWidth) + "  " : "")
+                    + Columns.pad(l.change(), changeWidth) + " " + Columns.pad(l.actor(), actorWidth) + "  "
+                    + l.what() + (l.comment().isEmpty() ? "" : "  " + l.comment());
             out.println(line.stripTrailing());
         }
         return EXIT_OK;
+    }
+
+    /** Immutable. What one entry's line shows, each part escaped: an entry without its flag document. */
+    private record Line(String timestamp, String environment, String change, String actor, String what, String comment) {
     }
 
     /**

@@ -394,6 +394,18 @@ public final class FlagsCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * A generator that writes as {@link #terminalJson} does, for an answer written piece by piece (a long list's
+     * entries as their pages come, not all held at once); the caller flushes it.
+     */
+    static com.fasterxml.jackson.core.JsonGenerator terminalJsonGenerator(java.io.Writer out) {
+        try {
+            return TERMINAL_JSON.createGenerator(out).disable(com.fasterxml.jackson.core.JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static final com.fasterxml.jackson.databind.ObjectWriter TERMINAL_JSON = new ObjectMapper()
             .writerWithDefaultPrettyPrinter().with(new TerminalEscapes());
 
@@ -1670,7 +1682,7 @@ public final class FlagsCommand implements Callable<Integer> {
                 page.path("versions").forEach(versions::add);
                 for (int i = versions.size() - 1; i >= 0
                         && (wanted == null || newestFirst.size() < wanted || !hasBaseline(newestFirst, wanted)); i--) {
-                    newestFirst.addLast(versions.get(i));
+                    newestFirst.addLast(output.json || changes ? versions.get(i) : withoutDocument(versions.get(i)));
                 }
                 if (wanted != null && newestFirst.size() >= wanted && hasBaseline(newestFirst, wanted)) {
                     break;
@@ -1764,6 +1776,19 @@ public final class FlagsCommand implements Callable<Integer> {
         boolean was = previous.path("enabled").asBoolean(false);
         boolean is = document.path("enabled").asBoolean(false);
         return was == is ? "" : is ? " (on)" : " (off)";
+    }
+
+    /**
+     * A version as its line needs it: its document cut to its switch, which the line's (on)/(off) marker compares. A
+     * history of thousands of versions is read whole before its oldest is printed (the pages come newest first), and
+     * with every document kept it took more memory than the command has (QA71 F5).
+     */
+    private static JsonNode withoutDocument(JsonNode version) {
+        if (!version.hasNonNull("flag") || !(version instanceof ObjectNode lean)) {
+            return version;
+        }
+        lean.set("flag", Api.JSON.createObjectNode().put("enabled", version.get("flag").path("enabled").asBoolean(false)));
+        return lean;
     }
 
     /** Whether, past the newest {@code shown} entries, one with a document was read: the baseline of --changes. */
