@@ -236,4 +236,30 @@ class ScheduleRunnerTest {
         String actor = ScheduleRunner.actor(s);
         assertThat(actor).hasSize(256).startsWith("flags-server (schedule sch-000000000001 by xxx").endsWith("...)");
     }
+
+    @Test
+    void aRoundThatFailsWithAnErrorIsLoggedAndTriedAgainLater() throws Exception {
+        // QA72 F2: the timer (DueTimer, grant expiries' too) caught RuntimeException only. An Error (an OutOfMemoryError on
+        // a server near its heap) ended the round before the timer was set again: nothing logged, and what was due waited
+        // until some later write happened to move the timer.
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
+            rig.clock.set(T0.plusSeconds(120));
+            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+
+            String logged = StandardErrorCapture.during(() -> rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> {
+                if (calls.incrementAndGet() == 1) {
+                    throw new OutOfMemoryError("Java heap space (injected by the test)");
+                }
+                return null;
+            })); // the round at start runs on this thread, and meets the Error
+
+            assertThat(calls.get()).isEqualTo(1);
+            assertThat(logged).contains("ERROR", "trying again in 30 s", "Java heap space (injected by the test)");
+            assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.PENDING);
+            assertThat(rig.runner.nextAt()).as("set again, for the retry").isEqualTo(T0.plusSeconds(120).plus(DueTimer.RETRY));
+            rig.runDueTwice(T0.plusSeconds(150)); // what the timer does at that time
+            assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
+        }
+    }
 }
