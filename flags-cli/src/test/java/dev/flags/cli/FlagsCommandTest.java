@@ -1878,4 +1878,37 @@ class FlagsCommandTest {
                 + "Try 'flags validate --help'.\n");
         assertThat(flags("eval", dir.toString(), "billing-v2", "{}").exit()).isEqualTo(2);
     }
+
+    // apply --prune: what it archives first, and when it needs --force (QA71 F4, F9)
+
+    @Test
+    void aKeyRenamedInItsCaseOnlyIsArchivedThenCreatedAnew() throws Exception {
+        for (String key : new String[] {"alpha", "beta", "gamma", "delta"}) {
+            assertThat(against(server, ADMIN, "create", key, "-e", "production").exit()).isZero();
+        }
+        Path file = Files.writeString(dir.resolve("flags.json"), """
+                {"formatVersion": 1, "flags": [{"key": "Alpha", "enabled": false}, {"key": "beta", "enabled": false},
+                 {"key": "gamma", "enabled": false}, {"key": "delta", "enabled": false}]}""");
+        Run applied = against(server, ADMIN, "apply", file.toString(), "--prune", "-e", "production");
+        assertThat(applied.exit()).as(applied.err() + applied.out()).isZero();
+        assertThat(applied.out()).contains("archive alpha", "create Alpha").doesNotContain("differs only in case");
+        Run list = against(server, ADMIN, "list", "-e", "production");
+        assertThat(list.out()).contains("Alpha").doesNotContainPattern("(?m)^alpha ");
+    }
+
+    @Test
+    void pruningTheOnlyFlagOfAnEnvironmentNeedsForceAsHalfOfItDoes() throws Exception {
+        assertThat(against(server, ADMIN, "environments", "create", "lone").exit()).isZero(); // its one flag: solo
+        assertThat(against(server, ADMIN, "create", "solo", "-e", "lone").exit()).isZero();
+        Path file = Files.writeString(dir.resolve("other.json"), """
+                {"formatVersion": 1, "flags": [{"key": "other", "enabled": false}]}""");
+        Run refused = against(server, ADMIN, "apply", file.toString(), "--prune", "-e", "lone");
+        assertThat(refused.exit()).as(refused.err()).isEqualTo(1);
+        assertThat(refused.err()).contains("--prune would archive 1 of the 1 flags served in \"lone\"",
+                "Nothing was written; add --force if it is meant");
+        assertThat(against(server, ADMIN, "list", "-e", "lone").out()).contains("solo").doesNotContain("other");
+        Run forced = against(server, ADMIN, "apply", file.toString(), "--prune", "--force", "-e", "lone");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        assertThat(against(server, ADMIN, "list", "-e", "lone").out()).contains("other").doesNotContain("solo");
+    }
 }

@@ -37,7 +37,8 @@ public final class ReadableText {
     /**
      * @param text text someone else chose, or null
      * @return the text with the characters {@link #unsafe(char)} names, lone surrogates, invisible formatting
-     *     characters and the other characters that show as nothing ({@link #invisible(int)}) written as {@code \\uXXXX};
+     *     characters and the other characters that show as nothing ({@link #invisible(int)}) written as a
+     *     {@code \\u} escape of four hex digits ({@code \\u202e});
      *     everything else as it was ("null" for null)
      */
     public static String escape(String text) {

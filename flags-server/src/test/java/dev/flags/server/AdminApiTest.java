@@ -1864,4 +1864,58 @@ class AdminApiTest {
         }
         throw new AssertionError("no editor token");
     }
+
+    // QA72 F5-F7: the audit log's actors, whoami, a schedule's shape
+
+    /**
+     * api.md: actor "tok-1a2b3c4d5e6f (that token's, whatever its name)". A token could be named with another token's id,
+     * and its changes then came back as the other token's.
+     */
+    @Test
+    void aTokenMayNotBeNamedAsATokenIdAndAnIdFindsThatTokensChangesOnly() {
+        String edId = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ed\", \"scope\": \"editor\", \"environments\":"
+                + " [\"production\"]}").json().get("id").asText();
+        ApiClient.Response named = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + edId.toUpperCase(java.util.Locale.ROOT)
+                .replace("TOK-", "tok-") + "\", \"scope\": \"editor\", \"environments\": [\"production\"]}");
+        assertThat(named.status()).as(named.body()).isEqualTo(400);
+        assertThat(named.json().get("detail").asText()).contains("name must not be a token id");
+        // One named so by an earlier release: ?actor=<id> is that id's token's changes only.
+        assertThat(HistoryService.actorMatches(edId, edId + " (tok-0123456789ab)")).isFalse();
+        assertThat(HistoryService.actorMatches(edId, "ed (" + edId + ")")).isTrue();
+        assertThat(HistoryService.actorMatches("ed", "ed (" + edId + ")")).as("a name still finds its tokens").isTrue();
+    }
+
+    /**
+     * api.md: whoami's archivedEnvironments are "those of its environments that are archived (they take no change, kill
+     * switches included, whatever may says ...)", and an admin's environments are every environment.
+     */
+    @Test
+    void whoamiOfAnAdminNamesTheArchivedEnvironments() {
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"pr-7\"}").status()).isEqualTo(201);
+        assertThat(api.delete("/api/v1/environments/pr-7", ADMIN).status()).isEqualTo(200);
+        JsonNode me = api.get("/api/v1/whoami", ADMIN).json();
+        assertThat(me.get("may").toString()).contains("switchOff");
+        assertThat(me.get("archivedEnvironments").toString()).as("whoami of the admin token: %s", me).contains("pr-7");
+    }
+
+    /**
+     * ApiServlet.schedule's contract: "every field always present (null when it does not apply), one shape to read";
+     * api.md lists willFail among the fields a schedule shows.
+     */
+    @Test
+    void anEndedScheduleHasTheSameFieldsAsAPendingOne() {
+        assertThat(api.put("/api/v1/environments/production/flags/f", ADMIN, "{\"enabled\": false}").status()).isEqualTo(201);
+        JsonNode s = api.post("/api/v1/environments/production/flags/f/schedules", ADMIN,
+                "{\"at\": \"" + Instant.now().plus(java.time.Duration.ofDays(1)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                + "\", \"patch\": {\"enabled\": true}}").json();
+        List<String> pending = fieldNames(s);
+        JsonNode cancelled = api.delete("/api/v1/environments/production/schedules/" + s.get("id").asText(), ADMIN).json();
+        assertThat(fieldNames(cancelled)).as("fields of a cancelled schedule").containsExactlyInAnyOrderElementsOf(pending);
+    }
+
+    private static List<String> fieldNames(JsonNode n) {
+        List<String> out = new ArrayList<>();
+        n.fieldNames().forEachRemaining(out::add);
+        return out;
+    }
 }

@@ -230,4 +230,15 @@ class TokenExpiryApiTest {
         assertThat(r.status()).as(r.body()).isEqualTo(400);
         assertThat(r.json().get("detail").asText()).as(expiry).contains(detail);
     }
+
+    @Test
+    void aTokenMayLastTenYearsOnAClockThatIsNotOnAWholeSecond() {
+        // QA72 F3: P10Y, rounded up to the second, was checked again against ten years from the unrounded now, and
+        // refused with a message about an expiresAt the caller never sent. A server's clock is almost never on a second.
+        clock.set(START.plusMillis(500));
+        ApiClient.Response r = create("\"expiresIn\": \"P10Y\"");
+        assertThat(r.status()).as("P10Y, the longest api.md allows: %s", r.body()).isEqualTo(201);
+        assertThat(r.json().get("expiresAt").asText()).isEqualTo(START.plusSeconds(1).atOffset(java.time.ZoneOffset.UTC)
+                .plusYears(10).toInstant().toString());
+    }
 }
