@@ -35,11 +35,12 @@ import org.slf4j.LoggerFactory;
  * cost more than it is worth); written whole and atomically ({@link DurableFiles}), so a crash leaves the
  * last file written, and readable by its owner only (mode 600): it names the applications and what they ask for.
  *
- * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error) does not stop it: one WARN names the file and why, the file is moved aside to {@code
- * usage.json.unreadable-<time>} (never deleted: it may be worth a look) and the server starts with no
- * usage. If it cannot even be moved aside, this server does not write usage.json at all, so as not to
- * overwrite it. Nor does it when the file is another user's, which this process may not read (left by a run as
- * root, say): the file is not damaged, a chown mends it, so it is left as it is, with a WARN that says how.
+ * <p>A file the server cannot use (not JSON, not a usage file, a newer version, an i/o error) does not stop it:
+ * one WARN names the file and why, the file is moved aside to {@code usage.json.unreadable-<time>} (never deleted:
+ * it may be worth a look) and the server starts with no usage. If it cannot even be moved aside, this server does
+ * not write usage.json at all, so as not to overwrite it. Nor does it when the file is another user's, which this
+ * process may not read (left by a run as root, say): the file is not damaged, a chown mends it, so it is left as it
+ * is, with a WARN that says how.
  *
  * <pre>{@code
  * {"format": "flags-server usage", "version": 1, "environments": {"production": {"since": "2026-12-01T10:00:00Z",
