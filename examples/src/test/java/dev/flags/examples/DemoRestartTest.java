@@ -15,9 +15,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,6 +67,38 @@ class DemoRestartTest {
     }
 
     @Test
+    void aTokensFileFromBeforeOperatorTokensGetsOneAndKeepsTheOthersPrivate() throws Exception {
+        Path data = dir.resolve("demo-data");
+        Path file = data.resolve("demo-tokens.properties");
+        String editor;
+        try (Demo.Running first = Demo.start(data, 0, 0, 0)) {
+            editor = first.tokens().editor();
+        }
+        Properties old = new Properties();
+        try (var in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            old.load(in);
+        }
+        old.remove("operator"); // as a demo from before operator tokens wrote it
+        try (var out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            old.store(out, null);
+        }
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--")); // as an older demo may have left it
+
+        try (Demo.Running again = Demo.start(data, 0, 0, 0)) {
+            assertThat(again.tokens().operator()).isNotBlank();
+            assertThat(again.tokens().editor()).isEqualTo(editor);
+            Properties now = new Properties();
+            try (var in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                now.load(in);
+            }
+            assertThat(now.getProperty("operator")).isEqualTo(again.tokens().operator());
+            assertThat(now.getProperty("editor")).isEqualTo(editor);
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+            assertThat(data.resolve("demo-tokens.properties.new")).doesNotExist();
+        }
+    }
+
+    @Test
     void aStopWhileTheFirstStartSeedsClosesTheJournalAndKeepsTheSeeding() throws Exception {
         Path data = dir.resolve("demo-data");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -84,7 +118,8 @@ class DemoRestartTest {
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         // A closed journal empties its lock file; a killed one leaves its holder there, for the next start's WARN.
         assertThat(Files.readString(data.resolve("journal").resolve("journal.lock"))).as(said.toString()).isEmpty();
-        assertThat(said).contains("asked to stop while it starts").doesNotContain("\tat ");
+        assertThat(said).contains("asked to stop while it starts").doesNotContain("\tat ")
+                .as("a demo stopped during its start does not say it is running").doesNotContain("The demo is running");
         assertThat(data.resolve("demo-tokens.properties")).as("the seeding ended before the stop").exists();
         try (Demo.Running again = Demo.start(data, 0, 0, 0)) {
             assertThat(again.app().flags().awaitReady(Duration.ofSeconds(20))).isTrue();

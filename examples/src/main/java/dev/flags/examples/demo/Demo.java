@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -197,7 +198,9 @@ public final class Demo implements Callable<Integer> {
         // Before the start: a Ctrl-C during it (the first start seeds for two seconds, when a user is most likely to
         // give up waiting) lets the start end, then closes everything, so that the journal is closed and the data
         // directory complete, rather than an exit that leaves both half-made.
+        AtomicBoolean stopAsked = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopAsked.set(true);
             try {
                 if (startEnded.getCount() > 0) {
                     System.err.println("flags-demo: asked to stop while it starts: stopping once it has started");
@@ -213,26 +216,40 @@ public final class Demo implements Callable<Integer> {
             }
             stopped.countDown();
         }, "demo-shutdown"));
-        Running demo;
+        String banner;
         try {
-            demo = start(dataDir, httpPort, grpcPort, appPort);
+            Running demo = start(dataDir, httpPort, grpcPort, appPort);
             running.set(demo);
+            // Read while nothing can close it (a stop waits for startEnded): a stop during the start closes the demo
+            // right after, and its ports could no longer be asked (QA73: a trace instead of a clean stop).
+            banner = banner(demo, reused);
         } finally {
             startEnded.countDown();
         }
-        System.out.println();
-        if (reused) {
-            // The journal is durable, which is its point; but examples/README.md expects a fresh start.
-            System.out.println("Reusing " + dataDir + ": its journal keeps every change of earlier runs. To start the"
-                    + " walkthrough over, stop the demo and delete " + dataDir + ".");
+        if (!stopAsked.get()) { // stopped during the start: it is closing, and "running" would be untrue
+            System.out.print(banner);
         }
-        System.out.println("The demo is running.");
-        System.out.println("  flag server (admin API)  http://127.0.0.1:" + demo.server().httpPort());
-        System.out.println("  flag server (gRPC sync)  127.0.0.1:" + demo.server().grpcPort());
-        System.out.println("  billing service          POST http://127.0.0.1:" + demo.app().port() + "/checkout (with X-User-Id)");
-        System.out.println("  tokens (editor, operator, tester, sdk, admin) and addresses: " + demo.envFile());
-        System.out.println("In another terminal:  . " + demo.envFile() + "   then follow examples/README.md. Ctrl-C stops.");
         stopped.await();
         return 0;
+    }
+
+    private String banner(Running demo, boolean reused) {
+        StringBuilder b = new StringBuilder(System.lineSeparator());
+        if (reused) {
+            // The journal is durable, which is its point; but examples/README.md expects a fresh start.
+            line(b, "Reusing " + dataDir + ": its journal keeps every change of earlier runs. To start the"
+                    + " walkthrough over, stop the demo and delete " + dataDir + ".");
+        }
+        line(b, "The demo is running.");
+        line(b, "  flag server (admin API)  http://127.0.0.1:" + demo.server().httpPort());
+        line(b, "  flag server (gRPC sync)  127.0.0.1:" + demo.server().grpcPort());
+        line(b, "  billing service          POST http://127.0.0.1:" + demo.app().port() + "/checkout (with X-User-Id)");
+        line(b, "  tokens (editor, operator, tester, sdk, admin) and addresses: " + demo.envFile());
+        line(b, "In another terminal:  . " + demo.envFile() + "   then follow examples/README.md. Ctrl-C stops.");
+        return b.toString();
+    }
+
+    private static void line(StringBuilder b, String text) {
+        b.append(text).append(System.lineSeparator());
     }
 }

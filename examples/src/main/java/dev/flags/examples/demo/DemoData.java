@@ -72,9 +72,7 @@ public final class DemoData {
             }
             if (p.getProperty("operator") == null) { // seeded by a demo from before operator tokens: made now, kept
                 p.setProperty("operator", token(NAMES.get("operator"), "operator"));
-                try (var out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
-                    p.store(out, "the demo's tokens: keep them private");
-                }
+                write(p, dataDir);
             }
             return new Tokens(admin, p.getProperty("editor"), p.getProperty("operator"), p.getProperty("tester"),
                     p.getProperty("sdk"));
@@ -102,15 +100,22 @@ public final class DemoData {
         }
         Properties p = new Properties();
         p.putAll(tokens);
-        // Written aside, then renamed: a stop while it is written must not leave a file the next start takes as done.
+        write(p, dataDir);
+        return new Tokens(admin, tokens.get("editor"), tokens.get("operator"), tokens.get("tester"), tokens.get("sdk"));
+    }
+
+    /**
+     * Written aside, then renamed: a stop while it is written must not leave a file the next start takes as done, nor
+     * cut short a file that held the other tokens' secrets.
+     */
+    private static void write(Properties tokens, Path dataDir) throws IOException {
         Path written = dataDir.resolve(FILE + ".new");
         Files.deleteIfExists(written);
         Files.createFile(written, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try (var out = Files.newBufferedWriter(written, StandardCharsets.UTF_8)) {
-            p.store(out, "the demo's tokens: keep them private");
+            tokens.store(out, "the demo's tokens: keep them private");
         }
-        Files.move(written, file, StandardCopyOption.ATOMIC_MOVE);
-        return new Tokens(admin, tokens.get("editor"), tokens.get("operator"), tokens.get("tester"), tokens.get("sdk"));
+        Files.move(written, dataDir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static Map<String, String> namesInOrder() {
