@@ -157,6 +157,11 @@ public final class Broadcaster implements AutoCloseable {
     return new Builder(journal);
   }
 
+  /** The fan-out of an environment, or null if nobody subscribed to it yet. */
+  Topic topic(String environment) {
+    return topics.get(environment);
+  }
+
   /**
    * Tells the subscribers of an environment that it changed. Call it after every journal append that
    * touched the environment, once {@link Journal#state()} includes the change; calls may come from

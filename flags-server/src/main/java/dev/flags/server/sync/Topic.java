@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -33,6 +34,8 @@ final class Topic {
     private final ConcurrentHashMap<Long, SyncMessage> deltas = new ConcurrentHashMap<>();
     /** The same for SDKs that accept member changes (see {@link Messages#delta}). */
     private final ConcurrentHashMap<Long, SyncMessage> memberChangeDeltas = new ConcurrentHashMap<>();
+    /** The encoded bytes of the Deltas in the two maps: at most {@link #MAX_CACHED_DELTA_BYTES}. */
+    private final AtomicLong cachedDeltaBytes = new AtomicLong();
 
     Target(EnvironmentState state, long committedAtMillis, long heartbeatMillis, SharedEncoding encoding) {
       this.state = state;
@@ -57,17 +60,48 @@ final class Topic {
 
     /**
      * The Delta from a state to this target. All subscribers at one version hold equal states (they
-     * come from one journal), so the Delta is computed once per version and shared. The map holds
-     * at most one entry per version some subscriber is at (for each of the two forms); it goes away with the
-     * target.
+     * come from one journal), so the Delta is computed once per version and shared: a fan-out builds
+     * one, for the thousands of subscribers at the version before. The cache keeps at most {@link
+     * #MAX_CACHED_DELTA_BYTES} until the target is replaced; past that a Delta is built for its
+     * subscriber alone. Unbounded, it kept one Delta per version anyone resumed from, each near the
+     * whole environment from an old version, whether or not its stream was still open: an sdk token
+     * resuming from one old version after another filled the heap (QA77 F1: 221 MB for a 1 MB
+     * environment), and an environment that does not change again never let them go.
      *
      * @param memberChanges whether the subscriber accepts roles' member changes instead of complete lists
      */
     SyncMessage deltaFrom(EnvironmentState from, boolean memberChanges) {
-      return (memberChanges ? memberChangeDeltas : deltas).computeIfAbsent(from.version(), v -> encoding.encodeOnce(
-          Messages.message(Messages.delta(from, state, committedAtMillis, memberChanges))));
+      ConcurrentHashMap<Long, SyncMessage> cache = memberChanges ? memberChangeDeltas : deltas;
+      SyncMessage cached = cache.get(from.version());
+      if (cached != null) {
+        return cached;
+      }
+      SyncMessage built = encoding.encodeOnce(Messages.message(Messages.delta(from, state, committedAtMillis, memberChanges)));
+      long bytes = built.getSerializedSize();
+      if (cachedDeltaBytes.addAndGet(bytes) > MAX_CACHED_DELTA_BYTES) {
+        cachedDeltaBytes.addAndGet(-bytes);
+        return built;
+      }
+      SyncMessage first = cache.putIfAbsent(from.version(), built);
+      if (first != null) { // built at the same moment by another subscriber's writer: one is kept
+        cachedDeltaBytes.addAndGet(-bytes);
+        return first;
+      }
+      return built;
+    }
+
+    /** @return the encoded bytes of the Deltas this target keeps for the subscribers to come */
+    long cachedDeltaBytes() {
+      return cachedDeltaBytes.get();
     }
   }
+
+  /**
+   * The most bytes of Deltas one target keeps. A fan-out's Delta (one flag changed) takes a few hundred
+   * bytes; this keeps thousands, for subscribers a burst of changes left at different versions, and costs
+   * at most a mebibyte per environment.
+   */
+  static final long MAX_CACHED_DELTA_BYTES = 1L << 20;
 
   final String environment;
   private final SharedEncoding encoding;

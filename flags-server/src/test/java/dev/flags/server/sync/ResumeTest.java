@@ -1,6 +1,7 @@
 package dev.flags.server.sync;
 
 import static dev.flags.server.sync.SyncFixture.ENV;
+import static dev.flags.server.sync.SyncFixture.bigUpdate;
 import static dev.flags.server.sync.SyncFixture.createEnvironment;
 import static dev.flags.server.sync.SyncFixture.createFlag;
 import static dev.flags.server.sync.SyncFixture.flagEvent;
@@ -154,6 +155,35 @@ class ResumeTest extends SyncFixtureTest {
     replica.apply(expected);
     assertThat(replica.flags()).isEqualTo(Replica.flagsOf(f.env()));
     assertThat(f.broadcaster.historyLoads()).isEqualTo(1);
+  }
+
+  @Test
+  void deltasForResumingStreamsAreKeptWithinABound() throws Exception {
+    f = SyncFixture.start(dir);
+    f.write(createEnvironment(ENV));
+    for (int i = 0; i < 10; i++) {
+      f.write(createFlag(ENV, "f" + i));
+    }
+    for (int round = 1; round <= 2; round++) {
+      for (int i = 0; i < 10; i++) {
+        f.write(bigUpdate(ENV, "f" + i, round, 50_000));
+      }
+    }
+    long current = f.version();
+    // An sdk token resuming from one old version after another, each stream cancelled after its Delta (QA77 F1): each
+    // Delta holds most of the half-megabyte environment, and none of them is of use to a stream still open.
+    for (long v = 11; v < current; v++) {
+      Recorder r = f.subscribe(v);
+      Delta d = r.next().getDelta();
+      assertThat(d.getFromVersion()).isEqualTo(v);
+      assertThat(d.getVersion()).isEqualTo(current);
+      r.cancel();
+    }
+    assertThat(f.broadcaster.topic(ENV).target().cachedDeltaBytes()).isPositive()
+        .isLessThanOrEqualTo(Topic.MAX_CACHED_DELTA_BYTES);
+
+    Recorder again = f.subscribe(11); // past the bound, a Delta is still sent, built for its stream alone
+    assertThat(again.next().getDelta().getUpsertedCount()).isEqualTo(10);
   }
 
   @Test
