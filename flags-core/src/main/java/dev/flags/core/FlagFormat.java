@@ -907,11 +907,11 @@ public final class FlagFormat {
     }
 
     /**
-     * Whether a number node holds a finite number. A reader that parses floats as doubles (the
-     * server's, unlike this class's) turns 1e400 into Infinity, which no flag may hold.
+     * Whether a number node holds a number a double holds. Read as a double, 1e400 is Infinity, which no flag may
+     * hold; read exactly (this class's reader, the server's), it is as far out of range, and said so in the same words.
      */
     private static boolean finite(JsonNode number) {
-        return !(number.isDouble() || number.isFloat()) || Double.isFinite(number.doubleValue());
+        return Double.isFinite(number.doubleValue());
     }
 
     /**

@@ -1536,6 +1536,44 @@ class AdminApiTest {
     }
 
     @Test
+    void aTesterIsToldAnAnswerThatBrokeOnALaterRuleMayDiffer() {
+        api.put("/api/v1/environments/production/flags/bio-check", ADMIN, "{\"enabled\": true, \"rules\": ["
+                + "{\"name\": \"beta testers\", \"conditions\": [{\"roles\": [\"beta-tester\"]}]},"
+                + "{\"name\": \"long bios\", \"conditions\": [{\"attribute\": \"bio\", \"operator\": \"matches\","
+                + " \"values\": [\"[a-z]{1000}!\"]}]}]}");
+        api.put("/api/v1/environments/production/roles/beta-tester/members/customer-7", ADMIN, null);
+        String tester = token("tester", "production");
+        // A bio the second rule's pattern gives up on: the answer is ERROR, after rule 0 named roles (QA77 F3).
+        String body = "{\"flag\": \"bio-check\", \"user\": {\"id\": \"customer-7\", \"attributes\": {\"bio\": \""
+                + "a".repeat(20_000) + "\"}}}";
+        assertThat(api.post("/api/v1/environments/production/evaluate", ADMIN, body).json().at("/results/0/reason/kind")
+                .asText()).as("with the grant, as the SDK answers").isEqualTo("RULE_MATCH");
+        JsonNode asTester = api.post("/api/v1/environments/production/evaluate", tester, body).json().at("/results/0");
+        assertThat(asTester.at("/reason/kind").asText()).isEqualTo("ERROR");
+        assertThat(asTester.path("mayDiffer").asText()).startsWith("rule 0 names roles");
+    }
+
+    @Test
+    void aDecimalWithMoreDigitsThanADoubleIsKeptAsSentAndAnsweredAsTheSdksDo() {
+        String rule = "{\"attribute\": \"score\", \"operator\": \"numLt\", \"values\": [%s]}";
+        for (String value : new String[] {"\"1.00000000000000001\"", "1.00000000000000001"}) { // as text, and as a number
+            String key = value.startsWith("\"") ? "precise-text" : "precise-number";
+            String flag = "/api/v1/environments/production/flags/" + key;
+            String user = "{\"flag\": \"" + key + "\", \"user\": {\"id\": \"u-1\", \"attributes\": {\"score\": 1}}}";
+            assertThat(api.put(flag, ADMIN, "{\"enabled\": true, \"default\": false, \"rules\": [{\"conditions\": ["
+                    + rule.formatted(value) + "], \"serve\": true}]}").status()).isIn(200, 201);
+            // The raw answer: the test's own JSON reader takes decimals as doubles.
+            assertThat(api.get(flag, ADMIN).body()).contains("\"values\" : [ 1.00000000000000001 ]");
+            // 1 < 1.00000000000000001, as an SDK reads the flag; as doubles (the server's reader until QA77 F2) not.
+            assertThat(api.post("/api/v1/environments/production/evaluate", ADMIN, user).json().at("/results/0/value")
+                    .asBoolean()).as(value).isTrue();
+            assertThat(api.patch(flag, ADMIN, "{\"description\": \"nothing else\"}").status()).isEqualTo(200);
+            assertThat(api.get(flag, ADMIN).body()).as("a change of something else keeps the rule")
+                    .contains("\"values\" : [ 1.00000000000000001 ]");
+        }
+    }
+
+    @Test
     void aTesterGrantsThemselvesBetaAndThePlaygroundShowsIt() {
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
         api.put("/api/v1/environments/production/roles/beta-tester", ADMIN, "{\"selfService\": true}");

@@ -1006,9 +1006,11 @@ public final class ApiServlet extends HttpServlet {
         JsonNode reason = result.path("reason");
         String kind = reason.path("kind").asText();
         int rulesTried = switch (kind) {
-            case "DEFAULT" -> Integer.MAX_VALUE;
+            // ERROR: a rule broke on the user (a pattern past its step bound), and the answer does not say which; a
+            // rule naming roles before it could have matched with the grants (QA77 F3), so every such rule counts.
+            case "DEFAULT", "ERROR" -> Integer.MAX_VALUE;
             case "RULE_MATCH" -> reason.path("index").asInt(); // the rules before the one that matched
-            default -> 0; // FLAG_OFF, TARGET_MATCH, FLAG_NOT_FOUND, ERROR: no rule's roles were in the way
+            default -> 0; // FLAG_OFF, TARGET_MATCH, FLAG_NOT_FOUND: no rule's roles were in the way
         };
         set.flag(result.path("flag").asText()).ifPresent(flag -> {
             List<Rule> rules = flag.rules();

@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 
-/** Immutable (stateless). The JSON settings of the HTTP API: strict reading, ISO-8601 instants. */
+/** Immutable (stateless). The JSON settings of the HTTP API: strict reading, exact decimals, ISO-8601 instants. */
 final class Json {
 
     /** Thread-safe once configured, as Jackson documents. */
@@ -19,7 +19,10 @@ final class Json {
             .registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
             .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            // A decimal as sent, as a flag file's reader (flags-core's) takes it: as a double, a rule's
+            // 1.00000000000000001 became 1, and matched otherwise on the server than in a file evaluated offline.
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
     private Json() {
     }

@@ -2,6 +2,7 @@ package dev.flags.server.journal;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -26,10 +27,16 @@ import java.util.Objects;
  */
 public final class CanonicalJson {
 
-    /** Shared, thread-safe mapper: sorted properties on write, duplicate names refused on read. */
+    /**
+     * Shared, thread-safe mapper: sorted properties on write, duplicate names refused on read, decimals read as written.
+     * Not as doubles: a flag's number with more digits than a double holds is stored as written, and the SDKs read it
+     * so; read as a double here, the playground answered otherwise than the SDKs, and any change of the flag (its
+     * description) wrote the rounded number back for every SDK (QA77 F2).
+     */
     static final JsonMapper MAPPER = JsonMapper.builder()
             .enable(JsonNodeFeature.WRITE_PROPERTIES_SORTED)
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .build();
 
     private static final CanonicalJson EMPTY_OBJECT = new CanonicalJson(
