@@ -49,7 +49,16 @@ public final class Playground {
         Compiled fresh = cached == null ? new Compiled(compile(state), state.flags(), state.roleGrants())
                 : updated(cached, state);
         compiled.put(env, fresh);
+        // With each compile, the sets of environments deleted for good since go: one per pull request, say, would
+        // otherwise each hold its compiled flags until the server restarts. A look at each key, beside a compile.
+        Map<String, EnvironmentState> environments = journal.state().environments();
+        compiled.keySet().removeIf(key -> !environments.containsKey(key));
         return fresh.set();
+    }
+
+    /** @return the environments whose compiled sets are kept */
+    Set<String> compiledEnvironments() {
+        return Set.copyOf(compiled.keySet());
     }
 
     private static Compiled updated(Compiled old, EnvironmentState state) {
