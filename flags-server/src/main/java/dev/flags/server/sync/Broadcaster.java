@@ -814,7 +814,7 @@ public final class Broadcaster implements AutoCloseable {
    *   <tr><th>setting</th><th>default</th></tr>
    *   <tr><td>{@link #heartbeatInterval}</td><td>15 s</td></tr>
    *   <tr><td>{@link #threads}</td><td>2</td></tr>
-   *   <tr><td>{@link #historyCacheWeight}</td><td>200,000</td></tr>
+   *   <tr><td>{@link #historyCacheWeight}</td><td>65,536 (about 64 MiB of states)</td></tr>
    *   <tr><td>{@link #historyCacheExpiry}</td><td>10 minutes</td></tr>
    *   <tr><td>{@link #historySearchLimit}</td><td>100,000 entries</td></tr>
    *   <tr><td>{@link #shutdownTimeout}</td><td>5 s</td></tr>
@@ -827,7 +827,7 @@ public final class Broadcaster implements AutoCloseable {
     private final Journal journal;
     private Duration heartbeatInterval = Duration.ofSeconds(15);
     private int threads = 2;
-    private long historyCacheWeight = 200_000;
+    private long historyCacheWeight = 65_536;
     private Duration historyCacheExpiry = Duration.ofMinutes(10);
     private long historySearchLimit = 100_000;
     private Duration shutdownTimeout = Duration.ofSeconds(5);
@@ -878,8 +878,8 @@ public final class Broadcaster implements AutoCloseable {
     }
 
     /**
-     * Sets how many earlier states are kept for resuming subscribers, by weight: one per state plus
-     * one per flag and per user with grants in it.
+     * Sets how many earlier states are kept for resuming subscribers, by weight: about the KiB each
+     * holds (its flag documents, and a little per flag and per user with grants), at least one.
      *
      * @param weight at least 1
      * @return this builder

@@ -3,6 +3,7 @@ package dev.flags.server.sync;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
+import dev.flags.server.journal.CanonicalJson;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
@@ -55,9 +56,43 @@ final class StateHistory {
         .buildAsync(this::load);
   }
 
-  /** A state costs one unit plus one per flag and per user with grants. */
-  private static int weight(Optional<EnvironmentState> state) {
-    return 1 + state.map(s -> s.flags().size() + s.roleGrants().size()).orElse(0);
+  /** What a flag or a user's grants hold in a state beside a document's bytes: its map entry, its key, a set. */
+  private static final int ENTRY_BYTES = 128;
+
+  /**
+   * A state's weight: about the KiB a copy rebuilt from the journal holds (its flags' and archived flags' documents, and
+   * an entry per user with grants), at least 1. Not a count of flags: a flag may hold a mebibyte, and a weight of one
+   * per flag let an sdk token resuming from one old version after another keep thousands of copies of an environment
+   * of large flags on the heap (beside QA77 F1: 16 flags of 1 MiB weighed 17 of the 200,000 the cache held).
+   */
+  static int weight(Optional<EnvironmentState> state) {
+    if (state.isEmpty()) {
+      return 1;
+    }
+    EnvironmentState s = state.get();
+    long bytes = 0;
+    for (CanonicalJson doc : s.flags().values()) {
+      bytes += doc.size() + ENTRY_BYTES;
+    }
+    for (CanonicalJson doc : s.archivedFlags().values()) {
+      bytes += doc.size() + ENTRY_BYTES;
+    }
+    bytes += (long) s.roleGrants().size() * ENTRY_BYTES;
+    return (int) Math.min(Integer.MAX_VALUE, 1 + bytes / 1024);
+  }
+
+  /** @return the bytes of the flag documents in the states kept now (after pending evictions), for tests */
+  long keptDocumentBytes() {
+    cache.synchronous().cleanUp();
+    long bytes = 0;
+    for (Optional<EnvironmentState> state : cache.synchronous().asMap().values()) {
+      if (state.isPresent()) {
+        for (CanonicalJson doc : state.get().flags().values()) {
+          bytes += doc.size();
+        }
+      }
+    }
+    return bytes;
   }
 
   /**

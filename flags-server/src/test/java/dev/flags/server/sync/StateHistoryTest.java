@@ -60,6 +60,27 @@ class StateHistoryTest {
   }
 
   @Test
+  void statesOfLargeFlagsAreKeptByTheirBytesNotByHowManyFlagsTheyHave() {
+    try (FileJournal journal = FileJournal.builder(dir).open()) {
+      journal.append(createEnvironment("production"));
+      for (int i = 0; i < 3; i++) {
+        journal.append(createFlag("production", "f" + i));
+      }
+      for (int i = 0; i < 40; i++) {
+        journal.append(SyncFixture.bigUpdate("production", "f" + (i % 3), i, 100_000));
+      }
+      long current = journal.state().environment("production").orElseThrow().version();
+      // At most 1 MiB of states: three or so of these (300 KB each), where a weight of one per flag took all 40.
+      StateHistory history = new StateHistory(journal, 1024, Duration.ofMinutes(1), 1_000_000, Ticker.systemTicker(),
+          Runnable::run);
+      for (long v = current - 40; v < current; v++) {
+        assertThat(history.stateAt("production", v).join()).as("v%d", v).isPresent();
+      }
+      assertThat(history.keptDocumentBytes()).isPositive().isLessThanOrEqualTo(1024 * 1024);
+    }
+  }
+
+  @Test
   void findsAVersionJustPastTheOldestRetainedEntryAndSaysNoForOneBeforeIt() throws Exception {
     // After retention (or a repair from a checkpoint) the journal starts past sequence 1: a window reaching below its
     // first entry must start there, not fail, or every SDK resuming near it gets a snapshot instead of a delta.
