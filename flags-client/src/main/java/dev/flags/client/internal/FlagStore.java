@@ -36,6 +36,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -65,6 +67,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class FlagStore implements AutoCloseable {
 
+    /**
+     * The most change deliveries that wait for a store's listeners one by one: each change's own answer, for a value
+     * listener running late (a kill switch on and off again is two changes, not none). Past it, changes join the last
+     * one waiting, so that what waits is bounded (each holds a state of the flags).
+     */
+    static final int MAX_WAITING = 100;
     /** The most flags among which an unknown key's warning looks for the one meant. */
     private static final int MAX_FLAGS_FOR_SUGGESTION = 2_000;
     /** The listener classes and exception classes whose failure was logged with a stack trace (bounded by the classes). */
@@ -90,6 +98,16 @@ public final class FlagStore implements AutoCloseable {
 
     /** The listener executor refused the last work handed to it: warned once until it takes work again. */
     private volatile boolean refusing;
+    /**
+     * The last change events handed to the executor, until it starts on them: once {@link #MAX_WAITING} deliveries
+     * wait, a later change joins them instead of queueing behind. Set under this store's lock; cleared by it, or by the
+     * delivery that takes them.
+     */
+    private final AtomicReference<PendingChanges> pending = new AtomicReference<>();
+    /** The change deliveries handed to the executor that it has not started on. */
+    private final AtomicInteger waiting = new AtomicInteger();
+    /** Whether changes joined waiting ones since the listeners last caught up: warned once per such time. */
+    private volatile boolean behind;
     private final String label;
     /*
      * Why Caffeine here: an application that asks for a flag nobody created (a typo, a flag deleted
@@ -205,17 +223,22 @@ public final class FlagStore implements AutoCloseable {
         return e;
     }
 
-    /** Hands listener work to the executor, unless the store is closed. */
-    private void dispatch(Runnable delivery, String what) {
+    /**
+     * Hands listener work to the executor, unless the store is closed.
+     *
+     * @return whether the executor took it
+     */
+    private boolean dispatch(Runnable delivery, String what) {
         if (closed) {
             LOG.debug("flags: store closed, {} not delivered", what);
-            return;
+            return false;
         }
         try {
             events.execute(delivery);
             if (refusing) {
                 refusing = false; // read first: a write per change would be a store to shared memory for nothing
             }
+            return true;
         } catch (RejectedExecutionException e) {
             // Usually the application shut its executor down before closing this Flags: its listeners
             // miss every change from now on, which it should hear of, once, not once per change.
@@ -234,6 +257,7 @@ public final class FlagStore implements AutoCloseable {
             }
             LOG.warn("flags: the listener executor failed to take {}; listeners miss it", what, e);
         }
+        return false;
     }
 
     /** @return the current state */
@@ -543,11 +567,100 @@ public final class FlagStore implements AutoCloseable {
         if (targets.isEmpty() || (old.flags() == next.flags() && old.unreadable().equals(next.unreadable()))) {
             return;
         }
+        PendingChanges last = pending.get();
+        if (last != null && waiting.get() >= MAX_WAITING && last.extend(next, touched, targets)) {
+            // The listeners are far behind (one that blocks holds them up): this change joins the last one waiting, and
+            // they hear of both at once. Queued one by one, each holding its state, changes behind a listener blocked for
+            // good filled the application's heap.
+            if (!behind) {
+                behind = true;
+                LOG.warn("flags: the change listeners of {} are {} changes behind (one that blocks holds them up): until"
+                        + " they catch up, later changes are told as one, from the state before them to the newest", label,
+                        MAX_WAITING);
+            }
+            return;
+        }
         List<FlagChangeEvent> changes = touched == null ? changes(old, next) : changes(old, next, touched);
         if (changes.isEmpty()) {
             return;
         }
-        dispatch(() -> deliver(changes, targets, next), "change events");
+        PendingChanges fresh = new PendingChanges(old, next, touched, targets, changes);
+        pending.set(fresh);
+        waiting.incrementAndGet();
+        if (!dispatch(() -> deliver(fresh), "change events")) {
+            pending.compareAndSet(fresh, null); // never to run: the next change must not join it
+            waiting.decrementAndGet();
+        }
+    }
+
+    /** Delivers pending change events, those of the changes that joined them included. */
+    private void deliver(PendingChanges p) {
+        pending.compareAndSet(p, null);
+        if (waiting.decrementAndGet() == 0 && behind) {
+            behind = false;
+        }
+        PendingChanges.Taken taken = p.take();
+        deliver(taken.changes(), taken.targets(), taken.at());
+    }
+
+    /**
+     * Thread-safe (its own lock). Change events on their way to the listener executor: those of one change, until a
+     * later change joins them while they wait ({@link #extend}, past {@link #MAX_WAITING}); then the events are made
+     * again when they are taken, from the state before the first change to the state after the last.
+     */
+    private static final class PendingChanges {
+
+        /** What a delivery takes. */
+        record Taken(List<FlagChangeEvent> changes, List<Registration> targets, FlagState at) {
+        }
+
+        private final FlagState from;
+        private final List<Registration> targets;
+        // Guarded by this.
+        private FlagState to;
+        /** The keys of the flags that may differ between from and to, or null if unknown (every flag). */
+        private Set<String> touched;
+        /** The events of the first change, while no other joined it; null once one did. */
+        private List<FlagChangeEvent> changes;
+        private boolean taken;
+
+        PendingChanges(FlagState from, FlagState to, Set<String> touched, List<Registration> targets,
+                List<FlagChangeEvent> changes) {
+            this.from = from;
+            this.to = to;
+            this.touched = touched == null ? null : new HashSet<>(touched);
+            this.targets = targets;
+            this.changes = changes;
+        }
+
+        /**
+         * Joins a later change, unless the delivery has started, or the listeners changed since (a listener added
+         * after the first change must not hear of it).
+         *
+         * @return whether it joined
+         */
+        synchronized boolean extend(FlagState next, Set<String> nextTouched, List<Registration> nextTargets) {
+            if (taken || nextTargets != targets) {
+                return false;
+            }
+            to = next;
+            if (touched != null) {
+                if (nextTouched == null) {
+                    touched = null;
+                } else {
+                    touched.addAll(nextTouched);
+                }
+            }
+            changes = null;
+            return true;
+        }
+
+        synchronized Taken take() {
+            taken = true;
+            List<FlagChangeEvent> events = changes != null ? changes
+                    : touched == null ? FlagStore.changes(from, to) : FlagStore.changes(from, to, touched);
+            return new Taken(events, targets, to);
+        }
     }
 
     /** Whether a change may have removed a flag: one of the touched keys is gone, or any may be (touched unknown). */
@@ -615,6 +728,7 @@ public final class FlagStore implements AutoCloseable {
     }
 
     private void tellStatus(List<StatusListener> targets, Freshness freshness) {
+        pending.set(null); // a later change must not join changes queued before this news: listeners hear them in order
         dispatch(() -> {
             Throwable failed = null;
             for (StatusListener l : targets) {

@@ -251,6 +251,45 @@ class FlagStoreTest {
     }
 
     @Test
+    void pastAHundredChangesWaitingForTheListenersLaterOnesJoinTheLastInsteadOfQueueingEachWithItsState() {
+        FlagState v1 = state(1, Map.of(), flag("a", true, 1));
+        List<Runnable> queued = new ArrayList<>(); // the listener executor, held up by a listener that blocks
+        FlagStore store = new FlagStore(v1, queued::add, false, "test");
+        List<FlagChangeEvent> heard = new ArrayList<>();
+        store.addListener(null, heard::add);
+        List<String> order = new ArrayList<>();
+        store.addStatusListener(f -> order.add("status " + f.source()));
+        queued.forEach(Runnable::run);
+        queued.clear();
+        order.clear();
+        store.addListener(null, e -> order.add("change " + e.version()));
+
+        for (int v = 2; v <= FlagStore.MAX_WAITING + 1; v++) { // each one's own delivery: a value listener hears each
+            store.publish(state(v, Map.of(), flag("a", v % 2 == 0, v)));
+        }
+        assertThat(queued).hasSize(FlagStore.MAX_WAITING);
+        int lastAlone = FlagStore.MAX_WAITING + 1;
+        store.publish(state(lastAlone + 1, Map.of(), flag("a", true, lastAlone + 1), flag("b", true, lastAlone + 1)));
+        store.publish(state(lastAlone + 2, Map.of(), flag("a", true, lastAlone + 2)), Set.of("a", "b"));
+        assertThat(queued).as("joined the last one waiting").hasSize(FlagStore.MAX_WAITING);
+        // A status event, then a listener added: a change after either must not join changes from before them.
+        store.publish(state(lastAlone + 3, Map.of(), flag("a", false, lastAlone + 3)).withSource(Source.STALE));
+        List<FlagChangeEvent> late = new ArrayList<>();
+        store.addListener(null, late::add);
+        store.publish(state(lastAlone + 4, Map.of(), flag("a", true, lastAlone + 4)).withSource(Source.STALE));
+        assertThat(queued).hasSize(FlagStore.MAX_WAITING + 3);
+
+        queued.forEach(Runnable::run);
+        // The last alone joined by two: a from its state before to the newest (b came and went, which is no change).
+        assertThat(heard.subList(lastAlone - 3, lastAlone + 1)).extracting(FlagChangeEvent::version)
+                .containsExactly((long) lastAlone - 1, (long) lastAlone + 2, (long) lastAlone + 3, (long) lastAlone + 4);
+        assertThat(heard).hasSize(lastAlone + 1).extracting(FlagChangeEvent::flagKey).containsOnly("a");
+        assertThat(order.subList(order.size() - 3, order.size())).containsExactly("status STALE",
+                "change " + (lastAlone + 3), "change " + (lastAlone + 4));
+        assertThat(late).extracting(FlagChangeEvent::version).containsExactly((long) lastAlone + 4);
+    }
+
+    @Test
     void afterCloseNoListenerIsCalledNotEvenForEventsAlreadyQueuedOrOneBeingDelivered() {
         FlagState v1 = state(1, Map.of(), flag("a", true, 1), flag("b", true, 1));
         List<Runnable> queued = new ArrayList<>(); // the listener executor, run by hand
