@@ -105,6 +105,31 @@ class AcknowledgementTest {
         }
     }
 
+    /**
+     * QA76 F1: after a server restored from an older backup (a lower version, which the SDK follows), the new stream
+     * is told the version the SDK answers from now, and then each new one: not the old, higher version, and then
+     * nothing until the restored server passes it (a false "not applied" for {@code flags off --wait}).
+     */
+    @Test
+    void afterFollowingAServerBackAtAnOlderVersionItsVersionsAreAcknowledged() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            ScriptedSyncServer.Subscription first = server.awaitSubscription();
+            first.snapshot(10, doc("billing-v2", true, 1));
+            assertThat(server.awaitAck().ack().getVersion()).isEqualTo(10);
+
+            first.fail(Status.UNAVAILABLE.withDescription("restarting from an older backup"));
+            ScriptedSyncServer.Subscription second = server.awaitSubscription();
+            second.snapshot(3, doc("billing-v2", false, 1)); // the restored server is at version 3
+            assertThat(server.awaitAck().ack().getVersion()).as("the version the SDK answers from now").isEqualTo(3);
+
+            second.delta(3, 4, doc("kill-switch", true, 1)); // the operator's kill switch, on the restored server
+            ScriptedSyncServer.Ack next = server.pollAck(WAIT);
+            assertThat(next).as("version 4 acknowledged").isNotNull();
+            assertThat(next.ack().getVersion()).isEqualTo(4);
+            assertThat(flags.freshness().version()).isEqualTo(4);
+        }
+    }
+
     @Test
     void twoInstancesHaveTwoIds() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags one = client(server).build();

@@ -50,7 +50,7 @@ final class Acknowledger {
 
     private final Object lock = new Object();
     // Guarded by lock.
-    /** The newest version the stream confirmed. */
+    /** The version the current stream last confirmed (what isEnabled answers from); -1 for none yet. */
     private long confirmed = -1;
     /** The newest version acknowledged (or being acknowledged) on the current stream; -1 for none. */
     private long acknowledged = -1;
@@ -79,10 +79,16 @@ final class Acknowledger {
         return instanceId;
     }
 
-    /** A new stream is starting: the server knows of nothing this instance applied on it. */
+    /**
+     * A new stream is starting: the server knows of nothing this instance applied on it, and what the old stream
+     * confirmed is no longer news. The new stream may bring a lower version than the old one (a server whose journal
+     * was restored from an older backup, which the SDK follows): its acknowledgements must follow what the SDK answers
+     * from now, not wait until the new server passes a version this instance no longer holds (QA76 F1).
+     */
     void streamStarted() {
         synchronized (lock) {
             acknowledged = -1;
+            confirmed = -1; // a send still waiting finds nothing to say until the new stream confirms a version
         }
     }
 
@@ -95,7 +101,7 @@ final class Acknowledger {
             if (stopped || version <= acknowledged) {
                 return;
             }
-            confirmed = Math.max(confirmed, version);
+            confirmed = version; // in order on a stream: the newest, and the one isEnabled answers from
             if (scheduled != null) {
                 return; // the one waiting sends the newest
             }
