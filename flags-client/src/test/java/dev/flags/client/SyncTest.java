@@ -828,6 +828,41 @@ class SyncTest {
         }
     }
 
+    /**
+     * QA76 F3: a Heartbeat of the version held ("up to date") does not end a run of gaps, only a version that moves
+     * does: a server that answers each new stream with one and then a gapped delta again is an outage, not a stream
+     * resubscribed to at once, forever, while the frozen copy is called live.
+     */
+    @Test
+    void aGapAgainAfterAHeartbeatOfTheVersionHeldIsStillAnOutage() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+
+            sub.delta(7, 8, doc("a", false, 2));
+            Subscription again = server.awaitSubscription(); // the first gap: subscribed again at once, quietly
+            again.heartbeat(5, 15_000); // "up to date"
+            again.delta(7, 8, doc("a", false, 2)); // ... and the same gap again
+            Subscription third = server.awaitSubscription();
+            // lost() publishes the stale state before it schedules the next attempt: no need to wait for it.
+            assertThat(flags.freshness().source()).isEqualTo(Source.STALE);
+            assertThat(flags.freshness().problem()).hasValue("INTERNAL: the flag server sent a delta from version 7 to 8"
+                    + " on a stream asked from version 5, 2 times in a row; not applied");
+            assertThat(logs.lines("answered wrongly")).hasSize(1);
+
+            // A version that moves ends the run: the next gap is a first one again, resubscribed to at once, quietly.
+            assertThat(third.request.getFromVersion()).isEqualTo(5);
+            third.delta(5, 6, doc("a", false, 2));
+            Await.until("version 6", () -> flags.freshness().version() == 6);
+            third.delta(8, 9, doc("a", true, 3));
+            Subscription fourth = server.awaitSubscription();
+            assertThat(fourth.request.getFromVersion()).isEqualTo(6);
+            assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);
+            assertThat(logs.lines("answered wrongly")).hasSize(1);
+        }
+    }
+
     @Test
     void aHeartbeatAtAnotherVersionAlsoMeansAGap() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {

@@ -64,7 +64,8 @@ import org.slf4j.LoggerFactory;
  * nothing is; then Deltas in order. A Delta applies only to the version it starts from; a Delta or
  * Heartbeat that does not fit the version held means something was lost in between, so the SDK drops
  * the stream and subscribes again from what it has (at once the first time, with backoff if it
- * repeats). A server restart therefore costs one Delta, not a full reload.
+ * happens again before the version has moved: a Heartbeat of the version held in between does not
+ * count as moving). A server restart therefore costs one Delta, not a full reload.
  *
  * <p>Liveness. Every message (a Heartbeat too) proves the stream alive. A Waiting does too, and says that the
  * server's next message for this SDK waits for room in its send buffer: the stream is kept, and the flags held
@@ -218,6 +219,7 @@ final class Syncer implements AutoCloseable {
     private ScheduledFuture<?> watchdog;
     private long watchdogPeriodMillis;
     private ScheduledFuture<?> reconnect;
+    /** Gaps since the version last moved (a Snapshot or Delta applied): the second is a server that answers wrongly. */
     private int gapsInARow;
 
     // The cache file: a write is queued at most once at a time; writes are serialized by cacheLock.
@@ -529,7 +531,12 @@ final class Syncer implements AutoCloseable {
                 return true;
             }
         }
-        gapsInARow = 0;
+        if (next != null) {
+            // Only a version that moves ends a run of gaps. A Heartbeat of the version held does not: a server (or a
+            // proxy) that answers "up to date" and then a gapped Delta, on every stream, lets no change through, and
+            // counted afresh each time it would be resubscribed to at once, forever, while called live (QA76 F3).
+            gapsInARow = 0;
+        }
         if (!streamUp) {
             // Logged before listeners hear of the new state, so the log reads in the order things happened.
             streamUp = true;
