@@ -1149,6 +1149,61 @@ class SyncTest {
         }
     }
 
+    /**
+     * QA76 F2: a stream proves itself by staying, not by its first message. One that a proxy ends right after the
+     * server's first answer is retried with a growing delay, with one more line (lost again) rather than two per
+     * retry; a stream that stays for a heartbeat interval brings the delay back to the initial one, and says so once.
+     */
+    @Test
+    void aStreamEndedRightAfterItsFirstMessageIsRetriedWithAGrowingDelayAndQuietly() throws Exception {
+        ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor();
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+                Flags flags = client(server).initialBackoff(Duration.ofMillis(10)).maxBackoff(Duration.ofSeconds(5)).build()) {
+            Subscription sub = server.awaitSubscription();
+            sub.snapshot(5, doc("a", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+
+            // Seven streams in a row: the server answers "up to date", then the proxy ends the stream.
+            sub.fail(Status.UNAVAILABLE.withDescription("the proxy ended the stream"));
+            long previous = System.nanoTime();
+            long lastMillis = 0;
+            for (int i = 0; i < 7; i++) {
+                sub = server.awaitSubscription();
+                long now = System.nanoTime();
+                lastMillis = TimeUnit.NANOSECONDS.toMillis(now - previous);
+                previous = now;
+                sub.heartbeat(5, 15_000);
+                Await.until("the stream up", () -> flags.freshness().streamUp());
+                sub.fail(Status.UNAVAILABLE.withDescription("the proxy ended the stream"));
+            }
+            // The 7th delay in a row is 640 ms nominal, of which at least half is taken; never reset, it would be 10.
+            assertThat(lastMillis).as("ms between the last two subscriptions").isGreaterThanOrEqualTo(300);
+            assertThat(logs.lines("lost the stream")).as("lost, then lost again once").hasSize(2);
+            assertThat(logs.lines("lost the stream").get(1)).contains("again, before it stayed up");
+            assertThat(logs.lines("reconnected to")).hasSize(1);
+
+            // A stream that stays for a heartbeat interval (100 ms) proves itself: the outage is over, said once.
+            Subscription staying = server.awaitSubscription();
+            staying.heartbeat(5, 100);
+            beat.scheduleAtFixedRate(() -> staying.heartbeat(5, 100), 40, 40, TimeUnit.MILLISECONDS);
+            Await.until("the recovery line", () -> logs.lines("reconnected to").size() == 2);
+            assertThat(logs.lines("reconnected to").get(1)).contains("the stream has stayed up for");
+            beat.shutdownNow();
+            assertThat(beat.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+
+            // ... and the backoff starts again from the initial delay: a server restart is noticed at once again.
+            long lost = System.nanoTime();
+            staying.fail(Status.UNAVAILABLE.withDescription("the flag server is restarting"));
+            Subscription next = server.awaitSubscription();
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lost)).as("ms to the next subscription (10 ms"
+                    + " nominal; 1,280 ms had the backoff not started again)").isLessThan(600);
+            assertThat(next.request.getFromVersion()).isEqualTo(5);
+            assertThat(logs.lines("lost the stream")).hasSize(3);
+        } finally {
+            beat.shutdownNow();
+        }
+    }
+
     @Test
     void closeIsIdempotentAndStopsTheStream() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {

@@ -45,7 +45,7 @@ final class Backoff {
         return jitter(maxMillis);
     }
 
-    /** Starts again from the initial delay, after a stream that worked. */
+    /** Starts again from the initial delay, once a stream has proven that it works (Syncer: one heartbeat interval). */
     void reset() {
         attempts = 0;
     }

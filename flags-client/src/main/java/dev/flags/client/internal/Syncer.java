@@ -75,11 +75,15 @@ import org.slf4j.LoggerFactory;
  * {@value #NO_CONNECTION_MILLIS} ms (something accepts the connection but never answers as an HTTP/2
  * server: a hung server, a proxy with nothing behind it), whose attempt gRPC would otherwise wait on for
  * as long as the silence limit. A failed stream is replaced after an exponential backoff
- * with jitter, forever; a server that refuses the SDK (token, environment) is retried at the longest
- * backoff only. Meanwhile every evaluation is served from the last snapshot, marked stale.
+ * with jitter, forever; the backoff starts again from its initial delay only once a stream has
+ * {@linkplain #proven() proven itself} (delivered for a heartbeat interval), not at its first message.
+ * A server that refuses the SDK (token, environment) is retried at the longest backoff only.
+ * Meanwhile every evaluation is served from the last snapshot, marked stale.
  *
  * <p>Logging is quiet: one line when the stream first comes up, one when it is lost (or cannot be
- * had at start), one when it is back; retries are debug. The token is never logged.
+ * had at start), one when it is back; retries are debug. If the stream that came back is lost again
+ * before it has proven itself, that is said once more ("lost ... again"); the retries after it are
+ * debug, and the next line is the recovery of a stream that stays. The token is never logged.
  *
  * <p>Threads. A change must reach {@code isEnabled} in as little time and CPU as possible, so Deltas
  * and Heartbeats are applied where gRPC delivers them, on its transport thread: decoding a changed
@@ -213,6 +217,14 @@ final class Syncer implements AutoCloseable {
     private long lastHeardNanos;
     /** Whether the current call has had a message: until it has, a connection that is not up is watched for. */
     private boolean callAnswered;
+    /** When the current call's first message came, by {@code nanoTime}: where its {@linkplain #proven() proof} starts. */
+    private long answeredNanos;
+    /** Whether the current call has {@linkplain #proven() proven itself}. */
+    private boolean proven;
+    /** Whether this outage's "reconnected" line was logged: a later one waits until a stream has proven itself. */
+    private boolean recoveryLogged;
+    /** Whether a loss after that line was logged: further ones are debug until a stream has proven itself. */
+    private boolean relapseLogged;
     /** Whether the current call's first Waiting has been logged. */
     private boolean waitingLogged;
     private long heartbeatMillis = DEFAULT_HEARTBEAT_MILLIS;
@@ -413,6 +425,7 @@ final class Syncer implements AutoCloseable {
         lastHeardNanos = nanoTime.getAsLong();
         lastBytesNanos = lastHeardNanos;
         callAnswered = false;
+        proven = false;
         waitingLogged = false;
         channel.resetConnectBackoff(); // our backoff decides when to try, not the channel's
         SubscribeRequest request = SubscribeRequest.newBuilder()
@@ -466,8 +479,14 @@ final class Syncer implements AutoCloseable {
 
     /** @return false if the call was dropped (a gap), true to go on with it */
     private boolean apply(SyncMessage message) {
-        lastHeardNanos = nanoTime.getAsLong();
-        callAnswered = true;
+        long now = nanoTime.getAsLong();
+        lastHeardNanos = now;
+        if (!callAnswered) {
+            callAnswered = true;
+            answeredNanos = now;
+        } else if (!proven && now - answeredNanos >= TimeUnit.MILLISECONDS.toNanos(heartbeatMillis)) {
+            proven();
+        }
         lastHeardMillis = clock.millis();
         FlagState held = store.state();
         long have = held.source() == Source.DEFAULTS ? 0 : held.version();
@@ -609,9 +628,14 @@ final class Syncer implements AutoCloseable {
         }
     }
 
+    /**
+     * The stream's first message (or its first since a Waiting): the flags are live again. Neither the backoff nor the
+     * outage ends here, but once the stream has {@linkplain #proven() proven itself}: a stream that ends right after its
+     * first message must not bring the next attempt back to the initial delay, nor log a recovery each time.
+     */
     private void connected(SyncMessage first, long had, FlagState now) {
-        backoff.reset();
-        if (outage || !everConnected) {
+        if ((outage && !recoveryLogged) || !everConnected) {
+            recoveryLogged = outage;
             String how = switch (first.getKindCase()) {
                 case SNAPSHOT -> "a full snapshot";
                 case DELTA -> "a delta from version " + had;
@@ -626,9 +650,32 @@ final class Syncer implements AutoCloseable {
                     unreadableFlags == 0 ? "" : " and " + unreadableFlags + " this SDK cannot read", how);
         }
         everConnected = true;
-        outage = false;
         refusalLogged = false;
         readiness.refused(false);
+    }
+
+    /**
+     * The current stream has delivered for a heartbeat interval since its first message: it works, so the backoff starts
+     * again from the initial delay and an outage is over. Why that rule: a working server sends at least one message
+     * each heartbeat interval, so a healthy stream proves itself within one or two intervals, and the next outage (a
+     * server restart) is again retried quickly; a server or proxy that ends every stream right after its first message
+     * (a crash-looping or draining replica, a very short stream lifetime) never does, so it is retried with growing
+     * delays, up to {@code maxBackoff}, and not at the initial delay forever (QA76 F2). Bytes alone do not prove a
+     * stream; only whole messages do.
+     */
+    private void proven() {
+        proven = true;
+        backoff.reset();
+        if (outage && relapseLogged) {
+            // The log last said the stream was lost again: say that it is back now, once.
+            long now = nanoTime.getAsLong();
+            LOG.info("flags: reconnected to {} after {}: the stream has stayed up for {}; environment \"{}\" at version {}",
+                    target, human(Duration.ofNanos(now - outageSinceNanos)), human(Duration.ofNanos(now - answeredNanos)),
+                    environment, store.state().version());
+        }
+        outage = false;
+        recoveryLogged = false;
+        relapseLogged = false;
     }
 
     private void failed(long gen, Status failure) {
@@ -671,6 +718,12 @@ final class Syncer implements AutoCloseable {
                             target, problem, serving(held), resolutionLogHintOnce(failure));
                 }
             }
+        } else if (recoveryLogged && !relapseLogged && !refusal) {
+            // The log said "reconnected", and the stream is gone again before it proved itself: said once, so that the
+            // log does not end on a recovery that did not last; the next line is the recovery of a stream that stays.
+            relapseLogged = true;
+            LOG.warn("flags: lost the stream to {} again, before it stayed up ({}); serving {}, reconnecting in the"
+                    + " background with a growing delay", target, problem, serving(held));
         }
         long delay;
         if (refusal) {
