@@ -12,13 +12,16 @@ import dev.flags.core.UnfitFileException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.InvalidKeyException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -35,6 +38,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -67,7 +72,11 @@ import javax.crypto.spec.SecretKeySpec;
  * another environment or format, torn or edited, is ignored with a warning, never trusted.
  *
  * <p>Writes go to a temporary file in the same directory, which is forced to disk and then moved over
- * the cache file with an atomic rename, so a reader sees the old file or the new one, never half.
+ * the cache file with an atomic rename, so a reader sees the old file or the new one, never half. The
+ * temporary file's name is short ({@value #TEMP_PREFIX}, a number, {@value #TEMP_SUFFIX}), whatever the
+ * cache file's: a name derived from the cache file's would be too long for the file system when the cache
+ * file's is near its limit (QA76 F4). A write that dies before its rename (a crash, a kill) leaves its
+ * temporary file; the first write of each instance deletes those older than an hour.
  */
 final class CacheFile {
 
@@ -87,11 +96,22 @@ final class CacheFile {
     static final int MAX_BODY_BYTES = FlagFormat.MAX_FILE_BYTES;
     /** The most flags a cache file may hold: as many as a server lets an environment serve (--max-flags-per-environment). */
     static final int MAX_FLAGS = FlagFormat.MAX_FLAGS;
+    /** How a temporary file's name starts: short and fixed, so that the ones a dead write left can be told. */
+    static final String TEMP_PREFIX = ".flags-cache-";
+    /** How a temporary file's name ends. */
+    static final String TEMP_SUFFIX = ".tmp";
+    /**
+     * A temporary file older than this was left by a write that died: a write takes milliseconds to seconds, and one
+     * of another instance sharing the directory, still in progress, must not be deleted under it.
+     */
+    static final long STALE_TEMP_MILLIS = TimeUnit.HOURS.toMillis(1);
 
     private final Path path;
     private final String environment;
     private final Clock clock;
     private final SecretKeySpec key;
+    /** Whether this instance looked for temporary files that dead writes left: once, at its first write. */
+    private final AtomicBoolean swept = new AtomicBoolean();
 
     /**
      * @param path the file
@@ -292,7 +312,8 @@ final class CacheFile {
                 + (unreadable.isEmpty() || !named ? "" : UNREADABLE_FIELD + ": " + left + "\n");
         String header = authenticated + MAC_FIELD + ": " + HexFormat.of().formatHex(mac(authenticated, body)) + "\n\n";
         Path dir = path.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, path.getFileName() + ".", ".tmp");
+        // Created with mode 0600 (as Files.createTempFile does on POSIX): the file holds the flags before it is the cache file.
+        Path tmp = Files.createTempFile(dir, TEMP_PREFIX, TEMP_SUFFIX);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 ByteBuffer buf = ByteBuffer.allocate(header.length() * 4 + body.length);
@@ -311,6 +332,53 @@ final class CacheFile {
         } catch (IOException | UnsupportedOperationException e) {
             // Some platforms cannot open a directory; the file's own force already happened.
         }
+        if (swept.compareAndSet(false, true)) {
+            sweep(dir);
+        }
+    }
+
+    /**
+     * Deletes the temporary files that writes which died before their rename left in the directory: one per such death
+     * (a crash, a kill), which would otherwise add up for good. Only names of this class's temporary files (and of those
+     * of releases before QA76 F4: the cache file's name, a dot, a number, {@value #TEMP_SUFFIX}), only regular files,
+     * and only those older than {@link #STALE_TEMP_MILLIS} by the file system's own clock (the cache file just
+     * written), so that a write of another instance in the same directory, in progress, is left alone. Best effort,
+     * never throws.
+     */
+    private void sweep(Path dir) {
+        try {
+            long staleBefore = Files.getLastModifiedTime(path, LinkOption.NOFOLLOW_LINKS).toMillis() - STALE_TEMP_MILLIS;
+            String oldPrefix = path.getFileName() + ".";
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+                for (Path entry : entries) {
+                    String name = entry.getFileName().toString();
+                    if (!isTemporary(name, TEMP_PREFIX) && !isTemporary(name, oldPrefix)) {
+                        continue;
+                    }
+                    try {
+                        BasicFileAttributes a = Files.readAttributes(entry, BasicFileAttributes.class,
+                                LinkOption.NOFOLLOW_LINKS);
+                        if (a.isRegularFile() && a.lastModifiedTime().toMillis() < staleBefore) {
+                            Files.deleteIfExists(entry);
+                        }
+                    } catch (IOException e) {
+                        // Gone already (another instance swept it), or not ours to delete: the next one.
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // Not ours to list or delete, or gone already: a left temporary file costs disk, not correctness.
+        }
+    }
+
+    /** @return whether a file name is a prefix, a number (as Files.createTempFile makes) and {@value #TEMP_SUFFIX} */
+    static boolean isTemporary(String name, String prefix) {
+        if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)
+                || name.length() <= prefix.length() + TEMP_SUFFIX.length()) {
+            return false;
+        }
+        String number = name.substring(prefix.length(), name.length() - TEMP_SUFFIX.length());
+        return number.chars().allMatch(c -> c == '-' || (c >= '0' && c <= '9'));
     }
 
     /**

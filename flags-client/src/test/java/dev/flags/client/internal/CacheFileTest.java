@@ -12,6 +12,8 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Instant;
@@ -268,6 +270,54 @@ class CacheFileTest {
         assertThat(read.flags().flags()).hasSize(20_000);
         assertThat(read.flags().isEnabled("flag-19998", User.withId("u-1"))).as("on, serving its default").isTrue();
         assertThat(read.flags().isEnabled("flag-19999", User.withId("u-1"))).as("off").isFalse();
+    }
+
+    /** QA76 F4: the temporary file's name does not grow with the cache file's, which may be as long as the file system takes. */
+    @Test
+    void aCacheFileNameAsLongAsTheFileSystemTakesIsWritten() throws IOException {
+        Path path = dir.resolve("c".repeat(249) + ".cache"); // 255 characters: the longest name most file systems take
+        Files.writeString(path, "the file system takes the name");
+        CacheFile cache = new CacheFile(path, "production", CLOCK, TOKEN);
+        cache.write(sample(), 0, Set.of());
+        assertThat(cache.read().flags().flags()).containsExactlyInAnyOrderElementsOf(sample().flags());
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files).extracting(p -> p.getFileName().toString()).containsExactly(path.getFileName().toString());
+        }
+    }
+
+    /** QA76 F4: temporary files that dead writes left (one per crash) do not add up: the next instance's first write deletes them. */
+    @Test
+    void temporaryFilesThatDeadWritesLeftAreDeletedByTheFirstWriteButNotOneInProgress() throws IOException {
+        FileTime twoHoursAgo = FileTime.fromMillis(System.currentTimeMillis() - 2 * 3_600_000L);
+        Path left = dir.resolve(CacheFile.TEMP_PREFIX + "4417364216487326301" + CacheFile.TEMP_SUFFIX);
+        Path leftByAnOlderRelease = dir.resolve("flags.cache.8842207703153344137.tmp");
+        Path inProgress = dir.resolve(CacheFile.TEMP_PREFIX + "11" + CacheFile.TEMP_SUFFIX); // another instance's write
+        Path notOurs = dir.resolve("notes.tmp");
+        Path notOursEither = dir.resolve(CacheFile.TEMP_PREFIX + "notes" + CacheFile.TEMP_SUFFIX);
+        for (Path p : List.of(left, leftByAnOlderRelease, inProgress, notOurs, notOursEither)) {
+            Files.writeString(p, "half a cache file");
+            if (p != inProgress) {
+                Files.setLastModifiedTime(p, twoHoursAgo);
+            }
+        }
+        CacheFile cache = cache("production");
+        cache.write(sample(), 0, Set.of());
+        assertThat(left).doesNotExist();
+        assertThat(leftByAnOlderRelease).doesNotExist();
+        assertThat(inProgress).exists();
+        assertThat(notOurs).exists();
+        assertThat(notOursEither).exists();
+        assertThat(cache.read().flags().flags()).containsExactlyInAnyOrderElementsOf(sample().flags());
+    }
+
+    /** The temporary file holds the flags before it is the cache file: no one else may read it. */
+    @Test
+    void theTemporaryFileIsPrivate() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+        // A temporary file is renamed over the cache file with its mode: the cache file's mode is the temporary one's.
+        cache("production").write(sample(), 0, Set.of());
+        assertThat(Files.getPosixFilePermissions(dir.resolve("flags.cache")))
+                .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
     }
 
     @Test
