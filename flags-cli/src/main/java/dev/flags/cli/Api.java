@@ -38,10 +38,13 @@ final class Api {
     /**
      * Reads what people wrote (a flag's document, a user) as strictly as the server does: a field given twice is an
      * error, not the last one winning (a {@code "enabled": false} added above an old {@code "enabled": true} would be
-     * dropped without a word). The server's answers never repeat a field.
+     * dropped without a word). The server's answers never repeat a field. Decimals are read as written.
      */
     static final ObjectMapper JSON = new ObjectMapper()
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+            // Decimals as written, as the server keeps them: read as doubles, an export or an edit rounded a rule's
+            // 1.00000000000000001 to 1, and wrote that back.
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
     /**
      * What reads JSON a person gives the command (a flag's document, a user): strict as the server is (a field twice, a
      * second document after the first), and nested no deeper than a flag server takes (32), each refusal located by line
@@ -50,7 +53,8 @@ final class Api {
     static final ObjectMapper INPUT = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
             .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder().maxNestingDepth(32).build()).build())
             .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
     /** How many times a refused (429, or 503 with Retry-After) request is sent again. */
     static final int MAX_RETRIES = 3;
     /** The longest Retry-After the command waits for; a longer one fails at once with the server's message. */

@@ -2365,7 +2365,8 @@ public final class FlagsCommand implements Callable<Integer> {
         /** Strict as the server: a field twice, or a second document after the first, is a mistake to show. */
         private static final ObjectMapper STRICT = new ObjectMapper()
                 .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
-                .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+                .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FILE", description = "A flag file (as flags export writes it).") Path file;

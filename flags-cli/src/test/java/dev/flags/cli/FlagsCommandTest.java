@@ -1149,6 +1149,23 @@ class FlagsCommandTest {
     }
 
     @Test
+    void aDecimalWithMoreDigitsThanADoubleSurvivesPutExportAndApply() throws Exception {
+        Path precise = Files.writeString(dir.resolve("precise.json"), """
+                {"key": "precise", "enabled": true, "default": false, "rules": [{"conditions": [
+                  {"attribute": "score", "operator": "numLt", "values": [1.00000000000000001]}], "serve": true}]}
+                """);
+        assertThat(remote("put", "precise", precise.toString()).exit()).isZero();
+        Run export = remote("export", "--as-code");
+        assertThat(export.exit()).as(export.err()).isZero();
+        assertThat(export.out()).as("not rounded to 1 on the way").contains("1.00000000000000001");
+        Path file = Files.writeString(dir.resolve("exported.json"), export.out());
+        assertThat(remote("apply", file.toString()).out()).isEqualTo("2 flags unchanged\n");
+        String user = "{\"id\": \"u-1\", \"attributes\": {\"score\": 1}}";
+        assertThat(flags("eval", file.toString(), "precise", user).json().get("value").asBoolean()).isTrue();
+        assertThat(remote("evaluate", user, "precise").json().at("/results/0/value").asBoolean()).isTrue();
+    }
+
+    @Test
     void anExportedEnvironmentAnswersOfflineAsTheServerDoes() throws Exception {
         remote("on", "billing-v2");
         remote("grant", "beta-tester", "tess");
