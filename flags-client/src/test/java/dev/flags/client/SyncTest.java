@@ -772,6 +772,15 @@ class SyncTest {
         }
     }
 
+    /** Version 5 served, then a delta from 7 (6 and 7 never came): returns the stream the SDK asked for again. */
+    private static Subscription firstGap(ScriptedSyncServer server, Flags flags) throws Exception {
+        Subscription sub = server.awaitSubscription();
+        sub.snapshot(5, doc("a", true, 1));
+        assertThat(flags.awaitReady(WAIT)).isTrue();
+        sub.delta(7, 8, doc("a", false, 2));
+        return server.awaitSubscription();
+    }
+
     @Test
     void aVersionGapMakesTheSdkSubscribeAgainFromWhatItHas() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
@@ -795,12 +804,7 @@ class SyncTest {
     @Test
     void aServerThatKeepsSendingGapsIsAnOutageNotASilentlyFrozenLiveCopy() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
-            Subscription sub = server.awaitSubscription();
-            sub.snapshot(5, doc("a", true, 1));
-            assertThat(flags.awaitReady(WAIT)).isTrue();
-
-            sub.delta(7, 8, doc("a", false, 2));
-            Subscription again = server.awaitSubscription(); // the first gap: subscribed again at once, quietly
+            Subscription again = firstGap(server, flags); // subscribed again at once, quietly
             assertThat(flags.evaluate("a", USER).source()).isEqualTo(Source.LIVE);
             again.delta(7, 8, doc("a", false, 2)); // and the stream asked from version 5 does it again
             assertThat(again.awaitCancelled(WAIT)).isTrue();
@@ -836,12 +840,7 @@ class SyncTest {
     @Test
     void aGapAgainAfterAHeartbeatOfTheVersionHeldIsStillAnOutage() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
-            Subscription sub = server.awaitSubscription();
-            sub.snapshot(5, doc("a", true, 1));
-            assertThat(flags.awaitReady(WAIT)).isTrue();
-
-            sub.delta(7, 8, doc("a", false, 2));
-            Subscription again = server.awaitSubscription(); // the first gap: subscribed again at once, quietly
+            Subscription again = firstGap(server, flags); // subscribed again at once, quietly
             again.heartbeat(5, 15_000); // "up to date"
             again.delta(7, 8, doc("a", false, 2)); // ... and the same gap again
             Subscription third = server.awaitSubscription();
