@@ -99,7 +99,8 @@ final class StateHistory {
    * Returns the state an environment had at a version, loading it from the journal if needed.
    *
    * @return a future of the state, or of empty if the journal cannot give it (the version is too old
-   *     for the search limit or retention, or does not exist)
+   *     for the search limit or retention, or does not exist); failed if the journal could not be read
+   *     this time
    */
   CompletableFuture<Optional<EnvironmentState>> stateAt(String environment, long version) {
     return cache.get(new Key(environment, version));
@@ -148,11 +149,17 @@ final class StateHistory {
           key.version(), key.environment(), sequence,
           Duration.ofNanos(System.nanoTime() - started).toMillis());
       return Optional.of(then);
-    } catch (IllegalArgumentException | JournalException e) {
-      // Removed by retention, or the journal is closing: the subscriber gets a snapshot instead.
+    } catch (IllegalArgumentException e) {
+      // Removed by retention, for good: the subscriber gets a snapshot instead, and so does the next one.
       LOG.debug("sync: cannot rebuild version {} of environment {}: {}", key.version(),
           key.environment(), e.getMessage());
       return Optional.empty();
+    } catch (JournalException e) {
+      // A read that failed this time (the journal closing, an i/o error): the subscriber gets a snapshot, and the
+      // failure is not kept, as an empty answer would be for ten minutes of resumes from that version.
+      LOG.debug("sync: cannot rebuild version {} of environment {} now: {}", key.version(),
+          key.environment(), e.getMessage());
+      throw e;
     }
   }
 

@@ -8,6 +8,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.FileJournal;
+import dev.flags.server.journal.Journal;
+import dev.flags.server.journal.JournalException;
 import dev.flags.server.journal.JournalEntry;
 import dev.flags.server.journal.ServerState;
 import java.nio.file.Path;
@@ -77,6 +79,32 @@ class StateHistoryTest {
         assertThat(history.stateAt("production", v).join()).as("v%d", v).isPresent();
       }
       assertThat(history.keptDocumentBytes()).isPositive().isLessThanOrEqualTo(1024 * 1024);
+    }
+  }
+
+  @Test
+  void aJournalReadThatFailedIsNotRememberedAsAVersionTheJournalDoesNotHave() {
+    try (FileJournal real = FileJournal.builder(dir).open()) {
+      real.append(createEnvironment("production"));
+      real.append(createFlag("production", "f"));
+      real.append(updateFlag("production", "f", true, 50));
+      java.util.concurrent.atomic.AtomicBoolean failNext = new java.util.concurrent.atomic.AtomicBoolean(true);
+      Journal failingOnce = (Journal) java.lang.reflect.Proxy.newProxyInstance(Journal.class.getClassLoader(),
+          new Class<?>[] {Journal.class}, (proxy, method, args) -> {
+            if (method.getName().equals("stateAt") && failNext.getAndSet(false)) {
+              throw new JournalException("an i/o error, this once");
+            }
+            try {
+              return method.invoke(real, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+      StateHistory history = new StateHistory(failingOnce, 1000, Duration.ofMinutes(10), 1_000_000,
+          Ticker.systemTicker(), Runnable::run);
+      assertThat(history.stateAt("production", 2)).isCompletedExceptionally(); // that subscriber gets a snapshot
+      assertThat(history.stateAt("production", 2).join()).as("read again, not the failure kept for ten minutes")
+          .hasValueSatisfying(s -> assertThat(s.version()).isEqualTo(2));
     }
   }
 
