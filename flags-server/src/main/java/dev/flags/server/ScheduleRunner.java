@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,7 +62,24 @@ public final class ScheduleRunner implements AutoCloseable {
     /** The write paths, and what tells a live token, set once by {@link #start} before the timer runs anything. */
     private volatile ChangeWriter writer;
     private volatile FlagService flags;
-    private volatile BiFunction<String, Instant, String> whyNoLongerActing;
+    private volatile MakerCheck whyNoLongerActing;
+
+    /**
+     * Why the token that made a schedule may no longer act for it, or null if it may:
+     * {@link dev.flags.server.auth.TokenService#whyNoLongerActing}. Revocation is judged now, expiry at the schedule's time
+     * (or now, if that is sooner), so that a schedule due while its maker's token was live applies even when it is applied
+     * late, and every prediction of a schedule's fate agrees with what the runner does.
+     */
+    @FunctionalInterface
+    public interface MakerCheck {
+        /**
+         * @param tokenId the maker's token id, as in an actor's parentheses
+         * @param madeAt when the schedule was made
+         * @param dueAt the schedule's time
+         * @return why the token may no longer act for it (as "was revoked", "expired at ..."), or null if it may
+         */
+        String whyNoLongerActing(String tokenId, Instant madeAt, Instant dueAt);
+    }
 
     /**
      * Applies nothing until {@link #start}ed.
@@ -93,12 +109,11 @@ public final class ScheduleRunner implements AutoCloseable {
      *
      * @param writer the write path, for the failures it records
      * @param flags the flags' write path, which applies the changes
-     * @param whyNoLongerActing why a token (by id) may no longer act for what it arranged at a time, or null if
-     *     it may ({@link dev.flags.server.auth.TokenService#whyNoLongerActing}): a schedule whose maker's token was
-     *     revoked, has expired or was a replaced bootstrap admin token ends as failed instead of applying (someone
-     *     who left, or who held a leaked token, must not change flags later)
+     * @param whyNoLongerActing why a schedule's maker's token may no longer act for it, or null if it may: a schedule
+     *     whose maker's token was revoked, expired before the schedule's time, or was a replaced bootstrap admin token
+     *     ends as failed instead of applying (someone who left, or who held a leaked token, must not change flags later)
      */
-    public void start(ChangeWriter writer, FlagService flags, BiFunction<String, Instant, String> whyNoLongerActing) {
+    public void start(ChangeWriter writer, FlagService flags, MakerCheck whyNoLongerActing) {
         this.writer = Objects.requireNonNull(writer, "writer");
         this.flags = Objects.requireNonNull(flags, "flags");
         this.whyNoLongerActing = Objects.requireNonNull(whyNoLongerActing, "whyNoLongerActing");
@@ -212,11 +227,12 @@ public final class ScheduleRunner implements AutoCloseable {
      * Why a schedule will fail for its maker's token, or null if that token may still act: said when it ends, and
      * beforehand in the list of schedules.
      *
-     * @param whyNoLongerActing why a token (by id) may no longer act for what it arranged at a time, or null
+     * @param whyNoLongerActing why a schedule's maker's token may no longer act for it, or null: expiry judged at the
+     *     schedule's time (or now, if sooner), so that the runner and every prediction judge alike
      */
-    public static String makerGone(Schedule s, BiFunction<String, Instant, String> whyNoLongerActing) {
+    public static String makerGone(Schedule s, MakerCheck whyNoLongerActing) {
         String maker = tokenOf(s.createdBy());
-        String gone = maker == null ? null : whyNoLongerActing.apply(maker, s.createdAt());
+        String gone = maker == null ? null : whyNoLongerActing.whyNoLongerActing(maker, s.createdAt(), s.at());
         if (gone == null) {
             return null;
         }

@@ -23,7 +23,6 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
-import java.util.function.BiFunction;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 
@@ -54,18 +53,18 @@ public final class ScheduleService {
     private final ChangeWriter writer;
     private final FlagService flags;
     private final Clock clock;
-    private final BiFunction<String, Instant, String> whyNoLongerActing;
+    private final ScheduleRunner.MakerCheck whyNoLongerActing;
 
     /**
      * @param journal the journal, for reads
      * @param writer the write path
      * @param flags the flags, whose PATCH checks a schedule's change
      * @param clock the time "in the future" is judged by
-     * @param whyNoLongerActing why a token (by id) may no longer act for what it arranged at a time, or null if it may
-     *     ({@link dev.flags.server.auth.TokenService#whyNoLongerActing}): such a token's schedules will fail at their time
+     * @param whyNoLongerActing why a schedule's maker's token may no longer act for it, or null if it may
+     *     ({@link ScheduleRunner#makerGone}, judged as the runner judges it): such a schedule will fail at its time
      */
     public ScheduleService(Journal journal, ChangeWriter writer, FlagService flags, Clock clock,
-                           BiFunction<String, Instant, String> whyNoLongerActing) {
+                           ScheduleRunner.MakerCheck whyNoLongerActing) {
         this.journal = Objects.requireNonNull(journal, "journal");
         this.writer = Objects.requireNonNull(writer, "writer");
         this.flags = Objects.requireNonNull(flags, "flags");

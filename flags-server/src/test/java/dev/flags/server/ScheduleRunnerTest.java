@@ -3,6 +3,9 @@ package dev.flags.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
+import dev.flags.server.auth.TokenService;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.EnvironmentState;
@@ -15,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -105,7 +109,7 @@ class ScheduleRunnerTest {
             rig.writer.append(new Change(byMallory.type(), byMallory.environment(), "mallory (ops) (tok-0bad0bad0bad)",
                     byMallory.comment(), byMallory.payload(), Change.ANY_VERSION));
             rig.writer.append(schedule("sch-000000000010", T0.plusSeconds(60), "{\"description\": \"by admin\"}"));
-            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> token.equals("tok-0bad0bad0bad") ? "was revoked or has expired" : null);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> token.equals("tok-0bad0bad0bad") ? "was revoked or has expired" : null);
             rig.runDueTwice(T0.plusSeconds(120));
             assertThat(rig.enabled()).as("mallory left: her change does not happen").isFalse();
             Schedule failed = rig.env().schedules().get("sch-000000000009");
@@ -120,13 +124,53 @@ class ScheduleRunnerTest {
     }
 
     @Test
+    void aScheduleDueWhileItsMakersTokenWasLiveAppliesLateButOneOfATokenRevokedSinceDoesNot() throws Exception {
+        // QA79 F2: the maker's token's expiry was judged when the schedule ran, not at its time: a schedule applied late
+        // (the server stopped at its time, an archived environment restored, retries) failed if the token expired meanwhile.
+        try (Rig rig = new Rig(dir)) {
+            TokenService tokens = new TokenService(rig.journal, rig.writer::append, "bootstrap-admin-token-0123456789",
+                    id -> { }, rig.clock, null);
+            Instant expiry = T0.plusSeconds(2 * 3600);
+            Principal alice = tokens.create("alice", Scope.EDITOR, Set.of("production"), null, expiry, "admin (admin)", "")
+                    .principal();
+            Principal bob = tokens.create("bob", Scope.EDITOR, Set.of("production"), null, expiry, "admin (admin)", "")
+                    .principal();
+            ScheduleService schedules = new ScheduleService(rig.journal, rig.writer, rig.flags, rig.clock,
+                    tokens::whyNoLongerActing);
+            com.fasterxml.jackson.databind.JsonNode at = MAPPER.getNodeFactory().textNode(T0.plusSeconds(3600).toString());
+            Schedule on = schedules.create(alice, "production", "promo", at, MAPPER.readTree("{\"enabled\": true}"), "");
+            Schedule byBob = schedules.create(bob, "production", "promo", MAPPER.getNodeFactory().textNode(
+                    T0.plusSeconds(3660).toString()), MAPPER.readTree("{\"description\": \"b\"}"), "");
+            // The server stops before their time (both tokens live at it); bob's token is revoked after it, and both
+            // tokens expire, before the server starts again.
+            rig.clock.set(T0.plusSeconds(5400));
+            tokens.revoke(bob.tokenId(), "admin (admin)");
+            rig.clock.set(T0.plusSeconds(3 * 3600));
+
+            assertThat(schedules.fates("production", "promo")).as("what the list says will become of them")
+                    .extracting(f -> f.schedule().id() + ": " + f.willFail())
+                    .containsExactly(on.id() + ": null", byBob.id() + ": the token that made it (" + bob.tokenId() + ") was"
+                            + " revoked: a scheduled change runs only while its maker's token may act");
+            rig.runner.start(rig.writer, rig.flags, tokens::whyNoLongerActing); // as the server does at start
+
+            Schedule applied = rig.env().schedules().get(on.id());
+            assertThat(applied.reason()).as("why it ended").isNull();
+            assertThat(applied.status()).isEqualTo(Schedule.Status.APPLIED);
+            assertThat(rig.enabled()).isTrue();
+            Schedule failed = rig.env().schedules().get(byBob.id());
+            assertThat(failed.status()).as("a revoked token's pending change never runs").isEqualTo(Schedule.Status.FAILED);
+            assertThat(failed.reason()).contains("(" + bob.tokenId() + ") was revoked");
+        }
+    }
+
+    @Test
     void schedulesDueWhileStoppedAreAppliedAtStartAndTheOthersAtTheirTimeEachOnce() throws Exception {
         try (Rig rig = new Rig(dir)) {
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"description\": \"later\"}"));
             rig.clock.set(T0.plusSeconds(120));
 
-            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null); // on this thread, as the server does before its ports open
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> null); // on this thread, as the server does before its ports open
             assertThat(rig.enabled()).isTrue();
             assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
             assertThat(rig.status("sch-000000000002")).isEqualTo(Schedule.Status.PENDING);
@@ -152,7 +196,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(120),
                     "{\"percentage\": {\"rule\": 0, \"value\": 50}}"));
             rig.writer.append(schedule("sch-000000000003", T0.plusSeconds(180), "{\"enabled\": true}"));
-            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> null);
             rig.clock.set(T0.plusSeconds(150));
             rig.runDueTwice(T0.plusSeconds(150));
             assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
@@ -180,7 +224,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             rig.writer.append(change(EntryType.ENVIRONMENT_ARCHIVED, "{}"));
             rig.clock.set(T0.plusSeconds(120));
-            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> null);
             rig.runner.runDue();
             assertThat(rig.status("sch-000000000001")).as("an archived environment accepts no changes")
                     .isEqualTo(Schedule.Status.PENDING);
@@ -200,7 +244,7 @@ class ScheduleRunnerTest {
             rig.writer.append(schedule("sch-000000000002", T0.plusSeconds(3600), "{\"enabled\": false}"));
             rig.clock.set(T0.plusSeconds(120));
             rig.writer.drain(Duration.ZERO); // every write now fails, as when the journal has stopped
-            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> null);
             assertThat(rig.status("sch-000000000001")).as("not failed: the journal refused, the change did fit")
                     .isEqualTo(Schedule.Status.PENDING);
             assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(120).plus(ScheduleRunner.RETRY));
@@ -213,7 +257,7 @@ class ScheduleRunnerTest {
     @Test
     void theTimerIsSetForTheEarliestScheduleAsTheyAreMadeAndACancelledOneIsNotApplied() throws Exception {
         try (Rig rig = new Rig(dir)) {
-            rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> null);
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> null);
             assertThat(rig.runner.nextAt()).as("nothing scheduled").isNull();
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             assertThat(rig.runner.nextAt()).isEqualTo(T0.plusSeconds(60));
@@ -247,7 +291,7 @@ class ScheduleRunnerTest {
             rig.clock.set(T0.plusSeconds(120));
             java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
 
-            String logged = StandardErrorCapture.during(() -> rig.runner.start(rig.writer, rig.flags, (token, madeAt) -> {
+            String logged = StandardErrorCapture.during(() -> rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> {
                 if (calls.incrementAndGet() == 1) {
                     throw new OutOfMemoryError("Java heap space (injected by the test)");
                 }

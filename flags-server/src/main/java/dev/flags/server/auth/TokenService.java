@@ -594,27 +594,35 @@ public final class TokenService implements Authenticator {
 
     /**
      * Why a token may no longer act for what it arranged at a time, or null if it may: the bootstrap admin token
-     * replaced since (its id stays {@code admin}, whatever its secret), turned off, or another token revoked or
-     * expired.
+     * replaced since (its id stays {@code admin}, whatever its secret), turned off, or another token revoked, or expired
+     * before the arranged thing was due.
+     *
+     * <p>Revocation and the bootstrap admin token's replacement or turning off are judged as things are now: what a
+     * token that was revoked (its holder left, its secret leaked) arranged must not happen, even if it was due before.
+     * Expiry is judged at the due time, or now if that is later: a token may only arrange what is due before its expiry,
+     * so what was due while it was live still happens when it is carried out late (the server was stopped at its time,
+     * its environment archived, the journal refused writes for a while).
      *
      * @param id the token's id, as in an actor's parentheses
      * @param madeAt when it arranged it
+     * @param dueAt when what it arranged is due
      * @return the reason, as "is ...", or null
      */
-    public String whyNoLongerActing(String id, Instant madeAt) {
-        if (BOOTSTRAP_ID.equals(id) && bootstrapHash != null && madeAt.isBefore(bootstrapSince)) {
-            return "is a bootstrap admin token replaced since (at " + bootstrapSince + ")";
-        }
-        if (isLiveNow(id)) {
-            return null;
-        }
+    public String whyNoLongerActing(String id, Instant madeAt, Instant dueAt) {
         if (BOOTSTRAP_ID.equals(id)) {
-            return "is the bootstrap admin token, which is turned off";
+            if (bootstrapHash == null) {
+                return "is the bootstrap admin token, which is turned off";
+            }
+            return madeAt.isBefore(bootstrapSince) ? "is a bootstrap admin token replaced since (at " + bootstrapSince + ")" : null;
         }
         // The server knows which: an expired token is still listed (until revoked), a revoked one is not.
         Live live = index().byId().get(id);
-        return live != null && live.principal().expiresAt() != null ? "expired at " + live.principal().expiresAt()
-                : "was revoked";
+        if (live == null) {
+            return "was revoked";
+        }
+        Instant now = clock.instant();
+        Instant judgedAt = dueAt.isBefore(now) ? dueAt : now;
+        return live.principal().isExpiredAt(judgedAt) ? "expired at " + live.principal().expiresAt() : null;
     }
 
     private boolean isLiveNow(String id) {

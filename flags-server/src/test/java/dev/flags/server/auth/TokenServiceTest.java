@@ -210,7 +210,7 @@ class TokenServiceTest {
     }
 
     @Test
-    void whyATokenNoLongerActsSaysWhetherItWasRevokedOrExpiredAndWhen() throws Exception {
+    void whyATokenNoLongerActsSaysWhetherItWasRevokedOrExpiredAndWhenJudgingExpiryAtTheDueTime() throws Exception {
         MutableClock clock = new MutableClock(Instant.parse("2026-12-01T09:00:00Z"));
         try (FileJournal journal = FileJournal.builder(dir).clock(clock).open()) {
             journal.append(environment("production"));
@@ -219,11 +219,16 @@ class TokenServiceTest {
                     Instant.parse("2026-12-01T10:00:00Z"), "admin", null).principal().tokenId();
             String gone = tokens.create("gone", Scope.EDITOR, Set.of("production"), null, "admin").principal().tokenId();
             Instant madeAt = clock.instant();
-            assertThat(tokens.whyNoLongerActing(temp, madeAt)).isNull();
+            Instant dueBefore = Instant.parse("2026-12-01T09:30:00Z");
+            Instant dueAfter = Instant.parse("2026-12-01T10:30:00Z");
+            assertThat(tokens.whyNoLongerActing(temp, madeAt, dueAfter)).as("not expired yet").isNull();
             tokens.revoke(gone, "admin");
             clock.advance(Duration.ofHours(2));
-            assertThat(tokens.whyNoLongerActing(temp, madeAt)).isEqualTo("expired at 2026-12-01T10:00:00Z");
-            assertThat(tokens.whyNoLongerActing(gone, madeAt)).isEqualTo("was revoked");
+            assertThat(tokens.whyNoLongerActing(temp, madeAt, dueAfter)).isEqualTo("expired at 2026-12-01T10:00:00Z");
+            assertThat(tokens.whyNoLongerActing(temp, madeAt, dueBefore)).as("expiry is judged at the due time: it was live then")
+                    .isNull();
+            assertThat(tokens.whyNoLongerActing(gone, madeAt, dueBefore)).as("revocation is judged now, whatever was due")
+                    .isEqualTo("was revoked");
         }
     }
 
