@@ -15,6 +15,7 @@ import dev.flags.server.journal.EntryType;
 import dev.flags.server.journal.EnvironmentState;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.journal.JournalEntry;
+import dev.flags.server.journal.Schedule;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -379,27 +380,86 @@ public final class FlagService {
         return com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("key", key);
     }
 
+    /** Why the pending schedules of a flag deleted for good ended: they were made for that flag, not for its key. */
+    public static final String DELETED_FOR_GOOD = "the flag was deleted for good: a scheduled change is for the flag it was made"
+            + " for, not for a new flag that may take its key";
+
+    /**
+     * What a delete for good did.
+     *
+     * @param entry the journal entry ({@code flag_deleted})
+     * @param endedSchedules the flag's pending schedules it ended as failed, soonest first
+     */
+    public record DeletedForGood(JournalEntry entry, List<Schedule> endedSchedules) {
+        /** Keeps its own copy of the list. */
+        public DeletedForGood {
+            endedSchedules = List.copyOf(endedSchedules);
+        }
+    }
+
     /**
      * Deletes an archived flag's last document for good: the server no longer holds it (a restore by a PUT of its key
      * starts from the document sent), which frees what it took of the heap. Its history stays in the journal, as long
      * as retention keeps it, and a revert to one of its versions still brings the flag back. Admin only: it is how an
      * operator makes room in a server that is full ({@link HeapRoom}).
      *
+     * <p>The flag's pending schedules end as failed ({@value #DELETED_FOR_GOOD}), one {@code schedule_ended} entry each:
+     * left pending, they would apply at their time to a new flag created later with the same key. They are ended first,
+     * in the same serialized section as the delete: a crash (or a journal that stops) between the two leaves the flag
+     * archived with its schedules ended, which the admin's retry of the delete completes, rather than the flag deleted
+     * with schedules that could change a future flag of its key.
+     *
      * @param precondition what the archived flag must be (If-Match: its last version)
-     * @return the journal entry ({@code flag_deleted}); 404 if the flag is not archived (a served flag is archived
-     *     first)
+     * @return the journal entry ({@code flag_deleted}) and the schedules ended; 404 if the flag is not archived (a
+     *     served flag is archived first)
      */
-    public JournalEntry deleteArchived(Principal p, String env, String key, Precondition precondition, String comment) {
+    public DeletedForGood deleteArchived(Principal p, String env, String key, Precondition precondition, String comment) {
         Access.requireAdmin(p);
-        return writer.serialized(env, () -> appendToState(env, state -> {
-            CanonicalJson last = state.archivedFlags().get(key);
-            if (last == null) {
-                throw notArchived(state, env, key, false);
+        return writer.serialized(env, () -> {
+            // Checked before the schedules end, so that a refused delete ends none of them.
+            EnvironmentState before = Access.writableEnvironment(journal, env);
+            requireArchived(before, env, key, precondition);
+            String why = Keys.comment(comment);
+            List<Schedule> ended = new ArrayList<>();
+            for (Schedule s : before.pendingSchedules()) {
+                if (s.flag().equals(key) && endDeleted(env, s, p.actor(), why)) {
+                    ended.add(s);
+                }
             }
-            precondition.check(parse(last).version(), key); // If-Match: the archived version the admin saw
-            return Change.of(EntryType.FLAG_DELETED, env, p.actor(), keyPayload(key)).withComment(Keys.comment(comment))
-                    .expectingVersion(state.version());
-        }));
+            JournalEntry deleted = appendToState(env, state -> {
+                requireArchived(state, env, key, precondition);
+                return Change.of(EntryType.FLAG_DELETED, env, p.actor(), keyPayload(key)).withComment(why)
+                        .expectingVersion(state.version());
+            });
+            return new DeletedForGood(deleted, ended);
+        });
+    }
+
+    private void requireArchived(EnvironmentState state, String env, String key, Precondition precondition) {
+        CanonicalJson last = state.archivedFlags().get(key);
+        if (last == null) {
+            throw notArchived(state, env, key, false);
+        }
+        precondition.check(parse(last).version(), key); // If-Match: the archived version the admin saw
+    }
+
+    /**
+     * Ends a pending schedule of a flag being deleted for good.
+     *
+     * @return false if it ended meanwhile (a cancel, which does not wait for the environment's lock)
+     */
+    private boolean endDeleted(String env, Schedule s, String actor, String comment) {
+        try {
+            writer.append(Change.of(EntryType.SCHEDULE_ENDED, env, actor, com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
+                    .objectNode().put("id", s.id()).put("outcome", "failed").put("reason", DELETED_FOR_GOOD)).withComment(comment));
+            return true;
+        } catch (ApiException e) {
+            if (e.status() == 409 && journal.state().environment(env).map(now -> now.schedules().get(s.id()))
+                    .filter(now -> !now.pending()).isPresent()) {
+                return false;
+            }
+            throw e;
+        }
     }
 
     /**

@@ -285,6 +285,45 @@ class ScheduleApiTest {
     }
 
     @Test
+    void aFlagDeletedForGoodEndsItsPendingSchedulesSoThatANewFlagOfItsKeyIsNotChangedByThem() throws Exception {
+        // QA79 F1: they stayed pending, and at their time changed a new flag that took the key (here, switched it on).
+        MutableClock clock = new MutableClock(T0);
+        ServerConfig config = ServerFixture.config(dir.resolve("data"));
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            setUp(api);
+            String later = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T11:00:00Z", "{\"enabled\": true}")).json()
+                    .get("id").asText();
+            String sooner = api.post(FLAG + "/schedules", ADMIN, schedule("2026-12-04T10:00:00Z",
+                    "{\"description\": \"old plan\"}")).json().get("id").asText();
+            assertThat(api.delete(FLAG, ADMIN).status()).isEqualTo(200); // archived: they stay pending (a restore keeps them)
+            assertThat(ids(api, "?flag=billing-v2")).containsExactly(sooner, later);
+
+            ApiClient.Response deleted = api.delete(FLAG + "?archived=true&comment=make%20room", ADMIN);
+            assertThat(deleted.status()).as(deleted.body()).isEqualTo(200);
+            assertThat(deleted.json().get("endedSchedules")).extracting(JsonNode::asText).as("soonest first")
+                    .containsExactly(sooner, later);
+            assertThat(ids(api, "?flag=billing-v2")).as("none pending").isEmpty();
+            JsonNode ended = api.get(SCHEDULES + "/" + later, ADMIN).json();
+            assertThat(ended.get("status").asText()).isEqualTo("failed");
+            assertThat(ended.get("reason").asText()).isEqualTo("the flag was deleted for good: a scheduled change is for the flag it"
+                    + " was made for, not for a new flag that may take its key");
+            JsonNode audit = api.get("/api/v1/audit?environment=production&to=2100-01-01T00:00:00Z", ADMIN).json().get("entries");
+            assertThat(audit.findValuesAsText("change")).as("each end is in the journal, before the delete")
+                    .endsWith("flag_archived", "schedule_ended", "schedule_ended", "flag_deleted");
+
+            // A new flag of the key, created dark.
+            assertThat(api.put(FLAG, ADMIN, "{\"enabled\": false}").status()).isEqualTo(201);
+        }
+        clock.set(Instant.parse("2026-12-04T12:00:00Z")); // past both times: a start applies what is due, before its ports open
+        try (FlagServer server = FlagServer.start(config, clock)) {
+            JsonNode flag = new ApiClient(server.httpPort()).get(FLAG, ADMIN).json();
+            assertThat(flag.get("enabled").asBoolean()).as("the old flag's plan did not switch the new one on").isFalse();
+            assertThat(flag.path("description").asText()).isEmpty();
+        }
+    }
+
+    @Test
     void aBootstrapAdminTokenReplacedBecauseItLeakedTakesItsPendingSchedulesWithIt() throws Exception {
         MutableClock clock = new MutableClock(T0);
         ServerConfig leaked = ServerFixture.config(dir.resolve("data"));

@@ -443,10 +443,16 @@ public final class ApiServlet extends HttpServlet {
                             throw new ApiException(400, "bad request", "unusedFor is for archiving a served flag; an"
                                     + " archived flag is served to no SDK");
                         }
-                        JournalEntry e = services.flags().deleteArchived(p, env, key, precondition(req), comment(req));
+                        FlagService.DeletedForGood d = services.flags().deleteArchived(p, env, key, precondition(req),
+                                comment(req));
                         resp.setHeader("X-Flags-Changed", "true");
-                        write(resp, 200, NODES.objectNode().put("key", key).put("deleted", true)
-                                .put("environmentVersion", e.version()));
+                        ObjectNode deleted = NODES.objectNode().put("key", key).put("deleted", true)
+                                .put("environmentVersion", d.entry().version());
+                        // Ended with the flag (left pending, they would change a new flag of this key): named, so that
+                        // whoever still wants one of these changes knows to schedule it again.
+                        ArrayNode ended = deleted.putArray("endedSchedules");
+                        d.endedSchedules().forEach(s -> ended.add(s.id()));
+                        write(resp, 200, deleted);
                         return;
                     }
                     Access.requireWriteFlags(p, env); // before the body
