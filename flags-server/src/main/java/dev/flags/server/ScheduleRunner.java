@@ -287,14 +287,26 @@ public final class ScheduleRunner implements AutoCloseable {
     }
 
     /**
-     * The actor of a schedule's change: the server, naming the schedule and who made it, cut to the
-     * journal's longest actor (a long token name) while keeping the closing parenthesis.
+     * The actor of a schedule's change: the server, naming the schedule and who made it, within the journal's longest
+     * actor. A long maker (a token name of up to 200 characters) is shortened in its name, never in its token id, the
+     * {@code (tok-...)} at its end: names are free text and not unique, so the id is what tells who made it.
      */
     static String actor(Schedule s) {
         String head = ACTOR_PREFIX + s.id() + " by ";
         String by = s.createdBy();
-        if (head.length() + by.length() + 1 > MAX_ACTOR) {
-            by = by.substring(0, MAX_ACTOR - head.length() - 4) + "...";
+        int room = MAX_ACTOR - head.length() - 1; // the closing parenthesis
+        if (by.length() > room) {
+            int open = tokenOf(by) == null ? -1 : by.lastIndexOf(" (");
+            String tail = open < 0 ? "" : by.substring(open); // " (tok-...)"
+            int keep = room - tail.length() - 3;
+            if (keep < 1) { // no name left to shorten (a maker that is all parentheses): cut the end, as it must be
+                tail = "";
+                keep = room - 3;
+            }
+            if (Character.isHighSurrogate(by.charAt(keep - 1))) {
+                keep--; // not half a character
+            }
+            by = by.substring(0, keep) + "..." + tail;
         }
         return head + by + ")";
     }

@@ -274,11 +274,18 @@ class ScheduleRunnerTest {
     }
 
     @Test
-    void theActorNamesTheScheduleAndWhoMadeItWithinTheJournalsLimit() {
+    void theActorNamesTheScheduleAndWhoMadeItWithinTheJournalsLimitKeepingTheMakersTokenId() {
         Schedule s = new Schedule("sch-000000000001", "promo", T0, dev.flags.server.journal.CanonicalJson.parse("{}"),
                 "x".repeat(200) + " (tok-0a0b0c0d0e0f)", T0, "", Schedule.Status.PENDING, null, null, null, 0);
         String actor = ScheduleRunner.actor(s);
-        assertThat(actor).hasSize(256).startsWith("flags-server (schedule sch-000000000001 by xxx").endsWith("...)");
+        // QA79 F4: the end was cut, and with it the token id, the one part of the maker that is unique.
+        assertThat(actor).hasSize(256).startsWith("flags-server (schedule sch-000000000001 by xxx")
+                .endsWith("xxx... (tok-0a0b0c0d0e0f))");
+        assertThat(ScheduleRunner.tokenOf(actor.substring(0, actor.length() - 1))).isEqualTo("tok-0a0b0c0d0e0f");
+        Schedule shortName = new Schedule("sch-000000000001", "promo", T0, dev.flags.server.journal.CanonicalJson.parse("{}"),
+                "alice (tok-0a0b0c0d0e0f)", T0, "", Schedule.Status.PENDING, null, null, null, 0);
+        assertThat(ScheduleRunner.actor(shortName)).as("kept whole when it fits")
+                .isEqualTo("flags-server (schedule sch-000000000001 by alice (tok-0a0b0c0d0e0f))");
     }
 
     @Test
