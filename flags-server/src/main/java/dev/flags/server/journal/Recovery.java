@@ -70,8 +70,8 @@ final class Recovery {
     /**
      * Recovers the journal in {@code dir}; the caller holds its lock.
      *
-     * @throws JournalCorruptedException for damage before the tail, a gap, missing first entries or a
-     *     checkpoint newer than the journal; nothing on disk was changed (beyond removing leftover
+     * @throws JournalCorruptedException for damage before the tail, a gap, missing first entries, a
+     *     checkpoint newer than the journal, or a segment or checkpoint of a newer format; nothing on disk was changed (beyond removing leftover
      *     temporary files)
      */
     static Result run(Path dir) throws IOException {
@@ -139,6 +139,9 @@ final class Recovery {
                 try {
                     Checkpoints.checkSum(ref.file());
                 } catch (JournalCorruptedException e) {
+                    if (e.newerFormat()) {
+                        throw newerFormatCheckpoint(e);
+                    }
                     note(notes, "older checkpoint " + ref.file() + " is damaged (" + e.getMessage() + "); the journal opened"
                             + " from the newest, but the older one could not stand in should the newest be damaged: the"
                             + " next checkpoints replace it, and 'verify' lists what else is wrong");
@@ -149,6 +152,9 @@ final class Recovery {
                 base = Checkpoints.read(ref.file());
                 baseFile = ref.file();
             } catch (JournalCorruptedException e) {
+                if (e.newerFormat()) {
+                    throw newerFormatCheckpoint(e);
+                }
                 note(notes, "skipped damaged checkpoint " + ref.file() + " (" + e.getMessage()
                         + "); using an older checkpoint or the whole journal instead");
             }
@@ -383,6 +389,17 @@ final class Recovery {
                 pool.shutdownNow();
             }
         }
+    }
+
+    /**
+     * A checkpoint of a newer format version is a refusal, as a newer segment is, never a damaged file to skip: its
+     * release wrote that version because its state holds what this release cannot express (QA81 F1), and skipping it
+     * would serve a state replayed by rules that misread the newer entries, then overwrite or delete the newer
+     * release's file at the next checkpoint.
+     */
+    private static JournalCorruptedException newerFormatCheckpoint(JournalCorruptedException e) {
+        return e.withAdvice("the journal was not opened and nothing on disk was changed: it was written by a newer"
+                + " release; run that release (do not repair: the repair refuses a journal of a newer format)");
     }
 
     private static JournalCorruptedException newerCheckpoint(Path checkpoint, long sequence,

@@ -85,17 +85,35 @@ class FormatTest {
                         + " opened and nothing on disk was changed: it was written by a newer release");
     }
 
+    /**
+     * A checkpoint of a newer format is refused as a newer segment is, and left as it was (QA81 F1): the older
+     * release skipped it as damaged, served the state it replayed, and overwrote it with its own at the close.
+     */
     @Test
-    void newerCheckpointFormatVersionIsSkippedForTheJournal() throws Exception {
+    void newerCheckpointFormatVersionIsRefusedByNameAndLeftAlone() throws Exception {
         copyGolden(dir);
-        Path newest = dir.resolve(Checkpoints.fileName(57));
-        setVersion(newest, 4, -1);
+        for (long sequence : new long[] {57, 19}) { // the newest checkpoint, and an older one checked only
+            Path checkpoint = dir.resolve(Checkpoints.fileName(sequence));
+            byte[] original = Files.readAllBytes(checkpoint);
+            setVersion(checkpoint, 4, -1);
+            byte[] newer = Files.readAllBytes(checkpoint);
 
-        try (FileJournal journal = FileJournal.builder(dir).open()) {
-            assertThat(journal.lastSequence()).isEqualTo(57);
-            assertThat(journal.recoveryReport().checkpointSequence()).isEqualTo(19);
-            assertThat(journal.recoveryReport().notes()).singleElement().asString()
-                    .contains("unsupported checkpoint format version 4 (this release reads versions 1 to 3)");
+            assertThatThrownBy(() -> FileJournal.builder(dir).open().close())
+                    .isInstanceOfSatisfying(JournalCorruptedException.class, e -> {
+                        assertThat(e.newerFormat()).isTrue();
+                        assertThat(e.file()).isEqualTo(checkpoint);
+                    })
+                    .hasMessageStartingWith("journal of a newer format in " + checkpoint + " at byte offset 8:"
+                            + " unsupported checkpoint format version 4 (this release reads versions 1 to 3); the"
+                            + " journal was not opened and nothing on disk was changed: it was written by a newer"
+                            + " release; run that release (do not repair");
+            assertThat(Files.readAllBytes(checkpoint)).as("the newer release's checkpoint is left as it was")
+                    .isEqualTo(newer);
+            Files.write(checkpoint, original);
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> !n.equals(DirectoryLock.FILE_NAME)))
+                    .as("nothing added or set aside").containsExactlyInAnyOrderElementsOf(journalFiles(goldenDirectory()));
         }
     }
 
