@@ -253,12 +253,15 @@ public final class FileJournal implements Journal {
         }
     }
 
+    /** The file {@link #probeWrite} makes and removes; the open removes it should a crash have left it. */
+    static final String WRITE_CHECK_FILE = "write-check" + Segments.TEMP_SUFFIX;
+
     /**
      * Makes and removes a file in the journal's directory: a directory this process may not write to would take appends
      * into the open segment, and fail only later, at the first checkpoint or new segment. Said now, at the start.
      */
     private static void probeWrite(Path dir) throws IOException {
-        Path probe = dir.resolve("write-check" + Segments.TEMP_SUFFIX);
+        Path probe = dir.resolve(WRITE_CHECK_FILE);
         try {
             FileAccess.openOwnerOnly(probe, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE)).close();
             Files.delete(probe);

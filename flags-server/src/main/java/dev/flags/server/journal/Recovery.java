@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
@@ -420,17 +421,43 @@ final class Recovery {
         return segments;
     }
 
-    /** Removes leftovers of interrupted atomic writes: they were never renamed into place. */
+    /**
+     * Removes leftovers of interrupted atomic writes: they were never renamed into place. Only the journal's own
+     * temporary files are removed (QA81 F5): a {@code .tmp} file or directory an operator put there is not the
+     * journal's to delete, and deleting a directory would fail the open.
+     */
     private static void removeTemporaryFiles(Path dir, List<String> notes) throws IOException {
         List<Path> temps = new ArrayList<>();
+        List<Path> strangers = new ArrayList<>();
         try (Stream<Path> s = Files.list(dir)) {
-            s.filter(p -> p.getFileName().toString().endsWith(Segments.TEMP_SUFFIX)).forEach(temps::add);
+            s.filter(p -> p.getFileName().toString().endsWith(Segments.TEMP_SUFFIX))
+                    .forEach(p -> (isJournalTemporary(p) ? temps : strangers).add(p));
         }
+        temps.sort(null);
+        strangers.sort(null);
         for (Path temp : temps) {
             Files.deleteIfExists(temp);
             note(notes, "removed " + temp + ", left by a write that did not complete (a crash, or a checkpoint that"
                     + " failed: a full disk?)");
         }
+        for (Path stranger : strangers) {
+            note(notes, "left " + stranger + " alone: it ends in " + Segments.TEMP_SUFFIX + " but is not a temporary"
+                    + " file the journal writes" + (Files.isDirectory(stranger, LinkOption.NOFOLLOW_LINKS)
+                            ? " (it is a directory)" : "") + "; move it out of " + dir);
+        }
+    }
+
+    /**
+     * Whether the file is a regular file named as the journal names its temporary files: a segment's or a
+     * checkpoint's name with {@code .tmp} appended, or the write check's.
+     */
+    private static boolean isJournalTemporary(Path file) {
+        String name = file.getFileName().toString();
+        String target = name.substring(0, name.length() - Segments.TEMP_SUFFIX.length());
+        boolean named = name.equals(FileJournal.WRITE_CHECK_FILE)
+                || Segments.numberedName(target, "", Segments.SUFFIX)
+                || Segments.numberedName(target, Checkpoints.PREFIX, Checkpoints.SUFFIX);
+        return named && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS);
     }
 
     /**

@@ -543,6 +543,50 @@ class CorruptionTest {
         }
     }
 
+    /**
+     * Only the journal's own temporary files are removed (QA81 F5): the open deleted every {@code *.tmp} in the
+     * directory, an operator's notes too, and refused to start on a {@code *.tmp} directory.
+     */
+    @Test
+    void onlyTheJournalsOwnTemporaryFilesAreRemovedAndAnyOtherTmpIsLeftAloneWithANote() throws Exception {
+        ServerState before = write(3);
+        List<Path> ours = List.of(dir.resolve(Segments.fileName(99) + Segments.TEMP_SUFFIX),
+                dir.resolve(Checkpoints.fileName(3) + Segments.TEMP_SUFFIX));
+        for (Path temp : ours) {
+            Files.write(temp, new byte[10]);
+        }
+        Path writeCheck = dir.resolve("write-check.tmp"); // the open's write check takes it over and removes it
+        Files.write(writeCheck, new byte[10]);
+        Path notes = dir.resolve("mynotes.tmp");
+        Files.writeString(notes, "x");
+        Path directory = dir.resolve("old.tmp");
+        Files.createDirectories(directory);
+        Files.writeString(directory.resolve("x"), "hi");
+        Path namedLikeOurs = dir.resolve(Checkpoints.fileName(2) + Segments.TEMP_SUFFIX);
+        Files.createDirectories(namedLikeOurs);
+
+        try (FileJournal journal = open()) {
+            assertThat(journal.state()).isEqualTo(before);
+            assertThat(writeCheck).doesNotExist();
+            assertThat(journal.recoveryReport().notes()).hasSize(5);
+            for (Path temp : ours) {
+                assertThat(temp).doesNotExist();
+                assertThat(journal.recoveryReport().notes()).anySatisfy(n -> assertThat(n)
+                        .startsWith("removed " + temp + ", left by a write that did not complete"));
+            }
+            assertThat(notes).hasContent("x");
+            assertThat(directory.resolve("x")).hasContent("hi");
+            assertThat(namedLikeOurs).isDirectory();
+            assertThat(journal.recoveryReport().notes()).contains(
+                    "left " + notes + " alone: it ends in .tmp but is not a temporary file the journal writes; move it"
+                            + " out of " + dir,
+                    "left " + directory + " alone: it ends in .tmp but is not a temporary file the journal writes (it is"
+                            + " a directory); move it out of " + dir,
+                    "left " + namedLikeOurs + " alone: it ends in .tmp but is not a temporary file the journal writes"
+                            + " (it is a directory); move it out of " + dir);
+        }
+    }
+
     @Test
     void aFileNamedLikeASegmentPastTheLargestSequenceNumberIsIgnoredWithANoteNotANumberFormatException() throws Exception {
         ServerState before = write(3);
