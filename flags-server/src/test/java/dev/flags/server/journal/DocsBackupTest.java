@@ -85,6 +85,7 @@ class DocsBackupTest {
         Files.writeString(dir.resolve("data/admin-token-since"), "sha256:0000 2026-12-01T00:00:00Z\n");
         Files.writeString(dir.resolve("data/usage.json"), "{}\n");
         Files.writeString(dir.resolve("data/journal-created"), "made\n");
+        Files.writeString(dir.resolve("data/webhook-cursor"), "40\n");
         Path backup;
         try (FileJournal open = FileJournal.builder(journal).segmentSize(4096).open()) {
             open.append(Fixtures.createEnvironment("prod"));
@@ -96,7 +97,8 @@ class DocsBackupTest {
 
             backup = backUp();
         }
-        assertThat(names(backup)).containsExactly("admin-token", "admin-token-since", "journal", "journal-created", "usage.json");
+        assertThat(names(backup)).containsExactly("admin-token", "admin-token-since", "journal", "journal-created", "usage.json",
+                "webhook-cursor");
         List<String> copied = names(backup.resolve("journal"));
         assertThat(copied).contains(Checkpoints.fileName(62)).doesNotContain(DirectoryLock.FILE_NAME);
         for (Path segment : Fixtures.segments(journal)) {
