@@ -32,12 +32,33 @@ final class DirectoryLock implements AutoCloseable {
     private final String unclosedBy;
     /** Whether a close puts the unclosed holder's line back (a journal tool's), for the server's next start to say. */
     private final boolean passesOnUnclosed;
+    /** Why this holder's line could not be written into the file (a read-only tool went on without it), or null. */
+    private final String holderLineFailure;
 
-    private DirectoryLock(FileChannel channel, FileLock lock, String unclosedBy, boolean passesOnUnclosed) {
+    private DirectoryLock(FileChannel channel, FileLock lock, String unclosedBy, boolean passesOnUnclosed,
+            String holderLineFailure) {
         this.channel = channel;
         this.lock = lock;
         this.unclosedBy = unclosedBy;
         this.passesOnUnclosed = passesOnUnclosed;
+        this.holderLineFailure = holderLineFailure;
+    }
+
+    /** Opens the lock file; a seam for tests, which give a channel whose writes fail as on a full disk. */
+    @FunctionalInterface
+    interface Opener {
+        FileChannel open(Path file) throws IOException;
+    }
+
+    private static final Opener OWNER_ONLY = file -> FileAccess.openOwnerOnly(file,
+            Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE));
+
+    /**
+     * @return why this holder's line could not be written into the lock file (a read-only journal tool holds the lock
+     *     without it), or null if it was written
+     */
+    String holderLineFailure() {
+        return holderLineFailure;
     }
 
     /**
@@ -55,7 +76,7 @@ final class DirectoryLock implements AutoCloseable {
      * @throws JournalLockedException if another journal holds it
      */
     static DirectoryLock acquire(Path dir, String holder) throws IOException {
-        return acquire(dir, holder, false);
+        return acquire(dir, holder, false, false, OWNER_ONLY);
     }
 
     /**
@@ -63,20 +84,30 @@ final class DirectoryLock implements AutoCloseable {
      * server killed), so that the server's next start still says so. A verify run after a crash, the first step the
      * docs give, must not wipe the only record in the server's log that the stop was unclean (QA53 F1).
      *
+     * <p>A read-only command (verify) holds the lock even when its holder line cannot be written (a full disk, QA81
+     * F2): the line only names the holder to a process refused the lock, and verify is what an operator runs on a full
+     * disk. {@link #holderLineFailure()} then says why.
+     *
      * @param holder what holds it, as a process refused the lock is told
+     * @param readOnly whether the command only reads the journal
      * @throws JournalLockedException if another journal holds it
      */
-    static DirectoryLock acquireForTool(Path dir, String holder) throws IOException {
-        return acquire(dir, holder, true);
+    static DirectoryLock acquireForTool(Path dir, String holder, boolean readOnly) throws IOException {
+        return acquire(dir, holder, true, readOnly, OWNER_ONLY);
     }
 
-    private static DirectoryLock acquire(Path dir, String holder, boolean passesOnUnclosed) throws IOException {
+    /** As {@link #acquireForTool(Path, String, boolean)}, with the lock file opened by {@code opener} (for tests). */
+    static DirectoryLock acquireForTool(Path dir, String holder, boolean readOnly, Opener opener) throws IOException {
+        return acquire(dir, holder, true, readOnly, opener);
+    }
+
+    private static DirectoryLock acquire(Path dir, String holder, boolean passesOnUnclosed, boolean readOnly,
+            Opener opener) throws IOException {
         FileAccess.createOwnerOnlyDirectories(dir);
         Path file = dir.resolve(FILE_NAME);
         FileChannel channel;
         try {
-            channel = FileAccess.openOwnerOnly(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE));
+            channel = opener.open(file);
         } catch (AccessDeniedException e) {
             AccessDeniedException explained = new AccessDeniedException(file.toString(), null,
                     accessDenied(dir, file));
@@ -103,12 +134,46 @@ final class DirectoryLock implements AutoCloseable {
                     + " repair), or point this one at another directory");
         }
         String last = owner(channel);
+        String unclosedBy = last.isEmpty() ? null : last.substring(2, last.length() - 1);
         byte[] info = ("pid " + ProcessHandle.current().pid() + ", " + holder + ", since "
                 + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "\n")
                 .getBytes(StandardCharsets.UTF_8);
-        channel.truncate(0);
-        channel.write(ByteBuffer.wrap(info), 0);
-        return new DirectoryLock(channel, lock, last.isEmpty() ? null : last.substring(2, last.length() - 1), passesOnUnclosed);
+        try {
+            replaceContent(channel, info);
+        } catch (IOException e) {
+            // The previous holder's line is the one record that it did not close the journal (QA53 F1): put it back,
+            // should the failed write have cut it.
+            try {
+                replaceContent(channel, unclosedBy == null ? new byte[0] : (unclosedBy + "\n").getBytes(StandardCharsets.UTF_8));
+            } catch (IOException again) {
+                e.addSuppressed(again);
+            }
+            String failure = "cannot write this process's holder line into " + file + ": "
+                    + (e.getMessage() != null ? e.getMessage() : e.toString());
+            if (readOnly) {
+                return new DirectoryLock(channel, lock, unclosedBy, passesOnUnclosed, failure);
+            }
+            try {
+                lock.release();
+            } finally {
+                channel.close();
+            }
+            throw new IOException(failure + "; if the file system is full, free space on it (or fix the cause), then try"
+                    + " again; nothing in the journal was changed", e);
+        }
+        return new DirectoryLock(channel, lock, unclosedBy, passesOnUnclosed, null);
+    }
+
+    /**
+     * Makes the file hold exactly {@code content}: written over the old content first, then cut to its length. Emptying
+     * the file first would free its block, which a full disk may not give back, and lose the old line with it.
+     */
+    private static void replaceContent(FileChannel channel, byte[] content) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(content);
+        while (b.hasRemaining()) {
+            channel.write(b, b.position());
+        }
+        channel.truncate(content.length);
     }
 
     /**
@@ -190,10 +255,8 @@ final class DirectoryLock implements AutoCloseable {
         try {
             // Empty: the next holder can tell that this one closed the journal. A tool passes on the mark of a holder
             // that did not: the line as it found it.
-            channel.truncate(0);
-            if (passesOnUnclosed && unclosedBy != null) {
-                channel.write(ByteBuffer.wrap((unclosedBy + "\n").getBytes(StandardCharsets.UTF_8)), 0);
-            }
+            replaceContent(channel, passesOnUnclosed && unclosedBy != null
+                    ? (unclosedBy + "\n").getBytes(StandardCharsets.UTF_8) : new byte[0]);
         } catch (IOException e) {
             // a file that cannot be written now: the next holder takes this close for a crash, and says so
         }

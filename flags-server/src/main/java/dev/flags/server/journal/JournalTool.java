@@ -171,7 +171,12 @@ public final class JournalTool implements Callable<Integer> {
                 return USAGE;
             }
             warnIfNotTheOwner(dir, spec.commandLine().getErr());
-            try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool verify")) {
+            try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool verify", true)) {
+                if (lock.holderLineFailure() != null) {
+                    // Only the refusal message of another process misses it; verify reads, so it goes on.
+                    spec.commandLine().getErr().println("note: " + lock.holderLineFailure() + " (a full disk?); verify"
+                            + " holds the journal's lock without it and goes on");
+                }
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 sayUnclosed(lock, out);
                 report.lines().forEach(out::println);
@@ -275,7 +280,7 @@ public final class JournalTool implements Callable<Integer> {
                 return USAGE;
             }
             warnIfNotTheOwner(dir, err);
-            try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool repair")) {
+            try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool repair", false)) {
                 JournalVerifier.Report report = JournalVerifier.verify(dir);
                 sayUnclosed(lock, out);
                 report.lines().forEach(out::println);

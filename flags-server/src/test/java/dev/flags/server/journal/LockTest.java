@@ -4,12 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -123,5 +132,151 @@ class LockTest {
                 .isInstanceOf(AccessDeniedException.class)
                 .hasMessageContaining(lock + ": permission denied: it belongs to " + System.getProperty("user.name"))
                 .hasMessageContaining("'chmod u+rw " + lock + "'");
+    }
+
+    // --- the lock file on a full disk (QA81 F2): verify only reads, so it must work there
+
+    private static final String KILLED_SERVER = "pid 4711, flags-server, since 2026-12-01T10:00:00Z";
+
+    /**
+     * A lock file on a full file system: a write that needs a block the file does not have yet fails with ENOSPC's
+     * message, as a write into an empty file does; one within the file's block succeeds.
+     */
+    private static FileChannel onAFullDisk(Path file) throws IOException {
+        FileChannel real = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE));
+        return new FileChannel() {
+            private void needsNoNewBlock(long position, int length) throws IOException {
+                if (length > 0 && (real.size() == 0 || position + length > 4096)) {
+                    throw new IOException("No space left on device");
+                }
+            }
+
+            @Override
+            public int write(ByteBuffer src, long position) throws IOException {
+                needsNoNewBlock(position, src.remaining());
+                return real.write(src, position);
+            }
+
+            @Override
+            public int write(ByteBuffer src) throws IOException {
+                needsNoNewBlock(real.position(), src.remaining());
+                return real.write(src);
+            }
+
+            @Override
+            public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+                throw new IOException("No space left on device");
+            }
+
+            @Override
+            public int read(ByteBuffer dst) throws IOException {
+                return real.read(dst);
+            }
+
+            @Override
+            public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+                return real.read(dsts, offset, length);
+            }
+
+            @Override
+            public int read(ByteBuffer dst, long position) throws IOException {
+                return real.read(dst, position);
+            }
+
+            @Override
+            public long position() throws IOException {
+                return real.position();
+            }
+
+            @Override
+            public FileChannel position(long newPosition) throws IOException {
+                real.position(newPosition);
+                return this;
+            }
+
+            @Override
+            public long size() throws IOException {
+                return real.size();
+            }
+
+            @Override
+            public FileChannel truncate(long size) throws IOException {
+                real.truncate(size);
+                return this;
+            }
+
+            @Override
+            public void force(boolean metaData) throws IOException {
+                real.force(metaData);
+            }
+
+            @Override
+            public long transferTo(long position, long count, WritableByteChannel target) throws IOException {
+                return real.transferTo(position, count, target);
+            }
+
+            @Override
+            public long transferFrom(ReadableByteChannel src, long position, long count) throws IOException {
+                throw new IOException("No space left on device");
+            }
+
+            @Override
+            public MappedByteBuffer map(MapMode mode, long position, long size) throws IOException {
+                return real.map(mode, position, size);
+            }
+
+            @Override
+            public FileLock lock(long position, long size, boolean shared) throws IOException {
+                return real.lock(position, size, shared);
+            }
+
+            @Override
+            public FileLock tryLock(long position, long size, boolean shared) throws IOException {
+                return real.tryLock(position, size, shared);
+            }
+
+            @Override
+            protected void implCloseChannel() throws IOException {
+                real.close();
+            }
+        };
+    }
+
+    @Test
+    void aReadOnlyToolHoldsTheLockOnAFullDiskWithoutItsHolderLineAndSaysWhy() throws Exception {
+        Path file = dir.resolve(DirectoryLock.FILE_NAME); // empty: the last holder closed the journal
+        try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool verify", true, LockTest::onAFullDisk)) {
+            assertThat(lock.holderLineFailure()).isEqualTo("cannot write this process's holder line into " + file
+                    + ": No space left on device");
+            assertThat(lock.unclosedBy()).isNull();
+            assertThatThrownBy(() -> DirectoryLock.acquire(dir, "flags-server")).as("the lock is held all the same")
+                    .isInstanceOf(JournalLockedException.class);
+        }
+        assertThat(file).isEmptyFile();
+    }
+
+    @Test
+    void aToolThatWritesIsRefusedOnAFullDiskNamingTheLockFileTheCauseAndTheRemedy() throws Exception {
+        Path file = dir.resolve(DirectoryLock.FILE_NAME);
+        assertThatThrownBy(() -> DirectoryLock.acquireForTool(dir, "journal tool repair", false, LockTest::onAFullDisk))
+                .isInstanceOf(IOException.class)
+                .hasMessage("cannot write this process's holder line into " + file + ": No space left on device; if the"
+                        + " file system is full, free space on it (or fix the cause), then try again; nothing in the"
+                        + " journal was changed");
+        try (DirectoryLock again = DirectoryLock.acquire(dir, "flags-server")) {
+            assertThat(again.holderLineFailure()).as("the refused tool let the lock go").isNull();
+        }
+    }
+
+    @Test
+    void aKilledHoldersLineSurvivesAReadOnlyToolOnAFullDisk() throws Exception {
+        Path file = dir.resolve(DirectoryLock.FILE_NAME);
+        Files.writeString(file, KILLED_SERVER + "\n"); // a server killed: its close never emptied the file
+        try (DirectoryLock lock = DirectoryLock.acquireForTool(dir, "journal tool verify", true, LockTest::onAFullDisk)) {
+            assertThat(lock.unclosedBy()).isEqualTo(KILLED_SERVER);
+        }
+        assertThat(Files.readString(file)).as("the server's next start still says it was not closed")
+                .isEqualTo(KILLED_SERVER + "\n");
     }
 }
