@@ -35,6 +35,10 @@ import picocli.CommandLine.Option;
                 "      FLAGS_ADMIN_TOKEN      The bootstrap admin token: 16 to 256 ASCII letters,",
                 "                               digits and punctuation, no spaces (default:",
                 "                               generated into DATA_DIR/admin-token).",
+                "",
+                // An operator in an incident looks here first; the tool is a class in this jar, not a subcommand.
+                "Journal verify and repair (docs/journal.md), with the server stopped:",
+                "  java -cp flags-server.jar dev.flags.server.journal.JournalTool verify DIR",
                 "", "See docs/server.md."})
 public final class Main implements Callable<Integer> {
 

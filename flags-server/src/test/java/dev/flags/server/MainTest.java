@@ -124,6 +124,15 @@ class MainTest {
     }
 
     @Test
+    void theHelpNamesTheJournalTool() {
+        // QA81 F7: an operator in an incident finds the journal tool from --help, not only in docs/journal.md
+        java.io.StringWriter help = new java.io.StringWriter();
+        new CommandLine(new Main()).setOut(new java.io.PrintWriter(help)).execute("--help");
+        assertThat(help.toString()).contains("\nJournal verify and repair (docs/journal.md), with the server stopped:\n"
+                + "  java -cp flags-server.jar " + dev.flags.server.journal.JournalTool.class.getName() + " verify DIR\n");
+    }
+
+    @Test
     void theEnvironmentLimitsRangesTheHelpGivesAreTheOnesTakenAndNoWider() {
         java.io.StringWriter help = new java.io.StringWriter();
         new CommandLine(new Main()).setOut(new java.io.PrintWriter(help)).execute("--help");
