@@ -276,6 +276,41 @@ public final class FileJournal implements Journal {
         }
     }
 
+    /**
+     * Whether the active segment's file holds exactly the bytes this journal wrote, as when an operator copied a deleted
+     * segment back from {@code /proc} as the rescue line said: then the stop must not tell them to run a repair that would
+     * set history aside (QA81 F4). Any doubt (another size, other bytes, a read that fails) answers false.
+     */
+    private boolean segmentIsBackWhole() {
+        if (active == null) {
+            return false;
+        }
+        try (FileChannel back = FileChannel.open(activeSegment.file, StandardOpenOption.READ)) {
+            if (back.size() != activeSize || active.size() < activeSize) {
+                return false;
+            }
+            ByteBuffer written = ByteBuffer.allocate(1 << 16);
+            ByteBuffer found = ByteBuffer.allocate(1 << 16);
+            for (long at = 0; at < activeSize; at += written.limit()) {
+                int n = (int) Math.min(written.capacity(), activeSize - at);
+                written.clear().limit(n);
+                found.clear().limit(n);
+                while (written.hasRemaining() && active.read(written, at + written.position()) >= 0) {
+                    // a read may return fewer bytes than asked
+                }
+                while (found.hasRemaining() && back.read(found, at + found.position()) >= 0) {
+                    // likewise
+                }
+                if (written.hasRemaining() || found.hasRemaining() || !written.flip().equals(found.flip())) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     private void closeQuietly() {
         try {
             if (active != null) {
@@ -1392,9 +1427,15 @@ public final class FileJournal implements Journal {
                 }
             }
         }
+        boolean segmentBack = keptAt >= 0 && segmentIsBackWhole(); // before the close: compared with the open file
         closeQuietly();
         if (failure == null) {
             LOG.info("journal closed: {} (last sequence {})", dir, mark.sequence());
+        } else if (segmentBack) {
+            LOG.warn("journal closed after its segment {} changed under the server: wrote a checkpoint of every"
+                    + " acknowledged entry (sequence {}) in {}; the segment is back with every acknowledged byte (copied back"
+                    + " as the rescue line said), so the next start recovers every entry, its history too",
+                    activeSegment.file, keptAt, dir);
         } else if (keptAt >= 0) {
             LOG.error("journal closed after its segment {} changed under the server: wrote a checkpoint of every"
                     + " acknowledged entry (sequence {}) in {}; the next start refuses until the journal tool's repair"

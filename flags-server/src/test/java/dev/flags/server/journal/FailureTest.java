@@ -74,6 +74,10 @@ class FailureTest {
             java.nio.file.Files.createDirectories(journalDir);
             java.nio.file.Files.copy(Path.of(rescue.group(1)), segment); // as the line says, while the journal is open
             assertThat(java.nio.file.Files.size(segment)).as("every acknowledged byte is back").isGreaterThan(Segments.HEADER_SIZE);
+            String stop = StandardErrorCapture.during(journal::close);
+            // QA81 F4: the stop told the operator who did the right thing to run a repair that sets history aside.
+            assertThat(stop).contains("the segment is back with every acknowledged byte")
+                    .contains("the next start recovers every entry").doesNotContain("the next start refuses");
         }
         try (FileJournal reopened = FileJournal.builder(journalDir).open()) {
             assertThat(reopened.state().environments()).containsKey("prod");
