@@ -324,14 +324,20 @@ final class JournalVerifier {
         // Checkpoints are read first: a sound one tells whether the journal's last record was acknowledged.
         List<CheckedCheckpoint> checkpoints = new ArrayList<>();
         long newestSound = -1;
-        Path newestSoundFile = null;
+        // A checkpoint file is renamed into place only once written whole: its name proves its sequence acknowledged,
+        // should its body be damaged since (QA81 F3).
+        long newestNamed = -1;
+        Path newestNamedFile = null;
         for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
+            if (ref.sequence() > newestNamed) {
+                newestNamed = ref.sequence();
+                newestNamedFile = ref.file();
+            }
             try {
                 Checkpoints.Loaded loaded = Checkpoints.read(ref.file());
                 checkpoints.add(new CheckedCheckpoint(ref, loaded, null));
                 if (loaded.sequence() > newestSound) {
                     newestSound = loaded.sequence();
-                    newestSoundFile = ref.file();
                 }
             } catch (JournalCorruptedException e) {
                 checkpoints.add(new CheckedCheckpoint(ref, null, e));
@@ -352,7 +358,10 @@ final class JournalVerifier {
         boolean[] gapBefore = new boolean[files.size()];
         for (int i = 0; i < files.size(); i++) {
             Path file = files.get(i);
-            CheckedSegment checked = checkSegment(file, i == files.size() - 1, newestSound, newestSoundFile);
+            CheckedSegment checked = checkSegment(file, i == files.size() - 1, newestNamed,
+                    newestNamedFile == null ? null : newestNamedFile.getFileName() + (newestNamed == newestSound
+                            ? " holds the state after sequence " + newestSound
+                            : " was written after sequence " + newestNamed + ", damaged or not"));
             segments.add(checked);
             if (i == 0 && checked.headerRead()) {
                 first = checked.firstSequence();
@@ -517,10 +526,11 @@ final class JournalVerifier {
      * Checks one segment: its header and every record, up to the first problem.
      *
      * @param isLast whether it is the journal's last segment, where a problem may be a torn tail
-     * @param newestSound the newest sound checkpoint's sequence (-1 if none): a record it holds was
-     *     acknowledged, so a problem there is damage, never a torn tail
+     * @param acknowledged the newest checkpoint's sequence, by its name (-1 if none), sound or damaged: a record it
+     *     covers was acknowledged, so a problem there is damage, never a torn tail
+     * @param witness what says so, for the message ("checkpoint-...57.ckpt holds the state after sequence 57")
      */
-    private static CheckedSegment checkSegment(Path file, boolean isLast, long newestSound, Path newestSoundFile)
+    private static CheckedSegment checkSegment(Path file, boolean isLast, long acknowledged, String witness)
             throws IOException {
         String name = "segment " + file.getFileName();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -558,11 +568,10 @@ final class JournalVerifier {
                         scan.problemIsNewerFormat() ? Kind.NEWER_FORMAT : Kind.DAMAGED);
                 if (isLast && !scan.problemIsNewerFormat() && !SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), size,
                         scan.lastSequence())) {
-                    if (newestSound > scan.lastSequence()) {
-                        // A crash cuts short only a write that was never acknowledged; a checkpoint holds this one.
+                    if (acknowledged > scan.lastSequence()) {
+                        // A crash cuts short only a write that was never acknowledged; a checkpoint covers this one.
                         bad = new Finding(file, scan.problemOffset(), scan.problem() + "; sequence "
-                                + (scan.lastSequence() + 1) + " was acknowledged (" + newestSoundFile.getFileName()
-                                + " holds the state after sequence " + newestSound + "), so this is damage, not a"
+                                + (scan.lastSequence() + 1) + " was acknowledged (" + witness + "), so this is damage, not a"
                                 + " write that a crash cut short");
                     } else {
                         torn = true;

@@ -133,6 +133,10 @@ final class Recovery {
 
         Checkpoints.Loaded base = null;
         Path baseFile = null;
+        // A checkpoint is renamed into place only once written whole: a damaged one's name still proves its sequence
+        // was acknowledged, so a damaged last record it covers is damage, not a torn tail to cut (QA81 F3). (A sound
+        // checkpoint past the last record is refused below, as newer than the journal.)
+        long acknowledged = 0;
         for (Checkpoints.Ref ref : Checkpoints.list(dir)) {
             if (base != null) {
                 // Only checked, not loaded: an older checkpoint is the fallback should the newest be damaged one day,
@@ -156,6 +160,7 @@ final class Recovery {
                 if (e.newerFormat()) {
                     throw newerFormatCheckpoint(e);
                 }
+                acknowledged = Math.max(acknowledged, ref.sequence());
                 note(notes, "skipped damaged checkpoint " + ref.file() + " (" + e.getMessage()
                         + "); using an older checkpoint or the whole journal instead");
             }
@@ -227,8 +232,9 @@ final class Recovery {
                         tailEnd = scan.goodEnd();
                         if (scan.problem() != null) {
                             // A newer release's entry is never a torn tail to cut, even as the last record.
-                            if (!isLast || scan.problemIsNewerFormat() || SegmentScanner.soundRecordFollows(ch,
-                                    scan.problemOffset(), fileSize, scan.lastSequence())) {
+                            if (!isLast || scan.problemIsNewerFormat() || acknowledged > scan.lastSequence()
+                                    || SegmentScanner.soundRecordFollows(ch, scan.problemOffset(), fileSize,
+                                            scan.lastSequence())) {
                                 throw scan.damage();
                             }
                             cutAt = scan.problemOffset();

@@ -587,6 +587,33 @@ class CorruptionTest {
         }
     }
 
+    /**
+     * The newest checkpoint (written at a clean close, sequence 57) and the last record (57) both damaged (QA81 F3):
+     * the checkpoint's name proves 57 was acknowledged, so the record is damage, not a torn tail that the open cuts
+     * while verify says "nothing is lost".
+     */
+    @Test
+    void aDamagedLastRecordThatADamagedNewestCheckpointCoversIsDamageNotATornTail() throws Exception {
+        FormatTest.copyGolden(dir);
+        Path checkpoint = dir.resolve(Checkpoints.fileName(57));
+        flip(checkpoint, Files.size(checkpoint) / 2); // its body: the name still says 57
+        Path last = dir.resolve(Segments.fileName(34));
+        flip(last, Files.size(last) - 5); // the payload of the last record, sequence 57
+        long size = Files.size(last);
+
+        StringWriter out = new StringWriter();
+        int rc = JournalTool.run(new PrintWriter(out, true), new PrintWriter(new StringWriter(), true), "verify",
+                dir.toString());
+        assertThat(rc).isEqualTo(1);
+        assertThat(out.toString()).doesNotContain("nothing is lost").doesNotContain("torn tail")
+                .contains("sequence 57 was acknowledged (checkpoint-00000000000000000057.ckpt was written after sequence"
+                        + " 57, damaged or not), so this is damage, not a write that a crash cut short");
+
+        assertThatThrownBy(this::open).isInstanceOf(JournalCorruptedException.class)
+                .hasMessageStartingWith("journal damaged in " + last + " at byte offset ");
+        assertThat(Files.size(last)).as("nothing cut").isEqualTo(size);
+    }
+
     @Test
     void aFileNamedLikeASegmentPastTheLargestSequenceNumberIsIgnoredWithANoteNotANumberFormatException() throws Exception {
         ServerState before = write(3);
