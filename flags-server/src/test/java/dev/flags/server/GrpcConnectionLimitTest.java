@@ -94,7 +94,16 @@ class GrpcConnectionLimitTest {
             try {
                 refused.getSnapshot(dev.flags.protocol.v1.SnapshotRequest.newBuilder().setEnvironment("production").build());
             } catch (io.grpc.StatusRuntimeException e) {
-                assertThat(e.getStatus().getCode()).isIn(io.grpc.Status.Code.UNAUTHENTICATED, io.grpc.Status.Code.UNAVAILABLE);
+                // Refused, or the connection closed under the call: UNAVAILABLE, or UNKNOWN "channel closed" when the
+                // call's own write met the close (how grpc-java reports a write to a channel just closed, grpc-java#10474;
+                // it failed a CI run once).
+                io.grpc.Status status = e.getStatus();
+                boolean closedUnderTheCall = status.getCode() == io.grpc.Status.Code.UNKNOWN
+                        && (String.valueOf(status.getDescription()).contains("closed")
+                        || status.getCause() instanceof java.nio.channels.ClosedChannelException);
+                assertThat(status.getCode() == io.grpc.Status.Code.UNAUTHENTICATED
+                        || status.getCode() == io.grpc.Status.Code.UNAVAILABLE || closedUnderTheCall)
+                        .as("%s: %s", what, status).isTrue();
             }
             Thread.sleep(100);
         }
