@@ -252,6 +252,10 @@ class FlagStoreTest {
 
     @Test
     void pastAHundredChangesWaitingForTheListenersLaterOnesJoinTheLastInsteadOfQueueingEachWithItsState() {
+        withStandardError(captured -> listenersBehind(captured));
+    }
+
+    private static void listenersBehind(java.io.ByteArrayOutputStream captured) {
         FlagState v1 = state(1, Map.of(), flag("a", true, 1));
         List<Runnable> queued = new ArrayList<>(); // the listener executor, held up by a listener that blocks
         FlagStore store = new FlagStore(v1, queued::add, false, "test");
@@ -287,6 +291,21 @@ class FlagStoreTest {
         assertThat(order.subList(order.size() - 3, order.size())).containsExactly("status STALE",
                 "change " + (lastAlone + 3), "change " + (lastAlone + 4));
         assertThat(late).extracting(FlagChangeEvent::version).containsExactly((long) lastAlone + 4);
+        assertThat(behind(captured)).as("said once, while they were behind").singleElement().asString()
+                .contains("the change listeners of test are 100 changes behind");
+
+        // Caught up: the next time they fall that far behind is said again.
+        queued.clear();
+        for (int v = lastAlone + 5; v <= lastAlone + 5 + FlagStore.MAX_WAITING; v++) {
+            store.publish(state(v, Map.of(), flag("a", v % 2 == 0, v)).withSource(Source.STALE));
+        }
+        assertThat(queued).hasSize(FlagStore.MAX_WAITING);
+        assertThat(behind(captured)).hasSize(2);
+    }
+
+    private static List<String> behind(java.io.ByteArrayOutputStream captured) {
+        return captured.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("changes behind"))
+                .toList();
     }
 
     @Test
