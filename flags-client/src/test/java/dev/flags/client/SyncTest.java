@@ -313,22 +313,38 @@ class SyncTest {
                 + " subscribing again");
     }
 
-    /**
-     * The first snapshot fails to apply with {@code failure} (thrown by the clock the SDK reads as it applies): the SDK
-     * must subscribe again at once, from nothing, be live from the second, and log {@code logged} once, as an ERROR.
-     */
+    @Test
+    void aSnapshotThatRunsOutOfMemoryAtEveryAttemptIsLoggedOnceNotOncePerRetry() throws Exception {
+        // QA76: the same snapshot, too large for the heap, fails again at every attempt; one ERROR says so.
+        failingToApplyStartsANewStream(3, () -> new OutOfMemoryError("test: Java heap space"), "out of memory applying a"
+                + " message from the flag server (snapshot of environment \"production\"); serving the flags held and"
+                + " subscribing again");
+    }
+
     private void failingOnceToApplyStartsANewStream(java.util.function.Supplier<Throwable> failure, String logged)
             throws Exception {
+        failingToApplyStartsANewStream(1, failure, logged);
+    }
+
+    /**
+     * The first {@code failures} snapshots fail to apply with {@code failure} (thrown by the clock the SDK reads as it
+     * applies): after each, the SDK must subscribe again, from nothing; it must be live from the next one, and have
+     * logged {@code logged} once, as an ERROR.
+     */
+    private void failingToApplyStartsANewStream(int failures, java.util.function.Supplier<Throwable> failure,
+            String logged) throws Exception {
         AtomicBoolean armed = new AtomicBoolean();
         Clock failingOnce = failingOnceArmed(armed, failure);
         try (ScriptedSyncServer server = ScriptedSyncServer.start();
              Flags flags = client(server).clock(failingOnce).build()) {
-            Subscription first = server.awaitSubscription();
-            armed.set(true);
-            first.snapshot(5, doc("billing-v2", true, 1));
-            Subscription second = server.awaitSubscription();
-            assertThat(second.request.getFromVersion()).isZero(); // the snapshot was not applied
-            second.snapshot(5, doc("billing-v2", true, 1));
+            Subscription next = server.awaitSubscription();
+            for (int i = 0; i < failures; i++) {
+                armed.set(true);
+                next.snapshot(5, doc("billing-v2", true, 1));
+                next = server.awaitSubscription();
+                assertThat(next.request.getFromVersion()).isZero(); // the snapshot was not applied
+            }
+            next.snapshot(5, doc("billing-v2", true, 1));
             assertThat(flags.awaitReady(WAIT)).isTrue();
             assertThat(flags.isEnabled("billing-v2", USER)).isTrue();
             assertThat(flags.freshness().source()).isEqualTo(Source.LIVE);

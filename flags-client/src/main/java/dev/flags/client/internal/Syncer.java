@@ -227,6 +227,11 @@ final class Syncer implements AutoCloseable {
     private boolean relapseLogged;
     /** Whether the current call's first Waiting has been logged. */
     private boolean waitingLogged;
+    /**
+     * Whether a message that failed to apply has been logged as an ERROR since a message last applied: the same
+     * snapshot fails again at every attempt (too large for the heap), and the log says so once, not once per retry.
+     */
+    private boolean applyFailureLogged;
     private long heartbeatMillis = DEFAULT_HEARTBEAT_MILLIS;
     private ScheduledFuture<?> watchdog;
     private long watchdogPeriodMillis;
@@ -453,19 +458,29 @@ final class Syncer implements AutoCloseable {
             boolean goOn;
             try {
                 goOn = apply(message);
+                applyFailureLogged = false;
             } catch (RuntimeException e) {
                 // A bug (bad documents are reported by Updates and do not get here). Start over with a
                 // new stream rather than leave this one waiting for a request that would never come.
-                LOG.error("flags: cannot apply a message from the flag server; subscribing again", e);
+                if (firstApplyFailure()) {
+                    LOG.error("flags: cannot apply a message from the flag server; subscribing again", e);
+                } else {
+                    LOG.debug("flags: cannot apply a message from the flag server, again; subscribing again", e);
+                }
                 dropCall("the SDK could not apply a message");
                 lost(Status.INTERNAL.withDescription("the SDK could not apply a message: " + e).withCause(e));
                 return;
             } catch (OutOfMemoryError e) {
                 // A snapshot too large for this JVM's heap. Left to the thread, the stream waited for a request that
                 // would never come, for good; this way the SDK serves what it holds and tries again after its backoff.
-                LOG.error("flags: out of memory applying a message from the flag server ({} of environment \"{}\");"
-                        + " serving the flags held and subscribing again: give the application's JVM more heap",
-                        message.getKindCase().name().toLowerCase(java.util.Locale.ROOT), environment);
+                String kind = message.getKindCase().name().toLowerCase(java.util.Locale.ROOT);
+                if (firstApplyFailure()) {
+                    LOG.error("flags: out of memory applying a message from the flag server ({} of environment \"{}\");"
+                            + " serving the flags held and subscribing again: give the application's JVM more heap",
+                            kind, environment);
+                } else {
+                    LOG.debug("flags: out of memory applying a message from the flag server ({}), again", kind);
+                }
                 dropCall("the SDK ran out of memory applying a message");
                 lost(Status.RESOURCE_EXHAUSTED.withDescription("the SDK ran out of memory applying a message from the flag"
                         + " server: give the application's JVM more heap"));
@@ -475,6 +490,13 @@ final class Syncer implements AutoCloseable {
                 call.request(1);
             }
         }
+    }
+
+    /** @return whether this is the first failure to apply a message since one last applied (guarded by lock) */
+    private boolean firstApplyFailure() {
+        boolean first = !applyFailureLogged;
+        applyFailureLogged = true;
+        return first;
     }
 
     /** @return false if the call was dropped (a gap), true to go on with it */
