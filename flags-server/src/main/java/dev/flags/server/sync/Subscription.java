@@ -43,6 +43,11 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   /** Set once by {@link #start} before {@code started}; then touched only inside {@link #run}. */
   private EnvironmentState sent;
   private boolean greet;
+  /**
+   * Whether a message that carries the heartbeat interval (any kind but a Delta) has been written. Until then its SDK
+   * judges the stream's silence by the interval an earlier server announced, or its own default.
+   */
+  private boolean intervalAnnounced;
   /** Whether the last message written is counted in the budget until the stream is ready again. */
   private boolean holding;
   private volatile boolean started;
@@ -287,6 +292,9 @@ final class Subscription implements Runnable, SendBudget.Borrower {
         sentVersion = target.version();
         write(delta);
         sent = target.state;
+        // A stream resumed with a Delta announces the interval with a Heartbeat right behind it: judged by an earlier
+        // server's shorter interval, this server's silence would look like a dead stream (QA76).
+        greet = !intervalAnnounced;
       } else if (greet || idleNanos(owner.nanoTime()) >= owner.heartbeatNanos()) {
         owner.heartbeatSent();
         write(owner.heartbeat(sent.version()));
@@ -331,6 +339,7 @@ final class Subscription implements Runnable, SendBudget.Borrower {
   private void write(SyncMessage message) {
     observer.onNext(message);
     greet = false;
+    intervalAnnounced |= !message.hasDelta();
     lastWriteNanos = owner.nanoTime();
   }
 

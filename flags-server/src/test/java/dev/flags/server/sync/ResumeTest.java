@@ -92,6 +92,26 @@ class ResumeTest extends SyncFixtureTest {
   }
 
   @Test
+  void aStreamResumedWithADeltaAnnouncesTheHeartbeatIntervalRightBehindIt() throws Exception {
+    // A Delta carries no interval: without the Heartbeat its SDK would judge this server's silence by the interval an
+    // earlier server announced (QA76). The fixture's heartbeats are an hour apart, so only the announcement is here.
+    f = SyncFixture.start(dir);
+    seed();
+    changeAfterSeed();
+    Recorder r = f.subscribe(5);
+
+    assertThat(r.next().getDelta().getVersion()).isEqualTo(10);
+    SyncMessage second = r.next();
+    assertThat(second.hasHeartbeat()).as("%s", second).isTrue();
+    assertThat(second.getHeartbeat().getVersion()).isEqualTo(10);
+    assertThat(second.getHeartbeat().getHeartbeatIntervalMillis()).isEqualTo(java.time.Duration.ofHours(1).toMillis());
+    // Announced once: the next change is a Delta alone.
+    f.write(updateFlag(ENV, "b", true, 10));
+    assertThat(r.next().getDelta().getVersion()).isEqualTo(11);
+    assertThat(r.poll()).isNull();
+  }
+
+  @Test
   void roleThatLosesItsLastMemberIsSentWithAnEmptyList() throws Exception {
     f = SyncFixture.start(dir);
     seed();
