@@ -352,14 +352,20 @@ public final class Broadcaster implements AutoCloseable {
       subscription.start(null, false);
     } else {
       try {
-        history.stateAt(environment, fromVersion).whenComplete((state, error) -> {
-          if (error != null) {
-            LOG.debug("sync: cannot resume {} from version {}: {}", environment, fromVersion,
-                error.toString());
-          }
-          EnvironmentState from = error == null ? state.orElse(null) : null;
-          subscription.start(from != null && sameState(from, fromStateTag) ? from : null, false);
-        });
+        // Waited for at most a heartbeat interval: rebuilds run one at a time, and one queued behind others (many SDKs
+        // resuming from different versions after a restart) left its stream silent until the SDK gave it up as dead,
+        // logged a lost stream, and came back later to wait again (QA65 F5). A snapshot now beats a delta later.
+        // On a copy: the shared load goes on, for the SDKs that wait for it and for the cache.
+        history.stateAt(environment, fromVersion).copy()
+            .completeOnTimeout(Optional.empty(), heartbeatMillis, TimeUnit.MILLISECONDS)
+            .whenComplete((state, error) -> {
+              if (error != null) {
+                LOG.debug("sync: cannot resume {} from version {}: {}", environment, fromVersion,
+                    error.toString());
+              }
+              EnvironmentState from = error == null ? state.orElse(null) : null;
+              subscription.start(from != null && sameState(from, fromStateTag) ? from : null, false);
+            });
       } catch (RejectedExecutionException e) {
         subscription.start(null, false); // shutting down: closed just below
       }
@@ -575,6 +581,11 @@ public final class Broadcaster implements AutoCloseable {
 
   long nanoTime() {
     return ticker.read();
+  }
+
+  /** The one thread that rebuilds earlier states from the journal, for tests that hold it up. */
+  Executor historyLoader() {
+    return loader;
   }
 
   long heartbeatNanos() {

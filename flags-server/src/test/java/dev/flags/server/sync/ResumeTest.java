@@ -112,6 +112,31 @@ class ResumeTest extends SyncFixtureTest {
   }
 
   @Test
+  void aResumeWhoseVersionIsNotRebuiltWithinAHeartbeatIntervalGetsASnapshot() throws Exception {
+    // Rebuilds run one at a time: one queued behind others left the stream silent until its SDK gave it up (QA65 F5).
+    f = SyncFixture.start(dir, b -> b.heartbeatInterval(java.time.Duration.ofMillis(200)));
+    seed();
+    changeAfterSeed();
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    f.broadcaster.historyLoader().execute(() -> {
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    try {
+      Recorder r = f.subscribe(5);
+      SyncMessage first = r.next();
+      assertThat(first.hasSnapshot()).as("%s", first).isTrue();
+      assertThat(first.getSnapshot().getVersion()).isEqualTo(10);
+      assertThat(f.broadcaster.historyLoads()).isZero(); // still queued
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
   void roleThatLosesItsLastMemberIsSentWithAnEmptyList() throws Exception {
     f = SyncFixture.start(dir);
     seed();
