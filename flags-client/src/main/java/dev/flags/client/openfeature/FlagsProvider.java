@@ -102,6 +102,14 @@ public final class FlagsProvider extends EventProvider {
     private ProviderEvent status;
     /** Whether that status said the server refuses the SDK; guarded by {@code this}. */
     private boolean statusRefused;
+    /** Guards {@link #registrations} and the listeners' (de)registration; never taken by a listener. */
+    private final Object registration = new Object();
+    /**
+     * How many of OpenFeature's registrations initialized this provider and have not shut it down yet. OpenFeature
+     * shuts a replaced provider down on a thread of its own, later: set again meanwhile, the provider is initialized
+     * again before the old registration's shutdown comes, which must then leave it running.
+     */
+    private int registrations;
 
     private FlagsProvider(Flags flags, boolean owning) {
         this.flags = Objects.requireNonNull(flags, "flags");
@@ -147,23 +155,35 @@ public final class FlagsProvider extends EventProvider {
         synchronized (this) {
             status = ProviderEvent.PROVIDER_READY; // what OpenFeature assumes once this returns
         }
-        flags.removeListener(listener); // initialized twice: still one registration
-        flags.addListener(listener);
-        flags.removeStatusListener(statusListener);
-        flags.addStatusListener(statusListener); // called with the current state, then on each change
+        synchronized (registration) {
+            registrations++;
+            flags.removeListener(listener); // initialized twice: still one registration
+            flags.addListener(listener);
+            flags.removeStatusListener(statusListener);
+            flags.addStatusListener(statusListener); // called with the current state, then on each change
+        }
     }
 
     /**
      * Stops emitting events, and closes the flags if this provider owns them. A provider over flags the application
-     * keeps ({@link #of}) may be set again afterwards, and emits again once initialized.
+     * keeps ({@link #of}) may be set again afterwards, and emits again once initialized. OpenFeature shuts a replaced
+     * provider down later, on a thread of its own: the shutdown of a registration that a newer one has followed (the
+     * provider set again meanwhile) does nothing.
      */
     @Override
     public void shutdown() {
-        flags.removeListener(listener);
-        flags.removeStatusListener(statusListener);
-        if (owning) {
-            flags.close();
-            super.shutdown(); // OpenFeature's event executor, for good: the flags are gone with it
+        synchronized (registration) {
+            if (registrations > 1) {
+                registrations--; // the shutdown of a registration that a newer one follows: it goes on emitting
+                return;
+            }
+            registrations = 0;
+            flags.removeListener(listener);
+            flags.removeStatusListener(statusListener);
+            if (owning) {
+                flags.close();
+                super.shutdown(); // OpenFeature's event executor, for good: the flags are gone with it
+            }
         }
         // Not owning: OpenFeature shuts a provider down whenever another replaces it, and the application may set this
         // one again; with its event executor shut for good, it would have emitted nothing more, silently (QA70 F3).

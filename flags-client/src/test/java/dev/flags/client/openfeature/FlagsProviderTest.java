@@ -32,8 +32,10 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -308,11 +310,70 @@ class FlagsProviderTest {
         }
     }
 
-    /** Answers of a {@link TestFlags}, as if they came from another source. */
-    private record FromSource(TestFlags flags, Source source, Runnable onStatusListenerRemoved) implements Flags {
+    @Test
+    void theShutdownOfARegistrationThatANewerOneFollowedLeavesTheProviderEmitting() {
+        // OpenFeature shuts a replaced provider down later, on a thread of its own: set again meanwhile, the provider is
+        // initialized again first, and that late shutdown took its listeners away for good (no more events, silently).
+        FromSource flags = new FromSource(TestFlags.create().enable("billing-v2"), Source.IN_MEMORY);
+        FlagsProvider provider = FlagsProvider.of(flags);
+        provider.initialize(new ImmutableContext());
+        provider.initialize(new ImmutableContext()); // set again
+        provider.shutdown(); // the first registration's, late
+        assertThat(flags.listeners()).as("change and status listener").hasSize(2);
+        provider.shutdown(); // the second's
+        assertThat(flags.listeners()).isEmpty();
+    }
+
+    @Test
+    void aProviderSetAgainWhileItsFormerRegistrationShutsDownGoesOnEmitting() throws Exception {
+        // The same race, the other way: the late shutdown has begun when the provider is initialized again.
+        CountDownLatch shutdownBegun = new CountDownLatch(1);
+        CountDownLatch goOn = new CountDownLatch(1);
+        AtomicBoolean holdNext = new AtomicBoolean();
+        FromSource flags = new FromSource(TestFlags.create().enable("billing-v2"), Source.IN_MEMORY, () -> { }, () -> {
+            if (holdNext.compareAndSet(true, false)) {
+                shutdownBegun.countDown();
+                try {
+                    goOn.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        FlagsProvider provider = FlagsProvider.of(flags);
+        provider.initialize(new ImmutableContext());
+        holdNext.set(true);
+        Thread shutdown = new Thread(provider::shutdown, "late-shutdown");
+        shutdown.start();
+        assertThat(shutdownBegun.await(10, TimeUnit.SECONDS)).isTrue();
+        Thread setAgain = new Thread(() -> provider.initialize(new ImmutableContext()), "set-again");
+        setAgain.start();
+        // Either done (it ran while the shutdown was held) or waiting for the shutdown to end: only then let it go on.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (setAgain.isAlive() && setAgain.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        goOn.countDown();
+        shutdown.join(10_000);
+        setAgain.join(10_000);
+        assertThat(flags.listeners()).as("change and status listener of the registration set again").hasSize(2);
+    }
+
+    /** Answers of a {@link TestFlags}, as if they came from another source; keeps the listeners registered. */
+    private record FromSource(TestFlags flags, Source source, Runnable onStatusListenerRemoved,
+            Runnable beforeListenerRemoved, java.util.Set<Object> listeners) implements Flags {
 
         FromSource(TestFlags flags, Source source) {
             this(flags, source, () -> { });
+        }
+
+        FromSource(TestFlags flags, Source source, Runnable onStatusListenerRemoved) {
+            this(flags, source, onStatusListenerRemoved, () -> { });
+        }
+
+        FromSource(TestFlags flags, Source source, Runnable onStatusListenerRemoved, Runnable beforeListenerRemoved) {
+            this(flags, source, onStatusListenerRemoved, beforeListenerRemoved,
+                    java.util.concurrent.ConcurrentHashMap.newKeySet());
         }
         @Override
         public boolean isEnabled(String flagKey, User user) {
@@ -354,11 +415,14 @@ class FlagsProviderTest {
         @Override
         public void addListener(FlagChangeListener listener) {
             flags.addListener(listener);
+            listeners.add(listener);
         }
 
         @Override
         public void removeListener(FlagChangeListener listener) {
+            beforeListenerRemoved.run();
             flags.removeListener(listener);
+            listeners.remove(listener);
         }
 
         @Override
@@ -374,11 +438,13 @@ class FlagsProviderTest {
         @Override
         public void addStatusListener(StatusListener listener) {
             flags.addStatusListener(listener);
+            listeners.add(listener);
         }
 
         @Override
         public void removeStatusListener(StatusListener listener) {
             flags.removeStatusListener(listener);
+            listeners.remove(listener);
             onStatusListenerRemoved.run();
         }
 
