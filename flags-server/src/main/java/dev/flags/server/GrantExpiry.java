@@ -117,33 +117,52 @@ public final class GrantExpiry implements AutoCloseable {
     private boolean revokeExpired(String environment) {
         ChangeWriter writer = this.writer;
         for (int attempt = 0; attempt < ATTEMPTS_PER_ENVIRONMENT; attempt++) {
-            EnvironmentState env = journal.state().environment(environment).orElse(null);
-            if (env == null || env.archived()) {
+            // Read and appended under the environment's lock, as every read-modify-write of it is: read outside it, a write
+            // of the environment committed between the read and the append (it waited for that lock) made every attempt a
+            // 412, so that in a busy environment an expired grant stayed, round after round.
+            Boolean noneLeft = writer.serialized(environment, () -> revokeOneExpired(writer, environment));
+            if (Boolean.TRUE.equals(noneLeft)) {
                 return true;
             }
-            Instant now = clock.instant();
-            Map.Entry<Grant, Instant> due = env.grantExpiries().entrySet().stream()
-                    .filter(g -> !g.getValue().isAfter(now)).findFirst().orElse(null);
-            if (due == null) {
-                return true;
-            }
-            Grant grant = due.getKey();
-            try {
-                writer.append(Change.of(EntryType.ROLE_REVOKED, environment, ACTOR, JsonNodeFactory.instance.objectNode()
-                                .put("user", grant.userId()).put("role", grant.role()))
-                        .withComment("the grant expired at " + due.getValue())
-                        .expectingVersion(env.version()));
-                revoked.incrementAndGet();
+            if (Boolean.FALSE.equals(noneLeft)) {
                 attempt = -1; // one revoked: the next expired grant gets attempts of its own
-                LOG.info("role {} of user {} in environment {} expired at {}: revoked", LogText.quoted(grant.role()),
-                        LogText.quoted(grant.userId()), LogText.quoted(environment), due.getValue());
-            } catch (ApiException e) {
-                if (e.status() != 412 && e.status() != 409 && e.status() != 404) {
-                    throw e;
-                }
-                // Changed (or archived, or deleted) since it was read: read it again.
             }
         }
+        return false;
+    }
+
+    /**
+     * Revokes one expired grant of the environment, if it is unchanged since read.
+     *
+     * @return true if none is left to revoke, false if one was revoked (look again), null if the environment changed
+     *     since it was read
+     */
+    private Boolean revokeOneExpired(ChangeWriter writer, String environment) {
+        EnvironmentState env = journal.state().environment(environment).orElse(null);
+        if (env == null || env.archived()) {
+            return true;
+        }
+        Instant now = clock.instant();
+        Map.Entry<Grant, Instant> due = env.grantExpiries().entrySet().stream()
+                .filter(g -> !g.getValue().isAfter(now)).findFirst().orElse(null);
+        if (due == null) {
+            return true;
+        }
+        Grant grant = due.getKey();
+        try {
+            writer.append(Change.of(EntryType.ROLE_REVOKED, environment, ACTOR, JsonNodeFactory.instance.objectNode()
+                            .put("user", grant.userId()).put("role", grant.role()))
+                    .withComment("the grant expired at " + due.getValue())
+                    .expectingVersion(env.version()));
+        } catch (ApiException e) {
+            if (e.status() != 412 && e.status() != 409 && e.status() != 404) {
+                throw e;
+            }
+            return null; // changed (or archived, or deleted) since it was read: read it again
+        }
+        revoked.incrementAndGet();
+        LOG.info("role {} of user {} in environment {} expired at {}: revoked", LogText.quoted(grant.role()),
+                LogText.quoted(grant.userId()), LogText.quoted(environment), due.getValue());
         return false;
     }
 }
