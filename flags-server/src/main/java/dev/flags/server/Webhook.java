@@ -98,11 +98,26 @@ public final class Webhook implements AutoCloseable {
         this.endpoint = java.net.URI.create(url.getScheme() + "://" + hostAndPort
                 + (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
                 + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery())); // as given, minus the user info
-        this.authorization = url.getUserInfo() == null ? null : "Basic " + java.util.Base64.getEncoder()
-                .encodeToString(url.getUserInfo().getBytes(StandardCharsets.UTF_8));
+        this.authorization = basic(url.getUserInfo());
         this.acknowledged = readCursor();
         this.thread = new Thread(this::run, "flags-webhook");
         thread.setDaemon(true);
+    }
+
+    /**
+     * The Basic credentials of a URL's user info: {@code user:password}, and {@code user:} for a user name alone (a token
+     * as the user name, as some receivers take it): without the colon, the header is no credentials a receiver can read
+     * (RFC 7617), and every delivery was refused, for good.
+     *
+     * @param userInfo the URL's user info, decoded, or null
+     * @return {@code Basic ...}, or null for none
+     */
+    static String basic(String userInfo) {
+        if (userInfo == null) {
+            return null;
+        }
+        String credentials = userInfo.indexOf(':') < 0 ? userInfo + ":" : userInfo;
+        return "Basic " + java.util.Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
     }
 
     /**

@@ -282,6 +282,40 @@ class WebhookTest {
     }
 
     @Test
+    void aUrlWithAUserNameAloneGoesAsBasicCredentialsWithAnEmptyPassword() throws Exception {
+        // A token as the user name, as some receivers take it: Basic credentials are "user:password", so the header
+        // carries "hooktoken:", as curl sends it for such a URL, not "hooktoken", which no Basic receiver can read.
+        HttpServer guarded = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        BlockingQueue<String> taken = new LinkedBlockingQueue<>();
+        guarded.createContext("/hooks/flags", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            taken.add(exchange.getPrincipal().getUsername());
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+        }).setAuthenticator(new com.sun.net.httpserver.BasicAuthenticator("flags") {
+            @Override
+            public boolean checkCredentials(String user, String password) {
+                return user.equals("hooktoken") && password.isEmpty();
+            }
+        });
+        guarded.start();
+        try {
+            Path secret = dir.resolve("webhook-secret");
+            Files.writeString(secret, SECRET);
+            Files.setPosixFilePermissions(secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            ServerConfig config = ServerFixture.config(dir.resolve("data")).withWebhook(new WebhookSettings(
+                    URI.create("http://hooktoken@127.0.0.1:" + guarded.getAddress().getPort() + "/hooks/flags"), secret));
+            try (FlagServer server = FlagServer.start(config)) {
+                new ApiClient(server.httpPort()).post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+                assertThat(taken.poll(15, TimeUnit.SECONDS)).as("the delivery taken by a receiver behind Basic authentication")
+                        .isEqualTo("hooktoken");
+            }
+        } finally {
+            guarded.stop(0);
+        }
+    }
+
+    @Test
     void aRedirectIsAFailureNeverFollowedAndLoggedWithoutWhatMayBeACredential() throws Exception {
         answer.set(307);
         String moved = "http://hook:pa55@127.0.0.1:" + receiver.getAddress().getPort() + "/moved?sig=hunter3";
