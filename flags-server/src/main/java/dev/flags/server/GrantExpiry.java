@@ -120,33 +120,38 @@ public final class GrantExpiry implements AutoCloseable {
             // Read and appended under the environment's lock, as every read-modify-write of it is: read outside it, a write
             // of the environment committed between the read and the append (it waited for that lock) made every attempt a
             // 412, so that in a busy environment an expired grant stayed, round after round.
-            Boolean noneLeft = writer.serialized(environment, () -> revokeOneExpired(writer, environment));
-            if (Boolean.TRUE.equals(noneLeft)) {
+            Revocation done = writer.serialized(environment, () -> revokeOneExpired(writer, environment));
+            if (done == Revocation.NONE_DUE) {
                 return true;
             }
-            if (Boolean.FALSE.equals(noneLeft)) {
+            if (done == Revocation.REVOKED) {
                 attempt = -1; // one revoked: the next expired grant gets attempts of its own
             }
         }
         return false;
     }
 
-    /**
-     * Revokes one expired grant of the environment, if it is unchanged since read.
-     *
-     * @return true if none is left to revoke, false if one was revoked (look again), null if the environment changed
-     *     since it was read
-     */
-    private Boolean revokeOneExpired(ChangeWriter writer, String environment) {
+    /** What one look at an environment's expired grants did. */
+    private enum Revocation {
+        /** No grant of the environment is due (or it is archived, or gone). */
+        NONE_DUE,
+        /** One grant was revoked: look again. */
+        REVOKED,
+        /** The environment changed between its read and the revocation: read it again. */
+        CHANGED
+    }
+
+    /** Revokes one expired grant of the environment, if it is unchanged since read. */
+    private Revocation revokeOneExpired(ChangeWriter writer, String environment) {
         EnvironmentState env = journal.state().environment(environment).orElse(null);
         if (env == null || env.archived()) {
-            return true;
+            return Revocation.NONE_DUE;
         }
         Instant now = clock.instant();
         Map.Entry<Grant, Instant> due = env.grantExpiries().entrySet().stream()
                 .filter(g -> !g.getValue().isAfter(now)).findFirst().orElse(null);
         if (due == null) {
-            return true;
+            return Revocation.NONE_DUE;
         }
         Grant grant = due.getKey();
         try {
@@ -158,11 +163,11 @@ public final class GrantExpiry implements AutoCloseable {
             if (e.status() != 412 && e.status() != 409 && e.status() != 404) {
                 throw e;
             }
-            return null; // changed (or archived, or deleted) since it was read: read it again
+            return Revocation.CHANGED; // changed (or archived, or deleted) since it was read: read it again
         }
         revoked.incrementAndGet();
         LOG.info("role {} of user {} in environment {} expired at {}: revoked", LogText.quoted(grant.role()),
                 LogText.quoted(grant.userId()), LogText.quoted(environment), due.getValue());
-        return false;
+        return Revocation.REVOKED;
     }
 }
