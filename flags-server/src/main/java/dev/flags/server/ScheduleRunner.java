@@ -165,19 +165,40 @@ public final class ScheduleRunner implements AutoCloseable {
         ChangeWriter writer = this.writer;
         FlagService flags = this.flags;
         for (int attempt = 0; attempt < ATTEMPTS_PER_SCHEDULE; attempt++) {
-            EnvironmentState env = journal.state().environment(environment).orElse(null);
-            if (env == null || env.archived()) {
-                return true; // an archived environment's schedules wait for its restore
-            }
-            List<Schedule> pending = env.pendingSchedules();
-            if (pending.isEmpty() || pending.get(0).at().isAfter(clock.instant())) {
+            // Read, judged and written under the environment's lock, as every read-modify-write of it is: read outside
+            // it, a write of the environment committed before a schedule's end (failed, or nothing to change) made every
+            // attempt a 412, so that in a busy environment the schedule stayed pending, round after round (as QA84 F1).
+            Step step = writer.serialized(environment, () -> runFirstDue(writer, flags, environment));
+            if (step == Step.NONE_DUE) {
                 return true;
             }
-            if (run(writer, flags, env, pending.get(0))) {
+            if (step == Step.ENDED) {
                 attempt = -1; // one ended: the next due schedule gets attempts of its own
             }
         }
         return false;
+    }
+
+    /** What one look at an environment's due schedules did. */
+    private enum Step {
+        /** No schedule of the environment is due (or it is archived, or gone). */
+        NONE_DUE,
+        /** The soonest due schedule ended (applied, unchanged, or failed): look again. */
+        ENDED,
+        /** The environment changed between its read and the schedule's write: read it again. */
+        CHANGED
+    }
+
+    private Step runFirstDue(ChangeWriter writer, FlagService flags, String environment) {
+        EnvironmentState env = journal.state().environment(environment).orElse(null);
+        if (env == null || env.archived()) {
+            return Step.NONE_DUE; // an archived environment's schedules wait for its restore
+        }
+        List<Schedule> pending = env.pendingSchedules();
+        if (pending.isEmpty() || pending.get(0).at().isAfter(clock.instant())) {
+            return Step.NONE_DUE;
+        }
+        return run(writer, flags, env, pending.get(0)) ? Step.ENDED : Step.CHANGED;
     }
 
     /**

@@ -370,69 +370,25 @@ class GrantExpiryTest {
         }
     }
 
-    /**
-     * A clock that, when the timer's thread reads it, has another thread write to the environment (a grant of a new user):
-     * what a busy environment does between the timer's read of the state and its revocation. It waits until that write is
-     * committed, or is waiting for the environment's lock.
-     */
-    private static final class BusyEnvironmentClock extends java.time.Clock {
-        final MutableClock time;
-        final ChangeWriter[] writer = new ChangeWriter[1];
-        volatile Thread timerThread;
-        final java.util.concurrent.atomic.AtomicInteger writes = new java.util.concurrent.atomic.AtomicInteger();
-        final List<Thread> writers = new java.util.concurrent.CopyOnWriteArrayList<>();
-
-        BusyEnvironmentClock(MutableClock time) {
-            this.time = time;
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return java.time.ZoneOffset.UTC;
-        }
-
-        @Override
-        public java.time.Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            if (Thread.currentThread() == timerThread && writes.get() < 50) {
-                int n = writes.incrementAndGet();
-                Thread other = new Thread(() -> writer[0].append(grant("busy-" + n, null)), "busy-writer-" + n);
-                writers.add(other);
-                other.start();
-                while (other.isAlive() && other.getState() != Thread.State.WAITING) {
-                    Thread.onSpinWait(); // committed, or queued behind the lock: either way, its write is under way
-                }
-            }
-            return time.instant();
-        }
-    }
-
     @Test
     void aGrantExpiresOnTimeWhileOtherWritesOfItsEnvironmentKeepComing() throws Exception {
         MutableClock time = new MutableClock(T0);
-        BusyEnvironmentClock clock = new BusyEnvironmentClock(time);
+        ChangeWriter[] writer = new ChangeWriter[1];
+        BusyEnvironmentClock clock = new BusyEnvironmentClock(time, n -> writer[0].append(grant("busy-" + n, null)));
         FileJournal journal = FileJournal.builder(dir).clock(time).open();
         GrantExpiry expiry = new GrantExpiry(journal, clock);
-        ChangeWriter writer = new ChangeWriter(journal, new Metrics(), expiry::environmentChanged);
-        clock.writer[0] = writer;
+        writer[0] = new ChangeWriter(journal, new Metrics(), expiry::environmentChanged);
         try {
-            writer.append(change(EntryType.ENVIRONMENT_CREATED, "production", "{}"));
-            writer.append(grant("tess", T0.plusSeconds(60)));
+            writer[0].append(change(EntryType.ENVIRONMENT_CREATED, "production", "{}"));
+            writer[0].append(grant("tess", T0.plusSeconds(60)));
             time.set(T0.plusSeconds(120));
 
-            clock.timerThread = Thread.currentThread(); // start() runs its first round on this thread
-            expiry.start(writer);
-            clock.timerThread = null;
-            for (Thread t : clock.writers) {
-                t.join(10_000);
-            }
+            clock.busyWhileThisThreadReads(); // start() runs its first round on this thread
+            expiry.start(writer[0]);
+            clock.quiet();
             EnvironmentState env = journal.state().environment("production").orElseThrow();
             assertThat(env.roleGrants()).as("every write of the busy environment made it").containsKeys("busy-1");
-            assertThat(env.roleGrants()).as("tess's grant expired at " + T0.plusSeconds(60) + "; " + clock.writes.get()
+            assertThat(env.roleGrants()).as("tess's grant expired at " + T0.plusSeconds(60) + "; " + clock.writes()
                     + " other writes came meanwhile").doesNotContainKey("tess");
         } finally {
             expiry.close();
