@@ -1,0 +1,98 @@
+package dev.flags.server;
+
+import static dev.flags.server.ServerFixture.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Request bodies that the port's buffering does not take whole (over the API's 1 MiB limit, or chunked past it), sent slowly by a client with a token that may send bodies (QA83): they must not
+ * hold the HTTP port's worker threads, which the health checks and every other request need.
+ */
+class BodiesHoldNoWorkersTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void bodiesDeclaredOverTheLimitAndSentSlowlyDoNotStopTheApi() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            List<Socket> stalled = new ArrayList<>();
+            try {
+                // More than the HTTP worker threads (8 per core): a body between 1 and 4 MiB was drained by a worker.
+                for (int i = 0; i < 48; i++) {
+                    Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort());
+                    OutputStream out = s.getOutputStream();
+                    out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
+                            + "\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n{")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    stalled.add(s);
+                }
+                assertAnswered(server.httpPort());
+            } finally {
+                for (Socket s : stalled) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void chunkedBodiesPastTheLimitAndThenSentSlowlyDoNotStopTheApi() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            List<Socket> stalled = new ArrayList<>();
+            byte[] chunk = new byte[16 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'a');
+            try {
+                for (int i = 0; i < 48; i++) {
+                    Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort());
+                    OutputStream out = s.getOutputStream();
+                    out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
+                            + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    // A little over the 1 MiB the buffering takes, and then no end.
+                    for (int c = 0; c < 70; c++) {
+                        out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                        out.write(chunk);
+                        out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                    }
+                    out.flush();
+                    stalled.add(s);
+                }
+                assertAnswered(server.httpPort());
+            } finally {
+                for (Socket s : stalled) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    /** The health check and the API answer, within a bound, so that a stopped API fails the test instead of hanging it. */
+    private static void assertAnswered(int port) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/healthz"))
+                .timeout(Duration.ofSeconds(15)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(health.statusCode()).isEqualTo(200);
+        HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                        + "/api/v1/environments")).timeout(Duration.ofSeconds(15))
+                .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"key\": \"production\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    }
+}
