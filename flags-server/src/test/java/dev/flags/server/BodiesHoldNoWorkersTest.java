@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Request bodies that the port's buffering does not take whole (over the API's 1 MiB limit, or chunked past it), sent slowly by a client with a token that may send bodies (QA83): they must not
+ * Request bodies that the port's buffering does not take whole (over the API's 1 MiB limit, chunked past it, or sent
+ * after {@code Expect: 100-continue}), sent slowly by a client with a token that may send bodies (QA83): they must not
  * hold the HTTP port's worker threads, which the health checks and every other request need.
  */
 class BodiesHoldNoWorkersTest {
@@ -77,6 +78,78 @@ class BodiesHoldNoWorkersTest {
             } finally {
                 for (Socket s : stalled) {
                     s.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void bodiesSentAfterExpect100ContinueAndSentSlowlyDoNotStopTheApi() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            List<Socket> stalled = new ArrayList<>();
+            try {
+                for (int i = 0; i < 48; i++) {
+                    Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort());
+                    OutputStream out = s.getOutputStream();
+                    // As curl sends a large body: the headers, then (after the 100 Continue) the body, here never whole.
+                    out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
+                            + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    out.write('{');
+                    out.flush();
+                    stalled.add(s);
+                }
+                assertAnswered(server.httpPort());
+            } finally {
+                for (Socket s : stalled) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void aBodySentAfterExpect100ContinueIsAnsweredAsAnyOther() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"));
+             Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
+            s.setSoTimeout(20_000);
+            String body = "{\"key\": \"production\"}";
+            s.getOutputStream().write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + body.length()
+                    + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            java.io.InputStream in = s.getInputStream();
+            String interim = new String(in.readNBytes("HTTP/1.1 100 Continue".length()), StandardCharsets.US_ASCII);
+            assertThat(interim).isEqualTo("HTTP/1.1 100 Continue");
+            s.getOutputStream().write(body.getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            StringBuilder rest = new StringBuilder();
+            while (rest.indexOf("\"key\"") < 0 || rest.lastIndexOf("}") < rest.indexOf("\"key\"")) {
+                int b = in.read();
+                if (b < 0) {
+                    break;
+                }
+                rest.append((char) b);
+            }
+            assertThat(rest.toString()).as("one 100 Continue, then the answer").contains("HTTP/1.1 201")
+                    .doesNotContain("100 Continue").contains("\"key\" : \"production\"");
+        }
+    }
+
+    @Test
+    void aBodyThatExpects100ContinueGetsNoneWhenItIsRefusedUnread() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            for (String[] refused : new String[][] {{"Bearer " + ADMIN, "2000000", "HTTP/1.1 413"},
+                    {"Bearer flg_guessed-0123456789", "100", "HTTP/1.1 401"}}) {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort())) {
+                    s.setSoTimeout(20_000);
+                    s.getOutputStream().write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: " + refused[0]
+                            + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + refused[1]
+                            + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                    s.getOutputStream().flush();
+                    String answer = new String(s.getInputStream().readNBytes(refused[2].length()), StandardCharsets.US_ASCII);
+                    assertThat(answer).as("refused before the body is asked for").isEqualTo(refused[2]);
                 }
             }
         }

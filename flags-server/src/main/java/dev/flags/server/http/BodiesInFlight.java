@@ -1,8 +1,10 @@
 package dev.flags.server.http;
 
 import dev.flags.server.MinuteLog;
+import io.undertow.io.IoCallback;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
+import io.undertow.server.protocol.http.HttpContinue;
 import io.undertow.util.HeaderValues;
 import io.undertow.util.Headers;
 import java.time.Duration;
@@ -38,6 +40,8 @@ import org.xnio.XnioExecutor;
  *   <li>A body must have arrived {@link #BODY_DEADLINE} after its headers; a client still sending then (a trickle of a
  *       byte every few seconds, which no idle timeout ends) has its connection closed, and its place is free again
  *       (said in the log once a minute at most, with a count by token).</li>
+ *   <li>A request that asks for {@code Expect: 100-continue} is sent its {@code 100 Continue} here, once it has a place,
+ *       and its body is read into buffers as any other's.</li>
  * </ul>
  *
  * <p>Requests without a body (GET, most DELETEs) pass as they are.
@@ -196,7 +200,32 @@ public final class BodiesInFlight implements HttpHandler {
             }
             next.proceed();
         });
-        buffered.handleRequest(exchange);
+        // Undertow's buffering leaves a body sent after "Expect: 100-continue" (curl's way with a large body) unread,
+        // and the worker thread then read it at the sender's pace: clients that trickled such bodies held every worker,
+        // and the API and the health checks stopped (QA83 F2). So the 100 is sent here, and the body buffered as any.
+        if (!HttpContinue.requiresContinueResponse(exchange)) {
+            exchange.getRequestHeaders().remove(Headers.EXPECT); // none, or not needed: the body is coming already
+            buffered.handleRequest(exchange);
+            return;
+        }
+        HttpContinue.sendContinueResponse(exchange, new IoCallback() {
+            @Override
+            public void onComplete(HttpServerExchange continued, io.undertow.io.Sender unused) {
+                continued.getRequestHeaders().remove(Headers.EXPECT); // answered: the buffering reads the body, and
+                // the servlet sends no second 100
+                try {
+                    buffered.handleRequest(continued);
+                } catch (Exception e) {
+                    LOG.debug("http: reading a request body after its 100 Continue failed", e);
+                    IoUtils.safeClose(continued.getConnection());
+                }
+            }
+
+            @Override
+            public void onException(HttpServerExchange continued, io.undertow.io.Sender unused, java.io.IOException e) {
+                IoUtils.safeClose(continued.getConnection()); // the client went away before its 100 Continue
+            }
+        });
     }
 
     /**
