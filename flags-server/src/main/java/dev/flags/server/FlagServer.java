@@ -106,6 +106,13 @@ public final class FlagServer implements AutoCloseable {
     /** How long a connection that has sent a request may go without sending a byte while a request is being read. */
     static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
     /**
+     * How long a write of an answer may wait for its client to read: a worker thread writes it, and without this one
+     * waited as long as the client did not read (a stuck script, a peer gone without a word, for TCP's quarter of an
+     * hour), so that two dozen of them, each asking for a page of megabytes, stopped the API and the health checks
+     * (QA83 F3). Then the connection is closed.
+     */
+    static final Duration WRITE_TIMEOUT = Duration.ofSeconds(30);
+    /**
      * How long the HTTP port's stop waits for its worker threads, once the shutdown grace has been given to the requests
      * begun: then they are interrupted and the stop goes on.
      */
@@ -1026,6 +1033,7 @@ public final class FlagServer implements AutoCloseable {
                 // Until its first request; then KeptConnections gives it READ_TIMEOUT. A connection that sends nothing is
                 // closed at the header deadline, not held as a kept-alive one (30 s) would be.
                 .setSocketOption(Options.READ_TIMEOUT, (int) HEADERS_TIMEOUT.toMillis())
+                .setSocketOption(Options.WRITE_TIMEOUT, (int) WRITE_TIMEOUT.toMillis())
                 // At the cap the port stops accepting (XNIO's high water, shared among its I/O threads) until one of its
                 // connections closes: clients wait in the system's backlog, which holds no descriptor of this process.
                 .setSocketOption(Options.CONNECTION_HIGH_WATER, httpMaxConnections)
