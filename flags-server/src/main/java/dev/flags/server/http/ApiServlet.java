@@ -157,8 +157,8 @@ public final class ApiServlet extends HttpServlet {
             }
         } catch (ApiException e) {
             if (e.status() == 500) { // a fault already logged where it happened (a stopped journal)
-                String method = LogText.escape(req.getMethod());
-                String uri = LogText.escape(req.getRequestURI());
+                String method = LogText.escape(cut(req.getMethod()));
+                String uri = LogText.escape(cut(req.getRequestURI()));
                 refusedForAFault.add(e.title(), () -> "request " + method + " " + uri + " failed: " + e.getMessage()
                         + "; more such within a minute are counted, not logged one by one");
             }
@@ -182,7 +182,8 @@ public final class ApiServlet extends HttpServlet {
             // An Error too (out of memory, most likely): answered in the API's own form, never as the servlet container's
             // page, which would show a stack trace.
             String id = UUID.randomUUID().toString();
-            LOG.error("request {} {} failed (error id {})", LogText.escape(req.getMethod()), LogText.escape(req.getRequestURI()), id, e);
+            LOG.error("request {} {} failed (error id {})", LogText.escape(cut(req.getMethod())), LogText.escape(cut(req.getRequestURI())), id,
+                    e);
             if (e instanceof OutOfMemoryError) {
                 services.metrics().requestOutOfMemory();
             }
@@ -343,7 +344,7 @@ public final class ApiServlet extends HttpServlet {
             write(resp, 200, whoami(p));
             return;
         }
-        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+        throw noEndpoint(req);
     }
 
     // ---------------------------------------------------------------- environments
@@ -556,7 +557,7 @@ public final class ApiServlet extends HttpServlet {
                     comment(req, text(body, "comment", false))), env, key, broken);
             return;
         }
-        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+        throw noEndpoint(req);
     }
 
     /**
@@ -701,7 +702,7 @@ public final class ApiServlet extends HttpServlet {
             }
             return;
         }
-        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+        throw noEndpoint(req);
     }
 
     /** Why each pending schedule of a flag will fail at its time, by id (absent: it will apply). */
@@ -881,7 +882,7 @@ public final class ApiServlet extends HttpServlet {
             write(resp, 200, n.put("changed", m.entry() != null));
             return;
         }
-        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+        throw noEndpoint(req);
     }
 
     // ---------------------------------------------------------------- history, state, playground
@@ -1158,7 +1159,7 @@ public final class ApiServlet extends HttpServlet {
             }
             return;
         }
-        throw new ApiException(404, "not found", "there is no endpoint " + method + " " + req.getRequestURI() + "; see docs/api.md");
+        throw noEndpoint(req);
     }
 
     /**
@@ -1617,7 +1618,25 @@ public final class ApiServlet extends HttpServlet {
 
     private static ApiException notAllowed(String method, String allowed) {
         String all = allowed.replace("GET", "GET, HEAD");
-        return new ApiException(405, "method not allowed", method + " is not allowed here; allowed: " + all, Map.of("allow", all));
+        return new ApiException(405, "method not allowed", cut(method) + " is not allowed here; allowed: " + all, Map.of("allow", all));
+    }
+
+    /** @return a 404 for a path that names no endpoint, its method and path cut to {@link #SHOWN} characters */
+    private static ApiException noEndpoint(HttpServletRequest req) {
+        return new ApiException(404, "not found", "there is no endpoint " + cut(req.getMethod()) + " " + cut(req.getRequestURI())
+                + "; see docs/api.md");
+    }
+
+    /** The most characters of a request's method or path an answer or a log line shows. */
+    private static final int SHOWN = 200;
+
+    /**
+     * @return the method or path as an answer or a log line may show it: its first {@value #SHOWN} characters. A path
+     *     may have hundreds of segments of 4,096 characters each (up to the 1 MiB of headers), and its 404 echoed all of
+     *     it (QA83 F4)
+     */
+    private static String cut(String text) {
+        return text.length() <= SHOWN ? text : text.substring(0, SHOWN - 3) + "...";
     }
 
     /** HEAD is GET without the body: routed as GET; the container sends the headers only. */
