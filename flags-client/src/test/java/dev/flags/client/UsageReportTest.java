@@ -171,6 +171,9 @@ class UsageReportTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("has U+202E at index 4");
         assertThatThrownBy(() -> Flags.builder().application("(unnamed)"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stands for applications without a name");
+        String token = "flg_" + "k".repeat(43); // QA85 F1: the server refuses a report so named, and never quotes it
+        assertThatThrownBy(() -> Flags.builder().application("checkout " + token)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("application holds what looks like a flag server token").message().doesNotContain(token);
         Path file = Files.writeString(tmp.resolve("flags.json"), "{\"formatVersion\": 1, \"flags\": []}");
         // offline, where no report is sent, both are left alone: one configuration serves both modes
         try (Flags offline = Flags.builder().offlineFile(file).application("checkout").usageReporting(true).build()) {

@@ -12,8 +12,8 @@ import dev.flags.core.ReadableText;
  * at most {@value #MAX_LENGTH} characters, no control characters, no bidirectional controls (which
  * reorder what follows them on screen), no line or paragraph separators, no invisible characters
  * (zero-width spaces and joiners, the byte order mark, soft hyphens, the Hangul fillers and the rest of {@link
- * ReadableText#unfitForName}), which would make two names look the same, and no space at either end: the rule of
- * every name people read on this platform.
+ * ReadableText#unfitForName}), which would make two names look the same, no space at either end, and nothing that
+ * looks like a flag server token ({@link ReadableText#holdsAToken}): the rule of every name people read on this platform.
  */
 public final class ReportedName {
 
@@ -37,6 +37,11 @@ public final class ReportedName {
             return "is at most " + MAX_LENGTH + " characters, was " + name.length() + (characters == name.length() ? ""
                     : " UTF-16 units (" + characters + " characters: one beyond the Basic Multilingual Plane, such as an"
                     + " emoji, counts as two)");
+        }
+        if (ReadableText.holdsAToken(name)) {
+            // Kept in the server's usage file and shown to every reader of the environment's usage, as no name may be
+            // (QA85 F1); the message never quotes it.
+            return ReadableText.HOLDS_A_TOKEN;
         }
         int unfit = ReadableText.unfitForName(name);
         if (unfit >= 0) {

@@ -40,4 +40,15 @@ class ReportedNameTest {
         assertThat(ReportedName.problem("   ", false)).as("blank is only an application's problem").isNull();
         assertThat(ReportedName.problem("(unnamed)", true)).startsWith("must not be \"(unnamed)\"");
     }
+
+    @Test
+    void aNameThatHoldsATokenIsRefusedWithoutQuotingIt() {
+        // QA85 F1: kept in usage.json and shown to every reader of the environment's usage, as no other name may be.
+        String token = "flg_" + "Ab3-_".repeat(8) + "xyz";
+        for (boolean application : new boolean[] {true, false}) {
+            String problem = ReportedName.problem("checkout " + token, application);
+            assertThat(problem).startsWith("holds what looks like a flag server token").doesNotContain(token);
+        }
+        assertThat(ReportedName.problem("flg_short", true)).as("not a token's shape").isNull();
+    }
 }

@@ -152,6 +152,21 @@ class SdksApiTest {
     }
 
     @Test
+    void aTokenInAnSdksOrApplicationsNameIsNotShownToTheReadersOfTheList() {
+        // QA85 F1: a token pasted as the application's name was listed whole to every reader of the environment's SDKs.
+        String admin = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ops\", \"scope\": \"admin\"}").json().get("token").asText();
+        Iterator<SyncMessage> stream = stub().subscribe(SubscribeRequest.newBuilder().setEnvironment("production")
+                .setSdk("flags-go/" + admin).setInstanceId("inst-1").setApplication("checkout " + admin).build());
+        awaitVersion(stream, 1);
+        ApiClient.Response r = api.get(SDKS, token("viewer"));
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        assertThat(r.body()).doesNotContain(admin).doesNotContain(admin.substring(4));
+        JsonNode listed = r.json().get("sdks").get(0);
+        assertThat(listed.get("instance").asText()).as("still listed").isEqualTo("inst-1");
+        assertThat(listed.get("application").asText()).isEqualTo(listed.get("sdk").asText()).contains("token");
+    }
+
+    @Test
     void anEnvironmentWithSdksConnectedIsArchivedOnlyWhenAskedForEvenSo() throws Exception {
         connect(stub(), "inst-1", "checkout", 1);
         connect(stub(), "inst-2", "checkout", 1);

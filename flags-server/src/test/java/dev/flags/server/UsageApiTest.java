@@ -307,6 +307,33 @@ class UsageApiTest {
     }
 
     @Test
+    void aTokenInAReportsNamesOrUnknownKeysIsNeverKeptNorShownNorEchoed() throws Exception {
+        // QA85 F1: a token pasted as an application's name (or asked for as a flag key) went whole into usage.json and
+        // to every reader of the environment's usage, as no comment, name or description may.
+        startWithFlags(ServerFixture.config(dataDir));
+        String sdkToken = token("sdk", "production");
+        String admin = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ops\", \"scope\": \"admin\"}").json().get("token").asText();
+        FlagSyncGrpc.FlagSyncBlockingStub sdk = stub(sdkToken);
+        for (UsageReport bad : List.of(report("production", "checkout " + admin),
+                report("production", "checkout").toBuilder().setSdk("flags-go/" + admin).build())) {
+            Status refused = refusal(() -> sdk.reportUsage(bad));
+            assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(refused.getDescription()).contains("holds what looks like a flag server token").doesNotContain(admin);
+        }
+        // An unknown key is not worth an application's whole report (its flags would look unused): dropped alone.
+        stub(sdkToken).reportUsage(report("production", "checkout", mark("promo", true, false)).toBuilder()
+                .addUnknownFlags(admin).addUnknownFlags("biling-v2").build());
+        JsonNode usage = usage("");
+        assertThat(usage.get("unknownFlags")).extracting(u -> u.get("flag").asText()).containsExactly("biling-v2");
+        assertThat(flag(usage, "promo").get("applications").get(0).get("name").asText()).isEqualTo("checkout");
+        assertThat(usage.toString()).doesNotContain(admin);
+        server.close();
+        server = null;
+        assertThat(java.nio.file.Files.readString(dataDir.resolve("usage.json"))).contains("biling-v2").doesNotContain(admin)
+                .doesNotContain(admin.substring(4));
+    }
+
+    @Test
     void archivingWithUnusedForIsRefusedWhileCodeStillEvaluatesTheFlag() throws Exception {
         startWithFlags(ServerFixture.config(dataDir));
         stub(token("sdk", "production")).reportUsage(report("production", "checkout", mark("billing-v2", true, false)));

@@ -24,11 +24,18 @@ record StreamIdentity(String instanceId, String sdk, String application) {
     Objects.requireNonNull(application, "application");
   }
 
+  /** What the list of SDKs shows for a name that looks like a token: the name itself is never kept (QA85 F1). */
+  static final String HIDDEN_TOKEN = "(hidden: looks like a flag server token)";
+
   /**
    * A name as the list of SDKs shows it: control characters (a terminal's escapes among them) replaced by {@code ?},
-   * cut to {@link #MAX_NAME} characters.
+   * cut to {@link #MAX_NAME} characters; {@link #HIDDEN_TOKEN} for one that holds what looks like a token, which every
+   * reader of the environment's SDKs would see (the stream is not refused for it: its flags matter more than its name).
    */
   static String name(String given) {
+    if (ReadableText.holdsAToken(given)) {
+      return HIDDEN_TOKEN;
+    }
     StringBuilder out = new StringBuilder(Math.min(given.length(), MAX_NAME));
     for (int i = 0; i < given.length() && out.length() < MAX_NAME; i++) {
       char c = given.charAt(i);

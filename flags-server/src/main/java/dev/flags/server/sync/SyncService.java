@@ -67,7 +67,6 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   private static final Logger LOG = LoggerFactory.getLogger(SyncService.class);
   /** Environment keys: the admin API's syntax (docs/api.md). */
   private static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-  private static final int MAX_SDK_LENGTH = 128;
   /** SDK instance ids ({@code SubscribeRequest.instance_id}). */
   private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -189,7 +188,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     if (LOG.isDebugEnabled()) {
       LOG.debug("sync: subscribe {} from version {} by {} ({})", request.getEnvironment(),
           request.getFromVersion(), AuthInterceptor.principal().map(Principal::tokenId).orElse("?"),
-          shorten(request.getSdk(), MAX_SDK_LENGTH));
+          StreamIdentity.name(request.getSdk())); // never a token pasted as its name (QA85 F1)
     }
     broadcaster.subscribe(request.getEnvironment(), request.getFromVersion(), request.getFromStateTag(),
         (ServerCallStreamObserver<SyncMessage>) responseObserver,
@@ -367,7 +366,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
       }
       List<String> unknown = new ArrayList<>(report.getUnknownFlagsCount());
       for (String key : report.getUnknownFlagsList()) {
-        if (!flags.containsKey(key)) { // a flag of it now: the SDK had not heard of it yet, nothing is wrong
+        // A flag of it now: the SDK had not heard of it yet, nothing is wrong. One that looks like a token is not kept
+        // (usage.json) nor listed to the environment's readers, and not worth refusing the application's whole report
+        // for, which would make its flags look unused (QA85 F1).
+        if (!flags.containsKey(key) && !dev.flags.core.ReadableText.holdsAToken(key)) {
           unknown.add(key);
         }
       }

@@ -1,6 +1,7 @@
 package dev.flags.server.sync;
 
 import dev.flags.core.Flag;
+import dev.flags.core.ReadableText;
 import dev.flags.protocol.ReportedName;
 import dev.flags.protocol.v1.FlagUsage;
 import dev.flags.protocol.v1.UsageReport;
@@ -83,7 +84,11 @@ final class UsageReportCheck {
     /** The SDK's own rule ({@link ReportedName}, which the SDK applies when the application names itself). */
     private static String nameProblem(String field, String value, boolean application) {
         String problem = ReportedName.problem(value, application);
-        return problem == null ? null : field + " " + problem + ": " + shown(value);
+        if (problem == null) {
+            return null;
+        }
+        // Never quoted when it may be a secret: the description goes back over the wire and into the DEBUG log (QA85 F1).
+        return field + " " + problem + (ReadableText.holdsAToken(value) ? "" : ": " + shown(value));
     }
 
     /** Quoted, escaped, and at most {@link #SHOWN} characters of it. */
