@@ -336,10 +336,17 @@ public interface Flags extends AutoCloseable {
          * @throws NullPointerException if {@code environment} is null
          * @throws IllegalArgumentException if {@code environment} is not an environment's key: an ASCII letter or
          *         digit, then ASCII letters, digits, {@code .}, {@code _} or {@code -}, at most 128 characters (the
-         *         server's rule, checked here so that a typo fails at start, not in the first sync)
+         *         server's rule, checked here so that a typo fails at start, not in the first sync), or holds what
+         *         looks like a flag server token (no environment's key does; the message does not quote it)
          */
         public Builder environment(String environment) {
             nonBlank(environment, "environment");
+            if (dev.flags.core.ReadableText.holdsAToken(environment)) {
+                // The token given here too (one variable for both): never quoted, and never sent, since the server's
+                // refusal would name it and be logged; no environment's key looks like a token (QA85 F2).
+                throw new IllegalArgumentException("environment " + dev.flags.core.ReadableText.HOLDS_A_TOKEN
+                        + ": is the sdk token given as the environment?");
+            }
             if (!Flag.isValidKey(environment)) {
                 throw new IllegalArgumentException("environment must be an environment's key: an ASCII letter or digit, then"
                         + " ASCII letters, digits, '.', '_' or '-', at most 128 characters, was " + shown(environment));

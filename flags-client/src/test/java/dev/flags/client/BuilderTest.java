@@ -116,6 +116,14 @@ class BuilderTest {
                     .hasMessageStartingWith("environment must be an environment's key: an ASCII letter or digit, then ASCII"
                             + " letters, digits, '.', '_' or '-', at most 128 characters, was \"");
         }
+        // QA85 F2: the token given as the environment too (one variable for both) was sent, and the server's refusal,
+        // quoting it, logged; one read with its line break was quoted here.
+        String token = "flg_" + "Zq9-_".repeat(8) + "abc";
+        for (String environment : List.of(token, token + "\n", "x" + token + "!")) {
+            assertThatThrownBy(() -> Flags.builder().environment(environment)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("environment holds what looks like a flag server token").message()
+                    .doesNotContain(token.substring(4));
+        }
         assertThatThrownBy(() -> Flags.builder().environment("prod\u200Buction")).hasMessageEndingWith("was \"prod\\u200buction\"");
         assertThatThrownBy(() -> Flags.builder().environment("p".repeat(129))).hasMessageEndingWith("...\" (129 characters)");
         assertThat(Flags.builder().environment("eu-west_2.staging")).isNotNull();

@@ -211,8 +211,8 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     }
     if (problem == null && !broadcaster.acknowledge(ack.getEnvironment(),
         AuthInterceptor.principal().orElseThrow().tokenId(), ack.getInstanceId(), ack.getVersion(), ack.getClosing())) {
-      problem = Status.NOT_FOUND.withDescription("this token has no open sync stream of environment \""
-          + ack.getEnvironment() + "\" with instance_id \"" + ack.getInstanceId()
+      problem = Status.NOT_FOUND.withDescription("this token has no open sync stream of environment "
+          + quoted(ack.getEnvironment()) + " with instance_id \"" + ack.getInstanceId()
           + "\": it has ended, or the SDK has not subscribed with that id");
     }
     if (problem != null) {
@@ -340,7 +340,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     if (problem != null) {
       reportsRefused.increment();
       if (LOG.isDebugEnabled()) {
-        LOG.debug("usage: report for {} by {} refused: {} {}", shorten(report.getEnvironment(), 80),
+        LOG.debug("usage: report for {} by {} refused: {} {}", quoted(report.getEnvironment()),
             AuthInterceptor.principal().map(Principal::tokenId).orElse("?"), problem.getCode(),
             LogText.escape(problem.getDescription()));
       }
@@ -419,8 +419,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     }
     if (!KEY.matcher(environment).matches()) {
       return Status.INVALID_ARGUMENT.withDescription("environment must start with a letter or"
-          + " digit and contain only letters, digits, '.', '_' or '-' (at most 128), was \""
-          + shorten(environment, 80) + "\"");
+          + " digit and contain only letters, digits, '.', '_' or '-' (at most 128), was " + quoted(environment));
     }
     Principal p = principal.get();
     if (!p.canSync(environment)) {
@@ -432,7 +431,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
           : "only an sdk token of it (or an admin token) may, so give the SDK an sdk token of that environment";
       return Status.PERMISSION_DENIED.withDescription("a token of scope " + p.scope().apiName()
           + " for " + (p.environments().isEmpty() ? "no environment" : p.environments())
-          + " may not " + action + " environment \"" + environment + "\": " + remedy);
+          + " may not " + action + " environment " + quoted(environment) + ": " + remedy);
     }
     if (broadcaster.isShutdown()) {
       return Broadcaster.SHUTTING_DOWN;
@@ -451,7 +450,17 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
     if (broadcaster.wasDeleted(environment)) {
       return Broadcaster.deletedStatus(environment);
     }
-    return Status.NOT_FOUND.withDescription("environment \"" + environment + "\" does not exist");
+    return Status.NOT_FOUND.withDescription("environment " + quoted(environment) + " does not exist");
+  }
+
+  /**
+   * An environment as a refusal quotes it, or {@link StreamIdentity#HIDDEN_TOKEN} for one that looks like a token: the
+   * SDK's token given as its environment too, which the SDK would log with the refusal (QA85 F2). No environment's key
+   * may look like one (the admin API refuses it), so nothing is lost.
+   */
+  private static String quoted(String environment) {
+    return dev.flags.core.ReadableText.holdsAToken(environment) ? StreamIdentity.HIDDEN_TOKEN
+        : "\"" + shorten(environment, 80) + "\"";
   }
 
   /** At most max characters, control characters escaped: safe to put in a log line. */

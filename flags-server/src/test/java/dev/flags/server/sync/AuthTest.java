@@ -30,6 +30,8 @@ import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -189,6 +191,21 @@ class AuthTest {
       toOther.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       other.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  void aTokenGivenAsTheEnvironmentIsNeverQuotedBack() throws Exception {
+    // QA85 F2: the SDK's token passed to environment() too (one variable for both) came back whole in the refusal,
+    // which SDKs log: a token read from a file with its line break, as the key that is not one, too.
+    String token = "flg_" + "Zq9-_".repeat(8) + "abc";
+    Map<String, Status> refused = new LinkedHashMap<>();
+    refused.put("an sdk token's", subscribe(SDK, token, 0));
+    refused.put("an admin token's", subscribe(ADMIN, token, 0));
+    refused.put("not a key", subscribe(SDK, token + "\n", 0));
+    assertThat(refused.values()).extracting(Status::getCode).containsExactly(Status.Code.PERMISSION_DENIED,
+        Status.Code.NOT_FOUND, Status.Code.INVALID_ARGUMENT);
+    refused.forEach((what, s) -> assertThat(s.getDescription()).as(what).doesNotContain(token.substring(4))
+        .contains("(hidden: looks like a flag server token)"));
   }
 
   @Test
