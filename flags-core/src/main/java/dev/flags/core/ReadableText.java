@@ -35,6 +35,17 @@ public final class ReadableText {
     }
 
     /**
+     * Text to send back with each token-shaped run ({@link #holdsAToken}) written {@code flg_***}: a refusal that
+     * quotes what was sent must not carry a token pasted in the wrong place back into a terminal or a CI log (QA85 F3).
+     *
+     * @param text text, or null
+     * @return the text with every token hidden (null for null)
+     */
+    public static String withTokensHidden(String text) {
+        return holdsAToken(text) ? TOKEN_SHAPED.matcher(text).replaceAll("flg_***") : text;
+    }
+
+    /**
      * @param text text someone else chose, or null
      * @return the text with the characters {@link #unsafe(char)} names, lone surrogates, invisible formatting
      *     characters and the other characters that show as nothing ({@link #invisible(int)}) written as a

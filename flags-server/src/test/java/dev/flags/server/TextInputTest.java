@@ -54,6 +54,27 @@ class TextInputTest {
     }
 
     @Test
+    void aTokenSentWhereAKeyAnIdOrAValueGoesIsNeverQuotedBackInTheRefusal() {
+        // QA85 F3: refusals quoted it whole, and a script's curl --fail-with-body prints the body into the CI log (the
+        // token in the path for the environment, variables swapped; one pasted where a token id goes).
+        String editor = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"ed\", \"scope\": \"editor\", \"environments\":"
+                + " [\"production\"]}").json().get("token").asText();
+        java.util.Map<String, ApiClient.Response> refused = new java.util.LinkedHashMap<>();
+        refused.put("an environment", api.get("/api/v1/environments/" + editor + "/flags", editor));
+        refused.put("a flag", api.get(E + "/flags/" + editor, editor));
+        refused.put("a token id", api.get("/api/v1/tokens/" + editor, ADMIN));
+        refused.put("a revoke", api.delete("/api/v1/tokens/" + editor, ADMIN));
+        refused.put("a path", api.get("/api/v1/" + editor, editor));
+        refused.put("a scope", api.post("/api/v1/tokens", ADMIN, "{\"name\": \"x\", \"scope\": \"" + editor + "\"}"));
+        refused.put("a value", api.put(E + "/flags/f", editor, "{\"enabled\": \"" + editor + "\"}"));
+        refused.put("a field", api.put(E + "/flags/f", editor, "{\"" + editor + "\": 1, \"enabled\": false}"));
+        refused.forEach((what, r) -> {
+            assertThat(r.status()).as(what).isBetween(400, 499);
+            assertThat(r.body()).as(what).doesNotContain(editor.substring(4)).contains("flg_***");
+        });
+    }
+
+    @Test
     void aTokenPastedWhereAUserIdACommentADescriptionOrANameGoesIsRefusedAndNothingIsWritten() {
         // QA61 F5: a token given as a user id was kept for good in the journal and sent to every SDK.
         String token = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"viewer\", \"scope\": \"viewer\", \"environments\":"

@@ -1683,6 +1683,10 @@ public final class ApiServlet extends HttpServlet {
         resp.setStatus(status);
         resp.setContentType("application/problem+json");
         resp.setCharacterEncoding("UTF-8");
-        resp.getOutputStream().write(Json.MAPPER.writeValueAsBytes(n));
+        // A refusal may quote what was sent (a key, an id, a value, a field's name): never a token pasted there, which the
+        // client would print with it (curl --fail-with-body into a CI log). A token's characters need no JSON escape, so
+        // the text written is where they are (QA85 F3).
+        String body = dev.flags.core.ReadableText.withTokensHidden(Json.MAPPER.writeValueAsString(n));
+        resp.getOutputStream().write(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 }
