@@ -164,6 +164,14 @@ class SdksApiTest {
         JsonNode listed = r.json().get("sdks").get(0);
         assertThat(listed.get("instance").asText()).as("still listed").isEqualTo("inst-1");
         assertThat(listed.get("application").asText()).isEqualTo(listed.get("sdk").asText()).contains("token");
+        // An instance id has a token's characters: one that is a token is refused, not listed, and not quoted.
+        Iterator<SyncMessage> refused = stub().subscribe(SubscribeRequest.newBuilder().setEnvironment("production")
+                .setInstanceId(admin).build());
+        io.grpc.StatusRuntimeException e = org.assertj.core.api.Assertions.catchThrowableOfType(
+                io.grpc.StatusRuntimeException.class, refused::hasNext);
+        assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+        assertThat(e.getStatus().getDescription()).startsWith("instance_id holds what looks like a flag server token")
+                .doesNotContain(admin.substring(4));
     }
 
     @Test

@@ -320,6 +320,12 @@ class UsageApiTest {
             assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
             assertThat(refused.getDescription()).contains("holds what looks like a flag server token").doesNotContain(admin);
         }
+        // A key refused for its form is not quoted whole either (the description goes into the server's DEBUG log).
+        for (UsageReport bad : List.of(report("production", "checkout").toBuilder().addUnknownFlags(admin + "!").build(),
+                report("production", "checkout", mark(admin + "!", true, false)))) {
+            assertThat(refusal(() -> sdk.reportUsage(bad)).getDescription()).contains("is not a flag key")
+                    .doesNotContain(admin.substring(4));
+        }
         // An unknown key is not worth an application's whole report (its flags would look unused): dropped alone.
         stub(sdkToken).reportUsage(report("production", "checkout", mark("promo", true, false)).toBuilder()
                 .addUnknownFlags(admin).addUnknownFlags("biling-v2").build());

@@ -230,6 +230,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   }
 
   private static Status instanceIdProblem(String instanceId) {
+    if (dev.flags.core.ReadableText.holdsAToken(instanceId)) {
+      // A token has an instance id's characters: it would be listed to every reader of the environment's SDKs (QA85 F1).
+      return Status.INVALID_ARGUMENT.withDescription("instance_id " + dev.flags.core.ReadableText.HOLDS_A_TOKEN);
+    }
     if (INSTANCE_ID.matcher(instanceId).matches()) {
       return null;
     }

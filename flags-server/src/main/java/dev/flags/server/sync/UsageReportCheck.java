@@ -91,8 +91,8 @@ final class UsageReportCheck {
         return field + " " + problem + (ReadableText.holdsAToken(value) ? "" : ": " + shown(value));
     }
 
-    /** Quoted, escaped, and at most {@link #SHOWN} characters of it. */
+    /** Quoted, escaped, and at most {@link #SHOWN} characters of it; a token in it written {@code flg_***} (QA85 F1). */
     private static String shown(String text) {
-        return LogText.quoted(text, SHOWN);
+        return LogText.quoted(ReadableText.withTokensHidden(text), SHOWN);
     }
 }
