@@ -324,7 +324,9 @@ final class Matchers {
      * A number in text, exactly when it is written in plain decimal ASCII ({@code 1234567890123456789}, {@code -0.5},
      * {@code 1e3}); otherwise as {@link Double#parseDouble} reads it, as before whole numbers were compared exactly
      * (white space around it, a hex float {@code 0x1p3}, a suffix {@code 18d}, text past 100 characters); never
-     * digits of other scripts, which {@code BigDecimal} alone would take.
+     * digits of other scripts, which {@code BigDecimal} alone would take. A number beyond a double's range is none,
+     * however it is written ({@code 1e400}, or 400 digits), as a flag's values cannot be: {@code BigDecimal} alone
+     * took {@code "1e400"} as a number, larger than any value, which the documentation says is not one.
      *
      * @return the number, or null for text that is none (or not finite)
      */
@@ -332,7 +334,8 @@ final class Matchers {
         String t = text.trim();
         if (!t.isEmpty() && t.length() <= MAX_NUMBER_TEXT && plainDecimal(t)) {
             try {
-                return new BigDecimal(t);
+                BigDecimal x = new BigDecimal(t);
+                return finite(x) ? x : null;
             } catch (NumberFormatException | ArithmeticException e) {
                 // not a number after all ("1e", "--1"), or an exponent beyond BigDecimal's: read as a double below
             }
@@ -343,6 +346,12 @@ final class Matchers {
         } catch (NumberFormatException e) {
             return null;
         }
+    }
+
+    /** Whether a double holds the number, as Double.parseDouble reads its text (what rounds to the largest double does). */
+    private static boolean finite(BigDecimal x) {
+        long exponent = (long) x.precision() - x.scale() - 1; // of the leading digit: 2 for 123
+        return x.signum() == 0 || exponent < 308 || (exponent == 308 && Double.isFinite(x.doubleValue())); // 0e500 is 0
     }
 
     private static boolean plainDecimal(String t) {

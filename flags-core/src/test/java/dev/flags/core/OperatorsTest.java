@@ -121,6 +121,24 @@ class OperatorsTest {
     }
 
     @Test
+    void aNumberInTextBeyondADoublesRangeIsNoNumberHoweverWritten() {
+        // docs/flag-format.md: "1e400" is read as infinite and so is not a number; the attribute counts as missing.
+        // It was read exactly, as a BigDecimal, and so matched "numGt 5", and, negated, "not numLt 5".
+        assertThat(eval(cond("numGt", "5"), u -> u.attribute("a", "1e400"))).as("1e400").isFalse();
+        assertThat(eval(cond("numLt", "5"), u -> u.attribute("a", "-1E+400"))).as("-1E+400").isFalse();
+        Condition.Attribute notBelow5 = new Condition.Attribute("a", Operator.NUM_LT, List.of("5"), true, false);
+        assertThat(eval(notBelow5, u -> u.attribute("a", "1e400"))).as("negated: still treated as missing").isFalse();
+        // Written out in full it is no number either (it was not, beyond 100 characters), nor just past the largest double.
+        assertThat(eval(cond("numGt", "5"), u -> u.attribute("a", "1" + "0".repeat(400)))).isFalse();
+        assertThat(eval(cond("numGt", "5"), u -> u.attribute("a", "1.8e308"))).isFalse();
+        // Up to the largest double, and what rounds to it, it is a number, as the flag's own values are.
+        assertThat(eval(cond("numGt", "5"), u -> u.attribute("a", "1.7976931348623157e308"))).isTrue();
+        assertThat(eval(cond("numGt", "5"), u -> u.attribute("a", "1.79769313486231580e308"))).isTrue();
+        assertThat(eval(cond("numGt", "5"), u -> u.attribute("a", "1e308"))).isTrue();
+        assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", "0e500"))).as("0, whatever its exponent").isTrue();
+    }
+
+    @Test
     void minusZeroIsZeroHoweverEitherIsWritten() {
         // -0.0 is a finite double (JSON's -0.0 gives it); as a number it is 0, as the text operators read it ("0").
         assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", -0.0))).isTrue();
