@@ -38,9 +38,11 @@ final class Outcome {
             answers[i] = new Evaluation(flag.key(), true, v.key(), v.payload(), reason, flag.version());
         }
         Variant first = firstWithAShare(flag);
+        String noSplit = "user has " + Bucketing.missing(flag.bucketBy()) + ", so it cannot be split between variants; the first"
+                + " variant with a weight above 0 is served";
+        // Kept before it: the default's own detail (a partial rollout skipped for want of the key), which the docs promise.
         Reason noKeyReason = new Reason(reason.kind(), reason.ruleIndex(), reason.ruleName(),
-                "user has " + Bucketing.missing(flag.bucketBy()) + ", so it cannot be split between variants; the first variant"
-                        + " with a weight above 0 is served");
+                reason.detail() == null ? noSplit : reason.detail() + "; " + noSplit);
         Evaluation withoutKey = new Evaluation(flag.key(), true, first.key(), first.payload(), noKeyReason, flag.version());
         return new Outcome(null, cumulative, answers, withoutKey);
     }

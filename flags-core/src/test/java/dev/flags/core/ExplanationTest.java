@@ -163,6 +163,22 @@ class ExplanationTest {
         assertThat(first.evaluate("v", User.anonymous()).variant()).as("any share above 0").isEqualTo("a");
     }
 
+    @Test
+    void aDefaultSplitBetweenVariantsStillSaysARolloutWasSkippedForAUserWithoutAnId() {
+        // docs/flag-format.md, evaluation order, step 5: a partial rollout skipped for want of an id is said in the
+        // reason's detail. With variants served by the default, the variant's sentence replaced it.
+        FlagSet set = FlagSet.fromJson("""
+                {"formatVersion": 1, "flags": [{"key": "v", "enabled": true, "default": true,
+                  "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}],
+                  "rules": [{"name": "half off", "conditions": [{"percentage": 50}], "serve": false}]}]}""");
+        Evaluation e = set.evaluate("v", User.anonymous());
+        assertThat(e.variant()).isEqualTo("a");
+        assertThat(e.reason().detail()).isEqualTo("user has no id, so no partial rollout can include it; user has no id,"
+                + " so it cannot be split between variants; the first variant with a weight above 0 is served");
+        assertThat(set.explain("v", User.anonymous()).evaluation()).isEqualTo(e);
+        assertThat(set.evaluate("v", User.withId("u-1")).reason().detail()).as("a user with an id: no detail").isNull();
+    }
+
     /**
      * The explanation tells the evaluator's story: its last step is what the evaluator's reason names,
      * every step before it (the switch aside) did not match, and the answer is the evaluator's.
