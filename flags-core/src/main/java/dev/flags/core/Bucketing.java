@@ -82,6 +82,20 @@ public final class Bucketing {
         return text.isBlank() ? null : text;
     }
 
+    /**
+     * The sticky key as the evaluation path hashes it: as {@link #stickyKey}, but a whole-number attribute stays a
+     * {@code Long}, hashed as its decimal text without building it ({@link #bucket(Murmur3.Prefix, Object)}): an
+     * account id given as a {@code long} allocated its text on every evaluation, where the docs promise nothing.
+     *
+     * @return a {@code String} or {@code Long}, or null if the user has no sticky key
+     */
+    static Object stickyValue(String bucketBy, User user) {
+        if (bucketBy != null && user.attribute(bucketBy) instanceof Long l) {
+            return l;
+        }
+        return stickyKey(bucketBy, user);
+    }
+
     /** @return what a user without a sticky key lacks, for reasons: {@code no id}, {@code no value for "account"} */
     static String missing(String bucketBy) {
         return bucketBy == null ? "no id" : "no value for \"" + bucketBy + "\"";
@@ -105,5 +119,11 @@ public final class Bucketing {
     /** Hashes a precomputed prefix + UTF-8(key) and reduces it to a bucket: the evaluation path. */
     static int bucket(Murmur3.Prefix prefix, String key) {
         return (int) (Integer.toUnsignedLong(Murmur3.hash(prefix, key)) % BUCKETS);
+    }
+
+    /** As {@link #bucket(Murmur3.Prefix, String)}, of a {@link #stickyValue}: a {@code Long} as its decimal text. */
+    static int bucket(Murmur3.Prefix prefix, Object key) {
+        int hash = key instanceof Long l ? Murmur3.hash(prefix, (long) l) : Murmur3.hash(prefix, (String) key);
+        return (int) (Integer.toUnsignedLong(hash) % BUCKETS);
     }
 }

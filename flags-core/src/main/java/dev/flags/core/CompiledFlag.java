@@ -208,7 +208,8 @@ final class CompiledFlag {
         }
         String id = user.id();
         // What rollouts and variant splits bucket by: the id, or the flag's bucketBy attribute (an account's users together).
-        String key = flag.bucketBy() == null ? id : Bucketing.stickyKey(flag.bucketBy(), user);
+        // A String, or a Long (a whole-number bucketBy attribute), hashed as its text without building it.
+        Object key = flag.bucketBy() == null ? id : Bucketing.stickyValue(flag.bucketBy(), user);
         if (id != null && !targetedUsers.isEmpty()) {
             Outcome targeted = targetedUsers.get(id);
             if (targeted != null) {
@@ -260,7 +261,7 @@ final class CompiledFlag {
         return true;
     }
 
-    private Evaluation choose(Outcome outcome, String key) {
+    private Evaluation choose(Outcome outcome, Object key) {
         if (!outcome.needsVariantBucket()) {
             return outcome.fixedAnswer();
         }

@@ -57,6 +57,32 @@ class BucketingTest {
         assertThat(Murmur3.hash(prefixBytes, key)).isEqualTo(expected);
     }
 
+    @Property(tries = 2_000)
+    void aWholeNumberHashesAsItsDecimalText(@ForAll("prefixes") String prefix, @ForAll long value) {
+        Murmur3.Prefix p = Murmur3.prefix(prefix.getBytes(StandardCharsets.UTF_8));
+        assertThat(Murmur3.hash(p, value)).as("%d", value).isEqualTo(Murmur3.hash(p, Long.toString(value)));
+    }
+
+    @Test
+    void aWholeNumberHashesAsItsDecimalTextAtTheEdges() {
+        for (String salt : new String[] {"", "a", "ab", "abc", "abcd"}) { // each number of pending prefix bytes
+            Murmur3.Prefix p = Murmur3.prefix(salt.getBytes(StandardCharsets.UTF_8));
+            for (long v : new long[] {0, 1, -1, 9, 10, -10, 99, 4242, 1_000_000_000L, -999_999_999_999L,
+                    Long.MAX_VALUE, Long.MIN_VALUE, Long.MIN_VALUE + 1}) {
+                assertThat(Murmur3.hash(p, v)).as("%s %d", salt, v).isEqualTo(Murmur3.hash(p, Long.toString(v)));
+            }
+        }
+        // The evaluator buckets an account id given as a long exactly as the same id given as text.
+        Flag byAccount = new Flag("f", null, true, null, "accountId", List.of(new Variant("a", 50, null),
+                new Variant("b", 50, null)), List.of(), List.of(Fixtures.rule("r", Fixtures.percentage(50))), false, 1);
+        FlagSet flags = FlagSet.of(byAccount);
+        for (long id = -500; id < 500; id++) {
+            User asLong = User.withId("u").attribute("accountId", id * 7919);
+            User asText = User.withId("u").attribute("accountId", Long.toString(id * 7919));
+            assertThat(flags.evaluate("f", asLong)).as("%d", id * 7919).isEqualTo(flags.evaluate("f", asText));
+        }
+    }
+
     @Test
     void unpairedSurrogatesHashLikeStringGetBytes() {
         for (String key : List.of("\uD800", "a\uDC00b", "\uD83D", "x\uD83D\uD83D\uDE00")) {
