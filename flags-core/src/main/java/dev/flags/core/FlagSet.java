@@ -156,7 +156,9 @@ public final class FlagSet {
 
     /**
      * Whether the flag is on for the user. Never throws and allocates nothing (but for a date or numeric condition on
-     * a text attribute, or {@code matches}, which parse the user's value).
+     * a text attribute, or {@code matches}, which parse the user's value; and for the text of a number or an instant
+     * that a string operator or a {@code bucketBy} reads, or the lower-cased copy an {@code ignoreCase} condition makes
+     * of a value with upper-case letters: docs/client.md).
      *
      * @param flagKey the flag's key
      * @param user the user; null is treated as an error and gives false
