@@ -364,12 +364,25 @@ final class Matchers {
         return true;
     }
 
+    /**
+     * Milliseconds since the epoch in a double, with their fraction: cut toward 0, 1.5 ms was not after 1 ms, nor -0.5 ms
+     * before the epoch. Beyond 2^53 a double has no fraction, and beyond a long it is a long's furthest milliseconds.
+     */
+    private static Instant instantOfMillis(double millis) {
+        if (Math.abs(millis) >= EXACT_IN_A_DOUBLE) {
+            return Instant.ofEpochMilli((long) millis);
+        }
+        long whole = (long) Math.floor(millis);
+        long nanos = Math.round((millis - whole) * 1_000_000); // 0 to 1,000,000
+        return Instant.ofEpochMilli(whole).plusNanos(nanos);
+    }
+
     private static Instant instant(Object value) {
         if (value instanceof Instant i) {
             return i;
         }
         if (value instanceof Double d) {
-            return Instant.ofEpochMilli(d.longValue()); // a number is read as milliseconds since the epoch
+            return instantOfMillis(d); // a number is read as milliseconds since the epoch
         }
         if (value instanceof Long l) {
             return Instant.ofEpochMilli(l);

@@ -84,6 +84,21 @@ class OperatorsTest {
     }
 
     @Test
+    void aDecimalNumberIsReadAsMillisecondsWithTheirFraction() {
+        // docs/flag-format.md: date operators read numbers as milliseconds since the epoch. A double's fraction was cut
+        // toward 0: 1.5 ms was not after 1 ms, and -0.5 ms (before the epoch) was the epoch itself.
+        assertThat(eval(cond("after", "1970-01-01T00:00:00.001Z"), u -> u.attribute("a", 1.5))).as("1.5 ms after 1 ms").isTrue();
+        assertThat(eval(cond("before", "1970-01-01T00:00:00.002Z"), u -> u.attribute("a", 1.5))).isTrue();
+        assertThat(eval(cond("before", "1970-01-01T00:00:00Z"), u -> u.attribute("a", -0.5))).as("-0.5 ms").isTrue();
+        assertThat(eval(cond("after", "1969-12-31T23:59:59.999Z"), u -> u.attribute("a", -0.5))).isTrue();
+        assertThat(eval(cond("after", "1970-01-01T00:00:00.001Z"), u -> u.attribute("a", 1.0))).as("1 ms is not after itself").isFalse();
+        // Far out, as before: a double beyond what a long holds is the furthest instant a long's milliseconds give.
+        assertThat(eval(cond("after", "2026-01-01T00:00:00Z"), u -> u.attribute("a", 1e300))).isTrue();
+        assertThat(eval(cond("before", "2026-01-01T00:00:00Z"), u -> u.attribute("a", -1e300))).isTrue();
+        assertThat(eval(cond("after", "2026-01-01T00:00:00Z"), u -> u.attribute("a", 1.7e12 + 0.25))).isFalse();
+    }
+
+    @Test
     void wholeNumbersBeyondWhatADoubleHoldsCompareExactly() throws Exception {
         // 64-bit ids 89 apart: equal as doubles (both 1.2345678901234568E18), different as what they are
         Condition.Attribute blocked = cond("numEq", "1234567890123456789");
