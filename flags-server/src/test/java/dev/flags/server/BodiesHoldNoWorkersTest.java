@@ -30,75 +30,59 @@ class BodiesHoldNoWorkersTest {
 
     @Test
     void bodiesDeclaredOverTheLimitAndSentSlowlyDoNotStopTheApi() throws Exception {
-        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
-            List<Socket> stalled = new ArrayList<>();
-            try {
-                // More than the HTTP worker threads (8 per core): a body between 1 and 4 MiB was drained by a worker.
-                for (int i = 0; i < 48; i++) {
-                    Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort());
-                    OutputStream out = s.getOutputStream();
-                    out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
-                            + "\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n{")
-                            .getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    stalled.add(s);
-                }
-                assertAnswered(server.httpPort());
-            } finally {
-                for (Socket s : stalled) {
-                    s.close();
-                }
-            }
-        }
+        // A body between 1 and 4 MiB was drained by a worker.
+        assertAnsweredWhileStalled(out -> out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                + ADMIN + "\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n{")
+                .getBytes(StandardCharsets.US_ASCII)));
     }
 
     @Test
     void chunkedBodiesPastTheLimitAndThenSentSlowlyDoNotStopTheApi() throws Exception {
-        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
-            List<Socket> stalled = new ArrayList<>();
-            byte[] chunk = new byte[16 * 1024];
-            java.util.Arrays.fill(chunk, (byte) 'a');
-            try {
-                for (int i = 0; i < 48; i++) {
-                    Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort());
-                    OutputStream out = s.getOutputStream();
-                    out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
-                            + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-                            .getBytes(StandardCharsets.US_ASCII));
-                    // A little over the 1 MiB the buffering takes, and then no end.
-                    for (int c = 0; c < 70; c++) {
-                        out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
-                        out.write(chunk);
-                        out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
-                    }
-                    out.flush();
-                    stalled.add(s);
-                }
-                assertAnswered(server.httpPort());
-            } finally {
-                for (Socket s : stalled) {
-                    s.close();
-                }
+        byte[] chunk = new byte[16 * 1024];
+        java.util.Arrays.fill(chunk, (byte) 'a');
+        assertAnsweredWhileStalled(out -> {
+            out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            // A little over the 1 MiB the buffering takes, and then no end.
+            for (int c = 0; c < 70; c++) {
+                out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(chunk);
+                out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
             }
-        }
+        });
     }
 
     @Test
     void bodiesSentAfterExpect100ContinueAndSentSlowlyDoNotStopTheApi() throws Exception {
+        assertAnsweredWhileStalled(out -> {
+            // As curl sends a large body: the headers, then (after the 100 Continue) the body, here never whole.
+            out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            out.write('{');
+        });
+    }
+
+    /** What a stalled client sends before it goes quiet. */
+    private interface Stall {
+        void send(OutputStream out) throws java.io.IOException;
+    }
+
+    /**
+     * Opens more connections than the HTTP port has worker threads (8 per core), each sending what {@code stall} writes
+     * and then nothing more; meanwhile the health check and the API must answer.
+     */
+    private void assertAnsweredWhileStalled(Stall stall) throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
             List<Socket> stalled = new ArrayList<>();
             try {
                 for (int i = 0; i < 48; i++) {
                     Socket s = new Socket(InetAddress.getLoopbackAddress(), server.httpPort());
-                    OutputStream out = s.getOutputStream();
-                    // As curl sends a large body: the headers, then (after the 100 Continue) the body, here never whole.
-                    out.write(("POST /api/v1/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
-                            + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n")
-                            .getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    out.write('{');
-                    out.flush();
                     stalled.add(s);
+                    stall.send(s.getOutputStream());
+                    s.getOutputStream().flush();
                 }
                 assertAnswered(server.httpPort());
             } finally {
