@@ -5,6 +5,7 @@ import dev.flags.server.auth.TokenService;
 import dev.flags.server.http.AnsweredBeforeClosing;
 import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.BodiesInFlight;
+import dev.flags.server.http.BodyBuffering;
 import dev.flags.server.http.KeptConnections;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
@@ -28,7 +29,6 @@ import io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.undertow.Undertow;
 import io.undertow.UndertowOptions;
 import io.undertow.server.HttpHandler;
-import io.undertow.server.handlers.RequestBufferingHandler;
 import io.undertow.server.handlers.SetHeaderHandler;
 import io.undertow.servlet.Servlets;
 import io.undertow.servlet.api.DeploymentInfo;
@@ -81,6 +81,11 @@ public final class FlagServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FlagServer.class);
     /** The HTTP I/O buffer; a request body is read into at most MAX_BODY_BYTES / this of them. */
     private static final int HTTP_BUFFER_BYTES = 16 * 1024;
+    /**
+     * The most of a body over the API's limit that is read and dropped after its 413, so that a sender that reads the
+     * answer only once it has sent everything still gets it: four times the limit. A larger one is not read.
+     */
+    private static final long MAX_DROPPED_BYTES = 4L * ApiServlet.MAX_BODY_BYTES;
     /**
      * The most bytes of a request's headers, all together (Undertow's default, set here so that
      * docs/api.md can say it); more, or more than {@link #MAX_HEADERS} headers or {@link #MAX_PARAMETERS}
@@ -385,15 +390,16 @@ public final class FlagServer implements AutoCloseable {
             this.grpcTransport = transport = new GrpcTransport(grpcConnections);
             grpcServer = startGrpc(syncService, tokens);
             this.grpc = grpcServer;
+            RequestLimits apiLimits = new RequestLimits(config.apiLimits());
             ApiServlet.Services services = new ApiServlet.Services(tokens,
                     new EnvironmentService(journal, writer, config.environmentLimits(), broadcaster::streams), flagService, new RoleService(journal, writer, clock, config.environmentLimits()),
                     new ScheduleService(journal, writer, flagService, clock, tokens::whyNoLongerActing),
-                    new HistoryService(journal, clock), new Playground(journal), metrics, new RequestLimits(config.apiLimits()),
+                    new HistoryService(journal, clock), new Playground(journal), metrics, apiLimits,
                     new UsageService(journal, flagService, usage, config.usage().reportInterval(), clock),
                     broadcaster::streamsOf, new SdkService(journal, broadcaster::streams, broadcaster::closedSince, clock,
                     broadcaster::isShutdown, clock.instant()));
             this.deployment = deploy(services);
-            this.httpRequests = new AnsweredBeforeClosing(httpHandler(tokens));
+            this.httpRequests = new AnsweredBeforeClosing(httpHandler(tokens, apiLimits));
             this.http = startHttp(withHsts(httpRequests));
             registerHttpConnectionMetrics(http);
             HttpCapWatch capWatch = new HttpCapWatch(() -> (int) http.getListenerInfo().get(0).getConnectorStatistics()
@@ -963,7 +969,7 @@ public final class FlagServer implements AutoCloseable {
     }
 
     /** The API's servlets behind the request buffering. */
-    private HttpHandler httpHandler(TokenService tokens) throws IOException {
+    private HttpHandler httpHandler(TokenService tokens, RequestLimits limits) throws IOException {
         HttpHandler handler;
         try {
             handler = deployment.start();
@@ -974,9 +980,13 @@ public final class FlagServer implements AutoCloseable {
         // into buffers on the I/O threads first (up to the API's limit), and only a whole request is
         // handed to a worker. Without this, 16 connections that never finish a body (2 cores x 8
         // workers) stopped the API, the health checks and shutdown.
-        int bodyBuffers = ApiServlet.MAX_BODY_BYTES / HTTP_BUFFER_BYTES + 2;
         BodiesInFlight buffered = new BodiesInFlight(
-                new RequestBufferingHandler(BodiesInFlight.bodyArrived(handler), bodyBuffers), handler,
+                new BodyBuffering(BodiesInFlight.bodyArrived(handler), ApiServlet.MAX_BODY_BYTES, MAX_DROPPED_BYTES,
+                        BodiesInFlight.BODY_DEADLINE, (refused, status) -> {
+                            metrics.httpRequest(refused.getRequestMethod().toString(), status, 0);
+                            // charged as a change, as the API charges a request it refuses for its body
+                            limits.refusedTooLarge(BodiesInFlight.senderOf(refused));
+                        }), handler,
                 BodiesInFlight.defaultCap(), BodiesInFlight.BODY_DEADLINE, token -> {
                     dev.flags.server.auth.Authentication checked = tokens.check(token);
                     return checked.isExpired() ? null : checked.principal()
@@ -992,11 +1002,7 @@ public final class FlagServer implements AutoCloseable {
         metrics.register("flags_http_bodies_timed_out_total", "Connections the HTTP port closed because their request"
                 + " body had not arrived a minute after its headers (clients sending bodies slowly, or stalled).", "counter",
                 buffered::timedOut);
-        // A body declared over the API's limit goes straight to the API, which refuses it (413, with a
-        // problem) unread: buffered first, it would wait for bytes nobody reads, or hit Undertow's own
-        // bare 413.
-        return exchange -> (exchange.getRequestContentLength() > ApiServlet.MAX_BODY_BYTES ? handler : buffered)
-                .handleRequest(exchange);
+        return buffered;
     }
 
     /**

@@ -864,6 +864,20 @@ class AdminApiTest {
     }
 
     @Test
+    void aBodyRefusedAsTooLargeBeforeTheApiSeesItIsChargedAsAChange() throws Exception {
+        restartWithBudgets(3, 100);
+        String editor = token("editor", "production");
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        String tooLarge = "{\"key\": \"billing-v2\", \"description\": \"" + "x".repeat(1 << 20) + "\"}";
+        for (int i = 0; i < 3; i++) {
+            assertThat(api.raw("PUT", path, editor, tooLarge, null, null).status()).isEqualTo(413);
+        }
+        // Answered before the API saw them (on the I/O thread), and charged all the same: they cost nothing, without end
+        assertProblem(api.put(path, editor, BILLING), 429, "more than 3 changes in a minute");
+        assertThat(api.put(path, ADMIN, BILLING).status()).as("another token's budget is its own").isEqualTo(201);
+    }
+
+    @Test
     void aPatchRefusedBeforeItsBodyIsJudgedIsChargedAsAChange() throws Exception {
         restartWithBudgets(3, 100);
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);

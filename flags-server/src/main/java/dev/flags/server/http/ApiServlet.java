@@ -163,7 +163,7 @@ public final class ApiServlet extends HttpServlet {
                         + "; more such within a minute are counted, not logged one by one");
             }
             if (e.status() == 413) {
-                resp.setHeader("Connection", "close"); // a body up to 4 MiB was read (see drain); a larger one is not
+                resp.setHeader("Connection", "close"); // the rest of the body is not read (see bodyBytes)
             } else if (e.status() == 401 || principal == null && e.status() == 403) {
                 // No token this server takes over HTTP (none, unknown, expired, an sdk token's): its connection goes, with or
                 // without a body, so that clients without a token cannot hold the connections the others need, a kill
@@ -1269,38 +1269,20 @@ public final class ApiServlet extends HttpServlet {
     }
 
     private static byte[] bodyBytes(HttpServletRequest req) throws IOException {
+        // A body over the limit is answered 413 before it gets here, on the I/O thread (BodyBuffering), which also
+        // drops the rest of it there. These checks are for a request that came another way; neither reads past the
+        // limit, nor closes the stream, which would read the rest here, on a worker thread, at the sender's pace (QA83 F1).
         long declared = req.getContentLengthLong();
-        if (declared > MAX_DRAINED_BYTES) {
-            throw tooLarge(declared); // not even opened: closing the stream would read all of it
+        if (declared > MAX_BODY_BYTES) {
+            throw tooLarge(declared);
         }
-        try (InputStream in = req.getInputStream()) {
-            if (declared > MAX_BODY_BYTES) {
-                drain(in);
-                throw tooLarge(declared);
-            }
-            byte[] bytes = in.readNBytes(MAX_BODY_BYTES + 1);
-            if (bytes.length > MAX_BODY_BYTES) {
-                drain(in);
-                throw tooLarge(-1);
-            }
-            return bytes;
+        InputStream in = req.getInputStream();
+        byte[] bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+        if (bytes.length > MAX_BODY_BYTES) {
+            throw tooLarge(-1);
         }
-    }
-
-    /**
-     * Reads and drops the rest of a body that is too large, up to {@link #MAX_DRAINED_BYTES}: answered
-     * while it was still being sent, its sender got a reset connection instead of the 413. A far larger
-     * one is not read (the connection is closed with the answer). Read here, on the worker thread, at the sender's pace:
-     * a client with a token that trickles such bodies holds a worker each (QA83 F1, open). Not reading it at all cost
-     * honest senders their 413 (a reset instead: CI saw it); draining it on the I/O thread (servlet async) is the fix.
-     */
-    private static void drain(InputStream in) throws IOException {
-        byte[] buffer = new byte[16 * 1024];
-        long left = MAX_DRAINED_BYTES;
-        int n;
-        while (left > 0 && (n = in.read(buffer, 0, (int) Math.min(buffer.length, left))) >= 0) {
-            left -= n;
-        }
+        in.close();
+        return bytes;
     }
 
     private static JsonNode parsed(byte[] bytes) throws IOException {
@@ -1352,9 +1334,6 @@ public final class ApiServlet extends HttpServlet {
             }
         }
     }
-
-    /** The most of a too-large body read (and dropped) so that its sender still gets its 413: four times the limit. */
-    private static final long MAX_DRAINED_BYTES = 4L * MAX_BODY_BYTES;
 
     private static ApiException tooLarge(long size) {
         return new ApiException(413, "body too large", "the body may be at most " + MAX_BODY_BYTES + " bytes"

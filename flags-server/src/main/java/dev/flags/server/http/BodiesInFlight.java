@@ -62,6 +62,8 @@ public final class BodiesInFlight implements HttpHandler {
     public record Sender(String tokenId, int share) {}
 
     private static final Logger LOG = LoggerFactory.getLogger(BodiesInFlight.class);
+    /** The id of the token whose body is read. */
+    private static final io.undertow.util.AttachmentKey<String> SENDER = io.undertow.util.AttachmentKey.create(String.class);
     /** The deadline of a body being read; removed once it has arrived. */
     private static final io.undertow.util.AttachmentKey<XnioExecutor.Key> DEADLINE =
             io.undertow.util.AttachmentKey.create(XnioExecutor.Key.class);
@@ -138,7 +140,12 @@ public final class BodiesInFlight implements HttpHandler {
             return;
         }
         String tokenId = sender.tokenId();
+        exchange.putAttachment(SENDER, tokenId);
         long declared = exchange.getRequestContentLength();
+        if (declared > ApiServlet.MAX_BODY_BYTES) {
+            buffered.handleRequest(exchange); // refused before a byte is read (413): it takes no place
+            return;
+        }
         if (declared > 0 && declared <= SMALL) {
             AtomicInteger small = smallByToken.computeIfAbsent(tokenId, k -> new AtomicInteger());
             int share = sender.share() == Integer.MAX_VALUE ? Math.max(8, cap / 2) : 2 * sender.share();
@@ -226,6 +233,11 @@ public final class BodiesInFlight implements HttpHandler {
                 IoUtils.safeClose(continued.getConnection()); // the client went away before its 100 Continue
             }
         });
+    }
+
+    /** @return the id of the token whose request body is read here, or null for a request without a body */
+    public static String senderOf(HttpServerExchange exchange) {
+        return exchange.getAttachment(SENDER);
     }
 
     /**

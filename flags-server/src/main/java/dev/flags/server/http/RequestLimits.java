@@ -102,6 +102,19 @@ public final class RequestLimits {
     }
 
     /**
+     * Charges a request whose body was refused as too large before the API saw it ({@link BodyBuffering}): as a change,
+     * into debt if the budget is spent, as the API charges a write it refuses for its body, so that no refusal lets a
+     * token make the server read bodies without end.
+     *
+     * @param tokenId the token's id, or null if the request had none (then nothing is charged)
+     */
+    public void refusedTooLarge(String tokenId) {
+        if (tokenId != null) {
+            changes.charge(tokenId, 1);
+        }
+    }
+
+    /**
      * Whether a request is a flag's PATCH, whose budget is chosen once its body is read ({@link #admitFlagPatch}).
      *
      * @param method the HTTP method
