@@ -153,7 +153,8 @@ final class Explainer {
                     + list(a.values()) + (a.ignoreCase() ? " ignoring case" : "");
             Object value = user.attribute(a.attribute());
             String what = switch (result) {
-                case MISSING -> "the user has no attribute " + quote(a.attribute()) + ", which never matches";
+                case MISSING -> "the user has no attribute " + quote(a.attribute()) + ", which never matches"
+                        + ownFieldNote(a.attribute());
                 case UNREADABLE -> "the user's value " + quote(Matchers.text(value)) + " cannot be read as "
                         + a.operator().kind().name().toLowerCase(Locale.ROOT) + ", which never matches";
                 case HOLDS -> "the user's value " + quote(Matchers.text(value)) + " holds";
@@ -214,6 +215,18 @@ final class Explainer {
     /** A set of the user's (roles), sorted so that the sentence is the same every time. */
     private static String list(Set<String> values) {
         return list(List.copyOf(new TreeSet<>(values)));
+    }
+
+    /**
+     * Said of a condition on a custom attribute named as one of the user's own fields, which it never reads: "why is this
+     * off for me?" has that answer, though no write may add such a condition now ({@link WriteRules#ownFields}).
+     */
+    private static String ownFieldNote(String attribute) {
+        return switch (attribute) {
+            case "id", "region", "roles" -> " (a custom attribute of that name: the user's own " + attribute
+                    + " is not read by an attribute condition)";
+            default -> "";
+        };
     }
 
     private static String quote(String s) {

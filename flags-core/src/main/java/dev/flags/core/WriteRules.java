@@ -51,6 +51,49 @@ public final class WriteRules {
         problems.addAll(text(existing, next));
         problems.addAll(steps(existing, next));
         problems.addAll(patterns(existing, next));
+        problems.addAll(ownFields(existing, next));
+        return problems;
+    }
+
+    /**
+     * The attribute conditions of {@code next} on {@code id}, {@code region} or {@code roles} that {@code existing} did not
+     * have. An attribute condition reads a custom attribute of the user ({@code User.attribute}), never the user's own id,
+     * region or roles, so {@code {"attribute": "id", "operator": "startsWith", "values": ["test-"]}} matched no one and
+     * said nothing (QA86). A flag that has one keeps it (an application may set a custom attribute of that name, and an
+     * SDK reads the condition as before); a write may not add one.
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> ownFields(Flag existing, Flag next) {
+        Set<String> before = new HashSet<>();
+        if (existing != null) {
+            existing.rules().forEach(r -> r.conditions().forEach(c -> {
+                if (c instanceof Condition.Attribute a) {
+                    before.add(a.attribute());
+                }
+            }));
+        }
+        List<Problem> problems = new ArrayList<>();
+        for (int r = 0; r < next.rules().size(); r++) {
+            List<Condition> conditions = next.rules().get(r).conditions();
+            for (int c = 0; c < conditions.size(); c++) {
+                if (conditions.get(c) instanceof Condition.Attribute a && !before.contains(a.attribute())) {
+                    String instead = switch (a.attribute()) {
+                        case "id" -> "match user ids with a \"userIds\" condition or the flag's targets";
+                        case "region" -> "match regions with a \"regions\" condition";
+                        case "roles" -> "match roles with a \"roles\" condition";
+                        default -> null;
+                    };
+                    if (instead != null) {
+                        problems.add(new Problem(next.key(), "rules[" + r + "].conditions[" + c + "].attribute",
+                                "names a custom attribute of the user, and \"" + a.attribute() + "\" is the user's own "
+                                + a.attribute() + ", which an attribute condition never reads: " + instead));
+                    }
+                }
+            }
+        }
         return problems;
     }
 

@@ -1255,6 +1255,18 @@ class AdminApiTest {
     }
 
     @Test
+    void aConditionOnTheUsersOwnIdIsRefusedNotStoredToMatchNoOne() {
+        String path = "/api/v1/environments/production/flags/billing-v2";
+        ApiClient.Response r = api.put(path, ADMIN, "{\"key\": \"billing-v2\", \"rules\": [{\"conditions\": [{\"attribute\":"
+                + " \"id\", \"operator\": \"startsWith\", \"values\": [\"test-\"]}], \"serve\": true}]}");
+        assertProblem(r, 422, "");
+        assertThat(r.json().get("problems").get(0).get("path").asText()).isEqualTo("rules[0].conditions[0].attribute");
+        assertThat(r.json().get("problems").get(0).get("message").asText()).contains("\"id\" is the user's own id")
+                .endsWith("match user ids with a \"userIds\" condition or the flag's targets");
+        assertThat(api.get(path, ADMIN).status()).as("nothing written").isEqualTo(404);
+    }
+
+    @Test
     void badInputGetsAClearErrorAndWritesNothing() {
         String path = "/api/v1/environments/production/flags/billing-v2";
         ApiClient.Response invalid = api.put(path, ADMIN, """
