@@ -155,7 +155,10 @@ final class AdminToken {
 
     /**
      * Since when the server runs with this bootstrap admin token, kept in {@value #SINCE_FILE} as a fingerprint of
-     * the token (a hash of its hash: it gives nothing away) and an instant. A token that differs from the last
+     * the token and an instant. The fingerprint is a salted PBKDF2 of the token ({@link #fingerprint}): an operator may
+     * choose a short token, and an unsalted hash of it would let whoever reads the data directory try guesses at the
+     * speed of SHA-256 (QA85). A record of an earlier release (16 hex digits: a hash of the token's hash) is still read,
+     * and written again salted. A token that differs from the last
      * start's was replaced, most often because it leaked: what the old one arranged for later (scheduled changes)
      * must not run, and its id, {@code admin}, is the same whatever the secret. A data directory without the file
      * (a new one, or one of an older release) takes the token as it always was.
@@ -164,12 +167,11 @@ final class AdminToken {
      */
     static Since since(Path dataDir, String token, java.time.Clock clock) throws IOException {
         Path file = dataDir.resolve(SINCE_FILE);
-        String fingerprint = fingerprint(token);
         boolean recordedAToken = false;
         if (Files.exists(file)) {
             String text = read(file);
             String[] recorded = text.split(" ");
-            Instant at = recorded.length == 2 && recorded[0].matches("[0-9a-f]{16}") ? instantOrNull(recorded[1]) : null;
+            Instant at = recorded.length == 2 && isFingerprint(recorded[0]) ? instantOrNull(recorded[1]) : null;
             if (at == null) {
                 // Emptied by a power loss, or edited: which token it names cannot be told. Taken as no record, as a
                 // data directory without the file is: deciding "replaced" would fail every pending change the token made.
@@ -177,16 +179,24 @@ final class AdminToken {
                         + " replaced, and takes it as unchanged. If it was replaced (it leaked), cancel the scheduled"
                         + " changes made by admin (admin) that are pending (flags schedules)", file.toAbsolutePath(),
                         text.isEmpty() ? "empty" : "not a fingerprint and an instant");
-            } else if (recorded[0].equals(fingerprint)) {
+            } else if (isFingerprintOf(recorded[0], token)) {
+                if (LEGACY_FINGERPRINT.matcher(recorded[0]).matches()) {
+                    write(file, token, at); // the same token and instant, no longer behind an unsalted hash
+                }
                 return new Since(at, false);
             } else {
                 recordedAToken = true;
             }
         }
         Instant since = recordedAToken ? clock.instant() : Instant.EPOCH;
-        // Durable before the start goes on: a record lost to a power loss would come back empty (see above).
-        dev.flags.server.journal.DurableFiles.replace(file, (fingerprint + " " + since + "\n").getBytes(StandardCharsets.UTF_8));
+        write(file, token, since);
         return new Since(since, recordedAToken);
+    }
+
+    private static void write(Path file, String token, Instant since) throws IOException {
+        // Durable before the start goes on: a record lost to a power loss would come back empty (see above).
+        dev.flags.server.journal.DurableFiles.replace(file, (fingerprint(token) + " " + since + "\n")
+                .getBytes(StandardCharsets.UTF_8));
     }
 
     private static Instant instantOrNull(String text) {
@@ -204,11 +214,58 @@ final class AdminToken {
     record Since(Instant at, boolean replacedNow) {
     }
 
-    private static String fingerprint(String token) {
+    /** PBKDF2's rounds: about 20 ms on a warm JVM here (a start pays it once), 20,000 times the work of a guess before. */
+    static final int FINGERPRINT_ITERATIONS = 20_000;
+    private static final java.util.regex.Pattern SALTED_FINGERPRINT =
+            java.util.regex.Pattern.compile("pbkdf2-sha256:([0-9]{4,7}):([0-9a-f]{32}):([0-9a-f]{64})");
+    private static final java.util.regex.Pattern LEGACY_FINGERPRINT = java.util.regex.Pattern.compile("[0-9a-f]{16}");
+    private static final java.util.HexFormat HEX = java.util.HexFormat.of();
+
+    /** @return {@code pbkdf2-sha256:<rounds>:<salt>:<hash>}, with a new random salt */
+    static String fingerprint(String token) {
+        byte[] salt = new byte[16];
+        new java.security.SecureRandom().nextBytes(salt);
+        return "pbkdf2-sha256:" + FINGERPRINT_ITERATIONS + ":" + HEX.formatHex(salt) + ":"
+                + HEX.formatHex(pbkdf2(token, salt, FINGERPRINT_ITERATIONS));
+    }
+
+    private static boolean isFingerprint(String recorded) {
+        java.util.regex.Matcher salted = SALTED_FINGERPRINT.matcher(recorded);
+        if (salted.matches()) {
+            int rounds = Integer.parseInt(salted.group(1));
+            return rounds >= 1_000 && rounds <= 1_000_000; // an edited count could stall the start
+        }
+        return LEGACY_FINGERPRINT.matcher(recorded).matches();
+    }
+
+    /** @param recorded a fingerprint ({@link #isFingerprint}) */
+    private static boolean isFingerprintOf(String recorded, String token) {
+        java.util.regex.Matcher salted = SALTED_FINGERPRINT.matcher(recorded);
+        if (salted.matches()) {
+            byte[] hash = pbkdf2(token, HEX.parseHex(salted.group(2)), Integer.parseInt(salted.group(1)));
+            return java.security.MessageDigest.isEqual(hash, HEX.parseHex(salted.group(3)));
+        }
+        return java.security.MessageDigest.isEqual(legacyFingerprint(token).getBytes(StandardCharsets.US_ASCII),
+                recorded.getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static byte[] pbkdf2(String token, byte[] salt, int iterations) {
+        javax.crypto.spec.PBEKeySpec spec = new javax.crypto.spec.PBEKeySpec(token.toCharArray(), salt, iterations, 256);
+        try {
+            return javax.crypto.SecretKeyFactory.getInstance("PBKDF2WithHmacSHA256").generateSecret(spec).getEncoded();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("every JVM has PBKDF2WithHmacSHA256", e);
+        } finally {
+            spec.clearPassword();
+        }
+    }
+
+    /** The fingerprint of releases before the salted one: the first 8 bytes of SHA-256(SHA-256(token)). */
+    private static String legacyFingerprint(String token) {
         try {
             java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
             byte[] once = sha.digest(token.getBytes(StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(sha.digest(once), 0, 8);
+            return HEX.formatHex(sha.digest(once), 0, 8);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JVM has SHA-256", e);
         }

@@ -378,7 +378,7 @@ class ScheduleApiTest {
                 + since.toAbsolutePath() + " is damaged (empty); the server cannot tell whether the bootstrap admin token was"
                 + " replaced, and takes it as unchanged").doesNotContain("differs from the one this server last ran with");
         assertThat(java.nio.file.Files.readString(since)).as("recorded again, as without the file")
-                .matches("[0-9a-f]{16} 1970-01-01T00:00:00Z\n");
+                .matches("pbkdf2-sha256:20000:[0-9a-f]{32}:[0-9a-f]{64} 1970-01-01T00:00:00Z\n");
     }
 
     @Test
