@@ -100,7 +100,16 @@ public final class BodyBuffering implements HttpHandler {
         }
 
         void start() throws Exception {
-            switch (readSome()) {
+            State first;
+            try {
+                first = readSome();
+            } catch (IOException e) {
+                // Before any listener is there to give them back: without this, the buffers the body was read into were
+                // lost to the pool (QA87 F1), and Undertow answered the client's broken body with a bare 500.
+                failed(e);
+                return;
+            }
+            switch (first) {
                 case WHOLE -> {
                     handOn();
                     next.handleRequest(exchange);
@@ -124,9 +133,7 @@ public final class BodyBuffering implements HttpHandler {
             try {
                 state = readSome();
             } catch (IOException e) {
-                LOG.debug("http: reading a request body failed", e);
-                release();
-                IoUtils.safeClose(exchange.getConnection());
+                failed(e);
                 return;
             }
             if (state == State.WAITING) {
@@ -140,6 +147,13 @@ public final class BodyBuffering implements HttpHandler {
             } else {
                 refuse(exchange, channel, -1);
             }
+        }
+
+        /** The body could not be read (the client went away, or its chunked framing is broken): gives up on it. */
+        private void failed(IOException e) {
+            LOG.debug("http: reading a request body failed", e);
+            release();
+            IoUtils.safeClose(exchange.getConnection());
         }
 
         /** Reads what has arrived; past the limit, drops the buffers. */

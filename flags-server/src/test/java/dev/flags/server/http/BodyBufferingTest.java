@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.undertow.Undertow;
+import io.undertow.connector.ByteBufferPool;
+import io.undertow.connector.PooledByteBuffer;
+import io.undertow.server.DefaultByteBufferPool;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,6 +14,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -29,6 +33,7 @@ class BodyBufferingTest {
     private static final long DROP_LIMIT = 4L * LIMIT;
 
     private Undertow server;
+    private final CountingPool pool = new CountingPool();
     private final AtomicInteger handled = new AtomicInteger();
     private final List<String> refused = new CopyOnWriteArrayList<>();
 
@@ -52,7 +57,7 @@ class BodyBufferingTest {
                 }
             });
         }, LIMIT, DROP_LIMIT, dropDeadline, (exchange, status) -> refused.add(exchange.getRequestMethod() + " " + status));
-        server = Undertow.builder().addHttpListener(0, "127.0.0.1").setBufferSize(16 * 1024).setHandler(buffering).build();
+        server = Undertow.builder().addHttpListener(0, "127.0.0.1").setByteBufferPool(pool).setHandler(buffering).build();
         server.start();
         return ((InetSocketAddress) server.getListenerInfo().get(0).getAddress()).getPort();
     }
@@ -168,6 +173,99 @@ class BodyBufferingTest {
             s.getOutputStream().flush();
             assertThat(readToEnd(s)).as("closed at once, not after the drop deadline").startsWith("HTTP/1.1 413")
                     .doesNotContain("100 Continue");
+        }
+    }
+
+    @Test
+    void aBodyThatCannotBeReadGivesItsBuffersBackToThePool() throws Exception {
+        int port = start(Duration.ofMinutes(1));
+        // A chunk size past what Undertow takes, arriving with the headers (so the first read fails) and after them; and a
+        // body that ends before its length.
+        for (List<String> parts : List.of(List.of("Transfer-Encoding: chunked\r\n\r\n" + "f".repeat(20) + "\r\nx\r\n"),
+                List.of("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "f".repeat(20) + "\r\nx\r\n"),
+                List.of("Content-Length: 1000\r\n\r\nabc", ""))) {
+            try (Socket s = open(port)) {
+                OutputStream out = s.getOutputStream();
+                out.write(("POST /x HTTP/1.1\r\nHost: x\r\n" + parts.get(0)).getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                if (parts.size() > 1) {
+                    if (parts.get(1).isEmpty()) {
+                        s.shutdownOutput(); // the body ends early
+                    } else {
+                        out.write(parts.get(1).getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                    }
+                }
+                try {
+                    s.getInputStream().readAllBytes(); // until the server ends the connection
+                } catch (java.net.SocketException reset) {
+                    // ended so, too
+                }
+            }
+            awaitNoBuffersOut(parts.toString());
+        }
+        assertThat(handled).hasValue(0);
+    }
+
+    /** Waits, within a bound, until every buffer taken from the server's pool has been given back. */
+    private void awaitNoBuffersOut(String after) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (pool.out.get() != 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10); // the connection's own buffer goes back as it closes, on the server's I/O thread
+        }
+        assertThat(pool.out.get()).as("buffers not given back after " + after).isZero();
+    }
+
+    /** Undertow's pool of 16 KiB direct buffers, counting those taken and not yet given back. */
+    private static final class CountingPool implements ByteBufferPool {
+        private final DefaultByteBufferPool pool = new DefaultByteBufferPool(true, 16 * 1024);
+        final AtomicInteger out = new AtomicInteger();
+
+        @Override
+        public PooledByteBuffer allocate() {
+            PooledByteBuffer taken = pool.allocate();
+            out.incrementAndGet();
+            return new PooledByteBuffer() {
+                private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+                @Override
+                public ByteBuffer getBuffer() {
+                    return taken.getBuffer();
+                }
+
+                @Override
+                public void close() {
+                    if (closed.compareAndSet(false, true)) {
+                        out.decrementAndGet();
+                        taken.close();
+                    }
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return !closed.get();
+                }
+            };
+        }
+
+        @Override
+        public ByteBufferPool getArrayBackedPool() {
+            return pool.getArrayBackedPool();
+        }
+
+        @Override
+        public void close() {
+            pool.close();
+        }
+
+        @Override
+        public int getBufferSize() {
+            return pool.getBufferSize();
+        }
+
+        @Override
+        public boolean isDirect() {
+            return true;
         }
     }
 
