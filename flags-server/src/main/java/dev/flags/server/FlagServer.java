@@ -984,8 +984,8 @@ public final class FlagServer implements AutoCloseable {
                 new BodyBuffering(BodiesInFlight.bodyArrived(handler), ApiServlet.MAX_BODY_BYTES, MAX_DROPPED_BYTES,
                         BodiesInFlight.BODY_DEADLINE, (refused, status) -> {
                             metrics.httpRequest(refused.getRequestMethod().toString(), status, 0);
-                            // charged as a change, as the API charges a request it refuses for its body
-                            limits.refusedTooLarge(BodiesInFlight.senderOf(refused));
+                            // 413 or 400: charged as a change, as the API charges a request it refuses for its body
+                            limits.refusedForItsBody(BodiesInFlight.senderOf(refused));
                         }), handler,
                 BodiesInFlight.defaultCap(), BodiesInFlight.BODY_DEADLINE, token -> {
                     dev.flags.server.auth.Authentication checked = tokens.check(token);

@@ -28,7 +28,9 @@ import org.xnio.channels.StreamSourceChannel;
  * Thread-safe (it keeps no state; each request's reading stays on its connection's I/O thread). Reads a request's body
  * into buffers on the I/O thread, at most {@code limit} bytes, and only then hands the request on, so that a client
  * sending its body slowly holds no worker thread. A body over the limit (declared so, or chunked past it) is answered
- * {@code 413} on the I/O thread, and the rest of it is read and dropped there before the connection is closed.
+ * {@code 413} on the I/O thread, and the rest of it is read and dropped there before the connection is closed. A body
+ * that ends before its length is answered {@code 400}, and its connection closed; one whose chunked framing is broken
+ * has its connection closed by Undertow, unanswered.
  *
  * <p>Why drop the rest rather than close at once: a client that sends its whole body before it reads the answer (as
  * {@code java.net.http} and the CLI do) gets a reset connection instead of its {@code 413} when the server closes with
@@ -52,8 +54,8 @@ public final class BodyBuffering implements HttpHandler {
      * @param limit the most bytes a body may have
      * @param dropLimit the most bytes of a body over the limit that are read and dropped after its {@code 413}
      * @param dropDeadline how long after its {@code 413} the rest of such a body may take to arrive
-     * @param refused told of each request answered here, with its status ({@code 413}): for the request counts, and
-     *     to charge its sender ({@link BodiesInFlight#senderOf})
+     * @param refused told of each request answered here, with its status ({@code 413}, or {@code 400} for a body that
+     *     ended before its length): for the request counts, and to charge its sender ({@link BodiesInFlight#senderOf})
      */
     public BodyBuffering(HttpHandler next, int limit, long dropLimit, Duration dropDeadline,
             ObjIntConsumer<HttpServerExchange> refused) {
@@ -105,8 +107,10 @@ public final class BodyBuffering implements HttpHandler {
                 first = readSome();
             } catch (IOException e) {
                 // Before any listener is there to give them back: without this, the buffers the body was read into were
-                // lost to the pool (QA87 F1), and Undertow answered the client's broken body with a bare 500.
+                // lost to the pool (QA87 F1), and Undertow answered the client's broken body with a bare 500. The 400
+                // goes out after this call returns (dispatched, so Undertow does not end the exchange first).
                 failed(e);
+                exchange.dispatch(SameThreadExecutor.INSTANCE, () -> unreadable(exchange));
                 return;
             }
             switch (first) {
@@ -134,6 +138,7 @@ public final class BodyBuffering implements HttpHandler {
                 state = readSome();
             } catch (IOException e) {
                 failed(e);
+                unreadable(exchange);
                 return;
             }
             if (state == State.WAITING) {
@@ -153,7 +158,8 @@ public final class BodyBuffering implements HttpHandler {
         private void failed(IOException e) {
             LOG.debug("http: reading a request body failed", e);
             release();
-            IoUtils.safeClose(exchange.getConnection());
+            channel.getReadSetter().set(null);
+            channel.suspendReads();
         }
 
         /** Reads what has arrived; past the limit, drops the buffers. */
@@ -251,6 +257,49 @@ public final class BodyBuffering implements HttpHandler {
                     @Override
                     public void onComplete(HttpServerExchange flushed, Sender unused) {
                         dropRest(flushed, channel != null ? channel : flushed.getRequestChannel());
+                    }
+
+                    @Override
+                    public void onException(HttpServerExchange failed, Sender unused, IOException e) {
+                        IoUtils.safeClose(failed.getConnection());
+                    }
+                });
+            }
+
+            @Override
+            public void onException(HttpServerExchange failed, Sender unused, IOException e) {
+                IoUtils.safeClose(failed.getConnection()); // the client went away before its answer
+            }
+        });
+    }
+
+    /**
+     * Answers {@code 400} to a request whose body could not be read, if its connection is still open, then closes it:
+     * nothing after the body can be read. That is a body that ended before its {@code Content-Length} (its sender shut
+     * its side), which got a bare {@code 500} from Undertow, or no answer. A chunked body whose framing is broken, or
+     * that ends before its last chunk, gets none: Undertow's chunked decoding closes the connection itself as it fails
+     * ({@code ChunkedStreamSourceConduit.read}), before the failure reaches here. A client that is gone gets nothing
+     * either: the write fails, and the connection is closed all the same.
+     */
+    private void unreadable(HttpServerExchange exchange) {
+        if (!exchange.getConnection().isOpen()) {
+            return; // closed by Undertow as the read failed, at a body deadline, or by the client: no one to answer
+        }
+        refused.accept(exchange, StatusCodes.BAD_REQUEST);
+        exchange.setStatusCode(StatusCodes.BAD_REQUEST);
+        exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/problem+json");
+        exchange.getResponseHeaders().put(Headers.CACHE_CONTROL, "no-store");
+        exchange.getResponseHeaders().put(Headers.X_CONTENT_TYPE_OPTIONS, "nosniff");
+        exchange.getResponseHeaders().put(Headers.CONNECTION, "close");
+        byte[] problem = Json.problem("unreadable body", 400, "the body could not be read: it ended before its length");
+        exchange.setResponseContentLength(problem.length);
+        exchange.getResponseSender().send(ByteBuffer.wrap(problem), new IoCallback() {
+            @Override
+            public void onComplete(HttpServerExchange answered, Sender sender) {
+                sender.close(new IoCallback() { // the answer flushed whole before the connection closes
+                    @Override
+                    public void onComplete(HttpServerExchange flushed, Sender unused) {
+                        IoUtils.safeClose(flushed.getConnection());
                     }
 
                     @Override

@@ -102,13 +102,13 @@ public final class RequestLimits {
     }
 
     /**
-     * Charges a request whose body was refused as too large before the API saw it ({@link BodyBuffering}): as a change,
-     * into debt if the budget is spent, as the API charges a write it refuses for its body, so that no refusal lets a
-     * token make the server read bodies without end.
+     * Charges a request whose body was refused before the API saw it ({@link BodyBuffering}: too large, or ended
+     * before its length): as a change, into debt if the budget is spent, as the API charges a write it refuses for its
+     * body, so that no refusal lets a token make the server read bodies without end.
      *
      * @param tokenId the token's id, or null if the request had none (then nothing is charged)
      */
-    public void refusedTooLarge(String tokenId) {
+    public void refusedForItsBody(String tokenId) {
         if (tokenId != null) {
             changes.charge(tokenId, 1);
         }

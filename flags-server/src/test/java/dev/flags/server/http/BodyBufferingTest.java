@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -176,35 +177,63 @@ class BodyBufferingTest {
         }
     }
 
+    /**
+     * Bodies that cannot be read, each as the parts sent after the request line and host (an empty part: the client ends
+     * its sending there): a chunk size past what Undertow takes, arriving with the headers (so the first read fails) and
+     * after them; and a body that ends before its length.
+     */
+    private static final List<List<String>> UNREADABLE = List.of(
+            List.of("Transfer-Encoding: chunked\r\n\r\n" + "f".repeat(20) + "\r\nx\r\n"),
+            List.of("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "f".repeat(20) + "\r\nx\r\n"),
+            List.of("Content-Length: 1000\r\n\r\nabc", ""));
+
+    /** Sends a request whose body cannot be read, and reads what comes back until the server ends the connection. */
+    private static String sendUnreadable(int port, List<String> parts) throws IOException {
+        try (Socket s = open(port)) {
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /x HTTP/1.1\r\nHost: x\r\n" + parts.get(0)).getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            for (String part : parts.subList(1, parts.size())) {
+                if (part.isEmpty()) {
+                    s.shutdownOutput();
+                } else {
+                    out.write(part.getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                }
+            }
+            ByteArrayOutputStream answer = new ByteArrayOutputStream();
+            try {
+                s.getInputStream().transferTo(answer);
+            } catch (java.net.SocketException reset) {
+                // ended so, too
+            }
+            return answer.toString(StandardCharsets.UTF_8);
+        }
+    }
+
     @Test
     void aBodyThatCannotBeReadGivesItsBuffersBackToThePool() throws Exception {
         int port = start(Duration.ofMinutes(1));
-        // A chunk size past what Undertow takes, arriving with the headers (so the first read fails) and after them; and a
-        // body that ends before its length.
-        for (List<String> parts : List.of(List.of("Transfer-Encoding: chunked\r\n\r\n" + "f".repeat(20) + "\r\nx\r\n"),
-                List.of("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "f".repeat(20) + "\r\nx\r\n"),
-                List.of("Content-Length: 1000\r\n\r\nabc", ""))) {
-            try (Socket s = open(port)) {
-                OutputStream out = s.getOutputStream();
-                out.write(("POST /x HTTP/1.1\r\nHost: x\r\n" + parts.get(0)).getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-                if (parts.size() > 1) {
-                    if (parts.get(1).isEmpty()) {
-                        s.shutdownOutput(); // the body ends early
-                    } else {
-                        out.write(parts.get(1).getBytes(StandardCharsets.US_ASCII));
-                        out.flush();
-                    }
-                }
-                try {
-                    s.getInputStream().readAllBytes(); // until the server ends the connection
-                } catch (java.net.SocketException reset) {
-                    // ended so, too
-                }
-            }
+        for (List<String> parts : UNREADABLE) {
+            sendUnreadable(port, parts);
             awaitNoBuffersOut(parts.toString());
         }
         assertThat(handled).hasValue(0);
+    }
+
+    @Test
+    void aBodyThatEndsBeforeItsLengthIsAnswered400AndItsConnectionClosed() throws Exception {
+        int port = start(Duration.ofMinutes(1));
+        // Whether the end arrives with the headers (the first read fails) or after the reading waits, the client that
+        // stopped sending still reads: it is told why, not left with a bare 500 or a closed connection.
+        for (List<String> parts : List.of(List.of("Content-Length: 1000\r\n\r\nabc", ""),
+                List.of("Content-Length: 1000\r\n\r\n", "abc", ""))) {
+            assertThat(sendUnreadable(port, parts)).as(parts.toString()).startsWith("HTTP/1.1 400")
+                    .containsIgnoringCase("Connection: close").contains("application/problem+json")
+                    .contains("the body could not be read: it ended before its length");
+        }
+        assertThat(handled).as("the API never sees them").hasValue(0);
+        assertThat(refused).as("counted, and charged to their senders").containsExactly("POST 400", "POST 400");
     }
 
     /** Waits, within a bound, until every buffer taken from the server's pool has been given back. */
@@ -226,7 +255,7 @@ class BodyBufferingTest {
             PooledByteBuffer taken = pool.allocate();
             out.incrementAndGet();
             return new PooledByteBuffer() {
-                private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+                private final AtomicBoolean closed = new AtomicBoolean();
 
                 @Override
                 public ByteBuffer getBuffer() {
