@@ -42,6 +42,17 @@ import org.xnio.channels.StreamSourceChannel;
 public final class BodyBuffering implements HttpHandler {
 
     private static final Logger LOG = LoggerFactory.getLogger(BodyBuffering.class);
+    /**
+     * How many reads of a chunked body in a row may give none of its bytes before its connection is closed. Undertow's
+     * chunked decoding keeps a trailer's bytes in a StringBuilder with no bound for as long as they come (and skips a
+     * chunk extension's, as long), and its reads give no byte of the body meanwhile: one connection grew the heap by
+     * 581 MiB in a second with a trailer of 300 MiB (QA87 F3). Each read decodes at most one buffer of what arrived
+     * ({@code ChunkedStreamSourceConduit.read} reads once into one 16 KiB buffer), so this bounds such framing at
+     * 256 KiB per connection while a body is read, and twice that while the rest of one over the limit is dropped (a
+     * drop may read twice); an honest client's framing without data (a chunk's size line, the last chunk, a few
+     * trailers) takes one or two such reads.
+     */
+    static final int MAX_READS_WITHOUT_DATA = 16;
 
     private final HttpHandler next;
     private final int limit;
@@ -95,6 +106,8 @@ public final class BodyBuffering implements HttpHandler {
         private int filled;
         private PooledByteBuffer current;
         private long read;
+        /** Reads in a row that gave no byte of the body (see {@link #MAX_READS_WITHOUT_DATA}). */
+        private int readsWithoutData;
 
         Reading(HttpServerExchange exchange) {
             this.exchange = exchange;
@@ -134,6 +147,7 @@ public final class BodyBuffering implements HttpHandler {
         @Override
         public void handleEvent(StreamSourceChannel ignored) {
             State state;
+            long before = read;
             try {
                 state = readSome();
             } catch (IOException e) {
@@ -142,6 +156,12 @@ public final class BodyBuffering implements HttpHandler {
                 return;
             }
             if (state == State.WAITING) {
+                readsWithoutData = read > before ? 0 : readsWithoutData + 1;
+                if (readsWithoutData > MAX_READS_WITHOUT_DATA && exchange.getRequestContentLength() < 0) {
+                    LOG.debug("http: closed a connection whose chunked body went on with framing and no data");
+                    failed(null);
+                    IoUtils.safeClose(exchange.getConnection());
+                }
                 return;
             }
             channel.getReadSetter().set(null);
@@ -156,7 +176,9 @@ public final class BodyBuffering implements HttpHandler {
 
         /** The body could not be read (the client went away, or its chunked framing is broken): gives up on it. */
         private void failed(IOException e) {
-            LOG.debug("http: reading a request body failed", e);
+            if (e != null) {
+                LOG.debug("http: reading a request body failed", e);
+            }
             release();
             channel.getReadSetter().set(null);
             channel.suspendReads();
@@ -324,12 +346,16 @@ public final class BodyBuffering implements HttpHandler {
         }
         XnioExecutor.Key deadline = exchange.getIoThread().executeAfter(
                 () -> IoUtils.safeClose(exchange.getConnection()), dropDeadline.toMillis(), TimeUnit.MILLISECONDS);
+        boolean chunked = exchange.getRequestContentLength() < 0;
         ChannelListener<StreamSourceChannel> dropping = new ChannelListener<>() {
             private long left = dropLimit;
+            /** Reads in a row that gave no byte of the body (see {@link #MAX_READS_WITHOUT_DATA}). */
+            private int readsWithoutData;
 
             @Override
             public void handleEvent(StreamSourceChannel in) {
                 try {
+                    long before = left;
                     while (true) {
                         long n = Channels.drain(in, left + 1);
                         if (n == -1) {
@@ -340,6 +366,12 @@ public final class BodyBuffering implements HttpHandler {
                             return;
                         }
                         if (n == 0) {
+                            readsWithoutData = left < before ? 0 : readsWithoutData + 1;
+                            if (chunked && readsWithoutData > MAX_READS_WITHOUT_DATA) { // a trailer without end
+                                deadline.remove();
+                                IoUtils.safeClose(exchange.getConnection());
+                                return;
+                            }
                             in.resumeReads();
                             return;
                         }
