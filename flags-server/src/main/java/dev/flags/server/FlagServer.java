@@ -983,7 +983,12 @@ public final class FlagServer implements AutoCloseable {
         BodiesInFlight buffered = new BodiesInFlight(
                 new BodyBuffering(BodiesInFlight.bodyArrived(handler), ApiServlet.MAX_BODY_BYTES, MAX_DROPPED_BYTES,
                         BodiesInFlight.BODY_DEADLINE, (refused, status) -> {
-                            metrics.httpRequest(refused.getRequestMethod().toString(), status, 0);
+                            // Counted as the API counts its own requests: flags_http_requests_total leaves out the
+                            // probes, /metrics and other paths, which a body over the limit on them would have added.
+                            String path = refused.getRequestPath();
+                            if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
+                                metrics.httpRequest(refused.getRequestMethod().toString(), status, 0);
+                            }
                             // 413 or 400: charged as a change, as the API charges a request it refuses for its body
                             limits.refusedForItsBody(BodiesInFlight.senderOf(refused));
                         }), handler,

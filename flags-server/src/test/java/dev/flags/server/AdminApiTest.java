@@ -878,6 +878,19 @@ class AdminApiTest {
     }
 
     @Test
+    void aBodyRefusedAsTooLargeBeforeTheApiSeesItIsCountedAsAnApiRequestOnlyOnTheApi() throws Exception {
+        String tooLarge = "x".repeat((1 << 20) + 1);
+        assertThat(api.raw("PUT", "/api/v1/environments/production/flags/billing-v2", ADMIN, tooLarge, null, null).status())
+                .isEqualTo(413);
+        for (String notTheApi : List.of("/healthz", "/metrics", "/nope")) {
+            assertThat(api.raw("POST", notTheApi, ADMIN, tooLarge, null, null).status()).as(notTheApi).isEqualTo(413);
+        }
+        // flags_http_requests_total counts the API's requests: the probes and /metrics are not counted (its help says so)
+        assertThat(api.get("/metrics", null).body()).contains("flags_http_requests_total{method=\"PUT\",status=\"413\"} 1")
+                .doesNotContain("flags_http_requests_total{method=\"POST\",status=\"413\"}");
+    }
+
+    @Test
     void aPatchRefusedBeforeItsBodyIsJudgedIsChargedAsAChange() throws Exception {
         restartWithBudgets(3, 100);
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);
