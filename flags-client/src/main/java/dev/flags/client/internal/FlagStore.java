@@ -360,9 +360,12 @@ public final class FlagStore implements AutoCloseable {
 
     /**
      * The key with control characters escaped: keys can come from requests (a front end asking for a
-     * flag by name), and a line break in one must not forge a log line.
+     * flag by name), and a line break in one must not forge a log line. Token-shaped text is written
+     * {@code flg_***} ({@link ReadableText#withTokensHidden}): an application that passes its sdk token
+     * where a flag key goes (one variable for both) must not find the secret in its own logs (QA88 F1).
      */
     static String printable(String key) {
+        key = ReadableText.withTokensHidden(key); // the same string when no "flg_" is in it: no allocation
         StringBuilder out = null;
         for (int i = 0; i < key.length(); i++) {
             char c = key.charAt(i);
@@ -381,8 +384,10 @@ public final class FlagStore implements AutoCloseable {
         return out == null ? key : out.toString();
     }
 
-    /** A key from a caller as a log line or message shows it: escaped, and cut if very long. */
+    /** A key from a caller as a log line or message shows it: tokens hidden, escaped, and cut if very long. */
     static String shown(String key) {
+        // Tokens hidden before the cut: a cut through a token would leave its first characters, no longer token-shaped.
+        key = ReadableText.withTokensHidden(key);
         return printable(key.length() > MAX_KEY_IN_LOG ? key.substring(0, MAX_KEY_IN_LOG) + "..." : key);
     }
 

@@ -119,6 +119,26 @@ class FlagStoreTest {
     }
 
     @Test
+    void aTokenAskedForAsAFlagKeyIsNeverLoggedInClear() {
+        String token = "flg_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v"; // token-shaped: flg_ and 43 of base64url
+        withStandardError(captured -> {
+            FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
+                    "environment \"production\"");
+            assertThat(store.isEnabled(token, USER, true)).as("the caller's default, as for any unknown key").isTrue();
+            store.evaluate(token + "_v2", USER, false);
+            // Near the cut at 200 characters: hidden before the cut, or the cut would leave a token's first characters.
+            store.variant("x".repeat(180) + token, USER);
+            String all = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(lines(captured)).hasSize(3);
+            assertThat(lines(captured).get(0)).contains("no flag \"flg_***\" in environment \"production\"");
+            assertThat(lines(captured).get(1)).contains("no flag \"flg_***_v2\"");
+            assertThat(lines(captured).get(2)).contains("no flag \"" + "x".repeat(180) + "flg_***\"");
+            assertThat(all).doesNotContain(token.substring(4, 20));
+        });
+        assertThat(FlagStore.shown("a b " + token)).isEqualTo("a b flg_***");
+    }
+
+    @Test
     void anAttributeNoFlagCanNameIsWarnedOfOnceAnHourPerNameAndAtMostAHundredNames() {
         withStandardError(captured -> {
             FlagStore store = new FlagStore(state(3, Map.of(), flag("billing-v2", true, 1)), Runnable::run, true,
