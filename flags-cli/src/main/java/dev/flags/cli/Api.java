@@ -119,22 +119,25 @@ final class Api {
         }
         String scheme = uri == null || uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         // The API's paths are appended to the address, so a query or fragment would end up in the wrong place.
+        // Each message quotes the address without a user and password in it: they come before their own check (QA88 F2).
+        String shown = FlagsCommand.withoutUserInfo(server);
         if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
-            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + shown
                     + "\" is not an http or https URL; expected http://host:port or https://host[:port] (set --server or FLAGS_SERVER)");
         }
         if (uri.getRawQuery() != null || uri.getRawFragment() != null) { // an http URL, but not one to add paths to (QA61 F11)
             int cut = server.indexOf(uri.getRawQuery() != null ? '?' : '#');
-            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server + "\" has a "
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + shown + "\" has a "
                     + (uri.getRawQuery() != null ? "query" : "fragment") + ", which a server address does not take: the flags"
-                    + " command adds the API's paths to it; give " + server.substring(0, cut).replaceFirst("/api(/v1)?/?$", "")
+                    + " command adds the API's paths to it; give " + withoutUserInfoAtAll(server.substring(0, cut))
+                            .replaceFirst("/api(/v1)?/?$", "")
                     + " (set --server or FLAGS_SERVER)"); // nor its own /api/v1, which the next check would refuse (QA62 F10)
         }
         String path = uri.getRawPath() == null ? "" : uri.getRawPath();
         if (path.matches(".*/api(/v1)?/?")) { // a path of the server's own, which every request would then have twice
-            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + server + "\" ends with "
+            throw new CliException(FlagsCommand.EXIT_USAGE, "the server address \"" + shown + "\" ends with "
                     + path.substring(path.lastIndexOf("/api")) + ", which the flags command adds to every request itself; give "
-                    + server.substring(0, server.length() - path.length() + path.lastIndexOf("/api"))
+                    + withoutUserInfoAtAll(server.substring(0, server.length() - path.length() + path.lastIndexOf("/api")))
                     + " (set --server or FLAGS_SERVER)");
         }
         if (uri.getRawUserInfo() != null) {
@@ -144,6 +147,11 @@ final class Api {
                     + " is its credential; give " + scheme + "://" + uri.getHost() + (uri.getPort() >= 0 ? ":" + uri.getPort() : "")
                     + " (set --server or FLAGS_SERVER)");
         }
+    }
+
+    /** The address to give instead: without a user and password, which the command never sends. */
+    private static String withoutUserInfoAtAll(String address) {
+        return FlagsCommand.withoutUserInfo(address, "");
     }
 
     /**

@@ -114,6 +114,7 @@ public final class FlagsCommand implements Callable<Integer> {
         cli.getSubcommands().values().forEach(sub -> sub.getCommandSpec().mixinStandardHelpOptions(true)); // --help everywhere
         cli.setOut(out);
         cli.setErr(err);
+        cli.setResourceBundle(helpVariables()); // after the subcommands' --help: it is handed down to all of them
         // No "@file" arguments: picocli would read a word such as the comment "-m @oncall" from a file of that name if
         // there were one, and a token read so escapes the masking of --token's value below (FLAGS_TOKEN is the way
         // to keep a token off the command line).
@@ -272,6 +273,50 @@ public final class FlagsCommand implements Callable<Integer> {
         return SERVER_TOKEN.matcher(shown).replaceAll("***");
     }
 
+    /** A user and password in a URL's authority (or any text up to its last {@code @} before a path, query or fragment). */
+    private static final java.util.regex.Pattern USER_INFO =
+            java.util.regex.Pattern.compile("^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@");
+
+    /**
+     * A server address as a message or the help may show it: a user and password in it ({@code https://bob:secret@host},
+     * FLAGS_SERVER copied from a proxy's or a git remote's URL; or a token alone, {@code https://TOKEN@host}) written
+     * {@code ***}, the rest as given. The command never sends them (the token is its credential), and every message that
+     * quotes the address would otherwise put the password in a terminal or a CI log (QA88 F2).
+     *
+     * @param address a server address as given, which need not be a URL
+     * @return the address with what comes before the {@code @} of its authority written {@code ***}; as it is if none
+     */
+    static String withoutUserInfo(String address) {
+        return withoutUserInfo(address, "***@");
+    }
+
+    /** As {@link #withoutUserInfo(String)}, with the user and password and their {@code @} replaced by {@code mask}. */
+    static String withoutUserInfo(String address, String mask) {
+        if (address == null || address.indexOf('@') < 0) {
+            return address;
+        }
+        java.util.regex.Matcher m = USER_INFO.matcher(address);
+        return m.find() ? (m.group(1) == null ? "" : m.group(1)) + mask + address.substring(m.end()) : address;
+    }
+
+    /**
+     * The variable the help's {@code --server} shows as its default: FLAGS_SERVER's value {@linkplain #withoutUserInfo
+     * without a user and password}. Picocli's {@code ${DEFAULT-VALUE}} would show the value itself (QA88 F2).
+     */
+    static final String SERVER_SHOWN = "flags.server.shown";
+
+    /** The help's variables that picocli cannot work out itself ({@code ${bundle:...}} in descriptions). */
+    static java.util.ResourceBundle helpVariables() {
+        String server = System.getenv("FLAGS_SERVER");
+        String shown = server == null || server.isEmpty() ? "http://localhost:8080" : withoutUserInfo(server);
+        return new java.util.ListResourceBundle() {
+            @Override
+            protected Object[][] getContents() {
+                return new Object[][] {{SERVER_SHOWN, shown}};
+            }
+        };
+    }
+
     /** @return the word as a shell takes it back: as it is if plain, else in single quotes */
     static String shellWord(String word) {
         return !word.isEmpty() && word.matches("[A-Za-z0-9_./:=@%+,-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
@@ -305,8 +350,10 @@ public final class FlagsCommand implements Callable<Integer> {
 
     /** Where the server is and who is asking: options, or FLAGS_* environment variables. */
     static class ConnectionOptions {
+        // Not ${DEFAULT-VALUE} in the description: that is FLAGS_SERVER's value as it is, password and all (QA88 F2).
         @Option(names = "--server", defaultValue = "${env:FLAGS_SERVER:-http://localhost:8080}",
-                description = "The flag server's HTTP address (env FLAGS_SERVER, default ${DEFAULT-VALUE}).")
+                description = "The flag server's HTTP address (env FLAGS_SERVER, default ${bundle:" + SERVER_SHOWN
+                        + ":-http://localhost:8080}).")
         String server;
 
         @Option(names = "--token", defaultValue = "${env:FLAGS_TOKEN}",
