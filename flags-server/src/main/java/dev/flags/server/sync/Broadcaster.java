@@ -273,9 +273,28 @@ public final class Broadcaster implements AutoCloseable {
     }
   }
 
+  /**
+   * An environment as a status sent to an SDK quotes it: in double quotes, cut to 80 characters, control characters
+   * escaped; or {@link StreamIdentity#HIDDEN_TOKEN} for a key that looks like a token (the SDK's token given as its
+   * environment too, QA85 F2, or an environment created before such keys were refused), which the SDK would log.
+   */
+  static String quotedEnvironment(String environment) {
+    return dev.flags.core.ReadableText.holdsAToken(environment) ? StreamIdentity.HIDDEN_TOKEN
+        : "\"" + dev.flags.server.LogText.escape(environment.length() > 80 ? environment.substring(0, 77) + "..." : environment)
+            + "\"";
+  }
+
+  /** Why a stream of an environment that went as it started is closed: deleted for good, or not there at all. */
+  static Status notThereStatus(String environment, boolean deleted) {
+    return deleted ? deletedStatus(environment)
+        : Status.NOT_FOUND.withDescription("environment " + quotedEnvironment(environment) + " does not exist");
+  }
+
   /** Why a stream of an environment deleted for good ends, or is refused. */
   static Status deletedStatus(String environment) {
-    return Status.NOT_FOUND.withDescription("environment \"" + environment + "\" was deleted for good: point the SDK"
+    // Quoted as every refusal quotes an environment: an environment created before its key was checked for a token
+    // (QA67 F3) may have a token-shaped key, and this status goes to its SDKs, which log it (QA88 F3).
+    return Status.NOT_FOUND.withDescription("environment " + quotedEnvironment(environment) + " was deleted for good: point the SDK"
         + " at another environment (until then it serves what it has: its last flags, its cache file, or the defaults)");
   }
 
@@ -339,8 +358,7 @@ public final class Broadcaster implements AutoCloseable {
     Topic.Target target = topic.target();
     if (target == null) {
       // Deleted in between: its topic ended before or after this one registered, and either way it is closed.
-      subscription.close(topic.ended() ? deletedStatus(environment) : Status.NOT_FOUND.withDescription(
-          "environment \"" + environment + "\" does not exist"));
+      subscription.close(notThereStatus(environment, topic.ended()));
       subscription.start(null, false);
       return;
     }

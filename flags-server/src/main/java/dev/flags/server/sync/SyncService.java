@@ -463,8 +463,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
    * may look like one (the admin API refuses it), so nothing is lost.
    */
   private static String quoted(String environment) {
-    return dev.flags.core.ReadableText.holdsAToken(environment) ? StreamIdentity.HIDDEN_TOKEN
-        : "\"" + shorten(environment, 80) + "\"";
+    return Broadcaster.quotedEnvironment(environment); // one rule for every status that names an environment
   }
 
   /** At most max characters, control characters escaped: safe to put in a log line. */

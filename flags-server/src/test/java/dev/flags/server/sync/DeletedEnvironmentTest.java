@@ -61,4 +61,33 @@ class DeletedEnvironmentTest extends SyncFixtureTest {
     assertThat(other.next().getDelta().getVersion()).as("another environment's stream goes on").isEqualTo(3);
     assertThat(other.isClosed()).isFalse();
   }
+
+  @Test
+  void theStatusOfADeletedEnvironmentWhoseKeyLooksLikeATokenDoesNotQuoteIt() throws Exception {
+    // Created before the admin API refused such keys (QA67 F3): its key would go to every SDK of it, which logs the status.
+    String legacy = "flg_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v";
+    String said = "environment " + StreamIdentity.HIDDEN_TOKEN + " was deleted for good: point the SDK at another"
+        + " environment (until then it serves what it has: its last flags, its cache file, or the defaults)";
+    f = SyncFixture.start(dir);
+    f.write(createEnvironment(legacy));
+    f.write(createFlag(legacy, "a"));
+    Recorder served = f.subscribe(SyncFixture.ADMIN, legacy, 0);
+    assertThat(served.next().getSnapshot().getVersion()).isEqualTo(2);
+
+    f.write(Change.of(EntryType.ENVIRONMENT_ARCHIVED, legacy, "admin", SyncFixture.MAPPER.createObjectNode()));
+    assertThat(served.next().hasDelta()).isTrue();
+    f.write(Change.of(EntryType.ENVIRONMENT_DELETED, legacy, "admin", SyncFixture.MAPPER.createObjectNode()));
+    Status closed = served.awaitClose();
+    assertThat(closed.getCode()).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(closed.getDescription()).as("the stream it ended").isEqualTo(said);
+    Status refused = f.subscribe(SyncFixture.ADMIN, legacy, 0).awaitClose();
+    assertThat(refused.getDescription()).as("a stream asked for after").isEqualTo(said);
+    StatusRuntimeException snapshot = org.assertj.core.api.Assertions.catchThrowableOfType(
+        () -> SyncFixture.blocking(f.channel, SyncFixture.ADMIN).getSnapshot(
+            SnapshotRequest.newBuilder().setEnvironment(legacy).build()), StatusRuntimeException.class);
+    assertThat(snapshot.getStatus().getDescription()).as("a snapshot asked for after").isEqualTo(said);
+    assertThat(Broadcaster.notThereStatus(legacy, false).getDescription())
+        .as("the status of a stream whose environment went as it started").doesNotContain(legacy.substring(4))
+        .isEqualTo("environment " + StreamIdentity.HIDDEN_TOKEN + " does not exist");
+  }
 }
