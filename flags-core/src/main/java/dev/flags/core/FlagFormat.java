@@ -65,7 +65,8 @@ public final class FlagFormat {
     /** The longest number the reader takes, in characters (the parser's bound). */
     private static final int MAX_NUMBER_LENGTH = 64;
     private static final String TOO_LARGE = "is too large a number: beyond what a double holds (about 1.8e308)";
-    private static final String TOO_SMALL = "is too small a number: nearer 0 than a double holds (about 4.9e-324), but not 0";
+    /** Also a numeric operator's value in text that {@link WriteRules#numbers} refuses: the same words. */
+    static final String TOO_SMALL = "is too small a number: nearer 0 than a double holds (about 4.9e-324), but not 0";
 
     private static final Set<String> FILE_FIELDS = Set.of("formatVersion", "flags", "roleGrants");
     private static final Set<String> FLAG_FIELDS = Set.of("key", "description", "enabled", "salt", "bucketBy", "variants",
@@ -666,7 +667,7 @@ public final class FlagFormat {
      * {@link Matchers#decimal} reads the canonical text as the same number as the value.
      *
      * @return the canonical text, or null to keep the value as written: the validator refuses it (and says
-     *         why), or its canonical text would be longer than {@link Matchers#decimal} reads exactly
+     *         why), it is no number though a double reads it ({@code "1e-400"}: {@link WriteRules#numbers}), or its canonical text would be longer than {@link Matchers#decimal} reads exactly
      *         ({@code "1e-200"}, which as 202 digits would be read as the nearest double)
      */
     static String canonicalNumber(String value) {

@@ -171,8 +171,12 @@ final class Matchers {
             case NUM_LTE:
             case NUM_GT:
             case NUM_GTE: {
-                BigDecimal[] exact = values.stream().map(Matchers::decimal).toArray(BigDecimal[]::new);
-                double[] numbers = values.stream().mapToDouble(Double::parseDouble).toArray();
+                // A value that is no number never holds: one nearer 0 than a double holds ("1e-400", which a write may
+                // not add since QA88 F4, but an earlier release stored) compared as 0 with a double and as itself with a
+                // long, so "numEq 1e-400" held for 0.0 and not for 0.
+                List<String> numeric = values.stream().filter(n -> decimal(n) != null).toList();
+                BigDecimal[] exact = numeric.stream().map(Matchers::decimal).toArray(BigDecimal[]::new);
+                double[] numbers = numeric.stream().mapToDouble(Double::parseDouble).toArray();
                 // Whether a double holds every value exactly (12, 0.5, 1e6; not 0.1, nor 2^53 + 1, a 64-bit id):
                 // then a whole number up to 2^53, a double too, compares as a double, exactly and without allocating.
                 boolean doublesExact = true;
@@ -326,9 +330,11 @@ final class Matchers {
      * (white space around it, a hex float {@code 0x1p3}, a suffix {@code 18d}, text past 100 characters); never
      * digits of other scripts, which {@code BigDecimal} alone would take. A number beyond a double's range is none,
      * however it is written ({@code 1e400}, or 400 digits), as a flag's values cannot be: {@code BigDecimal} alone
-     * took {@code "1e400"} as a number, larger than any value, which the documentation says is not one.
+     * took {@code "1e400"} as a number, larger than any value, which the documentation says is not one. Nor is one
+     * that is not 0 but nearer 0 than a double holds ({@code 1e-400}, {@code 0x1p-2000}), which a double reads as 0
+     * and {@code BigDecimal} as itself: the two readings disagreed at 0 (QA88 F4); 0 is 0 however written.
      *
-     * @return the number, or null for text that is none (or not finite)
+     * @return the number, or null for text that is none (or not finite, or not 0 but read as 0 by a double)
      */
     static BigDecimal decimal(String text) {
         String t = text.trim();
@@ -342,16 +348,59 @@ final class Matchers {
         }
         try {
             double d = Double.parseDouble(t);
-            return Double.isFinite(d) ? new BigDecimal(d) : null;
+            return Double.isFinite(d) && (d != 0 || !writtenNonZero(t)) ? new BigDecimal(d) : null;
         } catch (NumberFormatException e) {
             return null;
         }
     }
 
-    /** Whether a double holds the number, as Double.parseDouble reads its text (what rounds to the largest double does). */
+    /**
+     * Whether a double holds the number, as Double.parseDouble reads its text: what rounds to the largest double does,
+     * and what is not 0 must not round to 0 (the smallest double is about 4.9e-324).
+     */
     private static boolean finite(BigDecimal x) {
-        long exponent = (long) x.precision() - x.scale() - 1; // of the leading digit: 2 for 123
-        return x.signum() == 0 || exponent < 308 || (exponent == 308 && Double.isFinite(x.doubleValue())); // 0e500 is 0
+        if (x.signum() == 0) {
+            return true; // 0e500 and 0e-500 are 0
+        }
+        long exponent = (long) x.precision() - x.scale() - 1; // of the leading digit: 2 for 123, -3 for 0.00123
+        if (exponent < 308 && exponent > -300) {
+            return true; // the common case, without a conversion
+        }
+        if (exponent > 308 || exponent < -325) {
+            return false; // judged before doubleValue(), which would write out 1e-2147483647's digits
+        }
+        double d = x.doubleValue();
+        return Double.isFinite(d) && d != 0;
+    }
+
+    /**
+     * Whether number text that Double.parseDouble took is not 0 as written: a digit other than 0 in its significand
+     * ({@code 1e-400}, {@code 0x1p-2000}; not {@code 0.0e5}, {@code 0x0p3}, nor a suffix {@code d} or {@code f}).
+     */
+    private static boolean writtenNonZero(String t) {
+        int x = t.toLowerCase(java.util.Locale.ROOT).indexOf("0x");
+        boolean hex = x == 0 || x == 1; // after a sign, if any
+        for (int i = hex ? x + 2 : 0; i < t.length(); i++) {
+            char c = Character.toLowerCase(t.charAt(i));
+            if (hex ? c == 'p' : c == 'e') {
+                return false; // the exponent's digits say nothing of whether it is 0
+            }
+            if ((c >= '1' && c <= '9') || (hex && c >= 'a' && c <= 'f')) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether a numeric operator's value, one a double reads, is not 0 as written but nearer 0 than a double holds
+     * ({@code "1e-400"}): no number, which a write may not add ({@link WriteRules#numbers}).
+     *
+     * @param text a value Double.parseDouble takes as a finite number
+     * @return true if it is such a value
+     */
+    static boolean nearerZeroThanADouble(String text) {
+        return decimal(text) == null;
     }
 
     private static boolean plainDecimal(String t) {

@@ -28,6 +28,9 @@ import java.util.TreeSet;
  * <p><b>Steps.</b> A percentage or a weight has at most three decimals, exactly: the format takes one within a
  * millionth of a step ({@link #steps}).
  *
+ * <p><b>Numbers.</b> A numeric operator's value is a number a double holds: not {@code "1e-400"}, which is not 0 but
+ * nearer 0 than any double ({@link #numbers}); the format reads one, as no number, since earlier releases took it.
+ *
  * <p><b>Patterns.</b> A {@code matches} pattern runs: RE2 syntax, at most {@value Patterns#MAX_PROGRAM_SIZE} instructions
  * ({@link #patterns}). The format also reads one in {@code java.util.regex} syntax, which earlier releases took.
  *
@@ -40,7 +43,8 @@ public final class WriteRules {
     private WriteRules() {}
 
     /**
-     * Every problem a write of {@code next} over {@code existing} adds: {@link #ruleNames} and {@link #text}.
+     * Every problem a write of {@code next} over {@code existing} adds: {@link #ruleNames}, {@link #text}, {@link #steps},
+     * {@link #patterns} and {@link #numbers}.
      *
      * @param existing the flag before the write, or null for a new flag
      * @param next the flag the write would store
@@ -52,6 +56,7 @@ public final class WriteRules {
         problems.addAll(steps(existing, next));
         problems.addAll(patterns(existing, next));
         problems.addAll(ownFields(existing, next));
+        problems.addAll(numbers(existing, next));
         return problems;
     }
 
@@ -126,6 +131,45 @@ public final class WriteRules {
                         if (problem != null) {
                             problems.add(new Problem(next.key(), "rules[" + r + "].conditions[" + c + "].values[" + v + "]",
                                     problem));
+                        }
+                    }
+                }
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * The numeric operators' values of {@code next} that are not 0 as written but nearer 0 than a double holds
+     * ({@code "1e-400"}), which {@code existing} did not have. A double reads such text as 0, exactly read it is not:
+     * it is no number ({@link Matchers#decimal}), so the value would never hold, as {@code "1e400"} is none and is
+     * refused by the format; the format reads one an earlier release stored (QA88 F4).
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> numbers(Flag existing, Flag next) {
+        Set<String> before = new HashSet<>();
+        if (existing != null) {
+            existing.rules().forEach(r -> r.conditions().forEach(c -> {
+                if (c instanceof Condition.Attribute a && a.operator().kind() == Operator.Kind.NUMBER) {
+                    before.addAll(a.values());
+                }
+            }));
+        }
+        List<Problem> problems = new ArrayList<>();
+        for (int r = 0; r < next.rules().size(); r++) {
+            List<Condition> conditions = next.rules().get(r).conditions();
+            for (int c = 0; c < conditions.size(); c++) {
+                if (conditions.get(c) instanceof Condition.Attribute a && a.operator().kind() == Operator.Kind.NUMBER) {
+                    for (int v = 0; v < a.values().size(); v++) {
+                        String value = a.values().get(v);
+                        // Only what the format took (a number a double reads): what it refuses, it says itself.
+                        if (!before.contains(value) && FlagValidator.numberProblem(value) == null
+                                && Matchers.nearerZeroThanADouble(value)) {
+                            problems.add(new Problem(next.key(), "rules[" + r + "].conditions[" + c + "].values[" + v + "]",
+                                    FlagFormat.TOO_SMALL + ", was " + Problems.quote(value)));
                         }
                     }
                 }

@@ -154,6 +154,43 @@ class OperatorsTest {
     }
 
     @Test
+    void aNumberInTextNearerZeroThanADoubleHoldsIsNoNumberAndAWriteMayNotAddOne() {
+        // "1e-400" is not 0, yet a double reads it as 0: as a value it compared as 0 with a double (and as itself with a
+        // long), so numEq 1e-400 held for 0.0 and not for 0 (QA88 F4). It is no number now, as "1e400" is: that value
+        // never holds, and an attribute so written counts as missing.
+        for (java.util.function.UnaryOperator<User> zero : List.<java.util.function.UnaryOperator<User>>of(
+                u -> u.attribute("a", 0.0), u -> u.attribute("a", 0L), u -> u.attribute("a", "0"))) {
+            assertThat(eval(cond("numEq", "1e-400"), zero)).as("no value: holds for no zero").isFalse();
+            assertThat(eval(cond("numGte", "1e-400"), zero)).isFalse();
+            assertThat(eval(cond("numEq", "1e-400", "0"), zero)).as("the list's other values still do").isTrue();
+        }
+        assertThat(eval(cond("numLt", "1e-400"), u -> u.attribute("a", -1.0))).isFalse();
+        assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", "1e-400"))).as("an attribute so written: missing").isFalse();
+        assertThat(eval(cond("numGt", "0"), u -> u.attribute("a", "1e-400"))).isFalse();
+        Condition.Attribute notAbove0 = new Condition.Attribute("a", Operator.NUM_GT, List.of("0"), true, false);
+        assertThat(eval(notAbove0, u -> u.attribute("a", "1e-400"))).as("negated: still treated as missing").isFalse();
+        assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", "0." + "0".repeat(400) + "1"))).as("written out").isFalse();
+        assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", "0x1p-2000"))).as("a hex float").isFalse();
+        // Down to the smallest double, and 0 however written, it is a number.
+        assertThat(eval(cond("numGt", "0"), u -> u.attribute("a", "4.9e-324"))).isTrue();
+        assertThat(eval(cond("numGt", "0"), u -> u.attribute("a", "1e-300"))).isTrue();
+        assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", "0e-500"))).isTrue();
+        assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", "-0.000e-400"))).isTrue();
+        assertThat(eval(cond("numEq", "1e-300"), u -> u.attribute("a", 1e-300))).isTrue();
+
+        // A write may not add such a value (one stored by an earlier release stays, and a write that keeps it passes).
+        Flag fresh = flag("f", true, rule("r", cond("numEq", "1e-400", "1e-300", "0e-500")));
+        assertThat(WriteRules.numbers(null, fresh)).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("rules[0].conditions[0].values[0]");
+            assertThat(p.message()).isEqualTo("is too small a number: nearer 0 than a double holds (about 4.9e-324), but not 0,"
+                    + " was \"1e-400\"");
+        });
+        assertThat(WriteRules.added(null, fresh)).hasSize(1);
+        assertThat(WriteRules.numbers(fresh, fresh)).isEmpty();
+        assertThat(WriteRules.added(null, flag("f", true, rule("r", cond("in", "1e-400"))))).as("text, for in").isEmpty();
+    }
+
+    @Test
     void minusZeroIsZeroHoweverEitherIsWritten() {
         // -0.0 is a finite double (JSON's -0.0 gives it); as a number it is 0, as the text operators read it ("0").
         assertThat(eval(cond("numEq", "0"), u -> u.attribute("a", -0.0))).isTrue();

@@ -256,8 +256,9 @@ public final class FlagService {
     /**
      * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link WriteRules#text}), the percentages
      * and weights it adds are in 0.001 steps ({@link WriteRules#steps}), the patterns it adds can run ({@link
-     * WriteRules#patterns}) and the attribute conditions it adds do not name the user's own fields ({@link
-     * WriteRules#ownFields}). A revert is not held to them: it brings back what
+     * WriteRules#patterns}), the numbers it adds are numbers a double holds ({@link WriteRules#numbers}) and the
+     * attribute conditions it adds do not name the user's own fields ({@link WriteRules#ownFields}). A revert is not
+     * held to them: it brings back what
      * the journal took once, and a revert must not fail when it is needed.
      */
     private static Flag withCheckedText(Flag existing, Flag next) {
@@ -265,6 +266,7 @@ public final class FlagService {
         problems.addAll(WriteRules.steps(existing, next));
         problems.addAll(WriteRules.patterns(existing, next));
         problems.addAll(WriteRules.ownFields(existing, next));
+        problems.addAll(WriteRules.numbers(existing, next));
         if (!problems.isEmpty()) {
             throw invalid(new FlagValidationException(problems));
         }
@@ -308,6 +310,7 @@ public final class FlagService {
         names.addAll(WriteRules.steps(existing, next));
         names.addAll(WriteRules.patterns(existing, next));
         names.addAll(WriteRules.ownFields(existing, next));
+        names.addAll(WriteRules.numbers(existing, next));
         if (!names.isEmpty()) {
             throw invalid(new FlagValidationException(names));
         }

@@ -209,6 +209,35 @@ class TextInputTest {
     }
 
     @Test
+    void aNumberInTextNearerZeroThanADoubleIsRefusedAsAWriteAndOneAnEarlierReleaseTookIsNoNumber() throws Exception {
+        // "1e-400" is not 0, but a double reads it as 0: it was taken and compared as 0 with a double (QA88 F4).
+        ApiClient.Response tiny = api.put(E + "/flags/seats", ADMIN, "{\"enabled\": true, \"rules\": [{\"conditions\":"
+                + " [{\"attribute\": \"seats\", \"operator\": \"numEq\", \"values\": [\"1e-400\"]}]}]}");
+        assertThat(tiny.status()).as(tiny.body()).isEqualTo(422);
+        assertThat(tiny.json().at("/problems/0/message").asText()).isEqualTo("is too small a number: nearer 0 than a double"
+                + " holds (about 4.9e-324), but not 0, was \"1e-400\"");
+        assertThat(api.get(E + "/flags/seats", ADMIN).status()).isEqualTo(404);
+
+        // An earlier release took it: the flag is read and changed, and that value holds for nobody, 0 included.
+        server.close();
+        ObjectMapper json = new ObjectMapper();
+        try (FileJournal journal = FileJournal.builder(dataDir.resolve("journal")).open()) {
+            journal.append(Change.of(EntryType.FLAG_CREATED, "production", "admin", json.readTree("{\"key\": \"seats\","
+                    + " \"enabled\": true, \"rules\": [{\"conditions\": [{\"attribute\": \"seats\", \"operator\": \"numEq\","
+                    + " \"values\": [\"1e-400\"]}]}]}")));
+        }
+        server = ServerFixture.start(dataDir);
+        api = new ApiClient(server.httpPort());
+        for (String zero : new String[] {"0", "0.0"}) {
+            JsonNode answer = api.post(E + "/evaluate", ADMIN, "{\"user\": {\"id\": \"u\", \"attributes\": {\"seats\": "
+                    + zero + "}}, \"flag\": \"seats\"}").json().at("/results/0");
+            assertThat(answer.at("/value").asBoolean()).as(zero).isFalse();
+        }
+        assertThat(api.patch(E + "/flags/seats", ADMIN, "{\"description\": \"kept\"}").status())
+                .as("a write that keeps the value").isEqualTo(200);
+    }
+
+    @Test
     void aFlagDocumentOfTensOfThousandsOfUnknownFieldsIsRefusedWithItsFirstHundredProblems() {
         // 60,000 unknown fields in 0.8 MB: 54 s of a request thread and an answer of 10.5 MB before (QA42c F5).
         StringBuilder flag = new StringBuilder("{\"enabled\": true");
