@@ -43,8 +43,7 @@ public final class WriteRules {
     private WriteRules() {}
 
     /**
-     * Every problem a write of {@code next} over {@code existing} adds: {@link #ruleNames}, {@link #text}, {@link #steps},
-     * {@link #patterns} and {@link #numbers}.
+     * Every problem a write of {@code next} over {@code existing} adds: {@link #ruleNames} and {@link #content}.
      *
      * @param existing the flag before the write, or null for a new flag
      * @param next the flag the write would store
@@ -52,7 +51,20 @@ public final class WriteRules {
      */
     public static List<Problem> added(Flag existing, Flag next) {
         List<Problem> problems = new ArrayList<>(ruleNames(existing, next));
-        problems.addAll(text(existing, next));
+        problems.addAll(content(existing, next));
+        return problems;
+    }
+
+    /**
+     * Every problem the document of a write adds but its rule names: {@link #text}, {@link #steps}, {@link #patterns},
+     * {@link #ownFields} and {@link #numbers}.
+     *
+     * @param existing the flag before the write, or null for a new flag
+     * @param next the flag the write would store
+     * @return the new problems, empty if none
+     */
+    public static List<Problem> content(Flag existing, Flag next) {
+        List<Problem> problems = new ArrayList<>(text(existing, next));
         problems.addAll(steps(existing, next));
         problems.addAll(patterns(existing, next));
         problems.addAll(ownFields(existing, next));

@@ -254,19 +254,13 @@ public final class FlagService {
     private static final String CREATE_IT = "; create it first with a PUT of its document (flags create or flags put)";
 
     /**
-     * The flag a PUT or PATCH would store, if the text it adds is fit to show ({@link WriteRules#text}), the percentages
-     * and weights it adds are in 0.001 steps ({@link WriteRules#steps}), the patterns it adds can run ({@link
-     * WriteRules#patterns}), the numbers it adds are numbers a double holds ({@link WriteRules#numbers}) and the
-     * attribute conditions it adds do not name the user's own fields ({@link WriteRules#ownFields}). A revert is not
-     * held to them: it brings back what
-     * the journal took once, and a revert must not fail when it is needed.
+     * The flag a PUT or PATCH would store, if its document adds none of the problems of {@link WriteRules#content}
+     * (text fit to show, percentages in 0.001 steps, patterns that can run, no condition on the user's own fields,
+     * numbers a double holds). A revert is not held to them: it brings back what the journal took once, and a revert
+     * must not fail when it is needed.
      */
     private static Flag withCheckedText(Flag existing, Flag next) {
-        List<Problem> problems = new ArrayList<>(WriteRules.text(existing, next));
-        problems.addAll(WriteRules.steps(existing, next));
-        problems.addAll(WriteRules.patterns(existing, next));
-        problems.addAll(WriteRules.ownFields(existing, next));
-        problems.addAll(WriteRules.numbers(existing, next));
+        List<Problem> problems = WriteRules.content(existing, next);
         if (!problems.isEmpty()) {
             throw invalid(new FlagValidationException(problems));
         }
@@ -305,12 +299,7 @@ public final class FlagService {
     private Flag previewed(String env, String key, Flag existing, JsonNode body) {
         UnaryOperator<Flag> patch = FlagPatch.parse(body);
         Flag next = patched(env, key, existing, patch);
-        List<Problem> names = new ArrayList<>(WriteRules.ruleNames(existing, next));
-        names.addAll(WriteRules.text(existing, next));
-        names.addAll(WriteRules.steps(existing, next));
-        names.addAll(WriteRules.patterns(existing, next));
-        names.addAll(WriteRules.ownFields(existing, next));
-        names.addAll(WriteRules.numbers(existing, next));
+        List<Problem> names = WriteRules.added(existing, next);
         if (!names.isEmpty()) {
             throw invalid(new FlagValidationException(names));
         }
