@@ -156,6 +156,32 @@ class AcknowledgementTest {
         }
     }
 
+    /**
+     * QA89 F1: an SDK that met a server from before acknowledgements (deployed before the server's upgrade, or running
+     * through a rollback) acknowledges again once the server it reconnects to takes them. It stopped for good: the upgraded
+     * server listed it {@code pending} (it subscribes with an instance id) for as long as it ran, and every
+     * {@code flags off --wait} failed on it.
+     */
+    @Test
+    void aServerUpgradedSinceIsAcknowledgedOnTheNextStream() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            server.refuseAcks(Status.UNIMPLEMENTED.withDescription("Method not found: dev.flags.protocol.v1.FlagSync/Acknowledge"));
+            ScriptedSyncServer.Subscription old = server.awaitSubscription();
+            old.snapshot(3, doc("billing-v2", true, 1));
+            assertThat(server.awaitAck().ack().getVersion()).isEqualTo(3);
+            Await.until("the INFO line", () -> !logs.lines("does not take acknowledgements").isEmpty());
+
+            server.refuseAcks(null); // the server is upgraded: it restarts, and the SDK reconnects
+            old.fail(Status.UNAVAILABLE.withDescription("server restarting"));
+            ScriptedSyncServer.Subscription upgraded = server.awaitSubscription();
+            upgraded.heartbeat(3, 30_000);
+            assertThat(server.awaitAck().ack().getVersion()).as("the version held, told to the upgraded server").isEqualTo(3);
+            upgraded.delta(3, 4, doc("billing-v2", false, 2));
+            assertThat(server.awaitAck().ack().getVersion()).isEqualTo(4);
+            assertThat(logs.lines("does not take acknowledgements")).hasSize(1);
+        }
+    }
+
     @Test
     void aFailedAcknowledgementIsTriedAgainAtTheNextHeartbeat() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {

@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  * and no sooner than {@value #SPACING_MILLIS} ms after the previous acknowledgement: a fleet's instances, which all
  * apply a change within milliseconds of each other, do not call the server at the same moment, and a burst of changes
  * costs one call a second, of the newest version. Best effort: a failed call is not retried (the next heartbeat of an
- * unacknowledged version tries again). A server that does not know the call (an older release) ends them for good, with
- * one INFO line.
+ * unacknowledged version tries again). A server that does not know the call (an older release) ends them until the
+ * next stream, with one INFO line: a server upgraded since (or rolled forward after a rollback) takes them, and an SDK
+ * that stayed silent would be listed as having the change pending for as long as it runs (QA89 F1).
  */
 final class Acknowledger {
 
@@ -57,7 +58,12 @@ final class Acknowledger {
     private long lastSentNanos;
     private boolean sentAny;
     private ScheduledFuture<?> scheduled;
-    private boolean stopped; // closed, or the server takes no acknowledgements
+    private boolean stopped; // closed
+    /** The server of the current stream does not know the call (an older release): nothing is sent until the next one. */
+    private boolean notTaken;
+    /** Counts the streams started, so that the answer to a call sent on an earlier one does not judge the current one. */
+    private long stream;
+    private boolean notTakenLogged;
 
     /**
      * @param channel the SDK's channel, which carries its token
@@ -87,6 +93,8 @@ final class Acknowledger {
      */
     void streamStarted() {
         synchronized (lock) {
+            stream++;
+            notTaken = false; // the server may be another release now: a restart is when an upgrade happens
             acknowledged = -1;
             confirmed = -1; // a send still waiting finds nothing to say until the new stream confirms a version
         }
@@ -98,7 +106,7 @@ final class Acknowledger {
      */
     void confirmed(long version) {
         synchronized (lock) {
-            if (stopped || version <= acknowledged) {
+            if (stopped || notTaken || version <= acknowledged) {
                 return;
             }
             confirmed = version; // in order on a stream: the newest, and the one isEnabled answers from
@@ -118,11 +126,13 @@ final class Acknowledger {
 
     private void send() {
         long version;
+        long sentOn;
         synchronized (lock) {
             scheduled = null;
-            if (stopped || confirmed <= acknowledged) {
+            if (stopped || notTaken || confirmed <= acknowledged) {
                 return;
             }
+            sentOn = stream;
             version = confirmed;
             acknowledged = version;
             lastSentNanos = nanoTime.getAsLong();
@@ -131,21 +141,28 @@ final class Acknowledger {
         Acknowledgement ack = Acknowledgement.newBuilder().setEnvironment(environment).setInstanceId(instanceId)
                 .setVersion(version).build();
         try {
-            stub.withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS).acknowledge(ack, new Answer(version));
+            stub.withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS).acknowledge(ack, new Answer(version, sentOn));
         } catch (RuntimeException e) {
-            failed(version, Status.fromThrowable(e));
+            failed(version, sentOn, Status.fromThrowable(e));
         }
     }
 
-    private void failed(long version, Status status) {
+    private void failed(long version, long sentOn, Status status) {
         synchronized (lock) {
+            if (sentOn != stream) {
+                return; // an earlier stream's call: the current stream's server may be another one
+            }
             if (acknowledged == version) {
                 acknowledged = version - 1; // not taken: the next confirmation of it (a heartbeat) tries again
             }
             if (status.getCode() == Status.Code.UNIMPLEMENTED && !stopped) {
-                stopped = true;
-                LOG.info("flags: the flag server does not take acknowledgements of applied versions (a release older"
-                        + " than this SDK): its list of SDKs cannot confirm that this instance has a change");
+                notTaken = true;
+                if (!notTakenLogged) { // once: each new stream to that server asks it once more
+                    notTakenLogged = true;
+                    LOG.info("flags: the flag server does not take acknowledgements of applied versions (a release older"
+                            + " than this SDK): its list of SDKs cannot confirm that this instance has a change; asked again"
+                            + " when the SDK next connects (an upgraded server takes them)");
+                }
                 return;
             }
         }
@@ -164,7 +181,7 @@ final class Acknowledger {
      */
     void goodbye(long version) {
         synchronized (lock) {
-            boolean silent = stopped; // closed already, or a server that takes no acknowledgements
+            boolean silent = stopped || notTaken; // closed already, or a server that takes no acknowledgements
             close();
             if (silent) {
                 return;
@@ -192,9 +209,11 @@ final class Acknowledger {
 
     private final class Answer implements StreamObserver<AcknowledgementReceipt> {
         private final long version;
+        private final long sentOn;
 
-        Answer(long version) {
+        Answer(long version, long sentOn) {
             this.version = version;
+            this.sentOn = sentOn;
         }
 
         @Override
@@ -204,7 +223,7 @@ final class Acknowledger {
 
         @Override
         public void onError(Throwable t) {
-            failed(version, Status.fromThrowable(t));
+            failed(version, sentOn, Status.fromThrowable(t));
         }
 
         @Override
