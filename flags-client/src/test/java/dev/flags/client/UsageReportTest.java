@@ -158,6 +158,35 @@ class UsageReportTest {
         assertThat(logs.lines("WARN")).isEmpty();
     }
 
+    /**
+     * QA89 F2: an SDK that met a server from before usage reports (deployed before the server's upgrade, or running
+     * through a rollback) reports again once the server it reconnects to takes them. It stopped for good, and the flags
+     * only it evaluated looked unused to {@code flags stale} for as long as it ran.
+     */
+    @Test
+    void aServerUpgradedSinceGetsReportsAfterTheNextStream() throws Exception {
+        try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).build()) {
+            server.refuseReports(io.grpc.Status.UNIMPLEMENTED);
+            ScriptedSyncServer.Subscription old = server.awaitSubscription();
+            old.snapshot(3, doc("billing-v2", true, 1));
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            server.awaitReport(); // the first, refused
+            Await.until("the INFO line", () -> !logs.lines("does not take usage reports").isEmpty());
+
+            server.refuseReports(null); // the server is upgraded: it restarts, and the SDK reconnects
+            old.fail(io.grpc.Status.UNAVAILABLE.withDescription("server restarting"));
+            server.awaitSubscription().heartbeat(3, 30_000);
+            flags.isEnabled("billing-v2", User.withId("u-1"));
+            UsageReport report;
+            do {
+                report = server.awaitReport().report(); // the first may go before the evaluation, empty
+            } while (report.getFlagsCount() == 0);
+            assertThat(report.getFlags(0).getKey()).isEqualTo("billing-v2");
+            assertThat(report.getFlags(0).getServedTrue()).isTrue();
+            assertThat(logs.lines("does not take usage reports")).hasSize(1);
+        }
+    }
+
     @Test
     void anApplicationNameIsCheckedAndLeftAloneOffline() throws Exception {
         assertThat(Flags.Builder.MAX_APPLICATION_LENGTH).isEqualTo(dev.flags.protocol.ReportedName.MAX_LENGTH);

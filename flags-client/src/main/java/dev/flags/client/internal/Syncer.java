@@ -440,6 +440,9 @@ final class Syncer implements AutoCloseable {
                 // What this instance applies is acknowledged on the stream of this id (Acknowledger).
                 .setInstanceId(acknowledger.instanceId()).setApplication(application).build();
         acknowledger.streamStarted();
+        if (usage != null) {
+            usage.streamStarted();
+        }
         try {
             stub.subscribe(request, new Observer(gen));
         } catch (RuntimeException e) {

@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * ends, and lasts 75% to 125% of the interval ({@link #spread}). Nothing is lost to a failure: marks the server has not acknowledged stay pending and go with
  * the next report (a server that is down for an hour gets one report when it is back, with everything
  * evaluated in that hour). Quiet: no log line per report; one INFO line if the server is an older
- * release without usage reports (then this SDK stops reporting), one WARN line if the server refuses a
- * report as invalid (a bug on one side or the other).
+ * release without usage reports (then this SDK stops reporting until its next sync stream, which may reach the server
+ * upgraded: QA89 F2), one WARN line if the server refuses a report as invalid (a bug on one side or the other).
  */
 final class UsageReporter {
 
@@ -77,7 +77,12 @@ final class UsageReporter {
     private ScheduledFuture<?> next;
     private boolean inFlight;
     private boolean closed;
-    private boolean stopped; // the server takes no usage reports
+    private boolean stopped; // the server takes no usage reports (until the next stream)
+    /** Counts the sync streams started, so that the answer to a report sent before one does not judge its server. */
+    private long stream;
+    /** The stream a report in flight was sent on. */
+    private long sentOn;
+    private boolean stoppedLogged;
     private boolean refusalLogged;
     /** Whether a report was acknowledged yet: until one is, the SDK does not know the server's period. */
     private boolean acknowledgedOnce;
@@ -124,6 +129,23 @@ final class UsageReporter {
     void start() {
         synchronized (lock) {
             schedule(Math.min(intervalMillis, MIN_INTERVAL.toMillis()));
+        }
+    }
+
+    /**
+     * A new sync stream is starting. A server that took no reports may have been upgraded since (an upgrade restarts it,
+     * which ends the stream): reporting starts again, with a short first period as at start, and stops again at the
+     * server's next UNIMPLEMENTED. Without this an SDK that met an older server once (deployed before the server's
+     * upgrade, or running through a rollback) never reported again, and the flags only it evaluates looked unused to
+     * {@code flags stale} and an archive's {@code --unused-for} (QA89 F2).
+     */
+    void streamStarted() {
+        synchronized (lock) {
+            stream++;
+            if (stopped && !closed) {
+                stopped = false;
+                schedule(Math.min(intervalMillis, MIN_INTERVAL.toMillis()));
+            }
         }
     }
 
@@ -177,6 +199,7 @@ final class UsageReporter {
                 return;
             }
             inFlight = true;
+            sentOn = stream;
         }
         try {
             stub.withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS).reportUsage(report, new Observer(report));
@@ -262,11 +285,19 @@ final class UsageReporter {
     private void failed(Status failure) {
         switch (failure.getCode()) {
             case UNIMPLEMENTED -> {
+                if (sentOn != stream) {
+                    // Sent before the current stream started: its server may be another (upgraded) one. Kept for the next.
+                    LOG.debug("flags: usage report not taken by the server before the current stream: {}", failure);
+                    return;
+                }
                 stopped = true;
                 pending.clear();
                 pendingUnknown.clear();
-                LOG.info("flags: the flag server does not take usage reports (a release before them); this SDK"
-                        + " will not send any");
+                if (!stoppedLogged) { // once: each new stream to that server asks it once more
+                    stoppedLogged = true;
+                    LOG.info("flags: the flag server does not take usage reports (a release before them); this SDK"
+                            + " sends none until it connects to the server again (an upgraded server takes them)");
+                }
             }
             case INVALID_ARGUMENT -> {
                 // Sending the same again would be refused again: drop it, say so once.
