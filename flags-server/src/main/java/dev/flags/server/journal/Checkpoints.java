@@ -56,7 +56,8 @@ import java.util.zip.CheckedOutputStream;
  * </pre>
  *
  * <p>Version 2 differs only by the grant expiries, the longest grants of self-service roles and the
- * schedules; version 3 by the keys of the environments deleted for good. A checkpoint is written in the oldest
+ * schedules; version 3 by the keys of the environments deleted for good. (Builds of 2026-12-03 wrote version 2 without
+ * the schedules, the first of them without the longest grants too: such a file is read by the layout it fits whole.) A checkpoint is written in the oldest
  * version that holds its state, so a journal that does not use them stays readable by releases before them.
  * Every collection is written in key order, so the same state gives the same bytes. Files are
  * named {@code checkpoint-<20-digit sequence>.ckpt} and written atomically: a temporary file is
@@ -404,6 +405,37 @@ final class Checkpoints {
                     "checkpoint checksum mismatch (stored %08x, computed %08x)", stored,
                     (int) crc.getValue()));
         }
+        try {
+            return body(file, b.duplicate(), V2_LAYOUTS);
+        } catch (JournalCorruptedException e) {
+            if (e.newerFormat() || header(file, b.duplicate(), null).formatVersion() != EXPIRIES_FORMAT_VERSION) {
+                throw e;
+            }
+            // Version 2's layout grew twice without a new version number (QA89 F3): builds of 2026-12-03 between the
+            // grant expiries and the scheduled changes wrote it without the schedules, and the first of them without the
+            // longest grants too. Such a file is sound (its checksum holds) and read by the layout it fits whole; a file
+            // that fits none is reported as the current layout found it.
+            for (int layout = V2_LAYOUTS - 1; layout >= 1; layout--) {
+                try {
+                    return body(file, b.duplicate(), layout);
+                } catch (JournalCorruptedException earlier) {
+                    // not of that layout either
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** The parts of an environment that version 2 holds after its self-service roles: expiries, longest grants, schedules. */
+    private static final int V2_LAYOUTS = 3;
+
+    /**
+     * Reads a checkpoint's header and body, whose checksum held.
+     *
+     * @param layout how many of the parts after the self-service roles an environment of version 2 or 3 holds: 3 (grant
+     *     expiries, longest grants, schedules: what this release writes); 2 or 1 for the earlier layouts of version 2
+     */
+    private static Loaded body(Path file, ByteBuffer b, int layout) {
         MutableState state = new MutableState();
         Loaded head = header(file, b, state);
         try {
@@ -444,7 +476,7 @@ final class Checkpoints {
                         }
                         env.grantExpiries.put(grant, Instant.ofEpochSecond(b.getLong(), b.getInt()));
                     }
-                    int limited = count(b);
+                    int limited = layout >= 2 ? count(b) : 0;
                     for (int r = 0; r < limited; r++) {
                         String role = string(b);
                         if (!env.selfServiceRoles.contains(role)) {
@@ -452,7 +484,7 @@ final class Checkpoints {
                         }
                         env.maxGrantDurations.put(role, Duration.ofSeconds(b.getLong(), b.getInt()));
                     }
-                    int schedules = count(b);
+                    int schedules = layout >= 3 ? count(b) : 0;
                     for (int k = 0; k < schedules; k++) {
                         Schedule schedule = readSchedule(b);
                         env.schedules.put(schedule.id(), schedule);
