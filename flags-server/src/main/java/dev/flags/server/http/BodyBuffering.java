@@ -259,40 +259,15 @@ public final class BodyBuffering implements HttpHandler {
      */
     private void refuse(HttpServerExchange exchange, StreamSourceChannel channel, long declared) {
         refused.accept(exchange, StatusCodes.REQUEST_ENTITY_TOO_LARGE);
-        exchange.setStatusCode(StatusCodes.REQUEST_ENTITY_TOO_LARGE);
-        exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/problem+json");
-        exchange.getResponseHeaders().put(Headers.CACHE_CONTROL, "no-store");
-        exchange.getResponseHeaders().put(Headers.X_CONTENT_TYPE_OPTIONS, "nosniff");
-        exchange.getResponseHeaders().put(Headers.CONNECTION, "close");
-        byte[] problem = Json.problem("body too large", 413, "the body may be at most " + limit + " bytes"
-                + (declared > 0 ? ", was " + declared : ""));
-        exchange.setResponseContentLength(problem.length);
         boolean dropped = declared <= dropLimit && !HttpContinue.requiresContinueResponse(exchange);
-        exchange.getResponseSender().send(ByteBuffer.wrap(problem), new IoCallback() {
-            @Override
-            public void onComplete(HttpServerExchange answered, Sender sender) {
-                if (!dropped) {
-                    answered.endExchange(); // closes the connection, the body unread
-                    return;
-                }
-                sender.close(new IoCallback() { // the answer flushed whole before the connection may close
-                    @Override
-                    public void onComplete(HttpServerExchange flushed, Sender unused) {
+        answer(exchange, StatusCodes.REQUEST_ENTITY_TOO_LARGE, Json.problem("body too large", 413, "the body may be at"
+                + " most " + limit + " bytes" + (declared > 0 ? ", was " + declared : "")), flushed -> {
+                    if (dropped) {
                         dropRest(flushed, channel != null ? channel : flushed.getRequestChannel());
-                    }
-
-                    @Override
-                    public void onException(HttpServerExchange failed, Sender unused, IOException e) {
-                        IoUtils.safeClose(failed.getConnection());
+                    } else {
+                        flushed.endExchange(); // closes the connection, the body unread
                     }
                 });
-            }
-
-            @Override
-            public void onException(HttpServerExchange failed, Sender unused, IOException e) {
-                IoUtils.safeClose(failed.getConnection()); // the client went away before its answer
-            }
-        });
     }
 
     /**
@@ -308,32 +283,43 @@ public final class BodyBuffering implements HttpHandler {
             return; // closed by Undertow as the read failed, at a body deadline, or by the client: no one to answer
         }
         refused.accept(exchange, StatusCodes.BAD_REQUEST);
-        exchange.setStatusCode(StatusCodes.BAD_REQUEST);
+        answer(exchange, StatusCodes.BAD_REQUEST, Json.problem("unreadable body", 400, "the body could not be read: it"
+                + " ended before its length"), flushed -> IoUtils.safeClose(flushed.getConnection()));
+    }
+
+    /**
+     * Sends a problem with {@code Connection: close}, and once it is flushed whole (so that closing the connection cannot
+     * cut it) hands the exchange to {@code flushed}, on the I/O thread; a client gone before that has its connection
+     * closed.
+     */
+    private static void answer(HttpServerExchange exchange, int status, byte[] problem,
+            java.util.function.Consumer<HttpServerExchange> flushed) {
+        exchange.setStatusCode(status);
         exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/problem+json");
         exchange.getResponseHeaders().put(Headers.CACHE_CONTROL, "no-store");
         exchange.getResponseHeaders().put(Headers.X_CONTENT_TYPE_OPTIONS, "nosniff");
         exchange.getResponseHeaders().put(Headers.CONNECTION, "close");
-        byte[] problem = Json.problem("unreadable body", 400, "the body could not be read: it ended before its length");
         exchange.setResponseContentLength(problem.length);
-        exchange.getResponseSender().send(ByteBuffer.wrap(problem), new IoCallback() {
+        IoCallback closeIfGone = new IoCallback() {
             @Override
-            public void onComplete(HttpServerExchange answered, Sender sender) {
-                sender.close(new IoCallback() { // the answer flushed whole before the connection closes
-                    @Override
-                    public void onComplete(HttpServerExchange flushed, Sender unused) {
-                        IoUtils.safeClose(flushed.getConnection());
-                    }
-
-                    @Override
-                    public void onException(HttpServerExchange failed, Sender unused, IOException e) {
-                        IoUtils.safeClose(failed.getConnection());
-                    }
-                });
+            public void onComplete(HttpServerExchange done, Sender unused) {
+                flushed.accept(done);
             }
 
             @Override
             public void onException(HttpServerExchange failed, Sender unused, IOException e) {
                 IoUtils.safeClose(failed.getConnection()); // the client went away before its answer
+            }
+        };
+        exchange.getResponseSender().send(ByteBuffer.wrap(problem), new IoCallback() {
+            @Override
+            public void onComplete(HttpServerExchange answered, Sender sender) {
+                sender.close(closeIfGone);
+            }
+
+            @Override
+            public void onException(HttpServerExchange failed, Sender unused, IOException e) {
+                closeIfGone.onException(failed, unused, e);
             }
         });
     }
