@@ -29,6 +29,7 @@ import io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.undertow.Undertow;
 import io.undertow.UndertowOptions;
 import io.undertow.server.HttpHandler;
+import io.undertow.server.HttpServerExchange;
 import io.undertow.server.handlers.SetHeaderHandler;
 import io.undertow.servlet.Servlets;
 import io.undertow.servlet.api.DeploymentInfo;
@@ -983,12 +984,7 @@ public final class FlagServer implements AutoCloseable {
         BodiesInFlight buffered = new BodiesInFlight(
                 new BodyBuffering(BodiesInFlight.bodyArrived(handler), ApiServlet.MAX_BODY_BYTES, MAX_DROPPED_BYTES,
                         BodiesInFlight.BODY_DEADLINE, (refused, status) -> {
-                            // Counted as the API counts its own requests: flags_http_requests_total leaves out the
-                            // probes, /metrics and other paths, which a body over the limit on them would have added.
-                            String path = refused.getRequestPath();
-                            if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
-                                metrics.httpRequest(refused.getRequestMethod().toString(), status, 0);
-                            }
+                            countIfApi(refused, status);
                             // 413 or 400: charged as a change, as the API charges a request it refuses for its body
                             limits.refusedForItsBody(BodiesInFlight.senderOf(refused));
                         }), handler,
@@ -1000,7 +996,7 @@ public final class FlagServer implements AutoCloseable {
                                     // a viewer evaluates, an operator switches off: none sends large documents
                                     p.isAdmin() || p.scope() == dev.flags.server.auth.Scope.EDITOR ? Integer.MAX_VALUE : 2))
                             .orElse(null);
-                }, (method, status) -> metrics.httpRequest(method, status, 0));
+                }, this::countIfApi);
         metrics.register("flags_http_bodies_reading", "Request bodies over 16 KiB the HTTP port is reading now (into"
                 + " buffers outside the heap, before the request is handled); at a quarter of the memory the JVM allows"
                 + " there, more are answered 503 (smaller ones never are).", "gauge", buffered::reading);
@@ -1008,6 +1004,17 @@ public final class FlagServer implements AutoCloseable {
                 + " body had not arrived a minute after its headers (clients sending bodies slowly, or stalled).", "counter",
                 buffered::timedOut);
         return buffered;
+    }
+
+    /**
+     * Counts a request answered before the API saw it as the API counts its own: flags_http_requests_total leaves out
+     * the probes, /metrics and other paths, which such an answer (a 413, a busy 503) on them would have added (QA87 F4).
+     */
+    private void countIfApi(HttpServerExchange exchange, int status) {
+        String path = exchange.getRequestPath();
+        if (path.equals("/api/v1") || path.startsWith("/api/v1/")) {
+            metrics.httpRequest(exchange.getRequestMethod().toString(), status, 0);
+        }
     }
 
     /**

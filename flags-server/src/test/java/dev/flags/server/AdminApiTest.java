@@ -891,6 +891,45 @@ class AdminApiTest {
     }
 
     @Test
+    void aBodyRefusedAsBusyBeforeTheApiSeesItIsCountedAsAnApiRequestOnlyOnTheApi() throws Exception {
+        // A tester token's clients may have 2 bodies over 16 KiB read at once; a third is answered 503 before the API
+        // sees it. Counted as the API counts its own requests: on its paths only (QA87 O3, as F4 for the 413s).
+        String tester = token("tester", "production");
+        List<java.net.Socket> stalled = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) {
+                stalled.add(startBody("/api/v1/environments/production/roles/beta/members", tester));
+            }
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+            while (!api.get("/metrics", null).body().contains("flags_http_bodies_reading 2")) {
+                assertThat(System.nanoTime()).as("both bodies taken in").isLessThan(deadline);
+                Thread.onSpinWait();
+            }
+            for (String path : List.of("/nope", "/healthz", "/api/v1/environments/production/roles/beta/members")) {
+                try (java.net.Socket third = startBody(path, tester)) {
+                    String answer = new String(third.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+                    assertThat(answer).as(path).isEqualTo("HTTP/1.1 503");
+                }
+            }
+        } finally {
+            for (java.net.Socket s : stalled) {
+                s.close();
+            }
+        }
+        assertThat(api.get("/metrics", null).body()).contains("flags_http_requests_total{method=\"POST\",status=\"503\"} 1");
+    }
+
+    /** Sends a request's headers, declaring a body of 100,000 bytes, and none of the body. */
+    private java.net.Socket startBody(String path, String token) throws java.io.IOException {
+        java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), server.httpPort());
+        s.setSoTimeout(20_000);
+        s.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token
+                + "\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        return s;
+    }
+
+    @Test
     void aPatchRefusedBeforeItsBodyIsJudgedIsChargedAsAChange() throws Exception {
         restartWithBudgets(3, 100);
         api.put("/api/v1/environments/production/flags/billing-v2", ADMIN, BILLING);

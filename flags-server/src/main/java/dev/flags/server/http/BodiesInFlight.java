@@ -78,7 +78,7 @@ public final class BodiesInFlight implements HttpHandler {
     private final int perToken;
     private final Duration deadline;
     private final Function<String, Sender> writer;
-    private final ObjIntConsumer<String> refused;
+    private final ObjIntConsumer<HttpServerExchange> refused;
     private final AtomicInteger reading = new AtomicInteger();
     private final ConcurrentHashMap<String, AtomicInteger> readingByToken = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, AtomicInteger> smallByToken = new ConcurrentHashMap<>();
@@ -95,16 +95,16 @@ public final class BodiesInFlight implements HttpHandler {
      * @param writer who a bearer token is, if it may send a body (known, not expired, not an sdk token), with its
      *     share ({@code Integer.MAX_VALUE} for the default, an eighth of {@code cap}), else null; on the I/O thread, so
      *     cheap: a hash and a lookup
-     * @param refused told the method and status of each request answered here (503), for the request counts
+     * @param refused told of each request answered here, with its status (503): for the request counts
      */
     public BodiesInFlight(HttpHandler buffered, HttpHandler unread, int cap, Duration deadline,
-            Function<String, Sender> writer, ObjIntConsumer<String> refused) {
+            Function<String, Sender> writer, ObjIntConsumer<HttpServerExchange> refused) {
         this(buffered, unread, cap, deadline, writer, refused, java.time.Clock.systemUTC(), LOG::info);
     }
 
     /** As the public constructor, with the clock of the log's minutes and where its lines go (for tests). */
     BodiesInFlight(HttpHandler buffered, HttpHandler unread, int cap, Duration deadline, Function<String, Sender> writer,
-            ObjIntConsumer<String> refused, java.time.Clock clock, java.util.function.Consumer<String> log) {
+            ObjIntConsumer<HttpServerExchange> refused, java.time.Clock clock, java.util.function.Consumer<String> log) {
         if (cap < 1) {
             throw new IllegalArgumentException("cap must be at least 1, was " + cap);
         }
@@ -305,7 +305,7 @@ public final class BodiesInFlight implements HttpHandler {
 
     private void busy(HttpServerExchange exchange, byte[] problem) {
         AnsweredBeforeClosing.refuseUnread(exchange, problem);
-        refused.accept(exchange.getRequestMethod().toString(), 503);
+        refused.accept(exchange, 503);
     }
 
 }

@@ -46,7 +46,7 @@ class BodiesInFlightTest {
         bodies = new BodiesInFlight(new RequestBufferingHandler(BodiesInFlight.bodyArrived(answer), 4), answer, cap, deadline,
                 token -> token.equals(KNOWN) || token.equals(OTHER) ? new BodiesInFlight.Sender("tok-" + token, Integer.MAX_VALUE)
                         : null,
-                (method, status) -> refused.add(method + " " + status), clock, log::add);
+                (exchange, status) -> refused.add(exchange.getRequestMethod() + " " + status), clock, log::add);
         server = Undertow.builder().addHttpListener(0, "127.0.0.1").setHandler(bodies).build();
         server.start();
         return ((InetSocketAddress) server.getListenerInfo().get(0).getAddress()).getPort();
