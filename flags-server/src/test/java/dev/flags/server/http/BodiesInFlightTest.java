@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.undertow.Undertow;
 import io.undertow.server.HttpHandler;
-import io.undertow.server.handlers.RequestBufferingHandler;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -14,7 +13,10 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** Over real sockets, with Undertow as the server runs it: which bodies are read into buffers, and how many at once. */
+/**
+ * Over real sockets, with Undertow and the body buffering as the server runs them: which bodies are read into buffers,
+ * and how many at once.
+ */
 class BodiesInFlightTest {
 
     private static final String KNOWN = "known-token";
@@ -43,7 +45,9 @@ class BodiesInFlightTest {
     }
 
     private int start(int cap, java.time.Duration deadline, HttpHandler answer) {
-        bodies = new BodiesInFlight(new RequestBufferingHandler(BodiesInFlight.bodyArrived(answer), 4), answer, cap, deadline,
+        HttpHandler buffering = new BodyBuffering(BodiesInFlight.bodyArrived(answer), ApiServlet.MAX_BODY_BYTES,
+                4L * ApiServlet.MAX_BODY_BYTES, deadline, (exchange, status) -> { }); // its refusals: BodyBufferingTest's
+        bodies = new BodiesInFlight(buffering, answer, cap, deadline,
                 token -> token.equals(KNOWN) || token.equals(OTHER) ? new BodiesInFlight.Sender("tok-" + token, Integer.MAX_VALUE)
                         : null,
                 (exchange, status) -> refused.add(exchange.getRequestMethod() + " " + status), clock, log::add);
