@@ -7,6 +7,7 @@ import dev.flags.server.http.ApiServlet;
 import dev.flags.server.http.BodiesInFlight;
 import dev.flags.server.http.BodyBuffering;
 import dev.flags.server.http.KeptConnections;
+import dev.flags.server.http.LargeAnswersApart;
 import dev.flags.server.http.OpsServlet;
 import dev.flags.server.http.RequestLimits;
 import dev.flags.server.journal.DurableFiles;
@@ -169,6 +170,8 @@ public final class FlagServer implements AutoCloseable {
     private final Undertow http;
     /** The HTTP port's front handler: answers what it began before the port closes. */
     private final AnsweredBeforeClosing httpRequests;
+    /** The threads of the API's reads. */
+    private final LargeAnswersApart largeAnswers;
     private final DeploymentManager deployment;
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -400,7 +403,9 @@ public final class FlagServer implements AutoCloseable {
                     broadcaster::streamsOf, new SdkService(journal, broadcaster::streams, broadcaster::closedSince, clock,
                     broadcaster::isShutdown, clock.instant()));
             this.deployment = deploy(services);
-            this.httpRequests = new AnsweredBeforeClosing(httpHandler(tokens, apiLimits));
+            this.largeAnswers = new LargeAnswersApart(startDeployment(), LargeAnswersApart.workerThreads());
+            registerLargeAnswerMetrics(largeAnswers);
+            this.httpRequests = new AnsweredBeforeClosing(httpHandler(largeAnswers, tokens, apiLimits));
             this.http = startHttp(withHsts(httpRequests));
             registerHttpConnectionMetrics(http);
             HttpCapWatch capWatch = new HttpCapWatch(() -> (int) http.getListenerInfo().get(0).getConnectorStatistics()
@@ -969,14 +974,21 @@ public final class FlagServer implements AutoCloseable {
         return manager;
     }
 
-    /** The API's servlets behind the request buffering. */
-    private HttpHandler httpHandler(TokenService tokens, RequestLimits limits) throws IOException {
-        HttpHandler handler;
+    /** @return the servlets' handler */
+    private HttpHandler startDeployment() throws IOException {
         try {
-            handler = deployment.start();
+            return deployment.start();
         } catch (ServletException e) {
             throw new IOException("cannot start the HTTP API", e);
         }
+    }
+
+    /**
+     * @param handler the servlets, their large answers run apart from the workers (a client that reads one slowly must
+     *     not hold a worker thread, as one that sends its body slowly must not)
+     * @return the servlets behind the request buffering
+     */
+    private HttpHandler httpHandler(HttpHandler handler, TokenService tokens, RequestLimits limits) {
         // A client that sends its headers or body slowly must not hold a worker thread: the body is read
         // into buffers on the I/O threads first (up to the API's limit), and only a whole request is
         // handed to a worker. Without this, 16 connections that never finish a body (2 cores x 8
@@ -1004,6 +1016,15 @@ public final class FlagServer implements AutoCloseable {
                 + " body had not arrived a minute after its headers (clients sending bodies slowly, or stalled).", "counter",
                 buffered::timedOut);
         return buffered;
+    }
+
+    private void registerLargeAnswerMetrics(LargeAnswersApart apart) {
+        metrics.register("flags_http_reads_answering", "API reads (GET, HEAD) being answered now, on threads of their own"
+                + " (at most " + LargeAnswersApart.workerThreads() + "), apart from the changes' and the health checks'.",
+                "gauge", apart::readsAnswering);
+        metrics.register("flags_http_reads_waiting", "API reads waiting for one of those threads: above zero for long,"
+                + " clients are reading their answers slowly (or the reads are that many); changes are not held up.",
+                "gauge", apart::readsWaiting);
     }
 
     /**
@@ -1192,6 +1213,7 @@ public final class FlagServer implements AutoCloseable {
         }
         watchTimer.shutdownNow();
         http.stop();
+        largeAnswers.close(HTTP_WORKERS_STOP); // as Undertow's stop waits for its workers, then interrupts them
         try {
             deployment.stop();
             deployment.undeploy();

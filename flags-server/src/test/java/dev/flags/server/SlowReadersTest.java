@@ -32,22 +32,11 @@ class SlowReadersTest {
     @Test
     void clientsThatDoNotReadTheirLargeAnswersDoNotStopTheApiForLong() throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
-            ApiClient api = new ApiClient(server.httpPort());
-            assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
-            for (int f = 0; f < 16; f++) { // about 10 MiB of flags: a page of 8 MiB, more than the sockets' buffers
-                assertThat(api.put("/api/v1/environments/production/flags/big-" + f, ADMIN, flagOf(600)).status())
-                        .isEqualTo(201);
-            }
+            putBigFlags(server);
             List<Socket> stalled = new ArrayList<>();
             try {
                 for (int i = 0; i < 24; i++) { // more than the HTTP worker threads (8 per core)
-                    Socket s = new Socket();
-                    s.setReceiveBufferSize(4096);
-                    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.httpPort()));
-                    s.getOutputStream().write(("GET /api/v1/environments/production/flags HTTP/1.1\r\nHost: x\r\n"
-                            + "Authorization: Bearer " + ADMIN + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                    s.getOutputStream().flush();
-                    stalled.add(s); // never read
+                    stalled.add(askForAllFlags(server, "")); // never read
                 }
                 HttpClient http = HttpClient.newHttpClient();
                 HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
@@ -63,26 +52,85 @@ class SlowReadersTest {
     }
 
     @Test
+    void clientsThatReadTheirLargeAnswersSlowlyHoldUpNeitherTheKillSwitchNorTheHealthChecks() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            putBigFlags(server);
+            int threads = dev.flags.server.http.LargeAnswersApart.workerThreads(); // as many as Undertow's workers
+            List<Socket> slow = new ArrayList<>();
+            try {
+                for (int i = 0; i < threads + 4; i++) {
+                    Socket s = askForAllFlags(server, "");
+                    if (i < threads) {
+                        // Its answer has begun: a thread writes it, and waits, for the client reads nothing more (the slow
+                        // reader reads a little every 29 s, within the write timeout; this test is over well before).
+                        assertThat(new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII))
+                                .isEqualTo("HTTP/1.1 200");
+                    }
+                    slow.add(s);
+                }
+                Duration prompt = FlagServer.WRITE_TIMEOUT.dividedBy(3); // before the write timeout frees any thread
+                HttpClient http = HttpClient.newHttpClient();
+                HttpResponse<String> off = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                        + "/api/v1/environments/production/flags/big-0")).timeout(prompt)
+                        .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                        .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"enabled\": false}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(off.statusCode()).isEqualTo(200);
+                HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + server.httpPort() + "/healthz")).timeout(prompt).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(health.statusCode()).isEqualTo(200);
+                // The last four reads wait for a thread (once the port has read them: scraped until it has).
+                long until = System.nanoTime() + prompt.toNanos();
+                String scraped;
+                do {
+                    scraped = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                            + "/metrics")).timeout(prompt).build(), HttpResponse.BodyHandlers.ofString()).body();
+                } while (!scraped.contains("flags_http_reads_waiting 4\n") && System.nanoTime() < until);
+                assertThat(scraped).contains("flags_http_reads_answering " + threads + "\n", "flags_http_reads_waiting 4\n");
+            } finally {
+                for (Socket s : slow) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void aClientThatReadsItsLargeAnswerLateStillGetsAllOfIt() throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
-            ApiClient api = new ApiClient(server.httpPort());
-            assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
-            for (int f = 0; f < 16; f++) {
-                assertThat(api.put("/api/v1/environments/production/flags/big-" + f, ADMIN, flagOf(600)).status())
-                        .isEqualTo(201);
-            }
-            try (Socket s = new Socket()) {
-                s.setReceiveBufferSize(4096);
-                s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.httpPort()));
-                s.setSoTimeout(60_000);
-                s.getOutputStream().write(("GET /api/v1/environments/production/flags HTTP/1.1\r\nHost: x\r\n"
-                        + "Authorization: Bearer " + ADMIN + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                s.getOutputStream().flush();
+            putBigFlags(server);
+            try (Socket s = askForAllFlags(server, "Connection: close\r\n")) {
                 Thread.sleep(PAUSE.toMillis()); // the client that reads late: the pause is what is tested
                 String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 assertThat(answer).startsWith("HTTP/1.1 200").contains("big-0").endsWith("}");
             }
         }
+    }
+
+    /** Puts about 10 MiB of flags into production: a page of 8 MiB, more than the sockets' buffers hold. */
+    private static void putBigFlags(FlagServer server) throws Exception {
+        ApiClient api = new ApiClient(server.httpPort());
+        assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+        for (int f = 0; f < 16; f++) {
+            assertThat(api.put("/api/v1/environments/production/flags/big-" + f, ADMIN, flagOf(600)).status())
+                    .isEqualTo(201);
+        }
+    }
+
+    /**
+     * @param headers more header lines, each ending with CRLF
+     * @return a connection that has asked for the page of every flag in production, with a small receive buffer: its
+     *     answer fills it, and the server's thread waits to write the rest until the client reads
+     */
+    private static Socket askForAllFlags(FlagServer server, String headers) throws Exception {
+        Socket s = new Socket();
+        s.setReceiveBufferSize(4096);
+        s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.httpPort()));
+        s.setSoTimeout(60_000);
+        s.getOutputStream().write(("GET /api/v1/environments/production/flags HTTP/1.1\r\nHost: x\r\n"
+                + "Authorization: Bearer " + ADMIN + "\r\n" + headers + "\r\n").getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        return s;
     }
 
     /** A pause well within the write timeout. */
