@@ -234,7 +234,7 @@ public final class Broadcaster implements AutoCloseable {
     try {
       state = journal.state();
     } catch (JournalException e) {
-      LOG.debug("sync: journal unavailable, not publishing {}: {}", topic.environment,
+      LOG.debug("sync: journal unavailable, not publishing {}: {}", quotedEnvironment(topic.environment),
           e.getMessage());
       return;
     }
@@ -269,12 +269,12 @@ public final class Broadcaster implements AutoCloseable {
       closed++;
     }
     if (closed > 0) {
-      LOG.info("sync: environment {} was deleted; streams closed: {}", topic.environment, closed);
+      LOG.info("sync: environment {} was deleted; streams closed: {}", quotedEnvironment(topic.environment), closed);
     }
   }
 
   /**
-   * An environment as a status sent to an SDK quotes it: in double quotes, cut to 80 characters, control characters
+   * An environment as a status sent to an SDK, or a log line, quotes it: in double quotes, cut to 80 characters, control characters
    * escaped; or {@link StreamIdentity#HIDDEN_TOKEN} for a key that looks like a token (the SDK's token given as its
    * environment too, QA85 F2, or an environment created before such keys were refused), which the SDK would log.
    */
@@ -378,7 +378,7 @@ public final class Broadcaster implements AutoCloseable {
             .completeOnTimeout(Optional.empty(), heartbeatMillis, TimeUnit.MILLISECONDS)
             .whenComplete((state, error) -> {
               if (error != null) {
-                LOG.debug("sync: cannot resume {} from version {}: {}", environment, fromVersion,
+                LOG.debug("sync: cannot resume {} from version {}: {}", quotedEnvironment(environment), fromVersion,
                     error.toString());
               }
               EnvironmentState from = error == null ? state.orElse(null) : null;
@@ -402,7 +402,7 @@ public final class Broadcaster implements AutoCloseable {
       return true;
     }
     LOG.debug("sync: an SDK's version {} of environment {} is not this server's (another server's, or"
-        + " from before a restore of the journal): sending a snapshot", ours.version(), ours.key());
+        + " from before a restore of the journal): sending a snapshot", ours.version(), quotedEnvironment(ours.key()));
     return false;
   }
 
@@ -744,7 +744,7 @@ public final class Broadcaster implements AutoCloseable {
   }
 
   void failed(Subscription subscription, RuntimeException e) {
-    LOG.debug("sync: a stream of {} failed and was unsubscribed: {}", subscription.environment(),
+    LOG.debug("sync: a stream of {} failed and was unsubscribed: {}", quotedEnvironment(subscription.environment()),
         e.toString());
   }
 
@@ -753,7 +753,7 @@ public final class Broadcaster implements AutoCloseable {
       outOfMemoryErrors.increment();
     }
     LOG.error("sync: a message to a stream of environment {} (token {}) failed with {}; the stream was closed and its"
-        + " SDK reconnects", subscription.environment(), subscription.tokenId(), e.toString());
+        + " SDK reconnects", quotedEnvironment(subscription.environment()), subscription.tokenId(), e.toString());
   }
 
   /** @return how many messages to streams failed for the JVM out of memory (inside or outside the heap) */
