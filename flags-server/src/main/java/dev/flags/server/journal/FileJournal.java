@@ -70,6 +70,9 @@ public final class FileJournal implements Journal {
         /** Called on the sync thread just before it forces a batch. */
         default void beforeForce() {}
 
+        /** Called on the sync thread once a batch's state is published to readers, before its appenders return. */
+        default void published() {}
+
         /** Called on the sync thread once a batch's files were checked, just before its records are written. */
         default void beforeWrite() {}
 
@@ -86,8 +89,12 @@ public final class FileJournal implements Journal {
         default void beforeScanOpens(Path segment) {}
     }
 
-    /** The durable end: the last acknowledged entry and where its segment's sound records end. */
-    private record Mark(long sequence, Recovery.SegmentInfo segment, long offset) {}
+    /**
+     * The durable end: the last acknowledged entry, where its segment's sound records end, and the state they make.
+     * One value, published with one volatile write: a state and the end its reads stop at, published one after the
+     * other, showed a reader between the two a state whose newest entries no read returned (QA91 F1).
+     */
+    private record Mark(long sequence, Recovery.SegmentInfo segment, long offset, ServerState state) {}
 
     /** An appended entry waiting for its force. */
     private record Pending(JournalEntry entry, byte[] frame, CompletableFuture<JournalEntry> done) {}
@@ -126,7 +133,7 @@ public final class FileJournal implements Journal {
     /** Why {@link #failure} was set (set with it); volatile so that health checks read it without the lock. */
     private volatile String failureReason;
 
-    private volatile ServerState committed;
+    /** What readers see: {@link Mark#state()} is the committed state, and reads stop where its entries end. */
     private volatile Mark mark;
     private volatile List<Recovery.SegmentInfo> segments;
     private final Object segmentsUpdate = new Object();
@@ -208,8 +215,7 @@ public final class FileJournal implements Journal {
             if (openedAt.isBefore(lastTimestamp)) {
                 warnIfClockBehind(openedAt); // said at the start too: a restart does not end it
             }
-            this.committed = working.freeze();
-            this.mark = new Mark(r.lastSequence(), activeSegment, r.tailEnd());
+            this.mark = new Mark(r.lastSequence(), activeSegment, r.tailEnd(), working.freeze());
             this.lastCheckpointSequence = r.checkpointSequence();
             this.indexedAfter = r.lastSequence();
             List<String> notes = new ArrayList<>(r.notes());
@@ -438,8 +444,8 @@ public final class FileJournal implements Journal {
                 stop(e, batch);
                 return;
             }
-            committed = snapshot;
-            mark = new Mark(snapshot.sequence(), activeSegment, activeSize);
+            mark = new Mark(snapshot.sequence(), activeSegment, activeSize, snapshot);
+            hooks.published();
             for (Pending p : batch) {
                 if (p.entry().type() == EntryType.ENVIRONMENT_DELETED) { // durable now: nothing reads its flags' history
                     historyIndex.removeEnvironments(Set.of(p.entry().environment()));
@@ -686,7 +692,7 @@ public final class FileJournal implements Journal {
                 }
                 checkpointRequested = false;
             }
-            long at = committed.sequence();
+            long at = mark.sequence();
             try {
                 hooks.beforeCheckpoint();
                 writeCheckpoint();
@@ -723,7 +729,7 @@ public final class FileJournal implements Journal {
     private long writeCheckpoint() throws IOException {
         checkpointWrite.lock();
         try {
-            ServerState state = committed;
+            ServerState state = mark.state();
             if (state.sequence() == 0 || state.sequence() == lastCheckpointSequence) {
                 return lastCheckpointSequence;
             }
@@ -859,7 +865,7 @@ public final class FileJournal implements Journal {
     @Override
     public ServerState state() {
         ensureOpen();
-        return committed;
+        return mark.state();
     }
 
     @Override
@@ -1174,7 +1180,7 @@ public final class FileJournal implements Journal {
     @Override
     public ServerState stateAt(long sequence) {
         ensureOpen();
-        ServerState now = committed;
+        ServerState now = mark.state();
         if (sequence < 0 || sequence > now.sequence()) {
             throw new IllegalArgumentException("sequence must be between 0 and the last committed"
                     + " sequence " + now.sequence() + ", was " + sequence);
@@ -1189,7 +1195,7 @@ public final class FileJournal implements Journal {
     public ServerState stateAt(Instant time) {
         Objects.requireNonNull(time, "time");
         ensureOpen();
-        ServerState now = committed;
+        ServerState now = mark.state();
         if (!time.isBefore(now.timestamp())) {
             return now;
         }
