@@ -172,17 +172,21 @@ public final class EnvironmentService {
      */
     public EnvironmentState archive(Principal p, String key, String comment, boolean withSdks) {
         Access.requireAdmin(p);
-        Access.writableEnvironment(journal, key);
-        List<SdkStream> streams = withSdks ? List.of() : connected.apply(key);
-        if (!streams.isEmpty()) {
-            throw ApiException.conflict(connectedSdks(key, streams));
-        }
         ObjectNode payload = JsonNodeFactory.instance.objectNode();
         if (comment != null) {
             payload.put("reason", Keys.comment(comment));
         }
-        writer.append(Change.of(EntryType.ENVIRONMENT_ARCHIVED, key, p.actor(), payload).withComment(comment));
-        return journal.state().environment(key).orElseThrow();
+        // Under the environment's lock, its state read again after the append too: read outside it, a delete for good
+        // committed in between (another admin's, of the environment this archived) made a durable archive a 500 (QA91 F2).
+        return writer.serialized(key, () -> {
+            Access.writableEnvironment(journal, key);
+            List<SdkStream> streams = withSdks ? List.of() : connected.apply(key);
+            if (!streams.isEmpty()) {
+                throw ApiException.conflict(connectedSdks(key, streams));
+            }
+            writer.append(Change.of(EntryType.ENVIRONMENT_ARCHIVED, key, p.actor(), payload).withComment(comment));
+            return journal.state().environment(key).orElseThrow();
+        });
     }
 
     /** Why an archive is refused: how many SDKs, of which applications, and the ways on. */
@@ -211,15 +215,19 @@ public final class EnvironmentService {
      */
     public EnvironmentState restore(Principal p, String key, String comment) {
         Access.requireAdmin(p);
-        if (!Access.environment(journal, key).archived()) {
-            throw ApiException.conflict("environment \"" + key + "\" is not archived");
-        }
         ObjectNode payload = JsonNodeFactory.instance.objectNode();
         if (comment != null) {
             payload.put("reason", Keys.comment(comment));
         }
-        writer.append(Change.of(EntryType.ENVIRONMENT_RESTORED, key, p.actor(), payload).withComment(comment));
-        EnvironmentState restored = journal.state().environment(key).orElseThrow();
+        // Under the environment's lock, as an archive is (QA91 F2): an archive and a delete for good right after this
+        // restore cannot come between its append and the state it answers with.
+        EnvironmentState restored = writer.serialized(key, () -> {
+            if (!Access.environment(journal, key).archived()) {
+                throw ApiException.conflict("environment \"" + key + "\" is not archived");
+            }
+            writer.append(Change.of(EntryType.ENVIRONMENT_RESTORED, key, p.actor(), payload).withComment(comment));
+            return journal.state().environment(key).orElseThrow();
+        });
         limits.overLimit(restored).ifPresent(LOG::warn); // as at a start: it takes changes again, not all of them
         return restored;
     }

@@ -322,20 +322,25 @@ public final class ScheduleService {
     public Schedule cancel(Principal p, String env, String id, String comment) {
         Access.requireWriteFlags(p, env, CANCEL);
         Keys.comment(comment);
-        EnvironmentState state = Access.environment(journal, env);
-        Schedule s = state.schedules().get(id);
-        if (s == null) {
-            throw notFound(env, id);
-        }
-        if (!s.pending()) {
-            throw ApiException.conflict("schedule \"" + id + "\" in environment \"" + env + "\" already ended: "
-                    + (s.status() == Schedule.Status.FAILED ? "it failed" : "it was " + s.status().apiName()) + " at "
-                    + s.endedAt().truncatedTo(ChronoUnit.SECONDS));
-        }
-        // Also in an archived environment: its due schedules apply at its restore, unless cancelled first.
-        writer.append(Change.of(EntryType.SCHEDULE_CANCELLED, env, p.actor(), JsonNodeFactory.instance.objectNode().put("id", id))
-                .withComment(comment));
-        return journal.state().environment(env).orElseThrow().schedules().get(id);
+        // Read, appended and read again under the environment's lock, as every read-modify-write of it is: the read after
+        // the append, outside it, failed when the environment (archived) was deleted for good in between, and a cancel
+        // that was durable was answered 500 (QA91 F2).
+        return writer.serialized(env, () -> {
+            EnvironmentState state = Access.environment(journal, env);
+            Schedule s = state.schedules().get(id);
+            if (s == null) {
+                throw notFound(env, id);
+            }
+            if (!s.pending()) {
+                throw ApiException.conflict("schedule \"" + id + "\" in environment \"" + env + "\" already ended: "
+                        + (s.status() == Schedule.Status.FAILED ? "it failed" : "it was " + s.status().apiName()) + " at "
+                        + s.endedAt().truncatedTo(ChronoUnit.SECONDS));
+            }
+            // Also in an archived environment: its due schedules apply at its restore, unless cancelled first.
+            writer.append(Change.of(EntryType.SCHEDULE_CANCELLED, env, p.actor(), JsonNodeFactory.instance.objectNode()
+                    .put("id", id)).withComment(comment));
+            return journal.state().environment(env).orElseThrow().schedules().get(id);
+        });
     }
 
     /**
