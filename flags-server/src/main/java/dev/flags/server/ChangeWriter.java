@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.server.journal.ActingTokenGoneException;
 import dev.flags.server.journal.ChangeConflictException;
 import dev.flags.server.journal.Change;
 import dev.flags.server.journal.EntryType;
@@ -51,10 +52,12 @@ public final class ChangeWriter {
      *
      * @param change the change
      * @return the committed entry
-     * @throws ApiException 503 if the server is shutting down; 409/404 if the change does not fit; 500
+     * @throws ApiException 503 if the server is shutting down; 409/404 if the change does not fit; 401 if the token of
+     *     the API request that makes it ({@link ActingToken}) was revoked while the request waited; 500
      *     (without a trace to log) if the journal has stopped after an i/o failure
      */
     public JournalEntry append(Change change) {
+        change = ActingToken.stamp(change); // an API request's change lands only while its token is not revoked
         // Under the environment's lock, as every read-modify-write of it is (serialized): a write of the server's own
         // (a grant's expiry, a schedule's end) or a blind one (a schedule's cancel) appended between such a write's
         // read and its append made it fail with 412, a version it never asked about (QA50a F2). Reentrant: an append
@@ -98,6 +101,9 @@ public final class ChangeWriter {
                 entry = journal.append(change);
             } catch (ChangeConflictException e) {
                 throw translate(change, e);
+            } catch (ActingTokenGoneException e) {
+                // As the same request a moment later is answered: its token is unknown now.
+                throw new ApiException(401, "unauthorized", e.getMessage());
             } catch (IllegalArgumentException e) {
                 throw ApiException.badRequest(e.getMessage());
             } catch (JournalException e) {

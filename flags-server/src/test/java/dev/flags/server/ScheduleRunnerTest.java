@@ -141,7 +141,7 @@ class ScheduleRunnerTest {
         try (Rig rig = new Rig(dir)) {
             Change byMallory = schedule("sch-000000000009", T0.plusSeconds(60), "{\"enabled\": true}");
             rig.writer.append(new Change(byMallory.type(), byMallory.environment(), "mallory (ops) (tok-0bad0bad0bad)",
-                    byMallory.comment(), byMallory.payload(), Change.ANY_VERSION));
+                    byMallory.comment(), byMallory.payload(), Change.ANY_VERSION, null));
             rig.writer.append(schedule("sch-000000000010", T0.plusSeconds(60), "{\"description\": \"by admin\"}"));
             rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> token.equals("tok-0bad0bad0bad") ? "was revoked or has expired" : null);
             rig.runDueTwice(T0.plusSeconds(120));

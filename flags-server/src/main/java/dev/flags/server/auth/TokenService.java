@@ -78,7 +78,8 @@ public final class TokenService implements Authenticator {
     public static final int MAX_NAME = 200;
     /** The longest user id the journal takes as a role grant's user: a tester's user must be grantable. */
     private static final int MAX_USER_ID = Change.MAX_USER_ID_LENGTH;
-    private static final String BOOTSTRAP_ID = "admin";
+    /** The id of the bootstrap admin token's principal: it is in no token set (nothing revokes it but a restart without it). */
+    public static final String BOOTSTRAP_ID = "admin";
     /**
      * How soon the end of all admin access is logged as a WARN; further off it is an INFO (at each start), and the
      * gauge {@code flags_admin_access_expires_in_seconds} is what to alert on.

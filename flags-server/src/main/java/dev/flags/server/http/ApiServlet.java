@@ -11,6 +11,7 @@ import dev.flags.core.FlagFormat;
 import dev.flags.core.FlagSet;
 import dev.flags.core.Rule;
 import dev.flags.core.User;
+import dev.flags.server.ActingToken;
 import dev.flags.server.Access;
 import dev.flags.server.Addresses;
 import dev.flags.server.ApiException;
@@ -145,6 +146,7 @@ public final class ApiServlet extends HttpServlet {
         Principal principal = null;
         try {
             principal = authenticate(req);
+            ActingToken.set(principal);
             List<String> segments = routedSegments(req);
             if (!RequestLimits.isFlagPatch(req.getMethod(), segments)) { // charged once its body is read
                 req.setAttribute(CHARGED_AS_CHANGE, services.limits().admit(principal, req.getMethod(), segments));
@@ -190,6 +192,7 @@ public final class ApiServlet extends HttpServlet {
             problem(resp, 500, "internal error", "the server failed to handle this request" + (e instanceof OutOfMemoryError
                     ? ", out of memory" : "") + "; the error id is " + id, Map.of("errorId", id));
         } finally {
+            ActingToken.clear();
             services.metrics().httpRequest(req.getMethod(), resp.getStatus(), System.nanoTime() - start);
         }
     }

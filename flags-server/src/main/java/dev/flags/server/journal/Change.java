@@ -29,6 +29,9 @@ import java.util.Objects;
  * @param payload the change itself, a JSON object
  * @param expectedVersion the version the environment (or, for global types, the token set) must be
  *     at for the change to apply, or {@link #ANY_VERSION}
+ * @param actingToken the id of the stored token whose request makes the change, which must still be in the token set
+ *     when the change is appended; null for a change no stored token makes (the server's own, the bootstrap admin
+ *     token's). Not stored: the actor names the token
  */
 public record Change(
         EntryType type,
@@ -36,7 +39,8 @@ public record Change(
         String actor,
         String comment,
         CanonicalJson payload,
-        long expectedVersion) {
+        long expectedVersion,
+        String actingToken) {
 
     /** The {@link #expectedVersion()} that accepts any current version. */
     public static final long ANY_VERSION = -1;
@@ -89,7 +93,7 @@ public record Change(
             throw new IllegalArgumentException(
                     "payload must be a json object, was " + payload.getNodeType().name().toLowerCase(Locale.ROOT));
         }
-        return new Change(type, environment, actor, "", CanonicalJson.of(payload), ANY_VERSION);
+        return new Change(type, environment, actor, "", CanonicalJson.of(payload), ANY_VERSION, null);
     }
 
     /**
@@ -99,7 +103,7 @@ public record Change(
      * @return a new change
      */
     public Change withComment(String comment) {
-        return new Change(type, environment, actor, comment, payload, expectedVersion);
+        return new Change(type, environment, actor, comment, payload, expectedVersion, actingToken);
     }
 
     /**
@@ -115,6 +119,19 @@ public record Change(
         if (version < 0) {
             throw new IllegalArgumentException("expected version must be at least 0, was " + version);
         }
-        return new Change(type, environment, actor, comment, payload, version);
+        return new Change(type, environment, actor, comment, payload, version, actingToken);
+    }
+
+    /**
+     * Returns this change, to be applied only while a stored token is in the token set; otherwise {@link Journal#append}
+     * throws {@link ActingTokenGoneException}. Why: a request checks its token when it begins, and may wait for its
+     * environment's lock (behind a clone, a slow disk) while an admin revokes that token; checked here, in the journal's
+     * order, no change of a token lands after its revocation (QA91 O1).
+     *
+     * @param tokenId the id of the stored token whose request makes the change, or null for none
+     * @return a new change
+     */
+    public Change byToken(String tokenId) {
+        return new Change(type, environment, actor, comment, payload, expectedVersion, tokenId);
     }
 }

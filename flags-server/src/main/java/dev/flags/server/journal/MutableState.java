@@ -130,8 +130,12 @@ final class MutableState {
      * Checks a change against the state and decides its version and stored payload.
      *
      * @throws ChangeConflictException if the change does not fit
+     * @throws ActingTokenGoneException if the stored token that makes it is no longer in the token set
      */
     Prepared prepare(Change change, ChangeRules.Shape shape) {
+        if (change.actingToken() != null && !tokens.containsKey(change.actingToken())) {
+            throw new ActingTokenGoneException(change.actingToken());
+        }
         EntryType type = change.type();
         String subject = shape.subject();
         if (type.isGlobal()) {

@@ -48,6 +48,22 @@ class ValidationTest {
     }
 
     @Test
+    void aChangeByATokenIsAppendedOnlyWhileTheTokenIsInTheTokenSet() {
+        journal.append(Change.of(EntryType.TOKEN_CREATED, null, "admin", json("{\"id\":\"tok-1\",\"hash\":\"sha256:aa\"}")));
+        JournalEntry byLive = journal.append(updateFlag("prod", "billing-v2", true).byToken("tok-1"));
+        assertThat(byLive.version()).isEqualTo(3);
+        journal.append(Change.of(EntryType.TOKEN_REVOKED, null, "admin", json("{\"id\":\"tok-1\"}")));
+        long before = journal.lastSequence();
+        for (String gone : new String[] {"tok-1", "tok-never"}) {
+            assertThatThrownBy(() -> journal.append(updateFlag("prod", "billing-v2", false).byToken(gone)))
+                    .isInstanceOf(ActingTokenGoneException.class)
+                    .hasMessage("token " + gone + " was revoked while its request waited to be written: nothing was changed");
+        }
+        assertThat(journal.lastSequence()).as("nothing appended").isEqualTo(before);
+        assertThat(journal.append(updateFlag("prod", "billing-v2", false)).version()).as("a change of no token").isEqualTo(4);
+    }
+
+    @Test
     void commentMustBeShort() {
         assertRejected(updateFlag("prod", "billing-v2", true).withComment("x".repeat(21)),
                 "comment must be at most 20 characters, was 21");

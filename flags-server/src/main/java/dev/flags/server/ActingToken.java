@@ -1,0 +1,49 @@
+package dev.flags.server;
+
+import dev.flags.server.auth.Principal;
+import dev.flags.server.journal.Change;
+
+/**
+ * Thread-confined (one value per thread). The stored token whose API request the current thread is handling, so that
+ * every change that request appends is made {@link Change#byToken by that token}: the journal refuses it if the token
+ * was revoked while the request waited for its environment's lock (QA91 O1).
+ *
+ * <p>Why a value of the thread rather than a parameter of every write: a request checks its token once, when it begins,
+ * and its changes are made several calls down, by every service, and the server's own changes a request makes on its
+ * way (a schedule ended by a delete) with them. Set here, once, no write path of a request can forget it; the server's
+ * own threads (schedules falling due, grants expiring) never set it, and their changes are nobody's token's.
+ */
+public final class ActingToken {
+
+    private static final ThreadLocal<String> CURRENT = new ThreadLocal<>();
+
+    private ActingToken() {
+    }
+
+    /**
+     * Makes the principal's token the current thread's until {@link #clear}.
+     *
+     * @param principal who the request is, or null for a request that is nobody's
+     */
+    public static void set(Principal principal) {
+        if (principal == null || principal.tokenId().equals(dev.flags.server.auth.TokenService.BOOTSTRAP_ID)) {
+            CURRENT.remove(); // the bootstrap admin token is in no token set: nothing revokes it but a restart
+        } else {
+            CURRENT.set(principal.tokenId());
+        }
+    }
+
+    /** Ends what {@link #set} began, whether the request was answered or failed. */
+    public static void clear() {
+        CURRENT.remove();
+    }
+
+    /**
+     * @param change a change about to be appended
+     * @return the change, made by the current thread's token if it has one
+     */
+    public static Change stamp(Change change) {
+        String tokenId = CURRENT.get();
+        return tokenId == null ? change : change.byToken(tokenId);
+    }
+}

@@ -1,0 +1,96 @@
+package dev.flags.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flags.server.auth.Principal;
+import dev.flags.server.auth.Scope;
+import dev.flags.server.auth.TokenService;
+import dev.flags.server.journal.Change;
+import dev.flags.server.journal.EntryType;
+import dev.flags.server.journal.FileJournal;
+import dev.flags.server.journal.JournalEntry;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.AbstractQueuedSynchronizer;
+import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A write whose request was authenticated before its token was revoked, and that waited for its environment's lock
+ * meanwhile, is refused (401) rather than written after the revocation was acknowledged (QA91 O1).
+ */
+class RevokedTokenWriteTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aWriteWaitingForItsEnvironmentsLockIsNotCommittedAfterItsTokenWasRevoked() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        try (FileJournal journal = FileJournal.builder(dir).open()) {
+            ChangeWriter writer = new ChangeWriter(journal, new Metrics(), env -> { });
+            TokenService tokens = new TokenService(journal, writer::append, TokenService.newSecret(), id -> { });
+            FlagService flags = new FlagService(journal, writer);
+            writer.append(Change.of(EntryType.ENVIRONMENT_CREATED, "prod", "admin", json.createObjectNode()));
+            writer.append(Change.of(EntryType.FLAG_CREATED, "prod", "admin", json.readTree("{\"key\": \"f\", \"enabled\": false}")));
+            String secret = tokens.create("leaked", Scope.EDITOR, Set.of("prod"), null, "admin").secret();
+            Principal leaked = tokens.check(secret).principal().orElseThrow(); // authenticated: the request goes on
+
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            AtomicReference<Thread> patcher = new AtomicReference<>();
+            CountDownLatch holding = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            try {
+                // Another write of the environment in flight (a clone of it, a slow force): it holds the lock a while.
+                Future<?> busy = pool.submit(() -> writer.serialized("prod", () -> {
+                    holding.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return null;
+                }));
+                holding.await();
+                Future<?> write = pool.submit(() -> {
+                    patcher.set(Thread.currentThread());
+                    ActingToken.set(leaked); // as the API does for the request's time
+                    try {
+                        return flags.patch(leaked, "prod", "f", json.readTree("{\"enabled\": true}"), Precondition.none(), null);
+                    } finally {
+                        ActingToken.clear();
+                    }
+                });
+                while (!write.isDone() && (patcher.get() == null
+                        || !(LockSupport.getBlocker(patcher.get()) instanceof AbstractQueuedSynchronizer))) {
+                    Thread.onSpinWait();
+                }
+                assertThat(tokens.revoke(leaked.tokenId(), "admin")).as("revoked, and the admin is told so").isTrue();
+                release.countDown();
+                busy.get(10, TimeUnit.SECONDS);
+                java.util.concurrent.ExecutionException refused = org.assertj.core.api.Assertions.catchThrowableOfType(
+                        () -> write.get(10, TimeUnit.SECONDS), java.util.concurrent.ExecutionException.class);
+                assertThat(refused).as("the write is refused").isNotNull();
+                assertThat(refused.getCause()).isInstanceOf(ApiException.class);
+                assertThat(((ApiException) refused.getCause()).status()).isEqualTo(401);
+                assertThat(refused.getCause().getMessage()).isEqualTo("token " + leaked.tokenId()
+                        + " was revoked while its request waited to be written: nothing was changed");
+            } finally {
+                pool.shutdownNow();
+            }
+            List<JournalEntry> entries = journal.read(1, 100);
+            long revokedAt = entries.stream().filter(e -> e.type() == EntryType.TOKEN_REVOKED).findFirst().orElseThrow().sequence();
+            assertThat(entries).filteredOn(e -> e.sequence() > revokedAt && e.actor().contains(leaked.tokenId()))
+                    .as("changes by the token committed after its revocation was acknowledged").isEmpty();
+        }
+    }
+}
