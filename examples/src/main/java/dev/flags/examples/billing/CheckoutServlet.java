@@ -10,6 +10,8 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Thread-safe. {@code POST /checkout}: picks the old or the new billing path with
@@ -103,11 +105,15 @@ final class CheckoutServlet extends HttpServlet {
         User user = User.withId(fits(id, "X-User-Id"));
         String roles = req.getHeader("X-User-Roles");
         if (roles != null) {
+            // Added in one call: User.roles copies the roles it has, so a role at a time costs the square of their
+            // number, and a header of 40,000 roles held a worker thread for 30 s (QA90 F1).
+            List<String> named = new ArrayList<>();
             for (String role : roles.split(",")) {
                 if (!role.isBlank()) {
-                    user = user.roles(fits(role.trim(), "a role in X-User-Roles"));
+                    named.add(fits(role.trim(), "a role in X-User-Roles"));
                 }
             }
+            user = user.roles(named.toArray(String[]::new));
         }
         String region = req.getHeader("X-User-Region");
         if (region != null && !region.isBlank()) {
