@@ -64,6 +64,8 @@ final class Api {
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /** How long an answer may send nothing once its status and headers came: see {@link StallWatch}. */
+    private final Duration answerStall;
     private final String server;
     private final String token;
     private final PrintWriter notices;
@@ -73,7 +75,13 @@ final class Api {
     private long lastEnvironmentVersion = -1;
 
     Api(String server, String token, PrintWriter notices) {
+        this(server, token, notices, REQUEST_TIMEOUT);
+    }
+
+    /** @param answerStall how long an answer may send nothing once its headers came (tests: less than 30 s) */
+    Api(String server, String token, PrintWriter notices, Duration answerStall) {
         checkServer(server);
+        this.answerStall = answerStall;
         if (token == null || token.isBlank()) {
             throw new CliException(FlagsCommand.EXIT_USAGE, "no token: pass --token or set FLAGS_TOKEN");
         }
@@ -461,11 +469,15 @@ final class Api {
     }
 
     private HttpResponse<String> send(HttpRequest request) {
+        StallWatch watch = new StallWatch(answerStall);
         try {
-            return http.send(request, HttpResponse.BodyHandlers.ofString());
+            return http.send(request, watch.watching(HttpResponse.BodyHandlers.ofString()));
         } catch (ConnectException | HttpTimeoutException e) {
-            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, unreachable(server, e));
+            throw new CliException(FlagsCommand.EXIT_UNREACHABLE, watch.stalled() ? stalled(watch) : unreachable(server, e));
         } catch (IOException e) {
+            if (watch.stalled()) {
+                throw new CliException(FlagsCommand.EXIT_UNREACHABLE, stalled(watch));
+            }
             if (outOfMemory(e)) {
                 // The HTTP client wraps it: not the server's or the network's fault, and no reason to check --server.
                 throw new CliException(FlagsCommand.EXIT_FAILED, "the server's answer did not fit in this command's memory ("
@@ -502,6 +514,127 @@ final class Api {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CliException(FlagsCommand.EXIT_UNREACHABLE, "interrupted");
+        }
+    }
+
+    /** What to say of an answer that stopped after its headers: a write it answered may have been made, or not. */
+    private String stalled(StallWatch watch) {
+        long seconds = answerStall.toSeconds();
+        return "the flag server at " + server + " answered " + watch.status() + ", then sent nothing more of its answer for "
+                + (seconds > 0 ? seconds + " s" : answerStall.toMillis() + " ms") + " (a connection lost on the way, or a"
+                + " proxy or server stuck): what it did is not known; check it (flags show, flags history) before trying again";
+    }
+
+    /**
+     * Thread-safe. Ends an answer that sends nothing for a while once its status and headers came. The request's own
+     * timeout ({@link #REQUEST_TIMEOUT}) ends at the headers: a body that stops half-way (a proxy or server stuck
+     * mid-answer, a connection lost without a reset) held the command, a kill switch included, for as long as the
+     * connection stayed open (QA90 F2). Its time restarts with every part of the body, so a large answer over a slow
+     * link is read whole however long it takes.
+     */
+    static final class StallWatch {
+
+        private static final java.util.concurrent.ScheduledExecutorService CLOCK =
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "flags-answer-watch");
+                    t.setDaemon(true); // never what keeps the command from ending
+                    return t;
+                });
+
+        private final long limitNanos;
+        private volatile boolean stalled;
+        private volatile int status;
+
+        StallWatch(Duration limit) {
+            this.limitNanos = limit.toNanos();
+        }
+
+        /** @return whether an answer was ended for sending nothing */
+        boolean stalled() {
+            return stalled;
+        }
+
+        /** @return the status of the answer watched, or 0 before its headers */
+        int status() {
+            return status;
+        }
+
+        /** @return the handler, its bodies watched */
+        <T> HttpResponse.BodyHandler<T> watching(HttpResponse.BodyHandler<T> handler) {
+            return info -> {
+                status = info.statusCode();
+                return new Watched<>(handler.apply(info));
+            };
+        }
+
+        /** One body: its signals passed on one at a time, none after it ended (the HTTP client's, or the watch's). */
+        private final class Watched<T> implements HttpResponse.BodySubscriber<T> {
+            private final HttpResponse.BodySubscriber<T> body;
+            private long lastPart = System.nanoTime();
+            private boolean ended;
+            private java.util.concurrent.Flow.Subscription subscription;
+            private java.util.concurrent.ScheduledFuture<?> check;
+
+            Watched(HttpResponse.BodySubscriber<T> body) {
+                this.body = body;
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<T> getBody() {
+                return body.getBody();
+            }
+
+            @Override
+            public synchronized void onSubscribe(java.util.concurrent.Flow.Subscription subscription) {
+                this.subscription = subscription;
+                lastPart = System.nanoTime();
+                long every = Math.max(TimeUnit.MILLISECONDS.toNanos(50), limitNanos / 10);
+                check = CLOCK.scheduleWithFixedDelay(this::check, every, every, TimeUnit.NANOSECONDS);
+                body.onSubscribe(subscription);
+            }
+
+            @Override
+            public synchronized void onNext(List<java.nio.ByteBuffer> parts) {
+                if (!ended) {
+                    lastPart = System.nanoTime();
+                    body.onNext(parts);
+                }
+            }
+
+            @Override
+            public synchronized void onError(Throwable failure) {
+                if (end()) {
+                    body.onError(failure);
+                }
+            }
+
+            @Override
+            public synchronized void onComplete() {
+                if (end()) {
+                    body.onComplete();
+                }
+            }
+
+            private synchronized void check() {
+                if (!ended && System.nanoTime() - lastPart > limitNanos) {
+                    end();
+                    stalled = true;
+                    subscription.cancel(); // closes the connection: nothing more is read from it
+                    body.onError(new HttpTimeoutException("the answer sent nothing for " + limitNanos / 1_000_000 + " ms"));
+                }
+            }
+
+            /** @return true if this ended the body, false if it had ended */
+            private boolean end() {
+                if (ended) {
+                    return false;
+                }
+                ended = true;
+                if (check != null) {
+                    check.cancel(false);
+                }
+                return true;
+            }
         }
     }
 
