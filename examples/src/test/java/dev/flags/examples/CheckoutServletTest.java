@@ -101,4 +101,25 @@ class CheckoutServletTest {
         HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     }
+
+    @Test
+    void aHeaderGivenTwiceIsNeitherDroppedNorChosenFrom() throws Exception {
+        app.close();
+        app = BillingApp.start(0, TestFlags.create().setJson("{\"key\": \"billing-v2\", \"enabled\": true, \"rules\": [{\"name\":"
+                + " \"beta testers\", \"conditions\": [{\"roles\": [\"beta-tester\"]}]}]}"));
+        // Two user ids: a gateway that adds its own X-User-Id after the client's must not leave the client to choose whom
+        // to charge (the first line was taken, and charged: QA90 F3).
+        HttpResponse<String> twoIds = send("POST", "mallory", "X-User-Id", "alice");
+        assertThat(twoIds.statusCode()).as(twoIds.body()).isEqualTo(400);
+        assertThat(JSON.readTree(twoIds.body()).get("detail").asText()).isEqualTo("X-User-Id is given 2 times: a checkout"
+                + " charges one user (a gateway must replace a client's X-User-Id, not add its own)");
+        HttpResponse<String> twoRegions = send("POST", "tess", "X-User-Region", "eu-west", "X-User-Region", "us-east");
+        assertThat(twoRegions.statusCode()).as(twoRegions.body()).isEqualTo(400);
+        assertThat(JSON.readTree(twoRegions.body()).get("detail").asText()).isEqualTo("X-User-Region is given 2 times: a user"
+                + " is in one region");
+        // Roles are a list, which HTTP lets a sender split over lines: the second line's roles count (they were dropped).
+        HttpResponse<String> twoRoleLines = send("POST", "tess", "X-User-Roles", "staff", "X-User-Roles", "beta-tester");
+        assertThat(twoRoleLines.statusCode()).as(twoRoleLines.body()).isEqualTo(200);
+        assertThat(JSON.readTree(twoRoleLines.body()).get("billing").asText()).isEqualTo("v2");
+    }
 }

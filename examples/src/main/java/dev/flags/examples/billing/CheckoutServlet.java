@@ -11,13 +11,14 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /**
  * Thread-safe. {@code POST /checkout}: picks the old or the new billing path with
  * {@code flags.evaluate("billing-v2", user)}, charges on it, and says what it decided and why. The user comes from
  * request headers, as a gateway would set them: {@code X-User-Id}, {@code X-User-Roles}
- * (comma-separated), {@code X-User-Region}.
+ * (comma-separated, on one line or several), {@code X-User-Region}; an id or a region given twice is a 400.
  *
  * <p>A POST, because a checkout charges: GET and HEAD are safe methods that browsers prefetch, link checkers and
  * monitors send and proxies retry, and each of those would be a charge (a HEAD runs {@code doGet}).
@@ -50,6 +51,19 @@ final class CheckoutServlet extends HttpServlet {
 
     @Override
     protected void doPost(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        // Given twice, a one-value header is refused, not read at its first line: a gateway that adds its own X-User-Id
+        // after the client's would otherwise leave the client to choose whom to charge (QA90 F3).
+        int ids = Collections.list(req.getHeaders("X-User-Id")).size();
+        if (ids > 1) {
+            problem(resp, 400, "bad request", "X-User-Id is given " + ids + " times: a checkout charges one user (a gateway"
+                    + " must replace a client's X-User-Id, not add its own)");
+            return;
+        }
+        int regions = Collections.list(req.getHeaders("X-User-Region")).size();
+        if (regions > 1) {
+            problem(resp, 400, "bad request", "X-User-Region is given " + regions + " times: a user is in one region");
+            return;
+        }
         String id = req.getHeader("X-User-Id");
         if (id == null || id.isBlank()) {
             // Flags can be evaluated for anonymous users, but a charge needs somebody to charge.
@@ -103,8 +117,9 @@ final class CheckoutServlet extends HttpServlet {
      */
     private static User userOf(String id, HttpServletRequest req) {
         User user = User.withId(fits(id, "X-User-Id"));
-        String roles = req.getHeader("X-User-Roles");
-        if (roles != null) {
+        // A list, which HTTP lets a sender split over several lines of the header: each line's roles count.
+        String roles = String.join(",", Collections.list(req.getHeaders("X-User-Roles")));
+        if (!roles.isEmpty()) {
             // Added in one call: User.roles copies the roles it has, so a role at a time costs the square of their
             // number, and a header of 40,000 roles held a worker thread for 30 s (QA90 F1).
             List<String> named = new ArrayList<>();
