@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Thread-safe. A small billing service that ships its new billing path dark behind the flag
@@ -27,6 +28,7 @@ public final class BillingApp implements AutoCloseable {
     private final Flags flags;
     private final Undertow http;
     private final DeploymentManager deployment;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private BillingApp(Flags flags, Undertow http, DeploymentManager deployment) {
         this.flags = flags;
@@ -97,16 +99,23 @@ public final class BillingApp implements AutoCloseable {
         return flags;
     }
 
-    /** Stops the port, then the SDK. */
+    /**
+     * Stops the port, then the SDK. Idempotent, as {@link Flags#close()} is: a second call (a try-with-resources and a
+     * shutdown hook, say) does nothing, where the servlet container's second stop throws.
+     */
     @Override
     public void close() {
-        http.stop();
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         try {
+            http.stop();
             deployment.stop();
             deployment.undeploy();
         } catch (ServletException e) {
             // stopping anyway
+        } finally {
+            flags.close(); // whatever the container threw: an SDK left open keeps reconnecting to its server
         }
-        flags.close();
     }
 }

@@ -48,8 +48,11 @@ public final class Demo implements Callable<Integer> {
     public record Running(FlagServer server, BillingApp app, DemoData.Tokens tokens, Path envFile) implements AutoCloseable {
         @Override
         public void close() {
-            app.close();
-            server.close();
+            try {
+                app.close();
+            } finally {
+                server.close(); // whatever the billing service's close threw: the server holds the journal
+            }
         }
     }
 
