@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  *       what fell due while the server was stopped is done before its ports open.</li>
  *   <li>Rounds never overlap (a round's own writes tell the timer of changes).</li>
  *   <li>A round that could not finish (the journal refused a write, an environment kept changing) is
- *       tried again after {@link #RETRY}, not at once: what failed would fail again, in a loop.</li>
+ *       tried again after {@link #RETRY}, not at once: what failed would fail again, in a loop. A fault of one
+ *       environment's leaves that one to the retry, and the round goes on with the others.</li>
  *   <li>The timer sleeps at most {@link #MAX_SLEEP} before it looks at the clock again, so a wall clock
  *       stepped forward (or a host resumed from suspension) delays the work by that much at most.</li>
  *   <li>Archived environments are skipped (they accept no changes); their restore is a change, which
@@ -150,6 +151,26 @@ final class DueTimer implements AutoCloseable {
         next = timer.schedule(this::runRound, delayMillis, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * Does what is due in one environment; a fault of its own (not the journal's) is logged and left for the retry,
+     * and the round goes on with the others: with the round ended there, every environment after it in the loop waited
+     * too, at every retry while the fault lasted (QA91 note).
+     *
+     * @return false if some of it is left for a retry
+     * @throws ApiException for a write the journal refuses (stopped, shutting down): no environment can go on
+     */
+    private boolean runDue(String environment) {
+        try {
+            return work.runDue(environment);
+        } catch (ApiException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            LOG.error("could not {} in environment {}; the other environments go on, this one is tried again in {} s", what,
+                    LogText.quoted(environment), RETRY.toSeconds(), e);
+            return false;
+        }
+    }
+
     /** The timer's work: a round in every environment that is not archived, then the timer for the next. */
     void runRound() {
         synchronized (round) {
@@ -163,7 +184,7 @@ final class DueTimer implements AutoCloseable {
             Instant retryAt = null;
             try {
                 for (EnvironmentState env : journal.state().environments().values()) {
-                    if (!env.archived() && !work.dueTimes(env).isEmpty() && !work.runDue(env.key())) {
+                    if (!env.archived() && !work.dueTimes(env).isEmpty() && !runDue(env.key())) {
                         retryAt = clock.instant().plus(RETRY);
                     }
                 }

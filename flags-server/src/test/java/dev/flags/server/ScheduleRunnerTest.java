@@ -347,4 +347,40 @@ class ScheduleRunnerTest {
             assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
         }
     }
+
+    @Test
+    void aFaultInOneEnvironmentLeavesTheRoundToTheOthers() throws Exception {
+        try (Rig rig = new Rig(dir)) {
+            rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
+            ObjectMapper json = MAPPER;
+            rig.writer.append(Change.of(EntryType.ENVIRONMENT_CREATED, "staging", "alice (tok-1)", json.readTree("{}")));
+            rig.writer.append(Change.of(EntryType.FLAG_CREATED, "staging", "alice (tok-1)",
+                    json.readTree("{\"key\": \"promo\", \"enabled\": false, \"rules\": []}")));
+            rig.writer.append(Change.of(EntryType.SCHEDULE_CREATED, "staging", "alice (tok-1)", json.readTree(
+                    "{\"id\": \"sch-000000000002\", \"flag\": \"promo\", \"at\": \"" + T0.plusSeconds(60)
+                            + "\", \"patch\": {\"enabled\": true}}")));
+            rig.clock.set(T0.plusSeconds(120));
+            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+
+            String logged = StandardErrorCapture.during(() -> rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> {
+                if (calls.incrementAndGet() == 1) { // the first environment the round comes to, whichever it is
+                    throw new IllegalStateException("a fault of that environment (injected by the test)");
+                }
+                return null;
+            }));
+
+            java.util.List<Schedule.Status> statuses = java.util.stream.Stream.of("production", "staging")
+                    .map(env -> rig.journal.state().environment(env).orElseThrow().schedules().values().iterator().next().status())
+                    .toList();
+            assertThat(statuses).as("the other environment's schedule applied in the same round")
+                    .containsExactlyInAnyOrder(Schedule.Status.PENDING, Schedule.Status.APPLIED);
+            assertThat(logged).contains("ERROR", "the other environments go on, this one is tried again in 30 s",
+                    "injected by the test");
+            assertThat(rig.runner.nextAt()).as("set again, for the retry").isEqualTo(T0.plusSeconds(120).plus(DueTimer.RETRY));
+            rig.runDueTwice(T0.plusSeconds(150));
+            assertThat(rig.status("sch-000000000001")).isEqualTo(Schedule.Status.APPLIED);
+            assertThat(rig.journal.state().environment("staging").orElseThrow().schedules().get("sch-000000000002").status())
+                    .isEqualTo(Schedule.Status.APPLIED);
+        }
+    }
 }
