@@ -252,16 +252,21 @@ public final class RoleService {
             throw ApiException.badRequest("\"maxGrantDuration\" limits the grants of a self-service role; a role that is not"
                     + " self-service has none (only admins grant it)");
         }
-        EnvironmentState state = Access.writableEnvironment(journal, env);
-        if (state.selfServiceRoles().contains(role) == selfService
-                && Objects.equals(state.maxGrantDurations().get(role), maxGrantDuration)) {
-            return null;
-        }
-        EntryType type = selfService ? EntryType.ROLE_MARKED_SELF_SERVICE : EntryType.ROLE_UNMARKED_SELF_SERVICE;
-        ObjectNode payload = JsonNodeFactory.instance.objectNode().put("role", role);
-        if (maxGrantDuration != null) {
-            payload.put("maxGrantDuration", maxGrantDuration.toString());
-        }
-        return writer.append(Change.of(type, env, p.actor(), payload).withComment(Keys.comment(comment)));
+        // Read and written under the environment's lock, over the version read: two admins setting the role at once
+        // were both told it changed (both had read it unchanged), and the one written last won unseen (QA91 note).
+        return writer.serialized(env, () -> {
+            EnvironmentState state = Access.writableEnvironment(journal, env);
+            if (state.selfServiceRoles().contains(role) == selfService
+                    && Objects.equals(state.maxGrantDurations().get(role), maxGrantDuration)) {
+                return null;
+            }
+            EntryType type = selfService ? EntryType.ROLE_MARKED_SELF_SERVICE : EntryType.ROLE_UNMARKED_SELF_SERVICE;
+            ObjectNode payload = JsonNodeFactory.instance.objectNode().put("role", role);
+            if (maxGrantDuration != null) {
+                payload.put("maxGrantDuration", maxGrantDuration.toString());
+            }
+            return writer.append(Change.of(type, env, p.actor(), payload).withComment(Keys.comment(comment))
+                    .expectingVersion(state.version()));
+        });
     }
 }
