@@ -13,14 +13,10 @@ import dev.flags.server.journal.JournalEntry;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.AbstractQueuedSynchronizer;
-import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,38 +41,25 @@ class RevokedTokenWriteTest {
             String secret = tokens.create("leaked", Scope.EDITOR, Set.of("prod"), null, "admin").secret();
             Principal leaked = tokens.check(secret).principal().orElseThrow(); // authenticated: the request goes on
 
-            ExecutorService pool = Executors.newFixedThreadPool(2);
-            AtomicReference<Thread> patcher = new AtomicReference<>();
-            CountDownLatch holding = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
             try {
-                // Another write of the environment in flight (a clone of it, a slow force): it holds the lock a while.
-                Future<?> busy = pool.submit(() -> writer.serialized("prod", () -> {
-                    holding.countDown();
-                    try {
-                        release.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    return null;
-                }));
-                holding.await();
-                Future<?> write = pool.submit(() -> {
-                    patcher.set(Thread.currentThread());
-                    ActingToken.set(leaked); // as the API does for the request's time
-                    try {
-                        return flags.patch(leaked, "prod", "f", json.readTree("{\"enabled\": true}"), Precondition.none(), null);
-                    } finally {
-                        ActingToken.clear();
-                    }
-                });
-                while (!write.isDone() && (patcher.get() == null
-                        || !(LockSupport.getBlocker(patcher.get()) instanceof AbstractQueuedSynchronizer))) {
-                    Thread.onSpinWait();
+                List<Thread> patcher = new java.util.ArrayList<>();
+                Future<?> write;
+                try (EnvironmentLockHeld busy = new EnvironmentLockHeld(writer, "prod")) {
+                    write = pool.submit(() -> {
+                        synchronized (patcher) {
+                            patcher.add(Thread.currentThread());
+                        }
+                        ActingToken.set(leaked); // as the API does for the request's time
+                        try {
+                            return flags.patch(leaked, "prod", "f", json.readTree("{\"enabled\": true}"), Precondition.none(), null);
+                        } finally {
+                            ActingToken.clear();
+                        }
+                    });
+                    EnvironmentLockHeld.awaitWaiting(patcher, 1, List.of(write));
+                    assertThat(tokens.revoke(leaked.tokenId(), "admin")).as("revoked, and the admin is told so").isTrue();
                 }
-                assertThat(tokens.revoke(leaked.tokenId(), "admin")).as("revoked, and the admin is told so").isTrue();
-                release.countDown();
-                busy.get(10, TimeUnit.SECONDS);
                 java.util.concurrent.ExecutionException refused = org.assertj.core.api.Assertions.catchThrowableOfType(
                         () -> write.get(10, TimeUnit.SECONDS), java.util.concurrent.ExecutionException.class);
                 assertThat(refused).as("the write is refused").isNotNull();

@@ -15,13 +15,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.AbstractQueuedSynchronizer;
-import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,37 +40,21 @@ class SelfServiceRaceTest {
             writer.append(Change.of(EntryType.ENVIRONMENT_CREATED, "prod", "admin", json.createObjectNode()));
             Principal admin = new Principal("admin", "admin", Scope.ADMIN, Set.of());
 
-            ExecutorService pool = Executors.newFixedThreadPool(3);
-            CountDownLatch holding = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
+            ExecutorService pool = Executors.newFixedThreadPool(2);
             try {
-                // Another write of the environment in flight: it holds the lock while both admins' requests come.
-                Future<?> busy = pool.submit(() -> writer.serialized("prod", () -> {
-                    holding.countDown();
-                    try {
-                        release.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    return null;
-                }));
-                holding.await();
                 List<Thread> admins = new ArrayList<>();
                 List<Future<JournalEntry>> sets = new ArrayList<>();
-                for (int i = 0; i < 2; i++) {
-                    sets.add(pool.submit(() -> {
-                        synchronized (admins) {
-                            admins.add(Thread.currentThread());
-                        }
-                        return roles.setSelfService(admin, "prod", "beta-tester", true, Duration.ofDays(7), null);
-                    }));
+                try (EnvironmentLockHeld busy = new EnvironmentLockHeld(writer, "prod")) {
+                    for (int i = 0; i < 2; i++) {
+                        sets.add(pool.submit(() -> {
+                            synchronized (admins) {
+                                admins.add(Thread.currentThread());
+                            }
+                            return roles.setSelfService(admin, "prod", "beta-tester", true, Duration.ofDays(7), null);
+                        }));
+                    }
+                    EnvironmentLockHeld.awaitWaiting(admins, 2, sets); // both came while the lock was held
                 }
-                // Both are waiting for the environment's lock.
-                while (sets.stream().noneMatch(Future::isDone) && !bothParked(admins)) {
-                    Thread.onSpinWait();
-                }
-                release.countDown();
-                busy.get(10, TimeUnit.SECONDS);
                 long changed = 0;
                 for (Future<JournalEntry> set : sets) {
                     changed += set.get(10, TimeUnit.SECONDS) != null ? 1 : 0;
@@ -83,13 +64,6 @@ class SelfServiceRaceTest {
             } finally {
                 pool.shutdownNow();
             }
-        }
-    }
-
-    private static boolean bothParked(List<Thread> admins) {
-        synchronized (admins) {
-            return admins.size() == 2 && admins.stream()
-                    .allMatch(t -> LockSupport.getBlocker(t) instanceof AbstractQueuedSynchronizer);
         }
     }
 }
