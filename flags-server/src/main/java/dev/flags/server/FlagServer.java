@@ -1019,7 +1019,7 @@ public final class FlagServer implements AutoCloseable {
     }
 
     private void registerLargeAnswerMetrics(LargeAnswersApart apart) {
-        metrics.register("flags_http_reads_answering", "API reads (GET, HEAD) being answered now, on threads of their own"
+        metrics.register("flags_http_reads_answering", "API reads (GET, HEAD, the playground's POSTs) being answered now, on threads of their own"
                 + " (at most " + LargeAnswersApart.workerThreads() + "), apart from the changes' and the health checks'.",
                 "gauge", apart::readsAnswering);
         metrics.register("flags_http_reads_waiting", "API reads waiting for one of those threads: above zero for long,"

@@ -95,6 +95,64 @@ class SlowReadersTest {
         }
     }
 
+    /**
+     * The playground is a read any viewer or tester token may make, and its answer (every flag, step by step) is as large
+     * as a page of flags: four viewer tokens (each may have four requests with small bodies at once) held every worker
+     * with it, and the kill switch waited (QA92 F1).
+     */
+    @Test
+    void clientsThatReadTheirLargeEvaluationsSlowlyHoldUpNeitherTheKillSwitchNorTheHealthChecks() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}").status()).isEqualTo(201);
+            // 30 flags of 1,000 rules with long names: an explained evaluation of about 10 MB
+            String rules = IntStream.range(0, 1000).mapToObj(i -> "{\"name\": \"r" + i + "-" + "x".repeat(180)
+                    + "\", \"conditions\": [{\"regions\": [\"nowhere\"]}]}").collect(Collectors.joining(", "));
+            for (int f = 0; f < 30; f++) {
+                assertThat(api.put("/api/v1/environments/production/flags/big-" + f, ADMIN,
+                        "{\"enabled\": true, \"rules\": [" + rules + "]}").status()).isEqualTo(201);
+            }
+            int threads = dev.flags.server.http.LargeAnswersApart.workerThreads();
+            List<String> viewers = new ArrayList<>();
+            for (int t = 0; t < threads / 4; t++) {
+                viewers.add(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"dashboard-" + t + "\", \"scope\": \"viewer\","
+                        + " \"environments\": [\"production\"]}").json().get("token").asText());
+            }
+            String body = "{\"user\": {\"id\": \"u\"}, \"explain\": true}";
+            List<Socket> slow = new ArrayList<>();
+            try {
+                for (int i = 0; i < threads; i++) {
+                    Socket s = new Socket();
+                    s.setReceiveBufferSize(4096);
+                    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.httpPort()));
+                    s.setSoTimeout(60_000);
+                    slow.add(s);
+                    s.getOutputStream().write(("POST /api/v1/environments/production/evaluate HTTP/1.1\r\nHost: x\r\n"
+                            + "Authorization: Bearer " + viewers.get(i / 4) + "\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+                    // Its answer has begun: a thread writes it, and waits for the client, which reads nothing more.
+                    assertThat(new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII))
+                            .isEqualTo("HTTP/1.1 200");
+                }
+                Duration prompt = FlagServer.WRITE_TIMEOUT.dividedBy(3);
+                HttpClient http = HttpClient.newHttpClient();
+                HttpResponse<String> off = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                        + "/api/v1/environments/production/flags/big-0")).timeout(prompt)
+                        .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                        .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"enabled\": false}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(off.statusCode()).isEqualTo(200);
+                HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + server.httpPort() + "/healthz")).timeout(prompt).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(health.statusCode()).isEqualTo(200);
+            } finally {
+                for (Socket s : slow) {
+                    s.close();
+                }
+            }
+        }
+    }
+
     @Test
     void aClientThatReadsItsLargeAnswerLateStillGetsAllOfIt() throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {

@@ -15,14 +15,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Thread-safe. Runs the reads ({@code GET} and {@code HEAD}) on threads of their own, apart from Undertow's worker
- * threads, but for the operator's: {@code /healthz}, {@code /readyz} and {@code /metrics}. Those and everything else,
- * the changes (the kill switch among them), evaluations and grants, stay on the workers.
+ * threads, but for the operator's: {@code /healthz}, {@code /readyz} and {@code /metrics}; and the playground's
+ * evaluations ({@code POST .../evaluate}), reads whose answers are as large. The operator's reads and everything else,
+ * the changes (the kill switch among them) and grants, stay on the workers.
  *
  * <p>Why: a thread writes an answer, and waits while its client's socket is full. The write timeout closes a connection
  * that reads nothing for 30 s, but not one that reads a little every 29 s: such clients held a worker each for as long
  * as their answer lasted (minutes, for a page of megabytes), and two dozen of them stopped the whole port, the kill
  * switch and the health checks with it (QA83). The API's reads are the answers that can be that large (a change
- * answers with at most one flag's document; the operator's answers are a few kilobytes, which a socket's buffers hold
+ * answers with at most one flag's document, a grant with one grant; the operator's answers are a few kilobytes, which a socket's buffers hold
  * whether the client reads or not); here such clients can only hold the threads of the reads, and the reads queue for
  * those while changes, probes and scrapes go on (a scrape then shows the reads waiting). Every connection has at most
  * one request in progress, so the queue holds at most as many requests as the port holds connections.
@@ -80,12 +81,33 @@ public final class LargeAnswersApart implements HttpHandler {
     }
 
     private static boolean isApiRead(HttpServerExchange exchange) {
+        // The path as the servlets are chosen (/api/v1/../../healthz is /healthz).
+        String path = CanonicalPathUtils.canonicalize(exchange.getRequestPath());
+        if (exchange.getRequestMethod().equals(Methods.POST)) {
+            // The playground: a read (RequestLimits.isChange) that any viewer or tester token may make, whose answer
+            // (every flag, step by step with "explain") is as large as a page of flags. On the workers, four viewer
+            // tokens (four small bodies at once each) held all sixteen with it, and the kill switch waited (QA92 F1).
+            return isEvaluation(path);
+        }
         if (!exchange.getRequestMethod().equals(Methods.GET) && !exchange.getRequestMethod().equals(Methods.HEAD)) {
             return false;
         }
-        // The path as the servlets are chosen (/api/v1/../../healthz is /healthz), and any read but the operator's goes to
-        // the reads' threads, whatever it asks for: no spelling of a path takes a large answer to the workers.
-        return !OPERATOR_READS.contains(CanonicalPathUtils.canonicalize(exchange.getRequestPath()));
+        // Any read but the operator's goes to the reads' threads, whatever it asks for: no spelling of a path takes a
+        // large answer to the workers.
+        return !OPERATOR_READS.contains(path);
+    }
+
+    /**
+     * @param path a canonical request path, decoded
+     * @return whether it is the playground's, {@code /api/v1/environments/{env}/evaluate} (a trailing {@code /} too,
+     *     as the API's router takes it). Any spelling the router takes for it is this path here too: the router decodes
+     *     each segment of the raw path on its own, and its three names have no escape that Undertow's decoding leaves
+     */
+    static boolean isEvaluation(String path) {
+        String p = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+        String[] s = p.split("/", -1);
+        return s.length == 6 && s[0].isEmpty() && s[1].equals("api") && s[2].equals("v1") && s[3].equals("environments")
+                && !s[4].isEmpty() && s[5].equals("evaluate");
     }
 
     /** @return the reads being answered now */

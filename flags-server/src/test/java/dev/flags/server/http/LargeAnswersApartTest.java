@@ -58,6 +58,10 @@ class LargeAnswersApartTest {
         assertThat(threadOf(port, "GET", "/api/v1/environments/production/flags?archived=true")).startsWith("flags-http-read-");
         assertThat(threadOf(port, "GET", "/elsewhere")).startsWith("flags-http-read-");
         assertThat(threadOf(port, "GET", "/x/../api/v1/environments")).startsWith("flags-http-read-");
+        // The playground is a read too, with an answer as large (QA92 F1)
+        assertThat(threadOf(port, "POST", "/api/v1/environments/production/evaluate")).startsWith("flags-http-read-");
+        assertThat(threadOf(port, "POST", "/api/v1/environments/production/evaluate/")).startsWith("flags-http-read-");
+        assertThat(threadOf(port, "POST", "/api/v1/environments/production/%65valuate")).startsWith("flags-http-read-");
     }
 
     @Test
@@ -65,6 +69,8 @@ class LargeAnswersApartTest {
         int port = start();
         for (String[] request : new String[][] {{"PATCH", "/api/v1/environments/production/flags/f"},
                 {"POST", "/api/v1/environments"}, {"DELETE", "/api/v1/tokens/t"}, {"PUT", "/metrics"},
+                {"POST", "/api/v1/environments/production/restore"}, {"POST", "/api/v1/environments/production/flags/evaluate"},
+                {"PUT", "/api/v1/environments/production/evaluate"},
                 {"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/metrics"},
                 {"GET", "/api/v1/../../healthz"}, {"GET", "/x/../metrics"}}) {
             assertThat(threadOf(port, request[0], request[1])).as(request[0] + " " + request[1])
