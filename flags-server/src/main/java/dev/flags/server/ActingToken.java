@@ -11,7 +11,8 @@ import dev.flags.server.journal.Change;
  * <p>Why a value of the thread rather than a parameter of every write: a request checks its token once, when it begins,
  * and its changes are made several calls down, by every service, and the server's own changes a request makes on its
  * way (a schedule ended by a delete) with them. Set here, once, no write path of a request can forget it; the server's
- * own threads (schedules falling due, grants expiring) never set it, and their changes are nobody's token's.
+ * own threads set it only for a scheduled change, which is its maker's ({@link #actingAs}); their other changes (a
+ * grant's expiry, a schedule's end) are nobody's token's.
  */
 public final class ActingToken {
 
@@ -36,6 +37,34 @@ public final class ActingToken {
     /** Ends what {@link #set} began, whether the request was answered or failed. */
     public static void clear() {
         CURRENT.remove();
+    }
+
+    /**
+     * Runs work as a stored token's, as the API runs a request's: the changes it appends are refused if that token is no
+     * longer in the token set when they are. For the server's own threads acting for a token that is not there, a
+     * scheduled change's maker: its check that the maker may act comes before the append, and a revocation committed in
+     * between must still stop the change (QA92 F2). The thread's own token, if any, is the current one again after.
+     *
+     * @param tokenId the stored token's id, or null (or the bootstrap admin token's) for a change no stored token makes
+     * @param work what appends the changes
+     * @return what the work returns
+     */
+    public static <T> T actingAs(String tokenId, java.util.function.Supplier<T> work) {
+        String before = CURRENT.get();
+        if (tokenId == null || tokenId.equals(dev.flags.server.auth.TokenService.BOOTSTRAP_ID)) {
+            CURRENT.remove();
+        } else {
+            CURRENT.set(tokenId);
+        }
+        try {
+            return work.get();
+        } finally {
+            if (before == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(before);
+            }
+        }
     }
 
     /**

@@ -214,7 +214,12 @@ public final class ScheduleRunner implements AutoCloseable {
             return end(writer, env, s, actor, "failed", makerGone);
         }
         try {
-            FlagService.Written w = flags.applySchedule(env.key(), s.id(), s.flag(), s.patch().toJsonNode(), actor, comment(s));
+            // Made by the maker's token, as its request's changes are: checked above under the environment's lock, the
+            // token could still be revoked before the append (a revocation takes no environment's lock), and the change
+            // landed after the revocation was answered (QA92 F2). The journal refuses it then (401), and the next look
+            // ends it as failed, saying so.
+            FlagService.Written w = ActingToken.actingAs(tokenOf(s.createdBy()), () -> flags.applySchedule(env.key(), s.id(),
+                    s.flag(), s.patch().toJsonNode(), actor, comment(s)));
             if (w.changed()) {
                 applied.incrementAndGet();
                 LOG.info("schedule {} applied to flag {} in environment {} (due at {}): version {}", s.id(),
@@ -223,9 +228,9 @@ public final class ScheduleRunner implements AutoCloseable {
             }
             return end(writer, env, s, actor, "unchanged", "the flag already was as the change makes it");
         } catch (ApiException e) {
-            if (e.status() >= 500 || e.status() == 412) {
-                if (e.status() == 412) {
-                    return false;
+            if (e.status() >= 500 || e.status() == 412 || e.status() == 401) {
+                if (e.status() == 412 || e.status() == 401) {
+                    return false; // changed meanwhile, or its maker's token revoked: read again, judged again
                 }
                 throw e;
             }

@@ -74,6 +74,10 @@ class ScheduleRunnerTest {
                 }
             });
             flags = new FlagService(journal, writer);
+            // alice's token, which makes the schedules: a scheduled change is its maker's, refused once it is revoked
+            writer.append(Change.of(EntryType.TOKEN_CREATED, null, "admin (admin)", MAPPER.createObjectNode().put("id", "tok-1")
+                    .put("hash", "not-a-secret's-hash").put("name", "alice").put("scope", "editor")
+                    .set("environments", MAPPER.createArrayNode().add("production"))));
             writer.append(change(EntryType.ENVIRONMENT_CREATED, "{}"));
             writer.append(change(EntryType.FLAG_CREATED, "{\"key\": \"promo\", \"enabled\": false, \"rules\": []}"));
         }
@@ -154,6 +158,37 @@ class ScheduleRunnerTest {
             assertThat(ScheduleRunner.tokenOf("alice (tok-1a2b3c4d)")).isEqualTo("tok-1a2b3c4d");
             assertThat(ScheduleRunner.tokenOf("admin (admin)")).isEqualTo("admin");
             assertThat(ScheduleRunner.tokenOf("admin")).isNull();
+        }
+    }
+
+    @Test
+    void aScheduleWhoseMakersTokenIsRevokedAfterItsCheckIsNotAppliedAfterTheRevocation() throws Exception {
+        // QA92 F2: the maker's token was judged under the environment's lock, but a revocation takes no environment's
+        // lock: one committed between the check and the append was answered, and the scheduled change landed after it.
+        try (Rig rig = new Rig(dir)) {
+            TokenService tokens = new TokenService(rig.journal, rig.writer::append, "bootstrap-admin-token-0123456789",
+                    id -> { }, rig.clock, null);
+            Principal alice = tokens.create("alice", Scope.EDITOR, Set.of("production"), null, null, "admin (admin)", "")
+                    .principal();
+            ScheduleService schedules = new ScheduleService(rig.journal, rig.writer, rig.flags, rig.clock,
+                    tokens::whyNoLongerActing);
+            Schedule on = schedules.create(alice, "production", "promo", MAPPER.getNodeFactory().textNode(
+                    T0.plusSeconds(60).toString()), MAPPER.readTree("{\"enabled\": true}"), "");
+            rig.clock.set(T0.plusSeconds(120));
+            java.util.concurrent.atomic.AtomicBoolean revoked = new java.util.concurrent.atomic.AtomicBoolean();
+            rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> {
+                String why = tokens.whyNoLongerActing(token, madeAt, dueAt);
+                if (why == null && token.equals(alice.tokenId()) && revoked.compareAndSet(false, true)) {
+                    // An admin's revocation, committed and answered just after the check said the token may act
+                    assertThat(tokens.revoke(alice.tokenId(), "admin (admin)")).isTrue();
+                }
+                return why;
+            });
+            assertThat(revoked).as("revoked between the check and the append").isTrue();
+            assertThat(rig.enabled()).as("the change of a token revoked before it was written").isFalse();
+            Schedule failed = rig.env().schedules().get(on.id());
+            assertThat(failed.status()).isEqualTo(Schedule.Status.FAILED);
+            assertThat(failed.reason()).contains("(" + alice.tokenId() + ") was revoked");
         }
     }
 

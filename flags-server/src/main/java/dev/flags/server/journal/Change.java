@@ -30,8 +30,8 @@ import java.util.Objects;
  * @param expectedVersion the version the environment (or, for global types, the token set) must be
  *     at for the change to apply, or {@link #ANY_VERSION}
  * @param actingToken the id of the stored token whose request makes the change, which must still be in the token set
- *     when the change is appended; null for a change no stored token makes (the server's own, the bootstrap admin
- *     token's). Not stored: the actor names the token
+ *     when the change is appended (a scheduled change is its maker's); null for a change no stored token makes (the
+ *     server's own, the bootstrap admin token's). Not stored: the actor names the token
  */
 public record Change(
         EntryType type,
