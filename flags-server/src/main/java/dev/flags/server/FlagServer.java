@@ -1056,6 +1056,19 @@ public final class FlagServer implements AutoCloseable {
         return builder.setServerOption(UndertowOptions.SHUTDOWN_TIMEOUT, (int) HTTP_WORKERS_STOP.toMillis());
     }
 
+    /**
+     * Stops the HTTP port and the reads' threads, once every request begun was answered or the grace is over: both within
+     * {@link #HTTP_WORKERS_STOP} in all. The reads' threads are stopped first (what they answer now is past the grace,
+     * and the port's stop cuts its connection anyway; a read still queued is dropped), so they end while Undertow waits
+     * for its workers: one after the other, the two waits took twice that (QA92 F3).
+     */
+    static void stopHttp(Undertow http, LargeAnswersApart reads) {
+        long deadline = System.nanoTime() + HTTP_WORKERS_STOP.toNanos();
+        reads.close(Duration.ZERO); // interrupts them, and waits for none
+        http.stop(); // waits for its workers, then interrupts them
+        reads.close(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+    }
+
     private Undertow startHttp(HttpHandler front) throws IOException {
         Undertow.Builder builder = withBoundedStop(Undertow.builder())
                 .setBufferSize(HTTP_BUFFER_BYTES)
@@ -1212,8 +1225,7 @@ public final class FlagServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         watchTimer.shutdownNow();
-        http.stop();
-        largeAnswers.close(HTTP_WORKERS_STOP); // as Undertow's stop waits for its workers, then interrupts them
+        stopHttp(http, largeAnswers);
         try {
             deployment.stop();
             deployment.undeploy();

@@ -121,8 +121,9 @@ public final class LargeAnswersApart implements HttpHandler {
     }
 
     /**
-     * Stops the threads, once the port has stopped: a request still on one (its client not reading) is interrupted.
-     * Idempotent.
+     * Stops the threads, once every request begun was answered or the shutdown grace is over: a request still on one
+     * (its client not reading) is interrupted, and one still waiting for one is dropped (the port's stop cuts its
+     * connection). Idempotent; called again, it waits again.
      *
      * @param within how long to wait for them to end
      */
