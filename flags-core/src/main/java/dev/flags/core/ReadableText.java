@@ -168,10 +168,14 @@ public final class ReadableText {
     /**
      * @param text text someone else chose, or null
      * @return the text in double quotes, {@linkplain #escape escaped}, with its own quotes and
-     *     backslashes escaped too, so that where it ends is never in doubt ({@code "a\"b"})
+     *     backslashes escaped too, so that where it ends is never in doubt ({@code "a\"b"}); a token in it
+     *     {@linkplain #withTokensHidden hidden}: what is quoted is someone's text shown in a log line or a message, and a
+     *     token pasted there (an environment's key made before such keys were refused, a flag key an SDK asked for) must
+     *     not be shown with it (QA92 note)
      */
     public static String quoted(String text) {
-        return text == null ? "null" : "\"" + escape(text.replace("\\", "\\\\").replace("\"", "\\\"")) + "\"";
+        return text == null ? "null"
+                : "\"" + escape(withTokensHidden(text).replace("\\", "\\\\").replace("\"", "\\\"")) + "\"";
     }
 
     /**
@@ -181,14 +185,15 @@ public final class ReadableText {
      *     {@code max - 3} and "...", never cut inside a character (half a surrogate pair prints as '?')
      */
     public static String quoted(String text, int max) {
-        if (text == null || text.length() <= max) {
-            return quoted(text);
+        String shown = withTokensHidden(text); // before the cut: a token cut short would not be hidden, and part of it shown
+        if (shown == null || shown.length() <= max) {
+            return quoted(shown);
         }
         int end = max - 3;
-        if (Character.isHighSurrogate(text.charAt(end - 1))) {
+        if (Character.isHighSurrogate(shown.charAt(end - 1))) {
             end--;
         }
-        return quoted(text.substring(0, end) + "...");
+        return quoted(shown.substring(0, end) + "...");
     }
 
     /** @return whether the text holds a character {@link #unsafe(char)} names */

@@ -26,4 +26,11 @@ class ReadableTextTest {
         assertThat(ReadableText.holdsAToken("flg_" + "a".repeat(20) + " " + "a".repeat(23))).isFalse();
         assertThat(ReadableText.holdsAToken(null)).isFalse();
     }
+
+    @Test
+    void quotedTextShowsNoToken() {
+        assertThat(ReadableText.quoted("k-" + TOKEN + " \"x\"")).isEqualTo("\"k-flg_*** \\\"x\\\"\"");
+        assertThat(ReadableText.quoted(TOKEN, 20)).isEqualTo("\"flg_***\"");
+        assertThat(ReadableText.quoted("production")).isEqualTo("\"production\"");
+    }
 }

@@ -277,7 +277,7 @@ public final class EnvironmentService {
         });
         tokens.sort(null);
         LOG.info("environment {} deleted for good by {} ({} flags, {} archived flags, {} pending schedules dropped)",
-                LogText.escape(key), LogText.escape(p.actor()), last.flags().size(), last.archivedFlags().size(),
+                LogText.quoted(key), LogText.escape(p.actor()), last.flags().size(), last.archivedFlags().size(),
                 last.pendingSchedules().size());
         return new Deleted(last, entry, List.copyOf(tokens));
     }
