@@ -152,19 +152,20 @@ final class DueTimer implements AutoCloseable {
     }
 
     /**
-     * Does what is due in one environment; a fault of its own (not the journal's) is logged and left for the retry,
-     * and the round goes on with the others: with the round ended there, every environment after it in the loop waited
-     * too, at every retry while the fault lasted (QA91 note).
+     * Does what is due in one environment; a fault of its own (not the journal's: a refusal of one of its writes, a
+     * bug) is logged and left for the retry, and the round goes on with the others: with the round ended there, every
+     * environment after it in the loop waited too, at every retry while the fault lasted (QA91, QA92 notes).
      *
      * @return false if some of it is left for a retry
-     * @throws ApiException for a write the journal refuses (stopped, shutting down): no environment can go on
+     * @throws ApiException 5xx, for a write the journal cannot take (stopped, shutting down): no environment can go on
      */
     private boolean runDue(String environment) {
         try {
             return work.runDue(environment);
-        } catch (ApiException e) {
-            throw e;
         } catch (RuntimeException e) {
+            if (e instanceof ApiException refused && refused.status() >= 500) {
+                throw refused; // the journal stopped, or the server is stopping: no environment can go on
+            }
             LOG.error("could not {} in environment {}; the other environments go on, this one is tried again in {} s", what,
                     LogText.quoted(environment), RETRY.toSeconds(), e);
             return false;

@@ -385,6 +385,16 @@ class ScheduleRunnerTest {
 
     @Test
     void aFaultInOneEnvironmentLeavesTheRoundToTheOthers() throws Exception {
+        faultOfOneEnvironment(new IllegalStateException("a fault of that environment (injected by the test)"));
+    }
+
+    @Test
+    void aRefusalOfOneEnvironmentsWriteLeavesTheRoundToTheOthers() throws Exception {
+        faultOfOneEnvironment(ApiException.badRequest("a refusal of that environment's write (injected by the test)"));
+    }
+
+    /** The first environment a round comes to fails with the fault; the other's schedule applies in that round. */
+    private void faultOfOneEnvironment(RuntimeException fault) throws Exception {
         try (Rig rig = new Rig(dir)) {
             rig.writer.append(schedule("sch-000000000001", T0.plusSeconds(60), "{\"enabled\": true}"));
             ObjectMapper json = MAPPER;
@@ -399,7 +409,7 @@ class ScheduleRunnerTest {
 
             String logged = StandardErrorCapture.during(() -> rig.runner.start(rig.writer, rig.flags, (token, madeAt, dueAt) -> {
                 if (calls.incrementAndGet() == 1) { // the first environment the round comes to, whichever it is
-                    throw new IllegalStateException("a fault of that environment (injected by the test)");
+                    throw fault;
                 }
                 return null;
             }));
