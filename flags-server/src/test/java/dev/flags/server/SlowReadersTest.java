@@ -68,23 +68,14 @@ class SlowReadersTest {
                     }
                     slow.add(s);
                 }
-                Duration prompt = FlagServer.WRITE_TIMEOUT.dividedBy(3); // before the write timeout frees any thread
                 HttpClient http = HttpClient.newHttpClient();
-                HttpResponse<String> off = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
-                        + "/api/v1/environments/production/flags/big-0")).timeout(prompt)
-                        .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
-                        .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"enabled\": false}")).build(),
-                        HttpResponse.BodyHandlers.ofString());
-                assertThat(off.statusCode()).isEqualTo(200);
-                HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-                        + server.httpPort() + "/healthz")).timeout(prompt).build(), HttpResponse.BodyHandlers.ofString());
-                assertThat(health.statusCode()).isEqualTo(200);
+                killSwitchAndHealthAnswerPromptly(http, server);
                 // The last four reads wait for a thread (once the port has read them: scraped until it has).
-                long until = System.nanoTime() + prompt.toNanos();
+                long until = System.nanoTime() + PROMPT.toNanos();
                 String scraped;
                 do {
                     scraped = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
-                            + "/metrics")).timeout(prompt).build(), HttpResponse.BodyHandlers.ofString()).body();
+                            + "/metrics")).timeout(PROMPT).build(), HttpResponse.BodyHandlers.ofString()).body();
                 } while (!scraped.contains("flags_http_reads_waiting 4\n") && System.nanoTime() < until);
                 assertThat(scraped).contains("flags_http_reads_answering " + threads + "\n", "flags_http_reads_waiting 4\n");
             } finally {
@@ -134,17 +125,7 @@ class SlowReadersTest {
                     assertThat(new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII))
                             .isEqualTo("HTTP/1.1 200");
                 }
-                Duration prompt = FlagServer.WRITE_TIMEOUT.dividedBy(3);
-                HttpClient http = HttpClient.newHttpClient();
-                HttpResponse<String> off = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
-                        + "/api/v1/environments/production/flags/big-0")).timeout(prompt)
-                        .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
-                        .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"enabled\": false}")).build(),
-                        HttpResponse.BodyHandlers.ofString());
-                assertThat(off.statusCode()).isEqualTo(200);
-                HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-                        + server.httpPort() + "/healthz")).timeout(prompt).build(), HttpResponse.BodyHandlers.ofString());
-                assertThat(health.statusCode()).isEqualTo(200);
+                killSwitchAndHealthAnswerPromptly(HttpClient.newHttpClient(), server);
             } finally {
                 for (Socket s : slow) {
                     s.close();
@@ -189,6 +170,22 @@ class SlowReadersTest {
                 + "Authorization: Bearer " + ADMIN + "\r\n" + headers + "\r\n").getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
         return s;
+    }
+
+    /** Before the write timeout frees any thread. */
+    private static final Duration PROMPT = FlagServer.WRITE_TIMEOUT.dividedBy(3);
+
+    /** The kill switch (of flag big-0 in production) and {@code /healthz} are answered, both within {@link #PROMPT}. */
+    private static void killSwitchAndHealthAnswerPromptly(HttpClient http, FlagServer server) throws Exception {
+        HttpResponse<String> off = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                + "/api/v1/environments/production/flags/big-0")).timeout(PROMPT)
+                .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"enabled\": false}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(off.statusCode()).isEqualTo(200);
+        HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + server.httpPort() + "/healthz")).timeout(PROMPT).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(health.statusCode()).isEqualTo(200);
     }
 
     /** A pause well within the write timeout. */
