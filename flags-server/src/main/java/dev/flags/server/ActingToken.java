@@ -27,10 +27,15 @@ public final class ActingToken {
      * @param principal who the request is, or null for a request that is nobody's
      */
     public static void set(Principal principal) {
-        if (principal == null || principal.tokenId().equals(dev.flags.server.auth.TokenService.BOOTSTRAP_ID)) {
+        become(principal == null ? null : principal.tokenId());
+    }
+
+    /** Makes the token the current thread's; none for null or the bootstrap admin token's. */
+    private static void become(String tokenId) {
+        if (tokenId == null || tokenId.equals(dev.flags.server.auth.TokenService.BOOTSTRAP_ID)) {
             CURRENT.remove(); // the bootstrap admin token is in no token set: nothing revokes it but a restart
         } else {
-            CURRENT.set(principal.tokenId());
+            CURRENT.set(tokenId);
         }
     }
 
@@ -51,19 +56,11 @@ public final class ActingToken {
      */
     public static <T> T actingAs(String tokenId, java.util.function.Supplier<T> work) {
         String before = CURRENT.get();
-        if (tokenId == null || tokenId.equals(dev.flags.server.auth.TokenService.BOOTSTRAP_ID)) {
-            CURRENT.remove();
-        } else {
-            CURRENT.set(tokenId);
-        }
+        become(tokenId);
         try {
             return work.get();
         } finally {
-            if (before == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(before);
-            }
+            become(before);
         }
     }
 

@@ -1019,8 +1019,9 @@ public final class FlagServer implements AutoCloseable {
     }
 
     private void registerLargeAnswerMetrics(LargeAnswersApart apart) {
-        metrics.register("flags_http_reads_answering", "API reads (GET, HEAD, the playground's POSTs) being answered now, on threads of their own"
-                + " (at most " + LargeAnswersApart.workerThreads() + "), apart from the changes' and the health checks'.",
+        metrics.register("flags_http_reads_answering", "API reads (GET, HEAD, the playground's POSTs) being answered now,"
+                + " on threads of their own (at most " + LargeAnswersApart.workerThreads() + "), apart from the changes' and"
+                + " the health checks'.",
                 "gauge", apart::readsAnswering);
         metrics.register("flags_http_reads_waiting", "API reads waiting for one of those threads: above zero for long,"
                 + " clients are reading their answers slowly (or the reads are that many); changes are not held up.",
@@ -1136,6 +1137,11 @@ public final class FlagServer implements AutoCloseable {
             }
         }
         return new IOException(prefix + e.getMessage(), e);
+    }
+
+    /** For tests that race a write: the write path, whose environment locks they hold. */
+    ChangeWriter writer() {
+        return writer;
     }
 
     /** @return the port the HTTP API listens on */

@@ -16,6 +16,7 @@ import java.util.concurrent.locks.LockSupport;
 final class EnvironmentLockHeld implements AutoCloseable {
 
     private final ExecutorService thread = Executors.newSingleThreadExecutor();
+    private volatile Thread holding;
     private final CountDownLatch release = new CountDownLatch(1);
     private final Future<?> holder;
 
@@ -23,6 +24,7 @@ final class EnvironmentLockHeld implements AutoCloseable {
     EnvironmentLockHeld(ChangeWriter writer, String environment) throws InterruptedException {
         CountDownLatch holding = new CountDownLatch(1);
         holder = thread.submit(() -> writer.serialized(environment, () -> {
+            this.holding = Thread.currentThread();
             holding.countDown();
             try {
                 release.await();
@@ -40,6 +42,19 @@ final class EnvironmentLockHeld implements AutoCloseable {
      */
     static void awaitWaiting(Collection<Thread> threads, int expected, Collection<? extends Future<?>> work) {
         while (work.stream().noneMatch(Future::isDone) && !allWaiting(threads, expected)) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * Waits until another thread than this one's waits for the lock in {@link ChangeWriter#serialized} (a request the
+     * server's HTTP port handles, whose thread the test does not know), or the work given is done (it did not wait).
+     */
+    void awaitARequestWaiting(Future<?> work) {
+        while (!work.isDone() && Thread.getAllStackTraces().entrySet().stream().noneMatch(e -> e.getKey() != holding
+                && LockSupport.getBlocker(e.getKey()) instanceof AbstractQueuedSynchronizer
+                && java.util.Arrays.stream(e.getValue()).anyMatch(f -> f.getClassName().equals(ChangeWriter.class.getName())
+                        && f.getMethodName().equals("serialized")))) {
             Thread.onSpinWait();
         }
     }

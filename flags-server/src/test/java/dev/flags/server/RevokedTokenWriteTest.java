@@ -76,4 +76,37 @@ class RevokedTokenWriteTest {
                     .as("changes by the token committed after its revocation was acknowledged").isEmpty();
         }
     }
+
+    @Test
+    void overTheApiAWriteWhoseTokenIsRevokedWhileItWaitsIsAnswered401AndNotWritten() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            ApiClient api = new ApiClient(server.httpPort());
+            assertThat(api.post("/api/v1/environments", ServerFixture.ADMIN, "{\"key\": \"production\"}").status())
+                    .isEqualTo(201);
+            assertThat(api.put("/api/v1/environments/production/flags/f", ServerFixture.ADMIN, "{\"enabled\": false}")
+                    .status()).isEqualTo(201);
+            ApiClient.Response made = api.post("/api/v1/tokens", ServerFixture.ADMIN, "{\"name\": \"leaked\", \"scope\":"
+                    + " \"editor\", \"environments\": [\"production\"]}");
+            String secret = made.json().get("token").asText();
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<ApiClient.Response> write;
+                try (EnvironmentLockHeld busy = new EnvironmentLockHeld(server.writer(), "production")) {
+                    write = pool.submit(() -> api.patch("/api/v1/environments/production/flags/f", secret,
+                            "{\"enabled\": true}"));
+                    busy.awaitARequestWaiting(write); // authenticated, and waiting for the environment's lock
+                    assertThat(api.delete("/api/v1/tokens/" + made.json().get("id").asText(), ServerFixture.ADMIN).status())
+                            .isEqualTo(200);
+                }
+                ApiClient.Response refused = write.get(10, TimeUnit.SECONDS);
+                assertThat(refused.status()).isEqualTo(401);
+                assertThat(refused.json().get("detail").asText()).endsWith(
+                        " was revoked while its request waited to be written: nothing was changed");
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(api.get("/api/v1/environments/production/flags/f", ServerFixture.ADMIN).json().get("enabled")
+                    .asBoolean()).as("not switched on").isFalse();
+        }
+    }
 }

@@ -23,9 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * that reads nothing for 30 s, but not one that reads a little every 29 s: such clients held a worker each for as long
  * as their answer lasted (minutes, for a page of megabytes), and two dozen of them stopped the whole port, the kill
  * switch and the health checks with it (QA83). The API's reads are the answers that can be that large (a change
- * answers with at most one flag's document, a grant with one grant; the operator's answers are a few kilobytes, which a socket's buffers hold
- * whether the client reads or not); here such clients can only hold the threads of the reads, and the reads queue for
- * those while changes, probes and scrapes go on (a scrape then shows the reads waiting). Every connection has at most
+ * answers with at most one flag's document, a grant with one grant; the operator's answers are a few kilobytes, which a
+ * socket's buffers hold whether the client reads or not); here such clients can only hold the threads of the reads,
+ * and the reads queue for those while changes, probes and scrapes go on (a scrape then shows the reads waiting). Every connection has at most
  * one request in progress, so the queue holds at most as many requests as the port holds connections.
  */
 public final class LargeAnswersApart implements HttpHandler {
