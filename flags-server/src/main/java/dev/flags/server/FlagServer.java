@@ -1073,6 +1073,8 @@ public final class FlagServer implements AutoCloseable {
     private Undertow startHttp(HttpHandler front) throws IOException {
         Undertow.Builder builder = withBoundedStop(Undertow.builder())
                 .setBufferSize(HTTP_BUFFER_BYTES)
+                // Undertow's own default, set here so that the reads' threads (as many) and the workers have one number
+                .setWorkerThreads(LargeAnswersApart.workerThreads())
                 .setHandler(new KeptConnections(front, READ_TIMEOUT))
                 // The API enforces its own body limit (ApiServlet.MAX_BODY_BYTES) with a problem answer.
                 .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, -1L)

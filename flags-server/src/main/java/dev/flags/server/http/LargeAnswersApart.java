@@ -47,8 +47,8 @@ public final class LargeAnswersApart implements HttpHandler {
     }
 
     /**
-     * @return the number of threads Undertow gives its workers on this machine (8 per core, at least 16), so that reads
-     *     may run as many at once as every request could before
+     * @return the number of worker threads the HTTP port has (Undertow's default: 8 per core, at least 16), and of the
+     *     reads' threads, so that reads may run as many at once as every request could before
      */
     public static int workerThreads() {
         return Math.max(Runtime.getRuntime().availableProcessors(), 2) * 8;
