@@ -1381,7 +1381,8 @@ public final class FlagsCommand implements Callable<Integer> {
 
     @Command(name = "grant", description = "Grant a role to a user id (testers: self-service roles such as beta-tester)."
             + " Granting a role the user has again sets its expiry; without --for and --until, the grant is permanent,"
-            + " or as long as the role's longest grant (maxGrantDuration) for anyone but an admin.",
+            + " or as long as the role's longest grant (maxGrantDuration) for anyone but an admin (a grant held for longer,"
+            + " an admin's, stays as it is).",
         footerHeading = FlagsCommand.EXAMPLES,
         footer = {"  flags grant beta-tester tess --for 14d -m \"testing the new checkout\""})
     static final class Grant extends RoleCommand {

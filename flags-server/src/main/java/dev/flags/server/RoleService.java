@@ -117,7 +117,8 @@ public final class RoleService {
     /**
      * Grants or revokes a role. Granting a role the user already has with the same expiry (or revoking
      * one it has not) changes nothing and appends nothing; granting it with another expiry (or none)
-     * changes the grant's expiry.
+     * changes the grant's expiry. A token limited by the role's longest grant that asks, with no expiry, for a role the
+     * user holds for longer (an admin's grant) leaves that grant as it is.
      *
      * @param request a grant's request body, or null: its {@code expiresAt} or {@code expiresIn} say when the
      *     grant expires; none, never (or, for a role with a longest grant and a token that is not an
@@ -202,7 +203,12 @@ public final class RoleService {
         Duration max = state.maxGrantDurations().get(role);
         if (grant && max != null && !p.isAdmin()) {
             Instant latest = Expiry.roundedUp(clock.instant().plus(max)); // as an expiresIn of the same length is
-            if (expiry == null) {
+            Instant held = state.grantExpiries().get(new Grant(userId, role));
+            if (expiry == null && has && (held == null || held.isAfter(latest))) {
+                // Held for longer than this token may grant (an admin's grant, forever or for longer): asking again
+                // without an end means "let me keep it", not "cut it to the longest I could have asked for".
+                expiry = held;
+            } else if (expiry == null) {
                 expiry = latest; // the role's longest grant, from now: granting again renews it
             } else if (expiry.isAfter(latest)) {
                 throw ApiException.forbidden("role \"" + role + "\" in environment \"" + env + "\" may be granted for at most " + Expiry.readable(max)

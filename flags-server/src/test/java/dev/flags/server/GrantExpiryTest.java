@@ -155,6 +155,42 @@ class GrantExpiryTest {
     }
 
     @Test
+    void aTesterAskingAgainForARoleAnAdminGaveForLongerKeepsTheAdminsGrant() throws Exception {
+        MutableClock clock = new MutableClock(T0);
+        try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")), clock)) {
+            ApiClient api = new ApiClient(server.httpPort());
+            api.post("/api/v1/environments", ADMIN, "{\"key\": \"production\"}");
+            api.put("/api/v1/environments/production/roles/beta-tester", ADMIN, "{\"selfService\": true, \"maxGrantDuration\": \"P7D\"}");
+            String tess = testerToken(api, "tess");
+            String tom = testerToken(api, "tom");
+            api.put(MEMBERS + "tess", ADMIN, null); // for good
+            api.put(MEMBERS + "tom", ADMIN, "{\"expiresIn\": \"P30D\"}");
+            JsonNode before = api.get("/api/v1/environments/production/roles", ADMIN).json();
+
+            // Without an end asked for: the grant stays as the admin made it, and nothing is written.
+            JsonNode forGood = api.put(MEMBERS + "tess", tess, null).json();
+            assertThat(forGood.get("changed").asBoolean()).isFalse();
+            assertThat(forGood.get("expiresAt").isNull()).as("still for good").isTrue();
+            JsonNode thirtyDays = api.put(MEMBERS + "tom", tom, null).json();
+            assertThat(thirtyDays.get("changed").asBoolean()).isFalse();
+            assertThat(thirtyDays.get("expiresAt").asText()).isEqualTo("2027-01-03T09:00:00Z");
+            assertThat(api.get("/api/v1/environments/production/roles", ADMIN).json()).isEqualTo(before);
+
+            // An end asked for is the tester's own choice: it is made, within the role's longest grant.
+            JsonNode eightHours = api.put(MEMBERS + "tess", tess, "{\"expiresIn\": \"PT8H\"}").json();
+            assertThat(eightHours.get("changed").asBoolean()).isTrue();
+            assertThat(eightHours.get("expiresAt").asText()).isEqualTo("2026-12-04T17:00:00Z");
+            // Held now for less than the longest: asking again without an end renews it to the longest, as before.
+            assertThat(api.put(MEMBERS + "tess", tess, null).json().get("expiresAt").asText()).isEqualTo("2026-12-11T09:00:00Z");
+        }
+    }
+
+    private static String testerToken(ApiClient api, String userId) throws Exception {
+        return api.post("/api/v1/tokens", ADMIN, "{\"name\": \"" + userId + "\", \"scope\": \"tester\","
+                + " \"environments\": [\"production\"], \"userId\": \"" + userId + "\"}").json().get("token").asText();
+    }
+
+    @Test
     @Timeout(60)
     void theServerRevokesAGrantWhenItExpiresTheStreamCarriesItAndTheAuditSaysWhy() throws Exception {
         // The server's clock stands still until the test has seen the grant: on the wall clock, a stream writer
