@@ -1020,10 +1020,11 @@ public final class FlagServer implements AutoCloseable {
 
     private void registerLargeAnswerMetrics(LargeAnswersApart apart) {
         metrics.register("flags_http_reads_answering", "API reads (GET, HEAD, the playground's POSTs) being answered now,"
-                + " on threads of their own (at most " + LargeAnswersApart.workerThreads() + "), apart from the changes' and"
-                + " the health checks'.",
+                + " on threads of their own (at most " + LargeAnswersApart.workerThreads() + ", " + apart.readsPerToken()
+                + " of them for one token's), apart from the changes' and the health checks'.",
                 "gauge", apart::readsAnswering);
-        metrics.register("flags_http_reads_waiting", "API reads waiting for one of those threads: above zero for long,"
+        metrics.register("flags_http_reads_waiting", "API reads waiting for one of those threads, or for their token's"
+                + " share of them: above zero for long,"
                 + " clients are reading their answers slowly (or the reads are that many); changes are not held up.",
                 "gauge", apart::readsWaiting);
     }

@@ -36,7 +36,7 @@ class SlowReadersTest {
             List<Socket> stalled = new ArrayList<>();
             try {
                 for (int i = 0; i < 24; i++) { // more than the HTTP worker threads (8 per core)
-                    stalled.add(askForAllFlags(server, "")); // never read
+                    stalled.add(askForAllFlags(server, ADMIN, "")); // never read
                 }
                 HttpClient http = HttpClient.newHttpClient();
                 HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
@@ -56,10 +56,12 @@ class SlowReadersTest {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
             putBigFlags(server);
             int threads = dev.flags.server.http.LargeAnswersApart.workerThreads(); // as many as Undertow's workers
+            // A quarter of the threads at most for one token's reads: four tokens take them all.
+            List<String> viewers = viewerTokens(server, 4);
             List<Socket> slow = new ArrayList<>();
             try {
                 for (int i = 0; i < threads + 4; i++) {
-                    Socket s = askForAllFlags(server, "");
+                    Socket s = askForAllFlags(server, viewers.get(i / (threads / 4) % 4), "");
                     if (i < threads) {
                         // Its answer has begun: a thread writes it, and waits, for the client reads nothing more (the slow
                         // reader reads a little every 29 s, within the write timeout; this test is over well before).
@@ -104,11 +106,7 @@ class SlowReadersTest {
                         "{\"enabled\": true, \"rules\": [" + rules + "]}").status()).isEqualTo(201);
             }
             int threads = dev.flags.server.http.LargeAnswersApart.workerThreads();
-            List<String> viewers = new ArrayList<>();
-            for (int t = 0; t < threads / 4; t++) {
-                viewers.add(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"dashboard-" + t + "\", \"scope\": \"viewer\","
-                        + " \"environments\": [\"production\"]}").json().get("token").asText());
-            }
+            List<String> viewers = viewerTokens(server, threads / 4);
             String body = "{\"user\": {\"id\": \"u\"}, \"explain\": true}";
             List<Socket> slow = new ArrayList<>();
             try {
@@ -134,11 +132,48 @@ class SlowReadersTest {
         }
     }
 
+    /**
+     * One token's clients (one leaked viewer token) that read slowly hold up their own reads and a quarter of the reads'
+     * threads, not the other tokens' reads: before, they took every thread, and every client's reads waited.
+     */
+    @Test
+    void oneTokensSlowReadersHoldUpOnlyItsOwnReads() throws Exception {
+        try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
+            putBigFlags(server);
+            int threads = dev.flags.server.http.LargeAnswersApart.workerThreads();
+            String leaked = viewerTokens(server, 1).get(0);
+            List<Socket> slow = new ArrayList<>();
+            try {
+                for (int i = 0; i < threads + 4; i++) {
+                    Socket s = askForAllFlags(server, leaked, "");
+                    if (i < threads / 4) { // its share: these answers begin, the rest wait
+                        assertThat(new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII))
+                                .isEqualTo("HTTP/1.1 200");
+                    }
+                    slow.add(s);
+                }
+                HttpClient http = HttpClient.newHttpClient();
+                HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                        + "/api/v1/environments/production/flags")).timeout(PROMPT).header("Authorization", "Bearer " + ADMIN)
+                        .build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(page.statusCode()).isEqualTo(200);
+                assertThat(page.body()).contains("big-15").endsWith("}");
+                String scraped = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.httpPort()
+                        + "/metrics")).timeout(PROMPT).build(), HttpResponse.BodyHandlers.ofString()).body();
+                assertThat(scraped).contains("flags_http_reads_answering " + threads / 4 + "\n");
+            } finally {
+                for (Socket s : slow) {
+                    s.close();
+                }
+            }
+        }
+    }
+
     @Test
     void aClientThatReadsItsLargeAnswerLateStillGetsAllOfIt() throws Exception {
         try (FlagServer server = ServerFixture.start(dir.resolve("data"))) {
             putBigFlags(server);
-            try (Socket s = askForAllFlags(server, "Connection: close\r\n")) {
+            try (Socket s = askForAllFlags(server, ADMIN, "Connection: close\r\n")) {
                 Thread.sleep(PAUSE.toMillis()); // the client that reads late: the pause is what is tested
                 String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 assertThat(answer).startsWith("HTTP/1.1 200").contains("big-0").endsWith("}");
@@ -156,18 +191,30 @@ class SlowReadersTest {
         }
     }
 
+    /** @return {@code n} new viewer tokens of production */
+    private static List<String> viewerTokens(FlagServer server, int n) throws Exception {
+        ApiClient api = new ApiClient(server.httpPort());
+        List<String> tokens = new ArrayList<>();
+        for (int t = 0; t < n; t++) {
+            tokens.add(api.post("/api/v1/tokens", ADMIN, "{\"name\": \"dashboard-" + t + "\", \"scope\": \"viewer\","
+                    + " \"environments\": [\"production\"]}").json().get("token").asText());
+        }
+        return tokens;
+    }
+
     /**
+     * @param token the token the request presents
      * @param headers more header lines, each ending with CRLF
      * @return a connection that has asked for the page of every flag in production, with a small receive buffer: its
      *     answer fills it, and the server's thread waits to write the rest until the client reads
      */
-    private static Socket askForAllFlags(FlagServer server, String headers) throws Exception {
+    private static Socket askForAllFlags(FlagServer server, String token, String headers) throws Exception {
         Socket s = new Socket();
         s.setReceiveBufferSize(4096);
         s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.httpPort()));
         s.setSoTimeout(60_000);
         s.getOutputStream().write(("GET /api/v1/environments/production/flags HTTP/1.1\r\nHost: x\r\n"
-                + "Authorization: Bearer " + ADMIN + "\r\n" + headers + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                + "Authorization: Bearer " + token + "\r\n" + headers + "\r\n").getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
         return s;
     }

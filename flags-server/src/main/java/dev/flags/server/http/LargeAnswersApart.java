@@ -3,15 +3,12 @@ package dev.flags.server.http;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
 import io.undertow.util.CanonicalPathUtils;
+import io.undertow.util.HeaderValues;
+import io.undertow.util.Headers;
 import io.undertow.util.Methods;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Thread-safe. Runs the reads ({@code GET} and {@code HEAD}) on threads of their own, apart from Undertow's worker
@@ -27,23 +24,30 @@ import java.util.concurrent.atomic.AtomicInteger;
  * socket's buffers hold whether the client reads or not); here such clients can only hold the threads of the reads,
  * and the reads queue for those while changes, probes and scrapes go on (a scrape then shows the reads waiting). Every connection has at most
  * one request in progress, so the queue holds at most as many requests as the port holds connections.
+ *
+ * <p>The reads' threads are shared out by token ({@link ReadThreads}): a quarter of them at most answer one token's
+ * reads at once, so that the slow clients of one token (a leaked viewer token) hold up their own reads and a quarter of
+ * the threads, not everyone's reads.
  */
 public final class LargeAnswersApart implements HttpHandler {
 
     /** The reads whose answers are a few kilobytes at most, and which must be answered while the API's reads wait. */
     private static final Set<String> OPERATOR_READS = Set.of("/healthz", "/readyz", "/metrics");
 
+    /** The presented tokens' longest length taken as a sender's key; longer ones are no token (refused at once). */
+    private static final int LONGEST_TOKEN = 4096;
+
     private final HttpHandler next;
-    private final ThreadPoolExecutor reads;
+    private final ReadThreads reads;
 
     /**
      * @param next the handler of every request: run on the reads' threads for the API's reads, where it is called for
      *     the rest
-     * @param readThreads how many reads may be answered at once
+     * @param readThreads how many reads may be answered at once; a quarter of them (at least 1) for one token's
      */
     public LargeAnswersApart(HttpHandler next, int readThreads) {
         this.next = Objects.requireNonNull(next, "next");
-        this.reads = pool("flags-http-read", readThreads);
+        this.reads = new ReadThreads("flags-http-read", readThreads, Math.max(1, readThreads / 4));
     }
 
     /**
@@ -54,30 +58,31 @@ public final class LargeAnswersApart implements HttpHandler {
         return Math.max(Runtime.getRuntime().availableProcessors(), 2) * 8;
     }
 
-    private static ThreadPoolExecutor pool(String name, int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException(name + " threads must be at least 1, was " + threads);
-        }
-        AtomicInteger numbers = new AtomicInteger();
-        ThreadFactory factory = runnable -> {
-            Thread t = new Thread(runnable, name + "-" + numbers.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
-        // Threads only while there is work: an idle server holds none of them.
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                factory);
-        pool.allowCoreThreadTimeOut(true);
-        return pool;
-    }
-
     @Override
     public void handleRequest(HttpServerExchange exchange) throws Exception {
         if (isApiRead(exchange)) {
-            exchange.dispatch(reads, next);
+            String sender = sender(exchange);
+            exchange.dispatch(read -> reads.execute(sender, read), next);
         } else {
             next.handleRequest(exchange);
         }
+    }
+
+    /**
+     * @return the token the request presents, as the API reads it, or "" for none: a request without a token the API
+     *     takes is refused with a few hundred bytes, which hold no thread, so all such share one key
+     */
+    static String sender(HttpServerExchange exchange) {
+        HeaderValues headers = exchange.getRequestHeaders().get(Headers.AUTHORIZATION);
+        if (headers == null || headers.size() != 1) {
+            return "";
+        }
+        String header = headers.getFirst();
+        if (header.length() > LONGEST_TOKEN || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return "";
+        }
+        // Held as a key only while the token's reads run or wait, in memory as the request's own header is.
+        return header.substring(7).trim();
     }
 
     private static boolean isApiRead(HttpServerExchange exchange) {
@@ -112,12 +117,20 @@ public final class LargeAnswersApart implements HttpHandler {
 
     /** @return the reads being answered now */
     public int readsAnswering() {
-        return reads.getActiveCount();
+        return reads.running();
     }
 
-    /** @return the reads waiting for a thread: they wait while every one is answering (slow clients?) */
+    /**
+     * @return the reads waiting for a thread: they wait while every one is answering, or while their token's share is
+     *     (slow clients?)
+     */
     public int readsWaiting() {
-        return reads.getQueue().size();
+        return reads.waiting();
+    }
+
+    /** @return how many reads of one token may be answered at once */
+    public int readsPerToken() {
+        return reads.perSender();
     }
 
     /**
@@ -128,11 +141,6 @@ public final class LargeAnswersApart implements HttpHandler {
      * @param within how long to wait for them to end
      */
     public void close(Duration within) {
-        reads.shutdownNow();
-        try {
-            reads.awaitTermination(within.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        reads.close(within);
     }
 }
