@@ -2,6 +2,7 @@ package dev.flags.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.flags.server.http.ApiServlet;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.Socket;
@@ -12,7 +13,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -122,6 +126,63 @@ class HttpShutdownTest {
             // Hung up: the request ends with its connection, so a shutdown does not wait for it.
             awaitInFlight(server, 0);
         }
+    }
+
+    @Test
+    void aBodyOverTheLimitStillBeingDroppedAfterIts413DoesNotHoldTheStop() throws Exception {
+        Duration grace = Duration.ofSeconds(20);
+        FlagServer server = FlagServer.start(ServerConfig.defaults().withDataDir(dir).withPorts(0, 0)
+                .withBindAddress("127.0.0.1").withAdminToken(ADMIN).withShutdownGrace(grace));
+        ScheduledExecutorService trickler = Executors.newSingleThreadScheduledExecutor();
+        CompletableFuture<Void> closing = null;
+        try (Socket dropped = new Socket("127.0.0.1", server.httpPort())) {
+            dropped.setSoTimeout(30_000);
+            // A chunked body past the 1 MiB limit: answered 413 once past it, the rest then read and dropped.
+            OutputStream out = dropped.getOutputStream();
+            int chunk = ApiServlet.MAX_BODY_BYTES + 1;
+            out.write(("PUT " + FLAG + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + Integer.toHexString(chunk) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(new byte[chunk]);
+            out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String answer = readAnswer(dropped.getInputStream());
+            assertThat(answer).startsWith("HTTP/1.1 413").contains("body too large");
+            // The client goes on sending its body, a byte now and then, as a slow sender past the limit does.
+            trickler.scheduleWithFixedDelay(() -> {
+                try {
+                    out.write("1\r\nx\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                } catch (java.io.IOException e) {
+                    throw new UncheckedIOException(e); // closed by the stop: no more to send
+                }
+            }, 0, 50, TimeUnit.MILLISECONDS);
+
+            long start = System.nanoTime();
+            closing = CompletableFuture.runAsync(server::close);
+            closing.get(30, TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("answered already: not waited for")
+                    .isLessThan(grace.dividedBy(2));
+            assertThat(dropped.getInputStream().read()).as("the connection closed with the port").isEqualTo(-1);
+        } finally {
+            trickler.shutdownNow();
+            if (closing == null) {
+                server.close();
+            }
+        }
+    }
+
+    /** Reads one answer whose length its headers give: its status line, headers and body. */
+    private static String readAnswer(java.io.InputStream in) throws java.io.IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            assertThat(b).as("an answer's headers, whole").isNotEqualTo(-1);
+            head.append((char) b);
+        }
+        java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        assertThat(length.find()).as("a length in %s", head).isTrue();
+        return head + new String(in.readNBytes(Integer.parseInt(length.group(1))), StandardCharsets.UTF_8);
     }
 
     private static void awaitInFlight(FlagServer server, long requests) {

@@ -2,11 +2,13 @@ package dev.flags.server.http;
 
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
+import io.undertow.util.AttachmentKey;
 import io.undertow.util.Headers;
 import io.undertow.util.StatusCodes;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Thread-safe. The HTTP port's front handler at shutdown: every request it has begun is answered before
@@ -16,11 +18,18 @@ import java.util.Objects;
  * A client then had no answer, and could not tell whether its write was applied: the journal may have
  * taken a write whose answer was still being sent. With it, a request the server took is answered, so
  * "no answer" means the request never reached the server (the port had closed), and nothing was applied.
+ *
+ * <p>A request counts as answered once its exchange ends, or once {@link #answeredWhole} says its answer has been sent
+ * whole while the exchange goes on: the rest of a body over the limit, read and dropped after its {@code 413} (up to a
+ * minute of a client trickling it), then holds no stop (it held one for the whole grace, its answer long sent).
  */
 public final class AnsweredBeforeClosing implements HttpHandler {
 
     private static final byte[] SHUTTING_DOWN = Json.problem("shutting down", 503, "the server is shutting down and takes"
             + " no more requests; retry once it is back (it is the one server of its journal)");
+
+    /** Counts its exchange as answered, once however often it runs. */
+    private static final AttachmentKey<Runnable> ANSWERED = AttachmentKey.create(Runnable.class);
 
     private final HttpHandler next;
     private final Object lock = new Object();
@@ -44,15 +53,37 @@ public final class AnsweredBeforeClosing implements HttpHandler {
                 return;
             }
         }
+        // Counted down once only: at the end of the exchange, or before it if its answer went out whole earlier.
+        AtomicBoolean counted = new AtomicBoolean();
+        Runnable answered = () -> {
+            if (counted.compareAndSet(false, true)) {
+                answered();
+            }
+        };
+        exchange.putAttachment(ANSWERED, answered);
         // Called once the answer is sent, also after a failure (Undertow ends the exchange then).
         exchange.addExchangeCompleteListener((ended, nextListener) -> {
             try {
                 nextListener.proceed();
             } finally {
-                answered();
+                answered.run();
             }
         });
         next.handleRequest(exchange);
+    }
+
+    /**
+     * Says that an exchange's answer has been sent whole, though the exchange goes on (the rest of its body is read
+     * and dropped): a stop no longer waits for it, and the port's close cuts it. Only for an answer that is complete;
+     * a request still being read or answered must be left to end its exchange.
+     *
+     * @param exchange an exchange begun through this handler (any other is left alone)
+     */
+    static void answeredWhole(HttpServerExchange exchange) {
+        Runnable answered = exchange.getAttachment(ANSWERED);
+        if (answered != null) {
+            answered.run();
+        }
     }
 
     private void answered() {
@@ -105,7 +136,7 @@ public final class AnsweredBeforeClosing implements HttpHandler {
         }
     }
 
-    /** @return the requests begun and not yet answered */
+    /** @return the requests begun and not yet answered (one answered whole, its body being dropped, is not counted) */
     public long active() {
         synchronized (lock) {
             return active;

@@ -263,6 +263,9 @@ public final class BodyBuffering implements HttpHandler {
         answer(exchange, StatusCodes.REQUEST_ENTITY_TOO_LARGE, Json.problem("body too large", 413, "the body may be at"
                 + " most " + limit + " bytes" + (declared > 0 ? ", was " + declared : "")), flushed -> {
                     if (dropped) {
+                        // Answered: a stop need not wait for the drop, which is bounded by its own deadline and
+                        // read only so that the client gets its 413 rather than a reset (a stop's close cuts it).
+                        AnsweredBeforeClosing.answeredWhole(flushed);
                         dropRest(flushed, channel != null ? channel : flushed.getRequestChannel());
                     } else {
                         flushed.endExchange(); // closes the connection, the body unread
