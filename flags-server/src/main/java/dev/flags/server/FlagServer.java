@@ -1013,7 +1013,8 @@ public final class FlagServer implements AutoCloseable {
                 + " buffers outside the heap, before the request is handled); at a quarter of the memory the JVM allows"
                 + " there, more are answered 503 (smaller ones never are).", "gauge", buffered::reading);
         metrics.register("flags_http_bodies_timed_out_total", "Connections the HTTP port closed because their request"
-                + " body had not arrived a minute after its headers (clients sending bodies slowly, or stalled).", "counter",
+                + " body had not arrived a minute after its headers (clients sending bodies slowly, or stalled; not one"
+                + " answered 413 whose rest was still coming).", "counter",
                 buffered::timedOut);
         return buffered;
     }

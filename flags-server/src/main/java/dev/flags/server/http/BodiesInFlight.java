@@ -39,7 +39,8 @@ import org.xnio.XnioExecutor;
  *       trickles cannot hold every connection of the HTTP port either.</li>
  *   <li>A body must have arrived {@link #BODY_DEADLINE} after its headers; a client still sending then (a trickle of a
  *       byte every few seconds, which no idle timeout ends) has its connection closed, and its place is free again
- *       (said in the log once a minute at most, with a count by token).</li>
+ *       (said in the log once a minute at most, with a count by token). One answered {@code 413} whose rest is still
+ *       being dropped then is closed too, but neither logged so nor counted: its body did not fail to arrive.</li>
  *   <li>A request that asks for {@code Expect: 100-continue} is sent its {@code 100 Continue} here, once it has a place,
  *       and its body is read into buffers as any other's.</li>
  * </ul>
@@ -193,6 +194,17 @@ public final class BodiesInFlight implements HttpHandler {
         AtomicBoolean ended = new AtomicBoolean();
         XnioExecutor.Key timeout = exchange.getIoThread().executeAfter(() -> {
             if (!ended.get() && exchange.getAttachment(DEADLINE) != null) {
+                if (BodyBuffering.dropping(exchange)) {
+                    // Answered 413 already, the rest of its body (over the limit) being dropped: not a body that "had
+                    // not arrived", so neither logged as one nor counted in timedOut (an operator would look for a
+                    // stalled client that is not there). Still closed here, so that it holds its place no longer than
+                    // any body may; said at DEBUG only (its 413 is counted with the API's answers).
+                    LOG.debug("http: closed a connection from {} still sending the rest of a request body answered 413"
+                            + " (token {}), {} s after its headers", exchange.getSourceAddress(), tokenId,
+                            deadline.toSeconds());
+                    IoUtils.safeClose(exchange.getConnection());
+                    return;
+                }
                 lateBodies.add("token " + tokenId, () -> "closed a connection from " + exchange.getSourceAddress()
                         + " whose request body (token " + tokenId + ") had not arrived after " + deadline.toSeconds() + " s (a"
                         + " client sending its body slowly, or stalled); more within a minute are counted, not logged one by one");
@@ -281,7 +293,10 @@ public final class BodiesInFlight implements HttpHandler {
         return reading.get();
     }
 
-    /** @return the connections closed since the start because their bodies had not arrived by the deadline */
+    /**
+     * @return the connections closed since the start because their bodies had not arrived by the deadline (not those
+     *     answered {@code 413} whose rest was still being dropped then)
+     */
     public long timedOut() {
         return lateBodies.total();
     }

@@ -53,6 +53,9 @@ public final class BodyBuffering implements HttpHandler {
      * trailers) takes one or two such reads.
      */
     static final int MAX_READS_WITHOUT_DATA = 16;
+    /** Set once a request's {@code 413} has gone out whole and the rest of its body is being dropped. */
+    private static final io.undertow.util.AttachmentKey<Boolean> DROPPING =
+            io.undertow.util.AttachmentKey.create(Boolean.class);
 
     private final HttpHandler next;
     private final int limit;
@@ -266,11 +269,21 @@ public final class BodyBuffering implements HttpHandler {
                         // Answered: a stop need not wait for the drop, which is bounded by its own deadline and
                         // read only so that the client gets its 413 rather than a reset (a stop's close cuts it).
                         AnsweredBeforeClosing.answeredWhole(flushed);
+                        flushed.putAttachment(DROPPING, Boolean.TRUE);
                         dropRest(flushed, channel != null ? channel : flushed.getRequestChannel());
                     } else {
                         flushed.endExchange(); // closes the connection, the body unread
                     }
                 });
+    }
+
+    /**
+     * @param exchange a request
+     * @return whether its {@code 413} has gone out whole and the rest of its body is being read and dropped (on its
+     *     connection's I/O thread, where that is said)
+     */
+    static boolean dropping(HttpServerExchange exchange) {
+        return exchange.getAttachment(DROPPING) != null;
     }
 
     /**
