@@ -241,8 +241,9 @@ final class Apply implements Callable<Integer> {
         } catch (java.nio.file.NoSuchFileException e) {
             throw new CliException(EXIT_USAGE, "no such file: " + file);
         } catch (java.io.IOException e) {
-            if (java.nio.file.Files.isDirectory(Path.of(file))) {
-                throw new CliException(EXIT_USAGE, file + " is a directory; give a flag file");
+            CliException notAFile = FlagsCommand.notARegularFile(Path.of(file), "a flag file");
+            if (notAFile != null) {
+                throw notAFile;
             }
             throw new CliException(EXIT_FAILED, "cannot read " + shown() + ": " + e.getMessage());
         } catch (FlagValidationException e) {

@@ -604,8 +604,9 @@ public final class FlagsCommand implements Callable<Integer> {
             } catch (java.nio.charset.CharacterCodingException e) {
                 throw new CliException(EXIT_FAILED, (file.equals("-") ? "standard input" : file) + " is not UTF-8 text");
             } catch (IOException e) {
-                if (Files.isDirectory(Path.of(file))) {
-                    throw new CliException(EXIT_USAGE, file + " is a directory; give a flag's JSON document");
+                CliException notAFile = notARegularFile(Path.of(file), "a flag's JSON document");
+                if (notAFile != null) {
+                    throw notAFile;
                 }
                 throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
             }
@@ -2547,7 +2548,10 @@ public final class FlagsCommand implements Callable<Integer> {
         return aFlag ? (ObjectNode) node : null;
     }
 
-    /** Reads a flag file; a missing file or a directory is a usage error (2), an unreadable one a failure (1). */
+    /**
+     * Reads a flag file; a missing file, or a path that is no regular file (a directory, a device, a named pipe), is a
+     * usage error (2), an unreadable one a failure (1).
+     */
     static FlagSet readFlagFile(Path file) {
         FlagFormat.FlagFile parsed = parseFlagFile(file);
         return FlagSet.of(parsed.flags(), parsed.roleGrants(), 0);
@@ -2560,11 +2564,50 @@ public final class FlagsCommand implements Callable<Integer> {
         } catch (NoSuchFileException e) {
             throw new CliException(EXIT_USAGE, "no such file: " + file);
         } catch (IOException e) {
-            if (Files.isDirectory(file)) {
-                throw new CliException(EXIT_USAGE, file + " is a directory; give a flag file");
+            CliException notAFile = notARegularFile(file, "a flag file");
+            if (notAFile != null) {
+                throw notAFile;
             }
             throw new CliException(EXIT_FAILED, "cannot read " + file + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * What to say of a path given as a file that could not be read: a directory, a device ({@code /dev/null}), a named
+     * pipe or a socket is bad usage (2), as a file that is not there is, told from its attributes alone: a named pipe
+     * is never opened, which would block the command until a writer came. A device or a pipe was a failure (1), and
+     * scripts could not tell it from a file they may mend (QA90 O7).
+     *
+     * @param file the path given
+     * @param give what to give instead, such as {@code "a flag file"}
+     * @return the usage error to throw, or null if the path is a regular file (or is not there): the read's own failure
+     *     is what to say then
+     */
+    static CliException notARegularFile(Path file, String give) {
+        if (Files.isDirectory(file)) {
+            return new CliException(EXIT_USAGE, file + " is a directory; give " + give);
+        }
+        if (Files.isRegularFile(file) || !Files.exists(file)) {
+            return null;
+        }
+        return new CliException(EXIT_USAGE, file + " is not a regular file (" + kindOfFile(file) + "); give " + give);
+    }
+
+    /** @return what a path that is neither a regular file nor a directory is, from its mode where the system says it */
+    private static String kindOfFile(Path file) {
+        int type;
+        try {
+            type = (Integer) Files.getAttribute(file, "unix:mode") & 0170000; // its S_IFMT bits
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException | ClassCastException e) {
+            type = 0; // no unix view of the file (another system): said in general
+        }
+        return switch (type) {
+            case 0010000 -> "a named pipe";
+            case 0020000 -> "a character device";
+            case 0060000 -> "a block device";
+            case 0140000 -> "a socket";
+            default -> "a device, a named pipe or a socket";
+        };
     }
 
     @Command(name = "eval", description = "Evaluate a flag of a flag file for a user (no server), and say why.")

@@ -824,8 +824,10 @@ class FlagsCommandTest {
         assertThat(copied.json().get("key").asText()).isEqualTo("checkout-v5");
         // Read no further than a flag's document may go: /dev/zero never ends, a named pipe would block.
         Path device = Files.createSymbolicLink(dir.resolve("zero-doc.json"), Path.of("/dev/zero"));
-        assertThat(remote("put", "checkout-v3", device.toString()).err()).isEqualTo("flags: cannot read " + device
-                + ": is not a regular file (a directory, a device or a named pipe): give the path of a file\n");
+        Run notAFile = remote("put", "checkout-v3", device.toString());
+        assertThat(notAFile.exit()).as("bad usage, as a directory is").isEqualTo(FlagsCommand.EXIT_USAGE);
+        assertThat(notAFile.err()).startsWith("flags: " + device + " is not a regular file (a character device); give a"
+                + " flag's JSON document\n");
         Path huge = Files.write(dir.resolve("huge.json"), new byte[FlagFormat.MAX_FILE_BYTES + 1]);
         assertThat(remote("put", "checkout-v3", huge.toString()).err()).isEqualTo("flags: cannot read " + huge
                 + ": is too large: " + (FlagFormat.MAX_FILE_BYTES + 1) + " bytes, the limit is " + FlagFormat.MAX_FILE_BYTES + "\n");
@@ -1858,9 +1860,9 @@ class FlagsCommandTest {
                 .isEqualTo(1);
         Path device = Files.createSymbolicLink(dir.resolve("zero.json"), Path.of("/dev/zero"));
         Run endless = flags("validate", device.toString());
-        assertThat(endless.exit()).as("not read whole: it never ends").isEqualTo(1);
-        assertThat(endless.err()).isEqualTo("flags: cannot read " + device + ": is not a regular file (a directory, a"
-                + " device or a named pipe): give the path of a file\n");
+        assertThat(endless.exit()).as("not read: it never ends; bad usage, as a directory is").isEqualTo(2);
+        assertThat(endless.err()).isEqualTo("flags: " + device + " is not a regular file (a character device); give a flag"
+                + " file\nTry 'flags validate --help'.\n");
 
         JsonNode eu = flags("eval", good.toString(), "billing-v2", "{\"id\": \"u1\", \"region\": \"eu-west\"}").json();
         assertThat(eu.get("value").asBoolean()).isTrue();
