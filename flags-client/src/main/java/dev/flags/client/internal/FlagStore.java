@@ -392,7 +392,12 @@ public final class FlagStore implements AutoCloseable {
     }
 
     private void warnUnknown(String key, FlagState s) {
-        if (warnedUnknown != null && !warnedUnknown.asMap().containsKey(key)) {
+        // Remembered as the line shows it, cut: keys can come from requests, one of megabytes too, and the memo keeps up to
+        // 1,000 of them for an hour (it held each whole: a gigabyte of keys of a megabyte). No flag has a key that long,
+        // so the substring is made only for keys that are no flag's; two that share their first 200 characters, which the
+        // line shows alike, are named once.
+        String memo = key.length() > MAX_KEY_IN_LOG ? key.substring(0, MAX_KEY_IN_LOG) : key;
+        if (warnedUnknown != null && !warnedUnknown.asMap().containsKey(memo)) {
             long quietUntil = unknownLinesQuietUntil;
             if (quietUntil != NOT_QUIET && nanoTime.getAsLong() - quietUntil < 0) {
                 // The minute's lines are spent: counted without the budget's lock, which request threads asking for keys
@@ -402,7 +407,7 @@ public final class FlagStore implements AutoCloseable {
             }
             // The budget first, and the memo only for a key named: a key left out is named if asked for in a later minute.
             String unnamed = unknownLineAllowed();
-            if (unnamed == null || warnedUnknown.asMap().putIfAbsent(key, Boolean.TRUE) != null) {
+            if (unnamed == null || warnedUnknown.asMap().putIfAbsent(memo, Boolean.TRUE) != null) {
                 return; // over the minute's lines (counted, and said in the next line), or named meanwhile by another thread
             }
             String shown = shown(key);

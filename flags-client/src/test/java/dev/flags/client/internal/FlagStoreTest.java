@@ -73,6 +73,37 @@ class FlagStoreTest {
     }
 
     @Test
+    void anUnknownKeyOfAMegabyteIsWarnedOfButNotKeptWholeForTheHour() throws Exception {
+        // Keys can come from requests: the memo of keys warned of held each one whole for an hour, up to 1,000 of them (a
+        // gigabyte of keys of a megabyte, 20 a minute). It keeps what the line shows, cut at 200 characters.
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
+        FlagStore store = productionWithClock(now);
+        java.lang.ref.ReferenceQueue<String> collected = new java.lang.ref.ReferenceQueue<>();
+        withStandardError(captured -> {
+            java.lang.ref.WeakReference<String> asked = askForAHugeUnknownKey(store, collected);
+            assertThat(lines(captured)).singleElement().asString().contains("no flag \"" + "k".repeat(200) + "...\"");
+            boolean gone = false;
+            for (int i = 0; i < 50 && !gone; i++) {
+                System.gc();
+                try {
+                    gone = collected.remove(100) == asked;
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            }
+            assertThat(gone).as("the key of a megabyte was let go").isTrue();
+        });
+    }
+
+    /** Asks for a key of a megabyte, which nothing but the store may keep once this returns. */
+    private static java.lang.ref.WeakReference<String> askForAHugeUnknownKey(FlagStore store,
+            java.lang.ref.ReferenceQueue<String> collected) {
+        String key = "k".repeat(1 << 20) + System.nanoTime(); // a new string, not one the JVM keeps
+        assertThat(store.isEnabled(key, USER, false)).isFalse();
+        return new java.lang.ref.WeakReference<>(key, collected);
+    }
+
+    @Test
     void evaluationsOfUnknownKeysOnceTheMinutesLinesAreSpentTakeNoLock() {
         java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000_000L);
         FlagStore store = productionWithClock(now);
