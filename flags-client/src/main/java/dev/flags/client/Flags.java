@@ -234,7 +234,8 @@ public interface Flags extends AutoCloseable {
      * applied a change, or under the SDK's lock ({@code listenerExecutor(Runnable::run)}), it returns at once, and the rest (the last usage
      * report, the connection's end, the cache file) finishes on the SDK's background thread: waiting there would hold
      * up the very thread that has to finish it. A later {@code close()} from another thread (the application's, before it
-     * exits) waits until that is done, a few seconds at most.
+     * exits) waits until that is done, a few seconds at most. Called on an interrupted thread (a worker told to stop, closing
+     * in its {@code finally}), it does all of this too, in the same few seconds at most, and leaves the thread interrupted.
      */
     @Override
     void close();

@@ -89,6 +89,33 @@ class UsageReportTest {
     }
 
     @Test
+    void aCloseOnAnInterruptedThreadStillSaysGoodbyeSendsTheLastReportAndWritesTheCacheFile() throws Exception {
+        // A worker told to stop closes the SDK in its finally, with its interrupt set: the goodbye and the last report (a
+        // blocking gRPC call, a wait for a report on its way) gave up at once, and the last cache write failed with a WARN.
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
+            Flags flags = live(server, client(server).cacheFile(cache));
+            flags.isEnabled("billing-v2", User.withId("u-1"));
+            Thread.currentThread().interrupt();
+            try {
+                flags.close();
+            } finally {
+                assertThat(Thread.interrupted()).as("the application's interrupt is left set").isTrue();
+            }
+            List<FlagUsage> sent = new ArrayList<>(server.awaitReport().report().getFlagsList());
+            server.reportsReceived().forEach(r -> sent.addAll(r.report().getFlagsList()));
+            assertThat(sent).contains(FlagUsage.newBuilder().setKey("billing-v2").setServedTrue(true).build());
+            ScriptedSyncServer.Ack ack;
+            do {
+                ack = server.awaitAck(); // the acknowledgement of version 3 may come first
+            } while (!ack.ack().getClosing());
+            assertThat(ack.ack().getVersion()).isEqualTo(3);
+            assertThat(Files.readString(cache)).contains("version: 3");
+        }
+        assertThat(logs.text()).doesNotContain("cannot write cache file").doesNotContain("ClosedByInterruptException");
+    }
+
+    @Test
     void aSecondCloseOnAnotherThreadWaitsForTheFirstToSendTheLastReport() throws Exception {
         try (ScriptedSyncServer server = ScriptedSyncServer.start()) {
             Flags flags = live(server, client(server));

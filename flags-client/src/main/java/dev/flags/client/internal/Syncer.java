@@ -1190,10 +1190,27 @@ final class Syncer implements AutoCloseable {
 
     /**
      * Stops the stream and its timers, sends the last usage report (if the server is reachable; at most
-     * a second), and writes the newest state to the cache file. Idempotent.
+     * a second), and writes the newest state to the cache file. Idempotent. On an interrupted thread too, which keeps
+     * its interrupt.
      */
     @Override
     public void close() {
+        // An application that closes on an interrupted thread (a worker told to stop, closing in its finally) would
+        // otherwise lose all three of what follows: the goodbye and the last usage report (gRPC's blocking call and the
+        // wait for a report on its way give up at once on an interrupt) and the last cache write (a file channel is closed
+        // by it, logged as a write that failed). Each of them is bounded in time, so the close waits them out; the
+        // interrupt is the application's, and is set again for it.
+        boolean interrupted = Thread.interrupted();
+        try {
+            closeUninterrupted();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void closeUninterrupted() {
         // From a listener run directly where a message is applied: on the transport's thread, or on the background
         // thread with a snapshot (QA60 F3). Both hold the lock that the stream's last callback waits for.
         boolean inCallback = IN_STREAM_CALLBACK.get() != null || Thread.holdsLock(lock);
