@@ -740,6 +740,29 @@ class SyncTest {
     }
 
     @Test
+    void aDocumentUnderAKeyNoFlagCanHaveNeitherSplitsALogLineNorSpoilsTheCacheFile() throws Exception {
+        // A server or proxy that sends a document under a key with line breaks: the key went into the log line as it was,
+        // and into the cache file's header, which it split, so that the next start refused the file as torn and served
+        // defaults through an outage. The file now names no such key and says version 0 (a whole snapshot at the next sync).
+        Path cache = tmp.resolve("flags.cache");
+        try (ScriptedSyncServer server = ScriptedSyncServer.start();
+             Flags flags = client(server).cacheFile(cache).build()) {
+            FlagDocument odd = FlagDocument.newBuilder().setKey("odd\n\nforged: line")
+                    .setJson("{\"key\": \"odd\", \"enabled\": true}").build();
+            server.awaitSubscription().snapshot(3, doc("billing-v2", true, 1), odd);
+            assertThat(flags.awaitReady(WAIT)).isTrue();
+            Await.until("the cache file written", () -> Files.exists(cache));
+        }
+        assertThat(logs.lines("forged: line")).singleElement().asString().contains("cannot read flag \"odd\\u000a\\u000aforged: line\"");
+        try (ScriptedSyncServer down = ScriptedSyncServer.notStarted();
+             Flags restarted = client(down).cacheFile(cache).build()) {
+            assertThat(restarted.freshness().source()).isEqualTo(Source.CACHE_FILE);
+            assertThat(restarted.isEnabled("billing-v2", USER)).isTrue();
+        }
+        assertThat(logs.text()).doesNotContain("ignoring cache file");
+    }
+
+    @Test
     void aCorruptCacheFileIsIgnoredWithAWarning() throws Exception {
         Path cache = tmp.resolve("flags.cache");
         try (ScriptedSyncServer server = ScriptedSyncServer.start(); Flags flags = client(server).cacheFile(cache).build()) {

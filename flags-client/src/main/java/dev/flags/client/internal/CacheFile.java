@@ -301,8 +301,10 @@ final class CacheFile {
         // Flag keys hold no comma; sorted, so that the same state writes the same bytes.
         String left = String.join(",", new TreeSet<>(unreadable));
         // Too many to name within the header's bound: the file says version 0 instead, which no SDK resumes from (it
-        // takes a whole snapshot); those flags then answer as unknown until it has, not with reason ERROR.
-        boolean named = left.length() <= MAX_UNREADABLE_CHARS;
+        // takes a whole snapshot); those flags then answer as unknown until it has, not with reason ERROR. So too for a
+        // key that no flag can have (a server or proxy that sent a document under a key with a line break or a comma):
+        // named in the header, it split the header, and the next start refused the file as torn (QA94 F3).
+        boolean named = left.length() <= MAX_UNREADABLE_CHARS && unreadable.stream().allMatch(Flag::isValidKey);
         String authenticated = MAGIC + "\n"
                 + "environment: " + environment + "\n"
                 + "version: " + (named ? flags.version() : 0) + "\n"

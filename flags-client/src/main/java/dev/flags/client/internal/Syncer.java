@@ -818,7 +818,7 @@ final class Syncer implements AutoCloseable {
 
     private void unreadable(String key, String problem) {
         LOG.warn("flags: cannot read flag \"{}\" of environment \"{}\" sent by the server; it serves the caller's"
-                + " default until this SDK is upgraded or the flag is fixed: {}", key, environment, problem);
+                + " default until this SDK is upgraded or the flag is fixed: {}", FlagStore.shown(key), environment, problem);
     }
 
     private void heartbeatInterval(long millis) {
