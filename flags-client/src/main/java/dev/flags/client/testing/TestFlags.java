@@ -271,7 +271,10 @@ public final class TestFlags extends StoreBackedFlags {
      * @throws NullPointerException if {@code listener} is null
      */
     @Override
-    public void addStatusListener(StatusListener listener) {
+    public synchronized void addStatusListener(StatusListener listener) {
+        // This lock first, as every change takes it before the store's: the listener's call runs under the store's lock,
+        // and one that changes flags there (while another thread's change held this lock and waited for the store's)
+        // deadlocked both threads.
         try {
             super.addStatusListener(listener);
         } catch (RuntimeException | Error e) {

@@ -210,6 +210,40 @@ class TestFlagsTest {
         assertThat(status).hasSize(1);
     }
 
+    /**
+     * A status listener's call runs under the store's lock; one that changes flags from it, while another thread's
+     * change (holding the test flags' lock) waits for the store's, deadlocked both: the locks were taken in two orders.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(30)
+    void aStatusListenerThatChangesFlagsWhileAnotherThreadDoesDeadlocksNeither() throws Exception {
+        TestFlags flags = TestFlags.create();
+        java.util.concurrent.CountDownLatch inListener = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<Thread> other = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread registering = new Thread(() -> flags.addStatusListener(f -> {
+            inListener.countDown();
+            Thread changing;
+            while ((changing = other.get()) == null || changing.getState() != Thread.State.BLOCKED) {
+                Thread.onSpinWait(); // until the other thread's change waits for a lock
+            }
+            flags.enable("from-listener");
+        }), "registering");
+        registering.setDaemon(true);
+        registering.start();
+        assertThat(inListener.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        Thread changing = new Thread(() -> flags.enable("from-other-thread"), "changing");
+        changing.setDaemon(true);
+        other.set(changing);
+        changing.start();
+
+        registering.join(10_000);
+        changing.join(10_000);
+        assertThat(registering.isAlive()).as("the registering thread ended").isFalse();
+        assertThat(changing.isAlive()).as("the other thread's change ended").isFalse();
+        assertThat(flags.isEnabled("from-listener", USER)).isTrue();
+        assertThat(flags.isEnabled("from-other-thread", USER)).isTrue();
+    }
+
     @Test
     void aValueListenerHearsOnlyOfChangesOfItsOwnUsersAnswerWithTheAnswerBeforeAndAfter() {
         TestFlags flags = TestFlags.create();
