@@ -105,8 +105,12 @@ public final class Broadcaster implements AutoCloseable {
   private final SendBudget budget;
   /** Open streams by token id; a token with none has no entry. */
   private final ConcurrentHashMap<String, Integer> streamsByToken = new ConcurrentHashMap<>();
-  /** Tokens refused since they last had room: one WARN per episode, not one per refused stream. */
-  private final Set<String> refusedTokens = ConcurrentHashMap.newKeySet();
+  /**
+   * Per token refused for its stream cap: when its last WARN was written and how many were refused since. One WARN a
+   * minute at most per token, not one per "episode": a token whose streams hover at the cap (one ends, two come) began
+   * a new episode with every stream that ended, and whoever holds it wrote a WARN per three calls (QA95 F1).
+   */
+  private final ConcurrentHashMap<String, CapRefusals> capRefusals = new ConcurrentHashMap<>();
   /** Tokens revoked while this server ran: checked again after a subscription registers (see subscribe). */
   private final Set<String> revokedTokens = ConcurrentHashMap.newKeySet();
   /** Tokens that expired while this server ran: checked as revoked ones are. */
@@ -323,10 +327,11 @@ public final class Broadcaster implements AutoCloseable {
         && existing.ofInstance(tokenId, identity.instanceId()) != null;
     if (streamsByToken.merge(tokenId, 1, Integer::sum) > maxStreamsPerToken && !replacesItsOwn) {
       release(tokenId);
-      if (refusedTokens.add(tokenId)) {
+      long unsaid = capRefused(tokenId);
+      if (unsaid >= 0) {
         LOG.warn("sync: token {} has {} streams open, the most one token may have; its new streams get"
-            + " RESOURCE_EXHAUSTED (is an application creating a Flags per request?)", tokenId,
-            maxStreamsPerToken);
+            + " RESOURCE_EXHAUSTED (is an application creating a Flags per request?){}", tokenId,
+            maxStreamsPerToken, unsaid == 0 ? "" : "; " + unsaid + " more refused since the last such line");
       }
       observer.onError(Status.RESOURCE_EXHAUSTED.withDescription("this token has " + maxStreamsPerToken
           + " sync streams open, the most one token may have: an application creates one Flags and"
@@ -714,10 +719,47 @@ public final class Broadcaster implements AutoCloseable {
 
   /** One stream of the token has ended (or was refused). */
   private void release(String tokenId) {
-    Integer left = streamsByToken.computeIfPresent(tokenId, (k, n) -> n == 1 ? null : n - 1);
-    if (left == null || left < maxStreamsPerToken) {
-      refusedTokens.remove(tokenId);
+    streamsByToken.computeIfPresent(tokenId, (k, n) -> n == 1 ? null : n - 1);
+  }
+
+  /** How often at most a token's refusals for its stream cap are a WARN. */
+  static final long CAP_WARNING_NANOS = TimeUnit.MINUTES.toNanos(1);
+
+  /** Guarded by the map entry that holds it. A token's refusals for its stream cap since its last WARN. */
+  private static final class CapRefusals {
+    long warnedAtNanos;
+    long since;
+
+    CapRefusals(long warnedAtNanos) {
+      this.warnedAtNanos = warnedAtNanos;
     }
+  }
+
+  /**
+   * Counts a stream of a token refused for its cap.
+   *
+   * @return the refusals not yet said if this one is to be a WARN (the first, or the first a minute after the last),
+   *     else -1
+   */
+  private long capRefused(String tokenId) {
+    long now = ticker.read();
+    long[] unsaid = {-1};
+    // One entry per token ever refused: tokens are made by admins, so the map is bounded by them.
+    capRefusals.compute(tokenId, (k, r) -> {
+      if (r == null) {
+        unsaid[0] = 0;
+        return new CapRefusals(now);
+      }
+      if (now - r.warnedAtNanos >= CAP_WARNING_NANOS) {
+        unsaid[0] = r.since;
+        r.warnedAtNanos = now;
+        r.since = 0;
+      } else {
+        r.since++;
+      }
+      return r;
+    });
+    return unsaid[0];
   }
 
   /**

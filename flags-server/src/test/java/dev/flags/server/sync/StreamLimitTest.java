@@ -82,6 +82,34 @@ class StreamLimitTest {
   }
 
   @Test
+  void aTokenWhoseStreamsHoverAtItsLimitIsAWarnAMinuteNotOnePerRefusal() throws Exception {
+    java.util.concurrent.atomic.AtomicLong nanos = new java.util.concurrent.atomic.AtomicLong();
+    try (SyncFixture f = SyncFixture.start(dir, b -> b.maxStreamsPerToken(2).ticker(nanos::get))) {
+      f.write(createEnvironment(ENV));
+      f.write(createFlag(ENV, "a"));
+      assertThat(f.subscribe(0).next().hasSnapshot()).isTrue();
+      // One stream ends, two come: each refusal began a new "episode", and each was a WARN (QA95 F1). Whoever holds
+      // the token (or an application that makes a Flags per request) could write the log full.
+      String log = dev.flags.server.StandardErrorCapture.during(() -> {
+        for (int i = 0; i < 20; i++) {
+          Recorder room = f.subscribe(0);
+          assertThat(room.next().hasSnapshot()).isTrue();
+          assertThat(f.subscribe(0).awaitClose().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+          room.cancel();
+          assertThat(f.broadcaster.awaitConnectedStreams(1, Duration.ofSeconds(20))).isTrue();
+        }
+        nanos.addAndGet(Broadcaster.CAP_WARNING_NANOS);
+        assertThat(f.subscribe(0).next().hasSnapshot()).isTrue();
+        assertThat(f.subscribe(0).awaitClose().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      });
+      String line = "sync: token tok-sdk has 2 streams open, the most one token may have; its new streams get"
+          + " RESOURCE_EXHAUSTED (is an application creating a Flags per request?)";
+      assertThat(log.lines().filter(l -> l.contains(" WARN ")).map(l -> l.substring(l.indexOf(" - ") + 3)))
+          .containsExactly(line, line + "; 19 more refused since the last such line");
+    }
+  }
+
+  @Test
   void theLimitIsBetweenOneAndAMillion() {
     try (SyncFixture f = SyncFixture.start(dir)) {
       assertThatThrownBy(() -> Broadcaster.builder(f.journal).maxStreamsPerToken(0))
