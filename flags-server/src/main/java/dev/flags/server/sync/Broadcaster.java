@@ -19,6 +19,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -111,6 +112,8 @@ public final class Broadcaster implements AutoCloseable {
    * a new episode with every stream that ended, and whoever holds it wrote a WARN per three calls (QA95 F1).
    */
   private final ConcurrentHashMap<String, CapRefusals> capRefusals = new ConcurrentHashMap<>();
+  /** Rebuilds of earlier states queued or running, by the token whose resume asked for them; none: no entry. */
+  private final ConcurrentHashMap<String, Integer> rebuildsByToken = new ConcurrentHashMap<>();
   /** Tokens revoked while this server ran: checked again after a subscription registers (see subscribe). */
   private final Set<String> revokedTokens = ConcurrentHashMap.newKeySet();
   /** Tokens that expired while this server ran: checked as revoked ones are. */
@@ -374,27 +377,57 @@ public final class Broadcaster implements AutoCloseable {
     } else if (fromVersion == 0 || fromVersion > current) {
       subscription.start(null, false);
     } else {
-      try {
-        // Waited for at most a heartbeat interval: rebuilds run one at a time, and one queued behind others (many SDKs
-        // resuming from different versions after a restart) left its stream silent until the SDK gave it up as dead,
-        // logged a lost stream, and came back later to wait again (QA65 F5). A snapshot now beats a delta later.
-        // On a copy: the shared load goes on, for the SDKs that wait for it and for the cache.
-        history.stateAt(environment, fromVersion).copy()
-            .completeOnTimeout(Optional.empty(), heartbeatMillis, TimeUnit.MILLISECONDS)
-            .whenComplete((state, error) -> {
-              if (error != null) {
-                LOG.debug("sync: cannot resume {} from version {}: {}", quotedEnvironment(environment), fromVersion,
-                    error.toString());
-              }
-              EnvironmentState from = error == null ? state.orElse(null) : null;
-              subscription.start(from != null && sameState(from, fromStateTag) ? from : null, false);
-            });
-      } catch (RejectedExecutionException e) {
-        subscription.start(null, false); // shutting down: closed just below
+      CompletableFuture<Optional<EnvironmentState>> known = history.ifKnown(environment, fromVersion);
+      if (known == null && !takeRebuild(tokenId)) {
+        // Its token has as many rebuilds queued as it may: one more would only wait behind them, and whoever holds an
+        // sdk token could queue a rebuild (a checkpoint read and a journal scan) for every version the environment
+        // ever had, keeping the loader busy for hours while other tokens' resumes waited (QA95 F2). A snapshot now.
+        subscription.start(null, false);
+      } else {
+        resume(subscription, environment, fromVersion, fromStateTag, tokenId, known);
       }
     }
     if (shutdown.get()) {
       subscription.close(SHUTTING_DOWN);
+    }
+  }
+
+  /**
+   * Starts a subscription from the state at its version once that is rebuilt (or a heartbeat interval has passed).
+   *
+   * @param known the state's load already kept or under way, or null to start one, counted as the token's
+   */
+  private void resume(Subscription subscription, String environment, long fromVersion, long fromStateTag,
+      String tokenId, CompletableFuture<Optional<EnvironmentState>> known) {
+    CompletableFuture<Optional<EnvironmentState>> rebuilt = known;
+    try {
+      if (rebuilt == null) {
+        try {
+          rebuilt = history.stateAt(environment, fromVersion);
+        } finally {
+          if (rebuilt == null) {
+            giveBackRebuild(tokenId); // the load was not queued (shutting down)
+          }
+        }
+        // Given back when the load ends, not when this stream stops waiting for it: the load goes on either way.
+        rebuilt.whenComplete((loaded, error) -> giveBackRebuild(tokenId));
+      }
+      // Waited for at most a heartbeat interval: rebuilds run one at a time, and one queued behind others (many SDKs
+      // resuming from different versions after a restart) left its stream silent until the SDK gave it up as dead,
+      // logged a lost stream, and came back later to wait again (QA65 F5). A snapshot now beats a delta later.
+      // On a copy: the shared load goes on, for the SDKs that wait for it and for the cache.
+      rebuilt.copy()
+          .completeOnTimeout(Optional.empty(), heartbeatMillis, TimeUnit.MILLISECONDS)
+          .whenComplete((state, error) -> {
+            if (error != null) {
+              LOG.debug("sync: cannot resume {} from version {}: {}", quotedEnvironment(environment), fromVersion,
+                  error.toString());
+            }
+            EnvironmentState from = error == null ? state.orElse(null) : null;
+            subscription.start(from != null && sameState(from, fromStateTag) ? from : null, false);
+          });
+    } catch (RejectedExecutionException e) {
+      subscription.start(null, false); // shutting down: closed by subscribe
     }
   }
 
@@ -720,6 +753,31 @@ public final class Broadcaster implements AutoCloseable {
   /** One stream of the token has ended (or was refused). */
   private void release(String tokenId) {
     streamsByToken.computeIfPresent(tokenId, (k, n) -> n == 1 ? null : n - 1);
+  }
+
+  /**
+   * Rebuilds of earlier states (see {@link StateHistory}) one token may have queued or running at once. A fleet that
+   * resumes after a restart asks for a few versions, each loaded once for all its SDKs; past this, a resume from a
+   * version not loaded yet gets a snapshot at once, as it would after waiting a heartbeat interval behind the queue.
+   */
+  static final int MAX_REBUILDS_PER_TOKEN = 4;
+
+  /** Takes one of the token's rebuilds; false if it has {@link #MAX_REBUILDS_PER_TOKEN} already. */
+  private boolean takeRebuild(String tokenId) {
+    boolean[] taken = {false};
+    rebuildsByToken.compute(tokenId, (k, n) -> {
+      int now = n == null ? 0 : n;
+      if (now >= MAX_REBUILDS_PER_TOKEN) {
+        return n;
+      }
+      taken[0] = true;
+      return now + 1;
+    });
+    return taken[0];
+  }
+
+  private void giveBackRebuild(String tokenId) {
+    rebuildsByToken.computeIfPresent(tokenId, (k, n) -> n == 1 ? null : n - 1);
   }
 
   /** How often at most a token's refusals for its stream cap are a WARN. */

@@ -106,6 +106,15 @@ final class StateHistory {
     return cache.get(new Key(environment, version));
   }
 
+  /**
+   * Returns the state an environment had at a version if it is kept or being loaded already, without loading it.
+   *
+   * @return the future {@link #stateAt} would return, or null if that would start a load
+   */
+  CompletableFuture<Optional<EnvironmentState>> ifKnown(String environment, long version) {
+    return cache.getIfPresent(new Key(environment, version));
+  }
+
   /** Remembers a state that is known anyway (one the fan-out publishes). */
   void remember(EnvironmentState state) {
     cache.put(new Key(state.key(), state.version()),

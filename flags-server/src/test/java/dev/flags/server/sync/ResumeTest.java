@@ -137,6 +137,62 @@ class ResumeTest extends SyncFixtureTest {
   }
 
   @Test
+  void aTokenQueuesAtMostFourRebuildsAndItsFurtherResumesGetASnapshotAtOnce() throws Exception {
+    // Whoever holds an sdk token could resume from every version the environment ever had, each a rebuild from the
+    // journal queued for the one loader, hours of it on a large journal, while other tokens' resumes waited (QA95 F2).
+    f = SyncFixture.start(dir); // a heartbeat of an hour: a resume waiting for its rebuild stays silent
+    seed();
+    changeAfterSeed();
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    f.broadcaster.historyLoader().execute(() -> {
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    java.util.concurrent.CountDownLatch firsts = new java.util.concurrent.CountDownLatch(9);
+    java.util.concurrent.CountDownLatch snapshots = new java.util.concurrent.CountDownLatch(5);
+    java.util.concurrent.ConcurrentLinkedQueue<SyncMessage> first = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    try {
+      for (long v = 1; v <= 9; v++) { // versions 1 to 9 of 10, none rebuilt yet
+        f.stub(SyncFixture.SDK).subscribe(SyncFixture.request(ENV, v), new io.grpc.stub.StreamObserver<>() {
+          private boolean seen;
+
+          @Override
+          public void onNext(SyncMessage m) {
+            if (!seen) {
+              seen = true;
+              first.add(m);
+              if (m.hasSnapshot()) {
+                snapshots.countDown();
+              }
+              firsts.countDown();
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+          }
+
+          @Override
+          public void onCompleted() {
+          }
+        });
+      }
+      assertThat(snapshots.await(20, java.util.concurrent.TimeUnit.SECONDS))
+          .as("five of the nine get their snapshot while the loader is held up").isTrue();
+    } finally {
+      release.countDown();
+    }
+    Recorder other = f.subscribe(SyncFixture.ADMIN, ENV, 9);
+    assertThat(other.next().hasDelta()).as("another token's resume is not refused its rebuild").isTrue();
+    assertThat(firsts.await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(first).filteredOn(SyncMessage::hasDelta).hasSize(4);
+    assertThat(first).filteredOn(SyncMessage::hasSnapshot).hasSize(5);
+  }
+
+  @Test
   void roleThatLosesItsLastMemberIsSentWithAnEmptyList() throws Exception {
     f = SyncFixture.start(dir);
     seed();
