@@ -127,6 +127,13 @@ public final class FlagServer implements AutoCloseable {
 
     /** The largest gRPC message taken: room for the largest usage report within its limits. */
     static final int MAX_INBOUND_MESSAGE_BYTES = 2 << 20;
+    /**
+     * Streams a gRPC connection's client may reset per {@link #RST_WINDOW_SECONDS} before the connection is closed
+     * (GOAWAY): an SDK resets a stream when it closes or resubscribes, a few times a minute at most.
+     */
+    static final int MAX_RST_FRAMES = 200;
+    /** The window {@link #MAX_RST_FRAMES} counts in. */
+    static final int RST_WINDOW_SECONDS = 30;
 
     /** How long a gRPC connection may go without a call before the server closes it. */
     static final long GRPC_IDLE_CONNECTION_SECONDS = 60;
@@ -935,6 +942,10 @@ public final class FlagServer implements AutoCloseable {
                 .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
                 // An SDK instance holds one stream per connection; without a bound, one connection held thousands.
                 .maxConcurrentCallsPerConnection(config.maxSyncStreamsPerConnection())
+                // A client that opens streams and resets them at once (HTTP/2 "rapid reset") is never held by the cap on
+                // streams above: one connection kept the port's CPU busy, and other SDKs' changes came up to 300 ms late
+                // (QA95 F3). gRPC's limit is off unless set.
+                .maxRstFramesPerWindow(MAX_RST_FRAMES, RST_WINDOW_SECONDS)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true)
                 // A connection costs a file descriptor whether or not it ever makes a call: one that has made none
