@@ -50,19 +50,11 @@ class HealthServletTest {
         AtomicBoolean changed = new AtomicBoolean();
         // An SDK whose flags change right after its first health is read: as a change from the server can land
         // between the servlet's reads.
-        Flags changing = (Flags) Proxy.newProxyInstance(Flags.class.getClassLoader(), new Class<?>[] {Flags.class},
-                (proxy, method, args) -> {
-                    Object result;
-                    try {
-                        result = method.invoke(flags, args);
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                    if (method.getName().equals("health") && changed.compareAndSet(false, true)) {
-                        flags.disable("billing-v2"); // version 2
-                    }
-                    return result;
-                });
+        Flags changing = afterEachHealthRead(flags, () -> {
+            if (changed.compareAndSet(false, true)) {
+                flags.disable("billing-v2"); // version 2
+            }
+        });
         app = BillingApp.start(0, changing);
         HttpResponse<String> r = health();
         assertThat(changed).as("the change landed while the answer was made").isTrue();
@@ -74,7 +66,20 @@ class HealthServletTest {
     void changesThatKeepLandingAreReadAgainABoundedNumberOfTimesThenTheStatusLineIsAnsweredAlone() throws Exception {
         TestFlags flags = TestFlags.create().enable("billing-v2");
         AtomicInteger healthReads = new AtomicInteger();
-        Flags changing = (Flags) Proxy.newProxyInstance(Flags.class.getClassLoader(), new Class<?>[] {Flags.class},
+        Flags changing = afterEachHealthRead(flags, () -> {
+            healthReads.incrementAndGet();
+            flags.setJson("{\"key\": \"f-" + healthReads.get() + "\", \"enabled\": true}"); // after every read
+        });
+        app = BillingApp.start(0, changing);
+        HttpResponse<String> r = health();
+        assertThat(healthReads).as("read again, but not without end").hasValue(10);
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).as("no version beside the status line's, which may be older").isEqualTo("UP: in memory: version 10\n");
+    }
+
+    /** @return {@code flags}, but each {@code health()} read runs {@code change} once it has its answer */
+    private static Flags afterEachHealthRead(Flags flags, Runnable change) {
+        return (Flags) Proxy.newProxyInstance(Flags.class.getClassLoader(), new Class<?>[] {Flags.class},
                 (proxy, method, args) -> {
                     Object result;
                     try {
@@ -83,15 +88,9 @@ class HealthServletTest {
                         throw e.getCause();
                     }
                     if (method.getName().equals("health")) {
-                        healthReads.incrementAndGet();
-                        flags.setJson("{\"key\": \"f-" + healthReads.get() + "\", \"enabled\": true}"); // after every read
+                        change.run();
                     }
                     return result;
                 });
-        app = BillingApp.start(0, changing);
-        HttpResponse<String> r = health();
-        assertThat(healthReads).as("read again, but not without end").hasValue(10);
-        assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.body()).as("no version beside the status line's, which may be older").isEqualTo("UP: in memory: version 10\n");
     }
 }

@@ -117,14 +117,7 @@ class ResumeTest extends SyncFixtureTest {
     f = SyncFixture.start(dir, b -> b.heartbeatInterval(java.time.Duration.ofMillis(200)));
     seed();
     changeAfterSeed();
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    f.broadcaster.historyLoader().execute(() -> {
-      try {
-        release.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    java.util.concurrent.CountDownLatch release = holdTheHistoryLoader();
     try {
       Recorder r = f.subscribe(5);
       SyncMessage first = r.next();
@@ -143,14 +136,7 @@ class ResumeTest extends SyncFixtureTest {
     f = SyncFixture.start(dir); // a heartbeat of an hour: a resume waiting for its rebuild stays silent
     seed();
     changeAfterSeed();
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    f.broadcaster.historyLoader().execute(() -> {
-      try {
-        release.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    java.util.concurrent.CountDownLatch release = holdTheHistoryLoader();
     java.util.concurrent.CountDownLatch firsts = new java.util.concurrent.CountDownLatch(9);
     java.util.concurrent.CountDownLatch snapshots = new java.util.concurrent.CountDownLatch(5);
     java.util.concurrent.ConcurrentLinkedQueue<SyncMessage> first = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -353,5 +339,18 @@ class ResumeTest extends SyncFixtureTest {
     replica.apply(first);
     assertThat(replica.flags()).isEqualTo(Replica.flagsOf(f.env()));
     assertThat(replica.members()).isEqualTo(Replica.membersOf(f.env()));
+  }
+
+  /** @return a latch that lets the history loader go on: until it is counted down, every rebuild waits in its queue */
+  private java.util.concurrent.CountDownLatch holdTheHistoryLoader() {
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    f.broadcaster.historyLoader().execute(() -> {
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    return release;
   }
 }
