@@ -74,7 +74,8 @@ import java.util.stream.Stream;
  * one it ends with the three readings of issue 5's target: each run's p99 and how many are under 20 ms, the
  * median run's, and the p99 over all their writes pooled, beside every instance's own p99 pooled).
  *
- * <p>Besides the latencies it prints, for the measured writes only, the CPU time each JVM used per
+ * <p>Before it starts the server and after it stopped, it prints a {@link HostProbe} reading (a loopback round trip of
+ * one byte): how fast the host is at what each message costs, apart from this code. Besides the latencies it prints, for the measured writes only, the CPU time each JVM used per
  * write (the client's also by thread group, and its JIT and GC time) and the TCP segments the machine
  * sent per write: where the time goes.
  */
@@ -84,6 +85,9 @@ public final class PropagationBenchmark {
     static final String FLAG = "propagation";
     /** An environment no SDK subscribes to: writes there run the write path without a fan-out. */
     static final String QUIET_ENV = "warm-up";
+    /** The host probe's batches and round trips per batch: about a second in a slow phase of the host. */
+    static final int PROBE_BATCHES = 9;
+    static final int PROBE_ROUND_TRIPS = 3_000;
     private static final User PROBE = User.withId("probe");
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
@@ -163,7 +167,10 @@ public final class PropagationBenchmark {
                 System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(),
                 Runtime.getRuntime().maxMemory() >> 20, b.poll ? "poll (one thread)" : "listener per instance",
                 b.poll ? "" : b.directListeners ? ", listeners run directly after the swap" : ", listeners on the SDK's executor");
+        // Before and after, with no JVM of the benchmark busy: the host's phase, read apart from the code's cost.
+        System.out.println(HostProbe.loopbackRoundTrip(PROBE_BATCHES, PROBE_ROUND_TRIPS).line() + ", before");
         b.run();
+        System.out.println(HostProbe.loopbackRoundTrip(PROBE_BATCHES, PROBE_ROUND_TRIPS).line() + ", after");
     }
 
     private void run() throws Exception {
