@@ -99,6 +99,34 @@ class DemoRestartTest {
     }
 
     @Test
+    void aJournalStartedAnewUnderAKeptTokensFileIsSeededAgain() throws Exception {
+        Path data = dir.resolve("demo-data");
+        String oldEditor;
+        try (Demo.Running first = Demo.start(data, 0, 0, 0)) {
+            oldEditor = first.tokens().editor();
+        }
+        // An operator starting an empty server on purpose (server.md): the journal and its marker deleted, the rest kept.
+        try (var files = Files.walk(data.resolve("journal"))) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+        Files.delete(data.resolve("journal-created"));
+        assertThat(data.resolve("demo-tokens.properties")).exists();
+
+        try (Demo.Running again = Demo.start(data, 0, 0, 0)) {
+            assertThat(again.tokens().editor()).as("new tokens, the old ones being unknown").isNotEqualTo(oldEditor);
+            assertThat(again.app().flags().awaitReady(Duration.ofSeconds(20))).as("the new sdk token works").isTrue();
+            String api = "http://127.0.0.1:" + again.server().httpPort() + "/api/v1";
+            assertThat(AdminCalls.call("GET", api + "/environments/production/flags/billing-v2", again.tokens().editor(), null)
+                    .get("enabled").asBoolean()).isFalse();
+            Properties now = new Properties();
+            try (var in = Files.newBufferedReader(data.resolve("demo-tokens.properties"), StandardCharsets.UTF_8)) {
+                now.load(in);
+            }
+            assertThat(now.getProperty("editor")).as("the file holds the tokens that work").isEqualTo(again.tokens().editor());
+        }
+    }
+
+    @Test
     void aStopWhileTheFirstStartSeedsClosesTheJournalAndKeepsTheSeeding() throws Exception {
         Path data = dir.resolve("demo-data");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();

@@ -26,7 +26,8 @@ import java.util.Properties;
  *
  * <p>That file is written last, in one step, and is how a start knows the seeding is done. Seeding again over a
  * server whose seeding was cut short (the demo killed in its first start's two seconds) completes it: what is there
- * already counts as made, and the tokens made then, whose secrets nobody kept, are revoked and made anew.
+ * already counts as made, and the tokens made then, whose secrets nobody kept, are revoked and made anew. A kept file
+ * whose tokens the server does not take (its journal started anew, the file left behind) is seeded over the same way.
  */
 public final class DemoData {
 
@@ -65,17 +66,27 @@ public final class DemoData {
      */
     public Tokens seed(Path dataDir) throws IOException, InterruptedException {
         Path file = dataDir.resolve(FILE);
+        Properties kept = new Properties();
         if (Files.exists(file)) {
-            Properties p = new Properties();
             try (var in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                p.load(in);
+                kept.load(in);
             }
-            if (p.getProperty("operator") == null) { // seeded by a demo from before operator tokens: made now, kept
-                p.setProperty("operator", token(NAMES.get("operator"), "operator"));
-                write(p, dataDir);
+        }
+        if (!kept.isEmpty() && !knows(kept.getProperty("editor"))) {
+            // The journal was started anew (journal/ and journal-created deleted to start empty) and the file stayed:
+            // its tokens would be refused everywhere, the demo's SDK included. Seeded again (what exists counts as
+            // made), the file replaced.
+            System.err.println("flags-demo: the server does not take the tokens kept in " + file + " (its journal was"
+                    + " started anew, or the editor's token revoked): seeding the demo again, with new tokens");
+            kept.clear();
+        }
+        if (!kept.isEmpty()) {
+            if (kept.getProperty("operator") == null) { // seeded by a demo from before operator tokens: made now, kept
+                kept.setProperty("operator", token(NAMES.get("operator"), "operator"));
+                write(kept, dataDir);
             }
-            return new Tokens(admin, p.getProperty("editor"), p.getProperty("operator"), p.getProperty("tester"),
-                    p.getProperty("sdk"));
+            return new Tokens(admin, kept.getProperty("editor"), kept.getProperty("operator"), kept.getProperty("tester"),
+                    kept.getProperty("sdk"));
         }
         for (String env : new String[] {"production", "staging"}) {
             // 409: it exists, made by a seeding that was cut short (a server without the tokens file is the demo's).
@@ -137,6 +148,26 @@ public final class DemoData {
      * Revokes the live tokens with the names of the demo's: made by a seeding that was cut short before it wrote them
      * down, so nobody holds their secrets, and a list with each name twice would only confuse.
      */
+    /**
+     * @param token a kept token, or null
+     * @return whether the server takes it ({@code GET /whoami}): false for a token it does not know (401), or none
+     * @throws IOException if the server answers anything else, or cannot be reached
+     */
+    private boolean knows(String token) throws IOException, InterruptedException {
+        if (token == null || token.isBlank()) {
+            return false;
+        }
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/whoami"))
+                .header("Authorization", "Bearer " + token).GET().build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() == 401) {
+            return false;
+        }
+        if (r.statusCode() != 200) {
+            throw new IOException("checking the demo's kept tokens failed: GET /whoami answered " + r.statusCode() + ": " + r.body());
+        }
+        return true;
+    }
+
     private void revokeUnkeptTokens() throws IOException, InterruptedException {
         for (JsonNode token : call("GET", "/tokens", null).path("tokens")) {
             if (NAMES.containsValue(token.path("name").asText())) {
