@@ -53,7 +53,8 @@ import java.util.function.Supplier;
  *
  * <p><b>Types.</b> Our flags are on/off, and an on flag may serve a variant with a payload.
  * {@code boolean}: on or off. {@code string}: the served variant's payload, or its key if it has
- * none. {@code integer} and {@code double}: the payload as a number. {@code object}: the payload as
+ * none. {@code double}: the payload as a JSON number; {@code integer}: as a whole number in digits, within
+ * {@code int}'s range ({@code 1e3} and {@code 0.5} are not). {@code object}: the payload as
  * JSON. A flag that is off for the user is {@code false} for {@code boolean} (a kill switch is off, whatever the
  * caller's default), and the caller's default for the other types, with the reason that made it off.
  * A flag without variants asked for a string, or a payload that is not a number, is

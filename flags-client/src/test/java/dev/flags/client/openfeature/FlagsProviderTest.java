@@ -183,6 +183,14 @@ class FlagsProviderTest {
             assertThat(provider.getIntegerEvaluation("f", 7, CTX).getErrorCode()).as("integer of " + notJson).isEqualTo(ErrorCode.TYPE_MISMATCH);
             assertThat(provider.getDoubleEvaluation("f", 0.5, CTX).getErrorCode()).as("double of " + notJson).isEqualTo(ErrorCode.TYPE_MISMATCH);
         }
+        // An integer is a whole number in digits; the double evaluation takes every JSON number (client.md, "Types")
+        for (String notWhole : List.of("0.5", "1e3", "42.0")) {
+            javaOnly.serveVariant("f", "v", notWhole);
+            FlagsProvider provider = FlagsProvider.of(javaOnly);
+            assertThat(provider.getIntegerEvaluation("f", 7, CTX).getErrorCode()).as("integer of " + notWhole).isEqualTo(ErrorCode.TYPE_MISMATCH);
+            assertThat(provider.getDoubleEvaluation("f", 0.5, CTX).getValue()).as("double of " + notWhole)
+                    .isEqualTo(Double.parseDouble(notWhole));
+        }
         javaOnly.serveVariant("f", "v", " -12 ");
         assertThat(FlagsProvider.of(javaOnly).getIntegerEvaluation("f", 7, CTX).getValue()).isEqualTo(-12);
         assertThat(FlagsProvider.of(javaOnly).getDoubleEvaluation("f", 0.5, CTX).getValue()).isEqualTo(-12.0);
