@@ -118,8 +118,8 @@ public final class Freshness {
     /**
      * @return why the SDK could not write its cache file the last time it tried (a missing directory,
      *         a full disk, no permission), such as {@code "cannot write the cache file
-     *         /var/cache/app/flags.cache: java.nio.file.NoSuchFileException: ..."}; empty when it was
-     *         written, or there is none. The flags still work, but a restart while the flag server is
+     *         /var/cache/app/flags.cache: java.nio.file.NoSuchFileException: ..."}, or that a write has not
+     *         returned for 5 s (a file system that hangs); empty when it was written, or there is none. The flags still work, but a restart while the flag server is
      *         unreachable would start without them. The SDK tries again at each change and each heartbeat.
      */
     public Optional<String> cacheFileProblem() {

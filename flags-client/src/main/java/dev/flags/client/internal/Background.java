@@ -10,7 +10,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Thread-safe. The SDK's background thread, {@code flags-sync-N}, shared by every {@code Flags} of
- * the JVM: stream watchdogs, reconnect timers, decoding of full snapshots and cache file writes.
+ * the JVM: stream watchdogs, reconnect timers, decoding of full snapshots (and of large deltas),
+ * acknowledgements, usage reports, and the check for a cache file write that does not return.
+ *
+ * <p>Nothing that can wait on the outside world for long runs here: a task that hangs would stop every
+ * {@code Flags} of the JVM from following its server (no watchdog, no reconnect, no snapshot). Cache
+ * file writes, which hang for as long as their file system does, run on each {@code Flags}' own
+ * {@code flags-cache-N} thread ({@link CacheWriter}); calls to the server are asynchronous, with deadlines.
  *
  * <p>One thread for all, rather than one per {@code Flags}: the work is small and rare (a watchdog
  * look per stream and second, a snapshot per connection), an application normally has one

@@ -106,6 +106,17 @@ final class CacheFile {
      */
     static final long STALE_TEMP_MILLIS = TimeUnit.HOURS.toMillis(1);
 
+    /**
+     * Tests only: called on the writing thread between writing a temporary file's bytes and forcing them to disk, where
+     * a hung file system (an NFS mount that stops answering, a frozen disk) holds a write. Null otherwise.
+     */
+    static volatile WriteHook writeHook;
+
+    /** Tests only: see {@link #writeHook}. */
+    interface WriteHook {
+        void beforeForce(Path cacheFile) throws IOException;
+    }
+
     private final Path path;
     private final String environment;
     private final Clock clock;
@@ -322,6 +333,10 @@ final class CacheFile {
                 buf.put(header.getBytes(StandardCharsets.UTF_8)).put(body).flip();
                 while (buf.hasRemaining()) {
                     ch.write(buf);
+                }
+                WriteHook hook = writeHook;
+                if (hook != null) {
+                    hook.beforeForce(path);
                 }
                 ch.force(true);
             }

@@ -1,7 +1,6 @@
 package dev.flags.client.internal;
 
 import dev.flags.client.Source;
-import dev.flags.core.FlagSet;
 import dev.flags.protocol.v1.Delta;
 import dev.flags.protocol.v1.FlagSyncGrpc;
 import dev.flags.protocol.v1.Heartbeat;
@@ -41,7 +40,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -94,7 +92,8 @@ import org.slf4j.LoggerFactory;
  * the transport's other connections. The call uses gRPC's manual flow
  * control (one message requested at a time, the next only once this one is applied), so messages
  * are applied in order wherever they run. The background thread ({@link Background}, shared by every
- * {@code Flags} in the JVM) also runs the watchdog, the reconnect timer and the cache file writes.
+ * {@code Flags} in the JVM) also runs the watchdog and the reconnect timer; the cache file is written on a thread of
+ * its own ({@link CacheWriter}), since a write on a file system that hangs would hold up every {@code Flags}' stream.
  * Events of a call that was already replaced or failed are dropped (each call has a generation).
  */
 final class Syncer implements AutoCloseable {
@@ -239,15 +238,10 @@ final class Syncer implements AutoCloseable {
     /** Gaps since the version last moved (a Snapshot or Delta applied): the second is a server that answers wrongly. */
     private int gapsInARow;
 
-    // The cache file: a write is queued at most once at a time; writes are serialized by cacheLock.
-    private final AtomicBoolean cacheWriteQueued = new AtomicBoolean();
+    /** Writes the cache file on a thread of its own, off the background thread (QA97); null without a cache file. */
+    private final CacheWriter cacheWriter;
     /** Made once: a method reference written at the call would be a new object per message. */
     private final BiConsumer<String, String> unreadable = this::unreadable;
-    private final Object cacheLock = new Object();
-    /** The flags last written to the cache file, or null: a snapshot of the same version may hold others (QA64 F5). */
-    private FlagSet cacheWrittenFlags; // guarded by cacheLock
-    /** Why the cache file could not be written the last time, or null: for freshness() and health(). */
-    private volatile String cacheProblem;
 
     /** {@link Readiness#ready}, made once: it runs on every change, which should allocate nothing for it. */
     private final Runnable markReady;
@@ -299,6 +293,7 @@ final class Syncer implements AutoCloseable {
                         UsageReporter.DEFAULT_INTERVAL)
                 : null;
         this.acknowledger = new Acknowledger(channel, environment, background, nanoTime);
+        this.cacheWriter = cache == null ? null : new CacheWriter(cache, store, background, nanoTime);
         this.application = settings.application() == null ? "" : settings.application();
     }
 
@@ -391,9 +386,9 @@ final class Syncer implements AutoCloseable {
         }
     }
 
-    /** @return why the cache file could not be written the last time it was tried, or null */
+    /** @return why the cache file could not be written the last time it was tried, or that a write hangs; or null */
     String cacheProblem() {
-        return cacheProblem;
+        return cacheWriter == null ? null : cacheWriter.problem();
     }
 
     SyncStatus status() {
@@ -560,8 +555,8 @@ final class Syncer implements AutoCloseable {
                     gap("a heartbeat at version " + h.getVersion(), have);
                     return false;
                 }
-                if (cacheProblem != null) {
-                    queueCacheWrite(); // a quiet environment has no change to try again with: each heartbeat does
+                if (cacheWriter != null && cacheWriter.problem() != null) {
+                    cacheWriter.queue(); // a quiet environment has no change to try again with: each heartbeat does
                 }
             }
             case WAITING -> {
@@ -599,8 +594,8 @@ final class Syncer implements AutoCloseable {
             });
         }
         readiness.ready();
-        if (next != null) {
-            queueCacheWrite();
+        if (next != null && cacheWriter != null) {
+            cacheWriter.queue(); // one write at a time, of the newest state: a burst of changes is written once
         }
         acknowledger.confirmed(next != null ? next.version() : have); // the version isEnabled answers from now
         return true;
@@ -928,52 +923,6 @@ final class Syncer implements AutoCloseable {
         }
     }
 
-    // ---------------------------------------------------------------- the cache file
-
-    private void queueCacheWrite() {
-        if (cache == null || !cacheWriteQueued.compareAndSet(false, true)) {
-            return;
-        }
-        // One write at a time on the background thread: a burst of changes is written once, the newest.
-        try {
-            background.execute(this::writeCache);
-        } catch (RejectedExecutionException e) {
-            cacheWriteQueued.set(false);
-        }
-    }
-
-    private void writeCache() {
-        cacheWriteQueued.set(false);
-        boolean news = false;
-        synchronized (cacheLock) {
-            FlagState s = store.state();
-            // The same flags, not the same version: a server restored from another journal may send another state at it.
-            if ((s.source() != Source.LIVE && s.source() != Source.STALE) || s.flags() == cacheWrittenFlags) {
-                return;
-            }
-            try {
-                cache.write(s.flags(), s.stateTag(), s.unreadable().keySet());
-                cacheWrittenFlags = s.flags();
-                if (cacheProblem != null) {
-                    cacheProblem = null;
-                    LOG.info("flags: cache file {} written again", cache.path());
-                    news = true;
-                }
-            } catch (IOException | RuntimeException e) {
-                boolean first = cacheProblem == null;
-                cacheProblem = "cannot write the cache file " + cache.path() + ": " + CacheFile.describe(e);
-                if (first) {
-                    LOG.warn("flags: cannot write cache file {} (flags still work; a restart while the server is"
-                            + " unreachable would not have them; tried again at each change and each heartbeat): {}", cache.path(), e.toString());
-                    news = true;
-                }
-            }
-        }
-        if (news) {
-            store.statusChanged(); // outside the cache's lock: a status listener run here may close the SDK (QA64 F1)
-        }
-    }
-
     // ---------------------------------------------------------------- plumbing
 
     private String serving(FlagState held) {
@@ -1190,7 +1139,8 @@ final class Syncer implements AutoCloseable {
 
     /**
      * Stops the stream and its timers, sends the last usage report (if the server is reachable; at most
-     * a second), and writes the newest state to the cache file. Idempotent. On an interrupted thread too, which keeps
+     * a second), and writes the newest state to the cache file (waiting for that {@value CacheWriter#CLOSE_WAIT_MILLIS}
+     * ms at most: a write on a file system that hangs goes on without it). Idempotent. On an interrupted thread too, which keeps
      * its interrupt.
      */
     @Override
@@ -1290,8 +1240,8 @@ final class Syncer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (cache != null) {
-            writeCache(); // the last change, if its queued write has not happened yet
+        if (cacheWriter != null) {
+            cacheWriter.close(); // the last change, if not written yet; a write that hangs is waited for 2 s at most
         }
     }
 

@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Thread-safe. Named daemon threads: {@code flags-sync-1} ({@link Background}) and {@code flags-events-1}
- * ({@link FlagStore}), each shared by the JVM, and {@code flags-watch-1}, one per watched offline file.
+ * ({@link FlagStore}), each shared by the JVM, {@code flags-cache-1}, one per {@code Flags} with a cache file while it
+ * writes it ({@link CacheWriter}), and {@code flags-watch-1}, one per watched offline file.
  */
 final class Threads {
 
