@@ -23,6 +23,7 @@ import dev.openfeature.sdk.ProviderEvent;
 import dev.openfeature.sdk.ProviderEventDetails;
 import dev.openfeature.sdk.Reason;
 import dev.openfeature.sdk.Value;
+import dev.openfeature.sdk.exceptions.FatalError;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -111,6 +112,11 @@ public final class FlagsProvider extends EventProvider {
      * again before the old registration's shutdown comes, which must then leave it running.
      */
     private int registrations;
+    /**
+     * Whether this provider owned its flags and closed them at its last shutdown; guarded by {@link #registration}. Set
+     * again after that, it would call a closed {@code Flags} ready: frozen answers, and no events, silently.
+     */
+    private boolean flagsClosed;
 
     private FlagsProvider(Flags flags, boolean owning) {
         this.flags = Objects.requireNonNull(flags, "flags");
@@ -129,7 +135,8 @@ public final class FlagsProvider extends EventProvider {
     }
 
     /**
-     * A provider that owns its flags: OpenFeature's shutdown of the provider closes them.
+     * A provider that owns its flags: OpenFeature's shutdown of the provider closes them, and after that the provider
+     * cannot be set again ({@link #initialize} refuses it).
      *
      * @param flags the flags
      * @return a new provider
@@ -150,9 +157,19 @@ public final class FlagsProvider extends EventProvider {
      * the class comment for the events that follow).
      *
      * @param context OpenFeature's global context (not used)
+     * @throws FatalError if this provider owned its flags and closed them at its shutdown ({@link #owning}): such a
+     *         provider cannot be set again (OpenFeature then marks it {@code FATAL}, and {@code setProviderAndWait} throws)
      */
     @Override
     public void initialize(EvaluationContext context) {
+        synchronized (registration) {
+            if (flagsClosed) {
+                // Set again after its shutdown closed its flags: they answer from their last copy, frozen, and emit nothing.
+                throw new FatalError("this FlagsProvider owned its Flags and closed them at its shutdown, so it cannot be"
+                        + " set again: make a new Flags and FlagsProvider.owning(it), or use FlagsProvider.of(flags) for a"
+                        + " provider that may be set again");
+            }
+        }
         synchronized (this) {
             status = ProviderEvent.PROVIDER_READY; // what OpenFeature assumes once this returns
         }
@@ -182,6 +199,7 @@ public final class FlagsProvider extends EventProvider {
             flags.removeListener(listener);
             flags.removeStatusListener(statusListener);
             if (owning) {
+                flagsClosed = true;
                 flags.close();
                 super.shutdown(); // OpenFeature's event executor, for good: the flags are gone with it
             }

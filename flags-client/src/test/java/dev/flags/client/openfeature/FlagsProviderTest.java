@@ -1,6 +1,7 @@
 package dev.flags.client.openfeature;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flags.client.FlagChangeListener;
 import dev.flags.client.FlagEvaluation;
@@ -24,8 +25,10 @@ import dev.openfeature.sdk.MutableContext;
 import dev.openfeature.sdk.NoOpProvider;
 import dev.openfeature.sdk.OpenFeatureAPI;
 import dev.openfeature.sdk.ProviderEvaluation;
+import dev.openfeature.sdk.ProviderState;
 import dev.openfeature.sdk.Reason;
 import dev.openfeature.sdk.Value;
+import dev.openfeature.sdk.exceptions.FatalError;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -313,6 +316,31 @@ class FlagsProviderTest {
             EventDetails event = changes.poll(10, TimeUnit.SECONDS);
             assertThat(event).as("a change event after the provider was set again").isNotNull();
             assertThat(event.getFlagsChanged()).containsExactly("billing-v2");
+        } finally {
+            api.setProviderAndWait(domain, new NoOpProvider());
+        }
+    }
+
+    @Test
+    void anOwningProviderWhoseShutdownClosedItsFlagsIsRefusedWhenSetAgain() {
+        // QA98 F1: set again, it was READY over flags it had closed: frozen answers and no events, silently.
+        TestFlags flags = TestFlags.create().enable("billing-v2");
+        FlagsProvider provider = FlagsProvider.owning(flags);
+        provider.initialize(new ImmutableContext());
+        provider.shutdown(); // its last: the flags are closed
+        OpenFeatureAPI api = OpenFeatureAPI.getInstance();
+        String domain = "flags-provider-owning-set-again";
+        try {
+            assertThatThrownBy(() -> api.setProviderAndWait(domain, provider))
+                    .isInstanceOf(FatalError.class)
+                    .hasMessage("this FlagsProvider owned its Flags and closed them at its shutdown, so it cannot be set"
+                            + " again: make a new Flags and FlagsProvider.owning(it), or use FlagsProvider.of(flags) for a"
+                            + " provider that may be set again");
+            Client client = api.getClient(domain);
+            assertThat(client.getProviderState()).isEqualTo(ProviderState.FATAL);
+            FlagEvaluationDetails<Boolean> d = client.getBooleanDetails("billing-v2", false, CTX);
+            assertThat(d.getValue()).isFalse(); // the caller's default, not the closed flags' frozen answer
+            assertThat(d.getErrorCode()).isEqualTo(ErrorCode.PROVIDER_FATAL);
         } finally {
             api.setProviderAndWait(domain, new NoOpProvider());
         }
