@@ -209,8 +209,9 @@ public final class TestFlags extends StoreBackedFlags {
      * rules that name the role then match these users.
      *
      * @param role the role
-     * @param userIds the users who get it (added to those who have it)
+     * @param userIds the users who get it (added to those who have it); at least one
      * @return this
+     * @throws IllegalArgumentException if the role is not a role name, no user id is given, or one is not a user id
      */
     public synchronized TestFlags grantRole(String role, String... userIds) {
         Objects.requireNonNull(role, "role");
@@ -220,6 +221,11 @@ public final class TestFlags extends StoreBackedFlags {
                     + " '.', '_', ':' or '-', at most 128 characters), was \"" + role + "\"");
         }
         checkUserIds(userIds);
+        if (userIds.length == 0) {
+            // A grant to nobody would pass and change nothing: the rule that names the role would match no user of the test.
+            throw new IllegalArgumentException("grantRole needs at least one user id: grantRole(\"" + role + "\", \"u-1\")"
+                    + " grants the role to user u-1 (a role is granted to users, as on the server)");
+        }
         FlagSet current = store.state().flags();
         Map<String, Set<String>> grants = new HashMap<>(current.roleGrants());
         Set<String> members = new HashSet<>(grants.getOrDefault(role, Set.of()));

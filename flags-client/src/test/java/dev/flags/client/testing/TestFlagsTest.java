@@ -182,6 +182,10 @@ class TestFlagsTest {
                 .hasMessage("userIds[1] must be a user id of 1 to 1024 characters, was 0");
         assertThatThrownBy(() -> flags.enableFor("x", "u-1", null)).isInstanceOf(NullPointerException.class)
                 .hasMessage("userIds[1] is null");
+        // QA98 F2: a grant to nobody passed in silence, and the rule that names the role then matched no user of the test
+        assertThatThrownBy(() -> flags.grantRole("beta-tester")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("grantRole needs at least one user id: grantRole(\"beta-tester\", \"u-1\") grants the role to"
+                        + " user u-1 (a role is granted to users, as on the server)");
         assertThat(flags.freshness().version()).as("nothing was changed").isZero();
     }
 
