@@ -539,9 +539,9 @@ public interface Flags extends AutoCloseable {
                     case "sdkToken" -> sdkToken(value);
                     case "environment" -> environment(value);
                     case "plaintext" -> plaintext = bool(key, value);
-                    case "trustedCertificates" -> trustedCertificates(Path.of(value));
-                    case "cacheFile" -> cacheFile(Path.of(value));
-                    case "offlineFile" -> offlineFile(Path.of(value));
+                    case "trustedCertificates" -> trustedCertificates(path(key, value));
+                    case "cacheFile" -> cacheFile(path(key, value));
+                    case "offlineFile" -> offlineFile(path(key, value));
                     case "watchOfflineFile" -> watchOfflineFile(bool(key, value));
                     case "initialBackoff" -> initialBackoff(duration(key, value));
                     case "maxBackoff" -> maxBackoff(duration(key, value));
@@ -697,6 +697,16 @@ public interface Flags extends AutoCloseable {
                 out.append(c < 0x20 || c >= 0x7f ? String.format("\\u%04x", (int) c) : String.valueOf(c));
             }
             return out.append(value.length() > 80 ? "...\" (" + value.length() + " characters)" : "\"").toString();
+        }
+
+        /** A path from the configuration: one the file system cannot name is said with its setting, as the setters say theirs. */
+        private static Path path(String key, String value) {
+            try {
+                return Path.of(value);
+            } catch (java.nio.file.InvalidPathException e) {
+                // The JDK's own message names no setting ("Nul character not allowed: ..."), and quotes the value raw.
+                throw new IllegalArgumentException(key + " must be a path, was " + shown(value) + ": " + e.getReason(), e);
+            }
         }
 
         private static boolean bool(String key, String value) {

@@ -362,6 +362,12 @@ class BuilderTest {
                         + " that is not set?)");
         assertThatThrownBy(() -> Flags.builder().config(Map.of("plaintext", "yes")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("plaintext must be true or false, was \"yes\"");
+        // QA98 F5: a path the file system cannot name was the JDK's "Nul character not allowed: ...", naming no setting
+        for (String key : List.of("offlineFile", "cacheFile", "trustedCertificates")) {
+            assertThatThrownBy(() -> Flags.builder().config(Map.of(key, "flags\u0000.json")))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(key + " must be a path, was \"flags\\u0000.json\": Nul character not allowed");
+        }
     }
 
     @Test
