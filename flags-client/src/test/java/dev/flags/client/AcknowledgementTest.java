@@ -25,7 +25,7 @@ class AcknowledgementTest {
     final LogCapture logs = new LogCapture();
 
     private static Flags.Builder client(ScriptedSyncServer server) {
-        return Flags.builder().target(server.target()).plaintext().sdkToken(TOKEN).environment("production")
+        return server.client(TOKEN)
                 .application("checkout");
     }
 

@@ -26,7 +26,7 @@ class ClosedAndRefusingTest {
     java.nio.file.Path dir;
 
     private static Flags.Builder client(ScriptedSyncServer server) {
-        return Flags.builder().target(server.target()).plaintext().sdkToken("flg_sdk_closed-test").environment("production");
+        return server.client("flg_sdk_closed-test");
     }
 
     @Test

@@ -38,13 +38,7 @@ class HungCacheFileTest {
     Path tmp;
 
     private static Flags.Builder client(ScriptedSyncServer server) {
-        return Flags.builder()
-                .target(server.target())
-                .plaintext()
-                .sdkToken(TOKEN)
-                .environment("production")
-                .initialBackoff(Duration.ofMillis(20))
-                .maxBackoff(Duration.ofMillis(100));
+        return server.quicklyReconnectingClient(TOKEN);
     }
 
     // Each test declares its hold last, so that it is released first, before the Flags close: so that a build without the

@@ -102,6 +102,22 @@ final class ScriptedSyncServer implements AutoCloseable {
         return "127.0.0.1:" + port;
     }
 
+    /**
+     * @param token the sdk token to send
+     * @return a builder of an SDK for this server, as an application makes one, for environment {@code production}
+     */
+    Flags.Builder client(String token) {
+        return Flags.builder().target(target()).plaintext().sdkToken(token).environment("production");
+    }
+
+    /**
+     * @param token the sdk token to send
+     * @return as {@link #client}, reconnecting after 20 to 100 ms: for tests that stop, restart or silence the server
+     */
+    Flags.Builder quicklyReconnectingClient(String token) {
+        return client(token).initialBackoff(Duration.ofMillis(20)).maxBackoff(Duration.ofMillis(100));
+    }
+
     int port() {
         return port;
     }

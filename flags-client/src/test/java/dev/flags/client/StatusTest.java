@@ -42,13 +42,7 @@ class StatusTest {
     Path tmp;
 
     private static Flags.Builder client(ScriptedSyncServer server) {
-        return Flags.builder()
-                .target(server.target())
-                .plaintext()
-                .sdkToken("flg_sdk_status-test")
-                .environment("production")
-                .initialBackoff(Duration.ofMillis(20))
-                .maxBackoff(Duration.ofMillis(100));
+        return server.quicklyReconnectingClient("flg_sdk_status-test");
     }
 
     private static <T> T next(BlockingQueue<T> queue) throws InterruptedException {

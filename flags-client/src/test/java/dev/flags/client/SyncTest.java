@@ -59,13 +59,7 @@ class SyncTest {
     }
 
     private static Flags.Builder client(ScriptedSyncServer server) {
-        return Flags.builder()
-                .target(server.target())
-                .plaintext()
-                .sdkToken(TOKEN)
-                .environment("production")
-                .initialBackoff(Duration.ofMillis(20))
-                .maxBackoff(Duration.ofMillis(100));
+        return server.quicklyReconnectingClient(TOKEN);
     }
 
     @Test

@@ -38,7 +38,7 @@ class UsageReportTest {
     Path tmp;
 
     private static Flags.Builder client(ScriptedSyncServer server) {
-        return Flags.builder().target(server.target()).plaintext().sdkToken(TOKEN).environment("production");
+        return server.client(TOKEN);
     }
 
     private static Flags live(ScriptedSyncServer server, Flags.Builder builder) throws Exception {
