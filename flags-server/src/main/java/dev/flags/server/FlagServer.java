@@ -16,6 +16,7 @@ import dev.flags.server.journal.FileAccess;
 import dev.flags.server.journal.FileJournal;
 import dev.flags.server.journal.Journal;
 import dev.flags.server.sync.Broadcaster;
+import dev.flags.server.sync.CallRateLimit;
 import dev.flags.server.sync.GrpcConnections;
 import dev.flags.server.sync.GrpcTransport;
 import dev.flags.server.sync.SyncService;
@@ -332,7 +333,8 @@ public final class FlagServer implements AutoCloseable {
             saver = new UsageSaver(usage, usageFile, currentFlags, config.usage().reportInterval());
             this.usageSaver = saver;
             SyncService syncService = new SyncService(broadcaster, usage,
-                    new ReportRateLimit(config.usage().reportsPerSecond(), clock), config.usage().reportInterval());
+                    new ReportRateLimit(config.usage().reportsPerSecond(), clock), config.usage().reportInterval(),
+                    new CallRateLimit(config.callsPerTokenPerSecond(), clock, LOG::warn));
             metrics.register("flags_usage_reports_total", "Flag usage reports this server took from SDKs, since it started.",
                     "counter", syncService::usageReportsTaken);
             metrics.register("flags_usage_reports_unlisted_total", "Usage reports taken whose application was not listed: the"
@@ -343,8 +345,9 @@ public final class FlagServer implements AutoCloseable {
                     + " not report, a report over the limits, or over --usage-reports-per-second), since it started.",
                     "counter", syncService::usageReportsRefused);
             metrics.register("flags_sdk_acknowledgements_total", "Acknowledgements of applied versions this server took"
-                    + " from SDKs (an SDK instance sends about one a second at most while changes come; nothing limits"
-                    + " what a token sends), since it started.", "counter", syncService::acknowledgements);
+                    + " from SDKs (an SDK instance sends about one a second at most while changes come; one token's beyond"
+                    + " --grpc-calls-per-token-per-second are refused), since it started.", "counter",
+                    syncService::acknowledgements);
             EnvironmentLimits limits = config.environmentLimits();
             metrics.register("flags_environment_full_percent", "How full the fullest environment that takes changes is: the"
                     + " larger of its share of --max-flags-per-environment and of --max-environment-mib, in percent (over 100"
@@ -923,7 +926,8 @@ public final class FlagServer implements AutoCloseable {
                 "gauge", broadcaster::waitingToSend);
         metrics.registerLabelled("flags_grpc_calls_refused_total", "gRPC calls ended with an error before anything was"
                 + " sent on them, by method and status code, since the server started: SDKs that cannot sync (UNAUTHENTICATED:"
-                + " a token unknown, revoked or expired; NOT_FOUND: no such environment; RESOURCE_EXHAUSTED: a cap).",
+                + " a token unknown, revoked or expired; NOT_FOUND: no such environment; RESOURCE_EXHAUSTED: a cap, or a token"
+                + " over --grpc-calls-per-token-per-second).",
                 () -> broadcaster.refusedCalls().counts());
         metrics.register("flags_sync_calls_cut_total", "Sync streams and snapshot answers reset because their SDKs had not"
                 + " taken a snapshot (or another large message) for two heartbeat intervals while others waited for that buffer.",

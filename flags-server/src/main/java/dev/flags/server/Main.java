@@ -62,6 +62,7 @@ public final class Main implements Callable<Integer> {
             Map.entry("changesPerMinute", "--api-changes-per-minute"), Map.entry("readsPerMinute", "--api-reads-per-minute"),
             Map.entry("maxSyncStreamsPerToken", "--max-sync-streams-per-token"),
             Map.entry("maxSyncStreamsPerConnection", "--max-sync-streams-per-connection"),
+            Map.entry("grpcCallsPerTokenPerSecond", "--grpc-calls-per-token-per-second"),
             Map.entry("maxSyncBufferMib", "--max-sync-buffer-mib"),
             Map.entry("grpcMaxConnections", "--grpc-max-connections"),
             Map.entry("grpcMaxConnectionsPerAddress", "--grpc-max-connections-per-address"),
@@ -174,6 +175,13 @@ public final class Main implements Callable<Integer> {
             description = "Sync streams one gRPC connection may carry at once (HTTP/2 MAX_CONCURRENT_STREAMS); more wait for one"
                     + " to end (env FLAGS_MAX_SYNC_STREAMS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
     int maxSyncStreamsPerConnection;
+
+    @Option(names = "--grpc-calls-per-token-per-second", paramLabel = "N",
+            defaultValue = "${env:FLAGS_GRPC_CALLS_PER_TOKEN_PER_SECOND:-0}",
+            description = "Acknowledge and GetSnapshot calls one token may make per second, ten seconds' worth at once, 0 to "
+                    + dev.flags.server.sync.CallRateLimit.MAX_PER_SECOND + "; more get RESOURCE_EXHAUSTED; 0: a tenth of"
+                    + " --max-sync-streams-per-token (env FLAGS_GRPC_CALLS_PER_TOKEN_PER_SECOND, default ${DEFAULT-VALUE}).")
+    int grpcCallsPerTokenPerSecond;
 
     @Option(names = "--grpc-max-connections", paramLabel = "N", defaultValue = "${env:FLAGS_GRPC_MAX_CONNECTIONS:-0}",
             description = "Connections the gRPC port may hold open at once, 0 to " + ConnectionLimits.MAX + "; more are closed"
@@ -380,7 +388,7 @@ public final class Main implements Callable<Integer> {
                     new EnvironmentLimits(maxFlagsPerEnvironment, maxEnvironmentMebibytes),
                     maxSyncBufferMib == null ? ServerConfig.defaultSyncBufferMib() : maxSyncBufferMib,
                     new ConnectionLimits(grpcMaxConnections, grpcMaxConnectionsPerAddress, httpMaxConnections),
-                    webhook());
+                    webhook(), grpcCallsPerTokenPerSecond);
         } catch (BadSettingException e) {
             // Tied to its option, so that the message names the environment variable the value came from.
             CommandLine cli = new CommandLine(this);

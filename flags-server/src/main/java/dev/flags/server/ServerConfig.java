@@ -1,5 +1,6 @@
 package dev.flags.server;
 
+import dev.flags.server.sync.CallRateLimit;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -39,12 +40,16 @@ import java.util.Objects;
  *                         hold half ({@link #defaultSyncBufferMib()} by default)
  * @param connectionLimits how many connections each port may hold open (the gRPC port: in all and per client address)
  * @param webhook where every change is sent as well ({@link Webhook}), or null for nowhere (the default)
+ * @param grpcCallsPerTokenPerSecond how many {@code Acknowledge} and {@code GetSnapshot} calls one token may make per
+ *                                   second, ten seconds' worth at once, 1 to {@link CallRateLimit#MAX_PER_SECOND}; 0 for
+ *                                   the default, a tenth of {@code maxSyncStreamsPerToken} ({@link #callsPerTokenPerSecond()})
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,
                            boolean bootstrapAdminToken, Path tlsCertificate, Path tlsKey, Duration heartbeatInterval, Duration shutdownGrace,
                            Duration journalRetention, ApiLimits apiLimits, int maxSyncStreamsPerToken,
                            int maxSyncStreamsPerConnection, UsageSettings usage, EnvironmentLimits environmentLimits,
-                           int maxSyncBufferMib, ConnectionLimits connectionLimits, WebhookSettings webhook) {
+                           int maxSyncBufferMib, ConnectionLimits connectionLimits, WebhookSettings webhook,
+                           int grpcCallsPerTokenPerSecond) {
 
     /**
      * The shortest heartbeat interval: shorter ones would send every idle stream ten messages a
@@ -88,6 +93,11 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         if (maxSyncStreamsPerConnection < 1 || maxSyncStreamsPerConnection > 100_000) {
             throw new BadSettingException("maxSyncStreamsPerConnection", "max sync streams per connection must be between 1 and"
                     + " 100000, was " + maxSyncStreamsPerConnection);
+        }
+        if (grpcCallsPerTokenPerSecond < 0 || grpcCallsPerTokenPerSecond > CallRateLimit.MAX_PER_SECOND) {
+            throw new BadSettingException("grpcCallsPerTokenPerSecond", "gRPC calls per token per second must be between 0"
+                    + " (a tenth of the max sync streams per token) and " + CallRateLimit.MAX_PER_SECOND + ", was "
+                    + grpcCallsPerTokenPerSecond);
         }
         if (maxSyncBufferMib < 1 || maxSyncBufferMib > MAX_SYNC_BUFFER_MIB) {
             throw new BadSettingException("maxSyncBufferMib", "max sync buffer must be between 1 and " + MAX_SYNC_BUFFER_MIB
@@ -152,7 +162,17 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
     public static ServerConfig defaults() {
         return new ServerConfig(Path.of("data"), "0.0.0.0", 8080, 9090, null, true, null, null, Duration.ofSeconds(15), Duration.ofSeconds(10), null,
                 ApiLimits.defaults(), 10_000, 1_000, UsageSettings.defaults(),
-                EnvironmentLimits.defaults(), defaultSyncBufferMib(), ConnectionLimits.defaults(), null);
+                EnvironmentLimits.defaults(), defaultSyncBufferMib(), ConnectionLimits.defaults(), null, 0);
+    }
+
+    /**
+     * @return the {@code Acknowledge} and {@code GetSnapshot} calls one token may make per second: {@code
+     *     grpcCallsPerTokenPerSecond} if set, else a tenth of {@code maxSyncStreamsPerToken} (at least 1): an SDK instance
+     *     makes about one a second at most, and a token's instances are its streams, so the ten seconds' worth a token may
+     *     make at once is its whole fleet acknowledging a change (see {@link CallRateLimit})
+     */
+    public int callsPerTokenPerSecond() {
+        return grpcCallsPerTokenPerSecond > 0 ? grpcCallsPerTokenPerSecond : Math.max(1, maxSyncStreamsPerToken / 10);
     }
 
     /**
@@ -239,6 +259,11 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         return copy(c -> c.maxSyncStreamsPerToken = streams);
     }
 
+    /** @return a copy allowing each token this many Acknowledge and GetSnapshot calls a second (0: the default) */
+    public ServerConfig withGrpcCallsPerTokenPerSecond(int calls) {
+        return copy(c -> c.grpcCallsPerTokenPerSecond = calls);
+    }
+
     /** @return a copy with other caps on the ports' connections */
     public ServerConfig withConnectionLimits(ConnectionLimits limits) {
         return copy(c -> c.connectionLimits = limits);
@@ -285,6 +310,7 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
         int maxSyncBufferMib;
         ConnectionLimits connectionLimits;
         WebhookSettings webhook;
+        int grpcCallsPerTokenPerSecond;
 
         Copy(ServerConfig from) {
             dataDir = from.dataDir;
@@ -306,12 +332,14 @@ public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int g
             maxSyncBufferMib = from.maxSyncBufferMib;
             connectionLimits = from.connectionLimits;
             webhook = from.webhook;
+            grpcCallsPerTokenPerSecond = from.grpcCallsPerTokenPerSecond;
         }
 
         ServerConfig build() {
             return new ServerConfig(dataDir, bindAddress, httpPort, grpcPort, adminToken, bootstrapAdminToken, tlsCertificate,
                     tlsKey, heartbeatInterval, shutdownGrace, journalRetention, apiLimits, maxSyncStreamsPerToken,
-                    maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits, webhook);
+                    maxSyncStreamsPerConnection, usage, environmentLimits, maxSyncBufferMib, connectionLimits, webhook,
+                    grpcCallsPerTokenPerSecond);
         }
     }
 

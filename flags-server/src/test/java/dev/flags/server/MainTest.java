@@ -182,6 +182,25 @@ class MainTest {
     }
 
     @Test
+    void theCallsPerTokenAreATenthOfTheStreamsPerTokenUnlessSetAndOutOfRangeIsABadSetting() {
+        Main main = new Main();
+        new CommandLine(main).parseArgs();
+        assertThat(main.grpcCallsPerTokenPerSecond).isZero().isEqualTo(ServerConfig.defaults().grpcCallsPerTokenPerSecond());
+        assertThat(ServerConfig.defaults().callsPerTokenPerSecond()).as("a tenth of 10,000 streams").isEqualTo(1_000);
+        assertThat(ServerConfig.defaults().withMaxSyncStreamsPerToken(50_000).callsPerTokenPerSecond()).isEqualTo(5_000);
+        assertThat(ServerConfig.defaults().withMaxSyncStreamsPerToken(5).callsPerTokenPerSecond()).as("at least 1").isEqualTo(1);
+        assertThat(ServerConfig.defaults().withGrpcCallsPerTokenPerSecond(42).callsPerTokenPerSecond()).isEqualTo(42);
+        assertThat(ServerConfig.defaults().withGrpcCallsPerTokenPerSecond(1_000_000).callsPerTokenPerSecond()).isEqualTo(1_000_000);
+        for (int bad : new int[] {-1, 1_000_001}) {
+            assertThatThrownBy(() -> ServerConfig.defaults().withGrpcCallsPerTokenPerSecond(bad))
+                    .isInstanceOfSatisfying(BadSettingException.class,
+                            e -> assertThat(e.setting()).isEqualTo("grpcCallsPerTokenPerSecond"))
+                    .hasMessage("gRPC calls per token per second must be between 0 (a tenth of the max sync streams per"
+                            + " token) and 1000000, was " + bad);
+        }
+    }
+
+    @Test
     void aBindAddressThatIsNoAddressAndOnePortForBothAreBadSettings() {
         assertThatThrownBy(() -> ServerConfig.defaults().withBindAddress("999.1.1.1"))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -55,6 +55,9 @@ import org.slf4j.LoggerFactory;
  * those that are flags are ignored (the SDK was behind). An archived environment records no usage. The
  * receipt carries the report interval.
  *
+ * <p>{@code Acknowledge} and {@code GetSnapshot} are first held to their token's {@link CallRateLimit} ({@code
+ * RESOURCE_EXHAUSTED}), before any other check: a token's calls refused for another reason count too.
+ *
  * <pre>{@code
  * Server grpc = NettyServerBuilder.forPort(9090)
  *     .addService(SyncService.definition(broadcaster, tokens))
@@ -73,6 +76,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   private final Broadcaster broadcaster;
   private final UsageStore usage;
   private final ReportRateLimit reportRate;
+  private final CallRateLimit callRate;
   private final UsageReceipt receipt;
   private final LongAdder reportsTaken = new LongAdder();
   private final LongAdder reportsRefused = new LongAdder();
@@ -80,14 +84,15 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   /**
    * Creates the service with usage reports kept in a store of its own, on the system clock, taken at
-   * most 1,000 a second and asked for once a minute: for tests and benchmarks of the sync stream.
+   * most 1,000 a second and asked for once a minute, and each token's other calls limited to 1,000 a second: for tests
+   * and benchmarks of the sync stream.
    *
    * @param broadcaster the fan-out that serves the subscriptions
    * @throws NullPointerException if broadcaster is null
    */
   public SyncService(Broadcaster broadcaster) {
     this(broadcaster, new UsageStore(Clock.systemUTC(), Map.of()), new ReportRateLimit(1_000, Clock.systemUTC()),
-        Duration.ofMinutes(1));
+        Duration.ofMinutes(1), new CallRateLimit(1_000, Clock.systemUTC(), LOG::warn));
   }
 
   /**
@@ -98,12 +103,15 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
    * @param usage where usage reports are recorded
    * @param reportRate the server-wide limit on usage reports
    * @param reportInterval how often SDKs are asked to report, sent in every receipt
+   * @param callRate the limit on each token's Acknowledge and GetSnapshot calls
    * @throws NullPointerException if an argument is null
    */
-  public SyncService(Broadcaster broadcaster, UsageStore usage, ReportRateLimit reportRate, Duration reportInterval) {
+  public SyncService(Broadcaster broadcaster, UsageStore usage, ReportRateLimit reportRate, Duration reportInterval,
+      CallRateLimit callRate) {
     this.broadcaster = Objects.requireNonNull(broadcaster, "broadcaster");
     this.usage = Objects.requireNonNull(usage, "usage");
     this.reportRate = Objects.requireNonNull(reportRate, "reportRate");
+    this.callRate = Objects.requireNonNull(callRate, "callRate");
     this.receipt = UsageReceipt.newBuilder().setReportIntervalMillis(reportInterval.toMillis()).build();
   }
 
@@ -200,7 +208,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   @Override
   public void acknowledge(Acknowledgement ack, StreamObserver<AcknowledgementReceipt> responseObserver) {
-    Status problem = check(ack.getEnvironment(), "acknowledge versions of");
+    Status problem = overRate("Acknowledge");
+    if (problem == null) {
+      problem = check(ack.getEnvironment(), "acknowledge versions of");
+    }
     if (problem == null) {
       problem = ack.getInstanceId().isEmpty()
           ? Status.INVALID_ARGUMENT.withDescription("instance_id must name the SDK instance (its subscription's)")
@@ -243,7 +254,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   @Override
   public void getSnapshot(SnapshotRequest request, StreamObserver<Snapshot> responseObserver) {
-    Status problem = check(request.getEnvironment(), "sync");
+    Status problem = overRate("GetSnapshot");
+    if (problem == null) {
+      problem = check(request.getEnvironment(), "sync");
+    }
     if (problem != null) {
       responseObserver.onError(problem.asRuntimeException());
       return;
@@ -406,6 +420,17 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   /** @return usage reports refused since the server started, for any reason (token, limits, rate) */
   public long usageReportsRefused() {
     return reportsRefused.sum();
+  }
+
+  /**
+   * Whether the caller's token is over its {@link CallRateLimit}: first, so that no call escapes it by being refused for
+   * something else (an unauthenticated call has no token, and is refused by {@link #check}).
+   *
+   * @return null, or the status to answer with
+   */
+  private Status overRate(String method) {
+    Optional<Principal> principal = AuthInterceptor.principal();
+    return principal.isEmpty() ? null : callRate.take(principal.get().tokenId(), method);
   }
 
   /**

@@ -1,12 +1,9 @@
 package dev.flags.server.usage;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Ticker;
 import dev.flags.server.TokenBucket;
+import dev.flags.server.TokenBuckets;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Objects;
 
 /**
@@ -38,15 +35,13 @@ public final class ReportRateLimit {
     private static final Admission REFUSED = new Admission(false, null);
     /** The share of the server-wide rate one token may take: a tenth. */
     static final int TOKEN_SHARE_DIVISOR = 10;
-    private static final long NANOS_PER_SECOND = 1_000_000_000L;
     private static final Duration SECOND = Duration.ofSeconds(1);
 
     private final Clock clock;
     private final int perSecond;
     private final int perToken;
     private final TokenBucket bucket;
-    /** Forgotten a second after their last use: by then full again, so forgetting changes no answer. */
-    private final Cache<String, TokenBucket> tokens;
+    private final TokenBuckets tokens;
 
     /**
      * @param perSecond the reports taken per second, at least 1
@@ -60,9 +55,8 @@ public final class ReportRateLimit {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.perSecond = perSecond;
         this.perToken = Math.max(1, perSecond / TOKEN_SHARE_DIVISOR);
-        this.bucket = new TokenBucket(perSecond, SECOND, nanos(clock.instant()));
-        Ticker ticker = () -> nanos(clock.instant());
-        this.tokens = Caffeine.newBuilder().ticker(ticker).expireAfterAccess(SECOND).maximumSize(100_000).build();
+        this.bucket = new TokenBucket(perSecond, SECOND, TokenBuckets.nanos(clock.instant()));
+        this.tokens = new TokenBuckets(perToken, SECOND, clock);
     }
 
     /**
@@ -72,14 +66,13 @@ public final class ReportRateLimit {
      * @return whether it is taken, and a line to log when refusals start
      */
     public Admission take(String tokenId) {
-        long now = nanos(clock.instant());
-        TokenBucket.Admission own = tokens.get(tokenId, k -> new TokenBucket(perToken, SECOND, now)).take(now);
+        TokenBucket.Admission own = tokens.take(tokenId);
         if (!own.admitted()) {
             return !own.firstRefusal() ? REFUSED : new Admission(false, "usage: token " + tokenId + " reports more than "
                     + perToken + " a second (a tenth of --usage-reports-per-second); refusing some of its reports until"
                     + " they slow down, so that it cannot crowd out other tokens' (its SDKs report again next period)");
         }
-        TokenBucket.Admission all = bucket.take(now);
+        TokenBucket.Admission all = bucket.take(TokenBuckets.nanos(clock.instant()));
         if (all.admitted()) {
             return ADMITTED;
         }
@@ -95,10 +88,5 @@ public final class ReportRateLimit {
     /** @return the reports taken per second from one token */
     public int perToken() {
         return perToken;
-    }
-
-    /** The clock's time in nanoseconds since the epoch: enough until the year 2262. */
-    private static long nanos(Instant at) {
-        return at.getEpochSecond() * NANOS_PER_SECOND + at.getNano();
     }
 }
