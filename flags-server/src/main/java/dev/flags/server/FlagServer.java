@@ -334,7 +334,8 @@ public final class FlagServer implements AutoCloseable {
             this.usageSaver = saver;
             SyncService syncService = new SyncService(broadcaster, usage,
                     new ReportRateLimit(config.usage().reportsPerSecond(), clock), config.usage().reportInterval(),
-                    new CallRateLimit(config.callsPerTokenPerSecond(), clock, LOG::warn));
+                    new CallRateLimit(config.callsPerTokenPerSecond(), SyncService.ACKNOWLEDGE_AND_GET_SNAPSHOT, clock, LOG::warn),
+                    new CallRateLimit(config.callsPerTokenPerSecond(), SyncService.SUBSCRIBE, clock, LOG::warn));
             metrics.register("flags_usage_reports_total", "Flag usage reports this server took from SDKs, since it started.",
                     "counter", syncService::usageReportsTaken);
             metrics.register("flags_usage_reports_unlisted_total", "Usage reports taken whose application was not listed: the"

@@ -178,7 +178,8 @@ public final class Main implements Callable<Integer> {
 
     @Option(names = "--grpc-calls-per-token-per-second", paramLabel = "N",
             defaultValue = "${env:FLAGS_GRPC_CALLS_PER_TOKEN_PER_SECOND:-0}",
-            description = "Acknowledge and GetSnapshot calls one token may make per second, ten seconds' worth at once, 0 to "
+            description = "Acknowledge and GetSnapshot calls one token may make per second, ten seconds' worth at once, and"
+                    + " as many Subscribe calls apart, 0 to "
                     + dev.flags.server.sync.CallRateLimit.MAX_PER_SECOND + "; more get RESOURCE_EXHAUSTED; 0: a tenth of"
                     + " --max-sync-streams-per-token (env FLAGS_GRPC_CALLS_PER_TOKEN_PER_SECOND, default ${DEFAULT-VALUE}).")
     int grpcCallsPerTokenPerSecond;

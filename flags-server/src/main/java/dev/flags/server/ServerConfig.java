@@ -41,7 +41,8 @@ import java.util.Objects;
  * @param connectionLimits how many connections each port may hold open (the gRPC port: in all and per client address)
  * @param webhook where every change is sent as well ({@link Webhook}), or null for nowhere (the default)
  * @param grpcCallsPerTokenPerSecond how many {@code Acknowledge} and {@code GetSnapshot} calls one token may make per
- *                                   second, ten seconds' worth at once, 1 to {@link CallRateLimit#MAX_PER_SECOND}; 0 for
+ *                                   second, ten seconds' worth at once (and as many {@code Subscribe} calls, apart), 1
+ *                                   to {@link CallRateLimit#MAX_PER_SECOND}; 0 for
  *                                   the default, a tenth of {@code maxSyncStreamsPerToken} ({@link #callsPerTokenPerSecond()})
  */
 public record ServerConfig(Path dataDir, String bindAddress, int httpPort, int grpcPort, String adminToken,

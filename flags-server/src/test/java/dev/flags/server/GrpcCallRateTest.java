@@ -24,9 +24,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Each token's Acknowledge and GetSnapshot calls on a real gRPC port (QA96): a token that makes them far faster than any
- * fleet is refused with RESOURCE_EXHAUSTED, and said once in the log; another token's calls are still taken. Without the
- * limit one token could call as fast as the port answers, and other tokens' SDKs got their changes late.
+ * Each token's Acknowledge and GetSnapshot calls, and apart from them its Subscribe calls, on a real gRPC port (QA96): a
+ * token that makes them far faster than any fleet is refused with RESOURCE_EXHAUSTED, and said once in the log; another
+ * token's calls are still taken. Without the limits one token could call as fast as the port answers (subscribing again
+ * and again with one instance id meets no stream cap), and other tokens' SDKs got their changes late.
  */
 class GrpcCallRateTest {
 
@@ -116,5 +117,40 @@ class GrpcCallRateTest {
         assertThat(warnings.get(0)).contains(" WARN ").containsPattern("sync: token tok-[0-9a-f]+ makes more than 2"
                 + " Acknowledge and GetSnapshot calls a second");
         assertThat(log).doesNotContain(flooderSecret[0]);
+    }
+
+    @Test
+    @Timeout(60)
+    void aTokenSubscribingAgainAndAgainWithOneInstanceIdIsRefusedOnItsOwnLimit() throws Exception {
+        String log = StandardErrorCapture.during(() -> {
+            try (FlagServer server = FlagServer.start(ServerFixture.config(dir.resolve("data")).withGrpcCallsPerTokenPerSecond(2))) {
+                ApiClient api = new ApiClient(server.httpPort());
+                String flooder = ServerFixture.productionWithSdkToken(api);
+                String other = api.post("/api/v1/tokens", ADMIN, "{\"name\": \"other\", \"scope\": \"sdk\","
+                        + " \"environments\": [\"production\"]}").json().get("token").asText();
+                FlagSyncGrpc.FlagSyncBlockingStub a = stub(server, flooder);
+                subscribe(a, "inst-a");
+                a.acknowledge(ack("inst-a")); // the other calls' bucket is not the subscriptions'
+
+                // Each replaces the one before (same instance id): no stream cap, no reset stream; only the rate stops it.
+                int[] taken = {1};
+                StatusRuntimeException refused = firstRefusal(500, taken, () -> {
+                    subscribe(a, "inst-a");
+                    return null;
+                });
+                assertThat(refused.getStatus().getCode()).as(refused.toString()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(refused.getStatus().getDescription()).isEqualTo("this token makes more than 2 Subscribe calls a"
+                        + " second, the most one token may make (the flag server's --grpc-calls-per-token-per-second):"
+                        + " call again later");
+                assertThat(taken[0]).as("ten seconds' worth at once, and what refilled meanwhile").isBetween(20, 120);
+
+                subscribe(stub(server, other), "inst-b"); // another token's bucket
+                assertThat(api.get("/metrics", null).body())
+                        .contains("flags_grpc_calls_refused_total{method=\"Subscribe\",code=\"RESOURCE_EXHAUSTED\"} 1\n");
+            }
+        });
+        assertThat(log.lines().filter(l -> l.contains("--grpc-calls-per-token-per-second")).toList()).as(log).singleElement()
+                .asString().contains(" WARN ").containsPattern("sync: token tok-[0-9a-f]+ makes more than 2 Subscribe calls"
+                        + " a second \\(--grpc-calls-per-token-per-second; refused first: Subscribe\\)");
     }
 }

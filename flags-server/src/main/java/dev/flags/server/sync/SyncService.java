@@ -56,7 +56,8 @@ import org.slf4j.LoggerFactory;
  * receipt carries the report interval.
  *
  * <p>{@code Acknowledge} and {@code GetSnapshot} are first held to their token's {@link CallRateLimit} ({@code
- * RESOURCE_EXHAUSTED}), before any other check: a token's calls refused for another reason count too.
+ * RESOURCE_EXHAUSTED}), before any other check: a token's calls refused for another reason count too; so is {@code
+ * Subscribe}, to a limit of its own.
  *
  * <pre>{@code
  * Server grpc = NettyServerBuilder.forPort(9090)
@@ -73,10 +74,15 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
   /** SDK instance ids ({@code SubscribeRequest.instance_id}). */
   private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
+  /** What the two limits on a token's calls count, as their messages name them. */
+  public static final String ACKNOWLEDGE_AND_GET_SNAPSHOT = "Acknowledge and GetSnapshot";
+  public static final String SUBSCRIBE = "Subscribe";
+
   private final Broadcaster broadcaster;
   private final UsageStore usage;
   private final ReportRateLimit reportRate;
   private final CallRateLimit callRate;
+  private final CallRateLimit subscribeRate;
   private final UsageReceipt receipt;
   private final LongAdder reportsTaken = new LongAdder();
   private final LongAdder reportsRefused = new LongAdder();
@@ -84,15 +90,16 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   /**
    * Creates the service with usage reports kept in a store of its own, on the system clock, taken at
-   * most 1,000 a second and asked for once a minute, and each token's other calls limited to 1,000 a second: for tests
-   * and benchmarks of the sync stream.
+   * most 1,000 a second and asked for once a minute, and each token's other calls limited to 1,000 a second (its
+   * subscriptions apart): for tests and benchmarks of the sync stream.
    *
    * @param broadcaster the fan-out that serves the subscriptions
    * @throws NullPointerException if broadcaster is null
    */
   public SyncService(Broadcaster broadcaster) {
     this(broadcaster, new UsageStore(Clock.systemUTC(), Map.of()), new ReportRateLimit(1_000, Clock.systemUTC()),
-        Duration.ofMinutes(1), new CallRateLimit(1_000, Clock.systemUTC(), LOG::warn));
+        Duration.ofMinutes(1), new CallRateLimit(1_000, ACKNOWLEDGE_AND_GET_SNAPSHOT, Clock.systemUTC(), LOG::warn),
+        new CallRateLimit(1_000, SUBSCRIBE, Clock.systemUTC(), LOG::warn));
   }
 
   /**
@@ -104,14 +111,16 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
    * @param reportRate the server-wide limit on usage reports
    * @param reportInterval how often SDKs are asked to report, sent in every receipt
    * @param callRate the limit on each token's Acknowledge and GetSnapshot calls
+   * @param subscribeRate the limit on each token's Subscribe calls
    * @throws NullPointerException if an argument is null
    */
   public SyncService(Broadcaster broadcaster, UsageStore usage, ReportRateLimit reportRate, Duration reportInterval,
-      CallRateLimit callRate) {
+      CallRateLimit callRate, CallRateLimit subscribeRate) {
     this.broadcaster = Objects.requireNonNull(broadcaster, "broadcaster");
     this.usage = Objects.requireNonNull(usage, "usage");
     this.reportRate = Objects.requireNonNull(reportRate, "reportRate");
     this.callRate = Objects.requireNonNull(callRate, "callRate");
+    this.subscribeRate = Objects.requireNonNull(subscribeRate, "subscribeRate");
     this.receipt = UsageReceipt.newBuilder().setReportIntervalMillis(reportInterval.toMillis()).build();
   }
 
@@ -181,7 +190,10 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   @Override
   public void subscribe(SubscribeRequest request, StreamObserver<SyncMessage> responseObserver) {
-    Status problem = check(request.getEnvironment(), "sync");
+    Status problem = overRate(subscribeRate, "Subscribe");
+    if (problem == null) {
+      problem = check(request.getEnvironment(), "sync");
+    }
     if (problem == null && request.getFromVersion() < 0) {
       problem = Status.INVALID_ARGUMENT.withDescription(
           "from_version must be at least 0 (0 for none), was " + request.getFromVersion());
@@ -208,7 +220,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   @Override
   public void acknowledge(Acknowledgement ack, StreamObserver<AcknowledgementReceipt> responseObserver) {
-    Status problem = overRate("Acknowledge");
+    Status problem = overRate(callRate, "Acknowledge");
     if (problem == null) {
       problem = check(ack.getEnvironment(), "acknowledge versions of");
     }
@@ -254,7 +266,7 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
 
   @Override
   public void getSnapshot(SnapshotRequest request, StreamObserver<Snapshot> responseObserver) {
-    Status problem = overRate("GetSnapshot");
+    Status problem = overRate(callRate, "GetSnapshot");
     if (problem == null) {
       problem = check(request.getEnvironment(), "sync");
     }
@@ -428,9 +440,9 @@ public final class SyncService extends FlagSyncGrpc.FlagSyncImplBase {
    *
    * @return null, or the status to answer with
    */
-  private Status overRate(String method) {
+  private static Status overRate(CallRateLimit limit, String method) {
     Optional<Principal> principal = AuthInterceptor.principal();
-    return principal.isEmpty() ? null : callRate.take(principal.get().tokenId(), method);
+    return principal.isEmpty() ? null : limit.take(principal.get().tokenId(), method);
   }
 
   /**

@@ -16,7 +16,7 @@ class CallRateLimitTest {
 
     private final MutableClock clock = new MutableClock(Instant.parse("2026-12-07T22:00:00Z"));
     private final List<String> warnings = new ArrayList<>();
-    private final CallRateLimit limit = new CallRateLimit(3, clock, warnings::add);
+    private final CallRateLimit limit = new CallRateLimit(3, "Acknowledge and GetSnapshot", clock, warnings::add);
 
     private int admitted(String tokenId, int calls) {
         int n = 0;
@@ -69,8 +69,8 @@ class CallRateLimitTest {
 
     @Test
     void aRateOutOfRangeIsRefused() {
-        assertThatThrownBy(() -> new CallRateLimit(0, clock, warnings::add)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> new CallRateLimit(0, "Subscribe", clock, warnings::add)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("calls per token per second must be between 1 and 1000000, was 0");
-        assertThat(new CallRateLimit(CallRateLimit.MAX_PER_SECOND, clock, warnings::add).perSecond()).isEqualTo(1_000_000);
+        assertThat(new CallRateLimit(CallRateLimit.MAX_PER_SECOND, "Subscribe", clock, warnings::add).perSecond()).isEqualTo(1_000_000);
     }
 }
