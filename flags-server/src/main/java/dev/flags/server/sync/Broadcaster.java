@@ -377,15 +377,7 @@ public final class Broadcaster implements AutoCloseable {
     } else if (fromVersion == 0 || fromVersion > current) {
       subscription.start(null, false);
     } else {
-      CompletableFuture<Optional<EnvironmentState>> known = history.ifKnown(environment, fromVersion);
-      if (known == null && !takeRebuild(tokenId)) {
-        // Its token has as many rebuilds queued as it may: one more would only wait behind them, and whoever holds an
-        // sdk token could queue a rebuild (a checkpoint read and a journal scan) for every version the environment
-        // ever had, keeping the loader busy for hours while other tokens' resumes waited (QA95 F2). A snapshot now.
-        subscription.start(null, false);
-      } else {
-        resume(subscription, environment, fromVersion, fromStateTag, tokenId, known);
-      }
+      resume(subscription, environment, fromVersion, fromStateTag, tokenId);
     }
     if (shutdown.get()) {
       subscription.close(SHUTTING_DOWN);
@@ -393,22 +385,31 @@ public final class Broadcaster implements AutoCloseable {
   }
 
   /**
-   * Starts a subscription from the state at its version once that is rebuilt (or a heartbeat interval has passed).
-   *
-   * @param known the state's load already kept or under way, or null to start one, counted as the token's
+   * Starts a subscription from the state at its version once that is rebuilt (or a heartbeat interval has passed); with
+   * a snapshot at once if the state is neither kept nor being rebuilt and its token has as many rebuilds under way as it
+   * may: one more would only wait behind them, and whoever holds an sdk token could queue a rebuild (a checkpoint read
+   * and a journal scan) for every version the environment ever had, keeping the loader busy for hours while other
+   * tokens' resumes waited (QA95 F2). A fleet resuming from one version shares one rebuild and takes one of its token's,
+   * however many of its SDKs come at once (counted per SDK, the fifth of them to come together got a snapshot).
    */
   private void resume(Subscription subscription, String environment, long fromVersion, long fromStateTag,
-      String tokenId, CompletableFuture<Optional<EnvironmentState>> known) {
-    CompletableFuture<Optional<EnvironmentState>> rebuilt = known;
+      String tokenId) {
+    boolean[] started = {false};
+    CompletableFuture<Optional<EnvironmentState>> rebuilt;
     try {
-      if (rebuilt == null) {
-        try {
-          rebuilt = history.stateAt(environment, fromVersion);
-        } finally {
-          if (rebuilt == null) {
-            giveBackRebuild(tokenId); // the load was not queued (shutting down)
-          }
+      try {
+        rebuilt = history.stateAtIf(environment, fromVersion, () -> started[0] = takeRebuild(tokenId));
+      } catch (RejectedExecutionException e) {
+        if (started[0]) {
+          giveBackRebuild(tokenId); // the load was not queued (shutting down)
         }
+        throw e;
+      }
+      if (rebuilt == null) {
+        subscription.start(null, false); // its token's rebuilds are all under way: a snapshot now
+        return;
+      }
+      if (started[0]) {
         // Given back when the load ends, not when this stream stops waiting for it: the load goes on either way.
         rebuilt.whenComplete((loaded, error) -> giveBackRebuild(tokenId));
       }

@@ -42,11 +42,13 @@ final class StateHistory {
   private final long searchLimit;
   private final AsyncLoadingCache<Key, Optional<EnvironmentState>> cache;
   private final LongAdder loads = new LongAdder();
+  private final Executor loader;
 
   StateHistory(Journal journal, long maximumWeight, Duration expiry, long searchLimit,
       Ticker ticker, Executor loader) {
     this.journal = journal;
     this.searchLimit = searchLimit;
+    this.loader = loader;
     this.cache = Caffeine.newBuilder()
         .maximumWeight(maximumWeight)
         .weigher((Key key, Optional<EnvironmentState> state) -> weight(state))
@@ -107,12 +109,19 @@ final class StateHistory {
   }
 
   /**
-   * Returns the state an environment had at a version if it is kept or being loaded already, without loading it.
+   * As {@link #stateAt}, but a load not kept or under way yet is started only if {@code mayStart} agrees, asked at most
+   * once and atomically with the look for one: requests for one version that come together all share the load the first
+   * of them started, and only that one is asked (a token's limit on rebuilds counts loads, not the SDKs that share one).
    *
-   * @return the future {@link #stateAt} would return, or null if that would start a load
+   * @param mayStart asked, only when no load of the version is kept or under way, whether one may start now
+   * @return the future {@link #stateAt} would return, or null if none was kept or under way and {@code mayStart} said no
+   * @throws java.util.concurrent.RejectedExecutionException if the loader takes no more loads (shutting down); {@code
+   *     mayStart} was asked and agreed then
    */
-  CompletableFuture<Optional<EnvironmentState>> ifKnown(String environment, long version) {
-    return cache.getIfPresent(new Key(environment, version));
+  CompletableFuture<Optional<EnvironmentState>> stateAtIf(String environment, long version,
+      java.util.function.BooleanSupplier mayStart) {
+    return cache.asMap().computeIfAbsent(new Key(environment, version),
+        key -> mayStart.getAsBoolean() ? CompletableFuture.supplyAsync(() -> load(key), loader) : null);
   }
 
   /** Remembers a state that is known anyway (one the fan-out publishes). */
