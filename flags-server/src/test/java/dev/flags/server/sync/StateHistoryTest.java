@@ -19,7 +19,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -189,6 +196,57 @@ class StateHistoryTest {
           Ticker.systemTicker(), Runnable::run);
       assertThat(narrow.stateAt("a", 2).get(10, TimeUnit.SECONDS)).isEqualTo(Optional.empty());
       assertThat(narrow.stateAt("nowhere", 1).get(10, TimeUnit.SECONDS)).isEmpty();
+    }
+  }
+
+  @Test
+  void requestsForOneVersionThatComeTogetherAskToStartOneLoadAndAllShareIt() throws Exception {
+    // A fleet resuming from one version after a restart: its token's limit on rebuilds must count one (QA95's limit
+    // counted each request that came before the load was registered, and the fifth of them got a snapshot).
+    int callers = 16;
+    ExecutorService loaderThread = Executors.newSingleThreadExecutor();
+    ExecutorService callerThreads = Executors.newFixedThreadPool(callers);
+    CountDownLatch release = new CountDownLatch(1);
+    try (FileJournal journal = FileJournal.builder(dir).open()) {
+      journal.append(createEnvironment("a"));
+      journal.append(createFlag("a", "f"));
+      journal.append(updateFlag("a", "f", true, 50));
+      long earlier = journal.state().environment("a").orElseThrow().version() - 1;
+      // Loads wait until released: every request comes while the one load is under way.
+      StateHistory history = new StateHistory(journal, 1000, Duration.ofMinutes(1), 1_000_000, Ticker.systemTicker(),
+          task -> loaderThread.execute(() -> {
+            try {
+              release.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            task.run();
+          }));
+      AtomicInteger asked = new AtomicInteger();
+      CyclicBarrier together = new CyclicBarrier(callers);
+      List<Future<CompletableFuture<Optional<EnvironmentState>>>> calls = new java.util.ArrayList<>();
+      for (int i = 0; i < callers; i++) {
+        calls.add(callerThreads.submit(() -> {
+          together.await(10, TimeUnit.SECONDS);
+          return history.stateAtIf("a", earlier, () -> asked.incrementAndGet() > 0);
+        }));
+      }
+      java.util.Set<CompletableFuture<Optional<EnvironmentState>>> futures =
+          java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      for (Future<CompletableFuture<Optional<EnvironmentState>>> call : calls) {
+        futures.add(call.get(10, TimeUnit.SECONDS));
+      }
+      assertThat(asked).as("asked once, by the request that started the load").hasValue(1);
+      assertThat(futures).as("one load, shared").hasSize(1);
+      assertThat(history.stateAtIf("a", earlier + 1, () -> false)).as("none under way, and refused").isNull();
+
+      release.countDown();
+      assertThat(futures.iterator().next().get(10, TimeUnit.SECONDS).orElseThrow().version()).isEqualTo(earlier);
+      assertThat(history.loads()).isEqualTo(1);
+    } finally {
+      release.countDown();
+      loaderThread.shutdownNow();
+      callerThreads.shutdownNow();
     }
   }
 }
